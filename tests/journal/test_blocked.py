@@ -7,6 +7,7 @@ written, once. The schema breaks are made on the real embedded engine."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -319,3 +320,36 @@ def test_a_progress_table_clickhouse_cannot_read_blocks_the_wal_fill_and_says_so
         assert_same_rows(second, reference, "desk-1")
     finally:
         second.close()
+
+
+def test_a_newer_schema_found_when_the_writer_connects_again_blocks_it_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A newer dita migrated the database while this one ran (or while its server was down at
+    start): the writer's next client refuses it at its migration, as a journal opened on it
+    is refused. Before, that refusal was taken for a failure that may pass: retried every
+    retry_max for good, flush() waited out its timeout (without one, for ever) and close()
+    its close_timeout. Now it blocks the writer, naming the versions, and the rows are kept."""
+    journal = _journal(tmp_path / "j", close_timeout=20)
+    try:
+        work, _ = twins(journal)
+        work.run(5)
+        journal.flush(30)
+        journal._client.command(
+            "INSERT INTO dita.journal_schema_version (version, description) VALUES (99, 'future')"
+        )
+        journal._client.close()  # the server went away: the next attempt connects anew
+        caplog.set_level(logging.WARNING, logger="dita.journal.clickhouse")
+        work.run(5, start=5)
+        with pytest.raises(JournalBlockedError, match=r"schema version 99, newer than this dita") as raised:
+            journal.flush(30)
+        assert "NEWER_SCHEMA" in str(raised.value) and "rows are kept" in str(raised.value)
+        stats = journal.stats()
+        assert stats.extra["blocked_cause"] == "NEWER_SCHEMA" and stats.queued > 0
+        assert stats.retries <= 3  # not hammering
+        errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1 and "newer than this dita" in errors[0], errors
+    finally:
+        started = time.monotonic()
+        journal.close()
+        assert time.monotonic() - started < 10  # gives up at once, as on any block

@@ -801,3 +801,34 @@ def test_a_time_param_at_either_end_of_its_type_s_range_still_answers(
     out = _sql("--dsn", dsn, "-f", "json", "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
     assert out.exit_code == 0, out.output
     assert json.loads(out.output) == [{"at": want}]
+
+
+def test_a_text_that_is_not_utf8_shows_replacement_characters_not_hex(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    """`left()` and `substring()` count bytes, and cut a character in two; a value resent as
+    bytes is stored as they are. clickhouse-connect gave a String it could not decode as the
+    hex digits of its bytes, which read as text: 'signal \\xe2' came out as '7369676e616c20e2',
+    in the table, csv and json, nested values too. Now the bytes that are not UTF-8 show as
+    U+FFFD and the rest as written."""
+    dsn, journal = live
+    sql = (
+        "SELECT left('signal → enter', 8) AS cut, toLowCardinality(unhex('61ff')) AS lc, "
+        "[unhex('62ff'), 'c'] AS arr, map(unhex('63ff'), 'd') AS m, toNullable(unhex('65ff')) AS n, "
+        "'→ ok' AS ok"
+    )
+    want = ["signal \ufffd", "a\ufffd", ["b\ufffd", "c"], {"c\ufffd": "d"}, "e\ufffd", "→ ok"]
+    assert journal.query(sql).rows == [want]  # the owner's socket
+    reader = open_read_only_client(parse_dsn(dsn))
+    try:
+        from dita.journal.query import execute
+
+        assert execute(reader, sql).rows == [want]  # a client of its own
+        assert execute(reader, "SHOW CREATE TABLE transitions").rows[0][0].startswith("CREATE TABLE")
+    finally:
+        reader.close()
+    out = _sql("--dsn", dsn, "-f", "json", sql)
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [dict(zip(["cut", "lc", "arr", "m", "n", "ok"], want, strict=True))]
+    out = _sql("--dsn", dsn, sql)
+    assert out.exit_code == 0 and "signal \ufffd" in out.output and "7369676e616c20e2" not in out.output

@@ -474,6 +474,35 @@ def test_flush_after_a_close_that_gave_up_says_how_many_rows_were_left(tmp_path:
     clean.flush()  # nothing was left: nothing to report
 
 
+def test_rows_a_close_that_gave_up_left_in_a_kernels_outbox_are_counted_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """ClickHouse away, the queue full: most rows wait in the kernel's outbox, which close()
+    turns off and leaves. Before, the close's warning, stats() and a flush() after it named
+    only the rows taken into the queue (102 of 1,333), and with all of those stored a flush()
+    would have returned as if nothing was missing: the outbox's rows went without a count. Now
+    each of them names the rows left in the outboxes, per kernel, and what becomes of them."""
+    journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100, close_timeout=0.3)
+    flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
+    work, _ = twins(journal)
+    work.run(100)
+    wait_until(lambda: journal.stats().retries > 0, "the writer to try ClickHouse")
+    caplog.set_level(logging.WARNING, logger="dita.journal.clickhouse")
+    journal.close()
+    outbox = work.main.stats()["journal_queued"]
+    queued = journal.stats().queued
+    assert outbox > queued > 0  # most rows never left the outbox
+    assert journal.stats().extra["undrained"] == {"desk-1": outbox}
+    said = [r.getMessage() for r in caplog.records if "never taken" in r.getMessage()]
+    assert len(said) == 1 and f"{outbox} rows" in said[0] and "'desk-1'" in said[0], said
+    assert "not journaled unless resent from a write-ahead log" in said[0]
+    left = rf"closed with {queued} rows unwritten; {outbox} rows left in the outbox of 'desk-1'"
+    with pytest.raises(RuntimeError, match=left):
+        journal.flush()
+    flaky.restore()
+    work.main.close()
+
+
 def test_a_backfill_waiting_when_close_gives_up_gets_an_error(tmp_path: Path) -> None:
     """A backfill() with no timeout, waiting for ClickHouse while close() gives up on it, is
     answered (RuntimeError naming the rows not written) instead of waiting for good."""

@@ -291,6 +291,42 @@ def test_a_kernel_is_recorded_by_one_journal_at_a_time(tmp_path: Path) -> None:
         b.close()
 
 
+def test_a_kernel_id_another_journal_on_the_same_database_records_is_refused(tmp_path: Path) -> None:
+    """Two journal objects on one directory and database, each with a kernel of one kernel_id:
+    both runs' rows take the same keys, and each writer skipped the other's as stored (or
+    ClickHouse merged them), so one run's rows were lost without a word. The attach check
+    read only the rows stored, and a journal refused a second kernel_id only of its own
+    kernels. Now it is refused as on one journal object; another database of the same
+    directory is another journal, where the kernel_id is free."""
+    a = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=0.02)
+    b = ClickHouseJournal(f"chdb://{tmp_path / 'j'}/", max_delay=0.02)  # spelt apart, one directory
+    other_db = ClickHouseJournal(f"chdb://{tmp_path / 'j'}?database=desk_b", max_delay=0.02)
+    try:
+        work, reference = twins(a, kernel_id="x")
+        again = ExecutionKernel(max_slots=8, venue=venue(), kernel_id="x")
+        for replay in (False, True):
+            with pytest.raises(
+                ValueError,
+                match=r"kernel_id 'x' is already attached to another journal on chdb://.*j\?database=dita",
+            ):
+                b.attach(again, replay=replay)
+        assert b.stats().extra["kernels"] == []
+        assert again.stats()["journal_queued_total"] == 0  # its outbox was not turned on
+        with pytest.raises(ValueError, match="kernel_id 'x' is already attached to another journal"):
+            ExecutionKernel(max_slots=8, venue=venue(), journal=b, kernel_id="x")
+        other_db.attach(again)  # another database: its own keys
+        other_db.detach(again)
+        work.run(20)
+        a.flush(30)
+        assert_same_rows(a, reference, "x")
+        a.detach(work.main)
+        b.attach(again, replay=True)  # free once the first one left (its rows stored: a re-run)
+        b.detach(again)
+    finally:
+        for journal in (a, b, other_db):
+            journal.close()
+
+
 def test_a_query_over_the_memory_cap_is_refused_and_the_owner_keeps_answering(
     journal: ClickHouseJournal, monkeypatch: pytest.MonkeyPatch
 ) -> None:

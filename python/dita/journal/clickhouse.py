@@ -74,6 +74,7 @@ from dita.journal.query import (
 from dita.journal.schema import (
     PROGRESS_TABLE,
     TABLE_COLUMNS,
+    NewerSchemaError,
     check_kernel_columns,
     migrate,
     quote_ident,
@@ -118,6 +119,10 @@ _TS_INDEX = 2  # (seq, sub, ts, ...) in every journal table
 _SEQ_MAX = 2**64 - 1  # seq is UInt64, sub UInt32
 _SUB_MAX = 2**32 - 1
 _REJECTED_KEPT = 1000
+# The journals open in this process: a kernel_id one of them records on a database is refused
+# by the others on that database (attach), as their rows would take the same keys.
+_open_journals: weakref.WeakSet[ClickHouseJournal] = weakref.WeakSet()
+_open_journals_lock = threading.Lock()
 # A failure that lasts, or an outbox that keeps dropping rows, is logged again at most this
 # often (seconds); the journal reads its kernels' drop counts every _DROPS_READ_EVERY.
 _LOG_EVERY = 60.0
@@ -296,17 +301,23 @@ _PERMANENT_ERRORS = {
     516: "AUTHENTICATION_FAILED",
 }
 _PERMANENT_NAMES = frozenset(_PERMANENT_ERRORS.values())
+# The writer's own refusal, met when it connects again (ClickHouse was away, or its client no
+# longer answered): a newer dita migrated the database meanwhile. Retrying cannot cure it either.
+_NEWER_SCHEMA = "NEWER_SCHEMA"
 
 
 def _permanent_cause(exc: BaseException) -> str | None:
     """The ClickHouse error's name when ``exc`` (or an error it was raised from) is one that
-    sending the rows again cannot get past (``_PERMANENT_ERRORS``); None for anything else."""
+    sending the rows again cannot get past (``_PERMANENT_ERRORS``), ``NEWER_SCHEMA`` for a
+    database a newer dita migrated; None for anything else."""
     from clickhouse_connect.driver.exceptions import Error
 
     seen: BaseException | None = exc
     for _ in range(5):  # an error re-raised "from" the client's (reconnecting) names it as cause
         if seen is None:
             return None
+        if isinstance(seen, NewerSchemaError):
+            return _NEWER_SCHEMA
         if isinstance(seen, Error):
             if seen.code is not None:
                 return _PERMANENT_ERRORS.get(seen.code)
@@ -704,6 +715,9 @@ class ClickHouseJournal:
         self._drops_told: dict[str, tuple[int, float]] = {}
 
         self._died: dict[str, str] = {}  # thread -> the exception that ended it
+        # Per kernel, the rows close() left in its outbox, never taken (the queue was full while
+        # ClickHouse did not take rows): not in stats().queued, so counted here.
+        self._undrained: dict[str, int] = {}
         self._taken: list[_Chunk] = []  # the writer's batch in hand
         self._take_settled = 0  # rows of that batch stored (or set aside) so far
         self._writer = threading.Thread(
@@ -721,6 +735,8 @@ class ClickHouseJournal:
         # mid-write. This hook closes the journal first; it holds only a weak reference.
         self._exit_hook: Callable[[], None] | None = functools.partial(_close_at_exit, weakref.ref(self))
         atexit.register(self._exit_hook)
+        with _open_journals_lock:
+            _open_journals.add(self)
 
     # ------------------------------------------------------------------ setup
 
@@ -869,6 +885,7 @@ class ClickHouseJournal:
 
     def _attach(self, kernel: ExecutionKernel, replay: bool) -> None:
         kernel_id = kernel.kernel_id
+        self._refuse_a_kernel_id_recorded_elsewhere(kernel_id)
         wal = kernel.wal_info()
         unchecked = None if replay else self._check_new_seqs(kernel, wal)
         fill = self.wal_fill and wal is not None
@@ -922,6 +939,38 @@ class ClickHouseJournal:
             self._cond.notify_all()
         if fill:
             self._start_wal_fill(kernel, to_seq)
+
+    def _refuse_a_kernel_id_recorded_elsewhere(self, kernel_id: str) -> None:
+        """Refuse ``kernel_id`` while another journal of this process on the same database
+        records a kernel of it (attached, or leaving with rows to write).
+
+        Both runs' rows would take the same keys: each writer takes the other's for rows
+        stored already and skips its own, or ClickHouse merges them, and one run's rows are
+        lost without a word. The check of the stored rows cannot see the other's rows still
+        on their way. Attaches are one at a time in a process (``sole_journal``), so none
+        slips in between this check and the attach."""
+        with _open_journals_lock:
+            others = [j for j in _open_journals if j is not self and j._same_database(self.target)]
+        for other in others:
+            with other._cond:
+                taken = not other._closed and any(kid == kernel_id for kid, _ in other._kernels)
+            if taken:
+                raise ValueError(
+                    f"a kernel with kernel_id {kernel_id!r} is already attached to another journal on "
+                    f"{other.target.display} (the same database, in this process): the two runs' rows "
+                    "would take the same keys and one run's be skipped as stored; give each kernel its "
+                    "own kernel_id, or detach it from that journal first"
+                )
+
+    def _same_database(self, target: JournalTarget) -> bool:
+        """Whether ``target`` names this journal's database (the same directory, or the same
+        server as written, and the same database name)."""
+
+        def where(t: JournalTarget) -> tuple[Any, ...]:
+            port = t.port if t.port is not None else (8443 if t.scheme == "https" else 8123)
+            return (t.kind, t.path, t.host.lower(), port if t.kind == "http" else None, t.database)
+
+        return where(self.target) == where(target)
 
     def _check_new_seqs(self, kernel: ExecutionKernel, wal: dict[str, Any] | None) -> _Unchecked | None:
         """Refuse a kernel whose next rows would take keys already stored.
@@ -1430,11 +1479,12 @@ class ClickHouseJournal:
             sync_log(kernel)  # its outbox hands out only what its log holds
         with self._cond:
             if self._closed and not self._writer.is_alive():
-                if self._pending_rows:
+                if self._pending_rows or self._undrained:
+                    left = f"; {self._undrained_text(self._undrained)}" if self._undrained else ""
                     raise RuntimeError(
                         f"the journal is closed with {self._pending_rows + self._held_rows.total()} "
-                        f"rows unwritten: ClickHouse ({self.target.display}) did not take them before "
-                        f"close() gave up; last error: {self._stats.last_error!r}"
+                        f"rows unwritten{left}: ClickHouse ({self.target.display}) did not take them "
+                        f"before close() gave up; last error: {self._stats.last_error!r}"
                         + "".join(f"; {self._refusal_text_locked(kid)}" for kid in self._held_rows)
                     )
                 if self._held_rows:
@@ -1535,7 +1585,9 @@ class ClickHouseJournal:
         still attached (not being closed or detached) is named in a warning, as its later
         inputs are not journaled (with a WAL fill, the next attach derives them again).
         Rows ClickHouse did not take in time stay counted in ``stats().queued`` and are
-        logged; with a WAL they can be resent with :meth:`backfill` later. A journal blocked
+        logged, and those never taken from a kernel's outbox (the queue was full) in
+        ``stats().extra["undrained"]``; with a WAL they can be resent with :meth:`backfill`
+        later (a WAL fill at the next attach derives them). A journal blocked
         (see :meth:`flush`) tries once more and closes without waiting out ``close_timeout``.
         A refused kernel's held rows (see ``attach``) stay counted too, and the refusal
         is logged; the other kernels' rows are written first. It does not raise for either:
@@ -1581,6 +1633,8 @@ class ClickHouseJournal:
 
     def _stop(self) -> None:
         """close() from stopping its threads on: release ClickHouse."""
+        with _open_journals_lock:
+            _open_journals.discard(self)
         with self._cond:
             self._closed = True
             self._stopping = True
@@ -1598,6 +1652,7 @@ class ClickHouseJournal:
             if thread.is_alive():
                 log.warning("journal closed while %s is still reading its WAL", thread.name)
         self._stop_recording_all(warn=False)  # again: one attached while close() began (none now)
+        self._count_undrained()
         with self._cond:
             for kernel_id, _ in self._kernels:
                 self._count_dropped_of_gone_locked(kernel_id)
@@ -1617,6 +1672,46 @@ class ClickHouseJournal:
             client = self._client
         if client is not None:
             client.close()
+
+    def _count_undrained(self) -> None:
+        """With the threads stopped: count and log the rows left in the kernels' outboxes, which
+        nothing drains any more. stats().queued counts only the rows taken from them, and
+        without this a close that gave up with the queue full undercounted the rows it left
+        (by up to the outboxes' capacity), and said nothing of them once the queue's were
+        stored. A refused kernel's are not counted: its refusal names them."""
+        with self._cond:
+            kernels = [(kid, k) for kid, k in self._kernels if kid not in self._refused]
+            fillable = set(self._fillable)
+        left: dict[str, int] = {}
+        for kernel_id, kernel in kernels:
+            try:
+                rows = int(kernel.stats().get("journal_queued") or 0)
+            except Exception:  # a kernel being torn down must not stop the journal from closing
+                log.debug("could not read kernel %s's outbox", kernel_id, exc_info=True)
+                continue
+            if rows:
+                left[kernel_id] = rows
+        if not left:
+            return
+        with self._cond:
+            self._undrained = left
+        log.warning(
+            "journal %s closed with %s, never taken (ClickHouse did not take rows before close() gave "
+            "up, and the queue was full): %s",
+            self.target.display,
+            self._undrained_text(left),
+            "; ".join(
+                f"{kid!r}: the next attach derives them again from its write-ahead log"
+                if kid in fillable
+                else f"{kid!r}: not journaled unless resent from a write-ahead log with backfill()"
+                for kid in left
+            ),
+        )
+
+    @staticmethod
+    def _undrained_text(left: Mapping[str, int]) -> str:
+        """``left`` (rows per kernel) as the close's warning and a flush() after it say it."""
+        return ", ".join(f"{rows} rows left in the outbox of {kid!r}" for kid, rows in left.items())
 
     def _stop_recording_all(self, warn: bool) -> None:
         """Stop recording every kernel attached, for close(); with ``warn``, name each kernel
@@ -1677,6 +1772,8 @@ class ClickHouseJournal:
                 "dropped_not_refilled": sorted(kid for kid, _ in kernels if kid in self._dropped_marks),
                 # Journal threads ended by an exception: nothing is written or drained any more.
                 "threads_died": dict(self._died),
+                # Rows close() left in the kernels' outboxes, never taken, per kernel.
+                "undrained": dict(self._undrained),
                 # What blocks the writer (stats().blocked): its table, ClickHouse's name for the
                 # error and for how long; None and 0.0 while it is not blocked.
                 "blocked_table": blocked.table if blocked is not None else None,

@@ -411,11 +411,13 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Decimal | uuid.UUID | IPv4Address | IPv6Address):
         return str(value)
     if isinstance(value, bytes):
+        # A String (read as bytes, _TEXT_AS_BYTES) or a FixedString: bytes that are not UTF-8
+        # (a left() cutting a character in two) show as U+FFFD, the rest as written.
         return value.decode("utf-8", "replace")
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(_jsonable(k)): _jsonable(v) for k, v in value.items()}
     return str(value)
 
 
@@ -557,6 +559,12 @@ def _composite_literals(body: str, parameters: dict[str, Any]) -> dict[str, Any]
     return out
 
 
+# Strings come as their bytes, decoded by _jsonable: clickhouse-connect gives a String it cannot
+# decode as the hex digits of its bytes, which read as text ('signal \xe2', a left() of
+# 'signal → enter', came out as '7369676e616c20e2'). Nested ones (arrays, maps) too.
+_TEXT_AS_BYTES = {"String": "bytes"}
+
+
 def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> QueryResult:
     """Check ``sql`` (and that ``parameters`` bind on the server) and run it on a read-only
     client."""
@@ -585,14 +593,16 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
         if _statement_kind(_significant(_lex(body))) in ("SELECT", "WITH"):
             # Streamed, and left at the cap: the whole result as Python objects (and its JSON
             # on the socket) would take the owner's process several times its size in memory.
-            with client.query_row_block_stream(body, parameters=parameters or None) as stream:
+            with client.query_row_block_stream(
+                body, parameters=parameters or None, query_formats=_TEXT_AS_BYTES
+            ) as stream:
                 truncated = any(take(block) for block in stream)
                 columns = list(stream.source.column_names)
                 types = [t.name for t in stream.source.column_types]
         else:
             # SHOW, DESCRIBE, EXISTS: a few rows, and chDB streams none of them ("Streaming
             # query is not supported").
-            result = client.query(body, parameters=parameters or None)
+            result = client.query(body, parameters=parameters or None, query_formats=_TEXT_AS_BYTES)
             truncated = take(result.result_rows)
             columns, types = list(result.column_names), [t.name for t in result.column_types]
     except Exception as exc:

@@ -30,6 +30,7 @@ __all__ = [
     "TABLE_ORDER_BY",
     "VERSION_TABLE",
     "Migration",
+    "NewerSchemaError",
     "check_kernel_columns",
     "current_version",
     "migrate",
@@ -185,6 +186,11 @@ _ADDED_LATER: dict[str, dict[str, int]] = {
     "intents": {"metadata": 6},
     "venue_events": {"fill_id": 7, "fee": 7, "retry_after": 7, "severity": 8, "details": 8},
 }
+
+
+class NewerSchemaError(RuntimeError):
+    """The journal database is at a schema version newer than this dita knows: refused, as an
+    older dita cannot tell what the newer one's tables need."""
 
 
 class SqlClient(Protocol):
@@ -436,7 +442,7 @@ def migrate(client: SqlClient, database: str, target: int | None = None) -> list
     _ensure_version_table(client, db)
     have = current_version(client, database)
     if have > LATEST_VERSION:
-        raise RuntimeError(
+        raise NewerSchemaError(
             f"journal database {database!r} is at schema version {have}, newer than this dita "
             f"(knows up to {LATEST_VERSION}); upgrade dita before writing to it"
         )
