@@ -362,6 +362,8 @@ class TradingRuntime:
         # Latest bar or quote per asset (the mark), and those the venues have not seen yet.
         self._last: dict[str, Bar | Quote] = {}
         self._pending: dict[str, Bar | Quote] = {}
+        # The time of each asset's last bar: a second bar of one asset and time is refused.
+        self._bar_at: dict[str, float] = {}
         # Those a hand-over did not reach (cut short: Ctrl-C in a venue), in order, handed first.
         self._unhanded: list[Bar | Quote] = []
         self._marked: dict[str, float] = {}
@@ -1654,11 +1656,19 @@ class TradingRuntime:
             )
         ):
             raise ValueError(_bar_problem(bar, self._now))
+        if self._bar_at.get(asset) == ts:
+            # The venues refuse it (their fills of its volume share would count twice): refused
+            # after the strategies heard it, or, held back, taken, a row heard and traded twice.
+            raise ValueError(
+                f"bar for {shortened(repr(asset))} at ts {ts!r}: a bar of that asset and ts was "
+                "handed already; a bar is handed once"
+            )
         if not self._started:
             self.start()
         self._now = ts
         self.row += 1
         self._last[asset] = bar
+        self._bar_at[asset] = ts
         errors = self._before_strategies(bar, ts)
         handlers = self._bar_handlers.get(asset)
         if handlers is None:

@@ -141,6 +141,9 @@ from the constructor's signature, so a field added to it is refused too."""
 DATA_KINDS = ("bars", "quotes")
 """What a strategy can subscribe to in ``Strategy.data``."""
 
+CALLBACKS = ("on_start", "on_quote", "on_bar", "on_fill", "on_stop")
+"""The methods the runtime calls (and does not await)."""
+
 
 class StrategyLoadError(ValueError):
     """A ``MODULE:CLASS`` reference that does not name a Strategy subclass."""
@@ -454,9 +457,10 @@ class Strategy(Generic[P]):
     @classmethod
     def check_subscriptions(cls) -> None:
         """Refuse a ``Params`` that is not a pydantic model (or left out of a class declared
-        ``Strategy[Model]``, which would run with no parameters), a ``data`` that would leave the
-        strategy without data (e.g. ``("bar",)``), and ``assets`` that are not a collection of
-        names (a bare ``"BTCUSDT"`` would match ``"BTC"`` as a substring)."""
+        ``Strategy[Model]``, which would run with no parameters), a callback the runtime cannot
+        run (``_never_runs``), a ``data`` that would leave the strategy without data (e.g.
+        ``("bar",)``), and ``assets`` that are not a collection of names (a bare ``"BTCUSDT"``
+        would match ``"BTC"`` as a substring)."""
         params = cls.Params
         if not (isinstance(params, type) and issubclass(params, BaseModel)):
             raise StrategyLoadError(
@@ -470,6 +474,14 @@ class Strategy(Generic[P]):
                 f"Params: add `Params = {declared.__name__}` to the class (without it the strategy "
                 "takes no parameters)"
             )
+        for callback in CALLBACKS:
+            kind = _never_runs(getattr(cls, callback))
+            if kind:
+                raise StrategyLoadError(
+                    f"{cls.__qualname__}.{callback} is {kind}: the runtime calls a callback and goes "
+                    f"on, so its body would never run (the strategy would read RUNNING and never "
+                    f"act); make it a plain def"
+                )
         assets = cls.assets
         if not _is_collection(assets):
             raise StrategyLoadError(
@@ -530,11 +542,7 @@ class Strategy(Generic[P]):
             "params": params,
             "assets": list(cls.assets) or ["*"],
             "data": list(cls.data),
-            "callbacks": sorted(
-                n
-                for n in ("on_start", "on_quote", "on_bar", "on_fill", "on_stop")
-                if getattr(cls, n) is not getattr(Strategy, n)
-            ),
+            "callbacks": sorted(n for n in CALLBACKS if getattr(cls, n) is not getattr(Strategy, n)),
         }
 
 
@@ -657,6 +665,19 @@ def _import_strategy_file(file_name: str) -> ModuleType:
             f"({found or 'built in'}); rename the file"
         )
     return module
+
+
+def _never_runs(callback: object) -> str:
+    """What makes ``callback`` one whose body a plain call never runs ('' for a plain one): an
+    ``async def`` (the call makes a coroutine nobody awaits), a ``def`` holding a ``yield`` (a
+    generator nobody iterates) or both (an async generator)."""
+    if inspect.isasyncgenfunction(callback):
+        return "an async generator (an async def holding a yield)"
+    if inspect.iscoroutinefunction(callback):
+        return "an async def"
+    if inspect.isgeneratorfunction(callback):
+        return "a generator (a def holding a yield)"
+    return ""
 
 
 def _is_collection(value: object) -> bool:

@@ -1699,6 +1699,16 @@ def test_a_state_file_dita_paper_did_not_write_is_refused_before_the_log_opens(
 def test_a_state_file_whose_venue_clock_is_past_its_data_time_is_refused(
     tmp_path: Path, resting: str, change: dict[str, Any], named: str
 ) -> None:
+        # The replay's place and the log's seq the book goes with, edited by hand: taken in
+        # silence, a count that was no count skipped every row of the file's time (those the
+        # run never handled), and a seq that was none read as a book as new as the log.
+        ({"rows_at_data_time": "1"}, "rows_at_data_time"),
+        ({"rows_at_data_time": -1}, "rows_at_data_time"),
+        ({"rows_at_data_time": 1.5}, "rows_at_data_time"),
+        ({"rows_at_data_time": True}, "rows_at_data_time"),
+        ({"seq": "12"}, "seq"),
+        ({"seq": -3}, "seq"),
+        ({"seq": float("nan")}, "seq"),
     def changed(state: dict[str, Any]) -> dict[str, Any]:
         bad = {**state, **change}
         if bad["data_time"] == "drop":

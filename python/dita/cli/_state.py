@@ -161,6 +161,11 @@ class StateFile(_Shape):
 
     kernel_id: str
     data_time: _Time | None = None
+    # A replay's place (how many rows of data_time were handled) and the kernel's seq the book
+    # goes with, which a run continuing the kernel reads: one that is no count was taken as
+    # "every row of its time" (rows never handled skipped) and "the book is as new as the log".
+    rows_at_data_time: NonNegativeInt | None = None
+    seq: NonNegativeInt | None = None
     updated_at: _Time | None = None
     status_every: float | None = Field(default=None, gt=0)
     pid_start: str | None = None

@@ -27,7 +27,8 @@ The rules, chosen to err against the strategy:
 - Fees: ``taker_rate`` or ``maker_rate`` of the fill's notional, reported on each fill (a
   negative ``maker_rate``, down to ``-taker_rate``, is a rebate: a negative fee).
 - With ``market_limits`` set, orders the exchange would refuse (lot step, tick size,
-  minimum size or notional) are rejected as the exchange would.
+  minimum size or notional) are rejected as the exchange would, and a part fill is whole
+  lots of the lot step, as an exchange fills.
 - With ``assets`` set (the assets the run has data for), an order for another asset is
   rejected naming it, as an exchange refuses a symbol it does not list: no data would ever
   fill it, and it held its kernel slot for the whole run.
@@ -45,6 +46,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -201,6 +203,15 @@ def _left(available: float, taken: float) -> float:
     refused it as counted already)."""
     left = available - taken
     return left if left > available * LEFT_WITHIN else 0.0
+
+
+def _whole_lots(qty: float, lot_step: float) -> float:
+    """``qty`` cut down to whole lots of ``lot_step``, judged on the decimals as the exchange (and
+    ``float_step_multiple``) judges sizes: an exchange fills whole lots only. A part fill of what
+    a bar's volume share or a quoted size left (0.333333 of an order of 1.0, lot 0.001) left a
+    position no exchange leaves, whose exit the lot filter then refused: never closed."""
+    step = Decimal(repr(lot_step))
+    return float((Decimal(repr(qty)) / step).to_integral_value(rounding=ROUND_FLOOR) * step)
 
 
 def _check_asset(asset: object) -> None:
@@ -842,8 +853,15 @@ class PaperVenue:
 
     def _fillable(self, working: _Working, qty: float) -> float:
         """``qty`` of ``working`` that may fill now: for a reduce-only order, no more than the
-        position it reduces."""
-        return min(qty, self._reducible(working)) if working.reduce_only else qty
+        position it reduces; short of what the order has left, whole lots of its market's
+        ``lot_step`` (``_whole_lots``)."""
+        if working.reduce_only:
+            qty = min(qty, self._reducible(working))
+        if self._market_limits and working.remaining - qty > working.size * 1e-12:
+            limits = self._market_limits.get(working.order.asset)
+            if limits is not None and limits.lot_step > 0:
+                qty = _whole_lots(qty, limits.lot_step)
+        return qty
 
     def _reduce_only_end(self, working: _Working, ts: float, events: list[VenueEvent]) -> bool:
         """Expire ``working``, when reduce-only, if it has nothing left to reduce (its position
