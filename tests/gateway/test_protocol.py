@@ -92,12 +92,18 @@ _CUT_MINUS_9S = "-" + "9" * 60 + "..."
         ("ORDER BUY BTC 1 100 c/1", "INVALID_FIELD", "client_id", "c/1"),
         ("CANCEL " + "x" * 65, "INVALID_FIELD", "client_id", "x" * 61 + "..."),
         ("MARK BTC 0", "INVALID_FIELD", "price", "0"),
-        ("{not json", "INVALID_JSON", "line", None),
-        ("[1, 2]", "INVALID_JSON", "line", None),
+        # A short copy of the line, as INVALID_ENCODING gives: null said nothing of it.
+        ("{not json", "INVALID_JSON", "line", "{not json"),
+        ("[1, 2]", "INVALID_JSON", "line", "[1, 2]"),
+        ('"ORDER"', "UNKNOWN_COMMAND", "command", '"ORDER"'),
+        ("{" + "x" * 100, "INVALID_JSON", "line", "{" + "x" * 60 + "..."),
+        # The value given, not null: null read as a field sent as null.
+        (_ORDER + '"qty":1,"qty":2,"client_id":"c"}', "INVALID_JSON", "qty", 2),
         ('{"side":"BUY"}', "MISSING_FIELD", "cmd", None),
         ('{"cmd":7}', "INVALID_FIELD", "cmd", 7),
         ('{"cmd":"DANCE"}', "UNKNOWN_COMMAND", "cmd", "DANCE"),
-        (_ORDER + '"qty":1,"client_id":"c","tif":"GTC"}', "UNKNOWN_FIELD", "tif", None),
+        (_ORDER + '"qty":1,"client_id":"c","tif":"GTC"}', "UNKNOWN_FIELD", "tif", "GTC"),
+        (_ORDER + '"qty":1,"client_id":"c","tif":null}', "UNKNOWN_FIELD", "tif", None),
         (_ORDER + '"client_id":"c"}', "MISSING_FIELD", "qty", None),
         (_ORDER + '"qty":true,"client_id":"c"}', "INVALID_FIELD", "qty", True),
         (_ORDER + '"qty":NaN,"client_id":"c"}', "INVALID_FIELD", "qty", "nan"),
@@ -115,7 +121,7 @@ _CUT_MINUS_9S = "-" + "9" * 60 + "..."
         (_ORDER + '"qty":1,"client_id":5}', "INVALID_FIELD", "client_id", 5),
         ('{"cmd":"QUERY"}', "MISSING_FIELD", "what", None),
         ('{"cmd":"QUERY","what":"FILLS"}', "INVALID_FIELD", "what", "FILLS"),
-        ('{"cmd":"QUERY","what":"SLOTS","client_id":"c"}', "INVALID_FIELD", "client_id", None),
+        ('{"cmd":"QUERY","what":"SLOTS","client_id":"c"}', "INVALID_FIELD", "client_id", "c"),
     ],
 )
 def test_bad_lines_name_the_field_and_value(line: str, code: str, field: str, value: object) -> None:

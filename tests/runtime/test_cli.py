@@ -283,6 +283,11 @@ def test_backtest_refuses_bad_data_naming_the_row(tmp_path: Path) -> None:
             "--from='20240105' is ambiguous: the date 2024-01-05 or 20,240,105 epoch seconds",
         ),
         (["--to", "2024"], "--to='2024' is ambiguous: the year 2024 or 2,024 epoch seconds"),
+        # Empty (an unset "$START"): taken for no bound, the run replayed all the data.
+        (["--from", ""], "--from='' is not an ISO date/datetime or epoch seconds"),
+        (["--to", ""], "--to='' is not an ISO date/datetime or epoch seconds"),
+        # The same parameter twice: one value was dropped without a word.
+        (["--params", '{"fast": 5, "fast": 7}'], "--params gives 'fast' more than once (5, then 7)"),
         # The paper venue waits out the latency: at 1e300 ms no order ever became live.
         (["--latency-ms", "1e300"], "--latency-ms=1e+300: Input should be less than or equal to 60000"),
         (["--data", "/nonexistent.csv"], "file not found"),
@@ -299,6 +304,24 @@ def test_backtest_bad_arguments_exit_2(tmp_path: Path, extra: list[str], message
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert not (tmp_path / "o").exists()  # refused before the report directory was made
+
+
+def test_backtest_refuses_a_param_given_twice_and_lets_one_override_params(tmp_path: Path) -> None:
+    args = ["backtest", "--strategy", CROSSOVER, "--data", "sample", "--out", str(tmp_path / "o")]
+    # One of the two was dropped without a word: likely a typo for another parameter.
+    result = runner.invoke(app, [*args, "--param", "fast=5", "--param", "slow=40", "--param", "fast=7"])
+    assert result.exit_code == 2, result.output
+    assert "--param fast is given more than once ('5', then '7')" in result.stderr
+    assert not (tmp_path / "o").exists()
+    # A --param over --params is the one taken: a sweep's base, one value changed.
+    result = runner.invoke(app, [*args, "--json", "--params", '{"fast": 5, "slow": 40}', "--param", "fast=7"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["strategies"][0]["params"] == {
+        "allow_short": True,
+        "fast": 7,
+        "slow": 40,
+        "trade_size": 0.1,
+    }
 
 
 def test_shadow_report_is_byte_identical_with_a_frozen_clock() -> None:
@@ -1676,6 +1699,16 @@ def test_a_run_continues_from_its_own_state_file_however_large(
         ({"fills": 5}, "fills"),
         ({"fills": [{"ts": "x", "realized_pnl": 0.0, "fee": 0.0}]}, "fills.0.ts"),
         ({"kernel_id": "other"}, "'other'"),  # another kernel's book
+        # The replay's place and the log's seq the book goes with, edited by hand: taken in
+        # silence, a count that was no count skipped every row of the file's time (those the
+        # run never handled), and a seq that was none read as a book as new as the log.
+        ({"rows_at_data_time": "1"}, "rows_at_data_time"),
+        ({"rows_at_data_time": -1}, "rows_at_data_time"),
+        ({"rows_at_data_time": 1.5}, "rows_at_data_time"),
+        ({"rows_at_data_time": True}, "rows_at_data_time"),
+        ({"seq": "12"}, "seq"),
+        ({"seq": -3}, "seq"),
+        ({"seq": float("nan")}, "seq"),
     ],
 )
 def test_a_state_file_dita_paper_did_not_write_is_refused_before_the_log_opens(
@@ -1699,16 +1732,6 @@ def test_a_state_file_dita_paper_did_not_write_is_refused_before_the_log_opens(
 def test_a_state_file_whose_venue_clock_is_past_its_data_time_is_refused(
     tmp_path: Path, resting: str, change: dict[str, Any], named: str
 ) -> None:
-        # The replay's place and the log's seq the book goes with, edited by hand: taken in
-        # silence, a count that was no count skipped every row of the file's time (those the
-        # run never handled), and a seq that was none read as a book as new as the log.
-        ({"rows_at_data_time": "1"}, "rows_at_data_time"),
-        ({"rows_at_data_time": -1}, "rows_at_data_time"),
-        ({"rows_at_data_time": 1.5}, "rows_at_data_time"),
-        ({"rows_at_data_time": True}, "rows_at_data_time"),
-        ({"seq": "12"}, "seq"),
-        ({"seq": -3}, "seq"),
-        ({"seq": float("nan")}, "seq"),
     def changed(state: dict[str, Any]) -> dict[str, Any]:
         bad = {**state, **change}
         if bad["data_time"] == "drop":

@@ -573,3 +573,55 @@ def test_the_rows_of_many_assets_each_keep_their_own_prices_and_times(tmp_path: 
     np.testing.assert_allclose(data.columns["close"], expected)
     for i in (0, 150, assets - 1):
         assert np.count_nonzero(got_index == i) == times
+
+
+@pytest.mark.parametrize(
+    ("bad_row", "cells"),
+    [("2024-01-01T00:02:00Z,100,101,99", 4), ("2024-01-01T00:02:00Z,100,101,99,100.5,3,7", 7)],
+)
+@pytest.mark.parametrize("name", ["BTCUSDT.csv", "BTCUSDT.csv.gz"])
+def test_a_row_with_too_few_or_many_cells_is_named_by_row(
+    tmp_path: Path, bad_row: str, cells: int, name: str
+) -> None:
+    """The reader's own error named no row, only the row's text: in a file of millions of rows,
+    repeated prices, nowhere to look."""
+    import gzip
+
+    rows = [*good_rows(2), bad_row, "2024-01-01T00:03:00Z,100,101,99,100.5,3"]
+    text = (HEADER + "".join(r + "\n" for r in rows)).encode()
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    with pytest.raises(DataError) as info:
+        load_market_data(path)
+    assert info.value.row == 3
+    assert str(info.value) == f"{path}: row 3: {cells} cells where the header has 6: {bad_row!r}"
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom", "said"),
+    [
+        ("utf-16-le", b"\xff\xfe", "the file is UTF-16 text (its first bytes FF FE)"),
+        ("utf-16-be", b"\xfe\xff", "the file is UTF-16 text (its first bytes FE FF)"),
+        ("utf-32-le", b"\xff\xfe\x00\x00", "the file is UTF-32 text (its first bytes FF FE 00 00)"),
+        ("utf-16-le", b"", "the file is UTF-16 text (a NUL byte every other byte)"),
+        ("utf-16-be", b"", "the file is UTF-16 text (a NUL byte every other byte)"),
+    ],
+)
+def test_a_utf16_file_is_refused_saying_so(tmp_path: Path, encoding: str, bom: bytes, said: str) -> None:
+    """A spreadsheet's "Unicode text" export: refused as "Expected 6 columns, got 1: \\x00", a
+    NUL byte written out to the terminal, with no word of the encoding."""
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_bytes(bom + (HEADER + "".join(r + "\n" for r in good_rows(3))).encode(encoding))
+    with pytest.raises(DataError) as info:
+        load_market_data(path)
+    assert str(info.value) == f"{path}: {said}, not UTF-8: save it as UTF-8 (CSV UTF-8)"
+
+
+def test_a_nul_byte_in_a_cell_is_named_by_row_as_before(tmp_path: Path) -> None:
+    # Not UTF-16 (the NUL is not every other byte): the cell is named, not the encoding.
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_bytes(
+        (HEADER + "".join(r + "\n" for r in good_rows(3))).encode().replace(b"100.5", b"100\x00", 1)
+    )
+    with pytest.raises(DataError, match=r"row 1: close is '100\\x00', expected a number"):
+        load_market_data(path)

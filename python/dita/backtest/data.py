@@ -4,12 +4,14 @@ A backtest on bad data gives numbers that look fine and mean nothing, so every p
 (missing column, a cell that is not a number, NaN or non-positive price, unsorted or
 repeated time, a gap in the bar series, high below low, bars of an asset none of which has
 volume) is refused with a ``DataError`` naming the row. Rows are numbered from 1 for the
-first data row; for CSV the file line is the row number plus one (header).
+first data row; for CSV the file line is the row number plus one (header), where no blank line
+(which the reader skips) or cell holding a line break comes before it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from dita._text import shortened
 from dita.data import table_format
 from dita.risk import KERNEL_MAX
 
@@ -212,18 +215,98 @@ def _read_table(path: Path) -> pa.Table:
     kind = table_format(path)
     if not path.exists():
         raise DataError(f"file not found: {path}")
+
+    def csv_source() -> Any:
+        # pyarrow finds the codec by the exact suffix: not X.CSV.GZ's.
+        return pa.CompressedInputStream(str(path), "gzip") if kind == "csv.gz" else path
+
     try:
         if kind == "parquet":
             return pq.read_table(path)
-        if kind == "csv.gz":  # pyarrow finds the codec by the exact suffix: not X.CSV.GZ's
-            return pacsv.read_csv(pa.CompressedInputStream(str(path), "gzip"))
-        if kind == "csv":
-            return pacsv.read_csv(path)
+        if kind in ("csv", "csv.gz"):
+            _refuse_other_encodings(path, gzipped=kind == "csv.gz")
+            try:
+                return pacsv.read_csv(csv_source())
+            except pa.ArrowInvalid as exc:
+                if _COUNT_ERROR.search(str(exc)):
+                    _refuse_row_of_other_width(path, csv_source)
+                raise
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot read {path.name}: {exc}", path=str(path)) from exc
+        raise DataError(f"cannot read {path.name}: {_escaped(str(exc))}", path=str(path)) from exc
     raise DataError(
         f"unsupported file type {path.suffix.lower()!r} (use .csv, .csv.gz or .parquet)", path=str(path)
     )
+
+
+# What the reader says of a row with more or fewer cells than the header: without the row's number
+# when it reads in threads, as it does.
+_COUNT_ERROR = re.compile(r"Expected \d+ columns, got \d+")
+# Byte order marks of the encodings a spreadsheet's "Unicode text" export writes (UTF-32's first:
+# little-endian, it starts as UTF-16's does).
+_OTHER_ENCODINGS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
+def _refuse_other_encodings(path: Path, *, gzipped: bool) -> None:
+    """A CSV file in UTF-16 or UTF-32 (a spreadsheet's "Unicode text"), said as such: the reader
+    split it into cells of NUL bytes, refused as ``Expected 6 columns, got 1: \\x00``. Only a
+    regular file is looked at: reading the start of a pipe would take it from the reader."""
+    if not path.is_file():
+        return
+    try:
+        with pa.CompressedInputStream(str(path), "gzip") if gzipped else pa.OSFile(str(path)) as stream:
+            head = bytes(stream.read(4096))
+    except (OSError, pa.ArrowInvalid, EOFError):
+        return  # the reader says what is wrong
+    for mark, encoding in _OTHER_ENCODINGS:
+        if head.startswith(mark):
+            said = f"the file is {encoding} text (its first bytes {mark.hex(' ').upper()})"
+            break
+    else:
+        # Without a mark: ASCII text as UTF-16 has a NUL byte every other byte, and only there.
+        pairs = head[: len(head) // 2 * 2][:256]
+        if not pairs or not any(
+            pairs[nul::2].count(0) == len(pairs) // 2 and 0 not in pairs[1 - nul :: 2] for nul in (0, 1)
+        ):
+            return
+        said = "the file is UTF-16 text (a NUL byte every other byte)"
+    raise DataError(f"{said}, not UTF-8: save it as UTF-8 (CSV UTF-8)", path=str(path))
+
+
+def _refuse_row_of_other_width(path: Path, source: Any) -> None:
+    """Names the first row with more or fewer cells than the header, read again in one thread,
+    where the reader numbers rows (the header is its row 1, as a data row is numbered from 1 after
+    it here; blank lines are not counted). Returns when it finds none."""
+    found: list[Any] = []
+
+    def first(row: Any) -> str:
+        found.append(row)
+        return "error"
+
+    options = pacsv.ParseOptions(invalid_row_handler=first)
+    try:
+        pacsv.read_csv(source(), read_options=pacsv.ReadOptions(use_threads=False), parse_options=options)
+    except (pa.ArrowInvalid, OSError):
+        pass
+    if not found or found[0].number is None:
+        return
+    row = found[0]
+    raise DataError(
+        f"{row.actual_columns} cells where the header has {row.expected_columns}: "
+        f"{shortened(row.text, 200)!r}",
+        path=str(path),
+        row=row.number - 1,
+    )
+
+
+def _escaped(text: str) -> str:
+    """``text`` with what is not printable (a NUL, an escape sequence from a row of the file)
+    written as its escape, for a terminal."""
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatArray:

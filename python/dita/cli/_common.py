@@ -426,12 +426,16 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> tuple[dict[st
     """``--param fast=10 --param allow_short=false`` and/or ``--params '{"fast": 10}'``: the
     values (each ``--param`` read as JSON where it is JSON, else as text), and the text of each
     ``--param`` as written, which ``load_strategy`` takes where the model refuses the JSON
-    reading (``--param tag=2024`` for a text parameter)."""
+    reading (``--param tag=2024`` for a text parameter). A name given twice in ``--params``, or
+    by two ``--param``, exits 2 naming both values (one was dropped without a word, where the
+    second was likely meant for another name); a ``--param`` overrides ``--params``."""
     out: dict[str, Any] = {}
     texts: dict[str, str] = {}
     if params_json:
         try:
-            loaded = json.loads(params_json)
+            loaded = json.loads(params_json, object_pairs_hook=_one_value_each)
+        except _GivenTwice as exc:
+            fail(f"--params gives {exc.key!r} more than once ({exc.first!r}, then {exc.then!r})")
         except json.JSONDecodeError as exc:
             fail(f"--params is not valid JSON: {exc}")
         if not isinstance(loaded, dict):
@@ -441,12 +445,30 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> tuple[dict[st
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             fail(f"--param {pair!r} must be NAME=VALUE")
+        if key in texts:
+            fail(f"--param {key} is given more than once ({texts[key]!r}, then {raw!r})")
         texts[key] = raw
         try:
             out[key] = json.loads(raw)
         except json.JSONDecodeError:
             out[key] = raw
     return out, texts
+
+
+class _GivenTwice(ValueError):
+    def __init__(self, key: str, first: Any, then: Any) -> None:
+        super().__init__(key)
+        self.key, self.first, self.then = key, first, then
+
+
+def _one_value_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook``: json.loads keeps the last of two equal keys."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise _GivenTwice(key, obj[key], value)
+        obj[key] = value
+    return obj
 
 
 def load_strategy(ref: str, params: Mapping[str, Any], texts: Mapping[str, str] | None = None) -> Any:

@@ -30,6 +30,7 @@ from dita.cli._common import (
     SlippageBpsOption,
     VolumeShareOption,
     check_feed,
+    elapsed_report,
     fail,
     fail_options,
     given_path,
@@ -89,8 +90,9 @@ def backtest(
     from dita.data import SAMPLE_BARS
 
     try:
-        start = parse_time(from_, "--from") if from_ else None
-        end = parse_time(to, "--to") if to else None
+        # Not `if from_`: an empty one (an unset "$START") is refused, not taken for no bound.
+        start = parse_time(from_, "--from") if from_ is not None else None
+        end = parse_time(to, "--to") if to is not None else None
     except ValueError as exc:
         fail(str(exc))
     try:
@@ -109,7 +111,11 @@ def backtest(
     strat = load_strategy(strategy, *parse_params(param or [], params))
     path = SAMPLE_BARS if data == "sample" else Path(data)
     try:
-        history = load_market_data(path, start=start, end=end, allow_gaps=allow_gaps)
+        # A file of gigabytes takes minutes to read and check: said, or the run looked hung.
+        with elapsed_report(
+            f"reading {path.name}{_size(path)}", enabled=progress, line_seconds=PROGRESS_LINE_SECONDS
+        ):
+            history = load_market_data(path, start=start, end=end, allow_gaps=allow_gaps)
     except DataError as exc:
         fail(f"bad data: {exc}")
     check_feed(strat, history.kind, history.assets)
@@ -216,6 +222,19 @@ def backtest(
         typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
     if failed:
         raise typer.Exit(1)
+
+
+def _size(path: Path) -> str:
+    """`` (1.2 GB)``, the file's size, or '' where it has none to tell (not there: refused later)."""
+    try:
+        size = float(path.stat().st_size)
+    except OSError:
+        return ""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f" ({size:.0f} {unit})" if unit == "B" else f" ({size:.1f} {unit})"
+        size /= 1000
+    return ""
 
 
 def register(app: typer.Typer) -> None:

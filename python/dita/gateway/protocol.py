@@ -132,7 +132,9 @@ def parse_line(line: str) -> Command | None:
     if text.startswith("{"):
         return _parse_json(text)
     if text.startswith("["):
-        raise ProtocolError("INVALID_JSON", "a JSON command must be an object, not an array", field="line")
+        raise ProtocolError(
+            "INVALID_JSON", "a JSON command must be an object, not an array", field="line", value=text
+        )
     return _parse_text(text)
 
 
@@ -181,15 +183,17 @@ def _parse_text(text: str) -> Command:
 def _parse_json(text: str) -> Command:
     try:
         obj = json.loads(text, object_pairs_hook=unique_keys)
+    # Each names a value, as every error whose field has one: null read as a field sent as null.
     except DuplicateKey as exc:
         message = f"line gives the key {_quoted(exc.key)} more than once"
-        raise ProtocolError("INVALID_JSON", message, field=unicode_text(exc.key)) from None
+        raise ProtocolError("INVALID_JSON", message, field=unicode_text(exc.key), value=exc.value) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         pos = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
-        raise ProtocolError("INVALID_JSON", f"line is not valid JSON: {detail}{pos}", field="line") from None
+        message = f"line is not valid JSON: {detail}{pos}"
+        raise ProtocolError("INVALID_JSON", message, field="line", value=text) from None
     if not isinstance(obj, dict):
-        raise ProtocolError("INVALID_JSON", "a JSON command must be an object", field="line")
+        raise ProtocolError("INVALID_JSON", "a JSON command must be an object", field="line", value=text)
     cmd = obj.get("cmd")
     if not isinstance(cmd, str):
         raise ProtocolError(
@@ -218,6 +222,7 @@ def _parse_json(text: str) -> Command:
             "UNKNOWN_FIELD",
             f"{verb} has no field {_quoted(extra[0])}; fields: {sorted(allowed)}",
             field=extra[0],
+            value=obj[extra[0]],
         )
     if verb == "ORDER":
         price = obj.get("price", "MKT")
@@ -239,7 +244,9 @@ def _parse_json(text: str) -> Command:
     what = obj.get("what")
     client_id = obj.get("client_id")
     if what is not None and client_id is not None:
-        raise ProtocolError("INVALID_FIELD", "QUERY takes 'what' or 'client_id', not both", field="client_id")
+        raise ProtocolError(
+            "INVALID_FIELD", "QUERY takes 'what' or 'client_id', not both", field="client_id", value=client_id
+        )
     if client_id is not None:
         return QueryCommand(target="ORDER", client_id=_client_id(client_id))
     if what is None:
@@ -262,9 +269,10 @@ def _parse_json(text: str) -> Command:
 class DuplicateKey(ValueError):
     """A JSON object gives ``key`` more than once (``unique_keys``)."""
 
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, value: Any = None) -> None:
         super().__init__(f"the key {_quoted(key)} is given more than once")
         self.key = key
+        self.value = value  # its second value
 
 
 def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -274,7 +282,7 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise DuplicateKey(key)
+            raise DuplicateKey(key, value)
         obj[key] = value
     return obj
 

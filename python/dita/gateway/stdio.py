@@ -31,7 +31,7 @@ from dita.kernel import ExecutionKernel
 # The fewest seconds from the end of one poll of a venue reporting later to the next.
 from dita.venues import POLL_SECONDS
 
-__all__ = ["POLL_SECONDS", "PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
+__all__ = ["FLUSH_BYTES", "POLL_SECONDS", "PROTOCOL", "STOP_GRACE_SECONDS", "NdjsonWriter", "run_stdio"]
 
 PROTOCOL = "dita-stdio/1"
 _CHUNK = 1 << 16
@@ -39,6 +39,10 @@ _BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors and Window
 # After Ctrl-C or SIGTERM, how long the client has to read the rest of the output before it
 # is given up and the kernel closes: a supervisor's own grace period (10 s for Docker) is longer.
 STOP_GRACE_SECONDS = 2.0
+# The most output the engine holds for a client before it writes it, between two commands: the
+# answers of one read (64 KiB of `QUERY ORDERS` lines) held until its last line, a flood cost
+# memory of the answers' size, gigabytes for a wide book.
+FLUSH_BYTES = 1 << 20
 
 
 class OutputAbandoned(Exception):
@@ -78,6 +82,10 @@ class NdjsonWriter:
             self._out.write(line)
         else:
             self._pending += line
+
+    def pending_bytes(self) -> int:
+        """Bytes of output not written yet."""
+        return len(self._pending)
 
     def undelivered(self) -> int:
         """Events not (wholly) written yet: a JSON line holds no newline but its last byte."""
@@ -154,8 +162,9 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
             )
         writer.flush()
         while True:
-            # Take whatever has arrived, answer every whole line in it, then flush once:
-            # a piped script is answered in large writes, an interactive client at once.
+            # Take whatever has arrived, answer every whole line in it, then flush once (and
+            # at FLUSH_BYTES on the way): a piped script is answered in large writes, an
+            # interactive client at once.
             chunk = read(_CHUNK)
             if not chunk:
                 break
@@ -174,6 +183,8 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
                     skipping = 0
                 else:
                     _handle_line(engine, raw, lineno)
+                if writer.pending_bytes() >= FLUSH_BYTES:
+                    writer.flush()  # a client that floods waits for its answers to be taken
             if len(pending) > MAX_LINE_BYTES:
                 skipping += len(pending)
                 pending = b""
