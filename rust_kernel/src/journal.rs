@@ -667,6 +667,18 @@ impl RowBuf {
         }
     }
 
+    /// The bytes rows `from..to` take in the buffer: their keys, fixed-width values, strings
+    /// (each with its varint length) and details, as packed. Read off the rows' starts, so
+    /// O(1) whatever the rows hold.
+    pub fn bytes_of(&self, from: usize, to: usize) -> usize {
+        if from >= to {
+            return 0;
+        }
+        let (from, to) = (self.head + from, self.head + to);
+        let end = self.starts.get(to).copied().unwrap_or(self.bytes.len());
+        end - self.starts[from]
+    }
+
     /// Appends row `i` of `other`.
     pub fn push_from(&mut self, other: &RowBuf, i: usize) {
         self.starts.push(self.bytes.len());
@@ -1605,6 +1617,56 @@ mod tests {
             "numbered per table within a seq"
         );
         assert!(tables[FILLS].is_empty() && tables[INTENTS].is_empty());
+    }
+
+    #[test]
+    fn a_buffers_bytes_are_its_rows_packed_bytes_and_grow_with_their_strings() {
+        let sources = [0usize, 1, 127, 128, 1_000, 16_384, 100_000];
+        let mut o = Outbox::default();
+        for (seq, &len) in (1..).zip(&sources) {
+            o.record_control(
+                seq,
+                &ControlRow {
+                    ts: 1.0,
+                    mode: ControlMode::Paper,
+                    verbosity: Verbosity::Normal,
+                    debug_clickhouse_enabled: true,
+                    source: "s".repeat(len),
+                },
+            );
+        }
+        let mut rows = std::mem::take(&mut o.drain_tables(100)[CONTROL_CHANGES]);
+        assert_eq!(rows.len(), sources.len());
+        // Key, ts, mode and verbosity (varint length + name), the flag, then the source.
+        let fixed = 12 + 8 + (1 + "PAPER".len()) + (1 + "NORMAL".len()) + 1;
+        let varint = |n: usize| {
+            if n < 128 {
+                1
+            } else if n < 16_384 {
+                2
+            } else {
+                3
+            }
+        };
+        let row = |len: usize| fixed + varint(len) + len;
+        for (i, &len) in sources.iter().enumerate() {
+            assert_eq!(rows.bytes_of(i, i + 1), row(len), "a source of {len} bytes");
+        }
+        let all: usize = sources.iter().map(|&l| row(l)).sum();
+        assert_eq!(rows.bytes_of(0, rows.len()), all);
+        assert_eq!(rows.bytes_of(2, 5), row(127) + row(128) + row(1_000));
+        assert_eq!(rows.bytes_of(3, 3), 0);
+        assert_eq!(rows.bytes_of(4, 2), 0);
+        // Rows forgotten at the front are not counted; the rest keep their bytes.
+        rows.discard_front(2);
+        assert_eq!(rows.bytes_of(0, rows.len()), all - row(0) - row(1));
+        assert_eq!(rows.bytes_of(0, 1), row(127));
+        // A concatenation holds exactly its parts' bytes.
+        let joined = RowBuf::concat(&[rows.clone(), rows.clone()]);
+        assert_eq!(
+            joined.bytes_of(0, joined.len()),
+            2 * (all - row(0) - row(1))
+        );
     }
 
     #[test]

@@ -127,20 +127,13 @@ _open_journals_lock = threading.Lock()
 # often (seconds); the journal reads its kernels' drop counts every _DROPS_READ_EVERY.
 _LOG_EVERY = 60.0
 _DROPS_READ_EVERY = 1.0
-# A drained block's bytes are estimated from the Native encoding of up to this many of its first
-# and last rows each (encoding all of them would double the writer's encoding work).
-_SAMPLE_ROWS = 128
 
 
 def _block_bytes(block: JournalBlock) -> int:
-    """About the bytes ``block``'s rows take: its Native encoding's size, measured on a sample
-    of its rows (the first and last ``_SAMPLE_ROWS``) when it holds more. Encoded with the GIL
-    released; long strings and metadata count at their length."""
-    n = len(block)
-    if n <= 2 * _SAMPLE_ROWS:
-        return len(block.encode())
-    sample = len(block.slice(0, _SAMPLE_ROWS).encode()) + len(block.slice(n - _SAMPLE_ROWS, n).encode())
-    return sample * n // (2 * _SAMPLE_ROWS)
+    """The bytes ``block``'s rows take (``JournalBlock.nbytes``: exact, read in O(1), nothing
+    encoded). An estimate from a sample of its rows counted a block whose large rows lay
+    between the sampled ones as small, take after take, and the queue outgrew its bound."""
+    return block.nbytes
 
 
 def _tuple_bytes(rows: Sequence[tuple[Any, ...]]) -> int:
@@ -245,7 +238,7 @@ class _Chunk:
     # Rows handed to backfill(): the caller's resend, checked key by key and reported to it,
     # not the kernel's own rows (never held for a refused kernel).
     resend: bool = False
-    nbytes: int = 0  # about the bytes its rows take (_block_bytes, _tuple_bytes)
+    nbytes: int = 0  # the bytes its rows take (_block_bytes; about, for _tuple_bytes)
 
 
 class _Unreachable(OperationalError):
@@ -455,7 +448,7 @@ class ClickHouseJournal:
     ``max_delay`` seconds (at a steady pace the delay decides; ``batch_rows`` bounds a
     burst's inserts, and ClickHouse spends much less per row on large ones). ``queue_rows``
     bounds the rows taken from the kernels and not yet written (about 120 bytes each), and
-    ``queue_bytes`` their bytes (estimated from their encoding: rows of large metadata or
+    ``queue_bytes`` their bytes (``JournalBlock.nbytes``, exact: rows of large metadata or
     details take far more); beyond either, rows wait in the kernels' outboxes. The queue is
     where a burst waits while ClickHouse catches up, so the strategy thread keeps writing its
     rows into warm, recycled segments. ``drain_rows`` bounds one take (a take of everything the
@@ -2103,7 +2096,7 @@ class ClickHouseJournal:
                         self._counters["drain_busy"] += 1
                     asked_all = False
                     continue
-                sizes = [_block_bytes(b) for b in blocks]  # the GIL released while encoding
+                sizes = [_block_bytes(b) for b in blocks]
                 now = time.monotonic()
                 took = 0  # this kernel's rows: `drained` sums every kernel's of this pass
                 with self._cond:

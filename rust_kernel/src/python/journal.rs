@@ -131,6 +131,15 @@ impl PyJournalBlock {
         self.end - self.start
     }
 
+    /// The bytes the block's rows take as the kernel packed them: every fixed-width value and
+    /// every string (details and metadata included) at its length, plus a few bytes of
+    /// lengths. Exact, and O(1): read off where the rows start in the shared buffer, nothing
+    /// encoded. What the journal's `queue_bytes` counts.
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.rows.bytes_of(self.start, self.end)
+    }
+
     /// `(seq, sub)` of the first row; None for an empty block.
     #[getter]
     fn first_key(&self) -> Option<(u64, u32)> {
