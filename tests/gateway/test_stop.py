@@ -416,3 +416,52 @@ def test_a_poll_the_stop_gave_up_on_that_answers_later_is_named(caplog: pytest.L
     named = wait_until(naming_it)
     assert "reconcile" in named[0], named
     assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"  # closed before the fill came
+
+
+class _SlowSubmits:
+    """Answers each submit after 0.1 s: a venue that is slow, not stuck."""
+
+    def __init__(self) -> None:
+        self.submits = 0
+
+    def submit(self, order: Any) -> list[Any]:
+        self.submits += 1
+        time.sleep(0.1)
+        return []
+
+    def cancel(self, order: Any) -> list[Any]:
+        return []
+
+
+def test_a_queue_of_quick_lane_calls_does_not_hold_the_stop_past_its_grace(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Calls queued on the lane, each quicker than the 0.2 s a call held past the deadline is let
+    finish: the stop waited for them all (20 of 0.1 s, ten times a grace of 0.2 s), as each one
+    just begun looked like the last, past the one grace in all it takes."""
+    caplog.set_level(logging.ERROR, logger="dita.gateway")
+    venue = _SlowSubmits()
+    kernel = ExecutionKernel(max_slots=20, venue=venue, kernel_id="quick-calls")
+    app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=20, stop_grace_seconds=0.2))
+
+    async def scenario() -> tuple[float, bool, list[httpx.Response]]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            sends = [
+                asyncio.create_task(
+                    client.post("/v1/intents", json={**ENTER_ONE, "asset": f"A{i}"}, headers=AUTH)
+                )
+                for i in range(20)
+            ]
+            while venue.submits < 1:
+                await asyncio.sleep(0.005)
+            began = time.monotonic()
+            closed = await app.state.close_kernel(0.2)
+            took = time.monotonic() - began
+            return took, closed, await asyncio.gather(*sends)
+
+    took, closed, answers = asyncio.run(scenario())
+    assert took < 0.2 + 0.2 + 0.3, f"the stop took {took:.2f} s for a grace of 0.2 s"
+    assert not closed and "is not closed" in caplog.text
+    assert all(a.status_code == 200 for a in answers)  # the calls queued still ran, then the close
+    wait_until(lambda: "is closed" in (kernel.input_refused_reason() or ""))

@@ -78,3 +78,28 @@ def test_a_position_built_of_part_fills_can_be_closed() -> None:
     assert strategy.fills[-1].closed and strategy.position("BTCUSDT") == 0.0
     assert venue.positions() == {}
     kernel.close()
+
+
+def test_a_share_a_float_rounding_short_of_whole_lots_keeps_its_last_lot() -> None:
+    # 0.29 * 0.1 is 0.028999999999999998 in floats: 29 lots of 0.001 on the decimals, which
+    # floored as they came were 28, a lot lost to rounding on each such bar.
+    venue = PaperVenue(market_limits={"BTCUSDT": LOT}, bar_volume_share=0.1, slippage_bps=0)
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 0.29, 60.0)
+    venue.submit(make_order("o1", size=1.0, reference_price=100.0, timestamp=60.0))
+    assert _fills(venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 0.29, 120.0)) == [0.029]
+
+
+def test_a_reduce_only_order_closes_a_position_whose_sum_rounds_short() -> None:
+    # Bought 0.7, sold 0.4: long 0.29999999999999993, three lots of 0.1. A reduce-only sell of 1.0
+    # capped at it was floored to 0.2, and the 0.1 left then to nothing: never closed.
+    lot = MarketLimits(lot_step=0.1)
+    venue = PaperVenue(market_limits={"BTCUSDT": lot}, slippage_bps=0)
+    venue.on_quote("BTCUSDT", 99.9, 100.0, 50.0, 50.0, 1.0)
+    venue.submit(make_order("b", size=0.7, reference_price=100.0, timestamp=1.0))
+    venue.submit(make_order("s", side="SELL", size=0.4, reference_price=100.0, timestamp=1.0))
+    assert venue.positions()["BTCUSDT"] < 0.3
+    events = venue.submit(
+        make_order("r", side="SELL", size=1.0, reference_price=100.0, timestamp=1.0, reduce_only=True)
+    )
+    assert _fills(events) == [0.3]
+    assert venue.positions() == {}

@@ -774,7 +774,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         """``call`` queued on the lane at the stop: its future once it ran, or None when another
         call held the lane past ``deadline`` (monotonic; a warning named the one under way): it
         stays queued. A lane free at the deadline, or held by a call begun under 0.2 s before,
-        still begins it (the stop's grace may have gone to the connections). Once begun it is
+        still begins it (the stop's grace may have gone to the connections), up to 0.2 s past
+        ``deadline`` (quick calls queued one after another held it for all of them). Once begun it is
         waited for to its end (a close that flushes a journal must not be cut short). Not an
         asyncio future: one the stop gave up on, set once the loop is closed, logged an error."""
         began = threading.Event()
@@ -793,6 +794,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             now = time.monotonic()
             if since is not None and now >= deadline and now - since > _LANE_STOP_QUIET_S:
                 break  # held past the deadline by a call that is no quick read about to return
+            if now >= deadline + _LANE_STOP_QUIET_S:
+                break  # quick calls queued one after another: each looked about to return
             if not warned and since is not None and now - since > _LANE_STOP_QUIET_S:
                 warned = True
                 log.warning(

@@ -205,13 +205,25 @@ def _left(available: float, taken: float) -> float:
     return left if left > available * LEFT_WITHIN else 0.0
 
 
+# How far a count of lots may be from a whole one, relative to it, and be that one: the floats'
+# rounding of a product or a sum of sizes, far above 2**-52, far below any lot a size means.
+_LOTS_WITHIN = Decimal("1e-9")
+
+
 def _whole_lots(qty: float, lot_step: float) -> float:
     """``qty`` cut down to whole lots of ``lot_step``, judged on the decimals as the exchange (and
     ``float_step_multiple``) judges sizes: an exchange fills whole lots only. A part fill of what
     a bar's volume share or a quoted size left (0.333333 of an order of 1.0, lot 0.001) left a
-    position no exchange leaves, whose exit the lot filter then refused: never closed."""
+    position no exchange leaves, whose exit the lot filter then refused: never closed. A count
+    of lots short of a whole one only by the floats' rounding (0.29 * 0.1 is 0.028999999999999998)
+    is that whole one: floored, it lost a lot, and a reduce-only order capped at such a position
+    left its last lot open for good."""
     step = Decimal(repr(lot_step))
-    return float((Decimal(repr(qty)) / step).to_integral_value(rounding=ROUND_FLOOR) * step)
+    lots = Decimal(repr(qty)) / step
+    nearest = lots.to_integral_value()
+    if abs(lots - nearest) <= _LOTS_WITHIN * max(nearest, Decimal(1)):
+        return float(nearest * step)
+    return float(lots.to_integral_value(rounding=ROUND_FLOOR) * step)
 
 
 def _check_asset(asset: object) -> None:
