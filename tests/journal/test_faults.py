@@ -496,7 +496,7 @@ def test_rows_a_close_that_gave_up_left_in_a_kernels_outbox_are_counted_and_name
     said = [r.getMessage() for r in caplog.records if "never taken" in r.getMessage()]
     assert len(said) == 1 and f"{outbox} rows" in said[0] and "'desk-1'" in said[0], said
     assert "not journaled unless resent from a write-ahead log" in said[0]
-    left = rf"closed with {queued} rows unwritten; {outbox} rows left in the outbox of 'desk-1'"
+    left = rf"closed with {queued + outbox} rows unwritten; {outbox} rows left in the outbox of 'desk-1'"
     with pytest.raises(RuntimeError, match=left):
         journal.flush()
     flaky.restore()

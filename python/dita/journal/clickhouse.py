@@ -1475,7 +1475,8 @@ class ClickHouseJournal:
                 if self._pending_rows or self._undrained:
                     left = f"; {self._undrained_text(self._undrained)}" if self._undrained else ""
                     raise RuntimeError(
-                        f"the journal is closed with {self._pending_rows + self._held_rows.total()} "
+                        f"the journal is closed with "
+                        f"{self._pending_rows + self._held_rows.total() + sum(self._undrained.values())} "
                         f"rows unwritten{left}: ClickHouse ({self.target.display}) did not take them "
                         f"before close() gave up; last error: {self._stats.last_error!r}"
                         + "".join(f"; {self._refusal_text_locked(kid)}" for kid in self._held_rows)
