@@ -799,8 +799,12 @@ impl Wal {
     /// would refuse is refused before the caller applies it.
     #[inline]
     pub fn failure(&self) -> Option<String> {
+        // A forked copy first, without a lock: the parent's thread may have held it at the fork.
+        if let Err(e) = self.own() {
+            return Some(e.to_string());
+        }
         if !self.shared.failed.load(Ordering::Acquire) {
-            return self.own().err().map(|e| e.to_string());
+            return None;
         }
         let st = lock(&self.shared);
         st.check_usable().err().map(|e| e.to_string())
