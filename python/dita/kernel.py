@@ -37,6 +37,9 @@ _EXIT_WAIT_TOLD = 0.01
 FILL_TRIGGERS = ("FILL", "PARTIAL_FILL", "LATE_FILL")
 
 
+_ENDED_BY_A_FILL = ("EXPIRED", "CANCEL_ACK")  # how a fill ending its order short ends it
+
+
 def _paired(
     outcome: KernelOutcome, events: Sequence[VenueEvent]
 ) -> list[tuple[KernelTransition, int, dict[str, Any]]]:
@@ -71,6 +74,13 @@ def _paired(
             if events[i].filled_size == booked.get("filled_size") or events[i].size == booked.get("fill_qty")
         )
         i = next(sized, priced[0] if priced else same[0] if same else None)
+        if i is None and kind in _ENDED_BY_A_FILL and paired and paired[-1][0].event_id == t.event_id:
+            # A fill that said its order is over short of its size (rules 34) ends it with a
+            # transition of its own: made by that fill, which is not applied twice by it.
+            last = paired[-1][1]
+            if events[last].kind.name == "FILL":
+                paired.append((t, last, booked))
+            continue
         if i is not None:
             used.add(i)
             paired.append((t, i, booked))

@@ -336,7 +336,16 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// ORDER_ACK stating a `size` below the order's is the order's size (WARNING, `acked_size`,
 /// `order_size`; one above is not taken): before, the kernel waited for fills that never came
 /// and the slot worked for good.
-pub const RULES: u16 = 33;
+///
+/// 34: a FILL saying its order is over short of its size (`status` FILLED, `remaining_size` 0,
+/// its running total `filled_size` above 0 and what is booked with it; `Kernel::ends_short`)
+/// ends the order there as an expiry without a figure ends it (WARNING, `ended_short`): kept
+/// for its late fills, which are booked. Before, the order worked on until its cancel ack or
+/// expiry came, or a reconciliation named it; its slot took no new ENTER or EXIT. And a late
+/// ORDER_ACK (after a fill, `late_ack`) stating a `size` below the order's cuts it as an ack in
+/// order does (rules 33), and completes it when what filled reaches that size; before, its
+/// size was not read.
+pub const RULES: u16 = 34;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

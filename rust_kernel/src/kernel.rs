@@ -1583,6 +1583,10 @@ impl Covered {
 const TOTAL_ABOVE_ORDER: &str =
     "the venue's running total is above the order's size: it reports an overfill; reconcile with the venue";
 
+/// Why an order a fill said was over short of its size ended (rules 34 on).
+const ENDED_SHORT: &str = "the venue's fill says the order is over (FILLED, nothing remaining) \
+     short of its size: it ended at what filled, as an expiry; a fill of it after all is booked";
+
 /// What a late ack of a kept order did (rules 12 on).
 const LATE_ACK: &str = "the venue acknowledged an order that already ended here: its venue \
      order id is learned, so its late fills are known by it";
@@ -1678,6 +1682,15 @@ fn say_figures(
 #[cold]
 fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
     vec![("field", Detail::Static(field)), ("value", value.into())]
+}
+
+/// How a working order ends (`Kernel::end_order`): as the venue's end of `kind` stating
+/// `figure` filled (0: none) with its `reason`, or, rules 34 on, a fill saying the order is
+/// over short of its size (`Kernel::ends_short`), as an expiry without a figure.
+struct End<'a> {
+    kind: KernelEventKind,
+    figure: f64,
+    reason: &'a str,
 }
 
 /// What booking a fill charged and made, for its journal row.
@@ -4502,10 +4515,12 @@ impl Kernel {
         Ok(())
     }
 
-    /// An ack of another size than slot `sid`'s order was sent for (rules 33 on), WARNING in
-    /// `out` with both. Less (a venue cutting it to its lot, or a reduce-only exit to the
-    /// position): the order's size, what it commits and counts; before, the kernel waited for
-    /// fills that never came, the slot working for good. More: the size sent stands.
+    /// An ack of another size than slot `sid`'s order was sent for (rules 33 on; rules 34 on,
+    /// a late ack's too, after a fill), WARNING in `out` with both. Less (a venue cutting it to
+    /// its lot, or a reduce-only exit to the position): the order's size, what it commits and
+    /// counts; before, the kernel waited for fills that never came, the slot working for good.
+    /// When what filled reaches it (a late ack, rules 34), the order is filled, at what filled
+    /// (a FILL transition). More: the size sent stands.
     #[cold]
     fn acked_size(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
         let was = engaged(&self.slots[sid]);
@@ -4513,7 +4528,6 @@ impl Kernel {
         out.severity = KernelSeverity::Warning;
         out.details.push(("acked_size", Detail::F64(ev.size)));
         out.details.push(("order_size", Detail::F64(order.size)));
-        // Acknowledged from a sent stage, nothing filled yet.
         if ev.size > order.size {
             out.details.push((
                 "reason",
@@ -4524,14 +4538,25 @@ impl Kernel {
             ));
             return;
         }
-        order.size = ev.size;
+        // Nothing filled yet for an ack in order (from a sent stage); a late ack's order may
+        // have filled what it states, or more.
+        let filled = order.filled_size > QTY_EPS
+            && order.filled_size >= ev.size - size_tolerance(ev.size)
+            && rules() >= 34;
+        order.size = ev.size.max(order.filled_size);
+        if filled {
+            order.status = VenueOrderStatus::Filled;
+        }
         let order = order.clone();
         out.details.push((
             "reason",
-            Detail::Static(
+            Detail::Static(if filled {
+                "the venue acknowledged less than was sent, and what filled reaches it: the \
+                 order is filled"
+            } else {
                 "the venue acknowledged less than was sent (cut to its lot, or a reduce-only \
-                 exit to the position): the order is that size",
-            ),
+                 exit to the position): the order is that size"
+            }),
         ));
         self.recount_slot(sid, was);
         if order.is_entry {
@@ -4540,6 +4565,29 @@ impl Kernel {
             self.set_committed(sid, committed);
         }
         self.dirty.slot(sid);
+        if filled {
+            let holds = Ctx {
+                holds_position: self.slots[sid].size > QTY_EPS,
+            };
+            let d = TransitionDetails::Ended {
+                filled_size: order.filled_size,
+                order_size: order.size,
+                reason: "acknowledged at what filled".to_owned(),
+            };
+            let id_none = id("");
+            let moved = self.transition(
+                out,
+                sid,
+                Trigger::Fill,
+                holds,
+                ev.timestamp,
+                &id_none,
+                &ev.event_id,
+                d,
+            );
+            debug_assert!(moved, "a working stage takes a fill");
+            self.order_filled(sid, &order, 0.0, order.filled_size, rules());
+        }
     }
 
     /// An ack the slot's stage does not take. Rules 6 on, an ack of a working order that
@@ -4566,8 +4614,15 @@ impl Kernel {
         let order = self.slots[sid].active_order_mut().expect("checked above");
         order.venue_order_id = ev.venue_order_id.clone();
         let client_order_id = order.client_order_id.clone();
+        let size = order.size;
         self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
-        self.late_ack_taken(ev, sid, &client_order_id, seq)
+        let mut out = self.late_ack_taken(ev, sid, &client_order_id, seq);
+        // Rules 34 on, its size is read as an ack's in order is (rules 33): one below the
+        // order's cuts it, and completes it when what filled reaches it.
+        if ev.size > 0.0 && (ev.size - size).abs() > size_tolerance(size) && rules() >= 34 {
+            self.acked_size(ev, sid, &mut out);
+        }
+        out
     }
 
     /// The outcome of a late ack taken for its venue id (of a working order, rules 6, or of
@@ -5258,86 +5313,156 @@ impl Kernel {
             fee_charged(out.transitions.last_mut(), booked.fee);
         }
         if complete {
-            if rules >= 15 {
-                // Known as filled at its size, for a status report stating it later, and at
-                // the total this fill stated when that differs (a venue summing its fills
-                // states 0.1 + 0.2 for an order of 0.3, and reports that figure again).
-                let k = completed_key(&order.client_order_id, order.size);
-                self.slots[sid].seen_fills.insert(k);
-                let near = (ev.filled_size - order.size).abs() <= size_tolerance(order.size);
-                if ev.filled_size > 0.0 && ev.filled_size != order.size && near {
-                    let stated = completed_key(&order.client_order_id, ev.filled_size);
-                    self.slots[sid].seen_fills.insert(stated);
-                }
-            }
-            let reconciled = !self.ended.reconciled.is_empty()
-                && self.ended.reconciled.contains_key(&order.client_order_id);
-            // Its venue id, when kept orders (or this one, kept) may share it.
-            let venue_id = (reconciled || !self.ended.by_venue_id.is_empty()).then(|| {
-                let o = self.slots[sid]
-                    .active_order()
-                    .expect("the filled order is the slot's");
-                o.venue_order_id.clone()
-            });
-            // A reconciliation booked part of it: the venue's own reports of those fills may
-            // still come, and are known as such (`covered_by_reconciliation`) while the order
-            // is kept, full (any other fill of it is an overfill).
-            let done = reconciled.then(|| {
-                let mut o = self.slots[sid]
-                    .active_order()
-                    .expect("the filled order is the slot's")
-                    .clone();
-                o.status = VenueOrderStatus::Filled;
-                Kept {
-                    order: o,
-                    final_filled: Some(new_filled),
-                    stated_total: 0.0,
-                    in_doubt: false,
-                    fills: self.slots[sid].seen_fills.clone(),
-                    leg: self.slots[sid].active_leg_index,
-                    counted: (0, 0),
-                }
-            });
-            let shared = venue_id
-                .as_ref()
-                .is_some_and(|v| reconciled && self.venue_id_finished_before(v));
-            self.finish_order(sid, &order.client_order_id);
-            if let Some(v) = &venue_id {
-                match done {
-                    Some(kept) => {
-                        self.keep_order((sid, order.is_entry, true), kept);
-                        if shared {
-                            self.ended.finished_elsewhere(v);
-                        }
-                    }
-                    None => self.ended.finished_elsewhere(v),
-                }
-            }
-            // The order was counted with what it had left after this fill (`recount_slot`
-            // above): clearing it changes the counts only for a remainder within the size's
-            // tolerance, or for an entry leaving its slot holding nothing (no longer engaged).
-            let slot = &mut self.slots[sid];
-            let working = if order.is_entry {
-                &mut slot.active_entry_order
-            } else {
-                &mut slot.active_exit_order
-            };
-            let left = working.take().is_some_and(|o| o.remaining() > 0.0);
-            let was = engaged(slot) || order.is_entry;
-            if !order.is_entry {
-                advance_leg(slot);
-                close_if_closed(slot);
-            }
-            if left || was != engaged(&self.slots[sid]) {
-                self.recount_slot(sid, was);
-            }
-            if !self.ended.by_key.is_empty() {
-                // A trade closed while a fill of its entry is owed is not free yet.
-                self.sync_free(sid);
-            }
+            self.order_filled(sid, &order, ev.filled_size, new_filled, rules);
+        } else if ev.remaining_size == 0.0
+            && ev.filled_size > 0.0
+            && rules >= 34
+            && Self::ends_short(ev, &order, new_filled)
+        {
+            // Rules 34 on, the venue says the order is over short of its size: it ends. An
+            // ordinary partial fill states a remainder, or no running total.
+            self.end_short(ev, sid, out);
         }
         self.record_fill_row(seq, ev, sid, &order, qty, booked);
         Ok(())
+    }
+
+    /// Slot `sid`'s working `order` is filled, at `new_filled` (a fill completed it, or rules
+    /// 34 on, a late ack cut it to what filled), the report saying so stating the running
+    /// total `stated` (0: none): it is finished and its slot counted again; an exit's leg is
+    /// done, and the trade closed when nothing is left. The caller made its transition.
+    #[inline(always)]
+    fn order_filled(
+        &mut self,
+        sid: usize,
+        order: &VenueOrder,
+        stated: f64,
+        new_filled: f64,
+        rules: u16,
+    ) {
+        if rules >= 15 {
+            // Known as filled at its size, for a status report stating it later, and at
+            // the total this fill stated when that differs (a venue summing its fills
+            // states 0.1 + 0.2 for an order of 0.3, and reports that figure again).
+            let k = completed_key(&order.client_order_id, order.size);
+            self.slots[sid].seen_fills.insert(k);
+            let near = (stated - order.size).abs() <= size_tolerance(order.size);
+            if stated > 0.0 && stated != order.size && near {
+                let stated = completed_key(&order.client_order_id, stated);
+                self.slots[sid].seen_fills.insert(stated);
+            }
+        }
+        let reconciled = !self.ended.reconciled.is_empty()
+            && self.ended.reconciled.contains_key(&order.client_order_id);
+        // Its venue id, when kept orders (or this one, kept) may share it.
+        let venue_id = (reconciled || !self.ended.by_venue_id.is_empty()).then(|| {
+            let o = self.slots[sid]
+                .active_order()
+                .expect("the filled order is the slot's");
+            o.venue_order_id.clone()
+        });
+        // A reconciliation booked part of it: the venue's own reports of those fills may
+        // still come, and are known as such (`covered_by_reconciliation`) while the order
+        // is kept, full (any other fill of it is an overfill).
+        let done = reconciled.then(|| {
+            let mut o = self.slots[sid]
+                .active_order()
+                .expect("the filled order is the slot's")
+                .clone();
+            o.status = VenueOrderStatus::Filled;
+            Kept {
+                order: o,
+                final_filled: Some(new_filled),
+                stated_total: 0.0,
+                in_doubt: false,
+                fills: self.slots[sid].seen_fills.clone(),
+                leg: self.slots[sid].active_leg_index,
+                counted: (0, 0),
+            }
+        });
+        let shared = venue_id
+            .as_ref()
+            .is_some_and(|v| reconciled && self.venue_id_finished_before(v));
+        self.finish_order(sid, &order.client_order_id);
+        if let Some(v) = &venue_id {
+            match done {
+                Some(kept) => {
+                    self.keep_order((sid, order.is_entry, true), kept);
+                    if shared {
+                        self.ended.finished_elsewhere(v);
+                    }
+                }
+                None => self.ended.finished_elsewhere(v),
+            }
+        }
+        // The order was counted with what it had left (the caller's `recount_slot`): clearing
+        // it changes the counts only for a remainder within the size's tolerance, or for an
+        // entry leaving its slot holding nothing (no longer engaged).
+        let slot = &mut self.slots[sid];
+        let working = if order.is_entry {
+            &mut slot.active_entry_order
+        } else {
+            &mut slot.active_exit_order
+        };
+        let left = working.take().is_some_and(|o| o.remaining() > 0.0);
+        let was = engaged(slot) || order.is_entry;
+        if !order.is_entry {
+            advance_leg(slot);
+            close_if_closed(slot);
+        }
+        if left || was != engaged(&self.slots[sid]) {
+            self.recount_slot(sid, was);
+        }
+        if !self.ended.by_key.is_empty() {
+            // A trade closed while a fill of its entry is owed is not free yet.
+            self.sync_free(sid);
+        }
+    }
+
+    /// Whether fill `ev` of `order`, booked to `new_filled` short of the order's size, is the
+    /// venue saying the order is over (rules 34 on; the caller checked that it states a
+    /// running total and nothing remaining): its status says FILLED, and its running total is
+    /// what is booked with it, so no fill of the order is missing or resent. A fill without a
+    /// status says FILLED (the kind's own): a venue that builds its partial fills so, with a
+    /// running total, must state PARTIALLY_FILLED or what remains.
+    #[cold]
+    #[inline(never)]
+    fn ends_short(ev: &VenueEvent, order: &VenueOrder, new_filled: f64) -> bool {
+        ev.status == VenueOrderStatus::Filled
+            && (ev.filled_size - new_filled).abs() <= size_tolerance(order.size)
+    }
+
+    /// Ends slot `sid`'s working order, booked by fill `ev` short of its size, which the venue
+    /// says is over (`ends_short`): as an expiry without a figure ends it (a cancel ack, when a
+    /// cancel was asked), into `out` after the fill, WARNING with `ended_short`. Kept without a
+    /// figure, so a fill of it after all (the venue said over too soon) is booked as a late
+    /// fill; nothing is owed, its reports having stated what is booked.
+    #[cold]
+    #[inline(never)]
+    fn end_short(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
+        let order = self.slots[sid]
+            .active_order()
+            .expect("the filled order is the slot's");
+        let (size, filled) = (order.size, order.filled_size);
+        let kind = if order.cancel_requested {
+            KernelEventKind::CancelAck
+        } else {
+            KernelEventKind::Expired
+        };
+        let end = End {
+            kind,
+            figure: 0.0,
+            reason: ENDED_SHORT,
+        };
+        let ended = self.end_order(ev, sid, end, out);
+        debug_assert!(ended, "a working stage takes an expiry and a cancel ack");
+        out.severity = out.severity.max(KernelSeverity::Warning);
+        out.details.push(("ended_short", Detail::Bool(true)));
+        out.details.push(("order_size", Detail::F64(size)));
+        out.details.push(("filled_size", Detail::F64(filled)));
+        if !out.details.iter().any(|(name, _)| *name == "reason") {
+            out.details.push(("reason", Detail::Static(ENDED_SHORT)));
+        }
     }
 
     /// The OVERFILL refusal of a fill of kept `order`, with `details` and why.
@@ -5695,8 +5820,31 @@ impl Kernel {
     // Not inlined: the ends of orders are rare beside acks and fills, whose path it would widen.
     #[inline(never)]
     fn apply_order_end(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
+        let mut out = self.slot_outcome(sid, seq);
+        let end = End {
+            kind: ev.kind,
+            figure: ev.filled_size,
+            reason: &ev.reason,
+        };
+        if !self.end_order(ev, sid, end, &mut out) {
+            return self.stage_refusal(ev, sid, seq);
+        }
+        out
+    }
+
+    /// Ends slot `sid`'s working order as `end` says (the venue's end `ev`, or rules 34 on, a
+    /// fill `ev` saying the order is over short of its size), into `out`: its transition, the
+    /// order kept for late fills when it was at the venue, and what the slot commits. False,
+    /// with nothing changed, when the slot's stage takes no such end.
+    fn end_order(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        end: End,
+        out: &mut KernelOutcome,
+    ) -> bool {
         use KernelEventKind as K;
-        let trigger = match ev.kind {
+        let trigger = match end.kind {
             K::CancelAck => Trigger::CancelAck,
             K::Reject => Trigger::Reject,
             K::Expired => Trigger::Expired,
@@ -5710,14 +5858,13 @@ impl Kernel {
         // it took what was left) closes the trade: it went back to POSITION_OPEN at 0, where
         // no exit is taken and no new trade either.
         let holds = self.slots[sid].size > QTY_EPS || (!order.is_entry && rules() < 28);
-        let mut out = self.slot_outcome(sid, seq);
         let d = TransitionDetails::Ended {
             filled_size: order.filled_size,
             order_size: order.size,
-            reason: ev.reason.clone(),
+            reason: end.reason.to_owned(),
         };
         if !self.transition(
-            &mut out,
+            out,
             sid,
             trigger,
             Ctx {
@@ -5728,7 +5875,7 @@ impl Kernel {
             &ev.event_id,
             d,
         ) {
-            return self.stage_refusal(ev, sid, seq);
+            return false;
         }
         close_if_closed(&mut self.slots[sid]);
         // Whether another order finished with the venue id this one will be kept with.
@@ -5745,17 +5892,17 @@ impl Kernel {
         // limited with no cancel asked (its submit was throttled). Rules 10 on, a rate limit
         // on an order asked to cancel before the venue acknowledged it may be the cancel's,
         // the order working at the venue: it is kept too, so its fills are not lost.
-        let maybe_working = ev.kind == K::RateLimited && order.cancel_requested && rules() >= 10;
-        let reached_venue = match ev.kind {
+        let maybe_working = end.kind == K::RateLimited && order.cancel_requested && rules() >= 10;
+        let reached_venue = match end.kind {
             K::CancelAck | K::Expired => true,
-            K::Reject => order.filled_size > 0.0 || ev.filled_size > 0.0,
+            K::Reject => order.filled_size > 0.0 || end.figure > 0.0,
             _ => maybe_working,
         };
         let kept = rules2 && reached_venue;
         let mut stated = 0.0;
         if kept {
             let mut ended = order.clone();
-            ended.status = match ev.kind {
+            ended.status = match end.kind {
                 K::CancelAck => VenueOrderStatus::Canceled,
                 K::Expired => VenueOrderStatus::Expired,
                 _ => VenueOrderStatus::Rejected,
@@ -5773,13 +5920,13 @@ impl Kernel {
             // The venue's filled size at the end bounds late fills, unless it says less than
             // the kernel booked from the venue's own fills: then it is no bound, and said.
             let tol = size_tolerance(order.size);
-            let short = ev.filled_size > 0.0 && ev.filled_size < order.filled_size - tol;
+            let short = end.figure > 0.0 && end.figure < order.filled_size - tol;
             // Less than the kernel booked is no bound, and said here; more than the kernel was
             // told of (above the order's size too) is said below, once.
             if short {
                 out.severity = KernelSeverity::Warning;
                 out.details
-                    .push(("venue_filled_size", Detail::F64(ev.filled_size)));
+                    .push(("venue_filled_size", Detail::F64(end.figure)));
                 out.details.push((
                     "reason",
                     Detail::Static(
@@ -5789,8 +5936,7 @@ impl Kernel {
             }
             // Without a figure, rules 12 on, the slot waits for what the order's reports
             // stated had filled (`Kept::stated_total`), said below.
-            let final_filled =
-                (ev.filled_size > 0.0 && !short).then_some(ev.filled_size.min(order.size));
+            let final_filled = (end.figure > 0.0 && !short).then_some(end.figure.min(order.size));
             if final_filled.is_none() && !short && rules() >= 12 {
                 stated = self
                     .covered_of(sid, order.is_entry)
@@ -5835,13 +5981,13 @@ impl Kernel {
         } else {
             self.set_working(sid, false, None);
         }
-        if ev.filled_size > order.filled_size + size_tolerance(order.size) {
+        if end.figure > order.filled_size + size_tolerance(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
             // position is off until the missing fill comes. Under rules 2 it is applied when
             // it comes (`apply_late_fill`); before, it was refused, which left the position
             // off until reconciliation, and this was as loud as that refusal. What is owed is
             // at most what the order had left.
-            let over = ev.filled_size > order.size + size_tolerance(order.size);
+            let over = end.figure > order.size + size_tolerance(order.size);
             let (severity, reason) = if kept && over {
                 (
                     KernelSeverity::Warning,
@@ -5860,10 +6006,10 @@ impl Kernel {
             };
             out.severity = severity;
             out.details
-                .push(("venue_filled_size", Detail::F64(ev.filled_size)));
+                .push(("venue_filled_size", Detail::F64(end.figure)));
             out.details.push((
                 "unreported_qty",
-                Detail::F64(ev.filled_size.min(order.size) - order.filled_size),
+                Detail::F64(end.figure.min(order.size) - order.filled_size),
             ));
             out.details.push(("reason", Detail::Static(reason)));
         } else if stated > order.filled_size + size_tolerance(order.size) {
@@ -5875,8 +6021,8 @@ impl Kernel {
             out.details
                 .push(("reason", Detail::Static(STATED_NOT_BOOKED)));
         }
-        if ev.kind == K::RateLimited {
-            rate_limited(&mut out, ev, &order.client_order_id);
+        if end.kind == K::RateLimited {
+            rate_limited(out, ev, &order.client_order_id);
             if maybe_working {
                 out.details
                     .push(("order_kept", Detail::Static(THROTTLED_BEFORE_ACK)));
@@ -5885,7 +6031,7 @@ impl Kernel {
                 }
             }
         }
-        out
+        true
     }
 
     fn finish_order(&mut self, sid: usize, client_order_id: &Id) {

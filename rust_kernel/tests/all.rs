@@ -64,6 +64,8 @@ mod rules33_early_self_trade;
 mod rules33_floor_mark;
 #[path = "rules33_marks.rs"]
 mod rules33_marks;
+#[path = "rules34_filled_short.rs"]
+mod rules34_filled_short;
 #[path = "unread_report_fields.rs"]
 mod unread_report_fields;
 #[path = "wal_replay.rs"]

@@ -12,8 +12,11 @@ fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
     long_btc(&format!("i{n}"), "trade", 0, action, size)
 }
 
+/// A fill of `order`, PARTIALLY_FILLED: the kernel completes an order by its sizes, and rules 34
+/// on, one stating FILLED short of its order's size ends the order.
 fn fill(order: &Id, event_id: &str, size: f64, total: f64, fee: f64) -> VenueEvent {
     let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, order);
+    e.status = VenueOrderStatus::PartiallyFilled;
     e.fill_id = id(&format!("F-{event_id}"));
     (e.price, e.size, e.filled_size, e.fee) = (100.0, size, total, Some(fee));
     e

@@ -212,6 +212,11 @@ fn event(plan: &Plan, order: &Id, r: &Report) -> VenueEvent {
         Form::PerFillNoTotal => e.size = plan.size(plan.fills[i]),
         Form::TotalOnly => e.filled_size = plan.total_after(i),
     }
+    // As an honest venue states a fill short of its order's size: rules 34 on, FILLED there
+    // says the order is over.
+    if e.filled_size < plan.size(plan.order_lots) {
+        e.status = VenueOrderStatus::PartiallyFilled;
+    }
     e
 }
 
@@ -540,8 +545,11 @@ fn entry_of(size: f64) -> (Kernel, Id) {
     (k, order.client_order_id)
 }
 
+/// A fill of `order`, PARTIALLY_FILLED: the kernel completes an order by its sizes, and rules 34
+/// on, one stating FILLED short of its order's size ends the order.
 fn fill(order: &Id, event_id: &str, fill_id: &str, size: f64, filled_size: f64) -> VenueEvent {
     let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, order);
+    e.status = VenueOrderStatus::PartiallyFilled;
     e.fill_id = id(fill_id);
     e.price = 100.0;
     e.size = size;

@@ -907,6 +907,10 @@ fn numbered_fill(order: &VenueOrder, n: u32, size: f64, filled_size: f64) -> Ven
     f.price = 100.0;
     f.size = size;
     f.filled_size = filled_size;
+    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    if filled_size < order.size {
+        f.status = VenueOrderStatus::PartiallyFilled;
+    }
     f
 }
 
@@ -1817,6 +1821,7 @@ fn a_filled_position_commits_its_entry_price_in_every_path_from_rules_9_on() {
         replaying(rules, || {
             let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
             (f.price, f.size, f.filled_size) = (110.0, 1.0, 1.0);
+            f.status = VenueOrderStatus::PartiallyFilled;
             assert!(k.on_venue_event(&f).accepted);
             // The filled 1 at its entry price, the working 1 at the reference.
             assert_eq!(k.total_committed_notional(), while_working, "rules {rules}");

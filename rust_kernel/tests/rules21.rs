@@ -16,10 +16,14 @@ fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
     long_btc(&format!("i{n}"), "t", 0, action, size)
 }
 
-/// A fill of `qty` of `order` (its running total `total`).
+/// A fill of `qty` of `order` (its running total `total`), PARTIALLY_FILLED below its size:
+/// rules 34 on, FILLED short of it ends the order.
 fn fill(order: &VenueOrder, event_id: &str, qty: f64, total: f64) -> VenueEvent {
     let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
     (e.price, e.size, e.filled_size) = (100.0, qty, total);
+    if total < order.size {
+        e.status = VenueOrderStatus::PartiallyFilled;
+    }
     e
 }
 

@@ -18,6 +18,10 @@ fn event(order: &VenueOrder, kind: KernelEventKind, event_id: &str, filled: f64)
     e.filled_size = filled;
     if kind == KernelEventKind::Fill {
         (e.price, e.size) = (100.0, filled);
+        // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+        if filled < order.size {
+            e.status = VenueOrderStatus::PartiallyFilled;
+        }
     }
     e
 }

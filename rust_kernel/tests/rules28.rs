@@ -21,6 +21,10 @@ fn fill(event_id: &str, order: &VenueOrder, size: f64, total: f64, fill_id: &str
     f.size = size;
     f.filled_size = total;
     f.fill_id = id(fill_id);
+    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    if total < order.size {
+        f.status = VenueOrderStatus::PartiallyFilled;
+    }
     f
 }
 

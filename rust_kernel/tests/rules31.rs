@@ -31,6 +31,10 @@ fn fill_at_110(event_id: &str, order: &VenueOrder, size: f64, fill_id: &str) -> 
     let mut f = event(event_id, KernelEventKind::Fill, order);
     (f.price, f.size, f.filled_size) = (110.0, size, size);
     f.fill_id = id(fill_id);
+    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    if size < order.size {
+        f.status = VenueOrderStatus::PartiallyFilled;
+    }
     f
 }
 

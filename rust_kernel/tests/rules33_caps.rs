@@ -50,6 +50,10 @@ fn fill(order: &VenueOrder, event_id: &str, price: f64, size: f64, total: f64) -
     f.price = price;
     f.size = size;
     f.filled_size = total;
+    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    if total < order.size {
+        f.status = VenueOrderStatus::PartiallyFilled;
+    }
     f
 }
 

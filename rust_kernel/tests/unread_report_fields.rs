@@ -1,7 +1,9 @@
 //! What the kernel does not read of a venue's report, and why: a FILL_SETTLED finds its fill by
-//! the fill's key only (its `fill_id`, else its event id), and a fill's `status` and
-//! `remaining_size` (nor an ack's `size`) do not end or resize an order.
+//! the fill's key only (its `fill_id`, else its event id), and before rules 34 a fill's `status`
+//! and `remaining_size` did not end an order (rules 34 on, a fill stating FILLED with nothing
+//! remaining at the running total booked ends it: rules34_filled_short.rs).
 
+use dita_kernel::error::replaying;
 use dita_kernel::*;
 
 mod common;
@@ -50,26 +52,49 @@ fn a_total_only_fill_waits_for_its_settlement_under_its_event_id() {
 }
 
 #[test]
-fn a_fills_status_and_remaining_size_are_what_a_default_fill_carries() {
+fn a_fill_built_without_a_status_says_filled_with_nothing_remaining() {
     // A fill built without them (a partial fill of 0.4 of 1 here) says FILLED with nothing
-    // remaining: read, they would end every such order at its first fill.
+    // remaining. Rules 34 reads them: with its running total, such a fill ends its order (a
+    // venue building its partial fills so must state PARTIALLY_FILLED or what remains); before,
+    // the order worked on.
     let f = VenueEvent::new("f", KernelEventKind::Fill, &id("c"));
     assert_eq!(f.status, VenueOrderStatus::Filled);
     assert_eq!(f.remaining_size, 0.0);
-    let mut k = Kernel::new("partial", 1).unwrap();
-    let order = acked_entry(&mut k);
-    let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
-    (f.price, f.size, f.filled_size) = (100.0, 0.4, 0.4);
-    assert!(k.on_venue_event(&f).accepted);
-    assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
+    for (rules, stage) in [
+        (33, TradeStage::EntryWorking),
+        (34, TradeStage::PositionOpen),
+    ] {
+        let mut k = Kernel::new("partial", 1).unwrap();
+        replaying(rules, || {
+            let order = acked_entry(&mut k);
+            let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+            (f.price, f.size, f.filled_size) = (100.0, 0.4, 0.4);
+            assert!(k.on_venue_event(&f).accepted);
+        });
+        assert_eq!(k.slots()[0].fsm_state, stage, "rules {rules}");
+        // Stated, it works on under both.
+        let mut k = Kernel::new("partial", 1).unwrap();
+        replaying(rules, || {
+            let order = acked_entry(&mut k);
+            let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+            (f.price, f.size, f.filled_size) = (100.0, 0.4, 0.4);
+            f.status = VenueOrderStatus::PartiallyFilled;
+            assert!(k.on_venue_event(&f).accepted);
+        });
+        assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
+    }
 }
 
 #[test]
-fn an_order_the_venue_filled_short_ends_by_its_expiry_not_by_its_fills_status() {
+fn an_order_the_venue_filled_short_ended_by_its_expiry_not_by_its_fills_status_under_rules_33() {
+    replaying(33, filled_short_ends_by_its_expiry);
+}
+
+fn filled_short_ends_by_its_expiry() {
     let mut k = Kernel::new("short", 1).unwrap();
     let order = acked_entry(&mut k);
     // The venue says FILLED, nothing remaining, at 0.9 of 1: the fill is booked, the order
-    // keeps working in the kernel (status and remaining are not read).
+    // keeps working in the kernel (rules 33 reads neither status nor remaining).
     let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
     (f.price, f.size, f.filled_size) = (100.0, 0.9, 0.9);
     f.status = VenueOrderStatus::Filled;

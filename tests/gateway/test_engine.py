@@ -225,6 +225,7 @@ class FillBeforeAckVenue:
             "",
             -1,
             "FILL",
+            "PARTIALLY_FILLED",
             venue_client_id=cid,
             price=order.price,
             size=order.size * 0.4,
@@ -422,6 +423,35 @@ def test_a_fill_the_venue_reports_later_is_applied_and_told() -> None:
     assert types.index("fill") > types.index("query_received")  # polled after the commands read
     assert types[types.index("fill") + 2] == "account"
     assert kernel.slot_state(0).size == 2.0 and kernel.open_orders() == []
+
+
+class _FilledShort(LateFillVenue):
+    """Fills each order in part and says it is over: FILLED, nothing remaining, 0.5 of 2."""
+
+    def filled(self, cid: str, order: Any) -> VenueEvent:
+        return VenueEvent(
+            f"fill-{cid}", "", -1, "FILL", "FILLED", venue_client_id=cid, venue_order_id=f"V-{cid}",
+            price=100.0, size=0.5, filled_size=0.5, remaining_size=0.0,
+        )  # fmt: skip
+
+
+def test_an_order_the_venue_ends_short_with_its_fill_is_told_ended_not_working() -> None:
+    """A fill stating FILLED with nothing remaining short of the order's size ends the order
+    (kernel rules 34): the kernel books the fill and expires the order. The engine told the
+    fill and kept the order PARTIALLY_FILLED, listed as working for good."""
+    kernel = ExecutionKernel(max_slots=2, venue=_FilledShort())
+    events = session(kernel, "ORDER BUY BTC 2 100 s1\n")
+    told = of(events, "s1")
+    assert told[:4] == [
+        ("order_received", None),
+        ("order_update", "ACKNOWLEDGED"),
+        ("fill", None),
+        ("order_update", "PARTIALLY_FILLED"),
+    ]
+    assert told[-1] == ("order_update", "EXPIRED")
+    ended = [e for e in events if e["type"] == "order_update"][-1]
+    assert ended["filled_qty"] == 0.5 and ended["stage"] == "POSITION_OPEN"
+    assert kernel.slot_state(0).size == 0.5 and kernel.open_orders() == []
 
 
 class _CancelsLater(LateFillVenue):
@@ -794,7 +824,7 @@ class ResendingVenue:
             return VenueEvent(event_id, order.trade_id, order.slot_id, kind,
                               venue_client_id=order.client_order_id, **fields)  # fmt: skip
 
-        half = {"price": 100.0, "size": 0.5, "filled_size": 0.5}
+        half = {"price": 100.0, "size": 0.5, "filled_size": 0.5, "status": "PARTIALLY_FILLED"}
         return [
             event("ORDER_ACK", "ack"),
             event("FILL", "f1", **half),

@@ -347,8 +347,14 @@ def test_why_a_venue_event_was_refused_or_warned_about_is_in_its_row(journal: Cl
         outcomes[event_id] = out = kernel.on_venue_event(ev)
         return out.accepted, out.diagnostic_code.name, out.severity.name
 
-    assert event("f-1", size=0.25, filled_size=0.25, fill_id="exec-1", fee=0.05) == (True, "OK", "INFO")
-    assert event("f-2", size=0.5, filled_size=0.5, fill_id="exec-2", fee=0.1) == (True, "OK", "INFO")
+    assert event(
+        "f-1", size=0.25, filled_size=0.25, fill_id="exec-1", fee=0.05, status="PARTIALLY_FILLED"
+    ) == (True, "OK", "INFO")
+    assert event("f-2", size=0.5, filled_size=0.5, fill_id="exec-2", fee=0.1, status="PARTIALLY_FILLED") == (
+        True,
+        "OK",
+        "INFO",
+    )
     # The venue counts 0.9 filled; the kernel was told of 0.6.
     assert event("f-3", size=0.1, filled_size=0.9, fill_id="exec-3") == (True, "OK", "WARNING")
     assert event("f-4", size=2.0, filled_size=2.6, fill_id="exec-4") == (False, "OVERFILL", "CRITICAL")

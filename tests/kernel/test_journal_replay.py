@@ -201,8 +201,24 @@ def test_the_log_gives_back_why_each_venue_event_was_refused_or_warned_about(tmp
         assert order is not None
         coids.append(order.client_order_id)
     events = (
-        ("f1", 0, "FILL", {"size": 0.25, "filled_size": 0.25, "fill_id": "exec-1", "fee": 0.05}),
-        ("f2", 0, "FILL", {"size": 0.5, "filled_size": 0.5, "fill_id": "exec-2", "fee": 0.1}),
+        (
+            "f1",
+            0,
+            "FILL",
+            {
+                "size": 0.25,
+                "filled_size": 0.25,
+                "fill_id": "exec-1",
+                "fee": 0.05,
+                "status": "PARTIALLY_FILLED",
+            },
+        ),
+        (
+            "f2",
+            0,
+            "FILL",
+            {"size": 0.5, "filled_size": 0.5, "fill_id": "exec-2", "fee": 0.1, "status": "PARTIALLY_FILLED"},
+        ),
         ("f3", 0, "FILL", {"size": 0.1, "filled_size": 0.9, "fill_id": "exec-3"}),
         ("f4", 0, "FILL", {"size": 5.0, "filled_size": 5.6, "fill_id": "exec-4"}),
         ("x1", 1, "EXPIRED", {}),

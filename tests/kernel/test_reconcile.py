@@ -351,11 +351,23 @@ def test_an_awaited_exit_beside_an_awaited_entry_is_ended_with_the_venues_figure
     venue = InDoubt(cancel_filled=0.3)
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="aw-both")
     coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
-    fill = VenueEvent("f1", "t0", 0, "FILL", venue_client_id=coid, price=100.0, size=0.5, filled_size=0.5)
+    fill = VenueEvent(
+        "f1",
+        "t0",
+        0,
+        "FILL",
+        "PARTIALLY_FILLED",
+        venue_client_id=coid,
+        price=100.0,
+        size=0.5,
+        filled_size=0.5,
+    )
     assert kernel.on_venue_event(fill).accepted and kernel.process_intent(intent("CANCEL", 0)).accepted
     kernel.on_venue_event(VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.8))
     xid = kernel.process_intent(intent("EXIT", 0)).order.client_order_id
-    fill = VenueEvent("f2", "t0", 0, "FILL", venue_client_id=xid, price=101.0, size=0.1, filled_size=0.1)
+    fill = VenueEvent(
+        "f2", "t0", 0, "FILL", "PARTIALLY_FILLED", venue_client_id=xid, price=101.0, size=0.1, filled_size=0.1
+    )
     assert kernel.on_venue_event(fill).accepted and kernel.process_intent(intent("CANCEL", 0)).accepted
     kernel.on_venue_event(VenueEvent("c2", "t0", 0, "CANCEL_ACK", venue_client_id=xid, filled_size=0.2))
     assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4)
@@ -1371,7 +1383,9 @@ def test_a_fill_the_venue_reports_while_it_is_asked_is_not_booked_again_at_the_w
         )  # fmt: skip
 
     assert kernel.on_venue_event(event("ack", "ORDER_ACK")).accepted
-    venue.live = event("f1", "FILL", price=99.0, size=0.6, filled_size=0.6, fill_id="F1")
+    venue.live = event(
+        "f1", "FILL", status="PARTIALLY_FILLED", price=99.0, size=0.6, filled_size=0.6, fill_id="F1"
+    )
     venue.orders[coid] = VenueOrder(
         coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 101.0, 2.0,
         venue_order_id="V1", filled_size=1.0, avg_fill_price=100.0, status="CANCELED",

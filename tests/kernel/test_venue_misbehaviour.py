@@ -39,6 +39,9 @@ def event(kind: str, event_id: str, client_id: str = "", trade_id: str = "", **k
 def fill(
     event_id: str, client_id: str, size: float, total: float = 0.0, price: float = 100.0, **kw: Any
 ) -> VenueEvent:
+    """A fill stating PARTIALLY_FILLED unless told: the kernel completes an order by its sizes,
+    and (rules 34 on) a FILLED short of the order's size at the running total booked ends it."""
+    kw.setdefault("status", "PARTIALLY_FILLED")
     return event("FILL", event_id, client_id, price=price, size=size, filled_size=total, **kw)
 
 
@@ -313,6 +316,42 @@ def test_an_ack_after_a_part_fill_teaches_the_venue_id(kernel: ExecutionKernel, 
     rest = kernel.on_venue_event(fill("f2", "", 0.6, total=1.0, venue_order_id="V1"))
     assert rest.accepted, rest.details
     assert kernel.slot_state(0).size == pytest.approx(0.0 if leg == "exit" else 1.0)
+
+
+def test_a_fill_saying_its_order_is_over_short_ends_it_and_a_late_ack_for_less_cuts_one(
+    kernel: ExecutionKernel,
+) -> None:
+    """Rules 34: a market entry the exchange closed at 0.6 of 1 (thin liquidity), saying so in
+    its fill (FILLED, nothing remaining, the running total booked), worked on for good: its
+    slot took no EXIT. Now it ends there (WARNING, ended_short) and the slot exits what filled;
+    a fill of it after all is a late fill, booked. And a late ack (after a fill) stating less
+    than the order's size cuts it, as an ack in order does: at what filled, it completes."""
+    coid = entry(kernel)
+    assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1")).accepted
+    out = kernel.on_venue_event(fill("f1", coid, 0.6, total=0.6, status="FILLED", remaining_size=0.0))
+    assert out.accepted and out.severity == KernelSeverity.WARNING
+    assert out.details["ended_short"] is True and out.details["order_size"] == pytest.approx(1.0)
+    assert out.details["filled_size"] == pytest.approx(0.6)
+    assert [t.trigger for t in out.transitions] == ["PARTIAL_FILL", "EXPIRED"]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.active_entry_order is None
+    assert slot.size == pytest.approx(0.6) and kernel.awaited_orders() == []
+    late = kernel.on_venue_event(fill("f2", coid, 0.1, total=0.7))
+    assert late.accepted and late.details["late_fill"] is True
+    assert kernel.slot_state(0).size == pytest.approx(0.7)
+    out = kernel.process_intent(intent("EXIT", 0))
+    assert out.accepted and out.order is not None and out.order.size == pytest.approx(0.7)
+    # The same fill stating PARTIALLY_FILLED (or what remains) leaves the order working.
+    other = entry(kernel, 1)
+    assert kernel.on_venue_event(fill("g1", other, 0.6, total=0.6, remaining_size=0.4)).accepted
+    assert kernel.slot_state(1).fsm_state == TradeStage.ENTRY_WORKING
+    # Its ack, after that fill, states 0.6: the order is that size, filled.
+    ack = kernel.on_venue_event(event("ORDER_ACK", "a2", other, venue_order_id="V2", size=0.6))
+    assert ack.accepted and ack.details["late_ack"] is True and ack.severity == KernelSeverity.WARNING
+    assert ack.details["acked_size"] == pytest.approx(0.6)
+    assert [t.trigger for t in ack.transitions] == ["FILL"]
+    slot = kernel.slot_state(1)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.active_entry_order is None
 
 
 def test_an_ack_claiming_another_orders_venue_id_is_refused(kernel: ExecutionKernel) -> None:

@@ -609,8 +609,13 @@ class OrderEngine:
             else:
                 # An ack after a fill (a venue reordering its reports) is older news: it does
                 # not take the order back to ACKNOWLEDGED.
-                if not (event.kind == KernelEventKind.ORDER_ACK and rec.filled_qty > 0.0):
-                    rec.status = _STATUS_BY_KIND.get(event.kind, rec.status)
+                kind = event.kind
+                if kind == KernelEventKind.FILL:
+                    # A fill that ended its order short (FILLED, nothing remaining; rules 34): the
+                    # end's own transition, an expiry, or a cancel's ack with a cancel asked.
+                    kind = getattr(KernelEventKind, transition.trigger, kind)
+                if not (kind == KernelEventKind.ORDER_ACK and rec.filled_qty > 0.0):
+                    rec.status = _STATUS_BY_KIND.get(kind, rec.status)
                 if event.reason:
                     rec.reason = event.reason
                 if event.kind == KernelEventKind.RATE_LIMITED:
