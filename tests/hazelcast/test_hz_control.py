@@ -352,11 +352,17 @@ def test_cli_set_for_a_kernel_that_is_not_running_says_so(
 
     where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
     known = f"{kernel_id}-known"
-    hz_client.get_map(ACCOUNTS_MAP).blocking().set(known, to_json_value({"equity": 0.0}))
+    # More kernels than the refusal names, all sorting before it: the nearest ids are named first
+    # (a sorted list named the first 20, and the typo's own kernel went unnamed).
+    others = [f"a-{n:02}-{kernel_id}" for n in range(25)]
+    accounts = hz_client.get_map(ACCOUNTS_MAP).blocking()
+    for name in (known, *others):
+        accounts.set(name, to_json_value({"equity": 0.0}))
     try:
         result = _cli("control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-typo", *where)
     finally:
-        hz_client.get_map(ACCOUNTS_MAP).blocking().remove(known)
+        for name in (known, *others):
+            accounts.remove(name)
     assert result.exit_code == 1, result.output
     assert f"error: no kernel '{kernel_id}-typo' is known in this cluster" in result.stderr
     assert "nothing was written" in result.stderr and known in result.stderr

@@ -7,6 +7,7 @@ entries next to what each kernel actually runs with (the ``dita_control`` projec
 
 from __future__ import annotations
 
+import difflib
 import json
 import time
 from collections.abc import Callable
@@ -271,7 +272,8 @@ def _lost(cluster: str | None, cluster_name: str | None, exc: Exception, known: 
 
 
 _KNOWN_LISTED = 20
-"""How many known kernel ids `set` names when it refuses an unknown one (`show` lists them all)."""
+"""How many known kernel ids `set` names, the nearest first, when it refuses an unknown one (`show`
+lists them all)."""
 
 
 def _require_known(
@@ -289,7 +291,8 @@ def _require_known(
     known = set(accounts) | set(read_map(client, CONTROL_MAP, say)) | entries
     if kernel in known:
         return
-    listed = sorted(known)
+    # The ids nearest the one given first (a typo's own kernel among them), however many are known.
+    listed = difflib.get_close_matches(kernel, sorted(known), n=len(known), cutoff=0.0)
     names = ", ".join(listed[:_KNOWN_LISTED]) + (
         f" and {len(listed) - _KNOWN_LISTED} more" if len(listed) > _KNOWN_LISTED else ""
     )
