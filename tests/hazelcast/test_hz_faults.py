@@ -18,6 +18,19 @@ from dita.projection.hazelcast import HazelcastProjection, connect_client
 from dita.services.hazelcast import HazelcastMember, free_port
 
 
+def _cluster(member_factory: Any, name: str, size: int) -> tuple[list[HazelcastMember], list[str]]:
+    """``size`` members of cluster ``name``, started at once (each start waits for its JVM), and
+    their addresses."""
+    ports = tuple(free_port() for _ in range(size))
+    members: list[HazelcastMember] = [member_factory(name, p, ports) for p in ports]
+    starters = [threading.Thread(target=m.start) for m in members]
+    for t in starters:
+        t.start()
+    for t in starters:
+        t.join()
+    return members, [m.address for m in members]
+
+
 def _trade_while(kernel: ExecutionKernel, busy: threading.Thread, seed: int) -> int:
     """Trade in chunks until ``busy`` is done; return how many intents were accepted meanwhile."""
     accepted = 0
@@ -97,15 +110,7 @@ def test_member_stopped_mid_run_and_restarted(
 
 
 def test_two_member_cluster_loses_nothing_when_one_is_killed(member_factory: Any, kernel_id: str) -> None:
-    ports = (free_port(), free_port())
-    first: HazelcastMember = member_factory("dita-pair", ports[0], ports)
-    second: HazelcastMember = member_factory("dita-pair", ports[1], ports)
-    starters = [threading.Thread(target=m.start) for m in (first, second)]
-    for t in starters:
-        t.start()
-    for t in starters:
-        t.join()
-    addresses = [first.address, second.address]
+    (first, second), addresses = _cluster(member_factory, "dita-pair", 2)
     client = connect_client(addresses, "dita-pair", block=True, connect_timeout=30)
     try:
         deadline = time.monotonic() + 60
@@ -214,14 +219,7 @@ def test_a_halt_is_applied_while_a_frozen_member_leaves_the_periodic_read_unansw
     events bring. A member frozen (a GC pause, a stalled VM) answers no read of its partitions for
     a minute and more, until the others declare it dead; the worker waited that long on the read,
     so a HALTED the live member delivered at once reached the kernel 60 s late, and nothing said so."""
-    ports = (free_port(), free_port())
-    members: list[HazelcastMember] = [member_factory("dita-frozen-pair", p, ports) for p in ports]
-    starters = [threading.Thread(target=m.start) for m in members]
-    for t in starters:
-        t.start()
-    for t in starters:
-        t.join()
-    addresses = [m.address for m in members]
+    members, addresses = _cluster(member_factory, "dita-frozen-pair", 2)
     writer = connect_client(addresses, "dita-frozen-pair", block=True, connect_timeout=30)
     plane = HazelcastControlPlane(addresses, "dita-frozen-pair", resync_interval=0.5)
     kernel: ExecutionKernel | None = None
@@ -292,14 +290,7 @@ def test_slots_lost_with_two_of_three_members_are_published_again(
     """With one backup, two members lost at once take the partitions whose two copies they held.
     The projection stays connected to the third member, so no reconnect resynced it: the slots
     of those partitions stayed missing (an open position not shown) until each slot changed."""
-    ports = (free_port(), free_port(), free_port())
-    members: list[HazelcastMember] = [member_factory("dita-trio", p, ports) for p in ports]
-    starters = [threading.Thread(target=m.start) for m in members]
-    for t in starters:
-        t.start()
-    for t in starters:
-        t.join()
-    addresses = [m.address for m in members]
+    members, addresses = _cluster(member_factory, "dita-trio", 3)
     client = connect_client(addresses, "dita-trio", block=True, connect_timeout=30)
     projection = HazelcastProjection(addresses, "dita-trio", interval=0.01)
     kernel: ExecutionKernel | None = None
