@@ -52,7 +52,7 @@ hazelcast-jar: build
 	$(PY) -m dita.cli services hazelcast fetch
 
 # pytest in TEST_WORKERS processes (pytest-xdist): most tests wait on subprocesses, a JVM or
-# ClickHouse, so two workers on two cores about halve pytest's time (about 12 minutes with two).
+# ClickHouse, so two workers on two cores about halve pytest's time (10-13 minutes with two).
 # Each worker starts its own Hazelcast member on a free port. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
