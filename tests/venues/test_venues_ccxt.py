@@ -171,6 +171,31 @@ def test_market_buy_filled_in_two_trades_reports_each_fill_once(
     assert venue.poll_events() == []
 
 
+def test_orders_the_exchange_answered_without_an_id_get_events_of_their_own(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """An answer without an order id (ccxt's ``id`` None) left every such order the event ids
+    ``<name>:ack:`` and ``<name>:expired:``: the kernel refused the second order's ack and end as
+    duplicates, and the order stayed working for good. They are named by client id then."""
+    venue = make_venue()
+    events = []
+    for client_id in ("s1-entry-1", "s2-entry-1"):
+        answer = exchange.fixture("binance/spot_order_limit_new.json")
+        del answer["orderId"]
+        answer.update(clientOrderId=client_id, status="EXPIRED")
+        exchange.script("POST", "/api/v3/order", payload=answer)
+        placed = venue.submit(make_order(client_id, order_type="LIMIT", price=90000.0, size=0.02))
+        assert kinds(placed) == ["ORDER_ACK", "EXPIRED"]
+        assert all(e.venue_order_id == "" for e in placed)
+        events.extend(placed)
+    assert [e.event_id for e in events] == [
+        "binance-spot:ack:client:s1-entry-1",
+        "binance-spot:expired:client:s1-entry-1",
+        "binance-spot:ack:client:s2-entry-1",
+        "binance-spot:expired:client:s2-entry-1",
+    ]
+
+
 def test_resting_limit_partial_then_full_fill_deduplicated_by_trade_id(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

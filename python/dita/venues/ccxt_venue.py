@@ -593,6 +593,14 @@ class _Tracked:
         """The order's id in the events for the kernel: the exchange's, qualified with its market."""
         return _qualified_order_id(self.market_id, self.exchange_order_id)
 
+    @property
+    def event_key(self) -> str:
+        """What the order's ack and end events are named by: its venue order id, or while the
+        exchange gave it none (an answer without one) ``client:<client id>``. Under the empty
+        id every such order's ack and end were one event, and the kernel refused a later
+        order's as a duplicate: one whose end was refused stayed working for good."""
+        return self.venue_order_id or f"client:{self.client_id}"
+
 
 def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> MarketLimits:
     """A ccxt market's trading rules. ccxt states a market's precision as a step
@@ -1283,7 +1291,7 @@ class CcxtVenue:
                     VenueOrderStatus.ACKNOWLEDGED,
                     venue_order_id=tracked.venue_order_id,
                     timestamp=timestamp,
-                    event_id=f"{self.name}:ack:{tracked.venue_order_id}",
+                    event_id=f"{self.name}:ack:{tracked.event_key}",
                 )
             )
         listed = list(raw.get("trades") or [])
@@ -1360,7 +1368,7 @@ class CcxtVenue:
                     venue_order_id=tracked.venue_order_id,
                     timestamp=timestamp,
                     filled_size=end_filled,
-                    event_id=f"{self.name}:{kind.name.lower()}:{tracked.venue_order_id}",
+                    event_id=f"{self.name}:{kind.name.lower()}:{tracked.event_key}",
                     reason="" if tracked.cancel_requested else ended_by,
                 )
             )
@@ -1373,7 +1381,7 @@ class CcxtVenue:
                     venue_order_id=tracked.venue_order_id,
                     timestamp=timestamp,
                     filled_size=end_filled,
-                    event_id=f"{self.name}:expired:{tracked.venue_order_id}",
+                    event_id=f"{self.name}:expired:{tracked.event_key}",
                     reason=(
                         (
                             f"{self.name} rejected the order after {end_filled!r} of {order.size!r} filled"
@@ -2086,7 +2094,7 @@ class CcxtVenue:
                 venue_order_id=tracked.venue_order_id,
                 timestamp=self._clock(),
                 filled_size=0.0,  # the kernel's "cannot say"
-                event_id=f"{self.name}:{kind.name.lower()}:{tracked.venue_order_id}",
+                event_id=f"{self.name}:{kind.name.lower()}:{tracked.event_key}",
                 reason=reason,
             )
         ]
