@@ -1261,6 +1261,12 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 polled.drop(),
             )
 
+    def polled_not_applied() -> str:
+        """The polled venue events not applied yet, as a stop that gave up names them ("none")."""
+        with contextlib.suppress(RuntimeError):  # the lane took them meanwhile
+            return polled.described() or "none"
+        return "none"
+
     async def close_kernel(timeout: float, deadline: float | None = None) -> bool:
         """Close the kernel on its lane (after the calls queued there) and shut the lane down, at
         the stop, once the requests are done: closed beside a call on the lane, the kernel waited
@@ -1277,9 +1283,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         closing = await at_stop_in_lane(kernel.close, deadline, "closing the kernel")
         lane.shutdown(wait=False)  # its thread ends once the calls queued are done
         if closing is None:
-            owed = "none"
-            with contextlib.suppress(RuntimeError):  # the lane took them meanwhile
-                owed = polled.described() or "none"
+            owed = polled_not_applied()
             log.error(
                 "stopping: the kernel %r is not closed: the call holding the kernel's lane did not"
                 " return within the stop's %g s (stop_grace_seconds); not synced: the write-ahead"
@@ -1308,9 +1312,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         ended = await at_stop_in_lane(lambda: None, deadline, "shutting the kernel's lane down")
         lane.shutdown(wait=False)  # its thread ends once the calls queued are done
         if ended is None:
-            owed = "none"
-            with contextlib.suppress(RuntimeError):  # the lane took them meanwhile
-                owed = polled.described() or "none"
+            owed = polled_not_applied()
             log.error(
                 "stopping: the call holding the kernel's lane did not return within the stop's %g s"
                 " (stop_grace_seconds): the lane's thread ends once it returns, after the calls"
