@@ -17,6 +17,13 @@ fn enter() -> Intent {
     long_btc("e0", "t0", 0, KernelCommandType::Enter, 1.0)
 }
 
+/// The order of EXIT `intent_id` on slot 0 (the next leg, or what is held), once accepted.
+fn exit_sent(k: &mut Kernel, intent_id: &str) -> VenueOrder {
+    let out = k.process_intent(&long_btc(intent_id, "", 0, KernelCommandType::Exit, 0.0));
+    assert!(out.accepted, "{out:?}");
+    out.submit.expect("exit sent")
+}
+
 /// The venue's ack of `order` under venue id `V-<client id>` stating `size` (0: none).
 fn ack(order: &VenueOrder, size: f64) -> VenueEvent {
     let mut e = VenueEvent::new(
@@ -112,18 +119,14 @@ fn an_entry_filled_short_opens_the_position_at_what_filled_and_takes_an_exit() {
         "{out:?}"
     );
     // The slot takes an EXIT of what it holds.
-    let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
-    let out = k.process_intent(&x);
-    assert!(out.accepted, "{out:?}");
-    assert!(close(out.submit.expect("exit sent").size, 0.6));
+    assert!(close(exit_sent(&mut k, "x0").size, 0.6));
 }
 
 #[test]
 fn an_exit_filled_short_leaves_the_rest_open() {
     let mut k = Kernel::new("exit-short", 1).unwrap();
     open_btc(&mut k, 0, TradeSide::Long, 1.0);
-    let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
-    let order = k.process_intent(&x).submit.expect("exit sent");
+    let order = exit_sent(&mut k, "x0");
     assert!(k.on_venue_event(&ack(&order, 0.0)).accepted);
     let out = well_formed_details(k.on_venue_event(&filled_short(&order, "x1", 0.4, 0.4)));
     assert!(out.accepted, "{out:?}");
@@ -136,18 +139,14 @@ fn an_exit_filled_short_leaves_the_rest_open() {
     assert!(close(slot.size, 0.6));
     assert_eq!(k.side_counts_difference(), None);
     // The next exit closes the rest.
-    let x = long_btc("x1", "", 0, KernelCommandType::Exit, 0.0);
-    let out = k.process_intent(&x);
-    assert!(out.accepted, "{out:?}");
-    assert!(close(out.submit.expect("exit sent").size, 0.6));
+    assert!(close(exit_sent(&mut k, "x1").size, 0.6));
 }
 
 #[test]
 fn a_total_only_report_short_beyond_the_tolerance_ends_the_order() {
     let mut k = Kernel::new("exit-closes", 1).unwrap();
     open_btc(&mut k, 0, TradeSide::Long, 1.0);
-    let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
-    let order = k.process_intent(&x).submit.expect("exit sent");
+    let order = exit_sent(&mut k, "x0");
     // A fill stating its total only (no size of its own), 1e-6 short: beyond the tolerance.
     let mut f = filled_short(&order, "x1", 0.0, 1.0 - 1e-6);
     f.fill_id = id("");
@@ -369,8 +368,7 @@ fn a_late_ack_at_what_filled_completes_the_order() {
     // An exit's the same: what is left of the position stays open, the leg done.
     let mut k = Kernel::new("late-ack-exit", 1).unwrap();
     open_btc(&mut k, 0, TradeSide::Long, 1.0);
-    let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
-    let order = k.process_intent(&x).submit.expect("exit sent");
+    let order = exit_sent(&mut k, "x0");
     assert!(k.on_venue_event(&partial(&order, "x1", 0.3, 0.3)).accepted);
     let out = k.on_venue_event(&ack(&order, 0.3));
     assert!(out.accepted, "{out:?}");

@@ -34,6 +34,19 @@ def _intent(n: int) -> KernelIntent:
     )
 
 
+def _bounded(tmp_path: Path, queue_bytes: int, **extra: int) -> ClickHouseJournal:
+    """A journal under ``tmp_path`` bounded at ``queue_bytes``, retrying fast, no burst hold."""
+    return ClickHouseJournal(
+        f"chdb://{tmp_path / 'j'}",
+        queue_bytes=queue_bytes,
+        max_delay=0.01,
+        retry_initial=0.001,
+        retry_max=0.01,
+        burst_hold=None,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
 def _stored(journal: ClickHouseJournal, kernel_id: str) -> tuple[int, int]:
     rows = journal.query(
         "SELECT count(), countDistinct(seq, sub), min(length(metadata)) FROM intents "
@@ -47,15 +60,7 @@ def _stored(journal: ClickHouseJournal, kernel_id: str) -> tuple[int, int]:
 
 def test_rows_of_large_metadata_wait_in_the_outbox_beyond_queue_bytes(tmp_path: Path) -> None:
     limit = 1 << 20
-    journal = ClickHouseJournal(
-        f"chdb://{tmp_path / 'j'}",
-        queue_bytes=limit,
-        max_delay=0.01,
-        retry_initial=0.001,
-        retry_max=0.01,
-        burst_hold=None,
-        drain_rows=4,
-    )
+    journal = _bounded(tmp_path, limit, drain_rows=4)
     kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="big", journal_capacity=10_000)
     flaky = None
     try:
@@ -92,15 +97,7 @@ def test_queue_bytes_must_be_a_positive_integer(tmp_path: Path, value: object) -
 def test_rows_the_outbox_dropped_behind_a_full_byte_bound_come_back_from_the_wal(tmp_path: Path) -> None:
     """Beyond the byte bound rows wait in the outbox; when that overflows too, its drops are
     counted and derived again from the WAL once ClickHouse is back, as behind the row bound."""
-    journal = ClickHouseJournal(
-        f"chdb://{tmp_path / 'j'}",
-        queue_bytes=512 << 10,
-        max_delay=0.01,
-        retry_initial=0.001,
-        retry_max=0.01,
-        burst_hold=None,
-        drain_rows=4,
-    )
+    journal = _bounded(tmp_path, 512 << 10, drain_rows=4)
     kernel = ExecutionKernel(
         max_slots=4,
         journal=journal,
@@ -142,14 +139,7 @@ def test_large_rows_in_the_middle_of_each_take_count_in_full(tmp_path: Path) -> 
     lay between them (100 KB reasons on rows 150..449 of 600) counted as small take after
     take, and the queue held 43 times its byte bound while ClickHouse was away."""
     limit, big, per_round = 1 << 20, 8 * 1024, 600
-    journal = ClickHouseJournal(
-        f"chdb://{tmp_path / 'j'}",
-        queue_bytes=limit,
-        max_delay=0.01,
-        retry_initial=0.001,
-        retry_max=0.01,
-        burst_hold=None,
-    )
+    journal = _bounded(tmp_path, limit)
     kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="mid", journal_capacity=100_000)
     flaky = None
     try:

@@ -837,19 +837,25 @@ def test_a_venue_two_recovered_kernels_share_never_repeats_an_id(tmp_path: Path,
     a.close(), b.close()
 
 
-@pytest.mark.parametrize("at", [8, 9, 14], ids=["version-lo", "version-hi", "kernel-id"])
-def test_a_checkpoint_whose_header_is_damaged_is_skipped_like_any_damaged_checkpoint(
-    tmp_path: Path, at: int
-) -> None:
-    # A flipped bit in a checkpoint's version or kernel id is damage (its digest says so), not
-    # another version's or kernel's file: it must be skipped, not refuse the whole log.
+def _checkpointed_then_marked(tmp_path: Path) -> tuple[dict[str, Any], int, Path]:
+    """A closed log in ``tmp_path`` whose newest checkpoint has an input after it: the state and
+    seq a recovery must reach without that checkpoint, and the checkpoint's path."""
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     _feed(kernel, seed=5, steps=30)
     kernel.wal_checkpoint()
     kernel.mark_price("BTC", 101.0)
     expected, seq = kernel.snapshot(), kernel.seq
     kernel.close()
-    newest = sorted(tmp_path.glob("ckpt-*.ckpt"))[-1]
+    return expected, seq, sorted(tmp_path.glob("ckpt-*.ckpt"))[-1]
+
+
+@pytest.mark.parametrize("at", [8, 9, 14], ids=["version-lo", "version-hi", "kernel-id"])
+def test_a_checkpoint_whose_header_is_damaged_is_skipped_like_any_damaged_checkpoint(
+    tmp_path: Path, at: int
+) -> None:
+    # A flipped bit in a checkpoint's version or kernel id is damage (its digest says so), not
+    # another version's or kernel's file: it must be skipped, not refuse the whole log.
+    expected, seq, newest = _checkpointed_then_marked(tmp_path)
     data = bytearray(newest.read_bytes())
     data[at] ^= 0x5A
     newest.write_bytes(bytes(data))
@@ -877,13 +883,7 @@ def test_a_checkpoint_that_cannot_be_read_is_skipped_like_a_damaged_one(tmp_path
     """A checkpoint whose read fails (here a size no memory holds; on a disk, a bad sector's EIO)
     is damage in the form a disk shows most: it is skipped and reported, and the previous one
     recovers the same state. Before, the kernel refused to start on a whole log."""
-    kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
-    _feed(kernel, seed=5, steps=30)
-    kernel.wal_checkpoint()
-    kernel.mark_price("BTC", 101.0)
-    expected, seq = kernel.snapshot(), kernel.seq
-    kernel.close()
-    newest = sorted(tmp_path.glob("ckpt-*.ckpt"))[-1]
+    expected, seq, newest = _checkpointed_then_marked(tmp_path)
     with newest.open("r+b") as f:
         f.truncate(8 << 30)  # sparse
     found = run_child(OPEN_WITH_LITTLE_MEMORY, tmp_path)
