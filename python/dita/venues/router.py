@@ -6,11 +6,13 @@ it was submitted: its cancel goes to that venue even after ``route()`` sent the 
 elsewhere, so an order and all of its events stay on one venue.
 
 The router remembers each order's venue until the order ends: a final event (filled,
-canceled, rejected, expired) that passes through it (``submit``, ``cancel``,
-``poll_events``), or, for orders that end where the router cannot see it (a paper venue
-fed bars directly), the venue no longer listing it in ``open_orders()``, which the router
-asks each time the number of orders it remembers has doubled. An order whose submit raised
-may be listed late, so its absence does not count until the venue shows it knows the order
+canceled, rejected, expired; not a cancel refused as FILLED, whose fill is still to come)
+that passes through it (``submit``, ``cancel``, ``poll_events``), or, for orders that end
+where the router cannot see it (a paper venue fed bars directly), the venue no longer listing
+it in ``open_orders()``, which the router asks each time the number of orders it remembers has
+doubled (the newest such keep their venue: an exchange drops an order from its list as it
+fills, before its trades show). An order whose submit raised (or whose answer broke before
+any event of it) may be listed late, so its absence does not count until the venue shows it knows the order
 (an event about it other than a refused cancel or a rate limit, a list that shows it, an
 ``order_status`` saying it ended) or ``order_status`` says the venue never received it
 (reconciliation then ends it in the kernel); until then it is kept, as the kernel keeps it
@@ -27,6 +29,7 @@ An order for an asset no venue is routed for (and no default) is rejected, namin
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -57,6 +60,10 @@ _CHECK_OPEN_AFTER = 1024
 # Events that do not show the venue holds the order: a venue that does not list an order
 # yet refuses its cancel as unknown, so neither ends the doubt about a submit that raised.
 _NOT_PROOF_OF_ORDER = (KernelEventKind.CANCEL_REJECT, KernelEventKind.RATE_LIMITED)
+# Orders forgotten for no longer being listed whose venue is still known (the newest ones).
+_LEFT_LIST_KEPT = 10_000
+# Events that end no order in the kernel whatever status they state: a cancel refused as FILLED.
+_NOT_AN_END = (KernelEventKind.CANCEL_REJECT,)
 
 
 class VenueRouter:
@@ -95,6 +102,10 @@ class VenueRouter:
         # the venue shows it knows them (an event about them, listing them, its order status
         # saying they ended) or says it never received them (``order_status`` giving None).
         self._in_doubt: set[str] = set()
+        # Orders forgotten as no longer listed, their end unseen, and their venue: an exchange
+        # drops an order from its list as it fills, before its trades show, and the kernel works
+        # it on till then. The newest ``_LEFT_LIST_KEPT``, dropped once an end passes through.
+        self._left_list: OrderedDict[str, str] = OrderedDict()
         self._check_open_at = _CHECK_OPEN_AFTER
         self._events = OrderEvents(name)
         # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids repeated
@@ -215,7 +226,15 @@ class VenueRouter:
             if order.client_order_id:
                 self._in_doubt.add(order.client_order_id)
             raise
-        return self._seen(events)
+        # An answer that broke (raised part-way, a dict) leaves the order in flight in the kernel,
+        # as a submit that raised does: in doubt, unless an event before the fault shows the
+        # venue has it (``_seen`` ends the doubt then).
+        if order.client_order_id:
+            self._in_doubt.add(order.client_order_id)
+        seen = self._seen(events)
+        if _whole(seen):
+            self._in_doubt.discard(order.client_order_id)
+        return seen
 
     def resume(self, seq: int) -> None:
         """Mark the router's ids, and those of every venue behind it that can, with ``seq``
@@ -262,6 +281,7 @@ class VenueRouter:
         """The name of the venue ``order`` was submitted to (the routed one if unknown)."""
         return (
             self._order_venue.get(order.client_order_id)
+            or self._left_list.get(order.client_order_id)
             or self._listed_at(order)
             or self.venue_name_for(order.asset)
         )
@@ -414,8 +434,11 @@ class VenueRouter:
             if event.kind not in _NOT_PROOF_OF_ORDER:
                 self._in_doubt.discard(event.venue_client_id)
             status = event.status
-            if status is not None and status.name in FINAL_STATUSES:
+            # A refused cancel's FILLED is the venue's word, not the order's end: the kernel works
+            # the order on until its fill comes, which the trade list may yet lag.
+            if status is not None and status.name in FINAL_STATUSES and event.kind not in _NOT_AN_END:
                 self._order_venue.pop(event.venue_client_id, None)
+                self._left_list.pop(event.venue_client_id, None)
         if fault is not None:
             # Not a list, but what the venue gave: the kernel reads any iterable answer.
             return _then_raise(events, fault)  # type: ignore[return-value]
@@ -440,7 +463,11 @@ class VenueRouter:
                     # Listed, so the venue has it: a later list without it means it ended.
                     self._in_doubt.discard(client_order_id)
                 elif client_order_id not in self._in_doubt:
-                    self._order_venue.pop(client_order_id, None)
+                    # Kept unless a poll meanwhile passed its end on (the pop finds nothing then).
+                    if self._order_venue.pop(client_order_id, None) is not None:
+                        self._left_list[client_order_id] = venue_name
+        while len(self._left_list) > _LEFT_LIST_KEPT:
+            self._left_list.popitem(last=False)
         self._in_doubt.intersection_update(self._order_venue)
         self._check_open_at = max(_CHECK_OPEN_AFTER, 2 * len(self._order_venue))
 
@@ -493,6 +520,14 @@ class VenueRouter:
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
+
+
+def _whole(answer: object) -> bool:
+    """Whether ``answer``, as ``_seen`` passes it on, is one the kernel reads whole: None (no
+    events), one event, or a list of events (``_seen`` gives one that broke as a generator)."""
+    if answer is None or isinstance(answer, VenueEvent):
+        return True
+    return isinstance(answer, list) and all(isinstance(e, VenueEvent) for e in answer)
 
 
 def _iterable(answer: object) -> bool:
