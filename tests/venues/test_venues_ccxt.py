@@ -196,6 +196,57 @@ def test_orders_the_exchange_answered_without_an_id_get_events_of_their_own(
     ]
 
 
+def test_fills_of_orders_the_exchange_answered_without_an_id_get_ids_of_their_own(
+    make_venue: VenueFactory, clock: ManualClock
+) -> None:
+    """Orders answered without an id, filled by the exchange's word, their trades never read (no
+    id to ask for them by): each is booked from the order after the wait. Under the bare (empty)
+    exchange id both fills were ``BTCUSDT:order:``, and the kernel refused the second as a
+    duplicate (a slot's next order's fill, lost). They are named by client id then."""
+    venue = make_venue()
+    answers = {}
+    for client_id in ("s1-entry-1", "s1-entry-2"):
+        answer = {
+            "id": None, "clientOrderId": client_id, "symbol": "BTC/USDT", "status": "closed",
+            "amount": 0.02, "filled": 0.02, "average": 90000.0,
+        }  # fmt: skip
+        answers[client_id] = answer
+        venue._exchange.create_order = lambda *args, answer=answer: dict(answer)
+        placed = venue.submit(make_order(client_id, order_type="LIMIT", price=90000.0, size=0.02))
+        assert kinds(placed) == ["ORDER_ACK"]
+    venue._exchange.fetch_order = lambda order_id, symbol, params: dict(answers[params["clientOrderId"]])
+    assert venue.poll_events() == []
+    clock.advance(61.0)
+    fills = venue.poll_events()
+    assert [(f.kind.name, f.venue_client_id, f.fill_id) for f in fills] == [
+        ("FILL", "s1-entry-1", "BTCUSDT:order:client:s1-entry-1"),
+        ("FILL", "s1-entry-2", "BTCUSDT:order:client:s1-entry-2"),
+    ]
+    assert [f.event_id for f in fills] == [f"binance-spot:fill:{f.fill_id}" for f in fills]
+
+
+def test_a_trade_listed_by_orders_answered_without_an_id_is_a_fill_of_each_under_an_id_of_its_own(
+    make_venue: VenueFactory,
+) -> None:
+    """A trade id another order reported already (a self-trade, or an exchange numbering its
+    trades per order) is a fill of another order under ``<trade>:<order>``. Of orders answered
+    without an id, that was ``<trade>:`` for each, and the kernel refused the second as a
+    duplicate: they are named by client id then."""
+    venue = make_venue()
+    first = {"id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": 0.008, "filled": 0.008}
+    venue._exchange.create_order = lambda *args: dict(first, trades=[ccxt_trade("4200", 0.008)])
+    fills = venue.submit(make_order("s1-entry-1", size=0.008))
+    for client_id in ("s2-entry-1", "s3-entry-1"):
+        answer = dict(first, id=None, clientOrderId=client_id, trades=[ccxt_trade("4200", 0.008, order=None)])
+        venue._exchange.create_order = lambda *args, answer=answer: dict(answer)
+        fills += venue.submit(make_order(client_id, size=0.008))
+    assert [(f.venue_client_id, f.fill_id) for f in fills if f.kind == KernelEventKind.FILL] == [
+        ("s1-entry-1", "BTCUSDT:4200"),
+        ("s2-entry-1", "BTCUSDT:4200:client:s2-entry-1"),
+        ("s3-entry-1", "BTCUSDT:4200:client:s3-entry-1"),
+    ]
+
+
 def test_resting_limit_partial_then_full_fill_deduplicated_by_trade_id(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
@@ -2091,6 +2142,182 @@ def test_a_canceled_order_whose_fill_never_shows_in_the_trades_is_booked_from_th
     assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.005, 0.005)
     assert fill.price == pytest.approx(89000.0) and fill.fee is None
     assert venue.poll_events() == []
+
+
+def test_a_filled_order_whose_answer_gives_no_average_is_booked_at_its_limit_price(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Binance answers ``cummulativeQuoteQty`` below 0 when it has no figure for the order (ccxt's
+    cost -1, its average below 0): the order filled by the exchange's word, its trades never
+    showing, was given up on after the wait and its fill lost. The limit price bounds what the
+    fill can have cost: it is booked there, the warning naming the order and the price's source."""
+    venue = _filled_with_trades_lagging(make_venue, exchange, [])
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled["cummulativeQuoteQty"] = "-1.00000000"
+    exchange.script("GET", "/api/v3/order", payload=filled, repeat=True)
+    assert venue.poll_events() == []
+    clock.advance(61.0)  # the default wait is 60 s
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        [fill] = venue.poll_events()
+    assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.02, 0.02)
+    assert fill.price == pytest.approx(90000.0) and fill.fee is None
+    assert fill.metadata["fill_source"] == "order" and fill.metadata["price_source"] == "limit"
+    [warned] = [r for r in caplog.records if "booked from the order" in r.getMessage()]
+    assert warned.levelno == logging.WARNING
+    assert "s2-entry-1" in warned.getMessage() and "BTCUSDT:28457200" in warned.getMessage()
+    assert "its limit price" in warned.getMessage()
+    assert not venue.following()
+
+
+@pytest.mark.parametrize("stated", ["nothing", "an order price"])
+def test_a_market_order_whose_answer_gives_no_average_is_booked_at_the_best_price_known(
+    make_venue: VenueFactory, clock: ManualClock, caplog: pytest.LogCaptureFixture, stated: str
+) -> None:
+    """A market order the exchange says filled, giving no cost or average and its trades never
+    showing: the order's price as the exchange states it (a market order's price bound, say),
+    else the price the kernel sent it at (its reference), stands in, named in the warning."""
+    venue = make_venue()
+    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.02, "filled": 0.0}
+    venue._exchange.create_order = lambda *args: dict(resting)
+    venue.submit(make_order("s1-entry-1", size=0.02, reference_price=91000.0))
+    closed = dict(resting, status="closed", filled=0.02, average=None, cost=None, price=None)
+    if stated == "an order price":
+        closed["price"] = 91500.0
+    venue._exchange.fetch_order = lambda *args: dict(closed)
+    venue._exchange.fetch_my_trades = lambda *args: []
+    assert venue.poll_events() == []
+    clock.advance(61.0)
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        [fill] = venue.poll_events()
+    assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.02, 0.02)
+    price, source, said = (
+        (91500.0, "order_price", "the exchange's price of the order")
+        if stated == "an order price"
+        else (91000.0, "reference", "its reference price")
+    )
+    assert fill.price == pytest.approx(price) and fill.metadata["price_source"] == source
+    [warned] = [r for r in caplog.records if "booked from the order" in r.getMessage()]
+    assert "s1-entry-1" in warned.getMessage() and said in warned.getMessage()
+
+
+def test_a_fill_no_price_is_known_of_is_ended_as_owed_not_dropped(
+    make_venue: VenueFactory, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An order nobody knows a price of (taken over without one: no reference) that the exchange
+    says filled, with no cost, average or price and its trades never showing: dropped after the
+    wait, the kernel's order worked on for good while the exchange had filled it. It ends, the
+    end carrying the exchange's filled size (the kernel holds the fill as owed, its slot waiting,
+    and reconciliation settles it), with an ERROR naming the order, the size and what to do."""
+    venue = make_venue()
+    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.02, "filled": 0.0}
+    venue._exchange.create_order = lambda *args: dict(resting)
+    venue.submit(make_order("s1-entry-1", size=0.02))  # no reference price
+    closed = dict(resting, status="closed", filled=0.02, average=None, cost=None, price=None)
+    venue._exchange.fetch_order = lambda *args: dict(closed)
+    venue._exchange.fetch_my_trades = lambda *args: []
+    assert venue.poll_events() == []
+    clock.advance(61.0)
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        [end] = venue.poll_events()
+    assert (end.kind, end.status) == (KernelEventKind.EXPIRED, VenueOrderStatus.EXPIRED)
+    assert end.filled_size == 0.02  # the exchange's: the kernel holds the rest as owed
+    assert end.event_id == "binance-spot:expired:BTCUSDT:28457200"
+    assert "no price" in end.reason and "owed" in end.reason
+    [said] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    text = said.getMessage()
+    assert "s1-entry-1" in text and "BTCUSDT:28457200" in text and "0.02" in text
+    assert "reconcile_with_venue" in text
+    assert not venue.following() and venue.poll_events() == []
+
+
+def test_a_fill_owed_by_an_end_with_no_price_known_is_named_in_an_error(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Canceled with 0.005 executed (the end told the kernel so: it holds the fill as owed), the
+    trade list never showing it, and no price known of it: the ERROR names the order, the size
+    owed and what to do; no second end is sent."""
+    venue = make_venue()
+    resting = {"id": "28457300", "symbol": "BTC/USDT", "status": "open", "amount": 0.02, "filled": 0.0}
+    venue._exchange.create_order = lambda *args: dict(resting)
+    order = make_order("s3-entry-1", size=0.02)
+    venue.submit(order)
+    canceled = dict(resting, status="canceled", filled=0.005, average=None, cost=None, price=None)
+    venue._exchange.cancel_order = lambda *args: dict(canceled)
+    venue._exchange.fetch_order = lambda *args: dict(canceled)
+    venue._exchange.fetch_my_trades = lambda *args: []
+    [end] = venue.cancel(order)
+    assert (end.kind, end.filled_size) == (KernelEventKind.CANCEL_ACK, 0.005)
+    clock.advance(61.0)
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        assert venue.poll_events() == []
+    [said] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    text = said.getMessage()
+    assert "s3-entry-1" in text and "BTCUSDT:28457300" in text and "0.005" in text
+    assert "reconcile_with_venue" in text
+    assert not venue.following()
+
+
+@pytest.mark.parametrize("cancel_asked", [False, True])
+def test_an_order_closed_without_a_filled_size_or_amount_is_asked_about_no_longer_than_the_grace(
+    make_venue: VenueFactory, clock: ManualClock, caplog: pytest.LogCaptureFixture, cancel_asked: bool
+) -> None:
+    """Closed, with neither a filled size nor an amount (ccxt cannot count it full), and its
+    trades showing 0.008 of 0.02: it was asked about for ever. After ``unknown_order_grace_s``
+    it ends as an order the adapter cannot figure does, with its filled size unknown (0, the
+    kernel's "cannot say"), named in a warning, and is asked about no more."""
+    venue = make_venue()
+    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.02, "filled": 0.0}
+    venue._exchange.create_order = lambda *args: dict(resting)
+    order = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
+    venue.submit(order)
+    closed = {"id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": None, "filled": None}
+    if cancel_asked:
+        venue._exchange.cancel_order = lambda *args: dict(closed)
+    asked: list[object] = []
+    venue._exchange.fetch_order = lambda *args: asked.append(args) or dict(closed)
+    venue._exchange.fetch_my_trades = lambda *args: [ccxt_trade("4101", 0.008)]
+    first = venue.cancel(order) if cancel_asked else venue.poll_events()
+    assert kinds(first) == ["FILL"]
+    clock.advance(20.0)  # the grace is 30 s
+    assert venue.poll_events() == []
+    clock.advance(11.0)
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        [end] = venue.poll_events()
+    kind = KernelEventKind.CANCEL_ACK if cancel_asked else KernelEventKind.EXPIRED
+    assert (end.kind, end.filled_size) == (kind, 0.0)  # 0: cannot say
+    assert end.event_id == f"binance-spot:{kind.name.lower()}:BTCUSDT:28457200"
+    assert "closed the order without saying how much it filled" in end.reason
+    assert any("s2-entry-1" in r.getMessage() and r.levelno >= logging.WARNING for r in caplog.records)
+    seen = len(asked)
+    clock.advance(60.0)
+    assert venue.poll_events() == [] and len(asked) == seen and not venue.following()
+
+
+def test_a_closed_order_answered_later_without_a_filled_size_is_booked_from_the_answer_that_stated_it(
+    make_venue: VenueFactory, clock: ManualClock
+) -> None:
+    """Closed with 0.02 filled (1800 USDT), its trades never showing; the exchange's later
+    answers state no filled size or amount. They say nothing new: the fill is booked from the
+    answer that stated it after ``missing_trades_wait_s``, not ended as unknown."""
+    venue = make_venue()
+    resting = {"id": "28457200", "symbol": "BTC/USDT", "status": "open", "amount": 0.02, "filled": 0.0}
+    venue._exchange.create_order = lambda *args: dict(resting)
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    venue._exchange.fetch_my_trades = lambda *args: []
+    stated = dict(resting, status="closed", filled=0.02, cost=1800.0)
+    venue._exchange.fetch_order = lambda *args: dict(stated)
+    assert venue.poll_events() == []
+    unstated = {"id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": None, "filled": None}
+    venue._exchange.fetch_order = lambda *args: dict(unstated)
+    events = []
+    for _ in range(4):
+        clock.advance(20.0)  # the grace is 30 s, the wait 60 s
+        events.append(venue.poll_events())
+    assert events[:2] == [[], []] and events[3] == []
+    [fill] = events[2]
+    assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.02, 0.02)
+    assert fill.price == pytest.approx(90000.0) and fill.fill_id == "BTCUSDT:order:28457200"
+    assert not venue.following()
 
 
 def test_an_order_with_more_trades_than_a_page_is_read_to_its_last_trade(

@@ -1071,6 +1071,49 @@ def test_ccxt_a_cancel_owed_a_fill_its_trades_never_show_books_it_from_the_order
     assert venue.poll_events() == []
 
 
+def test_ccxt_a_fill_no_price_is_known_of_is_held_owed_by_the_kernel_until_reconciled(
+    make_venue: Callable[..., CcxtVenue], clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The exchange says the entry filled, with no cost, average or price, its trades never
+    showing, and the adapter knows no price of it (as of an order it took over without one):
+    after the wait the fill was dropped, and the kernel's order worked on for good. The end the
+    adapter sends carries the exchange's filled size: the kernel holds the fill as owed (its
+    slot waits) and reconciliation books it from the order's status."""
+    venue = make_venue(missing_trades_wait_s=5.0)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    resting = {
+        "id": "28457200", "symbol": "BTC/USDT", "side": "buy", "type": "market", "status": "open",
+        "amount": 0.02, "filled": 0.0,
+    }  # fmt: skip
+    venue._exchange.create_order = lambda *args: dict(resting)
+    outcome = kernel.process_intent(enter("i1", 0.02, 91000.0))
+    assert outcome.accepted and outcome.order is not None, outcome.to_dict()
+    coid = outcome.order.client_order_id
+    sent = venue._tracked[coid].order
+    venue._tracked[coid].order = VenueOrder(
+        coid, sent.slot_id, sent.trade_id, sent.asset, sent.side, sent.order_type, 0.0, sent.size,
+        venue_order_id=sent.venue_order_id, timestamp=sent.created_at, is_entry=sent.is_entry,
+    )  # fmt: skip
+    closed = dict(resting, status="closed", filled=0.02, average=None, cost=None, price=None)
+    venue._exchange.fetch_order = lambda *args: dict(closed)
+    venue._exchange.fetch_my_trades = lambda *args: []
+    feed(kernel, venue.poll_events())
+    clock.advance(6.0)
+    with caplog.at_level(logging.ERROR, logger="dita.venues.ccxt"):
+        [end] = venue.poll_events()
+    assert any(coid in r.getMessage() for r in caplog.records if r.levelno == logging.ERROR)
+    feed(kernel, [end])
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.02)
+    assert not venue.following()
+    venue._exchange.fetch_open_orders = lambda *args: []
+    report = kernel.reconcile_with_venue()
+    assert [item["client_order_id"] for item in report.awaited_settled] == [coid]
+    assert kernel.awaited_orders() == []
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(0.02) and slot.entry_price == pytest.approx(91000.0)
+
+
 # -- ccxt: exchange order ids, and trades that do not read --------------------------------------
 
 

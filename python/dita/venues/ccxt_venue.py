@@ -7,7 +7,9 @@ What this adapter guarantees, because each is a way live bots lose money:
   tell either, ``submit`` raises ``VenueTimeout`` and ``poll_events`` keeps looking.
 - Fills are keyed by the exchange's trade id and reported once, however many times the
   order's status or trade list is read; the two fills of a self-trade (two of the account's
-  orders matched with each other, one trade id) are told apart by their orders.
+  orders matched with each other, one trade id) are told apart by their orders. A fill the
+  exchange states whose trades never show is booked from the order at the best price known of
+  it after a wait, never dropped; with no price known, the kernel is left holding it as owed.
 - A throttling answer (HTTP 429/418) becomes a RATE_LIMITED event carrying the retry time
   the exchange asked for; until then the adapter sends nothing (it answers RATE_LIMITED
   itself), and ccxt's own request pacing stays on.
@@ -477,16 +479,18 @@ class CcxtSettings(BaseModel):
         gt=0,
         description="after a timed-out submit, how long the venue must keep saying 'no such order' "
         "(from its first such answer; lookups it did not answer do not count) before the order is "
-        "reported rejected; of an order it acknowledged (purged), before its end is reported with "
-        "its filled size unknown",
+        "reported rejected; of an order it acknowledged (purged), or one it says closed without "
+        "stating its filled size or amount whose trades do not show all of it, before its end is "
+        "reported with its filled size unknown",
     )
     missing_trades_wait_s: Number = Field(
         default=60.0,
         gt=0,
         description="how long an order the exchange says filled more than its trade list shows is "
         "asked about for those trades; then the rest is booked as one fill from the order's own "
-        "filled size and average price (fee left to the kernel's model) and the order is asked "
-        "about no more",
+        "filled size and average price (else its limit price, else its reference price; fee left "
+        "to the kernel's model; with no price known, left owed to the kernel) and the order is "
+        "asked about no more",
     )
     markets: list[str] | None = Field(
         default=None,
@@ -579,7 +583,8 @@ class _Tracked:
     # What the fills reported so far cost (size x price): the rest of an order booked from its
     # own cost (``_fill_from_order``) is priced by what is left of it.
     booked_cost: float = 0.0
-    # When the exchange first said a closed order filled more than its trade list showed.
+    # When the exchange first said closed an order whose trade list did not show all it filled
+    # (or, stating no filled size, all of the order).
     trades_missing_since: float | None = None
     # The last answer about an order that is over with more filled than its trades show: the
     # fill is booked from it after the wait even when the order cannot be asked about by then.
@@ -600,6 +605,27 @@ class _Tracked:
         id every such order's ack and end were one event, and the kernel refused a later
         order's as a duplicate: one whose end was refused stayed working for good."""
         return self.venue_order_id or f"client:{self.client_id}"
+
+    @property
+    def order_key(self) -> str:
+        """What the order's own fill ids are named by (a fill booked from the order, a fill of a
+        trade another order reported): the exchange's bare id, as before ids were qualified (the
+        same fill keeps its id), or while the exchange gave it none ``client:<client id>``. Under
+        the empty id the fills of two such orders were one, and the kernel refused the second."""
+        return self.exchange_order_id or f"client:{self.client_id}"
+
+
+# How a fill booked from its order's own record (``_fill_from_order``) is priced, by source:
+# said in its warning, and its ``metadata["price_source"]``.
+_PRICE_SOURCES = {
+    "average": "priced by the order's cost",
+    "limit": "at its limit price, the exchange giving no cost or average (the fill's may be better)",
+    "order_price": "at the exchange's price of the order, which gives no cost or average",
+    "reference": (
+        "at its reference price (the price it was sent at), the exchange giving no cost, average "
+        "or price of the order (the fill's may differ)"
+    ),
+}
 
 
 def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> MarketLimits:
@@ -1354,23 +1380,13 @@ class CcxtVenue:
                 tracked.ended_at = self._clock()
             end_filled = max(tracked.filled, exchange_filled) if stated else 0.0
         if status == "canceled" or closed_short:
-            kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
             ended_by = (
                 f"{self.name} canceled the order"
                 if status == "canceled"
                 else f"{self.name} closed the order with {end_filled!r} of {order.size!r} filled"
             )
             events.append(
-                self._events.make(
-                    order,
-                    kind,
-                    VenueOrderStatus.CANCELED if tracked.cancel_requested else VenueOrderStatus.EXPIRED,
-                    venue_order_id=tracked.venue_order_id,
-                    timestamp=timestamp,
-                    filled_size=end_filled,
-                    event_id=f"{self.name}:{kind.name.lower()}:{tracked.event_key}",
-                    reason="" if tracked.cancel_requested else ended_by,
-                )
+                self._ended(tracked, timestamp, end_filled, "" if tracked.cancel_requested else ended_by)
             )
         elif status == "expired":
             events.append(
@@ -1395,25 +1411,68 @@ class CcxtVenue:
             )
         elif status == "closed" and tracked.filled >= order.size * (1 - 1e-9):
             tracked.terminal = True
-        elif status == "closed" and stated:
-            # Filled in full by the exchange's word, its trades not all listed: asked about for
-            # them for a while, then booked from the order (asked for ever, the fill never came).
+        elif status == "closed":
+            # Filled in full by the exchange's word (or by ccxt's reading, stating no filled size),
+            # its trades not all listed: asked about for them for a while, then booked from the
+            # order (asked for ever, the fill never came). A later answer stating no filled size
+            # says nothing new: the last one that stated one stands.
             now = self._clock()
             if tracked.trades_missing_since is None:
                 tracked.trades_missing_since = now
-            tracked.owed_answer = dict(raw)
+            if stated:
+                tracked.owed_answer = dict(raw)
             waited = now - tracked.trades_missing_since
-            if waited >= self.settings.missing_trades_wait_s:
-                events.extend(self._fill_from_order(tracked, raw, exchange_filled, timestamp, waited))
+            owed = tracked.owed_answer
+            if owed is not None and waited >= self.settings.missing_trades_wait_s:
+                owed_filled = _number(owed.get("filled"))
+                events.extend(self._fill_from_order(tracked, owed, owed_filled, timestamp, waited))
+            elif owed is None and waited >= self.settings.unknown_order_grace_s:
+                # Never a filled size to book from: it was asked about for ever.
+                events.extend(self._closed_unfigured(tracked, timestamp, waited))
         return events
+
+    def _ended(self, tracked: _Tracked, timestamp: float, filled_size: float, reason: str) -> VenueEvent:
+        """The end of ``tracked`` without a fill to come from here: ``CANCEL_ACK`` once a cancel
+        was asked for, else ``EXPIRED``, stating ``filled_size`` (0: the kernel's "cannot say"),
+        under the order's one end id."""
+        kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
+        return self._events.make(
+            tracked.order,
+            kind,
+            VenueOrderStatus.CANCELED if tracked.cancel_requested else VenueOrderStatus.EXPIRED,
+            venue_order_id=tracked.venue_order_id,
+            timestamp=timestamp,
+            filled_size=filled_size,
+            event_id=f"{self.name}:{kind.name.lower()}:{tracked.event_key}",
+            reason=reason,
+        )
+
+    def _closed_unfigured(self, tracked: _Tracked, timestamp: float, waited: float) -> list[VenueEvent]:
+        """The end of an order the exchange has said closed for ``unknown_order_grace_s`` without
+        stating its filled size (nor its amount, so ccxt could not count it full), its trades not
+        showing all of it: over, ended as one the exchange purged is (``_purged``), with its filled
+        size unknown (0, the kernel's "cannot say"), a warning naming it, and asked about no more
+        (before, it was asked about for ever). No second end where one was reported already."""
+        order = tracked.order
+        tracked.terminal = True
+        reason = (
+            f"{self.name} closed the order without saying how much it filled, and its trades show "
+            f"{tracked.filled!r} of {order.size!r} after {waited:.1f}s: over, what it filled beyond "
+            "that is unknown; reconcile with the exchange"
+        )
+        log.warning("%s: order %s (%s): %s", self.name, tracked.client_id, tracked.venue_order_id, reason)
+        if tracked.ended_at is not None:
+            return []
+        return [self._ended(tracked, timestamp, 0.0, reason)]  # 0: the kernel's "cannot say"
 
     def _fill_from_order(
         self, tracked: _Tracked, raw: dict[str, Any], exchange_filled: float, timestamp: float, waited: float
     ) -> list[VenueEvent]:
         """One fill for what the exchange says ``raw`` (an order that is over) filled beyond the
-        trades reported, priced by the order's cost less theirs, its fee left to the kernel's
-        model; the order is then over here, so its trades, should they show later, are never
-        read and booked a second time. Its fill id is the order's: a resend is a duplicate."""
+        trades reported, priced by the best price known of it (``_price_of_rest``), its fee left
+        to the kernel's model; the order is then over here, so its trades, should they show
+        later, are never read and booked a second time. Its fill id is the order's: a resend is
+        a duplicate. With no price known, the fill is left owed (``_owed_without_price``)."""
         order = tracked.order
         tracked.terminal = True
         total = min(exchange_filled, order.size)
@@ -1422,27 +1481,16 @@ class CcxtVenue:
         missing = total - tracked.filled
         if missing <= order.size * 1e-9:
             return []
-        average = _number(raw.get("average"))
-        cost = _number(raw.get("cost"))
-        if not (math.isfinite(cost) and cost > 0) and math.isfinite(average) and average > 0:
-            cost = average * total
-        price = (cost - tracked.booked_cost) / missing
-        if not (math.isfinite(price) and price > 0):
-            # The trades reported cost more than the order says in all: the average stands in.
-            price = cost / total
-        if not (math.isfinite(price) and price > 0):
-            log.error(
-                "%s: %s filled %r by the exchange's word, but its trades show %r after %.1fs and "
-                "the order gives no price for the rest; gave up asking; reconcile with the exchange",
-                self.name, tracked.client_id, total, tracked.filled, waited,
-            )  # fmt: skip
-            return []
+        price, source = self._price_of_rest(tracked, raw, total, missing)
+        if not price > 0:
+            return self._owed_without_price(tracked, total, missing, timestamp, waited)
         # Built on the exchange's bare id, as before ids were qualified: the same fill keeps its id.
-        fill_id = f"{tracked.market_id}:order:{tracked.exchange_order_id}"
+        fill_id = f"{tracked.market_id}:order:{tracked.order_key}"
         log.warning(
-            "%s: %s filled %r by the exchange's word, but its trades show %r after %.1fs; the rest "
-            "(%r at %r) booked from the order, its fee left to the kernel's model",
-            self.name, tracked.client_id, total, tracked.filled, waited, missing, price,
+            "%s: order %s (%s) filled %r by the exchange's word, but its trades show %r after %.1fs; "
+            "the rest (%r at %r, %s) booked from the order, its fee left to the kernel's model",
+            self.name, tracked.client_id, tracked.venue_order_id or "no exchange id", total, tracked.filled,
+            waited, missing, price, _PRICE_SOURCES[source],
         )  # fmt: skip
         event = self._events.make(
             order,
@@ -1456,12 +1504,70 @@ class CcxtVenue:
             fill_id=fill_id,
             fee=None,
             event_id=f"{self.name}:fill:{fill_id}",
-            metadata={"fill_source": "order"},
+            metadata={"fill_source": "order", "price_source": source},
         )
         tracked.reported.add(fill_id)
         tracked.filled = total
         tracked.booked_cost += missing * price
         return [event]
+
+    @staticmethod
+    def _price_of_rest(
+        tracked: _Tracked, raw: dict[str, Any], total: float, missing: float
+    ) -> tuple[float, str]:
+        """The price of the ``missing`` rest of ``total`` that ``raw`` (an order that is over)
+        filled, and its source (a key of ``_PRICE_SOURCES``): the order's cost (or average) less
+        what the reported trades cost (its average where that does not make sense); else the
+        order's price as the exchange states it (a limit, or a market order's price bound) or
+        the limit it was sent with, which the fill cannot be worse than; else the price it was
+        sent at (its reference, which reconciliation falls back to as well). (0, "") when none
+        is known. Before, an answer without a cost or average (Binance answers a cost below 0
+        when it has none) had the fill given up on, and lost."""
+        order = tracked.order
+        average = _number(raw.get("average"))
+        cost = _number(raw.get("cost"))
+        if not (math.isfinite(cost) and cost > 0) and math.isfinite(average) and average > 0:
+            cost = average * total
+        for price in ((cost - tracked.booked_cost) / missing, cost / total):
+            if math.isfinite(price) and price > 0:
+                return price, "average"
+        limit = order.order_type == OrderType.LIMIT
+        candidates = [
+            (_number(raw.get("price")), "limit" if limit else "order_price"),
+            (order.price if limit else 0.0, "limit"),
+            (order.reference_price, "reference"),
+        ]
+        for price, source in candidates:
+            if math.isfinite(price) and price > 0:
+                return price, source
+        return 0.0, ""
+
+    def _owed_without_price(
+        self, tracked: _Tracked, total: float, missing: float, timestamp: float, waited: float
+    ) -> list[VenueEvent]:
+        """What the exchange says ``tracked`` filled beyond its trades, with no price known of it:
+        not booked at a made-up price, and not dropped either. An ERROR names the order, the size
+        and what to do; the kernel holds the fill as owed (``awaited_orders()``, its slot waiting)
+        by the end, which carries the exchange's filled size: the end reported already, or one
+        made here (the exchange said filled, and the kernel's order worked on for good)."""
+        order = tracked.order
+        log.error(
+            "%s: order %s (%s) filled %r by the exchange's word, but its trades show %r after %.1fs and "
+            "no price of the rest is known (no cost, average or price of the order, no limit or "
+            "reference price): %r of it is owed to the kernel, not booked (awaited_orders() lists "
+            "it); find the order's trades at the exchange and feed their fill, or run "
+            "reconcile_with_venue, which books it from the order's status",
+            self.name, tracked.client_id, tracked.venue_order_id or "no exchange id", total, tracked.filled,
+            waited, missing,
+        )  # fmt: skip
+        if tracked.ended_at is not None:
+            return []  # its end, with the exchange's filled size, told the kernel already
+        reason = (
+            f"{self.name} says the order filled {total!r} of {order.size!r}, but its trades never "
+            "showed and no price of them is known: ended here with that filled size, the "
+            f"{missing!r} not booked owed to the slot, which waits for it; reconcile with the exchange"
+        )
+        return [self._ended(tracked, timestamp, total, reason)]
 
     def _trades_total(self, tracked: _Tracked, trades: list[dict[str, Any]]) -> float:
         """Filled size once ``trades`` are applied (the already reported ones count once, and
@@ -1617,12 +1723,13 @@ class CcxtVenue:
 
     def _fill_id(self, tracked: _Tracked, fill_key: str) -> str:
         """The fill id of ``tracked``'s fill of trade ``fill_key``: the trade's, or
-        ``<trade's>:<exchange order id>`` when another order reported that trade (a self-trade's
-        second fill). The kernel keeps a fill's predicted fee until FILL_SETTLED by fill id, so
-        under one id the second fill's replaced the first's and one FILL_SETTLED settled one."""
+        ``<trade's>:<order key>`` (``_Tracked.order_key``: its exchange id, or its client id
+        while it has none) when another order reported that trade (a self-trade's second fill).
+        The kernel keeps a fill's predicted fee until FILL_SETTLED by fill id, so under one id the
+        second fill's replaced the first's and one FILL_SETTLED settled one."""
         if fill_key not in self._reported_trades:
             return fill_key
-        return f"{fill_key}:{tracked.exchange_order_id}"
+        return f"{fill_key}:{tracked.order_key}"
 
     def _fill_events(
         self, tracked: _Tracked, trades: list[dict[str, Any]], order_ts: float
@@ -2085,19 +2192,7 @@ class CcxtVenue:
             "reconcile with the exchange"
         )
         log.warning("%s: %s", tracked.client_id, reason)
-        kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
-        return [
-            self._events.make(
-                tracked.order,
-                kind,
-                VenueOrderStatus.CANCELED if tracked.cancel_requested else VenueOrderStatus.EXPIRED,
-                venue_order_id=tracked.venue_order_id,
-                timestamp=self._clock(),
-                filled_size=0.0,  # the kernel's "cannot say"
-                event_id=f"{self.name}:{kind.name.lower()}:{tracked.event_key}",
-                reason=reason,
-            )
-        ]
+        return [self._ended(tracked, self._clock(), 0.0, reason)]  # 0: the kernel's "cannot say"
 
     def _poll_unresolved(self, tracked: _Tracked) -> list[VenueEvent]:
         try:
