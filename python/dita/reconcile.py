@@ -148,9 +148,10 @@ class _Refused(Exception):
 
 
 class _Malformed(Exception):
-    """The venue's answer about an order has a figure reconciliation cannot use. Checked before
-    any event for that order is applied, so that order is left exactly as it was, unresolved
-    with the field and the value, and the other orders are still reconciled."""
+    """The venue's answer about an order has a figure reconciliation cannot use, or is about
+    another order. Checked before any event for that order is applied, so that order is left
+    exactly as it was, unresolved with the field and the value, and the other orders are still
+    reconciled."""
 
     def __init__(self, field: str, value: Any, why: str) -> None:
         super().__init__(f"{field}={value!r} ({why})")
@@ -158,7 +159,7 @@ class _Malformed(Exception):
 
     def unresolved(self, item: dict[str, Any]) -> dict[str, Any]:
         reason = (
-            f"the venue's answer about {item['client_order_id']!r} is malformed: {self}; "
+            f"the venue's answer about {item['client_order_id']!r} cannot be used: {self}; "
             "nothing was changed for this order"
         )
         return {**item, "reason": reason, "details": self.details}
@@ -173,10 +174,11 @@ def _finite(value: object) -> TypeGuard[float]:
 _FIGURES = ("size", "filled_size", "avg_fill_price", "price")
 
 
-def _check_answer(theirs: Any) -> None:
+def _check_answer(theirs: Any, mine: VenueOrder, venue: Any) -> None:
     """Raise ``_Malformed`` naming the first field of the venue's order that is unusable: a
-    status that is not a ``VenueOrderStatus``, a figure that is not a finite number >= 0. A
-    native ``VenueOrder`` always passes; a Python adapter may hand back anything."""
+    status that is not a ``VenueOrderStatus``, a figure that is not a finite number >= 0, or an
+    id or side showing it another order than the kernel's ``mine`` (``_same_order``). A native
+    ``VenueOrder`` passes the first checks; a Python adapter may hand back anything."""
     status = getattr(theirs, "status", None)
     if not isinstance(status, VenueOrderStatus):
         raise _Malformed("status", status, "not a VenueOrderStatus")
@@ -193,14 +195,51 @@ def _check_answer(theirs: Any) -> None:
         VenueEvent("", "", 0, "ORDER_ACK", venue_order_id=venue_order_id)
     except ValueError as exc:
         raise _Malformed("venue_order_id", venue_order_id, str(exc)) from None
+    _same_order(theirs, mine, venue)
 
 
-def _missed_fill(mine: VenueOrder, theirs: VenueOrder) -> tuple[float, float] | None:
+def _hooked(venue: Any, hook: str, mine: VenueOrder) -> str:
+    """What the venue's ``hook`` (``listed_client_order_id``, ``listed_venue_order_id``) names
+    ``mine`` by; "" without one or when it raised (matched by the kernel's own ids, as without)."""
+    named = getattr(venue, hook, None)
+    if not callable(named):
+        return ""
+    try:
+        return str(named(mine))
+    except Exception:
+        return ""
+
+
+def _same_order(theirs: Any, mine: VenueOrder, venue: Any) -> None:
+    """Raise ``_Malformed`` when the venue's answer is about another order than ``mine``: a client
+    id other than the kernel's (or the one it went out under, ``listed_client_order_id``) with no
+    venue id of ``mine`` (in either form) to match, or the other side. An adapter answering about
+    another order (or an order of an earlier life under a client id the kernel reused) had its
+    fills booked into ``mine``, at its price. A venue id alone is not compared: a venue may give
+    it in a form of its own, and the client id names the order, as for the kernel's events."""
+    coid = getattr(theirs, "client_order_id", None)
+    if coid is not None and not isinstance(coid, str):
+        raise _Malformed("client_order_id", coid, "must be a string")
+    if coid and coid != mine.client_order_id and coid != _hooked(venue, "listed_client_order_id", mine):
+        theirs_id = theirs.venue_order_id
+        ids = {mine.venue_order_id, _hooked(venue, "listed_venue_order_id", mine)} - {""}
+        if theirs_id not in ids:
+            why = f"another order's: the kernel's order is {mine.client_order_id!r}"
+            if mine.venue_order_id:
+                why += f", venue id {mine.venue_order_id!r}"
+            raise _Malformed("client_order_id", coid, why)
+    side = getattr(theirs, "side", None)
+    side = getattr(side, "name", side)
+    if isinstance(side, str) and side.upper() != mine.side.name:
+        raise _Malformed("side", side, f"another order's: the kernel's order is a {mine.side.name}")
+
+
+def _missed_fill(mine: VenueOrder, theirs: VenueOrder, venue: Any) -> tuple[float, float] | None:
     """The size and price of what the venue filled beyond what the kernel booked (None when
     nothing); the answer is checked first (``_check_answer``). Raises ``_Malformed`` when the
     answer is malformed or the venue filled more without any usable price, so nothing is
     applied for the order rather than its end without its fill."""
-    _check_answer(theirs)
+    _check_answer(theirs, mine, venue)
     missed = theirs.filled_size - mine.filled_size
     if missed <= QTY_EPS:
         return None
@@ -442,9 +481,20 @@ def reconcile_with_venue(
             f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
             f"could not be listed: {type(exc).__name__}: {exc}"
         ) from exc
-    # For the kernel's orders, by client id; the orders nobody manages are taken from ``listed``,
-    # where several without a client id (placed by hand at some exchanges) are each one.
-    venue_open = {o.client_order_id: o for o in listed if o.client_order_id}
+    for at, entry in enumerate(listed):
+        # Not an order (None, a number, a dict where an adapter kept the raw answer): read as one,
+        # it raised AttributeError, naming neither the venue nor the entry.
+        if not hasattr(entry, "client_order_id"):
+            raise VenueUnavailable(
+                f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
+                f"are malformed: entry {at} is {entry!r}, not an order (it has no client_order_id)"
+            )
+    # For the kernel's orders, by client id (text: a list, where an adapter kept a raw answer, is
+    # no id of the kernel's, and could not be indexed); the orders nobody manages are taken from
+    # ``listed``, where several without a client id (placed by hand at some exchanges) are each one.
+    venue_open = {
+        o.client_order_id: o for o in listed if isinstance(o.client_order_id, str) and o.client_order_id
+    }
     # Given the order's asset where the venue takes it (read once: ``order_lookup``), so a venue
     # asks the order's market only, not each market it trades.
     lookup = order_lookup(venue)
@@ -495,7 +545,12 @@ def reconcile_with_venue(
         # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the event took
         # an order whose rest works on for over. An order the venue ended has no rest open.
         over = theirs.status in _ENDINGS
-        remaining = 0.0 if over else max(theirs.size - theirs.filled_size, 0.0)
+        # What is left of an order the venue works is the kernel's size less what it filled: a
+        # size listed short (an adapter giving what is left as the size) said FILLED with
+        # nothing left, and the kernel ended an order the venue works (rules 34), saying nothing.
+        # One the venue says FILLED is held to the venue's size (an order cut to its lot).
+        works = not over and theirs.status != VenueOrderStatus.FILLED
+        remaining = 0.0 if over else max((mine.size if works else theirs.size) - theirs.filled_size, 0.0)
         if over:
             status = theirs.status
         else:
@@ -543,7 +598,10 @@ def reconcile_with_venue(
         # without a record of it (or with one from before that fill) reported the fills booked
         # above again in the cancel's answer, refused as duplicates, and named the listing's
         # slot 0 and no trade, so a fill that raced the cancel on another slot was refused.
-        follow(_as_booked(kernel, mine, theirs, refused is None))
+        # Read only for a venue that follows orders: each read lists every slot's awaited and
+        # ended orders, and done for each order it grew with the square of the slots.
+        if callable(watch) and mine.client_order_id not in unwatchable:
+            follow(_as_booked(kernel, mine, theirs, refused is None))
         canceled, why_not, fills = _cancel_at_venue(venue, theirs, how)
         if refused is None and canceled is not None and canceled + QTY_EPS >= told:
             # The end with the cancel's figure before the fills its answer reports: a fill that
@@ -681,7 +739,7 @@ def reconcile_with_venue(
                 apply(event(mine, "REJECT", reason="not at the venue after restart (submit lost)"))
                 report.lost_submits.append(item)
                 continue
-            fill = _missed_fill(mine, theirs)
+            fill = _missed_fill(mine, theirs, venue)
             stage = kernel.slot_state(mine.slot_id).fsm_state
             if stage in (TradeStage.ORDER_SENT, TradeStage.EXIT_SENT):
                 apply(event(mine, "ORDER_ACK", venue_order_id=theirs.venue_order_id))
@@ -750,7 +808,7 @@ def reconcile_with_venue(
             report.unresolved.append({**item, "reason": reason})
             continue
         try:
-            fill = _missed_fill(mine, theirs)
+            fill = _missed_fill(mine, theirs, venue)
         except _Malformed as malformed:
             report.unresolved.append(malformed.unresolved(item))
             continue
@@ -836,7 +894,7 @@ def reconcile_with_venue(
             continue  # the venue no longer knows it: nothing more to learn
         try:
             try:
-                fill = _missed_fill(mine, theirs)
+                fill = _missed_fill(mine, theirs, venue)
             except _Malformed:
                 # Not the kernel's to manage after all: listed open, it is canceled as an order
                 # nobody manages (below), as before this pass asked about it.
@@ -908,13 +966,15 @@ def reconcile_with_venue(
             isinstance(venue_order_id, str) and venue_order_id in owned_venue_ids
         ):
             continue
-        side = getattr(theirs.side, "name", theirs.side)  # an adapter may give a plain "BUY"
+        # An adapter may give a plain "BUY", or leave a field out: read as it was, that raised
+        # AttributeError here, after the events above were applied, and their report was lost.
+        side = getattr(theirs, "side", None)
         item = {
             "client_order_id": coid,
             "venue_order_id": venue_order_id,
-            "asset": theirs.asset,
-            "size": theirs.size,
-            "side": side,
+            "asset": getattr(theirs, "asset", None),
+            "size": getattr(theirs, "size", None),
+            "side": getattr(side, "name", side),
         }
         if cancel_unknown:
             try:
