@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hazelcast.future import ImmediateFuture
 from hz_helpers import btc_entry, eventually, mode
 
 import dita.control.hazelcast as control_hz
@@ -93,8 +95,8 @@ def test_a_late_event_still_does_not_replace_a_newer_entry(
 
 @pytest.mark.parametrize(
     "bad",
-    [float("inf"), float("-inf"), float("nan"), 10**400, "1700000000", True, None],
-    ids=["inf", "-inf", "nan", "int-past-float", "text", "bool", "null"],
+    [float("inf"), float("-inf"), float("nan"), 10**400, "1700000000", True, None, -5.0, 0],
+    ids=["inf", "-inf", "nan", "int-past-float", "text", "bool", "null", "negative", "zero"],
 )
 def test_a_stamp_that_is_not_a_finite_number_counts_as_missing(bad: Any) -> None:
     now = time.time()
@@ -145,31 +147,28 @@ def test_a_nan_stamp_in_the_global_entry_does_not_override_a_kernels_entry(
 
 
 class MemoryMap:
-    """The calls `write_entry` makes on a map, in memory."""
+    """The calls `write_entry` makes on a map, in memory, each answered at once."""
 
     def __init__(self, entries: dict[str, str]) -> None:
         self.values = {k: HazelcastJsonValue(v) for k, v in entries.items()}
 
-    def blocking(self) -> MemoryMap:
-        return self
-
     def get(self, key: str) -> Any:
-        return self.values.get(key)
+        return ImmediateFuture(self.values.get(key))
 
-    def entry_set(self) -> list[tuple[str, Any]]:
-        return list(self.values.items())
+    def entry_set(self) -> Any:
+        return ImmediateFuture(list(self.values.items()))
 
     def put_if_absent(self, key: str, value: Any) -> Any:
         if key in self.values:
-            return self.values[key]
+            return ImmediateFuture(self.values[key])
         self.values[key] = value
-        return None
+        return ImmediateFuture(None)
 
-    def replace_if_same(self, key: str, old: Any, new: Any) -> bool:
+    def replace_if_same(self, key: str, old: Any, new: Any) -> Any:
         if self.values.get(key) is not old:
-            return False
+            return ImmediateFuture(False)
         self.values[key] = new
-        return True
+        return ImmediateFuture(True)
 
     def read(self, key: str) -> dict[str, Any]:
         decoded: dict[str, Any] = json.loads(self.values[key].to_string())
@@ -253,3 +252,88 @@ def test_a_bad_value_newer_than_a_global_halt_does_not_keep_a_kernel_from_it(
     said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("control entry k1: mode ")]
     assert len(said) == 1, said
     assert f"control entry k1: mode {shown} ignored: mode must be one of" in said[0], said
+
+
+def test_a_stamp_before_1970_counts_as_missing_and_is_said(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel], caplog: pytest.LogCaptureFixture
+) -> None:
+    """`mode_at: -5` typed by hand ranked below a field with no stamp at all: a kernel on its local
+    state, which takes an unstamped HALTED, never took this one, and nothing said why."""
+    plane, kernel = plane_and_kernel
+    plane._on_entry(Event("k1", entry(mode="HALTED", mode_at=-5.0)))
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
+    for _ in range(3):  # said once, not on every event that still carries it
+        plane._on_entry(Event("k1", entry(mode="HALTED", mode_at=-5.0, verbosity="DEBUG")))
+    said = [r.getMessage() for r in caplog.records if "mode_at" in r.getMessage()]
+    assert said == [
+        "control entry k1: mode_at -5.0 is not a time after 1970: its mode 'HALTED' counts as never set "
+        "(never newer than a stamped value)"
+    ], said
+    plane._on_entry(Event("k1", entry(mode="LIVE", mode_at=time.time())))
+    assert eventually(lambda: mode(kernel) == "LIVE", timeout=5.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"mode": "HALTED", "mode_at": -5.0}, "mode_at=-5.0"),
+        ({"mode": "HALTED", "mode_at": float("nan")}, "mode_at=nan"),
+        ({"mode": "HALTED", "mode_at": float("inf")}, "mode_at=inf"),
+        ({"mode": "HALTED", "mode_at": "1700000000"}, "mode_at='1700000000'"),
+        ({"mode": "HALTED", "mode_at": 1_700_000_000.0}, "mode_at=1700000000.0"),
+        ({"verbosity": "QUIET", "verbosity_at": True}, "verbosity_at=True"),
+        ({"verbosity": "QUIET", "updated_at": 1.0}, "updated_at=1.0"),
+        ({"mode": "HALTED", "updated_by": "someone"}, "updated_by='someone'"),
+        ({"mode": "HALTED", "kernel_id": "k2"}, "kernel_id='k2'"),
+        ({"mode": "HALTED", "moed": "LIVE"}, "moed='LIVE'"),
+        ({"mode": "HALT"}, "mode must be one of HALTED, LIVE, PAPER, REDUCE_ONLY, SHADOW, got 'HALT'"),
+        ({"mode": None}, "mode must be one of HALTED, LIVE, PAPER, REDUCE_ONLY, SHADOW, got None"),
+        ({"mode": 3}, "got 3"),
+        ({"verbosity": float("nan")}, "verbosity must be one of DEBUG, NORMAL, QUIET, got nan"),
+        ({"debug_clickhouse_enabled": 1}, "debug_clickhouse_enabled must be true or false, got 1"),
+        (
+            {"debug_clickhouse_enabled": float("inf")},
+            "debug_clickhouse_enabled must be true or false, got inf",
+        ),
+        ({}, "nothing to set: give mode, verbosity or debug_clickhouse_enabled"),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, dict) else "said",
+)
+def test_a_bad_change_is_refused_naming_the_field_and_the_value_and_nothing_is_written(
+    change: dict[str, Any], said: str
+) -> None:
+    """`write_entry` merged whatever it was handed: `mode_at: -5` replaced the stamp it had just
+    made, so the HALTED counted as older than every other value (no kernel took it), and a
+    misspelt mode was written for every kernel to ignore. Only the control fields are a change's,
+    each a value a kernel takes; the writer stamps them."""
+    client = MemoryClient(
+        {"k1": entry(mode="LIVE", mode_at=1.0), "*": entry(verbosity="NORMAL", verbosity_at=1.0)}
+    )
+    before = dict(client.map.values)
+    for key in (None, "k1", "k2"):
+        with pytest.raises(ValueError, match=re.escape(said)):
+            write_entry(client, key, change)  # type: ignore[arg-type]
+    assert client.map.values == before
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (
+            {"change": [("mode", "HALTED")]},
+            "change must map control fields to their values, got [('mode', 'HALTED')]",
+        ),
+        ({"updated_by": ""}, "updated_by must name who writes the entry in UTF-8 text, got ''"),
+        ({"updated_by": 7}, "updated_by must name who writes the entry in UTF-8 text, got 7"),
+        (
+            {"updated_by": "op\udcff"},
+            "updated_by must name who writes the entry in UTF-8 text, got 'op\\udcff'",
+        ),
+    ],
+    ids=["change-not-a-mapping", "by-blank", "by-number", "by-not-utf8"],
+)
+def test_a_bad_writer_argument_is_refused_naming_it(arguments: dict[str, Any], said: str) -> None:
+    client = MemoryClient({})
+    with pytest.raises(ValueError, match=re.escape(said)):
+        write_entry(client, "k1", **{"change": {"mode": "HALTED"}, **arguments})  # type: ignore[arg-type]
+    assert client.map.values == {}

@@ -380,3 +380,71 @@ def test_a_connection_lost_as_a_resync_ends_is_not_taken_for_in_sync(
         assert kernel.control()["verbosity"] == "DEBUG"
     finally:
         kernel.close()
+
+
+def test_a_set_with_a_frozen_member_ends_within_its_timeout_saying_nothing_was_written(
+    member_factory: Any,
+) -> None:
+    """A global `dita control set` reads every entry (the stamps it must beat) before it writes,
+    and `--kernel` first reads the kernels' accounts. With one of two members frozen (SIGSTOP: a
+    GC pause, a stalled VM) those reads went unanswered until the other member declared it dead,
+    a minute later: the operator's halt hung that long, without a word. Each command now ends at
+    its --timeout (exit 3) saying nothing was written, and nothing was."""
+    import subprocess
+    import sys
+
+    from dita.control.hazelcast import ControlWriteUnconfirmed
+
+    (live, frozen), addresses = _cluster(member_factory, "dita-frozen-set", 2)
+    client = connect_client(addresses, "dita-frozen-set", block=True, connect_timeout=30)
+    pid = frozen.pid()
+    assert pid is not None
+    runs: list[tuple[list[str], float, subprocess.CompletedProcess[str]]] = []
+    thawed = False
+    try:
+        deadline = time.monotonic() + 60
+        while len(client.cluster_service.get_members()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert len(client.cluster_service.get_members()) == 2
+        os.kill(pid, signal.SIGSTOP)
+        env = {**os.environ, "DITA_HAZELCAST_CONNECT_S": "5"}
+        # Only the live member given: the command connects to it and meets the frozen one in the cluster.
+        where = ["--cluster", live.address, "--cluster-name", "dita-frozen-set", "--timeout", "2"]
+        for target in ([], ["--kernel", "k-frozen", "--new-kernel"]):
+            args = ["control", "set", "--mode", "HALTED", *target, *where]
+            started = time.monotonic()
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-c", "from dita.cli import main; main()", *args],
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"`dita {' '.join(args)}` still waited after 30 s with a member frozen")
+            runs.append((args, time.monotonic() - started, done))
+        # The API too, on a client that was connected to the frozen member when it froze.
+        started = time.monotonic()
+        with pytest.raises(ControlWriteUnconfirmed, match="nothing was written") as refused:
+            write_entry(client, None, {"mode": "HALTED"}, timeout=1.0)
+        assert time.monotonic() - started < 5
+        assert refused.value.sent is False
+        os.kill(pid, signal.SIGCONT)
+        thawed = True
+        # Nothing was written, as the commands said.
+        entries = client.get_map(CONTROL_PLANE_MAP).blocking()
+        assert entries.get("*") is None and entries.get("k-frozen") is None
+    finally:
+        if not thawed:
+            os.kill(pid, signal.SIGCONT)
+        client.shutdown()
+    for args, took, done in runs:
+        said = f"`dita {' '.join(args)}`: {done.returncode} {done.stdout!r} {done.stderr!r}"
+        # 2 s, the client's shutdown (at most 2 s) and a Python start, with margin for a loaded host.
+        assert took < 15, f"{said} took {took:.1f} s"
+        assert done.returncode == 3, said
+        assert "not answered within 2s" in done.stderr, said
+        assert "nothing was written" in done.stderr, said
+        assert "Traceback" not in done.stderr, said
+        assert "set " not in done.stdout, said  # no line saying it was set

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
@@ -28,6 +29,9 @@ from dita.cli._common import (
 
 __all__ = ["register"]
 
+# dita.control.hazelcast.WRITE_TIMEOUT_S (a test holds them equal), not imported: `--help` stays quick.
+_WRITE_TIMEOUT_S = 10.0
+
 control_app = typer.Typer(
     help="Show and change the cluster-wide control plane (Hazelcast).", no_args_is_help=True
 )
@@ -42,6 +46,14 @@ ClusterNameOption = Annotated[
     str | None, typer.Option("--cluster-name", help="default: $DITA_HAZELCAST_CLUSTER or dita")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
+TimeoutOption = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="seconds the cluster has to answer once connected (up to 300); past them, exit 3 "
+        "saying what it left unanswered",
+    ),
+]
 
 
 def _client(cluster: str | None, cluster_name: str | None) -> Any:
@@ -55,15 +67,6 @@ def _client(cluster: str | None, cluster_name: str | None) -> Any:
         return connect_client(members, name, block=True, connect_timeout=timeout)
     except Exception as exc:
         fail(f"cannot reach Hazelcast cluster {name!r} at {', '.join(members)}: {exc}", code=3)
-
-
-def _read(
-    client: Any, say: Callable[[str], None]
-) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
-    from dita.control.hazelcast import CONTROL_PLANE_MAP
-    from dita.projection.hazelcast import CONTROL_MAP, read_map
-
-    return read_map(client, CONTROL_PLANE_MAP, say), read_map(client, CONTROL_MAP, say)
 
 
 def _warn_once() -> Callable[[str], None]:
@@ -90,20 +93,29 @@ def _fmt_time(ts: Any) -> str:
 
 @control_app.command("show")
 def show(
-    cluster: ClusterOption = None, cluster_name: ClusterNameOption = None, as_json: JsonOption = False
+    cluster: ClusterOption = None,
+    cluster_name: ClusterNameOption = None,
+    as_json: JsonOption = False,
+    timeout: TimeoutOption = _WRITE_TIMEOUT_S,
 ) -> None:
     """The control entries (what operators asked for) and each kernel's applied state.
 
     With --json, a number that is not finite (typed by hand) is shown as text: "inf", "nan".
     """
     from dita._numbers import finite_json
-    from dita.projection.hazelcast import ACCOUNTS_MAP, HazelcastError, read_map, shutdown_client
+    from dita.control.hazelcast import CONTROL_PLANE_MAP
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, HazelcastError, shutdown_client
 
+    _require_timeout(timeout)
     client = _client(cluster, cluster_name)
+    deadline = time.monotonic() + timeout
     try:
         say = _warn_once()
-        entries, applied = _read(client, say)
-        accounts = read_map(client, ACCOUNTS_MAP, say)
+        entries = _read_by(client, CONTROL_PLANE_MAP, say, deadline)
+        applied = _read_by(client, CONTROL_MAP, say, deadline)
+        accounts = _read_by(client, ACCOUNTS_MAP, say, deadline)
+    except _NotAnswered as late:
+        _unanswered(cluster, cluster_name, f"{late.what} not answered within {timeout:g}s ({late.why})")
     except HazelcastError as exc:
         _lost(cluster, cluster_name, exc, "while reading the maps")
     finally:
@@ -180,6 +192,14 @@ def set_(
     wait: Annotated[
         float, typer.Option("--wait", help="seconds to wait until the kernels' projections show the change")
     ] = 0.0,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout",
+            help="seconds the cluster has to answer the reads and the write once connected (up to "
+            "300); past them, exit 3 saying whether the entry was written",
+        ),
+    ] = _WRITE_TIMEOUT_S,
     by: Annotated[str, typer.Option("--by", help="who sets it (kept in the entry)")] = "dita-cli",
     cluster: ClusterOption = None,
     cluster_name: ClusterNameOption = None,
@@ -187,10 +207,14 @@ def set_(
     """Change the control entry of one kernel or of every kernel.
 
     A --kernel id that no kernel of the cluster is projected under (a typo) is refused, exit 1,
-    nothing written, unless --new-kernel says the entry is for a kernel still to start."""
+    nothing written, unless --new-kernel says the entry is for a kernel still to start.
+
+    A cluster that leaves a read or the write unanswered (a member frozen answers none until the
+    others declare it dead, a minute or more) ends the command at --timeout, exit 3, saying
+    whether the write went out; a read of --wait left unanswered ends it at --wait, exit 4."""
     from dita._kernel import ControlMode, Verbosity
     from dita.control import GLOBAL, enum_names
-    from dita.control.hazelcast import normalize_change, write_entry
+    from dita.control.hazelcast import ControlWriteUnconfirmed, normalize_change, write_entry
 
     # Checked one at a time so the refusal names the option typed, not the entry's field.
     try:
@@ -215,24 +239,31 @@ def set_(
         fail(f"--by must name who sets it, got {by!r}")
     require_utf8("--by", by)  # written into the entry, read back as text no terminal can show
     require_finite("--wait", wait, allow_zero=True)
+    _require_timeout(timeout)
     from dita.projection.hazelcast import HazelcastError, shutdown_client
 
     client = _client(cluster, cluster_name)
     say = _warn_once()
     written = False
+    # One deadline for the reads and the write: the command ends by it, whichever goes unanswered.
+    deadline = time.monotonic() + timeout
     try:
         accounts: dict[str, dict[str, Any]] = {}
         if kernel is not None:
-            from dita.projection.hazelcast import ACCOUNTS_MAP, read_map
+            from dita.projection.hazelcast import ACCOUNTS_MAP
 
             # Read once: the check below and the warning after the write both go by it.
-            accounts = read_map(client, ACCOUNTS_MAP, say)
+            accounts = _read_by(client, ACCOUNTS_MAP, say, deadline)
             if not new_kernel:
-                _require_known(client, kernel, accounts, say)
+                _require_known(client, kernel, accounts, say, deadline)
         try:
-            write_entry(client, kernel, change, updated_by=by)
+            write_entry(
+                client, kernel, change, updated_by=by, timeout=max(deadline - time.monotonic(), 0.001)
+            )
         except ValueError as exc:  # an entry's stamp no write can follow: nothing was written
             fail(str(exc))
+        except ControlWriteUnconfirmed as exc:
+            _unanswered(cluster, cluster_name, exc.said(timeout))
         written = True
         typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
         if kernel is not None:
@@ -243,6 +274,13 @@ def set_(
                 typer.echo(f"warning: {why}", err=True)
         if wait > 0:
             _wait_applied(client, kernel, change, wait, say)
+    except _NotAnswered as late:
+        # A read before the write: written stays False (the wait's reads end in _wait_applied).
+        _unanswered(
+            cluster,
+            cluster_name,
+            f"{late.what} not answered within {timeout:g}s ({late.why}); nothing was written",
+        )
     except HazelcastError as exc:
         # The cluster went away mid-command: say what is known rather than a traceback.
         known = (
@@ -271,13 +309,73 @@ def _lost(cluster: str | None, cluster_name: str | None, exc: Exception, known: 
     )
 
 
+class _NotAnswered(Exception):
+    """A read the cluster left unanswered past the command's deadline; ``what`` names it."""
+
+    def __init__(self, what: str) -> None:
+        from dita.control.hazelcast import UNANSWERED_WHY
+
+        super().__init__(what)
+        self.what = what
+        self.why = UNANSWERED_WHY
+
+
+def _read_by(
+    client: Any, map_name: str, say: Callable[[str], None], deadline: float
+) -> dict[str, dict[str, Any]]:
+    """``read_map`` of ``map_name``, given until ``deadline`` (monotonic); _NotAnswered past it.
+
+    A read of every entry waits on every member: a frozen one answers it only once the others
+    declare it dead, a minute or more, so it runs on a thread of its own, left to end (or fail
+    when the client shuts down) in the background."""
+    from dita.projection import hazelcast as projection
+
+    done = threading.Event()
+    result: list[Any] = []
+
+    def read() -> None:
+        try:
+            result.append(projection.read_map(client, map_name, say))
+        except BaseException as exc:  # handed to the caller's thread
+            result.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=read, name=f"dita-read-{map_name}", daemon=True).start()
+    if not done.wait(max(deadline - time.monotonic(), 0.0)):
+        raise _NotAnswered(f"the read of {map_name}")
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    read_entries: dict[str, dict[str, Any]] = result[0]
+    return read_entries
+
+
+def _require_timeout(timeout: float) -> None:
+    """Exit 2, before connecting, unless --timeout is above 0 and up to 300 seconds."""
+    from dita._numbers import within
+
+    if not within(timeout, 0, 300) or timeout == 0:
+        fail(f"--timeout={timeout!r} must be above 0 and up to 300 seconds")
+
+
+def _unanswered(cluster: str | None, cluster_name: str | None, said: str) -> NoReturn:
+    members, name = cluster_options(
+        cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
+    )
+    fail(f"Hazelcast cluster {name!r} at {', '.join(members)}: {said}", code=3)
+
+
 _KNOWN_LISTED = 20
 """How many known kernel ids `set` names, the nearest first, when it refuses an unknown one (`show`
 lists them all)."""
 
 
 def _require_known(
-    client: Any, kernel: str, accounts: dict[str, dict[str, Any]], say: Callable[[str], None]
+    client: Any,
+    kernel: str,
+    accounts: dict[str, dict[str, Any]],
+    say: Callable[[str], None],
+    deadline: float,
 ) -> None:
     """Exit 1, before anything is written, when no kernel was ever projected under ``kernel``
     in this cluster (no account, no control state) nor has a control entry of its own: a
@@ -285,10 +383,10 @@ def _require_known(
     known and its entry is written; so is one given an entry ahead of its start (--new-kernel)."""
     from dita.control import GLOBAL
     from dita.control.hazelcast import CONTROL_PLANE_MAP
-    from dita.projection.hazelcast import CONTROL_MAP, read_map
+    from dita.projection.hazelcast import CONTROL_MAP
 
-    entries = set(read_map(client, CONTROL_PLANE_MAP, say)) - {GLOBAL}
-    known = set(accounts) | set(read_map(client, CONTROL_MAP, say)) | entries
+    entries = set(_read_by(client, CONTROL_PLANE_MAP, say, deadline)) - {GLOBAL}
+    known = set(accounts) | set(_read_by(client, CONTROL_MAP, say, deadline)) | entries
     if kernel in known:
         return
     # The ids nearest the one given first (a typo's own kernel among them), however many are known.
@@ -338,6 +436,11 @@ def _gone_why(account: dict[str, Any]) -> str:
     return ""
 
 
+_LAST_READ_S = 1.0
+"""How long past --wait the reads of a round of --wait may still take (a round begun just before
+its end): reads answered in milliseconds must not fail the wait for the time left being nil."""
+
+
 def _wait_applied(
     client: Any, kernel: str | None, change: dict[str, Any], wait: float, say: Callable[[str], None]
 ) -> None:
@@ -348,17 +451,25 @@ def _wait_applied(
         clock_note,
         live_kernels,
         projection_age,
-        read_map,
     )
 
     deadline = time.monotonic() + wait
     pending: list[str] = []
     gone: list[str] = []
     while True:
-        applied = read_map(client, CONTROL_MAP, say)
-        # Entries outlive their kernel: one that stopped projecting cannot apply anything, and
-        # the mode it last projected is not a change applied.
-        accounts = read_map(client, ACCOUNTS_MAP, say)
+        # The round's reads given until the wait's end, or a moment past it for a round begun at its end.
+        reads_by = max(deadline, time.monotonic() + _LAST_READ_S)
+        try:
+            applied = _read_by(client, CONTROL_MAP, say, reads_by)
+            # Entries outlive their kernel: one that stopped projecting cannot apply anything, and
+            # the mode it last projected is not a change applied.
+            accounts = _read_by(client, ACCOUNTS_MAP, say, reads_by)
+        except _NotAnswered as late:
+            fail(
+                f"the entry was written; which kernels applied it is unknown: {late.what} not answered "
+                f"within {wait:g}s ({late.why})",
+                code=4,
+            )
         live = live_kernels(accounts)
         if kernel:
             targets = [kernel]

@@ -4,7 +4,8 @@ Operators write entries into the map ``dita_control_plane``: key ``*`` (every ke
 kernel id. An entry holds any of ``mode``, ``verbosity`` and ``debug_clickhouse_enabled``,
 each with the wall-clock time it was set (``mode_at`` ...), or just past the newest stamp it
 competes with when the writer's clock is behind that one. Only those stamps order writes
-(``updated_at`` says who wrote last), and one that is not a finite number counts as missing.
+(``updated_at`` says who wrote last), and one that is not a finite number after 1970 counts as
+missing.
 A kernel runs, field by field, the most recently set value of its own entry and the global
 one, so ``set --mode HALTED`` (global) halts everyone, and a later ``set --kernel K --mode
 LIVE`` resumes only K, whatever the operators' clocks say.
@@ -15,6 +16,11 @@ What each kernel actually runs with is projected separately (map ``dita_control`
 An entry listener applies changes as they happen (well under a second). When the cluster is
 unreachable the kernel keeps its last known control state, logs that it does, and
 ``status()`` says so; on reconnect the entries are read again and anything missed is applied.
+
+A write (``write_entry``, ``HazelcastControlPlane.set``, `dita control set`) ends within its
+timeout (``WRITE_TIMEOUT_S``) whichever request the cluster leaves unanswered (a member frozen
+answers none until the others declare it dead, a minute or more), raising
+``ControlWriteUnconfirmed``, which says whether the write itself went out.
 """
 
 from __future__ import annotations
@@ -32,7 +38,6 @@ from dita._text import is_utf8, shortened
 from dita.control import GLOBAL, enum_names, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
     CLOCKS_AGREE_WITHIN_S,
-    BlockingMap,
     Future,
     HazelcastClient,
     LifecycleState,
@@ -51,7 +56,9 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTROL_FIELDS",
     "CONTROL_PLANE_MAP",
+    "WRITE_TIMEOUT_S",
     "ControlPlaneUnavailable",
+    "ControlWriteUnconfirmed",
     "HazelcastControlPlane",
     "effective_control",
     "normalize_change",
@@ -70,8 +77,86 @@ partition threads, answers none until the others declare it dead, a minute or mo
 applies what the events bring meanwhile, so a HALTED is not held up by it."""
 
 
+WRITE_TIMEOUT_S = 10.0
+"""How long a write of a control entry waits for the cluster's answers by default (the map's
+proxy, the reads of the stamps it must beat, the write itself) before it gives up: a member
+frozen (SIGSTOP, a GC pause, a stalled VM) answers no request of its partitions until the others
+declare it dead, and a global write reads every entry, so a halt hung a minute and more."""
+
+UNANSWERED_WHY = (
+    "a member not answering: frozen, or its partition threads stuck, until the others declare it dead"
+)
+"""Why a request goes unanswered, as a write (and `dita control set`) says."""
+
+
 class ControlPlaneUnavailable(RuntimeError):
     """The control plane's cluster could not be reached to read or write an entry."""
+
+
+class ControlWriteUnconfirmed(ControlPlaneUnavailable):
+    """The cluster did not answer a write of a control entry within its timeout.
+
+    ``sent`` False: a request before the write (``waited_for``: the map's proxy, a read of the
+    stamps it must beat) went unanswered, so nothing was written. True: the write itself went out
+    unanswered; the member may still apply it when it answers, or not. ``key`` and ``change`` are
+    the entry and the fields of the write."""
+
+    def __init__(
+        self, *, key: str, change: Mapping[str, Any], waited_for: str, sent: bool, timeout: float
+    ) -> None:
+        self.key = key
+        self.change = dict(change)
+        self.waited_for = waited_for
+        self.sent = sent
+        super().__init__(self.said(timeout))
+
+    def said(self, timeout: float) -> str:
+        """What happened, ``timeout`` the seconds the cluster was given (a caller's own, when the
+        write had what was left of it)."""
+        if self.sent:
+            fields = ", ".join(f"{f}={v}" for f, v in self.change.items())
+            return (
+                f"control entry {self.key!r}: the write of {fields} went out and was not confirmed "
+                f"within {timeout:g}s ({UNANSWERED_WHY}): it may still take effect when the member "
+                "answers, or not"
+            )
+        return (
+            f"control entry {self.key!r} not written: {self.waited_for} not answered within "
+            f"{timeout:g}s ({UNANSWERED_WHY}); nothing was written"
+        )
+
+
+class _Unanswered(Exception):
+    """A request of a write left unanswered past its deadline; ``what`` names it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def _answered_by(future: Future[Any], deadline: float, what: str) -> Any:
+    """``future``'s result, waited for until ``deadline`` (monotonic); _Unanswered past it."""
+    answered = threading.Event()
+    future.add_done_callback(lambda _: answered.set())
+    if not answered.wait(max(deadline - time.monotonic(), 0.0)):
+        raise _Unanswered(what)
+    return future.result()
+
+
+def _control_map(client: HazelcastClient) -> Future[Map[str, Any]]:
+    """The proxy of the control entries' map, as a future: the client's ``get_map`` asks a member
+    to create it the first time and waits for the answer without a limit (on a member frozen, until
+    the client drops its connection), so it is got on a thread of its own."""
+    future: Future[Map[str, Any]] = Future()  # type: ignore[no-untyped-call]  # the client's own, untyped
+
+    def get() -> None:
+        try:
+            future.set_result(client.get_map(CONTROL_PLANE_MAP))
+        except Exception as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=get, name="dita-control-map-proxy", daemon=True).start()
+    return future
 
 
 def _validate_kernel_id(kernel_id: str | None) -> str:
@@ -100,8 +185,8 @@ def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[A
 
     Fields with a value that does not validate are skipped, so the newest valid value counts
     (an entry written by hand with a typo must neither knock a kernel over nor hide a global
-    HALTED from it); the plane logs them. A stamp that is not a finite number counts as
-    missing (0): never newer than a stamped value.
+    HALTED from it); the plane logs them. A stamp that is not a finite number, or not after
+    1970 (zero or negative), counts as missing (0): never newer than a stamped value.
     """
     best: dict[str, tuple[Any, float]] = {}
     for entry in entries:
@@ -135,32 +220,91 @@ def write_entry(
     change: Mapping[str, Any],
     *,
     updated_by: str = "dita",
+    timeout: float = WRITE_TIMEOUT_S,
 ) -> dict[str, Any]:
-    """Merge a validated change into the entry of ``kernel_id`` (None: global); return the entry.
+    """Merge ``change`` into the entry of ``kernel_id`` (None: global); return the entry.
 
-    Compare-and-set, so two operators writing different fields at once lose neither. ValueError
-    when a stamp it competes with is the largest float (no later time exists): nothing is written.
+    ``change`` holds control fields only (``mode``, ``verbosity``, ``debug_clickhouse_enabled``),
+    each a value a kernel takes: the writer stamps them. Compare-and-set, so two operators writing
+    different fields at once lose neither. ValueError, naming the argument or field and its value,
+    for a bad one, and when a stamp it competes with is the largest float (no later time exists):
+    nothing is written. ControlWriteUnconfirmed when the cluster leaves a request unanswered for
+    ``timeout`` seconds, saying whether the write itself went out.
     """
     key = _validate_kernel_id(kernel_id)
-    cp_map: BlockingMap[str, Any] = client.get_map(CONTROL_PLANE_MAP).blocking()
-    for _ in range(50):
-        current = cp_map.get(key)
-        entry = _decode(key, current) if current is not None else {}
-        now = _stamp_after(key, _competing_stamps(cp_map, key, entry, change))
-        _drop_unusable_stamps(key, entry, change)
-        for field, value in change.items():
-            entry[field] = value
-            entry[f"{field}_at"] = now
-        entry["kernel_id"] = key
-        entry["updated_at"] = now
-        entry["updated_by"] = updated_by
-        new = to_json_value(entry)
-        if current is None:
-            if cp_map.put_if_absent(key, new) is None:
+    change = _checked_change(change)
+    if not isinstance(updated_by, str) or not updated_by.strip() or not is_utf8(updated_by):
+        raise ValueError(f"updated_by must name who writes the entry in UTF-8 text, got {updated_by!r}")
+    if not within(timeout, 0, 300) or timeout == 0:
+        raise ValueError(f"timeout must be above 0 and up to 300 seconds, got {timeout!r}")
+    deadline = time.monotonic() + timeout
+    what = f"the proxy of map {CONTROL_PLANE_MAP}"
+    sent = False
+    try:
+        cp_map = _answered_by(_control_map(client), deadline, what)
+        for _ in range(50):
+            read = _read_for_write(cp_map, key, deadline)
+            current = read.get(key)
+            entry = _decode(key, current) if current is not None else {}
+            others = [(k, _decode(k, v)) for k, v in read.items() if k != key and v is not None]
+            now = _stamp_after(key, _competing_stamps(key, entry, others, change))
+            _drop_unusable_stamps(key, entry, change)
+            for field, value in change.items():
+                entry[field] = value
+                entry[f"{field}_at"] = now
+            entry["kernel_id"] = key
+            entry["updated_at"] = now
+            entry["updated_by"] = updated_by
+            new = to_json_value(entry)
+            what, sent = f"the write of entry {key!r}", True
+            if current is None:
+                done = _answered_by(cp_map.put_if_absent(key, new), deadline, what) is None
+            else:
+                done = _answered_by(cp_map.replace_if_same(key, current, new), deadline, what)
+            sent = False  # answered: not written (the entry changed since the read), or written
+            if done:
                 return entry
-        elif cp_map.replace_if_same(key, current, new):
-            return entry
+    except _Unanswered as late:
+        raise ControlWriteUnconfirmed(
+            key=key, change=change, waited_for=late.what, sent=sent, timeout=timeout
+        ) from None
     raise ControlPlaneUnavailable(f"control entry {key!r} kept changing under us; try again")
+
+
+_WRITER_FIELDS = ("kernel_id", "updated_at", "updated_by")
+
+
+def _checked_change(change: Any) -> dict[str, Any]:
+    """``change`` as the fields a write sets; ValueError naming the field and its value for one
+    that is no control field (a stamp among them: the writer makes those) or holds a value no
+    kernel takes, and for nothing to set."""
+    if not isinstance(change, Mapping):
+        raise ValueError(f"change must map control fields to their values, got {shortened(repr(change))}")
+    checked: dict[str, Any] = {}
+    for field, value in change.items():
+        if field not in CONTROL_FIELDS:
+            made = [f"{f}_at" for f in CONTROL_FIELDS] + list(_WRITER_FIELDS)
+            why = "the writer makes it" if field in made else "no such field"
+            raise ValueError(
+                f"{field}={shortened(repr(value))} refused ({why}): a change sets only "
+                f"{', '.join(CONTROL_FIELDS)}, and the write stamps them; nothing was written"
+            )
+        checked[field] = _control_value(field, value)
+    if not checked:
+        raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
+    return checked
+
+
+def _read_for_write(cp_map: Map[str, Any], key: str, deadline: float) -> dict[str, Any]:
+    """The entries a write of ``key`` reads, by key (a missing one as None): for the global entry,
+    every entry (each kernel's stamps compete with it); for a kernel's, its own and the global one,
+    both asked for at once."""
+    if key == GLOBAL:
+        what = f"the read of every entry of {CONTROL_PLANE_MAP}"
+        return {str(k): v for k, v in _answered_by(cp_map.entry_set(), deadline, what)}
+    what = f"the read of entries {key!r} and {GLOBAL!r} of {CONTROL_PLANE_MAP}"
+    own, every = cp_map.get(key), cp_map.get(GLOBAL)
+    return {key: _answered_by(own, deadline, what), GLOBAL: _answered_by(every, deadline, what)}
 
 
 def _wall_clock() -> float:
@@ -169,17 +313,15 @@ def _wall_clock() -> float:
 
 
 def _competing_stamps(
-    cp_map: BlockingMap[str, Any], key: str, entry: Mapping[str, Any], change: Mapping[str, Any]
+    key: str,
+    entry: Mapping[str, Any],
+    others: Sequence[tuple[str, Mapping[str, Any]]],
+    change: Mapping[str, Any],
 ) -> list[tuple[float, str, str]]:
     """The stamps a write of ``change`` into ``entry`` (the one under ``key``) must beat to take
-    effect, as (stamp, entry key, field): the changed fields' stamps in the entries a kernel
-    composes with it (for the global entry, all of them; for a kernel's entry, the global one).
-    A stamp that is not a finite number is missing to kernels, so it is not one to beat."""
-    if key == GLOBAL:
-        others = [(str(k), _decode(str(k), v)) for k, v in cp_map.entry_set() if str(k) != key]
-    else:
-        current = cp_map.get(GLOBAL)
-        others = [] if current is None else [(GLOBAL, _decode(GLOBAL, current))]
+    effect, as (stamp, entry key, field): the changed fields' stamps in ``others``, the entries a
+    kernel composes with it (for the global entry, all of them; for a kernel's entry, the global
+    one). A stamp that is not a finite number is missing to kernels, so it is not one to beat."""
     stamps = []
     for by, held in [(key, entry), *others]:
         for field in change:
@@ -254,6 +396,8 @@ class HazelcastControlPlane:
     entries are read again as well, so a change whose event never reached this client (a
     member that failed with it in flight, one the client was not yet connected to) is applied
     within that time, not at the entry's next change.
+
+    ``set`` gives the cluster ``write_timeout`` seconds (10) to answer its write.
     """
 
     def __init__(
@@ -264,17 +408,21 @@ class HazelcastControlPlane:
         attach_timeout: float = 3.0,
         updated_by: str = "dita",
         resync_interval: float = 10.0,
+        write_timeout: float = WRITE_TIMEOUT_S,
     ) -> None:
         if not within(attach_timeout, 0, 300):
             raise ValueError(f"attach_timeout must be between 0 and 300 seconds, got {attach_timeout!r}")
         if not within(resync_interval, 0.1, 3600):
             raise ValueError(f"resync_interval must be between 0.1 and 3600 seconds, got {resync_interval!r}")
+        if not within(write_timeout, 0, 300) or write_timeout == 0:
+            raise ValueError(f"write_timeout must be above 0 and up to 300 seconds, got {write_timeout!r}")
         if not isinstance(updated_by, str) or not updated_by.strip() or not is_utf8(updated_by):
             raise ValueError(f"updated_by must name who writes entries in UTF-8 text, got {updated_by!r}")
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
         self.attach_timeout = float(attach_timeout)
         self.resync_interval = float(resync_interval)
+        self.write_timeout = float(write_timeout)
         self.updated_by = updated_by
         self._lock = threading.RLock()
         self._kernels: dict[str, ExecutionKernel] = {}
@@ -431,7 +579,9 @@ class HazelcastControlPlane:
         ``resync_interval`` seconds (``periodic``)."""
         with self._conn_lock:
             losses = self._losses  # a loss after this: the read may predate it
-        cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
+        cp_map: Map[str, Any] = self._answer(
+            _control_map(self._client), f"the proxy of map {CONTROL_PLANE_MAP}"
+        )
         if self._listener_id is None:
             # The client re-registers listeners on its own after a reconnect.
             self._listener_id = self._answer(
@@ -577,12 +727,15 @@ class HazelcastControlPlane:
             if self._bad_stamps.get((key, name)) == shown:
                 continue
             self._bad_stamps[(key, name)] = shown
+            at = entry[name]
+            number = isinstance(at, int | float) and not isinstance(at, bool) and math.isfinite(at)
             _log.warning(
-                "control entry %s: %s %s is not a finite number: its %s %s counts as never set "
+                "control entry %s: %s %s is not %s: its %s %s counts as never set "
                 "(never newer than a stamped value)",
                 key,
                 name,
                 shown,
+                "a time after 1970" if number else "a finite number",
                 field,
                 shortened(repr(entry[field])),
             )
@@ -614,7 +767,13 @@ class HazelcastControlPlane:
     def _verify_blockers(self, keys: set[str]) -> None:
         """Look up in the cluster the entries that blocked a write: one that is gone was removed
         before the write was made (its removal event is late), so the write is the latest word."""
-        cp_map: Map[str, Any] = self._client.get_map(CONTROL_PLANE_MAP)
+        try:
+            cp_map: Map[str, Any] = self._answer(
+                _control_map(self._client), f"the proxy of map {CONTROL_PLANE_MAP}"
+            )
+        except Exception as exc:  # the removal events, when they come, do the same
+            _log.debug("control plane could not look up entries %s: %s", sorted(keys), exc)
+            return
         for key in keys:
             with self._lock:
                 asked = self._entries.get(key)  # the entry the answer is about
@@ -798,9 +957,10 @@ class HazelcastControlPlane:
         debug_clickhouse_enabled: bool | None = None,
     ) -> dict[str, Any]:
         """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away
-        (a new plane first waits up to ``attach_timeout`` for its connection), ValueError for a
-        bad value or when an entry holds a stamp no write can be stamped after, and RuntimeError
-        once the plane is closed."""
+        (a new plane first waits up to ``attach_timeout`` for its connection), ControlWriteUnconfirmed
+        when it leaves the write unanswered for ``write_timeout`` seconds, ValueError for a bad
+        value or when an entry holds a stamp no write can be stamped after, and RuntimeError once
+        the plane is closed."""
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         if not change:
             raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
@@ -818,9 +978,13 @@ class HazelcastControlPlane:
                 f"control plane {self.cluster_members} is unreachable; nothing was set"
             )
         try:
-            return write_entry(self._client, key, change, updated_by=self.updated_by)
+            return write_entry(
+                self._client, key, change, updated_by=self.updated_by, timeout=self.write_timeout
+            )
         except (ControlPlaneUnavailable, ValueError):
-            raise  # ValueError: an entry holds a stamp no write can follow, and says which
+            # ValueError: an entry holds a stamp no write can follow, and says which;
+            # ControlWriteUnconfirmed: not answered within write_timeout, saying if it went out.
+            raise
         except Exception as exc:
             raise ControlPlaneUnavailable(f"could not write control entry {key!r}: {exc}") from exc
 
@@ -881,14 +1045,16 @@ def _superseded(entry: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
 
 def _stamp_number(at: Any) -> float | None:
     """A stamp as a float; None when it is not a finite number (missing, text, a bool, null,
-    NaN, or infinite as JSON's ``1e999`` reads): such a stamp never counts as newer."""
+    NaN, or infinite as JSON's ``1e999`` reads) or not after 1970 (zero or negative, typed by
+    hand): such a stamp never counts as newer. A negative one ranked below a field with no stamp,
+    so a kernel that takes an unstamped value never took it."""
     if not isinstance(at, int | float) or isinstance(at, bool):
         return None
     try:
         number = float(at)
     except OverflowError:  # an integer too large for a float, typed by hand
         return None
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) and number > 0 else None
 
 
 def _field_stamp(entry: Mapping[str, Any], field: str) -> float | None:
