@@ -1595,3 +1595,49 @@ def test_a_control_change_the_kernel_has_not_applied_in_time_is_503_not_200(
     assert "not applied" in detail and "kernel 'gw'" in detail and "HALTED" in detail
     assert metric(metrics, "dita_gateway_control_changes_total") == 0
     assert app.state.broadcaster.last_id == events_before  # no `control` event of a change not made
+
+
+class _WriteUnconfirmed(_StoresOnly):
+    """A cluster control plane whose member left the write unanswered (frozen): it went out, or
+    it did not, as the error's ``sent`` says."""
+
+    def __init__(self, sent: bool) -> None:
+        super().__init__()
+        self.sent = sent
+
+    def set(self, kernel_id: str | None = None, **change: Any) -> dict[str, Any]:
+        from dita.control.hazelcast import ControlWriteUnconfirmed
+
+        raise ControlWriteUnconfirmed(
+            key=kernel_id or "*", change=change, waited_for="the write", sent=self.sent, timeout=10.0
+        )
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_a_control_write_left_unanswered_says_whether_it_went_out(sent: bool) -> None:
+    """Every error of the plane's write was answered "control plane unavailable, nothing
+    changed": false for a write that went out unconfirmed, which the member may still apply."""
+    import asyncio
+
+    from dita import ExecutionKernel
+    from dita.gateway.app import create_app
+    from dita.gateway.config import GatewaySettings
+
+    kernel = ExecutionKernel(max_slots=1, kernel_id="gw", control_plane=_WriteUnconfirmed(sent))
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+
+    async def put() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+            return await c.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
+
+    try:
+        res = asyncio.run(put())
+    finally:
+        kernel.close()
+    assert res.status_code == 503, res.text
+    detail = res.json()["detail"]
+    assert "mode=HALTED" in detail or "nothing was written" in detail
+    if sent:
+        assert "nothing changed" not in detail and "may still take effect" in detail
+    else:
+        assert "nothing changed" in detail

@@ -1456,7 +1456,8 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             },
             503: {
                 "model": ErrorAnswer,
-                "description": "The cluster's control plane is away, nothing changed; or the kernel "
+                "description": "The cluster's control plane is away, nothing changed; or its write went "
+                "out unconfirmed (a member not answering: it may still take effect); or the kernel "
                 "refused the change (closing) or had not applied it within 2 s, the plane's entry stored; "
                 "or the kernel takes no more input (its write-ahead log failed, or it is closed); or it "
                 "is busy in another call (retryable, with Retry-After)",
@@ -1478,7 +1479,9 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
                 await anyio.to_thread.run_sync(lambda: plane.set(kernel_id, **fields))
             except ControlChangeRefused as exc:  # stored, but this kernel (closing) refused it
                 raise HTTPException(503, f"control change not applied: {exc}") from None
-            except RuntimeError as exc:  # ControlPlaneUnavailable: nothing was set
+            except RuntimeError as exc:  # ControlPlaneUnavailable
+                if getattr(exc, "sent", False):  # ControlWriteUnconfirmed: out, unanswered
+                    raise HTTPException(503, f"control change not confirmed: {exc}") from None
                 raise HTTPException(503, f"control plane unavailable, nothing changed: {exc}") from None
             except ValueError as exc:  # an entry in the cluster no write can follow, named
                 raise HTTPException(409, f"control entry not written, nothing changed: {exc}") from None
