@@ -134,10 +134,30 @@ def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -
     return events
 
 
+# Serializes the metadata writes of kernels made without ExecutionKernel.__init__ (see
+# ``_metadata_lock``); each ExecutionKernel has its own.
+_METADATA_LOCK = threading.RLock()
+
+
+def _metadata_lock(kernel: KernelCore) -> Any:
+    """The lock a change of ``kernel``'s slot metadata is made under: a change in place reads
+    the metadata and writes it back, so two threads doing so at once each wrote back what they
+    read, and the other's change (or an assignment made meanwhile) was lost without a word."""
+    return getattr(kernel, "_metadata_write", None) or _METADATA_LOCK
+
+
+def _same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether ``a`` and ``b`` hold the same keys with values of the same type and value (so
+    1, 1.0 and True differ, as they do to the kernel)."""
+    return a.keys() == b.keys() and all(type(a[k]) is type(b[k]) and a[k] == b[k] for k in a)
+
+
 class SlotMetadata(dict[str, Any]):
     """A slot's metadata as ``SlotView.metadata`` reads it: a dict that writes each change in
     place through to the kernel (validated there; a refused change changes nothing). As a plain
-    copy, ``kernel.slot(0).metadata["stop"] = 95.0`` was silently lost. Copies are plain dicts."""
+    copy, ``kernel.slot(0).metadata["stop"] = 95.0`` was silently lost. Copies are plain dicts.
+    A change is made under the kernel's metadata lock, so changes from several threads are all
+    kept."""
 
     __slots__ = ("_kernel", "_slot_id")
 
@@ -148,18 +168,27 @@ class SlotMetadata(dict[str, Any]):
 
     def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
         # Applied to the kernel's metadata as it is now, so a change made elsewhere since this
-        # dict was read is kept.
-        new = self._kernel.slot_state(self._slot_id).metadata
-        before = dict(new)
-        result = getattr(new, method)(*args, **kwargs)
-        # A call that changed nothing (setdefault of a key held, pop of a missing key with a
-        # default, update() of nothing) is a read: it logs no input and works on a closed
-        # kernel. Compared by identity, so 1 -> True or 1 -> 1.0 still counts as a change.
-        if new.keys() != before.keys() or any(new[k] is not before[k] for k in before):
-            self._kernel.set_slot_metadata(self._slot_id, new)
-        dict.clear(self)
-        dict.update(self, new)
+        # dict was read is kept; read and written under the lock, so one made meanwhile is too.
+        with _metadata_lock(self._kernel):
+            new = self._kernel.slot_state(self._slot_id).metadata
+            before = dict(new)
+            result = getattr(new, method)(*args, **kwargs)
+            # A call that changed nothing (setdefault of a key held, pop of a missing key with a
+            # default, update() of nothing) is a read: it logs no input and works on a closed
+            # kernel. Compared by identity, so 1 -> True or 1 -> 1.0 still counts as a change.
+            if new.keys() != before.keys() or any(new[k] is not before[k] for k in before):
+                self._kernel.set_slot_metadata(self._slot_id, new)
+            dict.clear(self)
+            dict.update(self, new)
         return result
+
+    def _held_by(self, kernel: KernelCore, slot_id: int) -> bool:
+        """Whether this is ``kernel``'s metadata of ``slot_id`` and holds what the slot does."""
+        return (
+            self._kernel is kernel
+            and self._slot_id == slot_id
+            and _same_values(self, kernel.slot_state(slot_id).metadata)
+        )
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._change("__setitem__", key, value)
@@ -226,7 +255,12 @@ class SlotView:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "metadata":
-            self._kernel.set_slot_metadata(self.slot_id, value)
+            with _metadata_lock(self._kernel):
+                # ``view.metadata |= x`` changes the metadata in place, then assigns it back:
+                # written through already, it is not written (and logged) again.
+                if isinstance(value, SlotMetadata) and value._held_by(self._kernel, self.slot_id):
+                    return
+                self._kernel.set_slot_metadata(self.slot_id, value)
         elif name == "exit_leg_ratios":
             self._kernel.set_slot_exit_leg_ratios(self.slot_id, value)
         else:
@@ -341,6 +375,7 @@ class ExecutionKernel(KernelCore):
         **kwargs: Any,
     ) -> None:
         # The native __new__ has already validated and consumed every argument.
+        self._metadata_write = threading.RLock()  # see _metadata_lock
         self.journal = journal
         self.projection = projection
         self.control_plane = control_plane
@@ -375,6 +410,13 @@ class ExecutionKernel(KernelCore):
         self.slot_state(slot_id)  # raises IndexError naming the slot id when out of range
         # An int from now on: a numpy int64 taken as the slot id is not kept as the view's.
         return SlotView(self, operator.index(slot_id))
+
+    def set_slot_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
+        """Replaces slot ``slot_id``'s metadata (validated; a refusal changes nothing), under the
+        metadata lock: a change in place another thread was making meanwhile (``SlotView``)
+        wrote the older content back over it."""
+        with _metadata_lock(self):
+            super().set_slot_metadata(slot_id, metadata)
 
     def set_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
         self.set_slot_metadata(slot_id, metadata)
