@@ -414,16 +414,23 @@ def test_an_ended_order_answered_later_without_a_filled_size_still_has_its_owed_
     assert (end.kind, end.filled_size) == (KernelEventKind.CANCEL_ACK, pytest.approx(0.005))
     unstated = {"id": "28457300", "symbol": "BTC/USDT", "status": "canceled", "amount": 0.02, "filled": None}
     venue._exchange.fetch_order = lambda *args: dict(unstated)
-    events = []
-    for _ in range(4):
-        clock.advance(20.0)  # the grace is 30 s, the wait 60 s
-        events.append(venue.poll_events())
+    events = _polled_every_20s(venue, clock)
     assert events[:2] == [[], []] and events[3] == []
     [fill] = events[2]
     assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.005, 0.005)
     assert fill.status == VenueOrderStatus.PARTIALLY_FILLED and fill.remaining_size == pytest.approx(0.015)
     assert fill.price == pytest.approx(89000.0) and fill.fill_id == "BTCUSDT:order:28457300"
     assert not venue.following()
+
+
+def _polled_every_20s(venue: CcxtVenue, clock: ManualClock) -> list[list[VenueEvent]]:
+    """What four polls 20 s apart answer: past the grace (30 s) at the second, past the wait
+    for missing trades (60 s) at the third."""
+    events = []
+    for _ in range(4):
+        clock.advance(20.0)
+        events.append(venue.poll_events())
+    return events
 
 
 def test_cancel_of_an_order_filled_meanwhile_reports_the_fills_and_a_cancel_reject(
@@ -2309,10 +2316,7 @@ def test_a_closed_order_answered_later_without_a_filled_size_is_booked_from_the_
     assert venue.poll_events() == []
     unstated = {"id": "28457200", "symbol": "BTC/USDT", "status": "closed", "amount": None, "filled": None}
     venue._exchange.fetch_order = lambda *args: dict(unstated)
-    events = []
-    for _ in range(4):
-        clock.advance(20.0)  # the grace is 30 s, the wait 60 s
-        events.append(venue.poll_events())
+    events = _polled_every_20s(venue, clock)
     assert events[:2] == [[], []] and events[3] == []
     [fill] = events[2]
     assert (fill.kind, fill.size, fill.filled_size) == (KernelEventKind.FILL, 0.02, 0.02)
