@@ -13,6 +13,9 @@ __version__: str
 JOURNAL_COLUMNS: dict[str, tuple[str, ...]]
 JOURNAL_WIRE_TYPES: dict[str, tuple[str, ...]]
 TERMINAL_ORDER_STATUSES: frozenset[str]
+# The most items one venue answer (to submit or cancel) is read for; the events read are
+# applied and the outcome's ``venue_answer_error`` names the limit.
+MAX_VENUE_ANSWER_ITEMS: int
 
 MetaValue = str | int | float | bool | None
 
@@ -474,6 +477,10 @@ class KernelOutcome:
     def emitted_events(self) -> list[VenueEvent]: ...
     @property
     def order(self) -> VenueOrder | None: ...
+    # Of a venue's answer: ``venue_answer_error`` (what was wrong with it: items skipped, a raise,
+    # past MAX_VENUE_ANSWER_ITEMS); each event refused in ``venue_refusals`` (JSON text, a list of
+    # ``{"event_id", "kind", "code"}``), with ``venue_events_refused`` (how many) and
+    # ``venue_event_refused`` (the last one's diagnostic code).
     @property
     def details(self) -> dict[str, Any]: ...
     @property
@@ -713,12 +720,15 @@ class KernelCore:
         log is released); None for a kernel without a log."""
     def wal_sync(self) -> int | None: ...
     def stop_input(self) -> None:
-        """Refuse every later input, once the venue calls under way are applied."""
+        """Refuse every later input, once the venue calls under way are applied. From inside
+        this kernel's own venue call: RuntimeError ("stop_input() was called from inside ..."),
+        nothing changes."""
     def input_refused_reason(self) -> str | None:
         """Why the kernel takes no more input (closed or closing, its write-ahead log failed or
         released), as a refused input would say; None while it takes input. Changes nothing."""
     def close_core(self) -> int | None:
-        """stop_input(), then sync the write-ahead log and release it (thread, lock)."""
+        """stop_input(), then sync the write-ahead log and release it (thread, lock); refused
+        from inside this kernel's own venue call as stop_input() is, naming close_core()."""
     def wal_checkpoint(self) -> int | None: ...
 
 class WalError(Exception):

@@ -1742,10 +1742,17 @@ impl KernelOutcome {
         self.accepted || self.diagnostic_code == KernelDiagnosticCode::RateLimited
     }
 
-    /// Folds the outcome of a follow-up input (a venue's synchronous answer) into this one:
-    /// its transitions and cancels, and the details of a refused or rate-limited follow-up,
-    /// are moved here; their lists' allocations stay with `follow`, for its next input.
-    pub fn absorb(&mut self, follow: &mut KernelOutcome) {
+    /// Folds the outcome of a follow-up input (a venue's synchronous answer, `event`) into this
+    /// one: its transitions and cancels, and the details of a refused or rate-limited
+    /// follow-up, are moved here; their lists' allocations stay with `follow`, for its next
+    /// input.
+    ///
+    /// Every refused event is named, whatever came before it: `venue_event_refused` is the
+    /// last one's diagnostic, `venue_events_refused` how many there were, and
+    /// `venue_refusals` lists each in order, as JSON (`[{"event_id", "kind", "code"}]`). A
+    /// refusal's own details come along only while this outcome is still `OK`: after a rate
+    /// limit (its `retry_after`, `client_order_id`) they would overwrite the main diagnostic's.
+    pub fn absorb(&mut self, follow: &mut KernelOutcome, event: &VenueEvent) {
         // The stage moves with the follow-up's transitions of this slot; a refused follow-up
         // moved nothing, whatever stage its refusal names.
         if let Some(t) = follow
@@ -1762,27 +1769,58 @@ impl KernelOutcome {
             self.diagnostic_code = KernelDiagnosticCode::RateLimited;
             self.severity = KernelSeverity::Warning;
             self.details.append(&mut follow.details);
-        } else if !follow.accepted && self.diagnostic_code == KernelDiagnosticCode::Ok {
-            // The venue's answer could not be applied: surface it, the intent stands. The
-            // details name the last refusal; how many there were is counted beside it, so an
-            // earlier one (its details overwritten by the last's) still shows.
-            let refused = 1 + self
-                .details
-                .iter()
-                .filter(|(k, _)| *k == "venue_event_refused")
-                .count();
-            self.details.retain(|(k, _)| *k != "venue_events_refused");
+        } else if !follow.accepted {
+            // The venue's answer could not be applied: surface it, the intent stands. Once
+            // named, the list and the count are the last details (until other details come
+            // after them), so an answer of many refusals finds them at once from the end.
+            let mut listed = match take_detail(&mut self.details, "venue_refusals") {
+                Some(Detail::Str(listed)) => listed,
+                _ => String::from("[]"),
+            };
+            let before = match take_detail(&mut self.details, "venue_events_refused") {
+                Some(Detail::I64(n)) => n,
+                _ => 0,
+            };
             self.severity = self.severity.max(follow.severity);
             self.details.push((
                 "venue_event_refused",
                 Detail::Static(follow.diagnostic_code.name()),
             ));
-            self.details.append(&mut follow.details);
+            if self.diagnostic_code == KernelDiagnosticCode::Ok {
+                self.details.append(&mut follow.details);
+            }
+            // An id is shown whole up to a bound: an endless answer of one event carrying a
+            // huge id is listed up to the answer's limit.
+            let id = match event.event_id.char_indices().nth(REFUSED_ID_SHOWN) {
+                Some((cut, _)) => Detail::Str(format!("{}...", &event.event_id[..cut])),
+                None => Detail::Id(event.event_id.clone()),
+            };
+            listed.pop(); // the closing ']'
+            if listed.len() > 1 {
+                listed.push(',');
+            }
+            listed.push_str(&details_json(&[
+                ("event_id", id),
+                ("kind", Detail::Static(event.kind.name())),
+                ("code", Detail::Static(follow.diagnostic_code.name())),
+            ]));
+            listed.push(']');
+            self.details.push(("venue_refusals", Detail::Str(listed)));
             self.details
-                .push(("venue_events_refused", Detail::from(refused)));
+                .push(("venue_events_refused", Detail::I64(before + 1)));
         }
         self.cancels.append(&mut follow.cancels);
     }
+}
+
+/// The most characters of a refused event's id `KernelOutcome::absorb` lists.
+const REFUSED_ID_SHOWN: usize = 128;
+
+/// Removes the last detail named `key` and returns its value; looked for from the end, where
+/// `KernelOutcome::absorb` keeps what it updates.
+fn take_detail(details: &mut Details, key: &str) -> Option<Detail> {
+    let at = details.iter().rposition(|(k, _)| *k == key)?;
+    Some(details.remove(at).1)
 }
 
 #[cfg(test)]
@@ -1805,8 +1843,15 @@ mod tests {
                 2,
             )
         };
-        out.absorb(&mut refusal(KernelDiagnosticCode::DuplicateEvent));
-        out.absorb(&mut refusal(KernelDiagnosticCode::UnknownOrder));
+        let fill = |event_id| VenueEvent::new(event_id, KernelEventKind::Fill, &id);
+        out.absorb(
+            &mut refusal(KernelDiagnosticCode::DuplicateEvent),
+            &fill("f1"),
+        );
+        out.absorb(
+            &mut refusal(KernelDiagnosticCode::UnknownOrder),
+            &fill("f2"),
+        );
         let named = |key| -> Vec<String> {
             out.details
                 .iter()
@@ -1819,6 +1864,66 @@ mod tests {
         assert_eq!(
             named("venue_event_refused").last().map(String::as_str),
             Some("UNKNOWN_ORDER")
+        );
+        assert_eq!(
+            named("venue_refusals"),
+            [concat!(
+                r#"[{"event_id":"f1","kind":"FILL","code":"DUPLICATE_EVENT"},"#,
+                r#"{"event_id":"f2","kind":"FILL","code":"UNKNOWN_ORDER"}]"#
+            )]
+        );
+    }
+
+    #[test]
+    fn absorbing_a_refusal_after_a_rate_limit_lists_it_and_keeps_the_rate_limit() {
+        let id = Id::from("t");
+        let mut out = KernelOutcome::ok(0, id.clone(), TradeStage::OrderSent, 1);
+        let mut limited = KernelOutcome::refused(
+            0,
+            id.clone(),
+            TradeStage::Idle,
+            KernelDiagnosticCode::RateLimited,
+            KernelSeverity::Warning,
+            vec![("client_order_id", Detail::Static("c1"))],
+            2,
+        );
+        out.absorb(
+            &mut limited,
+            &VenueEvent::new("r1", KernelEventKind::RateLimited, &id),
+        );
+        let mut refused = KernelOutcome::refused(
+            0,
+            id.clone(),
+            TradeStage::Idle,
+            KernelDiagnosticCode::UnknownOrder,
+            KernelSeverity::Critical,
+            vec![("client_order_id", Detail::Static("other"))],
+            3,
+        );
+        let long_id = "x".repeat(REFUSED_ID_SHOWN + 10);
+        out.absorb(
+            &mut refused,
+            &VenueEvent::new(&long_id, KernelEventKind::Fill, &id),
+        );
+        let named = |key| -> Vec<String> {
+            out.details
+                .iter()
+                .filter(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+                .collect()
+        };
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RateLimited);
+        assert!(!out.accepted && out.severity == KernelSeverity::Critical);
+        // The refusal's own details do not overwrite the rate limit's.
+        assert_eq!(named("client_order_id"), ["c1"]);
+        assert_eq!(named("venue_event_refused"), ["UNKNOWN_ORDER"]);
+        assert_eq!(named("venue_events_refused"), ["1"]);
+        let shown = format!("{}...", &long_id[..REFUSED_ID_SHOWN]);
+        assert_eq!(
+            named("venue_refusals"),
+            [format!(
+                r#"[{{"event_id":"{shown}","kind":"FILL","code":"UNKNOWN_ORDER"}}]"#
+            )]
         );
     }
 

@@ -256,9 +256,20 @@ fn venue_error(out: &mut KernelOutcome, what: &'static str, msg: String) {
     out.details.push(("venue_error", Detail::Str(msg)));
 }
 
+/// The most items one venue answer (to a submit or a cancel) is read for. A real venue answers
+/// a few events; one returning `itertools.repeat(ack)`, or a generator without end, was read
+/// whole before any of it was applied, until memory ran out and the process aborted. One item
+/// past it is read, to know there is more; the rest is not: the events read are applied and
+/// the answer's fault (`venue_answer_error`) names the limit.
+pub const MAX_VENUE_ANSWER_ITEMS: usize = 10_000;
+
+/// How many items that are not events one answer's fault names one by one; the rest are counted.
+const NAMED_BAD_ITEMS: usize = 3;
+
 /// What a venue answered to a submit or cancel: the events it gave, and what was wrong with
-/// the rest of its answer, if anything (an item that is not a `VenueEvent`, an iterator that
-/// raised part-way). The events before the fault are applied all the same: they may be fills.
+/// the rest of its answer, if anything (items that are not a `VenueEvent`, skipped; an
+/// iterator that raised part-way; an answer longer than `MAX_VENUE_ANSWER_ITEMS`). Every event
+/// read is applied all the same: it may be a fill.
 struct Answer {
     events: Vec<VenueEvent>,
     broken: Option<String>,
@@ -270,26 +281,33 @@ struct Answer {
 
 impl Answer {
     fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> Answer {
-        let (mut events, mut stop) = (Vec::new(), None);
-        let broken = Self::collect(py, method, result, &mut events, &mut stop).err();
-        Answer {
-            events,
-            broken,
-            stop,
+        let mut answer = Answer {
+            events: Vec::new(),
+            broken: None,
+            stop: None,
+        };
+        let mut faults = Vec::new();
+        answer.collect(py, method, result, &mut faults);
+        if !faults.is_empty() {
+            answer.broken = Some(faults.join("; "));
         }
+        answer
     }
 
-    /// Takes the answer's events into `events` up to the first fault, which it returns, or
-    /// up to a stop (see `Answer::stop`), which it puts in `stop`.
+    /// Takes the answer's events into `events`, and what was wrong with it into `faults`: an
+    /// item that is not a `VenueEvent` is skipped and named (its place and value), and the
+    /// items after it are read on, a list's as an iterator's (the venue's code yielded it and
+    /// goes on); an iterator that raises is read no further (a stop, see `Answer::stop`, goes
+    /// in `stop`), nor is an answer past `MAX_VENUE_ANSWER_ITEMS` items.
     fn collect(
+        &mut self,
         py: Python<'_>,
         method: &str,
         result: &Bound<'_, PyAny>,
-        events: &mut Vec<VenueEvent>,
-        stop: &mut Option<PyErr>,
-    ) -> Result<(), String> {
+        faults: &mut Vec<String>,
+    ) {
         if result.is_none() {
-            return Ok(());
+            return;
         }
         // One event outside a list is still what the venue said (it may be a fill); a dict or
         // a str iterates as its keys or letters, which would name a type the venue never sent.
@@ -297,8 +315,9 @@ impl Answer {
             format!("venue {method}() must return a list of VenueEvent objects, got {what}")
         };
         if let Ok(ev) = result.cast::<PyVenueEvent>() {
-            events.push(ev.get().inner.clone());
-            return Err(not_a_list("one VenueEvent (applied)".into()));
+            self.events.push(ev.get().inner.clone());
+            faults.push(not_a_list("one VenueEvent (applied)".into()));
+            return;
         }
         let iter = match result.try_iter() {
             Ok(iter)
@@ -308,47 +327,79 @@ impl Answer {
             {
                 iter
             }
-            _ => return Err(not_a_list(type_name(result))),
+            _ => {
+                faults.push(not_a_list(type_name(result)));
+                return;
+            }
         };
-        let wrong = |obj: &Bound<'_, PyAny>| {
-            format!(
-                "venue {method}() must return VenueEvent objects, got {}",
-                type_name(obj)
-            )
-        };
-        for item in iter {
+        let mut bad = 0usize;
+        for (at, item) in iter.enumerate() {
             let item = match item {
+                Ok(item) => item,
                 Err(e) if !e.is_instance_of::<PyException>(py) => {
-                    *stop = Some(e);
-                    return Ok(());
+                    self.stop = Some(e);
+                    break;
                 }
-                item => item,
+                Err(e) => {
+                    faults.push(format!(
+                        "venue {method}() answer raised part-way: {}: {}",
+                        e.get_type(py)
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                        e.value(py)
+                    ));
+                    break;
+                }
             };
-            let item = item.map_err(|e| {
-                format!(
-                    "venue {method}() answer raised part-way: {}: {}",
-                    e.get_type(py)
-                        .name()
-                        .map(|n| n.to_string())
-                        .unwrap_or_default(),
-                    e.value(py)
-                )
-            })?;
-            let ev = item.cast::<PyVenueEvent>().map_err(|_| wrong(&item))?;
-            events.push(ev.get().inner.clone());
+            if at == MAX_VENUE_ANSWER_ITEMS {
+                faults.push(format!(
+                    "venue {method}() answer holds more than {MAX_VENUE_ANSWER_ITEMS} items: the \
+                     first {MAX_VENUE_ANSWER_ITEMS} were read, the rest was not"
+                ));
+                break;
+            }
+            match item.cast::<PyVenueEvent>() {
+                Ok(ev) => self.events.push(ev.get().inner.clone()),
+                Err(_) => {
+                    bad += 1;
+                    if bad <= NAMED_BAD_ITEMS {
+                        let first = if bad == 1 {
+                            format!("venue {method}() must return VenueEvent objects, ")
+                        } else {
+                            String::new()
+                        };
+                        faults.push(format!(
+                            "{first}got {} at item {at}: {} (skipped)",
+                            type_name(&item),
+                            short_repr(&item)
+                        ));
+                    }
+                }
+            }
         }
-        Ok(())
+        if bad > NAMED_BAD_ITEMS {
+            // After the items named, before what ended the reading (a raise, the limit).
+            faults.insert(
+                NAMED_BAD_ITEMS,
+                format!(
+                    "and {} more items that are not VenueEvent objects (skipped)",
+                    bad - NAMED_BAD_ITEMS
+                ),
+            );
+        }
     }
 }
 
 impl PyKernel {
-    /// The kernel, held, with input stopped (see `stop_input`).
-    fn stopped<'py>(slf: &Bound<'py, Self>) -> PyResult<PyRefMut<'py, Self>> {
+    /// The kernel, held, with input stopped (see `stop_input`); `method` is the one called
+    /// (`stop_input`, `close_core`), named in the refusal from inside a venue call.
+    fn stopped<'py>(slf: &Bound<'py, Self>, method: &str) -> PyResult<PyRefMut<'py, Self>> {
         if VenueCall::inside(&wait_ref(slf)?.venue_calls) {
-            return Err(PyRuntimeError::new_err(
-                "close() was called from inside this kernel's own venue call (submit/cancel): \
-                 its answer is not applied yet; close the kernel after the call returns",
-            ));
+            return Err(PyRuntimeError::new_err(format!(
+                "{method}() was called from inside this kernel's own venue call (submit/cancel): \
+                 its answer is not applied yet; stop or close the kernel after the call returns"
+            )));
         }
         wait_mut(slf)?.stopping = true;
         // A venue call under way has an answer still to apply and log: wait for it.
@@ -430,16 +481,18 @@ impl PyKernel {
     /// Applies and logs the venue's answer; raises its stop (see `Answer::stop`) after. The
     /// outcome's `emitted_events` are the events the kernel took: one it refused (a fill
     /// resent in the same answer) changed nothing, and routed on (a runtime, the gateway's
-    /// stream) a strategy heard that fill twice. The refusal is named in the details.
+    /// stream) a strategy heard that fill twice. Each refusal is named in the details
+    /// (`KernelOutcome::absorb`).
     fn feed(&mut self, answer: Answer, out: &mut KernelOutcome) -> PyResult<()> {
         for ev in answer.events {
             let seq = self.core.seq();
             self.core.on_venue_event_into(&ev, &mut self.follow_up);
             self.wal_record_ref(seq, InputRef::VenueEvent(&ev))?;
-            if self.follow_up.applied() {
+            let applied = self.follow_up.applied();
+            out.absorb(&mut self.follow_up, &ev);
+            if applied {
                 out.emitted_events.push(ev);
             }
-            out.absorb(&mut self.follow_up);
         }
         if let Some(broken) = answer.broken {
             // The intent stands and what the venue did say is applied: raising here would
@@ -1162,7 +1215,7 @@ impl PyKernel {
     /// (RuntimeError, nothing changes) from inside this kernel's own venue call, which could
     /// never end first. Idempotent.
     fn stop_input(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::stopped(slf).map(drop)
+        Self::stopped(slf, "stop_input").map(drop)
     }
 
     /// Why the kernel takes no more input (closed or closing, or its write-ahead log failed
@@ -1180,7 +1233,7 @@ impl PyKernel {
     /// releases its lock, so the same `wal_dir` can be opened again at once. Returns the
     /// durable seq (None without a log). Idempotent.
     fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
-        let mut this = Self::stopped(slf)?;
+        let mut this = Self::stopped(slf, "close_core")?;
         let synced = this.wal_sync_now();
         this.released_through = this.journaled_through();
         drop(this.wal.take());
@@ -1615,6 +1668,7 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("JOURNAL_COLUMNS", journal_columns(m.py())?)?;
     m.add("JOURNAL_WIRE_TYPES", journal_wire_types(m.py())?)?;
+    m.add("MAX_VENUE_ANSWER_ITEMS", MAX_VENUE_ANSWER_ITEMS)?;
     // The order statuses after which a venue sends nothing more for the order by rule (a
     // late fill can still come; the kernel applies it): the one definition Python uses.
     let terminal: Vec<&str> = VenueOrderStatus::ALL
