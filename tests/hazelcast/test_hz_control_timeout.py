@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 from typing import Any
@@ -37,12 +38,15 @@ WITHIN_S = 3.0  # the timeout, with room for a loaded machine; what it replaces 
 
 class Unanswered:
     """A map whose calls named in ``stuck`` are sent and never answered; the others answer from
-    ``values`` at once."""
+    ``values`` at once. With ``applies`` a write is applied all the same, its answer held back (as
+    the client holds a write's answer until the member keeping its backup acknowledges it)."""
 
-    def __init__(self, stuck: set[str], values: dict[str, Any] | None = None) -> None:
+    def __init__(self, stuck: set[str], values: dict[str, Any] | None = None, applies: bool = False) -> None:
         self.stuck = stuck
         self.values: dict[str, Any] = dict(values or {})
         self.sent: list[str] = []
+        self.written: dict[str, Any] = {}
+        self.applies = applies
 
     def _answer(self, call: str, value: Any) -> Any:
         self.sent.append(call)
@@ -55,9 +59,15 @@ class Unanswered:
         return self._answer("entry_set", list(self.values.items()))
 
     def put_if_absent(self, key: str, value: Any) -> Any:
+        self.written[key] = value
+        if self.applies:
+            self.values[key] = value
         return self._answer("put_if_absent", None)
 
     def replace_if_same(self, key: str, old: Any, new: Any) -> Any:
+        self.written[key] = new
+        if self.applies:
+            self.values[key] = new
         return self._answer("replace_if_same", True)
 
 
@@ -83,7 +93,11 @@ def _halted(at: float) -> HazelcastJsonValue:
 @pytest.mark.parametrize(
     ("kernel_id", "stuck", "waited_for"),
     [
-        (None, {"entry_set"}, "the read of every entry of dita_control_plane"),
+        (
+            None,
+            {"entry_set", "get"},
+            "the read of every entry of dita_control_plane, and then of entry '*' alone,",
+        ),
         ("k1", {"get"}, "the read of entries 'k1' and '*' of dita_control_plane"),
     ],
     ids=["global", "kernel"],
@@ -105,6 +119,62 @@ def test_a_read_never_answered_ends_the_write_at_its_timeout_writing_nothing(
     assert refused.value.sent is False and refused.value.key == key
     assert refused.value.change == {"mode": "HALTED"}
     assert not {"put_if_absent", "replace_if_same"} & set(cp_map.sent)  # no write went out
+
+
+@pytest.mark.parametrize("present", [False, True], ids=["global-new", "global-replaced"])
+@pytest.mark.parametrize("warned", [False, True], ids=["logged", "to-warn"])
+def test_a_global_write_whose_read_of_every_entry_is_unanswered_writes_the_global_entry_alone(
+    present: bool, warned: bool, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The emergency stop: a global write reads every entry (each kernel's stamps compete with
+    it), and a member frozen leaves that read unanswered until the others declare it dead, a
+    minute and more, while the global entry's own partition may be on a live member. At half the
+    timeout the write reads the global entry alone and stamps past it and past the writer's clock
+    by CLOCKS_AGREE_WITHIN_S, so it beats a kernel's entry stamped by a clock up to that far ahead;
+    and it says which kernels it may not reach, naming the stamp."""
+    from dita.projection.hazelcast import CLOCKS_AGREE_WITHIN_S
+
+    clock = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
+    monkeypatch.setattr(control_hz, "_wall_clock", lambda: clock)
+    # The global entry's own stamp one second ahead of this clock: the write's stamp is past it.
+    cp_map = Unanswered({"entry_set"}, {"*": _halted(clock + 1.0)} if present else {})
+    said: list[str] = []
+    started = time.monotonic()
+    entry = write_entry(
+        Client(cp_map),  # type: ignore[arg-type]
+        None,
+        {"mode": "HALTED"},
+        timeout=1.0,
+        **({"warn": said.append} if warned else {}),
+    )
+    took = time.monotonic() - started
+    assert 0.5 <= took < WITHIN_S, took  # half the timeout, then the global entry alone
+    # Past the entry's own stamp (just past it), or past the clock, by CLOCKS_AGREE_WITHIN_S.
+    stamp = (math.nextafter(clock + 1.0, math.inf) if present else clock) + CLOCKS_AGREE_WITHIN_S
+    assert entry["mode"] == "HALTED" and entry["mode_at"] == stamp and entry["updated_at"] == stamp
+    assert cp_map.sent == ["entry_set", "get", "replace_if_same" if present else "put_if_absent"]
+    assert json.loads(cp_map.written["*"].to_string())["mode_at"] == stamp
+    shown = "2027-01-15 08:00:03.000 UTC" if present else "2027-01-15 08:00:02.000 UTC"
+    logged = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    message = said[0] if warned else logged[0]
+    assert (said, logged) == (([message], []) if warned else ([], [message]))
+    assert message == (
+        "control entry '*': mode=HALTED written without reading the entries of individual kernels "
+        "(the read of every entry of dita_control_plane not answered within 0.5s: a member not "
+        "answering: frozen, or its partition threads stuck, until the others declare it dead): "
+        f"stamped {shown}, 2s past the later of this clock and the entry's own stamp, so it beats a "
+        "kernel's entry stamped by a clock up to 2s ahead; a kernel whose own entry was stamped "
+        f"later than {shown} keeps its own value"
+    )
+
+
+def test_a_kernels_write_still_needs_its_reads() -> None:
+    """Only the global entry is written without its reads: a kernel's entry composes with the
+    global one, whose read is the write's to make."""
+    cp_map = Unanswered({"get"}, {"*": _halted(time.time())})
+    with pytest.raises(ControlWriteUnconfirmed, match="nothing was written"):
+        write_entry(Client(cp_map), "k1", {"mode": "LIVE"}, timeout=TIMEOUT_S)  # type: ignore[arg-type]
+    assert cp_map.written == {}
 
 
 def test_a_map_proxy_never_got_ends_the_write_at_its_timeout_writing_nothing() -> None:
@@ -143,6 +213,38 @@ def test_a_write_never_answered_says_it_went_out_and_may_still_take_effect(
     )
     assert refused.value.sent is True
     assert cp_map.sent[-1] == write
+
+
+@pytest.mark.parametrize(
+    ("kernel_id", "present", "write"),
+    [(None, False, "put_if_absent"), ("k1", True, "replace_if_same")],
+    ids=["global-new", "kernel-replaced"],
+)
+def test_a_write_the_owner_holds_is_confirmed_by_reading_it_back(
+    kernel_id: str | None, present: bool, write: str
+) -> None:
+    """With the member keeping an entry's backup frozen, its owner writes it and answers at once,
+    but the client holds that answer until the backup is acknowledged, 5 s (its
+    operation_backup_timeout): a global halt written at half its timeout, past its read of every
+    entry, was unconfirmed at its end. The entry read back from its owner confirms it."""
+    key = kernel_id or "*"
+    cp_map = Unanswered({write}, {key: _halted(time.time() - 60)} if present else {}, applies=True)
+    started = time.monotonic()
+    entry = write_entry(Client(cp_map), kernel_id, {"mode": "LIVE"}, timeout=5.0)  # type: ignore[arg-type]
+    took = time.monotonic() - started
+    assert control_hz.READ_BACK_AFTER_S <= took < control_hz.READ_BACK_AFTER_S + WITHIN_S, took
+    assert entry["mode"] == "LIVE"
+    assert json.loads(cp_map.values[key].to_string()) == entry
+    assert cp_map.sent[-2:] == [write, "get"]
+
+
+def test_a_write_read_back_holding_another_value_is_not_taken_for_written() -> None:
+    """Read back, the entry is another's (the write lost its compare-and-set to it, its answer
+    held back): the write is not confirmed by it, and ends unconfirmed at its timeout."""
+    cp_map = Unanswered({"replace_if_same"}, {"k1": _halted(time.time() - 60)})
+    with pytest.raises(ControlWriteUnconfirmed, match=r"went out and was not confirmed within 1\.5s"):
+        write_entry(Client(cp_map), "k1", {"mode": "LIVE"}, timeout=1.5)  # type: ignore[arg-type]
+    assert cp_map.sent.count("get") >= 3  # its own read, and read back while its answer was out
 
 
 def test_the_plane_set_ends_at_its_write_timeout(hz_member: HazelcastMember, hz_client: Any) -> None:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -29,6 +33,55 @@ def _cluster(member_factory: Any, name: str, size: int) -> tuple[list[HazelcastM
     for t in starters:
         t.join()
     return members, [m.address for m in members]
+
+
+def _pair_with_owners(
+    member_factory: Any, name: str
+) -> tuple[list[HazelcastMember], list[str], Any, Callable[[str], str]]:
+    """A cluster of two members, a client of both with the partition table known, and ``owner``:
+    the address of the member that owns a key's partition (a key of the control entries lives
+    there, and a member frozen answers no request of it)."""
+    members, addresses = _cluster(member_factory, name, 2)
+    client = connect_client(addresses, name, block=True, connect_timeout=30)
+    deadline = time.monotonic() + 60
+    while len(client.cluster_service.get_members()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(client.cluster_service.get_members()) == 2
+    # The map's proxy made now, on both members, and the partitions assigned to the two of them
+    # (on the first request that needs them: no migration follows, both have joined).
+    client.get_map(CONTROL_PLANE_MAP).blocking().size()
+    client.get_map("dita_warmup").blocking().put("k", "v")
+    partitions = client.partition_service
+
+    def owner(key: str) -> str:
+        uuid = str(partitions.get_partition_owner(partitions.get_partition_id(key)))
+        by_uuid = {
+            str(m.uuid): f"{m.address.host}:{m.address.port}" for m in client.cluster_service.get_members()
+        }
+        return by_uuid.get(uuid, "")
+
+    while not owner("*") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert owner("*") in addresses
+    return members, addresses, client, owner
+
+
+def _dita(args: list[str], *, within: float = 30) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run `dita args` in a process of its own (as an operator does), with a 5 s connect wait;
+    how long it took, and what it did."""
+    env = {**os.environ, "DITA_HAZELCAST_CONNECT_S": "5"}
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from dita.cli import main; main()", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=within,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`dita {' '.join(args)}` still waited after {within:g} s with a member frozen")
+    return time.monotonic() - started, done
 
 
 def _trade_while(kernel: ExecutionKernel, busy: threading.Thread, seed: int) -> int:
@@ -389,47 +442,38 @@ def test_a_set_with_a_frozen_member_ends_within_its_timeout_saying_nothing_was_w
     and `--kernel` first reads the kernels' accounts. With one of two members frozen (SIGSTOP: a
     GC pause, a stalled VM) those reads went unanswered until the other member declared it dead,
     a minute later: the operator's halt hung that long, without a word. Each command now ends at
-    its --timeout (exit 3) saying nothing was written, and nothing was."""
-    import subprocess
-    import sys
-
+    its --timeout (exit 3) saying nothing was written, and nothing was. The member frozen here
+    holds the global entry's partition: a global write cannot go through it (one that does not
+    hold it is the next test's)."""
     from dita.control.hazelcast import ControlWriteUnconfirmed
 
-    (live, frozen), addresses = _cluster(member_factory, "dita-frozen-set", 2)
-    client = connect_client(addresses, "dita-frozen-set", block=True, connect_timeout=30)
+    (one, other), _, client, owner = _pair_with_owners(member_factory, "dita-frozen-set")
+    frozen, live = (one, other) if owner("*") == one.address else (other, one)
     pid = frozen.pid()
     assert pid is not None
     runs: list[tuple[list[str], float, subprocess.CompletedProcess[str]]] = []
     thawed = False
     try:
-        deadline = time.monotonic() + 60
-        while len(client.cluster_service.get_members()) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert len(client.cluster_service.get_members()) == 2
         os.kill(pid, signal.SIGSTOP)
-        env = {**os.environ, "DITA_HAZELCAST_CONNECT_S": "5"}
         # Only the live member given: the command connects to it and meets the frozen one in the cluster.
         where = ["--cluster", live.address, "--cluster-name", "dita-frozen-set", "--timeout", "2"]
         for target in ([], ["--kernel", "k-frozen", "--new-kernel"]):
             args = ["control", "set", "--mode", "HALTED", *target, *where]
-            started = time.monotonic()
-            try:
-                done = subprocess.run(
-                    [sys.executable, "-c", "from dita.cli import main; main()", *args],
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                )
-            except subprocess.TimeoutExpired:
-                pytest.fail(f"`dita {' '.join(args)}` still waited after 30 s with a member frozen")
-            runs.append((args, time.monotonic() - started, done))
+            runs.append((args, *_dita(args)))
         # The API too, on a client that was connected to the frozen member when it froze.
         started = time.monotonic()
         with pytest.raises(ControlWriteUnconfirmed, match="nothing was written") as refused:
             write_entry(client, None, {"mode": "HALTED"}, timeout=1.0)
         assert time.monotonic() - started < 5
         assert refused.value.sent is False
+        assert "the read of every entry of dita_control_plane, and then of entry '*' alone," in str(
+            refused.value
+        )
+        # A reader of the maps ends at its --timeout too, showing what it read (nothing here: each
+        # map's read waits on every member) and naming what it could not (`orders` and `pnl` read
+        # them as `status` does: test_hz_cli_read_timeout.py).
+        hz = ["--hazelcast", live.address, "--hz-cluster", "dita-frozen-set", "--timeout", "2"]
+        reads = {"status": _dita(["status", *hz])}
         os.kill(pid, signal.SIGCONT)
         thawed = True
         # Nothing was written, as the commands said.
@@ -448,3 +492,75 @@ def test_a_set_with_a_frozen_member_ends_within_its_timeout_saying_nothing_was_w
         assert "nothing was written" in done.stderr, said
         assert "Traceback" not in done.stderr, said
         assert "set " not in done.stdout, said  # no line saying it was set
+    for command, (took, done) in reads.items():
+        said = f"`dita {command}`: {done.returncode} {done.stdout!r} {done.stderr!r}"
+        assert took < 15, f"{said} took {took:.1f} s"  # it waited about a minute
+        assert done.returncode == 3, said
+        assert (
+            f"error: Hazelcast cluster 'dita-frozen-set' at {live.address}: the reads of dita_accounts, "
+            "dita_control and dita_slots not answered within 2s (a member not answering"
+        ) in done.stderr, said
+        assert "Traceback" not in done.stderr, said
+        assert "no running kernels found" not in done.stdout, said
+
+
+def test_a_global_halt_goes_through_with_a_frozen_member_that_does_not_hold_its_entry(
+    member_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The emergency stop with one member frozen: the global write's read of every entry waits on
+    the frozen member, so `dita control set --mode HALTED` failed at its --timeout with nothing
+    written, while the global entry's own partition was on the live member. It writes that entry
+    alone past half its timeout, stamped 2 s past its clock, so a kernel whose own entry (on the
+    frozen member, unread) was stamped by a clock 1 s ahead still takes the HALTED; and it says
+    which kernels it may not reach."""
+    from dita.control import hazelcast as control_hz
+
+    name = "dita-frozen-halt"
+    (one, other), addresses, client, owner = _pair_with_owners(member_factory, name)
+    live, frozen = (one, other) if owner("*") == one.address else (other, one)
+    # The kernel's own entry on the member to be frozen: the halt cannot read it.
+    kid = next(k for k in (f"halt-{i}" for i in range(1_000)) if owner(k) == frozen.address)
+    plane = HazelcastControlPlane(addresses, name)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kid)
+    pid = frozen.pid()
+    assert pid is not None
+    thawed = False
+    try:
+        assert plane.wait_synced(timeout=30)
+        # Resumed alone by an operator whose clock runs 1 s ahead.
+        with monkeypatch.context() as ahead:
+            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 1.0)
+            write_entry(client, kid, {"mode": "REDUCE_ONLY"})
+        deadline = time.monotonic() + 10
+        while kernel.control()["mode"] != "REDUCE_ONLY" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert kernel.control()["mode"] == "REDUCE_ONLY"
+        os.kill(pid, signal.SIGSTOP)
+        args = ["control", "set", "--mode", "HALTED", "--cluster", live.address, "--cluster-name", name]
+        took, done = _dita([*args, "--timeout", "4"])
+        said = f"{done.returncode} {done.stdout!r} {done.stderr!r}"
+        assert done.returncode == 0, said
+        assert done.stdout == "set every kernel (*): mode=HALTED\n", said
+        assert (
+            "warning: control entry '*': mode=HALTED written without reading the entries of individual "
+            "kernels (the read of every entry of dita_control_plane not answered within 2s"
+        ) in done.stderr, said
+        assert re.search(
+            r"a kernel whose own entry was stamped later than \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC "
+            "keeps its own value",
+            done.stderr,
+        ), said
+        assert "Traceback" not in done.stderr, said
+        assert took < 15, f"{said} took {took:.1f} s"  # 2 s, the shutdown, a Python start
+        deadline = time.monotonic() + 10
+        while kernel.control()["mode"] != "HALTED" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert kernel.control()["mode"] == "HALTED", plane.status()
+        os.kill(pid, signal.SIGCONT)
+        thawed = True
+    finally:
+        if not thawed:
+            os.kill(pid, signal.SIGCONT)
+        kernel.close()
+        plane.close()
+        client.shutdown()

@@ -336,6 +336,15 @@ def require_finite(option: str, value: float, *, allow_zero: bool = False, hint:
     fail(f"{option}={value!r} must be {'zero or more' if allow_zero else 'positive'} and finite{hint}")
 
 
+def require_cluster_timeout(timeout: float) -> None:
+    """Exit 2, before connecting, unless --timeout (how long a command waits for the cluster's
+    answers) is above 0 and up to 300 seconds."""
+    from dita._numbers import within
+
+    if not within(timeout, 0, 300) or timeout == 0:
+        fail(f"--timeout={timeout!r} must be above 0 and up to 300 seconds")
+
+
 def mock_venue(
     *,
     fill_rate: float = 1.0,

@@ -34,6 +34,7 @@ __all__ = [
     "period_start",
     "read_hazelcast",
     "read_state_files",
+    "unread_said",
     "write_state_file",
 ]
 
@@ -354,11 +355,38 @@ def _still_running(pid: int, started: Any) -> bool:
     return not isinstance(started, str) or not started or process_start(pid) in (None, started)
 
 
+_UNREAD = {
+    "dita_accounts": "accounts (equity, PnL, and whether each runs)",
+    "dita_control": "control state (mode)",
+    "dita_slots": "slots (open positions and working orders)",
+}
+
+
+def unread_said(unread: Sequence[str], timeout: float) -> str:
+    """What a reader of the maps says of the maps in ``unread`` (their reads not answered within
+    ``timeout`` seconds): which reads, why, and what the state shown lacks."""
+    from dita.control.hazelcast import UNANSWERED_WHY
+
+    def listed(items: Sequence[str]) -> str:
+        return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+    reads = "the read of" if len(unread) == 1 else "the reads of"
+    lacks = listed([_UNREAD.get(name, name) for name in unread])
+    return (
+        f"{reads} {listed(list(unread))} not answered within {timeout:g}s ({UNANSWERED_WHY}): what is "
+        f"shown lacks the kernels' {lacks}"
+    )
+
+
 def read_hazelcast(
-    members: Sequence[str], cluster_name: str = "dita", timeout: float = 5.0
-) -> list[dict[str, Any]]:
-    """Snapshots of every kernel projected into the cluster's maps. Raises ConnectionError
-    when the cluster is not reached within ``timeout`` seconds."""
+    members: Sequence[str], cluster_name: str = "dita", timeout: float = 5.0, read_timeout: float = 10.0
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Snapshots of every kernel projected into the cluster's maps, and the names of the maps the
+    cluster left unread: their reads, made at once, not answered within ``read_timeout`` seconds
+    of connecting (a member frozen answers none until the others declare it dead, a minute or
+    more). A kernel's snapshot then lacks their part, and says so (``unread``); one found only in
+    them is missing. Raises ConnectionError when the cluster is not reached within ``timeout``
+    seconds."""
     from dita.projection.hazelcast import (
         ACCOUNTS_MAP,
         CONTROL_MAP,
@@ -369,6 +397,7 @@ def read_hazelcast(
         connect_client,
         live_kernels,
         projection_age,
+        read_maps,
         shutdown_client,
     )
 
@@ -377,13 +406,14 @@ def read_hazelcast(
     except Exception as exc:  # the client's own errors: not connected within the timeout
         raise ConnectionError(f"{type(exc).__name__}: {exc}") from exc
     try:
-        accounts = _json_entries(client, ACCOUNTS_MAP, _ProjectedAccount)
-        control = _json_entries(client, CONTROL_MAP, _ProjectedControl)
-        slots: dict[str, list[dict[str, Any]]] = {}
-        for key, value in _json_entries(client, SLOTS_MAP, _ProjectedSlot).items():
-            slots.setdefault(key.rsplit(":", 1)[0], []).append(value)
+        read, unread = read_maps(client, [ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP], read_timeout, warn)
     finally:
         shutdown_client(client)
+    accounts = _valid_entries(ACCOUNTS_MAP, read.get(ACCOUNTS_MAP, {}), _ProjectedAccount)
+    control = _valid_entries(CONTROL_MAP, read.get(CONTROL_MAP, {}), _ProjectedControl)
+    slots: dict[str, list[dict[str, Any]]] = {}
+    for key, value in _valid_entries(SLOTS_MAP, read.get(SLOTS_MAP, {}), _ProjectedSlot).items():
+        slots.setdefault(key.rsplit(":", 1)[0], []).append(value)
     # The entries of a kernel that stopped or crashed stay in the maps: running means its
     # account was projected lately (the publisher rewrites it every heartbeat).
     live = live_kernels(accounts)
@@ -401,13 +431,17 @@ def read_hazelcast(
             # Nor the orders its venue rejected (counted by `dita paper`, in its state file).
             "orders_rejected": None,
             "rejection_reasons": None,
-            "running": kid in live,
+            # Unknown without its account (not taken for gone for want of one).
+            "running": None if ACCOUNTS_MAP in unread else kid in live,
             "source": f"hazelcast {','.join(members)}",
+            "unread": list(unread),
         }
         closed = closed_at(accounts.get(kid, {}))
         age = projection_age(accounts.get(kid, {}))
         ahead = "" if age is None else clock_note(age)
-        if closed is not None:
+        if ACCOUNTS_MAP in unread:
+            pass  # no account read: nothing to say of its age
+        elif closed is not None:
             at = datetime.fromtimestamp(closed, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             snapshot["note"] = f"closed at {at} (last state shown)"
         elif kid not in live:
@@ -423,24 +457,22 @@ def read_hazelcast(
                 f"taken for gone after {LIVE_WITHIN_S:g}s)"
             )
         out.append(snapshot)
-    return out
+    return out, unread
 
 
-def _json_entries(client: Any, map_name: str, shape: type[_Shape]) -> dict[str, Any]:
-    """The map's entries that are JSON objects of ``shape``; another (typed by hand) is named
-    on stderr and left out, as a state file of another shape is: one stray entry must not
+def _valid_entries(map_name: str, entries: dict[str, Any], shape: type[_Shape]) -> dict[str, Any]:
+    """The map's entries (the JSON objects ``read_map`` gave) of ``shape``; another (typed by hand)
+    is named on stderr and left out, as a state file of another shape is: one stray entry must not
     end the command for every kernel, nor pass a field of another type to the tables."""
-    from dita.projection.hazelcast import read_map
-
-    entries = {}
-    for key, value in read_map(client, map_name, warn=warn).items():
+    valid = {}
+    for key, value in entries.items():
         try:
             shape.model_validate(value)
         except ValidationError as exc:
             warn(f"skipped entry {key!r} of {map_name}: {_first_error(exc)}")
             continue
-        entries[key] = value
-    return entries
+        valid[key] = value
+    return valid
 
 
 def _first_error(exc: ValidationError) -> str:

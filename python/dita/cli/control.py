@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Annotated, Any, NoReturn
@@ -21,6 +20,7 @@ from dita.cli._common import (
     fail,
     hazelcast_connect_s,
     out_console,
+    require_cluster_timeout,
     require_finite,
     require_utf8,
     shown,
@@ -106,7 +106,7 @@ def show(
     from dita.control.hazelcast import CONTROL_PLANE_MAP
     from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, HazelcastError, shutdown_client
 
-    _require_timeout(timeout)
+    require_cluster_timeout(timeout)
     client = _client(cluster, cluster_name)
     deadline = time.monotonic() + timeout
     try:
@@ -211,7 +211,9 @@ def set_(
 
     A cluster that leaves a read or the write unanswered (a member frozen answers none until the
     others declare it dead, a minute or more) ends the command at --timeout, exit 3, saying
-    whether the write went out; a read of --wait left unanswered ends it at --wait, exit 4."""
+    whether the write went out; a read of --wait left unanswered ends it at --wait, exit 4. A
+    global write whose read of every entry is unanswered at half --timeout is made after the
+    global entry alone, stamped 2 s ahead, and says which kernels it may not reach (exit 0)."""
     from dita._kernel import ControlMode, Verbosity
     from dita.control import GLOBAL, enum_names
     from dita.control.hazelcast import ControlWriteUnconfirmed, normalize_change, write_entry
@@ -239,7 +241,7 @@ def set_(
         fail(f"--by must name who sets it, got {by!r}")
     require_utf8("--by", by)  # written into the entry, read back as text no terminal can show
     require_finite("--wait", wait, allow_zero=True)
-    _require_timeout(timeout)
+    require_cluster_timeout(timeout)
     from dita.projection.hazelcast import HazelcastError, shutdown_client
 
     client = _client(cluster, cluster_name)
@@ -257,8 +259,16 @@ def set_(
             if not new_kernel:
                 _require_known(client, kernel, accounts, say, deadline)
         try:
+            # A global write the cluster lets read only its own entry (a member frozen) goes
+            # through, saying which kernels it may not reach: printed after the `set` line.
+            alone: list[str] = []
             write_entry(
-                client, kernel, change, updated_by=by, timeout=max(deadline - time.monotonic(), 0.001)
+                client,
+                kernel,
+                change,
+                updated_by=by,
+                timeout=max(deadline - time.monotonic(), 0.001),
+                warn=alone.append,
             )
         except ValueError as exc:  # an entry's stamp no write can follow: nothing was written
             fail(str(exc))
@@ -266,6 +276,8 @@ def set_(
             _unanswered(cluster, cluster_name, exc.said(timeout))
         written = True
         typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
+        for message in alone:
+            warn(message)
         if kernel is not None:
             # The entry is written either way (a kernel started under that id takes it), but a
             # mistyped or crashed kernel id must not pass for a halted kernel.
@@ -323,39 +335,15 @@ class _NotAnswered(Exception):
 def _read_by(
     client: Any, map_name: str, say: Callable[[str], None], deadline: float
 ) -> dict[str, dict[str, Any]]:
-    """``read_map`` of ``map_name``, given until ``deadline`` (monotonic); _NotAnswered past it.
+    """``read_map`` of ``map_name``, given until ``deadline`` (monotonic); _NotAnswered past it
+    (``read_maps``: a member frozen answers a read of every entry only once the others declare it
+    dead, a minute or more)."""
+    from dita.projection.hazelcast import read_maps
 
-    A read of every entry waits on every member: a frozen one answers it only once the others
-    declare it dead, a minute or more, so it runs on a thread of its own, left to end (or fail
-    when the client shuts down) in the background."""
-    from dita.projection import hazelcast as projection
-
-    done = threading.Event()
-    result: list[Any] = []
-
-    def read() -> None:
-        try:
-            result.append(projection.read_map(client, map_name, say))
-        except BaseException as exc:  # handed to the caller's thread
-            result.append(exc)
-        finally:
-            done.set()
-
-    threading.Thread(target=read, name=f"dita-read-{map_name}", daemon=True).start()
-    if not done.wait(max(deadline - time.monotonic(), 0.0)):
+    read, unread = read_maps(client, [map_name], deadline - time.monotonic(), say)
+    if unread:
         raise _NotAnswered(f"the read of {map_name}")
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    read_entries: dict[str, dict[str, Any]] = result[0]
-    return read_entries
-
-
-def _require_timeout(timeout: float) -> None:
-    """Exit 2, before connecting, unless --timeout is above 0 and up to 300 seconds."""
-    from dita._numbers import within
-
-    if not within(timeout, 0, 300) or timeout == 0:
-        fail(f"--timeout={timeout!r} must be above 0 and up to 300 seconds")
+    return read[map_name]
 
 
 def _unanswered(cluster: str | None, cluster_name: str | None, said: str) -> NoReturn:

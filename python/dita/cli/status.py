@@ -22,6 +22,7 @@ from dita.cli._common import (
     hazelcast_connect_s,
     out_console,
     rejected_said,
+    require_cluster_timeout,
     shown,
 )
 
@@ -37,13 +38,34 @@ HzCluster = Annotated[
 ]
 Kernel = Annotated[str | None, typer.Option(help="Only this kernel id")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
+# As `dita control`'s --timeout (a test holds them equal).
+_READ_TIMEOUT_S = 10.0
+_NOT_READ = "not read"
+"""What a table shows where the map holding the value was left unread (--timeout)."""
+ReadTimeout = Annotated[
+    float,
+    typer.Option(
+        "--timeout",
+        help="With --hazelcast: seconds the cluster has to answer the reads of its maps once "
+        "connected (up to 300); past them, what was read is shown, the rest named, exit 3",
+    ),
+]
 
 
 def _snapshots(
-    state_dir: Path | None, hazelcast: str | None, kernel: str | None, hz_cluster: str | None = None
-) -> list[dict[str, Any]]:
-    from dita.cli._state import read_hazelcast, read_state_files
+    state_dir: Path | None,
+    hazelcast: str | None,
+    kernel: str | None,
+    hz_cluster: str | None = None,
+    timeout: float = _READ_TIMEOUT_S,
+) -> tuple[list[dict[str, Any]], str]:
+    """The kernels' snapshots (``--kernel``'s alone), and what the cluster left unread, said as the
+    command's error once it has shown the rest ("" when everything was read: see ``_incomplete``)."""
+    from dita.cli._state import read_hazelcast, read_state_files, unread_said
 
+    require_cluster_timeout(timeout)  # before anything is read: a bad value is refused whichever the source
+    unread: list[str] = []
+    said = ""
     if hazelcast is not None:
         from dita.projection.hazelcast import HazelcastError
 
@@ -52,7 +74,7 @@ def _snapshots(
         # Read before the guard below: a bad value's exit is not one of the projection's errors.
         wait = hazelcast_connect_s()
         try:
-            snaps = read_hazelcast(members, name, timeout=wait)
+            snaps, unread = read_hazelcast(members, name, timeout=wait, read_timeout=timeout)
         except ConnectionError as exc:
             # A member that answers under another name reads as "Unable to connect to any
             # cluster": say which name was asked for. Exit 3, as every command does for a
@@ -64,13 +86,34 @@ def _snapshots(
             fail(f"lost {where} while reading it ({type(exc).__name__}: {exc})", code=UNREACHABLE)
         except Exception as exc:
             fail(f"cannot read the projection from {where}: {type(exc).__name__}: {exc}", code=1)
+        if unread:
+            said = f"{where}: {unread_said(unread, timeout)}"
     else:
         snaps = read_state_files(_state_dir(state_dir))
     if kernel is not None:
         snaps = [s for s in snaps if s["kernel_id"] == kernel]
         if not snaps:
+            # In a map left unread, maybe: unknown, not "not found".
+            _incomplete(said)
             fail(f"no kernel {kernel!r} found", code=1)
-    return snaps
+    return snaps, said
+
+
+def _unread_parts(unread: list[str]) -> tuple[bool, bool, bool]:
+    """Whether a snapshot's account, control state and slots are missing, their maps left unread
+    (``unread``, the map names)."""
+    if not unread:
+        return False, False, False
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP
+
+    return ACCOUNTS_MAP in unread, CONTROL_MAP in unread, SLOTS_MAP in unread
+
+
+def _incomplete(said: str) -> None:
+    """Exit 3 with ``said`` (what the cluster left unread) when it is not "": after the command
+    has shown what it read, so a script reading its output knows it is not all of it."""
+    if said:
+        fail(said, code=UNREACHABLE)
 
 
 def _state_dir(given: Path | None) -> Path:
@@ -108,28 +151,32 @@ def status(
     hz_cluster: HzCluster = None,
     kernel: Kernel = None,
     json_out: JsonOut = False,
+    timeout: ReadTimeout = _READ_TIMEOUT_S,
 ) -> None:
     """Kernels, their mode, account, strategies and the orders their venue rejected."""
     from dita.cli._state import active_slots
     from dita.runtime import VenueRejections
 
-    snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
+    snaps, incomplete = _snapshots(state_dir, hazelcast, kernel, hz_cluster, timeout)
     rows = []
     for s in snaps:
         acct, ctl = s.get("account", {}), s.get("control", {})
         strategies = s.get("strategies", [])
+        # None where the map holding it was left unread: unknown, not "no" or none.
+        no_account, no_control, no_slots = _unread_parts(s.get("unread", []))
+        open_positions = len([x for x in active_slots(s) if float(x.get("size") or 0.0) > 0])
         rows.append(
             {
                 "kernel_id": s["kernel_id"],
-                "running": bool(s.get("running")),
-                "mode": ctl.get("mode", ""),
-                "frozen": bool(ctl.get("frozen", False)),
+                "running": None if no_account else bool(s.get("running")),
+                "mode": None if no_control else ctl.get("mode", ""),
+                "frozen": None if no_control else bool(ctl.get("frozen", False)),
                 "equity": acct.get("equity"),
                 "capital": acct.get("capital"),
                 "realized_pnl": acct.get("realized_pnl"),
                 "unrealized_pnl": acct.get("unrealized_pnl"),
                 "fees": acct.get("k_fees_paid"),
-                "open_positions": len([x for x in active_slots(s) if float(x.get("size") or 0.0) > 0]),
+                "open_positions": None if no_slots else open_positions,
                 "reconcile_status": acct.get("reconcile_status", ""),
                 # 0 there is a run saved before its first row (the runtime's clock starts at 0).
                 "data_time": _iso(s.get("data_time") or None),
@@ -151,9 +198,11 @@ def status(
         )
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True))
+        _incomplete(incomplete)
         return
     console = out_console()
     if not rows:
+        _incomplete(incomplete)  # not "none found": the maps left unread may hold them
         console.print("no running kernels found (start one with `dita paper`, or pass --hazelcast)")
         return
     table = Table(title="kernels", title_justify="left")
@@ -175,13 +224,13 @@ def status(
         _add_row(
             table,
             r["kernel_id"],
-            "yes" if r["running"] else "no",
-            r["mode"] + (" FROZEN" if r["frozen"] else ""),
+            _NOT_READ if r["running"] is None else "yes" if r["running"] else "no",
+            _NOT_READ if r["mode"] is None else r["mode"] + (" FROZEN" if r["frozen"] else ""),
             _money(r["equity"]),
             _money(r["realized_pnl"]),
             _money(r["unrealized_pnl"]),
             _money(r["fees"]),
-            str(r["open_positions"]),
+            _NOT_READ if r["open_positions"] is None else str(r["open_positions"]),
             "" if r["orders_rejected"] is None else str(r["orders_rejected"]),
             "not projected"
             if r["strategies"] is None
@@ -197,6 +246,7 @@ def status(
     for r in rows:
         if r["note"]:
             console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
+    _incomplete(incomplete)
 
 
 def orders(
@@ -205,11 +255,12 @@ def orders(
     hz_cluster: HzCluster = None,
     kernel: Kernel = None,
     json_out: JsonOut = False,
+    timeout: ReadTimeout = _READ_TIMEOUT_S,
 ) -> None:
     """Working orders of every kernel."""
     from dita.cli._state import open_orders
 
-    snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
+    snaps, incomplete = _snapshots(state_dir, hazelcast, kernel, hz_cluster, timeout)
     rows = [o for s in snaps for o in open_orders(s)]
     # A stopped kernel's orders stay in its last state (and may still rest at the venue):
     # listed, with why it is not running, as `status` says it.
@@ -219,9 +270,11 @@ def orders(
         o["note"] = notes.get(o["kernel_id"], "")
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True, default=str))
+        _incomplete(incomplete)
         return
     console = out_console()
     if not rows:
+        _incomplete(incomplete)  # not "none": the slots (or kernels) left unread may hold them
         console.print("no working orders")
         return
     table = Table(title="working orders", title_justify="left")
@@ -244,6 +297,7 @@ def orders(
     console.print(table)
     for kid in sorted({o["kernel_id"] for o in rows if o["note"]}):
         console.print(shown(f"{kid}: {notes[kid]}"), highlight=False)
+    _incomplete(incomplete)
 
 
 def pnl(
@@ -260,6 +314,7 @@ def pnl(
         ),
     ] = None,
     json_out: JsonOut = False,
+    timeout: ReadTimeout = _READ_TIMEOUT_S,
 ) -> None:
     """Realized PnL, fees and net over a period, per kernel (plus unrealized now)."""
     from dita.backtest.data import parse_time
@@ -268,6 +323,7 @@ def pnl(
 
     if period not in PERIODS:
         fail(f"--period {period!r} must be one of {', '.join(PERIODS)}")
+    require_cluster_timeout(timeout)  # --journal does not read it, but a bad value is refused all the same
     if kernel is not None:
         require_utf8("--kernel", kernel)  # no kernel id is anything else
     if journal is None and hazelcast is not None:
@@ -282,10 +338,11 @@ def pnl(
     except ValueError as exc:
         fail(str(exc))
     rows: list[dict[str, Any]]
+    incomplete = ""
     if journal is not None:  # "" too: refused naming --journal, not taken for "no journal"
         rows = _pnl_from_journal(journal, period, at_ts, kernel)
     else:
-        snaps = _snapshots(state_dir, hazelcast, kernel, hz_cluster)
+        snaps, incomplete = _snapshots(state_dir, hazelcast, kernel, hz_cluster, timeout)
         rows = []
         for s in snaps:
             now = at_ts if at_ts is not None else now_for(s)
@@ -351,9 +408,11 @@ def pnl(
             rows.append(row)
     if json_out:
         typer.echo(json.dumps(rows, sort_keys=True))
+        _incomplete(incomplete)
         return
     console = out_console()
     if not rows:
+        _incomplete(incomplete)  # not "none found": the maps left unread may hold them
         console.print("no kernels found")
         return
     table = Table(title=f"PnL ({period})", title_justify="left")
@@ -376,6 +435,7 @@ def pnl(
     for r in rows:
         if r.get("note"):
             console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
+    _incomplete(incomplete)
 
 
 def _net(realized: float | None, fees: float | None, funding: float | None) -> float | None:

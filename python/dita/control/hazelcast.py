@@ -20,7 +20,9 @@ unreachable the kernel keeps its last known control state, logs that it does, an
 A write (``write_entry``, ``HazelcastControlPlane.set``, `dita control set`) ends within its
 timeout (``WRITE_TIMEOUT_S``) whichever request the cluster leaves unanswered (a member frozen
 answers none until the others declare it dead, a minute or more), raising
-``ControlWriteUnconfirmed``, which says whether the write itself went out.
+``ControlWriteUnconfirmed``, which says whether the write itself went out. A global write
+(an emergency halt) whose read of every entry is left unanswered goes on at half its timeout
+with the global entry alone, stamped a little ahead, and says which kernels it may not reach.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
@@ -40,6 +43,7 @@ from dita.projection.hazelcast import (  # imports the client with its 3.11 warn
     CLOCKS_AGREE_WITHIN_S,
     Future,
     HazelcastClient,
+    HazelcastJsonValue,
     LifecycleState,
     Map,
     cluster_settings,
@@ -143,6 +147,59 @@ def _answered_by(future: Future[Any], deadline: float, what: str) -> Any:
     return future.result()
 
 
+READ_BACK_AFTER_S = 0.5
+"""How long a write's answer may be out before the entry is read back: the member that owns the
+entry answers at once, but the client holds its answer until the member keeping the entry's
+backup acknowledges it too (with a member frozen, the client's ``operation_backup_timeout``, 5 s),
+which left a global halt written at half its timeout unconfirmed at its end."""
+
+
+def _written(
+    cp_map: Map[str, Any],
+    key: str,
+    write: Future[Any],
+    new: HazelcastJsonValue,
+    deadline: float,
+    what: str,
+    done: Callable[[Any], bool],
+) -> bool:
+    """Whether ``write`` (of ``new`` for ``key``) wrote it, by its answer (``done`` of it), waited
+    for until ``deadline``; _Unanswered past it. While the answer is out, ``key`` is read back every
+    READ_BACK_AFTER_S: once the entry's owner holds ``new`` (its stamps and writer make it this
+    write's), it is written, whenever the answer comes."""
+    wake = threading.Event()
+    write.add_done_callback(lambda _: wake.set())
+    back: Future[Any] | None = None
+    back_at = time.monotonic() + READ_BACK_AFTER_S
+    while True:
+        wake.clear()  # before looking: an answer that comes after it wakes the wait below
+        if write.done():
+            return done(write.result())
+        if back is not None and back.done():
+            held = back.result() if back.exception() is None else None  # the write's answer decides
+            if isinstance(held, HazelcastJsonValue) and held.to_string() == new.to_string():
+                return True
+            back, back_at = None, time.monotonic() + READ_BACK_AFTER_S
+        now = time.monotonic()
+        if now >= deadline:
+            raise _Unanswered(what)
+        if back is None and now >= back_at:
+            back = cp_map.get(key)
+            back.add_done_callback(lambda _: wake.set())
+            continue
+        wake.wait(max((deadline if back is not None else min(deadline, back_at)) - now, 0.0))
+
+
+def _absent_before(answer: Any) -> bool:
+    """A put-if-absent's answer: None when it wrote (the entry was absent), else the entry there."""
+    return answer is None
+
+
+def _replaced(answer: Any) -> bool:
+    """A replace-if-same's answer: True when it wrote (the entry was still the one read)."""
+    return answer is True
+
+
 def _control_map(client: HazelcastClient) -> Future[Map[str, Any]]:
     """The proxy of the control entries' map, as a future: the client's ``get_map`` asks a member
     to create it the first time and waits for the answer without a limit (on a member frozen, until
@@ -221,6 +278,7 @@ def write_entry(
     *,
     updated_by: str = "dita",
     timeout: float = WRITE_TIMEOUT_S,
+    warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Merge ``change`` into the entry of ``kernel_id`` (None: global); return the entry.
 
@@ -230,6 +288,13 @@ def write_entry(
     for a bad one, and when a stamp it competes with is the largest float (no later time exists):
     nothing is written. ControlWriteUnconfirmed when the cluster leaves a request unanswered for
     ``timeout`` seconds, saying whether the write itself went out.
+
+    The global entry's write reads every entry, which a member frozen leaves unanswered: past half
+    ``timeout`` it reads the global entry alone and is stamped ``CLOCKS_AGREE_WITHIN_S`` past the
+    later of the writer's clock and that entry's own stamp, saying so to ``warn`` (default: this
+    module's log, as a warning): a kernel's own entry, unread, stamped later keeps its value. A
+    kernel's entry is never written without its reads. A write whose answer is out
+    ``READ_BACK_AFTER_S`` is read back: the entry's owner holding it confirms it.
     """
     key = _validate_kernel_id(kernel_id)
     change = _checked_change(change)
@@ -237,17 +302,31 @@ def write_entry(
         raise ValueError(f"updated_by must name who writes the entry in UTF-8 text, got {updated_by!r}")
     if not within(timeout, 0, 300) or timeout == 0:
         raise ValueError(f"timeout must be above 0 and up to 300 seconds, got {timeout!r}")
-    deadline = time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = started + timeout
     what = f"the proxy of map {CONTROL_PLANE_MAP}"
     sent = False
+    every_unread = ""  # the read of every entry, when a global write went on without it
     try:
         cp_map = _answered_by(_control_map(client), deadline, what)
         for _ in range(50):
-            read = _read_for_write(cp_map, key, deadline)
+            if key == GLOBAL and not every_unread:
+                try:
+                    read = _read_for_write(cp_map, key, started + timeout / 2)
+                except _Unanswered as late:
+                    every_unread = late.what
+            if every_unread:
+                # Once unanswered, not asked again (a write that lost its compare-and-set retries).
+                what = f"{every_unread}, and then of entry {GLOBAL!r} alone,"
+                read = {GLOBAL: _answered_by(cp_map.get(GLOBAL), deadline, what)}
+            elif key != GLOBAL:
+                read = _read_for_write(cp_map, key, deadline)
             current = read.get(key)
             entry = _decode(key, current) if current is not None else {}
             others = [(k, _decode(k, v)) for k, v in read.items() if k != key and v is not None]
             now = _stamp_after(key, _competing_stamps(key, entry, others, change))
+            if every_unread:
+                now = _ahead(now)
             _drop_unusable_stamps(key, entry, change)
             for field, value in change.items():
                 entry[field] = value
@@ -258,11 +337,15 @@ def write_entry(
             new = to_json_value(entry)
             what, sent = f"the write of entry {key!r}", True
             if current is None:
-                done = _answered_by(cp_map.put_if_absent(key, new), deadline, what) is None
+                write, answered = cp_map.put_if_absent(key, new), _absent_before
             else:
-                done = _answered_by(cp_map.replace_if_same(key, current, new), deadline, what)
+                write, answered = cp_map.replace_if_same(key, current, new), _replaced
+            done = _written(cp_map, key, write, new, deadline, what, answered)
             sent = False  # answered: not written (the entry changed since the read), or written
             if done:
+                if every_unread:
+                    why = f"{every_unread} not answered within {timeout / 2:g}s"
+                    (warn or _log.warning)(_written_alone(change, now, why))
                 return entry
     except _Unanswered as late:
         raise ControlWriteUnconfirmed(
@@ -310,6 +393,31 @@ def _read_for_write(cp_map: Map[str, Any], key: str, deadline: float) -> dict[st
 def _wall_clock() -> float:
     """This writer's clock (a function of its own so a test can set it apart from the client's)."""
     return time.time()
+
+
+def _ahead(stamp: float) -> float:
+    """The stamp of a global write made without reading every entry: ``stamp`` (the writer's clock,
+    or just past the global entry's own stamps) plus ``CLOCKS_AGREE_WITHIN_S``, so it beats a
+    kernel's entry, which it could not read, stamped by a clock up to that far ahead; ``stamp``
+    itself where that is no finite time past it."""
+    ahead = stamp + CLOCKS_AGREE_WITHIN_S
+    return ahead if math.isfinite(ahead) and ahead > stamp else stamp
+
+
+def _written_alone(change: Mapping[str, Any], stamp: float, why: str) -> str:
+    """What a global write made without reading every entry says: which kernels it may not reach."""
+    fields = ", ".join(f"{f}={v}" for f, v in change.items())
+    try:
+        at = datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
+    except (OverflowError, ValueError, OSError):  # past any calendar: after a stamp typed by hand
+        at = repr(stamp)
+    return (
+        f"control entry {GLOBAL!r}: {fields} written without reading the entries of individual "
+        f"kernels ({why}: {UNANSWERED_WHY}): stamped {at}, {CLOCKS_AGREE_WITHIN_S:g}s past the later of "
+        "this clock and the entry's own stamp, so it beats a kernel's entry stamped by a clock up to "
+        f"{CLOCKS_AGREE_WITHIN_S:g}s ahead; a kernel whose own entry was stamped later than {at} keeps "
+        "its own value"
+    )
 
 
 def _competing_stamps(
@@ -958,7 +1066,8 @@ class HazelcastControlPlane:
     ) -> dict[str, Any]:
         """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away
         (a new plane first waits up to ``attach_timeout`` for its connection), ControlWriteUnconfirmed
-        when it leaves the write unanswered for ``write_timeout`` seconds, ValueError for a bad
+        when it leaves the write unanswered for ``write_timeout`` seconds (a global write made
+        without reading every entry, ``write_entry`` says, is logged as a warning), ValueError for a bad
         value or when an entry holds a stamp no write can be stamped after, and RuntimeError once
         the plane is closed."""
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)

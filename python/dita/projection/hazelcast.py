@@ -1181,6 +1181,55 @@ def read_map(
     return out
 
 
+def read_maps(
+    client: HazelcastClient,
+    map_names: Sequence[str],
+    timeout: float,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[dict[str, dict[str, dict[str, Any]]], list[str]]:
+    """``read_map`` of each of ``map_names``, all at once and given ``timeout`` seconds in all: the
+    entries of the maps read, by name, and the names of those whose read was not answered by then,
+    in the order given. A read of every entry waits on every member, and one frozen (or with stuck
+    partition threads) answers none until the others declare it dead, a minute or more (the map's
+    proxy, asked of a member the first time, is waited for without a limit too): so each read runs
+    on a thread of its own, left to end in the background, or fail when the client shuts down.
+    The entries a read answered in time skipped are named to ``warn`` (default: this module's log)
+    in the order of ``map_names``; a read that failed raises its error."""
+    names = list(dict.fromkeys(map_names))
+    done = threading.Event()
+    lock = threading.Lock()
+    results: dict[str, tuple[Any, list[str]]] = {}
+
+    def read(name: str) -> None:
+        said: list[str] = []
+        try:
+            outcome: Any = read_map(client, name, said.append)
+        except BaseException as exc:  # handed to the caller's thread
+            outcome = exc
+        with lock:
+            results[name] = (outcome, said)
+            if len(results) == len(names):
+                done.set()
+
+    for name in names:
+        threading.Thread(target=read, args=(name,), name=f"dita-read-{name}", daemon=True).start()
+    if names:
+        done.wait(max(timeout, 0.0))
+    with lock:
+        answered = dict(results)
+    read_entries: dict[str, dict[str, dict[str, Any]]] = {}
+    for name in names:
+        if name not in answered:
+            continue
+        outcome, said = answered[name]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        for message in said:
+            (warn or _log.warning)(message)
+        read_entries[name] = outcome
+    return read_entries, [name for name in names if name not in read_entries]
+
+
 def json_object(value: Any) -> dict[str, Any] | None:
     """A map's value as the JSON object dita writes there (``HazelcastJsonValue`` or its text),
     or None for anything else: other JSON, text that is not JSON, another type."""
