@@ -76,3 +76,19 @@ def member_factory(hz_jars: list[Path], tmp_path: Path) -> Iterator[Any]:
     yield make
     for member in started:
         member.stop(kill=True)
+
+
+@pytest.fixture()
+def traded(hz_member: HazelcastMember, kernel_id: str) -> Iterator[Any]:
+    """A kernel with one fill (an open position), projected and still running."""
+    from dita import ExecutionKernel, KernelIntent
+    from dita.projection.hazelcast import HazelcastProjection
+
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
+    kernel.set_seed_capital(1_000.0)
+    enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+    assert kernel.process_intent(enter).state.name == "POSITION_OPEN"
+    assert projection.sync(timeout=30)
+    yield kernel
+    kernel.close()

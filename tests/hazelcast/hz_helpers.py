@@ -3,12 +3,17 @@ helpers that compare what the cluster holds with a kernel's own snapshot()."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, MockVenueAdapter
 from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, read_map
@@ -216,3 +221,23 @@ def mode(kernel: ExecutionKernel) -> str:
 def btc_entry(kernel_id: str) -> KernelIntent:
     """An ENTER of 0.01 BTC-USD on slot 0, its ids after ``kernel_id``: what a mode blocks."""
     return KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01)
+
+
+def run_dita(
+    args: list[str], *, connect_s: float, within: float
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Run `dita args` in a process of its own (as an operator does) with a ``connect_s`` connect
+    wait; how long it took, and what it did. Fails the test when it still runs after ``within``."""
+    env = {**os.environ, "DITA_HAZELCAST_CONNECT_S": str(connect_s)}
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from dita.cli import main; main()", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=within,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`dita {' '.join(args)}` still waited after {within:g}s (connect wait {connect_s:g}s)")
+    return time.monotonic() - started, done

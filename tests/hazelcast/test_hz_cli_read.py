@@ -14,25 +14,12 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel
 from dita.cli import app
 from dita.projection.hazelcast import HazelcastProjection
 from dita.services.hazelcast import HazelcastMember
 
 runner = CliRunner()
-
-
-@pytest.fixture()
-def traded(hz_member: HazelcastMember, kernel_id: str) -> Any:
-    """A kernel with one fill (an open position), projected and still running."""
-    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
-    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
-    kernel.set_seed_capital(1_000.0)
-    enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
-    assert kernel.process_intent(enter).state.name == "POSITION_OPEN"
-    assert projection.sync(timeout=30)
-    yield kernel
-    kernel.close()
 
 
 def test_pnl_from_the_projection_does_not_claim_zero_fills(

@@ -15,28 +15,14 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel
 from dita.cli import app
 from dita.projection import hazelcast as projection_hz
-from dita.projection.hazelcast import HazelcastProjection
 from dita.services.hazelcast import HazelcastMember
 
 runner = CliRunner()
 WITHIN_S = 2 + 3.0  # the client's shutdown (2 s at most), and room for a loaded machine
 WHY = "(a member not answering: frozen, or its partition threads stuck, until the others declare it dead)"
-
-
-@pytest.fixture()
-def traded(hz_member: HazelcastMember, kernel_id: str) -> Iterator[ExecutionKernel]:
-    """A kernel with one fill (an open position), projected and running."""
-    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
-    kernel = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
-    kernel.set_seed_capital(1_000.0)
-    enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 0, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
-    assert kernel.process_intent(enter).state.name == "POSITION_OPEN"
-    assert projection.sync(timeout=30)
-    yield kernel
-    kernel.close()
 
 
 @pytest.fixture()

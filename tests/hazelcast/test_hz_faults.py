@@ -7,14 +7,13 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hz_helpers import expected, make_venue, mixed_workload, projected
+from hz_helpers import expected, make_venue, mixed_workload, projected, run_dita
 
 from dita import ExecutionKernel
 from dita.control.hazelcast import CONTROL_PLANE_MAP, HazelcastControlPlane, write_entry
@@ -67,21 +66,8 @@ def _pair_with_owners(
 
 
 def _dita(args: list[str], *, within: float = 30) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Run `dita args` in a process of its own (as an operator does), with a 5 s connect wait;
-    how long it took, and what it did."""
-    env = {**os.environ, "DITA_HAZELCAST_CONNECT_S": "5"}
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", "from dita.cli import main; main()", *args],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=within,
-        )
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"`dita {' '.join(args)}` still waited after {within:g} s with a member frozen")
-    return time.monotonic() - started, done
+    """`dita args` run as an operator does, with a 5 s connect wait (``run_dita``)."""
+    return run_dita(args, connect_s=5, within=within)
 
 
 def _trade_while(kernel: ExecutionKernel, busy: threading.Thread, seed: int) -> int:
