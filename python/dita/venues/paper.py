@@ -158,6 +158,8 @@ class _Working:
     # is known at the next bar's open; until then active_at (cancel_at) counts from its open.
     awaits_close: bool = False
     cancel_awaits_close: bool = False
+    # Taken over from an earlier run's book (restore_book): its fills' ids carry this run's mark.
+    restored: bool = False
     # Copies of the order's fields: reading them from the native order on every quote costs.
     size: float = field(init=False)
     buy: bool = field(init=False)
@@ -374,6 +376,7 @@ class PaperVenue:
         self._bar_seconds = s.bar_seconds
         self._expire_remainder = s.market_remainder == "expire"
         self._events = OrderEvents(self.name)
+        self._marks = ""  # the ``-s<seq>`` marks of ``resume``, as this run's event ids carry them
         self._market_limits = dict(inputs.market_limits or {})
         self._clock_fn = inputs.clock
         self._now: float | None = None
@@ -631,6 +634,8 @@ class PaperVenue:
         """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
         beside it calls this, so no answer of this run takes an id of the last run's."""
         self._events.resume(seq)
+        if seq:
+            self._marks += f"-s{seq}"
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         now = self.now(order)
@@ -925,11 +930,21 @@ class PaperVenue:
                 price=price,
                 size=qty,
                 filled_size=working.filled,
-                fill_id=f"{working.venue_order_id}-f{working.fills}",
+                fill_id=self._fill_id(working),
                 fee=fee,
                 metadata={"liquidity": "MAKER" if maker else "TAKER"},
             )
         )
+
+    def _fill_id(self, working: _Working) -> str:
+        """``<venue order id>-f<n>``, the n-th fill of the order; for an order restored from an
+        earlier run's book, with this run's marks before the count (``paper-1-s42-f2``). That
+        book may be older than the kernel's log (the run was killed between two saves), and
+        its run may have given the count to a fill after the save, which the kernel booked:
+        the kernel knows a fill by its id and refused this one as that fill, so what it filled
+        beyond that one was never booked."""
+        mark = self._marks if working.restored else ""
+        return f"{working.venue_order_id}{mark}-f{working.fills}"
 
     # -- state ---------------------------------------------------------------------------
 
@@ -1075,6 +1090,7 @@ class PaperVenue:
                 w.fills = _book_count("fills", o["fills"])
                 w.resting = _book_flag("resting", o["resting"])
                 w.cancel_at = _book_time("cancel_at", o["cancel_at"])
+                w.restored = True
                 _check_book_order(w)
                 # Books saved before these were kept lack them: the latency counted from the open.
                 w.awaits_close = _book_flag("awaits_close", o.get("awaits_close", False))
