@@ -1878,26 +1878,32 @@ mod tests {
     fn absorbing_a_refusal_after_a_rate_limit_lists_it_and_keeps_the_rate_limit() {
         let id = Id::from("t");
         let mut out = KernelOutcome::ok(0, id.clone(), TradeStage::OrderSent, 1);
-        let mut limited = KernelOutcome::refused(
-            0,
-            id.clone(),
-            TradeStage::Idle,
+        // A follow-up refused with `code` at `severity`, naming order `client` (seq `seq`).
+        let refused_as = |code, severity, client: &'static str, seq| {
+            KernelOutcome::refused(
+                0,
+                id.clone(),
+                TradeStage::Idle,
+                code,
+                severity,
+                vec![("client_order_id", Detail::Static(client))],
+                seq,
+            )
+        };
+        let mut limited = refused_as(
             KernelDiagnosticCode::RateLimited,
             KernelSeverity::Warning,
-            vec![("client_order_id", Detail::Static("c1"))],
+            "c1",
             2,
         );
         out.absorb(
             &mut limited,
             &VenueEvent::new("r1", KernelEventKind::RateLimited, &id),
         );
-        let mut refused = KernelOutcome::refused(
-            0,
-            id.clone(),
-            TradeStage::Idle,
+        let mut refused = refused_as(
             KernelDiagnosticCode::UnknownOrder,
             KernelSeverity::Critical,
-            vec![("client_order_id", Detail::Static("other"))],
+            "other",
             3,
         );
         let long_id = "x".repeat(REFUSED_ID_SHOWN + 10);
