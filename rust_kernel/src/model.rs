@@ -1827,6 +1827,15 @@ fn take_detail(details: &mut Details, key: &str) -> Option<Detail> {
 mod tests {
     use super::*;
 
+    /// The values of `out`'s details named `key`, as text, in order.
+    fn named(out: &KernelOutcome, key: &str) -> Vec<String> {
+        out.details
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+            .collect()
+    }
+
     #[test]
     fn absorbing_refused_follow_ups_counts_them_beside_the_last() {
         let id = Id::from("t");
@@ -1852,21 +1861,16 @@ mod tests {
             &mut refusal(KernelDiagnosticCode::UnknownOrder),
             &fill("f2"),
         );
-        let named = |key| -> Vec<String> {
-            out.details
-                .iter()
-                .filter(|(k, _)| *k == key)
-                .map(|(_, v)| v.to_string())
-                .collect()
-        };
         assert!(out.accepted && out.severity == KernelSeverity::Warning);
-        assert_eq!(named("venue_events_refused"), ["2"]);
+        assert_eq!(named(&out, "venue_events_refused"), ["2"]);
         assert_eq!(
-            named("venue_event_refused").last().map(String::as_str),
+            named(&out, "venue_event_refused")
+                .last()
+                .map(String::as_str),
             Some("UNKNOWN_ORDER")
         );
         assert_eq!(
-            named("venue_refusals"),
+            named(&out, "venue_refusals"),
             [concat!(
                 r#"[{"event_id":"f1","kind":"FILL","code":"DUPLICATE_EVENT"},"#,
                 r#"{"event_id":"f2","kind":"FILL","code":"UNKNOWN_ORDER"}]"#
@@ -1911,22 +1915,15 @@ mod tests {
             &mut refused,
             &VenueEvent::new(&long_id, KernelEventKind::Fill, &id),
         );
-        let named = |key| -> Vec<String> {
-            out.details
-                .iter()
-                .filter(|(k, _)| *k == key)
-                .map(|(_, v)| v.to_string())
-                .collect()
-        };
         assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RateLimited);
         assert!(!out.accepted && out.severity == KernelSeverity::Critical);
         // The refusal's own details do not overwrite the rate limit's.
-        assert_eq!(named("client_order_id"), ["c1"]);
-        assert_eq!(named("venue_event_refused"), ["UNKNOWN_ORDER"]);
-        assert_eq!(named("venue_events_refused"), ["1"]);
+        assert_eq!(named(&out, "client_order_id"), ["c1"]);
+        assert_eq!(named(&out, "venue_event_refused"), ["UNKNOWN_ORDER"]);
+        assert_eq!(named(&out, "venue_events_refused"), ["1"]);
         let shown = format!("{}...", &long_id[..REFUSED_ID_SHOWN]);
         assert_eq!(
-            named("venue_refusals"),
+            named(&out, "venue_refusals"),
             [format!(
                 r#"[{{"event_id":"{shown}","kind":"FILL","code":"UNKNOWN_ORDER"}}]"#
             )]

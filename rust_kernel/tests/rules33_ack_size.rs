@@ -8,20 +8,9 @@ use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_btc, open_log, set_segment_rules, well_formed_details};
-
-/// The venue's ack of `order` for `size` (0: none stated).
-fn ack(order: &VenueOrder, size: f64) -> VenueEvent {
-    let mut e = VenueEvent::new(
-        &format!("ack-{}", order.client_order_id),
-        KernelEventKind::OrderAck,
-        &order.client_order_id,
-    );
-    e.venue_order_id = id(&format!("v-{}", order.client_order_id));
-    e.size = size;
-    e.timestamp = 1_000.0;
-    e
-}
+use common::{
+    ack, close, detail, long_btc, open_btc, open_log, set_segment_rules, well_formed_details,
+};
 
 /// A fill of `size` of `order` at 100, its total `size`, FILLED with nothing remaining.
 fn filled(order: &VenueOrder, size: f64) -> VenueEvent {

@@ -11,30 +11,13 @@ use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_btc, open_log, set_segment_rules, well_formed_details};
+use common::{
+    ack, close, detail, exit_whole, long_btc, open_btc, open_log, set_segment_rules,
+    well_formed_details,
+};
 
 fn enter() -> Intent {
     long_btc("e0", "t0", 0, KernelCommandType::Enter, 1.0)
-}
-
-/// The order of EXIT `intent_id` on slot 0 (the next leg, or what is held), once accepted.
-fn exit_sent(k: &mut Kernel, intent_id: &str) -> VenueOrder {
-    let out = k.process_intent(&long_btc(intent_id, "", 0, KernelCommandType::Exit, 0.0));
-    assert!(out.accepted, "{out:?}");
-    out.submit.expect("exit sent")
-}
-
-/// The venue's ack of `order` under venue id `V-<client id>` stating `size` (0: none).
-fn ack(order: &VenueOrder, size: f64) -> VenueEvent {
-    let mut e = VenueEvent::new(
-        &format!("ack-{}", order.client_order_id),
-        KernelEventKind::OrderAck,
-        &order.client_order_id,
-    );
-    e.venue_order_id = id(&format!("V-{}", order.client_order_id));
-    e.size = size;
-    e.timestamp = 1_000.0;
-    e
 }
 
 /// Fill `event_id` of `size` of `order` at 100, stating the running total `total` (0: none),
@@ -119,14 +102,14 @@ fn an_entry_filled_short_opens_the_position_at_what_filled_and_takes_an_exit() {
         "{out:?}"
     );
     // The slot takes an EXIT of what it holds.
-    assert!(close(exit_sent(&mut k, "x0").size, 0.6));
+    assert!(close(exit_whole(&mut k, 0, 0).size, 0.6));
 }
 
 #[test]
 fn an_exit_filled_short_leaves_the_rest_open() {
     let mut k = Kernel::new("exit-short", 1).unwrap();
     open_btc(&mut k, 0, TradeSide::Long, 1.0);
-    let order = exit_sent(&mut k, "x0");
+    let order = exit_whole(&mut k, 0, 0);
     assert!(k.on_venue_event(&ack(&order, 0.0)).accepted);
     let out = well_formed_details(k.on_venue_event(&filled_short(&order, "x1", 0.4, 0.4)));
     assert!(out.accepted, "{out:?}");
@@ -139,14 +122,14 @@ fn an_exit_filled_short_leaves_the_rest_open() {
     assert!(close(slot.size, 0.6));
     assert_eq!(k.side_counts_difference(), None);
     // The next exit closes the rest.
-    assert!(close(exit_sent(&mut k, "x1").size, 0.6));
+    assert!(close(exit_whole(&mut k, 0, 1).size, 0.6));
 }
 
 #[test]
 fn a_total_only_report_short_beyond_the_tolerance_ends_the_order() {
     let mut k = Kernel::new("exit-closes", 1).unwrap();
     open_btc(&mut k, 0, TradeSide::Long, 1.0);
-    let order = exit_sent(&mut k, "x0");
+    let order = exit_whole(&mut k, 0, 0);
     // A fill stating its total only (no size of its own), 1e-6 short: beyond the tolerance.
     let mut f = filled_short(&order, "x1", 0.0, 1.0 - 1e-6);
     f.fill_id = id("");
@@ -271,7 +254,7 @@ fn a_fill_of_the_order_after_its_short_end_is_booked_as_a_late_fill() {
     // Named by the venue's id alone, too.
     let mut by_venue_id = partial(&order, "f3", 0.1, 0.9);
     by_venue_id.venue_client_id = id("");
-    by_venue_id.venue_order_id = id(&format!("V-{}", order.client_order_id));
+    by_venue_id.venue_order_id = id(&format!("v-{}", order.client_order_id));
     let out = k.on_venue_event(&by_venue_id);
     assert!(out.accepted, "{out:?}");
     assert!(close(k.slots()[0].size, 0.9));
@@ -368,7 +351,7 @@ fn a_late_ack_at_what_filled_completes_the_order() {
     // An exit's the same: what is left of the position stays open, the leg done.
     let mut k = Kernel::new("late-ack-exit", 1).unwrap();
     open_btc(&mut k, 0, TradeSide::Long, 1.0);
-    let order = exit_sent(&mut k, "x0");
+    let order = exit_whole(&mut k, 0, 0);
     assert!(k.on_venue_event(&partial(&order, "x1", 0.3, 0.3)).accepted);
     let out = k.on_venue_event(&ack(&order, 0.3));
     assert!(out.accepted, "{out:?}");

@@ -91,6 +91,20 @@ pub fn open_btc(k: &mut Kernel, slot: i64, side: TradeSide, size: f64) {
     fill_at_100(k, &order, order.size, order.size, &format!("f-e{slot}"));
 }
 
+/// The venue's ack of `order` under venue id `v-<client id>`, stating `size` (0: none).
+#[allow(dead_code)]
+pub fn ack(order: &VenueOrder, size: f64) -> VenueEvent {
+    let mut e = VenueEvent::new(
+        &format!("ack-{}", order.client_order_id),
+        KernelEventKind::OrderAck,
+        &order.client_order_id,
+    );
+    e.venue_order_id = id(&format!("v-{}", order.client_order_id));
+    e.size = size;
+    e.timestamp = 1_000.0;
+    e
+}
+
 /// The order an EXIT of slot `slot`'s whole position (intent `x<slot>-<n>`) sends.
 #[allow(dead_code)]
 pub fn exit_whole(k: &mut Kernel, slot: i64, n: u32) -> VenueOrder {
