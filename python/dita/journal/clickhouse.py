@@ -406,6 +406,26 @@ def _positive(name: str, value: float, integer: bool = False) -> None:
         )
 
 
+# What Rust's char::is_whitespace takes for white space, which a kernel_id may not hold.
+_KERNEL_ID_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
+    map(chr, range(0x2000, 0x200B))
+)
+
+
+def _check_kernel_id(kernel_id: object) -> None:
+    """Refuse, for backfill(), a kernel_id no kernel can have (``Kernel::new``: 1 to 200 bytes of
+    UTF-8 without white space, no NUL): rows stored under it would lie beside the kernel's,
+    found by no query for it (a kernel_id read from a file with its line end, say)."""
+    if not isinstance(kernel_id, str) or not kernel_id:
+        raise ValueError(f"backfill kernel_id must be a non-empty string, got {kernel_id!r}")
+    size = len(kernel_id.encode("utf-8", "surrogatepass"))
+    if size > 200 or "\0" in kernel_id or not _KERNEL_ID_SPACE.isdisjoint(kernel_id):
+        raise ValueError(
+            f"backfill kernel_id {kernel_id!r} ({size} bytes) is no kernel's: a kernel_id is 1 to 200 "
+            "bytes of UTF-8 without white space or NUL"
+        )
+
+
 def _outbox_dropped(kernel: ExecutionKernel) -> int | None:
     """The rows ``kernel``'s outbox has dropped for lack of room in its life, or None when its
     stats cannot be read."""
@@ -1840,13 +1860,13 @@ class ClickHouseJournal:
 
         Idempotent on ``(kernel_id, seq, sub)``: rows already in ClickHouse, and a row given
         again in the same call, are counted in ``already_present`` and not written again (two
-        different rows under one key are refused, ValueError). Blocks until done or
+        different rows under one key are refused, ValueError, as is a ``kernel_id`` no kernel
+        can have: more than 200 bytes, white space, NUL). Blocks until done or
         ``timeout``; raises JournalBlockedError as :meth:`flush` does (the rows stay queued
         either way).
         """
         _check_timeout("backfill", timeout)
-        if not isinstance(kernel_id, str) or not kernel_id:
-            raise ValueError(f"backfill kernel_id must be a non-empty string, got {kernel_id!r}")
+        _check_kernel_id(kernel_id)
         if not isinstance(rows, Mapping):
             raise TypeError(f"backfill rows must map table names to row tuples, got {type(rows).__name__}")
         chunks: list[tuple[str, list[tuple[Any, ...]]]] = []
@@ -1942,7 +1962,9 @@ class ClickHouseJournal:
         return ticket.result
 
     def rejected_rows(self) -> list[dict[str, Any]]:
-        """Rows set aside because clickhouse-connect could not encode them (newest last)."""
+        """Rows set aside because clickhouse-connect could not encode them (newest last): the
+        newest 1,000 (``_REJECTED_KEPT``); ``stats().extra["rejected_rows"]`` counts every one,
+        and each was logged as an ERROR with its values when it was set aside."""
         with self._cond:
             return list(self._rejected)
 
@@ -2497,6 +2519,9 @@ class ClickHouseJournal:
                 with self._cond:
                     self._attempt_no += 1
                     attempt_no = self._attempt_no
+                # Only an error of the insert (the rows' encoding) may set rows aside: one of
+                # the key check's queries before it is no fault of the rows.
+                inserting = False
                 try:
                     self._writer_client()
                     first_key = part.first_key
@@ -2511,6 +2536,7 @@ class ClickHouseJournal:
                     if len(todo):
                         (s0, u0), (s1, u1) = todo.first_key or (0, 0), todo.last_key or (0, 0)
                         token = f"{kernel_id}/{table}/{s0}.{u0}/{s1}.{u1}/{len(todo)}/{send}"
+                        inserting = True
                         self._insert(kernel_id, table, todo, token)
                     # Counted once the attempt went through: a failed one's check is made again.
                     result.written += len(todo)
@@ -2530,7 +2556,7 @@ class ClickHouseJournal:
                     with self._cond:
                         self._stats.failed += 1
                         self._stats.last_error = error
-                    if _is_encoding_error(exc):
+                    if inserting and _is_encoding_error(exc):
                         if len(part) == 1:
                             self._reject(kernel_id, table, part.tuples()[0], exc)
                             result.rejected += 1

@@ -104,6 +104,14 @@ def parse_dsn(dsn: str) -> JournalTarget:
     """
     if not isinstance(dsn, str) or not dsn.strip():
         raise ValueError(f"journal dsn must be a non-empty string like 'chdb://./dita-journal', got {dsn!r}")
+    control = next((c for c in dsn if c != "\0" and (c < " " or c == "\x7f")), None)
+    if control is not None:
+        # A line end from a file with CRLF lines, say: a chdb directory took it into its name
+        # (another journal than the kernel's), and urllib drops it from an http DSN unsaid.
+        raise ValueError(
+            f"journal dsn {without_password(dsn)!r} holds a control character {control!r}; "
+            "remove it (a line end or tab read from a file or variable?)"
+        )
     if dsn[: len("chdb://")].lower() == "chdb://":  # a scheme has no case, as for http(s)
         rest = dsn[len("chdb://") :]
         location, _, query = rest.partition("?")
@@ -151,6 +159,15 @@ def parse_dsn(dsn: str) -> JournalTarget:
         )
     if not parsed.hostname:
         raise ValueError(f"journal dsn {shown!r} names no host")
+    host = parsed.netloc.rpartition("@")[2]
+    if not host.startswith("["):  # an IPv6 address in brackets: urllib checked it
+        host = host.partition(":")[0]
+        if not all(c.isalnum() or c in "-._" for c in host):
+            # No server has such a name: the journal would keep trying to reach it for good.
+            raise ValueError(
+                f"journal dsn {shown!r} names host {host!r}; a host name holds letters, digits, "
+                "'-', '.' and '_' only (an IPv6 address goes in brackets)"
+            )
     if parsed.params or parsed.query or parsed.fragment:
         raise ValueError(f"journal dsn {shown!r} has parameters after the database; none are supported")
     try:
