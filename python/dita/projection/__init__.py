@@ -59,12 +59,21 @@ class InMemoryProjection(ClosesWithTheLastKernel):
         self.accounts: dict[str, dict[str, Any]] = {}
         self.control: dict[str, dict[str, Any]] = {}
         self.writes = 0
-        self._kernels: list[ExecutionKernel] = []
+        self._kernels: dict[str, ExecutionKernel] = {}
         self._lock = threading.Lock()
 
     def attach(self, kernel: ExecutionKernel) -> None:
+        """Start projecting ``kernel``; a second kernel under an attached id is refused (the two
+        wrote over each other's entries), and the slots an earlier kernel of that id had beyond
+        this one's ``max_slots`` are dropped (their last state, an open position say, stayed)."""
+        kid = kernel.kernel_id
+        with self._lock:
+            if kid in self._kernels:
+                raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
+            for key in [key for key in self.slots if _slot_number(key, kid) >= kernel.max_slots]:
+                del self.slots[key]
         kernel.set_projection_enabled(True)
-        self._kernels.append(kernel)
+        self._kernels[kid] = kernel
         self._publish(kernel, full=True)
 
     def _publish(self, kernel: ExecutionKernel, *, full: bool = False) -> None:
@@ -83,18 +92,27 @@ class InMemoryProjection(ClosesWithTheLastKernel):
                 self.writes += 1
 
     def flush(self, timeout: float | None = None) -> None:
-        for kernel in list(self._kernels):
+        for kernel in list(self._kernels.values()):
             self._publish(kernel)
 
     def detach(self, kernel: ExecutionKernel) -> None:
         """Publish ``kernel``'s last changes and stop projecting it; the other kernels stay."""
-        if any(k is kernel for k in self._kernels):
+        kid = kernel.kernel_id
+        # By identity: a kernel detached before and closed now leaves the one attached since.
+        if self._kernels.get(kid) is kernel:
             self._publish(kernel)
             kernel.set_projection_enabled(False)
-            self._kernels = [k for k in self._kernels if k is not kernel]
+            del self._kernels[kid]
 
     def close(self) -> None:
         self.flush()
-        for kernel in self._kernels:
+        for kernel in self._kernels.values():
             kernel.set_projection_enabled(False)
         self._kernels.clear()
+
+
+def _slot_number(key: str, kernel_id: str) -> int:
+    """The slot number of a slot key of ``kernel_id`` (``<kernel_id>:<slot_id>``), -1 for another
+    kernel's key (``k1:2:0`` is kernel ``k1:2``'s, not ``k1``'s)."""
+    kid, sep, number = key.rpartition(":")
+    return int(number) if sep and kid == kernel_id and number.isascii() and number.isdigit() else -1

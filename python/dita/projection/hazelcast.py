@@ -24,6 +24,8 @@ A kernel id may come back with fewer slots (a restart with a smaller ``max_slots
 attach, and again on each connect, the entries of that kernel id numbered at or above its
 ``max_slots`` are removed on the members (``remove_all`` with a predicate on the
 ``kernel_id`` and ``slot_id`` fields), else their last state would stay in the map for good.
+A removal the members refuse (an entry of that id whose slot_id is not a number) is said and
+tried again later; the writes beside it go on.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
     from hazelcast.client import HazelcastClient
     from hazelcast.core import HazelcastJsonValue
-    from hazelcast.errors import HazelcastError, IllegalStateError
+    from hazelcast.errors import HazelcastError, HazelcastSerializationError, IllegalStateError
     from hazelcast.future import Future, combine_futures
     from hazelcast.lifecycle import LifecycleState
     from hazelcast.predicate import Predicate, and_, equal, greater_or_equal, instance_of
@@ -411,7 +413,6 @@ class _Written:
     writes: int
     full: bool
     account: bool
-    pruned: bool  # the removal of the kernel's slots beyond max_slots was among the writes
     drained: bool = True  # False for a heartbeat between cycles: only the account, if due
 
 
@@ -426,6 +427,10 @@ class _Batch:
     # A later batch went out while this one was late: its writes may land after that one's,
     # older values over newer ones, so its kernels are published again in full when it completes.
     overtaken: bool = False
+
+
+PRUNE_RETRY_S = 30.0
+"""How long after a removal of slots beyond max_slots the members refused it is tried again."""
 
 
 LATE_WRITES_MAX_S = 10.0
@@ -493,6 +498,9 @@ class HazelcastProjection:
         # Kernels whose entries beyond max_slots (left by an earlier run with more slots) are
         # still to be removed; kept until a cycle that removed them has been confirmed.
         self._prune: set[str] = set()
+        self._prune_retry_at: dict[str, float] = {}  # monotonic; after a removal that failed
+        self._prune_error = ""  # the last removal's failure, "" once one succeeds
+        self._prune_said = False  # a refused removal was warned of, until one succeeds
         self._mappings_made = False
         self._mappings_retry_at = 0.0
         self._mapping_error = ""
@@ -548,6 +556,7 @@ class HazelcastProjection:
                 # The removal may never have reached this cluster (a merge after a split brain
                 # brings back entries the other side removed).
                 self._prune.update(self._kernels)
+                self._prune_retry_at.clear()
                 self._mappings_made = False  # a restarted cluster has lost its SQL catalog
                 self._mappings_retry_at = 0.0
                 lost_at, self._lost_at = self._lost_at, None
@@ -693,6 +702,7 @@ class HazelcastProjection:
             del self._kernels[kid]
             self._resync.discard(kid)
             self._prune.discard(kid)
+            self._prune_retry_at.pop(kid, None)
             self._last_ok_drain.pop(kid, None)
             self._closing.pop(kid, None)
             empty = not self._kernels
@@ -872,7 +882,6 @@ class HazelcastProjection:
             return
         exc = done.exception()
         if exc is not None:
-            self._retry_prune(w.kernel_id for w in written if w.pruned)
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
             if not heartbeat:
                 with self._cycle_done:
@@ -913,7 +922,6 @@ class HazelcastProjection:
                     if w.kernel_id in self._kernels:
                         self._resync.add(w.kernel_id)
         else:
-            self._retry_prune(w.kernel_id for w in batch.written if w.pruned)
             self._record_error(exc)  # marks every kernel for a full resync
         _log.debug(
             "hazelcast projection: late writes to cluster %r %s after %.1fs",
@@ -953,9 +961,49 @@ class HazelcastProjection:
                 self._last_error = ""
             self._cycle_done.notify_all()
 
-    def _retry_prune(self, kernel_ids: Iterable[str]) -> None:
+    def _retry_prune(self, kid: str) -> None:
         with self._lock:
-            self._prune.update(kid for kid in kernel_ids if kid in self._kernels)
+            if kid in self._kernels:
+                self._prune.add(kid)
+
+    def _pruned(self, removal: Future[Any], kid: str, max_slots: int) -> Future[None]:
+        """``removal`` (of ``kid``'s slots beyond ``max_slots``) completing without error either way:
+        its failure is said and tried again in PRUNE_RETRY_S (at once on a reconnect), not taken
+        for a failed write. The members refuse the whole removal when one entry of that kernel
+        id has a slot_id that is not a number (another format, or typed by hand), and every
+        cycle's writes failed with it, every kernel's, for as long as that entry stayed."""
+
+        def settle(done: Future[Any]) -> None:
+            exc = done.exception()
+            # The member's own message, without the Java stack trace the client appends to it.
+            first_line = next(iter(str(exc).strip().splitlines()), "")
+            why = shortened(f"{type(exc).__name__}: {first_line}")
+            with self._lock:
+                if exc is None:
+                    self._prune_error = ""
+                    self._prune_said = False
+                    return
+                self._prune_error = f"kernel {kid!r}: {why}"
+                if kid in self._kernels:
+                    self._prune.add(kid)
+                    self._prune_retry_at[kid] = time.monotonic() + PRUNE_RETRY_S
+                # A warning once, when the members refused it (not when the connection went).
+                say = self._connected and not self._prune_said and not self._stop.is_set()
+                self._prune_said = self._prune_said or say
+            if self._stop.is_set():
+                return  # cut short by our own shutdown
+            (_log.warning if say else _log.debug)(
+                "hazelcast projection could not remove the %s entries of kernel %r numbered %d and "
+                "above (an entry there of another format?): %s; publishing goes on, the removal is "
+                "tried again in %gs",
+                SLOTS_MAP,
+                kid,
+                max_slots,
+                why,
+                PRUNE_RETRY_S,
+            )
+
+        return removal.continue_with(settle)
 
     def _make_mappings(self, kernel: ExecutionKernel) -> None:
         # SQL is for operators; a cluster without it must not stop the maps from updating.
@@ -1010,6 +1058,7 @@ class HazelcastProjection:
             return None
         with self._lock:
             prune = kid in self._prune and not accounts_only
+            prune = prune and time.monotonic() >= self._prune_retry_at.get(kid, 0.0)
             if prune:
                 self._prune.discard(kid)
         now = time.time()
@@ -1019,8 +1068,9 @@ class HazelcastProjection:
         try:
             if prune:
                 # On the members, without reading keys; it cannot meet the put_all below,
-                # which writes only slots under max_slots.
-                futures.append(slots_map.remove_all(slots_beyond(kid, max_slots)))
+                # which writes only slots under max_slots. Waited for, but its failure is its own.
+                removal = slots_map.remove_all(slots_beyond(kid, max_slots))
+                futures.append(self._pruned(removal, kid, max_slots))
             if slots:
                 values = {}
                 for key, value in slots.items():
@@ -1039,7 +1089,7 @@ class HazelcastProjection:
                 futures.append(control_map.set(kid, to_json_value(control)))
         except Exception as exc:
             if prune:
-                self._retry_prune([kid])
+                self._retry_prune(kid)
             self._record_error(exc)  # marks every kernel for a full resync: the drained keys are gone
             return None
         updates = len(slots) + (account is not None) + (control is not None)
@@ -1050,7 +1100,6 @@ class HazelcastProjection:
             len(futures),
             full,
             account is not None,
-            prune,
             drained=not accounts_only,
         )
 
@@ -1139,6 +1188,8 @@ class HazelcastProjection:
                 "late_writes": self._late_writes,
                 "late_write_age_s": 0.0 if self._late is None else now - self._late.sent_at,
                 "mapping_error": self._mapping_error,
+                # The last removal of slots beyond max_slots that failed ("" once one succeeds).
+                "prune_error": self._prune_error,
                 # The age of the oldest published drain, or the wait until the next cycle when
                 # the duty cap holds it off longer: a change made now is visible within that.
                 "staleness_s": max(now - oldest, self._next_cycle_at - now),
@@ -1169,15 +1220,50 @@ def read_map(
     """Every entry of a dita map that is a JSON object, as dita writes them, decoded (for the
     CLI, tests and ops scripts). Another value (typed by hand) is skipped and named to ``warn``
     (default: this module's log): one stray entry must not hide every other kernel."""
-    entries_map: BlockingMap[str, Any] = client.get_map(map_name).blocking()
+    say = warn or _log.warning
+    entries_map: Map[Any, Any] = client.get_map(map_name)
+    try:
+        entries = entries_map.blocking().entry_set()
+    except HazelcastSerializationError:
+        # A value written with a serializer this client lacks (another application's, a Java
+        # object) failed the decoding of every entry: read again, decoding each on its own.
+        entries = _entries_decoded_one_by_one(entries_map, say)
     out = {}
-    for key, value in entries_map.entry_set():
+    for key, value in entries:
         decoded = json_object(value)
         if decoded is not None:
             out[str(key)] = decoded
         else:
-            message = f"skipped entry {str(key)!r} of {map_name}: not a JSON object ({shown_value(value)})"
-            (warn or _log.warning)(message)
+            say(f"skipped entry {str(key)!r} of {map_name}: not a JSON object ({shown_value(value)})")
+    return out
+
+
+def _entries_decoded_one_by_one(
+    entries_map: Map[Any, Any], say: Callable[[str], None]
+) -> list[tuple[Any, Any]]:
+    """Every entry of ``entries_map`` whose key and value this client can decode; each other one
+    is named to ``say``. Through the client's own request and decoder, which its public read
+    offers only for all entries at once (another client version without them: its error)."""
+    from hazelcast.protocol.codec import map_entry_set_codec
+
+    invoke, to_object = getattr(entries_map, "_invoke", None), getattr(entries_map, "_to_object", None)
+    if invoke is None or to_object is None:
+        raise HazelcastSerializationError(f"an entry of {entries_map.name} cannot be decoded by this client")
+    request = map_entry_set_codec.encode_request(entries_map.name)  # type: ignore[no-untyped-call]
+    out = []
+    for key_data, value_data in invoke(request, map_entry_set_codec.decode_response).result():
+        try:
+            key = to_object(key_data)
+        except HazelcastSerializationError:
+            say(f"skipped an entry of {entries_map.name}: its key is not one this client can decode")
+            continue
+        try:
+            out.append((key, to_object(value_data)))
+        except HazelcastSerializationError:
+            say(
+                f"skipped entry {shortened(repr(str(key)))} of {entries_map.name}: not a value this client "
+                f"can decode (serializer type id {value_data.get_type()})"
+            )
     return out
 
 
