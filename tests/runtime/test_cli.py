@@ -1896,9 +1896,10 @@ def test_a_paper_run_killed_after_a_save_keeps_the_fill_its_state_file_holds(tmp
 
 def test_a_restart_on_a_state_file_older_than_the_log_says_so(tmp_path: Path, resting: str) -> None:
     """A run killed between two saves leaves a book older than its log: a fill the kernel
-    booked after the save is missing from the book (reconciliation cancels the venue's order
-    and finds the positions apart) and from the fills the state file lists for `dita pnl`.
-    Only reconciliation's lines said anything, without the reason."""
+    booked after the save was missing from the book (reconciliation canceled the venue's order
+    and found the positions apart) and from the fills the state file lists for `dita pnl`, and
+    only reconciliation's lines said anything, without the reason. The run says so, and brings
+    the book and the fills forward from the log (tests/runtime/test_paper_catch_up.py)."""
     first = _paper_on(tmp_path, resting, _bars_csv(tmp_path / "a.csv", [99.0] * 5))
     assert first.exit_code == 0, first.output
     path = tmp_path / "state" / "rest.json"
@@ -1914,7 +1915,13 @@ def test_a_restart_on_a_state_file_older_than_the_log_says_so(tmp_path: Path, re
     assert third.exit_code == 0, third.output
     saved = json.loads(before_fill)["seq"]
     assert f"{path} was saved at seq {saved:,}, before the end of the write-ahead log" in third.stderr
-    assert "position_mismatches" in third.stderr
+    assert (
+        f"caught up the paper venue with the write-ahead log: 1 fill and 0 working orders after seq {saved}"
+        in (third.stderr)
+    )
+    assert "position_mismatches" not in third.stderr
+    snap = json.loads(path.read_text())
+    assert snap["venue"]["positions"] == {"BTCUSDT": 1.0} and len(snap["fills"]) == 1
 
 
 ROUND_TRIPS = """

@@ -54,6 +54,7 @@ from dita.cli._common import (
 
 if TYPE_CHECKING:
     from dita.backtest.engine import BacktestConfig
+    from dita.venues.paper import CaughtUp
 
 __all__ = ["PaperSession", "register"]
 
@@ -129,6 +130,8 @@ class PaperSession:
         self.wal_dir = wal_dir
         self.previous = previous if self.continued else None
         self.restored_orders = 0
+        # A book older than the log (a run killed between two saves) brought forward from it.
+        self.caught_up: _CatchUp | None = None
         # Orders of the book for an asset this run's feed does not have (reconciliation ends them).
         self.left_out: list[str] = []
         if self.continued:
@@ -137,6 +140,7 @@ class PaperSession:
             )
             if isinstance(book, dict):
                 self.left_out = self.venue.restore_book(book)
+                self.caught_up = self._catch_up(previous or {})
                 self.restored_orders = len(self.venue.open_orders())
         else:
             fill_model.set_up(self.kernel, source="dita-paper")
@@ -163,6 +167,12 @@ class PaperSession:
             # The continued kernel's account counts the last runs' fills: so do `dita pnl`'s.
             self.fills = list(self.previous.get("fills") or [])
             self.older_fills = dict(self.previous.get("older_fills") or {})
+            if self.caught_up is not None:
+                # The fills the kernel booked after the save: listed once, by asset and fill id.
+                listed = {(f.get("asset"), f.get("fill_id")) for f in self.fills if f.get("fill_id")}
+                for row in self.caught_up.rows:
+                    if (row["asset"], row["fill_id"]) not in listed:
+                        self._keep_fill(_fill_entry(row))
             for s in self.kernel.slots():
                 if s.get("trade_id"):
                     self._realized[s["trade_id"]] = float(s.get("realized_pnl") or 0.0)
@@ -186,7 +196,7 @@ class PaperSession:
         before = self._realized.get(event.trade_id, 0.0)
         realized = float(slot.realized_pnl) if slot.trade_id == event.trade_id else before
         self._realized[event.trade_id] = realized
-        self.fills.append(
+        self._keep_fill(
             {
                 "ts": event.timestamp,
                 "trade_id": event.trade_id,
@@ -196,8 +206,15 @@ class PaperSession:
                 "qty": event.size,
                 "fee": event.fee or 0.0,
                 "realized_pnl": realized - before,
+                # As the kernel's journal names it (the event id when the venue gave none): a run
+                # catching up after a kill lists the fills booked after the save once by it.
+                "fill_id": event.fill_id or event.event_id,
             }
         )
+
+    def _keep_fill(self, fill: dict[str, Any]) -> None:
+        """List ``fill`` in the state file, the oldest beyond KEPT_FILLS kept as day totals."""
+        self.fills.append(fill)
         if len(self.fills) > KEPT_FILLS:
             for old in self.fills[:-KEPT_FILLS]:
                 day = datetime.fromtimestamp(float(old["ts"]), tz=UTC).strftime("%Y-%m-%d")
@@ -209,6 +226,56 @@ class PaperSession:
                 totals["fee"] += float(old["fee"])
                 totals["last_ts"] = max(totals["last_ts"], float(old["ts"]))
             del self.fills[:-KEPT_FILLS]
+
+    def _catch_up(self, previous: dict[str, Any]) -> _CatchUp | None:
+        """Bring the restored book forward to the kernel's log when the state file was saved
+        before its end (a run killed between two saves): the fills the kernel booked after the
+        save (its journal's ``fills`` rows, derived from the log, which holds only the fills it
+        accepted) and the orders it works now (``PaperVenue.catch_up``). None when the book goes
+        with the log."""
+        saved = previous.get("seq")
+        if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < self.recovered_seq:
+            return None
+        done = _CatchUp(saved)
+        off = [
+            at
+            for at, control in (
+                ("the save", previous.get("control")),
+                ("the log's end", self.kernel.control()),
+            )
+            if isinstance(control, dict) and control.get("debug_clickhouse_enabled") is False
+        ]
+        if off:
+            # The kernel makes no journal rows then, and the log's replay gives none either.
+            done.unread = f"its journal rows were off at {' and '.join(off)}, debug_clickhouse_enabled false"
+            return done
+        try:
+            done.rows = _booked_fills(self.kernel, saved + 1, self.recovered_seq)
+        except (WalError, OSError, ValueError) as exc:
+            done.unread = f"cannot read it after seq {saved:,}: {exc}"
+            return done
+        from dita.reconcile import EVENT_ID_PREFIX
+        from dita.venues.paper import BookedFill
+
+        fills = [
+            BookedFill(
+                event_id=r["event_id"],
+                fill_id=r["fill_id"],
+                client_order_id=r["client_order_id"],
+                venue_order_id=r["venue_order_id"],
+                asset=r["asset"],
+                side=r["side"],
+                price=r["price"],
+                qty=r["qty"],
+                fee=r["fee"],
+                liquidity=r["liquidity"],
+            )
+            # Reconciliation's own fills were the kernel catching up with what the venue held.
+            for r in done.rows
+            if not str(r["event_id"]).startswith(EVENT_ID_PREFIX)
+        ]
+        done.venue = self.venue.catch_up(fills, self.kernel.open_orders())
+        return done
 
     def snapshot(self, *, running: bool) -> dict[str, Any]:
         try:
@@ -330,6 +397,51 @@ class PaperSession:
         except OSError as exc:  # the log's own I/O error (its first), not the state file's
             raise WalError(str(exc)) from exc
         return write_state_file(self.state_dir, snap)
+
+
+class _CatchUp:
+    """What a continued run read from the log after a state file saved before its end, and
+    what the paper venue made of it (``PaperSession._catch_up``)."""
+
+    def __init__(self, saved: int) -> None:
+        self.saved = saved
+        self.rows: list[dict[str, Any]] = []  # the kernel's fills after the save, journal rows
+        self.venue: CaughtUp | None = None
+        self.unread = ""  # why the log could not be read (then nothing was caught up)
+
+
+def _booked_fills(kernel: Any, from_seq: int, to_seq: int) -> list[dict[str, Any]]:
+    """The fills the kernel booked in its log's records ``from_seq..=to_seq``: its journal's
+    ``fills`` rows, derived again by a read-only replay of the log (``wal_journal_blocks``),
+    in the order it booked them. A fill it refused left no row."""
+    from dita._kernel import JOURNAL_COLUMNS
+
+    names = JOURNAL_COLUMNS["fills"]
+    rows: list[dict[str, Any]] = []
+
+    def sink(blocks: list[Any]) -> None:
+        for block in blocks:
+            if block.table == "fills":
+                rows.extend(dict(zip(names, t, strict=True)) for t in block.tuples())
+
+    kernel.wal_journal_blocks(from_seq, to_seq, sink=sink)
+    rows.sort(key=lambda r: (r["seq"], r["sub"]))
+    return rows
+
+
+def _fill_entry(row: dict[str, Any]) -> dict[str, Any]:
+    """A fill of the state file's list (``PaperSession._on_fill``) from its journal row."""
+    return {
+        "ts": row["ts"],
+        "trade_id": row["trade_id"],
+        "asset": row["asset"],
+        "side": row["side"],
+        "price": row["price"],
+        "qty": row["qty"],
+        "fee": row["fee"],
+        "realized_pnl": row["realized_pnl"],
+        "fill_id": row["fill_id"],
+    }
 
 
 def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
@@ -1268,16 +1380,27 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
             err=True,
         )
     saved = (previous or {}).get("seq")
-    if isinstance(saved, int) and not isinstance(saved, bool) and saved != session.recovered_seq:
+    caught = session.caught_up
+    if caught is not None and caught.venue is not None:
         # Killed between two saves: the log has inputs (fills among them) the book was saved
-        # before, which reconciliation can only report (the venue's order ended, a position
-        # apart), and the fills listed for `dita pnl` end at that save.
+        # before; the book and the fills listed for `dita pnl` were brought forward from it.
+        typer.echo(
+            f"warning: {path} was saved at seq {caught.saved:,}, before the end of the write-ahead log "
+            f"(seq {session.recovered_seq:,}): the paper venue's book and the fills it lists for "
+            "`dita pnl` are brought forward to the kernel's last input from the log",
+            err=True,
+        )
+        _say_caught_up(caught, caught.venue)
+    elif isinstance(saved, int) and not isinstance(saved, bool) and saved != session.recovered_seq:
+        # Saved after the end of the log (records it lost: fsync "none" and a machine crash), or
+        # before it with the log unreadable: reconciliation can only report the differences.
         when = "before the end" if saved < session.recovered_seq else "after the end"
+        unread = f" (the log was not read: {caught.unread})" if caught is not None and caught.unread else ""
         typer.echo(
             f"warning: {path} was saved at seq {saved:,}, {when} of the write-ahead log "
             f"(seq {session.recovered_seq:,}): the paper venue's book is not the kernel's as of its last "
-            "input (the differences are reconciled below), and the fills it lists for `dita pnl` "
-            "are those up to the save",
+            f"input{unread} (the differences are reconciled below), and the fills it lists for "
+            "`dita pnl` are those up to the save",
             err=True,
         )
     if session.acted_after_save is not None:
@@ -1292,6 +1415,23 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
             "the killed run had not finished are lost)",
             err=True,
         )
+
+
+def _say_caught_up(caught: _CatchUp, venue: CaughtUp) -> None:
+    """Say on stderr what the catch-up of the paper venue with the log did, and what it left to
+    reconciliation, naming each order."""
+    fills = f"{venue.fills} fill" + ("" if venue.fills == 1 else "s")
+    ended = ""
+    if venue.ended:
+        n = len(venue.ended)
+        ended = f"; {n} order{'' if n == 1 else 's'} of the book ended since: {', '.join(venue.ended)}"
+    typer.echo(
+        f"caught up the paper venue with the write-ahead log: {fills} and {_orders(venue.working)} "
+        f"after seq {caught.saved:,}{ended}",
+        err=True,
+    )
+    for line in venue.not_applied:
+        typer.echo(f"warning: not caught up: {line} (left to reconciliation)", err=True)
 
 
 def _orders(n: int) -> str:

@@ -58,7 +58,15 @@ from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move, require_order
 from dita.venues._settings import VenueInputs, VenueName, check_rebate
 
-__all__ = ["BOOK_FORMAT", "MAX_LATENCY_MS", "MAX_LEVERAGE", "PaperSettings", "PaperVenue"]
+__all__ = [
+    "BOOK_FORMAT",
+    "MAX_LATENCY_MS",
+    "MAX_LEVERAGE",
+    "BookedFill",
+    "CaughtUp",
+    "PaperSettings",
+    "PaperVenue",
+]
 
 # The longest order latency the paper venue takes, ms (a minute), as the shadow run's.
 MAX_LATENCY_MS = 60_000.0
@@ -177,6 +185,44 @@ class _Working:
     @property
     def remaining(self) -> float:
         return self.size - self.filled
+
+
+@dataclass(frozen=True)
+class BookedFill:
+    """A fill the kernel booked, as its journal's ``fills`` row (derived from its write-ahead
+    log) names it: what ``PaperVenue.catch_up`` applies to a book saved before it."""
+
+    event_id: str
+    fill_id: str
+    client_order_id: str
+    venue_order_id: str
+    asset: str
+    side: str
+    price: float
+    qty: float
+    fee: float
+    liquidity: str = ""
+
+
+@dataclass
+class CaughtUp:
+    """What ``PaperVenue.catch_up`` did: fills applied, orders put back working, orders of the
+    book ended (the kernel no longer works them), and what it could not apply, one line each."""
+
+    fills: int = 0
+    working: int = 0
+    ended: list[str] = field(default_factory=list)
+    not_applied: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Placed:
+    """What the fills of an order placed after a saved book took (``catch_up``)."""
+
+    filled: float = 0.0
+    filled_cost: float = 0.0
+    fills: int = 0
+    maker: bool = False
 
 
 def _finite(field: str, value: object, *, positive: bool = False, signed: bool = False) -> float:
@@ -402,6 +448,9 @@ class PaperVenue:
         self._cash = s.starting_balance
         self._fees_paid = 0.0
         self.submitted = 0
+        # The ``order_seq`` of the book ``restore_book`` took (None: none): the orders ``catch_up``
+        # puts back are those this venue placed after it.
+        self._book_order_seq: int | None = None
 
     # -- clock ---------------------------------------------------------------------------
 
@@ -1152,7 +1201,169 @@ class PaperVenue:
         self.submitted = submitted
         self._events._order_seq = max(self._events._order_seq, order_seq)
         self._quotes, self._bar_assets, self._now = quotes, bar_assets, now
+        self._book_order_seq = order_seq
         return left_out
+
+    def catch_up(self, fills: Iterable[BookedFill], working: Iterable[VenueOrder]) -> CaughtUp:
+        """Bring a book just restored (``restore_book``) forward to what the kernel took from
+        this venue after the book was saved: a run killed between two saves left a book older
+        than the kernel's write-ahead log. ``fills``: the fills the kernel booked after the save,
+        oldest first (each once, by its fill id); ``working``: the orders the kernel works now
+        (``open_orders()``). Each fill is applied as the venue made it: its order's filled size
+        and fill count, the position, the cash and the fee it charged. An order the kernel works
+        that the book lacks, placed after the save (its venue order id counts past the book's),
+        is put back working with what it filled; an order of the book the kernel no longer works
+        (filled, canceled or expired after the save) is taken off. What cannot be applied (a fill
+        of another venue's event, of an order neither in the book nor placed after it, or that
+        disagrees with the book's order) is left as it was and named in ``not_applied``:
+        reconciliation finds it. Returns what was done."""
+        done = CaughtUp()
+        placed: dict[str, _Placed] = {}  # orders placed after the save: what their fills took
+        for fill in fills:
+            why = self._apply_booked_fill(fill, placed)
+            if why:
+                done.not_applied.append(
+                    f"fill {fill.fill_id!r} of order {fill.client_order_id!r} ({fill.asset}): {why}"
+                )
+            else:
+                done.fills += 1
+        now = self.now()
+        kernel_works = {o.client_order_id: o for o in working}
+        for client_order_id, held in list(self._by_client_id.items()):
+            if client_order_id not in kernel_works:
+                self._remove(held, VenueOrderStatus.CANCELED)
+                done.ended.append(client_order_id)
+        for order in kernel_works.values():
+            cid = order.client_order_id
+            if self._assets is not None and order.asset not in self._assets:
+                continue  # left out of the book (restore_book said so): reconciliation ends it
+            w = self._by_client_id.get(cid)
+            if w is None:
+                if not self._placed_after_save(order.venue_order_id):
+                    done.not_applied.append(
+                        f"order {cid!r} ({order.asset}, venue id {order.venue_order_id!r}): the kernel "
+                        "works it, but it is not in the saved book nor placed after the save"
+                    )
+                    continue
+                w = self._put_back(order, placed.get(cid), now)
+                self.submitted += 1
+                done.working += 1
+            if abs(w.filled - order.filled_size) > max(w.size, 1.0) * 1e-9:
+                done.not_applied.append(
+                    f"order {cid!r} ({order.asset}): the book holds it filled {w.filled!r}, the kernel "
+                    f"{order.filled_size!r}"
+                )
+            if order.cancel_requested and w.cancel_at is None:
+                # The kernel asked a cancel the book did not take yet: it reaches the venue a
+                # latency after the book's clock (the venue acknowledges it with the next data).
+                w.cancel_at = now + self._latency
+                self._canceling[cid] = w
+        # Orders placed after the save that ended before the kernel's last input: the venue
+        # counted them (``submitted``) as it made their fills.
+        self.submitted += sum(1 for cid in placed if cid not in kernel_works)
+        return done
+
+    def _apply_booked_fill(self, fill: BookedFill, placed: dict[str, _Placed]) -> str:
+        """Apply one fill the kernel booked after the book's save (``catch_up``); '' when it
+        was applied, else why not (nothing changed)."""
+        if not fill.event_id.startswith(f"{self.name}-"):
+            return f"event {fill.event_id!r} is not one of {self.name}'s"
+        if self._assets is not None and fill.asset not in self._assets:
+            return f"{self.name} does not list {fill.asset!r} in this run"
+        try:
+            price = _finite("price", fill.price, positive=True)
+            qty = _finite("qty", fill.qty, positive=True)
+            fee = _finite("fee", fill.fee, signed=True)
+        except (TypeError, ValueError) as exc:
+            return str(exc)
+        side = getattr(fill.side, "name", fill.side)
+        if side not in ("BUY", "SELL"):
+            return f"side {fill.side!r} is not BUY or SELL"
+        buy = side == "BUY"
+        w = self._by_client_id.get(fill.client_order_id)
+        if w is not None:
+            if fill.venue_order_id and fill.venue_order_id != w.venue_order_id:
+                return f"venue order id {fill.venue_order_id!r}, the book's order is {w.venue_order_id!r}"
+            if w.order.asset != fill.asset or w.buy != buy:
+                theirs = f"{w.order.side.name} of {w.order.asset}"
+                return f"a {side} of {fill.asset}, the book's order is a {theirs}"
+            if qty > w.remaining + w.size * 1e-9:
+                return f"{qty!r} is more than the {w.remaining!r} the book's order has left"
+            if w.remaining - qty <= w.size * 1e-12:
+                qty = w.remaining
+                w.filled = w.size
+            else:
+                w.filled += qty
+            w.fills += 1
+            w.filled_cost += price * qty
+            w.resting = fill.liquidity == "MAKER" or w.market
+            if w.remaining <= 0:
+                self._remove(w, VenueOrderStatus.FILLED)
+        elif self._placed_after_save(fill.venue_order_id):
+            taken = placed.setdefault(fill.client_order_id, _Placed())
+            taken.filled += qty
+            taken.filled_cost += price * qty
+            taken.fills += 1
+            taken.maker = fill.liquidity == "MAKER"
+        else:
+            return "its order is not in the saved book nor placed after the save"
+        delta = qty if buy else -qty
+        move(self._positions, self._position_peaks, fill.asset, delta)
+        self._cash -= delta * price + fee
+        self._fees_paid += fee
+        return ""
+
+    def _placed_after_save(self, venue_order_id: str) -> bool:
+        """Whether ``venue_order_id`` is one this venue gave after the restored book's save: its
+        ids are ``<name>[-s<seq>...]-<n>``, n counting on from the book's ``order_seq``."""
+        head, _, count = venue_order_id.rpartition("-")
+        saved = self._book_order_seq
+        if (
+            saved is None
+            or not count.isdigit()
+            or not (head == self.name or head.startswith(f"{self.name}-s"))
+        ):
+            return False
+        return int(count) > saved
+
+    def _put_back(self, order: VenueOrder, taken: _Placed | None, now: float) -> _Working:
+        """``order``, placed after the book's save and still worked by the kernel, back on the
+        book with what its fills took (``taken``). It went live at its time plus the latency;
+        one that filled rests as its last fill did (a maker's rested), one that did not is
+        taken to rest at its limit: the market passed it unfilled, or, if no data came after it,
+        it fills at its limit rather than at a better touch (erring against the strategy)."""
+        copy = VenueOrder(
+            order.client_order_id,
+            order.slot_id,
+            order.trade_id,
+            order.asset,
+            order.side,
+            order.order_type,
+            order.price,
+            order.size,
+            venue_order_id=order.venue_order_id,
+            reduce_only=order.reduce_only,
+            reference_price=order.reference_price,
+            timestamp=order.created_at,
+            is_entry=order.is_entry,
+        )
+        w = _Working(
+            copy, order.venue_order_id, active_at=order.created_at + self._latency, sent_at=order.created_at
+        )
+        w.restored = True
+        if taken is not None:
+            w.filled = min(taken.filled, w.size)
+            w.filled_cost, w.fills = taken.filled_cost, taken.fills
+            w.resting = taken.maker or w.market
+        else:
+            w.resting = not w.market
+        if self._latency > 0 and self._clock_fn is None and order.asset in self._bar_assets:
+            # Sent on a bar: decided at its close (``_closes_reached``), as ``submit`` does.
+            w.awaits_close = True
+            self._awaiting_close[order.client_order_id] = w
+        self._working.setdefault(order.asset, {})[order.client_order_id] = w
+        self._by_client_id[order.client_order_id] = w
+        return w
 
     def balances(self) -> dict[str, float]:
         return {self.settings.quote_currency: self._cash}

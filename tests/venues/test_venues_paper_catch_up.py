@@ -1,0 +1,144 @@
+"""PaperVenue.catch_up: a book saved before the end of the kernel's log (a run killed between
+two saves), restored, then brought forward with the fills the kernel booked after the save and
+the orders it works now. It ends as the killed run's venue was: each order's filled size and
+fill count, the positions, the cash and the fees; an order placed after the save works again;
+an order of the book the kernel no longer works is off the book. What it cannot apply is named
+and changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from venue_helpers import make_order
+
+from dita import KernelEventKind, VenueEvent, VenueOrder
+from dita.venues.paper import BookedFill, PaperVenue
+
+T0 = 1_704_067_200.0
+
+
+def _venue() -> PaperVenue:
+    return PaperVenue(taker_rate=0.001, maker_rate=0.0002, slippage_bps=0.0, bar_volume_share=0.1)
+
+
+def _booked(events: list[VenueEvent]) -> list[BookedFill]:
+    """The fills among ``events`` as the kernel's journal rows name them."""
+    return [
+        BookedFill(
+            event_id=e.event_id,
+            fill_id=e.fill_id,
+            client_order_id=e.venue_client_id,
+            venue_order_id=e.venue_order_id,
+            asset=e.asset,
+            side=e.side.name,
+            price=e.price,
+            qty=e.size,
+            fee=e.fee or 0.0,
+            liquidity=str(e.metadata.get("liquidity", "")),
+        )
+        for e in events
+        if e.kind == KernelEventKind.FILL
+    ]
+
+
+def _held(venue: PaperVenue) -> dict[str, Any]:
+    book = venue.book()
+    return {
+        "positions": {a: pytest.approx(p) for a, p in book["positions"].items() if p},
+        "cash": pytest.approx(book["cash"]),
+        "fees_paid": pytest.approx(book["fees_paid"]),
+        "orders": {
+            o["client_order_id"]: (pytest.approx(o["filled"]), pytest.approx(o["filled_cost"]), o["fills"])
+            for o in book["orders"]
+        },
+    }
+
+
+def _killed_run() -> tuple[dict[str, Any], PaperVenue, list[VenueEvent]]:
+    """A venue with a resting bid ``a`` (0.3 of 1.0 filled) and a resting sell ``b`` when its book
+    is saved; after the save ``a`` fills 0.5 more, then the rest, ``b`` is canceled, and ``d``, a
+    market sell placed then, fills whole, ``c``, a bid placed then too, 0.1 of 1.0 and works on.
+    Returns the saved book, the venue as the kill left it, and its events after the save."""
+    venue = _venue()
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1000.0, T0)
+    venue.submit(make_order("a", order_type="LIMIT", price=90.0, timestamp=T0))
+    venue.submit(make_order("b", side="SELL", order_type="LIMIT", price=150.0, timestamp=T0))
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 85.0, 100.0, 3.0, T0 + 60)  # a: 0.3 of 1.0
+    book = venue.book()
+    after: list[VenueEvent] = []
+    after += venue.on_bar("BTCUSDT", 100.0, 101.0, 85.0, 100.0, 5.0, T0 + 120)  # a: 0.5 more
+    after += venue.cancel(make_order("b", side="SELL", order_type="LIMIT", price=150.0))
+    after += venue.submit(make_order("d", side="SELL", size=0.4, timestamp=T0 + 120))
+    after += venue.submit(make_order("c", order_type="LIMIT", price=80.0, timestamp=T0 + 120))
+    after += venue.on_bar("BTCUSDT", 100.0, 101.0, 75.0, 100.0, 2.0, T0 + 180)  # a: its last 0.2
+    after += venue.on_bar("BTCUSDT", 100.0, 101.0, 75.0, 100.0, 5.0, T0 + 240)  # d: 0.4, c: 0.1
+    return book, venue, after
+
+
+def test_a_book_caught_up_holds_what_the_killed_run_held() -> None:
+    book, killed, after = _killed_run()
+    assert _held(killed)["orders"].keys() == {"c"}
+    fresh = _venue()
+    fresh.resume(42)
+    assert fresh.restore_book(book) == []
+    done = fresh.catch_up(_booked(after), killed.open_orders())
+    assert (done.fills, done.working, done.ended, done.not_applied) == (len(_booked(after)), 1, ["b"], [])
+    assert _held(fresh) == _held(killed)
+    assert fresh.order_status("a") is not None and fresh.order_status("a").status.name == "FILLED"
+    # Both go on alike: c's next fill takes what is left in both books, under an id of this run.
+    [theirs] = killed.on_bar("BTCUSDT", 100.0, 101.0, 75.0, 100.0, 1000.0, T0 + 300)
+    [mine] = fresh.on_bar("BTCUSDT", 100.0, 101.0, 75.0, 100.0, 1000.0, T0 + 300)
+    assert (mine.size, mine.filled_size, mine.price, mine.fee) == (
+        theirs.size,
+        theirs.filled_size,
+        theirs.price,
+        theirs.fee,
+    )
+    assert mine.fill_id == f"{theirs.venue_order_id}-s42-f2" != theirs.fill_id
+    assert _held(fresh) == _held(killed)
+
+
+def test_what_cannot_be_applied_is_named_and_changes_nothing() -> None:
+    book, _, after = _killed_run()
+    a = next(f for f in _booked(after) if f.client_order_id == "a")
+    odd = [
+        replace(a, event_id="router-e7", fill_id="x1"),  # another venue's event
+        replace(a, client_order_id="z", venue_order_id="paper-1", fill_id="x2"),  # an order before the save
+        replace(a, side="SELL", fill_id="x3"),  # not the book's order
+        replace(a, qty=5.0, fill_id="x4"),  # more than the order has left
+        replace(a, venue_order_id="paper-9", fill_id="x5"),  # another venue id than the book's
+    ]
+    fresh = _venue()
+    fresh.restore_book(book)
+    before = _held(fresh)
+    done = fresh.catch_up(odd, fresh.open_orders())  # the kernel works the book's orders
+    assert (done.fills, done.working, done.ended) == (0, 0, [])
+    assert done.not_applied == [
+        "fill 'x1' of order 'a' (BTCUSDT): event 'router-e7' is not one of paper's",
+        "fill 'x2' of order 'z' (BTCUSDT): its order is not in the saved book nor placed after the save",
+        "fill 'x3' of order 'a' (BTCUSDT): a SELL of BTCUSDT, the book's order is a BUY of BTCUSDT",
+        "fill 'x4' of order 'a' (BTCUSDT): 5.0 is more than the 0.7 the book's order has left",
+        "fill 'x5' of order 'a' (BTCUSDT): venue order id 'paper-9', the book's order is 'paper-1'",
+    ]
+    assert _held(fresh) == before
+
+
+def test_an_order_the_kernel_works_unknown_to_the_book_and_placed_before_it_is_named() -> None:
+    """The book lacks an order the kernel works that the venue placed before the save (its id
+    counts within the book's): it cannot be put back from the log, and reconciliation ends it."""
+    book, _, _ = _killed_run()
+    book["orders"] = [o for o in book["orders"] if o["client_order_id"] != "b"]
+    fresh = _venue()
+    fresh.restore_book(book)
+    b = VenueOrder(
+        "b", 0, "t-1", "BTCUSDT", "SELL", "LIMIT", 150.0, 1.0, venue_order_id="paper-2", timestamp=T0
+    )
+    done = fresh.catch_up([], [*fresh.open_orders(), b])
+    assert (done.working, done.ended) == (0, [])
+    assert done.not_applied == [
+        "order 'b' (BTCUSDT, venue id 'paper-2'): the kernel works it, but it is not in the saved book "
+        "nor placed after the save"
+    ]
+    assert fresh.working_size("b") is None
