@@ -345,7 +345,16 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// ORDER_ACK (after a fill, `late_ack`) stating a `size` below the order's cuts it as an ack in
 /// order does (rules 33), and completes it when what filled reaches that size; before, its
 /// size was not read.
-pub const RULES: u16 = 34;
+///
+/// 35: an event naming its order by its client id that states a venue order id other than
+/// the one the order carries (both given; an ORDER_ACK keeps its own rules) is refused as
+/// another disagreement is (UNKNOWN_ORDER, ERROR, `field` `venue_order_id`, `value`,
+/// `order_value`): nothing changes and its event id is not remembered. Before, it was applied
+/// to the order its client id named: another order's fill moved this one's position. And
+/// `reconcile_from_slots` refuses a slot whose `active_leg_index` is past its exit legs
+/// (naming the index and the number of legs), unless the kernel's slot shows that index for
+/// the same trade; before, the index was cut to the number of legs (every leg done).
+pub const RULES: u16 = 35;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

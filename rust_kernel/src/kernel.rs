@@ -4372,8 +4372,9 @@ impl Kernel {
         self.event_refusal(ev, sid, code, sev, d, seq)
     }
 
-    /// What in `ev` contradicts the order it names (its trade, asset or side), if anything:
-    /// an event meant for another order must not move this one. Empty fields say nothing.
+    /// What in `ev` contradicts the order it names (its trade, asset or side, rules 35 on its
+    /// venue id), if anything: an event meant for another order must not move this one. Empty
+    /// fields say nothing.
     fn disagreement(ev: &VenueEvent, order: &VenueOrder) -> Option<Details> {
         let (field, value, own) = if !ev.trade_id.is_empty() && ev.trade_id != order.trade_id {
             (
@@ -4389,6 +4390,12 @@ impl Kernel {
                 Detail::Static(ev.side.map_or("", |s| s.name())),
                 Detail::Static(order.side.name()),
             )
+        } else if Self::other_venue_id(ev, order) {
+            (
+                "venue_order_id",
+                Detail::from(&ev.venue_order_id),
+                Detail::from(&order.venue_order_id),
+            )
         } else {
             return None;
         };
@@ -4402,6 +4409,18 @@ impl Kernel {
                 Detail::Static("the event does not match the order it names"),
             ),
         ])
+    }
+
+    /// Rules 35 on: whether `ev`, naming `order` (by its client id), states a venue id other
+    /// than the one the order carries, both given: another order's report (its fill booked
+    /// here corrupts the position). An ORDER_ACK is judged by the ack rules instead (an order
+    /// still in ORDER_SENT or EXIT_SENT takes the id it acknowledges; one working keeps its own).
+    fn other_venue_id(ev: &VenueEvent, order: &VenueOrder) -> bool {
+        ev.kind != KernelEventKind::OrderAck
+            && !ev.venue_order_id.is_empty()
+            && !order.venue_order_id.is_empty()
+            && ev.venue_order_id != order.venue_order_id
+            && rules() >= 35
     }
 
     fn stage_refusal(&self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
@@ -7087,6 +7106,22 @@ impl Kernel {
                 slots.len(),
                 "must hold exactly max_slots slots",
             ));
+        }
+        // Rules 35 on, an exit-leg index past the slot's legs is refused before anything
+        // changes, unless the kernel's own slot shows it for the same trade (a kernel
+        // recovered from a log of rules 2 or older counted on past its legs).
+        if rules() >= 35 {
+            for (i, (s, own)) in slots.iter().zip(&self.slots).enumerate() {
+                let legs = s.exit_leg_ratios.len();
+                let shown = own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
+                if s.active_leg_index > legs && !shown {
+                    return Err(KernelError::invalid(
+                        &format!("slots[{i}].active_leg_index"),
+                        format!("{}, past the slot's {legs} exit legs", s.active_leg_index),
+                        "must be at most the number of exit legs (all done)",
+                    ));
+                }
+            }
         }
         // An exit-leg index past the legs means every leg is done (older rules counted on
         // with exits of an explicit size; a kernel recovered from such a log shows it).

@@ -66,6 +66,8 @@ mod rules33_floor_mark;
 mod rules33_marks;
 #[path = "rules34_filled_short.rs"]
 mod rules34_filled_short;
+#[path = "rules35.rs"]
+mod rules35;
 #[path = "unread_report_fields.rs"]
 mod unread_report_fields;
 #[path = "wal_replay.rs"]
