@@ -122,10 +122,18 @@ fn a_fill_before_the_ack_teaches_its_id_and_the_acks_rules_stand() {
     let mut k = Kernel::new("fill-first", 1).unwrap();
     let order = k.process_intent(&enter()).submit.expect("entry sent");
     // The order carries no venue id yet: the fill's is learned.
-    assert!(k
-        .on_venue_event(&fill(&order, "f1", "v-from-fill"))
-        .accepted);
-    assert_eq!(&*k.slots()[0].active_entry_order.as_ref().unwrap().venue_order_id, "v-from-fill");
+    assert!(
+        k.on_venue_event(&fill(&order, "f1", "v-from-fill"))
+            .accepted
+    );
+    assert_eq!(
+        &*k.slots()[0]
+            .active_entry_order
+            .as_ref()
+            .unwrap()
+            .venue_order_id,
+        "v-from-fill"
+    );
     // An ack of the working order under another id keeps its rules (rules 6): refused as a
     // transition, the order keeping the fill's id.
     let out = k.on_venue_event(&ack(&order, 0.0));
@@ -137,7 +145,14 @@ fn a_fill_before_the_ack_teaches_its_id_and_the_acks_rules_stand() {
         ),
         "{out:?}"
     );
-    assert_eq!(&*k.slots()[0].active_entry_order.as_ref().unwrap().venue_order_id, "v-from-fill");
+    assert_eq!(
+        &*k.slots()[0]
+            .active_entry_order
+            .as_ref()
+            .unwrap()
+            .venue_order_id,
+        "v-from-fill"
+    );
 }
 
 #[test]
@@ -152,7 +167,10 @@ fn an_ack_of_a_loaded_order_under_a_new_id_still_rekeys_it() {
     // The new id names the order from then on; the old one is another order's.
     let out = k.on_venue_event(&fill(&order, "f1", "v-old"));
     assert!(!out.accepted, "{out:?}");
-    assert!(k.on_venue_event(&fill(&order, "f1", &own_id(&order))).accepted);
+    assert!(
+        k.on_venue_event(&fill(&order, "f1", &own_id(&order)))
+            .accepted
+    );
     assert!(close(k.slots()[0].size, 0.4));
 }
 
@@ -201,4 +219,41 @@ fn at_rules_34_a_loaded_leg_index_past_the_legs_is_cut_as_it_was() {
     let (_, recovered) = open_log(dir.path(), "legs-34", 0);
     assert_eq!(recovered.slots(), k.slots());
     assert_eq!(RULES, 35);
+}
+
+#[test]
+fn a_fill_made_without_a_status_takes_it_from_the_sizes() {
+    // What the bindings give a FILL made without a status before the kernel takes it: a part
+    // fill so made said FILLED, and (rules 34) its running total ended the order at it.
+    let mut k = Kernel::new("no-status", 1).unwrap();
+    let order = acked_entry(&mut k);
+    let mut part = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    (part.price, part.size, part.filled_size) = (100.0, 0.4, 0.4);
+    assert_eq!(part.status, VenueOrderStatus::Filled, "the kind's own");
+    part.status = k.fill_status_by_sizes(&part);
+    assert_eq!(part.status, VenueOrderStatus::PartiallyFilled);
+    let out = k.on_venue_event(&part);
+    assert!(
+        out.accepted && detail(&out, "ended_short").is_none(),
+        "{out:?}"
+    );
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
+    // Stating only its running total, or only its size, the last fill is FILLED.
+    let mut last = VenueEvent::new("f2", KernelEventKind::Fill, &order.client_order_id);
+    (last.price, last.filled_size) = (100.0, 1.0);
+    assert_eq!(k.fill_status_by_sizes(&last), VenueOrderStatus::Filled);
+    (last.size, last.filled_size) = (0.6, 0.0);
+    assert_eq!(k.fill_status_by_sizes(&last), VenueOrderStatus::Filled);
+    // Named by its venue id alone, the order is found so.
+    let mut by_venue_id = VenueEvent::new("f3", KernelEventKind::Fill, &id(""));
+    (by_venue_id.size, by_venue_id.venue_order_id) = (0.1, id(&own_id(&order)));
+    assert_eq!(
+        k.fill_status_by_sizes(&by_venue_id),
+        VenueOrderStatus::PartiallyFilled
+    );
+    // An order the kernel does not hold working: the kind's own.
+    let unknown = VenueEvent::new("f4", KernelEventKind::Fill, &id("nobody"));
+    assert_eq!(k.fill_status_by_sizes(&unknown), VenueOrderStatus::Filled);
+    assert!(k.on_venue_event(&last).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
 }

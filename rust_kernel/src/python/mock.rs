@@ -18,7 +18,7 @@ pub fn events_to_py(
 ) -> PyResult<Vec<Py<PyVenueEvent>>> {
     events
         .into_iter()
-        .map(|e| Py::new(py, PyVenueEvent { inner: e }))
+        .map(|e| Py::new(py, PyVenueEvent::stated(e)))
         .collect()
 }
 

@@ -222,7 +222,10 @@ impl VenueHandle {
                         mv.inner.submit(order)
                     } else {
                         mv.inner.cancel(order)
-                    },
+                    }
+                    .into_iter()
+                    .map(|e| (e, true))
+                    .collect(),
                     broken: None,
                     stop: None,
                 }))
@@ -271,7 +274,8 @@ const NAMED_BAD_ITEMS: usize = 3;
 /// iterator that raised part-way; an answer longer than `MAX_VENUE_ANSWER_ITEMS`). Every event
 /// read is applied all the same: it may be a fill.
 struct Answer {
-    events: Vec<VenueEvent>,
+    /// Each event with whether it was made with a status (`PyVenueEvent::status_stated`).
+    events: Vec<(VenueEvent, bool)>,
     broken: Option<String>,
     /// Ctrl-C, or sys.exit (not an `Exception`), raised while the answer was read (a
     /// generator doing its I/O as it is read): the program being stopped, raised once the
@@ -315,7 +319,8 @@ impl Answer {
             format!("venue {method}() must return a list of VenueEvent objects, got {what}")
         };
         if let Ok(ev) = result.cast::<PyVenueEvent>() {
-            self.events.push(ev.get().inner.clone());
+            self.events
+                .push((ev.get().inner.clone(), ev.get().status_stated));
             faults.push(not_a_list("one VenueEvent (applied)".into()));
             return;
         }
@@ -360,7 +365,9 @@ impl Answer {
                 break;
             }
             match item.cast::<PyVenueEvent>() {
-                Ok(ev) => self.events.push(ev.get().inner.clone()),
+                Ok(ev) => self
+                    .events
+                    .push((ev.get().inner.clone(), ev.get().status_stated)),
                 Err(_) => {
                     bad += 1;
                     if bad <= NAMED_BAD_ITEMS {
@@ -484,7 +491,10 @@ impl PyKernel {
     /// stream) a strategy heard that fill twice. Each refusal is named in the details
     /// (`KernelOutcome::absorb`).
     fn feed(&mut self, answer: Answer, out: &mut KernelOutcome) -> PyResult<()> {
-        for ev in answer.events {
+        for (mut ev, status_stated) in answer.events {
+            if !status_stated && ev.kind == KernelEventKind::Fill {
+                ev.status = self.core.fill_status_by_sizes(&ev);
+            }
             let seq = self.core.seq();
             self.core.on_venue_event_into(&ev, &mut self.follow_up);
             self.wal_record_ref(seq, InputRef::VenueEvent(&ev))?;
@@ -502,6 +512,16 @@ impl PyKernel {
                 .push(("venue_answer_error", Detail::Str(broken)));
         }
         answer.stop.map_or(Ok(()), Err)
+    }
+
+    /// `event` with the status its sizes say when it is a FILL made without one
+    /// (`Kernel::fill_status_by_sizes`), taken and logged so; None when it is to be taken as made.
+    fn with_status(&self, event: &PyVenueEvent) -> Option<VenueEvent> {
+        (!event.status_stated && event.inner.kind == KernelEventKind::Fill).then(|| {
+            let mut ev = event.inner.clone();
+            ev.status = self.core.fill_status_by_sizes(&ev);
+            ev
+        })
     }
 
     /// A slot's dict as `slots()` and the projections show it: its own fields plus what it
@@ -850,8 +870,10 @@ impl PyKernel {
         let event = expect_native::<PyVenueEvent>(event, "on_venue_event expects a VenueEvent")?;
         this.wal_guard()?;
         let seq = this.core.seq();
-        let out = this.core.on_venue_event(&event.get().inner);
-        this.wal_record_ref(seq, InputRef::VenueEvent(&event.get().inner))?;
+        let stated = this.with_status(event.get());
+        let ev = stated.as_ref().unwrap_or(&event.get().inner);
+        let out = this.core.on_venue_event(ev);
+        this.wal_record_ref(seq, InputRef::VenueEvent(ev))?;
         Self::finish(slf, this, out)
     }
 
@@ -973,10 +995,20 @@ impl PyKernel {
     fn reconcile_from_slots(slf: &Bound<'_, Self>, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
         // The caller's iterable and dicts are read before the kernel is taken: their Python
         // code may call into this kernel (or another thread may), which must not find it held.
+        // One item past max_slots is read, to know there is more: an endless generator was
+        // read until memory ran out.
+        let max_slots = wait_ref(slf)?.core.max_slots();
         let items: Vec<Bound<'_, PyAny>> = slots
             .try_iter()
             .map_err(|_| wrong_type("reconcile_from_slots expects a list of slot dicts", slots))?
+            .take(max_slots + 1)
             .collect::<PyResult<_>>()?;
+        if items.len() > max_slots {
+            return Err(PyValueError::new_err(format!(
+                "invalid slots: more than {max_slots} items (must hold exactly max_slots slots; \
+                 the rest was not read)"
+            )));
+        }
         let mut parsed = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             parsed.push(slot_from_py(item, i)?);

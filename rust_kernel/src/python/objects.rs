@@ -229,6 +229,19 @@ impl PyIntent {
 #[pyclass(name = "VenueEvent", module = "dita._kernel", frozen)]
 pub struct PyVenueEvent {
     pub inner: VenueEvent,
+    /// Whether the event was made with a status: a FILL made without one takes it from the
+    /// sizes when a kernel takes it (`Kernel::fill_status_by_sizes`), not the kind's FILLED.
+    pub status_stated: bool,
+}
+
+impl PyVenueEvent {
+    /// An event as the kernel made or took it: its status stated.
+    pub fn stated(inner: VenueEvent) -> Self {
+        PyVenueEvent {
+            inner,
+            status_stated: true,
+        }
+    }
 }
 
 #[pymethods]
@@ -263,13 +276,15 @@ impl PyVenueEvent {
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
     ) -> PyResult<Self> {
         let kind: KernelEventKind = enum_arg(kind, "kind")?;
+        let status: Option<VenueOrderStatus> = opt_enum_arg(status, "status")?;
         Ok(PyVenueEvent {
+            status_stated: status.is_some(),
             inner: VenueEvent {
                 event_id,
                 trade_id,
                 slot_id,
                 kind,
-                status: opt_enum_arg(status, "status")?.unwrap_or_else(|| kind.implied_status()),
+                status: status.unwrap_or_else(|| kind.implied_status()),
                 venue_order_id,
                 venue_client_id,
                 side: opt_enum_arg(side, "side")?,
@@ -372,7 +387,8 @@ impl PyVenueEvent {
         d.set_item("trade_id", &*e.trade_id)?;
         d.set_item("slot_id", e.slot_id)?;
         d.set_item("kind", e.kind.name())?;
-        d.set_item("status", e.status.name())?;
+        // None when made without one, so an event made again from the dict is too.
+        d.set_item("status", self.status_stated.then(|| e.status.name()))?;
         d.set_item("venue_order_id", &*e.venue_order_id)?;
         d.set_item("venue_client_id", &*e.venue_client_id)?;
         d.set_item("side", e.side.map(|s| s.name()))?;
@@ -792,7 +808,7 @@ impl PyOutcome {
         self.inner
             .emitted_events
             .iter()
-            .map(|e| Py::new(py, PyVenueEvent { inner: e.clone() }))
+            .map(|e| Py::new(py, PyVenueEvent::stated(e.clone())))
             .collect()
     }
     #[getter]
@@ -827,7 +843,7 @@ impl PyOutcome {
         d.set_item("transitions", ts)?;
         let es = PyList::empty(py);
         for e in &o.emitted_events {
-            es.append(PyVenueEvent { inner: e.clone() }.to_dict(py)?)?;
+            es.append(PyVenueEvent::stated(e.clone()).to_dict(py)?)?;
         }
         d.set_item("emitted_events", es)?;
         d.set_item("details", details_to_py(py, &o.details)?)?;
