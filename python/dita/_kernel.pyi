@@ -3,7 +3,7 @@
 Kept by hand; ``make lint`` runs mypy's stubtest against the built module so it stays honest.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from os import PathLike
 from typing import Any, ClassVar, Self, final
 
@@ -245,7 +245,9 @@ class VenueEvent:
     ``filled_size``; when ``size`` is 0 the fill quantity is taken from the cumulative figure.
     ``fill_id`` (the venue's trade id) deduplicates fills that arrive twice under new event ids.
     ``fee``: what the venue charged for the fill, negative for a maker rebate; None to have the
-    kernel predict it from its exchange config.
+    kernel predict it from its exchange config. ``status`` None is the kind's own (``status``
+    reads it), but a FILL made so takes it from the sizes when a kernel takes it:
+    PARTIALLY_FILLED while its order has more left, else FILLED; ``to_dict()`` gives None.
     """
 
     def __new__(
@@ -642,7 +644,8 @@ class KernelCore:
     # Replaces every slot from saved slot dicts (as slots() returns them), all checked before
     # any changes; returns the open positions. A dict's leg_taken (what exits took of its
     # active leg, 0 when it has none) is kept, so the next leg exit sends the rest of the leg.
-    def reconcile_from_slots(self, slots: Sequence[Mapping[str, Any]]) -> int: ...
+    # At most max_slots items are read (more: ValueError), each checked before any applies.
+    def reconcile_from_slots(self, slots: Iterable[Mapping[str, Any]]) -> int: ...
     def set_seed_capital(self, capital: float) -> None: ...
     # taker_rate, maker_rate, lot_step, tick_size, min_notional, funding_interval_secs, all
     # checked before any applies: maker_rate may be negative (a rebate) down to -taker_rate;

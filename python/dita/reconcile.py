@@ -285,6 +285,15 @@ def _item(mine: VenueOrder) -> dict[str, Any]:
 EVENT_ID_PREFIX = "reconcile:"
 
 
+def _venue_id(mine: VenueOrder, theirs: VenueOrder) -> str:
+    """The venue id reconciliation's events name ``mine`` by: the kernel's, or the listing's
+    while the kernel has none. A listing matched by client id or by the venue's form of the id
+    (``listed_venue_order_id``: a market-qualified id for one an older log holds bare) may
+    name it otherwise, and the kernel refuses an event under another venue id than its order
+    carries (rules 35)."""
+    return mine.venue_order_id or theirs.venue_order_id
+
+
 def _event(order: VenueOrder, kind: str, seq: str, now: float, **kw: Any) -> VenueEvent:
     return VenueEvent(
         f"{EVENT_ID_PREFIX}{order.client_order_id}:{kind}:{seq}",
@@ -510,7 +519,7 @@ def reconcile_with_venue(
 
     def ended(mine: VenueOrder, theirs: VenueOrder, ending: str) -> VenueEvent:
         """``mine``'s end as the venue says, with its filled size."""
-        return event(mine, ending, venue_order_id=theirs.venue_order_id, filled_size=theirs.filled_size)
+        return event(mine, ending, venue_order_id=_venue_id(mine, theirs), filled_size=theirs.filled_size)
 
     def apply(ev: VenueEvent) -> None:
         nonlocal n
@@ -559,7 +568,7 @@ def reconcile_with_venue(
             event(
                 mine,
                 "FILL",
-                venue_order_id=theirs.venue_order_id,
+                venue_order_id=_venue_id(mine, theirs),
                 status=status,
                 price=price,
                 size=missed,
@@ -609,7 +618,7 @@ def reconcile_with_venue(
             # was refused as an overfill, then awaited for good (the venue reports it once).
             # What the figure counts beyond what is booked is awaited until those fills come.
             try:
-                apply(event(mine, "CANCEL_ACK", venue_order_id=theirs.venue_order_id, filled_size=canceled))
+                apply(event(mine, "CANCEL_ACK", venue_order_id=_venue_id(mine, theirs), filled_size=canceled))
             finally:
                 for venue_fill in fills:
                     take(venue_fill, item)

@@ -1213,6 +1213,37 @@ def test_ccxt_reconciliation_keeps_an_order_an_older_log_holds_under_the_bare_ex
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
+def test_ccxt_an_order_an_older_log_holds_under_the_bare_id_fills_under_it(
+    make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Taken over after a restart, an order an older log holds under the bare exchange id was
+    reported under the market-qualified one: from kernel rules 35 an event under another venue
+    id than its order carries is refused, and the order's fills with it. It keeps its bare id."""
+    venue = make_venue(markets=["BTCUSDT"])
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    monkeypatch.setattr(venue, "submit", lambda order: [])
+    entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert entry.order is not None
+    coid = entry.order.client_order_id
+    ack = VenueEvent("old-ack", "tr-1", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="28457200")
+    feed(kernel, [ack])
+    monkeypatch.undo()
+    venue.watch(kernel.open_orders()[0])
+
+    filled = exchange.fixture("binance/spot_query_limit_filled.json")
+    filled.update(clientOrderId=coid, price="90000.00000000", origQty="0.02000000", executedQty="0.02000000",
+                  cummulativeQuoteQty="1800.00000000")  # fmt: skip
+    (trade,) = exchange.fixture("binance/spot_trades_limit_partial.json")
+    trade.update(price="90000.00000000", qty="0.02000000", quoteQty="1800.00000000")
+    exchange.script("GET", "/api/v3/order", payload=filled)
+    exchange.script("GET", "/api/v3/myTrades", payload=[trade])
+    events = venue.poll_events()
+    assert [(e.kind.name, e.venue_order_id) for e in events] == [("FILL", "28457200")]
+    feed(kernel, events)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(0.02)
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

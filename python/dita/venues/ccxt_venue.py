@@ -592,11 +592,16 @@ class _Tracked:
     # An order taken over from before a restart: what the kernel had booked of it (its filled
     # size then) not yet matched to trades. Its oldest trades, up to that, were booked already.
     booked_unmatched: float = 0.0
+    # An order taken over from a kernel whose log was written before ids were qualified: the
+    # bare id that kernel holds. Its events name it so: the kernel refuses an event under
+    # another venue id than its order carries (rules 35), and every fill of it was refused.
+    kernel_order_id: str = ""
 
     @property
     def venue_order_id(self) -> str:
-        """The order's id in the events for the kernel: the exchange's, qualified with its market."""
-        return _qualified_order_id(self.market_id, self.exchange_order_id)
+        """The order's id in the events for the kernel: the exchange's, qualified with its market
+        (the bare id the kernel holds, for an order taken over from an older log)."""
+        return self.kernel_order_id or _qualified_order_id(self.market_id, self.exchange_order_id)
 
     @property
     def event_key(self) -> str:
@@ -1882,6 +1887,7 @@ class CcxtVenue:
             market_id,
             # The kernel's id is qualified with the market, or bare when its log is older.
             exchange_order_id=_exchange_order_id(market_id, order.venue_order_id),
+            kernel_order_id="" if order.venue_order_id.startswith(f"{market_id}:") else order.venue_order_id,
             filled=order.filled_size,
             acked=True,
             booked_unmatched=order.filled_size,
