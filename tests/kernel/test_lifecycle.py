@@ -481,12 +481,20 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
         with pytest.raises(ValueError, match=rf"slots\[{slot}\]\.{field}"):
             fresh.reconcile_from_slots(bad)
     assert fresh.seq == 0 and fresh.slot(1).fsm_state == TradeStage.IDLE
-    # An index past the legs (an older kernel counted on) reads as every leg done; loaded as
-    # is, this one wrapped around and panicked at the next exit.
+    # An index past the legs is refused naming it and the legs (rules 35; before, it was cut to
+    # their number, and loaded as is before that, this one wrapped around and panicked at the
+    # next exit). At their number it reads as every leg done.
     past = [dict(s) for s in saved]
+    legs = len(saved[1]["exit_leg_ratios"])
     past[1]["active_leg_index"] = 2**64 - 1
+    with pytest.raises(
+        ValueError, match=rf"slots\[1\]\.active_leg_index: {2**64 - 1}, past the slot's {legs}"
+    ):
+        fresh.reconcile_from_slots(past)
+    assert fresh.seq == 0 and fresh.slot(1).fsm_state == TradeStage.IDLE
+    past[1]["active_leg_index"] = legs
     assert fresh.reconcile_from_slots(past) == 1
-    assert fresh.slot(1).active_leg_index == len(saved[1]["exit_leg_ratios"])
+    assert fresh.slot(1).active_leg_index == legs
     assert fresh.reconcile_from_slots(saved) == 1
     assert fresh.slots() == saved
     fresh.mark_price("BTCUSDT", 110.0)

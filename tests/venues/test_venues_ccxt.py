@@ -3604,8 +3604,10 @@ def test_an_order_taken_over_is_asked_about_and_canceled_by_the_exchanges_own_id
 ) -> None:
     """The kernel knows an order by its exchange id qualified with the market (Binance's order
     ids are unique only within one), or bare when its log was written before. Either way the
-    exchange is asked by its own id and the events name the qualified one: before, the bare id
-    went into the events, where two markets' orders of one id collided in the kernel."""
+    exchange is asked by its own id, and the events name the order by the id the kernel holds:
+    from kernel rules 35 an event under another venue id than its order's is refused (the
+    qualified id for one held bare lost its fills). New orders' events name the qualified one:
+    the bare id went into them before, where two markets' orders of one id collided."""
     venue = make_venue()
     order = VenueOrder(
         "s2-entry-1", 0, "t-1", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.02,
@@ -3616,7 +3618,7 @@ def test_an_order_taken_over_is_asked_about_and_canceled_by_the_exchanges_own_id
     exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_partial.json")
     exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
     [fill] = venue.poll_events()
-    assert (fill.venue_order_id, fill.fill_id) == ("BTCUSDT:28457200", "BTCUSDT:4101")
+    assert (fill.venue_order_id, fill.fill_id) == (held_as, "BTCUSDT:4101")
     assert exchange.calls("GET", "/api/v3/order")[0].params["orderId"] == "28457200"
     assert exchange.calls("GET", "/api/v3/myTrades")[0].params["orderId"] == "28457200"
 
@@ -3627,7 +3629,7 @@ def test_an_order_taken_over_is_asked_about_and_canceled_by_the_exchanges_own_id
     assert exchange.calls("DELETE", "/api/v3/order")[0].params["orderId"] == "28457200"
     assert canceled.kind == KernelEventKind.CANCEL_ACK
     assert canceled.event_id == "binance-spot:cancel_ack:BTCUSDT:28457200"
-    assert canceled.venue_order_id == "BTCUSDT:28457200"
+    assert canceled.venue_order_id == held_as
 
 
 def two_resting_orders(venue: CcxtVenue, exchange: RecordedExchange) -> None:

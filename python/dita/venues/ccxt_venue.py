@@ -608,8 +608,9 @@ class _Tracked:
         """What the order's ack and end events are named by: its venue order id, or while the
         exchange gave it none (an answer without one) ``client:<client id>``. Under the empty
         id every such order's ack and end were one event, and the kernel refused a later
-        order's as a duplicate: one whose end was refused stayed working for good."""
-        return self.venue_order_id or f"client:{self.client_id}"
+        order's as a duplicate: one whose end was refused stayed working for good. The qualified
+        id, also for an order the kernel holds bare (``kernel_order_id``): its ids stay as they were."""
+        return _qualified_order_id(self.market_id, self.exchange_order_id) or f"client:{self.client_id}"
 
     @property
     def order_key(self) -> str:
