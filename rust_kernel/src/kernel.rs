@@ -3951,11 +3951,17 @@ impl Kernel {
             None if ev.venue_client_id.is_empty() => self.working_by_venue_id(&ev.venue_order_id),
             None => None,
         };
+        // After it: the running total it states, else what is booked and its size (a resend
+        // stating its total reads as the fill it repeats).
+        let after = |o: &VenueOrder| {
+            if ev.filled_size > 0.0 {
+                ev.filled_size
+            } else {
+                o.filled_size + ev.size
+            }
+        };
         match sid.and_then(|sid| self.slots[sid].active_order()) {
-            Some(o)
-                if o.size - (o.filled_size + ev.size).max(ev.filled_size)
-                    > size_tolerance(o.size) =>
-            {
+            Some(o) if o.size - after(o) > size_tolerance(o.size) => {
                 VenueOrderStatus::PartiallyFilled
             }
             _ => VenueOrderStatus::Filled,

@@ -308,14 +308,15 @@ def test_a_trades_story_shows_what_each_venue_event_carried_and_whether_it_was_r
         rows = journal.query(_query(2), {"kernel": "story", "trade": trade}).records()
         return [(r["what"], r["detail"]) for r in rows if r["source"] == "venue_event"]
 
+    # Made without a status, a part fill reads PARTIALLY_FILLED: its status follows its sizes.
     assert story("t0") == [
-        ("FILL FILLED", "OK filled=0.5 remaining=0.5 fill_id=exec-1 fee=0.05"),
+        ("FILL PARTIALLY_FILLED", "OK filled=0.5 remaining=0.5 fill_id=exec-1 fee=0.05"),
         (
-            "FILL FILLED",
+            "FILL PARTIALLY_FILLED",
             "DUPLICATE_EVENT (refused) filled=0.5 remaining=0.5 fill_id=exec-1 "
             '{"field":"fill_id","value":"exec-1"}',
         ),
-        ("FILL FILLED", "OK filled=0.75 remaining=0.25 fill_id=exec-2 fee=0"),
+        ("FILL PARTIALLY_FILLED", "OK filled=0.75 remaining=0.25 fill_id=exec-2 fee=0"),
     ]
     assert story("t1") == [
         (
