@@ -9,10 +9,17 @@ import os
 import select
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["NotRegularFile", "PipeNotFinished", "TooLarge", "regular_file_bytes", "replace_whole"]
+__all__ = [
+    "NotRegularFile",
+    "PipeNotFinished",
+    "TooLarge",
+    "regular_file_bytes",
+    "replace_all_whole",
+    "replace_whole",
+]
 
 
 def replace_whole(dest: Path, write: Callable[[Path], object]) -> Path:
@@ -21,25 +28,38 @@ def replace_whole(dest: Path, write: Callable[[Path], object]) -> Path:
     bytes reach the disk before the rename does, which reaches it before this returns.
     Renamed unsynced, a power cut could leave the name on an empty or torn file. On any
     failure the temporary file is removed and ``dest`` is as it was. Returns ``dest``."""
-    tmp = dest.with_name(f".{dest.name}.tmp{os.getpid()}")
+    replace_all_whole([dest], lambda staged: write(staged[dest]))
+    return dest
+
+
+def replace_all_whole(dests: Sequence[Path], write: Callable[[Mapping[Path, Path]], object]) -> None:
+    """``replace_whole`` for several files, all or none: ``write`` writes each of ``dests`` to
+    the temporary path it is given for it, and only once every one is written and synced does
+    each take its name (a run's report: a Ctrl-C while one was drawn left the others of
+    another run beside it). On any failure every temporary file is removed and ``dests``
+    are as they were."""
+    staged = {dest: dest.with_name(f".{dest.name}.tmp{os.getpid()}") for dest in dests}
     try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dest)
+        write(staged)
+        for tmp in staged.values():
+            _sync(tmp)
+        for dest, tmp in staged.items():
+            os.replace(tmp, dest)
     except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        for tmp in staged.values():
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         raise
-    fd = os.open(dest.parent, os.O_RDONLY)
+    for parent in dict.fromkeys(dest.parent for dest in dests):
+        _sync(parent)
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return dest
 
 
 class NotRegularFile(Exception):

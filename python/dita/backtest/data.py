@@ -494,7 +494,8 @@ def load_market_data(
 
     Bars need a time column (one of ``timestamp, ts, time, datetime, date, open_time``) and
     ``open, high, low, close, volume``; quotes need time and ``bid, ask`` (sizes optional: a side
-    without one is ``UNKNOWN_DEPTH`` deep, so orders fill whole at the touch).
+    without one is ``UNKNOWN_DEPTH`` deep, so orders fill whole at the touch). A file with both
+    ``bid`` and ``ask`` is quotes, any bar columns beside them unread.
     An ``asset`` or ``symbol`` column names the instrument; without one every row is ``asset``
     (default ``"ASSET"``, or the file name's first part such as ``BTCUSDT`` in ``BTCUSDT_1m.csv``).
     Checks run on the whole file, so a bad row outside the window is still reported.

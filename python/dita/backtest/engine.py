@@ -405,7 +405,8 @@ def run_backtest(
         "open_trades_at_end": len(recorder.by_trade),
         "fills": len(recorder.rows),
         "orders_rejected": recorder.rejections.orders,
-        "elapsed_s": round(elapsed, 3),
+        # No wall-clock time here (it is ``elapsed_s``): the same data and settings give
+        # byte-identical artefacts, which a run's time made differ from run to run.
         **halted,
     }
     if recorder.rejections.orders:

@@ -22,7 +22,8 @@ its new price and the others at their old); "bar" below is such a point.
   first time + one bar, is shorter than two days; for bars longer than a day, fewer than two
   bars): the first and last days' returns are over the part of the day the data covers, and
   two half-day returns annualised as days measure nothing. Fewer than
-  two returns, no dispersion (Sharpe) or no losing period (Sortino) gives ``None`` too.
+  two returns, no dispersion (Sharpe) or no losing period (Sortino) gives ``None`` too, a
+  deviation of at most 1e-12 (``ROUNDING``, float rounding's) counting as none.
 - ``cagr`` = (final / balance) ** (1 / years) - 1 over the data's span (last time - first
   time + one bar); ``calmar`` = cagr / (max_drawdown_pct / 100). Both are ``None`` for a
   span shorter than a year (365 days), as the GIPS standards do not annualise a return of
@@ -64,6 +65,9 @@ __all__ = [
 
 DAY = 86_400.0
 YEAR_DAYS = 365.0
+# A deviation of returns at most this is float rounding's, not the equity's: equity growing by
+# one factor a day has returns differing in their 17th digit, and their Sharpe was 2e15.
+ROUNDING = 1e-12
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -238,12 +242,12 @@ def compute_metrics(
     else:
         sd = float(np.std(r, ddof=1))
         mean = float(np.mean(r))
-        if sd > 0:
+        if sd > ROUNDING:
             sharpe = mean / sd * math.sqrt(per_year)
         else:
             notes["sharpe"] = f"no dispersion: every {unit}'s return is the same"
         downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-        if downside > 0:
+        if downside > ROUNDING:
             sortino = mean / downside * math.sqrt(per_year)
         else:
             notes["sortino"] = f"no {unit} lost money: no downside deviation to divide by"

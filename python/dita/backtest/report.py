@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from dita._files import replace_all_whole
 from dita._numbers import finite_json
 from dita.backtest.metrics import FloatArray, Metrics, TradeRecord, drawdown_series
 
@@ -104,7 +105,7 @@ def plot_equity(path: Path, ts: FloatArray, equity: FloatArray, balance: float, 
         locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
         ax2.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
         fig.tight_layout()
-        fig.savefig(path)
+        fig.savefig(path, format="png")  # not by the name's suffix: write_report's is .tmpPID
     finally:
         plt.close(fig)
 
@@ -157,9 +158,38 @@ def write_report(
     position: FloatArray,
     run_info: Mapping[str, Any],
 ) -> dict[str, Path]:
-    """Write every artefact into ``out`` (created if needed) and return their paths by name."""
+    """Write every artefact into ``out`` (created if needed) and return their paths by name.
+
+    All or none: each is written to a hidden file beside its name and synced, and only once all
+    are does each take its name. Written in place one after another, a Ctrl-C (or a full disk)
+    while the picture was drawn left a half-written file, or a new metrics.json beside an older
+    run's report.html."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ARTEFACTS}
+    replace_all_whole(
+        list(paths.values()),
+        lambda staged: _write_artefacts(
+            {name: staged[path] for name, path in paths.items()},
+            metrics,
+            trades,
+            ts,
+            equity,
+            position,
+            run_info,
+        ),
+    )
+    return paths
+
+
+def _write_artefacts(
+    paths: Mapping[str, Path],
+    metrics: Metrics,
+    trades: Sequence[TradeRecord],
+    ts: FloatArray,
+    equity: FloatArray,
+    position: FloatArray,
+    run_info: Mapping[str, Any],
+) -> None:
     doc = {
         "metrics": metrics.to_dict(),
         "notes": metrics.notes,
@@ -210,7 +240,6 @@ def write_report(
     title = f"{strategy_name} on {Path(str(run_info.get('data', 'data'))).name}"
     plot_equity(paths["equity.png"], ts, equity, metrics.starting_balance, title)
     paths["report.html"].write_text(_html(metrics, trades, run_info, paths["equity.png"].read_bytes(), title))
-    return paths
 
 
 def _html(

@@ -158,6 +158,13 @@ def backtest(
         if info["orders_rejected"]
         else None
     )
+    # A trade still open at the end is no closed trade (trades.csv, "Trades"), but its PnL, marked
+    # at the last price, is in the total: said, or "Trades 0" stood beside a PnL with no word of it.
+    still_open = (
+        {"trades": result.open_trades, "unrealized_pnl": float(result.account["unrealized_pnl"])}
+        if result.open_trades
+        else None
+    )
     if json_out:
         doc = {
             "metrics": m,
@@ -166,6 +173,7 @@ def backtest(
             "strategies": result.strategy_status,
             "halted": halted,
             "rejected": rejected,
+            "open_trades": still_open,
         }
         # Strict JSON, as metrics.json: a parameter of inf is the text "inf", not Infinity,
         # which jq, JSON.parse and most other readers refuse.
@@ -209,6 +217,12 @@ def backtest(
                 for key, label in ((a, a_label), (b, b_label)):
                     if key in notes:
                         typer.echo(f"{label}: n/a, {notes[key]}")
+        if still_open is not None:
+            n = still_open["trades"]
+            typer.echo(
+                f"open at the end: {n:,} trade{'' if n == 1 else 's'}, marked at the last price: "
+                f"unrealized PnL {still_open['unrealized_pnl']:,.2f}, in Total PnL (not in trades.csv)"
+            )
         if halted is not None:
             at = datetime.fromtimestamp(halted["halted_at"], tz=UTC)
             typer.echo(
