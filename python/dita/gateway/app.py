@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, MutableMapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -600,6 +601,22 @@ def _take(queue: asyncio.Queue[bytes], frames: deque[bytes]) -> None:
 
 # --- the app -----------------------------------------------------------------------------
 
+# Each kernel's turn, held by a gateway lane for each call it makes: two lanes over one kernel
+# (an app served again while a call its last end gave up on still runs, or two apps made for one
+# kernel) called it at once, the second waiting 10 s for the kernel, then answering busy.
+_turns: dict[int, threading.Lock] = {}
+_turns_lock = threading.Lock()
+
+
+def _kernel_turn(kernel: Any) -> threading.Lock:
+    with _turns_lock:
+        turn = _turns.get(id(kernel))
+        if turn is None:
+            turn = _turns[id(kernel)] = threading.Lock()
+            with contextlib.suppress(TypeError):  # not weakly referable: kept for the process
+                weakref.finalize(kernel, _turns.pop, id(kernel), None)
+        return turn
+
 
 # How many ENTERs' slots, and intents' outcomes, the gateway remembers by their intent_id,
 # for retries.
@@ -709,6 +726,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     # request while another thread held the kernel, or while a venue took its time to answer.
     lane = ThreadPoolExecutor(max_workers=1, thread_name_prefix="dita-gateway-kernel")
     app.state.kernel_lane = lane
+    turn = _kernel_turn(kernel)  # shared with every other lane over this kernel
     on_lane = threading.local()  # .loop: the event loop of the call the lane runs
     lane_call_since: list[float | None] = [None]  # when the call the lane runs began
     # Why the lane takes no more calls, [] while it takes them: "closed" once the stop queued the
@@ -724,15 +742,22 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             app.state.kernel_lane = lane
             lane_ended.clear()
 
-    def lane_call(call: Callable[[], T], loop: asyncio.AbstractEventLoop) -> Callable[[], T]:
+    def lane_call(
+        call: Callable[[], T], loop: asyncio.AbstractEventLoop, began: threading.Event | None = None
+    ) -> Callable[[], T]:
+        """``call`` as the lane runs it, in the kernel's turn (``began`` set once it has it)."""
+
         def run() -> T:
-            on_lane.loop = loop
-            lane_call_since[0] = time.monotonic()
-            try:
-                return call()
-            finally:
-                lane_call_since[0] = None
-                on_lane.loop = None
+            with turn:
+                if began is not None:
+                    began.set()  # before the lane is marked held: a held lane is another call's
+                on_lane.loop = loop
+                lane_call_since[0] = time.monotonic()
+                try:
+                    return call()
+                finally:
+                    lane_call_since[0] = None
+                    on_lane.loop = None
 
         return run
 
@@ -779,13 +804,7 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
         waited for to its end (a close that flushes a journal must not be cut short). Not an
         asyncio future: one the stop gave up on, set once the loop is closed, logged an error."""
         began = threading.Event()
-        run = lane_call(call, asyncio.get_running_loop())
-
-        def begin() -> Any:
-            began.set()  # before lane_call marks the lane held: a held lane is another call's
-            return run()
-
-        future = lane.submit(begin)
+        future = lane.submit(lane_call(call, asyncio.get_running_loop(), began))
         warned = False
         while True:
             since = lane_call_since[0]  # read before began: a call under way then is not this one
@@ -1359,8 +1378,31 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     def health_read() -> asyncio.Future[tuple[Any, str, str | None]]:
         loop = asyncio.get_running_loop()
         if not health_reads or health_reads[0].done() or health_reads[0].get_loop() is not loop:
-            read = loop.run_in_executor(None, health_now)
+            read: asyncio.Future[tuple[Any, str, str | None]] = loop.create_future()
             read.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no warning
+
+            def settle(result: tuple[Any, str, str | None] | None, failure: Exception | None) -> None:
+                if read.done():
+                    return
+                if failure is not None:
+                    read.set_exception(failure)
+                else:
+                    read.set_result(result)  # type: ignore[arg-type]  # None only with a failure
+
+            def run() -> None:
+                result, failure = None, None
+                try:
+                    result = health_now()
+                except Exception as exc:
+                    failure = exc
+                with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits for it
+                    loop.call_soon_threadsafe(settle, result, failure)
+
+            # A thread of its own, not the loop's default executor: that pool is the embedder's
+            # too (asyncio.to_thread), and with it busy the check waited behind their work and
+            # answered `busy`, the kernel free. Not a daemon: the exit waits for its read (10 s
+            # at most), where a daemon thread left inside the kernel aborted the process.
+            threading.Thread(target=run, name="dita-gateway-health").start()
             health_reads[:] = [read]
         return health_reads[0]
 

@@ -17,9 +17,12 @@ slot per candidate rather than every slot per order.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
-from collections import OrderedDict
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -47,6 +50,7 @@ __all__ = [
     "FILL_TRIGGERS",
     "TERMINAL",
     "Emit",
+    "ForgottenIds",
     "OrderEngine",
     "OrderRecord",
     "PolledEvents",
@@ -71,6 +75,46 @@ _STATUS_BY_KIND = {
     KernelEventKind.EXPIRED: "EXPIRED",
     KernelEventKind.RATE_LIMITED: "REJECTED",
 }
+
+
+class ForgottenIds:
+    """The client ids of the orders whose records the engine forgot, as 64-bit fingerprints
+    (8 bytes each, not the record): the newest ``capacity`` at least, at most a quarter more,
+    the oldest dropped a generation at a time. Two ids share a fingerprint by chance only: with
+    a full memory, a never used id is taken for a used one about once in 10**13 orders."""
+
+    def __init__(self, capacity: int = 1_000_000, generations: int = 4) -> None:
+        self._size = max(1, capacity // generations)  # ids per generation
+        self._kept = -(-capacity // self._size)  # full generations kept: capacity ids or more
+        self._full: deque[array[int]] = deque()  # sorted fingerprints, oldest generation first
+        self._newest: set[int] = set()
+
+    @staticmethod
+    def _print(client_id: str) -> int:
+        return int.from_bytes(hashlib.blake2b(client_id.encode(), digest_size=8).digest(), "big")
+
+    def add(self, client_id: str) -> None:
+        self._newest.add(self._print(client_id))
+        if len(self._newest) >= self._size:
+            self._full.append(array("Q", sorted(self._newest)))
+            self._newest = set()
+            if len(self._full) > self._kept:
+                self._full.popleft()
+
+    def __contains__(self, client_id: object) -> bool:
+        if not isinstance(client_id, str) or not (self._newest or self._full):
+            return False
+        key = self._print(client_id)
+        if key in self._newest:
+            return True
+        for generation in self._full:
+            at = bisect_left(generation, key)
+            if at < len(generation) and generation[at] == key:
+                return True
+        return False
+
+    def __len__(self) -> int:
+        return len(self._newest) + sum(len(g) for g in self._full)
 
 
 @dataclass(slots=True)
@@ -114,8 +158,9 @@ class OrderRecord:
 class OrderEngine:
     """Turns protocol commands into kernel intents and kernel outcomes into events.
 
-    ``remember`` bounds the order records kept for QUERY and duplicate detection: past it
-    the oldest finished orders are forgotten (working orders are always kept).
+    ``remember`` bounds the order records kept for QUERY: past it the oldest finished orders
+    are forgotten (working orders are always kept), their client ids still refused as used
+    (``ForgottenIds``: the last million forgotten at least).
     """
 
     def __init__(self, kernel: ExecutionKernel, emit: Emit, *, remember: int = 100_000) -> None:
@@ -123,6 +168,8 @@ class OrderEngine:
         self._emit = emit
         self._remember = remember
         self.orders: OrderedDict[str, OrderRecord] = OrderedDict()
+        # The client ids of the orders forgotten: a reuse is refused as one of a kept order is.
+        self.forgotten = ForgottenIds()
         self._working: dict[str, OrderRecord] = {}
         # The kernel's client order id -> its order's record: a venue's event goes to the order
         # it names, also one of another slot than the command's, or one the engine finished.
@@ -170,10 +217,11 @@ class OrderEngine:
                     value=number,
                 )
                 return
-        if cmd.client_id in self.orders:
+        if cmd.client_id in self.orders or cmd.client_id in self.forgotten:
+            kept = "" if cmd.client_id in self.orders else " (by an order that ended and is no longer kept)"
             self.error(
                 "DUPLICATE_CLIENT_ID",
-                f"client_id {cmd.client_id!r} was already used",
+                f"client_id {cmd.client_id!r} was already used{kept}",
                 field="client_id",
                 value=cmd.client_id,
             )
@@ -332,12 +380,7 @@ class OrderEngine:
     def _cancel(self, cmd: CancelCommand) -> None:
         rec = self.orders.get(cmd.client_id)
         if rec is None:
-            self.error(
-                "UNKNOWN_CLIENT_ID",
-                f"no order with client_id {cmd.client_id!r}",
-                field="client_id",
-                value=cmd.client_id,
-            )
+            self._unknown(cmd.client_id)
             return
         self._emit("cancel_received", {"client_id": rec.client_id, "slot_id": rec.slot_id})
         if rec.status in TERMINAL or rec.slot_id is None:
@@ -477,12 +520,7 @@ class OrderEngine:
             assert cmd.client_id is not None
             rec = self.orders.get(cmd.client_id)
             if rec is None:
-                self.error(
-                    "UNKNOWN_CLIENT_ID",
-                    f"no order with client_id {cmd.client_id!r}",
-                    field="client_id",
-                    value=cmd.client_id,
-                )
+                self._unknown(cmd.client_id)
                 return
             result = rec.to_dict()
         elif cmd.target == "ORDERS":
@@ -686,6 +724,19 @@ class OrderEngine:
         fields.update({k: v for k, v in extra.items() if v is not None})
         return fields
 
+    def _unknown(self, client_id: str) -> None:
+        forgotten = (
+            f": it ended and is forgotten (the engine keeps the last {self._remember:,} orders)"
+            if client_id in self.forgotten
+            else ""
+        )
+        self.error(
+            "UNKNOWN_CLIENT_ID",
+            f"no order with client_id {client_id!r}{forgotten}",
+            field="client_id",
+            value=client_id,
+        )
+
     def _remember_order(self, rec: OrderRecord) -> None:
         self.orders[rec.client_id] = rec
         self._working[rec.client_id] = rec
@@ -696,7 +747,9 @@ class OrderEngine:
             if client_id in self._working:
                 self.orders[client_id] = oldest
                 spins += 1
-            elif self._by_order.get(oldest.order_id) is oldest:
+                continue
+            self.forgotten.add(client_id)
+            if self._by_order.get(oldest.order_id) is oldest:
                 del self._by_order[oldest.order_id]
 
     def _finish(self, rec: OrderRecord) -> None:

@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import socket
 import sys
 import time
+from types import FrameType
 from typing import Any
 
 import h11
@@ -155,6 +157,22 @@ class GatewayServer(uvicorn.Server):
         # Whether the stop closed the kernel: None before it tried, False when a call held the
         # kernel's lane past the grace (the kernel then closes on the lane once that call returns).
         self.kernel_closed: bool | None = None
+        self.stop_step = ""  # what the stop does now, as a signal during it is told
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        stopping = self.should_exit
+        super().handle_exit(sig, frame)  # a second Ctrl-C only ends the wait for the connections
+        if stopping:
+            # Said, or a stop that seemed stuck was killed, its journal rows and log unsynced.
+            # os.write: the handler may run while the main thread is inside a print to stderr.
+            step = f" ({self.stop_step})" if self.stop_step else ""
+            os.write(
+                2,
+                f"dita serve: stopping already{step}; a signal does not cut it short: it waits at"
+                f" most {self.grace:g} s (stop_grace_seconds) in all for the requests and venue calls"
+                " under way, then closes the kernel to its end (the journal's last rows, the"
+                " projection, the log's sync: a kill -9 would leave them unsynced)\n".encode(),
+            )
 
     @classmethod
     def for_settings(cls, app: Any, kernel: Any, settings: Any) -> GatewayServer:
@@ -178,6 +196,7 @@ class GatewayServer(uvicorn.Server):
         # One grace for the whole stop: a wait per step (the poll, the connections, the lane) made
         # it three graces, past what a supervisor allows before it kills the process.
         deadline = time.monotonic() + self.grace
+        self.stop_step = "waiting for the venue's poll and the requests under way"
         # No new connection or request from here, as uvicorn's own stop does it, before waiting
         # for the poll below: meanwhile an ENTER was taken, and its order left at the venue.
         for server in self.servers:
@@ -208,6 +227,7 @@ class GatewayServer(uvicorn.Server):
         # uvicorn then re-raises the signal it caught, which ends the process before any
         # `finally` runs: close the kernel (journal rows, projection, log) here, on its lane
         # after the call under way there (a venue's submit), waited for until the deadline.
+        self.stop_step = "closing the kernel"
         self.kernel_closed = await self.app.state.close_kernel(self.grace, deadline)
 
     def _give_up(self) -> None:
