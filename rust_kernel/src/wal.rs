@@ -41,14 +41,16 @@
 //!   lock for up to 200 ms (a child the process is starting holds it from its fork to its
 //!   exec, so a log closed and opened again in that instant would be refused). A process
 //!   forked after the open holds a copy of the [`Wal`] (its buffer, segment and lock) that
-//!   writes nothing: its writes are refused with [`WalError::Forked`], its drop syncs nothing.
+//!   writes nothing: its writes are refused with [`WalError::Forked`], its drop syncs nothing,
+//!   and its reads take no lock a thread of the parent may have held at the fork.
 //!
 //! After an I/O error while writing, the log refuses further appends ([`WalError::Poisoned`]):
 //! whether the failed record reached the disk is unknown, so the process must restart and
 //! let recovery read what is really there. A checkpoint that fails to be written (its file,
-//! or the removal of an old one) is not such an error: the log is whole and recovery starts
-//! from the previous checkpoint. It is counted in [`Wal::checkpoint_failures`] and kept in
-//! [`Wal::checkpoint_error`], never returned to a later append, checkpoint, sync or close.
+//! the removal of an old one, a thread to write it that cannot be started) is not such an
+//! error: the log is whole and recovery starts from the previous checkpoint. It is counted in
+//! [`Wal::checkpoint_failures`] and kept in [`Wal::checkpoint_error`], never returned to a
+//! later append, checkpoint, sync or close.
 //!
 //! ```no_run
 //! use dita_kernel::wal::{FsyncPolicy, Replay, Wal, WalOptions};

@@ -118,7 +118,7 @@ fn records_come_back_in_order_after_reopen(#[case] fsync: FsyncPolicy) {
     }
     assert_eq!(
         (report.last_seq, report.replayed_records, report.head_hash),
-        (100, 100, head)
+        (100, 100, head.unwrap())
     );
     assert_eq!(wal.head_hash(), head);
     assert!(report.torn_tail.is_none());
@@ -2463,4 +2463,134 @@ fn a_checkpoints_marks_are_checked_as_mark_price_checks_them() {
         assert!(err.contains("mark"), "{marks:?}: {err}");
         assert_eq!(k.entry_cap_mark(0), 100.0, "{marks:?} changed the kernel");
     }
+}
+
+/// A process forked while the parent's writer thread held one of the log's locks (the `io` lock
+/// during each write and sync, the `state` lock while it takes the buffer) has a copy of that
+/// lock no thread of it will ever release. Its reads of the log (`wal_info()` in Python, the
+/// journal's `journaled_through()`) waited for it forever. They must answer without it.
+#[cfg(unix)]
+#[rstest]
+#[case("io")]
+#[case("state")]
+fn a_forked_copy_reads_its_log_without_a_lock_the_parents_writer_held(#[case] held: &str) {
+    if special_files::in_guarded_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::DEFAULT_BATCH)).unwrap();
+    for i in 1..=3 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    wal.sync().unwrap();
+    let head = wal.head_hash();
+    let pid = wal.holding_lock(held, || {
+        // SAFETY: the child only reads the log and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let seqs = (
+                    wal.last_seq(),
+                    wal.durable_seq(),
+                    wal.written_seq(),
+                    wal.recoverable_seq(),
+                );
+                // Known when everything was written before the fork and the lock is free.
+                let hash = wal.head_hash();
+                let hash_ok = if held == "io" {
+                    hash.is_none()
+                } else {
+                    hash == head
+                };
+                seqs == (3, 3, 3, 3)
+                    && hash_ok
+                    && wal.failure().is_some_and(|f| f.contains("forked"))
+                    && wal.checkpoint_error().is_none()
+                    && format!("{wal:?}").contains("last_seq")
+            }));
+            unsafe { libc::_exit(if matches!(read, Ok(true)) { 0 } else { 1 }) };
+        }
+        pid
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut status = 0;
+    let hung = loop {
+        if unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) } == pid {
+            break false;
+        }
+        if std::time::Instant::now() > deadline {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+            break true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(
+        !hung,
+        "the forked copy's reads waited for the {held} lock forever"
+    );
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked copy read wrong values (status {status})"
+    );
+    assert_eq!(wal.close().unwrap(), 3, "the parent's log goes on");
+}
+
+/// A checkpoint whose thread cannot be started (the process at its thread limit) is a failed
+/// checkpoint: the log is whole. It was returned as an I/O error of the record that made the
+/// checkpoint due, so the kernel told its caller the input failed and refused every later one,
+/// while the record was in the log and a restart applied it.
+#[test]
+fn a_checkpoint_thread_that_cannot_start_fails_the_checkpoint_not_the_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::DEFAULT_BATCH)).unwrap();
+    for i in 1..=10 {
+        wal.append(i as f64, &payload(i)).unwrap();
+    }
+    writer::FAIL_SPAWN.with(|fail| fail.set(true));
+    let started = wal.checkpoint_in_background(10, b"state@10".to_vec());
+    writer::FAIL_SPAWN.with(|fail| fail.set(false));
+    started.expect("a checkpoint's failure is not the log's");
+    assert_eq!(wal.checkpoint_failures(), 1);
+    let error = wal.checkpoint_error().expect("the failure is kept");
+    assert!(
+        error.starts_with("checkpoint at seq 10:") && error.contains("spawn checkpoint thread"),
+        "{error}"
+    );
+    assert!(wal.failure().is_none(), "the log takes records");
+    wal.append(11.0, &payload(11)).unwrap();
+    assert_eq!(wal.close().unwrap(), 11);
+    let (_, report, (ckpt, recs)) =
+        open_collect(dir.path(), options(FsyncPolicy::DEFAULT_BATCH)).unwrap();
+    assert_eq!((report.last_seq, ckpt, recs.len()), (11, None, 11));
+}
+
+/// The kernel's log: the record that made the checkpoint due is recorded, the next goes on.
+#[test]
+fn a_kernel_record_whose_checkpoint_thread_cannot_start_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = KernelLogOptions {
+        fsync: FsyncPolicy::DEFAULT_BATCH,
+        checkpoint_every: 2,
+        segment_bytes: 1 << 20,
+    };
+    let (mut log, mut k) =
+        KernelLog::open(dir.path(), Kernel::new("spawn", 2).unwrap(), &options).unwrap();
+    let mut mark = |k: &mut Kernel, log: &mut KernelLog, n: u64| {
+        let input = KernelInput::MarkPrice {
+            asset: crate::types::id("BTCUSDT"),
+            price: 100.0 + n as f64,
+            ts: n as f64,
+        };
+        k.apply(&input).unwrap();
+        log.record(k, &input)
+    };
+    mark(&mut k, &mut log, 1).unwrap();
+    writer::FAIL_SPAWN.with(|fail| fail.set(true));
+    let recorded = mark(&mut k, &mut log, 2);
+    writer::FAIL_SPAWN.with(|fail| fail.set(false));
+    assert_eq!(recorded.expect("the record is in the log"), 2);
+    assert_eq!(log.wal().checkpoint_failures(), 1);
+    assert_eq!(mark(&mut k, &mut log, 3).unwrap(), 3);
+    assert_eq!(log.sync().unwrap(), 3);
 }

@@ -86,6 +86,11 @@ struct Shared {
     /// Set with `State::failed`: read with one atomic load, so the caller can refuse an input
     /// before applying it once the writer thread met an I/O error ([`Wal::failure`]).
     failed: AtomicBool,
+    /// `State`'s `last_seq`, `written_seq` and `durable_seq`, stored with them: read without
+    /// its lock, which in a process forked while the writer thread held it is never released.
+    last_seq: AtomicU64,
+    written_seq: AtomicU64,
+    durable_seq: AtomicU64,
 }
 
 /// Records how a checkpoint ended. A failed checkpoint leaves the log whole (recovery
@@ -213,6 +218,7 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
     io.spare = chunk;
     result?;
     lock(shared).written_seq = upto;
+    shared.written_seq.store(upto, Ordering::Release);
     Ok(upto)
 }
 
@@ -261,6 +267,7 @@ fn unless_durable(
 fn mark_durable(shared: &Shared, upto: u64) -> u64 {
     let mut st = lock(shared);
     st.durable_seq = st.durable_seq.max(upto);
+    shared.durable_seq.store(st.durable_seq, Ordering::Release);
     st.durable_seq
 }
 
@@ -371,6 +378,24 @@ fn open_append(path: &Path) -> Result<File, WalError> {
         OpenOptions::new().append(true),
         "open segment for append",
     )
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Makes this thread's next thread spawns of the log fail, as at the process's thread limit.
+    pub(super) static FAIL_SPAWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Starts one of the log's threads (the flusher, a checkpoint writer).
+fn spawn_named<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<JoinHandle<T>> {
+    #[cfg(test)]
+    if FAIL_SPAWN.with(|fail| fail.get()) {
+        return Err(std::io::Error::from_raw_os_error(libc::EAGAIN));
+    }
+    thread::Builder::new().name(name.into()).spawn(f)
 }
 
 fn now_seconds() -> f64 {
@@ -555,6 +580,9 @@ impl RecoveredWal {
             checkpoint_failures: AtomicU64::new(0),
             checkpoint_error: Mutex::new(None),
             failed: AtomicBool::new(false),
+            last_seq: AtomicU64::new(report.last_seq),
+            written_seq: AtomicU64::new(report.last_seq),
+            durable_seq: AtomicU64::new(report.last_seq),
         });
         let flusher = match options.fsync {
             FsyncPolicy::Always => None,
@@ -606,6 +634,7 @@ impl Wal {
         let seq = st.last_seq + 1;
         encode_unsealed_frame(&mut st.buf, seq, timestamp, payload);
         st.last_seq = seq;
+        shared.last_seq.store(seq, Ordering::Release);
         st.unsynced = st.unsynced.saturating_add(1);
         let full = st.buf.len() >= self.options.write_buffer_bytes;
         match self.options.fsync {
@@ -738,33 +767,39 @@ impl Wal {
             self.options.keep_checkpoints,
             self.options.rules,
         );
-        let handle = thread::Builder::new()
-            .name("dita-wal-checkpoint".into())
-            .spawn(move || {
-                let written = commit(&shared).and_then(|_| {
-                    let bytes = encode_checkpoint(
-                        &kernel_id,
-                        seq,
-                        &hash,
-                        first,
-                        offset,
-                        now_seconds(),
-                        rules,
-                        &state,
-                    );
-                    let path = write_atomically(&dir, &checkpoint_name(seq), &bytes)?;
-                    prune_checkpoints(&dir, keep)?;
-                    Ok(path)
+        let spawned = spawn_named("dita-wal-checkpoint", move || {
+            let written = commit(&shared).and_then(|_| {
+                let bytes = encode_checkpoint(
+                    &kernel_id,
+                    seq,
+                    &hash,
+                    first,
+                    offset,
+                    now_seconds(),
+                    rules,
+                    &state,
+                );
+                let path = write_atomically(&dir, &checkpoint_name(seq), &bytes)?;
+                prune_checkpoints(&dir, keep)?;
+                Ok(path)
+            });
+            note_checkpoint(&shared, seq, &written);
+            written
+        });
+        match spawned {
+            Ok(handle) => self.pending_checkpoint = Some((seq, handle)),
+            // A checkpoint that cannot start (the process at its thread limit) failed as one
+            // that cannot be written does: the log is whole. Before, it was returned as the
+            // record's error, and the kernel refused the input the log held.
+            Err(e) => {
+                let failed = Err::<(), _>(WalError::Io {
+                    path: self.dir.clone(),
+                    op: "spawn checkpoint thread",
+                    source: e,
                 });
-                note_checkpoint(&shared, seq, &written);
-                written
-            })
-            .map_err(|e| WalError::Io {
-                path: self.dir.clone(),
-                op: "spawn checkpoint thread",
-                source: e,
-            })?;
-        self.pending_checkpoint = Some((seq, handle));
+                note_checkpoint(&self.shared, seq, &failed);
+            }
+        }
         Ok(())
     }
 
@@ -812,52 +847,72 @@ impl Wal {
 
     /// Why the newest checkpoint failed, naming its seq; None when it was written (or none
     /// failed).
+    /// In a process forked from the writer while the parent's checkpoint thread was recording
+    /// how one ended, that is not known: said so.
     pub fn checkpoint_error(&self) -> Option<String> {
-        self.shared
-            .checkpoint_error
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        match self.lock_to_read(&self.shared.checkpoint_error) {
+            Some(error) => error.clone(),
+            None => Some(
+                "not known: the parent's checkpoint thread was recording it at the fork".into(),
+            ),
+        }
     }
 
-    /// Sequence number of the last appended record (0 for an empty log).
+    /// `mutex` locked to read it; in a forked copy only if it is free (a thread of the parent
+    /// held it at the fork, and no thread here will release it: waiting hung the process).
+    fn lock_to_read<'a, T>(&self, mutex: &'a Mutex<T>) -> Option<MutexGuard<'a, T>> {
+        if !self.forked() {
+            return Some(mutex.lock().unwrap_or_else(|p| p.into_inner()));
+        }
+        match mutex.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Sequence number of the last appended record (0 for an empty log). The positions are
+    /// read without a lock: a process forked from the writer reads its copy's as of the fork.
     pub fn last_seq(&self) -> u64 {
-        lock(&self.shared).last_seq
+        self.shared.last_seq.load(Ordering::Acquire)
     }
 
     /// Highest sequence number known to be on stable storage.
     pub fn durable_seq(&self) -> u64 {
-        lock(&self.shared).durable_seq
+        self.shared.durable_seq.load(Ordering::Acquire)
     }
 
     /// Highest sequence number handed to the OS (survives a crash of this process).
     pub fn written_seq(&self) -> u64 {
-        lock(&self.shared).written_seq
+        self.shared.written_seq.load(Ordering::Acquire)
     }
 
     /// The newest record a restart will find, as far as this process knows: the durable one,
     /// or under `none` (synced only at rotation, checkpoints and close, by choice) the one
     /// handed to the OS. What a journal may hold rows of (see `Outbox::take_rows_through`).
     pub fn recoverable_seq(&self) -> u64 {
-        let st = lock(&self.shared);
         match self.options.fsync {
-            FsyncPolicy::None => st.written_seq,
-            _ => st.durable_seq,
+            FsyncPolicy::None => self.written_seq(),
+            _ => self.durable_seq(),
         }
     }
 
     /// Chain hash of the last appended record (the genesis hash for an empty log). Hands
     /// buffered records to the OS first: hashes are computed when records are written.
-    pub fn head_hash(&self) -> [u8; 32] {
-        let mut io = lock_io(&self.shared);
-        if !self.forked() {
-            let _ = flush_io(&self.shared, &mut io);
+    /// `None` only in a process forked from the writer (which writes nothing) when the hash is
+    /// not known there: records were still buffered, unhashed, at the fork, or the parent's
+    /// writer thread held the log then.
+    pub fn head_hash(&self) -> Option<[u8; 32]> {
+        let mut io = self.lock_to_read(&self.shared.io)?;
+        if self.forked() {
+            return (io.written_seq == self.last_seq()).then_some(io.head_hash);
         }
-        io.head_hash
+        let _ = flush_io(&self.shared, &mut io);
+        Some(io.head_hash)
     }
 
-    pub fn head_hash_hex(&self) -> String {
-        hex(&self.head_hash())
+    pub fn head_hash_hex(&self) -> Option<String> {
+        self.head_hash().map(|h| hex(&h))
     }
 
     pub fn dir(&self) -> &Path {
@@ -901,6 +956,22 @@ impl Drop for Wal {
     }
 }
 
+#[cfg(test)]
+impl Wal {
+    /// Runs `f` holding the log's `"io"` lock (as its writer thread does while it writes and
+    /// syncs) or its `"state"` lock (as it does while it takes the buffer): a fork inside `f`
+    /// makes a child whose copy of that lock no thread of it will ever release.
+    pub(super) fn holding_lock<T>(&self, which: &str, f: impl FnOnce() -> T) -> T {
+        if which == "io" {
+            let _held = lock_io(&self.shared);
+            f()
+        } else {
+            let _held = lock(&self.shared);
+            f()
+        }
+    }
+}
+
 impl std::fmt::Debug for Wal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Wal")
@@ -921,62 +992,59 @@ fn spawn_flusher(
     max_records: u32,
 ) -> Result<JoinHandle<()>, WalError> {
     let shared = Arc::clone(shared);
-    thread::Builder::new()
-        .name("dita-wal-flush".into())
-        .spawn(move || {
-            let mut last_pass = Instant::now();
-            loop {
-                let sync_now = {
-                    let st = lock(&shared);
-                    if st.shutdown {
-                        return;
-                    }
-                    // Work reported before this thread got to wait must not wait an interval.
-                    // A sync by someone else may have made everything durable without
-                    // resetting the count: then there is nothing to hurry for.
-                    let full = |st: &State| {
-                        sync && st.unsynced >= max_records && st.durable_seq < st.last_seq
-                    };
-                    let batch_full = full(&st);
-                    let st = if (batch_full || st.flush_requested) && st.failed.is_none() {
-                        st
-                    } else {
-                        let left = interval.saturating_sub(last_pass.elapsed());
-                        shared
-                            .wake
-                            .wait_timeout(st, left)
-                            .unwrap_or_else(|p| p.into_inner())
-                            .0
-                    };
-                    let due = last_pass.elapsed() >= interval || full(&st);
-                    let pending = if sync && due {
-                        st.durable_seq < st.last_seq
-                    } else {
-                        st.written_seq < st.last_seq
-                    };
-                    if st.shutdown || st.failed.is_some() || !pending {
-                        if due {
-                            last_pass = Instant::now();
-                        }
-                        continue;
-                    }
-                    sync && due
-                };
-                // Errors poison the log; the next append reports them.
-                let _ = if sync_now {
-                    last_pass = Instant::now();
-                    commit(&shared)
+    spawn_named("dita-wal-flush", move || {
+        let mut last_pass = Instant::now();
+        loop {
+            let sync_now = {
+                let st = lock(&shared);
+                if st.shutdown {
+                    return;
+                }
+                // Work reported before this thread got to wait must not wait an interval.
+                // A sync by someone else may have made everything durable without
+                // resetting the count: then there is nothing to hurry for.
+                let full =
+                    |st: &State| sync && st.unsynced >= max_records && st.durable_seq < st.last_seq;
+                let batch_full = full(&st);
+                let st = if (batch_full || st.flush_requested) && st.failed.is_none() {
+                    st
                 } else {
-                    if !sync {
+                    let left = interval.saturating_sub(last_pass.elapsed());
+                    shared
+                        .wake
+                        .wait_timeout(st, left)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                };
+                let due = last_pass.elapsed() >= interval || full(&st);
+                let pending = if sync && due {
+                    st.durable_seq < st.last_seq
+                } else {
+                    st.written_seq < st.last_seq
+                };
+                if st.shutdown || st.failed.is_some() || !pending {
+                    if due {
                         last_pass = Instant::now();
                     }
-                    flush_io(&shared, &mut lock_io(&shared))
-                };
-            }
-        })
-        .map_err(|e| WalError::Io {
-            path: PathBuf::from("<thread>"),
-            op: "spawn flusher thread",
-            source: e,
-        })
+                    continue;
+                }
+                sync && due
+            };
+            // Errors poison the log; the next append reports them.
+            let _ = if sync_now {
+                last_pass = Instant::now();
+                commit(&shared)
+            } else {
+                if !sync {
+                    last_pass = Instant::now();
+                }
+                flush_io(&shared, &mut lock_io(&shared))
+            };
+        }
+    })
+    .map_err(|e| WalError::Io {
+        path: PathBuf::from("<thread>"),
+        op: "spawn flusher thread",
+        source: e,
+    })
 }
