@@ -185,6 +185,35 @@ def test_verify_of_a_missing_directory_is_a_usage_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", [["audit", "verify"], ["wal", "replay"]])
+def test_a_directory_holding_no_log_is_a_usage_error_naming_the_logs_below_it(
+    tmp_path: Path, command: list[str]
+) -> None:
+    """`dita audit verify var/wal` (the parent of the kernels' logs, not a log) failed as an
+    audit does (exit 1, "AUDIT FAILED"), which a script takes for a damaged or edited log."""
+    parent = tmp_path / "wal"
+    wal_dir = parent / "btc-1"
+    make_kernel(wal_dir, fsync="none").close()
+    (parent / "notes").mkdir()
+    result = CliRunner().invoke(app, [*command, str(parent)])
+    assert result.exit_code == 2, result.output
+    assert f"{parent} holds no write-ahead log" in result.output
+    assert f"the log in {wal_dir}" in result.output
+    assert "AUDIT FAILED" not in result.output
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["wal", "replay"]])
+def test_a_log_whose_segments_were_all_removed_fails_as_damaged_not_as_a_usage_error(
+    wal_dir: Path, command: list[str]
+) -> None:
+    """Its checkpoints and LOCK are still there: a log, damaged."""
+    for segment in wal_dir.glob("seg-*.wal"):
+        segment.unlink()
+    result = CliRunner().invoke(app, [*command, str(wal_dir)])
+    assert result.exit_code == 1, result.output
+    assert "holds no write-ahead log segments" in result.output
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["wal", "replay"]])
 def test_an_empty_path_is_refused_not_taken_for_the_current_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:

@@ -25,9 +25,32 @@ JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON for scripts")]
 AUDIT_FAILED = 1
 
 
+def _holds_log(path: Path) -> bool:
+    """Whether ``path`` holds a file only a log directory holds (docs/wal.md, "Files")."""
+    try:
+        return (path / "LOCK").exists() or any(
+            next(path.glob(pattern), None) is not None for pattern in ("seg-*.wal", "ckpt-*.ckpt")
+        )
+    except OSError:
+        return False
+
+
 def _require_dir(path: Path) -> None:
+    """A usage error (exit 2) unless ``path`` is a log's directory. A directory holding no file of a
+    log (the parent of the kernels' logs, a typo) was walked and failed as an audit does (exit 1),
+    which a script takes for a damaged log; one whose segments alone are gone is such a log."""
     if not path.is_dir():
         fail(f"no write-ahead log directory at {path}")
+    if _holds_log(path):
+        return
+    try:
+        below = sorted(child for child in path.iterdir() if child.is_dir() and _holds_log(child))
+    except OSError:
+        below = []
+    named = "; below it: " + ", ".join(f"the log in {child}" for child in below[:5]) if below else ""
+    if len(below) > 5:
+        named += f" and {len(below) - 5} more"
+    fail(f"{path} holds no write-ahead log (no seg-*.wal, ckpt-*.ckpt or LOCK file){named}")
 
 
 def verify(
