@@ -381,8 +381,9 @@ pub enum WalError {
     NotRegularFile { file: PathBuf, kind: &'static str },
     #[error("{} holds no write-ahead log segments", .dir.display())]
     Empty { dir: PathBuf },
-    #[error("write-ahead log {} is locked by another writer", .dir.display())]
-    Locked { dir: PathBuf },
+    /// `holder`: the process the log's LOCK file names (the writer notes itself there).
+    #[error("write-ahead log {} is locked by another writer: {}", .dir.display(), HolderNote(*.holder))]
+    Locked { dir: PathBuf, holder: Option<u32> },
     #[error("invalid {field} {value:?}: {reason}")]
     InvalidOption {
         field: &'static str,
@@ -402,6 +403,24 @@ pub enum WalError {
     /// interleave with the parent's records in one file.
     #[error("write-ahead log {} belongs to the process that opened it: a process forked from it cannot write to it (open a log of its own)", .dir.display())]
     Forked { dir: PathBuf },
+}
+
+struct HolderNote(Option<u32>);
+
+impl fmt::Display for HolderNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(pid) if pid == std::process::id() => write!(
+                f,
+                "process {pid}, this one (a kernel or log of it still has the directory open)"
+            ),
+            Some(pid) => write!(f, "process {pid}, or a process it forked"),
+            None => write!(
+                f,
+                "its LOCK file names no process (a build before they did)"
+            ),
+        }
+    }
 }
 
 struct SeqSuffix(Option<u64>);

@@ -380,6 +380,37 @@ def test_a_second_kernel_on_the_same_log_is_refused(tmp_path: Path) -> None:
     first.process_intent(KernelIntent("x", "t", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0))
 
 
+HOLDS_THE_LOG = """
+import sys
+from dita import ExecutionKernel
+kernel = ExecutionKernel(max_slots=2, kernel_id="held", wal_dir=sys.argv[1], fsync="none")
+print("open", flush=True)
+sys.stdin.readline()
+kernel.close()
+"""
+
+
+def test_a_log_another_process_holds_is_refused_naming_that_process(tmp_path: Path) -> None:
+    """Two processes on one wal_dir: the second is refused, and told which process holds the
+    log (before: "locked by another writer", and the operator had to find it)."""
+    import subprocess
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDS_THE_LOG, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        with pytest.raises(WalError, match=rf"locked by another writer: process {holder.pid}\b"):
+            ExecutionKernel(max_slots=2, kernel_id="held", wal_dir=str(tmp_path))
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert holder.returncode == 0
+    ExecutionKernel(max_slots=2, kernel_id="held", wal_dir=str(tmp_path)).close()
+
+
 # A kernel on the log in sys.argv[1] (fsync sys.argv[3]) forks; the child tries an input and a
 # close, and exits as a Python program does (its exit code: 0 when both were refused naming
 # the fork); the parent goes on, closes and prints what it saw.
@@ -390,13 +421,19 @@ from dita._kernel import WalError
 kernel = ExecutionKernel(max_slots=2, kernel_id="forked", wal_dir=sys.argv[1], fsync=sys.argv[3])
 for i in range(5):
     kernel.mark_price("BTC", 100.0 + i)
+head = kernel.wal_info()["head_hash"]
 pid = os.fork()
 if pid == 0:
+    # Reads answer as of the fork (the head hash None while records were unhashed then), never
+    # waiting for a lock the parent's writer thread held at the fork.
+    info = kernel.wal_info()
+    read = info["last_seq"] == 5 and "forked" in info["poisoned"] and info["head_hash"] in (None, head)
     try:
         kernel.mark_price("BTC", 999.0)
         code = 1
     except WalError as exc:
         code = 0 if "forked" in str(exc) and kernel.seq == 5 else 2
+    code = code or (0 if read else 5)
     try:
         kernel.close()
         code = code or 3

@@ -583,6 +583,27 @@ fn a_second_writer_is_refused() {
     assert!(matches!(err, WalError::Locked { .. }), "{err}");
 }
 
+#[test]
+fn a_second_writer_is_refused_naming_the_process_that_holds_the_log() {
+    // "locked by another writer" left the operator to find which process: two kernels of one
+    // deployment, a forgotten shell, a service restarted before the old one ended.
+    let dir = tempfile::tempdir().unwrap();
+    let (_wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    let err = open_collect(dir.path(), options(FsyncPolicy::None))
+        .unwrap_err()
+        .to_string();
+    let holder = format!("process {}", std::process::id());
+    assert!(err.contains(&holder), "{err}");
+    // A LOCK that names no process (written by a build before this one) is said to.
+    drop(_wal);
+    let (_wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    fs::write(dir.path().join("LOCK"), b"").unwrap();
+    let err = open_collect(dir.path(), options(FsyncPolicy::None))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("names no process"), "{err}");
+}
+
 #[rstest]
 #[case::kernel_id_empty(WalOptions::new(""), "kernel_id")]
 #[case::segment_too_small(WalOptions::new("k").with_segment_bytes(10), "segment_bytes")]

@@ -455,7 +455,10 @@ impl Wal {
                 Err(TryLockError::WouldBlock) if Instant::now() < until => {
                     thread::sleep(LOCK_RETRY);
                 }
-                Err(TryLockError::WouldBlock) => return Err(WalError::Locked { dir }),
+                Err(TryLockError::WouldBlock) => {
+                    let holder = lock_holder(&lock_path);
+                    return Err(WalError::Locked { dir, holder });
+                }
                 Err(TryLockError::Error(e)) => {
                     return Err(WalError::Io {
                         path: lock_path,
@@ -465,6 +468,11 @@ impl Wal {
                 }
             }
         }
+        // Names this process as the holder, for the refusal of another writer. Only a note: the
+        // lock is the flock, so a note that cannot be written (a full disk) refuses nothing.
+        let _ = lock_file.set_len(0).and_then(|()| {
+            (&lock_file).write_all(format!("pid {}\n", std::process::id()).as_bytes())
+        });
 
         let (report, tail, repairs) = recover(
             &dir,
@@ -481,6 +489,15 @@ impl Wal {
             repairs,
         })
     }
+}
+
+/// The process the LOCK file at `path` names as the log's holder (`pid N`), if it names one.
+fn lock_holder(path: &Path) -> Option<u32> {
+    use std::io::Read;
+    let file = open_regular(path, OpenOptions::new().read(true), "read lock file").ok()?;
+    let mut note = String::new();
+    file.take(64).read_to_string(&mut note).ok()?;
+    note.trim().strip_prefix("pid ")?.parse().ok()
 }
 
 /// A log recovered under its lock, nothing on it changed yet (see [`Wal::recover_locked`]).
