@@ -356,6 +356,44 @@ def _bounded(undo: Any, component: Any) -> dict[str, Any]:
     return {"timeout": timeout} if takes and timeout is not None else {}
 
 
+def _tell_recovery(kernel: KernelCore) -> None:
+    """Warns of what the open of the kernel's write-ahead log cut off, skipped or removed
+    (docs/wal.md, "Damage"). Before, it was only in ``wal_info()["recovery"]``, and a kernel a
+    service opened said nothing of the record its restart dropped."""
+    info = kernel.wal_info()
+    if info is None:
+        return
+    recovery = info["recovery"]
+    torn = recovery["torn_tail"]
+    if torn is not None:
+        _log.warning(
+            "kernel %r: cut a torn record off its write-ahead log: %s at byte %d, %d bytes (it would "
+            "have been seq %d); the kernel goes on from seq %d, its last whole record",
+            kernel.kernel_id,
+            torn["segment"],
+            torn["offset"],
+            torn["bytes_dropped"],
+            torn["seq"],
+            recovery["last_seq"],
+        )
+    for skipped in recovery["skipped_checkpoints"]:
+        path, reason = skipped["path"], skipped["reason"]
+        _log.warning(
+            "kernel %r: skipped a checkpoint of its write-ahead log: %s; recovered from %s",
+            kernel.kernel_id,
+            reason if path in reason else f"{path}: {reason}",
+            "the start of the log"
+            if recovery["checkpoint_seq"] is None
+            else f"checkpoint {recovery['checkpoint_seq']}",
+        )
+    for path in recovery["removed_temp_files"]:
+        _log.warning(
+            "kernel %r: removed %s, a write of its write-ahead log cut short before its rename",
+            kernel.kernel_id,
+            path,
+        )
+
+
 class ExecutionKernel(KernelCore):
     """One strategy's execution kernel.
 
@@ -375,6 +413,7 @@ class ExecutionKernel(KernelCore):
         **kwargs: Any,
     ) -> None:
         # The native __new__ has already validated and consumed every argument.
+        _tell_recovery(self)
         self._metadata_write = threading.RLock()  # see _metadata_lock
         self.journal = journal
         self.projection = projection

@@ -503,6 +503,46 @@ def test_a_torn_tail_is_cut_and_reported(tmp_path: Path) -> None:
     assert segment.stat().st_size == good
 
 
+def test_what_recovery_cut_skipped_or_removed_is_logged_as_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A torn tail cut, a damaged checkpoint skipped and a leftover temporary file removed were
+    only in wal_info()["recovery"]: a kernel opened by a service said nothing of what its
+    restart dropped. The kernel's logger now tells each (kernel id, file, position)."""
+    import logging
+
+    kernel = make_kernel(tmp_path, fsync="always", wal_checkpoint_every=0)
+    _feed(kernel, seed=6, steps=10)
+    kernel.wal_checkpoint()
+    _feed(kernel, seed=7, steps=5)
+    kernel.close()
+    del kernel
+    (newest,) = [c for c in tmp_path.glob("ckpt-*.ckpt") if not c.name.startswith("ckpt-0000000000000000000")]
+    data = bytearray(newest.read_bytes())
+    data[-3] ^= 0x5A
+    newest.write_bytes(bytes(data))
+    leftover = tmp_path / "ckpt-00000000000000000099.ckpt.tmp"
+    leftover.write_bytes(b"half")
+    segment = _segments(tmp_path)[-1]
+    good = segment.stat().st_size
+    with segment.open("ab") as f:
+        f.write(b"\x50\x00\x00\x00 a record cut short by a power failure")
+    with caplog.at_level(logging.WARNING, logger="dita.kernel"):
+        again = make_kernel(tmp_path)
+    said = [r.getMessage() for r in caplog.records if r.name == "dita.kernel"]
+    torn = [m for m in said if "torn" in m]
+    assert len(torn) == 1 and f"{segment} at byte {good}" in torn[0] and "42 bytes" in torn[0], said
+    assert f"seq {again.seq + 1}" in torn[0] and KERNEL_ID in torn[0], said
+    assert any(str(newest) in m and "skipped" in m for m in said), said
+    assert any(str(leftover) in m and "removed" in m for m in said), said
+    caplog.clear()
+    again.close()
+    newest.unlink()  # skipped at every open while it is there
+    with caplog.at_level(logging.WARNING, logger="dita.kernel"):
+        make_kernel(tmp_path).close()
+    assert not [r for r in caplog.records if r.name == "dita.kernel"], "a clean open says nothing"
+
+
 def test_damage_inside_the_log_refuses_to_open_naming_segment_and_offset(tmp_path: Path) -> None:
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     _feed(kernel, seed=8, steps=40)
