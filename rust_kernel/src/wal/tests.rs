@@ -2597,7 +2597,7 @@ fn a_kernel_record_whose_checkpoint_thread_cannot_start_is_recorded() {
     };
     let (mut log, mut k) =
         KernelLog::open(dir.path(), Kernel::new("spawn", 2).unwrap(), &options).unwrap();
-    let mut mark = |k: &mut Kernel, log: &mut KernelLog, n: u64| {
+    let mark = |k: &mut Kernel, log: &mut KernelLog, n: u64| {
         let input = KernelInput::MarkPrice {
             asset: crate::types::id("BTCUSDT"),
             price: 100.0 + n as f64,
