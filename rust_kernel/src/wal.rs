@@ -40,9 +40,10 @@
 //!   [`Wal`]; a second writer on the same directory is refused, after asking again for the
 //!   lock for up to 200 ms (a child the process is starting holds it from its fork to its
 //!   exec, so a log closed and opened again in that instant would be refused). A process
-//!   forked after the open holds a copy of the [`Wal`] (its buffer, segment and lock) that
-//!   writes nothing: its writes are refused with [`WalError::Forked`], its drop syncs nothing,
-//!   and its reads take no lock a thread of the parent may have held at the fork.
+//!   forked after the open holds a copy of the [`Wal`] (its buffer and segment, not its lock:
+//!   the fork handler lets go of the child's copy of it) that writes nothing: its writes are
+//!   refused with [`WalError::Forked`], its drop syncs nothing, and its reads take no lock a
+//!   thread of the parent may have held at the fork.
 //!
 //! After an I/O error while writing, the log refuses further appends ([`WalError::Poisoned`]):
 //! whether the failed record reached the disk is unknown, so the process must restart and
@@ -414,7 +415,7 @@ impl fmt::Display for HolderNote {
                 f,
                 "process {pid}, this one (a kernel or log of it still has the directory open)"
             ),
-            Some(pid) => write!(f, "process {pid}, or a process it forked"),
+            Some(pid) => write!(f, "process {pid}"),
             None => write!(
                 f,
                 "its LOCK file names no process (a build before they did)"

@@ -462,6 +462,51 @@ def test_a_process_forked_from_a_kernel_cannot_write_to_its_log(tmp_path: Path, 
     assert wal_verify(tmp_path / "wal")["last_seq"] == 8
 
 
+WORKER_OUTLIVES_THE_KERNEL = """
+import json, multiprocessing, sys
+from dita import ExecutionKernel
+from dita._kernel import WalError
+
+def work(ready, stop):
+    ready.set()
+    stop.wait(30)
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("fork")
+    kernel = ExecutionKernel(max_slots=2, kernel_id="pooled", wal_dir=sys.argv[1], fsync="always")
+    kernel.mark_price("BTC", 100.0)
+    ready, stop = ctx.Event(), ctx.Event()
+    worker = ctx.Process(target=work, args=(ready, stop))
+    worker.start()
+    ready.wait(30)
+    kernel.close()
+    try:
+        again = ExecutionKernel(max_slots=2, kernel_id="pooled", wal_dir=sys.argv[1])
+        said = {"seq": again.seq}
+        again.close()
+    except WalError as exc:
+        said = {"refused": str(exc)}
+    stop.set()
+    worker.join(30)
+    print(json.dumps(said))
+"""
+
+
+def test_a_kernel_reopens_its_log_while_a_worker_forked_from_it_lives(tmp_path: Path) -> None:
+    """A multiprocessing worker started by fork shared the log's lock (a flock belongs to the
+    open file, which the fork shares): the kernel closed and opened again in the process was
+    refused as "locked by another writer" for as long as the worker lived."""
+    script = tmp_path / "pooled.py"
+    script.write_text(WORKER_OUTLIVES_THE_KERNEL)
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "wal")], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"seq": 1}
+
+
 def test_a_log_closed_on_another_thread_while_a_kernel_waits_for_its_lock_opens(tmp_path: Path) -> None:
     """A log whose lock another holds is asked for again for a moment before it is refused,
     without the GIL: a thread closing the holder meanwhile runs, and the waiting kernel opens.

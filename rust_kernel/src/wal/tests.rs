@@ -2615,3 +2615,36 @@ fn a_kernel_record_whose_checkpoint_thread_cannot_start_is_recorded() {
     assert_eq!(mark(&mut k, &mut log, 3).unwrap(), 3);
     assert_eq!(log.sync().unwrap(), 3);
 }
+
+/// A process forked from the writer (a `multiprocessing` worker started by fork) shared the
+/// log's lock: a flock belongs to the open file, which the fork shares. While the worker
+/// lived, the parent could not open its log again once it closed it (a kernel restarted in the
+/// process, or the process restarted while its orphaned workers ran on): "locked by another
+/// writer". The child must not hold the parent's lock.
+#[cfg(unix)]
+#[test]
+fn a_process_forked_from_the_writer_does_not_hold_its_lock() {
+    if special_files::in_guarded_child() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::Always)).unwrap();
+    wal.append(1.0, &payload(1)).unwrap();
+    // SAFETY: the child only sleeps and `_exit`s.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        std::thread::sleep(Duration::from_secs(5));
+        unsafe { libc::_exit(0) };
+    }
+    assert_eq!(wal.close().unwrap(), 1);
+    let reopened = open_collect(dir.path(), options(FsyncPolicy::Always));
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let mut status = 0;
+    assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+    let (wal, report, _) = reopened.expect("the parent opens its log while the child lives");
+    assert_eq!(report.last_seq, 1);
+    // And the reopened log is locked against another writer, its own process included.
+    let err = open_collect(dir.path(), options(FsyncPolicy::Always)).unwrap_err();
+    assert!(matches!(err, WalError::Locked { .. }), "{err}");
+    drop(wal);
+}

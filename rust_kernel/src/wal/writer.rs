@@ -33,8 +33,73 @@ static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
 
 #[cfg(unix)]
 extern "C" fn count_fork_in_child() {
-    // Async-signal-safe: one atomic add.
+    // Async-signal-safe: one atomic add, then open, dup2, fcntl and close.
     FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+    release_locks_in_child();
+}
+
+/// How many logs' locks a fork lets go of in the child (see [`HeldLock`]); the locks of logs
+/// opened past that many at once are held by a forked child as before.
+const LOCK_SLOTS: usize = 256;
+
+/// The LOCK descriptors of this process's logs (-1: a free slot), for the fork handler.
+static LOCK_FDS: [std::sync::atomic::AtomicI32; LOCK_SLOTS] =
+    [const { std::sync::atomic::AtomicI32::new(-1) }; LOCK_SLOTS];
+
+/// In a child just forked: points its copies of the logs' LOCK descriptors at /dev/null. A
+/// flock belongs to the open file, which the fork shares, so a forked child (a `multiprocessing`
+/// worker) held its parent's locks for as long as it lived, and the parent could not open its
+/// log again once it closed it. The descriptor numbers stay valid (the child's copy of the log
+/// closes its own later), only the lock is no longer the child's.
+#[cfg(unix)]
+fn release_locks_in_child() {
+    // SAFETY: async-signal-safe calls on descriptors of this process only.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null < 0 {
+            return;
+        }
+        for slot in &LOCK_FDS {
+            let fd = slot.load(Ordering::Acquire);
+            if fd >= 0 && libc::dup2(null, fd) == fd {
+                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+            }
+        }
+        libc::close(null);
+    }
+}
+
+/// A log's LOCK file, its descriptor listed for the fork handler ([`release_locks_in_child`])
+/// while it is open.
+struct HeldLock {
+    file: File,
+    slot: Option<usize>,
+}
+
+impl HeldLock {
+    fn new(file: File) -> HeldLock {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            let fd = file.as_raw_fd();
+            let slot = LOCK_FDS.iter().position(|slot| {
+                slot.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+            });
+            HeldLock { file, slot }
+        }
+        #[cfg(not(unix))]
+        HeldLock { file, slot: None }
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        // Unlisted before the descriptor closes: its number may be reused by another file.
+        if let Some(slot) = self.slot {
+            LOCK_FDS[slot].store(-1, Ordering::Release);
+        }
+    }
 }
 
 /// How many forks this process came from, counting from the first log opened (which installs
@@ -63,7 +128,7 @@ pub struct Wal {
     /// parent's log (see [`Wal::forked`]).
     generation: u64,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
-    _lock: File,
+    _lock: HeldLock,
 }
 
 /// Two locks so appends never wait for hashing or the disk: `state` (taken by every
@@ -439,18 +504,18 @@ impl Wal {
         let lock_path = dir.join("LOCK");
         // A LOCK that is no regular file (a FIFO: its open waited for a reader forever)
         // refuses the open: without the lock there is no single writer.
-        let lock_file = open_regular(
+        let lock_file = HeldLock::new(open_regular(
             &lock_path,
             OpenOptions::new().create(true).truncate(false).write(true),
             "open lock file",
-        )?;
+        )?);
         // A child this process is starting holds a copy of every descriptor, and so the lock,
         // from its fork until its exec closes them: a log dropped and opened again in that
         // instant found itself locked (a test spawning a shell beside another reopening a log
         // did). Asked again for a moment before another writer is taken to hold it.
         let until = Instant::now() + LOCK_PATIENCE;
         loop {
-            match lock_file.try_lock() {
+            match lock_file.file.try_lock() {
                 Ok(()) => break,
                 Err(TryLockError::WouldBlock) if Instant::now() < until => {
                     thread::sleep(LOCK_RETRY);
@@ -470,8 +535,8 @@ impl Wal {
         }
         // Names this process as the holder, for the refusal of another writer. Only a note: the
         // lock is the flock, so a note that cannot be written (a full disk) refuses nothing.
-        let _ = lock_file.set_len(0).and_then(|()| {
-            (&lock_file).write_all(format!("pid {}\n", std::process::id()).as_bytes())
+        let _ = lock_file.file.set_len(0).and_then(|()| {
+            (&lock_file.file).write_all(format!("pid {}\n", std::process::id()).as_bytes())
         });
 
         let (report, tail, repairs) = recover(
@@ -504,7 +569,7 @@ fn lock_holder(path: &Path) -> Option<u32> {
 pub struct RecoveredWal {
     dir: PathBuf,
     options: WalOptions,
-    lock_file: File,
+    lock_file: HeldLock,
     report: RecoveryReport,
     tail: Option<super::WriteTail>,
     repairs: super::Repairs,
