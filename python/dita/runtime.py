@@ -48,7 +48,7 @@ from dita.kernel import booked_events
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 from dita.reconcile import EVENT_ID_PREFIX as RECONCILED
 from dita.risk import KERNEL_MAX
-from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy, cancel_intent
+from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy, cancel_intent, subscriptions
 from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once, venue_following
 from dita.venues._events import STUCK_AFTER, PolledEvents, input_stopped, kernel_busy
 
@@ -72,6 +72,9 @@ log = logging.getLogger(__name__)
 # How many freed trades keep their owner for a late fill (the kernel keeps one ended order
 # per slot, so more than a few thousand slots' worth is never needed).
 RELEASED_MEMORY = 10_000
+# The longest error text a strategy's status keeps (its traceback is logged whole): the status
+# is written to metrics.json and a paper run's state file.
+ERROR_TEXT = 1_000
 # How many of its latest fills each strategy keeps in ``fills`` under the wall clock by default
 # (``fills_kept``): a live run is open-ended, and every fill it kept grew its memory for good.
 LIVE_FILLS_KEPT = 10_000
@@ -197,6 +200,11 @@ class StrategyHandle:
     fills: int = 0
     # on_start was called: it runs once, however many times the runtime is started.
     started: bool = False
+    # Its ``assets`` and ``data`` as they were when it was added (``add_strategy``): read from
+    # the instance at each asset's first data point, a strategy keeping its bars in
+    # ``self.data = []`` unsubscribed itself and heard nothing more, in silence.
+    assets: tuple[str, ...] = ()
+    data: tuple[str, ...] = ("bars",)
 
     @property
     def name(self) -> str:
@@ -435,8 +443,13 @@ class TradingRuntime:
                 "its trade ids another strategy's after a restart; give it another name"
             )
         check_strategy_unused(strategy)
+        # The instance's own (``a.assets = ("AAA",)`` before it is added) are checked as the
+        # class's are when it is loaded: a bare "AAA" matched asset "A" too.
+        assets, data = subscriptions(
+            f"{type(strategy).__qualname__}({strategy.name!r})", strategy.assets, strategy.data
+        )
         strategy._ctx = self.ctx
-        handle = StrategyHandle(strategy)
+        handle = StrategyHandle(strategy, assets=assets, data=data)
         self.handles[strategy.name] = handle
         self._adopt(handle)
         self._reindex()
@@ -531,19 +544,21 @@ class TradingRuntime:
     def _handlers_for(self, asset: str, kind: str) -> list[tuple[StrategyHandle, Any]]:
         out = []
         for handle in self.handles.values():
-            s = handle.strategy
             if (
                 handle.status is StrategyStatus.RUNNING
-                and kind in s.data
-                and (not s.assets or asset in s.assets)
+                and kind in handle.data
+                and (not handle.assets or asset in handle.assets)
             ):
-                out.append((handle, getattr(s, "on_bar" if kind == "bars" else "on_quote")))
+                out.append((handle, getattr(handle.strategy, "on_bar" if kind == "bars" else "on_quote")))
         return out
 
     def _call(self, handle: StrategyHandle, callback: str, *args: Any) -> bool:
-        """Run one callback; False (and the strategy in ERROR) when it raised."""
+        """Run one callback; False (and the strategy in ERROR) when it raised, or returned
+        orders (``_refuse_returned_orders``)."""
         try:
-            getattr(handle.strategy, callback)(*args)
+            returned = getattr(handle.strategy, callback)(*args)
+            if returned is not None:
+                _refuse_returned_orders(callback, returned)
         except Exception as exc:
             self._fail(handle, callback, exc)
             return False
@@ -595,7 +610,7 @@ class TradingRuntime:
             # on_fill) then fails on "cannot trade", which says nothing about the cause.
             return
         handle.status = StrategyStatus.ERROR
-        handle.error = f"{type(exc).__name__}: {exc}"
+        handle.error = shortened(f"{type(exc).__name__}: {_text_of(exc)}", ERROR_TEXT)
         handle.error_callback = callback
         # status() keeps the message only; the traceback says which line of the strategy raised.
         log.error("strategy %r failed in %s: %s", handle.name, callback, handle.error, exc_info=exc)
@@ -1677,7 +1692,9 @@ class TradingRuntime:
             if handle.status is not StrategyStatus.RUNNING:
                 continue  # stopped, paused or failed by an earlier callback of this data point
             try:
-                fn(bar)
+                returned = fn(bar)
+                if returned is not None:
+                    _refuse_returned_orders("on_bar", returned)
             except Exception as exc:
                 self._fail(handle, "on_bar", exc)
         _raise_first(errors)
@@ -1755,7 +1772,9 @@ class TradingRuntime:
             if handle.status is not StrategyStatus.RUNNING:
                 continue  # stopped, paused or failed by an earlier callback of this data point
             try:
-                fn(quote)
+                returned = fn(quote)
+                if returned is not None:
+                    _refuse_returned_orders("on_quote", returned)
             except Exception as exc:
                 self._fail(handle, "on_quote", exc)
         _raise_first(errors)
@@ -2010,6 +2029,40 @@ def check_strategy_unused(strategy: Strategy[Any]) -> None:
         raise ValueError(
             f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
             f"are that run's); make a new instance: {type(strategy).__name__}(params)"
+        )
+
+
+def _text_of(exc: BaseException) -> str:
+    """``str(exc)``, or what its ``__str__`` raised: a strategy's exception is its own code, and
+    one whose text could not be made raised out of the runtime as its error was recorded (the
+    run ended; the other strategies never heard the data point)."""
+    try:
+        return str(exc)
+    except Exception as raised:
+        try:
+            said = f"{type(raised).__name__}: {raised}"
+        except Exception:
+            said = type(raised).__name__
+        return f"(its str() raised {shortened(said, 200)})"
+
+
+def _refuse_returned_orders(callback: str, returned: object) -> None:
+    """Raise TypeError when a callback returned an intent, or a collection holding one: the
+    runtime sends nothing a callback returns, so a strategy returning its orders (as some
+    frameworks take them) read RUNNING and never traded. What the helpers answer (an outcome,
+    a list of them) and anything else is let be."""
+    if isinstance(returned, KernelIntent):
+        orders = [returned]
+    elif isinstance(returned, list | tuple | set | frozenset):
+        orders = [o for o in returned if isinstance(o, KernelIntent)]
+    else:
+        return
+    if orders:
+        count = "a KernelIntent" if isinstance(returned, KernelIntent) else f"{len(orders)} KernelIntent(s)"
+        raise TypeError(
+            f"{callback} returned {count} (the first {orders[0].intent_id!r}): the runtime sends "
+            "nothing a callback returns; send each with self.submit(intent), or use buy, sell, "
+            "exit, close or cancel"
         )
 
 

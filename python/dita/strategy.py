@@ -30,10 +30,10 @@ import inspect
 import math
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, cast, get_args, get_origin
 
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
@@ -163,6 +163,9 @@ class Strategy(Generic[P]):
     Params: ClassVar[type[BaseModel]] = NoParams
     assets: ClassVar[tuple[str, ...]] = ()
     data: ClassVar[tuple[str, ...]] = ("bars",)
+    _name: str
+    _fills: list[Fill]
+    _fills_total: int
 
     def __init__(self, params: P | Mapping[str, Any] | None = None, *, name: str | None = None) -> None:
         type(self).check_subscriptions()
@@ -179,14 +182,63 @@ class Strategy(Generic[P]):
                 f"params must be a {self.Params.__name__}, a mapping of parameter names to values "
                 f"or None, got {type(params).__name__} {shortened(repr(params), 120)}"
             )
-        self.name = _strategy_name(name) or type(self).__name__
+        self._ctx: StrategyContext | None = None
+        self.name = name
         # Its fills, oldest first: all of them, or its latest (``TradingRuntime(fills_kept=)``).
-        self.fills: list[Fill] = []
+        self.fills = []
         # How many fills it got (each appended to ``fills``), however many ``fills`` keeps.
         self.fills_total = 0
-        self._ctx: StrategyContext | None = None
         # Slots this strategy has opened and not yet seen close, by asset.
         self._open_slots: dict[str, list[int]] = {}
+
+    # -- what the runtime keeps on it --------------------------------------------------------
+    # Checked as they are set, so a strategy that reuses one of these names for its own state
+    # fails at that line, alone: the runtime kept writing them (a fill appended to ``fills =
+    # None`` raised out of the venue's answer and ended the run) and naming the strategy by them.
+
+    @property
+    def name(self) -> str:
+        """The strategy's name: its ids, status and logs. Fixed once it is added to a runtime."""
+        return self._name
+
+    @name.setter
+    def name(self, name: str | None) -> None:
+        value = _strategy_name(name) or type(self).__name__
+        if getattr(self, "_ctx", None) is not None and value != self._name:
+            raise ValueError(
+                f"strategy {self._name!r} cannot be renamed {value!r}: its ids, status and fills "
+                "are under the name it was added to the runtime with"
+            )
+        self._name = value
+
+    @property
+    def fills(self) -> list[Fill]:
+        """Its fills, oldest first (see ``TradingRuntime(fills_kept=)``); a list the runtime
+        appends to (the strategy may clear or replace it with another list)."""
+        return self._fills
+
+    @fills.setter
+    def fills(self, fills: list[Fill]) -> None:
+        if not isinstance(fills, list):
+            raise TypeError(
+                f"strategy {self.name!r}: fills must be a list (the runtime appends each fill to it), "
+                f"got {type(fills).__name__} {shortened(repr(fills), 80)}"
+            )
+        self._fills = fills
+
+    @property
+    def fills_total(self) -> int:
+        """How many fills it got, however many ``fills`` keeps."""
+        return self._fills_total
+
+    @fills_total.setter
+    def fills_total(self, count: int) -> None:
+        if not (isinstance(count, int) and not isinstance(count, bool) and count >= 0):
+            raise TypeError(
+                f"strategy {self.name!r}: fills_total must be a count of fills (a whole number >= 0), "
+                f"got {type(count).__name__} {shortened(repr(count), 80)}"
+            )
+        self._fills_total = count
 
     # -- callbacks -------------------------------------------------------------------------
 
@@ -482,28 +534,7 @@ class Strategy(Generic[P]):
                     f"on, so its body would never run (the strategy would read RUNNING and never "
                     f"act); make it a plain def"
                 )
-        assets = cls.assets
-        if not _is_collection(assets):
-            raise StrategyLoadError(
-                f"{cls.__qualname__}.assets = {assets!r} must be a tuple of asset names, e.g. ('BTCUSDT',)"
-            )
-        blank = [a for a in assets if not isinstance(a, str) or not a.strip()]
-        if blank:
-            raise StrategyLoadError(
-                f"{cls.__qualname__}.assets = {assets!r}: {blank[0]!r} is not an asset name"
-            )
-        data = cls.data
-        kinds = " and ".join(map(repr, DATA_KINDS))
-        where = f"{cls.__qualname__}.data = {data!r}"
-        if not _is_collection(data):
-            raise StrategyLoadError(f"{where} must be a tuple of {kinds}, e.g. ('bars',)")
-        if not data:
-            raise StrategyLoadError(f"{where} subscribes to nothing: give {kinds} or both")
-        bad = [kind for kind in data if kind not in DATA_KINDS]
-        if bad:
-            raise StrategyLoadError(
-                f"{where}: {', '.join(map(repr, bad))} is not a kind of market data; the kinds are {kinds}"
-            )
+        subscriptions(cls.__qualname__, cls.assets, cls.data)
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -544,6 +575,34 @@ class Strategy(Generic[P]):
             "data": list(cls.data),
             "callbacks": sorted(n for n in CALLBACKS if getattr(cls, n) is not getattr(Strategy, n)),
         }
+
+
+def subscriptions(owner: str, assets: object, data: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``assets`` and ``data`` of strategy ``owner`` (its class, or an instance that sets its
+    own), checked: ``assets`` a collection of asset names (a bare ``"BTCUSDT"`` would match
+    ``"BTC"`` as a substring), ``data`` of ``DATA_KINDS`` (``("bar",)`` would leave it without
+    data). StrategyLoadError naming the attribute and its value otherwise."""
+    if not _is_collection(assets):
+        raise StrategyLoadError(
+            f"{owner}.assets = {assets!r} must be a tuple of asset names, e.g. ('BTCUSDT',)"
+        )
+    assets = cast("Collection[object]", assets)
+    blank = [a for a in assets if not isinstance(a, str) or not a.strip()]
+    if blank:
+        raise StrategyLoadError(f"{owner}.assets = {assets!r}: {blank[0]!r} is not an asset name")
+    kinds = " and ".join(map(repr, DATA_KINDS))
+    where = f"{owner}.data = {data!r}"
+    if not _is_collection(data):
+        raise StrategyLoadError(f"{where} must be a tuple of {kinds}, e.g. ('bars',)")
+    if not data:
+        raise StrategyLoadError(f"{where} subscribes to nothing: give {kinds} or both")
+    data = cast("Collection[object]", data)
+    bad = [kind for kind in data if kind not in DATA_KINDS]
+    if bad:
+        raise StrategyLoadError(
+            f"{where}: {', '.join(map(repr, bad))} is not a kind of market data; the kinds are {kinds}"
+        )
+    return tuple(cast("Collection[str]", assets)), tuple(cast("Collection[str]", data))
 
 
 def _strategy_name(name: object) -> str | None:
