@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from dita import KernelIntent, MockVenueAdapter, VenueEvent, VenueOrder
+from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, TradeStage, VenueEvent, VenueOrder
 
 _ids = itertools.count(1)
 
@@ -27,6 +27,16 @@ def intent(action: Any, slot: int = 0, **kw: Any) -> KernelIntent:
     }
     fields.update(kw)
     return KernelIntent(**fields)
+
+
+def entered(kernel: ExecutionKernel, slot: int = 0, **kw: Any) -> str:
+    """The client order id of an ENTER on ``slot`` the kernel took and sent (its venue answers
+    nothing yet); ``kw`` overrides the intent's fields."""
+    out = kernel.process_intent(intent("ENTER", slot, **kw))
+    assert out.accepted and out.state == TradeStage.ORDER_SENT, out.details
+    order = kernel.slot_state(slot).active_entry_order
+    assert order is not None
+    return order.client_order_id
 
 
 class SilentVenue:

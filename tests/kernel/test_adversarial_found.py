@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kernel_helpers import SilentVenue, intent
+from kernel_helpers import SilentVenue, entered
 
 from dita import ExecutionKernel, KernelDiagnosticCode, VenueEvent, VenueOrder
 
@@ -31,13 +31,6 @@ def fill(event_id: str, client_id: str, size: float, total: float, **kw: Any) ->
     )
 
 
-def entry(kernel: ExecutionKernel, **kw: Any) -> str:
-    assert kernel.process_intent(intent("ENTER", 0, **kw)).accepted
-    order = kernel.slot_state(0).active_entry_order
-    assert order is not None
-    return order.client_order_id
-
-
 def test_a_fill_a_cumulative_only_report_already_covered_is_a_duplicate() -> None:
     """docs/kernel.md: a total-only report stands for every fill up to its total, and a fill
     whose report lies where earlier reports cover is DUPLICATE_EVENT (rules 5). The venue filled 0.2
@@ -46,7 +39,7 @@ def test_a_fill_a_cumulative_only_report_already_covered_is_a_duplicate() -> Non
     fill. The first fill's own report then arrives: before rules 5 it was booked again (the
     slot held 0.6 against the venue's 0.4)."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-size0")
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("e2", coid, 0.0, 0.4, fill_id="F2")).accepted
     before = kernel.snapshot()
     late = kernel.on_venue_event(fill("e1", coid, 0.2, 0.2, fill_id="F1"))
@@ -64,7 +57,7 @@ def test_a_fill_resent_after_64_later_fills_of_its_order_is_a_duplicate() -> Non
     DUPLICATE_EVENT (rules 5). Before, it was booked as an earlier fill arriving late
     (71 against the venue's 70)."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-64")
-    coid = entry(kernel, target_size=1000.0)
+    coid = entered(kernel, target_size=1000.0)
     for i in range(1, 71):
         assert kernel.on_venue_event(fill(f"e{i}", coid, 1.0, float(i), fill_id=f"F{i}")).accepted
     before = kernel.snapshot()
@@ -78,7 +71,7 @@ def test_an_earlier_fill_arriving_late_within_the_stated_total_is_still_booked()
     (total 0.4) whose reports come in reverse order are both booked, and a third report of
     the first fill under a new event id is then the duplicate."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-late")
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("e2", coid, 0.2, 0.4)).accepted
     assert kernel.slot_state(0).size == pytest.approx(0.2)
     late = kernel.on_venue_event(fill("e1", coid, 0.2, 0.2))
@@ -120,7 +113,7 @@ def test_a_second_reconciliation_books_what_the_venue_filled_since_the_first() -
     venue filled since is never booked."""
     venue = StatusVenue()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="adv-rc")
-    coid = entry(kernel, order_type="LIMIT", limit_price=100.0)
+    coid = entered(kernel, order_type="LIMIT", limit_price=100.0)
     ack = VenueEvent("a1", "", -1, "ORDER_ACK", venue_client_id=coid, venue_order_id="V1", timestamp=1.0)
     assert kernel.on_venue_event(ack).accepted
 

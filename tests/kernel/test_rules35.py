@@ -9,7 +9,7 @@ import itertools
 from typing import Any
 
 import pytest
-from kernel_helpers import SilentVenue, intent
+from kernel_helpers import SilentVenue, entered, intent
 
 from dita import (
     ExecutionKernel,
@@ -28,21 +28,13 @@ def kernel() -> ExecutionKernel:
     return k
 
 
-def entry(kernel: ExecutionKernel, slot: int = 0) -> str:
-    out = kernel.process_intent(intent("ENTER", slot))
-    assert out.accepted and out.state == TradeStage.ORDER_SENT
-    order = kernel.slot_state(slot).active_entry_order
-    assert order is not None
-    return order.client_order_id
-
-
 def event(kind: str, event_id: str, client_id: str, **kw: Any) -> VenueEvent:
     return VenueEvent(event_id, "", -1, kind, venue_client_id=client_id, timestamp=1_700_000_100.0, **kw)
 
 
 def test_a_fill_under_another_venue_id_is_refused_and_its_correction_applies(kernel: ExecutionKernel) -> None:
     """Booking another order's fill to the order its client id names corrupted the position."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1")).accepted
     before = kernel.slots()
     fill = dict(price=100.0, size=0.4, filled_size=0.4, status="PARTIALLY_FILLED", remaining_size=0.6)
@@ -80,7 +72,7 @@ def test_a_loaded_leg_index_past_the_legs_is_refused(kernel: ExecutionKernel) ->
 def test_a_part_fill_made_without_a_status_leaves_its_order_working(kernel: ExecutionKernel) -> None:
     """Made without a status, a FILL said FILLED: with its running total and nothing said to
     remain, rules 34 ended its order at the first part fill and the rest of it was lost."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1")).accepted
     part = event("FILL", "f1", coid, price=100.0, size=0.4, filled_size=0.4)
     assert part.to_dict()["status"] is None  # made again from its dict, still without one
@@ -95,7 +87,7 @@ def test_a_part_fill_made_without_a_status_leaves_its_order_working(kernel: Exec
     assert out.accepted and kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
     assert kernel.slot_state(0).size == pytest.approx(1.0)
     # Stated FILLED short of the order, at the running total booked, it still ends the order.
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     stated = event("FILL", "g1", other, price=100.0, size=0.4, filled_size=0.4, status="FILLED")
     out = kernel.on_venue_event(stated)
     assert out.accepted and out.details["ended_short"] is True

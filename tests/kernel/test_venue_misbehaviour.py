@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import pytest
-from kernel_helpers import SilentVenue, intent
+from kernel_helpers import SilentVenue, entered, intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, KernelSeverity, TradeStage, VenueEvent
 
@@ -20,14 +20,6 @@ def kernel() -> ExecutionKernel:
     k = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="misbehave")
     k.set_seed_capital(10_000.0)
     return k
-
-
-def entry(kernel: ExecutionKernel, slot: int = 0) -> str:
-    out = kernel.process_intent(intent("ENTER", slot))
-    assert out.accepted and out.state == TradeStage.ORDER_SENT
-    order = kernel.slot_state(slot).active_entry_order
-    assert order is not None
-    return order.client_order_id
 
 
 def event(kind: str, event_id: str, client_id: str = "", trade_id: str = "", **kw: Any) -> VenueEvent:
@@ -54,7 +46,7 @@ def exit_order_id(kernel: ExecutionKernel, slot: int = 0, **kw: Any) -> str:
 
 
 def test_a_fill_resent_under_a_new_event_id_is_known_by_its_running_total(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 0.5, total=0.5)).accepted
     before = kernel.snapshot()
     again = kernel.on_venue_event(fill("f1-resent", coid, 0.5, total=0.5))
@@ -69,7 +61,7 @@ def test_a_fill_resent_without_its_fill_id_after_the_order_stopped_being_followe
     """A fill booked with its fill id, then a fill without a running total (the order is no
     longer followed by its reports' intervals), then the first fill resent without its id: it
     was booked again (rules 10 and older), a position the venue does not hold."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2, fill_id="a")).accepted
     assert kernel.on_venue_event(fill("f2", coid, 0.3, fill_id="b")).accepted  # no running total
     before = kernel.snapshot()
@@ -89,7 +81,7 @@ def test_a_fill_without_an_id_stating_an_id_d_fills_total_with_another_size_is_b
     with id) states 0.6 where the kernel knew 0, and b (0.4, no id) then states 0.6 too. Not
     a resend of a, whose size differs: b is booked (the key rules 11 remembers a by holds
     its size)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f0", coid, 0.1)).accepted  # no total: not followed
     assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.6, fill_id="a")).accepted
     b = kernel.on_venue_event(fill("f2", coid, 0.3, total=0.6))
@@ -102,7 +94,7 @@ def test_a_fill_resent_with_an_id_after_its_report_without_one_is_known(kernel: 
     then with one (an order stream without trade ids, then the trade stream): it was booked
     twice (rules 13 and older). One of another size at that total (a venue stamping its reports
     with the order's total as it sends them) is another fill, and is booked."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f0", coid, 0.1)).accepted  # no total: not followed
     assert kernel.on_venue_event(fill("f1", coid, 0.3, total=0.6)).accepted
     before = kernel.snapshot()
@@ -120,7 +112,7 @@ def test_a_status_report_after_an_orders_last_fill_books_nothing_and_is_not_crit
     """A venue's order update after the last fill (no size of its own, the order's total):
     it was UNKNOWN_ORDER, CRITICAL, telling an operator money moved that the slots do not
     show (rules 14 and older). Another total than the order's is still loud."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
     before = kernel.snapshot()
     status = VenueEvent("s1", "t0", 0, "FILL", venue_client_id=coid, price=100.0, filled_size=1.0)
@@ -149,7 +141,7 @@ def test_an_id_d_fill_resent_without_its_id_on_a_followed_order_is_known_by_its_
     kernel: ExecutionKernel,
 ) -> None:
     """While the order is followed, its reports' intervals know the resend (as before rules 11)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2, fill_id="a")).accepted
     again = kernel.on_venue_event(fill("f1-resent", coid, 0.2, total=0.2))
     assert again.diagnostic_code == D.DUPLICATE_EVENT and again.severity == KernelSeverity.WARNING
@@ -162,7 +154,7 @@ def test_a_running_total_above_the_orders_size_is_an_overfill_the_venue_reports(
 ) -> None:
     """The fill fits what the order has left and is booked; the total it states does not fit
     the order at all. It said WARNING with 1.1 unreported, of an order with 0.9 left."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     out = kernel.on_venue_event(fill("f1", coid, 0.1, total=1.2))
     assert out.accepted and out.severity == KernelSeverity.CRITICAL
     assert out.details["venue_filled_size"] == pytest.approx(1.2)
@@ -170,7 +162,7 @@ def test_a_running_total_above_the_orders_size_is_an_overfill_the_venue_reports(
     assert out.details["order_size"] == pytest.approx(1.0) and "overfill" in str(out.details["reason"])
     assert kernel.slot_state(0).size == pytest.approx(0.1)
     # A total ahead but within the order stays a WARNING: a fill still on its way.
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     out = kernel.on_venue_event(fill("g1", other, 0.1, total=0.5))
     assert out.accepted and out.severity == KernelSeverity.WARNING
     assert out.details["unreported_qty"] == pytest.approx(0.4) and "reason" not in out.details
@@ -188,7 +180,7 @@ def test_a_late_fills_running_total_above_the_orders_size_is_an_overfill_the_ven
 ) -> None:
     """As for a working order's: the late fill fits what the ended order had left and is
     booked, but the total it states does not fit the order (it said WARNING, late_fill only)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid)).accepted
     assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2)).accepted
     kernel.process_intent(intent("CANCEL", 0))
@@ -200,7 +192,7 @@ def test_a_late_fills_running_total_above_the_orders_size_is_an_overfill_the_ven
     assert kernel.slot_state(0).size == pytest.approx(0.5)
     # Within the order's size it stays the late fill's WARNING, and a total ahead of what is
     # booked says what is missing, as a working order's fill does.
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     assert kernel.on_venue_event(event("ORDER_ACK", "a2", other)).accepted
     assert kernel.on_venue_event(fill("g1", other, 0.2, total=0.2)).accepted
     kernel.process_intent(intent("CANCEL", 1))
@@ -214,7 +206,7 @@ def test_a_late_fills_running_total_above_the_orders_size_is_an_overfill_the_ven
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
     """A report overlapping an earlier one books its new part, and pays that part's share of
     its fee: the earlier report paid for the rest (rules 9; before, the whole fee again)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     first = kernel.on_venue_event(fill("f1", coid, 0.4, total=0.4, fee=0.04))
     assert first.accepted and "fee_charged" not in first.details
     wider = kernel.on_venue_event(fill("f2", coid, 1.0, total=1.0, fee=0.1))
@@ -231,7 +223,7 @@ def test_a_filled_position_counts_towards_the_notional_cap_at_its_entry_price(
     """Filled at 110 on a reference of 100, the position commits 110, as it does after a reload
     of the slots (rules 9; before, 100 until a reload, so a restart changed what the cap saw)."""
     kernel.set_risk_limits({"max_notional_per_asset": 205.0})
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0, price=110.0)).accepted
     out = kernel.process_intent(intent("ENTER", 1))
     assert out.diagnostic_code == D.RISK_REJECTED
@@ -256,7 +248,7 @@ def test_a_slot_shows_the_notional_it_commits_to_the_caps(kernel: ExecutionKerne
     """What each slot counts towards the notional caps, read-only: the working entry at its
     reference, then the position at its fill price. Loading the slots recomputes it."""
     kernel.set_risk_limits({"max_notional_per_asset": 205.0})
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.slot_dict(0)["committed_notional"] == pytest.approx(100.0)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0, price=110.0)).accepted
     assert kernel.slot_state(0).committed_notional == pytest.approx(110.0)
@@ -272,7 +264,7 @@ def test_a_slot_shows_the_notional_it_commits_to_the_caps(kernel: ExecutionKerne
 
 def test_fills_arriving_out_of_order_all_count(kernel: ExecutionKernel) -> None:
     """A running total below what is known is an earlier fill arriving late, not a resend."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     late_second = kernel.on_venue_event(fill("f2", coid, 0.3, total=0.5))
     assert late_second.accepted and late_second.severity == KernelSeverity.WARNING
     assert late_second.details["unreported_qty"] == pytest.approx(0.2)
@@ -285,7 +277,7 @@ def test_fills_arriving_out_of_order_all_count(kernel: ExecutionKernel) -> None:
 
 
 def test_a_fill_before_the_ack_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 0.4, venue_order_id="V1")).accepted
     late_ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
     assert late_ack.diagnostic_code == D.INVALID_TRANSITION
@@ -300,7 +292,7 @@ def test_an_ack_after_a_part_fill_teaches_the_venue_id(kernel: ExecutionKernel, 
     to working, then came its ack with the venue's id. The ack once was refused and its id
     never learned, so the order's rest, reported by that id alone, was UNKNOWN_ORDER: a fill
     lost. The stage stays as the fill left it (rules 6)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     working = TradeStage.ENTRY_WORKING
     if leg == "exit":
         assert kernel.on_venue_event(fill("entry-fill", coid, 1.0, total=1.0)).accepted
@@ -326,7 +318,7 @@ def test_a_fill_saying_its_order_is_over_short_ends_it_and_a_late_ack_for_less_c
     slot took no EXIT. Now it ends there (WARNING, ended_short) and the slot exits what filled;
     a fill of it after all is a late fill, booked. And a late ack (after a fill) stating less
     than the order's size cuts it, as an ack in order does: at what filled, it completes."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1")).accepted
     out = kernel.on_venue_event(fill("f1", coid, 0.6, total=0.6, status="FILLED", remaining_size=0.0))
     assert out.accepted and out.severity == KernelSeverity.WARNING
@@ -342,7 +334,7 @@ def test_a_fill_saying_its_order_is_over_short_ends_it_and_a_late_ack_for_less_c
     out = kernel.process_intent(intent("EXIT", 0))
     assert out.accepted and out.order is not None and out.order.size == pytest.approx(0.7)
     # The same fill stating PARTIALLY_FILLED (or what remains) leaves the order working.
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     assert kernel.on_venue_event(fill("g1", other, 0.6, total=0.6, remaining_size=0.4)).accepted
     assert kernel.slot_state(1).fsm_state == TradeStage.ENTRY_WORKING
     # Its ack, after that fill, states 0.6: the order is that size, filled.
@@ -355,7 +347,7 @@ def test_a_fill_saying_its_order_is_over_short_ends_it_and_a_late_ack_for_less_c
 
 
 def test_an_ack_claiming_another_orders_venue_id_is_refused(kernel: ExecutionKernel) -> None:
-    first, second = entry(kernel, 0), entry(kernel, 1)
+    first, second = entered(kernel, 0), entered(kernel, 1)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", first, venue_order_id="X")).accepted
     before = kernel.snapshot()
     twin = kernel.on_venue_event(event("ORDER_ACK", "a2", second, venue_order_id="X"))
@@ -369,7 +361,7 @@ def test_an_ack_claiming_another_orders_venue_id_is_refused(kernel: ExecutionKer
 def test_a_venue_id_the_venue_replaced_no_longer_routes_events(kernel: ExecutionKernel) -> None:
     """A loaded order carrying venue id V1, acknowledged as V2: events naming V1 once panicked
     (the index still sent them to the slot after the order was gone)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     saved = [dict(s) for s in kernel.slots()]
     saved[0]["active_entry_order"] = {**saved[0]["active_entry_order"], "venue_order_id": "V1"}
     kernel.reconcile_from_slots(saved)
@@ -377,7 +369,7 @@ def test_a_venue_id_the_venue_replaced_no_longer_routes_events(kernel: Execution
     while_working = kernel.on_venue_event(fill("f0", "", 0.5, venue_order_id="V1"))
     assert while_working.diagnostic_code == D.UNKNOWN_ORDER
     assert kernel.on_venue_event(fill("f1", coid, 1.0)).state == TradeStage.POSITION_OPEN
-    coid2 = entry(kernel, 1)  # the next order must not be reached through V1 either
+    coid2 = entered(kernel, 1)  # the next order must not be reached through V1 either
     before = kernel.snapshot()
     for n, kind in enumerate(["FILL", "CANCEL_ACK", "CANCEL_REJECT", "ORDER_ACK"]):
         out = kernel.on_venue_event(event(kind, f"stale-{n}", venue_order_id="V1", price=100.0, size=0.5))
@@ -389,7 +381,7 @@ def test_a_venue_id_the_venue_replaced_no_longer_routes_events(kernel: Execution
 def test_an_order_ending_with_more_filled_than_reported_is_said_and_the_missing_fill_counts(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(event("ORDER_ACK", "a1", coid))
     kernel.on_venue_event(fill("f1", coid, 0.5))
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.8))
@@ -400,14 +392,14 @@ def test_an_order_ending_with_more_filled_than_reported_is_said_and_the_missing_
     missing = kernel.on_venue_event(fill("f2", coid, 0.3, total=0.8))
     assert missing.accepted and missing.details["late_fill"] is True
     assert kernel.slot_state(0).size == pytest.approx(0.8)
-    quiet = kernel.on_venue_event(event("CANCEL_ACK", "c2", entry(kernel, 1), filled_size=0.0))
+    quiet = kernel.on_venue_event(event("CANCEL_ACK", "c2", entered(kernel, 1), filled_size=0.0))
     assert quiet.accepted and quiet.severity == KernelSeverity.INFO
 
 
 def test_a_fill_after_its_entrys_cancel_ack_opens_the_position(kernel: ExecutionKernel) -> None:
     """The venue acknowledged the cancel, then reported the fill that beat it: the money
     moved, so the position opens, with its fee, and the trade goes on normally."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
     kernel.process_intent(intent("CANCEL", 0))
     canceled = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
@@ -431,7 +423,7 @@ def test_a_fill_after_its_entrys_cancel_ack_opens_the_position(kernel: Execution
 
 
 def test_a_fill_after_a_part_filled_entry_ended_adds_to_the_position(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.4))
     kernel.on_venue_event(event("EXPIRED", "x1", coid))
     late = kernel.on_venue_event(fill("f2", coid, 0.6, price=110.0))
@@ -448,7 +440,7 @@ def test_a_fill_after_a_part_filled_entry_ended_adds_to_the_position(kernel: Exe
 def test_a_fill_after_its_exits_cancel_ack_takes_from_the_position_and_may_close(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
     xid = exit_order_id(kernel)
     kernel.on_venue_event(fill("x1", xid, 0.3, price=102.0))
@@ -467,7 +459,7 @@ def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
     kernel: ExecutionKernel,
 ) -> None:
     # An exit's late fill larger than the position (within its order: another exit took half).
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
     first = exit_order_id(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", first))
@@ -479,7 +471,7 @@ def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
     assert "larger than the position" in out.details["reason"]
     assert kernel.snapshot() == before
     # An entry's late fill once the slot holds another trade.
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     kernel.on_venue_event(event("REJECT", "r1", other))
     kernel.process_intent(intent("ENTER", 1, trade_id="t-next"))
     before = kernel.snapshot()
@@ -493,7 +485,7 @@ def test_a_late_fill_of_an_exit_while_another_exit_works_books_once(kernel: Exec
     """Rules 28 on, the canceled exit's fill is booked at once (the venue did sell), the other
     exit left as it went out; before, it was refused (UNKNOWN_ORDER) and the slot held what the
     venue had sold. Sent again, it is a duplicate."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
     first = exit_order_id(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", first))
@@ -516,7 +508,7 @@ def test_a_late_fill_of_an_exit_while_another_exit_works_books_once(kernel: Exec
 def test_an_event_contradicting_its_order_changes_nothing(
     kernel: ExecutionKernel, field: str, value: str
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     before = kernel.snapshot()
     out = kernel.on_venue_event(fill("f1", coid, 1.0, **{field: value}))
     assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity == KernelSeverity.ERROR
@@ -665,7 +657,7 @@ def test_an_answer_of_one_event_outside_a_list_is_applied_and_named() -> None:
 def test_an_exit_whose_running_total_equals_the_entrys_still_closes(kernel: ExecutionKernel) -> None:
     """Totals repeat across a trade's orders (an exit of 1 reaches the entry's 1): a fill is
     known by its order and its total together."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).state == TradeStage.POSITION_OPEN
     closed = kernel.on_venue_event(fill("x1", exit_order_id(kernel), 1.0, total=1.0, side="SELL"))
     assert closed.accepted and closed.state == TradeStage.CLOSED
@@ -674,12 +666,12 @@ def test_an_exit_whose_running_total_equals_the_entrys_still_closes(kernel: Exec
 def test_a_fill_of_an_earlier_trade_is_refused_even_under_the_same_trade_id(kernel: ExecutionKernel) -> None:
     """Trade ids need not be unique: a new ENTER forgets the slot's ended orders, so a fill the
     venue resends for the last trade cannot open a phantom position in the new one."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.4, fill_id="F1"))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
     xid = exit_order_id(kernel)
     assert kernel.on_venue_event(fill("x1", xid, 0.4)).state == TradeStage.CLOSED
-    again = entry(kernel)  # the same trade id, "t0"
+    again = entered(kernel)  # the same trade id, "t0"
     kernel.on_venue_event(fill("f2", again, 1.0))
     before = kernel.snapshot()
     resent = kernel.on_venue_event(fill("f1-resent", coid, 0.4, fill_id="F1"))
@@ -688,7 +680,7 @@ def test_a_fill_of_an_earlier_trade_is_refused_even_under_the_same_trade_id(kern
 
 
 def test_a_resent_late_fill_is_known_after_the_slots_fill_memory_moved_on(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.4, fill_id="F1"))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
     for n in range(70):  # more exit fills than the slot remembers, on the same trade
@@ -703,7 +695,7 @@ def test_a_resent_late_fill_is_known_after_the_slots_fill_memory_moved_on(kernel
 def test_a_late_fill_goes_no_further_than_the_venue_said_had_filled_at_the_end(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.5, fill_id="F1"))
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.5))
     assert ended.severity == KernelSeverity.INFO  # nothing unreported
@@ -714,7 +706,7 @@ def test_a_late_fill_goes_no_further_than_the_venue_said_had_filled_at_the_end(
     assert booked.details["venue_final_filled_size"] == 0.5
     assert kernel.snapshot() == before
     # With 0.2 unreported at the end, 0.2 more may come, not 0.3.
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     kernel.on_venue_event(fill("g1", other, 0.3))
     kernel.on_venue_event(event("EXPIRED", "e1", other, filled_size=0.5))
     too_much = kernel.on_venue_event(fill("g2", other, 0.3))
@@ -726,7 +718,7 @@ def test_a_late_fill_goes_no_further_than_the_venue_said_had_filled_at_the_end(
 def test_an_order_that_never_traded_does_not_push_out_the_entry_kept_for_a_late_fill(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.4))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
     xid = exit_order_id(kernel)
@@ -744,7 +736,7 @@ def test_a_rate_limit_on_an_order_the_venue_holds_is_its_cancel_throttled(
 ) -> None:
     """Once the venue acknowledged the order (or filled part of it), a rate limit cannot
     take it back: the throttled request was its cancel, and the order keeps working."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     if taken_by == "ack":
         kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
         stage = TradeStage.ENTRY_WORKING
@@ -770,7 +762,7 @@ def test_a_rate_limit_on_an_order_the_venue_holds_is_its_cancel_throttled(
 def test_a_rate_limit_on_an_order_the_venue_holds_with_no_cancel_asked_changes_nothing(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
     before = kernel.snapshot()
     out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
@@ -795,7 +787,7 @@ def test_an_intent_whose_answer_carries_an_unasked_rate_limit_stands() -> None:
 
 
 def test_a_rate_limit_on_a_sent_order_the_venue_never_took_ends_it(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=2.0))
     assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
     assert kernel.slot_state(0).active_entry_order is None and kernel.free_slot() == 0
@@ -808,7 +800,7 @@ def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_it
     submit's or the cancel's: the order may be working at the venue. It was ended as a
     throttled submit and forgotten, so its fill was UNKNOWN_ORDER (CRITICAL) and the position
     the venue holds was missing from the kernel (rules 10: it is kept for late fills)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
     out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
     assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
@@ -839,7 +831,7 @@ def test_an_exit_rate_limited_before_its_ack_with_a_cancel_asked_blocks_a_second
     UNKNOWN_ORDER (CRITICAL, the stage could not take it), and the second closed the slot
     while the venue held the opposite side. Rules 13: the slot takes no second exit (nor
     entry) until the first's status is known; its late fills book as they come."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
     xid = exit_order_id(kernel)
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
@@ -867,7 +859,7 @@ def test_the_venues_end_of_an_exit_in_doubt_ends_the_doubt(kernel: ExecutionKern
     """The exit in doubt worked at the venue, filled 0.4 and its rest expired (an IOC order),
     or was canceled: the venue's end was refused as a late event (INFO) and the slot stayed
     blocked until someone reconciled (rules 15 and older). Its figure bounds late fills."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
     xid = exit_order_id(kernel)
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
@@ -913,7 +905,7 @@ def test_a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again(
     venue = CancelAnswering(answer)
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-doubt")
     kernel.set_seed_capital(10_000.0)
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
     assert venue.canceled == [coid]
     kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
@@ -945,7 +937,7 @@ def test_a_rate_limit_stating_a_fill_is_a_throttled_cancel_of_an_order_that_work
     """A rate limit stating 0.4 filled shows the venue holds the order, so the throttled
     request was its cancel: the order was ended all the same, the 0.4 taken as the most it
     could fill, and its next real fill was OVERFILL, CRITICAL (rules 15 and older)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
     xid = exit_order_id(kernel)
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
@@ -958,7 +950,7 @@ def test_a_rate_limit_stating_a_fill_is_a_throttled_cancel_of_an_order_that_work
 
 
 def test_a_late_fill_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))
     assert kernel.on_venue_event(fill("f1", coid, 0.4, venue_order_id="V1")).accepted
     by_venue_id = kernel.on_venue_event(fill("f2", "", 0.6, venue_order_id="V1"))
@@ -966,10 +958,10 @@ def test_a_late_fill_teaches_the_kernel_the_venue_id(kernel: ExecutionKernel) ->
 
 
 def test_a_venue_id_two_ended_orders_claim_routes_to_neither(kernel: ExecutionKernel) -> None:
-    first = entry(kernel, 1)
+    first = entered(kernel, 1)
     kernel.on_venue_event(event("ORDER_ACK", "a1", first, venue_order_id="V"))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", first))
-    second = entry(kernel, 0)
+    second = entered(kernel, 0)
     kernel.on_venue_event(event("ORDER_ACK", "a2", second, venue_order_id="V"))
     kernel.on_venue_event(event("CANCEL_ACK", "c2", second))
     before = kernel.snapshot()
@@ -981,9 +973,9 @@ def test_a_venue_id_two_ended_orders_claim_routes_to_neither(kernel: ExecutionKe
 
 
 def test_the_kernels_own_client_id_routes_a_fill_before_a_venue_id(kernel: ExecutionKernel) -> None:
-    ended = entry(kernel, 0)
+    ended = entered(kernel, 0)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", ended))
-    working = entry(kernel, 1)
+    working = entered(kernel, 1)
     kernel.on_venue_event(event("ORDER_ACK", "a1", working, venue_order_id="V"))
     out = kernel.on_venue_event(fill("f1", ended, 1.0, venue_order_id="V"))
     assert out.diagnostic_code == D.UNKNOWN_ORDER  # V is the working order's: not learned
@@ -1101,7 +1093,7 @@ def test_a_venue_id_several_orders_carried_names_none_of_them() -> None:
     k = ExecutionKernel(max_slots=3, venue=SilentVenue(), kernel_id="ambiguous")
     coids = []
     for slot in range(3):  # the venue reuses V for each order once the one before is over
-        coid = entry(k, slot)
+        coid = entered(k, slot)
         k.on_venue_event(event("ORDER_ACK", f"a{slot}", coid, venue_order_id="V"))
         k.on_venue_event(event("CANCEL_ACK", f"c{slot}", coid))
         coids.append(coid)
@@ -1118,14 +1110,14 @@ def test_a_venue_id_several_orders_carried_names_none_of_them() -> None:
 
 
 def test_an_end_reporting_less_than_booked_is_said_and_bounds_nothing(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.4, fill_id="F1"))
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.25))
     assert ended.accepted and ended.severity == KernelSeverity.WARNING
     assert ended.details["venue_filled_size"] == 0.25
     # A consistent end bounds late fills; one whose own running total goes past it is money
     # the venue's end did not count: loud.
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     kernel.on_venue_event(fill("g1", other, 0.4, fill_id="G1"))
     kernel.on_venue_event(event("CANCEL_ACK", "c2", other, filled_size=0.4))
     before = kernel.snapshot()
@@ -1153,11 +1145,11 @@ def test_a_late_entry_fill_after_an_exit_leg_keeps_the_legs_of_what_was_entered(
 
 
 def test_a_venue_id_a_filled_order_shared_with_an_ended_one_names_neither(kernel: ExecutionKernel) -> None:
-    ended = entry(kernel, 0)
+    ended = entered(kernel, 0)
     kernel.on_venue_event(event("ORDER_ACK", "a1", ended, venue_order_id="V"))
     kernel.on_venue_event(fill("f1", ended, 0.4))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", ended))
-    filled = entry(kernel, 1)  # the venue reuses V
+    filled = entered(kernel, 1)  # the venue reuses V
     kernel.on_venue_event(event("ORDER_ACK", "a2", filled, venue_order_id="V"))
     kernel.on_venue_event(fill("f2", filled, 1.0, total=1.0))
     before = kernel.snapshot()
@@ -1168,10 +1160,10 @@ def test_a_venue_id_a_filled_order_shared_with_an_ended_one_names_neither(kernel
 
 def test_a_venue_id_a_finished_order_carried_names_no_order_kept_later(kernel: ExecutionKernel) -> None:
     """The same as when the ended order came first: which order ended first must not matter."""
-    filled = entry(kernel, 1)
+    filled = entered(kernel, 1)
     kernel.on_venue_event(event("ORDER_ACK", "a1", filled, venue_order_id="V"))
     kernel.on_venue_event(fill("f1", filled, 1.0, total=1.0, fill_id="F1"))
-    ended = entry(kernel, 0)  # the venue reuses V
+    ended = entered(kernel, 0)  # the venue reuses V
     kernel.on_venue_event(event("ORDER_ACK", "a2", ended, venue_order_id="V"))
     kernel.on_venue_event(fill("f2", ended, 0.4))
     kernel.on_venue_event(event("CANCEL_ACK", "c2", ended))
@@ -1188,7 +1180,7 @@ def test_a_venue_id_a_finished_order_carried_names_no_order_kept_later(kernel: E
 def test_an_order_a_reconciliation_filled_is_kept_beside_the_exit_that_raced_its_cancel(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
     raced = exit_order_id(kernel, target_size=0.25)
     kernel.on_venue_event(fill("x1", raced, 0.1))
@@ -1214,10 +1206,10 @@ def test_an_order_a_reconciliation_filled_is_kept_beside_the_exit_that_raced_its
 def test_reloading_the_kernels_own_slots_keeps_what_it_knew_of_ended_and_reconciled_orders(
     kernel: ExecutionKernel,
 ) -> None:
-    ended = entry(kernel, 0)
+    ended = entered(kernel, 0)
     kernel.on_venue_event(fill("f1", ended, 0.4))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", ended))
-    working = entry(kernel, 1)
+    working = entered(kernel, 1)
     kernel.on_venue_event(
         VenueEvent(
             "r1", "", -1, "FILL", venue_client_id=working, price=100.0, size=0.5, filled_size=0.5,
@@ -1235,7 +1227,7 @@ def test_a_slot_waiting_for_a_fill_the_venue_reported_takes_no_new_order(kernel:
     """Cancel and re-enter while the fill that raced the cancel is still on its way: the
     cancel's answer said how much filled, so the slot waits for it instead of forgetting the
     order (or re-pricing an exit on a position the venue no longer holds)."""
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.process_intent(intent("CANCEL", 0))
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
     assert ended.state == TradeStage.IDLE and ended.details["unreported_qty"] == pytest.approx(0.4)
@@ -1260,7 +1252,7 @@ def test_a_slot_waiting_for_a_fill_the_venue_reported_takes_no_new_order(kernel:
     assert busy.diagnostic_code == D.SLOT_BUSY and busy.details["awaited_fill_qty"] == pytest.approx(0.1)
     assert kernel.slots()[0]["awaited_fill_qty"] == pytest.approx(0.1)
     assert kernel.on_venue_event(fill("x1", xid, 0.1)).accepted
-    other = entry(kernel, 1)
+    other = entered(kernel, 1)
     kernel.on_venue_event(fill("g1", other, 0.2))
     kernel.on_venue_event(event("CANCEL_ACK", "c3", other, filled_size=0.5))
     assert kernel.process_intent(intent("EXIT", 1)).accepted
@@ -1269,7 +1261,7 @@ def test_a_slot_waiting_for_a_fill_the_venue_reported_takes_no_new_order(kernel:
 def test_an_end_counting_more_than_the_order_waits_for_no_more_than_the_order(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=1.2))
     assert ended.severity == KernelSeverity.WARNING and ended.details["venue_filled_size"] == 1.2
     assert kernel.on_venue_event(fill("f1", coid, 1.0)).accepted
@@ -1277,7 +1269,7 @@ def test_an_end_counting_more_than_the_order_waits_for_no_more_than_the_order(
 
 
 def test_reloading_slots_keeps_every_slots_wait_for_a_reported_fill(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
     kernel.reconcile_from_slots(kernel.slots())  # e.g. an operator correcting another slot
     assert kernel.free_slot() == 1
@@ -1286,7 +1278,7 @@ def test_reloading_slots_keeps_every_slots_wait_for_a_reported_fill(kernel: Exec
 
 
 def test_a_fill_of_a_filled_order_resent_to_its_slot_is_a_duplicate(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0, fill_id="F1"))
     before = kernel.snapshot()
     again = VenueEvent(
@@ -1298,7 +1290,7 @@ def test_a_fill_of_a_filled_order_resent_to_its_slot_is_a_duplicate(kernel: Exec
 
 
 def test_an_owed_entry_fill_reopens_a_trade_an_exit_closed_meanwhile(kernel: ExecutionKernel) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.2))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.5))
     xid = exit_order_id(kernel)  # an entry owed does not block an exit
@@ -1314,7 +1306,7 @@ def test_an_owed_entry_fill_reopens_a_trade_an_exit_closed_meanwhile(kernel: Exe
 def test_reloading_a_slot_with_another_size_counts_the_awaited_fill_as_included(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
     slots = kernel.slots()
     slots[0] = {**slots[0], "size": 0.4, "initial_size": 0.4, "entry_price": 100.0, "side": "LONG"}
@@ -1328,7 +1320,7 @@ def test_reloading_a_slot_with_another_size_counts_the_awaited_fill_as_included(
 def test_a_fill_whose_running_total_passes_the_end_does_not_fill_the_gap_it_left(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
     before = kernel.snapshot()
@@ -1343,7 +1335,7 @@ def test_a_fill_whose_running_total_passes_the_end_does_not_fill_the_gap_it_left
 def test_reloading_a_slot_with_another_size_bounds_an_order_ended_without_a_figure(
     kernel: ExecutionKernel,
 ) -> None:
-    coid = entry(kernel)
+    coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 0.2))
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid))  # no filled size given
     slots = kernel.slots()

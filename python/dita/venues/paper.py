@@ -186,6 +186,18 @@ class _Working:
     def remaining(self) -> float:
         return self.size - self.filled
 
+    def take(self, qty: float, price: float) -> float:
+        """Count a fill of ``qty`` at ``price``; returns the size filled: the last fill snapped
+        to what is left, so float dust never leaves a remainder."""
+        if self.remaining - qty <= self.size * 1e-12:
+            qty = self.remaining
+            self.filled = self.size
+        else:
+            self.filled += qty
+        self.fills += 1
+        self.filled_cost += price * qty
+        return qty
+
 
 @dataclass(frozen=True)
 class BookedFill:
@@ -953,14 +965,7 @@ class PaperVenue:
         self, working: _Working, price: float, qty: float, maker: bool, ts: float, events: list[VenueEvent]
     ) -> None:
         order = working.order
-        # Snap the last fill to the order size so float dust never leaves a remainder.
-        if working.remaining - qty <= working.size * 1e-12:
-            qty = working.remaining
-            working.filled = working.size
-        else:
-            working.filled += qty
-        working.fills += 1
-        working.filled_cost += price * qty
+        qty = working.take(qty, price)
         fee = price * qty * (self._maker_rate if maker else self._taker_rate)
         delta = qty if working.buy else -qty
         move(self._positions, self._position_peaks, order.asset, delta)
@@ -1289,13 +1294,7 @@ class PaperVenue:
                 return f"a {side} of {fill.asset}, the book's order is a {theirs}"
             if qty > w.remaining + w.size * 1e-9:
                 return f"{qty!r} is more than the {w.remaining!r} the book's order has left"
-            if w.remaining - qty <= w.size * 1e-12:
-                qty = w.remaining
-                w.filled = w.size
-            else:
-                w.filled += qty
-            w.fills += 1
-            w.filled_cost += price * qty
+            qty = w.take(qty, price)
             w.resting = fill.liquidity == "MAKER" or w.market
             if w.remaining <= 0:
                 self._remove(w, VenueOrderStatus.FILLED)
@@ -1332,21 +1331,8 @@ class PaperVenue:
         one that filled rests as its last fill did (a maker's rested), one that did not is
         taken to rest at its limit: the market passed it unfilled, or, if no data came after it,
         it fills at its limit rather than at a better touch (erring against the strategy)."""
-        copy = VenueOrder(
-            order.client_order_id,
-            order.slot_id,
-            order.trade_id,
-            order.asset,
-            order.side,
-            order.order_type,
-            order.price,
-            order.size,
-            venue_order_id=order.venue_order_id,
-            reduce_only=order.reduce_only,
-            reference_price=order.reference_price,
-            timestamp=order.created_at,
-            is_entry=order.is_entry,
-        )
+        # As it was sent: what its fills took is the book's (below), not the kernel's copy.
+        copy = answered(order, order.venue_order_id, VenueOrderStatus.NEW, 0.0, 0.0)
         w = _Working(
             copy, order.venue_order_id, active_at=order.created_at + self._latency, sent_at=order.created_at
         )
