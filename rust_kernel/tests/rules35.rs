@@ -117,6 +117,15 @@ fn a_late_fill_under_another_venue_id_is_refused() {
     assert!(close(k.slots()[0].size, 0.4));
 }
 
+/// The venue id slot 0's working entry carries.
+fn entry_venue_id(k: &Kernel) -> String {
+    let order = k.slots()[0]
+        .active_entry_order
+        .as_ref()
+        .expect("an entry works");
+    order.venue_order_id.to_string()
+}
+
 #[test]
 fn a_fill_before_the_ack_teaches_its_id_and_the_acks_rules_stand() {
     let mut k = Kernel::new("fill-first", 1).unwrap();
@@ -126,14 +135,7 @@ fn a_fill_before_the_ack_teaches_its_id_and_the_acks_rules_stand() {
         k.on_venue_event(&fill(&order, "f1", "v-from-fill"))
             .accepted
     );
-    assert_eq!(
-        &*k.slots()[0]
-            .active_entry_order
-            .as_ref()
-            .unwrap()
-            .venue_order_id,
-        "v-from-fill"
-    );
+    assert_eq!(entry_venue_id(&k), "v-from-fill");
     // An ack of the working order under another id keeps its rules (rules 6): refused as a
     // transition, the order keeping the fill's id.
     let out = k.on_venue_event(&ack(&order, 0.0));
@@ -145,14 +147,7 @@ fn a_fill_before_the_ack_teaches_its_id_and_the_acks_rules_stand() {
         ),
         "{out:?}"
     );
-    assert_eq!(
-        &*k.slots()[0]
-            .active_entry_order
-            .as_ref()
-            .unwrap()
-            .venue_order_id,
-        "v-from-fill"
-    );
+    assert_eq!(entry_venue_id(&k), "v-from-fill");
 }
 
 #[test]

@@ -1176,6 +1176,19 @@ def test_ccxt_orders_in_two_markets_under_one_exchange_id_are_two_orders_to_the_
     assert (deleted["symbol"], deleted["orderId"]) == ("BTCUSDT", "28457200")
 
 
+def _held_bare(kernel: ExecutionKernel, venue: CcxtVenue, monkeypatch: pytest.MonkeyPatch) -> str:
+    """An ENTER of ``kernel`` held as the adapter of an older version reported it: acknowledged
+    under the bare exchange id 28457200 (``venue`` answering nothing to its submit); its client id."""
+    with monkeypatch.context() as m:
+        m.setattr(venue, "submit", lambda order: [])
+        entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
+    assert entry.order is not None
+    coid = entry.order.client_order_id
+    ack = VenueEvent("old-ack", "tr-1", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="28457200")
+    feed(kernel, [ack])
+    return coid
+
+
 @pytest.mark.parametrize("routed", [False, True])
 def test_ccxt_reconciliation_keeps_an_order_an_older_log_holds_under_the_bare_exchange_id(
     make_venue: Callable[..., CcxtVenue],
@@ -1192,13 +1205,7 @@ def test_ccxt_reconciliation_keeps_an_order_an_older_log_holds_under_the_bare_ex
     # Behind a router too, which asks the venue holding the order how it lists it.
     front: Any = VenueRouter({"binance": venue}, default="binance") if routed else venue
     kernel = ExecutionKernel(max_slots=1, venue=front, kernel_id="k" * 40)
-    # The order as the adapter of the older version reported it: acknowledged under the bare id.
-    monkeypatch.setattr(venue, "submit", lambda order: [])
-    entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
-    assert entry.order is not None
-    coid = entry.order.client_order_id
-    ack = VenueEvent("old-ack", "tr-1", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="28457200")
-    feed(kernel, [ack])
+    coid = _held_bare(kernel, venue, monkeypatch)
     assert kernel.open_orders()[0].venue_order_id == "28457200"
 
     (working,) = exchange.fixture("binance/spot_open_orders.json")
@@ -1221,13 +1228,7 @@ def test_ccxt_an_order_an_older_log_holds_under_the_bare_id_fills_under_it(
     id than its order carries is refused, and the order's fills with it. It keeps its bare id."""
     venue = make_venue(markets=["BTCUSDT"])
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
-    monkeypatch.setattr(venue, "submit", lambda order: [])
-    entry = kernel.process_intent(enter("i1", 0.02, 90000.0, order_type="LIMIT", limit_price=90000.0))
-    assert entry.order is not None
-    coid = entry.order.client_order_id
-    ack = VenueEvent("old-ack", "tr-1", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="28457200")
-    feed(kernel, [ack])
-    monkeypatch.undo()
+    coid = _held_bare(kernel, venue, monkeypatch)
     venue.watch(kernel.open_orders()[0])
 
     filled = exchange.fixture("binance/spot_query_limit_filled.json")
