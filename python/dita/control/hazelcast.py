@@ -48,6 +48,7 @@ from dita.projection.hazelcast import (  # imports the client with its 3.11 warn
     Map,
     cluster_settings,
     connect_client,
+    entries_decoded,
     json_object,
     kernel_reads,
     shown_value,
@@ -312,7 +313,7 @@ def write_entry(
         for _ in range(50):
             if key == GLOBAL and not every_unread:
                 try:
-                    read = _read_for_write(cp_map, key, started + timeout / 2)
+                    read = _read_for_write(cp_map, key, started + timeout / 2, warn or _log.warning)
                 except _Unanswered as late:
                     every_unread = late.what
             if every_unread:
@@ -320,7 +321,7 @@ def write_entry(
                 what = f"{every_unread}, and then of entry {GLOBAL!r} alone,"
                 read = {GLOBAL: _answered_by(cp_map.get(GLOBAL), deadline, what)}
             elif key != GLOBAL:
-                read = _read_for_write(cp_map, key, deadline)
+                read = _read_for_write(cp_map, key, deadline, warn or _log.warning)
             current = read.get(key)
             entry = _decode(key, current) if current is not None else {}
             others = [(k, _decode(k, v)) for k, v in read.items() if k != key and v is not None]
@@ -378,13 +379,15 @@ def _checked_change(change: Any) -> dict[str, Any]:
     return checked
 
 
-def _read_for_write(cp_map: Map[str, Any], key: str, deadline: float) -> dict[str, Any]:
+def _read_for_write(
+    cp_map: Map[str, Any], key: str, deadline: float, say: Callable[[str], None]
+) -> dict[str, Any]:
     """The entries a write of ``key`` reads, by key (a missing one as None): for the global entry,
-    every entry (each kernel's stamps compete with it); for a kernel's, its own and the global one,
-    both asked for at once."""
+    every entry (each kernel's stamps compete with it), one this client cannot decode skipped and
+    named to ``say``; for a kernel's, its own and the global one, both asked for at once."""
     if key == GLOBAL:
         what = f"the read of every entry of {CONTROL_PLANE_MAP}"
-        return {str(k): v for k, v in _answered_by(cp_map.entry_set(), deadline, what)}
+        return {str(k): v for k, v in _answered_by(entries_decoded(cp_map, say), deadline, what)}
     what = f"the read of entries {key!r} and {GLOBAL!r} of {CONTROL_PLANE_MAP}"
     own, every = cp_map.get(key), cp_map.get(GLOBAL)
     return {key: _answered_by(own, deadline, what), GLOBAL: _answered_by(every, deadline, what)}
@@ -710,7 +713,10 @@ class HazelcastControlPlane:
             self._arrived = {}
             known = dict(self._entries)  # what kernels were given before this read
         try:
-            read = self._answer(cp_map.entry_set(), f"the read of every entry of {CONTROL_PLANE_MAP}")
+            # An entry this client cannot decode is skipped and logged as an error, as one that is
+            # not a JSON object is: it sets nothing, so a kernel whose entry it is keeps its mode.
+            every = entries_decoded(cp_map, _log.error)
+            read = self._answer(every, f"the read of every entry of {CONTROL_PLANE_MAP}")
             entries = {str(k): _decode(str(k), v) for k, v in read}
             with self._lock:
                 # An event that came while the read was out may be newer than the read: keep it.

@@ -127,6 +127,17 @@ def _plain(value: Any) -> Any:
 
 def _number(value: Any) -> Any:
     value = _plain(value)
+    if (
+        isinstance(value, str)
+        and float(value) == 0.0
+        and any(c in "123456789" for c in value.lower().split("e")[0])
+    ):
+        # Not 0 as written, but below the smallest float: read as 0.0 it was taken as no size or
+        # no limit, and the error named 0.0, nothing the client sent.
+        raise PydanticCustomError(
+            "number_range",
+            "Input should be 0 or a number a float can hold: this one is below its smallest, 5e-324",
+        )
     if isinstance(value, int):
         # A JSON integer past float's range (4000 digits): not finite, as 1e309 is, not a
         # "valid number" error of its own.
@@ -193,11 +204,21 @@ class IntentRequest(BaseModel):
     @classmethod
     def _metadata(cls, value: dict[str, MetaValue] | None) -> dict[str, MetaValue] | None:
         for key, item in (value or {}).items():
-            if len(key) > 64 or (isinstance(item, str) and len(item) > 256):
-                raise ValueError(f"metadata key {key[:64]!r}: keys are at most 64 and strings 256 characters")
-            if not _is_unicode(key) or (isinstance(item, str) and not _is_unicode(item)):
-                # JSON can escape a lone surrogate ("\ud800"); the kernel takes UTF-8 text only.
+            # Each error names the text at fault: the key, or the value under it.
+            if len(key) > 64:
+                raise ValueError(
+                    f"metadata key {key[:64]!r}...: keys are at most 64 characters, got {len(key)}"
+                )
+            if isinstance(item, str) and len(item) > 256:
+                raise ValueError(
+                    f"metadata key {key!r}: value {item[:64]!r}... is {len(item)} characters, "
+                    "strings are at most 256"
+                )
+            # JSON can escape a lone surrogate ("\ud800"); the kernel takes UTF-8 text only.
+            if not _is_unicode(key):
                 raise ValueError(f"metadata key {key!r}: text must not hold lone surrogates")
+            if isinstance(item, str) and not _is_unicode(item):
+                raise ValueError(f"metadata key {key!r}: value {item!r}: text must not hold lone surrogates")
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"metadata key {key!r}: numbers must be finite")
             if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:

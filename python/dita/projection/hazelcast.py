@@ -1222,14 +1222,8 @@ def read_map(
     (default: this module's log): one stray entry must not hide every other kernel."""
     say = warn or _log.warning
     entries_map: Map[Any, Any] = client.get_map(map_name)
-    try:
-        entries = entries_map.blocking().entry_set()
-    except HazelcastSerializationError:
-        # A value written with a serializer this client lacks (another application's, a Java
-        # object) failed the decoding of every entry: read again, decoding each on its own.
-        entries = _entries_decoded_one_by_one(entries_map, say)
     out = {}
-    for key, value in entries:
+    for key, value in entries_decoded(entries_map, say).result():
         decoded = json_object(value)
         if decoded is not None:
             out[str(key)] = decoded
@@ -1238,33 +1232,53 @@ def read_map(
     return out
 
 
+def entries_decoded(entries_map: Map[Any, Any], say: Callable[[str], None]) -> Future[list[tuple[Any, Any]]]:
+    """The read of every entry of ``entries_map``, as the client's future: each entry whose key and
+    value this client can decode; each other one is skipped and named to ``say`` (on the thread
+    that completes the read). A value written with a serializer this client lacks (another
+    application's, a Java object) fails the client's read of them all: then they are read again,
+    each decoded on its own."""
+
+    def decoded(read: Future[list[tuple[Any, Any]]]) -> Any:
+        if isinstance(read.exception(), HazelcastSerializationError):
+            return _entries_decoded_one_by_one(entries_map, say)
+        return read.result()
+
+    return entries_map.entry_set().continue_with(decoded)
+
+
 def _entries_decoded_one_by_one(
     entries_map: Map[Any, Any], say: Callable[[str], None]
-) -> list[tuple[Any, Any]]:
-    """Every entry of ``entries_map`` whose key and value this client can decode; each other one
-    is named to ``say``. Through the client's own request and decoder, which its public read
-    offers only for all entries at once (another client version without them: its error)."""
+) -> Future[list[tuple[Any, Any]]]:
+    """``entries_decoded``'s second read: through the client's own request and decoder, which its
+    public read offers only for all entries at once (another client version without them: its
+    error)."""
     from hazelcast.protocol.codec import map_entry_set_codec
 
     invoke, to_object = getattr(entries_map, "_invoke", None), getattr(entries_map, "_to_object", None)
     if invoke is None or to_object is None:
         raise HazelcastSerializationError(f"an entry of {entries_map.name} cannot be decoded by this client")
+
+    def each(read: Future[list[tuple[Any, Any]]]) -> list[tuple[Any, Any]]:
+        out = []
+        for key_data, value_data in read.result():
+            try:
+                key = to_object(key_data)
+            except HazelcastSerializationError:
+                say(f"skipped an entry of {entries_map.name}: its key is not one this client can decode")
+                continue
+            try:
+                out.append((key, to_object(value_data)))
+            except HazelcastSerializationError:
+                say(
+                    f"skipped entry {shortened(repr(str(key)))} of {entries_map.name}: not a value this "
+                    f"client can decode (serializer type id {value_data.get_type()})"
+                )
+        return out
+
     request = map_entry_set_codec.encode_request(entries_map.name)  # type: ignore[no-untyped-call]
-    out = []
-    for key_data, value_data in invoke(request, map_entry_set_codec.decode_response).result():
-        try:
-            key = to_object(key_data)
-        except HazelcastSerializationError:
-            say(f"skipped an entry of {entries_map.name}: its key is not one this client can decode")
-            continue
-        try:
-            out.append((key, to_object(value_data)))
-        except HazelcastSerializationError:
-            say(
-                f"skipped entry {shortened(repr(str(key)))} of {entries_map.name}: not a value this client "
-                f"can decode (serializer type id {value_data.get_type()})"
-            )
-    return out
+    read: Future[list[tuple[Any, Any]]] = invoke(request, map_entry_set_codec.decode_response)
+    return read.continue_with(each)
 
 
 def read_maps(

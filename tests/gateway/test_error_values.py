@@ -1,0 +1,77 @@
+"""An error names the value the client sent, not what the gateway made of it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel
+from dita.gateway.protocol import ProtocolError, parse_line
+from gateway.helpers import AUTH, LiveServer
+from gateway.test_engine import session
+
+JSON_AUTH = {**AUTH, "content-type": "application/json"}
+
+
+@pytest.mark.parametrize("field", ["target_size", "reference_price", "limit_price", "leverage"])
+@pytest.mark.parametrize("sent", ["1e-400", "-0.1e-330", "4e-999999"])
+def test_a_number_too_small_for_a_float_is_422_naming_the_text_sent(
+    live: LiveServer, field: str, sent: str
+) -> None:
+    """A number sent as text that is not 0 but below the smallest float read as 0.0: a target_size
+    of "1e-400" was taken as 0 and refused by the kernel naming value 0.0, nothing the client
+    sent; a limit_price of it read as no limit."""
+    body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
+    body[field] = sent
+    res = live.client.post("/v1/intents", content=json.dumps(body), headers=JSON_AUTH)
+    assert res.status_code == 422, res.text
+    (error,) = res.json()["detail"]
+    assert error["loc"] == ["body", field] and error["input"] == sent, error
+    assert res.json()["message"].startswith(f"{field}: ") and repr(sent) in res.json()["message"]
+    assert live.client.get("/v1/slots/0").json()["fsm_state"] == "IDLE"  # nothing sent
+
+
+@pytest.mark.parametrize("sent", ["0", "0.0e-400", "-0", "0e999"])
+def test_zero_spelled_any_way_is_still_zero(live: LiveServer, sent: str) -> None:
+    body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
+    res = live.client.post("/v1/intents", json={**body, "limit_price": sent}, headers=AUTH)
+    assert res.status_code == 200 and res.json()["accepted"], res.text
+
+
+@pytest.mark.parametrize(
+    ("metadata", "named"),
+    [
+        ({"\u0000": "\ud800"}, "metadata key '\\x00': value '\\ud800': text must not hold lone surrogates"),
+        ({"ok": "\udc80x"}, "value '\\udc80x': text must not"),
+        ({"\udc80": 1}, "metadata key '\\udc80': text must not"),
+        ({"k": "v" * 300}, "value 'vvvv"),
+    ],
+)
+def test_a_metadata_error_names_the_text_at_fault(
+    live: LiveServer, metadata: dict[str, Any], named: str
+) -> None:
+    """A lone surrogate in a metadata value was reported under its key: for {"\\u0000": "\\ud800"}
+    the error named only '\\x00', a key that is fine, and not the value at fault."""
+    body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
+    res = live.client.post(
+        "/v1/intents", content=json.dumps({**body, "metadata": metadata}), headers=JSON_AUTH
+    )
+    assert res.status_code == 422, res.text
+    message = res.json()["message"]
+    assert message.startswith("metadata: ") and named in message, message
+
+
+@pytest.mark.parametrize("sent", ["1e-400", '"1e-400"'])
+def test_an_order_qty_too_small_for_a_float_names_the_text_sent(sent: str) -> None:
+    """The stdio ORDER's qty and price: refused naming what was sent, in the error event too."""
+    line = '{"cmd": "ORDER", "side": "BUY", "symbol": "BTC", "qty": %s, "price": "MKT", "client_id": "c1"}'
+    if sent.startswith('"'):
+        with pytest.raises(ProtocolError) as refused:
+            parse_line(line % sent)
+        assert refused.value.to_event()["value"] == "1e-400"
+        assert "'1e-400'" in refused.value.message
+    events = session(ExecutionKernel(max_slots=1), "ORDER BUY BTC 1e-400 MKT c2\n")
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert error["field"] == "qty" and error["value"] == "1e-400" and "'1e-400'" in error["message"]
