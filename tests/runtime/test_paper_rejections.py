@@ -178,18 +178,21 @@ def test_an_order_reconciliation_ends_is_no_venue_rejection(tmp_path: Path, stra
     assert _state(tmp_path)["orders_rejected"] == 0
 
 
+@pytest.mark.parametrize("field", ["orders_rejected", "intents_refused"])
 @pytest.mark.parametrize("value", ['"3"', "-1", "true"])
 def test_a_state_file_with_a_count_of_another_type_is_refused(
-    tmp_path: Path, strategies: str, value: str
+    tmp_path: Path, strategies: str, value: str, field: str
 ) -> None:
     wal = ["--wal-dir", str(tmp_path / "wal")]
     data = _bars(tmp_path / "a.csv", 3)
     assert _paper(tmp_path, f"{strategies}:FarBid", data, *wal).exit_code == 0
     path = tmp_path / "state" / "k.json"
-    path.write_text(path.read_text().replace('"orders_rejected": 0', f'"orders_rejected": {value}'))
+    text = path.read_text()
+    assert f'"{field}": 0' in text
+    path.write_text(text.replace(f'"{field}": 0', f'"{field}": {value}'))
     again = _paper(tmp_path, f"{strategies}:FarBid", data, *wal)
     assert again.exit_code == 2, again.output
-    assert "orders_rejected" in again.stderr
+    assert field in again.stderr
 
 
 def test_the_rejections_of_two_runs_add_up() -> None:

@@ -32,6 +32,7 @@ from dita.backtest.metrics import (
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX
 from dita.runtime import (
+    KernelRefusals,
     StrategyStatus,
     TradingRuntime,
     VenueRejections,
@@ -181,6 +182,9 @@ class _Recorder:
         # Orders the venue rejected (one for an asset the data does not hold, say): the kernel
         # took the intent, so the outcome is accepted and nothing else told the user.
         self.rejections = VenueRejections()
+        # The strategies' intents the kernel refused (a size past its bound, a risk limit, the
+        # mode): each strategy's outcome said so, the run's artefacts did not.
+        self.refusals = KernelRefusals()
 
     def on_fill(self, event: VenueEvent, row: int) -> None:
         side = event.side.name if event.side is not None else "BUY"
@@ -305,6 +309,7 @@ def run_backtest(
     recorder.fallback_fee_rate = cfg.fee_rate
     runtime.fill_listeners.append(recorder.on_fill)
     runtime.event_listeners.append(recorder.rejections.on_event)
+    runtime.intent_listeners.append(recorder.refusals.on_intent)
     halted: dict[str, Any] = {}
     if cfg.halt_when_bust:
 
@@ -405,6 +410,11 @@ def run_backtest(
         "open_trades_at_end": len(recorder.by_trade),
         "fills": len(recorder.rows),
         "orders_rejected": recorder.rejections.orders,
+        # The intents the strategies sent, and those the kernel refused (its routine refusals,
+        # ``ROUTINE_REFUSALS``, not counted) with their reasons (None when none).
+        "intents": recorder.refusals.intents,
+        "intents_refused": recorder.refusals.refused,
+        "refusals": recorder.refusals.text() or None,
         # No wall-clock time here (it is ``elapsed_s``): the same data and settings give
         # byte-identical artefacts, which a run's time made differ from run to run.
         **halted,

@@ -56,7 +56,9 @@ def _utc_ms_text(ts: Sequence[float]) -> list[str]:
 
 def _run_value(key: str, value: Any) -> str:
     """A run's fact as the HTML shows it: the halt's time as a UTC time, as the CLI prints it
-    (metrics.json keeps the epoch seconds)."""
+    (metrics.json keeps the epoch seconds); None (``refusals`` when there were none) as none."""
+    if value is None:
+        return "none"
     if key == "halted_at" and isinstance(value, int | float) and math.isfinite(value):
         return f"{_iso(value)} UTC"
     return str(value)

@@ -180,6 +180,9 @@ class StateFile(_Shape):
     # before they were counted has neither: none).
     orders_rejected: NonNegativeInt = 0
     rejection_reasons: dict[str, NonNegativeInt] = {}
+    # And the intents the kernel refused (but its routine refusals), kept the same way.
+    intents_refused: NonNegativeInt = 0
+    refusal_reasons: dict[str, NonNegativeInt] = {}
     # The paper venue's account leverage (None: no margin check), which a run continuing the
     # kernel keeps; a file written before it was recorded has none, and such a run takes its own.
     leverage: float | None = Field(default=None, gt=0, le=MAX_LEVERAGE)

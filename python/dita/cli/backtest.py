@@ -38,6 +38,7 @@ from dita.cli._common import (
     parse_params,
     print_table,
     progress_report,
+    warn,
     warn_rejected,
 )
 
@@ -88,6 +89,7 @@ def backtest(
     from dita.backtest.data import DataError, load_market_data, parse_time
     from dita.backtest.engine import BacktestConfig, run_backtest
     from dita.data import SAMPLE_BARS
+    from dita.runtime import refusals_said
 
     try:
         # Not `if from_`: an empty one (an unset "$START") is refused, not taken for no bound.
@@ -158,6 +160,14 @@ def backtest(
         if info["orders_rejected"]
         else None
     )
+    # Intents the kernel refused (a size past its bound, a risk limit, the mode; not its routine
+    # refusals): each strategy's outcome said so, and a run whose every order was refused read
+    # as "Trades 0", a PnL of 0 and no word of why.
+    refused = (
+        {"intents": info["intents"], "refused": info["intents_refused"], "reasons": info["refusals"]}
+        if info["intents_refused"]
+        else None
+    )
     # A trade still open at the end is no closed trade (trades.csv, "Trades"), but its PnL, marked
     # at the last price, is in the total: said, or "Trades 0" stood beside a PnL with no word of it.
     still_open = (
@@ -173,6 +183,7 @@ def backtest(
             "strategies": result.strategy_status,
             "halted": halted,
             "rejected": rejected,
+            "refused": refused,
             "open_trades": still_open,
         }
         # Strict JSON, as metrics.json: a parameter of inf is the text "inf", not Infinity,
@@ -232,6 +243,8 @@ def backtest(
         typer.echo(f"report: {paths['report.html']}")
     if rejected is not None:
         warn_rejected(rejected["orders"], rejected["reasons"])
+    if refused is not None:
+        warn(refusals_said(refused["refused"], refused["reasons"], refused["intents"]))
     for s in failed:
         typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
     if failed:

@@ -3,6 +3,7 @@ in wall-clock or accelerated time (or a live ccxt ticker), with live status."""
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import secrets
@@ -49,6 +50,7 @@ from dita.cli._common import (
     out_console,
     parse_params,
     require_finite,
+    warn,
     warn_rejected,
 )
 
@@ -100,7 +102,7 @@ class PaperSession:
     ) -> None:
         from dita._kernel import wal_kernel_id
         from dita.kernel import ExecutionKernel
-        from dita.runtime import TradingRuntime, VenueRejections
+        from dita.runtime import KernelRefusals, TradingRuntime, VenueRejections
 
         # The backtest's venue and kernel set-up, so a paper rehearsal fills as the backtest
         # did. ``assets``: those the feed has. A live run (clock "wall") times orders by the
@@ -116,13 +118,14 @@ class PaperSession:
         # it) would replay into the default's slots, rather than be refused asking for it.
         if wal_dir is None or slots_given or wal_kernel_id(wal_dir) is None:
             options["max_slots"] = fill_model.max_slots
-        self.kernel = ExecutionKernel(
-            venue=self.venue,
-            kernel_id=kernel_id,
-            journal=journal,
-            projection=projection,
-            **options,
-        )
+        with _recovery_said_by_the_cli():
+            self.kernel = ExecutionKernel(
+                venue=self.venue,
+                kernel_id=kernel_id,
+                journal=journal,
+                projection=projection,
+                **options,
+            )
         # A kernel recovered from its write-ahead log continues the last run: its capital,
         # trades and mode are those of the log, and its venue takes back the last run's book.
         self.continued = self.kernel.seq > 0
@@ -155,6 +158,10 @@ class PaperSession:
         # them, so the strategy's outcome read accepted and nothing else said so.
         self.rejections = VenueRejections()
         self.runtime.event_listeners.append(self.rejections.on_event)
+        # The strategies' intents the kernel refused this run (but its routine refusals): each
+        # outcome said so, the run did not.
+        self.refusals = KernelRefusals()
+        self.runtime.intent_listeners.append(self.refusals.on_intent)
         self.runtime.add_strategy(strategy)
         self.state_dir = state_dir
         self.status_every = status_every
@@ -181,6 +188,9 @@ class PaperSession:
         before = self.previous or {}
         self.rejections_before = VenueRejections(
             before.get("orders_rejected") or 0, before.get("rejection_reasons")
+        )
+        self.refusals_before = KernelRefusals(
+            before.get("intents_refused") or 0, before.get("refusal_reasons")
         )
         # Where a replay is, across the runs continuing this kernel (clock "data" only).
         self.replay = _Replayed.after(self.previous if clock == "data" else None)
@@ -329,9 +339,16 @@ class PaperSession:
 
     def _rejected(self) -> dict[str, Any]:
         """The state file's count of the orders the venue rejected, over the runs continuing
-        this kernel: ``orders_rejected`` and the first reasons with their counts."""
+        this kernel: ``orders_rejected`` and the first reasons with their counts; and so of the
+        intents the kernel refused, ``intents_refused`` and ``refusal_reasons``."""
         kernel_life = self.rejections_before.plus(self.rejections)
-        return {"orders_rejected": kernel_life.orders, "rejection_reasons": kernel_life.reasons}
+        refusals = self.refusals_before.plus(self.refusals)
+        return {
+            "orders_rejected": kernel_life.orders,
+            "rejection_reasons": kernel_life.reasons,
+            "intents_refused": refusals.refused,
+            "refusal_reasons": refusals.reasons,
+        }
 
     def _last_act_after_save(self) -> float | None:
         """The time of the kernel's last act on a slot (its last transition), when its log goes
@@ -453,7 +470,7 @@ def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
         f"{acct['realized_pnl']:,.2f}, unrealized {acct['unrealized_pnl']:,.2f}, fees "
         f"{acct['k_fees_paid']:,.2f}, {acct['open_positions']} open positions, "
         f"{session.runtime.working_orders} working orders, {_rejected_count(session)}"
-        f"mode {_mode(snap['control'])}"
+        f"{_refused_count(session)}mode {_mode(snap['control'])}"
     )
 
 
@@ -461,6 +478,12 @@ def _rejected_count(session: PaperSession) -> str:
     """``N orders rejected by the venue, `` this run; '' when none (the line as before)."""
     n = session.rejections.orders
     return f"{n:,} order{'' if n == 1 else 's'} rejected by the venue, " if n else ""
+
+
+def _refused_count(session: PaperSession) -> str:
+    """``N intents refused by the kernel, `` this run; '' when none (the line as before)."""
+    n = session.refusals.refused
+    return f"{n:,} intent{'' if n == 1 else 's'} refused by the kernel, " if n else ""
 
 
 def _mode(control: dict[str, Any]) -> str:
@@ -502,6 +525,8 @@ def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> 
     table.add_row("working orders", str(session.runtime.working_orders))
     rejected = session.rejections
     table.add_row("rejected orders", f"{rejected.orders:,}: {rejected.text()}" if rejected.orders else "0")
+    refused = session.refusals
+    table.add_row("refused intents", f"{refused.refused:,}: {refused.text()}" if refused.refused else "0")
     table.add_row("mode", _mode(snap["control"]))
     for s in snap["strategies"]:
         table.add_row(f"strategy {s['name']}", f"{s['status']} fills={s['fills']} {s['error']}".strip())
@@ -1000,6 +1025,8 @@ def paper(
         console.print(f"state: {path}")
     if session.rejections.orders:  # this run's (the state file counts the runs before too)
         warn_rejected(session.rejections.orders, session.rejections.text())
+    if session.refusals.refused:  # this run's, as the rejections
+        warn(session.refusals.said())
     failed = [s for s in session.runtime.status() if s["status"] == "ERROR"]
     for s in failed:
         typer.echo(f"error: strategy {s['name']} failed in {s['error_callback']}: {s['error']}", err=True)
@@ -1321,6 +1348,29 @@ def _restored_clock(session: PaperSession, console: Any) -> float:
     return now
 
 
+# How the `dita.kernel` logger's warning of a torn record cut by the log's open begins
+# (ExecutionKernel's _tell_recovery): _say_recovery_damage says it.
+_TORN_SAID_HERE = "kernel %r: cut a torn record off"
+
+
+@contextlib.contextmanager
+def _recovery_said_by_the_cli() -> Iterator[None]:
+    """Holds back, while the kernel opens its log, the `dita.kernel` logger's warning of the torn
+    record the open cut: ``_say_recovery_damage`` says it in the CLI's words (with the cause and
+    what is lost), and both printed each torn record twice. A library user still gets the logger's."""
+    import logging
+
+    def not_said_here(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_TORN_SAID_HERE)
+
+    log = logging.getLogger("dita.kernel")
+    log.addFilter(not_said_here)
+    try:
+        yield
+    finally:
+        log.removeFilter(not_said_here)
+
+
 def _say_recovery_damage(kernel: Any) -> None:
     """What opening the log cut or passed over (a record the process died writing, a damaged
     checkpoint): said, not only kept in ``wal_info()``, since the inputs it held are gone."""
@@ -1330,8 +1380,9 @@ def _say_recovery_damage(kernel: Any) -> None:
         typer.echo(
             f"warning: the write-ahead log's last record was unfinished (the process stopped, or its "
             f"disk failed, while writing it): {torn['bytes_dropped']:,} bytes cut from "
-            f"{torn['segment']} at byte {torn['offset']:,}; the kernel continues from the last whole "
-            "record, and the input cut is not recovered",
+            f"{torn['segment']} at byte {torn['offset']:,} (it would have been seq {torn['seq']}); the "
+            f"kernel continues from seq {recovery['last_seq']}, its last whole record, and the input "
+            "cut is not recovered",
             err=True,
         )
     for skipped in recovery.get("skipped_checkpoints") or []:
