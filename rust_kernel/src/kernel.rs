@@ -36,6 +36,149 @@ use std::num::NonZeroU64;
 /// random per map as ahash is: a venue's ids cannot be picked to collide beforehand.
 type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// Working orders by client order id, to their slot: a map of ids, with a table in front of
+/// it for ids ending in a digit, as the kernel's own do (`CounterIds`: its prefix, then the
+/// order counter). Such an id has its place in the table by its last three digits, so
+/// consecutive orders take consecutive places and are found without hashing; an id is in the
+/// table only at its place and only whole (compared in full), and in the map otherwise (no
+/// digit, or its place taken), never in both. What the map alone was, in fewer instructions:
+/// the same entries, the same answers, serialized as the same map. (The venue-id index stays
+/// a map: a venue's ids in the table cost more than they saved.)
+#[derive(Clone, Debug, Default)]
+struct OrderIndex {
+    /// `ORDER_PLACES` places once an id is put in one, the empty id marking a free place.
+    table: Vec<(Id, usize)>,
+    /// How many places are taken.
+    in_table: usize,
+    map: IdMap<Id, usize>,
+}
+
+/// The places of [`OrderIndex`]'s table, one for each number of three digits: ahead of the
+/// orders working at once in an ordinary book (two a slot at most), so a counter's place is
+/// free when it comes round.
+const ORDER_PLACES: usize = 1000;
+
+impl OrderIndex {
+    /// The place of an id ending in a digit: the number its last three digits (or fewer, all
+    /// it has) make, so the kernel's own ids take their counter's place modulo 1,000; or None.
+    #[inline]
+    fn place(id: &Id) -> Option<usize> {
+        let mut place = None;
+        for (&c, scale) in id.as_bytes().iter().rev().zip([1, 10, 100]) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            place = Some(place.unwrap_or(0) + usize::from(d) * scale);
+        }
+        place
+    }
+
+    /// The id's place when it holds the id.
+    #[inline]
+    fn held(&self, id: &Id) -> Option<usize> {
+        let p = Self::place(id)?;
+        (self.table.get(p)?.0 == *id).then_some(p)
+    }
+
+    fn get(&self, id: &Id) -> Option<&usize> {
+        match self.held(id) {
+            Some(p) => Some(&self.table[p].1),
+            None if self.map.is_empty() => None,
+            None => self.map.get(id),
+        }
+    }
+
+    fn contains_key(&self, id: &Id) -> bool {
+        self.get(id).is_some()
+    }
+
+    fn insert(&mut self, id: Id, sid: usize) -> Option<usize> {
+        if let Some(p) = self.held(&id) {
+            return Some(std::mem::replace(&mut self.table[p].1, sid));
+        }
+        let Some(p) = Self::place(&id) else {
+            return self.map.insert(id, sid);
+        };
+        if self.table.is_empty() {
+            self.table = vec![(Id::default(), 0); ORDER_PLACES];
+        }
+        if !self.table[p].0.is_empty() {
+            return self.map.insert(id, sid);
+        }
+        // Free: the id goes in the table, and out of the map if it was there.
+        let was = if self.map.is_empty() {
+            None
+        } else {
+            self.map.remove(&id)
+        };
+        self.table[p] = (id, sid);
+        self.in_table += 1;
+        was
+    }
+
+    fn remove(&mut self, id: &Id) -> Option<usize> {
+        match self.held(id) {
+            Some(p) => {
+                self.in_table -= 1;
+                Some(std::mem::take(&mut self.table[p]).1)
+            }
+            None if self.map.is_empty() => None,
+            None => self.map.remove(id),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.in_table + self.map.len()
+    }
+
+    fn clear(&mut self) {
+        if self.in_table > 0 {
+            self.table.fill((Id::default(), 0));
+            self.in_table = 0;
+        }
+        self.map.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Id, &usize)> {
+        let table = self.table.iter().filter(|(c, _)| !c.is_empty());
+        table.map(|(c, s)| (c, s)).chain(self.map.iter())
+    }
+
+    fn values(&self) -> impl Iterator<Item = &usize> {
+        self.iter().map(|(_, s)| s)
+    }
+}
+
+/// The same entries, wherever each is kept.
+impl PartialEq for OrderIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(c, s)| other.get(c) == Some(s))
+    }
+}
+
+/// As the map it stands for.
+impl Serialize for OrderIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (c, sid) in self.iter() {
+            m.serialize_entry(c, sid)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for OrderIndex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut index = OrderIndex::default();
+        for (c, sid) in IdMap::<Id, usize>::deserialize(d)? {
+            index.insert(c, sid);
+        }
+        Ok(index)
+    }
+}
+
 /// Quantities closer than this are equal (fills arrive as floats from venues).
 pub const QTY_EPS: f64 = 1e-9;
 
@@ -1410,7 +1553,7 @@ pub struct Kernel {
     /// What `exit_reduces` decides by in O(1): see [`SideCounts`].
     #[serde(skip)]
     sides: SideCounts,
-    by_client_id: IdMap<Id, usize>,
+    by_client_id: OrderIndex,
     by_venue_id: IdMap<Id, usize>,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
     finished_orders: FingerprintSet,
@@ -2098,7 +2241,7 @@ impl Kernel {
             spare_open_set: SlotSet::default(),
             open_count: 0,
             sides: SideCounts::current(),
-            by_client_id: IdMap::default(),
+            by_client_id: OrderIndex::default(),
             by_venue_id: IdMap::default(),
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
             ended: EndedOrders::default(),
@@ -2285,13 +2428,11 @@ impl Kernel {
                 return Err(beyond(&format!("the open set of {asset}"), sid));
             }
         }
-        for (what, index) in [
-            ("client order id", &self.by_client_id),
-            ("venue order id", &self.by_venue_id),
-        ] {
-            if let Some((key, &sid)) = index.iter().find(|(_, &sid)| sid >= n) {
-                return Err(beyond(&format!("{what} {key:?}"), sid));
-            }
+        let by_client = self.by_client_id.iter().map(|e| ("client order id", e));
+        let by_venue = self.by_venue_id.iter().map(|e| ("venue order id", e));
+        let mut indexed = by_client.chain(by_venue);
+        if let Some((what, (key, &sid))) = indexed.find(|(_, (_, &sid))| sid >= n) {
+            return Err(beyond(&format!("{what} {key:?}"), sid));
         }
         // An event found by its client id is handled as the named slot's working order's,
         // which must be there (`expect("indexed orders are active")`). The venue-id index
@@ -8252,6 +8393,10 @@ fn check_loaded_slot(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "kernel/order_index_props.rs"]
+mod order_index_props;
 
 #[cfg(test)]
 #[path = "kernel/unsettled_props.rs"]

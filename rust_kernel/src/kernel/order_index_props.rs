@@ -1,0 +1,91 @@
+//! [`OrderIndex`] answers as the map of ids it stands for, over random inserts, removals and
+//! clears of ids that share a place in its table (the same last digits), ids of fewer digits
+//! and ids with none; and it serializes as that map, and reads back from it.
+
+use super::*;
+use proptest::prelude::*;
+
+/// Ids sharing places: 5, 1005 and 05 end alike; 999 takes the table's last place; `x` and the
+/// empty id have no digit.
+const IDS: [&str; 9] = [
+    "k-5", "k-1005", "k-05", "5", "k-999", "j-999", "k-1", "x", "",
+];
+
+#[derive(Clone, Debug)]
+enum Op {
+    Insert(usize, usize),
+    Remove(usize),
+    Clear,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0..IDS.len(), 0..4usize).prop_map(|(i, s)| Op::Insert(i, s)),
+        4 => (0..IDS.len()).prop_map(Op::Remove),
+        1 => Just(Op::Clear),
+    ]
+}
+
+fn sorted<'a>(entries: impl Iterator<Item = (&'a Id, &'a usize)>) -> Vec<(Id, usize)> {
+    let mut v: Vec<(Id, usize)> = entries.map(|(c, &s)| (c.clone(), s)).collect();
+    v.sort();
+    v
+}
+
+proptest! {
+    #[test]
+    fn order_index_is_its_map(ops in proptest::collection::vec(op(), 1..60)) {
+        let mut index = OrderIndex::default();
+        let mut map: IdMap<Id, usize> = IdMap::default();
+        for op in ops {
+            match op {
+                Op::Insert(i, s) => {
+                    prop_assert_eq!(index.insert(id(IDS[i]), s), map.insert(id(IDS[i]), s));
+                }
+                Op::Remove(i) => {
+                    prop_assert_eq!(index.remove(&id(IDS[i])), map.remove(&id(IDS[i])));
+                }
+                Op::Clear => {
+                    index.clear();
+                    map.clear();
+                }
+            }
+            prop_assert_eq!(index.len(), map.len());
+            for c in IDS {
+                prop_assert_eq!(index.get(&id(c)), map.get(&id(c)));
+                prop_assert_eq!(index.contains_key(&id(c)), map.contains_key(&id(c)));
+            }
+            prop_assert_eq!(sorted(index.iter()), sorted(map.iter()));
+            let mut values: Vec<usize> = index.values().copied().collect();
+            values.sort();
+            let mut expected: Vec<usize> = map.values().copied().collect();
+            expected.sort();
+            prop_assert_eq!(values, expected);
+            // Serialized as the map: read back as a map, and the map's bytes read back as an
+            // index equal to this one.
+            let bytes = bincode::serialize(&index).unwrap();
+            let read: IdMap<Id, usize> = bincode::deserialize(&bytes).unwrap();
+            prop_assert_eq!(&read, &map);
+            let back: OrderIndex = bincode::deserialize(&bincode::serialize(&map).unwrap()).unwrap();
+            prop_assert!(back == index);
+        }
+    }
+}
+
+#[test]
+fn own_ids_take_the_table_and_others_the_map() {
+    let mut index = OrderIndex::default();
+    index.insert(id("probe-41"), 1);
+    index.insert(id("probe-1041"), 2); // place 41 taken: the map
+    index.insert(id("venue-x"), 3); // no digit: the map
+    assert_eq!(index.in_table, 1);
+    assert_eq!(index.map.len(), 2);
+    assert_eq!(index.get(&id("probe-1041")), Some(&2));
+    // Its place freed, an id in the map stays found there, and moves to the table only when
+    // put in again.
+    assert_eq!(index.remove(&id("probe-41")), Some(1));
+    assert_eq!(index.get(&id("probe-1041")), Some(&2));
+    assert_eq!(index.insert(id("probe-1041"), 4), Some(2));
+    assert_eq!((index.in_table, index.map.len()), (1, 1));
+    assert_eq!(index.get(&id("probe-1041")), Some(&4));
+}
