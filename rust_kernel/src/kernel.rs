@@ -179,6 +179,138 @@ impl<'de> Deserialize<'de> for OrderIndex {
     }
 }
 
+/// What slots commit, by asset: an asset's entry, once made, stays at 0 when nothing of it
+/// is committed, so a trade opening and closing on one market changes it in place rather than
+/// making and removing it each time. Read, compared and serialized as the map of the assets
+/// committing more than 1e-9, which is what it held when such entries were removed.
+#[derive(Clone, Debug, Default)]
+struct AssetNotional(IdMap<Id, f64>);
+
+impl AssetNotional {
+    fn get(&self, asset: &str) -> Option<f64> {
+        self.0.get(asset).copied().filter(|&a| a > 0.0)
+    }
+
+    /// Adds `delta` to `asset`'s total, held at 0 or above; at 1e-9 or below it is none.
+    fn add(&mut self, asset: &Id, delta: f64) {
+        match self.0.get_mut(asset) {
+            Some(a) => {
+                let now = (*a + delta).max(0.0);
+                *a = if now <= 1e-9 { 0.0 } else { now };
+            }
+            None => {
+                let now = delta.max(0.0);
+                if now > 1e-9 {
+                    self.0.insert(asset.clone(), now);
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Id, &f64)> {
+        self.0.iter().filter(|(_, &a)| a > 0.0)
+    }
+}
+
+/// The same assets committing the same.
+impl PartialEq for AssetNotional {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().count() == other.iter().count()
+            && self.iter().all(|(asset, &a)| other.get(asset) == Some(a))
+    }
+}
+
+/// As the map of the assets committing anything.
+impl Serialize for AssetNotional {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.iter().count()))?;
+        for (asset, a) in self.iter() {
+            m.serialize_entry(asset, a)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for AssetNotional {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IdMap::deserialize(d).map(AssetNotional)
+    }
+}
+
+/// The open slots (holding a position) by asset: an asset's set, once made, stays when it
+/// empties, with its allocation, so a trade opening and closing on one market changes it in
+/// place rather than making and removing it each time. Read, compared and serialized as the
+/// map of the assets some slot holds, which is what it held when emptied sets were removed.
+#[derive(Clone, Debug, Default)]
+struct OpenByAsset(IdMap<Id, SlotSet>);
+
+impl OpenByAsset {
+    fn get(&self, asset: &str) -> Option<&SlotSet> {
+        self.0.get(asset).filter(|set| !set.is_empty())
+    }
+
+    /// Puts slot `sid` in `asset`'s set (`holds`) or takes it out; whether that changed it.
+    fn update(&mut self, sid: usize, asset: &Id, holds: bool) -> bool {
+        match self.0.get_mut(asset) {
+            Some(set) if holds => set.insert(sid),
+            Some(set) => set.remove(sid),
+            None if holds => {
+                let mut set = SlotSet::default();
+                set.insert(sid);
+                self.0.insert(asset.clone(), set);
+                true
+            }
+            // No set: no slot of the asset is open, this one included.
+            None => false,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Id, &SlotSet)> {
+        self.0.iter().filter(|(_, set)| !set.is_empty())
+    }
+
+    fn values(&self) -> impl Iterator<Item = &SlotSet> {
+        self.iter().map(|(_, set)| set)
+    }
+}
+
+/// The same assets held by the same slots.
+impl PartialEq for OpenByAsset {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().count() == other.iter().count()
+            && self
+                .iter()
+                .all(|(asset, set)| other.get(asset) == Some(set))
+    }
+}
+
+/// As the map of the assets some slot holds.
+impl Serialize for OpenByAsset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.iter().count()))?;
+        for (asset, set) in self.iter() {
+            m.serialize_entry(asset, set)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for OpenByAsset {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        IdMap::deserialize(d).map(OpenByAsset)
+    }
+}
+
 /// Quantities closer than this are equal (fills arrive as floats from venues).
 pub const QTY_EPS: f64 = 1e-9;
 
@@ -1052,8 +1184,9 @@ impl SideCounts {
     }
 
     /// Counts slot `sid` off its asset (engaged on it or not: `was_engaged`, on `side`),
-    /// leaving its place: before its asset changes.
-    fn count_off(&mut self, asset: &Id, side: TradeSide, was_engaged: bool, sid: usize) {
+    /// before its asset becomes `next`: leaving its place, unless `next` is the same asset (a
+    /// slot trading one market keeps its place, and its next count looks nothing up).
+    fn count_off(&mut self, asset: &Id, side: TradeSide, was_engaged: bool, sid: usize, next: &Id) {
         if self.counted(sid) != SlotUnits::default() || was_engaged {
             self.count(
                 asset,
@@ -1063,8 +1196,10 @@ impl SideCounts {
                 SlotUnits::default(),
             );
         }
-        if let Some(counted) = self.slots.get_mut(sid) {
-            counted.place = NO_PLACE;
+        if asset != next {
+            if let Some(counted) = self.slots.get_mut(sid) {
+                counted.place = NO_PLACE;
+            }
         }
     }
 
@@ -1544,11 +1679,7 @@ pub struct Kernel {
     pub kernel_id: String,
     slots: Vec<TradeSlot>,
     free: SlotSet,
-    open_by_asset: IdMap<Id, SlotSet>,
-    /// The last asset's set that emptied, cleared, with its allocations: a trade that
-    /// opens and closes on one asset would otherwise allocate and free a set each time.
-    #[serde(skip)]
-    spare_open_set: SlotSet,
+    open_by_asset: OpenByAsset,
     open_count: usize,
     /// What `exit_reduces` decides by in O(1): see [`SideCounts`].
     #[serde(skip)]
@@ -1601,7 +1732,7 @@ pub struct Kernel {
     /// with the marks.
     #[serde(skip)]
     entry_marks: Vec<f64>,
-    asset_notional: IdMap<Id, f64>,
+    asset_notional: AssetNotional,
     total_notional: f64,
     rate: RateWindow,
     /// Rules 30 on, the assets whose last edge update was below the freeze threshold, with
@@ -2237,8 +2368,7 @@ impl Kernel {
             kernel_id: kernel_id.to_string(),
             slots: (0..max_slots).map(TradeSlot::new).collect(),
             free: (0..max_slots).collect(),
-            open_by_asset: IdMap::default(),
-            spare_open_set: SlotSet::default(),
+            open_by_asset: OpenByAsset::default(),
             open_count: 0,
             sides: SideCounts::current(),
             by_client_id: OrderIndex::default(),
@@ -2259,7 +2389,7 @@ impl Kernel {
             market_limits: IdMap::default(),
             marks: IdMap::default(),
             entry_marks: vec![0.0; max_slots],
-            asset_notional: IdMap::default(),
+            asset_notional: AssetNotional::default(),
             total_notional: 0.0,
             rate: RateWindow::default(),
             edge_below: BTreeMap::new(),
@@ -2528,7 +2658,6 @@ impl Kernel {
             slots: _,
             free: _,
             open_by_asset: _,
-            spare_open_set: _,
             open_count: _,
             sides: _,
             by_client_id: _,
@@ -3638,11 +3767,7 @@ impl Kernel {
         let notional = qty * valued_at;
         let cap = (valued_at, price, mark);
         if let Some(max) = self.risk.max_notional_per_asset {
-            let have = self
-                .asset_notional
-                .get(&intent.asset)
-                .copied()
-                .unwrap_or(0.0)
+            let have = self.asset_notional.get(&intent.asset).unwrap_or(0.0)
                 + self.committed_in_doubt(Some(&intent.asset));
             if have + notional > max + 1e-9 {
                 return Err(self.notional_refusal(
@@ -3734,7 +3859,8 @@ impl Kernel {
         // the same if it were, under the asset it held, which changes below.
         let slot = &self.slots[sid];
         let was = engaged(slot);
-        self.sides.count_off(&slot.asset, slot.side, was, sid);
+        self.sides
+            .count_off(&slot.asset, slot.side, was, sid, &intent.asset);
         let slot = &mut self.slots[sid];
         // Event ids stay remembered across trades; everything else starts afresh.
         let prev_seen = std::mem::take(&mut slot.seen_events);
@@ -6236,33 +6362,9 @@ impl Kernel {
     }
 
     /// Puts slot `sid` in (or takes it out of) the open slots of `asset`: one lookup of the
-    /// asset, whether its set is made, changed or emptied.
+    /// asset, whose set, once made, stays (see [`OpenByAsset`]).
     fn update_open_index(&mut self, sid: usize, asset: &Id, holds: bool) {
-        let changed = match self.open_by_asset.entry(asset.clone()) {
-            Entry::Occupied(mut e) => {
-                let set = e.get_mut();
-                let changed = if holds {
-                    set.insert(sid)
-                } else {
-                    set.remove(sid)
-                };
-                if set.is_empty() {
-                    let mut emptied = e.remove();
-                    emptied.clear();
-                    self.spare_open_set = emptied;
-                }
-                changed
-            }
-            // No set: no slot of the asset is open, this one included.
-            Entry::Vacant(e) => {
-                if holds {
-                    let mut set = std::mem::take(&mut self.spare_open_set);
-                    set.insert(sid);
-                    e.insert(set);
-                }
-                holds
-            }
-        };
+        let changed = self.open_by_asset.update(sid, asset, holds);
         if changed {
             if holds {
                 self.open_count += 1;
@@ -6422,29 +6524,14 @@ impl Kernel {
         }
     }
 
-    /// Sets what slot `sid` commits and the totals by asset and overall; one lookup of the
-    /// asset, whether its total is made, changed or dropped (at zero).
+    /// Sets what slot `sid` commits and the totals by asset and overall: one lookup of the
+    /// asset, whose entry, once made, stays (see [`AssetNotional`]).
     fn set_committed(&mut self, sid: usize, notional: f64) {
         let slot = &mut self.slots[sid];
         let delta = notional - slot.committed_notional;
         slot.committed_notional = notional;
         if delta != 0.0 {
-            match self.asset_notional.entry(slot.asset.clone()) {
-                Entry::Occupied(mut e) => {
-                    let a = (*e.get() + delta).max(0.0);
-                    if a <= 1e-9 {
-                        e.remove();
-                    } else {
-                        *e.get_mut() = a;
-                    }
-                }
-                Entry::Vacant(e) => {
-                    let a = delta.max(0.0);
-                    if a > 1e-9 {
-                        e.insert(a);
-                    }
-                }
-            }
+            self.asset_notional.add(&slot.asset, delta);
             self.total_notional = (self.total_notional + delta).max(0.0);
         }
     }
@@ -8393,6 +8480,10 @@ fn check_loaded_slot(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "kernel/kept_entries_props.rs"]
+mod kept_entries_props;
 
 #[cfg(test)]
 #[path = "kernel/order_index_props.rs"]

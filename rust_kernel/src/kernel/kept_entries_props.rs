@@ -1,0 +1,104 @@
+//! [`AssetNotional`] and [`OpenByAsset`], whose entries stay once made, answer and serialize
+//! as the maps they replaced, which removed an entry when it emptied: random changes on three
+//! assets, each step against the replaced code.
+
+use super::*;
+use proptest::prelude::*;
+
+const ASSETS: [&str; 3] = ["BTC", "ETH", "SOL"];
+
+/// `asset_notional`'s update before its entries were kept.
+fn add_removing(map: &mut IdMap<Id, f64>, asset: &Id, delta: f64) {
+    match map.entry(asset.clone()) {
+        Entry::Occupied(mut e) => {
+            let a = (*e.get() + delta).max(0.0);
+            if a <= 1e-9 {
+                e.remove();
+            } else {
+                *e.get_mut() = a;
+            }
+        }
+        Entry::Vacant(e) => {
+            let a = delta.max(0.0);
+            if a > 1e-9 {
+                e.insert(a);
+            }
+        }
+    }
+}
+
+/// `open_by_asset`'s update before its sets were kept.
+fn update_removing(map: &mut IdMap<Id, SlotSet>, sid: usize, asset: &Id, holds: bool) -> bool {
+    match map.entry(asset.clone()) {
+        Entry::Occupied(mut e) => {
+            let set = e.get_mut();
+            let changed = if holds {
+                set.insert(sid)
+            } else {
+                set.remove(sid)
+            };
+            if set.is_empty() {
+                e.remove();
+            }
+            changed
+        }
+        Entry::Vacant(e) => {
+            if holds {
+                let mut set = SlotSet::default();
+                set.insert(sid);
+                e.insert(set);
+            }
+            holds
+        }
+    }
+}
+
+fn bytes<T: Serialize>(t: &T) -> Vec<u8> {
+    bincode::serialize(t).unwrap()
+}
+
+/// What `t` serialized as a map holds, in order (a map's own order is random).
+fn entries<T: Serialize, V: serde::de::DeserializeOwned>(t: &T) -> BTreeMap<Id, V> {
+    bincode::deserialize(&bytes(t)).unwrap()
+}
+
+proptest! {
+    #[test]
+    fn asset_notional_is_the_map_it_replaced(
+        ops in proptest::collection::vec((0..3usize, -3..4i32, 0..3u8), 1..60),
+    ) {
+        let (mut kept, mut map) = (AssetNotional::default(), IdMap::<Id, f64>::default());
+        for (a, units, scale) in ops {
+            // Whole amounts, fractions and amounts within 1e-9 of nothing.
+            let delta = f64::from(units) * [1.0, 0.3, 4e-10][usize::from(scale)];
+            kept.add(&id(ASSETS[a]), delta);
+            add_removing(&mut map, &id(ASSETS[a]), delta);
+            for asset in ASSETS {
+                prop_assert_eq!(kept.get(asset), map.get(asset).copied());
+            }
+            prop_assert_eq!(entries::<_, f64>(&kept), entries::<_, f64>(&map));
+            let read: AssetNotional = bincode::deserialize(&bytes(&map)).unwrap();
+            prop_assert!(read == kept);
+        }
+    }
+
+    #[test]
+    fn open_by_asset_is_the_map_it_replaced(
+        ops in proptest::collection::vec((0..4usize, 0..3usize, any::<bool>()), 1..60),
+    ) {
+        let (mut kept, mut map) = (OpenByAsset::default(), IdMap::<Id, SlotSet>::default());
+        for (sid, a, holds) in ops {
+            prop_assert_eq!(
+                kept.update(sid, &id(ASSETS[a]), holds),
+                update_removing(&mut map, sid, &id(ASSETS[a]), holds)
+            );
+            for asset in ASSETS {
+                prop_assert_eq!(kept.get(asset), map.get(asset));
+            }
+            prop_assert_eq!(kept.values().map(SlotSet::len).sum::<usize>(), map.values().map(SlotSet::len).sum::<usize>());
+            prop_assert_eq!(entries::<_, Vec<usize>>(&kept), entries::<_, Vec<usize>>(&map));
+            let read: OpenByAsset = bincode::deserialize(&bytes(&map)).unwrap();
+            prop_assert!(read == kept);
+        }
+    }
+}
