@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hazelcast.serialization.api import StreamSerializer
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, MockVenueAdapter
 from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, read_map
@@ -241,3 +242,26 @@ def run_dita(
     except subprocess.TimeoutExpired:
         pytest.fail(f"`dita {' '.join(args)}` still waited after {within:g}s (connect wait {connect_s:g}s)")
     return time.monotonic() - started, done
+
+
+FOREIGN_TYPE_ID = 4242
+"""The serializer type id of ``Foreign`` values, which no dita client can decode."""
+
+
+class Foreign:
+    """A value of a type only its writer can decode (another application's, on a shared cluster):
+    a client made with ``custom_serializers={Foreign: ForeignSerializer}`` writes one."""
+
+
+class ForeignSerializer(StreamSerializer):
+    def write(self, out: Any, obj: Any) -> None:
+        out.write_string("not dita's")
+
+    def read(self, inp: Any) -> Any:
+        return Foreign()
+
+    def get_type_id(self) -> int:
+        return FOREIGN_TYPE_ID
+
+    def destroy(self) -> None:
+        pass

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 import typer
-from hazelcast.serialization.api import StreamSerializer
-from hz_helpers import eventually, mode
+from hz_helpers import FOREIGN_TYPE_ID, Foreign, ForeignSerializer, eventually, mode
 from typer.testing import CliRunner
 
 from dita import ExecutionKernel
@@ -19,25 +18,7 @@ from dita.control.hazelcast import CONTROL_PLANE_MAP, HazelcastControlPlane, wri
 from dita.projection.hazelcast import HazelcastClient
 from dita.services.hazelcast import HazelcastMember
 
-WHY = "not a value this client can decode (serializer type id 4243)"
-
-
-class _Foreign:
-    """A value of a type only its writer can decode (another application's, on a shared cluster)."""
-
-
-class _ForeignSerializer(StreamSerializer):
-    def write(self, out: Any, obj: Any) -> None:
-        out.write_string("not dita's")
-
-    def read(self, inp: Any) -> Any:
-        return _Foreign()
-
-    def get_type_id(self) -> int:
-        return 4243
-
-    def destroy(self) -> None:
-        pass
+WHY = f"not a value this client can decode (serializer type id {FOREIGN_TYPE_ID})"
 
 
 @pytest.fixture()
@@ -47,7 +28,7 @@ def foreign(hz_member: HazelcastMember, hz_client: Any) -> Iterator[Any]:
     writer = HazelcastClient(
         cluster_name=hz_member.cluster_name,
         cluster_members=[hz_member.address],
-        custom_serializers={_Foreign: _ForeignSerializer},
+        custom_serializers={Foreign: ForeignSerializer},
     )
     entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     entries.clear()
@@ -73,7 +54,7 @@ def test_another_entry_no_reader_can_decode_is_skipped_naming_it(
     global HALTED did not reach it, the plane retried forever), and a global write (`dita control
     set` without --kernel, an emergency halt) failed. The entry is skipped, named; the rest is read."""
     other = f"{kernel_id}-other"
-    foreign.set(other, _Foreign())
+    foreign.set(other, Foreign())
     said: list[str] = []
     write_entry(hz_client, None, {"mode": "HALTED"}, warn=said.append)
     assert said == [f"skipped entry {other!r} of {CONTROL_PLANE_MAP}: {WHY}"]
@@ -113,7 +94,7 @@ def test_a_kernel_whose_entry_no_reader_can_decode_keeps_its_mode_and_says_so(
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
         assert mode(kernel) == "HALTED"
-        foreign.set(key, _Foreign())
+        foreign.set(key, Foreign())
         plane._synced.clear()  # what a reconnect (or the periodic read) does: read every entry
         plane._resync_needed = True
         plane._wake.set()

@@ -7,8 +7,7 @@ import logging
 from typing import Any
 
 import pytest
-from hazelcast.serialization.api import StreamSerializer
-from hz_helpers import eventually, expected, projected, strip
+from hz_helpers import FOREIGN_TYPE_ID, Foreign, ForeignSerializer, eventually, expected, projected, strip
 from typer.testing import CliRunner
 
 from dita import ExecutionKernel, InMemoryProjection, KernelIntent
@@ -87,24 +86,6 @@ def test_a_slot_id_of_another_type_does_not_fail_every_publish(
             slots.remove(key)  # other tests share this member
 
 
-class _Foreign:
-    """A value of a type only its writer can decode (another application's, on a shared cluster)."""
-
-
-class _ForeignSerializer(StreamSerializer):
-    def write(self, out: Any, obj: Any) -> None:
-        out.write_string("not dita's")
-
-    def read(self, inp: Any) -> Any:
-        return _Foreign()
-
-    def get_type_id(self) -> int:
-        return 4242
-
-    def destroy(self) -> None:
-        pass
-
-
 def test_a_value_no_reader_can_decode_is_skipped_naming_it(
     hz_member: HazelcastMember, traded: ExecutionKernel
 ) -> None:
@@ -115,11 +96,11 @@ def test_a_value_no_reader_can_decode_is_skipped_naming_it(
     writer = HazelcastClient(
         cluster_name=hz_member.cluster_name,
         cluster_members=[hz_member.address],
-        custom_serializers={_Foreign: _ForeignSerializer},
+        custom_serializers={Foreign: ForeignSerializer},
     )
     key = f"{traded.kernel_id}-foreign"
     accounts: Any = writer.get_map(ACCOUNTS_MAP).blocking()
-    accounts.set(key, _Foreign())
+    accounts.set(key, Foreign())
     hz = ["--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
     try:
         said: list[str] = []
@@ -129,7 +110,7 @@ def test_a_value_no_reader_can_decode_is_skipped_naming_it(
         finally:
             reader.shutdown()
         assert traded.kernel_id in entries and key not in entries
-        why = "not a value this client can decode (serializer type id 4242)"
+        why = f"not a value this client can decode (serializer type id {FOREIGN_TYPE_ID})"
         assert said == [f"skipped entry {key!r} of {ACCOUNTS_MAP}: {why}"]
         result = runner.invoke(app, ["status", *hz, "--json"])
         assert result.exit_code == 0, result.output
