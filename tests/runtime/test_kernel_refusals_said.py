@@ -21,6 +21,8 @@ from dita.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from dita.cli import app
 from dita.strategy import Bar, Strategy
 
+from .paper_cli import flat_bars, run_paper, saved_state
+
 runner = CliRunner()
 
 CROSSOVER = "dita.examples.crossover:SmaCrossover"
@@ -213,48 +215,31 @@ def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "kernel_refusal_strategies"
 
 
-def _bars(path: Path, n: int) -> Path:
-    rows = ["timestamp,asset,open,high,low,close,volume"]
-    rows += [f"{1_704_067_200 + 60 * i},BTCUSDT,100,101,99,100,1000" for i in range(n)]
-    path.write_text("\n".join(rows) + "\n")
-    return path
-
-
-def _paper(tmp_path: Path, strategy: str, data: Path, *extra: str) -> Any:
-    args = ["paper", "--strategy", strategy, "--data", str(data), "--max-speed", "--kernel-id", "k"]
-    return runner.invoke(app, [*args, "--state-dir", str(tmp_path / "state"), *extra])
-
-
-def _state(tmp_path: Path) -> dict[str, Any]:
-    snap: dict[str, Any] = json.loads((tmp_path / "state" / "k.json").read_text())
-    return snap
-
-
 def test_paper_says_the_kernels_refusals_in_its_status_and_at_the_end(
     tmp_path: Path, strategies: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import dita.cli.paper as paper_cli
 
     monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
-    bars = _bars(tmp_path / "bars.csv", 5)
-    result = _paper(tmp_path, f"{strategies}:BuysTooMuchOnce", bars, "--status-every", "0.000001")
+    bars = flat_bars(tmp_path / "bars.csv", 5)
+    result = run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", bars, "--status-every", "0.000001")
     assert result.exit_code == 0, result.output
     assert f"warning: the kernel refused 1 of 1 intent: {PAPER_REASON}" in result.stderr
     assert re.search(rf"refused intents\s+│ 1: {re.escape(PAPER_REASON)}", result.stdout), result.stdout
     lines = [line for line in result.stdout.splitlines() if line.startswith("status: ")]
     assert lines and "working orders, 1 intent refused by the kernel, mode PAPER" in lines[-1]
-    snap = _state(tmp_path)
+    snap = saved_state(tmp_path)
     assert snap["intents_refused"] == 1 and snap["refusal_reasons"] == {PAPER_REASON[4:]: 1}
     status = runner.invoke(app, ["status", "--state-dir", str(tmp_path / "state"), "--json"])
     assert status.exit_code == 0 and [r["kernel_id"] for r in json.loads(status.stdout)] == ["k"]
 
 
 def test_a_paper_run_without_refusals_says_none(tmp_path: Path, strategies: str) -> None:
-    result = _paper(tmp_path, f"{strategies}:BuysOnce", _bars(tmp_path / "bars.csv", 3))
+    result = run_paper(tmp_path, f"{strategies}:BuysOnce", flat_bars(tmp_path / "bars.csv", 3))
     assert result.exit_code == 0, result.output
     assert "refused" not in result.stderr
     assert re.search(r"refused intents\s+│ 0 ", result.stdout), result.stdout
-    snap = _state(tmp_path)
+    snap = saved_state(tmp_path)
     assert snap["intents_refused"] == 0 and snap["refusal_reasons"] == {}
 
 
@@ -262,16 +247,16 @@ def test_a_continued_paper_run_says_its_own_refusals_and_the_state_file_the_kern
     tmp_path: Path, strategies: str
 ) -> None:
     wal = ["--wal-dir", str(tmp_path / "wal")]
-    first = _paper(tmp_path, f"{strategies}:BuysTooMuchOnce", _bars(tmp_path / "a.csv", 3), *wal)
+    first = run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", flat_bars(tmp_path / "a.csv", 3), *wal)
     assert first.exit_code == 0, first.output
-    assert _state(tmp_path)["intents_refused"] == 1
-    second = _paper(tmp_path, f"{strategies}:BuysTooMuchOnce", _bars(tmp_path / "b.csv", 6), *wal)
+    assert saved_state(tmp_path)["intents_refused"] == 1
+    second = run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", flat_bars(tmp_path / "b.csv", 6), *wal)
     assert second.exit_code == 0, second.output
     assert "continues kernel k" in second.stdout
     assert f"warning: the kernel refused 1 of 1 intent: {PAPER_REASON}" in second.stderr
-    snap = _state(tmp_path)
+    snap = saved_state(tmp_path)
     assert snap["intents_refused"] == 2 and snap["refusal_reasons"] == {PAPER_REASON[4:]: 2}
     # A run that does not continue the kernel (no --wal-dir) starts the count afresh.
-    fresh = _paper(tmp_path, f"{strategies}:BuysTooMuchOnce", _bars(tmp_path / "c.csv", 3))
+    fresh = run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", flat_bars(tmp_path / "c.csv", 3))
     assert fresh.exit_code == 0, fresh.output
-    assert _state(tmp_path)["intents_refused"] == 1
+    assert saved_state(tmp_path)["intents_refused"] == 1

@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from dita.cli import app
+
+from .paper_cli import flat_bars, run_paper, saved_state
 
 runner = CliRunner()
 
@@ -69,23 +70,6 @@ def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return "paper_rejection_strategies"
 
 
-def _bars(path: Path, n: int) -> Path:
-    rows = ["timestamp,asset,open,high,low,close,volume"]
-    rows += [f"{1_704_067_200 + 60 * i},BTCUSDT,100,101,99,100,1000" for i in range(n)]
-    path.write_text("\n".join(rows) + "\n")
-    return path
-
-
-def _paper(tmp_path: Path, strategy: str, data: Path | str, *extra: str) -> Any:
-    args = ["paper", "--strategy", strategy, "--data", str(data), "--max-speed", "--kernel-id", "k"]
-    return runner.invoke(app, [*args, "--state-dir", str(tmp_path / "state"), *extra])
-
-
-def _state(tmp_path: Path) -> dict[str, Any]:
-    snap: dict[str, Any] = json.loads((tmp_path / "state" / "k.json").read_text())
-    return snap
-
-
 def test_paper_counts_and_says_the_orders_the_venue_rejected(
     tmp_path: Path, strategies: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -94,14 +78,14 @@ def test_paper_counts_and_says_the_orders_the_venue_rejected(
     # A status line at every tick, as a service's log has one a minute; each tick saves and draws
     # the status, so a few bars do (the sample's 4,320 took half a minute).
     monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
-    bars = _bars(tmp_path / "bars.csv", 20)
-    result = _paper(tmp_path, f"{strategies}:BuysEthOnce", bars, "--status-every", "0.000001")
+    bars = flat_bars(tmp_path / "bars.csv", 20)
+    result = run_paper(tmp_path, f"{strategies}:BuysEthOnce", bars, "--status-every", "0.000001")
     assert result.exit_code == 0, result.output
     assert f"warning: the venue rejected 1 order: 1 x {REASON}" in result.stderr
     assert re.search(rf"rejected orders\s+│ 1: 1 x {re.escape(REASON)}", result.stdout), result.stdout
     lines = [line for line in result.stdout.splitlines() if line.startswith("status: ")]
     assert lines and "working orders, 1 order rejected by the venue, mode PAPER" in lines[-1]
-    snap = _state(tmp_path)
+    snap = saved_state(tmp_path)
     assert snap["orders_rejected"] == 1 and snap["rejection_reasons"] == {REASON: 1}
     assert snap["slots"] == [] and snap["fills"] == []
     # `dita status` still reads the file.
@@ -113,8 +97,10 @@ def test_status_shows_the_rejections_the_state_file_counts(tmp_path: Path, strat
     """`dita status` shows `orders_rejected` and `rejection_reasons` as it shows the other fields:
     a column of the table, the reasons under it, and both in --json. A state file written before
     they were counted counts none."""
-    assert _paper(tmp_path, f"{strategies}:BuysEthOnce", "sample").exit_code == 0
-    old = {k: v for k, v in _state(tmp_path).items() if k not in ("orders_rejected", "rejection_reasons")}
+    assert run_paper(tmp_path, f"{strategies}:BuysEthOnce", "sample").exit_code == 0
+    old = {
+        k: v for k, v in saved_state(tmp_path).items() if k not in ("orders_rejected", "rejection_reasons")
+    }
     (tmp_path / "state" / "old.json").write_text(json.dumps({**old, "kernel_id": "old"}))
     state = ["--state-dir", str(tmp_path / "state")]
     result = runner.invoke(app, ["status", *state, "--json"])
@@ -132,11 +118,11 @@ def test_status_shows_the_rejections_the_state_file_counts(tmp_path: Path, strat
 
 
 def test_a_paper_run_without_rejections_says_none(tmp_path: Path, strategies: str) -> None:
-    result = _paper(tmp_path, f"{strategies}:FarBid", "sample")
+    result = run_paper(tmp_path, f"{strategies}:FarBid", "sample")
     assert result.exit_code == 0, result.output
     assert "rejected" not in result.stderr
     assert re.search(r"rejected orders\s+│ 0 ", result.stdout), result.stdout
-    snap = _state(tmp_path)
+    snap = saved_state(tmp_path)
     assert snap["orders_rejected"] == 0 and snap["rejection_reasons"] == {}
 
 
@@ -146,36 +132,36 @@ def test_a_continued_run_counts_its_own_and_the_state_file_the_kernels(
     """The state file counts the rejections of every run continuing the kernel, as it lists
     their fills; a run says its own."""
     wal = ["--wal-dir", str(tmp_path / "wal")]
-    first = _paper(tmp_path, f"{strategies}:BuysEthOnce", _bars(tmp_path / "a.csv", 3), *wal)
+    first = run_paper(tmp_path, f"{strategies}:BuysEthOnce", flat_bars(tmp_path / "a.csv", 3), *wal)
     assert first.exit_code == 0, first.output
-    assert _state(tmp_path)["orders_rejected"] == 1
-    second = _paper(tmp_path, f"{strategies}:BuysEthOnce", _bars(tmp_path / "b.csv", 6), *wal)
+    assert saved_state(tmp_path)["orders_rejected"] == 1
+    second = run_paper(tmp_path, f"{strategies}:BuysEthOnce", flat_bars(tmp_path / "b.csv", 6), *wal)
     assert second.exit_code == 0, second.output
     assert "continues kernel k" in second.stdout
     assert f"warning: the venue rejected 1 order: 1 x {REASON}" in second.stderr
-    snap = _state(tmp_path)
+    snap = saved_state(tmp_path)
     assert snap["orders_rejected"] == 2 and snap["rejection_reasons"] == {REASON: 2}
     # A run that does not continue the kernel (no --wal-dir) starts the count afresh.
-    fresh = _paper(tmp_path, f"{strategies}:BuysEthOnce", _bars(tmp_path / "c.csv", 3))
+    fresh = run_paper(tmp_path, f"{strategies}:BuysEthOnce", flat_bars(tmp_path / "c.csv", 3))
     assert fresh.exit_code == 0, fresh.output
-    assert _state(tmp_path)["orders_rejected"] == 1
+    assert saved_state(tmp_path)["orders_rejected"] == 1
 
 
 def test_an_order_reconciliation_ends_is_no_venue_rejection(tmp_path: Path, strategies: str) -> None:
     """A continued run whose state file has no book ends the kernel's working order with a
     REJECT of reconciliation's, said as such: the venue refused no order."""
     wal = ["--wal-dir", str(tmp_path / "wal")]
-    data = _bars(tmp_path / "a.csv", 3)
-    first = _paper(tmp_path, f"{strategies}:FarBid", data, *wal)
+    data = flat_bars(tmp_path / "a.csv", 3)
+    first = run_paper(tmp_path, f"{strategies}:FarBid", data, *wal)
     assert first.exit_code == 0, first.output
-    snap = _state(tmp_path)
+    snap = saved_state(tmp_path)
     del snap["venue"]
     (tmp_path / "state" / "k.json").write_text(json.dumps(snap))
-    second = _paper(tmp_path, f"{strategies}:FarBid", data, *wal)
+    second = run_paper(tmp_path, f"{strategies}:FarBid", data, *wal)
     assert second.exit_code == 0, second.output
     assert "reconcile: ended 1 order the venue does not hold" in second.stderr
     assert "the venue rejected" not in second.stderr
-    assert _state(tmp_path)["orders_rejected"] == 0
+    assert saved_state(tmp_path)["orders_rejected"] == 0
 
 
 @pytest.mark.parametrize("field", ["orders_rejected", "intents_refused"])
@@ -184,13 +170,13 @@ def test_a_state_file_with_a_count_of_another_type_is_refused(
     tmp_path: Path, strategies: str, value: str, field: str
 ) -> None:
     wal = ["--wal-dir", str(tmp_path / "wal")]
-    data = _bars(tmp_path / "a.csv", 3)
-    assert _paper(tmp_path, f"{strategies}:FarBid", data, *wal).exit_code == 0
+    data = flat_bars(tmp_path / "a.csv", 3)
+    assert run_paper(tmp_path, f"{strategies}:FarBid", data, *wal).exit_code == 0
     path = tmp_path / "state" / "k.json"
     text = path.read_text()
     assert f'"{field}": 0' in text
     path.write_text(text.replace(f'"{field}": 0', f'"{field}": {value}'))
-    again = _paper(tmp_path, f"{strategies}:FarBid", data, *wal)
+    again = run_paper(tmp_path, f"{strategies}:FarBid", data, *wal)
     assert again.exit_code == 2, again.output
     assert field in again.stderr
 
@@ -249,13 +235,13 @@ def test_declared_assets_the_data_lacks_are_named(tmp_path: Path, strategies: st
     assert backtest.exit_code == 0, backtest.output
     assert said in backtest.stderr
     json.loads(backtest.stdout)  # stdout is still the JSON alone
-    paper = _paper(tmp_path, f"{strategies}:Declares", "sample")
+    paper = run_paper(tmp_path, f"{strategies}:Declares", "sample")
     assert paper.exit_code == 0, paper.output
     assert said in paper.stderr
     # Every declared asset in the data: nothing to say.
     whole = runner.invoke(app, [*args, "--strategy", f"{strategies}:DeclaresBtc"])
     assert whole.exit_code == 0 and "warning" not in whole.stderr, whole.output
-    whole = _paper(tmp_path, f"{strategies}:DeclaresBtc", "sample")
+    whole = run_paper(tmp_path, f"{strategies}:DeclaresBtc", "sample")
     assert whole.exit_code == 0 and "warning" not in whole.stderr, whole.output
 
 
