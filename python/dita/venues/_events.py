@@ -181,6 +181,11 @@ class OrderEvents:
         if seq:
             self._prefix = f"{self._prefix}-s{seq}"
 
+    @property
+    def marks(self) -> str:
+        """The ``-s<seq>`` marks :meth:`resume` added, as this run's ids carry them ('' before any)."""
+        return self._prefix[len(self.venue_name) :]
+
     def next_id(self) -> str:
         self._seq += 1
         return f"{self._prefix}-e{self._seq}"

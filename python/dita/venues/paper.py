@@ -434,7 +434,6 @@ class PaperVenue:
         self._bar_seconds = s.bar_seconds
         self._expire_remainder = s.market_remainder == "expire"
         self._events = OrderEvents(self.name)
-        self._marks = ""  # the ``-s<seq>`` marks of ``resume``, as this run's event ids carry them
         self._market_limits = dict(inputs.market_limits or {})
         self._clock_fn = inputs.clock
         self._now: float | None = None
@@ -695,8 +694,6 @@ class PaperVenue:
         """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
         beside it calls this, so no answer of this run takes an id of the last run's."""
         self._events.resume(seq)
-        if seq:
-            self._marks += f"-s{seq}"
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         now = self.now(order)
@@ -997,7 +994,7 @@ class PaperVenue:
         its run may have given the count to a fill after the save, which the kernel booked:
         the kernel knows a fill by its id and refused this one as that fill, so what it filled
         beyond that one was never booked."""
-        mark = self._marks if working.restored else ""
+        mark = self._events.marks if working.restored else ""
         return f"{working.venue_order_id}{mark}-f{working.fills}"
 
     # -- state ---------------------------------------------------------------------------
