@@ -56,6 +56,7 @@ from dita.cli._common import (
 
 if TYPE_CHECKING:
     from dita.backtest.engine import BacktestConfig
+    from dita.runtime import ReasonCounts
     from dita.venues.paper import CaughtUp
 
 __all__ = ["PaperSession", "register"]
@@ -469,21 +470,17 @@ def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
         f"status: {at}, {snap['rows']:,} rows, equity {acct['equity']:,.2f}, realized "
         f"{acct['realized_pnl']:,.2f}, unrealized {acct['unrealized_pnl']:,.2f}, fees "
         f"{acct['k_fees_paid']:,.2f}, {acct['open_positions']} open positions, "
-        f"{session.runtime.working_orders} working orders, {_rejected_count(session)}"
-        f"{_refused_count(session)}mode {_mode(snap['control'])}"
+        f"{session.runtime.working_orders} working orders, "
+        f"{_counted(session.rejections, 'order', 'rejected by the venue')}"
+        f"{_counted(session.refusals, 'intent', 'refused by the kernel')}mode {_mode(snap['control'])}"
     )
 
 
-def _rejected_count(session: PaperSession) -> str:
-    """``N orders rejected by the venue, `` this run; '' when none (the line as before)."""
-    n = session.rejections.orders
-    return f"{n:,} order{'' if n == 1 else 's'} rejected by the venue, " if n else ""
-
-
-def _refused_count(session: PaperSession) -> str:
-    """``N intents refused by the kernel, `` this run; '' when none (the line as before)."""
-    n = session.refusals.refused
-    return f"{n:,} intent{'' if n == 1 else 's'} refused by the kernel, " if n else ""
+def _counted(counts: ReasonCounts, what: str, how: str) -> str:
+    """``N <what>s <how>, `` (``3 orders rejected by the venue, ``) of this run's ``counts``; ''
+    when none (the status line as before they were counted)."""
+    n = counts.count
+    return f"{n:,} {what}{'' if n == 1 else 's'} {how}, " if n else ""
 
 
 def _mode(control: dict[str, Any]) -> str:
@@ -523,10 +520,8 @@ def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> 
     table.add_row("fees", f"{acct['k_fees_paid']:,.2f}")
     table.add_row("open positions", str(acct["open_positions"]))
     table.add_row("working orders", str(session.runtime.working_orders))
-    rejected = session.rejections
-    table.add_row("rejected orders", f"{rejected.orders:,}: {rejected.text()}" if rejected.orders else "0")
-    refused = session.refusals
-    table.add_row("refused intents", f"{refused.refused:,}: {refused.text()}" if refused.refused else "0")
+    for name, counts in (("rejected orders", session.rejections), ("refused intents", session.refusals)):
+        table.add_row(name, f"{counts.count:,}: {counts.text()}" if counts.count else "0")
     table.add_row("mode", _mode(snap["control"]))
     for s in snap["strategies"]:
         table.add_row(f"strategy {s['name']}", f"{s['status']} fills={s['fills']} {s['error']}".strip())
