@@ -24,7 +24,7 @@ from dita.data import iter_quotes
 from dita.examples.quoting import TwoSidedQuoter
 from dita.kernel import ExecutionKernel
 from dita.risk import KERNEL_MAX, KERNEL_MIN_SIZE, RiskLimits
-from dita.runtime import TradingRuntime
+from dita.runtime import KernelRefusals, TradingRuntime
 from dita.strategy import Quote
 from dita.venues.paper import MAX_LATENCY_MS
 
@@ -34,6 +34,9 @@ FREEZE_ENV = "DITA_FREEZE_UTC"
 SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,31}$")
 # Pre-trade refusals that come from the risk guard's notional limits (the demo's "risk blocks").
 NOTIONAL_RULES = frozenset({"max_notional_per_asset", "max_notional_total", "max_leverage"})
+# The guard's rule refusing entries while the edge is frozen: what a shadow run tests, counted
+# apart from the kernel's other refusals (``KernelRefusals``), which `dita shadow` warns of.
+EDGE_FREEZE = "edge_freeze"
 # How many freezes the report lists one by one, the most recent (``freezes_total`` counts them
 # all): the quoter freezes about every third round, and a long run's list grew without bound.
 FREEZE_EVENTS_KEPT = 1_000
@@ -116,6 +119,10 @@ class _Tally:
         self.runtime = runtime
         self.placed = self.filled = self.rejected = self.canceled = 0
         self.risk_blocks = self.blocks_total = 0
+        # Every intent the quoter sent (``intents``) and the kernel's refusals of them, as a
+        # backtest counts them, the edge freezes counted apart (``edge_frozen``).
+        self.refusals = KernelRefusals()
+        self.edge_frozen = 0
         self.iteration = 0
         self.freeze_log: deque[dict[str, Any]] = deque(maxlen=FREEZE_EVENTS_KEPT)
         self.last_freeze_reason = ""
@@ -123,6 +130,11 @@ class _Tally:
         self.symbols = symbols
 
     def on_intent(self, intent: KernelIntent, outcome: KernelOutcome) -> None:
+        if _edge_frozen(outcome):
+            self.refusals.intents += 1
+            self.edge_frozen += 1
+        else:
+            self.refusals.on_intent(intent, outcome)
         if intent.action.name not in ("ENTER", "EXIT"):
             return
         if outcome.accepted:
@@ -157,6 +169,15 @@ class _Tally:
                     "reason": self.last_freeze_reason,
                 }
             )
+
+
+def _edge_frozen(outcome: KernelOutcome) -> bool:
+    """Whether ``outcome`` is the guard's refusal of an entry while the edge is frozen."""
+    return (
+        not outcome.accepted
+        and outcome.diagnostic_code.name == "RISK_REJECTED"
+        and outcome.details.get("rule") == EDGE_FREEZE
+    )
 
 
 class _ShadowQuoter(TwoSidedQuoter):
@@ -289,6 +310,7 @@ def run_shadow(
                 asset, 0.0
             )
     control = kernel.control()
+    refusals = tally.refusals
     report: dict[str, Any] = {
         "execution": {"iterations": s.iterations, "symbols": list(s.symbols)},
         "orders": {
@@ -305,11 +327,20 @@ def run_shadow(
         },
         "risk": {
             "blocks_total": tally.blocks_total,
+            "edge_frozen": tally.edge_frozen,
             "freeze_events": list(tally.freeze_log),
             "freezes_total": int(control["freeze_events"]),
             "frozen": bool(control.get("frozen", False)),
             "last_freeze_reason": tally.last_freeze_reason,
             "last_freeze_symbol": tally.last_freeze_symbol,
+            # As `dita backtest --json` has it: null when none.
+            "refused": {
+                "intents": refusals.intents,
+                "refused": refusals.refused,
+                "reasons": refusals.text(),
+            }
+            if refusals.refused
+            else None,
         },
         "runtime": {"utc": frozen_or_now_utc()},
     }

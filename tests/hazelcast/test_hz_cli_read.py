@@ -54,13 +54,15 @@ def test_status_from_the_projection_does_not_claim_no_strategies(
     assert result.exit_code == 0, result.stderr
     (row,) = json.loads(result.stdout)
     assert row["strategies"] is None
-    # Nor the orders the venue rejected (a paper run counts them in its state file).
+    # Nor the orders the venue rejected, or the intents the kernel refused (a paper run counts
+    # them in its state file).
     assert row["orders_rejected"] is None and row["rejection_reasons"] is None
+    assert row["intents_refused"] is None and row["refusal_reasons"] is None
     table = runner.invoke(app, ["status", *hz])
     assert table.exit_code == 0, table.stderr
     line = next(x for x in table.stdout.splitlines() if traded.kernel_id in x)
     assert "not projected" in line and "None" not in line
-    assert "the venue rejected" not in table.stdout
+    assert "the venue rejected" not in table.stdout and "the kernel refused" not in table.stdout
 
 
 def test_a_cluster_name_that_does_not_answer_is_named(

@@ -337,17 +337,21 @@ def test_shadow_report_is_byte_identical_with_a_frozen_clock() -> None:
     assert set(report["positions"]) == {"by_symbol", "net_pos_usd", "total_notional_usd"}
     assert set(report["risk"]) == {
         "blocks_total",
+        "edge_frozen",
         "freeze_events",
         "freezes_total",
         "frozen",
         "last_freeze_reason",
         "last_freeze_symbol",
+        "refused",
     }
     assert report["runtime"] == {"utc": "2026-01-01T00:00:00Z"}
     orders, risk, pos = report["orders"], report["risk"], report["positions"]
     assert orders["placed"] > 0 and orders["filled"] > 0
     assert orders["filled"] + orders["rejected"] <= orders["placed"]
     assert risk["blocks_total"] >= orders["risk_blocks"]
+    # Its only refusals are the edge freezes: nothing to warn of.
+    assert risk["edge_frozen"] == risk["blocks_total"] > 0 and risk["refused"] is None
     assert risk["freezes_total"] == len(risk["freeze_events"]) > 0
     assert risk["last_freeze_symbol"] in ("BTCUSDT", "ETHUSDT")
     assert "below threshold 1.5" in risk["last_freeze_reason"]

@@ -22,7 +22,7 @@ class FarBid(Strategy):
 """
 
 
-def _paper(tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _paper(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     """``dita paper`` in a fresh interpreter, as a user runs it: the logger's warnings reach stderr
     through Python's own last-resort handler, which pytest's log capture would stand in for."""
     rows = ["timestamp,asset,open,high,low,close,volume"]
@@ -30,7 +30,7 @@ def _paper(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     (tmp_path / "bars.csv").write_text("\n".join(rows) + "\n")
     args = ["paper", "--strategy", "paper_said_once:FarBid", "--data", str(tmp_path / "bars.csv")]
     args += ["--max-speed", "--kernel-id", "once"]
-    args += ["--state-dir", str(tmp_path / "state"), "--wal-dir", str(tmp_path / "wal")]
+    args += ["--state-dir", str(tmp_path / "state"), "--wal-dir", str(tmp_path / "wal"), *extra]
     return subprocess.run(
         [sys.executable, "-c", "from dita.cli import main; main()", *args],
         capture_output=True,
@@ -54,3 +54,20 @@ def test_a_torn_record_cut_at_the_open_is_said_once(tmp_path: Path) -> None:
     assert len(said) == 1, run.stderr
     assert said[0].startswith("warning: the write-ahead log's last record was unfinished"), run.stderr
     assert f"bytes cut from {segment} at byte " in said[0]
+
+
+def test_a_checkpoint_passed_over_at_the_open_is_said_once(tmp_path: Path) -> None:
+    """A damaged checkpoint was said by the logger and by the CLI, and the CLI's line had the
+    kernel recovered "from an earlier one" where it was the start of the log."""
+    (tmp_path / "paper_said_once.py").write_text(FAR_BID)
+    first = _paper(tmp_path)
+    assert first.returncode == 0, first.stderr
+    (checkpoint,) = (tmp_path / "wal").glob("ckpt-*.ckpt")
+    checkpoint.write_bytes(checkpoint.read_bytes()[:-1])
+    # The only checkpoint passed over, the log alone does not hold the kernel's slot count.
+    run = _paper(tmp_path, "--max-slots", "64")
+    assert run.returncode == 0, run.stderr
+    said = [line for line in run.stderr.splitlines() if checkpoint.name in line]
+    assert len(said) == 1, run.stderr
+    assert said[0].startswith(f"warning: checkpoint {checkpoint} was passed over (corrupt "), run.stderr
+    assert said[0].endswith("checkpoint digest mismatch): the kernel was recovered from the start of the log")

@@ -58,9 +58,20 @@ class Declares(Strategy[Any]):
 
 class DeclaresBtc(Declares):
     assets = ("BTCUSDT",)
+
+
+class BuysTooMuchOnce(Strategy[Any]):
+    \"\"\"Asks for 1e308 BTCUSDT on the first bar of each run: the kernel refuses it.\"\"\"
+
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, 1e308, price=bar.close)
 """
 
 REASON = "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
+REFUSAL = "INVALID_INTENT: target_size=1e+308: must be at most 1e15 in magnitude"
 
 
 @pytest.fixture
@@ -111,10 +122,36 @@ def test_status_shows_the_rejections_the_state_file_counts(tmp_path: Path, strat
     table = runner.invoke(app, ["status", *state])
     assert table.exit_code == 0, table.output
     assert re.search(r"┃ rejected ┃", table.stdout), table.stdout
-    assert re.search(r"│ k +│.*│ +1 │ BuysEthOnce=STOPPED", table.stdout), table.stdout
-    assert re.search(r"│ old +│.*│ +0 │ BuysEthOnce=STOPPED", table.stdout), table.stdout
+    assert re.search(r"│ k +│.*│ +1 │ +0 │ BuysEthOnce=STOPPED", table.stdout), table.stdout
+    assert re.search(r"│ old +│.*│ +0 │ +0 │ BuysEthOnce=STOPPED", table.stdout), table.stdout
     assert f"k: the venue rejected 1 order: 1 x {REASON}" in table.stdout
     assert "old: the venue rejected" not in table.stdout
+
+
+def test_status_shows_the_refusals_the_state_file_counts(tmp_path: Path, strategies: str) -> None:
+    """`dita status` shows the intents the kernel refused (`intents_refused`, `refusal_reasons`)
+    as it shows the orders the venue rejected: a column, the reasons under the table, and both
+    in --json. A state file written before they were counted reads as none refused."""
+    bars = flat_bars(tmp_path / "bars.csv", 3)
+    assert run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", bars).exit_code == 0
+    old = {k: v for k, v in saved_state(tmp_path).items() if k not in ("intents_refused", "refusal_reasons")}
+    (tmp_path / "state" / "old.json").write_text(json.dumps({**old, "kernel_id": "old"}))
+    state = ["--state-dir", str(tmp_path / "state")]
+    result = runner.invoke(app, ["status", *state, "--json"])
+    assert result.exit_code == 0, result.output
+    rows = {r["kernel_id"]: r for r in json.loads(result.stdout)}
+    assert rows["k"]["intents_refused"] == 1 and rows["k"]["refusal_reasons"] == {REFUSAL: 1}
+    assert rows["old"]["intents_refused"] == 0 and rows["old"]["refusal_reasons"] == {}
+    table = runner.invoke(app, ["status", *state])
+    assert table.exit_code == 0, table.output
+    assert re.search(r"┃ rejected ┃ refused ┃", table.stdout), table.stdout
+    assert re.search(r"│ k +│.*│ +0 │ +1 │ BuysTooMuchOnce=STOPPED", table.stdout), table.stdout
+    assert re.search(r"│ old +│.*│ +0 │ +0 │ BuysTooMuchOnce=STOPPED", table.stdout), table.stdout
+    # In the words `dita paper` warns with at the end of its run (the file keeps no count of the
+    # intents sent, so no "of M").
+    assert f"k: the kernel refused 1 intent: 1 x {REFUSAL}" in table.stdout
+    assert "old: the kernel refused" not in table.stdout
+    assert "the venue rejected" not in table.stdout
 
 
 def test_a_paper_run_without_rejections_says_none(tmp_path: Path, strategies: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tracemalloc
 from typing import Any
 
@@ -204,3 +205,43 @@ def test_orders_refused_for_want_of_a_free_slot_count_as_blocks(monkeypatch: pyt
     assert "INVALID_SLOT_ID" in refused
     assert report["risk"]["blocks_total"] == len(refused)
     assert report["orders"]["risk_blocks"] == 0
+
+
+def _shadow(*args: str) -> Any:
+    return CliRunner().invoke(app, ["shadow", "--symbols", "BTCUSDT,ETHUSDT", "--no-progress", *args])
+
+
+def test_the_kernels_other_refusals_warn_and_its_edge_freezes_are_said_apart() -> None:
+    """A shadow run said nothing of the intents the kernel refused, as backtest and paper did
+    before they counted them. Its edge freezes are what the run is for: counted apart and said
+    as a plain line; the kernel's other refusals (here the per-symbol cap) warn, as backtest and
+    paper warn of them. The report carries both."""
+    result = _shadow("--iterations", "10", "--max-inv", "1500", "--max-total", "3000")
+    assert result.exit_code == 0, result.output
+    risk = json.loads(result.stdout)["risk"]
+    refused, frozen = risk["refused"], risk["edge_frozen"]
+    assert frozen > 0 and refused["refused"] > 0
+    # Every refusal of this run is of an order: the report's count of all of them is the two.
+    assert frozen + refused["refused"] == risk["blocks_total"]
+    assert refused["intents"] >= risk["blocks_total"] + 2  # and the two orders placed
+    assert refused["reasons"] == f"{refused['refused']} x RISK_REJECTED: max_notional_per_asset"
+    assert result.stderr.splitlines() == [
+        f"shadow: edge froze {frozen:,} intents (an edge below --edge-threshold 1.5 bps)",
+        f"warning: the kernel refused {refused['refused']:,} of {refused['intents']:,} intents: "
+        f"{refused['reasons']}",
+    ]
+
+
+def test_a_run_whose_only_refusals_are_edge_freezes_warns_of_none() -> None:
+    result = _shadow("--iterations", "50")
+    assert result.exit_code == 0, result.output
+    risk = json.loads(result.stdout)["risk"]
+    assert risk["refused"] is None
+    assert risk["edge_frozen"] == risk["blocks_total"] > 0
+    said = f"shadow: edge froze {risk['edge_frozen']:,} intents (an edge below --edge-threshold 1.5 bps)\n"
+    assert result.stderr == said
+
+
+def test_a_run_without_refusals_says_nothing_of_them() -> None:
+    report = run_shadow(ShadowSettings(symbols=["BTCUSDT"], iterations=3))
+    assert report["risk"]["edge_frozen"] == 0 and report["risk"]["refused"] is None

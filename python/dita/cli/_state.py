@@ -431,9 +431,12 @@ def read_hazelcast(
             "fills": None,
             # Nor the strategies: they live in the process running the kernel (its state file).
             "strategies": None,
-            # Nor the orders its venue rejected (counted by `dita paper`, in its state file).
+            # Nor the orders its venue rejected, or the intents it refused (counted by `dita
+            # paper`, in its state file).
             "orders_rejected": None,
             "rejection_reasons": None,
+            "intents_refused": None,
+            "refusal_reasons": None,
             # Unknown without its account (not taken for gone for want of one).
             "running": None if ACCOUNTS_MAP in unread else kid in live,
             "source": f"hazelcast {','.join(members)}",

@@ -1343,20 +1343,21 @@ def _restored_clock(session: PaperSession, console: Any) -> float:
     return now
 
 
-# How the `dita.kernel` logger's warning of a torn record cut by the log's open begins
-# (ExecutionKernel's _tell_recovery): _say_recovery_damage says it.
-_TORN_SAID_HERE = "kernel %r: cut a torn record off"
+# How the `dita.kernel` logger's warnings of a torn record cut, and of a checkpoint skipped, by
+# the log's open begin (ExecutionKernel's _tell_recovery): _say_recovery_damage says them.
+_SAID_HERE = ("kernel %r: cut a torn record off", "kernel %r: skipped a checkpoint")
 
 
 @contextlib.contextmanager
 def _recovery_said_by_the_cli() -> Iterator[None]:
-    """Holds back, while the kernel opens its log, the `dita.kernel` logger's warning of the torn
-    record the open cut: ``_say_recovery_damage`` says it in the CLI's words (with the cause and
-    what is lost), and both printed each torn record twice. A library user still gets the logger's."""
+    """Holds back, while the kernel opens its log, the `dita.kernel` logger's warnings of the torn
+    record the open cut and the checkpoints it skipped: ``_say_recovery_damage`` says them in the
+    CLI's words (with the cause and what is lost), and both printed each one twice. A library user
+    still gets the logger's."""
     import logging
 
     def not_said_here(record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(_TORN_SAID_HERE)
+        return not str(record.msg).startswith(_SAID_HERE)
 
     log = logging.getLogger("dita.kernel")
     log.addFilter(not_said_here)
@@ -1380,10 +1381,13 @@ def _say_recovery_damage(kernel: Any) -> None:
             "cut is not recovered",
             err=True,
         )
+    at = recovery.get("checkpoint_seq")
+    # Not "an earlier one" where none was usable: the log was replayed from its start.
+    recovered = "the start of the log" if at is None else f"checkpoint {at} and the log after it"
     for skipped in recovery.get("skipped_checkpoints") or []:
         typer.echo(
             f"warning: checkpoint {skipped['path']} was passed over ({skipped['reason']}): the kernel "
-            "was recovered from an earlier one and the log after it",
+            f"was recovered from {recovered}",
             err=True,
         )
 

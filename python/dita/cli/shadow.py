@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -16,6 +16,7 @@ from dita.cli._common import (
     fail_options,
     progress_report,
     stderr,
+    warn,
 )
 
 if TYPE_CHECKING:
@@ -117,8 +118,26 @@ def shadow(
     finally:
         restore_sigterm()
     typer.echo(json.dumps(report, sort_keys=True, indent=2))
+    _say_refusals(report["risk"], settings.edge_threshold)
     if "error" in report["runtime"]:
         raise typer.Exit(1)
+
+
+def _say_refusals(risk: dict[str, Any], edge_threshold: float) -> None:
+    """On stderr, after the report: the intents the edge freeze refused, as a plain line (they
+    are what the run tests), then the kernel's other refusals as a warning, in `dita backtest`'s
+    words (its routine ones not counted)."""
+    from dita.runtime import refusals_said
+
+    frozen, refused = risk["edge_frozen"], risk["refused"]
+    if frozen:
+        typer.echo(
+            f"shadow: edge froze {frozen:,} intent{'' if frozen == 1 else 's'} "
+            f"(an edge below --edge-threshold {edge_threshold:g} bps)",
+            err=True,
+        )
+    if refused:
+        warn(refusals_said(refused["refused"], refused["reasons"], refused["intents"]))
 
 
 def register(app: typer.Typer) -> None:

@@ -139,6 +139,24 @@ def _state_dir(given: Path | None) -> Path:
     return path
 
 
+def _refusals_said(row: dict[str, Any]) -> list[str]:
+    """The orders the venue rejected and the intents the kernel refused of a ``status`` row, with
+    their reasons, in the words `dita paper` warns with at the end of its run: ``the venue
+    rejected N orders: ...``, ``the kernel refused N intents: ...`` (the state file keeps no count
+    of the intents sent: no "of M"). Neither is said where there were none, or it is unknown."""
+    from dita.runtime import KernelRefusals, VenueRejections, refusals_said
+
+    said = []
+    for count, reasons, counts, say in (
+        ("orders_rejected", "rejection_reasons", VenueRejections, rejected_said),
+        ("intents_refused", "refusal_reasons", KernelRefusals, refusals_said),
+    ):
+        n = row[count]
+        if n:
+            said.append(say(n, counts(n, row[reasons]).text()))
+    return said
+
+
 def _iso(ts: float | None) -> str:
     if ts is None:  # not 0: that is 1970-01-01 00:00:00, a time like any other
         return ""
@@ -153,9 +171,9 @@ def status(
     json_out: JsonOut = False,
     timeout: ReadTimeout = _READ_TIMEOUT_S,
 ) -> None:
-    """Kernels, their mode, account, strategies and the orders their venue rejected."""
+    """Kernels, their mode, account, strategies, the orders their venue rejected and the
+    intents they refused."""
     from dita.cli._state import active_slots
-    from dita.runtime import VenueRejections
 
     snaps, incomplete = _snapshots(state_dir, hazelcast, kernel, hz_cluster, timeout)
     rows = []
@@ -191,6 +209,9 @@ def status(
                 # count (None from the projection, which does not hold them).
                 "orders_rejected": s.get("orders_rejected", 0),
                 "rejection_reasons": s.get("rejection_reasons", {}),
+                # And the intents the kernel refused (but its routine refusals), alike.
+                "intents_refused": s.get("intents_refused", 0),
+                "refusal_reasons": s.get("refusal_reasons", {}),
                 "source": s.get("source", ""),
                 # Why a kernel is not running (closed, gone quiet, its process gone).
                 "note": s.get("note", ""),
@@ -216,9 +237,10 @@ def status(
         "fees",
         "open",
         "rejected",
+        "refused",
         "strategies",
     ):
-        numeric = ("equity", "realized", "unrealized", "fees", "open", "rejected")
+        numeric = ("equity", "realized", "unrealized", "fees", "open", "rejected", "refused")
         table.add_column(col, justify="right" if col in numeric else "left")
     for r in rows:
         _add_row(
@@ -231,18 +253,15 @@ def status(
             _money(r["unrealized_pnl"]),
             _money(r["fees"]),
             _NOT_READ if r["open_positions"] is None else str(r["open_positions"]),
-            "" if r["orders_rejected"] is None else str(r["orders_rejected"]),
+            *("" if r[count] is None else str(r[count]) for count in ("orders_rejected", "intents_refused")),
             "not projected"
             if r["strategies"] is None
             else ", ".join(f"{x['name']}={x['status']}" for x in r["strategies"]),
         )
     console.print(table)
     for r in rows:
-        if r["orders_rejected"]:
-            # Their reasons, as `dita paper` says them at the end of its run.
-            said = VenueRejections(r["orders_rejected"], r["rejection_reasons"]).text()
-            line = f"{r['kernel_id']}: {rejected_said(r['orders_rejected'], said)}"
-            console.print(shown(line), highlight=False)
+        for line in _refusals_said(r):
+            console.print(shown(f"{r['kernel_id']}: {line}"), highlight=False)
     for r in rows:
         if r["note"]:
             console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
