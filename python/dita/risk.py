@@ -14,11 +14,11 @@ the field and the offending value, and nothing is changed.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from dita._numbers import Flag, Number, OptionalNumber
+from dita._numbers import Flag, Number, not_a_flag
 
 __all__ = [
     "KERNEL_MAX",
@@ -48,31 +48,44 @@ KERNEL_MIN_LEVERAGE = 1e-15
 KERNEL_MAX_ORDER_RATE = 100_000
 
 
+def _not_text(value: object) -> object:
+    """Refuses a number written as text (or bytes), and a bool (``not_a_flag``): pydantic read
+    "100" as 100.0, where ``set_risk_limits`` refuses text, so a limit quoted in a config
+    passed the model that is there to check it."""
+    if isinstance(value, str | bytes | bytearray):
+        raise ValueError(f"{value!r} is text, not a number")
+    return not_a_flag(value)
+
+
+# A limit: a number of any numeric type (numpy's, Decimal), or None for off; never text.
+LimitNumber = Annotated[float | None, BeforeValidator(_not_text)]
+
+
 class RiskLimits(BaseModel):
     """Pre-trade limits of one kernel. ``model_dump()`` is what ``set_risk_limits`` takes."""
 
     # Frozen so a limits object handed to a kernel cannot drift from what the kernel holds.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_leverage: OptionalNumber = Field(
+    max_leverage: LimitNumber = Field(
         default=None,
         ge=KERNEL_MIN_LEVERAGE,
         le=KERNEL_MAX,
         description="largest leverage an entry may use",
     )
-    max_notional_per_asset: OptionalNumber = Field(
+    max_notional_per_asset: LimitNumber = Field(
         default=None,
         gt=0,
         le=KERNEL_MAX,
         description="largest open plus working notional in one asset, quote currency",
     )
-    max_notional_total: OptionalNumber = Field(
+    max_notional_total: LimitNumber = Field(
         default=None,
         gt=0,
         le=KERNEL_MAX,
         description="largest open plus working notional over all assets",
     )
-    max_order_rate: OptionalNumber = Field(
+    max_order_rate: LimitNumber = Field(
         default=None,
         ge=1,
         le=KERNEL_MAX_ORDER_RATE,
@@ -85,7 +98,7 @@ class RiskLimits(BaseModel):
         description="NEUTRAL admits both sides; under BULL a SHORT MARKET entry (under BEAR a LONG "
         'one) needs metadata["override"]; LIMIT entries and exits are not judged by it',
     )
-    edge_freeze_threshold_bps: OptionalNumber = Field(
+    edge_freeze_threshold_bps: LimitNumber = Field(
         default=None,
         ge=-KERNEL_MAX,
         le=KERNEL_MAX,

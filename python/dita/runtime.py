@@ -8,7 +8,8 @@ runtime routes each fill back to the strategy that owns the trade.
 Each strategy is RUNNING, PAUSED (gets no data, still hears its fills), STOPPED or ERROR:
 an exception in one strategy's callback moves only that strategy to ERROR, records the
 error, cancels its working entry orders (its exits keep working, its positions are left to
-the operator), and the loop carries on with the others.
+the operator), and the loop carries on with the others. ``stop(name)`` cancels the stopped
+strategy's working entries alike; ``stop()`` (every strategy, a run's end) leaves the book.
 
 Venues that report later (``poll_events``: a live exchange's fills of resting orders, its
 cancels and expiries) are polled on each data point while orders work (or the kernel awaits
@@ -496,9 +497,12 @@ class TradingRuntime:
             # busy), and it held the venue's later events back (each named at ERROR).
             "venue_events_stuck": 0,
             # Cancels of the working entries of strategies put in ERROR, and those of them that
-            # raised or were refused (each logged at ERROR): see `_cancel_failed_entries`.
+            # raised or were refused (each logged at ERROR): see `_cancel_left_entries`.
             "error_cancels": 0,
             "error_cancels_failed": 0,
+            # The same for strategies stopped by name (or with cancel_entries=True): see `stop`.
+            "stop_cancels": 0,
+            "stop_cancels_failed": 0,
         }
         # When to look for orders in doubt next (see `_settle_doubts`), and the wait after a
         # reconciliation that left one in doubt (doubled each time, up to DOUBT_MAX_WAIT).
@@ -515,10 +519,10 @@ class TradingRuntime:
         self._fill_calls: deque[tuple[StrategyHandle, Fill]] = deque()
         self._telling = False
         # How deep the runtime is in calls of the kernel or the venues and the routing of their
-        # answers, and the strategies put in ERROR meanwhile whose working entries are to be
-        # canceled once it is out of them all (``_cancel_failed_entries``).
+        # answers, and the strategies put in ERROR or stopped meanwhile whose working entries
+        # are to be canceled once it is out of them all (``_cancel_left_entries``).
         self._calls = 0
-        self._failed: deque[StrategyHandle] = deque()
+        self._left: deque[StrategyHandle] = deque()
         self._canceling = False
 
     # -- strategies ----------------------------------------------------------------------
@@ -600,10 +604,18 @@ class TradingRuntime:
         if self._started:
             self._start(self.handles[name])
 
-    def stop(self, name: str | None = None) -> None:
+    def stop(self, name: str | None = None, *, cancel_entries: bool | None = None) -> None:
         """Stop one strategy (or all): ``on_stop`` is called; strategies in ERROR stay there.
         After ``on_stop`` a strategy hears no data nor fills (``on_fill``), not even the rest of
-        a data point being handed out (stopped from another strategy's callback)."""
+        a data point being handed out (stopped from another strategy's callback).
+
+        ``cancel_entries`` (default: when ``name`` names one strategy) cancels the entry orders
+        each stopped strategy still has working or in doubt once its ``on_stop`` returned, as
+        for a strategy put in ERROR: nobody hears their fills any more, so one filled later
+        opened a position nobody would exit. Exits keep working and positions stay open. Stopping
+        every strategy (a run's end) leaves the book by default: a continued run takes it back."""
+        if cancel_entries is None:
+            cancel_entries = name is not None
         names = [name] if name is not None else list(self.handles)
         for n in names:
             handle = self._handle(n)
@@ -611,7 +623,11 @@ class TradingRuntime:
                 handle, "on_stop"
             ):
                 handle.status = StrategyStatus.STOPPED
+                if cancel_entries:
+                    self._left.append(handle)
         self._reindex()
+        if not self._calls and self._left:
+            self._cancel_left_entries()
 
     def _handle(self, name: str) -> StrategyHandle:
         try:
@@ -709,33 +725,35 @@ class TradingRuntime:
         # status() keeps the message only; the traceback says which line of the strategy raised.
         log.error("strategy %r failed in %s: %s", handle.name, callback, handle.error, exc_info=exc)
         self._reindex()
-        self._failed.append(handle)
+        self._left.append(handle)
         if not self._calls:
-            self._cancel_failed_entries()
+            self._cancel_left_entries()
 
     def _left_calls(self) -> None:
         """One call of the kernel or the venues (and the routing of its answer) is over: out of
-        them all, the working entries of the strategies that failed meanwhile are canceled."""
+        them all, the working entries of the strategies that failed or were stopped meanwhile
+        are canceled."""
         self._calls -= 1
-        if not self._calls and self._failed:
-            self._cancel_failed_entries()
+        if not self._calls and self._left:
+            self._cancel_left_entries()
 
-    def _cancel_failed_entries(self) -> None:
-        """Cancel the working entry orders of each strategy put in ERROR (in ``_failed``): it
-        acts on nothing any more, so an entry that filled later opened a position it would
-        never exit. Its exits keep working (they reduce risk) and its positions are left to the
-        operator. Called from ``_fail`` when the runtime is in no call of the kernel or the
-        venues, else once it is out of them all: inside one (a strategy's ``on_fill`` while a
-        venue's answer is routed, or the kernel's own venue call), a cancel met the venue in the
-        middle of its answer, an order it had just filled refused as unknown, its fill not yet
-        booked. Raises nothing: a cancel that raises or is refused is logged at ERROR and
-        counted in ``stats["error_cancels_failed"]``, and the loop goes on."""
+    def _cancel_left_entries(self) -> None:
+        """Cancel the working entry orders of each strategy put in ERROR or stopped (in
+        ``_left``): it acts on nothing any more, so an entry that filled later opened a position
+        it would never exit. Its exits keep working (they reduce risk) and its positions are
+        left to the operator. Called from ``_fail`` and ``stop`` when the runtime is in no call
+        of the kernel or the venues, else once it is out of them all: inside one (a strategy's
+        ``on_fill`` while a venue's answer is routed, or the kernel's own venue call), a cancel
+        met the venue in the middle of its answer, an order it had just filled refused as
+        unknown, its fill not yet booked. Raises nothing: a cancel that raises or is refused is
+        logged at ERROR and counted in ``stats["error_cancels_failed"]`` (``stop_cancels_failed``
+        for a stopped strategy), and the loop goes on."""
         if self._canceling:
             return  # a cancel's own answer routed: the running call takes the rest
         self._canceling = True
         try:
-            while self._failed:
-                handle = self._failed.popleft()
+            while self._left:
+                handle = self._left.popleft()
                 for slot, order in self._working_entries(handle):
                     self._cancel_entry(handle, slot, order)
         finally:
@@ -762,15 +780,15 @@ class TradingRuntime:
         return entries
 
     def _cancel_entry(self, handle: StrategyHandle, slot: TradeSlot, order: Any) -> None:
-        """Cancel entry ``order`` of failed strategy ``handle`` through the kernel, its answer
-        routed as a strategy's own cancel's (a fill that raced it booked and kept in the
-        strategy's ``fills``); what fails is logged at ERROR and counted, never raised."""
-        self.stats["error_cancels"] += 1
+        """Cancel entry ``order`` of failed or stopped strategy ``handle`` through the kernel,
+        its answer routed as a strategy's own cancel's (a fill that raced it booked and kept in
+        the strategy's ``fills``); what fails is logged at ERROR and counted, never raised."""
+        self.stats[f"{_cancels_of(handle)}_cancels"] += 1
         intent = cancel_intent(
             self.ctx.next_intent_id(handle.strategy),
             order.trade_id,
             slot,
-            reason=f"strategy {handle.name} in ERROR",
+            reason=f"strategy {handle.name} {_left_as(handle)}",
             timestamp=self.now(),
         )
         coid = order.client_order_id
@@ -795,18 +813,22 @@ class TradingRuntime:
             )
             if refusal is None:
                 log.warning(
-                    "strategy %r in ERROR: cancel sent for its working entry order %s", handle.name, coid
+                    "strategy %r %s: cancel sent for its working entry order %s",
+                    handle.name,
+                    _left_as(handle),
+                    coid,
                 )
                 return
             problem = f"was refused by the venue ({refusal.reason or 'no reason given'})"
         self._entry_cancel_failed(handle, coid, problem)
 
     def _entry_cancel_failed(self, handle: StrategyHandle, client_order_id: str, problem: str) -> None:
-        self.stats["error_cancels_failed"] += 1
+        self.stats[f"{_cancels_of(handle)}_cancels_failed"] += 1
         log.error(
-            "strategy %r in ERROR: the cancel of its working entry order %s %s; it may still fill "
+            "strategy %r %s: the cancel of its working entry order %s %s; it may still fill "
             "(a position the strategy will not exit)",
             handle.name,
+            _left_as(handle),
             client_order_id,
             shortened(problem, 300),
         )
@@ -2124,6 +2146,16 @@ def check_strategy_unused(strategy: Strategy[Any]) -> None:
             f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
             f"are that run's); make a new instance: {type(strategy).__name__}(params)"
         )
+
+
+def _left_as(handle: StrategyHandle) -> str:
+    """How a strategy whose entries the runtime cancels left the run, as its logs say it."""
+    return "in ERROR" if handle.status is StrategyStatus.ERROR else "stopped"
+
+
+def _cancels_of(handle: StrategyHandle) -> str:
+    """The ``stats`` prefix of those cancels: ``error`` or ``stop``."""
+    return "error" if handle.status is StrategyStatus.ERROR else "stop"
 
 
 def _text_of(exc: BaseException) -> str:

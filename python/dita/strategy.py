@@ -255,7 +255,9 @@ class Strategy(Generic[P]):
         """One of this strategy's orders filled (partly or fully)."""
 
     def on_stop(self) -> None:
-        """Called once when the runtime stops this strategy (not after an error)."""
+        """Called once when the runtime stops this strategy (not after an error). Stopped by name
+        (``runtime.stop("name")``), its entries still working are canceled after this returns
+        (it may cancel them itself); its exits and positions are left as they are."""
 
     # -- context -------------------------------------------------------------------------
 

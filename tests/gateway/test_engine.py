@@ -181,9 +181,10 @@ def test_a_mark_the_kernel_refuses_is_a_field_error_and_prices_nothing() -> None
     kernel = ExecutionKernel(max_slots=2)
     events = session(kernel, "MARK BTC 1e16\nORDER BUY BTC 1 MKT m1\n")
     (error,) = [e for e in events if e["type"] == "error"]
-    assert (error["code"], error["field"], error["value"]) == ("INVALID_FIELD", "price", 1e16)
+    # Named as sent (the text "1e16"), refused before the kernel is asked.
+    assert (error["code"], error["field"], error["value"]) == ("INVALID_FIELD", "price", "1e16")
     assert error["line"] == 1
-    assert "at most 1e15" in error["message"]
+    assert "at most 1e+15" in error["message"]
     # The market order finds no price: the refused mark did not become the reference.
     update = next(e for e in events if e["type"] == "order_update")
     assert update["status"] == "REJECTED" and update["diagnostic"] == "NO_REFERENCE_PRICE"
@@ -266,8 +267,8 @@ def test_an_order_over_the_kernels_bound_is_a_field_error_and_leaves_the_client_
     events = session(kernel, "ORDER BUY BTC 1 1e16 b1\nORDER BUY BTC 2e15 MKT b1\nORDER BUY BTC 1 100 b1\n")
     errors = [e for e in events if e["type"] == "error"]
     assert [(e["code"], e["field"], e["value"], e["line"]) for e in errors] == [
-        ("INVALID_FIELD", "price", 1e16, 1),
-        ("INVALID_FIELD", "qty", 2e15, 2),
+        ("INVALID_FIELD", "price", "1e16", 1),
+        ("INVALID_FIELD", "qty", "2e15", 2),  # as sent, not the float made of it
     ]
     assert all("at most 1e+15" in e["message"] for e in errors)
     assert [(e["type"], e.get("status")) for e in events if e.get("client_id") == "b1"][-1] == (

@@ -43,7 +43,7 @@ def test_zero_spelled_any_way_is_still_zero(live: LiveServer, sent: str) -> None
 @pytest.mark.parametrize(
     ("metadata", "named"),
     [
-        ({"\u0000": "\ud800"}, "metadata key '\\x00': value '\\ud800': text must not hold lone surrogates"),
+        ({"k": "\ud800"}, "metadata key 'k': value '\\ud800': text must not hold lone surrogates"),
         ({"ok": "\udc80x"}, "value '\\udc80x': text must not"),
         ({"\udc80": 1}, "metadata key '\\udc80': text must not"),
         ({"k": "v" * 300}, "value 'vvvv"),
@@ -52,8 +52,9 @@ def test_zero_spelled_any_way_is_still_zero(live: LiveServer, sent: str) -> None
 def test_a_metadata_error_names_the_text_at_fault(
     live: LiveServer, metadata: dict[str, Any], named: str
 ) -> None:
-    """A lone surrogate in a metadata value was reported under its key: for {"\\u0000": "\\ud800"}
-    the error named only '\\x00', a key that is fine, and not the value at fault."""
+    """A lone surrogate in a metadata value was reported under its key alone, a key that is
+    fine, and not the value at fault. (The first case's key was a NUL, "\\u0000", which is
+    itself refused now: test_intent_text_nul.)"""
     body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
     res = live.client.post(
         "/v1/intents", content=json.dumps({**body, "metadata": metadata}), headers=JSON_AUTH
@@ -75,3 +76,30 @@ def test_an_order_qty_too_small_for_a_float_names_the_text_sent(sent: str) -> No
     events = session(ExecutionKernel(max_slots=1), "ORDER BUY BTC 1e-400 MKT c2\n")
     (error,) = [e for e in events if e["type"] == "error"]
     assert error["field"] == "qty" and error["value"] == "1e-400" and "'1e-400'" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("line", "field", "sent"),
+    [
+        ("ORDER BUY BTC 2e15 MKT c1", "qty", "2e15"),
+        ("ORDER BUY BTC 1000000000000001 100 c1", "qty", "1000000000000001"),
+        ("ORDER BUY BTC 1 1e16 c1", "price", "1e16"),
+        ('{"cmd": "ORDER", "side": "BUY", "symbol": "BTC", "qty": "2e15", "client_id": "c1"}', "qty", "2e15"),
+        ('{"cmd": "ORDER", "side": "BUY", "symbol": "BTC", "qty": 2e15, "client_id": "c1"}', "qty", 2e15),
+        ("MARK BTC 1.5e15", "price", "1.5e15"),
+    ],
+)
+def test_a_number_over_the_kernels_bound_names_the_text_sent(line: str, field: str, sent: object) -> None:
+    """A qty over 1e15 was refused by the engine naming the float it made of the text
+    (2000000000000000.0 for "2e15"), not what the client sent. The error names what was sent,
+    a JSON number as that number; the client id stays free for the corrected order."""
+    with pytest.raises(ProtocolError) as refused:
+        parse_line(line)
+    event = refused.value.to_event()
+    assert (event["code"], event["field"], event["value"]) == ("INVALID_FIELD", field, sent)
+    assert repr(sent) in event["message"] and "at most 1e+15" in event["message"], event
+    events = session(ExecutionKernel(max_slots=1), f"{line}\nMARK BTC 100\nORDER BUY BTC 1 MKT c1\n")
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert (error["field"], error["value"], error["line"]) == (field, sent, 1)
+    updates = [e for e in events if e["type"] == "order_update"]
+    assert {e["client_id"] for e in updates} == {"c1"} and updates[-1]["status"] == "FILLED", updates

@@ -40,7 +40,15 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -171,7 +179,20 @@ def _whole(value: Any) -> Any:
     return int(number)
 
 
+# The kernel refuses a NUL in ids only; an intent's free text goes on to the journal and the
+# Hazelcast projection, whose readers a NUL breaks.
+_NUL = "text must not hold a NUL character (\\x00)"
+
+
+def _no_nul(text: str) -> str:
+    """An intent's ``reason`` (ENTER, EXIT, CANCEL, a slot's cancel), refused with a NUL in it."""
+    if "\0" in text:
+        raise ValueError(f"reason {shortened(text, 64)!r}: {_NUL}")
+    return text
+
+
 Number = Annotated[float, BeforeValidator(_number)]
+Reason = Annotated[str, AfterValidator(_no_nul)]
 SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(_whole)]
 # The bounds first: after the validator pydantic leaves them out of the schema's keywords.
 LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(_number)]
@@ -197,7 +218,7 @@ class IntentRequest(BaseModel):
     exit_leg_ratios: list[LegRatio] | None = Field(default=None, min_length=1, max_length=16)
     order_type: Literal["MARKET", "LIMIT"] = "MARKET"
     limit_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
-    reason: str = Field(default="", max_length=256)
+    reason: Reason = Field(default="", max_length=256)
     metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
 
     @field_validator("metadata")
@@ -205,6 +226,8 @@ class IntentRequest(BaseModel):
     def _metadata(cls, value: dict[str, MetaValue] | None) -> dict[str, MetaValue] | None:
         for key, item in (value or {}).items():
             # Each error names the text at fault: the key, or the value under it.
+            if "\0" in key:
+                raise ValueError(f"metadata key {shortened(key, 64)!r}: {_NUL}")
             if len(key) > 64:
                 raise ValueError(
                     f"metadata key {key[:64]!r}...: keys are at most 64 characters, got {len(key)}"
@@ -219,6 +242,8 @@ class IntentRequest(BaseModel):
                 raise ValueError(f"metadata key {key!r}: text must not hold lone surrogates")
             if isinstance(item, str) and not _is_unicode(item):
                 raise ValueError(f"metadata key {key!r}: value {item!r}: text must not hold lone surrogates")
+            if isinstance(item, str) and "\0" in item:
+                raise ValueError(f"metadata key {key!r}: value {shortened(item, 64)!r}: {_NUL}")
             if isinstance(item, float) and not math.isfinite(item):
                 raise ValueError(f"metadata key {key!r}: numbers must be finite")
             if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:
@@ -238,7 +263,7 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
-    reason: str = Field(default="", max_length=256)
+    reason: Reason = Field(default="", max_length=256)
 
 
 class ControlRequest(BaseModel):

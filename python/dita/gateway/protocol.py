@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from dita._text import shortened
 from dita.gateway.events import unicode_text
+from dita.risk import KERNEL_MAX
 
 __all__ = [
     "MAX_LINE_BYTES",
@@ -358,6 +359,15 @@ def _positive(name: str, value: Any, hint: str = "") -> float:
         raise ProtocolError(
             "INVALID_FIELD",
             f"{name} must be a finite number greater than 0{hint}, got {_quoted(value)}",
+            field=name,
+            value=value,
+        )
+    if number > KERNEL_MAX:
+        # Here, where the text sent is at hand: the engine named the float made of it (2e15 as
+        # 2000000000000000.0), and the kernel's refusal of a mark did too.
+        raise ProtocolError(
+            "INVALID_FIELD",
+            f"{name} must be at most {KERNEL_MAX:g}, the kernel's bound, got {_quoted(value)}",
             field=name,
             value=value,
         )
