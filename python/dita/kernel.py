@@ -16,9 +16,10 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from dita._kernel import KernelCore, KernelOutcome, KernelTransition, TradeSlot, VenueEvent
+from dita.control import check_kernel_id
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 
 if TYPE_CHECKING:
@@ -402,6 +403,24 @@ class ExecutionKernel(KernelCore):
     control_plane=None, kernel_id=None)``. Without a venue the kernel uses a default
     ``MockVenueAdapter`` (acknowledge and fill at once).
     """
+
+    def __new__(
+        cls,
+        max_slots: int | None = None,
+        venue: Any = None,
+        journal: Any = None,
+        projection: Any = None,
+        control_plane: Any = None,
+        kernel_id: str | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        # `*` keys the control plane's entry for every kernel: refused before the native
+        # constructor makes the write-ahead log, so the refusal leaves nothing behind.
+        check_kernel_id(kernel_id)
+        made: Self = super().__new__(  # type: ignore[assignment]  # the stub says KernelCore
+            cls, max_slots, venue, journal, projection, control_plane, kernel_id, **kwargs
+        )
+        return made
 
     def __init__(
         self,

@@ -89,7 +89,7 @@ def test_a_kernel_whose_entry_no_reader_can_decode_keeps_its_mode_and_says_so(
     JSON object: the entry is logged as an error and sets nothing. A HALTED kernel stays HALTED,
     not LIVE; one starting is in its own local mode, said."""
     key = kernel_id if which == "own" else "*"
-    write_entry(hz_client, key, {"mode": "HALTED"})
+    write_entry(hz_client, kernel_id if which == "own" else None, {"mode": "HALTED"})
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
@@ -112,3 +112,92 @@ def test_a_kernel_whose_entry_no_reader_can_decode_keeps_its_mode_and_says_so(
         assert f"skipped entry {key!r} of {CONTROL_PLANE_MAP}: {WHY}" in "\n".join(_errors(caplog))
     finally:
         again.close()
+
+
+def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+REPLACED = (
+    f"control entry {{key!r}}: replaced a value this client cannot decode (serializer type id "
+    f"{FOREIGN_TYPE_ID}, another client's)"
+)
+
+
+@pytest.mark.parametrize("how", ["write_entry", "plane"])
+def test_a_global_halt_replaces_an_undecodable_global_entry_and_says_so(
+    hz_member: HazelcastMember,
+    hz_client: Any,
+    foreign: Any,
+    kernel_id: str,
+    how: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The global entry written by another client's serializer: a global HALTED (its write put the
+    entry if absent, and the answer, that entry, could not be decoded) failed as "unavailable",
+    every time, so no operator could halt the cluster. It replaces that entry, said as a warning."""
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        foreign.set("*", Foreign())
+        if how == "write_entry":
+            written = write_entry(hz_client, None, {"mode": "HALTED"})
+        else:
+            written = plane.set(mode="HALTED")
+        assert written["mode"] == "HALTED"
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        stored = hz_client.get_map(CONTROL_PLANE_MAP).blocking().get("*")
+        assert stored.loads()["mode"] == "HALTED"
+        said = [m for m in _warnings(caplog) if "replaced a value" in m]
+        assert len(said) == 1 and said[0].startswith(REPLACED.format(key="*")), _warnings(caplog)
+        assert "mode=HALTED" in said[0]
+    finally:
+        kernel.close()
+
+
+def test_a_kernel_s_write_goes_through_an_undecodable_global_entry_and_replaces_its_own(
+    hz_member: HazelcastMember, hz_client: Any, foreign: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kernel's write reads its own entry and the global one: either undecodable failed it as
+    "unavailable". The global one, unread, is skipped, named; its own is replaced, named."""
+    foreign.set("*", Foreign())
+    foreign.set(kernel_id, Foreign())
+    written = write_entry(hz_client, kernel_id, {"mode": "HALTED"})
+    assert written["mode"] == "HALTED"
+    assert hz_client.get_map(CONTROL_PLANE_MAP).blocking().get(kernel_id).loads()["mode"] == "HALTED"
+    said = _warnings(caplog)
+    assert f"skipped entry '*' of {CONTROL_PLANE_MAP}: {WHY}" in said, said
+    assert [m for m in said if m.startswith(REPLACED.format(key=kernel_id))], said
+    assert isinstance(foreign.get("*"), Foreign)  # the global entry is not this write's
+
+
+@pytest.mark.parametrize("which", ["own", "*", "other"])
+def test_an_event_of_an_undecodable_value_is_skipped_and_the_connection_kept(
+    hz_member: HazelcastMember,
+    hz_client: Any,
+    foreign: Any,
+    kernel_id: str,
+    which: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client decoded an event's value before the plane's listener saw it, and the failure
+    closed the client's connection: every such write took the plane away ("unreachable") until it
+    reconnected, and a HALTED written meanwhile waited for the resync. The event is skipped, said;
+    the entry counts as gone, as a read counts it; the connection stays."""
+    key = {"own": kernel_id, "*": "*", "other": f"{kernel_id}-other"}[which]
+    write_entry(hz_client, None if key == "*" else key, {"mode": "REDUCE_ONLY"})
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    try:
+        assert mode(kernel) == ("PAPER" if which == "other" else "REDUCE_ONLY")
+        foreign.set(key, Foreign())
+        skipped = f"control entry {key!r}: event skipped, its value is {WHY}"
+        assert eventually(lambda: any(m.startswith(skipped) for m in _warnings(caplog))), _warnings(caplog)
+        assert eventually(lambda: key not in plane.entries())
+        write_entry(hz_client, None, {"mode": "HALTED"})  # an event, with the connection still there
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        assert plane.status()["connected"] and plane.status()["in_sync"]
+        said = _warnings(caplog)
+        assert not [m for m in said if "unreachable" in m or "reachable again" in m], said
+    finally:
+        kernel.close()

@@ -21,6 +21,7 @@ __all__ = [
     "ControlChangeRefused",
     "ControlPlane",
     "InMemoryControlPlane",
+    "check_kernel_id",
     "entry_key",
     "enum_names",
     "normalize_change",
@@ -67,17 +68,35 @@ def normalize_change(
     return change
 
 
+def check_kernel_id(kernel_id: object) -> None:
+    """ValueError naming ``kernel_id`` when it is ``*``, the key of the entry for every kernel: a
+    kernel of that id read and wrote the global entry as its own (resumed alone, it resumed every
+    kernel). Its other keys (``<kernel_id>`` and ``<kernel_id>:<slot_id>``) hold any other id
+    unambiguously; the kernel checks the rest (1-200 characters, no white space or NUL)."""
+    if isinstance(kernel_id, str) and kernel_id == GLOBAL:
+        raise ValueError(
+            f"kernel_id {kernel_id!r} is the control plane's entry for every kernel: "
+            "give the kernel another id"
+        )
+
+
 def entry_key(kernel_id: str | None) -> str:
     """The entry a change for ``kernel_id`` goes to: None is the global entry ``*``.
 
     An empty kernel id is refused rather than read as global: a blank id from a config or the
-    environment must not un-halt every kernel.
+    environment must not un-halt every kernel. So is ``*``: the global entry is None's, and a
+    change meant for a kernel of that id must not reach every kernel.
     """
     if kernel_id is None:
         return GLOBAL
     if not isinstance(kernel_id, str) or not kernel_id.strip():
         raise ValueError(
             f"kernel_id must be a non-empty string (or None for every kernel), got {kernel_id!r}"
+        )
+    if kernel_id == GLOBAL:
+        raise ValueError(
+            f"kernel_id {kernel_id!r} is the control plane's entry for every kernel, not a kernel's: "
+            "pass None to change it"
         )
     return kernel_id
 
@@ -125,6 +144,7 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
+        check_kernel_id(kid)
         if kid in self._kernels:
             raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
         self._kernels[kid] = kernel

@@ -38,17 +38,21 @@ from typing import TYPE_CHECKING, Any
 from dita._kernel import ControlMode, Verbosity
 from dita._numbers import within
 from dita._text import is_utf8, shortened
-from dita.control import GLOBAL, enum_names, normalize_change
+from dita.control import GLOBAL, check_kernel_id, entry_key, enum_names, normalize_change
 from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
     CLOCKS_AGREE_WITHIN_S,
     Future,
     HazelcastClient,
     HazelcastJsonValue,
+    HazelcastSerializationError,
     LifecycleState,
     Map,
+    Undecodable,
+    add_entry_listener_decoded,
     cluster_settings,
     connect_client,
     entries_decoded,
+    get_decoded,
     json_object,
     kernel_reads,
     shown_value,
@@ -175,6 +179,8 @@ def _written(
     while True:
         wake.clear()  # before looking: an answer that comes after it wakes the wait below
         if write.done():
+            if isinstance(write.exception(), HazelcastSerializationError):
+                return False  # the answer is the entry there (another client's): not written
             return done(write.result())
         if back is not None and back.done():
             held = back.result() if back.exception() is None else None  # the write's answer decides
@@ -225,7 +231,7 @@ def _validate_kernel_id(kernel_id: str | None) -> str:
     if not is_utf8(kernel_id):
         # Refused here, not by the client mid-write as if the cluster were unreachable.
         raise ValueError(f"kernel_id must be UTF-8 text, got {kernel_id!r}")
-    return kernel_id
+    return entry_key(kernel_id)  # `*` refused: the global entry is None's, not a kernel's
 
 
 def _decode(key: str, value: Any) -> dict[str, Any]:
@@ -281,7 +287,7 @@ def write_entry(
     timeout: float = WRITE_TIMEOUT_S,
     warn: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Merge ``change`` into the entry of ``kernel_id`` (None: global); return the entry.
+    """Merge ``change`` into the entry of ``kernel_id`` (None: global, ``*`` refused); return the entry.
 
     ``change`` holds control fields only (``mode``, ``verbosity``, ``debug_clickhouse_enabled``),
     each a value a kernel takes: the writer stamps them. Compare-and-set, so two operators writing
@@ -296,6 +302,9 @@ def write_entry(
     module's log, as a warning): a kernel's own entry, unread, stamped later keeps its value. A
     kernel's entry is never written without its reads. A write whose answer is out
     ``READ_BACK_AFTER_S`` is read back: the entry's owner holding it confirms it.
+
+    An entry this client cannot decode (another client's serializer) is replaced when it is the
+    one written (that value only, by its bytes), said to ``warn``; another one is skipped, said.
     """
     key = _validate_kernel_id(kernel_id)
     change = _checked_change(change)
@@ -319,11 +328,14 @@ def write_entry(
             if every_unread:
                 # Once unanswered, not asked again (a write that lost its compare-and-set retries).
                 what = f"{every_unread}, and then of entry {GLOBAL!r} alone,"
-                read = {GLOBAL: _answered_by(cp_map.get(GLOBAL), deadline, what)}
+                read = {GLOBAL: _answered_by(get_decoded(cp_map, GLOBAL), deadline, what)}
             elif key != GLOBAL:
                 read = _read_for_write(cp_map, key, deadline, warn or _log.warning)
             current = read.get(key)
-            entry = _decode(key, current) if current is not None else {}
+            # A value of another client's serializer holds nothing a kernel takes: it is replaced
+            # (by its raw form, so only that value), or no halt could be written over it.
+            foreign = current if isinstance(current, Undecodable) else None
+            entry = _decode(key, current) if current is not None and foreign is None else {}
             others = [(k, _decode(k, v)) for k, v in read.items() if k != key and v is not None]
             now = _stamp_after(key, _competing_stamps(key, entry, others, change))
             if every_unread:
@@ -340,10 +352,17 @@ def write_entry(
             if current is None:
                 write, answered = cp_map.put_if_absent(key, new), _absent_before
             else:
-                write, answered = cp_map.replace_if_same(key, current, new), _replaced
+                old = foreign.data if foreign is not None else current
+                write, answered = cp_map.replace_if_same(key, old, new), _replaced
             done = _written(cp_map, key, write, new, deadline, what, answered)
             sent = False  # answered: not written (the entry changed since the read), or written
             if done:
+                if foreign is not None:
+                    fields = ", ".join(f"{f}={v}" for f, v in change.items())
+                    (warn or _log.warning)(
+                        f"control entry {key!r}: replaced a value this client cannot decode (serializer "
+                        f"type id {foreign.type_id}, another client's) with {fields}; what it held is gone"
+                    )
                 if every_unread:
                     why = f"{every_unread} not answered within {timeout / 2:g}s"
                     (warn or _log.warning)(_written_alone(change, now, why))
@@ -383,14 +402,22 @@ def _read_for_write(
     cp_map: Map[str, Any], key: str, deadline: float, say: Callable[[str], None]
 ) -> dict[str, Any]:
     """The entries a write of ``key`` reads, by key (a missing one as None): for the global entry,
-    every entry (each kernel's stamps compete with it), one this client cannot decode skipped and
-    named to ``say``; for a kernel's, its own and the global one, both asked for at once."""
+    every entry (each kernel's stamps compete with it); for a kernel's, its own and the global one,
+    both asked for at once. Another entry this client cannot decode is skipped and named to
+    ``say``; ``key``'s own comes as ``Undecodable``, for the write to replace."""
     if key == GLOBAL:
         what = f"the read of every entry of {CONTROL_PLANE_MAP}"
-        return {str(k): v for k, v in _answered_by(entries_decoded(cp_map, say), deadline, what)}
-    what = f"the read of entries {key!r} and {GLOBAL!r} of {CONTROL_PLANE_MAP}"
-    own, every = cp_map.get(key), cp_map.get(GLOBAL)
-    return {key: _answered_by(own, deadline, what), GLOBAL: _answered_by(every, deadline, what)}
+        every = entries_decoded(cp_map, say, keep_undecodable=True)
+        read = {str(k): v for k, v in _answered_by(every, deadline, what)}
+    else:
+        what = f"the read of entries {key!r} and {GLOBAL!r} of {CONTROL_PLANE_MAP}"
+        own, every = get_decoded(cp_map, key), get_decoded(cp_map, GLOBAL)
+        read = {key: _answered_by(own, deadline, what), GLOBAL: _answered_by(every, deadline, what)}
+    for other, value in list(read.items()):
+        if other != key and isinstance(value, Undecodable):
+            say(f"skipped entry {shortened(repr(other))} of {CONTROL_PLANE_MAP}: {value.why()}")
+            del read[other]
+    return read
 
 
 def _wall_clock() -> float:
@@ -695,9 +722,11 @@ class HazelcastControlPlane:
         )
         if self._listener_id is None:
             # The client re-registers listeners on its own after a reconnect.
+            # Its events' values decoded by us: one the client cannot decode, decoded by the client,
+            # closed its connection (every kernel cut off, the plane "unreachable") until it reconnected.
             self._listener_id = self._answer(
-                cp_map.add_entry_listener(
-                    include_value=True,
+                add_entry_listener_decoded(
+                    cp_map,
                     added_func=self._on_entry,
                     updated_func=self._on_entry,
                     merged_func=self._on_entry,
@@ -750,23 +779,26 @@ class HazelcastControlPlane:
                 lost_since, self._disconnected_since = self._disconnected_since, None
                 synced_at = self._last_sync_at = time.time()
                 self._last_error = ""
-                self._synced.set()
                 lost, self._lost = self._lost, False
+                if lost:
+                    # The loss was a warning ("unreachable"): so is its end, said before the plane
+                    # reads as in sync, so that whoever waited for it (wait_synced) finds it said.
+                    _log.warning(
+                        "control plane %s reachable again after %.0fs: %d entries read, kernels %s in sync",
+                        self.cluster_members,
+                        synced_at - (lost_since or synced_at),
+                        len(entries),
+                        sorted(kid for kid, _ in kernels),
+                    )
+                self._synced.set()
         if not current:
             # The connection went after the read was sent: what it read was applied, but the
             # plane is not in sync (status() says so) until the read the next connection makes.
             _log.debug("control plane %s: connection lost during a resync", self.cluster_members)
             return
         if lost:
-            # The loss was a warning ("unreachable"): so is its end.
-            _log.warning(
-                "control plane %s reachable again after %.0fs: %d entries read, kernels %s in sync",
-                self.cluster_members,
-                synced_at - (lost_since or synced_at),
-                len(entries),
-                sorted(kid for kid, _ in kernels),
-            )
-        elif periodic and missed:
+            return  # said above
+        if periodic and missed:
             # Also an event still on its way when the read was made: it comes to nothing then.
             _log.info(
                 "control plane %s: entries %s changed with no event received; applied from a periodic read",
@@ -781,7 +813,22 @@ class HazelcastControlPlane:
     def _on_entry(self, event: Any) -> None:
         # Runs on the client's reactor thread: it never touches a kernel (a kernel busy in
         # another thread would raise here and take the connection down); the worker applies.
+        if isinstance(event.key, Undecodable):
+            _log.warning(
+                "control plane: skipped an event of %s, its key not one this client decodes",
+                CONTROL_PLANE_MAP,
+            )
+            return
         key = str(event.key)
+        if isinstance(event.value, Undecodable):
+            # As a read of every entry counts it: not there (kernels keep what they run).
+            _log.warning(
+                "control entry %r: event skipped, its value is %s: the entry counts as removed",
+                key,
+                event.value.why(),
+            )
+            self._on_removed(event)
+            return
         entry = _decode(key, event.value)  # never raises: that would close the client's connection
         with self._lock:
             if self._arrived is not None:
@@ -804,6 +851,8 @@ class HazelcastControlPlane:
     def _on_removed(self, event: Any) -> None:
         # An entry removed (or evicted) no longer counts. Kernels keep what they run: a removal
         # sets nothing, but a kernel attached later, or a later change, no longer sees it.
+        if isinstance(event.key, Undecodable):
+            return  # no entry of ours: its key is not one this client wrote
         key = str(event.key)
         with self._lock:
             self._removed_locked(key)
@@ -1009,12 +1058,9 @@ class HazelcastControlPlane:
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
-        if kid == GLOBAL:
-            # The key of every kernel's entry: `dita control set --kernel '*'` would resume
-            # every kernel to resume this one.
-            raise ValueError(
-                f"kernel_id {kid!r} is the control plane's entry for every kernel: give the kernel another id"
-            )
+        # The key of every kernel's entry: `dita control set --kernel '*'` would resume every
+        # kernel to resume this one.
+        check_kernel_id(kid)
         with self._lock:
             # Under the lock: a close() racing this either finds the kernel (and lets it go
             # with the others) or is seen here.
@@ -1094,7 +1140,7 @@ class HazelcastControlPlane:
             )
         try:
             return write_entry(
-                self._client, key, change, updated_by=self.updated_by, timeout=self.write_timeout
+                self._client, kernel_id, change, updated_by=self.updated_by, timeout=self.write_timeout
             )
         except (ControlPlaneUnavailable, ValueError):
             # ValueError: an entry holds a stamp no write can follow, and says which;

@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._shared import ClosesWithTheLastKernel
+from dita.control import check_kernel_id
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -67,6 +68,7 @@ class InMemoryProjection(ClosesWithTheLastKernel):
         wrote over each other's entries), and the slots an earlier kernel of that id had beyond
         this one's ``max_slots`` are dropped (their last state, an open position say, stayed)."""
         kid = kernel.kernel_id
+        check_kernel_id(kid)  # `*`: the control entries' key of every kernel, in dita_control too
         with self._lock:
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this projection")

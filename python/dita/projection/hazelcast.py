@@ -41,7 +41,7 @@ import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 with warnings.catch_warnings():
@@ -59,6 +59,7 @@ with warnings.catch_warnings():
 
 from dita._numbers import finite_json, within
 from dita._text import is_utf8, shortened
+from dita.control import check_kernel_id
 from dita.projection import publish_dirty
 from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, default_cluster_name
 
@@ -77,13 +78,18 @@ __all__ = [
     "HazelcastError",
     "HazelcastJsonValue",
     "HazelcastProjection",
+    "HazelcastSerializationError",
     "LifecycleState",
     "Map",
+    "Undecodable",
+    "add_entry_listener_decoded",
     "clock_note",
     "closed_at",
     "cluster_settings",
     "connect_client",
     "create_mappings",
+    "entries_decoded",
+    "get_decoded",
     "kernel_reads",
     "live_kernels",
     "projection_age",
@@ -414,6 +420,8 @@ class _Written:
     full: bool
     account: bool
     drained: bool = True  # False for a heartbeat between cycles: only the account, if due
+    closed_at: float | None = None  # the account written says the kernel closed then
+    again: bool = False  # a closed kernel published again (see HazelcastProjection._closed_again)
 
 
 @dataclass(eq=False)
@@ -427,6 +435,10 @@ class _Batch:
     # A later batch went out while this one was late: its writes may land after that one's,
     # older values over newer ones, so its kernels are published again in full when it completes.
     overtaken: bool = False
+    # Kernels of this batch whose closing record (``closed_at``) went out after it, with the
+    # kernel and that time: closed, they are no longer published, so they are published again
+    # in full, closed_at set, when this batch completes (its older account would take it back).
+    closed_since: dict[str, tuple[ExecutionKernel, float]] = field(default_factory=dict)
 
 
 PRUNE_RETRY_S = 30.0
@@ -489,6 +501,9 @@ class HazelcastProjection:
         # Kernels closing cleanly, with the wall-clock time of their close: their last account
         # write carries it as closed_at, so readers take them for stopped at once.
         self._closing: dict[str, float] = {}
+        # Kernels closed (detached) whose writes of before their close landed after their closing
+        # record, with their close time: published again in full, closed_at set, until confirmed.
+        self._closed_again: dict[str, tuple[ExecutionKernel, float]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -634,6 +649,7 @@ class HazelcastProjection:
 
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
+        check_kernel_id(kid)  # `*`: the control entries' key of every kernel, in dita_control too
         if self._stop.is_set():
             raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
         with self._lock:
@@ -645,6 +661,7 @@ class HazelcastProjection:
             closed = self._stop.is_set()  # closed meanwhile: it would never be served
             if not closed:
                 self._kernels[kid] = kernel
+                self._closed_again.pop(kid, None)  # the new kernel's full publish replaces it
                 self._resync.add(kid)
                 self._prune.add(kid)
                 self._last_ok_drain.setdefault(kid, time.monotonic())
@@ -826,11 +843,15 @@ class HazelcastProjection:
         ok = True
         futures: list[Future[Any]] = []
         written: list[_Written] = []
-        for kid, kernel in kernels:
-            issued = self._publish_kernel(kid, kernel, accounts_only)
+        with self._lock:
+            again = [] if accounts_only else [(kid, *c) for kid, c in self._closed_again.items()]
+        by_id = dict(kernels)
+        for kid, kernel, closed in [(kid, kernel, None) for kid, kernel in kernels] + again:
+            issued = self._publish_kernel(kid, kernel, accounts_only, closed_again=closed)
             if issued is None:
                 ok = False
                 continue
+            by_id[kid] = kernel
             futures.extend(issued[0])
             written.append(issued[1])
         if not futures:
@@ -840,8 +861,13 @@ class HazelcastProjection:
         batch = _Batch(written, ok, accounts_only, time.monotonic())
         with self._lock:
             self._inflight = batch
-            if self._late is not None:
-                self._late.overtaken = True
+            late = self._late
+            if late is not None:
+                late.overtaken = True
+                sent_before = {w.kernel_id for w in late.written}
+                for w in written:
+                    if w.closed_at is not None and w.kernel_id in sent_before:
+                        late.closed_since[w.kernel_id] = (by_id[w.kernel_id], w.closed_at)
         # Completion is handled on the client's I/O thread, so the publisher does not have to be
         # scheduled again just to collect replies (each hand-off of the GIL costs the strategy).
         combine_futures(futures).add_done_callback(lambda done: self._on_written(done, batch))
@@ -910,6 +936,12 @@ class HazelcastProjection:
         values it may have overwritten with older ones: then its kernels are published in full."""
         took = time.monotonic() - batch.sent_at
         exc = done.exception()
+        with self._lock:
+            if not self._stop.is_set():  # else said by the close (no write can follow it)
+                # Whatever its answer: a write that failed may still have been applied.
+                for kid, closed in batch.closed_since.items():
+                    if kid not in self._kernels:  # else the kernel attached since publishes itself
+                        self._closed_again[kid] = closed
         if not batch.overtaken and exc is None and batch.heartbeat:
             self._book_heartbeat(batch.written)
         elif not batch.overtaken and exc is None:
@@ -955,6 +987,8 @@ class HazelcastProjection:
                 self._updates += w.updates
                 self._writes += w.writes
                 self._resyncs += w.full
+                if w.again and self._closed_again.get(w.kernel_id, (None, None))[1] == w.closed_at:
+                    del self._closed_again[w.kernel_id]
             self._cycles += 1
             if ok:
                 self._ok_cycles += 1
@@ -1021,17 +1055,25 @@ class HazelcastProjection:
             self._mapping_error = ""
 
     def _publish_kernel(
-        self, kid: str, kernel: ExecutionKernel, accounts_only: bool = False
+        self,
+        kid: str,
+        kernel: ExecutionKernel,
+        accounts_only: bool = False,
+        closed_again: float | None = None,
     ) -> tuple[list[Future[Any]], _Written] | None:
         """Drain one kernel and send its writes; None when it could not be drained this time.
         ``accounts_only``: a heartbeat between cycles, nothing drained, the account written
-        when it is due."""
+        when it is due. ``closed_again``: a kernel closed at that time, published in full again."""
         # ``kid`` is cached: even reading kernel.kernel_id fails while another thread is inside it.
         with self._lock:
-            full = kid in self._resync and not accounts_only
-            if not accounts_only:
+            if closed_again is None and self._kernels.get(kid) is not kernel:
+                # Detached since the cycle took it (closed, its closing record confirmed): a write
+                # now would say nothing of its close, and take closed_at back.
+                return [], _Written(kid, time.monotonic(), 0, 0, False, False, drained=False)
+            full = closed_again is not None or (kid in self._resync and not accounts_only)
+            if not accounts_only and closed_again is None:
                 self._resync.discard(kid)
-            closed_at = self._closing.get(kid)
+            closed_at = self._closing.get(kid) if closed_again is None else closed_again
         drained_at = time.monotonic()
         try:
             with kernel_reads():
@@ -1101,6 +1143,8 @@ class HazelcastProjection:
             full,
             account is not None,
             drained=not accounts_only,
+            closed_at=closed_at if account is not None else None,
+            again=closed_again is not None,
         )
 
     def sync(self, timeout: float | None = 10.0) -> bool:
@@ -1135,7 +1179,8 @@ class HazelcastProjection:
             return
         with self._lock:
             attached = sorted(self._kernels)
-        if flush and attached and self._connected_for_close():
+            again = bool(self._closed_again)
+        if flush and (attached or again) and self._connected_for_close():
             self.sync(timeout=5.0)
         elif flush and attached:
             _log.warning(
@@ -1144,7 +1189,20 @@ class HazelcastProjection:
                 self.cluster_name,
                 attached,
             )
-        self._stop.set()
+        with self._lock:
+            self._stop.set()  # under the lock: a late batch completing now leaves its kernels to this
+            late = self._late
+            exposed = sorted({*(late.closed_since if late is not None else ()), *self._closed_again})
+        if exposed:
+            # The member may still apply those writes: nothing can publish the kernels again then.
+            _log.warning(
+                "hazelcast projection closed while writes of kernels %s sent before they closed are "
+                "unconfirmed or landed after their closing record (a member takes requests and does "
+                "not answer them): applied late, they take closed_at back from those accounts, and "
+                "readers take the kernels for running until their projection is %gs old",
+                exposed,
+                LIVE_WITHIN_S,
+            )
         self._wake.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=10.0)
@@ -1232,23 +1290,57 @@ def read_map(
     return out
 
 
-def entries_decoded(entries_map: Map[Any, Any], say: Callable[[str], None]) -> Future[list[tuple[Any, Any]]]:
+def entries_decoded(
+    entries_map: Map[Any, Any], say: Callable[[str], None], *, keep_undecodable: bool = False
+) -> Future[list[tuple[Any, Any]]]:
     """The read of every entry of ``entries_map``, as the client's future: each entry whose key and
     value this client can decode; each other one is skipped and named to ``say`` (on the thread
     that completes the read). A value written with a serializer this client lacks (another
     application's, a Java object) fails the client's read of them all: then they are read again,
-    each decoded on its own."""
+    each decoded on its own. ``keep_undecodable``: such a value is kept, as ``Undecodable`` (a
+    writer replaces it by its raw form), not skipped."""
 
     def decoded(read: Future[list[tuple[Any, Any]]]) -> Any:
         if isinstance(read.exception(), HazelcastSerializationError):
-            return _entries_decoded_one_by_one(entries_map, say)
+            return _entries_decoded_one_by_one(entries_map, say, keep_undecodable)
         return read.result()
 
     return entries_map.entry_set().continue_with(decoded)
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """A map value this client cannot decode (written with another client's serializer), as the
+    member holds it: a compare-and-set given ``data`` replaces exactly that value."""
+
+    data: Any  # the client's Data: the serializer's type id and the bytes
+
+    @property
+    def type_id(self) -> int:
+        type_id: int = self.data.get_type()
+        return type_id
+
+    def why(self) -> str:
+        """What a message says of it."""
+        return f"not a value this client can decode (serializer type id {self.type_id})"
+
+
+def _tolerant(to_object: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``to_object`` that gives ``Undecodable`` for a value no serializer of this client reads."""
+
+    def decode(data: Any) -> Any:
+        if data is None:
+            return None
+        try:
+            return to_object(data)
+        except HazelcastSerializationError:
+            return Undecodable(data)
+
+    return decode
+
+
 def _entries_decoded_one_by_one(
-    entries_map: Map[Any, Any], say: Callable[[str], None]
+    entries_map: Map[Any, Any], say: Callable[[str], None], keep_undecodable: bool = False
 ) -> Future[list[tuple[Any, Any]]]:
     """``entries_decoded``'s second read: through the client's own request and decoder, which its
     public read offers only for all entries at once (another client version without them: its
@@ -1258,27 +1350,97 @@ def _entries_decoded_one_by_one(
     invoke, to_object = getattr(entries_map, "_invoke", None), getattr(entries_map, "_to_object", None)
     if invoke is None or to_object is None:
         raise HazelcastSerializationError(f"an entry of {entries_map.name} cannot be decoded by this client")
+    decode = _tolerant(to_object)
 
     def each(read: Future[list[tuple[Any, Any]]]) -> list[tuple[Any, Any]]:
         out = []
         for key_data, value_data in read.result():
-            try:
-                key = to_object(key_data)
-            except HazelcastSerializationError:
+            key = decode(key_data)
+            if isinstance(key, Undecodable):
                 say(f"skipped an entry of {entries_map.name}: its key is not one this client can decode")
                 continue
-            try:
-                out.append((key, to_object(value_data)))
-            except HazelcastSerializationError:
-                say(
-                    f"skipped entry {shortened(repr(str(key)))} of {entries_map.name}: not a value this "
-                    f"client can decode (serializer type id {value_data.get_type()})"
-                )
+            value = decode(value_data)
+            if isinstance(value, Undecodable) and not keep_undecodable:
+                say(f"skipped entry {shortened(repr(str(key)))} of {entries_map.name}: {value.why()}")
+                continue
+            out.append((key, value))
         return out
 
     request = map_entry_set_codec.encode_request(entries_map.name)  # type: ignore[no-untyped-call]
     read: Future[list[tuple[Any, Any]]] = invoke(request, map_entry_set_codec.decode_response)
     return read.continue_with(each)
+
+
+def get_decoded(entries_map: Map[Any, Any], key: str) -> Future[Any]:
+    """``entries_map.get(key)``, with a value this client cannot decode as ``Undecodable`` instead
+    of the client's error (another client version without its own request: its ``get``)."""
+    from hazelcast.protocol.codec import map_get_codec
+    from hazelcast.util import thread_id
+
+    invoke = getattr(entries_map, "_invoke_on_key", None)
+    to_data, to_object = getattr(entries_map, "_to_data", None), getattr(entries_map, "_to_object", None)
+    if invoke is None or to_data is None or to_object is None:
+        return entries_map.get(key)
+    key_data = to_data(key)
+    request = map_get_codec.encode_request(entries_map.name, key_data, thread_id())  # type: ignore[no-untyped-call]
+    read: Future[Any] = invoke(request, key_data, map_get_codec.decode_response)
+    decode = _tolerant(to_object)
+    return read.continue_with(lambda done: decode(done.result()))
+
+
+_LISTENED = {
+    "ADDED": "added_func",
+    "REMOVED": "removed_func",
+    "UPDATED": "updated_func",
+    "EVICTED": "evicted_func",
+    "EXPIRED": "expired_func",
+    "EVICT_ALL": "evict_all_func",
+    "CLEAR_ALL": "clear_all_func",
+    "MERGED": "merged_func",
+    "LOADED": "loaded_func",
+}
+
+
+def add_entry_listener_decoded(entries_map: Map[Any, Any], **funcs: Callable[[Any], None]) -> Future[str]:
+    """``entries_map.add_entry_listener(include_value=True, **funcs)``, but an event's key or value
+    this client cannot decode comes to ``funcs`` as ``Undecodable``: the client decodes them before
+    it calls a listener, and its failure there closed its connection (every kernel of a control
+    plane taken for cut off, until it reconnected). Another client version without the request
+    this registers: its own listener."""
+    from hazelcast.protocol.codec import map_add_entry_listener_codec, map_remove_entry_listener_codec
+    from hazelcast.proxy.base import EntryEvent, EntryEventType
+
+    unknown = set(funcs) - set(_LISTENED.values())
+    if unknown:
+        raise TypeError(f"no such entry event: {sorted(unknown)}")
+    register = getattr(entries_map, "_register_listener", None)
+    to_object, smart = getattr(entries_map, "_to_object", None), getattr(entries_map, "_is_smart", None)
+    if register is None or to_object is None or smart is None:
+        return entries_map.add_entry_listener(include_value=True, **funcs)  # type: ignore[arg-type]
+    by_type = {getattr(EntryEventType, name): funcs[f] for name, f in _LISTENED.items() if funcs.get(f)}
+    flags = 0
+    for event_type in by_type:
+        flags |= event_type
+    decode = _tolerant(to_object)
+
+    def on_event(
+        key: Any, value: Any, old_value: Any, merging_value: Any, event_type: int, uuid: Any, affected: int
+    ) -> None:
+        func = by_type.get(event_type)
+        if func is not None:
+            parts = (decode(key), decode(value), decode(old_value), decode(merging_value))
+            func(EntryEvent(*parts, event_type, uuid, affected))
+
+    codec = map_add_entry_listener_codec
+    name = entries_map.name
+    request = codec.encode_request(name, True, flags, smart)  # type: ignore[no-untyped-call]
+    registered: Future[str] = register(
+        request,
+        codec.decode_response,
+        lambda registration: map_remove_entry_listener_codec.encode_request(name, registration),  # type: ignore[no-untyped-call]
+        lambda message: codec.handle(message, on_event),  # type: ignore[no-untyped-call]
+    )
+    return registered
 
 
 def read_maps(
