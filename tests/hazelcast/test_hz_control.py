@@ -436,10 +436,14 @@ def test_cli_set_again_for_a_kernel_given_an_entry_ahead_of_its_start_is_not_ref
 
 
 def test_cli_set_kernel_star_is_the_global_entry_and_by_must_name_someone(
-    hz_member: HazelcastMember, kernel_id: str
+    member_factory: Any, kernel_id: str
 ) -> None:
     """`--kernel '*'` writes the global entry (the key `*`): it is every kernel, not a kernel
-    to warn about or to wait for. An empty `--by` is refused, as `updated_by` is in Python."""
+    to warn about or to wait for. An empty `--by` is refused, as `updated_by` is in Python.
+    A member of its own: `--wait` waits for every kernel projected as running, and on the shared
+    member another test's kernel, detached without a control plane, reads as running for 30 s."""
+    hz_member: HazelcastMember = member_factory("dita-star")
+    hz_member.start()
     where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
     projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
     kernel = ExecutionKernel(
