@@ -207,3 +207,47 @@ def test_a_cycle_that_took_a_kernel_before_it_closed_does_not_take_its_close_bac
     finally:
         kernel.close()
         other.close()
+
+
+def test_a_closed_kernel_republished_does_not_write_over_a_kernel_attached_since_under_its_id(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cycle that took a closed kernel to publish again (its close taken back by a late write)
+    and a kernel attached under its id before the cycle wrote it: the closed kernel's account,
+    ``closed_at`` set, went over the new kernel's, which read as closed until its own publish."""
+    projection, held = _held_projection(hz_member, kernel_id)
+    other = ExecutionKernel(max_slots=1, projection=projection, kernel_id=f"{kernel_id}-other")
+    old = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
+    new: list[ExecutionKernel] = []
+    written: list[Any] = []
+    real_publish, real_set = projection._publish_kernel, held.set
+
+    def publish(kid: str, kernel: ExecutionKernel, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("closed_again") is not None and not new:
+            # The cycle took the closed kernel; a kernel of its id is attached before it writes.
+            new.append(ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id))
+        return real_publish(kid, kernel, *args, **kwargs)
+
+    def record(key: str, value: Any) -> Any:
+        if key == kernel_id and new:
+            written.append(value.loads())
+        return real_set(key, value)
+
+    try:
+        assert projection.sync(timeout=WAIT_S)
+        old.close()
+        monkeypatch.setattr(projection, "_publish_kernel", publish)
+        monkeypatch.setattr(held, "set", record)
+        closed = closed_at(read_map(hz_client, ACCOUNTS_MAP)[kernel_id])
+        with projection._lock:  # as a late write landing after its closing record leaves it
+            projection._closed_again[kernel_id] = (old, closed)
+        projection._wake.set()
+        assert _wait_for(lambda: bool(new))
+        assert projection.sync(timeout=WAIT_S)
+        assert written and [closed_at(a) for a in written] == [None] * len(written), written
+        assert closed_at(read_map(hz_client, ACCOUNTS_MAP)[kernel_id]) is None
+    finally:
+        for kernel in new:
+            kernel.close()
+        old.close()
+        other.close()

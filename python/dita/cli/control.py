@@ -276,7 +276,7 @@ def set_(
             _unanswered(cluster, cluster_name, exc.said(timeout))
         written = True
         typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
-        for message in alone:
+        for message in dict.fromkeys(alone):  # a compare-and-set retried reads (and says) again
             warn(message)
         if kernel is not None:
             # The entry is written either way (a kernel started under that id takes it), but a

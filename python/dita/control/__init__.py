@@ -68,16 +68,13 @@ def normalize_change(
     return change
 
 
-def check_kernel_id(kernel_id: object) -> None:
+def check_kernel_id(kernel_id: object, hint: str = ": give the kernel another id") -> None:
     """ValueError naming ``kernel_id`` when it is ``*``, the key of the entry for every kernel: a
     kernel of that id read and wrote the global entry as its own (resumed alone, it resumed every
     kernel). Its other keys (``<kernel_id>`` and ``<kernel_id>:<slot_id>``) hold any other id
     unambiguously; the kernel checks the rest (1-200 characters, no white space or NUL)."""
     if isinstance(kernel_id, str) and kernel_id == GLOBAL:
-        raise ValueError(
-            f"kernel_id {kernel_id!r} is the control plane's entry for every kernel: "
-            "give the kernel another id"
-        )
+        raise ValueError(f"kernel_id {kernel_id!r} is the control plane's entry for every kernel{hint}")
 
 
 def entry_key(kernel_id: str | None) -> str:
@@ -93,11 +90,7 @@ def entry_key(kernel_id: str | None) -> str:
         raise ValueError(
             f"kernel_id must be a non-empty string (or None for every kernel), got {kernel_id!r}"
         )
-    if kernel_id == GLOBAL:
-        raise ValueError(
-            f"kernel_id {kernel_id!r} is the control plane's entry for every kernel, not a kernel's: "
-            "pass None to change it"
-        )
+    check_kernel_id(kernel_id, ", not a kernel's: pass None to change it")
     return kernel_id
 
 

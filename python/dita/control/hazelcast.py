@@ -224,14 +224,11 @@ def _control_map(client: HazelcastClient) -> Future[Map[str, Any]]:
 
 
 def _validate_kernel_id(kernel_id: str | None) -> str:
-    if kernel_id is None:
-        return GLOBAL
-    if not isinstance(kernel_id, str) or not kernel_id.strip():
-        raise ValueError(f"kernel_id must be a non-empty string, got {kernel_id!r}")
-    if not is_utf8(kernel_id):
+    key = entry_key(kernel_id)  # None: the global entry; empty and `*` refused
+    if not is_utf8(key):
         # Refused here, not by the client mid-write as if the cluster were unreachable.
         raise ValueError(f"kernel_id must be UTF-8 text, got {kernel_id!r}")
-    return entry_key(kernel_id)  # `*` refused: the global entry is None's, not a kernel's
+    return key
 
 
 def _decode(key: str, value: Any) -> dict[str, Any]:

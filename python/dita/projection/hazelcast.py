@@ -1070,6 +1070,10 @@ class HazelcastProjection:
                 # Detached since the cycle took it (closed, its closing record confirmed): a write
                 # now would say nothing of its close, and take closed_at back.
                 return [], _Written(kid, time.monotonic(), 0, 0, False, False, drained=False)
+            if closed_again is not None and self._closed_again.get(kid, (None,))[0] is not kernel:
+                # A kernel attached under its id since the cycle took it (attach() let it go): the
+                # closed one's account, closed_at set, would go over the new kernel's.
+                return [], _Written(kid, time.monotonic(), 0, 0, False, False, drained=False)
             full = closed_again is not None or (kid in self._resync and not accounts_only)
             if not accounts_only and closed_again is None:
                 self._resync.discard(kid)
@@ -1094,7 +1098,7 @@ class HazelcastProjection:
             # The kernel is mid-call in another thread (its venue is Python code): try again
             # next cycle, in full since part of the dirty set may already have been drained.
             with self._lock:
-                if not accounts_only:
+                if not accounts_only and closed_again is None:  # a closed one is tried again as is
                     self._resync.add(kid)
                 self._busy += 1
             return None
