@@ -1650,6 +1650,20 @@ pub struct KernelTransition {
     pub details: TransitionDetails,
 }
 
+// The fields `KernelTransition::owns_nothing` does not look at own nothing.
+const _: () = assert!(!std::mem::needs_drop::<TradeStage>());
+
+impl KernelTransition {
+    /// Whether dropping it frees nothing: its ids inline and its details without text.
+    #[inline(always)]
+    fn owns_nothing(&self) -> bool {
+        !self.trade_id.is_heap_allocated()
+            && !self.intent_id.is_heap_allocated()
+            && !self.event_id.is_heap_allocated()
+            && self.details.owns_nothing()
+    }
+}
+
 /// The answer to every input: whether it was taken, what changed and, if not, why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelOutcome {
@@ -1706,6 +1720,11 @@ impl KernelOutcome {
             // A blank outcome (a by-value input's): room for an ENTER's or EXIT's two, made
             // at once, where a first push grows the list through the allocator's slower path.
             self.transitions = Vec::with_capacity(2);
+        } else if self.transitions.iter().all(KernelTransition::owns_nothing) {
+            // SAFETY: a length of 0 is within the capacity, and the transitions forgotten own
+            // nothing to free (checked just above), so nothing leaks: the drop skipped is the
+            // walk of every field for what it might own.
+            unsafe { self.transitions.set_len(0) }
         } else {
             self.transitions.clear();
         }
@@ -2400,5 +2419,64 @@ mod tests {
             r.insert(1_000 + i);
             assert_eq!(r.items()[at], 1_000 + i, "insert {i} wrote place {at}");
         }
+    }
+
+    /// An answer's transitions are forgotten without their drop only when none owns heap
+    /// memory: an id past the inline length, or details with text of their own, says so.
+    #[test]
+    fn a_transition_owns_nothing_only_without_heap_text() {
+        let long = id("an-id-longer-than-twenty-three-bytes");
+        let t = KernelTransition {
+            timestamp: 1.0,
+            trade_id: id("t1"),
+            slot_id: 0,
+            prev_state: TradeStage::Idle,
+            next_state: TradeStage::OrderSent,
+            trigger: "ENTER",
+            intent_id: id("i1"),
+            event_id: Id::default(),
+            details: TransitionDetails::Submit {
+                client_order_id: id("k-1"),
+                qty: 1.0,
+            },
+        };
+        assert!(t.owns_nothing());
+        for heap in [
+            KernelTransition {
+                trade_id: long.clone(),
+                ..t.clone()
+            },
+            KernelTransition {
+                intent_id: long.clone(),
+                ..t.clone()
+            },
+            KernelTransition {
+                event_id: long.clone(),
+                ..t.clone()
+            },
+            KernelTransition {
+                details: TransitionDetails::Submit {
+                    client_order_id: long.clone(),
+                    qty: 1.0,
+                },
+                ..t.clone()
+            },
+            KernelTransition {
+                details: TransitionDetails::Named(vec![("reason", Detail::Static("x"))]),
+                ..t.clone()
+            },
+        ] {
+            assert!(!heap.owns_nothing(), "{heap:?}");
+        }
+        let mut out = KernelOutcome::blank();
+        out.transitions = vec![
+            t.clone(),
+            KernelTransition {
+                trade_id: long,
+                ..t
+            },
+        ];
+        out.reset_ok(0, id("t2"), TradeStage::Idle, 1);
+        assert!(out.transitions.is_empty());
     }
 }
