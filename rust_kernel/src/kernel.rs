@@ -6355,6 +6355,12 @@ impl Kernel {
             let v = &o.venue_order_id;
             if !v.is_empty() {
                 self.by_venue_id.remove(v);
+                if v == client_order_id {
+                    // A venue naming the order by its client id: one fingerprint, inserted
+                    // once (a second insert of it would find it and change nothing).
+                    self.finished_orders.insert(fingerprint(v));
+                    return;
+                }
                 self.finished_orders.insert(fingerprint(v));
             }
         }
