@@ -183,36 +183,83 @@ impl<'de> Deserialize<'de> for OrderIndex {
 /// is committed, so a trade opening and closing on one market changes it in place rather than
 /// making and removing it each time. Read, compared and serialized as the map of the assets
 /// committing more than 1e-9, which is what it held when such entries were removed.
+///
+/// Each slot remembers where its asset's total was (`places`), checked against the asset
+/// before it is used: a slot changing its commitment (three times a trade) finds its total
+/// without hashing the asset.
 #[derive(Clone, Debug, Default)]
-struct AssetNotional(IdMap<Id, f64>);
+struct AssetNotional {
+    /// Each asset's total, in the order the assets first committed.
+    totals: Vec<(Id, f64)>,
+    /// Where each asset's total is in `totals`.
+    index: IdMap<Id, usize>,
+    /// By slot, where its asset's total was last found (`usize::MAX`: not yet).
+    places: Vec<usize>,
+}
 
 impl AssetNotional {
     fn get(&self, asset: &str) -> Option<f64> {
-        self.0.get(asset).copied().filter(|&a| a > 0.0)
+        let &p = self.index.get(asset)?;
+        Some(self.totals[p].1).filter(|&a| a > 0.0)
     }
 
-    /// Adds `delta` to `asset`'s total, held at 0 or above; at 1e-9 or below it is none.
-    fn add(&mut self, asset: &Id, delta: f64) {
-        match self.0.get_mut(asset) {
-            Some(a) => {
+    /// Adds `delta` to `asset`'s total, slot `sid`'s, held at 0 or above; at 1e-9 or below
+    /// it is none.
+    fn add(&mut self, sid: usize, asset: &Id, delta: f64) {
+        let hinted = self
+            .places
+            .get(sid)
+            .copied()
+            .filter(|&p| self.totals.get(p).is_some_and(|(a, _)| a == asset));
+        let place = match hinted {
+            Some(p) => Some(p),
+            None => {
+                let found = self.index.get(asset).copied();
+                if let Some(p) = found {
+                    self.remember(sid, p);
+                }
+                found
+            }
+        };
+        match place {
+            Some(p) => {
+                let a = &mut self.totals[p].1;
                 let now = (*a + delta).max(0.0);
                 *a = if now <= 1e-9 { 0.0 } else { now };
             }
             None => {
                 let now = delta.max(0.0);
                 if now > 1e-9 {
-                    self.0.insert(asset.clone(), now);
+                    self.insert(asset.clone(), now);
+                    self.remember(sid, self.totals.len() - 1);
                 }
             }
         }
     }
 
+    fn insert(&mut self, asset: Id, total: f64) {
+        self.index.insert(asset.clone(), self.totals.len());
+        self.totals.push((asset, total));
+    }
+
+    fn remember(&mut self, sid: usize, place: usize) {
+        if sid >= self.places.len() {
+            self.places.resize(sid + 1, usize::MAX);
+        }
+        self.places[sid] = place;
+    }
+
     fn clear(&mut self) {
-        self.0.clear();
+        self.totals.clear();
+        self.index.clear();
+        self.places.clear();
     }
 
     fn iter(&self) -> impl Iterator<Item = (&Id, &f64)> {
-        self.0.iter().filter(|(_, &a)| a > 0.0)
+        self.totals
+            .iter()
+            .map(|(asset, a)| (asset, a))
+            .filter(|(_, &a)| a > 0.0)
     }
 }
 
@@ -238,7 +285,11 @@ impl Serialize for AssetNotional {
 
 impl<'de> Deserialize<'de> for AssetNotional {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IdMap::deserialize(d).map(AssetNotional)
+        let mut totals = AssetNotional::default();
+        for (asset, a) in IdMap::<Id, f64>::deserialize(d)? {
+            totals.insert(asset, a);
+        }
+        Ok(totals)
     }
 }
 
@@ -6537,7 +6588,7 @@ impl Kernel {
         let delta = notional - slot.committed_notional;
         slot.committed_notional = notional;
         if delta != 0.0 {
-            self.asset_notional.add(&slot.asset, delta);
+            self.asset_notional.add(sid, &slot.asset, delta);
             self.total_notional = (self.total_notional + delta).max(0.0);
         }
     }

@@ -65,13 +65,15 @@ fn entries<T: Serialize, V: serde::de::DeserializeOwned>(t: &T) -> BTreeMap<Id, 
 proptest! {
     #[test]
     fn asset_notional_is_the_map_it_replaced(
-        ops in proptest::collection::vec((0..3usize, -3..4i32, 0..3u8), 1..60),
+        ops in proptest::collection::vec((0..4usize, 0..3usize, -3..4i32, 0..3u8), 1..60),
     ) {
         let (mut kept, mut map) = (AssetNotional::default(), IdMap::<Id, f64>::default());
-        for (a, units, scale) in ops {
+        // Slots changing what they commit, one slot on one asset and then another (the place
+        // it remembers is then another asset's).
+        for (sid, a, units, scale) in ops {
             // Whole amounts, fractions and amounts within 1e-9 of nothing.
             let delta = f64::from(units) * [1.0, 0.3, 4e-10][usize::from(scale)];
-            kept.add(&id(ASSETS[a]), delta);
+            kept.add(sid, &id(ASSETS[a]), delta);
             add_removing(&mut map, &id(ASSETS[a]), delta);
             for asset in ASSETS {
                 prop_assert_eq!(kept.get(asset), map.get(asset).copied());
