@@ -1955,7 +1955,13 @@ fn total_ahead(
 /// of 1 reaches the entry's total of 1). A fill id's fingerprint could equal it only by a
 /// 2^-64 chance.
 fn running_total_key(client_order_id: &str, filled_size: f64) -> u64 {
-    fingerprint(client_order_id).rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
+    total_key_of(fingerprint(client_order_id), filled_size)
+}
+
+/// [`running_total_key`] of the client id whose [`fingerprint`] is `client_fp`.
+#[inline]
+fn total_key_of(client_fp: u64, filled_size: f64) -> u64 {
+    client_fp.rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
 }
 
 /// The key a fill with a fill id is also remembered by (rules 11 on): its running-total key
@@ -1969,7 +1975,13 @@ fn sized_total_key(total_key: u64, size: f64) -> u64 {
 /// 15 on): its client id and size, so that a status report stating that total later (with no
 /// fill of its own) is known to book nothing.
 fn completed_key(client_order_id: &str, size: f64) -> u64 {
-    running_total_key(client_order_id, size) ^ 0xf111_ed00_c0de_0015
+    completed_key_of(fingerprint(client_order_id), size)
+}
+
+/// [`completed_key`] of the client id whose [`fingerprint`] is `client_fp`.
+#[inline]
+fn completed_key_of(client_fp: u64, size: f64) -> u64 {
+    total_key_of(client_fp, size) ^ 0xf111_ed00_c0de_0015
 }
 
 /// The key a fill without a fill id is also remembered by (rules 14 on): its running-total
@@ -5706,15 +5718,17 @@ impl Kernel {
         new_filled: f64,
         rules: u16,
     ) {
+        // The client id fingerprinted once, for its keys here and its memory as finished.
+        let client_fp = fingerprint(&order.client_order_id);
         if rules >= 15 {
             // Known as filled at its size, for a status report stating it later, and at
             // the total this fill stated when that differs (a venue summing its fills
             // states 0.1 + 0.2 for an order of 0.3, and reports that figure again).
-            let k = completed_key(&order.client_order_id, order.size);
+            let k = completed_key_of(client_fp, order.size);
             self.slots[sid].seen_fills.insert(k);
             let near = (stated - order.size).abs() <= size_tolerance(order.size);
             if stated > 0.0 && stated != order.size && near {
-                let stated = completed_key(&order.client_order_id, stated);
+                let stated = completed_key_of(client_fp, stated);
                 self.slots[sid].seen_fills.insert(stated);
             }
         }
@@ -5749,7 +5763,7 @@ impl Kernel {
         let shared = venue_id
             .as_ref()
             .is_some_and(|v| reconciled && self.venue_id_finished_before(v));
-        self.finish_order(sid, &order.client_order_id);
+        self.finish_order_fp(sid, &order.client_order_id, client_fp);
         if let Some(v) = &venue_id {
             match done {
                 Some(kept) => {
@@ -6401,6 +6415,11 @@ impl Kernel {
     }
 
     fn finish_order(&mut self, sid: usize, client_order_id: &Id) {
+        self.finish_order_fp(sid, client_order_id, fingerprint(client_order_id));
+    }
+
+    /// [`Kernel::finish_order`] with the client id's [`fingerprint`], `client_fp`, made.
+    fn finish_order_fp(&mut self, sid: usize, client_order_id: &Id, client_fp: u64) {
         self.by_client_id.remove(client_order_id);
         if let Some(o) = self.slots[sid].active_order() {
             let v = &o.venue_order_id;
@@ -6409,13 +6428,13 @@ impl Kernel {
                 if v == client_order_id {
                     // A venue naming the order by its client id: one fingerprint, inserted
                     // once (a second insert of it would find it and change nothing).
-                    self.finished_orders.insert(fingerprint(v));
+                    self.finished_orders.insert(client_fp);
                     return;
                 }
                 self.finished_orders.insert(fingerprint(v));
             }
         }
-        self.finished_orders.insert(fingerprint(client_order_id));
+        self.finished_orders.insert(client_fp);
     }
 
     /// Puts slot `sid` in (or takes it out of) the open slots of `asset`: one lookup of the
