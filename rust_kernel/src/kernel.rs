@@ -62,9 +62,25 @@ impl OrderIndex {
     /// The place of an id ending in a digit: the number its last three digits (or fewer, all
     /// it has) make, so the kernel's own ids take their counter's place modulo 1,000; or None.
     #[inline]
-    fn place(id: &Id) -> Option<usize> {
+    fn place(id: &[u8]) -> Option<usize> {
+        // The usual id, three digits or more at its end, read at once; any other walked.
+        if let [.., a, b, c] = *id {
+            let (a, b, c) = (
+                a.wrapping_sub(b'0'),
+                b.wrapping_sub(b'0'),
+                c.wrapping_sub(b'0'),
+            );
+            if (a <= 9) & (b <= 9) & (c <= 9) {
+                return Some(usize::from(a) * 100 + usize::from(b) * 10 + usize::from(c));
+            }
+        }
+        Self::place_walked(id)
+    }
+
+    /// [`OrderIndex::place`] digit by digit from the end.
+    fn place_walked(id: &[u8]) -> Option<usize> {
         let mut place = None;
-        for (&c, scale) in id.as_bytes().iter().rev().zip([1, 10, 100]) {
+        for (&c, scale) in id.iter().rev().zip([1, 10, 100]) {
             let d = c.wrapping_sub(b'0');
             if d > 9 {
                 break;
@@ -74,11 +90,13 @@ impl OrderIndex {
         place
     }
 
-    /// The id's place when it holds the id.
+    /// The id's place when it holds the id: the two ids' lengths compared first, then their
+    /// bytes eight at a time ([`same_bytes`]).
     #[inline]
     fn held(&self, id: &Id) -> Option<usize> {
+        let id = id.as_bytes();
         let p = Self::place(id)?;
-        (self.table.get(p)?.0 == *id).then_some(p)
+        same_bytes(self.table.get(p)?.0.as_bytes(), id).then_some(p)
     }
 
     fn get(&self, id: &Id) -> Option<&usize> {
@@ -97,7 +115,7 @@ impl OrderIndex {
         if let Some(p) = self.held(&id) {
             return Some(std::mem::replace(&mut self.table[p].1, sid));
         }
-        let Some(p) = Self::place(&id) else {
+        let Some(p) = Self::place(id.as_bytes()) else {
             return self.map.insert(id, sid);
         };
         if self.table.is_empty() {
@@ -148,6 +166,28 @@ impl OrderIndex {
     fn values(&self) -> impl Iterator<Item = &usize> {
         self.iter().map(|(_, s)| s)
     }
+}
+
+/// Whether two ids' bytes are the same: the length, then eight bytes a step, the last step
+/// overlapping the one before; an id shorter than eight bytes compared whole.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a == b;
+    }
+    let word = |s: &[u8], i: usize| u64::from_ne_bytes(s[i..i + 8].try_into().unwrap());
+    let mut i = 0;
+    while i + 8 < n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// The same entries, wherever each is kept.

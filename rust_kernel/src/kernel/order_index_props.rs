@@ -6,9 +6,24 @@ use super::*;
 use proptest::prelude::*;
 
 /// Ids sharing places: 5, 1005 and 05 end alike; 999 takes the table's last place; `x` and the
-/// empty id have no digit.
-const IDS: [&str; 9] = [
-    "k-5", "k-1005", "k-05", "5", "k-999", "j-999", "k-1", "x", "",
+/// empty id have no digit; ids of eight bytes and more in pairs of one length and place,
+/// differing in one byte (compared eight at a time), the longer pair past the inline length.
+const IDS: [&str; 15] = [
+    "k-5",
+    "k-1005",
+    "k-05",
+    "5",
+    "k-999",
+    "j-999",
+    "k-1",
+    "x",
+    "",
+    "order-00001005",
+    "order-10001005",
+    "order-0000-0001005",
+    "order-0001-0001005",
+    "a-client-order-id-past-the-inline-length-1005",
+    "a-client-order-id-past-the-inline-length-2005",
 ];
 
 #[derive(Clone, Debug)]
@@ -88,4 +103,23 @@ fn own_ids_take_the_table_and_others_the_map() {
     assert_eq!(index.insert(id("probe-1041"), 4), Some(2));
     assert_eq!((index.in_table, index.map.len()), (1, 1));
     assert_eq!(index.get(&id("probe-1041")), Some(&4));
+}
+
+/// An id's place: its last three digits, or fewer when it ends in fewer.
+#[test]
+fn an_ids_place_is_its_last_digits() {
+    for (c, place) in [
+        ("k-123", Some(123)),
+        ("k-1234", Some(234)),
+        ("k-007", Some(7)),
+        ("a12", Some(12)),
+        ("12", Some(12)),
+        ("7", Some(7)),
+        ("x1y", None),
+        ("1a", None),
+        ("a1b23", Some(23)),
+        ("", None),
+    ] {
+        assert_eq!(OrderIndex::place(c.as_bytes()), place, "{c:?}");
+    }
 }
