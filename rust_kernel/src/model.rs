@@ -1650,8 +1650,10 @@ pub struct KernelTransition {
     pub details: TransitionDetails,
 }
 
-// The fields `KernelTransition::owns_nothing` does not look at own nothing.
+// The fields `KernelTransition::owns_nothing` does not look at own nothing. And its size is
+// what it was when `owns_nothing` was written: a field added must be looked at there too.
 const _: () = assert!(!std::mem::needs_drop::<TradeStage>());
+const _: () = assert!(std::mem::size_of::<KernelTransition>() == 160);
 
 impl KernelTransition {
     /// Whether dropping it frees nothing: its ids inline and its details without text.

@@ -439,7 +439,15 @@ impl TransitionDetails {
     #[inline(always)]
     pub(crate) fn owns_nothing(&self) -> bool {
         match self {
-            TransitionDetails::Empty | TransitionDetails::Fill { .. } => true,
+            // Every field named (numbers only): one added must be looked at here.
+            TransitionDetails::Empty
+            | TransitionDetails::Fill {
+                fill_qty: _,
+                fill_price: _,
+                filled_size: _,
+                order_size: _,
+                fee_charged: _,
+            } => true,
             TransitionDetails::Submit {
                 client_order_id, ..
             }
