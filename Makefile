@@ -71,6 +71,7 @@ bench: venv
 	$(PY) benches/bench_venues.py
 	$(PY) benches/bench_gateway.py
 	$(PY) benches/bench_backtest.py
+	$(PY) benches/bench_backtest_memory.py
 	$(PY) benches/bench_journal.py
 	$(PY) benches/bench_wal.py
 

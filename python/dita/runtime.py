@@ -33,14 +33,24 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from itertools import chain
+from typing import TYPE_CHECKING, Any, cast
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
-from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, TradeSlot, VenueEvent
+from dita._kernel import (
+    KernelDiagnosticCode,
+    KernelEventKind,
+    KernelIntent,
+    KernelOutcome,
+    KernelSeverity,
+    TradeSlot,
+    TradeStage,
+    VenueEvent,
+)
 from dita._numbers import is_real
 from dita._signals import held
 from dita._signals import installed as signals_installed
@@ -53,6 +63,13 @@ from dita.strategy import FREE_STAGES, Bar, Fill, Quote, Strategy, cancel_intent
 from dita.venues import POLL_SECONDS, VenueUnavailable, describe, poll_once, venue_following
 from dita.venues._events import STUCK_AFTER, PolledEvents, input_stopped, kernel_busy
 
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    # A column of ``run_columns``: a list, or an array made Python numbers a chunk at a time.
+    Column = Sequence[float] | npt.NDArray[np.float64]
+
 __all__ = [
     "EventListener",
     "FillListener",
@@ -60,6 +77,7 @@ __all__ = [
     "KernelClosed",
     "KernelRefusals",
     "ReasonCounts",
+    "RuntimeRefusal",
     "StrategyContext",
     "StrategyHandle",
     "StrategyStatus",
@@ -277,6 +295,65 @@ class KernelClosed(RuntimeError):
     callback, it stops the strategy (``on_stop`` called) rather than putting it in ERROR."""
 
 
+class RuntimeRefusal:
+    """The runtime's refusal of a strategy's intent, made before the kernel saw it: an ENTER
+    past the strategy's slot budget (``add_strategy(max_slots=)``). It reads as the kernel's
+    refused ``KernelOutcome`` does (the same attributes: ``accepted`` False, a diagnostic code,
+    ``details`` naming the field and its value) so a strategy handles both alike, but it is not
+    one (the kernel's outcomes are made by the kernel only): nothing was recorded, ``seq`` is 0."""
+
+    accepted = False
+    applied = False
+    severity = KernelSeverity.ERROR
+    order = None
+    seq = 0
+
+    def __init__(
+        self,
+        intent: KernelIntent,
+        state: TradeStage,
+        code: KernelDiagnosticCode,
+        details: Mapping[str, Any],
+    ) -> None:
+        self.slot_id: int = intent.slot_id
+        self.trade_id: str = intent.trade_id
+        self.state = state
+        self.diagnostic_code = code
+        self._details = dict(details)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return dict(self._details)  # a copy, as the kernel's outcome gives one
+
+    @property
+    def transitions(self) -> list[Any]:
+        return []
+
+    @property
+    def emitted_events(self) -> list[VenueEvent]:
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": False,
+            "slot_id": self.slot_id,
+            "trade_id": self.trade_id,
+            "state": self.state.name,
+            "diagnostic_code": self.diagnostic_code.name,
+            "severity": self.severity.name,
+            "transitions": [],
+            "emitted_events": [],
+            "details": self.details,
+            "seq": 0,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"RuntimeRefusal(accepted=False, slot_id={self.slot_id}, state={self.state.name}, "
+            f"diagnostic_code={self.diagnostic_code.name}, details={self._details!r})"
+        )
+
+
 class StrategyStatus(StrEnum):
     RUNNING = "RUNNING"
     PAUSED = "PAUSED"
@@ -300,10 +377,17 @@ class StrategyHandle:
     # ``self.data = []`` unsubscribed itself and heard nothing more, in silence.
     assets: tuple[str, ...] = ()
     data: tuple[str, ...] = ("bars",)
+    # The most kernel slots its trades may hold at once (``add_strategy(max_slots=)``); None: no
+    # budget, it may take every free one.
+    max_slots: int | None = None
 
     @property
     def name(self) -> str:
         return self.strategy.name
+
+    def slots_held(self) -> int:
+        """How many kernel slots its trades hold (those it opened and has not seen close)."""
+        return len({sid for ids in self.strategy._open_slots.values() for sid in ids})
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -315,6 +399,7 @@ class StrategyHandle:
             "intents": self.intents,
             "refused": self.refused,
             "fills": self.fills,
+            "max_slots": self.max_slots,
             # In their JSON form (a date as ISO text, a set as a list, an Enum as its value):
             # a status is written as JSON (metrics.json, a paper run's state file).
             "params": self.strategy.params.model_dump(mode="json"),
@@ -527,10 +612,17 @@ class TradingRuntime:
 
     # -- strategies ----------------------------------------------------------------------
 
-    def add_strategy(self, strategy: Strategy[Any]) -> StrategyHandle:
+    def add_strategy(self, strategy: Strategy[Any], *, max_slots: int | None = None) -> StrategyHandle:
         """Run ``strategy`` (an instance) on this runtime. An instance runs on one runtime: one
-        that ran on another keeps that run's slots and fills, so it is refused."""
+        that ran on another keeps that run's slots and fills, so it is refused.
+
+        ``max_slots``: the most kernel slots the strategy's trades may hold at once (None, the
+        default: no budget). Strategies sharing a kernel share its slots, and one entering on
+        every bar took them all; past its budget an ENTER is refused before the kernel sees it
+        (``RuntimeRefusal``: INVALID_INTENT naming ``max_slots``), and an exit or cancel never is.
+        A whole number from 1 to the kernel's ``max_slots``; anything else is a ValueError."""
         check_strategy_instance(strategy, "add_strategy")
+        self._check_budget(max_slots)
         if strategy.name in self.handles:
             raise ValueError(f"a strategy named {strategy.name!r} is already running; give it another name")
         if _RESTART_MARK.search(strategy.name):
@@ -547,7 +639,7 @@ class TradingRuntime:
             f"{type(strategy).__qualname__}({strategy.name!r})", strategy.assets, strategy.data
         )
         strategy._ctx = self.ctx
-        handle = StrategyHandle(strategy, assets=assets, data=data)
+        handle = StrategyHandle(strategy, assets=assets, data=data, max_slots=max_slots)
         self.handles[strategy.name] = handle
         self._adopt(handle)
         self._reindex()
@@ -555,6 +647,23 @@ class TradingRuntime:
             # Added to a running runtime: started now, before the next data point reaches it.
             self._start(handle)
         return handle
+
+    def _check_budget(self, max_slots: object) -> None:
+        """Refuse a slot budget that is not a whole number from 1 to the kernel's slots (a bool
+        too: True would read as 1), naming it and its value."""
+        if max_slots is None:
+            return
+        kernel_slots = self.kernel.max_slots
+        if not (isinstance(max_slots, int) and not isinstance(max_slots, bool) and max_slots >= 1):
+            raise ValueError(
+                f"max_slots={shortened(repr(max_slots), 80)} must be a whole number of slots from 1 to "
+                f"the kernel's {kernel_slots}, or None for no budget"
+            )
+        if max_slots > kernel_slots:
+            raise ValueError(
+                f"max_slots={max_slots!r} is more slots than the kernel has {kernel_slots}: give at "
+                f"most {kernel_slots}, or None for no budget"
+            )
 
     def _adopt(self, handle: StrategyHandle) -> None:
         """Give the strategy back the trades the kernel holds under its trade ids (a kernel
@@ -1025,6 +1134,11 @@ class TradingRuntime:
             # canceled): sent, the order was an entry nobody would cancel or exit.
             raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
         self._refuse_on_closed_kernel(what)  # closed meanwhile (another thread)
+        if handle.max_slots is not None and intent.action.name == "ENTER":
+            # Counted after the hand-over above: a held-back bar may have closed one of its trades.
+            held = handle.slots_held()
+            if held >= handle.max_slots:
+                return self._refuse_past_budget(handle, intent, held)
         self.sync_marks()
         for check in self.intent_checks:
             check(intent)
@@ -1035,6 +1149,38 @@ class TradingRuntime:
             return self._take(handle, intent)
         finally:
             self._left_calls()
+
+    def _refuse_past_budget(self, handle: StrategyHandle, intent: KernelIntent, held: int) -> KernelOutcome:
+        """The runtime's refusal of ``handle``'s ENTER ``intent``, its trades holding ``held`` slots of
+        its budget: counted and told to the intent listeners as the kernel's refusals are, and
+        never sent (the kernel records nothing)."""
+        kernel = self.kernel
+        on_a_slot = 0 <= intent.slot_id < kernel.max_slots
+        refusal = RuntimeRefusal(
+            intent,
+            kernel.slot_state(intent.slot_id).fsm_state if on_a_slot else TradeStage.IDLE,
+            KernelDiagnosticCode.INVALID_INTENT,
+            {
+                "field": "max_slots",
+                "value": handle.max_slots,
+                "reason": (
+                    f"strategy {handle.name!r} holds {held} slots, its budget; an entry waits for one "
+                    "of its trades to close (refused by the runtime, not sent to the kernel)"
+                ),
+            },
+        )
+        # It reads as a refused KernelOutcome (which only the kernel makes): typed as one, so a
+        # strategy's helpers keep one return type.
+        outcome = cast("KernelOutcome", refusal)
+        handle.intents += 1
+        handle.refused += 1
+        self.stats["intents"] += 1
+        self.stats["refused"] += 1
+        errors: list[Exception] = []
+        for listener in self.intent_listeners:
+            _tell(errors, listener, intent, outcome)
+        _raise_first(errors)
+        return outcome
 
     def _sync_before(self, call: str) -> None:
         """``sync_venues()`` before ``call`` (a strategy's submit or report_edge, an intent of
@@ -1944,9 +2090,9 @@ class TradingRuntime:
 
     def run_columns(
         self,
-        ts: Sequence[float],
+        ts: Column,
         asset: Sequence[str],
-        columns: Sequence[Sequence[float]],
+        columns: Sequence[Column],
         kind: str,
         *,
         progress: Callable[[int], None] | None = None,
@@ -1955,7 +2101,8 @@ class TradingRuntime:
         """Replay columnar history (the backtest path): one tuple per row, no feed objects.
         ``kind`` is "bars" or "quotes"; ``progress`` is called with the rows done about every
         quarter second, and at most every ``progress_every`` rows (a strategy taking 10 ms a
-        row showed no progress for 100 s)."""
+        row showed no progress for 100 s). Arrays (numpy) are made Python numbers
+        ``ROWS_PER_CHUNK`` rows at a time, as the replay reaches them."""
         if kind not in ("bars", "quotes"):
             raise ValueError(f"kind={kind!r} must be 'bars' or 'quotes'")
         if not (_is_number(progress_every) and isinstance(progress_every, int) and progress_every > 0):
@@ -1963,7 +2110,11 @@ class TradingRuntime:
         make: Callable[..., Bar | Quote] = Bar if kind == "bars" else Quote
         handle_one = self.on_bar if kind == "bars" else self.on_quote
         n = len(ts)
-        rows = zip(asset, ts, *columns, strict=True)
+        # Before any row (a chunk's zip sees only its own rows: a longer column went unnoticed).
+        for name, column in (("asset", asset), *((f"columns[{i}]", c) for i, c in enumerate(columns))):
+            if len(column) != n:
+                raise ValueError(f"{name} has {len(column):,} rows, ts has {n:,}: columns must be as long")
+        rows = _rows_in_chunks(asset, ts, columns, n)
         done = 0
         # Rows between two calls of ``progress``: sized to take about a quarter second, from
         # one row up to ``progress_every`` (no clock is read per row).
@@ -2026,11 +2177,32 @@ class TradingRuntime:
 
 _INF = math.inf
 _PROGRESS_SECONDS = 0.25
+# Rows of columnar history made Python objects at a time: whole columns as lists took 32 bytes
+# a number (1.9 GB for 10M bars) beside the arrays; a chunk's lists take about 12 MB.
+ROWS_PER_CHUNK = 65_536
 # The longest text the kernel takes as an id or asset name, in UTF-8 bytes.
 KERNEL_MAX_TEXT_BYTES = 1 << 20
 # How often a paced replay asks ``should_stop`` while it waits for the next item's time: a gap
 # in the data (hourly bars at 60x, a weekend) slept a minute or hours past a --duration.
 _STOP_CHECK_SECONDS = 0.25
+
+
+def _rows_in_chunks(
+    asset: Sequence[str], ts: Column, columns: Sequence[Column], n: int
+) -> Iterator[tuple[Any, ...]]:
+    """The rows ``(asset, ts, *columns)`` of the first ``n``, read ``ROWS_PER_CHUNK`` at a time
+    (``tolist()`` of an array's slice); a column shorter than ``ts`` raises, as one ``zip``."""
+    size = ROWS_PER_CHUNK
+
+    def chunk(part: Any) -> Any:
+        return part.tolist() if hasattr(part, "tolist") else part
+
+    parts = (
+        zip(*(chunk(c[lo : lo + size]) for c in (asset, ts, *columns)), strict=True)
+        for lo in range(0, n, size)
+    )
+    # chain runs the zips in C: the per-row cost of one zip over whole lists.
+    return chain.from_iterable(parts)
 
 
 def wait_unless_stopped(

@@ -313,7 +313,10 @@ class Strategy(Generic[P]):
         or a limit order at ``limit``. ``exit_leg_ratios`` splits its exit into legs (see
         ``exit(leg=True)``; default one leg). Other keywords go into the slot's metadata; one
         that names a ``KernelIntent`` field (``limit_price``, ``leverage``...) is refused
-        (``TypeError``): as metadata it would be ignored by the order."""
+        (``TypeError``): as metadata it would be ignored by the order. With every free slot
+        taken, the kernel refuses it (INVALID_SLOT_ID); with the strategy's slot budget taken
+        (``runtime.add_strategy(strategy, max_slots=N)``), the runtime does, before the kernel
+        sees it (INVALID_INTENT naming ``max_slots``, a ``dita.runtime.RuntimeRefusal``)."""
         return self._enter(asset, "LONG", size, price, limit, exit_leg_ratios, reason, meta)
 
     def sell(

@@ -371,6 +371,19 @@ def test_run_columns_refuses_a_bad_progress_step(progress_every: Any) -> None:
     assert runtime.run_columns([60.0, 120.0], ["X", "X"], columns, "bars", progress_every=1) == 2
 
 
+@pytest.mark.parametrize("longer", [True, False])
+def test_run_columns_refuses_columns_of_other_lengths_before_any_row(longer: bool) -> None:
+    runtime, _, _ = make_runtime()
+    runtime.start()
+    odd = [1.0, 1.0, 1.0] if longer else [1.0]
+    columns = [[1.0, 1.0]] * 4 + [odd]
+    with pytest.raises(ValueError, match=rf"columns\[4\] has {len(odd)} rows, ts has 2"):
+        runtime.run_columns([60.0, 120.0], ["X", "X"], columns, "bars")
+    with pytest.raises(ValueError, match="asset has 1 rows, ts has 2"):
+        runtime.run_columns([60.0, 120.0], ["X"], [[1.0, 1.0]] * 5, "bars")
+    assert runtime.data_points == 0
+
+
 class LaxParams(BaseModel):  # pydantic's default extra="ignore": a typo would be dropped
     lookback: int = Field(default=20, ge=2)
     size: float = 0.01

@@ -357,11 +357,15 @@ def run_backtest(
 
     started = time.perf_counter()
     runtime.start()
-    if data.kind == "bars":
-        cols = [data.columns[c].tolist() for c in ("open", "high", "low", "close", "volume")]
-    else:
-        cols = [data.columns[c].tolist() for c in ("bid", "ask", "bid_size", "ask_size")]
-    runtime.run_columns(data.ts.tolist(), data.asset, cols, data.kind, progress=progress)
+    names = (
+        ("open", "high", "low", "close", "volume")
+        if data.kind == "bars"
+        else ("bid", "ask", "bid_size", "ask_size")
+    )
+    # The arrays themselves: the replay makes Python floats of a chunk of rows at a time (whole
+    # columns as lists took 32 bytes a number beside the arrays' 8, 1.9 GB for 10M bars).
+    cols = [data.columns[c] for c in names]
+    runtime.run_columns(data.ts, data.asset, cols, data.kind, progress=progress)
     runtime.finish()
     runtime.stop()
     elapsed = time.perf_counter() - started

@@ -209,6 +209,7 @@ class OrderEngine:
     def _order(self, cmd: OrderCommand) -> None:
         for name, number in (("qty", cmd.qty), ("price", cmd.price)):
             # Refused here as MARK refuses it, so the client id stays free for the corrected order.
+            # Parsed input never gets here (protocol.py refuses it first): a guard for commands built in code.
             if number is not None and number > KERNEL_MAX:
                 self.error(
                     "INVALID_FIELD",

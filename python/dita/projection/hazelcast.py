@@ -18,7 +18,9 @@ updates to one slot between two cycles costs one write. When the cluster is away
 publisher stops draining (the kernel's dirty set is bounded by ``max_slots``), and when a
 connection is back it republishes everything, because a restarted cluster may have lost
 the maps; so it does when a member leaves while the others keep the client (two members lost
-at once take the partitions whose two copies they held).
+at once take the partitions whose two copies they held). Each kernel is also republished in
+full every ``full_resync_interval`` seconds (300), one kernel a cycle: an entry another writer
+left in the maps is put right then, not only when that slot changes.
 
 A kernel id may come back with fewer slots (a restart with a smaller ``max_slots``): on
 attach, and again on each connect, the entries of that kernel id numbered at or above its
@@ -424,6 +426,15 @@ class _Written:
     again: bool = False  # a closed kernel published again (see HazelcastProjection._closed_again)
 
 
+class _Skipped:
+    """What ``_publish_kernel`` gives for a kernel the cycle took and then left alone: detached, or
+    replaced under its id, since. Nothing was sent, so there is nothing to book (no staleness
+    sample, no write) and nothing failed."""
+
+
+_SKIPPED = _Skipped()
+
+
 @dataclass(eq=False)
 class _Batch:
     """The writes of one cycle (or one heartbeat), out until the cluster confirms them all."""
@@ -439,6 +450,12 @@ class _Batch:
     # kernel and that time: closed, they are no longer published, so they are published again
     # in full, closed_at set, when this batch completes (its older account would take it back).
     closed_since: dict[str, tuple[ExecutionKernel, float]] = field(default_factory=dict)
+
+
+FULL_RESYNC_S = 300.0
+"""How often each kernel is published in full by default (``full_resync_interval``): the
+projection writes only what changed, so an entry another writer left in the maps stayed wrong
+until that slot changed."""
 
 
 PRUNE_RETRY_S = 30.0
@@ -461,6 +478,12 @@ class HazelcastProjection:
     time the publisher thread takes (it waits ``busy * (1 - max_duty) / max_duty`` after a
     cycle that kept it busy), so heavy churn raises staleness instead of slowing the
     strategy. ``stats()`` reports staleness.
+
+    ``full_resync_interval``: every that many seconds each kernel is published in full (every
+    slot, its account and control), not only what changed: an entry another writer put in the
+    maps (a slot written by hand) stays wrong for at most that long, not until that slot
+    changes. One kernel a cycle at most, the one due longest, so many kernels due together are
+    spread over cycles. None turns it off.
     """
 
     def __init__(
@@ -472,9 +495,15 @@ class HazelcastProjection:
         heartbeat: float = 5.0,
         max_duty: float = 0.1,
         invocation_timeout: float = 5.0,
+        full_resync_interval: float | None = FULL_RESYNC_S,
     ) -> None:
         if not within(interval, 0.001, 60):
             raise ValueError(f"interval must be between 0.001 and 60 seconds, got {interval!r}")
+        if full_resync_interval is not None and not within(full_resync_interval, 0.1, 86_400):
+            raise ValueError(
+                "full_resync_interval must be between 0.1 and 86400 seconds, or None to turn the "
+                f"periodic full rewrite off, got {full_resync_interval!r}"
+            )
         # None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the local dev member.
         self.cluster_members, self.cluster_name = cluster_settings(cluster_members, cluster_name)
         # Readers (`dita status`, `dita control set --wait`) take a kernel whose account is older
@@ -497,6 +526,9 @@ class HazelcastProjection:
         self.interval = float(interval)
         self.max_duty = float(max_duty)
         self.heartbeat = float(heartbeat)
+        self.full_resync_interval = None if full_resync_interval is None else float(full_resync_interval)
+        # Monotonic time of each attached kernel's last full publish (sent), for the periodic one.
+        self._full_at: dict[str, float] = {}
         self._account_written: dict[str, float] = {}  # monotonic time of each kernel's last account write
         # Kernels closing cleanly, with the wall-clock time of their close: their last account
         # write carries it as closed_at, so readers take them for stopped at once.
@@ -721,6 +753,7 @@ class HazelcastProjection:
             self._prune.discard(kid)
             self._prune_retry_at.pop(kid, None)
             self._last_ok_drain.pop(kid, None)
+            self._full_at.pop(kid, None)
             self._closing.pop(kid, None)
             empty = not self._kernels
         kernel.set_projection_enabled(False)
@@ -835,6 +868,8 @@ class HazelcastProjection:
             return
         if inflight:
             return  # the last cycle's writes are still out; the kernels keep coalescing meanwhile
+        if not accounts_only:
+            self._due_full_resync()
         if self._maps is None:
             get_map = self._client.get_map
             self._maps = (get_map(SLOTS_MAP), get_map(ACCOUNTS_MAP), get_map(CONTROL_MAP))
@@ -848,6 +883,8 @@ class HazelcastProjection:
         by_id = dict(kernels)
         for kid, kernel, closed in [(kid, kernel, None) for kid, kernel in kernels] + again:
             issued = self._publish_kernel(kid, kernel, accounts_only, closed_again=closed)
+            if isinstance(issued, _Skipped):
+                continue
             if issued is None:
                 ok = False
                 continue
@@ -871,6 +908,23 @@ class HazelcastProjection:
         # Completion is handled on the client's I/O thread, so the publisher does not have to be
         # scheduled again just to collect replies (each hand-off of the GIL costs the strategy).
         combine_futures(futures).add_done_callback(lambda done: self._on_written(done, batch))
+
+    def _due_full_resync(self) -> None:
+        """Mark for a full publish the kernel whose last one is the oldest, when it is older than
+        ``full_resync_interval``: one a cycle, so kernels attached together (due together) are
+        rewritten over as many cycles, not all in one."""
+        every = self.full_resync_interval
+        if every is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            due = [
+                (at, kid)
+                for kid, at in self._full_at.items()
+                if kid not in self._resync and now - at >= every
+            ]
+            if due:
+                self._resync.add(min(due)[1])
 
     def _leave_late_writes(self) -> None:
         """Let the next cycle go ahead of writes out for longer than ``_late_after``, once at a time."""
@@ -1060,23 +1114,27 @@ class HazelcastProjection:
         kernel: ExecutionKernel,
         accounts_only: bool = False,
         closed_again: float | None = None,
-    ) -> tuple[list[Future[Any]], _Written] | None:
-        """Drain one kernel and send its writes; None when it could not be drained this time.
+    ) -> tuple[list[Future[Any]], _Written] | _Skipped | None:
+        """Drain one kernel and send its writes; None when it could not be drained this time,
+        ``_SKIPPED`` when it is no longer the one to publish (nothing sent, nothing to book).
         ``accounts_only``: a heartbeat between cycles, nothing drained, the account written
         when it is due. ``closed_again``: a kernel closed at that time, published in full again."""
         # ``kid`` is cached: even reading kernel.kernel_id fails while another thread is inside it.
         with self._lock:
             if closed_again is None and self._kernels.get(kid) is not kernel:
                 # Detached since the cycle took it (closed, its closing record confirmed): a write
-                # now would say nothing of its close, and take closed_at back.
-                return [], _Written(kid, time.monotonic(), 0, 0, False, False, drained=False)
+                # now would say nothing of its close, and take closed_at back. Booked as written, it
+                # gave a staleness sample of a kernel no longer served.
+                return _SKIPPED
             if closed_again is not None and self._closed_again.get(kid, (None,))[0] is not kernel:
                 # A kernel attached under its id since the cycle took it (attach() let it go): the
                 # closed one's account, closed_at set, would go over the new kernel's.
-                return [], _Written(kid, time.monotonic(), 0, 0, False, False, drained=False)
+                return _SKIPPED
             full = closed_again is not None or (kid in self._resync and not accounts_only)
             if not accounts_only and closed_again is None:
                 self._resync.discard(kid)
+                if full:
+                    self._full_at[kid] = time.monotonic()
             closed_at = self._closing.get(kid) if closed_again is None else closed_again
         drained_at = time.monotonic()
         try:
