@@ -4346,13 +4346,21 @@ impl Kernel {
 
     /// [`Kernel::on_venue_event`] answered in `out` (see [`Kernel::process_intent_into`]).
     pub fn on_venue_event_into(&mut self, ev: &VenueEvent, out: &mut KernelOutcome) {
+        // A fill's client id, fingerprinted once: for the prefetch and, when the fill
+        // completes the order of that id, its keys and its memory as finished.
+        let mut client_fp = None;
         if ev.kind == KernelEventKind::Fill {
             // A fill may finish its order, which remembers the order's ids, and its predicted
-            // fee waits for settlement under its fill id.
-            self.finished_orders.prefetch_insert(&[
-                fingerprint(&ev.venue_client_id),
-                fingerprint(&ev.venue_order_id),
-            ]);
+            // fee waits for settlement under its fill id. An empty venue id, or one that is
+            // the client id, is no second fingerprint.
+            let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
+            let fp = fingerprint(c);
+            if v.is_empty() || v == c {
+                self.finished_orders.prefetch_insert(&[fp]);
+            } else {
+                self.finished_orders.prefetch_insert(&[fp, fingerprint(v)]);
+            }
+            client_fp = Some(fp);
             if ev.fee.is_none() {
                 self.unsettled.prefetch_insert(ev.fill_key());
             }
@@ -4360,7 +4368,7 @@ impl Kernel {
         let seq = self.next_seq();
         self.counters.venue_events += 1;
         let mut routed = None;
-        if let Err(whole) = self.venue_event(ev, seq, &mut routed, out) {
+        if let Err(whole) = self.venue_event(ev, seq, &mut routed, client_fp, out) {
             *out = whole;
         }
         // The slot remembers the event (and its fill) once taken, or throttled.
@@ -4408,6 +4416,7 @@ impl Kernel {
         ev: &VenueEvent,
         seq: u64,
         routed: &mut Option<Routed>,
+        client_fp: Option<u64>,
         out: &mut KernelOutcome,
     ) -> Answered {
         use KernelDiagnosticCode as D;
@@ -4577,7 +4586,7 @@ impl Kernel {
             }
             K::Fill => match late {
                 Some(key) => self.apply_late_fill(ev, key, seq),
-                None => return self.apply_fill(ev, sid, seq, out),
+                None => return self.apply_fill(ev, sid, seq, client_fp, out),
             },
             K::OrderAck => return self.apply_ack(ev, sid, seq, out),
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
@@ -5004,7 +5013,7 @@ impl Kernel {
                 d,
             );
             debug_assert!(moved, "a working stage takes a fill");
-            self.order_filled(sid, &order, 0.0, order.filled_size, rules());
+            self.order_filled(sid, &order, 0.0, order.filled_size, None, rules());
         }
     }
 
@@ -5627,6 +5636,7 @@ impl Kernel {
         ev: &VenueEvent,
         sid: usize,
         seq: u64,
+        client_fp: Option<u64>,
         out: &mut KernelOutcome,
     ) -> Answered {
         let order = self.slots[sid]
@@ -5731,7 +5741,9 @@ impl Kernel {
             fee_charged(out.transitions.last_mut(), booked.fee);
         }
         if complete {
-            self.order_filled(sid, &order, ev.filled_size, new_filled, rules);
+            // The event's client id fingerprinted, when it is the order's.
+            let client_fp = client_fp.filter(|_| ev.venue_client_id == order.client_order_id);
+            self.order_filled(sid, &order, ev.filled_size, new_filled, client_fp, rules);
         } else if ev.remaining_size == 0.0
             && ev.filled_size > 0.0
             && rules >= 34
@@ -5756,10 +5768,12 @@ impl Kernel {
         order: &VenueOrder,
         stated: f64,
         new_filled: f64,
+        client_fp: Option<u64>,
         rules: u16,
     ) {
-        // The client id fingerprinted once, for its keys here and its memory as finished.
-        let client_fp = fingerprint(&order.client_order_id);
+        // The client id fingerprinted once (or by the caller: `client_fp`), for its keys here
+        // and its memory as finished.
+        let client_fp = client_fp.unwrap_or_else(|| fingerprint(&order.client_order_id));
         if rules >= 15 {
             // Known as filled at its size, for a status report stating it later, and at
             // the total this fill stated when that differs (a venue summing its fills
