@@ -46,7 +46,8 @@ type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 /// a map: a venue's ids in the table cost more than they saved.)
 #[derive(Clone, Debug, Default)]
 struct OrderIndex {
-    /// `ORDER_PLACES` places once an id is put in one, the empty id marking a free place.
+    /// `ORDER_PLACES` places once an id is put in one; a free place holds the empty id and
+    /// slot [`FREE`], so that an insert sees it free without reading the id.
     table: Vec<(Id, usize)>,
     /// How many places are taken.
     in_table: usize,
@@ -57,6 +58,9 @@ struct OrderIndex {
 /// orders working at once in an ordinary book (two a slot at most), so a counter's place is
 /// free when it comes round.
 const ORDER_PLACES: usize = 1000;
+
+/// The slot of a free place in [`OrderIndex`]'s table (its id the empty one).
+const FREE: usize = usize::MAX;
 
 impl OrderIndex {
     /// The place of an id ending in a digit: the number its last three digits (or fewer, all
@@ -96,7 +100,8 @@ impl OrderIndex {
     fn held(&self, id: &Id) -> Option<usize> {
         let id = id.as_bytes();
         let p = Self::place(id)?;
-        same_bytes(self.table.get(p)?.0.as_bytes(), id).then_some(p)
+        let (c, s) = self.table.get(p)?;
+        (*s != FREE && same_bytes(c.as_bytes(), id)).then_some(p)
     }
 
     fn get(&self, id: &Id) -> Option<&usize> {
@@ -112,26 +117,39 @@ impl OrderIndex {
     }
 
     fn insert(&mut self, id: Id, sid: usize) -> Option<usize> {
-        if let Some(p) = self.held(&id) {
-            return Some(std::mem::replace(&mut self.table[p].1, sid));
+        if sid == FREE {
+            return self.insert_free_slot(id);
         }
         let Some(p) = Self::place(id.as_bytes()) else {
             return self.map.insert(id, sid);
         };
         if self.table.is_empty() {
-            self.table = vec![(Id::default(), 0); ORDER_PLACES];
+            self.table = vec![(Id::default(), FREE); ORDER_PLACES];
         }
-        if !self.table[p].0.is_empty() {
-            return self.map.insert(id, sid);
+        let place = &mut self.table[p];
+        if place.1 == FREE {
+            // Free: the id goes in the table, and out of the map if it was there.
+            let was = if self.map.is_empty() {
+                None
+            } else {
+                self.map.remove(&id)
+            };
+            *place = (id, sid);
+            self.in_table += 1;
+            return was;
         }
-        // Free: the id goes in the table, and out of the map if it was there.
-        let was = if self.map.is_empty() {
-            None
-        } else {
-            self.map.remove(&id)
-        };
-        self.table[p] = (id, sid);
-        self.in_table += 1;
+        if same_bytes(place.0.as_bytes(), id.as_bytes()) {
+            return Some(std::mem::replace(&mut place.1, sid));
+        }
+        self.map.insert(id, sid)
+    }
+
+    /// An entry naming slot `FREE`, which only a checkpoint could: kept in the map, since in
+    /// the table it would mark its place free.
+    #[cold]
+    fn insert_free_slot(&mut self, id: Id) -> Option<usize> {
+        let was = self.remove(&id);
+        self.map.insert(id, FREE);
         was
     }
 
@@ -139,7 +157,7 @@ impl OrderIndex {
         match self.held(id) {
             Some(p) => {
                 self.in_table -= 1;
-                Some(std::mem::take(&mut self.table[p]).1)
+                Some(std::mem::replace(&mut self.table[p], (Id::default(), FREE)).1)
             }
             None if self.map.is_empty() => None,
             None => self.map.remove(id),
@@ -152,14 +170,14 @@ impl OrderIndex {
 
     fn clear(&mut self) {
         if self.in_table > 0 {
-            self.table.fill((Id::default(), 0));
+            self.table.fill((Id::default(), FREE));
             self.in_table = 0;
         }
         self.map.clear();
     }
 
     fn iter(&self) -> impl Iterator<Item = (&Id, &usize)> {
-        let table = self.table.iter().filter(|(c, _)| !c.is_empty());
+        let table = self.table.iter().filter(|(_, s)| *s != FREE);
         table.map(|(c, s)| (c, s)).chain(self.map.iter())
     }
 

@@ -36,6 +36,8 @@ enum Op {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => (0..IDS.len(), 0..4usize).prop_map(|(i, s)| Op::Insert(i, s)),
+        // The slot that marks a free place in the table, which a checkpoint could name.
+        1 => (0..IDS.len()).prop_map(|i| Op::Insert(i, FREE)),
         4 => (0..IDS.len()).prop_map(Op::Remove),
         1 => Just(Op::Clear),
     ]
