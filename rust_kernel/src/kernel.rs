@@ -3702,7 +3702,12 @@ impl Kernel {
         } else if !was_free && is_free {
             self.free.insert(sid);
         }
-        out.transitions.push(KernelTransition {
+        // Written where it goes, not built aside and copied in (its 160 bytes through memcpy,
+        // as `push` does): the place made first, then the transition written into it.
+        let transitions = &mut out.transitions;
+        transitions.reserve(1);
+        let len = transitions.len();
+        transitions.spare_capacity_mut()[0].write(KernelTransition {
             timestamp: ts,
             trade_id: slot.trade_id.clone(),
             slot_id: sid,
@@ -3713,6 +3718,8 @@ impl Kernel {
             event_id: event_id.clone(),
             details,
         });
+        // SAFETY: the place at `len`, within the capacity, was written just above.
+        unsafe { transitions.set_len(len + 1) };
         out.state = next;
         self.dirty.slot(sid);
         true
