@@ -4219,7 +4219,7 @@ impl Kernel {
         self.rate.record(intent.timestamp);
         self.by_client_id.insert(order.client_order_id.clone(), sid);
         self.follow_new_order(sid, order.is_entry);
-        self.set_working(sid, order.is_entry, Some(order.clone()));
+        self.set_working_to(sid, order);
         self.counters.orders_submitted += 1;
     }
 
@@ -6553,6 +6553,22 @@ impl Kernel {
             &mut slot.active_exit_order
         };
         *working = order;
+        self.recount_slot(sid, was);
+    }
+
+    /// Puts a copy of `order` as slot `sid`'s working entry or exit (its `is_entry`), as
+    /// [`Kernel::set_working`] with `Some(order.clone())`: the order it replaces dropped
+    /// first, so the copy is written where it goes rather than made aside and moved in.
+    fn set_working_to(&mut self, sid: usize, order: &VenueOrder) {
+        let slot = &mut self.slots[sid];
+        let was = engaged(slot);
+        let working = if order.is_entry {
+            &mut slot.active_entry_order
+        } else {
+            &mut slot.active_exit_order
+        };
+        *working = None;
+        *working = Some(order.clone());
         self.recount_slot(sid, was);
     }
 
