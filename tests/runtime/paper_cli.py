@@ -13,6 +13,20 @@ from dita.cli import app
 
 runner = CliRunner()
 
+# A strategy's source, for a strategies file whose own source imports ``Any``, ``Bar`` and
+# ``Strategy``: the kernel refuses its one order (target_size 1e308), run after run.
+BUYS_TOO_MUCH_ONCE = '''
+
+class BuysTooMuchOnce(Strategy[Any]):
+    """Asks for 1e308 BTCUSDT on the first bar of each run: the kernel refuses it."""
+
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        if not hasattr(self, "sent"):
+            self.sent = self.buy(bar.asset, 1e308, price=bar.close)
+'''
+
 
 def flat_bars(path: Path, n: int) -> Path:
     """``n`` one-minute BTCUSDT bars at 100 (high 101, low 99, volume 1000), written to ``path``."""

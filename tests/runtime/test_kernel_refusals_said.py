@@ -21,7 +21,7 @@ from dita.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from dita.cli import app
 from dita.strategy import Bar, Strategy
 
-from .paper_cli import flat_bars, run_paper, saved_state
+from .paper_cli import BUYS_TOO_MUCH_ONCE, flat_bars, run_paper, saved_state
 
 runner = CliRunner()
 
@@ -181,20 +181,11 @@ def test_the_refusals_of_two_runs_add_up() -> None:
 
 # -- dita paper ----------------------------------------------------------------------------
 
-STRATEGIES = """
+STRATEGIES = (
+    """
 from typing import Any
 
 from dita.strategy import Bar, Strategy
-
-
-class BuysTooMuchOnce(Strategy[Any]):
-    \"\"\"Asks for 1e308 BTCUSDT on the first bar of each run: the kernel refuses it.\"\"\"
-
-    data = ("bars",)
-
-    def on_bar(self, bar: Bar) -> None:
-        if not hasattr(self, "sent"):
-            self.sent = self.buy(bar.asset, 1e308, price=bar.close)
 
 
 class BuysOnce(Strategy[Any]):
@@ -204,6 +195,8 @@ class BuysOnce(Strategy[Any]):
         if not hasattr(self, "sent"):
             self.sent = self.buy(bar.asset, 1.0, price=bar.close)
 """
+    + BUYS_TOO_MUCH_ONCE
+)
 
 PAPER_REASON = "1 x INVALID_INTENT: target_size=1e+308: must be at most 1e15 in magnitude"
 

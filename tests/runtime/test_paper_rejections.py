@@ -14,11 +14,12 @@ from typer.testing import CliRunner
 
 from dita.cli import app
 
-from .paper_cli import flat_bars, run_paper, saved_state
+from .paper_cli import BUYS_TOO_MUCH_ONCE, flat_bars, run_paper, saved_state
 
 runner = CliRunner()
 
-STRATEGIES = """
+STRATEGIES = (
+    """
 from typing import Any
 
 from pydantic import BaseModel
@@ -58,17 +59,9 @@ class Declares(Strategy[Any]):
 
 class DeclaresBtc(Declares):
     assets = ("BTCUSDT",)
-
-
-class BuysTooMuchOnce(Strategy[Any]):
-    \"\"\"Asks for 1e308 BTCUSDT on the first bar of each run: the kernel refuses it.\"\"\"
-
-    data = ("bars",)
-
-    def on_bar(self, bar: Bar) -> None:
-        if not hasattr(self, "sent"):
-            self.sent = self.buy(bar.asset, 1e308, price=bar.close)
 """
+    + BUYS_TOO_MUCH_ONCE
+)
 
 REASON = "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
 REFUSAL = "INVALID_INTENT: target_size=1e+308: must be at most 1e15 in magnitude"

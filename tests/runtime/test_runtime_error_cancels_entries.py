@@ -8,30 +8,12 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, VenueEvent
+from dita import VenueEvent
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
 from dita.venues.paper import PaperVenue
 
-T0 = 1.7e9
-
-
-def bar(i: int, low: float = 99.0, high: float = 101.0, close: float = 100.0) -> Bar:
-    return Bar("AAA", T0 + 60 * i, close, max(high, close), min(low, close), close, 1_000.0)
-
-
-def paper_run(venue: Any, *strategies: Strategy[Any]) -> tuple[ExecutionKernel, TradingRuntime]:
-    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="err-cancel")
-    kernel.set_seed_capital(100_000.0)
-    runtime = TradingRuntime(kernel)
-    for s in strategies:
-        runtime.add_strategy(s)
-    runtime.start()
-    return kernel, runtime
-
-
-def paper() -> PaperVenue:
-    return PaperVenue(slippage_bps=0, latency_ms=0, bar_volume_share=1.0)
+from .entry_cancels import T0, CancelDown, HoldsWithExitAndEntry, bar, paper, paper_run
 
 
 class RestsThenRaises(Strategy[Any]):
@@ -69,23 +51,12 @@ def test_a_failed_strategys_resting_entry_is_canceled_and_opens_nothing() -> Non
     assert strategy.fills == [] and not strategy.busy("AAA")
 
 
-class HoldsWithExitAndEntryThenRaises(Strategy[Any]):
-    """Buys at market on bar 0; once filled, rests a take-profit sell at 110 and a second buy
-    limit at 90 (bar 1); raises on bar 2."""
-
-    def on_start(self) -> None:
-        self.seen = 0
+class HoldsWithExitAndEntryThenRaises(HoldsWithExitAndEntry):
+    """HoldsWithExitAndEntry, raising on bar 2."""
 
     def on_bar(self, bar: Bar) -> None:
-        self.seen += 1
-        if self.seen == 1:
-            assert self.buy(bar.asset, 1.0, price=bar.close).accepted
-        elif self.seen == 2:
-            (held,) = [s for s in self.slots() if s.fsm_state.name == "POSITION_OPEN"]
-            self.take_profit = held.slot_id
-            assert self.exit(held.slot_id, price=bar.close, limit=110.0).accepted
-            assert self.buy(bar.asset, 1.0, price=bar.close, limit=90.0).accepted
-        elif self.seen == 3:
+        super().on_bar(bar)
+        if self.seen == 3:
             raise RuntimeError("boom")
 
 
@@ -110,11 +81,6 @@ def test_a_failed_strategys_exit_keeps_working_and_closes_the_trade() -> None:
     sells = [f for f in strategy.fills if f.side == "SELL"]
     assert [(f.price, f.size, f.closed) for f in sells] == [(110.0, 1.0, True)]
     assert [f.side for f in strategy.fills] == ["BUY", "SELL"]
-
-
-class CancelDown(PaperVenue):
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        raise ConnectionError("venue down")
 
 
 def test_a_cancel_that_fails_is_logged_counted_and_the_run_goes_on(caplog: Any) -> None:

@@ -11,30 +11,10 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, VenueEvent
-from dita.runtime import StrategyStatus, TradingRuntime
+from dita.runtime import StrategyStatus
 from dita.strategy import Bar, Fill, Strategy
-from dita.venues.paper import PaperVenue
 
-T0 = 1.7e9
-
-
-def bar(i: int, low: float = 99.0, high: float = 101.0, close: float = 100.0) -> Bar:
-    return Bar("AAA", T0 + 60 * i, close, max(high, close), min(low, close), close, 1_000.0)
-
-
-def paper() -> PaperVenue:
-    return PaperVenue(slippage_bps=0, latency_ms=0, bar_volume_share=1.0)
-
-
-def paper_run(venue: Any, *strategies: Strategy[Any]) -> tuple[ExecutionKernel, TradingRuntime]:
-    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="stop-cancel")
-    kernel.set_seed_capital(100_000.0)
-    runtime = TradingRuntime(kernel)
-    for s in strategies:
-        runtime.add_strategy(s)
-    runtime.start()
-    return kernel, runtime
+from .entry_cancels import CancelDown, HoldsWithExitAndEntry, bar, paper, paper_run
 
 
 class Rests(Strategy[Any]):
@@ -70,24 +50,6 @@ def test_a_stopped_strategys_resting_entry_is_canceled_and_said(caplog: pytest.L
     runtime.finish()
     assert strategy.fills == [] and not strategy.busy("AAA")
     assert [f.side for f in other.fills] == ["BUY"] and other.busy("AAA")
-
-
-class HoldsWithExitAndEntry(Strategy[Any]):
-    """Buys at market on bar 0; once filled, rests a take-profit sell at 110 and a second buy
-    limit at 90 (bar 1)."""
-
-    def on_start(self) -> None:
-        self.seen = 0
-
-    def on_bar(self, bar: Bar) -> None:
-        self.seen += 1
-        if self.seen == 1:
-            assert self.buy(bar.asset, 1.0, price=bar.close).accepted
-        elif self.seen == 2:
-            (held,) = [s for s in self.slots() if s.fsm_state.name == "POSITION_OPEN"]
-            self.take_profit = held.slot_id
-            assert self.exit(held.slot_id, price=bar.close, limit=110.0).accepted
-            assert self.buy(bar.asset, 1.0, price=bar.close, limit=90.0).accepted
 
 
 def test_a_stopped_strategys_exit_and_position_are_left_as_they_are() -> None:
@@ -206,11 +168,6 @@ def test_stopping_every_strategy_leaves_the_book_unless_asked() -> None:
     runtime.on_bar(bar(0))
     runtime.stop("a", cancel_entries=False)
     assert len(kernel.open_orders()) == 1 and runtime.stats["stop_cancels"] == 0
-
-
-class CancelDown(PaperVenue):
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        raise ConnectionError("venue down")
 
 
 def test_a_stops_cancel_that_fails_is_logged_counted_and_the_strategy_is_stopped(
