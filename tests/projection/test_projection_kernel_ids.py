@@ -71,3 +71,17 @@ def test_a_change_for_kernel_id_star_is_refused_not_taken_for_every_kernel() -> 
         plane.set("*", mode="LIVE")
     assert plane.entries == {"*": {"mode": "HALTED"}}
     assert kernel.control()["mode"] == "HALTED"
+
+
+def test_dita_paper_refuses_kernel_id_star_before_making_its_state_directory(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dita.cli import app
+
+    state, bars = tmp_path / "state", tmp_path / "bars.csv"
+    bars.write_text("timestamp,asset,open,high,low,close,volume\n1704067200,BTCUSDT,100,101,99,100,1000\n")
+    args = ["paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", str(bars), "--max-speed"]
+    result = CliRunner().invoke(app, [*args, "--kernel-id", "*", "--state-dir", str(state)])
+    assert result.exit_code == 2, result.output
+    assert "--kernel-id: kernel_id '*' is the control plane's entry for every kernel" in result.output
+    assert not state.exists()

@@ -703,6 +703,7 @@ def paper(
     from dita.backtest.data import DataError, load_market_data
     from dita.backtest.engine import BacktestConfig
     from dita.cli._state import live_run, named_state_dir
+    from dita.control import check_kernel_id
     from dita.data import SAMPLE_BARS
     from dita.runtime import StrategyStatus
     from dita.strategy import Bar, Quote
@@ -733,6 +734,10 @@ def paper(
         kernel_id = default_kernel_id()
     if "/" in kernel_id:
         fail(f"--kernel-id {kernel_id!r} names the state file <id>.json: it must not contain '/'")
+    try:
+        check_kernel_id(kernel_id)  # `*`: refused before the state directory is made
+    except ValueError as exc:
+        fail(f"--kernel-id: {exc}")
     state, named = named_state_dir(state_dir)
     if state.exists() and not state.is_dir():
         fail(f"{named} {state} is a file; give a directory for the state file")
