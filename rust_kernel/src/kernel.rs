@@ -8730,4 +8730,57 @@ mod tests {
         assert!(k.ended.quiet_on(&id("BTC")));
         assert_eq!(k.side_counts_difference(), None);
     }
+
+    /// An order filled by a report naming it by its venue id, under `venue_client_id`
+    /// (the order's own, another, or none) and the venue id `venue_id` (its client id, or its
+    /// own): the kernel and the client and venue ids it remembers as finished.
+    fn filled_by(venue_client_id: Option<&str>, venue_id: Option<&str>) -> (Kernel, Id) {
+        let mut k = Kernel::new("fp", 1).unwrap();
+        let order = k.process_intent(&enter(1, 0)).submit.unwrap();
+        let c = order.client_order_id.clone();
+        let v = venue_id.map_or_else(|| c.clone(), id);
+        let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &c);
+        ack.venue_order_id = v.clone();
+        assert!(k.on_venue_event(&ack).accepted);
+        let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &c);
+        fill.venue_client_id = venue_client_id.map_or_else(|| c.clone(), id);
+        fill.venue_order_id = v;
+        (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
+        assert!(k.on_venue_event(&fill).accepted);
+        assert!(
+            k.slots[0].active_entry_order.is_none(),
+            "the entry is filled"
+        );
+        (k, c)
+    }
+
+    /// The client id's fingerprint made once for a fill (`client_fp`) is the order's: its
+    /// completed keys and its memory as finished name the order's client id, whatever id the
+    /// report gave, and a venue naming the order by its client id leaves that id remembered.
+    #[test]
+    fn a_filled_orders_client_id_is_remembered_whichever_id_the_fill_named() {
+        for (venue_client_id, venue_id) in [
+            (None, None),
+            (None, Some("V-1")),
+            (Some(""), Some("V-1")),
+            (Some("another-1"), Some("V-1")),
+        ] {
+            let (k, c) = filled_by(venue_client_id, venue_id);
+            let case = format!("{venue_client_id:?} {venue_id:?}");
+            assert!(k.finished_orders.contains(&fingerprint(&c)), "{case}");
+            assert!(
+                k.slots[0].seen_fills.contains(completed_key(&c, 1.0)),
+                "{case}"
+            );
+            if let Some(v) = venue_id {
+                assert!(k.finished_orders.contains(&fingerprint(v)), "{case}");
+            }
+            if let Some(other) = venue_client_id.filter(|o| *o != c.as_str()) {
+                assert!(!k.finished_orders.contains(&fingerprint(other)), "{case}");
+            }
+            // One entry for the client id, one more for a venue id of its own.
+            let n = 1 + usize::from(venue_id.is_some());
+            assert_eq!(k.finished_orders.len(), n, "{case}");
+        }
+    }
 }

@@ -65,12 +65,23 @@ fn entries<T: Serialize, V: serde::de::DeserializeOwned>(t: &T) -> BTreeMap<Id, 
 proptest! {
     #[test]
     fn asset_notional_is_the_map_it_replaced(
-        ops in proptest::collection::vec((0..4usize, 0..3usize, -3..4i32, 0..3u8), 1..60),
+        ops in proptest::collection::vec((0..4usize, 0..3usize, -3..4i32, 0..3u8, 0..12u8), 1..60),
     ) {
         let (mut kept, mut map) = (AssetNotional::default(), IdMap::<Id, f64>::default());
         // Slots changing what they commit, one slot on one asset and then another (the place
-        // it remembers is then another asset's).
-        for (sid, a, units, scale) in ops {
+        // it remembers is then another asset's); now and then the totals decoded from their
+        // checkpoint bytes (no place remembered, the assets in another order) or cloned, or
+        // both cleared, as a load of slots clears them, before the change.
+        for (sid, a, units, scale, then) in ops {
+            match then {
+                9 => kept = bincode::deserialize(&bytes(&kept)).unwrap(),
+                10 => kept = kept.clone(),
+                11 => {
+                    kept.clear();
+                    map.clear();
+                }
+                _ => {}
+            }
             // Whole amounts, fractions and amounts within 1e-9 of nothing.
             let delta = f64::from(units) * [1.0, 0.3, 4e-10][usize::from(scale)];
             kept.add(sid, &id(ASSETS[a]), delta);
