@@ -449,7 +449,8 @@ impl TransitionDetails {
                 fee_charged: _,
             } => true,
             TransitionDetails::Submit {
-                client_order_id, ..
+                client_order_id,
+                qty: _,
             }
             | TransitionDetails::Cancel { client_order_id } => !client_order_id.is_heap_allocated(),
             TransitionDetails::Ended { .. }
