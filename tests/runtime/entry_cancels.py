@@ -1,7 +1,8 @@
 """What the tests of the runtime's cancels of a strategy's working entries share (a strategy put
 in ERROR, test_runtime_error_cancels_entries; one stopped, test_runtime_stop_cancels_entries):
 bars of one asset, the paper venue filling a bar's whole volume, a run over it, a venue whose
-cancel is down, and a strategy holding a position with a take-profit and a second entry working."""
+cancel is down, a strategy resting an entry, and one holding a position with a take-profit and
+a second entry working."""
 
 from __future__ import annotations
 
@@ -38,6 +39,18 @@ def paper_run(
 class CancelDown(PaperVenue):
     def cancel(self, order: Any) -> list[VenueEvent]:
         raise ConnectionError("venue down")
+
+
+class Rests(Strategy[Any]):
+    """Rests a buy limit at 90 on its first bar."""
+
+    def on_start(self) -> None:
+        self.seen = 0
+
+    def on_bar(self, bar: Bar) -> None:
+        self.seen += 1
+        if self.seen == 1:
+            assert self.buy(bar.asset, 1.0, price=bar.close, limit=90.0).accepted
 
 
 class HoldsWithExitAndEntry(Strategy[Any]):

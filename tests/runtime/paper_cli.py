@@ -7,11 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from dita.cli import app
 
 runner = CliRunner()
+
+# What the kernel says of BuysTooMuchOnce's order (below).
+TOO_MUCH_REFUSED = "INVALID_INTENT: target_size=1e+308: must be at most 1e15 in magnitude"
 
 # A strategy's source, for a strategies file whose own source imports ``Any``, ``Bar`` and
 # ``Strategy``: the kernel refuses its one order (target_size 1e308), run after run.
@@ -47,3 +51,11 @@ def saved_state(tmp_path: Path) -> dict[str, Any]:
     """The state file kernel ``k``'s run saved under ``tmp_path/state``."""
     snap: dict[str, Any] = json.loads((tmp_path / "state" / "k.json").read_text())
     return snap
+
+
+def strategies_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, source: str) -> str:
+    """``source`` written as module ``name`` in ``tmp_path``, importable for the test: its name,
+    for ``--strategy NAME:CLASS``."""
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name

@@ -21,12 +21,18 @@ from dita.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from dita.cli import app
 from dita.strategy import Bar, Strategy
 
-from .paper_cli import BUYS_TOO_MUCH_ONCE, flat_bars, run_paper, saved_state
+from .paper_cli import (
+    BUYS_TOO_MUCH_ONCE,
+    TOO_MUCH_REFUSED,
+    flat_bars,
+    run_paper,
+    saved_state,
+    strategies_module,
+)
 
 runner = CliRunner()
 
 CROSSOVER = "dita.examples.crossover:SmaCrossover"
-TOO_BIG = "INVALID_INTENT: target_size=1e+308: must be at most 1e15 in magnitude"
 
 
 def _backtest(out: Path, *extra: str) -> Any:
@@ -42,7 +48,7 @@ def test_a_backtest_whose_every_order_the_kernel_refuses_says_so_with_the_reason
     assert said is not None, result.stderr
     refused, intents = (int(said[i].replace(",", "")) for i in (1, 2))
     assert refused == intents > 50
-    assert said[3] == f"{said[1]} x {TOO_BIG}"
+    assert said[3] == f"{said[1]} x {TOO_MUCH_REFUSED}"
     run = json.loads((tmp_path / "o" / "metrics.json").read_text())["run"]
     assert (run["intents"], run["intents_refused"], run["refusals"]) == (intents, refused, said[3])
     page = (tmp_path / "o" / "report.html").read_text()
@@ -198,14 +204,12 @@ class BuysOnce(Strategy[Any]):
     + BUYS_TOO_MUCH_ONCE
 )
 
-PAPER_REASON = "1 x INVALID_INTENT: target_size=1e+308: must be at most 1e15 in magnitude"
+PAPER_REASON = f"1 x {TOO_MUCH_REFUSED}"
 
 
 @pytest.fixture
 def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    (tmp_path / "kernel_refusal_strategies.py").write_text(STRATEGIES)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return "kernel_refusal_strategies"
+    return strategies_module(tmp_path, monkeypatch, "kernel_refusal_strategies", STRATEGIES)
 
 
 def test_paper_says_the_kernels_refusals_in_its_status_and_at_the_end(

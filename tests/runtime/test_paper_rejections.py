@@ -14,7 +14,14 @@ from typer.testing import CliRunner
 
 from dita.cli import app
 
-from .paper_cli import BUYS_TOO_MUCH_ONCE, flat_bars, run_paper, saved_state
+from .paper_cli import (
+    BUYS_TOO_MUCH_ONCE,
+    TOO_MUCH_REFUSED,
+    flat_bars,
+    run_paper,
+    saved_state,
+    strategies_module,
+)
 
 runner = CliRunner()
 
@@ -64,14 +71,11 @@ class DeclaresBtc(Declares):
 )
 
 REASON = "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
-REFUSAL = "INVALID_INTENT: target_size=1e+308: must be at most 1e15 in magnitude"
 
 
 @pytest.fixture
 def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    (tmp_path / "paper_rejection_strategies.py").write_text(STRATEGIES)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    return "paper_rejection_strategies"
+    return strategies_module(tmp_path, monkeypatch, "paper_rejection_strategies", STRATEGIES)
 
 
 def test_paper_counts_and_says_the_orders_the_venue_rejected(
@@ -133,7 +137,7 @@ def test_status_shows_the_refusals_the_state_file_counts(tmp_path: Path, strateg
     result = runner.invoke(app, ["status", *state, "--json"])
     assert result.exit_code == 0, result.output
     rows = {r["kernel_id"]: r for r in json.loads(result.stdout)}
-    assert rows["k"]["intents_refused"] == 1 and rows["k"]["refusal_reasons"] == {REFUSAL: 1}
+    assert rows["k"]["intents_refused"] == 1 and rows["k"]["refusal_reasons"] == {TOO_MUCH_REFUSED: 1}
     assert rows["old"]["intents_refused"] == 0 and rows["old"]["refusal_reasons"] == {}
     table = runner.invoke(app, ["status", *state])
     assert table.exit_code == 0, table.output
@@ -142,7 +146,7 @@ def test_status_shows_the_refusals_the_state_file_counts(tmp_path: Path, strateg
     assert re.search(r"│ old +│.*│ +0 │ +0 │ BuysTooMuchOnce=STOPPED", table.stdout), table.stdout
     # In the words `dita paper` warns with at the end of its run (the file keeps no count of the
     # intents sent, so no "of M").
-    assert f"k: the kernel refused 1 intent: 1 x {REFUSAL}" in table.stdout
+    assert f"k: the kernel refused 1 intent: 1 x {TOO_MUCH_REFUSED}" in table.stdout
     assert "old: the kernel refused" not in table.stdout
     assert "the venue rejected" not in table.stdout
 

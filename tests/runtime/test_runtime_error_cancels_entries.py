@@ -13,20 +13,15 @@ from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
 from dita.venues.paper import PaperVenue
 
-from .entry_cancels import T0, CancelDown, HoldsWithExitAndEntry, bar, paper, paper_run
+from .entry_cancels import T0, CancelDown, HoldsWithExitAndEntry, Rests, bar, paper, paper_run
 
 
-class RestsThenRaises(Strategy[Any]):
+class RestsThenRaises(Rests):
     """Rests a buy limit at 90 on its first bar, raises on its second."""
 
-    def on_start(self) -> None:
-        self.seen = 0
-
     def on_bar(self, bar: Bar) -> None:
-        self.seen += 1
-        if self.seen == 1:
-            assert self.buy(bar.asset, 1.0, price=bar.close, limit=90.0).accepted
-        elif self.seen == 2:
+        super().on_bar(bar)
+        if self.seen == 2:
             raise RuntimeError("boom")
 
 

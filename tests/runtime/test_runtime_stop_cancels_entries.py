@@ -14,19 +14,7 @@ import pytest
 from dita.runtime import StrategyStatus
 from dita.strategy import Bar, Fill, Strategy
 
-from .entry_cancels import CancelDown, HoldsWithExitAndEntry, bar, paper, paper_run
-
-
-class Rests(Strategy[Any]):
-    """Rests a buy limit at 90 on its first bar."""
-
-    def on_start(self) -> None:
-        self.seen = 0
-
-    def on_bar(self, bar: Bar) -> None:
-        self.seen += 1
-        if self.seen == 1:
-            assert self.buy(bar.asset, 1.0, price=bar.close, limit=90.0).accepted
+from .entry_cancels import CancelDown, HoldsWithExitAndEntry, Rests, bar, paper, paper_run
 
 
 def test_a_stopped_strategys_resting_entry_is_canceled_and_said(caplog: pytest.LogCaptureFixture) -> None:
