@@ -36,9 +36,22 @@ def only_a_flag(value: object) -> bool:
     raise ValueError(f"{value!r} is not a flag (must be True or False, or the int 0 or 1)")
 
 
+def not_text(value: object) -> object:
+    """Refuses a number written as text (or bytes), and a flag (``not_a_flag``): pydantic reads
+    "100" as 100.0, where the kernel's setters refuse text, so a limit quoted in a config passed
+    the model that is there to check it."""
+    if isinstance(value, str | bytes | bytearray):
+        raise ValueError(f"{value!r} is text, not a number")
+    return not_a_flag(value)
+
+
 # The number fields of dita's settings models: a bool given for one is refused naming it.
 Number = Annotated[float, BeforeValidator(not_a_flag)]
 OptionalNumber = Annotated[float | None, BeforeValidator(not_a_flag)]
+# The same for models only code fills (limits handed to the kernel): text refused too. Settings
+# read from the environment arrive as text, so those keep ``Number``.
+PlainNumber = Annotated[float, BeforeValidator(not_text)]
+OptionalPlainNumber = Annotated[float | None, BeforeValidator(not_text)]
 Count = Annotated[int, BeforeValidator(not_a_flag)]
 # A settings model's flag, taken as the kernel takes one.
 Flag = Annotated[bool, BeforeValidator(only_a_flag)]

@@ -14,11 +14,11 @@ the field and the offending value, and nothing is changed.
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dita._numbers import Flag, Number, not_a_flag
+from dita._numbers import Flag, OptionalPlainNumber, PlainNumber
 
 __all__ = [
     "KERNEL_MAX",
@@ -48,44 +48,31 @@ KERNEL_MIN_LEVERAGE = 1e-15
 KERNEL_MAX_ORDER_RATE = 100_000
 
 
-def _not_text(value: object) -> object:
-    """Refuses a number written as text (or bytes), and a bool (``not_a_flag``): pydantic read
-    "100" as 100.0, where ``set_risk_limits`` refuses text, so a limit quoted in a config
-    passed the model that is there to check it."""
-    if isinstance(value, str | bytes | bytearray):
-        raise ValueError(f"{value!r} is text, not a number")
-    return not_a_flag(value)
-
-
-# A limit: a number of any numeric type (numpy's, Decimal), or None for off; never text.
-LimitNumber = Annotated[float | None, BeforeValidator(_not_text)]
-
-
 class RiskLimits(BaseModel):
     """Pre-trade limits of one kernel. ``model_dump()`` is what ``set_risk_limits`` takes."""
 
     # Frozen so a limits object handed to a kernel cannot drift from what the kernel holds.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    max_leverage: LimitNumber = Field(
+    max_leverage: OptionalPlainNumber = Field(
         default=None,
         ge=KERNEL_MIN_LEVERAGE,
         le=KERNEL_MAX,
         description="largest leverage an entry may use",
     )
-    max_notional_per_asset: LimitNumber = Field(
+    max_notional_per_asset: OptionalPlainNumber = Field(
         default=None,
         gt=0,
         le=KERNEL_MAX,
         description="largest open plus working notional in one asset, quote currency",
     )
-    max_notional_total: LimitNumber = Field(
+    max_notional_total: OptionalPlainNumber = Field(
         default=None,
         gt=0,
         le=KERNEL_MAX,
         description="largest open plus working notional over all assets",
     )
-    max_order_rate: LimitNumber = Field(
+    max_order_rate: OptionalPlainNumber = Field(
         default=None,
         ge=1,
         le=KERNEL_MAX_ORDER_RATE,
@@ -98,7 +85,7 @@ class RiskLimits(BaseModel):
         description="NEUTRAL admits both sides; under BULL a SHORT MARKET entry (under BEAR a LONG "
         'one) needs metadata["override"]; LIMIT entries and exits are not judged by it',
     )
-    edge_freeze_threshold_bps: LimitNumber = Field(
+    edge_freeze_threshold_bps: OptionalPlainNumber = Field(
         default=None,
         ge=-KERNEL_MAX,
         le=KERNEL_MAX,
@@ -170,14 +157,14 @@ class MarketLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    lot_step: Number = Field(
+    lot_step: PlainNumber = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="order sizes are whole multiples of this"
     )
-    tick_size: Number = Field(
+    tick_size: PlainNumber = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="limit prices are whole multiples of this"
     )
-    min_qty: Number = Field(default=0.0, ge=0, le=KERNEL_MAX, description="smallest order size")
-    min_notional: Number = Field(
+    min_qty: PlainNumber = Field(default=0.0, ge=0, le=KERNEL_MAX, description="smallest order size")
+    min_notional: PlainNumber = Field(
         default=0.0, ge=0, le=KERNEL_MAX, description="smallest price * size, quote currency"
     )
 

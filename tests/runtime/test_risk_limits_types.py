@@ -1,4 +1,4 @@
-"""``RiskLimits`` takes numbers as numbers: "100" was read as a limit of 100.0, where the
+"""``RiskLimits`` and ``MarketLimits`` take numbers as numbers: "100" was read as a limit of 100.0, where the
 kernel's ``set_risk_limits`` refuses text ("must be a number or None"), so a limit written as
 text in a config passed the model that is there to check it. Each field refuses what it cannot
 mean, naming the field and the value."""
@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 
 from dita import ExecutionKernel
-from dita.risk import RiskLimits
+from dita.risk import MarketLimits, RiskLimits
 
 NUMBER_FIELDS = (
     "max_leverage",
@@ -105,3 +105,23 @@ def test_a_refused_limit_changes_nothing_in_the_kernel() -> None:
     with pytest.raises(ValidationError, match="max_leverage"):
         kernel.set_risk_limits(RiskLimits(max_leverage="100").model_dump())  # type: ignore[arg-type]
     assert kernel.risk_limits() == before
+
+
+MARKET_FIELDS = ("lot_step", "tick_size", "min_qty", "min_notional")
+
+
+@pytest.mark.parametrize("field", MARKET_FIELDS)
+@pytest.mark.parametrize("value", ["0.01", b"1", True])
+def test_a_market_rule_written_as_text_or_a_flag_is_refused(field: str, value: object) -> None:
+    """A market's rules went to the kernel as what pydantic made of "0.01"; venues that read
+    them from an exchange's answer convert each figure themselves, naming it."""
+    with pytest.raises(ValidationError) as raised:
+        MarketLimits(**{field: value})
+    (error,) = raised.value.errors()
+    assert error["loc"] == (field,), error
+    assert repr(value) in str(raised.value), str(raised.value)
+
+
+@pytest.mark.parametrize("value", [0.01, 1, np.float64(0.5), Decimal("0.25")])
+def test_a_market_rule_of_any_numeric_type_is_taken(value: object) -> None:
+    assert MarketLimits(lot_step=value).lot_step == float(value)  # type: ignore[arg-type]
