@@ -19,7 +19,10 @@ any event of it) may be listed late, so its absence does not count until the ven
 in flight. ``open_orders()`` also teaches it where orders it did not send are (after a
 restart), so reconciliation cancels them on the right venue, and the kernel's own orders
 follow their cancel there, also one a venue lists under the client id it went out under
-(``listed_client_order_id``: a hash on OKX and Gate). An order it knows nothing of
+(``listed_client_order_id``: a hash on OKX and Gate). A listed order is cancelled on the venue
+that listed it (known by its client id and venue id: one client id may be on two venues, and an
+order placed by hand may have none); a listing never moves an order the router knows to another
+venue, and only the holding venue's events end or confirm an order. An order it knows nothing of
 is cancelled on the routed venue. ``order_status`` asks the venue holding the order, or, not
 knowing it (after a restart), the venue the order's asset is routed to when given it, else each
 venue in turn.
@@ -107,6 +110,10 @@ class VenueRouter:
         # it on till then. The newest ``_LEFT_LIST_KEPT``, dropped once an end passes through.
         self._left_list: OrderedDict[str, str] = OrderedDict()
         self._check_open_at = _CHECK_OPEN_AFTER
+        # The venue of each order its last ``open_orders()`` listed, by client id and venue id: one
+        # client id may be on two venues (one label on orders placed by hand, an earlier life's
+        # order under an id the kernel uses again), and an order placed by hand may have none.
+        self._listed: dict[tuple[str, str], str] = {}
         self._events = OrderEvents(name)
         # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids repeated
         # the last run's, and the recovered kernel refused its answers as duplicates.
@@ -231,7 +238,7 @@ class VenueRouter:
         # venue has it (``_seen`` ends the doubt then).
         if order.client_order_id:
             self._in_doubt.add(order.client_order_id)
-        seen = self._seen(events)
+        seen = self._seen(events, venue_name)
         if _whole(seen):
             self._in_doubt.discard(order.client_order_id)
         return seen
@@ -249,10 +256,10 @@ class VenueRouter:
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         try:
-            venue = self.venue_holding(order)
+            venue_name = self.venue_name_holding(order)
         except UnknownVenueError as exc:
             return [self._refusal(order, KernelEventKind.CANCEL_REJECT, order.status, str(exc))]
-        return self._seen(venue.cancel(order))
+        return self._seen(self._venues[venue_name].cancel(order), venue_name)
 
     def _refusal(
         self, order: VenueOrder, kind: KernelEventKind, status: VenueOrderStatus, reason: str
@@ -280,7 +287,8 @@ class VenueRouter:
     def venue_name_holding(self, order: VenueOrder) -> str:
         """The name of the venue ``order`` was submitted to (the routed one if unknown)."""
         return (
-            self._order_venue.get(order.client_order_id)
+            self._listed.get((order.client_order_id, order.venue_order_id))
+            or self._order_venue.get(order.client_order_id)
             or self._left_list.get(order.client_order_id)
             or self._listed_at(order)
             or self.venue_name_for(order.asset)
@@ -309,15 +317,23 @@ class VenueRouter:
 
     def open_orders(self) -> list[VenueOrder]:
         orders: list[VenueOrder] = []
+        listed: dict[tuple[str, str], str] = {}
         for venue_name, adapter in self._venues.items():
             # Read once: a venue's generator was spent learning where its orders are, and the
             # router listed none of them (reconciliation left the venue's orders unmanaged).
             theirs = list(adapter.open_orders())
             for order in theirs:
-                self._remember(order.client_order_id, venue_name)
-                # Listed, so the venue has it: in doubt no more (as in _forget_ended_orders).
-                self._in_doubt.discard(order.client_order_id)
+                coid, venue_order_id = order.client_order_id, order.venue_order_id
+                if not isinstance(coid, str) or not isinstance(venue_order_id, str):
+                    continue  # not an order's ids: the kernel's reconciliation names it
+                listed[(coid, venue_order_id)] = venue_name
+                # Another venue listing the id leaves an order known elsewhere there: the last to
+                # list it took it, and the kernel's cancel went to a venue without it.
+                if coid and self._order_venue.setdefault(coid, venue_name) == venue_name:
+                    # Listed, so the venue has it: in doubt no more (as in _forget_ended_orders).
+                    self._in_doubt.discard(coid)
             orders.extend(theirs)
+        self._listed = listed
         return orders
 
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
@@ -407,15 +423,15 @@ class VenueRouter:
         if client_order_id:
             self._order_venue[client_order_id] = venue_name
 
-    def _seen(self, answer: Iterable[VenueEvent]) -> list[VenueEvent]:
-        """Forget the orders whose final event is among ``answer``; return its items as the
-        venue gave them. The kernel applies the events of a broken answer up to the fault and
-        reports it, so a fault must reach the kernel where it was, not before: an item that is
-        not an event is passed on, and an answer that raised part-way is passed on as its
-        events followed by the same error. A generator would otherwise reach the kernel empty,
-        and any fault as a raised submit, losing the fills before it."""
+    def _seen(self, answer: Iterable[VenueEvent], venue_name: str) -> list[VenueEvent]:
+        """Forget the orders whose final event is among ``answer`` (venue ``venue_name``'s);
+        return its items as the venue gave them. The kernel applies the events of a broken answer
+        up to the fault and reports it, so a fault must reach the kernel where it was, not
+        before: an item that is not an event is passed on, and an answer that raised part-way is
+        passed on as its events followed by the same error. A generator would otherwise reach
+        the kernel empty, and any fault as a raised submit, losing the fills before it."""
         if isinstance(answer, VenueEvent):
-            self._seen([answer])
+            self._seen([answer], venue_name)
             return answer
         if answer is None or isinstance(answer, (str, bytes, Mapping)) or not _iterable(answer):
             # Not a list of events: the kernel takes None as empty, one event on its own as the
@@ -428,21 +444,30 @@ class VenueRouter:
                 events.append(event)
         except Exception as exc:
             fault = exc
-        for event in events:
-            if not isinstance(event, VenueEvent):
-                continue
-            if event.kind not in _NOT_PROOF_OF_ORDER:
-                self._in_doubt.discard(event.venue_client_id)
-            status = event.status
-            # A refused cancel's FILLED is the venue's word, not the order's end: the kernel works
-            # the order on until its fill comes, which the trade list may yet lag.
-            if status is not None and status.name in FINAL_STATUSES and event.kind not in _NOT_AN_END:
-                self._order_venue.pop(event.venue_client_id, None)
-                self._left_list.pop(event.venue_client_id, None)
+        self._note(events, venue_name)
         if fault is not None:
             # Not a list, but what the venue gave: the kernel reads any iterable answer.
             return _then_raise(events, fault)  # type: ignore[return-value]
         return events
+
+    def _note(self, events: list[VenueEvent], venue_name: str) -> None:
+        """Take what venue ``venue_name``'s ``events`` show of the orders it holds. An event of
+        another venue's order of the same client id shows nothing of this one: its end made the
+        router forget where the order was, and the kernel's cancel went to a venue without it."""
+        for event in events:
+            if not isinstance(event, VenueEvent):
+                continue
+            coid = event.venue_client_id
+            if event.kind not in _NOT_PROOF_OF_ORDER and self._order_venue.get(coid) == venue_name:
+                self._in_doubt.discard(coid)
+            status = event.status
+            # A refused cancel's FILLED is the venue's word, not the order's end: the kernel works
+            # the order on until its fill comes, which the trade list may yet lag.
+            if status is not None and status.name in FINAL_STATUSES and event.kind not in _NOT_AN_END:
+                if self._order_venue.get(coid) == venue_name:
+                    self._order_venue.pop(coid, None)
+                if self._left_list.get(coid) == venue_name:
+                    self._left_list.pop(coid, None)
 
     def _forget_ended_orders(self) -> None:
         """Drop remembered orders their venue no longer lists as working. The next check
@@ -510,13 +535,16 @@ class VenueRouter:
         events: list[VenueEvent] = []
         for venue_name, adapter in self._venues.items():
             if isinstance(adapter, VenueEventStream):
+                theirs: list[VenueEvent] = []
                 try:
-                    events.extend(adapter.poll_events())
+                    theirs.extend(adapter.poll_events())
                 except Exception as exc:
                     log.warning(
                         "router: venue %r could not be polled (%s: %s)", venue_name, type(exc).__name__, exc
                     )
-        return self._seen(events)
+                self._note(theirs, venue_name)
+                events.extend(theirs)
+        return events
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
