@@ -363,6 +363,20 @@ def _as_booked(kernel: ExecutionKernel, mine: VenueOrder, theirs: VenueOrder, bo
     return answered(mine, venue_order_id, mine.status, min(filled, mine.size), average)
 
 
+def _held_now(kernel: ExecutionKernel, mine: VenueOrder, seq: int) -> VenueOrder:
+    """``mine`` as the kernel holds it once the venue answered, when anything reached the kernel
+    while it was asked (its seq moved from ``seq``): a fill the venue's stream reported meanwhile
+    (another thread) was counted in the missed fill, which the kernel then took in part, at the
+    whole order's average price. Working, awaited or ended without the venue's figure; else
+    ``mine`` (read only when the seq moved: each read lists every slot's orders)."""
+    if kernel.seq == seq:
+        return mine
+    coid = mine.client_order_id
+    held = [_working_order(kernel, mine.slot_id, coid), *kernel.awaited_orders()]
+    held.extend(kernel.orders_ended_without_figure())
+    return next((o for o in held if o is not None and o.client_order_id == coid), mine)
+
+
 def _still_working(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> bool:
     return _working_order(kernel, slot_id, client_order_id) is not None
 
@@ -504,6 +518,9 @@ def reconcile_with_venue(
     venue_open = {
         o.client_order_id: o for o in listed if isinstance(o.client_order_id, str) and o.client_order_id
     }
+    # And by venue id: some exchanges list an order without its client id.
+    by_venue_id = {o.venue_order_id: o for o in listed if isinstance(getattr(o, "venue_order_id", None), str)}
+    by_venue_id.pop("", None)
     # Given the order's asset where the venue takes it (read once: ``order_lookup``), so a venue
     # asks the order's market only, not each market it trades.
     lookup = order_lookup(venue)
@@ -668,6 +685,12 @@ def reconcile_with_venue(
             return None, "venue cannot look up orders by client id"
         try:
             theirs = lookup(coid, mine.asset)
+            if theirs is None and mine.venue_order_id:
+                # No such order by its client id, yet listed under the venue id the kernel holds
+                # (in its form or the venue's) without it, as some exchanges list orders: taken
+                # for purged, it was ended though it works, canceled as an order nobody manages,
+                # and the fills its listing counted were never booked.
+                theirs = _listed(mine, venue, {}, by_venue_id)
             if theirs is not None:
                 own(theirs)
             return theirs, ""
@@ -707,6 +730,7 @@ def reconcile_with_venue(
         # saying it cannot say yet, not "no such order", which ended it (a submit in doubt as
         # lost, an acknowledged order as purged) before it showed and filled.
         follow(mine)
+        seq = kernel.seq
         theirs, cannot_say = find(mine)
         item = _item(mine)
         if cannot_say:
@@ -714,8 +738,9 @@ def reconcile_with_venue(
             continue
         # As the kernel holds it once the venue answered: a fill the venue's stream reported
         # meanwhile (another thread) was counted in the missed fill, which the kernel then took
-        # in part, at the whole order's average price.
-        mine = _working_order(kernel, mine.slot_id, coid) or mine
+        # in part, at the whole order's average price. Also once the stream ended it (a cancel
+        # ack): read as it was, the rest was booked at the whole order's average all the same.
+        mine = _working_order(kernel, mine.slot_id, coid) or _held_now(kernel, mine, seq)
         # A refusal stops this order's events where it came (the rest would build on it) and
         # touches no other slot, so the other orders are still reconciled. A malformed answer
         # is found before the first event, so it changes nothing for its order.
@@ -793,7 +818,14 @@ def reconcile_with_venue(
             # request may have been the cancel of a submit that timed out, and at the first "no
             # such order" one sent a moment before the restart was ended, its late fill lost.
             follow(mine)
+    seq = kernel.seq
     told_of = [(mine, *find(mine)) for mine in settling]
+    if kernel.seq != seq:
+        # As the kernel holds them once the venue answered (as a working order is, above): a fill
+        # the venue's stream reported meanwhile (another thread) was counted in the missed fill,
+        # which the kernel then took in part, at the whole order's average price.
+        now = {o.client_order_id: o for o in kernel.awaited_orders()}
+        told_of = [(now.get(m.client_order_id, m), theirs, why) for m, theirs, why in told_of]
     # Those the venue no longer works first: settled, an order no longer counts in its slot's
     # wait, which is then, for the slot's other order the venue still works, that order's own
     # (``told`` below; taken before as the slot's, both orders' when both waited, the venue's
@@ -876,8 +908,6 @@ def reconcile_with_venue(
     # refuses the kernel's: every order on OKX and Gate, listed so after a restart), or its venue
     # id: read as listed under the kernel's id alone, such an order beyond the bound was still
     # canceled as one nobody manages, its fills never booked.
-    by_venue_id = {o.venue_order_id: o for o in listed if isinstance(getattr(o, "venue_order_id", None), str)}
-    by_venue_id.pop("", None)
     listed_of = {o.client_order_id: _listed(o, venue, venue_open, by_venue_id) for o in unfigured}
     unlisted = [o for o in unfigured if listed_of[o.client_order_id] is None]
     report.ended_not_asked = max(len(unlisted) - ended_lookups, 0)
@@ -892,7 +922,9 @@ def reconcile_with_venue(
             own(on_list)
             theirs, cannot_say = on_list, ""
         else:
+            seq = kernel.seq
             theirs, cannot_say = find(mine)
+            mine = _held_now(kernel, mine, seq)
         if cannot_say:
             # Not asked after all: the kernel ended the order, and what a raced fill moved
             # shows in the positions, compared below (a router whose venue forgot the order
@@ -907,7 +939,11 @@ def reconcile_with_venue(
             except _Malformed:
                 # Not the kernel's to manage after all: listed open, it is canceled as an order
                 # nobody manages (below), as before this pass asked about it.
-                owned_venue_ids.discard(getattr(theirs, "venue_order_id", None))
+                # An id that is no text (a raw answer's list) was never taken, and dropped it
+                # raised a TypeError (unhashable), after the events above were applied.
+                venue_order_id = getattr(theirs, "venue_order_id", None)
+                if isinstance(venue_order_id, str):
+                    owned_venue_ids.discard(venue_order_id)
                 raise
             ending = _ending(theirs)
             if ending is None:
