@@ -440,8 +440,8 @@ class PaperVenue:
         self._quotes: dict[str, _Quote] = {}
         # Assets whose latest data was a bar: market orders there wait for the next bar's open.
         self._bar_assets: set[str] = set()
-        # The stamp of each asset's last bar in this process: a second bar of one asset and time
-        # (a row repeated) filled its volume share again.
+        # The stamp of each asset's last bar (kept in ``book()``): a second bar of one asset and
+        # time (a row repeated) filled its volume share again.
         self._bar_at: dict[str, float] = {}
         # Whether the latest data was a bar (its stamp the open of a bar still going on), and
         # the orders sent or canceled then, whose latency counts from the bar's close.
@@ -1089,6 +1089,9 @@ class PaperVenue:
             "order_seq": self._events._order_seq,
             "quotes": {a: [q.bid, q.ask, q.bid_size, q.ask_size] for a, q in self._quotes.items()},
             "bar_assets": sorted(self._bar_assets),
+            # Each asset's last bar: handed again to the restored venue (a run feeding the data
+            # from the saved clock on), it filled its volume share a second time.
+            "bar_at": dict(self._bar_at),
             "on_a_bar": self._on_a_bar,
         }
 
@@ -1180,6 +1183,12 @@ class PaperVenue:
             on_a_bar = _book_flag("on_a_bar", book.get("on_a_bar", False))
             part = "now"
             now = None if book["now"] is None else _finite("now", book["now"])
+            part = "bar_at"
+            # Books saved before it was kept lack it: no bar is refused as handed already.
+            bar_at = {str(a): _finite(str(a), t) for a, t in book.get("bar_at", {}).items()}
+            for a, t in bar_at.items():
+                if now is None or t > now:
+                    raise ValueError(f"a bar of {a!r} at {t!r} is after the venue clock {now!r}")
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValueError(f"paper book: {part} is not as book() writes it: {exc!r}") from None
         listed = self._assets
@@ -1203,6 +1212,7 @@ class PaperVenue:
         self.submitted = submitted
         self._events._order_seq = max(self._events._order_seq, order_seq)
         self._quotes, self._bar_assets, self._now = quotes, bar_assets, now
+        self._bar_at = bar_at
         self._book_order_seq = order_seq
         return left_out
 
