@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita._kernel import KernelIntent, VenueEvent
@@ -242,40 +243,66 @@ class _Recorder:
         It is exactly 0 at every row after which the asset has no open trade: a running sum of
         the fills keeps float dust (1e-8 of a 1e8-unit coin's partial fills) for good, which
         an absolute cut-off does not catch, and every later flat row counted as exposed.
+
+        Worked in place, a float a row for each of equity, position and one asset's size (and
+        for several assets its last price): each step's new arrays took about 86 bytes a row.
         """
         n = len(data)
-        rows = np.asarray(self.rows, dtype=np.int64)
+        rows = np.asarray(self.rows, dtype=np.int64)  # non-decreasing: the replay's row only grows
         price = data.mid()
-        delta = np.zeros(n)
+        equity = np.zeros(n)
         if len(rows):
-            np.add.at(delta, rows, np.asarray(self.cash))
-        cash = balance + np.cumsum(delta)
-        equity = cash.copy()
+            np.add.at(equity, rows, np.asarray(self.cash))
+        np.cumsum(equity, out=equity)
+        equity += balance
         position = np.zeros(n)
         assets = data.assets
-        row_asset = np.asarray(data.asset) if len(assets) > 1 else None
         fill_assets = np.asarray(self.assets)
-        for asset in assets:
-            mask = np.ones(n, dtype=bool) if row_asset is None else row_asset == asset
-            # The asset's latest price at every row (carried forward between its own rows).
-            idx = np.where(mask, np.arange(n), -1)
-            np.maximum.accumulate(idx, out=idx)
-            last_px = np.where(idx >= 0, price[np.maximum(idx, 0)], 0.0)
-            dq = np.zeros(n)
+        codes = _asset_codes(data.asset, assets) if len(assets) > 1 else None
+        qty = np.empty(n if len(rows) else 0)  # one asset's size at each row, reused
+        for code, asset in enumerate(assets):
+            sel = np.flatnonzero(fill_assets == asset)
+            if not sel.size:
+                continue  # never held: a size of 0 at every row adds nothing
+            at = rows[sel]
+            qty.fill(0.0)
+            np.add.at(qty, at, np.asarray(self.qty)[sel])
+            np.cumsum(qty, out=qty)
+            # Flat or not after each row's last fill of the asset, carried to later rows; flat
+            # before its first.
+            last = np.append(at[1:] != at[:-1], True)
+            changed = at[last]
             flat = np.ones(n, dtype=bool)
-            if len(rows):
-                sel = fill_assets == asset
-                np.add.at(dq, rows[sel], np.asarray(self.qty)[sel])
-                # Flat or not after each row's last fill of the asset, carried to later rows.
-                at = np.full(n, -1)
-                np.maximum.at(at, rows[sel], np.flatnonzero(sel))
-                np.maximum.accumulate(at, out=at)
-                flat = np.where(at >= 0, np.asarray(self.flat)[np.maximum(at, 0)], True)
-            qty = np.where(flat, 0.0, np.cumsum(dq))
-            qty[np.abs(qty) < 1e-12] = 0.0
-            equity += qty * last_px
-            position += qty if len(assets) == 1 else np.abs(qty) * last_px
+            flat[changed[0] :] = np.repeat(np.asarray(self.flat)[sel[last]], np.diff(np.append(changed, n)))
+            qty[flat] = 0.0
+            del flat
+            qty[(qty < 1e-12) & (qty > -1e-12)] = 0.0
+            if codes is None:
+                position += qty
+                qty *= price
+                equity += qty
+            else:
+                qty *= _last_price(price, codes == code)
+                equity += qty
+                np.abs(qty, out=qty)
+                position += qty
         return equity, position
+
+
+def _asset_codes(names: list[str], assets: list[str]) -> npt.NDArray[np.int32]:
+    """Each row's asset as its index in ``assets``: 4 bytes a row, where the names as a numpy
+    array took 4 a character (28 for BTCUSDT)."""
+    index = {name: i for i, name in enumerate(assets)}
+    return np.fromiter(map(index.__getitem__, names), dtype=np.int32, count=len(names))
+
+
+def _last_price(price: FloatArray, mask: npt.NDArray[np.bool_]) -> FloatArray:
+    """At every row, ``price`` at the latest row of ``mask`` up to it (0 before the first)."""
+    out = np.zeros(len(price))
+    own = np.flatnonzero(mask)
+    if own.size:
+        out[own[0] :] = np.repeat(price[own], np.diff(np.append(own, len(price))))
+    return out
 
 
 def run_backtest(
@@ -374,8 +401,11 @@ def run_backtest(
     # One point a time, after all its rows: with several assets the rows of a time mark one
     # asset at its new price and the others at their old, an equity no one held (a drawdown
     # out of an asset that rose and one that fell as much), and each made a period of its own.
-    last = last_of_each_time(data.ts)
-    ts, equity, position = data.ts[last], equity[last], position[last]
+    ts = data.ts
+    if len(ts) > 1 and not (ts[1:] != ts[:-1]).all():  # else every row is its time's last: no copies
+        last = last_of_each_time(ts)
+        ts, equity, position = ts[last], equity[last], position[last]
+        del last
     in_position = position != 0
     metrics = compute_metrics(
         ts=ts,

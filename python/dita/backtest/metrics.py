@@ -139,10 +139,14 @@ def _clean(v: float | int | None) -> float | int | None:
 
 def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, FloatArray]:
     """Absolute and fractional drawdown at each bar; the balance is the first peak."""
-    peak = np.maximum.accumulate(np.concatenate(([balance], equity)))[1:]
-    dd = peak - equity
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac = np.where(peak > 0, dd / peak, 0.0)
+    # In place (the running peak becomes the fraction): a float a row for each result.
+    equity = np.asarray(equity, dtype=np.float64)
+    frac = np.maximum.accumulate(equity)
+    np.maximum(frac, balance, out=frac)
+    dd = frac - equity
+    above = frac > 0
+    np.divide(dd, frac, out=frac, where=above)
+    frac[~above] = 0.0
     return dd, frac
 
 
@@ -153,7 +157,8 @@ def longest_drawdown(ts: FloatArray, dd: FloatArray) -> float:
     n = len(ts)
     if n == 0:
         return 0.0
-    under = np.concatenate(([0], (dd > 0).astype(np.int8), [0]))
+    under = np.zeros(n + 2, dtype=np.int8)  # a byte a bar (concatenated with [0], 8)
+    under[1:-1] = dd > 0
     edges = np.diff(under)
     starts = np.flatnonzero(edges == 1)  # the first bar of each spell under water
     ends = np.flatnonzero(edges == -1)  # the bar after its last: back at the peak, or n
@@ -171,7 +176,7 @@ def last_of_each_time(ts: FloatArray) -> npt.NDArray[np.int64]:
     n = len(ts)
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    return np.concatenate((np.flatnonzero(np.diff(ts) != 0), [n - 1])).astype(np.int64)
+    return np.append(np.flatnonzero(ts[1:] != ts[:-1]), n - 1).astype(np.int64, copy=False)
 
 
 def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s: float = DAY) -> FloatArray:
@@ -184,10 +189,11 @@ def period_returns(ts: FloatArray, equity: FloatArray, balance: float, period_s:
         # Bars longer than a day are each a period, one a time (several assets' bars of a
         # time make one): calendar months are of uneven length, and fixed windows of their
         # median spacing would put two in one.
-        bucket = np.concatenate(([0], np.cumsum(np.diff(ts) != 0))).astype(np.int64)
+        bucket = ts
     else:
-        bucket = np.floor(ts / period_s).astype(np.int64)
-    last = np.flatnonzero(np.diff(bucket)) if len(bucket) > 1 else np.empty(0, dtype=np.int64)
+        bucket = ts / period_s
+        np.floor(bucket, out=bucket)  # whole numbers as floats: compared, not counted
+    last = np.flatnonzero(bucket[1:] != bucket[:-1])
     closes = np.concatenate((equity[last], equity[-1:]))
     ruin = np.flatnonzero(closes <= 0)
     if ruin.size:
