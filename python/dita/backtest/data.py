@@ -249,11 +249,19 @@ _OTHER_ENCODINGS = (
     (b"\xff\xfe", "UTF-16"),
     (b"\xfe\xff", "UTF-16"),
 )
+# Files that are no text at all, under a .csv name (a download or copy misnaming them): the reader
+# refused them as an "Empty CSV file" or with a screen of their bytes, and a traceback on stderr.
+_NOT_TEXT = (
+    (b"\x1f\x8b", "gzip-compressed", "name it .csv.gz"),
+    (b"PAR1", "Parquet", "name it .parquet"),
+    (b"PK\x03\x04", "a ZIP archive", "unzip it"),
+)
 
 
 def _refuse_other_encodings(path: Path, *, gzipped: bool) -> None:
     """A CSV file in UTF-16 or UTF-32 (a spreadsheet's "Unicode text"), said as such: the reader
-    split it into cells of NUL bytes, refused as ``Expected 6 columns, got 1: \\x00``. Only a
+    split it into cells of NUL bytes, refused as ``Expected 6 columns, got 1: \\x00``; so is
+    one that is gzip, Parquet or ZIP (``_NOT_TEXT``) under a plain .csv name. Only a
     regular file is looked at: reading the start of a pipe would take it from the reader."""
     if not path.is_file():
         return
@@ -262,6 +270,12 @@ def _refuse_other_encodings(path: Path, *, gzipped: bool) -> None:
             head = bytes(stream.read(4096))
     except (OSError, pa.ArrowInvalid, EOFError):
         return  # the reader says what is wrong
+    for mark, what, advice in () if gzipped else _NOT_TEXT:
+        if head.startswith(mark):
+            raise DataError(
+                f"the file is {what} (its first bytes {mark.hex(' ').upper()}), not CSV text: {advice}",
+                path=str(path),
+            )
     for mark, encoding in _OTHER_ENCODINGS:
         if head.startswith(mark):
             said = f"the file is {encoding} text (its first bytes {mark.hex(' ').upper()})"
@@ -288,16 +302,19 @@ def _refuse_row_of_other_width(path: Path, source: Any) -> None:
         return "error"
 
     options = pacsv.ParseOptions(invalid_row_handler=first)
+    # Read as Latin-1, which every byte is: a row that is not UTF-8 (a Latin-1 file's) could not
+    # be handed over as text, and the reader printed a traceback and numbered no row.
+    read = pacsv.ReadOptions(use_threads=False, encoding="latin-1")
     try:
-        pacsv.read_csv(source(), read_options=pacsv.ReadOptions(use_threads=False), parse_options=options)
+        pacsv.read_csv(source(), read_options=read, parse_options=options)
     except (pa.ArrowInvalid, OSError):
         pass
     if not found or found[0].number is None:
         return
     row = found[0]
+    text = row.text.encode("latin-1").decode("utf-8", errors="backslashreplace")  # the file's bytes
     raise DataError(
-        f"{row.actual_columns} cells where the header has {row.expected_columns}: "
-        f"{shortened(row.text, 200)!r}",
+        f"{row.actual_columns} cells where the header has {row.expected_columns}: {shortened(text, 200)!r}",
         path=str(path),
         row=row.number - 1,
     )
