@@ -434,21 +434,56 @@ def _highest_filled(theirs: VenueOrder, events: list[VenueEvent]) -> float:
     return max(f for f in figures if _finite(f))
 
 
-def _listed(mine: VenueOrder, venue: Any, by_client: dict[str, Any], by_venue_id: dict[str, Any]) -> Any:
+def _one_of(mine: VenueOrder, venue: Any, entries: list[Any]) -> Any:
+    """Which of the venue's ``entries`` listed under one client id of ``mine``'s is ``mine``: the
+    only one; of several (an earlier life's order under a client id the kernel reused, beside its
+    own, or another venue's of a router), the one carrying ``mine``'s venue id in the kernel's
+    form or the venue's (``listed_venue_order_id``); else None. The last one listed was taken: the
+    other's fills were booked into ``mine``, or it was taken for ``mine``, neither canceled nor
+    reported. A lone one is ``mine`` whatever its venue id (a venue may give one of its own form)."""
+    if len(entries) <= 1:
+        return entries[0] if entries else None
+    ids = {mine.venue_order_id, _hooked(venue, "listed_venue_order_id", mine)} - {""}
+    # An id that is no text (a raw answer's list) is no id of the kernel's, and unhashable.
+    held = [getattr(e, "venue_order_id", None) for e in entries]
+    same = [e for e, id_ in zip(entries, held, strict=True) if isinstance(id_, str) and id_ in ids]
+    return same[0] if len(same) == 1 else None
+
+
+def _listed(
+    mine: VenueOrder, venue: Any, by_client: dict[str, list[Any]], by_venue_id: dict[str, Any]
+) -> Any:
     """The venue's listed order that is the kernel's ``mine``, or None: listed under its client
     id, under the id it went out under (the venue's ``listed_client_order_id``: a hash where the
-    exchange refuses the kernel's), or under its venue id, in the kernel's form or the venue's
-    (``listed_venue_order_id``)."""
-    theirs = by_client.get(mine.client_order_id) or by_venue_id.get(mine.venue_order_id or "")
-    for hook, index in (("listed_client_order_id", by_client), ("listed_venue_order_id", by_venue_id)):
+    exchange refuses the kernel's), one of several there told by its venue id (``_one_of``), or
+    under its venue id, in the kernel's form or the venue's (``listed_venue_order_id``)."""
+    theirs = _one_of(mine, venue, by_client.get(mine.client_order_id, [])) or by_venue_id.get(
+        mine.venue_order_id or ""
+    )
+    for hook in ("listed_client_order_id", "listed_venue_order_id"):
         named = getattr(venue, hook, None)
         if theirs is not None or not callable(named):
             continue
         try:
-            theirs = index.get(str(named(mine)) or "")
+            name = str(named(mine)) or ""
         except Exception:
             continue  # matched by the kernel's own ids, as without this hook
+        if hook == "listed_client_order_id":
+            theirs = _one_of(mine, venue, by_client.get(name, []))
+        else:
+            theirs = by_venue_id.get(name)
     return theirs
+
+
+def _untold(mine: VenueOrder, entries: list[Any]) -> str:
+    """Why which of the several ``entries`` listed under ``mine``'s client id is ``mine`` cannot be
+    told (none, or more than one, carries its venue id)."""
+    ids = ", ".join(repr(getattr(e, "venue_order_id", None)) for e in entries)
+    held = f"its venue id {mine.venue_order_id!r}" if mine.venue_order_id else "no venue id yet"
+    return (
+        f"the venue lists {len(entries)} orders under its client id (venue ids {ids}) and the kernel's "
+        f"order carries {held}: which is the kernel's cannot be told; none is booked or canceled"
+    )
 
 
 def reconcile_with_venue(
@@ -515,9 +550,12 @@ def reconcile_with_venue(
     # For the kernel's orders, by client id (text: a list, where an adapter kept a raw answer, is
     # no id of the kernel's, and could not be indexed); the orders nobody manages are taken from
     # ``listed``, where several without a client id (placed by hand at some exchanges) are each one.
-    venue_open = {
-        o.client_order_id: o for o in listed if isinstance(o.client_order_id, str) and o.client_order_id
-    }
+    # Each client id's every entry: an earlier life's order under a client id the kernel reused,
+    # or another venue's of a router, may be listed beside the kernel's (``_one_of`` tells them).
+    venue_open: dict[str, list[Any]] = {}
+    for o in listed:
+        if isinstance(o.client_order_id, str) and o.client_order_id:
+            venue_open.setdefault(o.client_order_id, []).append(o)
     # And by venue id: some exchanges list an order without its client id.
     by_venue_id = {o.venue_order_id: o for o in listed if isinstance(getattr(o, "venue_order_id", None), str)}
     by_venue_id.pop("", None)
@@ -661,8 +699,14 @@ def reconcile_with_venue(
     # cannot map back to the kernel's (an id sent hashed, before a restart) is still the
     # kernel's own when its venue id is one of these, and not an order nobody manages.
     owned_venue_ids: set[str] = set()
+    # The listed entries taken for the kernel's orders (by identity): the others listed under the
+    # same client id are orders nobody manages.
+    taken: set[int] = set()
+    # The client ids under which several orders are listed, the kernel's told apart from them.
+    told_apart: set[str] = set()
 
     def own(theirs: VenueOrder) -> None:
+        taken.add(id(theirs))
         # A malformed id is not taken (nor raised on): ``_missed_fill`` names it.
         venue_order_id = getattr(theirs, "venue_order_id", None)
         if isinstance(venue_order_id, str):
@@ -677,7 +721,17 @@ def reconcile_with_venue(
         in ``mine``'s market), or why it cannot say."""
         coid = mine.client_order_id
         asked.add(coid)
-        theirs = venue_open.get(coid)
+        entries = venue_open.get(coid, [])
+        theirs = _one_of(mine, venue, entries)
+        if theirs is None and len(entries) > 1:
+            # Several listed under its client id, none with its venue id: listed under that id
+            # alone, or which is the kernel's cannot be told (asked by client id, the venue would
+            # answer about either). Left as it is, named; none of them is canceled.
+            theirs = _listed(mine, venue, {}, by_venue_id)
+            if theirs is None:
+                return None, _untold(mine, entries)
+        if len(entries) > 1:
+            told_apart.add(coid)
         if theirs is not None:
             own(theirs)
             return theirs, ""
@@ -1007,9 +1061,12 @@ def reconcile_with_venue(
         # The kernel's ids are text: one that is not (a list, where an adapter kept a raw answer)
         # names no order of the kernel's, and checked as it was it raised a TypeError here, after
         # the events above were applied, and their report was lost.
-        if (isinstance(coid, str) and coid in known) or (
-            isinstance(venue_order_id, str) and venue_order_id in owned_venue_ids
-        ):
+        if isinstance(coid, str) and coid in known:
+            # One of several under a client id of the kernel's, beside the one taken for the
+            # kernel's order, is another order (an earlier life's, another venue's of a router).
+            if coid not in told_apart or id(theirs) in taken:
+                continue
+        if isinstance(venue_order_id, str) and venue_order_id in owned_venue_ids:
             continue
         # An adapter may give a plain "BUY", or leave a field out: read as it was, that raised
         # AttributeError here, after the events above were applied, and their report was lost.
