@@ -11,6 +11,9 @@ to client receipt) p50/p99, the server's memory before and after, and any errors
 when a request failed, a client lost events or was dropped.
 
     .venv/bin/python benches/bench_gateway.py [--clients 20] [--intents 1000] [--concurrency 4]
+
+``--forgotten-ids N`` times only the memory of the client ids `dita stdio` forgot (``ForgottenIds``)
+after N of them: an add, a lookup of a kept id and of a never used one (every new ORDER's), and its size.
 """
 
 from __future__ import annotations
@@ -195,6 +198,33 @@ def bench_stdio(count: int) -> int:
     return 0 if ok else 1
 
 
+def bench_forgotten_ids(count: int) -> int:
+    """``ForgottenIds`` after ``count`` ids: add and lookup times, the memory it holds."""
+    import timeit
+
+    from dita.gateway.engine import ForgottenIds
+
+    ids = ForgottenIds()
+    keys = [f"order-{n}" for n in range(count)]
+    start = time.perf_counter()
+    for key in keys:
+        ids.add(key)
+    add = (time.perf_counter() - start) / count
+    found = [f"order-{n}" for n in range(max(0, count - 100_000), count, 7)]
+    new = [f"new-{n}" for n in range(len(found))]
+    best: dict[str, float] = {}
+    for name, probe in (("kept", found), ("never used", new)):
+        runs = timeit.repeat(lambda: [key in ids for key in probe], number=1, repeat=5)  # noqa: B023
+        best[name] = min(runs) / len(probe)
+    held = sum(sys.getsizeof(a) for a in (ids._table, ids._ring) if a is not None)
+    print(f"forgotten ids: {count:,} added, {len(ids):,} kept, {held / 1e6:.1f} MB")
+    print(
+        f"  add {add * 1e6:.2f} us; lookup of a kept id {best['kept'] * 1e9:.0f} ns,"
+        f" of a never used one {best['never used'] * 1e9:.0f} ns"
+    )
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
@@ -202,7 +232,10 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--slots", type=int, default=16)
     ap.add_argument("--stdio-lines", type=int, default=100_000, help="0 skips the stdio run")
+    ap.add_argument("--forgotten-ids", type=int, default=0, help="time only ForgottenIds after N ids")
     args = ap.parse_args()
+    if args.forgotten_ids:
+        return bench_forgotten_ids(args.forgotten_ids)
     # Whole ENTER/EXIT pairs per worker, so every phase starts with every slot free.
     args.intents = max(2 * args.concurrency, args.intents - args.intents % (2 * args.concurrency))
     stdio_failed = bench_stdio(args.stdio_lines) if args.stdio_lines else 0

@@ -90,7 +90,7 @@ def test_a_working_order_is_never_forgotten_and_its_id_is_not_marked_twice() -> 
 
 
 def test_forgotten_ids_hold_at_least_their_capacity_and_then_drop_the_oldest() -> None:
-    ids = ForgottenIds(capacity=8, generations=4)
+    ids = ForgottenIds(capacity=8)
     for n in range(8):
         ids.add(f"id{n}")
     assert all(f"id{n}" in ids for n in range(8))
