@@ -1066,9 +1066,14 @@ def test_a_key_given_twice_in_a_body_is_refused_naming_it(live: LiveServer) -> N
     res = c.post("/v1/intents", content=twice, headers=JSON_AUTH)
     assert res.status_code == 422
     assert res.json()["detail"] == [
-        {"loc": ["body", "side"], "msg": "the key 'side' is given more than once", "type": "duplicate_key"}
+        {
+            "loc": ["body", "side"],
+            "msg": "the key 'side' is given more than once",
+            "type": "duplicate_key",
+            "input": "LONG",
+        }
     ]
-    assert res.json()["message"] == "side: the key 'side' is given more than once"
+    assert res.json()["message"] == "side: the key 'side' is given more than once (got 'LONG')"
     nested = ('{"action":"ENTER","asset":"BTCUSDT","side":"LONG","reference_price":100,'
               '"target_size":1,"metadata":{"k":1,"k":2}}')  # fmt: skip
     res = c.post("/v1/intents", content=nested, headers=JSON_AUTH)

@@ -934,7 +934,13 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         cause = exc.__cause__
         if exc.status_code == 400 and isinstance(cause, DuplicateKey):
-            error = {"loc": ("body", cause.key), "msg": str(cause), "type": "duplicate_key"}
+            # Its value given again, as stdio's INVALID_JSON names it (a list or object left out).
+            error = {
+                "loc": ("body", cause.key),
+                "msg": str(cause),
+                "type": "duplicate_key",
+                "input": cause.value,
+            }
             return await _invalid(request, RequestValidationError([error]))
         if exc.status_code == 400 and isinstance(cause, ValueError | RecursionError):
             # FastAPI answers a body json.loads() raised on past JSONDecodeError (not UTF-8,
