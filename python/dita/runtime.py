@@ -520,6 +520,8 @@ class TradingRuntime:
         # deferred path must reproduce; the tests compare the two).
         self.defer_venue_data = defer_venue_data
         self.handles: dict[str, StrategyHandle] = {}
+        # The strategies whose on_stop is running (``stop``), by name: stopped once.
+        self._stopping: set[str] = set()
         self.fill_listeners: list[FillListener] = []
         self.event_listeners: list[EventListener] = []
         self.intent_listeners: list[IntentListener] = []
@@ -668,7 +670,8 @@ class TradingRuntime:
     def _adopt(self, handle: StrategyHandle) -> None:
         """Give the strategy back the trades the kernel holds under its trade ids (a kernel
         recovered from its write-ahead log): its ``position``/``busy``/``close`` see them and
-        their fills reach it, instead of it opening a second position beside them. A freed
+        their fills reach it, instead of it opening a second position beside them (one whose
+        entry is in doubt too: its slot is free, yet the order may fill). A freed
         slot's trade is remembered as released: a late fill of its ended order reopens it,
         and without its owner that position was nobody's (the strategy never closed it)."""
         slots = getattr(self.kernel, "slots", None)
@@ -679,7 +682,7 @@ class TradingRuntime:
             trade_id = s.get("trade_id") or ""
             if not mine.fullmatch(trade_id) or trade_id in self._owner:
                 continue
-            if s.get("fsm_state") in FREE_STAGES:
+            if s.get("fsm_state") in FREE_STAGES and not s.get("order_in_doubt"):
                 self._released[trade_id] = handle
                 if len(self._released) > RELEASED_MEMORY:
                     del self._released[next(iter(self._released))]
@@ -714,7 +717,9 @@ class TradingRuntime:
             self._start(self.handles[name])
 
     def stop(self, name: str | None = None, *, cancel_entries: bool | None = None) -> None:
-        """Stop one strategy (or all): ``on_stop`` is called; strategies in ERROR stay there.
+        """Stop one strategy (or all): ``on_stop`` is called, once (a ``stop`` called while it
+        runs, from it or from a partner's it stops, passes that strategy by); strategies in
+        ERROR stay there, and so does one put in ERROR while its ``on_stop`` ran.
         After ``on_stop`` a strategy hears no data nor fills (``on_fill``), not even the rest of
         a data point being handed out (stopped from another strategy's callback).
 
@@ -726,11 +731,21 @@ class TradingRuntime:
         if cancel_entries is None:
             cancel_entries = name is not None
         names = [name] if name is not None else list(self.handles)
+        live = (StrategyStatus.RUNNING, StrategyStatus.PAUSED)
         for n in names:
             handle = self._handle(n)
-            if handle.status in (StrategyStatus.RUNNING, StrategyStatus.PAUSED) and self._call(
-                handle, "on_stop"
-            ):
+            if handle.status not in live or n in self._stopping:
+                # Its on_stop runs already (stop() called from it, or from a partner's it
+                # stopped): called again, each call ran it again until a RecursionError.
+                continue
+            self._stopping.add(n)
+            try:
+                stopped = self._call(handle, "on_stop")
+            finally:
+                self._stopping.discard(n)
+            # Put in ERROR meanwhile (its on_fill raising on a fill of what on_stop sent), it
+            # stays there: it read STOPPED, with an error.
+            if stopped and handle.status in live:
                 handle.status = StrategyStatus.STOPPED
                 if cancel_entries:
                     self._left.append(handle)
@@ -856,7 +871,8 @@ class TradingRuntime:
         met the venue in the middle of its answer, an order it had just filled refused as
         unknown, its fill not yet booked. Raises nothing: a cancel that raises or is refused is
         logged at ERROR and counted in ``stats["error_cancels_failed"]`` (``stop_cancels_failed``
-        for a stopped strategy), and the loop goes on."""
+        for a stopped strategy), and the loop goes on; a listener raising while a cancel's answer
+        is routed is logged at ERROR on its own, the cancel judged by the kernel's answer."""
         if self._canceling:
             return  # a cancel's own answer routed: the running call takes the rest
         self._canceling = True
@@ -901,11 +917,26 @@ class TradingRuntime:
             timestamp=self.now(),
         )
         coid = order.client_order_id
+        routing: list[Exception] = []
         try:
-            outcome = self.operator_intent(intent)
+            outcome = self._operator_intent(intent, routing)
         except Exception as exc:
             self._entry_cancel_failed(handle, coid, f"raised {type(exc).__name__}: {exc}")
             return
+        for raised in routing:
+            # A listener's (or a poll's) error while the answer was routed: the cancel is judged
+            # by the kernel's answer below. Taken for the cancel's, a cancel the venue had
+            # acknowledged was said to have raised, its order "may still fill".
+            log.error(
+                "strategy %r %s: routing the answer to the cancel of its working entry order %s "
+                "raised %s (a listener's error, or a poll's): %s",
+                handle.name,
+                _left_as(handle),
+                coid,
+                type(raised).__name__,
+                shortened(str(raised), 300),
+                exc_info=raised,
+            )
         details = outcome.details
         if not outcome.accepted:
             problem = f"was refused ({outcome.diagnostic_code.name}: {details.get('reason', details)})"
@@ -1250,14 +1281,25 @@ class TradingRuntime:
         """An intent of the run's own, not a strategy's (the backtest's cancel of a blown
         account's working entries, the runtime's of a failed strategy's): the kernel's answer
         is routed to the listeners and the strategies owning the trades, as the answer to a
-        strategy's own intent is."""
+        strategy's own intent is; a listener's error is raised once it is routed."""
+        errors: list[Exception] = []
+        outcome = self._operator_intent(intent, errors)
+        _raise_first(errors)
+        return outcome
+
+    def _operator_intent(self, intent: KernelIntent, errors: list[Exception]) -> KernelOutcome:
+        """The body of ``operator_intent``: what routing the kernel's answer raised (a
+        listener's error) is added to ``errors``, the outcome returned."""
         self._sync_before(f"the run's own intent {shortened(repr(getattr(intent, 'intent_id', intent)))}")
         self._calls += 1
         try:
             before = self._slots_orders(intent)
             outcome: KernelOutcome = self.kernel.process_intent(intent)
             if outcome.accepted:
-                self._route_answer(booked_events(outcome), outcome.order, before)
+                try:
+                    self._route_answer(booked_events(outcome), outcome.order, before)
+                except Exception as exc:
+                    errors.append(exc)
         finally:
             self._left_calls()
         return outcome
@@ -1632,6 +1674,12 @@ class TradingRuntime:
         first wait before reconciling one seen next."""
         self._doubt_at, self._doubt_wait, self._doubting = now + DOUBT_POLL_SECONDS, DOUBT_FIRST_WAIT, False
 
+    def _entry_in_doubt(self, trade_id: str) -> bool:
+        """Whether trade ``trade_id``'s order is in doubt (``orders_in_doubt``): its slot is
+        free, yet the trade is not over."""
+        doubts: list[Any] = getattr(self.kernel, "orders_in_doubt", list)()
+        return any(o.trade_id == trade_id for o in doubts)
+
     def _kernel_works(self, event: VenueEvent) -> bool:
         """Whether the order ``event`` names is one the kernel still works: a fill or ack the
         venue sends after the order ended (a fill racing a cancel) says "partially filled" of
@@ -1801,6 +1849,11 @@ class TradingRuntime:
             if handle is None:
                 continue
             strategy = handle.strategy
+            if free and kind == RATE_LIMITED and self._entry_in_doubt(event.trade_id):
+                # Its entry is in doubt: the venue may work it and fill it, and the slot takes no
+                # other order. Freed here (as a poll heard it), the strategy read not busy and its
+                # slot budget counted one less: it entered again, and the late fill put it past.
+                free = False
             if free:
                 strategy._track_free(event.asset, event.slot_id)
                 self._owner.pop(event.trade_id, None)
