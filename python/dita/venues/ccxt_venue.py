@@ -262,9 +262,16 @@ def _by_lineage(exchange_class: Any, table: dict[str, _T]) -> _T | None:
 
 
 _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
-# Binance codes whose execution status is unknown (the request may have been carried out);
-# ccxt maps them to different exception classes per endpoint family, so match the code.
-_UNKNOWN_OUTCOME_RE = re.compile(r'"code"\s*:\s*-100[0167]\b|execution status unknown', re.IGNORECASE)
+# Codes whose execution status is unknown (the request may have been carried out); ccxt maps
+# them to different exception classes per endpoint family, so match the code. Binance's -1000,
+# -1001, -1006 and -1007; Bybit's 5004 "Server Timeout", 10016 "System error", 170001 "Internal
+# error", 170146 "Order creation timeout" and 170147 "Order cancellation timeout", answered in an
+# HTTP 200's body and raised by ccxt as a bare ExchangeError or InvalidOrder: taken for a
+# refusal, an order Bybit had placed was reported rejected, and its fills never booked.
+_UNKNOWN_OUTCOME_RE = re.compile(
+    r'"code"\s*:\s*-100[0167]\b|"retCode"\s*:\s*(?:5004|10016|170001|17014[67])\b|execution status unknown',
+    re.IGNORECASE,
+)
 
 # ccxt's market type per setting, and the market kinds fetched by load_markets (ccxt options).
 _CCXT_TYPES: dict[str, dict[str, Any]] = {
@@ -2324,8 +2331,11 @@ class CcxtVenue:
         filled = self._figure(raw.get("filled"), what, "filled")
         filled = min(filled, size) if size > 0 else filled
         average = self._figure(raw.get("average"), what, "average")
-        if not average > 0 and filled > 0:
-            average = self._figure(raw.get("cost"), what, "cost") / filled
+        if not average > 0:
+            # A cost below 0 is Binance's "no figure" (ccxt's average of it too): no average, as
+            # _price_of_rest reads it. Read as one, the VenueOrder refused its negative average.
+            cost = self._figure(raw.get("cost"), what, "cost") if filled > 0 else 0.0
+            average = cost / filled if cost > 0 else 0.0
         price = self._figure(raw.get("price"), what, "price")
         timestamp = self._figure(raw.get("timestamp"), what, "timestamp")
         status = _ENDED_STATUSES.get(str(raw.get("status"))) or (
