@@ -395,8 +395,18 @@ pub enum WalError {
     InvalidAppend(String),
     #[error("checkpoint at seq {seq} refused: the log's last record is seq {last_seq}; a checkpoint holds the state after the last record")]
     CheckpointSeq { seq: u64, last_seq: u64 },
-    #[error("replaying record seq {seq} failed: {source}")]
-    Replay { seq: u64, source: ReplayError },
+    /// `file`: the checkpoint (`checkpoint`) or the segment (at byte `offset`) the replayed
+    /// item came from, when it came from one. Before, a checkpoint whose state was refused was
+    /// named a "record" and no file was: the operator looked for a damaged record in segments
+    /// that were whole.
+    #[error("replaying {} failed: {source}", ReplayPlace(*.seq, .file.as_deref(), *.offset, *.checkpoint))]
+    Replay {
+        seq: u64,
+        file: Option<PathBuf>,
+        offset: u64,
+        checkpoint: bool,
+        source: ReplayError,
+    },
     #[error("write-ahead log refuses writes after an earlier I/O error: {0}")]
     Poisoned(String),
     /// The log was opened by the process this one was forked from: its copy of the log (the
@@ -424,6 +434,23 @@ impl fmt::Display for HolderNote {
     }
 }
 
+/// What a [`WalError::Replay`] was replaying (its seq, file, byte offset, whether it is a
+/// checkpoint), and where it lies.
+struct ReplayPlace<'a>(u64, Option<&'a Path>, u64, bool);
+
+impl fmt::Display for ReplayPlace<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ReplayPlace(seq, file, offset, checkpoint) = *self;
+        let what = if checkpoint { "checkpoint" } else { "record" };
+        write!(f, "{what} seq {seq}")?;
+        match file {
+            Some(file) if checkpoint => write!(f, " ({})", file.display()),
+            Some(file) => write!(f, " ({} at byte offset {offset})", file.display()),
+            None => Ok(()),
+        }
+    }
+}
+
 struct SeqSuffix(Option<u64>);
 
 impl fmt::Display for SeqSuffix {
@@ -436,6 +463,17 @@ impl fmt::Display for SeqSuffix {
 }
 
 impl WalError {
+    /// A replay failure of record `seq` not tied to a place in the log's files.
+    pub(crate) fn replay(seq: u64, source: ReplayError) -> WalError {
+        WalError::Replay {
+            seq,
+            file: None,
+            offset: 0,
+            checkpoint: false,
+            source,
+        }
+    }
+
     fn corrupt(file: &Path, offset: u64, seq: u64, detail: impl Into<String>) -> WalError {
         WalError::Corrupt {
             file: file.to_path_buf(),
@@ -606,7 +644,13 @@ pub(crate) fn recover(
                 state: &c.state,
                 rules: c.rules.max(segment_rules),
             })
-            .map_err(|source| WalError::Replay { seq: c.seq, source })?;
+            .map_err(|source| WalError::Replay {
+                seq: c.seq,
+                file: Some(c.path.clone()),
+                offset: 0,
+                checkpoint: true,
+                source,
+            })?;
             report.checkpoint_seq = Some(c.seq);
             (
                 index,
@@ -663,7 +707,7 @@ pub(crate) fn recover(
                 ),
             ));
         }
-        let walked = walk_frames(&bytes, offset, &mut cursor, |frame, _| {
+        let walked = walk_frames(&bytes, offset, &mut cursor, |frame, at| {
             report.replayed_records += 1;
             let record = Record {
                 seq: frame.seq,
@@ -674,6 +718,9 @@ pub(crate) fn recover(
             };
             replay(Replay::Record(record)).map_err(|source| WalError::Replay {
                 seq: frame.seq,
+                file: Some(path.clone()),
+                offset: at as u64,
+                checkpoint: false,
                 source,
             })
         })?;

@@ -430,10 +430,8 @@ pub fn journal_rows_read_only(
         Ok(())
     })?;
     if !kernel.outbox.is_empty() {
-        sink(kernel.outbox.take_rows(usize::MAX)).map_err(|e| WalError::Replay {
-            seq: report.last_seq,
-            source: e.into(),
-        })?;
+        sink(kernel.outbox.take_rows(usize::MAX))
+            .map_err(|e| WalError::replay(report.last_seq, e.into()))?;
     }
     Ok(report)
 }
@@ -473,10 +471,8 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     };
     let from_seq = first.seq;
     // Replaced by the oldest checkpoint's state before the first record.
-    let mut kernel = Kernel::new(&kernel_id, 1).map_err(|e| WalError::Replay {
-        seq: 0,
-        source: e.to_string().into(),
-    })?;
+    let mut kernel =
+        Kernel::new(&kernel_id, 1).map_err(|e| WalError::replay(0, e.to_string().into()))?;
     let mut later = checkpoints[1..].iter().peekable();
     let mut matched = Vec::new();
     let mut mismatch = None;
@@ -520,14 +516,14 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     }
     let report = replayed?;
     if report.checkpoint_seq != Some(from_seq) {
-        return Err(WalError::Replay {
-            seq: from_seq,
-            source: format!(
+        return Err(WalError::replay(
+            from_seq,
+            format!(
                 "the replay started from {:?}, not from checkpoint {from_seq}",
                 report.checkpoint_seq
             )
             .into(),
-        });
+        ));
     }
     if let Some(c) = later.next() {
         return Err(WalError::Corrupt {
@@ -712,9 +708,6 @@ fn scratch_kernel(
     let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
         dir: dir.to_path_buf(),
     })?;
-    let kernel = fresh(&kernel_id).map_err(|e| WalError::Replay {
-        seq: 0,
-        source: e.into(),
-    })?;
+    let kernel = fresh(&kernel_id).map_err(|e| WalError::replay(0, e.into()))?;
     Ok((kernel_id, kernel))
 }

@@ -2648,3 +2648,56 @@ fn a_process_forked_from_the_writer_does_not_hold_its_lock() {
     assert!(matches!(err, WalError::Locked { .. }), "{err}");
     drop(wal);
 }
+
+#[test]
+fn a_checkpoint_whose_state_does_not_hold_together_refuses_the_open_naming_its_file() {
+    // Its digest is fine (a buggy or newer writer's), its state refused: the open said
+    // "replaying record seq 49 failed", naming neither the checkpoint nor its file, and the
+    // operator looked for a record 49 in the segments, which are whole.
+    let dir = kernel_log_with_checkpoints();
+    let newest = *checkpoint_seqs(dir.path()).last().unwrap();
+    rewrite_checkpoint_state(dir.path(), newest, |k| k.tamper_slot(2, |s| s.slot_id = 3));
+    let options = KernelLogOptions {
+        fsync: FsyncPolicy::None,
+        checkpoint_every: 7,
+        segment_bytes: 4096,
+    };
+    let before = snapshot_dir(dir.path());
+    let err = KernelLog::open(dir.path(), Kernel::new("audit", 3).unwrap(), &options)
+        .err()
+        .expect("refused");
+    let text = err.to_string();
+    let file = dir.path().join(checkpoint_file(newest));
+    assert!(
+        matches!(&err, WalError::Replay { seq, file: Some(f), .. } if *seq == newest && *f == file),
+        "{err:?}"
+    );
+    assert!(
+        text.starts_with(&format!(
+            "replaying checkpoint seq {newest} ({})",
+            file.display()
+        )),
+        "{text}"
+    );
+    assert!(text.contains("slot 2 says it is slot 3"), "{text}");
+    assert_eq!(snapshot_dir(dir.path()), before, "nothing on disk changed");
+}
+
+#[test]
+fn a_record_the_replay_refuses_is_named_by_its_segment_and_byte_offset() {
+    let dir = log_with(5, options(FsyncPolicy::None));
+    let at = frames(&seg(dir.path(), 1))[2].0;
+    let err = Wal::open(dir.path(), options(FsyncPolicy::None), |item| match item {
+        Replay::Record(r) if r.seq == 3 => Err("cannot decode".into()),
+        _ => Ok(()),
+    })
+    .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "replaying record seq 3 ({} at byte offset {at}) failed: cannot decode",
+            seg(dir.path(), 1).display()
+        )),
+        "{text}"
+    );
+}
