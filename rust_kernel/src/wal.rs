@@ -686,6 +686,8 @@ pub(crate) fn recover(
         }
     };
 
+    // The segment walked before this one and where its records end.
+    let mut walked_before: Option<(PathBuf, usize)> = None;
     loop {
         let (_, path) = &segments[index];
         let (bytes, header) = read_segment(path, segments[index].0, kernel_id)?;
@@ -693,7 +695,8 @@ pub(crate) fn recover(
         if offset == header.len
             && (header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash)
         {
-            return Err(segment_discontinuity(path, &header, &cursor));
+            let before = walked_before.as_ref().map(|(p, end)| (p.as_path(), *end));
+            return Err(segment_discontinuity(path, &header, &cursor, before));
         }
         if offset < header.len || offset > bytes.len() {
             return Err(WalError::corrupt(
@@ -763,18 +766,39 @@ pub(crate) fn recover(
             report.head_hash = cursor.prev_hash;
             return Ok((report, None, repairs));
         }
+        walked_before = Some((path.clone(), end));
         index += 1;
         offset = headers[index].len;
     }
 }
 
-fn segment_discontinuity(path: &Path, header: &format::SegmentHeader, cursor: &Cursor) -> WalError {
+/// `before`: the segment walked just before this one and where its records end, when there is
+/// one (not when the walk starts at this segment from a checkpoint).
+fn segment_discontinuity(
+    path: &Path,
+    header: &format::SegmentHeader,
+    cursor: &Cursor,
+    before: Option<(&Path, usize)>,
+) -> WalError {
     let detail = if header.first_seq != cursor.next_seq {
-        format!(
-            "segment starts at seq {} but the log before it ends at seq {}: segment(s) missing or replaced",
-            header.first_seq,
-            cursor.next_seq - 1
-        )
+        match before {
+            // Records lost between the two: the one before lost its last ones whole (cut at a
+            // record boundary), or files between are gone. Before, only this segment was
+            // named, and the operator looked for a missing file among names that run on.
+            Some((previous, end)) if header.first_seq > cursor.next_seq => format!(
+                "segment starts at seq {} but the log before it ends at seq {}, at byte {end} of \
+                 {}: segment(s) missing between them, or that segment cut short (its last \
+                 record(s) lost)",
+                header.first_seq,
+                cursor.next_seq - 1,
+                previous.display()
+            ),
+            _ => format!(
+                "segment starts at seq {} but the log before it ends at seq {}: segment(s) missing or replaced",
+                header.first_seq,
+                cursor.next_seq - 1
+            ),
+        }
     } else {
         "segment header's previous hash does not match the end of the log before it: segment replaced".to_string()
     };
@@ -848,6 +872,8 @@ pub fn verify_expecting(
         }
         Ok(())
     };
+    // The segment walked before this one and where its records end.
+    let mut walked_before: Option<(&Path, usize)> = None;
     for (i, (named, path)) in listing.segments.iter().enumerate() {
         let (bytes, header) = read_segment(path, *named, &kernel_id)?;
         if i == 0 && (header.first_seq != 1 || header.prev_hash != genesis) {
@@ -856,7 +882,7 @@ pub fn verify_expecting(
             return Err(WalError::corrupt(path, 0, 1, detail));
         }
         if header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash {
-            return Err(segment_discontinuity(path, &header, &cursor));
+            return Err(segment_discontinuity(path, &header, &cursor, walked_before));
         }
         if cursor.next_seq == 1 {
             check_checkpoints(0, &cursor.prev_hash, &mut checked)?;
@@ -869,7 +895,7 @@ pub fn verify_expecting(
             check_checkpoints(frame.seq, &frame.hash, &mut checked)
         })?;
         match walked {
-            Ok(_) => {}
+            Ok(end) => walked_before = Some((path.as_path(), end)),
             // Judged as recovery judges it: a damaged end of the last segment with no valid
             // record after it is a write the crash cut short (recovery cuts it), whatever the
             // bytes; one with valid records after it is damage (recovery refuses it).

@@ -2701,3 +2701,36 @@ fn a_record_the_replay_refuses_is_named_by_its_segment_and_byte_offset() {
         "{text}"
     );
 }
+
+#[test]
+fn a_segment_cut_short_at_a_record_boundary_is_named_by_the_audit_and_recovery() {
+    // A segment before the last that lost its last records whole (cut at a record boundary):
+    // the next segment was named alone, "segment(s) missing or replaced", and the operator
+    // looked for a missing file among names that run on, not at the one cut short.
+    let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
+    let dir = log_with(60, opts.clone());
+    let listing = scan::list_dir(dir.path()).unwrap();
+    let (cut, next) = (&listing.segments[1].1, &listing.segments[2].1);
+    let kept = frames(cut);
+    let end = kept[kept.len() - 2].1;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(cut)
+        .unwrap()
+        .set_len(end as u64)
+        .unwrap();
+    let last = listing.segments[2].0 - 2;
+    let expected = format!(
+        "the log before it ends at seq {last}, at byte {end} of {}: segment(s) missing between \
+         them, or that segment cut short (its last record(s) lost)",
+        cut.display()
+    );
+    for err in [
+        verify(dir.path()).unwrap_err(),
+        open_collect(dir.path(), opts.clone()).unwrap_err(),
+    ] {
+        let text = err.to_string();
+        assert!(text.contains(&next.display().to_string()), "{text}");
+        assert!(text.contains(&expected), "{text}");
+    }
+}
