@@ -599,14 +599,19 @@ pub(crate) fn recover(
         span.before,
     )?;
 
+    // A refusal that follows from which checkpoint recovery starts at says which ones it
+    // skipped, and why: the report that lists them is not seen when the open is refused.
+    let skipped = report.skipped_checkpoints.clone();
+    let noting_skipped = |e: WalError| with_skipped_checkpoints(e, &skipped);
+
     if segments.is_empty() {
         if let Some(c) = checkpoint {
-            return Err(WalError::corrupt(
+            return Err(noting_skipped(WalError::corrupt(
                 &c.path,
                 0,
                 c.seq + 1,
                 "checkpoint present but every log segment is missing",
-            ));
+            )));
         }
         report.head_hash = genesis_hash(kernel_id);
         return Ok((report, None, repairs));
@@ -618,7 +623,7 @@ pub(crate) fn recover(
                 .iter()
                 .position(|(seq, _)| *seq == c.segment_first_seq)
             else {
-                return Err(WalError::corrupt(
+                return Err(noting_skipped(WalError::corrupt(
                     &c.path,
                     0,
                     c.seq + 1,
@@ -626,7 +631,7 @@ pub(crate) fn recover(
                         "checkpoint refers to segment {} which is missing",
                         format::segment_name(c.segment_first_seq)
                     ),
-                ));
+                )));
             };
             // At a segment's start the header need not be the checkpoint writer's: a later
             // build that opened the log and took no input replaced that empty segment's header
@@ -665,7 +670,7 @@ pub(crate) fn recover(
             let h = &headers[0];
             let genesis = genesis_hash(kernel_id);
             if h.first_seq != 1 || h.prev_hash != genesis {
-                return Err(WalError::corrupt(
+                return Err(noting_skipped(WalError::corrupt(
                     &segments[0].1,
                     0,
                     1,
@@ -673,7 +678,7 @@ pub(crate) fn recover(
                         "log starts at seq {} and no checkpoint covers the records before it",
                         h.first_seq
                     ),
-                ));
+                )));
             }
             (
                 0,
@@ -696,10 +701,12 @@ pub(crate) fn recover(
             && (header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash)
         {
             let before = walked_before.as_ref().map(|(p, end)| (p.as_path(), *end));
-            return Err(segment_discontinuity(path, &header, &cursor, before));
+            return Err(noting_skipped(segment_discontinuity(
+                path, &header, &cursor, before,
+            )));
         }
         if offset < header.len || offset > bytes.len() {
-            return Err(WalError::corrupt(
+            return Err(noting_skipped(WalError::corrupt(
                 path,
                 offset as u64,
                 cursor.next_seq,
@@ -708,7 +715,7 @@ pub(crate) fn recover(
                     header.len,
                     bytes.len()
                 ),
-            ));
+            )));
         }
         let walked = walk_frames(&bytes, offset, &mut cursor, |frame, at| {
             report.replayed_records += 1;
@@ -769,6 +776,39 @@ pub(crate) fn recover(
         walked_before = Some((path.clone(), end));
         index += 1;
         offset = headers[index].len;
+    }
+}
+
+/// `e` (a [`WalError::Corrupt`]) saying which checkpoints recovery skipped before it, and why.
+fn with_skipped_checkpoints(e: WalError, skipped: &[SkippedCheckpoint]) -> WalError {
+    match e {
+        WalError::Corrupt {
+            file,
+            offset,
+            seq,
+            mut detail,
+        } if !skipped.is_empty() => {
+            detail.push_str("; checkpoint(s) skipped: ");
+            for (i, s) in skipped.iter().enumerate() {
+                if i > 0 {
+                    detail.push_str("; ");
+                }
+                // A reason of damage names the file already.
+                let path = s.path.display().to_string();
+                if !s.reason.contains(&path) {
+                    detail.push_str(&path);
+                    detail.push_str(": ");
+                }
+                detail.push_str(&s.reason);
+            }
+            WalError::Corrupt {
+                file,
+                offset,
+                seq,
+                detail,
+            }
+        }
+        other => other,
     }
 }
 
