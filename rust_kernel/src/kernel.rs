@@ -4374,6 +4374,9 @@ impl Kernel {
         // A fill's client id, fingerprinted once: for the prefetch and, when the fill
         // completes the order of that id, its keys and its memory as finished.
         let mut client_fp = None;
+        // And its key's (`VenueEvent::fill_key`), once: its event's or fill's memory and the
+        // fee waiting for settlement under it.
+        let mut key_fp = None;
         if ev.kind == KernelEventKind::Fill {
             // A fill may finish its order, which remembers the order's ids, and its predicted
             // fee waits for settlement under its fill id. An empty venue id, or one that is
@@ -4386,14 +4389,16 @@ impl Kernel {
                 self.finished_orders.prefetch_insert(&[fp, fingerprint(v)]);
             }
             client_fp = Some(fp);
+            let key = fingerprint(ev.fill_key());
             if ev.fee.is_none() {
-                self.unsettled.prefetch_insert(ev.fill_key());
+                self.unsettled.prefetch_insert(key);
             }
+            key_fp = Some(key);
         }
         let seq = self.next_seq();
         self.counters.venue_events += 1;
         let mut routed = None;
-        if let Err(whole) = self.venue_event(ev, seq, &mut routed, client_fp, out) {
+        if let Err(whole) = self.venue_event(ev, seq, &mut routed, [client_fp, key_fp], out) {
             *out = whole;
         }
         // The slot remembers the event (and its fill) once taken, or throttled.
@@ -4435,13 +4440,14 @@ impl Kernel {
 
     /// Judges and applies `ev`, answering in `out` or with the answer made whole (see
     /// [`Answered`]); `routed` is set once it names a slot's order and is no duplicate
-    /// (`on_venue_event` remembers it there after).
+    /// (`on_venue_event` remembers it there after). `fps`: a fill's client id and key
+    /// ([`VenueEvent::fill_key`]) fingerprinted (None for another event).
     fn venue_event(
         &mut self,
         ev: &VenueEvent,
         seq: u64,
         routed: &mut Option<Routed>,
-        client_fp: Option<u64>,
+        [client_fp, key_fp]: [Option<u64>; 2],
         out: &mut KernelOutcome,
     ) -> Answered {
         use KernelDiagnosticCode as D;
@@ -4550,12 +4556,15 @@ impl Kernel {
             ));
         }
         // Looked up here and, once the event is taken, remembered by `on_venue_event`:
-        // fingerprinted once.
-        let event_fp = fingerprint(&ev.event_id);
+        // fingerprinted once (a fill's key is its fill id, else its event id).
+        let event_fp = match key_fp {
+            Some(fp) if ev.fill_id.is_empty() => fp,
+            _ => fingerprint(&ev.event_id),
+        };
         // A fill with neither a fill id nor a running total is known by its event id alone:
         // rules 31 on, the slot's event memory keeps its trade's past its 64 places.
-        let fill_fp =
-            (ev.kind == K::Fill && !ev.fill_id.is_empty()).then(|| fingerprint(&ev.fill_id));
+        let fill_fp = (ev.kind == K::Fill && !ev.fill_id.is_empty())
+            .then(|| key_fp.unwrap_or_else(|| fingerprint(&ev.fill_id)));
         if self.slots[sid].seen_events.contains(event_fp) {
             let d = detail_field("event_id", &ev.event_id);
             return Err(self.event_refusal(
@@ -4611,7 +4620,10 @@ impl Kernel {
             }
             K::Fill => match late {
                 Some(key) => self.apply_late_fill(ev, key, seq),
-                None => return self.apply_fill(ev, sid, seq, client_fp, out),
+                None => {
+                    let key_fp = key_fp.unwrap_or_else(|| fingerprint(ev.fill_key()));
+                    return self.apply_fill(ev, sid, seq, client_fp, key_fp, out);
+                }
             },
             K::OrderAck => return self.apply_ack(ev, sid, seq, out),
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
@@ -5442,7 +5454,9 @@ impl Kernel {
     /// by). `partly`: what the report's interval left uncovered is less than its size
     /// (`Placed`): for a per-fill report, its fill was partly booked already by an earlier
     /// report. The caller counts the slot again once it has booked the fill on the order too
-    /// (`recount_slot`): one count of both changes.
+    /// (`recount_slot`): one count of both changes. `key_fp`: the fill's key
+    /// ([`VenueEvent::fill_key`]) fingerprinted.
+    #[allow(clippy::too_many_arguments)]
     fn book_fill(
         &mut self,
         ev: &VenueEvent,
@@ -5451,6 +5465,7 @@ impl Kernel {
         qty: f64,
         size_after: f64,
         partly: bool,
+        key_fp: u64,
     ) -> Booked {
         let liquidity = match ev.metadata.get("liquidity") {
             Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
@@ -5532,6 +5547,7 @@ impl Kernel {
             };
             self.remember_unsettled(
                 fill_key.clone(),
+                key_fp,
                 Unsettled::one(UnsettledFill {
                     slot_id: sid,
                     trade_id: self.slots[sid].trade_id.clone(),
@@ -5662,6 +5678,7 @@ impl Kernel {
         sid: usize,
         seq: u64,
         client_fp: Option<u64>,
+        key_fp: u64,
         out: &mut KernelOutcome,
     ) -> Answered {
         let order = self.slots[sid]
@@ -5699,7 +5716,7 @@ impl Kernel {
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
         let was = engaged(&self.slots[sid]);
-        let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
+        let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly, key_fp);
         if let Some(legs) = self.covered.get_mut(sid) {
             let leg = &mut legs[usize::from(!order.is_entry)];
             if leg.as_mut().is_some_and(|c| !c.booked(placed)) {
@@ -6105,7 +6122,8 @@ impl Kernel {
         }
         let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
         let was = engaged(&self.slots[sid]);
-        let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly);
+        let key_fp = fingerprint(ev.fill_key());
+        let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly, key_fp);
         self.recount_slot(sid, was);
         let complete = order.size - new_filled <= size_tolerance(order.size);
         let leg_done = {
@@ -6707,19 +6725,21 @@ impl Kernel {
         }
     }
 
-    /// Remembers `fill` (one fill) waiting under `key`.
-    fn remember_unsettled(&mut self, key: Id, fill: Unsettled) {
+    /// Remembers `fill` (one fill) waiting under `key`, whose fingerprint is `key_fp`.
+    fn remember_unsettled(&mut self, key: Id, key_fp: u64, fill: Unsettled) {
         self.account.k_unsettled_fees += fill.first.predicted_fee;
         let by_asset = fill.first.asset.is_some();
-        let replaced = self.unsettled.insert_with(key, fill, |live, new| {
-            if by_asset {
-                // Rules 19 on: another asset's fill of the id waits beside it.
-                live.absorb(new.first)
-            } else {
-                // The same fill id again while its fee still waits: only the newest counts.
-                std::mem::replace(live, new).predicted()
-            }
-        });
+        let replaced = self
+            .unsettled
+            .insert_with_fp(key, key_fp, fill, |live, new| {
+                if by_asset {
+                    // Rules 19 on: another asset's fill of the id waits beside it.
+                    live.absorb(new.first)
+                } else {
+                    // The same fill id again while its fee still waits: only the newest counts.
+                    std::mem::replace(live, new).predicted()
+                }
+            });
         if let Some(replaced) = replaced {
             self.account.k_unsettled_fees -= replaced;
         }

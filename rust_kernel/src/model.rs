@@ -850,10 +850,11 @@ impl<V> FifoMap<V> {
         self.places[i].value.as_mut()
     }
 
-    /// Starts loading what inserting `id` will touch (see [`prefetch`]): its table line and,
-    /// when the insert will push the oldest value out, that one's.
-    pub fn prefetch_insert(&self, id: &Id) {
-        self.table.prefetch(stored(fingerprint(id)));
+    /// Starts loading what inserting the id of fingerprint `fp` will touch (see
+    /// [`prefetch`]): its table line and, when the insert will push the oldest value out,
+    /// that one's.
+    pub fn prefetch_insert(&self, fp: u64) {
+        self.table.prefetch(stored(fp));
         if self.live >= self.capacity || self.places.len() >= 2 * self.capacity {
             if let Some(oldest) = self.places.front().filter(|p| p.value.is_some()) {
                 self.table.prefetch(oldest.hash);
@@ -877,11 +878,25 @@ impl<V> FifoMap<V> {
         value: V,
         merge: impl FnOnce(&mut V, V) -> R,
     ) -> Option<R> {
+        let fp = fingerprint(&id);
+        self.insert_with_fp(id, fp, value, merge)
+    }
+
+    /// [`FifoMap::insert_with`] of `id` whose [`fingerprint`] the caller made: `fp`.
+    #[inline]
+    pub fn insert_with_fp<R>(
+        &mut self,
+        id: Id,
+        fp: u64,
+        value: V,
+        merge: impl FnOnce(&mut V, V) -> R,
+    ) -> Option<R> {
+        debug_assert_eq!(fp, fingerprint(&id), "the fingerprint of the id inserted");
         if self.table.is_empty() {
             // The table holds live values only: at most `capacity`, one more until popped.
             self.table = ProbeTable::for_capacity(self.capacity + 1);
         }
-        let hash = stored(fingerprint(&id));
+        let hash = stored(fp);
         let (at, found) = self.find(&id, hash);
         if found {
             let i = Self::index(self.front, self.table.slots[at]);
