@@ -3646,7 +3646,7 @@ impl Kernel {
         let client_order_id = self
             .order_ids
             .get_or_insert_with(|| CounterIds::new(&self.kernel_id, "-"))
-            .make(self.order_counter);
+            .make_next(self.order_counter);
         let price = Self::sent_price(intent, m, side);
         VenueOrder {
             client_order_id,

@@ -92,6 +92,8 @@ pub struct CounterIds {
     head: [u8; SmolStr::INLINE_CAP],
     /// The prefix and separator.
     text: String,
+    /// The last id [`CounterIds::make_next`] made inline: its counter, bytes and length.
+    last: Option<(u64, [u8; SmolStr::INLINE_CAP], usize)>,
 }
 
 impl CounterIds {
@@ -101,14 +103,71 @@ impl CounterIds {
         if let Some(h) = head.get_mut(..text.len()) {
             h.copy_from_slice(text.as_bytes());
         }
-        CounterIds { head, text }
+        CounterIds {
+            head,
+            text,
+            last: None,
+        }
     }
 
     pub fn make(&self, n: u64) -> Id {
+        match self.inline_bytes(n) {
+            Some((buf, len)) => Self::inline(&buf, len),
+            None => long_counter_id(&self.text, n),
+        }
+    }
+
+    /// [`CounterIds::make`], for a counter counting up by one: the id after the last one
+    /// made this way is that one's digits counted up in place (a carry into a new digit, or
+    /// another counter, lays it out anew).
+    pub fn make_next(&mut self, n: u64) -> Id {
+        let head = self.text.len();
+        if let Some((last, buf, len)) = self.last.as_mut() {
+            if last.checked_add(1) == Some(n) {
+                // `n - 1`'s digits plus one: the trailing nines turn to zeros, and the digit
+                // before them counts up; all nines need one digit more.
+                let mut i = *len;
+                while i > head {
+                    i -= 1;
+                    if buf[i] != b'9' {
+                        buf[i] += 1;
+                        *last = n;
+                        return Self::inline(buf, *len);
+                    }
+                    buf[i] = b'0';
+                }
+            }
+        }
+        match self.inline_bytes(n) {
+            Some((buf, len)) => {
+                self.last = Some((n, buf, len));
+                Self::inline(&buf, len)
+            }
+            None => {
+                self.last = None;
+                long_counter_id(&self.text, n)
+            }
+        }
+    }
+
+    /// The first `len` bytes of `buf`, a prefix and its digits, as an inline id.
+    #[inline]
+    fn inline(buf: &[u8; SmolStr::INLINE_CAP], len: usize) -> Id {
+        // SAFETY: a `str` (the head, whole when the id fits) followed by ASCII digits: valid
+        // UTF-8 (checking it again cost as much as the rest of `make`).
+        let text = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };
+        // Inline for certain (`len` is at most the inline capacity): made directly, without
+        // `SmolStr::new`'s second copy through a buffer and its whitespace check.
+        SmolStr::new_inline(text)
+    }
+
+    /// The bytes of id `n` and their length, when it fits an inline id.
+    #[inline]
+    fn inline_bytes(&self, n: u64) -> Option<([u8; SmolStr::INLINE_CAP], usize)> {
         let digits = n.checked_ilog10().map_or(1, |l| l as usize + 1);
         let len = self.text.len() + digits;
         if len > SmolStr::INLINE_CAP {
-            return long_counter_id(&self.text, n);
+            return None;
         }
         let mut buf = self.head;
         // The digits straight into place, last first, two a step.
@@ -126,12 +185,7 @@ impl CounterIds {
         } else {
             buf[at - 1] = b'0' + x as u8;
         }
-        // SAFETY: a `str` (the head, whole when the id fits) followed by ASCII digits: valid
-        // UTF-8 (checking it again cost as much as the rest of this function).
-        let text = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };
-        // Inline for certain (`len` is at most the inline capacity): made directly, without
-        // `SmolStr::new`'s second copy through a buffer and its whitespace check.
-        SmolStr::new_inline(text)
+        Some((buf, len))
     }
 }
 
@@ -780,6 +834,42 @@ mod tests {
         assert_eq!(&*ids.make(5), "kernel-a-5");
         let long = CounterIds::new(&"k".repeat(30), "-");
         assert_eq!(&*long.make(3), format!("{}-3", "k".repeat(30)));
+    }
+
+    #[test]
+    fn counter_ids_made_in_turn_are_those_made_anew() {
+        // Counted up in place from the last (carries, a new digit, the inline limit and the
+        // counter's end included), or made anew after a jump: each id is `make`'s.
+        let mut ids = CounterIds::new("kernel-a", "-");
+        let fresh = CounterIds::new("kernel-a", "-");
+        let check = |ids: &mut CounterIds, n: u64| {
+            let made = ids.make_next(n);
+            assert_eq!(made, fresh.make(n), "counter {n}");
+            assert_eq!(made.is_heap_allocated(), fresh.make(n).is_heap_allocated());
+        };
+        for n in (0..1_200).chain(99_998..100_002) {
+            check(&mut ids, n);
+        }
+        for n in [
+            7,
+            8,
+            5,
+            6,
+            99_999_999_999_998,
+            99_999_999_999_999,
+            100_000_000_000_000,
+        ] {
+            check(&mut ids, n);
+        }
+        for n in [100_000_000_000_001, u64::MAX - 1, u64::MAX, 0, 1, 19, 20] {
+            check(&mut ids, n);
+        }
+        // A head that ends in digits: only the counter's own digits count up.
+        let mut nines = CounterIds::new("k99", "9");
+        let fresh = CounterIds::new("k99", "9");
+        for n in 0..=1_000 {
+            assert_eq!(nines.make_next(n), fresh.make(n));
+        }
     }
 
     #[test]
