@@ -1233,6 +1233,7 @@ impl SideCounts {
     /// Counts slot `sid` of `asset` on `side` as engaged or no longer (`engaged`: None when
     /// that did not change) and as adding `now` to the asset's sums, taking the asset's
     /// place first if the slot holds none (it leaves it in `count_off` only).
+    #[inline(always)]
     fn count(
         &mut self,
         asset: &Id,
@@ -1244,26 +1245,11 @@ impl SideCounts {
         if !self.current {
             return;
         }
-        if sid >= self.slots.len() {
-            self.slots.resize(sid + 1, SlotCount::default());
-        }
-        let counted = &mut self.slots[sid];
-        let place = match counted.place {
-            NO_PLACE => {
-                let place = match self.index.get(asset.as_str()) {
-                    Some(&p) => p,
-                    None => {
-                        self.assets.push((asset.clone(), AssetCounts::default()));
-                        let p = (self.assets.len() - 1) as u32;
-                        self.index.insert(asset.clone(), p);
-                        p
-                    }
-                };
-                counted.place = place;
-                place
-            }
+        let place = match self.slots.get(sid).map_or(NO_PLACE, |c| c.place) {
+            NO_PLACE => self.take_place(asset, sid),
             p => p,
         };
+        let counted = &mut self.slots[sid];
         debug_assert_eq!(
             &self.assets[place as usize].0, asset,
             "a slot's asset changed while counted"
@@ -1290,6 +1276,26 @@ impl SideCounts {
                 n.checked_sub(1).unwrap_or(u32::MAX)
             };
         }
+    }
+
+    /// Gives slot `sid` the place of `asset`'s sums, made if no slot had it (see `count`).
+    #[cold]
+    #[inline(never)]
+    fn take_place(&mut self, asset: &Id, sid: usize) -> u32 {
+        if sid >= self.slots.len() {
+            self.slots.resize(sid + 1, SlotCount::default());
+        }
+        let place = match self.index.get(asset.as_str()) {
+            Some(&p) => p,
+            None => {
+                self.assets.push((asset.clone(), AssetCounts::default()));
+                let p = (self.assets.len() - 1) as u32;
+                self.index.insert(asset.clone(), p);
+                p
+            }
+        };
+        self.slots[sid].place = place;
+        place
     }
 
     /// Counts slot `sid` off its asset (engaged on it or not: `was_engaged`, on `side`),
