@@ -355,23 +355,51 @@ impl<'de> Deserialize<'de> for AssetNotional {
 /// empties, with its allocation, so a trade opening and closing on one market changes it in
 /// place rather than making and removing it each time. Read, compared and serialized as the
 /// map of the assets some slot holds, which is what it held when emptied sets were removed.
+///
+/// Each slot remembers where its asset's set was (`places`), checked against the asset
+/// before it is used, as [`AssetNotional`] does: a fill opening or closing a slot finds its
+/// set without hashing the asset.
 #[derive(Clone, Debug, Default)]
-struct OpenByAsset(IdMap<Id, SlotSet>);
+struct OpenByAsset {
+    /// Each asset's set, in the order the assets first had one.
+    sets: Vec<(Id, SlotSet)>,
+    /// Where each asset's set is in `sets`.
+    index: IdMap<Id, usize>,
+    /// By slot, where its asset's set was last found (`usize::MAX`: not yet).
+    places: Vec<usize>,
+}
 
 impl OpenByAsset {
     fn get(&self, asset: &str) -> Option<&SlotSet> {
-        self.0.get(asset).filter(|set| !set.is_empty())
+        let &p = self.index.get(asset)?;
+        Some(&self.sets[p].1).filter(|set| !set.is_empty())
     }
 
     /// Puts slot `sid` in `asset`'s set (`holds`) or takes it out; whether that changed it.
     fn update(&mut self, sid: usize, asset: &Id, holds: bool) -> bool {
-        match self.0.get_mut(asset) {
-            Some(set) if holds => set.insert(sid),
-            Some(set) => set.remove(sid),
+        let hinted = self
+            .places
+            .get(sid)
+            .copied()
+            .filter(|&p| self.sets.get(p).is_some_and(|(a, _)| a == asset));
+        let place = match hinted {
+            Some(p) => Some(p),
+            None => {
+                let found = self.index.get(asset).copied();
+                if let Some(p) = found {
+                    self.remember(sid, p);
+                }
+                found
+            }
+        };
+        match place {
+            Some(p) if holds => self.sets[p].1.insert(sid),
+            Some(p) => self.sets[p].1.remove(sid),
             None if holds => {
                 let mut set = SlotSet::default();
                 set.insert(sid);
-                self.0.insert(asset.clone(), set);
+                self.insert(asset.clone(), set);
+                self.remember(sid, self.sets.len() - 1);
                 true
             }
             // No set: no slot of the asset is open, this one included.
@@ -379,12 +407,29 @@ impl OpenByAsset {
         }
     }
 
+    fn insert(&mut self, asset: Id, set: SlotSet) {
+        self.index.insert(asset.clone(), self.sets.len());
+        self.sets.push((asset, set));
+    }
+
+    fn remember(&mut self, sid: usize, place: usize) {
+        if sid >= self.places.len() {
+            self.places.resize(sid + 1, usize::MAX);
+        }
+        self.places[sid] = place;
+    }
+
     fn clear(&mut self) {
-        self.0.clear();
+        self.sets.clear();
+        self.index.clear();
+        self.places.clear();
     }
 
     fn iter(&self) -> impl Iterator<Item = (&Id, &SlotSet)> {
-        self.0.iter().filter(|(_, set)| !set.is_empty())
+        self.sets
+            .iter()
+            .map(|(asset, set)| (asset, set))
+            .filter(|(_, set)| !set.is_empty())
     }
 
     fn values(&self) -> impl Iterator<Item = &SlotSet> {
@@ -416,7 +461,11 @@ impl Serialize for OpenByAsset {
 
 impl<'de> Deserialize<'de> for OpenByAsset {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IdMap::deserialize(d).map(OpenByAsset)
+        let mut open = OpenByAsset::default();
+        for (asset, set) in IdMap::<Id, SlotSet>::deserialize(d)? {
+            open.insert(asset, set);
+        }
+        Ok(open)
     }
 }
 

@@ -97,10 +97,22 @@ proptest! {
 
     #[test]
     fn open_by_asset_is_the_map_it_replaced(
-        ops in proptest::collection::vec((0..4usize, 0..3usize, any::<bool>()), 1..60),
+        ops in proptest::collection::vec((0..4usize, 0..3usize, any::<bool>(), 0..12u8), 1..60),
     ) {
         let (mut kept, mut map) = (OpenByAsset::default(), IdMap::<Id, SlotSet>::default());
-        for (sid, a, holds) in ops {
+        // As above: one slot on one asset and then another (the place it remembers is then
+        // another asset's set); now and then the sets decoded from their checkpoint bytes,
+        // cloned, or both cleared, before the change.
+        for (sid, a, holds, then) in ops {
+            match then {
+                9 => kept = bincode::deserialize(&bytes(&kept)).unwrap(),
+                10 => kept = kept.clone(),
+                11 => {
+                    kept.clear();
+                    map.clear();
+                }
+                _ => {}
+            }
             prop_assert_eq!(
                 kept.update(sid, &id(ASSETS[a]), holds),
                 update_removing(&mut map, sid, &id(ASSETS[a]), holds)
