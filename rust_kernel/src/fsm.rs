@@ -64,7 +64,10 @@ pub fn is_free(stage: TradeStage) -> bool {
     FREE.contains(&stage)
 }
 
-/// The transition table. `None` means INVALID_TRANSITION.
+/// The transition table. `None` means INVALID_TRANSITION. Inlined: most callers know the
+/// trigger (`Kernel::transition` is inlined into each), and the match then folds to a check
+/// of the stage or two, where a call walked two jump tables.
+#[inline(always)]
 pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<TradeStage> {
     let held = ctx.holds_position;
     let next = match (stage, trigger) {
