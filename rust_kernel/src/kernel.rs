@@ -3291,7 +3291,26 @@ impl Kernel {
         Ok(())
     }
 
+    /// The refusal of `intent` by the kernel's mode ([`Kernel::mode_refusal`]), looked at
+    /// only when the mode may refuse it.
+    #[inline(always)]
     fn mode_blocks(&self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
+        let mode = self.control.mode;
+        let may = match mode {
+            ControlMode::Halted | ControlMode::ReduceOnly => true,
+            ControlMode::Live => self.risk.require_source_run_in_live,
+            ControlMode::Paper | ControlMode::Shadow => false,
+        };
+        if may {
+            self.mode_refusal(intent, sid, seq)
+        } else {
+            None
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn mode_refusal(&self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
         let mode = self.control.mode;
         let blocked = matches!(
             (intent.action, mode),
@@ -4281,21 +4300,29 @@ impl Kernel {
     /// The refusal of an EXIT or (rules 5 on) a CANCEL naming another trade than the one
     /// slot `sid` holds: a strategy's stale or foreign slot id must not close or cancel
     /// what another trade opened. An empty trade id names the slot's trade.
+    #[inline(always)]
     fn other_trade(&self, intent: &Intent, sid: usize, seq: u64) -> Option<KernelOutcome> {
         let slot = &self.slots[sid];
         if intent.trade_id.is_empty() || intent.trade_id == slot.trade_id {
             return None;
         }
+        Some(self.other_trade_refusal(intent, sid, seq))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn other_trade_refusal(&self, intent: &Intent, sid: usize, seq: u64) -> KernelOutcome {
+        let slot = &self.slots[sid];
         let mut d = detail_field("trade_id", &intent.trade_id);
         d.push(("slot_trade_id", (&slot.trade_id).into()));
-        Some(self.refuse(
+        self.refuse(
             intent,
             Some(sid),
             KernelDiagnosticCode::InvalidIntent,
             KernelSeverity::Error,
             d,
             seq,
-        ))
+        )
     }
 
     fn cancel(&mut self, intent: &Intent, seen: bool, seq: u64) -> KernelOutcome {
@@ -4965,20 +4992,32 @@ impl Kernel {
         if other == sid || ev.venue_order_id.is_empty() {
             return None;
         }
+        Some(self.venue_id_taken_refusal(ev, sid, other, seq))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn venue_id_taken_refusal(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        other: usize,
+        seq: u64,
+    ) -> KernelOutcome {
         let mut d = detail_field("venue_order_id", &ev.venue_order_id);
         d.push(("other_slot_id", Detail::I64(other as i64)));
         d.push((
             "reason",
             Detail::Static("the venue order id is another working order's"),
         ));
-        Some(self.event_refusal(
+        self.event_refusal(
             ev,
             Some(sid),
             KernelDiagnosticCode::UnknownOrder,
             KernelSeverity::Critical,
             d,
             seq,
-        ))
+        )
     }
 
     /// An ack of slot `sid`'s working order: its answer in `out`, else the refusal.
