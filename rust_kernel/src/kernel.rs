@@ -5727,7 +5727,8 @@ impl Kernel {
         }
     }
 
-    /// The journal's row for a fill of `order` booked as `b`.
+    /// The journal's row for a fill of `order` booked as `b`, when the journal is kept.
+    #[inline(always)]
     fn record_fill_row(
         &mut self,
         seq: u64,
@@ -5735,11 +5736,23 @@ impl Kernel {
         sid: usize,
         order: &VenueOrder,
         qty: f64,
-        b: Booked,
+        b: &Booked,
     ) {
-        if !self.outbox.enabled {
-            return;
+        if self.outbox.enabled {
+            self.write_fill_row(seq, ev, sid, order, qty, b);
         }
+    }
+
+    #[inline(never)]
+    fn write_fill_row(
+        &mut self,
+        seq: u64,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        b: &Booked,
+    ) {
         let slot = &self.slots[sid];
         let row = FillRow {
             ts: ev.timestamp,
@@ -5889,7 +5902,7 @@ impl Kernel {
             // ordinary partial fill states a remainder, or no running total.
             self.end_short(ev, sid, out);
         }
-        self.record_fill_row(seq, ev, sid, &order, qty, booked);
+        self.record_fill_row(seq, ev, sid, &order, qty, &booked);
         Ok(())
     }
 
@@ -6300,7 +6313,7 @@ impl Kernel {
         {
             out.severity = KernelSeverity::Critical;
         }
-        self.record_fill_row(seq, ev, sid, &order, qty, booked);
+        self.record_fill_row(seq, ev, sid, &order, qty, &booked);
         out
     }
 
