@@ -253,7 +253,9 @@ def test_a_continued_paper_run_says_its_own_refusals_and_the_state_file_the_kern
     assert f"warning: the kernel refused 1 of 1 intent: {PAPER_REASON}" in second.stderr
     snap = saved_state(tmp_path)
     assert snap["intents_refused"] == 2 and snap["refusal_reasons"] == {PAPER_REASON[4:]: 2}
-    # A run that does not continue the kernel (no --wal-dir) starts the count afresh.
-    fresh = run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", flat_bars(tmp_path / "c.csv", 3))
+    # A run that does not continue the kernel (on a new log) starts the count afresh. Without
+    # --wal-dir it is refused: it would replace the state file of the account on the log.
+    new_log = ("--wal-dir", str(tmp_path / "wal-new"))
+    fresh = run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", flat_bars(tmp_path / "c.csv", 3), *new_log)
     assert fresh.exit_code == 0, fresh.output
     assert saved_state(tmp_path)["intents_refused"] == 1

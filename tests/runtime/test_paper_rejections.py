@@ -175,8 +175,10 @@ def test_a_continued_run_counts_its_own_and_the_state_file_the_kernels(
     assert f"warning: the venue rejected 1 order: 1 x {REASON}" in second.stderr
     snap = saved_state(tmp_path)
     assert snap["orders_rejected"] == 2 and snap["rejection_reasons"] == {REASON: 2}
-    # A run that does not continue the kernel (no --wal-dir) starts the count afresh.
-    fresh = run_paper(tmp_path, f"{strategies}:BuysEthOnce", flat_bars(tmp_path / "c.csv", 3))
+    # A run that does not continue the kernel (on a new log) starts the count afresh. Without
+    # --wal-dir it is refused: it would replace the state file of the account on the log.
+    new_log = ("--wal-dir", str(tmp_path / "wal-new"))
+    fresh = run_paper(tmp_path, f"{strategies}:BuysEthOnce", flat_bars(tmp_path / "c.csv", 3), *new_log)
     assert fresh.exit_code == 0, fresh.output
     assert saved_state(tmp_path)["orders_rejected"] == 1
 

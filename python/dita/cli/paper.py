@@ -564,6 +564,11 @@ def _ccxt_quotes(
             if not bid or not ask:
                 silence[sym].no_quote("ticker without bid or ask", clock(), tell=False)
                 continue
+            bad = _ticker_problem(t)
+            if bad:
+                # The runtime refuses such a quote: handed on, it ended the run with a traceback.
+                silence[sym].no_quote(f"ticker skipped: {bad}", clock())
+                continue
             if float(bid) > float(ask):
                 # The paper venue refuses a crossed book; a momentary one is skipped, not fatal.
                 silence[sym].no_quote(f"crossed ticker (bid {bid} > ask {ask}) skipped", clock())
@@ -589,6 +594,29 @@ def _ccxt_quotes(
             )
         if not wait_unless_stopped(poll_s, should_stop, STOP_CHECK_S, sleep):
             return
+
+
+def _ticker_problem(ticker: dict[str, Any]) -> str:
+    """Why the ccxt ``ticker`` (its bid and ask given) is no top of book the runtime takes: a
+    bid or ask that is no price above 0 and at most KERNEL_MAX, a size (bidVolume, askVolume;
+    left out or 0: unknown depth) that is no finite size of 0 or more, or a value that is no
+    number; '' when none."""
+    from dita.risk import KERNEL_MAX
+
+    for name in ("bid", "ask", "bidVolume", "askVolume"):
+        value = ticker.get(name)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return f"{name} {shortened(repr(value))} is not a number"
+        if name in ("bid", "ask"):
+            if not (0 < number <= KERNEL_MAX):  # NaN fails it too
+                return f"{name} {number!r} is not a price above 0 and at most {KERNEL_MAX:g}"
+        elif not (math.isfinite(number) and number >= 0):
+            return f"{name} {number!r} is not a finite size of 0 or more"
+    return ""
 
 
 class _Silence:
@@ -748,6 +776,14 @@ def paper(
         fail(
             f"kernel {kernel_id!r} is run by process {holder}, which is still running (its state file "
             f"{state_file} says so): stop that run first, or give this one another --kernel-id"
+        )
+    if wal_dir is None and (log := _account_log(state_file, kernel_id)) is not None:
+        # Started afresh, the run replaced that file: the run continuing the log then found another
+        # account's state (its book and fills gone, its orders ended, the positions apart).
+        fail(
+            f"the state file {state_file} is that of kernel {kernel_id!r} on the write-ahead log in {log} "
+            "(the paper venue's book, the fills `dita pnl` lists): a run without --wal-dir would replace "
+            f"it. Give --wal-dir {log} to continue it, or another --kernel-id"
         )
     previous = None
     if wal_dir is not None and (previous := _previous_state(state_file)) is not None:
@@ -1217,6 +1253,29 @@ def _of_this_log(previous: dict[str, Any], path: Path, wal_dir: Path) -> dict[st
         err=True,
     )
     return None
+
+
+def _account_log(path: Path, kernel_id: str) -> str | None:
+    """The write-ahead log the state file ``path`` names (its ``wal_dir``) when that log still
+    holds the kernel ``kernel_id``, whose account the file's book and fills are; else None (no
+    such file, none `dita paper` wrote, a run without a log, a log gone or of another kernel)."""
+    import json
+
+    from dita._files import NotRegularFile, TooLarge, regular_file_bytes
+    from dita._kernel import wal_kernel_id
+    from dita.cli._state import STATE_FILE_BYTES
+
+    try:
+        snap = json.loads(regular_file_bytes(path, STATE_FILE_BYTES).decode("utf-8"))
+    except (OSError, ValueError, RecursionError, NotRegularFile, TooLarge):
+        return None
+    written = snap.get("wal_dir") if isinstance(snap, dict) else None
+    if not isinstance(written, str) or not Path(written).is_absolute():
+        return None
+    try:
+        return written if wal_kernel_id(Path(written)) == kernel_id else None
+    except (OSError, WalError, ValueError):
+        return None
 
 
 def _same_dir(a: Path, b: Path) -> bool:
