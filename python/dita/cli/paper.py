@@ -200,6 +200,7 @@ class PaperSession:
         # second time. The replay goes on after the kernel's last act instead (`continue_after_acts`).
         self.last_act = self._last_act_after_save() if clock == "data" else None
         self.acted_after_save: float | None = None
+        self.saved_place: tuple[float | None, int | None] = (None, 0)
         self.started = time.time()
 
     def _on_fill(self, event: Any, row: int) -> None:
@@ -385,6 +386,8 @@ class PaperSession:
                 f"is no time of this data: the replay goes on {place} may be traded again"
             )
         self.acted_after_save = acted
+        # The state file's place: the rows from there to the last act are the venue's to pass over.
+        self.saved_place = (self.replay.ts, self.replay.n)
         self.replay = _Replayed(acted, None)
         return None
 
@@ -911,6 +914,12 @@ def paper(
             skip = at_after if taken is None else min(taken, at_after)
             handled = int((history.ts < after).sum()) + skip
             feed = _skipped(feed, after, skip)
+            caught = session.caught_up
+            if session.acted_after_save is not None and caught is not None and caught.venue is not None:
+                # The book was saved before rows the killed run handled: the venue takes them as
+                # the killed run's did (its clock, prices, the orders they passed resting), the
+                # fills they made being the log's (caught up above).
+                session.venue.pass_over(_passed(history, make, names, session.saved_place, after))
             at = datetime.fromtimestamp(after, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             console.print(
                 f"replay continues after {at}: {handled:,} of {len(history.ts):,} rows were handled before",
@@ -1142,6 +1151,25 @@ def _skipped(feed: Iterable[Any], after: float, skip: int) -> Iterator[Any]:
             skip -= 1
             continue
         yield item
+
+
+def _passed(
+    history: Any, make: Any, names: tuple[str, ...], place: tuple[float | None, int | None], until: float
+) -> list[Any]:
+    """The rows of ``history`` (as ``make`` of the columns ``names``) after the state file's
+    ``place`` (its data time and the rows of it taken; None: all) up to ``until``, in order."""
+    saved, n = place
+    ts = history.ts
+    if saved is None:
+        chosen = ts <= until
+    else:
+        chosen = (ts > saved) & (ts <= until)
+    picked = [int(i) for i in chosen.nonzero()[0]]
+    if saved is not None and n is not None:
+        at_saved = [int(i) for i in (ts == saved).nonzero()[0]][n:]
+        picked = sorted({*picked, *(i for i in at_saved if saved <= until)})
+    cols = [history.columns[c] for c in names]
+    return [make(history.asset[i], float(ts[i]), *(float(c[i]) for c in cols)) for i in picked]
 
 
 def _previous_state(path: Path) -> dict[str, Any] | None:

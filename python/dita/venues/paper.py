@@ -396,6 +396,22 @@ class _Sides:
         return max(abs(self.held + bought), abs(self.held - sold))
 
 
+def _quote_crosses(working: _Working, book: _Quote) -> bool:
+    """Whether the limit order ``working`` crosses the touch of ``book``."""
+    return book.ask <= working.limit if working.buy else book.bid >= working.limit
+
+
+def _bar_crossing(working: _Working, open_: float, high: float, low: float) -> str:
+    """How a bar crosses the limit order ``working``: ``"open"`` (marketable at the open, not
+    resting: a taker), ``"limit"`` (traded through its limit: a maker at it) or ``""``."""
+    limit = working.limit
+    if not working.resting and (open_ <= limit if working.buy else open_ >= limit):
+        return "open"
+    if low < limit if working.buy else high > limit:
+        return "limit"
+    return ""
+
+
 class PaperVenue:
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
@@ -850,8 +866,7 @@ class PaperVenue:
         if working.market:
             price, maker = taker_price, False
         else:
-            crossed = touch <= limit if buy else touch >= limit
-            if not crossed:
+            if not _quote_crosses(working, book):
                 working.resting = True
                 return
             if working.resting:
@@ -884,12 +899,13 @@ class PaperVenue:
             return 0.0
         buy, limit = working.buy, working.limit
         taker_price = open_ * (1 + self._slip) if buy else open_ * (1 - self._slip)
+        crossing = _bar_crossing(working, open_, high, low)
         if working.market:
             price, maker = taker_price, False
-        elif not working.resting and (open_ <= limit if buy else open_ >= limit):
+        elif crossing == "open":
             price = min(taker_price, limit) if buy else max(taker_price, limit)
             maker = False
-        elif low < limit if buy else high > limit:
+        elif crossing == "limit":
             price, maker = limit, True
         else:
             working.resting = True
@@ -1274,6 +1290,50 @@ class PaperVenue:
         # counted them (``submitted``) as it made their fills.
         self.submitted += sum(1 for cid in placed if cid not in kernel_works)
         return done
+
+    def pass_over(self, points: Iterable[Any]) -> int:
+        """Take market data the kernel acted on without this venue: the rows a run killed between
+        two saves handled after its book's save, which the continued replay skips (``catch_up``
+        applied the fills they made, from the kernel's log). Each point (a ``Bar`` or ``Quote``
+        of ``dita.strategy``, in time order) moves the clock, its asset's last price and the bar
+        closes that orders sent on a bar count their latency from, as ``on_bar`` and ``on_quote``
+        do; an order it reaches without crossing its limit rests, as a matching pass leaves it,
+        so it later fills at its limit as a maker (a book saved before any data reached it filled
+        as a taker at a better open). Nothing fills, ends or is canceled here: what those rows did
+        to the orders is the log's. Returns how many points were taken. Raises ValueError, as
+        ``on_bar`` does, for a point earlier than the clock."""
+        taken = 0
+        for p in points:
+            ts = self._advance(p.ts)
+            asset = p.asset
+            bar = hasattr(p, "open")
+            if bar:
+                if self._bar_at.get(asset) == ts:
+                    continue  # handed to the venue before the save already
+                self._bar_at[asset] = ts
+                self._on_a_bar = True
+                if self._awaiting_close:
+                    self._closes_reached(ts)
+            else:
+                self._on_a_bar = False
+            self._now = ts
+            for w in self._working.get(asset, {}).values():
+                if w.market or w.active_at > ts or (bar and w.sent_at >= ts):
+                    continue
+                if bar:
+                    crossed = bool(_bar_crossing(w, p.open, p.high, p.low))
+                else:
+                    crossed = _quote_crosses(w, _Quote(p.bid, p.ask, 0.0, 0.0))
+                if not crossed:
+                    w.resting = True
+            if bar:
+                self._quotes[asset] = _Quote(p.close, p.close, 0.0, 0.0)
+                self._bar_assets.add(asset)
+            else:
+                self._quotes[asset] = _checked_quote(asset, p.bid, p.ask, p.bid_size, p.ask_size)
+                self._bar_assets.discard(asset)
+            taken += 1
+        return taken
 
     def _apply_booked_fill(self, fill: BookedFill, placed: dict[str, _Placed]) -> str:
         """Apply one fill the kernel booked after the book's save (``catch_up``); '' when it
