@@ -452,6 +452,33 @@ _TS_MIN_MICROS = -2_208_988_800_000_000
 _TS_MAX_MICROS = 10_413_791_999_999_999
 
 
+def _is_text_type(type_name: str) -> bool:
+    """Whether a journal column of ``type_name`` holds text (String, maybe LowCardinality or
+    Nullable)."""
+    return type_name.replace("LowCardinality(", "").replace("Nullable(", "").rstrip(")") == "String"
+
+
+def _text_values(table: str, name: str, nullable: bool, values: Sequence[Any]) -> Sequence[Any]:
+    """A backfilled text column's ``values`` as clickhouse-connect takes them, or TypeError
+    naming the column and a value it cannot take, so the writer sets that row aside.
+
+    clickhouse-connect fails on a number (or text after bytes) in a String column with an
+    AttributeError, which no retry cures: taken for a failure that may pass, it held every later
+    row of every kernel behind it for good. Text and bytes mixed are sent as bytes (UTF-8)."""
+    kinds = set(map(type, values))  # one pass in C: a resend's columns hold millions of values
+    if kinds <= ({str, type(None)} if nullable else {str}):
+        return values
+    out: list[Any] = []
+    for v in values:
+        if isinstance(v, str):
+            out.append(v.encode("utf-8"))  # a lone surrogate raises: that row is set aside
+        elif isinstance(v, bytes) or (v is None and nullable):
+            out.append(v)
+        else:
+            raise TypeError(f"{table} column {name} takes text, got {type(v).__name__} {v!r:.200}")
+    return out
+
+
 def _ts_micros(t: float) -> int:
     if not math.isfinite(t):
         return 0
@@ -2463,8 +2490,13 @@ class ClickHouseJournal:
         )
         return {(int(s), int(u)) for s, u in res.result_rows}
 
-    def _columns_for(self, kernel_id: str, rows: Sequence[tuple[Any, ...]]) -> list[Sequence[Any]]:
+    def _columns_for(
+        self, kernel_id: str, table: str, rows: Sequence[tuple[Any, ...]]
+    ) -> list[Sequence[Any]]:
         cols: list[Sequence[Any]] = [[kernel_id] * len(rows), *zip(*rows, strict=True)]
+        for i, (name, type_name) in enumerate(TABLE_COLUMNS[table]):
+            if i and _is_text_type(type_name):
+                cols[i] = _text_values(table, name, "Nullable(" in type_name, cols[i])
         # DateTime64(6) takes integer microseconds; the kernel gives float epoch seconds. A time
         # that is not finite (a refused input's; its details name it) is stored as the epoch,
         # one beyond the column's range at its nearer end, as the kernel's Native blocks do.
@@ -2492,7 +2524,7 @@ class ClickHouseJournal:
             return
         self._client.insert(
             table,
-            self._columns_for(kernel_id, rows.tuples()),
+            self._columns_for(kernel_id, table, rows.tuples()),
             column_names=names,
             column_type_names=[t for _, t in TABLE_COLUMNS[table]],
             column_oriented=True,

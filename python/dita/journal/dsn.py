@@ -132,6 +132,13 @@ def parse_dsn(dsn: str) -> JournalTarget:
         directory = unquote(location)
         if "\0" in directory:
             raise ValueError(f"journal dsn {dsn!r} names a directory with a NUL character")
+        if directory != directory.strip():
+            # A space left at the end of an env file's line, say: as a control character did, it
+            # made a journal in `j ` beside the kernel's `j`, which queries of `j` never found.
+            raise ValueError(
+                f"journal dsn {dsn!r} names a directory that starts or ends with white space "
+                f"({directory!r}); remove it (read from a file or variable with a space left over?)"
+            )
         # `~` is the home directory, as a shell reads it: as written it was a directory named
         # `~` under the current one, and a command run from elsewhere found no journal there.
         path = Path(os.path.realpath(os.path.expanduser(directory)))
