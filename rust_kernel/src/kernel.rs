@@ -5144,7 +5144,7 @@ impl Kernel {
                 d,
             );
             debug_assert!(moved, "a working stage takes a fill");
-            self.order_filled(sid, &order, 0.0, order.filled_size, None, rules());
+            self.order_filled(sid, &order, 0.0, order.filled_size, None, None, rules());
         }
     }
 
@@ -5849,7 +5849,11 @@ impl Kernel {
                 }
             }
         }
-        self.recount_slot(sid, was);
+        if !complete {
+            // A fill completing the order counts the slot once, when the order is off it
+            // (`order_filled`): the counts are sums, so counting in one step ends the same.
+            self.recount_slot(sid, was);
+        }
         debug_assert_eq!(holds, self.slots[sid].size > QTY_EPS);
         let working = if complete {
             0.0
@@ -5892,7 +5896,8 @@ impl Kernel {
         if complete {
             // The event's client id fingerprinted, when it is the order's.
             let client_fp = client_fp.filter(|_| ev.venue_client_id == order.client_order_id);
-            self.order_filled(sid, &order, ev.filled_size, new_filled, client_fp, rules);
+            let (stated, uncounted) = (ev.filled_size, Some(was));
+            self.order_filled(sid, &order, stated, new_filled, client_fp, uncounted, rules);
         } else if ev.remaining_size == 0.0
             && ev.filled_size > 0.0
             && rules >= 34
@@ -5909,7 +5914,10 @@ impl Kernel {
     /// Slot `sid`'s working `order` is filled, at `new_filled` (a fill completed it, or rules
     /// 34 on, a late ack cut it to what filled), the report saying so stating the running
     /// total `stated` (0: none): it is finished and its slot counted again; an exit's leg is
-    /// done, and the trade closed when nothing is left. The caller made its transition.
+    /// done, and the trade closed when nothing is left. The caller made its transition, and
+    /// counted the slot after the fill unless it gives `uncounted`: whether the slot was
+    /// [`engaged`] before the fill, which it is then counted from.
+    #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn order_filled(
         &mut self,
@@ -5918,6 +5926,7 @@ impl Kernel {
         stated: f64,
         new_filled: f64,
         client_fp: Option<u64>,
+        uncounted: Option<bool>,
         rules: u16,
     ) {
         // The client id fingerprinted once (or by the caller: `client_fp`), for its keys here
@@ -5978,8 +5987,8 @@ impl Kernel {
                 None => self.ended.finished_elsewhere(v),
             }
         }
-        // The order was counted with what it had left (the caller's `recount_slot`): clearing
-        // it changes the counts only for a remainder within the size's tolerance, or for an
+        // Counted by the caller with what it had left (`recount_slot`), clearing the order
+        // changes the counts only for a remainder within the size's tolerance, or for an
         // entry leaving its slot holding nothing (no longer engaged).
         let slot = &mut self.slots[sid];
         let working = if order.is_entry {
@@ -5993,8 +6002,12 @@ impl Kernel {
             advance_leg(slot);
             close_if_closed(slot);
         }
-        if left || was != engaged(&self.slots[sid]) {
-            self.recount_slot(sid, was);
+        match uncounted {
+            // The caller did not count the slot after booking the fill: counted once, from
+            // before it.
+            Some(before) => self.recount_slot(sid, before),
+            None if left || was != engaged(&self.slots[sid]) => self.recount_slot(sid, was),
+            None => {}
         }
         if !self.ended.by_key.is_empty() {
             // A trade closed while a fill of its entry is owed is not free yet.
