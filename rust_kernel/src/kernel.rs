@@ -2152,7 +2152,6 @@ struct Booked {
     prorated: bool,
     realized: f64,
     liquidity: Liquidity,
-    fill_key: Id,
     /// What an exit fill sold beyond what its slot held (rules 31 on; 0 when nothing): no
     /// PnL is realized on it, and its outcome says it (`Booked::beyond_position`).
     unheld: f64,
@@ -5623,21 +5622,24 @@ impl Kernel {
         };
         slot.unrealized_pnl = slot.side.sign() * (mark - slot.entry_price) * slot.size;
         let holds = slot.size > QTY_EPS;
-        let asset = slot.asset.clone();
+        // The slot's asset read where it is, not copied out: only a settlement held for the
+        // fill (rare) needs it apart from the slot.
+        let asset_fp = (ev.fee.is_none() && rules() >= 19).then(|| asset_print(&slot.asset));
         self.account.k_realized_pnl += realized;
         self.account.k_fees_paid += fee;
         self.account.bump(ev.timestamp);
         self.dirty.account = true;
         self.counters.fills += 1;
-        let fill_key = ev.fill_key().clone();
+        let fill_key = ev.fill_key();
         if ev.fee.is_none() {
             // Rules 19 on, the fill is known by its asset too, and a report partly booked
             // by its size: its fee is settled for the whole report.
-            let (asset, report_size) = if rules() >= 19 {
-                let whole = partly && !is_reconciliation(ev);
-                (asset_print(&asset), if whole { ev.size } else { 0.0 })
-            } else {
-                (None, 0.0)
+            let (asset, report_size) = match asset_fp {
+                Some(asset) => {
+                    let whole = partly && !is_reconciliation(ev);
+                    (asset, if whole { ev.size } else { 0.0 })
+                }
+                None => (None, 0.0),
             };
             self.remember_unsettled(
                 fill_key.clone(),
@@ -5661,8 +5663,9 @@ impl Kernel {
         } else if rules() >= 33 {
             // Nothing waits for a settlement: one sent for it is answered as such, not held
             // for a fill that will not come.
+            let asset = asset_print(&self.slots[sid].asset);
             self.early_settlements
-                .settled_both_ways(&fill_key, asset_print(&asset), true);
+                .settled_both_ways(fill_key, asset, true);
         }
         // Rules 32 on, a settlement that came before the fill settles it now, as it would
         // have coming after; the fill's journal row says what it charged (its own row, held,
@@ -5677,18 +5680,18 @@ impl Kernel {
                 None if partly && qty > 0.0 => fee * ev.size / qty,
                 None => fee,
             };
-            let early = self.settle_early(&fill_key, &asset, predicted, whole, &mut settled);
+            let asset = self.slots[sid].asset.clone();
+            let early = self.settle_early(fill_key, &asset, predicted, whole, &mut settled);
             if let Some(charged) = early {
                 fee = charged;
             }
         }
-        self.update_open_index(sid, &asset, holds);
+        self.update_open_index(sid, holds);
         Booked {
             fee,
             prorated,
             realized,
             liquidity,
-            fill_key,
             unheld,
             settled,
         }
@@ -5759,7 +5762,7 @@ impl Kernel {
             trade_id: &slot.trade_id,
             slot_id: sid,
             event_id: &ev.event_id,
-            fill_id: &b.fill_key,
+            fill_id: ev.fill_key(),
             client_order_id: &order.client_order_id,
             venue_order_id: if ev.venue_order_id.is_empty() {
                 &order.venue_order_id
@@ -5867,7 +5870,9 @@ impl Kernel {
         if booked.prorated {
             booked.charged_part(&mut out.details, qty, ev);
         }
-        out.details.append(&mut booked.settled);
+        if !booked.settled.is_empty() {
+            out.details.append(&mut booked.settled);
+        }
         if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut out.details) {
             out.severity = ahead;
         }
@@ -6654,10 +6659,12 @@ impl Kernel {
         self.finished_orders.insert(client_fp);
     }
 
-    /// Puts slot `sid` in (or takes it out of) the open slots of `asset`: one lookup of the
+    /// Puts slot `sid` in (or takes it out of) the open slots of its asset: one lookup of the
     /// asset, whose set, once made, stays (see [`OpenByAsset`]).
-    fn update_open_index(&mut self, sid: usize, asset: &Id, holds: bool) {
-        let changed = self.open_by_asset.update(sid, asset, holds);
+    fn update_open_index(&mut self, sid: usize, holds: bool) {
+        let changed = self
+            .open_by_asset
+            .update(sid, &self.slots[sid].asset, holds);
         if changed {
             if holds {
                 self.open_count += 1;
@@ -7835,9 +7842,8 @@ impl Kernel {
             if fsm::is_free(self.slots[i].fsm_state) {
                 self.free.insert(i);
             }
-            let (asset, holds) = (self.slots[i].asset.clone(), self.slots[i].size > QTY_EPS);
-            if holds {
-                self.update_open_index(i, &asset, true);
+            if self.slots[i].size > QTY_EPS {
+                self.update_open_index(i, true);
             }
             let orders: Vec<(Id, Id)> = [
                 &self.slots[i].active_entry_order,
