@@ -160,7 +160,7 @@ def bench_sustained(report: Report, root: Path, trades: int) -> None:
                 break
             for table, table_rows in drained.items():
                 if table_rows:
-                    batches.append((table, journal._columns_for("raw", table_rows)))
+                    batches.append((table, journal._columns_for("raw", table, table_rows)))
         client = journal._client
         migrate(client, "bench_raw")
         t = time.perf_counter()
