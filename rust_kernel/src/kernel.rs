@@ -237,235 +237,186 @@ impl<'de> Deserialize<'de> for OrderIndex {
     }
 }
 
-/// What slots commit, by asset: an asset's entry, once made, stays at 0 when nothing of it
-/// is committed, so a trade opening and closing on one market changes it in place rather than
-/// making and removing it each time. Read, compared and serialized as the map of the assets
-/// committing more than 1e-9, which is what it held when such entries were removed.
+/// A value by asset whose entry, once made, stays when it comes to nothing (a total of 0, an
+/// emptied set), with its allocation, so a trade opening and closing on one market changes it
+/// in place rather than making and removing it each time. Read, compared and serialized as the
+/// map of the assets whose value is something ([`Held::held`]), which is what it held when such
+/// entries were removed.
 ///
-/// Each slot remembers where its asset's total was (`places`), checked against the asset
-/// before it is used: a slot changing its commitment (three times a trade) finds its total
-/// without hashing the asset.
-#[derive(Clone, Debug, Default)]
-struct AssetNotional {
-    /// Each asset's total, in the order the assets first committed.
-    totals: Vec<(Id, f64)>,
-    /// Where each asset's total is in `totals`.
+/// Each slot remembers where its asset's entry was (`places`), checked against the asset
+/// before it is used: a slot changing its commitment (three times a trade) or opening and
+/// closing finds its entry without hashing the asset.
+#[derive(Clone, Debug)]
+struct ByAsset<V> {
+    /// Each asset's value, in the order the assets first had one.
+    entries: Vec<(Id, V)>,
+    /// Where each asset's value is in `entries`.
     index: IdMap<Id, usize>,
-    /// By slot, where its asset's total was last found (`usize::MAX`: not yet).
+    /// By slot, where its asset's entry was last found (`usize::MAX`: not yet).
     places: Vec<usize>,
 }
 
-impl AssetNotional {
-    fn get(&self, asset: &str) -> Option<f64> {
+impl<V> Default for ByAsset<V> {
+    fn default() -> Self {
+        ByAsset {
+            entries: Vec::new(),
+            index: IdMap::default(),
+            places: Vec::new(),
+        }
+    }
+}
+
+/// A [`ByAsset`] value: whether it is something (read, compared and serialized) or has come
+/// to nothing (kept, unseen).
+trait Held {
+    fn held(&self) -> bool;
+}
+
+impl Held for f64 {
+    fn held(&self) -> bool {
+        *self > 0.0
+    }
+}
+
+impl Held for SlotSet {
+    fn held(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+impl<V: Held> ByAsset<V> {
+    fn get(&self, asset: &str) -> Option<&V> {
         let &p = self.index.get(asset)?;
-        Some(self.totals[p].1).filter(|&a| a > 0.0)
+        Some(&self.entries[p].1).filter(|v| v.held())
     }
 
-    /// Adds `delta` to `asset`'s total, slot `sid`'s, held at 0 or above; at 1e-9 or below
-    /// it is none.
-    fn add(&mut self, sid: usize, asset: &Id, delta: f64) {
+    /// Where `asset`'s entry is, slot `sid`'s (remembered for the slot's next look); None
+    /// when the asset has none.
+    #[inline]
+    fn place(&mut self, sid: usize, asset: &Id) -> Option<usize> {
         let hinted = self
             .places
             .get(sid)
             .copied()
-            .filter(|&p| self.totals.get(p).is_some_and(|(a, _)| a == asset));
-        let place = match hinted {
-            Some(p) => Some(p),
-            None => {
-                let found = self.index.get(asset).copied();
-                if let Some(p) = found {
-                    self.remember(sid, p);
-                }
-                found
-            }
-        };
-        match place {
+            .filter(|&p| self.entries.get(p).is_some_and(|(a, _)| a == asset));
+        if hinted.is_some() {
+            return hinted;
+        }
+        let found = self.index.get(asset).copied();
+        if let Some(p) = found {
+            self.remember(sid, p);
+        }
+        found
+    }
+
+    /// Makes `asset`'s entry, slot `sid`'s.
+    fn insert_for(&mut self, sid: usize, asset: &Id, value: V) {
+        self.insert(asset.clone(), value);
+        self.remember(sid, self.entries.len() - 1);
+    }
+
+    fn insert(&mut self, asset: Id, value: V) {
+        self.index.insert(asset.clone(), self.entries.len());
+        self.entries.push((asset, value));
+    }
+
+    fn remember(&mut self, sid: usize, place: usize) {
+        if sid >= self.places.len() {
+            self.places.resize(sid + 1, usize::MAX);
+        }
+        self.places[sid] = place;
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.index.clear();
+        self.places.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Id, &V)> {
+        self.entries
+            .iter()
+            .map(|(asset, v)| (asset, v))
+            .filter(|(_, v)| v.held())
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.iter().map(|(_, v)| v)
+    }
+}
+
+/// What slots commit, by asset (notional, quote currency): at 1e-9 or below an asset commits
+/// nothing.
+type AssetNotional = ByAsset<f64>;
+
+impl AssetNotional {
+    /// Adds `delta` to `asset`'s total, slot `sid`'s, held at 0 or above; at 1e-9 or below
+    /// it is none.
+    fn add(&mut self, sid: usize, asset: &Id, delta: f64) {
+        match self.place(sid, asset) {
             Some(p) => {
-                let a = &mut self.totals[p].1;
+                let a = &mut self.entries[p].1;
                 let now = (*a + delta).max(0.0);
                 *a = if now <= 1e-9 { 0.0 } else { now };
             }
             None => {
                 let now = delta.max(0.0);
                 if now > 1e-9 {
-                    self.insert(asset.clone(), now);
-                    self.remember(sid, self.totals.len() - 1);
+                    self.insert_for(sid, asset, now);
                 }
             }
         }
     }
-
-    fn insert(&mut self, asset: Id, total: f64) {
-        self.index.insert(asset.clone(), self.totals.len());
-        self.totals.push((asset, total));
-    }
-
-    fn remember(&mut self, sid: usize, place: usize) {
-        if sid >= self.places.len() {
-            self.places.resize(sid + 1, usize::MAX);
-        }
-        self.places[sid] = place;
-    }
-
-    fn clear(&mut self) {
-        self.totals.clear();
-        self.index.clear();
-        self.places.clear();
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&Id, &f64)> {
-        self.totals
-            .iter()
-            .map(|(asset, a)| (asset, a))
-            .filter(|(_, &a)| a > 0.0)
-    }
 }
 
-/// The same assets committing the same.
-impl PartialEq for AssetNotional {
-    fn eq(&self, other: &Self) -> bool {
-        self.iter().count() == other.iter().count()
-            && self.iter().all(|(asset, &a)| other.get(asset) == Some(a))
-    }
-}
-
-/// As the map of the assets committing anything.
-impl Serialize for AssetNotional {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.iter().count()))?;
-        for (asset, a) in self.iter() {
-            m.serialize_entry(asset, a)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for AssetNotional {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut totals = AssetNotional::default();
-        for (asset, a) in IdMap::<Id, f64>::deserialize(d)? {
-            totals.insert(asset, a);
-        }
-        Ok(totals)
-    }
-}
-
-/// The open slots (holding a position) by asset: an asset's set, once made, stays when it
-/// empties, with its allocation, so a trade opening and closing on one market changes it in
-/// place rather than making and removing it each time. Read, compared and serialized as the
-/// map of the assets some slot holds, which is what it held when emptied sets were removed.
-///
-/// Each slot remembers where its asset's set was (`places`), checked against the asset
-/// before it is used, as [`AssetNotional`] does: a fill opening or closing a slot finds its
-/// set without hashing the asset.
-#[derive(Clone, Debug, Default)]
-struct OpenByAsset {
-    /// Each asset's set, in the order the assets first had one.
-    sets: Vec<(Id, SlotSet)>,
-    /// Where each asset's set is in `sets`.
-    index: IdMap<Id, usize>,
-    /// By slot, where its asset's set was last found (`usize::MAX`: not yet).
-    places: Vec<usize>,
-}
+/// The open slots (holding a position) by asset.
+type OpenByAsset = ByAsset<SlotSet>;
 
 impl OpenByAsset {
-    fn get(&self, asset: &str) -> Option<&SlotSet> {
-        let &p = self.index.get(asset)?;
-        Some(&self.sets[p].1).filter(|set| !set.is_empty())
-    }
-
     /// Puts slot `sid` in `asset`'s set (`holds`) or takes it out; whether that changed it.
     fn update(&mut self, sid: usize, asset: &Id, holds: bool) -> bool {
-        let hinted = self
-            .places
-            .get(sid)
-            .copied()
-            .filter(|&p| self.sets.get(p).is_some_and(|(a, _)| a == asset));
-        let place = match hinted {
-            Some(p) => Some(p),
-            None => {
-                let found = self.index.get(asset).copied();
-                if let Some(p) = found {
-                    self.remember(sid, p);
-                }
-                found
-            }
-        };
-        match place {
-            Some(p) if holds => self.sets[p].1.insert(sid),
-            Some(p) => self.sets[p].1.remove(sid),
+        match self.place(sid, asset) {
+            Some(p) if holds => self.entries[p].1.insert(sid),
+            Some(p) => self.entries[p].1.remove(sid),
             None if holds => {
                 let mut set = SlotSet::default();
                 set.insert(sid);
-                self.insert(asset.clone(), set);
-                self.remember(sid, self.sets.len() - 1);
+                self.insert_for(sid, asset, set);
                 true
             }
             // No set: no slot of the asset is open, this one included.
             None => false,
         }
     }
-
-    fn insert(&mut self, asset: Id, set: SlotSet) {
-        self.index.insert(asset.clone(), self.sets.len());
-        self.sets.push((asset, set));
-    }
-
-    fn remember(&mut self, sid: usize, place: usize) {
-        if sid >= self.places.len() {
-            self.places.resize(sid + 1, usize::MAX);
-        }
-        self.places[sid] = place;
-    }
-
-    fn clear(&mut self) {
-        self.sets.clear();
-        self.index.clear();
-        self.places.clear();
-    }
-
-    fn iter(&self) -> impl Iterator<Item = (&Id, &SlotSet)> {
-        self.sets
-            .iter()
-            .map(|(asset, set)| (asset, set))
-            .filter(|(_, set)| !set.is_empty())
-    }
-
-    fn values(&self) -> impl Iterator<Item = &SlotSet> {
-        self.iter().map(|(_, set)| set)
-    }
 }
 
-/// The same assets held by the same slots.
-impl PartialEq for OpenByAsset {
+/// The same assets with the same values.
+impl<V: Held + PartialEq> PartialEq for ByAsset<V> {
     fn eq(&self, other: &Self) -> bool {
         self.iter().count() == other.iter().count()
-            && self
-                .iter()
-                .all(|(asset, set)| other.get(asset) == Some(set))
+            && self.iter().all(|(asset, v)| other.get(asset) == Some(v))
     }
 }
 
-/// As the map of the assets some slot holds.
-impl Serialize for OpenByAsset {
+/// As the map of the assets whose value is something.
+impl<V: Held + Serialize> Serialize for ByAsset<V> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(self.iter().count()))?;
-        for (asset, set) in self.iter() {
-            m.serialize_entry(asset, set)?;
+        for (asset, v) in self.iter() {
+            m.serialize_entry(asset, v)?;
         }
         m.end()
     }
 }
 
-impl<'de> Deserialize<'de> for OpenByAsset {
+impl<'de, V: Held + Deserialize<'de>> Deserialize<'de> for ByAsset<V> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut open = OpenByAsset::default();
-        for (asset, set) in IdMap::<Id, SlotSet>::deserialize(d)? {
-            open.insert(asset, set);
+        let mut by_asset = ByAsset::default();
+        for (asset, v) in IdMap::<Id, V>::deserialize(d)? {
+            by_asset.insert(asset, v);
         }
-        Ok(open)
+        Ok(by_asset)
     }
 }
 
@@ -3968,7 +3919,11 @@ impl Kernel {
         let notional = qty * valued_at;
         let cap = (valued_at, price, mark);
         if let Some(max) = self.risk.max_notional_per_asset {
-            let have = self.asset_notional.get(&intent.asset).unwrap_or(0.0)
+            let have = self
+                .asset_notional
+                .get(&intent.asset)
+                .copied()
+                .unwrap_or(0.0)
                 + self.committed_in_doubt(Some(&intent.asset));
             if have + notional > max + 1e-9 {
                 return Err(self.notional_refusal(

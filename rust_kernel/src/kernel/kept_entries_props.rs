@@ -87,7 +87,7 @@ proptest! {
             kept.add(sid, &id(ASSETS[a]), delta);
             add_removing(&mut map, &id(ASSETS[a]), delta);
             for asset in ASSETS {
-                prop_assert_eq!(kept.get(asset), map.get(asset).copied());
+                prop_assert_eq!(kept.get(asset), map.get(asset));
             }
             prop_assert_eq!(entries::<_, f64>(&kept), entries::<_, f64>(&map));
             let read: AssetNotional = bincode::deserialize(&bytes(&map)).unwrap();
