@@ -15,20 +15,8 @@ from typing import Any
 import pytest
 
 from dita import JOURNAL_COLUMNS
-from dita.journal.clickhouse import ClickHouseJournal
-from journal.helpers import assert_same_rows, reference_rows, twins
-
-
-def _journal(path: Path) -> ClickHouseJournal:
-    return ClickHouseJournal(f"chdb://{path}", max_delay=0.01, retry_initial=0.001, retry_max=0.01)
-
-
-def _fills(trades: int = 6) -> list[tuple[Any, ...]]:
-    work, reference = twins(None)
-    work.run(trades)
-    rows = reference_rows(reference)["fills"]
-    assert len(rows) >= 2
-    return rows
+from journal.helpers import assert_same_rows, twins
+from journal.test_backfill_result import _fills, _journal
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,9 @@ from dita.backtest.data import MarketData
 from dita.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from dita.backtest.report import ARTEFACTS
 from dita.examples.crossover import SmaCrossover
-from dita.strategy import Bar, Quote, Strategy
+from dita.strategy import Quote, Strategy
+
+from .test_backtest_chunks import Idle, _bars
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -220,29 +222,6 @@ def test_the_artefacts_are_byte_for_byte_those_of_the_former_computation(
         assert (tmp_path / "now" / name).read_bytes() == (tmp_path / "before" / name).read_bytes(), name
 
 
-class _Idle(Strategy[Any]):
-    def on_bar(self, bar: Bar) -> None:
-        pass
-
-
-def _bars(n: int) -> MarketData:
-    close = 100.0 + np.sin(np.arange(n) / 50.0)
-    return MarketData(
-        kind="bars",
-        ts=1_704_067_200.0 + 60.0 * np.arange(n, dtype=np.float64),
-        asset=["BTCUSDT"] * n,
-        columns={
-            "open": close,
-            "high": close + 1,
-            "low": close - 1,
-            "close": close,
-            "volume": np.full(n, 5.0),
-        },
-        source="test",
-        interval=60.0,
-    )
-
-
 def test_after_the_replay_the_run_adds_few_floats_a_row(monkeypatch: pytest.MonkeyPatch) -> None:
     # Traced: the peak from the end of the replay to the end of run_backtest, over what was held
     # before it. The curve's and the metrics' new arrays were 75 bytes a row; the result's own
@@ -260,7 +239,7 @@ def test_after_the_replay_the_run_adds_few_floats_a_row(monkeypatch: pytest.Monk
     monkeypatch.setattr(engine._Recorder, "equity_curve", traced)
     tracemalloc.start()
     try:
-        result = run_backtest(_Idle(), data)
+        result = run_backtest(Idle(), data)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -6,7 +6,6 @@ continued run fills as a run continued from a clean stop does."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,10 @@ from typer.testing import CliRunner
 
 from dita.cli import app
 
+from .test_paper_catch_up import KERNEL, _state, _twins
+
 runner = CliRunner()
 T0 = 1_704_067_200
-KERNEL = "seen"
 
 STRATEGY = """
 from dita.strategy import Bar, Strategy
@@ -64,23 +64,6 @@ def _paper(base: Path, strategy: str, data: Path, *extra: str) -> Any:
     result = runner.invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     return result
-
-
-def _state(base: Path) -> dict[str, Any]:
-    snap: dict[str, Any] = json.loads((base / "state" / f"{KERNEL}.json").read_text())
-    return snap
-
-
-def _twins(tmp_path: Path, early: str) -> tuple[Path, Path]:
-    """The account as its run stopped ("clean"), and as if killed after the save of ``early``."""
-    clean, killed = tmp_path / "clean", tmp_path / "killed"
-    stopped = (tmp_path / "state" / f"{KERNEL}.json").read_text()
-    for copy, text in ((clean, stopped), (killed, early)):
-        shutil.copytree(tmp_path / "wal", copy / "wal")
-        state = {**json.loads(text), "wal_dir": str((copy / "wal").resolve())}
-        (copy / "state").mkdir()
-        (copy / "state" / f"{KERNEL}.json").write_text(json.dumps(state))
-    return clean, killed
 
 
 def _fills(snap: dict[str, Any]) -> list[tuple[Any, ...]]:

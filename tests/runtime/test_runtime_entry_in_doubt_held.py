@@ -13,46 +13,29 @@ import pytest
 
 from dita import ExecutionKernel, VenueEvent
 from dita.runtime import TradingRuntime
-from dita.strategy import Bar, Fill, Strategy
 
-BAR = Bar("AAA", 1.7e9, 100.0, 101.0, 99.0, 100.0, 10.0)
+from .test_strategy_ownership import BAR, Idle, ThrottlesFirstCancel
 
 
-class LateVenue:
+class LateVenue(ThrottlesFirstCancel):
     """Takes orders silently and answers later (``poll_events``); the first cancel is
     throttled, reported by the next poll (or, with ``at_once``, in the cancel's answer)."""
 
     def __init__(self, at_once: bool = False) -> None:
+        super().__init__()
         self.at_once = at_once
-        self.canceled: list[str] = []
         self.news: list[VenueEvent] = []
 
-    def submit(self, order: Any) -> list[VenueEvent]:
-        return []
-
     def cancel(self, order: Any) -> list[VenueEvent]:
-        self.canceled.append(order.client_order_id)
-        if len(self.canceled) > 1:
-            return []
-        throttled = VenueEvent(
-            "rl-1", order.trade_id, -1, "RATE_LIMITED", venue_client_id=order.client_order_id, retry_after=1.0
-        )
+        answer = super().cancel(order)
         if self.at_once:
-            return [throttled]
-        self.news.append(throttled)
+            return answer
+        self.news.extend(answer)
         return []
 
     def poll_events(self) -> list[VenueEvent]:
         news, self.news = self.news, []
         return news
-
-
-class Idle(Strategy[Any]):
-    def on_start(self) -> None:
-        self.seen: list[Fill] = []
-
-    def on_fill(self, fill: Fill) -> None:
-        self.seen.append(fill)
 
 
 def in_doubt(at_once: bool, **budget: Any) -> tuple[TradingRuntime, LateVenue, Idle, int]:

@@ -5,21 +5,17 @@ which ccxt raises as a bare ExchangeError or an InvalidOrder."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+import test_venues_ccxt
 from recorded_exchange import RecordedExchange
 from test_venues_ccxt import (
-    _BYBIT_INSTRUMENTS,
     _BYBIT_ORDER_ID,
     _bybit,
     _bybit_limit_buy,
     _bybit_list,
     _bybit_order,
     _bybit_trade,
-    _keyed_venue,
 )
-from venue_helpers import ManualClock
 
 from dita import VenueOrderStatus
 from dita.venues import CcxtVenue
@@ -33,23 +29,8 @@ _SUBMIT_UNSEEN_THROUGH = [
 ]
 
 
-@pytest.fixture
-def bybit_venue(
-    exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[CcxtVenue]:
-    """A Bybit spot venue on a unified account, as test_venues_ccxt's."""
-    exchange.script("GET", "/v5/market/instruments-info", payload=_BYBIT_INSTRUMENTS, repeat=True)
-    exchange.script("GET", "/v5/asset/coin/query-info", payload=_bybit({"rows": []}), repeat=True)
-    exchange.script(
-        "GET", "/v5/user/query-api", payload=_bybit({"readOnly": 0, "unified": 0, "uta": 1}), repeat=True
-    )
-    exchange.script("GET", "/v5/account/info", payload=_bybit({"unifiedMarginStatus": 5}), repeat=True)
-    venue = _keyed_venue(
-        exchange, clock, monkeypatch, "bybit", resolve_delay_ms=0, unknown_order_grace_s=30.0
-    )
-    venue.load_markets()
-    yield venue
-    venue.close()
+# A Bybit spot venue on a unified account: test_venues_ccxt's fixture, taken as it is.
+bybit_venue = test_venues_ccxt.bybit_venue
 
 
 def _failed(code: int, message: str) -> dict:

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from test_venues_router_same_client_id import _rest
+from test_venues_router_same_client_id import _Streaming as StreamingPaper
 from venue_helpers import make_order
 
-from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder
-from dita.venues import PaperVenue, VenueRouter
+from dita import ExecutionKernel
+from dita.venues import VenueRouter
 
 
-class _Streaming(PaperVenue):
-    """A paper venue handing the events its quotes make to ``poll_events``, as a stream does."""
-
-    def __init__(self, **settings: object) -> None:
-        super().__init__(slippage_bps=0, **settings)  # type: ignore[arg-type]
-        self.pending: list[VenueEvent] = []
+class _Streaming(StreamingPaper):
+    """A streaming paper venue (test_venues_router_same_client_id's) whose quotes say their ask size."""
 
     def quote(self, bid: float, ask: float, ts: float, ask_size: float = 5.0) -> None:
         self.pending.extend(self.on_quote("BTCUSDT", bid, ask, 5.0, ask_size, ts=ts))
-
-    def poll_events(self) -> list[VenueEvent]:
-        out, self.pending = self.pending, []
-        return out
 
 
 def _two_venues() -> tuple[_Streaming, _Streaming, VenueRouter]:
@@ -47,16 +41,6 @@ def _by_hand(venue: _Streaming, client_order_id: str, filled: float = 0.0) -> No
         venue.poll_events()
     (listed,) = venue.open_orders()
     assert listed.filled_size == filled
-
-
-def _rest(kernel: ExecutionKernel) -> VenueOrder:
-    entry = KernelIntent(
-        "i0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0,
-        order_type="LIMIT", limit_price=95.0, timestamp=1.0,
-    )  # fmt: skip
-    outcome = kernel.process_intent(entry)
-    assert outcome.accepted and outcome.order is not None
-    return outcome.order
 
 
 def _ids(report_items: list[dict[str, Any]]) -> list[Any]:
