@@ -5,6 +5,7 @@ which is why the next step before live is the paper venue, not this one."""
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,15 +60,23 @@ class ShadowVenue:
         self._cash = self.settings.starting_balance
         self._outcomes: RecentOrders[VenueOrder] = RecentOrders(ORDER_MEMORY)
         self.submitted = 0
+        # The kernel holds nothing while ``submit`` runs, so threads sharing a kernel call it at
+        # once: unguarded, two fills read the position before either wrote it (one was lost),
+        # and ``positions()`` raised while a fill added an asset. Never held calling out.
+        self._lock = threading.Lock()
 
     def _now(self, order: VenueOrder) -> float:
         return self._clock() if self._clock is not None else order.created_at
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         require_order(order)
+        now = self._now(order)  # the caller's clock, read before the guard is taken
+        with self._lock:
+            return self._fill(order, now)
+
+    def _fill(self, order: VenueOrder, now: float) -> list[VenueEvent]:
         self.submitted += 1
         venue_order_id = self._events.venue_order_id()
-        now = self._now(order)
         if order.order_type == OrderType.LIMIT:
             price = order.price
         else:
@@ -136,7 +145,8 @@ class ShadowVenue:
     def resume(self, seq: int) -> None:
         """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
         beside it calls this, so no answer of this run takes an id of the last run's."""
-        self._events.resume(seq)
+        with self._lock:
+            self._events.resume(seq)
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         # Shadow orders fill on submit, so there is never anything left to cancel.
@@ -156,10 +166,12 @@ class ShadowVenue:
         return []
 
     def positions(self) -> dict[str, float]:
-        return {asset: size for asset, size in self._positions.items() if size != 0.0}
+        with self._lock:
+            return {asset: size for asset, size in self._positions.items() if size != 0.0}
 
     def balances(self) -> dict[str, float]:
-        return {self.settings.quote_currency: self._cash}
+        with self._lock:
+            return {self.settings.quote_currency: self._cash}
 
     def market_metadata(self) -> dict[str, MarketLimits]:
         return dict(self._market_limits)
