@@ -218,7 +218,7 @@ def status(
             }
         )
     if json_out:
-        typer.echo(json.dumps(rows, sort_keys=True))
+        _echo_json(rows)
         _incomplete(incomplete)
         return
     console = out_console()
@@ -288,7 +288,7 @@ def orders(
         # Every row has one, as in `status`: empty while its kernel runs.
         o["note"] = notes.get(o["kernel_id"], "")
     if json_out:
-        typer.echo(json.dumps(rows, sort_keys=True, default=str))
+        _echo_json(rows)
         _incomplete(incomplete)
         return
     console = out_console()
@@ -426,7 +426,7 @@ def pnl(
             }
             rows.append(row)
     if json_out:
-        typer.echo(json.dumps(rows, sort_keys=True))
+        _echo_json(rows)
         _incomplete(incomplete)
         return
     console = out_console()
@@ -455,6 +455,15 @@ def pnl(
         if r.get("note"):
             console.print(shown(f"{r['kernel_id']}: {r['note']}"), highlight=False)
     _incomplete(incomplete)
+
+
+def _echo_json(rows: list[dict[str, Any]]) -> None:
+    """``rows`` as strict JSON: a number that is not finite in a field passed through as the state
+    file or the map holds it (an order's avg_fill_price, a strategy's error: Python's json reads
+    NaN and Infinity) is null, as the projection writes it, not the bare word no JSON reader takes."""
+    from dita._numbers import finite_json
+
+    typer.echo(json.dumps(finite_json(rows), sort_keys=True, default=str, allow_nan=False))
 
 
 def _net(realized: float | None, fees: float | None, funding: float | None) -> float | None:

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from dita._numbers import finite_json
-from dita.cli._common import PROGRESS_LINE_SECONDS, elapsed_report, fail, given_path, out_console
+from dita.cli._common import PROGRESS_LINE_SECONDS, elapsed_report, fail, given_path, out_console, shown
 
 __all__ = ["register"]
 
@@ -105,7 +105,8 @@ def verify(
         typer.echo(json.dumps({"ok": problem is None, "path": str(path), **report, "error": problem}))
     else:
         console = out_console()
-        console.print(f"kernel     {report['kernel_id']}")
+        # As `dita status` shows it: the kernel takes an id holding ESC, which the terminal would act on.
+        console.print(f"kernel     {shown(report['kernel_id'])}")
         console.print(f"records    {report['records']}")
         console.print(f"first seq  {report['first_seq']}")
         console.print(f"last seq   {report['last_seq']}")
@@ -166,7 +167,7 @@ def replay(
     start = recovery["checkpoint_seq"]
     origin = "the start of the log" if start is None else f"checkpoint {start}"
     console.print(
-        f"kernel {snapshot['kernel_id']} recovered at seq {recovery['last_seq']}: "
+        f"kernel {shown(snapshot['kernel_id'])} recovered at seq {recovery['last_seq']}: "
         f"{origin} + {recovery['replayed_records']} records"
     )
     _warn_recovery(recovery)
