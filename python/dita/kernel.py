@@ -153,25 +153,47 @@ def _same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     return a.keys() == b.keys() and all(type(a[k]) is type(b[k]) and a[k] == b[k] for k in a)
 
 
+def _trade_of(state: TradeSlot) -> tuple[str, float]:
+    """Which trade slot ``state`` holds: its id and entry time (an ENTER sets both; a trade id
+    may be used again by a later trade, at another time)."""
+    return (state.trade_id, state.entry_time)
+
+
+def _named(trade: tuple[str, float]) -> str:
+    return f"trade {trade[0]!r}" if trade[0] else "no trade"
+
+
 class SlotMetadata(dict[str, Any]):
     """A slot's metadata as ``SlotView.metadata`` reads it: a dict that writes each change in
     place through to the kernel (validated there; a refused change changes nothing). As a plain
     copy, ``kernel.slot(0).metadata["stop"] = 95.0`` was silently lost. Copies are plain dicts.
     A change is made under the kernel's metadata lock, so changes from several threads are all
-    kept."""
+    kept. It belongs to the trade it was read for: changed once the slot holds another trade
+    (or none), it raises RuntimeError and changes nothing (it wrote into the other trade's)."""
 
-    __slots__ = ("_kernel", "_slot_id")
+    __slots__ = ("_kernel", "_slot_id", "_trade")
 
     def __init__(self, kernel: KernelCore, slot_id: int) -> None:
-        super().__init__(kernel.slot_state(slot_id).metadata)
+        state = kernel.slot_state(slot_id)
+        super().__init__(state.metadata)
         self._kernel = kernel
         self._slot_id = slot_id
+        self._trade = _trade_of(state)
 
     def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
         # Applied to the kernel's metadata as it is now, so a change made elsewhere since this
         # dict was read is kept; read and written under the lock, so one made meanwhile is too.
         with _metadata_lock(self._kernel):
-            new = self._kernel.slot_state(self._slot_id).metadata
+            state = self._kernel.slot_state(self._slot_id)
+            now = _trade_of(state)
+            if now != self._trade:
+                another = "another " if now[0] and self._trade[0] else ""
+                raise RuntimeError(
+                    f"slot {self._slot_id}'s metadata was read when it held {_named(self._trade)}; "
+                    f"it now holds {another}{_named(now)}: nothing changed (read it again: "
+                    f"kernel.slot({self._slot_id}).metadata)"
+                )
+            new = state.metadata
             before = dict(new)
             result = getattr(new, method)(*args, **kwargs)
             # A call that changed nothing (setdefault of a key held, pop of a missing key with a
