@@ -1360,7 +1360,9 @@ impl PyKernel {
         Ok(d)
     }
 
-    fn set_journal_enabled(slf: &Bound<'_, Self>, enabled: bool) -> PyResult<()> {
+    fn set_journal_enabled(slf: &Bound<'_, Self>, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A flag as every entry point takes one: a bool, Python's or numpy's, or 0 or 1.
+        let enabled = bool_arg(enabled, "enabled")?;
         let mut this = wait_mut(slf)?;
         this.core.set_journal_enabled(enabled);
         Ok(())
@@ -1548,7 +1550,9 @@ impl PyKernel {
         Ok(rows)
     }
 
-    fn set_projection_enabled(slf: &Bound<'_, Self>, enabled: bool) -> PyResult<()> {
+    fn set_projection_enabled(slf: &Bound<'_, Self>, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
+        // A flag as every entry point takes one: a bool, Python's or numpy's, or 0 or 1.
+        let enabled = bool_arg(enabled, "enabled")?;
         let mut this = wait_mut(slf)?;
         this.core.set_projection_enabled(enabled);
         Ok(())
