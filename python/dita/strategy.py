@@ -770,12 +770,12 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
             _refuse(model, values, unknown, "unknown_parameter", message, {"known": known})
     validated = model.model_validate(values)
     # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` ran
-    # with a window of 1. Looked at after the model's own validators: one may take a bool.
+    # with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at after the
+    # model's own validators: one may take a bool.
     flags = [
         key
         for key, name in _input_names(model).items()
-        if isinstance(values.get(key), bool)
-        and _read_as_a_number(getattr(validated, name, None), values[key])
+        if key in values and _read_as_a_number(getattr(validated, name, None), values[key])
     ]
     _refuse(model, values, flags, "number_type", "Input should be a number, not true or false")
     # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
@@ -827,9 +827,16 @@ def _allows_nan(model: type[BaseModel], name: str) -> bool:
     return model.model_config.get("allow_inf_nan") is True
 
 
-def _read_as_a_number(value: object, flag: bool) -> bool:
-    """Whether a parameter given as ``flag`` came out as the number pydantic reads it as."""
-    return type(value) in (int, float) and value == int(flag)
+def _read_as_a_number(value: object, given: object) -> bool:
+    """Whether a parameter given as a flag came out as the number pydantic reads it as, or one
+    given as a list, tuple or dict came out with such a number in a flag's place."""
+    if isinstance(given, bool):
+        return type(value) in (int, float) and value == int(given)
+    if isinstance(given, list | tuple) and isinstance(value, list | tuple) and len(value) == len(given):
+        return any(_read_as_a_number(v, g) for v, g in zip(value, given, strict=True))
+    if isinstance(given, Mapping) and isinstance(value, Mapping):
+        return any(k in value and _read_as_a_number(value[k], g) for k, g in given.items())
+    return False
 
 
 def _input_names(model: type[BaseModel]) -> dict[str, str]:

@@ -63,15 +63,22 @@ class SmaCrossover(Strategy[CrossoverParams]):
         above = fast_sum / fast_n > slow_sum / slow_n
         was = st.above
         if above is was:
+            if st.pending:  # the last cross's exit was refused: tried again
+                self._on_cross(st, bar.asset, close, bullish=above)
             return
         st.above = above
         if was is not None:
-            self._on_cross(bar.asset, close, bullish=above)
+            self._on_cross(st, bar.asset, close, bullish=above)
 
-    def _on_cross(self, asset: str, price: float, *, bullish: bool) -> None:
+    def _on_cross(self, st: _Averages, asset: str, price: float, *, bullish: bool) -> None:
         p = self.params
         if self.busy(asset):
             self.close(asset, price=price, reason="cross")
+            # An exit the kernel refused or the venue rejected (a rate limit, say) leaves the old
+            # side open: entering the new one then held a long and a short at once.
+            st.pending = any(s.fsm_state.name == "POSITION_OPEN" for s in self.slots() if s.asset == asset)
+            if st.pending:
+                return
         if bullish:
             self.buy(asset, p.trade_size, price=price, reason="bullish cross")
         elif p.allow_short:
@@ -81,10 +88,11 @@ class SmaCrossover(Strategy[CrossoverParams]):
 class _Averages:
     """Per-asset state: the slow window of closes and the running sums of both windows."""
 
-    __slots__ = ("above", "closes", "fast_sum", "slow_sum")
+    __slots__ = ("above", "closes", "fast_sum", "pending", "slow_sum")
 
     def __init__(self) -> None:
         self.closes: deque[float] = deque()
         self.fast_sum = 0.0
         self.slow_sum = 0.0
         self.above: bool | None = None
+        self.pending = False  # the last cross's exit was refused: its entry waits for it
