@@ -2941,6 +2941,18 @@ def test_a_bybit_order_older_than_bybits_default_range_is_read_over_its_whole_li
     ]
 
 
+def script_bybit_found_filled(exchange: RecordedExchange) -> None:
+    """Bybit's answers to the lookup of the order ``_bybit_limit_buy`` sent: not open, filled
+    in its history, and its one trade."""
+    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
+    exchange.script("GET", "/v5/order/history", payload=_bybit_list(_bybit_order("Filled", "0.02", "1800")))
+    exchange.script(
+        "GET",
+        "/v5/execution/list",
+        payload=_bybit_list(_bybit_trade("2100000000061220009", "0.02", 1763679610000)),
+    )
+
+
 def test_a_bybit_order_whose_submit_timed_out_is_found_by_its_order_link_id(
     bybit_venue: CcxtVenue, exchange: RecordedExchange
 ) -> None:
@@ -2949,13 +2961,7 @@ def test_a_bybit_order_whose_submit_timed_out_is_found_by_its_order_link_id(
     ``acknowledged`` would get it through. The open and closed lists are asked by
     ``orderLinkId``, the id the order went out with."""
     exchange.script("POST", "/v5/order/create", payload=_bybit({}), delay=HOLD)
-    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
-    exchange.script("GET", "/v5/order/history", payload=_bybit_list(_bybit_order("Filled", "0.02", "1800")))
-    exchange.script(
-        "GET",
-        "/v5/execution/list",
-        payload=_bybit_list(_bybit_trade("2100000000061220009", "0.02", 1763679610000)),
-    )
+    script_bybit_found_filled(exchange)
     events = bybit_venue.submit(_bybit_limit_buy())
     assert [(e.kind.name, e.venue_order_id) for e in events] == [
         ("ORDER_ACK", f"BTCUSDT:{_BYBIT_ORDER_ID}"),

@@ -14,7 +14,7 @@ from test_venues_ccxt import (
     _bybit_limit_buy,
     _bybit_list,
     _bybit_order,
-    _bybit_trade,
+    script_bybit_found_filled,
 )
 
 from dita import VenueOrderStatus
@@ -46,13 +46,7 @@ def test_a_bybit_submit_answered_with_a_server_failure_is_looked_up_not_rejected
     the exchange, and its fill was never booked. It is looked up by its orderLinkId, as a
     submit that timed out is, and found: its ack and fill."""
     exchange.script("POST", "/v5/order/create", payload=_failed(code, message))
-    exchange.script("GET", "/v5/order/realtime", payload=_bybit_list())
-    exchange.script("GET", "/v5/order/history", payload=_bybit_list(_bybit_order("Filled", "0.02", "1800")))
-    exchange.script(
-        "GET",
-        "/v5/execution/list",
-        payload=_bybit_list(_bybit_trade("2100000000061220009", "0.02", 1763679610000)),
-    )
+    script_bybit_found_filled(exchange)
     events = bybit_venue.submit(_bybit_limit_buy())
     assert [(e.kind.name, e.venue_order_id) for e in events] == [
         ("ORDER_ACK", f"BTCUSDT:{_BYBIT_ORDER_ID}"),
