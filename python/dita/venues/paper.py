@@ -44,6 +44,7 @@ kernel; ``submit`` and ``cancel`` return their own events synchronously.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
@@ -478,13 +479,29 @@ class PaperVenue:
         # The ``order_seq`` of the book ``restore_book`` took (None: none): the orders ``catch_up``
         # puts back are those this venue placed after it.
         self._book_order_seq: int | None = None
+        # The kernel holds nothing while ``submit`` runs, so threads sharing a kernel call it at
+        # once: unguarded, two fills read the position before either wrote it (one was lost),
+        # and ``positions()`` raised while a fill added an asset. Reentrant: ``submit`` reads
+        # ``margin()``. Never held calling out: the clock is read before it is taken.
+        self._lock = threading.RLock()
 
     # -- clock ---------------------------------------------------------------------------
 
     def now(self, order: VenueOrder | None = None) -> float:
         """The venue clock: the last data timestamp (or the injected clock, or the order's time)."""
-        if self._clock_fn is not None:
-            return self._clock_fn()
+        clock = self._read_clock()
+        with self._lock:
+            return self._time(clock, order)
+
+    def _read_clock(self) -> float | None:
+        """The injected clock's time (None without one): the caller's code, read outside the
+        guard, so a clock that waits on another thread using this venue cannot deadlock it."""
+        return self._clock_fn() if self._clock_fn is not None else None
+
+    def _time(self, clock: float | None, order: VenueOrder | None) -> float:
+        """``now()`` given the clock's reading ``clock``."""
+        if clock is not None:
+            return clock
         if self._now is not None:
             return self._now
         return order.created_at if order is not None else 0.0
@@ -493,10 +510,11 @@ class PaperVenue:
     def data_time(self) -> float | None:
         """The time of the last data this venue took (None before any): no later data may be
         earlier. Under an injected clock too, whose time ``now()`` gives instead."""
-        return self._now
+        with self._lock:
+            return self._now
 
     def _advance(self, ts: float) -> float:
-        ts = _finite("ts", ts)
+        """``ts`` (finite already) as the new data time: refused when before the clock."""
         if self._now is not None and ts < self._now:
             raise ValueError(
                 f"ts {ts!r} is earlier than the venue clock {self._now!r}; data must be in time order"
@@ -507,8 +525,12 @@ class PaperVenue:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         require_order(order)
+        clock = self._read_clock()
+        with self._lock:
+            return self._submit(order, self._time(clock, order))
+
+    def _submit(self, order: VenueOrder, now: float) -> list[VenueEvent]:
         self.submitted += 1
-        now = self.now(order)
         venue_order_id = self._events.venue_order_id()
         reason = self._refusal(order) or self._margin_refusal(order)
         if reason:
@@ -620,7 +642,7 @@ class PaperVenue:
         opened = sides.exposure(buy, notional) - sides.exposure()
         fee = notional * self._taker_rate
         needed = max(opened, 0.0) / leverage + fee
-        account = self.margin()
+        account = self._margin()
         available = account["available_margin"]
         if needed <= available:
             return ""
@@ -684,6 +706,10 @@ class PaperVenue:
         the taker fee of those not reduce-only) and ``available_margin``, the equity less both
         margins, which an order opening a position may use. Without ``leverage`` nothing is
         reserved: both margins are 0 and all the equity is available."""
+        with self._lock:
+            return self._margin()
+
+    def _margin(self) -> dict[str, float]:
         leverage = self._leverage
         # In the order the venue met them, not a set's: a sum in another order differs in its
         # last bits, and an order at the edge of the margin was taken in one run, not the next.
@@ -709,10 +735,15 @@ class PaperVenue:
     def resume(self, seq: int) -> None:
         """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
         beside it calls this, so no answer of this run takes an id of the last run's."""
-        self._events.resume(seq)
+        with self._lock:
+            self._events.resume(seq)
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
-        now = self.now(order)
+        clock = self._read_clock()
+        with self._lock:
+            return self._cancel(order, self._time(clock, order))
+
+    def _cancel(self, order: VenueOrder, now: float) -> list[VenueEvent]:
         working = self._by_client_id.get(order.client_order_id)
         if working is None:
             return [
@@ -802,16 +833,18 @@ class PaperVenue:
         """A new top of book for ``asset`` at ``ts``; returns the events of working orders."""
         _check_asset(asset)
         available = _checked_quote(asset, bid, ask, bid_size, ask_size)
-        ts = self._advance(ts)
-        self._now = ts
-        self._on_a_bar = False
-        self._quotes[asset] = available
-        self._bar_assets.discard(asset)
-        events = self._cancels_due(ts) if self._canceling else []
-        for working in list(self._working.get(asset, {}).values()):
-            if working.active_at <= ts:
-                self._match_quote(working, available, ts, events)
-        return events
+        ts = _finite("ts", ts)
+        with self._lock:
+            ts = self._advance(ts)
+            self._now = ts
+            self._on_a_bar = False
+            self._quotes[asset] = available
+            self._bar_assets.discard(asset)
+            events = self._cancels_due(ts) if self._canceling else []
+            for working in list(self._working.get(asset, {}).values()):
+                if working.active_at <= ts:
+                    self._match_quote(working, available, ts, events)
+            return events
 
     def on_bar(
         self, asset: str, open: float, high: float, low: float, close: float, volume: float, ts: float
@@ -827,25 +860,29 @@ class PaperVenue:
             raise ValueError(
                 f"bar for {asset!r} is inconsistent: open={open!r} high={high!r} low={low!r} close={close!r}"
             )
-        ts = self._advance(ts)
-        if self._bar_at.get(asset) == ts:
-            raise ValueError(f"a bar for {asset!r} at ts {ts!r} was handed already; a bar is handed once")
-        self._bar_at[asset] = ts
-        self._now = ts
-        self._on_a_bar = True
-        if self._awaiting_close:
-            self._closes_reached(ts)
-        events = self._cancels_due(ts) if self._canceling else []
-        capacity = volume * self.settings.bar_volume_share
-        for working in list(self._working.get(asset, {}).values()):
-            # A bar is stamped with its open time: one stamped when the order was sent (another
-            # asset's bar of that time, the order sent after the first one) is all in the past.
-            if working.active_at <= ts and working.sent_at < ts:
-                capacity = _left(capacity, self._match_bar(working, open_, high, low, capacity, ts, events))
-        # Until the next quote, the bar's close is the market; market orders wait for a bar.
-        self._quotes[asset] = _Quote(close, close, 0.0, 0.0)
-        self._bar_assets.add(asset)
-        return events
+        ts = _finite("ts", ts)
+        with self._lock:
+            ts = self._advance(ts)
+            if self._bar_at.get(asset) == ts:
+                raise ValueError(f"a bar for {asset!r} at ts {ts!r} was handed already; a bar is handed once")
+            self._bar_at[asset] = ts
+            self._now = ts
+            self._on_a_bar = True
+            if self._awaiting_close:
+                self._closes_reached(ts)
+            events = self._cancels_due(ts) if self._canceling else []
+            capacity = volume * self.settings.bar_volume_share
+            for working in list(self._working.get(asset, {}).values()):
+                # A bar is stamped with its open time: one stamped when the order was sent (another
+                # asset's bar of that time, the order sent after the first one) is all in the past.
+                if working.active_at <= ts and working.sent_at < ts:
+                    capacity = _left(
+                        capacity, self._match_bar(working, open_, high, low, capacity, ts, events)
+                    )
+            # Until the next quote, the bar's close is the market; market orders wait for a bar.
+            self._quotes[asset] = _Quote(close, close, 0.0, 0.0)
+            self._bar_assets.add(asset)
+            return events
 
     def _cancels_due(self, ts: float) -> list[VenueEvent]:
         """Acknowledge the cancels whose latency has passed by ``ts``, whatever asset the data
@@ -1018,7 +1055,8 @@ class PaperVenue:
     def open_orders(self) -> list[VenueOrder]:
         """Working orders with what they filled so far: reconciliation books a fill the
         kernel missed from the filled size and average price."""
-        return [self._venue_order(w, None) for w in self._by_client_id.values()]
+        with self._lock:
+            return [self._venue_order(w, None) for w in self._by_client_id.values()]
 
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """The order as this venue knows it: working, or ended here (FILLED, CANCELED,
@@ -1028,14 +1066,15 @@ class PaperVenue:
         kernel's asset of the order; None: any): an order of another asset is not the one
         asked for (None)."""
         asset = order_status_asset(asset, self.name)
-        working = self._by_client_id.get(client_order_id)
-        if working is not None:
-            found = self._venue_order(working, None)
-        else:
-            ended = self._ended.get(client_order_id)
-            if ended is None:
-                return None
-            found = self._venue_order(*ended)
+        with self._lock:
+            working = self._by_client_id.get(client_order_id)
+            if working is not None:
+                found = self._venue_order(working, None)
+            else:
+                ended = self._ended.get(client_order_id)
+                if ended is None:
+                    return None
+                found = self._venue_order(*ended)
         return found if asset is None or found.asset == asset else None
 
     @staticmethod
@@ -1047,11 +1086,13 @@ class PaperVenue:
 
     def working_size(self, client_order_id: str) -> tuple[float, float] | None:
         """``(filled, remaining)`` of a working order, None when it is not working."""
-        working = self._by_client_id.get(client_order_id)
-        return None if working is None else (working.filled, working.remaining)
+        with self._lock:
+            working = self._by_client_id.get(client_order_id)
+            return None if working is None else (working.filled, working.remaining)
 
     def positions(self) -> dict[str, float]:
-        return {asset: size for asset, size in self._positions.items() if size != 0.0}
+        with self._lock:
+            return {asset: size for asset, size in self._positions.items() if size != 0.0}
 
     # -- the book across a restart ---------------------------------------------------------
 
@@ -1060,7 +1101,10 @@ class PaperVenue:
         (with what they filled, whether they rest, a cancel on its way), positions, cash,
         fees, last quotes and clock. An exchange keeps resting orders while its client is
         down; a paper run saves this with its state so the next run's venue keeps them too."""
+        with self._lock:
+            return self._book()
 
+    def _book(self) -> dict[str, Any]:
         def when(t: float | None) -> float | None:
             return None if t is None or math.isinf(t) else t  # -inf: waits for the first data
 
@@ -1118,6 +1162,10 @@ class PaperVenue:
         would ever fill them: reconciliation ends them in the kernel). Raises ValueError, changing
         nothing, for a book of another format, one that is not as ``book()`` writes it, or
         a venue that has seen data or orders already."""
+        with self._lock:
+            return self._restore_book(book)
+
+    def _restore_book(self, book: Mapping[str, Any]) -> list[str]:
         if self._by_client_id or self._now is not None or self.submitted:
             raise ValueError("restore_book takes an empty venue: this one has seen orders or data")
         fmt = book.get("format") if isinstance(book, Mapping) else None
@@ -1245,6 +1293,13 @@ class PaperVenue:
         of another venue's event, of an order neither in the book nor placed after it, or that
         disagrees with the book's order) is left as it was and named in ``not_applied``:
         reconciliation finds it. Returns what was done."""
+        # Taken whole before the guard: an iterable may run the caller's code.
+        fills, working = list(fills), list(working)
+        clock = self._read_clock()
+        with self._lock:
+            return self._catch_up(fills, working, clock)
+
+    def _catch_up(self, fills: list[BookedFill], working: list[VenueOrder], clock: float | None) -> CaughtUp:
         done = CaughtUp()
         placed: dict[str, _Placed] = {}  # orders placed after the save: what their fills took
         for fill in fills:
@@ -1255,7 +1310,7 @@ class PaperVenue:
                 )
             else:
                 done.fills += 1
-        now = self.now()
+        now = self._time(clock, None)
         kernel_works = {o.client_order_id: o for o in working}
         for client_order_id, held in list(self._by_client_id.items()):
             if client_order_id not in kernel_works:
@@ -1304,36 +1359,43 @@ class PaperVenue:
         ``on_bar`` does, for a point earlier than the clock."""
         taken = 0
         for p in points:
-            ts = self._advance(p.ts)
-            asset = p.asset
-            bar = hasattr(p, "open")
-            if bar:
-                if self._bar_at.get(asset) == ts:
-                    continue  # handed to the venue before the save already
-                self._bar_at[asset] = ts
-                self._on_a_bar = True
-                if self._awaiting_close:
-                    self._closes_reached(ts)
+            # Read before the guard: the points (a generator, say) are the caller's code.
+            ts, asset = _finite("ts", p.ts), p.asset
+            bar: tuple[float, float, float] | None = None
+            if hasattr(p, "open"):
+                bar, quote = (p.open, p.high, p.low), _Quote(p.close, p.close, 0.0, 0.0)
             else:
-                self._on_a_bar = False
-            self._now = ts
-            for w in self._working.get(asset, {}).values():
-                if w.market or w.active_at > ts or (bar and w.sent_at >= ts):
-                    continue
-                if bar:
-                    crossed = bool(_bar_crossing(w, p.open, p.high, p.low))
-                else:
-                    crossed = _quote_crosses(w, _Quote(p.bid, p.ask, 0.0, 0.0))
-                if not crossed:
-                    w.resting = True
-            if bar:
-                self._quotes[asset] = _Quote(p.close, p.close, 0.0, 0.0)
-                self._bar_assets.add(asset)
-            else:
-                self._quotes[asset] = _checked_quote(asset, p.bid, p.ask, p.bid_size, p.ask_size)
-                self._bar_assets.discard(asset)
-            taken += 1
+                quote = _checked_quote(asset, p.bid, p.ask, p.bid_size, p.ask_size)
+            with self._lock:
+                taken += self._pass_over(ts, asset, bar, quote)
         return taken
+
+    def _pass_over(self, ts: float, asset: str, bar: tuple[float, float, float] | None, quote: _Quote) -> int:
+        """Take one point of ``pass_over``: a bar (its open, high and low; ``quote`` its close)
+        or a quote. Returns 1, or 0 for a bar handed to the venue before the save already."""
+        ts = self._advance(ts)
+        if bar is not None:
+            if self._bar_at.get(asset) == ts:
+                return 0  # handed to the venue before the save already
+            self._bar_at[asset] = ts
+            self._on_a_bar = True
+            if self._awaiting_close:
+                self._closes_reached(ts)
+        else:
+            self._on_a_bar = False
+        self._now = ts
+        for w in self._working.get(asset, {}).values():
+            if w.market or w.active_at > ts or (bar is not None and w.sent_at >= ts):
+                continue
+            crossed = bool(_bar_crossing(w, *bar)) if bar is not None else _quote_crosses(w, quote)
+            if not crossed:
+                w.resting = True
+        self._quotes[asset] = quote
+        if bar is not None:
+            self._bar_assets.add(asset)
+        else:
+            self._bar_assets.discard(asset)
+        return 1
 
     def _apply_booked_fill(self, fill: BookedFill, placed: dict[str, _Placed]) -> str:
         """Apply one fill the kernel booked after the book's save (``catch_up``); '' when it
@@ -1419,20 +1481,24 @@ class PaperVenue:
         return w
 
     def balances(self) -> dict[str, float]:
-        return {self.settings.quote_currency: self._cash}
+        with self._lock:
+            return {self.settings.quote_currency: self._cash}
 
     @property
     def fees_paid(self) -> float:
-        return self._fees_paid
+        with self._lock:
+            return self._fees_paid
 
     def market_metadata(self) -> dict[str, MarketLimits]:
-        return dict(self._market_limits)
+        with self._lock:
+            return dict(self._market_limits)
 
     def set_market_limits(self, asset: str, limits: MarketLimits) -> None:
         checked = VenueInputs.model_validate({"market_limits": {asset: limits}}).market_limits or {}
-        self._market_limits.update(checked)
+        with self._lock:
+            self._market_limits.update(checked)
 
     def __repr__(self) -> str:
-        return (
-            f"PaperVenue(name={self.name!r}, working={len(self._by_client_id)}, submitted={self.submitted})"
-        )
+        with self._lock:
+            working, submitted = len(self._by_client_id), self.submitted
+        return f"PaperVenue(name={self.name!r}, working={working}, submitted={submitted})"
