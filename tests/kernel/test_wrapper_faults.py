@@ -3,48 +3,14 @@ failed before its fix."""
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 
 from dita import ExecutionKernel
-
-
-@contextmanager
-def _threads_switch_often() -> Iterator[None]:
-    """Another thread gets in between any two bytecodes, as on a loaded host."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
-
-
-def _together(*work: Callable[[], None]) -> None:
-    """Runs each of ``work`` on its own thread, started together; raises the first failure."""
-    start = threading.Barrier(len(work))
-    failures: list[BaseException] = []
-
-    def run(job: Callable[[], None]) -> None:
-        start.wait()
-        try:
-            job()
-        except BaseException as exc:  # raised on the test's thread below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in work]
-    with _threads_switch_often():
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    if failures:
-        raise failures[0]
+from together import together
 
 
 def test_in_place_metadata_changes_from_two_threads_are_all_kept() -> None:
@@ -61,7 +27,7 @@ def test_in_place_metadata_changes_from_two_threads_are_all_kept() -> None:
 
         return write
 
-    _together(writer("a"), writer("b"))
+    together(writer("a"), writer("b"))
     held = k.slot_state(0).metadata
     assert len(held) == 2 * n
     assert all(held[f"{p}{i}"] == i for p in "ab" for i in range(n))
@@ -94,7 +60,7 @@ def test_an_assignment_is_not_undone_by_an_in_place_change_racing_it() -> None:
             k.slot(0).metadata[f"a{changes[0] % 50}"] = 1
             changes[0] += 1
 
-    _together(assign, change_in_place)
+    together(assign, change_in_place)
     assert undone == []
 
 

@@ -3,53 +3,19 @@ use it (docs/venues.md, "Threads"): each test failed before the venue guarded it
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 from venue_helpers import make_order
 
 from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder
 from dita.venues import PaperVenue
-
-
-@contextmanager
-def _threads_switch_often() -> Iterator[None]:
-    """Another thread gets in between any two bytecodes, as on a loaded host."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
-
+from together import together
 
 # A race shows or not by timing: one round lost a fill about one time in two before the venue
 # guarded its state; three make the failure near certain.
 ROUNDS = range(3)
-
-
-def _together(*work: Callable[[], None]) -> None:
-    """Runs each of ``work`` on its own thread, started together; raises the first failure."""
-    start = threading.Barrier(len(work))
-    failures: list[BaseException] = []
-
-    def run(job: Callable[[], None]) -> None:
-        start.wait()
-        try:
-            job()
-        except BaseException as exc:  # raised on the test's thread below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in work]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
 
 
 def test_fills_submitted_from_several_threads_all_count_in_the_venues_position() -> None:
@@ -69,8 +35,7 @@ def test_fills_submitted_from_several_threads_all_count_in_the_venues_position()
 
         return run
 
-    with _threads_switch_often():
-        _together(*(submit_all(batch) for batch in orders))
+    together(*(submit_all(batch) for batch in orders))
     assert venue.positions() == {"BTCUSDT": float(threads * per_thread)}
     assert venue.balances() == {"USDT": -100.0 * threads * per_thread}
     assert venue.submitted == threads * per_thread
@@ -116,8 +81,7 @@ def test_orders_submitted_while_quotes_fill_them_all_count(round_: int) -> None:
             ts += 1.0
         counted(venue.on_quote("BTCUSDT", 88.0, 89.0, 1e9, 1e9, ts=ts))
 
-    with _threads_switch_often():
-        _together(trade, feed)
+    together(trade, feed)
     assert sum(size for size, _ in filled) == float(count)
     assert venue.positions() == {"BTCUSDT": float(count)}
     assert venue.balances() == {"USDT": -sum(size * price for size, price in filled)}
@@ -152,8 +116,7 @@ def test_state_read_while_another_thread_submits_or_feeds_does_not_raise() -> No
             venue.book()
             venue.margin()
 
-    with _threads_switch_often():
-        _together(trade, read)
+    together(trade, read)
     assert len(venue.positions()) == len(assets) + 1
     assert venue.positions()["BAR"] == len(assets) - 1
     assert len(venue.open_orders()) == len(assets) + 1
@@ -206,8 +169,7 @@ def test_a_kernel_used_from_several_threads_agrees_with_its_paper_venue(round_: 
         return run
 
     try:
-        with _threads_switch_often():
-            _together(*(enter(t * per_thread) for t in range(threads)))
+        together(*(enter(t * per_thread) for t in range(threads)))
         assert venue.positions() == {"BTCUSDT": float(threads * per_thread)}
         assert kernel.reconcile_with_venue().position_mismatches == []
     finally:

@@ -3,47 +3,14 @@ use it (docs/venues.md, "Threads"): each test failed before the venue guarded it
 
 from __future__ import annotations
 
-import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from venue_helpers import make_order
 
 from dita import ExecutionKernel, KernelIntent, VenueOrder
 from dita.venues import ShadowVenue
-
-
-@contextmanager
-def _threads_switch_often() -> Iterator[None]:
-    """Another thread gets in between any two bytecodes, as on a loaded host."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
-
-
-def _together(*work: Callable[[], None]) -> None:
-    """Runs each of ``work`` on its own thread, started together; raises the first failure."""
-    start = threading.Barrier(len(work))
-    failures: list[BaseException] = []
-
-    def run(job: Callable[[], None]) -> None:
-        start.wait()
-        try:
-            job()
-        except BaseException as exc:  # raised on the test's thread below
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(job,)) for job in work]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
+from together import together
 
 
 def test_fills_submitted_from_several_threads_all_count_in_the_venues_position() -> None:
@@ -63,8 +30,7 @@ def test_fills_submitted_from_several_threads_all_count_in_the_venues_position()
 
         return run
 
-    with _threads_switch_often():
-        _together(*(submit_all(batch) for batch in orders))
+    together(*(submit_all(batch) for batch in orders))
     assert venue.positions() == {"BTCUSDT": float(threads * per_thread)}
     assert venue.balances() == {"USDT": -100.0 * threads * per_thread}
     assert venue.submitted == threads * per_thread
@@ -89,8 +55,7 @@ def test_positions_read_while_another_thread_fills_a_new_asset_does_not_raise() 
             venue.positions()
             venue.balances()
 
-    with _threads_switch_often():
-        _together(trade, read)
+    together(trade, read)
     assert len(venue.positions()) == len(orders)
 
 
@@ -113,8 +78,7 @@ def test_a_kernel_used_from_several_threads_agrees_with_its_shadow_venue() -> No
         return run
 
     try:
-        with _threads_switch_often():
-            _together(*(enter(t * per_thread) for t in range(threads)))
+        together(*(enter(t * per_thread) for t in range(threads)))
         assert venue.positions() == {"BTCUSDT": float(threads * per_thread)}
         assert kernel.reconcile_with_venue().position_mismatches == []
     finally:
