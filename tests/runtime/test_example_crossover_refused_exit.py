@@ -7,11 +7,20 @@ from __future__ import annotations
 
 import pytest
 
-from dita import ExecutionKernel, MockVenueAdapter
+from dita import (
+    ExecutionKernel,
+    KernelEventKind,
+    MockVenueAdapter,
+    OrderSide,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+)
 from dita.backtest.data import MarketData
 from dita.examples.crossover import SmaCrossover
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar
+from dita.venues import ShadowVenue
 
 
 @pytest.mark.parametrize(
@@ -42,3 +51,55 @@ def test_a_refused_exit_leaves_no_long_and_short_open_together(
     assert len(strategy.fills) > 50
     assert runtime.status()[0]["status"] == "RUNNING"
     assert hedged == []
+
+
+class _RefusesSells(ShadowVenue):
+    """A shadow venue that rejects sells while ``refuse_sells`` is set."""
+
+    refuse_sells = False
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        if self.refuse_sells and order.side == OrderSide.SELL:
+            return [
+                self._events.make(
+                    order,
+                    KernelEventKind.REJECT,
+                    VenueOrderStatus.REJECTED,
+                    venue_order_id="r",
+                    timestamp=order.created_at,
+                    reason="busy",
+                )
+            ]
+        return super().submit(order)
+
+
+def test_an_exit_left_waiting_that_went_another_way_makes_no_trade_without_a_cross() -> None:
+    """The exit of a cross refused, the old side then closed another way (an operator, a stop):
+    the next bar's entry went in, and the bar after closed it and entered again with no cross,
+    the refused exit still taken as waiting."""
+    venue = _RefusesSells()
+    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="x-pending")
+    kernel.set_seed_capital(1e7)
+    runtime = TradingRuntime(kernel)
+    strategy = SmaCrossover({"fast": 2, "slow": 3, "trade_size": 1.0})
+    runtime.add_strategy(strategy)
+    t = [1_700_000_000.0]
+
+    def bar(close: float) -> None:
+        t[0] += 60
+        runtime.on_bar(Bar("BTCUSDT", t[0], close, close, close, close, 1e6))
+
+    for close in (10, 10, 10, 11, 12):  # a bullish cross: long
+        bar(close)
+    assert strategy.position("BTCUSDT") > 0
+    venue.refuse_sells = True
+    bar(9)  # a bearish cross: its exit refused, left waiting
+    assert strategy.position("BTCUSDT") > 0
+    venue.refuse_sells = False
+    strategy.close("BTCUSDT", price=9.0)  # closed another way
+    assert strategy.position("BTCUSDT") == 0
+    bar(8)  # still bearish: the waiting entry goes in, short
+    assert strategy.position("BTCUSDT") < 0
+    fills = len(strategy.fills)
+    bar(7)  # still bearish, no cross: the short is kept as it is
+    assert len(strategy.fills) == fills

@@ -72,6 +72,7 @@ class SmaCrossover(Strategy[CrossoverParams]):
 
     def _on_cross(self, st: _Averages, asset: str, price: float, *, bullish: bool) -> None:
         p = self.params
+        st.pending = False  # an old side gone another way (a stop, an operator) leaves none
         if self.busy(asset):
             self.close(asset, price=price, reason="cross")
             # An exit the kernel refused or the venue rejected (a rate limit, say) leaves the old
