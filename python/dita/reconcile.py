@@ -552,10 +552,15 @@ def reconcile_with_venue(
     # ``listed``, where several without a client id (placed by hand at some exchanges) are each one.
     # Each client id's every entry: an earlier life's order under a client id the kernel reused,
     # or another venue's of a router, may be listed beside the kernel's (``_one_of`` tells them).
+    # One order listed twice (a page read twice) is one entry: the last copy, as before.
     venue_open: dict[str, list[Any]] = {}
     for o in listed:
         if isinstance(o.client_order_id, str) and o.client_order_id:
-            venue_open.setdefault(o.client_order_id, []).append(o)
+            entries = venue_open.setdefault(o.client_order_id, [])
+            venue_order_id = getattr(o, "venue_order_id", None)
+            if isinstance(venue_order_id, str) and venue_order_id:
+                entries[:] = [e for e in entries if getattr(e, "venue_order_id", None) != venue_order_id]
+            entries.append(o)
     # And by venue id: some exchanges list an order without its client id.
     by_venue_id = {o.venue_order_id: o for o in listed if isinstance(getattr(o, "venue_order_id", None), str)}
     by_venue_id.pop("", None)

@@ -120,3 +120,17 @@ def test_the_kernels_order_listed_without_its_client_id_beside_two_under_it_is_t
     assert [(m["qty"], m["price"]) for m in report.missed_fills] == [(0.25, 96.0)]
     assert sorted(o["venue_order_id"] for o in report.unknown_at_venue_canceled) == ["V0", "V2"]
     assert report.unresolved == [] and kernel.slot_state(0).size == 0.25
+
+
+def test_one_order_listed_twice_in_the_venues_form_is_still_the_kernels() -> None:
+    """A page read twice lists the kernel's one order twice, in the venue's form of its id: two
+    copies taken for two orders, neither carrying the kernel's id, left it unresolved for good,
+    its fill never booked."""
+    venue = Lists()
+    kernel, coid = working(venue, "dup-same-order")  # acked as V1
+    copy = listed(coid, "own-V1", filled=0.25)  # the venue's own form of V1's id
+    venue.listed = [copy, listed(coid, "own-V1", filled=0.25)]
+    report = kernel.reconcile_with_venue()
+    assert report.unresolved == [], report.unresolved
+    assert [(m["qty"], m["price"]) for m in report.missed_fills] == [(0.25, 96.0)]
+    assert kernel.slot_state(0).size == 0.25
