@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from venue_helpers import make_order
+from venue_helpers import entries_from_threads_agree, make_order
 
-from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder
+from dita import VenueEvent, VenueOrder
 from dita.venues import PaperVenue
 from together import together
 
@@ -154,23 +154,4 @@ def test_a_kernel_used_from_several_threads_agrees_with_its_paper_venue(round_: 
     venue at once: its lost position updates read as a position mismatch at reconciliation."""
     venue = PaperVenue(slippage_bps=0, taker_rate=0.0)
     venue.on_quote("BTCUSDT", 99.0, 100.0, 1e9, 1e9, ts=1.0)
-    threads, per_thread = 4, 1_500
-    kernel = ExecutionKernel(max_slots=threads * per_thread, venue=venue, kernel_id=f"threads-{round_}")
-    kernel.set_seed_capital(1e12)
-
-    def enter(first: int) -> Callable[[], None]:
-        def run() -> None:
-            for slot in range(first, first + per_thread):
-                intent = KernelIntent(
-                    f"i{slot}", f"t{slot}", slot, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0
-                )
-                assert kernel.process_intent(intent).accepted
-
-        return run
-
-    try:
-        together(*(enter(t * per_thread) for t in range(threads)))
-        assert venue.positions() == {"BTCUSDT": float(threads * per_thread)}
-        assert kernel.reconcile_with_venue().position_mismatches == []
-    finally:
-        kernel.close()
+    entries_from_threads_agree(venue, f"threads-{round_}", threads=4, per_thread=1_500)

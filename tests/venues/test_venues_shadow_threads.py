@@ -6,9 +6,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from venue_helpers import make_order
+from venue_helpers import entries_from_threads_agree, make_order
 
-from dita import ExecutionKernel, KernelIntent, VenueOrder
+from dita import VenueOrder
 from dita.venues import ShadowVenue
 from together import together
 
@@ -62,24 +62,4 @@ def test_positions_read_while_another_thread_fills_a_new_asset_does_not_raise() 
 def test_a_kernel_used_from_several_threads_agrees_with_its_shadow_venue() -> None:
     """The kernel holds nothing while ``submit`` runs, so two intents on two threads reach the
     venue at once: its lost position updates read as a position mismatch at reconciliation."""
-    venue = ShadowVenue()
-    threads, per_thread = 4, 500
-    kernel = ExecutionKernel(max_slots=threads * per_thread, venue=venue, kernel_id="threads")
-    kernel.set_seed_capital(1e12)
-
-    def enter(first: int) -> Callable[[], None]:
-        def run() -> None:
-            for slot in range(first, first + per_thread):
-                intent = KernelIntent(
-                    f"i{slot}", f"t{slot}", slot, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0
-                )
-                assert kernel.process_intent(intent).accepted
-
-        return run
-
-    try:
-        together(*(enter(t * per_thread) for t in range(threads)))
-        assert venue.positions() == {"BTCUSDT": float(threads * per_thread)}
-        assert kernel.reconcile_with_venue().position_mismatches == []
-    finally:
-        kernel.close()
+    entries_from_threads_agree(ShadowVenue(), "threads", threads=4, per_thread=500)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from recorded_exchange import RecordedExchange
 
 from dita import ExecutionKernel, KernelIntent, VenueOrder
+from together import together
 
 # The client's HTTP timeout in the recorded-exchange tests: far above a local answer even on a
 # loaded machine, so only the answers held back on purpose (HOLD) time out.
@@ -104,3 +106,28 @@ def limit_entry(at: float) -> KernelIntent:
         "i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 90000.0, 0.02,
         order_type="LIMIT", limit_price=90000.0, timestamp=at,
     )  # fmt: skip
+
+
+def entries_from_threads_agree(venue: Any, kernel_id: str, *, threads: int, per_thread: int) -> None:
+    """A kernel on ``venue`` takes ``threads`` x ``per_thread`` entries of 1 BTCUSDT from as many
+    threads at once: the kernel holds nothing while ``submit`` runs, so they reach the venue at
+    once. The venue's position counts each, and reconciliation finds no mismatch."""
+    kernel = ExecutionKernel(max_slots=threads * per_thread, venue=venue, kernel_id=kernel_id)
+    kernel.set_seed_capital(1e12)
+
+    def enter(first: int) -> Callable[[], None]:
+        def run() -> None:
+            for slot in range(first, first + per_thread):
+                intent = KernelIntent(
+                    f"i{slot}", f"t{slot}", slot, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0
+                )
+                assert kernel.process_intent(intent).accepted
+
+        return run
+
+    try:
+        together(*(enter(t * per_thread) for t in range(threads)))
+        assert venue.positions() == {"BTCUSDT": float(threads * per_thread)}
+        assert kernel.reconcile_with_venue().position_mismatches == []
+    finally:
+        kernel.close()
