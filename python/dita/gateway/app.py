@@ -857,17 +857,19 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
             if began.is_set():
                 break
             now = time.monotonic()
-            if since is not None and now >= deadline and now - since > _LANE_STOP_QUIET_S:
-                break  # held past the deadline by a call that is no quick read about to return
-            if now >= deadline + _LANE_STOP_QUIET_S:
-                break  # quick calls queued one after another: each looked about to return
+            # Said before any give-up below: a loop slowed past the deadline (a loaded host) gave up
+            # at its first look, and what the stop had waited for was never said.
             if not warned and since is not None and now - since > _LANE_STOP_QUIET_S:
                 warned = True
                 log.warning(
                     "stopping: waiting up to %.1f s more (stop_grace_seconds) for the call that has held"
                     " the kernel's lane for %.1f s (a venue's submit or cancel not answered?), before %s",
-                    deadline - now, now - since, before,
+                    max(deadline - now, 0.0), now - since, before,
                 )  # fmt: skip
+            if since is not None and now >= deadline and now - since > _LANE_STOP_QUIET_S:
+                break  # held past the deadline by a call that is no quick read about to return
+            if now >= deadline + _LANE_STOP_QUIET_S:
+                break  # quick calls queued one after another: each looked about to return
             await asyncio.sleep(0.01)
         if not began.is_set():
             future.add_done_callback(functools.partial(told_if_raised, before))
