@@ -251,3 +251,39 @@ def test_a_closed_kernel_republished_does_not_write_over_a_kernel_attached_since
             kernel.close()
         old.close()
         other.close()
+
+
+class UnansweredSql:
+    """The client's SQL service of a member that takes every statement and answers none."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def execute(self, sql: str, *params: Any, **kwargs: Any) -> Any:
+        from hazelcast.future import Future
+
+        self.sent.append(sql)
+        return Future()  # never answered
+
+
+def test_an_sql_mapping_the_member_never_answers_does_not_stall_the_projection(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The mappings are made on the publisher's thread at its first cycle: a statement left
+    unanswered held that thread, so nothing was ever published, without a word."""
+    projection = HazelcastProjection(
+        [hz_member.address], hz_member.cluster_name, interval=0.01, invocation_timeout=1.0
+    )
+    sql = UnansweredSql()
+    projection._client._sql_service = sql
+    kernel = ExecutionKernel(max_slots=4, venue=make_venue(), projection=projection, kernel_id=kernel_id)
+    try:
+        assert _wait_for(lambda: len(projected(hz_client, kernel_id)["slots"]) == 4), (
+            "nothing published while a mapping statement went unanswered"
+        )
+        error = projection.stats()["mapping_error"]
+        assert "not answered within 2s" in error, error
+        assert sql.sent[0].split("(")[0].strip() in error  # names the statement left unanswered
+        assert len(sql.sent) == 1  # the rest are not sent after it; tried again later
+    finally:
+        kernel.close()

@@ -397,8 +397,29 @@ def slots_beyond(kernel_id: str, max_slots: int) -> Predicate:
     )
 
 
-def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
-    """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names."""
+class Unanswered(Exception):
+    """A request left unanswered past its deadline; ``what`` names it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+def answered_by(future: Future[Any], deadline: float, what: str) -> Any:
+    """``future``'s result, waited for until ``deadline`` (monotonic); ``Unanswered`` past it."""
+    answered = threading.Event()
+    future.add_done_callback(lambda _: answered.set())
+    if not answered.wait(max(deadline - time.monotonic(), 0.0)):
+        raise Unanswered(what)
+    return future.result()
+
+
+def create_mappings(client: HazelcastClient, kernel: ExecutionKernel, timeout: float | None = None) -> None:
+    """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names.
+
+    ``timeout`` bounds the wait for each statement's answer (None: no bound): a member that
+    takes a statement and answers none raises ``TimeoutError`` naming it, the rest not sent.
+    """
     with kernel_reads():  # the publisher's thread reads the kernel here too
         samples = {
             SLOTS_MAP: kernel.slot_dict(0),
@@ -408,7 +429,15 @@ def create_mappings(client: HazelcastClient, kernel: ExecutionKernel) -> None:
     statements = [ddl for name, sample in samples.items() for ddl in mapping_ddl(name, sample)]
     statements.append(_CONTROL_PLANE_DDL)
     for statement in statements:
-        client.sql.execute(statement).result()
+        future = client.sql.execute(statement)
+        if timeout is None:
+            future.result()
+            continue
+        try:
+            answered_by(future, time.monotonic() + timeout, statement)
+        except Unanswered:
+            head = shortened(statement.split("(")[0].strip(), 80)
+            raise TimeoutError(f"{head!r} not answered within {timeout:g}s") from None
 
 
 @dataclass(frozen=True)
@@ -1096,7 +1125,7 @@ class HazelcastProjection:
     def _make_mappings(self, kernel: ExecutionKernel) -> None:
         # SQL is for operators; a cluster without it must not stop the maps from updating.
         try:
-            create_mappings(self._client, kernel)
+            create_mappings(self._client, kernel, timeout=self._late_after)
         except RuntimeError:
             return  # the kernel was mid-call in another thread: next cycle
         except Exception as exc:
