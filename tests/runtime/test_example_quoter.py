@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from dita.backtest.data import load_market_data
 from dita.backtest.engine import BacktestConfig, run_backtest
 from dita.data import generate_quotes
 from dita.examples.quoting import TwoSidedQuoter
-from dita.strategy import Quote
+from dita.strategy import Fill, Quote
 
 
 class _Watched(TwoSidedQuoter):
@@ -20,24 +21,32 @@ class _Watched(TwoSidedQuoter):
     def on_start(self) -> None:
         super().on_start()
         self.widest = 0.0
+        self.mid = 0.0
 
     def on_quote(self, quote: Quote) -> None:
+        self.mid = quote.mid
         self.widest = max(self.widest, abs(self.position(quote.asset)) * quote.mid)
         super().on_quote(quote)
 
+    def on_fill(self, fill: Fill) -> None:
+        self.widest = max(self.widest, abs(self.position(fill.asset)) * self.mid)
 
+
+@pytest.mark.parametrize("reduce_at_usd", [100_000.0, 1_000.0], ids=["no reduce", "reduce at 1000"])
 @pytest.mark.parametrize("latency_ms", [0.0, 3_000.0])
 def test_inventory_stays_within_max_inventory_usd_whatever_the_latency(
-    tmp_path: Path, latency_ms: float
+    tmp_path: Path, latency_ms: float, reduce_at_usd: float
 ) -> None:
     # Quotes every second; with a latency of seconds a canceled quote keeps working (and
-    # filling) until the cancel lands, so the cap must count the quotes still working.
+    # filling) until the cancel lands, so the cap must count the quotes still working, and the
+    # exits too: a short's exit buying back while the bids it let through filled took the
+    # inventory to 4,000 of a 3,000 cap.
     path = tmp_path / "quotes.csv"
     rows = generate_quotes(n=600, symbols=["BTCUSDT"], seed=7)
     path.write_text(
         "ts,asset,bid,ask,bid_size,ask_size\n" + "".join(",".join(map(str, r)) + "\n" for r in rows)
     )
-    quoter = _Watched({"max_inventory_usd": 3_000.0, "reduce_at_usd": 100_000.0}, name="quoter")
+    quoter = _Watched({"max_inventory_usd": 3_000.0, "reduce_at_usd": reduce_at_usd}, name="quoter")
     cfg = BacktestConfig(fee_rate=0.0004, maker_fee_rate=0.00002, latency_ms=latency_ms)
     result = run_backtest(quoter, load_market_data(path), cfg)
     assert result.metrics.trades > 0
@@ -117,3 +126,21 @@ def test_a_rebate_the_run_pays_makers_reaches_the_quoter_and_the_account(tmp_pat
         want = a["seed_capital"] + a["k_realized_pnl"] - a["k_fees_paid"] + a["k_funding_net"]
         assert a["k_capital"] == pytest.approx(want)
     assert _Noted({"maker_fee_bps": -1.0}).params.maker_fee_bps == -1.0
+
+
+@pytest.mark.parametrize(
+    ("params", "named"),
+    [
+        ({"quote_usd": 20_000.0}, "quote_usd=20000.0 exceeds max_inventory_usd=10000.0"),
+        ({"quote_usd": 600.0, "max_inventory_usd": 500.0}, "quote_usd=600.0 exceeds max_inventory_usd=500.0"),
+    ],
+)
+def test_a_quote_larger_than_the_inventory_cap_is_refused_naming_both(
+    params: dict[str, float], named: str
+) -> None:
+    # From flat, a quote above the cap would grow inventory past it on either side: the quoter
+    # ran, reported its edges and never quoted, a run of 0 trades without a word.
+    with pytest.raises(ValidationError) as refused:
+        TwoSidedQuoter(params)
+    assert named in str(refused.value), refused.value
+    assert TwoSidedQuoter({"quote_usd": 500.0, "max_inventory_usd": 500.0}).params.quote_usd == 500.0

@@ -11,20 +11,23 @@ Give the run a maker fee such a spread can pay (``dita backtest --maker-fee-rate
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita.strategy import Quote, Strategy
 
 __all__ = ["QuoterParams", "TwoSidedQuoter"]
 
 ENTRY_STAGES = frozenset({"ORDER_SENT", "ENTRY_WORKING"})
-WORKING_STAGES = ENTRY_STAGES | {"EXIT_SENT", "EXIT_WORKING"}
+EXIT_STAGES = frozenset({"EXIT_SENT", "EXIT_WORKING"})
+WORKING_STAGES = ENTRY_STAGES | EXIT_STAGES
 
 
 class QuoterParams(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    quote_usd: float = Field(default=1_000.0, gt=0, description="notional of each quote, quote currency")
+    quote_usd: float = Field(
+        default=1_000.0, gt=0, description="notional of each quote, quote currency, at most max_inventory_usd"
+    )
     max_inventory_usd: float = Field(
         default=10_000.0, gt=0, description="stop quoting the side that would grow inventory past this"
     )
@@ -41,6 +44,17 @@ class QuoterParams(BaseModel):
     reduce_at_usd: float = Field(
         default=5_000.0, gt=0, description="inventory at which the oldest position is exited at market"
     )
+
+    @model_validator(mode="after")
+    def _a_quote_fits_the_inventory_cap(self) -> QuoterParams:
+        # From flat, either side's first quote would grow inventory past the cap: the quoter
+        # would run, report its edges and never quote.
+        if self.quote_usd > self.max_inventory_usd:
+            raise ValueError(
+                f"quote_usd={self.quote_usd!r} exceeds max_inventory_usd={self.max_inventory_usd!r}: "
+                "no quote would ever be placed; lower quote_usd or raise max_inventory_usd"
+            )
+        return self
 
 
 class TwoSidedQuoter(Strategy[QuoterParams]):
@@ -82,8 +96,9 @@ class TwoSidedQuoter(Strategy[QuoterParams]):
             return
         size = p.quote_usd / quote.mid
         # A canceled quote works (and may fill) until the venue takes the cancel, a latency
-        # later: the cap counts every quote still working as filled.
-        bids, asks = self._working_quotes(asset)
+        # later: the cap counts every order still working as filled, the exits too (a short's
+        # buys inventory back: uncounted, the bids it let through took inventory past the cap).
+        bids, asks = self._working_orders(asset)
         if inventory + (bids + size) * quote.mid <= p.max_inventory_usd:
             self.buy(asset, size, price=quote.mid, limit=quote.bid, reason="quote bid")
             self.quotes_sent += 1
@@ -91,19 +106,28 @@ class TwoSidedQuoter(Strategy[QuoterParams]):
             self.sell(asset, size, price=quote.mid, limit=quote.ask, reason="quote ask")
             self.quotes_sent += 1
 
-    def _working_quotes(self, asset: str) -> tuple[float, float]:
-        """Unfilled size of the bids and of the asks still working in ``asset``."""
-        bids = asks = 0.0
+    def _working_orders(self, asset: str) -> tuple[float, float]:
+        """Unfilled size of the buys and of the sells still working in ``asset``: the quotes,
+        and the exits (a long's sells, a short's buys)."""
+        buys = sells = 0.0
         for slot in self.slots():
-            order = slot.active_entry_order
-            if slot.asset != asset or order is None or slot.fsm_state.name not in ENTRY_STAGES:
+            if slot.asset != asset:
+                continue
+            stage, long = slot.fsm_state.name, slot.side.name == "LONG"
+            if stage in ENTRY_STAGES:
+                order, buy = slot.active_entry_order, long
+            elif stage in EXIT_STAGES:
+                order, buy = slot.active_exit_order, not long
+            else:
+                continue
+            if order is None:
                 continue
             rest = max(order.size - order.filled_size, 0.0)
-            if slot.side.name == "LONG":
-                bids += rest
+            if buy:
+                buys += rest
             else:
-                asks += rest
-        return bids, asks
+                sells += rest
+        return buys, sells
 
     def _unwind(self, asset: str, quote: Quote) -> None:
         """Pair off one long against one short (each slot holds one fill, so a filled bid and a
