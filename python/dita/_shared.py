@@ -14,7 +14,8 @@ class ClosesWithTheLastKernel:
     """``release()`` for a component holding its attached kernels in ``_kernels``: what
     ``ExecutionKernel.close()`` calls. The kernel is detached and, when it was the last one,
     the component closes; kernels sharing it keep it until the last closes (closed by the
-    first, it dropped the others, whose later changes never reached it)."""
+    first, it dropped the others, whose later changes never reached it). A kernel detached
+    before changes nothing."""
 
     _kernels: Collection[Any]  # a list of kernels, or a dict of them by id
 
@@ -24,7 +25,16 @@ class ClosesWithTheLastKernel:
     def close(self) -> None:
         raise NotImplementedError
 
+    def serves(self, kernel: ExecutionKernel) -> bool:
+        """Whether ``kernel`` itself (not another of its id) is attached here."""
+        kernels = self._kernels.values() if isinstance(self._kernels, dict) else self._kernels
+        return any(k is kernel for k in kernels)
+
     def release(self, kernel: ExecutionKernel) -> None:
+        # A kernel detached before is not served: the component is its caller's now (moved to
+        # another kernel, say), and closing that kernel must not close it.
+        if not self.serves(kernel):
+            return
         self.detach(kernel)
         if not self._kernels:
             self.close()

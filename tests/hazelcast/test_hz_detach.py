@@ -33,3 +33,27 @@ def test_detach_publishes_the_kernels_last_changes(
     finally:
         kernel.close()
         projection.close()
+
+
+def test_closing_a_kernel_detached_before_leaves_the_projection_open(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A projection closes with the last kernel it serves. A kernel detached first is no longer
+    served: its close shut the projection the caller kept to move to a new kernel, which was
+    then refused ("HazelcastProjection is closed")."""
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=60.0)
+    old = ExecutionKernel(max_slots=2, projection=projection, kernel_id=kernel_id)
+    new: ExecutionKernel | None = None
+    try:
+        assert projection.sync(timeout=30)
+        projection.detach(old)
+        old.close()
+        new = ExecutionKernel(max_slots=2, projection=projection, kernel_id=f"{kernel_id}-new")
+        new.set_seed_capital(555.0)
+        assert projection.sync(timeout=30)
+        account = projected(hz_client, f"{kernel_id}-new")["account"]
+        assert account is not None and account["capital"] == 555.0
+    finally:
+        if new is not None:
+            new.close()  # the last kernel served: the projection closes with it
+        projection.close()

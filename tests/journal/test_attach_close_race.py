@@ -110,3 +110,23 @@ def test_an_attach_between_the_last_kernels_release_and_the_close_is_refused(jou
     finally:
         close()
         late.close()
+
+
+def test_closing_a_kernel_detached_before_leaves_the_journal_open(journal_dsn: str) -> None:
+    """A journal closes with the last kernel it records. A kernel detached first is no longer
+    recorded: its close shut the journal its caller kept for a new kernel, whose attach was then
+    refused as closed."""
+    journal = ClickHouseJournal(journal_dsn, max_delay=0.02, close_timeout=20)
+    old = ExecutionKernel(max_slots=2, kernel_id="moved-from", journal=journal)
+    new: ExecutionKernel | None = None
+    try:
+        journal.detach(old)
+        old.close()
+        new = ExecutionKernel(max_slots=2, kernel_id="moved-to", journal=journal)
+        _trade(new)
+        journal.flush(timeout=20)
+        assert journal.stats().written > 0
+    finally:
+        if new is not None:
+            new.close()  # the last kernel recorded: the journal closes with it
+        journal.close()

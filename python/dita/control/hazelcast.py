@@ -1089,14 +1089,16 @@ class HazelcastControlPlane:
         self._detach(kernel)
 
     def _detach(self, kernel: ExecutionKernel) -> bool:
-        """Removes ``kernel``; True if no kernel is left (decided with the removal, so two
-        kernels released at once cannot both see the other and leave the plane open)."""
+        """Removes ``kernel``; True if it was attached and no kernel is left (decided with the
+        removal, so two kernels released at once cannot both see the other and leave the plane
+        open)."""
         with self._lock:
             # By identity, as the in-memory plane: a kernel detached before and closed now must
             # not take along the kernel attached under its id since.
-            if self._kernels.get(kernel.kernel_id) is kernel:
-                del self._kernels[kernel.kernel_id]
-                self._applied_at.pop(kernel.kernel_id, None)
+            if self._kernels.get(kernel.kernel_id) is not kernel:
+                return False  # detached before: the plane is the caller's now, left open
+            del self._kernels[kernel.kernel_id]
+            self._applied_at.pop(kernel.kernel_id, None)
             return not self._kernels
 
     def release(self, kernel: ExecutionKernel) -> None:

@@ -1463,14 +1463,17 @@ class ClickHouseJournal:
         with self._cond:
             # Marked in the same step as the check, so two kernels released at once cannot
             # both see the other and leave the journal open.
-            if any(k is kernel for _, k in self._kernels):
-                self._releasing.add(kernel.kernel_id)
-                # Its input is stopped (kernel.close()): every row it makes is in its outbox,
-                # and those of inputs its log holds are drained (a log that failed keeps the
-                # later ones out: a restart does not recover those inputs).
-                through = kernel.journaled_through()
-                stopped = kernel.seq if through is None else min(kernel.seq, through)
-                self._stopped_seq[kernel.kernel_id] = stopped
+            if not any(k is kernel for _, k in self._kernels):
+                # Detached before: not served, the journal is its caller's now (moved to
+                # another kernel, say), and this close must not close it.
+                return
+            self._releasing.add(kernel.kernel_id)
+            # Its input is stopped (kernel.close()): every row it makes is in its outbox, and
+            # those of inputs its log holds are drained (a log that failed keeps the later ones
+            # out: a restart does not recover those inputs).
+            through = kernel.journaled_through()
+            stopped = kernel.seq if through is None else min(kernel.seq, through)
+            self._stopped_seq[kernel.kernel_id] = stopped
             gone = self._releasing | self._leaving
             last = all(kid in gone for kid, _ in self._kernels)
             # Closing from here, in the same step: an attach between this and close() went

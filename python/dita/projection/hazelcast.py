@@ -769,14 +769,17 @@ class HazelcastProjection:
         return self._flush_for_close()
 
     def _detach(self, kernel: ExecutionKernel) -> bool:
-        """Removes ``kernel``; True if no kernel is left (decided with the removal, so two
-        kernels released at once cannot both see the other and leave the projection open)."""
+        """Removes ``kernel``; True if it was attached and no kernel is left (decided with the
+        removal, so two kernels released at once cannot both see the other and leave the
+        projection open)."""
         kid = kernel.kernel_id
         with self._lock:
             # By identity, as the control plane: a kernel detached before and closed now must
             # not take along the kernel attached under its id since.
+            # And one detached before is not served: its close leaves the projection, the
+            # caller's now (moved to another kernel, say), open.
             if self._kernels.get(kid) is not kernel:
-                return not self._kernels
+                return False
             del self._kernels[kid]
             self._resync.discard(kid)
             self._prune.discard(kid)
