@@ -18,3 +18,26 @@ def is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# What Rust's char::is_whitespace takes for white space (Unicode's White_Space), which a kernel
+# id may not hold. Python's isspace() also takes U+001C-U+001F, which a kernel id may hold.
+_KERNEL_ID_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
+    map(chr, range(0x2000, 0x200B))
+)
+KERNEL_ID_BYTES = 200
+"""The longest kernel id, in bytes of UTF-8 (``Kernel::new``)."""
+
+
+def kernel_id_flaw(kernel_id: str) -> str | None:
+    """Why no kernel can have ``kernel_id`` (``Kernel::new`` takes 1-200 bytes of UTF-8 without
+    white space or NUL), or None when one can."""
+    if not kernel_id:
+        return "it is empty"
+    if not _KERNEL_ID_SPACE.isdisjoint(kernel_id):
+        return "it holds white space"
+    if "\0" in kernel_id:
+        return "it holds a NUL"
+    if len(kernel_id.encode("utf-8", "surrogatepass")) > KERNEL_ID_BYTES:
+        return f"it is over {KERNEL_ID_BYTES} bytes of UTF-8"
+    return None

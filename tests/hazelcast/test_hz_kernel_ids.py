@@ -54,3 +54,21 @@ def test_the_control_plane_refuses_writes_for_kernel_id_star(
         assert entries.key_set() == ["*"]
     finally:
         entries.clear()
+
+
+def test_a_halt_for_an_id_no_kernel_can_have_is_refused_not_written(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """`set("K\\n", mode="HALTED")` (an id read from a file, newline and all) wrote an entry no
+    kernel reads, returned as if done, and kernel K traded on."""
+    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    said = rf"kernel_id '{kernel_id}\\n' is no kernel's \(it holds white space: .*\); nothing was set"
+    with pytest.raises(ValueError, match=said):
+        write_entry(hz_client, kernel_id + "\n", {"mode": "HALTED"})
+    plane = HazelcastControlPlane([hz_member.address], hz_member.cluster_name)
+    try:
+        with pytest.raises(ValueError, match=said):
+            plane.set(kernel_id + "\n", mode="HALTED")
+    finally:
+        plane.close()
+    assert entries.get(kernel_id + "\n") is None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 import pytest
 
 from dita import ControlChangeRefused, ExecutionKernel, InMemoryControlPlane
@@ -129,3 +132,104 @@ def test_numpy_s_bool_is_taken_as_a_flag_and_stored_as_python_s() -> None:
     with pytest.raises(ValueError, match=r"^debug_clickhouse_enabled must be true or false, got 1$"):
         plane.set(debug_clickhouse_enabled=1)
     assert plane.entries["*"]["debug_clickhouse_enabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("kernel_id", "why"),
+    [
+        ("k1\n", "white space"),  # read from a file with its newline
+        ("k1 ", "white space"),
+        ("k\u00a01", "white space"),
+        ("k\x001", "NUL"),
+        ("k" * 201, "over 200 bytes"),
+        ("\u00e9" * 101, "over 200 bytes"),  # 202 bytes of UTF-8, as the kernel counts them
+    ],
+)
+def test_a_change_for_an_id_no_kernel_can_have_is_refused(kernel_id: str, why: str) -> None:
+    """A halt for "k1\\n" (an id read from a file, newline and all) was stored under a key no kernel
+    can take (kernel ids are 1-200 bytes without white space or NUL): set() returned, and k1 traded on."""
+    plane = InMemoryControlPlane()
+    k1 = ExecutionKernel(max_slots=1, kernel_id="k1", control_plane=plane)
+    with pytest.raises(ValueError, match=rf"^kernel_id {re.escape(repr(kernel_id))} .*{why}"):
+        plane.set(kernel_id, mode="HALTED")
+    assert plane.entries == {}
+    assert mode(k1) != "HALTED"
+    # An id the kernel takes, however odd, is still written (a control character is no white space).
+    plane.set("k\x1b1", mode="HALTED")
+    assert plane.entries == {"k\x1b1": {"mode": "HALTED"}}
+
+
+def test_a_kernel_attached_while_a_global_halt_is_being_set_starts_halted() -> None:
+    """A kernel (re)started on one thread while an operator's halt is set on another: attached
+    after set() had listed its kernels and before it stored the entry, the kernel got neither
+    the entry nor the change, and traded on unhalted."""
+    import threading
+
+    plane = InMemoryControlPlane()
+    first = ExecutionKernel(max_slots=1, kernel_id="first", control_plane=plane)
+    late = ExecutionKernel(max_slots=1, kernel_id="late")
+    attaching = threading.Thread(target=plane.attach, args=(late,))
+
+    class Entries(dict):  # type: ignore[type-arg]
+        def setdefault(self, *args: object) -> object:
+            # The other thread attaches now, while set() is between its two steps.
+            attaching.start()
+            attaching.join(0.5)
+            return super().setdefault(*args)
+
+    plane.entries = Entries()
+    plane.set(mode="HALTED")
+    attaching.join(10)
+    assert not attaching.is_alive()
+    assert (mode(first), mode(late)) == ("HALTED", "HALTED")
+
+
+def test_two_sets_at_once_leave_the_kernel_running_the_entry_set_last() -> None:
+    """Two operators' writes at once: each stored its entry, then applied it, so the one stored
+    first could reach the kernel last, which then ran a mode its entries did not say (and a
+    kernel attached under its id afterwards ran the other)."""
+    import threading
+
+    plane = InMemoryControlPlane()
+    resuming = threading.Thread(target=lambda: plane.set("k", mode="LIVE"))
+
+    class Kernel(ExecutionKernel):
+        def update_control(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            if kwargs.get("mode") == "HALTED" and resuming.ident is None:
+                # The halt is stored: the resume is set on another thread before it is applied.
+                resuming.start()
+                resuming.join(0.5)
+            return super().update_control(*args, **kwargs)
+
+    k = Kernel(max_slots=1, kernel_id="k", control_plane=plane)
+    plane.set(mode="HALTED")
+    resuming.join(10)
+    assert not resuming.is_alive()
+    plane.detach(k)
+    again = ExecutionKernel(max_slots=1, kernel_id="k", control_plane=plane)
+    assert mode(k) == mode(again)
+
+
+def test_a_kernel_attached_while_the_last_one_closes_keeps_the_plane() -> None:
+    """A kernel restarted on another thread attaches while the old one closes: attached after the
+    old one's release found no kernel left and before it closed the plane, it was dropped, and
+    no later halt reached it."""
+    import threading
+
+    new = ExecutionKernel(max_slots=1, kernel_id="new")
+    attaching = threading.Thread(target=lambda: plane.attach(new))
+
+    class Plane(InMemoryControlPlane):
+        def close(self) -> None:
+            if attaching.ident is None:
+                attaching.start()
+                attaching.join(0.5)
+            super().close()
+
+    plane = Plane()
+    old = ExecutionKernel(max_slots=1, kernel_id="old", control_plane=plane)
+    old.close()
+    attaching.join(10)
+    assert not attaching.is_alive()
+    plane.set(mode="HALTED")
+    assert mode(new) == "HALTED"

@@ -7,11 +7,13 @@ whatever pushes changes into it. The in-memory one serves one process; the Hazel
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._kernel import ControlMode, Verbosity
 from dita._numbers import is_flag
 from dita._shared import ClosesWithTheLastKernel
+from dita._text import KERNEL_ID_BYTES, kernel_id_flaw
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -72,7 +74,7 @@ def check_kernel_id(kernel_id: object, hint: str = ": give the kernel another id
     """ValueError naming ``kernel_id`` when it is ``*``, the key of the entry for every kernel: a
     kernel of that id read and wrote the global entry as its own (resumed alone, it resumed every
     kernel). Its other keys (``<kernel_id>`` and ``<kernel_id>:<slot_id>``) hold any other id
-    unambiguously; the kernel checks the rest (1-200 characters, no white space or NUL)."""
+    unambiguously; the kernel checks the rest (1-200 bytes, no white space or NUL)."""
     if isinstance(kernel_id, str) and kernel_id == GLOBAL:
         raise ValueError(f"kernel_id {kernel_id!r} is the control plane's entry for every kernel{hint}")
 
@@ -82,7 +84,9 @@ def entry_key(kernel_id: str | None) -> str:
 
     An empty kernel id is refused rather than read as global: a blank id from a config or the
     environment must not un-halt every kernel. So is ``*``: the global entry is None's, and a
-    change meant for a kernel of that id must not reach every kernel.
+    change meant for a kernel of that id must not reach every kernel. So is an id no kernel can
+    have (white space, a NUL, over 200 bytes): a halt for ``"k1\\n"`` (an id read from a file) was
+    stored where no kernel reads it, and k1 traded on.
     """
     if kernel_id is None:
         return GLOBAL
@@ -91,6 +95,12 @@ def entry_key(kernel_id: str | None) -> str:
             f"kernel_id must be a non-empty string (or None for every kernel), got {kernel_id!r}"
         )
     check_kernel_id(kernel_id, ", not a kernel's: pass None to change it")
+    why = kernel_id_flaw(kernel_id)
+    if why is not None:
+        raise ValueError(
+            f"kernel_id {kernel_id!r} is no kernel's ({why}: a kernel id is 1-{KERNEL_ID_BYTES} bytes "
+            "of UTF-8 without white space or NUL); nothing was set"
+        )
     return kernel_id
 
 
@@ -126,9 +136,15 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
 
     As in the Hazelcast plane, a kernel runs, field by field, the most recently set value of
     its own entry and the global one, whether it was attached before or after those sets.
+    Its calls may come from several threads: each is made whole before the next (a kernel
+    attached while a halt was being set missed it, and of two sets at once the one stored
+    first could reach the kernels last).
     """
 
     def __init__(self) -> None:
+        # Held through each call, the kernels' update_control included (which waits for a
+        # kernel busy in another call, up to its 10 s): reentrant, for a call made from inside one.
+        self._lock = threading.RLock()
         self._kernels: dict[str, ExecutionKernel] = {}
         self.entries: dict[str, dict[str, Any]] = {}
         # Per entry and field, the order in which it was set (a counter, not the clock).
@@ -138,16 +154,24 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
     def attach(self, kernel: ExecutionKernel) -> None:
         kid = kernel.kernel_id
         check_kernel_id(kid)
-        if kid in self._kernels:
-            raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
-        self._kernels[kid] = kernel
-        change = self._effective(kid)
-        if change:
-            kernel.update_control(**change, source="control-plane")
+        with self._lock:
+            if kid in self._kernels:
+                raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
+            self._kernels[kid] = kernel
+            change = self._effective(kid)
+            if change:
+                kernel.update_control(**change, source="control-plane")
 
     def detach(self, kernel: ExecutionKernel) -> None:
-        if self._kernels.get(kernel.kernel_id) is kernel:
-            del self._kernels[kernel.kernel_id]
+        with self._lock:
+            if self._kernels.get(kernel.kernel_id) is kernel:
+                del self._kernels[kernel.kernel_id]
+
+    def release(self, kernel: ExecutionKernel) -> None:
+        # The detach and the look at what is left in one step: a kernel attached in between (a
+        # restart on another thread) was dropped by the close, and no halt reached it.
+        with self._lock:
+            super().release(kernel)
 
     def _effective(self, kernel_id: str) -> dict[str, Any]:
         """Per field, the most recently set value of the global entry and ``kernel_id``'s."""
@@ -170,6 +194,10 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
         key = entry_key(kernel_id)
         # Validated here too, so a bad value is refused even before any kernel is attached.
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
+        with self._lock:
+            return self._set(key, change)
+
+    def _set(self, key: str, change: dict[str, Any]) -> dict[str, Any]:
         targets = (
             list(self._kernels.values())
             if key == GLOBAL
@@ -200,4 +228,5 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
         return dict(self.entries[key])
 
     def close(self) -> None:
-        self._kernels.clear()
+        with self._lock:
+            self._kernels.clear()

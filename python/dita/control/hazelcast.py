@@ -1104,8 +1104,23 @@ class HazelcastControlPlane:
     def release(self, kernel: ExecutionKernel) -> None:
         """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
         last one attached, close. Kernels sharing this plane keep it until the last closes."""
-        if self._detach(kernel):
-            self.close()
+        with self._lock:
+            # Closing is decided with the removal: a kernel attaching meanwhile (a restart on
+            # another thread) was attached once the last one was gone, then dropped by the close
+            # without a word, and no halt reached it. Now it is refused, as after the close.
+            if not self._detach(kernel) or self._closing:
+                return
+            self._closing = True
+        self._shut()
+
+    def _shut(self) -> None:
+        """Stop the worker, drop the kernels and shut the client, ``_closing`` set."""
+        self._wake.set()
+        if self._worker is not threading.current_thread():
+            self._worker.join(timeout=5.0)
+        with self._lock:
+            self._kernels.clear()
+        self._client.shutdown()
 
     def set(
         self,
@@ -1177,12 +1192,7 @@ class HazelcastControlPlane:
             if self._closing:
                 return
             self._closing = True
-        self._wake.set()
-        if self._worker is not threading.current_thread():
-            self._worker.join(timeout=5.0)
-        with self._lock:
-            self._kernels.clear()
-        self._client.shutdown()
+        self._shut()
 
 
 def _superseded(entry: Mapping[str, Any], known: Mapping[str, Any]) -> bool:

@@ -56,6 +56,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita._kernel import JournalBlock, WalError
+from dita._text import kernel_id_flaw
 from dita.journal import JournalStats, sole_journal, sync_log
 from dita.journal.dsn import JournalTarget, default_dsn, parse_dsn
 from dita.journal.priority import lower_thread_priority
@@ -406,20 +407,14 @@ def _positive(name: str, value: float, integer: bool = False) -> None:
         )
 
 
-# What Rust's char::is_whitespace takes for white space, which a kernel_id may not hold.
-_KERNEL_ID_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000") | frozenset(
-    map(chr, range(0x2000, 0x200B))
-)
-
-
 def _check_kernel_id(kernel_id: object) -> None:
     """Refuse, for backfill(), a kernel_id no kernel can have (``Kernel::new``: 1 to 200 bytes of
     UTF-8 without white space, no NUL): rows stored under it would lie beside the kernel's,
     found by no query for it (a kernel_id read from a file with its line end, say)."""
     if not isinstance(kernel_id, str) or not kernel_id:
         raise ValueError(f"backfill kernel_id must be a non-empty string, got {kernel_id!r}")
-    size = len(kernel_id.encode("utf-8", "surrogatepass"))
-    if size > 200 or "\0" in kernel_id or not _KERNEL_ID_SPACE.isdisjoint(kernel_id):
+    if kernel_id_flaw(kernel_id) is not None:
+        size = len(kernel_id.encode("utf-8", "surrogatepass"))
         raise ValueError(
             f"backfill kernel_id {kernel_id!r} ({size} bytes) is no kernel's: a kernel_id is 1 to 200 "
             "bytes of UTF-8 without white space or NUL"
