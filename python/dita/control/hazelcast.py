@@ -47,8 +47,10 @@ from dita.projection.hazelcast import (  # imports the client with its 3.11 warn
     HazelcastSerializationError,
     LifecycleState,
     Map,
+    Unanswered,
     Undecodable,
     add_entry_listener_decoded,
+    answered_by,
     cluster_settings,
     connect_client,
     entries_decoded,
@@ -135,23 +137,6 @@ class ControlWriteUnconfirmed(ControlPlaneUnavailable):
         )
 
 
-class _Unanswered(Exception):
-    """A request of a write left unanswered past its deadline; ``what`` names it."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-def _answered_by(future: Future[Any], deadline: float, what: str) -> Any:
-    """``future``'s result, waited for until ``deadline`` (monotonic); _Unanswered past it."""
-    answered = threading.Event()
-    future.add_done_callback(lambda _: answered.set())
-    if not answered.wait(max(deadline - time.monotonic(), 0.0)):
-        raise _Unanswered(what)
-    return future.result()
-
-
 READ_BACK_AFTER_S = 0.5
 """How long a write's answer may be out before the entry is read back: the member that owns the
 entry answers at once, but the client holds its answer until the member keeping the entry's
@@ -169,7 +154,7 @@ def _written(
     done: Callable[[Any], bool],
 ) -> bool:
     """Whether ``write`` (of ``new`` for ``key``) wrote it, by its answer (``done`` of it), waited
-    for until ``deadline``; _Unanswered past it. While the answer is out, ``key`` is read back every
+    for until ``deadline``; Unanswered past it. While the answer is out, ``key`` is read back every
     READ_BACK_AFTER_S: once the entry's owner holds ``new`` (its stamps and writer make it this
     write's), it is written, whenever the answer comes."""
     wake = threading.Event()
@@ -189,7 +174,7 @@ def _written(
             back, back_at = None, time.monotonic() + READ_BACK_AFTER_S
         now = time.monotonic()
         if now >= deadline:
-            raise _Unanswered(what)
+            raise Unanswered(what)
         if back is None and now >= back_at:
             back = cp_map.get(key)
             back.add_done_callback(lambda _: wake.set())
@@ -315,17 +300,17 @@ def write_entry(
     sent = False
     every_unread = ""  # the read of every entry, when a global write went on without it
     try:
-        cp_map = _answered_by(_control_map(client), deadline, what)
+        cp_map = answered_by(_control_map(client), deadline, what)
         for _ in range(50):
             if key == GLOBAL and not every_unread:
                 try:
                     read = _read_for_write(cp_map, key, started + timeout / 2, warn or _log.warning)
-                except _Unanswered as late:
+                except Unanswered as late:
                     every_unread = late.what
             if every_unread:
                 # Once unanswered, not asked again (a write that lost its compare-and-set retries).
                 what = f"{every_unread}, and then of entry {GLOBAL!r} alone,"
-                read = {GLOBAL: _answered_by(get_decoded(cp_map, GLOBAL), deadline, what)}
+                read = {GLOBAL: answered_by(get_decoded(cp_map, GLOBAL), deadline, what)}
             elif key != GLOBAL:
                 read = _read_for_write(cp_map, key, deadline, warn or _log.warning)
             current = read.get(key)
@@ -364,7 +349,7 @@ def write_entry(
                     why = f"{every_unread} not answered within {timeout / 2:g}s"
                     (warn or _log.warning)(_written_alone(change, now, why))
                 return entry
-    except _Unanswered as late:
+    except Unanswered as late:
         raise ControlWriteUnconfirmed(
             key=key, change=change, waited_for=late.what, sent=sent, timeout=timeout
         ) from None
@@ -405,11 +390,11 @@ def _read_for_write(
     if key == GLOBAL:
         what = f"the read of every entry of {CONTROL_PLANE_MAP}"
         every = entries_decoded(cp_map, say, keep_undecodable=True)
-        read = {str(k): v for k, v in _answered_by(every, deadline, what)}
+        read = {str(k): v for k, v in answered_by(every, deadline, what)}
     else:
         what = f"the read of entries {key!r} and {GLOBAL!r} of {CONTROL_PLANE_MAP}"
         own, every = get_decoded(cp_map, key), get_decoded(cp_map, GLOBAL)
-        read = {key: _answered_by(own, deadline, what), GLOBAL: _answered_by(every, deadline, what)}
+        read = {key: answered_by(own, deadline, what), GLOBAL: answered_by(every, deadline, what)}
     for other, value in list(read.items()):
         if other != key and isinstance(value, Undecodable):
             say(f"skipped entry {shortened(repr(other))} of {CONTROL_PLANE_MAP}: {value.why()}")
