@@ -247,7 +247,8 @@ class VenueEvent:
     ``fee``: what the venue charged for the fill, negative for a maker rebate; None to have the
     kernel predict it from its exchange config. ``status`` None is the kind's own (``status``
     reads it), but a FILL made so takes it from the sizes when a kernel takes it:
-    PARTIALLY_FILLED while its order has more left, else FILLED; ``to_dict()`` gives None.
+    PARTIALLY_FILLED while its order (working, or kept after it ended) has more left, else
+    FILLED; ``to_dict()`` gives None.
     """
 
     def __new__(

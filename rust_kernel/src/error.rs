@@ -354,7 +354,14 @@ pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 /// `reconcile_from_slots` refuses a slot whose `active_leg_index` is past its exit legs
 /// (naming the index and the number of legs), unless the kernel's slot shows that index for
 /// the same trade; before, the index was cut to the number of legs (every leg done).
-pub const RULES: u16 = 35;
+///
+/// 36: a late FILL of an order in doubt (rate limited before its ack with a cancel asked, rules
+/// 13) saying it is over short of its size, as rules 34 reads a working order's (`status`
+/// FILLED, `remaining_size` 0, its running total `filled_size` above 0 and what is booked with
+/// it; `Kernel::ends_short`), ends the doubt: its slot takes a new ENTER (an exit's, a new
+/// EXIT). Before, only a fill completing the order did, and the slot waited for
+/// `reconcile_with_venue`.
+pub const RULES: u16 = 36;
 
 thread_local! {
     /// While a log record is replayed, the rules it was written under.

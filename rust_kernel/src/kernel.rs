@@ -4370,12 +4370,13 @@ impl Kernel {
 
     // ----- venue events --------------------------------------------------------------
 
-    /// The status a FILL stating none says, read from the sizes against the working order it
-    /// names: PARTIALLY_FILLED while the order has more than the completion tolerance left
-    /// after it, else FILLED (the kind's own, also for an order the kernel does not hold
-    /// working). A FILL made without a status said FILLED, and from rules 34 a part fill so
-    /// made with its running total ended its order there, its rest lost: the bindings give
-    /// an event made without a status this one before the kernel takes (and logs) it.
+    /// The status a FILL stating none says, read from the sizes against the order it names,
+    /// working or kept after it ended: PARTIALLY_FILLED while the order has more than the
+    /// completion tolerance left after it, else FILLED (the kind's own, also for an order the
+    /// kernel does not hold). A FILL made without a status said FILLED, and from rules 34 a
+    /// part fill so made with its running total ended its order there, its rest lost (from
+    /// rules 36, an order in doubt's doubt): the bindings give an event made without a status
+    /// this one before the kernel takes (and logs) it.
     pub fn fill_status_by_sizes(&self, ev: &VenueEvent) -> VenueOrderStatus {
         let sid = match self.by_client_id.get(&ev.venue_client_id) {
             Some(&sid) => Some(sid),
@@ -4391,7 +4392,21 @@ impl Kernel {
                 o.filled_size + ev.size
             }
         };
-        match sid.and_then(|sid| self.slots[sid].active_order()) {
+        // The order it names working, else one kept after it ended (found as a late fill is):
+        // that one's part fill said FILLED, which ends an order in doubt (rules 36).
+        let kept = || {
+            let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
+            let key = match self.ended.by_client(c) {
+                None if c.is_empty() => self.ended.by_venue(v),
+                key => key,
+            };
+            key.and_then(|k| self.ended.get(k)).map(|k| &k.order)
+        };
+        let order = match sid {
+            Some(sid) => self.slots[sid].active_order(),
+            None => kept(),
+        };
+        match order {
             Some(o) if o.size - after(o) > size_tolerance(o.size) => {
                 VenueOrderStatus::PartiallyFilled
             }
@@ -6206,6 +6221,13 @@ impl Kernel {
         let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly, key_fp);
         self.recount_slot(sid, was);
         let complete = order.size - new_filled <= size_tolerance(order.size);
+        // Rules 36 on, an order in doubt the venue says is over short of its size, as rules
+        // 34 reads a working order's fill (`ends_short`), works at the venue no more either.
+        let over = complete
+            || (ev.remaining_size == 0.0
+                && ev.filled_size > 0.0
+                && rules() >= 36
+                && Self::ends_short(ev, &order, new_filled));
         let leg_done = {
             let kept = self.ended.get_mut(key).expect("kept orders are indexed");
             let o = &mut kept.order;
@@ -6220,8 +6242,8 @@ impl Kernel {
             {
                 kept.fills.insert(k);
             }
-            // Filled completely, the order works at the venue no more (rules 13).
-            kept.in_doubt &= !complete;
+            // Filled completely (or said over), the order works at the venue no more (rules 13).
+            kept.in_doubt &= !over;
             // Rules 12 on, an order that ended without a figure waits for what its reports
             // stated, this one's running total too (`Kept::stated_total`).
             if let Some(p) = placed

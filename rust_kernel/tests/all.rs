@@ -68,6 +68,8 @@ mod rules33_marks;
 mod rules34_filled_short;
 #[path = "rules35.rs"]
 mod rules35;
+#[path = "rules36.rs"]
+mod rules36;
 #[path = "unread_report_fields.rs"]
 mod unread_report_fields;
 #[path = "wal_replay.rs"]

@@ -3,7 +3,7 @@
 //! order's report: its fill booked here moved this order's position), and a loaded slot whose
 //! exit-leg index is past its legs (cut to their number before).
 
-use dita_kernel::error::{replaying, RULES};
+use dita_kernel::error::replaying;
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
@@ -213,7 +213,6 @@ fn at_rules_34_a_loaded_leg_index_past_the_legs_is_cut_as_it_was() {
     set_segment_rules(dir.path(), 34);
     let (_, recovered) = open_log(dir.path(), "legs-34", 0);
     assert_eq!(recovered.slots(), k.slots());
-    assert_eq!(RULES, 35);
 }
 
 #[test]

@@ -509,6 +509,37 @@ def test_an_exit_in_doubt_the_venue_filled_is_booked() -> None:
     assert kernel.orders_in_doubt() == [] and kernel.slot_state(0).fsm_state == TradeStage.CLOSED
 
 
+def late_exit_fill(xid: str, status: str | None, remaining: float = 0.0) -> VenueEvent:
+    """A late fill of 0.6 of exit ``xid`` at 101, stating the running total 0.6 and ``status``."""
+    return VenueEvent(
+        "xf1", "t0", 0, "FILL", status, venue_client_id=xid, price=101.0, size=0.6, filled_size=0.6,
+        remaining_size=remaining, fill_id="X1",
+    )  # fmt: skip
+
+
+def test_an_exit_in_doubt_the_venue_says_is_over_short_takes_a_new_exit() -> None:
+    """Its late fill says FILLED, nothing remaining, at the running total booked (rules 36):
+    the exit works at the venue no more. The doubt ended only at a fill completing the exit,
+    and the slot took no new EXIT until a reconciliation."""
+    kernel, xid = exit_in_doubt(InDoubt(), "doubt-over-short")
+    out = kernel.on_venue_event(late_exit_fill(xid, "FILLED"))
+    assert out.accepted and out.details["late_fill"] is True
+    assert kernel.slot_state(0).size == pytest.approx(0.4)
+    assert kernel.orders_in_doubt() == [] and kernel.slot_dict(0)["order_in_doubt"] == ""
+    assert kernel.process_intent(intent("EXIT", 0)).order.size == pytest.approx(0.4)
+
+
+@pytest.mark.parametrize(("status", "remaining"), [(None, 0.0), ("PARTIALLY_FILLED", 0.0), ("FILLED", 0.4)])
+def test_a_late_part_fill_leaves_an_exit_in_doubt(status: str | None, remaining: float) -> None:
+    """Made without a status, a part fill of the order takes PARTIALLY_FILLED from its sizes
+    (it said FILLED for an order kept after it ended); stating what remains, it is no end."""
+    kernel, xid = exit_in_doubt(InDoubt(), f"doubt-part-{status}-{remaining}")
+    assert kernel.on_venue_event(late_exit_fill(xid, status, remaining)).accepted
+    assert kernel.slot_state(0).size == pytest.approx(0.4)
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    assert kernel.process_intent(intent("EXIT", 0)).diagnostic_code == KernelDiagnosticCode.SLOT_BUSY
+
+
 @pytest.mark.parametrize("answer", ["refused", "none"])
 def test_an_exit_in_doubt_whose_cancel_is_not_confirmed_keeps_its_slot_waiting(answer: str) -> None:
     """Refused, or sent with no answer yet: the exit may still fill, so the slot still takes
