@@ -171,7 +171,7 @@ class SlotMetadata(dict[str, Any]):
     kept. It belongs to the trade it was read for: changed once the slot holds another trade
     (or none), it raises RuntimeError and changes nothing (it wrote into the other trade's)."""
 
-    __slots__ = ("_kernel", "_slot_id", "_trade")
+    __slots__ = ("_augmented", "_kernel", "_slot_id", "_trade")
 
     def __init__(self, kernel: KernelCore, slot_id: int) -> None:
         state = kernel.slot_state(slot_id)
@@ -179,8 +179,12 @@ class SlotMetadata(dict[str, Any]):
         self._kernel = kernel
         self._slot_id = slot_id
         self._trade = _trade_of(state)
+        # Whether its last change was a ``|=``, which Python ends by assigning it back: see
+        # ``_just_augmented``.
+        self._augmented = False
 
     def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        self._augmented = False
         # Applied to the kernel's metadata as it is now, so a change made elsewhere since this
         # dict was read is kept; read and written under the lock, so one made meanwhile is too.
         with _metadata_lock(self._kernel):
@@ -213,6 +217,13 @@ class SlotMetadata(dict[str, Any]):
             and _same_values(self, kernel.slot_state(slot_id).metadata)
         )
 
+    def _just_augmented(self, kernel: KernelCore, slot_id: int) -> bool:
+        """Whether this is ``kernel``'s metadata of ``slot_id`` whose last change was a ``|=``
+        (written through already), and forgets it: ``view.metadata |= x`` assigns it back
+        once, and another thread's change made in between was undone by writing it again."""
+        augmented, self._augmented = self._augmented, False
+        return augmented and self._kernel is kernel and self._slot_id == slot_id
+
     def __setitem__(self, key: str, value: Any) -> None:
         self._change("__setitem__", key, value)
 
@@ -221,6 +232,7 @@ class SlotMetadata(dict[str, Any]):
 
     def __ior__(self, other: Any) -> SlotMetadata:  # type: ignore[override,misc]
         self._change("update", other)
+        self._augmented = True
         return self
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -280,8 +292,12 @@ class SlotView:
         if name == "metadata":
             with _metadata_lock(self._kernel):
                 # ``view.metadata |= x`` changes the metadata in place, then assigns it back:
-                # written through already, it is not written (and logged) again.
-                if isinstance(value, SlotMetadata) and value._held_by(self._kernel, self.slot_id):
+                # written through already, it is not written (and logged) again, nor over a
+                # change another thread made in between.
+                if isinstance(value, SlotMetadata) and (
+                    value._just_augmented(self._kernel, self.slot_id)
+                    or value._held_by(self._kernel, self.slot_id)
+                ):
                     return
                 self._kernel.set_slot_metadata(self.slot_id, value)
         elif name == "exit_leg_ratios":

@@ -1,0 +1,45 @@
+"""Faults found by feeding the ``ExecutionKernel`` surface (``SlotView``, its write-through
+metadata) what Python callers pass it: each test failed before its fix."""
+
+from __future__ import annotations
+
+from dita import ExecutionKernel
+from together import together
+
+
+def test_an_augmented_assignment_keeps_a_change_made_between_its_two_steps() -> None:
+    """``view.metadata |= x`` is two steps to Python: the change in place (written through),
+    then the assignment of that dict back to ``view.metadata``. A change another thread made
+    in between (here made between the two steps by hand, as the interpreter interleaves
+    them) was undone by the assignment, which wrote back the dict's older content."""
+    k = ExecutionKernel(max_slots=1, kernel_id="ior-between")
+    view = k.slot(0)
+    meta = view.metadata  # what `view.metadata |= {"stop": 95.0}` runs, step by step
+    meta |= {"stop": 95.0}
+    k.slot(0).metadata["trail"] = 2.0  # another thread, in between
+    seq = k.seq
+    view.metadata = meta
+    assert k.slot_state(0).metadata == {"stop": 95.0, "trail": 2.0}
+    assert k.seq == seq  # nothing written: the change in place was
+
+
+def test_augmented_assignments_racing_in_place_changes_lose_none() -> None:
+    """One thread updating a slot's metadata with ``|=`` while another sets keys in place:
+    the other's keys were lost by the hundred (the assignment ending each ``|=`` wrote back
+    the content it read before them), where the docs promise every change is kept."""
+    k = ExecutionKernel(max_slots=1, kernel_id="ior-race")
+    n = 1000
+
+    def augment() -> None:
+        view = k.slot(0)
+        for i in range(n):
+            view.metadata |= {"a": i}
+
+    def set_keys() -> None:
+        for i in range(n):
+            k.slot(0).metadata[f"b{i}"] = i
+
+    together(augment, set_keys)
+    held = k.slot_state(0).metadata
+    assert [i for i in range(n) if held.get(f"b{i}") != i] == []
+    assert held["a"] == n - 1
