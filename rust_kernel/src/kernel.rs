@@ -42,8 +42,8 @@ type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 /// consecutive orders take consecutive places and are found without hashing; an id is in the
 /// table only at its place and only whole (compared in full), and in the map otherwise (no
 /// digit, or its place taken), never in both. What the map alone was, in fewer instructions:
-/// the same entries, the same answers, serialized as the same map. (The venue-id index stays
-/// a map: a venue's ids in the table cost more than they saved.)
+/// the same entries, the same answers, serialized as the same map. (A venue's ids in such a
+/// table cost more than they saved: the venue-id index is a [`VenueIndex`].)
 #[derive(Clone, Debug, Default)]
 struct OrderIndex {
     /// `ORDER_PLACES` places once an id is put in one; a free place holds the empty id and
@@ -232,6 +232,114 @@ impl<'de> Deserialize<'de> for OrderIndex {
         let mut index = OrderIndex::default();
         for (c, sid) in IdMap::<Id, usize>::deserialize(d)? {
             index.insert(c, sid);
+        }
+        Ok(index)
+    }
+}
+
+/// Working orders by venue id, to their slot: a few entries in a short list in front of a map,
+/// an id in one or the other, never both. A venue acknowledges an order and reports its end
+/// before the next is acknowledged as a rule, so the list holds the working orders' ids and the
+/// map stays empty: an order's entry is put in and taken out without hashing its id or the
+/// map's machinery. Past [`VENUE_FRONT`] entries, the map takes the next. What the map alone
+/// was: the same entries, the same answers, serialized as the same map (as [`OrderIndex`]).
+#[derive(Clone, Debug, Default)]
+struct VenueIndex {
+    /// Up to [`VENUE_FRONT`] entries (the capacity a first push gives), in no order.
+    front: Vec<(Id, usize)>,
+    map: IdMap<Id, usize>,
+}
+
+/// The entries [`VenueIndex`]'s list holds: the orders an ordinary book has working at once
+/// by venue id are few; a look at each is cheaper than a hash up to about this many.
+const VENUE_FRONT: usize = 4;
+
+impl VenueIndex {
+    /// Where in the list `id` is.
+    #[inline(always)]
+    fn at(&self, id: &Id) -> Option<usize> {
+        if self.front.is_empty() {
+            return None;
+        }
+        let id = id.as_bytes();
+        self.front
+            .iter()
+            .position(|(v, _)| same_bytes(v.as_bytes(), id))
+    }
+
+    #[inline]
+    fn get(&self, id: &Id) -> Option<&usize> {
+        match self.at(id) {
+            Some(i) => Some(&self.front[i].1),
+            None if self.map.is_empty() => None,
+            None => self.map.get(id),
+        }
+    }
+
+    fn contains_key(&self, id: &Id) -> bool {
+        self.get(id).is_some()
+    }
+
+    #[inline]
+    fn insert(&mut self, id: Id, sid: usize) -> Option<usize> {
+        if let Some(i) = self.at(&id) {
+            return Some(std::mem::replace(&mut self.front[i].1, sid));
+        }
+        if self.front.len() < VENUE_FRONT && (self.map.is_empty() || !self.map.contains_key(&id)) {
+            self.front.push((id, sid));
+            return None;
+        }
+        self.map.insert(id, sid)
+    }
+
+    #[inline]
+    fn remove(&mut self, id: &Id) -> Option<usize> {
+        match self.at(id) {
+            Some(i) => Some(self.front.swap_remove(i).1),
+            None if self.map.is_empty() => None,
+            None => self.map.remove(id),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.front.len() + self.map.len()
+    }
+
+    fn clear(&mut self) {
+        self.front.clear();
+        self.map.clear();
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&Id, &usize)> {
+        let front = self.front.iter().map(|(v, s)| (v, s));
+        front.chain(self.map.iter())
+    }
+}
+
+/// The same entries, wherever each is kept.
+impl PartialEq for VenueIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().all(|(v, s)| other.get(v) == Some(s))
+    }
+}
+
+/// As the map it stands for.
+impl Serialize for VenueIndex {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.len()))?;
+        for (v, sid) in self.iter() {
+            m.serialize_entry(v, sid)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for VenueIndex {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut index = VenueIndex::default();
+        for (v, sid) in IdMap::<Id, usize>::deserialize(d)? {
+            index.insert(v, sid);
         }
         Ok(index)
     }
@@ -1800,7 +1908,7 @@ pub struct Kernel {
     #[serde(skip)]
     sides: SideCounts,
     by_client_id: OrderIndex,
-    by_venue_id: IdMap<Id, usize>,
+    by_venue_id: VenueIndex,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
     finished_orders: FingerprintSet,
     #[serde(skip)]
@@ -2498,7 +2606,7 @@ impl Kernel {
             open_count: 0,
             sides: SideCounts::current(),
             by_client_id: OrderIndex::default(),
-            by_venue_id: IdMap::default(),
+            by_venue_id: VenueIndex::default(),
             finished_orders: FingerprintSet::new(FINISHED_ORDER_MEMORY),
             ended: EndedOrders::default(),
             covered: vec![[None, None]; max_slots],
@@ -8786,6 +8894,10 @@ mod order_index_props;
 #[cfg(test)]
 #[path = "kernel/unsettled_props.rs"]
 mod unsettled_props;
+
+#[cfg(test)]
+#[path = "kernel/venue_index_props.rs"]
+mod venue_index_props;
 
 #[cfg(test)]
 mod tests {
