@@ -267,7 +267,7 @@ impl VenueIndex {
             .position(|(v, _)| same_bytes(v.as_bytes(), id))
     }
 
-    #[inline]
+    #[inline(always)]
     fn get(&self, id: &Id) -> Option<&usize> {
         match self.at(id) {
             Some(i) => Some(&self.front[i].1),
@@ -280,7 +280,7 @@ impl VenueIndex {
         self.get(id).is_some()
     }
 
-    #[inline]
+    #[inline(always)]
     fn insert(&mut self, id: Id, sid: usize) -> Option<usize> {
         if let Some(i) = self.at(&id) {
             return Some(std::mem::replace(&mut self.front[i].1, sid));
@@ -292,7 +292,7 @@ impl VenueIndex {
         self.map.insert(id, sid)
     }
 
-    #[inline]
+    #[inline(always)]
     fn remove(&mut self, id: &Id) -> Option<usize> {
         match self.at(id) {
             Some(i) => Some(self.front.swap_remove(i).1),
