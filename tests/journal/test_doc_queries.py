@@ -743,3 +743,35 @@ def test_a_settlement_held_for_its_fill_is_charged_in_the_fills_row(
             "refused_events": 0,
         }
     ]
+
+
+def test_two_settlements_naming_no_asset_each_charge_the_fill_of_their_id_waiting_then(
+    journal: ClickHouseJournal,
+) -> None:
+    """BTC's trade "123" is settled by a FILL_SETTLED naming no asset (20.0) while it waits
+    alone; ETH's "123", booked after, by another (2.0). Each fill is charged its own: the
+    queries took the latest settlement of the id for both, BTC's fill charged ETH's 2.0."""
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), journal=journal, kernel_id="bare-ids")
+    for slot, asset, price, fee in ((0, "BTCUSDT", 50_000.0, 20.0), (1, "ETHUSDT", 3_000.0, 2.0)):
+        intent = KernelIntent(f"e{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", price, 1.0)
+        order = kernel.process_intent(intent).order
+        assert order is not None
+        ev = VenueEvent(
+            f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset=asset,
+            price=price, size=1.0, filled_size=1.0, fill_id="123",
+        )  # fmt: skip
+        assert kernel.on_venue_event(ev).accepted
+        assert _settle(kernel, f"s{slot}", "123", fee).accepted
+    journal.flush(30)
+    paid = {f"t{s}": kernel.slot_state(s).fees_paid for s in range(2)}
+    assert paid == pytest.approx({"t0": 20.0, "t1": 2.0})
+
+    rows = _run((journal, None), 6, kernel="bare-ids")
+    assert {r["trade_id"]: r["fees"] for r in rows} == pytest.approx(paid, rel=1e-12)
+    settled = _per_fill(_run((journal, None), 7, kernel="bare-ids"), "actual_fee", "fee_charged")
+    assert settled == {("t0", "123"): (20.0, 20.0), ("t1", "123"): (2.0, 2.0)}
+    fees = journal.query(_fees_per_fill_query(), {"kernel": "bare-ids"}).records()
+    assert _per_fill(fees, "actual_fee", "settled_fee") == {
+        ("t0", "123"): (20.0, 20.0),
+        ("t1", "123"): (2.0, 2.0),
+    }

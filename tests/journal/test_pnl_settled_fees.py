@@ -92,3 +92,37 @@ def test_pnl_from_the_journal_counts_the_fee_a_settlement_charged(tmp_path: Path
     for when, fees in at.items():
         (row,) = pnl_rows("--journal", dsn, "--kernel", "settled", "--at", when)
         assert (row["fills"], row["fees"]) == (1, pytest.approx(fees)), when
+
+
+def test_pnl_charges_each_fill_of_one_id_the_settlement_naming_no_asset_that_settled_it(
+    tmp_path: Path,
+) -> None:
+    """Venues number trades per market: BTC's "123" is settled by a FILL_SETTLED naming no asset
+    while it waits alone (20.0), ETH's "123", booked after, by another (2.0). `pnl --journal`
+    charged both fills the latest settlement of the id: fees 4.0 where the account paid 22.0."""
+    dsn = f"chdb://{tmp_path / 'journal'}"
+    journal = ClickHouseJournal(dsn, max_delay=0.02, close_timeout=20)
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), journal=journal, kernel_id="ids")
+    try:
+        for slot, asset, price, fee in ((0, "BTCUSDT", 50_000.0, 20.0), (1, "ETHUSDT", 3_000.0, 2.0)):
+            order = kernel.process_intent(
+                KernelIntent(f"e{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", price, 1.0, timestamp=T)
+            ).order
+            fill = VenueEvent(
+                f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset=asset,
+                price=price, size=1.0, filled_size=1.0, fill_id="123", timestamp=T + slot,
+            )  # fmt: skip
+            assert kernel.on_venue_event(fill).accepted
+            before = kernel.account()["k_fees_paid"]  # ETH's fill at its prediction
+            _settle(kernel, f"s{slot}", "123", fee, T + 10 + slot, "")
+        journal.flush(30)
+    finally:
+        kernel.close()
+        journal.close()
+    account = kernel.account()
+    assert account["k_fees_paid"] == pytest.approx(22.0)
+    (row,) = pnl_rows("--journal", dsn, "--kernel", "ids")
+    assert (row["fills"], row["fees"]) == (2, pytest.approx(account["k_fees_paid"]))
+    # By T+10.5 only BTC's settlement had come: ETH's fill was charged its prediction.
+    (early,) = pnl_rows("--journal", dsn, "--kernel", "ids", "--at", "2026-09-21T14:13:30.5Z")
+    assert 20.0 < before < 22.0 and early["fees"] == pytest.approx(before)

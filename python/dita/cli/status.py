@@ -489,12 +489,14 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     now = at_ts if at_ts is not None else time.time()
     start = period_start(period, now)
     # The period goes in the sums, not the WHERE: a kernel without fills in it still gets its row.
-    # Parameters bind on the server ({name:Type}): the journal refuses text formatted in.
+    # Parameters bind on the server ({name:Type}): the journal refuses text formatted in. Bounds
+    # in microseconds rounded as the journal rounds a row's time: cut down, a fill at --at's very
+    # moment (1790000000.1234567, stored as ...123457) fell outside it.
     in_period = ["toUnixTimestamp64Micro(ts) <= {to:Int64}"]
-    params: dict[str, Any] = {"to": int(now * 1e6)}
+    params: dict[str, Any] = {"to": round(now * 1e6)}
     if start is not None:
         in_period.append("toUnixTimestamp64Micro(ts) >= {from:Int64}")
-        params["from"] = int(start * 1e6)
+        params["from"] = round(start * 1e6)
     cond = " AND ".join(in_period)
     where = ""
     named: dict[str, Any] = {}
@@ -555,16 +557,23 @@ def _charged_fills(db: str, *, one_kernel: bool) -> str:
     of_kernel = " AND kernel_id = {kernel:String}" if one_kernel else ""
 
     def settlements(named: bool) -> str:
-        # One naming the asset settles the fill of its id and asset, one naming none the fill
-        # of its id that waited then; settled by --at (``to``) or not yet.
-        asset = ", asset" if named else ""
-        return (
-            f"SELECT kernel_id, fill_id{asset}, argMax(fee, (seq, sub)) AS fee, "
-            "argMax(fee_charged, (seq, sub)) AS charge, max(seq) AS settled_seq, 1 AS settled "
+        # One naming the asset settles the fill of its id and asset; one naming none the fill
+        # of its id that waited then, the first after it (ASOF below: two markets' fills of one
+        # id, each settled in turn, are each charged their own); settled by --at (``to``) or not.
+        where = (
             f"FROM {db}.account_events FINAL WHERE kind = 'FILL_SETTLED' AND accepted "
             f"AND asset {'!=' if named else '='} ''{of_kernel} "
-            "AND toUnixTimestamp64Micro(ts) <= {to:Int64} "
-            f"GROUP BY kernel_id, fill_id{asset}"
+            "AND toUnixTimestamp64Micro(ts) <= {to:Int64}"
+        )
+        if not named:
+            return (
+                "SELECT kernel_id, fill_id, fee, fee_charged AS charge, seq AS settled_seq, 1 AS settled "
+                + where
+            )
+        return (
+            "SELECT kernel_id, fill_id, asset, argMax(fee, (seq, sub)) AS fee, "
+            "argMax(fee_charged, (seq, sub)) AS charge, max(seq) AS settled_seq, 1 AS settled "
+            f"{where} GROUP BY kernel_id, fill_id, asset"
         )
 
     return (
@@ -577,7 +586,8 @@ def _charged_fills(db: str, *, one_kernel: bool) -> str:
         f"FROM {db}.fills AS f FINAL "
         f"LEFT JOIN ({settlements(True)}) AS s "
         "ON s.kernel_id = f.kernel_id AND s.fill_id = f.fill_id AND s.asset = f.asset "
-        f"LEFT JOIN ({settlements(False)}) AS e ON e.kernel_id = f.kernel_id AND e.fill_id = f.fill_id "
+        f"ASOF LEFT JOIN ({settlements(False)}) AS e "
+        "ON e.kernel_id = f.kernel_id AND e.fill_id = f.fill_id AND e.settled_seq > f.seq "
         "LEFT JOIN (SELECT kernel_id, seq, any(size) AS size, "
         "any(JSONExtractString(metadata, 'source') = 'reconciliation') AS whole, 1 AS found "
         f"FROM {db}.venue_events FINAL WHERE kind = 'FILL'{of_kernel} GROUP BY kernel_id, seq) AS v "
