@@ -3,7 +3,8 @@ assumes), so a renamed module, class, keyword or signature cannot drift from the
 
 Each block is named by its file and first line. A new block fails `test_every_block_is_guarded`
 until it is listed here: run standalone, run as a fragment, checked as a signature, or named
-as guarded by another test."""
+as guarded by another test. The README's one block runs too, each line it prints held to its
+comment."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
+README = DOCS.parent / "README.md"
 
 
 def _blocks() -> dict[tuple[str, str], str]:
@@ -158,3 +160,23 @@ def test_signature_block_matches_the_binding(key: tuple[str, str]) -> None:
     method = getattr(ExecutionKernel, match.group(1))
     native = method.__text_signature__.removeprefix("($self, ").removesuffix(")")
     assert re.sub(r"(?<=\d)_(?=\d)", "", match.group(2)) == native, (text, native)
+
+
+def test_readme_block_prints_what_its_comments_say(tmp_path: Path) -> None:
+    """The README's one Python block runs, and each `print(...)  # shown` line prints what its
+    comment shows (up to a ` (remark)` or a `, ...` the comment elides)."""
+    (code,) = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    shown = [
+        re.split(r" \(|, \.\.\.", line.split("  # ", 1)[1].strip())[0]
+        for line in code.splitlines()
+        if line.startswith("print(") and "  # " in line
+    ]
+    assert len(shown) == 4, shown
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    printed = done.stdout.splitlines()
+    assert len(printed) == len(shown), printed
+    for want, got in zip(shown, printed, strict=True):
+        assert got.startswith(want), (want, got)
