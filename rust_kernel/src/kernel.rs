@@ -112,6 +112,17 @@ impl OrderIndex {
         }
     }
 
+    /// [`OrderIndex::get`], with the place in the table that holds `id` when it is there:
+    /// [`OrderIndex::remove_at`] takes it, while the index is unchanged since.
+    #[inline]
+    fn get_placed(&self, id: &Id) -> Option<(usize, Option<usize>)> {
+        match self.held(id) {
+            Some(p) => Some((self.table[p].1, Some(p))),
+            None if self.map.is_empty() => None,
+            None => self.map.get(id).map(|&sid| (sid, None)),
+        }
+    }
+
     fn contains_key(&self, id: &Id) -> bool {
         self.get(id).is_some()
     }
@@ -162,6 +173,19 @@ impl OrderIndex {
             None if self.map.is_empty() => None,
             None => self.map.remove(id),
         }
+    }
+
+    /// [`OrderIndex::remove`] of `id`, which place `p` of the table holds
+    /// ([`OrderIndex::get_placed`] found it there, the index unchanged since): its bytes are
+    /// not compared again.
+    #[inline]
+    fn remove_at(&mut self, p: usize, id: &Id) {
+        debug_assert!(
+            self.table[p].1 != FREE && self.table[p].0 == *id,
+            "place {p} holds {id}"
+        );
+        self.in_table -= 1;
+        self.table[p] = (Id::default(), FREE);
     }
 
     fn len(&self) -> usize {
@@ -2486,6 +2510,16 @@ struct Routed {
     fill_fp: Option<u64>,
 }
 
+/// A fill's client id as its event names it: its [`fingerprint`] (made once by
+/// `on_venue_event_into`), and the place of [`OrderIndex`]'s table that held it when the
+/// event found its order there (None: in the map), where the order's finish removes it
+/// without comparing the id again.
+#[derive(Clone, Copy, Debug)]
+struct ClientNamed {
+    fp: u64,
+    place: Option<usize>,
+}
+
 /// Why a fill for an order the kernel no longer holds is refused.
 const FILL_AFTER_END: &str = "fill for an order that already ended; reconcile with the venue";
 /// Why a status report of an order that filled completely books nothing (rules 15 on).
@@ -4653,8 +4687,12 @@ impl Kernel {
         // 2 on, an order that ended is still known (`EndedOrders`).
         let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
         let rules2 = rules() >= 2;
-        let found = match self.by_client_id.get(c) {
-            Some(&sid) => Some((sid, None)),
+        let mut client_place = None;
+        let found = match self.by_client_id.get_placed(c) {
+            Some((sid, place)) => {
+                client_place = place;
+                Some((sid, None))
+            }
             None => match rules2.then(|| self.ended.by_client(c)).flatten() {
                 Some(k) => Some((k.0, Some(k))),
                 // The kernel's own id of an order it no longer holds: the venue id must not
@@ -4781,7 +4819,11 @@ impl Kernel {
                 Some(key) => self.apply_late_fill(ev, key, seq),
                 None => {
                     let key_fp = key_fp.unwrap_or_else(|| fingerprint(ev.fill_key()));
-                    return self.apply_fill(ev, sid, seq, client_fp, key_fp, out);
+                    let client = client_fp.map(|fp| ClientNamed {
+                        fp,
+                        place: client_place,
+                    });
+                    return self.apply_fill(ev, sid, seq, client, key_fp, out);
                 }
             },
             K::OrderAck => return self.apply_ack(ev, sid, seq, out),
@@ -5865,7 +5907,7 @@ impl Kernel {
         ev: &VenueEvent,
         sid: usize,
         seq: u64,
-        client_fp: Option<u64>,
+        client: Option<ClientNamed>,
         key_fp: u64,
         out: &mut KernelOutcome,
     ) -> Answered {
@@ -5978,9 +6020,9 @@ impl Kernel {
         }
         if complete {
             // The event's client id fingerprinted, when it is the order's.
-            let client_fp = client_fp.filter(|_| ev.venue_client_id == order.client_order_id);
+            let client = client.filter(|_| ev.venue_client_id == order.client_order_id);
             let (stated, uncounted) = (ev.filled_size, Some(was));
-            self.order_filled(sid, &order, stated, new_filled, client_fp, uncounted, rules);
+            self.order_filled(sid, &order, stated, new_filled, client, uncounted, rules);
         } else if ev.remaining_size == 0.0
             && ev.filled_size > 0.0
             && rules >= 34
@@ -6008,13 +6050,16 @@ impl Kernel {
         order: &VenueOrder,
         stated: f64,
         new_filled: f64,
-        client_fp: Option<u64>,
+        client: Option<ClientNamed>,
         uncounted: Option<bool>,
         rules: u16,
     ) {
-        // The client id fingerprinted once (or by the caller: `client_fp`), for its keys here
+        // The client id fingerprinted once (or by the caller: `client`), for its keys here
         // and its memory as finished.
-        let client_fp = client_fp.unwrap_or_else(|| fingerprint(&order.client_order_id));
+        let client_fp = match client {
+            Some(c) => c.fp,
+            None => fingerprint(&order.client_order_id),
+        };
         if rules >= 15 {
             // Known as filled at its size, for a status report stating it later, and at
             // the total this fill stated when that differs (a venue summing its fills
@@ -6058,7 +6103,8 @@ impl Kernel {
         let shared = venue_id
             .as_ref()
             .is_some_and(|v| reconciled && self.venue_id_finished_before(v));
-        self.finish_order_fp(sid, &order.client_order_id, client_fp);
+        let place = client.and_then(|c| c.place);
+        self.finish_order_fp(sid, &order.client_order_id, client_fp, place);
         if let Some(v) = &venue_id {
             match done {
                 Some(kept) => {
@@ -6722,12 +6768,24 @@ impl Kernel {
     }
 
     fn finish_order(&mut self, sid: usize, client_order_id: &Id) {
-        self.finish_order_fp(sid, client_order_id, fingerprint(client_order_id));
+        self.finish_order_fp(sid, client_order_id, fingerprint(client_order_id), None);
     }
 
     /// [`Kernel::finish_order`] with the client id's [`fingerprint`], `client_fp`, made.
-    fn finish_order_fp(&mut self, sid: usize, client_order_id: &Id, client_fp: u64) {
-        self.by_client_id.remove(client_order_id);
+    /// `place`: where [`OrderIndex`]'s table holds the client id, when known.
+    fn finish_order_fp(
+        &mut self,
+        sid: usize,
+        client_order_id: &Id,
+        client_fp: u64,
+        place: Option<usize>,
+    ) {
+        match place {
+            Some(p) => self.by_client_id.remove_at(p, client_order_id),
+            None => {
+                self.by_client_id.remove(client_order_id);
+            }
+        }
         if let Some(o) = self.slots[sid].active_order() {
             let v = &o.venue_order_id;
             if !v.is_empty() {
@@ -9016,6 +9074,10 @@ mod tests {
             // One entry for the client id, one more for a venue id of its own.
             let n = 1 + usize::from(venue_id.is_some());
             assert_eq!(k.finished_orders.len(), n, "{case}");
+            // And the order is no longer found by its client id (removed where the fill's
+            // lookup found it, when the fill named it so).
+            assert!(!k.by_client_id.contains_key(&c), "{case}");
+            assert_eq!(k.by_client_id.len(), 0, "{case}");
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`OrderIndex`] answers as the map of ids it stands for, over random inserts, removals and
 //! clears of ids that share a place in its table (the same last digits), ids of fewer digits
-//! and ids with none; and it serializes as that map, and reads back from it.
+//! and ids with none (a removal also at the place a lookup found, as an order's finish does);
+//! and it serializes as that map, and reads back from it.
 
 use super::*;
 use proptest::prelude::*;
@@ -30,6 +31,8 @@ const IDS: [&str; 15] = [
 enum Op {
     Insert(usize, usize),
     Remove(usize),
+    /// Looked up with its place (`get_placed`), and removed there when the table held it.
+    RemoveFound(usize),
     Clear,
 }
 
@@ -38,7 +41,8 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (0..IDS.len(), 0..4usize).prop_map(|(i, s)| Op::Insert(i, s)),
         // The slot that marks a free place in the table, which a checkpoint could name.
         1 => (0..IDS.len()).prop_map(|i| Op::Insert(i, FREE)),
-        4 => (0..IDS.len()).prop_map(Op::Remove),
+        3 => (0..IDS.len()).prop_map(Op::Remove),
+        2 => (0..IDS.len()).prop_map(Op::RemoveFound),
         1 => Just(Op::Clear),
     ]
 }
@@ -61,6 +65,18 @@ proptest! {
                 }
                 Op::Remove(i) => {
                     prop_assert_eq!(index.remove(&id(IDS[i])), map.remove(&id(IDS[i])));
+                }
+                Op::RemoveFound(i) => {
+                    let c = id(IDS[i]);
+                    let found = index.get_placed(&c);
+                    prop_assert_eq!(found.map(|(s, _)| s), map.get(&c).copied());
+                    match found {
+                        Some((_, Some(p))) => index.remove_at(p, &c),
+                        _ => {
+                            index.remove(&c);
+                        }
+                    }
+                    map.remove(&c);
                 }
                 Op::Clear => {
                     index.clear();
