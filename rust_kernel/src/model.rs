@@ -1353,16 +1353,13 @@ impl RecentRing {
     /// 31 on is kept beyond it (up to [`KEPT_BEYOND_RING`]) when the current trade wrote it:
     /// a trade's events and fills are known however many came after them. Only a trade with
     /// more than 64 gets there, so a ring costs what it did.
+    #[inline(always)]
     pub fn insert(&mut self, fp: u64) {
         let at = self.place();
         let full = self.len as usize == SLOT_SEEN_EVENTS;
         if full {
             if self.mine as usize == SLOT_SEEN_EVENTS && crate::error::rules() >= 31 {
-                if let Some(d) = &self.data {
-                    self.beyond
-                        .get_or_insert_with(|| Box::new(RecentSet::new(KEPT_BEYOND_RING)))
-                        .insert(d.items[at]);
-                }
+                self.keep_beyond(at);
             }
             self.next = ((at + 1) % SLOT_SEEN_EVENTS) as u8;
         } else {
@@ -1371,14 +1368,37 @@ impl RecentRing {
         if (self.mine as usize) < SLOT_SEEN_EVENTS {
             self.mine += 1;
         }
-        let d = self.data.get_or_insert_with(|| {
+        let d = match &mut self.data {
+            Some(d) => d,
+            None => self.first_data(),
+        };
+        // `place` is within the ring: said so, its bounds are not checked again.
+        let at = at % SLOT_SEEN_EVENTS;
+        d.tags[at] = tag(fp);
+        d.items[at] = fp;
+    }
+
+    /// What the full ring pushes out at `at`, kept beyond it (see [`RecentRing::insert`]).
+    #[cold]
+    #[inline(never)]
+    fn keep_beyond(&mut self, at: usize) {
+        if let Some(d) = &self.data {
+            self.beyond
+                .get_or_insert_with(|| Box::new(RecentSet::new(KEPT_BEYOND_RING)))
+                .insert(d.items[at]);
+        }
+    }
+
+    /// The ring's places, made at its first insert.
+    #[cold]
+    #[inline(never)]
+    fn first_data(&mut self) -> &mut RingData {
+        self.data.get_or_insert_with(|| {
             Box::new(RingData {
                 tags: [0; SLOT_SEEN_EVENTS],
                 items: [0; SLOT_SEEN_EVENTS],
             })
-        });
-        d.tags[at] = tag(fp);
-        d.items[at] = fp;
+        })
     }
 
     /// The slot starts a new trade: what the ring holds is still known, but it is the last
