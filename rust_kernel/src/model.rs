@@ -612,6 +612,7 @@ impl FingerprintSet {
 
     /// Starts loading what inserting `fps` will touch (see [`prefetch`]): the table lines
     /// of each and of the oldest entries they will push out.
+    #[inline(always)]
     pub fn prefetch_insert(&self, fps: &[u64]) {
         for &fp in fps {
             self.table.prefetch(mixed(stored(fp)));
