@@ -1231,7 +1231,14 @@ struct RingData {
 /// observable (a prefetch never faults), and is nothing on other architectures.
 #[inline]
 pub fn prefetch<T>(value: &T) {
-    prefetch_bytes((value as *const T).cast(), std::mem::size_of::<T>());
+    let at: *const u8 = (value as *const T).cast();
+    if std::mem::size_of::<T>() <= std::mem::align_of::<T>().min(64) {
+        // Within one line wherever it is (an aligned value no larger than its alignment,
+        // which is at most a line's, crosses none): the one prefetch, no line counting.
+        prefetch_line(at);
+    } else {
+        prefetch_bytes(at, std::mem::size_of::<T>());
+    }
 }
 
 /// [`prefetch`] for the `len` bytes at `start`, which need not be valid memory: a prefetch
@@ -1241,11 +1248,18 @@ pub fn prefetch_bytes(start: *const u8, len: usize) {
     if len == 0 {
         return;
     }
-    // Every line the range touches: from the start of its first line to its last byte.
+    // Every line the range touches: from the start of its first line to its last byte. The
+    // lines `len` spans from a line's start, a count known where `len` is (a value's size),
+    // so the loop unrolls to its prefetches; then the one more a range straddling a line
+    // boundary past them reaches.
     let skew = start.addr() % 64;
     let first = start.wrapping_sub(skew);
-    for offset in (0..skew + len).step_by(64) {
-        prefetch_line(first.wrapping_add(offset));
+    let whole = len.div_ceil(64);
+    for k in 0..whole {
+        prefetch_line(first.wrapping_add(64 * k));
+    }
+    if skew + len > 64 * whole {
+        prefetch_line(first.wrapping_add(64 * whole));
     }
 }
 
