@@ -4161,22 +4161,8 @@ impl Kernel {
         let was = engaged(slot);
         self.sides
             .count_off(&slot.asset, slot.side, was, sid, &intent.asset);
-        let slot = &mut self.slots[sid];
         // Event ids stay remembered across trades; everything else starts afresh.
-        let prev_seen = std::mem::take(&mut slot.seen_events);
-        slot.reset();
-        slot.seen_events = prev_seen;
-        slot.seen_events.new_trade();
-        slot.fsm_state = stage;
-        slot.trade_id = intent.trade_id.clone();
-        slot.asset = intent.asset.clone();
-        slot.side = intent.side;
-        slot.leverage = intent.leverage;
-        slot.entry_time = intent.timestamp;
-        slot.exit_leg_ratios.clear();
-        slot.exit_leg_ratios
-            .extend_from_slice(&intent.exit_leg_ratios);
-        slot.metadata.clone_from(&intent.metadata);
+        self.slots[sid].start_trade(intent, stage);
         let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, None, &m);
         out.reset_ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
         self.send_order(sid, Trigger::Enter, Ctx::default(), intent, &order, out);

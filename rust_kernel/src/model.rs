@@ -1673,6 +1673,74 @@ impl TradeSlot {
         *leg_taken = 0.0;
     }
 
+    /// This slot taking the trade `intent` (an accepted ENTER) opens, at stage `stage`: what
+    /// [`TradeSlot::reset`] then setting the trade's own fields from the intent makes, each
+    /// field written once. The event ids the slot remembers stay across trades, the new
+    /// trade having written none of them (`RecentRing::new_trade`).
+    pub fn start_trade(&mut self, intent: &Intent, stage: TradeStage) {
+        let TradeSlot {
+            slot_id: _,
+            trade_id,
+            asset,
+            side,
+            entry_price,
+            size,
+            initial_size,
+            leverage,
+            entry_time,
+            unrealized_pnl,
+            realized_pnl,
+            fees_paid,
+            closed,
+            exit_leg_ratios,
+            active_leg_index,
+            active_entry_order,
+            active_exit_order,
+            fsm_state,
+            close_reason,
+            last_event_time,
+            metadata,
+            mark_price,
+            committed_notional,
+            seen_events,
+            seen_fills,
+            exit_reason,
+            leg_taken,
+        } = self;
+        trade_id.clone_from(&intent.trade_id);
+        asset.clone_from(&intent.asset);
+        *side = intent.side;
+        *entry_price = 0.0;
+        *size = 0.0;
+        *initial_size = 0.0;
+        *leverage = intent.leverage;
+        *entry_time = intent.timestamp;
+        *unrealized_pnl = 0.0;
+        *realized_pnl = 0.0;
+        *fees_paid = 0.0;
+        *closed = false;
+        exit_leg_ratios.clear();
+        exit_leg_ratios.extend_from_slice(&intent.exit_leg_ratios);
+        *active_leg_index = 0;
+        *active_entry_order = None;
+        *active_exit_order = None;
+        *fsm_state = stage;
+        close_reason.clear();
+        *last_event_time = 0.0;
+        // Cleared, then copied only when the intent carries any (a map's `clone_from` builds
+        // a new one, empty or not, and drops the old).
+        metadata.clear();
+        if !intent.metadata.is_empty() {
+            metadata.clone_from(&intent.metadata);
+        }
+        *mark_price = 0.0;
+        *committed_notional = 0.0;
+        seen_events.new_trade();
+        seen_fills.clear();
+        exit_reason.clear();
+        *leg_taken = 0.0;
+    }
+
     pub fn active_order(&self) -> Option<&VenueOrder> {
         self.active_entry_order
             .as_ref()
@@ -1899,6 +1967,124 @@ fn take_detail(details: &mut Details, key: &str) -> Option<Detail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What an ENTER made of its slot before `TradeSlot::start_trade`: the slot reset, its
+    /// event ids kept, then the trade's fields set from the intent.
+    fn reset_then_given(slot: &TradeSlot, intent: &Intent, stage: TradeStage) -> TradeSlot {
+        let mut s = slot.clone();
+        let prev_seen = std::mem::take(&mut s.seen_events);
+        s.reset();
+        s.seen_events = prev_seen;
+        s.seen_events.new_trade();
+        s.fsm_state = stage;
+        s.trade_id = intent.trade_id.clone();
+        s.asset = intent.asset.clone();
+        s.side = intent.side;
+        s.leverage = intent.leverage;
+        s.entry_time = intent.timestamp;
+        s.exit_leg_ratios.clear();
+        s.exit_leg_ratios.extend_from_slice(&intent.exit_leg_ratios);
+        s.metadata.clone_from(&intent.metadata);
+        s
+    }
+
+    #[test]
+    fn a_slot_starting_a_trade_is_the_slot_reset_then_given_the_trade() {
+        let order = |client: &str, is_entry: bool| VenueOrder {
+            client_order_id: Id::from(client),
+            venue_order_id: Id::from("v-1"),
+            slot_id: 3,
+            trade_id: Id::from("old-trade-with-an-id-longer-than-inline"),
+            asset: Id::from("ETHUSDT"),
+            side: OrderSide::Sell,
+            order_type: OrderType::Limit,
+            price: 5.0,
+            reference_price: 5.5,
+            size: 2.0,
+            filled_size: 0.5,
+            avg_fill_price: 5.0,
+            status: VenueOrderStatus::PartiallyFilled,
+            reduce_only: true,
+            cancel_requested: true,
+            created_at: 4.0,
+            is_entry,
+        };
+        // A slot a trade used: every field away from its reset value, events and fills
+        // remembered (more events than the ring holds), legs on the heap.
+        let mut used = TradeSlot::new(3);
+        used.trade_id = Id::from("old-trade-with-an-id-longer-than-inline");
+        used.asset = Id::from("ETHUSDT");
+        used.side = TradeSide::Short;
+        used.entry_price = 5.0;
+        used.size = 2.0;
+        used.initial_size = 3.0;
+        used.leverage = 4.0;
+        used.entry_time = 9.0;
+        used.unrealized_pnl = 1.0;
+        used.realized_pnl = 2.0;
+        used.fees_paid = 0.5;
+        used.closed = true;
+        used.exit_leg_ratios = Legs::from_slice(&[0.5, 0.25, 0.25]);
+        used.active_leg_index = 2;
+        used.active_entry_order = Some(order("k-1", true));
+        used.active_exit_order = Some(order("k-2", false));
+        used.fsm_state = TradeStage::Closed;
+        used.close_reason = "stop".into();
+        used.last_event_time = 10.0;
+        used.metadata.insert("old".into(), MetaValue::Int(1));
+        used.mark_price = 3.0;
+        used.committed_notional = 7.0;
+        for fp in 1..=(SLOT_SEEN_EVENTS as u64 + 5) {
+            used.seen_events.insert(fp);
+        }
+        used.seen_fills.insert(99);
+        used.exit_reason = "target".into();
+        used.leg_taken = 0.3;
+        let fresh = TradeSlot::new(3);
+        let mut plain = Intent::new(
+            "i-1",
+            "t-2",
+            3,
+            "BTCUSDT",
+            TradeSide::Long,
+            KernelCommandType::Enter,
+            100.0,
+            1.0,
+        );
+        plain.leverage = 2.0;
+        plain.timestamp = 11.0;
+        let mut full = plain.clone();
+        full.trade_id = Id::from("a-new-trade-id-longer-than-inline");
+        full.exit_leg_ratios = vec![0.25, 0.25, 0.5];
+        full.metadata
+            .insert("source_run".into(), MetaValue::Str("r".into()));
+        full.metadata
+            .insert("override".into(), MetaValue::Bool(true));
+        let mut no_legs = plain.clone();
+        no_legs.exit_leg_ratios.clear();
+        for slot in [&used, &fresh] {
+            for intent in [&plain, &full, &no_legs] {
+                for stage in [TradeStage::Idle, TradeStage::Closed] {
+                    let was = reset_then_given(slot, intent, stage);
+                    let mut now = slot.clone();
+                    now.start_trade(intent, stage);
+                    assert_eq!(now, was);
+                    for (a, b) in [
+                        (&now.seen_events, &was.seen_events),
+                        (&now.seen_fills, &was.seen_fills),
+                    ] {
+                        assert_eq!(a.trade_wrote(), b.trade_wrote());
+                        assert_eq!(a.len(), b.len());
+                    }
+                    assert_eq!(now.leg_taken, was.leg_taken);
+                    assert_eq!(
+                        bincode::serialize(&now).unwrap(),
+                        bincode::serialize(&was).unwrap()
+                    );
+                }
+            }
+        }
+    }
 
     /// The values of `out`'s details named `key`, as text, in order.
     fn named(out: &KernelOutcome, key: &str) -> Vec<String> {
