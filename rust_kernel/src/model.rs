@@ -644,47 +644,61 @@ impl FingerprintSet {
     }
 
     /// [`FingerprintSet::insert`] of what `looked` looked up, which must be this set
-    /// unchanged since: its place in the table is not looked for again.
+    /// unchanged since: its place in the table is not looked for again. Inlined where the
+    /// ring has room (a push and the entry written); the first insert (the table made) and
+    /// one pushing out the oldest go out of line.
+    #[inline]
     pub fn insert_looked_up(&mut self, looked: LookedUp) -> bool {
         let key = looked.key;
-        let mut probe = match looked.probe {
-            Some(p) => {
-                debug_assert!(self.find(key) == p, "the set changed since the lookup");
-                p
-            }
-            None => {
-                if self.table.is_empty() {
-                    self.table = CompactTable::new(self.capacity, self.capacity);
-                }
-                self.find(key)
-            }
+        let Some(probe) = looked.probe else {
+            return self.insert_unlooked(key);
         };
+        debug_assert!(self.find(key) == probe, "the set changed since the lookup");
         if probe.found {
             return false;
         }
-        let position = if self.ring.len() < self.capacity {
+        if self.ring.len() < self.capacity {
             self.ring.push(key);
-            self.ring.len() - 1
+            self.table.put(probe, (self.ring.len() - 1) as u32);
         } else {
-            // The oldest goes first, found by its index: its entry is the one naming the
-            // index the new fingerprint takes over. Removing it may shift entries back into
-            // the slot found for the new one, so that is looked for again (a line in cache).
-            let oldest = self.head;
-            let gone = self.table.find(mixed(self.ring[oldest]), |e| {
-                e & self.table.position_mask() == oldest as u32
-            });
-            debug_assert!(gone.found, "every fingerprint in the ring has its entry");
-            let ring = &self.ring;
-            let positions = self.table.position_mask();
-            self.table
-                .remove_at(gone.at, |e| mixed(ring[(e & positions) as usize]));
-            probe = self.table.find(mixed(key), |_| false);
-            self.ring[oldest] = key;
-            self.head = (self.head + 1) % self.capacity;
-            oldest
-        };
-        self.table.put(probe, position as u32);
+            self.insert_replacing_oldest(key);
+        }
         true
+    }
+
+    /// [`FingerprintSet::insert_looked_up`] of a key not looked up (the table may not be
+    /// made yet).
+    #[inline(never)]
+    fn insert_unlooked(&mut self, key: u64) -> bool {
+        if self.table.is_empty() {
+            self.table = CompactTable::new(self.capacity, self.capacity);
+        }
+        let probe = self.find(key);
+        self.insert_looked_up(LookedUp {
+            key,
+            probe: Some(probe),
+        })
+    }
+
+    /// Puts `key`, not in the full set, where the oldest was: the oldest goes first, found
+    /// by its index (its entry is the one naming the index the new fingerprint takes over).
+    /// Removing it may shift entries back into the slot found for the new one, so that is
+    /// looked for again (a line in cache).
+    #[inline(never)]
+    fn insert_replacing_oldest(&mut self, key: u64) {
+        let oldest = self.head;
+        let gone = self.table.find(mixed(self.ring[oldest]), |e| {
+            e & self.table.position_mask() == oldest as u32
+        });
+        debug_assert!(gone.found, "every fingerprint in the ring has its entry");
+        let ring = &self.ring;
+        let positions = self.table.position_mask();
+        self.table
+            .remove_at(gone.at, |e| mixed(ring[(e & positions) as usize]));
+        let probe = self.table.find(mixed(key), |_| false);
+        self.ring[oldest] = key;
+        self.head = (self.head + 1) % self.capacity;
+        self.table.put(probe, oldest as u32);
     }
 
     pub fn len(&self) -> usize {
