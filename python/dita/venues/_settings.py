@@ -62,12 +62,14 @@ class VenueInputs(BaseModel):
 
 
 def _checked_clock(clock: Callable[[], float]) -> Callable[[], float]:
-    """``clock`` whose readings are refused unless they are a time (finite epoch seconds),
-    naming the clock: a NaN or a text stamped on events broke them later, far from the cause."""
+    """``clock`` whose readings are refused unless they are a time (finite epoch seconds, not
+    before the epoch), naming the clock: a NaN or a text stamped on events broke them later, far
+    from the cause, and the kernel refused an event stamped before 1970 (its ack and fill alike:
+    the order stayed in flight while the venue held the fill)."""
 
     def read() -> float:
         now = clock()
-        if not is_real(now) or not math.isfinite(now):
+        if not is_real(now) or not math.isfinite(now) or now < 0:
             raise ValueError(f"the venue's clock {clock!r} gave {now!r}, not a time in epoch seconds")
         return float(now)
 
