@@ -233,8 +233,8 @@ def _loaded_with(change: dict[str, Any]) -> Any:
         (lambda k: k.reconcile_from_slots([1, 2]), TypeError, r"slots\[0\] must be a dict, got int 1"),
         (
             _loaded_with({"active_leg_index": -1}),
-            TypeError,
-            r"slots\[0\]\.active_leg_index must be a non-negative int, got -1",
+            ValueError,
+            r"invalid slots\[0\]\.active_leg_index: -1 \(must not be negative\)",
         ),
         (
             _loaded_with({"exit_leg_ratios": "1"}),

@@ -378,8 +378,11 @@ pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
 /// The i64 of `obj`, an int (`is_int`), named `field` on error: one past the signed 64-bit
 /// range says so, and an `Integral` that gives no int (no `__index__`) says that, not that it
 /// is too large.
-fn int_value(obj: &Bound<'_, PyAny>, field: std::fmt::Arguments<'_>) -> PyResult<i64> {
-    obj.extract::<i64>().map_err(|e| {
+fn int_value<'py, T>(obj: &Bound<'py, PyAny>, field: std::fmt::Arguments<'_>) -> PyResult<T>
+where
+    T: for<'a> FromPyObject<'a, 'py, Error = PyErr>,
+{
+    obj.extract::<T>().map_err(|e| {
         if e.is_instance_of::<PyOverflowError>(obj.py()) {
             PyValueError::new_err(format!(
                 "invalid {field}: {} (out of range)",
@@ -406,6 +409,19 @@ pub fn count_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<u64> {
     let v = int_arg(obj, field)?;
     u64::try_from(v)
         .map_err(|_| PyValueError::new_err(format!("invalid {field}: {v} (must not be negative)")))
+}
+
+/// An index (a slot's `active_leg_index`): an int from 0 to `usize::MAX`, named on error;
+/// one negative or past that is a ValueError, anything but an int a TypeError.
+pub fn index_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<usize> {
+    expect_int(obj, field)?;
+    if obj.lt(0)? {
+        return Err(PyValueError::new_err(format!(
+            "invalid {field}: {} (must not be negative)",
+            short_repr(obj)
+        )));
+    }
+    int_value(obj, format_args!("{field}"))
 }
 
 fn opt_int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<i64>> {

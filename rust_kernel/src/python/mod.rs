@@ -1660,15 +1660,7 @@ fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<crate::model::
         })
     })?;
     s.exit_leg_ratios = ratios.into();
-    let index = get("active_leg_index")?;
-    expect_int(&index, &field("active_leg_index"))?;
-    s.active_leg_index = index.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{} must be a non-negative int, got {}",
-            field("active_leg_index"),
-            short_repr(&index)
-        ))
-    })?;
+    s.active_leg_index = index_arg(&get("active_leg_index")?, &field("active_leg_index"))?;
     s.active_entry_order = order("active_entry_order")?;
     s.active_exit_order = order("active_exit_order")?;
     s.fsm_state = enum_arg(&get("fsm_state")?, &field("fsm_state"))?;

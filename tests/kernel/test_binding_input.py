@@ -1,0 +1,44 @@
+"""Bad input to the bindings is refused with the error the docs give, naming the field and the
+value, and nothing changes (found by a bug hunt)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel
+
+
+def _saved_with(key: str, value: Any) -> tuple[ExecutionKernel, list[dict[str, Any]]]:
+    k = ExecutionKernel(max_slots=2, kernel_id="binding-input")
+    slots = [dict(s) for s in k.slots()]
+    slots[0][key] = value
+    return k, slots
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [(-1, "must not be negative"), (10**30, "out of range"), (2**64, "out of range")],
+)
+def test_an_active_leg_index_out_of_range_is_a_value_error_naming_it(value: int, why: str) -> None:
+    """-1 or 10**30 was a TypeError without the "invalid" prefix: `except ValueError` around a
+    restore missed it."""
+    k, slots = _saved_with("active_leg_index", value)
+    before = k.slots()
+    with pytest.raises(ValueError, match=rf"^invalid slots\[0\]\.active_leg_index: {value} \({why}\)$"):
+        k.reconcile_from_slots(slots)
+    assert k.slots() == before
+
+
+@pytest.mark.parametrize("value", [1.5, True, "1", None])
+def test_an_active_leg_index_of_no_int_stays_a_type_error(value: Any) -> None:
+    k, slots = _saved_with("active_leg_index", value)
+    with pytest.raises(TypeError, match=r"^invalid slots\[0\]\.active_leg_index: expected int, got "):
+        k.reconcile_from_slots(slots)
+
+
+def test_the_largest_active_leg_index_reaches_the_kernel_which_names_the_legs() -> None:
+    k, slots = _saved_with("active_leg_index", 2**64 - 1)
+    with pytest.raises(ValueError, match=r"active_leg_index: 18446744073709551615, past the slot's 1"):
+        k.reconcile_from_slots(slots)
