@@ -1,7 +1,7 @@
 //! Exchange configuration and the fee model: predict each fill's fee, learn from the fees
 //! the exchange actually charged.
 
-use crate::error::{check_number, rules, KernelError, KernelResult, MAX_MAGNITUDE};
+use crate::error::{check_number, rules, shown, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,14 +87,14 @@ impl ExchangeConfig {
         if next.taker_rate >= 0.1 {
             return Err(KernelError::invalid(
                 "taker_rate",
-                next.taker_rate,
+                shown(next.taker_rate),
                 "must be a fraction below 0.1",
             ));
         }
         if next.maker_rate >= 0.1 {
             return Err(KernelError::invalid(
                 "maker_rate",
-                next.maker_rate,
+                shown(next.maker_rate),
                 "must be a fraction below 0.1",
             ));
         }
@@ -105,14 +105,22 @@ impl ExchangeConfig {
             return Err(if updates.iter().any(|(f, _)| f == "maker_rate") {
                 KernelError::invalid(
                     "maker_rate",
-                    format!("{} (taker_rate {})", next.maker_rate, next.taker_rate),
+                    format!(
+                        "{} (taker_rate {})",
+                        shown(next.maker_rate),
+                        shown(next.taker_rate)
+                    ),
                     "a rebate must be at most the taker rate: maker_rate must be at least \
                      -taker_rate",
                 )
             } else {
                 KernelError::invalid(
                     "taker_rate",
-                    format!("{} (maker_rate {})", next.taker_rate, next.maker_rate),
+                    format!(
+                        "{} (maker_rate {})",
+                        shown(next.taker_rate),
+                        shown(next.maker_rate)
+                    ),
                     "must be at least the maker rebate (-maker_rate)",
                 )
             });
@@ -120,7 +128,7 @@ impl ExchangeConfig {
         if next.funding_interval_secs <= 0.0 {
             return Err(KernelError::invalid(
                 "funding_interval_secs",
-                next.funding_interval_secs,
+                shown(next.funding_interval_secs),
                 "must be positive",
             ));
         }
@@ -373,7 +381,7 @@ impl FeeModel {
         if expected_fee == 0.0 {
             return Err(KernelError::invalid(
                 "expected_fee",
-                expected_fee,
+                shown(expected_fee),
                 "price, qty and the fee rate must all be other than 0 to calibrate",
             ));
         }
@@ -633,7 +641,7 @@ mod tests {
     #[rstest]
     #[case::rebate_above_the_taker_rate(&[("maker_rate", -0.0006)], "invalid maker_rate: -0.0006 (taker_rate 0.0005)")]
     #[case::rebate_with_a_free_taker(&[("maker_rate", -0.0001), ("taker_rate", 0.0)], "invalid maker_rate: -0.0001 (taker_rate 0)")]
-    #[case::taker_below_the_rebate(&[("taker_rate", 0.00005)], "invalid taker_rate: 0.00005 (maker_rate -0.0001)")]
+    #[case::taker_below_the_rebate(&[("taker_rate", 0.00005)], "invalid taker_rate: 5e-5 (maker_rate -0.0001)")]
     #[case::negative_taker(&[("taker_rate", -0.0001)], "invalid taker_rate: -0.0001 (must not be negative)")]
     #[case::nan_maker(&[("maker_rate", f64::NAN)], "invalid maker_rate: NaN")]
     #[case::infinite_rebate(&[("maker_rate", f64::NEG_INFINITY)], "invalid maker_rate: -inf")]

@@ -11,8 +11,8 @@
 
 use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
-    check_number, check_numbers, check_timestamp, new_input, rules, strict, too_large, KernelError,
-    KernelResult, MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, new_input, rules, shown, strict, too_large,
+    KernelError, KernelResult, MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{
     round_down_to_step, round_price_to_tick, round_up_to_step, Calibration, FeeModel, Liquidity,
@@ -7542,7 +7542,7 @@ impl Kernel {
         if !price.is_finite() || price <= 0.0 {
             return Err(KernelError::invalid(
                 "price",
-                price,
+                shown(price),
                 "must be a finite positive number",
             ));
         }
@@ -8749,14 +8749,14 @@ fn check_loaded_slot(
     if holds && s.entry_price <= 0.0 {
         return Err(KernelError::invalid(
             &field("entry_price"),
-            s.entry_price,
+            shown(s.entry_price),
             "a slot with a position needs a positive entry price",
         ));
     }
     if s.size > s.initial_size * (1.0 + 1e-9) + QTY_EPS {
         return Err(KernelError::invalid(
             &field("initial_size"),
-            s.initial_size,
+            shown(s.initial_size),
             "must not be below the slot's size",
         ));
     }
@@ -8764,7 +8764,7 @@ fn check_loaded_slot(
         // While its entry works a trade has exited nothing: all it holds is what it entered.
         return Err(KernelError::invalid(
             &field("initial_size"),
-            s.initial_size,
+            shown(s.initial_size),
             "must equal the slot's size while its entry order works",
         ));
     }
@@ -8807,7 +8807,7 @@ fn check_loaded_slot(
     if (works || holds) && s.leverage <= 0.0 {
         return Err(KernelError::invalid(
             &field("leverage"),
-            s.leverage,
+            shown(s.leverage),
             "must be positive for a slot with a position or a working order",
         ));
     }
@@ -8844,7 +8844,7 @@ fn check_loaded_slot(
         if o.size <= 0.0 {
             return Err(KernelError::invalid(
                 &field("size"),
-                o.size,
+                shown(o.size),
                 "must be positive",
             ));
         }
@@ -8890,7 +8890,7 @@ fn check_loaded_slot(
         if o.order_type == OrderType::Limit && o.price <= 0.0 {
             return Err(KernelError::invalid(
                 &field("price"),
-                o.price,
+                shown(o.price),
                 "a LIMIT order needs a positive price",
             ));
         }
@@ -8905,14 +8905,14 @@ fn check_loaded_slot(
             // While its entry works, all a trade holds is what that entry filled.
             return Err(KernelError::invalid(
                 &field("filled_size"),
-                o.filled_size,
+                shown(o.filled_size),
                 "must equal the slot's size while the entry works",
             ));
         }
         if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {
             return Err(KernelError::invalid(
                 &field("size"),
-                o.size,
+                shown(o.size),
                 "an exit must not sell more than the position it closes",
             ));
         }

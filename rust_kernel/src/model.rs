@@ -1,7 +1,7 @@
 //! The data the kernel takes in and hands out: intents, venue and account events, orders,
 //! slots, transitions and outcomes.
 
-use crate::error::{check_numbers, check_timestamp, KernelError, KernelResult};
+use crate::error::{check_numbers, check_timestamp, shown, KernelError, KernelResult};
 use crate::kernel::QTY_EPS;
 use crate::types::*;
 use serde::{Deserialize, Serialize};
@@ -199,7 +199,7 @@ impl VenueOrder {
         if self.filled_size > self.size * (1.0 + 1e-9) + QTY_EPS {
             return Err(KernelError::invalid(
                 &field("filled_size"),
-                self.filled_size,
+                shown(self.filled_size),
                 "must not be more than the order's size",
             ));
         }

@@ -1,6 +1,6 @@
 //! Pre-trade guard configuration: risk limits per kernel and precision limits per asset.
 
-use crate::error::{check_number, strict, KernelError, KernelResult, MAX_MAGNITUDE};
+use crate::error::{check_number, shown, strict, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -95,7 +95,7 @@ impl ConfigValue {
     /// The value as the caller wrote it, for an error message.
     fn shown(&self) -> String {
         match self {
-            ConfigValue::Num(x) => format!("{x}"),
+            ConfigValue::Num(x) => shown(*x),
             ConfigValue::Text(s) => format!("{s:?}"),
             ConfigValue::Flag(b) => if *b { "True" } else { "False" }.to_string(),
             ConfigValue::Off => "None".to_string(),
@@ -128,7 +128,7 @@ impl RiskLimits {
                     if *v <= 0.0 {
                         return Err(KernelError::invalid(
                             f,
-                            v,
+                            shown(*v),
                             "must be positive (use None to turn the rule off)",
                         ));
                     }
@@ -143,7 +143,7 @@ impl RiskLimits {
                         // Counted in a one-second window, a rate below 1 refuses every order.
                         return Err(KernelError::invalid(
                             f,
-                            v,
+                            shown(*v),
                             "must be at least 1: orders are counted in a one-second window, \
                              where a rate below 1 refuses every order",
                         ));
@@ -151,7 +151,7 @@ impl RiskLimits {
                     if f == "max_order_rate" && *v > MAX_ORDER_RATE {
                         return Err(KernelError::invalid(
                             f,
-                            v,
+                            shown(*v),
                             "must be at most 100000 a second, the most the window counts \
                              (use None to turn the rule off)",
                         ));
@@ -213,7 +213,7 @@ impl RiskLimits {
             if per_asset > total && strict() {
                 return Err(KernelError::invalid(
                     "max_notional_per_asset",
-                    format!("{per_asset} (max_notional_total {total})"),
+                    format!("{} (max_notional_total {})", shown(per_asset), shown(total)),
                     "must not be above the total cap, where it can never bind",
                 ));
             }

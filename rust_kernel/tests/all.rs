@@ -6,6 +6,8 @@
 // Each file declares its own `mod common;`, as it did as a binary of its own.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "error_numbers.rs"]
+mod error_numbers;
 #[path = "eviction.rs"]
 mod eviction;
 #[path = "fees_and_commitment.rs"]

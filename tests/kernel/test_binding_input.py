@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from kernel_helpers import intent
 
 from dita import ExecutionKernel
 
@@ -42,3 +43,15 @@ def test_the_largest_active_leg_index_reaches_the_kernel_which_names_the_legs() 
     k, slots = _saved_with("active_leg_index", 2**64 - 1)
     with pytest.raises(ValueError, match=r"active_leg_index: 18446744073709551615, past the slot's 1"):
         k.reconcile_from_slots(slots)
+
+
+def test_a_tiny_initial_size_is_shown_short() -> None:
+    """5e-324 was written out as a 330-digit decimal."""
+    k = ExecutionKernel(max_slots=2, kernel_id="binding-input")
+    k.process_intent(intent("ENTER", 0))
+    k.mark_price("BTCUSDT", 100.0)
+    slots = [dict(s) for s in k.slots()]
+    slots[0] |= {"size": 1.0, "initial_size": 5e-324}
+    with pytest.raises(ValueError, match=r"^invalid slots\[0\]\.initial_size: 5e-324 \(") as e:
+        k.reconcile_from_slots(slots)
+    assert len(str(e.value)) < 200
