@@ -55,3 +55,26 @@ def test_a_tiny_initial_size_is_shown_short() -> None:
     with pytest.raises(ValueError, match=r"^invalid slots\[0\]\.initial_size: 5e-324 \(") as e:
         k.reconcile_from_slots(slots)
     assert len(str(e.value)) < 200
+
+
+BYTES = [b"\x01", bytearray(b"\x01"), memoryview(b"\x01")]
+
+
+@pytest.mark.parametrize("value", BYTES, ids=["bytes", "bytearray", "memoryview"])
+def test_bytes_are_no_list_of_exit_legs(value: Any) -> None:
+    """Bytes were read as a list of numbers: b"\\x01" set the legs to (1.0,)."""
+    k = ExecutionKernel(max_slots=2, kernel_id="binding-input")
+    before = k.slots()
+    shown = rf"got {type(value).__name__} "
+    # The view passes its value on as set_slot_exit_leg_ratios' `ratios`, and is named so.
+    with pytest.raises(TypeError, match=rf"invalid ratios: expected a list of numbers, {shown}"):
+        k.slot(0).exit_leg_ratios = value
+    with pytest.raises(TypeError, match=rf"invalid ratios: expected a list of numbers, {shown}"):
+        k.set_slot_exit_leg_ratios(0, value)
+    slots = [dict(s) for s in before]
+    slots[0]["exit_leg_ratios"] = value
+    with pytest.raises(TypeError, match=rf"invalid slots\[0\]\.exit_leg_ratios: .*{shown}"):
+        k.reconcile_from_slots(slots)
+    with pytest.raises(TypeError, match=rf"invalid exit_leg_ratios: expected a list of numbers, {shown}"):
+        intent("ENTER", 0, exit_leg_ratios=value)
+    assert k.slots() == before

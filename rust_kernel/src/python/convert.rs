@@ -4,7 +4,9 @@ use crate::types::*;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyMapping, PyString, PyType};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyMapping, PyMemoryView, PyString, PyType,
+};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now() -> f64 {
@@ -227,10 +229,17 @@ pub fn not_a_list(obj: &Bound<'_, PyAny>, field: &str) -> PyErr {
 /// A TypeError naming the place in `field` of an item of `obj` that is no number as
 /// `float_arg` takes one (a bool, a `Decimal`, a complex, text), walking whatever iterates:
 /// a numpy array too, which PyO3 reads as a list but is no registered `Sequence`. Text and
-/// what does not iterate are left to PyO3's reading, which refuses them.
+/// what does not iterate are left to PyO3's reading, which refuses them. Bytes are refused
+/// whole: PyO3 read b"\x01" as the list [1.0].
 pub fn refuse_non_numbers(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     if obj.is_instance_of::<PyString>() {
         return Ok(());
+    }
+    if obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+        || obj.is_instance_of::<PyMemoryView>()
+    {
+        return Err(not_a_list(obj, field));
     }
     let Ok(items) = obj.try_iter() else {
         return Ok(());
