@@ -54,8 +54,10 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 
     def on_sigterm(signum: int, frame: Any) -> None:
         global _armed, _held, _late
-        if _holding and _held:
-            raise Terminated  # a second one inside held(): the block does not end, so now
+        if _holding and (_held or (_held_interrupt and _armed)):
+            # A second signal inside held() (a Ctrl-C kept before it counts too: a SIGTERM was
+            # kept as well, and the run hung until a third): the block does not end, so now.
+            raise Terminated
         if _armed:
             _armed = False
             if _holding:
@@ -99,11 +101,11 @@ def ignore_sigterm_to_exit() -> None:
 
 def _on_sigint(signum: int, frame: Any) -> None:
     global _held_interrupt
-    if _holding and not _held_interrupt:
+    if _holding and not _held_interrupt and not _held:
         _held_interrupt = True
     else:
-        # Outside held(), or a second Ctrl-C inside it: a block that does not end (a strategy
-        # in a loop) must still be stoppable.
+        # Outside held(), or a second Ctrl-C inside it, or one after a SIGTERM it kept: a block
+        # that does not end (a strategy in a loop) must still be stoppable.
         raise KeyboardInterrupt
 
 
@@ -140,8 +142,9 @@ def held() -> Iterator[None]:
     KeyboardInterrupt, too, while :func:`sigterm_as_interrupt` is on): for a
     write whose result must be kept (how many bytes went out), which a signal raised
     between the call's return and the assignment would lose, or a data row a run counts as
-    handled once its strategies saw it. A second signal inside the block raises at once, so
-    a block that does not end can still be stopped."""
+    handled once its strategies saw it. A second signal inside the block (a Ctrl-C after a
+    SIGTERM, or the reverse, too) raises at once, so a block that does not end can still be
+    stopped; a SIGTERM after :func:`closing` is ignored there as elsewhere."""
     global _holding, _held, _held_interrupt
     _holding = True
     try:

@@ -20,7 +20,7 @@ from rich.table import Table
 
 from dita._kernel import WalError
 from dita._numbers import is_real
-from dita._signals import Terminated, closing, sigterm_as_interrupt
+from dita._signals import Terminated, closing, held, installed, sigterm_as_interrupt
 from dita._text import shortened
 from dita.cli._common import (
     BALANCE,
@@ -1046,15 +1046,25 @@ def paper(
     finally:
         closing()  # a SIGTERM from here on must not cut the closing short: the state saved, the kernel closed
         try:
-            session.runtime.stop()
-            if session.wal_dir is not None:
-                # Ctrl-C or SIGTERM may have landed between a fill the venue made and the kernel
-                # taking it: the venue still knows the orders it ended now, the next run's does not.
-                try:
-                    _reconcile(session)
-                except Exception as exc:
-                    problems.append(f"cannot reconcile the kernel with the paper venue: {exc}")
-            path = session.save(running=False)
+            # A Ctrl-C now (the data just ended, or one more after a Ctrl-C or a SIGTERM) is kept
+            # to the end of the save and then let go, the run being over: raised in its middle, it
+            # left the state file of the run's start (`running: true`, none of the run's fills)
+            # and exit status 130. A second one stops at once (a strategy's on_stop that hangs).
+            saved = False
+            with held() if installed() else contextlib.nullcontext():
+                session.runtime.stop()
+                if session.wal_dir is not None:
+                    # Ctrl-C or SIGTERM may have landed between a fill the venue made and the kernel
+                    # taking it: the venue still knows the orders it ended now, the next run's does not.
+                    try:
+                        _reconcile(session)
+                    except Exception as exc:
+                        problems.append(f"cannot reconcile the kernel with the paper venue: {exc}")
+                path = session.save(running=False)
+                saved = True
+        except KeyboardInterrupt:
+            if not saved:
+                raise
         except OSError as exc:
             problems.append(f"cannot write the final state file in {state}: {exc}")
         except WalError as exc:
