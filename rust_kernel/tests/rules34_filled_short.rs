@@ -12,34 +12,12 @@ use dita_kernel::*;
 
 mod common;
 use common::{
-    ack, close, detail, exit_whole, long_btc, open_btc, open_log, set_segment_rules,
-    well_formed_details,
+    ack, close, detail, exit_whole, fill, filled_short, long_btc, open_btc, open_log,
+    set_segment_rules, well_formed_details,
 };
 
 fn enter() -> Intent {
     long_btc("e0", "t0", 0, KernelCommandType::Enter, 1.0)
-}
-
-/// Fill `event_id` of `size` of `order` at 100, stating the running total `total` (0: none),
-/// `status` and `remaining`.
-fn fill(
-    order: &VenueOrder,
-    event_id: &str,
-    size: f64,
-    total: f64,
-    status: VenueOrderStatus,
-    remaining: f64,
-) -> VenueEvent {
-    let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
-    (e.price, e.size, e.filled_size, e.timestamp) = (100.0, size, total, 1_001.0);
-    e.fill_id = id(&format!("T-{event_id}"));
-    (e.status, e.remaining_size) = (status, remaining);
-    e
-}
-
-/// A fill of `size` saying the order is over at `total` filled: FILLED, nothing remaining.
-fn filled_short(order: &VenueOrder, event_id: &str, size: f64, total: f64) -> VenueEvent {
-    fill(order, event_id, size, total, VenueOrderStatus::Filled, 0.0)
 }
 
 /// A partial fill as a venue states one: PARTIALLY_FILLED with the rest remaining.

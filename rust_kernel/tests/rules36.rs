@@ -9,7 +9,9 @@ use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
-use common::{close, exit_whole, long_btc, open_btc, open_log, set_segment_rules};
+use common::{
+    close, exit_whole, fill, filled_short, long_btc, open_btc, open_log, set_segment_rules,
+};
 
 fn intent(intent_id: &str, action: KernelCommandType) -> Intent {
     long_btc(intent_id, "t0", 0, action, 1.0)
@@ -55,28 +57,6 @@ fn exit_in_doubt(k: &mut Kernel) -> VenueOrder {
     apply(k, doubting(&order));
     assert_eq!(k.orders_in_doubt().len(), 1);
     order
-}
-
-/// Late fill `event_id` of `size` of `order` at 100, stating the running total `total`,
-/// `status` and `remaining`.
-fn fill(
-    order: &VenueOrder,
-    event_id: &str,
-    size: f64,
-    total: f64,
-    status: VenueOrderStatus,
-    remaining: f64,
-) -> VenueEvent {
-    let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
-    (e.price, e.size, e.filled_size, e.timestamp) = (100.0, size, total, 1_001.0);
-    e.fill_id = id(&format!("T-{event_id}"));
-    (e.status, e.remaining_size) = (status, remaining);
-    e
-}
-
-/// A fill of `size` saying the order is over at `total` filled: FILLED, nothing remaining.
-fn filled_short(order: &VenueOrder, event_id: &str, size: f64, total: f64) -> VenueEvent {
-    fill(order, event_id, size, total, VenueOrderStatus::Filled, 0.0)
 }
 
 fn late(k: &mut Kernel, ev: &VenueEvent) -> KernelOutcome {

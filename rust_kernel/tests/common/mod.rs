@@ -175,3 +175,27 @@ pub fn settle(event_id: &str, fill_id: &str, asset: &str, fee: f64, ts: f64) -> 
     e.timestamp = ts;
     e
 }
+
+/// Fill `event_id` of `size` of `order` at 100, stating the running total `total` (0: none),
+/// `status` and `remaining`.
+#[allow(dead_code)] // not every test uses every helper
+pub fn fill(
+    order: &VenueOrder,
+    event_id: &str,
+    size: f64,
+    total: f64,
+    status: VenueOrderStatus,
+    remaining: f64,
+) -> VenueEvent {
+    let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+    (e.price, e.size, e.filled_size, e.timestamp) = (100.0, size, total, 1_001.0);
+    e.fill_id = id(&format!("T-{event_id}"));
+    (e.status, e.remaining_size) = (status, remaining);
+    e
+}
+
+/// A fill of `size` saying the order is over at `total` filled: FILLED, nothing remaining.
+#[allow(dead_code)] // not every test uses every helper
+pub fn filled_short(order: &VenueOrder, event_id: &str, size: f64, total: f64) -> VenueEvent {
+    fill(order, event_id, size, total, VenueOrderStatus::Filled, 0.0)
+}
