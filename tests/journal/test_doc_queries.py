@@ -455,6 +455,19 @@ def _per_fill(rows: list[dict[str, Any]], *columns: str) -> dict[tuple[str, str]
     return {(r["trade_id"], r["fill_id"]): tuple(r[c] for c in columns) for r in rows}
 
 
+def _enter_and_fill_123(kernel: ExecutionKernel, slot: int, asset: str, price: float) -> None:
+    """Slot ``slot`` enters 1.0 of ``asset`` at ``price`` and fills whole under trade id "123"
+    (venues number trades per market: fills of several assets may share it)."""
+    intent = KernelIntent(f"e{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", price, 1.0)
+    order = kernel.process_intent(intent).order
+    assert order is not None
+    ev = VenueEvent(
+        f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset=asset,
+        price=price, size=1.0, filled_size=1.0, fill_id="123",
+    )  # fmt: skip
+    assert kernel.on_venue_event(ev).accepted
+
+
 def test_fills_of_two_markets_under_one_fill_id_are_each_charged_their_own_settlement(
     journal: ClickHouseJournal,
 ) -> None:
@@ -463,25 +476,14 @@ def test_fills_of_two_markets_under_one_fill_id_are_each_charged_their_own_settl
     the id waiting then: refused while both wait, it settles BTC's once ETH's is settled. SOL's
     "123", booked after, still waits. At the default verbosity: no venue event is needed."""
     kernel = ExecutionKernel(max_slots=3, venue=SilentVenue(), journal=journal, kernel_id="markets")
-
-    def enter_and_fill(slot: int, asset: str, price: float) -> None:
-        intent = KernelIntent(f"e{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", price, 1.0)
-        order = kernel.process_intent(intent).order
-        assert order is not None
-        ev = VenueEvent(
-            f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset=asset,
-            price=price, size=1.0, filled_size=1.0, fill_id="123",
-        )  # fmt: skip
-        assert kernel.on_venue_event(ev).accepted
-
-    enter_and_fill(0, "BTCUSDT", 50_000.0)  # 25.0 predicted
-    enter_and_fill(1, "ETHUSDT", 3_000.0)  # 1.5 predicted
+    _enter_and_fill_123(kernel, 0, "BTCUSDT", 50_000.0)  # 25.0 predicted
+    _enter_and_fill_123(kernel, 1, "ETHUSDT", 3_000.0)  # 1.5 predicted
     ambiguous = _settle(kernel, "s0", "123", 9.0)
     assert (ambiguous.accepted, ambiguous.diagnostic_code.name) == (False, "INVALID_INTENT")
     eth = _settle(kernel, "s1", "123", 2.0, asset="ETHUSDT")
     btc = _settle(kernel, "s2", "123", 20.0)
     assert eth.accepted and btc.accepted and btc.details["predicted_fee"] == 25.0
-    enter_and_fill(2, "SOLUSDT", 100.0)  # predicted, after the settlement naming no asset
+    _enter_and_fill_123(kernel, 2, "SOLUSDT", 100.0)  # predicted, after the settlement naming no asset
     journal.flush(30)
     paid = {f"t{s}": kernel.slot_state(s).fees_paid for s in range(3)}
     assert (paid["t0"], paid["t1"]) == pytest.approx((20.0, 2.0)) and paid["t2"] > 0
@@ -753,14 +755,7 @@ def test_two_settlements_naming_no_asset_each_charge_the_fill_of_their_id_waitin
     queries took the latest settlement of the id for both, BTC's fill charged ETH's 2.0."""
     kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), journal=journal, kernel_id="bare-ids")
     for slot, asset, price, fee in ((0, "BTCUSDT", 50_000.0, 20.0), (1, "ETHUSDT", 3_000.0, 2.0)):
-        intent = KernelIntent(f"e{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", price, 1.0)
-        order = kernel.process_intent(intent).order
-        assert order is not None
-        ev = VenueEvent(
-            f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset=asset,
-            price=price, size=1.0, filled_size=1.0, fill_id="123",
-        )  # fmt: skip
-        assert kernel.on_venue_event(ev).accepted
+        _enter_and_fill_123(kernel, slot, asset, price)
         assert _settle(kernel, f"s{slot}", "123", fee).accepted
     journal.flush(30)
     paid = {f"t{s}": kernel.slot_state(s).fees_paid for s in range(2)}
