@@ -96,7 +96,7 @@ impl OrderIndex {
 
     /// The id's place when it holds the id: the two ids' lengths compared first, then their
     /// bytes eight at a time ([`same_bytes`]).
-    #[inline]
+    #[inline(always)]
     fn held(&self, id: &Id) -> Option<usize> {
         let id = id.as_bytes();
         let p = Self::place(id)?;
