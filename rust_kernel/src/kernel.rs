@@ -1392,6 +1392,46 @@ impl SideCounts {
         for i in 0..2 {
             c.working[i] += now.working[i] - was.working[i];
         }
+        Self::engage(c, side, engaged);
+    }
+
+    /// As [`SideCounts::count`] where only what the slot's working orders have left changed,
+    /// by `by` (per side of the book): the slot's count and its asset's sums moved by it,
+    /// without the slot's whole units made again and compared.
+    #[inline(always)]
+    fn count_working(
+        &mut self,
+        asset: &Id,
+        side: TradeSide,
+        engaged: Option<bool>,
+        sid: usize,
+        by: [i128; 2],
+    ) {
+        if !self.current {
+            return;
+        }
+        let place = match self.slots.get(sid).map_or(NO_PLACE, |c| c.place) {
+            NO_PLACE => self.take_place(asset, sid),
+            p => p,
+        };
+        let counted = &mut self.slots[sid];
+        debug_assert_eq!(
+            &self.assets[place as usize].0, asset,
+            "a slot's asset changed while counted"
+        );
+        let c = &mut self.assets[place as usize].1;
+        let [buy, sell] = by;
+        counted.units.working[0] += buy;
+        counted.units.working[1] += sell;
+        c.working[0] += buy;
+        c.working[1] += sell;
+        Self::engage(c, side, engaged);
+    }
+
+    /// Counts a slot on `side` of `c` as engaged or no longer (`engaged`: None when that did
+    /// not change).
+    #[inline(always)]
+    fn engage(c: &mut AssetCounts, side: TradeSide, engaged: Option<bool>) {
         let i = match side {
             TradeSide::Long => Some(0),
             TradeSide::Short => Some(1),
@@ -6838,6 +6878,11 @@ impl Kernel {
     /// Puts a copy of `order` as slot `sid`'s working entry or exit (its `is_entry`), as
     /// [`Kernel::set_working`] with `Some(order.clone())`: the order it replaces dropped
     /// first, so the copy is written where it goes rather than made aside and moved in.
+    ///
+    /// Counted in [`SideCounts`] by what changed (the order replaced, if any, taken off its
+    /// side of the book and `order` put on its own) rather than by the slot's units made
+    /// again ([`Kernel::recount_slot`]): the slot was counted as it was after its last
+    /// change, and its size is not changed here, so the sums end the same.
     fn set_working_to(&mut self, sid: usize, order: &VenueOrder) {
         let slot = &mut self.slots[sid];
         let was = engaged(slot);
@@ -6846,9 +6891,18 @@ impl Kernel {
         } else {
             &mut slot.active_exit_order
         };
+        let mut by = [0i128; 2];
+        if let Some(old) = working {
+            by[book_side(old.side)] -= units(old.remaining());
+        }
+        by[book_side(order.side)] += units(order.remaining());
         *working = None;
         *working = Some(order.clone());
-        self.recount_slot(sid, was);
+        let now = engaged(slot);
+        if now != was || by != [0, 0] {
+            self.sides
+                .count_working(&slot.asset, slot.side, (now != was).then_some(now), sid, by);
+        }
     }
 
     /// Counts slot `sid` in [`SideCounts`] as it is now, where it was `was` ([`engaged`])
@@ -8982,6 +9036,47 @@ mod tests {
         assert!(below < at && at < above, "{below} {at} {above}");
         assert_eq!(at, 9_000 * 10i128.pow(15));
         assert_eq!(units(-9_000.0), -at);
+    }
+
+    #[test]
+    fn a_sent_order_counts_as_a_recount_of_its_slot_does() {
+        // set_working_to moves the counts by the order it replaces and the one it puts: the
+        // same sums as the slot counted again (side_counts_difference recounts every slot).
+        let mut k = Kernel::new("sent", 2).unwrap();
+        let entry = k.process_intent(&enter(1, 0)).submit.unwrap();
+        assert_eq!(k.side_counts_difference(), None);
+        let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &entry.client_order_id);
+        fill.price = 100.0;
+        fill.size = 0.25;
+        assert!(k.on_venue_event(&fill).accepted);
+        assert_eq!(k.side_counts_difference(), None);
+        // A working entry a quarter filled replaced by a sell and by a buy of other sizes,
+        // then a working exit put beside it.
+        for (side, size, is_entry) in [
+            (OrderSide::Sell, 2.0, true),
+            (OrderSide::Buy, 0.5, true),
+            (OrderSide::Sell, 0.25, false),
+        ] {
+            let mut order = k.slots[0].active_entry_order.clone().unwrap();
+            order.side = side;
+            order.size = size;
+            order.filled_size = 0.1;
+            order.is_entry = is_entry;
+            k.set_working_to(0, &order);
+            assert_eq!(
+                k.side_counts_difference(),
+                None,
+                "{side:?} {size} {is_entry}"
+            );
+        }
+        let before = k.sides.counted(0);
+        k.set_working_to(0, &k.slots[0].active_exit_order.clone().unwrap());
+        assert_eq!(
+            k.sides.counted(0),
+            before,
+            "the same order again moves nothing"
+        );
+        assert_eq!(k.side_counts_difference(), None);
     }
 
     #[test]
