@@ -5492,9 +5492,11 @@ impl Kernel {
         // whole position went out off the grid, which the venue refuses (`whole_position`).
         // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
         // an order of 1e9, and a venue that filled a lot less did not fill it.
+        // A fill of just what is left is booked as it is: nothing to snap, no lot to look up.
         let left = order.size - order.filled_size;
         let snaps = rules() >= 8
             && left > QTY_EPS
+            && left != qty
             && left - qty <= size_tolerance(order.size)
             && self.below_half_a_lot(&order.asset, left - qty);
         let qty = if snaps { left } else { qty };
