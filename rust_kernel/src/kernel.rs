@@ -5392,6 +5392,8 @@ impl Kernel {
         seq: u64,
     ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
         use KernelDiagnosticCode as D;
+        // Whether the fill comes without an id of its own, looked at once.
+        let no_fill_id = ev.fill_id.is_empty();
         // An order followed under rules 5 (`covered`) books what its reports' intervals do
         // not cover yet (`Covered`): resends, late fills and total-only reports in any order.
         let placed = covered
@@ -5412,10 +5414,10 @@ impl Kernel {
         let by_total = (rules() >= 1
             && ev.size > 0.0
             && ev.filled_size > 0.0
-            && (ev.fill_id.is_empty() || rules() >= 11))
+            && (no_fill_id || rules() >= 11))
             .then(|| running_total_key(&order.client_order_id, ev.filled_size));
-        let total_key = by_total.filter(|_| ev.fill_id.is_empty());
-        let remembered = if ev.fill_id.is_empty() {
+        let total_key = by_total.filter(|_| no_fill_id);
+        let remembered = if no_fill_id {
             total_key
         } else {
             by_total.map(|k| sized_total_key(k, ev.size))
@@ -5430,11 +5432,10 @@ impl Kernel {
                 && rules() >= 11
                 && total_key.is_some_and(|k| seen(sized_total_key(k, ev.size))))
             || (placed.is_none()
-                && !ev.fill_id.is_empty()
+                && !no_fill_id
                 && rules() >= 14
                 && by_total.is_some_and(|k| seen(id_less_key(k, ev.size))))
-            || (!ev.fill_id.is_empty()
-                && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
+            || (!no_fill_id && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
         let stale = placed.is_none()
             && ev.filled_size > 0.0
             && ev.filled_size <= order.filled_size + QTY_EPS
