@@ -232,34 +232,40 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     word(a, n - 8) == word(b, n - 8)
 }
 
-/// The same entries, wherever each is kept.
-impl PartialEq for OrderIndex {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(c, s)| other.get(c) == Some(s))
-    }
+/// An index of ids standing for an `IdMap<Id, usize>` (its `len`, `iter`, `get` and `insert`):
+/// equal when it holds the same entries, wherever each is kept, and serialized as that map.
+macro_rules! as_its_map {
+    ($index:ident) => {
+        impl PartialEq for $index {
+            fn eq(&self, other: &Self) -> bool {
+                self.len() == other.len() && self.iter().all(|(k, s)| other.get(k) == Some(s))
+            }
+        }
+
+        impl Serialize for $index {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = s.serialize_map(Some(self.len()))?;
+                for (k, sid) in self.iter() {
+                    m.serialize_entry(k, sid)?;
+                }
+                m.end()
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $index {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let mut index = $index::default();
+                for (k, sid) in IdMap::<Id, usize>::deserialize(d)? {
+                    index.insert(k, sid);
+                }
+                Ok(index)
+            }
+        }
+    };
 }
 
-/// As the map it stands for.
-impl Serialize for OrderIndex {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.len()))?;
-        for (c, sid) in self.iter() {
-            m.serialize_entry(c, sid)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for OrderIndex {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut index = OrderIndex::default();
-        for (c, sid) in IdMap::<Id, usize>::deserialize(d)? {
-            index.insert(c, sid);
-        }
-        Ok(index)
-    }
-}
+as_its_map!(OrderIndex);
 
 /// Working orders by venue id, to their slot: a few entries in a short list in front of a map,
 /// an id in one or the other, never both. A venue acknowledges an order and reports its end
@@ -340,34 +346,7 @@ impl VenueIndex {
     }
 }
 
-/// The same entries, wherever each is kept.
-impl PartialEq for VenueIndex {
-    fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.iter().all(|(v, s)| other.get(v) == Some(s))
-    }
-}
-
-/// As the map it stands for.
-impl Serialize for VenueIndex {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(self.len()))?;
-        for (v, sid) in self.iter() {
-            m.serialize_entry(v, sid)?;
-        }
-        m.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for VenueIndex {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let mut index = VenueIndex::default();
-        for (v, sid) in IdMap::<Id, usize>::deserialize(d)? {
-            index.insert(v, sid);
-        }
-        Ok(index)
-    }
-}
+as_its_map!(VenueIndex);
 
 /// A value by asset whose entry, once made, stays when it comes to nothing (a total of 0, an
 /// emptied set), with its allocation, so a trade opening and closing on one market changes it

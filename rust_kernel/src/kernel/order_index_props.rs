@@ -47,7 +47,8 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn sorted<'a>(entries: impl Iterator<Item = (&'a Id, &'a usize)>) -> Vec<(Id, usize)> {
+/// The entries, sorted: an index's and its map's compared whatever their order.
+pub(super) fn sorted<'a>(entries: impl Iterator<Item = (&'a Id, &'a usize)>) -> Vec<(Id, usize)> {
     let mut v: Vec<(Id, usize)> = entries.map(|(c, &s)| (c.clone(), s)).collect();
     v.sort();
     v

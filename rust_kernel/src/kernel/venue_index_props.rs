@@ -3,6 +3,7 @@
 //! takes places while the map holds others); and it serializes as that map, and reads back
 //! from it.
 
+use super::order_index_props::sorted;
 use super::*;
 use proptest::prelude::*;
 
@@ -34,12 +35,6 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (0..IDS.len()).prop_map(Op::Remove),
         1 => Just(Op::Clear),
     ]
-}
-
-fn sorted<'a>(entries: impl Iterator<Item = (&'a Id, &'a usize)>) -> Vec<(Id, usize)> {
-    let mut v: Vec<(Id, usize)> = entries.map(|(c, &s)| (c.clone(), s)).collect();
-    v.sort();
-    v
 }
 
 proptest! {
