@@ -163,6 +163,11 @@ def _named(trade: tuple[str, float]) -> str:
     return f"trade {trade[0]!r}" if trade[0] else "no trade"
 
 
+# Per thread, the SlotMetadata its last ``|=`` changed (a weak reference: it holds its kernel),
+# until it assigns slot metadata (see ``SlotMetadata._just_augmented``).
+_augmented = threading.local()
+
+
 class SlotMetadata(dict[str, Any]):
     """A slot's metadata as ``SlotView.metadata`` reads it: a dict that writes each change in
     place through to the kernel (validated there; a refused change changes nothing). As a plain
@@ -171,7 +176,7 @@ class SlotMetadata(dict[str, Any]):
     kept. It belongs to the trade it was read for: changed once the slot holds another trade
     (or none), it raises RuntimeError and changes nothing (it wrote into the other trade's)."""
 
-    __slots__ = ("_augmented", "_kernel", "_slot_id", "_trade")
+    __slots__ = ("__weakref__", "_kernel", "_slot_id", "_trade")
 
     def __init__(self, kernel: KernelCore, slot_id: int) -> None:
         state = kernel.slot_state(slot_id)
@@ -179,12 +184,8 @@ class SlotMetadata(dict[str, Any]):
         self._kernel = kernel
         self._slot_id = slot_id
         self._trade = _trade_of(state)
-        # Whether its last change was a ``|=``, which Python ends by assigning it back: see
-        # ``_just_augmented``.
-        self._augmented = False
 
     def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        self._augmented = False
         # Applied to the kernel's metadata as it is now, so a change made elsewhere since this
         # dict was read is kept; read and written under the lock, so one made meanwhile is too.
         with _metadata_lock(self._kernel):
@@ -217,12 +218,13 @@ class SlotMetadata(dict[str, Any]):
             and _same_values(self, kernel.slot_state(slot_id).metadata)
         )
 
-    def _just_augmented(self, kernel: KernelCore, slot_id: int) -> bool:
-        """Whether this is ``kernel``'s metadata of ``slot_id`` whose last change was a ``|=``
-        (written through already), and forgets it: ``view.metadata |= x`` assigns it back
-        once, and another thread's change made in between was undone by writing it again."""
-        augmented, self._augmented = self._augmented, False
-        return augmented and self._kernel is kernel and self._slot_id == slot_id
+    def _just_augmented(self, last: Any, kernel: KernelCore, slot_id: int) -> bool:
+        """Whether this is ``kernel``'s metadata of ``slot_id`` and ``last``, what this thread's
+        last ``|=`` changed with no metadata assigned by it since (written through already):
+        ``view.metadata |= x`` assigns it back once, and another thread's change made in between
+        was undone by writing it again. Any assignment ends it: a dict changed so, kept, and
+        assigned back after another assignment (a restore) is written."""
+        return last is self and self._kernel is kernel and self._slot_id == slot_id
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._change("__setitem__", key, value)
@@ -232,7 +234,7 @@ class SlotMetadata(dict[str, Any]):
 
     def __ior__(self, other: Any) -> SlotMetadata:  # type: ignore[override,misc]
         self._change("update", other)
-        self._augmented = True
+        _augmented.last = weakref.ref(self)
         return self
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -290,12 +292,15 @@ class SlotView:
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "metadata":
+            # Taken by every assignment of this thread's, of whatever value.
+            ref, _augmented.last = getattr(_augmented, "last", None), None
+            last = None if ref is None else ref()
             with _metadata_lock(self._kernel):
                 # ``view.metadata |= x`` changes the metadata in place, then assigns it back:
                 # written through already, it is not written (and logged) again, nor over a
                 # change another thread made in between.
                 if isinstance(value, SlotMetadata) and (
-                    value._just_augmented(self._kernel, self.slot_id)
+                    value._just_augmented(last, self._kernel, self.slot_id)
                     or value._held_by(self._kernel, self.slot_id)
                 ):
                     return

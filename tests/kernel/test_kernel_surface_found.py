@@ -43,3 +43,16 @@ def test_augmented_assignments_racing_in_place_changes_lose_none() -> None:
     held = k.slot_state(0).metadata
     assert [i for i in range(n) if held.get(f"b{i}") != i] == []
     assert held["a"] == n - 1
+
+
+def test_a_dict_changed_with_or_equals_then_assigned_after_another_assignment_is_written() -> None:
+    """Only the assignment that ends ``|=`` is skipped: a dict changed so earlier, kept, and
+    assigned back after the slot's metadata was replaced meanwhile (a restore) was taken for
+    that assignment and not written, the replacement kept without a word."""
+    k = ExecutionKernel(max_slots=1, kernel_id="ior-restore")
+    view = k.slot(0)
+    saved = view.metadata
+    saved |= {"stop": 95.0}
+    view.metadata = {}
+    view.metadata = saved
+    assert k.slot_state(0).metadata == {"stop": 95.0}
