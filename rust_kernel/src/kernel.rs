@@ -6785,7 +6785,10 @@ impl Kernel {
     }
 
     /// [`Kernel::finish_order`] with the client id's [`fingerprint`], `client_fp`, made.
-    /// `place`: where [`OrderIndex`]'s table holds the client id, when known.
+    /// `place`: where [`OrderIndex`]'s table holds the client id, when known. Only a fill's
+    /// lookup gives one, and nothing between it and here adds to the index (ids are added by
+    /// `send_order` and `replace_slots` only); a path that does must pass None, as the place
+    /// is checked in debug builds alone.
     fn finish_order_fp(
         &mut self,
         sid: usize,
