@@ -1356,15 +1356,8 @@ impl SideCounts {
         if !self.current {
             return;
         }
-        let place = match self.slots.get(sid).map_or(NO_PLACE, |c| c.place) {
-            NO_PLACE => self.take_place(asset, sid),
-            p => p,
-        };
+        let place = self.place_of(asset, sid);
         let counted = &mut self.slots[sid];
-        debug_assert_eq!(
-            &self.assets[place as usize].0, asset,
-            "a slot's asset changed while counted"
-        );
         let was = std::mem::replace(&mut counted.units, now);
         let c = &mut self.assets[place as usize].1;
         c.net += now.net - was.net;
@@ -1372,6 +1365,20 @@ impl SideCounts {
             c.working[i] += now.working[i] - was.working[i];
         }
         Self::engage(c, side, engaged);
+    }
+
+    /// Where slot `sid`'s asset `asset` is counted, its place taken when it has none.
+    #[inline(always)]
+    fn place_of(&mut self, asset: &Id, sid: usize) -> u32 {
+        let place = match self.slots.get(sid).map_or(NO_PLACE, |c| c.place) {
+            NO_PLACE => self.take_place(asset, sid),
+            p => p,
+        };
+        debug_assert_eq!(
+            &self.assets[place as usize].0, asset,
+            "a slot's asset changed while counted"
+        );
+        place
     }
 
     /// As [`SideCounts::count`] where only what the slot's working orders have left changed,
@@ -1389,15 +1396,8 @@ impl SideCounts {
         if !self.current {
             return;
         }
-        let place = match self.slots.get(sid).map_or(NO_PLACE, |c| c.place) {
-            NO_PLACE => self.take_place(asset, sid),
-            p => p,
-        };
+        let place = self.place_of(asset, sid);
         let counted = &mut self.slots[sid];
-        debug_assert_eq!(
-            &self.assets[place as usize].0, asset,
-            "a slot's asset changed while counted"
-        );
         let c = &mut self.assets[place as usize].1;
         let [buy, sell] = by;
         counted.units.working[0] += buy;
