@@ -130,7 +130,7 @@ class InMemoryJournal(ClosesWithTheLastKernel):
 
     def records(self, kernel: ExecutionKernel) -> bool:
         """Whether ``kernel`` is attached here (until :meth:`close`)."""
-        return any(k is kernel for k in self._kernels)
+        return self.serves(kernel)
 
     def flush(self, timeout: float | None = None) -> None:
         """Drain every attached kernel into the tables, in the caller's thread.
@@ -209,7 +209,7 @@ class InMemoryJournal(ClosesWithTheLastKernel):
 
         Recording stops before the last drain, as in ``ClickHouseJournal``: rows a kernel still
         trading made after that drain would stay in its outbox, taken by nobody."""
-        mine = any(k is kernel for k in self._kernels)
+        mine = self.serves(kernel)
         if mine:
             kernel.set_journal_enabled(False)
         self.flush()
