@@ -54,6 +54,19 @@ pub(super) fn sorted<'a>(entries: impl Iterator<Item = (&'a Id, &'a usize)>) -> 
     v
 }
 
+/// `index` serializes as `map`, the map it stands for: read back as a map, and the map's bytes
+/// read back as an index equal to it.
+pub(super) fn serialized_as<I>(index: &I, map: &IdMap<Id, usize>) -> Result<(), TestCaseError>
+where
+    I: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let read: IdMap<Id, usize> = bincode::deserialize(&bincode::serialize(index).unwrap()).unwrap();
+    prop_assert_eq!(&read, map);
+    let back: I = bincode::deserialize(&bincode::serialize(map).unwrap()).unwrap();
+    prop_assert!(&back == index);
+    Ok(())
+}
+
 proptest! {
     #[test]
     fn order_index_is_its_map(ops in proptest::collection::vec(op(), 1..60)) {
@@ -95,13 +108,7 @@ proptest! {
             let mut expected: Vec<usize> = map.values().copied().collect();
             expected.sort();
             prop_assert_eq!(values, expected);
-            // Serialized as the map: read back as a map, and the map's bytes read back as an
-            // index equal to this one.
-            let bytes = bincode::serialize(&index).unwrap();
-            let read: IdMap<Id, usize> = bincode::deserialize(&bytes).unwrap();
-            prop_assert_eq!(&read, &map);
-            let back: OrderIndex = bincode::deserialize(&bincode::serialize(&map).unwrap()).unwrap();
-            prop_assert!(back == index);
+            serialized_as(&index, &map)?;
         }
     }
 }

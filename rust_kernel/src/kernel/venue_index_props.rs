@@ -3,7 +3,7 @@
 //! takes places while the map holds others); and it serializes as that map, and reads back
 //! from it.
 
-use super::order_index_props::sorted;
+use super::order_index_props::{serialized_as, sorted};
 use super::*;
 use proptest::prelude::*;
 
@@ -63,13 +63,7 @@ proptest! {
                 prop_assert_eq!(index.contains_key(&id(v)), map.contains_key(&id(v)));
             }
             prop_assert_eq!(sorted(index.iter()), sorted(map.iter()));
-            // Serialized as the map: read back as a map, and the map's bytes read back as an
-            // index equal to this one.
-            let bytes = bincode::serialize(&index).unwrap();
-            let read: IdMap<Id, usize> = bincode::deserialize(&bytes).unwrap();
-            prop_assert_eq!(&read, &map);
-            let back: VenueIndex = bincode::deserialize(&bincode::serialize(&map).unwrap()).unwrap();
-            prop_assert!(back == index);
+            serialized_as(&index, &map)?;
         }
     }
 }
