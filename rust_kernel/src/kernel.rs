@@ -97,26 +97,25 @@ impl OrderIndex {
     /// The id's place when it holds the id: the two ids' lengths compared first, then their
     /// bytes eight at a time ([`same_bytes`]).
     #[inline(always)]
-    fn held(&self, id: &Id) -> Option<usize> {
-        let id = id.as_bytes();
+    fn held(&self, id: &[u8]) -> Option<usize> {
         let p = Self::place(id)?;
         let (c, s) = self.table.get(p)?;
         (*s != FREE && same_bytes(c.as_bytes(), id)).then_some(p)
     }
 
     fn get(&self, id: &Id) -> Option<&usize> {
-        match self.held(id) {
+        match self.held(id.as_bytes()) {
             Some(p) => Some(&self.table[p].1),
             None if self.map.is_empty() => None,
             None => self.map.get(id),
         }
     }
 
-    /// [`OrderIndex::get`], with the place in the table that holds `id` when it is there:
-    /// [`OrderIndex::remove_at`] takes it, while the index is unchanged since.
+    /// [`OrderIndex::get`] by the id's text, with the place in the table that holds it when it
+    /// is there: [`OrderIndex::remove_at`] takes it, while the index is unchanged since.
     #[inline]
-    fn get_placed(&self, id: &Id) -> Option<(usize, Option<usize>)> {
-        match self.held(id) {
+    fn get_placed(&self, id: &str) -> Option<(usize, Option<usize>)> {
+        match self.held(id.as_bytes()) {
             Some(p) => Some((self.table[p].1, Some(p))),
             None if self.map.is_empty() => None,
             None => self.map.get(id).map(|&sid| (sid, None)),
@@ -165,7 +164,7 @@ impl OrderIndex {
     }
 
     fn remove(&mut self, id: &Id) -> Option<usize> {
-        match self.held(id) {
+        match self.held(id.as_bytes()) {
             Some(p) => {
                 self.in_table -= 1;
                 Some(std::mem::replace(&mut self.table[p], (Id::default(), FREE)).1)
@@ -2529,6 +2528,44 @@ struct Routed {
     fill_fp: Option<u64>,
 }
 
+/// A venue event's ids as text, each read out of its [`Id`] once (`EventIds::of`): an id's
+/// text is behind a choice of how it is stored (some ten instructions), and an event's checks,
+/// lookup and memories read its event, client, venue and fill ids two or three times each.
+#[derive(Clone, Copy)]
+struct EventIds<'a> {
+    event: &'a str,
+    client: &'a str,
+    venue: &'a str,
+    fill: &'a str,
+}
+
+impl<'a> EventIds<'a> {
+    /// Another event than a fill is read for no fill id (empty here): only a fill's is looked at.
+    #[inline(always)]
+    fn of(ev: &'a VenueEvent) -> Self {
+        EventIds {
+            event: &ev.event_id,
+            client: &ev.venue_client_id,
+            venue: &ev.venue_order_id,
+            fill: if ev.kind == KernelEventKind::Fill {
+                &ev.fill_id
+            } else {
+                ""
+            },
+        }
+    }
+
+    /// [`VenueEvent::fill_key`]'s text: the fill id, or the event id when it gives none.
+    #[inline(always)]
+    fn fill_key(&self) -> &'a str {
+        if self.fill.is_empty() {
+            self.event
+        } else {
+            self.fill
+        }
+    }
+}
+
 /// A fill's client id as its event names it: its [`fingerprint`] (made once by
 /// `on_venue_event_into`), and the place of [`OrderIndex`]'s table that held it when the
 /// event found its order there (None: in the map), where the order's finish removes it
@@ -4577,19 +4614,20 @@ impl Kernel {
         // And its key's (`VenueEvent::fill_key`), once: its event's or fill's memory and the
         // fee waiting for settlement under it.
         let mut key_fp = None;
+        let ids = EventIds::of(ev);
         if ev.kind == KernelEventKind::Fill {
             // A fill may finish its order, which remembers the order's ids, and its predicted
             // fee waits for settlement under its fill id. An empty venue id, or one that is
             // the client id, is no second fingerprint.
-            let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
+            let (c, v) = (ids.client, ids.venue);
             let fp = fingerprint(c);
-            if v.is_empty() || v == c {
+            if v.is_empty() || same_bytes(v.as_bytes(), c.as_bytes()) {
                 self.finished_orders.prefetch_insert(&[fp]);
             } else {
                 self.finished_orders.prefetch_insert(&[fp, fingerprint(v)]);
             }
             client_fp = Some(fp);
-            let key = fingerprint(ev.fill_key());
+            let key = fingerprint(ids.fill_key());
             if ev.fee.is_none() {
                 self.unsettled.prefetch_insert(key);
             }
@@ -4598,7 +4636,8 @@ impl Kernel {
         let seq = self.next_seq();
         self.counters.venue_events += 1;
         let mut routed = None;
-        if let Err(whole) = self.venue_event(ev, seq, &mut routed, [client_fp, key_fp], out) {
+        let fps = [client_fp, key_fp];
+        if let Err(whole) = self.venue_event(ev, ids, seq, &mut routed, fps, out) {
             *out = whole;
         }
         // The slot remembers the event (and its fill) once taken, or throttled.
@@ -4648,6 +4687,7 @@ impl Kernel {
     fn venue_event(
         &mut self,
         ev: &VenueEvent,
+        ids: EventIds<'_>,
         seq: u64,
         routed: &mut Option<Routed>,
         [client_fp, key_fp]: [Option<u64>; 2],
@@ -4657,7 +4697,7 @@ impl Kernel {
         use KernelEventKind as K;
         // Written out, not through a helper returning the details: that form stopped the
         // compiler inlining this function into `on_venue_event` (+0.9 % a trade cycle).
-        if !plain_start(&ev.event_id) {
+        if !plain_start(ids.event) {
             let refused = if ev.event_id.is_empty() {
                 Some(detail_field("event_id", Detail::Static("")))
             } else {
@@ -4698,7 +4738,7 @@ impl Kernel {
         let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
         let rules2 = rules() >= 2;
         let mut client_place = None;
-        let found = match self.by_client_id.get_placed(c) {
+        let found = match self.by_client_id.get_placed(ids.client) {
             Some((sid, place)) => {
                 client_place = place;
                 Some((sid, None))
@@ -4750,7 +4790,7 @@ impl Kernel {
         };
         // Rules 1 on (see `error::RULES`): a log written before replays as it ran.
         if let Some(d) = (rules() >= 1)
-            .then(|| order.and_then(|o| Self::disagreement(ev, o)))
+            .then(|| order.and_then(|o| Self::disagreement(ev, ids.venue, o)))
             .flatten()
         {
             return Err(self.event_refusal(
@@ -4765,13 +4805,13 @@ impl Kernel {
         // Looked up here and, once the event is taken, remembered by `on_venue_event`:
         // fingerprinted once (a fill's key is its fill id, else its event id).
         let event_fp = match key_fp {
-            Some(fp) if ev.fill_id.is_empty() => fp,
-            _ => fingerprint(&ev.event_id),
+            Some(fp) if ids.fill.is_empty() => fp,
+            _ => fingerprint(ids.event),
         };
         // A fill with neither a fill id nor a running total is known by its event id alone:
         // rules 31 on, the slot's event memory keeps its trade's past its 64 places.
-        let fill_fp = (ev.kind == K::Fill && !ev.fill_id.is_empty())
-            .then(|| key_fp.unwrap_or_else(|| fingerprint(&ev.fill_id)));
+        let fill_fp = (ev.kind == K::Fill && !ids.fill.is_empty())
+            .then(|| key_fp.unwrap_or_else(|| fingerprint(ids.fill)));
         if self.slots[sid].seen_events.contains(event_fp) {
             let d = detail_field("event_id", &ev.event_id);
             return Err(self.event_refusal(
@@ -4828,7 +4868,7 @@ impl Kernel {
             K::Fill => match late {
                 Some(key) => self.apply_late_fill(ev, key, seq),
                 None => {
-                    let key_fp = key_fp.unwrap_or_else(|| fingerprint(ev.fill_key()));
+                    let key_fp = key_fp.unwrap_or_else(|| fingerprint(ids.fill_key()));
                     let client = client_fp.map(|fp| ClientNamed {
                         fp,
                         place: client_place,
@@ -4836,7 +4876,7 @@ impl Kernel {
                     return self.apply_fill(ev, sid, seq, client, key_fp, out);
                 }
             },
-            K::OrderAck => return self.apply_ack(ev, sid, seq, out),
+            K::OrderAck => return self.apply_ack(ev, ids.venue, sid, seq, out),
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
             // Rules 4 on: an order the venue acknowledged or filled is at the venue, and a
             // rate limit cannot take it back: the throttled request was its cancel.
@@ -5031,7 +5071,8 @@ impl Kernel {
     /// What in `ev` contradicts the order it names (its trade, asset or side, rules 35 on its
     /// venue id), if anything: an event meant for another order must not move this one. Empty
     /// fields say nothing.
-    fn disagreement(ev: &VenueEvent, order: &VenueOrder) -> Option<Details> {
+    /// `venue`: the event's venue order id's text (see [`EventIds`]).
+    fn disagreement(ev: &VenueEvent, venue: &str, order: &VenueOrder) -> Option<Details> {
         let (field, value, own) = if !ev.trade_id.is_empty() && ev.trade_id != order.trade_id {
             (
                 "trade_id",
@@ -5046,7 +5087,7 @@ impl Kernel {
                 Detail::Static(ev.side.map_or("", |s| s.name())),
                 Detail::Static(order.side.name()),
             )
-        } else if Self::other_venue_id(ev, order) {
+        } else if Self::other_venue_id(ev, venue, order) {
             (
                 "venue_order_id",
                 Detail::from(&ev.venue_order_id),
@@ -5071,11 +5112,11 @@ impl Kernel {
     /// than the one the order carries, both given: another order's report (its fill booked
     /// here corrupts the position). An ORDER_ACK is judged by the ack rules instead (an order
     /// still in ORDER_SENT or EXIT_SENT takes the id it acknowledges; one working keeps its own).
-    fn other_venue_id(ev: &VenueEvent, order: &VenueOrder) -> bool {
+    fn other_venue_id(ev: &VenueEvent, venue: &str, order: &VenueOrder) -> bool {
         ev.kind != KernelEventKind::OrderAck
-            && !ev.venue_order_id.is_empty()
+            && !venue.is_empty()
             && !order.venue_order_id.is_empty()
-            && ev.venue_order_id != order.venue_order_id
+            && venue != order.venue_order_id
             && rules() >= 35
     }
 
@@ -5149,10 +5190,12 @@ impl Kernel {
         )
     }
 
-    /// An ack of slot `sid`'s working order: its answer in `out`, else the refusal.
+    /// An ack of slot `sid`'s working order: its answer in `out`, else the refusal. `venue`:
+    /// the event's venue order id's text (see [`EventIds`]).
     fn apply_ack(
         &mut self,
         ev: &VenueEvent,
+        venue: &str,
         sid: usize,
         seq: u64,
         out: &mut KernelOutcome,
@@ -5182,7 +5225,7 @@ impl Kernel {
             .active_order_mut()
             .expect("indexed orders are active");
         order.status = VenueOrderStatus::Acknowledged;
-        if !ev.venue_order_id.is_empty() {
+        if !venue.is_empty() {
             let before = std::mem::replace(&mut order.venue_order_id, ev.venue_order_id.clone());
             // Rules 3 on: the id the venue replaced stops naming this slot, so an event that
             // names it later finds no order instead of this slot's next one (or none at all).
