@@ -1856,7 +1856,7 @@ impl KernelOutcome {
             // A blank outcome (a by-value input's): room for an ENTER's or EXIT's two, made
             // at once, where a first push grows the list through the allocator's slower path.
             self.transitions = Vec::with_capacity(2);
-        } else if self.transitions.iter().all(KernelTransition::owns_nothing) {
+        } else if self.transitions_own_nothing() {
             // SAFETY: a length of 0 is within the capacity, and the transitions forgotten own
             // nothing to free (checked just above), so nothing leaks: the drop skipped is the
             // walk of every field for what it might own.
@@ -1864,11 +1864,30 @@ impl KernelOutcome {
         } else {
             self.transitions.clear();
         }
-        self.emitted_events.clear();
+        // Most answers list no events, cancels or details: an empty list is left as it is.
+        if !self.emitted_events.is_empty() {
+            self.emitted_events.clear();
+        }
         self.submit = None;
-        self.cancels.clear();
-        self.details.clear();
+        if !self.cancels.is_empty() {
+            self.cancels.clear();
+        }
+        if !self.details.is_empty() {
+            self.details.clear();
+        }
         self.seq = seq;
+    }
+
+    /// Whether dropping the transitions frees nothing ([`KernelTransition::owns_nothing`]):
+    /// the one or two an input most often made looked at without a loop.
+    #[inline(always)]
+    fn transitions_own_nothing(&self) -> bool {
+        match self.transitions.as_slice() {
+            [] => true,
+            [a] => a.owns_nothing(),
+            [a, b] => a.owns_nothing() && b.owns_nothing(),
+            more => more.iter().all(KernelTransition::owns_nothing),
+        }
     }
 
     #[cold]
@@ -2732,5 +2751,80 @@ mod tests {
         ];
         out.reset_ok(0, id("t2"), TradeStage::Idle, 1);
         assert!(out.transitions.is_empty());
+    }
+
+    /// `reset_ok` looks at one or two transitions without a loop and leaves empty lists as
+    /// they are: whatever the answer held (up to three transitions, one owning heap text at
+    /// any place, or none; events, cancels and details), it is told the same as by a walk of
+    /// every transition, and every list ends empty.
+    #[test]
+    fn reset_ok_empties_every_list_and_tells_owning_transitions_as_a_walk() {
+        let plain = KernelTransition {
+            timestamp: 1.0,
+            trade_id: id("t1"),
+            slot_id: 0,
+            prev_state: TradeStage::Idle,
+            next_state: TradeStage::OrderSent,
+            trigger: "ENTER",
+            intent_id: id("i1"),
+            event_id: Id::default(),
+            details: TransitionDetails::Empty,
+        };
+        let owning = KernelTransition {
+            details: TransitionDetails::Ended {
+                filled_size: 0.0,
+                order_size: 1.0,
+                reason: "gone".to_owned(),
+            },
+            ..plain.clone()
+        };
+        for n in 0..=3 {
+            for heap_at in (0..n).map(Some).chain([None]) {
+                let transitions: Vec<_> = (0..n)
+                    .map(|i| {
+                        if heap_at == Some(i) {
+                            owning.clone()
+                        } else {
+                            plain.clone()
+                        }
+                    })
+                    .collect();
+                let mut out = KernelOutcome::blank();
+                out.transitions = transitions;
+                assert_eq!(
+                    out.transitions_own_nothing(),
+                    out.transitions.iter().all(KernelTransition::owns_nothing),
+                    "{n} transitions, heap text at {heap_at:?}"
+                );
+                out.emitted_events = vec![VenueEvent::new("e", KernelEventKind::Fill, &id("c"))];
+                out.details = vec![("reason", Detail::Static("x"))];
+                let order = VenueOrder {
+                    client_order_id: id("k-1"),
+                    venue_order_id: id("v-1"),
+                    slot_id: 0,
+                    trade_id: id("t1"),
+                    asset: id("ETHUSDT"),
+                    side: OrderSide::Buy,
+                    order_type: OrderType::Limit,
+                    price: 5.0,
+                    reference_price: 5.0,
+                    size: 1.0,
+                    filled_size: 0.0,
+                    avg_fill_price: 0.0,
+                    status: VenueOrderStatus::New,
+                    reduce_only: false,
+                    cancel_requested: false,
+                    created_at: 1.0,
+                    is_entry: true,
+                };
+                out.cancels = vec![order.clone()];
+                out.submit = Some(order);
+                out.reset_ok(0, id("t2"), TradeStage::Idle, 1);
+                assert!(out.transitions.is_empty(), "{n}, {heap_at:?}");
+                assert!(out.emitted_events.is_empty() && out.details.is_empty());
+                assert!(out.cancels.is_empty() && out.submit.is_none());
+                assert_eq!((out.trade_id.as_str(), out.seq), ("t2", 1));
+            }
+        }
     }
 }
