@@ -3927,26 +3927,48 @@ impl Kernel {
             self.free.insert(sid);
         }
         // Written where it goes, not built aside and copied in (its 160 bytes through memcpy,
-        // as `push` does): the place made first, then the transition written into it.
+        // as `push` does): the place made first, then each field written into it. A whole
+        // transition written at once was still built on the stack and copied.
         let transitions = &mut out.transitions;
         transitions.reserve(1);
         let len = transitions.len();
-        transitions.spare_capacity_mut()[0].write(KernelTransition {
-            timestamp: ts,
-            trade_id: slot.trade_id.clone(),
-            slot_id: sid,
-            prev_state: prev,
-            next_state: next,
-            trigger: trigger.name(),
-            intent_id: intent_id.clone(),
-            event_id: event_id.clone(),
-            details,
-        });
-        // SAFETY: the place at `len`, within the capacity, was written just above.
-        unsafe { transitions.set_len(len + 1) };
+        let place = transitions.spare_capacity_mut()[0].as_mut_ptr();
+        // SAFETY: `place` is the vector's free place at `len`, within its capacity: each field
+        // is written once, through a raw pointer (no reference to the unwritten transition),
+        // and every field is (`written_fields` names them all), so the transition is whole
+        // when the length takes it in.
+        unsafe {
+            (&raw mut (*place).timestamp).write(ts);
+            (&raw mut (*place).trade_id).write(slot.trade_id.clone());
+            (&raw mut (*place).slot_id).write(sid);
+            (&raw mut (*place).prev_state).write(prev);
+            (&raw mut (*place).next_state).write(next);
+            (&raw mut (*place).trigger).write(trigger.name());
+            (&raw mut (*place).intent_id).write(intent_id.clone());
+            (&raw mut (*place).event_id).write(event_id.clone());
+            (&raw mut (*place).details).write(details);
+            transitions.set_len(len + 1);
+        }
         out.state = next;
         self.dirty.slot(sid);
         true
+    }
+
+    /// The fields [`Kernel::transition`] writes one by one: a field added to
+    /// [`KernelTransition`] fails to compile here until it is named, and written there too.
+    #[allow(dead_code)]
+    fn written_fields(t: KernelTransition) {
+        let KernelTransition {
+            timestamp: _,
+            trade_id: _,
+            slot_id: _,
+            prev_state: _,
+            next_state: _,
+            trigger: _,
+            intent_id: _,
+            event_id: _,
+            details: _,
+        } = t;
     }
 
     /// An ENTER: its answer in `out` when taken, else the refusal (see [`Answered`]).
