@@ -3603,7 +3603,9 @@ impl Kernel {
     }
 
     /// Rules 3 on, the refusal of a LIMIT intent whose price the venue's tick takes to zero
-    /// (a buy below one tick): sent, it was an order at price 0.
+    /// (a buy below one tick): sent, it was an order at price 0. Inlined: a MARKET intent
+    /// (or an older log's) is let through at one look, the rest out of line.
+    #[inline(always)]
     fn limit_off_tick(
         &self,
         intent: &Intent,
@@ -3615,6 +3617,19 @@ impl Kernel {
         if intent.order_type != OrderType::Limit || rules() < 3 {
             return None;
         }
+        self.limit_off_tick_priced(intent, sid, m, side, seq)
+    }
+
+    /// [`Kernel::limit_off_tick`] for a LIMIT intent under rules 3 on.
+    #[inline(never)]
+    fn limit_off_tick_priced(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        m: &MarketLimits,
+        side: OrderSide,
+        seq: u64,
+    ) -> Option<KernelOutcome> {
         let price = round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell);
         if price > 0.0 {
             return None;
