@@ -1855,10 +1855,17 @@ impl EndedOrders {
 
     /// What is owed of the slot's kept entry (or exit) order, if the slot waits for it (see
     /// `awaited`).
+    #[inline(always)]
     fn owed(&self, sid: usize, is_entry: bool) -> Option<f64> {
         if self.by_key.is_empty() {
             return None;
         }
+        self.owed_kept(sid, is_entry)
+    }
+
+    /// [`EndedOrders::owed`] where some order is kept.
+    #[inline(never)]
+    fn owed_kept(&self, sid: usize, is_entry: bool) -> Option<f64> {
         let k = self.by_key.get(&(sid, is_entry, false))?;
         let due = k.due();
         if due > 0.0 {
