@@ -8824,10 +8824,20 @@ pub fn validate_leg_ratios(ratios: &[f64]) -> Result<(), &'static str> {
     if ratios.len() > 64 {
         return Err("has more than 64 legs");
     }
+    let bad = "every leg must be a fraction in (0, 1]";
+    if let [r] = ratios {
+        // The usual one leg: a fraction is all it needs (it cannot add up to more than 1;
+        // NaN is none).
+        return if *r > 0.0 && *r <= 1.0 {
+            Ok(())
+        } else {
+            Err(bad)
+        };
+    }
     let mut sum = 0.0;
     for r in ratios {
         if !r.is_finite() || *r <= 0.0 || *r > 1.0 {
-            return Err("every leg must be a fraction in (0, 1]");
+            return Err(bad);
         }
         sum += r;
     }
@@ -9237,5 +9247,48 @@ mod tests {
             assert!(!k.by_client_id.contains_key(&c), "{case}");
             assert_eq!(k.by_client_id.len(), 0, "{case}");
         }
+    }
+
+    /// One leg is checked at once (`validate_leg_ratios`'s first case): the same answer as
+    /// the walk of the legs and their sum, which any other count of legs takes.
+    #[test]
+    fn one_leg_checked_as_the_walk_checks_it() {
+        let walked = |r: f64| {
+            if !r.is_finite() || r <= 0.0 || r > 1.0 {
+                return Err("every leg must be a fraction in (0, 1]");
+            }
+            if r > 1.0 + 1e-9 {
+                return Err("legs must not add up to more than 1");
+            }
+            Ok(())
+        };
+        let cases = [
+            1.0,
+            0.5,
+            f64::MIN_POSITIVE,
+            5e-324,
+            1.0 - f64::EPSILON,
+            1.0 + f64::EPSILON,
+            1.0 + 1e-10,
+            0.0,
+            -0.0,
+            -0.5,
+            2.0,
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+        ];
+        for r in cases {
+            assert_eq!(validate_leg_ratios(&[r]), walked(r), "{r}");
+        }
+        // Two legs still walk: a bad one, and a sum above 1.
+        assert!(validate_leg_ratios(&[0.5, f64::NAN]).is_err());
+        assert_eq!(
+            validate_leg_ratios(&[0.6, 0.6]),
+            Err("legs must not add up to more than 1")
+        );
+        assert_eq!(validate_leg_ratios(&[0.5, 0.5]), Ok(()));
     }
 }
