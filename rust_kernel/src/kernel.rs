@@ -5447,8 +5447,48 @@ impl Kernel {
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
     /// running total, that total's key; or the refusal of a fill that is a resend, empty,
     /// priceless or more than the order has left.
+    ///
+    /// The usual fill, stating its own size and no running total, of a working order (no
+    /// `also_seen`), is sized here, inline: with no total there is nothing to place in what
+    /// the order's reports covered (`Covered::place` places a total), no key to remember or
+    /// find it by and no reconciliation covering it, so nothing
+    /// [`Kernel::fill_size_checked`] reads makes it a resend or stale. Its checks of a size,
+    /// a price and what the order has left are the same; a fill failing one, or one that
+    /// may snap to what the order has left, is sized (or refused) by `fill_size_checked`,
+    /// and so is every other fill. The answer is the same either way (a unit test checks).
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn fill_size(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        also_seen: Option<&RecentRing>,
+        covered: Option<&Covered>,
+        seq: u64,
+    ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
+        let qty = ev.size;
+        if ev.filled_size <= 0.0
+            && also_seen.is_none()
+            && qty > QTY_EPS
+            && ev.price > 0.0
+            && order.filled_size + qty <= order.size * (1.0 + 1e-9) + QTY_EPS
+        {
+            // Booked as it is when it is just what the order has left or too far from it
+            // to snap to it (rules 8 on); a fill that may snap is left to the rest.
+            let left = order.size - order.filled_size;
+            let near = left - qty <= size_tolerance(order.size);
+            if left == qty || !near {
+                return Ok((qty, None, None));
+            }
+        }
+        self.fill_size_checked(ev, sid, order, also_seen, covered, seq)
+    }
+
+    /// [`Kernel::fill_size`] of any fill.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(never)]
+    fn fill_size_checked(
         &self,
         ev: &VenueEvent,
         sid: usize,
@@ -9067,6 +9107,10 @@ fn check_loaded_slot(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "kernel/fill_size_props.rs"]
+mod fill_size_props;
 
 #[cfg(test)]
 #[path = "kernel/kept_entries_props.rs"]
