@@ -385,14 +385,21 @@ impl ProbeTable {
 #[derive(Clone, Debug, Default)]
 struct CompactTable {
     slots: Vec<u32>,
-    /// The table's index bits: the top ones of a mixed hash are its home.
-    index_bits: u32,
+    /// `64 -` the table's index bits: the top ones of a mixed hash are its home.
+    home_shift: u32,
+    /// `32 -` the table's index bits: what brings the mixed hash's bits just below the
+    /// home's to an entry's top (its tag's place).
+    tag_shift: u32,
     /// Bits of an entry's position.
     position_bits: u32,
     /// Where an entry's tag goes; the tag is the mixed hash's bits just below the home's.
     tag_mask: u32,
     /// Where its tag and distance go: the fields a lookup compares.
     filter_mask: u32,
+    /// A distance field of 1 (the home slot), and the far one ([`FAR`]): each lookup's, made
+    /// once.
+    one: u32,
+    far: u32,
 }
 
 const DISTANCE_BITS: u32 = 5;
@@ -409,12 +416,16 @@ impl CompactTable {
         let tag_mask = u32::MAX
             .checked_shl(position_bits + DISTANCE_BITS)
             .unwrap_or(0);
+        let index_bits = len.trailing_zeros();
         CompactTable {
             slots: vec![0; len],
-            index_bits: len.trailing_zeros(),
+            home_shift: 64 - index_bits,
+            tag_shift: 32 - index_bits,
             position_bits,
             tag_mask,
             filter_mask: tag_mask | FAR << position_bits,
+            one: 1 << position_bits,
+            far: FAR << position_bits,
         }
     }
 
@@ -424,12 +435,13 @@ impl CompactTable {
 
     #[inline]
     fn home(&self, mixed: u64) -> usize {
-        (mixed >> (64 - self.index_bits)) as usize
+        (mixed >> self.home_shift) as usize
     }
 
+    /// The mixed hash's 32 bits below the home's, masked to the tag's place.
     #[inline]
     fn tag(&self, mixed: u64) -> u32 {
-        ((mixed << self.index_bits) >> 32) as u32 & self.tag_mask
+        (mixed >> self.tag_shift) as u32 & self.tag_mask
     }
 
     #[inline]
@@ -455,8 +467,7 @@ impl CompactTable {
     #[inline]
     fn find(&self, mixed: u64, mut is: impl FnMut(u32) -> bool) -> Probe {
         let mask = self.slots.len() - 1;
-        let one = 1 << self.position_bits;
-        let far = FAR << self.position_bits;
+        let (one, far) = (self.one, self.far);
         let mut want = self.tag(mixed) | one;
         let mut i = self.home(mixed);
         loop {
@@ -2445,6 +2456,28 @@ mod tests {
             }
             assert!(m.len() <= cap);
             assert!(old.map.iter().all(|(k, v)| m.get(k) == Some(v)));
+        }
+    }
+
+    #[test]
+    fn compact_table_homes_and_tags_are_the_bits_they_were() {
+        // Home and tag from shifts made once: the same bits as from the index bits.
+        for capacity in [1usize, 3, 64, 1000, 50_000, 100_000, 1 << 20] {
+            let t = CompactTable::new(capacity, capacity);
+            let bits = t.slots.len().trailing_zeros();
+            for k in 0..2000u64 {
+                let m = mixed(k.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ k);
+                assert_eq!(t.home(m), (m >> (64 - bits)) as usize, "{capacity} {k}");
+                assert_eq!(
+                    t.tag(m),
+                    ((m << bits) >> 32) as u32 & t.tag_mask,
+                    "{capacity}"
+                );
+            }
+            assert_eq!(
+                (t.one, t.far),
+                (1 << t.position_bits, FAR << t.position_bits)
+            );
         }
     }
 
