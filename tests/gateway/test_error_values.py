@@ -18,19 +18,19 @@ JSON_AUTH = {**AUTH, "content-type": "application/json"}
 @pytest.mark.parametrize("field", ["target_size", "reference_price", "limit_price", "leverage"])
 @pytest.mark.parametrize("sent", ["1e-400", "-0.1e-330", "4e-999999"])
 def test_a_number_too_small_for_a_float_is_422_naming_the_text_sent(
-    live: LiveServer, field: str, sent: str
+    shared: LiveServer, field: str, sent: str
 ) -> None:
     """A number sent as text that is not 0 but below the smallest float read as 0.0: a target_size
     of "1e-400" was taken as 0 and refused by the kernel naming value 0.0, nothing the client
     sent; a limit_price of it read as no limit."""
     body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
     body[field] = sent
-    res = live.client.post("/v1/intents", content=json.dumps(body), headers=JSON_AUTH)
+    res = shared.client.post("/v1/intents", content=json.dumps(body), headers=JSON_AUTH)
     assert res.status_code == 422, res.text
     (error,) = res.json()["detail"]
     assert error["loc"] == ["body", field] and error["input"] == sent, error
     assert res.json()["message"].startswith(f"{field}: ") and repr(sent) in res.json()["message"]
-    assert live.client.get("/v1/slots/0").json()["fsm_state"] == "IDLE"  # nothing sent
+    assert shared.client.get("/v1/slots/0").json()["fsm_state"] == "IDLE"  # nothing sent
 
 
 @pytest.mark.parametrize("sent", ["0", "0.0e-400", "-0", "0e999"])
@@ -50,13 +50,13 @@ def test_zero_spelled_any_way_is_still_zero(live: LiveServer, sent: str) -> None
     ],
 )
 def test_a_metadata_error_names_the_text_at_fault(
-    live: LiveServer, metadata: dict[str, Any], named: str
+    shared: LiveServer, metadata: dict[str, Any], named: str
 ) -> None:
     """A lone surrogate in a metadata value was reported under its key alone, a key that is
     fine, and not the value at fault. (The first case's key was a NUL, "\\u0000", which is
     itself refused now: test_intent_text_nul.)"""
     body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
-    res = live.client.post(
+    res = shared.client.post(
         "/v1/intents", content=json.dumps({**body, "metadata": metadata}), headers=JSON_AUTH
     )
     assert res.status_code == 422, res.text

@@ -106,15 +106,15 @@ def test_a_rate_limited_intent_is_counted_as_refused_not_as_a_venue_reject() -> 
 )
 @pytest.mark.parametrize("auth", [None, "Bearer wrong-token-wrong-token", f"Basic {TOKEN}", TOKEN])
 def test_mutations_need_the_bearer_token(
-    live: LiveServer, method: str, path: str, body: dict[str, Any], auth: str | None
+    shared: LiveServer, method: str, path: str, body: dict[str, Any], auth: str | None
 ) -> None:
     headers = {"authorization": auth} if auth is not None else {}
-    res = live.client.request(method, path, json=body, headers=headers)
+    res = shared.client.request(method, path, json=body, headers=headers)
     assert res.status_code == 401
     assert res.headers["www-authenticate"] == "Bearer"
     # Nothing changed.
-    assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
-    assert live.client.get("/v1/control").json()["mode"] != "HALTED"
+    assert {s["fsm_state"] for s in shared.client.get("/v1/slots").json()} == {"IDLE"}
+    assert shared.client.get("/v1/control").json()["mode"] != "HALTED"
 
 
 def test_enter_exit_and_refusals(live: LiveServer) -> None:
@@ -292,13 +292,13 @@ def test_resting_order_shows_in_orders_and_cancels() -> None:
         ({"action": "ENTER", "slot_id": True, "asset": "BTC", "side": "LONG", "target_size": 1}, "slot_id"),
     ],
 )
-def test_bad_intent_is_422_naming_the_field(live: LiveServer, body: dict[str, Any], field: str) -> None:
-    res = live.client.post("/v1/intents", content=json.dumps(body), headers=JSON_AUTH)
+def test_bad_intent_is_422_naming_the_field(shared: LiveServer, body: dict[str, Any], field: str) -> None:
+    res = shared.client.post("/v1/intents", content=json.dumps(body), headers=JSON_AUTH)
     assert res.status_code == 422, res.text
     payload = res.json()
     assert any(field in [str(p) for p in err["loc"]] for err in payload["detail"]), payload
     assert field in payload["message"]
-    assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
+    assert {s["fsm_state"] for s in shared.client.get("/v1/slots").json()} == {"IDLE"}
 
 
 def test_body_that_is_not_json_is_422(live: LiveServer) -> None:
@@ -586,15 +586,15 @@ def test_event_stream_clients_are_capped() -> None:
 
 
 @pytest.mark.parametrize("value", ["yes", 1, "true", 0])
-def test_the_clickhouse_debug_switch_takes_only_true_or_false(live: LiveServer, value: object) -> None:
+def test_the_clickhouse_debug_switch_takes_only_true_or_false(shared: LiveServer, value: object) -> None:
     """`debug_clickhouse_enabled: "yes"` was read as true (pydantic's lax bool), while the
     kernel's own `update_control` refuses it: a switch that turns journaling on is set only by
     a real JSON boolean, and a refused change leaves the control state as it was."""
-    before = live.client.get("/v1/control").json()
-    res = live.client.put("/v1/control", json={"debug_clickhouse_enabled": value}, headers=AUTH)
+    before = shared.client.get("/v1/control").json()
+    res = shared.client.put("/v1/control", json={"debug_clickhouse_enabled": value}, headers=AUTH)
     assert res.status_code == 422
     assert res.json()["detail"][0]["loc"] == ["body", "debug_clickhouse_enabled"]
-    assert live.client.get("/v1/control").json() == before
+    assert shared.client.get("/v1/control").json() == before
 
 
 # --- review of `dita serve`: token before body, one slot shape, timed answers ------------------
@@ -610,7 +610,7 @@ def test_the_clickhouse_debug_switch_takes_only_true_or_false(live: LiveServer, 
     [(b"{not json", "application/json"), (b"", "application/json"), (b'{"a": 1}', "text/plain"), (b"", None)],
 )
 def test_the_token_is_checked_before_the_body_is_read(
-    live: LiveServer, method: str, path: str, auth: str | None, body: bytes, content_type: str | None
+    shared: LiveServer, method: str, path: str, auth: str | None, body: bytes, content_type: str | None
 ) -> None:
     """FastAPI parses the body before it runs the token dependency: a client without the
     token that sent a body that is not JSON was told 422 json_invalid, not 401."""
@@ -618,12 +618,12 @@ def test_the_token_is_checked_before_the_body_is_read(
         **({"authorization": auth} if auth is not None else {}),
         **({"content-type": content_type} if content_type else {}),
     }
-    res = live.client.request(method, path, content=body, headers=headers)
+    res = shared.client.request(method, path, content=body, headers=headers)
     assert res.status_code == 401, res.text
     assert res.headers["www-authenticate"] == "Bearer"
     assert res.json() == {"detail": "missing or wrong bearer token (header Authorization: Bearer <token>)"}
     # With the token the same body is judged as before.
-    res = live.client.request(method, path, content=body, headers={**headers, **AUTH})
+    res = shared.client.request(method, path, content=body, headers={**headers, **AUTH})
     assert res.status_code == 422 or (path.endswith("/cancel") and not body), res.text
 
 
@@ -1130,16 +1130,16 @@ def test_a_lone_surrogate_echoed_in_a_422_is_strict_json(live: LiveServer) -> No
      ('"10e-1"', 1), ('"3e0"', 3)],
 )  # fmt: skip
 def test_every_spelling_of_a_whole_slot_id_names_that_slot(
-    live: LiveServer, spelling: str, slot: int
+    shared: LiveServer, spelling: str, slot: int
 ) -> None:
     """protocol.md says numbers, slot_id among them, may be JSON numbers or numeric strings
     ("1.5", "1e3"), yet "1e0" was refused as not an integer while "1.0" and "+1" were taken.
     One rule now: any such spelling of a whole number is that slot id, in a body or a path."""
     body = f'{{"action":"CANCEL","slot_id":{spelling}}}'
-    res = live.client.post("/v1/intents", content=body, headers=JSON_AUTH)
+    res = shared.client.post("/v1/intents", content=body, headers=JSON_AUTH)
     assert res.status_code == 200 and res.json()["slot_id"] == slot
     path = spelling.strip('"')
-    assert live.client.get(f"/v1/slots/{path}").json()["slot_id"] == slot
+    assert shared.client.get(f"/v1/slots/{path}").json()["slot_id"] == slot
 
 
 def test_slot_ids_that_are_not_whole_or_too_large_are_refused(live: LiveServer) -> None:
@@ -1266,12 +1266,12 @@ def test_a_cancel_naming_another_asset_than_the_slots_is_refused() -> None:
     ("literal", "shown"), [("NaN", "nan"), ("Infinity", "inf"), ("-Infinity", "-inf"), ("1e999", "inf")]
 )
 def test_a_non_finite_number_is_echoed_as_its_text_not_null(
-    live: LiveServer, literal: str, shown: str
+    shared: LiveServer, literal: str, shown: str
 ) -> None:
     """A NaN or infinite target_size was echoed as "input": null, as if the field had been sent
     as null, while the message said "(got nan)"."""
     body = f'{{"action":"ENTER","asset":"X","side":"LONG","reference_price":1,"target_size":{literal}}}'
-    res = live.client.post("/v1/intents", content=body, headers=JSON_AUTH)
+    res = shared.client.post("/v1/intents", content=body, headers=JSON_AUTH)
     assert res.status_code == 422
     (problem,) = res.json()["detail"]
     assert (problem["loc"], problem["type"], problem["input"]) == (

@@ -35,3 +35,18 @@ def journal(journal_dsn: str) -> Iterator[ClickHouseJournal]:
         yield j
     finally:
         j.close()
+
+
+@pytest.fixture(scope="class")
+def class_journal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseJournal]:
+    """One journal for a class's cases that each must leave it as it was (a refused call,
+    checked to have written nothing): a new journal's directory and tables take most of a
+    second. Class-scoped, not module-scoped: closed before the tests after the class open their
+    own, as chDB hosts one directory per process."""
+    j = ClickHouseJournal(
+        f"chdb://{tmp_path_factory.mktemp('class-journal') / 'journal'}", max_delay=0.02, close_timeout=20
+    )
+    try:
+        yield j
+    finally:
+        j.close()

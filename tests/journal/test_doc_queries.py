@@ -51,12 +51,6 @@ def _part_fill(
     )
 
 
-@pytest.fixture
-def partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[str, float]]:
-    loaded, paid, _ = _partial_fills(journal)
-    return loaded, paid
-
-
 def _partial_fills(journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[str, float], ExecutionKernel]:
     """Both slots enter at T and rest in ENTRY_WORKING. Slot 0 fills half at T+1 and the rest
     at T+3 (POSITION_OPEN); slot 1 fills half at T+2 and is still working. Also what each
@@ -114,51 +108,62 @@ def _run(loaded: tuple[ClickHouseJournal, Any], number: int, **params: Any) -> l
     return loaded[0].query(_query(number), {"kernel": "parts", **params}).records()
 
 
-def test_why_a_slot_left_a_stage_lists_only_transitions_out_of_it(
-    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
-) -> None:
-    # Slot 0's partial fill at 14:13:21 kept it in ENTRY_WORKING: it did not leave.
-    stayed = _run(partial_fills, 1, slot=0, stage="ENTRY_WORKING", at="2026-09-21 14:13:21")
-    assert stayed == []
-    left = _run(partial_fills, 1, slot=0, stage="ENTRY_WORKING", at="2026-09-21 14:13:23")
-    assert [(r["next_state"], r["trigger"], r["venue_kind"]) for r in left] == [
-        ("POSITION_OPEN", "FILL", "FILL")
-    ]
+@pytest.fixture(scope="class")
+def partial_fills(class_journal: ClickHouseJournal) -> tuple[ClickHouseJournal, dict[str, float]]:
+    """The timeline, made once for the class of queries that only read it."""
+    loaded, paid, _ = _partial_fills(class_journal)
+    return loaded, paid
 
 
-def test_slots_not_idle_say_since_when_they_are_in_their_stage(
-    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
-) -> None:
-    rows = {r["slot_id"]: (r["stage"], r["since"]) for r in _run(partial_fills, 5)}
-    # Slot 1 has been ENTRY_WORKING since T, its partial fill at T+2 notwithstanding.
-    assert rows == {
-        0: ("POSITION_OPEN", "2026-09-21T14:13:23.250000"),
-        1: ("ENTRY_WORKING", "2026-09-21T14:13:20.250000"),
-    }
+class TestTheQueriesReadingOneTimeline:
+    """Queries that only read the timeline: one journal holds it for all of them."""
 
+    def test_why_a_slot_left_a_stage_lists_only_transitions_out_of_it(
+        self,
+        partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+    ) -> None:
+        # Slot 0's partial fill at 14:13:21 kept it in ENTRY_WORKING: it did not leave.
+        stayed = _run(partial_fills, 1, slot=0, stage="ENTRY_WORKING", at="2026-09-21 14:13:21")
+        assert stayed == []
+        left = _run(partial_fills, 1, slot=0, stage="ENTRY_WORKING", at="2026-09-21 14:13:23")
+        assert [(r["next_state"], r["trigger"], r["venue_kind"]) for r in left] == [
+            ("POSITION_OPEN", "FILL", "FILL")
+        ]
 
-def test_time_in_a_stage_runs_from_entering_it_to_leaving_it(
-    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
-) -> None:
-    rows = {r["stage"]: r for r in _run(partial_fills, 10)}
-    # Slot 0 was ENTRY_WORKING from T to T+3 and left it once; slot 1 has not left it.
-    working = rows["ENTRY_WORKING"]
-    assert (working["left_stage"], working["p50_ms"], working["max_ms"]) == (1, 3000.0, 3000.0)
-    assert {s: r["left_stage"] for s, r in rows.items()} == {
-        "ORDER_REQUESTED": 2,
-        "ORDER_SENT": 2,
-        "ENTRY_WORKING": 1,
-    }
+    def test_slots_not_idle_say_since_when_they_are_in_their_stage(
+        self,
+        partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+    ) -> None:
+        rows = {r["slot_id"]: (r["stage"], r["since"]) for r in _run(partial_fills, 5)}
+        # Slot 1 has been ENTRY_WORKING since T, its partial fill at T+2 notwithstanding.
+        assert rows == {
+            0: ("POSITION_OPEN", "2026-09-21T14:13:23.250000"),
+            1: ("ENTRY_WORKING", "2026-09-21T14:13:20.250000"),
+        }
 
+    def test_time_in_a_stage_runs_from_entering_it_to_leaving_it(
+        self,
+        partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+    ) -> None:
+        rows = {r["stage"]: r for r in _run(partial_fills, 10)}
+        # Slot 0 was ENTRY_WORKING from T to T+3 and left it once; slot 1 has not left it.
+        working = rows["ENTRY_WORKING"]
+        assert (working["left_stage"], working["p50_ms"], working["max_ms"]) == (1, 3000.0, 3000.0)
+        assert {s: r["left_stage"] for s, r in rows.items()} == {
+            "ORDER_REQUESTED": 2,
+            "ORDER_SENT": 2,
+            "ENTRY_WORKING": 1,
+        }
 
-def test_fees_per_trade_are_what_the_exchange_charged_once_it_said(
-    partial_fills: tuple[ClickHouseJournal, dict[str, float]],
-) -> None:
-    rows = {r["trade_id"]: r for r in _run(partial_fills, 6)}
-    paid = partial_fills[1]
-    assert paid["T0"] > 0.5  # the charged 0.5 and slot 0's second, still predicted, fee
-    assert {t: r["fees"] for t, r in rows.items()} == pytest.approx(paid, rel=1e-12)
-    assert rows["T1"]["fees"] == 0.0 and rows["T1"]["net_pnl"] == 0.0
+    def test_fees_per_trade_are_what_the_exchange_charged_once_it_said(
+        self,
+        partial_fills: tuple[ClickHouseJournal, dict[str, float]],
+    ) -> None:
+        rows = {r["trade_id"]: r for r in _run(partial_fills, 6)}
+        paid = partial_fills[1]
+        assert paid["T0"] > 0.5  # the charged 0.5 and slot 0's second, still predicted, fee
+        assert {t: r["fees"] for t, r in rows.items()} == pytest.approx(paid, rel=1e-12)
+        assert rows["T1"]["fees"] == 0.0 and rows["T1"]["net_pnl"] == 0.0
 
 
 def test_refused_account_events_are_journaled_and_change_no_answer(journal: ClickHouseJournal) -> None:

@@ -695,38 +695,41 @@ def test_a_failure_the_rows_did_not_cause_is_retried_not_set_aside(
         journal.close()
 
 
-@pytest.mark.parametrize(
-    ("rows", "message"),
-    [
-        ({"orders": [()]}, "backfill table 'orders' is not a journal table"),
-        ({"fills": [(1, 0)]}, "backfill fills row 0 must be a tuple of 17 values"),
-        (
-            {"control_changes": [(0, 0, 1.0, "LIVE", "NORMAL", True, "x")]},
-            "seq 0; it must be an integer from 1 to 18446744073709551615",
-        ),
-        (
-            {"control_changes": [(1, -1, 1.0, "LIVE", "NORMAL", True, "x")]},
-            "sub -1; it must be an integer from 0 to 4294967295",
-        ),
-        (  # beyond the UInt64 column: was set aside while the rest were written
-            {"control_changes": [(2**64, 0, 1.0, "LIVE", "NORMAL", True, "x")]},
-            "seq 18446744073709551616; it must be an integer from 1 to 18446744073709551615",
-        ),
-        (  # beyond the UInt32 column
-            {"control_changes": [(1, 2**32, 1.0, "LIVE", "NORMAL", True, "x")]},
-            "sub 4294967296; it must be an integer from 0 to 4294967295",
-        ),
-    ],
-)
-def test_bad_backfill_input_is_refused_and_writes_nothing(
-    journal: ClickHouseJournal, rows: Any, message: str
-) -> None:
-    ok = {"control_changes": [(5, 0, 1.0, "LIVE", "NORMAL", True, "x")]}
-    with pytest.raises(ValueError, match=message):
-        journal.backfill("desk-1", {**ok, **rows})
-    assert journal.query("SELECT count() FROM control_changes").rows == [[0]]
-    with pytest.raises(ValueError, match="kernel_id must be a non-empty string"):
-        journal.backfill("", ok)
+class TestBadBackfillInput:
+    """Each case is refused and writes nothing: one journal serves them all."""
+
+    @pytest.mark.parametrize(
+        ("rows", "message"),
+        [
+            ({"orders": [()]}, "backfill table 'orders' is not a journal table"),
+            ({"fills": [(1, 0)]}, "backfill fills row 0 must be a tuple of 17 values"),
+            (
+                {"control_changes": [(0, 0, 1.0, "LIVE", "NORMAL", True, "x")]},
+                "seq 0; it must be an integer from 1 to 18446744073709551615",
+            ),
+            (
+                {"control_changes": [(1, -1, 1.0, "LIVE", "NORMAL", True, "x")]},
+                "sub -1; it must be an integer from 0 to 4294967295",
+            ),
+            (  # beyond the UInt64 column: was set aside while the rest were written
+                {"control_changes": [(2**64, 0, 1.0, "LIVE", "NORMAL", True, "x")]},
+                "seq 18446744073709551616; it must be an integer from 1 to 18446744073709551615",
+            ),
+            (  # beyond the UInt32 column
+                {"control_changes": [(1, 2**32, 1.0, "LIVE", "NORMAL", True, "x")]},
+                "sub 4294967296; it must be an integer from 0 to 4294967295",
+            ),
+        ],
+    )
+    def test_bad_backfill_input_is_refused_and_writes_nothing(
+        self, class_journal: ClickHouseJournal, rows: Any, message: str
+    ) -> None:
+        ok = {"control_changes": [(5, 0, 1.0, "LIVE", "NORMAL", True, "x")]}
+        with pytest.raises(ValueError, match=message):
+            class_journal.backfill("desk-1", {**ok, **rows})
+        assert class_journal.query("SELECT count() FROM control_changes").rows == [[0]]
+        with pytest.raises(ValueError, match="kernel_id must be a non-empty string"):
+            class_journal.backfill("", ok)
 
 
 @pytest.mark.soak

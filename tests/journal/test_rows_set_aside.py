@@ -107,26 +107,29 @@ def test_rows_set_aside_past_the_kept_ones_stay_counted_and_logged(
         journal.close()
 
 
-@pytest.mark.parametrize(
-    ("kernel_id", "shown"),
-    [
-        ("desk-1\n", r"'desk-1\n'"),
-        ("desk 1", "'desk 1'"),
-        ("desk-1\r", r"'desk-1\r'"),
-        ("d\0", r"'d\x00'"),
-        ("x" * 201, "'xxxx"),
-        ("\u00e9" * 101, "202 bytes"),  # the kernel counts bytes
-    ],
-)
-def test_a_backfill_under_a_kernel_id_no_kernel_can_have_is_refused(
-    journal: ClickHouseJournal, kernel_id: str, shown: str
-) -> None:
-    """Before, rows went in under it: a kernel_id read with its line end from a file stored the
-    resend beside the kernel's rows, where no query for the kernel found them."""
-    with pytest.raises(ValueError, match="backfill kernel_id") as refused:
-        journal.backfill(kernel_id, {"control_changes": [ROW]}, timeout=30)
-    assert shown in str(refused.value)
-    assert journal.query("SELECT count() FROM control_changes").rows == [[0]]
+class TestBackfillKernelIds:
+    """Each case is refused and writes nothing: one journal serves them all."""
+
+    @pytest.mark.parametrize(
+        ("kernel_id", "shown"),
+        [
+            ("desk-1\n", r"'desk-1\n'"),
+            ("desk 1", "'desk 1'"),
+            ("desk-1\r", r"'desk-1\r'"),
+            ("d\0", r"'d\x00'"),
+            ("x" * 201, "'xxxx"),
+            ("\u00e9" * 101, "202 bytes"),  # the kernel counts bytes
+        ],
+    )
+    def test_a_backfill_under_a_kernel_id_no_kernel_can_have_is_refused(
+        self, class_journal: ClickHouseJournal, kernel_id: str, shown: str
+    ) -> None:
+        """Before, rows went in under it: a kernel_id read with its line end from a file stored the
+        resend beside the kernel's rows, where no query for the kernel found them."""
+        with pytest.raises(ValueError, match="backfill kernel_id") as refused:
+            class_journal.backfill(kernel_id, {"control_changes": [ROW]}, timeout=30)
+        assert shown in str(refused.value)
+        assert class_journal.query("SELECT count() FROM control_changes").rows == [[0]]
 
 
 def test_a_backfill_under_any_kernel_id_a_kernel_can_have_is_taken(journal: ClickHouseJournal) -> None:
