@@ -1753,8 +1753,11 @@ impl TradeSlot {
         close_reason.clear();
         *last_event_time = 0.0;
         // Cleared, then copied only when the intent carries any (a map's `clone_from` builds
-        // a new one, empty or not, and drops the old).
-        metadata.clear();
+        // a new one, empty or not, and drops the old). An empty map is left as it is: its
+        // `clear` drops it whole all the same (an iterator's walk of no entries).
+        if !metadata.is_empty() {
+            metadata.clear();
+        }
         if !intent.metadata.is_empty() {
             metadata.clone_from(&intent.metadata);
         }
