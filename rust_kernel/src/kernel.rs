@@ -133,6 +133,16 @@ impl OrderIndex {
         let Some(p) = Self::place(id.as_bytes()) else {
             return self.map.insert(id, sid);
         };
+        self.insert_at(p, id, sid)
+    }
+
+    /// [`OrderIndex::insert`] of `id`, whose place is `p` ([`OrderIndex::place`]), for a slot
+    /// (not [`FREE`]): a caller that knows the place (the kernel's own id, its counter's
+    /// place) does not read it from the id's digits again.
+    #[inline]
+    fn insert_at(&mut self, p: usize, id: Id, sid: usize) -> Option<usize> {
+        debug_assert_eq!(Self::place(id.as_bytes()), Some(p), "the place of {id}");
+        debug_assert!(sid != FREE, "a slot, not FREE");
         if self.table.is_empty() {
             self.table = vec![(Id::default(), FREE); ORDER_PLACES];
         }
@@ -4475,7 +4485,11 @@ impl Kernel {
             d,
         );
         self.rate.record(intent.timestamp);
-        self.by_client_id.insert(order.client_order_id.clone(), sid);
+        // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
+        // its place in the index is the counter's last three digits, not read from its text.
+        let place = (self.order_counter % ORDER_PLACES as u64) as usize;
+        self.by_client_id
+            .insert_at(place, order.client_order_id.clone(), sid);
         self.follow_new_order(sid, order.is_entry);
         self.set_working_to(sid, order);
         self.counters.orders_submitted += 1;

@@ -30,6 +30,9 @@ const IDS: [&str; 15] = [
 #[derive(Clone, Debug)]
 enum Op {
     Insert(usize, usize),
+    /// An insert at the id's place, known beforehand (`insert_at`, as `send_order` puts the
+    /// kernel's own ids), for an id with a place and a slot; else as `Insert`.
+    InsertPlaced(usize, usize),
     Remove(usize),
     /// Looked up with its place (`get_placed`), and removed there when the table held it.
     RemoveFound(usize),
@@ -41,6 +44,7 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (0..IDS.len(), 0..4usize).prop_map(|(i, s)| Op::Insert(i, s)),
         // The slot that marks a free place in the table, which a checkpoint could name.
         1 => (0..IDS.len()).prop_map(|i| Op::Insert(i, FREE)),
+        3 => (0..IDS.len(), 0..4usize).prop_map(|(i, s)| Op::InsertPlaced(i, s)),
         3 => (0..IDS.len()).prop_map(Op::Remove),
         2 => (0..IDS.len()).prop_map(Op::RemoveFound),
         1 => Just(Op::Clear),
@@ -76,6 +80,14 @@ proptest! {
             match op {
                 Op::Insert(i, s) => {
                     prop_assert_eq!(index.insert(id(IDS[i]), s), map.insert(id(IDS[i]), s));
+                }
+                Op::InsertPlaced(i, s) => {
+                    let c = id(IDS[i]);
+                    let was = match OrderIndex::place(c.as_bytes()) {
+                        Some(p) => index.insert_at(p, c.clone(), s),
+                        None => index.insert(c.clone(), s),
+                    };
+                    prop_assert_eq!(was, map.insert(c, s));
                 }
                 Op::Remove(i) => {
                     prop_assert_eq!(index.remove(&id(IDS[i])), map.remove(&id(IDS[i])));
@@ -147,5 +159,21 @@ fn an_ids_place_is_its_last_digits() {
         ("", None),
     ] {
         assert_eq!(OrderIndex::place(c.as_bytes()), place, "{c:?}");
+    }
+}
+
+/// The kernel's own client ids (`<kernel_id>-<n>`, as `new_order` makes them) take their
+/// counter's place modulo the table's places, whatever the kernel id ends in: what
+/// `send_order` puts them at without reading their digits.
+#[test]
+fn own_ids_take_their_counters_place() {
+    let long = "a-kernel-id-past-the-inline-length-77";
+    for kernel_id in ["probe", "k7", "k-12", "", long] {
+        let ids = CounterIds::new(kernel_id, "-");
+        for n in [0, 5, 42, 99, 100, 999, 1000, 1005, 123_456_789, u64::MAX] {
+            let made = ids.make(n);
+            let place = OrderIndex::place(made.as_bytes());
+            assert_eq!(place, Some((n % ORDER_PLACES as u64) as usize), "{made}");
+        }
     }
 }
