@@ -3366,11 +3366,16 @@ impl Kernel {
                 seq,
             ))
         };
-        if intent.intent_id.is_empty() {
-            return bad("intent_id", Detail::Static(""), "must not be empty");
-        }
-        if let Some(why) = flawed_id(&intent.intent_id) {
-            return bad("intent_id", shown_id(&intent.intent_id), why);
+        // The usual id passes at one look at its first byte (`plain_start`: not empty, nor
+        // flawed); any other is judged as it was, emptiness first.
+        let intent_id = intent.intent_id.as_str();
+        if !plain_start(intent_id) {
+            if intent_id.is_empty() {
+                return bad("intent_id", Detail::Static(""), "must not be empty");
+            }
+            if let Some(why) = flawed_id(intent_id) {
+                return bad("intent_id", shown_id(intent_id), why);
+            }
         }
         if intent.slot_id < 0 || intent.slot_id as usize >= self.slots.len() {
             let mut d = detail_field("slot_id", intent.slot_id);
@@ -4028,20 +4033,25 @@ impl Kernel {
                 seq,
             ))
         };
-        if intent.trade_id.is_empty() {
-            return bad(
-                self,
-                "trade_id",
-                Detail::Static(""),
-                "ENTER needs a trade id",
-            );
-        }
-        if intent.asset.is_empty() {
-            return bad(self, "asset", Detail::Static(""), "ENTER needs an asset");
-        }
-        for (field, text) in [("trade_id", &intent.trade_id), ("asset", &intent.asset)] {
-            if let Some(why) = flawed_id(text) {
-                return bad(self, field, shown_id(text), why);
+        // The usual ids pass at one look at each first byte (`plain_start`: not empty, nor
+        // flawed); any others are judged as they were, emptiness first.
+        let (trade, asset) = (intent.trade_id.as_str(), intent.asset.as_str());
+        if !(plain_start(trade) && plain_start(asset)) {
+            if trade.is_empty() {
+                return bad(
+                    self,
+                    "trade_id",
+                    Detail::Static(""),
+                    "ENTER needs a trade id",
+                );
+            }
+            if asset.is_empty() {
+                return bad(self, "asset", Detail::Static(""), "ENTER needs an asset");
+            }
+            for (field, text) in [("trade_id", trade), ("asset", asset)] {
+                if let Some(why) = flawed_id(text) {
+                    return bad(self, field, shown_id(text), why);
+                }
             }
         }
         if intent.side == TradeSide::Flat {

@@ -1779,6 +1779,40 @@ fn blank_ids_and_ids_holding_a_nul_are_refused_naming_them() {
 }
 
 #[test]
+fn an_empty_id_is_refused_before_a_flawed_one_in_the_fields_order() {
+    // ENTER judges its ids' emptiness first (intent id, trade id, asset), then their flaws
+    // (trade id, asset): an empty asset beside a trade id of only whitespace names the asset.
+    let field = |out: &KernelOutcome| {
+        out.details
+            .iter()
+            .find(|(n, _)| *n == "field")
+            .map(|d| d.1.clone())
+    };
+    let cases: [(&str, &str, &str, &str); 6] = [
+        ("", "", "", "intent_id"),
+        ("i", "", "", "trade_id"),
+        ("i", " ", "", "asset"),
+        ("i", "", " ", "trade_id"),
+        ("i", " ", " ", "trade_id"),
+        ("i", "t", "\0", "asset"),
+    ];
+    for (intent_id, trade_id, asset, named) in cases {
+        let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+        enter.intent_id = id(intent_id);
+        enter.trade_id = id(trade_id);
+        enter.asset = id(asset);
+        let mut k = Kernel::new("ids", 1).unwrap();
+        let out = k.process_intent(&enter);
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+        assert_eq!(
+            field(&out),
+            Some(Detail::Static(named)),
+            "{intent_id:?} {trade_id:?} {asset:?}"
+        );
+    }
+}
+
+#[test]
 fn an_override_of_only_whitespace_is_none_from_rules_9_on() {
     use dita_kernel::error::{replaying, RULES};
     use dita_kernel::risk::ConfigValue;
