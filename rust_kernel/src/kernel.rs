@@ -374,6 +374,9 @@ struct ByAsset<V> {
     index: IdMap<Id, usize>,
     /// By slot, where its asset's entry was last found (`usize::MAX`: not yet).
     places: Vec<usize>,
+    /// Each entry's asset by its [`asset_print`], made with the entry: a fill booked on a
+    /// slot of the asset reads it here rather than hashing the asset again.
+    prints: Vec<Option<NonZeroU64>>,
 }
 
 impl<V> Default for ByAsset<V> {
@@ -382,6 +385,7 @@ impl<V> Default for ByAsset<V> {
             entries: Vec::new(),
             index: IdMap::default(),
             places: Vec::new(),
+            prints: Vec::new(),
         }
     }
 }
@@ -437,6 +441,7 @@ impl<V: Held> ByAsset<V> {
 
     fn insert(&mut self, asset: Id, value: V) {
         self.index.insert(asset.clone(), self.entries.len());
+        self.prints.push(asset_print(&asset));
         self.entries.push((asset, value));
     }
 
@@ -451,6 +456,7 @@ impl<V: Held> ByAsset<V> {
         self.entries.clear();
         self.index.clear();
         self.places.clear();
+        self.prints.clear();
     }
 
     fn iter(&self) -> impl Iterator<Item = (&Id, &V)> {
@@ -493,19 +499,26 @@ impl AssetNotional {
 type OpenByAsset = ByAsset<SlotSet>;
 
 impl OpenByAsset {
-    /// Puts slot `sid` in `asset`'s set (`holds`) or takes it out; whether that changed it.
-    fn update(&mut self, sid: usize, asset: &Id, holds: bool) -> bool {
+    /// Puts slot `sid` in `asset`'s set (`holds`) or takes it out: whether that changed it,
+    /// and the asset's [`asset_print`] when it has a set (None: it has none, nor was one made).
+    #[inline]
+    fn update(
+        &mut self,
+        sid: usize,
+        asset: &Id,
+        holds: bool,
+    ) -> (bool, Option<Option<NonZeroU64>>) {
         match self.place(sid, asset) {
-            Some(p) if holds => self.entries[p].1.insert(sid),
-            Some(p) => self.entries[p].1.remove(sid),
+            Some(p) if holds => (self.entries[p].1.insert(sid), Some(self.prints[p])),
+            Some(p) => (self.entries[p].1.remove(sid), Some(self.prints[p])),
             None if holds => {
                 let mut set = SlotSet::default();
                 set.insert(sid);
                 self.insert_for(sid, asset, set);
-                true
+                (true, self.prints.last().copied())
             }
             // No set: no slot of the asset is open, this one included.
-            None => false,
+            None => (false, None),
         }
     }
 }
@@ -5906,9 +5919,11 @@ impl Kernel {
         };
         slot.unrealized_pnl = slot.side.sign() * (mark - slot.entry_price) * slot.size;
         let holds = slot.size > QTY_EPS;
-        // The slot's asset read where it is, not copied out: only a settlement held for the
-        // fill (rare) needs it apart from the slot.
-        let asset_fp = (ev.fee.is_none() && rules() >= 19).then(|| asset_print(&slot.asset));
+        // The open set of the slot's asset knows the asset's print (nothing below reads the
+        // open slots): the asset is hashed again only when it has no set.
+        let print = self.update_open_index(sid, holds);
+        let asset_fp = (ev.fee.is_none() && rules() >= 19)
+            .then(|| print.unwrap_or_else(|| asset_print(&self.slots[sid].asset)));
         self.account.k_realized_pnl += realized;
         self.account.k_fees_paid += fee;
         self.account.bump(ev.timestamp);
@@ -5970,7 +5985,6 @@ impl Kernel {
                 fee = charged;
             }
         }
-        self.update_open_index(sid, holds);
         Booked {
             fee,
             prorated,
@@ -6970,9 +6984,11 @@ impl Kernel {
     }
 
     /// Puts slot `sid` in (or takes it out of) the open slots of its asset: one lookup of the
-    /// asset, whose set, once made, stays (see [`OpenByAsset`]).
-    fn update_open_index(&mut self, sid: usize, holds: bool) {
-        let changed = self
+    /// asset, whose set, once made, stays (see [`OpenByAsset`]). Returns the asset's
+    /// [`asset_print`] when its set has it (see [`OpenByAsset::update`]).
+    #[inline]
+    fn update_open_index(&mut self, sid: usize, holds: bool) -> Option<Option<NonZeroU64>> {
+        let (changed, print) = self
             .open_by_asset
             .update(sid, &self.slots[sid].asset, holds);
         if changed {
@@ -6982,6 +6998,7 @@ impl Kernel {
                 self.open_count -= 1;
             }
         }
+        print
     }
 
     /// Makes [`SideCounts`] again from the slots.
@@ -9170,6 +9187,27 @@ mod tests {
         e.order_type = OrderType::Limit;
         e.limit_price = 100.0;
         e
+    }
+
+    #[test]
+    fn open_by_asset_gives_its_assets_prints_as_asset_print_makes_them() {
+        let mut open = OpenByAsset::default();
+        let (btc, eth) = (id("BTCUSDT"), id("ETHUSDT"));
+        let print = |a: &Id| Some(asset_print(a));
+        // A set made, found by its slot's place, found by the index for another slot, and
+        // an asset without one.
+        assert_eq!(open.update(0, &btc, true), (true, print(&btc)));
+        assert_eq!(open.update(0, &btc, false), (true, print(&btc)));
+        assert_eq!(open.update(1, &btc, true), (true, print(&btc)));
+        assert_eq!(open.update(2, &eth, false), (false, None));
+        assert_eq!(open.update(2, &eth, true), (true, print(&eth)));
+        // A slot whose asset changed is not told its old asset's print.
+        assert_eq!(open.update(0, &eth, true), (true, print(&eth)));
+        let empty = id("");
+        assert_eq!(open.update(3, &empty, true), (true, Some(None)));
+        open.clear();
+        assert_eq!(open.update(0, &eth, false), (false, None));
+        assert_eq!(open.update(0, &btc, true), (true, print(&btc)));
     }
 
     #[test]

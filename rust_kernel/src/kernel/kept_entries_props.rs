@@ -113,10 +113,12 @@ proptest! {
                 }
                 _ => {}
             }
-            prop_assert_eq!(
-                kept.update(sid, &id(ASSETS[a]), holds),
-                update_removing(&mut map, sid, &id(ASSETS[a]), holds)
-            );
+            let (changed, print) = kept.update(sid, &id(ASSETS[a]), holds);
+            prop_assert_eq!(changed, update_removing(&mut map, sid, &id(ASSETS[a]), holds));
+            // The asset's print as `asset_print` makes it, wherever its set is found; none
+            // only where it has no set (never for a slot put in one).
+            prop_assert!(print.is_some() || !holds);
+            prop_assert!(print.is_none_or(|p| p == asset_print(ASSETS[a])));
             for asset in ASSETS {
                 prop_assert_eq!(kept.get(asset), map.get(asset));
             }
