@@ -6311,8 +6311,8 @@ impl Kernel {
         }
         match uncounted {
             // The caller did not count the slot after booking the fill: counted once, from
-            // before it.
-            Some(before) => self.recount_slot(sid, before),
+            // before it (its order gone and its size moved, its units changed: `count_slot`).
+            Some(before) => self.count_slot(sid, before),
             None if left || was != engaged(&self.slots[sid]) => self.recount_slot(sid, was),
             None => {}
         }
@@ -7074,6 +7074,21 @@ impl Kernel {
                 units,
             );
         }
+    }
+
+    /// [`Kernel::recount_slot`] where the slot's units changed, as they do when its working
+    /// order is filled and cleared: counted without first comparing them with what was
+    /// counted (counting units that did not change adds nothing).
+    fn count_slot(&mut self, sid: usize, was: bool) {
+        let slot = &self.slots[sid];
+        let now = engaged(slot);
+        self.sides.count(
+            &slot.asset,
+            slot.side,
+            (now != was).then_some(now),
+            sid,
+            SlotUnits::of(slot),
+        );
     }
 
     /// Where the counts an exit decides by in O(1) differ from those made again: the
