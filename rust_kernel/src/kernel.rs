@@ -5998,6 +5998,7 @@ impl Kernel {
     /// What follows a fill booked on slot `sid`: the slot's commitment (the position at its
     /// entry price, plus an entry's `working`, what is still working, at [`working_price`]) and
     /// the fill's running-total keys remembered. `rules`: the rules version in force.
+    #[inline(always)]
     fn after_fill(
         &mut self,
         sid: usize,
