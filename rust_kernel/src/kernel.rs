@@ -5396,15 +5396,21 @@ impl Kernel {
             .expect("indexed orders are active");
         order.status = VenueOrderStatus::Acknowledged;
         if !venue.is_empty() {
-            let before = std::mem::replace(&mut order.venue_order_id, ev.venue_order_id.clone());
-            // Rules 3 on: the id the venue replaced stops naming this slot, so an event that
-            // names it later finds no order instead of this slot's next one (or none at all).
-            if rules() >= 3
-                && !before.is_empty()
-                && before != ev.venue_order_id
-                && self.by_venue_id.get(&before) == Some(&sid)
-            {
-                self.by_venue_id.remove(&before);
+            if order.venue_order_id.is_empty() {
+                // The usual ack: the order carries no venue id yet, and none is replaced.
+                order.venue_order_id = ev.venue_order_id.clone();
+            } else {
+                let before =
+                    std::mem::replace(&mut order.venue_order_id, ev.venue_order_id.clone());
+                // Rules 3 on: the id the venue replaced stops naming this slot, so an event
+                // that names it later finds no order instead of this slot's next one (or none
+                // at all).
+                if rules() >= 3
+                    && before != ev.venue_order_id
+                    && self.by_venue_id.get(&before) == Some(&sid)
+                {
+                    self.by_venue_id.remove(&before);
+                }
             }
             self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
@@ -6399,7 +6405,9 @@ impl Kernel {
         } else {
             &mut slot.active_exit_order
         };
-        let left = working.take().is_some_and(|o| o.remaining() > 0.0);
+        // Dropped where it is (not moved out first).
+        let left = working.as_ref().is_some_and(|o| o.remaining() > 0.0);
+        *working = None;
         let was = engaged(slot) || order.is_entry;
         if !order.is_entry {
             advance_leg(slot);
