@@ -2730,12 +2730,9 @@ mod tests {
         }
     }
 
-    /// An answer's transitions are forgotten without their drop only when none owns heap
-    /// memory: an id past the inline length, or details with text of their own, says so.
-    #[test]
-    fn a_transition_owns_nothing_only_without_heap_text() {
-        let long = id("an-id-longer-than-twenty-three-bytes");
-        let t = KernelTransition {
+    /// An ENTER's transition IDLE -> ORDER_SENT with inline ids and `details`.
+    fn entered(details: TransitionDetails) -> KernelTransition {
+        KernelTransition {
             timestamp: 1.0,
             trade_id: id("t1"),
             slot_id: 0,
@@ -2744,11 +2741,19 @@ mod tests {
             trigger: "ENTER",
             intent_id: id("i1"),
             event_id: Id::default(),
-            details: TransitionDetails::Submit {
-                client_order_id: id("k-1"),
-                qty: 1.0,
-            },
-        };
+            details,
+        }
+    }
+
+    /// An answer's transitions are forgotten without their drop only when none owns heap
+    /// memory: an id past the inline length, or details with text of their own, says so.
+    #[test]
+    fn a_transition_owns_nothing_only_without_heap_text() {
+        let long = id("an-id-longer-than-twenty-three-bytes");
+        let t = entered(TransitionDetails::Submit {
+            client_order_id: id("k-1"),
+            qty: 1.0,
+        });
         assert!(t.owns_nothing());
         for heap in [
             KernelTransition {
@@ -2795,25 +2800,12 @@ mod tests {
     /// every transition, and every list ends empty.
     #[test]
     fn reset_ok_empties_every_list_and_tells_owning_transitions_as_a_walk() {
-        let plain = KernelTransition {
-            timestamp: 1.0,
-            trade_id: id("t1"),
-            slot_id: 0,
-            prev_state: TradeStage::Idle,
-            next_state: TradeStage::OrderSent,
-            trigger: "ENTER",
-            intent_id: id("i1"),
-            event_id: Id::default(),
-            details: TransitionDetails::Empty,
-        };
-        let owning = KernelTransition {
-            details: TransitionDetails::Ended {
-                filled_size: 0.0,
-                order_size: 1.0,
-                reason: "gone".to_owned(),
-            },
-            ..plain.clone()
-        };
+        let plain = entered(TransitionDetails::Empty);
+        let owning = entered(TransitionDetails::Ended {
+            filled_size: 0.0,
+            order_size: 1.0,
+            reason: "gone".to_owned(),
+        });
         for n in 0..=3 {
             for heap_at in (0..n).map(Some).chain([None]) {
                 let transitions: Vec<_> = (0..n)
