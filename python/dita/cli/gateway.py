@@ -170,7 +170,6 @@ def serve(
     """
     import json
 
-    from dita.gateway.app import create_app
     from dita.gateway.config import SettingsError, load_settings
 
     if seed_capital is not None:
@@ -200,6 +199,9 @@ def serve(
         raise typer.Exit(2) from None
     except (ValueError, OSError) as exc:  # the file: unreadable, not TOML, [gateway] not a table
         fail(f"--config {config}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    # The web framework only once the options are good: a refused option answers at once.
+    from dita.gateway.app import create_app
+
     if openapi_out is not None:
         # The schema does not depend on the kernel: no journal or projection is opened for it.
         app = create_app(_kernel(1, None, None), settings)
