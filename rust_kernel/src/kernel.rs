@@ -3994,6 +3994,9 @@ impl Kernel {
         exit_room(side, net) - taken - owed
     }
 
+    /// The order an accepted ENTER or EXIT sends, written into `submit` (its answer's, where
+    /// the caller hands it to the venue): built there, not moved there from a copy.
+    #[allow(clippy::too_many_arguments)]
     fn new_order(
         &mut self,
         intent: &Intent,
@@ -4002,7 +4005,8 @@ impl Kernel {
         qty: f64,
         exit: Option<bool>,
         m: &MarketLimits,
-    ) -> VenueOrder {
+        submit: &mut Option<VenueOrder>,
+    ) {
         // `exit`: None for an entry, else whether the exit goes out reduce-only.
         // Wrapping: a loaded slot may carry an id with the largest counter (`own_counter`).
         self.order_counter = self.order_counter.wrapping_add(1);
@@ -4011,7 +4015,7 @@ impl Kernel {
             .get_or_insert_with(|| CounterIds::new(&self.kernel_id, "-"))
             .make_next(self.order_counter);
         let price = Self::sent_price(intent, m, side);
-        VenueOrder {
+        *submit = Some(VenueOrder {
             client_order_id,
             venue_order_id: id(""),
             slot_id: sid,
@@ -4029,7 +4033,7 @@ impl Kernel {
             cancel_requested: false,
             created_at: intent.timestamp,
             is_entry: exit.is_none(),
-        }
+        });
     }
 
     /// Moves slot `sid` by `trigger` and records the transition in `out`, whose stage it
@@ -4385,15 +4389,15 @@ impl Kernel {
             .count_off(&slot.asset, slot.side, was, sid, &intent.asset);
         // Event ids stay remembered across trades; everything else starts afresh.
         self.slots[sid].start_trade(intent, stage);
-        let order = self.new_order(intent, sid, intent.side.entry_order_side(), qty, None, &m);
         out.reset_ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
-        self.send_order(sid, Trigger::Enter, Ctx::default(), intent, &order, out);
+        let side = intent.side.entry_order_side();
+        self.new_order(intent, sid, side, qty, None, &m, &mut out.submit);
+        self.send_order(sid, Trigger::Enter, Ctx::default(), intent, out);
         if qty != intent.target_size {
             out.details.push(("rounded_size", Detail::F64(qty)));
         }
         self.entry_marks[sid] = mark;
         self.set_committed(sid, notional);
-        out.submit = Some(order);
         Ok(())
     }
 
@@ -4536,13 +4540,14 @@ impl Kernel {
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return Err(o);
         }
-        let order = self.new_order(intent, sid, side, qty, Some(reduce_only), &m);
+        out.reset_ok(intent.slot_id, trade_id, stage, seq);
+        let reduce_only = Some(reduce_only);
+        self.new_order(intent, sid, side, qty, reduce_only, &m, &mut out.submit);
         let held = Ctx {
             holds_position: true,
         };
-        out.reset_ok(intent.slot_id, trade_id, stage, seq);
         out.details.append(&mut details);
-        self.send_order(sid, Trigger::Exit, held, intent, &order, out);
+        self.send_order(sid, Trigger::Exit, held, intent, out);
         let slot = &mut self.slots[sid];
         slot.exit_reason.clone_from(&intent.reason);
         if let Some(l) = leg.filter(|l| l.leg > slot.active_leg_index) {
@@ -4554,23 +4559,25 @@ impl Kernel {
             slot.active_leg_index = l.leg;
             slot.leg_taken = l.taken;
         }
-        out.submit = Some(order);
         Ok(())
     }
 
     /// An accepted ENTER or EXIT goes out: the request and submit transitions, into `out`
     /// (its stage with them), then the order is registered (rate window, order index, the
-    /// slot's active order). The caller puts the order in `submit` for it to hand to the
-    /// venue.
+    /// slot's active order). The order is the one [`Kernel::new_order`] put in `out`'s
+    /// `submit` (built there, where it stays for the caller to hand to the venue).
     fn send_order(
         &mut self,
         sid: usize,
         request: Trigger,
         ctx: Ctx,
         intent: &Intent,
-        order: &VenueOrder,
         out: &mut KernelOutcome,
     ) {
+        let Some(order) = out.submit.as_ref() else {
+            unreachable!("new_order puts the order in submit")
+        };
+        let (client_order_id, qty) = (order.client_order_id.clone(), order.size);
         let no_event = id("");
         self.transition(
             out,
@@ -4583,8 +4590,8 @@ impl Kernel {
             TransitionDetails::Empty,
         );
         let d = TransitionDetails::Submit {
-            client_order_id: order.client_order_id.clone(),
-            qty: order.size,
+            client_order_id,
+            qty,
         };
         self.transition(
             out,
@@ -4600,6 +4607,9 @@ impl Kernel {
         // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
         // its place in the index is the counter's last three digits, not read from its text.
         let place = (self.order_counter % ORDER_PLACES as u64) as usize;
+        let Some(order) = out.submit.as_ref() else {
+            unreachable!("new_order puts the order in submit")
+        };
         self.by_client_id
             .insert_at(place, order.client_order_id.clone(), sid);
         self.follow_new_order(sid, order.is_entry);
