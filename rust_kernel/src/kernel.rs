@@ -416,15 +416,20 @@ impl<V: Held> ByAsset<V> {
 
     /// Where `asset`'s entry is, slot `sid`'s (remembered for the slot's next look); None
     /// when the asset has none.
+    ///
+    /// A remembered place is taken without comparing its asset with `asset`: it stays the
+    /// slot's asset's until the slot's asset changes, which only an ENTER does (and it
+    /// forgets the place then, [`ByAsset::forget`]); slots replaced or restored come with a
+    /// map made anew, which remembers nothing. `Kernel::side_counts_difference` checks every
+    /// remembered place against its slot's asset.
     #[inline]
     fn place(&mut self, sid: usize, asset: &Id) -> Option<usize> {
-        let hinted = self
-            .places
-            .get(sid)
-            .copied()
-            .filter(|&p| self.entries.get(p).is_some_and(|(a, _)| a == asset));
-        if hinted.is_some() {
-            return hinted;
+        if let Some(&p) = self.places.get(sid).filter(|&&p| p != usize::MAX) {
+            debug_assert_eq!(
+                &self.entries[p].0, asset,
+                "a slot's asset changed while its place was remembered"
+            );
+            return Some(p);
         }
         let found = self.index.get(asset).copied();
         if let Some(p) = found {
@@ -443,6 +448,19 @@ impl<V: Held> ByAsset<V> {
         self.index.insert(asset.clone(), self.entries.len());
         self.prints.push(asset_print(&asset));
         self.entries.push((asset, value));
+    }
+
+    /// Forgets where slot `sid`'s asset was found: its asset is changing.
+    fn forget(&mut self, sid: usize) {
+        if let Some(p) = self.places.get_mut(sid) {
+            *p = usize::MAX;
+        }
+    }
+
+    /// The asset whose entry slot `sid` last found, if it remembers one.
+    fn remembered(&self, sid: usize) -> Option<&Id> {
+        let p = *self.places.get(sid)?;
+        self.entries.get(p).map(|(a, _)| a)
     }
 
     fn remember(&mut self, sid: usize, place: usize) {
@@ -1474,7 +1492,15 @@ impl SideCounts {
     /// Counts slot `sid` off its asset (engaged on it or not: `was_engaged`, on `side`),
     /// before its asset becomes `next`: leaving its place, unless `next` is the same asset (a
     /// slot trading one market keeps its place, and its next count looks nothing up).
-    fn count_off(&mut self, asset: &Id, side: TradeSide, was_engaged: bool, sid: usize, next: &Id) {
+    /// Whether `next` is another asset.
+    fn count_off(
+        &mut self,
+        asset: &Id,
+        side: TradeSide,
+        was_engaged: bool,
+        sid: usize,
+        next: &Id,
+    ) -> bool {
         if self.counted(sid) != SlotUnits::default() || was_engaged {
             self.count(
                 asset,
@@ -1484,11 +1510,13 @@ impl SideCounts {
                 SlotUnits::default(),
             );
         }
-        if asset != next {
+        let other = asset != next;
+        if other {
             if let Some(counted) = self.slots.get_mut(sid) {
                 counted.place = NO_PLACE;
             }
         }
+        other
     }
 
     /// What slot `sid` was last counted as.
@@ -4385,8 +4413,14 @@ impl Kernel {
         // the same if it were, under the asset it held, which changes below.
         let slot = &self.slots[sid];
         let was = engaged(slot);
-        self.sides
+        let other_asset = self
+            .sides
             .count_off(&slot.asset, slot.side, was, sid, &intent.asset);
+        if other_asset {
+            // The places the slot remembers in the maps by asset are its old asset's.
+            self.asset_notional.forget(sid);
+            self.open_by_asset.forget(sid);
+        }
         // Event ids stay remembered across trades; everything else starts afresh.
         self.slots[sid].start_trade(intent, stage);
         out.reset_ok(intent.slot_id, intent.trade_id.clone(), stage, seq);
@@ -7254,6 +7288,21 @@ impl Kernel {
                 "kept orders counted by asset {kept_by_asset:?}, are {by_asset:?}"
             ));
         }
+        // A place a slot remembers in the maps by asset is its asset's (`ByAsset::place`
+        // takes it without comparing).
+        for (sid, slot) in self.slots.iter().enumerate() {
+            for (map, remembered) in [
+                ("committed notional", self.asset_notional.remembered(sid)),
+                ("open slots", self.open_by_asset.remembered(sid)),
+            ] {
+                if remembered.is_some_and(|a| *a != slot.asset) {
+                    return Some(format!(
+                        "slot {sid} remembers {remembered:?} in the {map} by asset, trades {:?}",
+                        slot.asset
+                    ));
+                }
+            }
+        }
         if !self.sides.current {
             return None;
         }
@@ -9330,8 +9379,12 @@ mod tests {
         assert_eq!(open.update(1, &btc, true), (true, print(&btc)));
         assert_eq!(open.update(2, &eth, false), (false, None));
         assert_eq!(open.update(2, &eth, true), (true, print(&eth)));
-        // A slot whose asset changed is not told its old asset's print.
+        // A slot whose asset changed (its place forgotten, as an ENTER does) is not told its
+        // old asset's print.
+        open.forget(0);
+        assert_eq!(open.remembered(0), None);
         assert_eq!(open.update(0, &eth, true), (true, print(&eth)));
+        assert_eq!(open.remembered(0), Some(&eth));
         let empty = id("");
         assert_eq!(open.update(3, &empty, true), (true, Some(None)));
         open.clear();

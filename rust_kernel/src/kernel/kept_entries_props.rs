@@ -53,6 +53,16 @@ fn update_removing(map: &mut IdMap<Id, SlotSet>, sid: usize, asset: &Id, holds: 
     }
 }
 
+/// Slot `sid` about to change its map by asset `a` (of [`ASSETS`]), where `last` is the asset
+/// each slot last changed it by: a slot's place is forgotten where its asset changes, as an
+/// ENTER does (a map takes a remembered place without comparing its asset).
+fn trading<V: Held>(kept: &mut ByAsset<V>, last: &mut [Option<usize>; 4], sid: usize, a: usize) {
+    if last[sid].is_some_and(|was| was != a) {
+        kept.forget(sid);
+    }
+    last[sid] = Some(a);
+}
+
 fn bytes<T: Serialize>(t: &T) -> Vec<u8> {
     bincode::serialize(t).unwrap()
 }
@@ -68,8 +78,9 @@ proptest! {
         ops in proptest::collection::vec((0..4usize, 0..3usize, -3..4i32, 0..3u8, 0..12u8), 1..60),
     ) {
         let (mut kept, mut map) = (AssetNotional::default(), IdMap::<Id, f64>::default());
-        // Slots changing what they commit, one slot on one asset and then another (the place
-        // it remembers is then another asset's); now and then the totals decoded from their
+        let mut last = [None; 4];
+        // Slots changing what they commit, one slot on one asset and then another (its place
+        // forgotten then, as an ENTER does); now and then the totals decoded from their
         // checkpoint bytes (no place remembered, the assets in another order) or cloned, or
         // both cleared, as a load of slots clears them, before the change.
         for (sid, a, units, scale, then) in ops {
@@ -84,10 +95,16 @@ proptest! {
             }
             // Whole amounts, fractions and amounts within 1e-9 of nothing.
             let delta = f64::from(units) * [1.0, 0.3, 4e-10][usize::from(scale)];
+            trading(&mut kept, &mut last, sid, a);
             kept.add(sid, &id(ASSETS[a]), delta);
             add_removing(&mut map, &id(ASSETS[a]), delta);
             for asset in ASSETS {
                 prop_assert_eq!(kept.get(asset), map.get(asset));
+            }
+            // A place remembered is the slot's asset's.
+            for (s, was) in last.iter().enumerate() {
+                let remembered = kept.remembered(s).map(Id::as_str);
+                prop_assert!(remembered.is_none() || remembered == was.map(|a| ASSETS[a]));
             }
             prop_assert_eq!(entries::<_, f64>(&kept), entries::<_, f64>(&map));
             let read: AssetNotional = bincode::deserialize(&bytes(&map)).unwrap();
@@ -100,9 +117,10 @@ proptest! {
         ops in proptest::collection::vec((0..4usize, 0..3usize, any::<bool>(), 0..12u8), 1..60),
     ) {
         let (mut kept, mut map) = (OpenByAsset::default(), IdMap::<Id, SlotSet>::default());
-        // As above: one slot on one asset and then another (the place it remembers is then
-        // another asset's set); now and then the sets decoded from their checkpoint bytes,
-        // cloned, or both cleared, before the change.
+        let mut last = [None; 4];
+        // As above: one slot on one asset and then another (its place forgotten then); now
+        // and then the sets decoded from their checkpoint bytes, cloned, or both cleared,
+        // before the change.
         for (sid, a, holds, then) in ops {
             match then {
                 9 => kept = bincode::deserialize(&bytes(&kept)).unwrap(),
@@ -113,6 +131,7 @@ proptest! {
                 }
                 _ => {}
             }
+            trading(&mut kept, &mut last, sid, a);
             let (changed, print) = kept.update(sid, &id(ASSETS[a]), holds);
             prop_assert_eq!(changed, update_removing(&mut map, sid, &id(ASSETS[a]), holds));
             // The asset's print as `asset_print` makes it, wherever its set is found; none
@@ -121,6 +140,11 @@ proptest! {
             prop_assert!(print.is_none_or(|p| p == asset_print(ASSETS[a])));
             for asset in ASSETS {
                 prop_assert_eq!(kept.get(asset), map.get(asset));
+            }
+            // A place remembered is the slot's asset's.
+            for (s, was) in last.iter().enumerate() {
+                let remembered = kept.remembered(s).map(Id::as_str);
+                prop_assert!(remembered.is_none() || remembered == was.map(|a| ASSETS[a]));
             }
             prop_assert_eq!(kept.values().map(SlotSet::len).sum::<usize>(), map.values().map(SlotSet::len).sum::<usize>());
             prop_assert_eq!(entries::<_, Vec<usize>>(&kept), entries::<_, Vec<usize>>(&map));
