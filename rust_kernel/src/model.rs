@@ -1111,11 +1111,11 @@ impl SlotSet {
     }
 
     /// Adds `i`; false if it was there.
+    #[inline]
     pub fn insert(&mut self, i: usize) -> bool {
         let w = i / 64;
         if w >= self.words.len() {
-            self.words.resize(w + 1, 0);
-            self.summary.resize(w / 64 + 1, 0);
+            self.grow(w);
         }
         let bit = 1u64 << (i % 64);
         if self.words[w] & bit != 0 {
@@ -1125,6 +1125,15 @@ impl SlotSet {
         self.summary[w / 64] |= 1 << (w % 64);
         self.len += 1;
         true
+    }
+
+    /// Makes room for word `w` (and its summary bit): what [`SlotSet::insert`] does the first
+    /// time a set holds a slot that far, out of its usual path.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, w: usize) {
+        self.words.resize(w + 1, 0);
+        self.summary.resize(w / 64 + 1, 0);
     }
 
     /// Takes `i` out; false if it was not there.
