@@ -46,8 +46,10 @@ type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 /// table cost more than they saved: the venue-id index is a [`VenueIndex`].)
 #[derive(Clone, Debug, Default)]
 struct OrderIndex {
-    /// `ORDER_PLACES` places once an id is put in one; a free place holds the empty id and
-    /// slot [`FREE`], so that an insert sees it free without reading the id.
+    /// `ORDER_PLACES` places once an id is put in one; a free place holds slot [`FREE`], so
+    /// that an insert sees it free without reading the id, beside the empty id or the last id
+    /// it held (left there by [`OrderIndex::remove_at`]; nothing reads the id of a free
+    /// place, and taking the place again drops it).
     table: Vec<(Id, usize)>,
     /// How many places are taken.
     in_table: usize,
@@ -59,7 +61,8 @@ struct OrderIndex {
 /// free when it comes round.
 const ORDER_PLACES: usize = 1000;
 
-/// The slot of a free place in [`OrderIndex`]'s table (its id the empty one).
+/// The slot of a free place in [`OrderIndex`]'s table (its id the empty one, or the last it
+/// held).
 const FREE: usize = usize::MAX;
 
 impl OrderIndex {
@@ -194,7 +197,9 @@ impl OrderIndex {
             "place {p} holds {id}"
         );
         self.in_table -= 1;
-        self.table[p] = (Id::default(), FREE);
+        // The id stays until the place is taken again (see `table`): a fill's finish
+        // writes one word, not the empty id over the old one.
+        self.table[p].1 = FREE;
     }
 
     fn len(&self) -> usize {

@@ -143,6 +143,37 @@ fn own_ids_take_the_table_and_others_the_map() {
     assert_eq!(index.get(&id("probe-1041")), Some(&4));
 }
 
+/// A place freed where a lookup found its id (an order's finish) keeps the id beside slot
+/// [`FREE`]: nothing finds, lists or serializes it, and the place is taken again as a free one.
+#[test]
+fn a_place_freed_where_found_keeps_no_entry() {
+    let mut index = OrderIndex::default();
+    index.insert(id("probe-41"), 1);
+    let (sid, place) = index.get_placed("probe-41").expect("in the table");
+    assert_eq!((sid, place), (1, Some(41)));
+    index.remove_at(41, &id("probe-41"));
+    assert_eq!(index.table[41], (id("probe-41"), FREE));
+    assert_eq!(index.len(), 0);
+    assert_eq!(index.get(&id("probe-41")), None);
+    assert!(index.get_placed("probe-41").is_none());
+    assert_eq!(index.iter().count(), 0);
+    assert!(index == OrderIndex::default());
+    let bytes = bincode::serialize(&index).unwrap();
+    assert_eq!(
+        bytes,
+        bincode::serialize(&IdMap::<Id, usize>::default()).unwrap()
+    );
+    // Another id of the place takes it (the table, not the map), the old one gone.
+    assert_eq!(index.insert(id("probe-1041"), 2), None);
+    assert_eq!((index.in_table, index.map.len()), (1, 0));
+    assert_eq!(index.table[41], (id("probe-1041"), 2));
+    assert_eq!(index.get(&id("probe-41")), None);
+    // The same id again takes it too.
+    index.remove_at(41, &id("probe-1041"));
+    assert_eq!(index.insert(id("probe-1041"), 3), None);
+    assert_eq!(index.get(&id("probe-1041")), Some(&3));
+}
+
 /// An id's place: its last three digits, or fewer when it ends in fewer.
 #[test]
 fn an_ids_place_is_its_last_digits() {
