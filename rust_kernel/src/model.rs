@@ -1567,6 +1567,10 @@ pub type Legs = smallvec::SmallVec<[f64; 2]>;
 pub struct TradeSlot {
     pub slot_id: usize,
     pub trade_id: Id,
+    /// Changed in a live kernel only by an ENTER (`start_trade`, after the kernel forgot the
+    /// slot's places in its maps by asset when the asset differs) and by `replace_slots`
+    /// (which rebuilds those maps): the maps trust a remembered place without comparing the
+    /// asset, so any other path that changes it must forget them too (`ByAsset::forget`).
     pub asset: Id,
     pub side: TradeSide,
     pub entry_price: f64,
