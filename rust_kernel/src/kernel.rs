@@ -4601,6 +4601,15 @@ impl Kernel {
         Ok(())
     }
 
+    /// The order [`Kernel::new_order`] put in `out`'s `submit`, for [`Kernel::send_order`].
+    #[inline(always)]
+    fn submitted(out: &KernelOutcome) -> &VenueOrder {
+        let Some(order) = out.submit.as_ref() else {
+            unreachable!("new_order puts the order in submit")
+        };
+        order
+    }
+
     /// An accepted ENTER or EXIT goes out: the request and submit transitions, into `out`
     /// (its stage with them), then the order is registered (rate window, order index, the
     /// slot's active order). The order is the one [`Kernel::new_order`] put in `out`'s
@@ -4613,9 +4622,7 @@ impl Kernel {
         intent: &Intent,
         out: &mut KernelOutcome,
     ) {
-        let Some(order) = out.submit.as_ref() else {
-            unreachable!("new_order puts the order in submit")
-        };
+        let order = Self::submitted(out);
         let (client_order_id, qty) = (order.client_order_id.clone(), order.size);
         let no_event = id("");
         self.transition(
@@ -4646,9 +4653,7 @@ impl Kernel {
         // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
         // its place in the index is the counter's last three digits, not read from its text.
         let place = (self.order_counter % ORDER_PLACES as u64) as usize;
-        let Some(order) = out.submit.as_ref() else {
-            unreachable!("new_order puts the order in submit")
-        };
+        let order = Self::submitted(out);
         self.by_client_id
             .insert_at(place, order.client_order_id.clone(), sid);
         self.follow_new_order(sid, order.is_entry);
