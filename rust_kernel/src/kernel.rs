@@ -9413,25 +9413,7 @@ mod tests {
             (id(long), id(long), id(long), id(long)),
             (id("c-1"), id("v-1"), id("t-1"), id(&long.repeat(3))),
         ] {
-            let order = VenueOrder {
-                client_order_id: client,
-                venue_order_id: venue,
-                slot_id: 3,
-                trade_id: trade,
-                asset,
-                side: OrderSide::Sell,
-                order_type: OrderType::Limit,
-                price: 101.5,
-                reference_price: 100.0,
-                size: 2.0,
-                filled_size: 0.5,
-                avg_fill_price: 100.5,
-                status: VenueOrderStatus::PartiallyFilled,
-                reduce_only: true,
-                cancel_requested: false,
-                created_at: 7.0,
-                is_entry: false,
-            };
+            let order = VenueOrder::sample(client, venue, trade, asset);
             let copy = OrderCopy::of(&order);
             let heap = [
                 &order.client_order_id,

@@ -176,6 +176,32 @@ pub struct VenueOrder {
     pub is_entry: bool,
 }
 
+/// For tests: an order partly filled with every field away from its default and the ids given.
+#[cfg(test)]
+impl VenueOrder {
+    pub(crate) fn sample(client: Id, venue: Id, trade: Id, asset: Id) -> VenueOrder {
+        VenueOrder {
+            client_order_id: client,
+            venue_order_id: venue,
+            slot_id: 3,
+            trade_id: trade,
+            asset,
+            side: OrderSide::Sell,
+            order_type: OrderType::Limit,
+            price: 5.0,
+            reference_price: 5.5,
+            size: 2.0,
+            filled_size: 0.5,
+            avg_fill_price: 5.0,
+            status: VenueOrderStatus::PartiallyFilled,
+            reduce_only: true,
+            cancel_requested: true,
+            created_at: 4.0,
+            is_entry: true,
+        }
+    }
+}
+
 impl VenueOrder {
     pub fn remaining(&self) -> f64 {
         (self.size - self.filled_size).max(0.0)
@@ -2058,23 +2084,13 @@ mod tests {
     #[test]
     fn a_slot_starting_a_trade_is_the_slot_reset_then_given_the_trade() {
         let order = |client: &str, is_entry: bool| VenueOrder {
-            client_order_id: Id::from(client),
-            venue_order_id: Id::from("v-1"),
-            slot_id: 3,
-            trade_id: Id::from("old-trade-with-an-id-longer-than-inline"),
-            asset: Id::from("ETHUSDT"),
-            side: OrderSide::Sell,
-            order_type: OrderType::Limit,
-            price: 5.0,
-            reference_price: 5.5,
-            size: 2.0,
-            filled_size: 0.5,
-            avg_fill_price: 5.0,
-            status: VenueOrderStatus::PartiallyFilled,
-            reduce_only: true,
-            cancel_requested: true,
-            created_at: 4.0,
             is_entry,
+            ..VenueOrder::sample(
+                Id::from(client),
+                Id::from("v-1"),
+                Id::from("old-trade-with-an-id-longer-than-inline"),
+                Id::from("ETHUSDT"),
+            )
         };
         // A slot a trade used: every field away from its reset value, events and fills
         // remembered (more events than the ring holds), legs on the heap.
@@ -2846,25 +2862,7 @@ mod tests {
                 );
                 out.emitted_events = vec![VenueEvent::new("e", KernelEventKind::Fill, &id("c"))];
                 out.details = vec![("reason", Detail::Static("x"))];
-                let order = VenueOrder {
-                    client_order_id: id("k-1"),
-                    venue_order_id: id("v-1"),
-                    slot_id: 0,
-                    trade_id: id("t1"),
-                    asset: id("ETHUSDT"),
-                    side: OrderSide::Buy,
-                    order_type: OrderType::Limit,
-                    price: 5.0,
-                    reference_price: 5.0,
-                    size: 1.0,
-                    filled_size: 0.0,
-                    avg_fill_price: 0.0,
-                    status: VenueOrderStatus::New,
-                    reduce_only: false,
-                    cancel_requested: false,
-                    created_at: 1.0,
-                    is_entry: true,
-                };
+                let order = VenueOrder::sample(id("k-1"), id("v-1"), id("t1"), id("ETHUSDT"));
                 out.cancels = vec![order.clone()];
                 out.submit = Some(order);
                 out.reset_ok(0, id("t2"), TradeStage::Idle, 1);
