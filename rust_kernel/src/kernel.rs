@@ -2640,11 +2640,11 @@ struct ClientNamed {
 }
 
 /// A working order's copy for a fill's steps to read while the slot's own changes (see
-/// `apply_fill`): the same as its clone. An order whose four ids own nothing (inline, or
-/// static text: every id the kernel makes, and a venue's of up to 23 bytes) is copied
-/// bitwise, as `SmolStr`'s clone copies each such id, and its copy frees nothing when
-/// dropped; any other is cloned, and the clone dropped as usual. A derived clone took some
-/// 60 instructions and its drop 14, each id's storage looked at in turn.
+/// `apply_fill`): the same as its clone. An order whose four ids own nothing (inline: every
+/// id the kernel makes, and a venue's of up to 23 bytes) is copied bitwise, as `Id`'s clone
+/// copies each such id, and its copy frees nothing when dropped; any other is cloned, and
+/// the clone dropped as usual. A derived clone took some 60 instructions and its drop 14,
+/// each id's storage looked at in turn.
 struct OrderCopy {
     order: std::mem::ManuallyDrop<VenueOrder>,
     /// Whether `order` is a clone, dropped with the copy.
@@ -2662,7 +2662,7 @@ impl OrderCopy {
         if owns_nothing {
             OrderCopy {
                 // SAFETY: the ids own nothing (checked just above), so the bitwise copy is
-                // each id's clone (`SmolStr::clone` reads an inline or static id so), and
+                // each id's clone (`Id::clone` copies an inline id so), and
                 // every other field is `Copy` data: the copy is `o.clone()`. It is never
                 // dropped (`cloned` false), so nothing is freed twice.
                 order: std::mem::ManuallyDrop::new(unsafe { std::ptr::read(o) }),
@@ -9405,10 +9405,9 @@ mod tests {
     #[test]
     fn an_order_copy_is_its_clone() {
         let long = "a venue order id longer than twenty-three bytes";
-        let static_id = Id::new_static("static-asset");
         for (client, venue, trade, asset) in [
             (id("c-1"), id("v-1"), id("t-1"), id("BTC")),
-            (id("c-1"), id(""), id(""), static_id.clone()),
+            (id("c-1"), id(""), id(""), id("an-asset-of-23-bytes-xx")),
             (id("c-1"), id(long), id("t-1"), id("BTC")),
             (id(long), id(long), id(long), id(long)),
             (id("c-1"), id("v-1"), id("t-1"), id(&long.repeat(3))),

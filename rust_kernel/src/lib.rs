@@ -9,6 +9,7 @@ pub mod account;
 pub mod error;
 pub mod fees;
 pub mod fsm;
+mod id;
 pub mod journal;
 pub mod kernel;
 pub mod mock;

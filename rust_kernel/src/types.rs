@@ -4,15 +4,11 @@
 //! classes (the attribute is compiled out otherwise, so the core stays free of PyO3).
 
 use serde::{Deserialize, Serialize};
-use smol_str::SmolStr;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// Immutable identifier text (trade, intent, order and event ids). Ids up to 23 bytes (the
-/// kernel's own order ids, venues' event and fill ids) live inline: making, cloning and
-/// dropping one never touches the allocator. Longer ids are shared, so a clone is a
-/// reference-count bump either way and ids travel into transitions and journal rows for free.
-pub type Id = SmolStr;
+/// Immutable identifier text (trade, intent, order and event ids): see [`crate::id`].
+pub use crate::id::Id;
 
 /// An id from text.
 #[inline]
@@ -22,7 +18,7 @@ pub fn id(s: &str) -> Id {
     if s.is_empty() {
         return Id::default();
     }
-    SmolStr::new(s)
+    Id::new(s)
 }
 
 /// Whether an id starts with a printable ASCII byte (or DEL), as nearly every id does: such
@@ -89,17 +85,17 @@ pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
 #[derive(Clone, Debug)]
 pub struct CounterIds {
     /// The prefix and separator, then zeros, when they fit an inline id.
-    head: [u8; SmolStr::INLINE_CAP],
+    head: [u8; Id::INLINE_CAP],
     /// The prefix and separator.
     text: String,
     /// The last id [`CounterIds::make_next`] made inline: its counter, bytes and length.
-    last: Option<(u64, [u8; SmolStr::INLINE_CAP], usize)>,
+    last: Option<(u64, [u8; Id::INLINE_CAP], usize)>,
 }
 
 impl CounterIds {
     pub fn new(prefix: &str, sep: &str) -> Self {
         let text = format!("{prefix}{sep}");
-        let mut head = [0u8; SmolStr::INLINE_CAP];
+        let mut head = [0u8; Id::INLINE_CAP];
         if let Some(h) = head.get_mut(..text.len()) {
             h.copy_from_slice(text.as_bytes());
         }
@@ -152,21 +148,21 @@ impl CounterIds {
 
     /// The first `len` bytes of `buf`, a prefix and its digits, as an inline id.
     #[inline]
-    fn inline(buf: &[u8; SmolStr::INLINE_CAP], len: usize) -> Id {
+    fn inline(buf: &[u8; Id::INLINE_CAP], len: usize) -> Id {
         // SAFETY: a `str` (the head, whole when the id fits) followed by ASCII digits: valid
         // UTF-8 (checking it again cost as much as the rest of `make`).
         let text = unsafe { std::str::from_utf8_unchecked(&buf[..len]) };
         // Inline for certain (`len` is at most the inline capacity): made directly, without
-        // `SmolStr::new`'s second copy through a buffer and its whitespace check.
-        SmolStr::new_inline(text)
+        // `Id::new`'s length check.
+        Id::new_inline(text)
     }
 
     /// The bytes of id `n` and their length, when it fits an inline id.
     #[inline]
-    fn inline_bytes(&self, n: u64) -> Option<([u8; SmolStr::INLINE_CAP], usize)> {
+    fn inline_bytes(&self, n: u64) -> Option<([u8; Id::INLINE_CAP], usize)> {
         let digits = n.checked_ilog10().map_or(1, |l| l as usize + 1);
         let len = self.text.len() + digits;
-        if len > SmolStr::INLINE_CAP {
+        if len > Id::INLINE_CAP {
             return None;
         }
         let mut buf = self.head;
@@ -192,7 +188,7 @@ impl CounterIds {
 /// [`counter_id`] on the heap, kept out of its way.
 #[cold]
 fn long_counter_id(head: &str, n: u64) -> Id {
-    SmolStr::new(format!("{head}{n}"))
+    Id::from(format!("{head}{n}"))
 }
 
 /// "00" to "99", for [`counter_id`]: one division by 100 makes two digits.
