@@ -76,7 +76,42 @@ pub fn fingerprint(s: &str) -> u64 {
 /// the cost of a whole trade cycle. A caller making many ids of one prefix keeps a
 /// [`CounterIds`].
 pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
-    CounterIds::new(prefix, sep).make(n)
+    let head = prefix.len() + sep.len();
+    let len = head + digit_count(n);
+    if len > Id::INLINE_CAP {
+        return long_counter_id(prefix, sep, n);
+    }
+    // Laid out in place, without the `String` a `CounterIds` keeps.
+    let mut buf = [0u8; Id::INLINE_CAP];
+    buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
+    buf[prefix.len()..head].copy_from_slice(sep.as_bytes());
+    put_digits(&mut buf, len, n);
+    CounterIds::inline(&buf, len)
+}
+
+/// How many decimal digits `n` has.
+#[inline]
+fn digit_count(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// `n`'s digits into `buf`, ending at `len`, last first, two a step.
+#[inline]
+fn put_digits(buf: &mut [u8; Id::INLINE_CAP], len: usize, n: u64) {
+    let mut at = len;
+    let mut x = n;
+    while x >= 100 {
+        let pair = (x % 100) as usize * 2;
+        x /= 100;
+        at -= 2;
+        buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if x >= 10 {
+        let pair = x as usize * 2;
+        buf[at - 2..at].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        buf[at - 1] = b'0' + x as u8;
+    }
 }
 
 /// Ids `<prefix><sep><n>` of one prefix and separator, laid out once: making one copies a
@@ -109,7 +144,7 @@ impl CounterIds {
     pub fn make(&self, n: u64) -> Id {
         match self.inline_bytes(n) {
             Some((buf, len)) => Self::inline(&buf, len),
-            None => long_counter_id(&self.text, n),
+            None => long_counter_id(&self.text, "", n),
         }
     }
 
@@ -141,7 +176,7 @@ impl CounterIds {
             }
             None => {
                 self.last = None;
-                long_counter_id(&self.text, n)
+                long_counter_id(&self.text, "", n)
             }
         }
     }
@@ -160,35 +195,21 @@ impl CounterIds {
     /// The bytes of id `n` and their length, when it fits an inline id.
     #[inline]
     fn inline_bytes(&self, n: u64) -> Option<([u8; Id::INLINE_CAP], usize)> {
-        let digits = n.checked_ilog10().map_or(1, |l| l as usize + 1);
-        let len = self.text.len() + digits;
+        let len = self.text.len() + digit_count(n);
         if len > Id::INLINE_CAP {
             return None;
         }
         let mut buf = self.head;
-        // The digits straight into place, last first, two a step.
-        let mut at = len;
-        let mut x = n;
-        while x >= 100 {
-            let pair = (x % 100) as usize * 2;
-            x /= 100;
-            at -= 2;
-            buf[at..at + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-        }
-        if x >= 10 {
-            let pair = x as usize * 2;
-            buf[at - 2..at].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
-        } else {
-            buf[at - 1] = b'0' + x as u8;
-        }
+        // The digits straight into place.
+        put_digits(&mut buf, len, n);
         Some((buf, len))
     }
 }
 
 /// [`counter_id`] on the heap, kept out of its way.
 #[cold]
-fn long_counter_id(head: &str, n: u64) -> Id {
-    Id::from(format!("{head}{n}"))
+fn long_counter_id(prefix: &str, sep: &str, n: u64) -> Id {
+    Id::from(format!("{prefix}{sep}{n}"))
 }
 
 /// "00" to "99", for [`counter_id`]: one division by 100 makes two digits.
