@@ -135,6 +135,32 @@ impl Id {
         unsafe { std::mem::transmute::<[u8; 24], Id>(bytes) }
     }
 
+    /// An inline id of `buf`'s first `len` bytes, the rest of `buf` zeros: one fixed-size
+    /// copy, for a maker laying ids out in a zeroed buffer of its own (`CounterIds`).
+    ///
+    /// # Safety
+    ///
+    /// `buf[..len]` is valid UTF-8 and `buf[len..]` is zeros (an id's one form: one with
+    /// other bytes there would not equal the same text made otherwise).
+    ///
+    /// # Panics
+    ///
+    /// When `len` is more than [`Id::INLINE_CAP`].
+    #[inline]
+    pub unsafe fn from_zero_padded(buf: &[u8; Self::INLINE_CAP], len: usize) -> Id {
+        assert!(
+            len <= Self::INLINE_CAP,
+            "an inline id holds at most 23 bytes"
+        );
+        debug_assert!(buf[len..].iter().all(|&b| b == 0), "zero-padded");
+        let mut bytes = [0u8; 24];
+        bytes[..Self::INLINE_CAP].copy_from_slice(buf);
+        bytes[Self::INLINE_CAP] = len as u8;
+        // SAFETY: as in `new_inline`: the last byte is `len`, at most 23, a `Tag`; the text,
+        // valid UTF-8 and zero-padded (the caller's word).
+        unsafe { std::mem::transmute::<[u8; 24], Id>(bytes) }
+    }
+
     /// A shared id of `text`, longer than inline ids hold.
     #[inline(never)]
     fn shared(text: &str) -> Id {
@@ -583,6 +609,30 @@ mod tests {
         assert_eq!(Id::new_inline("abc"), Id::new("abc"));
         let none: Option<Id> = None;
         assert!(none.is_none() && Some(Id::new(&"y".repeat(40))).is_some());
+    }
+
+    #[test]
+    fn every_inline_length_is_copied_whole_and_zero_padded() {
+        let text = "abcdefghijklmnopqrstuvwxyz";
+        for len in 0..=Id::INLINE_CAP {
+            let made = Id::new_inline(&text[..len]);
+            assert_eq!(made.as_str(), &text[..len]);
+            let mut want = [0u8; 24];
+            want[..len].copy_from_slice(&text.as_bytes()[..len]);
+            want[23] = len as u8;
+            // SAFETY: `Id` is 24 bytes, every one initialized.
+            let got: [u8; 24] = unsafe { std::mem::transmute_copy(&made) };
+            assert_eq!(got, want, "length {len}");
+            // From a zeroed buffer: the same id.
+            let mut buf = [0; Id::INLINE_CAP];
+            buf[..len].copy_from_slice(&text.as_bytes()[..len]);
+            // SAFETY: ASCII, zero-padded.
+            let from_buf = unsafe { Id::from_zero_padded(&buf, len) };
+            assert_eq!(from_buf, made);
+            // SAFETY: as above.
+            let got: [u8; 24] = unsafe { std::mem::transmute_copy(&from_buf) };
+            assert_eq!(got, want, "length {len} from a buffer");
+        }
     }
 
     #[test]
