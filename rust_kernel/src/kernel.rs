@@ -349,6 +349,12 @@ impl VenueIndex {
         self.front.len() + self.map.len()
     }
 
+    /// Whether no venue id is indexed (the list and the map both empty).
+    #[inline(always)]
+    fn is_empty(&self) -> bool {
+        self.front.is_empty() && self.map.is_empty()
+    }
+
     fn clear(&mut self) {
         self.front.clear();
         self.map.clear();
@@ -5378,8 +5384,11 @@ impl Kernel {
 
     /// A refusal when `venue_order_id` already names a working order of another slot: taking
     /// it would send that order's fills here.
+    /// No working order carrying a venue id (the usual ack's case, its order the only one
+    /// working and still without one) is nothing to look up: answered without a call.
+    #[inline(always)]
     fn venue_id_taken(&self, ev: &VenueEvent, sid: usize, seq: u64) -> Option<KernelOutcome> {
-        if rules() == 0 {
+        if rules() == 0 || self.by_venue_id.is_empty() {
             return None;
         }
         let other = self.working_by_venue_id(&ev.venue_order_id)?;
