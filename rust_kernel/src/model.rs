@@ -1437,18 +1437,23 @@ impl RecentRing {
     /// more than 64 gets there, so a ring costs what it did.
     #[inline(always)]
     pub fn insert(&mut self, fp: u64) {
-        let at = self.place();
-        let full = self.len as usize == SLOT_SEEN_EVENTS;
-        if full {
-            if self.mine as usize == SLOT_SEEN_EVENTS && crate::error::rules() >= 31 {
+        // The place (`place`), the count and the trade's share moved with one test of the
+        // count: a ring not full yet takes its first free place, a full one its oldest.
+        let at;
+        if (self.len as usize) < SLOT_SEEN_EVENTS {
+            at = self.len as usize;
+            self.len += 1;
+            if (self.mine as usize) < SLOT_SEEN_EVENTS {
+                self.mine += 1;
+            }
+        } else {
+            at = self.next as usize % SLOT_SEEN_EVENTS;
+            if (self.mine as usize) < SLOT_SEEN_EVENTS {
+                self.mine += 1;
+            } else if crate::error::rules() >= 31 {
                 self.keep_beyond(at);
             }
             self.next = ((at + 1) % SLOT_SEEN_EVENTS) as u8;
-        } else {
-            self.len += 1;
-        }
-        if (self.mine as usize) < SLOT_SEEN_EVENTS {
-            self.mine += 1;
         }
         let d = match &mut self.data {
             Some(d) => d,
@@ -2763,6 +2768,80 @@ mod tests {
             let at = r.place();
             r.insert(1_000 + i);
             assert_eq!(r.items()[at], 1_000 + i, "insert {i} wrote place {at}");
+        }
+    }
+
+    /// `RecentRing::insert` as it was written before it moved the place, count and share with
+    /// one test of the count: the place first (`place`), then whether the ring was full.
+    fn insert_as_before(r: &mut RecentRing, fp: u64) {
+        let at = r.place();
+        if r.len as usize == SLOT_SEEN_EVENTS {
+            if r.mine as usize == SLOT_SEEN_EVENTS && crate::error::rules() >= 31 {
+                r.keep_beyond(at);
+            }
+            r.next = ((at + 1) % SLOT_SEEN_EVENTS) as u8;
+        } else {
+            r.len += 1;
+        }
+        if (r.mine as usize) < SLOT_SEEN_EVENTS {
+            r.mine += 1;
+        }
+        let d = match &mut r.data {
+            Some(d) => d,
+            None => r.first_data(),
+        };
+        d.tags[at % SLOT_SEEN_EVENTS] = tag(fp);
+        d.items[at % SLOT_SEEN_EVENTS] = fp;
+    }
+
+    /// The ring's insert leaves it as the insert before did (places, count, next place, the
+    /// trade's share, what is kept beyond, its stored bytes), through filling, pushing out,
+    /// new trades, a clear, a decoded ring's share set lower, under rules 31 on and before.
+    #[test]
+    fn recent_ring_insert_does_what_it_did() {
+        for rules in [crate::error::RULES, 31, 30] {
+            crate::error::replaying(rules, || {
+                let (mut r, mut before) = (RecentRing::default(), RecentRing::default());
+                let mut x = 7u64;
+                for step in 0..3_000u64 {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    match x >> 58 {
+                        0 => {
+                            r.new_trade();
+                            before.new_trade();
+                        }
+                        1 if step % 5 == 0 => {
+                            r.clear();
+                            before.clear();
+                        }
+                        2 => {
+                            let bytes = bincode::serialize(&r).unwrap();
+                            r = bincode::deserialize(&bytes).unwrap();
+                            before = bincode::deserialize(&bytes).unwrap();
+                            let n = (x >> 20) as usize % (r.len() + 1);
+                            r.set_trade_wrote(n).unwrap();
+                            before.set_trade_wrote(n).unwrap();
+                        }
+                        _ => {
+                            r.insert(x);
+                            insert_as_before(&mut before, x);
+                        }
+                    }
+                    assert_eq!(
+                        (r.len, r.next, r.mine),
+                        (before.len, before.next, before.mine),
+                        "step {step}"
+                    );
+                    assert_eq!(r, before, "step {step}");
+                    assert_eq!(
+                        bincode::serialize(&r).unwrap(),
+                        bincode::serialize(&before).unwrap()
+                    );
+                    assert!(r.contains(x) == before.contains(x));
+                }
+            });
         }
     }
 
