@@ -3538,26 +3538,30 @@ impl Kernel {
                 seq,
             ));
         }
-        let numbers = [
-            ("reference_price", intent.reference_price),
-            ("target_size", intent.target_size),
-            ("leverage", intent.leverage),
-            ("limit_price", intent.limit_price),
-            ("timestamp", intent.timestamp),
-        ];
-        for (field, v) in numbers {
-            if !v.is_finite() {
-                return bad(
-                    field,
-                    Detail::Str(format!("{v}")),
-                    "must be a finite number",
-                );
-            }
-            if v < 0.0 {
-                return bad(field, Detail::F64(v), "must not be negative");
-            }
-            if too_large(field, v) {
-                return bad(field, Detail::F64(v), TOO_LARGE);
+        // The usual numbers pass at one look (`plain_numbers`: within [0, MAX_MAGNITUDE], the
+        // time within [0, infinity)); any others are judged as they were, field by field.
+        if !plain_numbers(intent) {
+            let numbers = [
+                ("reference_price", intent.reference_price),
+                ("target_size", intent.target_size),
+                ("leverage", intent.leverage),
+                ("limit_price", intent.limit_price),
+                ("timestamp", intent.timestamp),
+            ];
+            for (field, v) in numbers {
+                if !v.is_finite() {
+                    return bad(
+                        field,
+                        Detail::Str(format!("{v}")),
+                        "must be a finite number",
+                    );
+                }
+                if v < 0.0 {
+                    return bad(field, Detail::F64(v), "must not be negative");
+                }
+                if too_large(field, v) {
+                    return bad(field, Detail::F64(v), TOO_LARGE);
+                }
             }
         }
         if seen {
@@ -9094,6 +9098,23 @@ fn shown_legs(ratios: &[f64]) -> String {
     format!("[{}, ...] ({} legs)", head.join(", "), ratios.len())
 }
 
+/// Whether every number `Kernel::check_intent` judges passes its checks at one look: its
+/// price, size, leverage and limit within [0, `MAX_MAGNITUDE`], its time within [0, infinity)
+/// (a time may be beyond the bound, `too_large`). Such numbers pass the field-by-field checks
+/// whatever the rules; any other is judged there, in the same order. Read as their bits: a
+/// non-negative number's bits order as the number does, and a negative one (-0.0 too) has
+/// the sign bit, as NaN has bits above infinity's, so each is above the bound's bits and goes
+/// to the checks.
+#[inline(always)]
+fn plain_numbers(intent: &Intent) -> bool {
+    const MOST: u64 = MAX_MAGNITUDE.to_bits();
+    let most = (intent.reference_price.to_bits())
+        .max(intent.target_size.to_bits())
+        .max(intent.leverage.to_bits())
+        .max(intent.limit_price.to_bits());
+    most <= MOST && intent.timestamp.to_bits() < f64::INFINITY.to_bits()
+}
+
 /// Exit legs: at least one, each a positive fraction, together at most the whole position.
 pub fn validate_leg_ratios(ratios: &[f64]) -> Result<(), &'static str> {
     if ratios.is_empty() {
@@ -9581,6 +9602,74 @@ mod tests {
             // lookup found it, when the fill named it so).
             assert!(!k.by_client_id.contains_key(&c), "{case}");
             assert_eq!(k.by_client_id.len(), 0, "{case}");
+        }
+    }
+
+    /// The numbers an intent's checks let through at one look (`plain_numbers`) are ones the
+    /// field-by-field checks pass, under rules that bound magnitudes and older ones: any
+    /// number those refuse goes to them.
+    #[test]
+    fn plain_numbers_are_ones_the_checks_pass() {
+        let fields = [
+            "reference_price",
+            "target_size",
+            "leverage",
+            "limit_price",
+            "timestamp",
+        ];
+        let checked = |i: &Intent| {
+            let numbers = [
+                i.reference_price,
+                i.target_size,
+                i.leverage,
+                i.limit_price,
+                i.timestamp,
+            ];
+            fields
+                .iter()
+                .zip(numbers)
+                .all(|(f, v)| v.is_finite() && v >= 0.0 && !too_large(f, v))
+        };
+        let values = [
+            0.0,
+            -0.0,
+            5e-324,
+            1.0,
+            100.0,
+            1.7e9,
+            MAX_MAGNITUDE,
+            f64::from_bits(MAX_MAGNITUDE.to_bits() + 1),
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            -1.0,
+            -5e-324,
+        ];
+        for rules in [crate::error::RULES, 8] {
+            crate::error::replaying(rules, || {
+                for (k, field) in fields.iter().enumerate() {
+                    for v in values {
+                        let mut i = enter(1, 0);
+                        i.timestamp = 1.7e9;
+                        match k {
+                            0 => i.reference_price = v,
+                            1 => i.target_size = v,
+                            2 => i.leverage = v,
+                            3 => i.limit_price = v,
+                            _ => i.timestamp = v,
+                        }
+                        let plain = plain_numbers(&i);
+                        assert!(!plain || checked(&i), "{field} = {v:e} under rules {rules}");
+                        // The usual numbers take the one look.
+                        let usual = v.to_bits() <= MAX_MAGNITUDE.to_bits()
+                            || (k == 4 && v.is_finite() && v.is_sign_positive());
+                        assert_eq!(plain, usual, "{field} = {v:e} under rules {rules}");
+                    }
+                }
+            });
         }
     }
 
