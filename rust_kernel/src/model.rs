@@ -1795,8 +1795,12 @@ impl TradeSlot {
         *realized_pnl = 0.0;
         *fees_paid = 0.0;
         *closed = false;
-        exit_leg_ratios.clear();
-        exit_leg_ratios.extend_from_slice(&intent.exit_leg_ratios);
+        // The legs the slot's last trade had are the usual ones again ([1.0]): left as they
+        // are when the same to the bit, else written anew.
+        if !same_bits(exit_leg_ratios, &intent.exit_leg_ratios) {
+            exit_leg_ratios.clear();
+            exit_leg_ratios.extend_from_slice(&intent.exit_leg_ratios);
+        }
         *active_leg_index = 0;
         *active_entry_order = None;
         *active_exit_order = None;
@@ -1832,6 +1836,13 @@ impl TradeSlot {
             None => self.active_exit_order.as_mut(),
         }
     }
+}
+
+/// Whether `a` and `b` hold the same numbers to the bit (as `==` does not say of 0 and -0, or
+/// of NaN), in the same order.
+#[inline(always)]
+fn same_bits(a: &[f64], b: &[f64]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -2150,8 +2161,16 @@ mod tests {
             .insert("override".into(), MetaValue::Bool(true));
         let mut no_legs = plain.clone();
         no_legs.exit_leg_ratios.clear();
-        for slot in [&used, &fresh] {
-            for intent in [&plain, &full, &no_legs] {
+        // Legs the slot holds already (on the heap, as the full intent's: left as they are),
+        // and legs equal to the slot's by `==` but not to the bit (0 and -0: written anew).
+        let mut full_legs = used.clone();
+        full_legs.exit_leg_ratios = Legs::from_slice(&full.exit_leg_ratios);
+        let mut zero_leg = plain.clone();
+        zero_leg.exit_leg_ratios = vec![0.0];
+        let mut minus_zero_leg = fresh.clone();
+        minus_zero_leg.exit_leg_ratios = Legs::from_slice(&[-0.0]);
+        for slot in [&used, &fresh, &full_legs, &minus_zero_leg] {
+            for intent in [&plain, &full, &no_legs, &zero_leg] {
                 for stage in [TradeStage::Idle, TradeStage::Closed] {
                     let was = reset_then_given(slot, intent, stage);
                     let mut now = slot.clone();
@@ -2165,6 +2184,10 @@ mod tests {
                         assert_eq!(a.len(), b.len());
                     }
                     assert_eq!(now.leg_taken, was.leg_taken);
+                    let bits = |s: &TradeSlot| -> Vec<u64> {
+                        s.exit_leg_ratios.iter().map(|r| r.to_bits()).collect()
+                    };
+                    assert_eq!(bits(&now), bits(&was));
                     assert_eq!(
                         bincode::serialize(&now).unwrap(),
                         bincode::serialize(&was).unwrap()
