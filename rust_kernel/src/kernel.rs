@@ -2683,6 +2683,28 @@ impl OrderCopy {
     }
 }
 
+/// `o.clone()`, made as [`OrderCopy`] copies an order: bitwise where its four ids own
+/// nothing (inline or static text: every id the kernel makes), each id's clone then being its
+/// bits, any other order cloned. The copy is owned, dropped as the clone would be: it frees
+/// nothing where its ids own nothing. For the slot's copy of a sent order (`set_working_to`),
+/// where the derived clone took some 70 instructions, built aside and moved in.
+#[inline(always)]
+fn order_clone(o: &VenueOrder) -> VenueOrder {
+    let owns_nothing = !(o.client_order_id.is_heap_allocated()
+        | o.venue_order_id.is_heap_allocated()
+        | o.trade_id.is_heap_allocated()
+        | o.asset.is_heap_allocated());
+    if owns_nothing {
+        // SAFETY: as in `OrderCopy::of`: the ids own nothing (checked just above), so the
+        // bitwise copy is each id's clone, and every other field is plain data (checked
+        // below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
+        // nothing twice.
+        unsafe { std::ptr::read(o) }
+    } else {
+        o.clone()
+    }
+}
+
 // Only the ids of a `VenueOrder` may own anything: its every other field is named here with a
 // type that needs no drop, so a field added fails to compile until it is looked at for
 // `OrderCopy`.
@@ -7221,7 +7243,7 @@ impl Kernel {
         }
         by[book_side(order.side)] += units(order.remaining());
         *working = None;
-        *working = Some(order.clone());
+        *working = Some(order_clone(order));
         let now = engaged(slot);
         if now != was || by != [0, 0] {
             self.sides
@@ -9430,6 +9452,34 @@ mod tests {
         open.clear();
         assert_eq!(open.update(0, &eth, false), (false, None));
         assert_eq!(open.update(0, &btc, true), (true, print(&btc)));
+    }
+
+    /// The slot's copy of a sent order (`order_clone`) is its clone, bitwise or cloned, each
+    /// freeing its own once: ids inline, static, and on the heap in each place.
+    #[test]
+    fn an_order_clone_is_its_clone() {
+        let long = "a venue order id longer than twenty-three bytes";
+        let static_id = Id::new_static("static-asset");
+        for (client, venue, trade, asset) in [
+            (id("c-1"), id("v-1"), id("t-1"), id("BTC")),
+            (id("c-1"), id(""), id(""), static_id.clone()),
+            (id(long), id(""), id("t-1"), id("BTC")),
+            (id("c-1"), id(long), id("t-1"), id("BTC")),
+            (id("c-1"), id("v-1"), id(long), id("BTC")),
+            (id("c-1"), id("v-1"), id("t-1"), id(&long.repeat(3))),
+            (id(long), id(long), id(long), id(long)),
+        ] {
+            let order = VenueOrder::sample(client, venue, trade, asset);
+            let copy = order_clone(&order);
+            assert_eq!(copy, order.clone());
+            assert_eq!(
+                bincode::serialize(&copy).unwrap(),
+                bincode::serialize(&order).unwrap()
+            );
+            // The copy dropped first, then the order (each freeing its own, once).
+            drop(copy);
+            drop(order);
+        }
     }
 
     #[test]
