@@ -2684,7 +2684,7 @@ impl OrderCopy {
 }
 
 /// `o.clone()`, made as [`OrderCopy`] copies an order: bitwise where its four ids own
-/// nothing (inline or static text: every id the kernel makes), each id's clone then being its
+/// nothing (inline text: every id the kernel makes), each id's clone then being its
 /// bits, any other order cloned. The copy is owned, dropped as the clone would be: it frees
 /// nothing where its ids own nothing. For the slot's copy of a sent order (`set_working_to`),
 /// where the derived clone took some 70 instructions, built aside and moved in.
@@ -9455,14 +9455,14 @@ mod tests {
     }
 
     /// The slot's copy of a sent order (`order_clone`) is its clone, bitwise or cloned, each
-    /// freeing its own once: ids inline, static, and on the heap in each place.
+    /// freeing its own once: ids inline (up to the longest inline), and on the heap in each
+    /// place.
     #[test]
     fn an_order_clone_is_its_clone() {
         let long = "a venue order id longer than twenty-three bytes";
-        let static_id = Id::new_static("static-asset");
         for (client, venue, trade, asset) in [
             (id("c-1"), id("v-1"), id("t-1"), id("BTC")),
-            (id("c-1"), id(""), id(""), static_id.clone()),
+            (id("c-1"), id(""), id(""), id("an-asset-of-23-bytes-xx")),
             (id(long), id(""), id("t-1"), id("BTC")),
             (id("c-1"), id(long), id("t-1"), id("BTC")),
             (id("c-1"), id("v-1"), id(long), id("BTC")),
