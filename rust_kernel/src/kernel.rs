@@ -4656,6 +4656,111 @@ impl Kernel {
     ) {
         let order = Self::submitted(out);
         let (client_order_id, qty) = (order.client_order_id.clone(), order.size);
+        let d = TransitionDetails::Submit {
+            client_order_id,
+            qty,
+        };
+        if let Err(d) = self.request_and_submit(out, sid, request, ctx, intent, d) {
+            self.request_then_submit(out, sid, request, ctx, intent, d);
+        }
+        self.rate.record(intent.timestamp);
+        // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
+        // its place in the index is the counter's last three digits, not read from its text.
+        let place = (self.order_counter % ORDER_PLACES as u64) as usize;
+        let order = Self::submitted(out);
+        self.by_client_id
+            .insert_at(place, order.client_order_id.clone(), sid);
+        self.follow_new_order(sid, order.is_entry);
+        self.set_working_to(sid, order);
+        self.counters.orders_submitted += 1;
+    }
+
+    /// The request and submit transitions of an order sent, written as the two
+    /// [`Kernel::transition`] calls of [`Kernel::request_then_submit`] write them, when the
+    /// table has both moves (an ENTER's from a free slot, an EXIT's from an open one): the
+    /// slot looked up, the room made and the slot marked dirty once for both. Hands
+    /// `details` back, changing nothing, when either move is not in the table.
+    #[inline(always)]
+    fn request_and_submit(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        request: Trigger,
+        ctx: Ctx,
+        intent: &Intent,
+        details: TransitionDetails,
+    ) -> Result<(), TransitionDetails> {
+        let ts = intent.timestamp;
+        let slot = &mut self.slots[sid];
+        let prev = slot.fsm_state;
+        let Some(mid) = next_stage(prev, request, ctx) else {
+            return Err(details);
+        };
+        let Some(next) = next_stage(mid, Trigger::Submit, ctx) else {
+            return Err(details);
+        };
+        slot.fsm_state = next;
+        // The second move's test of the time finds it taken already.
+        if ts > slot.last_event_time {
+            slot.last_event_time = ts;
+        }
+        for (from, to) in [(prev, mid), (mid, next)] {
+            let (was_free, is_free) = (fsm::is_free(from), fsm::is_free(to));
+            if was_free && !is_free {
+                self.free.remove(sid);
+            } else if !was_free && is_free {
+                self.free.insert(sid);
+            }
+        }
+        let transitions = &mut out.transitions;
+        transitions.reserve(2);
+        let len = transitions.len();
+        let spare = transitions.spare_capacity_mut();
+        let (first, second) = (spare[0].as_mut_ptr(), spare[1].as_mut_ptr());
+        // SAFETY: `first` and `second` are the vector's free places at `len` and `len + 1`,
+        // within its capacity (two reserved): each field of each is written once, through a
+        // raw pointer, and every field is (`written_fields` names them all), so both are
+        // whole when the length takes them in.
+        unsafe {
+            (&raw mut (*first).timestamp).write(ts);
+            (&raw mut (*first).trade_id).write(slot.trade_id.clone());
+            (&raw mut (*first).slot_id).write(sid);
+            (&raw mut (*first).prev_state).write(prev);
+            (&raw mut (*first).next_state).write(mid);
+            (&raw mut (*first).trigger).write(request.name());
+            (&raw mut (*first).intent_id).write(intent.intent_id.clone());
+            (&raw mut (*first).event_id).write(id(""));
+            (&raw mut (*first).details).write(TransitionDetails::Empty);
+            (&raw mut (*second).timestamp).write(ts);
+            (&raw mut (*second).trade_id).write(slot.trade_id.clone());
+            (&raw mut (*second).slot_id).write(sid);
+            (&raw mut (*second).prev_state).write(mid);
+            (&raw mut (*second).next_state).write(next);
+            (&raw mut (*second).trigger).write(Trigger::Submit.name());
+            (&raw mut (*second).intent_id).write(intent.intent_id.clone());
+            (&raw mut (*second).event_id).write(id(""));
+            (&raw mut (*second).details).write(details);
+            transitions.set_len(len + 2);
+        }
+        out.state = next;
+        // Once: a second mark of the same slot changes nothing.
+        self.dirty.slot(sid);
+        Ok(())
+    }
+
+    /// The request and submit transitions one by one: where [`Kernel::request_and_submit`]
+    /// finds a move not in the table (each then made or not on its own).
+    #[cold]
+    #[inline(never)]
+    fn request_then_submit(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        request: Trigger,
+        ctx: Ctx,
+        intent: &Intent,
+        details: TransitionDetails,
+    ) {
         let no_event = id("");
         self.transition(
             out,
@@ -4667,10 +4772,6 @@ impl Kernel {
             &no_event,
             TransitionDetails::Empty,
         );
-        let d = TransitionDetails::Submit {
-            client_order_id,
-            qty,
-        };
         self.transition(
             out,
             sid,
@@ -4679,18 +4780,8 @@ impl Kernel {
             intent.timestamp,
             &intent.intent_id,
             &no_event,
-            d,
+            details,
         );
-        self.rate.record(intent.timestamp);
-        // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
-        // its place in the index is the counter's last three digits, not read from its text.
-        let place = (self.order_counter % ORDER_PLACES as u64) as usize;
-        let order = Self::submitted(out);
-        self.by_client_id
-            .insert_at(place, order.client_order_id.clone(), sid);
-        self.follow_new_order(sid, order.is_entry);
-        self.set_working_to(sid, order);
-        self.counters.orders_submitted += 1;
     }
 
     /// The refusal of an EXIT or (rules 5 on) a CANCEL naming another trade than the one
@@ -9524,6 +9615,78 @@ mod tests {
         assert!(below < at && at < above, "{below} {at} {above}");
         assert_eq!(at, 9_000 * 10i128.pow(15));
         assert_eq!(units(-9_000.0), -at);
+    }
+
+    #[test]
+    fn request_and_submit_writes_what_the_two_transitions_write() {
+        // request_and_submit (send_order's two transitions written together) against
+        // request_then_submit (the two `transition` calls): the same answer and the same
+        // kernel (slot, free set, dirty marks), for every stage, request, position and a
+        // time before and after the slot's last; ids inline and shared. Where a move is not
+        // in the table it changes nothing and hands its details back.
+        let long = "a-trade-id-longer-than-twenty-three-bytes";
+        let mut together = 0;
+        for stage in TradeStage::ALL {
+            for request in [Trigger::Enter, Trigger::Exit] {
+                for holds_position in [false, true] {
+                    for (ts, trade, intent_id, dirty) in [
+                        (5.0, "t1", "i1", false),
+                        (0.5, long, long, true),
+                        (5.0, long, "i2", true),
+                    ] {
+                        let mut k = Kernel::new("pair", 2).unwrap();
+                        k.dirty.enabled = true;
+                        k.dirty.flags = vec![false; 2];
+                        if dirty {
+                            k.dirty.slot(1);
+                        }
+                        k.slots[1].fsm_state = *stage;
+                        k.slots[1].last_event_time = 1.0;
+                        k.slots[1].trade_id = id(trade);
+                        if !fsm::is_free(*stage) {
+                            k.free.remove(1);
+                        }
+                        let mut intent = enter(1, 1);
+                        intent.intent_id = id(intent_id);
+                        intent.timestamp = ts;
+                        let ctx = Ctx { holds_position };
+                        let details = || TransitionDetails::Submit {
+                            client_order_id: id(long),
+                            qty: 2.0,
+                        };
+                        let mut out = KernelOutcome::ok(1, id(trade), *stage, 7);
+                        out.transitions.push(KernelTransition {
+                            timestamp: 0.0,
+                            trade_id: id(trade),
+                            slot_id: 1,
+                            prev_state: *stage,
+                            next_state: *stage,
+                            trigger: "EARLIER",
+                            intent_id: id(""),
+                            event_id: id("e0"),
+                            details: TransitionDetails::Empty,
+                        });
+                        let (mut k2, mut out2) = (k.clone(), out.clone());
+                        match k.request_and_submit(&mut out, 1, request, ctx, &intent, details()) {
+                            Ok(()) => together += 1,
+                            Err(d) => {
+                                assert_eq!(d, details());
+                                assert_eq!(out, out2);
+                                assert_eq!(format!("{k:?}"), format!("{k2:?}"));
+                                k.request_then_submit(&mut out, 1, request, ctx, &intent, d);
+                            }
+                        }
+                        k2.request_then_submit(&mut out2, 1, request, ctx, &intent, details());
+                        let case = format!("{stage:?} {request:?} {holds_position} {ts} {trade}");
+                        assert_eq!(out, out2, "{case}");
+                        assert_eq!(format!("{k:?}"), format!("{k2:?}"), "{case}");
+                        assert_eq!(k.dirty.drain(), k2.dirty.drain(), "{case}");
+                    }
+                }
+            }
+        }
+        // An ENTER from a free slot and an EXIT from an open one at least.
+        assert!(together >= 6, "{together}");
     }
 
     #[test]
