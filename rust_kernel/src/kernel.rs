@@ -4654,14 +4654,8 @@ impl Kernel {
         intent: &Intent,
         out: &mut KernelOutcome,
     ) {
-        let order = Self::submitted(out);
-        let (client_order_id, qty) = (order.client_order_id.clone(), order.size);
-        let d = TransitionDetails::Submit {
-            client_order_id,
-            qty,
-        };
-        if let Err(d) = self.request_and_submit(out, sid, request, ctx, intent, d) {
-            self.request_then_submit(out, sid, request, ctx, intent, d);
+        if !self.request_and_submit(out, sid, request, ctx, intent) {
+            self.request_then_submit(out, sid, request, ctx, intent);
         }
         self.rate.record(intent.timestamp);
         // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
@@ -4678,8 +4672,9 @@ impl Kernel {
     /// The request and submit transitions of an order sent, written as the two
     /// [`Kernel::transition`] calls of [`Kernel::request_then_submit`] write them, when the
     /// table has both moves (an ENTER's from a free slot, an EXIT's from an open one): the
-    /// slot looked up, the room made and the slot marked dirty once for both. Hands
-    /// `details` back, changing nothing, when either move is not in the table.
+    /// slot looked up, the room made and the slot marked dirty once for both, the submit's
+    /// details written in place from the order in `out.submit`. False, changing nothing,
+    /// when either move is not in the table.
     #[inline(always)]
     fn request_and_submit(
         &mut self,
@@ -4688,16 +4683,15 @@ impl Kernel {
         request: Trigger,
         ctx: Ctx,
         intent: &Intent,
-        details: TransitionDetails,
-    ) -> Result<(), TransitionDetails> {
+    ) -> bool {
         let ts = intent.timestamp;
         let slot = &mut self.slots[sid];
         let prev = slot.fsm_state;
         let Some(mid) = next_stage(prev, request, ctx) else {
-            return Err(details);
+            return false;
         };
         let Some(next) = next_stage(mid, Trigger::Submit, ctx) else {
-            return Err(details);
+            return false;
         };
         slot.fsm_state = next;
         // The second move's test of the time finds it taken already.
@@ -4712,6 +4706,9 @@ impl Kernel {
                 self.free.insert(sid);
             }
         }
+        let Some(order) = out.submit.as_ref() else {
+            unreachable!("new_order puts the order in submit")
+        };
         let transitions = &mut out.transitions;
         transitions.reserve(2);
         let len = transitions.len();
@@ -4739,13 +4736,16 @@ impl Kernel {
             (&raw mut (*second).trigger).write(Trigger::Submit.name());
             (&raw mut (*second).intent_id).write(intent.intent_id.clone());
             (&raw mut (*second).event_id).write(id(""));
-            (&raw mut (*second).details).write(details);
+            (&raw mut (*second).details).write(TransitionDetails::Submit {
+                client_order_id: order.client_order_id.clone(),
+                qty: order.size,
+            });
             transitions.set_len(len + 2);
         }
         out.state = next;
         // Once: a second mark of the same slot changes nothing.
         self.dirty.slot(sid);
-        Ok(())
+        true
     }
 
     /// The request and submit transitions one by one: where [`Kernel::request_and_submit`]
@@ -4759,8 +4759,12 @@ impl Kernel {
         request: Trigger,
         ctx: Ctx,
         intent: &Intent,
-        details: TransitionDetails,
     ) {
+        let order = Self::submitted(out);
+        let details = TransitionDetails::Submit {
+            client_order_id: order.client_order_id.clone(),
+            qty: order.size,
+        };
         let no_event = id("");
         self.transition(
             out,
@@ -9623,7 +9627,7 @@ mod tests {
         // request_then_submit (the two `transition` calls): the same answer and the same
         // kernel (slot, free set, dirty marks), for every stage, request, position and a
         // time before and after the slot's last; ids inline and shared. Where a move is not
-        // in the table it changes nothing and hands its details back.
+        // in the table it changes nothing. The submit's details are the order's in `submit`.
         let long = "a-trade-id-longer-than-twenty-three-bytes";
         let mut together = 0;
         for stage in TradeStage::ALL {
@@ -9650,10 +9654,6 @@ mod tests {
                         intent.intent_id = id(intent_id);
                         intent.timestamp = ts;
                         let ctx = Ctx { holds_position };
-                        let details = || TransitionDetails::Submit {
-                            client_order_id: id(long),
-                            qty: 2.0,
-                        };
                         let mut out = KernelOutcome::ok(1, id(trade), *stage, 7);
                         out.transitions.push(KernelTransition {
                             timestamp: 0.0,
@@ -9666,17 +9666,19 @@ mod tests {
                             event_id: id("e0"),
                             details: TransitionDetails::Empty,
                         });
+                        // The order sent, as new_order leaves it: its id shared or inline.
+                        let client = if dirty { long } else { "pair-1" };
+                        out.submit =
+                            Some(VenueOrder::sample(id(client), id(""), id(trade), id("BTC")));
                         let (mut k2, mut out2) = (k.clone(), out.clone());
-                        match k.request_and_submit(&mut out, 1, request, ctx, &intent, details()) {
-                            Ok(()) => together += 1,
-                            Err(d) => {
-                                assert_eq!(d, details());
-                                assert_eq!(out, out2);
-                                assert_eq!(format!("{k:?}"), format!("{k2:?}"));
-                                k.request_then_submit(&mut out, 1, request, ctx, &intent, d);
-                            }
+                        if k.request_and_submit(&mut out, 1, request, ctx, &intent) {
+                            together += 1;
+                        } else {
+                            assert_eq!(out, out2);
+                            assert_eq!(format!("{k:?}"), format!("{k2:?}"));
+                            k.request_then_submit(&mut out, 1, request, ctx, &intent);
                         }
-                        k2.request_then_submit(&mut out2, 1, request, ctx, &intent, details());
+                        k2.request_then_submit(&mut out2, 1, request, ctx, &intent);
                         let case = format!("{stage:?} {request:?} {holds_position} {ts} {trade}");
                         assert_eq!(out, out2, "{case}");
                         assert_eq!(format!("{k:?}"), format!("{k2:?}"), "{case}");
