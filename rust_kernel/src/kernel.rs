@@ -2683,25 +2683,29 @@ impl OrderCopy {
     }
 }
 
-/// `o.clone()`, made as [`OrderCopy`] copies an order: bitwise where its four ids own
-/// nothing (inline text: every id the kernel makes), each id's clone then being its
-/// bits, any other order cloned. The copy is owned, dropped as the clone would be: it frees
-/// nothing where its ids own nothing. For the slot's copy of a sent order (`set_working_to`),
-/// where the derived clone took some 70 instructions, built aside and moved in.
+/// `*place = Some(o.clone())`, the order `place` held dropped first, made as [`OrderCopy`]
+/// copies an order: where `o`'s four ids own nothing (inline text: every id the kernel
+/// makes), its bits written straight into `place`, each id's clone then being its bits; any
+/// other order cloned. The copy is owned, dropped as the clone would be: it frees nothing
+/// where its ids own nothing. For the slot's copy of a sent order (`set_working_to`), where
+/// the derived clone took some 70 instructions, built aside and moved in, and a bitwise copy
+/// made aside was still copied through the stack (the two ways' copies joined there).
 #[inline(always)]
-fn order_clone(o: &VenueOrder) -> VenueOrder {
+fn put_order_clone(place: &mut Option<VenueOrder>, o: &VenueOrder) {
+    *place = None;
     let owns_nothing = !(o.client_order_id.is_heap_allocated()
         | o.venue_order_id.is_heap_allocated()
         | o.trade_id.is_heap_allocated()
         | o.asset.is_heap_allocated());
     if owns_nothing {
-        // SAFETY: as in `OrderCopy::of`: the ids own nothing (checked just above), so the
-        // bitwise copy is each id's clone, and every other field is plain data (checked
+        // SAFETY: `place` holds None (just above), which owns nothing, so it is written over
+        // without a drop. As in `OrderCopy::of`: the ids own nothing (checked just above), so
+        // the bitwise copy is each id's clone, and every other field is plain data (checked
         // below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
         // nothing twice.
-        unsafe { std::ptr::read(o) }
+        unsafe { std::ptr::write(place, Some(std::ptr::read(o))) }
     } else {
-        o.clone()
+        *place = Some(o.clone());
     }
 }
 
@@ -7337,8 +7341,7 @@ impl Kernel {
             by[book_side(old.side)] -= units(old.remaining());
         }
         by[book_side(order.side)] += units(order.remaining());
-        *working = None;
-        *working = Some(order_clone(order));
+        put_order_clone(working, order);
         let now = engaged(slot);
         if now != was || by != [0, 0] {
             self.sides
@@ -9549,13 +9552,13 @@ mod tests {
         assert_eq!(open.update(0, &btc, true), (true, print(&btc)));
     }
 
-    /// The slot's copy of a sent order (`order_clone`) is its clone, bitwise or cloned, each
-    /// freeing its own once: ids inline (up to the longest inline), and on the heap in each
-    /// place.
+    /// The slot's copy of a sent order (`put_order_clone`) is its clone, bitwise or cloned,
+    /// each freeing its own once: ids inline (up to the longest inline), and on the heap in
+    /// each place; written over no order, an order of inline ids and one of shared ids.
     #[test]
     fn an_order_clone_is_its_clone() {
         let long = "a venue order id longer than twenty-three bytes";
-        for (client, venue, trade, asset) in [
+        let orders = [
             (id("c-1"), id("v-1"), id("t-1"), id("BTC")),
             (id("c-1"), id(""), id(""), id("an-asset-of-23-bytes-xx")),
             (id(long), id(""), id("t-1"), id("BTC")),
@@ -9563,16 +9566,26 @@ mod tests {
             (id("c-1"), id("v-1"), id(long), id("BTC")),
             (id("c-1"), id("v-1"), id("t-1"), id(&long.repeat(3))),
             (id(long), id(long), id(long), id(long)),
-        ] {
+        ];
+        let before = [
+            None,
+            Some(VenueOrder::sample(id("c-0"), id(""), id("t-0"), id("ETH"))),
+            Some(VenueOrder::sample(id(long), id(long), id(long), id(long))),
+        ];
+        for (client, venue, trade, asset) in orders {
             let order = VenueOrder::sample(client, venue, trade, asset);
-            let copy = order_clone(&order);
-            assert_eq!(copy, order.clone());
-            assert_eq!(
-                bincode::serialize(&copy).unwrap(),
-                bincode::serialize(&order).unwrap()
-            );
-            // The copy dropped first, then the order (each freeing its own, once).
-            drop(copy);
+            for was in &before {
+                let mut place = was.clone();
+                put_order_clone(&mut place, &order);
+                let copy = place.expect("an order put");
+                assert_eq!(copy, order.clone());
+                assert_eq!(
+                    bincode::serialize(&copy).unwrap(),
+                    bincode::serialize(&order).unwrap()
+                );
+                // The copy dropped first, then the order (each freeing its own, once).
+                drop(copy);
+            }
             drop(order);
         }
     }
