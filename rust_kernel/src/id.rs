@@ -329,47 +329,26 @@ fn shared_eq(a: &str, b: &str) -> bool {
 
 impl Eq for Id {}
 
-impl PartialEq<str> for Id {
-    #[inline(always)]
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
+/// `==` between an id and text of type `$t`, both ways: the id's text compared.
+macro_rules! eq_as_text {
+    ($($t:ty),+) => {$(
+        impl PartialEq<$t> for Id {
+            #[inline(always)]
+            fn eq(&self, other: &$t) -> bool {
+                self.as_str() == AsRef::<str>::as_ref(other)
+            }
+        }
+
+        impl PartialEq<Id> for $t {
+            #[inline(always)]
+            fn eq(&self, other: &Id) -> bool {
+                AsRef::<str>::as_ref(self) == other.as_str()
+            }
+        }
+    )+};
 }
 
-impl PartialEq<Id> for str {
-    #[inline(always)]
-    fn eq(&self, other: &Id) -> bool {
-        self == other.as_str()
-    }
-}
-
-impl<'a> PartialEq<&'a str> for Id {
-    #[inline(always)]
-    fn eq(&self, other: &&'a str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<Id> for &str {
-    #[inline(always)]
-    fn eq(&self, other: &Id) -> bool {
-        *self == other.as_str()
-    }
-}
-
-impl PartialEq<String> for Id {
-    #[inline(always)]
-    fn eq(&self, other: &String) -> bool {
-        self.as_str() == other
-    }
-}
-
-impl PartialEq<Id> for String {
-    #[inline(always)]
-    fn eq(&self, other: &Id) -> bool {
-        self == other.as_str()
-    }
-}
+eq_as_text!(str, &str, String);
 
 impl Ord for Id {
     #[inline]
