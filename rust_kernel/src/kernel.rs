@@ -2208,8 +2208,9 @@ const STATED_NOT_BOOKED: &str = "the order ended without a filled size, and its 
 /// order of `size`, into `details`: a fill missing or on its way (WARNING, `venue_filled_size`
 /// and `unreported_qty`, at most what the order had left), or, above the order's size, the
 /// venue reporting an overfill (CRITICAL, with `order_size` and the reason). None when it
-/// says no more, or the report states no fill size of its own.
-#[inline]
+/// says no more, or the report states no fill size of its own. The usual fill says no more:
+/// its check inline, what says more out of line ([`total_said_ahead`]).
+#[inline(always)]
 fn total_ahead(
     ev: &VenueEvent,
     size: f64,
@@ -2219,6 +2220,18 @@ fn total_ahead(
     if !(ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(size)) {
         return None;
     }
+    total_said_ahead(ev, size, new_filled, details)
+}
+
+/// [`total_ahead`] of a report whose running total is ahead of `new_filled`.
+#[cold]
+#[inline(never)]
+fn total_said_ahead(
+    ev: &VenueEvent,
+    size: f64,
+    new_filled: f64,
+    details: &mut Details,
+) -> Option<KernelSeverity> {
     let over = ev.filled_size > size + size_tolerance(size);
     details.push(("venue_filled_size", Detail::F64(ev.filled_size)));
     details.push((
