@@ -6340,7 +6340,12 @@ impl Kernel {
             held_notional(slot)
         };
         self.set_committed(sid, committed);
-        for k in keys.into_iter().flatten() {
+        // One by one: a loop over the two took a counter and a bound.
+        let [total, also] = keys;
+        if let Some(k) = total {
+            self.slots[sid].seen_fills.insert(k);
+        }
+        if let Some(k) = also {
             self.slots[sid].seen_fills.insert(k);
         }
     }
