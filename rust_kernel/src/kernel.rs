@@ -7542,6 +7542,7 @@ impl Kernel {
 
     /// Sets what slot `sid` commits and the totals by asset and overall: one lookup of the
     /// asset, whose entry, once made, stays (see [`AssetNotional`]).
+    #[inline(always)]
     fn set_committed(&mut self, sid: usize, notional: f64) {
         let slot = &mut self.slots[sid];
         let delta = notional - slot.committed_notional;
