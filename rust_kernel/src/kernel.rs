@@ -2861,6 +2861,27 @@ fn in_bounds(v: f64, non_negative: bool) -> bool {
     }
 }
 
+/// Whether an event's seven numbers plainly pass [`in_bounds`]: its six non-negative ones
+/// within [0, `MAX_MAGNITUDE`] and its fee (negative for a rebate) within the bound either
+/// side. Read as their bits, as [`plain_numbers`] reads an intent's: a non-negative number's
+/// bits order as the number does, a negative one (-0.0 too) has the sign bit and NaN bits
+/// above infinity's, so each is above the bound's bits; the fee is read without its sign.
+/// What this lets through `in_bounds` passes; anything else (-0.0 among it, which
+/// `in_bounds` passes) goes to the field-by-field checks.
+#[inline(always)]
+fn plain_event_numbers(ev: &VenueEvent) -> bool {
+    const MOST: u64 = MAX_MAGNITUDE.to_bits();
+    let fee = ev.fee.map_or(0, |f| f.to_bits() & !(1 << 63));
+    let most = (ev.price.to_bits())
+        .max(ev.size.to_bits())
+        .max(ev.filled_size.to_bits())
+        .max(ev.remaining_size.to_bits())
+        .max(ev.retry_after.to_bits())
+        .max(ev.timestamp.to_bits())
+        .max(fee);
+    most <= MOST
+}
+
 /// The details refusing `v` of an event's `field`, if it is not finite, negative where
 /// `non_negative`, or beyond [`MAX_MAGNITUDE`]; `bad_reason` says what it must be.
 #[inline]
@@ -5106,17 +5127,10 @@ impl Kernel {
                 ));
             }
         }
-        // Every event's numbers are checked: the common case (all within bounds) decides
-        // all seven at once, and only an event failing it walks them to name the first.
-        // A fee may be negative (a rebate).
-        if !(in_bounds(ev.price, true)
-            & in_bounds(ev.size, true)
-            & in_bounds(ev.filled_size, true)
-            & in_bounds(ev.remaining_size, true)
-            & in_bounds(ev.retry_after, true)
-            & in_bounds(ev.timestamp, true)
-            & in_bounds(ev.fee.unwrap_or(0.0), false))
-        {
+        // Every event's numbers are checked: the common case (all plainly within bounds,
+        // `plain_event_numbers`) decides all seven at once, and only an event failing it
+        // walks them to name the first (or finds none: -0.0 is within bounds).
+        if !plain_event_numbers(ev) {
             if let Some(refused) = self.number_refusal_of(ev, seq) {
                 return Err(refused);
             }
@@ -9869,6 +9883,69 @@ mod tests {
             // lookup found it, when the fill named it so).
             assert!(!k.by_client_id.contains_key(&c), "{case}");
             assert_eq!(k.by_client_id.len(), 0, "{case}");
+        }
+    }
+
+    /// The numbers an event's checks let through at one look (`plain_event_numbers`) are ones
+    /// the field-by-field checks (`in_bounds`) pass, and every such number but -0.0 in a
+    /// non-negative field takes the one look: any other goes to the checks.
+    #[test]
+    fn plain_event_numbers_are_ones_the_checks_pass() {
+        let checked = |e: &VenueEvent| {
+            in_bounds(e.price, true)
+                && in_bounds(e.size, true)
+                && in_bounds(e.filled_size, true)
+                && in_bounds(e.remaining_size, true)
+                && in_bounds(e.retry_after, true)
+                && in_bounds(e.timestamp, true)
+                && in_bounds(e.fee.unwrap_or(0.0), false)
+        };
+        let values = [
+            0.0,
+            -0.0,
+            5e-324,
+            1.0,
+            100.0,
+            1.7e9,
+            MAX_MAGNITUDE,
+            -MAX_MAGNITUDE,
+            f64::from_bits(MAX_MAGNITUDE.to_bits() + 1),
+            -f64::from_bits(MAX_MAGNITUDE.to_bits() + 1),
+            1e300,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            -1.0,
+            -5e-324,
+        ];
+        let mut base = VenueEvent::new("e1", KernelEventKind::Fill, &id("c-1"));
+        base.price = 100.0;
+        base.size = 1.0;
+        base.timestamp = 1.7e9;
+        assert!(plain_event_numbers(&base) && checked(&base));
+        for field in 0..8 {
+            for v in values {
+                let mut e = base.clone();
+                match field {
+                    0 => e.price = v,
+                    1 => e.size = v,
+                    2 => e.filled_size = v,
+                    3 => e.remaining_size = v,
+                    4 => e.retry_after = v,
+                    5 => e.timestamp = v,
+                    6 => e.fee = Some(v),
+                    _ => {
+                        e.fee = Some(1.0);
+                        e.price = v;
+                    }
+                }
+                let (plain, passes) = (plain_event_numbers(&e), checked(&e));
+                assert!(!plain || passes, "field {field} = {v:e}");
+                let negative_zero = v == 0.0 && v.is_sign_negative() && field != 6;
+                assert_eq!(plain, passes && !negative_zero, "field {field} = {v:e}");
+            }
         }
     }
 
