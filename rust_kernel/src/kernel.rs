@@ -1327,6 +1327,13 @@ struct SlotUnits {
 }
 
 impl SlotUnits {
+    /// Whether any of its sums is not 0 (it is not `SlotUnits::default()`): one test of the
+    /// three ORed together.
+    #[inline(always)]
+    fn counts_any(&self) -> bool {
+        (self.net | self.working[0] | self.working[1]) != 0
+    }
+
     fn of(slot: &TradeSlot) -> Self {
         // Only a slot holding a position counts in the net, as the walk nets the open slots
         // (`open_by_asset`): a slot left with dust is not, and may turn FLAT after it was
@@ -1512,7 +1519,10 @@ impl SideCounts {
         sid: usize,
         next: &Id,
     ) -> bool {
-        if self.counted(sid) != SlotUnits::default() || was_engaged {
+        // Read in place, its three sums at one test (`counts_any`), not copied out and
+        // compared with the empty count.
+        let counts_any = self.slots.get(sid).is_some_and(|c| c.units.counts_any());
+        if counts_any || was_engaged {
             self.count(
                 asset,
                 side,
@@ -9883,6 +9893,33 @@ mod tests {
             // lookup found it, when the fill named it so).
             assert!(!k.by_client_id.contains_key(&c), "{case}");
             assert_eq!(k.by_client_id.len(), 0, "{case}");
+        }
+    }
+
+    /// `SlotUnits::counts_any` (what `count_off` asks) is `!= SlotUnits::default()`: each
+    /// sum alone, signs, the sums' extremes, and sums ORing to bits of both halves.
+    #[test]
+    fn counts_any_is_any_sum_not_zero() {
+        let values = [
+            0,
+            1,
+            -1,
+            i128::MAX,
+            i128::MIN,
+            1 << 64,
+            -(1 << 64),
+            1e30 as i128,
+        ];
+        for net in values {
+            for w0 in values {
+                for w1 in values {
+                    let u = SlotUnits {
+                        net,
+                        working: [w0, w1],
+                    };
+                    assert_eq!(u.counts_any(), u != SlotUnits::default(), "{u:?}");
+                }
+            }
         }
     }
 
