@@ -114,14 +114,22 @@ impl OrderIndex {
         }
     }
 
-    /// [`OrderIndex::get`] by the id's text, with the place in the table that holds it when it
-    /// is there: [`OrderIndex::remove_at`] takes it, while the index is unchanged since.
+    /// [`OrderIndex::get`], with the place in the table that holds the id when it is there:
+    /// [`OrderIndex::remove_at`] takes it, while the index is unchanged since. The place's id
+    /// is compared as an [`Id`] (three words for inline ids), not byte by byte as `held`.
     #[inline]
-    fn get_placed(&self, id: &str) -> Option<(usize, Option<usize>)> {
-        match self.held(id.as_bytes()) {
-            Some(p) => Some((self.table[p].1, Some(p))),
-            None if self.map.is_empty() => None,
-            None => self.map.get(id).map(|&sid| (sid, None)),
+    fn get_placed(&self, id: &Id) -> Option<(usize, Option<usize>)> {
+        if let Some(p) = Self::place(id.as_bytes()) {
+            if let Some((c, s)) = self.table.get(p) {
+                if *s != FREE && c == id {
+                    return Some((*s, Some(p)));
+                }
+            }
+        }
+        if self.map.is_empty() {
+            None
+        } else {
+            self.map.get(id).map(|&sid| (sid, None))
         }
     }
 
@@ -5150,7 +5158,7 @@ impl Kernel {
         let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
         let rules2 = rules() >= 2;
         let mut client_place = None;
-        let found = match self.by_client_id.get_placed(ids.client) {
+        let found = match self.by_client_id.get_placed(&ev.venue_client_id) {
             Some((sid, place)) => {
                 client_place = place;
                 Some((sid, None))
@@ -9894,6 +9902,51 @@ mod tests {
             assert!(!k.by_client_id.contains_key(&c), "{case}");
             assert_eq!(k.by_client_id.len(), 0, "{case}");
         }
+    }
+
+    /// `OrderIndex::get_placed` (an id's place compared as an `Id`) answers as `get`, with
+    /// the place `held` finds by bytes: ids in the table, in the map (no digits, a place
+    /// taken by another id), shared ids past 23 bytes, and ids removed, their place's old id
+    /// left there.
+    #[test]
+    fn order_index_get_placed_answers_as_get_and_held() {
+        let long = "k-a-kernel-id-past-inline-7";
+        let held_ids = ["k-001", "k-002", "x-001", "k-abc", "k-1", long, "k-999"];
+        let mut index = OrderIndex::default();
+        for (sid, text) in held_ids.iter().enumerate() {
+            index.insert(id(text), sid);
+        }
+        let freed = id("k-002");
+        index.remove(&freed);
+        let long_freed = "k-another-one-past-inline-123";
+        index.insert(id(long_freed), 9);
+        index.remove(&id(long_freed));
+        let probes = held_ids.iter().copied().chain([
+            "k-003",
+            "",
+            "1",
+            "k-0001",
+            "k-abd",
+            long_freed,
+            "k-a-kernel-id-past-inline-8",
+        ]);
+        for text in probes {
+            let probe = id(text);
+            let placed = index.get_placed(&probe);
+            assert_eq!(
+                placed.map(|(sid, _)| sid),
+                index.get(&probe).copied(),
+                "{text}"
+            );
+            assert_eq!(
+                placed.and_then(|(_, p)| p),
+                index.held(probe.as_bytes()),
+                "{text}"
+            );
+        }
+        assert_eq!(index.get_placed(&freed), None);
+        assert_eq!(index.get_placed(&id("k-001")), Some((0, Some(1))));
+        assert_eq!(index.get_placed(&id("x-001")), Some((2, None)));
     }
 
     /// `SlotUnits::counts_any` (what `count_off` asks) is `!= SlotUnits::default()`: each

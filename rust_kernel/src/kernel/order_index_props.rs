@@ -149,13 +149,13 @@ fn own_ids_take_the_table_and_others_the_map() {
 fn a_place_freed_where_found_keeps_no_entry() {
     let mut index = OrderIndex::default();
     index.insert(id("probe-41"), 1);
-    let (sid, place) = index.get_placed("probe-41").expect("in the table");
+    let (sid, place) = index.get_placed(&id("probe-41")).expect("in the table");
     assert_eq!((sid, place), (1, Some(41)));
     index.remove_at(41, &id("probe-41"));
     assert_eq!(index.table[41], (id("probe-41"), FREE));
     assert_eq!(index.len(), 0);
     assert_eq!(index.get(&id("probe-41")), None);
-    assert!(index.get_placed("probe-41").is_none());
+    assert!(index.get_placed(&id("probe-41")).is_none());
     assert_eq!(index.iter().count(), 0);
     assert!(index == OrderIndex::default());
     let bytes = bincode::serialize(&index).unwrap();
