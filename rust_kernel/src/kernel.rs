@@ -307,16 +307,14 @@ struct VenueIndex {
 const VENUE_FRONT: usize = 4;
 
 impl VenueIndex {
-    /// Where in the list `id` is.
+    /// Where in the list `id` is: each entry compared as an [`Id`] (three words for inline
+    /// ids, every id the kernel and the usual venue make), not byte by byte.
     #[inline(always)]
     fn at(&self, id: &Id) -> Option<usize> {
         if self.front.is_empty() {
             return None;
         }
-        let id = id.as_bytes();
-        self.front
-            .iter()
-            .position(|(v, _)| same_bytes(v.as_bytes(), id))
+        self.front.iter().position(|(v, _)| v == id)
     }
 
     #[inline(always)]

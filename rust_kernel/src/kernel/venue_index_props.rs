@@ -7,8 +7,9 @@ use super::order_index_props::{serialized_as, sorted};
 use super::*;
 use proptest::prelude::*;
 
-/// More ids than [`VENUE_FRONT`]: ids of one length differing in one byte (compared eight at
-/// a time), ids shorter than eight bytes, the empty id, and ids past the inline length.
+/// More ids than [`VENUE_FRONT`]: ids of one length differing in one byte (inline ids, whose
+/// words are compared), ids shorter than eight bytes, the empty id, and ids past the inline
+/// length (shared, made anew for each look, so compared by their texts).
 const IDS: [&str; 10] = [
     "v-1",
     "v-2",
