@@ -167,9 +167,11 @@ impl Account {
         judged
     }
 
-    /// Moves [`Account::input_time`] to `ts` when `ts` is later.
+    /// Moves [`Account::input_time`] to `ts` when `ts` is later and finite. Two compares: a
+    /// time later than any is neither NaN nor -inf, so below +inf it is finite (what
+    /// `is_finite` tells by its bits, a mask and a compare more an input).
     pub fn note_input_time(&mut self, ts: f64) {
-        if ts.is_finite() && ts > self.input_time {
+        if ts > self.input_time && ts < f64::INFINITY {
             self.input_time = ts;
         }
     }
@@ -296,6 +298,42 @@ impl Account {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `note_input_time`'s two compares move the time as `is_finite() && ts > input_time`
+    /// did, for every pair of special and plain times (the latest time included: restored
+    /// ones are any finite number).
+    #[test]
+    fn note_input_time_moves_as_the_finite_later_check() {
+        let times = [
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1.7e9,
+            1.7e9 + 0.5,
+        ];
+        for latest in times.into_iter().filter(|t| t.is_finite()) {
+            for ts in times {
+                let mut a = Account {
+                    input_time: latest,
+                    ..Default::default()
+                };
+                a.note_input_time(ts);
+                let moved = ts.is_finite() && ts > latest;
+                let want = if moved { ts } else { latest };
+                assert_eq!(a.input_time.to_bits(), want.to_bits(), "{latest} then {ts}");
+            }
+        }
+    }
 
     #[test]
     fn k_capital_identity_and_available_capital() {
