@@ -5829,7 +5829,9 @@ impl Kernel {
 
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
     /// running total, that total's key; or the refusal of a fill that is a resend, empty,
-    /// priceless or more than the order has left.
+    /// priceless or more than the order has left. `client_fp`: the [`fingerprint`] of the
+    /// event's client id, when the caller made it (the order's running-total key takes it
+    /// when that id is the order's).
     ///
     /// The usual fill, stating its own size and no running total, of a working order (no
     /// `also_seen`), is sized here, inline: with no total there is nothing to place in what
@@ -5849,6 +5851,7 @@ impl Kernel {
         also_seen: Option<&RecentRing>,
         covered: Option<&Covered>,
         seq: u64,
+        client_fp: Option<u64>,
     ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
         let qty = ev.size;
         if ev.filled_size <= 0.0
@@ -5865,7 +5868,7 @@ impl Kernel {
                 return Ok((qty, None, None));
             }
         }
-        self.fill_size_checked(ev, sid, order, also_seen, covered, seq)
+        self.fill_size_checked(ev, sid, order, also_seen, covered, seq, client_fp)
     }
 
     /// [`Kernel::fill_size`] of any fill.
@@ -5879,6 +5882,7 @@ impl Kernel {
         also_seen: Option<&RecentRing>,
         covered: Option<&Covered>,
         seq: u64,
+        client_fp: Option<u64>,
     ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
         use KernelDiagnosticCode as D;
         // Whether the fill comes without an id of its own, looked at once.
@@ -5904,7 +5908,17 @@ impl Kernel {
             && ev.size > 0.0
             && ev.filled_size > 0.0
             && (no_fill_id || rules() >= 11))
-            .then(|| running_total_key(&order.client_order_id, ev.filled_size));
+            .then(|| {
+                // The event's client id fingerprinted, when it is the order's.
+                let same = ev.venue_client_id == order.client_order_id;
+                match client_fp.filter(|_| same) {
+                    Some(fp) => {
+                        debug_assert_eq!(fp, fingerprint(&order.client_order_id));
+                        total_key_of(fp, ev.filled_size)
+                    }
+                    None => running_total_key(&order.client_order_id, ev.filled_size),
+                }
+            });
         let total_key = by_total.filter(|_| no_fill_id);
         let remembered = if no_fill_id {
             total_key
@@ -6447,7 +6461,9 @@ impl Kernel {
                 .expect("indexed orders are active"),
         );
         let covered = self.covered_of(sid, order.is_entry);
-        let (qty, total_key, placed) = self.fill_size(ev, sid, &order, None, covered, seq)?;
+        let client_fp = client.map(|c| c.fp);
+        let (qty, total_key, placed) =
+            self.fill_size(ev, sid, &order, None, covered, seq, client_fp)?;
         let rules = rules();
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= size_tolerance(order.size);
@@ -6808,10 +6824,11 @@ impl Kernel {
         let order = kept.order.clone();
         let covered = self.ended.covered.get(&key);
         let fills = Some(&kept.fills);
-        let (qty, total_key, placed) = match self.fill_size(ev, sid, &order, fills, covered, seq) {
-            Ok(sized) => sized,
-            Err(refused) => return refused,
-        };
+        let (qty, total_key, placed) =
+            match self.fill_size(ev, sid, &order, fills, covered, seq, None) {
+                Ok(sized) => sized,
+                Err(refused) => return refused,
+            };
         if key.2 {
             // Kept only for reports of fills a reconciliation booked; anything else is more
             // than the order's size, however small.

@@ -81,13 +81,18 @@ proptest! {
                 ev.fill_id = id("f1");
             }
             let covered = k.covered_of(0, true);
-            let (inline, checked) = replaying(rules, || {
+            // The event's client id fingerprinted by the caller or not: the same answer,
+            // its running-total key among it.
+            let fp = Some(fingerprint(&ev.venue_client_id));
+            let (inline, checked, printed) = replaying(rules, || {
                 (
-                    sized(k.fill_size(&ev, 0, &order, None, covered, 1)),
-                    sized(k.fill_size_checked(&ev, 0, &order, None, covered, 1)),
+                    sized(k.fill_size(&ev, 0, &order, None, covered, 1, fp)),
+                    sized(k.fill_size_checked(&ev, 0, &order, None, covered, 1, None)),
+                    sized(k.fill_size_checked(&ev, 0, &order, None, covered, 1, fp)),
                 )
             });
-            prop_assert_eq!(inline, checked, "{:?} of {:?}", ev, order);
+            prop_assert_eq!(&inline, &checked, "{:?} of {:?}", ev, order);
+            prop_assert_eq!(&printed, &checked, "{:?} of {:?}", ev, order);
         }
     }
 }
