@@ -478,6 +478,13 @@ mod tests {
         Arc::strong_count(&arc)
     }
 
+    /// A weak handle on a shared id's text: alive while any id holds it.
+    fn weak_of(id: &Id) -> std::sync::Weak<str> {
+        // SAFETY: as in `count`: the `Arc` made here is never dropped.
+        let arc = ManuallyDrop::new(unsafe { Arc::from_raw(id.arc_ptr()) });
+        Arc::downgrade(&arc)
+    }
+
     fn bincode_fixint() -> impl bincode::Options {
         use bincode::Options;
         bincode::DefaultOptions::new()
@@ -634,11 +641,7 @@ mod tests {
     #[test]
     fn a_shared_text_is_freed_with_its_last_id() {
         let a = Id::new(&"long".repeat(10));
-        let weak = {
-            // SAFETY: as in `count`: the `Arc` made here is never dropped.
-            let arc = ManuallyDrop::new(unsafe { Arc::from_raw(a.arc_ptr()) });
-            Arc::downgrade(&arc)
-        };
+        let weak = weak_of(&a);
         let b = a.clone();
         let c = b.clone();
         assert_eq!(count(&a), 3);
@@ -654,11 +657,7 @@ mod tests {
         // Drops through drop glue (a `Vec`, an `Option`, a struct's fields) reach `release`
         // once for each shared id, and never for an inline one beside it.
         let a = Id::new(&"shared".repeat(6));
-        let weak = {
-            // SAFETY: as in `count`: the `Arc` made here is never dropped.
-            let arc = ManuallyDrop::new(unsafe { Arc::from_raw(a.arc_ptr()) });
-            Arc::downgrade(&arc)
-        };
+        let weak = weak_of(&a);
         let inline = Id::new("inline");
         let many: Vec<Id> = (0..10).map(|_| a.clone()).collect();
         let pair = (Some(a.clone()), inline.clone(), [a.clone(), inline.clone()]);

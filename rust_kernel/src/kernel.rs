@@ -9994,6 +9994,28 @@ mod tests {
     /// The numbers an event's checks let through at one look (`plain_event_numbers`) are ones
     /// the field-by-field checks (`in_bounds`) pass, and every such number but -0.0 in a
     /// non-negative field takes the one look: any other goes to the checks.
+    /// The numbers the one-look checks (`plain_numbers`, `plain_event_numbers`) are tried
+    /// on in each field: zeros of both signs, the smallest, plain, the bound and one past it,
+    /// huge, infinities, NaNs of both signs and negatives.
+    const SPECIAL_NUMBERS: [f64; 16] = [
+        0.0,
+        -0.0,
+        5e-324,
+        1.0,
+        100.0,
+        1.7e9,
+        MAX_MAGNITUDE,
+        f64::from_bits(MAX_MAGNITUDE.to_bits() + 1),
+        1e300,
+        f64::MAX,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+        -f64::NAN,
+        -1.0,
+        -5e-324,
+    ];
+
     #[test]
     fn plain_event_numbers_are_ones_the_checks_pass() {
         let checked = |e: &VenueEvent| {
@@ -10005,33 +10027,19 @@ mod tests {
                 && in_bounds(e.timestamp, true)
                 && in_bounds(e.fee.unwrap_or(0.0), false)
         };
-        let values = [
-            0.0,
-            -0.0,
-            5e-324,
-            1.0,
-            100.0,
-            1.7e9,
-            MAX_MAGNITUDE,
-            -MAX_MAGNITUDE,
-            f64::from_bits(MAX_MAGNITUDE.to_bits() + 1),
-            -f64::from_bits(MAX_MAGNITUDE.to_bits() + 1),
-            1e300,
-            f64::MAX,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -f64::NAN,
-            -1.0,
-            -5e-324,
-        ];
+        // A fee may be negative (a rebate): its bound's negatives too.
+        let beyond = f64::from_bits(MAX_MAGNITUDE.to_bits() + 1);
+        let values: Vec<f64> = SPECIAL_NUMBERS
+            .into_iter()
+            .chain([-MAX_MAGNITUDE, -beyond])
+            .collect();
         let mut base = VenueEvent::new("e1", KernelEventKind::Fill, &id("c-1"));
         base.price = 100.0;
         base.size = 1.0;
         base.timestamp = 1.7e9;
         assert!(plain_event_numbers(&base) && checked(&base));
         for field in 0..8 {
-            for v in values {
+            for &v in &values {
                 let mut e = base.clone();
                 match field {
                     0 => e.price = v,
@@ -10079,24 +10087,7 @@ mod tests {
                 .zip(numbers)
                 .all(|(f, v)| v.is_finite() && v >= 0.0 && !too_large(f, v))
         };
-        let values = [
-            0.0,
-            -0.0,
-            5e-324,
-            1.0,
-            100.0,
-            1.7e9,
-            MAX_MAGNITUDE,
-            f64::from_bits(MAX_MAGNITUDE.to_bits() + 1),
-            1e300,
-            f64::MAX,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            -f64::NAN,
-            -1.0,
-            -5e-324,
-        ];
+        let values = SPECIAL_NUMBERS;
         for rules in [crate::error::RULES, 8] {
             crate::error::replaying(rules, || {
                 for (k, field) in fields.iter().enumerate() {
