@@ -2666,6 +2666,17 @@ impl<'a> EventIds<'a> {
 
 /// A fill's client id as its event names it: its [`fingerprint`] (made once by
 /// `on_venue_event_into`), and the place of [`OrderIndex`]'s table that held it when the
+/// Whether none of `o`'s four ids is shared: then, every other field being plain data
+/// (checked by name and type below), its bitwise copy is its clone and owns nothing
+/// ([`OrderCopy`], [`put_order_clone`]).
+#[inline(always)]
+fn ids_own_nothing(o: &VenueOrder) -> bool {
+    !(o.client_order_id.is_heap_allocated()
+        | o.venue_order_id.is_heap_allocated()
+        | o.trade_id.is_heap_allocated()
+        | o.asset.is_heap_allocated())
+}
+
 /// event found its order there (None: in the map), where the order's finish removes it
 /// without comparing the id again.
 #[derive(Clone, Copy, Debug)]
@@ -2689,14 +2700,9 @@ struct OrderCopy {
 impl OrderCopy {
     #[inline(always)]
     fn of(o: &VenueOrder) -> Self {
-        // Every field but the four ids is plain data (checked below, by name and type).
-        let owns_nothing = !(o.client_order_id.is_heap_allocated()
-            | o.venue_order_id.is_heap_allocated()
-            | o.trade_id.is_heap_allocated()
-            | o.asset.is_heap_allocated());
-        if owns_nothing {
+        if ids_own_nothing(o) {
             OrderCopy {
-                // SAFETY: the ids own nothing (checked just above), so the bitwise copy is
+                // SAFETY: the ids own nothing (`ids_own_nothing`, just above), so the bitwise copy is
                 // each id's clone (`Id::clone` copies an inline id so), and
                 // every other field is `Copy` data: the copy is `o.clone()`. It is never
                 // dropped (`cloned` false), so nothing is freed twice.
@@ -2754,13 +2760,9 @@ macro_rules! write_transition {
 #[inline(always)]
 fn put_order_clone(place: &mut Option<VenueOrder>, o: &VenueOrder) {
     *place = None;
-    let owns_nothing = !(o.client_order_id.is_heap_allocated()
-        | o.venue_order_id.is_heap_allocated()
-        | o.trade_id.is_heap_allocated()
-        | o.asset.is_heap_allocated());
-    if owns_nothing {
+    if ids_own_nothing(o) {
         // SAFETY: `place` holds None (just above), which owns nothing, so it is written over
-        // without a drop. As in `OrderCopy::of`: the ids own nothing (checked just above), so
+        // without a drop. As in `OrderCopy::of`: the ids own nothing (`ids_own_nothing`, just above), so
         // the bitwise copy is each id's clone, and every other field is plain data (checked
         // below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
         // nothing twice.
