@@ -97,17 +97,17 @@ impl OrderIndex {
         place
     }
 
-    /// The id's place when it holds the id: the two ids' lengths compared first, then their
-    /// bytes eight at a time ([`same_bytes`]).
+    /// The id's place when it holds the id, its id compared as an [`Id`] (three words for
+    /// inline ids, where comparing bytes took a length compare and a loop).
     #[inline(always)]
-    fn held(&self, id: &[u8]) -> Option<usize> {
-        let p = Self::place(id)?;
+    fn held(&self, id: &Id) -> Option<usize> {
+        let p = Self::place(id.as_bytes())?;
         let (c, s) = self.table.get(p)?;
-        (*s != FREE && same_bytes(c.as_bytes(), id)).then_some(p)
+        (*s != FREE && c == id).then_some(p)
     }
 
     fn get(&self, id: &Id) -> Option<&usize> {
-        match self.held(id.as_bytes()) {
+        match self.held(id) {
             Some(p) => Some(&self.table[p].1),
             None if self.map.is_empty() => None,
             None => self.map.get(id),
@@ -115,21 +115,13 @@ impl OrderIndex {
     }
 
     /// [`OrderIndex::get`], with the place in the table that holds the id when it is there:
-    /// [`OrderIndex::remove_at`] takes it, while the index is unchanged since. The place's id
-    /// is compared as an [`Id`] (three words for inline ids), not byte by byte as `held`.
+    /// [`OrderIndex::remove_at`] takes it, while the index is unchanged since.
     #[inline]
     fn get_placed(&self, id: &Id) -> Option<(usize, Option<usize>)> {
-        if let Some(p) = Self::place(id.as_bytes()) {
-            if let Some((c, s)) = self.table.get(p) {
-                if *s != FREE && c == id {
-                    return Some((*s, Some(p)));
-                }
-            }
-        }
-        if self.map.is_empty() {
-            None
-        } else {
-            self.map.get(id).map(|&sid| (sid, None))
+        match self.held(id) {
+            Some(p) => Some((self.table[p].1, Some(p))),
+            None if self.map.is_empty() => None,
+            None => self.map.get(id).map(|&sid| (sid, None)),
         }
     }
 
@@ -169,7 +161,7 @@ impl OrderIndex {
             self.in_table += 1;
             return was;
         }
-        if same_bytes(place.0.as_bytes(), id.as_bytes()) {
+        if place.0 == id {
             return Some(std::mem::replace(&mut place.1, sid));
         }
         self.map.insert(id, sid)
@@ -185,7 +177,7 @@ impl OrderIndex {
     }
 
     fn remove(&mut self, id: &Id) -> Option<usize> {
-        match self.held(id.as_bytes()) {
+        match self.held(id) {
             Some(p) => {
                 self.in_table -= 1;
                 Some(std::mem::replace(&mut self.table[p], (Id::default(), FREE)).1)
@@ -2666,6 +2658,14 @@ impl<'a> EventIds<'a> {
 
 /// A fill's client id as its event names it: its [`fingerprint`] (made once by
 /// `on_venue_event_into`), and the place of [`OrderIndex`]'s table that held it when the
+/// event found its order there (None: in the map), where the order's finish removes it
+/// without comparing the id again.
+#[derive(Clone, Copy, Debug)]
+struct ClientNamed {
+    fp: u64,
+    place: Option<usize>,
+}
+
 /// Whether none of `o`'s four ids is shared: then, every other field being plain data
 /// (checked by name and type below), its bitwise copy is its clone and owns nothing
 /// ([`OrderCopy`], [`put_order_clone`]).
@@ -2675,14 +2675,6 @@ fn ids_own_nothing(o: &VenueOrder) -> bool {
         | o.venue_order_id.is_heap_allocated()
         | o.trade_id.is_heap_allocated()
         | o.asset.is_heap_allocated())
-}
-
-/// event found its order there (None: in the map), where the order's finish removes it
-/// without comparing the id again.
-#[derive(Clone, Copy, Debug)]
-struct ClientNamed {
-    fp: u64,
-    place: Option<usize>,
 }
 
 /// A working order's copy for a fill's steps to read while the slot's own changes (see
@@ -9922,9 +9914,9 @@ mod tests {
     }
 
     /// `OrderIndex::get_placed` (an id's place compared as an `Id`) answers as `get`, with
-    /// the place `held` finds by bytes: ids in the table, in the map (no digits, a place
-    /// taken by another id), shared ids past 23 bytes, and ids removed, their place's old id
-    /// left there.
+    /// the place whose id has the same text, found by comparing texts: ids in the table, in
+    /// the map (no digits, a place taken by another id), shared ids past 23 bytes, and ids
+    /// removed, their place's old id left there.
     #[test]
     fn order_index_get_placed_answers_as_get_and_held() {
         let long = "k-a-kernel-id-past-inline-7";
@@ -9955,11 +9947,14 @@ mod tests {
                 index.get(&probe).copied(),
                 "{text}"
             );
-            assert_eq!(
-                placed.and_then(|(_, p)| p),
-                index.held(probe.as_bytes()),
-                "{text}"
-            );
+            let by_text = OrderIndex::place(text.as_bytes()).filter(|&p| {
+                index
+                    .table
+                    .get(p)
+                    .is_some_and(|(c, s)| *s != FREE && c.as_str() == text)
+            });
+            assert_eq!(placed.and_then(|(_, p)| p), by_text, "{text}");
+            assert_eq!(index.held(&probe), by_text, "{text}");
         }
         assert_eq!(index.get_placed(&freed), None);
         assert_eq!(index.get_placed(&id("k-001")), Some((0, Some(1))));
