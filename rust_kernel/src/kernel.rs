@@ -4706,10 +4706,12 @@ impl Kernel {
         Ok(())
     }
 
-    /// The order [`Kernel::new_order`] put in `out`'s `submit`, for [`Kernel::send_order`].
+    /// The order [`Kernel::new_order`] put in an answer's `submit`, for [`Kernel::send_order`]
+    /// and the transitions it writes (given the field, so the answer's other fields may be
+    /// written meanwhile).
     #[inline(always)]
-    fn submitted(out: &KernelOutcome) -> &VenueOrder {
-        let Some(order) = out.submit.as_ref() else {
+    fn submitted(submit: &Option<VenueOrder>) -> &VenueOrder {
+        let Some(order) = submit.as_ref() else {
             unreachable!("new_order puts the order in submit")
         };
         order
@@ -4734,7 +4736,7 @@ impl Kernel {
         // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
         // its place in the index is the counter's last three digits, not read from its text.
         let place = (self.order_counter % ORDER_PLACES as u64) as usize;
-        let order = Self::submitted(out);
+        let order = Self::submitted(&out.submit);
         self.by_client_id
             .insert_at(place, order.client_order_id.clone(), sid);
         self.follow_new_order(sid, order.is_entry);
@@ -4773,9 +4775,7 @@ impl Kernel {
         }
         follow_free(&mut self.free, sid, prev, mid);
         follow_free(&mut self.free, sid, mid, next);
-        let Some(order) = out.submit.as_ref() else {
-            unreachable!("new_order puts the order in submit")
-        };
+        let order = Self::submitted(&out.submit);
         let transitions = &mut out.transitions;
         transitions.reserve(2);
         let len = transitions.len();
@@ -4828,7 +4828,7 @@ impl Kernel {
         ctx: Ctx,
         intent: &Intent,
     ) {
-        let order = Self::submitted(out);
+        let order = Self::submitted(&out.submit);
         let details = TransitionDetails::Submit {
             client_order_id: order.client_order_id.clone(),
             qty: order.size,
