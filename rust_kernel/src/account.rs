@@ -176,9 +176,8 @@ impl Account {
         }
     }
 
-    /// Restores [`Account::input_time`] from a checkpoint (None from an older one: 0, none).
-    pub fn restore_input_time(&mut self, t: Option<f64>) -> Result<(), String> {
-        let t = t.unwrap_or(0.0);
+    /// Restores [`Account::input_time`] from a checkpoint.
+    pub fn restore_input_time(&mut self, t: f64) -> Result<(), String> {
         if !(t.is_finite() && t >= 0.0) {
             return Err(format!("the latest input time, {t}, is no time"));
         }
@@ -186,9 +185,9 @@ impl Account {
         Ok(())
     }
 
-    /// Takes the figures `figures` carries for E, from an event stamped `ts`; with `stamped`
-    /// (rules 32 on), remembers `ts` as each one's time when the event has one.
-    pub fn take_figures(&mut self, figures: Figures, ts: f64, stamped: bool) {
+    /// Takes the figures `figures` carries for E, from an event stamped `ts`, and remembers
+    /// `ts` as each one's time when the event has one.
+    pub fn take_figures(&mut self, figures: Figures, ts: f64) {
         let held = [
             &mut self.e_wallet_balance,
             &mut self.e_available_margin,
@@ -198,17 +197,15 @@ impl Account {
         for ((figure, held), taken_at) in figures.into_iter().zip(held).zip(&mut self.e_taken_at) {
             if let Some(value) = figure {
                 *held = Some(value);
-                if stamped && ts > 0.0 {
+                if ts > 0.0 {
                     *taken_at = Some(ts);
                 }
             }
         }
     }
 
-    /// Restores [`Account::e_taken_at`] from a checkpoint (None from an older one: no figure
-    /// has a time, as no build before rules 32 kept one).
-    pub fn restore_taken_at(&mut self, t: Option<[Option<f64>; 4]>) -> Result<(), String> {
-        let t = t.unwrap_or_default();
+    /// Restores [`Account::e_taken_at`] from a checkpoint.
+    pub fn restore_taken_at(&mut self, t: [Option<f64>; 4]) -> Result<(), String> {
         let held = self.e_figures();
         for (i, at) in t.iter().enumerate() {
             match at {

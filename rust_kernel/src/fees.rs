@@ -1,7 +1,7 @@
 //! Exchange configuration and the fee model: predict each fill's fee, learn from the fees
 //! the exchange actually charged.
 
-use crate::error::{check_number, rules, shown, KernelError, KernelResult, MAX_MAGNITUDE};
+use crate::error::{check_number, shown, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,17 +37,16 @@ pub const EXCHANGE_CONFIG_FIELDS: [&str; 6] = [
     "funding_interval_secs",
 ];
 
-/// The finest lot step or tick taken (rules 22 on; 0 is none). A size or price over a step
-/// much finer overflows to infinity (1e15 over 1e-309), and an order went out so; below
-/// about 1e-12 a size on the grid can already lose a step to float error, and no venue's
-/// step is that fine.
+/// The finest lot step or tick taken (0 is none). A size or price over a step much finer
+/// overflows to infinity (1e15 over 1e-309); below about 1e-12 a size on the grid can
+/// already lose a step to float error, and no venue's step is that fine.
 pub const MIN_STEP: f64 = 1e-15;
 
-/// Checks a lot step or tick: a number from 0 up ([`check_number`]), and from rules 22 on 0
-/// (no rounding) or at least [`MIN_STEP`]. A log of rules 21 or older replays as it ran.
+/// Checks a lot step or tick: a number from 0 up ([`check_number`]), and 0 (no rounding) or
+/// at least [`MIN_STEP`].
 pub fn check_step(field: &str, value: f64) -> KernelResult<f64> {
     let step = check_number(field, value, 0.0)?;
-    if rules() >= 22 && step > 0.0 && step < MIN_STEP {
+    if step > 0.0 && step < MIN_STEP {
         return Err(KernelError::invalid(
             field,
             format!("{step:e}"),
@@ -175,8 +174,7 @@ pub struct Calibration {
     pub ratio: f64,
     pub deviation_pct: f64,
     pub calibration_status: CalibrationStatus,
-    /// The ratio and samples of the calibration the sample's liquidity predicts by (rules 20
-    /// on: its own side's; before, the one ratio shared by both).
+    /// The ratio and samples of the calibration the sample's liquidity predicts by.
     pub calibration_ratio: f64,
     pub calibration_samples: u64,
     /// Whether this sample moved the calibration (see [`CALIBRATION_BAND`]).
@@ -190,9 +188,8 @@ const CALIBRATION_ALPHA: f64 = 0.2;
 /// The charged/expected ratios the calibration learns from: a free promotion (0) up to three
 /// times the configured rate. A sample outside (a rebate against a positive rate, a fee in
 /// another currency, a hundredfold charge) is reported as an ERROR and learned from not at
-/// all: one outlier must not rescale every later estimate. From rules 20 on a fill at a
-/// negative rate (a maker rebate) is held to it too: the rebate paid over the rebate
-/// expected, both negative (before, with one ratio for both sides, it was never learned).
+/// all: one outlier must not rescale every later estimate. A fill at a negative rate (a maker
+/// rebate) is held to it too: the rebate paid over the rebate expected, both negative.
 pub const CALIBRATION_BAND: (f64, f64) = (0.0, 3.0);
 
 /// One liquidity's calibration: its ratio (the first learned sample's actual/expected, then
@@ -212,9 +209,7 @@ impl Default for LiquidityCalibration {
     }
 }
 
-/// What a checkpoint holds of the fee model beyond the kernel's serde state (rules 20): the
-/// maker's and the taker's calibration. One written before ends with the unsettled fills,
-/// and both sides take the one ratio it holds ([`FeeModel::restore_calibration_tail`]).
+/// The maker's and the taker's calibration, as a checkpoint holds them beside the fee model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CalibrationTail {
     pub maker: LiquidityCalibration,
@@ -224,15 +219,13 @@ pub struct CalibrationTail {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FeeModel {
     pub config: ExchangeConfig,
-    /// The ratio the newest learned sample left: before rules 20 the one ratio both
-    /// liquidities predict by, from 20 on that sample's liquidity's.
+    /// The ratio the newest learned sample left, that sample's liquidity's.
     pub calibration_ratio: f64,
     /// The samples learned, both liquidities together.
     pub calibration_samples: u64,
     /// Each liquidity's calibration, which its fills are predicted by: a venue's taker
-    /// charges say nothing about what it charges or pays makers. Under rules before 20 both
-    /// are the one shared ratio. Not in the kernel's serde state, which checkpoints of older
-    /// builds share: in a checkpoint's last part ([`CalibrationTail`]).
+    /// charges say nothing about what it charges or pays makers. A checkpoint holds them as
+    /// a part of their own ([`CalibrationTail`]).
     #[serde(skip)]
     pub maker: LiquidityCalibration,
     #[serde(skip)]
@@ -269,19 +262,16 @@ impl FeeModel {
 
     /// The fee the kernel charges for a fill when it happens (the exchange's figure
     /// replaces it when the fill settles): negative at a negative maker rate, a rebate,
-    /// scaled by the maker's calibration as a charge is by the taker's. One multiply for
-    /// every fill, no branch on the rules: under rules before 20 both sides hold the one ratio.
+    /// scaled by the maker's calibration as a charge is by the taker's.
     #[inline]
     pub fn predict(&self, price: f64, qty: f64, liquidity: Liquidity) -> f64 {
         price * qty * self.rate(liquidity) * self.calibration(liquidity).ratio
     }
 
     /// Compares a charged fee with the model's uncalibrated expectation and folds the
-    /// ratio into `liquidity`'s calibration when within [`CALIBRATION_BAND`] (rules 20 on):
-    /// a charge's (an expectation above 0) and a rebate's (below 0, a negative maker rate)
-    /// alike. Under older rules there is one ratio for both sides, and a rebate is reported,
-    /// never learned. An expectation of 0 (a free rate, no size) compares nothing and is
-    /// refused.
+    /// ratio into `liquidity`'s calibration when within [`CALIBRATION_BAND`]: a charge's (an
+    /// expectation above 0) and a rebate's (below 0, a negative maker rate) alike. An
+    /// expectation of 0 (a free rate, no size) compares nothing and is refused.
     pub fn calibrate(
         &mut self,
         price: f64,
@@ -293,7 +283,7 @@ impl FeeModel {
     }
 
     /// [`FeeModel::calibrate`] against the fee at `rate`: the rate a settled fill was
-    /// predicted at (rules 29 on), which a config changed since no longer says.
+    /// predicted at, which a config changed since no longer says.
     pub fn calibrate_at(
         &mut self,
         price: f64,
@@ -312,41 +302,21 @@ impl FeeModel {
             Liquidity::Maker => &mut self.maker,
             Liquidity::Taker => &mut self.taker,
         };
-        let learned = if rules() >= 20 {
-            in_band
-        } else {
-            // One ratio scaled every prediction, taker charges too, so a rebate (which says
-            // nothing about what takers are charged) was never learned. Rules 0 (a log from
-            // before the band) learned from every charge.
-            expected_fee > 0.0 && (rules() == 0 || in_band)
-        };
+        let learned = in_band;
         if learned {
-            let (ratio_was, samples_was) = if rules() >= 20 {
-                (side.ratio, side.samples)
-            } else {
-                (self.calibration_ratio, self.calibration_samples)
-            };
-            let mut average = if samples_was == 0 {
+            let average = if side.samples == 0 {
                 ratio
             } else {
-                CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * ratio_was
+                CALIBRATION_ALPHA * ratio + (1.0 - CALIBRATION_ALPHA) * side.ratio
             };
-            if rules() >= 20 {
-                // An average of ratios within the band is within it, but rounding put one at
-                // 3.0000000000000004 (0.2 * 3 + 0.8 * 3): held to the band it learns from.
-                average = average.min(CALIBRATION_BAND.1);
-            }
+            // An average of ratios within the band is within it, but rounding can put one at
+            // 3.0000000000000004 (0.2 * 3 + 0.8 * 3): held to the band it learns from.
             let next = LiquidityCalibration {
-                ratio: average,
-                samples: samples_was + 1,
+                ratio: average.min(CALIBRATION_BAND.1),
+                samples: side.samples + 1,
             };
-            if rules() >= 20 {
-                *side = next;
-                self.calibration_samples += 1;
-            } else {
-                (self.maker, self.taker) = (next, next);
-                self.calibration_samples = next.samples;
-            }
+            *side = next;
+            self.calibration_samples += 1;
             self.calibration_ratio = next.ratio;
         }
         let abs = deviation_pct.abs();
@@ -391,8 +361,6 @@ impl FeeModel {
     /// Refuses, beyond what [`FeeModel::calibrate`] refuses, a sample whose expected fee
     /// underflowed (qty 1e-320): a ratio over it is infinite, or a comparison with a number
     /// that lost its precision. Named by the smaller of price and qty, the likelier culprit.
-    /// For new input only: a log may hold such samples, taken then, and replays them as it ran
-    /// (under rules 0, which learned from every charge, an infinite ratio).
     pub fn check_comparable(
         &self,
         price: f64,
@@ -424,15 +392,9 @@ impl FeeModel {
         }
     }
 
-    /// Restores [`FeeModel::calibration_tail`] from a checkpoint; None from one written before
-    /// rules 20, whose one ratio and sample count both sides take (as that build predicted
-    /// both by it).
-    pub fn restore_calibration_tail(&mut self, tail: Option<CalibrationTail>) {
-        let shared = LiquidityCalibration {
-            ratio: self.calibration_ratio,
-            samples: self.calibration_samples,
-        };
-        (self.maker, self.taker) = tail.map_or((shared, shared), |t| (t.maker, t.taker));
+    /// Restores [`FeeModel::calibration_tail`] from a checkpoint.
+    pub fn restore_calibration_tail(&mut self, tail: CalibrationTail) {
+        (self.maker, self.taker) = (tail.maker, tail.taker);
     }
 }
 
@@ -471,17 +433,9 @@ pub fn round_price_to_tick(price: f64, tick: f64, round_up: bool) -> f64 {
 /// The whole number of steps in a quotient `q`, down (or up): a quotient within float error
 /// of a whole number is that number, so a value on the grid stays where it is.
 fn whole_steps(q: f64, up: bool) -> f64 {
-    // Rules 2 and before: an absolute tolerance, smaller than the float error of a quotient
-    // above about 1e7 (a lot step of 1e-8 and a size of 2.3: one step less).
-    let tolerance = if rules() < 3 {
-        1e-9
-    } else if rules() < 7 {
-        (q.abs() * 1e-12).max(1e-9) // a few thousand units of the float's last place
-    } else {
-        // Rules 7 on, at most a hundredth of a step: from 1e12 steps on (10,000 on a 1e-8
-        // lot) the relative tolerance reached a whole step and rounded a size up by one.
-        (q.abs() * 1e-12).clamp(1e-9, 0.01)
-    };
+    // Relative to the quotient (a few thousand units of the float's last place), and at
+    // most a hundredth of a step, so a size of 1e12 steps is never moved by a whole step.
+    let tolerance = (q.abs() * 1e-12).clamp(1e-9, 0.01);
     if up {
         (q - tolerance).ceil()
     } else {
@@ -492,16 +446,6 @@ fn whole_steps(q: f64, up: bool) -> f64 {
 /// The decimals of a lot step or tick, to print results cleanly by: None when it has more
 /// than [`MAX_DECIMALS`] (a result is then left as computed).
 fn decimals_of(step: f64) -> Option<i32> {
-    if rules() < 3 {
-        // Rules 2 and before: an absolute tolerance, which took a step of 1e-9 or finer for
-        // a whole number (sizes and prices were rounded to units).
-        let (mut d, mut s) = (0, step);
-        while d < 12 && (s - s.round()).abs() > 1e-9 {
-            s *= 10.0;
-            d += 1;
-        }
-        return Some(d);
-    }
     let mut s = step;
     for d in 0..=MAX_DECIMALS {
         if s.round() != 0.0 && ((s - s.round()) / s).abs() < 1e-9 {
@@ -558,13 +502,6 @@ mod tests {
         assert_eq!(round_price_to_tick(2.300000014, 1e-8, true), 2.30000002);
         assert_eq!(round_price_to_tick(100.0, 1000.0, false), 0.0);
         assert_eq!(round_price_to_tick(100.0, 1000.0, true), 1000.0);
-        crate::error::replaying(2, || {
-            assert_eq!(
-                round_down_to_step(2.7, 1e-9),
-                3.0,
-                "rules 2 rounded to units"
-            );
-        });
     }
 
     #[test]
@@ -671,9 +608,8 @@ mod tests {
     }
 
     #[test]
-    fn an_average_at_the_top_of_the_band_stays_in_it_from_rules_20_on() {
-        // 0.2 * 3 + 0.8 * 3 rounds to 3.0000000000000004: rules 20 holds it to the band, older
-        // rules keep it as they ran.
+    fn an_average_at_the_top_of_the_band_stays_in_it() {
+        // 0.2 * 3 + 0.8 * 3 rounds to 3.0000000000000004: held to the band.
         let twice_at_three = || {
             let mut m = FeeModel::default();
             // A rate a binary fraction holds exactly: expected 6.25, charged 18.75, ratio 3.
@@ -688,8 +624,6 @@ mod tests {
         };
         let m = twice_at_three();
         assert_eq!((m.taker.ratio, m.calibration_ratio), (3.0, 3.0));
-        let old = crate::error::replaying(19, twice_at_three);
-        assert!(old.calibration_ratio > 3.0, "{}", old.calibration_ratio);
     }
 
     #[test]
@@ -774,63 +708,16 @@ mod tests {
     }
 
     #[test]
-    fn under_rules_19_one_ratio_scales_both_sides_and_a_rebate_is_never_learned() {
-        crate::error::replaying(19, || {
-            let mut m = rebate_model();
-            let c = m.calibrate(100.0, 1.0, 0.045, Liquidity::Taker).unwrap();
-            assert_eq!(
-                (c.calibration_ratio, c.calibration_samples),
-                (m.calibration_ratio, 1)
-            );
-            assert!((m.calibration_ratio - 0.9).abs() < 1e-12);
-            // The ratio learned from charges scales the rebate too.
-            assert!((m.predict(100.0, 1.0, Liquidity::Maker) - -0.009).abs() < 1e-12);
-            assert_eq!(m.maker, m.taker);
-            let before = m.clone();
-            let c = m.calibrate(100.0, 1.0, -0.01, Liquidity::Maker).unwrap();
-            assert!((c.ratio - 1.0).abs() < 1e-12);
-            assert_eq!(c.calibration_status, CalibrationStatus::Ok);
-            assert!(!c.learned);
-            assert_eq!(m, before, "a rebate moves no calibration");
-            // A maker charge (at a positive rate) moves the one ratio, for takers too.
-            m.config.maker_rate = 0.0002;
-            let c = m.calibrate(100.0, 1.0, 0.03, Liquidity::Maker).unwrap();
-            assert!(c.learned && c.calibration_samples == 2);
-            let shared = 0.2 * 1.5 + 0.8 * 0.9;
-            assert!((m.calibration_ratio - shared).abs() < 1e-12);
-            assert_eq!(m.maker, m.taker);
-            assert_eq!(m.taker.ratio, m.calibration_ratio);
-            assert!((m.predict(100.0, 1.0, Liquidity::Taker) - 0.05 * shared).abs() < 1e-12);
-        });
-    }
-
-    #[test]
-    fn a_calibration_without_its_tail_gives_both_sides_the_one_ratio() {
+    fn a_calibration_restores_from_its_checkpoint_part() {
         let mut m = FeeModel::default();
-        crate::error::replaying(19, || {
-            m.calibrate(100.0, 1.0, 0.06, Liquidity::Taker).unwrap();
-        });
-        let tail = m.calibration_tail();
-        // As decoded from a checkpoint without the tail: the serde fields alone.
-        let mut old: FeeModel = bincode::deserialize(&bincode::serialize(&m).unwrap()).unwrap();
-        assert_eq!(old.maker, LiquidityCalibration::default());
-        old.restore_calibration_tail(None);
-        assert_eq!(old, m);
-        let shared = LiquidityCalibration {
-            ratio: 1.2,
-            samples: 1,
-        };
-        assert_eq!((old.maker, old.taker), (shared, shared));
-        // The maker's side goes on from the one ratio it took (and its samples), under
-        // rules 20 alone; with the tail, each side takes its own back.
-        m.calibrate(100.0, 1.0, 0.0, Liquidity::Maker).unwrap();
-        assert!((m.maker.ratio - 0.8 * 1.2).abs() < 1e-12, "{:?}", m.maker);
-        assert_eq!(m.maker.samples, 2);
-        assert_eq!(m.taker, shared);
-        let mut back: FeeModel = bincode::deserialize(&bincode::serialize(&m).unwrap()).unwrap();
-        back.restore_calibration_tail(Some(m.calibration_tail()));
+        m.calibrate(100.0, 1.0, 0.06, Liquidity::Taker).unwrap();
+        m.calibrate(100.0, 1.0, 0.018, Liquidity::Maker).unwrap();
+        let mut back = FeeModel::default();
+        back.calibration_ratio = m.calibration_ratio;
+        back.calibration_samples = m.calibration_samples;
+        back.config = m.config.clone();
+        back.restore_calibration_tail(m.calibration_tail());
         assert_eq!(back, m);
-        assert_ne!(m.calibration_tail(), tail);
     }
 
     #[rstest]

@@ -11,8 +11,8 @@
 
 use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
-    check_number, check_numbers, check_timestamp, new_input, rules, shown, strict, too_large,
-    KernelError, KernelResult, MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, shown, too_large, KernelError, KernelResult,
+    MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{
     round_down_to_step, round_price_to_tick, round_up_to_step, Calibration, FeeModel, Liquidity,
@@ -22,13 +22,16 @@ use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
 use crate::model::*;
 use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits, MIN_LEVERAGE};
 use crate::types::*;
-use crate::wal::kernel_log::tail_parts;
-use ahash::AHashMap;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 use std::num::NonZeroU64;
+
+/// The version of the kernel's behaviour: how it judges every input. The write-ahead log
+/// records it in each segment and checkpoint, and a build replays only records of its own
+/// version (`wal::kernel_log`). Any change to what an input does bumps it.
+pub const BEHAVIOUR_VERSION: u16 = 37;
 
 /// The kernel's maps by id (client, venue and asset ids; kept-order keys), hashed on every
 /// input. foldhash takes an id of up to 16 bytes in two multiplies where ahash's portable
@@ -655,25 +658,6 @@ impl Default for Control {
     }
 }
 
-/// How checkpoints store the unsettled fills: the two fields the kernel had before
-/// `FifoMap` (live fills by id, and the queue of their places).
-#[derive(Deserialize)]
-struct UnsettledRepr {
-    unsettled: AHashMap<Id, Unsettled>,
-    unsettled_order: VecDeque<Id>,
-}
-
-fn unsettled_from_checkpoint<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<FifoMap<Unsettled>, D::Error> {
-    let r = UnsettledRepr::deserialize(d)?;
-    Ok(FifoMap::from_parts(
-        r.unsettled,
-        r.unsettled_order,
-        UNSETTLED_FILL_MEMORY,
-    ))
-}
-
 /// The empty memory of money events' ids ([`MONEY_EVENT_MEMORY`]).
 fn money_event_memory() -> RecentSet<Id> {
     RecentSet::new(MONEY_EVENT_MEMORY)
@@ -821,13 +805,11 @@ impl Unsettled {
     /// counts, as for any fill id before), or waits beside the others. A fill whose asset is
     /// not known (booked under older rules) is no fill of `new`'s asset. Returns the
     /// prediction it replaced.
-    /// Rules 33 on, a fill of another slot or trade is not the same fill again (a venue's
-    /// self-trade: one trade id, both sides of one market): it waits beside.
+    /// A fill of another slot or trade is not the same fill again (a venue's self-trade: one
+    /// trade id, both sides of one market): it waits beside.
     fn absorb(&mut self, new: UnsettledFill) -> f64 {
-        let by_owner = rules() >= 33;
         let same = |f: &UnsettledFill| {
-            f.asset == new.asset
-                && (!by_owner || (f.slot_id == new.slot_id && f.trade_id == new.trade_id))
+            f.asset == new.asset && f.slot_id == new.slot_id && f.trade_id == new.trade_id
         };
         if same(&self.first) {
             return std::mem::replace(&mut self.first, new).predicted_fee;
@@ -865,7 +847,7 @@ impl Unsettled {
         if asset.is_empty() {
             return match self.len() {
                 1 => Ok(0),
-                _ if rules() >= 33 && self.more().iter().all(|f| f.asset == self.first.asset) => {
+                _ if self.more().iter().all(|f| f.asset == self.first.asset) => {
                     nearest(self.first.asset).ok_or(Unmatched::NoFill)
                 }
                 _ => Err(Unmatched::Ambiguous),
@@ -1047,11 +1029,6 @@ impl EarlySettlements {
     }
 }
 
-/// What a checkpoint holds of the settlements held for their fills (rules 32; one written
-/// before ends with the latest input time, and holds none): each, oldest first, how many were
-/// forgotten, and the settled fills' keys ([`settled_key`]), oldest first.
-pub type EarlySettlementsRepr = (Vec<EarlySettlement>, u64, Vec<u64>);
-
 /// Rules 33 on, the times of the FUNDING_FEEs the money event memory holds and of those it
 /// forgot: a payment resent once [`MONEY_EVENT_MEMORY`] later payments and settlements pushed
 /// its id out is known by its time. A venue pays funding in time order, so a payment stamped
@@ -1101,27 +1078,6 @@ impl FundingTimes {
         old.then_some(at)
     }
 }
-
-/// What a checkpoint holds of the unsettled fills beyond the kernel's serde state (rules 19;
-/// one written before ends with the kept orders in doubt, and its fills' assets are not
-/// known): each live id's first fill's asset fingerprint ([`asset_print`], 0 for none), in the
-/// map's order, as runs of one asset and their length; the first fills booked from part of a
-/// report, by their index in that order, with the report's size; and the fills of other
-/// assets under an id, by its index, each with its asset fingerprint and report size.
-#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct UnsettledTail {
-    assets: Vec<(u64, u32)>,
-    report_sizes: Vec<(u32, f64)>,
-    more: Vec<(u32, UnsettledFill, u64, f64)>,
-}
-
-/// What a checkpoint holds of the unsettled fills' fee rates (rules 29; one written before
-/// ends with the slots' legs, and its fills' rates are not known: they are compared with the
-/// configured rate, as then): the rate of each fill, in the map's order, each id's first fill
-/// then its fills of other assets, as runs of one rate and their length (a rate changes
-/// seldom, so a full map is a few runs).
-#[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct UnsettledRates(Vec<(Option<f64>, u32)>);
 
 /// What a checkpoint holds of the slots beyond the kernel's serde state (rules 21; one written
 /// before ends with the fee calibrations): each slot's `leg_taken` that is not 0, by slot id.
@@ -1235,21 +1191,18 @@ pub enum KernelInput {
         slot_id: i64,
         ratios: Vec<f64>,
     },
-    /// `reconcile_from_slots` under rules 21 and older: the slots, each loaded with nothing
-    /// taken of its leg (their encoding leaves `leg_taken` out).
-    ReplaceSlots(Vec<TradeSlot>),
-    // Appended last so logs written before it still decode (variants are encoded by index).
+    /// `reconcile_from_slots` ([`KernelInput::replace_slots`]): the slots, and what exit
+    /// fills took of their legs, which each loaded slot keeps (a slot's own encoding leaves
+    /// `leg_taken` out).
+    ReplaceSlots {
+        slots: Vec<TradeSlot>,
+        legs: LegTail,
+    },
     CalibrateFee {
         price: f64,
         qty: f64,
         actual_fee: f64,
         maker: bool,
-    },
-    /// `reconcile_from_slots` from rules 22 on ([`KernelInput::replace_slots`]): the slots,
-    /// and what exit fills took of their legs, which each loaded slot keeps.
-    ReplaceSlotsLegs {
-        slots: Vec<TradeSlot>,
-        legs: LegTail,
     },
 }
 
@@ -1258,7 +1211,7 @@ impl KernelInput {
     /// legs beside them.
     pub fn replace_slots(slots: Vec<TradeSlot>) -> Self {
         let legs = LegTail::of(&slots);
-        KernelInput::ReplaceSlotsLegs { slots, legs }
+        KernelInput::ReplaceSlots { slots, legs }
     }
 }
 
@@ -1967,9 +1920,9 @@ impl EndedOrders {
     /// What the entries in doubt (of `asset`, or all) may still fill, each at the price it
     /// went out at: the venue may work them, so rules 17 on the notional caps count it.
     fn doubt_notional(&self, asset: Option<&str>, entry_marks: &[f64]) -> f64 {
-        // Rules 18 on, an entry fill the venue reported and the kernel has not booked yet
-        // counts too, at the entry's working price: a second entry passed the caps beside it.
-        let owed_too = rules() >= 18 && self.owed_entries > 0;
+        // An entry fill the venue reported and the kernel has not booked yet counts too, at
+        // the entry's working price, or a second entry would pass the caps beside it.
+        let owed_too = self.owed_entries > 0;
         if self.in_doubt_count == 0 && !owed_too {
             return 0.0;
         }
@@ -2004,17 +1957,7 @@ impl EndedOrders {
     }
 }
 
-/// [`EndedOrders`] as a checkpoint stores it, in a fixed order (the id indexes follow from
-/// the orders).
-#[derive(Serialize, Deserialize)]
-pub(crate) struct EndedRepr {
-    kept: Vec<(KeptKey, Kept)>,
-    reconciled: Vec<(Id, f64)>,
-    /// Venue ids with a claimant that is no kept order (see `EndedOrders::finished_elsewhere`).
-    shared: Vec<Id>,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Kernel {
     /// Set by `Kernel::new` and never after: every client order id begins with it, made from
     /// the head `order_ids` keeps (a checkpoint restores only into a kernel of the same id).
@@ -2024,75 +1967,54 @@ pub struct Kernel {
     open_by_asset: OpenByAsset,
     open_count: usize,
     /// What `exit_reduces` decides by in O(1): see [`SideCounts`].
-    #[serde(skip)]
     sides: SideCounts,
     by_client_id: OrderIndex,
     by_venue_id: VenueIndex,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
     finished_orders: FingerprintSet,
-    #[serde(skip)]
     ended: EndedOrders,
     /// Per slot, `[entry, exit]`: what the venue's reports of the slot's working order
-    /// account for ([`Covered`]), for orders sent under rules 5 on (None otherwise, and once
-    /// a fill of the order was booked without a place in them). Not part of the serde
-    /// state: a checkpoint carries it after the ended orders, so older ones still load.
-    #[serde(skip)]
+    /// account for ([`Covered`]); None once a fill of the order was booked without a place in
+    /// them.
     covered: Vec<[Option<Covered>; 2]>,
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
     account_events_seen: RecentSet<Id>,
-    /// Rules 31 on, the ids of accepted FUNDING_FEEs and FILL_SETTLEDs ([`MONEY_EVENT_MEMORY`]),
-    /// which `account_events_seen` then no longer holds. Not part of the serde state: a
-    /// checkpoint carries it last, so older ones still load (with none).
-    #[serde(skip, default = "money_event_memory")]
+    /// The ids of accepted FUNDING_FEEs and FILL_SETTLEDs ([`MONEY_EVENT_MEMORY`]), apart
+    /// from the ACCOUNT_UPDATEs' in `account_events_seen`.
     money_events_seen: RecentSet<Id>,
-    /// Predicted fees waiting for the exchange's FILL_SETTLED, by fill id (and asset, rules
-    /// 19 on: [`Unsettled`]), oldest first.
-    #[serde(deserialize_with = "unsettled_from_checkpoint")]
+    /// Predicted fees waiting for the exchange's FILL_SETTLED, by fill id (and asset:
+    /// [`Unsettled`]), oldest first.
     unsettled: FifoMap<Unsettled>,
-    /// Rules 32 on, the FILL_SETTLEDs that came before their fill, held for it. Not part of
-    /// the serde state: a checkpoint carries it last, so older ones still load (with none).
-    #[serde(skip)]
+    /// The FILL_SETTLEDs that came before their fill, held for it.
     early_settlements: EarlySettlements,
-    /// Rules 33 on, the times of the FUNDING_FEEs the money event memory holds and forgot.
-    /// Not part of the serde state: a checkpoint carries it last, so older ones still load.
-    #[serde(skip)]
+    /// The times of the FUNDING_FEEs the money event memory holds and forgot.
     funding_times: FundingTimes,
     pub fees: FeeModel,
     pub account: Account,
     pub control: Control,
     pub risk: RiskLimits,
     market_limits: IdMap<Id, MarketLimits>,
-    /// Each asset's latest mark price (`mark_price`), whether or not a slot holds it: rules 33
-    /// on, what the notional caps value a MARKET entry (or a SELL LIMIT one) at when it is above
-    /// the entry's own price. Not part of the serde state: a checkpoint carries it last, so older
-    /// ones still load (with none).
-    #[serde(skip)]
+    /// Each asset's latest mark price (`mark_price`), whether or not a slot holds it: what the
+    /// notional caps value a MARKET entry (or a SELL LIMIT one) at when it is above the entry's
+    /// own price.
     marks: IdMap<Id, f64>,
-    /// Per slot, rules 33 on, the mark its entry was judged at ([`cap_price`]; 0: none), so
-    /// what still works of it commits at the price it was judged at. A checkpoint carries it
-    /// with the marks.
-    #[serde(skip)]
+    /// Per slot, the mark its entry was judged at ([`cap_price`]; 0: none), so what still works
+    /// of it commits at the price it was judged at.
     entry_marks: Vec<f64>,
     asset_notional: AssetNotional,
     total_notional: f64,
     rate: RateWindow,
-    /// Rules 30 on, the assets whose last edge update was below the freeze threshold, with
-    /// that edge: the freeze lifts once none is left. Not part of the serde state: a
-    /// checkpoint carries it last, so older ones still load (with none).
-    #[serde(skip)]
+    /// The assets whose last edge update was below the freeze threshold, with that edge: the
+    /// freeze lifts once none is left.
     edge_below: BTreeMap<Id, f64>,
     seq: u64,
     order_counter: u64,
     /// The client order ids' `<kernel_id>-`, laid out on the first order (see `new_order`).
-    #[serde(skip)]
     order_ids: Option<CounterIds>,
     pub counters: Counters,
-    #[serde(skip)]
     pub outbox: Outbox,
-    #[serde(skip)]
     pub dirty: Dirty,
-    #[serde(skip)]
     journal_attached: bool,
 }
 
@@ -2106,13 +2028,6 @@ pub struct Kernel {
 /// last) is held inline, so a cold slot's order costs no second memory round trip.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Covered(SmallVec<[(f64, f64); 1]>);
-
-/// How a checkpoint stores what the reports of followed orders covered: per working order its
-/// slot, whether it is the entry, and the intervals; per kept order its key and the intervals.
-pub(crate) type CoveredRepr = (
-    Vec<(usize, bool, Vec<(f64, f64)>)>,
-    Vec<(KeptKey, Vec<(f64, f64)>)>,
-);
 
 /// Where a fill report lies in what is covered: its interval, and what of it is not covered.
 struct Placed {
@@ -2299,7 +2214,7 @@ fn id_less_key(total_key: u64, size: f64) -> u64 {
 /// fill's [`id_less_key`], rules 14 on.
 fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option<u64> {
     total_key
-        .filter(|_| ev.fill_id.is_empty() && rules() >= 14)
+        .filter(|_| ev.fill_id.is_empty())
         .map(|k| id_less_key(k, ev.size))
 }
 
@@ -2373,43 +2288,26 @@ fn working_price(order: &VenueOrder, mark: f64) -> f64 {
     cap_price(order_type, order.side, price, order.reference_price, mark)
 }
 
-/// How a checkpoint stores the marks: each asset's latest ([`Kernel::marks`]) and those the
-/// slots' entries were judged at ([`Kernel::entry_marks`]).
-pub type MarksRepr = (Vec<(Id, f64)>, Vec<(usize, f64)>);
-
-/// `asset`'s latest mark in `marks` as the notional caps take it: rules 33 on, 0 when none
-/// was given (and always before).
+/// `asset`'s latest mark in `marks` as the notional caps take it: 0 when none was given.
 fn mark_of(marks: &IdMap<Id, f64>, asset: &str) -> f64 {
-    if rules() >= 33 {
-        marks.get(asset).copied().unwrap_or(0.0)
-    } else {
-        0.0
-    }
+    marks.get(asset).copied().unwrap_or(0.0)
 }
 
-/// The mark slot `sid`'s entry was judged at, in `entry_marks` ([`Kernel::entry_marks`]): 0
-/// before rules 33.
+/// The mark slot `sid`'s entry was judged at, in `entry_marks` ([`Kernel::entry_marks`]).
 fn entry_mark(entry_marks: &[f64], sid: usize) -> f64 {
-    if rules() >= 33 {
-        entry_marks.get(sid).copied().unwrap_or(0.0)
-    } else {
-        0.0
-    }
+    entry_marks.get(sid).copied().unwrap_or(0.0)
 }
 
 /// The price an order of `order_type` and `side` going out at `price` counts at towards the
-/// notional caps, `reference` the market's and `mark` the asset's latest mark (0: none, or
-/// before rules 33): its own, but rules 26 on, for a SELL LIMIT, the higher of it and the
-/// reference. A sell fills at its limit or above, so one priced under the market fills near
-/// the market (a short at a limit of 1 with the market at 100 passed a cap at 1 and filled at
-/// 100). Rules 33 on, a MARKET order or a SELL LIMIT counts at the mark when that is higher: a
-/// reference stale or understated (1 with the market at 120) let through an entry the cap
-/// should stop. What an entry is judged at and what its working part commits.
+/// notional caps, `reference` the market's and `mark` the asset's latest mark (0: none): its
+/// own, but for a SELL LIMIT the higher of it and the reference, since a sell fills at its
+/// limit or above, so one priced under the market fills near the market. A MARKET order or a
+/// SELL LIMIT counts at the mark when that is higher, so a stale or understated reference
+/// does not let through an entry the cap should stop. What an entry is judged at and what its
+/// working part commits.
 fn cap_price(order_type: OrderType, side: OrderSide, price: f64, reference: f64, mark: f64) -> f64 {
     match order_type {
-        OrderType::Limit if side == OrderSide::Sell && rules() >= 26 => {
-            price.max(reference).max(mark)
-        }
+        OrderType::Limit if side == OrderSide::Sell => price.max(reference).max(mark),
         OrderType::Limit => price,
         OrderType::Market => price.max(mark),
     }
@@ -2487,16 +2385,12 @@ fn fee_charged(moved: Option<&mut KernelTransition>, fee: f64) {
     }
 }
 
-/// The size an exit of the whole position `size` sends: from rules 7 on, the lot's multiple
-/// it is within float error of (legs taken off 1.0 leave 0.39999999999999997, which a venue
-/// on a 0.1 lot refuses, so the position could never be closed); a size off the grid by more
-/// (a loaded slot, a lot changed since the entry) goes out as it is. Float error is a few
-/// hundred units of the size's last place at most: a wider tolerance took one lot more than
-/// the position where rounding to the lot goes a lot up (10000.00000002 on a 1e-8 lot).
+/// The size an exit of the whole position `size` sends: the lot's multiple it is within float
+/// error of (legs taken off 1.0 leave 0.39999999999999997, which a venue on a 0.1 lot
+/// refuses); a size off the grid by more (a loaded slot, a lot changed since the entry) goes
+/// out as it is. Float error is a few hundred units of the size's last place at most: a wider
+/// tolerance would take one lot more than the position where rounding goes a lot up.
 fn whole_position(size: f64, lot_step: f64) -> f64 {
-    if rules() < 7 {
-        return size;
-    }
     let on_grid = round_down_to_step(size, lot_step);
     if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-13) {
         on_grid
@@ -2520,21 +2414,18 @@ fn close_if_closed(slot: &mut TradeSlot) {
     }
 }
 
-/// Under rules 3 on, an exit-leg index past the slot's legs stops at their number (all done):
-/// exits of an explicit size can complete more exits than a trade has legs, and legs set on
-/// a free slot can be fewer than it completed, but `reconcile_from_slots` must load the
-/// slot as the kernel shows it. Before, the index counted on, and a log written then replays
-/// so: a later `set_slot_exit_legs` (what it accepts, and the leg the next exit takes) reads it.
+/// An exit-leg index past the slot's legs stops at their number (all done): exits of an
+/// explicit size can complete more exits than a trade has legs, and legs set on a free slot
+/// can be fewer than it completed, but `reconcile_from_slots` must load the slot as the
+/// kernel shows it.
 fn bound_leg_index(slot: &mut TradeSlot) {
-    if rules() >= 3 {
-        slot.active_leg_index = slot.active_leg_index.min(slot.exit_leg_ratios.len());
-    }
+    slot.active_leg_index = slot.active_leg_index.min(slot.exit_leg_ratios.len());
 }
 
-/// The slot's active leg is done (an exit completed): the next one begins. Under rules 21 what
-/// exit fills took past the done leg's share counts towards the next, as when such fills end
-/// without completing an exit ([`leg_exit`]): an exit of an explicit size filled past its leg,
-/// or a leg sent at the venue's floor, above its share, took part of the next leg too.
+/// The slot's active leg is done (an exit completed): the next one begins. What exit fills
+/// took past the done leg's share counts towards the next, as when such fills end without
+/// completing an exit ([`leg_exit`]): an exit of an explicit size filled past its leg, or a
+/// leg sent at the venue's floor, above its share, took part of the next leg too.
 fn advance_leg(slot: &mut TradeSlot) {
     let share = slot
         .exit_leg_ratios
@@ -2542,7 +2433,7 @@ fn advance_leg(slot: &mut TradeSlot) {
         .map(|r| slot.initial_size * r);
     slot.active_leg_index += 1;
     slot.leg_taken = match share {
-        Some(share) if rules() >= 21 && slot.leg_taken - share > QTY_EPS => slot.leg_taken - share,
+        Some(share) if slot.leg_taken - share > QTY_EPS => slot.leg_taken - share,
         _ => 0.0,
     };
     bound_leg_index(slot);
@@ -2557,18 +2448,13 @@ struct LegExit {
     left: Option<f64>,
 }
 
-/// What a leg exit on `slot` sends. Under rules 21 the first leg from the active one whose
-/// share `leg_taken` does not cover, and what is left of that share; before, the active leg's
-/// share, whole however much of it was taken.
+/// What a leg exit on `slot` sends: the first leg from the active one whose share `leg_taken`
+/// does not cover, and what is left of that share.
 fn leg_exit(slot: &TradeSlot) -> LegExit {
     let legs = slot.exit_leg_ratios.len();
     let (mut leg, mut taken) = (slot.active_leg_index, slot.leg_taken);
     while leg + 1 < legs {
         let share = slot.initial_size * slot.exit_leg_ratios[leg];
-        if rules() < 21 {
-            let left = Some(share);
-            return LegExit { leg, taken, left };
-        }
         if share - taken > QTY_EPS {
             let left = Some(share - taken);
             return LegExit { leg, taken, left };
@@ -3047,293 +2933,6 @@ impl Kernel {
         })
     }
 
-    /// The orders kept for late fills, for a checkpoint.
-    pub(crate) fn ended_orders(&self) -> EndedRepr {
-        let mut kept: Vec<_> = self
-            .ended
-            .by_key
-            .iter()
-            .map(|(&k, v)| (k, v.clone()))
-            .collect();
-        kept.sort_unstable_by_key(|(k, _)| *k);
-        let mut reconciled: Vec<_> = self
-            .ended
-            .reconciled
-            .iter()
-            .map(|(i, &t)| (i.clone(), t))
-            .collect();
-        reconciled.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut shared: Vec<Id> = self
-            .ended
-            .by_venue_id
-            .iter()
-            .filter(|(_, claims)| claims.contains(&GONE))
-            .map(|(v, _)| v.clone())
-            .collect();
-        shared.sort_unstable();
-        EndedRepr {
-            kept,
-            reconciled,
-            shared,
-        }
-    }
-
-    /// Checks that no count a kernel decoded from a checkpoint adds one to is near overflow:
-    /// its seq, the counters, the account's event seq, the fee calibration's samples, the
-    /// control's freeze events and each slot's exit leg. A run counts one per input at most,
-    /// and no run reaches [`MAX_COUNT`]; a state from a buggy or newer writer can say
-    /// 2^64-1, and the next input would overflow it (a panic in a debug build, a wrap to 0
-    /// in release).
-    pub(crate) fn check_counts(&self) -> Result<(), String> {
-        let c = &self.counters;
-        let counts = [
-            ("seq", self.seq),
-            ("counters.intents", c.intents),
-            ("counters.intents_accepted", c.intents_accepted),
-            ("counters.intents_refused", c.intents_refused),
-            ("counters.venue_events", c.venue_events),
-            ("counters.venue_events_refused", c.venue_events_refused),
-            ("counters.fills", c.fills),
-            ("counters.orders_submitted", c.orders_submitted),
-            ("counters.cancels_requested", c.cancels_requested),
-            ("counters.account_events", c.account_events),
-            ("account.event_seq", self.account.event_seq),
-            ("fees.calibration_samples", self.fees.calibration_samples),
-            ("fees.maker.samples", self.fees.maker.samples),
-            ("fees.taker.samples", self.fees.taker.samples),
-            ("control.freeze_events", self.control.freeze_events),
-        ];
-        if let Some((what, n)) = counts.into_iter().find(|(_, n)| *n > MAX_COUNT) {
-            return Err(format!("{what} {n} (no run counts past {MAX_COUNT})"));
-        }
-        if let Some(s) = self
-            .slots
-            .iter()
-            .find(|s| s.active_leg_index as u64 > MAX_COUNT)
-        {
-            return Err(format!(
-                "slot {} active_leg_index {} (no run counts past {MAX_COUNT})",
-                s.slot_id, s.active_leg_index
-            ));
-        }
-        Ok(())
-    }
-
-    /// Checks that a kernel decoded from a checkpoint names only its own slots: each slot at
-    /// its own index, the free and open sets and the order id indexes within them, and each
-    /// client order id at a slot whose working order it is. A state from a buggy or newer
-    /// writer passes the digest; an index past the slots, or to a slot without the order,
-    /// would panic on the first input that looked it up.
-    pub(crate) fn check_slot_indexes(&self) -> Result<(), String> {
-        let n = self.slots.len();
-        if n == 0 || n > MAX_SLOTS {
-            return Err(format!("{n} slots (must be between 1 and {MAX_SLOTS})"));
-        }
-        if let Some((i, s)) = self.slots.iter().enumerate().find(|(i, s)| s.slot_id != *i) {
-            return Err(format!("slot {i} says it is slot {}", s.slot_id));
-        }
-        let beyond =
-            |what: &str, sid: usize| format!("{what} names slot {sid}, beyond the kernel's {n}");
-        if let Some(sid) = self.free.iter().find(|&i| i >= n) {
-            return Err(beyond("the free set", sid));
-        }
-        for (asset, set) in self.open_by_asset.iter() {
-            if let Some(sid) = set.iter().find(|&i| i >= n) {
-                return Err(beyond(&format!("the open set of {asset}"), sid));
-            }
-        }
-        let by_client = self.by_client_id.iter().map(|e| ("client order id", e));
-        let by_venue = self.by_venue_id.iter().map(|e| ("venue order id", e));
-        let mut indexed = by_client.chain(by_venue);
-        if let Some((what, (key, &sid))) = indexed.find(|(_, (_, &sid))| sid >= n) {
-            return Err(beyond(&format!("{what} {key:?}"), sid));
-        }
-        // An event found by its client id is handled as the named slot's working order's,
-        // which must be there (`expect("indexed orders are active")`). The venue-id index
-        // may name an order it outlived (older rules left such entries): its lookups check
-        // that the slot's order still carries the id.
-        let carries = |s: &TradeSlot, c: &Id| {
-            [&s.active_entry_order, &s.active_exit_order]
-                .into_iter()
-                .flatten()
-                .any(|o| o.client_order_id == *c)
-        };
-        if let Some((c, &sid)) = self
-            .by_client_id
-            .iter()
-            .find(|(c, &sid)| !carries(&self.slots[sid], c))
-        {
-            return Err(format!(
-                "client order id {c:?} names slot {sid}, which has no working order of that id"
-            ));
-        }
-        // Taking a slot out of its open set counts `open_count` down: a count below the
-        // sets' members would go below zero.
-        let members: usize = self.open_by_asset.values().map(SlotSet::len).sum();
-        if self.open_count != members {
-            return Err(format!(
-                "open slot count {} (the open sets hold {members})",
-                self.open_count
-            ));
-        }
-        Ok(())
-    }
-
-    /// Restores [`Kernel::ended_orders`] from a checkpoint.
-    pub(crate) fn restore_ended_orders(&mut self, repr: EndedRepr) -> Result<(), String> {
-        let n = self.slots.len();
-        if let Some((k, _)) = repr.kept.iter().find(|(k, _)| k.0 >= n) {
-            return Err(format!(
-                "a kept order names slot {}, beyond the kernel's {n}",
-                k.0
-            ));
-        }
-        self.ended.clear();
-        for (key, kept) in repr.kept {
-            self.ended.keep(key, kept);
-        }
-        for v in &repr.shared {
-            self.ended.finished_elsewhere(v);
-        }
-        self.ended.reconciled = repr.reconciled.into_iter().collect();
-        Ok(())
-    }
-
-    /// For tests: [`Kernel::state_difference_under`] of every part.
-    #[cfg(test)]
-    pub(crate) fn state_difference(&self, other: &Kernel) -> Option<String> {
-        self.state_difference_under(other, u16::MAX)
-    }
-
-    /// Where `self` and `other` differ as the state a checkpoint holds (everything but the
-    /// outbox, the projection's dirty keys and the journal flag, which are not in it): the
-    /// first part that differs, with the field when it can say, or None when they are equal.
-    /// Maps are compared as maps (their order in memory is random per map), floats bit for
-    /// bit where `==` does not see them equal (a NaN equals itself). `self` decoded from a
-    /// checkpoint a build of rules `rules` wrote: the parts of its tail added after `rules` are
-    /// not compared, as that build wrote none (it decodes with none, which a replay of its
-    /// records may hold: a log of rules 31 failed the audit on the latest input time).
-    pub(crate) fn state_difference_under(&self, other: &Kernel, rules: u16) -> Option<String> {
-        fn same<T: PartialEq + Serialize>(a: &T, b: &T) -> bool {
-            a == b || bincode::serialize(a).ok() == bincode::serialize(b).ok()
-        }
-        /// `part`, and the field where the two printed values first differ.
-        fn named<T: std::fmt::Debug>(part: String, a: &T, b: &T) -> String {
-            let (a, b) = (format!("{a:?}"), format!("{b:?}"));
-            let mut at = a.bytes().zip(b.bytes()).take_while(|(x, y)| x == y).count();
-            while !a.is_char_boundary(at) {
-                at -= 1;
-            }
-            let field = a[..at].rfind(": ").map(|end| {
-                let start = a[..end]
-                    .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .map_or(0, |i| i + 1);
-                &a[start..end]
-            });
-            match field {
-                Some(f) if !f.is_empty() => format!("{part} ({f})"),
-                _ => part,
-            }
-        }
-        // Every field: a new one breaks this until it is compared below or said not to be
-        // part of a checkpoint's state (the scratch set, the side-effect outboxes).
-        let Kernel {
-            kernel_id: _,
-            slots: _,
-            free: _,
-            open_by_asset: _,
-            open_count: _,
-            sides: _,
-            by_client_id: _,
-            by_venue_id: _,
-            finished_orders: _,
-            ended: _,
-            covered: _,
-            intents_seen: _,
-            account_events_seen: _,
-            money_events_seen: _,
-            unsettled: _,
-            early_settlements: _,
-            funding_times: _,
-            fees: _,
-            account: _,
-            control: _,
-            risk: _,
-            market_limits: _,
-            marks: _,
-            entry_marks: _,
-            asset_notional: _,
-            total_notional: _,
-            rate: _,
-            edge_below: _,
-            seq: _,
-            order_counter: _,
-            order_ids: _,
-            counters: _,
-            outbox: _,
-            dirty: _,
-            journal_attached: _,
-        } = self;
-        if self.kernel_id != other.kernel_id {
-            return Some("kernel id".into());
-        }
-        if self.slots.len() != other.slots.len() {
-            return Some("slot count".into());
-        }
-        if let Some((i, (a, b))) =
-            (self.slots.iter().zip(&other.slots).enumerate()).find(|(_, (a, b))| !same(*a, *b))
-        {
-            return Some(named(format!("slot {i}"), a, b));
-        }
-        // Structs: the field is named too.
-        macro_rules! structs {
-            ($($field:ident: $part:expr),* $(,)?) => {$(
-                if !same(&self.$field, &other.$field) {
-                    return Some(named($part.to_string(), &self.$field, &other.$field));
-                }
-            )*};
-        }
-        // Numbers, and maps and memories, whose printed order is random or whose entries are
-        // many: the part is named.
-        macro_rules! parts {
-            ($($field:ident: $part:expr),* $(,)?) => {$(
-                if !same(&self.$field, &other.$field) {
-                    return Some($part.to_string());
-                }
-            )*};
-        }
-        parts!(seq: "seq");
-        structs!(
-            account: "account",
-            counters: "counters",
-            fees: "fee model",
-            control: "control",
-            risk: "risk limits",
-            rate: "rate window",
-        );
-        parts!(
-            order_counter: "order counter",
-            total_notional: "total committed notional",
-            asset_notional: "committed notional by asset",
-            market_limits: "market limits",
-            open_count: "open slot count",
-            free: "free slots",
-            open_by_asset: "open slots by asset",
-            by_client_id: "orders by client id",
-            by_venue_id: "orders by venue id",
-            unsettled: "unsettled fills",
-            finished_orders: "finished orders memory",
-            intents_seen: "intent id memory",
-            account_events_seen: "account event id memory",
-        );
-        // The checkpoint's tail, as it is written (sorted, so the bytes compare).
-        let (mine, theirs) = (tail_parts(self), tail_parts(other));
-        mine.iter()
-            .zip(&theirs)
-            .find(|(a, b)| a.rules <= rules && a.bytes != b.bytes)
-            .map(|(a, _)| a.holds.into())
-    }
-
     /// For tests: a kernel state no input leads to.
     #[cfg(test)]
     pub(crate) fn tamper_seq(&mut self, by: u64) {
@@ -3362,6 +2961,20 @@ impl Kernel {
     #[cfg(test)]
     pub(crate) fn tamper_venue_index(&mut self, venue_id: &str, sid: usize) {
         self.by_venue_id.insert(id(venue_id), sid);
+    }
+
+    /// For tests: every waiting fill's asset forgotten (a state no input leads to).
+    #[cfg(test)]
+    pub(crate) fn tamper_unsettled_assets(&mut self) {
+        for (_, u) in self.unsettled.iter_mut() {
+            u.first.asset = None;
+        }
+    }
+
+    /// The mark slot `slot_id`'s entry was judged at towards the notional caps (0 when none:
+    /// its reference, or limit, alone).
+    pub fn entry_cap_mark(&self, slot_id: usize) -> f64 {
+        entry_mark(&self.entry_marks, slot_id)
     }
 
     pub fn max_slots(&self) -> usize {
@@ -3479,14 +3092,7 @@ impl Kernel {
                 self.set_slot_exit_legs(*slot_id, ratios)?;
                 self.simple_outcome()
             }
-            KernelInput::ReplaceSlots(slots) => {
-                // Its record carries no leg_taken: every loaded leg starts afresh, as it did.
-                let mut slots = slots.clone();
-                slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
-                self.replace_slots(slots)?;
-                self.simple_outcome()
-            }
-            KernelInput::ReplaceSlotsLegs { slots, legs } => {
+            KernelInput::ReplaceSlots { slots, legs } => {
                 // Refused naming the slot's field, as `replace_slots` refuses it.
                 for &(sid, taken) in legs.entries() {
                     check_number(&format!("slots[{sid}].leg_taken"), taken, 0.0)?;
@@ -3826,19 +3432,17 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         let mut out = self.risk_refusal(intent, sid, rule, limit, value, seq);
-        if rules() >= 33 {
-            let (valued_at, price, mark) = cap;
-            let source = if mark > 0.0 && valued_at == mark && mark > price {
-                "mark_price"
-            } else if intent.order_type == OrderType::Limit && valued_at == price {
-                "limit_price"
-            } else {
-                "reference_price"
-            };
-            out.details.push(("cap_price", Detail::F64(valued_at)));
-            out.details
-                .push(("cap_price_source", Detail::Static(source)));
-        }
+        let (valued_at, price, mark) = cap;
+        let source = if mark > 0.0 && valued_at == mark && mark > price {
+            "mark_price"
+        } else if intent.order_type == OrderType::Limit && valued_at == price {
+            "limit_price"
+        } else {
+            "reference_price"
+        };
+        out.details.push(("cap_price", Detail::F64(valued_at)));
+        out.details
+            .push(("cap_price_source", Detail::Static(source)));
         out
     }
 
@@ -3883,13 +3487,13 @@ impl Kernel {
         side: OrderSide,
         seq: u64,
     ) -> Option<KernelOutcome> {
-        if intent.order_type != OrderType::Limit || rules() < 3 {
+        if intent.order_type != OrderType::Limit {
             return None;
         }
         self.limit_off_tick_priced(intent, sid, m, side, seq)
     }
 
-    /// [`Kernel::limit_off_tick`] for a LIMIT intent under rules 3 on.
+    /// [`Kernel::limit_off_tick`] for a LIMIT intent.
     #[inline(never)]
     fn limit_off_tick_priced(
         &self,
@@ -3920,13 +3524,10 @@ impl Kernel {
     }
 
     /// The price an order's notional is judged at: a MARKET order's reference, a LIMIT
-    /// order's price as it goes out, on the tick (rules 7 on; before, as the intent gave it,
-    /// so a buy the tick took under the minimum notional was sent, and refused by the venue).
+    /// order's price as it goes out, on the tick (so a buy the tick takes under the minimum
+    /// notional is not sent for the venue to refuse).
     fn order_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
-        match intent.order_type {
-            OrderType::Limit if rules() < 7 => intent.limit_price,
-            _ => Self::sent_price(intent, m, side),
-        }
+        Self::sent_price(intent, m, side)
     }
 
     /// The price an order for `intent` goes out at: a MARKET order's reference, a LIMIT
@@ -3998,11 +3599,8 @@ impl Kernel {
             ("min_notional", Detail::F64(m.min_notional)),
             ("lot_step", Detail::F64(m.lot_step)),
         ];
-        // Rules 33 on (a replayed older log's journal rows stay as they were written).
-        if rules() >= 33 {
-            d.push(("floor_price", Detail::F64(price)));
-            d.push(("floor_price_source", Detail::Static(source)));
-        }
+        d.push(("floor_price", Detail::F64(price)));
+        d.push(("floor_price_source", Detail::Static(source)));
         self.refuse(
             intent,
             Some(sid),
@@ -4024,65 +3622,22 @@ impl Kernel {
         digits.parse().ok()
     }
 
-    /// Whether an exit of `qty` on `side` for slot `sid` goes out reduce-only (rules 24 on):
-    /// when the asset's position, netted over the slots holding it as a venue in one-way mode
-    /// holds one position per asset, covers it after every other order of the asset on that
-    /// side that may still work at the venue takes its remainder (other slots' entries and
-    /// exits, reduce-only or not, and orders kept in doubt), and after what the venue said
-    /// filled of ended orders on that side that is not booked yet (`Kept::due`, a fill still
-    /// to come): any of them shrinks what a reduce-only order may take. Otherwise it would
-    /// open or grow a position the
-    /// other way at the venue, which refuses or expires a reduce-only order doing so: with
-    /// one slot long and another short of the same size the venue holds nothing, and neither
-    /// exit could ever fill. Before rules 24 every exit went out reduce-only.
-    ///
-    /// Rules 25 on, decided in O(1) from the sums [`SideCounts`] and the kept orders keep by
-    /// asset (`room_units`), whatever the book. Under rules 24, as a log of it replays:
-    /// decided in O(1) when the slot's own position covers the exit (`covered_by_own`) and no
-    /// slot is engaged on the asset the other way ([`SideCounts`]: none holds it so, and no
-    /// entry of it works on the exit's side of the book): then the venue's net is at least
-    /// this slot's position, and every other order that may take from it first is another
-    /// same-way slot's exit, within that slot's own size. Otherwise the slots holding the
-    /// asset are netted and the working orders walked (`netted_room`): a cost that grows with
-    /// the open slots, paid only by an exit beside a slot engaged the other way, or while an
-    /// order is kept in doubt or owed a fill.
+    /// Whether an exit of `qty` on `side` for slot `sid` goes out reduce-only: when the asset's
+    /// position, netted over the slots holding it as a venue in one-way mode holds one
+    /// position per asset, covers it after every other order of the asset on that side that
+    /// may still work at the venue takes its remainder (other slots' entries and exits,
+    /// reduce-only or not, and orders kept in doubt), and after what the venue said filled of
+    /// ended orders on that side that is not booked yet (`Kept::due`, a fill still to come).
+    /// Otherwise it would open or grow a position the other way at the venue, which refuses or
+    /// expires a reduce-only order doing so: with one slot long and another short of the same
+    /// size the venue holds nothing, and neither exit could ever fill. Decided in O(1) from
+    /// the sums [`SideCounts`] and the kept orders keep by asset (`room_units`).
     fn exit_reduces(&self, sid: usize, side: OrderSide, qty: f64) -> bool {
-        if rules() < 24 {
-            return true;
-        }
-        if rules() >= 25 && self.sides.current {
-            return self.room_units(sid, side) >= units(qty - size_tolerance(qty));
-        }
-        let own = &self.slots[sid];
-        let covered_by_own =
-            exit_room(side, own.side.sign() * own.size) >= qty - size_tolerance(qty);
-        if covered_by_own && self.ended.quiet_on(&own.asset) && self.sides.current {
-            let other_way = match own.side {
-                TradeSide::Long => Some(1),
-                TradeSide::Short => Some(0),
-                TradeSide::Flat => None,
-            };
-            let alone = other_way.is_some_and(|i| {
-                self.sides
-                    .of(&own.asset, sid)
-                    .is_some_and(|n| n.engaged[i] == 0)
-            });
-            if alone {
-                return true;
-            }
-        }
-        // The order index holds every working order: more than this slot's own is another's.
-        let own_working = usize::from(own.active_entry_order.is_some())
-            + usize::from(own.active_exit_order.is_some());
-        let others_work = self.by_client_id.len() > own_working || self.ended.in_doubt_count > 0;
-        if self.open_count <= 1 && !others_work && self.ended.owed_count == 0 {
-            // One slot holds anything, this one, and no other order may work.
-            return covered_by_own;
-        }
-        self.netted_room(sid, side, others_work) >= qty - size_tolerance(qty)
+        debug_assert!(self.sides.current, "the side counts follow the slots");
+        self.room_units(sid, side) >= units(qty - size_tolerance(qty))
     }
 
-    /// Rules 25 on, what the venue's netted position of slot `sid`'s asset leaves an exit on
+    /// What the venue's netted position of slot `sid`'s asset leaves an exit on
     /// `side`, in [`units`], from sums kept as the slots and kept orders change (O(1), for a
     /// book hedged on the asset too): the slots' net, less what the other slots' working
     /// orders on that side have left, what kept orders in doubt on it have left and what
@@ -4314,9 +3869,9 @@ impl Kernel {
                 "ENTER needs a positive size",
             );
         }
-        // Rules 8 on: a size the kernel takes for nothing (see `below_min_qty`) is the
-        // intent's fault, not the venue's floor, which may not exist.
-        if intent.target_size <= QTY_EPS && rules() >= 8 {
+        // A size the kernel takes for nothing (see `below_min_qty`) is the intent's fault, not
+        // the venue's floor, which may not exist.
+        if intent.target_size <= QTY_EPS {
             return bad(
                 self,
                 "target_size",
@@ -4333,16 +3888,14 @@ impl Kernel {
                     "must be positive",
                 );
             }
-            // Rules 23 on: a leverage this small (1e-320) makes a position's margin, its
-            // notional over the leverage, infinite.
-            if rules() >= 23 {
-                return bad(
-                    self,
-                    "leverage",
-                    Detail::F64(intent.leverage),
-                    "must be at least 1e-15",
-                );
-            }
+            // A leverage this small (1e-320) makes a position's margin, its notional over the
+            // leverage, infinite.
+            return bad(
+                self,
+                "leverage",
+                Detail::F64(intent.leverage),
+                "must be at least 1e-15",
+            );
         }
         if let Err(msg) = validate_leg_ratios(&intent.exit_leg_ratios) {
             return bad(
@@ -4467,9 +4020,8 @@ impl Kernel {
             };
             let overridden = match intent.metadata.get("override") {
                 Some(MetaValue::Bool(true)) | Some(MetaValue::Int(1)) => true,
-                // Rules 9 on: text reading as a negative is its author saying no override,
-                // which any non-empty text was taken for.
-                Some(MetaValue::Str(s)) if against && rules() >= 9 && reads_negative(s) => {
+                // Text reading as a negative is its author saying no override.
+                Some(MetaValue::Str(s)) if against && reads_negative(s) => {
                     return bad(
                         self,
                         "metadata.override",
@@ -4477,9 +4029,8 @@ impl Kernel {
                         "reads as a negative: an override is True, 1 or other text",
                     );
                 }
-                // Rules 9 on: text of only whitespace says nothing, as the empty text.
-                Some(MetaValue::Str(s)) if rules() >= 9 => !s.trim().is_empty(),
-                Some(MetaValue::Str(s)) => !s.is_empty(),
+                // Text of only whitespace says nothing, as the empty text.
+                Some(MetaValue::Str(s)) => !s.trim().is_empty(),
                 _ => false,
             };
             if against && !overridden {
@@ -4602,7 +4153,7 @@ impl Kernel {
                 seq,
             ));
         }
-        if intent.target_size > 0.0 && intent.target_size <= QTY_EPS && rules() >= 8 {
+        if intent.target_size > 0.0 && intent.target_size <= QTY_EPS {
             let mut d = detail_field("target_size", intent.target_size);
             d.push(("reason", Detail::Static(TOO_SMALL)));
             return Err(self.refuse(
@@ -4644,10 +4195,10 @@ impl Kernel {
         } else {
             round_down_to_step(leg_qty, m.lot_step)
         };
-        if share_left.is_some() && rules() >= 18 && Self::below_floor(&m, qty, price) {
+        if share_left.is_some() && Self::below_floor(&m, qty, price) {
             // A leg below the venue's floor goes out at the smallest size the venue takes (all
-            // of the position when that is no less): refused, it never advanced, and every
-            // leg exit after computed it again, the position never reduced.
+            // of the position when that is no less): refused, it would never advance, and
+            // every later leg exit would compute it again.
             let least = Self::least_order(&m, price);
             if least > QTY_EPS {
                 details.push(("leg_below_floor", Detail::F64(qty)));
@@ -4667,11 +4218,11 @@ impl Kernel {
             qty = whole;
         }
         // Venues take a reduce-only exit closing the whole position below their minimum
-        // notional (rules 7 on): refused, a position whose price fell under it could never be
-        // closed. One the netted position does not cover goes out plain (rules 24 on), which
-        // the floor applies to as to any order.
+        // notional: refused, a position whose price fell under it could never be closed. One
+        // the netted position does not cover goes out plain, and the floor applies to it as
+        // to any order.
         let reduce_only = self.exit_reduces(sid, side, qty);
-        let below = if rules() >= 7 && qty + QTY_EPS >= size && reduce_only {
+        let below = if qty + QTY_EPS >= size && reduce_only {
             Self::below_min_qty(&m, qty)
         } else {
             Self::below_floor(&m, qty, price)
@@ -4891,10 +4442,7 @@ impl Kernel {
         };
         let stage = self.slots[sid].fsm_state;
         if !fsm::CANCELLABLE.contains(&stage) || self.slots[sid].active_order().is_none() {
-            if let Some(order) = (rules() >= 17)
-                .then(|| self.ended.in_doubt(sid, None).cloned())
-                .flatten()
-            {
+            if let Some(order) = self.ended.in_doubt(sid, None).cloned() {
                 return self.cancel_in_doubt(intent, sid, order, seq);
             }
             let d = vec![
@@ -4910,10 +4458,8 @@ impl Kernel {
                 seq,
             );
         }
-        if rules() >= 5 {
-            if let Some(refused) = self.other_trade(intent, sid, seq) {
-                return refused;
-            }
+        if let Some(refused) = self.other_trade(intent, sid, seq) {
+            return refused;
         }
         let trade_id = self.slots[sid].trade_id.clone();
         let order = {
@@ -5145,40 +4691,29 @@ impl Kernel {
                 return Err(refused);
             }
         }
-        // The kernel's own client ids first: a venue id may be reused by a venue. Under rules
-        // 2 on, an order that ended is still known (`EndedOrders`).
+        // The kernel's own client ids first: a venue id may be reused by a venue. An order
+        // that ended is still known (`EndedOrders`).
         let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
-        let rules2 = rules() >= 2;
         let mut client_place = None;
         let found = match self.by_client_id.get_placed(&ev.venue_client_id) {
             Some((sid, place)) => {
                 client_place = place;
                 Some((sid, None))
             }
-            None => match rules2.then(|| self.ended.by_client(c)).flatten() {
+            None => match self.ended.by_client(c) {
                 Some(k) => Some((k.0, Some(k))),
                 // The kernel's own id of an order it no longer holds: the venue id must not
                 // route the event to another order that carried it.
-                None if rules2
-                    && !c.is_empty()
-                    && self.finished_orders.contains(&fingerprint(c)) =>
-                {
-                    None
-                }
+                None if !c.is_empty() && self.finished_orders.contains(&fingerprint(c)) => None,
                 None => match self.working_by_venue_id(v) {
-                    // Rules 8 on: an order kept for its late fills carries it too (the venue
-                    // reused it): the id names neither, as it names no kept order two carry.
-                    Some(_) if rules() >= 8 && self.ended.venue_id_claimed(v, None) => {
+                    // An order kept for its late fills carries it too (the venue reused it):
+                    // the id names neither, as it names no kept order two carry.
+                    Some(_) if self.ended.venue_id_claimed(v, None) => {
                         return Err(self.shared_venue_id_refusal(ev, seq));
                     }
                     working => working.map(|sid| (sid, None)),
                 }
-                .or_else(|| {
-                    rules2
-                        .then(|| self.ended.by_venue(v))
-                        .flatten()
-                        .map(|k| (k.0, Some(k)))
-                }),
+                .or_else(|| self.ended.by_venue(v).map(|k| (k.0, Some(k)))),
             },
         };
         let Some((sid, late)) = found else {
@@ -5200,11 +4735,7 @@ impl Kernel {
             Some(key) => self.ended.get(key).map(|k| &k.order),
             None => self.slots[sid].active_order(),
         };
-        // Rules 1 on (see `error::RULES`): a log written before replays as it ran.
-        if let Some(d) = (rules() >= 1)
-            .then(|| order.and_then(|o| Self::disagreement(ev, ids.venue, o)))
-            .flatten()
-        {
+        if let Some(d) = order.and_then(|o| Self::disagreement(ev, ids.venue, o)) {
             return Err(self.event_refusal(
                 ev,
                 Some(sid),
@@ -5221,7 +4752,7 @@ impl Kernel {
             _ => fingerprint(ids.event),
         };
         // A fill with neither a fill id nor a running total is known by its event id alone:
-        // rules 31 on, the slot's event memory keeps its trade's past its 64 places.
+        // the slot's event memory keeps its trade's past its 64 places.
         let fill_fp = (ev.kind == K::Fill && !ids.fill.is_empty())
             .then(|| key_fp.unwrap_or_else(|| fingerprint(ids.fill)));
         if self.slots[sid].seen_events.contains(event_fp) {
@@ -5259,16 +4790,16 @@ impl Kernel {
             K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
                 self.settle_awaited(ev, late.expect("checked"), seq)
             }
-            // Rules 16 on, the venue's own end of an order in doubt says what became of it.
+            // The venue's own end of an order in doubt says what became of it.
             K::CancelAck | K::Expired | K::Reject
-                if late.is_some_and(|k| rules() >= 16 && self.ended.is_in_doubt(k)) =>
+                if late.is_some_and(|k| self.ended.is_in_doubt(k)) =>
             {
                 self.end_in_doubt(ev, late.expect("checked"), seq)
             }
             K::OrderAck if late.is_some() => {
                 self.apply_late_ack(ev, sid, late.expect("checked"), seq)
             }
-            K::CancelReject if late.is_some_and(|k| rules() >= 17 && self.ended.is_in_doubt(k)) => {
+            K::CancelReject if late.is_some_and(|k| self.ended.is_in_doubt(k)) => {
                 let mut d = order_named(ev);
                 d.push(("reason", Detail::Static(IN_DOUBT_CANCEL_REFUSED)));
                 let (code, sev) = (D::InvalidTransition, KernelSeverity::Warning);
@@ -5290,12 +4821,9 @@ impl Kernel {
             },
             K::OrderAck => return self.apply_ack(ev, ids.venue, sid, seq, out),
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
-            // Rules 4 on: an order the venue acknowledged or filled is at the venue, and a
-            // rate limit cannot take it back: the throttled request was its cancel.
-            K::RateLimited
-                if (rules() >= 4 && self.venue_holds(sid))
-                    || (rules() >= 16 && rate_limit_shows_it_held(ev)) =>
-            {
+            // An order the venue acknowledged or filled is at the venue, and a rate limit
+            // cannot take it back: the throttled request was its cancel.
+            K::RateLimited if self.venue_holds(sid) || rate_limit_shows_it_held(ev) => {
                 self.throttled_cancel(ev, sid, seq)
             }
             K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
@@ -5398,13 +4926,10 @@ impl Kernel {
         )
     }
 
-    /// For an event of an order the kernel no longer holds that names its slot (rules 2 on):
-    /// the details of a resend, when the slot remembers its event or fill id (a venue
-    /// replaying recent reports on reconnect is not money moving).
+    /// For an event of an order the kernel no longer holds that names its slot: the details
+    /// of a resend, when the slot remembers its event or fill id (a venue replaying recent
+    /// reports on reconnect is not money moving).
     fn resent_to_named_slot(&self, ev: &VenueEvent) -> Option<(usize, Details)> {
-        if rules() < 2 {
-            return None;
-        }
         let sid = usize::try_from(ev.slot_id)
             .ok()
             .filter(|&i| i < self.slots.len())?;
@@ -5418,11 +4943,9 @@ impl Kernel {
         if fill_seen {
             return Some((sid, detail_field("fill_id", &ev.fill_id)));
         }
-        // Rules 12 on, a fill resent without its fill id is known by its running total and
-        // size too (the keys `fill_size` remembers), as on an order still working: it was
-        // UNKNOWN_ORDER, CRITICAL, for a fill booked once already.
-        let resent_by_total = rules() >= 12
-            && ev.kind == KernelEventKind::Fill
+        // A fill resent without its fill id is known by its running total and size too (the
+        // keys `fill_size` remembers), as on an order still working.
+        let resent_by_total = ev.kind == KernelEventKind::Fill
             && ev.fill_id.is_empty()
             && ev.size > 0.0
             && ev.filled_size > 0.0
@@ -5434,11 +4957,9 @@ impl Kernel {
         if resent_by_total {
             return Some((sid, detail_field("filled_size", ev.filled_size)));
         }
-        // Rules 15 on, a report stating only the running total (no size) of an order that
-        // filled completely, at its size, books nothing: it was UNKNOWN_ORDER, CRITICAL, as
-        // if money had moved that the slots do not show.
-        let status_of_filled = rules() >= 15
-            && ev.kind == KernelEventKind::Fill
+        // A report stating only the running total (no size) of an order that filled
+        // completely, at its size, books nothing: no money moved that the slots do not show.
+        let status_of_filled = ev.kind == KernelEventKind::Fill
             && ev.fill_id.is_empty()
             && ev.size <= 0.0
             && ev.filled_size > 0.0
@@ -5520,16 +5041,15 @@ impl Kernel {
         ])
     }
 
-    /// Rules 35 on: whether `ev`, naming `order` (by its client id), states a venue id other
-    /// than the one the order carries, both given: another order's report (its fill booked
-    /// here corrupts the position). An ORDER_ACK is judged by the ack rules instead (an order
+    /// Whether `ev`, naming `order` (by its client id), states a venue id other than the one
+    /// the order carries, both given: another order's report (its fill booked here would
+    /// corrupt the position). An ORDER_ACK is judged by the ack rules instead (an order
     /// still in ORDER_SENT or EXIT_SENT takes the id it acknowledges; one working keeps its own).
     fn other_venue_id(ev: &VenueEvent, venue: &str, order: &VenueOrder) -> bool {
         ev.kind != KernelEventKind::OrderAck
             && !venue.is_empty()
             && !order.venue_order_id.is_empty()
             && venue != order.venue_order_id
-            && rules() >= 35
     }
 
     fn stage_refusal(&self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
@@ -5551,9 +5071,9 @@ impl Kernel {
         )
     }
 
-    /// The slot of the working order the venue knows as `venue_id`. Rules 3 on, only if that
-    /// order still carries the id: an index entry it outlived must not hand the event to the
-    /// slot's next order, or to a slot without one.
+    /// The slot of the working order the venue knows as `venue_id`, only if that order still
+    /// carries the id: an index entry it outlived must not hand the event to the slot's next
+    /// order, or to a slot without one.
     fn working_by_venue_id(&self, venue_id: &Id) -> Option<usize> {
         let &sid = self.by_venue_id.get(venue_id)?;
         let carried = || {
@@ -5561,7 +5081,7 @@ impl Kernel {
                 .active_order()
                 .is_some_and(|o| o.venue_order_id == *venue_id)
         };
-        (rules() < 3 || carried()).then_some(sid)
+        carried().then_some(sid)
     }
 
     /// A refusal when `venue_order_id` already names a working order of another slot: taking
@@ -5570,7 +5090,7 @@ impl Kernel {
     /// working and still without one) is nothing to look up: answered without a call.
     #[inline(always)]
     fn venue_id_taken(&self, ev: &VenueEvent, sid: usize, seq: u64) -> Option<KernelOutcome> {
-        if rules() == 0 || self.by_venue_id.is_empty() {
+        if self.by_venue_id.is_empty() {
             return None;
         }
         let other = self.working_by_venue_id(&ev.venue_order_id)?;
@@ -5647,31 +5167,26 @@ impl Kernel {
             } else {
                 let before =
                     std::mem::replace(&mut order.venue_order_id, ev.venue_order_id.clone());
-                // Rules 3 on: the id the venue replaced stops naming this slot, so an event
-                // that names it later finds no order instead of this slot's next one (or none
-                // at all).
-                if rules() >= 3
-                    && before != ev.venue_order_id
-                    && self.by_venue_id.get(&before) == Some(&sid)
-                {
+                // The id the venue replaced stops naming this slot, so an event that names it
+                // later finds no order instead of this slot's next one (or none at all).
+                if before != ev.venue_order_id && self.by_venue_id.get(&before) == Some(&sid) {
                     self.by_venue_id.remove(&before);
                 }
             }
             self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         }
         let sent = order.size;
-        if ev.size > 0.0 && (ev.size - sent).abs() > size_tolerance(sent) && rules() >= 33 {
+        if ev.size > 0.0 && (ev.size - sent).abs() > size_tolerance(sent) {
             self.acked_size(ev, sid, out);
         }
         Ok(())
     }
 
-    /// An ack of another size than slot `sid`'s order was sent for (rules 33 on; rules 34 on,
-    /// a late ack's too, after a fill), WARNING in `out` with both. Less (a venue cutting it to
-    /// its lot, or a reduce-only exit to the position): the order's size, what it commits and
-    /// counts; before, the kernel waited for fills that never came, the slot working for good.
-    /// When what filled reaches it (a late ack, rules 34), the order is filled, at what filled
-    /// (a FILL transition). More: the size sent stands.
+    /// An ack of another size than slot `sid`'s order was sent for (a late ack's too, after a
+    /// fill), WARNING in `out` with both. Less (a venue cutting it to its lot, or a reduce-only
+    /// exit to the position): the order's size, what it commits and counts, so the kernel does
+    /// not wait for fills that never come. When what filled reaches it (a late ack), the order
+    /// is filled, at what filled (a FILL transition). More: the size sent stands.
     #[cold]
     fn acked_size(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
         let was = engaged(&self.slots[sid]);
@@ -5691,9 +5206,8 @@ impl Kernel {
         }
         // Nothing filled yet for an ack in order (from a sent stage); a late ack's order may
         // have filled what it states, or more.
-        let filled = order.filled_size > QTY_EPS
-            && order.filled_size >= ev.size - size_tolerance(ev.size)
-            && rules() >= 34;
+        let filled =
+            order.filled_size > QTY_EPS && order.filled_size >= ev.size - size_tolerance(ev.size);
         order.size = ev.size.max(order.filled_size);
         if filled {
             order.status = VenueOrderStatus::Filled;
@@ -5737,17 +5251,16 @@ impl Kernel {
                 d,
             );
             debug_assert!(moved, "a working stage takes a fill");
-            self.order_filled(sid, &order, 0.0, order.filled_size, None, None, rules());
+            self.order_filled(sid, &order, 0.0, order.filled_size, None, None);
         }
     }
 
-    /// An ack the slot's stage does not take. Rules 6 on, an ack of a working order that
-    /// carries no venue id yet (a venue reordering its reports: a fill before the ack moved
-    /// the order to working) teaches the kernel the ack's id, so an event naming the order
-    /// by it alone finds it; the stage and status stay as the fill left them. `apply_ack`
-    /// checked that no other working order carries the id. An order that carries an id (a
-    /// fill's, which the venue sent after this ack, or an earlier ack's) keeps it, and the
-    /// ack is refused as before.
+    /// An ack the slot's stage does not take. An ack of a working order that carries no venue
+    /// id yet (a venue reordering its reports: a fill before the ack moved the order to
+    /// working) teaches the kernel the ack's id, so an event naming the order by it alone
+    /// finds it; the stage and status stay as the fill left them. `apply_ack` checked that no
+    /// other working order carries the id. An order that carries an id (a fill's, which the
+    /// venue sent after this ack, or an earlier ack's) keeps it, and the ack is refused.
     fn late_ack(&mut self, ev: &VenueEvent, sid: usize, seq: u64) -> KernelOutcome {
         let slot = &self.slots[sid];
         let learns = !ev.venue_order_id.is_empty()
@@ -5757,8 +5270,7 @@ impl Kernel {
             )
             && slot
                 .active_order()
-                .is_some_and(|o| o.venue_order_id.is_empty())
-            && rules() >= 6;
+                .is_some_and(|o| o.venue_order_id.is_empty());
         if !learns {
             return self.stage_refusal(ev, sid, seq);
         }
@@ -5768,16 +5280,16 @@ impl Kernel {
         let size = order.size;
         self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
         let mut out = self.late_ack_taken(ev, sid, &client_order_id, seq);
-        // Rules 34 on, its size is read as an ack's in order is (rules 33): one below the
-        // order's cuts it, and completes it when what filled reaches it.
-        if ev.size > 0.0 && (ev.size - size).abs() > size_tolerance(size) && rules() >= 34 {
+        // Its size is read as an ack's in order is: one below the order's cuts it, and
+        // completes it when what filled reaches it.
+        if ev.size > 0.0 && (ev.size - size).abs() > size_tolerance(size) {
             self.acked_size(ev, sid, &mut out);
         }
         out
     }
 
-    /// The outcome of a late ack taken for its venue id (of a working order, rules 6, or of
-    /// a kept one, rules 12): no transition, the slot's stage as it is.
+    /// The outcome of a late ack taken for its venue id (of a working order, or of a kept
+    /// one): no transition, the slot's stage as it is.
     fn late_ack_taken(
         &self,
         ev: &VenueEvent,
@@ -5803,14 +5315,14 @@ impl Kernel {
 
     /// What slot `sid` holds once exit `order`'s fill of `qty` is booked. A fill completing
     /// an exit whose rest of the position is within float error of nothing (the whole
-    /// position's bound, [`whole_position`]) and under half the asset's lot leaves nothing
-    /// (rules 9 on): the fills' sizes add up to the position only within float error, and a
-    /// position of 1e8 kept a few 1e-9 for good, its slot left open after its exit filled.
-    /// A deliberate partial exit leaves a lot or more, as before.
+    /// position's bound, [`whole_position`]) and under half the asset's lot leaves nothing: the
+    /// fills' sizes add up to the position only within float error, and a few 1e-9 left would
+    /// keep the slot open after its exit filled. A deliberate partial exit leaves a lot or
+    /// more.
     #[inline]
     fn after_exit_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
         let rest = self.slots[sid].size - qty;
-        if rest <= QTY_EPS || rest > QTY_EPS.max(order.size * 1e-13) || rules() < 9 {
+        if rest <= QTY_EPS || rest > QTY_EPS.max(order.size * 1e-13) {
             return rest;
         }
         let completes = order.size - (order.filled_size + qty) <= size_tolerance(order.size);
@@ -5855,7 +5367,7 @@ impl Kernel {
             && order.filled_size + qty <= order.size * (1.0 + 1e-9) + QTY_EPS
         {
             // Booked as it is when it is just what the order has left or too far from it
-            // to snap to it (rules 8 on); a fill that may snap is left to the rest.
+            // to snap to it; a fill that may snap is left to the rest.
             let left = order.size - order.filled_size;
             let near = left - qty <= size_tolerance(order.size);
             if left == qty || !near {
@@ -5881,11 +5393,9 @@ impl Kernel {
         use KernelDiagnosticCode as D;
         // Whether the fill comes without an id of its own, looked at once.
         let no_fill_id = ev.fill_id.is_empty();
-        // An order followed under rules 5 (`covered`) books what its reports' intervals do
-        // not cover yet (`Covered`): resends, late fills and total-only reports in any order.
-        let placed = covered
-            .filter(|_| rules() >= 5)
-            .and_then(|c| c.place(ev).map(|p| (p, c.reach())));
+        // An order followed by its reports' intervals (`covered`) books what they do not cover
+        // yet (`Covered`): resends, late fills and total-only reports in any order.
+        let placed = covered.and_then(|c| c.place(ev).map(|p| (p, c.reach())));
         let qty = match &placed {
             Some((p, _)) => p.free,
             None if ev.size > 0.0 => ev.size,
@@ -5894,25 +5404,20 @@ impl Kernel {
         // A fill with no fill id is known by the venue's running total after it, when it gives
         // one: the same total again is the same fill resent under a new event id, while a
         // total below what is known is an earlier fill arriving late, and counts.
-        // Rules 11 on, a fill with a fill id is remembered by its total and size as well
+        // A fill with a fill id is remembered by its total and size as well
         // (`sized_total_key`), so that its resend without the id is known on an order no
-        // longer followed by its reports' intervals (it was booked again); a followed
-        // order's intervals know it.
-        let by_total = (rules() >= 1
-            && ev.size > 0.0
-            && ev.filled_size > 0.0
-            && (no_fill_id || rules() >= 11))
-            .then(|| {
-                // The event's client id fingerprinted, when it is the order's.
-                let same = ev.venue_client_id == order.client_order_id;
-                match client_fp.filter(|_| same) {
-                    Some(fp) => {
-                        debug_assert_eq!(fp, fingerprint(&order.client_order_id));
-                        total_key_of(fp, ev.filled_size)
-                    }
-                    None => running_total_key(&order.client_order_id, ev.filled_size),
+        // longer followed by its reports' intervals; a followed order's intervals know it.
+        let by_total = (ev.size > 0.0 && ev.filled_size > 0.0).then(|| {
+            // The event's client id fingerprinted, when it is the order's.
+            let same = ev.venue_client_id == order.client_order_id;
+            match client_fp.filter(|_| same) {
+                Some(fp) => {
+                    debug_assert_eq!(fp, fingerprint(&order.client_order_id));
+                    total_key_of(fp, ev.filled_size)
                 }
-            });
+                None => running_total_key(&order.client_order_id, ev.filled_size),
+            }
+        });
         let total_key = by_total.filter(|_| no_fill_id);
         let remembered = if no_fill_id {
             total_key
@@ -5922,15 +5427,12 @@ impl Kernel {
         let seen = |k: u64| {
             self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
         };
-        // Rules 14 on, the other way round: a fill with an id stating the running total and
-        // size an id-less report of the order stated is that fill resent with an id.
+        // The other way round: a fill with an id stating the running total and size an id-less
+        // report of the order stated is that fill resent with an id.
         let resent = total_key.is_some_and(seen)
-            || (placed.is_none()
-                && rules() >= 11
-                && total_key.is_some_and(|k| seen(sized_total_key(k, ev.size))))
+            || (placed.is_none() && total_key.is_some_and(|k| seen(sized_total_key(k, ev.size))))
             || (placed.is_none()
                 && !no_fill_id
-                && rules() >= 14
                 && by_total.is_some_and(|k| seen(id_less_key(k, ev.size))))
             || (!no_fill_id && also_seen.is_some_and(|r| r.contains(fingerprint(&ev.fill_id))));
         let stale = placed.is_none()
@@ -5985,15 +5487,14 @@ impl Kernel {
             return Err(refuse(D::Overfill, KernelSeverity::Critical, d));
         }
         // A fill completing the order within the tolerance above books what the order had
-        // left (rules 8 on): booked as reported, a hair over or under, the position left the
-        // order's size and the lot grid by more than float error, and the next exit of the
-        // whole position went out off the grid, which the venue refuses (`whole_position`).
+        // left: booked as reported, a hair over or under, the position would leave the lot
+        // grid, and the next exit of the whole position would go out off the grid, which the
+        // venue refuses (`whole_position`).
         // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
         // an order of 1e9, and a venue that filled a lot less did not fill it.
         // A fill of just what is left is booked as it is: nothing to snap, no lot to look up.
         let left = order.size - order.filled_size;
-        let snaps = rules() >= 8
-            && left > QTY_EPS
+        let snaps = left > QTY_EPS
             && left != qty
             && left - qty <= size_tolerance(order.size)
             && self.below_half_a_lot(&order.asset, left - qty);
@@ -6002,13 +5503,13 @@ impl Kernel {
     }
 
     /// Whether `ev`, a venue fill of `order` giving its running total, is one a
-    /// reconciliation booked already (rules 2 on): a fill whose metadata says `source:
+    /// reconciliation booked already: a fill whose metadata says `source:
     /// reconciliation` books every venue fill up to its `filled_size` at once, under its own
     /// id, so the venue's reports of those fills may still come, under theirs. The total
     /// such a fill covers, if `ev` is within it. A report without a running total cannot be
     /// told from a new fill.
     fn covered_by_reconciliation(&self, ev: &VenueEvent, order: &VenueOrder) -> Option<f64> {
-        if self.ended.reconciled.is_empty() || ev.filled_size <= 0.0 || rules() < 2 {
+        if self.ended.reconciled.is_empty() || ev.filled_size <= 0.0 {
             return None;
         }
         let upto = *self.ended.reconciled.get(&order.client_order_id)?;
@@ -6035,23 +5536,22 @@ impl Kernel {
         }
     }
 
-    /// Slot `sid`'s new working entry (or exit) is followed from nothing covered, under
-    /// rules 5 on (see [`Covered`]). The slot's last order's intervals are cleared in place:
-    /// a new set each order was an allocation for its first fill report.
+    /// Slot `sid`'s new working entry (or exit) is followed from nothing covered (see
+    /// [`Covered`]). The slot's last order's intervals are cleared in place, so a new order
+    /// allocates nothing for its first fill report.
     fn follow_new_order(&mut self, sid: usize, is_entry: bool) {
         if self.covered.len() != self.slots.len() {
             // A kernel made from serde state alone (the checkpoint's tail sizes it).
             self.covered.resize(self.slots.len(), [None, None]);
         }
-        let followed = rules() >= 5;
         let leg = &mut self.covered[sid][usize::from(!is_entry)];
         match leg {
-            Some(c) if followed => c.0.clear(),
-            _ => *leg = followed.then(Covered::default),
+            Some(c) => c.0.clear(),
+            None => *leg = Some(Covered::default()),
         }
     }
 
-    /// A reconciliation's end of an order kept after it ended (rules 2 on): the venue's
+    /// A reconciliation's end of an order kept after it ended: the venue's
     /// order status gives its filled size now, which becomes what late fills may reach. Below
     /// the end's figure (the end was wrong, or the fills it counted are booked), it ends the
     /// slot's wait for them.
@@ -6078,10 +5578,10 @@ impl Kernel {
         out
     }
 
-    /// The venue's own end (cancel ack, expiry, reject) of an order in doubt (rules 16 on):
-    /// what became of it is known. Its figure, when it gives one not below what is booked,
-    /// bounds late fills as an end's does; without one, the slot waits for what its reports
-    /// stated (rules 12), as after any end without a figure. WARNING: the order was in doubt.
+    /// The venue's own end (cancel ack, expiry, reject) of an order in doubt: what became of
+    /// it is known. Its figure, when it gives one not below what is booked, bounds late fills
+    /// as an end's does; without one, the slot waits for what its reports stated, as after any
+    /// end without a figure. WARNING: the order was in doubt.
     fn end_in_doubt(&mut self, ev: &VenueEvent, key: KeptKey, seq: u64) -> KernelOutcome {
         let sid = key.0;
         let kept = self.ended.get_mut(key).expect("kept orders are indexed");
@@ -6171,7 +5671,7 @@ impl Kernel {
 
     /// Notes what a reconciliation fill of `order` covers (see `covered_by_reconciliation`).
     fn note_reconciliation(&mut self, ev: &VenueEvent, order: &VenueOrder) {
-        if rules() >= 2 && ev.filled_size > 0.0 && is_reconciliation(ev) {
+        if ev.filled_size > 0.0 && is_reconciliation(ev) {
             let upto = self
                 .ended
                 .reconciled
@@ -6219,13 +5719,11 @@ impl Kernel {
         };
         let predicted = self.fees.predict(ev.price, qty, liquidity);
         // A report partly booked already (resent or overlapping an earlier one, `Covered`) is
-        // charged its fee for the part booked (rules 9 on): the earlier report charged the
-        // rest. Charged whole, the account paid the overlap twice.
+        // charged its fee for the part booked: the earlier report charged the rest, and
+        // charged whole, the account would pay the overlap twice.
         let (fee, prorated) = match ev.fee {
             None => (predicted, false),
-            Some(f) if partly && rules() >= 9 && !is_reconciliation(ev) => {
-                (f * qty / ev.size, true)
-            }
+            Some(f) if partly && !is_reconciliation(ev) => (f * qty / ev.size, true),
             Some(f) => (f, false),
         };
         self.note_reconciliation(ev, order);
@@ -6238,32 +5736,26 @@ impl Kernel {
             slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
             slot.size = total;
             // What the entry filled in all: a late fill may come after exits took some.
-            if rules() >= 2 {
-                slot.initial_size += qty;
-            } else {
-                slot.initial_size = total;
-            }
+            slot.initial_size += qty;
         } else {
-            // Rules 31 on, a fill beyond what the slot holds (an exit the venue does not cap,
-            // after a late fill of an earlier exit took part of the position) realizes PnL on
-            // what it held: the rest sold a position the trade never had.
-            if qty - slot.size > size_tolerance(slot.size) && rules() >= 31 {
+            // A fill beyond what the slot holds (an exit the venue does not cap, after a late
+            // fill of an earlier exit took part of the position) realizes PnL on what it held:
+            // the rest sold a position the trade never had.
+            if qty - slot.size > size_tolerance(slot.size) {
                 unheld = qty - slot.size;
             }
             realized = slot.side.sign() * (ev.price - slot.entry_price) * (qty - unheld);
             slot.realized_pnl += realized;
             slot.size = size_after;
-            if rules() >= 21 {
-                slot.leg_taken += qty;
-            }
+            slot.leg_taken += qty;
             if slot.size <= QTY_EPS {
                 slot.size = 0.0;
             }
         }
         slot.fees_paid += fee;
-        // Rules 33 on, a position opening takes its asset's latest mark: it showed none, and
-        // its PnL at the fill's price, until the next mark.
-        if order.is_entry && slot.mark_price == 0.0 && !self.marks.is_empty() && rules() >= 33 {
+        // A position opening takes its asset's latest mark, so its PnL is not shown at the
+        // fill's price until the next mark.
+        if order.is_entry && slot.mark_price == 0.0 && !self.marks.is_empty() {
             slot.mark_price = mark_of(&self.marks, &slot.asset);
         }
         let mark = if slot.mark_price > 0.0 {
@@ -6276,8 +5768,6 @@ impl Kernel {
         // The open set of the slot's asset knows the asset's print (nothing below reads the
         // open slots): the asset is hashed again only when it has no set.
         let print = self.update_open_index(sid, holds);
-        let asset_fp = (ev.fee.is_none() && rules() >= 19)
-            .then(|| print.unwrap_or_else(|| asset_print(&self.slots[sid].asset)));
         self.account.k_realized_pnl += realized;
         self.account.k_fees_paid += fee;
         self.account.bump(ev.timestamp);
@@ -6285,15 +5775,11 @@ impl Kernel {
         self.counters.fills += 1;
         let fill_key = ev.fill_key();
         if ev.fee.is_none() {
-            // Rules 19 on, the fill is known by its asset too, and a report partly booked
-            // by its size: its fee is settled for the whole report.
-            let (asset, report_size) = match asset_fp {
-                Some(asset) => {
-                    let whole = partly && !is_reconciliation(ev);
-                    (asset, if whole { ev.size } else { 0.0 })
-                }
-                None => (None, 0.0),
-            };
+            // The fill is known by its asset too, and a report partly booked by its size: its
+            // fee is settled for the whole report.
+            let asset = print.unwrap_or_else(|| asset_print(&self.slots[sid].asset));
+            let whole = partly && !is_reconciliation(ev);
+            let report_size = if whole { ev.size } else { 0.0 };
             self.remember_unsettled(
                 fill_key.clone(),
                 key_fp,
@@ -6306,26 +5792,22 @@ impl Kernel {
                     liquidity_maker: liquidity == Liquidity::Maker,
                     asset,
                     report_size,
-                    rate: if rules() >= 29 {
-                        PredictedRate::of(self.fees.rate(liquidity))
-                    } else {
-                        PredictedRate::default()
-                    },
+                    rate: PredictedRate::of(self.fees.rate(liquidity)),
                 }),
             );
-        } else if rules() >= 33 {
+        } else {
             // Nothing waits for a settlement: one sent for it is answered as such, not held
             // for a fill that will not come.
             let asset = asset_print(&self.slots[sid].asset);
             self.early_settlements
                 .settled_both_ways(fill_key, asset, true);
         }
-        // Rules 32 on, a settlement that came before the fill settles it now, as it would
-        // have coming after; the fill's journal row says what it charged (its own row, held,
-        // charged nothing), so the rows still add up to K.
+        // A settlement that came before the fill settles it now, as it would have coming after;
+        // the fill's journal row says what it charged (its own row, held, charged nothing), so
+        // the rows still add up to K.
         let mut settled = Details::new();
         let mut fee = fee;
-        if !self.early_settlements.held.is_empty() && rules() >= 32 {
+        if !self.early_settlements.held.is_empty() {
             let predicted = ev.fee.is_none();
             // The fee of the whole report, as its settlement states it.
             let whole = match ev.fee {
@@ -6351,18 +5833,11 @@ impl Kernel {
 
     /// What follows a fill booked on slot `sid`: the slot's commitment (the position at its
     /// entry price, plus an entry's `working`, what is still working, at [`working_price`]) and
-    /// the fill's running-total keys remembered. `rules`: the rules version in force.
+    /// the fill's running-total keys remembered.
     #[inline(always)]
-    fn after_fill(
-        &mut self,
-        sid: usize,
-        order: &VenueOrder,
-        working: f64,
-        keys: [Option<u64>; 2],
-        rules: u16,
-    ) {
+    fn after_fill(&mut self, sid: usize, order: &VenueOrder, working: f64, keys: [Option<u64>; 2]) {
         let slot = &self.slots[sid];
-        let committed = if order.is_entry && rules >= 9 {
+        let committed = if order.is_entry {
             // Only what still works needs the mark (none after a whole fill, the usual case).
             let at = if working > 0.0 {
                 working_price(order, entry_mark(&self.entry_marks, sid))
@@ -6370,10 +5845,6 @@ impl Kernel {
                 0.0
             };
             held_notional(slot) + working * at
-        } else if order.is_entry {
-            // Rules 8 and older: the position at the entry's reference, until a reload of the
-            // slots counted it at its entry price.
-            (slot.size + working) * order.reference_price
         } else {
             held_notional(slot)
         };
@@ -6458,7 +5929,6 @@ impl Kernel {
         let client_fp = client.map(|c| c.fp);
         let (qty, total_key, placed) =
             self.fill_size(ev, sid, &order, None, covered, seq, client_fp)?;
-        let rules = rules();
         let new_filled = order.filled_size + qty;
         let complete = order.size - new_filled <= size_tolerance(order.size);
         let trigger = if complete {
@@ -6477,7 +5947,7 @@ impl Kernel {
             },
         )
         .is_some();
-        if rules >= 1 && !legal {
+        if !legal {
             return Err(self.stage_refusal(ev, sid, seq));
         }
         // A fill naming a venue id its order does not carry yet teaches the kernel that id
@@ -6513,9 +5983,7 @@ impl Kernel {
                 // A fill before the ack is how the kernel learns the venue's id: later events
                 // may name the order by it alone.
                 o.venue_order_id = ev.venue_order_id.clone();
-                if rules >= 1 {
-                    self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
-                }
+                self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
             }
         }
         if !complete {
@@ -6530,7 +5998,7 @@ impl Kernel {
             order.size - new_filled
         };
         let also = also_remembered(ev, total_key);
-        self.after_fill(sid, &order, working, [total_key, also], rules);
+        self.after_fill(sid, &order, working, [total_key, also]);
         let slot = &self.slots[sid];
         out.reset_ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
         if booked.prorated {
@@ -6568,22 +6036,21 @@ impl Kernel {
             // The event's client id fingerprinted, when it is the order's.
             let client = client.filter(|_| ev.venue_client_id == order.client_order_id);
             let (stated, uncounted) = (ev.filled_size, Some(was));
-            self.order_filled(sid, &order, stated, new_filled, client, uncounted, rules);
+            self.order_filled(sid, &order, stated, new_filled, client, uncounted);
         } else if ev.remaining_size == 0.0
             && ev.filled_size > 0.0
-            && rules >= 34
             && Self::ends_short(ev, &order, new_filled)
         {
-            // Rules 34 on, the venue says the order is over short of its size: it ends. An
-            // ordinary partial fill states a remainder, or no running total.
+            // The venue says the order is over short of its size: it ends. An ordinary
+            // partial fill states a remainder, or no running total.
             self.end_short(ev, sid, out);
         }
         self.record_fill_row(seq, ev, sid, &order, qty, &booked);
         Ok(())
     }
 
-    /// Slot `sid`'s working `order` is filled, at `new_filled` (a fill completed it, or rules
-    /// 34 on, a late ack cut it to what filled), the report saying so stating the running
+    /// Slot `sid`'s working `order` is filled, at `new_filled` (a fill completed it, or a late
+    /// ack cut it to what filled), the report saying so stating the running
     /// total `stated` (0: none): it is finished and its slot counted again; an exit's leg is
     /// done, and the trade closed when nothing is left. The caller made its transition, and
     /// counted the slot after the fill unless it gives `uncounted`: whether the slot was
@@ -6598,7 +6065,6 @@ impl Kernel {
         new_filled: f64,
         client: Option<ClientNamed>,
         uncounted: Option<bool>,
-        rules: u16,
     ) {
         // The client id fingerprinted once (or by the caller: `client`), for its keys here
         // and its memory as finished.
@@ -6606,17 +6072,15 @@ impl Kernel {
             Some(c) => c.fp,
             None => fingerprint(&order.client_order_id),
         };
-        if rules >= 15 {
-            // Known as filled at its size, for a status report stating it later, and at
-            // the total this fill stated when that differs (a venue summing its fills
-            // states 0.1 + 0.2 for an order of 0.3, and reports that figure again).
-            let k = completed_key_of(client_fp, order.size);
-            self.slots[sid].seen_fills.insert(k);
-            let near = (stated - order.size).abs() <= size_tolerance(order.size);
-            if stated > 0.0 && stated != order.size && near {
-                let stated = completed_key_of(client_fp, stated);
-                self.slots[sid].seen_fills.insert(stated);
-            }
+        // Known as filled at its size, for a status report stating it later, and at the total
+        // this fill stated when that differs (a venue summing its fills states 0.1 + 0.2 for
+        // an order of 0.3, and reports that figure again).
+        let k = completed_key_of(client_fp, order.size);
+        self.slots[sid].seen_fills.insert(k);
+        let near = (stated - order.size).abs() <= size_tolerance(order.size);
+        if stated > 0.0 && stated != order.size && near {
+            let stated = completed_key_of(client_fp, stated);
+            self.slots[sid].seen_fills.insert(stated);
         }
         let reconciled = !self.ended.reconciled.is_empty()
             && self.ended.reconciled.contains_key(&order.client_order_id);
@@ -6693,8 +6157,8 @@ impl Kernel {
     }
 
     /// Whether fill `ev` of `order`, booked to `new_filled` short of the order's size, is the
-    /// venue saying the order is over (rules 34 on; the caller checked that it states a
-    /// running total and nothing remaining): its status says FILLED, and its running total is
+    /// venue saying the order is over (the caller checked that it states a running total and
+    /// nothing remaining): its status says FILLED, and its running total is
     /// what is booked with it, so no fill of the order is missing or resent. A fill without a
     /// status says FILLED (the kind's own): a venue that builds its partial fills so, with a
     /// running total, must state PARTIALLY_FILLED or what remains.
@@ -6765,8 +6229,7 @@ impl Kernel {
         self.by_venue_id.contains_key(vid) || self.ended.venue_id_claimed(vid, Some(key))
     }
 
-    /// Kept order `key` learns its venue id `vid`, from a late fill or (rules 12 on) a late
-    /// ack: later events may name the order by it alone, and it is known once forgotten,
+    /// Kept order `key` learns its venue id `vid`, from a late fill or a late ack: later events may name the order by it alone, and it is known once forgotten,
     /// unless an order that finished before carried it too.
     fn learn_kept_venue_id(&mut self, key: KeptKey, vid: &Id) {
         if let Some(kept) = self.ended.get_mut(key) {
@@ -6781,9 +6244,9 @@ impl Kernel {
     }
 
     /// The venue's ack of an order kept after it ended (its cancel throttled before the ack,
-    /// or its end come first): rules 12 on, it teaches the order its venue id when it has
-    /// none, as a late fill does, so that fills naming the order by that id alone are booked
-    /// (they were UNKNOWN_ORDER, and the slot offered free). Otherwise a late event, refused.
+    /// or its end come first): it teaches the order its venue id when it has none, as a late
+    /// fill does, so that fills naming the order by that id alone are booked. Otherwise a
+    /// late event, refused.
     fn apply_late_ack(
         &mut self,
         ev: &VenueEvent,
@@ -6796,8 +6259,7 @@ impl Kernel {
             .ended
             .get(key)
             .filter(|k| {
-                rules() >= 12
-                    && !ev.venue_order_id.is_empty()
+                !ev.venue_order_id.is_empty()
                     && k.order.venue_order_id.is_empty()
                     && !self.venue_id_claimed_besides(&ev.venue_order_id, key)
             })
@@ -6880,18 +6342,15 @@ impl Kernel {
             Some("fill for an order that ended; the slot has taken another trade since; reconcile with the venue")
         } else if !order.is_entry && qty > slot.size + size_tolerance(slot.size) {
             Some("exit fill for an order that ended, larger than the position; reconcile with the venue")
-        } else if next_stage(slot.fsm_state, Trigger::LateFill, ctx).is_none()
-            || (!order.is_entry && slot.fsm_state != TradeStage::PositionOpen && rules() < 28)
-        {
+        } else if next_stage(slot.fsm_state, Trigger::LateFill, ctx).is_none() {
             Some("fill for an order that ended, in a stage that cannot take it; reconcile with the venue")
         } else {
             None
         };
-        // Rules 28 on, an exit's late fill while another exit of the trade works (sent after
-        // the first's cancel was acknowledged) is booked too: the venue sold, and refused, the
-        // slot held what it no longer did (the second exit's fills then left it a position the
-        // venue never had). The second exit is left as it went out: the venue caps a
-        // reduce-only order at the position, and what it fills beyond is the venue's to say.
+        // An exit's late fill while another exit of the trade works (sent after the first's
+        // cancel was acknowledged) is booked too: the venue sold. The second exit is left as
+        // it went out: the venue caps a reduce-only order at the position, and what it fills
+        // beyond is the venue's to say.
         if let Some(reason) = why_not {
             return self.ended_order_refusal(ev, Some(sid), seq, reason);
         }
@@ -6924,12 +6383,11 @@ impl Kernel {
         let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly, key_fp);
         self.recount_slot(sid, was);
         let complete = order.size - new_filled <= size_tolerance(order.size);
-        // Rules 36 on, an order in doubt the venue says is over short of its size, as rules
-        // 34 reads a working order's fill (`ends_short`), works at the venue no more either.
+        // An order in doubt the venue says is over short of its size, as a working order's
+        // fill is read (`ends_short`), works at the venue no more either.
         let over = complete
             || (ev.remaining_size == 0.0
                 && ev.filled_size > 0.0
-                && rules() >= 36
                 && Self::ends_short(ev, &order, new_filled));
         let leg_done = {
             let kept = self.ended.get_mut(key).expect("kept orders are indexed");
@@ -6945,14 +6403,11 @@ impl Kernel {
             {
                 kept.fills.insert(k);
             }
-            // Filled completely (or said over), the order works at the venue no more (rules 13).
+            // Filled completely (or said over), the order works at the venue no more.
             kept.in_doubt &= !over;
-            // Rules 12 on, an order that ended without a figure waits for what its reports
-            // stated, this one's running total too (`Kept::stated_total`).
-            if let Some(p) = placed
-                .as_ref()
-                .filter(|_| kept.final_filled.is_none() && rules() >= 12)
-            {
+            // An order that ended without a figure waits for what its reports stated, this
+            // one's running total too (`Kept::stated_total`).
+            if let Some(p) = placed.as_ref().filter(|_| kept.final_filled.is_none()) {
                 kept.stated_total = kept.stated_total.max(p.to.min(order.size));
             }
             !order.is_entry && complete && kept.leg == self.slots[sid].active_leg_index
@@ -6971,7 +6426,7 @@ impl Kernel {
             advance_leg(&mut self.slots[sid]);
         }
         let also = also_remembered(ev, total_key);
-        self.after_fill(sid, &order, 0.0, [total_key, also], rules());
+        self.after_fill(sid, &order, 0.0, [total_key, also]);
         let mut out = self.slot_outcome(sid, seq);
         out.details.append(&mut booked.settled);
         // Applied, and said: the position changed after its order was reported over.
@@ -7022,13 +6477,6 @@ impl Kernel {
         };
         let mut out = self.slot_outcome(sid, seq);
         let d = TransitionDetails::Reason(Detail::Str(ev.reason.clone()));
-        if rules() == 0 {
-            // Rules 0 cleared the request even when the stage then refused the event.
-            self.slots[sid]
-                .active_order_mut()
-                .expect("indexed orders are active")
-                .cancel_requested = false;
-        }
         if !self.transition(
             &mut out,
             sid,
@@ -7136,10 +6584,9 @@ impl Kernel {
             .active_order()
             .expect("indexed orders are active")
             .clone();
-        // Rules 28 on, an exit ending with nothing held (a late fill of an exit canceled before
-        // it took what was left) closes the trade: it went back to POSITION_OPEN at 0, where
-        // no exit is taken and no new trade either.
-        let holds = self.slots[sid].size > QTY_EPS || (!order.is_entry && rules() < 28);
+        // An exit ending with nothing held (a late fill of an exit canceled before it took what
+        // was left) closes the trade: POSITION_OPEN at 0 would take no exit and no new trade.
+        let holds = self.slots[sid].size > QTY_EPS;
         let d = TransitionDetails::Ended {
             filled_size: order.filled_size,
             order_size: order.size,
@@ -7161,26 +6608,25 @@ impl Kernel {
         }
         close_if_closed(&mut self.slots[sid]);
         // Whether another order finished with the venue id this one will be kept with.
-        let rules2 = rules() >= 2;
         let kept_venue_id = if order.venue_order_id.is_empty() {
             &ev.venue_order_id
         } else {
             &order.venue_order_id
         };
-        let reused = rules2 && self.venue_id_finished_before(kept_venue_id);
+        let reused = self.venue_id_finished_before(kept_venue_id);
         self.finish_order(sid, &order.client_order_id);
-        // Under rules 2 on, an order that was at the venue is kept: a fill may still come
-        // for it (see `apply_late_fill`). One rejected unfilled never traded, nor one rate
-        // limited with no cancel asked (its submit was throttled). Rules 10 on, a rate limit
-        // on an order asked to cancel before the venue acknowledged it may be the cancel's,
-        // the order working at the venue: it is kept too, so its fills are not lost.
-        let maybe_working = end.kind == K::RateLimited && order.cancel_requested && rules() >= 10;
+        // An order that was at the venue is kept: a fill may still come for it (see
+        // `apply_late_fill`). One rejected unfilled never traded, nor one rate limited with no
+        // cancel asked (its submit was throttled). A rate limit on an order asked to cancel
+        // before the venue acknowledged it may be the cancel's, the order working at the
+        // venue: it is kept too, so its fills are not lost.
+        let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
         let reached_venue = match end.kind {
             K::CancelAck | K::Expired => true,
             K::Reject => order.filled_size > 0.0 || end.figure > 0.0,
             _ => maybe_working,
         };
-        let kept = rules2 && reached_venue;
+        let kept = reached_venue;
         let mut stated = 0.0;
         if kept {
             let mut ended = order.clone();
@@ -7216,10 +6662,10 @@ impl Kernel {
                     ),
                 ));
             }
-            // Without a figure, rules 12 on, the slot waits for what the order's reports
-            // stated had filled (`Kept::stated_total`), said below.
+            // Without a figure, the slot waits for what the order's reports stated had filled
+            // (`Kept::stated_total`), said below.
             let final_filled = (end.figure > 0.0 && !short).then_some(end.figure.min(order.size));
-            if final_filled.is_none() && !short && rules() >= 12 {
+            if final_filled.is_none() && !short {
                 stated = self
                     .covered_of(sid, order.is_entry)
                     .map_or(0.0, |c| c.reach().min(order.size));
@@ -7230,7 +6676,7 @@ impl Kernel {
                     order: ended,
                     final_filled,
                     stated_total: stated,
-                    in_doubt: maybe_working && rules() >= 13,
+                    in_doubt: maybe_working,
                     fills: self.slots[sid].seen_fills.clone(),
                     leg: self.slots[sid].active_leg_index,
                     counted: (0, 0),
@@ -7254,21 +6700,15 @@ impl Kernel {
             if !holds {
                 slot.side = TradeSide::Flat;
             }
-            let n = if rules() >= 9 {
-                held_notional(slot)
-            } else {
-                slot.size * order.reference_price
-            };
+            let n = held_notional(slot);
             self.set_committed(sid, n);
         } else {
             self.set_working(sid, false, None);
         }
         if end.figure > order.filled_size + size_tolerance(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
-            // position is off until the missing fill comes. Under rules 2 it is applied when
-            // it comes (`apply_late_fill`); before, it was refused, which left the position
-            // off until reconciliation, and this was as loud as that refusal. What is owed is
-            // at most what the order had left.
+            // position is off until the missing fill comes, which is applied when it comes
+            // (`apply_late_fill`). What is owed is at most what the order had left.
             let over = end.figure > order.size + size_tolerance(order.size);
             let (severity, reason) = if kept && over {
                 (
@@ -7308,9 +6748,7 @@ impl Kernel {
             if maybe_working {
                 out.details
                     .push(("order_kept", Detail::Static(THROTTLED_BEFORE_ACK)));
-                if rules() >= 13 {
-                    out.details.push(("slot_waits", Detail::Static(IN_DOUBT)));
-                }
+                out.details.push(("slot_waits", Detail::Static(IN_DOUBT)));
             }
         }
         true
@@ -7569,16 +7007,10 @@ impl Kernel {
         None
     }
 
-    /// What the entries in doubt (of `asset`, or all) count towards the notional caps, rules
-    /// 17 on (see `EndedOrders::doubt_notional`); before, nothing: the caps saw no order that
-    /// may work at the venue. Computed when asked, so a kernel recovered from an older log
-    /// counts what it holds in doubt from its first input under these rules.
+    /// What the entries in doubt (of `asset`, or all) count towards the notional caps (see
+    /// `EndedOrders::doubt_notional`): an order that may work at the venue is exposure.
     fn committed_in_doubt(&self, asset: Option<&str>) -> f64 {
-        if rules() >= 17 {
-            self.ended.doubt_notional(asset, &self.entry_marks)
-        } else {
-            0.0
-        }
+        self.ended.doubt_notional(asset, &self.entry_marks)
     }
 
     /// Sets what slot `sid` commits and the totals by asset and overall: one lookup of the
@@ -7602,10 +7034,10 @@ impl Kernel {
             .unsettled
             .insert_with_fp(key, key_fp, fill, |live, new| {
                 if by_asset {
-                    // Rules 19 on: another asset's fill of the id waits beside it.
+                    // Another asset's fill of the id waits beside it.
                     live.absorb(new.first)
                 } else {
-                    // The same fill id again while its fee still waits: only the newest counts.
+                    // A fill of no asset under an id waiting: only the newest counts.
                     std::mem::replace(live, new).predicted()
                 }
             });
@@ -7618,8 +7050,8 @@ impl Kernel {
         }
     }
 
-    /// Settles the waiting fill of `fill_id` and `asset` (rules 19 on; the one fill of the id
-    /// without an asset) at the exchange's `fee`: the fee replaces the prediction, and the
+    /// Settles the waiting fill of `fill_id` and `asset` (the one fill of the id without an
+    /// asset) at the exchange's `fee`: the fee replaces the prediction, and the
     /// calibration of the fill's liquidity learns from it. Says so in `details`; returns what
     /// it charged the fill, or why no one fill matches (nothing changed).
     fn settle_fill(
@@ -7629,17 +7061,14 @@ impl Kernel {
         fee: f64,
         details: &mut Details,
     ) -> Result<f64, Unmatched> {
-        // Rules 19 on, the fill of the event's asset: venues number trades per market, so
-        // fills of several assets may wait under one id.
-        let by_asset = rules() >= 19;
-        // The fill picked, taken out of the others of its id in place (None when it waits
-        // alone: the id is taken out whole, below).
+        // The fill of the event's asset: venues number trades per market, so fills of several
+        // assets may wait under one id. The fill picked is taken out of the others of its id
+        // in place (None when it waits alone: the id is taken out whole, below).
         let picked = match self.unsettled.get_mut(fill_id) {
             None => Err(Unmatched::NoFill),
-            Some(u) => {
-                let i = if by_asset { u.pick(asset, fee) } else { Ok(0) };
-                i.map(|i| (u.len() > 1).then(|| u.remove(i)))
-            }
+            Some(u) => u
+                .pick(asset, fee)
+                .map(|i| (u.len() > 1).then(|| u.remove(i))),
         };
         let f = match picked? {
             Some(f) => f,
@@ -7650,19 +7079,17 @@ impl Kernel {
                     .first
             }
         };
-        // Rules 19 on, a fill booked from part of a report is charged its share of the
-        // report's fee, and the calibration learns from the whole report: the rest of it was
-        // booked, and charged, under another report's key, which the exchange never settles.
-        let part = (by_asset && f.report_size > 0.0).then_some(f.report_size);
+        // A fill booked from part of a report is charged its share of the report's fee, and
+        // the calibration learns from the whole report: the rest of it was booked, and
+        // charged, under another report's key, which the exchange never settles.
+        let part = (f.report_size > 0.0).then_some(f.report_size);
         let (charged, calibrated_qty) = match part {
             Some(whole) => (fee * f.qty / whole, whole),
             None => (fee, f.qty),
         };
-        // Rules 33 on, settled as a resend may name it: by its asset, or by none.
-        if rules() >= 33 {
-            self.early_settlements
-                .settled_both_ways(fill_id, f.asset, false);
-        }
+        // Settled as a resend may name it: by its asset, or by none.
+        self.early_settlements
+            .settled_both_ways(fill_id, f.asset, false);
         let diff = charged - f.predicted_fee;
         self.account.k_fees_paid += diff;
         self.account.k_unsettled_fees -= f.predicted_fee;
@@ -7684,8 +7111,8 @@ impl Kernel {
             details.push(("booked_qty", Detail::F64(f.qty)));
             details.push(("reported_qty", Detail::F64(whole)));
         }
-        // Rules 29 on, against the rate the fill was predicted at (a fee tier changed since
-        // taught the calibration the ratio of the two rates).
+        // Against the rate the fill was predicted at: a fee tier changed since would teach the
+        // calibration the ratio of the two rates.
         let rate = f.rate.against(self.fees.rate(liq));
         if let Ok(c) = self
             .fees
@@ -7696,10 +7123,8 @@ impl Kernel {
                 Detail::Static(c.calibration_status.name()),
             ));
             details.push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
-            // Rules 20 on, the ratio is the fill's liquidity's: say which.
-            if rules() >= 20 {
-                details.push(("liquidity", Detail::Static(c.liquidity.name())));
-            }
+            // The ratio is the fill's liquidity's: say which.
+            details.push(("liquidity", Detail::Static(c.liquidity.name())));
             if !c.learned {
                 details.push(("calibration_learned", Detail::Bool(false)));
             }
@@ -7707,20 +7132,17 @@ impl Kernel {
         Ok(charged)
     }
 
-    /// Holds FILL_SETTLED `ev`, which no waiting fill matches, for its fill (rules 32 on),
-    /// saying so in `out`; a settlement of the same fill held already refuses it (the details
-    /// returned): one fill is settled once. Rules 33 on, one of another fee is held beside
-    /// (a self-trade's other side: maker and taker fees differ; a resend repeats its fee), up
-    /// to two.
+    /// Holds FILL_SETTLED `ev`, which no waiting fill matches, for its fill, saying so in
+    /// `out`; a settlement of the same fill held already refuses it (the details returned):
+    /// one fill is settled once. One of another fee is held beside (a self-trade's other side:
+    /// maker and taker fees differ; a resend repeats its fee), up to two.
     #[cold]
     fn hold_settlement(&mut self, ev: &AccountEvent, out: &mut KernelOutcome) -> Option<Details> {
-        let beside = rules() >= 33;
         let mut held = self.early_settlements.held_for(&ev.fill_id, &ev.asset);
         let (first, second) = (held.next(), held.next());
         drop(held);
         let same_fee = |s: &&EarlySettlement| s.fee == ev.fee;
         let refused_by = match (first, second) {
-            (Some(a), _) if !beside => Some((a, false)),
             (Some(a), Some(b)) => Some((
                 if same_fee(&a) { a } else { b },
                 !same_fee(&a) && !same_fee(&b),
@@ -7771,7 +7193,7 @@ impl Kernel {
         None
     }
 
-    /// The settlement held for fill `fill_key` of `asset`, just booked (rules 32 on): settles
+    /// The settlement held for fill `fill_key` of `asset`, just booked: settles
     /// it, saying so in `details`, when its fee was predicted (`predicted`), and returns what
     /// it charged; a fill booked with its venue's own fee drops it unapplied, as a settlement
     /// coming after it is refused.
@@ -7873,11 +7295,9 @@ impl Kernel {
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);
             }
         }
-        // Rules 8 on: a FUNDING_FEE's payment is its `amount` and a FILL_SETTLED's charge its
-        // `fee`, each reading only its own. The figure given in the other field was taken as
-        // 0: funding lost, or a fill settled as free that taught the calibration a free rate.
-        // Rules 26 on, an ACCOUNT_UPDATE carrying either is refused too: its balance was
-        // taken and the figure dropped, so a deposit or charge reported so was never booked.
+        // A FUNDING_FEE's payment is its `amount` and a FILL_SETTLED's charge its `fee`, each
+        // reading only its own: a figure in the other field would be lost. An ACCOUNT_UPDATE
+        // carrying either is refused too, so a deposit or charge reported so is not dropped.
         const UPDATE_FIGURES: &str =
             "ACCOUNT_UPDATE carries balance and margin figures only: a payment is a FUNDING_FEE's \
              amount, a fill's charge a FILL_SETTLED's fee";
@@ -7886,32 +7306,29 @@ impl Kernel {
                 "fee",
                 ev.fee,
                 "FUNDING_FEE carries its payment in amount (positive received, negative paid)",
-                8,
             )),
             AccountEventKind::FillSettled if ev.amount != 0.0 => Some((
                 "amount",
                 ev.amount,
                 "FILL_SETTLED carries the fee the exchange charged in fee",
-                8,
             )),
             AccountEventKind::AccountUpdate if ev.amount != 0.0 => {
-                Some(("amount", ev.amount, UPDATE_FIGURES, 26))
+                Some(("amount", ev.amount, UPDATE_FIGURES))
             }
             AccountEventKind::AccountUpdate if ev.fee != 0.0 => {
-                Some(("fee", ev.fee, UPDATE_FIGURES, 26))
+                Some(("fee", ev.fee, UPDATE_FIGURES))
             }
             _ => None,
         };
-        if let Some((field, value, reason, _)) = misplaced.filter(|m| rules() >= m.3) {
+        if let Some((field, value, reason)) = misplaced {
             let mut d = detail_field(field, value);
             d.push(("reason", Detail::Static(reason)));
             return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
-        // Rules 31 on, the payments' and settlements' ids are kept apart from the balance
-        // updates' (`money_events_seen`), which pushed them out of one memory of 10,000.
-        let money_memory = rules() >= 31;
+        // The payments' and settlements' ids are kept apart from the balance updates'
+        // (`money_events_seen`), which come far more often and would push them out.
         if self.account_events_seen.contains(&ev.event_id)
-            || (money_memory && self.money_events_seen.contains(&ev.event_id))
+            || self.money_events_seen.contains(&ev.event_id)
         {
             return refuse(
                 D::DuplicateEvent,
@@ -7919,8 +7336,8 @@ impl Kernel {
                 detail_field("event_id", &ev.event_id),
             );
         }
-        // Rules 33 on, a payment whose id the memory forgot is known by its time.
-        if ev.kind == AccountEventKind::FundingFee && rules() >= 33 {
+        // A payment whose id the memory forgot is known by its time.
+        if ev.kind == AccountEventKind::FundingFee {
             if let Some(at) = self.funding_times.forgotten(&ev.event_id, ev.timestamp) {
                 let mut d = detail_field("event_id", &ev.event_id);
                 d.push(("timestamp", Detail::F64(ev.timestamp)));
@@ -7942,16 +7359,12 @@ impl Kernel {
             ev.used_margin,
             ev.maint_margin,
         ];
-        // Rules 32 on, E goes forward in the venue's time, figure by figure: an ACCOUNT_UPDATE
-        // resent once the id memory forgot it brought back a balance reported long ago.
+        // E goes forward in the venue's time, figure by figure: an ACCOUNT_UPDATE resent once
+        // the id memory forgot it would bring back a balance reported long ago.
         let JudgedFigures {
             stale,
             over_time_ahead,
-        } = if rules() >= 32 {
-            self.account.judge_figures(&figures, ev.timestamp)
-        } else {
-            JudgedFigures::default()
-        };
+        } = self.account.judge_figures(&figures, ev.timestamp);
         match ev.kind {
             AccountEventKind::FillSettled => {
                 if ev.fill_id.is_empty() {
@@ -7964,9 +7377,7 @@ impl Kernel {
                 match self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details) {
                     Ok(charged) => {
                         *fee_charged = Some(charged);
-                        if rules() >= 32 {
-                            self.early_settlements.settled(&ev.fill_id, &ev.asset);
-                        }
+                        self.early_settlements.settled(&ev.fill_id, &ev.asset);
                     }
                     Err(Unmatched::Ambiguous) => {
                         let mut d = detail_field("asset", &ev.asset);
@@ -7980,16 +7391,15 @@ impl Kernel {
                         ));
                         return refuse(D::InvalidIntent, KernelSeverity::Error, d);
                     }
-                    // Rules 33 on, a fill booked with its venue's own fee has nothing to settle.
+                    // A fill booked with its venue's own fee has nothing to settle.
                     Err(Unmatched::NoFill)
-                        if rules() >= 33
-                            && self
-                                .early_settlements
-                                .settled
-                                .contains(&booked_with_fee_key(settled_key(
-                                    &ev.fill_id,
-                                    &ev.asset,
-                                ))) =>
+                        if self
+                            .early_settlements
+                            .settled
+                            .contains(&booked_with_fee_key(settled_key(
+                                &ev.fill_id,
+                                &ev.asset,
+                            ))) =>
                     {
                         let mut d = detail_field("fill_id", &ev.fill_id);
                         d.push(("asset", (&ev.asset).into()));
@@ -8002,13 +7412,12 @@ impl Kernel {
                         ));
                         return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
                     }
-                    // Rules 32 on, held for its fill: the venue's account stream ran ahead.
+                    // Held for its fill: the venue's account stream ran ahead.
                     Err(Unmatched::NoFill)
-                        if rules() >= 32
-                            && !self
-                                .early_settlements
-                                .settled
-                                .contains(&settled_key(&ev.fill_id, &ev.asset)) =>
+                        if !self
+                            .early_settlements
+                            .settled
+                            .contains(&settled_key(&ev.fill_id, &ev.asset)) =>
                     {
                         if let Some(d) = self.hold_settlement(ev, &mut out) {
                             return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
@@ -8016,7 +7425,7 @@ impl Kernel {
                     }
                     Err(Unmatched::NoFill) => {
                         let mut d = detail_field("fill_id", &ev.fill_id);
-                        let reason = if rules() >= 19 && !ev.asset.is_empty() {
+                        let reason = if !ev.asset.is_empty() {
                             d.push(("asset", (&ev.asset).into()));
                             "no unsettled fill with this id and asset (unknown or already \
                              settled)"
@@ -8059,18 +7468,14 @@ impl Kernel {
                 }
             }
         }
-        // The exchange's figures, whatever the event (rules 8 on): a funding message carries
-        // the balance after it. Before, only an ACCOUNT_UPDATE's were read, and K moved by a
-        // payment that E, left where it was, did not show. Rules 32 on, not those older than
-        // the account's (`stale`): a payment polled late brought the balance of its time.
-        if ev.kind == AccountEventKind::AccountUpdate || rules() >= 8 {
-            let mut taken = figures;
-            for s in &stale {
-                taken[s.index] = None;
-            }
-            self.account
-                .take_figures(taken, ev.timestamp, rules() >= 32);
+        // The exchange's figures, whatever the event: a funding message carries the balance
+        // after it. Not those older than the account's (`stale`): a payment polled late brings
+        // the balance of its time.
+        let mut taken = figures;
+        for s in &stale {
+            taken[s.index] = None;
         }
+        self.account.take_figures(taken, ev.timestamp);
         say_figures(&stale, ("figures_not_taken", "last_figure_time"), &mut out);
         // A figure stamped far after every other input (milliseconds among seconds, a clock
         // hours ahead) gave way to this later report: the operator fixes the venue's stamps.
@@ -8083,7 +7488,7 @@ impl Kernel {
             out.details
                 .push(("latest_input_time", Detail::F64(self.account.input_time)));
         }
-        if money_memory && ev.kind != AccountEventKind::AccountUpdate {
+        if ev.kind != AccountEventKind::AccountUpdate {
             self.remember_money_event(ev);
         } else {
             self.account_events_seen.insert(ev.event_id.clone());
@@ -8097,25 +7502,23 @@ impl Kernel {
         out
     }
 
-    /// Remembers the id of money event `ev` (rules 31 on); rules 33 on, a FUNDING_FEE's time
-    /// too, and the time of a payment whose id the memory forgets ([`FundingTimes`]).
+    /// Remembers the id of money event `ev`, a FUNDING_FEE's time too, and the time of a
+    /// payment whose id the memory forgets ([`FundingTimes`]).
     fn remember_money_event(&mut self, ev: &AccountEvent) {
-        if rules() >= 33 {
-            if self.money_events_seen.len() >= MONEY_EVENT_MEMORY {
-                if let Some(oldest) = self.money_events_seen.iter().next() {
-                    let now = self.account.input_time;
-                    // With no input time yet (a kernel fed account events alone) nothing tells a
-                    // time stamped in milliseconds among seconds, which would refuse every later
-                    // payment: none is believed.
-                    let believed = |at: f64| now > 0.0 && at <= now + FIGURE_TIME_LEAD;
-                    self.funding_times.forget(oldest, believed);
-                }
+        if self.money_events_seen.len() >= MONEY_EVENT_MEMORY {
+            if let Some(oldest) = self.money_events_seen.iter().next() {
+                let now = self.account.input_time;
+                // With no input time yet (a kernel fed account events alone) nothing tells a
+                // time stamped in milliseconds among seconds, which would refuse every later
+                // payment: none is believed.
+                let believed = |at: f64| now > 0.0 && at <= now + FIGURE_TIME_LEAD;
+                self.funding_times.forget(oldest, believed);
             }
-            if ev.kind == AccountEventKind::FundingFee && ev.timestamp > 0.0 {
-                self.funding_times
-                    .held
-                    .push_back((ev.event_id.clone(), ev.timestamp));
-            }
+        }
+        if ev.kind == AccountEventKind::FundingFee && ev.timestamp > 0.0 {
+            self.funding_times
+                .held
+                .push_back((ev.event_id.clone(), ev.timestamp));
         }
         self.money_events_seen.insert(ev.event_id.clone());
     }
@@ -8133,10 +7536,7 @@ impl Kernel {
             Liquidity::Taker
         };
         // Refused calibrations change nothing, not even the sequence (they are not logged).
-        // Logs hold samples whose expected fee underflowed, taken then: new input only.
-        if new_input() {
-            self.fees.check_comparable(price, qty, actual_fee, liq)?;
-        }
+        self.fees.check_comparable(price, qty, actual_fee, liq)?;
         let calibration = self.fees.calibrate(price, qty, actual_fee, liq)?;
         self.seq += 1;
         self.dirty.account = true; // the account shows the calibration
@@ -8158,15 +7558,10 @@ impl Kernel {
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
         self.account.note_input_time(ts);
-        // Rules 33 on only: an older build's checkpoint holds no mark, so one kept from an older
-        // record made a replay from the log's start judge entries a restarted kernel did not
-        // (and its checkpoints differ from the replay).
-        if rules() >= 33 {
-            match self.marks.get_mut(asset) {
-                Some(m) => *m = price,
-                None => {
-                    self.marks.insert(id(asset), price);
-                }
+        match self.marks.get_mut(asset) {
+            Some(m) => *m = price,
+            None => {
+                self.marks.insert(id(asset), price);
             }
         }
         let Some(set) = self.open_by_asset.get(asset) else {
@@ -8195,13 +7590,8 @@ impl Kernel {
         edge_bps: f64,
         ts: f64,
     ) -> KernelResult<KernelOutcome> {
-        // Rules 22 on, an asset as `mark_price` takes one: a blank one froze the kernel naming
-        // none. A log of rules 21 or older replays as it ran, and a freeze it made on a blank
-        // asset is still lifted by that asset's edge (nothing else lifts a freeze).
-        let lifts_old_freeze = self.control.frozen && self.control.freeze_asset == asset;
-        if rules() >= 22 && !lifts_old_freeze {
-            check_asset(asset)?;
-        }
+        // An asset as `mark_price` takes one: a blank one would freeze the kernel naming none.
+        check_asset(asset)?;
         check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
@@ -8210,9 +7600,7 @@ impl Kernel {
             return Ok(out);
         };
         if edge_bps < threshold {
-            if rules() >= 30 {
-                self.edge_below.insert(id(asset), edge_bps);
-            }
+            self.edge_below.insert(id(asset), edge_bps);
             if !self.control.frozen {
                 self.control.frozen = true;
                 self.control.freeze_events += 1;
@@ -8257,8 +7645,7 @@ impl Kernel {
         } else {
             self.edge_below.remove(asset);
             if self.control.frozen && self.control.freeze_asset == asset {
-                // Rules 30 on, another asset's edge still below keeps the freeze, naming it:
-                // before, the asset that froze the kernel coming back lifted it alone.
+                // Another asset's edge still below keeps the freeze, naming it.
                 if let Some((below, &edge)) = self.edge_below.iter().next() {
                     self.control.freeze_for(below, edge, threshold);
                 } else {
@@ -8364,12 +7751,12 @@ impl Kernel {
 
     pub fn set_risk_limits(&mut self, limits: RiskLimits) {
         self.seq += 1;
-        // Rules 26 on, turning the edge freeze off lifts a freeze in place: before, it refused
-        // every entry for good, as no edge update lifts a freeze while the rule is off.
+        // Turning the edge freeze off lifts a freeze in place: no edge update lifts a freeze
+        // while the rule is off.
         if limits.edge_freeze_threshold_bps.is_none() {
-            // No edge is judged while the rule is off (none is remembered before rules 30).
+            // No edge is judged while the rule is off.
             self.edge_below.clear();
-            if self.control.frozen && rules() >= 26 {
+            if self.control.frozen {
                 self.control.lift_freeze();
                 self.dirty.control = true;
             }
@@ -8424,35 +7811,25 @@ impl Kernel {
                 "must hold exactly max_slots slots",
             ));
         }
-        // Rules 35 on, an exit-leg index past the slot's legs is refused before anything
-        // changes, unless the kernel's own slot shows it for the same trade (a kernel
-        // recovered from a log of rules 2 or older counted on past its legs).
-        if rules() >= 35 {
-            for (i, (s, own)) in slots.iter().zip(&self.slots).enumerate() {
-                let legs = s.exit_leg_ratios.len();
-                let shown =
-                    own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
-                if s.active_leg_index > legs && !shown {
-                    return Err(KernelError::invalid(
-                        &format!("slots[{i}].active_leg_index"),
-                        format!("{}, past the slot's {legs} exit legs", s.active_leg_index),
-                        "must be at most the number of exit legs (all done)",
-                    ));
-                }
+        // An exit-leg index past the slot's legs is refused before anything changes, unless
+        // the kernel's own slot shows it for the same trade.
+        for (i, (s, own)) in slots.iter().zip(&self.slots).enumerate() {
+            let legs = s.exit_leg_ratios.len();
+            let shown = own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
+            if s.active_leg_index > legs && !shown {
+                return Err(KernelError::invalid(
+                    &format!("slots[{i}].active_leg_index"),
+                    format!("{}, past the slot's {legs} exit legs", s.active_leg_index),
+                    "must be at most the number of exit legs (all done)",
+                ));
             }
         }
-        // An exit-leg index past the legs means every leg is done (older rules counted on
-        // with exits of an explicit size; a kernel recovered from such a log shows it).
+        // An exit-leg index past the legs means every leg is done.
         slots.iter_mut().for_each(bound_leg_index);
-        // Rules 22 on a loaded slot keeps what exits took of its leg, as the caller's slot
-        // says (its record carries it); before, its leg started afresh.
-        if rules() < 22 {
-            slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
-        } else {
-            // -0.0 is held as 0.0: its record (`LegTail`, which leaves out what is 0) replays
-            // it so, and the slot must show live what it shows recovered.
-            slots.iter_mut().for_each(|s| s.leg_taken += 0.0);
-        }
+        // A loaded slot keeps what exits took of its leg, as the caller's slot says. -0.0 is
+        // held as 0.0: its record (`LegTail`, which leaves out what is 0) replays it so, and
+        // the slot must show live what it shows recovered.
+        slots.iter_mut().for_each(|s| s.leg_taken += 0.0);
         let mut seen_orders = [
             std::collections::HashSet::new(),
             std::collections::HashSet::new(),
@@ -8486,10 +7863,8 @@ impl Kernel {
                 ],
                 f64::NEG_INFINITY,
             )?;
-            if rules() >= 22 {
-                // Past the legs' shares it counts them done: the next leg exit closes the rest.
-                check_number(&field("leg_taken"), s.leg_taken, 0.0)?;
-            }
+            // Past the legs' shares it counts them done: the next leg exit closes the rest.
+            check_number(&field("leg_taken"), s.leg_taken, 0.0)?;
             validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
                 KernelError::invalid(
                     &field("exit_leg_ratios"),
@@ -8497,11 +7872,7 @@ impl Kernel {
                     why,
                 )
             })?;
-            if strict() {
-                // Newer than some logs: a logged ReplaceSlots replays under the rules it was
-                // written with (see `error::replaying`).
-                check_loaded_slot(i, s, &mut seen_orders)?;
-            }
+            check_loaded_slot(i, s, &mut seen_orders)?;
             let holds = s.size > QTY_EPS;
             let consistent = match s.fsm_state {
                 TradeStage::Idle | TradeStage::Closed => {
@@ -8545,19 +7916,16 @@ impl Kernel {
             s.seen_events.assume_trade_wrote_all();
             s.seen_fills.assume_trade_wrote_all();
         }
-        if rules() >= 27 {
-            // Rules 27 on, a slot loaded holding the trade it held keeps its memory of the
-            // events and fills it took when the caller's slot brings none (a slot dict has no
-            // room for it): without it, a fill resent under a new event id with its fill id
-            // and no running total was booked again.
-            for (new, old) in slots.iter_mut().zip(&self.slots) {
-                if !new.trade_id.is_empty() && new.trade_id == old.trade_id {
-                    if new.seen_events.is_empty() {
-                        new.seen_events.clone_from(&old.seen_events);
-                    }
-                    if new.seen_fills.is_empty() {
-                        new.seen_fills.clone_from(&old.seen_fills);
-                    }
+        // A slot loaded holding the trade it held keeps its memory of the events and fills it
+        // took when the caller's slot brings none (a slot dict has no room for it), so a fill
+        // resent under a new event id is not booked again.
+        for (new, old) in slots.iter_mut().zip(&self.slots) {
+            if !new.trade_id.is_empty() && new.trade_id == old.trade_id {
+                if new.seen_events.is_empty() {
+                    new.seen_events.clone_from(&old.seen_events);
+                }
+                if new.seen_fills.is_empty() {
+                    new.seen_fills.clone_from(&old.seen_fills);
                 }
             }
         }
@@ -8596,10 +7964,10 @@ impl Kernel {
             .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
             .collect();
             for (c, v) in orders {
-                // Rules 3 on: the next orders' ids follow the loaded ones this kernel's id
-                // made (a fresh kernel of the same id reloading its saved slots would issue
-                // them again, and one order's fills would book on another slot).
-                if let Some(n) = self.own_counter(&c).filter(|_| rules() >= 3) {
+                // The next orders' ids follow the loaded ones this kernel's id made (a fresh
+                // kernel of the same id reloading its saved slots would issue them again, and
+                // one order's fills would book on another slot).
+                if let Some(n) = self.own_counter(&c) {
                     self.order_counter = self.order_counter.max(n);
                 }
                 self.by_client_id.insert(c, i);
@@ -8611,14 +7979,7 @@ impl Kernel {
             let working = s
                 .active_entry_order
                 .as_ref()
-                .map(|o| {
-                    o.remaining()
-                        * if rules() >= 9 {
-                            working_price(o, entry_mark(&self.entry_marks, i))
-                        } else {
-                            o.reference_price
-                        }
-                })
+                .map(|o| o.remaining() * working_price(o, entry_mark(&self.entry_marks, i)))
                 .unwrap_or(0.0);
             let n = held_notional(s) + working;
             self.slots[i].committed_notional = 0.0;
@@ -8635,8 +7996,7 @@ impl Kernel {
     /// Before `slots` are loaded: the mark a working entry the loaded slot holds unchanged (same
     /// client id) was judged at is kept, and so is that of an entry kept in doubt for a trade
     /// the loaded slot holds without an entry ([`Kernel::retain_ended`] keeps it); any other
-    /// loaded entry is judged at its asset's latest mark, as if sent now (rules 33 on; nothing
-    /// before).
+    /// loaded entry is judged at its asset's latest mark, as if sent now.
     fn retain_entry_marks(&mut self, slots: &[TradeSlot]) {
         for (i, (old, new)) in self.slots.iter().zip(slots).enumerate() {
             let same = match (&old.active_entry_order, &new.active_entry_order) {
@@ -8655,8 +8015,7 @@ impl Kernel {
 
     /// Before `slots` are loaded: what the venue's reports covered is followed on for a
     /// working order the loaded slot holds unchanged (same client id, same filled size); any
-    /// other loaded order's is unknown before rules 27, and from them on is what it says
-    /// filled, `(0, filled_size]` ([`Covered::loaded`]).
+    /// other loaded order's is what it says filled, `(0, filled_size]` ([`Covered::loaded`]).
     fn retain_covered(&mut self, slots: &[TradeSlot]) {
         let mut covered = vec![[None, None]; slots.len()];
         for (i, (old, new)) in self.slots.iter().zip(slots).enumerate() {
@@ -8672,526 +8031,14 @@ impl Kernel {
                 });
                 if same {
                     covered[i][leg] = self.covered.get_mut(i).and_then(|c| c[leg].take());
-                } else if rules() >= 27 {
-                    // Rules 27 on, any other loaded order is followed from what it says filled:
-                    // the venue's reports up to that total are in it (a report of a fill the
-                    // kernel had not booked, stating a total within it, was booked on top).
+                } else {
+                    // Any other loaded order is followed from what it says filled: the venue's
+                    // reports up to that total are in it.
                     covered[i][leg] = Some(Covered::loaded(b.filled_size));
                 }
             }
         }
         self.covered = covered;
-    }
-
-    /// What the venue's reports covered, as a checkpoint carries it: `(slot, is_entry,
-    /// intervals)` for the working orders followed.
-    pub(crate) fn covered_fills(&self) -> CoveredRepr {
-        let mut working = Vec::new();
-        for (sid, legs) in self.covered.iter().enumerate() {
-            for (leg, c) in legs.iter().enumerate() {
-                if let Some(c) = c {
-                    working.push((sid, leg == 0, c.0.to_vec()));
-                }
-            }
-        }
-        let mut kept: Vec<_> = self
-            .ended
-            .covered
-            .iter()
-            .map(|(&k, c)| (k, c.0.to_vec()))
-            .collect();
-        kept.sort_unstable_by_key(|(k, _)| *k);
-        (working, kept)
-    }
-
-    /// The running totals kept orders that ended without a figure wait for (rules 12 on,
-    /// `Kept::stated_total`), for a checkpoint's last part.
-    pub(crate) fn stated_totals(&self) -> Vec<(KeptKey, f64)> {
-        let mut v: Vec<_> = self
-            .ended
-            .by_key
-            .iter()
-            .filter(|(_, k)| k.final_filled.is_none() && k.stated_total > 0.0)
-            .map(|(&key, k)| (key, k.stated_total))
-            .collect();
-        v.sort_unstable_by_key(|(k, _)| *k);
-        v
-    }
-
-    /// The kept orders whose status is not known (rules 13 on, `Kept::in_doubt`), for a
-    /// checkpoint's last part.
-    pub(crate) fn in_doubt_keys(&self) -> Vec<KeptKey> {
-        let mut v: Vec<_> = self
-            .ended
-            .by_key
-            .iter()
-            .filter(|(_, k)| k.in_doubt)
-            .map(|(&key, _)| key)
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// What a checkpoint holds of the unsettled fills beyond the kernel's serde state (rules
-    /// 19 on): their assets, report sizes and the fills of other assets under one id.
-    pub fn unsettled_tail(&self) -> UnsettledTail {
-        let print = |f: &UnsettledFill| f.asset.map_or(0, NonZeroU64::get);
-        let mut t = UnsettledTail::default();
-        for (i, (_, u)) in self.unsettled.iter().enumerate() {
-            let i = i as u32;
-            match t.assets.last_mut() {
-                Some((a, n)) if *a == print(&u.first) => *n += 1,
-                _ => t.assets.push((print(&u.first), 1)),
-            }
-            if u.first.report_size != 0.0 {
-                t.report_sizes.push((i, u.first.report_size));
-            }
-            for f in u.more() {
-                t.more.push((i, f.clone(), print(f), f.report_size));
-            }
-        }
-        t
-    }
-
-    /// Restores [`Kernel::unsettled_tail`] from a checkpoint (None from an older one: the
-    /// fills' assets are not known, and they are settled whole, as that build did).
-    pub(crate) fn restore_unsettled_tail(
-        &mut self,
-        t: Option<UnsettledTail>,
-    ) -> Result<(), String> {
-        /// The `i`th live id's fills.
-        fn nth<'a>(live: &'a mut [&mut Unsettled], i: u32) -> Result<&'a mut Unsettled, String> {
-            let n = live.len();
-            match live.get_mut(i as usize) {
-                Some(u) => Ok(u),
-                None => Err(format!(
-                    "an unsettled fill at {i}, beyond the {n} there are"
-                )),
-            }
-        }
-        let Some(t) = t else {
-            return Ok(());
-        };
-        let mut live: Vec<&mut Unsettled> = self.unsettled.iter_mut().map(|(_, u)| u).collect();
-        let runs: u64 = t.assets.iter().map(|(_, n)| u64::from(*n)).sum();
-        if runs != live.len() as u64 {
-            return Err(format!(
-                "the unsettled fills' assets name {runs} fills, not the {} there are",
-                live.len()
-            ));
-        }
-        let mut at = 0;
-        for (asset, n) in t.assets {
-            for u in &mut live[at..at + n as usize] {
-                u.first.asset = NonZeroU64::new(asset);
-            }
-            at += n as usize;
-        }
-        let report_size = |size: f64| {
-            if size.is_finite() && size > 0.0 {
-                Ok(size)
-            } else {
-                Err(format!(
-                    "an unsettled fill's report size {size} is not a positive number"
-                ))
-            }
-        };
-        for (i, size) in t.report_sizes {
-            nth(&mut live, i)?.first.report_size = report_size(size)?;
-        }
-        for (i, mut fill, asset, size) in t.more {
-            fill.asset = NonZeroU64::new(asset);
-            if size != 0.0 {
-                fill.report_size = report_size(size)?;
-            }
-            let u = nth(&mut live, i)?;
-            u.more.get_or_insert_with(Default::default).push(fill);
-        }
-        Ok(())
-    }
-
-    /// The unsettled fills' fee rates, as a checkpoint's last part holds them.
-    pub fn unsettled_rates(&self) -> UnsettledRates {
-        let mut runs: Vec<(Option<f64>, u32)> = Vec::new();
-        for (_, u) in self.unsettled.iter() {
-            for i in 0..u.len() {
-                let rate = u.fill(i).rate.known();
-                match runs.last_mut() {
-                    Some((r, n)) if r.map(f64::to_bits) == rate.map(f64::to_bits) => *n += 1,
-                    _ => runs.push((rate, 1)),
-                }
-            }
-        }
-        UnsettledRates(runs)
-    }
-
-    /// Restores [`Kernel::unsettled_rates`] from a checkpoint, after the fills of other assets
-    /// (None from an older one: no rate is known).
-    pub(crate) fn restore_unsettled_rates(
-        &mut self,
-        t: Option<UnsettledRates>,
-    ) -> Result<(), String> {
-        let Some(UnsettledRates(runs)) = t else {
-            return Ok(());
-        };
-        let mut rates = runs
-            .into_iter()
-            .flat_map(|(rate, n)| std::iter::repeat_n(rate, n as usize));
-        for (_, u) in self.unsettled.iter_mut() {
-            for f in
-                std::iter::once(&mut u.first).chain(u.more.iter_mut().flat_map(|m| m.iter_mut()))
-            {
-                let rate = rates
-                    .next()
-                    .ok_or("the unsettled fills' rates name fewer fills than there are")?;
-                f.rate = match rate {
-                    None => PredictedRate::default(),
-                    Some(r) if r.is_finite() && (r as f32).is_finite() => PredictedRate::of(r),
-                    Some(r) => return Err(format!("an unsettled fill's rate {r} is not finite")),
-                };
-            }
-        }
-        if rates.next().is_some() {
-            return Err("the unsettled fills' rates name more fills than there are".into());
-        }
-        Ok(())
-    }
-
-    /// The ids of the account events that moved money (rules 31, [`MONEY_EVENT_MEMORY`]),
-    /// oldest first, as a checkpoint's last part holds them.
-    pub fn money_events(&self) -> Vec<&Id> {
-        self.money_events_seen.iter().collect()
-    }
-
-    /// Restores [`Kernel::money_events`] from a checkpoint (None from an older one: none is
-    /// kept apart, as no build before rules 31 did).
-    pub(crate) fn restore_money_events(&mut self, t: Option<Vec<Id>>) -> Result<(), String> {
-        let ids = t.unwrap_or_default();
-        if ids.len() > MONEY_EVENT_MEMORY {
-            return Err(format!(
-                "{} money event ids, more than the {MONEY_EVENT_MEMORY} remembered",
-                ids.len()
-            ));
-        }
-        let mut seen = money_event_memory();
-        for event_id in ids {
-            if !seen.insert(event_id) {
-                return Err("a money event id is remembered twice".into());
-            }
-        }
-        self.money_events_seen = seen;
-        Ok(())
-    }
-
-    /// The times of the FUNDING_FEEs the money event memory holds and forgot (rules 33 on), as
-    /// a checkpoint's last part holds them.
-    pub fn funding_times(&self) -> &FundingTimes {
-        &self.funding_times
-    }
-
-    /// Each asset's latest mark price, by asset (sorted, so a checkpoint's bytes compare), as
-    /// a checkpoint's last part holds them.
-    pub fn marks(&self) -> Vec<(Id, f64)> {
-        let mut marks: Vec<(Id, f64)> = self.marks.iter().map(|(a, p)| (a.clone(), *p)).collect();
-        marks.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        marks
-    }
-
-    /// The marks the slots' entries were judged at (rules 33 on), by slot, those not 0, as a
-    /// checkpoint's last part holds them after [`Kernel::marks`].
-    pub fn entry_marks(&self) -> Vec<(usize, f64)> {
-        let marks = self.entry_marks.iter().copied().enumerate();
-        marks.filter(|(_, m)| *m != 0.0).collect()
-    }
-
-    /// The mark slot `slot_id`'s entry was judged at towards the notional caps (rules 33 on; 0
-    /// when none: its reference, or limit, alone).
-    pub fn entry_cap_mark(&self, slot_id: usize) -> f64 {
-        entry_mark(&self.entry_marks, slot_id)
-    }
-
-    /// Restores [`Kernel::marks`] and [`Kernel::entry_marks`] from a checkpoint (None from an
-    /// older one: none is known, as no build before rules 33 kept them). Nothing changes on an
-    /// error.
-    pub(crate) fn restore_marks(&mut self, t: Option<MarksRepr>) -> Result<(), String> {
-        let (marks, judged) = t.unwrap_or_default();
-        // As `mark_price` takes a mark: a named asset, a finite price above 0 within the bounds.
-        let price = |p: f64| p > 0.0 && check_number("price", p, 0.0).is_ok();
-        let mut assets = std::collections::HashSet::with_capacity(marks.len());
-        for (asset, p) in &marks {
-            if check_asset(asset).is_err() || !price(*p) || !assets.insert(asset) {
-                return Err(format!(
-                    "the mark price of {asset:?}, {p}, is no price (or the asset is named twice)"
-                ));
-            }
-        }
-        let mut judged_slots = std::collections::HashSet::with_capacity(judged.len());
-        if let Some((sid, p)) = judged
-            .iter()
-            .find(|(i, p)| *i >= self.slots.len() || !price(*p) || !judged_slots.insert(*i))
-        {
-            return Err(format!(
-                "slot {sid}'s entry judged at a mark of {p} (or the slot is named twice)"
-            ));
-        }
-        self.marks = marks.into_iter().collect();
-        self.entry_marks = vec![0.0; self.slots.len()];
-        for (sid, p) in judged {
-            self.entry_marks[sid] = p;
-        }
-        Ok(())
-    }
-
-    /// Restores [`Kernel::funding_times`] from a checkpoint (None from an older one: none is
-    /// known, as no build before rules 33 kept them), after the money event ids. Nothing
-    /// changes on an error.
-    pub(crate) fn restore_funding_times(&mut self, t: Option<FundingTimes>) -> Result<(), String> {
-        let t = t.unwrap_or_default();
-        let time = |at: f64| at.is_finite() && at >= 0.0;
-        if !time(t.forgotten_at) || t.held.iter().any(|(_, at)| !(time(*at) && *at > 0.0)) {
-            return Err("a funding payment's time is no time".into());
-        }
-        if t.forgotten_ids.len() > FORGOTTEN_FUNDING_IDS {
-            return Err(format!(
-                "{} forgotten funding payments' ids, more than the {FORGOTTEN_FUNDING_IDS} kept",
-                t.forgotten_ids.len()
-            ));
-        }
-        // Held in the money event memory's order: each is found as that memory forgets it.
-        let mut ids = self.money_events_seen.iter();
-        if !t.held.iter().all(|(held, _)| ids.any(|i| i == held)) {
-            return Err("a funding payment's time of an id the money event memory lacks".into());
-        }
-        self.funding_times = t;
-        Ok(())
-    }
-
-    /// The settlements held for their fills (rules 32 on), oldest first, and how many were
-    /// forgotten, as a checkpoint's last part holds them.
-    pub fn early_settlements(&self) -> (&VecDeque<EarlySettlement>, u64, Vec<&u64>) {
-        let e = &self.early_settlements;
-        (&e.held, e.forgotten, e.settled.iter().collect())
-    }
-
-    /// How many settlements that came before their fill were forgotten, pushed out by newer
-    /// ones ([`EARLY_SETTLEMENT_MEMORY`]): their fills kept their predicted fees.
-    pub fn early_settlements_forgotten(&self) -> u64 {
-        self.early_settlements.forgotten
-    }
-
-    /// Restores [`Kernel::early_settlements`] from a checkpoint (None from an older one: none
-    /// is held, as no build before rules 32 held one). Nothing changes on an error.
-    pub(crate) fn restore_early_settlements(
-        &mut self,
-        t: Option<EarlySettlementsRepr>,
-    ) -> Result<(), String> {
-        let (held, forgotten, settled) = t.unwrap_or_default();
-        if held.len() > EARLY_SETTLEMENT_MEMORY {
-            return Err(format!(
-                "{} settlements held for their fills, more than the {EARLY_SETTLEMENT_MEMORY} \
-                 held",
-                held.len()
-            ));
-        }
-        if settled.len() > SETTLED_FILL_MEMORY {
-            return Err(format!(
-                "{} settled fills, more than the {SETTLED_FILL_MEMORY} remembered",
-                settled.len()
-            ));
-        }
-        let mut early = EarlySettlements {
-            forgotten,
-            ..Default::default()
-        };
-        for key in settled {
-            if !early.settled.insert(key) {
-                return Err("a settled fill is remembered twice".into());
-            }
-        }
-        for s in held {
-            if s.fill_id.is_empty() {
-                return Err("a settlement held for its fill names no fill id".into());
-            }
-            if !s.fee.is_finite() {
-                return Err(format!(
-                    "a settlement held for its fill has a fee of {}",
-                    s.fee
-                ));
-            }
-            // Rules 33 on, two of different fees: a self-trade's sides.
-            let fees: Vec<f64> = early
-                .held_for(&s.fill_id, &s.asset)
-                .map(|h| h.fee)
-                .collect();
-            if fees.len() > 1 || fees.contains(&s.fee) {
-                return Err(format!(
-                    "more settlements held for fill {:?} of {:?} than its two sides",
-                    s.fill_id, s.asset
-                ));
-            }
-            early.hold(s);
-        }
-        self.early_settlements = early;
-        Ok(())
-    }
-
-    /// Each slot whose event memory holds events of an earlier trade, by slot id, with how
-    /// many of its places the current trade wrote ([`RecentRing::trade_wrote`], rules 31), as
-    /// a checkpoint's last part holds them: a decoded ring takes every place for the trade's.
-    pub fn trade_event_counts(&self) -> Vec<(u32, u8)> {
-        self.slots
-            .iter()
-            .filter(|s| s.seen_events.trade_wrote() < s.seen_events.len())
-            .map(|s| (s.slot_id as u32, s.seen_events.trade_wrote() as u8))
-            .collect()
-    }
-
-    /// Restores [`Kernel::trade_event_counts`] from a checkpoint (None from an older one: every
-    /// place a slot's event memory holds is taken for its trade's, which keeps more, never
-    /// less). Checked as this build writes them: in slot order, within the slots, each less
-    /// than its memory holds. Nothing changes on an error.
-    pub(crate) fn restore_trade_event_counts(
-        &mut self,
-        t: Option<Vec<(u32, u8)>>,
-    ) -> Result<(), String> {
-        let counts = t.unwrap_or_default();
-        check_by_slot(&counts, self.slots.len(), "the count of the trade's events")?;
-        for &(sid, wrote) in &counts {
-            let ring = &self.slots[sid as usize].seen_events;
-            if wrote as usize >= ring.len() {
-                return Err(format!(
-                    "{wrote} events of slot {sid}'s trade, not fewer than the {} remembered",
-                    ring.len()
-                ));
-            }
-        }
-        for (sid, wrote) in counts {
-            let ring = &mut self.slots[sid as usize].seen_events;
-            ring.set_trade_wrote(wrote as usize)?;
-        }
-        Ok(())
-    }
-
-    /// The assets whose edge is below the freeze threshold (rules 30), as a checkpoint holds
-    /// them.
-    pub fn edge_below(&self) -> &BTreeMap<Id, f64> {
-        &self.edge_below
-    }
-
-    /// Restores [`Kernel::edge_below`] from a checkpoint (None from an older one: none is
-    /// known below, as no build before rules 30 remembered any).
-    pub(crate) fn restore_edge_below(
-        &mut self,
-        t: Option<BTreeMap<Id, f64>>,
-    ) -> Result<(), String> {
-        let below = t.unwrap_or_default();
-        if let Some((asset, edge)) = below.iter().find(|(_, e)| !e.is_finite()) {
-            return Err(format!(
-                "the edge of {asset} below the threshold, {edge}, is not finite"
-            ));
-        }
-        self.edge_below = below;
-        Ok(())
-    }
-
-    pub fn leg_tail(&self) -> LegTail {
-        LegTail::of(&self.slots)
-    }
-
-    /// Restores [`Kernel::leg_tail`] from a checkpoint (None from an older one: nothing was
-    /// taken towards a leg before rules 21).
-    pub(crate) fn restore_leg_tail(&mut self, t: Option<LegTail>) -> Result<(), String> {
-        t.unwrap_or_default().set_on(&mut self.slots)
-    }
-
-    /// Restores the maker's and the taker's fee calibration from a checkpoint (rules 20; None
-    /// from an older one: both take its one ratio, [`FeeModel::restore_calibration_tail`]).
-    /// Their sample counts are held to [`MAX_COUNT`] by [`Kernel::check_counts`], as the rest.
-    pub(crate) fn restore_calibration_tail(
-        &mut self,
-        t: Option<crate::fees::CalibrationTail>,
-    ) -> Result<(), String> {
-        self.fees.restore_calibration_tail(t);
-        // Their ratios are not held to be finite: a log of rules 0 learned from every charge,
-        // one far over its prediction too, and a kernel recovered from it holds the ratio that
-        // left (an infinite one is what it ran with), which its checkpoints must keep.
-        self.check_counts()
-    }
-
-    /// Restores [`Kernel::in_doubt_keys`] from a checkpoint (none from an older one).
-    pub(crate) fn restore_in_doubt(&mut self, v: Vec<KeptKey>) -> Result<(), String> {
-        for key in v {
-            match self.ended.get_mut(key) {
-                Some(k) if !key.2 => {
-                    k.in_doubt = true;
-                    self.ended.note_owed(key);
-                    self.sync_free(key.0);
-                }
-                _ => {
-                    return Err(format!(
-                        "an order of unknown status names no kept order {key:?} that works"
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Restores [`Kernel::stated_totals`] from a checkpoint (none from an older one).
-    pub(crate) fn restore_stated_totals(&mut self, v: Vec<(KeptKey, f64)>) -> Result<(), String> {
-        for (key, total) in v {
-            match self.ended.get_mut(key) {
-                Some(k)
-                    if k.final_filled.is_none()
-                        && total.is_finite()
-                        && total > 0.0
-                        && total <= k.order.size =>
-                {
-                    k.stated_total = total;
-                    self.ended.note_owed(key);
-                    self.sync_free(key.0);
-                }
-                _ => {
-                    return Err(format!(
-                        "stated filled size {total} names no kept order {key:?} without a final \
-                         filled size, or is not within its size"
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Restores [`Kernel::covered_fills`] from a checkpoint (none from an older one).
-    pub(crate) fn restore_covered_fills(
-        &mut self,
-        (working, kept): CoveredRepr,
-    ) -> Result<(), String> {
-        let n = self.slots.len();
-        let ordered = |v: &[(f64, f64)]| {
-            v.iter()
-                .all(|&(a, b)| a.is_finite() && b.is_finite() && 0.0 <= a && a < b)
-                && v.windows(2).all(|w| w[0].1 < w[1].0)
-        };
-        self.covered = vec![[None, None]; n];
-        for (sid, is_entry, intervals) in working {
-            if sid >= n || !ordered(&intervals) {
-                return Err(format!(
-                    "covered fill intervals {intervals:?} of slot {sid} (of the kernel's {n}) are not in order"
-                ));
-            }
-            self.covered[sid][usize::from(!is_entry)] = Some(Covered(intervals.into()));
-        }
-        self.ended.covered.clear();
-        for (key, intervals) in kept {
-            if self.ended.get(key).is_none() || !ordered(&intervals) {
-                return Err(format!(
-                    "covered fill intervals {intervals:?} name no kept order {key:?}, or are not in order"
-                ));
-            }
-            self.ended.covered.insert(key, Covered(intervals.into()));
-        }
-        Ok(())
     }
 
     /// After slots are loaded: what the kernel knew of ended orders and reconciled fills is
@@ -9256,14 +8103,14 @@ fn shown_id(text: &str) -> Detail {
     Detail::Str(format!("{text:?}"))
 }
 
-/// Why a non-empty id of new input is refused (rules 9 on): only whitespace, or led by a NUL
+/// Why a non-empty id of new input is refused: only whitespace, or led by a NUL
 /// ([`id_flaw`]). The common id is passed after one look at its first byte.
 #[inline]
 fn flawed_id(text: &str) -> Option<&'static str> {
     if plain_start(text) {
         None
     } else {
-        id_flaw(text).filter(|_| rules() >= 9)
+        id_flaw(text)
     }
 }
 
@@ -9446,8 +8293,8 @@ fn check_loaded_slot(
             "must be positive for a slot with a position or a working order",
         ));
     }
-    // Rules 23 on, as an ENTER's leverage: one this small makes the position's margin infinite.
-    if (works || holds) && s.leverage < MIN_LEVERAGE && rules() >= 23 {
+    // As an ENTER's leverage: one this small makes the position's margin infinite.
+    if (works || holds) && s.leverage < MIN_LEVERAGE {
         return Err(KernelError::invalid(
             &field("leverage"),
             format!("{:e}", s.leverage),
@@ -9509,17 +8356,13 @@ fn check_loaded_slot(
                 "must say the order's role in the slot",
             ));
         }
-        // Rules 24 on, an exit goes out reduce-only only when the asset's netted position
-        // covers it (`Kernel::exit_reduces`).
-        if (o.is_entry && o.reduce_only) || (!o.is_entry && !o.reduce_only && rules() < 24) {
+        // An exit goes out reduce-only only when the asset's netted position covers it
+        // (`Kernel::exit_reduces`), so only an entry's flag is wrong here.
+        if o.is_entry && o.reduce_only {
             return Err(KernelError::invalid(
                 &field("reduce_only"),
                 o.reduce_only,
-                if rules() < 24 {
-                    "an entry never reduces and an exit always does"
-                } else {
-                    "an entry never reduces"
-                },
+                "an entry never reduces",
             ));
         }
         if o.order_type == OrderType::Limit && o.price <= 0.0 {
@@ -9566,6 +8409,9 @@ fn check_loaded_slot(
     }
     Ok(())
 }
+
+mod checkpoint;
+pub use checkpoint::{decode as decode_checkpoint, decode_version, encode as encode_checkpoint};
 
 #[cfg(test)]
 #[path = "kernel/fill_size_props.rs"]
@@ -10060,8 +8906,7 @@ mod tests {
     }
 
     /// The numbers an intent's checks let through at one look (`plain_numbers`) are ones the
-    /// field-by-field checks pass, under rules that bound magnitudes and older ones: any
-    /// number those refuse goes to them.
+    /// field-by-field checks pass: any number those refuse goes to them.
     #[test]
     fn plain_numbers_are_ones_the_checks_pass() {
         let fields = [
@@ -10085,28 +8930,24 @@ mod tests {
                 .all(|(f, v)| v.is_finite() && v >= 0.0 && !too_large(f, v))
         };
         let values = SPECIAL_NUMBERS;
-        for rules in [crate::error::RULES, 8] {
-            crate::error::replaying(rules, || {
-                for (k, field) in fields.iter().enumerate() {
-                    for v in values {
-                        let mut i = enter(1, 0);
-                        i.timestamp = 1.7e9;
-                        match k {
-                            0 => i.reference_price = v,
-                            1 => i.target_size = v,
-                            2 => i.leverage = v,
-                            3 => i.limit_price = v,
-                            _ => i.timestamp = v,
-                        }
-                        let plain = plain_numbers(&i);
-                        assert!(!plain || checked(&i), "{field} = {v:e} under rules {rules}");
-                        // The usual numbers take the one look.
-                        let usual = v.to_bits() <= MAX_MAGNITUDE.to_bits()
-                            || (k == 4 && v.is_finite() && v.is_sign_positive());
-                        assert_eq!(plain, usual, "{field} = {v:e} under rules {rules}");
-                    }
+        for (k, field) in fields.iter().enumerate() {
+            for v in values {
+                let mut i = enter(1, 0);
+                i.timestamp = 1.7e9;
+                match k {
+                    0 => i.reference_price = v,
+                    1 => i.target_size = v,
+                    2 => i.leverage = v,
+                    3 => i.limit_price = v,
+                    _ => i.timestamp = v,
                 }
-            });
+                let plain = plain_numbers(&i);
+                assert!(!plain || checked(&i), "{field} = {v:e}");
+                // The usual numbers take the one look.
+                let usual = v.to_bits() <= MAX_MAGNITUDE.to_bits()
+                    || (k == 4 && v.is_finite() && v.is_sign_positive());
+                assert_eq!(plain, usual, "{field} = {v:e}");
+            }
         }
     }
 

@@ -1431,10 +1431,10 @@ impl RecentRing {
         self.beyond.as_ref().is_some_and(|b| b.contains(&fp))
     }
 
-    /// Remembers `fp`. Once the ring is full, it pushes out the oldest it holds, which rules
-    /// 31 on is kept beyond it (up to [`KEPT_BEYOND_RING`]) when the current trade wrote it:
-    /// a trade's events and fills are known however many came after them. Only a trade with
-    /// more than 64 gets there, so a ring costs what it did.
+    /// Remembers `fp`. Once the ring is full, it pushes out the oldest it holds, which is kept
+    /// beyond it (up to [`KEPT_BEYOND_RING`]) when the current trade wrote it: a trade's
+    /// events and fills are known however many came after them. Only a trade with more than
+    /// 64 gets there, so the usual ring needs nothing beyond it.
     #[inline(always)]
     pub fn insert(&mut self, fp: u64) {
         // The place (`place`), the count and the trade's share moved with one test of the
@@ -1450,7 +1450,7 @@ impl RecentRing {
             at = self.next as usize % SLOT_SEEN_EVENTS;
             if (self.mine as usize) < SLOT_SEEN_EVENTS {
                 self.mine += 1;
-            } else if crate::error::rules() >= 31 {
+            } else {
                 self.keep_beyond(at);
             }
             self.next = ((at + 1) % SLOT_SEEN_EVENTS) as u8;
@@ -2725,14 +2725,6 @@ mod tests {
         assert!((1..=n).all(|i| back.contains(i)));
         r.clear();
         assert!(r.is_empty() && !r.contains(1) && r == RecentRing::default());
-        // Under rules 30 the ring forgets, as it did.
-        crate::error::replaying(30, || {
-            let mut old = RecentRing::default();
-            for i in 1..=n {
-                old.insert(i);
-            }
-            assert!(!old.contains(1) && old.contains(n));
-        });
     }
 
     /// What the last trade wrote is pushed out unkept: only the current trade's is kept, so a
@@ -2794,12 +2786,12 @@ mod tests {
         }
     }
 
-    /// `RecentRing::insert` as it was written before it moved the place, count and share with
-    /// one test of the count: the place first (`place`), then whether the ring was full.
-    fn insert_as_before(r: &mut RecentRing, fp: u64) {
+    /// `RecentRing::insert` written plainly, as a reference: the place first (`place`), then
+    /// whether the ring was full.
+    fn reference_insert(r: &mut RecentRing, fp: u64) {
         let at = r.place();
         if r.len as usize == SLOT_SEEN_EVENTS {
-            if r.mine as usize == SLOT_SEEN_EVENTS && crate::error::rules() >= 31 {
+            if r.mine as usize == SLOT_SEEN_EVENTS {
                 r.keep_beyond(at);
             }
             r.next = ((at + 1) % SLOT_SEEN_EVENTS) as u8;
@@ -2817,54 +2809,50 @@ mod tests {
         d.items[at % SLOT_SEEN_EVENTS] = fp;
     }
 
-    /// The ring's insert leaves it as the insert before did (places, count, next place, the
-    /// trade's share, what is kept beyond, its stored bytes), through filling, pushing out,
-    /// new trades, a clear, a decoded ring's share set lower, under rules 31 on and before.
+    /// The ring's insert leaves it as the reference insert does (places, count, next place,
+    /// the trade's share, what is kept beyond, its stored bytes), through filling, pushing
+    /// out, new trades, a clear, a decoded ring's share set lower.
     #[test]
-    fn recent_ring_insert_does_what_it_did() {
-        for rules in [crate::error::RULES, 31, 30] {
-            crate::error::replaying(rules, || {
-                let (mut r, mut before) = (RecentRing::default(), RecentRing::default());
-                let mut x = 7u64;
-                for step in 0..3_000u64 {
-                    x = x
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    match x >> 58 {
-                        0 => {
-                            r.new_trade();
-                            before.new_trade();
-                        }
-                        1 if step % 5 == 0 => {
-                            r.clear();
-                            before.clear();
-                        }
-                        2 => {
-                            let bytes = bincode::serialize(&r).unwrap();
-                            r = bincode::deserialize(&bytes).unwrap();
-                            before = bincode::deserialize(&bytes).unwrap();
-                            let n = (x >> 20) as usize % (r.len() + 1);
-                            r.set_trade_wrote(n).unwrap();
-                            before.set_trade_wrote(n).unwrap();
-                        }
-                        _ => {
-                            r.insert(x);
-                            insert_as_before(&mut before, x);
-                        }
-                    }
-                    assert_eq!(
-                        (r.len, r.next, r.mine),
-                        (before.len, before.next, before.mine),
-                        "step {step}"
-                    );
-                    assert_eq!(r, before, "step {step}");
-                    assert_eq!(
-                        bincode::serialize(&r).unwrap(),
-                        bincode::serialize(&before).unwrap()
-                    );
-                    assert!(r.contains(x) == before.contains(x));
+    fn recent_ring_insert_matches_the_reference_insert() {
+        let (mut r, mut before) = (RecentRing::default(), RecentRing::default());
+        let mut x = 7u64;
+        for step in 0..3_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            match x >> 58 {
+                0 => {
+                    r.new_trade();
+                    before.new_trade();
                 }
-            });
+                1 if step % 5 == 0 => {
+                    r.clear();
+                    before.clear();
+                }
+                2 => {
+                    let bytes = bincode::serialize(&r).unwrap();
+                    r = bincode::deserialize(&bytes).unwrap();
+                    before = bincode::deserialize(&bytes).unwrap();
+                    let n = (x >> 20) as usize % (r.len() + 1);
+                    r.set_trade_wrote(n).unwrap();
+                    before.set_trade_wrote(n).unwrap();
+                }
+                _ => {
+                    r.insert(x);
+                    reference_insert(&mut before, x);
+                }
+            }
+            assert_eq!(
+                (r.len, r.next, r.mine),
+                (before.len, before.next, before.mine),
+                "step {step}"
+            );
+            assert_eq!(r, before, "step {step}");
+            assert_eq!(
+                bincode::serialize(&r).unwrap(),
+                bincode::serialize(&before).unwrap()
+            );
+            assert!(r.contains(x) == before.contains(x));
         }
     }
 

@@ -1,12 +1,11 @@
 //! Pre-trade guard configuration: risk limits per kernel and precision limits per asset.
 
-use crate::error::{check_number, shown, strict, KernelError, KernelResult, MAX_MAGNITUDE};
+use crate::error::{check_number, shown, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
-/// The smallest leverage taken (an intent's, `max_leverage`, a loaded slot's; rules 23 on for
-/// the first and last): the reciprocal of [`MAX_MAGNITUDE`], so a notional within bounds over
-/// it (its margin) stays finite. A leverage of 1e-320 was taken, and its margin was infinite.
+/// The smallest leverage taken (an intent's, `max_leverage`, a loaded slot's): the reciprocal
+/// of [`MAX_MAGNITUDE`], so a notional within bounds over it (its margin) stays finite.
 pub const MIN_LEVERAGE: f64 = 1e-15;
 
 /// The market's direction as the strategy's operator sees it. An aggressive (market) entry
@@ -210,7 +209,7 @@ impl RiskLimits {
         if let (Some(per_asset), Some(total)) =
             (next.max_notional_per_asset, next.max_notional_total)
         {
-            if per_asset > total && strict() {
+            if per_asset > total {
                 return Err(KernelError::invalid(
                     "max_notional_per_asset",
                     format!("{} (max_notional_total {})", shown(per_asset), shown(total)),
@@ -274,10 +273,9 @@ impl MarketLimits {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RateWindow {
     stamps: VecDeque<f64>,
-    /// Whether the stamps are known to be in order (none later than the next): rules 18 on,
-    /// `count` then drops the old ones off the front, as before, rather than walk them all
-    /// for stamps later than its time (which a window of many orders a second paid on every
-    /// order). Not in a checkpoint: false once loaded, until a count looks.
+    /// Whether the stamps are known to be in order (none later than the next): `count` then
+    /// drops the old ones off the front rather than walk them all. Not in a checkpoint:
+    /// false once loaded, until a count looks.
     #[serde(skip)]
     ordered: bool,
 }
@@ -290,51 +288,12 @@ impl PartialEq for RateWindow {
 }
 
 impl RateWindow {
-    /// How many submits happened in the second before `now` (rules 31 on: within a second
-    /// of `now`, either way).
+    /// How many submits happened within a second of `now`, before or after it. No stamp is
+    /// rewritten: one far ahead (another process's clock) counts only once `now` is within
+    /// a second of it. The stamps a second or more before both `now` and the latest stamp
+    /// less than a second after it leave, so a count taken ahead of the orders keeps the
+    /// latest order's second.
     pub fn count(&mut self, now: f64) -> usize {
-        if crate::error::rules() >= 31 {
-            return self.count_either_way(now);
-        }
-        if crate::error::rules() >= 18 {
-            // A stamp later than `now` (an intent stamped ahead, a clock stepped back) counts
-            // as made at `now`, and leaves the window a second later: it counted until `now`
-            // passed it, so one intent stamped an hour ahead refused every order for an hour.
-            // Rules 30 on, it is taken back to a second after `now` at most, no further: taken
-            // to `now`, the orders of a clock half a second ahead of this intent's (another
-            // process's) left the window half a second early, and the next passed a rate
-            // they doubled.
-            let latest = if crate::error::rules() >= 30 {
-                now + 1.0
-            } else {
-                now
-            };
-            if self.ordered && self.stamps.back().is_none_or(|&t| t <= latest) {
-                // In order and none later than `latest`: the old ones are in front.
-                self.drop_old(now);
-            } else {
-                for t in self.stamps.iter_mut() {
-                    *t = t.min(latest);
-                }
-                self.stamps.retain(|&t| now - t < 1.0);
-                self.ordered = self.in_order();
-            }
-            return self.stamps.len();
-        }
-        self.drop_old(now);
-        self.stamps.len()
-    }
-
-    /// Rules 31 on: the stamps within a second of `now`, before or after it. No stamp is
-    /// rewritten (rules 30 took one more than a second after `now` back to `now + 1`: an
-    /// intent stamped two seconds behind the window's orders took them back with it, they
-    /// left the window a second early, and the next second's orders passed a rate they
-    /// doubled); one far ahead (rules 18: an hour) counts only once `now` is within a second
-    /// of it. The stamps a second or more before both `now` and the latest stamp less than a
-    /// second after it leave: a count more than a second ahead of the orders (another
-    /// process's clock) keeps the latest order's second, which it took out of the window
-    /// before, and the next orders of that clock passed the rate again.
-    fn count_either_way(&mut self, now: f64) -> usize {
         if self.ordered && self.stamps.back().is_none_or(|&t| t - now < 1.0) {
             // In order, none a second or more ahead: the old ones are in front.
             let newest = self.stamps.back().map_or(now, |&t| t.min(now));
@@ -384,7 +343,7 @@ impl RateWindow {
         self.stamps.push_back(now);
         // The window never needs more than the highest rate taken; keep memory bounded.
         if self.stamps.len() > MAX_ORDER_RATE as usize {
-            if self.ordered || crate::error::rules() < 31 {
+            if self.ordered {
                 self.stamps.pop_front();
             } else {
                 self.drop_farthest(now);
@@ -566,33 +525,11 @@ mod tests {
         assert_eq!(w.count(3_609.2), 1);
         assert_eq!(w.count(3_610.9), 1);
         assert_eq!(w.count(3_611.0), 0);
-        let under_30 = crate::error::replaying(30, || {
-            let mut w = RateWindow::default();
-            w.record(3_610.0);
-            w.record(10.0);
-            (w.count(10.5), w.count(11.2), w.count(12.5))
-        });
-        // Both within the second before 10.5, the stamp ahead taken as 11.5, a second after.
-        assert_eq!(under_30, (2, 1, 0));
-        let under_29 = crate::error::replaying(29, || {
-            let mut w = RateWindow::default();
-            w.record(3_610.0);
-            w.record(10.0);
-            (w.count(10.5), w.count(11.6))
-        });
-        assert_eq!(under_29, (2, 0), "taken as 10.5, a second ago");
-        let older = crate::error::replaying(17, || {
-            let mut w = RateWindow::default();
-            w.record(3_610.0);
-            w.count(100.0)
-        });
-        assert_eq!(older, 1, "a log of rules 17 replays as it ran");
     }
 
     #[test]
     fn a_count_behind_the_stamps_keeps_them_where_they_were() {
-        // Rules 30: stamps less than a second ahead of `now` stay (another process's clock);
-        // under rules 29 the count at 9.5 took them back to 9.5, and at 10.5 none was left.
+        // Stamps less than a second ahead of `now` stay (another process's clock).
         let run = || {
             let mut w = RateWindow::default();
             for _ in 0..5 {
@@ -601,7 +538,6 @@ mod tests {
             (w.count(9.5), w.count(10.5))
         };
         assert_eq!(run(), (5, 5));
-        assert_eq!(crate::error::replaying(29, run), (5, 0));
     }
 
     #[test]
@@ -610,28 +546,17 @@ mod tests {
         for _ in 0..5 {
             w.record(10.0);
         }
-        // Two seconds behind: none within a second of it, and none moved (rules 30 took the
-        // five to 9.0, and at 10.2 none was left).
+        // Two seconds behind: none within a second of it, and none moved.
         assert_eq!(w.count(8.0), 0);
         assert_eq!(w.count(10.2), 5);
         // Half a second ahead of 9.5.
         assert_eq!(w.count(9.5), 5);
         // More than a second after them: none counted, and none dropped, the newest
-        // order's second (rules 30 dropped them all).
+        // order's second.
         assert_eq!(w.count(11.5), 0);
         w.record(11.5);
         assert_eq!(w.count(10.2), 5);
         assert_eq!(w.count(11.0), 1);
-        assert_eq!(
-            crate::error::replaying(30, || {
-                let mut w = RateWindow::default();
-                for _ in 0..5 {
-                    w.record(10.0);
-                }
-                (w.count(8.0), w.count(10.2))
-            }),
-            (5, 0)
-        );
     }
 
     #[test]
@@ -675,8 +600,8 @@ mod tests {
 
     #[test]
     fn a_full_window_drops_the_stamp_farthest_from_the_order() {
-        // A stamp an hour ahead, recorded after the first order: dropping the first recorded,
-        // the window held 99,999 within the second, and a rate of 100,000 never bound.
+        // A stamp an hour ahead, recorded after the first order: dropping the first recorded
+        // would hold 99,999 within the second, and a rate of 100,000 would never bind.
         let mut w = RateWindow::default();
         w.record(5.0);
         w.record(3_610.0);
@@ -689,33 +614,12 @@ mod tests {
         w.record(5.5);
         assert_eq!(w.count(5.5) as f64, MAX_ORDER_RATE);
         assert_eq!(w.stamps.back(), Some(&5.5));
-        let under_30 = crate::error::replaying(30, || {
-            let mut w = RateWindow::default();
-            w.record(5.0);
-            w.record(3_610.0);
-            for _ in 1..MAX_ORDER_RATE as usize {
-                w.record(5.0);
-            }
-            w.count(5.0)
-        });
-        assert_eq!(under_30 as f64, MAX_ORDER_RATE, "3,610 taken back to 6.0");
     }
 
-    /// Rules 18 as the window first counted them: every stamp later than `now + ahead` taken
-    /// as made then (`ahead` 0 before rules 30, 1 from them), those a second old or more
-    /// dropped.
-    fn model_count(stamps: &mut Vec<f64>, now: f64, ahead: f64) -> usize {
-        for t in stamps.iter_mut() {
-            *t = t.min(now + ahead);
-        }
-        stamps.retain(|&t| now - t < 1.0);
-        stamps.len()
-    }
-
-    /// Rules 31 as the window counts them: every stamp within a second of `now` either way,
+    /// The window's count by its definition: every stamp within a second of `now` either way,
     /// those a second or more before both `now` and the latest stamp less than a second after
     /// it dropped.
-    fn model_count_31(stamps: &mut Vec<f64>, now: f64) -> usize {
+    fn model_count(stamps: &mut Vec<f64>, now: f64) -> usize {
         let newest = stamps
             .iter()
             .filter(|&&t| t - now < 1.0)
@@ -729,13 +633,7 @@ mod tests {
 
     #[test]
     fn the_window_counts_as_every_stamp_were_looked_at() {
-        counts_as_every_stamp_were_looked_at(&mut model_count_31);
-        crate::error::replaying(30, || {
-            counts_as_every_stamp_were_looked_at(&mut |s, now| model_count(s, now, 1.0))
-        });
-        crate::error::replaying(29, || {
-            counts_as_every_stamp_were_looked_at(&mut |s, now| model_count(s, now, 0.0))
-        });
+        counts_as_every_stamp_were_looked_at(&mut model_count);
     }
 
     fn counts_as_every_stamp_were_looked_at(

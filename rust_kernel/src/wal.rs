@@ -155,10 +155,10 @@ pub struct WalOptions {
     pub flush_interval: Duration,
     /// How many checkpoint files to keep (the newest ones); at least 1.
     pub keep_checkpoints: usize,
-    /// The writer's rules version, written into each segment it starts and handed back with
-    /// each record on replay; opening a log whose last segment has other rules starts a new
-    /// segment, so no segment mixes records of two versions. Opaque to the log.
-    pub rules: u16,
+    /// The writer's behaviour version, written into each segment it starts and handed back
+    /// with each record on replay; opening a log whose last segment has another version starts
+    /// a new segment, so no segment mixes records of two versions. Opaque to the log.
+    pub behaviour: u16,
 }
 
 impl WalOptions {
@@ -170,12 +170,12 @@ impl WalOptions {
             write_buffer_bytes: 256 << 10,
             flush_interval: Duration::from_millis(10),
             keep_checkpoints: 2,
-            rules: 0,
+            behaviour: 0,
         }
     }
 
-    pub fn with_rules(mut self, rules: u16) -> WalOptions {
-        self.rules = rules;
+    pub fn with_behaviour(mut self, behaviour: u16) -> WalOptions {
+        self.behaviour = behaviour;
         self
     }
 
@@ -245,8 +245,9 @@ impl WalOptions {
 #[derive(Debug, Clone, Copy)]
 pub struct Record<'a> {
     pub seq: u64,
-    /// The rules version of the segment that holds it ([`WalOptions::rules`] of its writer).
-    pub rules: u16,
+    /// The behaviour version of the segment that holds it ([`WalOptions::behaviour`] of its
+    /// writer).
+    pub behaviour: u16,
     pub timestamp: f64,
     pub hash: [u8; 32],
     pub payload: &'a [u8],
@@ -260,12 +261,8 @@ pub enum Replay<'a> {
         seq: u64,
         timestamp: f64,
         state: &'a [u8],
-        /// The rules version of the checkpoint's writer ([`WalOptions::rules`]): the one the
-        /// checkpoint names, or, when a record lies before its position in its segment, that
-        /// segment's if higher (a writer starts a segment of its own rules before it writes a
-        /// checkpoint, and a segment holding a record keeps its header). A state made under
-        /// newer rules than the reader's is no state it can judge records on from.
-        rules: u16,
+        /// The behaviour version of the checkpoint's writer ([`WalOptions::behaviour`]).
+        behaviour: u16,
     },
     Record(Record<'a>),
 }
@@ -541,13 +538,13 @@ fn newest_checkpoint(
 
 /// Where appends continue after recovery: segment path, its first seq, its length in bytes.
 /// Where the writer continues: the last segment, its first seq, its length, and the format
-/// and rules versions in its header (it continues there only if both are its own).
+/// and behaviour versions in its header (it continues there only if both are its own).
 pub(crate) struct WriteTail {
     pub path: PathBuf,
     pub first_seq: u64,
     pub len: u64,
     pub version: u16,
-    pub rules: u16,
+    pub behaviour: u16,
 }
 
 /// Which part of a log a replay covers.
@@ -633,21 +630,11 @@ pub(crate) fn recover(
                     ),
                 )));
             };
-            // At a segment's start the header need not be the checkpoint writer's: a later
-            // build that opened the log and took no input replaced that empty segment's header
-            // with its own rules (same name), and this build's own checkpoint there was refused
-            // as that build's. Past a record of it, the header is the record's writer's, which
-            // is the checkpoint's.
-            let segment_rules = if c.segment_offset > headers[index].len as u64 {
-                headers[index].rules
-            } else {
-                0
-            };
             replay(Replay::Checkpoint {
                 seq: c.seq,
                 timestamp: c.ts,
                 state: &c.state,
-                rules: c.rules.max(segment_rules),
+                behaviour: c.behaviour,
             })
             .map_err(|source| WalError::Replay {
                 seq: c.seq,
@@ -721,7 +708,7 @@ pub(crate) fn recover(
             report.replayed_records += 1;
             let record = Record {
                 seq: frame.seq,
-                rules: header.rules,
+                behaviour: header.behaviour,
                 timestamp: frame.ts,
                 hash: frame.hash,
                 payload: frame.payload,
@@ -764,7 +751,7 @@ pub(crate) fn recover(
                 first_seq: header.first_seq,
                 len: end as u64,
                 version: header.version,
-                rules: header.rules,
+                behaviour: header.behaviour,
             };
             return Ok((report, Some(tail), repairs));
         }

@@ -3,10 +3,9 @@
 //! place, or the same refusal, for fills and orders around the edges of each check (sizes
 //! at and about what the order has left, within and beyond the snap's tolerance and half a
 //! lot, none, negative, NaN and infinite numbers, running totals, fill ids), a followed and
-//! an unfollowed order, lots of none, a thousandth and one, under rules 36 and 7.
+//! an unfollowed order, lots of none, a thousandth and one.
 
 use super::*;
-use crate::error::{replaying, RULES};
 use proptest::prelude::*;
 
 const SIZES: [f64; 14] = [
@@ -55,7 +54,6 @@ proptest! {
         ),
         lot in 0..LOTS.len(),
         followed in any::<bool>(),
-        old_rules in any::<bool>(),
     ) {
         let mut k = Kernel::new("k", 1).expect("a kernel");
         let lot_step = vec![("lot_step".to_string(), LOTS[lot])];
@@ -68,7 +66,6 @@ proptest! {
         if !followed {
             k.covered[0] = [None, None];
         }
-        let rules = if old_rules { 7 } else { RULES };
         for (size, total, price, fill_id, order_size, order_filled) in cases {
             let mut order = working.clone();
             order.size = ORDER_SIZES[order_size];
@@ -84,13 +81,9 @@ proptest! {
             // The event's client id fingerprinted by the caller or not: the same answer,
             // its running-total key among it.
             let fp = Some(fingerprint(&ev.venue_client_id));
-            let (inline, checked, printed) = replaying(rules, || {
-                (
-                    sized(k.fill_size(&ev, 0, &order, None, covered, 1, fp)),
-                    sized(k.fill_size_checked(&ev, 0, &order, None, covered, 1, None)),
-                    sized(k.fill_size_checked(&ev, 0, &order, None, covered, 1, fp)),
-                )
-            });
+            let inline = sized(k.fill_size(&ev, 0, &order, None, covered, 1, fp));
+            let checked = sized(k.fill_size_checked(&ev, 0, &order, None, covered, 1, None));
+            let printed = sized(k.fill_size_checked(&ev, 0, &order, None, covered, 1, fp));
             prop_assert_eq!(&inline, &checked, "{:?} of {:?}", ev, order);
             prop_assert_eq!(&printed, &checked, "{:?} of {:?}", ev, order);
         }

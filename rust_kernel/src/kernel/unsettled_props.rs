@@ -1,19 +1,16 @@
 //! The fees waiting for FILL_SETTLED against their sums, over random fills of three assets
 //! on four slots (shared fill ids, fills without one, running totals that overlap so that
-//! reports are booked in part), settlements naming each asset or none, checkpoints (some
-//! cut to the form written before rules 19), a memory of 1 to 5 fills so that groups of
-//! several assets are evicted, logs written under rules 18 then 20, and a maker rebate (the
+//! reports are booked in part), settlements naming each asset or none, checkpoints, a memory
+//! of 1 to 5 fills so that groups of several assets are evicted, and a maker rebate (the
 //! fills at a negative maker rate, settled as rebates or charges). After every step:
 //! `k_unsettled_fees` is what the waiting fills predict, `k_fees_paid` what the slots were
-//! charged, no fill id holds two fills of one asset and slot (rules 33 on, two slots' fills of
-//! one asset, a self-trade, wait side by side), a refused settlement changes nothing,
-//! a checkpoint gives back the fills, their order, assets and report sizes and the fee
-//! calibration, and a settlement teaches only its fill's liquidity's calibration (rules 20;
-//! under 18 the one ratio both share, never from a rebate), every ratio within the band.
+//! charged, no fill id holds two fills of one asset and slot (two slots' fills of one asset,
+//! a self-trade, wait side by side), a refused settlement changes nothing, a checkpoint gives
+//! back the fills, their order, assets and report sizes and the fee calibration, and a
+//! settlement teaches only its fill's liquidity's calibration, every ratio within the band.
 
 use super::*;
-use crate::error::replaying;
-use crate::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules};
+use crate::kernel::checkpoint::{decode, encode};
 use proptest::prelude::*;
 
 /// Slot `i`'s asset: slots 0 and 2 trade one market.
@@ -88,13 +85,9 @@ struct Run {
     totals: Vec<f64>,
     /// Whether the fills are maker fills at a negative maker rate.
     rebate: bool,
-    /// Whether a settlement under rules before 20 moved the calibration: those rules did not
-    /// hold the average to the band, and rounding may leave it a few steps past 3 (replayed as
-    /// it ran).
-    averaged_unheld: bool,
 }
 
-fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseError> {
+fn step(r: &mut Run, n: usize, op: &Op) -> Result<(), TestCaseError> {
     let k = &mut r.k;
     match *op {
         Op::Fill {
@@ -137,22 +130,14 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
             let out = k.on_account_event(&ev);
             let held = out.details.iter().any(|(n, _)| *n == "held_for_fill");
             if !out.accepted || held {
-                // Refused, or held for its fill (rules 32 on): nothing charged, nothing learned.
-                prop_assert!(!held || !before_19, "{:?}", out);
+                // Refused, or held for its fill: nothing charged, nothing learned.
                 prop_assert_eq!(before.0.k_fees_paid, k.account.k_fees_paid);
                 prop_assert_eq!(before.0.k_unsettled_fees, k.account.k_unsettled_fees);
                 prop_assert_eq!(&before.1, &k.unsettled_tail());
                 prop_assert_eq!(&before.2, &k.fees);
-            } else if before_19 {
-                r.averaged_unheld |= before.2 != k.fees;
-                if r.rebate {
-                    // Under one ratio, a rebate fill's settlement moved no calibration.
-                    prop_assert_eq!(&before.2, &k.fees);
-                }
-                prop_assert_eq!(k.fees.maker, k.fees.taker);
             } else {
-                // Rules 20: the settlement teaches its fill's liquidity alone (a rebate
-                // fill's, the maker's), one sample when learned.
+                // The settlement teaches its fill's liquidity alone (a rebate fill's, the
+                // maker's), one sample when learned.
                 let maker = out
                     .details
                     .iter()
@@ -180,30 +165,20 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
                     prop_assert_eq!(own.0, own.1);
                 }
             }
-            // Rules 20 holds an average to the band; one from older rules may sit a rounding
-            // step or so past it (0.2 * 3 + 0.8 * 3 = 3.0000000000000004).
-            let top = if r.averaged_unheld { 3.0 + 1e-12 } else { 3.0 };
+            // An average is held to the band (0.2 * 3 + 0.8 * 3 = 3.0000000000000004 is not).
             for side in [k.fees.maker, k.fees.taker] {
-                prop_assert!((0.0..=top).contains(&side.ratio), "{:?}", side);
+                prop_assert!((0.0..=3.0).contains(&side.ratio), "{:?}", side);
             }
         }
         Op::Checkpoint => {
-            let mut bytes = encode_kernel(k);
-            if before_19 {
-                // As a build before rules 19 wrote it: no unsettled fills' part, nor the fee
-                // calibration's (rules 20), whose one ratio both sides take back, nor later ones.
-                bytes.truncate(bytes.len() - parts_since_rules(k, 19));
-            }
-            let back = decode_kernel(&bytes).map_err(TestCaseError::fail)?;
+            let back = decode(&encode(k)).map_err(TestCaseError::fail)?;
             prop_assert_eq!(&back.fees, &k.fees);
             prop_assert_eq!(back.unsettled_tail(), k.unsettled_tail());
             let mine: Vec<_> = k.unsettled.iter().collect();
             let theirs: Vec<_> = back.unsettled.iter().collect();
             prop_assert_eq!(mine, theirs);
             prop_assert_eq!(&back.account, &k.account);
-            if !before_19 {
-                prop_assert_eq!(back.early_settlements(), k.early_settlements());
-            }
+            prop_assert_eq!(back.early_settlements(), k.early_settlements());
         }
     }
     if r.rebate {
@@ -217,14 +192,9 @@ fn step(r: &mut Run, n: usize, op: &Op, before_19: bool) -> Result<(), TestCaseE
     holds(k)
 }
 
-/// `ops` on a kernel remembering `cap` unsettled fills, the first `switch` under rules 18;
-/// with a `maker_rate` (a rebate), every fill a maker fill at it.
-fn run(
-    ops: &[Op],
-    cap: usize,
-    switch: usize,
-    maker_rate: Option<f64>,
-) -> Result<(), TestCaseError> {
+/// `ops` on a kernel remembering `cap` unsettled fills; with a `maker_rate` (a rebate), every
+/// fill a maker fill at it.
+fn run(ops: &[Op], cap: usize, maker_rate: Option<f64>) -> Result<(), TestCaseError> {
     let mut k = Kernel::new("p", 4).unwrap();
     k.set_seed_capital(1e6).unwrap();
     if let Some(rate) = maker_rate {
@@ -251,12 +221,9 @@ fn run(
         orders,
         totals: vec![0.0; 4],
         rebate: maker_rate.is_some(),
-        averaged_unheld: false,
     };
     for (n, op) in ops.iter().enumerate() {
-        let before_19 = n < switch;
-        let rules = if before_19 { 18 } else { crate::error::RULES };
-        replaying(rules, || step(&mut r, n, op, before_19))?;
+        step(&mut r, n, op)?;
     }
     Ok(())
 }
@@ -265,7 +232,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(500))]
     #[test]
     fn unsettled_fees_add_up(ops in proptest::collection::vec(op(), 1..60), cap in 1..6usize) {
-        run(&ops, cap, 0, None)?;
+        run(&ops, cap, None)?;
     }
 
     #[test]
@@ -274,15 +241,6 @@ proptest! {
         cap in 1..6usize,
         maker_rate in -0.0005f64..0.0,
     ) {
-        run(&ops, cap, 0, Some(maker_rate))?;
-    }
-
-    #[test]
-    fn unsettled_fees_add_up_from_rules_18_on(
-        ops in proptest::collection::vec(op(), 1..60),
-        cap in 1..6usize,
-        switch in 1..40usize,
-    ) {
-        run(&ops, cap, switch, None)?;
+        run(&ops, cap, Some(maker_rate))?;
     }
 }

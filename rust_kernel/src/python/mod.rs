@@ -1261,16 +1261,28 @@ impl PyKernel {
             .map(|e| e.value(slf.py()).to_string()))
     }
 
-    /// Ends the kernel: `stop_input`, then syncs the write-ahead log, stops its thread and
-    /// releases its lock, so the same `wal_dir` can be opened again at once. Returns the
-    /// durable seq (None without a log). Idempotent.
+    /// Ends the kernel: `stop_input`, then ends the write-ahead log with a checkpoint, syncs
+    /// it, stops its thread and releases its lock, so the same `wal_dir` can be opened again
+    /// at once. Returns the durable seq (None without a log). Idempotent.
     fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         let mut this = Self::stopped(slf, "close_core")?;
+        // A clean stop ends the log with a checkpoint: the next open starts from it, and a
+        // build of another behaviour version can open the log from it.
+        let unended = this.wal_guard().is_ok()
+            && this
+                .wal
+                .as_ref()
+                .is_some_and(|s| s.log.records_since_checkpoint() > 0);
+        let checkpointed = if unended {
+            this.wal_checkpoint_now().map(drop)
+        } else {
+            Ok(())
+        };
         let synced = this.wal_sync_now();
         this.released_through = this.journaled_through();
         drop(this.wal.take());
         this.log_released = true;
-        synced
+        checkpointed.and(synced)
     }
 
     /// Writes a checkpoint of the whole kernel now; returns its seq (None without a log).

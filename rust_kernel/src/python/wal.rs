@@ -13,7 +13,7 @@ use pyo3::types::{PyDict, PyList};
 use super::convert::{expect_int, path_arg, path_param, str_arg, type_name};
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
-use crate::kernel::{Kernel, KernelInput};
+use crate::kernel::{Kernel, KernelInput, BEHAVIOUR_VERSION};
 use crate::model::KernelOutcome;
 use crate::wal::kernel_log::{
     replay_checkpoints, replay_read_only, InputRef, KernelLog, KernelLogOptions, RecoveredKernelLog,
@@ -344,7 +344,10 @@ impl PyKernel {
         d.set_item("poisoned", state.failure())?;
         d.set_item("checkpoint_failures", w.checkpoint_failures())?;
         d.set_item("checkpoint_error", w.checkpoint_error())?;
-        d.set_item("recovery", recovery_dict(py, state.log.recovery())?)?;
+        let recovery = recovery_dict(py, state.log.recovery())?;
+        recovery.set_item("migrated_from_version", state.log.migrated_from())?;
+        d.set_item("recovery", recovery)?;
+        d.set_item("behaviour_version", BEHAVIOUR_VERSION)?;
         Ok(Some(d))
     }
 

@@ -2,26 +2,24 @@
 //!
 //! Segment `seg-<first_seq:020>.wal`:
 //! ```text
-//! magic "DITAWAL\0" | version u16 | rules u16 | kernel_id_len u16 | kernel_id
+//! magic "DITAWAL\0" | version u16 | behaviour u16 | kernel_id_len u16 | kernel_id
 //! | first_seq u64 | prev_hash [32] | header_crc u32      (crc32 of everything before it)
 //! then frames, back to back:
 //! crc u32 | len u32 | seq u64 | ts f64 | hash [32] | payload [len]
 //! ```
-//! `rules` is the writer's rules version (opaque to the log): what its payloads were judged
-//! by, so a replay can judge them the same way. Logs from before it existed hold 0 there.
+//! `behaviour` is the writer's behaviour version (opaque to the log): the kernel's behaviour
+//! its payloads were judged by, which a replay must share (see `kernel_log`).
 //! `crc` covers `len..payload`; `hash = blake3(prev_hash | seq | ts | payload)` chains every
 //! record to the one before it, and `prev_hash` in the segment header carries the chain
 //! across segment files.
 //!
 //! Checkpoint `ckpt-<seq:020>.ckpt`:
 //! ```text
-//! magic "DITACKP\0" | version u16 | rules u16 | kernel_id_len u16 | kernel_id
+//! magic "DITACKP\0" | version u16 | behaviour u16 | kernel_id_len u16 | kernel_id
 //! | seq u64 | head_hash [32] | segment_first_seq u64 | segment_offset u64 | ts f64
 //! | state_len u64 | state [state_len] | blake3 [32]   (of everything before it)
 //! ```
-//! A checkpoint's `rules` is its writer's rules version, as a segment's is; checkpoints of
-//! builds before it was written hold 0 there (no build reads that field otherwise), and no
-//! such build had rules newer than 22.
+//! A checkpoint's `behaviour` is its writer's behaviour version, as a segment's is.
 
 use std::path::{Path, PathBuf};
 
@@ -30,12 +28,11 @@ use super::WalError;
 
 pub(crate) const SEGMENT_MAGIC: [u8; 8] = *b"DITAWAL\0";
 pub(crate) const CHECKPOINT_MAGIC: [u8; 8] = *b"DITACKP\0";
-/// Format version written into every segment and checkpoint. 2 added the rules version to
-/// the header: a build that reads only 1 refuses such files rather than append records
-/// judged by older rules to a segment that says otherwise. Versions outside
+/// Format version written into every segment and checkpoint: the layout of the files, apart
+/// from the behaviour version of what they hold. Versions outside
 /// [`OLDEST_FORMAT_VERSION`]..=this are refused.
 pub const FORMAT_VERSION: u16 = 2;
-/// The oldest format version read; its files hold 0 where the rules version now is.
+/// The oldest format version read; its files hold behaviour version 0.
 pub const OLDEST_FORMAT_VERSION: u16 = 1;
 /// Bytes of a frame before its payload: crc, len, seq, ts, hash.
 pub const FRAME_HEADER_BYTES: usize = 4 + 4 + 8 + 8 + 32;
@@ -227,15 +224,15 @@ pub(crate) fn nothing_valid_after(tail: &[u8], after_seq: u64) -> bool {
 /// below it, reading costs less than [`SpanCrc::span`].
 const DIRECT_SPAN_BYTES: usize = 1024;
 
-fn encode_file_header(out: &mut Vec<u8>, magic: &[u8; 8], kernel_id: &str, rules: u16) {
+fn encode_file_header(out: &mut Vec<u8>, magic: &[u8; 8], kernel_id: &str, behaviour: u16) {
     out.extend_from_slice(magic);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&rules.to_le_bytes());
+    out.extend_from_slice(&behaviour.to_le_bytes());
     out.extend_from_slice(&(kernel_id.len() as u16).to_le_bytes());
     out.extend_from_slice(kernel_id.as_bytes());
 }
 
-/// Reads magic, version, rules and kernel id; returns the kernel id, the version, the rules
+/// Reads magic, version, behaviour and kernel id; returns the kernel id, the version, the behaviour
 /// and the offset after them.
 fn decode_file_header(
     bytes: &[u8],
@@ -279,8 +276,8 @@ fn decode_file_header(
             seq: None,
             detail: "kernel id is not UTF-8".into(),
         })?;
-    let rules = u16::from_le_bytes([bytes[10], bytes[11]]);
-    Ok((kernel_id, version, rules, 14 + id_len))
+    let behaviour = u16::from_le_bytes([bytes[10], bytes[11]]);
+    Ok((kernel_id, version, behaviour, 14 + id_len))
 }
 
 #[derive(Debug, Clone)]
@@ -288,8 +285,8 @@ pub(crate) struct SegmentHeader {
     pub kernel_id: String,
     /// The format version it was written in.
     pub version: u16,
-    /// The rules version its records were written under (see the module doc).
-    pub rules: u16,
+    /// The behaviour version its records were written under (see the module doc).
+    pub behaviour: u16,
     pub first_seq: u64,
     pub prev_hash: Hash,
     pub len: usize,
@@ -299,10 +296,10 @@ pub(crate) fn encode_segment_header(
     kernel_id: &str,
     first_seq: u64,
     prev_hash: &Hash,
-    rules: u16,
+    behaviour: u16,
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + kernel_id.len());
-    encode_file_header(&mut out, &SEGMENT_MAGIC, kernel_id, rules);
+    encode_file_header(&mut out, &SEGMENT_MAGIC, kernel_id, behaviour);
     out.extend_from_slice(&first_seq.to_le_bytes());
     out.extend_from_slice(prev_hash);
     let crc = crc32fast::hash(&out);
@@ -311,7 +308,7 @@ pub(crate) fn encode_segment_header(
 }
 
 pub(crate) fn decode_segment_header(bytes: &[u8], path: &Path) -> Result<SegmentHeader, WalError> {
-    let (kernel_id, version, rules, at) = decode_file_header(bytes, &SEGMENT_MAGIC, path)?;
+    let (kernel_id, version, behaviour, at) = decode_file_header(bytes, &SEGMENT_MAGIC, path)?;
     let end = at + 8 + 32 + 4;
     if bytes.len() < end {
         return Err(WalError::Corrupt {
@@ -341,7 +338,7 @@ pub(crate) fn decode_segment_header(bytes: &[u8], path: &Path) -> Result<Segment
     Ok(SegmentHeader {
         kernel_id,
         version,
-        rules,
+        behaviour,
         first_seq: u64_at(bytes, at),
         prev_hash,
         len: end,
@@ -358,9 +355,8 @@ pub(crate) struct CheckpointFile {
     pub segment_first_seq: u64,
     pub segment_offset: u64,
     pub ts: f64,
-    /// The rules version of the build that wrote it; 0 when written by a build before the
-    /// field was filled (rules 22 or older).
-    pub rules: u16,
+    /// The behaviour version of the build that wrote it.
+    pub behaviour: u16,
     pub state: Vec<u8>,
 }
 
@@ -372,11 +368,11 @@ pub(crate) fn encode_checkpoint(
     segment_first_seq: u64,
     segment_offset: u64,
     ts: f64,
-    rules: u16,
+    behaviour: u16,
     state: &[u8],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + kernel_id.len() + state.len());
-    encode_file_header(&mut out, &CHECKPOINT_MAGIC, kernel_id, rules);
+    encode_file_header(&mut out, &CHECKPOINT_MAGIC, kernel_id, behaviour);
     out.extend_from_slice(&seq.to_le_bytes());
     out.extend_from_slice(head_hash);
     out.extend_from_slice(&segment_first_seq.to_le_bytes());
@@ -408,7 +404,7 @@ pub(crate) fn decode_checkpoint(
             return Err(corrupt(body_len, "checkpoint digest mismatch".into()));
         }
     }
-    let (found_id, _, rules, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
+    let (found_id, _, behaviour, at) = decode_file_header(bytes, &CHECKPOINT_MAGIC, path)?;
     if found_id != kernel_id {
         return Err(WalError::KernelIdMismatch {
             file: path.to_path_buf(),
@@ -455,7 +451,7 @@ pub(crate) fn decode_checkpoint(
         segment_first_seq: u64_at(bytes, at + 40),
         segment_offset: u64_at(bytes, at + 48),
         ts: f64::from_bits(u64_at(bytes, at + 56)),
-        rules,
+        behaviour,
         state: bytes[fixed..end].to_vec(),
     })
 }

@@ -7,6 +7,14 @@
 //! the sequence), so the log's sequence numbers equal the kernel's. Replay applies each
 //! record with [`Kernel::apply`], the same methods the live path calls, and never talks to a
 //! venue: the venue's answers are inputs of their own and are in the log.
+//!
+//! The log records the [`BEHAVIOUR_VERSION`] it was written under, and a build replays only
+//! records of its own version: replayed under other behaviour, they would lead to a state the
+//! log never had. A log written by a build of another version opens only from a checkpoint
+//! that ends it (a clean stop writes one): its state is migrated as data
+//! ([`crate::kernel::decode_version`]), a checkpoint of this version is written at once, and
+//! new records follow under this version. Records of another version after the last
+//! checkpoint refuse the open, saying how to end them with a checkpoint.
 
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,7 +25,9 @@ use super::{
     FsyncPolicy, RecoveredWal, RecoveryReport, Replay, ReplaySpan, Wal, WalError, WalOptions,
 };
 use crate::journal::RowBuf;
-use crate::kernel::{Kernel, KernelInput};
+use crate::kernel::{
+    decode_checkpoint, decode_version, encode_checkpoint, Kernel, KernelInput, BEHAVIOUR_VERSION,
+};
 use crate::model::{AccountEvent, Intent, VenueEvent};
 
 /// The hot inputs by reference: encodes to exactly the bytes of the matching
@@ -59,6 +69,7 @@ pub struct KernelLog {
     buf: Vec<u8>,
     report: RecoveryReport,
     new_log: bool,
+    migrated_from: Option<u16>,
 }
 
 fn now_seconds() -> f64 {
@@ -85,252 +96,53 @@ pub fn decode_input(payload: &[u8]) -> Result<KernelInput, String> {
     bincode::deserialize(payload).map_err(|e| format!("undecodable kernel input: {e}"))
 }
 
-/// A checkpoint: the kernel's serde state, then the orders that ended and may still get a
-/// late fill (added after rules 1; a checkpoint written before ends with the kernel), then
-/// what the venue's fill reports of working orders covered (added with rules 5; a checkpoint
-/// written before ends with the ended orders), then the running totals kept orders wait for
-/// (added with rules 12; a checkpoint written before ends with the covered fills), then the
-/// kept orders whose status is not known (added with rules 13; one written before ends with
-/// the stated totals), then the unsettled fills' assets and report sizes, and the fills of
-/// other assets under one fill id (`kernel::UnsettledTail`, added with rules 19; one written
-/// before ends with the kept orders in doubt), then the maker's and the taker's fee
-/// calibration (`fees::CalibrationTail`, added with rules 20; one written before ends with the
-/// unsettled fills, and both sides take its one ratio), then what exit fills took of the
-/// slots' legs (`kernel::LegTail`, added with rules 21; one written before ends with the fee
-/// calibrations, and nothing was taken), then the unsettled fills' fee rates (rules 29) and
-/// the assets whose edge is below the freeze threshold (rules 30), then the ids of the account
-/// events that moved money (`Kernel::money_events`, added with rules 31; one written before
-/// ends with the edges, and none is kept apart from the balance updates'), then how many of
-/// each slot's remembered events its trade wrote (`Kernel::trade_event_counts`, rules 31; one
-/// written before ends with the money events, and all are taken for the trade's), then the
-/// venue's time of each of the account's E figures (`account::Account::e_taken_at`, added with
-/// rules 32; one written before ends with the parts before it, and no figure has a time), then
-/// the latest time an accepted intent or venue event, or a mark price, was stamped
-/// (`account::Account::input_time`, rules 32; one written before has none, 0), then the
-/// FILL_SETTLEDs held for their fills (`Kernel::early_settlements`, rules 32; one written
-/// before ends with the input time, and holds none), then the times of the FUNDING_FEEs the
-/// money event memory holds and forgot (`Kernel::funding_times`, rules 33; one written before
-/// ends with the settlements held, and knows none), then each asset's latest mark price and
-/// the marks the slots' entries were judged at (`Kernel::marks`, `Kernel::entry_marks`, rules
-/// 33; one written before ends with the funding times, and knows none).
+/// Encodes a kernel's state as a checkpoint ([`crate::kernel::encode_checkpoint`]).
 pub fn encode_kernel(kernel: &Kernel) -> Vec<u8> {
-    let mut out = bincode::serialize(kernel).expect("kernel state always encodes");
-    for part in tail_parts(kernel) {
-        out.extend_from_slice(&part.bytes);
-    }
-    out
+    encode_checkpoint(kernel)
 }
 
-/// One of a checkpoint's parts after the kernel's serde state ([`tail_parts`]).
-pub(crate) struct TailPart {
-    /// The rules version that added it: a checkpoint of a build before ends before it.
-    pub rules: u16,
-    /// What it holds, as an audit names a difference in it.
-    pub holds: &'static str,
-    pub bytes: Vec<u8>,
-}
-
-/// The parts a checkpoint holds after the kernel's serde state, in the order they are written
-/// (see [`encode_kernel`]). Written, compared ([`Kernel::state_difference_under`]) and measured
-/// ([`parts_since_rules`]) from this one list, which a new part joins at its end.
-pub(crate) fn tail_parts(kernel: &Kernel) -> [TailPart; 16] {
-    fn part<T: Serialize>(rules: u16, holds: &'static str, value: &T) -> TailPart {
-        let bytes = bincode::serialize(value).expect("checkpoint parts always encode");
-        TailPart {
-            rules,
-            holds,
-            bytes,
-        }
-    }
-    [
-        part(2, "orders kept for late fills", &kernel.ended_orders()),
-        part(
-            5,
-            "fills covered by the venue's reports",
-            &kernel.covered_fills(),
-        ),
-        part(
-            12,
-            "fills the kept orders' reports stated",
-            &kernel.stated_totals(),
-        ),
-        part(13, "kept orders of unknown status", &kernel.in_doubt_keys()),
-        part(19, "unsettled fills", &kernel.unsettled_tail()),
-        part(
-            20,
-            "fee calibration by liquidity",
-            &kernel.fees.calibration_tail(),
-        ),
-        part(21, "what exits took of the slots' legs", &kernel.leg_tail()),
-        part(
-            29,
-            "the unsettled fills' fee rates",
-            &kernel.unsettled_rates(),
-        ),
-        part(
-            30,
-            "the assets whose edge is below the freeze threshold",
-            kernel.edge_below(),
-        ),
-        part(
-            31,
-            "the ids of the account events that moved money",
-            &kernel.money_events(),
-        ),
-        part(
-            31,
-            "how many of each slot's remembered events its trade wrote",
-            &kernel.trade_event_counts(),
-        ),
-        part(
-            32,
-            "the times of the exchange's account figures",
-            &kernel.account.e_taken_at,
-        ),
-        part(
-            32,
-            "the latest time an accepted intent or venue event, or a mark price, was stamped",
-            &kernel.account.input_time,
-        ),
-        part(
-            32,
-            "the settlements held for their fills",
-            &kernel.early_settlements(),
-        ),
-        part(
-            33,
-            "the times of the funding payments remembered and forgotten",
-            kernel.funding_times(),
-        ),
-        part(
-            33,
-            "the mark prices by asset, and those the slots' entries were judged at",
-            &(kernel.marks(), kernel.entry_marks()),
-        ),
-    ]
-}
-
-/// The bytes of `kernel`'s checkpoint that a build before rules `rules` did not write: the
-/// parts added with it and after it, which come last. A checkpoint cut short by as much is
-/// such a build's.
-pub fn parts_since_rules(kernel: &Kernel, rules: u16) -> usize {
-    tail_parts(kernel)
-        .iter()
-        .filter(|p| p.rules >= rules)
-        .map(|p| p.bytes.len())
-        .sum()
-}
-
+/// Decodes a checkpoint of this build's behaviour version.
 pub fn decode_kernel(state: &[u8]) -> Result<Kernel, String> {
-    fn bad(e: impl std::fmt::Display) -> String {
-        format!("undecodable kernel checkpoint: {e}")
-    }
-    let mut rest = state;
-    let mut kernel: Kernel = deserialize_part(&mut rest).map_err(bad)?;
-    kernel
-        .check_slot_indexes()
-        .and_then(|()| kernel.check_counts())
-        .map_err(bad)?;
-    // Each part is there unless an older build ended the checkpoint before it (`tail_parts`):
-    // once the bytes end, every later part is missing too.
-    let ended: Option<crate::kernel::EndedRepr> = optional_part(&mut rest).map_err(bad)?;
-    if let Some(ended) = ended {
-        kernel.restore_ended_orders(ended).map_err(bad)?;
-    }
-    let covered: crate::kernel::CoveredRepr =
-        optional_part(&mut rest).map_err(bad)?.unwrap_or_default();
-    kernel.restore_covered_fills(covered).map_err(bad)?;
-    let stated = optional_part(&mut rest).map_err(bad)?.unwrap_or_default();
-    kernel.restore_stated_totals(stated).map_err(bad)?;
-    let in_doubt = optional_part(&mut rest).map_err(bad)?.unwrap_or_default();
-    kernel.restore_in_doubt(in_doubt).map_err(bad)?;
-    let unsettled = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_unsettled_tail(unsettled).map_err(bad)?;
-    let calibrations = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_calibration_tail(calibrations).map_err(bad)?;
-    let legs = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_leg_tail(legs).map_err(bad)?;
-    let rates = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_unsettled_rates(rates).map_err(bad)?;
-    let edge_below = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_edge_below(edge_below).map_err(bad)?;
-    let money_events = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_money_events(money_events).map_err(bad)?;
-    let trade_events = optional_part(&mut rest).map_err(bad)?;
-    kernel
-        .restore_trade_event_counts(trade_events)
-        .map_err(bad)?;
-    let taken_at = optional_part(&mut rest).map_err(bad)?;
-    kernel.account.restore_taken_at(taken_at).map_err(bad)?;
-    let input_time = optional_part(&mut rest).map_err(bad)?;
-    kernel.account.restore_input_time(input_time).map_err(bad)?;
-    let early_settlements = optional_part(&mut rest).map_err(bad)?;
-    kernel
-        .restore_early_settlements(early_settlements)
-        .map_err(bad)?;
-    let funding_times = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_funding_times(funding_times).map_err(bad)?;
-    let marks: Option<crate::kernel::MarksRepr> = optional_part(&mut rest).map_err(bad)?;
-    kernel.restore_marks(marks).map_err(bad)?;
-    kernel.recount_sides();
-    Ok(kernel)
-}
-
-/// The next part of a checkpoint's state ([`deserialize_part`]), or None where the checkpoint
-/// ended before it: a build before that part's rules version did not write it.
-fn optional_part<T: serde::de::DeserializeOwned>(rest: &mut &[u8]) -> bincode::Result<Option<T>> {
-    if rest.is_empty() {
-        return Ok(None);
-    }
-    deserialize_part(rest).map(Some)
-}
-
-/// Decodes the next part of a checkpoint's state from `rest` and moves past it. Same
-/// encoding as `bincode::deserialize_from`, but bounded by the bytes left: reading from a
-/// stream, bincode allocates a string's length before reading it, so a length field from a
-/// buggy or newer writer (past the digest) would allocate up to 2^64 bytes and abort.
-fn deserialize_part<T: serde::de::DeserializeOwned>(rest: &mut &[u8]) -> bincode::Result<T> {
-    use bincode::Options;
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .allow_trailing_bytes()
-        .with_limit(rest.len() as u64)
-        .deserialize_from(rest)
+    decode_checkpoint(state)
 }
 
 /// Rebuilds a kernel from a log: `kernel` is the fresh kernel to start from when the log
 /// has no checkpoint. Shared by [`KernelLog::open`] and the read-only replay.
+/// `migrated_from`: set to the behaviour version of the checkpoint the replay started from,
+/// when that is not this build's.
 fn replayer<'k>(
     kernel_id: &'k str,
     kernel: &'k mut Kernel,
+    migrated_from: &'k mut Option<u16>,
 ) -> impl FnMut(Replay<'_>) -> Result<(), super::ReplayError> + 'k {
     move |item| {
         match item {
             Replay::Checkpoint {
-                seq, state, rules, ..
-            } => restore(kernel_id, kernel, seq, rules, state)?,
-            Replay::Record(r) => apply_record(kernel, r.seq, r.rules, r.payload)?,
+                seq,
+                state,
+                behaviour,
+                ..
+            } => {
+                restore(kernel_id, kernel, seq, behaviour, state)?;
+                *migrated_from = (behaviour != BEHAVIOUR_VERSION).then_some(behaviour);
+            }
+            Replay::Record(r) => apply_record(kernel, r.seq, r.behaviour, r.payload)?,
         }
         Ok(())
     }
 }
 
-/// Replaces `kernel` with checkpoint `seq`'s state, written under `rules` (the rules version
-/// of the segment its position is in).
+/// Replaces `kernel` with checkpoint `seq`'s state, written under behaviour version
+/// `version` (this build's, or one it migrates: [`decode_version`]).
 fn restore(
     kernel_id: &str,
     kernel: &mut Kernel,
     seq: u64,
-    rules: u16,
+    version: u16,
     state: &[u8],
 ) -> Result<(), super::ReplayError> {
-    // As a record of newer rules is refused: the state was made by judging records under
-    // rules this build does not know, and may end with parts it does not read (they are
-    // ignored: a newer build's checkpoint ends with them). Before, a log whose newer records
-    // all lay behind its newest checkpoint opened in an older build, which then took input on
-    // that state under its own rules.
-    known_rules("checkpoint", seq, rules)?;
-    let restored = decode_kernel(state)?;
+    let restored = decode_version(state, version)
+        .map_err(|e| format!("checkpoint {seq}: {e}; {}", open_with_its_build(version)))?;
     if restored.kernel_id != kernel_id {
         return Err(format!(
             "checkpoint {seq} holds kernel {:?}, not {kernel_id:?}",
@@ -347,30 +159,36 @@ fn restore(
     Ok(())
 }
 
-/// Refuses `what` `seq` of the log (a record, a checkpoint) written under newer rules than
-/// this build's: judged by older rules, it would lead to a state the log never had.
-fn known_rules(what: &str, seq: u64, rules: u16) -> Result<(), super::ReplayError> {
-    if rules > crate::error::RULES {
-        return Err(format!(
-            "{what} {seq} was written under rules version {rules}, newer than this build's {}: \
-             open this log with that build or a newer one",
-            crate::error::RULES
-        )
-        .into());
-    }
-    Ok(())
+/// What to do with a log of behaviour version `version`, which this build does not replay.
+fn open_with_its_build(version: u16) -> String {
+    format!(
+        "this build (behaviour version {BEHAVIOUR_VERSION}) replays only records of its own \
+         version. Open the log with the build that wrote it (version {version}) and stop it \
+         cleanly, so that a checkpoint ends the log (ExecutionKernel.close() writes one; on a \
+         build of version 36, call wal_checkpoint() and then close()); this build then opens it \
+         from that checkpoint"
+    )
 }
 
-/// Applies record `seq`, checking that the kernel lands on the same seq.
+/// Applies record `seq`, written under behaviour version `version`, checking that the kernel
+/// lands on the same seq.
 fn apply_record(
     kernel: &mut Kernel,
     seq: u64,
-    rules: u16,
+    version: u16,
     payload: &[u8],
 ) -> Result<(), super::ReplayError> {
-    known_rules("record", seq, rules)?;
+    if version != BEHAVIOUR_VERSION {
+        return Err(format!(
+            "record {seq} was written under behaviour version {version}, after the log's last \
+             checkpoint; {}",
+            open_with_its_build(version)
+        )
+        .into());
+    }
     let input = decode_input(payload)?;
-    crate::error::replaying(rules, || kernel.apply(&input))
+    kernel
+        .apply(&input)
         .map_err(|e| format!("the kernel refused the recorded input: {e}"))?;
     // Each accepted input advances the kernel by one: a mismatch means replay diverged
     // from what was recorded, which must not pass unnoticed.
@@ -414,14 +232,17 @@ pub fn journal_rows_read_only(
         match item {
             // `restore` keeps the outbox's capacity.
             Replay::Checkpoint {
-                seq, state, rules, ..
-            } => restore(&kernel_id, &mut kernel, seq, rules, state)?,
+                seq,
+                state,
+                behaviour,
+                ..
+            } => restore(&kernel_id, &mut kernel, seq, behaviour, state)?,
             Replay::Record(r) if r.seq > to_seq => {}
             Replay::Record(r) => {
                 if r.seq == from_seq {
                     kernel.set_journal_enabled(true);
                 }
-                apply_record(&mut kernel, r.seq, r.rules, r.payload)?;
+                apply_record(&mut kernel, r.seq, r.behaviour, r.payload)?;
                 if kernel.outbox.len() >= chunk_rows {
                     sink(kernel.outbox.take_rows(usize::MAX))?;
                 }
@@ -450,7 +271,8 @@ pub struct CheckpointReplay {
 
 /// Replays the log in `dir` (read-only, no lock) from its oldest checkpoint to its end and
 /// compares each later checkpoint's state with the replayed kernel's at that checkpoint's
-/// seq. A checkpoint that differs is [`WalError::Corrupt`] naming it, its seq and the part
+/// seq. In a log a build of another behaviour version wrote first, the replay starts at the
+/// checkpoint its migration wrote (the records before it are not this build's to replay). A checkpoint that differs is [`WalError::Corrupt`] naming it, its seq and the part
 /// of the state that differs: a well-formed checkpoint with a wrong state (written by a bug,
 /// or left with records replaced and their chain recomputed) passes [`super::verify`], and a
 /// recovery would start from it. The oldest checkpoint is the replay's start, not checked:
@@ -466,6 +288,16 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
         checkpoints.push(super::format::decode_checkpoint(&bytes, &path, &kernel_id)?);
     }
     checkpoints.sort_by_key(|c| c.seq);
+    // After the newest checkpoint of another version comes the one its migration wrote.
+    let start = match checkpoints
+        .iter()
+        .rposition(|c| c.behaviour != BEHAVIOUR_VERSION)
+    {
+        Some(i) if i + 1 < checkpoints.len() => i + 1,
+        Some(i) => i,
+        None => 0,
+    };
+    checkpoints.drain(..start);
     let Some(first) = checkpoints.first() else {
         return Ok(CheckpointReplay::default());
     };
@@ -483,19 +315,18 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     let replayed = super::read_only_span(dir, &kernel_id, span, |item| {
         match item {
             Replay::Checkpoint {
-                seq, state, rules, ..
-            } => restore(&kernel_id, &mut kernel, seq, rules, state)?,
-            Replay::Record(r) => apply_record(&mut kernel, r.seq, r.rules, r.payload)?,
+                seq,
+                state,
+                behaviour,
+                ..
+            } => restore(&kernel_id, &mut kernel, seq, behaviour, state)?,
+            Replay::Record(r) => apply_record(&mut kernel, r.seq, r.behaviour, r.payload)?,
         }
         // Each record moves the kernel's seq by one (`apply_record` checks it).
         if let Some(c) = later.next_if(|c| c.seq == kernel.seq()) {
-            // A newer build's checkpoint may hold parts this build skips: not comparable.
-            known_rules("checkpoint", c.seq, c.rules)?;
-            let stored =
-                decode_kernel(&c.state).map_err(|e| format!("checkpoint {}: {e}", c.seq))?;
-            // A build before rules 23 wrote 0; it wrote no part of a later version.
-            let written_under = if c.rules == 0 { 22 } else { c.rules };
-            if let Some(part) = stored.state_difference_under(&kernel, written_under) {
+            let stored = decode_version(&c.state, c.behaviour)
+                .map_err(|e| format!("checkpoint {}: {e}", c.seq))?;
+            if let Some(part) = stored.state_difference(&kernel) {
                 mismatch = Some(WalError::Corrupt {
                     file: c.path.clone(),
                     offset: 0,
@@ -547,6 +378,7 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
 pub struct RecoveredKernelLog {
     wal: RecoveredWal,
     checkpoint_every: u64,
+    migrated_from: Option<u16>,
 }
 
 impl RecoveredKernelLog {
@@ -561,8 +393,16 @@ impl RecoveredKernelLog {
         r.last_seq == 0 && r.checkpoint_seq.is_none()
     }
 
+    /// The behaviour version of the checkpoint recovery started from, when it was another
+    /// build's and its state was migrated ([`crate::kernel::decode_version`]).
+    pub fn migrated_from(&self) -> Option<u16> {
+        self.migrated_from
+    }
+
     /// Repairs the log and opens it for appends; a new log gets `kernel` (the one recovery
-    /// returned, unchanged since) as its checkpoint 0, so its shape is in the log.
+    /// returned, unchanged since) as its checkpoint 0, so its shape is in the log. A log
+    /// recovered from another version's checkpoint gets `kernel`'s state as a checkpoint of
+    /// this version at once, so the log's next open starts from it.
     pub fn finish(self, kernel: &Kernel) -> Result<KernelLog, WalError> {
         let new_log = self.is_new();
         let (wal, report) = self.wal.finish()?;
@@ -573,8 +413,9 @@ impl RecoveredKernelLog {
             buf: Vec::with_capacity(512),
             report,
             new_log,
+            migrated_from: self.migrated_from,
         };
-        if new_log {
+        if new_log || self.migrated_from.is_some() {
             log.checkpoint(kernel)?;
         }
         Ok(log)
@@ -605,14 +446,17 @@ impl KernelLog {
     ) -> Result<(RecoveredKernelLog, Kernel), WalError> {
         let kernel_id = fresh.kernel_id.clone();
         let wal_options = WalOptions::new(kernel_id.clone())
-            .with_rules(crate::error::RULES)
+            .with_behaviour(BEHAVIOUR_VERSION)
             .with_fsync(options.fsync)
             .with_segment_bytes(options.segment_bytes);
         let mut kernel = fresh;
-        let wal = Wal::recover_locked(dir, wal_options, replayer(&kernel_id, &mut kernel))?;
+        let mut migrated_from = None;
+        let replay = replayer(&kernel_id, &mut kernel, &mut migrated_from);
+        let wal = Wal::recover_locked(dir, wal_options, replay)?;
         let recovered = RecoveredKernelLog {
             wal,
             checkpoint_every: options.checkpoint_every,
+            migrated_from,
         };
         Ok((recovered, kernel))
     }
@@ -650,6 +494,11 @@ impl KernelLog {
         Ok(seq)
     }
 
+    /// How many records were appended since the last checkpoint (or since the open).
+    pub fn records_since_checkpoint(&self) -> u64 {
+        self.since_checkpoint
+    }
+
     /// Writes a checkpoint of `kernel`, which must reflect every recorded input.
     pub fn checkpoint(&mut self, kernel: &Kernel) -> Result<(), WalError> {
         self.wal
@@ -670,6 +519,12 @@ impl KernelLog {
     /// True when the log held no history before this open.
     pub fn is_new(&self) -> bool {
         self.new_log
+    }
+
+    /// The behaviour version of the checkpoint this open started from, when it was another
+    /// build's and its state was migrated ([`crate::kernel::decode_version`]).
+    pub fn migrated_from(&self) -> Option<u16> {
+        self.migrated_from
     }
 
     /// True when the log held no input before this open: a new log, or one whose process
@@ -696,7 +551,9 @@ pub fn replay_read_only(
 ) -> Result<(Kernel, RecoveryReport), WalError> {
     let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
     let span = ReplaySpan::default();
-    let report = super::read_only_span(dir, &kernel_id, span, replayer(&kernel_id, &mut kernel))?;
+    let mut migrated_from = None;
+    let replay = replayer(&kernel_id, &mut kernel, &mut migrated_from);
+    let report = super::read_only_span(dir, &kernel_id, span, replay)?;
     Ok((kernel, report))
 }
 

@@ -1181,10 +1181,11 @@ fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn a_recovered_log_dropped_before_finish_is_left_as_it_was() {
-    // A torn tail, a leftover temporary file and a last segment of older rules: the three
-    // repairs an open makes. A caller refusing what recovery gave (a kernel of another shape)
-    // drops it, and none of them may have happened: the refused open leaves the evidence.
-    let dir = log_with(4, options(FsyncPolicy::None).with_rules(3));
+    // A torn tail, a leftover temporary file and a last segment of another behaviour version:
+    // the three repairs an open makes. A caller refusing what recovery gave (a kernel of
+    // another shape) drops it, and none of them may have happened: the refused open leaves
+    // the evidence.
+    let dir = log_with(4, options(FsyncPolicy::None).with_behaviour(3));
     let path = seg(dir.path(), 1);
     let mut bytes = fs::read(&path).unwrap();
     bytes.extend_from_slice(b"\x07\x00\x00\x00 half a record");
@@ -1209,7 +1210,7 @@ fn a_recovered_log_dropped_before_finish_is_left_as_it_was() {
     assert!(matches!(second, WalError::Locked { .. }), "{second}");
     drop(recovered);
     assert_eq!(snapshot_dir(dir.path()), before, "nothing changed on disk");
-    // Finished, the open repairs: the tail cut, the leftover removed, a segment of these rules.
+    // Finished, the open repairs: the tail cut, the leftover removed, a segment of this version.
     let (mut wal, report) = Wal::recover_locked(dir.path(), options(FsyncPolicy::None), |_| Ok(()))
         .unwrap()
         .finish()
@@ -1704,7 +1705,7 @@ fn rewrite_checkpoint_state(dir: &Path, seq: u64, change: impl FnOnce(&mut Kerne
         c.segment_first_seq,
         c.segment_offset,
         c.ts,
-        c.rules,
+        c.behaviour,
         &encode_kernel(&k),
     );
     fs::write(&path, bytes).unwrap();
@@ -1791,42 +1792,43 @@ fn a_difference_inside_a_multibyte_character_names_its_field() {
 
 #[test]
 fn a_difference_in_an_unsettled_fills_asset_is_named() {
-    // The same fill booked under rules 18 (its asset not read) and 19: the kernel's serde
-    // state is the same, the checkpoint's unsettled fills' part is not.
-    let book = |rules: u16| {
-        let mut k = Kernel::new("audit", 1).unwrap();
-        let enter = Intent::new(
-            "i1",
-            "t1",
-            0,
-            "BTC",
-            TradeSide::Long,
-            KernelCommandType::Enter,
-            100.0,
-            1.0,
-        );
-        let order = k.process_intent(&enter).submit.unwrap();
-        let mut fill = crate::model::VenueEvent::new(
-            "e1",
-            crate::types::KernelEventKind::Fill,
-            &order.client_order_id,
-        );
-        (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
-        assert!(crate::error::replaying(rules, || k.on_venue_event(&fill)).accepted);
-        k
-    };
-    let (a, b) = (book(18), book(crate::error::RULES));
-    assert_eq!(a.state_difference(&a.clone()), None);
-    assert_eq!(a.state_difference(&b).as_deref(), Some("unsettled fills"));
-    let restored = kernel_log::decode_kernel(&encode_kernel(&b)).unwrap();
-    assert_eq!(restored.state_difference(&b), None);
+    // The same fill, its asset's fingerprint forgotten in one: the kernel's core fields are
+    // the same, the checkpoint's unsettled fills' part is not.
+    let mut k = Kernel::new("audit", 1).unwrap();
+    let enter = Intent::new(
+        "i1",
+        "t1",
+        0,
+        "BTC",
+        TradeSide::Long,
+        KernelCommandType::Enter,
+        100.0,
+        1.0,
+    );
+    let order = k.process_intent(&enter).submit.unwrap();
+    let mut fill = crate::model::VenueEvent::new(
+        "e1",
+        crate::types::KernelEventKind::Fill,
+        &order.client_order_id,
+    );
+    (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
+    assert!(k.on_venue_event(&fill).accepted);
+    let mut other = k.clone();
+    other.tamper_unsettled_assets();
+    assert_eq!(k.state_difference(&k.clone()), None);
+    assert_eq!(
+        k.state_difference(&other).as_deref(),
+        Some("unsettled fills")
+    );
+    let restored = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap();
+    assert_eq!(restored.state_difference(&k), None);
 }
 
 #[test]
 fn a_difference_in_one_liquiditys_fee_calibration_is_named() {
     // A taker charge of 1.2 times the rate then a maker's of 0.9, against both at 0.9: the
-    // kernel's serde state (the newest learned ratio, the samples) is the same, the
-    // checkpoint's calibration part (rules 20) is not.
+    // kernel's core fields (the newest learned ratio, the samples) are the same, the
+    // checkpoint's calibration part is not.
     let calibrated = |taker_fee: f64| {
         let mut k = Kernel::new("audit", 1).unwrap();
         k.calibrate_fee(100.0, 1.0, taker_fee, false).unwrap();
@@ -2064,7 +2066,7 @@ fn a_checkpoint_at_the_last_sequence_number_is_skipped_not_overflowed() {
         c.segment_first_seq,
         c.segment_offset,
         c.ts,
-        c.rules,
+        c.behaviour,
         &c.state,
     );
     fs::write(&last, bytes).unwrap();
@@ -2217,15 +2219,15 @@ fn pages_not_on_disk(path: &Path) -> Option<u64> {
 
 #[cfg(target_os = "linux")]
 #[rstest]
-#[case::same_rules(3)]
-#[case::new_segment_for_new_rules(4)]
-fn the_records_recovery_read_are_on_stable_storage_before_the_log_goes_on(#[case] rules: u16) {
+#[case::same_version(3)]
+#[case::new_segment_for_another_version(4)]
+fn the_records_recovery_read_are_on_stable_storage_before_the_log_goes_on(#[case] version: u16) {
     // A writer killed under `batch` or `none` leaves its last records in the page cache only:
-    // the restarted kernel reads them back, says they are durable and, when its rules differ,
+    // the restarted kernel reads them back, says they are durable and, when its version differs,
     // starts a segment of its own after them, whose records `always` syncs. Without a sync of
     // the recovered segment, a power cut in the next half minute cut the records out of the
     // middle of the log: the acknowledged records after them could not be opened.
-    let dir = log_with(20, options(FsyncPolicy::None).with_rules(3));
+    let dir = log_with(20, options(FsyncPolicy::None).with_behaviour(3));
     let old = seg(dir.path(), 1);
     // The killed writer's pages: its bytes, written over themselves in place and not synced
     // (not truncated and written again: ext4 writes such a file out at its close).
@@ -2253,8 +2255,11 @@ fn the_records_recovery_read_are_on_stable_storage_before_the_log_goes_on(#[case
             return;
         }
     }
-    let (mut wal, report, _) =
-        open_collect(dir.path(), options(FsyncPolicy::Always).with_rules(rules)).unwrap();
+    let (mut wal, report, _) = open_collect(
+        dir.path(),
+        options(FsyncPolicy::Always).with_behaviour(version),
+    )
+    .unwrap();
     assert_eq!((report.last_seq, wal.durable_seq()), (20, 20));
     assert_eq!(
         pages_not_on_disk(&old),
@@ -2262,7 +2267,7 @@ fn the_records_recovery_read_are_on_stable_storage_before_the_log_goes_on(#[case
         "records 1..=20 are said durable, but are not on stable storage"
     );
     assert_eq!(wal.append(21.0, b"acknowledged").unwrap(), 21);
-    assert_eq!(seg(dir.path(), 21).exists(), rules != 3);
+    assert_eq!(seg(dir.path(), 21).exists(), version != 3);
     wal.close().unwrap();
 }
 
@@ -2392,13 +2397,12 @@ fn a_kernel_input_logged_before_the_next_segment_fails_to_start_is_reported_reco
     assert_eq!(restored.state_difference(&k), None);
 }
 
-/// Makes the log in `dir` one a build of `rules` wrote: its segments' headers say `rules`,
-/// and its checkpoints (but checkpoint 0, which holds what the constructor made) say it too
-/// and end before the parts of later rules.
-fn as_written_by_rules(dir: &Path, kernel_id: &str, rules: u16) {
+/// Makes the log in `dir` one a build of behaviour version `version` wrote: its segments'
+/// and checkpoints' headers say `version`.
+fn as_written_under(dir: &Path, kernel_id: &str, version: u16) {
     for (_, path) in list_dir(dir).unwrap().segments {
         let mut bytes = fs::read(&path).unwrap();
-        bytes[10..12].copy_from_slice(&rules.to_le_bytes());
+        bytes[10..12].copy_from_slice(&version.to_le_bytes());
         let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
         let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
         let crc = crc32fast::hash(&bytes[..end]);
@@ -2407,8 +2411,6 @@ fn as_written_by_rules(dir: &Path, kernel_id: &str, rules: u16) {
     }
     for (seq, path) in list_dir(dir).unwrap().checkpoints {
         let c = format::decode_checkpoint(&fs::read(&path).unwrap(), &path, kernel_id).unwrap();
-        let k = kernel_log::decode_kernel(&c.state).unwrap();
-        let cut = c.state.len() - kernel_log::parts_since_rules(&k, rules + 1);
         let bytes = format::encode_checkpoint(
             kernel_id,
             seq,
@@ -2416,43 +2418,111 @@ fn as_written_by_rules(dir: &Path, kernel_id: &str, rules: u16) {
             c.segment_first_seq,
             c.segment_offset,
             c.ts,
-            rules,
-            &c.state[..cut],
+            version,
+            &c.state,
         );
         fs::write(&path, bytes).unwrap();
     }
 }
 
-#[test]
-fn a_log_of_older_rules_with_mark_prices_passes_the_audit_replay_of_its_checkpoints() {
-    // Rules 31: its build kept no input time (rules 32's part); 32: no marks (33's).
-    for rules in [32, 31] {
-        older_log_audited(rules);
-    }
-}
-
-fn older_log_audited(rules: u16) {
-    let dir = tempfile::tempdir().unwrap();
+/// A log of seven mark prices, with a checkpoint every three records, then `ended` (a
+/// checkpoint after the last record) or not; the kernel as the records left it.
+fn marked_log(dir: &Path, ended: bool) -> Kernel {
     let options = KernelLogOptions {
         fsync: FsyncPolicy::None,
         checkpoint_every: 3,
         segment_bytes: 1 << 20,
     };
-    let (mut log, mut k) =
-        KernelLog::open(dir.path(), Kernel::new("old", 2).unwrap(), &options).unwrap();
+    let (mut log, mut k) = KernelLog::open(dir, Kernel::new("old", 2).unwrap(), &options).unwrap();
     for n in 1..=7u64 {
         let input = KernelInput::MarkPrice {
             asset: crate::types::id(if n % 2 == 0 { "BTCUSDT" } else { "ETHUSDT" }),
             price: 100.0 + n as f64,
             ts: n as f64,
         };
-        crate::error::replaying(rules, || k.apply(&input)).unwrap();
+        k.apply(&input).unwrap();
         log.record(&k, &input).unwrap();
     }
+    if ended {
+        log.checkpoint(&k).unwrap();
+    }
+    log.sync().unwrap();
+    k
+}
+
+#[test]
+fn a_log_of_an_earlier_version_ended_by_a_checkpoint_opens_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = marked_log(dir.path(), true);
+    as_written_under(dir.path(), "old", 36);
+    let options = KernelLogOptions::default();
+    let (log, opened) = KernelLog::open(dir.path(), Kernel::new("old", 2).unwrap(), &options)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(log.migrated_from(), Some(36));
+    assert_eq!(opened.state_difference(&k), None);
+    // The open wrote the state as a checkpoint of this version: the next open starts there.
+    let newest = list_dir(dir.path())
+        .unwrap()
+        .checkpoints
+        .last()
+        .cloned()
+        .unwrap();
+    let c = format::decode_checkpoint(&fs::read(&newest.1).unwrap(), &newest.1, "old").unwrap();
+    assert_eq!((c.seq, c.behaviour), (7, crate::kernel::BEHAVIOUR_VERSION));
     drop(log);
-    as_written_by_rules(dir.path(), "old", rules);
-    let replayed = replay_checkpoints(dir.path()).unwrap_or_else(|e| panic!("rules {rules}: {e}"));
-    assert_eq!(replayed.matched, vec![3, 6]);
+    let (log, again) =
+        KernelLog::open(dir.path(), Kernel::new("old", 2).unwrap(), &options).unwrap();
+    assert_eq!(log.migrated_from(), None);
+    assert_eq!(again.state_difference(&k), None);
+    drop(log);
+    // The audit replay starts at the migrated checkpoint; the records before it are another
+    // build's.
+    let replayed = replay_checkpoints(dir.path()).unwrap();
+    assert_eq!(replayed.from_seq, Some(7));
+}
+
+#[test]
+fn a_log_of_another_version_with_records_after_its_last_checkpoint_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    marked_log(dir.path(), false);
+    as_written_under(dir.path(), "old", 36);
+    let before = snapshot_dir(dir.path());
+    let options = KernelLogOptions::default();
+    let err = KernelLog::open(dir.path(), Kernel::new("old", 2).unwrap(), &options)
+        .err()
+        .expect("refused")
+        .to_string();
+    for said in [
+        "record 7 was written under behaviour version 36",
+        "Open the log with the build that wrote it (version 36) and stop it cleanly",
+        "close()",
+    ] {
+        assert!(err.contains(said), "{said:?} not in: {err}");
+    }
+    assert_eq!(
+        snapshot_dir(dir.path()),
+        before,
+        "a refused open changes nothing"
+    );
+}
+
+#[test]
+fn a_checkpoint_of_a_version_this_build_does_not_migrate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    marked_log(dir.path(), true);
+    as_written_under(dir.path(), "old", 35);
+    let err = KernelLog::open(
+        dir.path(),
+        Kernel::new("old", 2).unwrap(),
+        &KernelLogOptions::default(),
+    )
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(
+        err.contains("behaviour version 35, which this build"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -2465,8 +2535,8 @@ fn a_checkpoints_marks_are_checked_as_mark_price_checks_them() {
         vec![(crate::types::id("BTCUSDT"), 100.0)],
         vec![(0usize, 100.0)],
     );
-    k.restore_marks(Some(good.clone())).unwrap();
-    let bad: [crate::kernel::MarksRepr; 5] = [
+    k.restore_marks(good.clone()).unwrap();
+    let bad: [(Vec<(crate::types::Id, f64)>, Vec<(usize, f64)>); 5] = [
         (vec![(crate::types::id("BTCUSDT"), 1e300)], vec![]),
         (vec![(crate::types::id(""), 100.0)], vec![]),
         (
@@ -2480,7 +2550,7 @@ fn a_checkpoints_marks_are_checked_as_mark_price_checks_them() {
         (vec![], vec![(2, 100.0)]),
     ];
     for marks in bad {
-        let err = k.restore_marks(Some(marks.clone())).unwrap_err();
+        let err = k.restore_marks(marks.clone()).unwrap_err();
         assert!(err.contains("mark"), "{marks:?}: {err}");
         assert_eq!(k.entry_cap_mark(0), 100.0, "{marks:?} changed the kernel");
     }

@@ -142,7 +142,7 @@ struct Shared {
     segment_bytes: u64,
     kernel_id: String,
     dir: PathBuf,
-    rules: u16,
+    behaviour: u16,
     /// Checkpoints that failed since the log was opened: read with one atomic load, so the
     /// caller can notice a failure of the background thread at its next append for free.
     checkpoint_failures: AtomicU64,
@@ -294,7 +294,12 @@ fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {
     }
     mark_durable(shared, io.written_seq);
     let first_seq = io.written_seq + 1;
-    let header = encode_segment_header(&shared.kernel_id, first_seq, &io.head_hash, shared.rules);
+    let header = encode_segment_header(
+        &shared.kernel_id,
+        first_seq,
+        &io.head_hash,
+        shared.behaviour,
+    );
     let created = write_atomically(&shared.dir, &segment_name(first_seq), &header).and_then(|p| {
         let f = open_append(&p)?;
         Ok((p, f))
@@ -613,9 +618,9 @@ impl RecoveredWal {
                 .sync_data()
                 .map_err(io_err(&t.path, "fdatasync"))?;
         }
-        // Records of these rules go to a segment of their own, in this format (which builds
-        // that know no rules refuse); an empty tail segment is replaced: it has the same name.
-        let tail = tail.filter(|t| t.rules == options.rules && t.version == FORMAT_VERSION);
+        // Records of this behaviour version go to a segment of their own, in this format; an
+        // empty tail segment is replaced: it has the same name.
+        let tail = tail.filter(|t| t.behaviour == options.behaviour && t.version == FORMAT_VERSION);
         let (segment_path, segment_first_seq, segment_len) = match tail {
             Some(t) => (t.path, t.first_seq, t.len),
             None => {
@@ -625,7 +630,7 @@ impl RecoveredWal {
                     &options.kernel_id,
                     first_seq,
                     &report.head_hash,
-                    options.rules,
+                    options.behaviour,
                 );
                 let path = write_atomically(&dir, &segment_name(first_seq), &header)?;
                 (path, first_seq, header.len() as u64)
@@ -658,7 +663,7 @@ impl RecoveredWal {
             segment_bytes: options.segment_bytes,
             kernel_id: options.kernel_id.clone(),
             dir: dir.clone(),
-            rules: options.rules,
+            behaviour: options.behaviour,
             checkpoint_failures: AtomicU64::new(0),
             checkpoint_error: Mutex::new(None),
             failed: AtomicBool::new(false),
@@ -805,7 +810,7 @@ impl Wal {
                 io.segment_first_seq,
                 io.segment_len,
                 now_seconds(),
-                self.options.rules,
+                self.options.behaviour,
                 state,
             )
         };
@@ -843,11 +848,11 @@ impl Wal {
             (io.segment_first_seq, io.segment_len, io.head_hash)
         };
         let shared = Arc::clone(&self.shared);
-        let (dir, kernel_id, keep, rules) = (
+        let (dir, kernel_id, keep, behaviour) = (
             self.dir.clone(),
             self.options.kernel_id.clone(),
             self.options.keep_checkpoints,
-            self.options.rules,
+            self.options.behaviour,
         );
         let spawned = spawn_named("dita-wal-checkpoint", move || {
             let written = commit(&shared).and_then(|_| {
@@ -858,7 +863,7 @@ impl Wal {
                     first,
                     offset,
                     now_seconds(),
-                    rules,
+                    behaviour,
                     &state,
                 );
                 let path = write_atomically(&dir, &checkpoint_name(seq), &bytes)?;
