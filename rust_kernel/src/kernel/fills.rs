@@ -1,0 +1,702 @@
+//! Fills of working orders: sized (`fill_reports`), booked on the slot and the account, the
+//! fee predicted for settlement, the order completed or left working.
+
+use super::*;
+
+/// What booking a fill charged and made, for its journal row.
+pub(super) struct Booked {
+    /// What the fill was charged: its prediction or the venue's fee, or rules 32 on what the
+    /// settlement that came before it charged.
+    pub(super) fee: f64,
+    /// Whether only the part of the report's fee booked was charged (rules 9 on).
+    pub(super) prorated: bool,
+    pub(super) realized: f64,
+    pub(super) liquidity: Liquidity,
+    /// What an exit fill sold beyond what its slot held (rules 31 on; 0 when nothing): no
+    /// PnL is realized on it, and its outcome says it (`Booked::beyond_position`).
+    pub(super) unheld: f64,
+    /// Rules 32 on, what the settlement that came before the fill said settling it (empty
+    /// when none was held), for the fill's outcome.
+    pub(super) settled: Details,
+}
+
+/// Why an exit fill beyond its slot's position is CRITICAL (rules 31).
+pub(super) const EXIT_BEYOND_POSITION: &str =
+    "the exit filled more than the slot held: PnL is realized on \
+     what it held, and the venue holds the rest, which no slot shows; reconcile with the venue";
+
+impl Booked {
+    /// Says, into `out`, what an exit fill sold beyond its slot's position (`unheld` above 0,
+    /// rules 31): CRITICAL, `unheld_qty`, and the reason unless the report's own total gave one.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn beyond_position(&self, out: &mut KernelOutcome) {
+        out.severity = KernelSeverity::Critical;
+        out.details.push(("unheld_qty", Detail::F64(self.unheld)));
+        if !out.details.iter().any(|(name, _)| *name == "reason") {
+            out.details
+                .push(("reason", Detail::Static(EXIT_BEYOND_POSITION)));
+        }
+    }
+
+    /// Says what report `ev`, partly booked already, was charged (`prorated`): `fee_charged`
+    /// for the `booked_qty` of it, of the `reported_fee` (rules 9 on).
+    #[cold]
+    pub(super) fn charged_part(&self, details: &mut Details, qty: f64, ev: &VenueEvent) {
+        details.push(("fee_charged", Detail::F64(self.fee)));
+        details.push(("reported_fee", Detail::F64(ev.fee.unwrap_or(0.0))));
+        details.push(("booked_qty", Detail::F64(qty)));
+    }
+}
+
+/// How close two quantities around `size` must be to count as equal (fills arrive as floats
+/// from venues): 1e-9 of it, at least [`QTY_EPS`]. A fill's running total this close to its
+/// order's size completes the order.
+#[inline(always)]
+pub(super) fn size_tolerance(size: f64) -> f64 {
+    QTY_EPS.max(size * 1e-9)
+}
+
+/// The transition details of a fill.
+pub(super) fn fill_details(
+    qty: f64,
+    price: f64,
+    filled: f64,
+    order_size: f64,
+) -> TransitionDetails {
+    TransitionDetails::Fill {
+        fill_qty: qty,
+        fill_price: price,
+        filled_size: filled,
+        order_size,
+        fee_charged: None,
+    }
+}
+
+/// Adds to the fill's transition `moved` the fee the kernel charged of a report it booked in
+/// part (called when `prorated`): a strategy hears that fee, and the outcome of an intent keeps
+/// no details of the fills the venue answered it with. Out of line: the common path is a fill
+/// booked whole.
+#[cold]
+#[inline(never)]
+pub(super) fn fee_charged(moved: Option<&mut KernelTransition>, fee: f64) {
+    if let Some(KernelTransition {
+        details: TransitionDetails::Fill { fee_charged, .. },
+        ..
+    }) = moved
+    {
+        *fee_charged = Some(fee);
+    }
+}
+
+impl Kernel {
+    /// The status a FILL stating none says, read from the sizes against the order it names,
+    /// working or kept after it ended: PARTIALLY_FILLED while the order has more than the
+    /// completion tolerance left after it, else FILLED (the kind's own, also for an order the
+    /// kernel does not hold). A FILL made without a status said FILLED, and from rules 34 a
+    /// part fill so made with its running total ended its order there, its rest lost (from
+    /// rules 36, an order in doubt's doubt): the bindings give an event made without a status
+    /// this one before the kernel takes (and logs) it.
+    pub fn fill_status_by_sizes(&self, ev: &VenueEvent) -> VenueOrderStatus {
+        let sid = match self.by_client_id.get(&ev.venue_client_id) {
+            Some(&sid) => Some(sid),
+            None if ev.venue_client_id.is_empty() => self.working_by_venue_id(&ev.venue_order_id),
+            None => None,
+        };
+        // After it: the running total it states, else what is booked and its size (a resend
+        // stating its total reads as the fill it repeats).
+        let after = |o: &VenueOrder| {
+            if ev.filled_size > 0.0 {
+                ev.filled_size
+            } else {
+                o.filled_size + ev.size
+            }
+        };
+        // The order it names working, else one kept after it ended (found as a late fill is):
+        // that one's part fill said FILLED, which ends an order in doubt (rules 36).
+        let kept = || {
+            let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
+            let key = match self.ended.by_client(c) {
+                None if c.is_empty() => self.ended.by_venue(v),
+                key => key,
+            };
+            key.and_then(|k| self.ended.get(k)).map(|k| &k.order)
+        };
+        let order = match sid {
+            Some(sid) => self.slots[sid].active_order(),
+            None => kept(),
+        };
+        match order {
+            Some(o) if o.size - after(o) > size_tolerance(o.size) => {
+                VenueOrderStatus::PartiallyFilled
+            }
+            _ => VenueOrderStatus::Filled,
+        }
+    }
+
+    /// Whether `diff` is less than half a lot of `asset` (any `diff` when no lot is set): off
+    /// the lot grid by less, a size is float noise; by a whole lot, it is what the venue did.
+    pub(super) fn below_half_a_lot(&self, asset: &str, diff: f64) -> bool {
+        let lot = self.limits_for(asset).lot_step;
+        lot <= 0.0 || diff.abs() < lot / 2.0
+    }
+
+    /// What slot `sid` holds once exit `order`'s fill of `qty` is booked. A fill completing
+    /// an exit whose rest of the position is within float error of nothing (the whole
+    /// position's bound, [`whole_position`]) and under half the asset's lot leaves nothing: the
+    /// fills' sizes add up to the position only within float error, and a few 1e-9 left would
+    /// keep the slot open after its exit filled. A deliberate partial exit leaves a lot or
+    /// more.
+    #[inline]
+    pub(super) fn after_exit_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
+        let rest = self.slots[sid].size - qty;
+        if rest <= QTY_EPS || rest > QTY_EPS.max(order.size * 1e-13) {
+            return rest;
+        }
+        let completes = order.size - (order.filled_size + qty) <= size_tolerance(order.size);
+        if completes && self.below_half_a_lot(&order.asset, rest) {
+            0.0
+        } else {
+            rest
+        }
+    }
+
+    /// Notes what a reconciliation fill of `order` covers (see `covered_by_reconciliation`).
+    pub(super) fn note_reconciliation(&mut self, ev: &VenueEvent, order: &VenueOrder) {
+        if ev.filled_size > 0.0 && is_reconciliation(ev) {
+            let upto = self
+                .ended
+                .reconciled
+                .entry(order.client_order_id.clone())
+                .or_insert(0.0);
+            *upto = upto.max(ev.filled_size);
+        }
+    }
+
+    /// What slot `sid` holds once `order`'s fill of `qty` is booked: its size plus an entry's
+    /// fill, or what an exit's leaves ([`Kernel::after_exit_fill`]).
+    #[inline]
+    pub(super) fn size_after_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
+        if order.is_entry {
+            self.slots[sid].size + qty
+        } else {
+            self.after_exit_fill(sid, order, qty)
+        }
+    }
+
+    /// Books `qty` of `order` at `ev.price` on slot `sid`: the position, its PnL and fees,
+    /// the account, the fee waiting for settlement and the index of open slots. `size_after`:
+    /// what the slot then holds ([`Kernel::size_after_fill`], which the caller judged the fill
+    /// by). `partly`: what the report's interval left uncovered is less than its size
+    /// (`Placed`): for a per-fill report, its fill was partly booked already by an earlier
+    /// report. The caller counts the slot again once it has booked the fill on the order too
+    /// (`recount_slot`): one count of both changes. `key_fp`: the fill's key
+    /// ([`VenueEvent::fill_key`]) fingerprinted.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn book_fill(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        size_after: f64,
+        partly: bool,
+        key_fp: u64,
+    ) -> Booked {
+        let liquidity = match ev.metadata.get("liquidity") {
+            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
+            Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("taker") => Liquidity::Taker,
+            _ if order.order_type == OrderType::Limit => Liquidity::Maker,
+            _ => Liquidity::Taker,
+        };
+        let predicted = self.fees.predict(ev.price, qty, liquidity);
+        // A report partly booked already (resent or overlapping an earlier one, `Covered`) is
+        // charged its fee for the part booked: the earlier report charged the rest, and
+        // charged whole, the account would pay the overlap twice.
+        let (fee, prorated) = match ev.fee {
+            None => (predicted, false),
+            Some(f) if partly && !is_reconciliation(ev) => (f * qty / ev.size, true),
+            Some(f) => (f, false),
+        };
+        self.note_reconciliation(ev, order);
+
+        let slot = &mut self.slots[sid];
+        let mut realized = 0.0;
+        let mut unheld = 0.0;
+        if order.is_entry {
+            let total = size_after;
+            slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
+            slot.size = total;
+            // What the entry filled in all: a late fill may come after exits took some.
+            slot.initial_size += qty;
+        } else {
+            // A fill beyond what the slot holds (an exit the venue does not cap, after a late
+            // fill of an earlier exit took part of the position) realizes PnL on what it held:
+            // the rest sold a position the trade never had.
+            if qty - slot.size > size_tolerance(slot.size) {
+                unheld = qty - slot.size;
+            }
+            realized = slot.side.sign() * (ev.price - slot.entry_price) * (qty - unheld);
+            slot.realized_pnl += realized;
+            slot.size = size_after;
+            slot.leg_taken += qty;
+            if slot.size <= QTY_EPS {
+                slot.size = 0.0;
+            }
+        }
+        slot.fees_paid += fee;
+        // A position opening takes its asset's latest mark, so its PnL is not shown at the
+        // fill's price until the next mark.
+        if order.is_entry && slot.mark_price == 0.0 && !self.marks.is_empty() {
+            slot.mark_price = mark_of(&self.marks, &slot.asset);
+        }
+        let mark = if slot.mark_price > 0.0 {
+            slot.mark_price
+        } else {
+            ev.price
+        };
+        slot.unrealized_pnl = slot.side.sign() * (mark - slot.entry_price) * slot.size;
+        let holds = slot.size > QTY_EPS;
+        // The open set of the slot's asset knows the asset's print (nothing below reads the
+        // open slots): the asset is hashed again only when it has no set.
+        let print = self.update_open_index(sid, holds);
+        self.account.k_realized_pnl += realized;
+        self.account.k_fees_paid += fee;
+        self.account.bump(ev.timestamp);
+        self.dirty.account = true;
+        self.counters.fills += 1;
+        let fill_key = ev.fill_key();
+        if ev.fee.is_none() {
+            // The fill is known by its asset too, and a report partly booked by its size: its
+            // fee is settled for the whole report.
+            let asset = print.unwrap_or_else(|| asset_print(&self.slots[sid].asset));
+            let whole = partly && !is_reconciliation(ev);
+            let report_size = if whole { ev.size } else { 0.0 };
+            self.remember_unsettled(
+                fill_key.clone(),
+                key_fp,
+                Unsettled::one(UnsettledFill {
+                    slot_id: sid,
+                    trade_id: self.slots[sid].trade_id.clone(),
+                    predicted_fee: fee,
+                    price: ev.price,
+                    qty,
+                    liquidity_maker: liquidity == Liquidity::Maker,
+                    asset,
+                    report_size,
+                    rate: PredictedRate::of(self.fees.rate(liquidity)),
+                }),
+            );
+        } else {
+            // Nothing waits for a settlement: one sent for it is answered as such, not held
+            // for a fill that will not come.
+            let asset = asset_print(&self.slots[sid].asset);
+            self.early_settlements
+                .settled_both_ways(fill_key, asset, true);
+        }
+        // A settlement that came before the fill settles it now, as it would have coming after;
+        // the fill's journal row says what it charged (its own row, held, charged nothing), so
+        // the rows still add up to K.
+        let mut settled = Details::new();
+        let mut fee = fee;
+        if !self.early_settlements.held.is_empty() {
+            let predicted = ev.fee.is_none();
+            // The fee of the whole report, as its settlement states it.
+            let whole = match ev.fee {
+                Some(f) => f,
+                None if partly && qty > 0.0 => fee * ev.size / qty,
+                None => fee,
+            };
+            let asset = self.slots[sid].asset.clone();
+            let early = self.settle_early(fill_key, &asset, predicted, whole, &mut settled);
+            if let Some(charged) = early {
+                fee = charged;
+            }
+        }
+        Booked {
+            fee,
+            prorated,
+            realized,
+            liquidity,
+            unheld,
+            settled,
+        }
+    }
+
+    /// What follows a fill booked on slot `sid`: the slot's commitment (the position at its
+    /// entry price, plus an entry's `working`, what is still working, at [`working_price`]) and
+    /// the fill's running-total keys remembered.
+    #[inline(always)]
+    pub(super) fn after_fill(
+        &mut self,
+        sid: usize,
+        order: &VenueOrder,
+        working: f64,
+        keys: [Option<u64>; 2],
+    ) {
+        let slot = &self.slots[sid];
+        let committed = if order.is_entry {
+            // Only what still works needs the mark (none after a whole fill, the usual case).
+            let at = if working > 0.0 {
+                working_price(order, entry_mark(&self.entry_marks, sid))
+            } else {
+                0.0
+            };
+            held_notional(slot) + working * at
+        } else {
+            held_notional(slot)
+        };
+        self.set_committed(sid, committed);
+        // One by one: a loop over the two took a counter and a bound.
+        let [total, also] = keys;
+        if let Some(k) = total {
+            self.slots[sid].seen_fills.insert(k);
+        }
+        if let Some(k) = also {
+            self.slots[sid].seen_fills.insert(k);
+        }
+    }
+
+    /// The journal's row for a fill of `order` booked as `b`, when the journal is kept.
+    #[inline(always)]
+    pub(super) fn record_fill_row(
+        &mut self,
+        seq: u64,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        b: &Booked,
+    ) {
+        if self.outbox.enabled {
+            self.write_fill_row(seq, ev, sid, order, qty, b);
+        }
+    }
+
+    #[inline(never)]
+    pub(super) fn write_fill_row(
+        &mut self,
+        seq: u64,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        b: &Booked,
+    ) {
+        let slot = &self.slots[sid];
+        let row = FillRow {
+            ts: ev.timestamp,
+            trade_id: &slot.trade_id,
+            slot_id: sid,
+            event_id: &ev.event_id,
+            fill_id: ev.fill_key(),
+            client_order_id: &order.client_order_id,
+            venue_order_id: if ev.venue_order_id.is_empty() {
+                &order.venue_order_id
+            } else {
+                &ev.venue_order_id
+            },
+            asset: &slot.asset,
+            side: order.side,
+            is_entry: order.is_entry,
+            price: ev.price,
+            qty,
+            fee: b.fee,
+            liquidity: b.liquidity.name(),
+            realized_pnl: b.realized,
+        };
+        self.outbox.record_fill(seq, &row);
+    }
+
+    /// A fill of slot `sid`'s working order: its answer in `out`, else the refusal.
+    pub(super) fn apply_fill(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        seq: u64,
+        client: Option<ClientNamed>,
+        key_fp: u64,
+        out: &mut KernelOutcome,
+    ) -> Answered {
+        let order = OrderCopy::of(
+            self.slots[sid]
+                .active_order()
+                .expect("indexed orders are active"),
+        );
+        let covered = self.covered_of(sid, order.is_entry);
+        let client_fp = client.map(|c| c.fp);
+        let (qty, total_key, placed) =
+            self.fill_size(ev, sid, &order, None, covered, seq, client_fp)?;
+        let new_filled = order.filled_size + qty;
+        let complete = order.size - new_filled <= size_tolerance(order.size);
+        let trigger = if complete {
+            Trigger::Fill
+        } else {
+            Trigger::PartialFill
+        };
+        let size_after = self.size_after_fill(sid, &order, qty);
+        let holds = size_after > QTY_EPS;
+        let slot = &self.slots[sid];
+        let legal = next_stage(
+            slot.fsm_state,
+            trigger,
+            Ctx {
+                holds_position: holds,
+            },
+        )
+        .is_some();
+        if !legal {
+            return Err(self.stage_refusal(ev, sid, seq));
+        }
+        // A fill naming a venue id its order does not carry yet teaches the kernel that id
+        // (below), unless a working order carries it. Looked at once: nothing between changes
+        // the order's venue id.
+        let learns_venue_id = !ev.venue_order_id.is_empty() && order.venue_order_id.is_empty();
+        if learns_venue_id {
+            if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
+                return Err(refused);
+            }
+        }
+        let partly = placed.as_ref().is_some_and(|p| p.free < ev.size);
+        let was = engaged(&self.slots[sid]);
+        let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly, key_fp);
+        if let Some(legs) = self.covered.get_mut(sid) {
+            let leg = &mut legs[usize::from(!order.is_entry)];
+            if leg.as_mut().is_some_and(|c| !c.booked(placed)) {
+                *leg = None;
+            }
+        }
+        {
+            let slot = &mut self.slots[sid];
+            let o = slot.active_order_mut().expect("active");
+            o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
+            o.filled_size = new_filled;
+            o.status = if complete {
+                VenueOrderStatus::Filled
+            } else {
+                VenueOrderStatus::PartiallyFilled
+            };
+            if learns_venue_id {
+                debug_assert!(o.venue_order_id.is_empty());
+                // A fill before the ack is how the kernel learns the venue's id: later events
+                // may name the order by it alone.
+                o.venue_order_id = ev.venue_order_id.clone();
+                self.by_venue_id.insert(ev.venue_order_id.clone(), sid);
+            }
+        }
+        if !complete {
+            // A fill completing the order counts the slot once, when the order is off it
+            // (`order_filled`): the counts are sums, so counting in one step ends the same.
+            self.recount_slot(sid, was);
+        }
+        debug_assert_eq!(holds, self.slots[sid].size > QTY_EPS);
+        let working = if complete {
+            0.0
+        } else {
+            order.size - new_filled
+        };
+        let also = also_remembered(ev, total_key);
+        self.after_fill(sid, &order, working, [total_key, also]);
+        let slot = &self.slots[sid];
+        out.reset_ok(sid as i64, slot.trade_id.clone(), slot.fsm_state, seq);
+        if booked.prorated {
+            booked.charged_part(&mut out.details, qty, ev);
+        }
+        if !booked.settled.is_empty() {
+            out.details.append(&mut booked.settled);
+        }
+        if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut out.details) {
+            out.severity = ahead;
+        }
+        if booked.unheld > 0.0 {
+            booked.beyond_position(out);
+        }
+        let moved = self.transition(
+            out,
+            sid,
+            trigger,
+            Ctx {
+                holds_position: holds,
+            },
+            ev.timestamp,
+            &id(""),
+            &ev.event_id,
+            fill_details(qty, ev.price, new_filled, order.size),
+        );
+        debug_assert!(
+            moved || !legal,
+            "checked above with the same stage, trigger and context"
+        );
+        if booked.prorated {
+            fee_charged(out.transitions.last_mut(), booked.fee);
+        }
+        if complete {
+            // The event's client id fingerprinted, when it is the order's.
+            let client = client.filter(|_| ev.venue_client_id == order.client_order_id);
+            let (stated, uncounted) = (ev.filled_size, Some(was));
+            self.order_filled(sid, &order, stated, new_filled, client, uncounted);
+        } else if ev.remaining_size == 0.0
+            && ev.filled_size > 0.0
+            && Self::ends_short(ev, &order, new_filled)
+        {
+            // The venue says the order is over short of its size: it ends. An ordinary
+            // partial fill states a remainder, or no running total.
+            self.end_short(ev, sid, out);
+        }
+        self.record_fill_row(seq, ev, sid, &order, qty, &booked);
+        Ok(())
+    }
+
+    /// Slot `sid`'s working `order` is filled, at `new_filled` (a fill completed it, or a late
+    /// ack cut it to what filled), the report saying so stating the running
+    /// total `stated` (0: none): it is finished and its slot counted again; an exit's leg is
+    /// done, and the trade closed when nothing is left. The caller made its transition, and
+    /// counted the slot after the fill unless it gives `uncounted`: whether the slot was
+    /// [`engaged`] before the fill, which it is then counted from.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    pub(super) fn order_filled(
+        &mut self,
+        sid: usize,
+        order: &VenueOrder,
+        stated: f64,
+        new_filled: f64,
+        client: Option<ClientNamed>,
+        uncounted: Option<bool>,
+    ) {
+        // The client id fingerprinted once (or by the caller: `client`), for its keys here
+        // and its memory as finished.
+        let client_fp = match client {
+            Some(c) => c.fp,
+            None => fingerprint(&order.client_order_id),
+        };
+        // Known as filled at its size, for a status report stating it later, and at the total
+        // this fill stated when that differs (a venue summing its fills states 0.1 + 0.2 for
+        // an order of 0.3, and reports that figure again).
+        let k = completed_key_of(client_fp, order.size);
+        self.slots[sid].seen_fills.insert(k);
+        let near = (stated - order.size).abs() <= size_tolerance(order.size);
+        if stated > 0.0 && stated != order.size && near {
+            let stated = completed_key_of(client_fp, stated);
+            self.slots[sid].seen_fills.insert(stated);
+        }
+        let reconciled = !self.ended.reconciled.is_empty()
+            && self.ended.reconciled.contains_key(&order.client_order_id);
+        // Its venue id, when kept orders (or this one, kept) may share it.
+        let venue_id = (reconciled || !self.ended.by_venue_id.is_empty()).then(|| {
+            let o = self.slots[sid]
+                .active_order()
+                .expect("the filled order is the slot's");
+            o.venue_order_id.clone()
+        });
+        // A reconciliation booked part of it: the venue's own reports of those fills may
+        // still come, and are known as such (`covered_by_reconciliation`) while the order
+        // is kept, full (any other fill of it is an overfill).
+        let done = reconciled.then(|| {
+            let mut o = self.slots[sid]
+                .active_order()
+                .expect("the filled order is the slot's")
+                .clone();
+            o.status = VenueOrderStatus::Filled;
+            Kept {
+                order: o,
+                final_filled: Some(new_filled),
+                stated_total: 0.0,
+                in_doubt: false,
+                fills: self.slots[sid].seen_fills.clone(),
+                leg: self.slots[sid].active_leg_index,
+                counted: (0, 0),
+            }
+        });
+        let shared = venue_id
+            .as_ref()
+            .is_some_and(|v| reconciled && self.venue_id_finished_before(v));
+        let place = client.and_then(|c| c.place);
+        self.finish_order_fp(sid, &order.client_order_id, client_fp, place);
+        if let Some(v) = &venue_id {
+            match done {
+                Some(kept) => {
+                    self.keep_order((sid, order.is_entry, true), kept);
+                    if shared {
+                        self.ended.finished_elsewhere(v);
+                    }
+                }
+                None => self.ended.finished_elsewhere(v),
+            }
+        }
+        // Counted by the caller with what it had left (`recount_slot`), clearing the order
+        // changes the counts only for a remainder within the size's tolerance, or for an
+        // entry leaving its slot holding nothing (no longer engaged).
+        let slot = &mut self.slots[sid];
+        let working = if order.is_entry {
+            &mut slot.active_entry_order
+        } else {
+            &mut slot.active_exit_order
+        };
+        // Dropped where it is (not moved out first).
+        let left = working.as_ref().is_some_and(|o| o.remaining() > 0.0);
+        *working = None;
+        let was = engaged(slot) || order.is_entry;
+        if !order.is_entry {
+            advance_leg(slot);
+            close_if_closed(slot);
+        }
+        match uncounted {
+            // The caller did not count the slot after booking the fill: counted once, from
+            // before it (its order gone and its size moved, its units changed: `count_slot`).
+            Some(before) => self.count_slot(sid, before),
+            None if left || was != engaged(&self.slots[sid]) => self.recount_slot(sid, was),
+            None => {}
+        }
+        if !self.ended.by_key.is_empty() {
+            // A trade closed while a fill of its entry is owed is not free yet.
+            self.sync_free(sid);
+        }
+    }
+
+    /// Whether fill `ev` of `order`, booked to `new_filled` short of the order's size, is the
+    /// venue saying the order is over (the caller checked that it states a running total and
+    /// nothing remaining): its status says FILLED, and its running total is
+    /// what is booked with it, so no fill of the order is missing or resent. A fill without a
+    /// status says FILLED (the kind's own): a venue that builds its partial fills so, with a
+    /// running total, must state PARTIALLY_FILLED or what remains.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn ends_short(ev: &VenueEvent, order: &VenueOrder, new_filled: f64) -> bool {
+        ev.status == VenueOrderStatus::Filled
+            && (ev.filled_size - new_filled).abs() <= size_tolerance(order.size)
+    }
+
+    /// Ends slot `sid`'s working order, booked by fill `ev` short of its size, which the venue
+    /// says is over (`ends_short`): as an expiry without a figure ends it (a cancel ack, when a
+    /// cancel was asked), into `out` after the fill, WARNING with `ended_short`. Kept without a
+    /// figure, so a fill of it after all (the venue said over too soon) is booked as a late
+    /// fill; nothing is owed, its reports having stated what is booked.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn end_short(&mut self, ev: &VenueEvent, sid: usize, out: &mut KernelOutcome) {
+        let order = self.slots[sid]
+            .active_order()
+            .expect("the filled order is the slot's");
+        let (size, filled) = (order.size, order.filled_size);
+        let kind = if order.cancel_requested {
+            KernelEventKind::CancelAck
+        } else {
+            KernelEventKind::Expired
+        };
+        let end = End {
+            kind,
+            figure: 0.0,
+            reason: ENDED_SHORT,
+        };
+        let ended = self.end_order(ev, sid, end, out);
+        debug_assert!(ended, "a working stage takes an expiry and a cancel ack");
+        out.severity = out.severity.max(KernelSeverity::Warning);
+        out.details.push(("ended_short", Detail::Bool(true)));
+        out.details.push(("order_size", Detail::F64(size)));
+        out.details.push(("filled_size", Detail::F64(filled)));
+        if !out.details.iter().any(|(name, _)| *name == "reason") {
+            out.details.push(("reason", Detail::Static(ENDED_SHORT)));
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Market data, control and configuration: mark prices, the edge freeze, the control mode and
+//! journal verbosity, exchange fees, seed capital, market rules and risk limits.
+
+use super::*;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Control {
+    pub mode: ControlMode,
+    pub verbosity: Verbosity,
+    pub debug_clickhouse_enabled: bool,
+    pub source: String,
+    pub frozen: bool,
+    pub freeze_reason: String,
+    pub freeze_asset: String,
+    pub freeze_events: u64,
+    pub updated_seq: u64,
+}
+
+impl Control {
+    /// Names `asset`, its edge `edge_bps` below `threshold`, as what holds the edge freeze.
+    pub(super) fn freeze_for(&mut self, asset: &str, edge_bps: f64, threshold: f64) {
+        self.freeze_reason = format!("edge {edge_bps:.4} bps below threshold {threshold:.4} bps");
+        self.freeze_asset = asset.to_string();
+    }
+
+    /// Lifts the edge freeze.
+    pub(super) fn lift_freeze(&mut self) {
+        self.frozen = false;
+        self.freeze_reason.clear();
+        self.freeze_asset.clear();
+    }
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control {
+            mode: ControlMode::Paper,
+            verbosity: Verbosity::Normal,
+            debug_clickhouse_enabled: true,
+            source: "default".into(),
+            frozen: false,
+            freeze_reason: String::new(),
+            freeze_asset: String::new(),
+            freeze_events: 0,
+            updated_seq: 0,
+        }
+    }
+}
+
+impl Kernel {
+    pub fn mark_price(&mut self, asset: &str, price: f64, ts: f64) -> KernelResult<usize> {
+        check_asset(asset)?;
+        if !price.is_finite() || price <= 0.0 {
+            return Err(KernelError::invalid(
+                "price",
+                shown(price),
+                "must be a finite positive number",
+            ));
+        }
+        check_number("price", price, 0.0)?;
+        check_timestamp("timestamp", ts)?;
+        self.seq += 1;
+        self.account.note_input_time(ts);
+        match self.marks.get_mut(asset) {
+            Some(m) => *m = price,
+            None => {
+                self.marks.insert(id(asset), price);
+            }
+        }
+        let Some(set) = self.open_by_asset.get(asset) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for i in set.iter() {
+            let s = &mut self.slots[i];
+            s.mark_price = price;
+            s.unrealized_pnl = s.side.sign() * (price - s.entry_price) * s.size;
+            if self.dirty.enabled && !self.dirty.flags[i] {
+                self.dirty.flags[i] = true;
+                self.dirty.slots.push(i);
+            }
+            n += 1;
+        }
+        self.dirty.account |= n > 0 && self.dirty.enabled;
+        Ok(n)
+    }
+
+    /// The measured edge of `asset` changed. Below the configured threshold the kernel
+    /// freezes (entries refused) and asks to cancel every working order.
+    pub fn on_edge_update(
+        &mut self,
+        asset: &str,
+        edge_bps: f64,
+        ts: f64,
+    ) -> KernelResult<KernelOutcome> {
+        // An asset as `mark_price` takes one: a blank one would freeze the kernel naming none.
+        check_asset(asset)?;
+        check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;
+        check_timestamp("timestamp", ts)?;
+        self.seq += 1;
+        let mut out = self.simple_outcome();
+        let Some(threshold) = self.risk.edge_freeze_threshold_bps else {
+            return Ok(out);
+        };
+        if edge_bps < threshold {
+            self.edge_below.insert(id(asset), edge_bps);
+            if !self.control.frozen {
+                self.control.frozen = true;
+                self.control.freeze_events += 1;
+                self.control.freeze_for(asset, edge_bps, threshold);
+                self.dirty.control = true;
+                out.details.push(("frozen", Detail::Bool(true)));
+            }
+            // Cancel every working order (repeat requests are harmless; venues answer them).
+            let mut ids: Vec<usize> = self.by_client_id.values().copied().collect();
+            ids.sort_unstable();
+            ids.dedup();
+            for sid in ids {
+                let stage = self.slots[sid].fsm_state;
+                if !fsm::CANCELLABLE.contains(&stage) {
+                    continue;
+                }
+                let Some(o) = self.slots[sid].active_order_mut() else {
+                    continue;
+                };
+                if o.cancel_requested {
+                    continue;
+                }
+                o.cancel_requested = true;
+                let order = o.clone();
+                let ctx = Ctx {
+                    holds_position: self.slots[sid].size > QTY_EPS,
+                };
+                let d = TransitionDetails::Reason(Detail::Static("edge_freeze"));
+                self.transition(
+                    &mut out,
+                    sid,
+                    Trigger::CancelRequest,
+                    ctx,
+                    ts,
+                    &id(""),
+                    &id(""),
+                    d,
+                );
+                self.counters.cancels_requested += 1;
+                out.cancels.push(order);
+            }
+        } else {
+            self.edge_below.remove(asset);
+            if self.control.frozen && self.control.freeze_asset == asset {
+                // Another asset's edge still below keeps the freeze, naming it.
+                if let Some((below, &edge)) = self.edge_below.iter().next() {
+                    self.control.freeze_for(below, edge, threshold);
+                } else {
+                    self.control.lift_freeze();
+                    out.details.push(("frozen", Detail::Bool(false)));
+                }
+                self.dirty.control = true;
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn update_control(
+        &mut self,
+        mode: Option<ControlMode>,
+        verbosity: Option<Verbosity>,
+        debug: Option<bool>,
+        source: &str,
+        ts: f64,
+    ) {
+        let seq = self.next_seq();
+        if let Some(m) = mode {
+            self.control.mode = m;
+        }
+        if let Some(v) = verbosity {
+            self.control.verbosity = v;
+            self.outbox.verbosity = v;
+        }
+        if let Some(d) = debug {
+            self.control.debug_clickhouse_enabled = d;
+        }
+        self.control.source = source.to_string();
+        self.control.updated_seq = seq;
+        self.dirty.control = true;
+        self.sync_outbox_gate();
+        if self.outbox.enabled {
+            let row = ControlRow {
+                ts,
+                mode: self.control.mode,
+                verbosity: self.control.verbosity,
+                debug_clickhouse_enabled: self.control.debug_clickhouse_enabled,
+                source: source.to_string(),
+            };
+            self.outbox.record_control(seq, &row);
+        }
+    }
+
+    pub(super) fn sync_outbox_gate(&mut self) {
+        self.outbox.enabled = self.journal_attached && self.control.debug_clickhouse_enabled;
+        self.outbox.verbosity = self.control.verbosity;
+    }
+
+    /// Whether a journal is attached (the control plane may still hold journaling off).
+    pub fn journal_attached(&self) -> bool {
+        self.journal_attached
+    }
+
+    pub fn set_journal_enabled(&mut self, enabled: bool) {
+        self.journal_attached = enabled;
+        self.sync_outbox_gate();
+    }
+
+    pub fn set_projection_enabled(&mut self, enabled: bool) {
+        let n = self.slots.len();
+        self.dirty = Dirty {
+            enabled,
+            flags: vec![false; if enabled { n } else { 0 }],
+            ..Dirty::default()
+        };
+        if enabled {
+            self.dirty.account = true;
+            self.dirty.control = true;
+        }
+    }
+
+    pub fn set_exchange_config(&mut self, fields: &[(String, f64)]) -> KernelResult<()> {
+        let next = self.fees.config.with_updates(fields)?;
+        self.seq += 1;
+        self.fees.config = next;
+        Ok(())
+    }
+
+    pub fn set_seed_capital(&mut self, capital: f64) -> KernelResult<()> {
+        check_number("capital", capital, 0.0)?;
+        self.seq += 1;
+        self.account.seed_capital = capital;
+        self.account.bump(self.account.last_update_time);
+        self.dirty.account = true;
+        Ok(())
+    }
+
+    pub fn set_market_limits(&mut self, asset: &str, fields: &[(String, f64)]) -> KernelResult<()> {
+        check_asset(asset)?;
+        let m = MarketLimits::from_fields(fields)?;
+        self.seq += 1;
+        self.market_limits.insert(id(asset), m);
+        Ok(())
+    }
+
+    pub fn risk_updates(&self, updates: &[(String, ConfigValue)]) -> KernelResult<RiskLimits> {
+        self.risk.with_updates(updates)
+    }
+
+    pub fn set_risk_limits(&mut self, limits: RiskLimits) {
+        self.seq += 1;
+        // Turning the edge freeze off lifts a freeze in place: no edge update lifts a freeze
+        // while the rule is off.
+        if limits.edge_freeze_threshold_bps.is_none() {
+            // No edge is judged while the rule is off.
+            self.edge_below.clear();
+            if self.control.frozen {
+                self.control.lift_freeze();
+                self.dirty.control = true;
+            }
+        }
+        self.risk = limits;
+    }
+}

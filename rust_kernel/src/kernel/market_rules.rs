@@ -1,0 +1,172 @@
+//! The venue's market rules applied to an order before it is sent: its size on the lot grid,
+//! its price on the tick, and the venue's floor (minimum quantity and notional), under which
+//! an order is skipped as BELOW_MIN_NOTIONAL rather than sent.
+
+use super::*;
+
+/// Why an intent's `target_size` at or below [`QTY_EPS`] is refused (rules 8 on).
+pub(super) const TOO_SMALL: &str = "at or below the smallest size the kernel trades (1e-9)";
+
+/// The size an exit of the whole position `size` sends: the lot's multiple it is within float
+/// error of (legs taken off 1.0 leave 0.39999999999999997, which a venue on a 0.1 lot
+/// refuses); a size off the grid by more (a loaded slot, a lot changed since the entry) goes
+/// out as it is. Float error is a few hundred units of the size's last place at most: a wider
+/// tolerance would take one lot more than the position where rounding goes a lot up.
+pub(super) fn whole_position(size: f64, lot_step: f64) -> f64 {
+    let on_grid = round_down_to_step(size, lot_step);
+    if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-13) {
+        on_grid
+    } else {
+        size
+    }
+}
+
+impl Kernel {
+    pub(super) fn limits_for(&self, asset: &str) -> MarketLimits {
+        match self.market_limits.get(asset) {
+            Some(m) => m.clone(),
+            None => MarketLimits {
+                lot_step: self.fees.config.lot_step,
+                tick_size: self.fees.config.tick_size,
+                min_qty: 0.0,
+                min_notional: self.fees.config.min_notional,
+            },
+        }
+    }
+
+    /// Rules 3 on, the refusal of a LIMIT intent whose price the venue's tick takes to zero
+    /// (a buy below one tick): sent, it was an order at price 0. Inlined: a MARKET intent
+    /// (or an older log's) is let through at one look, the rest out of line.
+    #[inline(always)]
+    pub(super) fn limit_off_tick(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        m: &MarketLimits,
+        side: OrderSide,
+        seq: u64,
+    ) -> Option<KernelOutcome> {
+        if intent.order_type != OrderType::Limit {
+            return None;
+        }
+        self.limit_off_tick_priced(intent, sid, m, side, seq)
+    }
+
+    /// [`Kernel::limit_off_tick`] for a LIMIT intent.
+    #[inline(never)]
+    pub(super) fn limit_off_tick_priced(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        m: &MarketLimits,
+        side: OrderSide,
+        seq: u64,
+    ) -> Option<KernelOutcome> {
+        let price = round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell);
+        if price > 0.0 {
+            return None;
+        }
+        let mut d = detail_field("limit_price", intent.limit_price);
+        d.push(("tick_size", Detail::F64(m.tick_size)));
+        d.push((
+            "reason",
+            Detail::Static("the venue's tick takes this price to zero"),
+        ));
+        Some(self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::InvalidIntent,
+            KernelSeverity::Error,
+            d,
+            seq,
+        ))
+    }
+
+    /// The price an order's notional is judged at: a MARKET order's reference, a LIMIT
+    /// order's price as it goes out, on the tick (so a buy the tick takes under the minimum
+    /// notional is not sent for the venue to refuse).
+    pub(super) fn order_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
+        Self::sent_price(intent, m, side)
+    }
+
+    /// The price an order for `intent` goes out at: a MARKET order's reference, a LIMIT
+    /// order's limit on the tick (down for buys, up for sells).
+    pub(super) fn sent_price(intent: &Intent, m: &MarketLimits, side: OrderSide) -> f64 {
+        match intent.order_type {
+            OrderType::Market => intent.reference_price,
+            OrderType::Limit => {
+                round_price_to_tick(intent.limit_price, m.tick_size, side == OrderSide::Sell)
+            }
+        }
+    }
+
+    pub(super) fn below_floor(m: &MarketLimits, qty: f64, price: f64) -> bool {
+        Self::below_min_qty(m, qty) || qty * price + 1e-9 < m.min_notional
+    }
+
+    /// The smallest size the venue takes at `price`: its minimum quantity and notional, on
+    /// the lot grid (one lot at least); 0 when it states none of them.
+    pub(super) fn least_order(m: &MarketLimits, price: f64) -> f64 {
+        let by_notional = if price > 0.0 {
+            m.min_notional / price
+        } else {
+            0.0
+        };
+        let mut least = round_up_to_step(m.min_qty.max(by_notional), m.lot_step);
+        if m.lot_step > 0.0 && Self::below_floor(m, least, price) {
+            // Rounding up forgives float error, a lot short where the notional is a hair over
+            // whole lots (100 at 33.33333333 is 3.0000000003 lots): one lot more.
+            least = round_up_to_step(least + m.lot_step, m.lot_step);
+        }
+        if least <= QTY_EPS {
+            m.lot_step.max(0.0)
+        } else {
+            least
+        }
+    }
+
+    /// Nothing to send, or less than the venue's minimum quantity.
+    pub(super) fn below_min_qty(m: &MarketLimits, qty: f64) -> bool {
+        qty <= QTY_EPS || qty + QTY_EPS < m.min_qty
+    }
+
+    /// What an order for `intent` is priced at as it goes out: its reference, or its limit.
+    pub(super) fn price_source(intent: &Intent) -> &'static str {
+        match intent.order_type {
+            OrderType::Market => "reference",
+            OrderType::Limit => "limit",
+        }
+    }
+
+    /// The refusal of an order of `qty` below the venue's floor, judged at `(price, source)`:
+    /// the price and what it is (`reference`, `limit`, or rules 33 on a MARKET entry's `mark`).
+    #[cold]
+    pub(super) fn below_floor_outcome(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        m: &MarketLimits,
+        qty: f64,
+        (price, source): (f64, &'static str),
+        seq: u64,
+    ) -> KernelOutcome {
+        let mut d = vec![
+            ("reason", Detail::Static("below floor")),
+            ("qty", Detail::F64(qty)),
+            ("notional", Detail::F64(qty * price)),
+            ("min_qty", Detail::F64(m.min_qty)),
+            ("min_notional", Detail::F64(m.min_notional)),
+            ("lot_step", Detail::F64(m.lot_step)),
+        ];
+        d.push(("floor_price", Detail::F64(price)));
+        d.push(("floor_price_source", Detail::Static(source)));
+        self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::BelowMinNotional,
+            KernelSeverity::Info,
+            d,
+            seq,
+        )
+    }
+}

@@ -1,0 +1,266 @@
+//! The end of a working order: a cancel ack, a reject, an expiry or a rate limit moves its slot
+//! back, keeps the order for its late fills when it reached the venue, and finishes it in the
+//! indexes.
+
+use super::*;
+
+/// How a working order ends (`Kernel::end_order`): as the venue's end of `kind` stating
+/// `figure` filled (0: none) with its `reason`, or, rules 34 on, a fill saying the order is
+/// over short of its size (`Kernel::ends_short`), as an expiry without a figure.
+pub(super) struct End<'a> {
+    pub(super) kind: KernelEventKind,
+    pub(super) figure: f64,
+    pub(super) reason: &'a str,
+}
+
+impl Kernel {
+    // Not inlined: the ends of orders are rare beside acks and fills, whose path it would widen.
+    #[inline(never)]
+    pub(super) fn apply_order_end(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        seq: u64,
+    ) -> KernelOutcome {
+        let mut out = self.slot_outcome(sid, seq);
+        let end = End {
+            kind: ev.kind,
+            figure: ev.filled_size,
+            reason: &ev.reason,
+        };
+        if !self.end_order(ev, sid, end, &mut out) {
+            return self.stage_refusal(ev, sid, seq);
+        }
+        out
+    }
+
+    /// Ends slot `sid`'s working order as `end` says (the venue's end `ev`, or rules 34 on, a
+    /// fill `ev` saying the order is over short of its size), into `out`: its transition, the
+    /// order kept for late fills when it was at the venue, and what the slot commits. False,
+    /// with nothing changed, when the slot's stage takes no such end.
+    pub(super) fn end_order(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        end: End,
+        out: &mut KernelOutcome,
+    ) -> bool {
+        use KernelEventKind as K;
+        let trigger = match end.kind {
+            K::CancelAck => Trigger::CancelAck,
+            K::Reject => Trigger::Reject,
+            K::Expired => Trigger::Expired,
+            _ => Trigger::RateLimited,
+        };
+        let order = self.slots[sid]
+            .active_order()
+            .expect("indexed orders are active")
+            .clone();
+        // An exit ending with nothing held (a late fill of an exit canceled before it took what
+        // was left) closes the trade: POSITION_OPEN at 0 would take no exit and no new trade.
+        let holds = self.slots[sid].size > QTY_EPS;
+        let d = TransitionDetails::Ended {
+            filled_size: order.filled_size,
+            order_size: order.size,
+            reason: end.reason.to_owned(),
+        };
+        if !self.transition(
+            out,
+            sid,
+            trigger,
+            Ctx {
+                holds_position: holds,
+            },
+            ev.timestamp,
+            &id(""),
+            &ev.event_id,
+            d,
+        ) {
+            return false;
+        }
+        close_if_closed(&mut self.slots[sid]);
+        // Whether another order finished with the venue id this one will be kept with.
+        let kept_venue_id = if order.venue_order_id.is_empty() {
+            &ev.venue_order_id
+        } else {
+            &order.venue_order_id
+        };
+        let reused = self.venue_id_finished_before(kept_venue_id);
+        self.finish_order(sid, &order.client_order_id);
+        // An order that was at the venue is kept: a fill may still come for it (see
+        // `apply_late_fill`). One rejected unfilled never traded, nor one rate limited with no
+        // cancel asked (its submit was throttled). A rate limit on an order asked to cancel
+        // before the venue acknowledged it may be the cancel's, the order working at the
+        // venue: it is kept too, so its fills are not lost.
+        let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
+        let reached_venue = match end.kind {
+            K::CancelAck | K::Expired => true,
+            K::Reject => order.filled_size > 0.0 || end.figure > 0.0,
+            _ => maybe_working,
+        };
+        let kept = reached_venue;
+        let mut stated = 0.0;
+        if kept {
+            let mut ended = order.clone();
+            ended.status = match end.kind {
+                K::CancelAck => VenueOrderStatus::Canceled,
+                K::Expired => VenueOrderStatus::Expired,
+                _ => VenueOrderStatus::Rejected,
+            };
+            let key = (sid, order.is_entry, false);
+            let learned = ended.venue_order_id.is_empty()
+                && !ev.venue_order_id.is_empty()
+                && !self.by_venue_id.contains_key(&ev.venue_order_id)
+                && !self.ended.venue_id_claimed(&ev.venue_order_id, Some(key));
+            if learned {
+                ended.venue_order_id = ev.venue_order_id.clone();
+                self.finished_orders.insert(fingerprint(&ev.venue_order_id));
+            }
+            let learned_or_own = learned || !order.venue_order_id.is_empty();
+            // The venue's filled size at the end bounds late fills, unless it says less than
+            // the kernel booked from the venue's own fills: then it is no bound, and said.
+            let tol = size_tolerance(order.size);
+            let short = end.figure > 0.0 && end.figure < order.filled_size - tol;
+            // Less than the kernel booked is no bound, and said here; more than the kernel was
+            // told of (above the order's size too) is said below, once.
+            if short {
+                out.severity = KernelSeverity::Warning;
+                out.details
+                    .push(("venue_filled_size", Detail::F64(end.figure)));
+                out.details.push((
+                    "reason",
+                    Detail::Static(
+                        "the venue reports less filled than the kernel booked from its fills",
+                    ),
+                ));
+            }
+            // Without a figure, the slot waits for what the order's reports stated had filled
+            // (`Kept::stated_total`), said below.
+            let final_filled = (end.figure > 0.0 && !short).then_some(end.figure.min(order.size));
+            if final_filled.is_none() && !short {
+                stated = self
+                    .covered_of(sid, order.is_entry)
+                    .map_or(0.0, |c| c.reach().min(order.size));
+            }
+            self.keep_order(
+                key,
+                Kept {
+                    order: ended,
+                    final_filled,
+                    stated_total: stated,
+                    in_doubt: maybe_working,
+                    fills: self.slots[sid].seen_fills.clone(),
+                    leg: self.slots[sid].active_leg_index,
+                    counted: (0, 0),
+                },
+            );
+            if reused && learned_or_own {
+                self.ended.finished_elsewhere(kept_venue_id);
+            }
+            self.sync_free(sid);
+        } else {
+            self.ended.finished_elsewhere(&order.venue_order_id);
+            if !self.ended.reconciled.is_empty() {
+                self.ended.reconciled.remove(&order.client_order_id);
+            }
+        }
+        if order.is_entry {
+            // Counted off on the side it was counted on, before a slot left holding nothing
+            // turns FLAT.
+            self.set_working(sid, true, None);
+            let slot = &mut self.slots[sid];
+            if !holds {
+                slot.side = TradeSide::Flat;
+            }
+            let n = held_notional(slot);
+            self.set_committed(sid, n);
+        } else {
+            self.set_working(sid, false, None);
+        }
+        if end.figure > order.filled_size + size_tolerance(order.size) {
+            // The order ended at the venue with more filled than the kernel was told of: the
+            // position is off until the missing fill comes, which is applied when it comes
+            // (`apply_late_fill`). What is owed is at most what the order had left.
+            let over = end.figure > order.size + size_tolerance(order.size);
+            let (severity, reason) = if kept && over {
+                (
+                    KernelSeverity::Warning,
+                    "the venue reports more filled than the order's size; what the order had left is applied when its fill comes, and the slot takes no new order until then",
+                )
+            } else if kept {
+                (
+                    KernelSeverity::Warning,
+                    "the venue filled more than the kernel was told; the missing fill is applied when it comes, and the slot takes no new order until then",
+                )
+            } else {
+                (
+                    KernelSeverity::Critical,
+                    "the venue filled more than the kernel was told; reconcile with the venue",
+                )
+            };
+            out.severity = severity;
+            out.details
+                .push(("venue_filled_size", Detail::F64(end.figure)));
+            out.details.push((
+                "unreported_qty",
+                Detail::F64(end.figure.min(order.size) - order.filled_size),
+            ));
+            out.details.push(("reason", Detail::Static(reason)));
+        } else if stated > order.filled_size + size_tolerance(order.size) {
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("reported_filled_size", Detail::F64(stated)));
+            out.details
+                .push(("unreported_qty", Detail::F64(stated - order.filled_size)));
+            out.details
+                .push(("reason", Detail::Static(STATED_NOT_BOOKED)));
+        }
+        if end.kind == K::RateLimited {
+            rate_limited(out, ev, &order.client_order_id);
+            if maybe_working {
+                out.details
+                    .push(("order_kept", Detail::Static(THROTTLED_BEFORE_ACK)));
+                out.details.push(("slot_waits", Detail::Static(IN_DOUBT)));
+            }
+        }
+        true
+    }
+
+    pub(super) fn finish_order(&mut self, sid: usize, client_order_id: &Id) {
+        self.finish_order_fp(sid, client_order_id, fingerprint(client_order_id), None);
+    }
+
+    /// [`Kernel::finish_order`] with the client id's [`fingerprint`], `client_fp`, made.
+    /// `place`: where [`OrderIndex`]'s table holds the client id, when known. Only a fill's
+    /// lookup gives one, and nothing between it and here adds to the index (ids are added by
+    /// `send_order` and `replace_slots` only); a path that does must pass None, as the place
+    /// is checked in debug builds alone.
+    pub(super) fn finish_order_fp(
+        &mut self,
+        sid: usize,
+        client_order_id: &Id,
+        client_fp: u64,
+        place: Option<usize>,
+    ) {
+        match place {
+            Some(p) => self.by_client_id.remove_at(p, client_order_id),
+            None => {
+                self.by_client_id.remove(client_order_id);
+            }
+        }
+        if let Some(o) = self.slots[sid].active_order() {
+            let v = &o.venue_order_id;
+            if !v.is_empty() {
+                self.by_venue_id.remove(v);
+                if v == client_order_id {
+                    // A venue naming the order by its client id: one fingerprint, inserted
+                    // once (a second insert of it would find it and change nothing).
+                    self.finished_orders.insert(client_fp);
+                    return;
+                }
+                self.finished_orders.insert(fingerprint(v));
+            }
+        }
+        self.finished_orders.insert(client_fp);
+    }
+}

@@ -1,0 +1,326 @@
+//! Building and sending an order: its client order id (`<kernel_id>-<n>`), its fields, the
+//! REQUEST and SUBMIT transitions, and its place in the order indexes.
+
+use super::*;
+
+/// Whether none of `o`'s four ids is shared: then, every other field being plain data
+/// (checked by name and type below), its bitwise copy is its clone and owns nothing
+/// ([`OrderCopy`], [`put_order_clone`]).
+#[inline(always)]
+pub(super) fn ids_own_nothing(o: &VenueOrder) -> bool {
+    !(o.client_order_id.is_heap_allocated()
+        | o.venue_order_id.is_heap_allocated()
+        | o.trade_id.is_heap_allocated()
+        | o.asset.is_heap_allocated())
+}
+
+/// A working order's copy for a fill's steps to read while the slot's own changes (see
+/// `apply_fill`): the same as its clone. An order whose four ids own nothing (inline: every
+/// id the kernel makes, and a venue's of up to 23 bytes) is copied bitwise, as `Id`'s clone
+/// copies each such id, and its copy frees nothing when dropped; any other is cloned, and
+/// the clone dropped as usual. A derived clone took some 60 instructions and its drop 14,
+/// each id's storage looked at in turn.
+pub(super) struct OrderCopy {
+    pub(super) order: std::mem::ManuallyDrop<VenueOrder>,
+    /// Whether `order` is a clone, dropped with the copy.
+    pub(super) cloned: bool,
+}
+
+impl OrderCopy {
+    #[inline(always)]
+    pub(super) fn of(o: &VenueOrder) -> Self {
+        if ids_own_nothing(o) {
+            OrderCopy {
+                // SAFETY: the ids own nothing (`ids_own_nothing`, just above), so the bitwise copy is
+                // each id's clone (`Id::clone` copies an inline id so), and
+                // every other field is `Copy` data: the copy is `o.clone()`. It is never
+                // dropped (`cloned` false), so nothing is freed twice.
+                order: std::mem::ManuallyDrop::new(unsafe { std::ptr::read(o) }),
+                cloned: false,
+            }
+        } else {
+            OrderCopy {
+                order: std::mem::ManuallyDrop::new(o.clone()),
+                cloned: true,
+            }
+        }
+    }
+}
+
+/// `*place = Some(o.clone())`, the order `place` held dropped first, made as [`OrderCopy`]
+/// copies an order: where `o`'s four ids own nothing (inline text: every id the kernel
+/// makes), its bits written straight into `place`, each id's clone then being its bits; any
+/// other order cloned. The copy is owned, dropped as the clone would be: it frees nothing
+/// where its ids own nothing. For the slot's copy of a sent order (`set_working_to`), where
+/// the derived clone took some 70 instructions, built aside and moved in, and a bitwise copy
+/// made aside was still copied through the stack (the two ways' copies joined there).
+#[inline(always)]
+pub(super) fn put_order_clone(place: &mut Option<VenueOrder>, o: &VenueOrder) {
+    *place = None;
+    if ids_own_nothing(o) {
+        // SAFETY: `place` holds None (just above), which owns nothing, so it is written over
+        // without a drop. As in `OrderCopy::of`: the ids own nothing (`ids_own_nothing`, just above), so
+        // the bitwise copy is each id's clone, and every other field is plain data (checked
+        // below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
+        // nothing twice.
+        unsafe { std::ptr::write(place, Some(std::ptr::read(o))) }
+    } else {
+        *place = Some(o.clone());
+    }
+}
+
+// Only the ids of a `VenueOrder` may own anything: its every other field is named here with a
+// type that needs no drop, so a field added fails to compile until it is looked at for
+// `OrderCopy`.
+const _: () = {
+    const fn plain<T>() -> bool {
+        !std::mem::needs_drop::<T>()
+    }
+    #[allow(dead_code)]
+    fn fields(o: VenueOrder) {
+        let VenueOrder {
+            client_order_id: _,
+            venue_order_id: _,
+            trade_id: _,
+            asset: _,
+            slot_id: _,
+            side: _,
+            order_type: _,
+            price: _,
+            reference_price: _,
+            size: _,
+            filled_size: _,
+            avg_fill_price: _,
+            status: _,
+            reduce_only: _,
+            cancel_requested: _,
+            created_at: _,
+            is_entry: _,
+        } = o;
+    }
+    assert!(plain::<OrderSide>() && plain::<OrderType>() && plain::<VenueOrderStatus>());
+};
+
+impl std::ops::Deref for OrderCopy {
+    type Target = VenueOrder;
+
+    #[inline(always)]
+    fn deref(&self) -> &VenueOrder {
+        &self.order
+    }
+}
+
+impl Drop for OrderCopy {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if self.cloned {
+            // SAFETY: a clone owns its ids, dropped once, here.
+            unsafe { std::mem::ManuallyDrop::drop(&mut self.order) }
+        }
+    }
+}
+
+impl Kernel {
+    /// The counter of a client id this kernel's id makes (`<kernel_id>-<n>`, see `new_order`).
+    pub(super) fn own_counter(&self, client_order_id: &str) -> Option<u64> {
+        let digits = client_order_id
+            .strip_prefix(self.kernel_id.as_str())?
+            .strip_prefix('-')?;
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    }
+
+    /// The order an accepted ENTER or EXIT sends, written into `submit` (its answer's, where
+    /// the caller hands it to the venue): built there, not moved there from a copy.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new_order(
+        &mut self,
+        intent: &Intent,
+        sid: usize,
+        side: OrderSide,
+        qty: f64,
+        exit: Option<bool>,
+        m: &MarketLimits,
+        submit: &mut Option<VenueOrder>,
+    ) {
+        // `exit`: None for an entry, else whether the exit goes out reduce-only.
+        // Wrapping: a loaded slot may carry an id with the largest counter (`own_counter`).
+        self.order_counter = self.order_counter.wrapping_add(1);
+        let client_order_id = self
+            .order_ids
+            .get_or_insert_with(|| CounterIds::new(&self.kernel_id, "-"))
+            .make_next(self.order_counter);
+        let price = Self::sent_price(intent, m, side);
+        *submit = Some(VenueOrder {
+            client_order_id,
+            venue_order_id: id(""),
+            slot_id: sid,
+            trade_id: self.slots[sid].trade_id.clone(),
+            asset: self.slots[sid].asset.clone(),
+            side,
+            order_type: intent.order_type,
+            price,
+            reference_price: intent.reference_price,
+            size: qty,
+            filled_size: 0.0,
+            avg_fill_price: 0.0,
+            status: VenueOrderStatus::New,
+            reduce_only: exit == Some(true),
+            cancel_requested: false,
+            created_at: intent.timestamp,
+            is_entry: exit.is_none(),
+        });
+    }
+
+    /// The order [`Kernel::new_order`] put in an answer's `submit`, for [`Kernel::send_order`]
+    /// and the transitions it writes (given the field, so the answer's other fields may be
+    /// written meanwhile).
+    #[inline(always)]
+    pub(super) fn submitted(submit: &Option<VenueOrder>) -> &VenueOrder {
+        let Some(order) = submit.as_ref() else {
+            unreachable!("new_order puts the order in submit")
+        };
+        order
+    }
+
+    /// An accepted ENTER or EXIT goes out: the request and submit transitions, into `out`
+    /// (its stage with them), then the order is registered (rate window, order index, the
+    /// slot's active order). The order is the one [`Kernel::new_order`] put in `out`'s
+    /// `submit` (built there, where it stays for the caller to hand to the venue).
+    pub(super) fn send_order(
+        &mut self,
+        sid: usize,
+        request: Trigger,
+        ctx: Ctx,
+        intent: &Intent,
+        out: &mut KernelOutcome,
+    ) {
+        if !self.request_and_submit(out, sid, request, ctx, intent) {
+            self.request_then_submit(out, sid, request, ctx, intent);
+        }
+        self.rate.record(intent.timestamp);
+        // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
+        // its place in the index is the counter's last three digits, not read from its text.
+        let place = (self.order_counter % ORDER_PLACES as u64) as usize;
+        let order = Self::submitted(&out.submit);
+        self.by_client_id
+            .insert_at(place, order.client_order_id.clone(), sid);
+        self.follow_new_order(sid, order.is_entry);
+        self.set_working_to(sid, order);
+        self.counters.orders_submitted += 1;
+    }
+
+    /// The request and submit transitions of an order sent, written as the two
+    /// [`Kernel::transition`] calls of [`Kernel::request_then_submit`] write them, when the
+    /// table has both moves (an ENTER's from a free slot, an EXIT's from an open one): the
+    /// slot looked up, the room made and the slot marked dirty once for both, the submit's
+    /// details written in place from the order in `out.submit`. False, changing nothing,
+    /// when either move is not in the table.
+    #[inline(always)]
+    pub(super) fn request_and_submit(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        request: Trigger,
+        ctx: Ctx,
+        intent: &Intent,
+    ) -> bool {
+        let ts = intent.timestamp;
+        let slot = &mut self.slots[sid];
+        let prev = slot.fsm_state;
+        let Some(mid) = next_stage(prev, request, ctx) else {
+            return false;
+        };
+        let Some(next) = next_stage(mid, Trigger::Submit, ctx) else {
+            return false;
+        };
+        slot.fsm_state = next;
+        // The second move's test of the time finds it taken already.
+        if ts > slot.last_event_time {
+            slot.last_event_time = ts;
+        }
+        follow_free(&mut self.free, sid, prev, mid);
+        follow_free(&mut self.free, sid, mid, next);
+        let order = Self::submitted(&out.submit);
+        let transitions = &mut out.transitions;
+        transitions.reserve(2);
+        let len = transitions.len();
+        let spare = transitions.spare_capacity_mut();
+        let (first, second) = (spare[0].as_mut_ptr(), spare[1].as_mut_ptr());
+        // SAFETY: `first` and `second` are the vector's free places at `len` and `len + 1`,
+        // within its capacity (two reserved), each written whole (`write_transition!`) before
+        // the length takes them in.
+        unsafe {
+            write_transition!(
+                first,
+                ts,
+                slot.trade_id.clone(),
+                sid,
+                (prev, mid, request),
+                intent.intent_id.clone(),
+                id(""),
+                TransitionDetails::Empty,
+            );
+            write_transition!(
+                second,
+                ts,
+                slot.trade_id.clone(),
+                sid,
+                (mid, next, Trigger::Submit),
+                intent.intent_id.clone(),
+                id(""),
+                TransitionDetails::Submit {
+                    client_order_id: order.client_order_id.clone(),
+                    qty: order.size,
+                },
+            );
+            transitions.set_len(len + 2);
+        }
+        out.state = next;
+        // Once: a second mark of the same slot changes nothing.
+        self.dirty.slot(sid);
+        true
+    }
+
+    /// The request and submit transitions one by one: where [`Kernel::request_and_submit`]
+    /// finds a move not in the table (each then made or not on its own).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn request_then_submit(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        request: Trigger,
+        ctx: Ctx,
+        intent: &Intent,
+    ) {
+        let order = Self::submitted(&out.submit);
+        let details = TransitionDetails::Submit {
+            client_order_id: order.client_order_id.clone(),
+            qty: order.size,
+        };
+        let no_event = id("");
+        self.transition(
+            out,
+            sid,
+            request,
+            ctx,
+            intent.timestamp,
+            &intent.intent_id,
+            &no_event,
+            TransitionDetails::Empty,
+        );
+        self.transition(
+            out,
+            sid,
+            Trigger::Submit,
+            ctx,
+            intent.timestamp,
+            &intent.intent_id,
+            &no_event,
+            details,
+        );
+    }
+}

@@ -1,0 +1,624 @@
+//! Fees waiting for the exchange's FILL_SETTLED: each fill's predicted fee by fill id and
+//! asset ([`Unsettled`]), the settlements that come before their fill
+//! ([`EarlySettlements`]), and the times of funding payments ([`FundingTimes`]).
+
+use super::*;
+
+/// The empty memory of money events' ids ([`MONEY_EVENT_MEMORY`]).
+pub(super) fn money_event_memory() -> RecentSet<Id> {
+    RecentSet::new(MONEY_EVENT_MEMORY)
+}
+
+/// A fill whose fee was predicted and waits for the exchange's FILL_SETTLED.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UnsettledFill {
+    pub slot_id: usize,
+    pub trade_id: Id,
+    pub predicted_fee: f64,
+    pub price: f64,
+    pub qty: f64,
+    pub liquidity_maker: bool,
+    /// The fill's asset, by its fingerprint ([`asset_print`]; rules 19 on): None for a fill
+    /// booked under older rules, which a settlement naming any asset settles, as then. A
+    /// fingerprint, not the text, because every fill waiting carries it and the queue of
+    /// 100,000 of them is what the kernel's cycle waits on memory for most. Not in the
+    /// kernel's serde state, which checkpoints of older builds share: in a checkpoint's last
+    /// part ([`UnsettledTail`]).
+    #[serde(skip)]
+    pub asset: Option<NonZeroU64>,
+    /// The size of the report the fill was booked from, when an earlier report had booked
+    /// the rest of it (`Covered`, rules 19 on): the exchange's fee for the fill id is for the
+    /// whole report, and this fill's share of it is `qty / report_size`. 0 when the report
+    /// was booked whole. In a checkpoint's last part, as `asset`.
+    #[serde(skip)]
+    pub report_size: f64,
+    /// The fee rate the fill was predicted at (rules 29 on; unknown before), which its
+    /// settlement is compared with: a rate changed since (a new fee tier) is not what the
+    /// venue charged the fill. In a checkpoint's last part ([`UnsettledRates`]).
+    #[serde(skip)]
+    pub rate: PredictedRate,
+}
+
+/// The fee rate a waiting fill was predicted at, as an f32 in the padding beside
+/// `liquidity_maker`: the queue of 100,000 waiting fills is what the kernel's cycle waits on
+/// memory for most, and an `Option<f64>` made each of them 16 bytes larger. NaN while not known
+/// (a fill booked under rules 28 or older).
+#[derive(Clone, Copy, Debug)]
+pub struct PredictedRate(pub(super) f32);
+
+impl Default for PredictedRate {
+    fn default() -> Self {
+        PredictedRate(f32::NAN)
+    }
+}
+
+/// Equal when the same bits: two fills of unknown rates are alike.
+impl PartialEq for PredictedRate {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl PredictedRate {
+    pub fn of(rate: f64) -> Self {
+        PredictedRate(rate as f32)
+    }
+
+    /// The rate, when known.
+    pub fn known(self) -> Option<f64> {
+        (!self.0.is_nan()).then_some(f64::from(self.0))
+    }
+
+    /// What a settlement is compared with, the configured rate being `now`: `now` itself when
+    /// the fill was predicted at it (to an f32's precision) or at a rate not known, else the
+    /// rate it was predicted at.
+    pub fn against(self, now: f64) -> f64 {
+        if self.0.is_nan() || self.0 == now as f32 {
+            now
+        } else {
+            f64::from(self.0)
+        }
+    }
+}
+
+/// What an unsettled fill knows its asset by: the asset's 64-bit fingerprint (two assets
+/// sharing one, and a fill id, have odds near 2^-64), None for none.
+pub fn asset_print(asset: &str) -> Option<NonZeroU64> {
+    if asset.is_empty() {
+        None
+    } else {
+        NonZeroU64::new(fingerprint(asset))
+    }
+}
+
+/// The fills whose fees wait under one fill id: one, and from rules 19 on one per asset
+/// (venues number trades per market: BTCUSDT's trade 123 and ETHUSDT's are two fills). The
+/// kernel's serde state holds the first, as it held the one fill before; the others, rare
+/// and so out of line, are in a checkpoint's last part ([`UnsettledTail`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Unsettled {
+    pub(super) first: UnsettledFill,
+    /// Boxed: one word in each of the 100,000 waiting, where a `Vec` takes three.
+    #[allow(clippy::box_collection)]
+    #[serde(skip)]
+    pub(super) more: Option<Box<Vec<UnsettledFill>>>,
+}
+
+/// Why a FILL_SETTLED matches no one unsettled fill of its id.
+pub(super) enum Unmatched {
+    /// No fill of the id has the event's asset.
+    NoFill,
+    /// The event names no asset, and fills of several assets wait under the id.
+    Ambiguous,
+}
+
+impl Unsettled {
+    pub(super) fn one(fill: UnsettledFill) -> Self {
+        Unsettled {
+            first: fill,
+            more: None,
+        }
+    }
+
+    /// The fills of other assets under the id.
+    pub(super) fn more(&self) -> &[UnsettledFill] {
+        self.more.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        1 + self.more().len()
+    }
+
+    pub(super) fn fill(&self, i: usize) -> &UnsettledFill {
+        if i == 0 {
+            &self.first
+        } else {
+            &self.more()[i - 1]
+        }
+    }
+
+    /// What all its fills' predictions add up to.
+    pub(super) fn predicted(&self) -> f64 {
+        match self.more() {
+            [] => self.first.predicted_fee,
+            more => self.first.predicted_fee + more.iter().map(|f| f.predicted_fee).sum::<f64>(),
+        }
+    }
+
+    /// Takes in `new`, a fill under the same id (rules 19 on): it replaces the fill of its
+    /// asset (the same fill id of one market again while its fee waits: only the newest
+    /// counts, as for any fill id before), or waits beside the others. A fill whose asset is
+    /// not known (booked under older rules) is no fill of `new`'s asset. Returns the
+    /// prediction it replaced.
+    /// A fill of another slot or trade is not the same fill again (a venue's self-trade: one
+    /// trade id, both sides of one market): it waits beside.
+    pub(super) fn absorb(&mut self, new: UnsettledFill) -> f64 {
+        let same = |f: &UnsettledFill| {
+            f.asset == new.asset && f.slot_id == new.slot_id && f.trade_id == new.trade_id
+        };
+        if same(&self.first) {
+            return std::mem::replace(&mut self.first, new).predicted_fee;
+        }
+        let more = self.more.get_or_insert_with(Default::default);
+        match more.iter_mut().find(|f| same(f)) {
+            Some(old) => std::mem::replace(old, new).predicted_fee,
+            None => {
+                more.push(new);
+                0.0
+            }
+        }
+    }
+
+    /// Which of its fills a FILL_SETTLED naming `asset` settles (rules 19 on): the fill of
+    /// that asset, else one whose asset is not known (booked under older rules, when the
+    /// asset was not read); without an asset, the one fill there is. Of several of the asset
+    /// (a self-trade, rules 33 on: nothing else says its side), the one whose predicted fee is
+    /// nearest the settlement's `fee` (its share of a report booked in part), the oldest of equals.
+    pub(super) fn pick(&self, asset: &str, fee: f64) -> Result<usize, Unmatched> {
+        let nearest = |a: Option<NonZeroU64>| {
+            let off = |i: usize| {
+                let f = self.fill(i);
+                let share = if f.report_size > 0.0 {
+                    f.qty / f.report_size
+                } else {
+                    1.0
+                };
+                (fee * share - f.predicted_fee).abs()
+            };
+            (0..self.len())
+                .filter(|&i| self.fill(i).asset == a)
+                .min_by(|&i, &j| off(i).total_cmp(&off(j)))
+        };
+        if asset.is_empty() {
+            return match self.len() {
+                1 => Ok(0),
+                _ if self.more().iter().all(|f| f.asset == self.first.asset) => {
+                    nearest(self.first.asset).ok_or(Unmatched::NoFill)
+                }
+                _ => Err(Unmatched::Ambiguous),
+            };
+        }
+        let print = asset_print(asset);
+        nearest(print)
+            .or_else(|| nearest(None))
+            .ok_or(Unmatched::NoFill)
+    }
+
+    /// Takes fill `i` out of the two or more it holds.
+    pub(super) fn remove(&mut self, i: usize) -> UnsettledFill {
+        let more = self.more.as_mut().expect("two or more fills");
+        let taken = if i == 0 {
+            std::mem::replace(&mut self.first, more.remove(0))
+        } else {
+            more.remove(i - 1)
+        };
+        if more.is_empty() {
+            self.more = None;
+        }
+        taken
+    }
+}
+
+/// A FILL_SETTLED that came before its fill (rules 32 on): a venue's account stream often runs
+/// ahead of its order stream. Held, it settles the fill of its id and asset when that is booked.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EarlySettlement {
+    pub event_id: Id,
+    pub fill_id: Id,
+    /// Empty when the event named none: it settles the first fill of its id booked.
+    pub asset: Id,
+    pub fee: f64,
+}
+
+/// The FILL_SETTLEDs held for their fills (rules 32 on), oldest first, at most
+/// [`EARLY_SETTLEMENT_MEMORY`]. Before, each was refused UNKNOWN_ORDER and dropped: its fill's
+/// predicted fee stood for good. Not in the kernel's serde state: a checkpoint's last part.
+#[derive(Clone, Debug)]
+pub(super) struct EarlySettlements {
+    pub(super) held: VecDeque<EarlySettlement>,
+    /// How many are held under each fill id: a fill booked looks its id up here, and scans
+    /// `held` only when one waits for it.
+    pub(super) fill_ids: IdMap<Id, u32>,
+    /// How many were forgotten, pushed out by newer ones.
+    pub(super) forgotten: u64,
+    /// The fills settled, by [`settled_key`] ([`SETTLED_FILL_MEMORY`]).
+    pub(super) settled: RecentSet<u64>,
+}
+
+impl Default for EarlySettlements {
+    fn default() -> Self {
+        EarlySettlements {
+            held: VecDeque::new(),
+            fill_ids: IdMap::default(),
+            forgotten: 0,
+            settled: RecentSet::new(SETTLED_FILL_MEMORY),
+        }
+    }
+}
+
+/// What the memory of settled fills knows a settlement by: its fill id and the asset it named
+/// (none too: a venue naming none names none when it sends it again).
+pub(super) fn settled_key(fill_id: &str, asset: &str) -> u64 {
+    settled_key_of(fingerprint(fill_id), fingerprint(asset))
+}
+
+/// [`settled_key`] from the fill id's and the asset's fingerprints.
+pub(super) fn settled_key_of(id_print: u64, asset_print: u64) -> u64 {
+    id_print ^ asset_print.rotate_left(29)
+}
+
+/// What the memory of settled fills knows a fill booked with its venue's own fee by (rules 33
+/// on): its [`settled_key`] set apart, so a settlement of it is answered as such.
+pub(super) fn booked_with_fee_key(settled_key: u64) -> u64 {
+    settled_key ^ 0x0b00_c3d0_f1ee_5a1d
+}
+
+impl EarlySettlements {
+    /// Where the newest held for fill `fill_id` of `asset` (as its event named it) is.
+    pub(super) fn position(&self, fill_id: &Id, asset: &str) -> Option<usize> {
+        if !self.fill_ids.contains_key(fill_id) {
+            return None;
+        }
+        self.held
+            .iter()
+            .rposition(|s| s.fill_id == *fill_id && s.asset == asset)
+    }
+
+    /// Those held for fill `fill_id` of `asset` (as the event named it), oldest first: one,
+    /// or rules 33 on two of different fees (a self-trade's two sides).
+    pub(super) fn held_for<'a>(
+        &'a self,
+        fill_id: &'a Id,
+        asset: &'a str,
+    ) -> impl Iterator<Item = &'a EarlySettlement> + 'a {
+        let any = if self.fill_ids.contains_key(fill_id) {
+            self.held.len()
+        } else {
+            0
+        };
+        self.held
+            .iter()
+            .take(any)
+            .filter(move |s| s.fill_id == *fill_id && s.asset == asset)
+    }
+
+    /// Holds `s`; returns the oldest, when it was pushed out.
+    pub(super) fn hold(&mut self, s: EarlySettlement) -> Option<EarlySettlement> {
+        *self.fill_ids.entry(s.fill_id.clone()).or_default() += 1;
+        self.held.push_back(s);
+        if self.held.len() <= EARLY_SETTLEMENT_MEMORY {
+            return None;
+        }
+        let oldest = self.held.pop_front()?;
+        self.unindex(&oldest.fill_id);
+        self.forgotten += 1;
+        Some(oldest)
+    }
+
+    /// Takes out the settlement held for the fill `fill_id` of `asset` just booked: the one
+    /// naming that asset, else one naming none. Searched from the newest: one that came
+    /// before its fill came just before. Of two (a self-trade's sides, rules 33 on), the one
+    /// whose fee is nearest `fee`, the fill's (its whole report's).
+    pub(super) fn take(&mut self, fill_id: &Id, asset: &str, fee: f64) -> Option<EarlySettlement> {
+        let i = self
+            .position(fill_id, asset)
+            .or_else(|| self.position(fill_id, ""))?;
+        let named = &self.held[i].asset;
+        let off = |s: &EarlySettlement| (s.fee - fee).abs();
+        // The other side's, older, nearer the fill's fee.
+        let i = self
+            .held
+            .iter()
+            .take(i)
+            .rposition(|s| s.fill_id == *fill_id && s.asset == *named)
+            .filter(|&j| off(&self.held[j]) < off(&self.held[i]))
+            .unwrap_or(i);
+        let s = self.held.remove(i)?;
+        self.unindex(fill_id);
+        Some(s)
+    }
+
+    /// Remembers fill `fill_id`, settled by a settlement naming `asset` ([`settled_key`]).
+    pub(super) fn settled(&mut self, fill_id: &str, asset: &str) {
+        self.settled.insert(settled_key(fill_id, asset));
+    }
+
+    /// Rules 33 on, remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
+    /// a settlement names it either way: by its asset and by none. `booked_with_fee`: booked
+    /// with its venue's own fee, nothing to settle ([`booked_with_fee_key`]); else settled.
+    pub(super) fn settled_both_ways(
+        &mut self,
+        fill_id: &str,
+        asset: Option<NonZeroU64>,
+        booked_with_fee: bool,
+    ) {
+        let id_print = fingerprint(fill_id);
+        let none = fingerprint("");
+        for a in [asset.map_or(none, NonZeroU64::get), none] {
+            let key = settled_key_of(id_print, a);
+            self.settled.insert(if booked_with_fee {
+                booked_with_fee_key(key)
+            } else {
+                key
+            });
+        }
+    }
+
+    pub(super) fn unindex(&mut self, fill_id: &Id) {
+        if let Entry::Occupied(mut e) = self.fill_ids.entry(fill_id.clone()) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+}
+
+/// Rules 33 on, the times of the FUNDING_FEEs the money event memory holds and of those it
+/// forgot: a payment resent once [`MONEY_EVENT_MEMORY`] later payments and settlements pushed
+/// its id out is known by its time. A venue pays funding in time order, so a payment stamped
+/// before one the memory forgot came long ago. Not in the kernel's serde state: a
+/// checkpoint's last part.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FundingTimes {
+    /// The stamped FUNDING_FEEs the money event memory holds, taken oldest first: id, time.
+    pub(super) held: VecDeque<(Id, f64)>,
+    /// The latest time of a payment the memory forgot (0: none), and the fingerprints of the
+    /// ids of those forgotten at that time (at most [`FORGOTTEN_FUNDING_IDS`]): another
+    /// asset's payment of that time is news.
+    pub(super) forgotten_at: f64,
+    pub(super) forgotten_ids: VecDeque<u64>,
+}
+
+impl FundingTimes {
+    /// The money event memory forgets `oldest`: if a payment held, its time is noted, when
+    /// `believed` (not further ahead of the kernel's inputs than [`FIGURE_TIME_LEAD`], as an
+    /// E figure's: one stamped in milliseconds among seconds would refuse every later one).
+    pub(super) fn forget(&mut self, oldest: &Id, believed: impl Fn(f64) -> bool) {
+        if self.held.front().is_none_or(|(held, _)| held != oldest) {
+            return;
+        }
+        let Some((event_id, at)) = self.held.pop_front() else {
+            return;
+        };
+        if !believed(at) || at < self.forgotten_at {
+            return;
+        }
+        if at > self.forgotten_at {
+            self.forgotten_at = at;
+            self.forgotten_ids.clear();
+        }
+        if self.forgotten_ids.len() >= FORGOTTEN_FUNDING_IDS {
+            self.forgotten_ids.pop_front();
+        }
+        self.forgotten_ids.push_back(fingerprint(&event_id));
+    }
+
+    /// The time of the forgotten payment a FUNDING_FEE `event_id` stamped `ts`, not in the
+    /// memory, is as old as: stamped before it, or at its time under an id forgotten then.
+    pub(super) fn forgotten(&self, event_id: &str, ts: f64) -> Option<f64> {
+        let at = self.forgotten_at;
+        let old = ts > 0.0
+            && (ts < at || (ts == at && self.forgotten_ids.contains(&fingerprint(event_id))));
+        old.then_some(at)
+    }
+}
+
+impl Kernel {
+    /// Remembers `fill` (one fill) waiting under `key`, whose fingerprint is `key_fp`.
+    pub(super) fn remember_unsettled(&mut self, key: Id, key_fp: u64, fill: Unsettled) {
+        self.account.k_unsettled_fees += fill.first.predicted_fee;
+        let by_asset = fill.first.asset.is_some();
+        let replaced = self
+            .unsettled
+            .insert_with_fp(key, key_fp, fill, |live, new| {
+                if by_asset {
+                    // Another asset's fill of the id waits beside it.
+                    live.absorb(new.first)
+                } else {
+                    // A fill of no asset under an id waiting: only the newest counts.
+                    std::mem::replace(live, new).predicted()
+                }
+            });
+        if let Some(replaced) = replaced {
+            self.account.k_unsettled_fees -= replaced;
+        }
+        // Too old to be settled by the exchange any more: the prediction stands.
+        while let Some(f) = self.unsettled.pop_over_capacity() {
+            self.account.k_unsettled_fees -= f.predicted();
+        }
+    }
+
+    /// Settles the waiting fill of `fill_id` and `asset` (the one fill of the id without an
+    /// asset) at the exchange's `fee`: the fee replaces the prediction, and the
+    /// calibration of the fill's liquidity learns from it. Says so in `details`; returns what
+    /// it charged the fill, or why no one fill matches (nothing changed).
+    pub(super) fn settle_fill(
+        &mut self,
+        fill_id: &Id,
+        asset: &str,
+        fee: f64,
+        details: &mut Details,
+    ) -> Result<f64, Unmatched> {
+        // The fill of the event's asset: venues number trades per market, so fills of several
+        // assets may wait under one id. The fill picked is taken out of the others of its id
+        // in place (None when it waits alone: the id is taken out whole, below).
+        let picked = match self.unsettled.get_mut(fill_id) {
+            None => Err(Unmatched::NoFill),
+            Some(u) => u
+                .pick(asset, fee)
+                .map(|i| (u.len() > 1).then(|| u.remove(i))),
+        };
+        let f = match picked? {
+            Some(f) => f,
+            None => {
+                self.unsettled
+                    .take(fill_id)
+                    .expect("a picked fill waits")
+                    .first
+            }
+        };
+        // A fill booked from part of a report is charged its share of the report's fee, and
+        // the calibration learns from the whole report: the rest of it was booked, and
+        // charged, under another report's key, which the exchange never settles.
+        let part = (f.report_size > 0.0).then_some(f.report_size);
+        let (charged, calibrated_qty) = match part {
+            Some(whole) => (fee * f.qty / whole, whole),
+            None => (fee, f.qty),
+        };
+        // Settled as a resend may name it: by its asset, or by none.
+        self.early_settlements
+            .settled_both_ways(fill_id, f.asset, false);
+        let diff = charged - f.predicted_fee;
+        self.account.k_fees_paid += diff;
+        self.account.k_unsettled_fees -= f.predicted_fee;
+        if let Some(slot) = self.slots.get_mut(f.slot_id) {
+            if slot.trade_id == f.trade_id {
+                slot.fees_paid += diff;
+                self.dirty.slot(f.slot_id);
+            }
+        }
+        let liq = if f.liquidity_maker {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        };
+        details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
+        details.push(("actual_fee", Detail::F64(fee)));
+        if let Some(whole) = part {
+            details.push(("fee_charged", Detail::F64(charged)));
+            details.push(("booked_qty", Detail::F64(f.qty)));
+            details.push(("reported_qty", Detail::F64(whole)));
+        }
+        // Against the rate the fill was predicted at: a fee tier changed since would teach the
+        // calibration the ratio of the two rates.
+        let rate = f.rate.against(self.fees.rate(liq));
+        if let Ok(c) = self
+            .fees
+            .calibrate_at(f.price, calibrated_qty, fee, liq, rate)
+        {
+            details.push((
+                "calibration_status",
+                Detail::Static(c.calibration_status.name()),
+            ));
+            details.push(("calibration_ratio", Detail::F64(c.calibration_ratio)));
+            // The ratio is the fill's liquidity's: say which.
+            details.push(("liquidity", Detail::Static(c.liquidity.name())));
+            if !c.learned {
+                details.push(("calibration_learned", Detail::Bool(false)));
+            }
+        }
+        Ok(charged)
+    }
+
+    /// Holds FILL_SETTLED `ev`, which no waiting fill matches, for its fill, saying so in
+    /// `out`; a settlement of the same fill held already refuses it (the details returned):
+    /// one fill is settled once. One of another fee is held beside (a self-trade's other side:
+    /// maker and taker fees differ; a resend repeats its fee), up to two.
+    #[cold]
+    pub(super) fn hold_settlement(
+        &mut self,
+        ev: &AccountEvent,
+        out: &mut KernelOutcome,
+    ) -> Option<Details> {
+        let mut held = self.early_settlements.held_for(&ev.fill_id, &ev.asset);
+        let (first, second) = (held.next(), held.next());
+        drop(held);
+        let same_fee = |s: &&EarlySettlement| s.fee == ev.fee;
+        let refused_by = match (first, second) {
+            (Some(a), Some(b)) => Some((
+                if same_fee(&a) { a } else { b },
+                !same_fee(&a) && !same_fee(&b),
+            )),
+            (Some(a), None) if same_fee(&a) => Some((a, false)),
+            _ => None,
+        };
+        if let Some((held, both_sides)) = refused_by {
+            let mut d = detail_field("fill_id", &ev.fill_id);
+            d.push(("asset", (&ev.asset).into()));
+            d.push(("held_event_id", (&held.event_id).into()));
+            d.push((
+                "reason",
+                Detail::Static(if both_sides {
+                    "settlements of both sides of this fill (a self-trade) came before it and \
+                     are held for it already"
+                } else {
+                    "a settlement of this fill came before it and is held for it already"
+                }),
+            ));
+            return Some(d);
+        }
+        let forgotten = self.early_settlements.hold(EarlySettlement {
+            event_id: ev.event_id.clone(),
+            fill_id: ev.fill_id.clone(),
+            asset: ev.asset.clone(),
+            fee: ev.fee,
+        });
+        out.details.push(("held_for_fill", Detail::Bool(true)));
+        out.details.push(("fill_id", (&ev.fill_id).into()));
+        out.details.push((
+            "reason",
+            Detail::Static(
+                "no fill of this id and asset waits for its fee: held, the settlement settles \
+                 the fill when it is booked (a venue's account stream often runs ahead of its \
+                 orders'); a fill settled already, or booked with its venue's fee, is not \
+                 settled again",
+            ),
+        ));
+        if let Some(old) = forgotten {
+            // Its fill, if it ever comes, keeps its predicted fee: say which it was.
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("forgotten_settlement", Detail::Id(old.event_id)));
+            out.details
+                .push(("forgotten_fill_id", Detail::Id(old.fill_id)));
+        }
+        None
+    }
+
+    /// The settlement held for fill `fill_key` of `asset`, just booked: settles
+    /// it, saying so in `details`, when its fee was predicted (`predicted`), and returns what
+    /// it charged; a fill booked with its venue's own fee drops it unapplied, as a settlement
+    /// coming after it is refused.
+    #[cold]
+    pub(super) fn settle_early(
+        &mut self,
+        fill_key: &Id,
+        asset: &str,
+        predicted: bool,
+        fee: f64,
+        details: &mut Details,
+    ) -> Option<f64> {
+        let s = self.early_settlements.take(fill_key, asset, fee)?;
+        if !predicted {
+            details.push(("unapplied_settlement", Detail::Id(s.event_id)));
+            return None;
+        }
+        details.push(("settled_by", Detail::Id(s.event_id.clone())));
+        let charged = self.settle_fill(fill_key, asset, s.fee, details).ok();
+        debug_assert!(charged.is_some(), "the fill just booked waits for its fee");
+        self.early_settlements.settled(fill_key, &s.asset);
+        charged
+    }
+}

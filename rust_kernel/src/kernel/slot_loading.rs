@@ -1,0 +1,530 @@
+//! Loading slots from outside (`reconcile_from_slots`): every slot checked before any is
+//! taken, the indexes built again from them, and what the kernel knew of the same trades
+//! kept. Also the slot settings a strategy changes: metadata and exit legs.
+
+use super::*;
+
+/// What a checkpoint holds of the slots beyond the kernel's serde state (rules 21; one written
+/// before ends with the fee calibrations): each slot's `leg_taken` that is not 0, by slot id.
+/// Outside the slot's own encoding, which a `reconcile_from_slots` record of rules 21 or older
+/// holds alone; from rules 22 on that record carries one beside its slots
+/// ([`KernelInput::ReplaceSlotsLegs`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LegTail(pub(super) Vec<(u32, f64)>);
+
+impl LegTail {
+    /// What exit fills took of `slots`' legs.
+    pub fn of(slots: &[TradeSlot]) -> Self {
+        LegTail(
+            slots
+                .iter()
+                .filter(|s| s.leg_taken != 0.0)
+                .map(|s| (s.slot_id as u32, s.leg_taken))
+                .collect(),
+        )
+    }
+
+    /// Each slot's `leg_taken` that is not 0, by slot id.
+    pub fn entries(&self) -> &[(u32, f64)] {
+        &self.0
+    }
+
+    /// Sets each slot's `leg_taken` to what this says (0 where it says nothing), once it is
+    /// checked as this build writes it: in slot order, each slot once, within `slots`, each a
+    /// positive number. Nothing changes on an error.
+    pub fn set_on(&self, slots: &mut [TradeSlot]) -> Result<(), String> {
+        let taken = &self.0;
+        check_by_slot(taken, slots.len(), "leg_taken")?;
+        if let Some(&(sid, t)) = taken.iter().find(|(_, t)| !(t.is_finite() && *t > 0.0)) {
+            return Err(format!("slot {sid} leg_taken {t} is not a positive number"));
+        }
+        slots.iter_mut().for_each(|s| s.leg_taken = 0.0);
+        for &(sid, t) in taken {
+            slots[sid as usize].leg_taken = t;
+        }
+        Ok(())
+    }
+}
+
+/// Checks a checkpoint part that holds `what` for some slots, by slot id, as this build writes
+/// it: in slot order, each slot once, within the kernel's `n` slots.
+pub(super) fn check_by_slot<T>(entries: &[(u32, T)], n: usize, what: &str) -> Result<(), String> {
+    if let Some(w) = entries.windows(2).find(|w| w[0].0 >= w[1].0) {
+        return Err(format!(
+            "{what} of slot {} after slot {}: not in slot order",
+            w[1].0, w[0].0
+        ));
+    }
+    match entries.iter().find(|(sid, _)| *sid as usize >= n) {
+        Some(&(sid, _)) => Err(format!("{what} of slot {sid}, beyond the {n} slots")),
+        None => Ok(()),
+    }
+}
+
+/// The checks of a loaded slot (`replace_slots`) that came after some logs were written:
+/// finite times and mark price, a stage that outlives a call, a position with a price and no
+/// more than its initial size, a side, an asset, a trade id and a leverage wherever a
+/// position is held or an order works, and each working order a real one of this slot: an
+/// id of its own and a venue id of its own (across `seen`), a positive size, its numbers as
+/// [`VenueOrder::check`] takes them, the slot's trade and asset, the side and `reduce_only`
+/// its role needs, a status that has not ended, a LIMIT price above zero, an entry filled as
+/// far as the slot holds, and an exit no larger than the position.
+pub(super) fn check_loaded_slot(
+    i: usize,
+    s: &TradeSlot,
+    seen: &mut [std::collections::HashSet<Id>; 2],
+) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{f}");
+    check_numbers(
+        field,
+        &[
+            ("mark_price", s.mark_price),
+            ("committed_notional", s.committed_notional),
+        ],
+        0.0,
+    )?;
+    check_timestamp(&field("entry_time"), s.entry_time)?;
+    check_timestamp(&field("last_event_time"), s.last_event_time)?;
+    if matches!(
+        s.fsm_state,
+        TradeStage::OrderRequested | TradeStage::ExitRequested
+    ) {
+        return Err(KernelError::invalid(
+            &field("fsm_state"),
+            s.fsm_state,
+            "exists only inside one call; a saved slot is never in it",
+        ));
+    }
+    let holds = s.size > QTY_EPS;
+    if holds && s.entry_price <= 0.0 {
+        return Err(KernelError::invalid(
+            &field("entry_price"),
+            shown(s.entry_price),
+            "a slot with a position needs a positive entry price",
+        ));
+    }
+    if s.size > s.initial_size * (1.0 + 1e-9) + QTY_EPS {
+        return Err(KernelError::invalid(
+            &field("initial_size"),
+            shown(s.initial_size),
+            "must not be below the slot's size",
+        ));
+    }
+    if s.active_entry_order.is_some() && (s.initial_size - s.size).abs() > size_tolerance(s.size) {
+        // While its entry works a trade has exited nothing: all it holds is what it entered.
+        return Err(KernelError::invalid(
+            &field("initial_size"),
+            shown(s.initial_size),
+            "must equal the slot's size while its entry order works",
+        ));
+    }
+    if s.closed && !matches!(s.fsm_state, TradeStage::Closed | TradeStage::Idle) {
+        return Err(KernelError::invalid(
+            &field("closed"),
+            true,
+            "a slot with a position or a working order is not closed",
+        ));
+    }
+    if s.active_entry_order.is_some() && s.active_exit_order.is_some() {
+        return Err(KernelError::invalid(
+            &field("active_exit_order"),
+            "an order",
+            "a slot works an entry or an exit, not both",
+        ));
+    }
+    let works = s.active_entry_order.is_some() || s.active_exit_order.is_some();
+    if works && s.side == TradeSide::Flat {
+        return Err(KernelError::invalid(
+            &field("side"),
+            s.side,
+            "a slot working an order needs a LONG or SHORT side",
+        ));
+    }
+    if works && s.asset.is_empty() {
+        return Err(KernelError::invalid(
+            &field("asset"),
+            "''",
+            "a slot working an order needs an asset",
+        ));
+    }
+    if (works || holds) && s.trade_id.is_empty() {
+        return Err(KernelError::invalid(
+            &field("trade_id"),
+            "''",
+            "a slot with a position or a working order needs its trade's id",
+        ));
+    }
+    if (works || holds) && s.leverage <= 0.0 {
+        return Err(KernelError::invalid(
+            &field("leverage"),
+            shown(s.leverage),
+            "must be positive for a slot with a position or a working order",
+        ));
+    }
+    // As an ENTER's leverage: one this small makes the position's margin infinite.
+    if (works || holds) && s.leverage < MIN_LEVERAGE {
+        return Err(KernelError::invalid(
+            &field("leverage"),
+            format!("{:e}", s.leverage),
+            "must be at least 1e-15 for a slot with a position or a working order",
+        ));
+    }
+    for (which, order, side) in [
+        (
+            "active_entry_order",
+            &s.active_entry_order,
+            s.side.entry_order_side(),
+        ),
+        (
+            "active_exit_order",
+            &s.active_exit_order,
+            s.side.exit_order_side(),
+        ),
+    ] {
+        let Some(o) = order else { continue };
+        let field = |f: &str| format!("slots[{i}].{which}.{f}");
+        o.check(field)?;
+        if o.client_order_id.is_empty() {
+            return Err(KernelError::invalid(
+                &field("client_order_id"),
+                "''",
+                "must not be empty",
+            ));
+        }
+        if o.size <= 0.0 {
+            return Err(KernelError::invalid(
+                &field("size"),
+                shown(o.size),
+                "must be positive",
+            ));
+        }
+        for (name, value, own) in [
+            ("trade_id", &o.trade_id, &s.trade_id),
+            ("asset", &o.asset, &s.asset),
+        ] {
+            if value != own {
+                return Err(KernelError::invalid(
+                    &field(name),
+                    value,
+                    "must be the slot's",
+                ));
+            }
+        }
+        if o.side != side {
+            return Err(KernelError::invalid(
+                &field("side"),
+                o.side,
+                "must be the side this order's role takes for the slot's side",
+            ));
+        }
+        if o.is_entry != (which == "active_entry_order") {
+            return Err(KernelError::invalid(
+                &field("is_entry"),
+                o.is_entry,
+                "must say the order's role in the slot",
+            ));
+        }
+        // An exit goes out reduce-only only when the asset's netted position covers it
+        // (`Kernel::exit_reduces`), so only an entry's flag is wrong here.
+        if o.is_entry && o.reduce_only {
+            return Err(KernelError::invalid(
+                &field("reduce_only"),
+                o.reduce_only,
+                "an entry never reduces",
+            ));
+        }
+        if o.order_type == OrderType::Limit && o.price <= 0.0 {
+            return Err(KernelError::invalid(
+                &field("price"),
+                shown(o.price),
+                "a LIMIT order needs a positive price",
+            ));
+        }
+        if o.status.is_terminal() {
+            return Err(KernelError::invalid(
+                &field("status"),
+                o.status.name(),
+                "a working order has not ended",
+            ));
+        }
+        if o.is_entry && (o.filled_size - s.size).abs() > size_tolerance(s.size) {
+            // While its entry works, all a trade holds is what that entry filled.
+            return Err(KernelError::invalid(
+                &field("filled_size"),
+                shown(o.filled_size),
+                "must equal the slot's size while the entry works",
+            ));
+        }
+        if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {
+            return Err(KernelError::invalid(
+                &field("size"),
+                shown(o.size),
+                "an exit must not sell more than the position it closes",
+            ));
+        }
+        for (set, key, what) in [
+            (0, &o.client_order_id, "client_order_id"),
+            (1, &o.venue_order_id, "venue_order_id"),
+        ] {
+            if !key.is_empty() && !seen[set].insert(key.clone()) {
+                return Err(KernelError::invalid(
+                    &field(what),
+                    key,
+                    "is the order of another slot too",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Kernel {
+    pub(super) fn slot_index(&self, slot_id: i64) -> KernelResult<usize> {
+        if slot_id < 0 || slot_id as usize >= self.slots.len() {
+            return Err(KernelError::SlotOutOfRange {
+                slot_id,
+                max_slots: self.slots.len(),
+            });
+        }
+        Ok(slot_id as usize)
+    }
+
+    pub fn set_slot_metadata(&mut self, slot_id: i64, metadata: Metadata) -> KernelResult<()> {
+        let sid = self.slot_index(slot_id)?;
+        self.seq += 1;
+        self.slots[sid].metadata = metadata;
+        self.dirty.slot(sid);
+        Ok(())
+    }
+
+    pub fn set_slot_exit_legs(&mut self, slot_id: i64, ratios: &[f64]) -> KernelResult<()> {
+        let sid = self.slot_index(slot_id)?;
+        validate_leg_ratios(ratios)
+            .map_err(|why| KernelError::invalid("exit_leg_ratios", shown_legs(ratios), why))?;
+        let slot = &self.slots[sid];
+        if ratios.len() <= slot.active_leg_index && !fsm::is_free(slot.fsm_state) {
+            return Err(KernelError::invalid(
+                "exit_leg_ratios",
+                shown_legs(ratios),
+                "has fewer legs than the slot has already exited",
+            ));
+        }
+        self.seq += 1;
+        self.slots[sid].exit_leg_ratios = Legs::from_slice(ratios);
+        bound_leg_index(&mut self.slots[sid]);
+        self.dirty.slot(sid);
+        Ok(())
+    }
+
+    /// Replaces every slot with `slots` (a saved state), after checking all of them; the
+    /// indexes are rebuilt from the new slots. Nothing changes if any slot is invalid.
+    pub fn replace_slots(&mut self, mut slots: Vec<TradeSlot>) -> KernelResult<()> {
+        if slots.len() != self.slots.len() {
+            return Err(KernelError::invalid(
+                "slots",
+                slots.len(),
+                "must hold exactly max_slots slots",
+            ));
+        }
+        // An exit-leg index past the slot's legs is refused before anything changes, unless
+        // the kernel's own slot shows it for the same trade.
+        for (i, (s, own)) in slots.iter().zip(&self.slots).enumerate() {
+            let legs = s.exit_leg_ratios.len();
+            let shown = own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
+            if s.active_leg_index > legs && !shown {
+                return Err(KernelError::invalid(
+                    &format!("slots[{i}].active_leg_index"),
+                    format!("{}, past the slot's {legs} exit legs", s.active_leg_index),
+                    "must be at most the number of exit legs (all done)",
+                ));
+            }
+        }
+        // An exit-leg index past the legs means every leg is done.
+        slots.iter_mut().for_each(bound_leg_index);
+        // A loaded slot keeps what exits took of its leg, as the caller's slot says. -0.0 is
+        // held as 0.0: its record (`LegTail`, which leaves out what is 0) replays it so, and
+        // the slot must show live what it shows recovered.
+        slots.iter_mut().for_each(|s| s.leg_taken += 0.0);
+        let mut seen_orders = [
+            std::collections::HashSet::new(),
+            std::collections::HashSet::new(),
+        ];
+        for (i, s) in slots.iter().enumerate() {
+            let field = |f: &str| format!("slots[{i}].{f}");
+            if s.slot_id != i {
+                return Err(KernelError::invalid(
+                    &field("slot_id"),
+                    s.slot_id,
+                    "must equal the slot's position",
+                ));
+            }
+            check_numbers(
+                field,
+                &[
+                    ("entry_price", s.entry_price),
+                    ("size", s.size),
+                    ("initial_size", s.initial_size),
+                    ("leverage", s.leverage),
+                ],
+                0.0,
+            )?;
+            // Signed (a trade paid in maker rebates has negative fees), finite and bounded.
+            check_numbers(
+                field,
+                &[
+                    ("realized_pnl", s.realized_pnl),
+                    ("unrealized_pnl", s.unrealized_pnl),
+                    ("fees_paid", s.fees_paid),
+                ],
+                f64::NEG_INFINITY,
+            )?;
+            // Past the legs' shares it counts them done: the next leg exit closes the rest.
+            check_number(&field("leg_taken"), s.leg_taken, 0.0)?;
+            validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
+                KernelError::invalid(
+                    &field("exit_leg_ratios"),
+                    shown_legs(&s.exit_leg_ratios),
+                    why,
+                )
+            })?;
+            check_loaded_slot(i, s, &mut seen_orders)?;
+            let holds = s.size > QTY_EPS;
+            let consistent = match s.fsm_state {
+                TradeStage::Idle | TradeStage::Closed => {
+                    !holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
+                }
+                TradeStage::PositionOpen => {
+                    holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
+                }
+                TradeStage::OrderRequested | TradeStage::OrderSent | TradeStage::EntryWorking => {
+                    s.active_entry_order.is_some()
+                }
+                TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking => {
+                    holds && s.active_exit_order.is_some()
+                }
+            };
+            if !consistent {
+                return Err(KernelError::invalid(
+                    &field("fsm_state"),
+                    s.fsm_state,
+                    "does not match the slot's size and orders",
+                ));
+            }
+            if holds && s.asset.is_empty() {
+                return Err(KernelError::invalid(
+                    &field("asset"),
+                    "''",
+                    "a slot with a position needs an asset",
+                ));
+            }
+            if holds && s.side == TradeSide::Flat {
+                return Err(KernelError::invalid(
+                    &field("side"),
+                    s.side,
+                    "a slot with a position needs a side",
+                ));
+            }
+        }
+        // A memory the caller's slot brings is taken as its record replays it: all it holds
+        // its trade's (`RecentRing::trade_wrote`).
+        for s in slots.iter_mut() {
+            s.seen_events.assume_trade_wrote_all();
+            s.seen_fills.assume_trade_wrote_all();
+        }
+        // A slot loaded holding the trade it held keeps its memory of the events and fills it
+        // took when the caller's slot brings none (a slot dict has no room for it), so a fill
+        // resent under a new event id is not booked again.
+        for (new, old) in slots.iter_mut().zip(&self.slots) {
+            if !new.trade_id.is_empty() && new.trade_id == old.trade_id {
+                if new.seen_events.is_empty() {
+                    new.seen_events.clone_from(&old.seen_events);
+                }
+                if new.seen_fills.is_empty() {
+                    new.seen_fills.clone_from(&old.seen_fills);
+                }
+            }
+        }
+        self.seq += 1;
+        let held_before: Vec<(f64, f64)> = self
+            .slots
+            .iter()
+            .map(|s| (s.size, s.initial_size))
+            .collect();
+        self.retain_covered(&slots);
+        self.retain_entry_marks(&slots);
+        self.slots = slots;
+        self.free.clear();
+        self.open_by_asset.clear();
+        self.open_count = 0;
+        // Not counted while the slots go in; made from them once they are in.
+        self.sides = SideCounts::default();
+        self.by_client_id.clear();
+        self.by_venue_id.clear();
+        let ended = std::mem::take(&mut self.ended);
+        self.asset_notional.clear();
+        self.total_notional = 0.0;
+        for i in 0..self.slots.len() {
+            if fsm::is_free(self.slots[i].fsm_state) {
+                self.free.insert(i);
+            }
+            if self.slots[i].size > QTY_EPS {
+                self.update_open_index(i, true);
+            }
+            let orders: Vec<(Id, Id)> = [
+                &self.slots[i].active_entry_order,
+                &self.slots[i].active_exit_order,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
+            .collect();
+            for (c, v) in orders {
+                // The next orders' ids follow the loaded ones this kernel's id made (a fresh
+                // kernel of the same id reloading its saved slots would issue them again, and
+                // one order's fills would book on another slot).
+                if let Some(n) = self.own_counter(&c) {
+                    self.order_counter = self.order_counter.max(n);
+                }
+                self.by_client_id.insert(c, i);
+                if !v.is_empty() {
+                    self.by_venue_id.insert(v, i);
+                }
+            }
+            let s = &self.slots[i];
+            let working = s
+                .active_entry_order
+                .as_ref()
+                .map(|o| o.remaining() * working_price(o, entry_mark(&self.entry_marks, i)))
+                .unwrap_or(0.0);
+            let n = held_notional(s) + working;
+            self.slots[i].committed_notional = 0.0;
+            self.set_committed(i, n);
+            self.dirty.slot(i);
+        }
+        self.retain_ended(ended, &held_before);
+        self.recount_sides();
+        // The account shows the open positions, their notional and unrealized PnL.
+        self.dirty.account = true;
+        Ok(())
+    }
+
+    /// Before `slots` are loaded: the mark a working entry the loaded slot holds unchanged (same
+    /// client id) was judged at is kept, and so is that of an entry kept in doubt for a trade
+    /// the loaded slot holds without an entry ([`Kernel::retain_ended`] keeps it); any other
+    /// loaded entry is judged at its asset's latest mark, as if sent now.
+    pub(super) fn retain_entry_marks(&mut self, slots: &[TradeSlot]) {
+        for (i, (old, new)) in self.slots.iter().zip(slots).enumerate() {
+            let same = match (&old.active_entry_order, &new.active_entry_order) {
+                (Some(a), Some(b)) => a.client_order_id == b.client_order_id,
+                (_, None) => new.trade_id == old.trade_id && new.asset == old.asset,
+                (None, Some(_)) => false,
+            };
+            if !same {
+                self.entry_marks[i] = match &new.active_entry_order {
+                    Some(o) => mark_of(&self.marks, &o.asset),
+                    None => 0.0,
+                };
+            }
+        }
+    }
+}
