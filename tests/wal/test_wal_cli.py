@@ -461,8 +461,9 @@ def test_verify_replay_checks_each_checkpoint_against_the_records_before_it(tmp_
 
 
 def test_verify_replay_fails_a_log_this_build_cannot_replay(wal_dir: Path) -> None:
-    """A segment marked with rules newer than the build's (its header's crc recomputed): the
-    chain holds, the replay refuses the first record and the audit fails with exit code 1."""
+    """A segment marked with another behaviour version than the build's (its header's crc
+    recomputed): the chain holds, the replay refuses the first record and the audit fails with
+    exit code 1."""
     segment = _segment(wal_dir)
     data = bytearray(segment.read_bytes())
     struct.pack_into("<H", data, 10, 999)  # after magic (8) and format version (2)
@@ -472,7 +473,7 @@ def test_verify_replay_fails_a_log_this_build_cannot_replay(wal_dir: Path) -> No
     assert _verify(wal_dir)[0] == 0
     code, out = _verify(wal_dir, "--replay")
     assert code == 1, out
-    assert "AUDIT FAILED" in out and "rules version 999" in out
+    assert "AUDIT FAILED" in out and "behaviour version 999" in out
     code, out = _verify(wal_dir, "--replay", "--json")
     assert code == 1 and not json.loads(out)["ok"]
 

@@ -1,0 +1,73 @@
+"""A log written by a build of another behaviour version: it opens only from a checkpoint that
+ends it, its state migrated as data; with records after its last checkpoint it is refused,
+saying what to do. The fixtures are logs the build of behaviour version 36 wrote
+(tests/wal/fixtures/make_version_36_logs.rs says how)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dita import ExecutionKernel, KernelIntent
+from dita._kernel import WalError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "version_36"
+KERNEL_ID = "fixture-36"
+
+
+def _copy(name: str, tmp_path: Path) -> Path:
+    wal_dir = tmp_path / name
+    shutil.copytree(FIXTURES / name, wal_dir)
+    return wal_dir
+
+
+def _files(wal_dir: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(wal_dir.iterdir()) if p.name != "LOCK"}
+
+
+def test_a_log_of_version_36_stopped_cleanly_opens_from_its_last_checkpoint(tmp_path: Path) -> None:
+    wal_dir = _copy("stopped_cleanly", tmp_path)
+    kernel = ExecutionKernel(kernel_id=KERNEL_ID, wal_dir=str(wal_dir))
+    info = kernel.wal_info()
+    assert info is not None
+    assert info["recovery"]["migrated_from_version"] == 36
+    assert info["recovery"]["checkpoint_seq"] == 7 and info["recovery"]["replayed_records"] == 0
+    assert info["behaviour_version"] == 37
+    # The state the version-36 build left: an entry of 0.2 filled, half of it exited at 61,000.
+    assert kernel.seq == 7
+    slot = kernel.slot(0)
+    assert slot.fsm_state.name == "POSITION_OPEN"
+    assert slot.size == pytest.approx(0.1)
+    assert slot.realized_pnl == pytest.approx(100.0)
+    assert slot.active_leg_index == 1
+    # It trades on: the second leg closes the trade.
+    out = kernel.process_intent(
+        KernelIntent("i-3", "t-1", 0, "BTCUSDT", "LONG", "EXIT", reference_price=61_000.0, target_size=0.0)
+    )
+    assert out.accepted, out.details
+    expected = kernel.snapshot()
+    kernel.close()
+    # Reopened, it starts from the checkpoint of this version the migration and the close wrote.
+    again = ExecutionKernel(kernel_id=KERNEL_ID, wal_dir=str(wal_dir))
+    reopened = again.wal_info()
+    assert reopened is not None and reopened["recovery"]["migrated_from_version"] is None
+    assert again.snapshot() == expected
+    again.close()
+
+
+def test_a_log_of_version_36_with_records_after_its_last_checkpoint_is_refused(tmp_path: Path) -> None:
+    wal_dir = _copy("records_after_checkpoint", tmp_path)
+    before = _files(wal_dir)
+    with pytest.raises(WalError) as refused:
+        ExecutionKernel(kernel_id=KERNEL_ID, wal_dir=str(wal_dir))
+    said = str(refused.value)
+    for words in (
+        "record 8 was written under behaviour version 36",
+        "replays only records of its own version",
+        "Open the log with the build that wrote it (version 36) and stop it cleanly",
+        "wal_checkpoint()",
+    ):
+        assert words in said, said
+    assert _files(wal_dir) == before, "a refused open changes nothing"
