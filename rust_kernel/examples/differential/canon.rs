@@ -318,6 +318,18 @@ fn row(segment: &RowBuf, table: usize, i: usize, name: &str, columns: &[&str]) -
     line.0
 }
 
+/// The slots, account and control the projection is told changed, taken (slots in order:
+/// the projection writes each once, whatever order they were marked in).
+pub fn projection_keys(lines: &mut Lines, k: &mut Kernel) {
+    let (mut slots, account, control) = k.dirty.drain();
+    slots.sort_unstable();
+    Line::new("D")
+        .int("slots", format!("{slots:?}"))
+        .flag("account", account)
+        .flag("control", control)
+        .done(lines);
+}
+
 /// After every input: the sequence number and the counters.
 pub fn counters(lines: &mut Lines, k: &Kernel) {
     let c = &k.counters;

@@ -200,7 +200,7 @@ impl Generator {
         }
     }
 
-    /// A slot whose stage `wanted` picks (most of the time, when there is one), else any.
+    /// A slot `wanted` picks (most of the time, when there is one), else any.
     fn slot_where(&mut self, k: &Kernel, wanted: impl Fn(&TradeSlot) -> bool) -> i64 {
         let fitting: Vec<usize> = k
             .slots()

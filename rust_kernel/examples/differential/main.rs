@@ -1,9 +1,11 @@
 //! The differential check's harness: drives a fresh kernel through a random but realistic
 //! sequence of inputs per seed, through the public input methods only, and writes every
-//! answer, every journal row and the final state as canonical text lines (`canon`). Built
-//! against two versions of the crate, it must print the same lines for the same seed.
+//! answer, every journal row, the keys the projection is told changed and the final state
+//! as canonical text lines (`canon`). Built against two versions of the crate, it must
+//! print the same lines for the same seed.
 //!
-//!     differential --from N --count M --len L   one line per seed: `seed <n> <digest> <inputs> <taken> <rows>`
+//!     differential --from N --count M --len L   a line per seed: seed, digest, inputs,
+//!                                               inputs taken, journal rows
 //!     differential --dump SEED --len L          that seed's lines
 //!
 //! `make differential` builds it in the current tree and in a base commit's and compares.
@@ -89,6 +91,7 @@ fn run(seed: u64, len: usize, dump: bool) -> (String, Tally) {
     lines.push(&format!("K kernel_id={kernel_id:?} slots={slots}"));
     let mut k = Kernel::new(kernel_id, slots).expect("a valid kernel id and slot count");
     k.set_journal_enabled(true);
+    k.set_projection_enabled(true);
     for step in 0..len {
         let input = gen.input(&k, step);
         let applied = catch_unwind(AssertUnwindSafe(|| {
@@ -102,6 +105,7 @@ fn run(seed: u64, len: usize, dump: bool) -> (String, Tally) {
         }
         gen.venue.sync(&k);
         tally.rows += canon::journal_rows(&mut lines, &mut k);
+        canon::projection_keys(&mut lines, &mut k);
         canon::counters(&mut lines, &k);
         if (step + 1) % SNAPSHOT_EVERY == 0 && step + 1 < len {
             canon::snapshot(&mut lines, &k, &ASSETS);

@@ -158,7 +158,7 @@ impl Venue {
         // Some answers are held back and sent after later ones.
         if rng.chance(0.1) {
             self.held.push(ev);
-            return self.answer_order(rng, i, now).into();
+            return Some(self.answer_order(rng, i, now));
         }
         Some(ev)
     }
@@ -166,35 +166,7 @@ impl Venue {
     fn answer_order(&mut self, rng: &mut Rng, i: usize, now: f64) -> VenueEvent {
         let n = self.next();
         let s = &self.orders[i];
-        let kind = if s.ended {
-            [
-                KernelEventKind::Fill,
-                KernelEventKind::CancelAck,
-                KernelEventKind::OrderAck,
-                KernelEventKind::Expired,
-                KernelEventKind::CancelReject,
-                KernelEventKind::Reject,
-            ][rng.weighted(&[50, 15, 10, 10, 8, 7])]
-        } else if !s.acked {
-            [
-                KernelEventKind::OrderAck,
-                KernelEventKind::Fill,
-                KernelEventKind::Reject,
-                KernelEventKind::RateLimited,
-                KernelEventKind::Expired,
-                KernelEventKind::CancelAck,
-            ][rng.weighted(&[50, 22, 5, 5, 2, if s.cancel_asked { 15 } else { 2 }])]
-        } else {
-            [
-                KernelEventKind::Fill,
-                KernelEventKind::CancelAck,
-                KernelEventKind::CancelReject,
-                KernelEventKind::Expired,
-                KernelEventKind::OrderAck,
-                KernelEventKind::RateLimited,
-                KernelEventKind::Reject,
-            ][rng.weighted(&[55, if s.cancel_asked { 25 } else { 3 }, 4, 3, 4, 4, 2])]
-        };
+        let kind = answer_kind(rng, s);
         let mut ev = VenueEvent::new(
             &id_or_odd(rng, format!("ev{n}"), n, 0.03),
             kind,
@@ -361,4 +333,35 @@ impl Venue {
         }
         Some(ev)
     }
+}
+
+/// What the venue says of order `s`: mostly fills once it works, acks before; of an order
+/// that ended, mostly a late fill.
+fn answer_kind(rng: &mut Rng, s: &Sent) -> KernelEventKind {
+    use KernelEventKind::*;
+    let (kinds, weights): (&[KernelEventKind], &[u32]) = if s.ended {
+        (
+            &[Fill, CancelAck, OrderAck, Expired, CancelReject, Reject],
+            &[50, 15, 10, 10, 8, 7],
+        )
+    } else if !s.acked {
+        (
+            &[OrderAck, Fill, Reject, RateLimited, Expired, CancelAck],
+            &[50, 22, 5, 5, 2, if s.cancel_asked { 15 } else { 2 }],
+        )
+    } else {
+        (
+            &[
+                Fill,
+                CancelAck,
+                CancelReject,
+                Expired,
+                OrderAck,
+                RateLimited,
+                Reject,
+            ],
+            &[55, if s.cancel_asked { 25 } else { 3 }, 4, 3, 4, 4, 2],
+        )
+    };
+    kinds[rng.weighted(weights)]
 }
