@@ -215,7 +215,7 @@ class Orders:
             client_order_id=tracked.order.client_order_id,
         ) from None
 
-    def _adopt(self, order: VenueOrder, symbol: str) -> TrackedOrder:
+    def _take_over(self, order: VenueOrder, symbol: str) -> TrackedOrder:
         """A record of ``order``, one the kernel sent before a restart (to follow or to cancel):
         what the kernel booked of it (its filled size) counts as reported. One the kernel never
         saw acknowledged is asked for by client id, as a timed-out submit is (found: its events;
@@ -273,7 +273,7 @@ class Orders:
             raise ValueError(
                 f"{self.name}: cannot follow {order.client_order_id!r}: unknown asset {order.asset!r}"
             )
-        self.tracked[order.client_order_id] = self._adopt(order, symbol)
+        self.tracked[order.client_order_id] = self._take_over(order, symbol)
 
     @staticmethod
     def _booked_elsewhere(tracked: TrackedOrder, order: VenueOrder) -> None:
@@ -320,7 +320,7 @@ class Orders:
                     )
                 ]
             # An order from before a restart: cancel it by its client id.
-            tracked = self._adopt(order, symbol)
+            tracked = self._take_over(order, symbol)
             self.tracked[key] = tracked
         if self._client.throttled():
             return self._cancel_throttled(tracked)

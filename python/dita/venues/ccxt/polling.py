@@ -82,7 +82,7 @@ class Poller:
                 self._resume_from = key
                 break
             except Exception as exc:
-                events.extend(self._unanswered(tracked, exc))
+                events.extend(self._status_unavailable(tracked, exc))
                 continue
             try:
                 events.extend(self._reporter.order_events(tracked, raw))
@@ -93,7 +93,7 @@ class Poller:
         self._undelivered = []
         return events
 
-    def _unanswered(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
+    def _status_unavailable(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """What a question about ``tracked`` that raised ``exc`` (not a throttle) says: "no such
         order" of one the exchange had, its end once it has said so for the grace
         (``_purged``); of an order over with fills its trades never showed, that rest booked from
