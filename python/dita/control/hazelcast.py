@@ -35,24 +35,26 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dita._kernel import ControlMode, Verbosity
-from dita._numbers import within
-from dita._text import is_utf8, shortened
-from dita.control import GLOBAL, check_kernel_id, entry_key, enum_names, normalize_change
-from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
-    CLOCKS_AGREE_WITHIN_S,
+from dita._hazelcast_client import (
     Future,
     HazelcastClient,
     HazelcastJsonValue,
     HazelcastSerializationError,
     LifecycleState,
     Map,
+    cluster_settings,
+    connect_client,
+)
+from dita._kernel import ControlMode, Verbosity
+from dita._numbers import within
+from dita._text import is_utf8, shortened
+from dita.control import GLOBAL, check_kernel_id, entry_key, enum_names, normalize_change
+from dita.projection.hazelcast import (
+    CLOCKS_AGREE_WITHIN_S,
     Unanswered,
     Undecodable,
     add_entry_listener_decoded,
     answered_by,
-    cluster_settings,
-    connect_client,
     entries_decoded,
     get_decoded,
     json_object,
