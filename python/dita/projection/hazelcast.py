@@ -241,8 +241,8 @@ def slots_beyond(kernel_id: str, max_slots: int) -> Predicate:
     Matched on the value's fields, not the key: a key prefix would also take the entries of
     kernel ids that extend this one (``k1`` and ``k10``, or ``k1:2`` whose keys are ``k1:2:N``).
     JSON values only, tested first (the member stops at the first part that fails): a value of
-    another type (text put by hand from a console) has no fields, and the member refused the
-    whole removal for it, so every publish failed for as long as that entry stayed.
+    another type (text put by hand from a console) has no fields, and the member would refuse
+    the whole removal for it, failing every publish for as long as that entry stays.
     """
     return and_(
         instance_of(_JSON_VALUE_CLASS), equal("kernel_id", kernel_id), greater_or_equal("slot_id", max_slots)
@@ -335,8 +335,8 @@ class _Batch:
 
 FULL_RESYNC_S = 300.0
 """How often each kernel is published in full by default (``full_resync_interval``): the
-projection writes only what changed, so an entry another writer left in the maps stayed wrong
-until that slot changed."""
+projection writes only what changed, so an entry another writer left in the maps would stay
+wrong until that slot changed."""
 
 
 PRUNE_RETRY_S = 30.0
@@ -347,7 +347,7 @@ LATE_WRITES_MAX_S = 10.0
 """The most a cycle's writes may stay unconfirmed before the next cycle goes ahead anyway
 (less when twice ``invocation_timeout`` is less): the client bounds a request only when an error
 comes back, and a member that takes requests and answers none (stuck partition threads, its
-heartbeats still answered) held the cycle, and every later one, for good. Well under
+heartbeats still answered) would hold the cycle, and every later one, for good. Well under
 LIVE_WITHIN_S, so the accounts are rewritten before readers take a live kernel for gone."""
 
 
@@ -943,7 +943,7 @@ class HazelcastProjection:
         its failure is said and tried again in PRUNE_RETRY_S (at once on a reconnect), not taken
         for a failed write. The members refuse the whole removal when one entry of that kernel
         id has a slot_id that is not a number (another format, or typed by hand), and every
-        cycle's writes failed with it, every kernel's, for as long as that entry stayed."""
+        cycle's writes would fail with it, every kernel's, for as long as that entry stays."""
 
         def settle(done: Future[Any]) -> None:
             exc = done.exception()
@@ -1008,7 +1008,7 @@ class HazelcastProjection:
             if closed_again is None and self._kernels.get(kid) is not kernel:
                 # Detached since the cycle took it (closed, its closing record confirmed): a write
                 # now would say nothing of its close, and take closed_at back. Booked as written, it
-                # gave a staleness sample of a kernel no longer served.
+                # would give a staleness sample of a kernel no longer served.
                 return _SKIPPED
             if closed_again is not None and self._closed_again.get(kid, (None,))[0] is not kernel:
                 # A kernel attached under its id since the cycle took it (attach() let it go): the
