@@ -1574,11 +1574,11 @@ def test_a_control_change_the_kernel_has_not_applied_in_time_is_503_not_200(
     import asyncio
 
     from dita import ExecutionKernel
-    from dita.gateway import app as gateway_app
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
+    from dita.gateway.routes import control
 
-    monkeypatch.setattr(gateway_app, "_CONTROL_APPLY_S", 0.05)
+    monkeypatch.setattr(control, "CONTROL_APPLY_S", 0.05)
     plane = _StoresOnly()
     kernel = ExecutionKernel(max_slots=1, kernel_id="gw", control_plane=plane)
     app = create_app(kernel, GatewaySettings(token=TOKEN))
