@@ -135,7 +135,7 @@ def test_an_exit_fill_reported_by_venue_id_only_frees_the_strategys_slot() -> No
     # The trade is over in the kernel, and so for its strategy; the ended order is not followed.
     assert not strategy.busy("BTCUSDT"), "the strategy still holds the closed slot"
     assert [f.closed for f in strategy.heard] == [False, True]
-    assert not runtime._working
+    assert runtime.working_orders == 0
 
 
 def test_a_fill_that_names_no_slot_does_not_stop_the_run() -> None:
