@@ -3,6 +3,7 @@
 #   make test   - everything: Rust tests, the native build, pytest (installs what it needs)
 #   make bench  - benchmarks (criterion + Python scripts), each printing same-run ratios
 #   make lint   - cargo fmt --check, clippy -D warnings, ruff, mypy, stubtest
+#   make differential - the kernel against BASE on the same random input sequences
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -12,7 +13,7 @@ EXTRAS ?= dev
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CARGO_TERM_PROGRESS_WHEN := never
 
-.PHONY: run test bench lint build venv rust-test py-test fmt clean chromium hazelcast-jar
+.PHONY: run test bench lint build venv rust-test py-test fmt clean chromium hazelcast-jar differential
 
 venv: $(VENV)/.venv-ok
 
@@ -86,6 +87,15 @@ lint: build
 	$(VENV)/bin/ruff format --check python tests benches
 	$(VENV)/bin/mypy
 	$(PY) -m mypy.stubtest dita._kernel --allowlist .stubtest-allowlist
+
+# Builds the kernel as of BASE in var/differential/base and the current tree, drives both with
+# the same SEQUENCES random sequences of LEN inputs and compares every answer, journal row and
+# final state (rust_kernel/examples/differential/). Exits non-zero on any difference.
+BASE      ?= fb65ddc
+SEQUENCES ?= 4000
+LEN       ?= 300
+differential:
+	$(PYTHON) rust_kernel/examples/differential/drive.py --base $(BASE) --sequences $(SEQUENCES) --len $(LEN)
 
 fmt:
 	cargo fmt --manifest-path rust_kernel/Cargo.toml

@@ -55,8 +55,8 @@ def _bars(n: int) -> Any:
 
 def measure(rows: int, old: bool) -> dict[str, Any]:
     """One run in this process: the data's size, the peak growth, the rows per second."""
-    from dita import runtime
     from dita.backtest.engine import run_backtest
+    from dita.runtime import feeds
     from dita.strategy import Bar, Strategy
 
     class Idle(Strategy[Any]):
@@ -64,7 +64,7 @@ def measure(rows: int, old: bool) -> dict[str, Any]:
             pass
 
     if old:
-        runtime.ROWS_PER_CHUNK = max(1, rows)  # one chunk: the whole columns as lists
+        feeds.ROWS_PER_CHUNK = max(1, rows)  # one chunk: the whole columns as lists
     data = _bars(rows)
     # Distinct arrays only: open and close are one array.
     arrays = {id(a): a for a in (data.ts, *data.columns.values())}
@@ -86,7 +86,7 @@ def measure(rows: int, old: bool) -> dict[str, Any]:
         "end_to_end_rows_s": rows / wall,
         # CPU time: the machine is shared, and wall time moves with the other work on it.
         "end_to_end_rows_cpu_s": rows / cpu,
-        "chunk": runtime.ROWS_PER_CHUNK,
+        "chunk": feeds.ROWS_PER_CHUNK,
     }
 
 

@@ -1,10 +1,10 @@
-"""The Python blocks of docs/*.md run as written (or, for fragments, on the few names their text
+"""The Python blocks of docs/**/*.md run as written (or, for fragments, on the few names their text
 assumes), so a renamed module, class, keyword or signature cannot drift from the docs unseen.
 
-Each block is named by its file and first line. A new block fails `test_every_block_is_guarded`
-until it is listed here: run standalone, run as a fragment, checked as a signature, or named
-as guarded by another test. The README's one block runs too, each line it prints held to its
-comment."""
+Each block is named by its file's path under docs/ and its first line. A new block fails
+`test_every_block_is_guarded` until it is listed here: run standalone, run as a fragment,
+checked as a signature, or named as guarded by another test. The README's one block runs too,
+each line it prints held to its comment."""
 
 from __future__ import annotations
 
@@ -25,10 +25,11 @@ README = DOCS.parent / "README.md"
 
 def _blocks() -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
-    for doc in sorted(DOCS.glob("*.md")):
+    for doc in sorted(DOCS.glob("**/*.md")):
+        name = doc.relative_to(DOCS).as_posix()
         for code in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
-            key = (doc.name, code.strip().splitlines()[0])
-            assert key not in found, f"two Python blocks of {doc.name} begin alike: {key[1]!r}"
+            key = (name, code.strip().splitlines()[0])
+            assert key not in found, f"two Python blocks of {name} begin alike: {key[1]!r}"
             found[key] = code
     return found
 
@@ -36,22 +37,34 @@ def _blocks() -> dict[tuple[str, str], str]:
 # Standalone: run in a fresh interpreter in an empty working directory (the blocks write
 # relative paths, and chDB hosts one directory per process), then the check after it.
 STANDALONE: dict[tuple[str, str], str] = {
-    ("journal.md", "from dita import ExecutionKernel"): """
+    ("reference/journal.md", "from dita import ExecutionKernel"): """
         from pathlib import Path
         assert Path("dita-journal").is_dir() and any(Path("wal/btc-trend-1").glob("seg-*.wal"))
         assert kernel.wal_info() is None, "kernel.close() closes the log"
     """,
-    ("wal.md", "from dita import ExecutionKernel"): """
+    ("concepts/write-ahead-log.md", "from dita import ExecutionKernel"): """
         from pathlib import Path
         assert any(Path("var/wal/btc-1").glob("seg-*.wal"))
         assert kernel.wal_info() is None, "kernel.close() releases the log"
+    """,
+    ("concepts/slots-and-stages.md", "from dita import ExecutionKernel, KernelIntent, MockVenueAdapter"): """
+        assert [t.next_state.name for t in kernel.process_intent(KernelIntent(
+            "i-4", "trade-2", 1, "BTCUSDT", "LONG", "ENTER", reference_price=60_000.0,
+            target_size=0.1, order_type="LIMIT", limit_price=59_000.0)).transitions] == [
+            "ORDER_REQUESTED", "ORDER_SENT", "ENTRY_WORKING"]
+        assert out.state.name == "IDLE" and not refused.accepted
+        assert refused.diagnostic_code.name == "NO_POSITION"
+    """,
+    ("guides/first-backtest.md", "from pathlib import Path"): """
+        assert Path("var/bt/metrics.json").is_file() and Path("var/bt/report.html").is_file()
+        assert result.metrics.trades > 0
     """,
 }
 
 # Needs a Hazelcast member: run with the real classes checked to exist and to take no
 # arguments, as the block makes them, then swapped for the in-memory ones.
 NEEDS_CLUSTER: dict[tuple[str, str], tuple[str, str]] = {
-    ("operations.md", "from dita import ExecutionKernel"): (
+    ("guides/operations.md", "from dita import ExecutionKernel"): (
         """
         import inspect
         import dita.control.hazelcast as control
@@ -72,7 +85,7 @@ NEEDS_CLUSTER: dict[tuple[str, str], tuple[str, str]] = {
 
 # Fragments: the names their text assumes are made first, and what they do is checked after.
 FRAGMENTS: dict[tuple[str, str], tuple[str, str]] = {
-    ("venues.md", "from dita.risk import MarketLimits, RiskLimits"): (
+    ("concepts/risk.md", "from dita.risk import MarketLimits, RiskLimits"): (
         """
         from dita import ExecutionKernel
         from dita.venues import PaperVenue
@@ -84,7 +97,7 @@ FRAGMENTS: dict[tuple[str, str], tuple[str, str]] = {
         assert kernel.market_limits("BTCUSDT")["lot_step"] == 0.001
         """,
     ),
-    ("venues.md", 'events = paper.on_quote("BTCUSDT", bid, ask, bid_size, ask_size, ts)'): (
+    ("reference/venues.md", 'events = paper.on_quote("BTCUSDT", bid, ask, bid_size, ask_size, ts)'): (
         """
         from dita import ExecutionKernel, KernelIntent
         from dita.venues import PaperVenue
@@ -107,12 +120,15 @@ FRAGMENTS: dict[tuple[str, str], tuple[str, str]] = {
 
 # A method's signature, as `kernel.name(params) -> ret`: the parameters are the binding's.
 SIGNATURES = {
-    ("journal.md", "kernel.wal_journal_blocks(from_seq, to_seq=None, *, sink, chunk_rows=100_000) -> int")
+    (
+        "reference/journal.md",
+        "kernel.wal_journal_blocks(from_seq, to_seq=None, *, sink, chunk_rows=100_000) -> int",
+    )
 }
 
 # Run, and held to what they print or do, by their own tests.
 BREAKOUT_TEST = "tests/runtime/test_runtime_doc_example.py"
-ELSEWHERE = {("runtime.md", "from collections import deque"): BREAKOUT_TEST}
+ELSEWHERE = {("guides/writing-a-strategy.md", "from collections import deque"): BREAKOUT_TEST}
 
 
 def _script(before: str, code: str, after: str) -> str:

@@ -80,7 +80,7 @@ def test_orders_the_venue_refuses_are_counted_apart_from_the_kernels_refusals() 
 
 def test_a_rate_limited_intent_is_counted_as_refused_not_as_a_venue_reject() -> None:
     """The venue's rate limit leaves the intent unaccepted (RATE_LIMITED): it is one of the
-    refused intents, as docs/protocol.md says, and not an order the venue ended."""
+    refused intents, as docs/reference/http-api.md says, and not an order the venue ended."""
     live = start_server(venue=lambda: MockVenueAdapter(rate_limit_rate=1.0))
     try:
         out = enter(live.client)
@@ -390,7 +390,7 @@ def test_numbers_as_strings_are_ascii_decimal(live: LiveServer) -> None:
 
 def test_an_exit_larger_than_the_position_closes_it(live: LiveServer) -> None:
     """HTTP speaks the kernel's intents: an EXIT's target_size is clamped to the position
-    (docs/kernel.md), unlike a stdio order, which would go through zero (docs/protocol.md)."""
+    (docs/reference/http-api.md), unlike a stdio order, which would go through zero."""
     c = live.client
     assert enter(c, intent_id="big-e")["accepted"] is True
     body = {"action": "EXIT", "slot_id": 0, "reference_price": 50_000, "target_size": 5.0}
@@ -481,7 +481,7 @@ def test_resume_past_the_history_gets_reset() -> None:
             enter(live.client, asset=f"R{i}")  # 3 events each: ids base+1..6, history keeps base+4..6
         with live.client.stream("GET", "/v1/events", headers={"Last-Event-ID": str(base + 1)}) as stream:
             events = read_sse(stream.iter_lines(), 4)
-        assert events[0].event == "reset" and events[0].id is None  # as docs/protocol.md says
+        assert events[0].event == "reset" and events[0].id is None  # as docs/reference/http-api.md says
         assert events[0].data == {"type": "reset", "last_event_id": base + 1, "oldest_available": base + 4}
         assert [e.id for e in events[1:]] == [base + 4, base + 5, base + 6]
     finally:
@@ -778,7 +778,7 @@ def test_slot_ids_out_of_range_are_404_and_past_the_schema_422(live: LiveServer)
 
 
 def test_a_duplicate_intent_says_what_became_of_the_first_attempt() -> None:
-    """A retry under the same intent_id, as protocol.md tells a client whose answer was lost,
+    """A retry under the same intent_id, as http-api.md tells a client whose answer was lost,
     was refused DUPLICATE_INTENT ("the first one was taken") even when the venue had rate
     limited the first attempt: nothing was placed, yet the client read its order as live.
     The refusal now carries details.first_outcome; a rate limit or a venue reject in it
@@ -838,7 +838,7 @@ class _RefusesTheFirstSubmit:
 
 @pytest.mark.parametrize("refusal", ["RATE_LIMITED", "REJECT"])
 def test_a_retry_of_an_enter_the_venue_refused_is_told_so_when_every_slot_is_busy(refusal: str) -> None:
-    """The first attempt was refused by the venue (rate limited, or rejected: protocol.md says
+    """The first attempt was refused by the venue (rate limited, or rejected: http-api.md says
     either means nothing was placed) and its slot taken since by another trade: a retry without
     slot_id was a 409 ("no free slot"), which said nothing of the first attempt; for a REJECT
     still, since only an unaccepted first outcome went back to its slot. It goes where the
@@ -1132,7 +1132,7 @@ def test_a_lone_surrogate_echoed_in_a_422_is_strict_json(live: LiveServer) -> No
 def test_every_spelling_of_a_whole_slot_id_names_that_slot(
     shared: LiveServer, spelling: str, slot: int
 ) -> None:
-    """protocol.md says numbers, slot_id among them, may be JSON numbers or numeric strings
+    """http-api.md says numbers, slot_id among them, may be JSON numbers or numeric strings
     ("1.5", "1e3"), yet "1e0" was refused as not an integer while "1.0" and "+1" were taken.
     One rule now: any such spelling of a whole number is that slot id, in a body or a path."""
     body = f'{{"action":"CANCEL","slot_id":{spelling}}}'
@@ -1574,11 +1574,11 @@ def test_a_control_change_the_kernel_has_not_applied_in_time_is_503_not_200(
     import asyncio
 
     from dita import ExecutionKernel
-    from dita.gateway import app as gateway_app
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
+    from dita.gateway.routes import control
 
-    monkeypatch.setattr(gateway_app, "_CONTROL_APPLY_S", 0.05)
+    monkeypatch.setattr(control, "CONTROL_APPLY_S", 0.05)
     plane = _StoresOnly()
     kernel = ExecutionKernel(max_slots=1, kernel_id="gw", control_plane=plane)
     app = create_app(kernel, GatewaySettings(token=TOKEN))

@@ -179,7 +179,7 @@ def test_healthz_says_busy_while_one_call_holds_the_kernels_lane(monkeypatch: py
     `ok`: a load balancer kept the stuck gateway in service and no operator was told. (Before
     the lane, /healthz itself hung, which a health check does see.) A call on the lane for
     over the lane's limit (10 s; none in this test) is a 503 `busy`."""
-    monkeypatch.setattr("dita.gateway.app._LANE_HELD_S", 0.0)
+    monkeypatch.setattr("dita.gateway.routes.health.LANE_HELD_S", 0.0)
     venue = HeldVenue()
     live = start_server(max_slots=2, venue=lambda: venue)
     try:

@@ -102,7 +102,7 @@ def test_json_answers_are_documented_as_json_not_strings(live: LiveServer) -> No
 
 def test_every_status_the_server_answers_is_documented_with_its_body() -> None:
     """A client generated from the schema knew only 200 and 422: the 401, 404, 409, 413 and
-    503 answers the server gives (docs/protocol.md) were missing, and the 422 body's
+    503 answers the server gives (docs/reference/http-api.md) were missing, and the 422 body's
     ``message`` too."""
     import jsonschema_rs
 

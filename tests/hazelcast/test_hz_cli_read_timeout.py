@@ -143,4 +143,4 @@ def test_a_bad_timeout_is_refused_before_connecting(command: str, timeout: str) 
 def test_the_default_timeout_is_the_control_commands() -> None:
     from dita.cli import control, status
 
-    assert status._READ_TIMEOUT_S == control._WRITE_TIMEOUT_S == 10.0  # as docs/operations.md says
+    assert status._READ_TIMEOUT_S == control._WRITE_TIMEOUT_S == 10.0  # as docs/guides/operations.md says

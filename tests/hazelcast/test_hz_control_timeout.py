@@ -372,7 +372,7 @@ def test_cli_set_bounds_its_checks_and_its_wait_too(
 
 
 def test_cli_set_says_its_default_timeout() -> None:
-    assert control_hz.WRITE_TIMEOUT_S == 10.0  # as docs/operations.md says
+    assert control_hz.WRITE_TIMEOUT_S == 10.0  # as docs/reference/configuration.md says
     assert control_cli._WRITE_TIMEOUT_S == control_hz.WRITE_TIMEOUT_S  # kept apart for a quick --help
 
 

@@ -1,4 +1,4 @@
-"""The ops queries of docs/operations.md, run through the client's SQL service on a real member.
+"""The ops queries of docs/guides/operations.md, run through the client's SQL service on a real member.
 
 Each query's rows are checked against what the kernels' own snapshot() says they must be.
 """
@@ -18,7 +18,7 @@ from dita import ExecutionKernel, KernelIntent
 from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, HazelcastProjection
 from dita.services.hazelcast import HazelcastMember
 
-OPS_DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
+OPS_DOC = Path(__file__).resolve().parents[2] / "docs" / "guides" / "operations.md"
 IN_FLIGHT = {"ORDER_REQUESTED", "ORDER_SENT", "ENTRY_WORKING", "EXIT_REQUESTED", "EXIT_SENT", "EXIT_WORKING"}
 
 
@@ -202,7 +202,7 @@ def test_an_older_accounts_mapping_is_read_through_json_and_brought_up_to_date(
 ) -> None:
     """A mapping made by a version before `closed_at` has no such column: the `_json` mapping
     reads it all the same, and the next kernel of this version to connect replaces the mapping
-    (docs/operations.md, SQL)."""
+    (docs/guides/operations.md, SQL)."""
     from dita.projection.hazelcast import create_mappings, to_json_value
 
     old_flat = (

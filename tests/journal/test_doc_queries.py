@@ -1,4 +1,4 @@
-"""The debugging queries of docs/journal.md answer what they claim on a timeline whose every
+"""The debugging queries of docs/guides/debugging-with-sql.md answer what they claim on a timeline whose every
 number is known: two slots whose limit entries rest and then fill in parts. A partial fill is
 a transition from ENTRY_WORKING to ENTRY_WORKING: the slot stays in its stage."""
 
@@ -18,7 +18,7 @@ from dita import AccountEvent, ExecutionKernel, KernelIntent, MockVenueAdapter, 
 from dita.journal.clickhouse import ClickHouseJournal
 from journal.helpers import SilentVenue, silent_entries
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "journal.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "guides" / "debugging-with-sql.md"
 T = 1_790_000_000.25  # 2026-09-21 14:13:20.25 UTC
 
 
@@ -648,7 +648,7 @@ def test_settlements_stored_before_fee_charged_are_worked_out_from_the_venue_eve
 ) -> None:
     """A settlement stored before schema 9 reads fee_charged NULL: the queries work its charge
     out as they did before the column, the share from the venue event's size at DEBUG, the
-    whole fee below it (counted in settled_unsized), as docs/journal.md says."""
+    whole fee below it (counted in settled_unsized), as docs/guides/debugging-with-sql.md says."""
     kernels = {"old-debug": _partly_booked(journal, "old-debug", "DEBUG")}
     kernels["old-normal"] = _partly_booked(journal, "old-normal", "NORMAL")
     journal._client.command(

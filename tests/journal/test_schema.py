@@ -435,28 +435,28 @@ def test_a_native_block_sends_kernel_id_as_its_tables_store_it() -> None:
 
 
 def test_the_architecture_page_lists_every_journal_column() -> None:
-    """docs/architecture.md's table of the outbox's rows names each table's columns in order:
+    """docs/concepts/architecture.md's table of the outbox's rows names each table's columns in order:
     the intents row gained `metadata` (schema 6) and the page kept the old list."""
     import re
 
     from dita import JOURNAL_COLUMNS
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "architecture.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "concepts" / "architecture.md").read_text()
     for table, columns in JOURNAL_COLUMNS.items():
         row = re.search(rf"^\| `{table}` \|[^|]*\| ([^|]*) \|$", doc, re.M)
-        assert row is not None, f"docs/architecture.md has no row for {table}"
+        assert row is not None, f"docs/concepts/architecture.md has no row for {table}"
         assert [c.strip() for c in row.group(1).split(",")] == list(columns), table
 
 
 def test_the_journal_page_lists_every_table_column_and_migration() -> None:
-    """docs/journal.md's schema table names each table's columns after `kernel_id, seq, sub,
+    """docs/reference/journal-schema.md's schema table names each table's columns after `kernel_id, seq, sub,
     ts` in order, and its migrations table has a row per version."""
     import re
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "journal.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "reference" / "journal-schema.md").read_text()
     for table, columns in schema.TABLE_COLUMNS.items():
         row = re.search(rf"^\| `{table}` \| ([^|]*) \| ([^|]*) \|$", doc, re.M)
-        assert row is not None, f"docs/journal.md has no row for {table}"
+        assert row is not None, f"docs/reference/journal-schema.md has no row for {table}"
         assert row.group(1).strip() == schema.TABLE_ORDER_BY[table], table
         assert [c.strip() for c in row.group(2).split(",")] == [n for n, _ in columns[4:]], table
     versions = [int(v) for v in re.findall(r"^\| (\d+) \| ", doc, re.M)]

@@ -1,5 +1,5 @@
 """A few thousand orders through a real kernel land in every ClickHouse table exactly as the
-kernel produced them, and the debugging queries in docs/journal.md run on the result."""
+kernel produced them, and the debugging queries in docs/guides/debugging-with-sql.md run on the result."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from dita.journal.clickhouse import ClickHouseJournal
 from journal.helpers import Workload, assert_same_rows, twins
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "journal.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "guides" / "debugging-with-sql.md"
 TRADES = 1500
 
 

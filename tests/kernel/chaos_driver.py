@@ -233,7 +233,7 @@ class ChaosVenue:
         else:
             # The order works on. Before the kernel heard of it (an ack or a fill), the kernel
             # ends it, as the throttle may have been its submit's, but keeps it for its fills
-            # (docs/kernel.md, rules 10): strict runs book them all.
+            # (docs/concepts/orders-and-fills.md): strict runs book them all.
             tr.cancel_pending = False
             self.queue.append(self.ev(tr, "RATE_LIMITED", retry_after=1.0))
 

@@ -387,7 +387,8 @@ def fields_of(target: str) -> list[str]:
     return [*fields, "*new key*"] if target in DICT_TARGETS else fields
 
 
-# Fields of a slot's or order's dict that reconcile_from_slots does not read (docs/kernel.md).
+# Fields of a slot's or order's dict that reconcile_from_slots does not read
+# (docs/concepts/slots-and-stages.md).
 NOT_READ = {
     "reconcile_from_slots": ("committed_notional", "awaited_fill_qty", "order_in_doubt"),
     "reconcile_from_slots.order": ("slot_id", "leg"),
@@ -455,7 +456,7 @@ def check(target: str, changes: list[tuple[str, Any]]) -> None:
         assert kernel.snapshot() == before, f"{shown} refused but changed state"
         return
     finite(kernel.snapshot())
-    # Taken: but a bool is no number (docs/kernel.md) and an id holds no NUL byte.
+    # Taken: but a bool is no number (docs/concepts/slots-and-stages.md) and an id holds no NUL byte.
     for field, value in changes:
         if field in NOT_READ.get(target, ()):
             continue

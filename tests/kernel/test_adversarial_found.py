@@ -1,5 +1,5 @@
 """Defects found by adversarial testing (an honest venue whose reports arrive reordered or
-resent). Each test states what docs/kernel.md promises; all are fixed and stay as regression
+resent). Each test states what docs/ promises; all are fixed and stay as regression
 tests: the reconciliation case (its ids carry the kernel's seq) and the two fills booked
 twice (rules 5: a working order's fills are booked by what its reports' running totals
 cover, each once)."""
@@ -32,12 +32,12 @@ def fill(event_id: str, client_id: str, size: float, total: float, **kw: Any) ->
 
 
 def test_a_fill_a_cumulative_only_report_already_covered_is_a_duplicate() -> None:
-    """docs/kernel.md: a total-only report stands for every fill up to its total, and a fill
-    whose report lies where earlier reports cover is DUPLICATE_EVENT (rules 5). The venue filled 0.2
-    (total 0.2) then 0.2 (total 0.4); the second report comes first with only its running
-    total (size 0), so the kernel books the growth 0.0 -> 0.4, which includes the first
-    fill. The first fill's own report then arrives: before rules 5 it was booked again (the
-    slot held 0.6 against the venue's 0.4)."""
+    """docs/concepts/orders-and-fills.md: a total-only report stands for every fill up to its
+    total, and a fill whose report lies where earlier reports cover is DUPLICATE_EVENT (rules
+    5). The venue filled 0.2 (total 0.2) then 0.2 (total 0.4); the second report comes first
+    with only its running total (size 0), so the kernel books the growth 0.0 -> 0.4, which
+    includes the first fill. The first fill's own report then arrives: before rules 5 it was
+    booked again (the slot held 0.6 against the venue's 0.4)."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-size0")
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("e2", coid, 0.0, 0.4, fill_id="F2")).accepted
@@ -50,8 +50,8 @@ def test_a_fill_a_cumulative_only_report_already_covered_is_a_duplicate() -> Non
 
 
 def test_a_fill_resent_after_64_later_fills_of_its_order_is_a_duplicate() -> None:
-    """docs/kernel.md: "the same event twice (same `event_id`) | DUPLICATE_EVENT, nothing
-    changes". The slot remembers the last 64 event and fill ids; after 70 fills of 1 (totals
+    """docs/reference/venue-misbehaviour.md: "the same event twice (same `event_id`) | nothing
+    changes | DUPLICATE_EVENT". The slot remembers the last 64 event and fill ids; after 70 fills of 1 (totals
     1..70) a venue replays the first one, identical (same event id, fill id and total 1.0).
     Its ids are forgotten, but its running total places it where the first report did:
     DUPLICATE_EVENT (rules 5). Before, it was booked as an earlier fill arriving late
@@ -104,7 +104,7 @@ class StatusVenue(SilentVenue):
 
 
 def test_a_second_reconciliation_books_what_the_venue_filled_since_the_first() -> None:
-    """docs/kernel.md, Reconciliation with the venue: "the venue filled more than the kernel
+    """docs/concepts/reconciliation.md: "the venue filled more than the kernel
     knows | FILL event for the difference at the venue's price, with the venue's total as
     `filled_size`". The event ids are `reconcile:<order>:<kind>:<n>` with n counted from 0 on
     every call, so a second reconciliation (another restart, or an operator asking again) of

@@ -167,7 +167,8 @@ def with_order(slots: list[dict[str, Any]], **kw: Any) -> list[dict[str, Any]]:
 @pytest.mark.parametrize(
     ("change", "exc", "match"),
     [
-        # A bool is neither an int nor a number (docs/kernel.md): an intent's legs refuse it.
+        # A bool is neither an int nor a number (docs/concepts/slots-and-stages.md): an intent's
+        # legs refuse it.
         (
             lambda s: s[0].update(exit_leg_ratios=[0.5, True]) or s,
             TypeError,

@@ -409,7 +409,7 @@ class _LongAndShortOfOneAsset(Strategy[_SizeParams]):
 
 
 def test_equity_csv_position_nets_long_and_short_trades_of_an_asset(tmp_path: Path) -> None:
-    # docs/runtime.md: for several assets, each asset's net size (long and short trades in it
+    # docs/guides/first-backtest.md: for several assets, each asset's net size (long and short trades in it
     # netted, as the venue holds them) x its last price, summed as absolute values.
     path = tmp_path / "two.csv"
     rows = [(1704067200, "AAA", 100, 101), (1704067200, "BBB", 10, 10.5), (1704067201, "AAA", 102, 103)]
@@ -441,7 +441,7 @@ class _HedgedThenClosed(Strategy[_SizeParams]):
 def test_a_hedged_books_trades_both_close(tmp_path: Path) -> None:
     # The exits of a long and a short that net flat at the venue, sent reduce-only, would both
     # expire there (nothing to reduce) and neither trade could close; the kernel sends them
-    # plain (rules 24, docs/kernel.md), and the backtest sends what the kernel decided.
+    # plain (docs/concepts/orders-and-fills.md), and the backtest sends what the kernel decided.
     path = tmp_path / "AAA.csv"
     rows = [(1704067200 + 60 * i, 100.0 + i) for i in range(6)]
     path.write_text(

@@ -12,12 +12,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from dita import runtime as runtime_module
 from dita.backtest.data import MarketData
 from dita.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from dita.backtest.report import ARTEFACTS
 from dita.examples.crossover import SmaCrossover
-from dita.runtime import TradingRuntime
+from dita.runtime import TradingRuntime, feeds
 from dita.strategy import Bar, Quote, Strategy
 
 ONE_CHUNK = 1 << 40
@@ -28,7 +27,7 @@ def _crossover() -> SmaCrossover:
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, chunk: int, *args: Any, **kwargs: Any) -> BacktestResult:
-    monkeypatch.setattr(runtime_module, "ROWS_PER_CHUNK", chunk)
+    monkeypatch.setattr(feeds, "ROWS_PER_CHUNK", chunk)
     return run_backtest(*args, **kwargs)
 
 
@@ -102,7 +101,7 @@ def test_progress_across_chunk_borders_counts_the_rows_done(
     sample_bars: MarketData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # No time between two calls: progress after every row, through every border of chunks of 7.
-    monkeypatch.setattr(runtime_module, "_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(feeds, "_PROGRESS_SECONDS", 0.0)
     strategy = Counting()
     calls: list[tuple[int, int]] = []
     n = len(sample_bars)

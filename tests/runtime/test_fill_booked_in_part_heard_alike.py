@@ -66,7 +66,7 @@ def test_a_fill_booked_in_part_is_heard_by_a_strategy_as_a_gateway_client_is_tol
 
 @pytest.mark.parametrize("at_once", [True, False], ids=["answer", "poll"])
 def test_a_fill_stating_no_fee_is_heard_without_one_and_told_with_the_prediction(at_once: bool) -> None:
-    """Where the two differ, on purpose (docs/protocol.md): a strategy hears the venue's fee,
+    """Where the two differ, on purpose (docs/reference/stdio-protocol.md): a strategy hears the venue's fee,
     None when it stated none; a gateway client is told the kernel's predicted fee instead,
     for the slot's only fill of the command."""
     heard, heard_paid = heard_by_a_strategy(FillsAsTold([(1.0, 1.0)], at_once=at_once))

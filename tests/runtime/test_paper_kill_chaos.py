@@ -7,9 +7,9 @@ the kernel booked is one the venue made in that run (its order, fill id, price a
 total), none twice; every fill the venue made is booked, but for the fills of a killed run's
 last moments that its log did not keep. At the end: the venue's book is the fills it
 remembers (those up to each killed run's last save) and those the kernel booked after that
-save, which the next run brings it forward with from the log (docs/runtime.md, "Paper and
-operations"); the kernel's account holds together (K = seed + realized - fees, positions the
-sum of its fills), its positions and the orders it works, filled alike, are the venue's, and
+save, which the next run brings it forward with from the log (docs/guides/paper-trading.md,
+"Continuing a run"); the kernel's account holds together (K = seed + realized - fees,
+positions the sum of its fills), its positions and the orders it works, filled alike, are the venue's, and
 the state file lists each of its fills once.
 
 Found by it: the restored venue numbered a restored order's fills from its book's count, so a
@@ -214,7 +214,7 @@ def _log_after_kill(wal: Path) -> tuple[int, bool]:
 
 def _restart_slots(args: list[str], env: dict[str, str]) -> list[str]:
     """What an operator restarting on a log left without checkpoint 0 is told to give, once
-    refused as documented (docs/runtime.md: "a log with no usable checkpoint ... is refused
+    refused as documented (docs/guides/paper-trading.md: "a log with no usable checkpoint ... is refused
     until --max-slots gives it"): the slot count the killed run was made with."""
     refused = subprocess.run(
         [sys.executable, "-m", "dita", *args, "--max-speed"], capture_output=True, text=True, env=env

@@ -327,11 +327,9 @@ def test_strategies_on_two_venues_behind_a_router(sample_bars: MarketData) -> No
 def test_replay_pacing_follows_the_data_clock(
     sample_bars: MarketData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dita.runtime as rt
-
     slept: list[float] = []
-    monkeypatch.setattr(rt.time, "monotonic", lambda: 100.0)  # no wall time passes by itself
-    monkeypatch.setattr(rt.time, "sleep", slept.append)
+    monkeypatch.setattr(time, "monotonic", lambda: 100.0)  # no wall time passes by itself
+    monkeypatch.setattr(time, "sleep", slept.append)
     runtime, _, _ = make_runtime()
     runtime.add_strategy(Counter(name="s"))
     runtime.start()

@@ -1,4 +1,4 @@
-"""The strategy docs/runtime.md shows a new author runs as written, so it cannot drift."""
+"""The strategy docs/guides/writing-a-strategy.md shows a new author runs as written, so it cannot drift."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from dita.backtest.data import MarketData
 from dita.backtest.engine import run_backtest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "runtime.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "guides" / "writing-a-strategy.md"
 
 
 def _example() -> dict[str, Any]:
     blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
-    assert len(blocks) == 1, "docs/runtime.md has one Python example"
+    assert len(blocks) == 1, "docs/guides/writing-a-strategy.md has one Python example"
     namespace: dict[str, Any] = {"__name__": "runtime_doc"}
     exec(compile(blocks[0], str(DOC), "exec"), namespace)
     return namespace

@@ -1,10 +1,10 @@
-"""A venue reporting a fill by its own order id only (no trade id, no client id, or no slot):
-the kernel books it (docs/kernel.md: "empty says nothing"), and the runtime routes it to the
-strategy owning the trade by what the kernel booked, not by the event's own empty fields. It
-routed by the event's trade id and slot: the strategy never heard the fill, held the closed
-slot for good, and a fill naming no slot raised IndexError out of run(). So in a venue's
-answer to a submit (a taker order filled at once), and for a late fill of an order that had
-ended, whose asset the event did not say either."""
+"""A venue reporting a fill by its own order id only (no trade id, no client id, or no slot): the
+kernel books it (docs/reference/venue-misbehaviour.md: "empty says nothing"), and the runtime
+routes it to the strategy owning the trade by what the kernel booked, not by the event's own
+empty fields. It routed by the event's trade id and slot: the strategy never heard the fill,
+held the closed slot for good, and a fill naming no slot raised IndexError out of run(). So in a
+venue's answer to a submit (a taker order filled at once), and for a late fill of an order that
+had ended, whose asset the event did not say either."""
 
 from __future__ import annotations
 
@@ -135,7 +135,7 @@ def test_an_exit_fill_reported_by_venue_id_only_frees_the_strategys_slot() -> No
     # The trade is over in the kernel, and so for its strategy; the ended order is not followed.
     assert not strategy.busy("BTCUSDT"), "the strategy still holds the closed slot"
     assert [f.closed for f in strategy.heard] == [False, True]
-    assert not runtime._working
+    assert runtime.working_orders == 0
 
 
 def test_a_fill_that_names_no_slot_does_not_stop_the_run() -> None:

@@ -12,6 +12,7 @@ import pytest
 
 from dita import ExecutionKernel
 from dita.runtime import KernelClosed, StrategyStatus, TradingRuntime
+from dita.runtime.orders import OrderSubmission
 from dita.strategy import Bar, Strategy
 
 
@@ -85,23 +86,24 @@ def test_a_submit_refused_so_is_a_runtime_error() -> None:
 def test_a_kernel_closed_between_the_check_and_the_submit_still_stops_the_strategy(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Another thread closed the kernel after the runtime's look at it and before the intent
-    reached it: the kernel's own RuntimeError escaped, and the strategy went to ERROR."""
+    """Another thread closes the kernel after the runtime's look at it and before the intent
+    reaches it: the kernel's own RuntimeError stands for a closed kernel, and stops the strategy
+    rather than putting it in ERROR."""
     kernel = ExecutionKernel(max_slots=8, kernel_id="race-k")
     runtime = TradingRuntime(kernel)
     a = Buyer(name="a")
     runtime.add_strategy(a)
     runtime.on_bar(bar(0))
-    looked = TradingRuntime._refuse_on_closed_kernel
+    looked = OrderSubmission._refuse_on_closed_kernel
     looks: list[str] = []
 
-    def look_then_close(self: TradingRuntime, what: str) -> None:
+    def look_then_close(self: OrderSubmission, what: str) -> None:
         looked(self, what)  # open: passes
         looks.append(what)
         if len(looks) == 2:  # the submit's last look, before sync_marks and the intent
             kernel.close()  # the shutdown on another thread lands here
 
-    monkeypatch.setattr(TradingRuntime, "_refuse_on_closed_kernel", look_then_close)
+    monkeypatch.setattr(OrderSubmission, "_refuse_on_closed_kernel", look_then_close)
     runtime.on_bar(bar(1))
     (row,) = runtime.status()
     assert row["status"] == "STOPPED" and row["error"] == "", row

@@ -107,12 +107,12 @@ def test_a_plain_tuple_of_the_right_fields_is_still_a_bar_for_on_bar() -> None:
     rt.on_bar(tuple(BAR))  # type: ignore[arg-type]
     rt.on_quote(tuple(QUOTE))  # type: ignore[arg-type]
     assert strategy.seen == [BAR, QUOTE]
-    # Read as a Bar and a Quote: a plain tuple reached the strategy as one ('tuple' object has
-    # no attribute 'close': the strategy in ERROR), and kept as the asset's mark it failed
-    # finish() and every later order ('tuple' object has no attribute 'ts').
+    # Read as a Bar and a Quote: kept as a plain tuple, it would reach the strategy as one
+    # ('tuple' object has no attribute 'close': the strategy in ERROR), and as the asset's mark
+    # fail finish() and every later order ('tuple' object has no attribute 'ts').
     assert [type(item) for item in strategy.seen] == [Bar, Quote]
     rt.finish()
-    assert rt._marked == {"BTCUSDT": (QUOTE.bid + QUOTE.ask) / 2}
+    assert rt._clock.marked == {"BTCUSDT": (QUOTE.bid + QUOTE.ask) / 2}
 
 
 def test_a_strategy_already_run_is_refused_by_another_runtime() -> None:

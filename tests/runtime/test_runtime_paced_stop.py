@@ -1,7 +1,8 @@
 """A paced replay (``run(speed=...)``) asks ``should_stop`` while it waits for the next data
-point's time, not only once per point: a gap in the data (hourly bars, a weekend, an exchange
-outage) at ``--speed 60`` waited a minute or hours before ``dita paper --duration`` (or every
-strategy in ERROR) was looked at again, and then handled one more row past the stop."""
+point's time, not only once per point: asked once per point, a gap in the data (hourly bars, a
+weekend, an exchange outage) at ``--speed 60`` would wait a minute or hours before ``dita paper
+--duration`` (or every strategy in ERROR) is looked at again, and then handle one more row past
+the stop."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import dita.runtime
+import dita.runtime.feeds
 from dita import ExecutionKernel
 from dita.cli import app
 from dita.runtime import TradingRuntime
@@ -43,7 +44,7 @@ def test_a_stop_during_a_paced_wait_ends_the_run_before_the_next_point(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = FakeClock()
-    monkeypatch.setattr(dita.runtime, "time", clock)
+    monkeypatch.setattr(dita.runtime.feeds, "time", clock)
     kernel = ExecutionKernel(max_slots=2, venue=ShadowVenue(), kernel_id="paced-stop")
     runtime = TradingRuntime(kernel)
     asked: list[float] = []
@@ -64,7 +65,7 @@ def test_a_stop_during_a_paced_wait_ends_the_run_before_the_next_point(
 def test_a_paced_wait_without_a_stop_keeps_the_data_pace(monkeypatch: pytest.MonkeyPatch) -> None:
     """Waited in steps, the pace is the data's all the same."""
     clock = FakeClock()
-    monkeypatch.setattr(dita.runtime, "time", clock)
+    monkeypatch.setattr(dita.runtime.feeds, "time", clock)
     kernel = ExecutionKernel(max_slots=2, venue=ShadowVenue(), kernel_id="paced-on")
     runtime = TradingRuntime(kernel)
     assert runtime.run([bar(0), bar(60), bar(120)], speed=60.0, should_stop=lambda: False) == 3

@@ -137,7 +137,7 @@ def test_entries_on_stop_canceled_itself_are_not_canceled_again() -> None:
 
 def test_stopping_every_strategy_leaves_the_book_unless_asked() -> None:
     """``runtime.stop()`` is how a run ends (``dita paper``, a backtest): the book it leaves is
-    the one a continued run takes back, resting orders working on (docs/runtime.md)."""
+    the one a continued run takes back, resting orders working on (docs/reference/runtime.md)."""
     venue = paper()
     kernel, runtime = paper_run(venue, Rests(name="a"), Rests(name="b"))
     runtime.on_bar(bar(0))

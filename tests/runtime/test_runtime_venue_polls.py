@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,6 @@ from typing import Any
 import pytest
 
 from dita import ExecutionKernel, VenueEvent
-from dita import runtime as rt
 from dita.runtime import TradingRuntime, VenueRejections
 from dita.strategy import Bar, Fill, Quote, Strategy
 from dita.venues import PaperVenue, VenueRouter
@@ -167,7 +167,7 @@ class FakeMonotonic:
 @pytest.fixture
 def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
     clock = FakeMonotonic()
-    monkeypatch.setattr(rt.time, "monotonic", clock)
+    monkeypatch.setattr(time, "monotonic", clock)
     return clock
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-import dita.runtime
+import dita.runtime.owners
 import dita.shadow
 from dita.cli import app
 from dita.shadow import ShadowSettings, run_shadow
@@ -152,19 +152,19 @@ def _run_peak(settings: ShadowSettings) -> int:
 
 
 def test_a_longer_run_holds_no_more_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The feed was made in full before the first round, and the quoter kept every fill (some
-    two and a half a round per symbol): a run of a million rounds on a few symbols held
-    gigabytes. Its fills are counted in the report, the feed read a quote at a time."""
+    """The feed is read a quote at a time and the quoter keeps a bounded number of fills (some
+    two and a half a round per symbol): made in full, or with every fill kept, a run of a
+    million rounds on a few symbols would hold gigabytes. Its fills are counted in the report."""
     # Past these the run's memories are full; kept small, the test runs few rounds.
     monkeypatch.setattr(dita.shadow, "FILLS_KEPT", 20, raising=False)
     monkeypatch.setattr(dita.shadow, "FREEZE_EVENTS_KEPT", 20)
-    monkeypatch.setattr(dita.runtime, "RELEASED_MEMORY", 20)
+    monkeypatch.setattr(dita.runtime.owners, "RELEASED_MEMORY", 20)
     short = ShadowSettings(symbols=["BTCUSDT", "ETHUSDT"], iterations=300)
     long = short.model_copy(update={"iterations": 800})
     # Untraced, this first run of the process also takes what later runs share (imports, caches).
     assert run_shadow(long)["orders"]["filled"] > 1_200
     grew = _run_peak(long) - _run_peak(short)
-    # Held before: some 200 bytes a quote (1,000 more) and 120 a fill (1,250 more): 350 kB.
+    # Unbounded, it would hold some 200 bytes a quote (1,000 more) and 120 a fill (1,250 more): 350 kB.
     assert grew < 100_000, f"{grew:,} bytes more for 500 more rounds"
 
 

@@ -1,6 +1,6 @@
-"""The strategies a user copies (the docs/runtime.md example, ``dita.examples``) trade each asset
-on that asset's own bars: a feed of two assets (a strategy subscribes to every asset unless it
-names some) makes on one asset the trades it makes alone.
+"""The strategies a user copies (the docs/guides/writing-a-strategy.md example,
+``dita.examples``) trade each asset on that asset's own bars: a feed of two assets (a strategy
+subscribes to every asset unless it names some) makes on one asset the trades it makes alone.
 
 The docs example kept one window of highs and lows for all assets: on BTC and ETH together it
 compared BTC's close with ETH's lows and never closed its BTC position."""
@@ -19,7 +19,7 @@ from dita.backtest.data import MarketData
 from dita.backtest.engine import BacktestConfig, run_backtest
 from dita.examples.crossover import SmaCrossover
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "runtime.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "guides" / "writing-a-strategy.md"
 
 
 def _doc_breakout() -> Any:

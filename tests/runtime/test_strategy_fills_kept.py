@@ -12,10 +12,9 @@ from typing import Any
 import pytest
 
 from dita import ExecutionKernel
-from dita import runtime as rt
 from dita.backtest.data import load_market_data
 from dita.backtest.engine import BacktestConfig, run_backtest
-from dita.runtime import TradingRuntime
+from dita.runtime import TradingRuntime, trading_runtime
 from dita.strategy import Bar, Fill, Quote, Strategy
 from dita.venues import ShadowVenue
 
@@ -66,7 +65,7 @@ def exact_counts(runtime: TradingRuntime, strategy: RoundTrips, n: int) -> None:
 def test_a_live_run_keeps_each_strategys_latest_fills_and_counts_them_all(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(rt, "LIVE_FILLS_KEPT", 4, raising=False)
+    monkeypatch.setattr(trading_runtime, "LIVE_FILLS_KEPT", 4)
     runtime, s = trading("wall")
     assert runtime.fills_kept == 4
     kept = []
@@ -80,7 +79,7 @@ def test_a_live_run_keeps_each_strategys_latest_fills_and_counts_them_all(
 
 
 def test_a_replay_keeps_every_fill(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rt, "LIVE_FILLS_KEPT", 4, raising=False)
+    monkeypatch.setattr(trading_runtime, "LIVE_FILLS_KEPT", 4)
     runtime, s = trading("data")
     assert runtime.fills_kept is None
     runtime.run([quote(m) for m in range(30)])
@@ -101,7 +100,7 @@ def test_fills_kept_says_how_many_under_either_clock(clock: str) -> None:
 def test_a_backtest_keeps_every_fill(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The backtest's report counts its fills from its own record; the strategy's list is
     whole too, for what a user reads of it after the run."""
-    monkeypatch.setattr(rt, "LIVE_FILLS_KEPT", 4, raising=False)
+    monkeypatch.setattr(trading_runtime, "LIVE_FILLS_KEPT", 4)
     rows = "".join(f"{i * 60},100,101,99,100,10\n" for i in range(40))
     path = tmp_path / "BTCUSDT_1m.csv"
     path.write_text("timestamp,open,high,low,close,volume\n" + rows)

@@ -29,6 +29,7 @@ from dita import ExecutionKernel, KernelEventKind, KernelIntent, VenueEvent, Ven
 from dita.risk import MarketLimits
 from dita.venues import CcxtVenue, PaperVenue, VenueTimeout, VenueUnavailable, ccxt_venue
 from dita.venues._events import BoundedIdSet
+from dita.venues.ccxt import events as ccxt_events
 from dita.venues.ccxt_venue import market_limits
 
 VenueFactory = Callable[..., CcxtVenue]
@@ -125,7 +126,7 @@ def test_futures_markets_counted_in_contracts_are_not_traded(
     assert "contracts of 0.01 base units" in refused.reason
     assert exchange.calls("POST", "/fapi/v1/order") == []
     with pytest.raises(ValueError, match=r"markets: 'ETH/USDT:USDT' on .* contracts of 0\.01"):
-        venue._checked_markets(["BTCUSDT", "ETH/USDT:USDT"])
+        venue._markets.checked_symbols(["BTCUSDT", "ETH/USDT:USDT"])
 
 
 def test_usdm_markets_use_min_notional_filter(make_venue: VenueFactory) -> None:
@@ -565,7 +566,7 @@ def test_orders_ended_in_their_submit_or_cancel_answer_are_not_kept(
     exchange.script("DELETE", "/api/v3/order", "binance/spot_cancel_partial.json")
     exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_cancel_partial.json")
     assert kinds(venue.cancel(resting)) == ["FILL", "CANCEL_ACK"]
-    assert not venue.following() and venue._tracked == {}
+    assert not venue.following() and venue._orders.tracked == {}
 
 
 def test_an_order_closed_without_a_filled_size_is_not_ended_short(
@@ -580,7 +581,7 @@ def test_an_order_closed_without_a_filled_size_is_not_ended_short(
     venue._exchange.fetch_order = lambda *args: dict(answer)
     exchange.script("GET", "/api/v3/myTrades", payload=[], repeat=True)  # its trades not shown yet
     assert venue.poll_events() == []
-    assert venue.poll_events() == [] and "s2-entry-1" in venue._tracked  # still asked about
+    assert venue.poll_events() == [] and "s2-entry-1" in venue._orders.tracked  # still asked about
 
 
 def test_the_trades_of_an_order_closed_without_a_filled_size_are_asked_for(
@@ -1928,12 +1929,12 @@ def test_unknown_outcome_is_judged_on_binance_codes_whatever_the_exception_class
     )
     internal = ccxt.ExchangeError('binance {"code": -1001, "msg": "Internal error"}')
     refused = ccxt.ExchangeError('binance {"code":-2010,"msg":"Account has insufficient balance."}')
-    assert venue._outcome_unknown(unknown) and venue._outcome_unknown(internal)
-    assert not venue._outcome_unknown(refused)
-    assert not venue._outcome_unknown(
+    assert venue._client.outcome_unknown(unknown) and venue._client.outcome_unknown(internal)
+    assert not venue._client.outcome_unknown(refused)
+    assert not venue._client.outcome_unknown(
         ccxt.InvalidOrder('binance {"code":-1013,"msg":"Filter failure: LOT_SIZE"}')
     )
-    assert venue._outcome_unknown(ccxt.RequestTimeout("binance POST http://127.0.0.1/api/v3/order"))
+    assert venue._client.outcome_unknown(ccxt.RequestTimeout("binance POST http://127.0.0.1/api/v3/order"))
 
 
 @pytest.mark.parametrize("status", [524, 507])
@@ -1992,15 +1993,15 @@ def test_a_malformed_answer_about_one_order_loses_no_fill_of_another(
 
 def break_fees(venue: CcxtVenue, monkeypatch: pytest.MonkeyPatch) -> dict[str, bool]:
     """Makes reading a trade's fee raise until the returned switch's ``"on"`` is set False."""
-    real_quote_fee = venue._quote_fee
+    real_quote_fee = ccxt_events.quote_fee
     broken = {"on": True}
 
-    def quote_fee(trade: dict, price: float, named: str) -> tuple:
+    def quote_fee(name: str, exchange: object, trade: dict, price: float, named: str) -> tuple:
         if broken["on"]:
             raise KeyError("fee")
-        return real_quote_fee(trade, price, named)
+        return real_quote_fee(name, exchange, trade, price, named)
 
-    monkeypatch.setattr(venue, "_quote_fee", quote_fee)
+    monkeypatch.setattr(ccxt_events, "quote_fee", quote_fee)
     return broken
 
 
@@ -3490,8 +3491,8 @@ def test_a_gate_linear_venue_loads_gates_usdt_perpetuals(
     limits = gate_linear_venue.load_markets()
     assert set(limits) == {"0G_USDT"}
     assert limits["0G_USDT"] == MarketLimits(lot_step=1.0, tick_size=0.0001, min_qty=1.0, min_notional=0.0)
-    assert gate_linear_venue._symbol("0G/USDT:USDT") == "0G/USDT:USDT"
-    assert "contracts of 0.0001 base units" in gate_linear_venue._contract_refusal("BTC_USDT")
+    assert gate_linear_venue._markets.symbol("0G/USDT:USDT") == "0G/USDT:USDT"
+    assert "contracts of 0.0001 base units" in gate_linear_venue._markets.contract_refusal("BTC_USDT")
     assert len(exchange.calls("GET", "/api/v4/futures/usdt/contracts")) == 1
 
 
@@ -3570,7 +3571,7 @@ def test_an_orders_trades_are_asked_for_by_the_exchanges_own_order_parameter(
         "BTCUSDT",
         exchange_order_id="28457200",
     )
-    assert [t["id"] for t in venue._fetch_trades(tracked, 0.008)] == ["4101"]
+    assert [t["id"] for t in venue._reporter.trades.fetch(tracked, 0.008)] == ["4101"]
     assert asked == [{parameter: "28457200"} if parameter else {}]
 
 
@@ -3688,7 +3689,7 @@ def test_a_resting_order_outliving_the_processs_memory_of_trades_reports_each_fi
     rested while that many other fills came (2 here) had its first trade forgotten, reported it
     again when the next came, counted itself filled and was asked about no more, so its last
     fill never reached the kernel. An order's reported trades are kept as long as it is followed."""
-    monkeypatch.setattr(ccxt_venue, "BoundedIdSet", lambda: BoundedIdSet(2))
+    monkeypatch.setattr(ccxt_events, "BoundedIdSet", lambda: BoundedIdSet(2))
     venue = make_venue()
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
     resting = make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02)
@@ -3953,7 +3954,7 @@ def test_a_market_figure_that_is_not_a_number_is_an_error_naming_the_market_and_
     with pytest.raises(RuntimeError, match=re.escape(f"binance-linear: load_markets failed: {named}")):
         venue.load_markets(reload=True)
     assert venue.market_metadata() == loaded  # what was loaded before stands
-    venue._asset_symbols = {}  # as before the first load: the submit loads them
+    venue._markets.asset_symbols = {}  # as before the first load: the submit loads them
     [refused] = venue.submit(make_order("s1-entry-1", asset="ETHUSDT", size=1.0, reference_price=3000.0))
     assert refused.kind == KernelEventKind.REJECT and named in refused.reason
     assert exchange.calls("POST", "/fapi/v1/order") == []

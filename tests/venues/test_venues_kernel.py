@@ -1089,8 +1089,8 @@ def test_ccxt_a_fill_no_price_is_known_of_is_held_owed_by_the_kernel_until_recon
     outcome = kernel.process_intent(enter("i1", 0.02, 91000.0))
     assert outcome.accepted and outcome.order is not None, outcome.to_dict()
     coid = outcome.order.client_order_id
-    sent = venue._tracked[coid].order
-    venue._tracked[coid].order = VenueOrder(
+    sent = venue._orders.tracked[coid].order
+    venue._orders.tracked[coid].order = VenueOrder(
         coid, sent.slot_id, sent.trade_id, sent.asset, sent.side, sent.order_type, 0.0, sent.size,
         venue_order_id=sent.venue_order_id, timestamp=sent.created_at, is_entry=sent.is_entry,
     )  # fmt: skip

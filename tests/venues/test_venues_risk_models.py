@@ -180,7 +180,7 @@ def test_a_flag_where_a_limit_belongs_is_refused(model: type, field: str, flag: 
 
 @pytest.mark.parametrize("value", [1.5e15, -1.5e15])
 def test_the_edge_threshold_is_within_the_kernel_bound(value: float) -> None:
-    # docs/kernel.md: the 1e15 bound applies to configuration; every other limit had it.
+    # docs/concepts/risk.md: the 1e15 bound applies to configuration; every other limit had it.
     with pytest.raises(ValidationError) as raised:
         RiskLimits(edge_freeze_threshold_bps=value)
     (error,) = raised.value.errors()
@@ -189,8 +189,8 @@ def test_the_edge_threshold_is_within_the_kernel_bound(value: float) -> None:
 
 
 def test_the_regime_rule_is_documented_as_judging_market_entries_only() -> None:
-    # The kernel judges regime parity on MARKET entries only (docs/kernel.md); the field's own
-    # description and docs/venues.md said "an entry", so a LIMIT entry looked guarded.
+    # The kernel judges regime parity on MARKET entries only (docs/concepts/risk.md); the field's own
+    # description and the docs' RiskLimits table said "an entry", so a LIMIT entry looked guarded.
     from dita import ExecutionKernel, KernelIntent
 
     kernel = ExecutionKernel(max_slots=2)
@@ -214,8 +214,9 @@ def test_the_regime_rule_is_documented_as_judging_market_entries_only() -> None:
     assert short(1, order_type="LIMIT", limit_price=100.0)
     description = RiskLimits.model_fields["regime"].description or ""
     assert "MARKET" in description
-    venues_md = (Path(__file__).resolve().parents[2] / "docs" / "venues.md").read_text(encoding="utf-8")
-    (row,) = [line for line in venues_md.splitlines() if line.startswith("| `regime` |")]
+    config = Path(__file__).resolve().parents[2] / "docs" / "reference" / "configuration.md"
+    config_md = config.read_text(encoding="utf-8")
+    (row,) = [line for line in config_md.splitlines() if line.startswith("| `regime` |")]
     assert "MARKET" in row
 
 

@@ -952,7 +952,7 @@ def test_the_orders_a_venue_keeps_for_order_status_are_its_newest() -> None:
 
 
 def test_router_keeps_a_submit_stopped_by_ctrl_c_in_doubt() -> None:
-    """Ctrl-C while a submit blocks on the network goes on up (docs/venues.md), the order in
+    """Ctrl-C while a submit blocks on the network goes on up (docs/concepts/venues.md), the order in
     flight all the same: where the program goes on (a notebook, a caller catching it), the
     router must not take a venue's open-orders list that does not show it yet for its end."""
 

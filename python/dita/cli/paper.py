@@ -817,7 +817,7 @@ def paper(
         clock = "data"
         listed = list(history.assets)
     else:
-        from dita.venues.ccxt_venue import CcxtVenue
+        from dita.venues.ccxt import CcxtVenue
 
         require_finite("--poll", poll)
         # Building the venue reaches no exchange: what it refuses is an option, not the network.

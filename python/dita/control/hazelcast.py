@@ -35,24 +35,26 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from dita._kernel import ControlMode, Verbosity
-from dita._numbers import within
-from dita._text import is_utf8, shortened
-from dita.control import GLOBAL, check_kernel_id, entry_key, enum_names, normalize_change
-from dita.projection.hazelcast import (  # imports the client with its 3.11 warning muted
-    CLOCKS_AGREE_WITHIN_S,
+from dita._hazelcast_client import (
     Future,
     HazelcastClient,
     HazelcastJsonValue,
     HazelcastSerializationError,
     LifecycleState,
     Map,
+    cluster_settings,
+    connect_client,
+)
+from dita._kernel import ControlMode, Verbosity
+from dita._numbers import within
+from dita._text import is_utf8, shortened
+from dita.control import GLOBAL, check_kernel_id, entry_key, enum_names, normalize_change
+from dita.projection.hazelcast import (
+    CLOCKS_AGREE_WITHIN_S,
     Unanswered,
     Undecodable,
     add_entry_listener_decoded,
     answered_by,
-    cluster_settings,
-    connect_client,
     entries_decoded,
     get_decoded,
     json_object,
@@ -92,7 +94,8 @@ WRITE_TIMEOUT_S = 10.0
 """How long a write of a control entry waits for the cluster's answers by default (the map's
 proxy, the reads of the stamps it must beat, the write itself) before it gives up: a member
 frozen (SIGSTOP, a GC pause, a stalled VM) answers no request of its partitions until the others
-declare it dead, and a global write reads every entry, so a halt hung a minute and more."""
+declare it dead, and a global write reads every entry, so without a bound a halt could hang a
+minute and more."""
 
 UNANSWERED_WHY = (
     "a member not answering: frozen, or its partition threads stuck, until the others declare it dead"
@@ -613,7 +616,7 @@ class HazelcastControlPlane:
             wait = 0.5
             if self._synced.is_set() and self._connected.is_set():
                 # Only then is a periodic read made and next_read moved on: waiting for a
-                # past next_read while the cluster was away spun this thread at full CPU.
+                # past next_read while the cluster is away would spin this thread at full CPU.
                 wait = min(wait, max(next_read - time.monotonic(), 0.0))
             self._wake.wait(wait)
             self._wake.clear()
@@ -659,10 +662,10 @@ class HazelcastControlPlane:
     def _answer(self, future: Future[Any], what: str) -> Any:
         """The result of a request of the worker's, applying what events bring while it is out.
 
-        The worker waited on its reads: a member that answers none (frozen, or its partition
-        threads stuck, while the others deliver events) held a HALTED the events had brought
-        for a minute and more, until the cluster declared that member dead, and nothing said
-        so. Said once it has been out READ_LATE_S, and again when it is answered."""
+        The worker does not just wait on its reads: a member that answers none (frozen, or its
+        partition threads stuck, while the others deliver events) would hold back a HALTED the
+        events bring for a minute and more, until the cluster declares that member dead, with
+        nothing said. Said once it has been out READ_LATE_S, and again when it is answered."""
         future.add_done_callback(lambda _: self._wake.set())
         sent = time.monotonic()
         late = waited = False

@@ -19,6 +19,8 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from dita.gateway.responses import response_abandoned
+
 __all__ = ["GatewayServer"]
 
 _NOT_COMPLETED = "ASGI callable returned without completing response."
@@ -32,8 +34,6 @@ def _not_abandoned_on_purpose(record: logging.LogRecord) -> bool:
     kernel call the stop gave up on (a venue call not answered), canceled with the event loop,
     its traceback of CancelledError read as the gateway's fault (the stop's ERROR says what it
     did not do)."""
-    from dita.gateway.app import response_abandoned
-
     if not response_abandoned.get():
         return True
     canceled = record.msg == _RAISED and isinstance(
@@ -163,7 +163,7 @@ class GatewayServer(uvicorn.Server):
         stopping = self.should_exit
         super().handle_exit(sig, frame)  # a second Ctrl-C only ends the wait for the connections
         if stopping:
-            # Said, or a stop that seemed stuck was killed, its journal rows and log unsynced.
+            # Said, or a stop that seems stuck gets killed, its journal rows and log unsynced.
             # os.write: the handler may run while the main thread is inside a print to stderr.
             step = f" ({self.stop_step})" if self.stop_step else ""
             os.write(
@@ -193,12 +193,12 @@ class GatewayServer(uvicorn.Server):
         self._polling = self.app.state.start_polling()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # One grace for the whole stop: a wait per step (the poll, the connections, the lane) made
-        # it three graces, past what a supervisor allows before it kills the process.
+        # One grace for the whole stop: a wait per step (the poll, the connections, the lane) would
+        # make it three graces, past what a supervisor allows before it kills the process.
         deadline = time.monotonic() + self.grace
         self.stop_step = "waiting for the venue's poll and the requests under way"
         # No new connection or request from here, as uvicorn's own stop does it, before waiting
-        # for the poll below: meanwhile an ENTER was taken, and its order left at the venue.
+        # for the poll below: an ENTER taken meanwhile would leave its order at the venue.
         for server in self.servers:
             server.close()
         for sock in sockets or []:

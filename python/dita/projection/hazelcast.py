@@ -37,33 +37,43 @@ import gc
 import json
 import logging
 import math
-import os
 import threading
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-with warnings.catch_warnings():
-    # The client's reactor imports asyncore, deprecated (still present) on Python 3.11.
-    warnings.filterwarnings("ignore", message=r"The asyncore module", category=DeprecationWarning)
-    from hazelcast.client import HazelcastClient
-    from hazelcast.core import HazelcastJsonValue
-    from hazelcast.errors import HazelcastError, HazelcastSerializationError, IllegalStateError
-    from hazelcast.future import Future, combine_futures
-    from hazelcast.lifecycle import LifecycleState
-    from hazelcast.predicate import Predicate, and_, equal, greater_or_equal, instance_of
-    from hazelcast.proxy.map import BlockingMap, Map
-
-    from hazelcast import reactor as _hz_reactor
-
+from dita._hazelcast_client import (
+    DEFAULT_CLUSTER_MEMBERS,
+    DEFAULT_CLUSTER_NAME,
+    MEMBER_LIST_WAIT_S,
+    REACTOR_POLL_S,
+    SHUTDOWN_WAIT_S,
+    BlockingMap,
+    Future,
+    HazelcastClient,
+    HazelcastError,
+    HazelcastJsonValue,
+    HazelcastSerializationError,
+    IllegalStateError,
+    LifecycleState,
+    Map,
+    Predicate,
+    and_,
+    cluster_settings,
+    combine_futures,
+    connect_client,
+    default_cluster_name,
+    equal,
+    greater_or_equal,
+    instance_of,
+    shutdown_client,
+)
 from dita._numbers import finite_json, within
-from dita._text import is_utf8, shortened
+from dita._text import shortened
 from dita.control import check_kernel_id
 from dita.projection import publish_dirty
-from dita.services.hazelcast import DEFAULT_CLUSTER_NAME, default_cluster_name
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -73,6 +83,9 @@ __all__ = [
     "CONTROL_MAP",
     "DEFAULT_CLUSTER_MEMBERS",
     "DEFAULT_CLUSTER_NAME",
+    "MEMBER_LIST_WAIT_S",
+    "REACTOR_POLL_S",
+    "SHUTDOWN_WAIT_S",
     "SLOTS_MAP",
     "BlockingMap",
     "Future",
@@ -81,6 +94,7 @@ __all__ = [
     "HazelcastJsonValue",
     "HazelcastProjection",
     "HazelcastSerializationError",
+    "IllegalStateError",
     "LifecycleState",
     "Map",
     "Unanswered",
@@ -92,6 +106,7 @@ __all__ = [
     "cluster_settings",
     "connect_client",
     "create_mappings",
+    "default_cluster_name",
     "entries_decoded",
     "get_decoded",
     "kernel_reads",
@@ -104,7 +119,6 @@ __all__ = [
 SLOTS_MAP = "dita_slots"
 ACCOUNTS_MAP = "dita_accounts"
 CONTROL_MAP = "dita_control"
-DEFAULT_CLUSTER_MEMBERS: tuple[str, ...] = ("127.0.0.1:5701",)
 
 _log = logging.getLogger(__name__)
 
@@ -122,35 +136,6 @@ _KNOWN_TYPES: dict[str, str] = {
     "e_used_margin": "DOUBLE",
     "e_maint_margin": "DOUBLE",
 }
-
-
-REACTOR_POLL_S = 0.1
-"""How long the client's I/O thread blocks in poll() when nothing happens (the client's own: 10 ms)."""
-
-
-def _quiet_reactor() -> None:
-    """Let the client's I/O thread sleep 100 ms instead of 10 ms when nothing happens.
-
-    Each wake-up takes the GIL from the strategy thread, and on a loaded machine handing it
-    back can stall the strategy for a scheduler slice; 100 idle wake-ups a second showed as
-    outliers of 1.6x in bench_hazelcast's throughput pairs. Sockets and the client's waker
-    still wake the thread at once (sends, replies, entry events); only its timers
-    (heartbeats, retries, on a 1 s scale) may run up to 100 ms late. Another client version
-    without this loop class is left alone.
-    """
-    loop_cls = getattr(_hz_reactor, "_WakeableLoop", None)
-    poller = getattr(_hz_reactor, "asyncore", None)
-    if loop_cls is None or poller is None or getattr(loop_cls, "_dita_poll_s", None) is not None:
-        return
-
-    def run_loop(self: Any) -> None:
-        poller.loop(timeout=REACTOR_POLL_S, use_poll=True, map=self._map, count=1)
-
-    loop_cls.run_loop = run_loop
-    loop_cls._dita_poll_s = REACTOR_POLL_S
-
-
-_quiet_reactor()
 
 
 GUARD_KERNEL_READS = True
@@ -191,145 +176,10 @@ def kernel_reads() -> Iterator[None]:
                 gc.enable()
 
 
-def cluster_settings(
-    members: str | Sequence[str] | None = None, name: str | None = None
-) -> tuple[tuple[str, ...], str]:
-    """Cluster addresses and name: the arguments, else $DITA_HAZELCAST_MEMBERS (comma-separated
-    host:port) and $DITA_HAZELCAST_CLUSTER, else 127.0.0.1:5701 and ``dita``."""
-    raw = members if members is not None else os.environ.get("DITA_HAZELCAST_MEMBERS")
-    if raw is None:
-        addresses = DEFAULT_CLUSTER_MEMBERS
-    elif isinstance(raw, str):
-        addresses = tuple(a.strip() for a in raw.split(",") if a.strip())
-    elif isinstance(raw, Sequence) and not isinstance(raw, bytes | bytearray):
-        addresses = tuple(raw)
-    else:
-        raise ValueError(f"cluster members must be host:port text or a list of them, got {raw!r}")
-    for address in addresses:
-        # Text the client can send: an argument byte that is not UTF-8 (read as a lone
-        # surrogate) failed only at the connect timeout, taken for a cluster that is down.
-        if not isinstance(address, str) or not is_utf8(address):
-            raise ValueError(f"cluster member must be host:port text, got {address!r}")
-        host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-            raise ValueError(f"cluster member must be host:port, got {address!r}")
-    if not addresses:
-        raise ValueError(f"cluster members must list at least one host:port, got {raw!r}")
-    cluster = name if name is not None else default_cluster_name()
-    if not isinstance(cluster, str) or not is_utf8(cluster):
-        raise ValueError(f"cluster name must be UTF-8 text, got {cluster!r}")
-    if not cluster.strip():
-        raise ValueError(f"cluster name must not be empty, got {cluster!r}")
-    return addresses, cluster
-
-
-def connect_client(
-    cluster_members: Sequence[str] = DEFAULT_CLUSTER_MEMBERS,
-    cluster_name: str = DEFAULT_CLUSTER_NAME,
-    *,
-    lifecycle_listener: Callable[[str], None] | None = None,
-    invocation_timeout: float = 5.0,
-    block: bool = False,
-    connect_timeout: float = -1,
-) -> HazelcastClient:
-    """A client that never blocks a kernel: it starts and reconnects in the background.
-
-    With ``block`` the call waits until connected (for the CLI and tests), giving up after
-    ``connect_timeout`` seconds (-1: never) with ``IllegalStateError`` naming the members.
-    """
-    if isinstance(cluster_members, str) or not cluster_members:
-        raise ValueError(f"cluster_members must be a non-empty list of 'host:port', got {cluster_members!r}")
-    connected = threading.Event()
-
-    def on_lifecycle(state: str) -> None:
-        if state == LifecycleState.CONNECTED:
-            connected.set()
-
-    listeners: list[Callable[[str], None]] = [on_lifecycle] if block else []
-    if lifecycle_listener is not None:
-        listeners.append(lifecycle_listener)
-    client = HazelcastClient(
-        cluster_name=cluster_name,
-        cluster_members=list(cluster_members),
-        # Always in the background, also with ``block``: the client's own blocking start waits
-        # for the member's authentication reply without a timeout, so a member that accepts the
-        # connection and never answers (a frozen JVM, another service on that port) would hang
-        # the caller for good, cluster_connect_timeout notwithstanding. The wait is ours below.
-        async_start=True,
-        # ASYNC: calls fail fast with ClientOfflineError while away instead of hanging.
-        reconnect_mode="ASYNC",
-        cluster_connect_timeout=connect_timeout,
-        retry_initial_backoff=0.1,
-        retry_max_backoff=1.0,
-        retry_multiplier=1.5,
-        connection_timeout=2.0,
-        heartbeat_interval=1.0,
-        heartbeat_timeout=6.0,
-        invocation_timeout=invocation_timeout,
-        statistics_enabled=False,
-        lifecycle_listeners=listeners,
-    )
-    if block and not _wait_connected(client, connected, connect_timeout):
-        shutdown_client(client)
-        within = (
-            f"within {connect_timeout:g}s"
-            if connect_timeout >= 0
-            else f"with its member list (none came within {MEMBER_LIST_WAIT_S:g}s of connecting)"
-        )
-        raise IllegalStateError(
-            f"Unable to connect to any cluster: no member at {', '.join(cluster_members)} let this "
-            f"client into cluster {cluster_name!r} {within}"
-        )
-    return client
-
-
-MEMBER_LIST_WAIT_S = 120.0
-"""How long a connected client waits for the member list (as the client's own blocking start
-does), even with no limit on connecting."""
-
-
-def _wait_connected(client: HazelcastClient, connected: threading.Event, timeout: float) -> bool:
-    """Whether ``client`` connected within ``timeout`` seconds (negative: no limit) and has the
-    member list, as the client's own blocking start waits for it (SQL needs it), at most
-    MEMBER_LIST_WAIT_S once connected. It polls every 50 ms, never spinning: a member that let
-    the client in and froze before sending its members must not cost a CPU core."""
-    deadline = None if timeout < 0 else time.monotonic() + timeout
-    members_by: float | None = None
-    while True:
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            return False
-        step = 0.05 if deadline is None else min(deadline - now, 0.05)
-        if not connected.is_set():
-            connected.wait(step)
-        elif client.cluster_service.get_members():
-            return True
-        else:
-            members_by = members_by or now + MEMBER_LIST_WAIT_S
-            if now >= members_by:
-                return False
-            time.sleep(step)
-        if not client.lifecycle_service.is_running():
-            return False  # the client gave up on its own (its cluster_connect_timeout passed)
-
-
 FIRST_CONNECT_WAIT_S = 5.0
 """How long a projection's first connection may take before it is said to be missing; a kernel
 closed sooner waits that long for it (the client connects in the background, in tens of
 milliseconds to a live member), else a short run left no trace in the maps."""
-
-
-SHUTDOWN_WAIT_S = 2.0
-"""How long a caller waits for a client's shutdown before leaving it to finish in the background."""
-
-
-def shutdown_client(client: HazelcastClient, timeout: float = SHUTDOWN_WAIT_S) -> None:
-    """Shut ``client`` down, waiting at most ``timeout`` seconds: a member that stopped answering
-    must not hang a command on its way out. The client's threads are daemons, so one left
-    behind does not keep the process alive."""
-    done = threading.Thread(target=client.shutdown, name="dita-hazelcast-shutdown", daemon=True)
-    done.start()
-    done.join(timeout)
 
 
 def to_json_value(value: Mapping[str, Any]) -> HazelcastJsonValue:
@@ -391,8 +241,8 @@ def slots_beyond(kernel_id: str, max_slots: int) -> Predicate:
     Matched on the value's fields, not the key: a key prefix would also take the entries of
     kernel ids that extend this one (``k1`` and ``k10``, or ``k1:2`` whose keys are ``k1:2:N``).
     JSON values only, tested first (the member stops at the first part that fails): a value of
-    another type (text put by hand from a console) has no fields, and the member refused the
-    whole removal for it, so every publish failed for as long as that entry stayed.
+    another type (text put by hand from a console) has no fields, and the member would refuse
+    the whole removal for it, failing every publish for as long as that entry stays.
     """
     return and_(
         instance_of(_JSON_VALUE_CLASS), equal("kernel_id", kernel_id), greater_or_equal("slot_id", max_slots)
@@ -485,8 +335,8 @@ class _Batch:
 
 FULL_RESYNC_S = 300.0
 """How often each kernel is published in full by default (``full_resync_interval``): the
-projection writes only what changed, so an entry another writer left in the maps stayed wrong
-until that slot changed."""
+projection writes only what changed, so an entry another writer left in the maps would stay
+wrong until that slot changed."""
 
 
 PRUNE_RETRY_S = 30.0
@@ -497,7 +347,7 @@ LATE_WRITES_MAX_S = 10.0
 """The most a cycle's writes may stay unconfirmed before the next cycle goes ahead anyway
 (less when twice ``invocation_timeout`` is less): the client bounds a request only when an error
 comes back, and a member that takes requests and answers none (stuck partition threads, its
-heartbeats still answered) held the cycle, and every later one, for good. Well under
+heartbeats still answered) would hold the cycle, and every later one, for good. Well under
 LIVE_WITHIN_S, so the accounts are rewritten before readers take a live kernel for gone."""
 
 
@@ -1093,7 +943,7 @@ class HazelcastProjection:
         its failure is said and tried again in PRUNE_RETRY_S (at once on a reconnect), not taken
         for a failed write. The members refuse the whole removal when one entry of that kernel
         id has a slot_id that is not a number (another format, or typed by hand), and every
-        cycle's writes failed with it, every kernel's, for as long as that entry stayed."""
+        cycle's writes would fail with it, every kernel's, for as long as that entry stays."""
 
         def settle(done: Future[Any]) -> None:
             exc = done.exception()
@@ -1158,7 +1008,7 @@ class HazelcastProjection:
             if closed_again is None and self._kernels.get(kid) is not kernel:
                 # Detached since the cycle took it (closed, its closing record confirmed): a write
                 # now would say nothing of its close, and take closed_at back. Booked as written, it
-                # gave a staleness sample of a kernel no longer served.
+                # would give a staleness sample of a kernel no longer served.
                 return _SKIPPED
             if closed_again is not None and self._closed_again.get(kid, (None,))[0] is not kernel:
                 # A kernel attached under its id since the cycle took it (attach() let it go): the

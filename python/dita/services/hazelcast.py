@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dita._hazelcast_client import DEFAULT_CLUSTER_NAME, connect_client, default_cluster_name, shutdown_client
 from dita.services import pid_alive
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "HazelcastMember",
     "ServiceError",
     "client_can_connect",
+    "default_cluster_name",
     "default_home",
     "fetch_jars",
     "free_port",
@@ -51,7 +53,6 @@ __all__ = [
 
 HAZELCAST_VERSION = "5.5.0"
 MEMBER_ARTIFACTS = ("hazelcast", "hazelcast-sql")
-DEFAULT_CLUSTER_NAME = "dita"
 # The JVM the member jars are compiled for (class file version 61).
 MIN_JAVA = 17
 # Size and SHA-256 of the member jars as published (their SHA-1 match Maven Central's), so a
@@ -63,12 +64,6 @@ _KNOWN_JARS: dict[str, tuple[int, str]] = {
         "5e091414c6107c46dd692625c532877e094a97c6ce0c71bc43139cd3312d1e96",
     ),
 }
-
-
-def default_cluster_name() -> str:
-    """The cluster every command takes when none is given: $DITA_HAZELCAST_CLUSTER, else
-    ``dita``."""
-    return os.environ.get("DITA_HAZELCAST_CLUSTER", DEFAULT_CLUSTER_NAME)
 
 
 DEFAULT_HOST = "127.0.0.1"
@@ -235,8 +230,6 @@ def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 def client_can_connect(address: str, cluster_name: str, timeout: float = 5.0) -> bool:
     """True when a Hazelcast client can join ``cluster_name`` at ``address`` within ``timeout``
     (also when something on that port accepts connections and never answers: False then)."""
-    from dita.projection.hazelcast import connect_client, shutdown_client
-
     try:
         client = connect_client([address], cluster_name, block=True, connect_timeout=timeout)
     except Exception:

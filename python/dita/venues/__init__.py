@@ -198,7 +198,7 @@ def order_lookup(venue: Any) -> Callable[[str, str | None], VenueOrder | None] |
 
 
 # Imported after the protocols: the venue modules import them from here.
-from dita.venues.ccxt_venue import CcxtVenue, TopOfBook  # noqa: E402
+from dita.venues.ccxt import CcxtVenue, TopOfBook  # noqa: E402
 from dita.venues.paper import PaperVenue  # noqa: E402
 from dita.venues.router import VenueRouter  # noqa: E402
 from dita.venues.shadow import ShadowVenue  # noqa: E402

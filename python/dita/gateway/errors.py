@@ -1,0 +1,184 @@
+"""The gateway's error answers: a request that does not fit (422, naming each field and value),
+and a kernel that cannot take the request (503, saying whether to send it again)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from dita._kernel import WalError
+from dita._text import shortened
+from dita.gateway.engine import input_refused, input_stopped, kernel_busy
+from dita.gateway.events import unicode_text
+from dita.gateway.lane import GatewayStopped
+from dita.gateway.protocol import DuplicateKey
+from dita.gateway.responses import SafeJSONResponse
+from dita.gateway.state import GatewayState
+
+__all__ = ["field_error", "install_error_handlers"]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, _kernel_failed)
+    app.add_exception_handler(WalError, _kernel_failed)
+    app.add_exception_handler(RuntimeError, _kernel_unavailable)
+
+
+def field_error(field: str, msg: str, where: str = "body", value: Any = None) -> RequestValidationError:
+    """A 422 naming ``field`` (in the body, or ``where``) and, when given, the value refused."""
+    error: dict[str, Any] = {"loc": (where, field), "msg": msg, "type": "value_error"}
+    if value is not None:
+        error["input"] = value
+    return RequestValidationError([error])
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+    if isinstance(exc.body, bytes):
+        # FastAPI parses a body as JSON only under a JSON content type and otherwise validates
+        # the raw text, which reads as "should be a valid dictionary" about a body that may well
+        # be one (`curl -d` sends a form type): name the header instead.
+        exc = _content_type_error(request.headers.get("content-type"))
+    errors = [_clean_error(e) for e in exc.errors()]
+    message = "; ".join(_describe(e) for e in errors)
+    return SafeJSONResponse({"detail": errors, "message": message}, status_code=422)
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    cause = exc.__cause__
+    if exc.status_code == 400 and isinstance(cause, DuplicateKey):
+        # Its value given again, as stdio's INVALID_JSON names it (a list or object left out).
+        error = {
+            "loc": ("body", cause.key),
+            "msg": str(cause),
+            "type": "duplicate_key",
+            "input": cause.value,
+        }
+        return await _invalid(request, RequestValidationError([error]))
+    if exc.status_code == 400 and isinstance(cause, ValueError | RecursionError):
+        # FastAPI answers a body json.loads() raised on past JSONDecodeError (not UTF-8, nested
+        # too deeply, an integer too long) with a bare 400: it is a body that is not JSON like
+        # any other.
+        error = {"loc": ("body",), "msg": "JSON decode error", "type": "json_invalid"}
+        return await _invalid(
+            request, RequestValidationError([{**error, "ctx": {"error": _unreadable(cause)}}])
+        )
+    if exc.status_code == 405:
+        # Starlette's Allow names the methods of the first route on the path only: GET for
+        # /v1/control, as if PUT were not there.
+        allowed = {
+            method
+            for route in request.app.routes
+            if route.matches(request.scope)[0] != Match.NONE
+            for method in getattr(route, "methods", None) or ()
+        }
+        exc = StarletteHTTPException(405, exc.detail, headers={"Allow": ", ".join(sorted(allowed))})
+    return await http_exception_handler(request, exc)
+
+
+async def _kernel_failed(request: Request, exc: Exception) -> Response:
+    # Its log failed (WalError, or the OSError of the write that failed it): the kernel refuses
+    # every input from then on, and a bare 500 would tell no client why. Whether an OSError
+    # failed it is the kernel's to say (wal_info), asked off the event loop: the kernel, held by
+    # another thread, would make every request, /healthz included, wait up to 10 s.
+    state: GatewayState = request.app.state.gateway
+    try:
+        refused = isinstance(exc, WalError) or await anyio.to_thread.run_sync(
+            input_refused, state.kernel, exc
+        )
+    except RuntimeError as busy:  # held past its wait: whether the log failed is not known
+        if not kernel_busy(busy):
+            raise
+        refused = False
+    if not refused:
+        raise exc
+    detail = (
+        f"the kernel takes no more input: its write-ahead log failed ({type(exc).__name__}:"
+        f" {exc}); a new kernel on its wal_dir recovers from the log"
+    )
+    return SafeJSONResponse({"detail": detail}, status_code=503)
+
+
+async def _kernel_unavailable(request: Request, exc: Exception) -> Response:
+    # The kernel busy in another thread's call past its wait, or closed (closing), or the
+    # gateway stopped: a bare 500 would tell no client whether to send the request again.
+    if isinstance(exc, GatewayStopped):
+        detail = f"the gateway takes no more input: it stopped ({exc}); not retryable until served again"
+        return SafeJSONResponse({"detail": detail}, status_code=503)
+    if kernel_busy(exc):
+        detail = (
+            f"the kernel is busy in another call ({exc}); retryable: send the request again (an"
+            " intent under the same intent_id: one the kernel took is refused DUPLICATE_INTENT)"
+        )
+        return SafeJSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+    state: GatewayState = request.app.state.gateway
+    if input_stopped(state.kernel, exc):
+        detail = (
+            f"the kernel takes no more input: it is closed or closing ({exc}); not retryable on"
+            " this gateway: a new kernel on its wal_dir takes it"
+        )
+        return SafeJSONResponse({"detail": detail}, status_code=503)
+    raise exc
+
+
+def _content_type_error(content_type: str | None) -> RequestValidationError:
+    msg = "the body must be sent as application/json"
+    error: dict[str, Any] = {"loc": ("header", "Content-Type"), "type": "content_type"}
+    if content_type is None:
+        return RequestValidationError([{**error, "msg": f"{msg} (no Content-Type header was sent)"}])
+    return RequestValidationError([{**error, "msg": msg, "input": content_type}])
+
+
+def _unreadable(exc: BaseException) -> str:
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 (bad byte at offset {exc.start})"
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(";")[0]  # the int digit limit's message ends with a hint for Python code
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = error["loc"]
+    if error["type"] == "json_invalid":
+        where = f" at character {loc[1]}" if len(loc) > 1 else ""
+        return f"body is not valid JSON{where}: {error.get('reason') or error['msg']}"
+    field = ".".join(str(p) for p in loc[1:]) if len(loc) > 1 else str(loc[0]) if loc else "request"
+    shown = ""
+    if "input" in error and not isinstance(error["input"], dict):
+        shown = " (got null)" if error["input"] is None else f" (got {error['input']!r})"
+    return f"{field}: {error['msg']}{shown}"
+
+
+def _clean_error(error: Any) -> dict[str, Any]:
+    """A validation error in plain JSON: location, message, type and a short copy of the input
+    (a long number as its text cut short; a lone surrogate as its escape, ``unicode_text``)."""
+    out: dict[str, Any] = {
+        "loc": [unicode_text(p) if isinstance(p, str) else p for p in error.get("loc", ())],
+        "msg": unicode_text(str(error.get("msg", ""))),
+        "type": str(error.get("type", "")),
+    }
+    if "input" in error and error.get("type") != "missing":  # a missing value's input is None
+        value: Any = error["input"]
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, int | float) and not isinstance(value, bool) and len(str(value)) > 64:
+            value = shortened(str(value), 64)  # a 4000-digit integer
+        if isinstance(value, float) and not math.isfinite(value):
+            value = str(value)  # NaN or 1e999 in the body: as text, where JSON would write null
+        if isinstance(value, str):
+            out["input"] = unicode_text(value[:128])
+        elif isinstance(value, int | float | bool) or value is None:
+            out["input"] = value
+    ctx = error.get("ctx") or {}
+    if out["type"] == "json_invalid" and "error" in ctx:
+        out["reason"] = str(ctx["error"])
+    return out

@@ -1,0 +1,144 @@
+"""The layers every request passes before its route: the body's size and time limits, and the
+latency histogram. (The token's layer is in ``auth``.)"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import anyio
+from starlette.routing import BaseRoute, Match, Router
+
+from dita.gateway.metrics import GatewayMetrics
+from dita.gateway.responses import ASGIApp, Message, Receive, Scope, Send, send_json
+
+__all__ = ["BodyLimit", "RequestTimer"]
+
+
+class BodyLimit:
+    """Refuses request bodies over ``limit`` bytes with 413, and bodies that do not arrive in
+    full within ``timeout`` seconds with 408, before the endpoint (or the token) sees them:
+    a client that never finishes its body (slow-loris) would hold its connection for ever."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
+        self.app = app
+        self.limit = limit
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                if declared > self.limit:
+                    await self._too_large(send, declared)
+                    return
+        # Read the whole body first (bounded in size and time), then replay it: the endpoint
+        # never sees a body over the limit and no framework layer can turn the refusal into
+        # another status.
+        chunks: list[bytes] = []
+        received = 0
+        other: Message | None = None  # a message that is not body (the client went away)
+        with anyio.move_on_after(self.timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    other = message
+                    break
+                chunk = message.get("body", b"")
+                received += len(chunk)
+                if received > self.limit:
+                    break
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+        if deadline.cancelled_caught:
+            await self._too_slow(send, received)
+        elif received > self.limit:
+            await self._too_large(send, received)
+        elif other is not None:
+            await self.app(scope, _replay([], other, receive), send)
+        else:
+            await self.app(scope, _replay(chunks, None, receive), send)
+
+    async def _too_large(self, send: Send, size: int) -> None:
+        detail = f"request body is {size} bytes or more; the limit is {self.limit}"
+        # Connection: close, as for 408: the rest of the body is not read, and a client
+        # dripping it after the answer would otherwise hold the connection for ever.
+        await send_json(send, 413, {"detail": detail, "field": "body"}, ((b"connection", b"close"),))
+
+    async def _too_slow(self, send: Send, size: int) -> None:
+        detail = (
+            f"request body not received in full within {self.timeout:g} s (body_timeout_seconds);"
+            f" {size} bytes arrived"
+        )
+        # Connection: close, or the server would keep reading the rest of the body for ever.
+        await send_json(send, 408, {"detail": detail, "field": "body"}, ((b"connection", b"close"),))
+
+
+def _replay(chunks: list[bytes], first: Message | None, then: Receive | None = None) -> Receive:
+    """A receive() that hands out the buffered body once, then defers to the real one."""
+    pending: list[Message] = (
+        [first] if first is not None else [{"type": "http.request", "body": b"".join(chunks)}]
+    )
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop()
+        if then is not None:
+            return await then()
+        await asyncio.Event().wait()  # nothing more will come; park like a real connection
+        raise AssertionError("unreachable")
+
+    return receive
+
+
+# Methods a client may send are any token; only these become a label of their own, so made-up
+# ones cannot add series (memory held for ever, a longer scrape) to the latency histogram.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class RequestTimer:
+    """Request latency by method and route template (the stream route is left out: it lasts
+    for ever). Other methods are counted as ``OTHER``, unmatched paths as ``unmatched``.
+
+    The outermost layer, so the answers given before routing (413, 401) are timed too; the
+    route is then found here, as it is for routes that do not name themselves in the scope
+    (``/openapi.json``)."""
+
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics, router: Router) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/v1/events":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            path = getattr(scope.get("route"), "path", None) or _route_path(self.router.routes, scope)
+            method = scope.get("method", "")
+            self.metrics.request_latency.labels(method if method in _METHODS else "OTHER", path).observe(
+                time.perf_counter() - start
+            )
+
+
+def _route_path(routes: list[BaseRoute], scope: Scope) -> str:
+    """The template of the route ``scope`` goes to: a full match, else one of the path only
+    (a wrong method), else ``unmatched``."""
+    partial = "unmatched"
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return str(getattr(route, "path", "unmatched"))
+        if match == Match.PARTIAL and partial == "unmatched":
+            partial = str(getattr(route, "path", "unmatched"))
+    return partial

@@ -1,0 +1,265 @@
+"""What the HTTP API takes and what it answers besides a 200: the request bodies, with the
+number and text rules a trading input needs, and the error answers the schema documents (so
+a client generated from docs/openapi.json knows them)."""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from dita._text import shortened
+from dita.gateway.protocol import plain_number
+from dita.risk import KERNEL_MAX
+
+__all__ = [
+    "CancelRequest",
+    "ControlRequest",
+    "ErrorAnswer",
+    "IntentRequest",
+    "MarkRequest",
+    "SlotPath",
+    "TooLargeAnswer",
+    "TooSlowAnswer",
+    "ValidationAnswer",
+    "ValidationProblem",
+    "error_answers",
+    "whole_number",
+]
+
+MetaValue = str | int | float | bool | None
+
+_FINITE = {"allow_inf_nan": False}
+
+
+def plain_number_input(value: Any) -> Any:
+    """A number as JSON or as text ("1.5", as many exchange APIs send it), never true or false
+    (lax parsing reads them as 1 and 0: a typo would trade a size of 1) nor Python's own
+    spellings ("1_000", " 2 ": a typo would trade 1000)."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "Input should be a number, not true or false")
+    if isinstance(value, str) and not plain_number(value):
+        raise PydanticCustomError(
+            "number_parsing",
+            "Input should be a number in ASCII digits (sign, fraction and exponent optional)",
+        )
+    return value
+
+
+def finite_number(value: Any) -> Any:
+    value = plain_number_input(value)
+    if (
+        isinstance(value, str)
+        and float(value) == 0.0
+        and any(c in "123456789" for c in value.lower().split("e")[0])
+    ):
+        # Not 0 as written, but below the smallest float: read as 0.0 it would mean no size or
+        # no limit, and the error would name 0.0, nothing the client sent.
+        raise PydanticCustomError(
+            "number_range",
+            "Input should be 0 or a number a float can hold: this one is below its smallest, 5e-324",
+        )
+    if isinstance(value, int):
+        # A JSON integer past float's range (4000 digits) is not finite, as 1e309 is not.
+        try:
+            float(value)
+        except OverflowError:
+            raise PydanticCustomError("finite_number", "Input should be a finite number") from None
+    return value
+
+
+def whole_number(value: Any) -> Any:
+    """An id (slot_id, last_event_id): a number of any spelling a number may have, with a whole
+    value: "1", 1.0, "1.0", "+1" and "1e0" are all 1; 1.5 and "1.5" are refused."""
+    value = plain_number_input(value)
+    if not isinstance(value, str):
+        return value  # a JSON number: pydantic's int takes 1.0 and refuses 1.5 itself
+    try:
+        number = Decimal(value)
+    except ArithmeticError:  # an exponent beyond Decimal's range: 1e9999999999999999999999
+        raise PydanticCustomError(
+            "number_range", "Input should be a number whose exponent a float can hold"
+        ) from None
+    if not number.is_finite():
+        raise PydanticCustomError("finite_number", "Input should be a finite number")
+    if number.adjusted() > 18:
+        return float(number)  # as that JSON number would be (not an int of a million digits)
+    if number != number.to_integral_value():
+        raise PydanticCustomError(
+            "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+        )
+    return int(number)
+
+
+# The kernel refuses a NUL in ids only; an intent's free text goes on to the journal and the
+# Hazelcast projection, whose readers a NUL breaks.
+_NUL_REFUSED = "text must not hold a NUL character (\\x00)"
+
+
+def _no_nul(text: str) -> str:
+    """An intent's ``reason`` (ENTER, EXIT, CANCEL, a slot's cancel), refused with a NUL in it."""
+    if "\0" in text:
+        raise ValueError(f"reason {shortened(text, 64)!r}: {_NUL_REFUSED}")
+    return text
+
+
+Number = Annotated[float, BeforeValidator(finite_number)]
+Reason = Annotated[str, AfterValidator(_no_nul)]
+SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(whole_number)]
+# The bounds first: after the validator pydantic leaves them out of the schema's keywords.
+LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(finite_number)]
+SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(whole_number)]
+
+
+class IntentRequest(BaseModel):
+    """An ENTER, EXIT or CANCEL for one slot. Omitted fields of EXIT and CANCEL are taken from
+    the slot (trade_id, asset, side); ENTER without slot_id takes the first free slot."""
+
+    model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
+
+    action: Literal["ENTER", "EXIT", "CANCEL"]
+    slot_id: SlotId | None = None
+    intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    trade_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    asset: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
+    side: Literal["LONG", "SHORT"] | None = None
+    # Prices and sizes: up to the kernel's own bound, as `dita stdio` takes them.
+    reference_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
+    target_size: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
+    leverage: Number = Field(default=1.0, gt=0.0, le=1000.0)
+    exit_leg_ratios: list[LegRatio] | None = Field(default=None, min_length=1, max_length=16)
+    order_type: Literal["MARKET", "LIMIT"] = "MARKET"
+    limit_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
+    reason: Reason = Field(default="", max_length=256)
+    metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata(cls, value: dict[str, MetaValue] | None) -> dict[str, MetaValue] | None:
+        for key, item in (value or {}).items():
+            # Each error names the text at fault: the key, or the value under it.
+            if "\0" in key:
+                raise ValueError(f"metadata key {shortened(key, 64)!r}: {_NUL_REFUSED}")
+            if len(key) > 64:
+                raise ValueError(
+                    f"metadata key {key[:64]!r}...: keys are at most 64 characters, got {len(key)}"
+                )
+            if isinstance(item, str) and len(item) > 256:
+                raise ValueError(
+                    f"metadata key {key!r}: value {item[:64]!r}... is {len(item)} characters, "
+                    "strings are at most 256"
+                )
+            # JSON can escape a lone surrogate ("\ud800"); the kernel takes UTF-8 text only.
+            if not _is_unicode(key):
+                raise ValueError(f"metadata key {key!r}: text must not hold lone surrogates")
+            if isinstance(item, str) and not _is_unicode(item):
+                raise ValueError(f"metadata key {key!r}: value {item!r}: text must not hold lone surrogates")
+            if isinstance(item, str) and "\0" in item:
+                raise ValueError(f"metadata key {key!r}: value {shortened(item, 64)!r}: {_NUL_REFUSED}")
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ValueError(f"metadata key {key!r}: numbers must be finite")
+            if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**63:
+                raise ValueError(f"metadata key {key!r}: integers must fit in 64 bits, got {item}")
+        return value
+
+
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    reason: Reason = Field(default="", max_length=256)
+
+
+class ControlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["LIVE", "PAPER", "SHADOW", "REDUCE_ONLY", "HALTED"] | None = None
+    verbosity: Literal["QUIET", "NORMAL", "DEBUG"] | None = None
+    debug_clickhouse_enabled: StrictBool | None = None
+
+
+class MarkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
+
+    asset: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
+    price: Number = Field(gt=0.0, le=KERNEL_MAX)
+
+
+class ErrorAnswer(BaseModel):
+    """401 (token), 404 (slot out of range), 409 (no free slot, or a control entry no write can
+    follow), 503 (too many event streams, the cluster's control plane away, the kernel busy in
+    another call, or taking no more input: closed, or its write-ahead log failed; or the gateway
+    stopped, its server's lifespan ended)."""
+
+    detail: str
+
+
+class TooLargeAnswer(BaseModel):
+    """413: the body is over ``max_body_bytes``."""
+
+    detail: str
+    field: Literal["body"]
+
+
+class TooSlowAnswer(BaseModel):
+    """408: the body did not arrive in full within ``body_timeout_seconds``."""
+
+    detail: str
+    field: Literal["body"]
+
+
+class ValidationProblem(BaseModel):
+    loc: list[str | int] = Field(description='Where: ["body", field], ["path", ...], ["header", ...]')
+    msg: str
+    type: str
+    input: Any = Field(default=None, description="The value refused (short copy; absent when not plain)")
+    reason: str | None = Field(default=None, description="Why the body is not JSON (type json_invalid)")
+
+
+class ValidationAnswer(BaseModel):
+    """422: the request does not fit the schema; ``message`` names each field and value."""
+
+    detail: list[ValidationProblem]
+    message: str
+
+
+_ERROR_ANSWERS: dict[int, tuple[type[BaseModel], str]] = {
+    401: (ErrorAnswer, "Missing or wrong bearer token"),
+    404: (ErrorAnswer, "slot_id out of range"),
+    408: (TooSlowAnswer, "Body not received in full within body_timeout_seconds"),
+    409: (ErrorAnswer, "ENTER without slot_id and no free slot"),
+    413: (TooLargeAnswer, "Body over max_body_bytes"),
+    422: (ValidationAnswer, "Request does not fit the schema"),
+    503: (
+        ErrorAnswer,
+        "The kernel takes no more input (its write-ahead log failed, or it is closed), or is busy"
+        " in another call (retryable, with Retry-After); `detail` says which",
+    ),
+}
+
+
+def error_answers(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` of a route that may answer these error statuses, as the schema shows them."""
+    return {
+        code: {"model": _ERROR_ANSWERS[code][0], "description": _ERROR_ANSWERS[code][1]} for code in codes
+    }

@@ -1,0 +1,39 @@
+"""Mark prices: ``POST /v1/marks`` sets an asset's mark, which values its open positions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from dita.gateway.auth import require_token
+from dita.gateway.models import MarkRequest, error_answers
+from dita.gateway.state import CurrentState, GatewayState
+
+__all__ = ["add_routes"]
+
+
+async def post_mark(state: CurrentState, req: MarkRequest) -> dict[str, Any]:
+    return await state.lane.run(lambda: _set_mark(state, req))
+
+
+def _set_mark(state: GatewayState, req: MarkRequest) -> dict[str, Any]:
+    # mark_price returns how many open slots it revalued, not a sequence number.
+    slots_marked = state.kernel.mark_price(req.asset, req.price)
+    account = state.kernel.account()
+    state.publish("account", account)
+    for slot in state.all_slots():
+        if slot.get("asset") == req.asset and not slot.get("closed", False):
+            state.publish("slot", slot)
+    return {"asset": req.asset, "price": req.price, "slots_marked": slots_marked, "account": account}
+
+
+def add_routes(app: FastAPI) -> None:
+    app.add_api_route(
+        "/v1/marks",
+        post_mark,
+        methods=["POST"],
+        dependencies=[Depends(require_token)],
+        summary="Set an asset's mark price (values open positions)",
+        responses=error_answers(401, 408, 413, 422, 503),
+    )

@@ -1,0 +1,63 @@
+"""The runtime's time and the market's latest prices (``MarketClock``): the data's own
+timestamps in a replay, the machine clock live; the latest bar or quote of each asset, given to
+the kernel as its mark when a submit or a read needs it."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from dita._numbers import is_real
+from dita.strategy import Bar, Quote
+
+
+class MarketClock:
+    """``clock="data"`` makes the data's timestamps the time (replay); ``"wall"`` uses the
+    machine clock (live). ``row`` is the index of the last data point handed to the runtime."""
+
+    def __init__(self, kernel: Any, clock: str) -> None:
+        self._kernel = kernel
+        self.clock = clock
+        self.wall = clock == "wall"
+        # The time of the last data point (or of ``resume_at``): the data clock's time.
+        self.data_time = 0.0
+        self.row = -1
+        # The latest bar or quote per asset, and the price each asset was last marked at.
+        self.latest: dict[str, Bar | Quote] = {}
+        self.marked: dict[str, float] = {}
+
+    def now(self) -> float:
+        return time.time() if self.clock == "wall" else self.data_time
+
+    def resume_at(self, ts: float) -> None:
+        """A replay continuing an earlier run's (clock "data"): its time is ``ts`` before the
+        first data point, so what is stamped then (a reconciliation's events) is a time of the
+        data, and no earlier data point is taken."""
+        if not (is_real(ts) and math.isfinite(ts) and ts >= self.data_time):
+            raise ValueError(
+                f"resume_at ts={ts!r} must be a finite time at or after the runtime's ({self.data_time!r})"
+            )
+        self.data_time = float(ts)
+
+    def advance(self, point: Bar | Quote) -> None:
+        """``point`` is the runtime's latest data point: its time, its row, its asset's price."""
+        self.data_time = point.ts
+        self.row += 1
+        self.latest[point.asset] = point
+
+    def sync_marks(self) -> None:
+        """Give the kernel the latest price of every asset whose price moved since the last mark."""
+        marked = self.marked
+        for asset, item in self.latest.items():
+            price = item.close if isinstance(item, Bar) else (item.bid + item.ask) / 2.0
+            if marked.get(asset) != price:
+                # Stamped with the data's time, so a replay records the same inputs every run;
+                # as floats, which is all the kernel takes (data may hold numpy float32s).
+                self._kernel.mark_price(asset, float(price), float(item.ts))
+                marked[asset] = price
+
+    def forget_mark(self, asset: str) -> None:
+        """Mark ``asset`` at the next sync, moved price or not: the kernel marks a trade only when
+        told a price, and one a fill opened (or grew) has not been told yet."""
+        self.marked.pop(asset, None)

@@ -1,0 +1,378 @@
+"""The tick loop (``FeedLoop``): each bar or quote goes first to the venues that match against
+it, then the venues that report later are polled and orders in doubt looked at, and then every
+RUNNING strategy subscribed to it hears it. ``run`` drives it from a ``Feed`` (a history
+replayed, quotes polled live), ``run_columns`` from columnar history; a streamed feed (a venue's
+websocket) is a ``Feed`` too, or hands each point to ``on_bar``/``on_quote`` as it comes."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from itertools import chain
+from typing import TYPE_CHECKING, Any
+
+from dita._signals import held
+from dita._signals import installed as signals_installed
+from dita._text import shortened
+from dita.risk import KERNEL_MAX
+from dita.runtime._shared import log, raise_first
+from dita.runtime.callbacks import StrategyCallbacks, refuse_returned_orders
+from dita.runtime.clock import MarketClock
+from dita.runtime.data_checks import asset_flaw, bar_problem, is_number, not_a, numbers_real, quote_problem
+from dita.runtime.doubts import OrdersInDoubt
+from dita.runtime.lifecycle import Lifecycle
+from dita.runtime.owners import TradeOwners
+from dita.runtime.polling import VenuePolling
+from dita.runtime.strategies import StrategyHandle, StrategyStatus
+from dita.runtime.venue_data import VenueDataHandOver
+from dita.runtime.venue_events import VenueEventIntake
+from dita.strategy import Bar, Quote
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    # A column of ``run_columns``: a list, or an array made Python numbers a chunk at a time.
+    Column = Sequence[float] | npt.NDArray[np.float64]
+
+Feed = Iterable[Bar | Quote]
+"""What ``run`` drives the strategies with: bars and quotes in time order, each handed over as
+the feed yields it (a file replayed, a ticker polled, a stream)."""
+
+_INF = math.inf
+_PROGRESS_SECONDS = 0.25
+# Rows of columnar history made Python objects at a time: whole columns as lists would take 32
+# bytes a number (1.9 GB for 10M bars) beside the arrays; a chunk's lists take about 12 MB.
+ROWS_PER_CHUNK = 65_536
+# How often a paced replay asks ``should_stop`` while it waits for the next item's time: a gap
+# in the data (hourly bars at 60x, a weekend) would otherwise sleep a minute or hours past a
+# --duration.
+_STOP_CHECK_SECONDS = 0.25
+
+_REENTERED = (
+    "{call} called while the runtime is handing out a data point (from a strategy's callback "
+    "or a listener): the other strategies would hear the new one before the one they are "
+    "hearing; hand data to the runtime from the feed only"
+)
+
+
+class FeedLoop:
+    """Hands each data point through the runtime's parts, in order, then to the strategies."""
+
+    def __init__(
+        self,
+        lifecycle: Lifecycle,
+        callbacks: StrategyCallbacks,
+        clock: MarketClock,
+        owners: TradeOwners,
+        venue_data: VenueDataHandOver,
+        intake: VenueEventIntake,
+        polling: VenuePolling,
+        doubts: OrdersInDoubt,
+    ) -> None:
+        self._lifecycle = lifecycle
+        self._callbacks = callbacks
+        self._clock = clock
+        self._owners = owners
+        self._venue_data = venue_data
+        self._intake = intake
+        self._polling = polling
+        self._doubts = doubts
+        # The time of each asset's last bar: a second bar of one asset and time is refused.
+        self._bar_at: dict[str, float] = {}
+        # A data point is being handed out: one handed over meanwhile (a strategy feeding the
+        # runtime from its callback) would reach the others before the one they are hearing.
+        self._in_data_point = False
+
+    # -- one data point ------------------------------------------------------------------
+
+    def on_bar(self, bar: Bar) -> None:
+        self._one_at_a_time("on_bar", self._on_bar, bar)
+
+    def on_quote(self, quote: Quote) -> None:
+        self._one_at_a_time("on_quote", self._on_quote, quote)
+
+    def _one_at_a_time(self, call: str, body: Callable[[Any], None], point: Any) -> None:
+        """``body(point)``, refused (RuntimeError) while another data point is being handed out."""
+        if self._in_data_point:
+            raise RuntimeError(_REENTERED.format(call=call))
+        self._in_data_point = True
+        try:
+            body(point)
+        finally:
+            self._in_data_point = False
+
+    def _on_bar(self, bar: Bar) -> None:
+        if type(bar) is not Bar and not isinstance(bar, Bar):
+            if not (isinstance(bar, tuple) and len(bar) == 7):
+                raise TypeError(not_a("on_bar", bar, Bar))
+            # Read as a Bar: kept as a plain tuple, it would reach the strategies as one (no
+            # ``bar.close``) and, as the asset's mark, fail every later order and finish().
+            bar = Bar(*bar)
+        clock = self._clock
+        now = clock.data_time
+        asset, ts, open_, high, low, close, volume = bar
+        # One chained comparison per bar; NaN fails every one of them, most values that are not
+        # numbers raise (the venues refuse both). A Decimal compares with floats, so the types
+        # are looked at too: all floats at once, anything else number by number.
+        try:
+            valid = (
+                now <= ts < _INF
+                and 0 < low <= open_ <= high <= KERNEL_MAX
+                and low <= close <= high
+                and 0 <= volume < _INF
+            )
+        except TypeError:
+            valid = False
+        if not (
+            valid
+            and isinstance(asset, str)
+            and asset
+            and (asset in clock.latest or not asset_flaw(asset))
+            and (
+                float is type(ts) is type(open_) is type(high) is type(low) is type(close) is type(volume)
+                or numbers_real(bar)
+            )
+        ):
+            raise ValueError(bar_problem(bar, now))
+        if self._bar_at.get(asset) == ts:
+            # The venues refuse it (their fills of its volume share would count twice): refused
+            # after the strategies heard it, or, held back, taken, a row would be heard and
+            # traded twice.
+            raise ValueError(
+                f"bar for {shortened(repr(asset))} at ts {ts!r}: a bar of that asset and ts was "
+                "handed already; a bar is handed once"
+            )
+        if not self._lifecycle.started:
+            self._lifecycle.start()
+        clock.advance(bar)
+        self._bar_at[asset] = ts
+        errors = self._before_strategies(bar, ts)
+        callbacks = self._callbacks
+        subscribers = callbacks.bar_subscribers.get(asset)
+        if subscribers is None:
+            subscribers = callbacks.bar_subscribers[asset] = callbacks.subscribed(asset, "bars")
+        self._to_subscribers(subscribers, "on_bar", bar)
+        raise_first(errors)
+
+    def _on_quote(self, quote: Quote) -> None:
+        if type(quote) is not Quote and not isinstance(quote, Quote):
+            if not (isinstance(quote, tuple) and len(quote) == 6):
+                raise TypeError(not_a("on_quote", quote, Quote))
+            quote = Quote(*quote)  # read as a Quote, as a tuple is read as a Bar by on_bar
+        clock = self._clock
+        now = clock.data_time
+        asset, ts, bid, ask, bid_size, ask_size = quote
+        try:
+            valid = (
+                now <= ts < _INF
+                and 0 < bid <= ask <= KERNEL_MAX
+                and 0 <= bid_size < _INF
+                and 0 <= ask_size < _INF
+            )
+        except TypeError:
+            valid = False
+        if not (
+            valid
+            and isinstance(asset, str)
+            and asset
+            and (asset in clock.latest or not asset_flaw(asset))
+            and (
+                float is type(ts) is type(bid) is type(ask) is type(bid_size) is type(ask_size)
+                or numbers_real(quote)
+            )
+        ):
+            raise ValueError(quote_problem(quote, now))
+        if not self._lifecycle.started:
+            self._lifecycle.start()
+        clock.advance(quote)
+        errors = self._before_strategies(quote, ts)
+        callbacks = self._callbacks
+        subscribers = callbacks.quote_subscribers.get(asset)
+        if subscribers is None:
+            subscribers = callbacks.quote_subscribers[asset] = callbacks.subscribed(asset, "quotes")
+        self._to_subscribers(subscribers, "on_quote", quote)
+        raise_first(errors)
+
+    def _before_strategies(self, point: Bar | Quote, ts: float) -> list[Exception]:
+        """What a data point does before the strategies hear it: the hand-over to the venues
+        (or holding it back), the poll of the venues that report later, the settling of orders
+        in doubt. Each runs whatever the one before raised; the errors are returned, to be
+        raised once the strategies have heard the point: raised at once, a venue's failure on
+        the point would hide it from every strategy, no fault of theirs."""
+        errors: list[Exception] = []
+        venue_data = self._venue_data
+        try:
+            if self._owners.working or not venue_data.defer_venue_data:
+                venue_data.hand_over_with(point)
+            else:
+                venue_data.hold_back(point)
+        except Exception as exc:
+            errors.append(exc)
+        if self._polling.polled_venues:
+            try:
+                self._polling.poll_for_data_point()
+            except Exception as exc:
+                errors.append(exc)
+        if self._doubts.next_look <= (time.time() if self._clock.wall else ts):
+            try:
+                self._doubts.reconcile_orders_in_doubt()
+            except Exception as exc:
+                errors.append(exc)
+        return errors
+
+    def _to_subscribers(
+        self, subscribers: list[tuple[StrategyHandle, Any]], callback: str, point: Bar | Quote
+    ) -> None:
+        """Each subscribed strategy still RUNNING hears ``point``; one raising goes to ERROR."""
+        for handle, fn in subscribers:
+            if handle.status is not StrategyStatus.RUNNING:
+                continue  # stopped, paused or failed by an earlier callback of this data point
+            try:
+                returned = fn(point)
+                if returned is not None:
+                    refuse_returned_orders(callback, returned)
+            except Exception as exc:
+                self._callbacks.fail(handle, callback, exc)
+
+    # -- driving it ----------------------------------------------------------------------
+
+    def run(
+        self,
+        feed: Feed,
+        speed: float | None,
+        progress: Callable[[int], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> int:
+        if speed is not None and not (is_number(speed) and math.isfinite(speed) and speed > 0):
+            raise ValueError(f"speed={speed!r} must be a positive number (or None for as fast as possible)")
+        start_wall = time.monotonic()
+        first_ts: float | None = None
+        count = 0
+        for item in feed:
+            if should_stop is not None and should_stop():
+                break
+            if not isinstance(item, Bar | Quote):
+                # Before pacing reads its time, which a dict has not.
+                raise TypeError(not_a(f"feed item {count}: run()", item, Bar, Quote))
+            if speed is not None:
+                if first_ts is None:
+                    first_ts = item.ts
+                due = (item.ts - first_ts) / speed - (time.monotonic() - start_wall)
+                if should_stop is None:
+                    if due > 0:
+                        time.sleep(due)
+                elif due > 0 and not wait_unless_stopped(due, should_stop, _STOP_CHECK_SECONDS):
+                    break  # stopped while it waited: the item is not handled
+            # A row is whole or not handled: a SIGTERM or Ctrl-C (in `dita paper`) raised in its
+            # middle would count it handled with its strategies' decisions lost, and a run
+            # continued on the log would skip it. Held, it ends the run after the row.
+            with held() if signals_installed() else nullcontext():
+                if isinstance(item, Bar):
+                    self.on_bar(item)
+                else:
+                    self.on_quote(item)
+            count += 1
+            if progress is not None:
+                progress(count)
+        return count
+
+    def run_columns(
+        self,
+        ts: Column,
+        asset: Sequence[str],
+        columns: Sequence[Column],
+        kind: str,
+        progress: Callable[[int], None] | None,
+        progress_every: int,
+    ) -> int:
+        if kind not in ("bars", "quotes"):
+            raise ValueError(f"kind={kind!r} must be 'bars' or 'quotes'")
+        if not (is_number(progress_every) and isinstance(progress_every, int) and progress_every > 0):
+            raise ValueError(f"progress_every={progress_every!r} must be a positive whole number of rows")
+        make: Callable[..., Bar | Quote] = Bar if kind == "bars" else Quote
+        handle_one = self.on_bar if kind == "bars" else self.on_quote
+        n = len(ts)
+        # Before any row (a chunk's zip sees only its own rows: a longer column would go unnoticed).
+        for name, column in (("asset", asset), *((f"columns[{i}]", c) for i, c in enumerate(columns))):
+            if len(column) != n:
+                raise ValueError(f"{name} has {len(column):,} rows, ts has {n:,}: columns must be as long")
+        rows = _rows_in_chunks(asset, ts, columns, n)
+        done = 0
+        # Rows between two calls of ``progress``: sized to take about a quarter second, from
+        # one row up to ``progress_every`` (no clock is read per row).
+        chunk = 1 if progress is not None else n
+        while done < n:
+            stop = min(n, done + chunk)
+            started = time.monotonic()
+            for _ in range(done, stop):
+                handle_one(make(*next(rows)))  # type: ignore[arg-type]
+            if progress is not None:
+                took = time.monotonic() - started
+                progress(stop)
+                grown = int((stop - done) * _PROGRESS_SECONDS / took) if took > 0 else progress_every
+                chunk = max(1, min(progress_every, grown))
+            done = stop
+        return n
+
+    def finish(self) -> None:
+        errors: list[Exception] = []
+        try:
+            try:
+                self._venue_data.sync_venues()
+            except Exception as exc:
+                errors.append(exc)
+            if self._polling.polled_venues:
+                try:
+                    self._polling.poll_venues()
+                except Exception as exc:
+                    errors.append(exc)
+        finally:
+            self._intake.log_unapplied()
+            try:
+                self._clock.sync_marks()
+            except Exception as exc:
+                if not errors:
+                    raise
+                log.error("finish(): the last marks raised %s: %s", type(exc).__name__, exc)
+        raise_first(errors)
+
+
+def _rows_in_chunks(
+    asset: Sequence[str], ts: Column, columns: Sequence[Column], n: int
+) -> Iterator[tuple[Any, ...]]:
+    """The rows ``(asset, ts, *columns)`` of the first ``n``, read ``ROWS_PER_CHUNK`` at a time
+    (``tolist()`` of an array's slice); a column shorter than ``ts`` raises, as one ``zip``."""
+    size = ROWS_PER_CHUNK
+
+    def chunk(part: Any) -> Any:
+        return part.tolist() if hasattr(part, "tolist") else part
+
+    parts = (
+        zip(*(chunk(c[lo : lo + size]) for c in (asset, ts, *columns)), strict=True)
+        for lo in range(0, n, size)
+    )
+    # chain runs the zips in C: the per-row cost of one zip over whole lists.
+    return chain.from_iterable(parts)
+
+
+def wait_unless_stopped(
+    seconds: float,
+    should_stop: Callable[[], bool],
+    step: float,
+    sleep: Callable[[float], None] | None = None,
+) -> bool:
+    """Sleep ``seconds`` in steps of at most ``step``, asking ``should_stop`` before each step
+    and after the last; False, at once, when it said stop. A wait long as a gap in the data or a
+    slow poll still stops on time. ``sleep``: ``time.sleep`` when None, looked up at the call."""
+    sleep = sleep or time.sleep
+    waited = 0.0
+    while not should_stop():
+        if waited >= seconds:
+            return True
+        part = min(step, seconds - waited)
+        sleep(part)
+        waited += part
+    return False

@@ -1,0 +1,325 @@
+"""Sending intents through the kernel (``OrderSubmission``): a strategy's (``submit``), the
+risk guard's edge report, and the run's own (``operator_intent``); each checked against what
+the runtime knows first (whose trade it names, the strategy's slot budget, a kernel taking no
+more input), the kernel's answer then routed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, cast
+
+from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
+from dita._kernel import (
+    KernelDiagnosticCode,
+    KernelIntent,
+    KernelOutcome,
+    KernelSeverity,
+    TradeStage,
+    VenueEvent,
+)
+from dita._text import shortened
+from dita.kernel import booked_events
+from dita.runtime._shared import CallDepth, log, raise_first, tell
+from dita.runtime.clock import MarketClock
+from dita.runtime.owners import TradeOwners
+from dita.runtime.polling import VenuePolling
+from dita.runtime.routing import IntentListener
+from dita.runtime.strategies import TRADE_ID, KernelClosed, StrategyHandle, StrategyStatus
+from dita.runtime.venue_data import VenueDataHandOver
+from dita.strategy import Strategy
+
+# The statuses of a strategy that may no longer trade.
+_ENDED = (StrategyStatus.STOPPED, StrategyStatus.ERROR)
+
+
+class RuntimeRefusal:
+    """The runtime's refusal of a strategy's intent, made before the kernel saw it: an ENTER
+    past the strategy's slot budget (``add_strategy(max_slots=)``). It reads as the kernel's
+    refused ``KernelOutcome`` does (the same attributes: ``accepted`` False, a diagnostic code,
+    ``details`` naming the field and its value) so a strategy handles both alike, but it is not
+    one (the kernel's outcomes are made by the kernel only): nothing was recorded, ``seq`` is 0."""
+
+    accepted = False
+    applied = False
+    severity = KernelSeverity.ERROR
+    order = None
+    seq = 0
+
+    def __init__(
+        self,
+        intent: KernelIntent,
+        state: TradeStage,
+        code: KernelDiagnosticCode,
+        details: Mapping[str, Any],
+    ) -> None:
+        self.slot_id: int = intent.slot_id
+        self.trade_id: str = intent.trade_id
+        self.state = state
+        self.diagnostic_code = code
+        self._details = dict(details)
+
+    @property
+    def details(self) -> dict[str, Any]:
+        return dict(self._details)  # a copy, as the kernel's outcome gives one
+
+    @property
+    def transitions(self) -> list[Any]:
+        return []
+
+    @property
+    def emitted_events(self) -> list[VenueEvent]:
+        return []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "accepted": False,
+            "slot_id": self.slot_id,
+            "trade_id": self.trade_id,
+            "state": self.state.name,
+            "diagnostic_code": self.diagnostic_code.name,
+            "severity": self.severity.name,
+            "transitions": [],
+            "emitted_events": [],
+            "details": self.details,
+            "seq": 0,
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"RuntimeRefusal(accepted=False, slot_id={self.slot_id}, state={self.state.name}, "
+            f"diagnostic_code={self.diagnostic_code.name}, details={self._details!r})"
+        )
+
+
+class OrderSubmission:
+    """Sends intents through the kernel and routes its answers (``VenuePolling.route_answer``).
+    ``intent_checks`` are called with each strategy's intent before the kernel takes it, the
+    marks synced; one raising stops the intent."""
+
+    def __init__(
+        self,
+        kernel: Any,
+        handles: dict[str, StrategyHandle],
+        owners: TradeOwners,
+        clock: MarketClock,
+        venue_data: VenueDataHandOver,
+        polling: VenuePolling,
+        calls: CallDepth,
+        stats: dict[str, int],
+        intent_listeners: list[IntentListener],
+        intent_checks: list[Callable[[KernelIntent], None]],
+    ) -> None:
+        self._kernel = kernel
+        self._handles = handles
+        self._owners = owners
+        self._clock = clock
+        self._venue_data = venue_data
+        self._polling = polling
+        self._calls = calls
+        self._stats = stats
+        self._intent_listeners = intent_listeners
+        self._intent_checks = intent_checks
+
+    # -- a strategy's intent -------------------------------------------------------------
+
+    def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
+        handle = self._handles.get(strategy.name)
+        if handle is None or handle.strategy is not strategy:
+            raise RuntimeError(f"strategy {strategy.name!r} is not attached to this runtime")
+        if handle.status in _ENDED:
+            raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
+        if not isinstance(intent, KernelIntent):
+            # Not a bare AttributeError from reading its trade id.
+            raise TypeError(
+                f"submit takes a dita.KernelIntent, got {type(intent).__name__}: "
+                f"{shortened(repr(intent), 120)}"
+            )
+        self._refuse_another_strategys_trade(handle, intent)
+        self._refuse_a_held_trade_id(handle, intent)
+        what = f"its {intent.action.name} {intent.intent_id!r}"
+        self._refuse_on_closed_kernel(what)
+        self._sync_before(f"strategy {handle.name!r}'s submit")
+        if handle.status in _ENDED:
+            # Stopped or failed by what that routed (its own on_fill raising, its entries
+            # canceled): sent, the order would be an entry nobody cancels or exits.
+            raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
+        self._refuse_on_closed_kernel(what)  # closed meanwhile (another thread)
+        if handle.max_slots is not None and intent.action.name == "ENTER":
+            # Counted after the hand-over above: a held-back bar may have closed one of its trades.
+            held = handle.slots_held()
+            if held >= handle.max_slots:
+                return self._refuse_past_budget(handle, intent, held)
+        self._clock.sync_marks()
+        for check in self._intent_checks:
+            check(intent)
+        handle.intents += 1
+        self._stats["intents"] += 1
+        with self._calls:
+            return self._send(handle, intent)
+
+    def _refuse_another_strategys_trade(self, handle: StrategyHandle, intent: KernelIntent) -> None:
+        """Raises ValueError naming ``trade_id`` when ``intent`` names another strategy's trade:
+        by its id, or as an EXIT or CANCEL without one on its slot (the kernel takes that for
+        the slot's trade). The kernel takes any trade id its slot holds, so a hand-built intent
+        would exit or cancel another strategy's trade, whose fills would reach a strategy that
+        never asked; the helpers (`exit`, `cancel`) refuse it too."""
+        trade_id = intent.trade_id
+        kernel = self._kernel
+        if not trade_id and intent.action.name != "ENTER" and 0 <= intent.slot_id < kernel.max_slots:
+            trade_id = kernel.slot_state(intent.slot_id).trade_id
+        owner = self._owners.owner_of(trade_id)
+        if owner is not None and owner is not handle:
+            raise ValueError(
+                f"trade_id={trade_id!r} (slot {intent.slot_id}) belongs to strategy "
+                f"{owner.strategy.name!r}: strategy {handle.strategy.name!r} may not "
+                f"{intent.action.name.lower()} it"
+            )
+
+    def _refuse_a_held_trade_id(self, handle: StrategyHandle, intent: KernelIntent) -> None:
+        """Raises ValueError naming ``trade_id`` when a hand-built ENTER reuses the id of a trade
+        the strategy still holds, or takes one of the ids another strategy's trades are given
+        (``<name>-t<n>``). The kernel would take the first into a second slot, and the runtime,
+        which knows a trade by its id, lose track of one of the two: the fill that closes the
+        second would never reach the strategy, and ``busy`` stay true for good. The second would
+        make the other strategy's own ``buy`` raise once it came to that id, putting it in
+        ERROR."""
+        if intent.action.name != "ENTER":
+            return
+        trade_id = intent.trade_id
+        if self._owners.owners.get(trade_id) is handle:
+            raise ValueError(
+                f"trade_id={trade_id!r} is an open trade of strategy {handle.strategy.name!r}: "
+                f"an ENTER (slot {intent.slot_id}) needs a new trade id (buy and sell make one)"
+            )
+        named = TRADE_ID.fullmatch(trade_id)
+        if named is not None and named[1] != handle.name and named[1] in self._handles:
+            raise ValueError(
+                f"trade_id={trade_id!r} is of the form the runtime gives strategy {named[1]!r}'s "
+                f"trades ({named[1]}-t<n>): strategy {handle.strategy.name!r} may not enter it"
+            )
+
+    def _refuse_on_closed_kernel(self, what: str) -> None:
+        """Raise ``KernelClosed`` when the kernel takes no more input, before anything is done."""
+        reason = self._kernel.input_refused_reason()
+        if reason is not None:
+            raise KernelClosed(f"{what} cannot be sent: {reason}")
+
+    def _refuse_past_budget(self, handle: StrategyHandle, intent: KernelIntent, held: int) -> KernelOutcome:
+        """The runtime's refusal of ``handle``'s ENTER ``intent``, its trades holding ``held`` slots of
+        its budget: counted and told to the intent listeners as the kernel's refusals are, and
+        never sent (the kernel records nothing)."""
+        kernel = self._kernel
+        on_a_slot = 0 <= intent.slot_id < kernel.max_slots
+        refusal = RuntimeRefusal(
+            intent,
+            kernel.slot_state(intent.slot_id).fsm_state if on_a_slot else TradeStage.IDLE,
+            KernelDiagnosticCode.INVALID_INTENT,
+            {
+                "field": "max_slots",
+                "value": handle.max_slots,
+                "reason": (
+                    f"strategy {handle.name!r} holds {held} slots, its budget; an entry waits for one "
+                    "of its trades to close (refused by the runtime, not sent to the kernel)"
+                ),
+            },
+        )
+        # It reads as a refused KernelOutcome (which only the kernel makes): typed as one, so a
+        # strategy's helpers keep one return type.
+        outcome = cast("KernelOutcome", refusal)
+        handle.intents += 1
+        handle.refused += 1
+        self._stats["intents"] += 1
+        self._stats["refused"] += 1
+        errors: list[Exception] = []
+        for listener in self._intent_listeners:
+            tell(errors, listener, intent, outcome)
+        raise_first(errors)
+        return outcome
+
+    def _send(self, handle: StrategyHandle, intent: KernelIntent) -> KernelOutcome:
+        """The kernel takes a strategy's ``intent`` and its answer is routed (``submit``)."""
+        before = self._slots_orders(intent)
+        outcome: KernelOutcome = self._kernel.process_intent(intent)
+        # A listener that raises is raised once the runtime has booked the intent: raised at
+        # once, the trade the kernel took would have no owner (its fills reaching no strategy)
+        # and its order would not count as working (the venues no longer handed the data).
+        errors: list[Exception] = []
+        for listener in self._intent_listeners:
+            tell(errors, listener, intent, outcome)
+        if not outcome.accepted:
+            handle.refused += 1
+            self._stats["refused"] += 1
+            raise_first(errors)
+            return outcome
+        if intent.action.name == "ENTER":
+            self._owners.hold(intent.trade_id, handle, intent.asset, intent.slot_id)
+        order = outcome.order
+        if order is not None and order.status.name not in TERMINAL_STATUSES:
+            self._owners.working.add(order.client_order_id)
+        try:
+            self._polling.route_answer(booked_events(outcome), order, before)
+        except Exception as exc:
+            errors.append(exc)
+        raise_first(errors)
+        return outcome
+
+    # -- the risk guard's and the run's own ----------------------------------------------
+
+    def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
+        self._refuse_on_closed_kernel(f"the edge of {asset!r} reported")
+        self._sync_before("report_edge")
+        with self._calls:
+            before = self._kernel.open_orders()  # a freeze cancels them, and may end them settled
+            outcome: KernelOutcome = self._kernel.on_edge_update(asset, edge_bps, self._clock.now())
+            self._polling.route_answer(booked_events(outcome), before=before)
+        return outcome
+
+    def operator_intent(self, intent: KernelIntent, errors: list[Exception]) -> KernelOutcome:
+        """The body of ``TradingRuntime.operator_intent``: what routing the kernel's answer
+        raised (a listener's error) is added to ``errors``, the outcome returned."""
+        self._sync_before(f"the run's own intent {shortened(repr(getattr(intent, 'intent_id', intent)))}")
+        with self._calls:
+            before = self._slots_orders(intent)
+            outcome: KernelOutcome = self._kernel.process_intent(intent)
+            if outcome.accepted:
+                try:
+                    self._polling.route_answer(booked_events(outcome), outcome.order, before)
+                except Exception as exc:
+                    errors.append(exc)
+        return outcome
+
+    def _sync_before(self, call: str) -> None:
+        """``sync_venues()`` before ``call`` (a strategy's submit or report_edge, an intent of
+        the run's own). What it raises is no fault of the caller's: a venue's raising on the
+        held-back data, the kernel's error (not busy) on a waiting venue event, a listener's
+        while one was routed. Raised from the call, it would put the strategy that happened to
+        submit in ERROR (its order never sent, its entries canceled), and a failed strategy's
+        entry cancel would never be sent. It is logged at ERROR with its traceback, counted in
+        ``stats["sync_errors"]``, and the call is made all the same."""
+        try:
+            self._venue_data.sync_venues()
+        except Exception as exc:
+            self._stats["sync_errors"] += 1
+            log.error(
+                "handing the venues the held-back market data and the kernel the waiting venue events"
+                " (sync_venues) before %s raised %s: %s; no fault of the caller's, which is made all"
+                " the same",
+                call,
+                type(exc).__name__,
+                shortened(str(exc), 300),
+                exc_info=exc,
+            )
+
+    def _slots_orders(self, intent: KernelIntent) -> list[Any]:
+        """The orders working on the slot of ``intent`` (one that is not an ENTER: a cancel, an
+        exit), read before the kernel takes it: the venue's answer may end them settled (a
+        cancel's ack stating the filled size), after which no list of the kernel's holds them.
+        Nothing for what is no KernelIntent: the kernel refuses it, saying what it expects (read
+        here first, it would raise AttributeError)."""
+        if not isinstance(intent, KernelIntent):
+            return []
+        slot_id = intent.slot_id
+        if intent.action.name == "ENTER" or not 0 <= slot_id < self._kernel.max_slots:
+            return []
+        slot = self._kernel.slot_state(slot_id)
+        return [o for o in (slot.active_entry_order, slot.active_exit_order) if o is not None]

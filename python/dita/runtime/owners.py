@@ -1,0 +1,76 @@
+"""Which strategy owns each trade, and which orders work (``TradeOwners``): a venue event
+reaches the strategy whose trade it names, and the venues are handed data and polled while an
+order works."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
+from dita.runtime.strategies import StrategyHandle
+from dita.strategy import FREE_STAGES
+
+# How many freed trades keep their owner for a late fill (the kernel keeps one ended order
+# per slot, so more than a few thousand slots' worth is never needed).
+RELEASED_MEMORY = 10_000
+
+
+class TradeOwners:
+    """The strategy owning each open trade (``owners``, by trade id), the owners of trades that
+    freed their slot (``freed``, newest last: a venue may still send a fill for a trade's ended
+    order, which the kernel applies, reopening the position), and the client ids of the orders
+    the venues work (``working``)."""
+
+    def __init__(self, kernel: Any) -> None:
+        self._kernel = kernel
+        self.owners: dict[str, StrategyHandle] = {}
+        self.freed: dict[str, StrategyHandle] = {}
+        self.working: set[str] = set()
+
+    def owner_of(self, trade_id: str) -> StrategyHandle | None:
+        """The strategy whose trade ``trade_id`` is: held, or freed from its slot (a trade
+        adopted after a restart with its order in doubt is freed); None when nobody's."""
+        if not trade_id:
+            return None
+        return self.owners.get(trade_id) or self.freed.get(trade_id)
+
+    def hold(self, trade_id: str, handle: StrategyHandle, asset: str, slot_id: int) -> None:
+        """``handle``'s strategy holds trade ``trade_id`` on slot ``slot_id``."""
+        self.owners[trade_id] = handle
+        handle.strategy._track_open(asset, slot_id)
+
+    def free(self, trade_id: str, handle: StrategyHandle, asset: str, slot_id: int) -> None:
+        """Trade ``trade_id`` freed its slot: its owner is remembered for a late fill."""
+        handle.strategy._track_free(asset, slot_id)
+        self.owners.pop(trade_id, None)
+        self.remember_freed(trade_id, handle)
+
+    def remember_freed(self, trade_id: str, handle: StrategyHandle) -> None:
+        self.freed[trade_id] = handle
+        if len(self.freed) > RELEASED_MEMORY:
+            del self.freed[next(iter(self.freed))]
+
+    def adopt(self, handle: StrategyHandle) -> None:
+        """Give the strategy back the trades the kernel holds under its trade ids (a kernel
+        recovered from its write-ahead log): its ``position``/``busy``/``close`` see them and
+        their fills reach it, instead of it opening a second position beside them (one whose
+        entry is in doubt too: its slot is free, yet the order may fill). A freed slot's trade
+        is remembered as freed: a late fill of its ended order reopens it, and without its owner
+        that position would be nobody's (the strategy would never close it)."""
+        slots = getattr(self._kernel, "slots", None)
+        if not callable(slots):
+            return
+        mine = re.compile(re.escape(handle.name) + r"-(?:r\d+-)?t\d+")
+        for s in slots():
+            trade_id = s.get("trade_id") or ""
+            if not mine.fullmatch(trade_id) or trade_id in self.owners:
+                continue
+            if s.get("fsm_state") in FREE_STAGES and not s.get("order_in_doubt"):
+                self.remember_freed(trade_id, handle)
+                continue
+            self.hold(trade_id, handle, s["asset"], s["slot_id"])
+            slot = self._kernel.slot_state(s["slot_id"])
+            for order in (slot.active_entry_order, slot.active_exit_order):
+                if order is not None and order.status.name not in TERMINAL_STATUSES:
+                    self.working.add(order.client_order_id)

@@ -1,0 +1,179 @@
+"""What the runtime keeps of each strategy it runs (``StrategyHandle``, ``StrategyStatus``),
+what a strategy reaches through ``self.ctx`` (``StrategyContext``), and the checks of a
+strategy instance before it is added."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from dita._kernel import KernelIntent, KernelOutcome, TradeSlot
+from dita._text import shortened
+from dita.strategy import Strategy
+
+if TYPE_CHECKING:
+    from dita.runtime.trading_runtime import TradingRuntime
+
+# How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
+RESTART_MARK = re.compile(r"-r\d+\Z")
+# A trade id the runtime makes: ``<name>-t<n>``, or ``<name>-r<seq>-t<n>`` (group 1: the name).
+TRADE_ID = re.compile(r"(.+?)-(?:r\d+-)?t\d+")
+
+
+class KernelClosed(RuntimeError):
+    """A strategy's submit (or ``report_edge``) refused because the runtime's kernel takes no
+    more input (closed, or its write-ahead log failed): no fault of the strategy's. Escaping its
+    callback, it stops the strategy (``on_stop`` called) rather than putting it in ERROR."""
+
+
+class StrategyStatus(StrEnum):
+    RUNNING = "RUNNING"
+    PAUSED = "PAUSED"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+
+
+# The statuses of a strategy that still hears its fills (and, RUNNING, its data).
+LIVE_STATUSES = (StrategyStatus.RUNNING, StrategyStatus.PAUSED)
+
+
+@dataclass
+class StrategyHandle:
+    strategy: Strategy[Any]
+    status: StrategyStatus = StrategyStatus.RUNNING
+    error: str = ""
+    error_callback: str = ""
+    intents: int = 0
+    refused: int = 0
+    fills: int = 0
+    # on_start was called: it runs once, however many times the runtime is started.
+    started: bool = False
+    # Its ``assets`` and ``data`` as they were when it was added (``add_strategy``): read from
+    # the instance at each asset's first data point, a strategy keeping its bars in
+    # ``self.data = []`` would unsubscribe itself and hear nothing more, in silence.
+    assets: tuple[str, ...] = ()
+    data: tuple[str, ...] = ("bars",)
+    # The most kernel slots its trades may hold at once (``add_strategy(max_slots=)``); None: no
+    # budget, it may take every free one.
+    max_slots: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.strategy.name
+
+    def slots_held(self) -> int:
+        """How many kernel slots its trades hold (those it opened and has not seen close)."""
+        return len(self.slot_ids())
+
+    def slot_ids(self) -> set[int]:
+        """The kernel slots its trades hold."""
+        return {sid for ids in self.strategy._open_slots.values() for sid in ids}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "class": f"{type(self.strategy).__module__}:{type(self.strategy).__qualname__}",
+            "status": self.status.value,
+            "error": self.error,
+            "error_callback": self.error_callback,
+            "intents": self.intents,
+            "refused": self.refused,
+            "fills": self.fills,
+            "max_slots": self.max_slots,
+            # In their JSON form (a date as ISO text, a set as a list, an Enum as its value):
+            # a status is written as JSON (metrics.json, a paper run's state file).
+            "params": self.strategy.params.model_dump(mode="json"),
+        }
+
+
+class StrategyContext:
+    """What a strategy reaches through ``self.ctx``: the kernel, the clock, new ids and
+    submission."""
+
+    def __init__(self, runtime: TradingRuntime) -> None:
+        self._runtime = runtime
+        self.kernel = runtime.kernel
+        self._intent_seq = 0
+        self._trade_seq = 0
+        self._restart_mark = restart_mark(runtime.kernel)
+
+    def now(self) -> float:
+        return self._runtime.now()
+
+    def account(self) -> dict[str, Any]:
+        self._runtime.sync_marks()
+        account: dict[str, Any] = self.kernel.account()
+        return account
+
+    def slots(self, slot_ids: Iterable[int]) -> list[TradeSlot]:
+        """The kernel's slots ``slot_ids``, marked first as ``account()`` is: the marks are
+        deferred to reads, and read without them a slot's unrealized PnL would be a submit old."""
+        self._runtime.sync_marks()
+        return [self.kernel.slot_state(sid) for sid in slot_ids]
+
+    def next_intent_id(self, strategy: Strategy[Any]) -> str:
+        self._intent_seq += 1
+        return f"{strategy.name}-{self._restart_mark}i{self._intent_seq}"
+
+    def next_trade_id(self, strategy: Strategy[Any]) -> str:
+        self._trade_seq += 1
+        return f"{strategy.name}-{self._restart_mark}t{self._trade_seq}"
+
+    def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
+        return self._runtime.submit(strategy, intent)
+
+    def trade_owner(self, trade_id: str) -> str | None:
+        """The name of the strategy whose trade ``trade_id`` is (held, or freed from its slot:
+        a trade adopted after a restart with its order in doubt is freed), None when it is
+        nobody's."""
+        handle = self._runtime._owners.owner_of(trade_id)
+        return handle.strategy.name if handle is not None else None
+
+    def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
+        return self._runtime.report_edge(asset, edge_bps)
+
+
+def restart_mark(kernel: Any) -> str:
+    """``r<seq>-`` for a kernel that has been used, "" for a new one: the mark in the ids of a
+    runtime over it. A kernel that has accepted intents (one recovered from its write-ahead log,
+    say) remembers their ids and holds their trade ids, and the kernel's seq has moved past
+    every earlier runtime's: counting from 1 alone, a strategy restarted on it would have every
+    intent refused as a duplicate. So does one given its slots back (``reconcile_from_slots``),
+    which accepted none: its strategy's first buy would take the id of the trade it holds."""
+    stats = getattr(kernel, "stats", None)
+    slots = getattr(kernel, "slots", None)
+    used = (callable(stats) and bool(stats().get("intents_accepted"))) or (
+        callable(slots) and any(s.get("trade_id") for s in slots())
+    )
+    return f"r{kernel.seq}-" if used else ""
+
+
+def check_strategy_instance(strategy: object, where: str) -> None:
+    """Refuse what is not a ``Strategy`` instance (its class, a ``MODULE:CLASS`` text) with
+    what to pass instead."""
+    if isinstance(strategy, Strategy):
+        return
+    if isinstance(strategy, type) and issubclass(strategy, Strategy):
+        name = strategy.__name__
+        raise TypeError(f"{where} takes a Strategy instance, got the class {name}: call it, {name}()")
+    shown = shortened(repr(strategy))
+    hint = (
+        " (load a MODULE:CLASS text with dita.strategy.load_strategy_class)"
+        if isinstance(strategy, str)
+        else ""
+    )
+    raise TypeError(f"{where} takes a Strategy instance, got {type(strategy).__name__} {shown}{hint}")
+
+
+def check_strategy_unused(strategy: Strategy[Any]) -> None:
+    """Refuse an instance that ran on another runtime: its slot ids and fills are that run's, so
+    ``busy()`` and ``position()`` would read this kernel's slots under them (a sweep reusing one
+    instance would trade only once)."""
+    if strategy._ctx is not None:
+        raise ValueError(
+            f"strategy {strategy.name!r} already ran on another runtime (its slots and fills "
+            f"are that run's); make a new instance: {type(strategy).__name__}(params)"
+        )

@@ -1,0 +1,56 @@
+"""Reading the figures of ccxt's answers (orders, trades, books), which an exchange may send as
+anything: text, None, a number past a float's range."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+__all__ = ["number", "placed_answer", "trade_amount", "trade_id_only", "trade_ms"]
+
+
+def number(value: Any) -> float:
+    """``value`` as a float; NaN when the exchange sent something that is not a number, and
+    infinite for an integer past a float's range (``10**400``), as the text ``"1e400"`` reads:
+    refused wherever a figure that is not finite is (float() alone raises OverflowError there)."""
+    try:
+        return float(value) if value is not None else 0.0
+    except (TypeError, ValueError):
+        return math.nan
+    except OverflowError:
+        return -math.inf if value < 0 else math.inf
+
+
+def trade_amount(trade: dict[str, Any]) -> float:
+    """The trade's amount; 0 when it or the trade's price is not a positive number (the trade
+    is not reported)."""
+    amount, price = number(trade.get("amount")), number(trade.get("price"))
+    return amount if all(v > 0 and math.isfinite(v) for v in (amount, price)) else 0.0
+
+
+def trade_id_only(trade: dict[str, Any]) -> bool:
+    """Whether ``trade`` (one of an order answer's) names a trade without giving it: no amount
+    and no price (Kraken's order query lists its trades' ids only)."""
+    return trade.get("amount") is None and trade.get("price") is None
+
+
+def placed_answer(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw``, the answer to an order's placing, its trades that do not say maker or taker
+    (Binance's fills: ccxt leaves them None) said taker's: they traded on the order's arrival.
+    A polled trade that does not say is left unsaid, for the kernel to read."""
+    trades = raw.get("trades")
+    if not trades:
+        return raw
+    return {
+        **raw,
+        "trades": [
+            dict(t, takerOrMaker="taker") if t.get("takerOrMaker") is None and not trade_id_only(t) else t
+            for t in trades
+        ],
+    }
+
+
+def trade_ms(trade: dict[str, Any]) -> float | None:
+    """The trade's timestamp (milliseconds); None when absent or not a time."""
+    ms = number(trade.get("timestamp"))
+    return ms if ms > 0 and math.isfinite(ms) else None

@@ -1,0 +1,205 @@
+"""The venue's ccxt exchange client: built from the settings (keys from the environment, the
+options the adapter's guarantees rest on, a base URL or the testnet), every message it produces
+scrubbed of credentials, and the throttle the exchange asked for, which every request waits out."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from dita.venues.ccxt.errors import MAX_RETRY_AFTER_S, outcome_unknown, retry_after_seconds, throttle_errors
+from dita.venues.ccxt.settings import CcxtSettings, market_type_options, read_credentials
+
+__all__ = ["ExchangeClient"]
+
+log = logging.getLogger("dita.venues.ccxt")
+
+_SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, redact: Callable[[str], str]) -> None:
+        super().__init__()
+        self._redact = redact
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def _scrub_signatures(text: str) -> str:
+    return _SIGNATURE_RE.sub(r"\1***", text)
+
+
+def _guard_http_log() -> None:
+    """urllib3 logs each request line, signed query string included, at DEBUG; scrub the
+    signatures there too (once per process)."""
+    http_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, _RedactingFilter) for f in http_log.filters):
+        http_log.addFilter(_RedactingFilter(_scrub_signatures))
+
+
+class ExchangeClient:
+    """One ccxt exchange client and what every request to it shares: the credentials scrubbed
+    from messages (``redact``, ``error_text``) and the throttle (``throttled``, ``note_throttle``).
+    ``exchange`` is ccxt's object; the venue's parts call its methods directly."""
+
+    def __init__(self, settings: CcxtSettings, name: str, ccxt: Any, clock: Callable[[], float]) -> None:
+        self.ccxt = ccxt
+        self.name = name
+        self.clock = clock
+        self._default_retry_after_s = settings.default_retry_after_s
+        credentials = read_credentials(settings)
+        self._secrets = credentials.redacted_forms()
+        config: dict[str, Any] = {
+            "enableRateLimit": True,
+            "timeout": settings.timeout_ms,
+            "options": {
+                **market_type_options(settings, getattr(ccxt, settings.exchange)),
+                # Both need extra private endpoints at load time; the adapter needs neither.
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                "warnOnFetchOpenOrdersWithoutSymbol": False,
+                # Never let ccxt resend a request by itself: a resent order is a second order.
+                "maxRetriesOnFailure": 0,
+                **settings.options,
+            },
+        }
+        if credentials.api_key:
+            config["apiKey"] = credentials.api_key
+        if credentials.secret:
+            config["secret"] = credentials.secret
+        if credentials.password:
+            config["password"] = credentials.password
+        self.exchange: Any = getattr(ccxt, settings.exchange)(config)
+        # ccxt logs every request with its headers (the API key among them) at DEBUG: give it
+        # a logger of its own that scrubs credentials before any handler sees the record.
+        wire_log = logging.getLogger(f"dita.venues.ccxt.wire.{name}")
+        wire_log.filters = [_RedactingFilter(self.redact)]
+        self.exchange.logger = wire_log
+        _guard_http_log()
+        self._require_market_buy_price()
+        if settings.rate_limit_ms is not None:
+            self.exchange.rateLimit = settings.rate_limit_ms
+        if settings.sandbox:
+            # ccxt lists no testnet URL for many exchanges (its 'test' entry None or absent),
+            # and switching to it then fails as a TypeError about a None.
+            if not self.exchange.urls.get("test"):
+                raise ValueError(f"sandbox=True: ccxt knows no testnet of {settings.exchange!r}")
+            self.exchange.set_sandbox_mode(True)
+        if settings.base_url is not None:
+            self._point_at(settings.base_url)
+        self.throttle_errors = throttle_errors(ccxt)
+        # Until when the exchange asked for no requests (epoch seconds, by the venue's clock).
+        self.throttled_until = 0.0
+
+    # -- configuration -------------------------------------------------------------------
+
+    def _require_market_buy_price(self) -> None:
+        """Make ccxt refuse, not send, a spot market buy whose amount the exchange would take as
+        the cost to spend. Some exchanges default to sending it (Bybit's classic accounts: 0.015
+        BTC goes out as 0.015 USDT); with this option set, ccxt raises InvalidOrder instead, and
+        exchanges that take the amount in base units (Binance, Bybit's unified accounts) ignore it."""
+        options = self.exchange.options
+        options["createMarketBuyOrderRequiresPrice"] = True
+        for nested in options.values():
+            if isinstance(nested, dict) and "createMarketBuyOrderRequiresPrice" in nested:
+                nested["createMarketBuyOrderRequiresPrice"] = True
+
+    def _point_at(self, base_url: str) -> None:
+        """Rewrite every API URL of the exchange to ``base_url``, keeping the paths."""
+        target = urlsplit(base_url)
+        if target.scheme not in ("http", "https") or not target.netloc:
+            raise ValueError(f"base_url must be http(s)://host[:port], got {base_url!r}")
+
+        def rewrite(value: Any) -> Any:
+            if isinstance(value, dict):
+                return {k: rewrite(v) for k, v in value.items()}
+            if isinstance(value, str) and value.startswith(("http://", "https://")):
+                parts = urlsplit(value)
+                return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
+            return value
+
+        urls = dict(self.exchange.urls)
+        urls["api"] = rewrite(urls["api"])
+        self.exchange.urls = urls
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.exchange.apiKey) and bool(self.exchange.secret)
+
+    def close(self) -> None:
+        """Close the HTTP session (idle connections to the exchange)."""
+        session = getattr(self.exchange, "session", None)
+        if session is not None:
+            session.close()
+
+    # -- messages ------------------------------------------------------------------------
+
+    def redact(self, text: str) -> str:
+        """``text`` with credentials and request signatures removed."""
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return _scrub_signatures(text)
+
+    def error_text(self, exc: BaseException) -> str:
+        return self.redact(f"{type(exc).__name__}: {exc}")
+
+    # -- errors and the throttle ---------------------------------------------------------
+
+    def outcome_unknown(self, exc: BaseException) -> bool:
+        """Whether the exchange may have carried out a request that raised ``exc`` (``errors``)."""
+        return outcome_unknown(self.ccxt, exc)
+
+    def note_throttle(self, exc: BaseException) -> None:
+        """Remember how long the exchange asked us to wait (Retry-After, seconds)."""
+        headers = self.exchange.last_response_headers or {}
+        retry_after = self._default_retry_after_s
+        for key, value in headers.items():
+            if str(key).lower() == "retry-after":
+                asked = retry_after_seconds(value, self.clock())
+                if asked is None:
+                    log.warning(
+                        "%s: Retry-After %r is neither seconds nor a date; pausing the default",
+                        self.name,
+                        value,
+                    )
+                elif asked > MAX_RETRY_AFTER_S:
+                    # `inf` or a year would stop the adapter for good, with working orders unfollowed.
+                    log.warning(
+                        "%s: Retry-After %r is past %gs; pausing that long",
+                        self.name,
+                        value,
+                        MAX_RETRY_AFTER_S,
+                    )
+                    retry_after = MAX_RETRY_AFTER_S
+                else:
+                    retry_after = asked
+        self.throttled_until = max(self.throttled_until, self.clock() + retry_after)
+        log.warning("%s throttled; pausing %.3fs: %s", self.name, retry_after, self.error_text(exc))
+
+    def throttled(self) -> bool:
+        return self.clock() < self.throttled_until
+
+    def throttle_wait(self) -> float:
+        """Seconds until the exchange takes requests again (0 when it does now)."""
+        return max(self.throttled_until - self.clock(), 0.0)
+
+    def account_call(self, method: str, *args: Any) -> Any:
+        """A read-only query; failures raise RuntimeError with credentials scrubbed."""
+        if self.throttled():
+            wait = self.throttled_until - self.clock()
+            raise RuntimeError(
+                f"{self.name}: {method} not sent, the exchange is throttling (retry in {wait:.3f}s)"
+            )
+        try:
+            return getattr(self.exchange, method)(*args)
+        except self.throttle_errors as exc:
+            self.note_throttle(exc)
+            raise RuntimeError(f"{self.name}: {method} throttled: {self.error_text(exc)}") from None
+        except self.ccxt.BaseError as exc:
+            raise RuntimeError(f"{self.name}: {method} failed: {self.error_text(exc)}") from None

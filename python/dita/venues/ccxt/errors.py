@@ -1,0 +1,77 @@
+"""What an exchange's error says about the request that raised it: a throttle (the request was not
+carried out, and the exchange says how long to wait), an outcome unknown (the request may have
+been carried out), or else a refusal. Exchange-specific codes are read here."""
+
+from __future__ import annotations
+
+import datetime
+import email.utils
+import math
+import re
+from typing import Any
+
+__all__ = ["MAX_RETRY_AFTER_S", "http_status", "outcome_unknown", "retry_after_seconds", "throttle_errors"]
+
+# Codes whose execution status is unknown (the request may have been carried out); ccxt maps
+# them to different exception classes per endpoint family, so match the code. Binance's -1000,
+# -1001, -1006 and -1007; Bybit's 5004 "Server Timeout", 10016 "System error", 170001 "Internal
+# error", 170146 "Order creation timeout" and 170147 "Order cancellation timeout", answered in an
+# HTTP 200's body and raised by ccxt as a bare ExchangeError or InvalidOrder: taken for a
+# refusal, an order Bybit had placed would be reported rejected, and its fills never booked.
+_UNKNOWN_OUTCOME_RE = re.compile(
+    r'"code"\s*:\s*-100[0167]\b|"retCode"\s*:\s*(?:5004|10016|170001|17014[67])\b|execution status unknown',
+    re.IGNORECASE,
+)
+
+MAX_RETRY_AFTER_S = 600.0
+"""The longest pause a Retry-After header is followed for: a larger one (or `inf`) is cut to it."""
+
+
+def throttle_errors(ccxt: Any) -> tuple[type[BaseException], ...]:
+    """ccxt's errors for a throttling answer (HTTP 429, and Binance's 418): the exchange answers
+    them before processing, so the request was not carried out."""
+    return (ccxt.DDoSProtection, ccxt.RateLimitExceeded)
+
+
+def outcome_unknown(ccxt: Any, exc: BaseException) -> bool:
+    """Whether the exchange may have carried out a request that raised ``exc``: network
+    failures, timeouts, server errors and Binance's 'execution status unknown' codes."""
+    if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
+        return True
+    # A 5xx ccxt has no class for (Cloudflare's 524: the exchange took the request and did
+    # not answer in time) comes as a bare ExchangeError, the request maybe carried out.
+    status = http_status(exc)
+    if status is not None and status >= 500:
+        return True
+    return bool(_UNKNOWN_OUTCOME_RE.search(str(exc)))
+
+
+def retry_after_seconds(value: Any, now: float) -> float | None:
+    """A Retry-After header's wait in seconds (0 at least): a number of seconds, or an HTTP
+    date; None when it is neither (NaN included)."""
+    text = str(value).strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, OverflowError):  # a year past any date's: OverflowError
+            return None
+        if when.tzinfo is None:  # an HTTP date is GMT
+            when = when.replace(tzinfo=datetime.UTC)
+        seconds = when.timestamp() - now
+    return max(seconds, 0.0) if not math.isnan(seconds) else None
+
+
+def http_status(exc: BaseException) -> int | None:
+    """The HTTP status of the answer ``exc`` was raised for: ccxt raises its error from (or
+    while handling) the HTTP library's, which holds the response. None when there was none."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        status = getattr(getattr(cause, "response", None), "status_code", None)
+        if isinstance(status, int):
+            return status
+        cause = cause.__cause__ or cause.__context__
+    return None

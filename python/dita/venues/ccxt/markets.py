@@ -1,0 +1,238 @@
+"""The exchange's markets as the venue trades them: which are loaded (spot, or linear contracts of
+one base unit), each market's rules (lot step, tick size, minimums), the ``markets`` setting, an
+order's size and price checked against the exchange's rounding, and the top of a market's book."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, NamedTuple
+
+from dita._kernel import OrderType, VenueOrder
+from dita.risk import KERNEL_MIN_STEP, MarketLimits
+from dita.venues.ccxt.answers import number, trade_ms
+from dita.venues.ccxt.client import ExchangeClient
+
+__all__ = ["Markets", "TopOfBook", "market_limits"]
+
+_MAX_PLACES = 300
+"""The most decimal places (either way) a market's precision may give: 10.0 ** 309 is past a float."""
+
+
+def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> MarketLimits:
+    """A ccxt market's trading rules. ccxt states a market's precision as a step
+    (``TICK_SIZE``, most exchanges), a number of decimal places (``DECIMAL_PLACES``) or of
+    significant digits (``SIGNIFICANT_DIGITS``: bitfinex, bithumb); the last has no fixed
+    step, so the kernel rounds nothing there and the exchange's own rounding is checked at
+    submit. Read as a step, a count of digits would round 0.3 BTC down to nothing (or 12 to
+    10 with a precision of 5). A figure that is not a number is a ValueError naming it."""
+    precision = market.get("precision") or {}
+    limits = market.get("limits") or {}
+
+    def step(value: Any, field_name: str) -> float:
+        if value is None:
+            return 0.0
+        if precision_mode == ccxt.TICK_SIZE:
+            found = _market_figure(market, field_name, value)
+        elif precision_mode == ccxt.DECIMAL_PLACES:
+            places = int(_market_figure(market, field_name, value))
+            if not -_MAX_PLACES <= places <= _MAX_PLACES:  # past them 10.0 ** places overflows
+                raise ValueError(
+                    f"market {market.get('id')!r} field {field_name!r}: {value!r} decimal places is "
+                    f"outside -{_MAX_PLACES}..{_MAX_PLACES}"
+                )
+            found = 10.0**-places
+        else:
+            return 0.0
+        # Finer than the kernel takes (18 decimal places): a float holds no such digits of a
+        # size or price anyway, so the kernel rounds nothing and the exchange's own rounding
+        # is checked at submit, as for significant digits.
+        return 0.0 if 0 < found < KERNEL_MIN_STEP else found
+
+    return MarketLimits(
+        lot_step=step(precision.get("amount"), "precision.amount"),
+        tick_size=step(precision.get("price"), "precision.price"),
+        min_qty=_market_figure(market, "limits.amount.min", (limits.get("amount") or {}).get("min")),
+        min_notional=_market_figure(market, "limits.cost.min", (limits.get("cost") or {}).get("min")),
+    )
+
+
+def _market_figure(market: dict[str, Any], field_name: str, value: Any) -> float:
+    """``value``, the figure ``field_name`` of a ccxt ``market``, as a number (0 when absent); a
+    ValueError naming the market, the field and the value when it is not a finite one (float()
+    alone raises a bare "could not convert string to float", or OverflowError for ``10**400``)."""
+    figure = number(value)
+    if not math.isfinite(figure):
+        raise ValueError(f"market {market.get('id')!r} field {field_name!r}: {value!r} is not a number")
+    return figure
+
+
+class TopOfBook(NamedTuple):
+    """Best bid and ask, in ``PaperVenue.on_quote``'s argument order: ``paper.on_quote(*top)``."""
+
+    asset: str
+    bid: float
+    ask: float
+    bid_size: float
+    ask_size: float
+    ts: float
+
+
+class Markets:
+    """The markets the venue trades, loaded from the exchange on first use: an asset (a market id,
+    ``BTCUSDT``, or a ccxt symbol, ``BTC/USDT``) to its ccxt symbol, and each market's rules."""
+
+    def __init__(self, client: ExchangeClient, market_type: str) -> None:
+        self._client = client
+        self._market_type = market_type
+        # Each market id and symbol to its ccxt symbol.
+        self.asset_symbols: dict[str, str] = {}
+        self.limits: dict[str, MarketLimits] = {}
+        # Futures markets left out for their contract size (see load), by id and symbol.
+        self.contract_markets: dict[str, float] = {}
+        # The symbols of the markets setting, in its order; None: every market served.
+        self.trade_symbols: list[str] | None = None
+        # The markets orders went to in this process: an order's status is asked there first.
+        self.assets_traded: set[str] = set()
+
+    def load(self, reload: bool = False) -> dict[str, MarketLimits]:
+        """Load the exchange's markets; returns each market id's trading rules. A futures
+        market whose contract is not one unit of the base currency (OKX's BTC swap is 0.01
+        BTC) is left out: ccxt counts its amounts in contracts, and the kernel's sizes are
+        base units, so an order would go out at the wrong size. A market figure that is not a
+        number is a RuntimeError naming the market, the field and the value; nothing is loaded."""
+        if self.asset_symbols and not reload:
+            return dict(self.limits)
+        client = self._client
+        try:
+            markets = client.exchange.load_markets(reload)
+        except client.ccxt.BaseError as exc:
+            # Re-raised without the original so no URL with a signature rides along in __cause__.
+            raise RuntimeError(f"{client.name}: load_markets failed: {client.error_text(exc)}") from None
+        want_spot = self._market_type == "spot"
+        symbols: dict[str, str] = {}
+        limits: dict[str, MarketLimits] = {}
+        contracts: dict[str, float] = {}
+        try:
+            for symbol, market in markets.items():
+                if bool(market.get("spot")) != want_spot or (not want_spot and not market.get("linear")):
+                    continue
+                market_id = str(market["id"])
+                contract_size = (
+                    1.0
+                    if want_spot
+                    else _market_figure(market, "contractSize", market.get("contractSize") or 1.0)
+                )
+                if contract_size != 1.0:
+                    contracts[market_id] = contracts[symbol] = contract_size
+                    continue
+                symbols[market_id] = symbol
+                symbols[symbol] = symbol
+                limits[market_id] = market_limits(market, client.exchange.precisionMode, client.ccxt)
+        except ValueError as exc:
+            # A figure that is not a number: nothing is loaded, and a submit is rejected naming it.
+            raise RuntimeError(f"{client.name}: load_markets failed: {exc}") from None
+        self.asset_symbols = symbols
+        self.limits = limits
+        self.contract_markets = contracts
+        return dict(limits)
+
+    def checked_symbols(self, markets: list[str]) -> list[str]:
+        """The symbols of ``markets`` (the markets setting); a market the exchange does not have
+        is refused now, not at the first order (this loads the markets)."""
+        self.load()
+        refused = [self.contract_refusal(m) for m in markets if m in self.contract_markets]
+        if refused:
+            self._client.close()
+            raise ValueError(f"markets: {refused[0]}")
+        unknown = [m for m in markets if m not in self.asset_symbols]
+        if unknown:
+            self._client.close()
+            raise ValueError(
+                f"markets: {', '.join(map(repr, unknown))} not among {self._client.name}'s markets "
+                "(give market ids like 'BTCUSDT' or ccxt symbols like 'BTC/USDT')"
+            )
+        return list(dict.fromkeys(self.asset_symbols[m] for m in markets))
+
+    def contract_refusal(self, market: str) -> str:
+        """Why ``market`` is not traded here when its contract is not one base unit ('' else)."""
+        size = self.contract_markets.get(market)
+        if size is None:
+            return ""
+        return (
+            f"{market!r} on {self._client.name} is traded in contracts of {size!r} base units; dita's "
+            "sizes are base units, so only markets with a contract size of 1 are traded"
+        )
+
+    def symbol(self, asset: str) -> str | None:
+        """The ccxt symbol of ``asset``; None when it is no market of this venue."""
+        self.load()
+        return self.asset_symbols.get(asset)
+
+    def market_id(self, symbol: str) -> str:
+        return str(self._client.exchange.market(symbol)["id"])
+
+    def markets_to_search(self) -> list[str]:
+        """The symbols of the markets this venue trades (the markets setting, else every one it
+        serves), those traded in this process first."""
+        self.load()
+        served = self.trade_symbols or sorted(set(self.asset_symbols.values()))
+        traded = {self.asset_symbols[a] for a in self.assets_traded if a in self.asset_symbols}
+        return sorted(traded) + [symbol for symbol in served if symbol not in traded]
+
+    def precision_refusal(self, order: VenueOrder, symbol: str) -> str:
+        """Why the order is off the market's lot or tick ('' when it is on them)."""
+        exchange = self._client.exchange
+        checks = [("size", order.size, exchange.amount_to_precision)]
+        if order.order_type == OrderType.LIMIT:
+            checks.append(("price", order.price, exchange.price_to_precision))
+        for label, value, to_precision in checks:
+            if not math.isfinite(value) or value <= 0:
+                return f"{label} must be positive and finite, got {value!r}"
+            try:
+                exchange_value = float(to_precision(symbol, value))
+            except Exception as exc:
+                # Not only ccxt's refusals: a market that states no precision fails ccxt's own
+                # check (an AssertionError), and raised out of submit, an order that never left
+                # would stay in flight in the kernel, followed by nobody.
+                return f"{label} {value!r} refused for {symbol}: {self._client.error_text(exc)}"
+            if not math.isclose(exchange_value, value, rel_tol=1e-9, abs_tol=0.0):
+                rule = "lot step" if label == "size" else "tick size"
+                return (
+                    f"{label} {value!r} is not on {symbol}'s {rule} "
+                    f"(the exchange would take {exchange_value!r}); round it before sending"
+                )
+        return ""
+
+    def top_of_book(self, asset: str) -> TopOfBook:
+        """The exchange's best bid and ask for ``asset`` now (public data, no keys needed)."""
+        name = self._client.name
+        symbol = self.symbol(asset)
+        if symbol is None:
+            raise ValueError(f"unknown asset {asset!r} on {name}")
+        book = self._client.account_call("fetch_order_book", symbol, 5)
+        bids, asks = book.get("bids") or [], book.get("asks") or []
+        if not bids or not asks:
+            raise RuntimeError(f"{name}: the {symbol} book has no bid or no ask")
+
+        def figure(side: str, level: Any, index: int) -> float:
+            # A None or text there would raise a bare TypeError, and a NaN go on into the quote.
+            field_name = f"{side}[0][{index}]"
+            value = level[index] if isinstance(level, (list, tuple)) and len(level) > index else None
+            found = number(value) if value is not None else math.nan
+            if not (math.isfinite(found) and (found > 0 if index == 0 else found >= 0)):
+                what = "price" if index == 0 else "size"
+                raise ValueError(
+                    f"{name}: the {symbol} book's {field_name} ({side[:-1]} {what}): {value!r} "
+                    f"is not a {'positive' if index == 0 else 'non-negative'} number"
+                )
+            return found
+
+        ms = trade_ms(book)  # the book's time; the clock's when it gives none that is a time
+        return TopOfBook(
+            asset,
+            figure("bids", bids[0], 0),
+            figure("asks", asks[0], 0),
+            figure("bids", bids[0], 1),
+            figure("asks", asks[0], 1),
+            ms / 1000.0 if ms is not None else self._client.clock(),
+        )
