@@ -1,5 +1,5 @@
-//! A refused number is shown short, as Python shows it: 5e-324 was written out in 330 digits
-//! ("invalid slots[0].initial_size: 0.000...0005 (must not be below the slot's size)").
+//! A refused number is shown short, as Python shows it: 5e-324, not 330 digits ("invalid
+//! slots[0].initial_size: 0.000...0005 (must not be below the slot's size)").
 
 use dita_kernel::fees::ExchangeConfig;
 use dita_kernel::mock::MockConfig;

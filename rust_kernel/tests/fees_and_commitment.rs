@@ -1,6 +1,6 @@
-//! Rules 9 on the paths beside the ones its own tests cover: the fee of a partly-new report on
-//! an exit and on an order kept after it ended, and what a working LIMIT entry commits
-//! towards the notional caps, live and after a reload.
+//! The fee of a partly-new report on an exit and on an order kept after it ended (the part it
+//! books), and what a working LIMIT entry or an entry in doubt commits towards the notional
+//! caps, live and after a reload.
 
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
@@ -12,8 +12,8 @@ fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
     long_btc(&format!("i{n}"), "trade", 0, action, size)
 }
 
-/// A fill of `order`, PARTIALLY_FILLED: the kernel completes an order by its sizes, and rules 34
-/// on, one stating FILLED short of its order's size ends the order.
+/// A fill of `order`, PARTIALLY_FILLED: the kernel completes an order by its sizes, and one
+/// stating FILLED short of its order's size would end the order.
 fn fill(order: &Id, event_id: &str, size: f64, total: f64, fee: f64) -> VenueEvent {
     let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, order);
     e.status = VenueOrderStatus::PartiallyFilled;
@@ -115,15 +115,10 @@ fn a_working_limit_entry_commits_the_same_live_and_after_a_reload() {
             "filled {part}: live {live}, reloaded {reloaded}"
         );
         assert!(close(live, 900.0), "filled {part}: live {live}");
-        // A log of rules 8 replays its reload at the reference, as it ran.
-        let slots = k.slots().to_vec();
-        dita_kernel::error::replaying(8, || k.replace_slots(slots)).unwrap();
-        let old = k.total_committed_notional();
-        assert!(close(old, part * 90.0 + (10.0 - part) * 100.0), "{old}");
     }
 }
 
-/// An entry asked to cancel and rate limited before its ack: in doubt (rules 13 on).
+/// An entry asked to cancel and rate limited before its ack: in doubt.
 fn entry_in_doubt(k: &mut Kernel) -> Id {
     let entry = k
         .process_intent(&intent(1, KernelCommandType::Enter, 1.0))

@@ -1,9 +1,7 @@
-//! Rules 18: a leg exit below the venue's floor goes out at the smallest size the venue takes,
-//! and an entry fill the venue reported but the kernel has not booked commits towards the
-//! notional caps; a log of rules 17 replays as it ran. (The order-rate window's part is
-//! `risk::tests`.)
+//! A leg exit below the venue's floor goes out at the smallest size the venue takes, and an
+//! entry fill the venue reported but the kernel has not booked commits towards the notional
+//! caps.
 
-use dita_kernel::error::replaying;
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
@@ -75,9 +73,9 @@ fn a_leg_under_the_minimum_notional_goes_out_at_it() {
 
 #[test]
 fn a_leg_under_a_minimum_notional_a_hair_over_whole_lots_goes_out_at_one_lot_more() {
-    // 100 at 33.33333333 is 3.0000000003 lots: rounding up forgave that as float error, and
-    // 3 lots (99.99999999) were refused BELOW_MIN_NOTIONAL, the leg again never advancing.
-    // The first leg, 0.3, is under one lot.
+    // 100 at 33.33333333 is 3.0000000003 lots: rounding up must not forgive that as float
+    // error, or 3 lots (99.99999999) are refused BELOW_MIN_NOTIONAL and the leg never
+    // advances. The first leg, 0.3, is under one lot.
     let limits = [("lot_step", 1.0), ("min_notional", 100.0)];
     let mut k = holding(&limits, 30.0, 33.33333333, &[0.01, 0.99]);
     let mut exit = intent(2, 0, KernelCommandType::Exit, 0.0);
@@ -85,16 +83,6 @@ fn a_leg_under_a_minimum_notional_a_hair_over_whole_lots_goes_out_at_one_lot_mor
     let out = k.process_intent(&exit);
     assert!(out.accepted, "{out:?}");
     assert_eq!(out.submit.unwrap().size, 4.0);
-}
-
-#[test]
-fn a_log_of_rules_17_refuses_the_small_leg_as_it_did() {
-    let mut k = four_with_a_small_first_leg();
-    let out = replaying(17, || {
-        k.process_intent(&intent(2, 0, KernelCommandType::Exit, 0.0))
-    });
-    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-    assert_eq!(k.slots()[0].size, 4.0);
 }
 
 /// An entry of 10 at 100 the venue ends stating 10 filled, none of it reported yet; and the
@@ -127,12 +115,4 @@ fn an_entry_fill_owed_commits_towards_the_caps_until_it_comes() {
     assert!(k.on_venue_event(&filled(&order, "f1")).accepted);
     assert_eq!(k.awaited_fill_qty(0), 0.0);
     assert_eq!(k.total_committed_notional(), 1_000.0);
-}
-
-#[test]
-fn a_log_of_rules_17_takes_the_entry_beside_the_owed_fill_as_it_did() {
-    let (mut k, _) = owed_entry();
-    let beside = intent(2, 1, KernelCommandType::Enter, 1.0);
-    let out = replaying(17, || k.process_intent(&beside));
-    assert!(out.accepted, "{out:?}");
 }

@@ -1,18 +1,14 @@
-//! Rules 20: the fee calibration is kept per liquidity. A taker fill's settlement teaches the
-//! taker's ratio, a maker's the maker's, and each fill is predicted by its own side's; a log
-//! of rules 19 replays with the one ratio both sides shared, and a checkpoint written before
-//! (without the calibration's part) loads with both sides at its one ratio.
+//! The fee calibration is kept per liquidity. A taker fill's settlement teaches the taker's
+//! ratio, a maker's the maker's, and each fill is predicted by its own side's; a checkpoint
+//! keeps both sides.
 
-use std::path::Path;
-
-use dita_kernel::error::{replaying, RULES};
-use dita_kernel::fees::{CalibrationTail, LiquidityCalibration};
+use dita_kernel::fees::CalibrationTail;
 use dita_kernel::kernel::{KernelInput, MAX_COUNT};
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_log, set_segment_rules};
+use common::{close, detail, long_btc, with_part_replaced};
 
 fn intent(n: u32, action: KernelCommandType, order_type: OrderType) -> Intent {
     let size = if action == KernelCommandType::Enter {
@@ -108,10 +104,6 @@ fn live(k: &mut Kernel, input: KernelInput) -> KernelOutcome {
     k.apply(&input).unwrap()
 }
 
-fn as_rules_19(k: &mut Kernel, input: KernelInput) -> KernelOutcome {
-    replaying(19, || k.apply(&input)).unwrap()
-}
-
 #[test]
 fn each_liquidity_is_predicted_by_the_ratio_its_own_fills_taught() {
     let mut k = Kernel::new("sides", 1).unwrap();
@@ -161,119 +153,12 @@ fn a_settlement_says_whose_calibration_it_taught() {
 }
 
 #[test]
-fn under_rules_19_one_ratio_scales_both_sides_as_it_ran() {
-    let mut k = Kernel::new("sides", 1).unwrap();
-    let p = session(&mut k, as_rules_19);
-    assert!(close(p.taker, 0.05), "{p:?}");
-    // The maker fill was predicted by the taker charges' 1.2, and the next taker fill by the
-    // ratio the maker sample moved: 0.2 * 0.9 + 0.8 * 1.2.
-    assert!(close(p.maker, 0.024), "{p:?}");
-    let shared = 0.2 * 0.9 + 0.8 * 1.2;
-    assert!(close(p.next_taker, 0.05 * shared), "{p:?}");
-    let f = &k.fees;
-    assert!(close(f.calibration_ratio, shared) && f.calibration_samples == 2);
-    let one = LiquidityCalibration {
-        ratio: f.calibration_ratio,
-        samples: 2,
-    };
-    assert_eq!((f.maker, f.taker), (one, one));
-}
-
-fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
-    open_log(dir, "sides", checkpoint_every)
-}
-
-/// The observable state two recoveries are compared by.
-fn state(k: &Kernel) -> (Vec<TradeSlot>, account::Account, fees::FeeModel, u64) {
-    (
-        k.slots().to_vec(),
-        k.account.clone(),
-        k.fees.clone(),
-        k.seq(),
-    )
-}
-
-#[test]
-fn a_log_of_rules_19_replays_with_one_ratio_from_its_records_and_its_checkpoints() {
-    for checkpoint_every in [0, 4] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut log, mut k) = open(dir.path(), checkpoint_every);
-        session(&mut k, |k, input| {
-            let out = as_rules_19(k, input.clone());
-            log.record(k, &input).unwrap();
-            out
-        });
-        drop(log);
-        set_segment_rules(dir.path(), 19);
-        let (log, recovered) = open(dir.path(), 0);
-        assert_eq!(state(&recovered), state(&k), "every {checkpoint_every}");
-        assert_eq!(recovered.fees.maker, recovered.fees.taker);
-        // The same records judged by rules 20 would not have given this state.
-        drop(log);
-        set_segment_rules(dir.path(), RULES);
-        if checkpoint_every == 0 {
-            let (_, as_20) = open(dir.path(), 0);
-            assert_ne!(as_20.fees, k.fees);
-            assert_ne!(as_20.account, k.account);
-        }
-    }
-}
-
-#[test]
-fn a_log_of_rules_19_continued_under_20_splits_the_one_ratio_from_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open(dir.path(), 0);
-    session(&mut k, |k, input| {
-        let out = as_rules_19(k, input.clone());
-        log.record(k, &input).unwrap();
-        out
-    });
-    drop(log);
-    set_segment_rules(dir.path(), 19);
-    let (mut log, mut k) = open(dir.path(), 0);
-    let shared = k.fees.taker;
-    // The third fill (a taker's, F3) settles now, at 1.0 times the rate: the taker's side
-    // goes on from the one ratio (2 samples behind it), the maker's keeps it.
-    let input = settle("F3", 0.05);
-    let out = live(&mut k, input.clone());
-    log.record(&k, &input).unwrap();
-    assert!(out.accepted, "{out:?}");
-    assert_eq!(k.fees.maker, shared);
-    assert!(close(k.fees.taker.ratio, 0.2 + 0.8 * shared.ratio));
-    assert_eq!(k.fees.taker.samples, 3);
-    assert_eq!(k.fees.calibration_samples, 3);
-    // Recovered, the old segment replays under 19 and the new one under 20.
-    drop(log);
-    let (_, recovered) = open(dir.path(), 0);
-    assert_eq!(state(&recovered), state(&k));
-}
-
-#[test]
-fn a_checkpoint_without_the_calibrations_part_loads_with_both_sides_at_its_one_ratio() {
-    let mut k = Kernel::new("sides", 1).unwrap();
-    session(&mut k, as_rules_19);
-    let state_bytes = encode_kernel(&k);
-    let tail = parts_since_rules(&k, 20);
-    let old = decode_kernel(&state_bytes[..state_bytes.len() - tail]).unwrap();
-    assert_eq!(old.fees, k.fees);
-    let one = LiquidityCalibration {
-        ratio: k.fees.calibration_ratio,
-        samples: 2,
-    };
-    assert_eq!((old.fees.maker, old.fees.taker), (one, one));
-    // Live under rules 20 the sides part; the whole checkpoint keeps each.
+fn a_checkpoint_keeps_each_liquiditys_calibration() {
     let mut k = Kernel::new("sides", 1).unwrap();
     session(&mut k, live);
     let back = decode_kernel(&encode_kernel(&k)).unwrap();
     assert_eq!(back.fees, k.fees);
     assert_ne!(back.fees.maker, back.fees.taker);
-    // Without its part, both sides take the newest learned sample's ratio (the maker's).
-    let bytes = encode_kernel(&k);
-    // This kernel's own parts (its waiting fills' rates, rules 29, differ from the first's).
-    let tail = parts_since_rules(&k, 20);
-    let cut = decode_kernel(&bytes[..bytes.len() - tail]).unwrap();
-    assert_eq!(cut.fees.maker, cut.fees.taker);
-    assert!(close(cut.fees.taker.ratio, 0.9));
 }
 
 #[test]
@@ -281,14 +166,12 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     let mut k = Kernel::new("sides", 1).unwrap();
     session(&mut k, live);
     let bytes = encode_kernel(&k);
-    let tail = parts_since_rules(&k, 20);
-    let body = &bytes[..bytes.len() - tail];
-    let with = |t: CalibrationTail| {
-        let mut b = body.to_vec();
-        b.extend(bincode::serialize(&t).unwrap());
-        decode_kernel(&b)
-    };
     let fine = k.fees.calibration_tail();
+    let written = bincode::serialize(&fine).unwrap();
+    let with = |t: CalibrationTail| {
+        let part = bincode::serialize(&t).unwrap();
+        decode_kernel(&with_part_replaced(&bytes, &written, &part))
+    };
     assert_eq!(with(fine).unwrap().fees, k.fees);
     let mut t = fine;
     t.taker.samples = MAX_COUNT + 1;
@@ -300,39 +183,9 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     assert!(err.contains("fees.maker.samples"), "{err}");
 }
 
-/// A log of rules 0 learned from every charge (no band), so one calibration of a fee far over
-/// its prediction leaves a ratio that is not finite, as it ran. A kernel recovered from it and
-/// checkpointed by this build must open again: its checkpoint holds that ratio.
-#[test]
-fn a_log_of_rules_0_whose_calibration_overflowed_still_opens_once_checkpointed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, k) = open_log(dir.path(), "old", 0);
-    // Refused live under today's bounds (1e308 > 1e15), but rules 0 took it.
-    let input = KernelInput::CalibrateFee {
-        price: 100.0,
-        qty: 1.0,
-        actual_fee: 1e308,
-        maker: false,
-    };
-    log.record(&k, &input).unwrap();
-    log.sync().unwrap();
-    drop(log);
-    set_segment_rules(dir.path(), 0);
-    let (mut log, mut k) = open_log(dir.path(), "old", 0);
-    assert!(!k.fees.taker.ratio.is_finite(), "{:?}", k.fees);
-    let input = KernelInput::SeedCapital(1000.0);
-    k.apply(&input).unwrap();
-    log.record(&k, &input).unwrap();
-    log.checkpoint(&k).unwrap();
-    log.sync().unwrap();
-    drop(log);
-    let (_, back) = open_log(dir.path(), "old", 0);
-    assert_eq!(back.fees, k.fees);
-}
-
-/// A sample whose expected fee underflowed (a qty of 1e-320) was taken: its ratio was
-/// infinite, and the kernel moved on a seq for it. Refused now naming the smaller of price and
-/// qty, with nothing changed; a sample whose ratio over a tiny rate overflows too.
+/// A sample whose expected fee underflows (a qty of 1e-320) would give an infinite ratio: it
+/// is refused naming the smaller of price and qty, with nothing changed (the kernel's seq
+/// included); a sample whose ratio over a tiny rate overflows too.
 #[test]
 fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
     let mut k = Kernel::new("tiny", 1).unwrap();
@@ -389,24 +242,4 @@ fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
     let mut k = Kernel::new("tiny", 1).unwrap();
     let c = k.calibrate_fee(100.0, 1e-300, 5e-302, false).unwrap();
     assert!(close(c.ratio, 1.0) && c.learned, "{c:?}");
-}
-
-/// Refused as new input only: a log holding such a sample, taken before, replays it as it
-/// ran (not learned, its ratio infinite, but one input).
-#[test]
-fn a_log_holding_a_calibration_whose_expected_fee_underflowed_still_replays() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, k) = open_log(dir.path(), "old", 0);
-    let input = KernelInput::CalibrateFee {
-        price: 100.0,
-        qty: 1e-320,
-        actual_fee: 0.05,
-        maker: false,
-    };
-    log.record(&k, &input).unwrap();
-    log.sync().unwrap();
-    drop(log);
-    let (_, back) = open_log(dir.path(), "old", 0);
-    assert_eq!(back.seq(), 1);
-    assert_eq!(back.fees, Kernel::new("old", 1).unwrap().fees);
 }

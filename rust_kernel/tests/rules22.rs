@@ -1,8 +1,6 @@
-//! Rules 22: `reconcile_from_slots` keeps what exits took of each loaded slot's leg
-//! (`leg_taken`), and its record carries it; a record of rules 21 loads every leg afresh, as
-//! it did.
+//! `reconcile_from_slots` keeps what exits took of each loaded slot's leg (`leg_taken`), and its
+//! record carries it.
 
-use dita_kernel::error::replaying;
 use dita_kernel::kernel::{KernelInput, LegTail};
 use dita_kernel::*;
 
@@ -18,7 +16,7 @@ fn event(order: &VenueOrder, kind: KernelEventKind, event_id: &str, filled: f64)
     e.filled_size = filled;
     if kind == KernelEventKind::Fill {
         (e.price, e.size) = (100.0, filled);
-        // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+        // A fill stating FILLED short of its order's size would end the order.
         if filled < order.size {
             e.status = VenueOrderStatus::PartiallyFilled;
         }
@@ -72,22 +70,8 @@ fn a_loaded_slot_keeps_what_exits_took_of_its_leg() {
     let mut k = Kernel::new("legs-2", 1).unwrap();
     apply(&mut k, &KernelInput::replace_slots(saved.clone()));
     assert_eq!(k.slots(), &saved[..]);
-    // The rest of the leg, 0.3: the whole share again (0.5) took 0.7 for the leg.
+    // The rest of the leg, 0.3: the whole share again (0.5) would take 0.7 for the leg.
     assert!(close(next_leg_exit(&mut k), 0.3));
-}
-
-#[test]
-fn a_record_of_rules_21_loads_every_leg_afresh_as_it_did() {
-    let saved = part_leg().slots().to_vec();
-    let mut k = Kernel::new("legs-2", 1).unwrap();
-    let old = KernelInput::ReplaceSlots(saved.clone());
-    replaying(21, || apply(&mut k, &old));
-    assert_eq!(k.slots()[0].leg_taken, 0.0);
-    assert_eq!(next_leg_exit(&mut k), 0.5);
-    // The call itself under rules 21, given slots that say otherwise, starts them afresh too.
-    let mut k = Kernel::new("legs-3", 1).unwrap();
-    replaying(21, || k.replace_slots(saved)).unwrap();
-    assert_eq!(k.slots()[0].leg_taken, 0.0);
 }
 
 #[test]
@@ -161,7 +145,7 @@ fn a_replace_records_legs_must_name_its_slots_each_once() {
         (vec![(0, -0.2)], "slots[0].leg_taken"),
         (vec![(0, 0.0)], "not a positive number"),
     ] {
-        let input = KernelInput::ReplaceSlotsLegs {
+        let input = KernelInput::ReplaceSlots {
             slots: saved.clone(),
             legs: legs(taken.clone()),
         };
@@ -172,7 +156,7 @@ fn a_replace_records_legs_must_name_its_slots_each_once() {
     // What the record says is what loads, whatever its slots held in memory.
     let mut slots = saved;
     slots[0].leg_taken = 0.4;
-    let input = KernelInput::ReplaceSlotsLegs {
+    let input = KernelInput::ReplaceSlots {
         slots,
         legs: legs(vec![(0, 0.1)]),
     };
@@ -180,11 +164,11 @@ fn a_replace_records_legs_must_name_its_slots_each_once() {
     assert_eq!(k.slots()[0].leg_taken, 0.1);
 }
 
-/// Rules 22 on a lot step or tick finer than `fees::MIN_STEP` is refused (one of 1e-309 sent
-/// an order of infinite size), and so is an edge update of a blank asset (it froze the kernel
-/// naming none); a log of rules 21 that took them replays as it ran.
+/// A lot step or tick finer than `fees::MIN_STEP` is refused (one of 1e-309 would send an
+/// order of infinite size), and so is an edge update of a blank asset (it would freeze the
+/// kernel naming none).
 #[test]
-fn steps_too_fine_and_blank_edge_assets_are_refused_from_rules_22() {
+fn steps_too_fine_and_blank_edge_assets_are_refused() {
     let tiny = vec![("lot_step".to_string(), 1e-309)];
     let mut k = Kernel::new("steps", 1).unwrap();
     let err = k.set_exchange_config(&tiny).unwrap_err().to_string();
@@ -195,34 +179,7 @@ fn steps_too_fine_and_blank_edge_assets_are_refused_from_rules_22() {
     let err = k.on_edge_update(" ", -5.0, 1.0).unwrap_err().to_string();
     assert!(err.contains("asset"), "{err}");
     assert_eq!(k.seq(), 0, "a refusal moved the kernel on");
-    // The finest step taken is taken.
+    // The finest step allowed is taken.
     let finest = vec![("lot_step".to_string(), fees::MIN_STEP)];
     k.set_exchange_config(&finest).unwrap();
-    let mut old = Kernel::new("steps", 1).unwrap();
-    replaying(21, || {
-        old.set_exchange_config(&tiny).unwrap();
-        old.set_market_limits("BTC", &ticks).unwrap();
-        old.on_edge_update("", -5.0, 1.0).unwrap();
-    });
-    assert_eq!(old.fees.config.lot_step, 1e-309);
-    assert_eq!(old.seq(), 3);
-}
-
-/// Review of a26dd69: a kernel a rules-21 log froze on a blank asset's edge (as it then
-/// could) is unfrozen only by an edge update of that same asset: the only way out of a freeze
-/// (`on_edge_update` clears it when `asset == freeze_asset`). Rules 22 refuses that update,
-/// so the recovered kernel refuses every entry for good.
-#[test]
-fn a_freeze_a_rules_21_log_made_on_a_blank_asset_can_still_be_lifted() {
-    let mut k = Kernel::new("frozen", 1).unwrap();
-    k.risk.edge_freeze_threshold_bps = Some(0.0);
-    replaying(21, || {
-        k.on_edge_update("", -5.0, 1.0).unwrap();
-    });
-    assert!(k.control.frozen);
-    assert_eq!(k.control.freeze_asset, "");
-    // Live, under this build's rules: the edge came back.
-    let lifted = k.on_edge_update("", 5.0, 2.0);
-    assert!(lifted.is_ok(), "the freeze cannot be lifted: {lifted:?}");
-    assert!(!k.control.frozen, "the kernel stays frozen for good");
 }

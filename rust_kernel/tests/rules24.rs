@@ -1,10 +1,8 @@
-//! Rules 24: an exit goes out reduce-only only when the asset's position, netted over the
-//! slots holding it, covers it after every other order of the asset that may take from it
-//! first (working orders on its side, orders in doubt, fills the venue said it made and the
-//! kernel has not booked yet); a log of rules 23 replays every exit reduce-only, as it ran.
+//! An exit goes out reduce-only only when the asset's position, netted over the slots holding
+//! it (a venue in one-way mode holds one position per asset), covers it after every other
+//! order of the asset that may take from it first (working orders on its side, orders in
+//! doubt, fills the venue said it made and the kernel has not booked yet).
 
-use dita_kernel::error::replaying;
-use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
@@ -80,19 +78,7 @@ fn working_reduce_only_exits_of_a_side_take_their_share_of_the_net_first() {
 }
 
 #[test]
-fn a_log_of_rules_23_replays_every_exit_reduce_only() {
-    let mut k = Kernel::new("ro", 2).unwrap();
-    replaying(23, || {
-        open(&mut k, 0, TradeSide::Long, 1.0);
-        open(&mut k, 1, TradeSide::Short, 1.0);
-        let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
-        let out = k.apply(&KernelInput::Intent(x)).unwrap();
-        assert!(out.submit.expect("exit sent").reduce_only);
-    });
-}
-
-#[test]
-fn a_loaded_slots_exit_may_say_either_from_rules_24_on() {
+fn a_loaded_slots_exit_may_say_either() {
     let mut k = Kernel::new("ro", 2).unwrap();
     open(&mut k, 0, TradeSide::Long, 1.0);
     open(&mut k, 1, TradeSide::Short, 1.0);
@@ -100,7 +86,7 @@ fn a_loaded_slots_exit_may_say_either_from_rules_24_on() {
     assert!(!x.reduce_only);
     let saved = k.slots().to_vec();
     let mut loaded = Kernel::new("ro", 2).unwrap();
-    loaded.replace_slots(saved.clone()).unwrap();
+    loaded.replace_slots(saved).unwrap();
     assert!(
         !loaded.slots()[0]
             .active_exit_order
@@ -108,10 +94,6 @@ fn a_loaded_slots_exit_may_say_either_from_rules_24_on() {
             .unwrap()
             .reduce_only
     );
-    let err = replaying(23, || Kernel::new("ro", 2).unwrap().replace_slots(saved))
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("reduce_only: false"), "{err}");
 }
 
 /// An ENTER of slot `slot` as a LIMIT at `price`, left working.
@@ -131,7 +113,7 @@ fn rest_entry(k: &mut Kernel, slot: i64, side: TradeSide, price: f64) -> VenueOr
 
 #[test]
 fn every_other_order_that_may_work_on_the_exits_side_takes_its_share_first() {
-    // A (from the review): a plain exit of another slot, working, sells first at the venue.
+    // A: a plain exit of another slot, working, sells first at the venue.
     // Long 1 and short 1 (the venue holds nothing): slot 0's exit goes out plain; slot 1 then
     // goes long 1 (the venue holds 1), and its exit would go out reduce-only counting only
     // reduce-only exits: slot 0's sell filling first leaves it nothing.
@@ -161,8 +143,8 @@ fn every_other_order_that_may_work_on_the_exits_side_takes_its_share_first() {
 
 #[test]
 fn a_plain_exit_of_the_whole_position_is_judged_by_the_minimum_notional() {
-    // A reduce-only exit of the whole position is taken below the venue's minimum notional
-    // (rules 7); a plain one is refused there as any order is, so the kernel does not send
+    // A reduce-only exit of the whole position is taken below the venue's minimum notional;
+    // a plain one is refused there as any order is, so the kernel does not send
     // it: long 0.1 and short 0.1, price down to 40 (4 against a minimum of 5).
     let limits = [
         ("lot_step".to_string(), 0.1),
@@ -248,7 +230,7 @@ fn a_kernel_from_a_checkpoint_decides_as_the_live_one() {
 
 #[test]
 fn a_fill_owed_on_the_exits_side_is_netted_before_it_comes() {
-    // Found in review: slot 1's short entry ended with the venue saying it filled whole, its
+    // Slot 1's short entry ended with the venue saying it filled whole, its
     // fill report still to come. The slot holds nothing yet; the venue holds long 1 less
     // short 1. Slot 0's sell, reduce-only, would be refused there.
     let mut k = Kernel::new("ro", 2).unwrap();
@@ -277,37 +259,35 @@ fn a_fill_owed_on_the_exits_side_is_netted_before_it_comes() {
     assert!(exit(&mut k, 0, 1).reduce_only);
 }
 
-/// Runs a hedged book through a kernel, every input under `rules`: `n` slots long and short
-/// of BTC in sizes of 0.1 to 1.2, whose exits are all sent before any fills (each decided
-/// beside the others working), then filled; returns each exit's reduce-only.
-fn hedged_book_exits(rules: u16, n: i64) -> Vec<bool> {
-    replaying(rules, || {
-        let mut k = Kernel::new("hedged", n as usize).unwrap();
-        for slot in 0..n {
-            let side = if slot % 3 == 1 {
-                TradeSide::Short
-            } else {
-                TradeSide::Long
-            };
-            open(&mut k, slot, side, 0.1 * (1 + slot % 12) as f64);
-        }
-        // Every other slot first, then the rest: exits on both sides work at once.
-        let order: Vec<i64> = (0..n).step_by(2).chain((1..n).step_by(2)).collect();
-        let exits: Vec<VenueOrder> = order.iter().map(|&s| exit(&mut k, s, 1)).collect();
-        for (x, s) in exits.iter().zip(&order) {
-            fill(&mut k, x, &format!("f-x{s}"));
-        }
-        assert_eq!(k.open_positions(), 0);
-        exits.iter().map(|x| x.reduce_only).collect()
-    })
+/// Runs a hedged book through a kernel: `n` slots long and short of BTC in sizes of 0.1 to
+/// 1.2, whose exits are all sent before any fills (each decided beside the others working),
+/// then filled; returns each exit's reduce-only. Every step checks the sums the kernel keeps
+/// against a count of the slots and orders afresh (`side_counts_difference`).
+fn hedged_book_exits(n: i64) -> Vec<bool> {
+    let mut k = Kernel::new("hedged", n as usize).unwrap();
+    for slot in 0..n {
+        let side = if slot % 3 == 1 {
+            TradeSide::Short
+        } else {
+            TradeSide::Long
+        };
+        open(&mut k, slot, side, 0.1 * (1 + slot % 12) as f64);
+    }
+    // Every other slot first, then the rest: exits on both sides work at once.
+    let order: Vec<i64> = (0..n).step_by(2).chain((1..n).step_by(2)).collect();
+    let exits: Vec<VenueOrder> = order.iter().map(|&s| exit(&mut k, s, 1)).collect();
+    for (x, s) in exits.iter().zip(&order) {
+        fill(&mut k, x, &format!("f-x{s}"));
+    }
+    assert_eq!(k.open_positions(), 0);
+    exits.iter().map(|x| x.reduce_only).collect()
 }
 
 #[test]
-fn rules_25_decide_a_hedged_books_exits_from_its_sums_as_rules_24_walked_them() {
-    // Rules 25 keep the net and what works on each side as exact sums (O(1) an exit); rules
-    // 24 walked the slots and working orders. The same book gets the same answers.
-    let summed = hedged_book_exits(25, 120);
-    assert_eq!(summed, hedged_book_exits(24, 120));
+fn a_hedged_books_exits_are_decided_from_sums_that_match_a_count_afresh() {
+    // The kernel keeps the net and what works on each side as exact sums (no walk of the
+    // slots an exit); they match a count afresh at every step.
+    let summed = hedged_book_exits(120);
     // Both answers occur: the check is not of a book where every exit reduces.
     assert!(
         summed.contains(&true) && summed.contains(&false),

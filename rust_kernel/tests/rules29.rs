@@ -1,9 +1,8 @@
-//! Rules 29: a fill's settlement is compared with the fee at the rate the fill was predicted
-//! at, not the rate configured when the settlement comes: a fee tier changed while a fill's
-//! fee waited taught the calibration the ratio of the two rates, and every later fill of that
-//! liquidity was predicted off by it.
+//! A fill's settlement is compared with the fee at the rate the fill was predicted at, not the
+//! rate configured when the settlement comes: otherwise a fee tier changed while a fill's fee
+//! waits would teach the calibration the ratio of the two rates, and every later fill of that
+//! liquidity would be predicted off by it.
 
-use dita_kernel::error::replaying;
 use dita_kernel::fees::Liquidity;
 use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
@@ -78,21 +77,6 @@ fn a_checkpoint_keeps_the_rate_a_waiting_fill_was_predicted_at() {
 }
 
 #[test]
-fn under_rules_28_the_settlement_is_compared_with_the_rate_configured_then() {
-    replaying(28, || {
-        let mut k = Kernel::new("tier", 1).unwrap();
-        a_fill_waits_across_a_tier_change(&mut k);
-        let out = settle_f1(&mut k);
-        // 0.05 over 0.04: 1.25, an ERROR, learned (within the band).
-        assert_eq!(
-            detail(&out, "calibration_status"),
-            Some(Detail::Static("ERROR"))
-        );
-        assert!(close(k.fees.taker.ratio, 1.25), "{:?}", k.fees.taker);
-    });
-}
-
-#[test]
 fn a_fill_settled_under_the_rate_it_was_predicted_at_is_calibrated_exactly() {
     // The configured rate unchanged, the settlement is compared with it, not its f32 copy.
     let mut k = Kernel::new("same", 1).unwrap();
@@ -104,7 +88,7 @@ fn a_fill_settled_under_the_rate_it_was_predicted_at_is_calibrated_exactly() {
 #[test]
 fn a_waiting_fill_is_no_larger_for_its_rate() {
     // The queue of 100,000 waiting fills is what a cycle waits on memory for: the rate sits
-    // in the padding beside `liquidity_maker` (an Option<f64> made each fill 96 bytes).
+    // in the padding beside `liquidity_maker` (an Option<f64> would make each fill 96 bytes).
     assert_eq!(
         std::mem::size_of::<dita_kernel::kernel::UnsettledFill>(),
         80

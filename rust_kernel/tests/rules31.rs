@@ -1,21 +1,13 @@
-//! Rules 31: an exit fill beyond what its slot holds realizes PnL on what the slot held, and
-//! says the rest (CRITICAL, `unheld_qty`): the venue sold a position no slot holds. Only an
-//! exit the venue does not cap (one not reduce-only, in a book hedged on the asset) can get
-//! there, after a late fill of an earlier exit took part of the position (rules 28). Before,
-//! the whole fill realized PnL, a gain or loss on a position the trade never held, and the
-//! fill was OK (INFO): nothing told the operator the venue now held a position no slot shows.
+//! An exit fill beyond what its slot holds realizes PnL on what the slot held, and says the
+//! rest (CRITICAL, `unheld_qty`): the venue sold a position no slot holds, which the operator
+//! must hear of, and the trade never held it to gain or lose on. Only an exit the venue does
+//! not cap (one not reduce-only, in a book hedged on the asset) can get there, after a late
+//! fill of an earlier exit took part of the position.
 //!
 //! And the order-rate window rewrites no stamp: a count at an intent's time counts the stamps
-//! within a second of it either way. An intent stamped more than a second behind the window's
-//! orders took them back to a second after its own time, and they left the window early; one
-//! stamped more than a second ahead of them took them out of the window with its count.
-//!
-//! And the ids of account events that move money (FUNDING_FEE, FILL_SETTLED) are kept apart
-//! from the balance updates' (`kernel::MONEY_EVENT_MEMORY`): a payment resent after 10,000
-//! updates had pushed its id out was booked again.
+//! within a second of it either way, so an intent stamped behind the window's orders or far
+//! ahead of them moves none of them out of the window.
 
-use dita_kernel::error::replaying;
-use dita_kernel::kernel::ACCOUNT_EVENT_MEMORY;
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::*;
 
@@ -31,7 +23,7 @@ fn fill_at_110(event_id: &str, order: &VenueOrder, size: f64, fill_id: &str) -> 
     let mut f = event(event_id, KernelEventKind::Fill, order);
     (f.price, f.size, f.filled_size) = (110.0, size, size);
     f.fill_id = id(fill_id);
-    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    // A fill stating FILLED short of its order's size would end the order.
     if size < order.size {
         f.status = VenueOrderStatus::PartiallyFilled;
     }
@@ -41,7 +33,7 @@ fn fill_at_110(event_id: &str, order: &VenueOrder, size: f64, fill_id: &str) -> 
 /// A book hedged on BTC (slot 0 long 1, slot 1 short 1, both bought at 100), so slot 0's
 /// exits go out plain. Its exit `X1` is canceled, the cancel acknowledged without a filled
 /// size; a second exit `X2` of the whole position goes out; then the venue's report that it
-/// sold 0.4 on X1 before the cancel comes, and is booked (rules 28): slot 0 holds 0.6, and
+/// sold 0.4 on X1 before the cancel comes, and is booked: slot 0 holds 0.6, and
 /// X2, which the venue does not cap, still works for 1. Returns X2.
 fn plain_exit_working_beyond_the_position(k: &mut Kernel) -> VenueOrder {
     open_btc(k, 0, TradeSide::Long, 1.0);
@@ -98,7 +90,7 @@ fn an_exit_filled_beyond_the_position_realizes_what_the_slot_held_and_says_the_r
 }
 
 #[test]
-fn an_exit_filling_what_the_slot_holds_is_as_before() {
+fn an_exit_filling_what_the_slot_holds_realizes_it_all() {
     let mut k = Kernel::new("within", 2).unwrap();
     let x2 = plain_exit_working_beyond_the_position(&mut k);
     let out = k.on_venue_event(&fill_at_110("fx2", &x2, 0.6, "T2"));
@@ -106,19 +98,6 @@ fn an_exit_filling_what_the_slot_holds_is_as_before() {
     assert_eq!(out.severity, KernelSeverity::Info, "{out:?}");
     assert_eq!(detail(&out, "unheld_qty"), None);
     assert!(close(k.account.k_realized_pnl, 10.0));
-}
-
-#[test]
-fn under_rules_30_the_whole_fill_realized_pnl_unsaid() {
-    replaying(30, || {
-        let mut k = Kernel::new("beyond-30", 2).unwrap();
-        let x2 = plain_exit_working_beyond_the_position(&mut k);
-        let out = k.on_venue_event(&fill_at_110("fx2", &x2, 1.0, "T2"));
-        assert!(out.accepted, "{out:?}");
-        assert_eq!(out.severity, KernelSeverity::Info);
-        assert_eq!(detail(&out, "unheld_qty"), None);
-        assert!(close(k.account.k_realized_pnl, 14.0));
-    });
 }
 
 /// A kernel of 24 slots whose orders are limited to 5 a second.
@@ -187,65 +166,4 @@ fn an_intent_stamped_an_hour_ahead_refuses_no_order_of_the_next_second() {
     assert_eq!(taken(&mut k, "c", 6..11, 11.0), 5);
     // Its stamp counts once the clock is within a second of it.
     assert_eq!(taken(&mut k, "d", 11..17, 3_609.5), 4);
-}
-
-#[test]
-fn under_rules_30_the_intent_behind_took_the_window_back_and_the_one_ahead_counted() {
-    replaying(30, || {
-        let mut k = rate_of_five();
-        assert_eq!(taken(&mut k, "a", 0..5, 10.0), 5);
-        assert!(
-            !enter_at(&mut k, "b", 5, 8.0),
-            "the five taken back to 9.0 counted"
-        );
-        assert_eq!(
-            taken(&mut k, "c", 6..11, 10.2),
-            5,
-            "and left the window at 10.0"
-        );
-    });
-    replaying(30, || {
-        let mut k = rate_of_five();
-        assert_eq!(taken(&mut k, "a", 0..5, 10.0), 5);
-        assert!(enter_at(&mut k, "b", 5, 11.5));
-        assert_eq!(
-            taken(&mut k, "c", 6..11, 10.2),
-            4,
-            "11.5 taken back to 11.2"
-        );
-    });
-    replaying(30, || {
-        let mut k = rate_of_five();
-        assert!(enter_at(&mut k, "a", 0, 3_610.0));
-        assert_eq!(
-            taken(&mut k, "b", 1..6, 10.0),
-            4,
-            "3,610 taken back to 11.0"
-        );
-    });
-}
-
-/// Rules 30: a FUNDING_FEE's id shared the account event memory with the balance updates, and
-/// one resent after `ACCOUNT_EVENT_MEMORY` of them was booked a second time.
-#[test]
-fn under_rules_30_a_funding_payment_resent_past_the_account_event_memory_was_booked_again() {
-    replaying(30, || {
-        let mut k = Kernel::new("funding", 1).unwrap();
-        let mut pay = AccountEvent::new("fund-1", AccountEventKind::FundingFee);
-        pay.amount = -2.5;
-        pay.timestamp = 1000.0;
-        assert!(k.on_account_event(&pay).accepted);
-        assert!(
-            !k.on_account_event(&pay).accepted,
-            "remembered while recent"
-        );
-        for i in 0..ACCOUNT_EVENT_MEMORY {
-            let mut u = AccountEvent::new(&format!("upd-{i}"), AccountEventKind::AccountUpdate);
-            u.wallet_balance = Some(10_000.0);
-            u.timestamp = 1001.0 + i as f64;
-            assert!(k.on_account_event(&u).accepted);
-        }
-        assert!(k.on_account_event(&pay).accepted);
-        assert_eq!(k.account.k_funding_net, -5.0);
-    });
 }

@@ -1,21 +1,20 @@
-//! Rules 32: the exchange's figures (E) go forward in the venue's time. Each figure (wallet
-//! balance, available, used and maintenance margin) is taken only from an account event stamped
-//! at or after the one it was last taken from: an ACCOUNT_UPDATE whose every figure is older is
+//! The exchange's figures (E) go forward in the venue's time. Each figure (wallet balance,
+//! available, used and maintenance margin) is taken only from an account event stamped at or
+//! after the one it was last taken from: an ACCOUNT_UPDATE whose every figure is older is
 //! refused (DUPLICATE_EVENT, naming the figure, its value and the one the account holds), and a
-//! FUNDING_FEE or FILL_SETTLED stamped before books its payment without its balance. Before, an
-//! ACCOUNT_UPDATE resent once 10,000 later ones had pushed its id out of the account event
-//! memory was applied again, and a funding payment polled late brought the balance of its
-//! time: E went back to a figure the venue reported long ago, and the reconcile status with it.
+//! FUNDING_FEE or FILL_SETTLED stamped before books its payment without its balance. So an
+//! ACCOUNT_UPDATE resent once 10,000 later ones pushed its id out of the account event memory,
+//! or a funding payment polled late, does not take E back to a figure the venue reported long
+//! ago, and the reconcile status with it.
 
 use std::path::Path;
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::{KernelInput, ACCOUNT_EVENT_MEMORY};
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, KernelLog};
 use dita_kernel::*;
 
 mod common;
-use common::{detail, open_log, set_segment_rules, well_formed_details};
+use common::{detail, open_log, well_formed_details};
 
 /// An ACCOUNT_UPDATE `event_id` stamped `ts` reporting the wallet balance `wallet`.
 fn update(event_id: &str, ts: f64, wallet: f64) -> AccountEvent {
@@ -151,29 +150,6 @@ fn updates_of_one_time_apply_in_the_order_they_come_and_unstamped_ones_are_not_j
     assert!(!k.on_account_event(&update("d", 999.0, 9_960.0)).accepted);
 }
 
-#[test]
-fn under_rules_31_the_forgotten_update_was_applied_again() {
-    replaying(31, || {
-        let mut k = kernel("stale-31");
-        let old = old_update_forgotten(&mut k);
-        assert!(k.on_account_event(&old).accepted);
-        assert_eq!(k.account.e_wallet_balance, Some(9_000.0));
-        assert_eq!(
-            k.account.reconcile().status,
-            account::ReconcileStatus::Mismatch
-        );
-        // And a funding payment polled late brought the balance of its time.
-        let mut k = kernel("late-funding-31");
-        assert!(
-            k.on_account_event(&update("upd", 2_000.0, 9_950.0))
-                .accepted
-        );
-        let late = funding("fund-1", 1_000.0, -25.0, 9_975.0);
-        assert!(k.on_account_event(&late).accepted);
-        assert_eq!(k.account.e_wallet_balance, Some(9_975.0));
-    });
-}
-
 /// The inputs of a session: updates, one stale, and a late funding payment.
 fn session() -> Vec<KernelInput> {
     let mut margin = update("m", 1_600.0, 9_990.0);
@@ -195,39 +171,26 @@ fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
     open_log(dir, "acct", checkpoint_every)
 }
 
-/// Records `session` in a new log in `dir` (a checkpoint every `checkpoint_every`), applied
-/// as under `rules`; returns the kernel as it ran.
-fn record(dir: &Path, checkpoint_every: u64, rules: u16) -> Kernel {
+/// Records `session` in a new log in `dir` (a checkpoint every `checkpoint_every`); returns
+/// the kernel as it ran.
+fn record(dir: &Path, checkpoint_every: u64) -> Kernel {
     let (mut log, mut k) = open(dir, checkpoint_every);
     let inputs = std::iter::once(KernelInput::SeedCapital(10_000.0)).chain(session());
     for input in inputs {
-        replaying(rules, || k.apply(&input)).unwrap();
+        k.apply(&input).unwrap();
         log.record(&k, &input).unwrap();
     }
     k
 }
 
 #[test]
-fn a_log_of_rules_31_replays_as_it_ran_and_one_of_32_as_it_runs() {
+fn a_log_of_account_updates_recovers_the_account_as_it_ran() {
     for checkpoint_every in [0, 2] {
         let dir = tempfile::tempdir().unwrap();
-        let k = record(dir.path(), checkpoint_every, 31);
-        assert_eq!(k.account.e_wallet_balance, Some(9_990.0));
-        set_segment_rules(dir.path(), 31);
+        let k = record(dir.path(), checkpoint_every);
         let (_, recovered) = open(dir.path(), 0);
         assert_eq!(recovered.account, k.account, "every {checkpoint_every}");
         assert_eq!(recovered.seq(), k.seq());
-        if checkpoint_every == 0 {
-            // The same records judged by rules 32 give another account (the stale one refused).
-            set_segment_rules(dir.path(), RULES);
-            let (_, as_32) = open(dir.path(), 0);
-            assert_ne!(as_32.account.event_seq, k.account.event_seq);
-        }
-
-        let dir = tempfile::tempdir().unwrap();
-        let k = record(dir.path(), checkpoint_every, RULES);
-        let (_, recovered) = open(dir.path(), 0);
-        assert_eq!(recovered.account, k.account, "every {checkpoint_every}");
         // The recovered kernel judges as the live one: the stale update is refused by both.
         for mut k in [k, recovered] {
             let out = k.on_account_event(&update("u-late", 2_500.0, 8_000.0));
@@ -237,7 +200,7 @@ fn a_log_of_rules_31_replays_as_it_ran_and_one_of_32_as_it_runs() {
 }
 
 #[test]
-fn a_checkpoint_carries_the_figures_times_and_an_older_one_loads_without_them() {
+fn a_checkpoint_carries_the_figures_times() {
     let mut k = kernel("acct");
     for input in session() {
         k.apply(&input).unwrap();
@@ -249,19 +212,6 @@ fn a_checkpoint_carries_the_figures_times_and_an_older_one_loads_without_them() 
         !back
             .clone()
             .on_account_event(&update("late", 2_500.0, 8_000.0))
-            .accepted
-    );
-    // A checkpoint of rules 31 ends before the times: each figure is taken from the next
-    // event that carries it, whatever its time, as before.
-    let old = decode_kernel(&bytes[..bytes.len() - parts_since_rules(&k, 32)]).unwrap();
-    assert_eq!(old.account.e_wallet_balance, k.account.e_wallet_balance);
-    let mut old = old;
-    assert!(
-        old.on_account_event(&update("late", 2_500.0, 8_000.0))
-            .accepted
-    );
-    assert!(
-        !old.on_account_event(&update("later", 2_400.0, 7_000.0))
             .accepted
     );
 }
@@ -287,9 +237,9 @@ fn milliseconds_funding() -> Vec<KernelInput> {
 }
 
 /// A figure stamped far ahead of every other input the kernel took (milliseconds among
-/// seconds, a clock hours ahead) held back every later update of that figure until the venue's
-/// clock reached it: for milliseconds, for ever, E frozen while K moved (MISMATCH) and every
-/// update refused as INFO. Its time is not believed now: the next update of the figure is
+/// seconds, a clock hours ahead) would hold back every later update of that figure until the
+/// venue's clock reached it: for milliseconds, for ever, E frozen while K moves (MISMATCH) and
+/// every update refused as INFO. Its time is not believed: the next update of the figure is
 /// taken, WARNING naming it, and resends older than the kernel's time are still refused.
 #[test]
 fn a_figure_stamped_far_ahead_of_the_kernels_inputs_does_not_hold_back_later_updates() {
@@ -357,36 +307,27 @@ fn a_figure_a_little_ahead_is_believed_and_a_resend_behind_the_kernels_time_is_r
 }
 
 /// The kernel's latest input time goes through a checkpoint: a kernel recovered from one judges
-/// the next update as the live one does; under rules 31 the same records replay as they ran.
+/// the next update as the live one does.
 #[test]
-fn the_latest_input_time_survives_a_restart_and_a_log_of_rules_31_replays_as_it_ran() {
+fn the_latest_input_time_survives_a_restart() {
     for checkpoint_every in [0, 2] {
-        for rules in [31, RULES] {
-            let dir = tempfile::tempdir().unwrap();
-            let (mut log, mut k) = open(dir.path(), checkpoint_every);
-            for input in milliseconds_funding() {
-                replaying(rules, || k.apply(&input)).unwrap();
-                log.record(&k, &input).unwrap();
-            }
-            drop(log);
-            set_segment_rules(dir.path(), rules);
-            let (_, mut recovered) = open(dir.path(), 0);
-            assert_eq!(recovered.account, k.account, "every {checkpoint_every}");
-            assert!(
-                encode_kernel(&k) == encode_kernel(&recovered),
-                "every {checkpoint_every}"
-            );
-            let next = update("u2", 1_002.0, 9_980.0);
-            let (a, b) = replaying(rules, || {
-                (k.on_account_event(&next), recovered.on_account_event(&next))
-            });
-            assert!(a.accepted && b.accepted, "{a:?} {b:?}");
-            let severity = if rules == 31 {
-                KernelSeverity::Info
-            } else {
-                KernelSeverity::Warning
-            };
-            assert_eq!((a.severity, b.severity), (severity, severity));
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, mut k) = open(dir.path(), checkpoint_every);
+        for input in milliseconds_funding() {
+            k.apply(&input).unwrap();
+            log.record(&k, &input).unwrap();
         }
+        drop(log);
+        let (_, mut recovered) = open(dir.path(), 0);
+        assert_eq!(recovered.account, k.account, "every {checkpoint_every}");
+        assert!(
+            encode_kernel(&k) == encode_kernel(&recovered),
+            "every {checkpoint_every}"
+        );
+        let next = update("u2", 1_002.0, 9_980.0);
+        let (a, b) = (k.on_account_event(&next), recovered.on_account_event(&next));
+        assert!(a.accepted && b.accepted, "{a:?} {b:?}");
+        let warning = KernelSeverity::Warning;
+        assert_eq!((a.severity, b.severity), (warning, warning));
     }
 }

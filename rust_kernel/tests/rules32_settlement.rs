@@ -1,22 +1,19 @@
-//! Rules 32: a FILL_SETTLED that comes before its fill (a venue's account stream is often
-//! faster than its order stream) is held for the fill, and settles it when it is booked, as
-//! it would have settled it coming after: the same fill id and asset, its share of a report
-//! booked in part, a rebate with its sign, and K, the slot and the calibration end where an
-//! in-order settlement leaves them. Before, it was refused UNKNOWN_ORDER and dropped: the
-//! fill's predicted fee stood for good, and the reconcile explanation named it as unsettled.
+//! A FILL_SETTLED that comes before its fill (a venue's account stream is often faster than its
+//! order stream) is held for the fill, and settles it when it is booked, as it would have
+//! settled it coming after: the same fill id and asset, its share of a report booked in part,
+//! a rebate with its sign, and K, the slot and the calibration end where an in-order
+//! settlement leaves them. Dropped, the fill's predicted fee would stand for good, and the
+//! reconcile explanation name it as unsettled.
 
 use std::path::Path;
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::journal::{self, Value, FILL_COLUMNS};
 use dita_kernel::kernel::{KernelInput, EARLY_SETTLEMENT_MEMORY};
-use dita_kernel::wal::kernel_log::{
-    decode_kernel, encode_kernel, parts_since_rules, replay_checkpoints, KernelLog,
-};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, replay_checkpoints, KernelLog};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_log, set_segment_rules, settle, well_formed_details};
+use common::{close, detail, long_btc, open_log, settle, well_formed_details};
 
 /// Taker 5 bp, maker -2.5 bp (a rebate).
 fn config() -> KernelInput {
@@ -256,31 +253,21 @@ fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
     open_log(dir, "log", checkpoint_every)
 }
 
-/// Records [`inputs`] in a new log in `dir`, applied as under `rules`; returns the kernel.
-fn record(dir: &Path, checkpoint_every: u64, rules: u16) -> Kernel {
+/// Records [`inputs`] in a new log in `dir`; returns the kernel.
+fn record(dir: &Path, checkpoint_every: u64) -> Kernel {
     let (mut log, mut k) = open(dir, checkpoint_every);
     for input in inputs() {
-        replaying(rules, || k.apply(&input)).unwrap();
+        k.apply(&input).unwrap();
         log.record(&k, &input).unwrap();
     }
     k
 }
 
 #[test]
-fn a_log_of_rules_31_replays_as_it_ran_and_one_of_32_as_it_runs() {
+fn a_log_holding_a_settlement_before_its_fill_recovers_as_it_ran() {
     for checkpoint_every in [0, 1, 2, 3, 4, 5] {
-        // Rules 31: the early settlement was refused, F1's predicted 0.05 stands.
         let dir = tempfile::tempdir().unwrap();
-        let k = record(dir.path(), checkpoint_every, 31);
-        assert!(close(k.account.k_fees_paid, 0.05 + 0.04), "{:?}", k.account);
-        assert!(close(k.account.k_unsettled_fees, 0.05));
-        set_segment_rules(dir.path(), 31);
-        let (_, recovered) = open(dir.path(), 0);
-        assert_eq!(ends(&recovered), ends(&k), "every {checkpoint_every}");
-        assert_eq!(recovered.seq(), k.seq());
-
-        let dir = tempfile::tempdir().unwrap();
-        let k = record(dir.path(), checkpoint_every, RULES);
+        let k = record(dir.path(), checkpoint_every);
         assert!(close(k.account.k_fees_paid, 0.06 + 0.04), "{:?}", k.account);
         assert_eq!(k.account.k_unsettled_fees, 0.0);
         let (_, recovered) = open(dir.path(), 0);
@@ -352,7 +339,7 @@ fn the_settlements_held_are_bounded_and_the_oldest_is_forgotten_and_said() {
 }
 
 #[test]
-fn a_checkpoint_keeps_the_settlements_held_and_an_older_one_loads_with_none() {
+fn a_checkpoint_keeps_the_settlements_held() {
     let (mut k, order) = entered("log", 2.0, false);
     assert!(
         k.on_account_event(&settle("s1", "F1", "BTC", 0.12, 1_000.0))
@@ -368,15 +355,4 @@ fn a_checkpoint_keeps_the_settlements_held_and_an_older_one_loads_with_none() {
         "{out:?}"
     );
     assert!(close(back.account.k_fees_paid, 0.12));
-    // A checkpoint of a build before: its fill keeps the prediction, as it did then.
-    let held = bincode::serialized_size(&k.early_settlements()).unwrap() as usize
-        + parts_since_rules(&k, 33);
-    for cut in [held, parts_since_rules(&k, 32)] {
-        let mut old = decode_kernel(&bytes[..bytes.len() - cut]).unwrap();
-        assert!(old.early_settlements().0.is_empty());
-        let out = old.on_venue_event(&fill(&order, "F1", 2.0, 2.0, 1_001.0));
-        assert_eq!(detail(&out, "settled_by"), None, "{out:?}");
-        assert!(close(old.account.k_fees_paid, 0.1));
-        assert!(close(old.account.k_unsettled_fees, 0.1));
-    }
 }

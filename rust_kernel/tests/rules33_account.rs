@@ -1,23 +1,21 @@
-//! Rules 33, the account's payments and settlements:
-//! - a FUNDING_FEE resent once 100,000 later payments and settlements had pushed its id out of
-//!   the money event memory was booked again; now one stamped before a forgotten payment (or at
-//!   its time, under the id it had) is refused DUPLICATE_EVENT, naming both times;
-//! - a FILL_SETTLED of a fill booked with its venue's own fee was held for a fill that would not
-//!   come; now it is refused DUPLICATE_EVENT naming the fill, and so is (UNKNOWN_ORDER, settled
+//! The account's payments and settlements:
+//! - a FUNDING_FEE resent once 100,000 later payments and settlements pushed its id out of the
+//!   money event memory is not booked again: one stamped before a forgotten payment (or at its
+//!   time, under the id it had) is refused DUPLICATE_EVENT, naming both times;
+//! - a FILL_SETTLED of a fill booked with its venue's own fee is refused DUPLICATE_EVENT naming
+//!   the fill (not held for a fill that will not come), and so is (UNKNOWN_ORDER, settled
 //!   already) a settlement resent naming the fill's asset another way (none, or the asset);
-//! - a venue's self-trade (one trade id, both sides of one asset, two slots) left one fill's
-//!   fee waiting in place of the other's, so one settlement was charged to the wrong slot and
-//!   the other refused: now both wait, and each settlement settles the fill its fee is nearest.
+//! - a venue's self-trade (one trade id, both sides of one asset, two slots) leaves both fills'
+//!   fees waiting, and each settlement settles the fill its fee is nearest.
 
 use std::path::Path;
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::{KernelInput, MONEY_EVENT_MEMORY};
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, KernelLog};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_log, set_segment_rules, settle, well_formed_details};
+use common::{close, detail, long_btc, open_log, settle, well_formed_details};
 
 /// A FUNDING_FEE `event_id` stamped `ts` paying `amount`.
 fn funding(event_id: &str, ts: f64, amount: f64) -> AccountEvent {
@@ -126,22 +124,12 @@ fn a_forgotten_payments_time_far_ahead_of_the_kernels_does_not_refuse_later_paym
 #[test]
 fn with_no_input_time_yet_no_forgotten_payments_time_is_believed() {
     // A kernel fed account events alone has no time to tell milliseconds among seconds by: a
-    // payment stamped so, forgotten, refused every later payment of the venue.
+    // payment stamped so, forgotten, must not refuse every later payment of the venue.
     a_forgotten_ms_payment_refuses_no_later_one(kernel("no-time", 1));
 }
 
 #[test]
-fn under_rules_32_the_forgotten_payment_was_booked_again() {
-    replaying(32, || {
-        let mut k = kernel("rules32", 1);
-        let old = old_payment_forgotten(&mut k);
-        assert!(k.on_account_event(&old).accepted);
-        assert_eq!(k.account.k_funding_net, -5.0);
-    });
-}
-
-#[test]
-fn a_checkpoint_keeps_the_forgotten_payments_time_and_an_older_one_loads_without() {
+fn a_checkpoint_keeps_the_forgotten_payments_time() {
     let mut k = kernel("ckpt", 1);
     let old = old_payment_forgotten(&mut k);
     let bytes = encode_kernel(&k);
@@ -149,10 +137,7 @@ fn a_checkpoint_keeps_the_forgotten_payments_time_and_an_older_one_loads_without
     assert_eq!(encode_kernel(&back), bytes);
     let out = back.on_account_event(&old);
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
-    // A checkpoint of rules 32: as then, the resend is booked.
-    let mut older = decode_kernel(&bytes[..bytes.len() - parts_since_rules(&k, 33)]).unwrap();
-    assert!(older.on_account_event(&old).accepted);
-    assert_eq!(older.account.k_funding_net, -5.0);
+    assert_eq!(back.account.k_funding_net, -2.5);
 }
 
 /// An ENTER of slot `slot` on BTC, 1, `side`, as a MARKET or a LIMIT (at 100) order.
@@ -296,23 +281,18 @@ fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
 }
 
 #[test]
-fn a_log_of_rules_32_replays_as_it_ran_and_one_of_33_as_it_runs() {
-    for (rules, funding_net) in [(32, -5.0), (RULES, -2.5)] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut log, mut k) = open(dir.path(), 40_000);
-        for input in session() {
-            replaying(rules, || k.apply(&input)).unwrap();
-            log.record(&k, &input).unwrap();
-        }
-        assert_eq!(k.account.k_funding_net, funding_net);
-        drop(log);
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open(dir.path(), 0);
-        assert_eq!(recovered.account, k.account, "rules {rules}");
-        assert_eq!(recovered.seq(), k.seq());
+fn a_log_of_a_forgotten_payments_resend_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 40_000);
+    for input in session() {
+        k.apply(&input).unwrap();
+        log.record(&k, &input).unwrap();
     }
+    assert_eq!(k.account.k_funding_net, -2.5);
+    drop(log);
+    let (_, recovered) = open(dir.path(), 0);
+    assert_eq!(recovered.account, k.account);
+    assert_eq!(recovered.seq(), k.seq());
 }
 
 /// An ACCOUNT_UPDATE `event_id` stamped `ts` with the `wallet` balance and `available` margin.

@@ -1,19 +1,18 @@
-//! Rules 33, the notional caps value an entry at the asset's latest mark when that is above
-//! the intent's reference: a MARKET entry (and a SELL LIMIT one, which fills at the market or
-//! above) was valued at its reference alone, so an understated or stale reference let through
-//! an entry the cap should stop (max 500 per asset, marked at 119.5: 5 at a reference of 1
-//! passed, and filled at 120, 600 held). What a working entry commits is valued the same way.
+//! The notional caps value an entry at the asset's latest mark when that is above the
+//! intent's reference: a MARKET entry (and a SELL LIMIT one, which fills at the market or
+//! above) valued at its reference alone lets an understated or stale reference through an
+//! entry the cap should stop (max 500 per asset, marked at 119.5: 5 at a reference of 1 would
+//! pass, and fill at 120, 600 held). What a working entry commits is valued the same way.
 
 use std::path::Path;
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::risk::{ConfigValue, RiskLimits};
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, KernelLog};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, open_log, set_segment_rules, well_formed_details};
+use common::{close, detail, open_log, well_formed_details};
 
 fn limits(updates: &[(&str, f64)]) -> RiskLimits {
     let u: Vec<(String, ConfigValue)> = updates
@@ -50,7 +49,7 @@ fn fill(order: &VenueOrder, event_id: &str, price: f64, size: f64, total: f64) -
     f.price = price;
     f.size = size;
     f.filled_size = total;
-    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    // A fill stating FILLED short of its order's size would end the order.
     if total < order.size {
         f.status = VenueOrderStatus::PartiallyFilled;
     }
@@ -191,7 +190,7 @@ fn an_entry_in_doubt_commits_at_the_mark() {
 }
 
 #[test]
-fn a_checkpoint_keeps_the_marks_and_an_older_one_loads_without() {
+fn a_checkpoint_keeps_the_marks() {
     let k = marked("ckpt", 1, &[("max_notional_per_asset", 500.0)]);
     let bytes = encode_kernel(&k);
     let mut back = decode_kernel(&bytes).unwrap();
@@ -199,9 +198,6 @@ fn a_checkpoint_keeps_the_marks_and_an_older_one_loads_without() {
     let i = market(1, 0, TradeSide::Long, 1.0, 5.0);
     let out = back.process_intent(&i);
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
-    // A checkpoint of a build before rules 33 knows no mark: judged at the reference.
-    let mut older = decode_kernel(&bytes[..bytes.len() - parts_since_rules(&k, 33)]).unwrap();
-    assert!(older.process_intent(&i).accepted);
 }
 
 /// A session: a cap of 500 per asset, BTC marked at 119.5, 5 at a reference of 1 entered.
@@ -222,26 +218,18 @@ fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
 }
 
 #[test]
-fn a_log_of_rules_32_replays_as_it_ran_and_one_of_33_as_it_runs() {
-    for (rules, accepted) in [(32, true), (RULES, false)] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut log, mut k) = open(dir.path(), 40_000);
-        let mut last = None;
-        for input in session() {
-            last = Some(replaying(rules, || k.apply(&input)).unwrap());
-            log.record(&k, &input).unwrap();
-        }
-        assert_eq!(last.unwrap().accepted, accepted, "rules {rules}");
-        drop(log);
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open(dir.path(), 0);
-        assert_eq!(recovered.seq(), k.seq(), "rules {rules}");
-        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
-        assert!(close(
-            recovered.total_committed_notional(),
-            if accepted { 5.0 } else { 0.0 }
-        ));
+fn a_log_of_an_entry_refused_at_the_mark_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 40_000);
+    let mut last = None;
+    for input in session() {
+        last = Some(k.apply(&input).unwrap());
+        log.record(&k, &input).unwrap();
     }
+    assert_risk_rejected(&last.unwrap());
+    drop(log);
+    let (_, recovered) = open(dir.path(), 0);
+    assert_eq!(recovered.seq(), k.seq());
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.total_committed_notional(), 0.0);
 }

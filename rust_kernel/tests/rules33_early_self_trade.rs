@@ -1,17 +1,16 @@
-//! Rules 33, a self-trade's settlements that come before its fills: both sides' FILL_SETTLEDs
-//! (one fill id and asset, maker and taker fees) are held, and each settles the fill whose fee
-//! it is nearest. Before, the second was refused as "held already" (a resend looks the same),
-//! and its side kept its predicted fee for good. A resend (the same fee under a new event id)
-//! is still refused, and so is a third settlement.
+//! A self-trade's settlements that come before its fills: both sides' FILL_SETTLEDs (one fill
+//! id and asset, maker and taker fees) are held, and each settles the fill whose fee it is
+//! nearest, though a resend looks the same as the other side's: held as a resend, the other
+//! side would keep its predicted fee for good. A resend (the same fee under a new event id) is
+//! refused, and so is a third settlement.
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::wal::kernel_log::{KernelLog, KernelLogOptions};
 use dita_kernel::wal::FsyncPolicy;
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, set_segment_rules, well_formed_details};
+use common::{close, detail, long_btc, well_formed_details};
 
 /// The exchange's settlement `event_id` of fill `fill_id` on BTC: `fee`.
 fn settle(event_id: &str, fill_id: &str, fee: f64) -> AccountEvent {
@@ -158,22 +157,6 @@ fn a_resend_of_a_held_settlement_and_a_third_are_refused() {
     assert!(close(k.account.k_fees_paid, 0.04), "{:?}", k.account);
 }
 
-#[test]
-fn under_rules_32_the_second_sides_settlement_was_refused() {
-    replaying(32, || {
-        let (mut k, sent) = two_entries("early-32");
-        assert!(k.on_account_event(&settle("s-taker", "T1", 0.06)).accepted);
-        let out = k.on_account_event(&settle("s-maker", "T1", -0.02));
-        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
-        for c in &sent {
-            assert!(k.on_venue_event(&fill(c)).accepted);
-        }
-        // The taker's settled its fill; the maker's fill waits at its predicted rebate.
-        assert!(close(k.account.k_unsettled_fees, -0.025), "{:?}", k.account);
-        assert!(close(k.slots()[1].fees_paid, -0.025), "{:?}", k.slots()[1]);
-    });
-}
-
 /// The log in `dir` and its kernel of two slots (recovered, or new).
 fn open(dir: &std::path::Path) -> (KernelLog, Kernel) {
     let options = KernelLogOptions {
@@ -185,40 +168,31 @@ fn open(dir: &std::path::Path) -> (KernelLog, Kernel) {
 }
 
 #[test]
-fn a_log_of_rules_32_replays_as_it_ran_and_one_of_33_as_it_runs() {
-    let mut fees = Vec::new();
-    for rules in [32, RULES] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut log, mut k) = open(dir.path());
-        let mut inputs = setup();
-        inputs.push(KernelInput::AccountEvent(settle("s-taker", "T1", 0.06)));
-        inputs.push(KernelInput::AccountEvent(settle("s-maker", "T1", -0.02)));
-        inputs.extend((0..2).map(|slot| KernelInput::Intent(enter(slot))));
-        for input in &inputs {
-            replaying(rules, || k.apply(input)).unwrap();
-            log.record(&k, input).unwrap();
-        }
-        for slot in 0..2 {
-            let c = k.slots()[slot]
-                .active_entry_order
-                .clone()
-                .unwrap()
-                .client_order_id;
-            let input = KernelInput::VenueEvent(fill(&c));
-            replaying(rules, || k.apply(&input)).unwrap();
-            log.record(&k, &input).unwrap();
-        }
-        fees.push(k.account.k_fees_paid);
-        drop(log);
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open(dir.path());
-        assert_eq!(recovered.account, k.account, "rules {rules}");
-        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
-        assert_eq!(recovered.seq(), k.seq());
+fn a_log_of_a_self_trades_early_settlements_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path());
+    let mut inputs = setup();
+    inputs.push(KernelInput::AccountEvent(settle("s-taker", "T1", 0.06)));
+    inputs.push(KernelInput::AccountEvent(settle("s-maker", "T1", -0.02)));
+    inputs.extend((0..2).map(|slot| KernelInput::Intent(enter(slot))));
+    for input in &inputs {
+        k.apply(input).unwrap();
+        log.record(&k, input).unwrap();
     }
-    // Rules 32: the taker's settlement alone, the maker's fill at its predicted rebate.
-    assert!(close(fees[0], 0.06 - 0.025), "{fees:?}");
-    assert!(close(fees[1], 0.04), "{fees:?}");
+    for slot in 0..2 {
+        let c = k.slots()[slot]
+            .active_entry_order
+            .clone()
+            .unwrap()
+            .client_order_id;
+        let input = KernelInput::VenueEvent(fill(&c));
+        k.apply(&input).unwrap();
+        log.record(&k, &input).unwrap();
+    }
+    assert!(close(k.account.k_fees_paid, 0.04), "{:?}", k.account);
+    drop(log);
+    let (_, recovered) = open(dir.path());
+    assert_eq!(recovered.account, k.account);
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.seq(), k.seq());
 }

@@ -1,16 +1,15 @@
-//! Rules 33, the kernel's own floor (`min_notional`) judges a MARKET entry at the higher of its
-//! reference and the asset's latest mark, as the caps do: at a stale low reference it refused
-//! one the venue would take (reference 5, market at 100). Not at the mark alone, which carries
-//! no age: a stale low mark would refuse alike. The refusal names the price it used.
+//! The kernel's own floor (`min_notional`) judges a MARKET entry at the higher of its reference
+//! and the asset's latest mark, as the caps do: at a stale low reference alone it would refuse
+//! one the venue takes (reference 5, market at 100). Not at the mark alone, which carries no
+//! age: a stale low mark would refuse alike. The refusal names the price it used.
 
 use std::path::Path;
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
-use common::{detail, open_log, set_segment_rules, well_formed_details};
+use common::{detail, open_log, well_formed_details};
 
 /// A MARKET ENTER `n` of slot 0 on BTC, LONG, 1 at a reference of `reference`.
 fn market(n: u32, reference: f64) -> Intent {
@@ -102,42 +101,23 @@ fn without_a_mark_the_reference_judges_and_is_named() {
     );
 }
 
-#[test]
-fn under_rules_32_the_reference_judged_and_was_not_named() {
-    replaying(32, || {
-        let mut k = kernel(100.0);
-        let out = k.process_intent(&market(1, 5.0));
-        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-        assert_eq!(detail(&out, "floor_price"), None);
-    });
-}
-
 fn open(dir: &Path) -> (dita_kernel::wal::kernel_log::KernelLog, Kernel) {
     open_log(dir, "log", 0)
 }
 
 #[test]
-fn a_log_of_rules_32_replays_as_it_ran_and_one_of_33_as_it_runs() {
-    for (rules, sent) in [(32, false), (RULES, true)] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut log, mut k) = open(dir.path());
-        let mut inputs = setup(100.0);
-        inputs.push(KernelInput::Intent(market(1, 5.0)));
-        for input in &inputs {
-            replaying(rules, || k.apply(input)).unwrap();
-            log.record(&k, input).unwrap();
-        }
-        assert_eq!(
-            k.slots()[0].active_entry_order.is_some(),
-            sent,
-            "rules {rules}"
-        );
-        drop(log);
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open(dir.path());
-        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
-        assert_eq!(recovered.seq(), k.seq());
+fn a_log_of_an_entry_over_the_floor_at_its_mark_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path());
+    let mut inputs = setup(100.0);
+    inputs.push(KernelInput::Intent(market(1, 5.0)));
+    for input in &inputs {
+        k.apply(input).unwrap();
+        log.record(&k, input).unwrap();
     }
+    assert!(k.slots()[0].active_entry_order.is_some());
+    drop(log);
+    let (_, recovered) = open(dir.path());
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.seq(), k.seq());
 }

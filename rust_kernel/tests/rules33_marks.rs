@@ -1,11 +1,8 @@
-//! Rules 33, the marks the kernel keeps per asset, reviewed:
-//! - a slot whose position opens on an asset the kernel has a mark for shows that mark (and
-//!   the unrealized PnL at it) at once: it showed `mark_price` 0, its PnL at the fill's price,
-//!   until the next mark;
-//! - a mark given under older rules is not kept (an older build's checkpoint holds none, so a
-//!   replay from the log's start judged entries the restarted kernel had not).
+//! The marks the kernel keeps per asset: a slot whose position opens on an asset the kernel has
+//! a mark for shows that mark (and the unrealized PnL at it) at once, not `mark_price` 0 and its
+//! PnL at the fill's price until the next mark; and an entry in doubt commits at the mark it
+//! was judged at, after a reload of the slots too.
 
-use dita_kernel::error::replaying;
 use dita_kernel::risk::{ConfigValue, RiskLimits};
 use dita_kernel::*;
 
@@ -36,23 +33,6 @@ fn a_position_opening_takes_its_assets_latest_mark() {
     open_btc(&mut k, 0, TradeSide::Long, 2.0);
     assert_eq!(k.slots()[0].mark_price, 0.0);
     assert_eq!(k.slots()[0].unrealized_pnl, 0.0);
-}
-
-#[test]
-fn under_rules_32_a_position_opened_without_a_mark_and_none_was_kept() {
-    replaying(32, || {
-        let mut k = Kernel::new("rules32", 1).unwrap();
-        let caps = vec![(
-            "max_notional_per_asset".to_string(),
-            ConfigValue::Num(500.0),
-        )];
-        k.set_risk_limits(RiskLimits::default().with_updates(&caps).unwrap());
-        k.mark_price("BTC", 110.0, 1.0).unwrap();
-        assert!(k.marks().is_empty());
-        open_btc(&mut k, 0, TradeSide::Long, 2.0);
-        assert_eq!(k.slots()[0].mark_price, 0.0);
-        assert_eq!(k.slots()[0].unrealized_pnl, 0.0);
-    });
 }
 
 /// A kernel of 2 slots, a total cap of 500, BTC marked at 119.5.

@@ -1,19 +1,18 @@
-//! Rules 34, a FILL saying its order is over short of its size: a venue that ends an order
-//! filled short (a market order on thin liquidity closed at less than its amount, an order cut
-//! to the venue's lot) and says so only in the fill (`FILLED`, nothing remaining, at the running
-//! total booked) left the order working for good, its slot taking no new ENTER or EXIT. Now the
-//! order ends there, as an expiry does (WARNING, `ended_short`), and is kept for its late fills.
-//! Also rules 34: a late ack (after a fill) stating less than the order's size cuts the order,
-//! as an ack in order does from rules 33.
+//! A FILL saying its order is over short of its size: a venue that ends an order filled short
+//! (a market order on thin liquidity closed at less than its amount, an order cut to the
+//! venue's lot) may say so only in the fill (`FILLED`, nothing remaining, at the running total
+//! booked). The order ends there, as an expiry does (WARNING, `ended_short`), and is kept for
+//! its late fills; left working, its slot would take no new ENTER or EXIT for good. And a late
+//! ack (after a fill) stating less than the order's size cuts the order, as an ack in order
+//! does.
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
 use common::{
     ack, close, detail, exit_whole, fill, filled_short, long_btc, open_btc, open_log,
-    set_segment_rules, well_formed_details,
+    well_formed_details,
 };
 
 fn enter() -> Intent {
@@ -238,42 +237,34 @@ fn a_fill_of_the_order_after_its_short_end_is_booked_as_a_late_fill() {
     assert!(close(k.slots()[0].size, 0.9));
 }
 
-/// Enters slot 0 under `rules`, then the venue acks and fills 0.6, FILLED (recorded in a log
-/// in `dir`); the kernel after.
-fn entered_filled_short(dir: &std::path::Path, rules: u16) -> Kernel {
+/// Enters slot 0, then the venue acks and fills 0.6, FILLED (recorded in a log in `dir`); the
+/// kernel after.
+fn entered_filled_short(dir: &std::path::Path) -> Kernel {
     let (mut log, mut k) = open_log(dir, "log", 0);
     let enter = KernelInput::Intent(enter());
-    let out = replaying(rules, || k.apply(&enter)).unwrap();
+    let out = k.apply(&enter).unwrap();
     log.record(&k, &enter).unwrap();
     let order = out.submit.unwrap();
     for input in [
         KernelInput::VenueEvent(ack(&order, 0.0)),
         KernelInput::VenueEvent(filled_short(&order, "f1", 0.6, 0.6)),
     ] {
-        replaying(rules, || k.apply(&input)).unwrap();
+        k.apply(&input).unwrap();
         log.record(&k, &input).unwrap();
     }
     k
 }
 
 #[test]
-fn a_log_of_rules_33_replays_as_it_ran_and_one_of_34_as_it_runs() {
-    for (rules, stage) in [
-        (33, TradeStage::EntryWorking),
-        (RULES, TradeStage::PositionOpen),
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let k = entered_filled_short(dir.path(), rules);
-        assert_eq!(k.slots()[0].fsm_state, stage, "rules {rules}");
-        assert!(close(k.slots()[0].size, 0.6));
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open_log(dir.path(), "log", 0);
-        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
-        assert_eq!(recovered.seq(), k.seq());
-        assert_eq!(recovered.open_orders().len(), k.open_orders().len());
-    }
+fn a_log_of_an_order_ended_short_by_its_fill_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = entered_filled_short(dir.path());
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
+    assert!(close(k.slots()[0].size, 0.6));
+    let (_, recovered) = open_log(dir.path(), "log", 0);
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.seq(), k.seq());
+    assert_eq!(recovered.open_orders().len(), k.open_orders().len());
 }
 
 /// Slot 0's entry of 1, filled 0.4 before its ack (the fill carries no venue id); the order.
@@ -340,17 +331,4 @@ fn a_late_ack_at_what_filled_completes_the_order() {
         "{slot:?}"
     );
     assert_eq!(k.side_counts_difference(), None);
-}
-
-#[test]
-fn a_late_ack_for_less_under_rules_33_leaves_the_size() {
-    let mut k = Kernel::new("late-ack-33", 1).unwrap();
-    let order = replaying(33, || filled_before_its_ack(&mut k));
-    let out = replaying(33, || k.on_venue_event(&ack(&order, 0.4)));
-    assert!(out.accepted, "{out:?}");
-    assert_eq!(detail(&out, "acked_size"), None);
-    assert_eq!(out.severity, KernelSeverity::Info);
-    let slot = &k.slots()[0];
-    assert_eq!(slot.fsm_state, TradeStage::EntryWorking);
-    assert_eq!(slot.active_entry_order.as_ref().unwrap().size, 1.0);
 }
