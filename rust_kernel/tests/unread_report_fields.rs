@@ -1,7 +1,8 @@
 //! What the kernel does not read of a venue's report, and what a report built without some of
 //! its fields says: a FILL_SETTLED finds its fill by the fill's key only (its `fill_id`, else
 //! its event id), and a fill built without a `status` and `remaining_size` says FILLED with
-//! nothing remaining, which ends its order at the running total booked (rules34_filled_short.rs).
+//! nothing remaining, which ends its order at the running total booked
+//! (orders_filled_or_acked_short.rs).
 
 use dita_kernel::*;
 

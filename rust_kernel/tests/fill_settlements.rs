@@ -1,14 +1,20 @@
 //! A FILL_SETTLED settles the unsettled fill of its fill id and asset (venues number trades per
 //! market, so two assets' fills may share an id), and a fill report only partly booked is
-//! settled for the part booked.
+//! settled for the part booked. A settlement of a fill booked with its venue's own fee is
+//! refused DUPLICATE_EVENT naming the fill (not held for a fill that will not come), and so is
+//! (UNKNOWN_ORDER, settled already) a settlement resent naming the fill's asset another way. A
+//! venue's self-trade (one trade id, both sides of one asset, two slots) leaves both fills'
+//! fees waiting, and each settlement settles the fill its fee is nearest.
 
 use dita_kernel::account::Account;
-use dita_kernel::kernel::asset_print;
+use dita_kernel::kernel::{asset_print, KernelInput};
 use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, with_part_replaced};
+use common::{
+    close, detail, long_btc, settle as settle_at, well_formed_details, with_part_replaced,
+};
 
 fn number(out: &KernelOutcome, name: &str) -> f64 {
     match detail(out, name) {
@@ -298,5 +304,135 @@ fn a_checkpoints_unsettled_fills_part_must_fit_its_fills() {
     ] {
         let err = with(assets, sizes).expect_err(why);
         assert!(err.contains(why), "{why}: {err}");
+    }
+}
+
+/// Taker 5 bp, maker -2.5 bp (a rebate).
+fn config() -> KernelInput {
+    KernelInput::ExchangeConfig(vec![
+        ("taker_rate".into(), 0.0005),
+        ("maker_rate".into(), -0.00025),
+    ])
+}
+
+/// A kernel of `slots` slots, seed 10,000, fees as [`config`] (a maker rebate).
+fn kernel(name: &str, slots: usize) -> Kernel {
+    let mut k = Kernel::new(name, slots).unwrap();
+    k.apply(&KernelInput::SeedCapital(10_000.0)).unwrap();
+    k.apply(&config()).unwrap();
+    k
+}
+
+/// An ENTER of slot `slot` on BTC, 1, `side`, as a MARKET or a LIMIT (at 100) order.
+fn enter(slot: i64, side: TradeSide, limit: bool) -> Intent {
+    let mut i = long_btc(
+        &format!("i{slot}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        1.0,
+    );
+    i.side = side;
+    if limit {
+        i.order_type = OrderType::Limit;
+        i.limit_price = 100.0;
+    }
+    i
+}
+
+/// A fill of all of `order` (1) at 100, fill id `fill_id`, its fee `fee` (None: predicted).
+fn fill_whole(order: &VenueOrder, fill_id: &str, fee: Option<f64>) -> VenueEvent {
+    let mut e = VenueEvent::new(
+        &format!("e-{}-{fill_id}", order.client_order_id),
+        KernelEventKind::Fill,
+        &order.client_order_id,
+    );
+    e.fill_id = id(fill_id);
+    (e.price, e.size, e.filled_size, e.timestamp) = (100.0, 1.0, 1.0, 1_000.0);
+    e.fee = fee;
+    e
+}
+
+/// Sends slot `slot`'s entry and fills it under `fill_id`.
+fn entered(
+    k: &mut Kernel,
+    slot: i64,
+    side: TradeSide,
+    limit: bool,
+    fill_id: &str,
+    fee: Option<f64>,
+) {
+    let out = k.process_intent(&enter(slot, side, limit));
+    let order = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    let out = k.on_venue_event(&fill_whole(&order, fill_id, fee));
+    assert!(out.accepted, "{out:?}");
+}
+
+#[test]
+fn a_settlement_of_a_fill_booked_with_its_venues_fee_is_refused_not_held() {
+    for asset in ["BTC", ""] {
+        let mut k = kernel("own-fee", 1);
+        entered(&mut k, 0, TradeSide::Long, false, "F1", Some(0.2));
+        let out =
+            well_formed_details(k.on_account_event(&settle_at("s1", "F1", asset, 0.2, 1_001.0)));
+        assert!(!out.accepted, "{asset:?}: {out:?}");
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+        assert_eq!(out.severity, KernelSeverity::Info);
+        assert_eq!(detail(&out, "field"), Some(Detail::Static("fill_id")));
+        assert_eq!(detail(&out, "value"), Some(Detail::Id(id("F1"))));
+        assert!(detail(&out, "reason").is_some(), "{out:?}");
+        assert!(k.early_settlements().0.is_empty());
+        assert!(close(k.account.k_fees_paid, 0.2));
+    }
+}
+
+#[test]
+fn a_settlement_resent_naming_the_asset_another_way_is_settled_already() {
+    for (first, again) in [("", "BTC"), ("BTC", "")] {
+        let mut k = kernel("forms", 1);
+        entered(&mut k, 0, TradeSide::Long, false, "F1", None);
+        assert!(
+            k.on_account_event(&settle_at("s1", "F1", first, 0.06, 1_001.0))
+                .accepted
+        );
+        let out = k.on_account_event(&settle_at("s2", "F1", again, 0.06, 1_002.0));
+        assert!(!out.accepted, "{first:?} then {again:?}: {out:?}");
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+        assert!(k.early_settlements().0.is_empty());
+        assert!(close(k.account.k_fees_paid, 0.06));
+    }
+}
+
+#[test]
+fn a_self_trades_settlements_each_settle_their_own_side() {
+    for taker_first in [true, false] {
+        let mut k = kernel("self-trade", 2);
+        // Slot 0 buys at market (taker, 0.05 predicted), slot 1 sells resting (maker, -0.025):
+        // the venue matched them against each other, one trade id.
+        entered(&mut k, 0, TradeSide::Long, false, "T1", None);
+        entered(&mut k, 1, TradeSide::Short, true, "T1", None);
+        assert!(
+            close(k.account.k_unsettled_fees, 0.05 - 0.025),
+            "{:?}",
+            k.account
+        );
+        let taker = settle_at("s-taker", "T1", "BTC", 0.06, 1_001.0);
+        let maker = settle_at("s-maker", "T1", "BTC", -0.02, 1_001.0);
+        let order = if taker_first {
+            [taker, maker]
+        } else {
+            [maker, taker]
+        };
+        for s in &order {
+            let out = well_formed_details(k.on_account_event(s));
+            assert!(out.accepted, "{out:?}");
+        }
+        assert!(close(k.slots()[0].fees_paid, 0.06), "{:?}", k.slots()[0]);
+        assert!(close(k.slots()[1].fees_paid, -0.02), "{:?}", k.slots()[1]);
+        assert!(close(k.account.k_fees_paid, 0.04));
+        assert!(k.account.k_unsettled_fees.abs() < 1e-12, "{:?}", k.account);
+        // Each liquidity learned its own side's ratio.
+        assert!(close(k.fees.taker.ratio, 1.2), "{:?}", k.fees);
+        assert!(close(k.fees.maker.ratio, 0.8), "{:?}", k.fees);
     }
 }
