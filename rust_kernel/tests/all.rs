@@ -1,77 +1,58 @@
-//! Every integration test file, built as one test binary: linked once, not once per file (27
-//! binaries linking the crate each took most of `cargo test`'s time). Each file stays a module
-//! of its own name, its tests named `<file>::<test>`. A new file `tests/<name>.rs` needs its
-//! line below (`autotests = false` in Cargo.toml); `every_test_file_is_built` fails until then.
+//! Every integration test file, built as one test binary: linked once, not once per file (a
+//! binary per file, each linking the crate, would take most of `cargo test`'s time). Each file
+//! stays a module of its own name, its tests named `<file>::<test>`. A new file
+//! `tests/<name>.rs` needs its line below (`autotests = false` in Cargo.toml);
+//! `every_test_file_is_built` fails until then.
 
-// Each file declares its own `mod common;`, as it did as a binary of its own.
+// Each file declares its own `mod common;`, as a test binary of its own would.
 #![allow(clippy::duplicate_mod)]
 
+#[path = "account_figures_and_payments.rs"]
+mod account_figures_and_payments;
+#[path = "edge_freeze.rs"]
+mod edge_freeze;
 #[path = "error_numbers.rs"]
 mod error_numbers;
+#[path = "events_under_another_venue_id.rs"]
+mod events_under_another_venue_id;
 #[path = "eviction.rs"]
 mod eviction;
+#[path = "exit_legs.rs"]
+mod exit_legs;
+#[path = "fee_calibration.rs"]
+mod fee_calibration;
 #[path = "fees_and_commitment.rs"]
 mod fees_and_commitment;
 #[path = "fill_reports.rs"]
 mod fill_reports;
+#[path = "fill_settlements.rs"]
+mod fill_settlements;
 #[path = "kernel_props.rs"]
 mod kernel_props;
+#[path = "late_fills_of_canceled_exits.rs"]
+mod late_fills_of_canceled_exits;
+#[path = "late_fills_of_orders_in_doubt.rs"]
+mod late_fills_of_orders_in_doubt;
 #[path = "maker_rebates.rs"]
 mod maker_rebates;
+#[path = "mark_prices_and_notional_caps.rs"]
+mod mark_prices_and_notional_caps;
+#[path = "minimum_leverage.rs"]
+mod minimum_leverage;
 #[path = "mock_venue.rs"]
 mod mock_venue;
+#[path = "order_rate_window.rs"]
+mod order_rate_window;
+#[path = "orders_filled_or_acked_short.rs"]
+mod orders_filled_or_acked_short;
 #[path = "reconcile_explanation.rs"]
 mod reconcile_explanation;
-#[path = "rules18.rs"]
-mod rules18;
-#[path = "rules19.rs"]
-mod rules19;
-#[path = "rules20.rs"]
-mod rules20;
-#[path = "rules21.rs"]
-mod rules21;
-#[path = "rules22.rs"]
-mod rules22;
-#[path = "rules23.rs"]
-mod rules23;
-#[path = "rules24.rs"]
-mod rules24;
-#[path = "rules25.rs"]
-mod rules25;
-#[path = "rules26.rs"]
-mod rules26;
-#[path = "rules27.rs"]
-mod rules27;
-#[path = "rules28.rs"]
-mod rules28;
-#[path = "rules29.rs"]
-mod rules29;
-#[path = "rules30.rs"]
-mod rules30;
-#[path = "rules31.rs"]
-mod rules31;
-#[path = "rules32_account.rs"]
-mod rules32_account;
-#[path = "rules32_settlement.rs"]
-mod rules32_settlement;
-#[path = "rules33_account.rs"]
-mod rules33_account;
-#[path = "rules33_ack_size.rs"]
-mod rules33_ack_size;
-#[path = "rules33_caps.rs"]
-mod rules33_caps;
-#[path = "rules33_early_self_trade.rs"]
-mod rules33_early_self_trade;
-#[path = "rules33_floor_mark.rs"]
-mod rules33_floor_mark;
-#[path = "rules33_marks.rs"]
-mod rules33_marks;
-#[path = "rules34_filled_short.rs"]
-mod rules34_filled_short;
-#[path = "rules35.rs"]
-mod rules35;
-#[path = "rules36.rs"]
-mod rules36;
+#[path = "reduce_only_exits_on_a_netted_book.rs"]
+mod reduce_only_exits_on_a_netted_book;
+#[path = "reloaded_slots_keep_their_fills.rs"]
+mod reloaded_slots_keep_their_fills;
+#[path = "settlements_before_their_fill.rs"]
+mod settlements_before_their_fill;
 #[path = "unread_report_fields.rs"]
 mod unread_report_fields;
 #[path = "wal_replay.rs"]

@@ -1,5 +1,5 @@
-//! A refused number is shown short, as Python shows it: 5e-324 was written out in 330 digits
-//! ("invalid slots[0].initial_size: 0.000...0005 (must not be below the slot's size)").
+//! A refused number is shown short, as Python shows it: 5e-324, not 330 digits ("invalid
+//! slots[0].initial_size: 0.000...0005 (must not be below the slot's size)").
 
 use dita_kernel::fees::ExchangeConfig;
 use dita_kernel::mock::MockConfig;
@@ -102,4 +102,21 @@ fn huge_numbers_are_shown_in_exponent_form() {
     assert!(err
         .to_string()
         .starts_with("invalid regime: 1000000000000000 ("));
+}
+
+/// A lot step or tick finer than `fees::MIN_STEP` is refused naming it (one of 1e-309 would
+/// send an order of infinite size).
+#[test]
+fn steps_finer_than_the_smallest_are_refused_naming_them() {
+    let tiny = vec![("lot_step".to_string(), 1e-309)];
+    let mut k = Kernel::new("steps", 1).unwrap();
+    let err = k.set_exchange_config(&tiny).unwrap_err().to_string();
+    assert!(err.contains("lot_step") && err.contains("1e-309"), "{err}");
+    let ticks = vec![("tick_size".to_string(), 1e-300)];
+    let err = k.set_market_limits("BTC", &ticks).unwrap_err().to_string();
+    assert!(err.contains("tick_size") && err.contains("1e-300"), "{err}");
+    assert_eq!(k.seq(), 0, "a refusal moved the kernel on");
+    // The finest step allowed is taken.
+    let finest = vec![("lot_step".to_string(), fees::MIN_STEP)];
+    k.set_exchange_config(&finest).unwrap();
 }

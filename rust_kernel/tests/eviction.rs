@@ -2,7 +2,7 @@
 //! intent ids (`INTENT_MEMORY`), the finished orders' ids (`FINISHED_ORDER_MEMORY`), a slot's
 //! event and fill rings (`SLOT_SEEN_EVENTS`), the fees waiting for settlement
 //! (`UNSETTLED_FILL_MEMORY`) and the account event ids (`ACCOUNT_EVENT_MEMORY`, and the
-//! payments' and settlements' own, `MONEY_EVENT_MEMORY`, rules 31). An old input
+//! payments' and settlements' own, `MONEY_EVENT_MEMORY`). An old input
 //! resent after its id was forgotten must book nothing a second time: refused (UNKNOWN_ORDER,
 //! DUPLICATE_EVENT), never booked again, never a panic. And a checkpoint keeps what the
 //! memories hold: a resend after a restart is refused as before it.
@@ -10,11 +10,10 @@
 //! Each test drives the real counts (the memories' sizes are constants) through the public
 //! API, in a few seconds in a debug build.
 
-use dita_kernel::error::replaying;
 use dita_kernel::kernel::{
     ACCOUNT_EVENT_MEMORY, FINISHED_ORDER_MEMORY, INTENT_MEMORY, UNSETTLED_FILL_MEMORY,
 };
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
 
 mod common;
@@ -275,9 +274,9 @@ fn pieces_without_totals(order: &VenueOrder, n: usize) -> Vec<VenueEvent> {
 }
 
 /// Fills without the running total, resent once 64 later ones pushed their ids out of the
-/// slot's rings (event ids and fill keys): booked again before rules 31, a position the venue
-/// does not hold. Now each is DUPLICATE_EVENT while the order works, under its own event id
-/// or a new one, and after a restart.
+/// slot's rings (event ids and fill keys): booked again, they would make a position the venue
+/// does not hold. Each is DUPLICATE_EVENT while the order works, under its own event id or a
+/// new one, and after a restart.
 #[test]
 fn fills_without_running_totals_resent_past_the_slots_rings_book_nothing() {
     let mut k = Kernel::new("ring", 1).unwrap();
@@ -378,8 +377,7 @@ fn fills_known_by_their_event_id_alone_resent_past_the_ring_book_nothing() {
 /// A slot's event memory keeps, past its 64 places, only what its current trade wrote: the
 /// next trade starts with none of the last one's kept, and a checkpoint says how many of the
 /// places the trade wrote (`Kernel::trade_event_counts`), so a kernel restarted mid-trade keeps
-/// what the live one keeps. One from a checkpoint without it takes every place for the
-/// trade's: it keeps more, never less.
+/// what the live one keeps.
 #[test]
 fn a_slots_event_memory_keeps_its_trades_own_past_the_ring_and_through_a_restart() {
     let mut k = Kernel::new("ring-trades", 1).unwrap();
@@ -411,11 +409,8 @@ fn a_slots_event_memory_keeps_its_trades_own_past_the_ring_and_through_a_restart
     let mut back = decode_kernel(&bytes).expect("a checkpoint decodes");
     assert_eq!(back.slots(), k.slots());
     assert_eq!(back.trade_event_counts(), k.trade_event_counts());
-    let older = &bytes[..bytes.len() - parts_since_rules(&k, 31)];
-    let mut old = decode_kernel(older).expect("a checkpoint of rules 30 loads");
-    assert_eq!(old.trade_event_counts(), vec![]);
 
-    for k in [&mut k, &mut back, &mut old] {
+    for k in [&mut k, &mut back] {
         // 70 more fills push out the rest of trade 0's events, then trade 1's own.
         for i in 1..=70 {
             assert!(k.on_venue_event(&piece(&format!("g{i}"))).accepted);
@@ -429,39 +424,14 @@ fn a_slots_event_memory_keeps_its_trades_own_past_the_ring_and_through_a_restart
         assert_eq!(k.slots()[0].size, 71.0);
     }
     // Trade 0's event ids were pushed out unkept: a venue numbering its events again finds
-    // them free. The kernel of the older checkpoint took them for trade 1's and kept them.
+    // them free.
     let reused = piece("f20");
     for k in [&mut k, &mut back] {
         let out = k.on_venue_event(&reused);
         assert!(out.accepted, "{out:?}");
         assert_eq!(k.slots()[0].size, 72.0);
     }
-    let out = old.on_venue_event(&reused);
-    assert_eq!(
-        out.diagnostic_code,
-        KernelDiagnosticCode::DuplicateEvent,
-        "{out:?}"
-    );
     assert_eq!(back.slots(), k.slots());
-}
-
-/// Under rules 30 a log replays such a resend as it ran: booked a second time.
-#[test]
-fn under_rules_30_a_fill_resent_past_the_rings_was_booked_again() {
-    replaying(30, || {
-        let mut k = Kernel::new("ring-30", 1).unwrap();
-        let order = big_entry(&mut k, 1000.0);
-        let pieces = pieces_without_totals(&order, 100);
-        for f in &pieces {
-            assert!(k.on_venue_event(f).accepted);
-        }
-        let out = k.on_venue_event(&pieces[0]);
-        assert!(out.accepted, "{out:?}");
-        assert_eq!(k.slots()[0].size, 101.0);
-        // The last 64 are still known.
-        let out = k.on_venue_event(&pieces[99]);
-        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
-    });
 }
 
 /// An intent id reused once `INTENT_MEMORY` newer intents were accepted is no longer known:
@@ -517,9 +487,9 @@ fn an_intent_id_is_refused_while_remembered_and_through_a_restart() {
 
 /// A FILL_SETTLED for a fill whose predicted fee was pushed out of the queue waiting for
 /// settlement (`UNSETTLED_FILL_MEMORY` later fills) changes nothing: its prediction stood
-/// when it left. Rules 32 on, the settlement is held for a fill of its id to come (no fill of
-/// it waits, as for a settlement before its fill); before, it was refused (UNKNOWN_ORDER). One
-/// settled already is refused again, after a restart too.
+/// when it left. The settlement is held for a fill of its id to come (no fill of it waits, as
+/// for a settlement before its fill). One settled already is refused again, after a restart
+/// too.
 #[test]
 fn a_settlement_of_a_fill_pushed_out_of_the_unsettled_queue_books_nothing() {
     let mut k = Kernel::new("settle", 1).unwrap();
@@ -571,8 +541,8 @@ fn a_settlement_of_a_fill_pushed_out_of_the_unsettled_queue_books_nothing() {
 }
 
 /// A FUNDING_FEE resent once `ACCOUNT_EVENT_MEMORY` newer account events came (a venue's
-/// funding history polled again, after a day of balance updates) is not booked twice (rules
-/// 31: the ids of payments and settlements are kept apart, `MONEY_EVENT_MEMORY`).
+/// funding history polled again, after a day of balance updates) is not booked twice: the ids
+/// of payments and settlements are kept apart (`MONEY_EVENT_MEMORY`).
 #[test]
 fn a_funding_payment_resent_past_the_account_event_memory_is_booked_once() {
     let (mut k, pay) = funding_then_updates("funding");
@@ -582,8 +552,7 @@ fn a_funding_payment_resent_past_the_account_event_memory_is_booked_once() {
     assert_eq!(k.account.k_funding_net, -2.5);
 }
 
-/// The same through a restart: a checkpoint keeps the payments' ids, and one written before
-/// rules 31 (without them) still loads.
+/// The same through a restart: a checkpoint keeps the payments' ids.
 #[test]
 fn a_funding_payment_resent_past_the_account_event_memory_after_a_restart_is_booked_once() {
     let (k, pay) = funding_then_updates("funding-restart");
@@ -595,16 +564,6 @@ fn a_funding_payment_resent_past_the_account_event_memory_after_a_restart_is_boo
     );
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
     assert_eq!(back.account.k_funding_net, -2.5);
-
-    let bytes = encode_kernel(&k);
-    let older = &bytes[..bytes.len() - parts_since_rules(&k, 31)];
-    let mut old = decode_kernel(older).expect("a checkpoint of rules 30 loads");
-    let mut last = AccountEvent::new(
-        &format!("upd-{}", ACCOUNT_EVENT_MEMORY - 1),
-        AccountEventKind::AccountUpdate,
-    );
-    last.wallet_balance = Some(10_000.0);
-    assert!(!old.on_account_event(&last).accepted);
 }
 
 /// A kernel that booked a FUNDING_FEE of -2.5 and then `ACCOUNT_EVENT_MEMORY` balance updates,

@@ -1,8 +1,10 @@
-//! Rules 9 on the paths beside the ones its own tests cover: the fee of a partly-new report on
-//! an exit and on an order kept after it ended, and what a working LIMIT entry commits
-//! towards the notional caps, live and after a reload.
+//! The fee of a partly-new report on an exit and on an order kept after it ended (the part it
+//! books), and what entries commit towards the notional caps, live and after a reload: a
+//! working LIMIT entry, a SELL LIMIT under the market (at the market: a sell fills at its limit
+//! or above), an entry in doubt, and an entry fill the venue reported but the kernel has not
+//! booked.
 
-use dita_kernel::risk::RiskLimits;
+use dita_kernel::risk::{ConfigValue, RiskLimits};
 use dita_kernel::*;
 
 mod common;
@@ -12,8 +14,8 @@ fn intent(n: u32, action: KernelCommandType, size: f64) -> Intent {
     long_btc(&format!("i{n}"), "trade", 0, action, size)
 }
 
-/// A fill of `order`, PARTIALLY_FILLED: the kernel completes an order by its sizes, and rules 34
-/// on, one stating FILLED short of its order's size ends the order.
+/// A fill of `order`, PARTIALLY_FILLED: the kernel completes an order by its sizes, and one
+/// stating FILLED short of its order's size would end the order.
 fn fill(order: &Id, event_id: &str, size: f64, total: f64, fee: f64) -> VenueEvent {
     let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, order);
     e.status = VenueOrderStatus::PartiallyFilled;
@@ -115,15 +117,10 @@ fn a_working_limit_entry_commits_the_same_live_and_after_a_reload() {
             "filled {part}: live {live}, reloaded {reloaded}"
         );
         assert!(close(live, 900.0), "filled {part}: live {live}");
-        // A log of rules 8 replays its reload at the reference, as it ran.
-        let slots = k.slots().to_vec();
-        dita_kernel::error::replaying(8, || k.replace_slots(slots)).unwrap();
-        let old = k.total_committed_notional();
-        assert!(close(old, part * 90.0 + (10.0 - part) * 100.0), "{old}");
     }
 }
 
-/// An entry asked to cancel and rate limited before its ack: in doubt (rules 13 on).
+/// An entry asked to cancel and rate limited before its ack: in doubt.
 fn entry_in_doubt(k: &mut Kernel) -> Id {
     let entry = k
         .process_intent(&intent(1, KernelCommandType::Enter, 1.0))
@@ -208,4 +205,95 @@ fn a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again() {
         nothing.diagnostic_code,
         KernelDiagnosticCode::InvalidTransition
     );
+}
+
+fn limits(updates: &[(&str, ConfigValue)]) -> RiskLimits {
+    let u: Vec<(String, ConfigValue)> = updates
+        .iter()
+        .map(|(f, v)| (f.to_string(), v.clone()))
+        .collect();
+    RiskLimits::default().with_updates(&u).unwrap()
+}
+
+fn short_limit(n: u32, slot: i64, limit: f64, size: f64) -> Intent {
+    let mut i = Intent::new(
+        &format!("i{n}"),
+        &format!("t{slot}"),
+        slot,
+        "BTC",
+        TradeSide::Short,
+        KernelCommandType::Enter,
+        100.0,
+        size,
+    );
+    i.order_type = OrderType::Limit;
+    i.limit_price = limit;
+    i
+}
+
+#[test]
+fn a_short_limit_entry_under_the_market_counts_at_the_market() {
+    let mut k = Kernel::new("short", 2).unwrap();
+    k.set_risk_limits(limits(&[("max_notional_total", ConfigValue::Num(1000.0))]));
+    let out = k.process_intent(&short_limit(1, 0, 1.0, 500.0));
+    assert_eq!(
+        out.diagnostic_code,
+        KernelDiagnosticCode::RiskRejected,
+        "{out:?}"
+    );
+    let out = k.process_intent(&short_limit(2, 0, 1.0, 5.0));
+    assert!(out.accepted, "{out:?}");
+    assert!(close(k.total_committed_notional(), 500.0));
+    // A resting sell above the market counts at its price, and after a reload the same.
+    assert!(k.process_intent(&short_limit(3, 1, 120.0, 4.0)).accepted);
+    assert!(close(k.total_committed_notional(), 500.0 + 480.0));
+    let slots = k.slots().to_vec();
+    k.replace_slots(slots).unwrap();
+    assert!(close(k.total_committed_notional(), 500.0 + 480.0));
+}
+
+/// An ENTER `i<n>` of `size` BTC long on slot `slot`, trade `t<slot>`.
+fn entry_on(n: u32, slot: i64, size: f64) -> Intent {
+    long_btc(
+        &format!("i{n}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        size,
+    )
+}
+
+fn filled_whole(order: &VenueOrder, event_id: &str) -> VenueEvent {
+    let mut e = VenueEvent::new(event_id, KernelEventKind::Fill, &order.client_order_id);
+    (e.price, e.size, e.filled_size) = (100.0, order.size, order.size);
+    e
+}
+
+/// An entry of 10 at 100 the venue ends stating 10 filled, none of it reported yet; and the
+/// caps at 1,000 in all.
+fn owed_entry() -> (Kernel, VenueOrder) {
+    let mut k = Kernel::new("owed", 2).unwrap();
+    k.set_risk_limits(RiskLimits {
+        max_notional_total: Some(1_000.0),
+        ..RiskLimits::default()
+    });
+    let order = k.process_intent(&entry_on(1, 0, 10.0)).submit.unwrap();
+    let mut end = VenueEvent::new("c1", KernelEventKind::CancelAck, &order.client_order_id);
+    end.filled_size = 10.0;
+    assert!(k.on_venue_event(&end).accepted);
+    assert_eq!(k.awaited_fill_qty(0), 10.0);
+    (k, order)
+}
+
+#[test]
+fn an_entry_fill_owed_commits_towards_the_caps_until_it_comes() {
+    let (mut k, order) = owed_entry();
+    assert_eq!(k.total_committed_notional(), 1_000.0);
+    let beside = entry_on(2, 1, 1.0);
+    let refused = k.process_intent(&beside);
+    assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::RiskRejected);
+    // The owed fill comes: the position commits it, once.
+    assert!(k.on_venue_event(&filled_whole(&order, "f1")).accepted);
+    assert_eq!(k.awaited_fill_qty(0), 0.0);
+    assert_eq!(k.total_committed_notional(), 1_000.0);
 }

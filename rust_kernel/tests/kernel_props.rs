@@ -180,7 +180,7 @@ enum Op {
         price: f64,
         /// The running total it states (0: none), which may be above the order's size.
         total: f64,
-        /// Whether it carries a fill id (without one, it is known by its total: rules 14).
+        /// Whether it carries a fill id (without one, it is known by its total).
         with_id: bool,
     },
     /// `reconcile_from_slots` with the slots as they are, slot `dust` (when below 4, and
@@ -268,10 +268,9 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     }
     // What each slot commits towards the notional caps: its position at its entry price and
     // what still works of its entry, at the price it went out at; the caps count their sum
-    // and what the entries in doubt may still fill (rules 17), and the entry fills owed (18).
-    // Rules 26 on, a SELL LIMIT at the higher of its price and its reference: it fills at its
-    // limit or above. Rules 33 on, a SELL LIMIT or a MARKET one at the mark its entry was
-    // judged at when that is higher.
+    // and what the entries in doubt may still fill, and the entry fills owed. A SELL LIMIT
+    // counts at the higher of its price and its reference (it fills at its limit or above),
+    // and a SELL LIMIT or a MARKET one at the mark its entry was judged at when that is higher.
     let price = |o: &VenueOrder| {
         let mark = k.entry_cap_mark(o.slot_id);
         match o.order_type {
@@ -364,7 +363,7 @@ fn random_sequence(
         if let Some(r) = &rebate {
             if r.limits[n as usize % r.limits.len()] && i.action != KernelCommandType::Cancel {
                 i.order_type = OrderType::Limit;
-                // Under, at and over the market: a sell under it counts at the market (rules 26).
+                // Under, at and over the market: a sell under it counts at the market.
                 i.limit_price = i.reference_price * [0.97, 1.0, 1.03][n as usize % 3];
             }
         }
@@ -504,8 +503,8 @@ fn random_sequence(
                         prop_assert_eq!(&calibration, &h.k.fees);
                     }
                     if e.asset == "XRP" {
-                        // Rules 32 on, held for a fill of XRP (which never comes), or refused
-                        // as held already; before, refused UNKNOWN_ORDER. Nothing is charged.
+                        // Held for a fill of XRP (which never comes), or refused: nothing is
+                        // charged.
                         let held = detail(&out, "held_for_fill") == Some(Detail::Bool(true));
                         let code = out.diagnostic_code;
                         prop_assert!(
@@ -612,7 +611,7 @@ fn random_sequence(
                         e.kind = KernelEventKind::Expired;
                         e.filled_size = qty.abs() * 3.0;
                     }
-                    // A rate limit stating a filled size or the venue's id (rules 16).
+                    // A rate limit stating a filled size or the venue's id.
                     8 => {
                         e.kind = KernelEventKind::RateLimited;
                         e.filled_size = qty.abs();
@@ -863,36 +862,22 @@ fn nothing_per_call_scales_with_max_slots() {
 }
 
 #[test]
-fn a_rate_limit_ends_an_acknowledged_order_only_when_replayed_under_rules_before_4() {
-    use dita_kernel::error::{replaying, RULES};
-    for (rules, ends) in [(3, true), (RULES, false)] {
-        let mut k = Kernel::new("rl", 1).unwrap();
-        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
-        let order = k.process_intent(&enter).submit.expect("accepted");
-        let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
-        ack.venue_order_id = id("V1");
-        assert!(k.on_venue_event(&ack).accepted);
-        let cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
-        assert!(k.process_intent(&cancel).accepted);
-        let limited = VenueEvent::new("r1", KernelEventKind::RateLimited, &order.client_order_id);
-        let out = replaying(rules, || k.on_venue_event(&limited));
-        assert_eq!(
-            out.diagnostic_code,
-            KernelDiagnosticCode::RateLimited,
-            "rules {rules}"
-        );
-        let stage = k.slots()[0].fsm_state;
-        let kept = k.slots()[0].active_entry_order.is_some();
-        if ends {
-            assert_eq!((stage, kept), (TradeStage::Idle, false), "rules {rules}");
-        } else {
-            assert_eq!(
-                (stage, kept),
-                (TradeStage::EntryWorking, true),
-                "rules {rules}"
-            );
-        }
-    }
+fn a_rate_limit_on_an_acknowledged_order_keeps_it_working() {
+    // The venue acknowledged the order: the throttled request was its cancel.
+    let mut k = Kernel::new("rl", 1).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    let order = k.process_intent(&enter).submit.expect("accepted");
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &order.client_order_id);
+    ack.venue_order_id = id("V1");
+    assert!(k.on_venue_event(&ack).accepted);
+    let cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+    assert!(k.process_intent(&cancel).accepted);
+    let limited = VenueEvent::new("r1", KernelEventKind::RateLimited, &order.client_order_id);
+    let out = k.on_venue_event(&limited);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RateLimited);
+    let stage = k.slots()[0].fsm_state;
+    let kept = k.slots()[0].active_entry_order.is_some();
+    assert_eq!((stage, kept), (TradeStage::EntryWorking, true));
 }
 
 /// Fill number `n` of `order` at 100: event id `e<n>`, fill id `F<n>`, `size`, and the venue's
@@ -907,7 +892,7 @@ fn numbered_fill(order: &VenueOrder, n: u32, size: f64, filled_size: f64) -> Ven
     f.price = 100.0;
     f.size = size;
     f.filled_size = filled_size;
-    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    // A fill stating FILLED short of its order's size would end the order.
     if filled_size < order.size {
         f.status = VenueOrderStatus::PartiallyFilled;
     }
@@ -940,49 +925,22 @@ fn resend_after_70_fills(
 }
 
 #[test]
-fn a_fill_past_the_venues_stated_total_is_a_duplicate_from_rules_5_on() {
-    use dita_kernel::error::replaying;
-    // An older log's records replay as they ran: the resend was booked (71 against 70).
-    let mut k = Kernel::new("stated", 1).unwrap();
-    let old = replaying(4, || resend_after_70_fills(&mut k, |_| {}));
-    assert_eq!(old, (KernelDiagnosticCode::Ok, 71.0));
+fn a_fill_past_the_venues_stated_total_is_a_duplicate() {
+    // Booked, the resend would make 71 against the 70 the venue stated.
     let mut k = Kernel::new("stated", 1).unwrap();
     let now = resend_after_70_fills(&mut k, |_| {});
     assert_eq!(now, (KernelDiagnosticCode::DuplicateEvent, 70.0));
 }
 
 #[test]
-fn a_checkpoint_carries_the_venues_stated_totals_and_an_older_one_loads_without() {
-    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules};
+fn a_checkpoint_carries_the_venues_stated_totals() {
+    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
     // Recovered from a checkpoint: the total the venue stated still bounds the order.
     let mut k = Kernel::new("stated", 1).unwrap();
     let out = resend_after_70_fills(&mut k, |k| {
         *k = decode_kernel(&encode_kernel(k)).unwrap();
     });
     assert_eq!(out, (KernelDiagnosticCode::DuplicateEvent, 70.0));
-    // A checkpoint written before rules 5 ends with the ended orders: it loads, and the
-    // order's totals are unknown, so the resend is booked as that kernel would have (under
-    // rules before 31, whose fill memory forgot the fill's id past 64 keys).
-    let mut k = Kernel::new("stated", 1).unwrap();
-    let out = dita_kernel::error::replaying(30, || {
-        resend_after_70_fills(&mut k, |k| {
-            let state = encode_kernel(k);
-            let covered = (
-                vec![(0usize, true, vec![(0.0f64, 70.0f64)])],
-                Vec::<((usize, bool, bool), Vec<(f64, f64)>)>::new(),
-            );
-            // After them, the (here empty) stated totals of rules 12 and orders in doubt of 13,
-            // and the parts of rules 19 on.
-            let stated = Vec::<((usize, bool, bool), f64)>::new();
-            let in_doubt = Vec::<(usize, bool, bool)>::new();
-            let tail = (bincode::serialized_size(&covered).unwrap()
-                + bincode::serialized_size(&stated).unwrap()
-                + bincode::serialized_size(&in_doubt).unwrap()) as usize
-                + parts_since_rules(k, 19);
-            *k = decode_kernel(&state[..state.len() - tail]).unwrap();
-        })
-    });
-    assert_eq!(out, (KernelDiagnosticCode::Ok, 71.0));
 }
 
 #[test]
@@ -995,9 +953,8 @@ fn loaded_slots_keep_the_venues_stated_total_only_for_an_order_they_hold_unchang
     });
     assert_eq!(out, (KernelDiagnosticCode::DuplicateEvent, 70.0));
     // An operator loading the order with another filled size: what the venue stated no
-    // longer bounds it, and rules 27 on what the loaded order says filled does, every report
-    // stating a running total within it (fill 1, at 1) being in it; before, the resend was
-    // booked on top.
+    // longer bounds it, what the loaded order says filled does, every report stating a
+    // running total within it (fill 1, at 1) being in it, not booked on top.
     let loaded_at_69_5 = |k: &mut Kernel| {
         let mut slots = k.slots().to_vec();
         let o = slots[0].active_entry_order.as_mut().unwrap();
@@ -1009,40 +966,27 @@ fn loaded_slots_keep_the_venues_stated_total_only_for_an_order_they_hold_unchang
     let mut k = Kernel::new("stated", 1).unwrap();
     let out = resend_after_70_fills(&mut k, loaded_at_69_5);
     assert_eq!(out, (KernelDiagnosticCode::DuplicateEvent, 69.5));
-    let mut k = Kernel::new("stated", 1).unwrap();
-    let out = dita_kernel::error::replaying(26, || resend_after_70_fills(&mut k, loaded_at_69_5));
-    assert_eq!(out, (KernelDiagnosticCode::Ok, 70.5));
 }
 
 #[test]
-fn a_cancel_naming_another_trade_is_refused_from_rules_5_on() {
-    use dita_kernel::error::replaying;
-    for (rules, refused) in [(4, false), (dita_kernel::error::RULES, true)] {
-        let mut k = Kernel::new("cx", 1).unwrap();
-        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
-        assert!(k.process_intent(&enter).accepted);
-        let mut cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
-        cancel.trade_id = id("someone-elses-trade");
-        let out = replaying(rules, || k.process_intent(&cancel));
-        let asked = k.slots()[0]
-            .active_entry_order
-            .as_ref()
-            .unwrap()
-            .cancel_requested;
-        if refused {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
-            assert!(out.cancels.is_empty() && !asked, "rules {rules}");
-        } else {
-            assert!(
-                out.accepted && out.cancels.len() == 1 && asked,
-                "rules {rules}"
-            );
-        }
-        // The slot's own trade id (or none) still cancels.
-        let mut own = intent(3, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
-        own.trade_id = k.slots()[0].trade_id.clone();
-        assert!(k.process_intent(&own).accepted, "rules {rules}");
-    }
+fn a_cancel_naming_another_trade_is_refused() {
+    let mut k = Kernel::new("cx", 1).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    assert!(k.process_intent(&enter).accepted);
+    let mut cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+    cancel.trade_id = id("someone-elses-trade");
+    let out = k.process_intent(&cancel);
+    let asked = k.slots()[0]
+        .active_entry_order
+        .as_ref()
+        .unwrap()
+        .cancel_requested;
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    assert!(out.cancels.is_empty() && !asked);
+    // The slot's own trade id (or none) still cancels.
+    let mut own = intent(3, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+    own.trade_id = k.slots()[0].trade_id.clone();
+    assert!(k.process_intent(&own).accepted);
 }
 
 #[test]
@@ -1102,16 +1046,15 @@ fn working_venue_id(k: &Kernel) -> Id {
 }
 
 #[test]
-fn an_ack_after_a_part_fill_teaches_the_venue_id_from_rules_6_on() {
-    use dita_kernel::error::replaying;
+fn an_ack_after_a_part_fill_teaches_the_venue_id() {
     for exit in [false, true] {
         let working = if exit {
             TradeStage::ExitWorking
         } else {
             TradeStage::EntryWorking
         };
-        // Under rules 6 the ack is taken: the stage stays (the fill moved it), the venue id is
-        // learned, and the order's rest, reported by that id alone, books.
+        // The ack is taken: the stage stays (the fill moved it), the venue id is learned, and
+        // the order's rest, reported by that id alone, books.
         let mut k = Kernel::new("late-ack", 1).unwrap();
         let (order, out) = ack_after_a_part_fill(&mut k, exit);
         assert!(out.accepted, "exit {exit}: {out:?}");
@@ -1138,23 +1081,6 @@ fn an_ack_after_a_part_fill_teaches_the_venue_id_from_rules_6_on() {
         } else {
             assert_eq!((stage, size), (TradeStage::PositionOpen, 1.0));
         }
-        // A log written under rules 5 replays as it ran: the ack refused, the id never
-        // learned, and the rest, named by it alone, found no order.
-        let mut k = Kernel::new("late-ack", 1).unwrap();
-        replaying(5, || {
-            let (order, out) = ack_after_a_part_fill(&mut k, exit);
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidTransition);
-            assert!(
-                !out.accepted && working_venue_id(&k).is_empty(),
-                "exit {exit}"
-            );
-            let mut rest = numbered_fill(&order, 2, 0.6, 1.0);
-            rest.venue_client_id = id("");
-            rest.venue_order_id = id("V1");
-            let lost = k.on_venue_event(&rest);
-            assert_eq!(lost.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-            assert_eq!(k.slots()[0].fsm_state, working, "exit {exit}");
-        });
     }
 }
 
@@ -1228,11 +1154,10 @@ fn exit_leg_sizes(legs: &[f64]) -> (Vec<f64>, TradeStage) {
 }
 
 #[test]
-fn the_last_exit_leg_goes_out_on_the_lot_grid_from_rules_7_on() {
-    use dita_kernel::error::replaying;
+fn the_last_exit_leg_goes_out_on_the_lot_grid() {
     // 1.0 - 0.3 - 0.3 is 0.39999999999999997 in floats: a size a venue on a 0.1 lot refuses
     // (the paper venue by its decimals, ccxt's amount_to_precision truncates it to 0.3), so
-    // the position could never be closed.
+    // sent as it is, the position could never be closed.
     for (legs, last) in [
         (vec![0.3, 0.3, 0.4], 0.4),
         (vec![0.7, 0.3], 0.3),
@@ -1242,35 +1167,22 @@ fn the_last_exit_leg_goes_out_on_the_lot_grid_from_rules_7_on() {
         assert_eq!(*sizes.last().unwrap(), last, "{legs:?}: {sizes:?}");
         assert_eq!(stage, TradeStage::Closed, "{legs:?}");
     }
-    let (sizes, _) = replaying(6, || exit_leg_sizes(&[0.3, 0.3, 0.4]));
-    assert_eq!(
-        sizes,
-        [0.3, 0.3, 1.0 - 0.3 - 0.3],
-        "rules 6 sent what was left"
-    );
 }
 
 #[test]
-fn a_whole_position_is_closed_below_min_notional_from_rules_7_on() {
-    use dita_kernel::error::replaying;
+fn a_whole_position_is_closed_below_min_notional() {
     // The price fell: 0.1 at 40 is 4, under the venue's minimum notional of 5. Exits are
-    // reduce-only, which venues take below the minimum (the paper venue too): refusing it
-    // left a position the kernel could never close.
-    for (rules, closes) in [(6, false), (dita_kernel::error::RULES, true)] {
-        let mut h = Harness::new(MockConfig::default());
-        let limits = [("lot_step".into(), 0.1), ("min_notional".into(), 5.0)];
-        h.k.set_market_limits("BTC", &limits).unwrap();
-        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 0.1);
-        assert!(h.intent(enter).accepted);
-        let exit = intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 40.0, 0.0);
-        let out = replaying(rules, || h.intent(exit));
-        if closes {
-            assert!(out.accepted, "{:?}", out.details);
-            assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::Closed);
-        } else {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-        }
-    }
+    // reduce-only, which venues take below the minimum (the paper venue too): refused, it
+    // would leave a position the kernel could never close.
+    let mut h = Harness::new(MockConfig::default());
+    let limits = [("lot_step".into(), 0.1), ("min_notional".into(), 5.0)];
+    h.k.set_market_limits("BTC", &limits).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 0.1);
+    assert!(h.intent(enter).accepted);
+    let exit = intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 40.0, 0.0);
+    let out = h.intent(exit);
+    assert!(out.accepted, "{:?}", out.details);
+    assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::Closed);
     // A part of the position below the minimum is still not sent, and the dust rule still
     // takes the whole position when the rest would be below it: 0.2 at 40 is 8.
     let mut h = Harness::new(MockConfig::default());
@@ -1288,71 +1200,54 @@ fn a_whole_position_is_closed_below_min_notional_from_rules_7_on() {
 }
 
 #[test]
-fn the_floor_is_judged_at_the_limit_price_sent_from_rules_7_on() {
-    use dita_kernel::error::replaying;
+fn the_floor_is_judged_at_the_limit_price_sent() {
     // A buy at 100.07 goes out at 100.05 on a 0.05 tick: 1 at 100.05 is below a minimum
-    // notional of 100.06, and the venue refuses it.
-    for (rules, refused) in [(6, false), (dita_kernel::error::RULES, true)] {
-        let mut k = Kernel::new("tick", 1).unwrap();
-        let limits = [("tick_size".into(), 0.05), ("min_notional".into(), 100.06)];
-        k.set_market_limits("BTC", &limits).unwrap();
-        let mut buy = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
-        buy.order_type = OrderType::Limit;
-        buy.limit_price = 100.07;
-        let out = replaying(rules, || k.process_intent(&buy));
-        if refused {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-            let notional = out.details.iter().find(|(f, _)| *f == "notional");
-            assert_eq!(notional.unwrap().1, Detail::F64(100.05));
-        } else {
-            assert!(out.accepted);
-            assert_eq!(out.submit.unwrap().price, 100.05);
-        }
-    }
+    // notional of 100.06, and the venue would refuse it.
+    let mut k = Kernel::new("tick", 1).unwrap();
+    let limits = [("tick_size".into(), 0.05), ("min_notional".into(), 100.06)];
+    k.set_market_limits("BTC", &limits).unwrap();
+    let mut buy = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    buy.order_type = OrderType::Limit;
+    buy.limit_price = 100.07;
+    let out = k.process_intent(&buy);
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    let notional = out.details.iter().find(|(f, _)| *f == "notional");
+    assert_eq!(notional.unwrap().1, Detail::F64(100.05));
 }
 
 #[test]
 fn a_whole_position_exit_never_sends_more_than_the_position() {
-    use dita_kernel::error::replaying;
     // On a 1e-8 lot (8 lot decimals, as many spot markets have) a size of 10,000 is 1e12
-    // lots, where rounding to the lot takes 10000.00000002 one lot up. The exit once went out
-    // at 10000.00000003: one lot more than held, which a spot venue refuses (the position
-    // could not be closed) and a paper venue books as a short.
-    for rules in [6, dita_kernel::error::RULES] {
-        let mut h = Harness::new(MockConfig::default());
-        h.k.set_market_limits("BTC", &[("lot_step".into(), 1e-8)])
-            .unwrap();
-        let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 0.1, 0.0);
-        enter.target_size = 10_000.000_000_01;
-        assert!(h.intent(enter).accepted);
-        let held = h.k.slot(0).unwrap().size;
-        let exit = intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 0.1, 0.0);
-        let out = replaying(rules, || h.intent(exit));
-        let sent = out.submit.expect("the exit goes out").size;
-        assert_eq!(sent, held, "rules {rules}: held {held}, sent {sent}");
-        assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::Closed);
-    }
+    // lots, where rounding to the lot can take 10000.00000002 one lot up: an exit of
+    // 10000.00000003, one lot more than held, which a spot venue refuses (the position could
+    // not be closed) and a paper venue books as a short.
+    let mut h = Harness::new(MockConfig::default());
+    h.k.set_market_limits("BTC", &[("lot_step".into(), 1e-8)])
+        .unwrap();
+    let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 0.1, 0.0);
+    enter.target_size = 10_000.000_000_01;
+    assert!(h.intent(enter).accepted);
+    let held = h.k.slot(0).unwrap().size;
+    let exit = intent(2, KernelCommandType::Exit, 0, TradeSide::Long, 0.1, 0.0);
+    let out = h.intent(exit);
+    let sent = out.submit.expect("the exit goes out").size;
+    assert_eq!(sent, held, "held {held}, sent {sent}");
+    assert_eq!(h.k.slot(0).unwrap().fsm_state, TradeStage::Closed);
 }
 
 #[test]
-fn an_order_is_never_rounded_up_to_more_than_asked_from_rules_7_on() {
-    use dita_kernel::error::replaying;
-    // 10,000 on a 1e-8 lot is 1e12 lots, where the rounding's float tolerance (1e-12 of the
-    // quotient) reached a whole lot: the order went out at 10000.00000001, one lot more than
-    // the strategy asked for. Rules 6 and before replay it as it ran.
-    for (rules, want) in [
-        (6, 10_000.000_000_01),
-        (dita_kernel::error::RULES, 10_000.0),
-    ] {
-        let mut h = Harness::new(MockConfig::default());
-        h.k.set_market_limits("BTC", &[("lot_step".into(), 1e-8)])
-            .unwrap();
-        let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 0.1, 0.0);
-        enter.target_size = 10_000.0;
-        let out = replaying(rules, || h.intent(enter));
-        let sent = out.submit.expect("the entry goes out").size;
-        assert_eq!(sent, want, "rules {rules}");
-    }
+fn an_order_is_never_rounded_up_to_more_than_asked() {
+    // 10,000 on a 1e-8 lot is 1e12 lots, where a float tolerance of 1e-12 of the quotient
+    // reaches a whole lot: the order would go out at 10000.00000001, one lot more than the
+    // strategy asked for.
+    let mut h = Harness::new(MockConfig::default());
+    h.k.set_market_limits("BTC", &[("lot_step".into(), 1e-8)])
+        .unwrap();
+    let mut enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 0.1, 0.0);
+    enter.target_size = 10_000.0;
+    let out = h.intent(enter);
+    let sent = out.submit.expect("the entry goes out").size;
+    assert_eq!(sent, 10_000.0);
     // A size on the grid stays where it is, small or large.
     for (target, lot) in [
         (2.3, 1e-8),
@@ -1366,10 +1261,9 @@ fn an_order_is_never_rounded_up_to_more_than_asked_from_rules_7_on() {
 
 /// Slot 0 of a kernel on a 0.001 lot holding 1000 BTC from an entry the venue filled with
 /// `entry_fill` (its fill's size and running total), then an exit of `exit_size` (0 for the
-/// whole position) the venue filled with `exit_fill`, all under `rules`; then the size the
-/// next exit of the whole position sends.
-fn next_exit_after_fills(rules: u16, entry_fill: f64, exit_size: f64, exit_fill: f64) -> f64 {
-    use dita_kernel::error::replaying;
+/// whole position) the venue filled with `exit_fill`; then the size the next exit of the
+/// whole position sends.
+fn next_exit_after_fills(entry_fill: f64, exit_size: f64, exit_fill: f64) -> f64 {
     let mut k = Kernel::new("snap", 1).unwrap();
     k.set_market_limits("BTC", &[("lot_step".into(), 0.001)])
         .unwrap();
@@ -1382,9 +1276,7 @@ fn next_exit_after_fills(rules: u16, entry_fill: f64, exit_size: f64, exit_fill:
         1000.0,
     );
     let order = k.process_intent(&enter).submit.expect("accepted");
-    let out = replaying(rules, || {
-        k.on_venue_event(&numbered_fill(&order, 1, entry_fill, entry_fill))
-    });
+    let out = k.on_venue_event(&numbered_fill(&order, 1, entry_fill, entry_fill));
     assert!(out.accepted, "{:?}", out.details);
     assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::PositionOpen);
     if exit_size > 0.0 {
@@ -1397,9 +1289,7 @@ fn next_exit_after_fills(rules: u16, entry_fill: f64, exit_size: f64, exit_fill:
             exit_size,
         );
         let order = k.process_intent(&exit).submit.expect("exit accepted");
-        let out = replaying(rules, || {
-            k.on_venue_event(&numbered_fill(&order, 2, exit_fill, exit_fill))
-        });
+        let out = k.on_venue_event(&numbered_fill(&order, 2, exit_fill, exit_fill));
         assert!(out.accepted, "{:?}", out.details);
         assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::PositionOpen);
     }
@@ -1408,69 +1298,54 @@ fn next_exit_after_fills(rules: u16, entry_fill: f64, exit_size: f64, exit_fill:
 }
 
 #[test]
-fn a_fill_completing_its_order_within_tolerance_books_the_order_size_from_rules_8_on() {
+fn a_fill_completing_its_order_within_tolerance_books_the_order_size() {
     // A fill a hair over (or under) what its order has left completes it: it is within the
-    // kernel's tolerance. Booked as reported, the position left the lot grid, further from it
-    // than float error: the next exit of the whole position went out as 1000.0000009 on a
-    // 0.001 lot, which the venue refuses, every time.
+    // kernel's tolerance. Booked as reported, the position would leave the lot grid, further
+    // from it than float error: the next exit of the whole position would go out as
+    // 1000.0000009 on a 0.001 lot, which the venue refuses, every time.
     for (entry_fill, exit_size, exit_fill, left) in [
         (1_000.000_000_9, 0.0, 0.0, 1000.0),
         (999.999_999_5, 0.0, 0.0, 1000.0),
         (1000.0, 500.0, 500.000_000_4, 500.0),
         (1000.0, 500.0, 499.999_999_6, 500.0),
     ] {
-        let sent =
-            next_exit_after_fills(dita_kernel::error::RULES, entry_fill, exit_size, exit_fill);
+        let sent = next_exit_after_fills(entry_fill, exit_size, exit_fill);
         assert_eq!(
             sent, left,
             "entry filled {entry_fill}, exit of {exit_size} {exit_fill}"
         );
-        // Rules 7 and before replay the fills booked as reported.
-        let old = next_exit_after_fills(7, entry_fill, exit_size, exit_fill);
-        let booked = entry_fill - if exit_size > 0.0 { exit_fill } else { 0.0 };
-        assert_eq!(old, booked, "rules 7");
     }
 }
 
 #[test]
-fn a_size_below_the_kernels_smallest_is_invalid_not_below_the_venues_floor_from_rules_8_on() {
-    use dita_kernel::error::replaying;
-    // 1e-10 is below the smallest size the kernel trades (1e-9): it was refused as
-    // BELOW_MIN_NOTIONAL "below floor", with a minimum quantity and notional of 0 in its
-    // details, sending the user to a venue floor that does not exist.
-    // Refused as the intent's fault naming target_size from rules 8 on, as the venue's
-    // floor before.
-    let refused_as = |out: &KernelOutcome, rules: u16| {
+fn a_size_below_the_kernels_smallest_is_invalid_not_below_the_venues_floor() {
+    // 1e-10 is below the smallest size the kernel trades (1e-9): refused as the intent's fault
+    // naming target_size, not as BELOW_MIN_NOTIONAL "below floor" with a minimum quantity and
+    // notional of 0 in its details, which would send the user to a venue floor that does not
+    // exist.
+    let refused_as_invalid = |out: &KernelOutcome| {
         assert!(!out.accepted);
-        if rules >= 8 {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
-            let field = out.details.iter().find(|(f, _)| *f == "field");
-            let field = field.map(|(_, v)| format!("{v:?}"));
-            assert!(field.unwrap().contains("target_size"), "{:?}", out.details);
-        } else {
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
-        }
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+        let field = out.details.iter().find(|(f, _)| *f == "field");
+        let field = field.map(|(_, v)| format!("{v:?}"));
+        assert!(field.unwrap().contains("target_size"), "{:?}", out.details);
     };
-    for rules in [7, dita_kernel::error::RULES] {
-        let mut h = Harness::new(MockConfig::default());
-        let enter = intent(
-            1,
-            KernelCommandType::Enter,
-            0,
-            TradeSide::Long,
-            100.0,
-            1e-10,
-        );
-        let out = replaying(rules, || h.intent(enter));
-        refused_as(&out, rules);
-        let enter = intent(2, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
-        assert!(h.intent(enter).accepted, "the refusal changed nothing");
-        let exit = intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 100.0, 1e-10);
-        let out = replaying(rules, || h.intent(exit));
-        refused_as(&out, rules);
-        assert_eq!(h.k.slot(0).unwrap().size, 1.0);
-    }
-    // Rounded to nothing by the venue's lot, it is the venue's floor, as before.
+    let mut h = Harness::new(MockConfig::default());
+    let enter = intent(
+        1,
+        KernelCommandType::Enter,
+        0,
+        TradeSide::Long,
+        100.0,
+        1e-10,
+    );
+    refused_as_invalid(&h.intent(enter));
+    let enter = intent(2, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    assert!(h.intent(enter).accepted, "the refusal changed nothing");
+    let exit = intent(3, KernelCommandType::Exit, 0, TradeSide::Long, 100.0, 1e-10);
+    refused_as_invalid(&h.intent(exit));
+    assert_eq!(h.k.slot(0).unwrap().size, 1.0);
+    // Rounded to nothing by the venue's lot, it is the venue's floor.
     let mut h = Harness::new(MockConfig::default());
     h.k.set_market_limits("BTC", &[("lot_step".into(), 0.1)])
         .unwrap();
@@ -1480,72 +1355,65 @@ fn a_size_below_the_kernels_smallest_is_invalid_not_below_the_venues_floor_from_
 }
 
 /// Slot 0's entry acknowledged as `V1`, filled 0.4 and canceled with the venue saying 0.6
-/// filled (kept, a fill of 0.2 owed); then slot 1's entry acknowledged with the same `V1`,
-/// all under `rules`. The owed fill, naming its order by `V1` alone, and the kernel.
-fn owed_fill_by_a_venue_id_a_new_order_claims(rules: u16) -> (KernelOutcome, Kernel) {
-    use dita_kernel::error::replaying;
+/// filled (kept, a fill of 0.2 owed); then slot 1's entry acknowledged with the same `V1`.
+/// The owed fill, naming its order by `V1` alone, and the kernel.
+fn owed_fill_by_a_venue_id_a_new_order_claims() -> (KernelOutcome, Kernel) {
     let mut k = Kernel::new("reuse", 2).unwrap();
-    replaying(rules, || {
-        let a = k.process_intent(&intent(
-            1,
-            KernelCommandType::Enter,
-            0,
-            TradeSide::Long,
-            100.0,
-            1.0,
-        ));
-        let a = a.submit.expect("accepted");
-        let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &a.client_order_id);
-        ack.venue_order_id = id("V1");
-        assert!(k.on_venue_event(&ack).accepted);
-        assert!(k.on_venue_event(&numbered_fill(&a, 1, 0.4, 0.4)).accepted);
-        let mut cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
-        cancel.trade_id = id("t0-1");
-        assert!(k.process_intent(&cancel).accepted);
-        let mut end = VenueEvent::new("c1", KernelEventKind::CancelAck, &a.client_order_id);
-        end.filled_size = 0.6;
-        assert!(k.on_venue_event(&end).accepted);
-        let b = k.process_intent(&intent(
-            3,
-            KernelCommandType::Enter,
-            1,
-            TradeSide::Long,
-            100.0,
-            1.0,
-        ));
-        let b = b.submit.expect("accepted");
-        let mut ack = VenueEvent::new("a2", KernelEventKind::OrderAck, &b.client_order_id);
-        ack.venue_order_id = id("V1");
-        assert!(k.on_venue_event(&ack).accepted, "its client id names it");
-        let mut owed = numbered_fill(&a, 2, 0.2, 0.6);
-        owed.venue_client_id = id("");
-        owed.venue_order_id = id("V1");
-        (k.on_venue_event(&owed), k)
-    })
+    let a = k.process_intent(&intent(
+        1,
+        KernelCommandType::Enter,
+        0,
+        TradeSide::Long,
+        100.0,
+        1.0,
+    ));
+    let a = a.submit.expect("accepted");
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &a.client_order_id);
+    ack.venue_order_id = id("V1");
+    assert!(k.on_venue_event(&ack).accepted);
+    assert!(k.on_venue_event(&numbered_fill(&a, 1, 0.4, 0.4)).accepted);
+    let mut cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+    cancel.trade_id = id("t0-1");
+    assert!(k.process_intent(&cancel).accepted);
+    let mut end = VenueEvent::new("c1", KernelEventKind::CancelAck, &a.client_order_id);
+    end.filled_size = 0.6;
+    assert!(k.on_venue_event(&end).accepted);
+    let b = k.process_intent(&intent(
+        3,
+        KernelCommandType::Enter,
+        1,
+        TradeSide::Long,
+        100.0,
+        1.0,
+    ));
+    let b = b.submit.expect("accepted");
+    let mut ack = VenueEvent::new("a2", KernelEventKind::OrderAck, &b.client_order_id);
+    ack.venue_order_id = id("V1");
+    assert!(k.on_venue_event(&ack).accepted, "its client id names it");
+    let mut owed = numbered_fill(&a, 2, 0.2, 0.6);
+    owed.venue_client_id = id("");
+    owed.venue_order_id = id("V1");
+    (k.on_venue_event(&owed), k)
 }
 
 #[test]
-fn a_venue_id_a_working_and_a_kept_order_carry_names_neither_from_rules_8_on() {
+fn a_venue_id_a_working_and_a_kept_order_carry_names_neither() {
     // The venue gave slot 1's new order the id of slot 0's canceled order, which still owes a
-    // fill: that fill, naming its order by the id alone, was booked on slot 1's order, a
+    // fill: that fill, naming its order by the id alone, booked on slot 1's order would be a
     // position slot 1 does not hold, while slot 0 waited for it for good.
-    let (out, k) = owed_fill_by_a_venue_id_a_new_order_claims(dita_kernel::error::RULES);
+    let (out, k) = owed_fill_by_a_venue_id_a_new_order_claims();
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
     assert_eq!(out.severity, KernelSeverity::Critical);
     assert_eq!(k.slot(1).unwrap().size, 0.0);
     assert_eq!(k.slot(0).unwrap().size, 0.4);
-    // Rules 7 and before replay it booked on the working order, as it ran.
-    let (out, k) = owed_fill_by_a_venue_id_a_new_order_claims(7);
-    assert!(out.accepted);
-    assert_eq!((out.slot_id, k.slot(1).unwrap().size), (1, 0.2));
 }
 
 #[test]
 fn a_fill_a_whole_lot_short_of_its_order_is_booked_as_reported() {
     // The completing fill's tolerance (1e-9 of the size) is a whole unit for an order of 1e9
-    // (a meme coin on a lot of 1): a venue that filled 999,999,999 and ended the order had
-    // that booked as 1e9, so the exit of the whole position asked the venue for a unit it
-    // does not hold. Only a difference under half a lot is the float noise snapped away.
+    // (a meme coin on a lot of 1): a venue that filled 999,999,999 and ended the order must
+    // not have that booked as 1e9, or the exit of the whole position asks the venue for a unit
+    // it does not hold. Only a difference under half a lot is the float noise snapped away.
     for (fill, booked) in [
         (999_999_999.0, 999_999_999.0),
         (1_000_000_001.0, 1_000_000_001.0),
@@ -1566,107 +1434,83 @@ fn a_fill_a_whole_lot_short_of_its_order_is_booked_as_reported() {
 }
 
 #[test]
-fn an_account_event_naming_its_figure_in_the_other_field_is_refused_from_rules_8_on() {
-    use dita_kernel::error::replaying;
+fn an_account_event_naming_its_figure_in_the_other_field_is_refused() {
     // A FUNDING_FEE's payment is its `amount` and a FILL_SETTLED's charge its `fee`; each
-    // read only its own, and took the event: funding given as `fee` was booked as 0, and a
-    // settlement given as `amount` replaced the predicted fee with 0 and taught the
-    // calibration a free rate, so every later fill was predicted free.
-    for rules in [7, dita_kernel::error::RULES] {
-        let mut h = Harness::new(MockConfig::default());
-        h.k.set_seed_capital(1000.0).unwrap();
-        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
-        let order = h.k.process_intent(&enter).submit.expect("sent");
-        let answer = h.venue.submit(&order);
-        let fills = h.feed(answer);
-        let fill_id = fills
-            .iter()
-            .find(|e| e.kind == KernelEventKind::Fill)
-            .map(|e| e.fill_key().clone())
-            .expect("the mock fills");
-        let predicted = 100.0 * 0.0005;
-        let before = (h.k.account.clone(), h.k.fees.clone());
-        let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
-        funding.fee = -1.5;
-        let mut settled = AccountEvent::new("settle", AccountEventKind::FillSettled);
-        settled.fill_id = fill_id.clone();
-        settled.amount = 0.04;
-        for (e, field) in [(funding, "fee"), (settled, "amount")] {
-            let out = replaying(rules, || h.k.on_account_event(&e));
-            if rules >= 8 {
-                assert!(!out.accepted, "{field}: {out:?}");
-                assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
-                let named = out.details.iter().find(|(f, _)| *f == "field");
-                assert!(
-                    format!("{named:?}").contains(field),
-                    "{field}: {:?}",
-                    out.details
-                );
-            } else {
-                assert!(out.accepted, "rules 7 took it: {out:?}");
-            }
-        }
-        if rules >= 8 {
-            assert_eq!(
-                (h.k.account.k_funding_net, h.k.account.k_fees_paid),
-                (0.0, predicted)
-            );
-            assert_eq!(h.k.fees, before.1, "nothing learned");
-            // Changed nothing: the same ids, corrected, are taken.
-            let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
-            funding.amount = -1.5;
-            assert!(h.k.on_account_event(&funding).accepted);
-            let mut settled = AccountEvent::new("settle", AccountEventKind::FillSettled);
-            settled.fill_id = fill_id;
-            settled.fee = 0.04;
-            assert!(h.k.on_account_event(&settled).accepted);
-            assert!((h.k.account.k_capital() - (1000.0 - 1.5 - 0.04)).abs() < 1e-12);
-        } else {
-            assert_eq!(h.k.account.k_funding_net, 0.0, "the funding was lost");
-            assert_eq!(h.k.account.k_fees_paid, 0.0, "the fee settled as free");
-            assert_eq!(h.k.fees.calibration_ratio, 0.0);
-            assert_ne!(h.k.account, before.0);
-        }
+    // reads only its own, so taken, funding given as `fee` would be booked as 0, and a
+    // settlement given as `amount` would replace the predicted fee with 0 and teach the
+    // calibration a free rate, every later fill predicted free.
+    let mut h = Harness::new(MockConfig::default());
+    h.k.set_seed_capital(1000.0).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 1.0);
+    let order = h.k.process_intent(&enter).submit.expect("sent");
+    let answer = h.venue.submit(&order);
+    let fills = h.feed(answer);
+    let fill_id = fills
+        .iter()
+        .find(|e| e.kind == KernelEventKind::Fill)
+        .map(|e| e.fill_key().clone())
+        .expect("the mock fills");
+    let predicted = 100.0 * 0.0005;
+    let before = h.k.fees.clone();
+    let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
+    funding.fee = -1.5;
+    let mut settled = AccountEvent::new("settle", AccountEventKind::FillSettled);
+    settled.fill_id = fill_id.clone();
+    settled.amount = 0.04;
+    for (e, field) in [(funding, "fee"), (settled, "amount")] {
+        let out = h.k.on_account_event(&e);
+        assert!(!out.accepted, "{field}: {out:?}");
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+        let named = out.details.iter().find(|(f, _)| *f == "field");
+        assert!(
+            format!("{named:?}").contains(field),
+            "{field}: {:?}",
+            out.details
+        );
     }
+    assert_eq!(
+        (h.k.account.k_funding_net, h.k.account.k_fees_paid),
+        (0.0, predicted)
+    );
+    assert_eq!(h.k.fees, before, "nothing learned");
+    // Changed nothing: the same ids, corrected, are taken.
+    let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
+    funding.amount = -1.5;
+    assert!(h.k.on_account_event(&funding).accepted);
+    let mut settled = AccountEvent::new("settle", AccountEventKind::FillSettled);
+    settled.fill_id = fill_id;
+    settled.fee = 0.04;
+    assert!(h.k.on_account_event(&settled).accepted);
+    assert!((h.k.account.k_capital() - (1000.0 - 1.5 - 0.04)).abs() < 1e-12);
 }
 
 #[test]
-fn balance_figures_a_funding_or_settlement_carries_are_taken_from_rules_8_on() {
+fn balance_figures_a_funding_or_settlement_carries_are_taken() {
     use dita_kernel::account::ReconcileStatus;
-    use dita_kernel::error::replaying;
     // An exchange's funding message carries the wallet balance after it (Binance's
-    // ACCOUNT_UPDATE of reason FUNDING_FEE, say). Only an ACCOUNT_UPDATE's figures were
-    // read: K moved by the payment and E stayed where it was, so the two read apart by it.
-    for rules in [7, dita_kernel::error::RULES] {
-        let mut k = Kernel::new("bal", 1).unwrap();
-        k.set_seed_capital(1000.0).unwrap();
-        let mut e = AccountEvent::new("u", AccountEventKind::AccountUpdate);
-        e.wallet_balance = Some(1000.0);
-        assert!(k.on_account_event(&e).accepted);
-        let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
-        funding.amount = -5.0;
-        funding.wallet_balance = Some(995.0);
-        funding.available_margin = Some(900.0);
-        assert!(replaying(rules, || k.on_account_event(&funding)).accepted);
-        let r = k.account.reconcile();
-        if rules >= 8 {
-            assert_eq!(k.account.e_wallet_balance, Some(995.0));
-            assert_eq!(k.account.e_available_margin, Some(900.0));
-            assert_eq!((r.status, r.delta), (ReconcileStatus::Ok, 0.0));
-        } else {
-            assert_eq!(k.account.e_wallet_balance, Some(1000.0));
-            assert_eq!(k.account.e_available_margin, None);
-            assert_eq!((r.status, r.delta), (ReconcileStatus::Warn, 5.0));
-        }
-    }
+    // ACCOUNT_UPDATE of reason FUNDING_FEE, say). Were only an ACCOUNT_UPDATE's figures read,
+    // K would move by the payment and E stay where it was, the two reading apart by it.
+    let mut k = Kernel::new("bal", 1).unwrap();
+    k.set_seed_capital(1000.0).unwrap();
+    let mut e = AccountEvent::new("u", AccountEventKind::AccountUpdate);
+    e.wallet_balance = Some(1000.0);
+    assert!(k.on_account_event(&e).accepted);
+    let mut funding = AccountEvent::new("fund", AccountEventKind::FundingFee);
+    funding.amount = -5.0;
+    funding.wallet_balance = Some(995.0);
+    funding.available_margin = Some(900.0);
+    assert!(k.on_account_event(&funding).accepted);
+    let r = k.account.reconcile();
+    assert_eq!(k.account.e_wallet_balance, Some(995.0));
+    assert_eq!(k.account.e_available_margin, Some(900.0));
+    assert_eq!((r.status, r.delta), (ReconcileStatus::Ok, 0.0));
 }
 
 #[test]
-fn an_override_reading_as_a_negative_is_refused_from_rules_9_on() {
-    use dita_kernel::error::{replaying, RULES};
+fn an_override_reading_as_a_negative_is_refused() {
     use dita_kernel::risk::ConfigValue;
-    // Any non-empty text was an override, so `override: "false"` let a SHORT MARKET entry
-    // through under a BULL regime: the opposite of what its author wrote.
+    // Taken as an override, `override: "false"` would let a SHORT MARKET entry through under
+    // a BULL regime: the opposite of what its author wrote.
     let short = |text: &str| {
         let mut i = intent(1, KernelCommandType::Enter, 0, TradeSide::Short, 100.0, 1.0);
         i.metadata
@@ -1678,22 +1522,16 @@ fn an_override_reading_as_a_negative_is_refused_from_rules_9_on() {
         k.set_risk_limits(r.unwrap());
     };
     for text in ["false", " No ", "0", "OFF", "Off\n"] {
-        for (rules, refused) in [(8, false), (RULES, true)] {
-            let mut k = Kernel::new("regime", 1).unwrap();
-            bull(&mut k);
-            let out = replaying(rules, || k.process_intent(&short(text)));
-            if refused {
-                assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
-                let detail = |f: &str| out.details.iter().find(|(n, _)| *n == f).map(|d| &d.1);
-                assert_eq!(detail("field"), Some(&Detail::Static("metadata.override")));
-                assert_eq!(detail("value"), Some(&Detail::Str(text.into())));
-                assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
-            } else {
-                assert!(out.accepted, "rules {rules} took {text:?} for an override");
-            }
-        }
+        let mut k = Kernel::new("regime", 1).unwrap();
+        bull(&mut k);
+        let out = k.process_intent(&short(text));
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+        let detail = |f: &str| out.details.iter().find(|(n, _)| *n == f).map(|d| &d.1);
+        assert_eq!(detail("field"), Some(&Detail::Static("metadata.override")));
+        assert_eq!(detail("value"), Some(&Detail::Str(text.into())));
+        assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
     }
-    // Text that does not read as a negative is an override, as before.
+    // Text that does not read as a negative is an override.
     for text in ["yes", "true", "ops-ticket-42", "nope"] {
         let mut k = Kernel::new("regime", 1).unwrap();
         bull(&mut k);
@@ -1709,9 +1547,8 @@ fn an_override_reading_as_a_negative_is_refused_from_rules_9_on() {
 
 #[test]
 fn blank_ids_and_ids_holding_a_nul_are_refused_naming_them() {
-    use dita_kernel::error::replaying;
-    // An empty id was refused; one of only whitespace, or holding a NUL byte (which C
-    // strings, logs and many stores cut short), was taken as new input.
+    // An empty id is refused, and so is one of only whitespace, or holding a NUL byte (which
+    // C strings, logs and many stores cut short).
     let detail = |out: &KernelOutcome, f: &str| {
         out.details
             .iter()
@@ -1744,12 +1581,6 @@ fn blank_ids_and_ids_holding_a_nul_are_refused_naming_them() {
             Some(Detail::Str(format!("{text:?}")))
         );
         assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
-        // A log written before replays it taken.
-        let mut k = Kernel::new("ids", 1).unwrap();
-        assert!(
-            replaying(8, || k.process_intent(&enter)).accepted,
-            "{field}"
-        );
     }
     for text in bad {
         let mut k = Kernel::new("ids", 1).unwrap();
@@ -1813,91 +1644,71 @@ fn an_empty_id_is_refused_before_a_flawed_one_in_the_fields_order() {
 }
 
 #[test]
-fn an_override_of_only_whitespace_is_none_from_rules_9_on() {
-    use dita_kernel::error::{replaying, RULES};
+fn an_override_of_only_whitespace_is_none() {
     use dita_kernel::risk::ConfigValue;
-    // Any non-empty text was an override, so `override: " "` let a SHORT MARKET entry
-    // through under a BULL regime, where the empty text did not: it says nothing.
+    // Taken as an override, `override: " "` would let a SHORT MARKET entry through under a
+    // BULL regime, where the empty text does not: it says nothing.
     for text in [" ", "\t", " \n "] {
-        for (rules, taken) in [(8, true), (RULES, false)] {
-            let mut k = Kernel::new("regime", 1).unwrap();
-            let r = k.risk_updates(&[("regime".into(), ConfigValue::Text("BULL".into()))]);
-            k.set_risk_limits(r.unwrap());
-            let mut i = intent(1, KernelCommandType::Enter, 0, TradeSide::Short, 100.0, 1.0);
-            i.metadata
-                .insert("override".into(), MetaValue::Str(text.into()));
-            let out = replaying(rules, || k.process_intent(&i));
-            if taken {
-                assert!(out.accepted, "rules {rules} took {text:?} for an override");
-            } else {
-                // Not refused as an invalid override: there is none, so the regime refuses.
-                assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
-                let detail = |f: &str| out.details.iter().find(|(n, _)| *n == f).map(|d| &d.1);
-                assert_eq!(detail("rule"), Some(&Detail::Static("regime_parity")));
-                assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
-            }
-        }
+        let mut k = Kernel::new("regime", 1).unwrap();
+        let r = k.risk_updates(&[("regime".into(), ConfigValue::Text("BULL".into()))]);
+        k.set_risk_limits(r.unwrap());
+        let mut i = intent(1, KernelCommandType::Enter, 0, TradeSide::Short, 100.0, 1.0);
+        i.metadata
+            .insert("override".into(), MetaValue::Str(text.into()));
+        let out = k.process_intent(&i);
+        // Not refused as an invalid override: there is none, so the regime refuses.
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
+        let detail = |f: &str| out.details.iter().find(|(n, _)| *n == f).map(|d| &d.1);
+        assert_eq!(detail("rule"), Some(&Detail::Static("regime_parity")));
+        assert_eq!(k.slot(0).unwrap().fsm_state, TradeStage::Idle);
     }
 }
 
 #[test]
-fn a_filled_position_commits_its_entry_price_in_every_path_from_rules_9_on() {
-    use dita_kernel::error::{replaying, RULES};
+fn a_filled_position_commits_its_entry_price_in_every_path() {
     // An entry of 2 at a reference of 100, part-filled (1 at 110), then the rest canceled:
-    // the position of 1 counted towards the notional caps at the reference (100) until a
-    // reload of the slots (reconcile_from_slots) counted it at its entry price (110), so the
-    // same position passed or failed the caps depending on a restart.
-    for (rules, while_working, held) in [(8, 200.0, 100.0), (RULES, 210.0, 110.0)] {
-        let mut k = Kernel::new("committed", 1).unwrap();
-        let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 2.0);
-        let order = k.process_intent(&enter).submit.unwrap();
-        let coid = order.client_order_id.clone();
-        replaying(rules, || {
-            let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
-            (f.price, f.size, f.filled_size) = (110.0, 1.0, 1.0);
-            f.status = VenueOrderStatus::PartiallyFilled;
-            assert!(k.on_venue_event(&f).accepted);
-            // The filled 1 at its entry price, the working 1 at the reference.
-            assert_eq!(k.total_committed_notional(), while_working, "rules {rules}");
-            let cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
-            let cancel = Intent {
-                trade_id: enter.trade_id.clone(),
-                ..cancel
-            };
-            assert!(k.process_intent(&cancel).accepted);
-            let ended = VenueEvent {
-                filled_size: 1.0,
-                ..VenueEvent::new("c1", KernelEventKind::CancelAck, &coid)
-            };
-            assert!(k.on_venue_event(&ended).accepted);
-            assert_eq!(k.total_committed_notional(), held, "rules {rules}");
-        });
-        // Reloaded, it counts at its entry price, under every rules version.
-        let slots = k.slots().to_vec();
-        k.replace_slots(slots).unwrap();
-        assert_eq!(k.total_committed_notional(), 110.0);
-    }
+    // the position of 1 counts towards the notional caps at its entry price (110), live as
+    // after a reload of the slots (reconcile_from_slots), so the same position does not pass
+    // or fail the caps depending on a restart.
+    let mut k = Kernel::new("committed", 1).unwrap();
+    let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, 2.0);
+    let order = k.process_intent(&enter).submit.unwrap();
+    let coid = order.client_order_id.clone();
+    let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
+    (f.price, f.size, f.filled_size) = (110.0, 1.0, 1.0);
+    f.status = VenueOrderStatus::PartiallyFilled;
+    assert!(k.on_venue_event(&f).accepted);
+    // The filled 1 at its entry price, the working 1 at the reference.
+    assert_eq!(k.total_committed_notional(), 210.0);
+    let cancel = intent(2, KernelCommandType::Cancel, 0, TradeSide::Long, 100.0, 0.0);
+    let cancel = Intent {
+        trade_id: enter.trade_id.clone(),
+        ..cancel
+    };
+    assert!(k.process_intent(&cancel).accepted);
+    let ended = VenueEvent {
+        filled_size: 1.0,
+        ..VenueEvent::new("c1", KernelEventKind::CancelAck, &coid)
+    };
+    assert!(k.on_venue_event(&ended).accepted);
+    assert_eq!(k.total_committed_notional(), 110.0);
+    // Reloaded, it counts at its entry price too.
+    let slots = k.slots().to_vec();
+    k.replace_slots(slots).unwrap();
+    assert_eq!(k.total_committed_notional(), 110.0);
 }
 
 /// Slot 0 of a kernel on a `lot` lot holding `size` BTC (one entry fill), exited by an EXIT
 /// of `target` (0 for the whole position) that the venue filled in fills of `piece` each,
-/// the last what the venue's running total had left, all under `rules`. The slot's stage and
-/// size after.
-fn exit_filled_in_pieces(
-    rules: u16,
-    lot: f64,
-    size: f64,
-    target: f64,
-    piece: f64,
-) -> (TradeStage, f64) {
-    use dita_kernel::error::replaying;
+/// the last what the venue's running total had left. The slot's stage and size after.
+fn exit_filled_in_pieces(lot: f64, size: f64, target: f64, piece: f64) -> (TradeStage, f64) {
     let mut k = Kernel::new("pieces", 1).unwrap();
     k.set_market_limits("BTC", &[("lot_step".into(), lot)])
         .unwrap();
     let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 100.0, size);
     let order = k.process_intent(&enter).submit.expect("accepted");
     let fill = numbered_fill(&order, 1, size, size);
-    assert!(replaying(rules, || k.on_venue_event(&fill)).accepted);
+    assert!(k.on_venue_event(&fill).accepted);
     let exit = intent(
         2,
         KernelCommandType::Exit,
@@ -1912,7 +1723,7 @@ fn exit_filled_in_pieces(
         let qty = piece.min(order.size - filled);
         filled += qty;
         let fill = numbered_fill(&order, n, qty, filled);
-        let out = replaying(rules, || k.on_venue_event(&fill));
+        let out = k.on_venue_event(&fill);
         assert!(out.accepted, "{:?}", out.details);
         n += 1;
     }
@@ -1921,31 +1732,24 @@ fn exit_filled_in_pieces(
 }
 
 #[test]
-fn an_exit_of_the_whole_position_filled_in_pieces_closes_it_from_rules_9_on() {
-    // The pieces of an exit of 1e8 add up to the position only within float error: it kept a
-    // few 1e-9 (over the kernel's 1e-9 of nothing), so the slot stayed POSITION_OPEN after
-    // its exit filled, its trade not closed until another exit, which could not send it.
+fn an_exit_of_the_whole_position_filled_in_pieces_closes_it() {
+    // The pieces of an exit of 1e8 add up to the position only within float error: a few 1e-9
+    // kept (over the kernel's 1e-9 of nothing) would leave the slot POSITION_OPEN after its
+    // exit filled, its trade not closed until another exit, which could not send it.
     for (lot, size, piece) in [
         (1.0, 123_456_789.0, 12_345_678.9),
         (1.0, 100_000_000.0, 3_333_333.3),
         (0.001, 98_765_432.1, 9_876_543.41),
     ] {
-        let now = exit_filled_in_pieces(dita_kernel::error::RULES, lot, size, 0.0, piece);
+        let now = exit_filled_in_pieces(lot, size, 0.0, piece);
         assert_eq!(
             now,
             (TradeStage::Closed, 0.0),
             "{size} in pieces of {piece}"
         );
-        // Rules 8 and before replay the float error kept.
-        let (stage, left) = exit_filled_in_pieces(8, lot, size, 0.0, piece);
-        assert_eq!(stage, TradeStage::PositionOpen, "rules 8, {size}");
-        assert!(left > 1e-9 && left < 1e-7, "rules 8, {size}: {left}");
     }
     // A deliberate partial exit leaves its lot, in pieces too.
-    for rules in [8, dita_kernel::error::RULES] {
-        let (stage, left) =
-            exit_filled_in_pieces(rules, 1.0, 100_000_000.0, 99_999_999.0, 3_333_333.3);
-        assert_eq!(stage, TradeStage::PositionOpen, "rules {rules}");
-        assert!((left - 1.0).abs() < 1e-7, "rules {rules}: {left}");
-    }
+    let (stage, left) = exit_filled_in_pieces(1.0, 100_000_000.0, 99_999_999.0, 3_333_333.3);
+    assert_eq!(stage, TradeStage::PositionOpen);
+    assert!((left - 1.0).abs() < 1e-7, "{left}");
 }

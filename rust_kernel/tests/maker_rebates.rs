@@ -1,10 +1,8 @@
 //! Maker rebates: a negative `maker_rate` (down to -taker_rate) books each maker fill's
 //! predicted fee as a rebate, the account identity holds with negative fees, a rebate's
-//! settlement replaces the prediction and teaches the maker's calibration alone (rules 20;
-//! under 19, with one ratio for both sides, nothing), and a log holding such a config replays
-//! to the same state. A rate past the floor changes nothing.
+//! settlement replaces the prediction and teaches the maker's calibration alone, and a log
+//! holding such a config replays to the same state. A rate past the floor changes nothing.
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
@@ -61,13 +59,8 @@ fn identity_holds(k: &Kernel) {
 
 /// The inputs of a round trip: a LIMIT entry of 2 filled at 100 as a maker (rebate 0.05),
 /// a MARKET exit filled at 110 as a taker (fee 0.11), a funding payment, and the exchange's
-/// settlement of both fills (a rebate of 0.04, a fee of 0.11), as `apply` takes them under
-/// `rules`.
-fn round_trip(
-    k: &mut Kernel,
-    rules: u16,
-    mut apply: impl FnMut(&mut Kernel, KernelInput) -> KernelOutcome,
-) {
+/// settlement of both fills (a rebate of 0.04, a fee of 0.11), as `apply` takes them.
+fn round_trip(k: &mut Kernel, mut apply: impl FnMut(&mut Kernel, KernelInput) -> KernelOutcome) {
     apply(k, KernelInput::SeedCapital(10_000.0));
     apply(k, KernelInput::ExchangeConfig(rebate_config()));
     let entry = apply(
@@ -100,41 +93,26 @@ fn round_trip(
     identity_holds(k);
 
     // The exchange paid a rebate of 0.04, not the 0.05 predicted (a ratio of 0.8): K takes
-    // its figure, and the maker's calibration learns it; the taker's does not move. Under
-    // rules 19 one ratio scaled both sides, and a rebate taught it nothing.
+    // its figure, and the maker's calibration learns it; the taker's does not move.
     let calibration = k.fees.clone();
     let out = apply(k, KernelInput::AccountEvent(settle("s1", "F1", -0.04)));
     assert!(out.accepted, "{out:?}");
     assert_eq!(detail(&out, "predicted_fee"), Some(Detail::F64(-0.05)));
-    if rules >= 20 {
-        assert_eq!(detail(&out, "calibration_learned"), None);
-        assert_eq!(detail(&out, "liquidity"), Some(Detail::Static("MAKER")));
-        assert!(close(k.fees.maker.ratio, 0.8), "{:?}", k.fees);
-        assert_eq!(k.fees.taker, calibration.taker);
-    } else {
-        assert_eq!(
-            detail(&out, "calibration_learned"),
-            Some(Detail::Bool(false))
-        );
-        assert_eq!(detail(&out, "liquidity"), None);
-        assert_eq!(k.fees, calibration);
-    }
+    assert_eq!(detail(&out, "calibration_learned"), None);
+    assert_eq!(detail(&out, "liquidity"), Some(Detail::Static("MAKER")));
+    assert!(close(k.fees.maker.ratio, 0.8), "{:?}", k.fees);
+    assert_eq!(k.fees.taker, calibration.taker);
     assert!(close(k.account.k_fees_paid, -0.04 + 0.11));
     assert!(close(k.account.k_unsettled_fees, 0.11));
     // The taker fill's charge (1.0 times the rate) is learned, by the taker's side alone.
     let out = apply(k, KernelInput::AccountEvent(settle("s2", "F2", 0.11)));
     assert!(out.accepted, "{out:?}");
-    if rules >= 20 {
-        let (m, t) = (k.fees.maker, k.fees.taker);
-        assert_eq!(
-            (m.samples, t.samples, k.fees.calibration_samples),
-            (1, 1, 2)
-        );
-        assert!(close(m.ratio, 0.8) && close(t.ratio, 1.0), "{:?}", k.fees);
-    } else {
-        assert_eq!(k.fees.calibration_samples, 1);
-        assert_eq!(k.fees.maker, k.fees.taker);
-    }
+    let (m, t) = (k.fees.maker, k.fees.taker);
+    assert_eq!(
+        (m.samples, t.samples, k.fees.calibration_samples),
+        (1, 1, 2)
+    );
+    assert!(close(m.ratio, 0.8) && close(t.ratio, 1.0), "{:?}", k.fees);
     assert!(close(k.account.k_unsettled_fees, 0.0));
     assert!(close(
         k.account.k_capital(),
@@ -146,19 +124,14 @@ fn round_trip(
 #[test]
 fn a_rebate_fill_is_booked_as_a_negative_fee_and_the_account_adds_up() {
     let mut k = Kernel::new("rebate", 1).unwrap();
-    round_trip(&mut k, RULES, |k, input| k.apply(&input).unwrap());
-    // As a log of rules 19 ran: one ratio, which the rebate did not teach.
-    let mut k = Kernel::new("rebate", 1).unwrap();
-    round_trip(&mut k, 19, |k, input| {
-        replaying(19, || k.apply(&input)).unwrap()
-    });
+    round_trip(&mut k, |k, input| k.apply(&input).unwrap());
 }
 
 #[test]
 fn a_log_holding_a_rebate_config_replays_to_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut live) = open_log(dir.path(), "rebate", 0);
-    round_trip(&mut live, RULES, |k, input| {
+    round_trip(&mut live, |k, input| {
         let out = k.apply(&input).unwrap();
         log.record(k, &input).unwrap();
         out
@@ -226,21 +199,4 @@ fn calibrate_fee_on_a_rebate_teaches_the_makers_ratio_alone() {
     assert!(c.learned && c.calibration_samples == 1);
     assert!(close(c.calibration_ratio, 1.1));
     assert!(close(k.fees.maker.ratio, 0.9));
-}
-
-#[test]
-fn calibrate_fee_on_a_rebate_under_rules_19_reports_the_comparison_and_learns_nothing() {
-    let mut k = Kernel::new("cal", 1).unwrap();
-    k.set_exchange_config(&rebate_config()).unwrap();
-    let before = k.fees.clone();
-    replaying(19, || {
-        let c = k.calibrate_fee(100.0, 2.0, -0.045, true).unwrap();
-        assert!(close(c.ratio, 0.9));
-        assert!(!c.learned);
-        assert_eq!(k.fees, before);
-        // A taker sample is learned as before, by the one ratio both sides share.
-        let c = k.calibrate_fee(100.0, 2.0, 0.11, false).unwrap();
-        assert!(c.learned && c.calibration_samples == 1);
-        assert!(close(k.fees.maker.ratio, 1.1) && k.fees.maker == k.fees.taker);
-    });
 }

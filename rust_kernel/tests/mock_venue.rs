@@ -140,7 +140,7 @@ fn a_cancel_of_an_order_that_ended_says_how_it_ended() {
     assert_eq!(again.status, VenueOrderStatus::Canceled);
     assert_eq!((again.filled_size, again.remaining_size), (1.0, 0.0));
     assert!(again.reason.contains("canceled"), "{}", again.reason);
-    // Never received: as before, refused as not open, nothing said of its fills.
+    // Never received: refused as not open, nothing said of its fills.
     let never = &venue.cancel(&order("c3", OrderSide::Buy, OrderType::Market, 0.0, 1.0))[0];
     assert_eq!(never.kind, KernelEventKind::CancelReject);
     assert_eq!(never.filled_size, 0.0);

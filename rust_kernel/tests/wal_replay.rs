@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use dita_kernel::kernel::{Kernel, KernelInput};
+use dita_kernel::kernel::{Kernel, KernelInput, BEHAVIOUR_VERSION};
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::wal::kernel_log::{
     journal_rows_read_only, replay_checkpoints, replay_read_only, KernelLog, KernelLogOptions,
@@ -16,7 +16,7 @@ use proptest::prelude::*;
 use rstest::rstest;
 
 mod common;
-use common::{set_segment_header, set_segment_rules};
+use common::set_segment_header;
 
 /// Drives a kernel the way the bindings do: apply live, then record what changed state.
 struct Live {
@@ -597,58 +597,13 @@ proptest! {
     }
 }
 
-#[test]
-fn a_record_an_older_version_accepted_replays_under_the_rules_it_was_written_with() {
-    // An older kernel (rules 8) took market data with a price beyond today's bound and a
-    // time that is not a number, and logged it. New input like it is refused; the log must
-    // still open.
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open(dir.path(), 0);
-    let old = KernelInput::MarkPrice {
-        asset: "BTCUSDT".into(),
-        price: 1e20,
-        ts: f64::NAN,
-    };
-    assert!(k.apply(&old).is_err(), "refused as new input");
-    assert!(
-        dita_kernel::error::replaying(dita_kernel::error::RULES, || k.apply(&old)).is_err(),
-        "and in a record of today's rules, which judged it so live"
-    );
-    record_as(8, &mut log, &mut k, old.clone());
-    let seq = k.seq();
+/// Closes `log` and recovers the log in `dir` from its checkpoints and records: the kernel.
+fn reopened(dir: &Path, log: KernelLog) -> Kernel {
     drop(log);
-    let recovered = recovered_as(dir.path(), 8);
-    assert_eq!(recovered.seq(), seq);
-    let mut fresh = Kernel::new("replay", 4).unwrap();
-    assert!(
-        fresh.apply(&old).is_err(),
-        "and still refused as new input afterwards"
-    );
-}
-
-/// The kernel the log in `dir` recovers to once its segments are marked `rules`, as a build
-/// of those rules wrote them ([`set_segment_rules`]).
-fn recovered_as(dir: &Path, rules: u16) -> Kernel {
-    set_segment_rules(dir, rules);
     open(dir, 0).1
 }
 
-/// Closes `log` and recovers the log in `dir` twice: under the rules in force, then as a
-/// build of `rules` wrote it ([`recovered_as`]).
-fn recovered_now_and_as(dir: &Path, log: KernelLog, rules: u16) -> (Kernel, Kernel) {
-    drop(log);
-    let now = open(dir, 0).1;
-    (now, recovered_as(dir, rules))
-}
-
-fn segment_rules(dir: &Path) -> Vec<(String, u16)> {
-    segment_headers(dir)
-        .into_iter()
-        .map(|(name, _, rules)| (name, rules))
-        .collect()
-}
-
-/// `(file name, format version, rules version)` of each segment, oldest first.
+/// `(file name, format version, behaviour version)` of each segment, oldest first.
 fn segment_headers(dir: &Path) -> Vec<(String, u16, u16)> {
     let mut found: Vec<(String, u16, u16)> = std::fs::read_dir(dir)
         .unwrap()
@@ -668,14 +623,6 @@ fn segment_headers(dir: &Path) -> Vec<(String, u16, u16)> {
 /// Applies `input` live and records it, as the bindings do; its outcome.
 fn record(log: &mut KernelLog, k: &mut Kernel, input: KernelInput) -> KernelOutcome {
     let out = k.apply(&input).unwrap();
-    log.record(k, &input).unwrap();
-    out
-}
-
-/// Applies `input` as a build of `rules` did and records it, as in a log that build wrote
-/// (its segments then marked so with [`set_segment_rules`]); its outcome.
-fn record_as(rules: u16, log: &mut KernelLog, k: &mut Kernel, input: KernelInput) -> KernelOutcome {
-    let out = dita_kernel::error::replaying(rules, || k.apply(&input)).unwrap();
     log.record(k, &input).unwrap();
     out
 }
@@ -735,10 +682,9 @@ fn fill_at_100(event_id: &str, client_id: &str, size: f64, total: f64) -> VenueE
 }
 
 #[test]
-fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
-    // Live (rules 1), a fill whose asset contradicts its order is refused; the refusal is
-    // logged all the same (it advanced seq). Under rules 0 that fill was applied: a segment
-    // marked rules 0 must replay it so, and one marked rules 1 must refuse it again.
+fn a_fill_refused_for_its_asset_is_refused_again_on_replay() {
+    // A fill whose asset contradicts its order is refused; the refusal is logged all the same
+    // (it advanced seq), and replay refuses it again.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let order = enter_recorded(&mut log, &mut k);
@@ -746,46 +692,16 @@ fn venue_events_replay_under_the_rules_of_the_segment_that_holds_them() {
     fill.asset = id("ETHUSDT");
     let refused = record(&mut log, &mut k, KernelInput::VenueEvent(fill));
     assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-    let seq = k.seq();
-    drop(log);
-
-    let (log, now) = open(dir.path(), 0);
-    assert_eq!(
-        (now.seq(), now.slots()[0].size),
-        (seq, 0.0),
-        "rules 1 replays the refusal"
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
+    assert_eq!(now.slots()[0].size, 0.0);
+    // Every segment says the behaviour version its records were judged by.
+    let headers = segment_headers(dir.path());
+    assert!(
+        headers.iter().all(|(_, _, b)| *b == BEHAVIOUR_VERSION),
+        "{headers:?}"
     );
-    drop(log);
-    assert!(segment_rules(dir.path())
-        .iter()
-        .all(|(_, r)| *r == dita_kernel::error::RULES));
-
-    set_segment_rules(dir.path(), 0);
-    let (mut log, mut then) = open(dir.path(), 0);
-    assert_eq!(
-        (then.seq(), then.slots()[0].size),
-        (seq, 1.0),
-        "rules 0 applied that fill"
-    );
-    // What this build appends goes to a segment of its own rules, and both replay as written.
-    let mark = KernelInput::MarkPrice {
-        asset: "BTCUSDT".into(),
-        price: 101.0,
-        ts: 2.0,
-    };
-    then.apply(&mark).unwrap();
-    log.record(&then, &mark).unwrap();
-    drop(log);
-    let segments = segment_rules(dir.path());
-    assert_eq!(
-        segments.last().unwrap().1,
-        dita_kernel::error::RULES,
-        "{segments:?}"
-    );
-    assert!(segments.iter().any(|(_, r)| *r == 0), "{segments:?}");
-    let (_, again) = open(dir.path(), 0);
-    assert_eq!((again.seq(), again.slots()[0].size), (seq + 1, 1.0));
-    assert_eq!(again.slots()[0].mark_price, 101.0);
 }
 
 /// A mark price, the smallest input that changes the kernel.
@@ -797,10 +713,10 @@ fn mark(price: f64, ts: f64) -> KernelInput {
     }
 }
 
-/// The log options of a build one rules version newer than this one.
+/// The log options of a build one behaviour version newer than this one.
 fn newer_build() -> dita_kernel::wal::WalOptions {
     dita_kernel::wal::WalOptions::new("replay")
-        .with_rules(dita_kernel::error::RULES + 1)
+        .with_behaviour(BEHAVIOUR_VERSION + 1)
         .with_fsync(FsyncPolicy::None)
         .with_segment_bytes(4096)
 }
@@ -812,45 +728,54 @@ fn refused_as_newer(dir: &Path, what: &str) -> String {
         .err()
         .expect("refused");
     let text = err.to_string();
-    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
-    assert!(
-        text.contains(what) && text.contains("newer than this build's") && text.contains(&named),
-        "{text}"
-    );
+    let named = format!("behaviour version {}", BEHAVIOUR_VERSION + 1);
+    assert!(text.contains(what) && text.contains(&named), "{text}");
     text
 }
 
 #[test]
-fn a_record_of_newer_rules_than_this_build_is_refused() {
+fn a_record_of_a_newer_behaviour_version_is_refused() {
     // Rolled back past the build that wrote it, a log must not replay its records under
-    // older rules (to a state the log never had): it is refused, naming the versions.
+    // another behaviour (to a state the log never had): it is refused, naming the versions.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     record(&mut log, &mut k, mark(101.0, 2.0));
     drop(log);
-    set_segment_rules(dir.path(), dita_kernel::error::RULES + 1);
+    set_segment_header(
+        dir.path(),
+        dita_kernel::wal::FORMAT_VERSION,
+        BEHAVIOUR_VERSION + 1,
+    );
     refused_as_newer(dir.path(), "record 1");
 }
 
 #[test]
-fn a_checkpoint_of_newer_rules_than_this_build_is_refused_with_no_record_after_it() {
+fn a_checkpoint_of_a_newer_behaviour_version_is_refused_with_no_record_after_it() {
     // Rolled back past the build that wrote it, a log whose newer records all lie behind its
-    // newest checkpoint (one taken at shutdown, say) replays none of them: the rules check on
-    // records never ran, and the older build took input on a state made under rules it does
-    // not know (a newer build's checkpoint may end with parts it skips). Refused like a
-    // record of newer rules, naming the versions, and nothing on disk changes.
+    // newest checkpoint (one taken at shutdown, say) replays none of them: the check on
+    // records never runs, and this build would take input on a state it does not know. It is
+    // refused like a record of a newer version, naming the versions, and nothing on disk
+    // changes.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
-    record(&mut log, &mut k, mark(101.0, 2.0));
-    log.checkpoint(&k).unwrap();
+    let first = mark(101.0, 2.0);
+    record(&mut log, &mut k, first);
     drop(log);
-    set_segment_rules(dir.path(), dita_kernel::error::RULES + 1);
+    let (mut wal, _) = dita_kernel::wal::Wal::open(dir.path(), newer_build(), |_| Ok(())).unwrap();
+    let second = mark(102.0, 3.0);
+    k.apply(&second).unwrap();
+    let mut payload = Vec::new();
+    dita_kernel::wal::kernel_log::encode_input(&second, &mut payload);
+    assert_eq!(wal.append(3.0, &payload).unwrap(), 2);
+    wal.checkpoint(2, &dita_kernel::wal::kernel_log::encode_kernel(&k))
+        .unwrap();
+    drop(wal);
     let before = segment_headers(dir.path());
-    refused_as_newer(dir.path(), "checkpoint 1");
+    refused_as_newer(dir.path(), "checkpoint 2");
     assert_eq!(
         segment_headers(dir.path()),
         before,
-        "no segment of older rules started"
+        "no segment of this build's started"
     );
 }
 
@@ -858,10 +783,10 @@ fn a_checkpoint_of_newer_rules_than_this_build_is_refused_with_no_record_after_i
 fn a_checkpoint_of_this_build_opens_after_a_newer_build_only_reopened_its_empty_segment() {
     // A checkpoint written right after a rotation points at the start of the segment it
     // began, which holds no record yet. A newer build that opens the log and takes no input
-    // (a deploy rolled back at once) replaces that empty segment's header with its own rules
-    // (same name): every record and every checkpoint is still this build's, yet the
-    // checkpoint's position now lies in a segment that says newer rules. Rolled back, this
-    // build must open its own log, not refuse it as a newer build's checkpoint.
+    // (a deploy rolled back at once) replaces that empty segment's header with its own
+    // behaviour version (same name): every record and every checkpoint is still this build's,
+    // yet the checkpoint's position now lies in a segment that says a newer version. Rolled
+    // back, this build must open its own log, not refuse it as a newer build's checkpoint.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let empty_tail = |dir: &Path| {
@@ -892,7 +817,7 @@ fn a_checkpoint_of_this_build_opens_after_a_newer_build_only_reopened_its_empty_
     drop(wal);
     assert_eq!(
         segment_headers(dir.path()).last().unwrap().2,
-        dita_kernel::error::RULES + 1,
+        BEHAVIOUR_VERSION + 1,
         "the newer build's header replaced the empty segment's"
     );
     let (read, _) = replay_read_only(dir.path(), |id| {
@@ -908,9 +833,9 @@ fn a_checkpoint_of_this_build_opens_after_a_newer_build_only_reopened_its_empty_
 
 #[test]
 fn a_checkpoint_a_newer_build_wrote_at_its_segments_start_is_refused() {
-    // The segment's header does not vouch for a checkpoint at its start (see above), so the
-    // checkpoint names its writer's rules itself: one a newer build wrote as soon as it opened
-    // the log, before any input of its own, is still refused as that build's.
+    // The segment's header does not vouch for a checkpoint at its start (see above), so a
+    // checkpoint names its writer's behaviour version itself: one a newer build wrote as soon
+    // as it opened the log, before any input of its own, is refused as that build's.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     record(&mut log, &mut k, mark(101.0, 2.0));
@@ -923,10 +848,10 @@ fn a_checkpoint_a_newer_build_wrote_at_its_segments_start_is_refused() {
 }
 
 #[test]
-fn the_audit_replay_refuses_a_later_checkpoint_of_newer_rules() {
+fn the_audit_replay_refuses_a_later_checkpoint_of_a_newer_behaviour_version() {
     // `dita wal verify` compares each later checkpoint with the replay up to it; one a newer
-    // build wrote may hold parts this build skips, so it was "matched" unread. It is refused as
-    // recovery refuses it, naming the versions.
+    // build wrote is no state this build reads, so it is refused as recovery refuses it,
+    // naming the versions.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     record(&mut log, &mut k, mark(101.0, 2.0));
@@ -938,7 +863,7 @@ fn the_audit_replay_refuses_a_later_checkpoint_of_newer_rules() {
         .unwrap();
     drop(wal);
     let err = replay_checkpoints(dir.path()).expect_err("a newer build's checkpoint passed");
-    let named = format!("rules version {}", dita_kernel::error::RULES + 1);
+    let named = format!("behaviour version {}", BEHAVIOUR_VERSION + 1);
     let text = err.to_string();
     assert!(
         text.contains("checkpoint 2") && text.contains(&named),
@@ -948,14 +873,14 @@ fn the_audit_replay_refuses_a_later_checkpoint_of_newer_rules() {
 }
 
 #[test]
-fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
-    // A format-1 segment that says rules 1 (written by a build between the two changes) would
-    // stay readable by builds that know no rules: this build's records go to a new segment.
+fn a_segment_of_an_older_format_is_not_appended_to_even_of_the_same_behaviour_version() {
+    // A segment in format 1 (the oldest read) holding records of this behaviour version is
+    // read, but this build's records go to a new segment, in its own format.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     record(&mut log, &mut k, mark(101.0, 2.0));
     drop(log);
-    set_segment_header(dir.path(), 1, dita_kernel::error::RULES);
+    set_segment_header(dir.path(), 1, BEHAVIOUR_VERSION);
     let (mut log, mut k) = open(dir.path(), 0);
     record(&mut log, &mut k, mark(102.0, 2.0));
     drop(log);
@@ -972,10 +897,9 @@ fn a_segment_of_an_older_format_is_not_appended_to_even_with_the_same_rules() {
 }
 
 #[test]
-fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
-    // Live (rules 2), a fill the venue sends after acknowledging the cancel of its order is
-    // applied. Rules 1 refused it (the order was over): a segment marked rules 1 must replay
-    // the refusal, one of this build's rules the fill.
+fn a_fill_after_its_orders_cancel_replays_as_it_ran() {
+    // A fill the venue sends after acknowledging the cancel of its order is applied (the
+    // order is kept for its late fills), live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -992,29 +916,15 @@ fn a_fill_after_its_orders_cancel_replays_under_the_rules_of_its_segment() {
         (late.state, k.slots()[0].size),
         (TradeStage::PositionOpen, 1.0)
     );
-    let seq = k.seq();
-    drop(log);
-
-    let (log, now) = open(dir.path(), 0);
-    assert_eq!(
-        (now.seq(), now.slots()[0].size),
-        (seq, 1.0),
-        "rules 2 replays the fill"
-    );
-    drop(log);
-    let then = recovered_as(dir.path(), 1);
-    assert_eq!(
-        (then.seq(), then.slots()[0].size, then.slots()[0].fsm_state),
-        (seq, 0.0, TradeStage::Idle),
-        "rules 1 refused that fill"
-    );
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn an_ack_after_a_part_fill_replays_under_the_rules_of_its_segment() {
-    // Live (rules 6), an ack the venue sends after part of its order filled teaches the
-    // order's venue id, and the rest, reported by that id alone, books. Rules 5 refused the
-    // ack, so the rest found no order: a segment marked rules 5 must replay that.
+fn an_ack_after_a_part_fill_replays_as_it_ran() {
+    // An ack the venue sends after part of its order filled teaches the order's venue id,
+    // and the rest, reported by that id alone, books, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1027,25 +937,16 @@ fn an_ack_after_a_part_fill_replays_under_the_rules_of_its_segment() {
     rest.venue_order_id = "V1".into();
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(rest)).accepted);
     assert_eq!(k.slots()[0].size, 1.0);
-    let seq = k.seq();
-    drop(log);
-
-    let (log, now) = open(dir.path(), 0);
-    let slot = |k: &Kernel| (k.seq(), k.slots()[0].size, k.slots()[0].fsm_state);
-    assert_eq!(slot(&now), (seq, 1.0, TradeStage::PositionOpen));
-    drop(log);
-    let then = recovered_as(dir.path(), 5);
-    assert_eq!(
-        slot(&then),
-        (seq, 0.4, TradeStage::EntryWorking),
-        "rules 5 refused the ack, and the fill named by its venue id alone"
-    );
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
+    assert_eq!(now.slots()[0].fsm_state, TradeStage::PositionOpen);
 }
 
 #[test]
 fn a_blank_event_id_refused_live_is_refused_again_on_replay() {
-    // Rules 9 refuses an intent, venue event or account event whose id is only whitespace or
-    // starts with a NUL; the refusal is logged all the same (it advanced seq). Replay must
+    // The kernel refuses an intent, venue event or account event whose id is only whitespace
+    // or starts with a NUL; the refusal is logged all the same (it advanced seq). Replay must
     // refuse it again, or a fill the live kernel never booked is booked on recovery.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
@@ -1068,25 +969,19 @@ fn a_blank_event_id_refused_live_is_refused_again_on_replay() {
     assert_eq!(k.slots()[0].size, 0.0);
     assert_eq!(k.slots()[1].fsm_state, TradeStage::Idle);
     let live = observable(&k);
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
+    let now = reopened(dir.path(), log);
     assert_eq!(
         observable(&now),
         live,
         "replayed as the live kernel judged it"
     );
-    drop(log);
-    // A log written before rules 9 replays such events taken, as they ran.
-    let then = recovered_as(dir.path(), 8);
-    assert_eq!(then.slots()[0].size, 1.0);
-    assert_ne!(then.slots()[1].fsm_state, TradeStage::Idle);
 }
 
 #[test]
 fn a_number_beyond_the_bounds_refused_live_is_refused_again_on_replay() {
-    // The 1e15 bound and finite times are checked for new input; a refused input is logged
-    // all the same. From rules 9 replay checks them too, or a fill at 1e16 that the live
-    // kernel refused is booked on recovery.
+    // The 1e15 bound and finite times are checked for every input; a refused input is logged
+    // all the same. Replay checks them too, or a fill at 1e16 that the live kernel refused is
+    // booked on recovery.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let order = enter_recorded(&mut log, &mut k);
@@ -1105,24 +1000,18 @@ fn a_number_beyond_the_bounds_refused_live_is_refused_again_on_replay() {
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
     assert_eq!(k.slots()[0].size, 0.0);
     let live = observable(&k);
-    drop(log);
-    let (log, now) = open(dir.path(), 0);
+    let now = reopened(dir.path(), log);
     assert_eq!(
         observable(&now),
         live,
         "replayed as the live kernel judged it"
     );
-    drop(log);
-    // A log written before rules 9 replays them taken, as those builds did.
-    let then = recovered_as(dir.path(), 8);
-    assert_eq!(then.slots()[0].size, 1.0);
 }
 
 #[test]
-fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
-    // A fill report overlapping one booked before books only its new part; rules 8 charged
-    // it the report's whole fee, rules 9 the part booked. A segment of rules 8 must replay
-    // the whole fee charged, and one of this build's rules the part.
+fn a_partly_new_reports_fee_replays_as_it_ran() {
+    // A fill report overlapping one booked before books only its new part, and is charged
+    // the fee of the part it books, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1131,33 +1020,27 @@ fn a_partly_new_reports_fee_replays_under_the_rules_of_its_segment() {
         f.fee = Some(fee);
         KernelInput::VenueEvent(f)
     };
-    assert!(record_as(8, &mut log, &mut k, fill("f1", 0.4, 0.04)).accepted);
-    assert!(record_as(8, &mut log, &mut k, fill("f2", 1.0, 0.1)).accepted);
+    assert!(record(&mut log, &mut k, fill("f1", 0.4, 0.04)).accepted);
+    assert!(record(&mut log, &mut k, fill("f2", 1.0, 0.1)).accepted);
     assert_eq!(k.slots()[0].size, 1.0);
-    let whole = 0.04 + 0.1;
-    assert!(
-        (k.slots()[0].fees_paid - whole).abs() < 1e-12,
-        "rules 8 charged it whole"
-    );
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 8);
     let part = 0.04 + 0.1 * 0.6;
-    assert_eq!(now.seq(), seq);
     assert!(
-        (now.slots()[0].fees_paid - part).abs() < 1e-12,
-        "rules 9 charges the part"
+        (k.slots()[0].fees_paid - part).abs() < 1e-12,
+        "the second report charged the part it books"
     );
-    assert_eq!(then.seq(), seq);
-    assert_eq!(observable(&then), live, "replayed as rules 8 charged it");
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn an_override_rules_9_takes_for_none_replays_under_the_rules_of_its_segment() {
-    // Rules 8 took any non-empty text in `metadata["override"]` as an override, "false" and
-    // only whitespace too, so an entry against the regime went out; rules 9 refuses the
-    // negative and takes whitespace for no override, so the regime refuses the entry. A
-    // segment of rules 8 must replay the entry taken.
-    for text in ["false", " "] {
+fn an_override_refused_or_taken_for_none_replays_as_it_ran() {
+    // Text in `metadata["override"]` reading as a negative is refused, and only whitespace is
+    // no override, so the regime refuses an entry against it, live and on replay.
+    for (text, code) in [
+        ("false", KernelDiagnosticCode::InvalidIntent),
+        (" ", KernelDiagnosticCode::RiskRejected),
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, mut k) = open(dir.path(), 0);
         let bull = k
@@ -1172,48 +1055,35 @@ fn an_override_rules_9_takes_for_none_replays_under_the_rules_of_its_segment() {
         short
             .metadata
             .insert("override".into(), MetaValue::Str(text.into()));
-        let out = record_as(8, &mut log, &mut k, KernelInput::Intent(short));
-        assert!(out.accepted, "rules 8 took {text:?} for an override");
-        let (seq, live) = (k.seq(), observable(&k));
-        let (now, then) = recovered_now_and_as(dir.path(), log, 8);
-        assert_eq!(
-            now.slots()[0].fsm_state,
-            TradeStage::Idle,
-            "rules 9 refuses {text:?}"
-        );
-        assert_eq!(then.seq(), seq);
-        assert_eq!(observable(&then), live, "replayed as rules 8 took {text:?}");
-        assert_ne!(then.slots()[0].fsm_state, TradeStage::Idle);
+        let out = record(&mut log, &mut k, KernelInput::Intent(short));
+        assert_eq!(out.diagnostic_code, code, "{text:?}");
+        let live = observable(&k);
+        let now = reopened(dir.path(), log);
+        assert_eq!(observable(&now), live, "{text:?}");
+        assert_eq!(now.slots()[0].fsm_state, TradeStage::Idle, "{text:?}");
     }
 }
 
 #[test]
-fn a_filled_positions_commitment_replays_under_the_rules_of_its_segment() {
-    // Rules 8 counted an entry's fills at its reference (100) towards the notional caps,
-    // rules 9 at their entry price (110). A segment of rules 8 must replay the reference.
+fn a_filled_positions_commitment_replays_as_it_ran() {
+    // An entry's fills count towards the notional caps at their entry price (110), not the
+    // entry's reference (100), live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
     let mut f = VenueEvent::new("f1", KernelEventKind::Fill, &coid);
     (f.price, f.size, f.filled_size) = (110.0, 1.0, 1.0);
-    assert!(record_as(8, &mut log, &mut k, KernelInput::VenueEvent(f)).accepted);
-    assert_eq!(k.total_committed_notional(), 100.0);
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 8);
-    assert_eq!(
-        now.total_committed_notional(),
-        110.0,
-        "rules 9: its entry price"
-    );
-    assert_eq!(then.seq(), seq);
-    assert_eq!(observable(&then), live, "replayed as rules 8 counted it");
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(f)).accepted);
+    assert_eq!(k.total_committed_notional(), 110.0);
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
-    // Live (rules 3), loading a slot whose working order is `replay-5` numbers the next
-    // order `replay-6`, so no id is issued twice. Rules 2 counted on from the kernel's own
-    // counter (`replay-1`): a segment marked so must replay that id.
+fn order_ids_after_loaded_slots_replay_as_they_ran() {
+    // Loading a slot whose working order is `replay-5` numbers the next order `replay-6`, so
+    // no id is issued twice, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let mut donor = Kernel::new("replay", 4).unwrap();
@@ -1225,29 +1095,19 @@ fn order_ids_after_loaded_slots_replay_under_the_rules_of_their_segment() {
         .as_mut()
         .unwrap()
         .client_order_id = "replay-5".into();
-    record(&mut log, &mut k, KernelInput::ReplaceSlots(slots));
+    record(&mut log, &mut k, KernelInput::replace_slots(slots));
     let mut next = enter.clone();
     (next.intent_id, next.trade_id, next.slot_id) = ("e2".into(), "t2".into(), 1);
     let sent = record(&mut log, &mut k, KernelInput::Intent(next))
         .submit
         .unwrap();
     assert_eq!(sent.client_order_id, "replay-6");
-    drop(log);
-    let id_on_slot_1 = |k: &Kernel| {
-        k.slots()[1]
-            .active_entry_order
-            .as_ref()
-            .map(|o| o.client_order_id.to_string())
-    };
-    let (log, now) = open(dir.path(), 0);
-    assert_eq!(id_on_slot_1(&now).as_deref(), Some("replay-6"));
-    drop(log);
-    let then = recovered_as(dir.path(), 2);
-    assert_eq!(
-        id_on_slot_1(&then).as_deref(),
-        Some("replay-1"),
-        "rules 2 reissued it"
-    );
+    let now = reopened(dir.path(), log);
+    let on_slot_1 = now.slots()[1]
+        .active_entry_order
+        .as_ref()
+        .map(|o| o.client_order_id.to_string());
+    assert_eq!(on_slot_1.as_deref(), Some("replay-6"));
 }
 
 /// `action` of `size` (for an EXIT, 0 takes the next leg) on slot 0, trade t1 of BTCUSDT
@@ -1278,12 +1138,11 @@ fn filled_recorded(
 }
 
 #[test]
-fn an_exit_leg_index_past_the_legs_replays_under_the_rules_of_its_segment() {
-    // Live (rules 3), exits of an explicit size can complete more exits than the trade has
-    // legs; the index stops at the number of legs, so the slot the kernel shows loads again.
-    // Under rules 2 it counted on, and legs set later read it: after 3 exits of a one-leg
-    // trade, 4 legs made the next exit the last (all that remained), where now it is leg 2
-    // (a quarter). A segment marked rules 2 must replay that exit as it was sized then.
+fn an_exit_leg_index_at_the_number_of_legs_replays_as_it_ran() {
+    // Exits of an explicit size can complete more exits than the trade has legs; the index
+    // stops at the number of legs, so the slot the kernel shows loads again, and legs set
+    // later read it: after 3 exits of a one-leg trade, with 4 legs the next exit is leg 2 (a
+    // quarter), live and on replay.
     use KernelCommandType::{Enter, Exit};
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
@@ -1305,31 +1164,16 @@ fn an_exit_leg_index_past_the_legs_replays_under_the_rules_of_its_segment() {
     );
     let leg = filled_recorded(&mut log, &mut k, 5, Exit, 0.0);
     assert_eq!(leg, 0.75, "leg 2 of 4: a quarter of the initial 3");
-    let (seq, size) = (k.seq(), k.slots()[0].size);
-    drop(log);
-
-    let (log, now) = open(dir.path(), 0);
-    let s = &now.slots()[0];
-    assert_eq!((now.seq(), s.size, s.active_leg_index), (seq, size, 2));
-    drop(log);
-    let then = recovered_as(dir.path(), 2);
-    let s = &then.slots()[0];
-    let exit = s
-        .active_exit_order
-        .as_ref()
-        .expect("the last exit still works");
-    assert_eq!(
-        (then.seq(), exit.size, exit.filled_size, s.active_leg_index),
-        (seq, 1.5, 0.75, 3),
-        "under rules 2, the exit after 3 of 4 legs was for all that remained"
-    );
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
+    assert_eq!(now.slots()[0].active_leg_index, 2);
 }
 
 #[test]
-fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
+fn an_exit_filled_in_pieces_replays_as_it_ran() {
     // The pieces of an exit of a position of 123456789 add up to it only within float error;
-    // rules 8 kept the few 1e-9 left (the slot stayed POSITION_OPEN), rules 9 closes it. A
-    // segment of rules 8 must replay the slot left open, and one of this build's rules closed.
+    // the exit closes the slot all the same, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let mut enter = enter_t1();
@@ -1343,7 +1187,7 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
         KernelInput::VenueEvent(f)
     };
     let size = order.size;
-    assert!(record_as(8, &mut log, &mut k, fill(&order, 1, size, size)).accepted);
+    assert!(record(&mut log, &mut k, fill(&order, 1, size, size)).accepted);
     let mut exit = Intent::new(
         "x1",
         "t1",
@@ -1362,27 +1206,21 @@ fn an_exit_filled_in_pieces_replays_under_the_rules_of_its_segment() {
     while order.size - filled > 1e-9 * order.size {
         let qty = (12_345_678.9_f64).min(order.size - filled);
         filled += qty;
-        assert!(record_as(8, &mut log, &mut k, fill(&order, n, qty, filled)).accepted);
+        assert!(record(&mut log, &mut k, fill(&order, n, qty, filled)).accepted);
         n += 1;
     }
-    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen, "rules 8");
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 8);
-    assert_eq!(now.seq(), seq);
-    assert_eq!(
-        now.slots()[0].fsm_state,
-        TradeStage::Closed,
-        "rules 9 closes it"
-    );
-    assert_eq!(now.slots()[0].size, 0.0);
-    assert_eq!(observable(&then), live, "replayed as rules 8 left it");
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    assert_eq!(k.slots()[0].size, 0.0);
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn a_throttled_order_asked_to_cancel_replays_under_the_rules_of_its_segment() {
-    // A rate limit before the ack of an order asked to cancel: rules 9 ended the order as a
-    // throttled submit and forgot it, so its fill was UNKNOWN_ORDER; rules 10 keeps it for
-    // its fills, so the fill is booked. A segment of rules 9 must replay the fill refused.
+fn a_throttled_order_asked_to_cancel_replays_as_it_ran() {
+    // A rate limit before the ack of an order asked to cancel keeps the order for its fills
+    // (the throttled request may have been the cancel), so its fill is booked, live and on
+    // replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1390,20 +1228,17 @@ fn a_throttled_order_asked_to_cancel_replays_under_the_rules_of_its_segment() {
     throttled_recorded(&mut log, &mut k, &coid);
     let fill = fill_at_100("f1", &coid, 1.0, 1.0);
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
-    assert_eq!(k.slots()[0].size, 1.0, "rules 10 books the fill");
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 9);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert_eq!(then.slots()[0].size, 0.0, "rules 9 forgot the order");
+    assert_eq!(k.slots()[0].size, 1.0, "the fill is booked");
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn a_fill_resent_without_its_fill_id_replays_under_the_rules_of_its_segment() {
+fn a_fill_resent_without_its_fill_id_replays_as_it_ran() {
     // A fill booked with its fill id, then one without a running total (the order is no
-    // longer followed by its reports' intervals), then the first resent without its id:
-    // rules 10 booked it again; rules 11 knows it by its running total. A segment of rules
-    // 10 must replay it booked twice.
+    // longer followed by its reports' intervals), then the first resent without its id: it
+    // is known by its running total, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1416,25 +1251,27 @@ fn a_fill_resent_without_its_fill_id_replays_under_the_rules_of_its_segment() {
     assert!(record(&mut log, &mut k, fill("f2", "b", 0.3, 0.0)).accepted);
     let again = record(&mut log, &mut k, fill("f1-resent", "", 0.2, 0.2));
     assert_eq!(again.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
-    assert!(
-        (k.slots()[0].size - 0.5).abs() < 1e-12,
-        "rules 11 books it once"
-    );
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 10);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert!(
-        (then.slots()[0].size - 0.7).abs() < 1e-12,
-        "rules 10 booked it twice"
-    );
+    assert!((k.slots()[0].size - 0.5).abs() < 1e-12, "booked once");
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
+}
+
+/// Removes every file in `dir` but the log's segments: its checkpoints and its lock.
+fn keep_only_the_records(dir: &Path) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e != "wal") {
+            std::fs::remove_file(path).unwrap();
+        }
+    }
 }
 
 #[test]
-fn an_order_ended_owing_a_stated_fill_replays_under_the_rules_of_its_segment() {
+fn an_order_ended_owing_a_stated_fill_replays_as_it_ran() {
     // A fill of 0.2 stating a running total of 0.5, then the order canceled without a
-    // figure: rules 12 waits for the 0.3 on its way; rules 11 did not. A segment of rules 11
-    // must replay it not waiting, and a checkpoint carries the wait.
+    // figure: the slot waits for the 0.3 on its way, live, from a checkpoint and from the
+    // records alone.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1445,31 +1282,21 @@ fn an_order_ended_owing_a_stated_fill_replays_under_the_rules_of_its_segment() {
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(ack)).accepted);
     assert!((k.awaited_fill_qty(0) - 0.3).abs() < 1e-12);
     log.checkpoint(&k).unwrap();
-    let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let through_checkpoint = open(dir.path(), 0).1;
+    let live = observable(&k);
+    let through_checkpoint = reopened(dir.path(), log);
     assert_eq!(observable(&through_checkpoint), live);
     assert!((through_checkpoint.awaited_fill_qty(0) - 0.3).abs() < 1e-12);
-    // Without the checkpoint, the records alone, as each build replays them.
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e != "wal") {
-            std::fs::remove_file(path).unwrap();
-        }
-    }
+    keep_only_the_records(dir.path());
     let now = open(dir.path(), 0).1;
-    let then = recovered_as(dir.path(), 11);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert_eq!(then.awaited_fill_qty(0), 0.0, "rules 11 did not wait");
+    assert_eq!(observable(&now), live);
+    assert!((now.awaited_fill_qty(0) - 0.3).abs() < 1e-12);
 }
 
 #[test]
-fn a_late_ack_of_a_kept_order_replays_under_the_rules_of_its_segment() {
+fn a_late_ack_of_a_kept_order_replays_as_it_ran() {
     // A cancel throttled before the ack keeps the order for its fills; the venue's ack then
-    // names its venue id, and its fill names the order by that id alone. Rules 12 learns the
-    // id from the ack and books the fill; rules 11 refused both. A segment of rules 11 must
-    // replay them refused.
+    // names its venue id, and its fill names the order by that id alone: the id is learned
+    // from the ack and the fill booked, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1482,23 +1309,16 @@ fn a_late_ack_of_a_kept_order_replays_under_the_rules_of_its_segment() {
     fill.venue_order_id = id("V9");
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
     assert_eq!(k.slots()[0].size, 1.0);
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 11);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert_eq!(
-        then.slots()[0].size,
-        0.0,
-        "rules 11 refused the ack and the fill"
-    );
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn an_order_in_doubt_replays_under_the_rules_of_its_segment() {
+fn an_order_in_doubt_replays_as_it_ran() {
     // An entry rate limited before its ack, with a cancel asked, may still work at the venue:
-    // rules 13 keeps its slot from a new trade until its status is known; rules 12 took the
-    // new trade, which forgot the order. A segment of rules 12 must replay the new trade
-    // taken, and a checkpoint carries the doubt.
+    // its slot takes no new trade until its status is known, live, from a checkpoint and
+    // from the records alone.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1510,40 +1330,25 @@ fn an_order_in_doubt_replays_under_the_rules_of_its_segment() {
     assert_eq!(refused.diagnostic_code, KernelDiagnosticCode::SlotBusy);
     assert_eq!(k.orders_in_doubt().len(), 1);
     log.checkpoint(&k).unwrap();
-    let (seq, live) = (k.seq(), observable(&k));
-    drop(log);
-    let through_checkpoint = open(dir.path(), 0).1;
+    let live = observable(&k);
+    let through_checkpoint = reopened(dir.path(), log);
     assert_eq!(observable(&through_checkpoint), live);
     assert_eq!(
         through_checkpoint.orders_in_doubt()[0].client_order_id,
         coid
     );
     assert_ne!(through_checkpoint.free_slot(), Some(0));
-    // Without the checkpoint, the records alone, as each build replays them.
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e != "wal") {
-            std::fs::remove_file(path).unwrap();
-        }
-    }
+    keep_only_the_records(dir.path());
     let now = open(dir.path(), 0).1;
-    let then = recovered_as(dir.path(), 12);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert_eq!(
-        then.slots()[0].trade_id,
-        id("t2"),
-        "rules 12 took the new trade"
-    );
-    assert!(then.orders_in_doubt().is_empty());
+    assert_eq!(observable(&now), live);
+    assert_eq!(now.orders_in_doubt()[0].client_order_id, coid);
 }
 
 #[test]
-fn a_fill_resent_with_an_id_after_its_id_less_report_replays_under_the_rules_of_its_segment() {
+fn a_fill_resent_with_an_id_after_its_id_less_report_replays_as_it_ran() {
     // A fill booked without a running total stops following the order by its reports'
-    // intervals; a fill then reported without an id (0.3, total 0.5) and resent with one:
-    // rules 14 knows it by its total, rules 13 booked it again. A segment of rules 13 must
-    // replay it booked twice.
+    // intervals; a fill then reported without an id (0.3, total 0.5) and resent with one is
+    // known by its total, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1557,22 +1362,16 @@ fn a_fill_resent_with_an_id_after_its_id_less_report_replays_under_the_rules_of_
     let out = record(&mut log, &mut k, KernelInput::VenueEvent(resent));
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
     assert!((k.slots()[0].size - 0.5).abs() < 1e-12);
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 13);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert!(
-        (then.slots()[0].size - 0.8).abs() < 1e-12,
-        "rules 13 booked it twice"
-    );
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn a_status_of_an_order_that_filled_replays_under_the_rules_of_its_segment() {
+fn a_status_of_an_order_that_filled_replays_as_it_ran() {
     // An order filled completely, then the venue's status report stating its total (no fill
-    // of its own) naming its slot: rules 15 knows it books nothing (DUPLICATE_EVENT, INFO);
-    // rules 14 called it a fill of an ended order (UNKNOWN_ORDER, CRITICAL). Either way the
-    // position stands; a segment of rules 14 must replay the refusal it ran.
+    // of its own) naming its slot: it books nothing (DUPLICATE_EVENT, INFO), and the
+    // position stands, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1580,7 +1379,7 @@ fn a_status_of_an_order_that_filled_replays_under_the_rules_of_its_segment() {
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
     let mut status = fill_at_100("s1", &coid, 0.0, 1.0);
     status.slot_id = 0;
-    let out = record(&mut log, &mut k, KernelInput::VenueEvent(status.clone()));
+    let out = record(&mut log, &mut k, KernelInput::VenueEvent(status));
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
     assert_eq!(out.severity, KernelSeverity::Info);
     // Another total than the order's size is no status of it: still loud.
@@ -1588,21 +1387,16 @@ fn a_status_of_an_order_that_filled_replays_under_the_rules_of_its_segment() {
     more.slot_id = 0;
     let loud = record(&mut log, &mut k, KernelInput::VenueEvent(more));
     assert_eq!(loud.severity, KernelSeverity::Critical);
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, mut then) = recovered_now_and_as(dir.path(), log, 14);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert_eq!(then.slots()[0].size, 1.0);
-    status.event_id = id("s3");
-    let old = dita_kernel::error::replaying(14, || then.on_venue_event(&status));
-    assert_eq!(old.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
+    assert_eq!(now.slots()[0].size, 1.0);
 }
 
 #[test]
-fn the_venues_end_of_an_order_in_doubt_replays_under_the_rules_of_its_segment() {
+fn the_venues_end_of_an_order_in_doubt_replays_as_it_ran() {
     // An entry in doubt (rate limited before its ack, a cancel asked), then the venue's own
-    // REJECT of it: rules 16 takes it, the doubt over and the slot free; rules 15 refused it
-    // as a late event, the slot left waiting. A segment of rules 15 must replay it so.
+    // REJECT of it: the doubt is over and the slot free, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1613,18 +1407,15 @@ fn the_venues_end_of_an_order_in_doubt_replays_under_the_rules_of_its_segment() 
     assert!(record(&mut log, &mut k, KernelInput::VenueEvent(reject)).accepted);
     assert!(k.orders_in_doubt().is_empty());
     assert_eq!(k.free_slot(), Some(0));
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 15);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert_eq!(then.orders_in_doubt().len(), 1, "rules 15 refused the end");
-    assert_ne!(then.free_slot(), Some(0));
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn a_rate_limit_stating_a_fill_replays_under_the_rules_of_its_segment() {
-    // A rate limit stating 0.4 filled on an entry asked to cancel: the venue holds it, so
-    // rules 16 keeps it working and books its later fills; rules 15 ended it, capping them.
+fn a_rate_limit_stating_a_fill_replays_as_it_ran() {
+    // A rate limit stating 0.4 filled on an entry asked to cancel: the venue holds the order,
+    // so it keeps working and its later fills book, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let coid = enter_recorded(&mut log, &mut k).client_order_id;
@@ -1639,22 +1430,16 @@ fn a_rate_limit_stating_a_fill_replays_under_the_rules_of_its_segment() {
         assert!(record(&mut log, &mut k, KernelInput::VenueEvent(fill)).accepted);
     }
     assert!((k.slots()[0].size - 0.7).abs() < 1e-12);
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, then) = recovered_now_and_as(dir.path(), log, 15);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert!(
-        (then.slots()[0].size - 0.4).abs() < 1e-12,
-        "rules 15 capped it at 0.4"
-    );
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
 }
 
 #[test]
-fn an_entry_in_doubt_under_the_caps_and_its_cancel_replay_under_the_rules_of_its_segment() {
+fn an_entry_in_doubt_under_the_caps_and_its_cancel_replay_as_they_ran() {
     // An entry in doubt (rate limited before its ack, a cancel asked) under a total cap of
-    // 150: rules 17 counts it, so an entry of 100 beside it is refused, and a CANCEL asks
-    // the venue again; rules 16 counted nothing and took the second entry, and refused the
-    // CANCEL (no working order). A segment of rules 16 must replay both as they ran.
+    // 150 counts towards it, so an entry of 100 beside it is refused, and a CANCEL asks the
+    // venue again, live and on replay.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) = open(dir.path(), 0);
     let cap = k
@@ -1675,27 +1460,8 @@ fn an_entry_in_doubt_under_the_caps_and_its_cancel_replay_under_the_rules_of_its
     (again.intent_id, again.action, again.target_size) = (id("c2"), KernelCommandType::Cancel, 0.0);
     let out = record(&mut log, &mut k, KernelInput::Intent(again));
     assert!(out.accepted && out.cancels.len() == 1, "{out:?}");
-    let (seq, live) = (k.seq(), observable(&k));
-    let (now, mut then) = recovered_now_and_as(dir.path(), log, 16);
-    assert_eq!((now.seq(), observable(&now)), (seq, live));
-    assert_eq!(then.seq(), seq);
-    assert_eq!(
-        then.slots()[1].trade_id,
-        id("t2"),
-        "rules 16 took the entry"
-    );
-    assert_eq!(
-        then.counters.cancels_requested,
-        k.counters.cancels_requested - 1
-    );
-    // Recovered by this build, new input is judged by rules 17: the caps count the entry
-    // still in doubt beside the one rules 16 took (counted when asked, not stored with the
-    // slot), so a third entry is refused; it was taken, the first order still at the venue.
-    assert!((then.total_committed_notional() - 200.0).abs() < 1e-9);
-    assert_eq!(then.slots()[0].committed_notional, 0.0);
-    let mut third = enter_t1();
-    (third.intent_id, third.trade_id, third.slot_id) = (id("e3"), id("t3"), 2);
-    third.target_size = 0.1;
-    let out = then.process_intent(&third);
-    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
+    let live = observable(&k);
+    let now = reopened(dir.path(), log);
+    assert_eq!(observable(&now), live);
+    assert!((now.total_committed_notional() - 100.0).abs() < 1e-9);
 }

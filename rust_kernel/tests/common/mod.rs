@@ -120,25 +120,17 @@ pub fn exit_whole(k: &mut Kernel, slot: i64, n: u32) -> VenueOrder {
     out.submit.expect("exit sent")
 }
 
-/// Sets the rules version in the header of every segment of the write-ahead log in `dir` (as
-/// a log written before that version has it, in format version 1 for rules 0), keeping the
-/// header's checksum right.
+/// Sets the format version and the behaviour version in the header of every segment of the
+/// write-ahead log in `dir`, keeping the header's checksum right: the log as a build writing
+/// them would have left it.
 #[allow(dead_code)]
-pub fn set_segment_rules(dir: &std::path::Path, rules: u16) {
-    let version = if rules == 0 { 1 } else { 2 }; // what such builds wrote
-    set_segment_header(dir, version, rules);
-}
-
-/// Sets the format version and rules in the header of every segment in `dir`, keeping the
-/// header's checksum right.
-#[allow(dead_code)]
-pub fn set_segment_header(dir: &std::path::Path, version: u16, rules: u16) {
+pub fn set_segment_header(dir: &std::path::Path, version: u16, behaviour: u16) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "wal") {
             let mut bytes = std::fs::read(&path).unwrap();
             bytes[8..10].copy_from_slice(&version.to_le_bytes());
-            bytes[10..12].copy_from_slice(&rules.to_le_bytes());
+            bytes[10..12].copy_from_slice(&behaviour.to_le_bytes());
             let id_len = u16::from_le_bytes([bytes[12], bytes[13]]) as usize;
             let end = 14 + id_len + 8 + 32; // kernel id, first seq, previous hash
             let crc = crc32fast::hash(&bytes[..end]);
@@ -146,6 +138,31 @@ pub fn set_segment_header(dir: &std::path::Path, version: u16, rules: u16) {
             std::fs::write(&path, bytes).unwrap();
         }
     }
+}
+
+/// `state`, a checkpoint's, with one of its parts replaced: `part` is that part's bytes as
+/// the kernel wrote them (found by them: they must occur once), `with` what takes their place.
+/// How a test makes a checkpoint whose part says something the decoder must refuse.
+#[allow(dead_code)]
+pub fn with_part_replaced(state: &[u8], part: &[u8], with: &[u8]) -> Vec<u8> {
+    let found: Vec<usize> = state
+        .windows(part.len())
+        .enumerate()
+        .filter(|(_, w)| *w == part)
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "the part's {} bytes occur {} times in the checkpoint",
+        part.len(),
+        found.len()
+    );
+    let at = found[0];
+    let mut out = state[..at].to_vec();
+    out.extend_from_slice(with);
+    out.extend_from_slice(&state[at + part.len()..]);
+    out
 }
 
 /// The write-ahead log in `dir` and the kernel of one slot named `kernel_id` it holds (a new

@@ -1,18 +1,17 @@
-//! Rules 20: the fee calibration is kept per liquidity. A taker fill's settlement teaches the
-//! taker's ratio, a maker's the maker's, and each fill is predicted by its own side's; a log
-//! of rules 19 replays with the one ratio both sides shared, and a checkpoint written before
-//! (without the calibration's part) loads with both sides at its one ratio.
+//! The fee calibration is kept per liquidity: a taker fill's settlement teaches the taker's
+//! ratio, a maker's the maker's, and each fill is predicted by its own side's; a checkpoint
+//! keeps both sides. A fill's settlement is compared with the fee at the rate the fill was
+//! predicted at, not the rate configured when the settlement comes: otherwise a fee tier
+//! changed while a fill's fee waits would teach the calibration the ratio of the two rates,
+//! and every later fill of that liquidity would be predicted off by it.
 
-use std::path::Path;
-
-use dita_kernel::error::{replaying, RULES};
-use dita_kernel::fees::{CalibrationTail, LiquidityCalibration};
+use dita_kernel::fees::{CalibrationTail, Liquidity};
 use dita_kernel::kernel::{KernelInput, MAX_COUNT};
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, long_btc, open_log, set_segment_rules};
+use common::{close, detail, long_btc, with_part_replaced};
 
 fn intent(n: u32, action: KernelCommandType, order_type: OrderType) -> Intent {
     let size = if action == KernelCommandType::Enter {
@@ -108,10 +107,6 @@ fn live(k: &mut Kernel, input: KernelInput) -> KernelOutcome {
     k.apply(&input).unwrap()
 }
 
-fn as_rules_19(k: &mut Kernel, input: KernelInput) -> KernelOutcome {
-    replaying(19, || k.apply(&input)).unwrap()
-}
-
 #[test]
 fn each_liquidity_is_predicted_by_the_ratio_its_own_fills_taught() {
     let mut k = Kernel::new("sides", 1).unwrap();
@@ -161,119 +156,12 @@ fn a_settlement_says_whose_calibration_it_taught() {
 }
 
 #[test]
-fn under_rules_19_one_ratio_scales_both_sides_as_it_ran() {
-    let mut k = Kernel::new("sides", 1).unwrap();
-    let p = session(&mut k, as_rules_19);
-    assert!(close(p.taker, 0.05), "{p:?}");
-    // The maker fill was predicted by the taker charges' 1.2, and the next taker fill by the
-    // ratio the maker sample moved: 0.2 * 0.9 + 0.8 * 1.2.
-    assert!(close(p.maker, 0.024), "{p:?}");
-    let shared = 0.2 * 0.9 + 0.8 * 1.2;
-    assert!(close(p.next_taker, 0.05 * shared), "{p:?}");
-    let f = &k.fees;
-    assert!(close(f.calibration_ratio, shared) && f.calibration_samples == 2);
-    let one = LiquidityCalibration {
-        ratio: f.calibration_ratio,
-        samples: 2,
-    };
-    assert_eq!((f.maker, f.taker), (one, one));
-}
-
-fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
-    open_log(dir, "sides", checkpoint_every)
-}
-
-/// The observable state two recoveries are compared by.
-fn state(k: &Kernel) -> (Vec<TradeSlot>, account::Account, fees::FeeModel, u64) {
-    (
-        k.slots().to_vec(),
-        k.account.clone(),
-        k.fees.clone(),
-        k.seq(),
-    )
-}
-
-#[test]
-fn a_log_of_rules_19_replays_with_one_ratio_from_its_records_and_its_checkpoints() {
-    for checkpoint_every in [0, 4] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut log, mut k) = open(dir.path(), checkpoint_every);
-        session(&mut k, |k, input| {
-            let out = as_rules_19(k, input.clone());
-            log.record(k, &input).unwrap();
-            out
-        });
-        drop(log);
-        set_segment_rules(dir.path(), 19);
-        let (log, recovered) = open(dir.path(), 0);
-        assert_eq!(state(&recovered), state(&k), "every {checkpoint_every}");
-        assert_eq!(recovered.fees.maker, recovered.fees.taker);
-        // The same records judged by rules 20 would not have given this state.
-        drop(log);
-        set_segment_rules(dir.path(), RULES);
-        if checkpoint_every == 0 {
-            let (_, as_20) = open(dir.path(), 0);
-            assert_ne!(as_20.fees, k.fees);
-            assert_ne!(as_20.account, k.account);
-        }
-    }
-}
-
-#[test]
-fn a_log_of_rules_19_continued_under_20_splits_the_one_ratio_from_there() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open(dir.path(), 0);
-    session(&mut k, |k, input| {
-        let out = as_rules_19(k, input.clone());
-        log.record(k, &input).unwrap();
-        out
-    });
-    drop(log);
-    set_segment_rules(dir.path(), 19);
-    let (mut log, mut k) = open(dir.path(), 0);
-    let shared = k.fees.taker;
-    // The third fill (a taker's, F3) settles now, at 1.0 times the rate: the taker's side
-    // goes on from the one ratio (2 samples behind it), the maker's keeps it.
-    let input = settle("F3", 0.05);
-    let out = live(&mut k, input.clone());
-    log.record(&k, &input).unwrap();
-    assert!(out.accepted, "{out:?}");
-    assert_eq!(k.fees.maker, shared);
-    assert!(close(k.fees.taker.ratio, 0.2 + 0.8 * shared.ratio));
-    assert_eq!(k.fees.taker.samples, 3);
-    assert_eq!(k.fees.calibration_samples, 3);
-    // Recovered, the old segment replays under 19 and the new one under 20.
-    drop(log);
-    let (_, recovered) = open(dir.path(), 0);
-    assert_eq!(state(&recovered), state(&k));
-}
-
-#[test]
-fn a_checkpoint_without_the_calibrations_part_loads_with_both_sides_at_its_one_ratio() {
-    let mut k = Kernel::new("sides", 1).unwrap();
-    session(&mut k, as_rules_19);
-    let state_bytes = encode_kernel(&k);
-    let tail = parts_since_rules(&k, 20);
-    let old = decode_kernel(&state_bytes[..state_bytes.len() - tail]).unwrap();
-    assert_eq!(old.fees, k.fees);
-    let one = LiquidityCalibration {
-        ratio: k.fees.calibration_ratio,
-        samples: 2,
-    };
-    assert_eq!((old.fees.maker, old.fees.taker), (one, one));
-    // Live under rules 20 the sides part; the whole checkpoint keeps each.
+fn a_checkpoint_keeps_each_liquiditys_calibration() {
     let mut k = Kernel::new("sides", 1).unwrap();
     session(&mut k, live);
     let back = decode_kernel(&encode_kernel(&k)).unwrap();
     assert_eq!(back.fees, k.fees);
     assert_ne!(back.fees.maker, back.fees.taker);
-    // Without its part, both sides take the newest learned sample's ratio (the maker's).
-    let bytes = encode_kernel(&k);
-    // This kernel's own parts (its waiting fills' rates, rules 29, differ from the first's).
-    let tail = parts_since_rules(&k, 20);
-    let cut = decode_kernel(&bytes[..bytes.len() - tail]).unwrap();
-    assert_eq!(cut.fees.maker, cut.fees.taker);
-    assert!(close(cut.fees.taker.ratio, 0.9));
 }
 
 #[test]
@@ -281,14 +169,12 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     let mut k = Kernel::new("sides", 1).unwrap();
     session(&mut k, live);
     let bytes = encode_kernel(&k);
-    let tail = parts_since_rules(&k, 20);
-    let body = &bytes[..bytes.len() - tail];
-    let with = |t: CalibrationTail| {
-        let mut b = body.to_vec();
-        b.extend(bincode::serialize(&t).unwrap());
-        decode_kernel(&b)
-    };
     let fine = k.fees.calibration_tail();
+    let written = bincode::serialize(&fine).unwrap();
+    let with = |t: CalibrationTail| {
+        let part = bincode::serialize(&t).unwrap();
+        decode_kernel(&with_part_replaced(&bytes, &written, &part))
+    };
     assert_eq!(with(fine).unwrap().fees, k.fees);
     let mut t = fine;
     t.taker.samples = MAX_COUNT + 1;
@@ -300,39 +186,9 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     assert!(err.contains("fees.maker.samples"), "{err}");
 }
 
-/// A log of rules 0 learned from every charge (no band), so one calibration of a fee far over
-/// its prediction leaves a ratio that is not finite, as it ran. A kernel recovered from it and
-/// checkpointed by this build must open again: its checkpoint holds that ratio.
-#[test]
-fn a_log_of_rules_0_whose_calibration_overflowed_still_opens_once_checkpointed() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, k) = open_log(dir.path(), "old", 0);
-    // Refused live under today's bounds (1e308 > 1e15), but rules 0 took it.
-    let input = KernelInput::CalibrateFee {
-        price: 100.0,
-        qty: 1.0,
-        actual_fee: 1e308,
-        maker: false,
-    };
-    log.record(&k, &input).unwrap();
-    log.sync().unwrap();
-    drop(log);
-    set_segment_rules(dir.path(), 0);
-    let (mut log, mut k) = open_log(dir.path(), "old", 0);
-    assert!(!k.fees.taker.ratio.is_finite(), "{:?}", k.fees);
-    let input = KernelInput::SeedCapital(1000.0);
-    k.apply(&input).unwrap();
-    log.record(&k, &input).unwrap();
-    log.checkpoint(&k).unwrap();
-    log.sync().unwrap();
-    drop(log);
-    let (_, back) = open_log(dir.path(), "old", 0);
-    assert_eq!(back.fees, k.fees);
-}
-
-/// A sample whose expected fee underflowed (a qty of 1e-320) was taken: its ratio was
-/// infinite, and the kernel moved on a seq for it. Refused now naming the smaller of price and
-/// qty, with nothing changed; a sample whose ratio over a tiny rate overflows too.
+/// A sample whose expected fee underflows (a qty of 1e-320) would give an infinite ratio: it
+/// is refused naming the smaller of price and qty, with nothing changed (the kernel's seq
+/// included); a sample whose ratio over a tiny rate overflows too.
 #[test]
 fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
     let mut k = Kernel::new("tiny", 1).unwrap();
@@ -391,22 +247,87 @@ fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
     assert!(close(c.ratio, 1.0) && c.learned, "{c:?}");
 }
 
-/// Refused as new input only: a log holding such a sample, taken before, replays it as it
-/// ran (not learned, its ratio infinite, but one input).
+/// The calibration ratio learned from a fill whose rate changed since: the rate it was
+/// predicted at is kept as an f32 (in the padding of a waiting fill), 1 to within 1e-7.
+fn about_one(ratio: f64) -> bool {
+    (ratio - 1.0).abs() < 1e-7
+}
+
+/// Slot 0 long 1 BTC at 100 by a MARKET entry (a taker fill, fill id `F1`, its fee predicted
+/// at the default 5 bp: 0.05), then the taker rate lowered to 4 bp (a new fee tier) while
+/// the fill's fee waits.
+fn a_fill_waits_across_a_tier_change(k: &mut Kernel) {
+    a_taker_fill_waits(k);
+    k.set_exchange_config(&[("taker_rate".into(), 0.0004)])
+        .unwrap();
+}
+
+/// Slot 0 long 1 BTC at 100 by a MARKET entry, fill id `F1`, its fee of 0.05 waiting.
+fn a_taker_fill_waits(k: &mut Kernel) {
+    let o = k
+        .process_intent(&long_btc("i1", "t", 0, KernelCommandType::Enter, 1.0))
+        .submit
+        .unwrap();
+    let mut f = VenueEvent::new("e1", KernelEventKind::Fill, &o.client_order_id);
+    f.fill_id = id("F1");
+    (f.price, f.size, f.filled_size) = (100.0, 1.0, 1.0);
+    assert!(k.on_venue_event(&f).accepted);
+    assert!(close(k.account.k_unsettled_fees, 0.05));
+}
+
+/// The venue's settlement of `F1`: the 5 bp the fill was charged at, as predicted.
+fn settle_f1(k: &mut Kernel) -> KernelOutcome {
+    let mut s = AccountEvent::new("s1", AccountEventKind::FillSettled);
+    s.fill_id = id("F1");
+    s.fee = 0.05;
+    let out = k.on_account_event(&s);
+    assert!(out.accepted, "{out:?}");
+    out
+}
+
 #[test]
-fn a_log_holding_a_calibration_whose_expected_fee_underflowed_still_replays() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, k) = open_log(dir.path(), "old", 0);
-    let input = KernelInput::CalibrateFee {
-        price: 100.0,
-        qty: 1e-320,
-        actual_fee: 0.05,
-        maker: false,
-    };
-    log.record(&k, &input).unwrap();
-    log.sync().unwrap();
-    drop(log);
-    let (_, back) = open_log(dir.path(), "old", 0);
-    assert_eq!(back.seq(), 1);
-    assert_eq!(back.fees, Kernel::new("old", 1).unwrap().fees);
+fn a_settlement_is_compared_with_the_rate_its_fill_was_predicted_at() {
+    let mut k = Kernel::new("tier", 1).unwrap();
+    a_fill_waits_across_a_tier_change(&mut k);
+    let out = settle_f1(&mut k);
+    // The fee was what the fill's rate said: a ratio of 1, OK, and the taker's calibration
+    // stays at 1, so the next taker fill is predicted at the new 4 bp.
+    assert_eq!(
+        detail(&out, "calibration_status"),
+        Some(Detail::Static("OK")),
+        "{out:?}"
+    );
+    assert!(about_one(k.fees.taker.ratio), "{:?}", k.fees.taker);
+    assert!((k.fees.predict(100.0, 1.0, Liquidity::Taker) - 0.04).abs() < 1e-8);
+    assert!(close(k.account.k_fees_paid, 0.05));
+    assert!(k.account.k_unsettled_fees.abs() < 1e-12);
+}
+
+#[test]
+fn a_checkpoint_keeps_the_rate_a_waiting_fill_was_predicted_at() {
+    let mut k = Kernel::new("tier", 1).unwrap();
+    a_fill_waits_across_a_tier_change(&mut k);
+    let mut back = decode_kernel(&encode_kernel(&k)).unwrap();
+    assert_eq!(encode_kernel(&back), encode_kernel(&k));
+    settle_f1(&mut back);
+    assert!(about_one(back.fees.taker.ratio), "{:?}", back.fees.taker);
+}
+
+#[test]
+fn a_fill_settled_under_the_rate_it_was_predicted_at_is_calibrated_exactly() {
+    // The configured rate unchanged, the settlement is compared with it, not its f32 copy.
+    let mut k = Kernel::new("same", 1).unwrap();
+    a_taker_fill_waits(&mut k);
+    settle_f1(&mut k);
+    assert_eq!(k.fees.taker.ratio, 1.0, "{:?}", k.fees.taker);
+}
+
+#[test]
+fn a_waiting_fill_is_no_larger_for_its_rate() {
+    // The queue of 100,000 waiting fills is what a cycle waits on memory for: the rate sits
+    // in the padding beside `liquidity_maker` (an Option<f64> would make each fill 96 bytes).
+    assert_eq!(
+        std::mem::size_of::<dita_kernel::kernel::UnsettledFill>(),
+        80
+    );
 }

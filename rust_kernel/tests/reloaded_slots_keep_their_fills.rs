@@ -1,7 +1,6 @@
-//! Rules 27: `reconcile_from_slots` follows a loaded working order from what it says filled,
-//! and a slot loaded holding its trade keeps the memory of the fills it took.
+//! `reconcile_from_slots` follows a loaded working order from what it says filled, and a slot
+//! loaded holding its trade keeps the memory of the fills it took.
 
-use dita_kernel::error::replaying;
 use dita_kernel::*;
 
 mod common;
@@ -14,7 +13,7 @@ fn fill(event_id: &str, order: &VenueOrder, size: f64, total: f64, fill_id: &str
     f.size = size;
     f.filled_size = total;
     f.fill_id = id(fill_id);
-    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    // A fill stating FILLED short of its order's size would end the order.
     if total < order.size {
         f.status = VenueOrderStatus::PartiallyFilled;
     }
@@ -107,17 +106,4 @@ fn a_slot_loaded_without_its_fill_memory_keeps_the_one_it_had() {
     slots[0].trade_id = id("other");
     k.replace_slots(slots).unwrap();
     assert!(k.slots()[0].seen_fills.is_empty());
-}
-
-#[test]
-fn a_log_of_rules_26_replays_both_as_it_ran() {
-    replaying(26, || {
-        let mut k = Kernel::new("load26", 1).unwrap();
-        assert!(reload_with_more_filled_then_its_fill(&mut k).accepted);
-        assert!((k.slots()[0].size - 0.8).abs() < 1e-12);
-
-        let mut k = Kernel::new("dict26", 1).unwrap();
-        assert!(reload_from_a_dict_then_resend(&mut k).0.accepted);
-        assert!((k.slots()[0].size - 0.8).abs() < 1e-12);
-    });
 }

@@ -1,20 +1,24 @@
-//! Rules 33, the notional caps value an entry at the asset's latest mark when that is above
-//! the intent's reference: a MARKET entry (and a SELL LIMIT one, which fills at the market or
-//! above) was valued at its reference alone, so an understated or stale reference let through
-//! an entry the cap should stop (max 500 per asset, marked at 119.5: 5 at a reference of 1
-//! passed, and filled at 120, 600 held). What a working entry commits is valued the same way.
+//! Mark prices: the kernel keeps each asset's latest mark. The notional caps value an entry at
+//! that mark when it is above the intent's reference: a MARKET entry (and a SELL LIMIT one,
+//! which fills at the market or above) valued at its reference alone lets an understated or
+//! stale reference through an entry the cap should stop (max 500 per asset, marked at 119.5: 5
+//! at a reference of 1 would pass, and fill at 120, 600 held). What a working entry commits is
+//! valued the same way. The kernel's own floor (`min_notional`) judges a MARKET entry at the
+//! higher of its reference and the mark too, not at the mark alone, which carries no age. And
+//! a slot whose position opens on an asset with a mark shows that mark, and the unrealized PnL
+//! at it, at once.
 
 use std::path::Path;
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::risk::{ConfigValue, RiskLimits};
-use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, parts_since_rules, KernelLog};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, KernelLog};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail, open_log, set_segment_rules, well_formed_details};
+use common::{close, detail, fill_at_100, long_btc, open_btc, open_log, well_formed_details};
 
+/// Default risk limits with `updates` (here, the notional caps) set.
 fn limits(updates: &[(&str, f64)]) -> RiskLimits {
     let u: Vec<(String, ConfigValue)> = updates
         .iter()
@@ -50,7 +54,7 @@ fn fill(order: &VenueOrder, event_id: &str, price: f64, size: f64, total: f64) -
     f.price = price;
     f.size = size;
     f.filled_size = total;
-    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    // A fill stating FILLED short of its order's size would end the order.
     if total < order.size {
         f.status = VenueOrderStatus::PartiallyFilled;
     }
@@ -191,7 +195,7 @@ fn an_entry_in_doubt_commits_at_the_mark() {
 }
 
 #[test]
-fn a_checkpoint_keeps_the_marks_and_an_older_one_loads_without() {
+fn a_checkpoint_keeps_the_marks() {
     let k = marked("ckpt", 1, &[("max_notional_per_asset", 500.0)]);
     let bytes = encode_kernel(&k);
     let mut back = decode_kernel(&bytes).unwrap();
@@ -199,9 +203,6 @@ fn a_checkpoint_keeps_the_marks_and_an_older_one_loads_without() {
     let i = market(1, 0, TradeSide::Long, 1.0, 5.0);
     let out = back.process_intent(&i);
     assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RiskRejected);
-    // A checkpoint of a build before rules 33 knows no mark: judged at the reference.
-    let mut older = decode_kernel(&bytes[..bytes.len() - parts_since_rules(&k, 33)]).unwrap();
-    assert!(older.process_intent(&i).accepted);
 }
 
 /// A session: a cap of 500 per asset, BTC marked at 119.5, 5 at a reference of 1 entered.
@@ -222,26 +223,184 @@ fn open(dir: &Path, checkpoint_every: u64) -> (KernelLog, Kernel) {
 }
 
 #[test]
-fn a_log_of_rules_32_replays_as_it_ran_and_one_of_33_as_it_runs() {
-    for (rules, accepted) in [(32, true), (RULES, false)] {
-        let dir = tempfile::tempdir().unwrap();
-        let (mut log, mut k) = open(dir.path(), 40_000);
-        let mut last = None;
-        for input in session() {
-            last = Some(replaying(rules, || k.apply(&input)).unwrap());
-            log.record(&k, &input).unwrap();
-        }
-        assert_eq!(last.unwrap().accepted, accepted, "rules {rules}");
-        drop(log);
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open(dir.path(), 0);
-        assert_eq!(recovered.seq(), k.seq(), "rules {rules}");
-        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
-        assert!(close(
-            recovered.total_committed_notional(),
-            if accepted { 5.0 } else { 0.0 }
-        ));
+fn a_log_of_an_entry_refused_at_the_mark_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 40_000);
+    let mut last = None;
+    for input in session() {
+        last = Some(k.apply(&input).unwrap());
+        log.record(&k, &input).unwrap();
     }
+    assert_risk_rejected(&last.unwrap());
+    drop(log);
+    let (_, recovered) = open(dir.path(), 0);
+    assert_eq!(recovered.seq(), k.seq());
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.total_committed_notional(), 0.0);
+}
+
+#[test]
+fn a_position_opening_takes_its_assets_latest_mark() {
+    let mut k = Kernel::new("mark", 2).unwrap();
+    k.mark_price("BTC", 110.0, 1.0).unwrap();
+    open_btc(&mut k, 0, TradeSide::Long, 2.0);
+    let s = &k.slots()[0];
+    assert_eq!(s.mark_price, 110.0, "{s:?}");
+    assert!(close(s.unrealized_pnl, 20.0), "{s:?}");
+    assert!(close(k.open_totals().0, 20.0));
+    // A short opened beside it, the mark moved since the entry went out.
+    let mut e = long_btc("e1", "t1", 1, KernelCommandType::Enter, 1.0);
+    e.side = TradeSide::Short;
+    let order = k.process_intent(&e).submit.unwrap();
+    k.mark_price("BTC", 105.0, 2.0).unwrap();
+    fill_at_100(&mut k, &order, 1.0, 1.0, "f-e1");
+    let s = &k.slots()[1];
+    assert_eq!(s.mark_price, 105.0, "{s:?}");
+    assert!(close(s.unrealized_pnl, -5.0), "{s:?}");
+    // Another asset's mark is not this one's.
+    let mut k = Kernel::new("other", 1).unwrap();
+    k.mark_price("ETH", 110.0, 1.0).unwrap();
+    open_btc(&mut k, 0, TradeSide::Long, 2.0);
+    assert_eq!(k.slots()[0].mark_price, 0.0);
+    assert_eq!(k.slots()[0].unrealized_pnl, 0.0);
+}
+
+/// A kernel of 2 slots, a total cap of 500, BTC marked at 119.5.
+fn marked_under_a_total_cap() -> Kernel {
+    let mut k = Kernel::new("doubt", 2).unwrap();
+    let caps = vec![("max_notional_total".to_string(), ConfigValue::Num(500.0))];
+    k.set_risk_limits(RiskLimits::default().with_updates(&caps).unwrap());
+    k.mark_price("BTC", 119.5, 1.0).unwrap();
+    k
+}
+
+#[test]
+fn an_entry_in_doubt_commits_at_its_mark_after_a_reload_of_the_slots() {
+    let mut k = marked_under_a_total_cap();
+    let mut e = long_btc("e0", "t0", 0, KernelCommandType::Enter, 4.0);
+    e.reference_price = 1.0;
+    let entry = k.process_intent(&e).submit.unwrap();
+    let mut cancel = long_btc("c0", "t0", 0, KernelCommandType::Cancel, 0.0);
+    cancel.reference_price = 1.0;
+    assert!(k.process_intent(&cancel).accepted);
+    let mut throttled = VenueEvent::new("r1", KernelEventKind::RateLimited, &entry.client_order_id);
+    throttled.retry_after = 1.0;
+    k.on_venue_event(&throttled);
+    assert_eq!(k.orders_in_doubt().len(), 1);
+    assert!(close(k.total_committed_notional(), 4.0 * 119.5));
+    let slots = k.slots().to_vec();
+    k.replace_slots(slots).unwrap();
+    assert_eq!(k.orders_in_doubt().len(), 1);
+    assert!(
+        close(k.total_committed_notional(), 4.0 * 119.5),
+        "{}",
+        k.total_committed_notional()
+    );
+}
+
+/// A MARKET ENTER `n` of slot 0 on BTC, LONG, 1 at a reference of `reference`.
+fn market_at(n: u32, reference: f64) -> Intent {
+    Intent::new(
+        &format!("i{n}"),
+        &format!("t{n}"),
+        0,
+        "BTC",
+        TradeSide::Long,
+        KernelCommandType::Enter,
+        reference,
+        1.0,
+    )
+}
+
+/// BTC's floor at a notional of 10, marked at `mark`.
+fn floor_of_10(mark: f64) -> Vec<KernelInput> {
+    vec![
+        KernelInput::SeedCapital(10_000.0),
+        KernelInput::MarketLimits {
+            asset: id("BTC"),
+            fields: vec![("min_notional".into(), 10.0)],
+        },
+        KernelInput::MarkPrice {
+            asset: id("BTC"),
+            price: mark,
+            ts: 1_000.0,
+        },
+    ]
+}
+
+fn floor_kernel(mark: f64) -> Kernel {
+    let mut k = Kernel::new("floor", 1).unwrap();
+    for input in floor_of_10(mark) {
+        k.apply(&input).unwrap();
+    }
+    k
+}
+
+#[test]
+fn a_market_entry_over_the_floor_at_its_mark_goes_out_at_a_stale_low_reference() {
+    let mut k = floor_kernel(100.0);
+    let out = k.process_intent(&market_at(1, 5.0));
+    assert!(out.accepted, "{out:?}");
+    assert!(out.submit.is_some());
+}
+
+#[test]
+fn a_stale_low_mark_refuses_nothing_its_reference_passes() {
+    let mut k = floor_kernel(5.0);
+    assert!(k.process_intent(&market_at(1, 100.0)).accepted);
+}
+
+#[test]
+fn under_both_it_is_refused_naming_the_higher() {
+    let mut k = floor_kernel(8.0);
+    let out = well_formed_details(k.process_intent(&market_at(1, 6.0)));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(detail(&out, "floor_price"), Some(Detail::F64(8.0)));
+    assert_eq!(
+        detail(&out, "floor_price_source"),
+        Some(Detail::Static("mark"))
+    );
+    assert_eq!(detail(&out, "notional"), Some(Detail::F64(8.0)));
+    assert!(k.slots()[0].active_entry_order.is_none());
+}
+
+#[test]
+fn without_a_mark_the_reference_judges_and_is_named() {
+    let mut k = Kernel::new("no-mark", 1).unwrap();
+    k.apply(&floor_of_10(1.0)[1]).unwrap();
+    let out = well_formed_details(k.process_intent(&market_at(1, 5.0)));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(detail(&out, "floor_price"), Some(Detail::F64(5.0)));
+    assert_eq!(
+        detail(&out, "floor_price_source"),
+        Some(Detail::Static("reference"))
+    );
+    // A LIMIT entry is judged at its limit, whatever the mark.
+    let mut k = floor_kernel(100.0);
+    let mut limit = market_at(2, 100.0);
+    limit.order_type = OrderType::Limit;
+    limit.limit_price = 5.0;
+    let out = well_formed_details(k.process_intent(&limit));
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::BelowMinNotional);
+    assert_eq!(
+        detail(&out, "floor_price_source"),
+        Some(Detail::Static("limit"))
+    );
+}
+
+#[test]
+fn a_log_of_an_entry_over_the_floor_at_its_mark_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let mut inputs = floor_of_10(100.0);
+    inputs.push(KernelInput::Intent(market_at(1, 5.0)));
+    for input in &inputs {
+        k.apply(input).unwrap();
+        log.record(&k, input).unwrap();
+    }
+    assert!(k.slots()[0].active_entry_order.is_some());
+    drop(log);
+    let (_, recovered) = open(dir.path(), 0);
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.seq(), k.seq());
 }

@@ -1,14 +1,20 @@
-//! Rules 19: a FILL_SETTLED settles the unsettled fill of its fill id and asset (venues number
-//! trades per market, so two assets' fills may share an id), and a fill report only partly
-//! booked is settled for the part booked; a log of rules 18 replays as it ran.
+//! A FILL_SETTLED settles the unsettled fill of its fill id and asset (venues number trades per
+//! market, so two assets' fills may share an id), and a fill report only partly booked is
+//! settled for the part booked. A settlement of a fill booked with its venue's own fee is
+//! refused DUPLICATE_EVENT naming the fill (not held for a fill that will not come), and so is
+//! (UNKNOWN_ORDER, settled already) a settlement resent naming the fill's asset another way. A
+//! venue's self-trade (one trade id, both sides of one asset, two slots) leaves both fills'
+//! fees waiting, and each settlement settles the fill its fee is nearest.
 
 use dita_kernel::account::Account;
-use dita_kernel::error::replaying;
-use dita_kernel::kernel::asset_print;
+use dita_kernel::kernel::{asset_print, KernelInput};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
 
 mod common;
-use common::{close, detail};
+use common::{
+    close, detail, long_btc, settle as settle_at, well_formed_details, with_part_replaced,
+};
 
 fn number(out: &KernelOutcome, name: &str) -> f64 {
     match detail(out, name) {
@@ -153,71 +159,6 @@ fn two_assets_fills_under_one_fill_id_each_settle_against_their_own() {
 }
 
 #[test]
-fn the_same_assets_fill_id_again_still_replaces_its_waiting_fee() {
-    // Until rules 33: from then on a fill of another slot waits beside it (a self-trade:
-    // rules33_account.rs).
-    replaying(32, || {
-        // A BTC fill of trade "123" again (on another slot) while the first's fee waits: only
-        // the newest counts, as for any fill id before; the ETH fill's beside it stays.
-        let mut k = two_markets_one_trade_id();
-        let out = filled_one(&mut k, 2, 2, "BTC", 50_000.0, "123");
-        assert!(out.accepted, "{out:?}");
-        assert!(close(k.account.k_fees_paid, 51.5));
-        assert!(
-            close(k.account.k_unsettled_fees, 26.5),
-            "{}",
-            k.account.k_unsettled_fees
-        );
-        assert!(
-            k.on_account_event(&settle("s-btc", "123", "BTC", 20.0))
-                .accepted
-        );
-        assert!(
-            k.on_account_event(&settle("s-eth", "123", "ETH", 1.5))
-                .accepted
-        );
-        assert!(close(k.account.k_unsettled_fees, 0.0));
-        let fees: Vec<f64> = k.slots().iter().map(|s| s.fees_paid).collect();
-        assert_eq!(fees, [25.0, 1.5, 20.0]);
-        fees_agree(&k);
-    });
-}
-
-#[test]
-fn a_settlement_naming_an_asset_no_fill_of_its_id_has_is_refused_and_changes_nothing() {
-    // Until rules 32: from then on it is held for a fill of its asset (rules32_settlement.rs).
-    replaying(
-        31,
-        a_settlement_naming_an_asset_no_fill_of_its_id_has_is_refused,
-    );
-}
-
-fn a_settlement_naming_an_asset_no_fill_of_its_id_has_is_refused() {
-    let mut k = two_markets_one_trade_id();
-    let before = k.account.clone();
-    let out = k.on_account_event(&settle("s-sol", "123", "SOL", 0.4));
-    assert!(!out.accepted);
-    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-    assert_eq!(detail(&out, "field"), Some(Detail::Static("fill_id")));
-    assert_eq!(detail(&out, "value"), Some(Detail::from(&id("123"))));
-    assert_eq!(detail(&out, "asset"), Some(Detail::from(&id("SOL"))));
-    assert_eq!(k.account, before);
-    assert_eq!(
-        (k.slots()[0].fees_paid, k.slots()[1].fees_paid),
-        (25.0, 1.5)
-    );
-    // Both fills still settle.
-    assert!(
-        k.on_account_event(&settle("s-btc", "123", "BTC", 25.0))
-            .accepted
-    );
-    assert!(
-        k.on_account_event(&settle("s-eth", "123", "ETH", 1.5))
-            .accepted
-    );
-}
-
-#[test]
 fn a_settlement_without_an_asset_settles_the_one_fill_of_its_id_and_refuses_an_ambiguous_id() {
     let mut k = two_markets_one_trade_id();
     let before = k.account.clone();
@@ -242,40 +183,6 @@ fn a_settlement_without_an_asset_settles_the_one_fill_of_its_id_and_refuses_an_a
     assert!(close(k.slots()[0].fees_paid, 20.0));
     assert!(close(k.account.k_unsettled_fees, 0.0));
     fees_agree(&k);
-}
-
-#[test]
-fn a_log_of_rules_18_keeps_one_fill_per_id_and_settles_by_id_alone_as_it_ran() {
-    let mut k = Kernel::new("markets", 2).unwrap();
-    k.set_seed_capital(10_000.0).unwrap();
-    let (btc, eth) = replaying(18, || {
-        for (n, slot, asset, price) in [(0, 0, "BTC", 50_000.0), (1, 1, "ETH", 3_000.0)] {
-            assert!(filled_one(&mut k, n, slot, asset, price, "123").accepted);
-        }
-        // The ETH fill's prediction replaced the BTC fill's.
-        assert!(close(k.account.k_unsettled_fees, 1.5));
-        (
-            k.on_account_event(&settle("s-btc", "123", "BTC", 25.0)),
-            k.on_account_event(&settle("s-eth", "123", "ETH", 1.5)),
-        )
-    });
-    // The BTC settlement went to the ETH fill, and the ETH one found nothing.
-    assert!(btc.accepted);
-    assert_eq!(number(&btc, "predicted_fee"), 1.5);
-    assert_eq!(eth.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-    assert!(close(k.account.k_fees_paid, 50.0));
-    assert!(close(k.slots()[1].fees_paid, 25.0));
-}
-
-#[test]
-fn a_fill_booked_under_rules_18_settles_under_19_whatever_asset_is_named() {
-    // A log written by the build before, then continued: its fill's asset is not known.
-    let mut k = Kernel::new("markets", 1).unwrap();
-    assert!(replaying(18, || filled_one(&mut k, 0, 0, "BTC", 50_000.0, "123")).accepted);
-    let out = k.on_account_event(&settle("s-btc", "123", "BTCUSDT", 20.0));
-    assert!(out.accepted, "{out:?}");
-    assert!(close(k.account.k_fees_paid, 20.0));
-    assert!(close(k.account.k_unsettled_fees, 0.0));
 }
 
 /// An entry of 10 BTC at 100 of which the venue reports a total of 2 filled (no fill id,
@@ -326,26 +233,6 @@ fn a_partly_booked_report_is_settled_for_its_part_and_calibrates_on_the_whole() 
     fees_agree(&k);
 }
 
-#[test]
-fn a_log_of_rules_18_settles_a_partly_booked_report_whole_as_it_ran() {
-    let mut k = Kernel::new("part", 1).unwrap();
-    let out = replaying(18, || {
-        partly_booked_report(&mut k);
-        k.on_account_event(&settle("s2", "T2", "BTC", 0.18))
-    });
-    assert!(out.accepted);
-    assert_eq!(detail(&out, "fee_charged"), None);
-    assert!(close(k.account.k_fees_paid, 0.1 + 0.18));
-    // A fill booked under 18 and settled under 19 is settled as it was remembered: whole.
-    let mut k = Kernel::new("part", 1).unwrap();
-    replaying(18, || partly_booked_report(&mut k));
-    assert!(
-        k.on_account_event(&settle("s2", "T2", "BTC", 0.18))
-            .accepted
-    );
-    assert!(close(k.account.k_fees_paid, 0.1 + 0.18));
-}
-
 /// The two markets' fills under trade "123", and a fill booked from part of a report.
 fn kernel_with_every_kind_of_waiting_fill() -> Kernel {
     let mut k = two_markets_one_trade_id();
@@ -379,18 +266,12 @@ fn settle_all(k: &mut Kernel) -> Account {
     k.account.clone()
 }
 
-/// The size of the last parts of `k`'s checkpoint from the unsettled fills' on (rules 19).
-fn tails(k: &Kernel) -> usize {
-    dita_kernel::wal::kernel_log::parts_since_rules(k, 19)
-}
-
 #[test]
 fn a_checkpoint_keeps_the_fills_assets_report_sizes_and_fills_sharing_an_id() {
-    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
     let k = kernel_with_every_kind_of_waiting_fill();
-    let state = encode_kernel(&k);
-    let mut restored = decode_kernel(&state).unwrap();
-    assert_eq!(restored.unsettled_tail(), k.unsettled_tail());
+    // Restored, every fill settles as it does live: by its asset beside the other asset's
+    // fill of its id, and for its share of the report it was booked from.
+    let mut restored = decode_kernel(&encode_kernel(&k)).unwrap();
     let mut live = k.clone();
     let expected = settle_all(&mut live);
     assert!(close(expected.k_fees_paid, 0.1 + 20.0 + 2.0 + 0.06));
@@ -401,56 +282,18 @@ fn a_checkpoint_keeps_the_fills_assets_report_sizes_and_fills_sharing_an_id() {
 }
 
 #[test]
-fn a_checkpoint_written_before_rules_19_loads_and_its_fills_settle_whole_by_id() {
-    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
-    // What the build before wrote: fills booked under rules 18 (one per id, no asset), and a
-    // checkpoint ending with the kept orders in doubt.
-    let mut k = Kernel::new("markets", 3).unwrap();
-    replaying(18, || {
-        assert!(filled_one(&mut k, 0, 0, "BTC", 50_000.0, "123").accepted);
-    });
-    let state = encode_kernel(&k);
-    let tail = tails(&k);
-    let mut old = decode_kernel(&state[..state.len() - tail]).unwrap();
-    // Its fill's asset is not known: a settlement naming any asset, or none, settles it.
-    for asset in ["BTCUSDT", ""] {
-        let mut k = old.clone();
-        let out = k.on_account_event(&settle("s", "123", asset, 20.0));
-        assert!(out.accepted, "{asset:?}: {out:?}");
-        assert!(close(k.account.k_fees_paid, 20.0));
-        assert!(close(k.account.k_unsettled_fees, 0.0));
-    }
-    // A fill of another asset under the id, booked now, waits beside it.
-    assert!(filled_one(&mut old, 1, 1, "ETH", 3_000.0, "123").accepted);
-    assert!(close(old.account.k_unsettled_fees, 26.5));
-    assert!(
-        old.on_account_event(&settle("s-eth", "123", "ETH", 2.0))
-            .accepted
-    );
-    assert!(
-        old.on_account_event(&settle("s-btc", "123", "BTC", 20.0))
-            .accepted
-    );
-    assert!(close(old.account.k_fees_paid, 22.0));
-    assert!(close(old.account.k_unsettled_fees, 0.0));
-}
-
-#[test]
 fn a_checkpoints_unsettled_fills_part_must_fit_its_fills() {
-    use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
     let k = kernel_with_every_kind_of_waiting_fill();
     let state = encode_kernel(&k);
-    let body = &state[..state.len() - tails(&k)];
-    let with = |assets: Vec<(u64, u32)>, sizes: Vec<(u32, f64)>| {
-        let mut bytes = body.to_vec();
-        // No fill of another asset under an id: an empty list.
-        let more = Vec::<()>::new();
-        bytes.extend(bincode::serialize(&(assets, sizes, more)).unwrap());
-        decode_kernel(&bytes).map(|_| ())
-    };
     // Three ids wait: "123" (BTC, with ETH beside it) and the total's "s1" and "T2" (BTC),
-    // their assets by fingerprint.
+    // their assets by fingerprint as runs, then the fill booked from part of a report (T2,
+    // the third) with the report's size. The ETH fill beside "123" follows them.
     let btc = asset_print("BTC").unwrap().get();
+    let written = bincode::serialize(&(vec![(btc, 3u32)], vec![(2u32, 3.0f64)])).unwrap();
+    let with = |assets: Vec<(u64, u32)>, sizes: Vec<(u32, f64)>| {
+        let part = bincode::serialize(&(assets, sizes)).unwrap();
+        decode_kernel(&with_part_replaced(&state, &written, &part)).map(|_| ())
+    };
     assert_eq!(with(vec![(btc, 3)], vec![(2, 3.0)]), Ok(()));
     for (assets, sizes, why) in [
         (vec![(btc, 2)], vec![], "name 2 fills, not the 3"),
@@ -461,5 +304,135 @@ fn a_checkpoints_unsettled_fills_part_must_fit_its_fills() {
     ] {
         let err = with(assets, sizes).expect_err(why);
         assert!(err.contains(why), "{why}: {err}");
+    }
+}
+
+/// Taker 5 bp, maker -2.5 bp (a rebate).
+fn config() -> KernelInput {
+    KernelInput::ExchangeConfig(vec![
+        ("taker_rate".into(), 0.0005),
+        ("maker_rate".into(), -0.00025),
+    ])
+}
+
+/// A kernel of `slots` slots, seed 10,000, fees as [`config`] (a maker rebate).
+fn kernel(name: &str, slots: usize) -> Kernel {
+    let mut k = Kernel::new(name, slots).unwrap();
+    k.apply(&KernelInput::SeedCapital(10_000.0)).unwrap();
+    k.apply(&config()).unwrap();
+    k
+}
+
+/// An ENTER of slot `slot` on BTC, 1, `side`, as a MARKET or a LIMIT (at 100) order.
+fn enter(slot: i64, side: TradeSide, limit: bool) -> Intent {
+    let mut i = long_btc(
+        &format!("i{slot}"),
+        &format!("t{slot}"),
+        slot,
+        KernelCommandType::Enter,
+        1.0,
+    );
+    i.side = side;
+    if limit {
+        i.order_type = OrderType::Limit;
+        i.limit_price = 100.0;
+    }
+    i
+}
+
+/// A fill of all of `order` (1) at 100, fill id `fill_id`, its fee `fee` (None: predicted).
+fn fill_whole(order: &VenueOrder, fill_id: &str, fee: Option<f64>) -> VenueEvent {
+    let mut e = VenueEvent::new(
+        &format!("e-{}-{fill_id}", order.client_order_id),
+        KernelEventKind::Fill,
+        &order.client_order_id,
+    );
+    e.fill_id = id(fill_id);
+    (e.price, e.size, e.filled_size, e.timestamp) = (100.0, 1.0, 1.0, 1_000.0);
+    e.fee = fee;
+    e
+}
+
+/// Sends slot `slot`'s entry and fills it under `fill_id`.
+fn entered(
+    k: &mut Kernel,
+    slot: i64,
+    side: TradeSide,
+    limit: bool,
+    fill_id: &str,
+    fee: Option<f64>,
+) {
+    let out = k.process_intent(&enter(slot, side, limit));
+    let order = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    let out = k.on_venue_event(&fill_whole(&order, fill_id, fee));
+    assert!(out.accepted, "{out:?}");
+}
+
+#[test]
+fn a_settlement_of_a_fill_booked_with_its_venues_fee_is_refused_not_held() {
+    for asset in ["BTC", ""] {
+        let mut k = kernel("own-fee", 1);
+        entered(&mut k, 0, TradeSide::Long, false, "F1", Some(0.2));
+        let out =
+            well_formed_details(k.on_account_event(&settle_at("s1", "F1", asset, 0.2, 1_001.0)));
+        assert!(!out.accepted, "{asset:?}: {out:?}");
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+        assert_eq!(out.severity, KernelSeverity::Info);
+        assert_eq!(detail(&out, "field"), Some(Detail::Static("fill_id")));
+        assert_eq!(detail(&out, "value"), Some(Detail::Id(id("F1"))));
+        assert!(detail(&out, "reason").is_some(), "{out:?}");
+        assert!(k.early_settlements().0.is_empty());
+        assert!(close(k.account.k_fees_paid, 0.2));
+    }
+}
+
+#[test]
+fn a_settlement_resent_naming_the_asset_another_way_is_settled_already() {
+    for (first, again) in [("", "BTC"), ("BTC", "")] {
+        let mut k = kernel("forms", 1);
+        entered(&mut k, 0, TradeSide::Long, false, "F1", None);
+        assert!(
+            k.on_account_event(&settle_at("s1", "F1", first, 0.06, 1_001.0))
+                .accepted
+        );
+        let out = k.on_account_event(&settle_at("s2", "F1", again, 0.06, 1_002.0));
+        assert!(!out.accepted, "{first:?} then {again:?}: {out:?}");
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+        assert!(k.early_settlements().0.is_empty());
+        assert!(close(k.account.k_fees_paid, 0.06));
+    }
+}
+
+#[test]
+fn a_self_trades_settlements_each_settle_their_own_side() {
+    for taker_first in [true, false] {
+        let mut k = kernel("self-trade", 2);
+        // Slot 0 buys at market (taker, 0.05 predicted), slot 1 sells resting (maker, -0.025):
+        // the venue matched them against each other, one trade id.
+        entered(&mut k, 0, TradeSide::Long, false, "T1", None);
+        entered(&mut k, 1, TradeSide::Short, true, "T1", None);
+        assert!(
+            close(k.account.k_unsettled_fees, 0.05 - 0.025),
+            "{:?}",
+            k.account
+        );
+        let taker = settle_at("s-taker", "T1", "BTC", 0.06, 1_001.0);
+        let maker = settle_at("s-maker", "T1", "BTC", -0.02, 1_001.0);
+        let order = if taker_first {
+            [taker, maker]
+        } else {
+            [maker, taker]
+        };
+        for s in &order {
+            let out = well_formed_details(k.on_account_event(s));
+            assert!(out.accepted, "{out:?}");
+        }
+        assert!(close(k.slots()[0].fees_paid, 0.06), "{:?}", k.slots()[0]);
+        assert!(close(k.slots()[1].fees_paid, -0.02), "{:?}", k.slots()[1]);
+        assert!(close(k.account.k_fees_paid, 0.04));
+        assert!(k.account.k_unsettled_fees.abs() < 1e-12, "{:?}", k.account);
+        // Each liquidity learned its own side's ratio.
+        assert!(close(k.fees.taker.ratio, 1.2), "{:?}", k.fees);
+        assert!(close(k.fees.maker.ratio, 0.8), "{:?}", k.fees);
     }
 }

@@ -1,17 +1,14 @@
-//! Rules 36, an order in doubt (rate limited before its ack, with a cancel asked, rules 13) that
-//! the venue says is over in a late fill short of its size (`FILLED`, nothing remaining, its
-//! running total what is booked with it): the doubt ended only when a fill completed the order,
-//! so its slot took no new ENTER (an exit's, no new EXIT) until `reconcile_with_venue`. Now such
-//! a fill ends the doubt, as it ends a working order (rules 34).
+//! An order in doubt (rate limited before its ack, with a cancel asked) that the venue says is
+//! over in a late fill short of its size (`FILLED`, nothing remaining, its running total what
+//! is booked with it): such a fill ends the doubt, as it ends a working order. Were the doubt
+//! to end only when a fill completed the order, its slot would take no new ENTER (an exit's, no
+//! new EXIT) until `reconcile_with_venue`.
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
-use common::{
-    close, exit_whole, fill, filled_short, long_btc, open_btc, open_log, set_segment_rules,
-};
+use common::{close, exit_whole, fill, filled_short, long_btc, open_btc, open_log};
 
 fn intent(intent_id: &str, action: KernelCommandType) -> Intent {
     long_btc(intent_id, "t0", 0, action, 1.0)
@@ -159,8 +156,8 @@ fn a_late_fill_stating_less_than_is_booked_leaves_the_order_in_doubt() {
 
 #[test]
 fn a_fill_made_without_a_status_of_an_order_in_doubt_takes_it_from_the_sizes() {
-    // The bindings give a FILL made without a status the one its sizes say: for an order kept
-    // after it ended it was FILLED whatever it left, which said the order was over.
+    // The bindings give a FILL made without a status the one its sizes say, for an order kept
+    // after it ended too: FILLED whatever it left would say the order is over.
     let mut k = Kernel::new("no-status", 1).unwrap();
     let order = exit_in_doubt(&mut k);
     let mut part = VenueEvent::new("x1", KernelEventKind::Fill, &order.client_order_id);
@@ -194,24 +191,20 @@ fn a_fill_made_without_a_status_of_an_order_in_doubt_takes_it_from_the_sizes() {
     assert_eq!(k.fill_status_by_sizes(&last), VenueOrderStatus::Filled);
 }
 
-/// Slot 0's exit in doubt under `rules`, then a late fill of 0.6 saying it is over (recorded
-/// in a log in `dir`); the kernel after.
-fn exit_over_short(dir: &std::path::Path, rules: u16) -> Kernel {
+/// Slot 0's exit in doubt, then a late fill of 0.6 saying it is over (recorded in a log in
+/// `dir`); the kernel after.
+fn exit_over_short(dir: &std::path::Path) -> Kernel {
     let (mut log, mut k) = open_log(dir, "log", 0);
-    let enter = KernelInput::Intent(intent("e0", KernelCommandType::Enter));
-    let entry = replaying(rules, || k.apply(&enter))
-        .unwrap()
-        .submit
-        .unwrap();
-    log.record(&k, &enter).unwrap();
-    let opened = fill(&entry, "f1", 1.0, 1.0, VenueOrderStatus::Filled, 0.0);
-    let exit = KernelInput::Intent(long_btc("x0", "", 0, KernelCommandType::Exit, 0.0));
     let mut record = |k: &mut Kernel, input: KernelInput| {
-        let out = replaying(rules, || k.apply(&input)).unwrap();
+        let out = k.apply(&input).unwrap();
         log.record(k, &input).unwrap();
         out
     };
+    let enter = KernelInput::Intent(intent("e0", KernelCommandType::Enter));
+    let entry = record(&mut k, enter).submit.unwrap();
+    let opened = fill(&entry, "f1", 1.0, 1.0, VenueOrderStatus::Filled, 0.0);
     record(&mut k, KernelInput::VenueEvent(opened));
+    let exit = KernelInput::Intent(long_btc("x0", "", 0, KernelCommandType::Exit, 0.0));
     let order = record(&mut k, exit).submit.unwrap();
     for input in doubting(&order) {
         record(&mut k, input);
@@ -222,18 +215,13 @@ fn exit_over_short(dir: &std::path::Path, rules: u16) -> Kernel {
 }
 
 #[test]
-fn a_log_of_rules_35_replays_as_it_ran_and_one_of_36_as_it_runs() {
-    for (rules, in_doubt) in [(35, 1), (RULES, 0)] {
-        let dir = tempfile::tempdir().unwrap();
-        let k = exit_over_short(dir.path(), rules);
-        assert_eq!(k.orders_in_doubt().len(), in_doubt, "rules {rules}");
-        assert!(close(k.slots()[0].size, 0.4));
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open_log(dir.path(), "log", 0);
-        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
-        assert_eq!(recovered.seq(), k.seq());
-        assert_eq!(recovered.orders_in_doubt().len(), in_doubt, "rules {rules}");
-    }
+fn a_log_of_a_doubt_ended_by_a_short_fill_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = exit_over_short(dir.path());
+    assert!(k.orders_in_doubt().is_empty());
+    assert!(close(k.slots()[0].size, 0.4));
+    let (_, recovered) = open_log(dir.path(), "log", 0);
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.seq(), k.seq());
+    assert!(recovered.orders_in_doubt().is_empty());
 }

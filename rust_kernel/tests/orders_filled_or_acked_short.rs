@@ -1,19 +1,20 @@
-//! Rules 34, a FILL saying its order is over short of its size: a venue that ends an order
-//! filled short (a market order on thin liquidity closed at less than its amount, an order cut
-//! to the venue's lot) and says so only in the fill (`FILLED`, nothing remaining, at the running
-//! total booked) left the order working for good, its slot taking no new ENTER or EXIT. Now the
-//! order ends there, as an expiry does (WARNING, `ended_short`), and is kept for its late fills.
-//! Also rules 34: a late ack (after a fill) stating less than the order's size cuts the order,
-//! as an ack in order does from rules 33.
+//! Orders the venue fills or acknowledges short of their size. An ORDER_ACK for less than was
+//! sent (cut to the venue's lot, or a reduce-only exit to the position) fills no more than
+//! that: the acknowledged size is the order's (WARNING, `acked_size` and `order_size`), so the
+//! kernel waits for no fill that never comes and the order completes; a larger one is not
+//! taken (WARNING). A late ack (after a fill) for less cuts the order the same way. A FILL
+//! saying its order is over short of its size (`FILLED`, nothing remaining, at the running
+//! total booked: a market order on thin liquidity, an order cut to the lot) ends the order
+//! there, as an expiry does (WARNING, `ended_short`), and keeps it for its late fills; left
+//! working, its slot would take no new ENTER or EXIT for good.
 
-use dita_kernel::error::{replaying, RULES};
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
 use common::{
     ack, close, detail, exit_whole, fill, filled_short, long_btc, open_btc, open_log,
-    set_segment_rules, well_formed_details,
+    well_formed_details,
 };
 
 fn enter() -> Intent {
@@ -238,42 +239,34 @@ fn a_fill_of_the_order_after_its_short_end_is_booked_as_a_late_fill() {
     assert!(close(k.slots()[0].size, 0.9));
 }
 
-/// Enters slot 0 under `rules`, then the venue acks and fills 0.6, FILLED (recorded in a log
-/// in `dir`); the kernel after.
-fn entered_filled_short(dir: &std::path::Path, rules: u16) -> Kernel {
+/// Enters slot 0, then the venue acks and fills 0.6, FILLED (recorded in a log in `dir`); the
+/// kernel after.
+fn entered_filled_short(dir: &std::path::Path) -> Kernel {
     let (mut log, mut k) = open_log(dir, "log", 0);
     let enter = KernelInput::Intent(enter());
-    let out = replaying(rules, || k.apply(&enter)).unwrap();
+    let out = k.apply(&enter).unwrap();
     log.record(&k, &enter).unwrap();
     let order = out.submit.unwrap();
     for input in [
         KernelInput::VenueEvent(ack(&order, 0.0)),
         KernelInput::VenueEvent(filled_short(&order, "f1", 0.6, 0.6)),
     ] {
-        replaying(rules, || k.apply(&input)).unwrap();
+        k.apply(&input).unwrap();
         log.record(&k, &input).unwrap();
     }
     k
 }
 
 #[test]
-fn a_log_of_rules_33_replays_as_it_ran_and_one_of_34_as_it_runs() {
-    for (rules, stage) in [
-        (33, TradeStage::EntryWorking),
-        (RULES, TradeStage::PositionOpen),
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let k = entered_filled_short(dir.path(), rules);
-        assert_eq!(k.slots()[0].fsm_state, stage, "rules {rules}");
-        assert!(close(k.slots()[0].size, 0.6));
-        if rules < RULES {
-            set_segment_rules(dir.path(), rules);
-        }
-        let (_, recovered) = open_log(dir.path(), "log", 0);
-        assert_eq!(recovered.slots(), k.slots(), "rules {rules}");
-        assert_eq!(recovered.seq(), k.seq());
-        assert_eq!(recovered.open_orders().len(), k.open_orders().len());
-    }
+fn a_log_of_an_order_ended_short_by_its_fill_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let k = entered_filled_short(dir.path());
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
+    assert!(close(k.slots()[0].size, 0.6));
+    let (_, recovered) = open_log(dir.path(), "log", 0);
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.seq(), k.seq());
+    assert_eq!(recovered.open_orders().len(), k.open_orders().len());
 }
 
 /// Slot 0's entry of 1, filled 0.4 before its ack (the fill carries no venue id); the order.
@@ -342,15 +335,133 @@ fn a_late_ack_at_what_filled_completes_the_order() {
     assert_eq!(k.side_counts_difference(), None);
 }
 
+/// A fill of `size` of `order` at 100, its total `size`, FILLED with nothing remaining.
+fn filled(order: &VenueOrder, size: f64) -> VenueEvent {
+    let mut e = VenueEvent::new(
+        &format!("fill-{}", order.client_order_id),
+        KernelEventKind::Fill,
+        &order.client_order_id,
+    );
+    (e.price, e.size, e.filled_size, e.timestamp) = (100.0, size, size, 1_000.0);
+    e.status = VenueOrderStatus::Filled;
+    e
+}
+
 #[test]
-fn a_late_ack_for_less_under_rules_33_leaves_the_size() {
-    let mut k = Kernel::new("late-ack-33", 1).unwrap();
-    let order = replaying(33, || filled_before_its_ack(&mut k));
-    let out = replaying(33, || k.on_venue_event(&ack(&order, 0.4)));
+fn an_entry_acknowledged_for_less_is_that_size_and_completes_at_it() {
+    let mut k = Kernel::new("ack-less", 1).unwrap();
+    let order = k.process_intent(&enter()).submit.unwrap();
+    assert!(close(k.slots()[0].committed_notional, 100.0));
+    let out = well_formed_details(k.on_venue_event(&ack(&order, 0.6)));
     assert!(out.accepted, "{out:?}");
-    assert_eq!(detail(&out, "acked_size"), None);
-    assert_eq!(out.severity, KernelSeverity::Info);
+    assert_eq!(out.severity, KernelSeverity::Warning);
+    assert_eq!(detail(&out, "acked_size"), Some(Detail::F64(0.6)));
+    assert_eq!(detail(&out, "order_size"), Some(Detail::F64(1.0)));
+    assert!(detail(&out, "reason").is_some());
     let slot = &k.slots()[0];
-    assert_eq!(slot.fsm_state, TradeStage::EntryWorking);
-    assert_eq!(slot.active_entry_order.as_ref().unwrap().size, 1.0);
+    assert_eq!(slot.active_entry_order.as_ref().unwrap().size, 0.6);
+    assert!(close(slot.committed_notional, 60.0), "{slot:?}");
+    assert_eq!(k.side_counts_difference(), None);
+    assert!(k.on_venue_event(&filled(&order, 0.6)).accepted);
+    let slot = &k.slots()[0];
+    assert_eq!(slot.fsm_state, TradeStage::PositionOpen);
+    assert!(slot.active_entry_order.is_none(), "{slot:?}");
+    assert!(close(slot.size, 0.6));
+    assert_eq!(k.side_counts_difference(), None);
+}
+
+#[test]
+fn an_exit_acknowledged_for_less_completes_at_it_the_rest_held() {
+    let mut k = Kernel::new("ack-exit", 1).unwrap();
+    open_btc(&mut k, 0, TradeSide::Long, 1.0);
+    let x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
+    let order = k.process_intent(&x).submit.unwrap();
+    let out = k.on_venue_event(&ack(&order, 0.4));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Warning);
+    assert!(k.on_venue_event(&filled(&order, 0.4)).accepted);
+    let slot = &k.slots()[0];
+    assert_eq!(slot.fsm_state, TradeStage::PositionOpen);
+    assert!(slot.active_exit_order.is_none(), "{slot:?}");
+    assert!(close(slot.size, 0.6));
+    assert_eq!(k.side_counts_difference(), None);
+}
+
+#[test]
+fn an_ack_for_more_than_was_sent_leaves_the_size_and_says_so() {
+    let mut k = Kernel::new("ack-more", 1).unwrap();
+    let order = k.process_intent(&enter()).submit.unwrap();
+    let out = well_formed_details(k.on_venue_event(&ack(&order, 1.5)));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Warning);
+    assert_eq!(detail(&out, "acked_size"), Some(Detail::F64(1.5)));
+    assert_eq!(k.slots()[0].active_entry_order.as_ref().unwrap().size, 1.0);
+    // An ack of the size sent, or stating none, is an ack as ever.
+    for size in [1.0, 0.0] {
+        let mut k = Kernel::new("ack-same", 1).unwrap();
+        let order = k.process_intent(&enter()).submit.unwrap();
+        let out = k.on_venue_event(&ack(&order, size));
+        assert_eq!(out.severity, KernelSeverity::Info, "{size}: {out:?}");
+        assert_eq!(detail(&out, "acked_size"), None);
+    }
+}
+
+#[test]
+fn a_log_of_an_ack_for_less_recovers_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open_log(dir.path(), "log", 0);
+    let enter = KernelInput::Intent(enter());
+    let out = k.apply(&enter).unwrap();
+    log.record(&k, &enter).unwrap();
+    let order = out.submit.unwrap();
+    for input in [
+        KernelInput::VenueEvent(ack(&order, 0.6)),
+        KernelInput::VenueEvent(filled(&order, 0.6)),
+    ] {
+        k.apply(&input).unwrap();
+        log.record(&k, &input).unwrap();
+    }
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
+    drop(log);
+    let (_, recovered) = open_log(dir.path(), "log", 0);
+    assert_eq!(recovered.slots(), k.slots());
+    assert_eq!(recovered.seq(), k.seq());
+}
+
+#[test]
+fn a_fill_made_without_a_status_takes_it_from_the_sizes() {
+    // What the bindings give a FILL made without a status before the kernel takes it: a part
+    // fill so made must not say FILLED, or its running total ends the order at it.
+    let mut k = Kernel::new("no-status", 1).unwrap();
+    let order = acked_entry(&mut k);
+    let mut part = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    (part.price, part.size, part.filled_size) = (100.0, 0.4, 0.4);
+    assert_eq!(part.status, VenueOrderStatus::Filled, "the kind's own");
+    part.status = k.fill_status_by_sizes(&part);
+    assert_eq!(part.status, VenueOrderStatus::PartiallyFilled);
+    let out = k.on_venue_event(&part);
+    assert!(
+        out.accepted && detail(&out, "ended_short").is_none(),
+        "{out:?}"
+    );
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
+    // Stating only its running total, or only its size, the last fill is FILLED.
+    let mut last = VenueEvent::new("f2", KernelEventKind::Fill, &order.client_order_id);
+    (last.price, last.filled_size) = (100.0, 1.0);
+    assert_eq!(k.fill_status_by_sizes(&last), VenueOrderStatus::Filled);
+    (last.size, last.filled_size) = (0.6, 0.0);
+    assert_eq!(k.fill_status_by_sizes(&last), VenueOrderStatus::Filled);
+    // Named by its venue id alone, the order is found so.
+    let mut by_venue_id = VenueEvent::new("f3", KernelEventKind::Fill, &id(""));
+    (by_venue_id.size, by_venue_id.venue_order_id) =
+        (0.1, id(&format!("v-{}", order.client_order_id)));
+    assert_eq!(
+        k.fill_status_by_sizes(&by_venue_id),
+        VenueOrderStatus::PartiallyFilled
+    );
+    // An order the kernel does not hold working: the kind's own.
+    let unknown = VenueEvent::new("f4", KernelEventKind::Fill, &id("nobody"));
+    assert_eq!(k.fill_status_by_sizes(&unknown), VenueOrderStatus::Filled);
+    assert!(k.on_venue_event(&last).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
 }

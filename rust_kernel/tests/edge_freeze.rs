@@ -1,10 +1,8 @@
-//! Rules 30: the pre-trade guards hold across assets and clocks. The edge freeze lifts only
-//! once no asset's last edge is below the threshold (the edge of the asset that froze the
-//! kernel coming back lifted it while another asset's edge was still below), and an intent
-//! stamped behind the orders in the rate window no longer moves them back with it (they left
-//! the window early, and the orders after passed a rate they doubled).
+//! The edge freeze holds across assets: it lifts only once no asset's last edge is below the
+//! threshold (not when the edge of the asset that froze the kernel comes back while another
+//! asset's is still below), a checkpoint keeps the assets below, and turning the freeze off
+//! lifts it in place.
 
-use dita_kernel::error::replaying;
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
@@ -99,65 +97,34 @@ fn turning_the_freeze_off_forgets_the_assets_below() {
 }
 
 #[test]
-fn under_rules_29_the_asset_that_froze_lifts_the_freeze_alone() {
-    replaying(29, || {
-        let mut k = frozen_by_eth_with_btc_below();
-        k.on_edge_update("ETH", 5.0, 3.0).unwrap();
-        assert!(!k.control.frozen);
-        assert!(enter_btc(&mut k, 1).accepted);
-    });
-}
-
-/// An ENTER of 1 BTC on slot `i`, ids `<tag><i>` and trade `t<i>`, stamped `ts`.
-fn entry_at(tag: &str, i: i64, ts: f64) -> Intent {
-    let mut e = long_btc(
-        &format!("{tag}{i}"),
-        &format!("t{i}"),
-        i,
-        KernelCommandType::Enter,
-        1.0,
-    );
-    e.timestamp = ts;
-    e
-}
-
-/// A kernel of 12 slots whose orders are limited to 5 a second, 5 entries stamped 10.0
-/// taken, then an entry stamped half a second behind them (another process's clock) refused.
-fn five_at_ten_then_one_behind() -> Kernel {
-    let mut k = Kernel::new("rate", 12).unwrap();
+fn turning_the_edge_freeze_off_lifts_a_freeze() {
+    let mut k = Kernel::new("freeze", 1).unwrap();
     k.set_risk_limits(RiskLimits {
-        max_order_rate: Some(5.0),
+        edge_freeze_threshold_bps: Some(0.0),
         ..RiskLimits::default()
     });
-    for i in 0..5 {
-        assert!(k.process_intent(&entry_at("a", i, 10.0)).accepted);
-    }
-    let out = k.process_intent(&entry_at("b", 5, 9.5));
-    assert_eq!(detail(&out, "rule"), Some(Detail::Static("max_order_rate")));
-    k
+    k.on_edge_update("BTC", -5.0, 1.0).unwrap();
+    assert!(k.control.frozen);
+    k.set_risk_limits(RiskLimits::default());
+    assert!(!k.control.frozen);
+    let i = common::long_btc("e", "t", 0, KernelCommandType::Enter, 1.0);
+    assert!(k.process_intent(&i).accepted);
 }
 
-/// The entries taken of six more, stamped 10.5: half a second after the first five.
-fn six_more_at_ten_and_a_half(k: &mut Kernel) -> usize {
-    (6..12)
-        .filter(|&i| k.process_intent(&entry_at("c", i, 10.5)).accepted)
-        .count()
-}
-
+/// An edge update of a blank asset is refused naming the field: it would freeze the kernel
+/// naming no asset, a freeze no edge update of an asset lifts.
 #[test]
-fn an_intent_stamped_behind_the_window_does_not_empty_it() {
-    let mut k = five_at_ten_then_one_behind();
-    // The five at 10.0 are half a second before 10.5: a rate of 5 takes none.
-    assert_eq!(six_more_at_ten_and_a_half(&mut k), 0);
-    let mut later = long_btc("d", "td", 6, KernelCommandType::Enter, 1.0);
-    later.timestamp = 11.0;
-    assert!(k.process_intent(&later).accepted, "a second after them");
-}
-
-#[test]
-fn under_rules_29_the_intent_behind_took_the_window_back_with_it() {
-    replaying(29, || {
-        let mut k = five_at_ten_then_one_behind();
-        assert_eq!(six_more_at_ten_and_a_half(&mut k), 5);
+fn an_edge_update_of_a_blank_asset_is_refused() {
+    let mut k = Kernel::new("edge", 1).unwrap();
+    k.set_risk_limits(RiskLimits {
+        edge_freeze_threshold_bps: Some(0.0),
+        ..RiskLimits::default()
     });
+    let seq = k.seq();
+    for asset in [" ", ""] {
+        let err = k.on_edge_update(asset, -5.0, 1.0).unwrap_err().to_string();
+        assert!(err.contains("asset"), "{asset:?}: {err}");
+    }
+    assert!(!k.control.frozen);
+    assert_eq!(k.seq(), seq, "a refusal moved the kernel on");
 }

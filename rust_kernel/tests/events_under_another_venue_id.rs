@@ -1,14 +1,13 @@
-//! Rules 35, what the kernel still took from a misbehaving venue or caller: an event naming its
-//! order by its client id under another venue order id than the one the order carries (another
-//! order's report: its fill booked here moved this order's position), and a loaded slot whose
-//! exit-leg index is past its legs (cut to their number before).
+//! The venue order id an order carries names it. An event naming the order by its client id
+//! under another venue order id is refused, whatever it is (another order's report: its fill
+//! booked here would move this order's position), and the venue's corrected report applies. A
+//! fill before the ack teaches the order its id, and an ack of a loaded order under a new id
+//! rekeys it.
 
-use dita_kernel::error::replaying;
-use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
-use common::{ack, close, detail, long_btc, open_log, set_segment_rules, well_formed_details};
+use common::{ack, close, detail, long_btc, well_formed_details};
 
 fn enter() -> Intent {
     long_btc("e0", "t0", 0, KernelCommandType::Enter, 1.0)
@@ -127,7 +126,7 @@ fn entry_venue_id(k: &Kernel) -> String {
 }
 
 #[test]
-fn a_fill_before_the_ack_teaches_its_id_and_the_acks_rules_stand() {
+fn a_fill_before_the_ack_teaches_its_id_and_an_ack_under_another_is_refused() {
     let mut k = Kernel::new("fill-first", 1).unwrap();
     let order = k.process_intent(&enter()).submit.expect("entry sent");
     // The order carries no venue id yet: the fill's is learned.
@@ -136,8 +135,8 @@ fn a_fill_before_the_ack_teaches_its_id_and_the_acks_rules_stand() {
             .accepted
     );
     assert_eq!(entry_venue_id(&k), "v-from-fill");
-    // An ack of the working order under another id keeps its rules (rules 6): refused as a
-    // transition, the order keeping the fill's id.
+    // An ack of the working order under another id is refused as a transition, the order
+    // keeping the fill's id.
     let out = k.on_venue_event(&ack(&order, 0.0));
     assert_eq!(
         (out.diagnostic_code, out.severity),
@@ -167,87 +166,4 @@ fn an_ack_of_a_loaded_order_under_a_new_id_still_rekeys_it() {
             .accepted
     );
     assert!(close(k.slots()[0].size, 0.4));
-}
-
-#[test]
-fn at_rules_34_an_event_under_another_venue_id_is_applied_as_it_was() {
-    let mut k = Kernel::new("rules-34", 1).unwrap();
-    let order = replaying(34, || acked_entry(&mut k));
-    let out = replaying(34, || k.on_venue_event(&fill(&order, "f1", "v-another")));
-    assert!(out.accepted, "{out:?}");
-    assert!(close(k.slots()[0].size, 0.4));
-}
-
-/// Slot 0 of `k` as the kernel shows it, its exit-leg index `index`.
-fn slots_with_leg_index(k: &Kernel, index: usize) -> Vec<TradeSlot> {
-    let mut slots = k.slots().to_vec();
-    slots[0].exit_leg_ratios = [0.5, 0.5].into_iter().collect();
-    slots[0].active_leg_index = index;
-    slots
-}
-
-#[test]
-fn a_loaded_leg_index_past_the_legs_is_refused_naming_it_and_the_legs() {
-    let mut k = Kernel::new("legs", 2).unwrap();
-    let (before, seq) = (k.slots().to_vec(), k.seq());
-    let err = k.replace_slots(slots_with_leg_index(&k, 3)).unwrap_err();
-    let msg = err.to_string();
-    assert!(msg.contains("slots[0].active_leg_index"), "{msg}");
-    assert!(msg.contains("3, past the slot's 2 exit legs"), "{msg}");
-    assert_eq!(k.slots(), &before[..], "nothing changes");
-    assert_eq!(k.seq(), seq);
-    // All legs done is an index at their number.
-    k.replace_slots(slots_with_leg_index(&k, 2)).unwrap();
-    assert_eq!(k.slots()[0].active_leg_index, 2);
-}
-
-#[test]
-fn at_rules_34_a_loaded_leg_index_past_the_legs_is_cut_as_it_was() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open_log(dir.path(), "legs-34", 0);
-    let input = KernelInput::replace_slots(slots_with_leg_index(&k, 3));
-    replaying(34, || k.apply(&input)).unwrap();
-    log.record(&k, &input).unwrap();
-    assert_eq!(k.slots()[0].active_leg_index, 2);
-    drop(log);
-    set_segment_rules(dir.path(), 34);
-    let (_, recovered) = open_log(dir.path(), "legs-34", 0);
-    assert_eq!(recovered.slots(), k.slots());
-}
-
-#[test]
-fn a_fill_made_without_a_status_takes_it_from_the_sizes() {
-    // What the bindings give a FILL made without a status before the kernel takes it: a part
-    // fill so made said FILLED, and (rules 34) its running total ended the order at it.
-    let mut k = Kernel::new("no-status", 1).unwrap();
-    let order = acked_entry(&mut k);
-    let mut part = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
-    (part.price, part.size, part.filled_size) = (100.0, 0.4, 0.4);
-    assert_eq!(part.status, VenueOrderStatus::Filled, "the kind's own");
-    part.status = k.fill_status_by_sizes(&part);
-    assert_eq!(part.status, VenueOrderStatus::PartiallyFilled);
-    let out = k.on_venue_event(&part);
-    assert!(
-        out.accepted && detail(&out, "ended_short").is_none(),
-        "{out:?}"
-    );
-    assert_eq!(k.slots()[0].fsm_state, TradeStage::EntryWorking);
-    // Stating only its running total, or only its size, the last fill is FILLED.
-    let mut last = VenueEvent::new("f2", KernelEventKind::Fill, &order.client_order_id);
-    (last.price, last.filled_size) = (100.0, 1.0);
-    assert_eq!(k.fill_status_by_sizes(&last), VenueOrderStatus::Filled);
-    (last.size, last.filled_size) = (0.6, 0.0);
-    assert_eq!(k.fill_status_by_sizes(&last), VenueOrderStatus::Filled);
-    // Named by its venue id alone, the order is found so.
-    let mut by_venue_id = VenueEvent::new("f3", KernelEventKind::Fill, &id(""));
-    (by_venue_id.size, by_venue_id.venue_order_id) = (0.1, id(&own_id(&order)));
-    assert_eq!(
-        k.fill_status_by_sizes(&by_venue_id),
-        VenueOrderStatus::PartiallyFilled
-    );
-    // An order the kernel does not hold working: the kind's own.
-    let unknown = VenueEvent::new("f4", KernelEventKind::Fill, &id("nobody"));
-    assert_eq!(k.fill_status_by_sizes(&unknown), VenueOrderStatus::Filled);
-    assert!(k.on_venue_event(&last).accepted);
-    assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
 }

@@ -1,13 +1,16 @@
-//! Rules 28: a late fill of an exit whose cancel was acknowledged is booked while a second
-//! exit of the slot works (it was refused, UNKNOWN_ORDER, CRITICAL: the venue had sold, the
-//! slot still held it, and the second exit was sized on it), and an exit ending with
-//! nothing left to hold closes the trade.
+//! A late fill of an exit whose cancel was acknowledged is booked while a second exit of the
+//! slot works (the venue sold it: the slot must not hold it, nor the second exit be sized on
+//! it), and an exit ending with nothing left to hold closes the trade. An exit fill beyond what
+//! its slot holds realizes PnL on what the slot held, and says the rest (CRITICAL,
+//! `unheld_qty`): the venue sold a position no slot holds, which the operator must hear of, and
+//! the trade never held it to gain or lose on. Only an exit the venue does not cap (one not
+//! reduce-only, in a book hedged on the asset) can get there, after a late fill of an earlier
+//! exit took part of the position.
 
-use dita_kernel::error::replaying;
 use dita_kernel::*;
 
 mod common;
-use common::{detail, exit_whole, open_btc};
+use common::{close, detail, exit_whole, long_btc, open_btc};
 
 /// An event of `kind` for `order` under `event_id`.
 fn event(event_id: &str, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
@@ -21,7 +24,7 @@ fn fill(event_id: &str, order: &VenueOrder, size: f64, total: f64, fill_id: &str
     f.size = size;
     f.filled_size = total;
     f.fill_id = id(fill_id);
-    // Rules 34 on, a fill stating FILLED short of its order's size ends the order.
+    // A fill stating FILLED short of its order's size would end the order.
     if total < order.size {
         f.status = VenueOrderStatus::PartiallyFilled;
     }
@@ -104,7 +107,7 @@ fn a_late_fill_taking_the_whole_position_leaves_the_second_exit_to_end_and_close
     assert_eq!(s.fsm_state, TradeStage::ExitWorking);
     assert_eq!(k.side_counts_difference(), None);
     // The venue refuses the reduce-only X2 (nothing to reduce): the trade closes, and the
-    // slot is free for the next one (it stayed POSITION_OPEN at 0, an exit refused for good).
+    // slot is free for the next one (not left POSITION_OPEN at 0, an exit refused for good).
     let out = k.on_venue_event(&event("rx2", KernelEventKind::Reject, &x2));
     assert!(out.accepted, "{out:?}");
     assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
@@ -117,7 +120,7 @@ fn a_late_fill_taking_the_whole_position_leaves_the_second_exit_to_end_and_close
 #[test]
 fn a_late_exit_fill_beyond_the_position_is_still_refused() {
     // Within the same trade, an exit's late fill larger than what the slot holds is not
-    // booked (the venue sold more than the trade held): CRITICAL, as before.
+    // booked (the venue sold more than the trade held): CRITICAL.
     let mut k = Kernel::new("late-exit-over", 1).unwrap();
     let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
     assert!(k.on_venue_event(&fill("fx2", &x2, 0.7, 0.7, "T2")).accepted);
@@ -128,7 +131,7 @@ fn a_late_exit_fill_beyond_the_position_is_still_refused() {
 }
 
 #[test]
-fn a_late_exit_fill_after_the_slot_took_a_new_trade_is_refused_as_before() {
+fn a_late_exit_fill_after_the_slot_took_a_new_trade_is_refused() {
     // A new trade forgets the slot's kept orders: the old trade's exit fill is not booked on
     // the new one. It can only come after the second exit sold the whole position the
     // kernel held, which a reduce-only exit the venue caps cannot: that exit went out plain,
@@ -144,22 +147,84 @@ fn a_late_exit_fill_after_the_slot_took_a_new_trade_is_refused_as_before() {
     assert_eq!(out.severity, KernelSeverity::Critical);
 }
 
+/// A fill of `size` of `order` at 110 stating the running total `size`, fill id `fill_id`.
+fn fill_at_110(event_id: &str, order: &VenueOrder, size: f64, fill_id: &str) -> VenueEvent {
+    let mut f = event(event_id, KernelEventKind::Fill, order);
+    (f.price, f.size, f.filled_size) = (110.0, size, size);
+    f.fill_id = id(fill_id);
+    // A fill stating FILLED short of its order's size would end the order.
+    if size < order.size {
+        f.status = VenueOrderStatus::PartiallyFilled;
+    }
+    f
+}
+
+/// A book hedged on BTC (slot 0 long 1, slot 1 short 1, both bought at 100), so slot 0's
+/// exits go out plain. Its exit `X1` is canceled, the cancel acknowledged without a filled
+/// size; a second exit `X2` of the whole position goes out; then the venue's report that it
+/// sold 0.4 on X1 before the cancel comes, and is booked: slot 0 holds 0.6, and
+/// X2, which the venue does not cap, still works for 1. Returns X2.
+fn plain_exit_working_beyond_the_position(k: &mut Kernel) -> VenueOrder {
+    open_btc(k, 0, TradeSide::Long, 1.0);
+    open_btc(k, 1, TradeSide::Short, 1.0);
+    let x1 = exit_whole(k, 0, 1);
+    assert!(!x1.reduce_only, "the hedged book nets to nothing: {x1:?}");
+    let cancel = long_btc("c1", "", 0, KernelCommandType::Cancel, 0.0);
+    assert!(k.process_intent(&cancel).accepted);
+    assert!(
+        k.on_venue_event(&event("cx1", KernelEventKind::CancelAck, &x1))
+            .accepted
+    );
+    let x2 = exit_whole(k, 0, 2);
+    assert!(!x2.reduce_only && x2.size == 1.0, "{x2:?}");
+    let late = k.on_venue_event(&fill_at_110("fx1", &x1, 0.4, "T1"));
+    assert_eq!(
+        detail(&late, "late_fill"),
+        Some(Detail::Bool(true)),
+        "{late:?}"
+    );
+    assert!(close(k.slots()[0].size, 0.6));
+    x2
+}
+
 #[test]
-fn a_log_of_rules_27_replays_the_late_exit_fill_refused() {
-    replaying(27, || {
-        let mut k = Kernel::new("late-exit-27", 1).unwrap();
-        let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
-        let out = k.on_venue_event(&fill("fx1", &x1, 0.4, 0.4, "T1"));
-        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-        assert_eq!(out.severity, KernelSeverity::Critical);
-        assert!((k.slots()[0].size - 1.0).abs() < 1e-12);
-        assert_eq!(k.slots()[0].fsm_state, TradeStage::ExitWorking);
-        // X2 took the 0.6 the venue held and ended: the slot kept 0.4 the venue never had.
-        assert!(k.on_venue_event(&fill("fx2", &x2, 0.6, 0.6, "T2")).accepted);
-        let mut expired = event("ex2", KernelEventKind::Expired, &x2);
-        expired.filled_size = 0.6;
-        assert!(k.on_venue_event(&expired).accepted);
-        assert_eq!(k.slots()[0].fsm_state, TradeStage::PositionOpen);
-        assert!((k.slots()[0].size - 0.4).abs() < 1e-12);
-    });
+fn an_exit_filled_beyond_the_position_realizes_what_the_slot_held_and_says_the_rest() {
+    let mut k = Kernel::new("beyond", 2).unwrap();
+    let x2 = plain_exit_working_beyond_the_position(&mut k);
+    // The venue fills all of X2: 1 sold where the slot held 0.6.
+    let out = k.on_venue_event(&fill_at_110("fx2", &x2, 1.0, "T2"));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Critical, "{out:?}");
+    match detail(&out, "unheld_qty") {
+        Some(Detail::F64(q)) => assert!(close(q, 0.4), "{q}"),
+        other => panic!("no unheld_qty: {other:?} in {out:?}"),
+    }
+    assert!(detail(&out, "reason").is_some(), "{out:?}");
+    let s = &k.slots()[0];
+    assert_eq!(s.fsm_state, TradeStage::Closed);
+    assert_eq!(s.size, 0.0);
+    // 1 bought at 100, sold at 110: 10, not 14 (0.4 more sold than held).
+    assert!(close(s.realized_pnl, 10.0), "{}", s.realized_pnl);
+    assert!(close(k.account.k_realized_pnl, 10.0));
+    // The venue charged the whole fill: its fee is predicted on all of it.
+    let fees = 100.0 * 0.0005 * 2.0 + 110.0 * 1.4 * 0.0005;
+    assert!(
+        close(k.account.k_fees_paid, fees),
+        "{}",
+        k.account.k_fees_paid
+    );
+    // The order is filled as the venue said, and the trade is over.
+    assert_eq!(k.free_slot(), Some(0));
+    assert_eq!(k.side_counts_difference(), None);
+}
+
+#[test]
+fn an_exit_filling_what_the_slot_holds_realizes_it_all() {
+    let mut k = Kernel::new("within", 2).unwrap();
+    let x2 = plain_exit_working_beyond_the_position(&mut k);
+    let out = k.on_venue_event(&fill_at_110("fx2", &x2, 0.6, "T2"));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Info, "{out:?}");
+    assert_eq!(detail(&out, "unheld_qty"), None);
+    assert!(close(k.account.k_realized_pnl, 10.0));
 }
