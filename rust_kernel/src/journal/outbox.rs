@@ -254,6 +254,15 @@ impl Outbox {
         if last < first {
             return Default::default(); // the oldest input is not in the log yet
         }
+        let cut = self.cut(first, last, max_rows);
+        let taken = std::array::from_fn(|t| self.take_below(t, cut));
+        self.len -= taken.iter().flatten().map(RowBuf::len).sum::<usize>();
+        taken
+    }
+
+    /// The highest seq in `first + 1..=last + 1` with at most `max_rows` rows below it, or
+    /// `first + 1` (the oldest input whole) when even that one has more.
+    fn cut(&self, first: u64, last: u64, max_rows: usize) -> u64 {
         // Rows before each segment, counted once: each step of the search below is then a
         // search among the segments and in one of them, not a sum over a backlog's hundreds.
         let before = self.tables.each_ref().map(|segments| {
@@ -264,24 +273,21 @@ impl Outbox {
             }
             at
         });
-        let below = |o: &Self, cut: u64| {
+        let below = |cut: u64| {
             (0..6)
-                .map(|t| o.count_below(t, cut, &before[t]))
+                .map(|t| self.count_below(t, cut, &before[t]))
                 .sum::<usize>()
         };
-        // The highest cut with at most max_rows rows below it (at least the oldest seq).
         let (mut lo, mut hi) = (first + 1, last + 1);
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
-            if below(self, mid) <= max_rows {
+            if below(mid) <= max_rows {
                 lo = mid;
             } else {
                 hi = mid - 1;
             }
         }
-        let taken = std::array::from_fn(|t| self.take_below(t, lo));
-        self.len -= taken.iter().flatten().map(RowBuf::len).sum::<usize>();
-        taken
+        lo
     }
 
     /// The rows of `table` below `cut`: the segments wholly below it, and a copy of the rows
