@@ -10,7 +10,7 @@
 //! block `u64` index type (key width 0..=2 for UInt8/16/32, with the HasAdditionalKeys and
 //! NeedUpdateDictionary flags), `u64` dictionary size, the dictionary's values as strings
 //! (for `Nullable`, index 0 is the null slot, sent as ""), `u64` rows and each row's index.
-//! Several blocks back to back are one insert. Types are the wire types of `journal.rs`.
+//! Several blocks back to back are one insert. Types are the wire types of `tables.rs`.
 
 // The row buffers write lengths and strings exactly as the Native format wants them.
 use super::{columns, put_str as string, put_varint as varint, wire_types, RowBuf, Value, TABLES};
