@@ -10,7 +10,7 @@
 //! block `u64` index type (key width 0..=2 for UInt8/16/32, with the HasAdditionalKeys and
 //! NeedUpdateDictionary flags), `u64` dictionary size, the dictionary's values as strings
 //! (for `Nullable`, index 0 is the null slot, sent as ""), `u64` rows and each row's index.
-//! Several blocks back to back are one insert. Types are the wire types of `journal.rs`.
+//! Several blocks back to back are one insert. Types are the wire types of `tables.rs`.
 
 // The row buffers write lengths and strings exactly as the Native format wants them.
 use super::{columns, put_str as string, put_varint as varint, wire_types, RowBuf, Value, TABLES};
@@ -333,7 +333,7 @@ mod tests {
     /// Reads a block back: (columns, rows, [(name, type, raw column bytes)]), knowing the
     /// widths of the types the journal sends.
     fn read_block(block: &[u8]) -> (u64, u64, Vec<ColumnBytes>) {
-        use crate::journal::{read_str, read_varint, take};
+        use crate::journal::{read_bytes, read_str, read_varint};
         let mut b = block;
         let ncols = read_varint(&mut b);
         let nrows = read_varint(&mut b);
@@ -358,10 +358,10 @@ mod tests {
                     assert_eq!(values.len() as u64, nrows);
                 }
                 (Some(inner), _) => {
-                    take(&mut b, nrows as usize * (1 + width(inner).unwrap()));
+                    read_bytes(&mut b, nrows as usize * (1 + width(inner).unwrap()));
                 }
                 (None, Some(w)) => {
-                    take(&mut b, nrows as usize * w);
+                    read_bytes(&mut b, nrows as usize * w);
                 }
                 (None, None) => {
                     for _ in 0..nrows {
@@ -378,19 +378,19 @@ mod tests {
     /// Reads a `LowCardinality` column: (index width in bytes, each row's dictionary index
     /// and value).
     fn lowcard(b: &mut &[u8]) -> (usize, Vec<(u64, String)>) {
-        use crate::journal::{read_str, take, take8};
-        let mut word = || u64::from_le_bytes(take8(b));
+        use crate::journal::{read_array, read_bytes, read_str};
+        let mut word = || u64::from_le_bytes(read_array(b));
         assert_eq!(word(), 1, "keys serialization version");
         let index_type = word();
         assert_eq!(index_type >> 8, 0b110, "additional keys, update dictionary");
         let width = 1usize << (index_type & 0xff);
         let keys = word();
         let dict: Vec<String> = (0..keys).map(|_| read_str(b).to_string()).collect();
-        let rows = u64::from_le_bytes(take8(b));
+        let rows = u64::from_le_bytes(read_array(b));
         let values = (0..rows)
             .map(|_| {
                 let mut i = [0u8; 8];
-                i[..width].copy_from_slice(take(b, width));
+                i[..width].copy_from_slice(read_bytes(b, width));
                 let i = u64::from_le_bytes(i);
                 (i, dict[i as usize].clone())
             })

@@ -4,6 +4,8 @@
 //! and with the values written, except the rows counted as dropped, which are always the
 //! whole oldest inputs held.
 
+use super::pool::POOLED_SEGMENTS;
+use super::row_buf::ROW_ROOM;
 use super::*;
 use proptest::prelude::*;
 use std::collections::VecDeque;
@@ -225,7 +227,10 @@ fn check_state(o: &Outbox, m: &Model) -> Result<(), TestCaseError> {
     for segments in &o.tables {
         for (k, s) in segments.iter().enumerate() {
             prop_assert!(!s.is_empty(), "every segment holds rows");
-            prop_assert!(k == 0 || s.head == 0, "only the front one passes rows over");
+            prop_assert!(
+                k == 0 || s.discarded == 0,
+                "only the front one passes rows over"
+            );
             prop_assert!(
                 k + 1 == segments.len() || !s.has_room(),
                 "a segment is left only when full"

@@ -56,7 +56,7 @@ fn write(row: &mut RowWriter, v: &Value) {
         Value::Code(c) => row.code(*c),
         Value::F64(x) => row.f64(*x),
         Value::I64(x) => row.i64(*x),
-        Value::Opt(x) => row.opt(*x),
+        Value::Opt(x) => row.opt_f64(*x),
         Value::Str(s) => row.str(s),
         Value::Details(d) => {
             let d: Details = d.iter().map(|(k, v)| (KEYS[*k], v.clone())).collect();
