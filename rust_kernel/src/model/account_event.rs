@@ -1,6 +1,10 @@
+//! What the exchange's account stream says: a fill's settled fee, a funding fee, the
+//! account's balances and margins.
+
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 
+/// An event of the exchange's account; which of its figures it carries depends on its `kind`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AccountEvent {
     pub event_id: Id,

@@ -1,3 +1,5 @@
+//! What a strategy asks of a slot: enter, exit or cancel.
+
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 

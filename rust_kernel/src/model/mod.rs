@@ -1,12 +1,13 @@
 //! The data the kernel takes in and hands out: intents, venue and account events, orders,
-//! slots, transitions and outcomes; and the bounded memories of ids it keeps in them.
+//! slots, transitions and outcomes; and the bounded memories of ids the kernel and its slots
+//! keep.
 
 mod account_event;
 mod intent;
 mod memory;
 mod order;
 mod outcome;
-mod prefetch;
+mod prefetching;
 mod slot;
 mod venue_event;
 
@@ -15,6 +16,6 @@ pub use intent::*;
 pub use memory::*;
 pub use order::*;
 pub use outcome::*;
-pub use prefetch::*;
+pub use prefetching::*;
 pub use slot::*;
 pub use venue_event::*;

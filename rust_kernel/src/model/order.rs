@@ -1,3 +1,5 @@
+//! An order as the kernel hands it to a venue and follows it there.
+
 use crate::error::{check_numbers, check_timestamp, shown, KernelError, KernelResult};
 use crate::kernel::QTY_EPS;
 use crate::types::*;

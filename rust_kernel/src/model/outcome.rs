@@ -1,6 +1,11 @@
+//! What the kernel answers to each input: the outcome (taken or refused, and why), and the
+//! transitions of slots' stages it made.
+
 use super::{VenueEvent, VenueOrder};
 use crate::types::*;
 
+/// A slot's move from stage `prev_state` to `next_state`, and the input that moved it
+/// (`trigger`, with its intent or event id).
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelTransition {
     pub timestamp: f64,
@@ -14,10 +19,10 @@ pub struct KernelTransition {
     pub details: TransitionDetails,
 }
 
-// The fields `KernelTransition::owns_nothing` does not look at own nothing. And its size is
-// what it was when `owns_nothing` was written: a field added must be looked at there too.
+// The fields `KernelTransition::owns_nothing` does not look at own nothing. Its size is pinned
+// so that a field added fails here and gets looked at there too (on 64-bit targets, the ones
+// built for).
 const _: () = assert!(!std::mem::needs_drop::<TradeStage>());
-// (Its size on 64-bit targets, the ones built for.)
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<KernelTransition>() == 160);
 
@@ -111,7 +116,7 @@ impl KernelOutcome {
     }
 
     /// Whether dropping the transitions frees nothing ([`KernelTransition::owns_nothing`]):
-    /// the one or two an input most often made looked at without a loop.
+    /// the one or two an input most often makes looked at without a loop.
     #[inline(always)]
     fn transitions_own_nothing(&self) -> bool {
         match self.transitions.as_slice() {
@@ -150,7 +155,7 @@ impl KernelOutcome {
 
     /// Folds the outcome of a follow-up input (a venue's synchronous answer, `event`) into this
     /// one: its transitions and cancels, and the details of a refused or rate-limited
-    /// follow-up, are moved here; their lists' allocations stay with `follow`, for its next
+    /// follow-up, are moved here; their lists' allocations stay with `follow_up`, for its next
     /// input.
     ///
     /// Every refused event is named, whatever came before it: `venue_event_refused` is the
@@ -158,10 +163,10 @@ impl KernelOutcome {
     /// `venue_refusals` lists each in order, as JSON (`[{"event_id", "kind", "code"}]`). A
     /// refusal's own details come along only while this outcome is still `OK`: after a rate
     /// limit (its `retry_after`, `client_order_id`) they would overwrite the main diagnostic's.
-    pub fn absorb(&mut self, follow: &mut KernelOutcome, event: &VenueEvent) {
+    pub fn absorb(&mut self, follow_up: &mut KernelOutcome, event: &VenueEvent) {
         // The stage moves with the follow-up's transitions of this slot; a refused follow-up
-        // moved nothing, whatever stage its refusal names.
-        if let Some(t) = follow
+        // moves nothing, whatever stage its refusal names.
+        if let Some(t) = follow_up
             .transitions
             .iter()
             .rev()
@@ -169,13 +174,13 @@ impl KernelOutcome {
         {
             self.state = t.next_state;
         }
-        self.transitions.append(&mut follow.transitions);
-        if follow.diagnostic_code == KernelDiagnosticCode::RateLimited {
+        self.transitions.append(&mut follow_up.transitions);
+        if follow_up.diagnostic_code == KernelDiagnosticCode::RateLimited {
             self.accepted = false;
             self.diagnostic_code = KernelDiagnosticCode::RateLimited;
             self.severity = KernelSeverity::Warning;
-            self.details.append(&mut follow.details);
-        } else if !follow.accepted {
+            self.details.append(&mut follow_up.details);
+        } else if !follow_up.accepted {
             // The venue's answer could not be applied: surface it, the intent stands. Once
             // named, the list and the count are the last details (until other details come
             // after them), so an answer of many refusals finds them at once from the end.
@@ -183,17 +188,17 @@ impl KernelOutcome {
                 Some(Detail::Str(listed)) => listed,
                 _ => String::from("[]"),
             };
-            let before = match take_detail(&mut self.details, "venue_events_refused") {
+            let refused_so_far = match take_detail(&mut self.details, "venue_events_refused") {
                 Some(Detail::I64(n)) => n,
                 _ => 0,
             };
-            self.severity = self.severity.max(follow.severity);
+            self.severity = self.severity.max(follow_up.severity);
             self.details.push((
                 "venue_event_refused",
-                Detail::Static(follow.diagnostic_code.name()),
+                Detail::Static(follow_up.diagnostic_code.name()),
             ));
             if self.diagnostic_code == KernelDiagnosticCode::Ok {
-                self.details.append(&mut follow.details);
+                self.details.append(&mut follow_up.details);
             }
             // An id is shown whole up to a bound: an endless answer of one event carrying a
             // huge id is listed up to the answer's limit.
@@ -208,14 +213,14 @@ impl KernelOutcome {
             listed.push_str(&details_json(&[
                 ("event_id", id),
                 ("kind", Detail::Static(event.kind.name())),
-                ("code", Detail::Static(follow.diagnostic_code.name())),
+                ("code", Detail::Static(follow_up.diagnostic_code.name())),
             ]));
             listed.push(']');
             self.details.push(("venue_refusals", Detail::Str(listed)));
             self.details
-                .push(("venue_events_refused", Detail::I64(before + 1)));
+                .push(("venue_events_refused", Detail::I64(refused_so_far + 1)));
         }
-        self.cancels.append(&mut follow.cancels);
+        self.cancels.append(&mut follow_up.cancels);
     }
 }
 

@@ -1,3 +1,6 @@
+//! A trade slot: one strategy trade's position, its working orders and exit legs, and the
+//! event and fill ids it has seen.
+
 use super::{prefetch, Intent, RecentRing, VenueOrder};
 use crate::types::*;
 use serde::{Deserialize, Serialize};
@@ -6,6 +9,8 @@ use serde::{Deserialize, Serialize};
 /// come with the slot's own cache lines; more are allocated. Encoded as a `Vec` is.
 pub type Legs = smallvec::SmallVec<[f64; 2]>;
 
+/// One of the kernel's slots: the trade it holds (position, working orders, exit legs, stage)
+/// and the event and fill ids it has seen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TradeSlot {
     pub slot_id: usize,
@@ -40,11 +45,11 @@ pub struct TradeSlot {
     pub seen_fills: RecentRing,
     /// The reason given by the EXIT intent working now; becomes close_reason on close.
     pub exit_reason: String,
-    /// What exit fills took from the position since the active leg began (rules 21 on): an
-    /// exit that ended part-filled leaves that much of the leg done. Outside the slot's own
-    /// encoding, which checkpoints and `reconcile_from_slots` records of older builds share: a
-    /// checkpoint keeps it in its last part (`kernel::LegTail`), a `reconcile_from_slots`
-    /// record beside the slots (`KernelInput::ReplaceSlotsLegs`, rules 22 on).
+    /// What exit fills took from the position since the active leg began: an exit that ended
+    /// part-filled leaves that much of the leg done. Kept out of the slot's own encoding, so
+    /// that encoding stays the one every checkpoint and `reconcile_from_slots` record holds:
+    /// a checkpoint keeps it in its last part (`kernel::LegTail`), a `reconcile_from_slots`
+    /// record beside the slots (`KernelInput::ReplaceSlots`'s `legs`).
     #[serde(skip)]
     pub leg_taken: f64,
 }
@@ -101,7 +106,7 @@ impl TradeSlot {
 
     /// Makes this slot equal to `TradeSlot::new(self.slot_id)` while keeping its allocations
     /// (texts, legs, the fill memory): a new trade on a slot costs no allocation and no walk
-    /// of the old trade's data.
+    /// of the last trade's data.
     pub fn reset(&mut self) {
         let TradeSlot {
             slot_id: _,
@@ -207,7 +212,7 @@ impl TradeSlot {
         *realized_pnl = 0.0;
         *fees_paid = 0.0;
         *closed = false;
-        // The legs the slot's last trade had are the usual ones again ([1.0]): left as they
+        // A new trade's legs are most often the last trade's (the usual [1.0]): left as they
         // are when the same to the bit, else written anew.
         if !same_bits(exit_leg_ratios, &intent.exit_leg_ratios) {
             exit_leg_ratios.clear();
@@ -262,8 +267,8 @@ mod tests {
     use super::*;
     use crate::model::SLOT_SEEN_EVENTS;
 
-    /// What an ENTER made of its slot before `TradeSlot::start_trade`: the slot reset, its
-    /// event ids kept, then the trade's fields set from the intent.
+    /// `TradeSlot::start_trade` written plainly, as a reference: the slot reset, its event ids
+    /// kept, then the trade's fields set from the intent.
     fn reset_then_given(slot: &TradeSlot, intent: &Intent, stage: TradeStage) -> TradeSlot {
         let mut s = slot.clone();
         let prev_seen = std::mem::take(&mut s.seen_events);
@@ -289,14 +294,14 @@ mod tests {
             ..VenueOrder::sample(
                 Id::from(client),
                 Id::from("v-1"),
-                Id::from("old-trade-with-an-id-longer-than-inline"),
+                Id::from("last-trade-with-an-id-longer-than-inline"),
                 Id::from("ETHUSDT"),
             )
         };
         // A slot a trade used: every field away from its reset value, events and fills
         // remembered (more events than the ring holds), legs on the heap.
         let mut used = TradeSlot::new(3);
-        used.trade_id = Id::from("old-trade-with-an-id-longer-than-inline");
+        used.trade_id = Id::from("last-trade-with-an-id-longer-than-inline");
         used.asset = Id::from("ETHUSDT");
         used.side = TradeSide::Short;
         used.entry_price = 5.0;
@@ -357,25 +362,25 @@ mod tests {
         for slot in [&used, &fresh, &full_legs, &minus_zero_leg] {
             for intent in [&plain, &full, &no_legs, &zero_leg] {
                 for stage in [TradeStage::Idle, TradeStage::Closed] {
-                    let was = reset_then_given(slot, intent, stage);
-                    let mut now = slot.clone();
-                    now.start_trade(intent, stage);
-                    assert_eq!(now, was);
+                    let expected = reset_then_given(slot, intent, stage);
+                    let mut started = slot.clone();
+                    started.start_trade(intent, stage);
+                    assert_eq!(started, expected);
                     for (a, b) in [
-                        (&now.seen_events, &was.seen_events),
-                        (&now.seen_fills, &was.seen_fills),
+                        (&started.seen_events, &expected.seen_events),
+                        (&started.seen_fills, &expected.seen_fills),
                     ] {
                         assert_eq!(a.trade_wrote(), b.trade_wrote());
                         assert_eq!(a.len(), b.len());
                     }
-                    assert_eq!(now.leg_taken, was.leg_taken);
+                    assert_eq!(started.leg_taken, expected.leg_taken);
                     let bits = |s: &TradeSlot| -> Vec<u64> {
                         s.exit_leg_ratios.iter().map(|r| r.to_bits()).collect()
                     };
-                    assert_eq!(bits(&now), bits(&was));
+                    assert_eq!(bits(&started), bits(&expected));
                     assert_eq!(
-                        bincode::serialize(&now).unwrap(),
-                        bincode::serialize(&was).unwrap()
+                        bincode::serialize(&started).unwrap(),
+                        bincode::serialize(&expected).unwrap()
                     );
                 }
             }
@@ -412,7 +417,7 @@ mod tests {
         assert_eq!(s, TradeSlot::new(3));
     }
 
-    /// Legs are encoded as the `Vec` they were: checkpoints written before still load.
+    /// Legs are encoded as a `Vec` is: the layout checkpoints hold for them.
     #[test]
     fn legs_encode_as_a_vec() {
         for legs in [vec![1.0], vec![0.5, 0.5], vec![0.5, 0.25, 0.25]] {

@@ -1,3 +1,6 @@
+//! What a venue says about an order: an acknowledgement, a fill, a cancel, a reject, an
+//! expiry or a rate limit.
+
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 

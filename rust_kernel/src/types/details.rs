@@ -1,3 +1,6 @@
+//! Named values: an intent's metadata, the details of a diagnostic or a transition, and
+//! their JSON as journal rows hold it.
+
 use super::Id;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -79,10 +82,10 @@ impl fmt::Display for Detail {
 pub type Details = Vec<(&'static str, Detail)>;
 
 /// A transition's details. The transitions of an order's life that carry some (its submit,
-/// a fill, a cancel asked, its end, a refused cancel) keep theirs typed and inline, which
-/// names are fixed: a transition is moved into its outcome and dropped with it, four named
-/// values inline took 200 bytes of its 312, and a list is an allocation. Any other
-/// transition's are a list. Read as a list of named values ([`TransitionDetails::iter`]), in
+/// a fill, a cancel asked, its end, a refused cancel) keep theirs typed and inline, with
+/// fixed names: a transition is moved into its outcome and dropped with it, named values
+/// inline would double its size, and a list is an allocation. Any other transition's are a
+/// list. Read as a list of named values ([`TransitionDetails::iter`]), in
 /// the same order whatever the form.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum TransitionDetails {

@@ -1,3 +1,6 @@
+//! The kernel's enums: trade stages, sides, order types and statuses, event kinds,
+//! diagnostic codes, severities, control modes.
+//!
 //! Enums carry their Python names; with the `python` feature they are also native Python
 //! classes (the attribute is compiled out otherwise, so the core stays free of PyO3).
 

@@ -1,3 +1,6 @@
+//! Ids: made from text or from a counter, checked where new input brings them, and
+//! fingerprinted for the kernel's memories of ids.
+
 /// Immutable identifier text (trade, intent, order and event ids): see [`crate::id`].
 pub use crate::id::Id;
 
@@ -5,7 +8,7 @@ pub use crate::id::Id;
 #[inline]
 pub fn id(s: &str) -> Id {
     // The empty id (no venue id yet, no event) is made on most inputs: answered without the
-    // general path's copy (the mock workload is 0.05 % longer without this).
+    // general path's copy.
     if s.is_empty() {
         return Id::default();
     }
@@ -13,9 +16,9 @@ pub fn id(s: &str) -> Id {
 }
 
 /// Whether an id starts with a printable ASCII byte (or DEL), as nearly every id does: such
-/// an id is neither empty nor flawed as [`id_flaw`] judges. On every intent and event, so the
-/// first byte is all the common case looks at (a full scan for a NUL cost 2 % of a trade
-/// cycle), in one signed comparison: a byte of 0x80 or more (UTF-8) is negative.
+/// an id is neither empty nor flawed as [`id_flaw`] judges. Asked of every id of every intent
+/// and event, so the common case looks at the first byte only, in one signed comparison: a
+/// byte of 0x80 or more (UTF-8) is negative.
 #[inline]
 pub fn plain_start(s: &str) -> bool {
     s.as_bytes().first().is_some_and(|&b| b as i8 > 0x20)
@@ -46,8 +49,8 @@ pub fn fingerprint(s: &str) -> u64 {
     const PRIME: u64 = 0x0000_0100_0000_01b3;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     // Eight bytes a step, each still folded in turn (the same value as byte by byte): a
-    // venue event fingerprints three or four ids, and the loop's own counting was half the
-    // cost of a byte.
+    // venue event fingerprints three or four ids, and a loop of one byte a step spends much
+    // of its time on its own counting.
     let mut chunks = s.as_bytes().chunks_exact(8);
     for c in &mut chunks {
         for b in c {
@@ -63,9 +66,8 @@ pub fn fingerprint(s: &str) -> u64 {
 }
 
 /// `<prefix><sep><n>` without going through `core::fmt`: ids are made on every order and
-/// event (four per order with the mock venue), and formatting machinery was a quarter of
-/// the cost of a whole trade cycle. A caller making many ids of one prefix keeps a
-/// [`CounterIds`].
+/// event (four per order with the mock venue), and formatting machinery would be a large
+/// share of a trade cycle. A caller making many ids of one prefix keeps a [`CounterIds`].
 pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
     let head = prefix.len() + sep.len();
     let len = head + digit_count(n);
@@ -106,7 +108,7 @@ fn put_digits(buf: &mut [u8; Id::INLINE_CAP], len: usize, n: u64) {
 }
 
 /// Ids `<prefix><sep><n>` of one prefix and separator, laid out once: making one copies a
-/// fixed-size head and writes the digits, where copying the prefix and separator anew took
+/// fixed-size head and writes the digits, where copying the prefix and separator anew takes
 /// two calls of `memcpy` (the kernel makes a client order id for every order).
 #[derive(Clone, Debug)]
 pub struct CounterIds {

@@ -1,3 +1,5 @@
+//! The unsettled fills: values by id in arrival order, the oldest pushed out past a bound.
+
 use super::tables::{mixed, stored, ProbeTable};
 use crate::model::prefetch;
 use crate::types::*;
@@ -7,10 +9,10 @@ use std::collections::VecDeque;
 /// Values by id, oldest first, for the kernel's fees waiting for the exchange's settlement:
 /// at most `capacity` values are live, and the queue keeps at most twice that many places (a
 /// value taken out early leaves its place behind until the place reaches the front). The
-/// oldest value goes when either bound is passed. Kept in a [`ProbeTable`] by the id's
+/// oldest value goes when either bound is passed. Kept in a `ProbeTable` by the id's
 /// fingerprint, with the id checked on every match, so it is exact; an insert can be
 /// prefetched before the input needs it. Stored in checkpoints as the map of live values
-/// and the queue of places' ids, the two fields it replaced.
+/// and the queue of places' ids (a checkpoint's `unsettled` and `unsettled_order`).
 ///
 /// A table entry carries the top 32 bits of its id's mixed hash beside its place's position,
 /// so probing past other entries, and shifting them back on removal, never reads a place:
@@ -89,8 +91,8 @@ impl<V> FifoMap<V> {
         self.find_inline(id, hash)
     }
 
-    /// [`FifoMap::find`], inlined where a value is put (an unsettled fill, once a fill): the
-    /// call was some 37 instructions, 16 of them saving and restoring registers.
+    /// [`FifoMap::find`], inlined where a value is put (an unsettled fill, once a fill): a
+    /// call's saving and restoring of registers is nearly half its cost.
     #[inline(always)]
     fn find_inline(&self, id: &Id, hash: u64) -> (usize, bool) {
         if self.table.is_empty() {
@@ -324,32 +326,31 @@ impl<V> FifoMap<V> {
 mod tests {
     use super::*;
 
-    /// The kernel's unsettled fills as they were before `FifoMap` (a map, the queue of places,
-    /// and the places of values taken out early, skipped at eviction), with one fix: taken
-    /// places are counted, where the old set forgot a second take of the same id and then
-    /// evicted that id's next value at its old place.
+    /// The unsettled fills written plainly, as a reference: a map, the queue of places, and
+    /// how many places of each id were taken out early, skipped at eviction (counted, so a
+    /// second take of one id does not push out that id's next value at its earlier place).
     #[derive(Default)]
-    struct OldUnsettled {
+    struct UnsettledModel {
         map: ahash::AHashMap<Id, u32>,
         order: VecDeque<Id>,
         taken: ahash::AHashMap<Id, usize>,
     }
 
-    impl OldUnsettled {
+    impl UnsettledModel {
         fn insert(&mut self, cap: usize, id: Id, v: u32) -> Vec<u32> {
             if self.map.insert(id.clone(), v).is_none() {
                 self.order.push_back(id);
             }
             let mut out = Vec::new();
             while self.map.len() > cap || self.order.len() > 2 * cap {
-                let Some(old) = self.order.pop_front() else {
+                let Some(oldest) = self.order.pop_front() else {
                     break;
                 };
-                if let Some(n) = self.taken.get_mut(&old).filter(|n| **n > 0) {
+                if let Some(n) = self.taken.get_mut(&oldest).filter(|n| **n > 0) {
                     *n -= 1;
                     continue;
                 }
-                out.extend(self.map.remove(&old));
+                out.extend(self.map.remove(&oldest));
             }
             out
         }
@@ -362,63 +363,63 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Same values, same evictions, same answers as the structure it replaced, for any
-        /// mix of inserts (repeats included) and early takes, across its bounds.
+        /// Same values, same evictions, same answers as a map and a queue, for any mix of
+        /// inserts (repeats included) and early takes, across its bounds.
         #[test]
-        fn fifo_map_behaves_like_the_map_and_queue_it_replaced(
+        fn fifo_map_behaves_like_a_map_and_a_queue(
             ops in proptest::collection::vec((0u8..3, 0u8..24, 0u32..1000), 1..400)
         ) {
             let cap = 5;
-            let mut new = FifoMap::new(cap);
-            let mut old = OldUnsettled::default();
+            let mut map = FifoMap::new(cap);
+            let mut model = UnsettledModel::default();
             for (op, key, v) in ops {
                 let k = id(&format!("f{key}"));
                 if op < 2 {
-                    new.insert(k.clone(), v);
+                    map.insert(k.clone(), v);
                     let mut pushed = Vec::new();
-                    while let Some(x) = new.pop_over_capacity() {
+                    while let Some(x) = map.pop_over_capacity() {
                         pushed.push(x);
                     }
-                    proptest::prop_assert_eq!(pushed, old.insert(cap, k, v));
+                    proptest::prop_assert_eq!(pushed, model.insert(cap, k, v));
                 } else {
-                    proptest::prop_assert_eq!(new.take(&k), old.take(&k));
+                    proptest::prop_assert_eq!(map.take(&k), model.take(&k));
                 }
-                proptest::prop_assert_eq!(new.len(), old.map.len());
-                for (k, v) in &old.map {
-                    proptest::prop_assert_eq!(new.get(k), Some(v));
+                proptest::prop_assert_eq!(map.len(), model.map.len());
+                for (k, v) in &model.map {
+                    proptest::prop_assert_eq!(map.get(k), Some(v));
                 }
             }
-            // Checkpoints: the old two fields, and back.
-            let bytes = bincode::serialize(&new).unwrap();
-            let (map, order): (ahash::AHashMap<Id, u32>, VecDeque<Id>) =
+            // Checkpoints: the two fields, and back.
+            let bytes = bincode::serialize(&map).unwrap();
+            let (values, order): (ahash::AHashMap<Id, u32>, VecDeque<Id>) =
                 bincode::deserialize(&bytes).unwrap();
-            proptest::prop_assert_eq!(&map, &old.map);
-            let mut back = FifoMap::from_parts(map, order, cap);
-            proptest::prop_assert!(back == new);
+            proptest::prop_assert_eq!(&values, &model.map);
+            let mut back = FifoMap::from_parts(values, order, cap);
+            proptest::prop_assert!(back == map);
             // The rebuilt table answers like the original, through lookups and takes.
-            for (k, v) in &old.map {
+            for (k, v) in &model.map {
                 proptest::prop_assert_eq!(back.get(k), Some(v));
-                proptest::prop_assert_eq!(back.take(k), new.take(k));
+                proptest::prop_assert_eq!(back.take(k), map.take(k));
                 proptest::prop_assert_eq!(back.get(k), None);
             }
-            proptest::prop_assert!(back.is_empty() && new.is_empty());
+            proptest::prop_assert!(back.is_empty() && map.is_empty());
         }
     }
 
     #[test]
     fn fifo_map_survives_colliding_probe_runs() {
-        fifo_map_against_the_old_one_from(0);
+        fifo_map_against_the_model_from(0);
     }
 
     #[test]
     fn fifo_map_positions_wrap_in_their_entries() {
         // Entries keep 31 bits of a position: start just before they wrap.
-        fifo_map_against_the_old_one_from(ENTRY_POSITION - 700);
+        fifo_map_against_the_model_from(ENTRY_POSITION - 700);
     }
 
-    fn fifo_map_against_the_old_one_from(front: u64) {
+    fn fifo_map_against_the_model_from(front: u64) {
         // Many ids in a small table: long probe runs, backward shifts on every take.
-        let (cap, mut m, mut old) = (64, FifoMap::new(64), OldUnsettled::default());
+        let (cap, mut m, mut model) = (64, FifoMap::new(64), UnsettledModel::default());
         m.front = front;
         for i in 0..5000u32 {
             let k = id(&format!("fill-{i}"));
@@ -427,13 +428,13 @@ mod tests {
             while let Some(x) = m.pop_over_capacity() {
                 pushed.push(x);
             }
-            assert_eq!(pushed, old.insert(cap, k, i));
+            assert_eq!(pushed, model.insert(cap, k, i));
             if i % 3 == 0 {
                 let earlier = id(&format!("fill-{}", i / 2));
-                assert_eq!(m.take(&earlier), old.take(&earlier), "{i}");
+                assert_eq!(m.take(&earlier), model.take(&earlier), "{i}");
             }
             assert!(m.len() <= cap);
-            assert!(old.map.iter().all(|(k, v)| m.get(k) == Some(v)));
+            assert!(model.map.iter().all(|(k, v)| m.get(k) == Some(v)));
         }
     }
 }

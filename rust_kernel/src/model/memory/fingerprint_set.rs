@@ -1,13 +1,16 @@
+//! The kernel-wide memories of intent and order ids: the latest fingerprints, a fixed number
+//! of them, the oldest forgotten first.
+
 use super::tables::{mixed, stored, CompactTable, Probe};
 use serde::{Deserialize, Serialize};
 
 /// A bounded memory of recent 64-bit fingerprints (see `types::fingerprint`) with FIFO
 /// eviction: the kernel-wide idempotency memories (100,000 intents, 50,000 orders), touched
 /// on every intent and order. The fingerprints sit in a ring in insertion order; a
-/// [`CompactTable`] finds them by their ring index, so the only place a lookup reads at
+/// `CompactTable` finds them by their ring index, so the only place a lookup reads at
 /// random is a table of 4-byte entries, and pushing out the oldest finds its entry by that
-/// index without reading any fingerprint. Serialized exactly like `RecentSet<u64>`
-/// (insertion order, members, capacity), so checkpoints written before it still load.
+/// index without reading any fingerprint. Stored in checkpoints as a `RecentSet<u64>` is
+/// (insertion order, members, capacity): the layout checkpoints hold for these memories.
 #[derive(Clone, Debug)]
 pub struct FingerprintSet {
     /// Fingerprints in insertion order (a ring once full); `head` is the oldest.
@@ -23,8 +26,8 @@ pub struct FingerprintSet {
 const FINGERPRINT_SET_MAX_CAPACITY: usize = 1 << 27;
 
 /// A fingerprint looked up in a [`FingerprintSet`]: whether it is known and, once the set
-/// has a table, where it is or would go. A check for a duplicate and the insert after it
-/// look for it once (twice was 0.6 % of a trade cycle).
+/// has a table, where it is or would go: a check for a duplicate and the insert after it
+/// share one lookup, a read of the table at a random place.
 #[derive(Clone, Copy, Debug)]
 pub struct LookedUp {
     key: u64,
@@ -60,8 +63,8 @@ impl FingerprintSet {
         !self.table.is_empty() && self.find(stored(*fp)).found
     }
 
-    /// Starts loading what inserting `fps` will touch (see [`prefetch`]): the table lines
-    /// of each and of the oldest entries they will push out.
+    /// Starts loading what inserting `fps` will touch (see [`prefetch`](crate::model::prefetch)):
+    /// the table lines of each and of the oldest entries they will push out.
     #[inline(always)]
     pub fn prefetch_insert(&self, fps: &[u64]) {
         for &fp in fps {
@@ -330,19 +333,19 @@ mod tests {
     }
 
     #[test]
-    fn fingerprint_set_encodes_like_the_recent_set_it_replaced() {
-        let mut old = RecentSet::new(3);
-        let mut new = FingerprintSet::new(3);
+    fn fingerprint_set_encodes_like_a_recent_set() {
+        let mut recent = RecentSet::new(3);
+        let mut set = FingerprintSet::new(3);
         for fp in [5u64, 9, 2, 7] {
-            old.insert(fp);
-            new.insert(fp);
+            recent.insert(fp);
+            set.insert(fp);
         }
         let back: FingerprintSet =
-            bincode::deserialize(&bincode::serialize(&old).unwrap()).unwrap();
-        assert_eq!(back, new);
+            bincode::deserialize(&bincode::serialize(&recent).unwrap()).unwrap();
+        assert_eq!(back, set);
         let again: FingerprintSet =
-            bincode::deserialize(&bincode::serialize(&new).unwrap()).unwrap();
-        assert_eq!(again, new);
+            bincode::deserialize(&bincode::serialize(&set).unwrap()).unwrap();
+        assert_eq!(again, set);
         assert!(again.contains(&2) && !again.contains(&5));
     }
 }

@@ -1,3 +1,6 @@
+//! A slot's memory of the event and fill ids it has seen: the latest 64 in a ring, and more
+//! of the current trade's kept beyond it.
+
 use super::tables::FIBONACCI_MIX;
 use super::RecentSet;
 use crate::model::prefetch;
@@ -19,20 +22,20 @@ pub struct RecentRing {
     next: u8,
     /// How many of the ring's places the slot's current trade wrote, up to the ring's size
     /// ([`RecentRing::new_trade`] starts it again): once the trade wrote them all, what the
-    /// ring pushes out is the trade's own, and rules 31 on it is kept (`beyond`).
-    mine: u8,
-    /// Rules 31 on, what the full ring pushed out while the trade that wrote it is still
-    /// going, up to [`KEPT_BEYOND_RING`] more: an event or fill resent once 64 later ones
-    /// pushed its own out was booked again, a position the venue does not hold. None until
-    /// a trade writes more than the ring holds; forgotten when the next trade starts.
-    beyond: Option<Box<RecentSet<u64>>>,
+    /// ring pushes out is the trade's own, and it is kept (`kept_beyond`).
+    trade_wrote: u8,
+    /// What the full ring pushed out while the trade that wrote it is still going, up to
+    /// [`KEPT_BEYOND_RING`] more: an event or fill resent after 64 later ones would otherwise
+    /// be booked again, a position the venue does not hold. None until a trade writes more
+    /// than the ring holds; forgotten when the next trade starts.
+    kept_beyond: Option<Box<RecentSet<u64>>>,
 }
 
-/// How many fingerprints a ring keeps beyond its places for one trade (rules 31): a trade with
-/// more events or fill keys than that forgets its oldest.
+/// How many fingerprints a ring keeps beyond its places for one trade: a trade with more
+/// events or fill keys than that forgets its oldest.
 pub const KEPT_BEYOND_RING: usize = 1 << 16;
 
-// What a trade wrote and kept took no room in the slot: the ring's place, count and share are
+// What a trade wrote and kept takes no room in the slot: the ring's place, count and share are
 // a byte each.
 const _: () = assert!(std::mem::size_of::<RecentRing>() <= 3 * std::mem::size_of::<usize>());
 
@@ -42,7 +45,8 @@ struct RingData {
     items: [u64; SLOT_SEEN_EVENTS],
 }
 
-/// How a ring is stored in checkpoints (the layout it always had).
+/// How a ring is stored in checkpoints: its places, then what is kept beyond them, and the
+/// place the next insert writes once full.
 #[derive(Serialize, Deserialize)]
 struct RingRepr {
     items: Vec<u64>,
@@ -60,8 +64,7 @@ fn tag(fp: u64) -> u8 {
 const _: () = assert!(SLOT_SEEN_EVENTS <= 64 && SLOT_SEEN_EVENTS.is_multiple_of(16));
 
 /// The places (bit `i` for place `i`) of the tags equal to `tag`. Every venue event checks a
-/// slot's full ring: sixteen tags a step with SSE2, part of the x86_64 baseline, where eight
-/// a step (SWAR) cost three times as many instructions.
+/// slot's full ring: sixteen tags a step with SSE2, part of the x86_64 baseline.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 fn tag_hits(tags: &[u8; SLOT_SEEN_EVENTS], tag: u8) -> u64 {
@@ -126,7 +129,7 @@ impl RecentRing {
             }
             hits &= hits - 1;
         }
-        self.beyond.as_ref().is_some_and(|b| b.contains(&fp))
+        self.kept_beyond.as_ref().is_some_and(|b| b.contains(&fp))
     }
 
     /// Remembers `fp`. Once the ring is full, it pushes out the oldest it holds, which is kept
@@ -135,19 +138,19 @@ impl RecentRing {
     /// 64 gets there, so the usual ring needs nothing beyond it.
     #[inline(always)]
     pub fn insert(&mut self, fp: u64) {
-        // The place (`place`), the count and the trade's share moved with one test of the
+        // The place (`place`), the count and the trade's share move with one test of the
         // count: a ring not full yet takes its first free place, a full one its oldest.
         let at;
         if (self.len as usize) < SLOT_SEEN_EVENTS {
             at = self.len as usize;
             self.len += 1;
-            if (self.mine as usize) < SLOT_SEEN_EVENTS {
-                self.mine += 1;
+            if (self.trade_wrote as usize) < SLOT_SEEN_EVENTS {
+                self.trade_wrote += 1;
             }
         } else {
             at = self.next as usize % SLOT_SEEN_EVENTS;
-            if (self.mine as usize) < SLOT_SEEN_EVENTS {
-                self.mine += 1;
+            if (self.trade_wrote as usize) < SLOT_SEEN_EVENTS {
+                self.trade_wrote += 1;
             } else {
                 self.keep_beyond(at);
             }
@@ -168,7 +171,7 @@ impl RecentRing {
     #[inline(never)]
     fn keep_beyond(&mut self, at: usize) {
         if let Some(d) = &self.data {
-            self.beyond
+            self.kept_beyond
                 .get_or_insert_with(|| Box::new(RecentSet::new(KEPT_BEYOND_RING)))
                 .insert(d.items[at]);
         }
@@ -189,8 +192,8 @@ impl RecentRing {
     /// The slot starts a new trade: what the ring holds is still known, but it is the last
     /// trade's, and what was kept beyond it is forgotten.
     pub fn new_trade(&mut self) {
-        self.mine = 0;
-        self.beyond = None;
+        self.trade_wrote = 0;
+        self.kept_beyond = None;
     }
 
     /// Forgets everything, keeping the ring's allocation.
@@ -209,11 +212,11 @@ impl RecentRing {
         self.len == 0
     }
 
-    /// How many of the ring's places the current trade wrote (see `mine`). A ring decoded
-    /// (its stored form has no room for it) takes every place it holds for the trade's, the
-    /// cautious reading: a checkpoint keeps the figure apart where it is less.
+    /// How many of the ring's places the current trade wrote. A ring decoded (its stored form
+    /// has no room for it) takes every place it holds for the trade's, the cautious reading: a
+    /// checkpoint keeps the figure apart where it is less.
     pub fn trade_wrote(&self) -> usize {
-        self.mine as usize
+        self.trade_wrote as usize
     }
 
     /// Sets [`RecentRing::trade_wrote`], as a checkpoint says it: no more than the ring holds.
@@ -224,13 +227,13 @@ impl RecentRing {
                 self.len
             ));
         }
-        self.mine = n as u8;
+        self.trade_wrote = n as u8;
         Ok(())
     }
 
     /// Takes every place the ring holds for the current trade's, as a decoded ring does.
     pub fn assume_trade_wrote_all(&mut self) {
-        self.mine = self.len;
+        self.trade_wrote = self.len;
     }
 
     fn items(&self) -> &[u64] {
@@ -240,8 +243,8 @@ impl RecentRing {
     }
 
     /// What is kept beyond the ring, oldest first.
-    fn beyond(&self) -> impl Iterator<Item = &u64> {
-        self.beyond.iter().flat_map(|b| b.iter())
+    fn kept_in_order(&self) -> impl Iterator<Item = &u64> {
+        self.kept_beyond.iter().flat_map(|b| b.iter())
     }
 }
 
@@ -249,14 +252,14 @@ impl PartialEq for RecentRing {
     fn eq(&self, other: &Self) -> bool {
         self.items() == other.items()
             && self.next == other.next
-            && self.mine == other.mine
-            && self.beyond().eq(other.beyond())
+            && self.trade_wrote == other.trade_wrote
+            && self.kept_in_order().eq(other.kept_in_order())
     }
 }
 
-/// Stored as the ring's places, then (rules 31 on) what is kept beyond it, oldest first: a
-/// ring without any is stored as it always was. Decoded, every place is taken for the current
-/// trade's ([`RecentRing::trade_wrote`]).
+/// Stored as the ring's places, then what is kept beyond it, oldest first (a ring that keeps
+/// none is its places alone). Decoded, every place is taken for the current trade's
+/// ([`RecentRing::trade_wrote`]).
 impl From<RingRepr> for RecentRing {
     fn from(r: RingRepr) -> Self {
         let mut ring = RecentRing::default();
@@ -270,7 +273,7 @@ impl From<RingRepr> for RecentRing {
             0
         };
         for fp in items {
-            ring.beyond
+            ring.kept_beyond
                 .get_or_insert_with(|| Box::new(RecentSet::new(KEPT_BEYOND_RING)))
                 .insert(fp);
         }
@@ -282,7 +285,7 @@ impl From<RingRepr> for RecentRing {
 impl From<RecentRing> for RingRepr {
     fn from(r: RecentRing) -> Self {
         RingRepr {
-            items: r.items().iter().chain(r.beyond()).copied().collect(),
+            items: r.items().iter().chain(r.kept_in_order()).copied().collect(),
             next: r.next as usize,
         }
     }
@@ -304,9 +307,9 @@ mod tests {
             r.insert(i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         }
         let bytes = bincode::serialize(&r).unwrap();
-        let old_layout: (Vec<u64>, usize) = bincode::deserialize(&bytes).unwrap();
-        assert_eq!(old_layout.0.len(), SLOT_SEEN_EVENTS);
-        assert_eq!(old_layout.1, 5);
+        let stored: (Vec<u64>, usize) = bincode::deserialize(&bytes).unwrap();
+        assert_eq!(stored.0.len(), SLOT_SEEN_EVENTS);
+        assert_eq!(stored.1, 5);
         let mut back: RecentRing = bincode::deserialize(&bytes).unwrap();
         assert_eq!(back.trade_wrote(), SLOT_SEEN_EVENTS);
         back.set_trade_wrote(r.trade_wrote()).unwrap();
@@ -418,7 +421,7 @@ mod tests {
     }
 
     /// `prefetch` loads the place the next insert writes: while the ring fills, the first
-    /// free one (it loaded place 0 until the ring was full, a line the insert never wrote).
+    /// free one; once full, the oldest.
     #[test]
     fn recent_ring_place_is_where_the_next_insert_writes() {
         let mut r = RecentRing::default();
@@ -434,15 +437,15 @@ mod tests {
     fn reference_insert(r: &mut RecentRing, fp: u64) {
         let at = r.place();
         if r.len as usize == SLOT_SEEN_EVENTS {
-            if r.mine as usize == SLOT_SEEN_EVENTS {
+            if r.trade_wrote as usize == SLOT_SEEN_EVENTS {
                 r.keep_beyond(at);
             }
             r.next = ((at + 1) % SLOT_SEEN_EVENTS) as u8;
         } else {
             r.len += 1;
         }
-        if (r.mine as usize) < SLOT_SEEN_EVENTS {
-            r.mine += 1;
+        if (r.trade_wrote as usize) < SLOT_SEEN_EVENTS {
+            r.trade_wrote += 1;
         }
         let d = match &mut r.data {
             Some(d) => d,
@@ -457,7 +460,7 @@ mod tests {
     /// out, new trades, a clear, a decoded ring's share set lower.
     #[test]
     fn recent_ring_insert_matches_the_reference_insert() {
-        let (mut r, mut before) = (RecentRing::default(), RecentRing::default());
+        let (mut r, mut reference) = (RecentRing::default(), RecentRing::default());
         let mut x = 7u64;
         for step in 0..3_000u64 {
             x = x
@@ -466,36 +469,36 @@ mod tests {
             match x >> 58 {
                 0 => {
                     r.new_trade();
-                    before.new_trade();
+                    reference.new_trade();
                 }
                 1 if step % 5 == 0 => {
                     r.clear();
-                    before.clear();
+                    reference.clear();
                 }
                 2 => {
                     let bytes = bincode::serialize(&r).unwrap();
                     r = bincode::deserialize(&bytes).unwrap();
-                    before = bincode::deserialize(&bytes).unwrap();
+                    reference = bincode::deserialize(&bytes).unwrap();
                     let n = (x >> 20) as usize % (r.len() + 1);
                     r.set_trade_wrote(n).unwrap();
-                    before.set_trade_wrote(n).unwrap();
+                    reference.set_trade_wrote(n).unwrap();
                 }
                 _ => {
                     r.insert(x);
-                    reference_insert(&mut before, x);
+                    reference_insert(&mut reference, x);
                 }
             }
             assert_eq!(
-                (r.len, r.next, r.mine),
-                (before.len, before.next, before.mine),
+                (r.len, r.next, r.trade_wrote),
+                (reference.len, reference.next, reference.trade_wrote),
                 "step {step}"
             );
-            assert_eq!(r, before, "step {step}");
+            assert_eq!(r, reference, "step {step}");
             assert_eq!(
                 bincode::serialize(&r).unwrap(),
-                bincode::serialize(&before).unwrap()
+                bincode::serialize(&reference).unwrap()
             );
-            assert!(r.contains(x) == before.contains(x));
+            assert!(r.contains(x) == reference.contains(x));
         }
     }
 }

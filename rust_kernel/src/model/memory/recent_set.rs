@@ -1,3 +1,5 @@
+//! A bounded set of recently seen keys, the oldest forgotten first.
+
 use serde::{Deserialize, Serialize};
 use std::collections::{HashSet, VecDeque};
 use std::hash::Hash;
@@ -30,8 +32,8 @@ impl<K: Eq + Hash + Clone> RecentSet<K> {
         }
         self.order.push_back(k);
         if self.order.len() > self.capacity {
-            if let Some(old) = self.order.pop_front() {
-                self.members.remove(&old);
+            if let Some(oldest) = self.order.pop_front() {
+                self.members.remove(&oldest);
             }
         }
         true

@@ -1,11 +1,13 @@
+//! Sets of slot indices: the kernel's free slots, and each asset's open ones.
+
 use serde::{Deserialize, Serialize};
 
 /// A set of slot indices as a two-level bitmap: insert, remove and the lowest member are O(1)
-/// for any realistic `max_slots` and touch one or two words, where a B-tree of 10,000 slots
-/// chased three or four nodes; iteration is in ascending order, as the B-tree's was (sums
-/// over open slots come out bit for bit the same). Stored in checkpoints as the ascending
-/// list of members, exactly like the `BTreeSet<usize>` it replaced. Two sets are equal when
-/// their members are: words emptied by removals stay allocated in memory, not in a checkpoint.
+/// for any realistic `max_slots` and touch one or two words. Iteration is in ascending order,
+/// so sums over open slots add up in slot order, the same to the bit however the set was
+/// made. Stored in checkpoints as the ascending list of members (as a `BTreeSet<usize>` is).
+/// Two sets are equal when their members are: words emptied by removals stay allocated in
+/// memory, not in a checkpoint.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(try_from = "Vec<usize>", into = "Vec<usize>")]
 pub struct SlotSet {
@@ -147,7 +149,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slot_set_behaves_like_the_btree_set_it_replaced() {
+    fn slot_set_behaves_like_a_btree_set() {
         use std::collections::BTreeSet;
         let mut set = SlotSet::default();
         let mut model = BTreeSet::new();
@@ -178,8 +180,8 @@ mod tests {
 
     #[test]
     fn a_stored_slot_set_with_a_member_past_any_slot_is_refused() {
-        // Found by fuzzing checkpoints: a member of 2^49 made the set allocate 2^43 words
-        // while decoding, and the failed allocation aborted the process.
+        // A member of 2^49 would make the set allocate 2^43 words while decoding, and a
+        // failed allocation aborts the process.
         let bytes = bincode::serialize(&vec![3usize, 1 << 49]).unwrap();
         let err = bincode::deserialize::<SlotSet>(&bytes)
             .unwrap_err()

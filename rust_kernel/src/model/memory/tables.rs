@@ -1,3 +1,7 @@
+//! The linear-probing hash tables the memories keep their entries in: [`ProbeTable`] of
+//! `u64` entries for the unsettled fills, [`CompactTable`] of `u32` entries for the
+//! kernel-wide fingerprint sets.
+
 use crate::model::prefetch;
 
 /// 2^64 divided by the golden ratio: multiplying by it spreads a key's bits into the top
@@ -7,6 +11,18 @@ pub(super) const FIBONACCI_MIX: u64 = 0x9E37_79B9_7F4A_7C15;
 #[inline]
 pub(super) fn mixed(hash: u64) -> u64 {
     hash.wrapping_mul(FIBONACCI_MIX)
+}
+
+/// The free slot of a [`ProbeTable`].
+const EMPTY: u64 = 0;
+/// The free slot of a [`CompactTable`].
+const EMPTY32: u32 = 0;
+
+/// A fingerprint as the memories keep it: 0 is stored as 1 ([`EMPTY`] marks a free slot); the
+/// odds that this merges two live ids are those of any other 64-bit collision.
+#[inline]
+pub(super) fn stored(fp: u64) -> u64 {
+    fp.max(1)
 }
 
 /// Whether the entry in slot `i`, whose home slot is `home`, may move back into the empty
@@ -25,9 +41,9 @@ fn may_fill_hole(hole: usize, home: usize, i: usize) -> bool {
 
 /// Linear-probing slots of `u64` entries in one flat power-of-two table, `EMPTY` (0) marking
 /// a free slot. What an entry means, and the hash it was placed by, is up to the owner; the
-/// unsettled fills' [`FifoMap`] keeps its entries here so that a lookup, an insert and an
-/// eviction each touch about one cache line (the fingerprint memories use the half-size
-/// [`CompactTable`]).
+/// unsettled fills' [`FifoMap`](super::FifoMap) keeps its entries here so that a lookup, an
+/// insert and an eviction each touch about one cache line (the fingerprint memories use the
+/// half-size [`CompactTable`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct ProbeTable {
     pub(super) slots: Vec<u64>,
@@ -103,7 +119,7 @@ impl ProbeTable {
 
 /// Linear-probing slots of `u32` entries, half the size of a [`ProbeTable`]'s, so that the
 /// kernel-wide memories' tables, looked up at a random place for every new key, stay in the
-/// core's own cache far more often than tables of `u64`s did. An entry names its key by a
+/// core's own cache more often than tables of `u64`s would. An entry names its key by a
 /// position (an index into the owner's ring or queue, where the full key is) and filters it
 /// by how far it sits from its home slot and by a few more bits of its mixed hash (its tag):
 /// a lookup reads a key only for an entry with the same home and tag, about one in a few
@@ -111,7 +127,7 @@ impl ProbeTable {
 ///
 ///   tag (the bits left) | 1 + distance from home, 30 and over as 31 (5 bits) | position
 ///
-/// so no entry is `EMPTY` (0). Removal shifts later entries of the run back, which needs each
+/// so no entry is `EMPTY32` (0). Removal shifts later entries of the run back, which needs each
 /// one's home: its distance gives it, unless that is 30 or more (a run of that length is
 /// rare), when the owner's `mixed_of` is asked for the key's mixed hash.
 #[derive(Clone, Debug, Default)]
@@ -128,10 +144,10 @@ pub(super) struct CompactTable {
     tag_mask: u32,
     /// Where its tag and distance go: the fields a lookup compares.
     filter_mask: u32,
-    /// A distance field of 1 (the home slot), and the far one ([`FAR`]): each lookup's, made
-    /// once.
-    one: u32,
-    far: u32,
+    /// The distance field of an entry in its home slot, and the far one ([`FAR`]), in place:
+    /// each lookup's, made once.
+    home_distance: u32,
+    far_distance: u32,
 }
 
 const DISTANCE_BITS: u32 = 5;
@@ -156,8 +172,8 @@ impl CompactTable {
             position_bits,
             tag_mask,
             filter_mask: tag_mask | FAR << position_bits,
-            one: 1 << position_bits,
-            far: FAR << position_bits,
+            home_distance: 1 << position_bits,
+            far_distance: FAR << position_bits,
         }
     }
 
@@ -199,8 +215,8 @@ impl CompactTable {
     #[inline]
     pub(super) fn find(&self, mixed: u64, mut is: impl FnMut(u32) -> bool) -> Probe {
         let mask = self.slots.len() - 1;
-        let (one, far) = (self.one, self.far);
-        let mut want = self.tag(mixed) | one;
+        let (home_distance, far_distance) = (self.home_distance, self.far_distance);
+        let mut want = self.tag(mixed) | home_distance;
         let mut i = self.home(mixed);
         loop {
             let e = self.slots[i];
@@ -219,8 +235,8 @@ impl CompactTable {
                 };
             }
             i = (i + 1) & mask;
-            if want & far != far {
-                want += one;
+            if want & far_distance != far_distance {
+                want += home_distance;
             }
         }
     }
@@ -274,8 +290,6 @@ impl CompactTable {
     }
 }
 
-const EMPTY32: u32 = 0;
-
 /// What [`CompactTable::find`] found: a slot, whether it holds the key, and the tag and
 /// distance fields of an entry for the key in that slot.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -285,21 +299,12 @@ pub(super) struct Probe {
     fields: u32,
 }
 
-/// A fingerprint of 0 is stored as 1 (the table's empty marker is 0); the odds that this
-/// merges two live ids are those of any other 64-bit collision.
-const EMPTY: u64 = 0;
-
-#[inline]
-pub(super) fn stored(fp: u64) -> u64 {
-    fp.max(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn compact_table_homes_and_tags_are_the_bits_they_were() {
+    fn compact_table_homes_and_tags_are_the_mixed_hash_s_top_bits() {
         // Home and tag from shifts made once: the same bits as from the index bits.
         for capacity in [1usize, 3, 64, 1000, 50_000, 100_000, 1 << 20] {
             let t = CompactTable::new(capacity, capacity);
@@ -314,7 +319,7 @@ mod tests {
                 );
             }
             assert_eq!(
-                (t.one, t.far),
+                (t.home_distance, t.far_distance),
                 (1 << t.position_bits, FAR << t.position_bits)
             );
         }

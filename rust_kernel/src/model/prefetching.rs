@@ -1,3 +1,6 @@
+//! Hints to the CPU to start loading memory the kernel is about to read: slots and memories
+//! touched once per input are mostly cold.
+
 /// A hint to the CPU to start loading every cache line of `value`; it changes nothing
 /// observable (a prefetch never faults), and is nothing on other architectures.
 #[inline]
