@@ -1,0 +1,451 @@
+//! What the kernel answers to each input: the outcome (taken or refused, and why), and the
+//! transitions of slots' stages it made.
+
+use super::{VenueEvent, VenueOrder};
+use crate::types::*;
+
+/// A slot's move from stage `prev_state` to `next_state`, and the input that moved it
+/// (`trigger`, with its intent or event id).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelTransition {
+    pub timestamp: f64,
+    pub trade_id: Id,
+    pub slot_id: usize,
+    pub prev_state: TradeStage,
+    pub next_state: TradeStage,
+    pub trigger: &'static str,
+    pub intent_id: Id,
+    pub event_id: Id,
+    pub details: TransitionDetails,
+}
+
+// The fields `KernelTransition::owns_nothing` does not look at own nothing. Its size is pinned
+// so that a field added fails here and gets looked at there too (on 64-bit targets, the ones
+// built for).
+const _: () = assert!(!std::mem::needs_drop::<TradeStage>());
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<KernelTransition>() == 160);
+
+impl KernelTransition {
+    /// Whether dropping it frees nothing: its ids inline and its details without text.
+    #[inline(always)]
+    fn owns_nothing(&self) -> bool {
+        !self.trade_id.is_heap_allocated()
+            && !self.intent_id.is_heap_allocated()
+            && !self.event_id.is_heap_allocated()
+            && self.details.owns_nothing()
+    }
+}
+
+/// The answer to every input: whether it was taken, what changed and, if not, why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KernelOutcome {
+    pub accepted: bool,
+    pub slot_id: i64,
+    pub trade_id: Id,
+    pub state: TradeStage,
+    pub diagnostic_code: KernelDiagnosticCode,
+    pub severity: KernelSeverity,
+    pub transitions: Vec<KernelTransition>,
+    pub emitted_events: Vec<VenueEvent>,
+    /// Orders the caller must hand to the venue (submit) or cancel, in this order.
+    pub submit: Option<VenueOrder>,
+    pub cancels: Vec<VenueOrder>,
+    pub details: Details,
+    pub seq: u64,
+}
+
+impl KernelOutcome {
+    pub fn ok(slot_id: i64, trade_id: Id, state: TradeStage, seq: u64) -> Self {
+        KernelOutcome {
+            accepted: true,
+            slot_id,
+            trade_id,
+            state,
+            diagnostic_code: KernelDiagnosticCode::Ok,
+            severity: KernelSeverity::Info,
+            transitions: Vec::new(),
+            emitted_events: Vec::new(),
+            submit: None,
+            cancels: Vec::new(),
+            details: Vec::new(),
+            seq,
+        }
+    }
+
+    /// An outcome of no input yet, for an `_into` input to answer in (see
+    /// `Kernel::process_intent_into`).
+    pub fn blank() -> Self {
+        Self::ok(-1, Id::default(), TradeStage::Idle, 0)
+    }
+
+    /// Makes this an `OK` outcome on `slot_id` with nothing recorded yet, keeping its lists'
+    /// allocations: what an input answered in place starts from.
+    #[inline(always)]
+    pub(crate) fn reset_ok(&mut self, slot_id: i64, trade_id: Id, state: TradeStage, seq: u64) {
+        self.accepted = true;
+        self.slot_id = slot_id;
+        self.trade_id = trade_id;
+        self.state = state;
+        self.diagnostic_code = KernelDiagnosticCode::Ok;
+        self.severity = KernelSeverity::Info;
+        if self.transitions.capacity() == 0 {
+            // A blank outcome (a by-value input's): room for an ENTER's or EXIT's two, made
+            // at once, where a first push grows the list through the allocator's slower path.
+            self.transitions = Vec::with_capacity(2);
+        } else if self.transitions_own_nothing() {
+            // SAFETY: a length of 0 is within the capacity, and the transitions forgotten own
+            // nothing to free (checked just above), so nothing leaks: the drop skipped is the
+            // walk of every field for what it might own.
+            unsafe { self.transitions.set_len(0) }
+        } else {
+            self.transitions.clear();
+        }
+        // Most answers list no events, cancels or details: an empty list is left as it is.
+        if !self.emitted_events.is_empty() {
+            self.emitted_events.clear();
+        }
+        self.submit = None;
+        if !self.cancels.is_empty() {
+            self.cancels.clear();
+        }
+        if !self.details.is_empty() {
+            self.details.clear();
+        }
+        self.seq = seq;
+    }
+
+    /// Whether dropping the transitions frees nothing ([`KernelTransition::owns_nothing`]):
+    /// the one or two an input most often makes looked at without a loop.
+    #[inline(always)]
+    fn transitions_own_nothing(&self) -> bool {
+        match self.transitions.as_slice() {
+            [] => true,
+            [a] => a.owns_nothing(),
+            [a, b] => a.owns_nothing() && b.owns_nothing(),
+            more => more.iter().all(KernelTransition::owns_nothing),
+        }
+    }
+
+    #[cold]
+    pub fn refused(
+        slot_id: i64,
+        trade_id: Id,
+        state: TradeStage,
+        code: KernelDiagnosticCode,
+        severity: KernelSeverity,
+        details: Details,
+        seq: u64,
+    ) -> Self {
+        KernelOutcome {
+            accepted: false,
+            diagnostic_code: code,
+            severity,
+            details,
+            ..KernelOutcome::ok(slot_id, trade_id, state, seq)
+        }
+    }
+
+    /// Whether the input changed the kernel: accepted, or a venue's rate limit, which is
+    /// refused (`RATE_LIMITED`) yet ends an order the venue never acknowledged, or is a
+    /// throttled cancel. What routes a venue's events on (an answer's, a poll's) asks this.
+    pub fn applied(&self) -> bool {
+        self.accepted || self.diagnostic_code == KernelDiagnosticCode::RateLimited
+    }
+
+    /// Folds the outcome of a follow-up input (a venue's synchronous answer, `event`) into this
+    /// one: its transitions and cancels, and the details of a refused or rate-limited
+    /// follow-up, are moved here; their lists' allocations stay with `follow_up`, for its next
+    /// input.
+    ///
+    /// Every refused event is named, whatever came before it: `venue_event_refused` is the
+    /// last one's diagnostic, `venue_events_refused` how many there were, and
+    /// `venue_refusals` lists each in order, as JSON (`[{"event_id", "kind", "code"}]`). A
+    /// refusal's own details come along only while this outcome is still `OK`: after a rate
+    /// limit (its `retry_after`, `client_order_id`) they would overwrite the main diagnostic's.
+    pub fn absorb(&mut self, follow_up: &mut KernelOutcome, event: &VenueEvent) {
+        // The stage moves with the follow-up's transitions of this slot; a refused follow-up
+        // moves nothing, whatever stage its refusal names.
+        if let Some(t) = follow_up
+            .transitions
+            .iter()
+            .rev()
+            .find(|t| t.slot_id as i64 == self.slot_id)
+        {
+            self.state = t.next_state;
+        }
+        self.transitions.append(&mut follow_up.transitions);
+        if follow_up.diagnostic_code == KernelDiagnosticCode::RateLimited {
+            self.accepted = false;
+            self.diagnostic_code = KernelDiagnosticCode::RateLimited;
+            self.severity = KernelSeverity::Warning;
+            self.details.append(&mut follow_up.details);
+        } else if !follow_up.accepted {
+            // The venue's answer could not be applied: surface it, the intent stands. Once
+            // named, the list and the count are the last details (until other details come
+            // after them), so an answer of many refusals finds them at once from the end.
+            let mut listed = match take_detail(&mut self.details, "venue_refusals") {
+                Some(Detail::Str(listed)) => listed,
+                _ => String::from("[]"),
+            };
+            let refused_so_far = match take_detail(&mut self.details, "venue_events_refused") {
+                Some(Detail::I64(n)) => n,
+                _ => 0,
+            };
+            self.severity = self.severity.max(follow_up.severity);
+            self.details.push((
+                "venue_event_refused",
+                Detail::Static(follow_up.diagnostic_code.name()),
+            ));
+            if self.diagnostic_code == KernelDiagnosticCode::Ok {
+                self.details.append(&mut follow_up.details);
+            }
+            // An id is shown whole up to a bound: an endless answer of one event carrying a
+            // huge id is listed up to the answer's limit.
+            let id = match event.event_id.char_indices().nth(REFUSED_ID_SHOWN) {
+                Some((cut, _)) => Detail::Str(format!("{}...", &event.event_id[..cut])),
+                None => Detail::Id(event.event_id.clone()),
+            };
+            listed.pop(); // the closing ']'
+            if listed.len() > 1 {
+                listed.push(',');
+            }
+            listed.push_str(&details_json(&[
+                ("event_id", id),
+                ("kind", Detail::Static(event.kind.name())),
+                ("code", Detail::Static(follow_up.diagnostic_code.name())),
+            ]));
+            listed.push(']');
+            self.details.push(("venue_refusals", Detail::Str(listed)));
+            self.details
+                .push(("venue_events_refused", Detail::I64(refused_so_far + 1)));
+        }
+        self.cancels.append(&mut follow_up.cancels);
+    }
+}
+
+/// The most characters of a refused event's id `KernelOutcome::absorb` lists.
+const REFUSED_ID_SHOWN: usize = 128;
+
+/// Removes the last detail named `key` and returns its value; looked for from the end, where
+/// `KernelOutcome::absorb` keeps what it updates.
+fn take_detail(details: &mut Details, key: &str) -> Option<Detail> {
+    let at = details.iter().rposition(|(k, _)| *k == key)?;
+    Some(details.remove(at).1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The values of `out`'s details named `key`, as text, in order.
+    fn named(out: &KernelOutcome, key: &str) -> Vec<String> {
+        out.details
+            .iter()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, v)| v.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn absorbing_refused_follow_ups_counts_them_beside_the_last() {
+        let id = Id::from("t");
+        let mut out = KernelOutcome::ok(0, id.clone(), TradeStage::OrderSent, 1);
+        let refusal = |code| {
+            let details = vec![("event_id", Detail::Static("e"))];
+            KernelOutcome::refused(
+                0,
+                id.clone(),
+                TradeStage::OrderSent,
+                code,
+                KernelSeverity::Warning,
+                details,
+                2,
+            )
+        };
+        let fill = |event_id| VenueEvent::new(event_id, KernelEventKind::Fill, &id);
+        out.absorb(
+            &mut refusal(KernelDiagnosticCode::DuplicateEvent),
+            &fill("f1"),
+        );
+        out.absorb(
+            &mut refusal(KernelDiagnosticCode::UnknownOrder),
+            &fill("f2"),
+        );
+        assert!(out.accepted && out.severity == KernelSeverity::Warning);
+        assert_eq!(named(&out, "venue_events_refused"), ["2"]);
+        assert_eq!(
+            named(&out, "venue_event_refused")
+                .last()
+                .map(String::as_str),
+            Some("UNKNOWN_ORDER")
+        );
+        assert_eq!(
+            named(&out, "venue_refusals"),
+            [concat!(
+                r#"[{"event_id":"f1","kind":"FILL","code":"DUPLICATE_EVENT"},"#,
+                r#"{"event_id":"f2","kind":"FILL","code":"UNKNOWN_ORDER"}]"#
+            )]
+        );
+    }
+
+    #[test]
+    fn absorbing_a_refusal_after_a_rate_limit_lists_it_and_keeps_the_rate_limit() {
+        let id = Id::from("t");
+        let mut out = KernelOutcome::ok(0, id.clone(), TradeStage::OrderSent, 1);
+        // A follow-up refused with `code` at `severity`, naming order `client` (seq `seq`).
+        let refused_as = |code, severity, client: &'static str, seq| {
+            KernelOutcome::refused(
+                0,
+                id.clone(),
+                TradeStage::Idle,
+                code,
+                severity,
+                vec![("client_order_id", Detail::Static(client))],
+                seq,
+            )
+        };
+        let mut limited = refused_as(
+            KernelDiagnosticCode::RateLimited,
+            KernelSeverity::Warning,
+            "c1",
+            2,
+        );
+        out.absorb(
+            &mut limited,
+            &VenueEvent::new("r1", KernelEventKind::RateLimited, &id),
+        );
+        let mut refused = refused_as(
+            KernelDiagnosticCode::UnknownOrder,
+            KernelSeverity::Critical,
+            "other",
+            3,
+        );
+        let long_id = "x".repeat(REFUSED_ID_SHOWN + 10);
+        out.absorb(
+            &mut refused,
+            &VenueEvent::new(&long_id, KernelEventKind::Fill, &id),
+        );
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::RateLimited);
+        assert!(!out.accepted && out.severity == KernelSeverity::Critical);
+        // The refusal's own details do not overwrite the rate limit's.
+        assert_eq!(named(&out, "client_order_id"), ["c1"]);
+        assert_eq!(named(&out, "venue_event_refused"), ["UNKNOWN_ORDER"]);
+        assert_eq!(named(&out, "venue_events_refused"), ["1"]);
+        let shown = format!("{}...", &long_id[..REFUSED_ID_SHOWN]);
+        assert_eq!(
+            named(&out, "venue_refusals"),
+            [format!(
+                r#"[{{"event_id":"{shown}","kind":"FILL","code":"UNKNOWN_ORDER"}}]"#
+            )]
+        );
+    }
+
+    /// An ENTER's transition IDLE -> ORDER_SENT with inline ids and `details`.
+    fn entered(details: TransitionDetails) -> KernelTransition {
+        KernelTransition {
+            timestamp: 1.0,
+            trade_id: id("t1"),
+            slot_id: 0,
+            prev_state: TradeStage::Idle,
+            next_state: TradeStage::OrderSent,
+            trigger: "ENTER",
+            intent_id: id("i1"),
+            event_id: Id::default(),
+            details,
+        }
+    }
+
+    /// An answer's transitions are forgotten without their drop only when none owns heap
+    /// memory: an id past the inline length, or details with text of their own, says so.
+    #[test]
+    fn a_transition_owns_nothing_only_without_heap_text() {
+        let long = id("an-id-longer-than-twenty-three-bytes");
+        let t = entered(TransitionDetails::Submit {
+            client_order_id: id("k-1"),
+            qty: 1.0,
+        });
+        assert!(t.owns_nothing());
+        for heap in [
+            KernelTransition {
+                trade_id: long.clone(),
+                ..t.clone()
+            },
+            KernelTransition {
+                intent_id: long.clone(),
+                ..t.clone()
+            },
+            KernelTransition {
+                event_id: long.clone(),
+                ..t.clone()
+            },
+            KernelTransition {
+                details: TransitionDetails::Submit {
+                    client_order_id: long.clone(),
+                    qty: 1.0,
+                },
+                ..t.clone()
+            },
+            KernelTransition {
+                details: TransitionDetails::Named(vec![("reason", Detail::Static("x"))]),
+                ..t.clone()
+            },
+        ] {
+            assert!(!heap.owns_nothing(), "{heap:?}");
+        }
+        let mut out = KernelOutcome::blank();
+        out.transitions = vec![
+            t.clone(),
+            KernelTransition {
+                trade_id: long,
+                ..t
+            },
+        ];
+        out.reset_ok(0, id("t2"), TradeStage::Idle, 1);
+        assert!(out.transitions.is_empty());
+    }
+
+    /// `reset_ok` looks at one or two transitions without a loop and leaves empty lists as
+    /// they are: whatever the answer held (up to three transitions, one owning heap text at
+    /// any place, or none; events, cancels and details), it is told the same as by a walk of
+    /// every transition, and every list ends empty.
+    #[test]
+    fn reset_ok_empties_every_list_and_tells_owning_transitions_as_a_walk() {
+        let plain = entered(TransitionDetails::Empty);
+        let owning = entered(TransitionDetails::Ended {
+            filled_size: 0.0,
+            order_size: 1.0,
+            reason: "gone".to_owned(),
+        });
+        for n in 0..=3 {
+            for heap_at in (0..n).map(Some).chain([None]) {
+                let transitions: Vec<_> = (0..n)
+                    .map(|i| {
+                        if heap_at == Some(i) {
+                            owning.clone()
+                        } else {
+                            plain.clone()
+                        }
+                    })
+                    .collect();
+                let mut out = KernelOutcome::blank();
+                out.transitions = transitions;
+                assert_eq!(
+                    out.transitions_own_nothing(),
+                    out.transitions.iter().all(KernelTransition::owns_nothing),
+                    "{n} transitions, heap text at {heap_at:?}"
+                );
+                out.emitted_events = vec![VenueEvent::new("e", KernelEventKind::Fill, &id("c"))];
+                out.details = vec![("reason", Detail::Static("x"))];
+                let order = VenueOrder::sample(id("k-1"), id("v-1"), id("t1"), id("ETHUSDT"));
+                out.cancels = vec![order.clone()];
+                out.submit = Some(order);
+                out.reset_ok(0, id("t2"), TradeStage::Idle, 1);
+                assert!(out.transitions.is_empty(), "{n}, {heap_at:?}");
+                assert!(out.emitted_events.is_empty() && out.details.is_empty());
+                assert!(out.cancels.is_empty() && out.submit.is_none());
+                assert_eq!((out.trade_id.as_str(), out.seq), ("t2", 1));
+            }
+        }
+    }
+}
