@@ -670,20 +670,27 @@ mod settlement;
 mod slot_loading;
 mod venue_events;
 
-pub use checkpoint::{decode as decode_checkpoint, decode_version, encode as encode_checkpoint};
+pub use checkpoint::{
+    decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
+};
 use ended_orders::*;
 use exit_legs::*;
 use fill_reports::*;
 use fills::*;
 use indexes::*;
+pub use intents::validate_leg_ratios;
 use intents::*;
-use market::*;
+pub use market::Control;
 use market_rules::*;
 use netting::*;
 use order_ends::*;
 use orders::*;
 use risk_checks::*;
 use settlement::*;
+pub use settlement::{
+    asset_print, EarlySettlement, FundingTimes, PredictedRate, Unsettled, UnsettledFill,
+};
+pub use slot_loading::LegTail;
 use slot_loading::*;
 use venue_events::*;
 
