@@ -1,6 +1,8 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
-use super::convert::{count, ident, opt_ident, opt_real, real, seed_arg, words};
+use super::convert::ints::{count, seed_arg};
+use super::convert::numbers::{opt_real, real};
+use super::convert::text::{ident, opt_ident, words};
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
 use crate::types::Id;

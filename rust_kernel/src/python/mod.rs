@@ -15,7 +15,9 @@ use crate::risk::ConfigValue;
 use crate::types::*;
 use crate::wal::kernel_log::{too_large_to_log, InputRef};
 use crate::wal::MAX_PAYLOAD_BYTES;
-use convert::*;
+use convert::{
+    dicts::*, enums::*, flags::*, ints::*, metadata::*, numbers::*, text::*, time::*, *,
+};
 use journal::{blocks_of, journal_columns, journal_wire_types, tables_to_py, PyJournalBlock};
 use mock::PyMockVenue;
 use objects::*;

@@ -1,6 +1,8 @@
 //! Native Python classes for the kernel's data: built once at the boundary, read lazily.
 
-use super::convert::*;
+use super::convert::{
+    details::*, enums::*, flags::*, ints::*, metadata::*, numbers::*, text::*, time::*,
+};
 use crate::model::*;
 use crate::types::*;
 use pyo3::prelude::*;

@@ -10,7 +10,10 @@ use pyo3::exceptions::{PyException, PyOSError, PyRuntimeError, PyTypeError, PyVa
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::convert::{expect_int, path_arg, path_param, str_arg, type_name};
+use super::convert::ints::expect_int;
+use super::convert::paths::{path_arg, path_param};
+use super::convert::text::str_arg;
+use super::convert::type_name;
 use super::mock::PyMockVenue;
 use super::{PyKernel, VenueHandle};
 use crate::kernel::{Kernel, KernelInput, BEHAVIOUR_VERSION};
