@@ -1,8 +1,17 @@
 //! The one bridge from core errors to Python exceptions.
 
 use crate::error::KernelError;
-use pyo3::exceptions::{PyIndexError, PyRuntimeError, PyValueError};
+use crate::wal;
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyIndexError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::PyErr;
+
+create_exception!(
+    dita._kernel,
+    WalError,
+    PyException,
+    "The write-ahead log is damaged, belongs to another kernel or version, or failed to write."
+);
 
 impl From<KernelError> for PyErr {
     fn from(e: KernelError) -> PyErr {
@@ -13,5 +22,15 @@ impl From<KernelError> for PyErr {
             KernelError::SlotOutOfRange { .. } => PyIndexError::new_err(e.to_string()),
             KernelError::State(_) => PyRuntimeError::new_err(e.to_string()),
         }
+    }
+}
+
+pub(super) fn wal_err(e: wal::WalError) -> PyErr {
+    match e {
+        wal::WalError::InvalidOption { .. } | wal::WalError::InvalidAppend(_) => {
+            PyValueError::new_err(e.to_string())
+        }
+        wal::WalError::Io { .. } => PyOSError::new_err(e.to_string()),
+        other => WalError::new_err(other.to_string()),
     }
 }

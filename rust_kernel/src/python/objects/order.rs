@@ -199,3 +199,11 @@ impl PyVenueOrder {
         )
     }
 }
+
+/// Copies of kernel orders as Python objects.
+pub fn orders_to_py(py: Python<'_>, orders: Vec<&VenueOrder>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+    orders
+        .into_iter()
+        .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+        .collect()
+}
