@@ -1,4 +1,5 @@
-//! The one bridge from core errors to Python exceptions.
+//! The one bridge from core errors to Python exceptions: the kernel's and the write-ahead
+//! log's.
 
 use crate::error::KernelError;
 use crate::wal;
@@ -25,6 +26,8 @@ impl From<KernelError> for PyErr {
     }
 }
 
+/// A write-ahead log error as Python sees it: a bad option or append is a ValueError, an I/O
+/// failure an OSError, and a damaged or foreign log a `WalError`.
 pub(super) fn wal_err(e: wal::WalError) -> PyErr {
     match e {
         wal::WalError::InvalidOption { .. } | wal::WalError::InvalidAppend(_) => {

@@ -2,7 +2,7 @@
 
 use super::convert::ints::{count, seed_arg};
 use super::convert::numbers::{opt_real, real};
-use super::convert::text::{ident, opt_ident, words};
+use super::convert::text::{free_text, ident, opt_ident};
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
 use crate::types::Id;
@@ -40,7 +40,7 @@ impl PyMockVenue {
         #[pyo3(from_py_with = real::rate_limit_rate)] rate_limit_rate: f64,
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
         #[pyo3(from_py_with = real::latency_ms)] latency_ms: f64,
-        #[pyo3(from_py_with = words::name)] name: String,
+        #[pyo3(from_py_with = free_text::name)] name: String,
     ) -> PyResult<Self> {
         let config = MockConfig {
             seed,

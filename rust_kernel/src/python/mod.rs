@@ -10,11 +10,17 @@ mod mock;
 mod objects;
 mod wal;
 
-use crate::types::*;
+use crate::types::{
+    AccountEventKind, ControlMode, KernelCommandType, KernelDiagnosticCode, KernelEventKind,
+    KernelSeverity, OrderSide, OrderType, TradeSide, TradeStage, VenueOrderStatus, Verbosity,
+};
 use journal::{journal_columns, journal_wire_types, PyJournalBlock};
 use kernel::{PyKernel, MAX_VENUE_ANSWER_ITEMS};
 use mock::PyMockVenue;
-use objects::*;
+use objects::{
+    terminal_order_statuses, PyAccountEvent, PyIntent, PyOutcome, PySlot, PyTransition,
+    PyVenueEvent, PyVenueOrder,
+};
 use pyo3::prelude::*;
 
 #[pymodule]
@@ -24,17 +30,7 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("JOURNAL_COLUMNS", journal_columns(m.py())?)?;
     m.add("JOURNAL_WIRE_TYPES", journal_wire_types(m.py())?)?;
     m.add("MAX_VENUE_ANSWER_ITEMS", MAX_VENUE_ANSWER_ITEMS)?;
-    // The order statuses after which a venue sends nothing more for the order by rule (a
-    // late fill can still come; the kernel applies it): the one definition Python uses.
-    let terminal: Vec<&str> = VenueOrderStatus::ALL
-        .iter()
-        .filter(|s| s.is_terminal())
-        .map(|s| s.name())
-        .collect();
-    m.add(
-        "TERMINAL_ORDER_STATUSES",
-        pyo3::types::PyFrozenSet::new(m.py(), &terminal)?,
-    )?;
+    m.add("TERMINAL_ORDER_STATUSES", terminal_order_statuses(m.py())?)?;
     m.add_class::<TradeStage>()?;
     m.add_class::<KernelCommandType>()?;
     m.add_class::<TradeSide>()?;

@@ -10,11 +10,12 @@ use pyo3::types::{PyDict, PyList};
 use super::convert::paths::path_param;
 use super::convert::text::str_arg;
 use super::errors::{wal_err, WalError};
-use super::kernel::PyKernel;
+use super::kernel::{PyKernel, DEFAULT_MAX_SLOTS};
 use crate::kernel::Kernel;
 use crate::wal::kernel_log::{replay_checkpoints, replay_read_only};
 use crate::wal::{self, hash_hex, RecoveryReport};
 
+/// What recovery found, as `wal_info()["recovery"]` and `wal_replay` show it.
 pub(super) fn recovery_dict<'py>(
     py: Python<'py>,
     r: &RecoveryReport,
@@ -138,7 +139,7 @@ fn parse_head_hash(text: &str) -> PyResult<[u8; 32]> {
 /// The refusal of a log recovered without a checkpoint when the caller did not say how many
 /// slots its kernel has: checkpoint 0 is the only record of it, and a kernel of the default
 /// count would be replayed into silently.
-pub(super) fn no_shape_error(dir: &Path, report: &RecoveryReport, option: &str) -> PyErr {
+pub(super) fn no_slot_count_error(dir: &Path, report: &RecoveryReport, option: &str) -> PyErr {
     let skipped = if report.skipped_checkpoints.is_empty() {
         "none found".to_string()
     } else {
@@ -171,12 +172,13 @@ pub(super) fn wal_replay<'py>(
     let (core, report) = py
         .detach(|| {
             replay_read_only(&path, |kernel_id| {
-                Kernel::new(kernel_id, max_slots.unwrap_or(10)).map_err(|e| e.to_string())
+                Kernel::new(kernel_id, max_slots.unwrap_or(DEFAULT_MAX_SLOTS))
+                    .map_err(|e| e.to_string())
             })
         })
         .map_err(wal_err)?;
     if report.checkpoint_seq.is_none() && max_slots.is_none() {
-        return Err(no_shape_error(
+        return Err(no_slot_count_error(
             &path,
             &report,
             "max_slots (`dita wal replay --max-slots`)",

@@ -32,6 +32,24 @@ pub fn expect_int(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     Ok(())
 }
 
+/// An int of at least `min` (not a bool, which Python counts as an int), naming `field`.
+pub fn int_at_least(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
+    expect_int(v, field)?;
+    let n: i64 = v.extract().map_err(|_| {
+        PyValueError::new_err(format!(
+            "invalid {field}: {} (must be at most {})",
+            v.repr().map(|r| r.to_string()).unwrap_or_default(),
+            i64::MAX
+        ))
+    })?;
+    if n < min as i64 {
+        return Err(PyValueError::new_err(format!(
+            "invalid {field}: {n} (must be at least {min})"
+        )));
+    }
+    Ok(n as u64)
+}
+
 /// An int argument (not bool, not float), named on error; one beyond 64 bits is a ValueError.
 pub fn int_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<i64> {
     expect_int(obj, field)?;

@@ -51,7 +51,7 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
             MetaValue::Str(utf8(s, format_args!("{field}[{key:?}]"))?.to_string())
         } else if is_real(&v)? {
             // Any other real number, as every entry point takes one: numpy's float32 (a model's
-            // output) was refused while numpy's integers were taken.
+            // output) as numpy's integers.
             MetaValue::Float(float_arg(&v, &format!("{field}[{key:?}]"))?)
         } else {
             return Err(PyTypeError::new_err(format!(

@@ -1,5 +1,8 @@
 //! Argument conversion at the boundary, one module per kind of value: each takes a Python
 //! value for one field, checks it and names the field and the value when it refuses it.
+//! `numbers` (real numbers and lists of them), `ints`, `flags` (a bool or 0/1), `text` (and
+//! ids), `enums` (a member or its name), `time` (seconds since the epoch), `metadata`,
+//! `details`, `dicts` (any Mapping), `paths`.
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;

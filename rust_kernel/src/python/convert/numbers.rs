@@ -41,7 +41,7 @@ pub fn float_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<f64> {
             return too_large(obj, field, reason);
         }
         // A number whose __float__ raises or returns no float: its own error, as the cause
-        // of one naming the field (it was reported as a number too large).
+        // of one naming the field (it is no number too large).
         let err = PyTypeError::new_err(format!(
             "invalid {field}: {} {} could not be read as a number: {e}",
             type_name(obj),
@@ -70,7 +70,7 @@ pub fn is_bool(obj: &Bound<'_, PyAny>) -> bool {
 }
 
 /// A TypeError naming `field` and the value when `obj` is a bool (Python's or numpy's): a
-/// number PyO3 would take as 1.0 or 0.0, so `buy(size=True)` bought 1.0.
+/// number PyO3 would take as 1.0 or 0.0, so `buy(size=True)` would buy 1.0.
 fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     if is_bool(obj) {
         return Err(wrong_type(
@@ -89,7 +89,7 @@ fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
 }
 
 /// The TypeError for `obj`, given as `field`, a list of numbers, when it is none (text, a
-/// number, None, a set): PyO3's own words ("Can't extract `str` to `Vec`") named neither what
+/// number, None, a set): PyO3's own words ("Can't extract `str` to `Vec`") name neither what
 /// is taken nor the value.
 pub fn not_a_list(obj: &Bound<'_, PyAny>, field: &str) -> PyErr {
     wrong_type(
@@ -102,7 +102,7 @@ pub fn not_a_list(obj: &Bound<'_, PyAny>, field: &str) -> PyErr {
 /// `float_arg` takes one (a bool, a `Decimal`, a complex, text), walking whatever iterates:
 /// a numpy array too, which PyO3 reads as a list but is no registered `Sequence`. Text and
 /// what does not iterate are left to PyO3's reading, which refuses them. Bytes are refused
-/// whole: PyO3 read b"\x01" as the list [1.0].
+/// whole: PyO3 reads b"\x01" as the list [1.0].
 pub fn refuse_non_numbers(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     if obj.is_instance_of::<PyString>() {
         return Ok(());
@@ -169,7 +169,6 @@ named_extractors!(real -> f64 = float_arg(
     latency_ms,
 ));
 named_extractors!(opt_real -> Option<f64> = opt_float_arg(
-    timestamp,
     fee,
     price,
     wallet_balance,
@@ -184,7 +183,7 @@ named_extractors!(opt_real_list -> Option<Vec<f64>> = opt_real_list_arg(exit_leg
 pub const MAX_EXIT_LEGS: usize = 1024;
 
 /// `ratios`, refused (naming `field` and the count) when more than [`MAX_EXIT_LEGS`].
-pub fn legs(ratios: Vec<f64>, field: &str) -> PyResult<Vec<f64>> {
+pub fn exit_legs(ratios: Vec<f64>, field: &str) -> PyResult<Vec<f64>> {
     if ratios.len() > MAX_EXIT_LEGS {
         return Err(PyValueError::new_err(format!(
             "invalid {field}: {} legs (at most {MAX_EXIT_LEGS})",

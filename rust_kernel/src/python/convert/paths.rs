@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 /// A path argument (str or os.PathLike of str), named on error. One no file name can hold (a
-/// lone surrogate) is a ValueError naming it: PyO3's own conversion panicked on it.
+/// lone surrogate) is a ValueError naming it: PyO3's own conversion panics on it.
 pub fn path_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<std::path::PathBuf> {
     let wrong_type = || {
         PyTypeError::new_err(format!(

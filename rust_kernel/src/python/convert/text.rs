@@ -13,7 +13,7 @@ use pyo3::types::PyString;
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
 /// `value`, refused (naming `field` and the length) when longer than [`MAX_TEXT_BYTES`].
-pub fn text<'a>(value: &'a str, field: &str) -> PyResult<&'a str> {
+pub fn bounded_text<'a>(value: &'a str, field: &str) -> PyResult<&'a str> {
     if value.len() > MAX_TEXT_BYTES {
         return Err(PyValueError::new_err(format!(
             "invalid {field}: {} bytes long (at most {MAX_TEXT_BYTES})",
@@ -39,6 +39,7 @@ pub fn utf8<'a>(s: &'a Bound<'_, PyString>, field: impl std::fmt::Display) -> Py
     })
 }
 
+/// A str argument, valid UTF-8, named on error.
 pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     match obj.cast::<PyString>() {
         Ok(s) => utf8(s, field).map(str::to_string),
@@ -49,13 +50,13 @@ pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     }
 }
 
-/// A text argument of an input, borrowed, checked as [`text`] and [`utf8`] check it; for a
-/// `from_py_with` extractor, whose TypeError PyO3 begins with "argument '<field>': ".
+/// A text argument of an input, borrowed, checked as [`bounded_text`] and [`utf8`] check it;
+/// for a `from_py_with` extractor, whose TypeError PyO3 begins with "argument '<field>': ".
 fn text_ref<'a>(obj: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
     let s = obj
         .cast::<PyString>()
         .map_err(|_| PyTypeError::new_err(format!("expected str, got {}", type_name(obj))))?;
-    text(utf8(s, field)?, field)
+    bounded_text(utf8(s, field)?, field)
 }
 
 /// An id argument, checked as [`text_ref`] checks text and refused holding a NUL byte (C
@@ -63,11 +64,11 @@ fn text_ref<'a>(obj: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
 /// of only whitespace (an outcome); it finds a NUL only at an id's start, keeping its own
 /// check to the first byte, so a NUL further in is refused here, where text becomes an id.
 fn id_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
-    no_nul(text_ref(obj, field)?, field)
+    id_without_nul(text_ref(obj, field)?, field)
 }
 
 /// `text` as an id, refused (naming `field` and the value) when it holds a NUL byte.
-fn no_nul(text: &str, field: &str) -> PyResult<Id> {
+fn id_without_nul(text: &str, field: &str) -> PyResult<Id> {
     nul_free(text, field).map(id)
 }
 
@@ -85,7 +86,7 @@ fn nul_free<'a>(text: &'a str, field: &str) -> PyResult<&'a str> {
 /// argument; the TypeError names `field`, which PyO3 does not add here.
 pub fn named_id(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Id> {
     let s = str_arg(obj, field)?;
-    no_nul(text(&s, field)?, field)
+    id_without_nul(bounded_text(&s, field)?, field)
 }
 
 /// An id argument that may be None (a keyword defaulting to None), else checked as [`id_arg`]
@@ -123,5 +124,5 @@ named_extractors!(ident -> crate::types::Id = id_arg(
 ));
 named_extractors!(opt_ident -> Option<crate::types::Id> = opt_id_arg(asset));
 // A `reason` is free text (a venue's own words), taken as it comes.
-named_extractors!(words -> String = text_arg(reason, name));
-named_extractors!(labels -> String = nul_free_text_arg(source));
+named_extractors!(free_text -> String = text_arg(reason, name));
+named_extractors!(nul_free_text -> String = nul_free_text_arg(source));

@@ -9,10 +9,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
 
 /// The most items one venue answer (to a submit or a cancel) is read for. A real venue answers
-/// a few events; one returning `itertools.repeat(ack)`, or a generator without end, was read
-/// whole before any of it was applied, until memory ran out and the process aborted. One item
-/// past it is read, to know there is more; the rest is not: the events read are applied and
-/// the answer's fault (`venue_answer_error`) names the limit.
+/// a few events; one returning `itertools.repeat(ack)`, or a generator without end, would be
+/// read until memory runs out. One item past it is read, to know there is more; the rest is
+/// not: the events read are applied and the answer's fault (`venue_answer_error`) names the
+/// limit.
 pub const MAX_VENUE_ANSWER_ITEMS: usize = 10_000;
 
 /// How many items that are not events one answer's fault names one by one; the rest are counted.
@@ -22,27 +22,28 @@ const NAMED_BAD_ITEMS: usize = 3;
 /// the rest of its answer, if anything (items that are not a `VenueEvent`, skipped; an
 /// iterator that raised part-way; an answer longer than `MAX_VENUE_ANSWER_ITEMS`). Every event
 /// read is applied all the same: it may be a fill.
-pub(super) struct Answer {
+pub(super) struct VenueAnswer {
     /// Each event with whether it was made with a status (`PyVenueEvent::status_stated`).
     pub(super) events: Vec<(VenueEvent, bool)>,
-    pub(super) broken: Option<String>,
+    /// What was wrong with the answer, every fault joined: the outcome's `venue_answer_error`.
+    pub(super) error: Option<String>,
     /// Ctrl-C, or sys.exit (not an `Exception`), raised while the answer was read (a
     /// generator doing its I/O as it is read): the program being stopped, raised once the
     /// events before it are applied and logged.
-    pub(super) stop: Option<PyErr>,
+    pub(super) interrupt: Option<PyErr>,
 }
 
-impl Answer {
-    pub(super) fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> Answer {
-        let mut answer = Answer {
+impl VenueAnswer {
+    pub(super) fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> VenueAnswer {
+        let mut answer = VenueAnswer {
             events: Vec::new(),
-            broken: None,
-            stop: None,
+            error: None,
+            interrupt: None,
         };
         let mut faults = Vec::new();
         answer.collect(py, method, result, &mut faults);
         if !faults.is_empty() {
-            answer.broken = Some(faults.join("; "));
+            answer.error = Some(faults.join("; "));
         }
         answer
     }
@@ -50,8 +51,8 @@ impl Answer {
     /// Takes the answer's events into `events`, and what was wrong with it into `faults`: an
     /// item that is not a `VenueEvent` is skipped and named (its place and value), and the
     /// items after it are read on, a list's as an iterator's (the venue's code yielded it and
-    /// goes on); an iterator that raises is read no further (a stop, see `Answer::stop`, goes
-    /// in `stop`), nor is an answer past `MAX_VENUE_ANSWER_ITEMS` items.
+    /// goes on); an iterator that raises is read no further (Ctrl-C or sys.exit goes in
+    /// `interrupt`), nor is an answer past `MAX_VENUE_ANSWER_ITEMS` items.
     fn collect(
         &mut self,
         py: Python<'_>,
@@ -91,7 +92,7 @@ impl Answer {
             let item = match item {
                 Ok(item) => item,
                 Err(e) if !e.is_instance_of::<PyException>(py) => {
-                    self.stop = Some(e);
+                    self.interrupt = Some(e);
                     break;
                 }
                 Err(e) => {

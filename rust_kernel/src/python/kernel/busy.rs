@@ -17,8 +17,8 @@ pub(super) fn wait_mut<'py>(slf: &Bound<'py, PyKernel>) -> PyResult<PyRefMut<'py
 
 /// The kernel for applying a venue's answer to a call already made: waits as long as another
 /// thread holds it. The kernel took the input and the venue acted on it, so the answer is
-/// never given up: raised as "busy", the order worked at the venue unknown to the kernel, and
-/// a fill the answer held was never booked.
+/// never given up: raised as "busy", the order would work at the venue unknown to the kernel,
+/// and a fill the answer holds would never be booked.
 pub(super) fn wait_mut_for_answer<'py>(slf: &Bound<'py, PyKernel>) -> PyRefMut<'py, PyKernel> {
     loop {
         if let Ok(k) = wait_mut(slf) {

@@ -8,7 +8,7 @@ use crate::python::convert::dicts::{as_dict, dict_items};
 use crate::python::convert::enums::opt_enum_arg;
 use crate::python::convert::flags::{bool_arg, flag};
 use crate::python::convert::numbers::{float_arg, is_bool, is_real};
-use crate::python::convert::text::{ident, labels, str_arg, utf8};
+use crate::python::convert::text::{ident, nul_free_text, str_arg, utf8};
 use crate::python::convert::time::now;
 use crate::python::convert::{short_repr, wrong_type};
 use crate::risk::ConfigValue;
@@ -17,6 +17,8 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString};
 
+/// A risk limit's value: None turns the limit off; a bool, text or real number is taken as
+/// given, for the core to check against the limit.
 fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
     if v.is_none() {
         Ok(ConfigValue::Off)
@@ -88,10 +90,10 @@ impl PyKernel {
     fn set_seed_capital(slf: &Bound<'_, Self>, capital: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
         let c = float_arg(capital, "capital")?;
-        this.wal_guard()?;
+        this.check_takes_input()?;
         let seq = this.core.seq();
         this.core.set_seed_capital(c)?;
-        this.wal_record(seq, || KernelInput::SeedCapital(c))
+        this.log_input(seq, || KernelInput::SeedCapital(c))
     }
 
     /// Updates exchange fields (taker_rate, maker_rate, lot_step, tick_size, min_notional,
@@ -100,10 +102,10 @@ impl PyKernel {
     fn set_exchange_config(slf: &Bound<'_, Self>, config: &Bound<'_, PyAny>) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
         let fields = number_fields(config, "exchange config")?;
-        this.wal_guard()?;
+        this.check_takes_input()?;
         let seq = this.core.seq();
         this.core.set_exchange_config(&fields)?;
-        this.wal_record(seq, || KernelInput::ExchangeConfig(fields))
+        this.log_input(seq, || KernelInput::ExchangeConfig(fields))
     }
 
     pub(super) fn exchange_config<'py>(
@@ -130,10 +132,10 @@ impl PyKernel {
     ) -> PyResult<()> {
         let mut this = wait_mut(slf)?;
         let fields = number_fields(limits, "market limits")?;
-        this.wal_guard()?;
+        this.check_takes_input()?;
         let seq = this.core.seq();
         this.core.set_market_limits(&asset, &fields)?;
-        this.wal_record(seq, || KernelInput::MarketLimits {
+        this.log_input(seq, || KernelInput::MarketLimits {
             asset: asset.clone(),
             fields,
         })
@@ -173,10 +175,10 @@ impl PyKernel {
             updates.push((key, value));
         }
         let next = this.core.risk_updates(&updates)?;
-        this.wal_guard()?;
+        this.check_takes_input()?;
         let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| next.clone()));
         this.core.set_risk_limits(next);
-        this.wal_record(seq, || KernelInput::RiskLimits(logged.unwrap_or_default()))
+        this.log_input(seq, || KernelInput::RiskLimits(logged.unwrap_or_default()))
     }
 
     fn risk_limits<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -208,10 +210,10 @@ impl PyKernel {
             float_arg(qty, "qty")?,
             float_arg(actual_fee, "actual_fee")?,
         );
-        this.wal_guard()?;
+        this.check_takes_input()?;
         let seq = this.core.seq();
         let c = this.core.calibrate_fee(price, qty, actual_fee, maker)?;
-        this.wal_record(seq, || KernelInput::CalibrateFee {
+        this.log_input(seq, || KernelInput::CalibrateFee {
             price,
             qty,
             actual_fee,
@@ -239,7 +241,7 @@ impl PyKernel {
         mode: Option<&Bound<'_, PyAny>>,
         verbosity: Option<&Bound<'_, PyAny>>,
         debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
-        #[pyo3(from_py_with = labels::source)] source: String,
+        #[pyo3(from_py_with = nul_free_text::source)] source: String,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
         let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
@@ -253,11 +255,11 @@ impl PyKernel {
         // every input waits: a control plane's HALTED from another thread lands while another
         // call is inside the kernel, instead of raising "Already borrowed".
         let mut this = wait_mut(slf)?;
-        this.wal_guard()?;
+        this.check_takes_input()?;
         let (seq, ts) = (this.core.seq(), now());
         this.core
             .update_control(mode, verbosity, debug, &source, ts);
-        this.wal_record(seq, || KernelInput::Control {
+        this.log_input(seq, || KernelInput::Control {
             mode,
             verbosity,
             debug,

@@ -9,7 +9,7 @@ use crate::python::convert::flags::bool_arg;
 use crate::python::convert::ints::{count, int, opt_int};
 use crate::python::convert::type_name;
 use crate::python::errors::wal_err;
-use crate::python::journal::{blocks_of, tables_to_py, PyJournalBlock};
+use crate::python::journal::{journal_blocks, journal_rows_to_py, PyJournalBlock};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -31,7 +31,7 @@ impl PyKernel {
     /// records the rows would come from may not be in it.
     fn journal_restart(slf: &Bound<'_, Self>) -> PyResult<u64> {
         let mut this = wait_mut(slf)?;
-        this.log_guard()?;
+        this.check_log_usable()?;
         this.core.outbox.restart();
         this.core.set_journal_enabled(true);
         Ok(this.core.seq())
@@ -56,7 +56,7 @@ impl PyKernel {
         let Ok(mut this) = slf.try_borrow_mut() else {
             return Ok(None);
         };
-        this.log_guard()?;
+        this.check_log_usable()?;
         let seq = this.core.seq();
         this.core.outbox.clear_drop_mark(seq);
         Ok(Some(seq))
@@ -81,9 +81,9 @@ impl PyKernel {
                     k.core.outbox.pool,
                 )
             }
-            Err(_) => return tables_to_py(py, &Default::default()),
+            Err(_) => return journal_rows_to_py(py, &Default::default()),
         };
-        let rows = tables_to_py(py, &tables);
+        let rows = journal_rows_to_py(py, &tables);
         for segments in tables {
             pool.give(segments);
         }
@@ -111,7 +111,10 @@ impl PyKernel {
         };
         // The segments taken are copied into the blocks here, with the kernel free again and
         // the GIL released, and go back to the pool for the kernel's next rows.
-        Some(slf.py().detach(move || blocks_of(&kernel_id, tables, pool)))
+        Some(
+            slf.py()
+                .detach(move || journal_blocks(&kernel_id, tables, pool)),
+        )
     }
 
     /// The journal rows of the log's records `from_seq..=to_seq` (default: the newest
@@ -141,19 +144,19 @@ impl PyKernel {
                     "wal_journal_blocks needs a kernel with a write-ahead log (ExecutionKernel(wal_dir=...))",
                 ));
             };
-            let (last, held) = (
+            let (last, recoverable) = (
                 state.log.wal().last_seq(),
                 state.log.wal().recoverable_seq(),
             );
             let dir = state.dir.clone();
-            let holds = if last == 0 {
+            let held_records = if last == 0 {
                 "the log holds no records yet".to_string()
             } else {
                 format!("the log holds records 1..={last}")
             };
             if from_seq < 1 || from_seq as u64 > last {
                 return Err(PyValueError::new_err(format!(
-                    "invalid from_seq: {from_seq} ({holds})"
+                    "invalid from_seq: {from_seq} ({held_records})"
                 )));
             }
             let to = to_seq.unwrap_or(last as i64);
@@ -169,11 +172,10 @@ impl PyKernel {
             }
             // The replay reads the files, and gives rows only of inputs the log holds, as the
             // outbox does (`journaled_through`): records still in the writer's buffer must reach
-            // them, and under "batch" be synced. Compared with what was handed to the OS, rows of
-            // records written but not yet synced reached a journal, and a machine crash then
-            // left rows of inputs the log lost.
-            if held < to as u64 {
-                this.wal_sync_now()?;
+            // them, and under "batch" be synced. Rows of records written but not yet synced
+            // would reach a journal, and a machine crash would leave rows of inputs the log lost.
+            if recoverable < to as u64 {
+                this.sync_log()?;
             }
             (dir, this.core.kernel_id.clone(), this.core.max_slots(), to)
         };
@@ -190,7 +192,7 @@ impl PyKernel {
                 |tables| {
                     // The replay's kernel, built here or from a checkpoint, writes into the
                     // process's pool.
-                    let blocks = blocks_of(&kernel_id, tables, &SEGMENT_POOL);
+                    let blocks = journal_blocks(&kernel_id, tables, &SEGMENT_POOL);
                     rows += blocks.iter().map(|b| b.__len__() as u64).sum::<u64>();
                     Python::attach(|py| sink.call1(py, (blocks,)).map(|_| ())).map_err(|e| {
                         failed = Some(e);

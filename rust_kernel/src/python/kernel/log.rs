@@ -19,11 +19,13 @@ use std::sync::atomic::Ordering;
 /// The log of one kernel, and the reason it stopped accepting input if a write failed.
 pub(super) struct WalState {
     pub(super) log: KernelLog,
+    /// The directory the log writes to, absolute.
     pub(super) dir: PathBuf,
     fsync: FsyncPolicy,
-    poisoned: Option<String>,
+    /// The error of a record of this kernel's that failed to write: no input is taken after.
+    write_failure: Option<String>,
     /// `checkpoint_failures` of the log already logged as a warning.
-    checkpoint_failures_told: u64,
+    checkpoint_failures_warned: u64,
 }
 
 impl WalState {
@@ -32,19 +34,18 @@ impl WalState {
             log,
             dir,
             fsync,
-            poisoned: None,
-            checkpoint_failures_told: 0,
+            write_failure: None,
+            checkpoint_failures_warned: 0,
         }
     }
 
     /// Why the log refuses input: a record of this kernel's that failed, or an I/O error the
     /// log's writer thread (or a sync) met since, which the next append would be refused for.
-    /// Checked before an input is applied, so such an input changes nothing: before, it was
-    /// applied and then refused by its append, and `wal_info()["poisoned"]` said `None` until
-    /// then.
+    /// Checked before an input is applied, so such an input changes nothing and
+    /// `wal_info()["poisoned"]` names the failure at once.
     #[inline]
     fn failure(&self) -> Option<String> {
-        match &self.poisoned {
+        match &self.write_failure {
             Some(reason) => Some(reason.clone()),
             None => self.log.wal().failure(),
         }
@@ -54,17 +55,17 @@ impl WalState {
     /// last call (one atomic load when none did). Trading goes on: the log is whole, only a
     /// restart would replay more of it.
     #[inline]
-    fn tell_checkpoint_failures(&mut self, kernel_id: &str) {
+    fn warn_new_checkpoint_failures(&mut self, kernel_id: &str) {
         let failures = self.log.wal().checkpoint_failures();
-        if failures != self.checkpoint_failures_told {
+        if failures != self.checkpoint_failures_warned {
             self.warn_checkpoint_failed(kernel_id, failures);
         }
     }
 
     #[cold]
     fn warn_checkpoint_failed(&mut self, kernel_id: &str, failures: u64) {
-        let new = failures - self.checkpoint_failures_told;
-        self.checkpoint_failures_told = failures;
+        let new = failures - self.checkpoint_failures_warned;
+        self.checkpoint_failures_warned = failures;
         let error = self
             .log
             .wal()
@@ -91,7 +92,10 @@ impl WalState {
 impl PyKernel {
     /// The kernel, held, with input stopped (see `stop_input`); `method` is the one called
     /// (`stop_input`, `close_core`), named in the refusal from inside a venue call.
-    fn stopped<'py>(slf: &Bound<'py, Self>, method: &str) -> PyResult<PyRefMut<'py, Self>> {
+    fn hold_with_input_stopped<'py>(
+        slf: &Bound<'py, Self>,
+        method: &str,
+    ) -> PyResult<PyRefMut<'py, Self>> {
         if VenueCall::inside(&wait_ref(slf)?.venue_calls) {
             return Err(PyRuntimeError::new_err(format!(
                 "{method}() was called from inside this kernel's own venue call (submit/cancel): \
@@ -108,20 +112,18 @@ impl PyKernel {
         this.closed = true;
         Ok(this)
     }
-}
 
-impl PyKernel {
     /// Refuses input once the kernel is closed, or once a log write failed: memory may hold
     /// an input the log does not.
     #[inline]
-    pub(super) fn wal_guard(&self) -> PyResult<()> {
+    pub(super) fn check_takes_input(&self) -> PyResult<()> {
         if self.closed || (self.stopping && !self.in_own_venue_call()) {
             return Err(PyRuntimeError::new_err(format!(
                 "kernel {:?} is closed: it takes no more input (open a new one on its wal_dir)",
                 self.core.kernel_id
             )));
         }
-        self.log_guard()
+        self.check_log_usable()
     }
 
     /// Whether this thread is inside one of this kernel's venue calls (see `stopping`).
@@ -133,7 +135,7 @@ impl PyKernel {
     /// cleared then could not be refilled from it). The journal's own bookkeeping needs only
     /// this: a kernel whose input stopped still hands its journal what it recorded.
     #[inline]
-    pub(super) fn log_guard(&self) -> PyResult<()> {
+    pub(super) fn check_log_usable(&self) -> PyResult<()> {
         if self.log_released {
             return Err(PyRuntimeError::new_err(format!(
                 "kernel {:?} is closed: its write-ahead log was released",
@@ -152,7 +154,7 @@ impl PyKernel {
     /// Records the input the core has just applied, if it changed the kernel (advanced its
     /// sequence). Called before the outcome is returned or anything is sent to a venue.
     #[inline]
-    pub(super) fn wal_record(
+    pub(super) fn log_input(
         &mut self,
         seq_before: u64,
         input: impl FnOnce() -> KernelInput,
@@ -165,20 +167,20 @@ impl PyKernel {
         }
         match state.log.record(&self.core, &input()) {
             Ok(_) => {
-                state.tell_checkpoint_failures(&self.core.kernel_id);
+                state.warn_new_checkpoint_failures(&self.core.kernel_id);
                 Ok(())
             }
             Err(e) => {
-                state.poisoned = Some(e.to_string());
+                state.write_failure = Some(e.to_string());
                 self.core.outbox.discard_from(self.core.seq());
                 Err(wal_err(e))
             }
         }
     }
 
-    /// [`PyKernel::wal_record`] for the hot inputs, encoded from a borrow (no clone).
+    /// [`PyKernel::log_input`] for the hot inputs, encoded from a borrow (no clone).
     #[inline]
-    pub(super) fn wal_record_ref(&mut self, seq_before: u64, input: InputRef<'_>) -> PyResult<()> {
+    pub(super) fn log_input_ref(&mut self, seq_before: u64, input: InputRef<'_>) -> PyResult<()> {
         let Some(state) = self.wal.as_mut() else {
             return Ok(());
         };
@@ -187,11 +189,11 @@ impl PyKernel {
         }
         match state.log.record_ref(&self.core, input) {
             Ok(_) => {
-                state.tell_checkpoint_failures(&self.core.kernel_id);
+                state.warn_new_checkpoint_failures(&self.core.kernel_id);
                 Ok(())
             }
             Err(e) => {
-                state.poisoned = Some(e.to_string());
+                state.write_failure = Some(e.to_string());
                 // The caller is told the input failed: its journal rows go with it.
                 self.core.outbox.discard_from(self.core.seq());
                 Err(wal_err(e))
@@ -199,7 +201,8 @@ impl PyKernel {
         }
     }
 
-    pub(super) fn wal_info_dict<'py>(
+    /// `wal_info()`: the log's state and what recovery found; None without a log.
+    pub(super) fn log_info_dict<'py>(
         &self,
         py: Python<'py>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
@@ -231,24 +234,26 @@ impl PyKernel {
     pub(super) fn journaled_through(&self) -> Option<u64> {
         match &self.wal {
             Some(s) => Some(s.log.wal().recoverable_seq()),
-            None => self.released_through, // the log's last word once it is released
+            None => self.journaled_through_at_release, // the log's last word once it is released
         }
     }
 
-    pub(super) fn wal_sync_now(&mut self) -> PyResult<Option<u64>> {
+    /// Syncs every recorded input to stable storage; the durable seq, None without a log.
+    pub(super) fn sync_log(&mut self) -> PyResult<Option<u64>> {
         match &mut self.wal {
             Some(state) => {
                 let synced = state.log.sync().map(Some).map_err(wal_err);
                 // A checkpoint that was still being written has ended: tell how, before a close.
-                state.tell_checkpoint_failures(&self.core.kernel_id);
+                state.warn_new_checkpoint_failures(&self.core.kernel_id);
                 synced
             }
             None => Ok(None),
         }
     }
 
-    pub(super) fn wal_checkpoint_now(&mut self) -> PyResult<Option<u64>> {
-        self.wal_guard()?;
+    /// Writes a checkpoint of the whole kernel; its seq, None without a log.
+    pub(super) fn checkpoint_log(&mut self) -> PyResult<Option<u64>> {
+        self.check_takes_input()?;
         let Some(state) = self.wal.as_mut() else {
             return Ok(None);
         };
@@ -265,7 +270,7 @@ impl PyKernel {
         py: Python<'py>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         let this = wait_ref(slf)?;
-        this.wal_info_dict(py)
+        this.log_info_dict(py)
     }
 
     /// The newest input whose journal rows the outbox hands out: with a write-ahead log, the
@@ -279,7 +284,7 @@ impl PyKernel {
     /// Syncs every recorded input to stable storage; returns the durable seq (None without a log).
     fn wal_sync(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         let mut this = wait_mut(slf)?;
-        this.wal_sync_now()
+        this.sync_log()
     }
 
     /// Refuses every later input (reads still work) at once, but from inside the venue calls
@@ -287,7 +292,7 @@ impl PyKernel {
     /// (RuntimeError, nothing changes) from inside this kernel's own venue call, which could
     /// never end first. Idempotent.
     fn stop_input(slf: &Bound<'_, Self>) -> PyResult<()> {
-        Self::stopped(slf, "stop_input").map(drop)
+        Self::hold_with_input_stopped(slf, "stop_input").map(drop)
     }
 
     /// Why the kernel takes no more input (closed or closing, or its write-ahead log failed
@@ -296,7 +301,7 @@ impl PyKernel {
     fn input_refused_reason(slf: &Bound<'_, Self>) -> PyResult<Option<String>> {
         let this = wait_ref(slf)?;
         Ok(this
-            .wal_guard()
+            .check_takes_input()
             .err()
             .map(|e| e.value(slf.py()).to_string()))
     }
@@ -305,21 +310,21 @@ impl PyKernel {
     /// it, stops its thread and releases its lock, so the same `wal_dir` can be opened again
     /// at once. Returns the durable seq (None without a log). Idempotent.
     fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
-        let mut this = Self::stopped(slf, "close_core")?;
+        let mut this = Self::hold_with_input_stopped(slf, "close_core")?;
         // A clean stop ends the log with a checkpoint: the next open starts from it, and a
         // build of another behaviour version can open the log from it.
-        let unended = this.wal_guard().is_ok()
+        let needs_checkpoint = this.check_takes_input().is_ok()
             && this
                 .wal
                 .as_ref()
                 .is_some_and(|s| s.log.records_since_checkpoint() > 0);
-        let checkpointed = if unended {
-            this.wal_checkpoint_now().map(drop)
+        let checkpointed = if needs_checkpoint {
+            this.checkpoint_log().map(drop)
         } else {
             Ok(())
         };
-        let synced = this.wal_sync_now();
-        this.released_through = this.journaled_through();
+        let synced = this.sync_log();
+        this.journaled_through_at_release = this.journaled_through();
         drop(this.wal.take());
         this.log_released = true;
         checkpointed.and(synced)
@@ -328,6 +333,6 @@ impl PyKernel {
     /// Writes a checkpoint of the whole kernel now; returns its seq (None without a log).
     fn wal_checkpoint(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         let mut this = wait_mut(slf)?;
-        this.wal_checkpoint_now()
+        this.checkpoint_log()
     }
 }

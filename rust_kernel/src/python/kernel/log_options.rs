@@ -3,7 +3,7 @@
 
 use super::log::WalState;
 use crate::kernel::Kernel;
-use crate::python::convert::ints::expect_int;
+use crate::python::convert::ints::int_at_least;
 use crate::python::convert::paths::path_arg;
 use crate::python::convert::type_name;
 use crate::python::errors::wal_err;
@@ -15,34 +15,16 @@ use std::path::{Path, PathBuf};
 
 /// The WAL keyword arguments of `ExecutionKernel(...)`, parsed before anything is opened.
 #[derive(Default)]
-pub(super) struct WalArgs {
+pub(super) struct WalOptions {
     dir: Option<PathBuf>,
     fsync: Option<FsyncPolicy>,
     checkpoint_every: Option<u64>,
     segment_bytes: Option<u64>,
 }
 
-/// An int of at least `min` (not a bool, which Python counts as an int), naming `field`.
-pub(super) fn positive_int(v: &Bound<'_, PyAny>, field: &str, min: u64) -> PyResult<u64> {
-    expect_int(v, field)?;
-    let n: i64 = v.extract().map_err(|_| {
-        PyValueError::new_err(format!(
-            "invalid {field}: {} (must be at most {})",
-            v.repr().map(|r| r.to_string()).unwrap_or_default(),
-            i64::MAX
-        ))
-    })?;
-    if n < min as i64 {
-        return Err(PyValueError::new_err(format!(
-            "invalid {field}: {n} (must be at least {min})"
-        )));
-    }
-    Ok(n as u64)
-}
-
-impl WalArgs {
+impl WalOptions {
     /// Takes the keyword if it is one of the WAL's; returns false for any other keyword.
-    pub(super) fn take(&mut self, key: &str, v: &Bound<'_, PyAny>) -> PyResult<bool> {
+    pub(super) fn take_keyword(&mut self, key: &str, v: &Bound<'_, PyAny>) -> PyResult<bool> {
         match key {
             "wal_dir" => {
                 if !v.is_none() {
@@ -71,10 +53,10 @@ impl WalArgs {
                 self.fsync = Some(FsyncPolicy::parse(&name).map_err(wal_err)?);
             }
             "wal_checkpoint_every" => {
-                self.checkpoint_every = Some(positive_int(v, "wal_checkpoint_every", 0)?)
+                self.checkpoint_every = Some(int_at_least(v, "wal_checkpoint_every", 0)?)
             }
             "wal_segment_bytes" => {
-                self.segment_bytes = Some(positive_int(v, "wal_segment_bytes", 1024)?)
+                self.segment_bytes = Some(int_at_least(v, "wal_segment_bytes", 1024)?)
             }
             _ => return Ok(false),
         }
@@ -86,7 +68,7 @@ impl WalArgs {
     }
 
     /// Refuses WAL settings given without a `wal_dir` (they would silently do nothing).
-    pub(super) fn check(&self) -> PyResult<()> {
+    pub(super) fn refuse_without_dir(&self) -> PyResult<()> {
         if self.dir.is_none() {
             let given = [
                 ("fsync", self.fsync.is_some()),
@@ -110,17 +92,17 @@ impl WalArgs {
         }
     }
 
-    /// Opens the log and recovers the kernel; `fresh` is used for a new log. `judge` sees the
-    /// recovered kernel before anything on disk changes: when it refuses, the log is left as
-    /// it was (a torn tail not cut, no segment started), and unlocked.
+    /// Opens the log and recovers the kernel; `new_kernel` is used for a new log.
+    /// `check_recovered` sees the recovered kernel before anything on disk changes: when it
+    /// refuses, the log is left as it was (a torn tail not cut, no segment started), and unlocked.
     pub(super) fn open(
         &self,
         py: Python<'_>,
-        fresh: Kernel,
-        judge: impl FnOnce(&RecoveredKernelLog, &Kernel, &Path) -> PyResult<()>,
+        new_kernel: Kernel,
+        check_recovered: impl FnOnce(&RecoveredKernelLog, &Kernel, &Path) -> PyResult<()>,
     ) -> PyResult<(Kernel, Option<WalState>)> {
         let Some(dir) = &self.dir else {
-            return Ok((fresh, None));
+            return Ok((new_kernel, None));
         };
         let defaults = KernelLogOptions::default();
         let options = KernelLogOptions {
@@ -131,9 +113,9 @@ impl WalArgs {
         // Without the GIL: replaying a long log takes a while, and a lock held elsewhere is
         // asked for again for a moment before it is refused; other Python threads run meanwhile.
         let (recovered, kernel) = py
-            .detach(|| KernelLog::recover(dir, fresh, &options))
+            .detach(|| KernelLog::recover(dir, new_kernel, &options))
             .map_err(wal_err)?;
-        judge(&recovered, &kernel, dir)?;
+        check_recovered(&recovered, &kernel, dir)?;
         let log = recovered.finish(&kernel).map_err(wal_err)?;
         // The directory the log writes to, absolute (a relative `wal_dir` is taken against the
         // working directory of the constructor's call, not a later one).

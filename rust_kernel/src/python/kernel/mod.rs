@@ -18,16 +18,15 @@ pub use answer::MAX_VENUE_ANSWER_ITEMS;
 
 use crate::kernel::{Kernel, KernelInput};
 use crate::model::KernelOutcome;
-use crate::python::convert::ints::int_arg;
+use crate::python::convert::ints::{int_arg, int_at_least};
 use crate::python::convert::numbers::float_arg;
 use crate::python::convert::text::{named_id, str_arg};
 use crate::python::convert::time::now;
 use crate::python::errors::wal_err;
-use crate::python::mock::PyMockVenue;
-use crate::python::wal::no_shape_error;
+use crate::python::wal::no_slot_count_error;
 use busy::wait_ref;
 use log::WalState;
-use log_options::{positive_int, WalArgs};
+use log_options::WalOptions;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -52,21 +51,91 @@ pub struct PyKernel {
     /// What `journaled_through` was when `close_core` released the log, after its last sync:
     /// a journal still draining the outbox then (a detach that timed out) takes no row of an
     /// input a failed log lost.
-    released_through: Option<u64>,
+    journaled_through_at_release: Option<u64>,
     /// Venue calls under way: taken with the input, ended once the venue's answer is fed
     /// (and logged). `close_core` waits for none, so no answer outlives the log.
     venue_calls: Arc<AtomicUsize>,
     /// The outcome a venue's answer is applied in, event by event, before it is folded into
-    /// the intent's (`feed`): kept, so the answers of every order reuse its lists.
-    follow_up: KernelOutcome,
+    /// the intent's (`apply_answer`): kept, so the answers of every order reuse its lists.
+    answer_outcome: KernelOutcome,
 }
+
+/// The slot count of a kernel made without `max_slots`.
+pub(super) const DEFAULT_MAX_SLOTS: usize = 10;
 
 static KERNEL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// An id for a kernel made without one: the process id, the clock and a counter.
 fn default_kernel_id() -> String {
     let n = KERNEL_COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = (now() * 1e9) as u64;
     format!("k-{:x}-{:x}-{n}", std::process::id(), nanos & 0xffff_ffff)
+}
+
+/// `max_slots` as given (None when not given): an int of at least 1.
+fn max_slots_arg(v: Option<&Bound<'_, PyAny>>) -> PyResult<Option<usize>> {
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    let n = int_arg(v, "max_slots")?;
+    if n < 1 {
+        return Err(PyValueError::new_err(format!(
+            "invalid max_slots: {n} (must be at least 1)"
+        )));
+    }
+    Ok(Some(n as usize))
+}
+
+/// The keyword arguments of `ExecutionKernel(...)` beyond its named ones, each checked.
+#[derive(Default)]
+struct KernelKeywords {
+    journal_capacity: Option<usize>,
+    seed_capital: Option<f64>,
+    wal: WalOptions,
+}
+
+impl KernelKeywords {
+    fn read(kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<KernelKeywords> {
+        let mut out = KernelKeywords::default();
+        let Some(kw) = kwargs else {
+            return Ok(out);
+        };
+        for (k, v) in kw.iter() {
+            let key = str_arg(&k, "keyword")?;
+            match key.as_str() {
+                "journal_capacity" => {
+                    out.journal_capacity = Some(int_at_least(&v, "journal_capacity", 1)? as usize);
+                }
+                "seed_capital" => {
+                    let c = float_arg(&v, "seed_capital")?;
+                    crate::error::check_number("seed_capital", c, 0.0)?;
+                    out.seed_capital = Some(c);
+                }
+                other if out.wal.take_keyword(other, &v)? => {}
+                other => {
+                    return Err(PyTypeError::new_err(format!(
+                        "ExecutionKernel got an unexpected keyword argument {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Refuses a journal, projection or control plane without an `attach()` method, naming it.
+fn check_components(components: [(&str, Option<&Bound<'_, PyAny>>); 3]) -> PyResult<()> {
+    for (name, component) in components {
+        if let Some(c) = component.filter(|c| !c.is_none()) {
+            if !c.getattr("attach").is_ok_and(|a| a.is_callable()) {
+                return Err(PyTypeError::new_err(format!(
+                    "invalid {name}: {} has no attach() method",
+                    c.get_type().name()?
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 #[pymethods]
@@ -85,133 +154,63 @@ impl PyKernel {
         kernel_id: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let max_slots_arg = max_slots;
-        let max_slots = match max_slots {
-            None => 10,
-            Some(v) if v.is_none() => 10,
-            Some(v) => {
-                let n = int_arg(v, "max_slots")?;
-                if n < 1 {
-                    return Err(PyValueError::new_err(format!(
-                        "invalid max_slots: {n} (must be at least 1)"
-                    )));
-                }
-                n as usize
-            }
-        };
-        let explicit_max_slots = max_slots_arg.is_some_and(|v| !v.is_none());
+        let given_max_slots = max_slots_arg(max_slots)?;
+        let max_slots = given_max_slots.unwrap_or(DEFAULT_MAX_SLOTS);
         let kernel_id = match kernel_id {
             // Checked as an intent's ids are: it begins every client order id.
             Some(v) if !v.is_none() => Some(named_id(v, "kernel_id")?.to_string()),
             _ => None,
         };
-        let mut journal_capacity = None;
-        let mut seed_capital = None;
-        let mut wal_args = WalArgs::default();
-        if let Some(kw) = kwargs {
-            for (k, v) in kw.iter() {
-                let key = str_arg(&k, "keyword")?;
-                match key.as_str() {
-                    "journal_capacity" => {
-                        journal_capacity = Some(positive_int(&v, "journal_capacity", 1)? as usize);
-                    }
-                    "seed_capital" => {
-                        let c = float_arg(&v, "seed_capital")?;
-                        crate::error::check_number("seed_capital", c, 0.0)?;
-                        seed_capital = Some(c);
-                    }
-                    other if wal_args.take(other, &v)? => {}
-                    other => {
-                        return Err(PyTypeError::new_err(format!(
-                            "ExecutionKernel got an unexpected keyword argument {other:?}"
-                        )))
-                    }
-                }
-            }
-        }
-        wal_args.check()?;
+        let KernelKeywords {
+            journal_capacity,
+            seed_capital,
+            wal: wal_options,
+        } = KernelKeywords::read(kwargs)?;
+        wal_options.refuse_without_dir()?;
         // A kernel reopened on its log without an id takes the log's id.
-        let existing_log_id = wal_args.existing_kernel_id()?;
+        let existing_log_id = wal_options.existing_kernel_id()?;
         let kernel_id = match kernel_id {
             Some(k) => k,
             None => existing_log_id.clone().unwrap_or_else(default_kernel_id),
         };
         // Everything is checked before the write-ahead log is opened: a refused call must
         // leave no log behind (a retry would recover it and ignore its own arguments).
-        for (name, component) in [
+        check_components([
             ("journal", journal),
             ("projection", projection),
             ("control_plane", control_plane),
-        ] {
-            if let Some(c) = component.filter(|c| !c.is_none()) {
-                if !c.getattr("attach").is_ok_and(|a| a.is_callable()) {
-                    return Err(PyTypeError::new_err(format!(
-                        "invalid {name}: {} has no attach() method",
-                        c.get_type().name()?
-                    )));
-                }
-            }
-        }
-        let venue = match venue {
-            None => VenueHandle::Mock(Py::new(
-                py,
-                PyMockVenue {
-                    inner: crate::mock::MockVenue::new(Default::default())?,
-                },
-            )?),
-            Some(v) if v.is_none() => VenueHandle::Mock(Py::new(
-                py,
-                PyMockVenue {
-                    inner: crate::mock::MockVenue::new(Default::default())?,
-                },
-            )?),
-            // The native mock itself only: a subclass overriding submit or cancel is called as any
-            // Python venue (taken for the native one, its overrides were never called).
-            Some(v) => match v.cast_exact::<PyMockVenue>() {
-                Ok(m) => VenueHandle::Mock(m.clone().unbind()),
-                Err(_) => {
-                    for method in ["submit", "cancel"] {
-                        if !v.hasattr(method)? {
-                            return Err(PyTypeError::new_err(format!(
-                                "invalid venue: {} has no {method}() method (see dita.venues.VenueAdapter)",
-                                v.get_type().name()?
-                            )));
-                        }
-                    }
-                    VenueHandle::Python(v.unbind())
-                }
-            },
-        };
+        ])?;
+        let venue = VenueHandle::from_arg(py, venue)?;
         // Recovery runs before anything else touches the kernel. With a journal passed in,
         // the replayed records' rows go to its outbox, so a restart fills the journal's gap
         // (the journal recognises the rows it already has).
-        let mut fresh = Kernel::new(&kernel_id, max_slots)?;
+        let mut new_kernel = Kernel::new(&kernel_id, max_slots)?;
         if let Some(c) = journal_capacity {
-            fresh.outbox.capacity = c;
+            new_kernel.outbox.capacity = c;
         }
-        fresh.set_journal_enabled(journal.is_some_and(|j| !j.is_none()));
+        new_kernel.set_journal_enabled(journal.is_some_and(|j| !j.is_none()));
         // A journal that already holds rows of this kernel id would refuse a kernel on a new
         // log at attach() (its rows would take stored keys): it is asked before the log is
         // made, so that refusal leaves no log behind either.
         if let Some(j) = journal.filter(|j| !j.is_none()) {
-            if let Some(dir) = wal_args.dir().filter(|_| existing_log_id.is_none()) {
+            if let Some(dir) = wal_options.dir().filter(|_| existing_log_id.is_none()) {
                 if j.hasattr("refuse_new_log")? {
                     let first_seq = u64::from(seed_capital.is_some());
                     j.call_method1("refuse_new_log", (&kernel_id, first_seq, dir))?;
                 }
             }
         }
-        // The recovered kernel must be of the shape asked for, judged before the log is
+        // The recovered kernel must have the slot count asked for, checked before the log is
         // repaired or written: a refusal leaves it as it was.
-        let (mut core, mut wal) = wal_args.open(py, fresh, |log, kernel, dir| {
+        let (mut core, mut wal) = wal_options.open(py, new_kernel, |log, kernel, dir| {
             // A log with segments but no usable checkpoint has no record of the slot count:
             // one that holds records, or only a segment header (the process died before
             // checkpoint 0 was written), which would otherwise take the default's.
             let found = log.recovery();
-            if !explicit_max_slots && found.segments > 0 && found.checkpoint_seq.is_none() {
-                return Err(no_shape_error(dir, log.recovery(), "max_slots"));
+            if given_max_slots.is_none() && found.segments > 0 && found.checkpoint_seq.is_none() {
+                return Err(no_slot_count_error(dir, log.recovery(), "max_slots"));
             }
-            if explicit_max_slots && kernel.max_slots() != max_slots {
+            if given_max_slots.is_some() && kernel.max_slots() != max_slots {
                 return Err(PyValueError::new_err(format!(
                     "invalid max_slots: {max_slots} (the write-ahead log in {} holds a kernel with {} slots)",
                     dir.display(),
@@ -229,15 +228,7 @@ impl PyKernel {
             .map(|_| core.seq())
             .filter(|&s| s > 0)
         {
-            match &venue {
-                VenueHandle::Mock(m) => m.borrow_mut(py).inner.resume(seq),
-                VenueHandle::Python(v) => {
-                    let v = v.bind(py);
-                    if v.getattr("resume").is_ok_and(|r| r.is_callable()) {
-                        v.call_method1("resume", (seq,))?;
-                    }
-                }
-            }
+            venue.resume(py, seq)?;
         }
         // Seed capital from the constructor applies to a new kernel, and to one whose log
         // holds no input yet (its process died before the seed capital's record reached the
@@ -297,13 +288,8 @@ impl PyKernel {
 impl PyKernel {
     /// A kernel recovered read-only from a log (`wal_replay`): the default mock venue, no log.
     pub(super) fn replayed(py: Python<'_>, core: Kernel) -> PyResult<PyKernel> {
-        let venue = Py::new(
-            py,
-            PyMockVenue {
-                inner: crate::mock::MockVenue::new(Default::default())?,
-            },
-        )?;
-        Ok(PyKernel::with_parts(core, VenueHandle::Mock(venue), None))
+        let venue = VenueHandle::default_mock(py)?;
+        Ok(PyKernel::with_parts(core, venue, None))
     }
 
     fn with_parts(core: Kernel, venue: VenueHandle, wal: Option<WalState>) -> PyKernel {
@@ -314,9 +300,9 @@ impl PyKernel {
             closed: false,
             stopping: false,
             log_released: false,
-            released_through: None,
+            journaled_through_at_release: None,
             venue_calls: Arc::default(),
-            follow_up: KernelOutcome::blank(),
+            answer_outcome: KernelOutcome::blank(),
         }
     }
 }

@@ -11,7 +11,7 @@ impl PyKernel {
     /// A slot's dict as `slots()` and the projections show it: its own fields plus what it
     /// waits for of fills the venue said happened (`awaited_fill_qty`) and the client id of
     /// its order in doubt (`order_in_doubt`, "" when none); neither is read on load.
-    fn slot_view<'py>(
+    fn shown_slot_dict<'py>(
         &self,
         py: Python<'py>,
         s: &crate::model::TradeSlot,
@@ -67,8 +67,8 @@ impl PyKernel {
         d.set_item("reconcile_explanation", r.explanation)?;
         d.set_item("event_seq", a.event_seq)?;
         d.set_item("last_update_time", a.last_update_time)?;
-        // The newest learned sample's ratio (before rules 20 the one both sides shared) and
-        // every sample; then each liquidity's, which its fills are predicted by.
+        // The newest learned sample's ratio, of either liquidity, and every sample; then each
+        // liquidity's, which its fills are predicted by.
         d.set_item("fee_calibration_ratio", k.fees.calibration_ratio)?;
         d.set_item("fee_calibration_samples", k.fees.calibration_samples)?;
         d.set_item("maker_fee_calibration_ratio", k.fees.maker.ratio)?;
@@ -78,7 +78,8 @@ impl PyKernel {
         Ok(d)
     }
 
-    fn slot_ref(&self, slot_id: i64) -> PyResult<&crate::model::TradeSlot> {
+    /// The slot `slot_id`, or an IndexError naming it and the slot count.
+    fn slot_by_id(&self, slot_id: i64) -> PyResult<&crate::model::TradeSlot> {
         if slot_id < 0 {
             return Err(crate::error::KernelError::SlotOutOfRange {
                 slot_id,
@@ -109,7 +110,7 @@ impl PyKernel {
     ) -> PyResult<PySlot> {
         let this = wait_ref(slf)?;
         Ok(PySlot {
-            inner: this.slot_ref(slot_id)?.clone(),
+            inner: this.slot_by_id(slot_id)?.clone(),
         })
     }
 
@@ -119,7 +120,7 @@ impl PyKernel {
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
     ) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
-        let d = this.slot_view(py, this.slot_ref(slot_id)?)?;
+        let d = this.shown_slot_dict(py, this.slot_by_id(slot_id)?)?;
         d.set_item("kernel_id", &this.core.kernel_id)?;
         Ok(d)
     }
@@ -133,7 +134,7 @@ impl PyKernel {
         let this = wait_ref(slf)?;
         let list = PyList::empty(py);
         for s in this.core.slots() {
-            list.append(this.slot_view(py, s)?)?;
+            list.append(this.shown_slot_dict(py, s)?)?;
         }
         Ok(list)
     }

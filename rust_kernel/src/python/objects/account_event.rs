@@ -4,7 +4,7 @@ use crate::model::AccountEvent;
 use crate::python::convert::enums::enum_arg;
 use crate::python::convert::numbers::{opt_real, real};
 use crate::python::convert::text::ident;
-use crate::python::convert::time::time_or_now;
+use crate::python::convert::time::{opt_time, time_or_now};
 use crate::types::{AccountEventKind, Id};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -34,7 +34,7 @@ impl PyAccountEvent {
         #[pyo3(from_py_with = opt_real::available_margin)] available_margin: Option<f64>,
         #[pyo3(from_py_with = opt_real::used_margin)] used_margin: Option<f64>,
         #[pyo3(from_py_with = opt_real::maint_margin)] maint_margin: Option<f64>,
-        #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<Self> {
         Ok(PyAccountEvent {
             inner: AccountEvent {

@@ -4,9 +4,9 @@ use crate::model::Intent;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg};
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
-use crate::python::convert::numbers::{legs, opt_real, opt_real_list, real};
-use crate::python::convert::text::{ident, words};
-use crate::python::convert::time::time_or_now;
+use crate::python::convert::numbers::{exit_legs, opt_real_list, real};
+use crate::python::convert::text::{free_text, ident};
+use crate::python::convert::time::{opt_time, time_or_now};
 use crate::types::{Id, KernelCommandType, OrderType, TradeSide};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -39,9 +39,9 @@ impl PyIntent {
         #[pyo3(from_py_with = opt_real_list::exit_leg_ratios)] exit_leg_ratios: Option<Vec<f64>>,
         order_type: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = real::limit_price)] limit_price: f64,
-        #[pyo3(from_py_with = words::reason)] reason: String,
+        #[pyo3(from_py_with = free_text::reason)] reason: String,
         metadata: Option<&Bound<'_, PyAny>>,
-        #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<Self> {
         Ok(PyIntent {
             inner: Intent {
@@ -54,7 +54,7 @@ impl PyIntent {
                 reference_price,
                 target_size,
                 leverage,
-                exit_leg_ratios: legs(
+                exit_leg_ratios: exit_legs(
                     exit_leg_ratios.unwrap_or_else(|| vec![1.0]),
                     "exit_leg_ratios",
                 )?,

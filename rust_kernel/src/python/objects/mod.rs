@@ -10,7 +10,7 @@ mod venue_event;
 
 pub use account_event::PyAccountEvent;
 pub use intent::PyIntent;
-pub use order::{orders_to_py, PyVenueOrder};
+pub use order::{orders_to_py, terminal_order_statuses, PyVenueOrder};
 pub use outcome::{PyOutcome, PyTransition};
-pub use slot::{slot_dict, slot_from_py, PySlot};
+pub use slot::{slot_dict, slot_from_dict, PySlot};
 pub use venue_event::PyVenueEvent;

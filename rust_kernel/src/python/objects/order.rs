@@ -4,14 +4,14 @@ use crate::model::VenueOrder;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg};
 use crate::python::convert::flags::{flag, opt_flag};
 use crate::python::convert::ints::slot_index_arg;
-use crate::python::convert::numbers::{opt_real, real};
+use crate::python::convert::numbers::real;
 use crate::python::convert::text::ident;
-use crate::python::convert::time::time_or_now;
+use crate::python::convert::time::{opt_time, time_or_now};
 use crate::types::{Id, OrderSide, OrderType, VenueOrderStatus};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyFrozenSet};
 
-pub(super) fn opt_order<'py>(py: Python<'py>, o: &Option<VenueOrder>) -> PyResult<Py<PyAny>> {
+pub(super) fn opt_order_dict<'py>(py: Python<'py>, o: &Option<VenueOrder>) -> PyResult<Py<PyAny>> {
     Ok(match o {
         Some(o) => order_dict(py, o)?.into_any().unbind(),
         None => py.None(),
@@ -67,7 +67,7 @@ impl PyVenueOrder {
         #[pyo3(from_py_with = ident::venue_order_id)] venue_order_id: Id,
         #[pyo3(from_py_with = flag::reduce_only)] reduce_only: bool,
         #[pyo3(from_py_with = real::reference_price)] reference_price: f64,
-        #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
         #[pyo3(from_py_with = real::filled_size)] filled_size: f64,
         #[pyo3(from_py_with = real::avg_fill_price)] avg_fill_price: f64,
         status: Option<&Bound<'_, PyAny>>,
@@ -83,7 +83,7 @@ impl PyVenueOrder {
             order_type: enum_arg(order_type, "order_type")?,
             price,
             // 0 (the default) is "none given": the price. NaN or a negative one is checked
-            // below, named (taken as none given, it hid a caller's bad figure).
+            // below, named (taken as none given, it would hide a caller's bad figure).
             reference_price: if reference_price != 0.0 {
                 reference_price
             } else {
@@ -96,8 +96,8 @@ impl PyVenueOrder {
             reduce_only,
             cancel_requested: false,
             created_at: time_or_now(timestamp),
-            // Not given: an entry unless reduce-only. Since rules 24 an exit may go out plain,
-            // so whoever copies an order (a venue's answer, a saved book) passes it on.
+            // Not given: an entry unless reduce-only. An exit may go out without reduce-only, so
+            // whoever copies an order (a venue's answer, a saved book) passes it on.
             is_entry: is_entry.unwrap_or(!reduce_only),
         };
         // Named as this constructor's arguments: the order's time is its `timestamp`.
@@ -164,9 +164,9 @@ impl PyVenueOrder {
     fn reduce_only(&self) -> bool {
         self.inner.reduce_only
     }
-    /// Whether the order opens its slot's position: an exit may go out without reduce-only
-    /// (rules 24), so `reduce_only` does not tell the two apart. One made here without
-    /// `is_entry` is an entry unless reduce-only.
+    /// Whether the order opens its slot's position: an exit may go out without reduce-only,
+    /// so `reduce_only` does not tell the two apart. One made here without `is_entry` is an
+    /// entry unless reduce-only.
     #[getter]
     fn is_entry(&self) -> bool {
         self.inner.is_entry
@@ -206,4 +206,15 @@ pub fn orders_to_py(py: Python<'_>, orders: Vec<&VenueOrder>) -> PyResult<Vec<Py
         .into_iter()
         .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
         .collect()
+}
+
+/// The order statuses after which a venue sends nothing more for the order by rule (a late
+/// fill can still come; the kernel applies it): the one definition Python uses.
+pub fn terminal_order_statuses(py: Python<'_>) -> PyResult<Bound<'_, PyFrozenSet>> {
+    let terminal: Vec<&str> = VenueOrderStatus::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.name())
+        .collect();
+    PyFrozenSet::new(py, &terminal)
 }

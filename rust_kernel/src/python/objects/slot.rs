@@ -1,6 +1,6 @@
 //! `TradeSlot`: one position's slot, and its dict form.
 
-use super::order::opt_order;
+use super::order::opt_order_dict;
 use super::PyVenueOrder;
 use crate::model::{TradeSlot, VenueOrder};
 use crate::python::convert::dicts::as_dict;
@@ -9,7 +9,7 @@ use crate::python::convert::flags::bool_arg;
 use crate::python::convert::ints::{index_arg, int_arg};
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
 use crate::python::convert::numbers::{float_arg, list_overflow, refuse_non_numbers};
-use crate::python::convert::text::{named_id, str_arg, text};
+use crate::python::convert::text::{bounded_text, named_id, str_arg};
 use crate::python::convert::wrong_type;
 use crate::types::{Id, TradeSide, TradeStage};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 /// A slot's unrealized PnL as Python reads it: a SHORT marked at its entry price holds -0.0
-/// (-1 times a zero move), which printed as "-0.0" and sorted before 0.0 in the projection's
+/// (-1 times a zero move), which prints as "-0.0" and sorts before 0.0 in the projection's
 /// SQL (Java orders -0.0 first). Shown as 0.0; the kernel's state keeps its bits, which its
 /// log's replay compares.
 fn shown_pnl(pnl: f64) -> f64 {
@@ -41,11 +41,17 @@ pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyD
     d.set_item("closed", s.closed)?;
     d.set_item("exit_leg_ratios", PyList::new(py, &s.exit_leg_ratios)?)?;
     d.set_item("active_leg_index", s.active_leg_index)?;
-    // What exit fills took of the active leg (rules 21); read on load from rules 22 (before,
-    // a loaded slot's leg started afresh).
+    // What exit fills took of the active leg; read back on load, so a loaded slot's leg goes
+    // on where it stood.
     d.set_item("leg_taken", s.leg_taken)?;
-    d.set_item("active_entry_order", opt_order(py, &s.active_entry_order)?)?;
-    d.set_item("active_exit_order", opt_order(py, &s.active_exit_order)?)?;
+    d.set_item(
+        "active_entry_order",
+        opt_order_dict(py, &s.active_entry_order)?,
+    )?;
+    d.set_item(
+        "active_exit_order",
+        opt_order_dict(py, &s.active_exit_order)?,
+    )?;
     d.set_item("fsm_state", s.fsm_state.name())?;
     d.set_item("close_reason", &s.close_reason)?;
     d.set_item("last_event_time", s.last_event_time)?;
@@ -182,7 +188,7 @@ impl PySlot {
 }
 
 /// A slot from its dict form (as `slots()` writes it), every field checked and named.
-pub fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlot> {
+pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlot> {
     let d = &as_dict(obj)?
         .ok_or_else(|| wrong_type(format_args!("slots[{index}] must be a dict"), obj))?;
     let field = |name: &str| format!("slots[{index}].{name}");
@@ -266,10 +272,9 @@ pub fn slot_from_py(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlot>
     s.active_exit_order = order("active_exit_order")?;
     s.fsm_state = enum_arg(&get("fsm_state")?, &field("fsm_state"))?;
     let reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
-    s.close_reason = text(&reason, &field("close_reason"))?.to_string();
+    s.close_reason = bounded_text(&reason, &field("close_reason"))?.to_string();
     s.last_event_time = num("last_event_time")?;
-    // Keys a slot saved by an older build lacks: 0 without them. `leg_taken` is shown since
-    // rules 21 and read since 22 (a slot saved before has nothing taken of its leg).
+    // A slot saved without these keys reads 0 for them: no mark yet, nothing taken of its leg.
     let num_or_0 = |name: &str| -> PyResult<f64> {
         if d.contains(name)? {
             num(name)

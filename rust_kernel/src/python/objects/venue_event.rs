@@ -5,8 +5,8 @@ use crate::python::convert::enums::{enum_arg, opt_enum_arg};
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
 use crate::python::convert::numbers::{opt_real, real};
-use crate::python::convert::text::{ident, words};
-use crate::python::convert::time::time_or_now;
+use crate::python::convert::text::{free_text, ident};
+use crate::python::convert::time::{opt_time, time_or_now};
 use crate::types::{Id, KernelEventKind, OrderSide, VenueOrderStatus};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -53,9 +53,9 @@ impl PyVenueEvent {
         #[pyo3(from_py_with = real::size)] size: f64,
         #[pyo3(from_py_with = real::filled_size)] filled_size: f64,
         #[pyo3(from_py_with = real::remaining_size)] remaining_size: f64,
-        #[pyo3(from_py_with = words::reason)] reason: String,
+        #[pyo3(from_py_with = free_text::reason)] reason: String,
         metadata: Option<&Bound<'_, PyAny>>,
-        #[pyo3(from_py_with = opt_real::timestamp)] timestamp: Option<f64>,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
         #[pyo3(from_py_with = ident::fill_id)] fill_id: Id,
         #[pyo3(from_py_with = opt_real::fee)] fee: Option<f64>,
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
