@@ -46,7 +46,7 @@ pub fn row_to_py<'py>(
 }
 
 /// `{table: [row tuple, ...]}` for every table, from each table's segments in order.
-pub fn tables_to_py<'py>(
+pub fn journal_rows_to_py<'py>(
     py: Python<'py>,
     tables: &[Vec<RowBuf>; 6],
 ) -> PyResult<Bound<'py, PyDict>> {
@@ -99,7 +99,7 @@ impl PyJournalBlock {
 /// milliseconds; were the blocks to keep the segments, the strategy thread would write its
 /// rows into fresh memory after nearly every drain and wait on a page fault for every new
 /// page of it. Made on the drainer's thread, with the GIL released, at memory speed.
-pub fn blocks_of(
+pub fn journal_blocks(
     kernel_id: &str,
     tables: [Vec<RowBuf>; 6],
     pool: &SegmentPool,
@@ -271,7 +271,7 @@ impl PyJournalBlock {
 }
 
 /// `data` as a new bytes object, copied with the GIL released: a block is megabytes, and
-/// copying it (and faulting in the object's fresh pages) with the GIL held stalled the
+/// copying it (and faulting in the object's fresh pages) with the GIL held would stall the
 /// strategy's thread for as long.
 fn bytes_without_gil<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
     // A slice's length never exceeds isize::MAX.

@@ -1,6 +1,8 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
-use super::convert::{count, ident, opt_ident, opt_real, real, seed_arg, words};
+use super::convert::ints::{count, seed_arg};
+use super::convert::numbers::{opt_real, real};
+use super::convert::text::{free_text, ident, opt_ident};
 use super::objects::{PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
 use crate::types::Id;
@@ -38,7 +40,7 @@ impl PyMockVenue {
         #[pyo3(from_py_with = real::rate_limit_rate)] rate_limit_rate: f64,
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
         #[pyo3(from_py_with = real::latency_ms)] latency_ms: f64,
-        #[pyo3(from_py_with = words::name)] name: String,
+        #[pyo3(from_py_with = free_text::name)] name: String,
     ) -> PyResult<Self> {
         let config = MockConfig {
             seed,

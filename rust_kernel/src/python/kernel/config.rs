@@ -1,0 +1,276 @@
+//! Exchange config, market limits, risk limits, fee calibration and control: set, logged,
+//! and shown as dicts.
+
+use super::busy::{wait_mut, wait_ref};
+use super::PyKernel;
+use crate::kernel::KernelInput;
+use crate::python::convert::dicts::{as_dict, dict_items};
+use crate::python::convert::enums::opt_enum_arg;
+use crate::python::convert::flags::{bool_arg, flag};
+use crate::python::convert::numbers::{float_arg, is_bool, is_real};
+use crate::python::convert::text::{ident, nul_free_text, str_arg, utf8};
+use crate::python::convert::time::now;
+use crate::python::convert::{short_repr, wrong_type};
+use crate::risk::ConfigValue;
+use crate::types::{ControlMode, Id, Verbosity};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
+
+/// A risk limit's value: None turns the limit off; a bool, text or real number is taken as
+/// given, for the core to check against the limit.
+fn config_value(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
+    if v.is_none() {
+        Ok(ConfigValue::Off)
+    } else if is_bool(v) {
+        Ok(ConfigValue::Flag(v.is_truthy()?))
+    } else if let Ok(s) = v.cast::<PyString>() {
+        Ok(ConfigValue::Text(utf8(s, field)?.to_string()))
+    } else if is_real(v)? {
+        Ok(ConfigValue::Num(float_arg(v, field)?))
+    } else {
+        Err(wrong_type(
+            format_args!("invalid {field}: expected a number, str, bool or None"),
+            v,
+        ))
+    }
+}
+
+/// A risk limit that is a flag (`require_source_run_in_live`), read as every entry point reads
+/// one (`bool_arg`: a bool, or the int 0 or 1 of a database row). Anything else is a ValueError,
+/// as the core's refusal is, showing the value as Python does: the core would show a float 1.0
+/// as 1, which reads as the int taken.
+fn config_flag(v: &Bound<'_, PyAny>, field: &str) -> PyResult<ConfigValue> {
+    match bool_arg(v, field) {
+        Ok(flag) => Ok(ConfigValue::Flag(flag)),
+        Err(e) if e.is_instance_of::<PyTypeError>(v.py()) => Err(PyValueError::new_err(format!(
+            "invalid {field}: {} (must be True or False, or the int 0 or 1)",
+            short_repr(v)
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
+/// `{name: number}` from a mapping, each value checked to be a real number (not bool/str).
+fn number_fields(config: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<(String, f64)>> {
+    let dict = as_dict(config)?.ok_or_else(|| {
+        wrong_type(
+            format_args!("{what} must be a dict of field name to number"),
+            config,
+        )
+    })?;
+    let mut out = Vec::with_capacity(dict.len());
+    for (k, v) in dict_items(&dict)? {
+        let key = str_arg(&k, &format!("{what} key"))?;
+        out.push((key.clone(), float_arg(&v, &key)?));
+    }
+    Ok(out)
+}
+
+impl PyKernel {
+    pub(super) fn control_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = &self.core.control;
+        let d = PyDict::new(py);
+        d.set_item("kernel_id", &self.core.kernel_id)?;
+        d.set_item("mode", c.mode.name())?;
+        d.set_item("verbosity", c.verbosity.name())?;
+        d.set_item("debug_clickhouse_enabled", c.debug_clickhouse_enabled)?;
+        d.set_item("frozen", c.frozen)?;
+        d.set_item("freeze_reason", &c.freeze_reason)?;
+        d.set_item("freeze_asset", &c.freeze_asset)?;
+        d.set_item("freeze_events", c.freeze_events)?;
+        d.set_item("source", &c.source)?;
+        d.set_item("updated_seq", c.updated_seq)?;
+        Ok(d)
+    }
+}
+
+#[pymethods]
+impl PyKernel {
+    fn set_seed_capital(slf: &Bound<'_, Self>, capital: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        let c = float_arg(capital, "capital")?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        this.core.set_seed_capital(c)?;
+        this.log_input(seq, || KernelInput::SeedCapital(c))
+    }
+
+    /// Updates exchange fields (taker_rate, maker_rate, lot_step, tick_size, min_notional,
+    /// funding_interval_secs). Every value is checked before anything changes; maker_rate may
+    /// be negative (a rebate) down to -taker_rate.
+    fn set_exchange_config(slf: &Bound<'_, Self>, config: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        let fields = number_fields(config, "exchange config")?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        this.core.set_exchange_config(&fields)?;
+        this.log_input(seq, || KernelInput::ExchangeConfig(fields))
+    }
+
+    pub(super) fn exchange_config<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        let c = &this.core.fees.config;
+        let d = PyDict::new(py);
+        d.set_item("taker_rate", c.taker_rate)?;
+        d.set_item("maker_rate", c.maker_rate)?;
+        d.set_item("lot_step", c.lot_step)?;
+        d.set_item("tick_size", c.tick_size)?;
+        d.set_item("min_notional", c.min_notional)?;
+        d.set_item("funding_interval_secs", c.funding_interval_secs)?;
+        Ok(d)
+    }
+
+    /// Per-asset precision and floors from the venue: lot_step, tick_size, min_qty, min_notional.
+    fn set_market_limits(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
+        limits: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        let fields = number_fields(limits, "market limits")?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        this.core.set_market_limits(&asset, &fields)?;
+        this.log_input(seq, || KernelInput::MarketLimits {
+            asset: asset.clone(),
+            fields,
+        })
+    }
+
+    fn market_limits<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let this = wait_ref(slf)?;
+        let Some(m) = this.core.market_limits(&asset) else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        d.set_item("lot_step", m.lot_step)?;
+        d.set_item("tick_size", m.tick_size)?;
+        d.set_item("min_qty", m.min_qty)?;
+        d.set_item("min_notional", m.min_notional)?;
+        Ok(Some(d))
+    }
+
+    /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
+    fn set_risk_limits(slf: &Bound<'_, Self>, limits: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        let dict =
+            &as_dict(limits)?.ok_or_else(|| wrong_type("risk limits must be a dict", limits))?;
+        let mut updates = Vec::with_capacity(dict.len());
+        // A copy of the items, as in `number_fields`: a value's __float__ may change the dict.
+        for (k, v) in dict_items(dict)? {
+            let key = str_arg(&k, "risk limits key")?;
+            let value = if key == "require_source_run_in_live" {
+                config_flag(&v, &key)?
+            } else {
+                config_value(&v, &key)?
+            };
+            updates.push((key, value));
+        }
+        let next = this.core.risk_updates(&updates)?;
+        this.check_takes_input()?;
+        let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| next.clone()));
+        this.core.set_risk_limits(next);
+        this.log_input(seq, || KernelInput::RiskLimits(logged.unwrap_or_default()))
+    }
+
+    fn risk_limits<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        let r = &this.core.risk;
+        let d = PyDict::new(py);
+        d.set_item("max_leverage", r.max_leverage)?;
+        d.set_item("max_notional_per_asset", r.max_notional_per_asset)?;
+        d.set_item("max_notional_total", r.max_notional_total)?;
+        d.set_item("max_order_rate", r.max_order_rate)?;
+        d.set_item("regime", r.regime.name())?;
+        d.set_item("edge_freeze_threshold_bps", r.edge_freeze_threshold_bps)?;
+        d.set_item("require_source_run_in_live", r.require_source_run_in_live)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (price, qty, actual_fee, maker=false))]
+    fn calibrate_fee<'py>(
+        slf: &Bound<'_, Self>,
+        py: Python<'py>,
+        price: &Bound<'_, PyAny>,
+        qty: &Bound<'_, PyAny>,
+        actual_fee: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = flag::maker)] maker: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut this = wait_mut(slf)?;
+        let (price, qty, actual_fee) = (
+            float_arg(price, "price")?,
+            float_arg(qty, "qty")?,
+            float_arg(actual_fee, "actual_fee")?,
+        );
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        let c = this.core.calibrate_fee(price, qty, actual_fee, maker)?;
+        this.log_input(seq, || KernelInput::CalibrateFee {
+            price,
+            qty,
+            actual_fee,
+            maker,
+        })?;
+        let d = PyDict::new(py);
+        d.set_item("expected_fee", c.expected_fee)?;
+        d.set_item("actual_fee", c.actual_fee)?;
+        d.set_item("ratio", c.ratio)?;
+        d.set_item("deviation_pct", c.deviation_pct)?;
+        d.set_item("calibration_status", c.calibration_status.name())?;
+        d.set_item("calibration_ratio", c.calibration_ratio)?;
+        d.set_item("calibration_samples", c.calibration_samples)?;
+        d.set_item("calibration_learned", c.learned)?;
+        d.set_item("liquidity", c.liquidity.name())?;
+        Ok(d)
+    }
+
+    // `text_signature`: the defaults as Python shows them; `source`'s default in `signature` is
+    // a Rust value, which it would show as "...".
+    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string()),
+        text_signature = "($self, mode=None, verbosity=None, debug_clickhouse_enabled=None, source=\"local\")")]
+    fn update_control<'py>(
+        slf: &Bound<'py, Self>,
+        mode: Option<&Bound<'_, PyAny>>,
+        verbosity: Option<&Bound<'_, PyAny>>,
+        debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = nul_free_text::source)] source: String,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
+        let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
+        let debug = match debug_clickhouse_enabled {
+            None => None,
+            Some(v) if v.is_none() => None,
+            // A flag as every entry point takes one: a bool, Python's or numpy's, or 0 or 1.
+            Some(v) => Some(bool_arg(v, "debug_clickhouse_enabled")?),
+        };
+        // Taken once the arguments are read (which may run Python code), and waited for as
+        // every input waits: a control plane's HALTED from another thread lands while another
+        // call is inside the kernel, instead of raising "Already borrowed".
+        let mut this = wait_mut(slf)?;
+        this.check_takes_input()?;
+        let (seq, ts) = (this.core.seq(), now());
+        this.core
+            .update_control(mode, verbosity, debug, &source, ts);
+        this.log_input(seq, || KernelInput::Control {
+            mode,
+            verbosity,
+            debug,
+            source: source.clone(),
+            ts,
+        })?;
+        this.control_dict(slf.py())
+    }
+
+    fn control<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = wait_ref(slf)?;
+        this.control_dict(py)
+    }
+}

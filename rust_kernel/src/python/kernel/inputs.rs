@@ -1,0 +1,175 @@
+//! The inputs that change the kernel: intents, venue and account events, marks, edges and
+//! slot loading. Each is applied, then logged, then handed to the venue.
+
+use super::busy::{wait_mut, wait_ref};
+use super::PyKernel;
+use crate::kernel::KernelInput;
+use crate::python::convert::ints::slot_id_arg;
+use crate::python::convert::metadata::metadata_arg;
+use crate::python::convert::numbers::{exit_legs, float_arg, real_list};
+use crate::python::convert::text::ident;
+use crate::python::convert::time::{opt_time, time_or_now};
+use crate::python::convert::{expect_native, wrong_type};
+use crate::python::objects::{slot_from_dict, PyAccountEvent, PyIntent, PyOutcome, PyVenueEvent};
+use crate::types::Id;
+use crate::wal::kernel_log::{too_large_to_log, InputRef};
+use crate::wal::MAX_PAYLOAD_BYTES;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+#[pymethods]
+impl PyKernel {
+    /// Decides on an intent and, if accepted, hands the order to the venue; the venue's
+    /// synchronous answers are applied before this returns.
+    fn process_intent(slf: &Bound<'_, Self>, intent: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
+        let intent = expect_native::<PyIntent>(intent, "process_intent expects a KernelIntent")?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        let out = this.core.process_intent(&intent.get().inner);
+        this.log_input_ref(seq, InputRef::Intent(&intent.get().inner))?;
+        Self::send_to_venue(slf, this, out)
+    }
+
+    /// Applies an event a venue reported (asynchronously, e.g. a fill from a stream).
+    fn on_venue_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
+        let event = expect_native::<PyVenueEvent>(event, "on_venue_event expects a VenueEvent")?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        let stated = this.with_fill_status(event.get());
+        let ev = stated.as_ref().unwrap_or(&event.get().inner);
+        let out = this.core.on_venue_event(ev);
+        this.log_input_ref(seq, InputRef::VenueEvent(ev))?;
+        Self::send_to_venue(slf, this, out)
+    }
+
+    fn on_account_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
+        let event =
+            expect_native::<PyAccountEvent>(event, "on_account_event expects an AccountEvent")?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        let out = this.core.on_account_event(&event.get().inner);
+        this.log_input_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
+        Ok(PyOutcome {
+            inner: out,
+            order: None,
+        })
+    }
+
+    /// Marks `asset` at `price`: unrealized PnL of its open slots follows. Returns how
+    /// many slots were updated.
+    #[pyo3(signature = (asset, price, timestamp=None))]
+    fn mark_price(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
+        price: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
+    ) -> PyResult<usize> {
+        let mut this = wait_mut(slf)?;
+        let price = float_arg(price, "price")?;
+        this.check_takes_input()?;
+        let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
+        let n = this.core.mark_price(&asset, price, ts)?;
+        this.log_input(seq, || KernelInput::MarkPrice {
+            asset: asset.clone(),
+            price,
+            ts,
+        })?;
+        Ok(n)
+    }
+
+    /// The measured edge of `asset` in basis points; below the risk limit's threshold the
+    /// kernel freezes entries and cancels every working order.
+    #[pyo3(signature = (asset, edge_bps, timestamp=None))]
+    fn on_edge_update(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
+        edge_bps: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
+    ) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
+        let edge = float_arg(edge_bps, "edge_bps")?;
+        this.check_takes_input()?;
+        let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
+        let out = this.core.on_edge_update(&asset, edge, ts)?;
+        this.log_input(seq, || KernelInput::EdgeUpdate {
+            asset: asset.clone(),
+            edge_bps: edge,
+            ts,
+        })?;
+        Self::send_to_venue(slf, this, out)
+    }
+
+    fn set_slot_metadata(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
+        metadata: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let mut this = wait_mut(slf)?;
+        let meta = metadata_arg(Some(metadata), "metadata")?;
+        this.check_takes_input()?;
+        let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| meta.clone()));
+        this.core.set_slot_metadata(slot_id, meta)?;
+        this.log_input(seq, || KernelInput::SlotMetadata {
+            slot_id,
+            metadata: logged.unwrap_or_default(),
+        })
+    }
+
+    fn set_slot_exit_leg_ratios(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
+        #[pyo3(from_py_with = real_list::ratios)] ratios: Vec<f64>,
+    ) -> PyResult<()> {
+        let ratios = exit_legs(ratios, "ratios")?;
+        let mut this = wait_mut(slf)?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        this.core.set_slot_exit_legs(slot_id, &ratios)?;
+        this.log_input(seq, || KernelInput::SlotExitLegs { slot_id, ratios })
+    }
+
+    /// Replaces every slot from saved slot dicts (as `slots()` returns them). All are
+    /// validated first; on any error nothing changes. Returns the number of open positions.
+    fn reconcile_from_slots(slf: &Bound<'_, Self>, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
+        // The caller's iterable and dicts are read before the kernel is taken: their Python
+        // code may call into this kernel (or another thread may), which must not find it held.
+        // One item past max_slots is read, to know there is more: an endless generator is not
+        // read until memory runs out.
+        let max_slots = wait_ref(slf)?.core.max_slots();
+        let items: Vec<Bound<'_, PyAny>> = slots
+            .try_iter()
+            .map_err(|_| wrong_type("reconcile_from_slots expects a list of slot dicts", slots))?
+            .take(max_slots + 1)
+            .collect::<PyResult<_>>()?;
+        if items.len() > max_slots {
+            return Err(PyValueError::new_err(format!(
+                "invalid slots: more than {max_slots} items (must hold exactly max_slots slots; \
+                 the rest was not read)"
+            )));
+        }
+        let mut parsed = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            parsed.push(slot_from_dict(item, i)?);
+        }
+        let mut this = wait_mut(slf)?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        let logged = this
+            .wal
+            .is_some()
+            .then(|| KernelInput::replace_slots(parsed.clone()));
+        if let Some(n) = logged.as_ref().and_then(too_large_to_log) {
+            return Err(PyValueError::new_err(format!(
+                "invalid slots: {n} bytes as one write-ahead log record (at most {} bytes; \
+                 load less metadata)",
+                MAX_PAYLOAD_BYTES
+            )));
+        }
+        this.core.replace_slots(parsed)?;
+        this.log_input(seq, || logged.expect("made for the log"))?;
+        Ok(this.core.open_positions())
+    }
+}

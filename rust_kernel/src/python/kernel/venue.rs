@@ -1,0 +1,277 @@
+//! Handing orders to the venue and applying what it answers, without holding the kernel
+//! while the venue runs.
+
+use super::answer::VenueAnswer;
+use super::busy::wait_mut_for_answer;
+use super::PyKernel;
+use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
+use crate::python::mock::PyMockVenue;
+use crate::python::objects::{PyOutcome, PyVenueEvent, PyVenueOrder};
+use crate::types::{Detail, KernelEventKind, KernelSeverity};
+use crate::wal::kernel_log::InputRef;
+use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Where orders go: the native mock (no Python on the path) or any Python adapter.
+pub(super) enum VenueHandle {
+    Mock(Py<PyMockVenue>),
+    Python(Py<PyAny>),
+}
+
+impl VenueHandle {
+    /// The venue of a kernel made without one: the native mock with its default config.
+    pub(super) fn default_mock(py: Python<'_>) -> PyResult<VenueHandle> {
+        Ok(VenueHandle::Mock(Py::new(
+            py,
+            PyMockVenue {
+                inner: crate::mock::MockVenue::new(Default::default())?,
+            },
+        )?))
+    }
+
+    /// The constructor's `venue`: None for the default mock, the native mock itself, or any
+    /// object with `submit()` and `cancel()` methods.
+    pub(super) fn from_arg(
+        py: Python<'_>,
+        venue: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<VenueHandle> {
+        let Some(v) = venue.filter(|v| !v.is_none()) else {
+            return VenueHandle::default_mock(py);
+        };
+        // The native mock itself only: a subclass overriding submit or cancel is called as any
+        // Python venue (taken for the native one, its overrides would never be called).
+        if let Ok(m) = v.cast_exact::<PyMockVenue>() {
+            return Ok(VenueHandle::Mock(m.clone().unbind()));
+        }
+        for method in ["submit", "cancel"] {
+            if !v.hasattr(method)? {
+                return Err(PyTypeError::new_err(format!(
+                    "invalid venue: {} has no {method}() method (see dita.venues.VenueAdapter)",
+                    v.get_type().name()?
+                )));
+            }
+        }
+        Ok(VenueHandle::Python(v.unbind()))
+    }
+
+    /// Tells a venue that can mark its ids with a seq (the simulated ones, which count from 1
+    /// in every process) the seq of the kernel recovered beside it; others are left alone.
+    pub(super) fn resume(&self, py: Python<'_>, seq: u64) -> PyResult<()> {
+        match self {
+            VenueHandle::Mock(m) => m.borrow_mut(py).inner.resume(seq),
+            VenueHandle::Python(v) => {
+                let v = v.bind(py);
+                if v.getattr("resume").is_ok_and(|r| r.is_callable()) {
+                    v.call_method1("resume", (seq,))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn clone_ref(&self, py: Python<'_>) -> VenueHandle {
+        match self {
+            VenueHandle::Mock(m) => VenueHandle::Mock(m.clone_ref(py)),
+            VenueHandle::Python(o) => VenueHandle::Python(o.clone_ref(py)),
+        }
+    }
+
+    /// Hands an order to the venue. `Ok(Err(..))` means the venue raised: the outcome is
+    /// unknown and the order stays in flight until the venue reports on it.
+    fn call(
+        &self,
+        py: Python<'_>,
+        method: &str,
+        order: &VenueOrder,
+    ) -> PyResult<Result<VenueAnswer, String>> {
+        match self {
+            VenueHandle::Mock(m) => {
+                let mut mv = m.borrow_mut(py);
+                Ok(Ok(VenueAnswer {
+                    events: if method == "submit" {
+                        mv.inner.submit(order)
+                    } else {
+                        mv.inner.cancel(order)
+                    }
+                    .into_iter()
+                    .map(|e| (e, true))
+                    .collect(),
+                    error: None,
+                    interrupt: None,
+                }))
+            }
+            VenueHandle::Python(obj) => {
+                let arg = Py::new(
+                    py,
+                    PyVenueOrder {
+                        inner: order.clone(),
+                    },
+                )?;
+                // Whatever it raised (a TypeError from its HTTP library included), the order
+                // may have left: the outcome says so, and the calls after it still go out.
+                // Ctrl-C, SIGTERM made one, or sys.exit (not an `Exception`) is the program
+                // being stopped: it goes on up, the order in flight.
+                match obj.bind(py).call_method1(method, (arg,)) {
+                    Ok(result) => Ok(Ok(VenueAnswer::read(py, method, &result))),
+                    Err(e) if !e.is_instance_of::<PyException>(py) => Err(e),
+                    Err(e) => Ok(Err(format!("{}: {}", e.get_type(py).name()?, e.value(py)))),
+                }
+            }
+        }
+    }
+}
+
+thread_local! {
+    /// The kernels (by their `venue_calls` counter's address) whose venue this thread is
+    /// inside: closing such a kernel from its own venue call cannot wait for that call.
+    static IN_VENUE_CALL: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// One venue call under way (see `PyKernel::venue_calls`); ends when dropped.
+pub(super) struct VenueCall(Arc<AtomicUsize>);
+
+impl VenueCall {
+    fn start(calls: &Arc<AtomicUsize>) -> VenueCall {
+        calls.fetch_add(1, Ordering::SeqCst);
+        IN_VENUE_CALL.with_borrow_mut(|v| v.push(Arc::as_ptr(calls) as usize));
+        VenueCall(calls.clone())
+    }
+
+    /// Whether this thread is inside a venue call of the kernel whose calls `calls` counts:
+    /// such a call cannot be waited for from within it.
+    pub(super) fn inside(calls: &Arc<AtomicUsize>) -> bool {
+        let mine = Arc::as_ptr(calls) as usize;
+        IN_VENUE_CALL.with_borrow(|v| v.contains(&mine))
+    }
+}
+
+impl Drop for VenueCall {
+    fn drop(&mut self) {
+        // Its own entry, not the last: calls of two kernels may end out of order on one
+        // thread (greenlets switching around blocking I/O).
+        let mine = Arc::as_ptr(&self.0) as usize;
+        IN_VENUE_CALL.with_borrow_mut(|v| {
+            if let Some(i) = v.iter().rposition(|&a| a == mine) {
+                v.remove(i);
+            }
+        });
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A venue call that raised: its order may have left, so `what` (`submit_outcome`,
+/// `cancel_outcome`) is unknown, with the exception in `venue_error`, severity ERROR.
+fn venue_raised(out: &mut KernelOutcome, what: &'static str, msg: String) {
+    out.severity = out.severity.max(KernelSeverity::Error);
+    out.details.push((what, Detail::Static("unknown")));
+    out.details.push(("venue_error", Detail::Str(msg)));
+}
+
+impl PyKernel {
+    /// The venue as Python sees it: the native mock or the adapter passed in.
+    pub(super) fn venue_object(&self, py: Python<'_>) -> Py<PyAny> {
+        match &self.venue {
+            VenueHandle::Mock(m) => m.clone_ref(py).into_any(),
+            VenueHandle::Python(o) => o.clone_ref(py),
+        }
+    }
+
+    /// Sends what an outcome asks for (a submit, cancels) and folds the venue's synchronous
+    /// answers back in, each as its own input. No borrow of the kernel is held while the
+    /// venue runs, so other threads can read the kernel and a venue may call back into it.
+    pub(super) fn send_to_venue(
+        slf: &Bound<'_, Self>,
+        this: PyRefMut<'_, Self>,
+        mut out: KernelOutcome,
+    ) -> PyResult<PyOutcome> {
+        let py = slf.py();
+        let submitted = out.submit.take();
+        let cancels = std::mem::take(&mut out.cancels);
+        if submitted.is_none() && cancels.is_empty() {
+            return Ok(PyOutcome {
+                inner: out,
+                order: None,
+            });
+        }
+        // Counted while the input still holds the kernel, so `close_core` cannot slip in
+        // between the input and its venue call.
+        let _call = VenueCall::start(&this.venue_calls);
+        let venue = this.venue.clone_ref(py);
+        drop(this);
+        if let Some(order) = &submitted {
+            match venue.call(py, "submit", order)? {
+                Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, &mut out)?,
+                Err(msg) => venue_raised(&mut out, "submit_outcome", msg),
+            }
+        }
+        let mut cancels = cancels;
+        cancels.append(&mut out.cancels);
+        // An interrupt (Ctrl-C, sys.exit) in one cancel is raised once the others are sent:
+        // each order is marked as asked to cancel, and a later freeze would not ask again.
+        let mut interrupt: Option<PyErr> = None;
+        while !cancels.is_empty() {
+            for order in std::mem::take(&mut cancels) {
+                let sent = venue
+                    .call(py, "cancel", &order)
+                    .and_then(|answer| match answer {
+                        Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, &mut out),
+                        Err(msg) => {
+                            venue_raised(&mut out, "cancel_outcome", msg);
+                            Ok(())
+                        }
+                    });
+                if let Err(e) = sent {
+                    interrupt.get_or_insert(e);
+                }
+            }
+            cancels.append(&mut out.cancels);
+        }
+        if let Some(e) = interrupt {
+            return Err(e);
+        }
+        Ok(PyOutcome {
+            inner: out,
+            order: submitted,
+        })
+    }
+
+    /// Applies and logs the venue's answer, then raises its interrupt (Ctrl-C, sys.exit) if it
+    /// holds one. The outcome's `emitted_events` are the events the kernel took: one it refused
+    /// (a fill resent in the same answer) changes nothing, and routed on (to a runtime, the
+    /// gateway's stream) it would have a strategy hear that fill twice. Each refusal is named
+    /// in the details (`KernelOutcome::absorb`).
+    fn apply_answer(&mut self, answer: VenueAnswer, out: &mut KernelOutcome) -> PyResult<()> {
+        for (mut ev, status_stated) in answer.events {
+            if !status_stated && ev.kind == KernelEventKind::Fill {
+                ev.status = self.core.fill_status_by_sizes(&ev);
+            }
+            let seq = self.core.seq();
+            self.core.on_venue_event_into(&ev, &mut self.answer_outcome);
+            self.log_input_ref(seq, InputRef::VenueEvent(&ev))?;
+            let applied = self.answer_outcome.applied();
+            out.absorb(&mut self.answer_outcome, &ev);
+            if applied {
+                out.emitted_events.push(ev);
+            }
+        }
+        if let Some(error) = answer.error {
+            // The intent stands and what the venue did say is applied: raising here would
+            // lose the outcome (and its order) after the kernel took both.
+            out.severity = out.severity.max(KernelSeverity::Error);
+            out.details.push(("venue_answer_error", Detail::Str(error)));
+        }
+        answer.interrupt.map_or(Ok(()), Err)
+    }
+
+    /// `event` with the status its sizes say when it is a FILL made without one
+    /// (`Kernel::fill_status_by_sizes`), taken and logged so; None when it is to be taken as made.
+    pub(super) fn with_fill_status(&self, event: &PyVenueEvent) -> Option<VenueEvent> {
+        (!event.status_stated && event.inner.kind == KernelEventKind::Fill).then(|| {
+            let mut ev = event.inner.clone();
+            ev.status = self.core.fill_status_by_sizes(&ev);
+            ev
+        })
+    }
+}

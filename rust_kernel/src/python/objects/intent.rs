@@ -1,0 +1,159 @@
+//! `KernelIntent`: what a strategy asks the kernel to do with a slot.
+
+use crate::model::Intent;
+use crate::python::convert::enums::{enum_arg, opt_enum_arg};
+use crate::python::convert::ints::slot_id_arg;
+use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
+use crate::python::convert::numbers::{exit_legs, opt_real_list, real};
+use crate::python::convert::text::{free_text, ident};
+use crate::python::convert::time::{opt_time, time_or_now};
+use crate::types::{Id, KernelCommandType, OrderType, TradeSide};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+#[pyclass(name = "KernelIntent", module = "dita._kernel", frozen)]
+pub struct PyIntent {
+    pub inner: Intent,
+}
+
+#[pymethods]
+impl PyIntent {
+    #[new]
+    // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
+    // `signature` are Rust values, which it would show as "...".
+    #[pyo3(signature = (intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size,
+        leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=String::new(),
+        metadata=None, timestamp=None),
+        text_signature = "(intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size, leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=\"\", metadata=None, timestamp=None)")]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        #[pyo3(from_py_with = ident::intent_id)] intent_id: Id,
+        #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
+        side: &Bound<'_, PyAny>,
+        action: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = real::reference_price)] reference_price: f64,
+        #[pyo3(from_py_with = real::target_size)] target_size: f64,
+        #[pyo3(from_py_with = real::leverage)] leverage: f64,
+        #[pyo3(from_py_with = opt_real_list::exit_leg_ratios)] exit_leg_ratios: Option<Vec<f64>>,
+        order_type: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = real::limit_price)] limit_price: f64,
+        #[pyo3(from_py_with = free_text::reason)] reason: String,
+        metadata: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
+    ) -> PyResult<Self> {
+        Ok(PyIntent {
+            inner: Intent {
+                intent_id,
+                trade_id,
+                slot_id,
+                asset,
+                side: enum_arg(side, "side")?,
+                action: enum_arg(action, "action")?,
+                reference_price,
+                target_size,
+                leverage,
+                exit_leg_ratios: exit_legs(
+                    exit_leg_ratios.unwrap_or_else(|| vec![1.0]),
+                    "exit_leg_ratios",
+                )?,
+                order_type: opt_enum_arg(order_type, "order_type")?.unwrap_or(OrderType::Market),
+                limit_price,
+                reason,
+                metadata: metadata_arg(metadata, "metadata")?,
+                timestamp: time_or_now(timestamp),
+            },
+        })
+    }
+
+    #[getter]
+    fn intent_id(&self) -> &str {
+        &self.inner.intent_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn slot_id(&self) -> i64 {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn side(&self) -> TradeSide {
+        self.inner.side
+    }
+    #[getter]
+    fn action(&self) -> KernelCommandType {
+        self.inner.action
+    }
+    #[getter]
+    fn reference_price(&self) -> f64 {
+        self.inner.reference_price
+    }
+    #[getter]
+    fn target_size(&self) -> f64 {
+        self.inner.target_size
+    }
+    #[getter]
+    fn leverage(&self) -> f64 {
+        self.inner.leverage
+    }
+    #[getter]
+    fn exit_leg_ratios<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, &self.inner.exit_leg_ratios)
+    }
+    #[getter]
+    fn order_type(&self) -> OrderType {
+        self.inner.order_type
+    }
+    #[getter]
+    fn limit_price(&self) -> f64 {
+        self.inner.limit_price
+    }
+    #[getter]
+    fn reason(&self) -> &str {
+        &self.inner.reason
+    }
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        metadata_to_py(py, &self.inner.metadata)
+    }
+    #[getter]
+    fn timestamp(&self) -> f64 {
+        self.inner.timestamp
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let i = &self.inner;
+        let d = PyDict::new(py);
+        d.set_item("intent_id", &*i.intent_id)?;
+        d.set_item("trade_id", &*i.trade_id)?;
+        d.set_item("slot_id", i.slot_id)?;
+        d.set_item("asset", &*i.asset)?;
+        d.set_item("side", i.side.name())?;
+        d.set_item("action", i.action.name())?;
+        d.set_item("reference_price", i.reference_price)?;
+        d.set_item("target_size", i.target_size)?;
+        d.set_item("leverage", i.leverage)?;
+        d.set_item("exit_leg_ratios", PyTuple::new(py, &i.exit_leg_ratios)?)?;
+        d.set_item("order_type", i.order_type.name())?;
+        d.set_item("limit_price", i.limit_price)?;
+        d.set_item("reason", &i.reason)?;
+        d.set_item("metadata", metadata_to_py(py, &i.metadata)?)?;
+        d.set_item("timestamp", i.timestamp)?;
+        Ok(d)
+    }
+
+    fn __repr__(&self) -> String {
+        let i = &self.inner;
+        format!(
+            "KernelIntent(intent_id={:?}, action={}, slot_id={}, asset={:?}, side={}, target_size={}, reference_price={})",
+            &*i.intent_id, i.action, i.slot_id, &*i.asset, i.side, i.target_size, i.reference_price
+        )
+    }
+}

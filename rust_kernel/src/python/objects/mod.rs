@@ -1,0 +1,16 @@
+//! Native Python classes for the kernel's data, one file per type: built once at the
+//! boundary, read lazily.
+
+mod account_event;
+mod intent;
+mod order;
+mod outcome;
+mod slot;
+mod venue_event;
+
+pub use account_event::PyAccountEvent;
+pub use intent::PyIntent;
+pub use order::{orders_to_py, terminal_order_statuses, PyVenueOrder};
+pub use outcome::{PyOutcome, PyTransition};
+pub use slot::{slot_dict, slot_from_dict, PySlot};
+pub use venue_event::PyVenueEvent;

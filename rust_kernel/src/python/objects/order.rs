@@ -1,0 +1,220 @@
+//! `VenueOrder`: an order the kernel sent or a venue reports, and its dict form.
+
+use crate::model::VenueOrder;
+use crate::python::convert::enums::{enum_arg, opt_enum_arg};
+use crate::python::convert::flags::{flag, opt_flag};
+use crate::python::convert::ints::slot_index_arg;
+use crate::python::convert::numbers::real;
+use crate::python::convert::text::ident;
+use crate::python::convert::time::{opt_time, time_or_now};
+use crate::types::{Id, OrderSide, OrderType, VenueOrderStatus};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFrozenSet};
+
+pub(super) fn opt_order_dict<'py>(py: Python<'py>, o: &Option<VenueOrder>) -> PyResult<Py<PyAny>> {
+    Ok(match o {
+        Some(o) => order_dict(py, o)?.into_any().unbind(),
+        None => py.None(),
+    })
+}
+
+pub fn order_dict<'py>(py: Python<'py>, o: &VenueOrder) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("client_order_id", &*o.client_order_id)?;
+    d.set_item("venue_order_id", &*o.venue_order_id)?;
+    d.set_item("slot_id", o.slot_id)?;
+    d.set_item("trade_id", &*o.trade_id)?;
+    d.set_item("asset", &*o.asset)?;
+    d.set_item("side", o.side.name())?;
+    d.set_item("order_type", o.order_type.name())?;
+    d.set_item("price", o.price)?;
+    d.set_item("reference_price", o.reference_price)?;
+    d.set_item("size", o.size)?;
+    d.set_item("filled_size", o.filled_size)?;
+    d.set_item("avg_fill_price", o.avg_fill_price)?;
+    d.set_item("status", o.status.name())?;
+    d.set_item("reduce_only", o.reduce_only)?;
+    d.set_item("cancel_requested", o.cancel_requested)?;
+    d.set_item("created_at", o.created_at)?;
+    d.set_item("leg", if o.is_entry { "ENTRY" } else { "EXIT" })?;
+    Ok(d)
+}
+
+#[pyclass(name = "VenueOrder", module = "dita._kernel", frozen)]
+pub struct PyVenueOrder {
+    pub inner: VenueOrder,
+}
+
+#[pymethods]
+impl PyVenueOrder {
+    #[new]
+    // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
+    // `signature` are Rust values, which it would show as "...".
+    #[pyo3(signature = (client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *,
+        venue_order_id=Id::default(), reduce_only=false, reference_price=0.0, timestamp=None, filled_size=0.0,
+        avg_fill_price=0.0, status=None, is_entry=None),
+        text_signature = "(client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *, venue_order_id=\"\", reduce_only=False, reference_price=0.0, timestamp=None, filled_size=0.0, avg_fill_price=0.0, status=None, is_entry=None)")]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
+        #[pyo3(from_py_with = slot_index_arg)] slot_id: usize,
+        #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
+        #[pyo3(from_py_with = ident::asset)] asset: Id,
+        side: &Bound<'_, PyAny>,
+        order_type: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = real::price)] price: f64,
+        #[pyo3(from_py_with = real::size)] size: f64,
+        #[pyo3(from_py_with = ident::venue_order_id)] venue_order_id: Id,
+        #[pyo3(from_py_with = flag::reduce_only)] reduce_only: bool,
+        #[pyo3(from_py_with = real::reference_price)] reference_price: f64,
+        #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
+        #[pyo3(from_py_with = real::filled_size)] filled_size: f64,
+        #[pyo3(from_py_with = real::avg_fill_price)] avg_fill_price: f64,
+        status: Option<&Bound<'_, PyAny>>,
+        #[pyo3(from_py_with = opt_flag::is_entry)] is_entry: Option<bool>,
+    ) -> PyResult<Self> {
+        let inner = VenueOrder {
+            client_order_id,
+            venue_order_id,
+            slot_id,
+            trade_id,
+            asset,
+            side: enum_arg(side, "side")?,
+            order_type: enum_arg(order_type, "order_type")?,
+            price,
+            // 0 (the default) is "none given": the price. NaN or a negative one is checked
+            // below, named (taken as none given, it would hide a caller's bad figure).
+            reference_price: if reference_price != 0.0 {
+                reference_price
+            } else {
+                price
+            },
+            size,
+            filled_size,
+            avg_fill_price,
+            status: opt_enum_arg(status, "status")?.unwrap_or(VenueOrderStatus::New),
+            reduce_only,
+            cancel_requested: false,
+            created_at: time_or_now(timestamp),
+            // Not given: an entry unless reduce-only. An exit may go out without reduce-only, so
+            // whoever copies an order (a venue's answer, a saved book) passes it on.
+            is_entry: is_entry.unwrap_or(!reduce_only),
+        };
+        // Named as this constructor's arguments: the order's time is its `timestamp`.
+        inner.check(|f| match f {
+            "created_at" => "timestamp".to_string(),
+            f => f.to_string(),
+        })?;
+        Ok(PyVenueOrder { inner })
+    }
+
+    #[getter]
+    fn client_order_id(&self) -> &str {
+        &self.inner.client_order_id
+    }
+    #[getter]
+    fn venue_order_id(&self) -> &str {
+        &self.inner.venue_order_id
+    }
+    #[getter]
+    fn slot_id(&self) -> usize {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn side(&self) -> OrderSide {
+        self.inner.side
+    }
+    #[getter]
+    fn order_type(&self) -> OrderType {
+        self.inner.order_type
+    }
+    #[getter]
+    fn price(&self) -> f64 {
+        self.inner.price
+    }
+    #[getter]
+    fn reference_price(&self) -> f64 {
+        self.inner.reference_price
+    }
+    #[getter]
+    fn size(&self) -> f64 {
+        self.inner.size
+    }
+    #[getter]
+    fn filled_size(&self) -> f64 {
+        self.inner.filled_size
+    }
+    #[getter]
+    fn avg_fill_price(&self) -> f64 {
+        self.inner.avg_fill_price
+    }
+    #[getter]
+    fn status(&self) -> VenueOrderStatus {
+        self.inner.status
+    }
+    #[getter]
+    fn reduce_only(&self) -> bool {
+        self.inner.reduce_only
+    }
+    /// Whether the order opens its slot's position: an exit may go out without reduce-only,
+    /// so `reduce_only` does not tell the two apart. One made here without `is_entry` is an
+    /// entry unless reduce-only.
+    #[getter]
+    fn is_entry(&self) -> bool {
+        self.inner.is_entry
+    }
+    #[getter]
+    fn cancel_requested(&self) -> bool {
+        self.inner.cancel_requested
+    }
+    #[getter]
+    fn created_at(&self) -> f64 {
+        self.inner.created_at
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        order_dict(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let o = &self.inner;
+        format!(
+            "VenueOrder(client_order_id={:?}, {} {} {} {} @ {}, filled={}, status={})",
+            &*o.client_order_id,
+            o.side,
+            o.order_type,
+            o.size,
+            &*o.asset,
+            o.price,
+            o.filled_size,
+            o.status
+        )
+    }
+}
+
+/// Copies of kernel orders as Python objects.
+pub fn orders_to_py(py: Python<'_>, orders: Vec<&VenueOrder>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+    orders
+        .into_iter()
+        .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+        .collect()
+}
+
+/// The order statuses after which a venue sends nothing more for the order by rule (a late
+/// fill can still come; the kernel applies it): the one definition Python uses.
+pub fn terminal_order_statuses(py: Python<'_>) -> PyResult<Bound<'_, PyFrozenSet>> {
+    let terminal: Vec<&str> = VenueOrderStatus::ALL
+        .iter()
+        .filter(|s| s.is_terminal())
+        .map(|s| s.name())
+        .collect();
+    PyFrozenSet::new(py, &terminal)
+}

@@ -1,0 +1,289 @@
+//! `TradeSlot`: one position's slot, and its dict form.
+
+use super::order::opt_order_dict;
+use super::PyVenueOrder;
+use crate::model::{TradeSlot, VenueOrder};
+use crate::python::convert::dicts::as_dict;
+use crate::python::convert::enums::enum_arg;
+use crate::python::convert::flags::bool_arg;
+use crate::python::convert::ints::{index_arg, int_arg};
+use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
+use crate::python::convert::numbers::{float_arg, list_overflow, refuse_non_numbers};
+use crate::python::convert::text::{bounded_text, named_id, str_arg};
+use crate::python::convert::wrong_type;
+use crate::types::{Id, TradeSide, TradeStage};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+/// A slot's unrealized PnL as Python reads it: a SHORT marked at its entry price holds -0.0
+/// (-1 times a zero move), which prints as "-0.0" and sorts before 0.0 in the projection's
+/// SQL (Java orders -0.0 first). Shown as 0.0; the kernel's state keeps its bits, which its
+/// log's replay compares.
+fn shown_pnl(pnl: f64) -> f64 {
+    pnl + 0.0
+}
+
+pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("slot_id", s.slot_id)?;
+    d.set_item("trade_id", &*s.trade_id)?;
+    d.set_item("asset", &*s.asset)?;
+    d.set_item("side", s.side.name())?;
+    d.set_item("entry_price", s.entry_price)?;
+    d.set_item("size", s.size)?;
+    d.set_item("initial_size", s.initial_size)?;
+    d.set_item("leverage", s.leverage)?;
+    d.set_item("entry_time", s.entry_time)?;
+    d.set_item("unrealized_pnl", shown_pnl(s.unrealized_pnl))?;
+    d.set_item("realized_pnl", s.realized_pnl)?;
+    d.set_item("fees_paid", s.fees_paid)?;
+    d.set_item("closed", s.closed)?;
+    d.set_item("exit_leg_ratios", PyList::new(py, &s.exit_leg_ratios)?)?;
+    d.set_item("active_leg_index", s.active_leg_index)?;
+    // What exit fills took of the active leg; read back on load, so a loaded slot's leg goes
+    // on where it stood.
+    d.set_item("leg_taken", s.leg_taken)?;
+    d.set_item(
+        "active_entry_order",
+        opt_order_dict(py, &s.active_entry_order)?,
+    )?;
+    d.set_item(
+        "active_exit_order",
+        opt_order_dict(py, &s.active_exit_order)?,
+    )?;
+    d.set_item("fsm_state", s.fsm_state.name())?;
+    d.set_item("close_reason", &s.close_reason)?;
+    d.set_item("last_event_time", s.last_event_time)?;
+    d.set_item("mark_price", s.mark_price)?;
+    // What the slot counts towards the notional caps; the kernel computes it (not read on load).
+    d.set_item("committed_notional", s.committed_notional)?;
+    d.set_item("metadata", metadata_to_py(py, &s.metadata)?)?;
+    Ok(d)
+}
+
+#[pyclass(name = "TradeSlot", module = "dita._kernel", frozen)]
+pub struct PySlot {
+    pub inner: TradeSlot,
+}
+
+#[pymethods]
+impl PySlot {
+    #[getter]
+    fn slot_id(&self) -> usize {
+        self.inner.slot_id
+    }
+    #[getter]
+    fn trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    #[getter]
+    fn asset(&self) -> &str {
+        &self.inner.asset
+    }
+    #[getter]
+    fn side(&self) -> TradeSide {
+        self.inner.side
+    }
+    #[getter]
+    fn entry_price(&self) -> f64 {
+        self.inner.entry_price
+    }
+    #[getter]
+    fn size(&self) -> f64 {
+        self.inner.size
+    }
+    #[getter]
+    fn initial_size(&self) -> f64 {
+        self.inner.initial_size
+    }
+    #[getter]
+    fn leverage(&self) -> f64 {
+        self.inner.leverage
+    }
+    #[getter]
+    fn entry_time(&self) -> f64 {
+        self.inner.entry_time
+    }
+    #[getter]
+    fn unrealized_pnl(&self) -> f64 {
+        shown_pnl(self.inner.unrealized_pnl)
+    }
+    #[getter]
+    fn realized_pnl(&self) -> f64 {
+        self.inner.realized_pnl
+    }
+    #[getter]
+    fn fees_paid(&self) -> f64 {
+        self.inner.fees_paid
+    }
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.closed
+    }
+    #[getter]
+    fn exit_leg_ratios<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        PyTuple::new(py, &self.inner.exit_leg_ratios)
+    }
+    #[getter]
+    fn active_leg_index(&self) -> usize {
+        self.inner.active_leg_index
+    }
+    #[getter]
+    fn active_entry_order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
+        self.inner
+            .active_entry_order
+            .as_ref()
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .transpose()
+    }
+    #[getter]
+    fn active_exit_order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
+        self.inner
+            .active_exit_order
+            .as_ref()
+            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .transpose()
+    }
+    #[getter]
+    fn fsm_state(&self) -> TradeStage {
+        self.inner.fsm_state
+    }
+    #[getter]
+    fn close_reason(&self) -> &str {
+        &self.inner.close_reason
+    }
+    #[getter]
+    fn last_event_time(&self) -> f64 {
+        self.inner.last_event_time
+    }
+    #[getter]
+    fn mark_price(&self) -> f64 {
+        self.inner.mark_price
+    }
+    #[getter]
+    fn committed_notional(&self) -> f64 {
+        self.inner.committed_notional
+    }
+    #[getter]
+    fn leg_taken(&self) -> f64 {
+        self.inner.leg_taken
+    }
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        metadata_to_py(py, &self.inner.metadata)
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        slot_dict(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        let s = &self.inner;
+        format!(
+            "TradeSlot(slot_id={}, fsm_state={}, asset={:?}, side={}, size={}, entry_price={})",
+            s.slot_id, s.fsm_state, &*s.asset, s.side, s.size, s.entry_price
+        )
+    }
+}
+
+/// A slot from its dict form (as `slots()` writes it), every field checked and named.
+pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlot> {
+    let d = &as_dict(obj)?
+        .ok_or_else(|| wrong_type(format_args!("slots[{index}] must be a dict"), obj))?;
+    let field = |name: &str| format!("slots[{index}].{name}");
+    let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
+        d.get_item(name)?
+            .ok_or_else(|| PyValueError::new_err(format!("missing {}", field(name))))
+    };
+    let num = |name: &str| -> PyResult<f64> { float_arg(&get(name)?, &field(name)) };
+    let order = |name: &str| -> PyResult<Option<VenueOrder>> {
+        let v = get(name)?;
+        if v.is_none() {
+            return Ok(None);
+        }
+        let od = &as_dict(&v)?.ok_or_else(|| {
+            PyTypeError::new_err(format!("{} must be a dict or None", field(name)))
+        })?;
+        let oget = |k: &str| -> PyResult<Bound<'_, PyAny>> {
+            od.get_item(k)?
+                .ok_or_else(|| PyValueError::new_err(format!("missing {}.{k}", field(name))))
+        };
+        let onum =
+            |k: &str| -> PyResult<f64> { float_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let oid =
+            |k: &str| -> PyResult<Id> { named_id(&oget(k)?, &format!("{}.{k}", field(name))) };
+        let obool =
+            |k: &str| -> PyResult<bool> { bool_arg(&oget(k)?, &format!("{}.{k}", field(name))) };
+        Ok(Some(VenueOrder {
+            client_order_id: oid("client_order_id")?,
+            venue_order_id: oid("venue_order_id")?,
+            slot_id: index,
+            trade_id: oid("trade_id")?,
+            asset: oid("asset")?,
+            side: enum_arg(&oget("side")?, &format!("{}.side", field(name)))?,
+            order_type: enum_arg(&oget("order_type")?, &format!("{}.order_type", field(name)))?,
+            price: onum("price")?,
+            reference_price: onum("reference_price")?,
+            size: onum("size")?,
+            filled_size: onum("filled_size")?,
+            avg_fill_price: onum("avg_fill_price")?,
+            status: enum_arg(&oget("status")?, &format!("{}.status", field(name)))?,
+            reduce_only: obool("reduce_only")?,
+            cancel_requested: obool("cancel_requested")?,
+            created_at: onum("created_at")?,
+            is_entry: name == "active_entry_order",
+        }))
+    };
+    let slot_id = int_arg(&get("slot_id")?, &field("slot_id"))?;
+    if slot_id != index as i64 {
+        return Err(PyValueError::new_err(format!(
+            "invalid {}: {slot_id} (must equal its position {index})",
+            field("slot_id")
+        )));
+    }
+    let mut s = TradeSlot::new(index);
+    s.trade_id = named_id(&get("trade_id")?, &field("trade_id"))?;
+    s.asset = named_id(&get("asset")?, &field("asset"))?;
+    s.side = enum_arg(&get("side")?, &field("side"))?;
+    s.entry_price = num("entry_price")?;
+    s.size = num("size")?;
+    s.initial_size = num("initial_size")?;
+    s.leverage = num("leverage")?;
+    s.entry_time = num("entry_time")?;
+    s.unrealized_pnl = num("unrealized_pnl")?;
+    s.realized_pnl = num("realized_pnl")?;
+    s.fees_paid = num("fees_paid")?;
+    s.closed = bool_arg(&get("closed")?, &field("closed"))?;
+    let legs = get("exit_leg_ratios")?;
+    // As an intent's legs: no bool read as 1.0 (the kernel checks the count and the values).
+    refuse_non_numbers(&legs, &field("exit_leg_ratios"))?;
+    let ratios: Vec<f64> = legs.extract().map_err(|e| {
+        list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
+            wrong_type(
+                format_args!("{} must be a list of numbers", field("exit_leg_ratios")),
+                &legs,
+            )
+        })
+    })?;
+    s.exit_leg_ratios = ratios.into();
+    s.active_leg_index = index_arg(&get("active_leg_index")?, &field("active_leg_index"))?;
+    s.active_entry_order = order("active_entry_order")?;
+    s.active_exit_order = order("active_exit_order")?;
+    s.fsm_state = enum_arg(&get("fsm_state")?, &field("fsm_state"))?;
+    let reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
+    s.close_reason = bounded_text(&reason, &field("close_reason"))?.to_string();
+    s.last_event_time = num("last_event_time")?;
+    // A slot saved without these keys reads 0 for them: no mark yet, nothing taken of its leg.
+    let num_or_0 = |name: &str| -> PyResult<f64> {
+        if d.contains(name)? {
+            num(name)
+        } else {
+            Ok(0.0)
+        }
+    };
+    s.mark_price = num_or_0("mark_price")?;
+    s.leg_taken = num_or_0("leg_taken")?;
+    s.metadata = metadata_arg(d.get_item("metadata")?.as_ref(), &field("metadata"))?;
+    Ok(s)
+}
