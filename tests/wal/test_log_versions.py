@@ -47,12 +47,14 @@ def test_a_log_of_version_36_stopped_cleanly_opens_from_its_last_checkpoint(tmp_
         KernelIntent("i-3", "t-1", 0, "BTCUSDT", "LONG", "EXIT", reference_price=61_000.0, target_size=0.0)
     )
     assert out.accepted, out.details
-    expected = kernel.snapshot()
+    expected, expected_seq = kernel.snapshot(), kernel.seq
     kernel.close()
-    # Reopened, it starts from the checkpoint of this version the migration and the close wrote.
+    # Reopened, it starts from the checkpoint the close wrote, of this version: nothing to replay.
     again = ExecutionKernel(kernel_id=KERNEL_ID, wal_dir=str(wal_dir))
     reopened = again.wal_info()
     assert reopened is not None and reopened["recovery"]["migrated_from_version"] is None
+    assert reopened["recovery"]["checkpoint_seq"] == expected_seq
+    assert reopened["recovery"]["replayed_records"] == 0
     assert again.snapshot() == expected
     again.close()
 

@@ -1156,3 +1156,16 @@ def test_the_account_of_a_recovered_kernel_equals_the_live_one_with_many_assets_
         kernel = make_kernel(tmp_path, fsync="none")
         assert kernel.snapshot() == expected
     kernel.close()
+
+
+def test_a_clean_close_ends_the_log_with_a_checkpoint(tmp_path: Path) -> None:
+    kernel = make_kernel(tmp_path, fsync="batch")
+    _feed(kernel, seed=5, steps=40)
+    expected, seq = kernel.snapshot(), kernel.seq
+    kernel.close()
+    again = make_kernel(tmp_path, fsync="batch")
+    info = again.wal_info()
+    assert info is not None
+    assert info["recovery"]["checkpoint_seq"] == seq and info["recovery"]["replayed_records"] == 0
+    assert again.snapshot() == expected
+    again.close()

@@ -254,6 +254,11 @@ impl PyKernel {
     /// Writes a checkpoint of the whole kernel; its seq, None without a log.
     pub(super) fn checkpoint_log(&mut self) -> PyResult<Option<u64>> {
         self.check_takes_input()?;
+        self.write_checkpoint()
+    }
+
+    /// Writes a checkpoint of the kernel as it stands; the caller checked the log is usable.
+    fn write_checkpoint(&mut self) -> PyResult<Option<u64>> {
         let Some(state) = self.wal.as_mut() else {
             return Ok(None);
         };
@@ -313,13 +318,14 @@ impl PyKernel {
         let mut this = Self::hold_with_input_stopped(slf, "close_core")?;
         // A clean stop ends the log with a checkpoint: the next open starts from it, and a
         // build of another behaviour version can open the log from it.
-        let needs_checkpoint = this.check_takes_input().is_ok()
+        // Input has stopped by now; a log that failed is left to recovery.
+        let needs_checkpoint = this.check_log_usable().is_ok()
             && this
                 .wal
                 .as_ref()
                 .is_some_and(|s| s.log.records_since_checkpoint() > 0);
         let checkpointed = if needs_checkpoint {
-            this.checkpoint_log().map(drop)
+            this.write_checkpoint().map(drop)
         } else {
             Ok(())
         };
