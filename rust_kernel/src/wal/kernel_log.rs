@@ -21,9 +21,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::{
-    FsyncPolicy, RecoveredWal, RecoveryReport, Replay, ReplaySpan, Wal, WalError, WalOptions,
-};
+use super::recovery::{read_only_span, ReplaySpan};
+use super::{FsyncPolicy, RecoveredWal, RecoveryReport, Replay, Wal, WalError, WalOptions};
 use crate::journal::RowBuf;
 use crate::kernel::{
     decode_checkpoint, decode_version, encode_checkpoint, Kernel, KernelInput, BEHAVIOUR_VERSION,
@@ -228,7 +227,7 @@ pub fn journal_rows_read_only(
         before: Some(from_seq),
         until: Some(to_seq),
     };
-    let report = super::read_only_span(dir, &kernel_id, span, |item| {
+    let report = read_only_span(dir, &kernel_id, span, |item| {
         match item {
             // `restore` keeps the outbox's capacity.
             Replay::Checkpoint {
@@ -312,7 +311,7 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
         before: Some(from_seq + 1),
         until: None,
     };
-    let replayed = super::read_only_span(dir, &kernel_id, span, |item| {
+    let replayed = read_only_span(dir, &kernel_id, span, |item| {
         match item {
             Replay::Checkpoint {
                 seq,
@@ -553,7 +552,7 @@ pub fn replay_read_only(
     let span = ReplaySpan::default();
     let mut migrated_from = None;
     let replay = replayer(&kernel_id, &mut kernel, &mut migrated_from);
-    let report = super::read_only_span(dir, &kernel_id, span, replay)?;
+    let report = read_only_span(dir, &kernel_id, span, replay)?;
     Ok((kernel, report))
 }
 

@@ -283,3 +283,43 @@ pub(crate) fn read_segment_header_any(path: &Path) -> Result<SegmentHeader, WalE
         .map_err(io_err(path, "read segment header"))?;
     decode_segment_header(&buf, path)
 }
+
+/// The kernel id written in the log in `dir`, or `None` when `dir` holds no segment (a new
+/// log). Lets a kernel reopened without an explicit id adopt the id of its log.
+pub fn log_kernel_id(dir: impl AsRef<Path>) -> Result<Option<String>, WalError> {
+    let dir = dir.as_ref();
+    if !dir.exists() {
+        return Ok(None);
+    }
+    listed_kernel_id(&list_dir(dir)?)
+}
+
+/// The kernel id of the listed segments: the one most of them carry (the newest segment's on
+/// a tie), `None` when there is none. A segment of another kernel among them is refused by
+/// its name: taken from the first segment, a stray file sorting first made the kernel's own
+/// files the ones blamed.
+pub(crate) fn listed_kernel_id(listing: &Listing) -> Result<Option<String>, WalError> {
+    let mut ids = Vec::with_capacity(listing.segments.len());
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (_, path) in &listing.segments {
+        let id = read_segment_header_any(path)?.kernel_id;
+        *counts.entry(id.clone()).or_default() += 1;
+        ids.push((path, id));
+    }
+    let Some(mut kernel_id) = ids.last().map(|(_, id)| id.clone()) else {
+        return Ok(None);
+    };
+    for (id, n) in &counts {
+        if *n > counts[&kernel_id] {
+            kernel_id = id.clone();
+        }
+    }
+    if let Some((path, found)) = ids.iter().find(|(_, id)| *id != kernel_id) {
+        return Err(WalError::KernelIdMismatch {
+            file: path.to_path_buf(),
+            found: found.clone(),
+            expected: kernel_id,
+        });
+    }
+    Ok(Some(kernel_id))
+}

@@ -6,9 +6,11 @@ use proptest::prelude::*;
 use rstest::rstest;
 
 use super::format::{
-    decode_segment_header, encode_unsealed_frame, nothing_valid_after, read_frame, seal_frames,
-    segment_name, FrameRead, FRAME_HEADER_BYTES,
+    decode_segment_header, encode_unsealed_frame, genesis_hash, nothing_valid_after, read_frame,
+    seal_frames, segment_name, FrameRead, FRAME_HEADER_BYTES,
 };
+use super::recovery::newest_checkpoint;
+use super::scan::list_dir;
 use super::*;
 
 type Replayed = (Option<(u64, Vec<u8>)>, Vec<(u64, f64, Vec<u8>)>);

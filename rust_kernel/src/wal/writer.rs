@@ -13,8 +13,9 @@ use super::format::{
     parse_numbered, seal_frames, sealed_frame_info, segment_name, Hash, FORMAT_VERSION,
     MAX_PAYLOAD_BYTES,
 };
+use super::recovery::{recover, Repairs, ReplaySpan, WriteTail};
 use super::scan::{io_err, open_regular};
-use super::{recover, FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
+use super::{FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 
 /// How many `write_buffer_bytes` of records may wait for the flusher before the appender
 /// writes them itself.
@@ -544,12 +545,8 @@ impl Wal {
             (&lock_file.file).write_all(format!("pid {}\n", std::process::id()).as_bytes())
         });
 
-        let (report, tail, repairs) = recover(
-            &dir,
-            &options.kernel_id,
-            &mut replay,
-            super::ReplaySpan::default(),
-        )?;
+        let (report, tail, repairs) =
+            recover(&dir, &options.kernel_id, &mut replay, ReplaySpan::default())?;
         Ok(RecoveredWal {
             dir,
             options,
@@ -576,8 +573,8 @@ pub struct RecoveredWal {
     options: WalOptions,
     lock_file: HeldLock,
     report: RecoveryReport,
-    tail: Option<super::WriteTail>,
-    repairs: super::Repairs,
+    tail: Option<WriteTail>,
+    repairs: Repairs,
 }
 
 impl RecoveredWal {
