@@ -1,0 +1,190 @@
+//! Opening a log: recovery under its lock, then the repairs recovery found, and the writer
+//! started.
+
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex};
+
+use super::super::format::{encode_segment_header, segment_name, FORMAT_VERSION};
+use super::super::recovery::{recover, Repairs, ReplaySpan, WriteTail};
+use super::super::scan::{io_err, open_regular};
+use super::super::{FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
+use super::files::{create_dir_durably, open_append, write_atomically};
+use super::single_writer::{fork_generation, take_lock, HeldLock};
+use super::{spawn_flusher, Io, Shared, State, Wal};
+
+impl Wal {
+    /// Opens (or creates) the log in `dir`, replays it through `replay` and returns the
+    /// log ready for appends with what recovery found. `replay` sees the newest valid
+    /// checkpoint first (if any), then every record after it in order.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        options: WalOptions,
+        replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+    ) -> Result<(Wal, RecoveryReport), WalError> {
+        Wal::recover_locked(dir, options, replay)?.finish()
+    }
+
+    /// The first half of [`Wal::open`]: takes the log's lock and replays it through `replay`,
+    /// writing nothing to it (a torn tail is found, not cut; leftover temporary files are
+    /// found, not removed). The caller judges what was recovered, then calls
+    /// [`RecoveredWal::finish`]; dropped instead, the log is left as it was, and unlocked.
+    pub fn recover_locked(
+        dir: impl AsRef<Path>,
+        options: WalOptions,
+        mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+    ) -> Result<RecoveredWal, WalError> {
+        options.validate()?;
+        // Installs the fork counter before the log exists.
+        fork_generation();
+        // Absolute from here on: the log writes new segments and checkpoints into its directory
+        // for as long as it is open, and a relative name followed the process's working
+        // directory, so after a chdir they went to another directory (a restart on the log
+        // then lost every record written since, acknowledged ones under "always" included).
+        let given = dir.as_ref();
+        let dir = std::path::absolute(given).map_err(io_err(given, "resolve directory"))?;
+        create_dir_durably(&dir)?;
+        let lock_file = take_lock(&dir)?;
+
+        let (report, tail, repairs) =
+            recover(&dir, &options.kernel_id, &mut replay, ReplaySpan::default())?;
+        Ok(RecoveredWal {
+            dir,
+            options,
+            lock_file,
+            report,
+            tail,
+            repairs,
+        })
+    }
+}
+
+/// A log recovered under its lock, nothing on it changed yet (see [`Wal::recover_locked`]).
+pub struct RecoveredWal {
+    dir: PathBuf,
+    options: WalOptions,
+    lock_file: HeldLock,
+    report: RecoveryReport,
+    tail: Option<WriteTail>,
+    repairs: Repairs,
+}
+
+impl RecoveredWal {
+    /// What recovery found: its `torn_tail` is what `finish` cuts (`removed_temp_files` is
+    /// filled by `finish`, as it removes them).
+    pub fn report(&self) -> &RecoveryReport {
+        &self.report
+    }
+
+    /// Repairs the log (removes leftover temporary files, cuts a torn tail), starts a segment
+    /// when the last one cannot take these records, and returns the log ready for appends.
+    pub fn finish(self) -> Result<(Wal, RecoveryReport), WalError> {
+        let RecoveredWal {
+            dir,
+            options,
+            lock_file,
+            mut report,
+            tail,
+            repairs,
+        } = self;
+        for tmp in &repairs.temps {
+            fs::remove_file(tmp).map_err(io_err(tmp, "remove leftover temporary file"))?;
+            report.removed_temp_files.push(tmp.clone());
+        }
+        if let Some(torn) = &report.torn_tail {
+            let path = &torn.segment;
+            let file = open_regular(path, OpenOptions::new().write(true), "open segment")?;
+            file.set_len(torn.offset)
+                .map_err(io_err(path, "truncate torn tail of"))?;
+            file.sync_all().map_err(io_err(path, "sync"))?;
+        }
+        // What recovery read of the last segment may be in the page cache only (a writer
+        // killed under `batch` or `none`): synced before `durable_seq` says so and before a new
+        // segment's records, synced on their own, go after it (a power cut then cut records
+        // out of the middle of the log). Earlier segments were synced when they were sealed.
+        if let Some(t) = &tail {
+            open_regular(&t.path, OpenOptions::new().read(true), "open segment")?
+                .sync_data()
+                .map_err(io_err(&t.path, "fdatasync"))?;
+        }
+        // Records of this behaviour version go to a segment of their own, in this format; an
+        // empty tail segment is replaced: it has the same name.
+        let tail = tail.filter(|t| t.behaviour == options.behaviour && t.version == FORMAT_VERSION);
+        let (segment_path, segment_first_seq, segment_len) = match tail {
+            Some(t) => (t.path, t.first_seq, t.len),
+            None => {
+                // A new log's head hash is the kernel id's genesis hash.
+                let first_seq = report.last_seq + 1;
+                let header = encode_segment_header(
+                    &options.kernel_id,
+                    first_seq,
+                    &report.head_hash,
+                    options.behaviour,
+                );
+                let path = write_atomically(&dir, &segment_name(first_seq), &header)?;
+                (path, first_seq, header.len() as u64)
+            }
+        };
+        let file = open_append(&segment_path)?;
+        let state = State {
+            buf: Vec::with_capacity(options.write_buffer_bytes + 4096),
+            last_seq: report.last_seq,
+            written_seq: report.last_seq,
+            durable_seq: report.last_seq,
+            unsynced: 0,
+            flush_requested: false,
+            failed: None,
+            shutdown: false,
+        };
+        let io = Io {
+            file,
+            segment_first_seq,
+            segment_path,
+            segment_len,
+            head_hash: report.head_hash,
+            written_seq: report.last_seq,
+            spare: Vec::with_capacity(options.write_buffer_bytes + 4096),
+        };
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
+            io: Mutex::new(io),
+            wake: Condvar::new(),
+            segment_bytes: options.segment_bytes,
+            kernel_id: options.kernel_id.clone(),
+            dir: dir.clone(),
+            behaviour: options.behaviour,
+            checkpoint_failures: AtomicU64::new(0),
+            checkpoint_error: Mutex::new(None),
+            failed: AtomicBool::new(false),
+            last_seq: AtomicU64::new(report.last_seq),
+            written_seq: AtomicU64::new(report.last_seq),
+            durable_seq: AtomicU64::new(report.last_seq),
+        });
+        let flusher = match options.fsync {
+            FsyncPolicy::Always => None,
+            FsyncPolicy::Batch {
+                max_records,
+                max_delay,
+            } => Some(spawn_flusher(&shared, max_delay, true, max_records)?),
+            FsyncPolicy::None => Some(spawn_flusher(
+                &shared,
+                options.flush_interval,
+                false,
+                u32::MAX,
+            )?),
+        };
+        Ok((
+            Wal {
+                shared,
+                flusher,
+                dir,
+                options,
+                pending_checkpoint: None,
+                generation: fork_generation(),
+                _lock: lock_file,
+            },
+            report,
+        ))
+    }
+}
