@@ -64,8 +64,8 @@ impl Default for KernelLogOptions {
 pub struct KernelLog {
     wal: Wal,
     checkpoint_every: u64,
-    since_checkpoint: u64,
-    buf: Vec<u8>,
+    records_since_checkpoint: u64,
+    encoded_input: Vec<u8>,
     report: RecoveryReport,
     new_log: bool,
     migrated_from: Option<u16>,
@@ -217,7 +217,7 @@ pub fn journal_rows_read_only(
     chunk_rows: usize,
     mut sink: impl FnMut([Vec<RowBuf>; 6]) -> Result<(), String>,
 ) -> Result<RecoveryReport, WalError> {
-    let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
+    let (kernel_id, mut kernel) = kernel_for_log(dir, fresh)?;
     kernel.set_journal_enabled(false);
     let chunk_rows = chunk_rows.max(1);
     // Never drops a row: it is drained as soon as a chunk is full.
@@ -408,8 +408,8 @@ impl RecoveredKernelLog {
         let mut log = KernelLog {
             wal,
             checkpoint_every: self.checkpoint_every,
-            since_checkpoint: report.replayed_records,
-            buf: Vec::with_capacity(512),
+            records_since_checkpoint: report.replayed_records,
+            encoded_input: Vec::with_capacity(512),
             report,
             new_log,
             migrated_from: self.migrated_from,
@@ -462,27 +462,28 @@ impl KernelLog {
 
     /// Appends an input the kernel has just accepted; writes a checkpoint when one is due.
     pub fn record(&mut self, kernel: &Kernel, input: &KernelInput) -> Result<u64, WalError> {
-        encode_input(input, &mut self.buf);
+        encode_input(input, &mut self.encoded_input);
         self.append_encoded(kernel)
     }
 
     /// [`KernelLog::record`] for an intent or event borrowed from the caller.
     pub fn record_ref(&mut self, kernel: &Kernel, input: InputRef<'_>) -> Result<u64, WalError> {
-        self.buf.clear();
-        bincode::serialize_into(&mut self.buf, &input).expect("kernel inputs always encode");
+        self.encoded_input.clear();
+        bincode::serialize_into(&mut self.encoded_input, &input)
+            .expect("kernel inputs always encode");
         self.append_encoded(kernel)
     }
 
     fn append_encoded(&mut self, kernel: &Kernel) -> Result<u64, WalError> {
-        let seq = self.wal.append(now_seconds(), &self.buf)?;
-        self.since_checkpoint += 1;
-        if self.checkpoint_every > 0 && self.since_checkpoint >= self.checkpoint_every {
+        let seq = self.wal.append(now_seconds(), &self.encoded_input)?;
+        self.records_since_checkpoint += 1;
+        if self.checkpoint_every > 0 && self.records_since_checkpoint >= self.checkpoint_every {
             // Only the encoding runs here; the sync and the file are written in the background.
             match self
                 .wal
                 .checkpoint_in_background(seq, encode_kernel(kernel))
             {
-                Ok(()) => self.since_checkpoint = 0,
+                Ok(()) => self.records_since_checkpoint = 0,
                 // The log failed after this record reached stable storage (the next segment
                 // could not be started): a restart replays the record, so it is not reported
                 // failed; the log's failure refuses the next input instead.
@@ -495,14 +496,14 @@ impl KernelLog {
 
     /// How many records were appended since the last checkpoint (or since the open).
     pub fn records_since_checkpoint(&self) -> u64 {
-        self.since_checkpoint
+        self.records_since_checkpoint
     }
 
     /// Writes a checkpoint of `kernel`, which must reflect every recorded input.
     pub fn checkpoint(&mut self, kernel: &Kernel) -> Result<(), WalError> {
         self.wal
             .checkpoint(self.wal.last_seq(), &encode_kernel(kernel))?;
-        self.since_checkpoint = 0;
+        self.records_since_checkpoint = 0;
         Ok(())
     }
 
@@ -548,7 +549,7 @@ pub fn replay_read_only(
     dir: &Path,
     fresh: impl FnOnce(&str) -> Result<Kernel, String>,
 ) -> Result<(Kernel, RecoveryReport), WalError> {
-    let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
+    let (kernel_id, mut kernel) = kernel_for_log(dir, fresh)?;
     let span = ReplaySpan::default();
     let mut migrated_from = None;
     let replay = replayer(&kernel_id, &mut kernel, &mut migrated_from);
@@ -557,7 +558,7 @@ pub fn replay_read_only(
 }
 
 /// The id of the log in `dir` and the kernel `fresh` builds for it, to replay into.
-fn scratch_kernel(
+fn kernel_for_log(
     dir: &Path,
     fresh: impl FnOnce(&str) -> Result<Kernel, String>,
 ) -> Result<(String, Kernel), WalError> {

@@ -66,7 +66,7 @@ pub(super) fn newest_checkpoint(
 /// Where appends continue after recovery: segment path, its first seq, its length in bytes.
 /// Where the writer continues: the last segment, its first seq, its length, and the format
 /// and behaviour versions in its header (it continues there only if both are its own).
-pub(crate) struct WriteTail {
+pub(crate) struct LastSegment {
     pub path: PathBuf,
     pub first_seq: u64,
     pub len: u64,
@@ -102,7 +102,7 @@ pub(crate) fn recover(
     kernel_id: &str,
     replay: &mut dyn FnMut(Replay<'_>) -> Result<(), ReplayError>,
     span: ReplaySpan,
-) -> Result<(RecoveryReport, Option<WriteTail>, Repairs), WalError> {
+) -> Result<(RecoveryReport, Option<LastSegment>, Repairs), WalError> {
     let mut report = RecoveryReport::default();
     let listing = list_dir(dir)?;
     let repairs = Repairs {
@@ -273,14 +273,14 @@ pub(crate) fn recover(
         if last {
             report.last_seq = cursor.next_seq - 1;
             report.head_hash = cursor.prev_hash;
-            let tail = WriteTail {
+            let last_segment = LastSegment {
                 path: path.clone(),
                 first_seq: header.first_seq,
                 len: end as u64,
                 version: header.version,
                 behaviour: header.behaviour,
             };
-            return Ok((report, Some(tail), repairs));
+            return Ok((report, Some(last_segment), repairs));
         }
         if span.until.is_some_and(|until| cursor.next_seq > until) {
             report.last_seq = cursor.next_seq - 1;

@@ -19,7 +19,7 @@ use super::format::{
 };
 use super::{FsyncPolicy, WalError, WalOptions};
 use files::rotate;
-use single_writer::HeldLock;
+use single_writer::LockFile;
 
 #[cfg(test)]
 pub(super) use files::SYNCED_DIRS;
@@ -37,11 +37,11 @@ pub struct Wal {
     options: WalOptions,
     /// A checkpoint being written by `checkpoint_in_background`, and its seq.
     pending_checkpoint: Option<(u64, JoinHandle<Result<PathBuf, WalError>>)>,
-    /// [`fork_generation`] when the log was opened: in a process forked since, this is the
+    /// [`fork_count`] when the log was opened: in a process forked since, this is the
     /// parent's log (see [`Wal::forked`]).
-    generation: u64,
+    fork_count_at_open: u64,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
-    _lock: HeldLock,
+    _lock: LockFile,
 }
 
 /// Two locks so appends never wait for hashing or the disk: `state` (taken by every
@@ -73,7 +73,7 @@ struct Shared {
 
 struct State {
     /// Frames appended and not yet handed to the I/O side, checksum and hash still empty.
-    buf: Vec<u8>,
+    pending_frames: Vec<u8>,
     last_seq: u64,
     /// Highest seq handed to the OS (survives a process crash).
     written_seq: u64,
@@ -109,7 +109,7 @@ impl State {
     }
 }
 
-fn lock(shared: &Shared) -> MutexGuard<'_, State> {
+fn lock_state(shared: &Shared) -> MutexGuard<'_, State> {
     // A panic while holding a lock leaves plain data behind; keep going with it.
     shared.state.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -130,7 +130,7 @@ fn poison(shared: &Shared, path: &Path, op: &'static str, e: std::io::Error) -> 
 
 /// Makes the log refuse further appends because of `err` (see [`Wal::failure`]).
 fn set_failed(shared: &Shared, err: &WalError) {
-    lock(shared).failed = Some(err.to_string());
+    lock_state(shared).failed = Some(err.to_string());
     shared.failed.store(true, Ordering::Release);
 }
 
@@ -138,14 +138,17 @@ fn set_failed(shared: &Shared, err: &WalError) {
 /// rotates the segment once it reached `segment_bytes`. Returns the written seq.
 fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
     let (mut chunk, upto) = {
-        let mut st = lock(shared);
+        let mut st = lock_state(shared);
         st.check_usable()?;
-        if st.buf.is_empty() {
+        if st.pending_frames.is_empty() {
             return Ok(io.written_seq);
         }
         let spare = std::mem::take(&mut io.spare);
         st.flush_requested = false;
-        (std::mem::replace(&mut st.buf, spare), st.last_seq)
+        (
+            std::mem::replace(&mut st.pending_frames, spare),
+            st.last_seq,
+        )
     };
     seal_frames(&mut chunk, io.head_hash);
     // Write segment by segment: a segment ends with the record that makes it reach
@@ -179,7 +182,7 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
     chunk.clear();
     io.spare = chunk;
     result?;
-    lock(shared).written_seq = upto;
+    lock_state(shared).written_seq = upto;
     shared.written_seq.store(upto, Ordering::Release);
     Ok(upto)
 }
@@ -194,13 +197,13 @@ fn unless_durable(
     result: Result<u64, WalError>,
 ) -> Result<(), WalError> {
     match result {
-        Err(e) if lock(shared).durable_seq < seq => Err(e),
+        Err(e) if lock_state(shared).durable_seq < seq => Err(e),
         _ => Ok(()),
     }
 }
 
 fn mark_durable(shared: &Shared, upto: u64) -> u64 {
-    let mut st = lock(shared);
+    let mut st = lock_state(shared);
     st.durable_seq = st.durable_seq.max(upto);
     shared.durable_seq.store(st.durable_seq, Ordering::Release);
     st.durable_seq
@@ -209,7 +212,7 @@ fn mark_durable(shared: &Shared, upto: u64) -> u64 {
 /// Flush and fdatasync (group commit). Appends continue meanwhile: they only need `state`.
 fn commit(shared: &Shared) -> Result<u64, WalError> {
     let mut io = lock_io(shared);
-    lock(shared).unsynced = 0;
+    lock_state(shared).unsynced = 0;
     let upto = flush_io(shared, &mut io)?;
     if let Err(e) = io.file.sync_data() {
         return Err(poison(shared, &io.segment_path, "fdatasync", e));
@@ -246,7 +249,7 @@ impl Wal {
     /// Appends one record and returns its sequence number. Under `always` the record is on
     /// stable storage when this returns; under `batch` and `none` see [`Wal::durable_seq`].
     pub fn append(&mut self, timestamp: f64, payload: &[u8]) -> Result<u64, WalError> {
-        self.own()?;
+        self.refuse_if_forked()?;
         if !timestamp.is_finite() {
             return Err(WalError::InvalidAppend(format!(
                 "timestamp {timestamp} is not finite"
@@ -259,14 +262,14 @@ impl Wal {
             )));
         }
         let shared = &*self.shared;
-        let mut st = lock(shared);
+        let mut st = lock_state(shared);
         st.check_usable()?;
         let seq = st.last_seq + 1;
-        encode_unsealed_frame(&mut st.buf, seq, timestamp, payload);
+        encode_unsealed_frame(&mut st.pending_frames, seq, timestamp, payload);
         st.last_seq = seq;
         shared.last_seq.store(seq, Ordering::Release);
         st.unsynced = st.unsynced.saturating_add(1);
-        let full = st.buf.len() >= self.options.write_buffer_bytes;
+        let full = st.pending_frames.len() >= self.options.write_buffer_bytes;
         match self.options.fsync {
             FsyncPolicy::Always => {
                 drop(st);
@@ -282,7 +285,7 @@ impl Wal {
             // A full buffer is the flusher's to write (woken once, when it first fills);
             // the appender writes it itself only when the flusher has fallen this far
             // behind, which bounds the memory buffered records take.
-            _ if st.buf.len() >= self.options.write_buffer_bytes * BACKLOG_BUFFERS => {
+            _ if st.pending_frames.len() >= self.options.write_buffer_bytes * BACKLOG_BUFFERS => {
                 drop(st);
                 unless_durable(shared, seq, flush_io(shared, &mut lock_io(shared)))?;
             }
@@ -299,7 +302,7 @@ impl Wal {
     /// Flushes and syncs everything appended so far, whatever the policy; returns the
     /// durable sequence number.
     pub fn sync(&self) -> Result<u64, WalError> {
-        self.own()?;
+        self.refuse_if_forked()?;
         commit(&self.shared)
     }
 
@@ -310,13 +313,13 @@ impl Wal {
     #[inline]
     pub fn failure(&self) -> Option<String> {
         // A forked copy first, without a lock: the parent's thread may have held it at the fork.
-        if let Err(e) = self.own() {
+        if let Err(e) = self.refuse_if_forked() {
             return Some(e.to_string());
         }
         if !self.shared.failed.load(Ordering::Acquire) {
             return None;
         }
-        let st = lock(&self.shared);
+        let st = lock_state(&self.shared);
         st.check_usable().err().map(|e| e.to_string())
     }
 
@@ -375,14 +378,14 @@ impl Wal {
     /// Stops the background thread and syncs what is left; reports the error `Drop` hides.
     /// A failed checkpoint is not that error (see [`Wal::checkpoint_error`]).
     pub fn close(mut self) -> Result<u64, WalError> {
-        self.own()?;
+        self.refuse_if_forked()?;
         self.stop_flusher();
         let _ = self.finish_checkpoint();
         self.sync()
     }
 
     fn stop_flusher(&mut self) {
-        lock(&self.shared).shutdown = true;
+        lock_state(&self.shared).shutdown = true;
         self.shared.wake.notify_all();
         if let Some(handle) = self.flusher.take() {
             let _ = handle.join();
@@ -415,7 +418,7 @@ impl Wal {
             let _held = lock_io(&self.shared);
             f()
         } else {
-            let _held = lock(&self.shared);
+            let _held = lock_state(&self.shared);
             f()
         }
     }
@@ -445,7 +448,7 @@ fn spawn_flusher(
         let mut last_pass = Instant::now();
         loop {
             let sync_now = {
-                let st = lock(&shared);
+                let st = lock_state(&shared);
                 if st.shutdown {
                     return;
                 }

@@ -11,11 +11,11 @@ use super::super::format::{checkpoint_name, encode_checkpoint, parse_numbered};
 use super::super::scan::io_err;
 use super::super::WalError;
 use super::files::{sync_dir, write_atomically};
-use super::{commit, flush_io, lock, lock_io, now_seconds, spawn_named, Shared, Wal};
+use super::{commit, flush_io, lock_io, lock_state, now_seconds, spawn_named, Shared, Wal};
 
 /// Records how a checkpoint ended. A failed checkpoint leaves the log whole (recovery
 /// replays from the previous one), so it is reported, never returned to an append.
-fn note_checkpoint<T>(shared: &Shared, seq: u64, result: &Result<T, WalError>) {
+fn record_checkpoint_outcome<T>(shared: &Shared, seq: u64, result: &Result<T, WalError>) {
     let mut error = shared
         .checkpoint_error
         .lock()
@@ -64,10 +64,10 @@ impl Wal {
     /// checkpoint still under way is waited for first; its failure is not returned here but
     /// kept in [`Wal::checkpoint_error`].
     pub fn checkpoint(&mut self, seq: u64, state: &[u8]) -> Result<PathBuf, WalError> {
-        self.own()?;
+        self.refuse_if_forked()?;
         let _ = self.finish_checkpoint();
         {
-            let st = lock(&self.shared);
+            let st = lock_state(&self.shared);
             st.check_usable()?;
             if seq != st.last_seq {
                 return Err(WalError::CheckpointSeq {
@@ -95,7 +95,7 @@ impl Wal {
         let written = write_atomically(&self.dir, &checkpoint_name(seq), &bytes).and_then(|path| {
             prune_checkpoints(&self.dir, self.options.keep_checkpoints).map(|()| path)
         });
-        note_checkpoint(&self.shared, seq, &written);
+        record_checkpoint_outcome(&self.shared, seq, &written);
         written
     }
 
@@ -106,10 +106,10 @@ impl Wal {
     /// it. [`Wal::finish_checkpoint`] waits for it. Errors returned here are the log's own
     /// (a record that cannot be written) or the caller's (`seq` not the last record).
     pub fn checkpoint_in_background(&mut self, seq: u64, state: Vec<u8>) -> Result<(), WalError> {
-        self.own()?;
+        self.refuse_if_forked()?;
         let _ = self.finish_checkpoint();
         {
-            let st = lock(&self.shared);
+            let st = lock_state(&self.shared);
             st.check_usable()?;
             if seq != st.last_seq {
                 return Err(WalError::CheckpointSeq {
@@ -148,7 +148,7 @@ impl Wal {
                 prune_checkpoints(&dir, keep)?;
                 Ok(path)
             });
-            note_checkpoint(&shared, seq, &written);
+            record_checkpoint_outcome(&shared, seq, &written);
             written
         });
         match spawned {
@@ -162,7 +162,7 @@ impl Wal {
                     op: "spawn checkpoint thread",
                     source: e,
                 });
-                note_checkpoint(&self.shared, seq, &failed);
+                record_checkpoint_outcome(&self.shared, seq, &failed);
             }
         }
         Ok(())
@@ -172,13 +172,13 @@ impl Wal {
     /// (also kept in [`Wal::checkpoint_error`]).
     pub fn finish_checkpoint(&mut self) -> Result<Option<PathBuf>, WalError> {
         // The thread writing it is the parent's: a fork copies only the thread that forked.
-        self.own()?;
+        self.refuse_if_forked()?;
         match self.pending_checkpoint.take() {
             Some((seq, handle)) => match handle.join() {
                 Ok(result) => result.map(Some),
                 Err(_) => {
                     let panicked = || WalError::Poisoned("the checkpoint thread panicked".into());
-                    note_checkpoint::<()>(&self.shared, seq, &Err(panicked()));
+                    record_checkpoint_outcome::<()>(&self.shared, seq, &Err(panicked()));
                     Err(panicked())
                 }
             },

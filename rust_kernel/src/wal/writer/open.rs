@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 
 use super::super::format::{encode_segment_header, segment_name, FORMAT_VERSION};
-use super::super::recovery::{recover, Repairs, ReplaySpan, WriteTail};
+use super::super::recovery::{recover, LastSegment, Repairs, ReplaySpan};
 use super::super::scan::{io_err, open_regular};
 use super::super::{FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 use super::files::{create_dir_durably, open_append, write_atomically};
-use super::single_writer::{fork_generation, take_lock, HeldLock};
+use super::single_writer::{fork_count, take_lock, LockFile};
 use super::{spawn_flusher, Io, Shared, State, Wal};
 
 impl Wal {
@@ -37,7 +37,7 @@ impl Wal {
     ) -> Result<RecoveredWal, WalError> {
         options.validate()?;
         // Installs the fork counter before the log exists.
-        fork_generation();
+        fork_count();
         // Absolute from here on: the log writes new segments and checkpoints into its directory
         // for as long as it is open, and a relative name followed the process's working
         // directory, so after a chdir they went to another directory (a restart on the log
@@ -47,14 +47,14 @@ impl Wal {
         create_dir_durably(&dir)?;
         let lock_file = take_lock(&dir)?;
 
-        let (report, tail, repairs) =
+        let (report, last_segment, repairs) =
             recover(&dir, &options.kernel_id, &mut replay, ReplaySpan::default())?;
         Ok(RecoveredWal {
             dir,
             options,
             lock_file,
             report,
-            tail,
+            last_segment,
             repairs,
         })
     }
@@ -64,9 +64,9 @@ impl Wal {
 pub struct RecoveredWal {
     dir: PathBuf,
     options: WalOptions,
-    lock_file: HeldLock,
+    lock_file: LockFile,
     report: RecoveryReport,
-    tail: Option<WriteTail>,
+    last_segment: Option<LastSegment>,
     repairs: Repairs,
 }
 
@@ -85,7 +85,7 @@ impl RecoveredWal {
             options,
             lock_file,
             mut report,
-            tail,
+            last_segment,
             repairs,
         } = self;
         for tmp in &repairs.temps {
@@ -103,15 +103,16 @@ impl RecoveredWal {
         // killed under `batch` or `none`): synced before `durable_seq` says so and before a new
         // segment's records, synced on their own, go after it (a power cut then cut records
         // out of the middle of the log). Earlier segments were synced when they were sealed.
-        if let Some(t) = &tail {
+        if let Some(t) = &last_segment {
             open_regular(&t.path, OpenOptions::new().read(true), "open segment")?
                 .sync_data()
                 .map_err(io_err(&t.path, "fdatasync"))?;
         }
         // Records of this behaviour version go to a segment of their own, in this format; an
         // empty tail segment is replaced: it has the same name.
-        let tail = tail.filter(|t| t.behaviour == options.behaviour && t.version == FORMAT_VERSION);
-        let (segment_path, segment_first_seq, segment_len) = match tail {
+        let continued = last_segment
+            .filter(|t| t.behaviour == options.behaviour && t.version == FORMAT_VERSION);
+        let (segment_path, segment_first_seq, segment_len) = match continued {
             Some(t) => (t.path, t.first_seq, t.len),
             None => {
                 // A new log's head hash is the kernel id's genesis hash.
@@ -128,7 +129,7 @@ impl RecoveredWal {
         };
         let file = open_append(&segment_path)?;
         let state = State {
-            buf: Vec::with_capacity(options.write_buffer_bytes + 4096),
+            pending_frames: Vec::with_capacity(options.write_buffer_bytes + 4096),
             last_seq: report.last_seq,
             written_seq: report.last_seq,
             durable_seq: report.last_seq,
@@ -181,7 +182,7 @@ impl RecoveredWal {
                 dir,
                 options,
                 pending_checkpoint: None,
-                generation: fork_generation(),
+                fork_count_at_open: fork_count(),
                 _lock: lock_file,
             },
             report,

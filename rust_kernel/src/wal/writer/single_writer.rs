@@ -15,7 +15,7 @@ use super::Wal;
 
 /// How long opening a log asks again for a lock held elsewhere ([`Wal::recover_locked`])
 /// before it is refused as [`WalError::Locked`].
-const LOCK_PATIENCE: Duration = Duration::from_millis(200);
+const LOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// How long opening a log waits between two asks for its lock.
 const LOCK_RETRY: Duration = Duration::from_millis(5);
@@ -23,16 +23,16 @@ const LOCK_RETRY: Duration = Duration::from_millis(5);
 /// Counts the forks this process came from (a `pthread_atfork` handler adds one in each child):
 /// a log remembers the count it was opened at, and a process forked after that holds a copy of
 /// the parent's log, not a log of its own.
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
+static FORK_COUNT: AtomicU64 = AtomicU64::new(0);
 
 #[cfg(unix)]
 extern "C" fn count_fork_in_child() {
     // Async-signal-safe: one atomic add, then open, dup2, fcntl and close.
-    FORK_GENERATION.fetch_add(1, Ordering::AcqRel);
+    FORK_COUNT.fetch_add(1, Ordering::AcqRel);
     release_locks_in_child();
 }
 
-/// How many logs' locks a fork lets go of in the child (see [`HeldLock`]); the locks of logs
+/// How many logs' locks a fork lets go of in the child (see [`LockFile`]); the locks of logs
 /// opened past that many at once are held by a forked child as before.
 const LOCK_SLOTS: usize = 256;
 
@@ -65,13 +65,13 @@ fn release_locks_in_child() {
 
 /// A log's LOCK file, its descriptor listed for the fork handler ([`release_locks_in_child`])
 /// while it is open.
-pub(super) struct HeldLock {
+pub(super) struct LockFile {
     file: File,
     slot: Option<usize>,
 }
 
-impl HeldLock {
-    fn new(file: File) -> HeldLock {
+impl LockFile {
+    fn new(file: File) -> LockFile {
         #[cfg(unix)]
         {
             use std::os::fd::AsRawFd;
@@ -80,14 +80,14 @@ impl HeldLock {
                 slot.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
             });
-            HeldLock { file, slot }
+            LockFile { file, slot }
         }
         #[cfg(not(unix))]
-        HeldLock { file, slot: None }
+        LockFile { file, slot: None }
     }
 }
 
-impl Drop for HeldLock {
+impl Drop for LockFile {
     fn drop(&mut self) {
         // Unlisted before the descriptor closes: its number may be reused by another file.
         if let Some(slot) = self.slot {
@@ -98,7 +98,7 @@ impl Drop for HeldLock {
 
 /// How many forks this process came from, counting from the first log opened (which installs
 /// the counter).
-pub(super) fn fork_generation() -> u64 {
+pub(super) fn fork_count() -> u64 {
     #[cfg(unix)]
     {
         static INSTALL: std::sync::Once = std::sync::Once::new();
@@ -107,15 +107,15 @@ pub(super) fn fork_generation() -> u64 {
             libc::pthread_atfork(None, None, Some(count_fork_in_child));
         });
     }
-    FORK_GENERATION.load(Ordering::Acquire)
+    FORK_COUNT.load(Ordering::Acquire)
 }
 
 /// Opens and locks `<dir>/LOCK` for the life of the log, and notes this process in it.
-pub(super) fn take_lock(dir: &Path) -> Result<HeldLock, WalError> {
+pub(super) fn take_lock(dir: &Path) -> Result<LockFile, WalError> {
     let lock_path = dir.join("LOCK");
     // A LOCK that is no regular file (a FIFO: its open waited for a reader forever)
     // refuses the open: without the lock there is no single writer.
-    let lock_file = HeldLock::new(open_regular(
+    let lock_file = LockFile::new(open_regular(
         &lock_path,
         OpenOptions::new().create(true).truncate(false).write(true),
         "open lock file",
@@ -124,7 +124,7 @@ pub(super) fn take_lock(dir: &Path) -> Result<HeldLock, WalError> {
     // from its fork until its exec closes them: a log dropped and opened again in that
     // instant found itself locked (a test spawning a shell beside another reopening a log
     // did). Asked again for a moment before another writer is taken to hold it.
-    let until = Instant::now() + LOCK_PATIENCE;
+    let until = Instant::now() + LOCK_WAIT;
     loop {
         match lock_file.file.try_lock() {
             Ok(()) => break,
@@ -172,10 +172,10 @@ impl Wal {
     /// without a sync. One atomic load.
     #[inline]
     pub fn forked(&self) -> bool {
-        FORK_GENERATION.load(Ordering::Acquire) != self.generation
+        FORK_COUNT.load(Ordering::Acquire) != self.fork_count_at_open
     }
 
-    pub(super) fn own(&self) -> Result<(), WalError> {
+    pub(super) fn refuse_if_forked(&self) -> Result<(), WalError> {
         if self.forked() {
             return Err(WalError::Forked {
                 dir: self.dir.clone(),
