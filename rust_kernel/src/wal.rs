@@ -397,9 +397,7 @@ pub enum WalError {
     #[error("checkpoint at seq {seq} refused: the log's last record is seq {last_seq}; a checkpoint holds the state after the last record")]
     CheckpointSeq { seq: u64, last_seq: u64 },
     /// `file`: the checkpoint (`checkpoint`) or the segment (at byte `offset`) the replayed
-    /// item came from, when it came from one. Before, a checkpoint whose state was refused was
-    /// named a "record" and no file was: the operator looked for a damaged record in segments
-    /// that were whole.
+    /// item came from, when it came from one, so the operator looks at the file that holds it.
     #[error("replaying {} failed: {source}", ReplayPlace(*.seq, .file.as_deref(), *.offset, *.checkpoint))]
     Replay {
         seq: u64,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::format::{decode_checkpoint, genesis_hash, nothing_valid_after, Hash};
+use super::format::{decode_checkpoint, genesis_hash, nothing_valid_after, CheckpointFile, Hash};
 use super::recovery::segment_discontinuity;
 use super::scan::{self, list_dir, listed_kernel_id, read_segment, walk_frames, Cursor, Stop};
 use super::{AuditReport, WalError};
@@ -14,8 +14,8 @@ use super::{AuditReport, WalError};
 ///
 /// A record removed from the very end leaves a shorter but consistent chain; it is caught
 /// when a checkpoint vouches for a later sequence, or by looking for a head hash recorded
-/// earlier in the chain ([`verify_expecting`]). Run it on a log no writer is appending to: a record being written
-/// looks like a torn tail.
+/// earlier in the chain ([`verify_expecting`]). Run it on a log no writer is appending to: a
+/// record being written looks like a torn tail.
 pub fn verify(dir: impl AsRef<Path>) -> Result<AuditReport, WalError> {
     verify_expecting(dir, None)
 }
@@ -35,24 +35,7 @@ pub fn verify_expecting(
         });
     };
     let first_named = listing.segments[0].0;
-    let mut checkpoints = Vec::new();
-    for (named, path) in &listing.checkpoints {
-        // Not skipped here, as a damaged checkpoint is not: the audit reports every problem.
-        let bytes = scan::read_regular(path, "read checkpoint")?;
-        let c = decode_checkpoint(&bytes, path, &kernel_id)?;
-        if c.seq != *named {
-            return Err(WalError::corrupt(
-                path,
-                0,
-                c.seq,
-                format!(
-                    "checkpoint holds seq {} but is named for seq {named}",
-                    c.seq
-                ),
-            ));
-        }
-        checkpoints.push(c);
-    }
+    let checkpoints = read_checkpoints(&listing, &kernel_id)?;
     let genesis = genesis_hash(&kernel_id);
     let mut cursor = Cursor {
         next_seq: 1,
@@ -145,4 +128,30 @@ pub fn verify_expecting(
         checkpoints: checked,
         expected_head_seq,
     })
+}
+
+/// Every checkpoint of the listing, decoded and checked against its name.
+fn read_checkpoints(
+    listing: &scan::Listing,
+    kernel_id: &str,
+) -> Result<Vec<CheckpointFile>, WalError> {
+    let mut checkpoints = Vec::new();
+    for (named, path) in &listing.checkpoints {
+        // Not skipped when damaged, as recovery skips it: the audit reports every problem.
+        let bytes = scan::read_regular(path, "read checkpoint")?;
+        let c = decode_checkpoint(&bytes, path, kernel_id)?;
+        if c.seq != *named {
+            return Err(WalError::corrupt(
+                path,
+                0,
+                c.seq,
+                format!(
+                    "checkpoint holds seq {} but is named for seq {named}",
+                    c.seq
+                ),
+            ));
+        }
+        checkpoints.push(c);
+    }
+    Ok(checkpoints)
 }

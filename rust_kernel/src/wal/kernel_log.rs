@@ -271,12 +271,14 @@ pub struct CheckpointReplay {
 /// Replays the log in `dir` (read-only, no lock) from its oldest checkpoint to its end and
 /// compares each later checkpoint's state with the replayed kernel's at that checkpoint's
 /// seq. In a log a build of another behaviour version wrote first, the replay starts at the
-/// checkpoint its migration wrote (the records before it are not this build's to replay). A checkpoint that differs is [`WalError::Corrupt`] naming it, its seq and the part
-/// of the state that differs: a well-formed checkpoint with a wrong state (written by a bug,
-/// or left with records replaced and their chain recomputed) passes [`super::verify`], and a
-/// recovery would start from it. The oldest checkpoint is the replay's start, not checked:
-/// checkpoint 0 holds what the constructor made, which no record says. A damaged
-/// checkpoint is an error here too ([`super::verify`] names it first).
+/// checkpoint its migration wrote (the records before it are not this build's to replay).
+///
+/// A checkpoint that differs is [`WalError::Corrupt`] naming it, its seq and the part of the
+/// state that differs: a well-formed checkpoint with a wrong state (written by a bug, or left
+/// with records replaced and their chain recomputed) passes [`super::verify`], and a recovery
+/// would start from it. The oldest checkpoint is the replay's start, not checked: checkpoint
+/// 0 holds what the constructor made, which no record says. A damaged checkpoint is an error
+/// here too ([`super::verify`] names it first).
 pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
         dir: dir.to_path_buf(),

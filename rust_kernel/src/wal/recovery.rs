@@ -19,8 +19,8 @@ pub(super) fn newest_checkpoint(
     for (named_seq, path) in checkpoints.iter().rev().filter(|(seq, _)| usable(seq)) {
         let bytes = match scan::read_regular(path, "read checkpoint") {
             Ok(bytes) => bytes,
-            // Listed, then gone: a writer pruning old checkpoints while a read-only replay
-            // looks (only the newest two are kept). An older one, or the log's start, serves.
+            // Listed, then gone: a writer prunes old checkpoints while a read-only replay
+            // looks. An older one, or the log's start, serves.
             Err(WalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                 skipped.push(SkippedCheckpoint {
                     path: path.clone(),
@@ -28,13 +28,12 @@ pub(super) fn newest_checkpoint(
                 });
                 continue;
             }
-            // A FIFO, a device or a directory under a checkpoint's name holds no checkpoint:
-            // skipped and reported as a damaged checkpoint is (a checkpoint only shortens the
-            // replay; the records are the log), never read. A segment under such a name is
-            // refused instead, as a damaged segment is: its records cannot be replaced.
-            // So is one whose read fails (a bad sector's EIO, a size no memory holds): it is
-            // damaged in the form a disk shows most, and an older checkpoint or the records
-            // recover the same state. Before, the open was refused with the log whole.
+            // A FIFO, a device or a directory under a checkpoint's name holds no checkpoint,
+            // and one whose read fails (a bad sector's EIO, a size no memory holds) is damaged
+            // in the form a disk shows most: skipped and reported as a damaged checkpoint is,
+            // since a checkpoint only shortens the replay and an older one or the records
+            // recover the same state. A segment under such a name is refused instead: its
+            // records cannot be replaced.
             Err(e @ (WalError::NotRegularFile { .. } | WalError::Io { .. })) => {
                 skipped.push(SkippedCheckpoint {
                     path: path.clone(),
@@ -63,7 +62,6 @@ pub(super) fn newest_checkpoint(
     Ok(None)
 }
 
-/// Where appends continue after recovery: segment path, its first seq, its length in bytes.
 /// Where the writer continues: the last segment, its first seq, its length, and the format
 /// and behaviour versions in its header (it continues there only if both are its own).
 pub(crate) struct LastSegment {
@@ -94,9 +92,9 @@ pub(crate) struct Repairs {
 }
 
 /// Recovery: checks headers, picks the checkpoint, replays, finds a torn tail. Returns the
-/// report, where the writer continues (segment path, its first seq, its length: the tail
-/// cut off); no tail when the replay stopped early at `span.until`), and what the writer must
-/// repair before it appends. Nothing on disk changes here.
+/// report, the last segment (its length without a torn tail; `None` when the replay stops
+/// early at `span.until`) and what the writer must repair before it appends. Nothing on disk
+/// changes here.
 pub(crate) fn recover(
     dir: &Path,
     kernel_id: &str,
@@ -141,69 +139,15 @@ pub(crate) fn recover(
         return Ok((report, None, repairs));
     }
 
-    let (mut index, mut offset, mut cursor) = match &checkpoint {
-        Some(c) => {
-            let Some(index) = segments
-                .iter()
-                .position(|(seq, _)| *seq == c.segment_first_seq)
-            else {
-                return Err(noting_skipped(WalError::corrupt(
-                    &c.path,
-                    0,
-                    c.seq + 1,
-                    format!(
-                        "checkpoint refers to segment {} which is missing",
-                        format::segment_name(c.segment_first_seq)
-                    ),
-                )));
-            };
-            replay(Replay::Checkpoint {
-                seq: c.seq,
-                timestamp: c.ts,
-                state: &c.state,
-                behaviour: c.behaviour,
-            })
-            .map_err(|source| WalError::Replay {
-                seq: c.seq,
-                file: Some(c.path.clone()),
-                offset: 0,
-                checkpoint: true,
-                source,
-            })?;
-            report.checkpoint_seq = Some(c.seq);
-            (
-                index,
-                c.segment_offset as usize,
-                Cursor {
-                    next_seq: c.seq + 1,
-                    prev_hash: c.head_hash,
-                },
-            )
-        }
-        None => {
-            let h = &headers[0];
-            let genesis = genesis_hash(kernel_id);
-            if h.first_seq != 1 || h.prev_hash != genesis {
-                return Err(noting_skipped(WalError::corrupt(
-                    &segments[0].1,
-                    0,
-                    1,
-                    format!(
-                        "log starts at seq {} and no checkpoint covers the records before it",
-                        h.first_seq
-                    ),
-                )));
-            }
-            (
-                0,
-                h.len,
-                Cursor {
-                    next_seq: 1,
-                    prev_hash: genesis,
-                },
-            )
-        }
-    };
+    let (mut index, mut offset, mut cursor) = replay_start(
+        checkpoint.as_ref(),
+        segments,
+        &headers[0],
+        kernel_id,
+        replay,
+    )
+    .map_err(noting_skipped)?;
+    report.checkpoint_seq = checkpoint.map(|c| c.seq);
 
     // The segment walked before this one and where its records end.
     let mut walked_before: Option<(PathBuf, usize)> = None;
@@ -293,6 +237,80 @@ pub(crate) fn recover(
     }
 }
 
+/// Where the replay starts: in the checkpoint's segment at the byte and chain position it
+/// vouches for (the checkpoint handed to `replay` first), or at the log's first record when
+/// there is no checkpoint. Returns the segment's index, the byte offset and the chain position.
+fn replay_start(
+    checkpoint: Option<&format::CheckpointFile>,
+    segments: &[(u64, PathBuf)],
+    first_header: &format::SegmentHeader,
+    kernel_id: &str,
+    replay: &mut dyn FnMut(Replay<'_>) -> Result<(), ReplayError>,
+) -> Result<(usize, usize, Cursor), WalError> {
+    match checkpoint {
+        Some(c) => {
+            let Some(index) = segments
+                .iter()
+                .position(|(seq, _)| *seq == c.segment_first_seq)
+            else {
+                return Err(WalError::corrupt(
+                    &c.path,
+                    0,
+                    c.seq + 1,
+                    format!(
+                        "checkpoint refers to segment {} which is missing",
+                        format::segment_name(c.segment_first_seq)
+                    ),
+                ));
+            };
+            replay(Replay::Checkpoint {
+                seq: c.seq,
+                timestamp: c.ts,
+                state: &c.state,
+                behaviour: c.behaviour,
+            })
+            .map_err(|source| WalError::Replay {
+                seq: c.seq,
+                file: Some(c.path.clone()),
+                offset: 0,
+                checkpoint: true,
+                source,
+            })?;
+            Ok((
+                index,
+                c.segment_offset as usize,
+                Cursor {
+                    next_seq: c.seq + 1,
+                    prev_hash: c.head_hash,
+                },
+            ))
+        }
+        None => {
+            let h = first_header;
+            let genesis = genesis_hash(kernel_id);
+            if h.first_seq != 1 || h.prev_hash != genesis {
+                return Err(WalError::corrupt(
+                    &segments[0].1,
+                    0,
+                    1,
+                    format!(
+                        "log starts at seq {} and no checkpoint covers the records before it",
+                        h.first_seq
+                    ),
+                ));
+            }
+            Ok((
+                0,
+                h.len,
+                Cursor {
+                    next_seq: 1,
+                    prev_hash: genesis,
+                },
+            ))
+        }
+    }
+}
+
 /// `e` (a [`WalError::Corrupt`]) saying which checkpoints recovery skipped before it, and why.
 fn with_skipped_checkpoints(e: WalError, skipped: &[SkippedCheckpoint]) -> WalError {
     match e {
@@ -337,8 +355,8 @@ pub(super) fn segment_discontinuity(
     let detail = if header.first_seq != cursor.next_seq {
         match before {
             // Records lost between the two: the one before lost its last ones whole (cut at a
-            // record boundary), or files between are gone. Before, only this segment was
-            // named, and the operator looked for a missing file among names that run on.
+            // record boundary), or files between are gone. Both are named: the names alone run
+            // on, and the one cut short is where the records went.
             Some((previous, end)) if header.first_seq > cursor.next_seq => format!(
                 "segment starts at seq {} but the log before it ends at seq {}, at byte {end} of \
                  {}: segment(s) missing between them, or that segment cut short (its last \

@@ -56,12 +56,12 @@ fn not_regular(path: &Path, meta: &fs::Metadata) -> WalError {
 /// Opens a file of the log directory (segment, checkpoint, LOCK, temporary file) with
 /// `options`, refusing with [`WalError::NotRegularFile`] what is no regular file (a symlink
 /// is followed: one to a regular file is that file). Every file the log reads or writes is
-/// opened here. The open does not block: a FIFO is opened with O_NONBLOCK (before, it waited
-/// forever for a writer, and every reader of the log with it), then refused by the opened
-/// file's own metadata, so nothing is read from it and the name cannot be swapped between a
-/// check and the open; a device (a link to /dev/zero, read until memory ran out) is refused
-/// the same way before any read. O_NONBLOCK has no effect on a regular file's reads and
-/// writes, so the flag stays on the returned file. O_NOCTTY: a terminal opened by name
+/// opened here. The open does not block: a FIFO is opened with O_NONBLOCK (a blocking open
+/// waits forever for a writer, and every reader of the log with it), then refused by the
+/// opened file's own metadata, so nothing is read from it and the name cannot be swapped
+/// between a check and the open; a device (a link to /dev/zero, whose reads never end) is
+/// refused the same way before any read. O_NONBLOCK has no effect on a regular file's reads
+/// and writes, so the flag stays on the returned file. O_NOCTTY: a terminal opened by name
 /// never becomes the process's controlling terminal.
 pub(crate) fn open_regular(
     path: &Path,
@@ -296,8 +296,7 @@ pub fn log_kernel_id(dir: impl AsRef<Path>) -> Result<Option<String>, WalError> 
 
 /// The kernel id of the listed segments: the one most of them carry (the newest segment's on
 /// a tie), `None` when there is none. A segment of another kernel among them is refused by
-/// its name: taken from the first segment, a stray file sorting first made the kernel's own
-/// files the ones blamed.
+/// its own name wherever it sorts, so the kernel's own files are never the ones blamed.
 pub(crate) fn listed_kernel_id(listing: &Listing) -> Result<Option<String>, WalError> {
     let mut ids = Vec::with_capacity(listing.segments.len());
     let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();

@@ -37,8 +37,8 @@ pub struct Wal {
     options: WalOptions,
     /// A checkpoint being written by `checkpoint_in_background`, and its seq.
     pending_checkpoint: Option<(u64, JoinHandle<Result<PathBuf, WalError>>)>,
-    /// [`fork_count`] when the log was opened: in a process forked since, this is the
-    /// parent's log (see [`Wal::forked`]).
+    /// The count of forks (`single_writer::fork_count`) when the log was opened: in a process
+    /// forked since, this is the parent's log (see [`Wal::forked`]).
     fork_count_at_open: u64,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
     _lock: LockFile,
@@ -396,7 +396,7 @@ impl Wal {
 impl Drop for Wal {
     fn drop(&mut self) {
         if self.forked() {
-            // The parent's threads: not in this process, never to be joined (a join panicked),
+            // The parent's threads: not in this process, never to be joined (a join panics),
             // and nothing of the parent's buffer is written from here.
             std::mem::forget(self.flusher.take());
             std::mem::forget(self.pending_checkpoint.take());

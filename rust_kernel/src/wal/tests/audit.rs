@@ -3,8 +3,8 @@
 
 use super::*;
 
-/// Before, only a log ending exactly at a head hash recorded earlier passed that check: a
-/// log that grew since failed it as if records had been removed.
+/// A head hash recorded earlier vouches for the log up to it: a log that grew since still
+/// passes through it, one cut before it does not.
 #[test]
 fn a_head_recorded_earlier_is_found_in_a_log_that_grew_and_not_in_one_cut_before_it() {
     let dir = log_with(10, options(FsyncPolicy::None));
@@ -148,8 +148,8 @@ fn verify_of_an_empty_directory_says_so() {
 
 #[test]
 fn a_damaged_length_before_valid_records_is_corrupt_to_the_audit_as_to_recovery() {
-    // A length field damaged mid-segment, whole records after it: the audit said "truncated",
-    // which reads as a harmless torn tail, while recovery refuses it as damage.
+    // A length field damaged mid-segment, whole records after it: damage, not a torn tail, to
+    // the audit as to recovery, which refuses it.
     let dir = log_with(6, options(FsyncPolicy::None));
     let path = seg(dir.path(), 1);
     let mut bytes = fs::read(&path).unwrap();
@@ -167,8 +167,8 @@ fn a_damaged_length_before_valid_records_is_corrupt_to_the_audit_as_to_recovery(
 #[test]
 fn a_segment_cut_short_at_a_record_boundary_is_named_by_the_audit_and_recovery() {
     // A segment before the last that lost its last records whole (cut at a record boundary):
-    // the next segment was named alone, "segment(s) missing or replaced", and the operator
-    // looked for a missing file among names that run on, not at the one cut short.
+    // both it and the next segment are named, since the names alone run on and the one cut
+    // short is where the records went.
     let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
     let dir = log_with(60, opts.clone());
     let listing = scan::list_dir(dir.path()).unwrap();

@@ -163,7 +163,7 @@ fn a_background_checkpoint_is_used_on_reopen_and_appends_go_on_meanwhile() {
 #[test]
 fn a_failed_background_checkpoint_is_reported_not_returned_to_later_calls() {
     // A checkpoint only shortens recovery; one that failed must not fail the next checkpoint
-    // (it was returned there, and the kernel took it for a failed log), a sync or the close.
+    // (the kernel would take it for a failed log), a sync or the close.
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::DEFAULT_BATCH)).unwrap();
     fs::create_dir(dir.path().join(format!("{}.tmp", checkpoint_file(10)))).unwrap();
@@ -200,9 +200,9 @@ fn a_failed_background_checkpoint_is_reported_not_returned_to_later_calls() {
 
 #[test]
 fn a_failed_checkpoint_leaves_no_temporary_file_behind() {
-    // The log goes on after a failed checkpoint, so each one that failed after writing its
-    // temporary file (disk full, a name in the way) left that file until a restart: one more
-    // state's worth of disk per checkpoint, on the disk the log itself needs.
+    // The log goes on after a failed checkpoint, so a temporary file each one left (disk
+    // full, a name in the way) would stay until a restart: one more state's worth of disk per
+    // checkpoint, on the disk the log itself needs.
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::DEFAULT_BATCH)).unwrap();
     for i in 1..=10 {
@@ -216,9 +216,8 @@ fn a_failed_checkpoint_leaves_no_temporary_file_behind() {
 }
 
 /// A checkpoint whose thread cannot be started (the process at its thread limit) is a failed
-/// checkpoint: the log is whole. It was returned as an I/O error of the record that made the
-/// checkpoint due, so the kernel told its caller the input failed and refused every later one,
-/// while the record was in the log and a restart applied it.
+/// checkpoint: the log is whole. Returned as an error of the record that made the checkpoint
+/// due, it would tell the caller an input failed that the log holds and a restart applies.
 #[test]
 fn a_checkpoint_thread_that_cannot_start_fails_the_checkpoint_not_the_record() {
     let dir = tempfile::tempdir().unwrap();

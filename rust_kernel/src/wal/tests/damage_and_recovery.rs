@@ -87,8 +87,8 @@ fn a_foreign_file_under_a_segment_name_is_refused() {
 
 #[test]
 fn a_segment_of_another_kernel_is_named_wherever_it_sorts() {
-    // A stray segment of another kernel sorting first: the log's id was read from it, and
-    // the kernel's own files were the ones blamed.
+    // A stray segment of another kernel sorting first: the log's id is the one most segments
+    // carry, so the stray file is the one blamed, not the kernel's own.
     let dir = log_with(100, options(FsyncPolicy::None).with_segment_bytes(1024));
     let listing = scan::list_dir(dir.path()).unwrap();
     assert!(listing.segments.len() >= 2);
@@ -176,7 +176,7 @@ fn a_checkpoint_removed_after_the_listing_is_skipped() {
 #[test]
 fn a_checkpoint_at_the_last_sequence_number_is_skipped_not_overflowed() {
     // A checkpoint (digest fine) at seq 2^64-1 leaves no seq for the record after it:
-    // recovery computed `seq + 1`, which panicked (debug) or wrapped to 0 (release).
+    // recovery's `seq + 1` would overflow.
     let dir = log_with_checkpoints_at_10_and_20();
     let newest = dir.path().join(checkpoint_file(20));
     let c = format::decode_checkpoint(&fs::read(&newest).unwrap(), &newest, "kernel-a").unwrap();
@@ -211,9 +211,9 @@ fn a_checkpoint_at_the_last_sequence_number_is_skipped_not_overflowed() {
 fn a_log_refused_after_skipping_checkpoints_names_them_and_why() {
     // Segments covered by the newest checkpoint archived (the operator's decision, docs/wal.md),
     // then that checkpoint damaged: recovery falls back to an older one, whose segment is
-    // archived, and the open is refused naming that older one alone. The newest one skipped,
-    // and why, was said nowhere (the report of an open refused is not seen), so the operator
-    // was left asking why the newest checkpoint, whose segments are all there, was not used.
+    // archived, and the open is refused. The refusal names the newest checkpoint skipped and
+    // why, since the report of an open refused is not seen and the operator asks why the
+    // newest checkpoint, whose segments are all there, is not used.
     let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
     let dir = tempfile::tempdir().unwrap();
     let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();

@@ -159,8 +159,8 @@ fn the_records_recovery_read_are_on_stable_storage_before_the_log_goes_on(#[case
     // A writer killed under `batch` or `none` leaves its last records in the page cache only:
     // the restarted kernel reads them back, says they are durable and, when its version differs,
     // starts a segment of its own after them, whose records `always` syncs. Without a sync of
-    // the recovered segment, a power cut in the next half minute cut the records out of the
-    // middle of the log: the acknowledged records after them could not be opened.
+    // the recovered segment, a power cut in the next half minute would cut the records out of
+    // the middle of the log, and the acknowledged records after them could not be opened.
     let dir = log_with(20, options(FsyncPolicy::None).with_behaviour(3));
     let old = seg(dir.path(), 1);
     // The killed writer's pages: its bytes, written over themselves in place and not synced
@@ -236,9 +236,9 @@ fn a_new_log_directory_and_the_ones_made_for_it_are_synced_into_their_parents() 
 }
 
 /// A log opened by a relative name keeps writing to that directory after the process changes
-/// its working directory: before, the new segments and checkpoints went to the same name under
-/// the new one, and a restart on the log lost every record since (acknowledged under "always").
-/// Run in a child process of its own: the working directory is the whole process's.
+/// its working directory: new segments and checkpoints under the same name in the new one
+/// would be lost to a restart on the log, acknowledged records included. Run in a child
+/// process of its own: the working directory is the whole process's.
 #[cfg(unix)]
 #[test]
 fn a_log_opened_by_a_relative_name_stays_in_its_directory_after_a_chdir() {

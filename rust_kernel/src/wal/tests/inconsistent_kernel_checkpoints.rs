@@ -6,8 +6,8 @@ use super::*;
 #[test]
 fn a_checkpoint_with_a_huge_length_field_is_refused_not_allocated() {
     // A checkpoint state from a buggy or newer writer (its digest is fine) whose string
-    // length says 2^62 bytes made the decoder allocate that much before reading, and the
-    // allocation failure aborted the process. It must be an error.
+    // length says 2^62 bytes: allocated before reading, it would abort the process. It must
+    // be an error.
     let k = Kernel::new("k", 4).unwrap();
     let mut state = encode_kernel(&k);
     // The kernel id comes first, after its length.
@@ -18,8 +18,8 @@ fn a_checkpoint_with_a_huge_length_field_is_refused_not_allocated() {
 
 #[test]
 fn a_checkpoint_naming_a_slot_past_the_kernel_is_refused() {
-    // Found by fuzzing checkpoints: a state whose venue-id index named slot 2^56 of a kernel
-    // of 4 decoded fine, and the first venue event for that id panicked on the slot lookup.
+    // A state whose venue-id index names slot 2^56 of a kernel of 4: loaded, the first venue
+    // event for that id would panic on the slot lookup.
     let mut k = Kernel::new("k", 4).unwrap();
     k.tamper_venue_index("v1", 1 << 56);
     let err = kernel_log::decode_kernel(&encode_kernel(&k)).unwrap_err();
@@ -32,9 +32,9 @@ fn a_checkpoint_naming_a_slot_past_the_kernel_is_refused() {
 
 #[test]
 fn a_checkpoint_whose_client_id_index_names_a_slot_without_that_order_is_refused() {
-    // Found by fuzzing checkpoints: a state whose client-id index named a slot with no
-    // working order of that id decoded fine, and the first fill for that id panicked
-    // ("indexed orders are active"). The index must match the slot's entry or exit order.
+    // A state whose client-id index names a slot with no working order of that id: loaded,
+    // the first fill for that id would panic ("indexed orders are active"). The index must
+    // match the slot's entry or exit order.
     let (mut k, order) = kernel_entering_slot_0();
     let client_id = order.client_order_id;
     let state = encode_kernel(&k);
@@ -67,9 +67,8 @@ fn a_checkpoint_whose_client_id_index_names_a_slot_without_that_order_is_refused
 
 #[test]
 fn a_checkpoint_whose_open_slot_count_disagrees_with_the_open_sets_is_refused() {
-    // A state (digest fine) whose open slot count was below the slots in the open sets
-    // loaded, and closing a position counted it below zero (a panic in a debug build, a
-    // count of 2^64-1 in release).
+    // A state (digest fine) whose open slot count is below the slots in the open sets:
+    // loaded, closing a position would count it below zero.
     let (mut k, order) = kernel_entering_slot_0();
     let mut venue = MockVenue::new(Default::default()).unwrap();
     for e in venue.submit(&order) {
@@ -85,9 +84,8 @@ fn a_checkpoint_whose_open_slot_count_disagrees_with_the_open_sets_is_refused() 
 
 #[test]
 fn a_checkpoint_with_a_count_near_overflow_is_refused() {
-    // Found by the checkpoint fuzzer: a state (digest fine) whose orders_submitted said
-    // 2^64-1 loaded, and the next order overflowed it (a panic in a debug build, a wrap to
-    // 0 in release). Every count the kernel adds one to is bounded at decode.
+    // A state (digest fine) whose orders_submitted says 2^64-1: loaded, the next order would
+    // overflow it. Every count the kernel adds one to is bounded at decode.
     let k = Kernel::new("k", 2).unwrap();
     let refused = |change: &dyn Fn(&mut Kernel)| {
         let mut k = k.clone();
@@ -145,9 +143,9 @@ fn a_checkpoints_marks_are_checked_as_mark_price_checks_them() {
 
 #[test]
 fn a_checkpoint_whose_state_does_not_hold_together_refuses_the_open_naming_its_file() {
-    // Its digest is fine (a buggy or newer writer's), its state refused: the open said
-    // "replaying record seq 49 failed", naming neither the checkpoint nor its file, and the
-    // operator looked for a record 49 in the segments, which are whole.
+    // Its digest is fine (a buggy or newer writer's), its state refused: the refusal names
+    // the checkpoint and its file, so the operator does not look for a damaged record in
+    // segments that are whole.
     let dir = kernel_log_with_checkpoints();
     let newest = *checkpoint_seqs(dir.path()).last().unwrap();
     rewrite_checkpoint_state(dir.path(), newest, |k| k.tamper_slot(2, |s| s.slot_id = 3));

@@ -13,8 +13,8 @@ fn a_second_writer_is_refused() {
 
 #[test]
 fn a_second_writer_is_refused_naming_the_process_that_holds_the_log() {
-    // "locked by another writer" left the operator to find which process: two kernels of one
-    // deployment, a forgotten shell, a service restarted before the old one ended.
+    // The operator needs to know which process holds the log: two kernels of one deployment,
+    // a forgotten shell, a service restarted before the old one ended.
     let dir = tempfile::tempdir().unwrap();
     let (_wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
     let err = open_collect(dir.path(), options(FsyncPolicy::None))
@@ -22,7 +22,7 @@ fn a_second_writer_is_refused_naming_the_process_that_holds_the_log() {
         .to_string();
     let holder = format!("process {}", std::process::id());
     assert!(err.contains(&holder), "{err}");
-    // A LOCK that names no process (written by a build before this one) is said to.
+    // A LOCK that names no process is said to.
     drop(_wal);
     let (_wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
     fs::write(dir.path().join("LOCK"), b"").unwrap();
@@ -34,8 +34,8 @@ fn a_second_writer_is_refused_naming_the_process_that_holds_the_log() {
 
 #[test]
 fn a_lock_held_for_an_instant_elsewhere_is_waited_for() {
-    // As by a child this process is starting: it holds the lock from its fork to its exec.
-    // Reopening a log in that instant was refused as Locked (a flaky proptest showed it).
+    // As by a child this process is starting: it holds the lock from its fork to its exec,
+    // and a log reopened in that instant must not be refused as Locked.
     let dir = tempfile::tempdir().unwrap();
     let (wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
     drop(wal);
@@ -54,11 +54,11 @@ fn a_lock_held_for_an_instant_elsewhere_is_waited_for() {
 }
 
 /// A process forked from the writer (`os.fork()`, a `multiprocessing` worker started by fork)
-/// holds a copy of the log: its buffered records, its file and its lock. Before, its input
-/// was appended to the parent's segment (the buffer's records written a second time), and the
-/// parent's next open refused the log as corrupt, its acknowledged records after it lost. Now
-/// the copy refuses to write, and drops without a word (its flusher thread was never copied).
-/// Run in a child process of its own, where no other test's thread holds a lock at the fork.
+/// holds a copy of the log: its buffered records, its file and its lock. Its writes would go
+/// into the parent's segment (the buffered records a second time) and make the parent's log
+/// corrupt, so the copy refuses to write, and drops without a word (its flusher thread was
+/// never copied). Run in a child process of its own, where no other test's thread holds a
+/// lock at the fork.
 #[cfg(unix)]
 #[test]
 fn a_process_forked_from_the_writer_cannot_write_to_its_log() {
@@ -108,7 +108,7 @@ fn a_process_forked_from_the_writer_cannot_write_to_its_log() {
 /// A process forked while the parent's writer thread held one of the log's locks (the `io` lock
 /// during each write and sync, the `state` lock while it takes the buffer) has a copy of that
 /// lock no thread of it will ever release. Its reads of the log (`wal_info()` in Python, the
-/// journal's `journaled_through()`) waited for it forever. They must answer without it.
+/// journal's `journaled_through()`) must answer without it.
 #[cfg(unix)]
 #[rstest]
 #[case("io")]
@@ -176,11 +176,10 @@ fn a_forked_copy_reads_its_log_without_a_lock_the_parents_writer_held(#[case] he
     assert_eq!(wal.close().unwrap(), 3, "the parent's log goes on");
 }
 
-/// A process forked from the writer (a `multiprocessing` worker started by fork) shared the
-/// log's lock: a flock belongs to the open file, which the fork shares. While the worker
-/// lived, the parent could not open its log again once it closed it (a kernel restarted in the
-/// process, or the process restarted while its orphaned workers ran on): "locked by another
-/// writer". The child must not hold the parent's lock.
+/// A process forked from the writer (a `multiprocessing` worker started by fork) shares the
+/// log's open LOCK file, and a flock belongs to the open file. The child must not hold the
+/// parent's lock: the parent opens its log again after closing it (a kernel restarted in the
+/// process, or the process restarted while its orphaned workers run on).
 #[cfg(unix)]
 #[test]
 fn a_process_forked_from_the_writer_does_not_hold_its_lock() {

@@ -248,8 +248,6 @@ fn intent(n: u64, slot: i64, command: KernelCommandType, price: f64) -> Intent {
     i
 }
 
-/// A closed log of a kernel that entered and left positions, checkpointed every 7 records
-/// (so the newest two and checkpoint 0 are on disk).
 /// A kernel of 4 slots with seed capital that sent an ENTER on slot 0, and that order.
 fn kernel_entering_slot_0() -> (Kernel, crate::model::VenueOrder) {
     let mut k = Kernel::new("k", 4).unwrap();
@@ -265,6 +263,8 @@ fn kernel_entering_slot_0() -> (Kernel, crate::model::VenueOrder) {
     (k, out.submit.expect("an order"))
 }
 
+/// A closed log of a kernel that entered and left positions, checkpointed every 7 records
+/// (so the newest two and checkpoint 0 are on disk).
 fn kernel_log_with_checkpoints() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let options = KernelLogOptions {

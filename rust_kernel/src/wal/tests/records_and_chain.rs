@@ -116,8 +116,7 @@ fn a_record_the_replay_refuses_is_named_by_its_segment_and_byte_offset() {
 #[test]
 fn a_record_at_the_last_sequence_number_is_refused_not_overflowed() {
     // A checkpoint at seq 2^64-2 and a record at 2^64-1 after it (a buggy or newer writer's,
-    // checksums and chain fine): the record's successor seq overflowed (a panic in a debug
-    // build, seq 0 in release).
+    // checksums and chain fine): the record's successor seq would overflow.
     let dir = tempfile::tempdir().unwrap();
     let prev = [7u8; 32];
     let path = seg(dir.path(), u64::MAX);

@@ -41,9 +41,9 @@ fn first_rotation(dir: &Path, mut record: impl FnMut(u64)) -> u64 {
 
 #[test]
 fn an_always_record_synced_before_the_next_segment_fails_to_start_is_reported_logged() {
-    // The rotation after a record syncs it, then starts the next segment. When that failed,
-    // the append returned the error: the caller, told the record was not logged, dropped its
-    // outcome or sent it again, and a restart replayed it. The log refuses the next append.
+    // The rotation after a record syncs it, then starts the next segment. When that fails,
+    // the record is logged all the same: a caller told otherwise would drop its outcome or
+    // send it again, and a restart replays it. The log refuses the next append instead.
     let opts = options(FsyncPolicy::Always).with_segment_bytes(1024);
     let scratch = tempfile::tempdir().unwrap();
     let (mut wal, _, _) = open_collect(scratch.path(), opts.clone()).unwrap();
@@ -78,9 +78,8 @@ fn an_always_record_synced_before_the_next_segment_fails_to_start_is_reported_lo
 
 #[test]
 fn a_kernel_input_logged_before_the_next_segment_fails_to_start_is_reported_recorded() {
-    // With a checkpoint due at that record, the checkpoint the failed log refused was returned
-    // by `record`: the input was reported failed (its outcome dropped), and a restart applied
-    // it all the same.
+    // With a checkpoint due at that record, the failed log refuses the checkpoint; `record`
+    // still reports the input recorded, since a restart applies it.
     let options = KernelLogOptions {
         fsync: FsyncPolicy::Always,
         checkpoint_every: 1,

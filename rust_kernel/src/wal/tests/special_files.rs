@@ -91,9 +91,9 @@ fn a_fifo_or_a_device_under_a_checkpoint_name_is_skipped_by_recovery_and_fails_t
 }
 
 /// A checkpoint whose read fails (here: a size no memory holds; on a disk, a bad sector's
-/// EIO) is skipped as one whose bytes are damaged is: the records are the log, and an
-/// older checkpoint recovers the same state. Before, the open was refused, and a damaged
-/// checkpoint in its likeliest form kept a whole log from opening. The audit still fails.
+/// EIO) is skipped as one whose bytes are damaged is: the records are the log, and an older
+/// checkpoint recovers the same state, so a damaged checkpoint in its likeliest form keeps no
+/// log from opening. The audit still fails.
 #[test]
 fn a_checkpoint_that_cannot_be_read_is_skipped_by_recovery_and_fails_the_audit() {
     if in_guarded_child() {

@@ -44,8 +44,8 @@ fn junk_after_the_last_record_is_a_torn_tail(#[case] junk: Vec<u8>) {
     let mut bytes = fs::read(&path).unwrap();
     bytes.extend_from_slice(&junk);
     fs::write(&path, bytes).unwrap();
-    // The audit calls it a torn tail too: zeros after the last record (a write the crash cut
-    // short) were "corrupt" to it while recovery cut them.
+    // The audit calls it a torn tail too, as recovery judges it: junk after the last record is
+    // a write the crash cut short.
     match verify(dir.path()).unwrap_err() {
         WalError::TornTail { offset, bytes, .. } => {
             assert_eq!((offset, bytes), (good_len, junk.len() as u64))
@@ -66,7 +66,7 @@ fn junk_after_the_last_record_is_a_torn_tail(#[case] junk: Vec<u8>) {
     );
 }
 
-/// The damaged-tail search as first written: every offset read as a frame, each checksum
+/// The damaged-tail search done the plain way: every offset read as a frame, each checksum
 /// computed by reading its span. What `nothing_valid_after` must agree with.
 fn nothing_valid_after_by_reading(tail: &[u8], after_seq: u64) -> bool {
     (1..tail.len()).all(|at| match read_frame(&tail[at..]) {
@@ -196,9 +196,9 @@ fn a_long_tail_of_fitting_length_fields_is_cut_as_torn_or_refused_behind_a_recor
     #[case] record_behind: bool,
 ) {
     // 256 KB of four-byte copies whose length fields all fit, each candidate a span of 64 KB
-    // (read span by span, a search checksums 4 GB: 16 s in a debug build, 282 s for 4 MB). A
-    // damaged record first, so the search runs; with a good record at seq 5 behind it (a
-    // span checksummed from the prefixes), the log must be refused.
+    // (read span by span, the search would checksum 4 GB). A damaged record first, so the
+    // search runs; with a good record at seq 5 behind it (a span checksummed from the
+    // prefixes), the log must be refused.
     let dir = log_with(4, options(FsyncPolicy::None));
     let path = seg(dir.path(), 1);
     let mut bytes = fs::read(&path).unwrap();

@@ -153,9 +153,9 @@ impl Wal {
         });
         match spawned {
             Ok(handle) => self.pending_checkpoint = Some((seq, handle)),
-            // A checkpoint that cannot start (the process at its thread limit) failed as one
-            // that cannot be written does: the log is whole. Before, it was returned as the
-            // record's error, and the kernel refused the input the log held.
+            // A checkpoint that cannot start (the process at its thread limit) fails as one
+            // that cannot be written does: the log is whole, and the record it holds is no
+            // failed input.
             Err(e) => {
                 let failed = Err::<(), _>(WalError::Io {
                     path: self.dir.clone(),
@@ -194,9 +194,8 @@ impl Wal {
     }
 
     /// Why the newest checkpoint failed, naming its seq; None when it was written (or none
-    /// failed).
-    /// In a process forked from the writer while the parent's checkpoint thread was recording
-    /// how one ended, that is not known: said so.
+    /// failed). In a process forked from the writer while the parent's checkpoint thread was
+    /// recording how one ended, that is not known, and is said so.
     pub fn checkpoint_error(&self) -> Option<String> {
         match self.lock_to_read(&self.shared.checkpoint_error) {
             Some(error) => error.clone(),

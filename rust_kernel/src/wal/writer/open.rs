@@ -39,9 +39,9 @@ impl Wal {
         // Installs the fork counter before the log exists.
         fork_count();
         // Absolute from here on: the log writes new segments and checkpoints into its directory
-        // for as long as it is open, and a relative name followed the process's working
-        // directory, so after a chdir they went to another directory (a restart on the log
-        // then lost every record written since, acknowledged ones under "always" included).
+        // for as long as it is open, and a relative name follows the process's working
+        // directory: after a chdir they would go to another directory, and a restart on the
+        // log would lose every record written since, acknowledged ones under "always" included.
         let given = dir.as_ref();
         let dir = std::path::absolute(given).map_err(io_err(given, "resolve directory"))?;
         create_dir_durably(&dir)?;
@@ -101,7 +101,7 @@ impl RecoveredWal {
         }
         // What recovery read of the last segment may be in the page cache only (a writer
         // killed under `batch` or `none`): synced before `durable_seq` says so and before a new
-        // segment's records, synced on their own, go after it (a power cut then cut records
+        // segment's records, synced on their own, go after it (or a power cut could cut records
         // out of the middle of the log). Earlier segments were synced when they were sealed.
         if let Some(t) = &last_segment {
             open_regular(&t.path, OpenOptions::new().read(true), "open segment")?
@@ -109,7 +109,7 @@ impl RecoveredWal {
                 .map_err(io_err(&t.path, "fdatasync"))?;
         }
         // Records of this behaviour version go to a segment of their own, in this format; an
-        // empty tail segment is replaced: it has the same name.
+        // empty last segment is replaced: it has the same name.
         let continued = last_segment
             .filter(|t| t.behaviour == options.behaviour && t.version == FORMAT_VERSION);
         let (segment_path, segment_first_seq, segment_len) = match continued {

@@ -33,7 +33,7 @@ extern "C" fn count_fork_in_child() {
 }
 
 /// How many logs' locks a fork lets go of in the child (see [`LockFile`]); the locks of logs
-/// opened past that many at once are held by a forked child as before.
+/// opened past that many at once stay held by a forked child.
 const LOCK_SLOTS: usize = 256;
 
 /// The LOCK descriptors of this process's logs (-1: a free slot), for the fork handler.
@@ -41,10 +41,10 @@ static LOCK_FDS: [std::sync::atomic::AtomicI32; LOCK_SLOTS] =
     [const { std::sync::atomic::AtomicI32::new(-1) }; LOCK_SLOTS];
 
 /// In a child just forked: points its copies of the logs' LOCK descriptors at /dev/null. A
-/// flock belongs to the open file, which the fork shares, so a forked child (a `multiprocessing`
-/// worker) held its parent's locks for as long as it lived, and the parent could not open its
-/// log again once it closed it. The descriptor numbers stay valid (the child's copy of the log
-/// closes its own later), only the lock is no longer the child's.
+/// flock belongs to the open file, which the fork shares: a forked child (a `multiprocessing`
+/// worker) would hold its parent's locks for as long as it lives, and the parent could not
+/// open its log again once it closed it. The descriptor numbers stay valid (the child's copy
+/// of the log closes its own later), only the lock is no longer the child's.
 #[cfg(unix)]
 fn release_locks_in_child() {
     // SAFETY: async-signal-safe calls on descriptors of this process only.
@@ -113,7 +113,7 @@ pub(super) fn fork_count() -> u64 {
 /// Opens and locks `<dir>/LOCK` for the life of the log, and notes this process in it.
 pub(super) fn take_lock(dir: &Path) -> Result<LockFile, WalError> {
     let lock_path = dir.join("LOCK");
-    // A LOCK that is no regular file (a FIFO: its open waited for a reader forever)
+    // A LOCK that is no regular file (a FIFO, whose open would wait for a reader forever)
     // refuses the open: without the lock there is no single writer.
     let lock_file = LockFile::new(open_regular(
         &lock_path,
@@ -122,8 +122,8 @@ pub(super) fn take_lock(dir: &Path) -> Result<LockFile, WalError> {
     )?);
     // A child this process is starting holds a copy of every descriptor, and so the lock,
     // from its fork until its exec closes them: a log dropped and opened again in that
-    // instant found itself locked (a test spawning a shell beside another reopening a log
-    // did). Asked again for a moment before another writer is taken to hold it.
+    // instant finds itself locked. Asked again for a moment before another writer is taken
+    // to hold it.
     let until = Instant::now() + LOCK_WAIT;
     loop {
         match lock_file.file.try_lock() {
@@ -185,7 +185,7 @@ impl Wal {
     }
 
     /// `mutex` locked to read it; in a forked copy only if it is free (a thread of the parent
-    /// held it at the fork, and no thread here will release it: waiting hung the process).
+    /// held it at the fork, and no thread here will release it: waiting would hang the process).
     pub(super) fn lock_to_read<'a, T>(&self, mutex: &'a Mutex<T>) -> Option<MutexGuard<'a, T>> {
         if !self.forked() {
             return Some(mutex.lock().unwrap_or_else(|p| p.into_inner()));
