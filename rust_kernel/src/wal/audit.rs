@@ -44,20 +44,6 @@ pub fn verify_expecting(
     let mut records = 0u64;
     let mut checked = 0usize;
     let mut expected_head_seq = (expect_head == Some(genesis)).then_some(0);
-    let check_checkpoints = |seq: u64, hash: &Hash, checked: &mut usize| -> Result<(), WalError> {
-        for c in checkpoints.iter().filter(|c| c.seq == seq) {
-            if c.head_hash != *hash {
-                return Err(WalError::corrupt(
-                    &c.path,
-                    0,
-                    seq,
-                    "checkpoint's chain hash disagrees with the log at its sequence: log rewritten",
-                ));
-            }
-            *checked += 1;
-        }
-        Ok(())
-    };
     // The segment walked before this one and where its records end.
     let mut walked_before: Option<(&Path, usize)> = None;
     for (i, (named, path)) in listing.segments.iter().enumerate() {
@@ -71,53 +57,22 @@ pub fn verify_expecting(
             return Err(segment_discontinuity(path, &header, &cursor, walked_before));
         }
         if cursor.next_seq == 1 {
-            check_checkpoints(0, &cursor.prev_hash, &mut checked)?;
+            checked += check_checkpoints_at(&checkpoints, 0, &cursor.prev_hash)?;
         }
         let walked = walk_frames(&bytes, header.len, &mut cursor, |frame, _| {
             records += 1;
             if expect_head == Some(frame.hash) {
                 expected_head_seq = Some(frame.seq);
             }
-            check_checkpoints(frame.seq, &frame.hash, &mut checked)
+            checked += check_checkpoints_at(&checkpoints, frame.seq, &frame.hash)?;
+            Ok(())
         })?;
-        match walked {
-            Ok(end) => walked_before = Some((path.as_path(), end)),
-            // Judged as recovery judges it: a damaged end of the last segment with no valid
-            // record after it is a write the crash cut short (recovery cuts it), whatever the
-            // bytes; one with valid records after it is damage (recovery refuses it).
-            Err(Stop::Damaged { offset, .. })
-                if i + 1 == listing.segments.len()
-                    && nothing_valid_after(&bytes[offset..], cursor.next_seq - 1) =>
-            {
-                return Err(WalError::TornTail {
-                    file: path.clone(),
-                    offset: offset as u64,
-                    seq: Some(cursor.next_seq),
-                    bytes: (bytes.len() - offset) as u64,
-                });
-            }
-            Err(Stop::Damaged { offset, detail, .. }) | Err(Stop::Broken { offset, detail }) => {
-                return Err(WalError::corrupt(
-                    path,
-                    offset as u64,
-                    cursor.next_seq,
-                    detail,
-                ));
-            }
-        }
+        let last = i + 1 == listing.segments.len();
+        let end = end_of_records(walked, last, &bytes, path, &cursor)?;
+        walked_before = Some((path.as_path(), end));
     }
     let last_seq = cursor.next_seq - 1;
-    if let Some(c) = checkpoints.iter().find(|c| c.seq > last_seq) {
-        return Err(WalError::Corrupt {
-            file: c.path.clone(),
-            offset: 0,
-            seq: Some(last_seq + 1),
-            detail: format!(
-                "checkpoint vouches for seq {} but the log ends at seq {last_seq}: records removed from the tail",
-                c.seq
-            ),
-        });
-    }
+    check_none_past(&checkpoints, last_seq)?;
     Ok(AuditReport {
         kernel_id,
         records,
@@ -128,6 +83,73 @@ pub fn verify_expecting(
         checkpoints: checked,
         expected_head_seq,
     })
+}
+
+/// Checks the checkpoints at `seq` against the chain's hash there; returns how many there are.
+fn check_checkpoints_at(
+    checkpoints: &[CheckpointFile],
+    seq: u64,
+    hash: &Hash,
+) -> Result<usize, WalError> {
+    let mut checked = 0;
+    for c in checkpoints.iter().filter(|c| c.seq == seq) {
+        if c.head_hash != *hash {
+            return Err(WalError::corrupt(
+                &c.path,
+                0,
+                seq,
+                "checkpoint's chain hash disagrees with the log at its sequence: log rewritten",
+            ));
+        }
+        checked += 1;
+    }
+    Ok(checked)
+}
+
+/// Where the records of a walked segment end, judged as recovery judges it: a damaged end of
+/// the last segment with no valid record after it is a write the crash cut short (recovery
+/// cuts it), whatever the bytes; one with valid records after it is damage (recovery refuses
+/// it).
+fn end_of_records(
+    walked: Result<usize, Stop>,
+    last: bool,
+    bytes: &[u8],
+    path: &Path,
+    cursor: &Cursor,
+) -> Result<usize, WalError> {
+    match walked {
+        Ok(end) => Ok(end),
+        Err(Stop::Damaged { offset, .. })
+            if last && nothing_valid_after(&bytes[offset..], cursor.next_seq - 1) =>
+        {
+            Err(WalError::TornTail {
+                file: path.to_path_buf(),
+                offset: offset as u64,
+                seq: Some(cursor.next_seq),
+                bytes: (bytes.len() - offset) as u64,
+            })
+        }
+        Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail }) => Err(
+            WalError::corrupt(path, offset as u64, cursor.next_seq, detail),
+        ),
+    }
+}
+
+/// Refuses a checkpoint that vouches for a record past the log's end: records were removed
+/// from the tail.
+fn check_none_past(checkpoints: &[CheckpointFile], last_seq: u64) -> Result<(), WalError> {
+    match checkpoints.iter().find(|c| c.seq > last_seq) {
+        Some(c) => Err(WalError::Corrupt {
+            file: c.path.clone(),
+            offset: 0,
+            seq: Some(last_seq + 1),
+            detail: format!(
+                "checkpoint vouches for seq {} but the log ends at seq {last_seq}: records removed from the tail",
+                c.seq
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Every checkpoint of the listing, decoded and checked against its name.

@@ -155,26 +155,9 @@ pub(crate) fn recover(
         let (_, path) = &segments[index];
         let (bytes, header) = read_segment(path, segments[index].0, kernel_id)?;
         let last = index + 1 == segments.len();
-        if offset == header.len
-            && (header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash)
-        {
-            let before = walked_before.as_ref().map(|(p, end)| (p.as_path(), *end));
-            return Err(noting_skipped(segment_discontinuity(
-                path, &header, &cursor, before,
-            )));
-        }
-        if offset < header.len || offset > bytes.len() {
-            return Err(noting_skipped(WalError::corrupt(
-                path,
-                offset as u64,
-                cursor.next_seq,
-                format!(
-                    "checkpoint points at byte {offset} but the segment holds bytes {}..{}: log truncated or replaced",
-                    header.len,
-                    bytes.len()
-                ),
-            )));
-        }
+        let before = walked_before.as_ref().map(|(p, end)| (p.as_path(), *end));
+        check_walk_start(path, &header, bytes.len(), offset, &cursor, before)
+            .map_err(noting_skipped)?;
         let walked = walk_frames(&bytes, offset, &mut cursor, |frame, at| {
             report.replayed_records += 1;
             let record = Record {
@@ -192,28 +175,7 @@ pub(crate) fn recover(
                 source,
             })
         })?;
-        let end = match walked {
-            Ok(end) => end,
-            Err(Stop::Damaged {
-                offset: at, detail, ..
-            }) if last && nothing_valid_after(&bytes[at..], cursor.next_seq - 1) => {
-                let dropped = (bytes.len() - at) as u64;
-                let _ = detail;
-                report.torn_tail = Some(TornTail {
-                    segment: path.clone(),
-                    offset: at as u64,
-                    bytes_dropped: dropped,
-                    seq: cursor.next_seq,
-                });
-                at
-            }
-            Err(Stop::Damaged {
-                offset: at, detail, ..
-            })
-            | Err(Stop::Broken { offset: at, detail }) => {
-                return Err(WalError::corrupt(path, at as u64, cursor.next_seq, detail));
-            }
-        };
+        let end = end_of_records(walked, last, &bytes, path, &cursor, &mut report)?;
         if last {
             report.last_seq = cursor.next_seq - 1;
             report.head_hash = cursor.prev_hash;
@@ -307,6 +269,66 @@ fn replay_start(
                     prev_hash: genesis,
                 },
             ))
+        }
+    }
+}
+
+/// Checks that the walk of the segment at `path` may start at byte `offset`: where the
+/// segment's records start, its header continuing the chain, or inside its records, where a
+/// checkpoint points. `before`: see [`segment_discontinuity`].
+fn check_walk_start(
+    path: &Path,
+    header: &format::SegmentHeader,
+    len: usize,
+    offset: usize,
+    cursor: &Cursor,
+    before: Option<(&Path, usize)>,
+) -> Result<(), WalError> {
+    if offset == header.len
+        && (header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash)
+    {
+        return Err(segment_discontinuity(path, header, cursor, before));
+    }
+    if offset < header.len || offset > len {
+        return Err(WalError::corrupt(
+            path,
+            offset as u64,
+            cursor.next_seq,
+            format!(
+                "checkpoint points at byte {offset} but the segment holds bytes {}..{len}: log truncated or replaced",
+                header.len,
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the records of a walked segment end: where the walk stopped, or where a torn tail
+/// starts (the last segment's damaged end with no valid record after it, put in the report).
+/// Any other stop is damage.
+fn end_of_records(
+    walked: Result<usize, Stop>,
+    last: bool,
+    bytes: &[u8],
+    path: &Path,
+    cursor: &Cursor,
+    report: &mut RecoveryReport,
+) -> Result<usize, WalError> {
+    match walked {
+        Ok(end) => Ok(end),
+        Err(Stop::Damaged { offset: at, .. })
+            if last && nothing_valid_after(&bytes[at..], cursor.next_seq - 1) =>
+        {
+            report.torn_tail = Some(TornTail {
+                segment: path.to_path_buf(),
+                offset: at as u64,
+                bytes_dropped: (bytes.len() - at) as u64,
+                seq: cursor.next_seq,
+            });
+            Ok(at)
+        }
+        Err(Stop::Damaged { offset: at, detail }) | Err(Stop::Broken { offset: at, detail }) => {
+            Err(WalError::corrupt(path, at as u64, cursor.next_seq, detail))
         }
     }
 }
