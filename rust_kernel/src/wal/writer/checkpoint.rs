@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::super::format::{checkpoint_name, encode_checkpoint, parse_numbered};
-use super::super::scan::io_err;
-use super::super::WalError;
 use super::files::{sync_dir, write_atomically};
 use super::{commit, flush_io, lock_io, lock_state, now_seconds, spawn_named, Shared, Wal};
+use crate::wal::format::{checkpoint_name, encode_checkpoint, parse_numbered};
+use crate::wal::scan::io_err;
+use crate::wal::WalError;
 
 /// Records how a checkpoint ended. A failed checkpoint leaves the log whole (recovery
 /// replays from the previous one), so it is reported, never returned to an append.

@@ -6,10 +6,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::super::format::{encode_segment_header, segment_name};
-use super::super::scan::{io_err, open_regular};
-use super::super::WalError;
 use super::{mark_durable, poison, set_failed, Io, Shared};
+use crate::wal::format::{encode_segment_header, segment_name};
+use crate::wal::scan::{io_err, open_regular};
+use crate::wal::WalError;
 
 /// Seals the current segment (sync) and starts the next one at `written_seq + 1`.
 pub(super) fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {

@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use super::super::format::{encode_segment_header, segment_name, FORMAT_VERSION};
-use super::super::recovery::{recover, LastSegment, Repairs, ReplaySpan};
-use super::super::scan::{io_err, open_regular};
-use super::super::{FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 use super::files::{create_dir_durably, open_append, write_atomically};
 use super::single_writer::{fork_count, take_lock, LockFile};
 use super::{spawn_flusher, Io, Shared, State, Wal};
+use crate::wal::format::{encode_segment_header, segment_name, FORMAT_VERSION};
+use crate::wal::recovery::{recover, LastSegment, Repairs, ReplaySpan};
+use crate::wal::scan::{io_err, open_regular};
+use crate::wal::{FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 
 impl Wal {
     /// Opens (or creates) the log in `dir`, replays it through `replay` and returns the

@@ -9,9 +9,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::super::scan::open_regular;
-use super::super::WalError;
 use super::Wal;
+use crate::wal::scan::open_regular;
+use crate::wal::WalError;
 
 /// How long opening a log asks again for a lock held elsewhere ([`Wal::recover_locked`])
 /// before it is refused as [`WalError::Locked`].
