@@ -21,9 +21,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::{
-    FsyncPolicy, RecoveredWal, RecoveryReport, Replay, ReplaySpan, Wal, WalError, WalOptions,
-};
+use super::recovery::{read_only_span, ReplaySpan};
+use super::{FsyncPolicy, RecoveredWal, RecoveryReport, Replay, Wal, WalError, WalOptions};
 use crate::journal::RowBuf;
 use crate::kernel::{
     decode_checkpoint, decode_version, encode_checkpoint, Kernel, KernelInput, BEHAVIOUR_VERSION,
@@ -65,8 +64,8 @@ impl Default for KernelLogOptions {
 pub struct KernelLog {
     wal: Wal,
     checkpoint_every: u64,
-    since_checkpoint: u64,
-    buf: Vec<u8>,
+    records_since_checkpoint: u64,
+    encoded_input: Vec<u8>,
     report: RecoveryReport,
     new_log: bool,
     migrated_from: Option<u16>,
@@ -218,7 +217,7 @@ pub fn journal_rows_read_only(
     chunk_rows: usize,
     mut sink: impl FnMut([Vec<RowBuf>; 6]) -> Result<(), String>,
 ) -> Result<RecoveryReport, WalError> {
-    let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
+    let (kernel_id, mut kernel) = kernel_for_log(dir, fresh)?;
     kernel.set_journal_enabled(false);
     let chunk_rows = chunk_rows.max(1);
     // Never drops a row: it is drained as soon as a chunk is full.
@@ -228,7 +227,7 @@ pub fn journal_rows_read_only(
         before: Some(from_seq),
         until: Some(to_seq),
     };
-    let report = super::read_only_span(dir, &kernel_id, span, |item| {
+    let report = read_only_span(dir, &kernel_id, span, |item| {
         match item {
             // `restore` keeps the outbox's capacity.
             Replay::Checkpoint {
@@ -272,12 +271,14 @@ pub struct CheckpointReplay {
 /// Replays the log in `dir` (read-only, no lock) from its oldest checkpoint to its end and
 /// compares each later checkpoint's state with the replayed kernel's at that checkpoint's
 /// seq. In a log a build of another behaviour version wrote first, the replay starts at the
-/// checkpoint its migration wrote (the records before it are not this build's to replay). A checkpoint that differs is [`WalError::Corrupt`] naming it, its seq and the part
-/// of the state that differs: a well-formed checkpoint with a wrong state (written by a bug,
-/// or left with records replaced and their chain recomputed) passes [`super::verify`], and a
-/// recovery would start from it. The oldest checkpoint is the replay's start, not checked:
-/// checkpoint 0 holds what the constructor made, which no record says. A damaged
-/// checkpoint is an error here too ([`super::verify`] names it first).
+/// checkpoint its migration wrote (the records before it are not this build's to replay).
+///
+/// A checkpoint that differs is [`WalError::Corrupt`] naming it, its seq and the part of the
+/// state that differs: a well-formed checkpoint with a wrong state (written by a bug, or left
+/// with records replaced and their chain recomputed) passes [`super::verify`], and a recovery
+/// would start from it. The oldest checkpoint is the replay's start, not checked: checkpoint
+/// 0 holds what the constructor made, which no record says. A damaged checkpoint is an error
+/// here too ([`super::verify`] names it first).
 pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
     let kernel_id = super::log_kernel_id(dir)?.ok_or_else(|| WalError::Empty {
         dir: dir.to_path_buf(),
@@ -312,7 +313,7 @@ pub fn replay_checkpoints(dir: &Path) -> Result<CheckpointReplay, WalError> {
         before: Some(from_seq + 1),
         until: None,
     };
-    let replayed = super::read_only_span(dir, &kernel_id, span, |item| {
+    let replayed = read_only_span(dir, &kernel_id, span, |item| {
         match item {
             Replay::Checkpoint {
                 seq,
@@ -409,8 +410,8 @@ impl RecoveredKernelLog {
         let mut log = KernelLog {
             wal,
             checkpoint_every: self.checkpoint_every,
-            since_checkpoint: report.replayed_records,
-            buf: Vec::with_capacity(512),
+            records_since_checkpoint: report.replayed_records,
+            encoded_input: Vec::with_capacity(512),
             report,
             new_log,
             migrated_from: self.migrated_from,
@@ -463,27 +464,28 @@ impl KernelLog {
 
     /// Appends an input the kernel has just accepted; writes a checkpoint when one is due.
     pub fn record(&mut self, kernel: &Kernel, input: &KernelInput) -> Result<u64, WalError> {
-        encode_input(input, &mut self.buf);
+        encode_input(input, &mut self.encoded_input);
         self.append_encoded(kernel)
     }
 
     /// [`KernelLog::record`] for an intent or event borrowed from the caller.
     pub fn record_ref(&mut self, kernel: &Kernel, input: InputRef<'_>) -> Result<u64, WalError> {
-        self.buf.clear();
-        bincode::serialize_into(&mut self.buf, &input).expect("kernel inputs always encode");
+        self.encoded_input.clear();
+        bincode::serialize_into(&mut self.encoded_input, &input)
+            .expect("kernel inputs always encode");
         self.append_encoded(kernel)
     }
 
     fn append_encoded(&mut self, kernel: &Kernel) -> Result<u64, WalError> {
-        let seq = self.wal.append(now_seconds(), &self.buf)?;
-        self.since_checkpoint += 1;
-        if self.checkpoint_every > 0 && self.since_checkpoint >= self.checkpoint_every {
+        let seq = self.wal.append(now_seconds(), &self.encoded_input)?;
+        self.records_since_checkpoint += 1;
+        if self.checkpoint_every > 0 && self.records_since_checkpoint >= self.checkpoint_every {
             // Only the encoding runs here; the sync and the file are written in the background.
             match self
                 .wal
                 .checkpoint_in_background(seq, encode_kernel(kernel))
             {
-                Ok(()) => self.since_checkpoint = 0,
+                Ok(()) => self.records_since_checkpoint = 0,
                 // The log failed after this record reached stable storage (the next segment
                 // could not be started): a restart replays the record, so it is not reported
                 // failed; the log's failure refuses the next input instead.
@@ -496,14 +498,14 @@ impl KernelLog {
 
     /// How many records were appended since the last checkpoint (or since the open).
     pub fn records_since_checkpoint(&self) -> u64 {
-        self.since_checkpoint
+        self.records_since_checkpoint
     }
 
     /// Writes a checkpoint of `kernel`, which must reflect every recorded input.
     pub fn checkpoint(&mut self, kernel: &Kernel) -> Result<(), WalError> {
         self.wal
             .checkpoint(self.wal.last_seq(), &encode_kernel(kernel))?;
-        self.since_checkpoint = 0;
+        self.records_since_checkpoint = 0;
         Ok(())
     }
 
@@ -549,16 +551,16 @@ pub fn replay_read_only(
     dir: &Path,
     fresh: impl FnOnce(&str) -> Result<Kernel, String>,
 ) -> Result<(Kernel, RecoveryReport), WalError> {
-    let (kernel_id, mut kernel) = scratch_kernel(dir, fresh)?;
+    let (kernel_id, mut kernel) = kernel_for_log(dir, fresh)?;
     let span = ReplaySpan::default();
     let mut migrated_from = None;
     let replay = replayer(&kernel_id, &mut kernel, &mut migrated_from);
-    let report = super::read_only_span(dir, &kernel_id, span, replay)?;
+    let report = read_only_span(dir, &kernel_id, span, replay)?;
     Ok((kernel, report))
 }
 
 /// The id of the log in `dir` and the kernel `fresh` builds for it, to replay into.
-fn scratch_kernel(
+fn kernel_for_log(
     dir: &Path,
     fresh: impl FnOnce(&str) -> Result<Kernel, String>,
 ) -> Result<(String, Kernel), WalError> {

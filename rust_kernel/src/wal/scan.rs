@@ -56,12 +56,12 @@ fn not_regular(path: &Path, meta: &fs::Metadata) -> WalError {
 /// Opens a file of the log directory (segment, checkpoint, LOCK, temporary file) with
 /// `options`, refusing with [`WalError::NotRegularFile`] what is no regular file (a symlink
 /// is followed: one to a regular file is that file). Every file the log reads or writes is
-/// opened here. The open does not block: a FIFO is opened with O_NONBLOCK (before, it waited
-/// forever for a writer, and every reader of the log with it), then refused by the opened
-/// file's own metadata, so nothing is read from it and the name cannot be swapped between a
-/// check and the open; a device (a link to /dev/zero, read until memory ran out) is refused
-/// the same way before any read. O_NONBLOCK has no effect on a regular file's reads and
-/// writes, so the flag stays on the returned file. O_NOCTTY: a terminal opened by name
+/// opened here. The open does not block: a FIFO is opened with O_NONBLOCK (a blocking open
+/// waits forever for a writer, and every reader of the log with it), then refused by the
+/// opened file's own metadata, so nothing is read from it and the name cannot be swapped
+/// between a check and the open; a device (a link to /dev/zero, whose reads never end) is
+/// refused the same way before any read. O_NONBLOCK has no effect on a regular file's reads
+/// and writes, so the flag stays on the returned file. O_NOCTTY: a terminal opened by name
 /// never becomes the process's controlling terminal.
 pub(crate) fn open_regular(
     path: &Path,
@@ -282,4 +282,43 @@ pub(crate) fn read_segment_header_any(path: &Path) -> Result<SegmentHeader, WalE
         .read_to_end(&mut buf)
         .map_err(io_err(path, "read segment header"))?;
     decode_segment_header(&buf, path)
+}
+
+/// The kernel id written in the log in `dir`, or `None` when `dir` holds no segment (a new
+/// log). Lets a kernel reopened without an explicit id adopt the id of its log.
+pub fn log_kernel_id(dir: impl AsRef<Path>) -> Result<Option<String>, WalError> {
+    let dir = dir.as_ref();
+    if !dir.exists() {
+        return Ok(None);
+    }
+    listed_kernel_id(&list_dir(dir)?)
+}
+
+/// The kernel id of the listed segments: the one most of them carry (the newest segment's on
+/// a tie), `None` when there is none. A segment of another kernel among them is refused by
+/// its own name wherever it sorts, so the kernel's own files are never the ones blamed.
+pub(crate) fn listed_kernel_id(listing: &Listing) -> Result<Option<String>, WalError> {
+    let mut ids = Vec::with_capacity(listing.segments.len());
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (_, path) in &listing.segments {
+        let id = read_segment_header_any(path)?.kernel_id;
+        *counts.entry(id.clone()).or_default() += 1;
+        ids.push((path, id));
+    }
+    let Some(mut kernel_id) = ids.last().map(|(_, id)| id.clone()) else {
+        return Ok(None);
+    };
+    for (id, n) in &counts {
+        if *n > counts[&kernel_id] {
+            kernel_id = id.clone();
+        }
+    }
+    if let Some((path, found)) = ids.iter().find(|(_, id)| *id != kernel_id) {
+        return Err(WalError::KernelIdMismatch {
+            file: path.to_path_buf(),
+            found: found.clone(),
+            expected: kernel_id,
+        });
+    }
+    Ok(Some(kernel_id))
 }

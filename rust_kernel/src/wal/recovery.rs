@@ -1,0 +1,428 @@
+//! Recovery: checks every segment header, picks the newest usable checkpoint, replays the
+//! records after it and finds a torn tail. Writes nothing: the writer repairs what it found
+//! once the open is accepted.
+
+use std::path::{Path, PathBuf};
+
+use super::format::{self, decode_checkpoint, genesis_hash, nothing_valid_after};
+use super::scan::{self, list_dir, listed_kernel_id, read_segment, walk_frames, Cursor, Stop};
+use super::{Record, RecoveryReport, Replay, ReplayError, SkippedCheckpoint, TornTail, WalError};
+
+/// The newest checkpoint that decodes, plus the ones skipped on the way (with reasons).
+pub(super) fn newest_checkpoint(
+    checkpoints: &[(u64, PathBuf)],
+    kernel_id: &str,
+    skipped: &mut Vec<SkippedCheckpoint>,
+    before: Option<u64>,
+) -> Result<Option<format::CheckpointFile>, WalError> {
+    let usable = |seq: &u64| before.is_none_or(|b| *seq < b);
+    for (named_seq, path) in checkpoints.iter().rev().filter(|(seq, _)| usable(seq)) {
+        let bytes = match scan::read_regular(path, "read checkpoint") {
+            Ok(bytes) => bytes,
+            // Listed, then gone: a writer prunes old checkpoints while a read-only replay
+            // looks. An older one, or the log's start, serves.
+            Err(WalError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                skipped.push(SkippedCheckpoint {
+                    path: path.clone(),
+                    reason: "removed while the log was being read".into(),
+                });
+                continue;
+            }
+            // A FIFO, a device or a directory under a checkpoint's name holds no checkpoint,
+            // and one whose read fails (a bad sector's EIO, a size no memory holds) is damaged
+            // in the form a disk shows most: skipped and reported as a damaged checkpoint is,
+            // since a checkpoint only shortens the replay and an older one or the records
+            // recover the same state. A segment under such a name is refused instead: its
+            // records cannot be replaced.
+            Err(e @ (WalError::NotRegularFile { .. } | WalError::Io { .. })) => {
+                skipped.push(SkippedCheckpoint {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                });
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        match decode_checkpoint(&bytes, path, kernel_id) {
+            Ok(c) if c.seq == *named_seq => return Ok(Some(c)),
+            Ok(c) => skipped.push(SkippedCheckpoint {
+                path: path.clone(),
+                reason: format!("holds seq {} but is named for seq {named_seq}", c.seq),
+            }),
+            // Another kernel's or another version's file is not damage: refuse, like segments.
+            Err(e @ (WalError::KernelIdMismatch { .. } | WalError::FormatVersion { .. })) => {
+                return Err(e)
+            }
+            Err(e) => skipped.push(SkippedCheckpoint {
+                path: path.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    Ok(None)
+}
+
+/// Where the writer continues: the last segment, its first seq, its length, and the format
+/// and behaviour versions in its header (it continues there only if both are its own).
+pub(crate) struct LastSegment {
+    pub path: PathBuf,
+    pub first_seq: u64,
+    pub len: u64,
+    pub version: u16,
+    pub behaviour: u16,
+}
+
+/// Which part of a log a replay covers.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReplaySpan {
+    /// Start from the newest checkpoint below this seq (from the log's start if none is);
+    /// `None`: the newest checkpoint.
+    pub before: Option<u64>,
+    /// Stop once the segment holding this seq is walked (the callback sees the rest of that
+    /// segment); `None`: the end of the log.
+    pub until: Option<u64>,
+}
+
+/// What recovery leaves the writer to change on disk once the open is accepted: leftover
+/// temporary files to remove (in `removed_temp_files` of the report) and a torn tail to cut
+/// (its `torn_tail`). Recovery itself writes nothing, so an open refused after it (a kernel of
+/// another shape) leaves the log as it found it.
+pub(crate) struct Repairs {
+    pub temps: Vec<PathBuf>,
+}
+
+/// Recovery: checks headers, picks the checkpoint, replays, finds a torn tail. Returns the
+/// report, the last segment (its length without a torn tail; `None` when the replay stops
+/// early at `span.until`) and what the writer must repair before it appends. Nothing on disk
+/// changes here.
+pub(crate) fn recover(
+    dir: &Path,
+    kernel_id: &str,
+    replay: &mut dyn FnMut(Replay<'_>) -> Result<(), ReplayError>,
+    span: ReplaySpan,
+) -> Result<(RecoveryReport, Option<LastSegment>, Repairs), WalError> {
+    let mut report = RecoveryReport::default();
+    let listing = list_dir(dir)?;
+    let repairs = Repairs {
+        temps: listing.temps.clone(),
+    };
+    let segments = &listing.segments;
+    report.segments = segments.len();
+    // Every header is checked (cheap) so a foreign or damaged file is refused even when
+    // recovery starts past it.
+    let mut headers = Vec::with_capacity(segments.len());
+    for (seq, path) in segments {
+        headers.push(scan::read_segment_header(path, *seq, kernel_id)?);
+    }
+    let checkpoint = newest_checkpoint(
+        &listing.checkpoints,
+        kernel_id,
+        &mut report.skipped_checkpoints,
+        span.before,
+    )?;
+
+    // A refusal that follows from which checkpoint recovery starts at says which ones it
+    // skipped, and why: the report that lists them is not seen when the open is refused.
+    let skipped = report.skipped_checkpoints.clone();
+    let noting_skipped = |e: WalError| with_skipped_checkpoints(e, &skipped);
+
+    if segments.is_empty() {
+        if let Some(c) = checkpoint {
+            return Err(noting_skipped(WalError::corrupt(
+                &c.path,
+                0,
+                c.seq + 1,
+                "checkpoint present but every log segment is missing",
+            )));
+        }
+        report.head_hash = genesis_hash(kernel_id);
+        return Ok((report, None, repairs));
+    }
+
+    let (mut index, mut offset, mut cursor) = replay_start(
+        checkpoint.as_ref(),
+        segments,
+        &headers[0],
+        kernel_id,
+        replay,
+    )
+    .map_err(noting_skipped)?;
+    report.checkpoint_seq = checkpoint.map(|c| c.seq);
+
+    // The segment walked before this one and where its records end.
+    let mut walked_before: Option<(PathBuf, usize)> = None;
+    loop {
+        let (_, path) = &segments[index];
+        let (bytes, header) = read_segment(path, segments[index].0, kernel_id)?;
+        let last = index + 1 == segments.len();
+        let before = walked_before.as_ref().map(|(p, end)| (p.as_path(), *end));
+        check_walk_start(path, &header, bytes.len(), offset, &cursor, before)
+            .map_err(noting_skipped)?;
+        let walked = walk_frames(&bytes, offset, &mut cursor, |frame, at| {
+            report.replayed_records += 1;
+            let record = Record {
+                seq: frame.seq,
+                behaviour: header.behaviour,
+                timestamp: frame.ts,
+                hash: frame.hash,
+                payload: frame.payload,
+            };
+            replay(Replay::Record(record)).map_err(|source| WalError::Replay {
+                seq: frame.seq,
+                file: Some(path.clone()),
+                offset: at as u64,
+                checkpoint: false,
+                source,
+            })
+        })?;
+        let end = end_of_records(walked, last, &bytes, path, &cursor, &mut report)?;
+        if last {
+            report.last_seq = cursor.next_seq - 1;
+            report.head_hash = cursor.prev_hash;
+            let last_segment = LastSegment {
+                path: path.clone(),
+                first_seq: header.first_seq,
+                len: end as u64,
+                version: header.version,
+                behaviour: header.behaviour,
+            };
+            return Ok((report, Some(last_segment), repairs));
+        }
+        if span.until.is_some_and(|until| cursor.next_seq > until) {
+            report.last_seq = cursor.next_seq - 1;
+            report.head_hash = cursor.prev_hash;
+            return Ok((report, None, repairs));
+        }
+        walked_before = Some((path.clone(), end));
+        index += 1;
+        offset = headers[index].len;
+    }
+}
+
+/// Where the replay starts: in the checkpoint's segment at the byte and chain position it
+/// vouches for (the checkpoint handed to `replay` first), or at the log's first record when
+/// there is no checkpoint. Returns the segment's index, the byte offset and the chain position.
+fn replay_start(
+    checkpoint: Option<&format::CheckpointFile>,
+    segments: &[(u64, PathBuf)],
+    first_header: &format::SegmentHeader,
+    kernel_id: &str,
+    replay: &mut dyn FnMut(Replay<'_>) -> Result<(), ReplayError>,
+) -> Result<(usize, usize, Cursor), WalError> {
+    match checkpoint {
+        Some(c) => {
+            let Some(index) = segments
+                .iter()
+                .position(|(seq, _)| *seq == c.segment_first_seq)
+            else {
+                return Err(WalError::corrupt(
+                    &c.path,
+                    0,
+                    c.seq + 1,
+                    format!(
+                        "checkpoint refers to segment {} which is missing",
+                        format::segment_name(c.segment_first_seq)
+                    ),
+                ));
+            };
+            replay(Replay::Checkpoint {
+                seq: c.seq,
+                timestamp: c.ts,
+                state: &c.state,
+                behaviour: c.behaviour,
+            })
+            .map_err(|source| WalError::Replay {
+                seq: c.seq,
+                file: Some(c.path.clone()),
+                offset: 0,
+                checkpoint: true,
+                source,
+            })?;
+            Ok((
+                index,
+                c.segment_offset as usize,
+                Cursor {
+                    next_seq: c.seq + 1,
+                    prev_hash: c.head_hash,
+                },
+            ))
+        }
+        None => {
+            let h = first_header;
+            let genesis = genesis_hash(kernel_id);
+            if h.first_seq != 1 || h.prev_hash != genesis {
+                return Err(WalError::corrupt(
+                    &segments[0].1,
+                    0,
+                    1,
+                    format!(
+                        "log starts at seq {} and no checkpoint covers the records before it",
+                        h.first_seq
+                    ),
+                ));
+            }
+            Ok((
+                0,
+                h.len,
+                Cursor {
+                    next_seq: 1,
+                    prev_hash: genesis,
+                },
+            ))
+        }
+    }
+}
+
+/// Checks that the walk of the segment at `path` may start at byte `offset`: where the
+/// segment's records start, its header continuing the chain, or inside its records, where a
+/// checkpoint points. `before`: see [`segment_discontinuity`].
+fn check_walk_start(
+    path: &Path,
+    header: &format::SegmentHeader,
+    len: usize,
+    offset: usize,
+    cursor: &Cursor,
+    before: Option<(&Path, usize)>,
+) -> Result<(), WalError> {
+    if offset == header.len
+        && (header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash)
+    {
+        return Err(segment_discontinuity(path, header, cursor, before));
+    }
+    if offset < header.len || offset > len {
+        return Err(WalError::corrupt(
+            path,
+            offset as u64,
+            cursor.next_seq,
+            format!(
+                "checkpoint points at byte {offset} but the segment holds bytes {}..{len}: log truncated or replaced",
+                header.len,
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Where the records of a walked segment end: where the walk stopped, or where a torn tail
+/// starts (the last segment's damaged end with no valid record after it, put in the report).
+/// Any other stop is damage.
+fn end_of_records(
+    walked: Result<usize, Stop>,
+    last: bool,
+    bytes: &[u8],
+    path: &Path,
+    cursor: &Cursor,
+    report: &mut RecoveryReport,
+) -> Result<usize, WalError> {
+    match walked {
+        Ok(end) => Ok(end),
+        Err(Stop::Damaged { offset: at, .. })
+            if last && nothing_valid_after(&bytes[at..], cursor.next_seq - 1) =>
+        {
+            report.torn_tail = Some(TornTail {
+                segment: path.to_path_buf(),
+                offset: at as u64,
+                bytes_dropped: (bytes.len() - at) as u64,
+                seq: cursor.next_seq,
+            });
+            Ok(at)
+        }
+        Err(Stop::Damaged { offset: at, detail }) | Err(Stop::Broken { offset: at, detail }) => {
+            Err(WalError::corrupt(path, at as u64, cursor.next_seq, detail))
+        }
+    }
+}
+
+/// `e` (a [`WalError::Corrupt`]) saying which checkpoints recovery skipped before it, and why.
+fn with_skipped_checkpoints(e: WalError, skipped: &[SkippedCheckpoint]) -> WalError {
+    match e {
+        WalError::Corrupt {
+            file,
+            offset,
+            seq,
+            mut detail,
+        } if !skipped.is_empty() => {
+            detail.push_str("; checkpoint(s) skipped: ");
+            for (i, s) in skipped.iter().enumerate() {
+                if i > 0 {
+                    detail.push_str("; ");
+                }
+                // A reason of damage names the file already.
+                let path = s.path.display().to_string();
+                if !s.reason.contains(&path) {
+                    detail.push_str(&path);
+                    detail.push_str(": ");
+                }
+                detail.push_str(&s.reason);
+            }
+            WalError::Corrupt {
+                file,
+                offset,
+                seq,
+                detail,
+            }
+        }
+        other => other,
+    }
+}
+
+/// `before`: the segment walked just before this one and where its records end, when there is
+/// one (not when the walk starts at this segment from a checkpoint).
+pub(super) fn segment_discontinuity(
+    path: &Path,
+    header: &format::SegmentHeader,
+    cursor: &Cursor,
+    before: Option<(&Path, usize)>,
+) -> WalError {
+    let detail = if header.first_seq != cursor.next_seq {
+        match before {
+            // Records lost between the two: the one before lost its last ones whole (cut at a
+            // record boundary), or files between are gone. Both are named: the names alone run
+            // on, and the one cut short is where the records went.
+            Some((previous, end)) if header.first_seq > cursor.next_seq => format!(
+                "segment starts at seq {} but the log before it ends at seq {}, at byte {end} of \
+                 {}: segment(s) missing between them, or that segment cut short (its last \
+                 record(s) lost)",
+                header.first_seq,
+                cursor.next_seq - 1,
+                previous.display()
+            ),
+            _ => format!(
+                "segment starts at seq {} but the log before it ends at seq {}: segment(s) missing or replaced",
+                header.first_seq,
+                cursor.next_seq - 1
+            ),
+        }
+    } else {
+        "segment header's previous hash does not match the end of the log before it: segment replaced".to_string()
+    };
+    WalError::corrupt(path, 0, cursor.next_seq, detail)
+}
+
+/// Reads the newest valid checkpoint and the records after it without opening the log for
+/// writing (no lock, nothing truncated or removed): what `dita wal replay` shows. A torn
+/// tail is reported in the returned [`RecoveryReport`] but left on disk.
+pub fn read_only_replay(
+    dir: impl AsRef<Path>,
+    replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+) -> Result<RecoveryReport, WalError> {
+    let dir = dir.as_ref();
+    let Some(kernel_id) = listed_kernel_id(&list_dir(dir)?)? else {
+        return Err(WalError::Empty {
+            dir: dir.to_path_buf(),
+        });
+    };
+    read_only_span(dir, &kernel_id, ReplaySpan::default(), replay)
+}
+
+/// [`read_only_replay`] of the log of `kernel_id` in `dir` over `span` (see [`ReplaySpan`]):
+/// with `before: Some(from_seq)` the callback also sees the records before `from_seq` that
+/// rebuild the state, and with `until` it may see a few records past it.
+pub(crate) fn read_only_span(
+    dir: &Path,
+    kernel_id: &str,
+    span: ReplaySpan,
+    mut replay: impl FnMut(Replay<'_>) -> Result<(), ReplayError>,
+) -> Result<RecoveryReport, WalError> {
+    recover(dir, kernel_id, &mut replay, span).map(|(report, _, _)| report)
+}
