@@ -384,7 +384,7 @@ impl FeeModel {
         ))
     }
 
-    /// Both liquidities' calibrations, as a checkpoint's last part holds them.
+    /// Both liquidities' calibrations, as a checkpoint part of their own holds them.
     pub fn calibration_tail(&self) -> CalibrationTail {
         CalibrationTail {
             maker: self.maker,
@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn steps_and_ticks_finer_than_a_billionth_keep_their_decimals() {
-        // An absolute tolerance once took these steps for whole numbers: 2.7 became 3.0.
+        // Steps finer than an absolute tolerance are not taken for whole numbers: 2.7 stays.
         assert_eq!(round_down_to_step(2.7, 1e-9), 2.7);
         assert_eq!(round_down_to_step(0.3, 1e-10), 0.3);
         assert_eq!(round_price_to_tick(0.00001234, 1e-9, false), 0.00001234);
@@ -485,8 +485,8 @@ mod tests {
         assert_eq!(round_down_to_step(7.0, 2.5), 5.0);
         let tiny = round_down_to_step(3e-19, 1e-20); // more decimals than looked for: as computed
         assert!((tiny - 3e-19).abs() < 1e-30, "{tiny}");
-        // On the grid stays on the grid, however many steps (the quotient's own error once
-        // took one step off: 2.3 at 1e-8 became 2.29999999).
+        // On the grid stays on the grid, however many steps (the quotient's own error must not
+        // take one step off: 2.3 at 1e-8 is not 2.29999999).
         for (x, step) in [
             (2.3, 1e-8),
             (1.0, 1e-9),

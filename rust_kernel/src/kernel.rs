@@ -48,22 +48,22 @@ pub const INTENT_MEMORY: usize = 100_000;
 pub const FINISHED_ORDER_MEMORY: usize = 50_000;
 /// How many predicted fees wait for the exchange's settlement at most.
 pub const UNSETTLED_FILL_MEMORY: usize = 100_000;
-/// How many account event ids are remembered for duplicate detection (rules 31 on, of the
-/// ACCOUNT_UPDATEs only: see [`MONEY_EVENT_MEMORY`]).
+/// How many ACCOUNT_UPDATE ids are remembered for duplicate detection (the events that move
+/// money have a memory of their own, [`MONEY_EVENT_MEMORY`]).
 pub const ACCOUNT_EVENT_MEMORY: usize = 10_000;
-/// Rules 31 on, how many ids of the account events that move money (FUNDING_FEE,
-/// FILL_SETTLED) are remembered, apart from the ACCOUNT_UPDATEs, which come far more often
-/// and pushed a payment's id out of their memory: a resent payment was booked again.
+/// How many ids of the account events that move money (FUNDING_FEE, FILL_SETTLED) are
+/// remembered, apart from the ACCOUNT_UPDATEs: those come far more often, and sharing one
+/// memory they would push a payment's id out, so that its resend is booked again.
 pub const MONEY_EVENT_MEMORY: usize = 100_000;
-/// Rules 32 on, how many FILL_SETTLEDs that came before their fill are held for it at most
+/// How many FILL_SETTLEDs that came before their fill are held for it at most
 /// ([`EarlySettlements`]); past that the oldest is forgotten, and its fill keeps its
-/// predicted fee, as every early settlement's did before.
+/// predicted fee.
 pub const EARLY_SETTLEMENT_MEMORY: usize = 5_000;
-/// Rules 32 on, how many settled fills (by fill id and the asset their settlement named) are
-/// remembered: a settlement of one again, under another event id, is refused as settled
-/// already (UNKNOWN_ORDER, as before), not held for a fill that will not come.
+/// How many settled fills (by fill id and the asset their settlement named) are remembered:
+/// a settlement of one again, under another event id, is refused as settled already
+/// (UNKNOWN_ORDER), not held for a fill that will not come.
 pub const SETTLED_FILL_MEMORY: usize = 10_000;
-/// Rules 33 on, how many ids of FUNDING_FEEs the money event memory forgot at the latest time
+/// How many ids of FUNDING_FEEs the money event memory forgot at the latest time
 /// one had are kept ([`FundingTimes`]): a venue pays each asset's funding once at each time.
 pub const FORGOTTEN_FUNDING_IDS: usize = 4_096;
 
@@ -260,7 +260,7 @@ fn follow_free(free: &mut SlotSet, sid: usize, from: TradeStage, to: TradeStage)
 
 /// Writes a whole transition into `$place` field by field, through raw pointers (no
 /// reference to the unwritten transition), each value made straight into its field (a
-/// function taking the ids by value built them aside first: +0.27 % a cycle): every field
+/// function taking the ids by value would build them aside and copy them in): every field
 /// once (`Kernel::written_fields` names them all). Used inside `unsafe`: `$place` is valid
 /// for writes and holds nothing to drop (a vector's free place).
 macro_rules! write_transition {
@@ -343,8 +343,8 @@ impl Kernel {
         self.ended.awaited(sid).unwrap_or(0.0)
     }
 
-    /// What slot `sid` waits for of its entry's fills alone (see `awaited_fill_qty`): rules 18
-    /// on, it commits towards the notional caps at the entry's working price.
+    /// What slot `sid` waits for of its entry's fills alone (see `awaited_fill_qty`): it
+    /// commits towards the notional caps at the entry's working price.
     pub fn awaited_entry_qty(&self, sid: usize) -> f64 {
         self.ended.owed(sid, true).unwrap_or(0.0)
     }
@@ -362,7 +362,7 @@ impl Kernel {
     }
 
     /// Orders rate limited before the venue acknowledged them, with a cancel asked, whose
-    /// status is not known (rules 13 on): they may still work at the venue, and their slots
+    /// status is not known: they may still work at the venue, and their slots
     /// take no new order until a late fill completes them or a reconciliation ends them.
     pub fn orders_in_doubt(&self) -> Vec<&VenueOrder> {
         if self.ended.in_doubt_count == 0 {
@@ -447,8 +447,8 @@ impl Kernel {
     pub fn market_limits(&self, asset: &str) -> Option<&MarketLimits> {
         self.market_limits.get(asset)
     }
-    /// What the notional caps count in all: the slots' `committed_notional` and, rules 17 on,
-    /// what the entries in doubt may still fill.
+    /// What the notional caps count in all: the slots' `committed_notional` and what the
+    /// entries in doubt may still fill.
     pub fn total_committed_notional(&self) -> f64 {
         self.total_notional + self.committed_in_doubt(None)
     }
@@ -607,8 +607,8 @@ impl Kernel {
         }
         follow_free(&mut self.free, sid, prev, next);
         // Written where it goes, not built aside and copied in (its 160 bytes through memcpy,
-        // as `push` does): the place made first, then each field written into it. A whole
-        // transition written at once was still built on the stack and copied.
+        // as `push` does): the place made first, then each field written into it (a whole
+        // transition written at once is built on the stack and copied).
         let transitions = &mut out.transitions;
         transitions.reserve(1);
         let len = transitions.len();

@@ -36,8 +36,7 @@ impl Regime {
 }
 
 /// The highest `max_order_rate` taken: the stamps the rate window holds, which keep its memory
-/// bounded. A rate above it never bound: the count stopped there (100,003 orders in a second
-/// passed a rate of 100,001).
+/// bounded. A rate above it would never bind: the count stops there.
 pub const MAX_ORDER_RATE: f64 = 100_000.0;
 
 /// Risk rules; `None` turns a rule off.
@@ -351,11 +350,10 @@ impl RateWindow {
         }
     }
 
-    /// Rules 31 on, for a window full out of order: drops the stamp farthest from `now`, one
-    /// a second or more away if any, rather than the first recorded. A stamp far ahead is no
-    /// longer taken back to `now`: kept while the first recorded, within the second, left, it
-    /// held the count at `now` below the most the window holds, and a rate of 100,000 never
-    /// bound.
+    /// For a window full out of order: drops the stamp farthest from `now`, one a second or
+    /// more away if any, rather than the first recorded. A stamp far ahead kept while the first
+    /// recorded, within the second, left would hold the count at `now` below the most the
+    /// window holds, and a rate of 100,000 would never bind.
     fn drop_farthest(&mut self, now: f64) {
         let away = |t: f64| (now - t).abs();
         let far = (0..self.stamps.len())
@@ -395,7 +393,7 @@ mod tests {
     #[test]
     fn an_order_rate_below_one_is_refused_naming_it() {
         // Orders are counted in a one-second window: at 0.5 a second the first order already
-        // made the count 1 > 0.5, so every order was refused, forever.
+        // makes the count 1 > 0.5, so every order would be refused, forever.
         let r = RiskLimits::default();
         for v in [0.5, 0.999] {
             let err = r
@@ -413,8 +411,8 @@ mod tests {
 
     #[test]
     fn an_order_rate_above_what_the_window_counts_is_refused_naming_it() {
-        // The window holds 100,000 stamps: at a rate of 100,001 the count never reached it, and
-        // every order passed.
+        // The window holds 100,000 stamps: at a rate of 100,001 the count never reaches it, and
+        // every order would pass.
         let mut w = RateWindow::default();
         for _ in 0..100_002 {
             w.record(5.0);
@@ -440,7 +438,7 @@ mod tests {
 
     #[test]
     fn a_max_leverage_below_the_smallest_leverage_is_refused_naming_it() {
-        // A cap of 1e-320 was taken (it refuses every entry, as a rate below 1 would).
+        // A cap of 1e-320 would refuse every entry, as a rate below 1 would.
         let r = RiskLimits::default();
         for v in [1e-320, 1e-300, 9.9e-16] {
             let err = r
@@ -461,8 +459,8 @@ mod tests {
 
     #[test]
     fn limits_the_python_model_refuses_are_refused_naming_them() {
-        // The kernel took a per-asset cap above the total cap (it can never bind: a typo in
-        // one of them) and an edge threshold beyond 1e15, which `RiskLimits` refuses.
+        // A per-asset cap above the total cap can never bind (a typo in one of them), and an
+        // edge threshold beyond 1e15 is out of bounds: both are refused.
         let r = RiskLimits::default()
             .with_updates(&[("max_notional_total".into(), ConfigValue::Num(100.0))])
             .unwrap();

@@ -21,9 +21,8 @@ use super::*;
 use crate::fees::CalibrationTail;
 
 /// The behaviour versions whose checkpoints this build reads besides its own, each with what
-/// turns its state into today's. 36 is the last version before the kernel kept one behaviour
-/// generation: it wrote the parts this build writes, in the same layout, so its state loads as
-/// it stands (a field it lacked would get its default here).
+/// turns its state into today's. 36 wrote the parts this build writes, in the same layout, so
+/// its state loads as it stands (a field it lacked would get its default here).
 pub const MIGRATIONS: [(u16, Migration); 1] = [(36, decode)];
 
 /// What reads a checkpoint of an earlier behaviour version into today's state.

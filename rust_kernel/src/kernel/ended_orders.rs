@@ -20,20 +20,20 @@ pub(crate) struct Kept {
     /// The cumulative filled size the venue reported with the end, when it said (above 0):
     /// late fills may bring the order up to it and no further.
     pub(super) final_filled: Option<f64>,
-    /// Rules 12 on, for an order that ended without that figure: the highest running total
-    /// its fill reports stated (while the order was followed by their intervals, see
-    /// [`Covered`]), when above what is booked. The slot waits for it as for the end's
-    /// figure, but it bounds nothing: a later report may state more. Carried in a
-    /// checkpoint's last part ([`Kernel::stated_totals`]), so older checkpoints still load.
+    /// For an order that ended without that figure: the highest running total its fill
+    /// reports stated (while the order was followed by their intervals, see [`Covered`]),
+    /// when above what is booked. The slot waits for it as for the end's figure, but it
+    /// bounds nothing: a later report may state more. A checkpoint carries it in a part of
+    /// its own ([`Kernel::stated_totals`]).
     #[serde(skip)]
     pub(super) stated_total: f64,
-    /// Rules 13 on, for an order rate limited before the venue acknowledged it, with a cancel
-    /// asked: whether it may still work at the venue (the throttled request may have been its
-    /// cancel as well as its submit). Until that is known (a late fill completes it, the venue
-    /// or a reconciliation ends it, or the slot is loaded with another size), its slot takes no new
-    /// order: a second exit beside a first still working sells the position twice, and a new
-    /// trade forgets the order whose fill may come. Carried in a checkpoint's last part
-    /// ([`Kernel::in_doubt_keys`]), so older checkpoints still load.
+    /// For an order rate limited before the venue acknowledged it, with a cancel asked: whether it
+    /// may still work at the venue (the throttled request may have been its cancel as well as its
+    /// submit). Until that is known (a late fill completes it, the venue or a reconciliation ends
+    /// it, or the slot is loaded with another size), its slot takes no new order: a second exit
+    /// beside a first still working sells the position twice, and a new trade forgets the order
+    /// whose fill may come. A checkpoint carries it in a part of its own
+    /// ([`Kernel::in_doubt_keys`]).
     #[serde(skip)]
     pub(super) in_doubt: bool,
     /// Fingerprints of the fills already applied to the order (the slot's memory when it
@@ -85,13 +85,13 @@ impl Kept {
 }
 
 /// Per slot, the last entry and the last exit order that ended without filling completely
-/// (a cancel ack, an expiry, a reject after part of it filled, or, rules 10 on, a rate limit
-/// before the ack with a cancel asked, which may have been the cancel's), by slot and by
+/// (a cancel ack, an expiry, a reject after part of it filled, or a rate limit before the
+/// ack with a cancel asked, which may have been the cancel's), by slot and by
 /// their client and venue ids: a venue may still send a fill for it (a fill racing the
 /// cancel), and that fill is money moving, to be applied, not lost. Orders that never
 /// reached the venue (rate limited with no cancel asked, rejected unfilled) are not kept.
-/// Forgotten when the slot starts a new trade. Not part of the serde state: a checkpoint carries it after the kernel's
-/// bytes, so older checkpoints still load.
+/// Forgotten when the slot starts a new trade. A checkpoint carries it in parts of its own,
+/// after the kernel's core fields.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EndedOrders {
     pub(super) by_key: IdMap<KeptKey, Kept>,
@@ -103,24 +103,24 @@ pub(crate) struct EndedOrders {
     /// For orders working or kept, the venue's filled size a reconciliation booked: every
     /// venue fill up to it is accounted for (see `Kernel::covered_by_reconciliation`).
     pub(super) reconciled: IdMap<Id, f64>,
-    /// For kept orders followed under rules 5, what their reports covered when they ended,
-    /// and since (see [`Covered`]). Carried in a checkpoint's tail, not in [`EndedRepr`].
+    /// For kept orders followed by their reports' intervals, what those covered when they
+    /// ended, and since (see [`Covered`]). A checkpoint part of its own, not [`EndedRepr`].
     pub(super) covered: IdMap<KeptKey, Covered>,
-    /// How many kept orders are owed a fill (`Kept::due`), and how many are in doubt (rules
-    /// 13): while none is, `Kernel::orders_in_doubt`, which a runtime asks between data
-    /// points, looks at no kept order, and the caps look at none in doubt. A fill owed moved
-    /// the venue's position, not yet the slots'.
+    /// How many kept orders are owed a fill (`Kept::due`), and how many are in doubt: while none
+    /// is, `Kernel::orders_in_doubt`, which a runtime asks between data points, looks at no kept
+    /// order, and the caps look at none in doubt. A fill owed moved the venue's position, not yet
+    /// the slots'.
     pub(super) owed_count: u32,
     pub(super) in_doubt_count: u32,
-    /// How many kept entries are owed a fill: while none is, the notional caps (rules 18)
-    /// look at no kept order for one. Counted, not a flag set for good: an entry cancelled
+    /// How many kept entries are owed a fill: while none is, the notional caps look at no
+    /// kept order for one. Counted, not a flag set for good: an entry cancelled
     /// unfilled is kept (a fill may race the cancel), and one owed a fill once would have
     /// had every capped ENTER after walk every kept order.
     pub(super) owed_entries: u32,
     /// The same two counts by asset, and what the asset's kept orders may still take from
     /// the venue's position, by side ([`KeptCounts`]; an asset leaves when none counts):
     /// while none is owed or in doubt on an asset, its exits decide their reduce-only
-    /// without looking at the kept orders (rules 24 and 25, `Kernel::exit_reduces`),
+    /// without looking at the kept orders (`Kernel::exit_reduces`),
     /// whatever is owed on another.
     pub(super) by_asset: IdMap<Id, KeptCounts>,
 }
@@ -204,7 +204,7 @@ impl EndedOrders {
         }
     }
 
-    /// Rules 25 on, what kept orders of `asset` on `side` may still take from the venue's
+    /// What kept orders of `asset` on `side` may still take from the venue's
     /// position, in [`units`]: what `taken_on` walks them for.
     pub(super) fn units_on(&self, asset: &Id, side: OrderSide) -> i128 {
         if self.by_asset.is_empty() {
@@ -327,7 +327,7 @@ impl EndedOrders {
     }
 
     /// What the venue said had filled of the slot's kept orders, at their end, that it has
-    /// not sent yet, if the slot waits: for money that moved, or (rules 13 on) for the status
+    /// not sent yet, if the slot waits: for money that moved, or for the status
     /// of an order that may still work at the venue (`Kept::in_doubt`), when it may owe 0.
     pub(super) fn awaited(&self, sid: usize) -> Option<f64> {
         match (self.owed(sid, true), self.owed(sid, false)) {
@@ -378,7 +378,7 @@ impl EndedOrders {
     }
 
     /// What the entries in doubt (of `asset`, or all) may still fill, each at the price it
-    /// went out at: the venue may work them, so rules 17 on the notional caps count it.
+    /// went out at: the venue may work them, so the notional caps count it.
     pub(super) fn doubt_notional(&self, asset: Option<&str>, entry_marks: &[f64]) -> f64 {
         // An entry fill the venue reported and the kernel has not booked yet counts too, at
         // the entry's working price, or a second entry would pass the caps beside it.
@@ -546,19 +546,14 @@ impl Kernel {
         self.event_refusal(ev, Some(sid), code, sev, details, seq)
     }
 
-    /// A fill for an order kept after it ended (see `EndedOrders`): the venue filled it
-    /// before the end it reported, or reported the end first. Applied while the slot still
-    /// holds the order's trade and the position can take it: an entry's fill opens the
-    /// position again (from IDLE) or adds to it; an exit's takes from a position no other
-    /// exit is working on, and may close the trade. No further than the venue said had
-    /// filled when the order ended, when it said. Otherwise refused, for reconciliation.
     /// Whether venue id `vid` is a working order's, or a kept order's other than `key`.
     pub(super) fn venue_id_claimed_besides(&self, vid: &Id, key: KeptKey) -> bool {
         self.by_venue_id.contains_key(vid) || self.ended.venue_id_claimed(vid, Some(key))
     }
 
-    /// Kept order `key` learns its venue id `vid`, from a late fill or a late ack: later events may name the order by it alone, and it is known once forgotten,
-    /// unless an order that finished before carried it too.
+    /// Kept order `key` learns its venue id `vid`, from a late fill or a late ack: later events may
+    /// name the order by it alone, and it is known once forgotten, unless an order that finished
+    /// before carried it too.
     pub(super) fn learn_kept_venue_id(&mut self, key: KeptKey, vid: &Id) {
         if let Some(kept) = self.ended.get_mut(key) {
             kept.order.venue_order_id = vid.clone();
@@ -601,6 +596,12 @@ impl Kernel {
         out
     }
 
+    /// A fill for an order kept after it ended (see `EndedOrders`): the venue filled it
+    /// before the end it reported, or reported the end first. Applied while the slot still
+    /// holds the order's trade and the position can take it: an entry's fill opens the
+    /// position again (from IDLE) or adds to it; an exit's takes from a position no other
+    /// exit is working on, and may close the trade. No further than the venue said had
+    /// filled when the order ended, when it said. Otherwise refused, for reconciliation.
     pub(super) fn apply_late_fill(
         &mut self,
         ev: &VenueEvent,
@@ -832,7 +833,7 @@ impl Kernel {
                 });
                 if changed {
                     // Without a figure from the venue, what the slot holds now is the bound,
-                    // the total its reports stated (rules 12) included.
+                    // the total its reports stated included.
                     let total = kept
                         .final_filled
                         .unwrap_or(kept.stated_total.max(kept.order.filled_size));

@@ -5,7 +5,7 @@
 use super::*;
 
 /// The parts of an order's filled quantity the venue's fill reports account for, as
-/// disjoint intervals `(from, to]` of its running total, in order (rules 5 on). A report with
+/// disjoint intervals `(from, to]` of its running total, in order. A report with
 /// the fill's size and the running total after it stands for `(total - size, total]`; one
 /// with the running total only (or a reconciliation's) for `(0, total]`: every fill up to
 /// there. A report is booked for the part of its interval nothing covered yet, so a fill
@@ -24,7 +24,7 @@ pub(super) struct Placed {
 
 impl Covered {
     /// `ev`'s interval and its uncovered part; None when the report gives no running total,
-    /// or a size above it (such a report has no place, and is booked as before rules 5).
+    /// or a size above it (such a report has no place, and is booked by its size alone).
     pub(super) fn place(&self, ev: &VenueEvent) -> Option<Placed> {
         let to = ev.filled_size;
         if to <= 0.0 {
@@ -100,17 +100,17 @@ impl Covered {
 pub(super) const TOTAL_ABOVE_ORDER: &str =
     "the venue's running total is above the order's size: it reports an overfill; reconcile with the venue";
 
-/// Why an order a fill said was over short of its size ended (rules 34 on).
+/// Why an order a fill said was over short of its size ended.
 pub(super) const ENDED_SHORT: &str =
     "the venue's fill says the order is over (FILLED, nothing remaining) \
      short of its size: it ended at what filled, as an expiry; a fill of it after all is booked";
 
-/// What a late ack of a kept order did (rules 12 on).
+/// What a late ack of a kept order does.
 pub(super) const LATE_ACK: &str =
     "the venue acknowledged an order that already ended here: its venue \
      order id is learned, so its late fills are known by it";
 
-/// Why an order that ended without a filled size leaves its slot waiting (rules 12 on).
+/// Why an order that ended without a filled size leaves its slot waiting.
 pub(super) const STATED_NOT_BOOKED: &str =
     "the order ended without a filled size, and its fill reports \
      stated more filled than the kernel was told; the missing fill is applied when it comes, \
@@ -172,15 +172,15 @@ pub(super) fn total_key_of(client_fp: u64, filled_size: f64) -> u64 {
     client_fp.rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
 }
 
-/// The key a fill with a fill id is also remembered by (rules 11 on): its running-total key
+/// The key a fill with a fill id is also remembered by: its running-total key
 /// and its size, so that a report without an id stating the same total with another size (a
 /// fill the venue stamped with the order's total when it sent it) is not taken for its resend.
 pub(super) fn sized_total_key(total_key: u64, size: f64) -> u64 {
     total_key ^ size.to_bits().rotate_left(29) ^ 0x51_2ed0_f111_1d00
 }
 
-/// The key an order that filled completely is remembered by in its slot's fill memory (rules
-/// 15 on): its client id and size, so that a status report stating that total later (with no
+/// The key an order that filled completely is remembered by in its slot's fill memory: its
+/// client id and size, so that a status report stating that total later (with no
 /// fill of its own) is known to book nothing.
 pub(super) fn completed_key(client_order_id: &str, size: f64) -> u64 {
     completed_key_of(fingerprint(client_order_id), size)
@@ -192,7 +192,7 @@ pub(super) fn completed_key_of(client_fp: u64, size: f64) -> u64 {
     total_key_of(client_fp, size) ^ 0xf111_ed00_c0de_0015
 }
 
-/// The key a fill without a fill id is also remembered by (rules 14 on): its running-total
+/// The key a fill without a fill id is also remembered by: its running-total
 /// key and its size, apart from [`sized_total_key`]'s, so that the same fill resent with an id
 /// is known, while one a venue stamped with the same total and another size is not taken for it.
 pub(super) fn id_less_key(total_key: u64, size: f64) -> u64 {
@@ -200,7 +200,7 @@ pub(super) fn id_less_key(total_key: u64, size: f64) -> u64 {
 }
 
 /// What a booked fill `ev` is remembered by besides `total_key` (`fill_size`'s): an id-less
-/// fill's [`id_less_key`], rules 14 on.
+/// fill's [`id_less_key`].
 pub(super) fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option<u64> {
     total_key
         .filter(|_| ev.fill_id.is_empty())
@@ -397,7 +397,7 @@ impl Kernel {
     }
 
     /// What the venue's reports of slot `sid`'s working entry (or exit) account for, when it
-    /// is followed (`fill_size` reads it under rules 5 on only).
+    /// is followed.
     pub(super) fn covered_of(&self, sid: usize, is_entry: bool) -> Option<&Covered> {
         self.covered.get(sid)?[usize::from(!is_entry)].as_ref()
     }
@@ -407,7 +407,7 @@ impl Kernel {
     /// allocates nothing for its first fill report.
     pub(super) fn follow_new_order(&mut self, sid: usize, is_entry: bool) {
         if self.covered.len() != self.slots.len() {
-            // A kernel made from serde state alone (the checkpoint's tail sizes it).
+            // A kernel made from its core fields alone (a checkpoint's covered fills size it).
             self.covered.resize(self.slots.len(), [None, None]);
         }
         let leg = &mut self.covered[sid][usize::from(!is_entry)];

@@ -5,29 +5,29 @@ use super::*;
 
 /// What booking a fill charged and made, for its journal row.
 pub(super) struct Booked {
-    /// What the fill was charged: its prediction or the venue's fee, or rules 32 on what the
-    /// settlement that came before it charged.
+    /// What the fill was charged: its prediction or the venue's fee, or what the settlement
+    /// that came before it charged.
     pub(super) fee: f64,
-    /// Whether only the part of the report's fee booked was charged (rules 9 on).
+    /// Whether only the part of the report's fee booked was charged.
     pub(super) prorated: bool,
     pub(super) realized: f64,
     pub(super) liquidity: Liquidity,
-    /// What an exit fill sold beyond what its slot held (rules 31 on; 0 when nothing): no
+    /// What an exit fill sold beyond what its slot held (0 when nothing): no
     /// PnL is realized on it, and its outcome says it (`Booked::beyond_position`).
     pub(super) unheld: f64,
-    /// Rules 32 on, what the settlement that came before the fill said settling it (empty
-    /// when none was held), for the fill's outcome.
+    /// What the settlement that came before the fill said settling it (empty when none was
+    /// held), for the fill's outcome.
     pub(super) settled: Details,
 }
 
-/// Why an exit fill beyond its slot's position is CRITICAL (rules 31).
+/// Why an exit fill beyond its slot's position is CRITICAL.
 pub(super) const EXIT_BEYOND_POSITION: &str =
     "the exit filled more than the slot held: PnL is realized on \
      what it held, and the venue holds the rest, which no slot shows; reconcile with the venue";
 
 impl Booked {
-    /// Says, into `out`, what an exit fill sold beyond its slot's position (`unheld` above 0,
-    /// rules 31): CRITICAL, `unheld_qty`, and the reason unless the report's own total gave one.
+    /// Says, into `out`, what an exit fill sold beyond its slot's position (`unheld` above 0):
+    /// CRITICAL, `unheld_qty`, and the reason unless the report's own total gave one.
     #[cold]
     #[inline(never)]
     pub(super) fn beyond_position(&self, out: &mut KernelOutcome) {
@@ -40,7 +40,7 @@ impl Booked {
     }
 
     /// Says what report `ev`, partly booked already, was charged (`prorated`): `fee_charged`
-    /// for the `booked_qty` of it, of the `reported_fee` (rules 9 on).
+    /// for the `booked_qty` of it, of the `reported_fee`.
     #[cold]
     pub(super) fn charged_part(&self, details: &mut Details, qty: f64, ev: &VenueEvent) {
         details.push(("fee_charged", Detail::F64(self.fee)));
@@ -93,10 +93,9 @@ impl Kernel {
     /// The status a FILL stating none says, read from the sizes against the order it names,
     /// working or kept after it ended: PARTIALLY_FILLED while the order has more than the
     /// completion tolerance left after it, else FILLED (the kind's own, also for an order the
-    /// kernel does not hold). A FILL made without a status said FILLED, and from rules 34 a
-    /// part fill so made with its running total ended its order there, its rest lost (from
-    /// rules 36, an order in doubt's doubt): the bindings give an event made without a status
-    /// this one before the kernel takes (and logs) it.
+    /// kernel does not hold). The bindings give an event made without a status this one before
+    /// the kernel takes (and logs) it: read as FILLED, a part fill stating its running total
+    /// would end its order there (`ends_short`), and an order in doubt's doubt with it.
     pub fn fill_status_by_sizes(&self, ev: &VenueEvent) -> VenueOrderStatus {
         let sid = match self.by_client_id.get(&ev.venue_client_id) {
             Some(&sid) => Some(sid),
@@ -113,7 +112,7 @@ impl Kernel {
             }
         };
         // The order it names working, else one kept after it ended (found as a late fill is):
-        // that one's part fill said FILLED, which ends an order in doubt (rules 36).
+        // that one's part fill said FILLED would end an order in doubt.
         let kept = || {
             let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
             let key = match self.ended.by_client(c) {

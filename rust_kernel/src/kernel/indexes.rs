@@ -4,14 +4,14 @@
 
 use super::*;
 
-/// Working orders by client order id, to their slot: a map of ids, with a table in front of
-/// it for ids ending in a digit, as the kernel's own do (`CounterIds`: its prefix, then the
-/// order counter). Such an id has its place in the table by its last three digits, so
-/// consecutive orders take consecutive places and are found without hashing; an id is in the
-/// table only at its place and only whole (compared in full), and in the map otherwise (no
-/// digit, or its place taken), never in both. What the map alone was, in fewer instructions:
-/// the same entries, the same answers, serialized as the same map. (A venue's ids in such a
-/// table cost more than they saved: the venue-id index is a [`VenueIndex`].)
+/// Working orders by client order id, to their slot: a map of ids, with a table in front of it for
+/// ids ending in a digit, as the kernel's own do (`CounterIds`: its prefix, then the order
+/// counter). Such an id has its place in the table by its last three digits, so consecutive orders
+/// take consecutive places and are found without hashing; an id is in the table only at its place
+/// and only whole (compared in full), and in the map otherwise (no digit, or its place taken),
+/// never in both. It stands for the map alone, in fewer instructions: the same entries, the same
+/// answers, serialized as the same map. (A venue's ids in such a table cost more than they save:
+/// the venue-id index is a [`VenueIndex`].)
 #[derive(Clone, Debug, Default)]
 pub(super) struct OrderIndex {
     /// `ORDER_PLACES` places once an id is put in one; a free place holds slot [`FREE`], so
@@ -253,8 +253,9 @@ as_its_map!(OrderIndex);
 /// an id in one or the other, never both. A venue acknowledges an order and reports its end
 /// before the next is acknowledged as a rule, so the list holds the working orders' ids and the
 /// map stays empty: an order's entry is put in and taken out without hashing its id or the
-/// map's machinery. Past [`VENUE_FRONT`] entries, the map takes the next. What the map alone
-/// was: the same entries, the same answers, serialized as the same map (as [`OrderIndex`]).
+/// map's machinery. Past [`VENUE_FRONT`] entries, the map takes the next. It stands for the
+/// map alone: the same entries, the same answers, serialized as the same map (as
+/// [`OrderIndex`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct VenueIndex {
     /// Up to [`VENUE_FRONT`] entries (the capacity a first push gives), in no order.
@@ -337,8 +338,7 @@ as_its_map!(VenueIndex);
 /// A value by asset whose entry, once made, stays when it comes to nothing (a total of 0, an
 /// emptied set), with its allocation, so a trade opening and closing on one market changes it
 /// in place rather than making and removing it each time. Read, compared and serialized as the
-/// map of the assets whose value is something ([`Held::held`]), which is what it held when such
-/// entries were removed.
+/// map of the assets whose value is something ([`Held::held`]).
 ///
 /// Each slot remembers where its asset's entry was (`places`), checked against the asset
 /// before it is used: a slot changing its commitment (three times a trade) or opening and

@@ -42,7 +42,7 @@ pub(super) fn reads_negative(text: &str) -> bool {
 }
 
 /// Exit legs as an error shows them: the list, or past the 64 a trade may have, its first
-/// eight and the count (a refused list of a million legs made a message of megabytes).
+/// eight and the count (a refused list of a million legs would make a message of megabytes).
 pub(super) fn shown_legs(ratios: &[f64]) -> String {
     if ratios.len() <= 64 {
         return format!("{ratios:?}");
@@ -51,13 +51,12 @@ pub(super) fn shown_legs(ratios: &[f64]) -> String {
     format!("[{}, ...] ({} legs)", head.join(", "), ratios.len())
 }
 
-/// Whether every number `Kernel::check_intent` judges passes its checks at one look: its
-/// price, size, leverage and limit within [0, `MAX_MAGNITUDE`], its time within [0, infinity)
-/// (a time may be beyond the bound, `too_large`). Such numbers pass the field-by-field checks
-/// whatever the rules; any other is judged there, in the same order. Read as their bits: a
-/// non-negative number's bits order as the number does, and a negative one (-0.0 too) has
-/// the sign bit, as NaN has bits above infinity's, so each is above the bound's bits and goes
-/// to the checks.
+/// Whether every number `Kernel::check_intent` judges passes its checks at one look: its price,
+/// size, leverage and limit within [0, `MAX_MAGNITUDE`], its time within [0, infinity) (a time may
+/// be beyond the bound, `too_large`). Such numbers pass the field-by-field checks; any other is
+/// judged there, in the same order. Read as their bits: a non-negative number's bits order as the
+/// number does, and a negative one (-0.0 too) has the sign bit, as NaN has bits above infinity's,
+/// so each is above the bound's bits and goes to the checks.
 #[inline(always)]
 pub(super) fn plain_numbers(intent: &Intent) -> bool {
     const MOST: u64 = MAX_MAGNITUDE.to_bits();
@@ -168,8 +167,8 @@ impl Kernel {
     /// Field checks shared by every command; returns the slot index. `seen`: whether the
     /// intent id is in the memory of accepted ones (`process_intent` looks it up). The
     /// refusal is the large variant on purpose: it is the answer, built once, on the cold
-    /// path. Inlined into ENTER, EXIT and CANCEL: the call, and the slot index handed back
-    /// through the large result in memory, were a sixth of its cost.
+    /// path. Inlined into ENTER, EXIT and CANCEL: called, it would hand the slot index back
+    /// through the large result in memory.
     #[inline(always)]
     pub(super) fn check_intent(
         &self,
@@ -191,7 +190,7 @@ impl Kernel {
             ))
         };
         // The usual id passes at one look at its first byte (`plain_start`: not empty, nor
-        // flawed); any other is judged as it was, emptiness first.
+        // flawed); any other is judged in full, emptiness first.
         let intent_id = intent.intent_id.as_str();
         if !plain_start(intent_id) {
             if intent_id.is_empty() {
@@ -222,7 +221,7 @@ impl Kernel {
             ));
         }
         // The usual numbers pass at one look (`plain_numbers`: within [0, MAX_MAGNITUDE], the
-        // time within [0, infinity)); any others are judged as they were, field by field.
+        // time within [0, infinity)); any others are judged field by field.
         if !plain_numbers(intent) {
             let numbers = [
                 ("reference_price", intent.reference_price),
@@ -321,7 +320,7 @@ impl Kernel {
             ))
         };
         // The usual ids pass at one look at each first byte (`plain_start`: not empty, nor
-        // flawed); any others are judged as they were, emptiness first.
+        // flawed); any others are judged in full, emptiness first.
         let (trade, asset) = (intent.trade_id.as_str(), intent.asset.as_str());
         if !(plain_start(trade) && plain_start(asset)) {
             if trade.is_empty() {
@@ -544,10 +543,10 @@ impl Kernel {
         if let Some(o) = self.check_rate(intent, sid, seq) {
             return Err(o);
         }
-        // Rules 33 on, a MARKET order is judged at the higher of its reference and the asset's
-        // latest mark (`mark`, as the caps took it): a stale low reference refused orders the
-        // venue would take. Not at the mark alone: a mark carries no age, and a stale low one
-        // would refuse them alike; one too high sends an order the venue may refuse, as before.
+        // A MARKET order is judged at the higher of its reference and the asset's latest mark
+        // (`mark`, as the caps take it): a stale low reference would refuse orders the venue
+        // takes. Not at the mark alone: a mark carries no age, and a stale low one would refuse
+        // them alike; one too high sends an order the venue may refuse.
         let (floor_at, source) = match intent.order_type {
             OrderType::Market if mark > price => (mark, "mark"),
             _ => (price, Self::price_source(intent)),
@@ -751,7 +750,7 @@ impl Kernel {
         Ok(())
     }
 
-    /// The refusal of an EXIT or (rules 5 on) a CANCEL naming another trade than the one
+    /// The refusal of an EXIT or a CANCEL naming another trade than the one
     /// slot `sid` holds: a strategy's stale or foreign slot id must not close or cancel
     /// what another trade opened. An empty trade id names the slot's trade.
     #[inline(always)]
@@ -843,12 +842,11 @@ impl Kernel {
         out
     }
 
-    /// A CANCEL on a slot whose `order` is in doubt (rules 17 on): its cancel may have been the
-    /// request the venue throttled, so it is asked again (`cancels`), the slot's stage kept.
-    /// The venue's answer ends the doubt (a cancel ack, rules 16) or leaves it to
-    /// `reconcile_with_venue` (a reject: the venue may never have had it, or it filled). It was
-    /// refused as INVALID_TRANSITION, "no working order to cancel", while the order could
-    /// still fill at the venue.
+    /// A CANCEL on a slot whose `order` is in doubt: its cancel may have been the request the
+    /// venue throttled, so it is asked again (`cancels`), the slot's stage kept, rather than
+    /// refused while the order may still fill at the venue. The venue's answer ends the doubt
+    /// (a cancel ack) or leaves it to `reconcile_with_venue` (a reject: the venue may never
+    /// have had it, or it filled).
     #[cold]
     pub(super) fn cancel_in_doubt(
         &mut self,

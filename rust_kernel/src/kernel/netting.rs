@@ -5,15 +5,15 @@
 
 use super::*;
 
-/// Per asset, how many slots are engaged on it each way (and, rules 25 on, the sums of
-/// [`AssetCounts`]), kept as they change, so that an exit
-/// knows in O(1) when no other slot may take from the venue's netted position the other way
-/// (rules 24, [`Kernel::exit_reduces`]) without walking the slots of the asset. A slot is
+/// Per asset, how many slots are engaged on it each way and the sums of [`AssetCounts`], kept
+/// as they change, so that an exit knows in O(1) when no other slot may take from the venue's
+/// netted position the other way ([`Kernel::exit_reduces`]) without walking the slots of the
+/// asset. A slot is
 /// engaged from its entry's submit until it holds nothing and no entry of it works
 /// ([`engaged`]): a slot holding the asset the other way, or with an entry working on the
 /// exit's side of the book, is engaged the other way. Counts, not sizes: exact, and the same
 /// however they were reached, so a kernel restored from a checkpoint counts what the live one
-/// did. Not part of the serde state: made again from the slots wherever they are restored or
+/// did. Not part of a checkpoint: made again from the slots wherever they are restored or
 /// replaced ([`Kernel::recount_sides`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct SideCounts {
@@ -26,7 +26,7 @@ pub(super) struct SideCounts {
     /// What each slot was last counted as, grown as slots are counted.
     pub(super) slots: Vec<SlotCount>,
     /// Whether the counts follow the slots. False in a kernel decoded until they are made
-    /// again: changes are not counted, and every exit walks the slots as it did before.
+    /// again: changes are not counted meanwhile.
     pub(super) current: bool,
 }
 
@@ -49,8 +49,8 @@ impl Default for SlotCount {
     }
 }
 
-/// An asset's counts in [`SideCounts`]: how many slots are engaged on it, long and short
-/// (rules 24), and, rules 25 on, the slots' netted position and what their working orders
+/// An asset's counts in [`SideCounts`]: how many slots are engaged on it, long and short, and
+/// the slots' netted position and what their working orders
 /// have left, by side of the book ([`book_side`]), as exact sums in [`units`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct AssetCounts {
@@ -98,11 +98,11 @@ impl SlotUnits {
     }
 }
 
-/// Sizes as whole units of 1e-15 of a size (rules 25), so that sums of them are exact: the
+/// Sizes as whole units of 1e-15 of a size, so that sums of them are exact: the
 /// same in any order of adding and taking away, so a kernel counting as it goes and one
 /// counting a checkpoint's slots afresh hold the same sums, and decide alike. A size is at
-/// most 1e15 (`error::MAX_MAGNITUDE`), 1e30 units, and a larger one (a log of rules 8 or
-/// older replays unbounded) is held at that: i128 sums 170 million of them.
+/// most 1e15 (`error::MAX_MAGNITUDE`), 1e30 units, and a larger one is held at that: i128 sums
+/// 170 million of them.
 ///
 /// Whole units by truncation (a cast, where rounding is a library call on the baseline
 /// x86-64): monotonic and the same for the same size, which is all the sums need.
@@ -306,7 +306,7 @@ pub(super) fn engaged(slot: &TradeSlot) -> bool {
 }
 
 /// How much of a position `net` (positive long, negative short) an order on `side` reduces:
-/// a size, or (rules 25) its [`units`].
+/// a size, or its [`units`].
 pub(super) fn exit_room<T: std::ops::Neg<Output = T>>(side: OrderSide, net: T) -> T {
     match side {
         OrderSide::Sell => net,
@@ -565,8 +565,8 @@ impl Kernel {
                 return Some(format!("slot {sid} counted as {counted:?}, is {made:?}"));
             }
         }
-        // The sums an exit decides by (rules 25) say what the walk of rules 24 says, within
-        // the rounding of either.
+        // The sums an exit decides by say what the walk of the slots (`netted_room`) says,
+        // within the rounding of either.
         for (sid, slot) in self.slots.iter().enumerate() {
             if slot.asset.is_empty() {
                 continue;

@@ -5,7 +5,7 @@
 use super::*;
 
 /// How a working order ends (`Kernel::end_order`): as the venue's end of `kind` stating
-/// `figure` filled (0: none) with its `reason`, or, rules 34 on, a fill saying the order is
+/// `figure` filled (0: none) with its `reason`, or a fill saying the order is
 /// over short of its size (`Kernel::ends_short`), as an expiry without a figure.
 pub(super) struct End<'a> {
     pub(super) kind: KernelEventKind,
@@ -34,10 +34,10 @@ impl Kernel {
         out
     }
 
-    /// Ends slot `sid`'s working order as `end` says (the venue's end `ev`, or rules 34 on, a
-    /// fill `ev` saying the order is over short of its size), into `out`: its transition, the
-    /// order kept for late fills when it was at the venue, and what the slot commits. False,
-    /// with nothing changed, when the slot's stage takes no such end.
+    /// Ends slot `sid`'s working order as `end` says (the venue's end `ev`, or a fill `ev`
+    /// saying the order is over short of its size), into `out`: its transition, the order
+    /// kept for late fills when it was at the venue, and what the slot commits. False, with
+    /// nothing changed, when the slot's stage takes no such end.
     pub(super) fn end_order(
         &mut self,
         ev: &VenueEvent,

@@ -18,8 +18,8 @@ pub(super) fn ids_own_nothing(o: &VenueOrder) -> bool {
 /// `apply_fill`): the same as its clone. An order whose four ids own nothing (inline: every
 /// id the kernel makes, and a venue's of up to 23 bytes) is copied bitwise, as `Id`'s clone
 /// copies each such id, and its copy frees nothing when dropped; any other is cloned, and
-/// the clone dropped as usual. A derived clone took some 60 instructions and its drop 14,
-/// each id's storage looked at in turn.
+/// the clone dropped as usual. A derived clone, and its drop, look at each id's storage in
+/// turn.
 pub(super) struct OrderCopy {
     pub(super) order: std::mem::ManuallyDrop<VenueOrder>,
     /// Whether `order` is a clone, dropped with the copy.
@@ -31,10 +31,10 @@ impl OrderCopy {
     pub(super) fn of(o: &VenueOrder) -> Self {
         if ids_own_nothing(o) {
             OrderCopy {
-                // SAFETY: the ids own nothing (`ids_own_nothing`, just above), so the bitwise copy is
-                // each id's clone (`Id::clone` copies an inline id so), and
-                // every other field is `Copy` data: the copy is `o.clone()`. It is never
-                // dropped (`cloned` false), so nothing is freed twice.
+                // SAFETY: the ids own nothing (`ids_own_nothing`, just above), so the bitwise copy
+                // is each id's clone (`Id::clone` copies an inline id so), and every other field is
+                // `Copy` data: the copy is `o.clone()`. It is never dropped (`cloned` false), so
+                // nothing is freed twice.
                 order: std::mem::ManuallyDrop::new(unsafe { std::ptr::read(o) }),
                 cloned: false,
             }
@@ -51,17 +51,17 @@ impl OrderCopy {
 /// copies an order: where `o`'s four ids own nothing (inline text: every id the kernel
 /// makes), its bits written straight into `place`, each id's clone then being its bits; any
 /// other order cloned. The copy is owned, dropped as the clone would be: it frees nothing
-/// where its ids own nothing. For the slot's copy of a sent order (`set_working_to`), where
-/// the derived clone took some 70 instructions, built aside and moved in, and a bitwise copy
-/// made aside was still copied through the stack (the two ways' copies joined there).
+/// where its ids own nothing. For the slot's copy of a sent order (`set_working_to`): a
+/// derived clone is built aside and moved in, and a bitwise copy made aside is copied
+/// through the stack.
 #[inline(always)]
 pub(super) fn put_order_clone(place: &mut Option<VenueOrder>, o: &VenueOrder) {
     *place = None;
     if ids_own_nothing(o) {
         // SAFETY: `place` holds None (just above), which owns nothing, so it is written over
-        // without a drop. As in `OrderCopy::of`: the ids own nothing (`ids_own_nothing`, just above), so
-        // the bitwise copy is each id's clone, and every other field is plain data (checked
-        // below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
+        // without a drop. As in `OrderCopy::of`: the ids own nothing (`ids_own_nothing`, just
+        // above), so the bitwise copy is each id's clone, and every other field is plain data
+        // (checked below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
         // nothing twice.
         unsafe { std::ptr::write(place, Some(std::ptr::read(o))) }
     } else {

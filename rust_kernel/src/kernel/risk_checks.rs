@@ -4,20 +4,15 @@
 
 use super::*;
 
-/// What `slot`'s position commits towards the notional caps: its size at its entry price,
-/// in every path (rules 9 on; before, an entry's fills counted at its reference until a
-/// reload of the slots).
+/// What `slot`'s position commits towards the notional caps: its size at its entry price.
 pub(super) fn held_notional(slot: &TradeSlot) -> f64 {
     slot.size * slot.entry_price
 }
 
-/// The price what is still working of entry `order` commits at towards the notional caps
-/// (rules 9 on), `mark` the mark it was judged at (0: none, or before rules 33): a LIMIT
-/// order's price as it went out, as when it was sent; a MARKET order's reference (a LIMIT
-/// order at price 0, which an older log may hold, at its reference too), rules 33 on that mark
-/// when it is higher, as [`cap_price`]: what it was judged at. Before rules 9, a LIMIT order's working part counted at
-/// its price until its first fill, and at its reference after one or after a reload of the
-/// slots.
+/// The price what is still working of entry `order` commits at towards the notional caps,
+/// `mark` the mark it was judged at (0: none): what [`cap_price`] judged it at, from a LIMIT
+/// order's price as it went out or a MARKET order's reference (a LIMIT order at price 0 counts
+/// at its reference too).
 pub(super) fn working_price(order: &VenueOrder, mark: f64) -> f64 {
     let (order_type, price) = match order.order_type {
         OrderType::Limit if order.price > 0.0 => (order.order_type, order.price),
@@ -168,8 +163,8 @@ impl Kernel {
         )
     }
 
-    /// A notional cap's refusal ([`Kernel::risk_refusal`]); rules 33 on it names the price the
-    /// entry was valued at, `cap.0`, and where that came from: the asset's mark `cap.2` when it
+    /// A notional cap's refusal ([`Kernel::risk_refusal`]), naming the price the entry was
+    /// valued at, `cap.0`, and where that came from: the asset's mark `cap.2` when it
     /// was above the order's own price `cap.1`, else the order's limit or reference.
     #[cold]
     #[allow(clippy::too_many_arguments)]

@@ -4,11 +4,9 @@
 
 use super::*;
 
-/// What a checkpoint holds of the slots beyond the kernel's serde state (rules 21; one written
-/// before ends with the fee calibrations): each slot's `leg_taken` that is not 0, by slot id.
-/// Outside the slot's own encoding, which a `reconcile_from_slots` record of rules 21 or older
-/// holds alone; from rules 22 on that record carries one beside its slots
-/// ([`KernelInput::ReplaceSlotsLegs`]).
+/// What exit fills took of each slot's exit leg: each slot's `leg_taken` that is not 0, by slot
+/// id. Outside the slot's own encoding: a checkpoint holds it as a part of its own, and a
+/// `reconcile_from_slots` record beside its slots ([`KernelInput::ReplaceSlots`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct LegTail(pub(super) Vec<(u32, f64)>);
 
@@ -61,8 +59,8 @@ pub(super) fn check_by_slot<T>(entries: &[(u32, T)], n: usize, what: &str) -> Re
     }
 }
 
-/// The checks of a loaded slot (`replace_slots`) that came after some logs were written:
-/// finite times and mark price, a stage that outlives a call, a position with a price and no
+/// The checks of a loaded slot (`replace_slots`) beyond its numbers and its stage: finite
+/// times and mark price, a stage that outlives a call, a position with a price and no
 /// more than its initial size, a side, an asset, a trade id and a leverage wherever a
 /// position is held or an order works, and each working order a real one of this slot: an
 /// id of its own and a venue id of its own (across `seen`), a positive size, its numbers as

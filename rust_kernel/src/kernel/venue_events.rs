@@ -12,7 +12,7 @@ pub(super) fn order_named(ev: &VenueEvent) -> Details {
     ]
 }
 
-/// Whether a rate limit says the venue holds its order (rules 16 on): it states a filled size
+/// Whether a rate limit says the venue holds its order: it states a filled size
 /// or the venue's id of the order, so the throttled request was not the order's submit.
 pub(super) fn rate_limit_shows_it_held(ev: &VenueEvent) -> bool {
     ev.filled_size > 0.0 || !ev.venue_order_id.is_empty()
@@ -32,7 +32,7 @@ pub(super) struct Routed {
 }
 
 /// A venue event's ids as text, each read out of its [`Id`] once (`EventIds::of`): an id's
-/// text is behind a choice of how it is stored (some ten instructions), and an event's checks,
+/// text is behind a choice of how it is stored, and an event's checks,
 /// lookup and memories read its event, client, venue and fill ids two or three times each.
 #[derive(Clone, Copy)]
 pub(super) struct EventIds<'a> {
@@ -83,18 +83,18 @@ pub(super) struct ClientNamed {
 pub(super) const FILL_AFTER_END: &str =
     "fill for an order that already ended; reconcile with the venue";
 
-/// Why a status report of an order that filled completely books nothing (rules 15 on).
+/// Why a status report of an order that filled completely books nothing.
 pub(super) const STATUS_OF_FILLED: &str =
     "the order filled completely at this total: a report stating it books nothing";
 /// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
 pub(super) const THROTTLED_CANCEL: &str =
     "the venue holds the order: its cancel was throttled and the order still works";
-/// Why a slot whose order may still work at the venue takes no new order (rules 13 on).
+/// Why a slot whose order may still work at the venue takes no new order.
 pub(super) const IN_DOUBT: &str = "the slot's last order was rate limited before the venue \
      acknowledged it, with a cancel asked, and may still work at the venue: another order beside \
      it could trade the position twice; its late fills book as they come, and \
      reconcile_with_venue learns its status (and cancels it if it works)";
-/// Why a CANCEL on a slot whose order is in doubt asks the venue again (rules 17 on).
+/// Why a CANCEL on a slot whose order is in doubt asks the venue again.
 pub(super) const CANCEL_IN_DOUBT: &str =
     "the slot's order is in doubt (rate limited before its ack, with \
      a cancel asked): its cancel is sent again; the venue's cancel ack ends the doubt, and \
@@ -104,11 +104,11 @@ pub(super) const IN_DOUBT_CANCEL_REFUSED: &str =
     "the venue refused to cancel the order in doubt: it may \
      never have had it, or the order filled or ended there; its status is still unknown, and \
      reconcile_with_venue settles it";
-/// Why the venue's end of an order in doubt is taken (rules 16 on).
+/// Why the venue's end of an order in doubt is taken.
 pub(super) const IN_DOUBT_ENDED: &str =
     "the order was in doubt (rate limited before its ack, with a \
      cancel asked): the venue ended it, and its slot trades again once what it filled is booked";
-/// Why an order rate limited before its ack, with a cancel asked, is kept (rules 10 on).
+/// Why an order rate limited before its ack, with a cancel asked, is kept.
 pub(super) const THROTTLED_BEFORE_ACK: &str =
     "the throttled request may have been its cancel: the order \
      is ended here but kept for its fills, which are booked if it was working at the venue";
@@ -283,8 +283,7 @@ impl Kernel {
     /// [`Answered`]); `routed` is set once it names a slot's order and is no duplicate
     /// (`on_venue_event` remembers it there after). `fps`: a fill's client id and key
     /// ([`VenueEvent::fill_key`]) fingerprinted (None for another event). Inlined into its one
-    /// caller: left to the compiler it was a call, its answer and `routed` passed through
-    /// memory (some 55 instructions an event).
+    /// caller: called, its answer and `routed` would pass through memory.
     #[inline(always)]
     pub(super) fn venue_event(
         &mut self,
@@ -297,8 +296,8 @@ impl Kernel {
     ) -> Answered {
         use KernelDiagnosticCode as D;
         use KernelEventKind as K;
-        // Written out, not through a helper returning the details: that form stopped the
-        // compiler inlining this function into `on_venue_event` (+0.9 % a trade cycle).
+        // Written out, not through a helper returning the details: that form keeps the
+        // compiler from inlining this function into `on_venue_event`.
         if !plain_start(ids.event) {
             let refused = if ev.event_id.is_empty() {
                 Some(detail_field("event_id", Detail::Static("")))
@@ -506,7 +505,7 @@ impl Kernel {
     }
 
     /// The refusal of an event naming its order only by a venue id that a working order and
-    /// an order kept for its late fills both carry (rules 8 on): it may be either's, and
+    /// an order kept for its late fills both carry: it may be either's, and
     /// booked on the working order a fill owed to the kept one moves a position the venue
     /// does not hold, while the kept one's slot waits for it for good.
     #[cold]
@@ -530,7 +529,7 @@ impl Kernel {
     }
 
     /// The refusal of an event naming no order the kernel knows of. An order that ended
-    /// long ago (or, under rules before 2, at all) is known by its ids' fingerprints.
+    /// long ago is known by its ids' fingerprints.
     #[cold]
     pub(super) fn unknown_order(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
         let known = self
@@ -638,8 +637,8 @@ impl Kernel {
         self.event_refusal(ev, sid, code, sev, d, seq)
     }
 
-    /// What in `ev` contradicts the order it names (its trade, asset or side, rules 35 on its
-    /// venue id), if anything: an event meant for another order must not move this one. Empty
+    /// What in `ev` contradicts the order it names (its trade, asset, side or venue id), if
+    /// anything: an event meant for another order must not move this one. Empty
     /// fields say nothing.
     /// `venue`: the event's venue order id's text (see [`EventIds`]).
     pub(super) fn disagreement(
