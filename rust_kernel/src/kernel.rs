@@ -6,13 +6,13 @@
 //! O(max_slots) per call: free and open slots and orders are indexed.
 
 // A refusal is an outcome made whole and returned as the `Err` of an input's handler (see
-// `Answered`), and of the checks that `?` hands it on from: large, and the answer anyway.
+// `Handled`), and of the checks that `?` hands it on from: large, and the answer anyway.
 #![allow(clippy::result_large_err)]
 
 use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
-    check_number, check_numbers, check_timestamp, shown, too_large, KernelError, KernelResult,
-    MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, format_number, too_large, KernelError,
+    KernelResult, MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{
     round_down_to_step, round_price_to_tick, round_up_to_step, Calibration, FeeModel, Liquidity,
@@ -127,7 +127,7 @@ pub enum KernelInput {
     /// `leg_taken` out).
     ReplaceSlots {
         slots: Vec<TradeSlot>,
-        legs: LegTail,
+        legs: LegsTaken,
     },
     CalibrateFee {
         price: f64,
@@ -141,7 +141,7 @@ impl KernelInput {
     /// The record of `reconcile_from_slots(slots)`: the slots with what exits took of their
     /// legs beside them.
     pub fn replace_slots(slots: Vec<TradeSlot>) -> Self {
-        let legs = LegTail::of(&slots);
+        let legs = LegsTaken::of(&slots);
         KernelInput::ReplaceSlots { slots, legs }
     }
 }
@@ -245,11 +245,11 @@ fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
 /// How an input's handler answered: in the caller's outcome (`Ok`), which its common,
 /// accepted paths fill in place, or with an answer it made whole (`Err`): a refusal, or a
 /// rarer path's outcome, which the caller puts in place. `?` hands a check's refusal on.
-type Answered = Result<(), KernelOutcome>;
+type Handled = Result<(), KernelOutcome>;
 
 /// Keeps the set of free slots as slot `sid` moves from stage `from` to `to`.
 #[inline(always)]
-fn follow_free(free: &mut SlotSet, sid: usize, from: TradeStage, to: TradeStage) {
+fn update_free_set(free: &mut SlotSet, sid: usize, from: TradeStage, to: TradeStage) {
     let (was_free, is_free) = (fsm::is_free(from), fsm::is_free(to));
     if was_free && !is_free {
         free.remove(sid);
@@ -605,7 +605,7 @@ impl Kernel {
         if ts > slot.last_event_time {
             slot.last_event_time = ts;
         }
-        follow_free(&mut self.free, sid, prev, next);
+        update_free_set(&mut self.free, sid, prev, next);
         // Written where it goes, not built aside and copied in (its 160 bytes through memcpy,
         // as `push` does): the place made first, then each field written into it (a whole
         // transition written at once is built on the stack and copied).

@@ -1,7 +1,7 @@
 //! The mock venue: deterministic for a seed, in-process, with knobs for the venue
 //! behaviours the kernel must absorb (rejects, partial fills, rate limits, resting orders).
 
-use crate::error::{check_number, shown, KernelError, KernelResult};
+use crate::error::{check_number, format_number, KernelError, KernelResult};
 use crate::model::{VenueEvent, VenueOrder};
 use crate::types::*;
 use ahash::AHashMap;
@@ -49,7 +49,7 @@ impl MockConfig {
             if !(0.0..=1.0).contains(&v) {
                 return Err(KernelError::invalid(
                     field,
-                    shown(v),
+                    format_number(v),
                     "must be a probability between 0 and 1",
                 ));
             }
@@ -57,7 +57,7 @@ impl MockConfig {
         if !(self.partial_fill_ratio > 0.0 && self.partial_fill_ratio < 1.0) {
             return Err(KernelError::invalid(
                 "partial_fill_ratio",
-                shown(self.partial_fill_ratio),
+                format_number(self.partial_fill_ratio),
                 "must be between 0 and 1 (exclusive)",
             ));
         }
@@ -334,7 +334,7 @@ impl MockVenue {
                 let side = o.side.name();
                 return Err(KernelError::invalid(
                     "price",
-                    format!("{} for a {side} LIMIT at {}", shown(p), shown(o.price)),
+                    format!("{} for a {side} LIMIT at {}", format_number(p), format_number(o.price)),
                     "worse than the order's limit: a BUY fills at its limit or lower, a SELL at its limit or higher",
                 ));
             }
@@ -363,7 +363,7 @@ impl MockVenue {
         let refused = if !price.is_finite() || price <= 0.0 {
             Some(KernelError::invalid(
                 "price",
-                shown(price),
+                format_number(price),
                 "must be a finite positive number",
             ))
         } else {

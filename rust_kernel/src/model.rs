@@ -1,7 +1,9 @@
 //! The data the kernel takes in and hands out: intents, venue and account events, orders,
 //! slots, transitions and outcomes.
 
-use crate::error::{check_numbers, check_timestamp, shown, KernelError, KernelResult};
+use crate::error::{
+    check_numbers, check_timestamp, format_number as shown, KernelError, KernelResult,
+};
 use crate::kernel::QTY_EPS;
 use crate::types::*;
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! Pre-trade guard configuration: risk limits per kernel and precision limits per asset.
 
-use crate::error::{check_number, shown, KernelError, KernelResult, MAX_MAGNITUDE};
+use crate::error::{check_number, format_number, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -91,9 +91,9 @@ pub enum ConfigValue {
 
 impl ConfigValue {
     /// The value as the caller wrote it, for an error message.
-    fn shown(&self) -> String {
+    fn as_written(&self) -> String {
         match self {
-            ConfigValue::Num(x) => shown(*x),
+            ConfigValue::Num(x) => format_number(*x),
             ConfigValue::Text(s) => format!("{s:?}"),
             ConfigValue::Flag(b) => if *b { "True" } else { "False" }.to_string(),
             ConfigValue::Off => "None".to_string(),
@@ -126,7 +126,7 @@ impl RiskLimits {
                     if *v <= 0.0 {
                         return Err(KernelError::invalid(
                             f,
-                            shown(*v),
+                            format_number(*v),
                             "must be positive (use None to turn the rule off)",
                         ));
                     }
@@ -141,7 +141,7 @@ impl RiskLimits {
                         // Counted in a one-second window, a rate below 1 refuses every order.
                         return Err(KernelError::invalid(
                             f,
-                            shown(*v),
+                            format_number(*v),
                             "must be at least 1: orders are counted in a one-second window, \
                              where a rate below 1 refuses every order",
                         ));
@@ -149,7 +149,7 @@ impl RiskLimits {
                     if f == "max_order_rate" && *v > MAX_ORDER_RATE {
                         return Err(KernelError::invalid(
                             f,
-                            shown(*v),
+                            format_number(*v),
                             "must be at most 100000 a second, the most the window counts \
                              (use None to turn the rule off)",
                         ));
@@ -175,12 +175,16 @@ impl RiskLimits {
                 ("regime", v) => {
                     return Err(KernelError::invalid(
                         f,
-                        v.shown(),
+                        v.as_written(),
                         "must be NEUTRAL, BULL, BEAR or None",
                     ))
                 }
                 ("require_source_run_in_live", v) => {
-                    return Err(KernelError::invalid(f, v.shown(), "must be True or False"))
+                    return Err(KernelError::invalid(
+                        f,
+                        v.as_written(),
+                        "must be True or False",
+                    ))
                 }
                 (
                     "max_leverage"
@@ -192,7 +196,7 @@ impl RiskLimits {
                 ) => {
                     return Err(KernelError::invalid(
                         f,
-                        v.shown(),
+                        v.as_written(),
                         "must be a number or None",
                     ))
                 }
@@ -211,7 +215,11 @@ impl RiskLimits {
             if per_asset > total {
                 return Err(KernelError::invalid(
                     "max_notional_per_asset",
-                    format!("{} (max_notional_total {})", shown(per_asset), shown(total)),
+                    format!(
+                        "{} (max_notional_total {})",
+                        format_number(per_asset),
+                        format_number(total)
+                    ),
                     "must not be above the total cap, where it can never bind",
                 ));
             }

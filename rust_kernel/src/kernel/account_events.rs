@@ -5,7 +5,7 @@ use super::*;
 
 /// Says, into `out`, which of an account event's figures `figures` are (`keys.0`, their names)
 /// and the latest time the account's were taken at (`keys.1`); false when there are none.
-pub(super) fn say_figures(
+pub(super) fn describe_figures(
     figures: &[StaleFigure],
     keys: (&'static str, &'static str),
     out: &mut KernelOutcome,
@@ -72,7 +72,7 @@ impl Kernel {
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);
             }
             if let Some(why) = flawed_id(&ev.event_id) {
-                let mut d = detail_field("event_id", shown_id(&ev.event_id));
+                let mut d = detail_field("event_id", quoted_id(&ev.event_id));
                 d.push(("reason", Detail::Static(why)));
                 return refuse(D::InvalidIntent, KernelSeverity::Error, d);
             }
@@ -277,10 +277,10 @@ impl Kernel {
             taken[s.index] = None;
         }
         self.account.take_figures(taken, ev.timestamp);
-        say_figures(&stale, ("figures_not_taken", "last_figure_time"), &mut out);
+        describe_figures(&stale, ("figures_not_taken", "last_figure_time"), &mut out);
         // A figure stamped far after every other input (milliseconds among seconds, a clock
         // hours ahead) gave way to this later report: the operator fixes the venue's stamps.
-        if say_figures(
+        if describe_figures(
             &over_time_ahead,
             ("figures_time_not_believed", "figure_time_ahead"),
             &mut out,

@@ -13,7 +13,7 @@ impl Kernel {
         sid: usize,
         seq: u64,
         out: &mut KernelOutcome,
-    ) -> Answered {
+    ) -> Handled {
         if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
             return Err(refused);
         }

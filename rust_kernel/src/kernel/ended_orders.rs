@@ -7,15 +7,15 @@ use super::*;
 /// Which kept order: its slot, whether it is the slot's entry (else its exit), and whether
 /// it filled completely (kept only so the venue's reports of fills a reconciliation booked
 /// are known as such: any other fill of it is an overfill).
-pub(crate) type KeptKey = (usize, bool, bool);
+pub(crate) type KeptOrderKey = (usize, bool, bool);
 
 /// A claimant of a venue id that is no kept order: an order that carried the id and
 /// finished without being kept, while kept orders carried it too.
-pub(super) const GONE: KeptKey = (usize::MAX, false, false);
+pub(super) const UNKEPT_CLAIMANT: KeptOrderKey = (usize::MAX, false, false);
 
 /// An order kept after it ended (see [`EndedOrders`]).
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct Kept {
+pub(crate) struct KeptOrder {
     pub(super) order: VenueOrder,
     /// The cumulative filled size the venue reported with the end, when it said (above 0):
     /// late fills may bring the order up to it and no further.
@@ -43,19 +43,19 @@ pub(crate) struct Kept {
     /// The slot's exit leg when the order ended: a late fill completing an exit advances the
     /// leg only if no other exit was sent since.
     pub(super) leg: usize,
-    /// What [`EndedOrders`] last counted the order as ([`Kept::flags`], [`Kept::units`]),
+    /// What [`EndedOrders`] last counted the order as ([`KeptOrder::flags`], [`KeptOrder::units`]),
     /// so a change is counted once. Not part of a checkpoint: kept orders are counted as
     /// they are kept.
     #[serde(skip)]
     pub(super) counted: (u8, i128),
 }
 
-/// [`Kept::flags`]: owed a fill, kept in doubt.
+/// [`KeptOrder::flags`]: owed a fill, kept in doubt.
 pub(super) const OWED: u8 = 1;
 
 pub(super) const DOUBTED: u8 = 2;
 
-impl Kept {
+impl KeptOrder {
     /// Whether the order is owed a fill (`due`) and in doubt, as [`EndedOrders`] counts them.
     pub(super) fn flags(&self) -> u8 {
         (if self.due() > 0.0 { OWED } else { 0 }) | (if self.in_doubt { DOUBTED } else { 0 })
@@ -94,19 +94,19 @@ impl Kept {
 /// after the kernel's core fields.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct EndedOrders {
-    pub(super) by_key: IdMap<KeptKey, Kept>,
+    pub(super) by_key: IdMap<KeptOrderKey, KeptOrder>,
     /// The kernel's own (unique) client ids to their kept order.
-    pub(super) by_client_id: IdMap<Id, KeptKey>,
+    pub(super) by_client_id: IdMap<Id, KeptOrderKey>,
     /// Venue ids to the kept orders that carry them: an id two claim (a venue reusing ids)
     /// names neither, until all but one are forgotten.
-    pub(super) by_venue_id: IdMap<Id, Vec<KeptKey>>,
+    pub(super) by_venue_id: IdMap<Id, Vec<KeptOrderKey>>,
     /// For orders working or kept, the venue's filled size a reconciliation booked: every
     /// venue fill up to it is accounted for (see `Kernel::covered_by_reconciliation`).
     pub(super) reconciled: IdMap<Id, f64>,
     /// For kept orders followed by their reports' intervals, what those covered when they
     /// ended, and since (see [`Covered`]). A checkpoint part of its own, not [`EndedRepr`].
-    pub(super) covered: IdMap<KeptKey, Covered>,
-    /// How many kept orders are owed a fill (`Kept::due`), and how many are in doubt: while none
+    pub(super) covered: IdMap<KeptOrderKey, Covered>,
+    /// How many kept orders are owed a fill (`KeptOrder::due`), and how many are in doubt: while none
     /// is, `Kernel::orders_in_doubt`, which a runtime asks between data points, looks at no kept
     /// order, and the caps look at none in doubt. A fill owed moved the venue's position, not yet
     /// the slots'.
@@ -127,7 +127,7 @@ pub(crate) struct EndedOrders {
 
 /// An asset's kept orders in [`EndedOrders::by_asset`]: how many are owed a fill and how
 /// many in doubt, and by side of the book ([`book_side`]) what they may still take from the
-/// venue's position ([`Kept::units`]).
+/// venue's position ([`KeptOrder::units`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct KeptCounts {
     pub(super) n: [u32; 2],
@@ -135,7 +135,7 @@ pub(super) struct KeptCounts {
 }
 
 impl EndedOrders {
-    pub(super) fn keep(&mut self, key: KeptKey, mut kept: Kept) {
+    pub(super) fn keep(&mut self, key: KeptOrderKey, mut kept: KeptOrder) {
         self.forget(key);
         // Counted afresh here (`note_owed`, below), whatever it was counted as elsewhere.
         kept.counted = (0, 0);
@@ -151,7 +151,7 @@ impl EndedOrders {
     /// `in_doubt_count`, `owed_entries`, `by_asset`): called after it is kept and after every
     /// change of what it is owed (its end's figure, its reports' running total, a late fill)
     /// or of its doubt.
-    pub(super) fn note_owed(&mut self, key: KeptKey) {
+    pub(super) fn note_owed(&mut self, key: KeptOrderKey) {
         let Some(k) = self.by_key.get_mut(&key) else {
             return;
         };
@@ -163,11 +163,11 @@ impl EndedOrders {
         }
     }
 
-    /// Counts kept order `key` of `asset` on `side`, counted as `was` ([`Kept::flags`],
-    /// [`Kept::units`]), as `now`.
+    /// Counts kept order `key` of `asset` on `side`, counted as `was` ([`KeptOrder::flags`],
+    /// [`KeptOrder::units`]), as `now`.
     pub(super) fn count(
         &mut self,
-        key: KeptKey,
+        key: KeptOrderKey,
         asset: &Id,
         side: OrderSide,
         was: (u8, i128),
@@ -223,7 +223,7 @@ impl EndedOrders {
     /// What kept orders of `asset` on `side` may still take from the venue's position, in one
     /// walk of them (none while no kept order is owed a fill or in doubt): the remainders of
     /// those in doubt, which may still work, added to `taken`, and, returned, what the venue
-    /// said filled of the others that is not booked yet (`Kept::due`).
+    /// said filled of the others that is not booked yet (`KeptOrder::due`).
     pub(super) fn taken_on(&self, asset: &Id, side: OrderSide, taken: &mut f64) -> f64 {
         let mut owed = 0.0;
         if self.quiet_on(asset) {
@@ -242,7 +242,7 @@ impl EndedOrders {
         owed
     }
 
-    pub(super) fn claim_venue_id(&mut self, key: KeptKey, venue_id: &Id) {
+    pub(super) fn claim_venue_id(&mut self, key: KeptOrderKey, venue_id: &Id) {
         if !venue_id.is_empty() {
             let claims = self.by_venue_id.entry(venue_id.clone()).or_default();
             if !claims.contains(&key) {
@@ -251,7 +251,7 @@ impl EndedOrders {
         }
     }
 
-    pub(super) fn forget(&mut self, key: KeptKey) {
+    pub(super) fn forget(&mut self, key: KeptOrderKey) {
         let Some(old) = self.by_key.remove(&key) else {
             return;
         };
@@ -263,7 +263,7 @@ impl EndedOrders {
         let v = &old.order.venue_order_id;
         if let Some(claims) = self.by_venue_id.get_mut(v) {
             claims.retain(|k| *k != key);
-            if claims.iter().all(|k| *k == GONE) {
+            if claims.iter().all(|k| *k == UNKEPT_CLAIMANT) {
                 self.by_venue_id.remove(v);
             }
         }
@@ -277,8 +277,8 @@ impl EndedOrders {
             return;
         }
         if let Some(claims) = self.by_venue_id.get_mut(venue_id) {
-            if !claims.contains(&GONE) {
-                claims.push(GONE);
+            if !claims.contains(&UNKEPT_CLAIMANT) {
+                claims.push(UNKEPT_CLAIMANT);
             }
         }
     }
@@ -297,7 +297,7 @@ impl EndedOrders {
         }
     }
 
-    pub(super) fn by_client(&self, id: &Id) -> Option<KeptKey> {
+    pub(super) fn by_client(&self, id: &Id) -> Option<KeptOrderKey> {
         if self.by_client_id.is_empty() || id.is_empty() {
             return None;
         }
@@ -305,30 +305,30 @@ impl EndedOrders {
     }
 
     /// The kept order a venue id names: the one order that carries it.
-    pub(super) fn by_venue(&self, id: &Id) -> Option<KeptKey> {
+    pub(super) fn by_venue(&self, id: &Id) -> Option<KeptOrderKey> {
         if self.by_venue_id.is_empty() || id.is_empty() {
             return None;
         }
         match self.by_venue_id.get(id)?.as_slice() {
-            [key] if *key != GONE => Some(*key),
+            [key] if *key != UNKEPT_CLAIMANT => Some(*key),
             _ => None,
         }
     }
 
     /// Whether a kept order other than `key` carries venue id `id`.
-    pub(super) fn venue_id_claimed(&self, id: &Id, key: Option<KeptKey>) -> bool {
+    pub(super) fn venue_id_claimed(&self, id: &Id, key: Option<KeptOrderKey>) -> bool {
         self.by_venue_id
             .get(id)
             .is_some_and(|claims| claims.iter().any(|k| Some(*k) != key))
     }
 
-    pub(super) fn get(&self, key: KeptKey) -> Option<&Kept> {
+    pub(super) fn get(&self, key: KeptOrderKey) -> Option<&KeptOrder> {
         self.by_key.get(&key)
     }
 
     /// What the venue said had filled of the slot's kept orders, at their end, that it has
     /// not sent yet, if the slot waits: for money that moved, or for the status
-    /// of an order that may still work at the venue (`Kept::in_doubt`), when it may owe 0.
+    /// of an order that may still work at the venue (`KeptOrder::in_doubt`), when it may owe 0.
     pub(super) fn awaited(&self, sid: usize) -> Option<f64> {
         match (self.owed(sid, true), self.owed(sid, false)) {
             (None, None) => None,
@@ -358,13 +358,13 @@ impl EndedOrders {
         }
     }
 
-    /// Whether kept order `key` is in doubt (`Kept::in_doubt`).
-    pub(super) fn is_in_doubt(&self, key: KeptKey) -> bool {
+    /// Whether kept order `key` is in doubt (`KeptOrder::in_doubt`).
+    pub(super) fn is_in_doubt(&self, key: KeptOrderKey) -> bool {
         self.by_key.get(&key).is_some_and(|k| k.in_doubt)
     }
 
     /// The slot's kept order (its entry or exit, or either with `None`) whose status is not
-    /// known (`Kept::in_doubt`), if any.
+    /// known (`KeptOrder::in_doubt`), if any.
     pub(super) fn in_doubt(&self, sid: usize, is_entry: Option<bool>) -> Option<&VenueOrder> {
         if self.by_key.is_empty() {
             return None;
@@ -408,7 +408,7 @@ impl EndedOrders {
             .sum()
     }
 
-    pub(super) fn get_mut(&mut self, key: KeptKey) -> Option<&mut Kept> {
+    pub(super) fn get_mut(&mut self, key: KeptOrderKey) -> Option<&mut KeptOrder> {
         self.by_key.get_mut(&key)
     }
 
@@ -419,7 +419,10 @@ impl EndedOrders {
 
 impl Kernel {
     /// The kept orders `wanted` picks, in slot order (entry before exit).
-    pub(super) fn kept_orders(&self, wanted: impl Fn(&KeptKey, &Kept) -> bool) -> Vec<&VenueOrder> {
+    pub(super) fn kept_orders(
+        &self,
+        wanted: impl Fn(&KeptOrderKey, &KeptOrder) -> bool,
+    ) -> Vec<&VenueOrder> {
         let mut v: Vec<_> = self
             .ended
             .by_key
@@ -433,7 +436,7 @@ impl Kernel {
 
     /// Keeps an order that ended (see [`EndedOrders`]), with what its reports covered while
     /// it worked, so its late fills are followed as its working fills were.
-    pub(super) fn keep_order(&mut self, key: KeptKey, kept: Kept) {
+    pub(super) fn keep_order(&mut self, key: KeptOrderKey, kept: KeptOrder) {
         let covered = self
             .covered
             .get_mut(key.0)
@@ -451,7 +454,7 @@ impl Kernel {
     pub(super) fn settle_awaited(
         &mut self,
         ev: &VenueEvent,
-        key: KeptKey,
+        key: KeptOrderKey,
         seq: u64,
     ) -> KernelOutcome {
         let sid = key.0;
@@ -483,7 +486,7 @@ impl Kernel {
     pub(super) fn end_in_doubt(
         &mut self,
         ev: &VenueEvent,
-        key: KeptKey,
+        key: KeptOrderKey,
         seq: u64,
     ) -> KernelOutcome {
         let sid = key.0;
@@ -547,14 +550,14 @@ impl Kernel {
     }
 
     /// Whether venue id `vid` is a working order's, or a kept order's other than `key`.
-    pub(super) fn venue_id_claimed_besides(&self, vid: &Id, key: KeptKey) -> bool {
+    pub(super) fn venue_id_claimed_besides(&self, vid: &Id, key: KeptOrderKey) -> bool {
         self.by_venue_id.contains_key(vid) || self.ended.venue_id_claimed(vid, Some(key))
     }
 
     /// Kept order `key` learns its venue id `vid`, from a late fill or a late ack: later events may
     /// name the order by it alone, and it is known once forgotten, unless an order that finished
     /// before carried it too.
-    pub(super) fn learn_kept_venue_id(&mut self, key: KeptKey, vid: &Id) {
+    pub(super) fn learn_kept_venue_id(&mut self, key: KeptOrderKey, vid: &Id) {
         if let Some(kept) = self.ended.get_mut(key) {
             kept.order.venue_order_id = vid.clone();
         }
@@ -574,7 +577,7 @@ impl Kernel {
         &mut self,
         ev: &VenueEvent,
         sid: usize,
-        key: KeptKey,
+        key: KeptOrderKey,
         seq: u64,
     ) -> KernelOutcome {
         // The kept order's client id, when it learns the ack's venue id.
@@ -605,7 +608,7 @@ impl Kernel {
     pub(super) fn apply_late_fill(
         &mut self,
         ev: &VenueEvent,
-        key: KeptKey,
+        key: KeptOrderKey,
         seq: u64,
     ) -> KernelOutcome {
         use KernelDiagnosticCode as D;
@@ -740,7 +743,7 @@ impl Kernel {
             // Filled completely (or said over), the order works at the venue no more.
             kept.in_doubt &= !over;
             // An order that ended without a figure waits for what its reports stated, this
-            // one's running total too (`Kept::stated_total`).
+            // one's running total too (`KeptOrder::stated_total`).
             if let Some(p) = placed.as_ref().filter(|_| kept.final_filled.is_none()) {
                 kept.stated_total = kept.stated_total.max(p.to.min(order.size));
             }
@@ -796,7 +799,7 @@ impl Kernel {
         }
         // As for a working order's fill (a late fill is a WARNING already).
         if let Some(KernelSeverity::Critical) =
-            total_ahead(ev, order.size, new_filled, &mut out.details)
+            running_total_ahead(ev, order.size, new_filled, &mut out.details)
         {
             out.severity = KernelSeverity::Critical;
         }
@@ -816,7 +819,7 @@ impl Kernel {
         let shared: Vec<&Id> = old
             .by_venue_id
             .iter()
-            .filter(|(_, claims)| claims.contains(&GONE))
+            .filter(|(_, claims)| claims.contains(&UNKEPT_CLAIMANT))
             .map(|(v, _)| v)
             .collect();
         for (key, kept) in &old.by_key {

@@ -16,7 +16,7 @@ use super::*;
 pub(crate) struct Covered(pub(super) SmallVec<[(f64, f64); 1]>);
 
 /// Where a fill report lies in what is covered: its interval, and what of it is not covered.
-pub(super) struct Placed {
+pub(super) struct ReportInterval {
     pub(super) from: f64,
     pub(super) to: f64,
     pub(super) free: f64,
@@ -25,7 +25,7 @@ pub(super) struct Placed {
 impl Covered {
     /// `ev`'s interval and its uncovered part; None when the report gives no running total,
     /// or a size above it (such a report has no place, and is booked by its size alone).
-    pub(super) fn place(&self, ev: &VenueEvent) -> Option<Placed> {
+    pub(super) fn place(&self, ev: &VenueEvent) -> Option<ReportInterval> {
         let to = ev.filled_size;
         if to <= 0.0 {
             return None;
@@ -48,7 +48,7 @@ impl Covered {
         } else {
             free
         };
-        Some(Placed { from, to, free })
+        Some(ReportInterval { from, to, free })
     }
 
     pub(super) fn insert(&mut self, from: f64, to: f64) {
@@ -70,7 +70,7 @@ impl Covered {
     /// False when it was booked without a place (no running total): it may be any of the
     /// order's fills, so from then on an earlier fill cannot be told from a resend, and the
     /// order is no longer followed.
-    pub(super) fn booked(&mut self, placed: Option<Placed>) -> bool {
+    pub(super) fn booked(&mut self, placed: Option<ReportInterval>) -> bool {
         match placed {
             Some(p) => {
                 self.insert(p.from, p.to);
@@ -121,9 +121,9 @@ pub(super) const STATED_NOT_BOOKED: &str =
 /// and `unreported_qty`, at most what the order had left), or, above the order's size, the
 /// venue reporting an overfill (CRITICAL, with `order_size` and the reason). None when it
 /// says no more, or the report states no fill size of its own. The usual fill says no more:
-/// its check inline, what says more out of line ([`total_said_ahead`]).
+/// its check inline, what says more out of line ([`running_total_ahead_details`]).
 #[inline(always)]
-pub(super) fn total_ahead(
+pub(super) fn running_total_ahead(
     ev: &VenueEvent,
     size: f64,
     new_filled: f64,
@@ -132,13 +132,13 @@ pub(super) fn total_ahead(
     if !(ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(size)) {
         return None;
     }
-    total_said_ahead(ev, size, new_filled, details)
+    running_total_ahead_details(ev, size, new_filled, details)
 }
 
-/// [`total_ahead`] of a report whose running total is ahead of `new_filled`.
+/// [`running_total_ahead`] of a report whose running total is ahead of `new_filled`.
 #[cold]
 #[inline(never)]
-pub(super) fn total_said_ahead(
+pub(super) fn running_total_ahead_details(
     ev: &VenueEvent,
     size: f64,
     new_filled: f64,
@@ -233,7 +233,7 @@ impl Kernel {
         covered: Option<&Covered>,
         seq: u64,
         client_fp: Option<u64>,
-    ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
+    ) -> Result<(f64, Option<u64>, Option<ReportInterval>), KernelOutcome> {
         let qty = ev.size;
         if ev.filled_size <= 0.0
             && also_seen.is_none()
@@ -264,7 +264,7 @@ impl Kernel {
         covered: Option<&Covered>,
         seq: u64,
         client_fp: Option<u64>,
-    ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
+    ) -> Result<(f64, Option<u64>, Option<ReportInterval>), KernelOutcome> {
         use KernelDiagnosticCode as D;
         // Whether the fill comes without an id of its own, looked at once.
         let no_fill_id = ev.fill_id.is_empty();

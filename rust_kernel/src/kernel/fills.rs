@@ -4,7 +4,7 @@
 use super::*;
 
 /// What booking a fill charged and made, for its journal row.
-pub(super) struct Booked {
+pub(super) struct BookedFill {
     /// What the fill was charged: its prediction or the venue's fee, or what the settlement
     /// that came before it charged.
     pub(super) fee: f64,
@@ -13,7 +13,7 @@ pub(super) struct Booked {
     pub(super) realized: f64,
     pub(super) liquidity: Liquidity,
     /// What an exit fill sold beyond what its slot held (0 when nothing): no
-    /// PnL is realized on it, and its outcome says it (`Booked::beyond_position`).
+    /// PnL is realized on it, and its outcome says it (`BookedFill::beyond_position`).
     pub(super) unheld: f64,
     /// What the settlement that came before the fill said settling it (empty when none was
     /// held), for the fill's outcome.
@@ -25,7 +25,7 @@ pub(super) const EXIT_BEYOND_POSITION: &str =
     "the exit filled more than the slot held: PnL is realized on \
      what it held, and the venue holds the rest, which no slot shows; reconcile with the venue";
 
-impl Booked {
+impl BookedFill {
     /// Says, into `out`, what an exit fill sold beyond its slot's position (`unheld` above 0):
     /// CRITICAL, `unheld_qty`, and the reason unless the report's own total gave one.
     #[cold]
@@ -187,7 +187,7 @@ impl Kernel {
     /// the account, the fee waiting for settlement and the index of open slots. `size_after`:
     /// what the slot then holds ([`Kernel::size_after_fill`], which the caller judged the fill
     /// by). `partly`: what the report's interval left uncovered is less than its size
-    /// (`Placed`): for a per-fill report, its fill was partly booked already by an earlier
+    /// (`ReportInterval`): for a per-fill report, its fill was partly booked already by an earlier
     /// report. The caller counts the slot again once it has booked the fill on the order too
     /// (`recount_slot`): one count of both changes. `key_fp`: the fill's key
     /// ([`VenueEvent::fill_key`]) fingerprinted.
@@ -201,7 +201,7 @@ impl Kernel {
         size_after: f64,
         partly: bool,
         key_fp: u64,
-    ) -> Booked {
+    ) -> BookedFill {
         let liquidity = match ev.metadata.get("liquidity") {
             Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("maker") => Liquidity::Maker,
             Some(MetaValue::Str(s)) if s.eq_ignore_ascii_case("taker") => Liquidity::Taker,
@@ -247,7 +247,7 @@ impl Kernel {
         // A position opening takes its asset's latest mark, so its PnL is not shown at the
         // fill's price until the next mark.
         if order.is_entry && slot.mark_price == 0.0 && !self.marks.is_empty() {
-            slot.mark_price = mark_of(&self.marks, &slot.asset);
+            slot.mark_price = latest_mark(&self.marks, &slot.asset);
         }
         let mark = if slot.mark_price > 0.0 {
             slot.mark_price
@@ -312,7 +312,7 @@ impl Kernel {
                 fee = charged;
             }
         }
-        Booked {
+        BookedFill {
             fee,
             prorated,
             realized,
@@ -365,7 +365,7 @@ impl Kernel {
         sid: usize,
         order: &VenueOrder,
         qty: f64,
-        b: &Booked,
+        b: &BookedFill,
     ) {
         if self.outbox.enabled {
             self.write_fill_row(seq, ev, sid, order, qty, b);
@@ -380,7 +380,7 @@ impl Kernel {
         sid: usize,
         order: &VenueOrder,
         qty: f64,
-        b: &Booked,
+        b: &BookedFill,
     ) {
         let slot = &self.slots[sid];
         let row = FillRow {
@@ -413,11 +413,11 @@ impl Kernel {
         ev: &VenueEvent,
         sid: usize,
         seq: u64,
-        client: Option<ClientNamed>,
+        client: Option<ClientIdLookup>,
         key_fp: u64,
         out: &mut KernelOutcome,
-    ) -> Answered {
-        let order = OrderCopy::of(
+    ) -> Handled {
+        let order = OrderSnapshot::of(
             self.slots[sid]
                 .active_order()
                 .expect("indexed orders are active"),
@@ -504,7 +504,7 @@ impl Kernel {
         if !booked.settled.is_empty() {
             out.details.append(&mut booked.settled);
         }
-        if let Some(ahead) = total_ahead(ev, order.size, new_filled, &mut out.details) {
+        if let Some(ahead) = running_total_ahead(ev, order.size, new_filled, &mut out.details) {
             out.severity = ahead;
         }
         if booked.unheld > 0.0 {
@@ -560,7 +560,7 @@ impl Kernel {
         order: &VenueOrder,
         stated: f64,
         new_filled: f64,
-        client: Option<ClientNamed>,
+        client: Option<ClientIdLookup>,
         uncounted: Option<bool>,
     ) {
         // The client id fingerprinted once (or by the caller: `client`), for its keys here
@@ -597,7 +597,7 @@ impl Kernel {
                 .expect("the filled order is the slot's")
                 .clone();
             o.status = VenueOrderStatus::Filled;
-            Kept {
+            KeptOrder {
                 order: o,
                 final_filled: Some(new_filled),
                 stated_total: 0.0,
@@ -683,7 +683,7 @@ impl Kernel {
         } else {
             KernelEventKind::Expired
         };
-        let end = End {
+        let end = OrderEnd {
             kind,
             figure: 0.0,
             reason: ENDED_SHORT,

@@ -5,7 +5,7 @@ use super::*;
 
 /// An id refused for [`id_flaw`], quoted so its whitespace or NUL shows.
 #[cold]
-pub(super) fn shown_id(text: &str) -> Detail {
+pub(super) fn quoted_id(text: &str) -> Detail {
     Detail::Str(format!("{text:?}"))
 }
 
@@ -43,7 +43,7 @@ pub(super) fn reads_negative(text: &str) -> bool {
 
 /// Exit legs as an error shows them: the list, or past the 64 a trade may have, its first
 /// eight and the count (a refused list of a million legs would make a message of megabytes).
-pub(super) fn shown_legs(ratios: &[f64]) -> String {
+pub(super) fn format_legs(ratios: &[f64]) -> String {
     if ratios.len() <= 64 {
         return format!("{ratios:?}");
     }
@@ -58,7 +58,7 @@ pub(super) fn shown_legs(ratios: &[f64]) -> String {
 /// number does, and a negative one (-0.0 too) has the sign bit, as NaN has bits above infinity's,
 /// so each is above the bound's bits and goes to the checks.
 #[inline(always)]
-pub(super) fn plain_numbers(intent: &Intent) -> bool {
+pub(super) fn intent_numbers_in_bounds(intent: &Intent) -> bool {
     const MOST: u64 = MAX_MAGNITUDE.to_bits();
     let most = (intent.reference_price.to_bits())
         .max(intent.target_size.to_bits())
@@ -197,7 +197,7 @@ impl Kernel {
                 return bad("intent_id", Detail::Static(""), "must not be empty");
             }
             if let Some(why) = flawed_id(intent_id) {
-                return bad("intent_id", shown_id(intent_id), why);
+                return bad("intent_id", quoted_id(intent_id), why);
             }
         }
         if intent.slot_id < 0 || intent.slot_id as usize >= self.slots.len() {
@@ -220,9 +220,9 @@ impl Kernel {
                 seq,
             ));
         }
-        // The usual numbers pass at one look (`plain_numbers`: within [0, MAX_MAGNITUDE], the
+        // The usual numbers pass at one look (`intent_numbers_in_bounds`: within [0, MAX_MAGNITUDE], the
         // time within [0, infinity)); any others are judged field by field.
-        if !plain_numbers(intent) {
+        if !intent_numbers_in_bounds(intent) {
             let numbers = [
                 ("reference_price", intent.reference_price),
                 ("target_size", intent.target_size),
@@ -294,14 +294,14 @@ impl Kernel {
         Ok(())
     }
 
-    /// An ENTER: its answer in `out` when taken, else the refusal (see [`Answered`]).
+    /// An ENTER: its answer in `out` when taken, else the refusal (see [`Handled`]).
     pub(super) fn enter(
         &mut self,
         intent: &Intent,
         seen: bool,
         seq: u64,
         out: &mut KernelOutcome,
-    ) -> Answered {
+    ) -> Handled {
         use KernelDiagnosticCode as D;
         let sid = self.check_intent(intent, seen, seq)?;
         let bad = |k: &Kernel, field: &'static str, value: Detail, reason: &'static str| {
@@ -336,7 +336,7 @@ impl Kernel {
             }
             for (field, text) in [("trade_id", trade), ("asset", asset)] {
                 if let Some(why) = flawed_id(text) {
-                    return bad(self, field, shown_id(text), why);
+                    return bad(self, field, quoted_id(text), why);
                 }
             }
         }
@@ -388,7 +388,7 @@ impl Kernel {
             return bad(
                 self,
                 "exit_leg_ratios",
-                Detail::Str(shown_legs(&intent.exit_leg_ratios)),
+                Detail::Str(format_legs(&intent.exit_leg_ratios)),
                 msg,
             );
         }
@@ -461,7 +461,7 @@ impl Kernel {
         let mark = if intent.order_type == OrderType::Limit && side == OrderSide::Buy {
             0.0
         } else {
-            mark_of(&self.marks, &intent.asset)
+            latest_mark(&self.marks, &intent.asset)
         };
         let valued_at = cap_price(intent.order_type, side, price, intent.reference_price, mark);
         let notional = qty * valued_at;
@@ -583,14 +583,14 @@ impl Kernel {
         Ok(())
     }
 
-    /// An EXIT: its answer in `out` when taken, else the refusal (see [`Answered`]).
+    /// An EXIT: its answer in `out` when taken, else the refusal (see [`Handled`]).
     pub(super) fn exit(
         &mut self,
         intent: &Intent,
         seen: bool,
         seq: u64,
         out: &mut KernelOutcome,
-    ) -> Answered {
+    ) -> Handled {
         use KernelDiagnosticCode as D;
         let sid = self.check_intent(intent, seen, seq)?;
         self.check_order_prices(intent, seq)?;

@@ -320,7 +320,7 @@ impl Kernel {
     /// position per asset, covers it after every other order of the asset on that side that
     /// may still work at the venue takes its remainder (other slots' entries and exits,
     /// reduce-only or not, and orders kept in doubt), and after what the venue said filled of
-    /// ended orders on that side that is not booked yet (`Kept::due`, a fill still to come).
+    /// ended orders on that side that is not booked yet (`KeptOrder::due`, a fill still to come).
     /// Otherwise it would open or grow a position the other way at the venue, which refuses or
     /// expires a reduce-only order doing so: with one slot long and another short of the same
     /// size the venue holds nothing, and neither exit could ever fill. Decided in O(1) from
@@ -435,7 +435,7 @@ impl Kernel {
             by[book_side(old.side)] -= units(old.remaining());
         }
         by[book_side(order.side)] += units(order.remaining());
-        put_order_clone(working, order);
+        write_order_copy(working, order);
         let now = engaged(slot);
         if now != was || by != [0, 0] {
             self.sides

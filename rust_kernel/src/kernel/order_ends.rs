@@ -7,7 +7,7 @@ use super::*;
 /// How a working order ends (`Kernel::end_order`): as the venue's end of `kind` stating
 /// `figure` filled (0: none) with its `reason`, or a fill saying the order is
 /// over short of its size (`Kernel::ends_short`), as an expiry without a figure.
-pub(super) struct End<'a> {
+pub(super) struct OrderEnd<'a> {
     pub(super) kind: KernelEventKind,
     pub(super) figure: f64,
     pub(super) reason: &'a str,
@@ -23,7 +23,7 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         let mut out = self.slot_outcome(sid, seq);
-        let end = End {
+        let end = OrderEnd {
             kind: ev.kind,
             figure: ev.filled_size,
             reason: &ev.reason,
@@ -42,7 +42,7 @@ impl Kernel {
         &mut self,
         ev: &VenueEvent,
         sid: usize,
-        end: End,
+        end: OrderEnd,
         out: &mut KernelOutcome,
     ) -> bool {
         use KernelEventKind as K;
@@ -135,7 +135,7 @@ impl Kernel {
                 ));
             }
             // Without a figure, the slot waits for what the order's reports stated had filled
-            // (`Kept::stated_total`), said below.
+            // (`KeptOrder::stated_total`), said below.
             let final_filled = (end.figure > 0.0 && !short).then_some(end.figure.min(order.size));
             if final_filled.is_none() && !short {
                 stated = self
@@ -144,7 +144,7 @@ impl Kernel {
             }
             self.keep_order(
                 key,
-                Kept {
+                KeptOrder {
                     order: ended,
                     final_filled,
                     stated_total: stated,

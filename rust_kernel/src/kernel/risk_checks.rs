@@ -22,7 +22,7 @@ pub(super) fn working_price(order: &VenueOrder, mark: f64) -> f64 {
 }
 
 /// `asset`'s latest mark in `marks` as the notional caps take it: 0 when none was given.
-pub(super) fn mark_of(marks: &IdMap<Id, f64>, asset: &str) -> f64 {
+pub(super) fn latest_mark(marks: &IdMap<Id, f64>, asset: &str) -> f64 {
     marks.get(asset).copied().unwrap_or(0.0)
 }
 

@@ -22,7 +22,7 @@ pub struct UnsettledFill {
     /// no asset, or one a checkpoint names none for), which a settlement naming any asset
     /// settles. A fingerprint, not the text, because every fill waiting carries it and the
     /// queue of 100,000 of them is what the kernel's cycle waits on memory for most. Not in
-    /// the kernel's core fields: a checkpoint part of its own ([`UnsettledTail`]).
+    /// the kernel's core fields: a checkpoint part of its own ([`UnsettledDetails`]).
     #[serde(skip)]
     pub asset: Option<NonZeroU64>,
     /// The size of the report the fill was booked from, when an earlier report had booked
@@ -93,7 +93,7 @@ pub fn asset_print(asset: &str) -> Option<NonZeroU64> {
 /// The fills whose fees wait under one fill id: one per asset (venues number trades per
 /// market: BTCUSDT's trade 123 and ETHUSDT's are two fills). The kernel's core fields hold the
 /// first; the others, rare and so out of line, are in a checkpoint part of their own
-/// ([`UnsettledTail`]).
+/// ([`UnsettledDetails`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Unsettled {

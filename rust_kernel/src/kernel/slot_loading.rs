@@ -8,12 +8,12 @@ use super::*;
 /// id. Outside the slot's own encoding: a checkpoint holds it as a part of its own, and a
 /// `reconcile_from_slots` record beside its slots ([`KernelInput::ReplaceSlots`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LegTail(pub(super) Vec<(u32, f64)>);
+pub struct LegsTaken(pub(super) Vec<(u32, f64)>);
 
-impl LegTail {
+impl LegsTaken {
     /// What exit fills took of `slots`' legs.
     pub fn of(slots: &[TradeSlot]) -> Self {
-        LegTail(
+        LegsTaken(
             slots
                 .iter()
                 .filter(|s| s.leg_taken != 0.0)
@@ -97,14 +97,14 @@ pub(super) fn check_loaded_slot(
     if holds && s.entry_price <= 0.0 {
         return Err(KernelError::invalid(
             &field("entry_price"),
-            shown(s.entry_price),
+            format_number(s.entry_price),
             "a slot with a position needs a positive entry price",
         ));
     }
     if s.size > s.initial_size * (1.0 + 1e-9) + QTY_EPS {
         return Err(KernelError::invalid(
             &field("initial_size"),
-            shown(s.initial_size),
+            format_number(s.initial_size),
             "must not be below the slot's size",
         ));
     }
@@ -112,7 +112,7 @@ pub(super) fn check_loaded_slot(
         // While its entry works a trade has exited nothing: all it holds is what it entered.
         return Err(KernelError::invalid(
             &field("initial_size"),
-            shown(s.initial_size),
+            format_number(s.initial_size),
             "must equal the slot's size while its entry order works",
         ));
     }
@@ -155,7 +155,7 @@ pub(super) fn check_loaded_slot(
     if (works || holds) && s.leverage <= 0.0 {
         return Err(KernelError::invalid(
             &field("leverage"),
-            shown(s.leverage),
+            format_number(s.leverage),
             "must be positive for a slot with a position or a working order",
         ));
     }
@@ -192,7 +192,7 @@ pub(super) fn check_loaded_slot(
         if o.size <= 0.0 {
             return Err(KernelError::invalid(
                 &field("size"),
-                shown(o.size),
+                format_number(o.size),
                 "must be positive",
             ));
         }
@@ -234,7 +234,7 @@ pub(super) fn check_loaded_slot(
         if o.order_type == OrderType::Limit && o.price <= 0.0 {
             return Err(KernelError::invalid(
                 &field("price"),
-                shown(o.price),
+                format_number(o.price),
                 "a LIMIT order needs a positive price",
             ));
         }
@@ -249,14 +249,14 @@ pub(super) fn check_loaded_slot(
             // While its entry works, all a trade holds is what that entry filled.
             return Err(KernelError::invalid(
                 &field("filled_size"),
-                shown(o.filled_size),
+                format_number(o.filled_size),
                 "must equal the slot's size while the entry works",
             ));
         }
         if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {
             return Err(KernelError::invalid(
                 &field("size"),
-                shown(o.size),
+                format_number(o.size),
                 "an exit must not sell more than the position it closes",
             ));
         }
@@ -298,12 +298,12 @@ impl Kernel {
     pub fn set_slot_exit_legs(&mut self, slot_id: i64, ratios: &[f64]) -> KernelResult<()> {
         let sid = self.slot_index(slot_id)?;
         validate_leg_ratios(ratios)
-            .map_err(|why| KernelError::invalid("exit_leg_ratios", shown_legs(ratios), why))?;
+            .map_err(|why| KernelError::invalid("exit_leg_ratios", format_legs(ratios), why))?;
         let slot = &self.slots[sid];
         if ratios.len() <= slot.active_leg_index && !fsm::is_free(slot.fsm_state) {
             return Err(KernelError::invalid(
                 "exit_leg_ratios",
-                shown_legs(ratios),
+                format_legs(ratios),
                 "has fewer legs than the slot has already exited",
             ));
         }
@@ -328,8 +328,9 @@ impl Kernel {
         // the kernel's own slot shows it for the same trade.
         for (i, (s, own)) in slots.iter().zip(&self.slots).enumerate() {
             let legs = s.exit_leg_ratios.len();
-            let shown = own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
-            if s.active_leg_index > legs && !shown {
+            let kernel_shows_it =
+                own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
+            if s.active_leg_index > legs && !kernel_shows_it {
                 return Err(KernelError::invalid(
                     &format!("slots[{i}].active_leg_index"),
                     format!("{}, past the slot's {legs} exit legs", s.active_leg_index),
@@ -340,7 +341,7 @@ impl Kernel {
         // An exit-leg index past the legs means every leg is done.
         slots.iter_mut().for_each(bound_leg_index);
         // A loaded slot keeps what exits took of its leg, as the caller's slot says. -0.0 is
-        // held as 0.0: its record (`LegTail`, which leaves out what is 0) replays it so, and
+        // held as 0.0: its record (`LegsTaken`, which leaves out what is 0) replays it so, and
         // the slot must show live what it shows recovered.
         slots.iter_mut().for_each(|s| s.leg_taken += 0.0);
         let mut seen_orders = [
@@ -381,7 +382,7 @@ impl Kernel {
             validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
                 KernelError::invalid(
                     &field("exit_leg_ratios"),
-                    shown_legs(&s.exit_leg_ratios),
+                    format_legs(&s.exit_leg_ratios),
                     why,
                 )
             })?;
@@ -519,7 +520,7 @@ impl Kernel {
             };
             if !same {
                 self.entry_marks[i] = match &new.active_entry_order {
-                    Some(o) => mark_of(&self.marks, &o.asset),
+                    Some(o) => latest_mark(&self.marks, &o.asset),
                     None => 0.0,
                 };
             }

@@ -25,7 +25,7 @@ pub(super) fn is_reconciliation(ev: &VenueEvent) -> bool {
 
 /// The slot a venue event was routed to, and its ids' fingerprints, for the slot's
 /// memories once the event is taken (see `Kernel::venue_event`).
-pub(super) struct Routed {
+pub(super) struct RoutedEvent {
     pub(super) sid: usize,
     pub(super) event_fp: u64,
     pub(super) fill_fp: Option<u64>,
@@ -74,7 +74,7 @@ impl<'a> EventIds<'a> {
 /// event found its order there (None: in the map), where the order's finish removes it
 /// without comparing the id again.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct ClientNamed {
+pub(super) struct ClientIdLookup {
     pub(super) fp: u64,
     pub(super) place: Option<usize>,
 }
@@ -143,13 +143,13 @@ pub(super) fn in_bounds(v: f64, non_negative: bool) -> bool {
 
 /// Whether an event's seven numbers plainly pass [`in_bounds`]: its six non-negative ones
 /// within [0, `MAX_MAGNITUDE`] and its fee (negative for a rebate) within the bound either
-/// side. Read as their bits, as [`plain_numbers`] reads an intent's: a non-negative number's
+/// side. Read as their bits, as [`intent_numbers_in_bounds`] reads an intent's: a non-negative number's
 /// bits order as the number does, a negative one (-0.0 too) has the sign bit and NaN bits
 /// above infinity's, so each is above the bound's bits; the fee is read without its sign.
 /// What this lets through `in_bounds` passes; anything else (-0.0 among it, which
 /// `in_bounds` passes) goes to the field-by-field checks.
 #[inline(always)]
-pub(super) fn plain_event_numbers(ev: &VenueEvent) -> bool {
+pub(super) fn event_numbers_in_bounds(ev: &VenueEvent) -> bool {
     const MOST: u64 = MAX_MAGNITUDE.to_bits();
     let fee = ev.fee.map_or(0, |f| f.to_bits() & !(1 << 63));
     let most = (ev.price.to_bits())
@@ -188,12 +188,12 @@ pub(super) fn number_refusal_details(
     if !bad && !too_large(field, v) {
         return None;
     }
-    let shown = if bad {
+    let value = if bad {
         format!("{v}")
     } else {
         format!("{v:e}")
     };
-    let mut d = detail_field(field, Detail::Str(shown));
+    let mut d = detail_field(field, Detail::Str(value));
     d.push((
         "reason",
         Detail::Static(if bad { bad_reason } else { TOO_LARGE }),
@@ -280,7 +280,7 @@ impl Kernel {
     }
 
     /// Judges and applies `ev`, answering in `out` or with the answer made whole (see
-    /// [`Answered`]); `routed` is set once it names a slot's order and is no duplicate
+    /// [`Handled`]); `routed` is set once it names a slot's order and is no duplicate
     /// (`on_venue_event` remembers it there after). `fps`: a fill's client id and key
     /// ([`VenueEvent::fill_key`]) fingerprinted (None for another event). Inlined into its one
     /// caller: called, its answer and `routed` would pass through memory.
@@ -290,10 +290,10 @@ impl Kernel {
         ev: &VenueEvent,
         ids: EventIds<'_>,
         seq: u64,
-        routed: &mut Option<Routed>,
+        routed: &mut Option<RoutedEvent>,
         [client_fp, key_fp]: [Option<u64>; 2],
         out: &mut KernelOutcome,
-    ) -> Answered {
+    ) -> Handled {
         use KernelDiagnosticCode as D;
         use KernelEventKind as K;
         // Written out, not through a helper returning the details: that form keeps the
@@ -303,7 +303,7 @@ impl Kernel {
                 Some(detail_field("event_id", Detail::Static("")))
             } else {
                 flawed_id(&ev.event_id).map(|why| {
-                    let mut d = detail_field("event_id", shown_id(&ev.event_id));
+                    let mut d = detail_field("event_id", quoted_id(&ev.event_id));
                     d.push(("reason", Detail::Static(why)));
                     d
                 })
@@ -320,9 +320,9 @@ impl Kernel {
             }
         }
         // Every event's numbers are checked: the common case (all plainly within bounds,
-        // `plain_event_numbers`) decides all seven at once, and only an event failing it
+        // `event_numbers_in_bounds`) decides all seven at once, and only an event failing it
         // walks them to name the first (or finds none: -0.0 is within bounds).
-        if !plain_event_numbers(ev) {
+        if !event_numbers_in_bounds(ev) {
             if let Some(refused) = self.number_refusal_of(ev, seq) {
                 return Err(refused);
             }
@@ -417,7 +417,7 @@ impl Kernel {
                 seq,
             ));
         }
-        *routed = Some(Routed {
+        *routed = Some(RoutedEvent {
             sid,
             event_fp,
             fill_fp,
@@ -448,7 +448,7 @@ impl Kernel {
                 Some(key) => self.apply_late_fill(ev, key, seq),
                 None => {
                     let key_fp = key_fp.unwrap_or_else(|| fingerprint(ids.fill_key()));
-                    let client = client_fp.map(|fp| ClientNamed {
+                    let client = client_fp.map(|fp| ClientIdLookup {
                         fp,
                         place: client_place,
                     });
