@@ -9,7 +9,7 @@
 // `Handled`), and of the checks that `?` hands it on from: large, and the answer anyway.
 #![allow(clippy::result_large_err)]
 
-use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
+use crate::account::{Account, Figures, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
     check_number, check_numbers, check_timestamp, format_number, too_large, KernelError,
     KernelResult, MAX_MAGNITUDE, TOO_LARGE,
@@ -653,8 +653,11 @@ impl Kernel {
 
 mod account_events;
 mod acks;
+mod cancel;
 mod checkpoint;
 mod ended_orders;
+mod enter;
+mod exit;
 mod exit_legs;
 mod fill_reports;
 mod fills;
@@ -672,6 +675,7 @@ mod venue_events;
 
 pub use checkpoint::{decode as decode_checkpoint, decode_version, encode as encode_checkpoint};
 use ended_orders::*;
+use enter::*;
 use exit_legs::*;
 use fill_reports::*;
 use fills::*;

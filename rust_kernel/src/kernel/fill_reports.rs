@@ -16,6 +16,7 @@ use super::*;
 pub(crate) struct Covered(pub(super) SmallVec<[(f64, f64); 1]>);
 
 /// Where a fill report lies in what is covered: its interval, and what of it is not covered.
+#[derive(Clone, Copy)]
 pub(super) struct ReportInterval {
     pub(super) from: f64,
     pub(super) to: f64,
@@ -207,6 +208,49 @@ pub(super) fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option
         .map(|k| id_less_key(k, ev.size))
 }
 
+/// The keys a fill is known by through the venue's running total after it (`by_total`, when
+/// the report states its size and the total): a fill with no fill id by that total
+/// (`total_key`), which, once booked, it is remembered by (`remembered`); a fill with a fill
+/// id by its total and size as well ([`sized_total_key`]), so that its resend without the id
+/// is known on an order no longer followed by its reports' intervals (a followed order's
+/// intervals know it). The same total again is the same fill resent under a new event id,
+/// while a total below what is known is an earlier fill arriving late, and counts.
+#[derive(Clone, Copy)]
+pub(super) struct FillKeys {
+    pub(super) by_total: Option<u64>,
+    pub(super) total_key: Option<u64>,
+    pub(super) remembered: Option<u64>,
+}
+
+impl FillKeys {
+    /// The keys of fill `ev` of `order`; `client_fp`: the event's client id fingerprinted,
+    /// when made (taken when that id is the order's).
+    pub(super) fn of(ev: &VenueEvent, order: &VenueOrder, client_fp: Option<u64>) -> Self {
+        let no_fill_id = ev.fill_id.is_empty();
+        let by_total = (ev.size > 0.0 && ev.filled_size > 0.0).then(|| {
+            let same = ev.venue_client_id == order.client_order_id;
+            match client_fp.filter(|_| same) {
+                Some(fp) => {
+                    debug_assert_eq!(fp, fingerprint(&order.client_order_id));
+                    total_key_of(fp, ev.filled_size)
+                }
+                None => running_total_key(&order.client_order_id, ev.filled_size),
+            }
+        });
+        let total_key = by_total.filter(|_| no_fill_id);
+        let remembered = if no_fill_id {
+            total_key
+        } else {
+            by_total.map(|k| sized_total_key(k, ev.size))
+        };
+        FillKeys {
+            by_total,
+            total_key,
+            remembered,
+        }
+    }
+}
+
 impl Kernel {
     /// The size `ev` fills of `order` (on slot `sid`) and, for a fill known by the venue's
     /// running total, that total's key; or the refusal of a fill that is a resend, empty,
@@ -252,7 +296,10 @@ impl Kernel {
         self.fill_size_checked(ev, sid, order, also_seen, covered, seq, client_fp)
     }
 
-    /// [`Kernel::fill_size`] of any fill.
+    /// [`Kernel::fill_size`] of any fill: placed in what the order's reports covered when it
+    /// is followed, then refused if it was booked already ([`Kernel::check_fill_is_new`]) or
+    /// is no fill the order takes ([`Kernel::check_fill_fits`]); one completing the order
+    /// within the tolerance books what the order had left.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     pub(super) fn fill_size_checked(
@@ -265,9 +312,6 @@ impl Kernel {
         seq: u64,
         client_fp: Option<u64>,
     ) -> Result<(f64, Option<u64>, Option<ReportInterval>), KernelOutcome> {
-        use KernelDiagnosticCode as D;
-        // Whether the fill comes without an id of its own, looked at once.
-        let no_fill_id = ev.fill_id.is_empty();
         // An order followed by its reports' intervals (`covered`) books what they do not cover
         // yet (`Covered`): resends, late fills and total-only reports in any order.
         let placed = covered.and_then(|c| c.place(ev).map(|p| (p, c.reach())));
@@ -276,29 +320,47 @@ impl Kernel {
             None if ev.size > 0.0 => ev.size,
             None => ev.filled_size - order.filled_size,
         };
-        // A fill with no fill id is known by the venue's running total after it, when it gives
-        // one: the same total again is the same fill resent under a new event id, while a
-        // total below what is known is an earlier fill arriving late, and counts.
-        // A fill with a fill id is remembered by its total and size as well
-        // (`sized_total_key`), so that its resend without the id is known on an order no
-        // longer followed by its reports' intervals; a followed order's intervals know it.
-        let by_total = (ev.size > 0.0 && ev.filled_size > 0.0).then(|| {
-            // The event's client id fingerprinted, when it is the order's.
-            let same = ev.venue_client_id == order.client_order_id;
-            match client_fp.filter(|_| same) {
-                Some(fp) => {
-                    debug_assert_eq!(fp, fingerprint(&order.client_order_id));
-                    total_key_of(fp, ev.filled_size)
-                }
-                None => running_total_key(&order.client_order_id, ev.filled_size),
-            }
-        });
-        let total_key = by_total.filter(|_| no_fill_id);
-        let remembered = if no_fill_id {
-            total_key
-        } else {
-            by_total.map(|k| sized_total_key(k, ev.size))
-        };
+        let keys = FillKeys::of(ev, order, client_fp);
+        self.check_fill_is_new(ev, sid, order, also_seen, placed, keys, seq)?;
+        self.check_fill_fits(ev, sid, order, qty, seq)?;
+        // A fill completing the order within the tolerance above books what the order had
+        // left: booked as reported, a hair over or under, the position would leave the lot
+        // grid, and the next exit of the whole position would go out off the grid, which the
+        // venue refuses (`whole_position`).
+        // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
+        // an order of 1e9, and a venue that filled a lot less did not fill it.
+        // A fill of just what is left is booked as it is: nothing to snap, no lot to look up.
+        let left = order.size - order.filled_size;
+        let snaps = left > QTY_EPS
+            && left != qty
+            && left - qty <= size_tolerance(order.size)
+            && self.below_half_a_lot(&order.asset, left - qty);
+        let qty = if snaps { left } else { qty };
+        Ok((qty, keys.remembered, placed.map(|(p, _)| p)))
+    }
+
+    /// The refusal of fill `ev` of `order` on slot `sid` as booked already: a fill a
+    /// reconciliation booked, a resend (by its running-total `keys`, its fill id in
+    /// `also_seen`, or a total not past what is booked), or one the order's reports already
+    /// count (`placed`, with the highest total they stated).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check_fill_is_new(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        also_seen: Option<&RecentRing>,
+        placed: Option<(ReportInterval, f64)>,
+        keys: FillKeys,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let no_fill_id = ev.fill_id.is_empty();
+        let FillKeys {
+            by_total,
+            total_key,
+            ..
+        } = keys;
         let seen = |k: u64| {
             self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
         };
@@ -314,7 +376,7 @@ impl Kernel {
             && ev.filled_size > 0.0
             && ev.filled_size <= order.filled_size + QTY_EPS
             && ev.size <= 0.0;
-        let refuse = |code, sev, d| self.event_refusal(ev, Some(sid), code, sev, d, seq);
+        let refuse = |code, sev, d| Err(self.event_refusal(ev, Some(sid), code, sev, d, seq));
         if let Some(upto) = self.covered_by_reconciliation(ev, order) {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("reconciled_filled_size", Detail::F64(upto)));
@@ -322,35 +384,50 @@ impl Kernel {
                 "reason",
                 Detail::Static("a reconciliation booked the venue's fills up to this total"),
             ));
-            return Err(refuse(D::DuplicateEvent, KernelSeverity::Warning, d));
+            return refuse(D::DuplicateEvent, KernelSeverity::Warning, d);
         }
         if stale || resent {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
-            return Err(refuse(D::DuplicateEvent, KernelSeverity::Info, d));
+            return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
         }
-        if let Some((_, reach)) = placed.as_ref().filter(|(p, _)| p.free <= QTY_EPS) {
+        if let Some((_, reach)) = placed.filter(|(p, _)| p.free <= QTY_EPS) {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
-            d.push(("reported_filled_size", Detail::F64(*reach)));
+            d.push(("reported_filled_size", Detail::F64(reach)));
             d.push((
                 "reason",
                 Detail::Static("the venue's reports already count this fill"),
             ));
-            return Err(refuse(D::DuplicateEvent, KernelSeverity::Warning, d));
+            return refuse(D::DuplicateEvent, KernelSeverity::Warning, d);
         }
+        Ok(())
+    }
+
+    /// The refusal of fill `ev` of `qty` as no fill `order` takes: an empty size, no price, or
+    /// more than the order has left (an overfill).
+    pub(super) fn check_fill_fits(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let refuse = |code, sev, d| Err(self.event_refusal(ev, Some(sid), code, sev, d, seq));
         if qty <= QTY_EPS {
             let mut d = detail_field("size", ev.size);
             d.push((
                 "reason",
                 Detail::Static("a fill needs a positive size or a larger cumulative filled_size"),
             ));
-            return Err(refuse(D::InvalidIntent, KernelSeverity::Error, d));
+            return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
         if ev.price <= 0.0 {
             let mut d = detail_field("price", ev.price);
             d.push(("reason", Detail::Static("a fill needs a positive price")));
-            return Err(refuse(D::InvalidIntent, KernelSeverity::Error, d));
+            return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
         if order.filled_size + qty > order.size * (1.0 + 1e-9) + QTY_EPS {
             let d = vec![
@@ -359,22 +436,9 @@ impl Kernel {
                 ("fill_qty", Detail::F64(qty)),
                 ("client_order_id", (&order.client_order_id).into()),
             ];
-            return Err(refuse(D::Overfill, KernelSeverity::Critical, d));
+            return refuse(D::Overfill, KernelSeverity::Critical, d);
         }
-        // A fill completing the order within the tolerance above books what the order had
-        // left: booked as reported, a hair over or under, the position would leave the lot
-        // grid, and the next exit of the whole position would go out off the grid, which the
-        // venue refuses (`whole_position`).
-        // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
-        // an order of 1e9, and a venue that filled a lot less did not fill it.
-        // A fill of just what is left is booked as it is: nothing to snap, no lot to look up.
-        let left = order.size - order.filled_size;
-        let snaps = left > QTY_EPS
-            && left != qty
-            && left - qty <= size_tolerance(order.size)
-            && self.below_half_a_lot(&order.asset, left - qty);
-        let qty = if snaps { left } else { qty };
-        Ok((qty, remembered, placed.map(|(p, _)| p)))
+        Ok(())
     }
 
     /// Whether `ev`, a venue fill of `order` giving its running total, is one a

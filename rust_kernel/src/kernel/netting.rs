@@ -483,6 +483,14 @@ impl Kernel {
     /// one.
     #[doc(hidden)]
     pub fn side_counts_difference(&self) -> Option<String> {
+        self.kept_counts_difference()
+            .or_else(|| self.remembered_places_difference())
+            .or_else(|| self.recounted_sides_difference())
+    }
+
+    /// Where the kept orders counted owed a fill or in doubt, in all and by asset, differ
+    /// from those that are.
+    pub(super) fn kept_counts_difference(&self) -> Option<String> {
         let e = &self.ended;
         let flagged = |f: u8| e.by_key.values().filter(|k| k.flags() & f != 0).count() as u32;
         let (owed, in_doubt) = (flagged(OWED), flagged(DOUBTED));
@@ -520,13 +528,13 @@ impl Kernel {
             e.by_asset.iter().map(|(a, n)| (a.clone(), *n)).collect();
         by_asset.sort_by(|x, y| x.0.cmp(&y.0));
         kept_by_asset.sort_by(|x, y| x.0.cmp(&y.0));
-        if kept_by_asset != by_asset {
-            return Some(format!(
-                "kept orders counted by asset {kept_by_asset:?}, are {by_asset:?}"
-            ));
-        }
-        // A place a slot remembers in the maps by asset is its asset's (`ByAsset::place`
-        // takes it without comparing).
+        (kept_by_asset != by_asset)
+            .then(|| format!("kept orders counted by asset {kept_by_asset:?}, are {by_asset:?}"))
+    }
+
+    /// Where a place a slot remembers in the maps by asset is not its asset's
+    /// (`ByAsset::place` takes it without comparing).
+    pub(super) fn remembered_places_difference(&self) -> Option<String> {
         for (sid, slot) in self.slots.iter().enumerate() {
             for (map, remembered) in [
                 ("committed notional", self.asset_notional.remembered(sid)),
@@ -540,6 +548,13 @@ impl Kernel {
                 }
             }
         }
+        None
+    }
+
+    /// Where the [`SideCounts`] kept as slots changed differ from a recount from the slots
+    /// (while they are kept), and where the room an exit decides by from the sums differs
+    /// from a walk of the slots (`netted_room`), beyond the rounding of either.
+    pub(super) fn recounted_sides_difference(&self) -> Option<String> {
         if !self.sides.current {
             return None;
         }
@@ -565,8 +580,6 @@ impl Kernel {
                 return Some(format!("slot {sid} counted as {counted:?}, is {made:?}"));
             }
         }
-        // The sums an exit decides by say what the walk of the slots (`netted_room`) says,
-        // within the rounding of either.
         for (sid, slot) in self.slots.iter().enumerate() {
             if slot.asset.is_empty() {
                 continue;

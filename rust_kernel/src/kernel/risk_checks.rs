@@ -139,6 +139,119 @@ impl Kernel {
         None
     }
 
+    /// The risk checks of an ENTER sized as `entry`: the edge freeze, the leverage, the
+    /// notional caps per asset and in total, and the regime's parity.
+    #[inline(always)]
+    pub(super) fn check_entry_risk(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        entry: &EntrySizing,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        if self.control.frozen {
+            let mut d = vec![("rule", Detail::Static("edge_freeze"))];
+            d.push(("reason", Detail::Str(self.control.freeze_reason.clone())));
+            d.push(("asset", Detail::Str(self.control.freeze_asset.clone())));
+            return Err(self.refuse(
+                intent,
+                Some(sid),
+                D::RiskRejected,
+                KernelSeverity::Warning,
+                d,
+                seq,
+            ));
+        }
+        if let Some(max) = self.risk.max_leverage {
+            if intent.leverage > max {
+                return Err(self.risk_refusal(
+                    intent,
+                    sid,
+                    "max_leverage",
+                    max,
+                    intent.leverage,
+                    seq,
+                ));
+            }
+        }
+        let notional = entry.notional;
+        let cap = (entry.valued_at, entry.price, entry.mark);
+        if let Some(max) = self.risk.max_notional_per_asset {
+            let have = self
+                .asset_notional
+                .get(&intent.asset)
+                .copied()
+                .unwrap_or(0.0)
+                + self.committed_in_doubt(Some(&intent.asset));
+            if have + notional > max + 1e-9 {
+                return Err(self.notional_refusal(
+                    intent,
+                    sid,
+                    "max_notional_per_asset",
+                    max,
+                    have + notional,
+                    cap,
+                    seq,
+                ));
+            }
+        }
+        if let Some(max) = self.risk.max_notional_total {
+            let have = self.total_notional + self.committed_in_doubt(None);
+            if have + notional > max + 1e-9 {
+                return Err(self.notional_refusal(
+                    intent,
+                    sid,
+                    "max_notional_total",
+                    max,
+                    have + notional,
+                    cap,
+                    seq,
+                ));
+            }
+        }
+        if intent.order_type == OrderType::Market {
+            let against = match self.risk.regime {
+                Regime::Neutral => false,
+                Regime::Bull => intent.side == TradeSide::Short,
+                Regime::Bear => intent.side == TradeSide::Long,
+            };
+            let overridden = match intent.metadata.get("override") {
+                Some(MetaValue::Bool(true)) | Some(MetaValue::Int(1)) => true,
+                // Text reading as a negative is its author saying no override.
+                Some(MetaValue::Str(s)) if against && reads_negative(s) => {
+                    return Err(self.invalid_field(
+                        intent,
+                        "metadata.override",
+                        Detail::Str(s.clone()),
+                        "reads as a negative: an override is True, 1 or other text",
+                        seq,
+                    ));
+                }
+                // Text of only whitespace says nothing, as the empty text.
+                Some(MetaValue::Str(s)) => !s.trim().is_empty(),
+                _ => false,
+            };
+            if against && !overridden {
+                let d = vec![
+                    ("rule", Detail::Static("regime_parity")),
+                    ("regime", Detail::Static(self.risk.regime.name())),
+                    ("side", Detail::Static(intent.side.name())),
+                    ("field", Detail::Static("metadata.override")),
+                ];
+                return Err(self.refuse(
+                    intent,
+                    Some(sid),
+                    D::RiskRejected,
+                    KernelSeverity::Warning,
+                    d,
+                    seq,
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub(super) fn risk_refusal(
         &self,
         intent: &Intent,

@@ -31,6 +31,16 @@ pub(super) struct RoutedEvent {
     pub(super) fill_fp: Option<u64>,
 }
 
+/// The order a venue event names (`Kernel::find_order`): its slot, the key of the order kept
+/// after it ended when it is that one (None: the slot's working order), and the place of
+/// [`OrderIndex`]'s table that held its client id when the event found it there.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FoundOrder {
+    pub(super) sid: usize,
+    pub(super) late: Option<KeptOrderKey>,
+    pub(super) client_place: Option<usize>,
+}
+
 /// A venue event's ids as text, each read out of its [`Id`] once (`EventIds::of`): an id's
 /// text is behind a choice of how it is stored, and an event's checks,
 /// lookup and memories read its event, client, venue and fill ids two or three times each.
@@ -283,7 +293,8 @@ impl Kernel {
     /// [`Handled`]); `routed` is set once it names a slot's order and is no duplicate
     /// (`on_venue_event` remembers it there after). `fps`: a fill's client id and key
     /// ([`VenueEvent::fill_key`]) fingerprinted (None for another event). Inlined into its one
-    /// caller: called, its answer and `routed` would pass through memory.
+    /// caller, as each of its steps into it: called, its answer and `routed` would pass
+    /// through memory.
     #[inline(always)]
     pub(super) fn venue_event(
         &mut self,
@@ -291,34 +302,10 @@ impl Kernel {
         ids: EventIds<'_>,
         seq: u64,
         routed: &mut Option<RoutedEvent>,
-        [client_fp, key_fp]: [Option<u64>; 2],
+        fps: [Option<u64>; 2],
         out: &mut KernelOutcome,
     ) -> Handled {
-        use KernelDiagnosticCode as D;
-        use KernelEventKind as K;
-        // Written out, not through a helper returning the details: that form keeps the
-        // compiler from inlining this function into `on_venue_event`.
-        if !plain_start(ids.event) {
-            let refused = if ev.event_id.is_empty() {
-                Some(detail_field("event_id", Detail::Static("")))
-            } else {
-                flawed_id(&ev.event_id).map(|why| {
-                    let mut d = detail_field("event_id", quoted_id(&ev.event_id));
-                    d.push(("reason", Detail::Static(why)));
-                    d
-                })
-            };
-            if let Some(d) = refused {
-                return Err(self.event_refusal(
-                    ev,
-                    None,
-                    D::InvalidIntent,
-                    KernelSeverity::Error,
-                    d,
-                    seq,
-                ));
-            }
-        }
+        self.check_event_id(ev, ids, seq)?;
         // Every event's numbers are checked: the common case (all plainly within bounds,
         // `event_numbers_in_bounds`) decides all seven at once, and only an event failing it
         // walks them to name the first (or finds none: -0.0 is within bounds).
@@ -327,8 +314,59 @@ impl Kernel {
                 return Err(refused);
             }
         }
-        // The kernel's own client ids first: a venue id may be reused by a venue. An order
-        // that ended is still known (`EndedOrders`).
+        let found = self.find_order(ev, seq)?;
+        self.check_event_matches_order(ev, ids, found, seq)?;
+        let (event_fp, fill_fp) = self.check_event_is_new(ev, ids, found.sid, fps[1], seq)?;
+        *routed = Some(RoutedEvent {
+            sid: found.sid,
+            event_fp,
+            fill_fp,
+        });
+        self.dispatch_event(ev, ids, found, fps, seq, out)
+    }
+
+    /// Whether `ev`'s id is one the kernel takes: the usual id passes at one look at its first
+    /// byte (`plain_start`), any other is judged in full.
+    #[inline(always)]
+    pub(super) fn check_event_id(
+        &self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        if !plain_start(ids.event) {
+            if let Some(refused) = self.event_id_refusal(ev, seq) {
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
+
+    /// The refusal of `ev` for its id, empty or flawed ([`flawed_id`]), if it is.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn event_id_refusal(&self, ev: &VenueEvent, seq: u64) -> Option<KernelOutcome> {
+        let d = if ev.event_id.is_empty() {
+            detail_field("event_id", Detail::Static(""))
+        } else {
+            let why = flawed_id(&ev.event_id)?;
+            let mut d = detail_field("event_id", quoted_id(&ev.event_id));
+            d.push(("reason", Detail::Static(why)));
+            d
+        };
+        let (code, severity) = (KernelDiagnosticCode::InvalidIntent, KernelSeverity::Error);
+        Some(self.event_refusal(ev, None, code, severity, d, seq))
+    }
+
+    /// The order `ev` names, working or kept after it ended ([`FoundOrder`]). The kernel's own
+    /// client ids first: a venue id may be reused by a venue. An order that ended is still
+    /// known (`EndedOrders`).
+    #[inline(always)]
+    pub(super) fn find_order(
+        &self,
+        ev: &VenueEvent,
+        seq: u64,
+    ) -> Result<FoundOrder, KernelOutcome> {
         let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
         let mut client_place = None;
         let found = match self.by_client_id.get_placed(&ev.venue_client_id) {
@@ -355,73 +393,101 @@ impl Kernel {
         let Some((sid, late)) = found else {
             return Err(self.unknown_order(ev, seq));
         };
+        Ok(FoundOrder {
+            sid,
+            late,
+            client_place,
+        })
+    }
+
+    /// Whether `ev` agrees with the order it names: its slot, and its trade, asset, side and
+    /// venue id where it states them ([`Kernel::disagreement`]).
+    #[inline(always)]
+    pub(super) fn check_event_matches_order(
+        &self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        found: FoundOrder,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        let sid = found.sid;
+        let unknown = |d| {
+            let (code, severity) = (KernelDiagnosticCode::UnknownOrder, KernelSeverity::Error);
+            Err(self.event_refusal(ev, Some(sid), code, severity, d, seq))
+        };
         if ev.slot_id >= 0 && ev.slot_id as usize != sid {
             let mut d = detail_field("slot_id", ev.slot_id);
             d.push(("order_slot_id", Detail::I64(sid as i64)));
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::UnknownOrder,
-                KernelSeverity::Error,
-                d,
-                seq,
-            ));
+            return unknown(d);
         }
-        let order = match late {
+        let order = match found.late {
             Some(key) => self.ended.get(key).map(|k| &k.order),
             None => self.slots[sid].active_order(),
         };
         if let Some(d) = order.and_then(|o| Self::disagreement(ev, ids.venue, o)) {
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::UnknownOrder,
-                KernelSeverity::Error,
-                d,
-                seq,
-            ));
+            return unknown(d);
         }
-        // Looked up here and, once the event is taken, remembered by `on_venue_event`:
-        // fingerprinted once (a fill's key is its fill id, else its event id).
+        Ok(())
+    }
+
+    /// Whether slot `sid` has not taken `ev` already, by its event id or its fill id: the
+    /// fingerprints it is remembered by once taken (its event's, and a fill's with a fill id),
+    /// or the duplicate's refusal. `key_fp`: a fill's key ([`VenueEvent::fill_key`])
+    /// fingerprinted (None for another event).
+    #[inline(always)]
+    pub(super) fn check_event_is_new(
+        &self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        sid: usize,
+        key_fp: Option<u64>,
+        seq: u64,
+    ) -> Result<(u64, Option<u64>), KernelOutcome> {
+        // Fingerprinted once (a fill's key is its fill id, else its event id).
         let event_fp = match key_fp {
             Some(fp) if ids.fill.is_empty() => fp,
             _ => fingerprint(ids.event),
         };
         // A fill with neither a fill id nor a running total is known by its event id alone:
         // the slot's event memory keeps its trade's past its 64 places.
-        let fill_fp = (ev.kind == K::Fill && !ids.fill.is_empty())
+        let fill_fp = (ev.kind == KernelEventKind::Fill && !ids.fill.is_empty())
             .then(|| key_fp.unwrap_or_else(|| fingerprint(ids.fill)));
+        let duplicate = |d| {
+            let (code, severity) = (KernelDiagnosticCode::DuplicateEvent, KernelSeverity::Info);
+            Err(self.event_refusal(ev, Some(sid), code, severity, d, seq))
+        };
         if self.slots[sid].seen_events.contains(event_fp) {
-            let d = detail_field("event_id", &ev.event_id);
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::DuplicateEvent,
-                KernelSeverity::Info,
-                d,
-                seq,
-            ));
+            return duplicate(detail_field("event_id", &ev.event_id));
         }
         if fill_fp.is_some_and(|fp| self.slots[sid].seen_fills.contains(fp)) {
-            let d = if ev.fill_id.is_empty() {
+            return duplicate(if ev.fill_id.is_empty() {
                 detail_field("event_id", &ev.event_id)
             } else {
                 detail_field("fill_id", &ev.fill_id)
-            };
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::DuplicateEvent,
-                KernelSeverity::Info,
-                d,
-                seq,
-            ));
+            });
         }
-        *routed = Some(RoutedEvent {
+        Ok((event_fp, fill_fp))
+    }
+
+    /// Hands `ev`, judged new and naming `found`, to its handler: a working order's ack, fill,
+    /// refused cancel, throttle or end, or a kept order's late ack, fill or end.
+    #[inline(always)]
+    pub(super) fn dispatch_event(
+        &mut self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        found: FoundOrder,
+        [client_fp, key_fp]: [Option<u64>; 2],
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) -> Handled {
+        use KernelDiagnosticCode as D;
+        use KernelEventKind as K;
+        let FoundOrder {
             sid,
-            event_fp,
-            fill_fp,
-        });
+            late,
+            client_place,
+        } = found;
         let whole = match ev.kind {
             K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
                 self.settle_awaited(ev, late.expect("checked"), seq)
