@@ -20,7 +20,10 @@ use crate::fees::{
 use crate::fsm::{self, next_stage, Ctx, Trigger};
 use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
 use crate::model::*;
-use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits, MIN_LEVERAGE};
+use crate::risk::{
+    cap_price, check_edge_freeze, CapValue, ConfigValue, MarketLimits, RateWindow, RiskLimits,
+    RiskRefusal, MIN_LEVERAGE,
+};
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;

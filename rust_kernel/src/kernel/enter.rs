@@ -17,6 +17,20 @@ pub(super) struct EntrySizing {
     pub(super) notional: f64,
 }
 
+impl EntrySizing {
+    /// The entry as the notional caps value it, its order of `order_type`.
+    #[inline(always)]
+    pub(super) fn cap_value(&self, order_type: OrderType) -> CapValue {
+        CapValue {
+            notional: self.notional,
+            valued_at: self.valued_at,
+            order_type,
+            price: self.price,
+            mark: self.mark,
+        }
+    }
+}
+
 impl Kernel {
     /// An ENTER: its answer in `out` when taken, else the refusal (see [`Handled`]). Each
     /// check refuses in its turn; the first to refuse answers.
@@ -30,18 +44,14 @@ impl Kernel {
         let sid = self.check_intent(intent, seen, seq)?;
         self.check_entry_fields(intent, seq)?;
         self.check_order_prices(intent, seq)?;
-        if let Some(o) = self.mode_blocks(intent, sid, seq) {
-            return Err(o);
-        }
+        self.check_trading_mode(intent, sid, seq)?;
         let stage = self.check_slot_takes_entry(intent, sid, seq)?;
         let entry = self.size_entry(intent);
         self.check_entry_risk(intent, sid, &entry, seq)?;
         if let Some(o) = self.limit_off_tick(intent, sid, &entry.m, entry.side, seq) {
             return Err(o);
         }
-        if let Some(o) = self.check_rate(intent, sid, seq) {
-            return Err(o);
-        }
+        self.check_order_rate(intent, sid, seq)?;
         self.check_entry_floor(intent, sid, &entry, seq)?;
         self.send_entry(intent, sid, stage, entry, seq, out);
         Ok(())

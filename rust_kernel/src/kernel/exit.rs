@@ -28,9 +28,7 @@ impl Kernel {
     ) -> Handled {
         let sid = self.check_intent(intent, seen, seq)?;
         self.check_order_prices(intent, seq)?;
-        if let Some(o) = self.mode_blocks(intent, sid, seq) {
-            return Err(o);
-        }
+        self.check_trading_mode(intent, sid, seq)?;
         let stage = self.check_slot_takes_exit(intent, sid, seq)?;
         let slot = &self.slots[sid];
         let m = self.limits_for(&slot.asset);
@@ -40,9 +38,7 @@ impl Kernel {
         }
         let exit = self.size_exit(intent, sid, m, side);
         self.check_exit_floor(intent, sid, &exit, seq)?;
-        if let Some(o) = self.check_rate(intent, sid, seq) {
-            return Err(o);
-        }
+        self.check_order_rate(intent, sid, seq)?;
         self.send_exit(intent, sid, stage, exit, seq, out);
         Ok(())
     }

@@ -32,16 +32,6 @@ pub(super) fn check_asset(asset: &str) -> KernelResult<()> {
     }
 }
 
-/// Whether an override's text reads as a negative ("false", "no", "0", "off", "none", "null",
-/// in any case and with surrounding whitespace): its author meant no override ("None" is what
-/// `str()` makes of a flag never set).
-pub(super) fn reads_negative(text: &str) -> bool {
-    let t = text.trim();
-    ["false", "no", "0", "off", "none", "null"]
-        .iter()
-        .any(|n| t.eq_ignore_ascii_case(n))
-}
-
 /// Exit legs as an error shows them: the list, or past the 64 a trade may have, its first
 /// eight and the count (a refused list of a million legs would make a message of megabytes).
 pub(super) fn format_legs(ratios: &[f64]) -> String {

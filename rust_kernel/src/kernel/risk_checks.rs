@@ -1,6 +1,7 @@
-//! The pre-trade risk checks an order meets before it leaves: the trading mode and provenance,
-//! leverage, the notional caps per asset and in total, the order rate. The limits themselves
-//! are [`crate::risk::RiskLimits`]; what each slot commits towards the caps is kept here.
+//! The pre-trade risk checks as the kernel asks them: each rule is a function of
+//! [`RiskLimits`] in `crate::risk`, handed what it needs; a refusal ([`RiskRefusal`]) becomes
+//! the intent's outcome here. What each slot commits towards the notional caps is kept here
+//! too.
 
 use super::*;
 
@@ -31,116 +32,36 @@ pub(super) fn entry_mark(entry_marks: &[f64], sid: usize) -> f64 {
     entry_marks.get(sid).copied().unwrap_or(0.0)
 }
 
-/// The price an order of `order_type` and `side` going out at `price` counts at towards the
-/// notional caps, `reference` the market's and `mark` the asset's latest mark (0: none): its
-/// own, but for a SELL LIMIT the higher of it and the reference, since a sell fills at its
-/// limit or above, so one priced under the market fills near the market. A MARKET order or a
-/// SELL LIMIT counts at the mark when that is higher, so a stale or understated reference
-/// does not let through an entry the cap should stop. What an entry is judged at and what its
-/// working part commits.
-pub(super) fn cap_price(
-    order_type: OrderType,
-    side: OrderSide,
-    price: f64,
-    reference: f64,
-    mark: f64,
-) -> f64 {
-    match order_type {
-        OrderType::Limit if side == OrderSide::Sell => price.max(reference).max(mark),
-        OrderType::Limit => price,
-        OrderType::Market => price.max(mark),
-    }
-}
-
 impl Kernel {
-    /// The refusal of `intent` by the kernel's mode ([`Kernel::mode_refusal`]), looked at
-    /// only when the mode may refuse it.
+    /// The trading mode's answer to `intent` on slot `sid` ([`RiskLimits::check_trading_mode`]).
     #[inline(always)]
-    pub(super) fn mode_blocks(
+    pub(super) fn check_trading_mode(
         &self,
         intent: &Intent,
         sid: usize,
         seq: u64,
-    ) -> Option<KernelOutcome> {
-        let mode = self.control.mode;
-        let may = match mode {
-            ControlMode::Halted | ControlMode::ReduceOnly => true,
-            ControlMode::Live => self.risk.require_source_run_in_live,
-            ControlMode::Paper | ControlMode::Shadow => false,
-        };
-        if may {
-            self.mode_refusal(intent, sid, seq)
-        } else {
-            None
-        }
+    ) -> Result<(), KernelOutcome> {
+        let (mode, action) = (self.control.mode, intent.action);
+        self.risk
+            .check_trading_mode(mode, action, &intent.metadata)
+            .map_err(|refusal| self.risk_refused(intent, sid, refusal, seq))
     }
 
-    #[cold]
-    #[inline(never)]
-    pub(super) fn mode_refusal(
-        &self,
+    /// The order-rate rule's answer to `intent`'s order ([`RiskLimits::check_order_rate`]).
+    #[inline(always)]
+    pub(super) fn check_order_rate(
+        &mut self,
         intent: &Intent,
         sid: usize,
         seq: u64,
-    ) -> Option<KernelOutcome> {
-        let mode = self.control.mode;
-        let blocked = matches!(
-            (intent.action, mode),
-            (
-                KernelCommandType::Enter,
-                ControlMode::Halted | ControlMode::ReduceOnly
-            )
-        );
-        if blocked {
-            let d = vec![
-                ("rule", Detail::Static("trading_state")),
-                ("field", Detail::Static("action")),
-                ("value", Detail::Static(intent.action.name())),
-                ("mode", Detail::Static(mode.name())),
-                ("action", Detail::Static(intent.action.name())),
-                (
-                    "reason",
-                    Detail::Static(if mode == ControlMode::Halted {
-                        "the kernel is HALTED: no new entries"
-                    } else {
-                        "the kernel is REDUCE_ONLY: only EXIT and CANCEL"
-                    }),
-                ),
-            ];
-            return Some(self.refuse(
-                intent,
-                Some(sid),
-                KernelDiagnosticCode::ModeBlocked,
-                KernelSeverity::Warning,
-                d,
-                seq,
-            ));
-        }
-        if mode == ControlMode::Live
-            && self.risk.require_source_run_in_live
-            && intent.action != KernelCommandType::Cancel
-            && !matches!(intent.metadata.get("source_run"), Some(MetaValue::Str(s)) if !s.is_empty())
-        {
-            let d = vec![
-                ("rule", Detail::Static("provenance")),
-                ("field", Detail::Static("metadata.source_run")),
-                ("value", Detail::Static("missing")),
-                ("mode", Detail::Static("LIVE")),
-            ];
-            return Some(self.refuse(
-                intent,
-                Some(sid),
-                KernelDiagnosticCode::RiskRejected,
-                KernelSeverity::Warning,
-                d,
-                seq,
-            ));
-        }
-        None
+    ) -> Result<(), KernelOutcome> {
+        let counted = self.risk.check_order_rate(&mut self.rate, intent.timestamp);
+        counted.map_err(|refusal| self.risk_refused(intent, sid, refusal, seq))
     }
 
-    /// The risk checks of an ENTER sized as `entry`: the edge freeze, the leverage, the
-    /// notional caps per asset and in total, and the regime's parity.
+    /// The risk checks of an ENTER sized as `entry`, each in its turn: the edge freeze, the
+    /// leverage, the notional caps per asset and in total (what the slots and the entries in
+    /// doubt commit, worked out only for a cap that is set), and the regime's parity.
     #[inline(always)]
     pub(super) fn check_entry_risk(
         &self,
@@ -149,183 +70,115 @@ impl Kernel {
         entry: &EntrySizing,
         seq: u64,
     ) -> Result<(), KernelOutcome> {
-        use KernelDiagnosticCode as D;
-        if self.control.frozen {
-            let mut d = vec![("rule", Detail::Static("edge_freeze"))];
-            d.push(("reason", Detail::Str(self.control.freeze_reason.clone())));
-            d.push(("asset", Detail::Str(self.control.freeze_asset.clone())));
-            return Err(self.refuse(
-                intent,
-                Some(sid),
-                D::RiskRejected,
-                KernelSeverity::Warning,
-                d,
-                seq,
-            ));
-        }
-        if let Some(max) = self.risk.max_leverage {
-            if intent.leverage > max {
-                return Err(self.risk_refusal(
-                    intent,
-                    sid,
-                    "max_leverage",
-                    max,
-                    intent.leverage,
-                    seq,
-                ));
-            }
-        }
-        let notional = entry.notional;
-        let cap = (entry.valued_at, entry.price, entry.mark);
-        if let Some(max) = self.risk.max_notional_per_asset {
-            let have = self
-                .asset_notional
-                .get(&intent.asset)
-                .copied()
-                .unwrap_or(0.0)
-                + self.committed_in_doubt(Some(&intent.asset));
-            if have + notional > max + 1e-9 {
-                return Err(self.notional_refusal(
-                    intent,
-                    sid,
-                    "max_notional_per_asset",
-                    max,
-                    have + notional,
-                    cap,
-                    seq,
-                ));
-            }
-        }
-        if let Some(max) = self.risk.max_notional_total {
-            let have = self.total_notional + self.committed_in_doubt(None);
-            if have + notional > max + 1e-9 {
-                return Err(self.notional_refusal(
-                    intent,
-                    sid,
-                    "max_notional_total",
-                    max,
-                    have + notional,
-                    cap,
-                    seq,
-                ));
-            }
-        }
-        if intent.order_type == OrderType::Market {
-            let against = match self.risk.regime {
-                Regime::Neutral => false,
-                Regime::Bull => intent.side == TradeSide::Short,
-                Regime::Bear => intent.side == TradeSide::Long,
-            };
-            let overridden = match intent.metadata.get("override") {
-                Some(MetaValue::Bool(true)) | Some(MetaValue::Int(1)) => true,
-                // Text reading as a negative is its author saying no override.
-                Some(MetaValue::Str(s)) if against && reads_negative(s) => {
-                    return Err(self.invalid_field(
-                        intent,
-                        "metadata.override",
-                        Detail::Str(s.clone()),
-                        "reads as a negative: an override is True, 1 or other text",
-                        seq,
-                    ));
-                }
-                // Text of only whitespace says nothing, as the empty text.
-                Some(MetaValue::Str(s)) => !s.trim().is_empty(),
-                _ => false,
-            };
-            if against && !overridden {
-                let d = vec![
-                    ("rule", Detail::Static("regime_parity")),
-                    ("regime", Detail::Static(self.risk.regime.name())),
-                    ("side", Detail::Static(intent.side.name())),
-                    ("field", Detail::Static("metadata.override")),
-                ];
-                return Err(self.refuse(
-                    intent,
-                    Some(sid),
-                    D::RiskRejected,
-                    KernelSeverity::Warning,
-                    d,
-                    seq,
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    pub(super) fn risk_refusal(
-        &self,
-        intent: &Intent,
-        sid: usize,
-        rule: &'static str,
-        limit: f64,
-        value: f64,
-        seq: u64,
-    ) -> KernelOutcome {
-        let d = vec![
-            ("rule", Detail::Static(rule)),
-            ("limit", Detail::F64(limit)),
-            ("value", Detail::F64(value)),
-        ];
-        self.refuse(
-            intent,
-            Some(sid),
-            KernelDiagnosticCode::RiskRejected,
-            KernelSeverity::Warning,
-            d,
-            seq,
-        )
-    }
-
-    /// A notional cap's refusal ([`Kernel::risk_refusal`]), naming the price the entry was
-    /// valued at, `cap.0`, and where that came from: the asset's mark `cap.2` when it
-    /// was above the order's own price `cap.1`, else the order's limit or reference.
-    #[cold]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn notional_refusal(
-        &self,
-        intent: &Intent,
-        sid: usize,
-        rule: &'static str,
-        limit: f64,
-        value: f64,
-        cap: (f64, f64, f64),
-        seq: u64,
-    ) -> KernelOutcome {
-        let mut out = self.risk_refusal(intent, sid, rule, limit, value, seq);
-        let (valued_at, price, mark) = cap;
-        let source = if mark > 0.0 && valued_at == mark && mark > price {
-            "mark_price"
-        } else if intent.order_type == OrderType::Limit && valued_at == price {
-            "limit_price"
-        } else {
-            "reference_price"
+        let refused = |refusal| self.risk_refused(intent, sid, refusal, seq);
+        let (risk, control) = (&self.risk, &self.control);
+        let (reason, asset) = (&control.freeze_reason, &control.freeze_asset);
+        check_edge_freeze(control.frozen, reason, asset).map_err(refused)?;
+        risk.check_leverage(intent.leverage).map_err(refused)?;
+        let value = entry.cap_value(intent.order_type);
+        let asset = &intent.asset;
+        let committed_on_asset = || {
+            self.asset_notional.get(asset).copied().unwrap_or(0.0)
+                + self.committed_in_doubt(Some(asset))
         };
-        out.details.push(("cap_price", Detail::F64(valued_at)));
-        out.details
-            .push(("cap_price_source", Detail::Static(source)));
-        out
+        let committed = || self.total_notional + self.committed_in_doubt(None);
+        risk.check_asset_notional(&value, committed_on_asset)
+            .map_err(refused)?;
+        risk.check_total_notional(&value, committed)
+            .map_err(refused)?;
+        risk.check_regime_parity(intent.order_type, intent.side, &intent.metadata)
+            .map_err(refused)
     }
 
-    pub(super) fn check_rate(
-        &mut self,
+    /// The outcome of `intent` on slot `sid` that the risk checks refused: RISK_REJECTED (a
+    /// mode refusing the action is MODE_BLOCKED, an override reading as a negative an invalid
+    /// field), with the rule and the figures it was refused by.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn risk_refused(
+        &self,
         intent: &Intent,
         sid: usize,
+        refusal: RiskRefusal,
         seq: u64,
-    ) -> Option<KernelOutcome> {
-        if let Some(max_rate) = self.risk.max_order_rate {
-            let n = self.rate.count(intent.timestamp) as f64;
-            if n + 1.0 > max_rate {
-                return Some(self.risk_refusal(
-                    intent,
-                    sid,
-                    "max_order_rate",
-                    max_rate,
-                    n + 1.0,
-                    seq,
-                ));
+    ) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let (code, d) = match refusal {
+            RiskRefusal::TradingState { mode, action } => (
+                D::ModeBlocked,
+                vec![
+                    ("rule", Detail::Static("trading_state")),
+                    ("field", Detail::Static("action")),
+                    ("value", Detail::Static(action.name())),
+                    ("mode", Detail::Static(mode.name())),
+                    ("action", Detail::Static(action.name())),
+                    (
+                        "reason",
+                        Detail::Static(if mode == ControlMode::Halted {
+                            "the kernel is HALTED: no new entries"
+                        } else {
+                            "the kernel is REDUCE_ONLY: only EXIT and CANCEL"
+                        }),
+                    ),
+                ],
+            ),
+            RiskRefusal::Provenance => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static("provenance")),
+                    ("field", Detail::Static("metadata.source_run")),
+                    ("value", Detail::Static("missing")),
+                    ("mode", Detail::Static("LIVE")),
+                ],
+            ),
+            RiskRefusal::EdgeFreeze { reason, asset } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static("edge_freeze")),
+                    ("reason", Detail::Str(reason)),
+                    ("asset", Detail::Str(asset)),
+                ],
+            ),
+            RiskRefusal::Limit { rule, limit, value } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static(rule)),
+                    ("limit", Detail::F64(limit)),
+                    ("value", Detail::F64(value)),
+                ],
+            ),
+            RiskRefusal::Notional {
+                rule,
+                limit,
+                value,
+                valued_at,
+                valued_by,
+            } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static(rule)),
+                    ("limit", Detail::F64(limit)),
+                    ("value", Detail::F64(value)),
+                    ("cap_price", Detail::F64(valued_at)),
+                    ("cap_price_source", Detail::Static(valued_by)),
+                ],
+            ),
+            RiskRefusal::RegimeParity { regime, side } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static("regime_parity")),
+                    ("regime", Detail::Static(regime.name())),
+                    ("side", Detail::Static(side.name())),
+                    ("field", Detail::Static("metadata.override")),
+                ],
+            ),
+            RiskRefusal::OverrideReadsNegative(text) => {
+                let reason = "reads as a negative: an override is True, 1 or other text";
+                let value = Detail::Str(text);
+                return self.invalid_field(intent, "metadata.override", value, reason, seq);
             }
-        }
-        None
+        };
+        self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq)
     }
 
     /// Puts slot `sid` in (or takes it out of) the open slots of its asset: one lookup of the
