@@ -1,9 +1,14 @@
 //! The kernel: slots, orders, account and guards, driven by inputs.
 //!
 //! Every input (intent, venue event, account event, mark price, control or config change)
-//! gets the next sequence number and is handled by exactly one method here; `apply` routes
-//! a `KernelInput` to it, which is what the write-ahead log replays. Nothing here is
-//! O(max_slots) per call: free and open slots and orders are indexed.
+//! gets the next sequence number and is handled by exactly one method; `apply` routes a
+//! `KernelInput` to it, which is what the write-ahead log replays. Nothing is O(max_slots)
+//! per call: free and open slots and orders are indexed.
+//!
+//! This file is the kernel's map: its state ([`Kernel`], each field saying what it holds),
+//! its inputs ([`KernelInput`], [`Kernel::apply`]), what it answers when read, and how a slot
+//! moves through the FSM table ([`Kernel::transition`]). Each input's handling lives in the
+//! module named for it, listed at the end.
 
 // A refusal is an outcome made whole and returned as the `Err` of an input's handler (see
 // `Handled`), and of the checks that `?` hands it on from: large, and the answer anyway.
@@ -74,6 +79,7 @@ pub const FORGOTTEN_FUNDING_IDS: usize = 4_096;
 /// second takes 146,000 years to reach it, and adding one to it never overflows.
 pub const MAX_COUNT: u64 = 1 << 62;
 
+/// How many inputs of each kind the kernel took, and what became of them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
     pub intents: u64,
@@ -179,21 +185,30 @@ impl Dirty {
     }
 }
 
+/// The execution kernel: its slots (one trade each), their orders, the account, the risk
+/// limits and the memories that keep every venue report booked once.
 #[derive(Clone, Debug)]
 pub struct Kernel {
     /// Set by `Kernel::new` and never after: every client order id begins with it, made from
     /// the head `order_ids` keeps (a checkpoint restores only into a kernel of the same id).
     pub kernel_id: String,
+    /// The trade slots, by slot id: each holds one trade, its position and working order.
     slots: Vec<TradeSlot>,
+    /// The slots free for a new trade (a free stage, no fill awaited), lowest first.
     free: SlotSet,
+    /// The slots holding a position, by asset ([`OpenByAsset`]).
     open_by_asset: OpenByAsset,
+    /// How many slots hold a position.
     open_count: usize,
     /// What `exit_reduces` decides by in O(1): see [`SideCounts`].
     sides: SideCounts,
+    /// Working orders by client order id, to their slot ([`OrderIndex`]).
     by_client_id: OrderIndex,
+    /// Working orders by the venue's order id, to their slot ([`VenueIndex`]).
     by_venue_id: VenueIndex,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
     finished_orders: FingerprintSet,
+    /// Orders kept after they ended, for the fills that may still come ([`EndedOrders`]).
     ended: EndedOrders,
     /// Per slot, `[entry, exit]`: what the venue's reports of the slot's working order
     /// account for ([`Covered`]); None once a fill of the order was booked without a place in
@@ -201,6 +216,7 @@ pub struct Kernel {
     covered: Vec<[Option<Covered>; 2]>,
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
+    /// The ids of recent ACCOUNT_UPDATEs ([`ACCOUNT_EVENT_MEMORY`]).
     account_events_seen: RecentSet<Id>,
     /// The ids of accepted FUNDING_FEEs and FILL_SETTLEDs ([`MONEY_EVENT_MEMORY`]), apart
     /// from the ACCOUNT_UPDATEs' in `account_events_seen`.
@@ -212,10 +228,15 @@ pub struct Kernel {
     early_settlements: EarlySettlements,
     /// The times of the FUNDING_FEEs the money event memory holds and forgot.
     funding_times: FundingTimes,
+    /// The exchange's fees and the calibration learned from its settlements.
     pub fees: FeeModel,
+    /// The account as the kernel books it (K) and as the exchange reports it (E).
     pub account: Account,
+    /// The trading mode, journal verbosity and edge freeze.
     pub control: Control,
+    /// The pre-trade risk limits.
     pub risk: RiskLimits,
+    /// Each asset's lot step, tick and floors, where they differ from the exchange's.
     market_limits: IdMap<Id, MarketLimits>,
     /// Each asset's latest mark price (`mark_price`), whether or not a slot holds it: what the
     /// notional caps value a MARKET entry (or a SELL LIMIT one) at when it is above the entry's
@@ -224,19 +245,28 @@ pub struct Kernel {
     /// Per slot, the mark its entry was judged at ([`cap_price`]; 0: none), so what still works
     /// of it commits at the price it was judged at.
     entry_marks: Vec<f64>,
+    /// What the slots commit towards the notional caps, by asset ([`AssetNotional`]).
     asset_notional: AssetNotional,
+    /// What the slots commit towards the notional caps in all.
     total_notional: f64,
+    /// The submit times the order-rate rule counts.
     rate: RateWindow,
     /// The assets whose last edge update was below the freeze threshold, with that edge: the
     /// freeze lifts once none is left.
     edge_below: BTreeMap<Id, f64>,
+    /// The sequence number of the last input.
     seq: u64,
+    /// The counter in the last client order id (`<kernel_id>-<n>`) made.
     order_counter: u64,
     /// The client order ids' `<kernel_id>-`, laid out on the first order (see `new_order`).
     order_ids: Option<CounterIds>,
+    /// How many inputs of each kind came, and were taken or refused.
     pub counters: Counters,
+    /// The journal's rows of the inputs, while a journal is attached and kept.
     pub outbox: Outbox,
+    /// What changed for the projection, while one is attached.
     pub dirty: Dirty,
+    /// Whether a journal is attached (the control plane may still hold journaling off).
     journal_attached: bool,
 }
 
@@ -383,44 +413,6 @@ impl Kernel {
         self.kept_orders(|k, kept| {
             !k.2 && !kept.in_doubt && kept.final_filled.is_none() && kept.due() == 0.0
         })
-    }
-
-    /// For tests: a kernel state no input leads to.
-    #[cfg(test)]
-    pub(crate) fn tamper_seq(&mut self, by: u64) {
-        self.seq += by;
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_slot(&mut self, sid: usize, change: impl FnOnce(&mut TradeSlot)) {
-        change(&mut self.slots[sid]);
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_counters(&mut self, change: impl FnOnce(&mut Counters)) {
-        change(&mut self.counters);
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_open_count(&mut self, n: usize) {
-        self.open_count = n;
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_venue_index(&mut self, venue_id: &str, sid: usize) {
-        self.by_venue_id.insert(id(venue_id), sid);
-    }
-
-    /// For tests: every waiting fill's asset forgotten (a state no input leads to).
-    #[cfg(test)]
-    pub(crate) fn tamper_unsettled_assets(&mut self) {
-        for (_, u) in self.unsettled.iter_mut() {
-            u.first.asset = None;
-        }
     }
 
     /// The mark slot `slot_id`'s entry was judged at towards the notional caps (0 when none:
@@ -654,29 +646,59 @@ impl Kernel {
     }
 }
 
+// The kernel's modules, by responsibility; each says here what it holds.
+// Account events: settlements of predicted fees, funding payments, balance updates.
 mod account_events;
+// The venue's acknowledgements of orders and cancels.
 mod acks;
+// CANCEL.
 mod cancel;
+// The checkpoint: the kernel's whole state as bytes, and back.
 mod checkpoint;
+// Orders kept after they ended, their late acks and fills, and what their slots await.
 mod ended_orders;
+// ENTER.
 mod enter;
+// EXIT.
 mod exit;
+// Exit legs: what a leg exit sends, and the next leg once one is done.
 mod exit_legs;
+// What the venue's fill reports cover, so each fill books once, and the keys fills are
+// remembered by.
 mod fill_reports;
+// Fills of working orders: booked on the slot and the account, the order finished.
 mod fills;
+// The indexes by id (working orders by client and venue id) and the values by asset.
 mod indexes;
+// The checks every intent meets, and its routing to ENTER, EXIT or CANCEL.
 mod intents;
+// Market data, control and configuration: marks, the edge freeze, the mode, limits.
 mod market;
+// The venue's market rules applied to an order: lot, tick and floor.
 mod market_rules;
+// Reduce-only netting: whether an exit may go out reduce-only, in O(1).
 mod netting;
+// The end of a working order: a cancel ack, reject, expiry or rate limit.
 mod order_ends;
+// Building and sending an order: its id, its fields, its transitions and indexes.
 mod orders;
+// The pre-trade risk checks as the kernel asks them, and what each slot commits.
 mod risk_checks;
+// Fees waiting for the exchange's settlement, early settlements, funding times.
 mod settlement;
+// Loading slots from outside, and the slot settings a strategy changes.
 mod slot_loading;
+// Venue events: their checks, and their routing to the order they name.
 mod venue_events;
 
-pub use checkpoint::{decode as decode_checkpoint, decode_version, encode as encode_checkpoint};
+pub use checkpoint::{
+    decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
+};
+pub use intents::validate_leg_ratios;
+pub use market::Control;
+pub use settlement::{asset_print, EarlySettlement, FundingTimes, PredictedRate, UnsettledFill};
+pub use slot_loading::LegsTaken;
+
 use ended_orders::*;
 use enter::*;
 use exit_legs::*;
@@ -684,7 +706,6 @@ use fill_reports::*;
 use fills::*;
 use indexes::*;
 use intents::*;
-use market::*;
 use market_rules::*;
 use netting::*;
 use order_ends::*;
@@ -693,6 +714,9 @@ use risk_checks::*;
 use settlement::*;
 use slot_loading::*;
 use venue_events::*;
+
+#[cfg(test)]
+mod tampering;
 
 #[cfg(test)]
 mod fill_size_props;

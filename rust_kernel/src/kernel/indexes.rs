@@ -518,6 +518,30 @@ impl OpenByAsset {
     }
 }
 
+impl Kernel {
+    /// Puts slot `sid` in (or takes it out of) the open slots of its asset: one lookup of the
+    /// asset, whose set, once made, stays (see [`OpenByAsset`]). Returns the asset's
+    /// [`asset_print`] when its set has it (see [`OpenByAsset::update`]).
+    #[inline]
+    pub(super) fn update_open_index(
+        &mut self,
+        sid: usize,
+        holds: bool,
+    ) -> Option<Option<NonZeroU64>> {
+        let (changed, print) = self
+            .open_by_asset
+            .update(sid, &self.slots[sid].asset, holds);
+        if changed {
+            if holds {
+                self.open_count += 1;
+            } else {
+                self.open_count -= 1;
+            }
+        }
+        print
+    }
+}
+
 /// The same assets with the same values.
 impl<V: NonZeroEntry + PartialEq> PartialEq for ByAsset<V> {
     fn eq(&self, other: &Self) -> bool {

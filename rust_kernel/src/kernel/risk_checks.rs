@@ -181,28 +181,6 @@ impl Kernel {
         self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq)
     }
 
-    /// Puts slot `sid` in (or takes it out of) the open slots of its asset: one lookup of the
-    /// asset, whose set, once made, stays (see [`OpenByAsset`]). Returns the asset's
-    /// [`asset_print`] when its set has it (see [`OpenByAsset::update`]).
-    #[inline]
-    pub(super) fn update_open_index(
-        &mut self,
-        sid: usize,
-        holds: bool,
-    ) -> Option<Option<NonZeroU64>> {
-        let (changed, print) = self
-            .open_by_asset
-            .update(sid, &self.slots[sid].asset, holds);
-        if changed {
-            if holds {
-                self.open_count += 1;
-            } else {
-                self.open_count -= 1;
-            }
-        }
-        print
-    }
-
     /// What the entries in doubt (of `asset`, or all) count towards the notional caps (see
     /// `EndedOrders::doubt_notional`): an order that may work at the venue is exposure.
     pub(super) fn committed_in_doubt(&self, asset: Option<&str>) -> f64 {
