@@ -44,8 +44,8 @@ pub const E_FIGURES: [&str; 4] = [
 pub type Figures = [Option<f64>; 4];
 
 /// How far after the kernel's latest input ([`Account::input_time`]) an E figure's time is
-/// believed (rules 32), in seconds. A figure stamped further ahead (milliseconds among seconds,
-/// a clock hours ahead) held back every later report of it until the venue's clock got there.
+/// believed, in seconds. A figure stamped further ahead (milliseconds among seconds, a clock
+/// hours ahead) would hold back every later report of it until the venue's clock got there.
 pub const FIGURE_TIME_LEAD: f64 = 60.0;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -62,15 +62,15 @@ pub struct Account {
     pub k_unsettled_fees: f64,
     pub event_seq: u64,
     pub last_update_time: f64,
-    /// Rules 32 on, the venue's time of the event each E figure was last taken from (see
-    /// [`E_FIGURES`]; None: not taken under rules 32, or taken from an unstamped event). Not
-    /// part of the serde state: a checkpoint carries it in its last part, so older ones load.
+    /// The venue's time of the event each E figure was last taken from (see [`E_FIGURES`];
+    /// None: not known, or taken from an unstamped event). Not part of the serde state: a
+    /// checkpoint carries it in a part of its own.
     #[serde(skip)]
     pub e_taken_at: [Option<f64>; 4],
-    /// The latest time an intent or venue event the kernel accepted, or a mark price, was
-    /// stamped (0: none yet): the kernel's clock, which an E figure's time is believed against (rules 32,
-    /// [`FIGURE_TIME_LEAD`]). Account events do not move it: a figure stamped ahead would
-    /// vouch for itself. Not part of the serde state: a checkpoint carries it in its last part.
+    /// The latest time an intent or venue event the kernel accepted, or a mark price, was stamped
+    /// (0: none yet): the kernel's clock, which an E figure's time is believed against
+    /// ([`FIGURE_TIME_LEAD`]). Account events do not move it: a figure stamped ahead would vouch
+    /// for itself. Not part of the serde state: a checkpoint carries it in a part of its own.
     #[serde(skip)]
     pub input_time: f64,
 }
@@ -86,7 +86,7 @@ pub struct StaleFigure {
     pub held_at: f64,
 }
 
-/// An account event's figures judged against those the account holds (rules 32).
+/// An account event's figures judged against those the account holds.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JudgedFigures {
     /// Older than the account's: left out.
@@ -141,7 +141,7 @@ impl Account {
     /// those of an unstamped event (`ts` 0), which no venue time orders. Nor, once the kernel
     /// has an input time, one whose held figure's time is more than [`FIGURE_TIME_LEAD`] after
     /// it, when `ts` is within that of it: that time is not believed (a figure stamped in
-    /// milliseconds held back every later report of it for ever), and the event is news.
+    /// milliseconds would hold back every later report of it for ever), and the event is news.
     pub fn judge_figures(&self, figures: &Figures, ts: f64) -> JudgedFigures {
         let held = self.e_figures();
         let now = self.input_time;
@@ -168,8 +168,8 @@ impl Account {
     }
 
     /// Moves [`Account::input_time`] to `ts` when `ts` is later and finite. Two compares: a
-    /// time later than any is neither NaN nor -inf, so below +inf it is finite (what
-    /// `is_finite` tells by its bits, a mask and a compare more an input).
+    /// time later than any is neither NaN nor -inf, so below +inf it is finite (`is_finite`
+    /// tells it by its bits, a mask and a compare more).
     pub fn note_input_time(&mut self, ts: f64) {
         if ts > self.input_time && ts < f64::INFINITY {
             self.input_time = ts;
@@ -297,7 +297,7 @@ mod tests {
     use super::*;
 
     /// `note_input_time`'s two compares move the time as `is_finite() && ts > input_time`
-    /// did, for every pair of special and plain times (the latest time included: restored
+    /// does, for every pair of special and plain times (the latest time included: restored
     /// ones are any finite number).
     #[test]
     fn note_input_time_moves_as_the_finite_later_check() {

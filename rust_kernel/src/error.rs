@@ -63,8 +63,8 @@ pub fn too_large(field: &str, value: f64) -> bool {
 }
 
 /// `value` as an error shows it: in exponent form when tiny or huge, as Python shows it
-/// (-1e-320 was written out in 330 digits, 1e300 in 301).
-pub fn shown(value: f64) -> String {
+/// (written out, -1e-320 takes 330 digits and 1e300 takes 301).
+pub fn format_number(value: f64) -> String {
     if value != 0.0 && (value.abs() < 1e-4 || value.abs() >= 1e16) {
         format!("{value:e}")
     } else {
@@ -100,7 +100,7 @@ pub fn check_number(field: &str, value: f64, min: f64) -> KernelResult<f64> {
     if value < min {
         return Err(KernelError::invalid(
             field,
-            shown(value),
+            format_number(value),
             if min == 0.0 {
                 "must not be negative"
             } else {

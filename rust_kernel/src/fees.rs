@@ -1,7 +1,7 @@
 //! Exchange configuration and the fee model: predict each fill's fee, learn from the fees
 //! the exchange actually charged.
 
-use crate::error::{check_number, shown, KernelError, KernelResult, MAX_MAGNITUDE};
+use crate::error::{check_number, format_number, KernelError, KernelResult, MAX_MAGNITUDE};
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,14 +86,14 @@ impl ExchangeConfig {
         if next.taker_rate >= 0.1 {
             return Err(KernelError::invalid(
                 "taker_rate",
-                shown(next.taker_rate),
+                format_number(next.taker_rate),
                 "must be a fraction below 0.1",
             ));
         }
         if next.maker_rate >= 0.1 {
             return Err(KernelError::invalid(
                 "maker_rate",
-                shown(next.maker_rate),
+                format_number(next.maker_rate),
                 "must be a fraction below 0.1",
             ));
         }
@@ -106,8 +106,8 @@ impl ExchangeConfig {
                     "maker_rate",
                     format!(
                         "{} (taker_rate {})",
-                        shown(next.maker_rate),
-                        shown(next.taker_rate)
+                        format_number(next.maker_rate),
+                        format_number(next.taker_rate)
                     ),
                     "a rebate must be at most the taker rate: maker_rate must be at least \
                      -taker_rate",
@@ -117,8 +117,8 @@ impl ExchangeConfig {
                     "taker_rate",
                     format!(
                         "{} (maker_rate {})",
-                        shown(next.taker_rate),
-                        shown(next.maker_rate)
+                        format_number(next.taker_rate),
+                        format_number(next.maker_rate)
                     ),
                     "must be at least the maker rebate (-maker_rate)",
                 )
@@ -127,7 +127,7 @@ impl ExchangeConfig {
         if next.funding_interval_secs <= 0.0 {
             return Err(KernelError::invalid(
                 "funding_interval_secs",
-                shown(next.funding_interval_secs),
+                format_number(next.funding_interval_secs),
                 "must be positive",
             ));
         }
@@ -211,7 +211,7 @@ impl Default for LiquidityCalibration {
 
 /// The maker's and the taker's calibration, as a checkpoint holds them beside the fee model.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct CalibrationTail {
+pub struct CalibrationByLiquidity {
     pub maker: LiquidityCalibration,
     pub taker: LiquidityCalibration,
 }
@@ -225,7 +225,7 @@ pub struct FeeModel {
     pub calibration_samples: u64,
     /// Each liquidity's calibration, which its fills are predicted by: a venue's taker
     /// charges say nothing about what it charges or pays makers. A checkpoint holds them as
-    /// a part of their own ([`CalibrationTail`]).
+    /// a part of their own ([`CalibrationByLiquidity`]).
     #[serde(skip)]
     pub maker: LiquidityCalibration,
     #[serde(skip)]
@@ -351,7 +351,7 @@ impl FeeModel {
         if expected_fee == 0.0 {
             return Err(KernelError::invalid(
                 "expected_fee",
-                shown(expected_fee),
+                format_number(expected_fee),
                 "price, qty and the fee rate must all be other than 0 to calibrate",
             ));
         }
@@ -384,17 +384,17 @@ impl FeeModel {
         ))
     }
 
-    /// Both liquidities' calibrations, as a checkpoint's last part holds them.
-    pub fn calibration_tail(&self) -> CalibrationTail {
-        CalibrationTail {
+    /// Both liquidities' calibrations, as a checkpoint part of their own holds them.
+    pub fn calibration_by_liquidity(&self) -> CalibrationByLiquidity {
+        CalibrationByLiquidity {
             maker: self.maker,
             taker: self.taker,
         }
     }
 
-    /// Restores [`FeeModel::calibration_tail`] from a checkpoint.
-    pub fn restore_calibration_tail(&mut self, tail: CalibrationTail) {
-        (self.maker, self.taker) = (tail.maker, tail.taker);
+    /// Restores [`FeeModel::calibration_by_liquidity`] from a checkpoint.
+    pub fn restore_calibration_by_liquidity(&mut self, saved: CalibrationByLiquidity) {
+        (self.maker, self.taker) = (saved.maker, saved.taker);
     }
 }
 
@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn steps_and_ticks_finer_than_a_billionth_keep_their_decimals() {
-        // An absolute tolerance once took these steps for whole numbers: 2.7 became 3.0.
+        // Steps finer than an absolute tolerance are not taken for whole numbers: 2.7 stays.
         assert_eq!(round_down_to_step(2.7, 1e-9), 2.7);
         assert_eq!(round_down_to_step(0.3, 1e-10), 0.3);
         assert_eq!(round_price_to_tick(0.00001234, 1e-9, false), 0.00001234);
@@ -485,8 +485,8 @@ mod tests {
         assert_eq!(round_down_to_step(7.0, 2.5), 5.0);
         let tiny = round_down_to_step(3e-19, 1e-20); // more decimals than looked for: as computed
         assert!((tiny - 3e-19).abs() < 1e-30, "{tiny}");
-        // On the grid stays on the grid, however many steps (the quotient's own error once
-        // took one step off: 2.3 at 1e-8 became 2.29999999).
+        // On the grid stays on the grid, however many steps (the quotient's own error must not
+        // take one step off: 2.3 at 1e-8 is not 2.29999999).
         for (x, step) in [
             (2.3, 1e-8),
             (1.0, 1e-9),
@@ -712,11 +712,13 @@ mod tests {
         let mut m = FeeModel::default();
         m.calibrate(100.0, 1.0, 0.06, Liquidity::Taker).unwrap();
         m.calibrate(100.0, 1.0, 0.018, Liquidity::Maker).unwrap();
-        let mut back = FeeModel::default();
-        back.calibration_ratio = m.calibration_ratio;
-        back.calibration_samples = m.calibration_samples;
-        back.config = m.config.clone();
-        back.restore_calibration_tail(m.calibration_tail());
+        let mut back = FeeModel {
+            calibration_ratio: m.calibration_ratio,
+            calibration_samples: m.calibration_samples,
+            config: m.config.clone(),
+            ..FeeModel::default()
+        };
+        back.restore_calibration_by_liquidity(m.calibration_by_liquidity());
         assert_eq!(back, m);
     }
 

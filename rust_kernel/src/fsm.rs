@@ -100,8 +100,8 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
             }
         }
         (ExitSent | ExitWorking, CancelRequest | CancelReject) => stage,
-        // An exit ending with nothing held closes the trade (rules 28 on: a late fill of an
-        // exit canceled before took what was left; the kernel says held under older rules).
+        // An exit ending with nothing held closes the trade (a late fill of an exit canceled
+        // before it took what was left).
         (ExitRequested | ExitSent | ExitWorking, CancelAck | Reject | Expired | RateLimited) => {
             if held {
                 PositionOpen
@@ -111,8 +111,8 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
         }
         // A fill sent after its order ended: an entry's opens the position again (even of a
         // trade an exit closed meanwhile) or adds to it, an exit's takes from a position no
-        // exit is working on and may close the trade, or (rules 28 on) from one another exit
-        // works on, which keeps working, and whose end closes the trade if nothing is left.
+        // exit is working on and may close the trade, or from one another exit works on,
+        // which keeps working, and whose end closes the trade if nothing is left.
         (Idle | Closed, LateFill) if held => PositionOpen,
         (PositionOpen, LateFill) => {
             if held {

@@ -1,18 +1,23 @@
 //! The kernel: slots, orders, account and guards, driven by inputs.
 //!
 //! Every input (intent, venue event, account event, mark price, control or config change)
-//! gets the next sequence number and is handled by exactly one method here; `apply` routes
-//! a `KernelInput` to it, which is what the write-ahead log replays. Nothing here is
-//! O(max_slots) per call: free and open slots and orders are indexed.
+//! gets the next sequence number and is handled by exactly one method; `apply` routes a
+//! `KernelInput` to it, which is what the write-ahead log replays. Nothing is O(max_slots)
+//! per call: free and open slots and orders are indexed.
+//!
+//! This file is the kernel's map: its state ([`Kernel`], each field saying what it holds),
+//! its inputs ([`KernelInput`], [`Kernel::apply`]), what it answers when read, and how a slot
+//! moves through the FSM table ([`Kernel::transition`]). Each input's handling lives in the
+//! module named for it, listed at the end.
 
 // A refusal is an outcome made whole and returned as the `Err` of an input's handler (see
-// `Answered`), and of the checks that `?` hands it on from: large, and the answer anyway.
+// `Handled`), and of the checks that `?` hands it on from: large, and the answer anyway.
 #![allow(clippy::result_large_err)]
 
-use crate::account::{Account, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
+use crate::account::{Account, Figures, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
-    check_number, check_numbers, check_timestamp, shown, too_large, KernelError, KernelResult,
-    MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, format_number, too_large, KernelError,
+    KernelResult, MAX_MAGNITUDE, TOO_LARGE,
 };
 use crate::fees::{
     round_down_to_step, round_price_to_tick, round_up_to_step, Calibration, FeeModel, Liquidity,
@@ -20,7 +25,10 @@ use crate::fees::{
 use crate::fsm::{self, next_stage, Ctx, Trigger};
 use crate::journal::{AccountRow, ControlRow, FillRow, Outbox};
 use crate::model::*;
-use crate::risk::{ConfigValue, MarketLimits, RateWindow, Regime, RiskLimits, MIN_LEVERAGE};
+use crate::risk::{
+    cap_price, check_edge_freeze, CapValue, ConfigValue, MarketLimits, RateWindow, RiskLimits,
+    RiskRefusal, MIN_LEVERAGE,
+};
 use crate::types::*;
 use serde::{Deserialize, Serialize};
 use smallvec::SmallVec;
@@ -48,22 +56,22 @@ pub const INTENT_MEMORY: usize = 100_000;
 pub const FINISHED_ORDER_MEMORY: usize = 50_000;
 /// How many predicted fees wait for the exchange's settlement at most.
 pub const UNSETTLED_FILL_MEMORY: usize = 100_000;
-/// How many account event ids are remembered for duplicate detection (rules 31 on, of the
-/// ACCOUNT_UPDATEs only: see [`MONEY_EVENT_MEMORY`]).
+/// How many ACCOUNT_UPDATE ids are remembered for duplicate detection (the events that move
+/// money have a memory of their own, [`MONEY_EVENT_MEMORY`]).
 pub const ACCOUNT_EVENT_MEMORY: usize = 10_000;
-/// Rules 31 on, how many ids of the account events that move money (FUNDING_FEE,
-/// FILL_SETTLED) are remembered, apart from the ACCOUNT_UPDATEs, which come far more often
-/// and pushed a payment's id out of their memory: a resent payment was booked again.
+/// How many ids of the account events that move money (FUNDING_FEE, FILL_SETTLED) are
+/// remembered, apart from the ACCOUNT_UPDATEs: those come far more often, and sharing one
+/// memory they would push a payment's id out, so that its resend is booked again.
 pub const MONEY_EVENT_MEMORY: usize = 100_000;
-/// Rules 32 on, how many FILL_SETTLEDs that came before their fill are held for it at most
+/// How many FILL_SETTLEDs that came before their fill are held for it at most
 /// ([`EarlySettlements`]); past that the oldest is forgotten, and its fill keeps its
-/// predicted fee, as every early settlement's did before.
+/// predicted fee.
 pub const EARLY_SETTLEMENT_MEMORY: usize = 5_000;
-/// Rules 32 on, how many settled fills (by fill id and the asset their settlement named) are
-/// remembered: a settlement of one again, under another event id, is refused as settled
-/// already (UNKNOWN_ORDER, as before), not held for a fill that will not come.
+/// How many settled fills (by fill id and the asset their settlement named) are remembered:
+/// a settlement of one again, under another event id, is refused as settled already
+/// (UNKNOWN_ORDER), not held for a fill that will not come.
 pub const SETTLED_FILL_MEMORY: usize = 10_000;
-/// Rules 33 on, how many ids of FUNDING_FEEs the money event memory forgot at the latest time
+/// How many ids of FUNDING_FEEs the money event memory forgot at the latest time
 /// one had are kept ([`FundingTimes`]): a venue pays each asset's funding once at each time.
 pub const FORGOTTEN_FUNDING_IDS: usize = 4_096;
 
@@ -71,6 +79,7 @@ pub const FORGOTTEN_FUNDING_IDS: usize = 4_096;
 /// second takes 146,000 years to reach it, and adding one to it never overflows.
 pub const MAX_COUNT: u64 = 1 << 62;
 
+/// How many inputs of each kind the kernel took, and what became of them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Counters {
     pub intents: u64,
@@ -127,7 +136,7 @@ pub enum KernelInput {
     /// `leg_taken` out).
     ReplaceSlots {
         slots: Vec<TradeSlot>,
-        legs: LegTail,
+        legs: LegsTaken,
     },
     CalibrateFee {
         price: f64,
@@ -141,7 +150,7 @@ impl KernelInput {
     /// The record of `reconcile_from_slots(slots)`: the slots with what exits took of their
     /// legs beside them.
     pub fn replace_slots(slots: Vec<TradeSlot>) -> Self {
-        let legs = LegTail::of(&slots);
+        let legs = LegsTaken::of(&slots);
         KernelInput::ReplaceSlots { slots, legs }
     }
 }
@@ -176,21 +185,30 @@ impl Dirty {
     }
 }
 
+/// The execution kernel: its slots (one trade each), their orders, the account, the risk
+/// limits and the memories that keep every venue report booked once.
 #[derive(Clone, Debug)]
 pub struct Kernel {
     /// Set by `Kernel::new` and never after: every client order id begins with it, made from
     /// the head `order_ids` keeps (a checkpoint restores only into a kernel of the same id).
     pub kernel_id: String,
+    /// The trade slots, by slot id: each holds one trade, its position and working order.
     slots: Vec<TradeSlot>,
+    /// The slots free for a new trade (a free stage, no fill awaited), lowest first.
     free: SlotSet,
+    /// The slots holding a position, by asset ([`OpenByAsset`]).
     open_by_asset: OpenByAsset,
+    /// How many slots hold a position.
     open_count: usize,
     /// What `exit_reduces` decides by in O(1): see [`SideCounts`].
     sides: SideCounts,
+    /// Working orders by client order id, to their slot ([`OrderIndex`]).
     by_client_id: OrderIndex,
+    /// Working orders by the venue's order id, to their slot ([`VenueIndex`]).
     by_venue_id: VenueIndex,
     /// Fingerprints (see `fingerprint`) of recently finished orders' client and venue ids.
     finished_orders: FingerprintSet,
+    /// Orders kept after they ended, for the fills that may still come ([`EndedOrders`]).
     ended: EndedOrders,
     /// Per slot, `[entry, exit]`: what the venue's reports of the slot's working order
     /// account for ([`Covered`]); None once a fill of the order was booked without a place in
@@ -198,6 +216,7 @@ pub struct Kernel {
     covered: Vec<[Option<Covered>; 2]>,
     /// Fingerprints of recently accepted intent ids.
     intents_seen: FingerprintSet,
+    /// The ids of recent ACCOUNT_UPDATEs ([`ACCOUNT_EVENT_MEMORY`]).
     account_events_seen: RecentSet<Id>,
     /// The ids of accepted FUNDING_FEEs and FILL_SETTLEDs ([`MONEY_EVENT_MEMORY`]), apart
     /// from the ACCOUNT_UPDATEs' in `account_events_seen`.
@@ -209,10 +228,15 @@ pub struct Kernel {
     early_settlements: EarlySettlements,
     /// The times of the FUNDING_FEEs the money event memory holds and forgot.
     funding_times: FundingTimes,
+    /// The exchange's fees and the calibration learned from its settlements.
     pub fees: FeeModel,
+    /// The account as the kernel books it (K) and as the exchange reports it (E).
     pub account: Account,
+    /// The trading mode, journal verbosity and edge freeze.
     pub control: Control,
+    /// The pre-trade risk limits.
     pub risk: RiskLimits,
+    /// Each asset's lot step, tick and floors, where they differ from the exchange's.
     market_limits: IdMap<Id, MarketLimits>,
     /// Each asset's latest mark price (`mark_price`), whether or not a slot holds it: what the
     /// notional caps value a MARKET entry (or a SELL LIMIT one) at when it is above the entry's
@@ -221,19 +245,28 @@ pub struct Kernel {
     /// Per slot, the mark its entry was judged at ([`cap_price`]; 0: none), so what still works
     /// of it commits at the price it was judged at.
     entry_marks: Vec<f64>,
+    /// What the slots commit towards the notional caps, by asset ([`AssetNotional`]).
     asset_notional: AssetNotional,
+    /// What the slots commit towards the notional caps in all.
     total_notional: f64,
+    /// The submit times the order-rate rule counts.
     rate: RateWindow,
     /// The assets whose last edge update was below the freeze threshold, with that edge: the
     /// freeze lifts once none is left.
     edge_below: BTreeMap<Id, f64>,
+    /// The sequence number of the last input.
     seq: u64,
+    /// The counter in the last client order id (`<kernel_id>-<n>`) made.
     order_counter: u64,
     /// The client order ids' `<kernel_id>-`, laid out on the first order (see `new_order`).
     order_ids: Option<CounterIds>,
+    /// How many inputs of each kind came, and were taken or refused.
     pub counters: Counters,
+    /// The journal's rows of the inputs, while a journal is attached and kept.
     pub outbox: Outbox,
+    /// What changed for the projection, while one is attached.
     pub dirty: Dirty,
+    /// Whether a journal is attached (the control plane may still hold journaling off).
     journal_attached: bool,
 }
 
@@ -245,11 +278,11 @@ fn detail_field(field: &'static str, value: impl Into<Detail>) -> Details {
 /// How an input's handler answered: in the caller's outcome (`Ok`), which its common,
 /// accepted paths fill in place, or with an answer it made whole (`Err`): a refusal, or a
 /// rarer path's outcome, which the caller puts in place. `?` hands a check's refusal on.
-type Answered = Result<(), KernelOutcome>;
+type Handled = Result<(), KernelOutcome>;
 
 /// Keeps the set of free slots as slot `sid` moves from stage `from` to `to`.
 #[inline(always)]
-fn follow_free(free: &mut SlotSet, sid: usize, from: TradeStage, to: TradeStage) {
+fn update_free_set(free: &mut SlotSet, sid: usize, from: TradeStage, to: TradeStage) {
     let (was_free, is_free) = (fsm::is_free(from), fsm::is_free(to));
     if was_free && !is_free {
         free.remove(sid);
@@ -260,7 +293,7 @@ fn follow_free(free: &mut SlotSet, sid: usize, from: TradeStage, to: TradeStage)
 
 /// Writes a whole transition into `$place` field by field, through raw pointers (no
 /// reference to the unwritten transition), each value made straight into its field (a
-/// function taking the ids by value built them aside first: +0.27 % a cycle): every field
+/// function taking the ids by value would build them aside and copy them in): every field
 /// once (`Kernel::written_fields` names them all). Used inside `unsafe`: `$place` is valid
 /// for writes and holds nothing to drop (a vector's free place).
 macro_rules! write_transition {
@@ -343,8 +376,8 @@ impl Kernel {
         self.ended.awaited(sid).unwrap_or(0.0)
     }
 
-    /// What slot `sid` waits for of its entry's fills alone (see `awaited_fill_qty`): rules 18
-    /// on, it commits towards the notional caps at the entry's working price.
+    /// What slot `sid` waits for of its entry's fills alone (see `awaited_fill_qty`): it
+    /// commits towards the notional caps at the entry's working price.
     pub fn awaited_entry_qty(&self, sid: usize) -> f64 {
         self.ended.owed(sid, true).unwrap_or(0.0)
     }
@@ -362,7 +395,7 @@ impl Kernel {
     }
 
     /// Orders rate limited before the venue acknowledged them, with a cancel asked, whose
-    /// status is not known (rules 13 on): they may still work at the venue, and their slots
+    /// status is not known: they may still work at the venue, and their slots
     /// take no new order until a late fill completes them or a reconciliation ends them.
     pub fn orders_in_doubt(&self) -> Vec<&VenueOrder> {
         if self.ended.in_doubt_count == 0 {
@@ -380,44 +413,6 @@ impl Kernel {
         self.kept_orders(|k, kept| {
             !k.2 && !kept.in_doubt && kept.final_filled.is_none() && kept.due() == 0.0
         })
-    }
-
-    /// For tests: a kernel state no input leads to.
-    #[cfg(test)]
-    pub(crate) fn tamper_seq(&mut self, by: u64) {
-        self.seq += by;
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_slot(&mut self, sid: usize, change: impl FnOnce(&mut TradeSlot)) {
-        change(&mut self.slots[sid]);
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_counters(&mut self, change: impl FnOnce(&mut Counters)) {
-        change(&mut self.counters);
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_open_count(&mut self, n: usize) {
-        self.open_count = n;
-    }
-
-    /// For tests: see [`Kernel::tamper_seq`].
-    #[cfg(test)]
-    pub(crate) fn tamper_venue_index(&mut self, venue_id: &str, sid: usize) {
-        self.by_venue_id.insert(id(venue_id), sid);
-    }
-
-    /// For tests: every waiting fill's asset forgotten (a state no input leads to).
-    #[cfg(test)]
-    pub(crate) fn tamper_unsettled_assets(&mut self) {
-        for (_, u) in self.unsettled.iter_mut() {
-            u.first.asset = None;
-        }
     }
 
     /// The mark slot `slot_id`'s entry was judged at towards the notional caps (0 when none:
@@ -447,8 +442,8 @@ impl Kernel {
     pub fn market_limits(&self, asset: &str) -> Option<&MarketLimits> {
         self.market_limits.get(asset)
     }
-    /// What the notional caps count in all: the slots' `committed_notional` and, rules 17 on,
-    /// what the entries in doubt may still fill.
+    /// What the notional caps count in all: the slots' `committed_notional` and what the
+    /// entries in doubt may still fill.
     pub fn total_committed_notional(&self) -> f64 {
         self.total_notional + self.committed_in_doubt(None)
     }
@@ -605,10 +600,10 @@ impl Kernel {
         if ts > slot.last_event_time {
             slot.last_event_time = ts;
         }
-        follow_free(&mut self.free, sid, prev, next);
+        update_free_set(&mut self.free, sid, prev, next);
         // Written where it goes, not built aside and copied in (its 160 bytes through memcpy,
-        // as `push` does): the place made first, then each field written into it. A whole
-        // transition written at once was still built on the stack and copied.
+        // as `push` does): the place made first, then each field written into it (a whole
+        // transition written at once is built on the stack and copied).
         let transitions = &mut out.transitions;
         transitions.reserve(1);
         let len = transitions.len();
@@ -651,48 +646,79 @@ impl Kernel {
     }
 }
 
+// The kernel's modules, by responsibility; each says here what it holds.
+// Account events: settlements of predicted fees, funding payments, balance updates.
 mod account_events;
+// The venue's acknowledgements of orders and cancels.
 mod acks;
+// CANCEL.
+mod cancel;
+// The checkpoint: the kernel's whole state as bytes, and back.
 mod checkpoint;
+// Orders kept after they ended, their late acks and fills, and what their slots await.
 mod ended_orders;
+// ENTER.
+mod enter;
+// EXIT.
+mod exit;
+// Exit legs: what a leg exit sends, and the next leg once one is done.
 mod exit_legs;
+// What the venue's fill reports cover, so each fill books once, and the keys fills are
+// remembered by.
 mod fill_reports;
+// Fills of working orders: booked on the slot and the account, the order finished.
 mod fills;
+// The indexes by id (working orders by client and venue id) and the values by asset.
 mod indexes;
+// The checks every intent meets, and its routing to ENTER, EXIT or CANCEL.
 mod intents;
+// Market data, control and configuration: marks, the edge freeze, the mode, limits.
 mod market;
+// The venue's market rules applied to an order: lot, tick and floor.
 mod market_rules;
+// Reduce-only netting: whether an exit may go out reduce-only, in O(1).
 mod netting;
+// The end of a working order: a cancel ack, reject, expiry or rate limit.
 mod order_ends;
+// Building and sending an order: its id, its fields, its transitions and indexes.
 mod orders;
+// The pre-trade risk checks as the kernel asks them, and what each slot commits.
 mod risk_checks;
+// Fees waiting for the exchange's settlement, early settlements, funding times.
 mod settlement;
+// Loading slots from outside, and the slot settings a strategy changes.
 mod slot_loading;
+// Venue events: their checks, and their routing to the order they name.
 mod venue_events;
 
 pub use checkpoint::{
     decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
 };
+pub use intents::validate_leg_ratios;
+pub use market::Control;
+pub use settlement::{
+    asset_print, EarlySettlement, FundingTimes, PredictedRate, Unsettled, UnsettledFill,
+};
+pub use slot_loading::LegsTaken;
+
 use ended_orders::*;
+use enter::*;
 use exit_legs::*;
 use fill_reports::*;
 use fills::*;
 use indexes::*;
-pub use intents::validate_leg_ratios;
 use intents::*;
-pub use market::Control;
 use market_rules::*;
 use netting::*;
 use order_ends::*;
 use orders::*;
 use risk_checks::*;
 use settlement::*;
-pub use settlement::{
-    asset_print, EarlySettlement, FundingTimes, PredictedRate, Unsettled, UnsettledFill,
-};
-pub use slot_loading::LegTail;
 use slot_loading::*;
 use venue_events::*;
+
+#[cfg(test)]
+mod tampering;
 
 #[cfg(test)]
 mod fill_size_props;

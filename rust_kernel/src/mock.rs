@@ -1,7 +1,7 @@
 //! The mock venue: deterministic for a seed, in-process, with knobs for the venue
 //! behaviours the kernel must absorb (rejects, partial fills, rate limits, resting orders).
 
-use crate::error::{check_number, shown, KernelError, KernelResult};
+use crate::error::{check_number, format_number, KernelError, KernelResult};
 use crate::model::{VenueEvent, VenueOrder};
 use crate::types::*;
 use ahash::AHashMap;
@@ -49,7 +49,7 @@ impl MockConfig {
             if !(0.0..=1.0).contains(&v) {
                 return Err(KernelError::invalid(
                     field,
-                    shown(v),
+                    format_number(v),
                     "must be a probability between 0 and 1",
                 ));
             }
@@ -57,7 +57,7 @@ impl MockConfig {
         if !(self.partial_fill_ratio > 0.0 && self.partial_fill_ratio < 1.0) {
             return Err(KernelError::invalid(
                 "partial_fill_ratio",
-                shown(self.partial_fill_ratio),
+                format_number(self.partial_fill_ratio),
                 "must be between 0 and 1 (exclusive)",
             ));
         }
@@ -125,13 +125,13 @@ impl MockVenue {
     /// Marks this venue's ids (`<name>-s<seq>-e<n>`) with `seq`, the kernel's seq when it
     /// was recovered from its log beside this venue (the kernel calls this). A venue started
     /// afresh counts from 1 again while the recovered kernel remembers the ids of its earlier
-    /// run: unmarked, its first answers were refused as duplicates and their fills lost.
+    /// run: unmarked, its first answers would be refused as duplicates and their fills lost.
     /// Every input moves the seq on, so each run that gave the kernel an event is marked
     /// apart from the next; each call adds its mark, so a venue several recovered kernels share
     /// carries all their seqs. 0 (a fresh kernel) leaves the ids as they are.
     pub fn resume(&mut self, seq: u64) {
         // The marks add up: with kernels sharing the venue, keeping only the last one's seq
-        // repeated the last run's mark when that kernel idled while another traded.
+        // would repeat the last run's mark when that kernel idled while another traded.
         if seq > 0 {
             self.id_prefix = counter_id(&self.id_prefix, "-s", seq).to_string();
         }
@@ -176,7 +176,7 @@ impl MockVenue {
         order.avg_fill_price =
             (order.avg_fill_price * order.filled_size + price * qty) / (order.filled_size + qty);
         // Done when the fill covers what was left (the rest's float sum can miss the size by
-        // an ulp: ~1e-9 at millions of units, where an absolute 1e-12 left the last fill
+        // an ulp: ~1e-9 at millions of units, where an absolute 1e-12 would leave the last fill
         // PARTIALLY_FILLED with dust while the order ended FILLED), or leaves only rounding.
         let left = order.size - order.filled_size;
         order.filled_size += qty;
@@ -334,7 +334,7 @@ impl MockVenue {
                 let side = o.side.name();
                 return Err(KernelError::invalid(
                     "price",
-                    format!("{} for a {side} LIMIT at {}", shown(p), shown(o.price)),
+                    format!("{} for a {side} LIMIT at {}", format_number(p), format_number(o.price)),
                     "worse than the order's limit: a BUY fills at its limit or lower, a SELL at its limit or higher",
                 ));
             }
@@ -363,7 +363,7 @@ impl MockVenue {
         let refused = if !price.is_finite() || price <= 0.0 {
             Some(KernelError::invalid(
                 "price",
-                shown(price),
+                format_number(price),
                 "must be a finite positive number",
             ))
         } else {

@@ -4,7 +4,7 @@
 //! of a leg (`leg_taken`) goes through checkpoints, the log and `reconcile_from_slots`, whose
 //! record carries it; and a loaded slot's leg index is within its legs.
 
-use dita_kernel::kernel::{KernelInput, LegTail};
+use dita_kernel::kernel::{KernelInput, LegsTaken};
 use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, replay_checkpoints, KernelLog};
 use dita_kernel::*;
 
@@ -236,7 +236,7 @@ fn a_checkpoints_legs_part_must_name_a_slot_and_a_positive_amount() {
     let mut k = holding(&[0.5, 0.5]);
     exit_part_filled(&mut k, 2, 0.0, 0.2);
     let bytes = encode_kernel(&k);
-    let written = bincode::serialize(&LegTail::of(k.slots())).unwrap();
+    let written = bincode::serialize(&LegsTaken::of(k.slots())).unwrap();
     let with = |taken: Vec<(u32, f64)>| {
         let part = bincode::serialize(&taken).unwrap();
         decode_kernel(&with_part_replaced(&bytes, &written, &part)).map(|k| k.slots()[0].leg_taken)
@@ -455,7 +455,7 @@ fn a_checkpoints_legs_part_must_name_each_slot_once_in_order() {
     (slots[0].leg_taken, slots[2].leg_taken) = (0.1, 0.2);
     k.replace_slots(slots).unwrap();
     let bytes = encode_kernel(&k);
-    let written = bincode::serialize(&LegTail::of(k.slots())).unwrap();
+    let written = bincode::serialize(&LegsTaken::of(k.slots())).unwrap();
     let with = |taken: Vec<(u32, f64)>| {
         let part = bincode::serialize(&taken).unwrap();
         decode_kernel(&with_part_replaced(&bytes, &written, &part))
@@ -593,7 +593,7 @@ fn a_replace_records_legs_must_name_its_slots_each_once() {
     let saved = part_leg().slots().to_vec();
     let mut k = Kernel::new("legs-2", 1).unwrap();
     let before = (k.slots().to_vec(), k.seq());
-    let legs = |taken: Vec<(u32, f64)>| -> LegTail {
+    let legs = |taken: Vec<(u32, f64)>| -> LegsTaken {
         bincode::deserialize(&bincode::serialize(&taken).unwrap()).unwrap()
     };
     for (taken, says) in [

@@ -5,7 +5,7 @@
 //! changed while a fill's fee waits would teach the calibration the ratio of the two rates,
 //! and every later fill of that liquidity would be predicted off by it.
 
-use dita_kernel::fees::{CalibrationTail, Liquidity};
+use dita_kernel::fees::{CalibrationByLiquidity, Liquidity};
 use dita_kernel::kernel::{KernelInput, MAX_COUNT};
 use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 use dita_kernel::*;
@@ -169,9 +169,9 @@ fn a_checkpoints_calibration_part_must_count_within_bounds() {
     let mut k = Kernel::new("sides", 1).unwrap();
     session(&mut k, live);
     let bytes = encode_kernel(&k);
-    let fine = k.fees.calibration_tail();
+    let fine = k.fees.calibration_by_liquidity();
     let written = bincode::serialize(&fine).unwrap();
-    let with = |t: CalibrationTail| {
+    let with = |t: CalibrationByLiquidity| {
         let part = bincode::serialize(&t).unwrap();
         decode_kernel(&with_part_replaced(&bytes, &written, &part))
     };

@@ -5,7 +5,7 @@ use super::*;
 
 /// Says, into `out`, which of an account event's figures `figures` are (`keys.0`, their names)
 /// and the latest time the account's were taken at (`keys.1`); false when there are none.
-pub(super) fn say_figures(
+pub(super) fn describe_figures(
     figures: &[StaleFigure],
     keys: (&'static str, &'static str),
     out: &mut KernelOutcome,
@@ -18,6 +18,134 @@ pub(super) fn say_figures(
     out.details.push((keys.0, Detail::Str(names.join(", "))));
     out.details.push((keys.1, Detail::F64(latest)));
     true
+}
+
+/// The refusal of an account event: no slot's.
+#[cold]
+pub(super) fn account_refusal(
+    code: KernelDiagnosticCode,
+    severity: KernelSeverity,
+    details: Details,
+    seq: u64,
+) -> KernelOutcome {
+    KernelOutcome::refused(-1, id(""), TradeStage::Idle, code, severity, details, seq)
+}
+
+/// Whether `ev`'s fields are ones the kernel takes: an id, finite numbers within bounds, and
+/// each figure in the field of its kind. A FUNDING_FEE's payment is its `amount` and a
+/// FILL_SETTLED's charge its `fee`, each reading only its own: a figure in the other field
+/// would be lost. An ACCOUNT_UPDATE carrying either is refused too, so a deposit or charge
+/// reported so is not dropped.
+pub(super) fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<(), KernelOutcome> {
+    use KernelDiagnosticCode as D;
+    let invalid = |d| {
+        Err(account_refusal(
+            D::InvalidIntent,
+            KernelSeverity::Error,
+            d,
+            seq,
+        ))
+    };
+    if !plain_start(&ev.event_id) {
+        if ev.event_id.is_empty() {
+            return invalid(detail_field("event_id", Detail::Static("")));
+        }
+        if let Some(why) = flawed_id(&ev.event_id) {
+            let mut d = detail_field("event_id", quoted_id(&ev.event_id));
+            d.push(("reason", Detail::Static(why)));
+            return invalid(d);
+        }
+    }
+    let checks = [
+        ("amount", Some(ev.amount), false),
+        ("fee", Some(ev.fee), false),
+        ("timestamp", Some(ev.timestamp), true),
+        ("wallet_balance", ev.wallet_balance, false),
+        ("available_margin", ev.available_margin, true),
+        ("used_margin", ev.used_margin, true),
+        ("maint_margin", ev.maint_margin, true),
+    ];
+    for (field, v, non_negative) in checks {
+        let reason = if non_negative {
+            "must be a finite, non-negative number"
+        } else {
+            "must be a finite number"
+        };
+        if let Some(d) = v.and_then(|v| number_refusal(field, v, non_negative, reason)) {
+            return invalid(d);
+        }
+    }
+    const UPDATE_FIGURES: &str =
+        "ACCOUNT_UPDATE carries balance and margin figures only: a payment is a FUNDING_FEE's \
+         amount, a fill's charge a FILL_SETTLED's fee";
+    let misplaced = match ev.kind {
+        AccountEventKind::FundingFee if ev.fee != 0.0 => Some((
+            "fee",
+            ev.fee,
+            "FUNDING_FEE carries its payment in amount (positive received, negative paid)",
+        )),
+        AccountEventKind::FillSettled if ev.amount != 0.0 => Some((
+            "amount",
+            ev.amount,
+            "FILL_SETTLED carries the fee the exchange charged in fee",
+        )),
+        AccountEventKind::AccountUpdate if ev.amount != 0.0 => {
+            Some(("amount", ev.amount, UPDATE_FIGURES))
+        }
+        AccountEventKind::AccountUpdate if ev.fee != 0.0 => Some(("fee", ev.fee, UPDATE_FIGURES)),
+        _ => None,
+    };
+    if let Some((field, value, reason)) = misplaced {
+        let mut d = detail_field(field, value);
+        d.push(("reason", Detail::Static(reason)));
+        return invalid(d);
+    }
+    Ok(())
+}
+
+/// Whether ACCOUNT_UPDATE `ev`, carrying `figures`, is news: some figure, not every one older
+/// than the one held (`judged.stale`: resent once its id was forgotten, or overtaken).
+pub(super) fn check_account_update(
+    ev: &AccountEvent,
+    figures: &Figures,
+    judged: &JudgedFigures,
+    seq: u64,
+) -> Result<(), KernelOutcome> {
+    use KernelDiagnosticCode as D;
+    if figures.iter().all(Option::is_none) {
+        let mut d = detail_field("wallet_balance", Detail::Static("None"));
+        d.push((
+            "reason",
+            Detail::Static("ACCOUNT_UPDATE carries no balance or margin figure"),
+        ));
+        return Err(account_refusal(
+            D::InvalidIntent,
+            KernelSeverity::Error,
+            d,
+            seq,
+        ));
+    }
+    let (stale, carried) = (&judged.stale, figures.iter().flatten().count());
+    if let Some(s) = stale.first().filter(|_| stale.len() == carried) {
+        let mut d = detail_field(E_FIGURES[s.index], s.value);
+        d.push(("last_value", Detail::F64(s.held)));
+        d.push(("timestamp", Detail::F64(ev.timestamp)));
+        d.push(("last_timestamp", Detail::F64(s.held_at)));
+        d.push((
+            "reason",
+            Detail::Static(
+                "stamped before the event the account's figure was taken from: \
+                 the venue has reported a newer one",
+            ),
+        ));
+        return Err(account_refusal(
+            D::DuplicateEvent,
+            KernelSeverity::Info,
+            d,
+            seq,
+        ));
+    }
+    Ok(())
 }
 
 impl Kernel {
@@ -63,79 +191,69 @@ impl Kernel {
         seq: u64,
         fee_charged: &mut Option<f64>,
     ) -> KernelOutcome {
-        use KernelDiagnosticCode as D;
-        let refuse =
-            |code, sev, d| KernelOutcome::refused(-1, id(""), TradeStage::Idle, code, sev, d, seq);
-        if !plain_start(&ev.event_id) {
-            if ev.event_id.is_empty() {
-                let d = detail_field("event_id", Detail::Static(""));
-                return refuse(D::InvalidIntent, KernelSeverity::Error, d);
-            }
-            if let Some(why) = flawed_id(&ev.event_id) {
-                let mut d = detail_field("event_id", shown_id(&ev.event_id));
-                d.push(("reason", Detail::Static(why)));
-                return refuse(D::InvalidIntent, KernelSeverity::Error, d);
-            }
+        if let Err(refused) = check_account_event_fields(ev, seq) {
+            return refused;
         }
-        let checks = [
-            ("amount", Some(ev.amount), false),
-            ("fee", Some(ev.fee), false),
-            ("timestamp", Some(ev.timestamp), true),
-            ("wallet_balance", ev.wallet_balance, false),
-            ("available_margin", ev.available_margin, true),
-            ("used_margin", ev.used_margin, true),
-            ("maint_margin", ev.maint_margin, true),
+        if let Err(refused) = self.check_account_event_is_new(ev, seq) {
+            return refused;
+        }
+        let mut out = KernelOutcome::ok(-1, id(""), TradeStage::Idle, seq);
+        let figures = [
+            ev.wallet_balance,
+            ev.available_margin,
+            ev.used_margin,
+            ev.maint_margin,
         ];
-        for (field, v, non_negative) in checks {
-            let reason = if non_negative {
-                "must be a finite, non-negative number"
-            } else {
-                "must be a finite number"
-            };
-            if let Some(d) = v.and_then(|v| number_refusal(field, v, non_negative, reason)) {
-                return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+        // E goes forward in the venue's time, figure by figure: an ACCOUNT_UPDATE resent once
+        // the id memory forgot it would bring back a balance reported long ago.
+        let judged = self.account.judge_figures(&figures, ev.timestamp);
+        let applied = match ev.kind {
+            AccountEventKind::FillSettled => {
+                self.apply_fill_settled(ev, seq, &mut out, fee_charged)
             }
-        }
-        // A FUNDING_FEE's payment is its `amount` and a FILL_SETTLED's charge its `fee`, each
-        // reading only its own: a figure in the other field would be lost. An ACCOUNT_UPDATE
-        // carrying either is refused too, so a deposit or charge reported so is not dropped.
-        const UPDATE_FIGURES: &str =
-            "ACCOUNT_UPDATE carries balance and margin figures only: a payment is a FUNDING_FEE's \
-             amount, a fill's charge a FILL_SETTLED's fee";
-        let misplaced = match ev.kind {
-            AccountEventKind::FundingFee if ev.fee != 0.0 => Some((
-                "fee",
-                ev.fee,
-                "FUNDING_FEE carries its payment in amount (positive received, negative paid)",
-            )),
-            AccountEventKind::FillSettled if ev.amount != 0.0 => Some((
-                "amount",
-                ev.amount,
-                "FILL_SETTLED carries the fee the exchange charged in fee",
-            )),
-            AccountEventKind::AccountUpdate if ev.amount != 0.0 => {
-                Some(("amount", ev.amount, UPDATE_FIGURES))
+            AccountEventKind::FundingFee => {
+                self.account.k_funding_net += ev.amount;
+                Ok(())
             }
-            AccountEventKind::AccountUpdate if ev.fee != 0.0 => {
-                Some(("fee", ev.fee, UPDATE_FIGURES))
-            }
-            _ => None,
+            AccountEventKind::AccountUpdate => check_account_update(ev, &figures, &judged, seq),
         };
-        if let Some((field, value, reason)) = misplaced {
-            let mut d = detail_field(field, value);
-            d.push(("reason", Detail::Static(reason)));
-            return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+        if let Err(refused) = applied {
+            return refused;
         }
-        // The payments' and settlements' ids are kept apart from the balance updates'
-        // (`money_events_seen`), which come far more often and would push them out.
+        self.take_account_figures(ev, figures, judged, &mut out);
+        if ev.kind != AccountEventKind::AccountUpdate {
+            self.remember_money_event(ev);
+        } else {
+            self.account_events_seen.insert(ev.event_id.clone());
+        }
+        self.account.bump(ev.timestamp);
+        self.dirty.account = true;
+        let r = self.account.reconcile();
+        out.details
+            .push(("reconcile_status", Detail::Static(r.status.name())));
+        out.details.push(("reconcile_delta", Detail::F64(r.delta)));
+        out
+    }
+
+    /// Whether `ev` is news: an id neither memory holds (the payments' and settlements' ids
+    /// are kept apart from the balance updates', which come far more often and would push
+    /// them out), and, for a payment whose id the memory forgot, a time after it.
+    pub(super) fn check_account_event_is_new(
+        &self,
+        ev: &AccountEvent,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
         if self.account_events_seen.contains(&ev.event_id)
             || self.money_events_seen.contains(&ev.event_id)
         {
-            return refuse(
+            let d = detail_field("event_id", &ev.event_id);
+            return Err(account_refusal(
                 D::DuplicateEvent,
                 KernelSeverity::Info,
-                detail_field("event_id", &ev.event_id),
-            );
+                d,
+                seq,
+            ));
         }
         // A payment whose id the memory forgot is known by its time.
         if ev.kind == AccountEventKind::FundingFee {
@@ -150,157 +268,129 @@ impl Kernel {
                          under its id), whose id is no longer remembered: a resend",
                     ),
                 ));
-                return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
+                return Err(account_refusal(
+                    D::DuplicateEvent,
+                    KernelSeverity::Info,
+                    d,
+                    seq,
+                ));
             }
         }
-        let mut out = KernelOutcome::ok(-1, id(""), TradeStage::Idle, seq);
-        let figures = [
-            ev.wallet_balance,
-            ev.available_margin,
-            ev.used_margin,
-            ev.maint_margin,
-        ];
-        // E goes forward in the venue's time, figure by figure: an ACCOUNT_UPDATE resent once
-        // the id memory forgot it would bring back a balance reported long ago.
+        Ok(())
+    }
+
+    /// A FILL_SETTLED: the exchange's fee replaces the fill's predicted one ([`Kernel::settle_fill`],
+    /// saying so in `out`; `fee_charged`: what it charged), or, with no fill of its id and asset
+    /// waiting, it is held for its fill; refused when its fill was settled, or booked with its
+    /// venue's own fee, already.
+    pub(super) fn apply_fill_settled(
+        &mut self,
+        ev: &AccountEvent,
+        seq: u64,
+        out: &mut KernelOutcome,
+        fee_charged: &mut Option<f64>,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let refuse = |code, sev, d| Err(account_refusal(code, sev, d, seq));
+        if ev.fill_id.is_empty() {
+            let d = detail_field("fill_id", Detail::Static(""));
+            return refuse(D::InvalidIntent, KernelSeverity::Error, d);
+        }
+        match self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details) {
+            Ok(charged) => {
+                *fee_charged = Some(charged);
+                self.early_settlements.settled(&ev.fill_id, &ev.asset);
+                Ok(())
+            }
+            Err(Unmatched::Ambiguous) => {
+                let mut d = detail_field("asset", &ev.asset);
+                d.push(("fill_id", (&ev.fill_id).into()));
+                d.push((
+                    "reason",
+                    Detail::Static(
+                        "fills of several assets wait under this fill id (venues \
+                         number trades per market): name the fill's asset",
+                    ),
+                ));
+                refuse(D::InvalidIntent, KernelSeverity::Error, d)
+            }
+            Err(Unmatched::NoFill) => self.unmatched_settlement(ev, seq, out),
+        }
+    }
+
+    /// A FILL_SETTLED no waiting fill matches: refused when its fill was booked with its
+    /// venue's own fee or settled already, else held for its fill (the venue's account stream
+    /// ran ahead), unless one of the same fill is held already.
+    pub(super) fn unmatched_settlement(
+        &mut self,
+        ev: &AccountEvent,
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let refuse = |code, sev, d| Err(account_refusal(code, sev, d, seq));
+        let key = settled_key(&ev.fill_id, &ev.asset);
+        let settled = &self.early_settlements.settled;
+        // A fill booked with its venue's own fee has nothing to settle.
+        if settled.contains(&booked_with_fee_key(key)) {
+            let mut d = detail_field("fill_id", &ev.fill_id);
+            d.push(("asset", (&ev.asset).into()));
+            d.push((
+                "reason",
+                Detail::Static(
+                    "the fill was booked with its venue's own fee: nothing waits for \
+                     a settlement",
+                ),
+            ));
+            return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
+        }
+        if settled.contains(&key) {
+            let mut d = detail_field("fill_id", &ev.fill_id);
+            let reason = if !ev.asset.is_empty() {
+                d.push(("asset", (&ev.asset).into()));
+                "no unsettled fill with this id and asset (unknown or already \
+                 settled)"
+            } else {
+                "no unsettled fill with this id (unknown or already settled)"
+            };
+            d.push(("reason", Detail::Static(reason)));
+            return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
+        }
+        if let Some(d) = self.hold_settlement(ev, out) {
+            return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
+        }
+        Ok(())
+    }
+
+    /// Takes `ev`'s `figures` for the account's E side, whatever the event (a funding message
+    /// carries the balance after it), but those older than the account's (`judged.stale`: a
+    /// payment polled late brings the balance of its time), saying in `out` which it left
+    /// and which times it did not believe.
+    pub(super) fn take_account_figures(
+        &mut self,
+        ev: &AccountEvent,
+        figures: Figures,
+        judged: JudgedFigures,
+        out: &mut KernelOutcome,
+    ) {
         let JudgedFigures {
             stale,
             over_time_ahead,
-        } = self.account.judge_figures(&figures, ev.timestamp);
-        match ev.kind {
-            AccountEventKind::FillSettled => {
-                if ev.fill_id.is_empty() {
-                    return refuse(
-                        D::InvalidIntent,
-                        KernelSeverity::Error,
-                        detail_field("fill_id", Detail::Static("")),
-                    );
-                }
-                match self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details) {
-                    Ok(charged) => {
-                        *fee_charged = Some(charged);
-                        self.early_settlements.settled(&ev.fill_id, &ev.asset);
-                    }
-                    Err(Unmatched::Ambiguous) => {
-                        let mut d = detail_field("asset", &ev.asset);
-                        d.push(("fill_id", (&ev.fill_id).into()));
-                        d.push((
-                            "reason",
-                            Detail::Static(
-                                "fills of several assets wait under this fill id (venues \
-                                 number trades per market): name the fill's asset",
-                            ),
-                        ));
-                        return refuse(D::InvalidIntent, KernelSeverity::Error, d);
-                    }
-                    // A fill booked with its venue's own fee has nothing to settle.
-                    Err(Unmatched::NoFill)
-                        if self
-                            .early_settlements
-                            .settled
-                            .contains(&booked_with_fee_key(settled_key(
-                                &ev.fill_id,
-                                &ev.asset,
-                            ))) =>
-                    {
-                        let mut d = detail_field("fill_id", &ev.fill_id);
-                        d.push(("asset", (&ev.asset).into()));
-                        d.push((
-                            "reason",
-                            Detail::Static(
-                                "the fill was booked with its venue's own fee: nothing waits for \
-                                 a settlement",
-                            ),
-                        ));
-                        return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
-                    }
-                    // Held for its fill: the venue's account stream ran ahead.
-                    Err(Unmatched::NoFill)
-                        if !self
-                            .early_settlements
-                            .settled
-                            .contains(&settled_key(&ev.fill_id, &ev.asset)) =>
-                    {
-                        if let Some(d) = self.hold_settlement(ev, &mut out) {
-                            return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
-                        }
-                    }
-                    Err(Unmatched::NoFill) => {
-                        let mut d = detail_field("fill_id", &ev.fill_id);
-                        let reason = if !ev.asset.is_empty() {
-                            d.push(("asset", (&ev.asset).into()));
-                            "no unsettled fill with this id and asset (unknown or already \
-                             settled)"
-                        } else {
-                            "no unsettled fill with this id (unknown or already settled)"
-                        };
-                        d.push(("reason", Detail::Static(reason)));
-                        return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
-                    }
-                }
-            }
-            AccountEventKind::FundingFee => {
-                self.account.k_funding_net += ev.amount;
-            }
-            AccountEventKind::AccountUpdate => {
-                if figures.iter().all(Option::is_none) {
-                    let mut d = detail_field("wallet_balance", Detail::Static("None"));
-                    d.push((
-                        "reason",
-                        Detail::Static("ACCOUNT_UPDATE carries no balance or margin figure"),
-                    ));
-                    return refuse(D::InvalidIntent, KernelSeverity::Error, d);
-                }
-                // Every figure older than the one held: the venue's news is old (resent
-                // once its id was forgotten, or overtaken), and changes nothing.
-                let carried = figures.iter().flatten().count();
-                if let Some(s) = stale.first().filter(|_| stale.len() == carried) {
-                    let mut d = detail_field(E_FIGURES[s.index], s.value);
-                    d.push(("last_value", Detail::F64(s.held)));
-                    d.push(("timestamp", Detail::F64(ev.timestamp)));
-                    d.push(("last_timestamp", Detail::F64(s.held_at)));
-                    d.push((
-                        "reason",
-                        Detail::Static(
-                            "stamped before the event the account's figure was taken from: \
-                             the venue has reported a newer one",
-                        ),
-                    ));
-                    return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
-                }
-            }
-        }
-        // The exchange's figures, whatever the event: a funding message carries the balance
-        // after it. Not those older than the account's (`stale`): a payment polled late brings
-        // the balance of its time.
+        } = judged;
         let mut taken = figures;
         for s in &stale {
             taken[s.index] = None;
         }
         self.account.take_figures(taken, ev.timestamp);
-        say_figures(&stale, ("figures_not_taken", "last_figure_time"), &mut out);
+        describe_figures(&stale, ("figures_not_taken", "last_figure_time"), out);
         // A figure stamped far after every other input (milliseconds among seconds, a clock
         // hours ahead) gave way to this later report: the operator fixes the venue's stamps.
-        if say_figures(
-            &over_time_ahead,
-            ("figures_time_not_believed", "figure_time_ahead"),
-            &mut out,
-        ) {
+        let keys = ("figures_time_not_believed", "figure_time_ahead");
+        if describe_figures(&over_time_ahead, keys, out) {
             out.severity = KernelSeverity::Warning;
             out.details
                 .push(("latest_input_time", Detail::F64(self.account.input_time)));
         }
-        if ev.kind != AccountEventKind::AccountUpdate {
-            self.remember_money_event(ev);
-        } else {
-            self.account_events_seen.insert(ev.event_id.clone());
-        }
-        self.account.bump(ev.timestamp);
-        self.dirty.account = true;
-        let r = self.account.reconcile();
-        out.details
-            .push(("reconcile_status", Detail::Static(r.status.name())));
-        out.details.push(("reconcile_delta", Detail::F64(r.delta)));
-        out
     }
 
     /// Remembers the id of money event `ev`, a FUNDING_FEE's time too, and the time of a

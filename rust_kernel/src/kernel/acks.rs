@@ -13,7 +13,7 @@ impl Kernel {
         sid: usize,
         seq: u64,
         out: &mut KernelOutcome,
-    ) -> Answered {
+    ) -> Handled {
         if let Some(refused) = self.venue_id_taken(ev, sid, seq) {
             return Err(refused);
         }
@@ -227,7 +227,7 @@ impl Kernel {
         })
     }
 
-    /// A rate limit on an order the venue holds (rules 4 on). With a cancel asked for, the
+    /// A rate limit on an order the venue holds. With a cancel asked for, the
     /// cancel was throttled: the order keeps working as after a refused cancel, and the
     /// outcome says `RATE_LIMITED` with `retry_after` so the caller can ask again later.
     /// With none asked for, no request of the kernel's was throttled: the event changes

@@ -5,7 +5,7 @@
 use super::*;
 
 /// The parts of an order's filled quantity the venue's fill reports account for, as
-/// disjoint intervals `(from, to]` of its running total, in order (rules 5 on). A report with
+/// disjoint intervals `(from, to]` of its running total, in order. A report with
 /// the fill's size and the running total after it stands for `(total - size, total]`; one
 /// with the running total only (or a reconciliation's) for `(0, total]`: every fill up to
 /// there. A report is booked for the part of its interval nothing covered yet, so a fill
@@ -16,7 +16,8 @@ use super::*;
 pub(crate) struct Covered(pub(super) SmallVec<[(f64, f64); 1]>);
 
 /// Where a fill report lies in what is covered: its interval, and what of it is not covered.
-pub(super) struct Placed {
+#[derive(Clone, Copy)]
+pub(super) struct ReportInterval {
     pub(super) from: f64,
     pub(super) to: f64,
     pub(super) free: f64,
@@ -24,8 +25,8 @@ pub(super) struct Placed {
 
 impl Covered {
     /// `ev`'s interval and its uncovered part; None when the report gives no running total,
-    /// or a size above it (such a report has no place, and is booked as before rules 5).
-    pub(super) fn place(&self, ev: &VenueEvent) -> Option<Placed> {
+    /// or a size above it (such a report has no place, and is booked by its size alone).
+    pub(super) fn place(&self, ev: &VenueEvent) -> Option<ReportInterval> {
         let to = ev.filled_size;
         if to <= 0.0 {
             return None;
@@ -48,7 +49,7 @@ impl Covered {
         } else {
             free
         };
-        Some(Placed { from, to, free })
+        Some(ReportInterval { from, to, free })
     }
 
     pub(super) fn insert(&mut self, from: f64, to: f64) {
@@ -70,7 +71,7 @@ impl Covered {
     /// False when it was booked without a place (no running total): it may be any of the
     /// order's fills, so from then on an earlier fill cannot be told from a resend, and the
     /// order is no longer followed.
-    pub(super) fn booked(&mut self, placed: Option<Placed>) -> bool {
+    pub(super) fn booked(&mut self, placed: Option<ReportInterval>) -> bool {
         match placed {
             Some(p) => {
                 self.insert(p.from, p.to);
@@ -100,17 +101,17 @@ impl Covered {
 pub(super) const TOTAL_ABOVE_ORDER: &str =
     "the venue's running total is above the order's size: it reports an overfill; reconcile with the venue";
 
-/// Why an order a fill said was over short of its size ended (rules 34 on).
+/// Why an order a fill said was over short of its size ended.
 pub(super) const ENDED_SHORT: &str =
     "the venue's fill says the order is over (FILLED, nothing remaining) \
      short of its size: it ended at what filled, as an expiry; a fill of it after all is booked";
 
-/// What a late ack of a kept order did (rules 12 on).
+/// What a late ack of a kept order does.
 pub(super) const LATE_ACK: &str =
     "the venue acknowledged an order that already ended here: its venue \
      order id is learned, so its late fills are known by it";
 
-/// Why an order that ended without a filled size leaves its slot waiting (rules 12 on).
+/// Why an order that ended without a filled size leaves its slot waiting.
 pub(super) const STATED_NOT_BOOKED: &str =
     "the order ended without a filled size, and its fill reports \
      stated more filled than the kernel was told; the missing fill is applied when it comes, \
@@ -121,9 +122,9 @@ pub(super) const STATED_NOT_BOOKED: &str =
 /// and `unreported_qty`, at most what the order had left), or, above the order's size, the
 /// venue reporting an overfill (CRITICAL, with `order_size` and the reason). None when it
 /// says no more, or the report states no fill size of its own. The usual fill says no more:
-/// its check inline, what says more out of line ([`total_said_ahead`]).
+/// its check inline, what says more out of line ([`running_total_ahead_details`]).
 #[inline(always)]
-pub(super) fn total_ahead(
+pub(super) fn running_total_ahead(
     ev: &VenueEvent,
     size: f64,
     new_filled: f64,
@@ -132,13 +133,13 @@ pub(super) fn total_ahead(
     if !(ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(size)) {
         return None;
     }
-    total_said_ahead(ev, size, new_filled, details)
+    running_total_ahead_details(ev, size, new_filled, details)
 }
 
-/// [`total_ahead`] of a report whose running total is ahead of `new_filled`.
+/// [`running_total_ahead`] of a report whose running total is ahead of `new_filled`.
 #[cold]
 #[inline(never)]
-pub(super) fn total_said_ahead(
+pub(super) fn running_total_ahead_details(
     ev: &VenueEvent,
     size: f64,
     new_filled: f64,
@@ -172,15 +173,15 @@ pub(super) fn total_key_of(client_fp: u64, filled_size: f64) -> u64 {
     client_fp.rotate_left(17) ^ filled_size.to_bits() ^ 0x7e57_a11f_111e_d000
 }
 
-/// The key a fill with a fill id is also remembered by (rules 11 on): its running-total key
+/// The key a fill with a fill id is also remembered by: its running-total key
 /// and its size, so that a report without an id stating the same total with another size (a
 /// fill the venue stamped with the order's total when it sent it) is not taken for its resend.
 pub(super) fn sized_total_key(total_key: u64, size: f64) -> u64 {
     total_key ^ size.to_bits().rotate_left(29) ^ 0x51_2ed0_f111_1d00
 }
 
-/// The key an order that filled completely is remembered by in its slot's fill memory (rules
-/// 15 on): its client id and size, so that a status report stating that total later (with no
+/// The key an order that filled completely is remembered by in its slot's fill memory: its
+/// client id and size, so that a status report stating that total later (with no
 /// fill of its own) is known to book nothing.
 pub(super) fn completed_key(client_order_id: &str, size: f64) -> u64 {
     completed_key_of(fingerprint(client_order_id), size)
@@ -192,7 +193,7 @@ pub(super) fn completed_key_of(client_fp: u64, size: f64) -> u64 {
     total_key_of(client_fp, size) ^ 0xf111_ed00_c0de_0015
 }
 
-/// The key a fill without a fill id is also remembered by (rules 14 on): its running-total
+/// The key a fill without a fill id is also remembered by: its running-total
 /// key and its size, apart from [`sized_total_key`]'s, so that the same fill resent with an id
 /// is known, while one a venue stamped with the same total and another size is not taken for it.
 pub(super) fn id_less_key(total_key: u64, size: f64) -> u64 {
@@ -200,11 +201,54 @@ pub(super) fn id_less_key(total_key: u64, size: f64) -> u64 {
 }
 
 /// What a booked fill `ev` is remembered by besides `total_key` (`fill_size`'s): an id-less
-/// fill's [`id_less_key`], rules 14 on.
+/// fill's [`id_less_key`].
 pub(super) fn also_remembered(ev: &VenueEvent, total_key: Option<u64>) -> Option<u64> {
     total_key
         .filter(|_| ev.fill_id.is_empty())
         .map(|k| id_less_key(k, ev.size))
+}
+
+/// The keys a fill is known by through the venue's running total after it (`by_total`, when
+/// the report states its size and the total): a fill with no fill id by that total
+/// (`total_key`), which, once booked, it is remembered by (`remembered`); a fill with a fill
+/// id by its total and size as well ([`sized_total_key`]), so that its resend without the id
+/// is known on an order no longer followed by its reports' intervals (a followed order's
+/// intervals know it). The same total again is the same fill resent under a new event id,
+/// while a total below what is known is an earlier fill arriving late, and counts.
+#[derive(Clone, Copy)]
+pub(super) struct FillKeys {
+    pub(super) by_total: Option<u64>,
+    pub(super) total_key: Option<u64>,
+    pub(super) remembered: Option<u64>,
+}
+
+impl FillKeys {
+    /// The keys of fill `ev` of `order`; `client_fp`: the event's client id fingerprinted,
+    /// when made (taken when that id is the order's).
+    pub(super) fn of(ev: &VenueEvent, order: &VenueOrder, client_fp: Option<u64>) -> Self {
+        let no_fill_id = ev.fill_id.is_empty();
+        let by_total = (ev.size > 0.0 && ev.filled_size > 0.0).then(|| {
+            let same = ev.venue_client_id == order.client_order_id;
+            match client_fp.filter(|_| same) {
+                Some(fp) => {
+                    debug_assert_eq!(fp, fingerprint(&order.client_order_id));
+                    total_key_of(fp, ev.filled_size)
+                }
+                None => running_total_key(&order.client_order_id, ev.filled_size),
+            }
+        });
+        let total_key = by_total.filter(|_| no_fill_id);
+        let remembered = if no_fill_id {
+            total_key
+        } else {
+            by_total.map(|k| sized_total_key(k, ev.size))
+        };
+        FillKeys {
+            by_total,
+            total_key,
+            remembered,
+        }
+    }
 }
 
 impl Kernel {
@@ -233,7 +277,7 @@ impl Kernel {
         covered: Option<&Covered>,
         seq: u64,
         client_fp: Option<u64>,
-    ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
+    ) -> Result<(f64, Option<u64>, Option<ReportInterval>), KernelOutcome> {
         let qty = ev.size;
         if ev.filled_size <= 0.0
             && also_seen.is_none()
@@ -252,7 +296,10 @@ impl Kernel {
         self.fill_size_checked(ev, sid, order, also_seen, covered, seq, client_fp)
     }
 
-    /// [`Kernel::fill_size`] of any fill.
+    /// [`Kernel::fill_size`] of any fill: placed in what the order's reports covered when it
+    /// is followed, then refused if it was booked already ([`Kernel::check_fill_is_new`]) or
+    /// is no fill the order takes ([`Kernel::check_fill_fits`]); one completing the order
+    /// within the tolerance books what the order had left.
     #[allow(clippy::too_many_arguments)]
     #[inline(never)]
     pub(super) fn fill_size_checked(
@@ -264,10 +311,7 @@ impl Kernel {
         covered: Option<&Covered>,
         seq: u64,
         client_fp: Option<u64>,
-    ) -> Result<(f64, Option<u64>, Option<Placed>), KernelOutcome> {
-        use KernelDiagnosticCode as D;
-        // Whether the fill comes without an id of its own, looked at once.
-        let no_fill_id = ev.fill_id.is_empty();
+    ) -> Result<(f64, Option<u64>, Option<ReportInterval>), KernelOutcome> {
         // An order followed by its reports' intervals (`covered`) books what they do not cover
         // yet (`Covered`): resends, late fills and total-only reports in any order.
         let placed = covered.and_then(|c| c.place(ev).map(|p| (p, c.reach())));
@@ -276,29 +320,47 @@ impl Kernel {
             None if ev.size > 0.0 => ev.size,
             None => ev.filled_size - order.filled_size,
         };
-        // A fill with no fill id is known by the venue's running total after it, when it gives
-        // one: the same total again is the same fill resent under a new event id, while a
-        // total below what is known is an earlier fill arriving late, and counts.
-        // A fill with a fill id is remembered by its total and size as well
-        // (`sized_total_key`), so that its resend without the id is known on an order no
-        // longer followed by its reports' intervals; a followed order's intervals know it.
-        let by_total = (ev.size > 0.0 && ev.filled_size > 0.0).then(|| {
-            // The event's client id fingerprinted, when it is the order's.
-            let same = ev.venue_client_id == order.client_order_id;
-            match client_fp.filter(|_| same) {
-                Some(fp) => {
-                    debug_assert_eq!(fp, fingerprint(&order.client_order_id));
-                    total_key_of(fp, ev.filled_size)
-                }
-                None => running_total_key(&order.client_order_id, ev.filled_size),
-            }
-        });
-        let total_key = by_total.filter(|_| no_fill_id);
-        let remembered = if no_fill_id {
-            total_key
-        } else {
-            by_total.map(|k| sized_total_key(k, ev.size))
-        };
+        let keys = FillKeys::of(ev, order, client_fp);
+        self.check_fill_is_new(ev, sid, order, also_seen, placed, keys, seq)?;
+        self.check_fill_fits(ev, sid, order, qty, seq)?;
+        // A fill completing the order within the tolerance above books what the order had
+        // left: booked as reported, a hair over or under, the position would leave the lot
+        // grid, and the next exit of the whole position would go out off the grid, which the
+        // venue refuses (`whole_position`).
+        // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
+        // an order of 1e9, and a venue that filled a lot less did not fill it.
+        // A fill of just what is left is booked as it is: nothing to snap, no lot to look up.
+        let left = order.size - order.filled_size;
+        let snaps = left > QTY_EPS
+            && left != qty
+            && left - qty <= size_tolerance(order.size)
+            && self.below_half_a_lot(&order.asset, left - qty);
+        let qty = if snaps { left } else { qty };
+        Ok((qty, keys.remembered, placed.map(|(p, _)| p)))
+    }
+
+    /// The refusal of fill `ev` of `order` on slot `sid` as booked already: a fill a
+    /// reconciliation booked, a resend (by its running-total `keys`, its fill id in
+    /// `also_seen`, or a total not past what is booked), or one the order's reports already
+    /// count (`placed`, with the highest total they stated).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check_fill_is_new(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        also_seen: Option<&RecentRing>,
+        placed: Option<(ReportInterval, f64)>,
+        keys: FillKeys,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let no_fill_id = ev.fill_id.is_empty();
+        let FillKeys {
+            by_total,
+            total_key,
+            ..
+        } = keys;
         let seen = |k: u64| {
             self.slots[sid].seen_fills.contains(k) || also_seen.is_some_and(|r| r.contains(k))
         };
@@ -314,7 +376,7 @@ impl Kernel {
             && ev.filled_size > 0.0
             && ev.filled_size <= order.filled_size + QTY_EPS
             && ev.size <= 0.0;
-        let refuse = |code, sev, d| self.event_refusal(ev, Some(sid), code, sev, d, seq);
+        let refuse = |code, sev, d| Err(self.event_refusal(ev, Some(sid), code, sev, d, seq));
         if let Some(upto) = self.covered_by_reconciliation(ev, order) {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("reconciled_filled_size", Detail::F64(upto)));
@@ -322,35 +384,50 @@ impl Kernel {
                 "reason",
                 Detail::Static("a reconciliation booked the venue's fills up to this total"),
             ));
-            return Err(refuse(D::DuplicateEvent, KernelSeverity::Warning, d));
+            return refuse(D::DuplicateEvent, KernelSeverity::Warning, d);
         }
         if stale || resent {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
-            return Err(refuse(D::DuplicateEvent, KernelSeverity::Info, d));
+            return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
         }
-        if let Some((_, reach)) = placed.as_ref().filter(|(p, _)| p.free <= QTY_EPS) {
+        if let Some((_, reach)) = placed.filter(|(p, _)| p.free <= QTY_EPS) {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("order_filled_size", Detail::F64(order.filled_size)));
-            d.push(("reported_filled_size", Detail::F64(*reach)));
+            d.push(("reported_filled_size", Detail::F64(reach)));
             d.push((
                 "reason",
                 Detail::Static("the venue's reports already count this fill"),
             ));
-            return Err(refuse(D::DuplicateEvent, KernelSeverity::Warning, d));
+            return refuse(D::DuplicateEvent, KernelSeverity::Warning, d);
         }
+        Ok(())
+    }
+
+    /// The refusal of fill `ev` of `qty` as no fill `order` takes: an empty size, no price, or
+    /// more than the order has left (an overfill).
+    pub(super) fn check_fill_fits(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let refuse = |code, sev, d| Err(self.event_refusal(ev, Some(sid), code, sev, d, seq));
         if qty <= QTY_EPS {
             let mut d = detail_field("size", ev.size);
             d.push((
                 "reason",
                 Detail::Static("a fill needs a positive size or a larger cumulative filled_size"),
             ));
-            return Err(refuse(D::InvalidIntent, KernelSeverity::Error, d));
+            return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
         if ev.price <= 0.0 {
             let mut d = detail_field("price", ev.price);
             d.push(("reason", Detail::Static("a fill needs a positive price")));
-            return Err(refuse(D::InvalidIntent, KernelSeverity::Error, d));
+            return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
         if order.filled_size + qty > order.size * (1.0 + 1e-9) + QTY_EPS {
             let d = vec![
@@ -359,22 +436,9 @@ impl Kernel {
                 ("fill_qty", Detail::F64(qty)),
                 ("client_order_id", (&order.client_order_id).into()),
             ];
-            return Err(refuse(D::Overfill, KernelSeverity::Critical, d));
+            return refuse(D::Overfill, KernelSeverity::Critical, d);
         }
-        // A fill completing the order within the tolerance above books what the order had
-        // left: booked as reported, a hair over or under, the position would leave the lot
-        // grid, and the next exit of the whole position would go out off the grid, which the
-        // venue refuses (`whole_position`).
-        // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
-        // an order of 1e9, and a venue that filled a lot less did not fill it.
-        // A fill of just what is left is booked as it is: nothing to snap, no lot to look up.
-        let left = order.size - order.filled_size;
-        let snaps = left > QTY_EPS
-            && left != qty
-            && left - qty <= size_tolerance(order.size)
-            && self.below_half_a_lot(&order.asset, left - qty);
-        let qty = if snaps { left } else { qty };
-        Ok((qty, remembered, placed.map(|(p, _)| p)))
+        Ok(())
     }
 
     /// Whether `ev`, a venue fill of `order` giving its running total, is one a
@@ -397,7 +461,7 @@ impl Kernel {
     }
 
     /// What the venue's reports of slot `sid`'s working entry (or exit) account for, when it
-    /// is followed (`fill_size` reads it under rules 5 on only).
+    /// is followed.
     pub(super) fn covered_of(&self, sid: usize, is_entry: bool) -> Option<&Covered> {
         self.covered.get(sid)?[usize::from(!is_entry)].as_ref()
     }
@@ -407,7 +471,7 @@ impl Kernel {
     /// allocates nothing for its first fill report.
     pub(super) fn follow_new_order(&mut self, sid: usize, is_entry: bool) {
         if self.covered.len() != self.slots.len() {
-            // A kernel made from serde state alone (the checkpoint's tail sizes it).
+            // A kernel made from its core fields alone (a checkpoint's covered fills size it).
             self.covered.resize(self.slots.len(), [None, None]);
         }
         let leg = &mut self.covered[sid][usize::from(!is_entry)];

@@ -33,7 +33,7 @@ const LOTS: [f64; 3] = [0.0, 0.001, 1.0];
 /// What `fill_size` answered, comparable: numbers by their bits, a refusal by its text.
 type Sized = Result<(u64, Option<u64>, Option<[u64; 3]>), String>;
 
-fn sized(r: Result<(f64, Option<u64>, Option<Placed>), KernelOutcome>) -> Sized {
+fn sized(r: Result<(f64, Option<u64>, Option<ReportInterval>), KernelOutcome>) -> Sized {
     match r {
         Ok((q, k, p)) => Ok((
             q.to_bits(),

@@ -4,14 +4,14 @@
 
 use super::*;
 
-/// Working orders by client order id, to their slot: a map of ids, with a table in front of
-/// it for ids ending in a digit, as the kernel's own do (`CounterIds`: its prefix, then the
-/// order counter). Such an id has its place in the table by its last three digits, so
-/// consecutive orders take consecutive places and are found without hashing; an id is in the
-/// table only at its place and only whole (compared in full), and in the map otherwise (no
-/// digit, or its place taken), never in both. What the map alone was, in fewer instructions:
-/// the same entries, the same answers, serialized as the same map. (A venue's ids in such a
-/// table cost more than they saved: the venue-id index is a [`VenueIndex`].)
+/// Working orders by client order id, to their slot: a map of ids, with a table in front of it for
+/// ids ending in a digit, as the kernel's own do (`CounterIds`: its prefix, then the order
+/// counter). Such an id has its place in the table by its last three digits, so consecutive orders
+/// take consecutive places and are found without hashing; an id is in the table only at its place
+/// and only whole (compared in full), and in the map otherwise (no digit, or its place taken),
+/// never in both. It stands for the map alone, in fewer instructions: the same entries, the same
+/// answers, serialized as the same map. (A venue's ids in such a table cost more than they save:
+/// the venue-id index is a [`VenueIndex`].)
 #[derive(Clone, Debug, Default)]
 pub(super) struct OrderIndex {
     /// `ORDER_PLACES` places once an id is put in one; a free place holds slot [`FREE`], so
@@ -216,7 +216,7 @@ pub(super) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 /// An index of ids standing for an `IdMap<Id, usize>` (its `len`, `iter`, `get` and `insert`):
 /// equal when it holds the same entries, wherever each is kept, and serialized as that map.
-macro_rules! as_its_map {
+macro_rules! index_as_map {
     ($index:ident) => {
         impl PartialEq for $index {
             fn eq(&self, other: &Self) -> bool {
@@ -247,14 +247,15 @@ macro_rules! as_its_map {
     };
 }
 
-as_its_map!(OrderIndex);
+index_as_map!(OrderIndex);
 
 /// Working orders by venue id, to their slot: a few entries in a short list in front of a map,
 /// an id in one or the other, never both. A venue acknowledges an order and reports its end
 /// before the next is acknowledged as a rule, so the list holds the working orders' ids and the
 /// map stays empty: an order's entry is put in and taken out without hashing its id or the
-/// map's machinery. Past [`VENUE_FRONT`] entries, the map takes the next. What the map alone
-/// was: the same entries, the same answers, serialized as the same map (as [`OrderIndex`]).
+/// map's machinery. Past [`VENUE_FRONT`] entries, the map takes the next. It stands for the
+/// map alone: the same entries, the same answers, serialized as the same map (as
+/// [`OrderIndex`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct VenueIndex {
     /// Up to [`VENUE_FRONT`] entries (the capacity a first push gives), in no order.
@@ -332,13 +333,12 @@ impl VenueIndex {
     }
 }
 
-as_its_map!(VenueIndex);
+index_as_map!(VenueIndex);
 
 /// A value by asset whose entry, once made, stays when it comes to nothing (a total of 0, an
 /// emptied set), with its allocation, so a trade opening and closing on one market changes it
 /// in place rather than making and removing it each time. Read, compared and serialized as the
-/// map of the assets whose value is something ([`Held::held`]), which is what it held when such
-/// entries were removed.
+/// map of the assets whose value is something ([`NonZeroEntry::is_nonzero`]).
 ///
 /// Each slot remembers where its asset's entry was (`places`), checked against the asset
 /// before it is used: a slot changing its commitment (three times a trade) or opening and
@@ -367,28 +367,28 @@ impl<V> Default for ByAsset<V> {
     }
 }
 
-/// A [`ByAsset`] value: whether it is something (read, compared and serialized) or has come
-/// to nothing (kept, unseen).
-pub(super) trait Held {
-    fn held(&self) -> bool;
+/// A [`ByAsset`] value, which may come to nothing (a total of 0, an emptied set): an entry
+/// is read, compared and serialized only while its value is not nothing.
+pub(super) trait NonZeroEntry {
+    fn is_nonzero(&self) -> bool;
 }
 
-impl Held for f64 {
-    fn held(&self) -> bool {
+impl NonZeroEntry for f64 {
+    fn is_nonzero(&self) -> bool {
         *self > 0.0
     }
 }
 
-impl Held for SlotSet {
-    fn held(&self) -> bool {
+impl NonZeroEntry for SlotSet {
+    fn is_nonzero(&self) -> bool {
         !self.is_empty()
     }
 }
 
-impl<V: Held> ByAsset<V> {
+impl<V: NonZeroEntry> ByAsset<V> {
     pub(super) fn get(&self, asset: &str) -> Option<&V> {
         let &p = self.index.get(asset)?;
-        Some(&self.entries[p].1).filter(|v| v.held())
+        Some(&self.entries[p].1).filter(|v| v.is_nonzero())
     }
 
     /// Where `asset`'s entry is, slot `sid`'s (remembered for the slot's next look); None
@@ -458,7 +458,7 @@ impl<V: Held> ByAsset<V> {
         self.entries
             .iter()
             .map(|(asset, v)| (asset, v))
-            .filter(|(_, v)| v.held())
+            .filter(|(_, v)| v.is_nonzero())
     }
 
     pub(super) fn values(&self) -> impl Iterator<Item = &V> {
@@ -518,8 +518,32 @@ impl OpenByAsset {
     }
 }
 
+impl Kernel {
+    /// Puts slot `sid` in (or takes it out of) the open slots of its asset: one lookup of the
+    /// asset, whose set, once made, stays (see [`OpenByAsset`]). Returns the asset's
+    /// [`asset_print`] when its set has it (see [`OpenByAsset::update`]).
+    #[inline]
+    pub(super) fn update_open_index(
+        &mut self,
+        sid: usize,
+        holds: bool,
+    ) -> Option<Option<NonZeroU64>> {
+        let (changed, print) = self
+            .open_by_asset
+            .update(sid, &self.slots[sid].asset, holds);
+        if changed {
+            if holds {
+                self.open_count += 1;
+            } else {
+                self.open_count -= 1;
+            }
+        }
+        print
+    }
+}
+
 /// The same assets with the same values.
-impl<V: Held + PartialEq> PartialEq for ByAsset<V> {
+impl<V: NonZeroEntry + PartialEq> PartialEq for ByAsset<V> {
     fn eq(&self, other: &Self) -> bool {
         self.iter().count() == other.iter().count()
             && self.iter().all(|(asset, v)| other.get(asset) == Some(v))
@@ -527,7 +551,7 @@ impl<V: Held + PartialEq> PartialEq for ByAsset<V> {
 }
 
 /// As the map of the assets whose value is something.
-impl<V: Held + Serialize> Serialize for ByAsset<V> {
+impl<V: NonZeroEntry + Serialize> Serialize for ByAsset<V> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut m = s.serialize_map(Some(self.iter().count()))?;
@@ -538,7 +562,7 @@ impl<V: Held + Serialize> Serialize for ByAsset<V> {
     }
 }
 
-impl<'de, V: Held + Deserialize<'de>> Deserialize<'de> for ByAsset<V> {
+impl<'de, V: NonZeroEntry + Deserialize<'de>> Deserialize<'de> for ByAsset<V> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let mut by_asset = ByAsset::default();
         for (asset, v) in IdMap::<Id, V>::deserialize(d)? {

@@ -56,7 +56,12 @@ fn update_removing(map: &mut IdMap<Id, SlotSet>, sid: usize, asset: &Id, holds: 
 /// Slot `sid` about to change its map by asset `a` (of [`ASSETS`]), where `last` is the asset
 /// each slot last changed it by: a slot's place is forgotten where its asset changes, as an
 /// ENTER does (a map takes a remembered place without comparing its asset).
-fn trading<V: Held>(kept: &mut ByAsset<V>, last: &mut [Option<usize>; 4], sid: usize, a: usize) {
+fn trading<V: NonZeroEntry>(
+    kept: &mut ByAsset<V>,
+    last: &mut [Option<usize>; 4],
+    sid: usize,
+    a: usize,
+) {
     if last[sid].is_some_and(|was| was != a) {
         kept.forget(sid);
     }

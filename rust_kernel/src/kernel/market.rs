@@ -53,7 +53,7 @@ impl Kernel {
         if !price.is_finite() || price <= 0.0 {
             return Err(KernelError::invalid(
                 "price",
-                shown(price),
+                format_number(price),
                 "must be a finite positive number",
             ));
         }

@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// Why an intent's `target_size` at or below [`QTY_EPS`] is refused (rules 8 on).
+/// Why an intent's `target_size` at or below [`QTY_EPS`] is refused.
 pub(super) const TOO_SMALL: &str = "at or below the smallest size the kernel trades (1e-9)";
 
 /// The size an exit of the whole position `size` sends: the lot's multiple it is within float
@@ -34,9 +34,9 @@ impl Kernel {
         }
     }
 
-    /// Rules 3 on, the refusal of a LIMIT intent whose price the venue's tick takes to zero
-    /// (a buy below one tick): sent, it was an order at price 0. Inlined: a MARKET intent
-    /// (or an older log's) is let through at one look, the rest out of line.
+    /// The refusal of a LIMIT intent whose price the venue's tick takes to zero (a buy below
+    /// one tick): sent, it would be an order at price 0. Inlined: a MARKET intent is let
+    /// through at one look, the rest out of line.
     #[inline(always)]
     pub(super) fn limit_off_tick(
         &self,
@@ -139,7 +139,7 @@ impl Kernel {
     }
 
     /// The refusal of an order of `qty` below the venue's floor, judged at `(price, source)`:
-    /// the price and what it is (`reference`, `limit`, or rules 33 on a MARKET entry's `mark`).
+    /// the price and what it is (`reference`, `limit`, or a MARKET entry's `mark`).
     #[cold]
     pub(super) fn below_floor_outcome(
         &self,

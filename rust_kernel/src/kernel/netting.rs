@@ -5,15 +5,15 @@
 
 use super::*;
 
-/// Per asset, how many slots are engaged on it each way (and, rules 25 on, the sums of
-/// [`AssetCounts`]), kept as they change, so that an exit
-/// knows in O(1) when no other slot may take from the venue's netted position the other way
-/// (rules 24, [`Kernel::exit_reduces`]) without walking the slots of the asset. A slot is
+/// Per asset, how many slots are engaged on it each way and the sums of [`AssetCounts`], kept
+/// as they change, so that an exit knows in O(1) when no other slot may take from the venue's
+/// netted position the other way ([`Kernel::exit_reduces`]) without walking the slots of the
+/// asset. A slot is
 /// engaged from its entry's submit until it holds nothing and no entry of it works
 /// ([`engaged`]): a slot holding the asset the other way, or with an entry working on the
 /// exit's side of the book, is engaged the other way. Counts, not sizes: exact, and the same
 /// however they were reached, so a kernel restored from a checkpoint counts what the live one
-/// did. Not part of the serde state: made again from the slots wherever they are restored or
+/// did. Not part of a checkpoint: made again from the slots wherever they are restored or
 /// replaced ([`Kernel::recount_sides`]).
 #[derive(Clone, Debug, Default)]
 pub(super) struct SideCounts {
@@ -26,7 +26,7 @@ pub(super) struct SideCounts {
     /// What each slot was last counted as, grown as slots are counted.
     pub(super) slots: Vec<SlotCount>,
     /// Whether the counts follow the slots. False in a kernel decoded until they are made
-    /// again: changes are not counted, and every exit walks the slots as it did before.
+    /// again: changes are not counted meanwhile.
     pub(super) current: bool,
 }
 
@@ -49,8 +49,8 @@ impl Default for SlotCount {
     }
 }
 
-/// An asset's counts in [`SideCounts`]: how many slots are engaged on it, long and short
-/// (rules 24), and, rules 25 on, the slots' netted position and what their working orders
+/// An asset's counts in [`SideCounts`]: how many slots are engaged on it, long and short, and
+/// the slots' netted position and what their working orders
 /// have left, by side of the book ([`book_side`]), as exact sums in [`units`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct AssetCounts {
@@ -98,11 +98,11 @@ impl SlotUnits {
     }
 }
 
-/// Sizes as whole units of 1e-15 of a size (rules 25), so that sums of them are exact: the
+/// Sizes as whole units of 1e-15 of a size, so that sums of them are exact: the
 /// same in any order of adding and taking away, so a kernel counting as it goes and one
 /// counting a checkpoint's slots afresh hold the same sums, and decide alike. A size is at
-/// most 1e15 (`error::MAX_MAGNITUDE`), 1e30 units, and a larger one (a log of rules 8 or
-/// older replays unbounded) is held at that: i128 sums 170 million of them.
+/// most 1e15 (`error::MAX_MAGNITUDE`), 1e30 units, and a larger one is held at that: i128 sums
+/// 170 million of them.
 ///
 /// Whole units by truncation (a cast, where rounding is a library call on the baseline
 /// x86-64): monotonic and the same for the same size, which is all the sums need.
@@ -306,7 +306,7 @@ pub(super) fn engaged(slot: &TradeSlot) -> bool {
 }
 
 /// How much of a position `net` (positive long, negative short) an order on `side` reduces:
-/// a size, or (rules 25) its [`units`].
+/// a size, or its [`units`].
 pub(super) fn exit_room<T: std::ops::Neg<Output = T>>(side: OrderSide, net: T) -> T {
     match side {
         OrderSide::Sell => net,
@@ -320,7 +320,7 @@ impl Kernel {
     /// position per asset, covers it after every other order of the asset on that side that
     /// may still work at the venue takes its remainder (other slots' entries and exits,
     /// reduce-only or not, and orders kept in doubt), and after what the venue said filled of
-    /// ended orders on that side that is not booked yet (`Kept::due`, a fill still to come).
+    /// ended orders on that side that is not booked yet (`KeptOrder::due`, a fill still to come).
     /// Otherwise it would open or grow a position the other way at the venue, which refuses or
     /// expires a reduce-only order doing so: with one slot long and another short of the same
     /// size the venue holds nothing, and neither exit could ever fill. Decided in O(1) from
@@ -435,7 +435,7 @@ impl Kernel {
             by[book_side(old.side)] -= units(old.remaining());
         }
         by[book_side(order.side)] += units(order.remaining());
-        put_order_clone(working, order);
+        write_order_copy(working, order);
         let now = engaged(slot);
         if now != was || by != [0, 0] {
             self.sides
@@ -483,6 +483,14 @@ impl Kernel {
     /// one.
     #[doc(hidden)]
     pub fn side_counts_difference(&self) -> Option<String> {
+        self.kept_counts_difference()
+            .or_else(|| self.remembered_places_difference())
+            .or_else(|| self.recounted_sides_difference())
+    }
+
+    /// Where the kept orders counted owed a fill or in doubt, in all and by asset, differ
+    /// from those that are.
+    pub(super) fn kept_counts_difference(&self) -> Option<String> {
         let e = &self.ended;
         let flagged = |f: u8| e.by_key.values().filter(|k| k.flags() & f != 0).count() as u32;
         let (owed, in_doubt) = (flagged(OWED), flagged(DOUBTED));
@@ -520,13 +528,13 @@ impl Kernel {
             e.by_asset.iter().map(|(a, n)| (a.clone(), *n)).collect();
         by_asset.sort_by(|x, y| x.0.cmp(&y.0));
         kept_by_asset.sort_by(|x, y| x.0.cmp(&y.0));
-        if kept_by_asset != by_asset {
-            return Some(format!(
-                "kept orders counted by asset {kept_by_asset:?}, are {by_asset:?}"
-            ));
-        }
-        // A place a slot remembers in the maps by asset is its asset's (`ByAsset::place`
-        // takes it without comparing).
+        (kept_by_asset != by_asset)
+            .then(|| format!("kept orders counted by asset {kept_by_asset:?}, are {by_asset:?}"))
+    }
+
+    /// Where a place a slot remembers in the maps by asset is not its asset's
+    /// (`ByAsset::place` takes it without comparing).
+    pub(super) fn remembered_places_difference(&self) -> Option<String> {
         for (sid, slot) in self.slots.iter().enumerate() {
             for (map, remembered) in [
                 ("committed notional", self.asset_notional.remembered(sid)),
@@ -540,6 +548,13 @@ impl Kernel {
                 }
             }
         }
+        None
+    }
+
+    /// Where the [`SideCounts`] kept as slots changed differ from a recount from the slots
+    /// (while they are kept), and where the room an exit decides by from the sums differs
+    /// from a walk of the slots (`netted_room`), beyond the rounding of either.
+    pub(super) fn recounted_sides_difference(&self) -> Option<String> {
         if !self.sides.current {
             return None;
         }
@@ -565,8 +580,6 @@ impl Kernel {
                 return Some(format!("slot {sid} counted as {counted:?}, is {made:?}"));
             }
         }
-        // The sums an exit decides by (rules 25) say what the walk of rules 24 says, within
-        // the rounding of either.
         for (sid, slot) in self.slots.iter().enumerate() {
             if slot.asset.is_empty() {
                 continue;

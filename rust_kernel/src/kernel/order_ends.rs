@@ -5,9 +5,9 @@
 use super::*;
 
 /// How a working order ends (`Kernel::end_order`): as the venue's end of `kind` stating
-/// `figure` filled (0: none) with its `reason`, or, rules 34 on, a fill saying the order is
+/// `figure` filled (0: none) with its `reason`, or a fill saying the order is
 /// over short of its size (`Kernel::ends_short`), as an expiry without a figure.
-pub(super) struct End<'a> {
+pub(super) struct OrderEnd<'a> {
     pub(super) kind: KernelEventKind,
     pub(super) figure: f64,
     pub(super) reason: &'a str,
@@ -23,7 +23,7 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         let mut out = self.slot_outcome(sid, seq);
-        let end = End {
+        let end = OrderEnd {
             kind: ev.kind,
             figure: ev.filled_size,
             reason: &ev.reason,
@@ -34,15 +34,15 @@ impl Kernel {
         out
     }
 
-    /// Ends slot `sid`'s working order as `end` says (the venue's end `ev`, or rules 34 on, a
-    /// fill `ev` saying the order is over short of its size), into `out`: its transition, the
-    /// order kept for late fills when it was at the venue, and what the slot commits. False,
-    /// with nothing changed, when the slot's stage takes no such end.
+    /// Ends slot `sid`'s working order as `end` says (the venue's end `ev`, or a fill `ev`
+    /// saying the order is over short of its size), into `out`: its transition, the order
+    /// kept for late fills when it was at the venue, and what the slot commits. False, with
+    /// nothing changed, when the slot's stage takes no such end.
     pub(super) fn end_order(
         &mut self,
         ev: &VenueEvent,
         sid: usize,
-        end: End,
+        end: OrderEnd,
         out: &mut KernelOutcome,
     ) -> bool {
         use KernelEventKind as K;
@@ -93,80 +93,120 @@ impl Kernel {
         // before the venue acknowledged it may be the cancel's, the order working at the
         // venue: it is kept too, so its fills are not lost.
         let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
-        let reached_venue = match end.kind {
+        let kept = match end.kind {
             K::CancelAck | K::Expired => true,
             K::Reject => order.filled_size > 0.0 || end.figure > 0.0,
             _ => maybe_working,
         };
-        let kept = reached_venue;
         let mut stated = 0.0;
         if kept {
-            let mut ended = order.clone();
-            ended.status = match end.kind {
-                K::CancelAck => VenueOrderStatus::Canceled,
-                K::Expired => VenueOrderStatus::Expired,
-                _ => VenueOrderStatus::Rejected,
-            };
-            let key = (sid, order.is_entry, false);
-            let learned = ended.venue_order_id.is_empty()
-                && !ev.venue_order_id.is_empty()
-                && !self.by_venue_id.contains_key(&ev.venue_order_id)
-                && !self.ended.venue_id_claimed(&ev.venue_order_id, Some(key));
-            if learned {
-                ended.venue_order_id = ev.venue_order_id.clone();
-                self.finished_orders.insert(fingerprint(&ev.venue_order_id));
-            }
-            let learned_or_own = learned || !order.venue_order_id.is_empty();
-            // The venue's filled size at the end bounds late fills, unless it says less than
-            // the kernel booked from the venue's own fills: then it is no bound, and said.
-            let tol = size_tolerance(order.size);
-            let short = end.figure > 0.0 && end.figure < order.filled_size - tol;
-            // Less than the kernel booked is no bound, and said here; more than the kernel was
-            // told of (above the order's size too) is said below, once.
-            if short {
-                out.severity = KernelSeverity::Warning;
-                out.details
-                    .push(("venue_filled_size", Detail::F64(end.figure)));
-                out.details.push((
-                    "reason",
-                    Detail::Static(
-                        "the venue reports less filled than the kernel booked from its fills",
-                    ),
-                ));
-            }
-            // Without a figure, the slot waits for what the order's reports stated had filled
-            // (`Kept::stated_total`), said below.
-            let final_filled = (end.figure > 0.0 && !short).then_some(end.figure.min(order.size));
-            if final_filled.is_none() && !short {
-                stated = self
-                    .covered_of(sid, order.is_entry)
-                    .map_or(0.0, |c| c.reach().min(order.size));
-            }
-            self.keep_order(
-                key,
-                Kept {
-                    order: ended,
-                    final_filled,
-                    stated_total: stated,
-                    in_doubt: maybe_working,
-                    fills: self.slots[sid].seen_fills.clone(),
-                    leg: self.slots[sid].active_leg_index,
-                    counted: (0, 0),
-                },
-            );
-            if reused && learned_or_own {
-                self.ended.finished_elsewhere(kept_venue_id);
-            }
-            self.sync_free(sid);
+            stated = self.keep_ended_order(ev, sid, &order, &end, reused, out);
         } else {
             self.ended.finished_elsewhere(&order.venue_order_id);
             if !self.ended.reconciled.is_empty() {
                 self.ended.reconciled.remove(&order.client_order_id);
             }
         }
-        if order.is_entry {
-            // Counted off on the side it was counted on, before a slot left holding nothing
-            // turns FLAT.
+        self.clear_ended_order(sid, order.is_entry, holds);
+        Self::say_what_end_filled(&order, &end, kept, stated, out);
+        if end.kind == K::RateLimited {
+            rate_limited(out, ev, &order.client_order_id);
+            if maybe_working {
+                out.details
+                    .push(("order_kept", Detail::Static(THROTTLED_BEFORE_ACK)));
+                out.details.push(("slot_waits", Detail::Static(IN_DOUBT)));
+            }
+        }
+        true
+    }
+
+    /// Keeps slot `sid`'s `order`, ended as `end` says at the venue, for its late fills (see
+    /// [`EndedOrders`]): with the venue id `ev` teaches it, the end's figure as the bound of
+    /// its fills (a figure below what is booked is no bound, and said in `out`), and without
+    /// one, what its reports stated, which it returns. `reused`: whether an order that
+    /// finished before carried the venue id it is kept with.
+    pub(super) fn keep_ended_order(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        end: &OrderEnd,
+        reused: bool,
+        out: &mut KernelOutcome,
+    ) -> f64 {
+        use KernelEventKind as K;
+        let mut ended = order.clone();
+        ended.status = match end.kind {
+            K::CancelAck => VenueOrderStatus::Canceled,
+            K::Expired => VenueOrderStatus::Expired,
+            _ => VenueOrderStatus::Rejected,
+        };
+        let key = (sid, order.is_entry, false);
+        let learned = ended.venue_order_id.is_empty()
+            && !ev.venue_order_id.is_empty()
+            && !self.by_venue_id.contains_key(&ev.venue_order_id)
+            && !self.ended.venue_id_claimed(&ev.venue_order_id, Some(key));
+        if learned {
+            ended.venue_order_id = ev.venue_order_id.clone();
+            self.finished_orders.insert(fingerprint(&ev.venue_order_id));
+        }
+        let learned_or_own = learned || !order.venue_order_id.is_empty();
+        // The venue's filled size at the end bounds late fills, unless it says less than
+        // the kernel booked from the venue's own fills: then it is no bound, and said.
+        let tol = size_tolerance(order.size);
+        let short = end.figure > 0.0 && end.figure < order.filled_size - tol;
+        // Less than the kernel booked is no bound, and said here; more than the kernel was
+        // told of (above the order's size too) is said after, once.
+        if short {
+            out.severity = KernelSeverity::Warning;
+            out.details
+                .push(("venue_filled_size", Detail::F64(end.figure)));
+            out.details.push((
+                "reason",
+                Detail::Static(
+                    "the venue reports less filled than the kernel booked from its fills",
+                ),
+            ));
+        }
+        // Without a figure, the slot waits for what the order's reports stated had filled
+        // (`KeptOrder::stated_total`), said after.
+        let final_filled = (end.figure > 0.0 && !short).then_some(end.figure.min(order.size));
+        let mut stated = 0.0;
+        if final_filled.is_none() && !short {
+            stated = self
+                .covered_of(sid, order.is_entry)
+                .map_or(0.0, |c| c.reach().min(order.size));
+        }
+        let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
+        self.keep_order(
+            key,
+            KeptOrder {
+                order: ended,
+                final_filled,
+                stated_total: stated,
+                in_doubt: maybe_working,
+                fills: self.slots[sid].seen_fills.clone(),
+                leg: self.slots[sid].active_leg_index,
+                counted: (0, 0),
+            },
+        );
+        if reused && learned_or_own {
+            let kept_venue_id = if order.venue_order_id.is_empty() {
+                &ev.venue_order_id
+            } else {
+                &order.venue_order_id
+            };
+            self.ended.finished_elsewhere(kept_venue_id);
+        }
+        self.sync_free(sid);
+        stated
+    }
+
+    /// Takes slot `sid`'s ended working entry (`is_entry`) or exit off it, and what it
+    /// committed: an entry's slot left holding nothing (`holds` false) turns FLAT, counted off
+    /// first on the side it was counted on.
+    pub(super) fn clear_ended_order(&mut self, sid: usize, is_entry: bool, holds: bool) {
+        if is_entry {
             self.set_working(sid, true, None);
             let slot = &mut self.slots[sid];
             if !holds {
@@ -177,6 +217,18 @@ impl Kernel {
         } else {
             self.set_working(sid, false, None);
         }
+    }
+
+    /// Says, into `out`, what `end` of `order` says filled beyond what the kernel booked: a
+    /// figure above it (the missing fill is applied when it comes, if the order is `kept`),
+    /// or, without one, what its reports `stated`.
+    pub(super) fn say_what_end_filled(
+        order: &VenueOrder,
+        end: &OrderEnd,
+        kept: bool,
+        stated: f64,
+        out: &mut KernelOutcome,
+    ) {
         if end.figure > order.filled_size + size_tolerance(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
             // position is off until the missing fill comes, which is applied when it comes
@@ -215,15 +267,6 @@ impl Kernel {
             out.details
                 .push(("reason", Detail::Static(STATED_NOT_BOOKED)));
         }
-        if end.kind == K::RateLimited {
-            rate_limited(out, ev, &order.client_order_id);
-            if maybe_working {
-                out.details
-                    .push(("order_kept", Detail::Static(THROTTLED_BEFORE_ACK)));
-                out.details.push(("slot_waits", Detail::Static(IN_DOUBT)));
-            }
-        }
-        true
     }
 
     pub(super) fn finish_order(&mut self, sid: usize, client_order_id: &Id) {

@@ -5,9 +5,9 @@ use super::*;
 
 /// Whether none of `o`'s four ids is shared: then, every other field being plain data
 /// (checked by name and type below), its bitwise copy is its clone and owns nothing
-/// ([`OrderCopy`], [`put_order_clone`]).
+/// ([`OrderSnapshot`], [`write_order_copy`]).
 #[inline(always)]
-pub(super) fn ids_own_nothing(o: &VenueOrder) -> bool {
+pub(super) fn ids_inline(o: &VenueOrder) -> bool {
     !(o.client_order_id.is_heap_allocated()
         | o.venue_order_id.is_heap_allocated()
         | o.trade_id.is_heap_allocated()
@@ -18,28 +18,28 @@ pub(super) fn ids_own_nothing(o: &VenueOrder) -> bool {
 /// `apply_fill`): the same as its clone. An order whose four ids own nothing (inline: every
 /// id the kernel makes, and a venue's of up to 23 bytes) is copied bitwise, as `Id`'s clone
 /// copies each such id, and its copy frees nothing when dropped; any other is cloned, and
-/// the clone dropped as usual. A derived clone took some 60 instructions and its drop 14,
-/// each id's storage looked at in turn.
-pub(super) struct OrderCopy {
+/// the clone dropped as usual. A derived clone, and its drop, look at each id's storage in
+/// turn.
+pub(super) struct OrderSnapshot {
     pub(super) order: std::mem::ManuallyDrop<VenueOrder>,
     /// Whether `order` is a clone, dropped with the copy.
     pub(super) cloned: bool,
 }
 
-impl OrderCopy {
+impl OrderSnapshot {
     #[inline(always)]
     pub(super) fn of(o: &VenueOrder) -> Self {
-        if ids_own_nothing(o) {
-            OrderCopy {
-                // SAFETY: the ids own nothing (`ids_own_nothing`, just above), so the bitwise copy is
-                // each id's clone (`Id::clone` copies an inline id so), and
-                // every other field is `Copy` data: the copy is `o.clone()`. It is never
-                // dropped (`cloned` false), so nothing is freed twice.
+        if ids_inline(o) {
+            OrderSnapshot {
+                // SAFETY: the ids own nothing (`ids_inline`, just above), so the bitwise copy
+                // is each id's clone (`Id::clone` copies an inline id so), and every other field is
+                // `Copy` data: the copy is `o.clone()`. It is never dropped (`cloned` false), so
+                // nothing is freed twice.
                 order: std::mem::ManuallyDrop::new(unsafe { std::ptr::read(o) }),
                 cloned: false,
             }
         } else {
-            OrderCopy {
+            OrderSnapshot {
                 order: std::mem::ManuallyDrop::new(o.clone()),
                 cloned: true,
             }
@@ -47,21 +47,21 @@ impl OrderCopy {
     }
 }
 
-/// `*place = Some(o.clone())`, the order `place` held dropped first, made as [`OrderCopy`]
+/// `*place = Some(o.clone())`, the order `place` held dropped first, made as [`OrderSnapshot`]
 /// copies an order: where `o`'s four ids own nothing (inline text: every id the kernel
 /// makes), its bits written straight into `place`, each id's clone then being its bits; any
 /// other order cloned. The copy is owned, dropped as the clone would be: it frees nothing
-/// where its ids own nothing. For the slot's copy of a sent order (`set_working_to`), where
-/// the derived clone took some 70 instructions, built aside and moved in, and a bitwise copy
-/// made aside was still copied through the stack (the two ways' copies joined there).
+/// where its ids own nothing. For the slot's copy of a sent order (`set_working_to`): a
+/// derived clone is built aside and moved in, and a bitwise copy made aside is copied
+/// through the stack.
 #[inline(always)]
-pub(super) fn put_order_clone(place: &mut Option<VenueOrder>, o: &VenueOrder) {
+pub(super) fn write_order_copy(place: &mut Option<VenueOrder>, o: &VenueOrder) {
     *place = None;
-    if ids_own_nothing(o) {
+    if ids_inline(o) {
         // SAFETY: `place` holds None (just above), which owns nothing, so it is written over
-        // without a drop. As in `OrderCopy::of`: the ids own nothing (`ids_own_nothing`, just above), so
-        // the bitwise copy is each id's clone, and every other field is plain data (checked
-        // below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
+        // without a drop. As in `OrderSnapshot::of`: the ids own nothing (`ids_inline`, just
+        // above), so the bitwise copy is each id's clone, and every other field is plain data
+        // (checked below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
         // nothing twice.
         unsafe { std::ptr::write(place, Some(std::ptr::read(o))) }
     } else {
@@ -71,7 +71,7 @@ pub(super) fn put_order_clone(place: &mut Option<VenueOrder>, o: &VenueOrder) {
 
 // Only the ids of a `VenueOrder` may own anything: its every other field is named here with a
 // type that needs no drop, so a field added fails to compile until it is looked at for
-// `OrderCopy`.
+// `OrderSnapshot`.
 const _: () = {
     const fn plain<T>() -> bool {
         !std::mem::needs_drop::<T>()
@@ -101,7 +101,7 @@ const _: () = {
     assert!(plain::<OrderSide>() && plain::<OrderType>() && plain::<VenueOrderStatus>());
 };
 
-impl std::ops::Deref for OrderCopy {
+impl std::ops::Deref for OrderSnapshot {
     type Target = VenueOrder;
 
     #[inline(always)]
@@ -110,7 +110,7 @@ impl std::ops::Deref for OrderCopy {
     }
 }
 
-impl Drop for OrderCopy {
+impl Drop for OrderSnapshot {
     #[inline(always)]
     fn drop(&mut self) {
         if self.cloned {
@@ -241,8 +241,8 @@ impl Kernel {
         if ts > slot.last_event_time {
             slot.last_event_time = ts;
         }
-        follow_free(&mut self.free, sid, prev, mid);
-        follow_free(&mut self.free, sid, mid, next);
+        update_free_set(&mut self.free, sid, prev, mid);
+        update_free_set(&mut self.free, sid, mid, next);
         let order = Self::submitted(&out.submit);
         let transitions = &mut out.transitions;
         transitions.reserve(2);

@@ -1,23 +1,19 @@
-//! The pre-trade risk checks an order meets before it leaves: the trading mode and provenance,
-//! leverage, the notional caps per asset and in total, the order rate. The limits themselves
-//! are [`crate::risk::RiskLimits`]; what each slot commits towards the caps is kept here.
+//! The pre-trade risk checks as the kernel asks them: each rule is a function of
+//! [`RiskLimits`] in `crate::risk`, handed what it needs; a refusal ([`RiskRefusal`]) becomes
+//! the intent's outcome here. What each slot commits towards the notional caps is kept here
+//! too.
 
 use super::*;
 
-/// What `slot`'s position commits towards the notional caps: its size at its entry price,
-/// in every path (rules 9 on; before, an entry's fills counted at its reference until a
-/// reload of the slots).
+/// What `slot`'s position commits towards the notional caps: its size at its entry price.
 pub(super) fn held_notional(slot: &TradeSlot) -> f64 {
     slot.size * slot.entry_price
 }
 
-/// The price what is still working of entry `order` commits at towards the notional caps
-/// (rules 9 on), `mark` the mark it was judged at (0: none, or before rules 33): a LIMIT
-/// order's price as it went out, as when it was sent; a MARKET order's reference (a LIMIT
-/// order at price 0, which an older log may hold, at its reference too), rules 33 on that mark
-/// when it is higher, as [`cap_price`]: what it was judged at. Before rules 9, a LIMIT order's working part counted at
-/// its price until its first fill, and at its reference after one or after a reload of the
-/// slots.
+/// The price what is still working of entry `order` commits at towards the notional caps,
+/// `mark` the mark it was judged at (0: none): what [`cap_price`] judged it at, from a LIMIT
+/// order's price as it went out or a MARKET order's reference (a LIMIT order at price 0 counts
+/// at its reference too).
 pub(super) fn working_price(order: &VenueOrder, mark: f64) -> f64 {
     let (order_type, price) = match order.order_type {
         OrderType::Limit if order.price > 0.0 => (order.order_type, order.price),
@@ -27,7 +23,7 @@ pub(super) fn working_price(order: &VenueOrder, mark: f64) -> f64 {
 }
 
 /// `asset`'s latest mark in `marks` as the notional caps take it: 0 when none was given.
-pub(super) fn mark_of(marks: &IdMap<Id, f64>, asset: &str) -> f64 {
+pub(super) fn latest_mark(marks: &IdMap<Id, f64>, asset: &str) -> f64 {
     marks.get(asset).copied().unwrap_or(0.0)
 }
 
@@ -36,210 +32,153 @@ pub(super) fn entry_mark(entry_marks: &[f64], sid: usize) -> f64 {
     entry_marks.get(sid).copied().unwrap_or(0.0)
 }
 
-/// The price an order of `order_type` and `side` going out at `price` counts at towards the
-/// notional caps, `reference` the market's and `mark` the asset's latest mark (0: none): its
-/// own, but for a SELL LIMIT the higher of it and the reference, since a sell fills at its
-/// limit or above, so one priced under the market fills near the market. A MARKET order or a
-/// SELL LIMIT counts at the mark when that is higher, so a stale or understated reference
-/// does not let through an entry the cap should stop. What an entry is judged at and what its
-/// working part commits.
-pub(super) fn cap_price(
-    order_type: OrderType,
-    side: OrderSide,
-    price: f64,
-    reference: f64,
-    mark: f64,
-) -> f64 {
-    match order_type {
-        OrderType::Limit if side == OrderSide::Sell => price.max(reference).max(mark),
-        OrderType::Limit => price,
-        OrderType::Market => price.max(mark),
-    }
-}
-
 impl Kernel {
-    /// The refusal of `intent` by the kernel's mode ([`Kernel::mode_refusal`]), looked at
-    /// only when the mode may refuse it.
+    /// The trading mode's answer to `intent` on slot `sid` ([`RiskLimits::check_trading_mode`]).
     #[inline(always)]
-    pub(super) fn mode_blocks(
+    pub(super) fn check_trading_mode(
         &self,
         intent: &Intent,
         sid: usize,
         seq: u64,
-    ) -> Option<KernelOutcome> {
-        let mode = self.control.mode;
-        let may = match mode {
-            ControlMode::Halted | ControlMode::ReduceOnly => true,
-            ControlMode::Live => self.risk.require_source_run_in_live,
-            ControlMode::Paper | ControlMode::Shadow => false,
-        };
-        if may {
-            self.mode_refusal(intent, sid, seq)
-        } else {
-            None
-        }
+    ) -> Result<(), KernelOutcome> {
+        let (mode, action) = (self.control.mode, intent.action);
+        self.risk
+            .check_trading_mode(mode, action, &intent.metadata)
+            .map_err(|refusal| self.risk_refused(intent, sid, refusal, seq))
     }
 
+    /// The order-rate rule's answer to `intent`'s order ([`RiskLimits::check_order_rate`]).
+    #[inline(always)]
+    pub(super) fn check_order_rate(
+        &mut self,
+        intent: &Intent,
+        sid: usize,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        let counted = self.risk.check_order_rate(&mut self.rate, intent.timestamp);
+        counted.map_err(|refusal| self.risk_refused(intent, sid, refusal, seq))
+    }
+
+    /// The risk checks of an ENTER sized as `entry`, each in its turn: the edge freeze, the
+    /// leverage, the notional caps per asset and in total (what the slots and the entries in
+    /// doubt commit, worked out only for a cap that is set), and the regime's parity.
+    #[inline(always)]
+    pub(super) fn check_entry_risk(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        entry: &EntrySizing,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        let refused = |refusal| self.risk_refused(intent, sid, refusal, seq);
+        let (risk, control) = (&self.risk, &self.control);
+        let (reason, asset) = (&control.freeze_reason, &control.freeze_asset);
+        check_edge_freeze(control.frozen, reason, asset).map_err(refused)?;
+        risk.check_leverage(intent.leverage).map_err(refused)?;
+        let value = entry.cap_value(intent.order_type);
+        let asset = &intent.asset;
+        let committed_on_asset = || {
+            self.asset_notional.get(asset).copied().unwrap_or(0.0)
+                + self.committed_in_doubt(Some(asset))
+        };
+        let committed = || self.total_notional + self.committed_in_doubt(None);
+        risk.check_asset_notional(&value, committed_on_asset)
+            .map_err(refused)?;
+        risk.check_total_notional(&value, committed)
+            .map_err(refused)?;
+        risk.check_regime_parity(intent.order_type, intent.side, &intent.metadata)
+            .map_err(refused)
+    }
+
+    /// The outcome of `intent` on slot `sid` that the risk checks refused: RISK_REJECTED (a
+    /// mode refusing the action is MODE_BLOCKED, an override reading as a negative an invalid
+    /// field), with the rule and the figures it was refused by.
     #[cold]
     #[inline(never)]
-    pub(super) fn mode_refusal(
+    pub(super) fn risk_refused(
         &self,
         intent: &Intent,
         sid: usize,
-        seq: u64,
-    ) -> Option<KernelOutcome> {
-        let mode = self.control.mode;
-        let blocked = matches!(
-            (intent.action, mode),
-            (
-                KernelCommandType::Enter,
-                ControlMode::Halted | ControlMode::ReduceOnly
-            )
-        );
-        if blocked {
-            let d = vec![
-                ("rule", Detail::Static("trading_state")),
-                ("field", Detail::Static("action")),
-                ("value", Detail::Static(intent.action.name())),
-                ("mode", Detail::Static(mode.name())),
-                ("action", Detail::Static(intent.action.name())),
-                (
-                    "reason",
-                    Detail::Static(if mode == ControlMode::Halted {
-                        "the kernel is HALTED: no new entries"
-                    } else {
-                        "the kernel is REDUCE_ONLY: only EXIT and CANCEL"
-                    }),
-                ),
-            ];
-            return Some(self.refuse(
-                intent,
-                Some(sid),
-                KernelDiagnosticCode::ModeBlocked,
-                KernelSeverity::Warning,
-                d,
-                seq,
-            ));
-        }
-        if mode == ControlMode::Live
-            && self.risk.require_source_run_in_live
-            && intent.action != KernelCommandType::Cancel
-            && !matches!(intent.metadata.get("source_run"), Some(MetaValue::Str(s)) if !s.is_empty())
-        {
-            let d = vec![
-                ("rule", Detail::Static("provenance")),
-                ("field", Detail::Static("metadata.source_run")),
-                ("value", Detail::Static("missing")),
-                ("mode", Detail::Static("LIVE")),
-            ];
-            return Some(self.refuse(
-                intent,
-                Some(sid),
-                KernelDiagnosticCode::RiskRejected,
-                KernelSeverity::Warning,
-                d,
-                seq,
-            ));
-        }
-        None
-    }
-
-    pub(super) fn risk_refusal(
-        &self,
-        intent: &Intent,
-        sid: usize,
-        rule: &'static str,
-        limit: f64,
-        value: f64,
+        refusal: RiskRefusal,
         seq: u64,
     ) -> KernelOutcome {
-        let d = vec![
-            ("rule", Detail::Static(rule)),
-            ("limit", Detail::F64(limit)),
-            ("value", Detail::F64(value)),
-        ];
-        self.refuse(
-            intent,
-            Some(sid),
-            KernelDiagnosticCode::RiskRejected,
-            KernelSeverity::Warning,
-            d,
-            seq,
-        )
-    }
-
-    /// A notional cap's refusal ([`Kernel::risk_refusal`]); rules 33 on it names the price the
-    /// entry was valued at, `cap.0`, and where that came from: the asset's mark `cap.2` when it
-    /// was above the order's own price `cap.1`, else the order's limit or reference.
-    #[cold]
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn notional_refusal(
-        &self,
-        intent: &Intent,
-        sid: usize,
-        rule: &'static str,
-        limit: f64,
-        value: f64,
-        cap: (f64, f64, f64),
-        seq: u64,
-    ) -> KernelOutcome {
-        let mut out = self.risk_refusal(intent, sid, rule, limit, value, seq);
-        let (valued_at, price, mark) = cap;
-        let source = if mark > 0.0 && valued_at == mark && mark > price {
-            "mark_price"
-        } else if intent.order_type == OrderType::Limit && valued_at == price {
-            "limit_price"
-        } else {
-            "reference_price"
+        use KernelDiagnosticCode as D;
+        let (code, d) = match refusal {
+            RiskRefusal::TradingState { mode, action } => (
+                D::ModeBlocked,
+                vec![
+                    ("rule", Detail::Static("trading_state")),
+                    ("field", Detail::Static("action")),
+                    ("value", Detail::Static(action.name())),
+                    ("mode", Detail::Static(mode.name())),
+                    ("action", Detail::Static(action.name())),
+                    (
+                        "reason",
+                        Detail::Static(if mode == ControlMode::Halted {
+                            "the kernel is HALTED: no new entries"
+                        } else {
+                            "the kernel is REDUCE_ONLY: only EXIT and CANCEL"
+                        }),
+                    ),
+                ],
+            ),
+            RiskRefusal::Provenance => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static("provenance")),
+                    ("field", Detail::Static("metadata.source_run")),
+                    ("value", Detail::Static("missing")),
+                    ("mode", Detail::Static("LIVE")),
+                ],
+            ),
+            RiskRefusal::EdgeFreeze { reason, asset } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static("edge_freeze")),
+                    ("reason", Detail::Str(reason)),
+                    ("asset", Detail::Str(asset)),
+                ],
+            ),
+            RiskRefusal::Limit { rule, limit, value } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static(rule)),
+                    ("limit", Detail::F64(limit)),
+                    ("value", Detail::F64(value)),
+                ],
+            ),
+            RiskRefusal::Notional {
+                rule,
+                limit,
+                value,
+                valued_at,
+                valued_by,
+            } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static(rule)),
+                    ("limit", Detail::F64(limit)),
+                    ("value", Detail::F64(value)),
+                    ("cap_price", Detail::F64(valued_at)),
+                    ("cap_price_source", Detail::Static(valued_by)),
+                ],
+            ),
+            RiskRefusal::RegimeParity { regime, side } => (
+                D::RiskRejected,
+                vec![
+                    ("rule", Detail::Static("regime_parity")),
+                    ("regime", Detail::Static(regime.name())),
+                    ("side", Detail::Static(side.name())),
+                    ("field", Detail::Static("metadata.override")),
+                ],
+            ),
+            RiskRefusal::OverrideReadsNegative(text) => {
+                let reason = "reads as a negative: an override is True, 1 or other text";
+                let value = Detail::Str(text);
+                return self.invalid_field(intent, "metadata.override", value, reason, seq);
+            }
         };
-        out.details.push(("cap_price", Detail::F64(valued_at)));
-        out.details
-            .push(("cap_price_source", Detail::Static(source)));
-        out
-    }
-
-    pub(super) fn check_rate(
-        &mut self,
-        intent: &Intent,
-        sid: usize,
-        seq: u64,
-    ) -> Option<KernelOutcome> {
-        if let Some(max_rate) = self.risk.max_order_rate {
-            let n = self.rate.count(intent.timestamp) as f64;
-            if n + 1.0 > max_rate {
-                return Some(self.risk_refusal(
-                    intent,
-                    sid,
-                    "max_order_rate",
-                    max_rate,
-                    n + 1.0,
-                    seq,
-                ));
-            }
-        }
-        None
-    }
-
-    /// Puts slot `sid` in (or takes it out of) the open slots of its asset: one lookup of the
-    /// asset, whose set, once made, stays (see [`OpenByAsset`]). Returns the asset's
-    /// [`asset_print`] when its set has it (see [`OpenByAsset::update`]).
-    #[inline]
-    pub(super) fn update_open_index(
-        &mut self,
-        sid: usize,
-        holds: bool,
-    ) -> Option<Option<NonZeroU64>> {
-        let (changed, print) = self
-            .open_by_asset
-            .update(sid, &self.slots[sid].asset, holds);
-        if changed {
-            if holds {
-                self.open_count += 1;
-            } else {
-                self.open_count -= 1;
-            }
-        }
-        print
+        self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq)
     }
 
     /// What the entries in doubt (of `asset`, or all) count towards the notional caps (see

@@ -18,31 +18,30 @@ pub struct UnsettledFill {
     pub price: f64,
     pub qty: f64,
     pub liquidity_maker: bool,
-    /// The fill's asset, by its fingerprint ([`asset_print`]; rules 19 on): None for a fill
-    /// booked under older rules, which a settlement naming any asset settles, as then. A
-    /// fingerprint, not the text, because every fill waiting carries it and the queue of
-    /// 100,000 of them is what the kernel's cycle waits on memory for most. Not in the
-    /// kernel's serde state, which checkpoints of older builds share: in a checkpoint's last
-    /// part ([`UnsettledTail`]).
+    /// The fill's asset, by its fingerprint ([`asset_print`]): None when not known (a fill of
+    /// no asset, or one a checkpoint names none for), which a settlement naming any asset
+    /// settles. A fingerprint, not the text, because every fill waiting carries it and the
+    /// queue of 100,000 of them is what the kernel's cycle waits on memory for most. Not in
+    /// the kernel's core fields: a checkpoint part of its own ([`UnsettledDetails`]).
     #[serde(skip)]
     pub asset: Option<NonZeroU64>,
     /// The size of the report the fill was booked from, when an earlier report had booked
-    /// the rest of it (`Covered`, rules 19 on): the exchange's fee for the fill id is for the
+    /// the rest of it (`Covered`): the exchange's fee for the fill id is for the
     /// whole report, and this fill's share of it is `qty / report_size`. 0 when the report
-    /// was booked whole. In a checkpoint's last part, as `asset`.
+    /// was booked whole. In a checkpoint part of its own, as `asset`.
     #[serde(skip)]
     pub report_size: f64,
-    /// The fee rate the fill was predicted at (rules 29 on; unknown before), which its
-    /// settlement is compared with: a rate changed since (a new fee tier) is not what the
-    /// venue charged the fill. In a checkpoint's last part ([`UnsettledRates`]).
+    /// The fee rate the fill was predicted at (not known for every fill a checkpoint holds),
+    /// which its settlement is compared with: a rate changed since (a new fee tier) is not
+    /// what the venue charged the fill. In a checkpoint part of its own ([`UnsettledRates`]).
     #[serde(skip)]
     pub rate: PredictedRate,
 }
 
 /// The fee rate a waiting fill was predicted at, as an f32 in the padding beside
 /// `liquidity_maker`: the queue of 100,000 waiting fills is what the kernel's cycle waits on
-/// memory for most, and an `Option<f64>` made each of them 16 bytes larger. NaN while not known
-/// (a fill booked under rules 28 or older).
+/// memory for most, and an `Option<f64>` would make each of them 16 bytes larger. NaN while not
+/// known.
 #[derive(Clone, Copy, Debug)]
 pub struct PredictedRate(pub(super) f32);
 
@@ -91,10 +90,10 @@ pub fn asset_print(asset: &str) -> Option<NonZeroU64> {
     }
 }
 
-/// The fills whose fees wait under one fill id: one, and from rules 19 on one per asset
-/// (venues number trades per market: BTCUSDT's trade 123 and ETHUSDT's are two fills). The
-/// kernel's serde state holds the first, as it held the one fill before; the others, rare
-/// and so out of line, are in a checkpoint's last part ([`UnsettledTail`]).
+/// The fills whose fees wait under one fill id: one per asset (venues number trades per
+/// market: BTCUSDT's trade 123 and ETHUSDT's are two fills). The kernel's core fields hold the
+/// first; the others, rare and so out of line, are in a checkpoint part of their own
+/// ([`UnsettledDetails`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Unsettled {
@@ -146,11 +145,10 @@ impl Unsettled {
         }
     }
 
-    /// Takes in `new`, a fill under the same id (rules 19 on): it replaces the fill of its
-    /// asset (the same fill id of one market again while its fee waits: only the newest
-    /// counts, as for any fill id before), or waits beside the others. A fill whose asset is
-    /// not known (booked under older rules) is no fill of `new`'s asset. Returns the
-    /// prediction it replaced.
+    /// Takes in `new`, a fill under the same id: it replaces the fill of its asset (the same
+    /// fill id of one market again while its fee waits: only the newest counts), or waits
+    /// beside the others. A fill whose asset is not known is no fill of `new`'s asset. Returns
+    /// the prediction it replaced.
     /// A fill of another slot or trade is not the same fill again (a venue's self-trade: one
     /// trade id, both sides of one market): it waits beside.
     pub(super) fn absorb(&mut self, new: UnsettledFill) -> f64 {
@@ -170,10 +168,9 @@ impl Unsettled {
         }
     }
 
-    /// Which of its fills a FILL_SETTLED naming `asset` settles (rules 19 on): the fill of
-    /// that asset, else one whose asset is not known (booked under older rules, when the
-    /// asset was not read); without an asset, the one fill there is. Of several of the asset
-    /// (a self-trade, rules 33 on: nothing else says its side), the one whose predicted fee is
+    /// Which of its fills a FILL_SETTLED naming `asset` settles: the fill of that asset, else
+    /// one whose asset is not known; without an asset, the one fill there is. Of several of
+    /// the asset (a self-trade: nothing else says its side), the one whose predicted fee is
     /// nearest the settlement's `fee` (its share of a report booked in part), the oldest of equals.
     pub(super) fn pick(&self, asset: &str, fee: f64) -> Result<usize, Unmatched> {
         let nearest = |a: Option<NonZeroU64>| {
@@ -220,7 +217,7 @@ impl Unsettled {
     }
 }
 
-/// A FILL_SETTLED that came before its fill (rules 32 on): a venue's account stream often runs
+/// A FILL_SETTLED that came before its fill: a venue's account stream often runs
 /// ahead of its order stream. Held, it settles the fill of its id and asset when that is booked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EarlySettlement {
@@ -231,9 +228,9 @@ pub struct EarlySettlement {
     pub fee: f64,
 }
 
-/// The FILL_SETTLEDs held for their fills (rules 32 on), oldest first, at most
-/// [`EARLY_SETTLEMENT_MEMORY`]. Before, each was refused UNKNOWN_ORDER and dropped: its fill's
-/// predicted fee stood for good. Not in the kernel's serde state: a checkpoint's last part.
+/// The FILL_SETTLEDs held for their fills, oldest first, at most [`EARLY_SETTLEMENT_MEMORY`]:
+/// refused and dropped, each would leave its fill's predicted fee standing for good. Not in
+/// the kernel's core fields: a checkpoint part of its own.
 #[derive(Clone, Debug)]
 pub(super) struct EarlySettlements {
     pub(super) held: VecDeque<EarlySettlement>,
@@ -268,8 +265,8 @@ pub(super) fn settled_key_of(id_print: u64, asset_print: u64) -> u64 {
     id_print ^ asset_print.rotate_left(29)
 }
 
-/// What the memory of settled fills knows a fill booked with its venue's own fee by (rules 33
-/// on): its [`settled_key`] set apart, so a settlement of it is answered as such.
+/// What the memory of settled fills knows a fill booked with its venue's own fee by: its
+/// [`settled_key`] set apart, so a settlement of it is answered as such.
 pub(super) fn booked_with_fee_key(settled_key: u64) -> u64 {
     settled_key ^ 0x0b00_c3d0_f1ee_5a1d
 }
@@ -286,7 +283,7 @@ impl EarlySettlements {
     }
 
     /// Those held for fill `fill_id` of `asset` (as the event named it), oldest first: one,
-    /// or rules 33 on two of different fees (a self-trade's two sides).
+    /// or two of different fees (a self-trade's two sides).
     pub(super) fn held_for<'a>(
         &'a self,
         fill_id: &'a Id,
@@ -318,7 +315,7 @@ impl EarlySettlements {
 
     /// Takes out the settlement held for the fill `fill_id` of `asset` just booked: the one
     /// naming that asset, else one naming none. Searched from the newest: one that came
-    /// before its fill came just before. Of two (a self-trade's sides, rules 33 on), the one
+    /// before its fill came just before. Of two (a self-trade's sides), the one
     /// whose fee is nearest `fee`, the fill's (its whole report's).
     pub(super) fn take(&mut self, fill_id: &Id, asset: &str, fee: f64) -> Option<EarlySettlement> {
         let i = self
@@ -344,7 +341,7 @@ impl EarlySettlements {
         self.settled.insert(settled_key(fill_id, asset));
     }
 
-    /// Rules 33 on, remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
+    /// Remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
     /// a settlement names it either way: by its asset and by none. `booked_with_fee`: booked
     /// with its venue's own fee, nothing to settle ([`booked_with_fee_key`]); else settled.
     pub(super) fn settled_both_ways(
@@ -375,11 +372,11 @@ impl EarlySettlements {
     }
 }
 
-/// Rules 33 on, the times of the FUNDING_FEEs the money event memory holds and of those it
+/// The times of the FUNDING_FEEs the money event memory holds and of those it
 /// forgot: a payment resent once [`MONEY_EVENT_MEMORY`] later payments and settlements pushed
 /// its id out is known by its time. A venue pays funding in time order, so a payment stamped
-/// before one the memory forgot came long ago. Not in the kernel's serde state: a
-/// checkpoint's last part.
+/// before one the memory forgot came long ago. Not in the kernel's core fields: a checkpoint
+/// part of its own.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FundingTimes {
     /// The stamped FUNDING_FEEs the money event memory holds, taken oldest first: id, time.

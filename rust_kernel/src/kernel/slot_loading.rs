@@ -4,18 +4,16 @@
 
 use super::*;
 
-/// What a checkpoint holds of the slots beyond the kernel's serde state (rules 21; one written
-/// before ends with the fee calibrations): each slot's `leg_taken` that is not 0, by slot id.
-/// Outside the slot's own encoding, which a `reconcile_from_slots` record of rules 21 or older
-/// holds alone; from rules 22 on that record carries one beside its slots
-/// ([`KernelInput::ReplaceSlotsLegs`]).
+/// What exit fills took of each slot's exit leg: each slot's `leg_taken` that is not 0, by slot
+/// id. Outside the slot's own encoding: a checkpoint holds it as a part of its own, and a
+/// `reconcile_from_slots` record beside its slots ([`KernelInput::ReplaceSlots`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LegTail(pub(super) Vec<(u32, f64)>);
+pub struct LegsTaken(pub(super) Vec<(u32, f64)>);
 
-impl LegTail {
+impl LegsTaken {
     /// What exit fills took of `slots`' legs.
     pub fn of(slots: &[TradeSlot]) -> Self {
-        LegTail(
+        LegsTaken(
             slots
                 .iter()
                 .filter(|s| s.leg_taken != 0.0)
@@ -61,19 +59,42 @@ pub(super) fn check_by_slot<T>(entries: &[(u32, T)], n: usize, what: &str) -> Re
     }
 }
 
-/// The checks of a loaded slot (`replace_slots`) that came after some logs were written:
-/// finite times and mark price, a stage that outlives a call, a position with a price and no
-/// more than its initial size, a side, an asset, a trade id and a leverage wherever a
-/// position is held or an order works, and each working order a real one of this slot: an
-/// id of its own and a venue id of its own (across `seen`), a positive size, its numbers as
-/// [`VenueOrder::check`] takes them, the slot's trade and asset, the side and `reduce_only`
-/// its role needs, a status that has not ended, a LIMIT price above zero, an entry filled as
-/// far as the slot holds, and an exit no larger than the position.
+/// The checks of a loaded slot (`replace_slots`) beyond its numbers and its stage: finite
+/// times and mark price, a stage that outlives a call, a position with a price and no more
+/// than its initial size, a side, an asset, a trade id and a leverage wherever a position is
+/// held or an order works, and each working order a real one of this slot
+/// ([`check_loaded_order`]; `seen`: the client and venue ids of the slots checked before).
 pub(super) fn check_loaded_slot(
     i: usize,
     s: &TradeSlot,
     seen: &mut [std::collections::HashSet<Id>; 2],
 ) -> KernelResult<()> {
+    check_loaded_state(i, s)?;
+    check_loaded_holder(i, s)?;
+    for (which, order, side) in [
+        (
+            "active_entry_order",
+            &s.active_entry_order,
+            s.side.entry_order_side(),
+        ),
+        (
+            "active_exit_order",
+            &s.active_exit_order,
+            s.side.exit_order_side(),
+        ),
+    ] {
+        if let Some(o) = order {
+            check_loaded_order(i, s, which, o, side)?;
+            check_loaded_order_fits(i, s, which, o, seen)?;
+        }
+    }
+    Ok(())
+}
+
+/// A loaded slot's times, mark price and commitment, its stage (one that outlives a call),
+/// its position (a price, no more than its initial size, all of it while its entry works),
+/// and its orders (not closed while it has any, an entry or an exit).
+pub(super) fn check_loaded_state(i: usize, s: &TradeSlot) -> KernelResult<()> {
     let field = |f: &str| format!("slots[{i}].{f}");
     check_numbers(
         field,
@@ -99,14 +120,14 @@ pub(super) fn check_loaded_slot(
     if holds && s.entry_price <= 0.0 {
         return Err(KernelError::invalid(
             &field("entry_price"),
-            shown(s.entry_price),
+            format_number(s.entry_price),
             "a slot with a position needs a positive entry price",
         ));
     }
     if s.size > s.initial_size * (1.0 + 1e-9) + QTY_EPS {
         return Err(KernelError::invalid(
             &field("initial_size"),
-            shown(s.initial_size),
+            format_number(s.initial_size),
             "must not be below the slot's size",
         ));
     }
@@ -114,7 +135,7 @@ pub(super) fn check_loaded_slot(
         // While its entry works a trade has exited nothing: all it holds is what it entered.
         return Err(KernelError::invalid(
             &field("initial_size"),
-            shown(s.initial_size),
+            format_number(s.initial_size),
             "must equal the slot's size while its entry order works",
         ));
     }
@@ -132,6 +153,14 @@ pub(super) fn check_loaded_slot(
             "a slot works an entry or an exit, not both",
         ));
     }
+    Ok(())
+}
+
+/// What a loaded slot holding a position or working an order needs: a side and an asset for
+/// its order, its trade's id, and a leverage whose margin is finite.
+pub(super) fn check_loaded_holder(i: usize, s: &TradeSlot) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{f}");
+    let holds = s.size > QTY_EPS;
     let works = s.active_entry_order.is_some() || s.active_exit_order.is_some();
     if works && s.side == TradeSide::Flat {
         return Err(KernelError::invalid(
@@ -157,7 +186,7 @@ pub(super) fn check_loaded_slot(
     if (works || holds) && s.leverage <= 0.0 {
         return Err(KernelError::invalid(
             &field("leverage"),
-            shown(s.leverage),
+            format_number(s.leverage),
             "must be positive for a slot with a position or a working order",
         ));
     }
@@ -169,111 +198,217 @@ pub(super) fn check_loaded_slot(
             "must be at least 1e-15 for a slot with a position or a working order",
         ));
     }
-    for (which, order, side) in [
-        (
-            "active_entry_order",
-            &s.active_entry_order,
-            s.side.entry_order_side(),
-        ),
-        (
-            "active_exit_order",
-            &s.active_exit_order,
-            s.side.exit_order_side(),
-        ),
+    Ok(())
+}
+
+/// Loaded slot `i`'s working order `o` (its field `which`) as an order of its own: its
+/// numbers as [`VenueOrder::check`] takes them, an id, a positive size, the slot's trade and
+/// asset, the `side` and `reduce_only` its role needs, a LIMIT price above zero, and a
+/// status that has not ended.
+pub(super) fn check_loaded_order(
+    i: usize,
+    s: &TradeSlot,
+    which: &str,
+    o: &VenueOrder,
+    side: OrderSide,
+) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{which}.{f}");
+    o.check(field)?;
+    if o.client_order_id.is_empty() {
+        return Err(KernelError::invalid(
+            &field("client_order_id"),
+            "''",
+            "must not be empty",
+        ));
+    }
+    if o.size <= 0.0 {
+        return Err(KernelError::invalid(
+            &field("size"),
+            format_number(o.size),
+            "must be positive",
+        ));
+    }
+    for (name, value, own) in [
+        ("trade_id", &o.trade_id, &s.trade_id),
+        ("asset", &o.asset, &s.asset),
     ] {
-        let Some(o) = order else { continue };
-        let field = |f: &str| format!("slots[{i}].{which}.{f}");
-        o.check(field)?;
-        if o.client_order_id.is_empty() {
+        if value != own {
             return Err(KernelError::invalid(
-                &field("client_order_id"),
-                "''",
-                "must not be empty",
+                &field(name),
+                value,
+                "must be the slot's",
             ));
         }
-        if o.size <= 0.0 {
+    }
+    if o.side != side {
+        return Err(KernelError::invalid(
+            &field("side"),
+            o.side,
+            "must be the side this order's role takes for the slot's side",
+        ));
+    }
+    if o.is_entry != (which == "active_entry_order") {
+        return Err(KernelError::invalid(
+            &field("is_entry"),
+            o.is_entry,
+            "must say the order's role in the slot",
+        ));
+    }
+    // An exit goes out reduce-only only when the asset's netted position covers it
+    // (`Kernel::exit_reduces`), so only an entry's flag is wrong here.
+    if o.is_entry && o.reduce_only {
+        return Err(KernelError::invalid(
+            &field("reduce_only"),
+            o.reduce_only,
+            "an entry never reduces",
+        ));
+    }
+    if o.order_type == OrderType::Limit && o.price <= 0.0 {
+        return Err(KernelError::invalid(
+            &field("price"),
+            format_number(o.price),
+            "a LIMIT order needs a positive price",
+        ));
+    }
+    if o.status.is_terminal() {
+        return Err(KernelError::invalid(
+            &field("status"),
+            o.status.name(),
+            "a working order has not ended",
+        ));
+    }
+    Ok(())
+}
+
+/// Loaded slot `i`'s working order `o` (its field `which`) as it fits the slot: an entry
+/// filled as far as the slot holds, an exit no larger than the position, and ids no other
+/// slot's order carries (`seen`: those of the slots checked before).
+pub(super) fn check_loaded_order_fits(
+    i: usize,
+    s: &TradeSlot,
+    which: &str,
+    o: &VenueOrder,
+    seen: &mut [std::collections::HashSet<Id>; 2],
+) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{which}.{f}");
+    if o.is_entry && (o.filled_size - s.size).abs() > size_tolerance(s.size) {
+        // While its entry works, all a trade holds is what that entry filled.
+        return Err(KernelError::invalid(
+            &field("filled_size"),
+            format_number(o.filled_size),
+            "must equal the slot's size while the entry works",
+        ));
+    }
+    if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {
+        return Err(KernelError::invalid(
+            &field("size"),
+            format_number(o.size),
+            "an exit must not sell more than the position it closes",
+        ));
+    }
+    for (set, key, what) in [
+        (0, &o.client_order_id, "client_order_id"),
+        (1, &o.venue_order_id, "venue_order_id"),
+    ] {
+        if !key.is_empty() && !seen[set].insert(key.clone()) {
             return Err(KernelError::invalid(
-                &field("size"),
-                shown(o.size),
-                "must be positive",
+                &field(what),
+                key,
+                "is the order of another slot too",
             ));
         }
-        for (name, value, own) in [
-            ("trade_id", &o.trade_id, &s.trade_id),
-            ("asset", &o.asset, &s.asset),
-        ] {
-            if value != own {
-                return Err(KernelError::invalid(
-                    &field(name),
-                    value,
-                    "must be the slot's",
-                ));
-            }
+    }
+    Ok(())
+}
+
+/// A replacement slot ([`Kernel::replace_slots`]) at position `i`: its id, its numbers
+/// within bounds, its exit legs, the checks of [`check_loaded_slot`], and a stage that
+/// matches its size and orders.
+pub(super) fn check_replacement_slot(
+    i: usize,
+    s: &TradeSlot,
+    seen: &mut [std::collections::HashSet<Id>; 2],
+) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{f}");
+    if s.slot_id != i {
+        return Err(KernelError::invalid(
+            &field("slot_id"),
+            s.slot_id,
+            "must equal the slot's position",
+        ));
+    }
+    check_numbers(
+        field,
+        &[
+            ("entry_price", s.entry_price),
+            ("size", s.size),
+            ("initial_size", s.initial_size),
+            ("leverage", s.leverage),
+        ],
+        0.0,
+    )?;
+    // Signed (a trade paid in maker rebates has negative fees), finite and bounded.
+    check_numbers(
+        field,
+        &[
+            ("realized_pnl", s.realized_pnl),
+            ("unrealized_pnl", s.unrealized_pnl),
+            ("fees_paid", s.fees_paid),
+        ],
+        f64::NEG_INFINITY,
+    )?;
+    // Past the legs' shares it counts them done: the next leg exit closes the rest.
+    check_number(&field("leg_taken"), s.leg_taken, 0.0)?;
+    validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
+        KernelError::invalid(
+            &field("exit_leg_ratios"),
+            format_legs(&s.exit_leg_ratios),
+            why,
+        )
+    })?;
+    check_loaded_slot(i, s, seen)?;
+    check_stage_matches(i, s)
+}
+
+/// Whether loaded slot `i`'s stage is one its size and orders are in, and a position has an
+/// asset and a side.
+pub(super) fn check_stage_matches(i: usize, s: &TradeSlot) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{f}");
+    let holds = s.size > QTY_EPS;
+    let consistent = match s.fsm_state {
+        TradeStage::Idle | TradeStage::Closed => {
+            !holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
         }
-        if o.side != side {
-            return Err(KernelError::invalid(
-                &field("side"),
-                o.side,
-                "must be the side this order's role takes for the slot's side",
-            ));
+        TradeStage::PositionOpen => {
+            holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
         }
-        if o.is_entry != (which == "active_entry_order") {
-            return Err(KernelError::invalid(
-                &field("is_entry"),
-                o.is_entry,
-                "must say the order's role in the slot",
-            ));
+        TradeStage::OrderRequested | TradeStage::OrderSent | TradeStage::EntryWorking => {
+            s.active_entry_order.is_some()
         }
-        // An exit goes out reduce-only only when the asset's netted position covers it
-        // (`Kernel::exit_reduces`), so only an entry's flag is wrong here.
-        if o.is_entry && o.reduce_only {
-            return Err(KernelError::invalid(
-                &field("reduce_only"),
-                o.reduce_only,
-                "an entry never reduces",
-            ));
+        TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking => {
+            holds && s.active_exit_order.is_some()
         }
-        if o.order_type == OrderType::Limit && o.price <= 0.0 {
-            return Err(KernelError::invalid(
-                &field("price"),
-                shown(o.price),
-                "a LIMIT order needs a positive price",
-            ));
-        }
-        if o.status.is_terminal() {
-            return Err(KernelError::invalid(
-                &field("status"),
-                o.status.name(),
-                "a working order has not ended",
-            ));
-        }
-        if o.is_entry && (o.filled_size - s.size).abs() > size_tolerance(s.size) {
-            // While its entry works, all a trade holds is what that entry filled.
-            return Err(KernelError::invalid(
-                &field("filled_size"),
-                shown(o.filled_size),
-                "must equal the slot's size while the entry works",
-            ));
-        }
-        if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {
-            return Err(KernelError::invalid(
-                &field("size"),
-                shown(o.size),
-                "an exit must not sell more than the position it closes",
-            ));
-        }
-        for (set, key, what) in [
-            (0, &o.client_order_id, "client_order_id"),
-            (1, &o.venue_order_id, "venue_order_id"),
-        ] {
-            if !key.is_empty() && !seen[set].insert(key.clone()) {
-                return Err(KernelError::invalid(
-                    &field(what),
-                    key,
-                    "is the order of another slot too",
-                ));
-            }
-        }
+    };
+    if !consistent {
+        return Err(KernelError::invalid(
+            &field("fsm_state"),
+            s.fsm_state,
+            "does not match the slot's size and orders",
+        ));
+    }
+    if holds && s.asset.is_empty() {
+        return Err(KernelError::invalid(
+            &field("asset"),
+            "''",
+            "a slot with a position needs an asset",
+        ));
+    }
+    if holds && s.side == TradeSide::Flat {
+        return Err(KernelError::invalid(
+            &field("side"),
+            s.side,
+            "a slot with a position needs a side",
+        ));
     }
     Ok(())
 }
@@ -300,12 +435,12 @@ impl Kernel {
     pub fn set_slot_exit_legs(&mut self, slot_id: i64, ratios: &[f64]) -> KernelResult<()> {
         let sid = self.slot_index(slot_id)?;
         validate_leg_ratios(ratios)
-            .map_err(|why| KernelError::invalid("exit_leg_ratios", shown_legs(ratios), why))?;
+            .map_err(|why| KernelError::invalid("exit_leg_ratios", format_legs(ratios), why))?;
         let slot = &self.slots[sid];
         if ratios.len() <= slot.active_leg_index && !fsm::is_free(slot.fsm_state) {
             return Err(KernelError::invalid(
                 "exit_leg_ratios",
-                shown_legs(ratios),
+                format_legs(ratios),
                 "has fewer legs than the slot has already exited",
             ));
         }
@@ -319,6 +454,17 @@ impl Kernel {
     /// Replaces every slot with `slots` (a saved state), after checking all of them; the
     /// indexes are rebuilt from the new slots. Nothing changes if any slot is invalid.
     pub fn replace_slots(&mut self, mut slots: Vec<TradeSlot>) -> KernelResult<()> {
+        self.check_replacement(&mut slots)?;
+        self.carry_slot_memories(&mut slots);
+        self.seq += 1;
+        self.load_slots(slots);
+        Ok(())
+    }
+
+    /// Checks every slot of `slots` before any is taken (see [`check_replacement_slot`]),
+    /// with their exit-leg indexes bound to their legs and what exits took of them held as
+    /// their record replays it.
+    pub(super) fn check_replacement(&self, slots: &mut [TradeSlot]) -> KernelResult<()> {
         if slots.len() != self.slots.len() {
             return Err(KernelError::invalid(
                 "slots",
@@ -330,8 +476,9 @@ impl Kernel {
         // the kernel's own slot shows it for the same trade.
         for (i, (s, own)) in slots.iter().zip(&self.slots).enumerate() {
             let legs = s.exit_leg_ratios.len();
-            let shown = own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
-            if s.active_leg_index > legs && !shown {
+            let kernel_shows_it =
+                own.trade_id == s.trade_id && own.active_leg_index == s.active_leg_index;
+            if s.active_leg_index > legs && !kernel_shows_it {
                 return Err(KernelError::invalid(
                     &format!("slots[{i}].active_leg_index"),
                     format!("{}, past the slot's {legs} exit legs", s.active_leg_index),
@@ -342,7 +489,7 @@ impl Kernel {
         // An exit-leg index past the legs means every leg is done.
         slots.iter_mut().for_each(bound_leg_index);
         // A loaded slot keeps what exits took of its leg, as the caller's slot says. -0.0 is
-        // held as 0.0: its record (`LegTail`, which leaves out what is 0) replays it so, and
+        // held as 0.0: its record (`LegsTaken`, which leaves out what is 0) replays it so, and
         // the slot must show live what it shows recovered.
         slots.iter_mut().for_each(|s| s.leg_taken += 0.0);
         let mut seen_orders = [
@@ -350,90 +497,20 @@ impl Kernel {
             std::collections::HashSet::new(),
         ];
         for (i, s) in slots.iter().enumerate() {
-            let field = |f: &str| format!("slots[{i}].{f}");
-            if s.slot_id != i {
-                return Err(KernelError::invalid(
-                    &field("slot_id"),
-                    s.slot_id,
-                    "must equal the slot's position",
-                ));
-            }
-            check_numbers(
-                field,
-                &[
-                    ("entry_price", s.entry_price),
-                    ("size", s.size),
-                    ("initial_size", s.initial_size),
-                    ("leverage", s.leverage),
-                ],
-                0.0,
-            )?;
-            // Signed (a trade paid in maker rebates has negative fees), finite and bounded.
-            check_numbers(
-                field,
-                &[
-                    ("realized_pnl", s.realized_pnl),
-                    ("unrealized_pnl", s.unrealized_pnl),
-                    ("fees_paid", s.fees_paid),
-                ],
-                f64::NEG_INFINITY,
-            )?;
-            // Past the legs' shares it counts them done: the next leg exit closes the rest.
-            check_number(&field("leg_taken"), s.leg_taken, 0.0)?;
-            validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
-                KernelError::invalid(
-                    &field("exit_leg_ratios"),
-                    shown_legs(&s.exit_leg_ratios),
-                    why,
-                )
-            })?;
-            check_loaded_slot(i, s, &mut seen_orders)?;
-            let holds = s.size > QTY_EPS;
-            let consistent = match s.fsm_state {
-                TradeStage::Idle | TradeStage::Closed => {
-                    !holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
-                }
-                TradeStage::PositionOpen => {
-                    holds && s.active_entry_order.is_none() && s.active_exit_order.is_none()
-                }
-                TradeStage::OrderRequested | TradeStage::OrderSent | TradeStage::EntryWorking => {
-                    s.active_entry_order.is_some()
-                }
-                TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking => {
-                    holds && s.active_exit_order.is_some()
-                }
-            };
-            if !consistent {
-                return Err(KernelError::invalid(
-                    &field("fsm_state"),
-                    s.fsm_state,
-                    "does not match the slot's size and orders",
-                ));
-            }
-            if holds && s.asset.is_empty() {
-                return Err(KernelError::invalid(
-                    &field("asset"),
-                    "''",
-                    "a slot with a position needs an asset",
-                ));
-            }
-            if holds && s.side == TradeSide::Flat {
-                return Err(KernelError::invalid(
-                    &field("side"),
-                    s.side,
-                    "a slot with a position needs a side",
-                ));
-            }
+            check_replacement_slot(i, s, &mut seen_orders)?;
         }
-        // A memory the caller's slot brings is taken as its record replays it: all it holds
-        // its trade's (`RecentRing::trade_wrote`).
+        Ok(())
+    }
+
+    /// What the caller's `slots` remember of events and fills, taken as their record replays
+    /// it (all of it their trade's, `RecentRing::trade_wrote`). A slot loaded holding the
+    /// trade it held keeps its memory when the caller's slot brings none (a slot dict has no
+    /// room for it), so a fill resent under a new event id is not booked again.
+    pub(super) fn carry_slot_memories(&self, slots: &mut [TradeSlot]) {
         for s in slots.iter_mut() {
             s.seen_events.assume_trade_wrote_all();
             s.seen_fills.assume_trade_wrote_all();
         }
-        // A slot loaded holding the trade it held keeps its memory of the events and fills it
-        // took when the caller's slot brings none (a slot dict has no room for it), so a fill
-        // resent under a new event id is not booked again.
         for (new, old) in slots.iter_mut().zip(&self.slots) {
             if !new.trade_id.is_empty() && new.trade_id == old.trade_id {
                 if new.seen_events.is_empty() {
@@ -444,7 +521,11 @@ impl Kernel {
                 }
             }
         }
-        self.seq += 1;
+    }
+
+    /// Takes the checked `slots` in place of the kernel's: the indexes and commitments made
+    /// again from them, and what the kernel knew of the same trades kept.
+    pub(super) fn load_slots(&mut self, slots: Vec<TradeSlot>) {
         let held_before: Vec<(f64, f64)> = self
             .slots
             .iter()
@@ -464,48 +545,53 @@ impl Kernel {
         self.asset_notional.clear();
         self.total_notional = 0.0;
         for i in 0..self.slots.len() {
-            if fsm::is_free(self.slots[i].fsm_state) {
-                self.free.insert(i);
-            }
-            if self.slots[i].size > QTY_EPS {
-                self.update_open_index(i, true);
-            }
-            let orders: Vec<(Id, Id)> = [
-                &self.slots[i].active_entry_order,
-                &self.slots[i].active_exit_order,
-            ]
-            .into_iter()
-            .flatten()
-            .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
-            .collect();
-            for (c, v) in orders {
-                // The next orders' ids follow the loaded ones this kernel's id made (a fresh
-                // kernel of the same id reloading its saved slots would issue them again, and
-                // one order's fills would book on another slot).
-                if let Some(n) = self.own_counter(&c) {
-                    self.order_counter = self.order_counter.max(n);
-                }
-                self.by_client_id.insert(c, i);
-                if !v.is_empty() {
-                    self.by_venue_id.insert(v, i);
-                }
-            }
-            let s = &self.slots[i];
-            let working = s
-                .active_entry_order
-                .as_ref()
-                .map(|o| o.remaining() * working_price(o, entry_mark(&self.entry_marks, i)))
-                .unwrap_or(0.0);
-            let n = held_notional(s) + working;
-            self.slots[i].committed_notional = 0.0;
-            self.set_committed(i, n);
-            self.dirty.slot(i);
+            self.index_loaded_slot(i);
         }
         self.retain_ended(ended, &held_before);
         self.recount_sides();
         // The account shows the open positions, their notional and unrealized PnL.
         self.dirty.account = true;
-        Ok(())
+    }
+
+    /// Loaded slot `i` in the indexes (free or open, its orders by client and venue id) and
+    /// the commitments, its order counter followed.
+    pub(super) fn index_loaded_slot(&mut self, i: usize) {
+        if fsm::is_free(self.slots[i].fsm_state) {
+            self.free.insert(i);
+        }
+        if self.slots[i].size > QTY_EPS {
+            self.update_open_index(i, true);
+        }
+        let orders: Vec<(Id, Id)> = [
+            &self.slots[i].active_entry_order,
+            &self.slots[i].active_exit_order,
+        ]
+        .into_iter()
+        .flatten()
+        .map(|o| (o.client_order_id.clone(), o.venue_order_id.clone()))
+        .collect();
+        for (c, v) in orders {
+            // The next orders' ids follow the loaded ones this kernel's id made (a fresh
+            // kernel of the same id reloading its saved slots would issue them again, and
+            // one order's fills would book on another slot).
+            if let Some(n) = self.own_counter(&c) {
+                self.order_counter = self.order_counter.max(n);
+            }
+            self.by_client_id.insert(c, i);
+            if !v.is_empty() {
+                self.by_venue_id.insert(v, i);
+            }
+        }
+        let s = &self.slots[i];
+        let working = s
+            .active_entry_order
+            .as_ref()
+            .map(|o| o.remaining() * working_price(o, entry_mark(&self.entry_marks, i)))
+            .unwrap_or(0.0);
+        let n = held_notional(s) + working;
+        self.slots[i].committed_notional = 0.0;
+        self.set_committed(i, n);
+        self.dirty.slot(i);
     }
 
     /// Before `slots` are loaded: the mark a working entry the loaded slot holds unchanged (same
@@ -521,7 +607,7 @@ impl Kernel {
             };
             if !same {
                 self.entry_marks[i] = match &new.active_entry_order {
-                    Some(o) => mark_of(&self.marks, &o.asset),
+                    Some(o) => latest_mark(&self.marks, &o.asset),
                     None => 0.0,
                 };
             }

@@ -41,7 +41,7 @@ fn open_by_asset_gives_its_assets_prints_as_asset_print_makes_them() {
     assert_eq!(open.update(0, &btc, true), (true, print(&btc)));
 }
 
-/// The slot's copy of a sent order (`put_order_clone`) is its clone, bitwise or cloned,
+/// The slot's copy of a sent order (`write_order_copy`) is its clone, bitwise or cloned,
 /// each freeing its own once: ids inline (up to the longest inline), and on the heap in
 /// each place; written over no order, an order of inline ids and one of shared ids.
 #[test]
@@ -65,7 +65,7 @@ fn an_order_clone_is_its_clone() {
         let order = VenueOrder::sample(client, venue, trade, asset);
         for was in &before {
             let mut place = was.clone();
-            put_order_clone(&mut place, &order);
+            write_order_copy(&mut place, &order);
             let copy = place.expect("an order put");
             assert_eq!(copy, order.clone());
             assert_eq!(
@@ -90,7 +90,7 @@ fn an_order_copy_is_its_clone() {
         (id("c-1"), id("v-1"), id("t-1"), id(&long.repeat(3))),
     ] {
         let order = VenueOrder::sample(client, venue, trade, asset);
-        let copy = OrderCopy::of(&order);
+        let copy = OrderSnapshot::of(&order);
         let heap = [
             &order.client_order_id,
             &order.venue_order_id,
@@ -396,10 +396,10 @@ fn counts_any_is_any_sum_not_zero() {
     }
 }
 
-/// The numbers an event's checks let through at one look (`plain_event_numbers`) are ones
+/// The numbers an event's checks let through at one look (`event_numbers_in_bounds`) are ones
 /// the field-by-field checks (`in_bounds`) pass, and every such number but -0.0 in a
 /// non-negative field takes the one look: any other goes to the checks.
-/// The numbers the one-look checks (`plain_numbers`, `plain_event_numbers`) are tried
+/// The numbers the one-look checks (`intent_numbers_in_bounds`, `event_numbers_in_bounds`) are tried
 /// on in each field: zeros of both signs, the smallest, plain, the bound and one past it,
 /// huge, infinities, NaNs of both signs and negatives.
 const SPECIAL_NUMBERS: [f64; 16] = [
@@ -442,7 +442,7 @@ fn plain_event_numbers_are_ones_the_checks_pass() {
     base.price = 100.0;
     base.size = 1.0;
     base.timestamp = 1.7e9;
-    assert!(plain_event_numbers(&base) && checked(&base));
+    assert!(event_numbers_in_bounds(&base) && checked(&base));
     for field in 0..8 {
         for &v in &values {
             let mut e = base.clone();
@@ -459,7 +459,7 @@ fn plain_event_numbers_are_ones_the_checks_pass() {
                     e.price = v;
                 }
             }
-            let (plain, passes) = (plain_event_numbers(&e), checked(&e));
+            let (plain, passes) = (event_numbers_in_bounds(&e), checked(&e));
             assert!(!plain || passes, "field {field} = {v:e}");
             let negative_zero = v == 0.0 && v.is_sign_negative() && field != 6;
             assert_eq!(plain, passes && !negative_zero, "field {field} = {v:e}");
@@ -467,7 +467,7 @@ fn plain_event_numbers_are_ones_the_checks_pass() {
     }
 }
 
-/// The numbers an intent's checks let through at one look (`plain_numbers`) are ones the
+/// The numbers an intent's checks let through at one look (`intent_numbers_in_bounds`) are ones the
 /// field-by-field checks pass: any number those refuse goes to them.
 #[test]
 fn plain_numbers_are_ones_the_checks_pass() {
@@ -503,7 +503,7 @@ fn plain_numbers_are_ones_the_checks_pass() {
                 3 => i.limit_price = v,
                 _ => i.timestamp = v,
             }
-            let plain = plain_numbers(&i);
+            let plain = intent_numbers_in_bounds(&i);
             assert!(!plain || checked(&i), "{field} = {v:e}");
             // The usual numbers take the one look.
             let usual = v.to_bits() <= MAX_MAGNITUDE.to_bits()

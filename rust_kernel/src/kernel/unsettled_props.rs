@@ -126,14 +126,14 @@ fn step(r: &mut Run, n: usize, op: &Op) -> Result<(), TestCaseError> {
             } else {
                 f64::from(fee) / 10.0
             };
-            let before = (k.account.clone(), k.unsettled_tail(), k.fees.clone());
+            let before = (k.account.clone(), k.unsettled_details(), k.fees.clone());
             let out = k.on_account_event(&ev);
             let held = out.details.iter().any(|(n, _)| *n == "held_for_fill");
             if !out.accepted || held {
                 // Refused, or held for its fill: nothing charged, nothing learned.
                 prop_assert_eq!(before.0.k_fees_paid, k.account.k_fees_paid);
                 prop_assert_eq!(before.0.k_unsettled_fees, k.account.k_unsettled_fees);
-                prop_assert_eq!(&before.1, &k.unsettled_tail());
+                prop_assert_eq!(&before.1, &k.unsettled_details());
                 prop_assert_eq!(&before.2, &k.fees);
             } else {
                 // The settlement teaches its fill's liquidity alone (a rebate fill's, the
@@ -173,7 +173,7 @@ fn step(r: &mut Run, n: usize, op: &Op) -> Result<(), TestCaseError> {
         Op::Checkpoint => {
             let back = decode(&encode(k)).map_err(TestCaseError::fail)?;
             prop_assert_eq!(&back.fees, &k.fees);
-            prop_assert_eq!(back.unsettled_tail(), k.unsettled_tail());
+            prop_assert_eq!(back.unsettled_details(), k.unsettled_details());
             let mine: Vec<_> = k.unsettled.iter().collect();
             let theirs: Vec<_> = back.unsettled.iter().collect();
             prop_assert_eq!(mine, theirs);

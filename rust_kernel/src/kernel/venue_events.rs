@@ -12,7 +12,7 @@ pub(super) fn order_named(ev: &VenueEvent) -> Details {
     ]
 }
 
-/// Whether a rate limit says the venue holds its order (rules 16 on): it states a filled size
+/// Whether a rate limit says the venue holds its order: it states a filled size
 /// or the venue's id of the order, so the throttled request was not the order's submit.
 pub(super) fn rate_limit_shows_it_held(ev: &VenueEvent) -> bool {
     ev.filled_size > 0.0 || !ev.venue_order_id.is_empty()
@@ -25,14 +25,24 @@ pub(super) fn is_reconciliation(ev: &VenueEvent) -> bool {
 
 /// The slot a venue event was routed to, and its ids' fingerprints, for the slot's
 /// memories once the event is taken (see `Kernel::venue_event`).
-pub(super) struct Routed {
+pub(super) struct RoutedEvent {
     pub(super) sid: usize,
     pub(super) event_fp: u64,
     pub(super) fill_fp: Option<u64>,
 }
 
+/// The order a venue event names (`Kernel::find_order`): its slot, the key of the order kept
+/// after it ended when it is that one (None: the slot's working order), and the place of
+/// [`OrderIndex`]'s table that held its client id when the event found it there.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct FoundOrder {
+    pub(super) sid: usize,
+    pub(super) late: Option<KeptOrderKey>,
+    pub(super) client_place: Option<usize>,
+}
+
 /// A venue event's ids as text, each read out of its [`Id`] once (`EventIds::of`): an id's
-/// text is behind a choice of how it is stored (some ten instructions), and an event's checks,
+/// text is behind a choice of how it is stored, and an event's checks,
 /// lookup and memories read its event, client, venue and fill ids two or three times each.
 #[derive(Clone, Copy)]
 pub(super) struct EventIds<'a> {
@@ -74,7 +84,7 @@ impl<'a> EventIds<'a> {
 /// event found its order there (None: in the map), where the order's finish removes it
 /// without comparing the id again.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct ClientNamed {
+pub(super) struct ClientIdLookup {
     pub(super) fp: u64,
     pub(super) place: Option<usize>,
 }
@@ -83,18 +93,18 @@ pub(super) struct ClientNamed {
 pub(super) const FILL_AFTER_END: &str =
     "fill for an order that already ended; reconcile with the venue";
 
-/// Why a status report of an order that filled completely books nothing (rules 15 on).
+/// Why a status report of an order that filled completely books nothing.
 pub(super) const STATUS_OF_FILLED: &str =
     "the order filled completely at this total: a report stating it books nothing";
 /// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
 pub(super) const THROTTLED_CANCEL: &str =
     "the venue holds the order: its cancel was throttled and the order still works";
-/// Why a slot whose order may still work at the venue takes no new order (rules 13 on).
+/// Why a slot whose order may still work at the venue takes no new order.
 pub(super) const IN_DOUBT: &str = "the slot's last order was rate limited before the venue \
      acknowledged it, with a cancel asked, and may still work at the venue: another order beside \
      it could trade the position twice; its late fills book as they come, and \
      reconcile_with_venue learns its status (and cancels it if it works)";
-/// Why a CANCEL on a slot whose order is in doubt asks the venue again (rules 17 on).
+/// Why a CANCEL on a slot whose order is in doubt asks the venue again.
 pub(super) const CANCEL_IN_DOUBT: &str =
     "the slot's order is in doubt (rate limited before its ack, with \
      a cancel asked): its cancel is sent again; the venue's cancel ack ends the doubt, and \
@@ -104,11 +114,11 @@ pub(super) const IN_DOUBT_CANCEL_REFUSED: &str =
     "the venue refused to cancel the order in doubt: it may \
      never have had it, or the order filled or ended there; its status is still unknown, and \
      reconcile_with_venue settles it";
-/// Why the venue's end of an order in doubt is taken (rules 16 on).
+/// Why the venue's end of an order in doubt is taken.
 pub(super) const IN_DOUBT_ENDED: &str =
     "the order was in doubt (rate limited before its ack, with a \
      cancel asked): the venue ended it, and its slot trades again once what it filled is booked";
-/// Why an order rate limited before its ack, with a cancel asked, is kept (rules 10 on).
+/// Why an order rate limited before its ack, with a cancel asked, is kept.
 pub(super) const THROTTLED_BEFORE_ACK: &str =
     "the throttled request may have been its cancel: the order \
      is ended here but kept for its fills, which are booked if it was working at the venue";
@@ -143,13 +153,13 @@ pub(super) fn in_bounds(v: f64, non_negative: bool) -> bool {
 
 /// Whether an event's seven numbers plainly pass [`in_bounds`]: its six non-negative ones
 /// within [0, `MAX_MAGNITUDE`] and its fee (negative for a rebate) within the bound either
-/// side. Read as their bits, as [`plain_numbers`] reads an intent's: a non-negative number's
+/// side. Read as their bits, as [`intent_numbers_in_bounds`] reads an intent's: a non-negative number's
 /// bits order as the number does, a negative one (-0.0 too) has the sign bit and NaN bits
 /// above infinity's, so each is above the bound's bits; the fee is read without its sign.
 /// What this lets through `in_bounds` passes; anything else (-0.0 among it, which
 /// `in_bounds` passes) goes to the field-by-field checks.
 #[inline(always)]
-pub(super) fn plain_event_numbers(ev: &VenueEvent) -> bool {
+pub(super) fn event_numbers_in_bounds(ev: &VenueEvent) -> bool {
     const MOST: u64 = MAX_MAGNITUDE.to_bits();
     let fee = ev.fee.map_or(0, |f| f.to_bits() & !(1 << 63));
     let most = (ev.price.to_bits())
@@ -188,12 +198,12 @@ pub(super) fn number_refusal_details(
     if !bad && !too_large(field, v) {
         return None;
     }
-    let shown = if bad {
+    let value = if bad {
         format!("{v}")
     } else {
         format!("{v:e}")
     };
-    let mut d = detail_field(field, Detail::Str(shown));
+    let mut d = detail_field(field, Detail::Str(value));
     d.push((
         "reason",
         Detail::Static(if bad { bad_reason } else { TOO_LARGE }),
@@ -280,56 +290,83 @@ impl Kernel {
     }
 
     /// Judges and applies `ev`, answering in `out` or with the answer made whole (see
-    /// [`Answered`]); `routed` is set once it names a slot's order and is no duplicate
+    /// [`Handled`]); `routed` is set once it names a slot's order and is no duplicate
     /// (`on_venue_event` remembers it there after). `fps`: a fill's client id and key
     /// ([`VenueEvent::fill_key`]) fingerprinted (None for another event). Inlined into its one
-    /// caller: left to the compiler it was a call, its answer and `routed` passed through
-    /// memory (some 55 instructions an event).
+    /// caller, as each of its steps into it: called, its answer and `routed` would pass
+    /// through memory.
     #[inline(always)]
     pub(super) fn venue_event(
         &mut self,
         ev: &VenueEvent,
         ids: EventIds<'_>,
         seq: u64,
-        routed: &mut Option<Routed>,
-        [client_fp, key_fp]: [Option<u64>; 2],
+        routed: &mut Option<RoutedEvent>,
+        fps: [Option<u64>; 2],
         out: &mut KernelOutcome,
-    ) -> Answered {
-        use KernelDiagnosticCode as D;
-        use KernelEventKind as K;
-        // Written out, not through a helper returning the details: that form stopped the
-        // compiler inlining this function into `on_venue_event` (+0.9 % a trade cycle).
-        if !plain_start(ids.event) {
-            let refused = if ev.event_id.is_empty() {
-                Some(detail_field("event_id", Detail::Static("")))
-            } else {
-                flawed_id(&ev.event_id).map(|why| {
-                    let mut d = detail_field("event_id", shown_id(&ev.event_id));
-                    d.push(("reason", Detail::Static(why)));
-                    d
-                })
-            };
-            if let Some(d) = refused {
-                return Err(self.event_refusal(
-                    ev,
-                    None,
-                    D::InvalidIntent,
-                    KernelSeverity::Error,
-                    d,
-                    seq,
-                ));
-            }
-        }
+    ) -> Handled {
+        self.check_event_id(ev, ids, seq)?;
         // Every event's numbers are checked: the common case (all plainly within bounds,
-        // `plain_event_numbers`) decides all seven at once, and only an event failing it
+        // `event_numbers_in_bounds`) decides all seven at once, and only an event failing it
         // walks them to name the first (or finds none: -0.0 is within bounds).
-        if !plain_event_numbers(ev) {
+        if !event_numbers_in_bounds(ev) {
             if let Some(refused) = self.number_refusal_of(ev, seq) {
                 return Err(refused);
             }
         }
-        // The kernel's own client ids first: a venue id may be reused by a venue. An order
-        // that ended is still known (`EndedOrders`).
+        let found = self.find_order(ev, seq)?;
+        self.check_event_matches_order(ev, ids, found, seq)?;
+        let (event_fp, fill_fp) = self.check_event_is_new(ev, ids, found.sid, fps[1], seq)?;
+        *routed = Some(RoutedEvent {
+            sid: found.sid,
+            event_fp,
+            fill_fp,
+        });
+        self.dispatch_event(ev, ids, found, fps, seq, out)
+    }
+
+    /// Whether `ev`'s id is one the kernel takes: the usual id passes at one look at its first
+    /// byte (`plain_start`), any other is judged in full.
+    #[inline(always)]
+    pub(super) fn check_event_id(
+        &self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        if !plain_start(ids.event) {
+            if let Some(refused) = self.event_id_refusal(ev, seq) {
+                return Err(refused);
+            }
+        }
+        Ok(())
+    }
+
+    /// The refusal of `ev` for its id, empty or flawed ([`flawed_id`]), if it is.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn event_id_refusal(&self, ev: &VenueEvent, seq: u64) -> Option<KernelOutcome> {
+        let d = if ev.event_id.is_empty() {
+            detail_field("event_id", Detail::Static(""))
+        } else {
+            let why = flawed_id(&ev.event_id)?;
+            let mut d = detail_field("event_id", quoted_id(&ev.event_id));
+            d.push(("reason", Detail::Static(why)));
+            d
+        };
+        let (code, severity) = (KernelDiagnosticCode::InvalidIntent, KernelSeverity::Error);
+        Some(self.event_refusal(ev, None, code, severity, d, seq))
+    }
+
+    /// The order `ev` names, working or kept after it ended ([`FoundOrder`]). The kernel's own
+    /// client ids first: a venue id may be reused by a venue. An order that ended is still
+    /// known (`EndedOrders`).
+    #[inline(always)]
+    pub(super) fn find_order(
+        &self,
+        ev: &VenueEvent,
+        seq: u64,
+    ) -> Result<FoundOrder, KernelOutcome> {
         let (c, v) = (&ev.venue_client_id, &ev.venue_order_id);
         let mut client_place = None;
         let found = match self.by_client_id.get_placed(&ev.venue_client_id) {
@@ -356,73 +393,101 @@ impl Kernel {
         let Some((sid, late)) = found else {
             return Err(self.unknown_order(ev, seq));
         };
+        Ok(FoundOrder {
+            sid,
+            late,
+            client_place,
+        })
+    }
+
+    /// Whether `ev` agrees with the order it names: its slot, and its trade, asset, side and
+    /// venue id where it states them ([`Kernel::disagreement`]).
+    #[inline(always)]
+    pub(super) fn check_event_matches_order(
+        &self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        found: FoundOrder,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        let sid = found.sid;
+        let unknown = |d| {
+            let (code, severity) = (KernelDiagnosticCode::UnknownOrder, KernelSeverity::Error);
+            Err(self.event_refusal(ev, Some(sid), code, severity, d, seq))
+        };
         if ev.slot_id >= 0 && ev.slot_id as usize != sid {
             let mut d = detail_field("slot_id", ev.slot_id);
             d.push(("order_slot_id", Detail::I64(sid as i64)));
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::UnknownOrder,
-                KernelSeverity::Error,
-                d,
-                seq,
-            ));
+            return unknown(d);
         }
-        let order = match late {
+        let order = match found.late {
             Some(key) => self.ended.get(key).map(|k| &k.order),
             None => self.slots[sid].active_order(),
         };
         if let Some(d) = order.and_then(|o| Self::disagreement(ev, ids.venue, o)) {
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::UnknownOrder,
-                KernelSeverity::Error,
-                d,
-                seq,
-            ));
+            return unknown(d);
         }
-        // Looked up here and, once the event is taken, remembered by `on_venue_event`:
-        // fingerprinted once (a fill's key is its fill id, else its event id).
+        Ok(())
+    }
+
+    /// Whether slot `sid` has not taken `ev` already, by its event id or its fill id: the
+    /// fingerprints it is remembered by once taken (its event's, and a fill's with a fill id),
+    /// or the duplicate's refusal. `key_fp`: a fill's key ([`VenueEvent::fill_key`])
+    /// fingerprinted (None for another event).
+    #[inline(always)]
+    pub(super) fn check_event_is_new(
+        &self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        sid: usize,
+        key_fp: Option<u64>,
+        seq: u64,
+    ) -> Result<(u64, Option<u64>), KernelOutcome> {
+        // Fingerprinted once (a fill's key is its fill id, else its event id).
         let event_fp = match key_fp {
             Some(fp) if ids.fill.is_empty() => fp,
             _ => fingerprint(ids.event),
         };
         // A fill with neither a fill id nor a running total is known by its event id alone:
         // the slot's event memory keeps its trade's past its 64 places.
-        let fill_fp = (ev.kind == K::Fill && !ids.fill.is_empty())
+        let fill_fp = (ev.kind == KernelEventKind::Fill && !ids.fill.is_empty())
             .then(|| key_fp.unwrap_or_else(|| fingerprint(ids.fill)));
+        let duplicate = |d| {
+            let (code, severity) = (KernelDiagnosticCode::DuplicateEvent, KernelSeverity::Info);
+            Err(self.event_refusal(ev, Some(sid), code, severity, d, seq))
+        };
         if self.slots[sid].seen_events.contains(event_fp) {
-            let d = detail_field("event_id", &ev.event_id);
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::DuplicateEvent,
-                KernelSeverity::Info,
-                d,
-                seq,
-            ));
+            return duplicate(detail_field("event_id", &ev.event_id));
         }
         if fill_fp.is_some_and(|fp| self.slots[sid].seen_fills.contains(fp)) {
-            let d = if ev.fill_id.is_empty() {
+            return duplicate(if ev.fill_id.is_empty() {
                 detail_field("event_id", &ev.event_id)
             } else {
                 detail_field("fill_id", &ev.fill_id)
-            };
-            return Err(self.event_refusal(
-                ev,
-                Some(sid),
-                D::DuplicateEvent,
-                KernelSeverity::Info,
-                d,
-                seq,
-            ));
+            });
         }
-        *routed = Some(Routed {
+        Ok((event_fp, fill_fp))
+    }
+
+    /// Hands `ev`, judged new and naming `found`, to its handler: a working order's ack, fill,
+    /// refused cancel, throttle or end, or a kept order's late ack, fill or end.
+    #[inline(always)]
+    pub(super) fn dispatch_event(
+        &mut self,
+        ev: &VenueEvent,
+        ids: EventIds<'_>,
+        found: FoundOrder,
+        [client_fp, key_fp]: [Option<u64>; 2],
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) -> Handled {
+        use KernelDiagnosticCode as D;
+        use KernelEventKind as K;
+        let FoundOrder {
             sid,
-            event_fp,
-            fill_fp,
-        });
+            late,
+            client_place,
+        } = found;
         let whole = match ev.kind {
             K::CancelAck | K::Expired | K::Reject if late.is_some() && is_reconciliation(ev) => {
                 self.settle_awaited(ev, late.expect("checked"), seq)
@@ -449,7 +514,7 @@ impl Kernel {
                 Some(key) => self.apply_late_fill(ev, key, seq),
                 None => {
                     let key_fp = key_fp.unwrap_or_else(|| fingerprint(ids.fill_key()));
-                    let client = client_fp.map(|fp| ClientNamed {
+                    let client = client_fp.map(|fp| ClientIdLookup {
                         fp,
                         place: client_place,
                     });
@@ -506,7 +571,7 @@ impl Kernel {
     }
 
     /// The refusal of an event naming its order only by a venue id that a working order and
-    /// an order kept for its late fills both carry (rules 8 on): it may be either's, and
+    /// an order kept for its late fills both carry: it may be either's, and
     /// booked on the working order a fill owed to the kept one moves a position the venue
     /// does not hold, while the kept one's slot waits for it for good.
     #[cold]
@@ -530,7 +595,7 @@ impl Kernel {
     }
 
     /// The refusal of an event naming no order the kernel knows of. An order that ended
-    /// long ago (or, under rules before 2, at all) is known by its ids' fingerprints.
+    /// long ago is known by its ids' fingerprints.
     #[cold]
     pub(super) fn unknown_order(&self, ev: &VenueEvent, seq: u64) -> KernelOutcome {
         let known = self
@@ -638,8 +703,8 @@ impl Kernel {
         self.event_refusal(ev, sid, code, sev, d, seq)
     }
 
-    /// What in `ev` contradicts the order it names (its trade, asset or side, rules 35 on its
-    /// venue id), if anything: an event meant for another order must not move this one. Empty
+    /// What in `ev` contradicts the order it names (its trade, asset, side or venue id), if
+    /// anything: an event meant for another order must not move this one. Empty
     /// fields say nothing.
     /// `venue`: the event's venue order id's text (see [`EventIds`]).
     pub(super) fn disagreement(

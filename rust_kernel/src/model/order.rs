@@ -1,6 +1,6 @@
 //! An order as the kernel hands it to a venue and follows it there.
 
-use crate::error::{check_numbers, check_timestamp, shown, KernelError, KernelResult};
+use crate::error::{check_numbers, check_timestamp, format_number, KernelError, KernelResult};
 use crate::kernel::QTY_EPS;
 use crate::types::*;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ impl VenueOrder {
         if self.filled_size > self.size * (1.0 + 1e-9) + QTY_EPS {
             return Err(KernelError::invalid(
                 &field("filled_size"),
-                shown(self.filled_size),
+                format_number(self.filled_size),
                 "must not be more than the order's size",
             ));
         }

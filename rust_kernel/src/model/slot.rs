@@ -46,9 +46,8 @@ pub struct TradeSlot {
     /// The reason given by the EXIT intent working now; becomes close_reason on close.
     pub exit_reason: String,
     /// What exit fills took from the position since the active leg began: an exit that ended
-    /// part-filled leaves that much of the leg done. Kept out of the slot's own encoding, so
-    /// that encoding stays the one every checkpoint and `reconcile_from_slots` record holds:
-    /// a checkpoint keeps it in its last part (`kernel::LegTail`), a `reconcile_from_slots`
+    /// part-filled leaves that much of the leg done. Kept out of the slot's own encoding: a
+    /// checkpoint keeps it in a part of its own (`kernel::LegsTaken`), a `reconcile_from_slots`
     /// record beside the slots (`KernelInput::ReplaceSlots`'s `legs`).
     #[serde(skip)]
     pub leg_taken: f64,

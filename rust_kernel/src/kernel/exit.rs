@@ -1,0 +1,264 @@
+//! EXIT: the checks an exit meets beyond every intent's (a position to close, of the trade and
+//! asset it names), its size (an explicit size, or the next exit leg's share, kept clear of
+//! the venue's floor), whether it goes out reduce-only, and the order it sends.
+
+use super::*;
+
+/// An exit as it goes out: the asset's market rules, its order's side, price and size, whether
+/// it goes out reduce-only, the leg it closes (a leg exit), and what its sizing says.
+pub(super) struct ExitSizing {
+    pub(super) m: MarketLimits,
+    pub(super) side: OrderSide,
+    pub(super) price: f64,
+    pub(super) qty: f64,
+    pub(super) reduce_only: bool,
+    pub(super) leg: Option<LegExit>,
+    pub(super) details: Details,
+}
+
+impl Kernel {
+    /// An EXIT: its answer in `out` when taken, else the refusal (see [`Handled`]). Each check
+    /// refuses in its turn; the first to refuse answers.
+    pub(super) fn exit(
+        &mut self,
+        intent: &Intent,
+        seen: bool,
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) -> Handled {
+        let sid = self.check_intent(intent, seen, seq)?;
+        self.check_order_prices(intent, seq)?;
+        self.check_trading_mode(intent, sid, seq)?;
+        let stage = self.check_slot_takes_exit(intent, sid, seq)?;
+        let slot = &self.slots[sid];
+        let m = self.limits_for(&slot.asset);
+        let side = slot.side.exit_order_side();
+        if let Some(o) = self.limit_off_tick(intent, sid, &m, side, seq) {
+            return Err(o);
+        }
+        let exit = self.size_exit(intent, sid, m, side);
+        self.check_exit_floor(intent, sid, &exit, seq)?;
+        self.check_order_rate(intent, sid, seq)?;
+        self.send_exit(intent, sid, stage, exit, seq, out);
+        Ok(())
+    }
+
+    /// Whether slot `sid` takes `intent`'s exit: owed no exit fill, holding a position no other
+    /// exit works on, of the trade and asset the intent names, the size it asks the kernel's
+    /// to trade. Its stage, when it does.
+    #[inline(always)]
+    pub(super) fn check_slot_takes_exit(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        seq: u64,
+    ) -> Result<TradeStage, KernelOutcome> {
+        use KernelDiagnosticCode as D;
+        let slot = &self.slots[sid];
+        let stage = slot.fsm_state;
+        // Only an exit owed blocks a new exit: with an entry owed, the kernel's position is
+        // below the venue's, and exiting it reduces risk (the entry's fill still comes).
+        if let Some(owed) = self.ended.owed(sid, false) {
+            return Err(self.awaiting_refusal(intent, sid, owed, Some(false), seq));
+        }
+        let holding = Ctx {
+            holds_position: true,
+        };
+        if next_stage(stage, Trigger::Exit, holding).is_none() {
+            return Err(self.no_exit_refusal(intent, sid, stage, seq));
+        }
+        if let Some(refused) = self.other_trade(intent, sid, seq) {
+            return Err(refused);
+        }
+        if !intent.asset.is_empty() && intent.asset != slot.asset {
+            let mut d = detail_field("asset", &intent.asset);
+            d.push(("slot_asset", (&slot.asset).into()));
+            let severity = KernelSeverity::Error;
+            return Err(self.refuse(intent, Some(sid), D::InvalidIntent, severity, d, seq));
+        }
+        if intent.target_size > 0.0 && intent.target_size <= QTY_EPS {
+            let mut d = detail_field("target_size", intent.target_size);
+            d.push(("reason", Detail::Static(TOO_SMALL)));
+            let severity = KernelSeverity::Error;
+            return Err(self.refuse(intent, Some(sid), D::InvalidIntent, severity, d, seq));
+        }
+        Ok(stage)
+    }
+
+    /// The refusal of an EXIT on slot `sid`, whose `stage` takes none: it holds no position, an
+    /// exit works already, or its entry still works.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn no_exit_refusal(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        stage: TradeStage,
+        seq: u64,
+    ) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let (code, why) = if fsm::is_free(stage) {
+            (D::NoPosition, "the slot holds no position")
+        } else if matches!(
+            stage,
+            TradeStage::ExitRequested | TradeStage::ExitSent | TradeStage::ExitWorking
+        ) {
+            (D::SlotBusy, "an exit is already working")
+        } else {
+            (
+                D::InvalidTransition,
+                "the entry is still working; cancel it first",
+            )
+        };
+        let mut d = detail_field("slot_id", sid as i64);
+        d.push(("fsm_state", Detail::Static(stage.name())));
+        d.push(("reason", Detail::Static(why)));
+        self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq)
+    }
+
+    /// The exit `intent` sends from slot `sid`, at the venue's rules `m`, on `side`: the size
+    /// it asks (at most the position), or its leg's share, on the lot grid; a leg below the
+    /// venue's floor at the least the venue takes; the whole position where what would
+    /// remain is below the floor.
+    #[inline(always)]
+    pub(super) fn size_exit(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        m: MarketLimits,
+        side: OrderSide,
+    ) -> ExitSizing {
+        let slot = &self.slots[sid];
+        let size = slot.size;
+        let mut details: Details = Vec::new();
+        let leg = (intent.target_size <= 0.0).then(|| leg_exit(slot));
+        // A leg exit that is not the last leg's: its share, less what was taken of it.
+        let share_left = leg.as_ref().and_then(|l| l.left);
+        let leg_qty = if intent.target_size > 0.0 {
+            if intent.target_size > size + QTY_EPS {
+                details.push(("clamped_target_size", Detail::F64(intent.target_size)));
+            }
+            intent.target_size.min(size)
+        } else if let Some(left) = share_left {
+            if let Some(l) = leg.as_ref().filter(|l| l.taken > 0.0) {
+                details.push(("leg_taken", Detail::F64(l.taken)));
+            }
+            left.min(size)
+        } else {
+            size
+        };
+        let price = Self::order_price(intent, &m, side);
+        let whole = whole_position(size, m.lot_step);
+        let mut qty = if (leg_qty - size).abs() <= QTY_EPS {
+            whole
+        } else {
+            round_down_to_step(leg_qty, m.lot_step)
+        };
+        if share_left.is_some() && Self::below_floor(&m, qty, price) {
+            // A leg below the venue's floor goes out at the smallest size the venue takes (all
+            // of the position when that is no less): refused, it would never advance, and
+            // every later leg exit would compute it again.
+            let least = Self::least_order(&m, price);
+            if least > QTY_EPS {
+                details.push(("leg_below_floor", Detail::F64(qty)));
+                qty = if least + QTY_EPS < size { least } else { whole };
+            }
+        }
+        let rest = size - qty;
+        if rest > QTY_EPS && (Self::below_floor(&m, round_down_to_step(rest, m.lot_step), price)) {
+            // What would remain could never be sold: close all of it now.
+            details.push(("dust_avoided", Detail::F64(rest)));
+            details.push((
+                "reason",
+                Detail::Static(
+                    "remaining size below the venue's floor; closing the whole position",
+                ),
+            ));
+            qty = whole;
+        }
+        let reduce_only = self.exit_reduces(sid, side, qty);
+        ExitSizing {
+            m,
+            side,
+            price,
+            qty,
+            reduce_only,
+            leg,
+            details,
+        }
+    }
+
+    /// Whether `exit` reaches the venue's floor. Venues take a reduce-only exit closing the
+    /// whole position below their minimum notional: refused, a position whose price fell under
+    /// it could never be closed. One the netted position does not cover goes out plain, and
+    /// the floor applies to it as to any order.
+    #[inline(always)]
+    pub(super) fn check_exit_floor(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        exit: &ExitSizing,
+        seq: u64,
+    ) -> Result<(), KernelOutcome> {
+        let (m, qty) = (&exit.m, exit.qty);
+        let below = if qty + QTY_EPS >= self.slots[sid].size && exit.reduce_only {
+            Self::below_min_qty(m, qty)
+        } else {
+            Self::below_floor(m, qty, exit.price)
+        };
+        if below {
+            let at = (exit.price, Self::price_source(intent));
+            return Err(self.below_floor_outcome(intent, sid, m, qty, at, seq));
+        }
+        Ok(())
+    }
+
+    /// The accepted EXIT goes out, into `out`: its order sent, the slot's exit reason set, and
+    /// the legs an earlier exit took done.
+    #[inline(always)]
+    pub(super) fn send_exit(
+        &mut self,
+        intent: &Intent,
+        sid: usize,
+        stage: TradeStage,
+        exit: ExitSizing,
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) {
+        let ExitSizing {
+            m,
+            side,
+            qty,
+            reduce_only,
+            leg,
+            mut details,
+            ..
+        } = exit;
+        out.reset_ok(intent.slot_id, self.slots[sid].trade_id.clone(), stage, seq);
+        self.new_order(
+            intent,
+            sid,
+            side,
+            qty,
+            Some(reduce_only),
+            &m,
+            &mut out.submit,
+        );
+        let held = Ctx {
+            holds_position: true,
+        };
+        out.details.append(&mut details);
+        self.send_order(sid, Trigger::Exit, held, intent, out);
+        let slot = &mut self.slots[sid];
+        slot.exit_reason.clone_from(&intent.reason);
+        if let Some(l) = leg.filter(|l| l.leg > slot.active_leg_index) {
+            // Exits that did not complete them took the legs before: they are done.
+            out.details.push((
+                "legs_done",
+                Detail::I64((l.leg - slot.active_leg_index) as i64),
+            ));
+            slot.active_leg_index = l.leg;
+            slot.leg_taken = l.taken;
+        }
+    }
+}
