@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from crashed_log import remove_the_closing_checkpoint
 from dita.backtest.data import load_market_data
 from dita.backtest.report import ARTEFACTS, EQUITY_COLOR
 from dita.cli import app
@@ -2069,6 +2070,7 @@ def test_a_continued_run_says_what_opening_its_log_cut(tmp_path: Path, resting: 
     data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)
     first = _paper_on(tmp_path, resting, data)
     assert first.exit_code == 0, first.output
+    remove_the_closing_checkpoint(tmp_path / "wal")  # the log a crash while writing leaves
     segment = max((tmp_path / "wal").glob("seg-*.wal"))
     with segment.open("r+b") as f:
         f.truncate(segment.stat().st_size - 3)

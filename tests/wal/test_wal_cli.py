@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 from wal_workload import KERNEL_ID, make_kernel, run
 
+from crashed_log import close_as_a_crash_leaves_it
 from dita.cli import app
 
 RECORDS = 30
@@ -128,11 +129,12 @@ def test_verify_reports_tampering_with_its_position(
 
 
 def _audited_log(tmp_path: Path) -> dict[str, Any]:
-    """A log of ten steps of the workload, closed: its audit report (``--json``)."""
+    """A log of ten steps of the workload as a crash leaves it (no checkpoint after its records):
+    its audit report (``--json``)."""
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     for _ in run(kernel, seed=2, steps=10):
         pass
-    kernel.close()
+    close_as_a_crash_leaves_it(kernel)
     del kernel
     _, out = _verify(tmp_path, "--json")
     report: dict[str, Any] = json.loads(out)
@@ -275,7 +277,7 @@ def test_replay_reports_a_torn_tail_and_leaves_the_log_alone(tmp_path: Path) -> 
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     for _ in run(kernel, seed=2, steps=RECORDS - 1):
         pass
-    kernel.close()
+    close_as_a_crash_leaves_it(kernel)
     del kernel
     wal_dir = tmp_path
     segment = _segment(wal_dir)
@@ -421,7 +423,7 @@ def test_replay_of_a_log_without_a_usable_checkpoint_asks_for_the_slot_count(
     for _ in run(kernel, seed=2, steps=10):
         pass
     expected = kernel.snapshot()
-    kernel.close()
+    close_as_a_crash_leaves_it(kernel)
     del kernel
     (checkpoint,) = lost.glob("ckpt-*.ckpt")
     checkpoint.write_bytes(checkpoint.read_bytes()[:-1])

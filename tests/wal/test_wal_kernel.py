@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from wal_workload import KERNEL_ID, SEED_CAPITAL, HeldVenue, make_kernel, run, run_child
 
+from crashed_log import close_as_a_crash_leaves_it
 from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 from dita._kernel import JOURNAL_COLUMNS, WalError, wal_replay, wal_verify
 from dita.journal import InMemoryJournal
@@ -112,7 +113,7 @@ def test_seed_capital_applies_to_a_log_whose_first_record_never_reached_the_disk
     checkpoint 0 and no record. Before, the restart counted that as a recovered kernel and
     dropped the constructor's seed capital: it came back with capital 0."""
     kernel = make_kernel(tmp_path, fsync="none")
-    kernel.close()
+    close_as_a_crash_leaves_it(kernel)
     del kernel
     (segment,) = _segments(tmp_path)
     data = segment.read_bytes()
@@ -560,7 +561,7 @@ def test_what_recovery_cut_skipped_or_removed_is_logged_as_a_warning(
     _feed(kernel, seed=6, steps=10)
     kernel.wal_checkpoint()
     _feed(kernel, seed=7, steps=5)
-    kernel.close()
+    close_as_a_crash_leaves_it(kernel)  # records after the newest checkpoint, a torn one last
     del kernel
     (newest,) = [c for c in tmp_path.glob("ckpt-*.ckpt") if not c.name.startswith("ckpt-0000000000000000000")]
     data = bytearray(newest.read_bytes())
@@ -591,7 +592,8 @@ def test_what_recovery_cut_skipped_or_removed_is_logged_as_a_warning(
 def test_damage_inside_the_log_refuses_to_open_naming_segment_and_offset(tmp_path: Path) -> None:
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     _feed(kernel, seed=8, steps=40)
-    kernel.close()
+    # No checkpoint after the records: recovery replays them all, the damaged one among them.
+    close_as_a_crash_leaves_it(kernel)
     del kernel
     segment = _segments(tmp_path)[-1]
     data = bytearray(segment.read_bytes())
@@ -960,14 +962,14 @@ def test_a_venue_two_recovered_kernels_share_never_repeats_an_id(tmp_path: Path,
 
 
 def _checkpointed_then_marked(tmp_path: Path) -> tuple[dict[str, Any], int, Path]:
-    """A closed log in ``tmp_path`` whose newest checkpoint has an input after it: the state and
-    seq a recovery must reach without that checkpoint, and the checkpoint's path."""
+    """A log in ``tmp_path`` whose newest checkpoint has an input after it, as a crash leaves it:
+    the state and seq a recovery must reach without that checkpoint, and the checkpoint's path."""
     kernel = make_kernel(tmp_path, fsync="none", wal_checkpoint_every=0)
     _feed(kernel, seed=5, steps=30)
     kernel.wal_checkpoint()
     kernel.mark_price("BTC", 101.0)
     expected, seq = kernel.snapshot(), kernel.seq
-    kernel.close()
+    close_as_a_crash_leaves_it(kernel)
     return expected, seq, sorted(tmp_path.glob("ckpt-*.ckpt"))[-1]
 
 
@@ -1044,7 +1046,7 @@ def test_a_log_whose_first_checkpoint_is_lost_needs_its_slot_count_given(tmp_pat
     kernel = ExecutionKernel(max_slots=3, kernel_id="shape", wal_dir=str(tmp_path), fsync="none")
     kernel.mark_price("BTC", 100.0)
     expected, seq = kernel.snapshot(), kernel.seq
-    kernel.close()
+    close_as_a_crash_leaves_it(kernel)  # no later checkpoint to recover from
     (first,) = tmp_path.glob("ckpt-*.ckpt")
     data = bytearray(first.read_bytes())
     data[-1] ^= 0x01
