@@ -23,7 +23,7 @@ def _trade(kernel: ExecutionKernel) -> None:
 def _attach_during(journal: ClickHouseJournal, kernel: ExecutionKernel, during: Any) -> None:
     """``journal.attach(kernel)`` with ``during()`` run on another thread, and waited for, while
     the attach reads the stored rows (past its first "closed?" look)."""
-    check = journal._check_new_seqs
+    check = journal._kernels.check_new_seqs
 
     def check_while_closing(*args: Any) -> Any:
         thread = threading.Thread(target=during)
@@ -31,7 +31,7 @@ def _attach_during(journal: ClickHouseJournal, kernel: ExecutionKernel, during: 
         thread.join()
         return check(*args)
 
-    journal._check_new_seqs = check_while_closing  # type: ignore[method-assign]
+    journal._kernels.check_new_seqs = check_while_closing  # type: ignore[method-assign]
     journal.attach(kernel)
 
 

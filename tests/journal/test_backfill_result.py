@@ -40,7 +40,7 @@ def test_rows_found_stored_are_counted_once_however_many_attempts_failed(tmp_pat
     journal = _journal(tmp_path / "j")
     try:
         assert journal.backfill("desk-1", {"fills": rows[:2]}, timeout=60).written == 2
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before" if n <= 2 else None)
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before" if n <= 2 else None)
         result = journal.backfill("desk-1", {"fills": rows}, timeout=60)
         flaky.restore()
         assert flaky.failures == 2

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import dita.journal.clickhouse as ch
+import dita.journal.clickhouse.writer as writer
 from dita import ExecutionKernel
 from dita.journal.clickhouse import ClickHouseJournal
 
@@ -30,7 +30,7 @@ def _journal(path: Path) -> ClickHouseJournal:
 
 def _fail_queries(journal: ClickHouseJournal, text: str, times: int, exc: Exception) -> list[int]:
     """The writer's queries holding ``text`` raise ``exc``, the first ``times`` of them."""
-    real = journal._client.query
+    real = journal._connection.client.query
     failed = [0]
 
     def query(sql: str, *args: Any, **kwargs: Any) -> Any:
@@ -39,7 +39,7 @@ def _fail_queries(journal: ClickHouseJournal, text: str, times: int, exc: Except
             raise exc
         return real(sql, *args, **kwargs)
 
-    journal._client.query = query
+    journal._connection.client.query = query
     return failed
 
 
@@ -92,7 +92,7 @@ def test_rows_set_aside_past_the_kept_ones_stay_counted_and_logged(
 ) -> None:
     """``rejected_rows()`` keeps the newest ``_REJECTED_KEPT`` (1,000); ``extra["rejected_rows"]``
     counts every one, and every one is logged as an ERROR with its values."""
-    monkeypatch.setattr(ch, "_REJECTED_KEPT", 2)
+    monkeypatch.setattr(writer, "_REJECTED_KEPT", 2)
     journal = _journal(tmp_path / "j")
     try:
         bad = [(10 + i, 0, "not a time", "LIVE", "NORMAL", True, "x") for i in range(5)]

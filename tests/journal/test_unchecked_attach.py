@@ -35,11 +35,11 @@ def _store_unreadable(journal: ClickHouseJournal) -> Iterator[list[int]]:
         calls[0] += 1
         raise OperationalError("injected: ClickHouse cannot be queried")
 
-    journal.query = query  # type: ignore[method-assign]
+    journal._queries.query = query  # type: ignore[method-assign]
     try:
         yield calls
     finally:
-        del journal.query  # the class's method again
+        del journal._queries.query  # the class's method again
 
 
 def _stored(journal: ClickHouseJournal, kernel_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -74,7 +74,7 @@ def test_a_kernel_id_reused_without_a_wal_and_attached_unchecked_is_held_not_ski
         if writer == "reaches-clickhouse-later":
             back_now = back.is_set
             flaky = FlakyClient(
-                journal._client,
+                journal._connection.client,
                 insert_rule=lambda n: None if back_now() else "before",
                 query_rule=lambda n: not back_now(),
             )
