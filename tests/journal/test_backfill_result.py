@@ -34,8 +34,8 @@ def _stored(journal: ClickHouseJournal, kernel_id: str) -> list[Any]:
 
 
 def test_rows_found_stored_are_counted_once_however_many_attempts_failed(tmp_path: Path) -> None:
-    """A retried insert counted the rows its key check found stored again at every attempt: a
-    resend of 2 stored and N missing rows whose insert failed twice said 3 * 2 were present."""
+    """A retried insert counts the rows its key check finds stored once, not at every attempt:
+    a resend of 2 stored and N missing rows whose insert failed twice says 2 are present."""
     rows = _fills()
     journal = _journal(tmp_path / "j")
     try:

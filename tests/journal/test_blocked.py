@@ -63,9 +63,9 @@ BREAKS = {
 def test_a_table_clickhouse_refuses_rows_for_good_blocks_the_writer_and_says_so(
     tmp_path: Path, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Before: the writer retried every few seconds forever, flush() waited out its timeout
-    and nothing was logged. Now flush() raises at once naming the table and the error, the
-    writer tries again only when asked, and after the fix every row is there once."""
+    """flush() raises at once naming the table and the error (rather than wait out its
+    timeout while the writer retries for good, in silence), the writer tries again only when
+    asked, and after the fix every row is there once."""
     breaks, mends, cause = BREAKS[case]
     journal = _journal(tmp_path / "j")
     try:
@@ -273,10 +273,9 @@ def test_a_progress_table_clickhouse_cannot_read_blocks_the_wal_fill_and_says_so
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The WAL fill at attach first reads where the stored rows end from journal_progress.
-    Before: with that table's columns broken the fill asked again every retry_max forever,
-    and flush() waited out its timeout (or, without one, for good: detach() never returned).
-    Now flush() raises at once naming the table and the error; once it is mended every row is
-    stored once."""
+    With that table's columns broken, asking again every retry_max would never end, nor
+    would a flush() without a timeout (detach()): flush() raises at once naming the table and
+    the error; once it is mended every row is stored once."""
     path = tmp_path / "j"
     work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
     first = _journal(path)
@@ -327,9 +326,9 @@ def test_a_newer_schema_found_when_the_writer_connects_again_blocks_it_and_says_
 ) -> None:
     """A newer dita migrated the database while this one ran (or while its server was down at
     start): the writer's next client refuses it at its migration, as a journal opened on it
-    is refused. Before, that refusal was taken for a failure that may pass: retried every
-    retry_max for good, flush() waited out its timeout (without one, for ever) and close()
-    its close_timeout. Now it blocks the writer, naming the versions, and the rows are kept."""
+    is refused. Retrying cannot cure that refusal, so it blocks the writer, naming the
+    versions, and the rows are kept; flush() does not wait out its timeout (without one, for
+    ever), nor close() its close_timeout."""
     journal = _journal(tmp_path / "j", close_timeout=20)
     try:
         work, _ = twins(journal)

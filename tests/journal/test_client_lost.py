@@ -1,8 +1,8 @@
 """The writer's clickhouse-connect client closed underneath it (by another part of the process,
-or its chDB connection gone) while ClickHouse itself is fine. Before, every insert failed with
-"The client has been closed" and was retried on that same client for good: the journal's rows
-were never written and flush() timed out. Now a client that no longer answers is let go and a
-new one opened, and the rows waiting are written once: none lost, none twice."""
+or its chDB connection gone) while ClickHouse itself is fine. Retried on that same client,
+every insert would fail with "The client has been closed" for good; a client that no longer
+answers is let go and a new one opened, and the rows waiting are written once: none lost,
+none twice."""
 
 from __future__ import annotations
 

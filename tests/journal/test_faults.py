@@ -480,10 +480,10 @@ def test_rows_a_close_that_gave_up_left_in_a_kernels_outbox_are_counted_and_name
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """ClickHouse away, the queue full: most rows wait in the kernel's outbox, which close()
-    turns off and leaves. Before, the close's warning, stats() and a flush() after it named
-    only the rows taken into the queue (102 of 1,333), and with all of those stored a flush()
-    would have returned as if nothing was missing: the outbox's rows went without a count. Now
-    each of them names the rows left in the outboxes, per kernel, and what becomes of them."""
+    turns off and leaves. The close's warning, stats() and a flush() after it name the rows
+    left in the outboxes, per kernel, and what becomes of them, not only the rows taken into
+    the queue (102 of 1,333): with all of those stored, a flush() would otherwise return as
+    if nothing was missing."""
     journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100, close_timeout=0.3)
     # ClickHouse takes nothing
     flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
@@ -1167,9 +1167,9 @@ def test_a_kernel_whose_log_failed_is_attached_without_a_fill(
 
 def test_progress_reaches_the_last_input_a_closed_kernel_journaled(tmp_path: Path) -> None:
     """Once a kernel is closed every row it made is stored, so journal_progress says so: an
-    operator comparing it with the WAL's last seq finds the journal complete. Before, it stayed
-    one input short, and after a restart on the log at the restart's seq (the rows written
-    while the WAL fill ran were not counted), as if the run's rows were missing."""
+    operator comparing it with the WAL's last seq finds the journal complete: not one input
+    short, nor, after a restart on the log, at the restart's seq (the rows written while the
+    WAL fill ran counted too)."""
     path, wal_dir = tmp_path / "j", tmp_path / "wal"
 
     def run(tag: str) -> int:

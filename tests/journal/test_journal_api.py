@@ -214,8 +214,8 @@ def test_closing_one_kernel_leaves_a_shared_journal_to_the_others(journal: Click
 
 
 def test_kernels_closing_at_the_same_time_still_close_their_shared_journal(journal_dsn: str) -> None:
-    """Each release used to see the other kernel still attached: both only detached, and the
-    journal (its threads, chDB) stayed open."""
+    """Each release must not see the other kernel still attached: both would only detach, and
+    the journal (its threads, chDB) would stay open."""
     import threading
 
     for round_ in range(3):
@@ -294,11 +294,10 @@ def test_a_kernel_is_recorded_by_one_journal_at_a_time(tmp_path: Path) -> None:
 
 def test_a_kernel_id_another_journal_on_the_same_database_records_is_refused(tmp_path: Path) -> None:
     """Two journal objects on one directory and database, each with a kernel of one kernel_id:
-    both runs' rows take the same keys, and each writer skipped the other's as stored (or
-    ClickHouse merged them), so one run's rows were lost without a word. The attach check
-    read only the rows stored, and a journal refused a second kernel_id only of its own
-    kernels. Now it is refused as on one journal object; another database of the same
-    directory is another journal, where the kernel_id is free."""
+    both runs' rows would take the same keys, and each writer skip the other's as stored (or
+    ClickHouse merge them), one run's rows lost without a word; the check of the stored rows
+    cannot see the other's rows on their way. It is refused as on one journal object; another
+    database of the same directory is another journal, where the kernel_id is free."""
     a = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=0.02)
     b = ClickHouseJournal(f"chdb://{tmp_path / 'j'}/", max_delay=0.02)  # spelt apart, one directory
     other_db = ClickHouseJournal(f"chdb://{tmp_path / 'j'}?database=desk_b", max_delay=0.02)

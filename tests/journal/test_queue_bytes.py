@@ -1,7 +1,7 @@
 """The journal's queue is bounded in bytes too (``queue_bytes``), not only in rows: rows carrying
-large metadata (a venue's event payload, a strategy's intent metadata) made a queue bounded at
-``queue_rows`` hold hundreds of times the memory an operator planned for while ClickHouse was
-away. Beyond the byte bound rows wait in the kernel's outbox, as beyond the row bound, and are
+large metadata (a venue's event payload, a strategy's intent metadata) would make a queue
+bounded at ``queue_rows`` hold hundreds of times the memory an operator planned for while
+ClickHouse is away. Beyond the byte bound rows wait in the kernel's outbox, as beyond the row bound, and are
 written once ClickHouse is back, each once."""
 
 from __future__ import annotations
@@ -135,9 +135,9 @@ def _queued_encoded_bytes(journal: ClickHouseJournal) -> int:
 
 
 def test_large_rows_in_the_middle_of_each_take_count_in_full(tmp_path: Path) -> None:
-    """A block's bytes were estimated from its first and last 128 rows: takes whose large rows
-    lay between them (100 KB reasons on rows 150..449 of 600) counted as small take after
-    take, and the queue held 43 times its byte bound while ClickHouse was away."""
+    """A block's bytes count in full, not estimated from its first and last 128 rows: takes
+    whose large rows lie between them (100 KB reasons on rows 150..449 of 600) would count as
+    small take after take, and the queue hold 43 times its byte bound while ClickHouse is away."""
     limit, big, per_round = 1 << 20, 8 * 1024, 600
     journal = _bounded(tmp_path, limit)
     kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="mid", journal_capacity=100_000)

@@ -2,10 +2,10 @@
 while encoding them; never for a failure of the writer's own queries, and never under a
 kernel_id no kernel can have.
 
-Before, a ``ValueError`` or ``TypeError`` raised by the key check that precedes an insert (a
-query whose stream was closed under it: ``ValueError: I/O operation on closed file``) was taken
-for the rows' fault: the batch was split down to single rows and each one set aside, lost to
-the journal, though ClickHouse never saw them."""
+A ``ValueError`` or ``TypeError`` raised by the key check that precedes an insert (a query
+whose stream was closed under it: ``ValueError: I/O operation on closed file``) is no fault of
+the rows: taken for one, the batch would be split down to single rows and each one set aside,
+lost to the journal, though ClickHouse never saw them."""
 
 from __future__ import annotations
 
@@ -124,8 +124,8 @@ class TestBackfillKernelIds:
     def test_a_backfill_under_a_kernel_id_no_kernel_can_have_is_refused(
         self, class_journal: ClickHouseJournal, kernel_id: str, shown: str
     ) -> None:
-        """Before, rows went in under it: a kernel_id read with its line end from a file stored the
-        resend beside the kernel's rows, where no query for the kernel found them."""
+        """Rows stored under it would lie beside the kernel's (a kernel_id read with its line end
+        from a file), where no query for the kernel finds them."""
         with pytest.raises(ValueError, match="backfill kernel_id") as refused:
             class_journal.backfill(kernel_id, {"control_changes": [ROW]}, timeout=30)
         assert shown in str(refused.value)

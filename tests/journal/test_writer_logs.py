@@ -1,7 +1,7 @@
 """What the journal logs while ClickHouse does not take its rows for a reason that may pass,
 and while a kernel's outbox drops rows: said when it starts, again at most once a minute while
-it lasts (with the rows waiting, or the rows dropped), and the recovery too. Before, neither
-was logged however long it lasted: only stats() showed it."""
+it lasts (with the rows waiting, or the rows dropped), and the recovery too, so an operator
+reading the log sees it, not only one reading stats()."""
 
 from __future__ import annotations
 
