@@ -44,6 +44,7 @@ from typing import Any
 from dita import ExecutionKernel, KernelIntent
 from dita._kernel import JournalBlock
 from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.clickhouse.rows import columns_for
 from dita.journal.schema import TABLE_COLUMNS, migrate
 
 LABEL_SUSTAINED = "journal rows/s into chDB (drain + batch + insert)"
@@ -160,8 +161,8 @@ def bench_sustained(report: Report, root: Path, trades: int) -> None:
                 break
             for table, table_rows in drained.items():
                 if table_rows:
-                    batches.append((table, journal._columns_for("raw", table, table_rows)))
-        client = journal._client
+                    batches.append((table, columns_for("raw", table, table_rows)))
+        client = journal._connection.client
         migrate(client, "bench_raw")
         t = time.perf_counter()
         for table, cols in batches:
@@ -371,7 +372,7 @@ def bench_gil(report: Report, root: Path, pairs: int) -> None:
 
     journal = ClickHouseJournal(f"chdb://{root / 'journal'}", serve_sql=False)
     try:
-        client = journal._client
+        client = journal._connection.client
 
         def ingest() -> None:
             for table, data in encoded:

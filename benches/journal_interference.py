@@ -76,12 +76,12 @@ def child(variant: str, pairs: int) -> None:
     options: dict[str, Any] = {"nice": None} if variant == "plain" else {}
     journal = ClickHouseJournal(f"chdb://{root / 'j'}", serve_sql=False, **options)
     if variant == "no-insert":
-        journal._client.raw_insert = lambda *a, **kw: None
-        journal._client.insert = lambda *a, **kw: None
-        journal._existing_keys = lambda *a, **kw: set()  # type: ignore[method-assign]
+        journal._connection.client.raw_insert = lambda *a, **kw: None
+        journal._connection.client.insert = lambda *a, **kw: None
+        journal._writer.existing_keys = lambda *a, **kw: set()  # type: ignore[method-assign]
     elif variant == "no-write":
-        journal._write_take = lambda take: 0  # type: ignore[method-assign]  # none held
-        journal._record_progress = lambda take: None  # type: ignore[method-assign]
+        journal._writer.write_batch = lambda take: 0  # type: ignore[method-assign]  # none held
+        journal._progress.record = lambda take: None  # type: ignore[method-assign]
     ticks = os.sysconf("SC_CLK_TCK")
     try:
         for r in range(3):

@@ -1,9 +1,9 @@
 """A kernel attached while another thread closes the journal (kernels closing at the same time
 share it): the attach is refused with an error saying the journal is closed, and leaves the
-kernel free for another journal. Before, an attach that passed the "closed?" check just before
-close() stopped the threads went through: the kernel's outbox was turned on with nobody left to
-drain it, its rows were never written and nothing said so, and it counted as recorded by the
-closed journal, so no other journal could take it."""
+kernel free for another journal. An attach that passed the "closed?" check just before
+close() stopped the threads and then went through would turn the kernel's outbox on with
+nobody left to drain it: its rows never written, nothing said, and the kernel counted as
+recorded by the closed journal, so no other journal could take it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def _trade(kernel: ExecutionKernel) -> None:
 def _attach_during(journal: ClickHouseJournal, kernel: ExecutionKernel, during: Any) -> None:
     """``journal.attach(kernel)`` with ``during()`` run on another thread, and waited for, while
     the attach reads the stored rows (past its first "closed?" look)."""
-    check = journal._check_new_seqs
+    check = journal._kernels.check_new_seqs
 
     def check_while_closing(*args: Any) -> Any:
         thread = threading.Thread(target=during)
@@ -31,7 +31,7 @@ def _attach_during(journal: ClickHouseJournal, kernel: ExecutionKernel, during: 
         thread.join()
         return check(*args)
 
-    journal._check_new_seqs = check_while_closing  # type: ignore[method-assign]
+    journal._kernels.check_new_seqs = check_while_closing  # type: ignore[method-assign]
     journal.attach(kernel)
 
 
@@ -57,8 +57,8 @@ def test_an_attach_a_close_overtakes_is_refused_and_leaves_the_kernel_free(journ
 
 def test_an_attach_while_close_flushes_is_refused(journal_dsn: str) -> None:
     """close() stops recording its kernels and flushes before it stops its threads; a kernel
-    attached in between was drained until the threads stopped and then turned off without a
-    word, its later rows left in its outbox."""
+    attached in between would be drained until the threads stopped and then turned off
+    without a word, its later rows left in its outbox."""
     journal = ClickHouseJournal(journal_dsn, max_delay=0.02, close_timeout=20)
     kernel = ExecutionKernel(max_slots=2, kernel_id="during-flush", journal_capacity=1_000)
     flushing = threading.Event()
@@ -86,9 +86,9 @@ def test_an_attach_while_close_flushes_is_refused(journal_dsn: str) -> None:
 
 
 def test_an_attach_between_the_last_kernels_release_and_the_close_is_refused(journal_dsn: str) -> None:
-    """The last kernel sharing the journal closing: release() found it last and then called
-    close(), which marked the journal closing only once it ran. A kernel attached in between
-    went through, and close() stopped recording it at once: its later rows were never written."""
+    """The last kernel sharing the journal closing: release() marks the journal closing in the
+    step that finds it last, not once close() runs. A kernel attached in between would go
+    through, and close() stop recording it at once: its later rows never written."""
     journal = ClickHouseJournal(journal_dsn, max_delay=0.02, close_timeout=20)
     first = ExecutionKernel(max_slots=2, kernel_id="first", journal=journal)
     late = ExecutionKernel(max_slots=2, kernel_id="between", journal_capacity=1_000)
@@ -114,8 +114,8 @@ def test_an_attach_between_the_last_kernels_release_and_the_close_is_refused(jou
 
 def test_closing_a_kernel_detached_before_leaves_the_journal_open(journal_dsn: str) -> None:
     """A journal closes with the last kernel it records. A kernel detached first is no longer
-    recorded: its close shut the journal its caller kept for a new kernel, whose attach was then
-    refused as closed."""
+    recorded: its close must not shut the journal its caller kept for a new kernel, whose attach
+    would then be refused as closed."""
     journal = ClickHouseJournal(journal_dsn, max_delay=0.02, close_timeout=20)
     old = ExecutionKernel(max_slots=2, kernel_id="moved-from", journal=journal)
     new: ExecutionKernel | None = None

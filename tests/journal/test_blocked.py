@@ -63,9 +63,9 @@ BREAKS = {
 def test_a_table_clickhouse_refuses_rows_for_good_blocks_the_writer_and_says_so(
     tmp_path: Path, case: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Before: the writer retried every few seconds forever, flush() waited out its timeout
-    and nothing was logged. Now flush() raises at once naming the table and the error, the
-    writer tries again only when asked, and after the fix every row is there once."""
+    """flush() raises at once naming the table and the error (rather than wait out its
+    timeout while the writer retries for good, in silence), the writer tries again only when
+    asked, and after the fix every row is there once."""
     breaks, mends, cause = BREAKS[case]
     journal = _journal(tmp_path / "j")
     try:
@@ -74,7 +74,7 @@ def test_a_table_clickhouse_refuses_rows_for_good_blocks_the_writer_and_says_so(
         journal.flush(30)
         stored = _fills_stored(journal)
         for stmt in breaks:
-            journal._client.command(stmt)
+            journal._connection.client.command(stmt)
         caplog.set_level(logging.WARNING, logger="dita.journal.clickhouse")
         work.run(20, start=10)  # the kernel trades on: process_intent never waits
 
@@ -101,7 +101,7 @@ def test_a_table_clickhouse_refuses_rows_for_good_blocks_the_writer_and_says_so(
             assert _fills_stored(journal) == stored
 
         for stmt in mends:
-            journal._client.command(stmt)
+            journal._connection.client.command(stmt)
         journal.flush(60)  # tries at once, not after retry_blocked
         after = journal.stats()
         assert after.blocked == "" and after.extra["blocked_cause"] is None and after.queued == 0
@@ -121,10 +121,10 @@ def test_a_backfill_into_a_blocked_journal_raises_and_its_rows_follow_the_fix(tm
         journal.flush(30)
         fills = reference_rows(reference)["fills"]
         resent = [(10_000_001, *fills[0][1:])]
-        journal._client.command("ALTER TABLE dita.fills RENAME COLUMN price TO price_was")
+        journal._connection.client.command("ALTER TABLE dita.fills RENAME COLUMN price TO price_was")
         with pytest.raises(JournalBlockedError, match=r"inserts into fills \(NO_SUCH_COLUMN_IN_TABLE\)"):
             journal.backfill("desk-1", {"fills": resent}, timeout=30)
-        journal._client.command("ALTER TABLE dita.fills RENAME COLUMN price_was TO price")
+        journal._connection.client.command("ALTER TABLE dita.fills RENAME COLUMN price_was TO price")
         journal.flush(60)
         assert journal.query("SELECT count() FROM fills WHERE seq = 10000001").rows == [[1]]
     finally:
@@ -143,7 +143,7 @@ def test_close_on_a_blocked_journal_names_the_cause_and_the_wal_brings_the_rows_
     first.attach(work.main)
     work.run(10)
     first.flush(30)
-    first._client.command("ALTER TABLE dita.fills RENAME COLUMN price TO price_was")
+    first._connection.client.command("ALTER TABLE dita.fills RENAME COLUMN price TO price_was")
     work.run(20, start=10)
     caplog.set_level(logging.WARNING, logger="dita.journal.clickhouse")
     first.close()
@@ -158,7 +158,7 @@ def test_close_on_a_blocked_journal_names_the_cause_and_the_wal_brings_the_rows_
 
     second = _journal(path)
     try:
-        second._client.command("ALTER TABLE dita.fills RENAME COLUMN price_was TO price")
+        second._connection.client.command("ALTER TABLE dita.fills RENAME COLUMN price_was TO price")
         second.attach(work.main)
         second.flush(120)
         assert second.stats().extra["wal_filled"] > 0
@@ -197,7 +197,7 @@ PASSING: dict[str, Callable[[], Exception]] = {
 
 def _refuse_inserts(journal: ClickHouseJournal, make: Callable[[], Exception]) -> list[bool]:
     """Every insert fails with ``make()`` until the returned flag is set."""
-    client = journal._client
+    client = journal._connection.client
     real_insert, real_raw = client.insert, client.raw_insert
     mended = [False]
 
@@ -260,23 +260,22 @@ def test_a_failure_that_may_pass_is_retried_and_does_not_block(tmp_path: Path, c
 
 
 def test_the_permanent_errors_are_named_as_clickhouse_names_them(journal: ClickHouseJournal) -> None:
-    from dita.journal.clickhouse import _PERMANENT_ERRORS
+    from dita.journal.clickhouse.errors import PERMANENT_ERRORS
 
-    codes = sorted(_PERMANENT_ERRORS)
+    codes = sorted(PERMANENT_ERRORS)
     res = journal.query(
         "SELECT c, errorCodeToName(c) FROM (SELECT arrayJoin({c:Array(Int32)}) AS c)", {"c": codes}
     )
-    assert {int(c): n for c, n in res.rows} == _PERMANENT_ERRORS
+    assert {int(c): n for c, n in res.rows} == PERMANENT_ERRORS
 
 
 def test_a_progress_table_clickhouse_cannot_read_blocks_the_wal_fill_and_says_so(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The WAL fill at attach first reads where the stored rows end from journal_progress.
-    Before: with that table's columns broken the fill asked again every retry_max forever,
-    and flush() waited out its timeout (or, without one, for good: detach() never returned).
-    Now flush() raises at once naming the table and the error; once it is mended every row is
-    stored once."""
+    With that table's columns broken, asking again every retry_max would never end, nor
+    would a flush() without a timeout (detach()): flush() raises at once naming the table and
+    the error; once it is mended every row is stored once."""
     path = tmp_path / "j"
     work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
     first = _journal(path)
@@ -294,7 +293,7 @@ def test_a_progress_table_clickhouse_cannot_read_blocks_the_wal_fill_and_says_so
             "CREATE TABLE dita.journal_progress (kernel_id String, seq UInt64) "
             "ENGINE = MergeTree ORDER BY kernel_id",
         ):
-            second._client.command(stmt)
+            second._connection.client.command(stmt)
         caplog.set_level(logging.WARNING, logger="dita.journal.clickhouse")
         second.attach(work.main)
         with pytest.raises(JournalBlockedError, match=r"journal_progress \(UNKNOWN_IDENTIFIER\)") as raised:
@@ -313,7 +312,7 @@ def test_a_progress_table_clickhouse_cannot_read_blocks_the_wal_fill_and_says_so
             "DROP TABLE dita.journal_progress",
             "RENAME TABLE dita.journal_progress_was TO dita.journal_progress",
         ):
-            second._client.command(stmt)
+            second._connection.client.command(stmt)
         second.flush(60)  # the fill tries again at once, not after retry_blocked
         after = second.stats()
         assert after.blocked == "" and after.extra["wal_filled"] > 0
@@ -327,18 +326,18 @@ def test_a_newer_schema_found_when_the_writer_connects_again_blocks_it_and_says_
 ) -> None:
     """A newer dita migrated the database while this one ran (or while its server was down at
     start): the writer's next client refuses it at its migration, as a journal opened on it
-    is refused. Before, that refusal was taken for a failure that may pass: retried every
-    retry_max for good, flush() waited out its timeout (without one, for ever) and close()
-    its close_timeout. Now it blocks the writer, naming the versions, and the rows are kept."""
+    is refused. Retrying cannot cure that refusal, so it blocks the writer, naming the
+    versions, and the rows are kept; flush() does not wait out its timeout (without one, for
+    ever), nor close() its close_timeout."""
     journal = _journal(tmp_path / "j", close_timeout=20)
     try:
         work, _ = twins(journal)
         work.run(5)
         journal.flush(30)
-        journal._client.command(
+        journal._connection.client.command(
             "INSERT INTO dita.journal_schema_version (version, description) VALUES (99, 'future')"
         )
-        journal._client.close()  # the server went away: the next attempt connects anew
+        journal._connection.client.close()  # the server went away: the next attempt connects anew
         caplog.set_level(logging.WARNING, logger="dita.journal.clickhouse")
         work.run(5, start=5)
         with pytest.raises(JournalBlockedError, match=r"schema version 99, newer than this dita") as raised:

@@ -1,8 +1,8 @@
 """The writer's clickhouse-connect client closed underneath it (by another part of the process,
-or its chDB connection gone) while ClickHouse itself is fine. Before, every insert failed with
-"The client has been closed" and was retried on that same client for good: the journal's rows
-were never written and flush() timed out. Now a client that no longer answers is let go and a
-new one opened, and the rows waiting are written once: none lost, none twice."""
+or its chDB connection gone) while ClickHouse itself is fine. Retried on that same client,
+every insert would fail with "The client has been closed" for good; a client that no longer
+answers is let go and a new one opened, and the rows waiting are written once: none lost,
+none twice."""
 
 from __future__ import annotations
 
@@ -37,11 +37,11 @@ def test_a_writer_client_closed_underneath_is_replaced_and_its_rows_written(
         work, reference = twins(journal)
         work.run(200)
         journal.flush(60)
-        closed = journal._client
+        closed = journal._connection.client
         closed.close()
         work.run(400, start=200)  # the kernel records while the writer's client is closed
-        journal.flush(60)  # before: TimeoutError, every retry "The client has been closed"
-        assert journal._client is not closed
+        journal.flush(60)  # not a TimeoutError with every retry "The client has been closed"
+        assert journal._connection.client is not closed
         stats = journal.stats()
         assert stats.extra["clients_reopened"] == 1 and stats.extra["connected"]
         assert stats.retries >= 1 and stats.failed >= 1
@@ -59,7 +59,7 @@ def test_writer_clients_closed_mid_stream_lose_nothing_and_duplicate_nothing(tmp
     closed: list[Any] = []
 
     def close_the_writers_client(work: Workload) -> None:
-        client = journal._client
+        client = journal._connection.client
         if work.step % 100 == 50:
             client.close()
             closed.append(client)
@@ -84,7 +84,7 @@ def test_a_client_closed_before_an_unchecked_kernel_is_checked_is_replaced(tmp_p
     was retried for good and none of the kernel's rows was written."""
     journal = _journal(tmp_path / "j")
     try:
-        journal._client.close()
+        journal._connection.client.close()
         with _store_unreadable(journal):
             work, reference = twins(None, kernel_id="late")
             journal.attach(work.main)  # cannot be checked now: the writer checks it first
@@ -102,14 +102,14 @@ def test_a_failure_of_a_client_that_still_answers_keeps_the_client(tmp_path: Pat
     retried on the same client: only one that no longer answers is replaced."""
     journal = _journal(tmp_path / "j")
     try:
-        client = journal._client
+        client = journal._connection.client
         flaky = FlakyClient(client, insert_rule=lambda n: "before" if n <= 5 else None)
         work, reference = twins(journal)
         work.run(50)
         journal.flush(60)
         flaky.restore()
         assert flaky.failures == 5
-        assert journal._client is client and journal.stats().extra["clients_reopened"] == 0
+        assert journal._connection.client is client and journal.stats().extra["clients_reopened"] == 0
         assert_same_rows(journal, reference, "desk-1")
     finally:
         journal.close()
@@ -123,7 +123,7 @@ def test_a_client_the_writer_opens_after_close_gave_up_on_it_is_closed(tmp_path:
     journal = _journal(tmp_path / "j", close_timeout=0.5)
     go_on = threading.Event()
     opened: list[Any] = []
-    real_open = journal._open_writer_client
+    real_open = journal._connection.open
 
     def slow_open() -> Any:
         go_on.wait(60)
@@ -131,20 +131,20 @@ def test_a_client_the_writer_opens_after_close_gave_up_on_it_is_closed(tmp_path:
         opened.append(client)
         return client
 
-    journal._open_writer_client = slow_open  # type: ignore[method-assign]
+    journal._connection.open = slow_open  # type: ignore[method-assign]
     try:
         work, _ = twins(journal)
-        journal._client.close()
+        journal._connection.client.close()
         work.run(20)
-        wait_until(lambda: journal._client is None, "the writer to let its client go")
+        wait_until(lambda: journal._connection.client is None, "the writer to let its client go")
         journal.close()  # gives up on the writer, still opening a client
-        assert journal._writer.is_alive()
+        assert journal._writer.thread.is_alive()
     finally:
         go_on.set()
-    journal._writer.join(30)
-    assert not journal._writer.is_alive()
+    journal._writer.thread.join(30)
+    assert not journal._writer.thread.is_alive()
     assert len(opened) == 1 and not opened[0].ping()
-    assert journal._client is None
+    assert journal._connection.client is None
     # The close is no failure of its own: the error says what kept the rows out.
     last_error = journal.stats().last_error
     assert last_error.startswith("closed with") and "The client has been closed" in last_error, last_error

@@ -651,7 +651,7 @@ def test_settlements_stored_before_fee_charged_are_worked_out_from_the_venue_eve
     whole fee below it (counted in settled_unsized), as docs/guides/debugging-with-sql.md says."""
     kernels = {"old-debug": _partly_booked(journal, "old-debug", "DEBUG")}
     kernels["old-normal"] = _partly_booked(journal, "old-normal", "NORMAL")
-    journal._client.command(
+    journal._connection.client.command(
         "ALTER TABLE account_events UPDATE fee_charged = NULL WHERE kernel_id IN ('old-debug', 'old-normal')",
         settings={"mutations_sync": 1},
     )

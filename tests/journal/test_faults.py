@@ -97,7 +97,7 @@ def test_failed_and_unanswered_inserts_lose_nothing_and_duplicate_nothing(tmp_pa
         # From here on: every 3rd insert fails before sending, every 4th lands but its answer
         # is lost, and every 5th key check fails too.
         flaky = FlakyClient(
-            journal._client,
+            journal._connection.client,
             insert_rule=lambda n: "before" if n % 3 == 0 else "after" if n % 4 == 0 else None,
             query_rule=lambda n: n % 5 == 0,
         )
@@ -118,7 +118,9 @@ def test_kernel_keeps_trading_while_clickhouse_is_away(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j", queue_rows=2_000, drain_rows=500)
     try:
         work, reference = twins(journal)
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: None if back.is_set() else "before")
+        flaky = FlakyClient(
+            journal._connection.client, insert_rule=lambda n: None if back.is_set() else "before"
+        )
         # The whole workload runs while nothing can be written: process_intent never waited.
         work.run(800)
         wait_until(lambda: flaky.failures > 0, "the writer to try ClickHouse")
@@ -141,7 +143,7 @@ def test_kernel_keeps_trading_while_clickhouse_is_away(tmp_path: Path) -> None:
 def test_outbox_overflow_is_reported_as_dropped(tmp_path: Path) -> None:
     journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100)
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="small", journal_capacity=50)
         from journal.helpers import Side, Workload, venue
 
@@ -160,7 +162,7 @@ def test_dropped_rows_stay_counted_after_their_kernel_leaves(tmp_path: Path) -> 
     that kernel is attached again."""
     journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100)
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="small", journal_capacity=50)
         Workload([Side(kernel, venue())], max_slots=4).run(100)
         dropped = kernel.stats()["journal_dropped"]
@@ -184,7 +186,7 @@ def test_restart_and_replay_refill_the_gap_without_duplicates(tmp_path: Path) ->
     work.run(400)
     first.flush(60)
     written_before = first.stats().written
-    FlakyClient(first._client, insert_rule=lambda n: "before")
+    FlakyClient(first._connection.client, insert_rule=lambda n: "before")
     work.run(200, start=400)  # these rows never reach ClickHouse: the gap
     for side in work.sides:
         side.kernel.close()
@@ -254,7 +256,7 @@ def test_a_kernel_id_reused_without_a_wal_is_refused_not_silently_skipped(tmp_pa
         again, _ = twins(None)
         with pytest.raises(ValueError, match=r"kernel_id 'desk-1' already has journal rows up to seq \d+"):
             journal.attach(again.main)
-        assert journal._kernels == []
+        assert journal._kernels.attached == []
         again.run(3)
         assert again.main.stats()["journal_queued_total"] == 0, "its outbox was not turned on"
         other, reference = twins(None, kernel_id="desk-2")
@@ -286,7 +288,7 @@ def test_a_new_or_lost_wal_under_a_kernel_id_with_rows_is_refused(tmp_path: Path
             rf"write-ahead log \({re.escape(str(tmp_path / 'wal-2'))}\) ends at seq 1: a new or lost log",
         ):
             journal.attach(again.main)
-        assert journal._kernels == []
+        assert journal._kernels.attached == []
         again.run(3)
         assert again.main.stats()["journal_queued_total"] == 0, "its outbox was not turned on"
         again.main.close()
@@ -349,7 +351,7 @@ def test_a_journal_thread_that_dies_is_reported_not_silent(tmp_path: Path) -> No
     def die(take: Any) -> None:
         raise _Boom("a panic in the writer")
 
-    journal._write_take = die  # type: ignore[method-assign]
+    journal._writer.write_batch = die  # type: ignore[method-assign]
     work.run(10)
     wait_until(lambda: "writer" in journal.stats().extra["threads_died"], "the writer to die")
     died = r"journal thread died: writer \(_Boom: a panic in the writer\); \d+ rows not written"
@@ -360,7 +362,7 @@ def test_a_journal_thread_that_dies_is_reported_not_silent(tmp_path: Path) -> No
     with pytest.raises(RuntimeError, match=died):
         journal.backfill("desk-1", {"fills": [(10_000_001, *row[1:])]}, timeout=5)
     journal.close()  # logs the rows left, releases ClickHouse
-    assert not journal._writer.is_alive()
+    assert not journal._writer.thread.is_alive()
 
 
 def _flush_in_a_thread(journal: ClickHouseJournal) -> tuple[threading.Thread, list[BaseException | None]]:
@@ -378,7 +380,7 @@ def _flush_in_a_thread(journal: ClickHouseJournal) -> tuple[threading.Thread, li
 
     caller = threading.Thread(target=call, daemon=True)
     caller.start()
-    wait_until(lambda: journal._flushers > 0 or not caller.is_alive(), "the flush to wait")
+    wait_until(lambda: journal._queue.flushes_waiting > 0 or not caller.is_alive(), "the flush to wait")
     return caller, outcome
 
 
@@ -394,7 +396,7 @@ def test_a_flush_waiting_when_the_writer_dies_with_the_queue_full_raises(tmp_pat
             raise _Boom("a panic in the writer")
         return "before"
 
-    FlakyClient(journal._client, insert_rule=rule)
+    FlakyClient(journal._connection.client, insert_rule=rule)
     try:
         work, _ = twins(journal)
         work.run(50)
@@ -413,7 +415,7 @@ def test_a_flush_waiting_when_close_gives_up_raises_naming_the_rows_left(tmp_pat
     """A flush() waiting for ClickHouse while another thread's close() gives up does not return
     as if the rows were stored: it raises RuntimeError naming the rows not written."""
     journal = _journal(tmp_path / "j", close_timeout=0.3)
-    FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
+    FlakyClient(journal._connection.client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
     try:
         work, _ = twins(journal)
         work.run(10)
@@ -433,7 +435,7 @@ def test_rows_stored_before_close_gave_up_are_not_counted_as_unwritten(tmp_path:
     """close() gives up while one table's insert keeps failing: stats().queued counts the rows
     ClickHouse does not have, not the other tables' rows of the same batch it stored."""
     journal = _journal(tmp_path / "j", close_timeout=0.3, batch_rows=100_000, max_delay=0.5)
-    client = journal._client
+    client = journal._connection.client
     real_raw_insert = client.raw_insert
 
     def raw_insert(table: str, *args: Any, **kwargs: Any) -> Any:
@@ -460,7 +462,7 @@ def test_flush_after_a_close_that_gave_up_says_how_many_rows_were_left(tmp_path:
     """flush() on a closed journal cannot write anything: with rows left unwritten it says so
     instead of returning as if they were stored; with none left it returns."""
     journal = _journal(tmp_path / "j", close_timeout=0.3)
-    FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
+    FlakyClient(journal._connection.client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
     work, _ = twins(journal)
     work.run(10)
     wait_until(lambda: journal.stats().retries > 0, "the writer to try ClickHouse")
@@ -478,12 +480,13 @@ def test_rows_a_close_that_gave_up_left_in_a_kernels_outbox_are_counted_and_name
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """ClickHouse away, the queue full: most rows wait in the kernel's outbox, which close()
-    turns off and leaves. Before, the close's warning, stats() and a flush() after it named
-    only the rows taken into the queue (102 of 1,333), and with all of those stored a flush()
-    would have returned as if nothing was missing: the outbox's rows went without a count. Now
-    each of them names the rows left in the outboxes, per kernel, and what becomes of them."""
+    turns off and leaves. The close's warning, stats() and a flush() after it name the rows
+    left in the outboxes, per kernel, and what becomes of them, not only the rows taken into
+    the queue (102 of 1,333): with all of those stored, a flush() would otherwise return as
+    if nothing was missing."""
     journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100, close_timeout=0.3)
-    flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing
+    # ClickHouse takes nothing
+    flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
     work, _ = twins(journal)
     work.run(100)
     wait_until(lambda: journal.stats().retries > 0, "the writer to try ClickHouse")
@@ -512,7 +515,7 @@ def test_a_backfill_waiting_when_close_gives_up_gets_an_error(tmp_path: Path) ->
     journal.flush(30)
     rows = reference_rows(reference)["fills"][:1]
     resent = [(10_000_001, *rows[0][1:])]
-    FlakyClient(journal._client, insert_rule=lambda n: "before")  # ClickHouse takes nothing now
+    FlakyClient(journal._connection.client, insert_rule=lambda n: "before")  # ClickHouse takes nothing now
     outcome: list[BaseException | BackfillResult] = []
 
     def call() -> None:
@@ -535,14 +538,14 @@ def test_progress_that_cannot_be_recorded_is_counted_and_named(tmp_path: Path) -
     """Progress is advisory (the rows are stored), but when it cannot be recorded gap_start()
     stops moving: stats() says so instead of a debug log line only."""
     journal = _journal(tmp_path / "j")
-    real = journal._client.insert
+    real = journal._connection.client.insert
 
     def no_progress(table: str, *args: Any, **kwargs: Any) -> Any:
         if "progress" in table:
             raise OperationalError("injected: progress table unavailable")
         return real(table, *args, **kwargs)
 
-    journal._client.insert = no_progress
+    journal._connection.client.insert = no_progress
     try:
         work, reference = twins(journal)
         work.run(20)
@@ -565,7 +568,7 @@ def test_a_table_dropped_by_hand_is_created_again_and_writing_goes_on(tmp_path: 
         work, reference = twins(journal)
         work.run(10)
         journal.flush(30)
-        journal._client.command(f"DROP TABLE dita.`{table}`")
+        journal._connection.client.command(f"DROP TABLE dita.`{table}`")
         work.run(10, start=10)
         journal.flush(60)
         assert journal.stats().extra["tables_restored"] >= 1
@@ -600,7 +603,7 @@ def test_backfill_writes_the_gap_once(tmp_path: Path) -> None:
         gap = reference_rows(reference)
         # Take out a slice in the middle of every table, as if those inserts had been lost.
         for table in gap:
-            journal._client.command(
+            journal._connection.client.command(
                 f"DELETE FROM {table} WHERE kernel_id = 'desk-1' AND seq % 7 = 3",
                 settings={"mutations_sync": 1},
             )
@@ -631,7 +634,9 @@ def test_rows_deleted_by_hand_and_sent_again_are_stored_again(tmp_path: Path) ->
         journal.flush(30)
         resent = [(10_000_000 + i, *row[1:]) for i, row in enumerate(reference_rows(reference)["fills"], 1)]
         assert journal.backfill("desk-1", {"fills": resent}, timeout=30).written == len(resent)
-        journal._client.command("DELETE FROM fills WHERE seq > 10000000", settings={"mutations_sync": 1})
+        journal._connection.client.command(
+            "DELETE FROM fills WHERE seq > 10000000", settings={"mutations_sync": 1}
+        )
         assert journal.query("SELECT count() FROM fills WHERE seq > 10000000").rows == [[0]]
         again = journal.backfill("desk-1", {"fills": resent}, timeout=30)
         assert (again.written, again.already_present) == (len(resent), 0)
@@ -673,7 +678,7 @@ def test_a_failure_the_rows_did_not_cause_is_retried_not_set_aside(
     """Only a value its column cannot take sets rows aside; a full temp disk, a memory
     shortage or an engine error is retried until ClickHouse takes the rows."""
     journal = _journal(tmp_path / "j", retry_initial=0.01, retry_max=0.05)
-    real = journal._client.raw_insert
+    real = journal._connection.client.raw_insert
     calls = [0]
 
     def failing_twice(*args: Any, **kwargs: Any) -> Any:
@@ -682,7 +687,7 @@ def test_a_failure_the_rows_did_not_cause_is_retried_not_set_aside(
             raise failure
         return real(*args, **kwargs)
 
-    journal._client.raw_insert = failing_twice
+    journal._connection.client.raw_insert = failing_twice
     try:
         work, reference = twins(journal)
         work.run(30)
@@ -739,7 +744,7 @@ def test_soak_long_run_with_faults_throughout(tmp_path: Path) -> None:
     try:
         work, reference = twins(journal)
         flaky = FlakyClient(
-            journal._client,
+            journal._connection.client,
             insert_rule=lambda n: "before" if n % 7 == 0 else "after" if n % 11 == 0 else None,
             query_rule=lambda n: n % 13 == 0,
         )
@@ -767,7 +772,7 @@ def _crash_past_a_checkpoint(path: Path, wal_dir: Path) -> tuple[Workload, InMem
     work, reference = twins(first, wal_dir=str(wal_dir), fsync="none")
     work.run(200)
     first.flush(60)
-    FlakyClient(first._client, insert_rule=lambda n: "before")
+    FlakyClient(first._connection.client, insert_rule=lambda n: "before")
     work.run(300, start=200)  # these rows never reach ClickHouse
     checkpoint = work.main.wal_checkpoint()
     assert checkpoint is not None and checkpoint > first.gap_start("desk-1")
@@ -850,7 +855,7 @@ def test_rows_left_behind_and_inputs_while_detached_come_from_the_wal(tmp_path: 
     first.attach(work.main)
     work.run(100)
     first.flush(60)
-    FlakyClient(first._client, insert_rule=lambda n: "before")
+    FlakyClient(first._connection.client, insert_rule=lambda n: "before")
     work.run(100, start=100)
     first.close()  # gives up on the rows it holds; the kernel is detached
     assert work.main.stats()["journal_queued"] > 0  # rows left in the kernel's outbox
@@ -872,10 +877,10 @@ def test_close_stops_a_fill_that_waits_for_clickhouse(
     work, _ = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
     work.run(40)
     journal = _journal(tmp_path / "j", queue_rows=2, drain_rows=2, close_timeout=0.2)
-    FlakyClient(journal._client, insert_rule=lambda n: "before")
+    FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
     journal.attach(work.main)
     wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
-    fills = list(journal._fill_threads)
+    fills = list(journal._fill.threads)
     assert fills and all(t.is_alive() for t in fills)
     with caplog.at_level(logging.WARNING, logger="dita.journal.clickhouse"):
         journal.close()
@@ -890,7 +895,7 @@ def test_close_waits_for_a_fill_thread_that_is_still_ending(tmp_path: Path) -> N
     work, _ = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
     work.run(40)
     journal = _journal(tmp_path / "j", queue_rows=2, drain_rows=2, close_timeout=0.2)
-    fill = journal._wal_fill
+    fill = journal._fill.run
     ended = threading.Event()
 
     def slow_to_end(*args: Any, **kwargs: Any) -> None:
@@ -900,9 +905,9 @@ def test_close_waits_for_a_fill_thread_that_is_still_ending(tmp_path: Path) -> N
             time.sleep(2.0)
             ended.set()
 
-    journal._wal_fill = slow_to_end  # type: ignore[method-assign]
+    journal._fill.run = slow_to_end  # type: ignore[method-assign]
     try:
-        FlakyClient(journal._client, insert_rule=lambda n: "before")
+        FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         journal.attach(work.main)
         wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
         assert not ended.is_set()
@@ -942,7 +947,7 @@ def _overflow_while_clickhouse_is_away(
         work.run(5, start=start)
         journal.flush(60)
     assert work.main.stats()["journal_dropped"] == 0
-    flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+    flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
     work.run(200, start=50)
     dropped_from = work.main.stats()["journal_first_dropped_seq"]
     assert dropped_from is not None and work.main.stats()["journal_dropped"] > 0
@@ -1004,14 +1009,14 @@ def test_a_refill_that_overtakes_the_drainer_stores_no_row_twice(tmp_path: Path)
     real_drain = work.main.drain_journal_blocks
 
     def drain_journal_blocks(*args: Any, **kwargs: Any) -> Any:
-        return None if journal._filling else real_drain(*args, **kwargs)
+        return None if journal._fill.filling else real_drain(*args, **kwargs)
 
     work.main.drain_journal_blocks = drain_journal_blocks
     try:
         journal.attach(work.main)
         work.run(50)
         journal.flush(60)
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         trades = 50
         while not work.main.stats()["journal_dropped"]:
             work.run(1, start=trades)
@@ -1032,7 +1037,7 @@ def test_inputs_dropped_during_the_attach_fill_are_refilled_before_flush_returns
     work.run(300)  # a long span for the attach fill
     journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         journal.attach(work.main)
         wait_until(lambda: journal.stats().queued > 0, "the fill's first chunk in the queue")
         work.run(100, start=300)
@@ -1056,7 +1061,7 @@ def test_a_drop_mark_a_busy_kernel_hid_is_read_again_before_flush_returns(tmp_pa
 
     def journal_drop_mark() -> tuple[bool, int | None]:
         # Busy whenever the answer would come with a batch (rows still waiting to settle).
-        return (False, None) if hidden[0] and journal._pending_rows > 0 else real()
+        return (False, None) if hidden[0] and journal._queue.pending_rows > 0 else real()
 
     work.main.journal_drop_mark = journal_drop_mark
     try:
@@ -1162,9 +1167,9 @@ def test_a_kernel_whose_log_failed_is_attached_without_a_fill(
 
 def test_progress_reaches_the_last_input_a_closed_kernel_journaled(tmp_path: Path) -> None:
     """Once a kernel is closed every row it made is stored, so journal_progress says so: an
-    operator comparing it with the WAL's last seq finds the journal complete. Before, it stayed
-    one input short, and after a restart on the log at the restart's seq (the rows written
-    while the WAL fill ran were not counted), as if the run's rows were missing."""
+    operator comparing it with the WAL's last seq finds the journal complete: not one input
+    short, nor, after a restart on the log, at the restart's seq (the rows written while the
+    WAL fill ran counted too)."""
     path, wal_dir = tmp_path / "j", tmp_path / "wal"
 
     def run(tag: str) -> int:

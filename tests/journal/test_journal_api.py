@@ -3,6 +3,7 @@ one query socket shared by the journals of a directory, and the HTTP DSN path.""
 
 from __future__ import annotations
 
+import atexit
 import math
 import os
 import re
@@ -213,8 +214,8 @@ def test_closing_one_kernel_leaves_a_shared_journal_to_the_others(journal: Click
 
 
 def test_kernels_closing_at_the_same_time_still_close_their_shared_journal(journal_dsn: str) -> None:
-    """Each release used to see the other kernel still attached: both only detached, and the
-    journal (its threads, chDB) stayed open."""
+    """Each release must not see the other kernel still attached: both would only detach, and
+    the journal (its threads, chDB) would stay open."""
     import threading
 
     for round_ in range(3):
@@ -293,11 +294,10 @@ def test_a_kernel_is_recorded_by_one_journal_at_a_time(tmp_path: Path) -> None:
 
 def test_a_kernel_id_another_journal_on_the_same_database_records_is_refused(tmp_path: Path) -> None:
     """Two journal objects on one directory and database, each with a kernel of one kernel_id:
-    both runs' rows take the same keys, and each writer skipped the other's as stored (or
-    ClickHouse merged them), so one run's rows were lost without a word. The attach check
-    read only the rows stored, and a journal refused a second kernel_id only of its own
-    kernels. Now it is refused as on one journal object; another database of the same
-    directory is another journal, where the kernel_id is free."""
+    both runs' rows would take the same keys, and each writer skip the other's as stored (or
+    ClickHouse merge them), one run's rows lost without a word; the check of the stored rows
+    cannot see the other's rows on their way. It is refused as on one journal object; another
+    database of the same directory is another journal, where the kernel_id is free."""
     a = ClickHouseJournal(f"chdb://{tmp_path / 'j'}", max_delay=0.02)
     b = ClickHouseJournal(f"chdb://{tmp_path / 'j'}/", max_delay=0.02)  # spelt apart, one directory
     other_db = ClickHouseJournal(f"chdb://{tmp_path / 'j'}?database=desk_b", max_delay=0.02)
@@ -514,7 +514,7 @@ def test_http_dsn_path_against_a_server() -> None:
         assert counts["fills"] > 0 and counts["transitions"] > 0
         assert journal.query_address is None  # servers are queried directly
     finally:
-        journal._client.command(f"DROP DATABASE IF EXISTS {db}")
+        journal._connection.client.command(f"DROP DATABASE IF EXISTS {db}")
         journal.close()
 
 
@@ -715,8 +715,10 @@ def test_each_kernels_rows_count_once_toward_drained_and_a_burst(tmp_path: Path)
         written = journal.stats().written
         assert written > 0
         assert journal.stats().extra["drained"] == written
-        with journal._cond:  # every take is still within max_delay (60 s)
-            assert journal._recent_rows == sum(rows for _, rows in journal._recent_drains) == written
+        with journal._queue.cond:  # every take is still within max_delay (60 s)
+            assert (
+                journal._queue.recent_rows == sum(rows for _, rows in journal._queue.recent_drains) == written
+            )
         del idle
     finally:
         journal.close()
@@ -781,7 +783,7 @@ def test_the_journal_and_its_chdb_threads_run_at_its_nice_value(tmp_path: Path, 
         assert {os.getpriority(os.PRIO_PROCESS, t.native_id or 0) for t in ours} == {want}
         assert threading.main_thread().native_id is not None
         assert os.getpriority(os.PRIO_PROCESS, threading.main_thread().native_id) == base
-        inserts, merges = journal._client.query(
+        inserts, merges = journal._connection.client.query(
             "SELECT getSetting('os_threads_nice_value_query'), (SELECT value FROM system.server_settings"
             " WHERE name = 'os_threads_nice_value_merge_mutate')"
         ).result_rows[0]
@@ -992,8 +994,8 @@ def test_the_exit_hook_is_registered_while_the_journal_is_open(
     import weakref
 
     registered: list[Any] = []
-    monkeypatch.setattr("dita.journal.clickhouse.atexit.register", registered.append)
-    monkeypatch.setattr("dita.journal.clickhouse.atexit.unregister", registered.remove)
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(atexit, "unregister", registered.remove)
     journal = ClickHouseJournal(journal_dsn)
     (hook,) = registered
     journal.close()
@@ -1013,7 +1015,7 @@ def test_a_query_racing_close_leaves_no_reader_open(
     import threading
     import time
 
-    import dita.journal.clickhouse as module
+    import dita.journal.clickhouse.queries as module
 
     opened: list[Any] = []
     closed: list[Any] = []
@@ -1055,7 +1057,7 @@ def test_a_query_that_took_the_server_just_before_close_opens_no_client_there(jo
     from dita.journal.query import ServerClosed
 
     journal = ClickHouseJournal(journal_dsn)
-    server = journal._server
+    server = journal._queries.server
     assert server is not None
     journal.close()
     with pytest.raises(ServerClosed, match="closed"):
@@ -1184,7 +1186,7 @@ def test_a_query_taking_the_directory_just_as_a_kernel_opens_it_is_waited_for(
 ) -> None:
     """The kernel looked once for a query, found none, and the open then failed on a query
     that took the directory in between: it was refused at once, saying it had waited 130 s."""
-    import dita.journal.clickhouse as ch
+    import dita.journal.clickhouse.connection as ch
 
     directory = tmp_path / "j"
     ClickHouseJournal(f"chdb://{directory}").close()

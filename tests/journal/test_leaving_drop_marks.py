@@ -29,7 +29,7 @@ def test_a_kernel_leaving_with_rows_dropped_and_not_refilled_keeps_its_gap(tmp_p
         journal.attach(work.main)
         work.run(50)
         journal.flush(60)
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         work.run(200, start=50)
         stats = work.main.stats()
         dropped_from = stats["journal_first_dropped_seq"]

@@ -1,7 +1,7 @@
 """The journal's queue is bounded in bytes too (``queue_bytes``), not only in rows: rows carrying
-large metadata (a venue's event payload, a strategy's intent metadata) made a queue bounded at
-``queue_rows`` hold hundreds of times the memory an operator planned for while ClickHouse was
-away. Beyond the byte bound rows wait in the kernel's outbox, as beyond the row bound, and are
+large metadata (a venue's event payload, a strategy's intent metadata) would make a queue
+bounded at ``queue_rows`` hold hundreds of times the memory an operator planned for while
+ClickHouse is away. Beyond the byte bound rows wait in the kernel's outbox, as beyond the row bound, and are
 written once ClickHouse is back, each once."""
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def test_rows_of_large_metadata_wait_in_the_outbox_beyond_queue_bytes(tmp_path: 
     kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="big", journal_capacity=10_000)
     flaky = None
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         intents = 120  # about 7.5 MiB of metadata
         for n in range(intents):
             kernel.process_intent(_intent(n))
@@ -108,7 +108,7 @@ def test_rows_the_outbox_dropped_behind_a_full_byte_bound_come_back_from_the_wal
     )
     flaky = None
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         intents = 60
         for n in range(intents):
             kernel.process_intent(_intent(n))
@@ -129,21 +129,21 @@ def test_rows_the_outbox_dropped_behind_a_full_byte_bound_come_back_from_the_wal
 def _queued_encoded_bytes(journal: ClickHouseJournal) -> int:
     """The Native bytes of every row the journal holds (queued, or taken by the writer),
     measured on all of them: what the queue's byte count must keep to."""
-    with journal._cond:
-        chunks = [*journal._taken, *journal._queue]
+    with journal._queue.cond:
+        chunks = [*journal._queue.in_flight, *journal._queue.chunks]
     return sum(len(c.rows.encode()) for c in chunks)  # type: ignore[attr-defined]
 
 
 def test_large_rows_in_the_middle_of_each_take_count_in_full(tmp_path: Path) -> None:
-    """A block's bytes were estimated from its first and last 128 rows: takes whose large rows
-    lay between them (100 KB reasons on rows 150..449 of 600) counted as small take after
-    take, and the queue held 43 times its byte bound while ClickHouse was away."""
+    """A block's bytes count in full, not estimated from its first and last 128 rows: takes
+    whose large rows lie between them (100 KB reasons on rows 150..449 of 600) would count as
+    small take after take, and the queue hold 43 times its byte bound while ClickHouse is away."""
     limit, big, per_round = 1 << 20, 8 * 1024, 600
     journal = _bounded(tmp_path, limit)
     kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="mid", journal_capacity=100_000)
     flaky = None
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         n = 0
         for _ in range(6):
             for i in range(per_round):

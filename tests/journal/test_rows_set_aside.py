@@ -2,10 +2,10 @@
 while encoding them; never for a failure of the writer's own queries, and never under a
 kernel_id no kernel can have.
 
-Before, a ``ValueError`` or ``TypeError`` raised by the key check that precedes an insert (a
-query whose stream was closed under it: ``ValueError: I/O operation on closed file``) was taken
-for the rows' fault: the batch was split down to single rows and each one set aside, lost to
-the journal, though ClickHouse never saw them."""
+A ``ValueError`` or ``TypeError`` raised by the key check that precedes an insert (a query
+whose stream was closed under it: ``ValueError: I/O operation on closed file``) is no fault of
+the rows: taken for one, the batch would be split down to single rows and each one set aside,
+lost to the journal, though ClickHouse never saw them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import dita.journal.clickhouse as ch
+import dita.journal.clickhouse.writer as writer
 from dita import ExecutionKernel
 from dita.journal.clickhouse import ClickHouseJournal
 
@@ -30,7 +30,7 @@ def _journal(path: Path) -> ClickHouseJournal:
 
 def _fail_queries(journal: ClickHouseJournal, text: str, times: int, exc: Exception) -> list[int]:
     """The writer's queries holding ``text`` raise ``exc``, the first ``times`` of them."""
-    real = journal._client.query
+    real = journal._connection.client.query
     failed = [0]
 
     def query(sql: str, *args: Any, **kwargs: Any) -> Any:
@@ -39,7 +39,7 @@ def _fail_queries(journal: ClickHouseJournal, text: str, times: int, exc: Except
             raise exc
         return real(sql, *args, **kwargs)
 
-    journal._client.query = query
+    journal._connection.client.query = query
     return failed
 
 
@@ -92,7 +92,7 @@ def test_rows_set_aside_past_the_kept_ones_stay_counted_and_logged(
 ) -> None:
     """``rejected_rows()`` keeps the newest ``_REJECTED_KEPT`` (1,000); ``extra["rejected_rows"]``
     counts every one, and every one is logged as an ERROR with its values."""
-    monkeypatch.setattr(ch, "_REJECTED_KEPT", 2)
+    monkeypatch.setattr(writer, "_REJECTED_KEPT", 2)
     journal = _journal(tmp_path / "j")
     try:
         bad = [(10 + i, 0, "not a time", "LIVE", "NORMAL", True, "x") for i in range(5)]
@@ -124,8 +124,8 @@ class TestBackfillKernelIds:
     def test_a_backfill_under_a_kernel_id_no_kernel_can_have_is_refused(
         self, class_journal: ClickHouseJournal, kernel_id: str, shown: str
     ) -> None:
-        """Before, rows went in under it: a kernel_id read with its line end from a file stored the
-        resend beside the kernel's rows, where no query for the kernel found them."""
+        """Rows stored under it would lie beside the kernel's (a kernel_id read with its line end
+        from a file), where no query for the kernel finds them."""
         with pytest.raises(ValueError, match="backfill kernel_id") as refused:
             class_journal.backfill(kernel_id, {"control_changes": [ROW]}, timeout=30)
         assert shown in str(refused.value)

@@ -147,8 +147,8 @@ def test_migrates_a_version_4_journal_to_record_refused_account_events(tmp_path:
             ["old-kernel", "settle-f1", 0.5, True, "OK"],
         ]
         # A table dropped by hand comes back at the schema it had, the new columns included.
-        journal._client.command("DROP TABLE dita.account_events")
-        assert schema.restore_missing_tables(journal._client, "dita") == ["account_events"]
+        journal._connection.client.command("DROP TABLE dita.account_events")
+        assert schema.restore_missing_tables(journal._connection.client, "dita") == ["account_events"]
         assert _described(journal, "account_events") == described
 
 
@@ -242,8 +242,8 @@ def test_migrates_a_version_6_journal_to_record_venue_event_fill_ids_fees_and_re
         ]
         migrated = _timeline(journal)
         # A table dropped by hand comes back at the schema it had, the new columns included.
-        journal._client.command("DROP TABLE dita.venue_events")
-        assert schema.restore_missing_tables(journal._client, "dita") == ["venue_events"]
+        journal._connection.client.command("DROP TABLE dita.venue_events")
+        assert schema.restore_missing_tables(journal._connection.client, "dita") == ["venue_events"]
         assert _described(journal, "venue_events") == described
         assert _timeline(journal) == migrated
 
@@ -294,8 +294,8 @@ def test_migrates_a_version_7_journal_to_record_why_a_venue_event_was_refused(tm
         assert '"order_size":1' in timeline[0][1] and '"fill_qty":3' in timeline[0][1]
         migrated = _timeline(journal)
         # A table dropped by hand comes back at the schema it had, the new columns included.
-        journal._client.command("DROP TABLE dita.venue_events")
-        assert schema.restore_missing_tables(journal._client, "dita") == ["venue_events"]
+        journal._connection.client.command("DROP TABLE dita.venue_events")
+        assert schema.restore_missing_tables(journal._connection.client, "dita") == ["venue_events"]
         assert _described(journal, "venue_events") == described
         assert _timeline(journal) == migrated
 
@@ -360,8 +360,8 @@ def test_migrates_a_version_8_journal_to_record_what_a_settlement_charged(tmp_pa
         ).rows
         assert before == [["settle-f1"]]
         # A table dropped by hand comes back at the schema it had, the new column included.
-        journal._client.command("DROP TABLE dita.account_events")
-        assert schema.restore_missing_tables(journal._client, "dita") == ["account_events"]
+        journal._connection.client.command("DROP TABLE dita.account_events")
+        assert schema.restore_missing_tables(journal._connection.client, "dita") == ["account_events"]
         assert _described(journal, "account_events") == described
 
 
@@ -370,24 +370,24 @@ def test_rerunning_every_migration_statement_is_harmless(journal: ClickHouseJour
     made = _timeline(journal)
     for m in schema.MIGRATIONS:
         for stmt in m.statements("`dita`"):
-            journal._client.command(stmt)
-    assert schema.migrate(journal._client, "dita") == []
+            journal._connection.client.command(stmt)
+    assert schema.migrate(journal._connection.client, "dita") == []
     assert _versions(journal) == ALL_VERSIONS
     assert _timeline(journal) == made
 
 
 def test_a_newer_schema_is_refused(journal: ClickHouseJournal) -> None:
-    journal._client.command(
+    journal._connection.client.command(
         "INSERT INTO dita.journal_schema_version (version, description) VALUES (99, 'future')"
     )
     with pytest.raises(RuntimeError, match="schema version 99, newer than this dita"):
-        schema.migrate(journal._client, "dita")
+        schema.migrate(journal._connection.client, "dita")
 
 
 def test_bad_migration_target_is_refused(journal: ClickHouseJournal) -> None:
     future = schema.LATEST_VERSION + 1
     with pytest.raises(ValueError, match=f"target schema version {future} is not between 0 and"):
-        schema.migrate(journal._client, "dita", target=future)
+        schema.migrate(journal._connection.client, "dita", target=future)
 
 
 def test_kernel_column_mismatch_is_named() -> None:

@@ -27,7 +27,7 @@ LOGGER = "dita.journal.clickhouse"
 
 @contextmanager
 def _store_unreadable(journal: ClickHouseJournal) -> Iterator[list[int]]:
-    """``journal.query`` fails (as with ClickHouse away) while the block runs; the list
+    """The journal's queries fail (as with ClickHouse away) while the block runs; the list
     counts the calls."""
     calls = [0]
 
@@ -35,11 +35,11 @@ def _store_unreadable(journal: ClickHouseJournal) -> Iterator[list[int]]:
         calls[0] += 1
         raise OperationalError("injected: ClickHouse cannot be queried")
 
-    journal.query = query  # type: ignore[method-assign]
+    journal._queries.query = query  # type: ignore[method-assign]
     try:
         yield calls
     finally:
-        del journal.query  # the class's method again
+        del journal._queries.query  # the class's method again
 
 
 def _stored(journal: ClickHouseJournal, kernel_id: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -55,9 +55,9 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_a_kernel_id_reused_without_a_wal_and_attached_unchecked_is_held_not_skipped(
     tmp_path: Path, writer: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Before: the second run of "x" was attached unchecked and, once the writer reached
-    ClickHouse, its rows were taken for the first run's and skipped as already present (or
-    written among them): lost without a word. Now the writer checks first and holds them."""
+    """The second run of "x" is attached unchecked; once the writer reaches ClickHouse, its
+    rows would be taken for the first run's and skipped as already present (or written among
+    them), lost without a word. The writer checks first and holds them."""
     path = tmp_path / "j"
     first = _journal(path)
     work, _ = twins(first, kernel_id="x")
@@ -74,7 +74,7 @@ def test_a_kernel_id_reused_without_a_wal_and_attached_unchecked_is_held_not_ski
         if writer == "reaches-clickhouse-later":
             back_now = back.is_set
             flaky = FlakyClient(
-                journal._client,
+                journal._connection.client,
                 insert_rule=lambda n: None if back_now() else "before",
                 query_rule=lambda n: not back_now(),
             )
@@ -119,8 +119,8 @@ def test_a_kernel_id_reused_without_a_wal_and_attached_unchecked_is_held_not_ski
         assert _stored(journal, "x") == before
         with pytest.raises(JournalBlockedError, match=refusal):
             journal.detach(again.main, 60)  # its rows are held: it stays until the journal closes
-        # Before: "is still leaving this journal: the rows it made are being written (flush()
-        # waits for them)", of rows never written, while the refusal suggested replay=True.
+        # Not "is still leaving this journal: the rows it made are being written", of rows
+        # never written, nor a refusal suggesting replay=True.
         third, _ = twins(None, kernel_id="x")
         with pytest.raises(ValueError, match=r"kernel_id 'x' was refused by this journal.*another kernel_id"):
             journal.attach(third.main, replay=True)
@@ -141,9 +141,9 @@ def test_a_kernel_on_a_new_wal_attached_unchecked_is_refused_before_its_wal_fill
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A kernel on a new log (its seq starts again) attached while ClickHouse could not be read:
-    before, its WAL fill found the stored progress past its log's end and derived nothing, and
-    its new rows were taken for stored ones. Now the fill checks first (asking until it can)
-    and derives nothing, the writer holds its rows, and flush() names the log and its seq."""
+    its WAL fill would find the stored progress past its log's end and derive nothing, and its
+    new rows would be taken for stored ones. The fill checks first (asking until it can) and
+    derives nothing, the writer holds its rows, and flush() names the log and its seq."""
     path = tmp_path / "j"
     first = _journal(path)
     work, _ = twins(first, wal_dir=str(tmp_path / "wal-1"))
@@ -207,7 +207,7 @@ def test_a_kernel_id_detached_before_its_check_leaves_no_check_for_the_next_kern
         assert again.main.seq >= 20
         journal.attach(again.main)  # checked now, and sound
         again.run(5, start=20)
-        journal.flush(60)  # before: JournalBlockedError "... was at seq 0 when it was attached"
+        journal.flush(60)  # no JournalBlockedError "... was at seq 0 when it was attached"
         stats = journal.stats()
         assert stats.extra["refused"] == {} and stats.blocked == "" and stats.queued == 0
     finally:

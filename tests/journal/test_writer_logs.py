@@ -1,7 +1,7 @@
 """What the journal logs while ClickHouse does not take its rows for a reason that may pass,
 and while a kernel's outbox drops rows: said when it starts, again at most once a minute while
-it lasts (with the rows waiting, or the rows dropped), and the recovery too. Before, neither
-was logged however long it lasted: only stats() showed it."""
+it lasts (with the rows waiting, or the rows dropped), and the recovery too, so an operator
+reading the log sees it, not only one reading stats()."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from dita import ExecutionKernel
-from dita.journal import clickhouse
+from dita.journal.clickhouse import backoff, kernels
 from journal.helpers import Side, Workload, assert_same_rows, twins, venue, wait_until
 from journal.test_faults import FlakyClient, _journal
 
@@ -35,7 +35,9 @@ def test_a_writer_failing_for_a_while_says_so_once_a_minute_and_when_it_recovers
     journal = _journal(tmp_path / "j")
     back = threading.Event()
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: None if back.is_set() else "before")
+        flaky = FlakyClient(
+            journal._connection.client, insert_rule=lambda n: None if back.is_set() else "before"
+        )
         work, reference = twins(journal)
         work.run(20)
         wait_until(lambda: flaky.failures >= 30, "the writer to retry many times")
@@ -45,7 +47,7 @@ def test_a_writer_failing_for_a_while_says_so_once_a_minute_and_when_it_recovers
         match = re.search(r"(\d+) rows wait", failing[0])
         assert match and int(match.group(1)) > 0
 
-        monkeypatch.setattr(clickhouse, "_LOG_EVERY", 0.2)  # "a minute", made short
+        monkeypatch.setattr(backoff, "_LOG_EVERY", 0.2)  # "a minute", made short
         wait_until(lambda: len(_said(caplog, logging.WARNING, "has not taken rows")) >= 2, "a reminder")
         still = _said(caplog, logging.WARNING, "has not taken rows")
         for line in still:
@@ -68,7 +70,7 @@ def test_rows_an_outbox_drops_are_logged_naming_the_kernel_once_a_minute(
     caplog.set_level(logging.WARNING, logger=LOGGER)
     journal = _journal(tmp_path / "j", queue_rows=100, drain_rows=100)
     try:
-        flaky = FlakyClient(journal._client, insert_rule=lambda n: "before")
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
         kernel = ExecutionKernel(max_slots=4, journal=journal, kernel_id="small", journal_capacity=50)
         work = Workload([Side(kernel, venue())], max_slots=4)
         work.run(100)
@@ -88,7 +90,7 @@ def test_rows_an_outbox_drops_are_logged_naming_the_kernel_once_a_minute(
         assert journal.stats().dropped > int(count.group(1))
         assert len(dropped()) == 1
 
-        monkeypatch.setattr(clickhouse, "_LOG_EVERY", 0.0)
+        monkeypatch.setattr(kernels, "_LOG_EVERY", 0.0)
         work.run(50, start=200)
         total = journal.stats().dropped
         wait_until(lambda: any(f"dropped {total} rows" in s for s in dropped()), "the later drops said")

@@ -55,9 +55,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number, OptionalNumber, is_real
 from dita.risk import MarketLimits
-from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move, require_order
 from dita.venues._settings import VenueInputs, VenueName, check_rebate
+from dita.venues.protocol import order_status_asset
 
 __all__ = [
     "BOOK_FORMAT",

@@ -38,7 +38,9 @@ from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.venues import (
+from dita.venues._events import OrderEvents
+from dita.venues._settings import check_venue_name
+from dita.venues.protocol import (
     UnknownVenueError,
     VenueAdapter,
     VenueEventStream,
@@ -48,8 +50,6 @@ from dita.venues import (
     order_status_asset,
     venue_following,
 )
-from dita.venues._events import OrderEvents
-from dita.venues._settings import check_venue_name
 
 if TYPE_CHECKING:
     from dita.risk import MarketLimits

@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number
 from dita.risk import MarketLimits
-from dita.venues import order_status_asset
 from dita.venues._events import OrderEvents, RecentOrders, answered, move, require_order, signed
 from dita.venues._settings import VenueInputs, VenueName
+from dita.venues.protocol import order_status_asset
 
 __all__ = ["ShadowSettings", "ShadowVenue"]
 

@@ -8,7 +8,6 @@ import math
 from typing import Any
 
 from dita._kernel import VenueOrder, VenueOrderStatus
-from dita.venues import VenueUnavailable, order_status_asset
 from dita.venues.ccxt.answers import number
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.lookup import OrderLookup
@@ -16,6 +15,7 @@ from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.settings import CcxtSettings, venue_client_id
 from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, qualified_order_id
+from dita.venues.protocol import VenueUnavailable, order_status_asset
 
 __all__ = ["Account"]
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any, NamedTuple
 
-from dita.venues import VenueUnavailable
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.settings import by_lineage
 from dita.venues.ccxt.tracking import TrackedOrder
+from dita.venues.protocol import VenueUnavailable
 
 __all__ = ["OrderLists", "OrderLookup"]
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.venues import VenueTimeout, VenueUnavailable
 from dita.venues.ccxt.answers import placed_answer
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.events import OrderReporter
@@ -18,6 +17,7 @@ from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.settings import CcxtSettings, by_lineage, venue_client_id
 from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, never_acknowledged, record_key
+from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
 __all__ = ["Orders"]
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrderStatus
-from dita.venues import VenueUnavailable
 from dita.venues.ccxt.answers import number
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.events import OrderReporter
@@ -16,6 +15,7 @@ from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.settings import CcxtSettings
 from dita.venues.ccxt.tracking import TrackedOrder
+from dita.venues.protocol import VenueUnavailable
 
 __all__ = ["Poller"]
 
