@@ -1,16 +1,15 @@
 //! An honest venue's fills are booked exactly once, whatever order its reports arrive in and
-//! however often they are resent (docs/kernel.md, "What venues do wrong, and what the
-//! kernel does"): one entry order, filled by the venue in `k` real fills, each reported one
-//! to three times (the report itself resent, or the fill reported again under a new event
-//! id), the reports shuffled (or each fill's first report in the venue's order, resends
-//! later). What the kernel promises depends on what the venue's reports carry and on how far
-//! the slot's 64-entry memories reach, so each style of venue is its own property. Each
-//! style is checked again with the order canceled part-way (only the fills before the cancel
-//! happen; their reports after the cancel ack are late fills of the kept order) and a
-//! checkpoint round trip at a random point. The hand-written tests at the end are
-//! counterexamples the properties find unless the kernel follows what each order's reports
-//! cover (`Covered` in kernel.rs), one for an order kept after it ended (it carries what its
-//! reports covered while it worked), and the waits and venue ids of orders that ended.
+//! however often they are resent (docs/reference/venue-misbehaviour.md): one entry order, filled by
+//! the venue in `k` real fills, each reported one to three times (the report itself resent, or the
+//! fill reported again under a new event id), the reports shuffled (or each fill's first report in
+//! the venue's order, resends later). What the kernel promises depends on what the venue's reports
+//! carry and on how far the slot's 64-entry memories reach, so each style of venue is its own
+//! property. Each style is checked again with the order canceled part-way (only the fills before
+//! the cancel happen; their reports after the cancel ack are late fills of the kept order) and a
+//! checkpoint round trip at a random point. The hand-written tests at the end are counterexamples
+//! the properties find unless the kernel follows what each order's reports cover (`Covered` in
+//! kernel/fill_reports.rs), one for an order kept after it ended (it carries what its reports
+//! covered while it worked), and the waits and venue ids of orders that ended.
 
 use dita_kernel::*;
 use proptest::prelude::*;
@@ -239,11 +238,11 @@ enum Step {
     Checkpoint,
 }
 
-/// Sends the entry, then the plan's reports in order. At every step: an honest report is
-/// booked (OK) or refused as a resend (DUPLICATE_EVENT; UNKNOWN_ORDER once the order is
-/// completely filled and gone, as docs/kernel.md says of a fill for an order that filled),
-/// a refusal changes nothing, and the booked size never passes what the venue filled.
-/// Returns the kernel after the last report.
+/// Sends the entry, then the plan's reports in order. At every step: an honest report is booked
+/// (OK) or refused as a resend (DUPLICATE_EVENT; UNKNOWN_ORDER once the order is completely filled
+/// and gone, as docs/reference/venue-misbehaviour.md says of a fill for an order that filled), a
+/// refusal changes nothing, and the booked size never passes what the venue filled. Returns the
+/// kernel after the last report.
 fn deliver(plan: &Plan) -> Result<Kernel, TestCaseError> {
     let steps: Vec<Step> = plan.deliveries.iter().cloned().map(Step::Report).collect();
     deliver_steps(plan, &steps)
@@ -588,10 +587,10 @@ fn a_fill_a_total_only_report_covered_is_a_duplicate_even_where_it_would_overfil
 
 #[test]
 fn a_fill_resent_without_its_fill_id_is_a_duplicate_by_its_running_total() {
-    // Fills of 1, 2 and 3 (running totals 1, 3, 6) on an order of 10; the third's report
-    // comes first, and the first fill's is resent under a new event id without its fill id.
-    // docs/kernel.md: "the same fill under a new event id, no fill_id, with its running
-    // filled_size: DUPLICATE_EVENT". The kernel books it (5), then refuses the second,
+    // Fills of 1, 2 and 3 (running totals 1, 3, 6) on an order of 10; the third's report comes
+    // first, and the first fill's is resent under a new event id without its fill id.
+    // docs/reference/venue-misbehaviour.md: a fill resent under a new event id without its fill_id,
+    // with its running total, is DUPLICATE_EVENT. The kernel books it (5), then refuses the second,
     // real fill as a duplicate (it would pass the 6 stated): 5 booked of 6 filled.
     let (mut k, o) = entry_of(10.0);
     let got = feed(
@@ -659,12 +658,12 @@ fn a_total_only_report_after_a_later_fills_report_books_too_little() {
 
 #[test]
 fn a_fill_reported_late_is_not_refused_for_a_resend_booked_in_its_place() {
-    // 65 fills of 1, then two of 2 (running totals 1..65, 67, 69) on an order of 100. The
-    // last fill's report comes first (total 69), then the first 65; the first fill is then
-    // resent under a new event id (its running total has left the slot's 64-entry memory),
-    // and the 66th fill's report comes last. docs/kernel.md: fills out of order are each
-    // applied. The kernel books the resend (within the 69 stated) and refuses the 66th fill
-    // as a duplicate: 68 booked of 69, the first fill twice and the 66th not at all.
+    // 65 fills of 1, then two of 2 (running totals 1..65, 67, 69) on an order of 100. The last
+    // fill's report comes first (total 69), then the first 65; the first fill is then resent under
+    // a new event id (its running total has left the slot's 64-entry memory), and the 66th fill's
+    // report comes last. Fills out of order are each applied. The kernel books the resend (within
+    // the 69 stated) and refuses the 66th fill as a duplicate: 68 booked of 69, the first fill
+    // twice and the 66th not at all.
     let (mut k, o) = entry_of(100.0);
     let mut events = vec![fill(&o, "e67", "", 2.0, 69.0)];
     events.extend((1..=65).map(|n| fill(&o, &format!("e{n}"), "", 1.0, f64::from(n))));

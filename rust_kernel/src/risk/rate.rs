@@ -161,7 +161,7 @@ mod tests {
 
     #[test]
     fn what_remains_a_clock_ahead_with_an_order_in_the_window_drops_the_others() {
-        // The window cannot tell clocks apart (docs/kernel.md): the second intent of a clock
+        // The window cannot tell clocks apart (docs/concepts/risk.md): the second intent of a clock
         // 1.5 s ahead drops the five at 10.0, and the clock behind gets the rate again.
         let mut w = RateWindow::default();
         for _ in 0..5 {

@@ -121,7 +121,7 @@ impl PyKernel {
     /// record), derived again by a read-only replay of the log, with the GIL released and the
     /// kernel free meanwhile; `sink(blocks)` gets them in chunks of about `chunk_rows` rows.
     /// Returns the number of rows. What a journal resends when ClickHouse misses rows that
-    /// the outbox no longer holds (docs/journal.md, "Resending from the WAL").
+    /// the outbox no longer holds (docs/reference/journal.md, "Resending from the log").
     #[pyo3(signature = (from_seq, to_seq=None, *, sink, chunk_rows=100_000))]
     fn wal_journal_blocks(
         slf: &Bound<'_, Self>,

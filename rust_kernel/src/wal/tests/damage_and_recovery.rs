@@ -209,7 +209,7 @@ fn a_checkpoint_at_the_last_sequence_number_is_skipped_not_overflowed() {
 
 #[test]
 fn a_log_refused_after_skipping_checkpoints_names_them_and_why() {
-    // Segments covered by the newest checkpoint archived (the operator's decision, docs/wal.md),
+    // Segments covered by the newest checkpoint archived (the operator's decision),
     // then that checkpoint damaged: recovery falls back to an older one, whose segment is
     // archived, and the open is refused. The refusal names the newest checkpoint skipped and
     // why, since the report of an open refused is not seen and the operator asks why the
