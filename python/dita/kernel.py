@@ -25,7 +25,15 @@ from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_v
 if TYPE_CHECKING:
     from dita._kernel import MetaValue
 
-__all__ = ["FILL_TRIGGERS", "ExecutionKernel", "SlotView", "applied_events", "booked_events", "booked_fill"]
+__all__ = [
+    "FILL_TRIGGERS",
+    "ExecutionKernel",
+    "SlotView",
+    "applied_events",
+    "booked_events",
+    "booked_fill",
+    "event_with",
+]
 
 _log = logging.getLogger("dita.kernel")
 
@@ -118,6 +126,14 @@ def booked_fill(event: VenueEvent, booked: Mapping[str, Any]) -> tuple[float, fl
     )
 
 
+def event_with(event: VenueEvent, changes: Mapping[str, Any]) -> VenueEvent:
+    """``event`` made again with ``changes`` (its constructor's arguments; ``side`` the order's,
+    as its ``to_dict()`` says it), keeping the trade's side and the venue's payload it carries."""
+    made = {**event.to_dict(), **changes}
+    made["order_side"] = made.pop("side")
+    return VenueEvent(**made, side=event.side, raw_payload=event.raw_payload or None)
+
+
 def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -> list[VenueEvent]:
     """``reported`` and then the events ``outcome`` carries, each fill at the size and fee the
     kernel booked of it (``booked_fill``). A venue stating only its running total (``size``
@@ -131,7 +147,7 @@ def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -
         event = events[i]
         size, fee = booked_fill(event, booked_as)
         if size != event.size or "fee_charged" in booked_as:
-            events[i] = VenueEvent(**{**event.to_dict(), "size": size, "fee": fee})
+            events[i] = event_with(event, {"size": size, "fee": fee})
     return events
 
 
@@ -156,7 +172,7 @@ def _same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 def _trade_of(state: TradeSlot) -> tuple[str, float]:
     """Which trade slot ``state`` holds: its id and entry time (an ENTER sets both; a trade id
     may be used again by a later trade, at another time)."""
-    return (state.trade_id, state.entry_time)
+    return (state.trade_id, state.entry_time_s)
 
 
 def _named(trade: tuple[str, float]) -> str:
@@ -512,6 +528,11 @@ class ExecutionKernel(KernelCore):
         self.slot_state(slot_id)  # raises IndexError naming the slot id when out of range
         # An int from now on: a numpy int64 taken as the slot id is not kept as the view's.
         return SlotView(self, operator.index(slot_id))
+
+    def free_slot(self) -> SlotView | None:
+        """The view of the first slot free for a new trade, or None (``free_slot_id()``: its id)."""
+        slot_id = self.free_slot_id()
+        return None if slot_id is None else SlotView(self, slot_id)
 
     def set_slot_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
         """Replaces slot ``slot_id``'s metadata (validated; a refusal changes nothing), under the
