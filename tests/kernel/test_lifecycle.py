@@ -388,14 +388,18 @@ def test_a_funding_payment_carrying_the_balance_moves_k_and_e(kernel: ExecutionK
     assert (acct["reconcile_status"], acct["reconcile_delta"]) == ("OK", 0.0)
 
 
-def test_slot_view_writes_through_and_refuses_owned_fields(kernel: ExecutionKernel) -> None:
+def test_slot_view_writes_through_and_refuses_what_the_kernel_refuses(kernel: ExecutionKernel) -> None:
     view = kernel.slot(2)
     view.metadata = {"note": "watch", "n": 3}
     assert kernel.slot_state(2).metadata == {"note": "watch", "n": 3}
     view.exit_leg_ratios = (0.5, 0.5)
     assert kernel.slot(2).exit_leg_ratios == (0.5, 0.5)
-    with pytest.raises(AttributeError, match="owned by the kernel"):
+    # Checked as a loaded slot is: a position needs a price.
+    with pytest.raises(ValueError, match=r"cannot set slot 2's size to 5\.0: .*positive entry price"):
         view.size = 5.0
+    assert kernel.slot_state(2).size == 0.0
+    with pytest.raises(AttributeError, match="is the kernel's own"):
+        view.committed_notional = 1.0
     with pytest.raises(ValueError, match="exit_leg_ratios"):
         view.exit_leg_ratios = (0.8, 0.8)
     with pytest.raises(TypeError, match="metadata"):
