@@ -7,7 +7,7 @@ use super::PyKernel;
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::python::convert::enums::trade_side_of;
 use crate::python::mock::PyMockVenue;
-use crate::python::objects::{EventExtras, PyOutcome, PyVenueEvent, PyVenueOrder};
+use crate::python::objects::{AnswerFacts, PyOutcome, PyVenueEvent, PyVenueOrder};
 use crate::types::{Detail, KernelEventKind, KernelSeverity};
 use crate::wal::kernel_log::InputRef;
 use pyo3::exceptions::{PyException, PyTypeError};
@@ -199,12 +199,12 @@ impl PyKernel {
         let _call = VenueCall::start(&this.venue_calls);
         let venue = this.venue.clone_ref(py);
         drop(this);
-        let mut extras = Vec::new();
-        let mut cancelled = Vec::new();
+        // Made only when an answer tells more than the kernel keeps: most tell nothing.
+        let mut facts: Option<Box<AnswerFacts>> = None;
         if let Some(order) = &submitted {
             match venue.call(py, "submit", order)? {
                 Ok(answer) => {
-                    wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut extras)?
+                    wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut facts)?
                 }
                 Err(msg) => venue_raised(&mut out, "submit_outcome", msg),
             }
@@ -216,7 +216,7 @@ impl PyKernel {
         let mut interrupt: Option<PyErr> = None;
         while !cancels.is_empty() {
             for order in std::mem::take(&mut cancels) {
-                cancelled.push((
+                facts.get_or_insert_default().cancelled.push((
                     order.client_order_id.clone(),
                     trade_side_of(order.side, order.is_entry),
                 ));
@@ -224,7 +224,7 @@ impl PyKernel {
                     .call(py, "cancel", &order)
                     .and_then(|answer| match answer {
                         Ok(answer) => {
-                            wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut extras)
+                            wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut facts)
                         }
                         Err(msg) => {
                             venue_raised(&mut out, "cancel_outcome", msg);
@@ -241,8 +241,7 @@ impl PyKernel {
             return Err(e);
         }
         let mut answered = PyOutcome::new(out, submitted, control);
-        answered.event_extras = extras;
-        answered.cancelled = cancelled;
+        answered.answers = facts;
         Ok(answered)
     }
 
@@ -255,7 +254,7 @@ impl PyKernel {
         &mut self,
         answer: VenueAnswer,
         out: &mut KernelOutcome,
-        extras: &mut Vec<(usize, Box<EventExtras>)>,
+        facts: &mut Option<Box<AnswerFacts>>,
     ) -> PyResult<()> {
         for (mut ev, status_stated, carried) in answer.events {
             if !status_stated && ev.kind == KernelEventKind::Fill {
@@ -268,7 +267,11 @@ impl PyKernel {
             out.absorb(&mut self.answer_outcome, &ev);
             if applied {
                 if let Some(carried) = carried {
-                    extras.push((out.emitted_events.len(), carried));
+                    let at = out.emitted_events.len();
+                    facts
+                        .get_or_insert_default()
+                        .event_extras
+                        .push((at, carried));
                 }
                 out.emitted_events.push(ev);
             }

@@ -105,8 +105,15 @@ pub struct PyOutcome {
     pub inner: KernelOutcome,
     pub order: Option<VenueOrder>,
     pub control: ControlAtInput,
-    /// What a Python venue's events carried beyond what the kernel reads, by their place in
-    /// `emitted_events` (none from the native mock).
+    /// What the venue's answers told beyond what the kernel keeps; None for most (boxed: an
+    /// outcome past 512 bytes leaves Python's small-object allocator, a cost on every call).
+    pub answers: Option<Box<AnswerFacts>>,
+}
+
+/// What a venue's answers told beyond what the kernel keeps.
+#[derive(Default)]
+pub struct AnswerFacts {
+    /// What a Python venue's events carried, by their place in `emitted_events`.
     pub event_extras: Vec<(usize, Box<EventExtras>)>,
     /// The orders the input asked the venue to cancel, by client order id, with their trade's
     /// side: what the cancel answers' events are about.
@@ -119,8 +126,7 @@ impl PyOutcome {
             inner,
             order,
             control,
-            event_extras: Vec::new(),
-            cancelled: Vec::new(),
+            answers: None,
         }
     }
 
@@ -128,11 +134,12 @@ impl PyOutcome {
     /// order's) and payload with it.
     fn emitted_event(&self, py: Python<'_>, i: usize, ev: &VenueEvent) -> PyVenueEvent {
         let mut out = PyVenueEvent::stated(ev.clone());
-        let given = self
-            .event_extras
-            .iter()
-            .find(|(at, _)| *at == i)
-            .map(|(_, x)| x.clone_ref(py));
+        let given = self.answers.as_ref().and_then(|a| {
+            a.event_extras
+                .iter()
+                .find(|(at, _)| *at == i)
+                .map(|(_, x)| x.clone_ref(py))
+        });
         let mut extras = given.unwrap_or(EventExtras {
             trade_side: None,
             raw_payload: None,
@@ -155,7 +162,9 @@ impl PyOutcome {
         {
             return Some(trade_side_of(o.side, o.is_entry));
         }
-        self.cancelled
+        self.answers
+            .as_ref()?
+            .cancelled
             .iter()
             .find(|(id, _)| id == client_order_id)
             .map(|(_, side)| *side)
