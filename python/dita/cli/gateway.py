@@ -1,4 +1,5 @@
-"""``dita stdio`` and ``dita serve``: the engine gateway (docs/protocol.md)."""
+"""``dita stdio`` and ``dita serve``: the engine gateway (docs/reference/stdio-protocol.md,
+docs/reference/http-api.md)."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def stdio(
 
     The venue is the seeded mock: by default it acknowledges and fills every order at once.
     --fill-rate, --reject-rate, --partial-fill-rate and --rate-limit-rate make it leave
-    orders resting, reject them, fill part of them or rate-limit them (docs/protocol.md).
+    orders resting, reject them, fill part of them or rate-limit them (docs/reference/stdio-protocol.md).
     """
     from dita._signals import sigterm_as_interrupt
     from dita.gateway.stdio import run_stdio

@@ -1,6 +1,6 @@
 """The order engine behind ``dita stdio``: ORDER/CANCEL/QUERY/MARK commands on a kernel.
 
-Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/protocol.md):
+Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/reference/stdio-protocol.md):
 
 - An order whose side is opposite to an open position on the same symbol closes it: SELL
   against an open LONG, BUY against an open SHORT. It becomes an EXIT intent on that slot

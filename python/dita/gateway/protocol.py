@@ -2,7 +2,7 @@
 
 Parsing is pure (no kernel): a line becomes an ``OrderCommand``, ``CancelCommand``,
 ``QueryCommand`` or ``MarkCommand``, or a ``ProtocolError`` that names the field and value
-at fault. docs/protocol.md is the specification; keep the two in step.
+at fault. docs/reference/stdio-protocol.md is the specification; keep the two in step.
 """
 
 from __future__ import annotations

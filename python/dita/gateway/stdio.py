@@ -1,5 +1,5 @@
 """``dita stdio``: a kernel driven over stdin/stdout, one command in per line, one NDJSON
-event out per line (docs/protocol.md).
+event out per line (docs/reference/stdio-protocol.md).
 
 Nothing a client sends can stop the engine: a line that cannot be read or acted on gives an
 ``error`` event naming the problem and the next line is read as usual. A venue that reports

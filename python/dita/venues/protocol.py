@@ -45,7 +45,7 @@ class VenueAdapter(Protocol):
     """What the kernel needs of a venue. The native ``MockVenueAdapter`` satisfies it.
 
     The kernel holds nothing while ``submit``/``cancel`` run: other threads may use it, and
-    they may call ``kernel.on_venue_event`` themselves (docs/venues.md, "Threads").
+    they may call ``kernel.on_venue_event`` themselves (docs/concepts/venues.md, "Threads").
     """
 
     name: str
