@@ -37,8 +37,8 @@ def _holds_log(path: Path) -> bool:
 
 def _require_dir(path: Path) -> None:
     """A usage error (exit 2) unless ``path`` is a log's directory. A directory holding no file of a
-    log (the parent of the kernels' logs, a typo) was walked and failed as an audit does (exit 1),
-    which a script takes for a damaged log; one whose segments alone are gone is such a log."""
+    log (the parent of the kernels' logs, a typo) would be walked and fail as an audit does (exit
+    1), which a script takes for a damaged log; one whose segments alone are gone is such a log."""
     if not path.is_dir():
         fail(f"no write-ahead log directory at {path}")
     if _holds_log(path):
