@@ -724,7 +724,7 @@ class OrderEngine:
                 # not take the order back to ACKNOWLEDGED.
                 kind = event.kind
                 if kind == KernelEventKind.FILL:
-                    # A fill that ended its order short (FILLED, nothing remaining; rules 34): the
+                    # A fill that ended its order short (FILLED, nothing remaining): the
                     # end's own transition, an expiry, or a cancel's ack with a cancel asked.
                     kind = getattr(KernelEventKind, transition.trigger, kind)
                 if not (kind == KernelEventKind.ORDER_ACK and rec.filled_qty > 0.0):

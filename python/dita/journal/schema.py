@@ -370,7 +370,7 @@ def _v8(db: str) -> list[str]:
 
 def _v9(db: str) -> list[str]:
     # What the kernel charged the fill an accepted FILL_SETTLED settled: the whole fee, or for
-    # a fill booked from part of a report its share (rules 19), which a query could only work
+    # a fill booked from part of a report its share, which a query could only work
     # out from the venue event's size, journaled at DEBUG alone. NULL where nothing was
     # charged (another kind, a refused settlement) and for rows from before, which did not
     # record it: an accepted FILL_SETTLED holding NULL is one of those. A constant, with
@@ -459,8 +459,8 @@ def migrate(client: SqlClient, database: str, target: int | None = None) -> list
 def _apply(client: SqlClient, stmt: str) -> None:
     """One migration statement. A MATERIALIZE (a mutation) runs with ``mutations_sync``, so it
     finishes before the version row says it did; the others without settings, as a command with
-    settings costs the embedded engine three more queries (a new journal's tables took 0.5 s,
-    a third of it those)."""
+    settings costs the embedded engine three more queries (a third of the time a new journal's
+    tables take to make)."""
     if " MATERIALIZE " in stmt:
         client.command(stmt, settings={"mutations_sync": 1})
     else:
