@@ -69,7 +69,7 @@ def _check_one_clock(
         if own.size < 2:
             continue  # how long its bar lasts is unknown
         # Its bars' length: the shortest step its bars take more than once (and in at least
-        # 1 % of its steps), not a single one (one stray bar an hour after a daily one made
+        # 1 % of its steps), not a single one (one stray bar an hour after a daily one would make
         # every bar an hour long) nor the most common (sparse minute bars read as longer).
         values, counts = np.unique(steps, return_counts=True)
         often = np.flatnonzero(counts >= max(2, 0.01 * (own.size - 1)))
