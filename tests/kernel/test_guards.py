@@ -309,7 +309,7 @@ def test_a_venue_order_with_bad_numbers_is_refused_naming_the_field(
 
 
 def test_a_venue_orders_leg_is_given_or_taken_from_reduce_only() -> None:
-    """An exit may go out plain (rules 24), so whoever copies an order passes its leg on;
+    """An exit may go out plain (its venue nets the slots), so whoever copies an order passes its leg on;
     not given, an order is an entry unless reduce-only. Anything but a bool is refused,
     naming the argument."""
     from dita._kernel import VenueOrder
@@ -902,13 +902,13 @@ def test_risk_rules_allow_just_under_and_refuse_just_over() -> None:
     k = fresh(regime="BEAR")
     out = k.process_intent(intent("ENTER", 0, side="LONG"))
     assert out.details["rule"] == "regime_parity" and out.details["field"] == "metadata.override"
-    # Text reading as a negative is no override: it once let the entry through (rules 9 on).
+    # Text reading as a negative is no override: taken as one, it would let the entry through.
     # "None" is what str() makes of a flag never set.
     for text in ("false", " No ", "0", "OFF", "None", "null"):
         out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
         assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
         assert out.details["field"] == "metadata.override" and out.details["value"] == text
-    # Text of only whitespace is no override, as the empty text: the regime refuses (rules 9 on).
+    # Text of only whitespace is no override, as the empty text: the regime refuses.
     for text in (" ", "\t\n"):
         out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
         assert out.diagnostic_code == D.RISK_REJECTED and out.details["rule"] == "regime_parity"
