@@ -437,9 +437,9 @@ class _FilledShort(LateFillVenue):
 
 
 def test_an_order_the_venue_ends_short_with_its_fill_is_told_ended_not_working() -> None:
-    """A fill stating FILLED with nothing remaining short of the order's size ends the order
-    (kernel rules 34): the kernel books the fill and expires the order. The engine told the
-    fill and kept the order PARTIALLY_FILLED, listed as working for good."""
+    """A fill stating FILLED with nothing remaining short of the order's size ends the order:
+    the kernel books the fill and expires the order. The engine tells the order ended, not
+    PARTIALLY_FILLED and listed as working for good."""
     kernel = ExecutionKernel(max_slots=2, venue=_FilledShort())
     events = session(kernel, "ORDER BUY BTC 2 100 s1\n")
     told = of(events, "s1")

@@ -1080,8 +1080,8 @@ def test_order_status_is_none_only_when_every_market_says_no_such_order(
     assert [symbol for symbol, _ in asked(exchange)] == ["BTCUSDT", "DOGEUSDT", "ETHUSDT"]
 
 
-# An exit may go out plain (rules 24): the answer keeps the leg of the order as sent, where
-# it was read as an entry for not being reduce-only.
+# An exit may go out plain (its venue nets the slots): the answer keeps the leg of the order
+# as sent, rather than reading it as an entry for not being reduce-only.
 @pytest.mark.parametrize("is_entry", [True, False])
 def test_order_status_of_an_order_sent_in_this_process_asks_its_market_only(
     make_venue: VenueFactory, exchange: RecordedExchange, is_entry: bool
@@ -3612,9 +3612,9 @@ def test_an_order_taken_over_is_asked_about_and_canceled_by_the_exchanges_own_id
     """The kernel knows an order by its exchange id qualified with the market (Binance's order
     ids are unique only within one), or bare when its log was written before. Either way the
     exchange is asked by its own id, and the events name the order by the id the kernel holds:
-    from kernel rules 35 an event under another venue id than its order's is refused (the
-    qualified id for one held bare lost its fills). New orders' events name the qualified one:
-    the bare id went into them before, where two markets' orders of one id collided."""
+    the kernel refuses an event under another venue id than its order's (the qualified id for
+    one held bare would lose its fills). New orders' events name the qualified one: under the
+    bare id, two markets' orders of one id would collide."""
     venue = make_venue()
     order = VenueOrder(
         "s2-entry-1", 0, "t-1", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.02,
