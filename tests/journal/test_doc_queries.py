@@ -207,7 +207,7 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
         "WHERE kernel_id = 'parts' AND accepted"
     ).rows
     assert accepted == [[["OK"], 4]]
-    # The queries that read account events answer as before: a refused event changed nothing.
+    # The queries that read account events answer as without them: a refused event changes nothing.
     assert {n: _run((loaded, paid), n) for n in (6, 7, 8)} == before
     totals[0]["refused_events"] = len(refused)
     assert journal.query(_funding_query(), {"kernel": "parts"}).records() == totals
