@@ -1017,7 +1017,7 @@ def test_steps_finer_than_a_billionth_and_limits_below_a_tick(resting) -> None: 
     assert out.accepted and out.order.size == 2.7
     k = ExecutionKernel(max_slots=3)
     k.set_market_limits("BTCUSDT", {"lot_step": 1e-8, "tick_size": 1e-8})
-    # On the grid stays on it: the quotient's float error once took a step off (2.29999999).
+    # On the grid stays on it: the quotient's float error could take a step off (2.29999999).
     assert k.process_intent(intent("ENTER", 0, target_size=2.3)).order.size == 2.3
     buy = k.process_intent(intent("ENTER", 1, order_type="LIMIT", limit_price=0.32899658))
     assert buy.order.price == 0.32899658
@@ -1237,8 +1237,8 @@ def test_a_busy_slot_and_a_blocked_mode_name_the_field_value_and_reason() -> Non
     ids=["Decimal", "complex", "numpy-complex", "numpy-bool", "str"],
 )
 def test_what_is_no_real_number_is_refused_everywhere_naming_the_field(value: Any) -> None:
-    """A Decimal or a complex was taken as an intent's price (the imaginary part dropped) and
-    refused by `mark_price`: now refused by both, naming the field and the value."""
+    """A Decimal or a complex is refused as an intent's price as by `mark_price`, naming the
+    field and the value, not taken (the imaginary part dropped)."""
     k = ExecutionKernel(max_slots=2, kernel_id="np-refuse")
     before = state_of(k)
     shown = re.escape(repr(value)[:40])

@@ -716,8 +716,8 @@ def test_order_status_is_asked_in_the_orders_market(venue_type: type[AskedInItsM
 
 
 def test_an_adapter_whose_order_status_takes_only_the_client_id_is_asked_as_before() -> None:
-    """Until the protocol named the order's market, ``order_status`` took the client id alone: a
-    third-party adapter written so is called without the asset, and reconciles as before."""
+    """A third-party adapter whose ``order_status`` takes the client id alone is called without
+    the asset, and reconciles."""
     venue = CanceledWhileDown()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="client-id-only")
     coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id

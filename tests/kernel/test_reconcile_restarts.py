@@ -332,7 +332,7 @@ class AcksCancelButWorks(CancelAckedBare):
 
 
 def test_an_order_ended_in_the_kernel_that_the_venue_works_on_is_booked_and_canceled() -> None:
-    """Before, such an order was canceled as one nobody manages, what it filled never booked."""
+    """Canceled as one nobody manages, such an order's fills would never be booked."""
     venue = AcksCancelButWorks()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="works-on")
     coid = _entered_and_canceled(kernel, venue, 0, raced=0.0)

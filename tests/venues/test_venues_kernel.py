@@ -425,9 +425,9 @@ def test_ccxt_a_cancel_answer_without_a_filled_size_does_not_bound_the_fills_to_
     spot_venue: CcxtVenue, exchange: RecordedExchange, filled: float | None
 ) -> None:
     """Some exchanges answer a cancel "canceled" and nothing more (HTX spot: ccxt then has no
-    filled size). Ended with what the adapter had reported, the order was dropped and a fill
-    it had not polled yet was lost: never asked for, and refused by the kernel as beyond the
-    end's figure. The end now says nothing (0) and the order is asked about until it does."""
+    filled size). The end says nothing (0) and the order is asked about until it does: ended
+    with what the adapter has reported, the order would be dropped and a fill it has not polled
+    yet lost, never asked for, and refused by the kernel as beyond the end's figure."""
     kernel = _a_limit_entry_filled_in_part(spot_venue, exchange)
 
     # What ccxt makes of HTX's answer to a cancel: the order id, and "canceled" (or a filled
