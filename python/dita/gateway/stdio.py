@@ -336,14 +336,14 @@ def _whole() -> AbstractContextManager[Any]:
 
 def _poll(engine: OrderEngine) -> None:
     """The venue's later news, taken whole as a command is: a fill booked is told."""
-    _answered(engine, engine.poll)
+    _taken_whole(engine, engine.poll)
 
 
-def _answered(engine: OrderEngine, step: Callable[[], None]) -> None:
+def _taken_whole(engine: OrderEngine, step: Callable[[], None]) -> None:
     """``step`` (a command, a poll) taken whole, an exception the kernel raised on it told as
-    an ENGINE_ERROR: one other than ValueError, TypeError, IndexError and OverflowError (a
-    RuntimeError: busy in another call, closed) ended the session with a traceback. One saying
-    the kernel takes no more input (its log failed) then raises KernelFailed."""
+    an ENGINE_ERROR, whatever its type (a RuntimeError: busy in another call, closed), so no
+    error of the kernel's ends the session with a traceback. One saying the kernel takes no
+    more input (its log failed) then raises KernelFailed."""
     with _whole():
         try:
             step()
@@ -438,8 +438,8 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
         return
     if command is None:
         return
-    # A command is whole or not taken: a SIGTERM or Ctrl-C raised just after the kernel booked
-    # a fill cut its fill event off, a fill the client never heard of. Held, it ends the
+    # A command is whole or not taken: a SIGTERM or Ctrl-C raised just after the kernel books
+    # a fill would cut its fill event off, a fill the client never hears of. Held, it ends the
     # session once the command's events are out; a second signal ends it at once.
     # The kernel refuses programmer errors with exceptions; a client's line must not end the session.
-    _answered(engine, lambda: engine.handle(command))
+    _taken_whole(engine, lambda: engine.handle(command))
