@@ -91,7 +91,7 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 def ignore_sigterm_to_exit() -> None:
     """For the `dita` program once its command returned: a command that handled SIGTERM
     (`dita paper`, `dita stdio`) has closed, and a SIGTERM sent again in the process's last
-    moments (the interpreter's teardown) ended it by the signal, status 143 where the stop
+    moments (the interpreter's teardown) would end it by the signal, status 143 where the stop
     promised 0. Nothing for a command that did not handle it, nor for a process embedding
     dita (its handler is its own)."""
     if _used and threading.current_thread() is threading.main_thread():

@@ -583,7 +583,7 @@ def load_market_data(
     size_cols = ("volume",) if kind == "bars" else ("bid_size", "ask_size")
     for c in price_cols:
         arr = cols[c]
-        # Above KERNEL_MAX the kernel refuses the mark: the replay ended in a traceback there.
+        # Above KERNEL_MAX the kernel refuses the mark: the replay would end in a traceback there.
         bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0) | (arr > KERNEL_MAX))
         if bad.size:
             i = int(bad[0])

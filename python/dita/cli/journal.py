@@ -325,7 +325,7 @@ TABLE_MIN_CELL = 4
 """The narrowest column the table format prints (NULL, a bool or a short number whole). A result of
 more columns than the terminal has room for at this width prints each row as lines of name and
 value instead: Rich gives a table too wide for the console columns of no width, and their values
-vanished (60 columns on a 200-column console, `SELECT * FROM intents` on an 80-column one)."""
+vanish (60 columns on a 200-column console, `SELECT * FROM intents` on an 80-column one)."""
 
 
 def _cell(value: Any) -> str:

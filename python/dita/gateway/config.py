@@ -109,8 +109,8 @@ class GatewaySettings(BaseModel):
     @field_validator("host")
     @classmethod
     def _no_nul_in_host(cls, host: str) -> str:
-        # TOML and Python can hold one; the socket's bind raised a TypeError, not an OSError,
-        # and `dita serve` ended in a traceback instead of naming the setting.
+        # TOML and Python can hold one; the socket's bind would raise a TypeError, not an OSError,
+        # and `dita serve` end in a traceback instead of naming the setting.
         if "\0" in host:
             raise ValueError("must not hold a NUL character: no address has one")
         return host

@@ -536,8 +536,8 @@ class OrderEngine:
                 # Those the kernel raised on last time first; while it still does, the venue
                 # keeps its newer news.
                 self._polled.take(self.kernel, [], applied, unfit, set_aside=set_aside)
-            # A venue's fault (a raise; None or one event for a list, which ended the session on
-            # a TypeError with its orders left working at the venue) must not end the session.
+            # A venue's fault (a raise; None or one event for a list, which would end the session
+            # on a TypeError with its orders left working at the venue) must not end the session.
             events, problem = poll_once(poll_events)
             if problem:
                 self.error("VENUE_ERROR", problem)

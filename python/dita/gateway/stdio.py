@@ -230,7 +230,7 @@ def _reader(
     descriptor, ``idle`` is called once the ``idle_in()`` seconds (asked before each wait: the
     time until the next call is due) have passed. On a non-blocking descriptor
     (O_NONBLOCK, which a parent sharing its own stdin may have set) read1 gives b"" also when
-    nothing has arrived yet: taken for EOF, it ended the session before the first command."""
+    nothing has arrived yet: taken for EOF, it would end the session before the first command."""
     read1 = getattr(stdin, "read1", None)
     read: Callable[[int], bytes] = read1 or stdin.read
     try:
@@ -257,9 +257,9 @@ def _reader(
             return read(size)
         except ConnectionResetError:
             # A socket whose client went away: its input has ended, as a pipe's writer that
-            # died ends it. Raised as an I/O error, it ended the session without engine_stopped.
+            # died ends it. Raised as an I/O error, it would end the session without engine_stopped.
             # Around the read only: idle() writing stdout (a socket too) raises it for a reader
-            # gone, which taken for EOF made a clean stop that canceled the working orders.
+            # gone, which taken for EOF would make a clean stop that cancels the working orders.
             return b""
 
     def read_arrived(size: int) -> bytes:
@@ -297,7 +297,7 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
     try:
         # A SIGTERM ends the wait, not the kernel's close that follows. One that came while the
         # orders were canceled (a supervisor's, as it closed stdin) was ignored then: it bounds
-        # the wait now, or the engine waited for ever on a client that does not read.
+        # the wait now, or the engine would wait for ever on a client that does not read.
         if rearm() and deadline is None:
             deadline = time.monotonic() + STOP_GRACE_SECONDS
         try:

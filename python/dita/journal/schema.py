@@ -472,7 +472,7 @@ def restore_missing_tables(client: SqlClient, database: str) -> list[str]:
     although the version table says it was made (dropped by hand); returns their names.
 
     ``migrate`` only applies versions after the recorded one, so without this a dropped
-    table stayed missing and the writer retried its rows for good. Only the applied
+    table would stay missing and the writer retry its rows for good. Only the applied
     migrations' statements that name a missing table run again (all are idempotent).
     """
     db = quote_ident(database)
