@@ -193,7 +193,7 @@ def test_bad_changes_are_refused_and_change_nothing(
             plane.set(kernel_id, debug_clickhouse_enabled="yes")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"kernel_id must be a non-empty string \(or None .*\), got ''"):
             plane.set("", mode="HALTED")
-        # Refused by the client mid-write before, as ControlPlaneUnavailable ("utf-8").
+        # Refused here, not by the client mid-write as ControlPlaneUnavailable ("utf-8").
         with pytest.raises(ValueError, match=r"kernel_id must be UTF-8 text, got 'k\\udcff'"):
             plane.set("k\udcff", mode="HALTED")
         with pytest.raises(ValueError, match="nothing to set"):

@@ -999,7 +999,7 @@ def test_data_module_refuses_bad_arguments(tmp_path: Path, argv: list[str], mess
 @pytest.mark.parametrize(
     ("out", "message"),
     [
-        # Written as CSV before, then refused by every reader as "unsupported file type".
+        # Written as CSV, it would be refused by every reader as "unsupported file type".
         ("bars.json", "--out {out}: unknown file type (use .csv, .csv.gz or .parquet)"),
         ("afile/bars.csv", "--out {out}: {tmp}/afile is a file, not a directory"),
         ("adir.csv", "--out {out} is a directory; give a file name"),
