@@ -7,9 +7,9 @@
 //! last byte, where `smol_str`'s three forms (inline, static, shared) were matched at every
 //! read: some 700 instructions of a trade cycle.
 //!
-//! `OrderCopy` (kernel.rs) and `KernelTransition::owns_nothing` (model.rs) rely on an id that
-//! is not [`Id::is_heap_allocated`] owning nothing: its clone is its bitwise copy and its drop
-//! frees nothing. Keep that true when this changes.
+//! `OrderSnapshot` and `write_order_copy` (kernel/orders.rs) rely on an id that is not
+//! [`Id::is_heap_allocated`] owning nothing: its clone is its bitwise copy and its drop frees
+//! nothing. Keep that true when this changes.
 
 use serde::de::{Deserializer, Error, Unexpected, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
