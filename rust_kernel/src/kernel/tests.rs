@@ -114,7 +114,7 @@ fn units_truncate_sizes_alike_on_both_sides_of_the_fast_cast() {
     assert_eq!(units(f64::NAN), 0);
     // The largest size (1e15) is 1e30 units, as the float says it: far within i128.
     assert_eq!(units(1e15), 1e30 as i128);
-    // Across 9,000 (the unchecked cast's end) the sums stay monotonic and exact.
+    // Across 9,000 (the i64 cast's end) the sums stay monotonic and exact.
     let below = units(8_999.999_999);
     let at = units(9_000.0);
     let above = units(9_000.000_001);
