@@ -6,10 +6,6 @@
 //! only two shared texts ever compare their bytes. Reading an id's text is one compare of its
 //! last byte, where `smol_str`'s three forms (inline, static, shared) were matched at every
 //! read: some 700 instructions of a trade cycle.
-//!
-//! `OrderSnapshot` and `write_order_copy` (kernel/orders.rs) rely on an id that is not
-//! [`Id::is_heap_allocated`] owning nothing: its clone is its bitwise copy and its drop frees
-//! nothing. Keep that true when this changes.
 
 use serde::de::{Deserializer, Error, Unexpected, Visitor};
 use serde::{Deserialize, Serialize, Serializer};

@@ -711,7 +711,6 @@ use intents::*;
 use market_rules::*;
 use netting::*;
 use order_ends::*;
-use orders::*;
 use risk_checks::*;
 use settlement::*;
 use slot_loading::*;

@@ -433,7 +433,7 @@ impl Kernel {
             by[book_side(old.side)] -= units(old.remaining());
         }
         by[book_side(order.side)] += units(order.remaining());
-        write_order_copy(working, order);
+        *working = Some(order.clone());
         let now = engaged(slot);
         if now != was || by != [0, 0] {
             self.sides
