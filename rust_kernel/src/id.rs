@@ -132,28 +132,33 @@ impl Id {
     }
 
     /// An inline id of `buf`'s first `len` bytes, the rest of `buf` zeros: one fixed-size
-    /// copy, for a maker laying ids out in a zeroed buffer of its own (`CounterIds`).
-    ///
-    /// # Safety
-    ///
-    /// `buf[..len]` is valid UTF-8 and `buf[len..]` is zeros (an id's one form: one with
-    /// other bytes there would not equal the same text made otherwise).
+    /// copy, for a maker laying ids out in a zeroed buffer of its own (`CounterIds`). The
+    /// rest being zeros is the id's one form (one with other bytes there would not equal the
+    /// same text made otherwise).
     ///
     /// # Panics
     ///
-    /// When `len` is more than [`Id::INLINE_CAP`].
+    /// When `len` is more than [`Id::INLINE_CAP`], or `buf[..len]` is not UTF-8.
     #[inline]
-    pub unsafe fn from_zero_padded(buf: &[u8; Self::INLINE_CAP], len: usize) -> Id {
+    pub fn from_zero_padded(buf: &[u8; Self::INLINE_CAP], len: usize) -> Id {
         assert!(
             len <= Self::INLINE_CAP,
             "an inline id holds at most 23 bytes"
         );
         debug_assert!(buf[len..].iter().all(|&b| b == 0), "zero-padded");
+        // ASCII (every id a counter makes) told by the top bits of three overlapping words;
+        // anything else checked whole.
+        let word = |at: usize| u64::from_le_bytes(buf[at..at + 8].try_into().expect("8 bytes"));
+        let ascii = (word(0) | word(8) | word(15)) & 0x8080_8080_8080_8080 == 0;
+        assert!(
+            ascii || std::str::from_utf8(&buf[..len]).is_ok(),
+            "an id is UTF-8"
+        );
         let mut bytes = [0u8; 24];
         bytes[..Self::INLINE_CAP].copy_from_slice(buf);
         bytes[Self::INLINE_CAP] = len as u8;
         // SAFETY: as in `new_inline`: the last byte is `len`, at most 23, a `Tag`; the text,
-        // valid UTF-8 and zero-padded (the caller's word).
+        // UTF-8 (checked above) and zero-padded.
         unsafe { std::mem::transmute::<[u8; 24], Id>(bytes) }
     }
 
@@ -619,13 +624,39 @@ mod tests {
             // From a zeroed buffer: the same id.
             let mut buf = [0; Id::INLINE_CAP];
             buf[..len].copy_from_slice(&text.as_bytes()[..len]);
-            // SAFETY: ASCII, zero-padded.
-            let from_buf = unsafe { Id::from_zero_padded(&buf, len) };
+            let from_buf = Id::from_zero_padded(&buf, len);
             assert_eq!(from_buf, made);
             // SAFETY: as above.
             let got: [u8; 24] = unsafe { std::mem::transmute_copy(&from_buf) };
             assert_eq!(got, want, "length {len} from a buffer");
         }
+    }
+
+    #[test]
+    fn a_zero_padded_id_of_any_utf8_is_its_text() {
+        for text in [
+            "",
+            "k-1",
+            "\u{e9}t\u{e9}-42",
+            "\u{20ac}\u{1f600}-7",
+            "x-\u{e9}",
+        ] {
+            let mut buf = [0; Id::INLINE_CAP];
+            buf[..text.len()].copy_from_slice(text.as_bytes());
+            assert_eq!(
+                Id::from_zero_padded(&buf, text.len()),
+                Id::new(text),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "an id is UTF-8")]
+    fn a_zero_padded_id_is_utf8() {
+        let mut buf = [0; Id::INLINE_CAP];
+        buf[..3].copy_from_slice(&[b'k', 0xC3, b'-']);
+        Id::from_zero_padded(&buf, 3);
     }
 
     #[test]
