@@ -128,39 +128,30 @@ impl Kernel {
         update_free_set(&mut self.free, sid, mid, next);
         let order = Self::submitted(&out.submit);
         let transitions = &mut out.transitions;
-        transitions.reserve(2);
-        let len = transitions.len();
-        let spare = transitions.spare_capacity_mut();
-        let (first, second) = (spare[0].as_mut_ptr(), spare[1].as_mut_ptr());
-        // SAFETY: `first` and `second` are the vector's free places at `len` and `len + 1`,
-        // within its capacity (two reserved), each written whole (`write_transition!`) before
-        // the length takes them in.
-        unsafe {
-            write_transition!(
-                first,
-                ts,
-                slot.trade_id.clone(),
-                sid,
-                (prev, mid, request),
-                intent.intent_id.clone(),
-                id(""),
-                TransitionDetails::Empty,
-            );
-            write_transition!(
-                second,
-                ts,
-                slot.trade_id.clone(),
-                sid,
-                (mid, next, Trigger::Submit),
-                intent.intent_id.clone(),
-                id(""),
-                TransitionDetails::Submit {
-                    client_order_id: order.client_order_id.clone(),
-                    qty: order.size,
-                },
-            );
-            transitions.set_len(len + 2);
-        }
+        let no_event = Id::default();
+        push_transition(
+            transitions,
+            ts,
+            &slot.trade_id,
+            sid,
+            (prev, mid, request.name()),
+            &intent.intent_id,
+            &no_event,
+            || TransitionDetails::Empty,
+        );
+        push_transition(
+            transitions,
+            ts,
+            &slot.trade_id,
+            sid,
+            (mid, next, Trigger::Submit.name()),
+            &intent.intent_id,
+            &no_event,
+            || TransitionDetails::Submit {
+                client_order_id: order.client_order_id.clone(),
+                qty: order.size,
+            },
+        );
         out.state = next;
         // Once: a second mark of the same slot changes nothing.
         self.dirty.slot(sid);

@@ -9,6 +9,9 @@ mod order;
 mod outcome;
 mod prefetching;
 mod slot;
+// Unsafe: a transition written in the list's free place, field by field (its module says why).
+#[allow(unsafe_code)]
+mod transition_writes;
 mod venue_event;
 
 pub use account_event::*;
@@ -18,4 +21,5 @@ pub use order::*;
 pub use outcome::*;
 pub use prefetching::*;
 pub use slot::*;
+pub(crate) use transition_writes::push_transition;
 pub use venue_event::*;
