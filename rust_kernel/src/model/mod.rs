@@ -7,9 +7,11 @@ mod intent;
 mod memory;
 mod order;
 mod outcome;
+// Unsafe: the CPU's prefetch hint (the module says why and what holds).
+#[allow(unsafe_code)]
 mod prefetching;
 mod slot;
-// Unsafe: a transition written in the list's free place, field by field (its module says why).
+// Unsafe: a transition written in the list's free place (the module says why and what holds).
 #[allow(unsafe_code)]
 mod transition_writes;
 mod venue_event;
