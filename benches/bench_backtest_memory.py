@@ -5,8 +5,8 @@ The baseline, measured in the same run, is the size of the MarketData itself (it
 its list of asset names). The figure is the growth of the process's peak resident memory over
 what it held before ``run_backtest`` (each run in a process of its own, so one run's peak does
 not hide the next's); the ratio is that growth over the data's size. ``--old`` also runs the
-replay as before the chunks: every column made a Python list at once (``ROWS_PER_CHUNK`` set to
-all the rows), 32 bytes a number (a float object and a list slot) held for the whole replay.
+replay unchunked: every column made a Python list at once (``ROWS_PER_CHUNK`` set to all the
+rows), 32 bytes a number (a float object and a list slot) held for the whole replay.
 
     python benches/bench_backtest_memory.py [--rows 2000000] [--old] [--repeat 1]
 """
@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     print(_lines(f"chunked ({new['chunk']:,} rows a chunk):", new))
     if args.old:
         old = max(olds, key=lambda f: f["end_to_end_rows_cpu_s"])
-        print(_lines("whole columns as lists (--old, as before):", old))
+        print(_lines("whole columns as lists (--old):", old))
         saved = old["extra_bytes"] - new["extra_bytes"]
         speed = new["end_to_end_rows_cpu_s"] / old["end_to_end_rows_cpu_s"]
         per_row = saved / new["rows"]

@@ -1,6 +1,6 @@
 """Hazelcast projection and control plane: what they cost the kernel and how fresh they are.
 
-Figures (issue 5), each with a baseline measured in the same run:
+Figures, each with a baseline measured in the same run:
 
 1. ``process_intent`` throughput with a HazelcastProjection attached (publisher running,
    default 100 ms interval) against the in-memory projection; ENTER and EXIT alternate over

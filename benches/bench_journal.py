@@ -1,4 +1,4 @@
-"""Journal benchmarks (issue 4), each printed with a ratio against a baseline from the same run.
+"""Journal benchmarks, each printed with a ratio against a baseline from the same run.
 
 1. Sustained rows/s into embedded chDB through ClickHouseJournal (drain, batch, insert),
    against a bare clickhouse-connect insert of the same rows already in column form.

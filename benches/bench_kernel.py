@@ -1,6 +1,6 @@
 """Kernel throughput, slot scaling and memory, with a NautilusTrader baseline from the same run.
 
-Figures (issue 2):
+Figures:
 
 1. orders/s through ``ExecutionKernel.process_intent`` with the default mock venue (every
    order acknowledged and filled at once), alternating ENTER and EXIT on slot 0:

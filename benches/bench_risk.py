@@ -1,6 +1,6 @@
 """process_intent throughput with every risk rule on, against the same kernel with rules off.
 
-Target (issue 6): overhead <= 1.1x. Each side alternates ENTER and EXIT on slot 0 through
+Target: overhead <= 1.1x. Each side alternates ENTER and EXIT on slot 0 through
 the default native mock venue (acknowledged and filled at once). The two sides run
 interleaved, several rounds, and the median of each is compared, so a change in machine
 load hits both. Wall-clock and CPU-time figures are both printed; on a shared machine the

@@ -35,7 +35,7 @@ def replace_whole(dest: Path, write: Callable[[Path], object]) -> Path:
 def replace_all_whole(dests: Sequence[Path], write: Callable[[Mapping[Path, Path]], object]) -> None:
     """``replace_whole`` for several files, all or none: ``write`` writes each of ``dests`` to
     the temporary path it is given for it, and only once every one is written and synced does
-    each take its name (a run's report: a Ctrl-C while one was drawn left the others of
+    each take its name (a run's report: a Ctrl-C while one is drawn would leave the others of
     another run beside it). On any failure every temporary file is removed and ``dests``
     are as they were."""
     staged = {dest: dest.with_name(f".{dest.name}.tmp{os.getpid()}") for dest in dests}
@@ -110,11 +110,11 @@ through ``<(...)`` is there at once, and one nobody writes to is not waited on f
 
 def regular_file_bytes(path: Path, limit: int | None = None, *, pipes: bool = False) -> bytes:
     """The bytes of the regular file ``path`` (a state file, a config file): all of them, or
-    with ``limit`` at most that many, read a chunk at a time (one ``read(limit + 1)`` took that
-    much memory at once, whatever the file held). Raises TooLarge when the file says it holds
+    with ``limit`` at most that many, read a chunk at a time (one ``read(limit + 1)`` would take
+    that much memory at once, whatever the file holds). Raises TooLarge when the file says it holds
     more or gives more (it may grow while read), and NotRegularFile, reading nothing, for what
-    is not a regular file (a FIFO, whose open waited for a writer forever; a device, such as a
-    link to /dev/zero, read until memory ran out); the OSError of a file that cannot be opened
+    is not a regular file (a FIFO, whose open would wait for a writer forever; a device, such as
+    a link to /dev/zero, read until memory runs out); the OSError of a file that cannot be opened
     or read passes. With ``pipes``, a FIFO or pipe (``--config <(...)``) is read once, to its
     writer's end, under the same limit, and PipeNotFinished raised when that takes over
     ``PIPE_WAIT_S``."""
@@ -129,7 +129,7 @@ def regular_file_bytes(path: Path, limit: int | None = None, *, pipes: bool = Fa
             raise NotRegularFile(path, said.st_mode)
         if limit is not None and said.st_size > limit:
             raise TooLarge(path, limit, said.st_size)
-        # fd is closed below, once, whatever fails (wrapped with closefd, a directory leaked it).
+        # fd is closed below, once, whatever fails (wrapped with closefd, a directory would leak it).
         with open(fd, "rb", closefd=False) as f:
             if limit is None:
                 return f.read()

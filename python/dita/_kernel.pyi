@@ -403,15 +403,14 @@ class AccountEvent:
 
     FILL_SETTLED reads ``fill_id``, ``fee`` and ``asset``: it settles the fill of that id and
     asset, as the fill's intent named it (venues number trades per market, so fills of several
-    assets may wait under one id);
-    without an ``asset``, the one fill of that id, and it is refused INVALID_INTENT naming
-    ``asset`` when fills of several assets wait under the id. One naming an asset no waiting
-    fill of the id has (or an id with none) came before its fill: it is accepted and held for
-    it (INFO, ``held_for_fill: True`` in its details) and settles the fill when that is booked
-    (rules 32 on; before them it was refused UNKNOWN_ORDER). FUNDING_FEE reads ``amount`` (positive
-    received, negative paid); each takes the balance and margin figures it carries, which an
-    ACCOUNT_UPDATE must carry one of. A FILL_SETTLED with an ``amount`` or a FUNDING_FEE with a
-    ``fee`` other than 0 is refused naming it. A FILL_SETTLED's ``fee`` is negative for a maker
+    assets may wait under one id); without an ``asset``, the one fill of that id, and it is
+    refused INVALID_INTENT naming ``asset`` when fills of several assets wait under the id. One
+    naming an asset no waiting fill of the id has (or an id with none) came before its fill: it
+    is accepted and held for it (INFO, ``held_for_fill: True`` in its details) and settles the
+    fill when that is booked. FUNDING_FEE reads ``amount`` (positive received, negative paid);
+    each takes the balance and margin figures it carries, which an ACCOUNT_UPDATE must carry
+    one of. A FILL_SETTLED with an ``amount`` or a FUNDING_FEE with a ``fee`` other than 0 is
+    refused naming it. A FILL_SETTLED's ``fee`` is negative for a maker
     rebate; it teaches the fee calibration of its fill's liquidity (maker or taker), and its
     outcome's details say ``liquidity``.
     """

@@ -18,7 +18,7 @@ def is_flag(value: object) -> bool:
 
 def not_a_flag(value: object) -> object:
     """Refuses a bool where a number belongs: pydantic takes True as 1, so ``max_leverage:
-    true`` in a config was a leverage of 1, and ``timeout_ms=True`` a timeout of one
+    true`` in a config would be a leverage of 1, and ``timeout_ms=True`` a timeout of one
     millisecond, without a word. The settings models' number types below check with it."""
     if is_flag(value):
         raise ValueError(f"{value!r} is a flag, not a number")

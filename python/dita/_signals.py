@@ -55,8 +55,8 @@ def sigterm_as_interrupt() -> Callable[[], None]:
     def on_sigterm(signum: int, frame: Any) -> None:
         global _armed, _held, _late
         if _holding and (_held or (_held_interrupt and _armed)):
-            # A second signal inside held() (a Ctrl-C kept before it counts too: a SIGTERM was
-            # kept as well, and the run hung until a third): the block does not end, so now.
+            # A second signal inside held() (a Ctrl-C kept before it counts too: kept as well, the
+            # SIGTERM would leave the run hanging until a third): the block does not end, so now.
             raise Terminated
         if _armed:
             _armed = False
@@ -72,7 +72,7 @@ def sigterm_as_interrupt() -> Callable[[], None]:
     _late = False
     signal.signal(signal.SIGTERM, on_sigterm)
     # Ctrl-C as Python's own handler does it, except inside held(): a count of written bytes
-    # lost to a KeyboardInterrupt raised just after the write had the bytes written twice.
+    # lost to a KeyboardInterrupt raised just after the write would have the bytes written twice.
     own_sigint = signal.getsignal(signal.SIGINT) is signal.default_int_handler
     if own_sigint:
         signal.signal(signal.SIGINT, _on_sigint)
@@ -91,7 +91,7 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 def ignore_sigterm_to_exit() -> None:
     """For the `dita` program once its command returned: a command that handled SIGTERM
     (`dita paper`, `dita stdio`) has closed, and a SIGTERM sent again in the process's last
-    moments (the interpreter's teardown) ended it by the signal, status 143 where the stop
+    moments (the interpreter's teardown) would end it by the signal, status 143 where the stop
     promised 0. Nothing for a command that did not handle it, nor for a process embedding
     dita (its handler is its own)."""
     if _used and threading.current_thread() is threading.main_thread():
@@ -123,7 +123,7 @@ def rearm() -> bool:
     may wait on someone else (a client that does not read) and that a SIGTERM should end.
     Call :func:`closing` after the step. Nothing when SIGTERM is not handled here. Returns
     whether a SIGTERM came since :func:`closing` (ignored then): the step is to be bounded as
-    after one, or a supervisor's only SIGTERM, sent as the input closed, was lost."""
+    after one, or a supervisor's only SIGTERM, sent as the input closed, would be lost."""
     global _armed, _late
     came, _late = _late, False
     _armed = _installed

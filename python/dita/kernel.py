@@ -58,10 +58,10 @@ def _paired(
     event that made it and, for a fill, the transition's details (what it booked), oldest
     first."""
     # Paired by id, kind and, for a fill, price then size: a venue that gives two events one id
-    # (an ack and a reject, a fill resent with another size) has the kernel refuse one, and the
-    # last of them paired with the transition told a reject of an order it works. Refused, a
-    # fill's id stays free (beyond its order, then within it): by price alone the refused one
-    # was told, its fee and fill id.
+    # (an ack and a reject, a fill resent with another size) has the kernel refuse one, and
+    # pairing by id alone would report a reject of an order the kernel works. A refused fill's
+    # id stays free (beyond its order, then within it): pairing by price alone would report the
+    # refused one, its fee and fill id.
     used: set[int] = set()
     paired: list[tuple[KernelTransition, int, dict[str, Any]]] = []
     for t in outcome.transitions:
@@ -70,7 +70,7 @@ def _paired(
         fill = t.trigger in FILL_TRIGGERS
         kind = "FILL" if fill else t.trigger
         # A throttled cancel (a rate limit on an order the venue holds) moves the order as a
-        # refused cancel does, under the rate limit's id: unpaired, its reason was never told.
+        # refused cancel does, under the rate limit's id: unpaired, its reason would go untold.
         kinds = (kind, "RATE_LIMITED") if kind == "CANCEL_REJECT" else (kind,)
         booked = t.details if fill else {}
         same = [
@@ -86,7 +86,7 @@ def _paired(
         )
         i = next(sized, priced[0] if priced else same[0] if same else None)
         if i is None and kind in _ENDED_BY_A_FILL and paired and paired[-1][0].event_id == t.event_id:
-            # A fill that said its order is over short of its size (rules 34) ends it with a
+            # A fill that says its order is over short of its size ends it with a
             # transition of its own: made by that fill, which is not applied twice by it.
             last = paired[-1][1]
             if events[last].kind.name == "FILL":
@@ -140,8 +140,8 @@ def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -
     """``reported`` and then the events ``outcome`` carries, each fill at the size and fee the
     kernel booked of it (``booked_fill``). A venue stating only its running total (``size``
     0), or resending a fill merged with the next, books other than the event says: heard as
-    sent, a strategy summing its fills held what the kernel does not, and paid the overlap of
-    a report booked in part twice."""
+    sent, a strategy summing its fills would hold what the kernel does not, and pay the overlap
+    of a report booked in part twice."""
     events = [*reported, *outcome.emitted_events]
     if not any(e.kind.name == "FILL" for e in events):
         return events  # the transitions are not read (each read builds them anew)
@@ -160,8 +160,9 @@ _METADATA_LOCK = threading.RLock()
 
 def _metadata_lock(kernel: KernelCore) -> Any:
     """The lock a change of ``kernel``'s slot metadata is made under: a change in place reads
-    the metadata and writes it back, so two threads doing so at once each wrote back what they
-    read, and the other's change (or an assignment made meanwhile) was lost without a word."""
+    the metadata and writes it back, so two threads doing so at once would each write back what
+    they read, and the other's change (or an assignment made meanwhile) would be lost without a
+    word."""
     return getattr(kernel, "_metadata_write", None) or _METADATA_LOCK
 
 
@@ -188,11 +189,11 @@ _augmented = threading.local()
 
 class SlotMetadata(dict[str, Any]):
     """A slot's metadata as ``SlotView.metadata`` reads it: a dict that writes each change in
-    place through to the kernel (validated there; a refused change changes nothing). As a plain
-    copy, ``kernel.slot(0).metadata["stop"] = 95.0`` was silently lost. Copies are plain dicts.
+    place through to the kernel (validated there; a refused change changes nothing), so
+    ``kernel.slot(0).metadata["stop"] = 95.0`` is kept, not lost in a copy. Copies are plain dicts.
     A change is made under the kernel's metadata lock, so changes from several threads are all
     kept. It belongs to the trade it was read for: changed once the slot holds another trade
-    (or none), it raises RuntimeError and changes nothing (it wrote into the other trade's)."""
+    (or none), it raises RuntimeError and changes nothing (it would write into the other trade's)."""
 
     __slots__ = ("__weakref__", "_kernel", "_slot_id", "_trade")
 
@@ -204,7 +205,7 @@ class SlotMetadata(dict[str, Any]):
         self._trade = _trade_of(state)
 
     def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        # Applied to the kernel's metadata as it is now, so a change made elsewhere since this
+        # Applied to the kernel's current metadata, so a change made elsewhere since this
         # dict was read is kept; read and written under the lock, so one made meanwhile is too.
         with _metadata_lock(self._kernel):
             state = self._kernel.slot_state(self._slot_id)
@@ -239,8 +240,8 @@ class SlotMetadata(dict[str, Any]):
     def _just_augmented(self, last: Any, kernel: KernelCore, slot_id: int) -> bool:
         """Whether this is ``kernel``'s metadata of ``slot_id`` and ``last``, what this thread's
         last ``|=`` changed with no metadata assigned by it since (written through already):
-        ``view.metadata |= x`` assigns it back once, and another thread's change made in between
-        was undone by writing it again. Any assignment ends it: a dict changed so, kept, and
+        ``view.metadata |= x`` assigns it back once, and writing it again would undo another
+        thread's change made in between. Any assignment ends it: a dict changed so, kept, and
         assigned back after another assignment (a restore) is written."""
         return last is self and self._kernel is kernel and self._slot_id == slot_id
 
@@ -343,7 +344,7 @@ class SlotView:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             # An unset slot (a view made by copy or pickle without __init__) reads as missing:
-            # looking up _kernel here again recursed without end.
+            # looking up _kernel here again would recurse without end.
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         if name == "metadata":
             return SlotMetadata(self._kernel, self.slot_id)
@@ -481,8 +482,9 @@ class KernelState:
 
 
 # The kernels not closed, by id (weakly held: a subclass need not be hashable), whose input one
-# exit hook stops. A hook per kernel grew CPython's atexit list for good (an unregistered entry
-# stays a hole that every later unregister scans): each close got slower with every kernel made.
+# exit hook stops. A hook per kernel would grow CPython's atexit list for good (an unregistered
+# entry stays a hole that every later unregister scans), so each close would get slower with
+# every kernel made.
 _unclosed: weakref.WeakValueDictionary[int, ExecutionKernel] = weakref.WeakValueDictionary()
 _unclosed_lock = threading.Lock()
 # The components (journals) whose own exit hook runs after that one, as it was registered after.
@@ -517,8 +519,8 @@ def _stop_unclosed_at_exit() -> None:
 def _stop_at_exit(kernel: ExecutionKernel) -> None:
     """At interpreter exit, stop the input of a kernel nobody closed, once the venue calls under
     way on other threads (daemon ones) have had their answers applied and logged. A thread left
-    inside a Python venue call woke while the interpreter finalized and was made to exit through
-    the kernel's Rust frames: the process aborted and the venue's answer was never logged."""
+    inside a Python venue call would wake while the interpreter finalizes and be made to exit
+    through the kernel's Rust frames: the process would abort and the venue's answer go unlogged."""
     started = time.monotonic()
     try:
         if kernel.input_refused_reason() is not None:
@@ -556,8 +558,8 @@ def _bounded(undo: Any, component: Any) -> dict[str, Any]:
 
 def _tell_recovery(kernel: KernelCore) -> None:
     """Warns of what the open of the kernel's write-ahead log cut off, skipped or removed
-    (docs/wal.md, "Damage"). Before, it was only in ``wal_info()["recovery"]``, and a kernel a
-    service opened said nothing of the record its restart dropped."""
+    (docs/reference/log-format.md, "Damage"), so a kernel a service opens tells of the records
+    its restart dropped, not only in ``wal_info()["recovery"]``."""
     info = kernel.wal_info()
     # A subclass may answer wal_info() in its own terms (a test's disk that fills, say).
     recovery = info.get("recovery") if isinstance(info, dict) else None
@@ -646,7 +648,7 @@ class ExecutionKernel(KernelCore):
         except BaseException:
             # A component refused (a journal holding rows above this kernel's seq, say): the
             # ones attached before would keep this half-made kernel, and with it its log's
-            # lock, so a corrected retry on the same wal_dir found the log locked.
+            # lock, so a corrected retry on the same wal_dir would find the log locked.
             self._abandon(attached)
             raise
         _watch_at_exit(self, attached)
@@ -666,7 +668,7 @@ class ExecutionKernel(KernelCore):
 
     def slot(self, slot_id: int) -> SlotView:
         self.slot_state(slot_id)  # raises IndexError naming the slot id when out of range
-        # An int from now on: a numpy int64 taken as the slot id is not kept as the view's.
+        # Kept as an int: a numpy int64 taken as the slot id is not kept as the view's.
         return SlotView(self, operator.index(slot_id))
 
     def free_slot(self) -> SlotView | None:
@@ -686,8 +688,8 @@ class ExecutionKernel(KernelCore):
 
     def set_slot_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
         """Replaces slot ``slot_id``'s metadata (validated; a refusal changes nothing), under the
-        metadata lock: a change in place another thread was making meanwhile (``SlotView``)
-        wrote the older content back over it."""
+        metadata lock: a change in place another thread is making meanwhile (``SlotView``) would
+        write the older content back over it."""
         with _metadata_lock(self):
             super().set_slot_metadata(slot_id, metadata)
 
@@ -728,7 +730,8 @@ class ExecutionKernel(KernelCore):
                 if component is None:
                     continue
                 # One that raises (or a Ctrl-C in it) is raised once the others are released:
-                # stopped there, the journal kept the last rows and the projection the last state.
+                # stopping there would keep the journal from the last rows and the projection
+                # from the last state.
                 try:
                     # A component several kernels share (it has release()) stays with the others.
                     release = getattr(component, "release", None)

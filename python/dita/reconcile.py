@@ -190,8 +190,8 @@ def _check_answer(theirs: Any, mine: VenueOrder, venue: Any) -> None:
     if not isinstance(venue_order_id, str):
         raise _Malformed("venue_order_id", venue_order_id, "must be a string")
     try:
-        # Text the kernel refuses as an id (a NUL byte, a lone surrogate, over 1 MiB) raised
-        # where this order's first event was built, after the other orders' events were applied.
+        # Text the kernel refuses as an id (a NUL byte, a lone surrogate, over 1 MiB) would raise
+        # where this order's first event is built, after the other orders' events are applied.
         VenueEvent("", "", 0, "ORDER_ACK", venue_order_id=venue_order_id)
     except ValueError as exc:
         raise _Malformed("venue_order_id", venue_order_id, str(exc)) from None
@@ -214,9 +214,10 @@ def _same_order(theirs: Any, mine: VenueOrder, venue: Any) -> None:
     """Raise ``_Malformed`` when the venue's answer is about another order than ``mine``: a client
     id other than the kernel's (or the one it went out under, ``listed_client_order_id``) with no
     venue id of ``mine`` (in either form) to match, or the other side. An adapter answering about
-    another order (or an order of an earlier life under a client id the kernel reused) had its
-    fills booked into ``mine``, at its price. A venue id alone is not compared: a venue may give
-    it in a form of its own, and the client id names the order, as for the kernel's events."""
+    another order (or an order of an earlier life under a client id the kernel reused) would
+    have its fills booked into ``mine``, at its price. A venue id alone is not compared: a
+    venue may give it in a form of its own, and the client id names the order, as for the
+    kernel's events."""
     coid = getattr(theirs, "client_order_id", None)
     if coid is not None and not isinstance(coid, str):
         raise _Malformed("client_order_id", coid, "must be a string")
@@ -292,7 +293,7 @@ def _venue_id(mine: VenueOrder, theirs: VenueOrder) -> str:
     while the kernel has none. A listing matched by client id or by the venue's form of the id
     (``listed_venue_order_id``: a market-qualified id for one an older log holds bare) may
     name it otherwise, and the kernel refuses an event under another venue id than its order
-    carries (rules 35)."""
+    carries."""
     return mine.venue_order_id or theirs.venue_order_id
 
 
@@ -317,7 +318,7 @@ def _event(order: VenueOrder, kind: str, seq: str, now: float, **kw: Any) -> Ven
 def _kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
     """The kernel's net position per asset, each under the name the venue's ``positions()``
     gives it (``position_asset`` where the venue has it: a ccxt symbol, ``BTC/USDT``, is listed
-    by its market id, and one position read under both names was two mismatches)."""
+    by its market id, and one position read under both names would be two mismatches)."""
     named = getattr(kernel.venue, "position_asset", None)
     names: dict[str, str] = {}
 
@@ -369,9 +370,9 @@ def _as_booked(kernel: ExecutionKernel, mine: VenueOrder, theirs: VenueOrder, bo
 def _held_now(kernel: ExecutionKernel, mine: VenueOrder, seq: int) -> VenueOrder:
     """``mine`` as the kernel holds it once the venue answered, when anything reached the kernel
     while it was asked (its seq moved from ``seq``): a fill the venue's stream reported meanwhile
-    (another thread) was counted in the missed fill, which the kernel then took in part, at the
-    whole order's average price. Working, awaited or ended without the venue's figure; else
-    ``mine`` (read only when the seq moved: each read lists every slot's orders)."""
+    (another thread) would otherwise count in the missed fill, which the kernel would then take
+    in part, at the whole order's average price. Working, awaited or ended without the venue's
+    figure; else ``mine`` (read only when the seq moved: each read lists every slot's orders)."""
     if kernel.seq == seq:
         return mine
     coid = mine.client_order_id
@@ -441,9 +442,9 @@ def _one_of(mine: VenueOrder, venue: Any, entries: list[Any]) -> Any:
     """Which of the venue's ``entries`` listed under one client id of ``mine``'s is ``mine``: the
     only one; of several (an earlier life's order under a client id the kernel reused, beside its
     own, or another venue's of a router), the one carrying ``mine``'s venue id in the kernel's
-    form or the venue's (``listed_venue_order_id``); else None. The last one listed was taken: the
-    other's fills were booked into ``mine``, or it was taken for ``mine``, neither canceled nor
-    reported. A lone one is ``mine`` whatever its venue id (a venue may give one of its own form)."""
+    form or the venue's (``listed_venue_order_id``); else None. Taking the last one listed would
+    book the other's fills into ``mine``, or take it for ``mine``, neither canceled nor reported.
+    A lone one is ``mine`` whatever its venue id (a venue may give one of its own form)."""
     if len(entries) <= 1:
         return entries[0] if entries else None
     ids = {mine.venue_order_id, _hooked(venue, "listed_venue_order_id", mine)} - {""}
@@ -515,8 +516,8 @@ def reconcile_with_venue(
     Raises ``VenueUnavailable`` when the venue cannot list its open orders (nothing changed);
     once it starts changing things, what fails later (a lookup, a malformed answer, a refused
     event, a cancel, the positions) is in the report."""
-    # Checked before anything changes: "no" read as true canceled orders it was told to leave,
-    # and an ``on_applied`` that cannot be called raised after the first event was applied.
+    # Checked before anything changes: "no" read as true would cancel orders it was told to
+    # leave, and an ``on_applied`` that cannot be called would raise after the first event.
     for name, flag in (("cancel_unknown", cancel_unknown), ("only_in_doubt", only_in_doubt)):
         if not is_flag(flag):
             raise TypeError(f"reconcile_with_venue: {name}={flag!r} must be True or False")
@@ -528,14 +529,14 @@ def reconcile_with_venue(
         raise TypeError(f"reconcile_with_venue: clock={clock!r} must be callable")
     if not is_count(ended_lookups):
         raise TypeError(f"reconcile_with_venue: ended_lookups={ended_lookups!r} must be an int >= 0")
-    # Python's int: a numpy count made the report's count numpy's, which ``lines()`` took for a
-    # list (TypeError) and JSON cannot write, after the events were applied.
+    # Python's int: a numpy count would make the report's count numpy's, which ``lines()`` takes
+    # for a list (TypeError) and JSON cannot write, after the events are applied.
     ended_lookups = int(ended_lookups)
     venue = kernel.venue
     report = ReconciliationReport()
     try:
-        # Read once, here: an adapter's generator was spent by the index below, and the pass over
-        # the orders nobody manages found none (reported clean, left working at the venue).
+        # Read once, here: the index below would spend an adapter's generator, and the pass over
+        # the orders nobody manages would find none (reported clean, left working at the venue).
         listed = list(venue.open_orders())
     except Exception as exc:
         raise VenueUnavailable(
@@ -544,7 +545,7 @@ def reconcile_with_venue(
         ) from exc
     for at, entry in enumerate(listed):
         # Not an order (None, a number, a dict where an adapter kept the raw answer): read as one,
-        # it raised AttributeError, naming neither the venue nor the entry.
+        # it would raise AttributeError, naming neither the venue nor the entry.
         if not hasattr(entry, "client_order_id"):
             raise VenueUnavailable(
                 f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
@@ -555,7 +556,7 @@ def reconcile_with_venue(
     # ``listed``, where several without a client id (placed by hand at some exchanges) are each one.
     # Each client id's every entry: an earlier life's order under a client id the kernel reused,
     # or another venue's of a router, may be listed beside the kernel's (``_one_of`` tells them).
-    # One order listed twice (a page read twice) is one entry: the last copy, as before.
+    # One order listed twice (a page read twice) is one entry: the last copy.
     venue_open: dict[str, list[Any]] = {}
     for o in listed:
         if isinstance(o.client_order_id, str) and o.client_order_id:
@@ -571,8 +572,8 @@ def reconcile_with_venue(
     # asks the order's market only, not each market it trades.
     lookup = order_lookup(venue)
     # Event ids carry the kernel's seq at the start: the slots remember the ids of an earlier
-    # reconciliation (also across restarts), and a count from 0 alone repeated them, so the
-    # fills a venue made since the last one were refused as duplicates.
+    # reconciliation (also across restarts), and a count from 0 alone would repeat them, so the
+    # fills a venue made since the last one would be refused as duplicates.
     run = kernel.seq
     n = 0
 
@@ -614,12 +615,12 @@ def reconcile_with_venue(
         if fill is None:
             return
         missed, price = fill
-        # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the event took
-        # an order whose rest works on for over. An order the venue ended has no rest open.
+        # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the event would
+        # take an order whose rest works on for over. An order the venue ended has no rest open.
         over = theirs.status in _ENDINGS
         # What is left of an order the venue works is the kernel's size less what it filled: a
-        # size listed short (an adapter giving what is left as the size) said FILLED with
-        # nothing left, and the kernel ended an order the venue works (rules 34), saying nothing.
+        # size listed short (an adapter giving what is left as the size) would say FILLED with
+        # nothing left, and the kernel would end an order the venue works, saying nothing.
         # One the venue says FILLED is held to the venue's size (an order cut to its lot).
         works = not over and theirs.status != VenueOrderStatus.FILLED
         remaining = 0.0 if over else max((mine.size if works else theirs.size) - theirs.filled_size, 0.0)
@@ -657,7 +658,7 @@ def reconcile_with_venue(
         reports are booked (those too when the cancel is not confirmed). The figure, or None and
         why the order may still work; and the answer's fills. Raises ``_Refused``: a listed fill
         the kernel refuses is raised once the order is canceled all the same (left working, it
-        filled beside what its slot did next, an exit selling the position twice), saying so.
+        could fill beside what its slot does next, an exit selling the position twice), saying so.
         ``told``: the filled size the venue stated when the order ended for the kernel; a figure
         below it now (a stale listing, a cancel's answer without one) is not taken, since it
         would settle the slot's wait for fills the venue reported as none."""
@@ -666,19 +667,19 @@ def reconcile_with_venue(
             book_missed(mine, theirs, fill, item)
         except _Refused as exc:
             refused = exc
-        # The venue is told the order as booked now, before its cancel: a restarted adapter
-        # without a record of it (or with one from before that fill) reported the fills booked
-        # above again in the cancel's answer, refused as duplicates, and named the listing's
-        # slot 0 and no trade, so a fill that raced the cancel on another slot was refused.
-        # Read only for a venue that follows orders: each read lists every slot's awaited and
-        # ended orders, and done for each order it grew with the square of the slots.
+        # The venue is told the order as booked here, before its cancel: a restarted adapter
+        # without a record of it (or with one from before that fill) would report the fills
+        # booked above again in the cancel's answer, refused as duplicates, and name the
+        # listing's slot 0 and no trade, so a fill that raced the cancel on another slot would
+        # be refused. Read only for a venue that follows orders: each read lists every slot's
+        # awaited and ended orders, and done for each order it grows with the square of the slots.
         if callable(watch) and mine.client_order_id not in unwatchable:
             follow(_as_booked(kernel, mine, theirs, refused is None))
         canceled, why_not, fills = _cancel_at_venue(venue, theirs, how)
         if refused is None and canceled is not None and canceled + QTY_EPS >= told:
             # The end with the cancel's figure before the fills its answer reports: a fill that
             # raced the cancel runs beyond the figure the order ended with, and taken first it
-            # was refused as an overfill, then awaited for good (the venue reports it once).
+            # would be refused as an overfill, then awaited for good (the venue reports it once).
             # What the figure counts beyond what is booked is awaited until those fills come.
             try:
                 apply(event(mine, "CANCEL_ACK", venue_order_id=_venue_id(mine, theirs), filled_size=canceled))
@@ -750,8 +751,8 @@ def reconcile_with_venue(
             if theirs is None and mine.venue_order_id:
                 # No such order by its client id, yet listed under the venue id the kernel holds
                 # (in its form or the venue's) without it, as some exchanges list orders: taken
-                # for purged, it was ended though it works, canceled as an order nobody manages,
-                # and the fills its listing counted were never booked.
+                # for purged, it would be ended though it works, canceled as an order nobody
+                # manages, and the fills its listing counted never booked.
                 theirs = _listed(mine, venue, {}, by_venue_id)
             if theirs is not None:
                 own(theirs)
@@ -789,8 +790,8 @@ def reconcile_with_venue(
         coid = mine.client_order_id
         # Followed before it is asked about: the venue then gives an order sent a moment before
         # the restart the grace from its send (an exchange shows a just-placed order late),
-        # saying it cannot say yet, not "no such order", which ended it (a submit in doubt as
-        # lost, an acknowledged order as purged) before it showed and filled.
+        # saying it cannot say yet, not "no such order", which would end it (a submit in doubt
+        # as lost, an acknowledged order as purged) before it shows and fills.
         follow(mine)
         seq = kernel.seq
         theirs, cannot_say = find(mine)
@@ -799,9 +800,10 @@ def reconcile_with_venue(
             report.unresolved.append({**item, "reason": cannot_say})
             continue
         # As the kernel holds it once the venue answered: a fill the venue's stream reported
-        # meanwhile (another thread) was counted in the missed fill, which the kernel then took
-        # in part, at the whole order's average price. Also once the stream ended it (a cancel
-        # ack): read as it was, the rest was booked at the whole order's average all the same.
+        # meanwhile (another thread) would otherwise count in the missed fill, which the kernel
+        # would then take in part, at the whole order's average price. Also once the stream ended
+        # it (a cancel ack): read as it was, the rest would be booked at the whole order's
+        # average all the same.
         mine = _working_order(kernel, mine.slot_id, coid) or _held_now(kernel, mine, seq)
         # A refusal stops this order's events where it came (the rest would build on it) and
         # touches no other slot, so the other orders are still reconciled. A malformed answer
@@ -810,7 +812,7 @@ def reconcile_with_venue(
             if theirs is None and (mine.venue_order_id or mine.filled_size > QTY_EPS):
                 # It reached the venue (acknowledged or filled), which no longer has it: over
                 # there, not a lost submit (ended as one, a REJECT, a fill it made beyond what is
-                # booked went unsaid). Its figure is the kernel's "cannot say", as an adapter's.
+                # booked would go unsaid). Its figure is the kernel's "cannot say", as an adapter's.
                 cancel_asked = mine.cancel_requested
                 had = f"venue order id {mine.venue_order_id}" if mine.venue_order_id else "it filled"
                 reason = (
@@ -878,20 +880,20 @@ def reconcile_with_venue(
         if mine.client_order_id in in_doubt and not mine.venue_order_id:
             # Followed before it is asked about, as a submit in doubt is (above): the throttled
             # request may have been the cancel of a submit that timed out, and at the first "no
-            # such order" one sent a moment before the restart was ended, its late fill lost.
+            # such order" one sent a moment before the restart would be ended, its late fill lost.
             follow(mine)
     seq = kernel.seq
     told_of = [(mine, *find(mine)) for mine in settling]
     if kernel.seq != seq:
         # As the kernel holds them once the venue answered (as a working order is, above): a fill
-        # the venue's stream reported meanwhile (another thread) was counted in the missed fill,
-        # which the kernel then took in part, at the whole order's average price.
+        # the venue's stream reported meanwhile (another thread) would otherwise count in the
+        # missed fill, which the kernel would then take in part, at the whole order's average price.
         now = {o.client_order_id: o for o in kernel.awaited_orders()}
         told_of = [(now.get(m.client_order_id, m), theirs, why) for m, theirs, why in told_of]
     # Those the venue no longer works first: settled, an order no longer counts in its slot's
     # wait, which is then, for the slot's other order the venue still works, that order's own
-    # (``told`` below; taken before as the slot's, both orders' when both waited, the venue's
-    # figure for the one it works was refused as below one it never stated).
+    # (``told`` below; taken first as the slot's, both orders' when both wait, the venue's
+    # figure for the one it works would be refused as below one it never stated).
     told_of.sort(key=lambda asked_about: _works(asked_about[1]))
     for mine, theirs, cannot_say in told_of:
         coid = mine.client_order_id
@@ -961,15 +963,15 @@ def reconcile_with_venue(
     # Orders the kernel ended short of their size without the venue saying what they filled (a
     # cancel ack without the figure): a fill that raced the end, its report lost with the
     # process, shows nowhere but in the positions. Those the venue lists are known without a
-    # request, each of them (one beyond the bound, left out, was canceled as an order nobody
+    # request, each of them (one beyond the bound, left out, would be canceled as an order nobody
     # manages, its fills never booked); the others are looked up, the newest first, up to the
     # bound. A venue that cannot look orders up tells only of those it still lists.
     unfigured = sorted(kernel.orders_ended_without_figure(), key=lambda o: o.created_at, reverse=True)
     unfigured = [o for o in unfigured if o.client_order_id not in asked]
     # Listed under the kernel's client id, the id it went out under (hashed where the exchange
     # refuses the kernel's: every order on OKX and Gate, listed so after a restart), or its venue
-    # id: read as listed under the kernel's id alone, such an order beyond the bound was still
-    # canceled as one nobody manages, its fills never booked.
+    # id: read as listed under the kernel's id alone, such an order beyond the bound would still
+    # be canceled as one nobody manages, its fills never booked.
     listed_of = {o.client_order_id: _listed(o, venue, venue_open, by_venue_id) for o in unfigured}
     unlisted = [o for o in unfigured if listed_of[o.client_order_id] is None]
     report.ended_not_asked = max(len(unlisted) - ended_lookups, 0)
@@ -1000,9 +1002,9 @@ def reconcile_with_venue(
                 fill = _missed_fill(mine, theirs, venue)
             except _Malformed:
                 # Not the kernel's to manage after all: listed open, it is canceled as an order
-                # nobody manages (below), as before this pass asked about it.
-                # An id that is no text (a raw answer's list) was never taken, and dropped it
-                # raised a TypeError (unhashable), after the events above were applied.
+                # nobody manages (below), as if this pass had not asked about it.
+                # An id that is no text (a raw answer's list) is never taken, and dropping it
+                # would raise a TypeError (unhashable), after the events above are applied.
                 venue_order_id = getattr(theirs, "venue_order_id", None)
                 if isinstance(venue_order_id, str):
                     owned_venue_ids.discard(venue_order_id)
@@ -1043,7 +1045,7 @@ def reconcile_with_venue(
     known = {o.client_order_id for o in still_open} | {o.client_order_id for o in awaited}
     owned_venue_ids.update(o.venue_order_id for o in still_open)
     # A venue may list an order under another form of its id than the one the kernel holds
-    # (ccxt qualifies ids with the market; a log written before that holds them bare): without
+    # (ccxt qualifies ids with the market; an older log may hold them bare): without
     # its form here, the kernel's own order would be taken for one nobody manages, and canceled.
     listed_as = getattr(venue, "listed_venue_order_id", None)
     if callable(listed_as):
@@ -1054,7 +1056,7 @@ def reconcile_with_venue(
                 continue  # matched by the kernel's own id above, as without this hook
     owned_venue_ids.discard("")
     # Likewise its client id: one its exchange refuses goes out hashed, and an order never
-    # acknowledged has no venue id to be known by (it was canceled when its lookup failed).
+    # acknowledged has no venue id to be known by (it would be canceled when its lookup fails).
     listed_client = getattr(venue, "listed_client_order_id", None)
     if callable(listed_client):
         for mine in [*still_open, *awaited]:
@@ -1067,8 +1069,8 @@ def reconcile_with_venue(
         coid = theirs.client_order_id
         venue_order_id = getattr(theirs, "venue_order_id", None)
         # The kernel's ids are text: one that is not (a list, where an adapter kept a raw answer)
-        # names no order of the kernel's, and checked as it was it raised a TypeError here, after
-        # the events above were applied, and their report was lost.
+        # names no order of the kernel's, and checked as text it would raise a TypeError here,
+        # after the events above are applied, and lose their report.
         if isinstance(coid, str) and coid in known:
             # One of several under a client id of the kernel's, beside the one taken for the
             # kernel's order, is another order (an earlier life's, another venue's of a router).
@@ -1076,8 +1078,8 @@ def reconcile_with_venue(
                 continue
         if isinstance(venue_order_id, str) and venue_order_id in owned_venue_ids:
             continue
-        # An adapter may give a plain "BUY", or leave a field out: read as it was, that raised
-        # AttributeError here, after the events above were applied, and their report was lost.
+        # An adapter may give a plain "BUY", or leave a field out: read as an enum, that would
+        # raise AttributeError here, after the events above are applied, and lose their report.
         # Whether it buys or sells: a VenueOrder's order_side (its side is its trade's).
         side = getattr(theirs, "order_side", None) or getattr(theirs, "side", None)
         item = {
@@ -1117,9 +1119,9 @@ def reconcile_with_venue(
                 f"the venue's positions are malformed: {asset!r} is {qty!r}, not a finite number"
             )
             return report
-        # An asset that is not a name (None where an adapter found no symbol) broke the sort of
-        # the assets below with a TypeError, after the events above were applied. A flat one is
-        # left out below, as it was: nothing to compare.
+        # An asset that is not a name (None where an adapter found no symbol) would break the
+        # sort of the assets below with a TypeError, after the events above are applied. A flat
+        # one is left out below: nothing to compare.
         if not isinstance(asset, str) and abs(qty) > QTY_EPS:
             report.positions_unchecked = (
                 f"the venue's positions are malformed: an asset is {asset!r}, not a str "

@@ -38,10 +38,10 @@ KERNEL_MAX = 1e15
 # The kernel refuses an intent whose size is at or below this (INVALID_INTENT naming target_size).
 KERNEL_MIN_SIZE = 1e-9
 # The finest lot step or tick the kernel takes (0 is none): a size over a much finer one
-# overflowed to an order of infinite size.
+# overflows to an order of infinite size.
 KERNEL_MIN_STEP = 1e-15
 # The smallest leverage the kernel takes (max_leverage, an entry's): a position's margin, its
-# notional over a leverage of 1e-320, was infinite.
+# notional over a leverage of 1e-320, is infinite.
 KERNEL_MIN_LEVERAGE = 1e-15
 # The highest max_order_rate the kernel takes: its window counts no more orders a second, so a
 # higher rate never bound.

@@ -38,14 +38,14 @@ NOTIONAL_RULES = frozenset({"max_notional_per_asset", "max_notional_total", "max
 # apart from the kernel's other refusals (``KernelRefusals``), which `dita shadow` warns of.
 EDGE_FREEZE = "edge_freeze"
 # How many freezes the report lists one by one, the most recent (``freezes_total`` counts them
-# all): the quoter freezes about every third round, and a long run's list grew without bound.
+# all): the quoter freezes about every third round, so a full list grows without bound.
 FREEZE_EVENTS_KEPT = 1_000
 # How many of its latest fills the run's quoter keeps in ``fills`` (the runtime's ``fills_kept``;
 # the report counts them without it): a replay keeps every fill, some two and a half a round
 # per symbol.
 FILLS_KEPT = 1_000
 # The kernel slots the run gives each symbol, and the most symbols a run takes for them: a kernel
-# holds at most 1,000,000 slots, and past that `dita shadow` ended in the kernel's traceback.
+# holds at most 1,000,000 slots, and past that `dita shadow` would end in the kernel's traceback.
 SLOTS_PER_SYMBOL = 64
 MAX_SYMBOLS = 1_000_000 // SLOTS_PER_SYMBOL
 # Every how many rounds the first read of the feed (for its lowest prices) says how far it is.
@@ -90,7 +90,7 @@ class ShadowSettings(BaseModel):
         for s in out:
             if not SYMBOL.match(s):
                 raise ValueError(f"symbol {s!r} is not a ticker like BTCUSDT")
-        dupes = sorted(s for s, n in Counter(out).items() if n > 1)  # out.count per name: 5 s on 15,000
+        dupes = sorted(s for s, n in Counter(out).items() if n > 1)  # out.count per name takes 5 s on 15,000
         if dupes:
             raise ValueError(f"symbol(s) {', '.join(dupes)} given more than once")
         return out
@@ -140,8 +140,8 @@ class _Tally:
         if outcome.accepted:
             self.placed += 1
             return
-        # Every order the kernel refused, the guard's or not: a quote refused for want of a free
-        # slot (INVALID_SLOT_ID, every slot holding an open trade) was counted nowhere.
+        # Every order the kernel refused, the guard's or not, so a quote refused for want of a
+        # free slot (INVALID_SLOT_ID, every slot holding an open trade) is counted too.
         self.blocks_total += 1
         if str(outcome.details.get("rule", "")) in NOTIONAL_RULES:
             self.risk_blocks += 1
@@ -207,7 +207,7 @@ def _unquotable(
 ) -> str | None:
     """Why ``quote_usd`` can place no order on some symbol of ``feed`` (None: it can): a quote
     is ``quote_usd / mid``, and the kernel refuses every size at or below KERNEL_MIN_SIZE, so
-    the report read 0 orders placed with no reason. ``checked`` is called with the rounds (of
+    the report would read 0 orders placed with no reason. ``checked`` is called with the rounds (of
     ``symbols`` quotes) read so far, every ``CHECK_STEP`` rounds: a million rounds take
     seconds to read before the first one runs."""
     lowest: dict[str, float] = {}
@@ -241,7 +241,7 @@ def run_shadow(
     feed is read once for that first, ``checking`` called with the rounds read so far."""
     s = settings
     # Read twice, each time made afresh from the seed (the same quotes): held as a list, the
-    # feed of a long run took gigabytes before its first round.
+    # feed of a long run would take gigabytes before its first round.
     feed = iter_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)
     problem = _unquotable(s.quote_usd, feed, len(s.symbols), checking)
     if problem is not None:
@@ -274,13 +274,13 @@ def run_shadow(
             # The kernel's guard is what limits inventory and freezes on low edge here; the
             # quoter keeps quoting so the guard's decisions show in the report. Its own band
             # is set past anything the guard lets through, and past one quote: at twice the
-            # total cap alone, a cap under half a quote stopped it quoting at all, and the
-            # report showed no orders and no refusals.
+            # total cap alone, a cap under half a quote would stop it quoting at all, and the
+            # report show no orders and no refusals.
             "max_inventory_usd": s.max_total * 2 + s.quote_usd,
             "edge_threshold_bps": None,
             "reduce_at_usd": s.max_inv * 0.8,
             # The edge as the original loop measured it, which --edge-threshold is set against
-            # (the kernel's default maker_rate, 2 bps, froze it for good: no order was placed).
+            # (the kernel's default maker_rate, 2 bps, would freeze it for good: no order placed).
             "maker_fee_bps": 0.2,
         },
         name="quoter",

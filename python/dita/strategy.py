@@ -176,8 +176,8 @@ class Strategy(Generic[P]):
         elif params is None or isinstance(params, Mapping):
             self.params = validate_params(self.Params, params or {})  # type: ignore[assignment]
         else:
-            # Read by dict(): 5 raised "not iterable", "fast=5" a dict-update error, and 0 or ""
-            # ran on the defaults without a word.
+            # Read by dict(), 5 would raise "not iterable", "fast=5" a dict-update error, and 0
+            # or "" would run on the defaults without a word.
             raise TypeError(
                 f"params must be a {self.Params.__name__}, a mapping of parameter names to values "
                 f"or None, got {type(params).__name__} {shortened(repr(params), 120)}"
@@ -193,8 +193,9 @@ class Strategy(Generic[P]):
 
     # -- what the runtime keeps on it --------------------------------------------------------
     # Checked as they are set, so a strategy that reuses one of these names for its own state
-    # fails at that line, alone: the runtime kept writing them (a fill appended to ``fills =
-    # None`` raised out of the venue's answer and ended the run) and naming the strategy by them.
+    # fails at that line, alone: the runtime keeps writing them (a fill appended to ``fills =
+    # None`` would raise out of the venue's answer and end the run) and naming the strategy by
+    # them.
 
     @property
     def name(self) -> str:
@@ -343,7 +344,7 @@ class Strategy(Generic[P]):
         if not _exit_price(price):
             # Each exit would be refused for the price (raised, for what is no number): the
             # kernel's refusals answer, and nothing is canceled. Canceled first, a take-profit
-            # resting above the market was gone and the position left with no exit at all.
+            # resting above the market would be gone and the position left with no exit at all.
             return [self.exit(sid, price=price, reason=reason) for sid in ids]
         outcomes = []
         kernel = self.ctx.kernel
@@ -462,7 +463,7 @@ class Strategy(Generic[P]):
         """Whether ``slot`` is free or holds one of this strategy's trades (not another's:
         a slot id kept after the slot was freed and reused by another strategy, say). A free
         stage whose trade is still another strategy's (its order in doubt at the venue) is
-        not this strategy's: named by it, the runtime refused the helper with an exception."""
+        not this strategy's: named by it, the runtime would refuse the helper with an exception."""
         if slot.slot_id in self._open_slots.get(slot.asset, ()):
             return True
         return is_free_stage(slot.fsm_state) and self.ctx.trade_owner(slot.trade_id) in (None, self.name)
@@ -478,7 +479,7 @@ class Strategy(Generic[P]):
 
     def _no_such_slot(self, slot_id: int, action: str, price: float) -> KernelOutcome:
         """The kernel's refusal (INVALID_SLOT_ID) of ``action`` on a slot it does not have: a
-        helper answers with an outcome, never an exception (it raised IndexError)."""
+        helper answers with an outcome, never an exception (not IndexError)."""
         intent = KernelIntent(
             self.ctx.next_intent_id(self),
             f"{self.name}-no-trade-in-slot-{slot_id}",
@@ -613,8 +614,9 @@ def subscriptions(owner: str, assets: object, data: object) -> tuple[tuple[str, 
 def _strategy_name(name: object) -> str | None:
     """``name`` checked as a strategy's name (None or "" for the class name): text, not blank,
     without control characters. It names the strategy's intent and trade ids, its status and its
-    logs: a number raised a bare "expected string" from ``add_strategy``, and a NUL byte put the
-    strategy in ERROR at its first ``buy`` (the kernel refused the intent id)."""
+    logs: unchecked, a number would raise a bare "expected string" from ``add_strategy``, and a
+    NUL byte would put the strategy in ERROR at its first ``buy`` (the kernel refuses the intent
+    id)."""
     if name is None or name == "":
         return None
     if not isinstance(name, str):
@@ -712,8 +714,8 @@ def _import_strategy_file(file_name: str) -> ModuleType:
     if not path.is_file():
         raise StrategyLoadError(f"strategy file {file_name!r} does not exist")
     if "." in path.stem:
-        # Imported by its name, ``sma.v2`` is module ``v2`` of a package ``sma``: "No module
-        # named 'sma'", with a hint to give the file, which was given.
+        # Imported by its name, ``sma.v2`` would be module ``v2`` of a package ``sma``: "No
+        # module named 'sma'", with a hint to give the file, which was given.
         raise StrategyLoadError(
             f"strategy file {file_name!r}: {path.stem!r} is not a module name (a dot in it "
             f"means a package); rename it, e.g. {path.stem.replace('.', '_')}.py"
@@ -769,8 +771,8 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
                 message = "unknown parameter; this strategy takes no parameters"
             _refuse(model, values, unknown, "unknown_parameter", message, {"known": known})
     validated = model.model_validate(values)
-    # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` ran
-    # with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at after the
+    # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` would
+    # run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at after the
     # model's own validators: one may take a bool.
     flags = [
         key
@@ -779,7 +781,7 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
     ]
     _refuse(model, values, flags, "number_type", "Input should be a number, not true or false")
     # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
-    # strategy given `--param entry_z=nan` ran and never traded. Infinity stays a value (a
+    # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value (a
     # bound never reached); a model or field that allows NaN itself (allow_inf_nan=True) gets it.
     nans = [
         key

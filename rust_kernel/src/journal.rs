@@ -25,6 +25,9 @@ use crate::model::{prefetch_line, Intent, KernelOutcome, KernelTransition, Venue
 use crate::types::*;
 
 mod details;
+// Unsafe: the row writer's unchecked stores and the reader's unchecked ASCII (the module says
+// why and what holds).
+#[allow(unsafe_code)]
 mod encoding;
 pub mod native;
 mod outbox;

@@ -291,27 +291,6 @@ fn update_free_set(free: &mut SlotSet, sid: usize, from: TradeStage, to: TradeSt
     }
 }
 
-/// Writes a whole transition into `$place` field by field, through raw pointers (no
-/// reference to the unwritten transition), each value made straight into its field (a
-/// function taking the ids by value would build them aside and copy them in): every field
-/// once (`Kernel::written_fields` names them all). Used inside `unsafe`: `$place` is valid
-/// for writes and holds nothing to drop (a vector's free place).
-macro_rules! write_transition {
-    ($place:expr, $ts:expr, $trade_id:expr, $sid:expr, ($prev:expr, $next:expr, $trigger:expr),
-     $intent_id:expr, $event_id:expr, $details:expr $(,)?) => {{
-        let place: *mut KernelTransition = $place;
-        (&raw mut (*place).timestamp).write($ts);
-        (&raw mut (*place).trade_id).write($trade_id);
-        (&raw mut (*place).slot_id).write($sid);
-        (&raw mut (*place).prev_state).write($prev);
-        (&raw mut (*place).next_state).write($next);
-        (&raw mut (*place).trigger).write($trigger.name());
-        (&raw mut (*place).intent_id).write($intent_id);
-        (&raw mut (*place).event_id).write($event_id);
-        (&raw mut (*place).details).write($details);
-    }};
-}
-
 impl Kernel {
     pub fn new(kernel_id: &str, max_slots: usize) -> KernelResult<Kernel> {
         if max_slots == 0 || max_slots > MAX_SLOTS {
@@ -605,48 +584,19 @@ impl Kernel {
             slot.last_event_time = ts;
         }
         update_free_set(&mut self.free, sid, prev, next);
-        // Written where it goes, not built aside and copied in (its 160 bytes through memcpy,
-        // as `push` does): the place made first, then each field written into it (a whole
-        // transition written at once is built on the stack and copied).
-        let transitions = &mut out.transitions;
-        transitions.reserve(1);
-        let len = transitions.len();
-        let place = transitions.spare_capacity_mut()[0].as_mut_ptr();
-        // SAFETY: `place` is the vector's free place at `len`, within its capacity, written
-        // whole (`write_transition!`) before the length takes it in.
-        unsafe {
-            write_transition!(
-                place,
-                ts,
-                slot.trade_id.clone(),
-                sid,
-                (prev, next, trigger),
-                intent_id.clone(),
-                event_id.clone(),
-                details,
-            );
-            transitions.set_len(len + 1);
-        }
+        push_transition(
+            &mut out.transitions,
+            ts,
+            &slot.trade_id,
+            sid,
+            (prev, next, trigger.name()),
+            intent_id,
+            event_id,
+            || details,
+        );
         out.state = next;
         self.dirty.slot(sid);
         true
-    }
-
-    /// The fields `write_transition!` writes one by one: a field added to
-    /// [`KernelTransition`] fails to compile here until it is named, and written there too.
-    #[allow(dead_code)]
-    fn written_fields(t: KernelTransition) {
-        let KernelTransition {
-            timestamp: _,
-            trade_id: _,
-            slot_id: _,
-            prev_state: _,
-            next_state: _,
-            trigger: _,
-            intent_id: _,
-            event_id: _,
-            details: _,
-        } = t;
     }
 }
 
@@ -715,7 +665,6 @@ use intents::*;
 use market_rules::*;
 use netting::*;
 use order_ends::*;
-use orders::*;
 use risk_checks::*;
 use settlement::*;
 use slot_loading::*;

@@ -95,7 +95,7 @@ def test_operator_page_follows_the_kernel(server: LiveServer, browser_page: obje
     expect(page.locator("#confirm")).to_be_hidden()
     assert server.client.get("/v1/control").json()["mode"] == "HALTED"
 
-    # An entry from the page is now refused by the kernel, and the page says why.
+    # An entry from the page is refused by the kernel, and the page says why.
     page.fill("#enter-form input[name=asset]", "ETHUSDT")
     page.click("#enter-btn")
     expect(page.locator("#enter-result")).to_contain_text("MODE_BLOCKED")

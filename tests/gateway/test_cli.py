@@ -501,7 +501,7 @@ def test_a_blank_journal_or_hazelcast_setting_is_refused_from_every_source(
     with pytest.raises(SettingsError, match=rf"^--{key}: "):
         load_settings(**{key: value})
     monkeypatch.delenv(f"DITA_GATEWAY_{key.upper()}")
-    assert getattr(load_settings(), key) is None  # unset: none, as before
+    assert getattr(load_settings(), key) is None  # unset: none
 
 
 def test_projection_lag_is_exported_with_a_real_hazelcast_member(tmp_path: Path) -> None:

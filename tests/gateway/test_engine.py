@@ -319,7 +319,7 @@ def test_a_byte_order_mark_at_the_start_is_ignored() -> None:
     for pieces in [(bom + b"QUERY ORDERS\n",), (bom[:1], bom[1:2], bom[2:] + b"QUERY ORDERS\n"), (bom,)]:
         events = session(ExecutionKernel(max_slots=1), Chunks(*pieces))
         assert not [e for e in events if e["type"] == "error"], pieces
-    # Only at the very start: one later is an unknown command, as before.
+    # Only at the very start: one later is an unknown command.
     events = session(ExecutionKernel(max_slots=1), Chunks(b"QUERY ORDERS\n" + bom + b"QUERY ORDERS\n"))
     assert [(e["code"], e["line"]) for e in events if e["type"] == "error"] == [("UNKNOWN_COMMAND", 2)]
 
@@ -437,9 +437,9 @@ class _FilledShort(LateFillVenue):
 
 
 def test_an_order_the_venue_ends_short_with_its_fill_is_told_ended_not_working() -> None:
-    """A fill stating FILLED with nothing remaining short of the order's size ends the order
-    (kernel rules 34): the kernel books the fill and expires the order. The engine told the
-    fill and kept the order PARTIALLY_FILLED, listed as working for good."""
+    """A fill stating FILLED with nothing remaining short of the order's size ends the order:
+    the kernel books the fill and expires the order. The engine tells the order ended, not
+    PARTIALLY_FILLED and listed as working for good."""
     kernel = ExecutionKernel(max_slots=2, venue=_FilledShort())
     events = session(kernel, "ORDER BUY BTC 2 100 s1\n")
     told = of(events, "s1")
@@ -552,10 +552,10 @@ class _PacedChunks(Chunks):
 def test_a_slow_venue_is_polled_an_interval_after_its_last_poll_ended_not_after_every_read(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The venue was polled after every read: one slower than the poll interval (a throttled
-    exchange) ran back to back with a client's commands, each answer held until the poll
-    after its read ended. Now a read polls only once POLL_SECONDS have passed since the last
-    poll ended, and its commands are answered before that poll begins."""
+    """A read polls only once POLL_SECONDS have passed since the last poll ended, and its
+    commands are answered before that poll begins: polled after every read, a venue slower
+    than the poll interval (a throttled exchange) would run back to back with a client's
+    commands, each answer held until the poll after its read ends."""
     clock = _Clock()
     monkeypatch.setattr(stdio.time, "monotonic", clock)
     out_read, out_write = os.pipe()
@@ -1147,9 +1147,9 @@ def ended(kernel: ExecutionKernel, stdin: Any) -> tuple[int, list[dict[str, Any]
     ],
 )
 def test_a_runtime_error_of_the_kernel_is_an_engine_error_and_the_session_goes_on(message: str) -> None:
-    """Only ValueError, TypeError, IndexError and OverflowError were answered: the kernel's
-    RuntimeError (busy in another call, closed) ended the session with a traceback, no
-    engine_stopped, the orders left working. Now each command it raised on gets ENGINE_ERROR."""
+    """Each command the kernel raised a RuntimeError on (busy in another call, closed) gets
+    ENGINE_ERROR, as ValueError, TypeError, IndexError and OverflowError do: unanswered, it
+    would end the session with a traceback, no engine_stopped, the orders left working."""
 
     class Busy(ExecutionKernel):
         def process_intent(self, intent: Any) -> Any:
@@ -1209,10 +1209,10 @@ def test_a_write_ahead_log_that_fails_ends_the_session_in_order(
     tmp_path: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A log that cannot be written (a full disk; here an immutable directory) makes the kernel
-    refuse every input with WalError, which ended the session with a traceback: no answer to
-    the line, no engine_stopped, the working orders left at the venue. Now the line is an
-    ENGINE_ERROR, no more input is read, the cancels are tried (refused by the kernel too:
-    told), and engine_stopped says kernel_failed; exit status 1."""
+    refuse every input with WalError: the line is an ENGINE_ERROR, no more input is read, the
+    cancels are tried (refused by the kernel too: told), and engine_stopped says kernel_failed;
+    exit status 1. Not a traceback with no answer to the line, no engine_stopped, the working
+    orders left at the venue."""
     import subprocess
 
     wal = tmp_path / "wal"

@@ -382,7 +382,7 @@ def test_numbers_as_strings_are_ascii_decimal(live: LiveServer) -> None:
     cancel = c.post("/v1/slots/0_1/cancel", headers=AUTH)
     assert cancel.status_code == 422 and cancel.json()["detail"][0]["loc"] == ["path", "slot_id"]
     assert {s["fsm_state"] for s in c.get("/v1/slots").json()} == {"IDLE"}
-    # Plain spellings still go through: inf stays refused as not finite, as before.
+    # Plain spellings still go through: inf stays refused as not finite.
     assert c.post("/v1/intents", json={**body, "target_size": "1e0"}, headers=AUTH).json()["accepted"] is True
     inf = c.post("/v1/intents", json={**body, "target_size": "inf"}, headers=AUTH)
     assert inf.status_code == 422 and inf.json()["detail"][0]["type"] == "finite_number"
@@ -715,8 +715,8 @@ def test_an_empty_or_null_intent_body_is_named_as_sent(
 def test_a_retried_enter_is_a_duplicate_naming_the_slot_it_went_to(live: LiveServer) -> None:
     """A retry without slot_id goes back to the slot the intent took: the kernel's refusal
     names that slot and trade, and it stays DUPLICATE_INTENT, not 409, once every slot is
-    busy. Before, the gateway gave the retry a free slot: the refusal named that one, and with
-    none free it was a 409."""
+    busy. Given a free slot, the retry's refusal would name that one, and with none free it
+    would be a 409."""
     c = live.client
     first = enter(c, intent_id="retry-1")
     assert first["accepted"] is True and first["slot_id"] == 0
@@ -1088,10 +1088,10 @@ def test_a_key_given_twice_in_a_body_is_refused_naming_it(live: LiveServer) -> N
 
 
 def test_an_exit_or_cancel_whose_side_is_not_the_slots_is_refused(live: LiveServer) -> None:
-    """EXIT side=LONG on a SHORT slot was accepted and its side ignored (the kernel closes
-    the slot's side), while a wrong asset or trade_id is refused: a client that meant
-    another slot closed this one unseen. It is now a 422 naming side, the value and the
-    slot's side; the slot's own side (or none) is taken as before."""
+    """EXIT side=LONG on a SHORT slot is a 422 naming side, the value and the slot's side, as
+    a wrong asset or trade_id is refused: accepted with its side ignored (the kernel closes the
+    slot's side), a client that meant another slot would close this one unseen. The slot's own
+    side (or none) is taken."""
     c = live.client
     slot = enter(c, side="SHORT", target_size=10)["slot_id"]
     for action in ("EXIT", "CANCEL"):
@@ -1108,9 +1108,9 @@ def test_an_exit_or_cancel_whose_side_is_not_the_slots_is_refused(live: LiveServ
 
 
 def test_a_lone_surrogate_echoed_in_a_422_is_strict_json(live: LiveServer) -> None:
-    """A lone surrogate a client sent ("\\ud800", legal as a JSON escape) was echoed back as
-    that escape in the 422's input, which strict parsers (orjson, serde_json) refuse: the
-    client could not read why it was refused. It is now shown as the escape's text."""
+    """A lone surrogate a client sent ("\\ud800", legal as a JSON escape) is shown in the
+    422's input as the escape's text: echoed back as that escape, strict parsers (orjson,
+    serde_json) would refuse it, and the client could not read why it was refused."""
     import orjson
 
     c = live.client

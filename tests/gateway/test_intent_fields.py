@@ -14,9 +14,9 @@ def test_a_limit_price_on_a_market_order_is_refused_naming_it(
     live: LiveServer, order_type: dict[str, Any]
 ) -> None:
     """A MARKET order (order_type's default) goes out at market whatever limit_price says: an
-    ENTER of a buyer capped at 90 filled at the market's 100, and an EXIT meant to sell at 120
-    or better sold at 100. A limit_price above 0 on a MARKET order is a 422 naming it, nothing
-    sent; a LIMIT order with one, and a MARKET order with none (or 0), go through as before."""
+    ENTER of a buyer capped at 90 would fill at the market's 100, and an EXIT meant to sell at
+    120 or better sell at 100. So a limit_price above 0 on a MARKET order is a 422 naming it,
+    nothing sent; a LIMIT order with one, and a MARKET order with none (or 0), go through."""
     c = live.client
     body = {"action": "ENTER", "intent_id": "capped-1", "asset": "BTCUSDT", "side": "LONG",
             "target_size": 1, "reference_price": 100, "limit_price": 90, **order_type}  # fmt: skip

@@ -84,10 +84,10 @@ class _Held(Fraction):
 
 
 def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
-    """A kernel call was made on the event loop: while another thread held the kernel (up to
-    its 10 s wait) one request's call stalled every other request, /healthz included, so a
-    health check timed out (or, on a stuck thread, every request did). Now the held kernel
-    holds up only the calls that need it; /healthz answers that it is busy."""
+    """A held kernel holds up only the calls that need it; /healthz answers that it is busy.
+    Made on the event loop, one request's call would stall every other request while another
+    thread holds the kernel (up to its 10 s wait), /healthz included, so a health check would
+    time out (or, on a stuck thread, every request would)."""
     live = start_server(max_slots=2)
     kernel: ExecutionKernel = live.app.state.kernel
     _Held.held.clear()
@@ -223,8 +223,8 @@ class _BusyAfterIntent(ExecutionKernel):
 
 def test_an_intent_the_kernel_took_is_answered_though_the_kernel_is_busy_after_it() -> None:
     """The kernel took the ENTER (its order placed), then the slot read for the `slot` event met
-    the kernel busy: the client got 503 "retryable: send the request again", and a retry without
-    its intent_id placed a second order. Now the answer is the outcome, the slot event skipped."""
+    the kernel busy: the answer is the outcome, the slot event skipped. A 503 "retryable: send
+    the request again" would have a retry without its intent_id place a second order."""
     kernel = _BusyAfterIntent(max_slots=2)
     app = create_app(kernel, GatewaySettings(token=TOKEN))
 

@@ -68,10 +68,10 @@ async def _ask(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Res
 
 @pytest.mark.parametrize("served", sorted(SERVED))
 def test_the_lifespans_end_shuts_the_lane_down_and_leaves_the_kernel_open(served: str) -> None:
-    """The lifespan's end only stopped the polling: the lane's thread was left behind, one per
-    app served, and a request after it was still made on it. Now the thread ends, a request is
-    a 503 saying the gateway stopped (as after `dita serve`'s stop, not a 500), /healthz says
-    `closed`, and the kernel, made and passed in by its embedder, is not closed: it is theirs."""
+    """The lifespan's end stops the lane's thread too (left behind, there would be one per
+    app served, a request after the end still made on it): a request is a 503 saying the
+    gateway stopped (as after `dita serve`'s stop, not a 500), /healthz says `closed`, and the
+    kernel, made and passed in by its embedder, is not closed: it is theirs."""
     before = _lane_threads()
     kernel = ExecutionKernel(max_slots=2)
     app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=2))
@@ -119,7 +119,7 @@ def test_an_app_served_again_runs_again() -> None:
 
 def test_the_kernel_closed_after_the_lifespan_by_close_kernel(caplog: pytest.LogCaptureFixture) -> None:
     """``app.state.close_kernel`` (what `dita serve` calls) still closes the kernel after the
-    lifespan ended, on a lane of its own that then ends: it used to find the lane shut down."""
+    lifespan ended, on a lane of its own that then ends, not on the lane shut down."""
     caplog.set_level(logging.WARNING, logger="dita.gateway")
     before = _lane_threads()
     kernel = ExecutionKernel(max_slots=2)

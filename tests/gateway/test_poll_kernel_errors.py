@@ -54,11 +54,11 @@ def _recording(app: Any) -> list[tuple[str, Any]]:
 
 
 def test_http_events_the_busy_kernel_did_not_take_are_applied_at_the_next_poll_in_order() -> None:
-    """The kernel busy on the second of three polled fills cut the poll short: the third was
-    never given to it and both were lost (the venue reports each once), and the first one's
-    slot and account were never published. Now the rest waits, and the next poll gives it to
-    the kernel first, before the venue's newer news; while the kernel is still busy the venue
-    is not asked again (its news waits there, in order)."""
+    """The kernel busy on the second of three polled fills: the rest waits, and the next poll
+    gives it to the kernel first, before the venue's newer news; while the kernel is still
+    busy the venue is not asked again (its news waits there, in order). Cut short, the poll
+    would lose both (the venue reports each once), and the first one's slot and account would
+    never be published."""
     kernel, venue = _kernel(4)
     app = create_app(kernel, GatewaySettings(token=TOKEN))
     sent = _recording(app)

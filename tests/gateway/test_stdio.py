@@ -765,10 +765,9 @@ def test_a_signal_just_after_a_write_does_not_have_it_written_twice(
 
 
 def test_an_unterminated_last_line_is_not_acted_on() -> None:
-    """At EOF the rest of a line without its newline was executed: a writer that died
-    mid-line had `MARK BTCUSDT 5` (meant 50000) applied, or an order sent. It is now an
-    INCOMPLETE_LINE error naming a short copy of it; a blank or comment remainder is
-    ignored as before."""
+    """At EOF the rest of a line without its newline is an INCOMPLETE_LINE error naming a
+    short copy of it; a blank or comment remainder is ignored. Executed, a writer that died
+    mid-line would have `MARK BTCUSDT 5` (meant 50000) applied, or an order sent."""
     events, code, _ = run_stdio("ORDER BUY BTCUSDT 1 100 c1\nMARK BTCUSDT 5")
     assert code == 0
     _check_envelope(events)
@@ -821,10 +820,9 @@ print("sigterm ignored:", signal.getsignal(signal.SIGTERM) is signal.SIG_IGN)
 def test_the_dita_program_ignores_a_late_sigterm_once_a_stop_closed_it(
     argv: list[str], ignored: bool
 ) -> None:
-    """A command that handled SIGTERM (stdio, paper) put the default handler back as it
-    returned: a SIGTERM sent again in the process's last moments then ended it by the signal
-    (status 143, 2 of 3 times under 5 signals 20 ms apart) where the stop promised 0. The
-    program now ignores it once such a command returned; other commands leave it alone."""
+    """A SIGTERM sent again once a command that handled SIGTERM (stdio, paper) returned is
+    ignored; other commands leave it alone. With the default handler put back, one sent in the
+    process's last moments would end it by the signal (status 143) where the stop promised 0."""
     import sys
 
     done = subprocess.run(
@@ -1015,10 +1013,9 @@ def test_a_stdout_that_cannot_be_written_ends_the_session_in_one_line() -> None:
 
 @pytest.mark.parametrize("stream", ["stdin", "stdout"])
 def test_a_socket_its_client_reset_ends_the_session_as_a_closed_pipe_does(stream: str) -> None:
-    """A client on a socket (inetd, socket activation) that went away resets it. Read, the
-    reset ended the session as an I/O error, exit 1 with no engine_stopped though stdout was
-    fine; written, it was an I/O error where a closed pipe ends quietly. Now a reset stdin is
-    its end (EOF) and a reset stdout a reader gone, both exit 0 with nothing on stderr."""
+    """A client on a socket (inetd, socket activation) that went away resets it: a reset stdin
+    is its end (EOF) and a reset stdout a reader gone, both exit 0 with nothing on stderr, as a
+    closed pipe ends quietly; not an I/O error, exit 1, with no engine_stopped."""
     import socket
     import struct
 

@@ -78,11 +78,11 @@ def test_a_call_the_lane_holds_at_the_stop_is_waited_for_and_then_the_kernel_clo
 def test_a_stop_gives_up_on_a_lane_call_that_does_not_return_and_says_what_was_not_synced(
     caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A venue's submit that does not answer held the lane: the stop waited behind it without
-    end (the polling's last take, then the close, queued after it), so `dita serve` did not stop
-    at all, and nothing said why. Now the stop waits ``stop_grace_seconds`` for it, saying
-    what it waits for, then gives up saying what it did not sync (the kernel not closed); the
-    kernel closes on the lane once the call returns, and the lane's thread then ends."""
+    """A venue's submit that does not answer holds the lane: the stop waits
+    ``stop_grace_seconds`` for it, saying what it waits for, then gives up saying what it did
+    not sync (the kernel not closed); the kernel closes on the lane once the call returns, and
+    the lane's thread then ends. Waiting behind it without end (the polling's last take, then
+    the close, queued after it), `dita serve` would not stop at all, and nothing say why."""
     caplog.set_level(logging.WARNING, logger="dita.gateway")
     before = set(_lane_threads())
     venue = HeldVenue()
@@ -156,9 +156,9 @@ class _WriteFails(ExecutionKernel):
 
 
 def test_the_answer_to_a_failed_write_does_not_hold_the_event_loop_for_the_kernel() -> None:
-    """The answer to an OSError of a kernel call asked the kernel (wal_info) whether its log
-    failed on the event loop: while another thread held the kernel, every request, /healthz and
-    the event streams, waited up to the kernel's 10 s. Now it is asked off the loop."""
+    """The answer to an OSError of a kernel call asks the kernel (wal_info) whether its log
+    failed off the event loop: asked on it while another thread holds the kernel, every
+    request, /healthz and the event streams, would wait up to the kernel's 10 s."""
     _WriteFails.asked.clear()
     _WriteFails.release.clear()
     kernel = _WriteFails(max_slots=2)
@@ -193,10 +193,10 @@ def test_fills_polled_behind_a_lane_call_the_stop_gives_up_on_are_named_and_not_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The venue's poll gave a fill while a submit that does not answer held the lane, and the
-    stop gave up on that call: the fill's take, queued behind it, was canceled with the event
-    loop, so a fill the venue reports once was never booked (even once the call returned) and
-    nothing named it. Now the stop's error names it, for reconciliation, and the lane's last
-    take before the close books it once the call returns."""
+    stop gave up on that call: the stop's error names the fill's take, queued behind it, for
+    reconciliation, and the lane's last take before the close books it once the call returns.
+    Canceled with the event loop, a fill the venue reports once would never be booked (even
+    once the call returns) and nothing name it."""
     caplog.set_level(logging.WARNING, logger="dita.gateway")
     venue = FillsLater(answer_held=False)
     live = start_server(max_slots=2, venue=lambda: venue, venue_poll_seconds=0.02, stop_grace_seconds=0.3)
@@ -333,9 +333,9 @@ class _Records(logging.Handler):
 
 
 def test_a_stop_that_gives_up_on_a_lane_call_logs_no_traceback(caplog: pytest.LogCaptureFixture) -> None:
-    """The request whose venue call the stop gave up on was canceled with the event loop, and
-    uvicorn logged it as `Exception in ASGI application` with a CancelledError traceback, as if
-    the gateway had failed. Now the give-up says one thing, the ERROR naming what was not synced."""
+    """The request whose venue call the stop gave up on is canceled with the event loop, and
+    the give-up says one thing, the ERROR naming what was not synced, not uvicorn's `Exception
+    in ASGI application` with a CancelledError traceback, as if the gateway had failed."""
     caplog.set_level(logging.WARNING)
     venue = HeldVenue()
     live = start_server(max_slots=2, venue=lambda: venue, stop_grace_seconds=0.2)
@@ -389,9 +389,9 @@ def test_a_stop_waits_at_most_its_grace_in_all() -> None:
 
 
 def test_a_poll_the_stop_gave_up_on_that_answers_later_is_named(caplog: pytest.LogCaptureFixture) -> None:
-    """A venue's poll still under way when the stop's grace ran out was canceled, and the fill
-    it gave later, which the venue reports once, went nowhere: not booked, not named. Now the
-    stop says it gave the poll up, and a late answer is named at ERROR, for reconciliation."""
+    """A venue's poll still under way when the stop's grace runs out is given up, and the stop
+    says so; a late answer is named at ERROR, for reconciliation, since a fill the venue
+    reports once would otherwise go nowhere: not booked, not named."""
     caplog.set_level(logging.WARNING, logger="dita.gateway")
     venue = FillsLater()
     live = start_server(max_slots=2, venue=lambda: venue, venue_poll_seconds=0.02, stop_grace_seconds=0.3)

@@ -202,8 +202,8 @@ def test_status_refuses_an_empty_hazelcast_instead_of_reading_state_files(tmp_pa
 
 @pytest.mark.parametrize("period", ["today", "week", "month"])
 def test_pnl_refuses_a_period_the_projection_cannot_give_before_connecting(period: str) -> None:
-    """Nobody listens at the address: an exit 2 means the option was refused first (an
-    empty cluster used to print "no kernels found" and exit 0 instead)."""
+    """Nobody listens at the address: an exit 2 means the option was refused first (taken, an
+    empty cluster would print "no kernels found" and exit 0 instead)."""
     result = runner.invoke(app, ["pnl", "--period", period, "--hazelcast", "127.0.0.1:1"])
     assert result.exit_code == 2, result.output
     assert f"--period {period!r} needs fills: pass --journal DSN" in result.stderr

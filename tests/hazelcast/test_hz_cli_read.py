@@ -273,10 +273,10 @@ def test_a_projected_at_that_is_no_time_gives_no_age_and_no_clock_note(at: Any) 
 def test_a_kernel_whose_clock_runs_ahead_is_judged_and_the_disagreement_said(
     hz_member: HazelcastMember, hz_client: Any, ahead: float, running: bool
 ) -> None:
-    """`projected_at` is the writer's clock. One an hour ahead of this machine's read as fresh
-    for an hour: a crashed kernel there showed as running, and `control set --wait` waited on
-    it. A stamp beyond 30 s either way is now taken for gone, and any stamp ahead by more than
-    2 s is said, since liveness is judged by the two clocks."""
+    """`projected_at` is the writer's clock. A stamp beyond 30 s either way is taken for gone
+    (else a crashed kernel whose clock runs an hour ahead shows as running, and `control set
+    --wait` waits on it), and any stamp ahead by more than 2 s is said, since liveness is
+    judged by the two clocks."""
     from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, to_json_value
 
     kid = f"k-ahead-{time.time_ns()}"
@@ -296,7 +296,8 @@ def _judged_ahead(hz_member: HazelcastMember, kid: str, ahead: float, running: b
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert row["running"] is running
-    shown = f"{ahead:.0f}" if running else r"3[56]\d\d"
+    # The seconds ahead shrink while the test runs: a few on a loaded machine.
+    shown = rf"[{ahead - 4:.0f}-{ahead:.0f}]" if running else r"3[56]\d\d"
     said = (
         rf"projected_at is {shown}s ahead of this machine's clock \(clocks disagree: a kernel is "
         r"taken for gone beyond 30s either way\)"

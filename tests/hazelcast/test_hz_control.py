@@ -193,7 +193,7 @@ def test_bad_changes_are_refused_and_change_nothing(
             plane.set(kernel_id, debug_clickhouse_enabled="yes")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match=r"kernel_id must be a non-empty string \(or None .*\), got ''"):
             plane.set("", mode="HALTED")
-        # Refused by the client mid-write before, as ControlPlaneUnavailable ("utf-8").
+        # Refused here, not by the client mid-write as ControlPlaneUnavailable ("utf-8").
         with pytest.raises(ValueError, match=r"kernel_id must be UTF-8 text, got 'k\\udcff'"):
             plane.set("k\udcff", mode="HALTED")
         with pytest.raises(ValueError, match="nothing to set"):
@@ -879,9 +879,9 @@ def test_a_halt_written_while_the_plane_was_away_after_the_entry_it_follows_went
 ) -> None:
     """While a kernel is cut off from the cluster, the global entry it runs is removed (a member
     restart does that too) and an operator whose clock is behind that entry's stamp halts every
-    kernel. The resync after the reconnect reads a HALTED the kernel never saw; before, its
-    applied stamp was lowered to the HALTED's own, as for a value it already ran, and it kept
-    trading LIVE."""
+    kernel. The resync after the reconnect reads a HALTED the kernel never saw, and applies it:
+    were its applied stamp lowered to the HALTED's own, as for a value it already ran, it would
+    keep trading LIVE."""
     away, missed = _events_while_away(monkeypatch)
     cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     plane = _plane(hz_member)
@@ -960,8 +960,8 @@ def test_a_write_after_a_removed_entry_takes_effect_whatever_its_clock(
 ) -> None:
     """A kernel that ran a field from an entry since removed must still take a later write of
     it: the removed entry's stamp no longer competes, so a writer whose clock is behind it
-    stamps the write by its own clock. Before, the kernel compared the write with the stamp it
-    last applied, from the removed entry, and ignored it: a global HALTED went unheeded."""
+    stamps the write by its own clock. Compared with the stamp the kernel last applied, from
+    the removed entry, the write would be ignored: a global HALTED would go unheeded."""
 
     cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     plane = _plane(hz_member)
@@ -992,8 +992,8 @@ def test_a_write_reaching_a_kernel_before_the_removal_it_followed_is_not_skipped
     """Entries of different keys live in different partitions, whose events the member sends
     independently: a write made after a removal may reach the kernel first. It was written
     without the removed entry to compete with, so it is the latest word once the removal is
-    seen; before, the removal lowered the kernel's applied stamp to the write's and the write
-    was never applied (here the kernel stayed HALTED after an operator resumed it)."""
+    seen. Were the removal to lower the kernel's applied stamp to the write's, the write would
+    never be applied (here the kernel would stay HALTED after an operator resumed it)."""
 
     deliver_removals_late(monkeypatch)
     cp_map = hz_client.get_map(CONTROL_PLANE_MAP).blocking()

@@ -38,10 +38,10 @@ def test_a_slot_id_of_another_type_does_not_fail_every_publish(
 ) -> None:
     """The removal of slots beyond max_slots compares every entry's slot_id on the members: an
     entry of this kernel id whose slot_id is text or a boolean (another format, or typed by
-    hand) next to a number in one partition made the member refuse the whole removal
-    (ClassCastException), and with it every cycle's writes, of every kernel, for good: each a
-    full resync, sync() never True. The removal now fails on its own, said, and the slots
-    are published all the same."""
+    hand) next to a number in one partition makes the member refuse the whole removal
+    (ClassCastException). The removal fails on its own, said, and the slots are published all
+    the same, not every cycle's writes, of every kernel, with it for good (each a full resync,
+    sync() never True)."""
     monkeypatch.setattr(hazelcast_projection, "PRUNE_RETRY_S", 0.5)
     slots = hz_client.get_map(SLOTS_MAP).blocking()
     # Enough entries that every partition holds both kinds (the member compares within one).

@@ -2,10 +2,10 @@
 an id goes, say a trade_id read from a CSV as an int, or text and bytes mixed in one column):
 such a row is set aside (``rejected_rows()``) and the rest written, as the docs promise.
 
-Before, clickhouse-connect failed on them with an AttributeError ("'int' object has no
-attribute 'encode'"), which the writer took for a failure that may pass: it retried the batch
-for good, and as it writes in order every later row of every kernel waited behind it (the
-queue full, the kernels' outboxes dropping rows)."""
+Handed on, clickhouse-connect fails on them with an AttributeError ("'int' object has no
+attribute 'encode'"), which the writer would take for a failure that may pass: it would retry
+the batch for good, and as it writes in order every later row of every kernel would wait
+behind it (the queue full, the kernels' outboxes dropping rows)."""
 
 from __future__ import annotations
 

@@ -807,10 +807,10 @@ def test_a_text_that_is_not_utf8_shows_replacement_characters_not_hex(
     live: tuple[str, ClickHouseJournal],
 ) -> None:
     """`left()` and `substring()` count bytes, and cut a character in two; a value resent as
-    bytes is stored as they are. clickhouse-connect gave a String it could not decode as the
-    hex digits of its bytes, which read as text: 'signal \\xe2' came out as '7369676e616c20e2',
-    in the table, csv and json, nested values too. Now the bytes that are not UTF-8 show as
-    U+FFFD and the rest as written."""
+    bytes is stored as they are. The bytes that are not UTF-8 show as U+FFFD and the rest as
+    written: clickhouse-connect gives a String it cannot decode as the hex digits of its bytes,
+    which read as text ('signal \\xe2' as '7369676e616c20e2'), in the table, csv and json,
+    nested values too."""
     dsn, journal = live
     sql = (
         "SELECT left('signal → enter', 8) AS cut, toLowCardinality(unhex('61ff')) AS lc, "

@@ -36,8 +36,8 @@ def _stored(journal: ClickHouseJournal, kernel_id: str) -> int:
 def test_close_under_a_kernel_still_trading_stores_every_row_it_queued(
     journal_dsn: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """close() used to turn the outbox off only after its last drain: rows the kernel made in
-    between stayed in the outbox for good, counted nowhere. Now recording stops first."""
+    """close() stops recording before its last drain: turning the outbox off only after it,
+    rows the kernel made in between would stay in the outbox for good, counted nowhere."""
     journal = ClickHouseJournal(journal_dsn, max_delay=0.02, close_timeout=20)
     kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="trading", journal_capacity=1_000_000)
     _trade(kernel, 0)

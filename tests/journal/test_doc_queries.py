@@ -185,7 +185,7 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
         # slot 0's first fill again, settled already: the exchange's figure is not booked twice
         (AccountEvent("settle-again", "FILL_SETTLED", fill_id="fill-0-1.0", fee=9.0), "UNKNOWN_ORDER"),
         # slot 1's, settled already at 0.0, sent again under another id: no fill of its id waits,
-        # yet it is refused, not held for a fill to come (rules 32)
+        # yet it is refused, not held for a fill to come
         (AccountEvent("settle-again-1", "FILL_SETTLED", fill_id="fill-1-1.0", fee=9.0), "UNKNOWN_ORDER"),
         (AccountEvent("settle-fill-0-1.0", "FILL_SETTLED", fill_id="fill-0-2.0", fee=9.0), "DUPLICATE_EVENT"),
         (AccountEvent("settle-nan", "FILL_SETTLED", fill_id="fill-0-2.0", fee=math.nan), "INVALID_INTENT"),
@@ -207,7 +207,7 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
         "WHERE kernel_id = 'parts' AND accepted"
     ).rows
     assert accepted == [[["OK"], 4]]
-    # The queries that read account events answer as before: a refused event changed nothing.
+    # The queries that read account events answer as without them: a refused event changes nothing.
     assert {n: _run((loaded, paid), n) for n in (6, 7, 8)} == before
     totals[0]["refused_events"] = len(refused)
     assert journal.query(_funding_query(), {"kernel": "parts"}).records() == totals
@@ -477,7 +477,7 @@ def test_fills_of_two_markets_under_one_fill_id_are_each_charged_their_own_settl
     journal: ClickHouseJournal,
 ) -> None:
     """Venues number trades per market: BTC's trade "123" and ETH's are two fills, each settled
-    by the FILL_SETTLED of its asset (rules 19). One naming no asset settles the one fill of
+    by the FILL_SETTLED of its asset. One naming no asset settles the one fill of
     the id waiting then: refused while both wait, it settles BTC's once ETH's is settled. SOL's
     "123", booked after, still waits. At the default verbosity: no venue event is needed."""
     kernel = ExecutionKernel(max_slots=3, venue=SilentVenue(), journal=journal, kernel_id="markets")
@@ -512,8 +512,8 @@ def test_fills_of_two_markets_under_one_fill_id_are_each_charged_their_own_settl
 
 def _partly_booked(journal: ClickHouseJournal, kernel_id: str, verbosity: str | None) -> ExecutionKernel:
     """Slot 0: the venue reports 2 filled (a total, no trade id: the fill is known by its event
-    id "s1"), then trade T2 of 3 at a total of 3, which books the 1 the total left (rules 5).
-    The exchange's fee for T2 (0.18) is for all 3: the kernel charges the fill 0.06 (rules 19).
+    id "s1"), then trade T2 of 3 at a total of 3, which books the 1 the total left.
+    The exchange's fee for T2 (0.18) is for all 3: the kernel charges the fill 0.06.
     Slot 1 the same with a reconciliation's FILL in T2's place, whose fee the kernel charges
     whole (it stands for every fill up to its total). ``verbosity`` None keeps the kernel's
     default."""
@@ -675,7 +675,7 @@ def test_settlements_stored_before_fee_charged_are_worked_out_from_the_venue_eve
 def test_a_settlement_held_for_its_fill_is_charged_in_the_fills_row(
     journal: ClickHouseJournal, verbosity: str | None
 ) -> None:
-    """Rules 32: a FILL_SETTLED that comes before its fill is held (accepted, fee_charged
+    """A FILL_SETTLED that comes before its fill is held (accepted, fee_charged
     NULL) and settles the fill when it is booked, whose row's fee is then what it charged. The
     queries read that fee, not the held settlement's whole fee: BTC's "123" (naming its asset),
     ETH's "777" (naming none) and T2, booked 1 of a report of 3 and charged 0.06 of its 0.18.

@@ -1,9 +1,9 @@
 """A journal DSN whose host or text cannot be what was meant is refused at once, naming it.
 
-Before, `http://ho st:8123/db` was taken: the journal opened, warned that ClickHouse was
-unreachable and kept trying for good while rows piled up and the outbox dropped them; and a
-DSN read from a file with CRLF line ends (`chdb://./j\\r`) made and wrote a directory `j\\r`
-beside the kernel's `j`, while urllib dropped a tab or CR from an http DSN without a word."""
+Taken, `http://ho st:8123/db` would open a journal that warns ClickHouse is unreachable and
+keeps trying for good while rows pile up and the outbox drops them; and a DSN read from a file
+with CRLF line ends (`chdb://./j\\r`) would make and write a directory `j\\r` beside the
+kernel's `j`, while urllib drops a tab or CR from an http DSN without a word."""
 
 from __future__ import annotations
 

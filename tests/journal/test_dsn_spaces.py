@@ -1,10 +1,11 @@
 """An embedded journal's DSN whose directory starts or ends with white space is refused, naming
 it, as one holding a control character is.
 
-Before, `chdb://./j ` (a space left at the end of DITA_JOURNAL_DSN in an env file, or pasted
-with the command) made and wrote a journal in a directory `j ` beside the kernel's `j`, and chDB
-made a `tmp/` in `j` too: `dita journal sql --dsn chdb://./j` then found no journal there, the
-kernel's rows out of sight. A space inside a directory's name is taken as it is."""
+Taken, `chdb://./j ` (a space left at the end of DITA_JOURNAL_DSN in an env file, or pasted
+with the command) would make and write a journal in a directory `j ` beside the kernel's `j`,
+and chDB make a `tmp/` in `j` too: `dita journal sql --dsn chdb://./j` would then find no
+journal there, the kernel's rows out of sight. A space inside a directory's name is taken as
+it is."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def _settle(kernel: ExecutionKernel, event_id: str, fill_id: str, fee: float, at
 def _settled_trade(journal: ClickHouseJournal) -> ExecutionKernel:
     """Kernel "settled": a long of 2 entered at 100 at T (fill x1, predicted 0.1) settled at
     T+10 for 0.5; its exit at 110 (fill x2) at T+30, whose settlement (0.3) came at T+25, before
-    it, and was held for it (rules 32): the fill's row holds 0.3 already."""
+    it, and is held for it: the fill's row holds 0.3 already."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), journal=journal, kernel_id="settled")
     order = kernel.process_intent(
         KernelIntent("e0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 2.0, timestamp=T)

@@ -120,7 +120,7 @@ EXPECT: dict[int, Any] = {
     4: lambda r: r and r[0]["diagnostic_code"] == "INVALID_SLOT_ID",
     5: lambda r: all(x["stage"] not in ("IDLE", "CLOSED") for x in r),
     6: lambda r: len(r) == 20 and all(x["entry_qty"] > 0 for x in r),
-    # The largest deviations first; calibrated per liquidity (rules 20), later ones may be 0.
+    # The largest deviations first; calibrated per liquidity, later ones may be 0.
     7: lambda r: (
         r
         and abs(r[0]["deviation_pct"]) > 0

@@ -327,7 +327,7 @@ def play(
         if verbose:
             print(line)
         # A settlement's UNKNOWN_ORDER (its fill settled already) says nothing of positions: one
-        # that came before its fill is held for it (rules 32), not refused.
+        # that came before its fill is held for it, not refused.
         unknown = code == "UNKNOWN_ORDER" and not what.startswith("SETTLE")
         if sev in CRIT or code == "OVERFILL" or unknown or "unreported_qty" in out.details:
             run.flags.append(line)

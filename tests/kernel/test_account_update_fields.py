@@ -1,7 +1,7 @@
 """An ACCOUNT_UPDATE carries balance and margin figures only: an ``amount`` or ``fee`` on one
-is a figure the kernel does not read. Accepted, it was dropped without a word while the
-event's balances were applied (as a FUNDING_FEE's ``fee`` and a FILL_SETTLED's ``amount``
-were before rules 8, which refuse them). Rules 26 refuse it, naming the field."""
+is a figure the kernel does not read. Accepted, it would be dropped without a word while the
+event's balances are applied, so it is refused naming the field (as a FUNDING_FEE's ``fee``
+and a FILL_SETTLED's ``amount`` are)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Defects found by adversarial testing (an honest venue whose reports arrive reordered or
 resent). Each test states what docs/ promises; all are fixed and stay as regression
-tests: the reconciliation case (its ids carry the kernel's seq) and the two fills booked
-twice (rules 5: a working order's fills are booked by what its reports' running totals
+tests: the reconciliation case (its ids carry the kernel's seq) and the two fills that would
+be booked twice (a working order's fills are booked by what its reports' running totals
 cover, each once)."""
 
 from __future__ import annotations
@@ -33,11 +33,11 @@ def fill(event_id: str, client_id: str, size: float, total: float, **kw: Any) ->
 
 def test_a_fill_a_cumulative_only_report_already_covered_is_a_duplicate() -> None:
     """docs/concepts/orders-and-fills.md: a total-only report stands for every fill up to its
-    total, and a fill whose report lies where earlier reports cover is DUPLICATE_EVENT (rules
-    5). The venue filled 0.2 (total 0.2) then 0.2 (total 0.4); the second report comes first
+    total, and a fill whose report lies where earlier reports cover is DUPLICATE_EVENT. The
+    venue filled 0.2 (total 0.2) then 0.2 (total 0.4); the second report comes first
     with only its running total (size 0), so the kernel books the growth 0.0 -> 0.4, which
-    includes the first fill. The first fill's own report then arrives: before rules 5 it was
-    booked again (the slot held 0.6 against the venue's 0.4)."""
+    includes the first fill. The first fill's own report then arrives: booked again, the slot
+    would hold 0.6 against the venue's 0.4."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-size0")
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("e2", coid, 0.0, 0.4, fill_id="F2")).accepted
@@ -54,8 +54,7 @@ def test_a_fill_resent_after_64_later_fills_of_its_order_is_a_duplicate() -> Non
     changes | DUPLICATE_EVENT". The slot remembers the last 64 event and fill ids; after 70 fills of 1 (totals
     1..70) a venue replays the first one, identical (same event id, fill id and total 1.0).
     Its ids are forgotten, but its running total places it where the first report did:
-    DUPLICATE_EVENT (rules 5). Before, it was booked as an earlier fill arriving late
-    (71 against the venue's 70)."""
+    DUPLICATE_EVENT, not an earlier fill arriving late (71 against the venue's 70)."""
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-64")
     coid = entered(kernel, target_size=1000.0)
     for i in range(1, 71):

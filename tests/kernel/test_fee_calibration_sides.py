@@ -1,4 +1,4 @@
-"""The fee calibration per liquidity (rules 20): a taker fill's settlement teaches the taker's
+"""The fee calibration per liquidity: a taker fill's settlement teaches the taker's
 ratio, a maker's the maker's, each fill is predicted by its own side's, and the account, the
 snapshot, the projection and a recovered log say both."""
 

@@ -1,4 +1,4 @@
-"""FILL_SETTLED against the fills whose fees wait for it (rules 19): a fill is known by its
+"""FILL_SETTLED against the fills whose fees wait for it: a fill is known by its
 fill id and asset, since venues number trades per market, and a fill report only partly
 booked is settled for the part booked."""
 
@@ -59,14 +59,14 @@ def test_fills_of_two_markets_under_one_trade_id_each_settle_against_their_own(
 ) -> None:
     k = two_markets
     a = k.account()
-    # Both predictions wait (before, the ETH fill's replaced the BTC fill's: 1.5 waited).
+    # Both predictions wait (were the ETH fill's to replace the BTC fill's, 1.5 would wait).
     assert (a["k_fees_paid"], a["k_unsettled_fees"]) == pytest.approx((26.5, 26.5))
     btc = settle(k, "s1", "123", 25.0, asset="BTC")
     eth = settle(k, "s2", "123", 1.5, asset="ETH")
     assert btc.accepted and eth.accepted, (btc.details, eth.details)
     assert (btc.details["predicted_fee"], eth.details["predicted_fee"]) == (25.0, 1.5)
-    # Before, the BTC settlement went to the ETH fill (23.5 charged that nobody paid, 50.0 in
-    # all) and the ETH one was refused UNKNOWN_ORDER.
+    # Each settles its own market's fill: the BTC settlement on the ETH fill would charge 23.5
+    # nobody paid (50.0 in all), and the ETH one be refused UNKNOWN_ORDER.
     assert money(k) == pytest.approx((26.5, 0.0, 25.0, 1.5))
     assert k.account()["capital"] == pytest.approx(10_000.0 - 26.5)
     # The exchange's wallet after these fees is what the kernel holds.
@@ -77,9 +77,9 @@ def test_fills_of_two_markets_under_one_trade_id_each_settle_against_their_own(
 def test_a_settlement_of_an_asset_no_fill_of_its_id_has_is_held_for_that_fill(
     two_markets: ExecutionKernel,
 ) -> None:
-    """Rules 32: a settlement that came before its fill (the venue's account stream ran ahead)
-    is held, changes no fee, and settles the fill when it is booked. Before, it was refused
-    UNKNOWN_ORDER and the fill's predicted fee stood for good."""
+    """A settlement that comes before its fill (the venue's account stream runs ahead) is
+    held, changes no fee, and settles the fill when it is booked: refused UNKNOWN_ORDER, the
+    fill's predicted fee would stand for good."""
     k = two_markets
     before = money(k)
     out = settle(k, "s1", "123", 0.4, asset="SOL")
@@ -90,8 +90,8 @@ def test_a_settlement_of_an_asset_no_fill_of_its_id_has_is_held_for_that_fill(
     assert early.accepted and early.details["held_for_fill"] is True
     assert money(k) == before
     # The same settlement again while held (a new event id, its fee) is a duplicate, and
-    # changes nothing. Rules 33 on, one of another fee is held beside it: a self-trade's other
-    # side (rust_kernel/tests/rules33_early_self_trade.rs).
+    # changes nothing. One of another fee is held beside it: a self-trade's other side (the
+    # kernel's integration tests of settlements before their fill check that case).
     again = settle(k, "s2b", "999", 20.0, asset="BTC")
     assert again.diagnostic_code == D.DUPLICATE_EVENT and not again.accepted
     assert again.details["held_event_id"] == "s2"
@@ -118,7 +118,7 @@ def test_a_settlement_of_an_asset_no_fill_of_its_id_has_is_held_for_that_fill(
     assert (d["settled_by"], d["predicted_fee"], d["actual_fee"]) == ("s2", 25.0, 20.0)
     assert money(k) == pytest.approx((26.5 + 20.0, 26.5, 45.0, 1.5))
     assert k.account()["fee_calibration_samples"] == 1
-    # Resent once its fill is settled, it is refused as before rules 32, and changes nothing.
+    # Resent once its fill is settled, it is refused as an unknown fill, and changes nothing.
     settled = money(k)
     resent = settle(k, "s3", "999", 20.0, asset="BTC")
     assert resent.diagnostic_code == D.UNKNOWN_ORDER and not resent.accepted

@@ -309,7 +309,7 @@ def test_a_venue_order_with_bad_numbers_is_refused_naming_the_field(
 
 
 def test_a_venue_orders_leg_is_given_or_taken_from_reduce_only() -> None:
-    """An exit may go out plain (rules 24), so whoever copies an order passes its leg on;
+    """An exit may go out plain (its venue nets the slots), so whoever copies an order passes its leg on;
     not given, an order is an entry unless reduce-only. Anything but a bool is refused,
     naming the argument."""
     from dita._kernel import VenueOrder
@@ -902,13 +902,13 @@ def test_risk_rules_allow_just_under_and_refuse_just_over() -> None:
     k = fresh(regime="BEAR")
     out = k.process_intent(intent("ENTER", 0, side="LONG"))
     assert out.details["rule"] == "regime_parity" and out.details["field"] == "metadata.override"
-    # Text reading as a negative is no override: it once let the entry through (rules 9 on).
+    # Text reading as a negative is no override: taken as one, it would let the entry through.
     # "None" is what str() makes of a flag never set.
     for text in ("false", " No ", "0", "OFF", "None", "null"):
         out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
         assert out.diagnostic_code == D.INVALID_INTENT and not out.accepted
         assert out.details["field"] == "metadata.override" and out.details["value"] == text
-    # Text of only whitespace is no override, as the empty text: the regime refuses (rules 9 on).
+    # Text of only whitespace is no override, as the empty text: the regime refuses.
     for text in (" ", "\t\n"):
         out = k.process_intent(intent("ENTER", 0, side="LONG", metadata={"override": text}))
         assert out.diagnostic_code == D.RISK_REJECTED and out.details["rule"] == "regime_parity"
@@ -1017,7 +1017,7 @@ def test_steps_finer_than_a_billionth_and_limits_below_a_tick(resting) -> None: 
     assert out.accepted and out.order.size == 2.7
     k = ExecutionKernel(max_slots=3)
     k.set_market_limits("BTCUSDT", {"lot_step": 1e-8, "tick_size": 1e-8})
-    # On the grid stays on it: the quotient's float error once took a step off (2.29999999).
+    # On the grid stays on it: the quotient's float error could take a step off (2.29999999).
     assert k.process_intent(intent("ENTER", 0, target_size=2.3)).order.size == 2.3
     buy = k.process_intent(intent("ENTER", 1, order_type="LIMIT", limit_price=0.32899658))
     assert buy.order.price == 0.32899658
@@ -1237,8 +1237,8 @@ def test_a_busy_slot_and_a_blocked_mode_name_the_field_value_and_reason() -> Non
     ids=["Decimal", "complex", "numpy-complex", "numpy-bool", "str"],
 )
 def test_what_is_no_real_number_is_refused_everywhere_naming_the_field(value: Any) -> None:
-    """A Decimal or a complex was taken as an intent's price (the imaginary part dropped) and
-    refused by `mark_price`: now refused by both, naming the field and the value."""
+    """A Decimal or a complex is refused as an intent's price as by `mark_price`, naming the
+    field and the value, not taken (the imaginary part dropped)."""
     k = ExecutionKernel(max_slots=2, kernel_id="np-refuse")
     before = state_of(k)
     shown = re.escape(repr(value)[:40])

@@ -1,5 +1,5 @@
 """Faults found by feeding the ``ExecutionKernel`` surface (``SlotView``, its write-through
-metadata) what Python callers pass it: each test failed before its fix."""
+metadata) what Python callers pass it: each test checks one of them stays fixed."""
 
 from __future__ import annotations
 

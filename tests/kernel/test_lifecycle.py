@@ -152,9 +152,9 @@ def test_duplicate_events_and_fills_change_nothing(resting) -> None:  # type: ig
 
 def test_one_fill_id_on_two_slots_waits_for_two_settlements(resting) -> None:  # type: ignore[no-untyped-def]
     """Two orders (on two slots, so neither slot's fill memory refuses it) whose venue fills
-    both carry trade id T1, as a venue's self-trade does: rules 33 on, both predicted fees wait
-    and each settlement settles the one nearest its fee. Before, the second replaced the first,
-    whose fee then stood in K unsettled and unnamed."""
+    both carry trade id T1, as a venue's self-trade does: both predicted fees wait and each
+    settlement settles the one nearest its fee. Were the second to replace the first, the
+    first's fee would stand in K unsettled and unnamed."""
     kernel, _ = resting
     for slot, size in ((0, 1.0), (1, 3.0)):
         coid = kernel.process_intent(
@@ -485,9 +485,8 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
         with pytest.raises(ValueError, match=rf"slots\[{slot}\]\.{field}"):
             fresh.reconcile_from_slots(bad)
     assert fresh.seq == 0 and fresh.slot(1).fsm_state == TradeStage.IDLE
-    # An index past the legs is refused naming it and the legs (rules 35; before, it was cut to
-    # their number, and loaded as is before that, this one wrapped around and panicked at the
-    # next exit). At their number it reads as every leg done.
+    # An index past the legs is refused naming it and the legs: loaded as is, it would wrap
+    # around and panic at the next exit. At their number it reads as every leg done.
     past = [dict(s) for s in saved]
     legs = len(saved[1]["exit_leg_ratios"])
     past[1]["active_leg_index"] = 2**64 - 1

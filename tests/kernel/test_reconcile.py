@@ -267,7 +267,7 @@ def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -
 
 def test_reconciliation_books_what_a_slot_waits_for_by_its_reports_stated_total(tmp_path: Path) -> None:
     """An order whose one fill report (0.1) stated a running total of 0.4 ended without a
-    figure (rules 12): the slot waits for the 0.3 on its way, and the venue's order status
+    figure: the slot waits for the 0.3 on its way, and the venue's order status
     books it."""
     venue = EndedOrders()
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="stated")
@@ -518,9 +518,9 @@ def late_exit_fill(xid: str, status: str | None, remaining: float = 0.0) -> Venu
 
 
 def test_an_exit_in_doubt_the_venue_says_is_over_short_takes_a_new_exit() -> None:
-    """Its late fill says FILLED, nothing remaining, at the running total booked (rules 36):
-    the exit works at the venue no more. The doubt ended only at a fill completing the exit,
-    and the slot took no new EXIT until a reconciliation."""
+    """Its late fill says FILLED, nothing remaining, at the running total booked: the exit
+    works at the venue no more, so the doubt ends there and the slot takes a new EXIT at once,
+    with no fill completing the exit and no reconciliation to wait for."""
     kernel, xid = exit_in_doubt(InDoubt(), "doubt-over-short")
     out = kernel.on_venue_event(late_exit_fill(xid, "FILLED"))
     assert out.accepted and out.details["late_fill"] is True
@@ -532,7 +532,7 @@ def test_an_exit_in_doubt_the_venue_says_is_over_short_takes_a_new_exit() -> Non
 @pytest.mark.parametrize(("status", "remaining"), [(None, 0.0), ("PARTIALLY_FILLED", 0.0), ("FILLED", 0.4)])
 def test_a_late_part_fill_leaves_an_exit_in_doubt(status: str | None, remaining: float) -> None:
     """Made without a status, a part fill of the order takes PARTIALLY_FILLED from its sizes
-    (it said FILLED for an order kept after it ended); stating what remains, it is no end."""
+    (not FILLED, though the order is kept after it ended); stating what remains, it is no end."""
     kernel, xid = exit_in_doubt(InDoubt(), f"doubt-part-{status}-{remaining}")
     assert kernel.on_venue_event(late_exit_fill(xid, status, remaining)).accepted
     assert kernel.slot_state(0).size == pytest.approx(0.4)
@@ -716,8 +716,8 @@ def test_order_status_is_asked_in_the_orders_market(venue_type: type[AskedInItsM
 
 
 def test_an_adapter_whose_order_status_takes_only_the_client_id_is_asked_as_before() -> None:
-    """Until the protocol named the order's market, ``order_status`` took the client id alone: a
-    third-party adapter written so is called without the asset, and reconciles as before."""
+    """A third-party adapter whose ``order_status`` takes the client id alone is called without
+    the asset, and reconciles."""
     venue = CanceledWhileDown()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="client-id-only")
     coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id

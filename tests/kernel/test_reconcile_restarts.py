@@ -332,7 +332,7 @@ class AcksCancelButWorks(CancelAckedBare):
 
 
 def test_an_order_ended_in_the_kernel_that_the_venue_works_on_is_booked_and_canceled() -> None:
-    """Before, such an order was canceled as one nobody manages, what it filled never booked."""
+    """Canceled as one nobody manages, such an order's fills would never be booked."""
     venue = AcksCancelButWorks()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="works-on")
     coid = _entered_and_canceled(kernel, venue, 0, raced=0.0)
@@ -374,9 +374,9 @@ def test_a_clock_that_cannot_stamp_events_is_refused_before_the_venue_is_told_an
 
 def test_an_ended_exit_the_venue_works_on_is_canceled_and_its_fill_booked() -> None:
     """Exit 1, ended in the kernel by a bare cancel ack, works on at the venue beside exit 2
-    and fills there. It was left working, unmanaged, beside exit 2, and could sell the position
-    twice; it is canceled. Its fill is booked (rules 28 on: before, the kernel refused it, its
-    slot working another exit, and held what the venue had sold); exit 2 works on."""
+    and fills there. Left working, unmanaged, beside exit 2, it could sell the position twice;
+    it is canceled. Its fill is booked, though its slot works another exit (refused, the kernel
+    would hold what the venue has sold); exit 2 works on."""
     venue = AcksCancelButWorks()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="exits")
     entry = kernel.process_intent(intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=99.0))

@@ -1,4 +1,4 @@
-"""Defects a review of the money and risk rules found (rules 18): a leg exit below the venue's
+"""Defects a review of the money and risk rules found: a leg exit below the venue's
 floor that could never go out, an entry fill owed that the notional caps did not see, and an
 intent stamped ahead of the clock that blocked the order-rate rule for as long."""
 
@@ -49,9 +49,8 @@ def test_an_intent_stamped_ahead_blocks_the_order_rate_only_within_a_second_of_i
     k.set_risk_limits(RiskLimits(max_order_rate=1).model_dump())
     now = 1_700_000_000.0
     assert k.process_intent(intent("ENTER", 0, timestamp=now + 3600)).accepted
-    # Rules 31: no stamp is rewritten, and one counts only for intents within a second of it
-    # (rules 30 took it back to a second after the next intent, and it refused orders for two
-    # seconds; rules 18 until its time, an hour).
+    # No stamp is rewritten, and one counts only for intents within a second of it: counted
+    # until its time, it would refuse orders for an hour.
     assert k.process_intent(intent("ENTER", 1, timestamp=now)).accepted
     assert k.process_intent(intent("ENTER", 2, timestamp=now + 0.5)).diagnostic_code == D.RISK_REJECTED
     assert k.process_intent(intent("ENTER", 3, timestamp=now + 1.0)).accepted

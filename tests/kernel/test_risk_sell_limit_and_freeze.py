@@ -3,7 +3,8 @@ passed the notional caps at its limit price and filled at the market, far above 
 freeze left in place when the operator turned the edge-freeze rule off refused every entry for
 good, as no edge update lifts a freeze once the rule is off.
 
-Both are rules 26 (``rust_kernel/tests/rules26.rs`` holds the kernel's side)."""
+The kernel's own integration tests check both too (the edge freeze's, and the commitment of a
+SELL LIMIT entry under the notional caps); these check them through the bindings."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ D = KernelDiagnosticCode
 
 def test_a_short_limit_entry_priced_under_the_market_is_judged_at_the_market() -> None:
     # A sell limit of 1 with the market (reference) at 100 is marketable: it fills at about
-    # 100. Judged at 1, 500 of it (500 x 1 = 500) passed a total cap of 1,000, and filled, the
-    # slot committed 500 x 100 = 50,000, fifty times the cap.
+    # 100. Judged at 1, 500 of it (500 x 1 = 500) would pass a total cap of 1,000 and fill, the
+    # slot committing 500 x 100 = 50,000, fifty times the cap.
     k = ExecutionKernel(max_slots=2, venue=SilentVenue())
     k.set_risk_limits(RiskLimits(max_notional_total=1000).model_dump())
     short = dict(side="SHORT", order_type="LIMIT", limit_price=1.0, reference_price=100.0)
@@ -57,7 +58,7 @@ def test_turning_the_edge_freeze_off_lifts_a_freeze_in_place() -> None:
     k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=0).model_dump())
     assert k.on_edge_update("BTCUSDT", -5.0).details == {"frozen": True}
     k.set_risk_limits(RiskLimits().model_dump())
-    # The edge even comes back on the asset that froze it: before, that lifted nothing either.
+    # The edge even comes back on the asset that froze it, which alone lifts nothing.
     k.on_edge_update("BTCUSDT", 50.0)
     out = k.process_intent(intent("ENTER"))
     assert out.accepted, f"refused by a rule that is off: {out.details}"

@@ -1,5 +1,5 @@
-"""``kernel.slot(i)``'s write-through metadata held past the trade it was read for: each test
-failed before its fix."""
+"""``kernel.slot(i)``'s write-through metadata holds only for the trade it was read for, not
+past it."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def fill(
     event_id: str, client_id: str, size: float, total: float = 0.0, price: float = 100.0, **kw: Any
 ) -> VenueEvent:
     """A fill stating PARTIALLY_FILLED unless told: the kernel completes an order by its sizes,
-    and (rules 34 on) a FILLED short of the order's size at the running total booked ends it."""
+    and a FILLED short of the order's size at the running total booked ends it."""
     kw.setdefault("status", "PARTIALLY_FILLED")
     return event("FILL", event_id, client_id, price=price, size=size, filled_size=total, **kw)
 
@@ -59,8 +59,8 @@ def test_a_fill_resent_without_its_fill_id_after_the_order_stopped_being_followe
     kernel: ExecutionKernel,
 ) -> None:
     """A fill booked with its fill id, then a fill without a running total (the order is no
-    longer followed by its reports' intervals), then the first fill resent without its id: it
-    was booked again (rules 10 and older), a position the venue does not hold."""
+    longer followed by its reports' intervals), then the first fill resent without its id:
+    booked again, it would be a position the venue does not hold."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2, fill_id="a")).accepted
     assert kernel.on_venue_event(fill("f2", coid, 0.3, fill_id="b")).accepted  # no running total
@@ -79,7 +79,7 @@ def test_a_fill_without_an_id_stating_an_id_d_fills_total_with_another_size_is_b
 ) -> None:
     """A venue stamping each report with the order's total when it sends it: fill a (0.2,
     with id) states 0.6 where the kernel knew 0, and b (0.4, no id) then states 0.6 too. Not
-    a resend of a, whose size differs: b is booked (the key rules 11 remembers a by holds
+    a resend of a, whose size differs: b is booked (the key the kernel remembers a by holds
     its size)."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f0", coid, 0.1)).accepted  # no total: not followed
@@ -91,9 +91,9 @@ def test_a_fill_without_an_id_stating_an_id_d_fills_total_with_another_size_is_b
 
 def test_a_fill_resent_with_an_id_after_its_report_without_one_is_known(kernel: ExecutionKernel) -> None:
     """On an order no longer followed, a fill reported without an id (0.3 at total 0.6) and
-    then with one (an order stream without trade ids, then the trade stream): it was booked
-    twice (rules 13 and older). One of another size at that total (a venue stamping its reports
-    with the order's total as it sends them) is another fill, and is booked."""
+    then with one (an order stream without trade ids, then the trade stream) is booked once.
+    One of another size at that total (a venue stamping its reports with the order's total as
+    it sends them) is another fill, and is booked."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f0", coid, 0.1)).accepted  # no total: not followed
     assert kernel.on_venue_event(fill("f1", coid, 0.3, total=0.6)).accepted
@@ -110,8 +110,8 @@ def test_a_status_report_after_an_orders_last_fill_books_nothing_and_is_not_crit
     kernel: ExecutionKernel,
 ) -> None:
     """A venue's order update after the last fill (no size of its own, the order's total):
-    it was UNKNOWN_ORDER, CRITICAL, telling an operator money moved that the slots do not
-    show (rules 14 and older). Another total than the order's is still loud."""
+    as UNKNOWN_ORDER, CRITICAL, it would tell an operator money moved that the slots do not
+    show. Another total than the order's is still loud."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
     before = kernel.snapshot()
@@ -140,7 +140,7 @@ def test_a_status_report_at_the_total_a_venue_summed_books_nothing(kernel: Execu
 def test_an_id_d_fill_resent_without_its_id_on_a_followed_order_is_known_by_its_interval(
     kernel: ExecutionKernel,
 ) -> None:
-    """While the order is followed, its reports' intervals know the resend (as before rules 11)."""
+    """While the order is followed, its reports' intervals know the resend."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 0.2, total=0.2, fill_id="a")).accepted
     again = kernel.on_venue_event(fill("f1-resent", coid, 0.2, total=0.2))
@@ -205,7 +205,7 @@ def test_a_late_fills_running_total_above_the_orders_size_is_an_overfill_the_ven
 
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
     """A report overlapping an earlier one books its new part, and pays that part's share of
-    its fee: the earlier report paid for the rest (rules 9; before, the whole fee again)."""
+    its fee: the earlier report paid for the rest, which is not charged again."""
     coid = entered(kernel)
     first = kernel.on_venue_event(fill("f1", coid, 0.4, total=0.4, fee=0.04))
     assert first.accepted and "fee_charged" not in first.details
@@ -221,7 +221,7 @@ def test_a_filled_position_counts_towards_the_notional_cap_at_its_entry_price(
     kernel: ExecutionKernel,
 ) -> None:
     """Filled at 110 on a reference of 100, the position commits 110, as it does after a reload
-    of the slots (rules 9; before, 100 until a reload, so a restart changed what the cap saw)."""
+    of the slots: at 100 until a reload, a restart would change what the cap sees."""
     kernel.set_risk_limits({"max_notional_per_asset": 205.0})
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0, price=110.0)).accepted
@@ -289,9 +289,9 @@ def test_a_fill_before_the_ack_teaches_the_kernel_the_venue_id(kernel: Execution
 @pytest.mark.parametrize("leg", ["entry", "exit"])
 def test_an_ack_after_a_part_fill_teaches_the_venue_id(kernel: ExecutionKernel, leg: str) -> None:
     """The venue reordered its reports: a fill naming the order by its client id alone moved it
-    to working, then came its ack with the venue's id. The ack once was refused and its id
-    never learned, so the order's rest, reported by that id alone, was UNKNOWN_ORDER: a fill
-    lost. The stage stays as the fill left it (rules 6)."""
+    to working, then came its ack with the venue's id. The ack teaches the id: refused, the
+    order's rest, reported by that id alone, would be UNKNOWN_ORDER, a fill lost. The stage
+    stays as the fill left it."""
     coid = entered(kernel)
     working = TradeStage.ENTRY_WORKING
     if leg == "exit":
@@ -313,9 +313,9 @@ def test_an_ack_after_a_part_fill_teaches_the_venue_id(kernel: ExecutionKernel, 
 def test_a_fill_saying_its_order_is_over_short_ends_it_and_a_late_ack_for_less_cuts_one(
     kernel: ExecutionKernel,
 ) -> None:
-    """Rules 34: a market entry the exchange closed at 0.6 of 1 (thin liquidity), saying so in
-    its fill (FILLED, nothing remaining, the running total booked), worked on for good: its
-    slot took no EXIT. Now it ends there (WARNING, ended_short) and the slot exits what filled;
+    """A market entry the exchange closed at 0.6 of 1 (thin liquidity), saying so in its fill
+    (FILLED, nothing remaining, the running total booked), ends there (WARNING, ended_short),
+    rather than work on for good with its slot taking no EXIT; the slot exits what filled;
     a fill of it after all is a late fill, booked. And a late ack (after a fill) stating less
     than the order's size cuts it, as an ack in order does: at what filled, it completes."""
     coid = entered(kernel)
@@ -482,9 +482,9 @@ def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
 
 
 def test_a_late_fill_of_an_exit_while_another_exit_works_books_once(kernel: ExecutionKernel) -> None:
-    """Rules 28 on, the canceled exit's fill is booked at once (the venue did sell), the other
-    exit left as it went out; before, it was refused (UNKNOWN_ORDER) and the slot held what the
-    venue had sold. Sent again, it is a duplicate."""
+    """The canceled exit's fill is booked at once (the venue did sell), the other exit left as
+    it went out; refused (UNKNOWN_ORDER), the slot would hold what the venue has sold. Sent
+    again, it is a duplicate."""
     coid = entered(kernel)
     kernel.on_venue_event(fill("f1", coid, 1.0))
     first = exit_order_id(kernel)
@@ -797,19 +797,19 @@ def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_it
     kernel: ExecutionKernel,
 ) -> None:
     """With a cancel asked before the venue acknowledged the order, a rate limit may be the
-    submit's or the cancel's: the order may be working at the venue. It was ended as a
-    throttled submit and forgotten, so its fill was UNKNOWN_ORDER (CRITICAL) and the position
-    the venue holds was missing from the kernel (rules 10: it is kept for late fills)."""
+    submit's or the cancel's: the order may be working at the venue, so it is kept for late
+    fills. Ended as a throttled submit and forgotten, its fill would be UNKNOWN_ORDER
+    (CRITICAL) and the position the venue holds missing from the kernel."""
     coid = entered(kernel)
     assert kernel.process_intent(intent("CANCEL", 0)).accepted
     out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
     assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
     assert "cancel" in out.details["order_kept"]
-    # Rules 13: the order may still work at the venue, so its slot is not offered for a new
+    # The order may still work at the venue, so its slot is not offered for a new
     # trade (which would forget it) until its status is known.
     assert kernel.free_slot_id() == 1 and [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
-    # The venue's ack then teaches the kept order its venue id (rules 12): it was refused as a
-    # late event, and a fill naming the order by that id alone was UNKNOWN_ORDER.
+    # The venue's ack then teaches the kept order its venue id: refused as a late event, a
+    # fill naming the order by that id alone would be UNKNOWN_ORDER.
     ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
     assert ack.accepted and ack.details["late_ack"] is True and ack.details["venue_order_id"] == "V1"
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
@@ -827,9 +827,9 @@ def test_an_exit_rate_limited_before_its_ack_with_a_cancel_asked_blocks_a_second
     kernel: ExecutionKernel,
 ) -> None:
     """The exit may still work at the venue (the throttled request may have been its
-    cancel). A second exit beside it sold the position twice: the first's fill then came as
-    UNKNOWN_ORDER (CRITICAL, the stage could not take it), and the second closed the slot
-    while the venue held the opposite side. Rules 13: the slot takes no second exit (nor
+    cancel). A second exit beside it would sell the position twice: the first's fill would
+    come as UNKNOWN_ORDER (CRITICAL, the stage could not take it), and the second close the
+    slot while the venue holds the opposite side. So the slot takes no second exit (nor
     entry) until the first's status is known; its late fills book as they come."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
@@ -857,8 +857,8 @@ def test_an_exit_rate_limited_before_its_ack_with_a_cancel_asked_blocks_a_second
 @pytest.mark.parametrize("end", ["EXPIRED", "CANCEL_ACK", "REJECT"])
 def test_the_venues_end_of_an_exit_in_doubt_ends_the_doubt(kernel: ExecutionKernel, end: str) -> None:
     """The exit in doubt worked at the venue, filled 0.4 and its rest expired (an IOC order),
-    or was canceled: the venue's end was refused as a late event (INFO) and the slot stayed
-    blocked until someone reconciled (rules 15 and older). Its figure bounds late fills."""
+    or was canceled: the venue's end ends the doubt, where refused as a late event (INFO) it
+    would leave the slot blocked until someone reconciles. Its figure bounds late fills."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
     xid = exit_order_id(kernel)
@@ -899,9 +899,9 @@ def test_a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again(
     answer: str | Exception, settled: bool
 ) -> None:
     """The throttled request may have been the entry's cancel, the order working at the
-    venue: a CANCEL was refused as INVALID_TRANSITION ("no working order to cancel"), so a
-    strategy could not stop it (rules 16 and older). Rules 17 sends the cancel again; the
-    venue's ack ends the doubt, and a reject or a raise leaves it to a reconciliation."""
+    venue: refused as INVALID_TRANSITION ("no working order to cancel"), a CANCEL would leave
+    a strategy no way to stop it. So the cancel is sent again; the venue's ack ends the doubt,
+    and a reject or a raise leaves it to a reconciliation."""
     venue = CancelAnswering(answer)
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-doubt")
     kernel.set_seed_capital(10_000.0)
@@ -910,7 +910,7 @@ def test_a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again(
     assert venue.canceled == [coid]
     kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
     assert [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
-    # It may fill: the caps count it (rules 17), so an entry of 100 beside it breaks a cap of 150.
+    # It may fill: the caps count it, so an entry of 100 beside it breaks a cap of 150.
     kernel.set_risk_limits({"max_notional_total": 150.0})
     capped = kernel.process_intent(intent("ENTER", 1))
     assert capped.diagnostic_code == D.RISK_REJECTED and capped.details["value"] == pytest.approx(200.0)
@@ -935,8 +935,8 @@ def test_a_rate_limit_stating_a_fill_is_a_throttled_cancel_of_an_order_that_work
     kernel: ExecutionKernel,
 ) -> None:
     """A rate limit stating 0.4 filled shows the venue holds the order, so the throttled
-    request was its cancel: the order was ended all the same, the 0.4 taken as the most it
-    could fill, and its next real fill was OVERFILL, CRITICAL (rules 15 and older)."""
+    request was its cancel and the order works on. Ended all the same, the 0.4 taken as the
+    most it could fill, its next real fill would be OVERFILL, CRITICAL."""
     coid = entered(kernel)
     assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
     xid = exit_order_id(kernel)
@@ -1051,7 +1051,7 @@ def test_a_slot_loaded_by_reconcile_from_slots_keeps_what_exits_took_of_its_leg(
 def test_a_slot_saved_without_leg_taken_loads_with_nothing_taken(kernel: ExecutionKernel) -> None:
     leg_exit_part_filled(kernel)
     slots = kernel.slots()
-    del slots[0]["leg_taken"]  # saved by a build before rules 21 showed it
+    del slots[0]["leg_taken"]  # as a saved slot without the field holds it
     kernel.reconcile_from_slots(slots)
     assert kernel.slot(0).leg_taken == 0.0
     exit_order_id(kernel)

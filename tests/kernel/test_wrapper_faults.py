@@ -1,5 +1,5 @@
 """Faults found by reviewing the Python ``ExecutionKernel`` wrapper adversarially: each test
-failed before its fix."""
+checks one of them stays fixed."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """A backtest's and a paper run's account carries no more than its leverage (1 by default, no
 more exposure than the balance): the paper venue rejects an entry beyond it, as an exchange
-would. Before, an entry of any size filled and the cash went negative, so a backtest could
-report returns no exchange would have allowed."""
+would. Were an entry of any size to fill, the cash would go negative, and a backtest could
+report returns no exchange would allow."""
 
 from __future__ import annotations
 

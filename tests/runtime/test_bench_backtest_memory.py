@@ -23,7 +23,7 @@ def test_bench_backtest_memory_prints_both_runs_against_the_data_size() -> None:
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     assert re.search(r"bars: 3,000 one-minute bars, .*data \(the baseline\): [\d.]+ MB", out), out
-    assert "chunked (65,536 rows a chunk):" in out and "whole columns as lists (--old, as before):" in out
+    assert "chunked (65,536 rows a chunk):" in out and "whole columns as lists (--old):" in out
     memory = re.findall(r"extra peak RSS +[\d,.]+ MB = +[\d.]+x the data", out)
     speed = re.findall(r"replay [\d,]+ rows/s wall; end to end [\d,]+ rows/s wall, [\d,]+ rows/s cpu", out)
     assert len(memory) == len(speed) == 2, out

@@ -1000,7 +1000,7 @@ def test_data_module_refuses_bad_arguments(tmp_path: Path, argv: list[str], mess
 @pytest.mark.parametrize(
     ("out", "message"),
     [
-        # Written as CSV before, then refused by every reader as "unsupported file type".
+        # Written as CSV, it would be refused by every reader as "unsupported file type".
         ("bars.json", "--out {out}: unknown file type (use .csv, .csv.gz or .parquet)"),
         ("afile/bars.csv", "--out {out}: {tmp}/afile is a file, not a directory"),
         ("adir.csv", "--out {out} is a directory; give a file name"),
@@ -1515,10 +1515,11 @@ def test_a_resting_limit_keeps_working_across_a_paper_restart(tmp_path: Path, re
 
 
 def test_a_continued_run_takes_its_logs_slot_count_unless_one_is_given(tmp_path: Path, resting: str) -> None:
-    """`dita paper` always passed its default of 64 slots as if given: a run continuing a
-    log made with --max-slots 4 was refused unless it said 4 again, and one whose checkpoints
-    were all damaged was replayed into 64 slots (the kernel's own guard asks for the count).
-    Now the log's count is taken, and without a usable checkpoint the run is refused."""
+    """`dita paper` does not pass its default of 64 slots as if given: the log's count is
+    taken, and without a usable checkpoint the run is refused. Passed as if given, a run
+    continuing a log made with --max-slots 4 would be refused unless it said 4 again, and one
+    whose checkpoints are all damaged replayed into 64 slots (the kernel's own guard asks for
+    the count)."""
     from dita._kernel import wal_replay
 
     data = _bars_csv(tmp_path / "a.csv", [99.0] * 5)

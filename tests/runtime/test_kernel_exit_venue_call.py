@@ -1,8 +1,8 @@
 """A process whose main thread ends while a daemon thread is inside a kernel's Python venue call
-exits cleanly, the call's answer applied and logged. Before, the thread woke while the
-interpreter finalized and was made to exit through the kernel's Rust frames: the process
-aborted (SIGABRT, "FATAL: exception not rethrown") and the venue's answer (here the order's
-ack) was never logged, though the venue had taken the order."""
+exits cleanly, the call's answer applied and logged. Were the thread to wake while the
+interpreter finalizes, it would be made to exit through the kernel's Rust frames: the process
+would abort (SIGABRT, "FATAL: exception not rethrown") and the venue's answer (here the
+order's ack) never be logged, though the venue has taken the order."""
 
 from __future__ import annotations
 

@@ -132,10 +132,10 @@ def _pnl(base: Path) -> dict[str, Any]:
 
 
 def test_a_fill_booked_after_the_last_save_reaches_the_continued_venue(tmp_path: Path, strategy: str) -> None:
-    """The resting bid fills at bar 5, after the last save (bar 4); the run is killed. Before,
-    the next run's venue held no position: reconciliation reported the positions apart, and the
-    take-profit at bar 9 expired (`reduce-only sell: the BTCUSDT position is flat`), the kernel's
-    slot open for good. Now the venue takes the fill from the log and ends as a clean run does."""
+    """The resting bid fills at bar 5, after the last save (bar 4); the run is killed. The
+    next run's venue takes the fill from the log and ends as a clean run does. Holding no
+    position, reconciliation would report the positions apart, and the take-profit at bar 9
+    expire (`reduce-only sell: the BTCUSDT position is flat`), the kernel's slot open for good."""
     _paper(tmp_path, strategy, _bars(tmp_path / "a.csv", 5, lows={}))
     early = (tmp_path / "state" / f"{KERNEL}.json").read_text()
     saved = json.loads(early)["seq"]
@@ -165,10 +165,10 @@ def test_an_order_placed_after_the_last_save_keeps_working_with_its_part_fill(
     tmp_path: Path, strategy: str
 ) -> None:
     """The bid is placed at bar 3, after the last save (bar 2), and fills 0.5 of 1.0 at bar 4 (a
-    bar of volume 5, a share of 0.1); the run is killed. Before, the next run's venue did not
-    hold the order: reconciliation ended it (`ended 1 order the venue does not hold`) and the
-    half bought was the kernel's only. Now the venue holds it as the killed run's did and fills
-    the rest at bar 7, as a run continued from a clean stop does."""
+    bar of volume 5, a share of 0.1); the run is killed. The next run's venue holds it as the
+    killed run's did and fills the rest at bar 7, as a run continued from a clean stop does.
+    Not holding the order, reconciliation would end it (`ended 1 order the venue does not
+    hold`) and the half bought be the kernel's only."""
     bid = ("--param", f"bid_from={T0 + 180}")
     _paper(tmp_path, strategy, _bars(tmp_path / "a.csv", 3, lows={}), *bid)
     early = (tmp_path / "state" / f"{KERNEL}.json").read_text()
@@ -279,7 +279,7 @@ def test_a_continued_catch_up_changes_nothing_again(tmp_path: Path, strategy: st
 def test_a_log_without_journal_rows_is_not_read_and_says_so(tmp_path: Path, strategy: str) -> None:
     """With the kernel's journal rows off (`debug_clickhouse_enabled` false) its log's replay
     gives no fill: nothing is caught up, and the run says why; reconciliation reports what the
-    book lacks, as before."""
+    book lacks."""
     _paper(tmp_path, strategy, _bars(tmp_path / "a.csv", 5, lows={}))
     early = json.loads((tmp_path / "state" / f"{KERNEL}.json").read_text())
     _paper(tmp_path, strategy, _bars(tmp_path / "b.csv", 7, lows={5: 40.0}))

@@ -76,9 +76,9 @@ def test_a_book_order_the_skipped_rows_passed_rests_as_in_the_unbroken_run(
     """The bid at 96 is sent on bar 2, the last save's; bar 3 passes it unfilled (it rests), the
     ETHUSDT buy fills on bar 5 and the run is killed. The continued run skips bars 3 to 5 (the
     kernel acted up to bar 5); bar 6 opens at 95.66. A run continued from the clean stop fills
-    the resting bid as a maker at its limit, 96; before, the killed one's venue had never seen
-    bar 3, the order was not resting, and it filled as a taker at the open, better for the
-    strategy than the unbroken run."""
+    the resting bid as a maker at its limit, 96, and so does the killed one's: a venue that
+    never saw bar 3 would not have the order resting, and would fill it as a taker at the open,
+    better for the strategy than the unbroken run."""
     _paper(tmp_path, strategy, _bars(tmp_path / "a.csv", 3))
     early = (tmp_path / "state" / f"{KERNEL}.json").read_text()
     [order] = json.loads(early)["venue"]["orders"]
@@ -138,7 +138,7 @@ def test_the_venue_prices_with_the_quotes_of_the_skipped_rows(tmp_path: Path, qu
     """Saved at quote 1 (BTCUSDT ask 101), killed after the ETHUSDT buy of quote 4 (BTCUSDT last
     quoted at 3, ask 103). The continued run skips quotes 2 to 4; its BTCUSDT buy on quote 6 fills
     at once at BTCUSDT's last quote. A run continued from the clean stop pays 103 (and the
-    slippage); before, the killed one's venue priced it with the saved quote, 101."""
+    slippage), and so does the killed one's, not the saved quote's 101."""
     _paper(tmp_path, quoting, _quotes(tmp_path / "a.csv", 2))
     early = (tmp_path / "state" / f"{KERNEL}.json").read_text()
     _paper(tmp_path, quoting, _quotes(tmp_path / "b.csv", 6))

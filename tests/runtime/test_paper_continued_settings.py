@@ -1,8 +1,8 @@
 """A paper run continuing its kernel (--wal-dir) keeps the fill model its account was run
-under: fees, maker fee, slippage, latency, volume share and balance. Before, only the
-leverage was kept: a run started at --fee-rate 0 and continued without the option charged
-the default 0.1 % on the fills of the orders the first run had placed, and an option given
-another value (a --balance the log ignores, say) was taken without a word."""
+under: fees, maker fee, slippage, latency, volume share and balance. Were only the leverage
+kept, a run started at --fee-rate 0 and continued without the option would charge the default
+0.1 % on the fills of the orders the first run placed, and an option given another value (a
+--balance the log ignores, say) would be taken without a word."""
 
 from __future__ import annotations
 

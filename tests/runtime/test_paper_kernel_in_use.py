@@ -1,8 +1,8 @@
 """A `dita paper` run given the --kernel-id of a run still going (its state file says so, and
-its process, the same one, is alive) is refused before it starts. Before, it took the id: the
-two runs rewrote one state file in turn, so `dita status` and `dita pnl` showed one kernel whose
-state flipped between two accounts, and the running one's book could be replaced by the other's
-(a run continuing it from its log then found another account's state and ended its orders)."""
+its process, the same one, is alive) is refused before it starts. Taking the id, the two runs
+would rewrite one state file in turn, so `dita status` and `dita pnl` would show one kernel whose
+state flips between two accounts, and the running one's book could be replaced by the other's
+(a run continuing it from its log would then find another account's state and end its orders)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """`dita paper --ccxt-exchange`: a ticker whose bid, ask or sizes are no price or size (negative,
 NaN, infinite, text ccxt left unparsed: an exchange's or a proxy's fault) is skipped and said on
-stderr, as a crossed one is. Before, the feed handed it on, the runtime refused it (ValueError)
-and the live run ended with a traceback and exit 1."""
+stderr, as a crossed one is. Handed on, it would be refused by the runtime (ValueError) and
+the live run end with a traceback and exit 1."""
 
 from __future__ import annotations
 

@@ -65,10 +65,8 @@ def test_a_run_without_the_log_does_not_replace_the_state_of_the_account_on_it(
     assert "reconcile:" not in again.stderr and "another account's" not in again.stderr
 
 
-def test_a_state_file_whose_log_is_gone_is_replaced_as_before(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With no log of the kernel left there, no account is lost: the run starts afresh, as before."""
+def test_a_state_file_whose_log_is_gone_is_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no log of the kernel left there, no account is lost: the run starts afresh."""
     first = _run(tmp_path, monkeypatch, "--wal-dir", str(tmp_path / "wal"))
     assert first.exit_code == 0, first.output
     shutil.rmtree(tmp_path / "wal")

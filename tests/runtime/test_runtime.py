@@ -880,9 +880,9 @@ def test_the_runtime_reconciles_an_order_in_doubt_so_its_slot_trades_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """An exit rate limited before the venue acknowledged it, with a cancel asked, blocks its
-    slot until its status is known (rules 13), and nothing asked the venue for it: the
-    position could not be exited for the rest of the run. The runtime reconciles after a
-    while, the venue says it never had the order, and the slot exits again."""
+    slot until its status is known; were nothing to ask the venue for it, the position could
+    not be exited for the rest of the run. The runtime reconciles after a while, the venue
+    says it never had the order, and the slot exits again."""
     from dita import KernelIntent
 
     venue = Unanswering()

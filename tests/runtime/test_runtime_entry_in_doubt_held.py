@@ -89,7 +89,7 @@ def test_an_entry_in_doubt_counts_against_the_budget_and_its_late_fill_keeps_it_
 
 
 def test_the_venues_end_of_the_entry_in_doubt_frees_it() -> None:
-    """The venue's cancel ack (rules 16) ends the order in doubt: the slot is the strategy's no
+    """The venue's cancel ack ends the order in doubt: the slot is the strategy's no
     more, and the budget frees."""
     runtime, venue, strategy, slot_id = in_doubt(False, max_slots=1)
     order = runtime.kernel.orders_in_doubt()[0]

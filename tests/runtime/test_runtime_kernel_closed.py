@@ -1,8 +1,8 @@
 """A strategy that submits after its runtime's kernel was closed (a shutdown from another
 thread, a write-ahead log that failed) is refused with ``KernelClosed`` naming why, and is
-stopped (its ``on_stop`` called), not put in ERROR. Before, the kernel's RuntimeError escaped
-its callback and each strategy in turn went to ERROR with a traceback: an operator read that
-every strategy had failed, when none had done anything wrong."""
+stopped (its ``on_stop`` called), not put in ERROR. Were the kernel's RuntimeError to escape
+its callback, each strategy in turn would go to ERROR with a traceback: an operator would read
+that every strategy had failed, when none had done anything wrong."""
 
 from __future__ import annotations
 

@@ -60,8 +60,9 @@ def _stages(kernel: ExecutionKernel) -> list[str]:
 def test_fills_polled_after_the_one_the_busy_kernel_raised_on_are_booked_at_the_next_poll(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The kernel busy on the second of three polled fills: the bar raised, the second fill
-    was lost for good (the venue reports it once) and the strategy never heard the bar."""
+    """The kernel busy on the second of three polled fills: were the bar to raise, the second
+    fill would be lost for good (the venue reports it once) and the strategy never hear the
+    bar."""
     runtime, kernel, venue, strategy = _running()
     kernel.faults = {"fill-1": busy}
     with caplog.at_level(logging.WARNING, logger="dita.runtime"):

@@ -1,7 +1,7 @@
 """``stop()`` called again for a strategy whose ``on_stop`` is running (from that ``on_stop``, or
-from a partner's it stops in turn): ``on_stop`` is called once. Before, each call ran it again,
-hundreds of times until a RecursionError, which both strategies then showed as their error
-while reading STOPPED."""
+from a partner's it stops in turn): ``on_stop`` is called once. Were each call to run it again,
+it would run hundreds of times until a RecursionError, which both strategies would then show as
+their error while reading STOPPED."""
 
 from __future__ import annotations
 

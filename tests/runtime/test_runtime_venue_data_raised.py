@@ -122,9 +122,9 @@ class Counts(RestsThree):
 
 
 def test_the_strategies_still_hear_a_bar_a_venue_raised_on() -> None:
-    """The error is raised once the strategies have heard the bar: before, it was raised from
-    the hand-over to the venues, and no strategy saw the bar (nor was the venues' news polled
-    for it), though the venue's failure was no fault of theirs."""
+    """The error is raised once the strategies have heard the bar: raised from the hand-over
+    to the venues, no strategy would see the bar (nor would the venues' news be polled for
+    it), though the venue's failure is no fault of theirs."""
     paper = PaperVenue(starting_balance=100_000.0)
     chokes = Chokes(bar("AAA", 1).ts, RuntimeError("chokes on this bar"))
     runtime = TradingRuntime(ExecutionKernel(max_slots=3, venue=paper), venues=[chokes, paper])

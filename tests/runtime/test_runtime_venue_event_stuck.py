@@ -1,9 +1,9 @@
 """A polled venue event the kernel raises the same non-transient error on each time (not busy,
-not closed): the runtime kept it at the head of the venue's queue, every later fill behind it,
-and each poll raised on it again, the venue asked for nothing more: the later fills were never
-booked, however long the run went on. It is now set aside after ``STUCK_AFTER`` tries (named at
-ERROR, counted in ``stats["venue_events_stuck"]``, named again at ``finish()``), and the fills
-after it are booked."""
+not closed) is set aside after ``STUCK_AFTER`` tries (named at ERROR, counted in
+``stats["venue_events_stuck"]``, named again at ``finish()``), and the fills after it are
+booked. Kept at the head of the venue's queue, every later fill behind it, each poll would
+raise on it again, the venue asked for nothing more: the later fills would never be booked,
+however long the run goes on."""
 
 from __future__ import annotations
 

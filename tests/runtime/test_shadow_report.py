@@ -17,8 +17,8 @@ from dita.shadow import ShadowSettings, run_shadow
 
 def test_limits_below_one_quote_show_as_risk_blocks_not_as_silence() -> None:
     # A cap smaller than one quote: the kernel refuses every bid and ask, and the report says
-    # so. The quoter's own inventory band (twice the total cap) used to stop it quoting at
-    # all under 500 USD, so the report read 0 orders and 0 blocks, as if nothing had tried.
+    # so, rather than read 0 orders and 0 blocks, as if nothing had tried (as it would were
+    # the quoter's own inventory band to stop it quoting at all under 500 USD).
     settings = ShadowSettings(symbols=["BTCUSDT"], iterations=5, max_inv=400, max_total=400, edge_threshold=0)
     report = run_shadow(settings)
     assert report["orders"]["placed"] == 0
@@ -74,9 +74,9 @@ def test_the_report_lists_the_most_recent_freezes_and_counts_them_all(
 def test_settings_that_disagree_are_refused_without_a_dump_of_every_option(
     args: list[str], message: str
 ) -> None:
-    # A refusal of two options together has no one option to name: it used to read
+    # A refusal of two options together has no one option to name, yet it does not read
     # "settings={'symbols': [...], 'iterations': 50, ...}: Value error, ...", an option that
-    # does not exist followed by every value given. The fields it compares are named as the
+    # does not exist followed by every value given: the fields it compares are named as the
     # options they came from.
     result = CliRunner().invoke(app, ["shadow", "--symbols", "BTCUSDT", *args])
     assert result.exit_code == 2

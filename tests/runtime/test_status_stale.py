@@ -64,9 +64,9 @@ def wait_for_rows(state: Path) -> None:
 def test_status_says_how_old_the_state_of_a_stopped_paper_process_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SIGSTOP keeps the pid alive: status read the frozen file as a run going on, without a
-    word. Past three rewrites (at least QUIET_AFTER_S, lowered here from 10 s) it says how old
-    the state is; fresh, the row is as before (no note), and again once the run goes on."""
+    """SIGSTOP keeps the pid alive: status would read the frozen file as a run going on,
+    without a word. Past three rewrites (at least QUIET_AFTER_S, lowered here from 10 s) it says how old
+    the state is; fresh, the row has no note, and again once the run goes on."""
     monkeypatch.setattr(_state, "QUIET_AFTER_S", 1.0)
     state = tmp_path / "state"
     with paper(state, "sample", "--speed", "600", "--status-every", "0.2") as proc:

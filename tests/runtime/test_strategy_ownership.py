@@ -114,9 +114,9 @@ class ThrottlesFirstCancel:
 
 
 def test_helpers_on_a_slot_whose_entry_in_doubt_is_another_strategys_are_refusals() -> None:
-    """b's entry went in doubt: its slot is IDLE, yet the trade is still b's. a's cancel named
-    b's trade (a free stage read as a's) and the runtime raised, putting a into ERROR; b's own
-    cancel asks the venue again (rules 17)."""
+    """b's entry went in doubt: its slot is IDLE, yet the trade is still b's. a's cancel is
+    refused (a free stage read as a's would name b's trade, and the runtime raise, putting a
+    into ERROR); b's own cancel asks the venue again."""
     venue = ThrottlesFirstCancel()
     runtime, a, b = two_strategies(venue)  # type: ignore[arg-type]
     sid = b.buy("AAA", 1.0, price=100.0, limit=99.0).slot_id

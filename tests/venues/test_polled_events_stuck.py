@@ -135,7 +135,7 @@ def test_a_before_that_raises_on_one_event_every_time_sets_it_aside_too() -> Non
 def test_without_a_set_aside_callback_it_is_still_set_aside_and_logged(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The gateways call ``take`` as before (no ``set_aside``)."""
+    """The gateways call ``take`` without ``set_aside``."""
     kernel = _kernel({"e1": "never"})
     polled = PolledEvents()
     applied: list[str] = []

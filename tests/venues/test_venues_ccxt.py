@@ -1080,8 +1080,8 @@ def test_order_status_is_none_only_when_every_market_says_no_such_order(
     assert [symbol for symbol, _ in asked(exchange)] == ["BTCUSDT", "DOGEUSDT", "ETHUSDT"]
 
 
-# An exit may go out plain (rules 24): the answer keeps the leg of the order as sent, where
-# it was read as an entry for not being reduce-only.
+# An exit may go out plain (its venue nets the slots): the answer keeps the leg of the order
+# as sent, rather than reading it as an entry for not being reduce-only.
 @pytest.mark.parametrize("is_entry", [True, False])
 def test_order_status_of_an_order_sent_in_this_process_asks_its_market_only(
     make_venue: VenueFactory, exchange: RecordedExchange, is_entry: bool
@@ -2041,7 +2041,7 @@ def test_an_answer_that_breaks_after_the_ack_leaves_the_ack_to_report(
 
 def test_cancel_runs_under_the_adapter_lock(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
     """The kernel's thread cancels while a timer thread may poll: the cancel's exchange call
-    holds the adapter's lock (adding resume() once took the cancel's @_serialized with it)."""
+    holds the adapter's lock (its @_serialized, which a method added beside it can take away)."""
     import threading
 
     venue, order = _resting_order_canceled_part_filled(make_venue, exchange)
@@ -2980,8 +2980,8 @@ def test_a_bybit_order_listed_nowhere_is_rejected_after_the_grace_and_a_throttle
 ) -> None:
     """Bybit lists no order sent as s2-entry-1 (an order of another link id does not count): that
     is "no such order", and after ``unknown_order_grace_s`` of it the submit is reported
-    rejected. Before, every lookup was refused by ccxt, so it stayed unresolved for ever. A
-    throttled lookup says nothing about the order: it neither ends the grace nor restarts it."""
+    rejected, where a lookup ccxt refuses would leave it unresolved for ever. A throttled lookup
+    says nothing about the order: it neither ends the grace nor restarts it."""
     exchange.script("POST", "/v5/order/create", payload=_bybit({}), delay=HOLD)
     other = _bybit_order("Cancelled", "0", "0", link_id="s9-entry-1", order_id="2061377262817612899")
     for _ in range(2):  # each of the submit's two lookups
@@ -3405,7 +3405,7 @@ def test_a_gate_order_older_than_gates_default_range_is_read_over_its_whole_life
 def test_a_gate_order_of_the_last_30_days_is_read_in_one_range_to_its_last_update(
     gate_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock
 ) -> None:
-    """One request as before, asked from the order's making (seconds, as Gate takes them) to its
+    """One request, asked from the order's making (seconds, as Gate takes them) to its
     last update by Gate's clock, here later than the adapter's."""
     _gate_filled(gate_venue, exchange, 3)
     exchange.script("GET", "/api/v4/spot/my_trades", payload=[_gate_trade(n) for n in range(3)])
@@ -3612,9 +3612,9 @@ def test_an_order_taken_over_is_asked_about_and_canceled_by_the_exchanges_own_id
     """The kernel knows an order by its exchange id qualified with the market (Binance's order
     ids are unique only within one), or bare when its log was written before. Either way the
     exchange is asked by its own id, and the events name the order by the id the kernel holds:
-    from kernel rules 35 an event under another venue id than its order's is refused (the
-    qualified id for one held bare lost its fills). New orders' events name the qualified one:
-    the bare id went into them before, where two markets' orders of one id collided."""
+    the kernel refuses an event under another venue id than its order's (the qualified id for
+    one held bare would lose its fills). New orders' events name the qualified one: under the
+    bare id, two markets' orders of one id would collide."""
     venue = make_venue()
     order = VenueOrder(
         "s2-entry-1", 0, "t-1", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.02,

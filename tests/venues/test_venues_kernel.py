@@ -146,9 +146,9 @@ def test_paper_entry_beyond_the_buying_power_is_the_venues_reject_and_frees_the_
 def test_paper_slots_long_and_short_of_one_asset_both_close(short_size: float) -> None:
     """The venue nets the slots of an asset, and caps a reduce-only order at the position it
     reduces. A long of 1 beside a short of 0.5 (or 1: the venue holds nothing) leaves the
-    venue less long than the long's exit sells: sent reduce-only, it was capped (or expired
+    venue less long than the long's exit sells: sent reduce-only, it would be capped (or expire
     whole) and neither slot could ever close. The kernel sends an exit reduce-only only when
-    the netted position covers it (rules 24): the long's exit goes out plain and fills, then
+    the netted position covers it: the long's exit goes out plain and fills, then
     the short's, reduce-only, closes what is left."""
     sent: list[VenueOrder] = []
 
@@ -425,9 +425,9 @@ def test_ccxt_a_cancel_answer_without_a_filled_size_does_not_bound_the_fills_to_
     spot_venue: CcxtVenue, exchange: RecordedExchange, filled: float | None
 ) -> None:
     """Some exchanges answer a cancel "canceled" and nothing more (HTX spot: ccxt then has no
-    filled size). Ended with what the adapter had reported, the order was dropped and a fill
-    it had not polled yet was lost: never asked for, and refused by the kernel as beyond the
-    end's figure. The end now says nothing (0) and the order is asked about until it does."""
+    filled size). The end says nothing (0) and the order is asked about until it does: ended
+    with what the adapter has reported, the order would be dropped and a fill it has not polled
+    yet lost, never asked for, and refused by the kernel as beyond the end's figure."""
     kernel = _a_limit_entry_filled_in_part(spot_venue, exchange)
 
     # What ccxt makes of HTX's answer to a cancel: the order id, and "canceled" (or a filled
@@ -1224,8 +1224,9 @@ def test_ccxt_an_order_an_older_log_holds_under_the_bare_id_fills_under_it(
     make_venue: Callable[..., CcxtVenue], exchange: RecordedExchange, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Taken over after a restart, an order an older log holds under the bare exchange id was
-    reported under the market-qualified one: from kernel rules 35 an event under another venue
-    id than its order carries is refused, and the order's fills with it. It keeps its bare id."""
+    reported under the market-qualified one would be refused (the kernel refuses an event under
+    another venue id than its order carries), and the order's fills with it. It keeps its bare
+    id."""
     venue = make_venue(markets=["BTCUSDT"])
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
     coid = _held_bare(kernel, venue, monkeypatch)

@@ -841,10 +841,10 @@ def test_a_resting_limit_saved_with_the_book_keeps_working_in_a_new_venue() -> N
 
 
 def test_a_plain_exit_stays_an_exit_in_the_venues_answers_and_across_a_saved_book() -> None:
-    """An exit may go out without reduce-only (rules 24: its venue nets the slots); the
-    venue's copies of it (order_status, open_orders, a restored book) took ``is_entry`` from
-    ``not reduce_only`` and so read it as an entry. A book saved before it was kept reads so
-    still."""
+    """An exit may go out without reduce-only (its venue nets the slots); the venue's copies
+    of it (order_status, open_orders, a restored book) keep ``is_entry`` as sent rather than
+    take it from ``not reduce_only`` and read it as an entry. A saved book without the field
+    reads so still."""
     venue = PaperVenue()
     venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
     exit_ = make_order("x1", side="SELL", order_type="LIMIT", price=105.0, size=1.0, is_entry=False)

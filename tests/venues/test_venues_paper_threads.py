@@ -1,5 +1,5 @@
 """PaperVenue called from several threads at once, as the kernel calls it when several threads
-use it (docs/concepts/venues.md, "Threads"): each test failed before the venue guarded its own state."""
+use it (docs/concepts/venues.md, "Threads"): the venue guards its own state."""
 
 from __future__ import annotations
 

@@ -487,7 +487,7 @@ def test_router_lets_go_of_lost_submits_once_reconciliation_ends_them() -> None:
 def test_router_lets_go_of_a_raised_submit_the_venue_listed_once_it_ends_unseen() -> None:
     """Placed, though its submit raised, then filled where the router cannot see it (a paper
     venue fed quotes directly): once the venue has listed the order it is in doubt no more,
-    and forgotten when no longer listed. Before, it stayed remembered for good."""
+    and forgotten when no longer listed, not remembered for good."""
     paper = _TimesOut(name="slow", slippage_bps=0)
     router = VenueRouter({"slow": paper}, default="slow")
     order = make_order("maybe", order_type="LIMIT", price=95.0)
@@ -888,7 +888,7 @@ def test_router_after_a_restart_given_the_asset_asks_the_venue_it_is_routed_to_f
     assert (va.asked, vb.asked) == ([], [("left-over", "ETHUSDT")])
     assert router.venue_name_holding(resting) == "vb"
     assert router.order_status("never-sent", "BTCUSDT") is None  # by the default route: va says so
-    # The routed venue first, with the asset; then the others as before, the route may have changed.
+    # The routed venue first, with the asset; then the others without it: the route may have changed.
     assert (va.asked, vb.asked[1:]) == ([("never-sent", "BTCUSDT")], [("never-sent", None)])
 
     unrouted = VenueRouter({"va": va, "vb": vb})
@@ -897,7 +897,7 @@ def test_router_after_a_restart_given_the_asset_asks_the_venue_it_is_routed_to_f
 
 
 def test_router_asks_a_venue_whose_order_status_takes_only_the_client_id_without_the_asset() -> None:
-    """A third-party adapter written before ``order_status`` took the asset is asked as before."""
+    """A third-party adapter whose ``order_status`` takes no asset is asked by client id alone."""
     old = _Asked("old")
     old.submit(make_order("on-old", order_type="LIMIT", price=95.0))
     router = VenueRouter({"old": old}, default="old")

@@ -317,10 +317,10 @@ def test_an_unreadable_segment_fails_the_audit_and_the_replay_without_a_tracebac
         assert says in result.output and segment.name in result.output
 
 
-# A FIFO or a device in the log is refused at once, naming it. Before, a FIFO under a
-# segment's, a checkpoint's or the LOCK's name blocked every reader of the log in open(2)
+# A FIFO or a device in the log is refused at once, naming it. Opened, a FIFO under a
+# segment's, a checkpoint's or the LOCK's name would block every reader of the log in open(2)
 # forever (both commands, wal_kernel_id, the kernel's constructor), and a link to /dev/zero
-# under a checkpoint's name was read until memory ran out. Each run is a child process with
+# under a checkpoint's name be read until memory runs out. Each run is a child process with
 # at most 1 GiB of address space and WAIT_S seconds, so a regression fails instead of hanging.
 WAIT_S = 5
 

@@ -110,8 +110,8 @@ def test_reopen_without_kernel_id_takes_the_logs_and_keeps_its_capital(tmp_path:
 
 def test_seed_capital_applies_to_a_log_whose_first_record_never_reached_the_disk(tmp_path: Path) -> None:
     """A process killed right after making its kernel (before the batch commit) leaves
-    checkpoint 0 and no record. Before, the restart counted that as a recovered kernel and
-    dropped the constructor's seed capital: it came back with capital 0."""
+    checkpoint 0 and no record. The restart is no recovery: counted as one, it would drop the
+    constructor's seed capital and come back with capital 0."""
     kernel = make_kernel(tmp_path, fsync="none")
     close_as_a_crash_leaves_it(kernel)
     del kernel
@@ -132,9 +132,9 @@ def test_seed_capital_applies_to_a_log_whose_first_record_never_reached_the_disk
 
 def test_an_input_whose_record_failed_leaves_no_journal_row(tmp_path: Path) -> None:
     """With fsync="always" an input whose record could not be written raises, and a restart
-    gives its seq to the next input. Before, its journal rows were still handed out: the
-    journal held a row of an input that never happened, under a seq the log does not have
-    (and a ClickHouse journal refused the restarted kernel as "a new or lost log")."""
+    gives its seq to the next input. Its journal rows are not handed out: the journal would
+    hold a row of an input that never happened, under a seq the log does not have (and a
+    ClickHouse journal refuse the restarted kernel as "a new or lost log")."""
     journal = InMemoryJournal()
     kernel = make_kernel(tmp_path, fsync="always", journal=journal)
     _feed(kernel, seed=9, steps=20)
@@ -203,10 +203,10 @@ def test_a_write_error_of_the_writer_thread_refuses_the_next_input_before_it_is_
     tmp_path: Path, fsync: str
 ) -> None:
     """Under "batch" and "none" the log's writer thread meets a full disk; the kernel must say
-    so and take no input from then on. Before, wal_info()["poisoned"] said None until an input
-    came, and that input was applied to the kernel (its seq moved, its slot took the entry)
-    before its append was refused: the caller got WalError for an input the kernel's memory
-    held and no restart would know."""
+    so and take no input from then on: with wal_info()["poisoned"] None until an input comes,
+    that input would be applied to the kernel (its seq moved, its slot taking the entry)
+    before its append is refused, and the caller get WalError for an input the kernel's memory
+    holds and no restart would know."""
     run = run_child(WRITER_FAILS, tmp_path / "wal", fsync)
     assert run["poisoned"] is not None, run
     assert "File too large" in run["poisoned"] and "seg-" in run["poisoned"], run
@@ -296,9 +296,9 @@ def test_close_releases_the_log_and_refuses_later_input(tmp_path: Path) -> None:
 def test_a_log_opened_by_a_relative_name_stays_in_its_directory_after_a_chdir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A relative wal_dir is the directory it named when the kernel was made: before, the log's
-    later segments and checkpoints followed the process's working directory, and a restart on
-    the log lost every input since, although fsync="always" had acknowledged them."""
+    """A relative wal_dir is the directory it named when the kernel was made: following the
+    process's working directory, the log's later segments and checkpoints would go elsewhere,
+    and a restart on the log lose every input since, although fsync="always" acknowledged them."""
     first, later = tmp_path / "first", tmp_path / "later"
     first.mkdir()
     (later / "wal").mkdir(parents=True)
@@ -452,9 +452,9 @@ print(json.dumps({"child": os.waitstatus_to_exitcode(status), "seq": kernel.seq}
 @pytest.mark.parametrize("fsync", ["always", "batch", "none"])
 def test_a_process_forked_from_a_kernel_cannot_write_to_its_log(tmp_path: Path, fsync: str) -> None:
     """A process forked from the kernel's (os.fork, a multiprocessing worker started by fork)
-    holds a copy of its log, lock included. Before, an input there was appended to the
-    parent's segment (with the parent's buffered records a second time), and the parent's
-    log no longer opened: its acknowledged inputs after the fork were lost."""
+    holds a copy of its log, lock included, and cannot write to it: an input there, appended to
+    the parent's segment (with the parent's buffered records a second time), would leave the
+    parent's log unable to open, its acknowledged inputs after the fork lost."""
     seen = run_child(FORK_TRIES_AN_INPUT, tmp_path / "wal", fsync)
     assert seen == {"child": 0, "seq": 8}
     again = ExecutionKernel(wal_dir=str(tmp_path / "wal"))
@@ -1006,7 +1006,7 @@ kernel.close()
 def test_a_checkpoint_that_cannot_be_read_is_skipped_like_a_damaged_one(tmp_path: Path) -> None:
     """A checkpoint whose read fails (here a size no memory holds; on a disk, a bad sector's EIO)
     is damage in the form a disk shows most: it is skipped and reported, and the previous one
-    recovers the same state. Before, the kernel refused to start on a whole log."""
+    recovers the same state, rather than the kernel refusing to start on a whole log."""
     expected, seq, newest = _checkpointed_then_marked(tmp_path)
     with newest.open("r+b") as f:
         f.truncate(8 << 30)  # sparse
@@ -1077,11 +1077,11 @@ def test_a_log_of_only_a_segment_header_needs_its_slot_count_given(tmp_path: Pat
 def test_a_failed_background_checkpoint_is_reported_and_trading_goes_on(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A checkpoint only shortens recovery: the log is whole without it. One that failed in the
-    background said nothing until the next one came due (a million inputs later by default),
-    and then the input that was due raised OSError, although its record was logged, and the
-    kernel refused every input after it. Now the failure is logged as a warning at the next
-    input, shown in wal_info(), and trading goes on; a later checkpoint that works clears it."""
+    """A checkpoint only shortens recovery: the log is whole without it. One that fails in the
+    background is logged as a warning at the next input, shown in wal_info(), and trading goes
+    on; a later checkpoint that works clears it. Saying nothing until the next one comes due (a
+    million inputs later by default), then raising OSError on the input that was due, although
+    its record is logged, and refusing every input after it, would stop trading for nothing."""
     import logging
     import time
 

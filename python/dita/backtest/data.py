@@ -54,9 +54,9 @@ def _check_one_clock(
 ) -> None:
     """Refuses bars of one asset opening while a bar of another is still open. A bar reaches
     the strategy at its open time carrying its close: a decision on an hourly bar's close
-    filled on another asset's minute bars inside that hour, before that close existed, and so
-    did one on a bar opening half a step later. That look-ahead made profits no live run could
-    have. A bar is taken to last until its asset's next bar, or its length when that comes
+    would fill on another asset's minute bars inside that hour, before that close existed, and
+    so would one on a bar opening half a step later. That look-ahead makes profits no live run
+    could have. A bar is taken to last until its asset's next bar, or its length when that comes
     later (a gap): the shortest step its bars take more than once, so calendar months and
     bars with gaps on one clock load. An asset of one bar is not judged (its length is
     unknown), and one whose bars are seldom neighbours reads as of the longer length.
@@ -69,7 +69,7 @@ def _check_one_clock(
         if own.size < 2:
             continue  # how long its bar lasts is unknown
         # Its bars' length: the shortest step its bars take more than once (and in at least
-        # 1 % of its steps), not a single one (one stray bar an hour after a daily one made
+        # 1 % of its steps), not a single one (one stray bar an hour after a daily one would make
         # every bar an hour long) nor the most common (sparse minute bars read as longer).
         values, counts = np.unique(steps, return_counts=True)
         often = np.flatnonzero(counts >= max(2, 0.01 * (own.size - 1)))
@@ -165,7 +165,8 @@ def _time_problem(value: float) -> str | None:
 def _date_or_seconds(text: str) -> tuple[str, str] | None:
     """What else all digits could mean besides epoch seconds, and that date in ISO: "20240105"
     is an ISO date to Python (and to a person), "2024" a year; read as seconds, both are in
-    1970, and a window starting there silently took all the data. None when they are no date."""
+    1970, and a window starting there would silently take all the data. None when they are no
+    date."""
     if not text.isdigit():
         return None
     if len(text) == 8:
@@ -303,7 +304,7 @@ def _refuse_row_of_other_width(path: Path, source: Any) -> None:
 
     options = pacsv.ParseOptions(invalid_row_handler=first)
     # Read as Latin-1, which every byte is: a row that is not UTF-8 (a Latin-1 file's) could not
-    # be handed over as text, and the reader printed a traceback and numbered no row.
+    # be handed over as text, and the reader would print a traceback and number no row.
     read = pacsv.ReadOptions(use_threads=False, encoding="latin-1")
     try:
         pacsv.read_csv(source(), read_options=read, parse_options=options)
@@ -361,8 +362,8 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
             return arr
         meant = _digit_dates(arr)
         if meant is not None:
-            # As parse_time refuses such a --from: read as seconds, daily bars were one-second
-            # bars of 1970, and a run of them reported its Sharpe and drawdowns of seconds.
+            # As parse_time refuses such a --from: read as seconds, daily bars would be one-second
+            # bars of 1970, and a run of them report its Sharpe and drawdowns of seconds.
             raise DataError(
                 f"{name} {_show_number(arr[0])} is ambiguous: {meant[0]} or {int(arr[0]):,} epoch "
                 f"seconds ({_iso(arr[0])})? all {arr.size:,} of its values read as dates written as "
@@ -437,8 +438,8 @@ def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
         raise DataError(f"column {name!r} has type {col.type}, expected numbers", path=path)
     empty = _first_null(col)
     if empty is not None:
-        # The reader takes an empty cell (and the text NaN) for no value: said as such, an empty
-        # cell was reported as "NaN", a value the file does not hold.
+        # The reader takes an empty cell (and the text NaN) for no value: said as such, so an
+        # empty cell is not reported as "NaN", a value the file does not hold.
         raise DataError(f"{name} is NaN or empty, expected a number", path=path, row=empty + 1)
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -582,7 +583,7 @@ def load_market_data(
     size_cols = ("volume",) if kind == "bars" else ("bid_size", "ask_size")
     for c in price_cols:
         arr = cols[c]
-        # Above KERNEL_MAX the kernel refuses the mark: the replay ended in a traceback there.
+        # Above KERNEL_MAX the kernel refuses the mark: the replay would end in a traceback there.
         bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0) | (arr > KERNEL_MAX))
         if bad.size:
             i = int(bad[0])
@@ -627,7 +628,7 @@ def load_market_data(
     interval = 0.0
     per_asset: list[tuple[str, np.ndarray, np.ndarray]] = []  # for the one-clock check below
     # Each asset's rows, in time order, found in one sort: an array of the names made again for
-    # each asset took time of the rows x the assets (14 s for a million rows of 100 assets).
+    # each asset would take time of the rows x the assets.
     if asset_name is None:
         listed, of_row = np.asarray(assets[:1]), np.zeros(len(assets), dtype=np.int64)
     else:

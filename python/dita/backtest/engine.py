@@ -181,10 +181,10 @@ class _Recorder:
         self.trades: list[TradeRecord] = []
         self.fallback_fee_rate = 0.0
         # Orders the venue rejected (one for an asset the data does not hold, say): the kernel
-        # took the intent, so the outcome is accepted and nothing else told the user.
+        # took the intent, so the outcome is accepted and nothing else tells the user.
         self.rejections = VenueRejections()
         # The strategies' intents the kernel refused (a size past its bound, a risk limit, the
-        # mode): each strategy's outcome said so, the run's artefacts did not.
+        # mode): each strategy's outcome says so; kept here, the run's artefacts say so too.
         self.refusals = KernelRefusals()
 
     def on_fill(self, event: VenueEvent, row: int) -> None:
@@ -242,10 +242,11 @@ class _Recorder:
         An asset's long and short trades are netted first, as the venue holds them.
         It is exactly 0 at every row after which the asset has no open trade: a running sum of
         the fills keeps float dust (1e-8 of a 1e8-unit coin's partial fills) for good, which
-        an absolute cut-off does not catch, and every later flat row counted as exposed.
+        an absolute cut-off does not catch, and every later flat row would count as exposed.
 
         Worked in place, a float a row for each of equity, position and one asset's size (and
-        for several assets its last price): each step's new arrays took about 86 bytes a row.
+        for several assets its last price): each step's new arrays would take about 86 bytes a
+        row.
         """
         n = len(data)
         rows = np.asarray(self.rows, dtype=np.int64)  # non-decreasing: the replay's row only grows
@@ -291,7 +292,7 @@ class _Recorder:
 
 def _asset_codes(names: list[str], assets: list[str]) -> npt.NDArray[np.int32]:
     """Each row's asset as its index in ``assets``: 4 bytes a row, where the names as a numpy
-    array took 4 a character (28 for BTCUSDT)."""
+    array take 4 a character (28 for BTCUSDT)."""
     index = {name: i for i, name in enumerate(assets)}
     return np.fromiter(map(index.__getitem__, names), dtype=np.int32, count=len(names))
 
@@ -317,8 +318,8 @@ def run_backtest(
     """Replay ``data`` (from ``load_market_data``) through a fresh kernel and paper venue with
     ``strategy``, a new instance each run (one that ran before is refused)."""
     check_strategy_instance(strategy, "run_backtest")
-    # Before the kernel is built: refused by add_strategy, a reused instance left that kernel
-    # (its write-ahead log locked, its journal attached) open.
+    # Before the kernel is built: refused by add_strategy, a reused instance would leave that
+    # kernel (its write-ahead log locked, its journal attached) open.
     check_strategy_unused(strategy)
     if not isinstance(data, MarketData):
         raise TypeError(
@@ -354,7 +355,7 @@ def run_backtest(
 
         def cancel_working_entries(at: float) -> None:
             # HALTED refuses new entries only: an entry order still working (one larger than
-            # the bars' volume, a resting limit) went on filling after the halt, growing the
+            # the bars' volume, a resting limit) would go on filling after the halt, growing the
             # position of an account already blown. An exchange stopping the account ends
             # those orders too; what they filled stays open, and exits still work.
             for slot_id in range(cfg.max_slots):
@@ -373,8 +374,8 @@ def run_backtest(
                 runtime.operator_intent(intent)
 
         def halt_before_entry(intent: KernelIntent) -> None:
-            # Prices alone can take the equity to zero between fills: an entry asked then was
-            # taken and filled, an account already blown trading on.
+            # Prices alone can take the equity to zero between fills: an entry asked then would
+            # be taken and filled, an account already blown trading on.
             if intent.action.name == "ENTER":
                 halt_if_bust(runtime.now(), runtime.row)
 
@@ -390,7 +391,7 @@ def run_backtest(
         else ("bid", "ask", "bid_size", "ask_size")
     )
     # The arrays themselves: the replay makes Python floats of a chunk of rows at a time (whole
-    # columns as lists took 32 bytes a number beside the arrays' 8, 1.9 GB for 10M bars).
+    # columns as lists take 32 bytes a number beside the arrays' 8, 1.9 GB for 10M bars).
     cols = [data.columns[c] for c in names]
     runtime.run_columns(data.ts, data.asset, cols, data.kind, progress=progress)
     runtime.finish()
@@ -427,8 +428,8 @@ def run_backtest(
     info: dict[str, Any] = {
         "strategy": f"{type(strategy).__module__}:{type(strategy).__qualname__}",
         # In their JSON form (a date as ISO text, a set as a list, an Enum as its value): as
-        # Python objects, json.dumps raised on them after the whole replay, and neither
-        # metrics.json nor ``dita backtest --json`` came out.
+        # Python objects, json.dumps would raise on them after the whole replay, and neither
+        # metrics.json nor ``dita backtest --json`` come out.
         "params": strategy.params.model_dump(mode="json"),
         "data": data.source,
         "kind": data.kind,

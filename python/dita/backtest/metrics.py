@@ -66,7 +66,7 @@ __all__ = [
 DAY = 86_400.0
 YEAR_DAYS = 365.0
 # A deviation of returns at most this is float rounding's, not the equity's: equity growing by
-# one factor a day has returns differing in their 17th digit, and their Sharpe was 2e15.
+# one factor a day has returns differing in their 17th digit, and their Sharpe would be 2e15.
 ROUNDING = 1e-12
 FloatArray = npt.NDArray[np.float64]
 

@@ -96,7 +96,7 @@ def plot_equity(path: Path, ts: FloatArray, equity: FloatArray, balance: float, 
     try:
         ax1.plot(dates, eq, color=EQUITY_COLOR, linewidth=1.4, label="equity")
         ax1.axhline(balance, color="#888888", linewidth=0.8, linestyle="--", label="starting balance")
-        # As written: a file name with two `$` in it was read as math, and raised (`usd$_$.csv`).
+        # As written: a file name with two `$` in it would be read as math, and raise (`usd$_$.csv`).
         ax1.set_title(title, parse_math=False)
         ax1.set_ylabel("equity")
         ax1.grid(alpha=0.3)
@@ -164,8 +164,8 @@ def write_report(
 
     All or none: each is written to a hidden file beside its name and synced, and only once all
     are does each take its name. Written in place one after another, a Ctrl-C (or a full disk)
-    while the picture was drawn left a half-written file, or a new metrics.json beside an older
-    run's report.html."""
+    while the picture is drawn would leave a half-written file, or a new metrics.json beside an
+    older run's report.html."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / name for name in ARTEFACTS}
     replace_all_whole(

@@ -111,8 +111,8 @@ VenueSeedOption = Annotated[int, typer.Option(min=0, help="Seed of the mock venu
 
 def given_path(text: str) -> Path:
     """A path option's parser: ``""`` is refused. Taken as given, it is ``Path("")``, the current
-    directory: an unset variable in ``--wal-dir "$WAL_DIR"`` wrote the log where the command
-    ran."""
+    directory: an unset variable in ``--wal-dir "$WAL_DIR"`` would write the log where the
+    command runs."""
     if not text.strip():
         raise typer.BadParameter(f"must name a path, got {text!r}")
     return Path(text)
@@ -221,7 +221,7 @@ def shown(text: Any) -> str:
     (ESC starts a sequence that moves the cursor, erases lines or hides text; Rich drops CR and
     BS), the bidirectional overrides and isolates, which reorder what follows them, and other
     invisible characters. Kernel ids, notes, names and query results come from state files, the
-    cluster and users, where one holding ``\\x1b[1A\\x1b[2K`` erased the line above it."""
+    cluster and users, where one holding ``\\x1b[1A\\x1b[2K`` would erase the line above it."""
     written = str(text)
     if written.isprintable():
         return written
@@ -246,8 +246,8 @@ def rejected_said(orders: int, reasons: str) -> str:
 
 def warn_rejected(orders: int, reasons: str) -> None:
     """Say the ``orders`` the venue rejected, with their reasons: the kernel took them, so the
-    strategy's outcome read accepted, and a run without trades read as one whose strategy
-    chose not to trade."""
+    strategy's outcome reads accepted, and a run without trades would read as one whose
+    strategy chose not to trade."""
     warn(rejected_said(orders, reasons))
 
 
@@ -436,8 +436,8 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> tuple[dict[st
     values (each ``--param`` read as JSON where it is JSON, else as text), and the text of each
     ``--param`` as written, which ``load_strategy`` takes where the model refuses the JSON
     reading (``--param tag=2024`` for a text parameter). A name given twice in ``--params``, or
-    by two ``--param``, exits 2 naming both values (one was dropped without a word, where the
-    second was likely meant for another name); a ``--param`` overrides ``--params``."""
+    by two ``--param``, exits 2 naming both values (dropping one without a word would hide that
+    the second was likely meant for another name); a ``--param`` overrides ``--params``."""
     out: dict[str, Any] = {}
     texts: dict[str, str] = {}
     if params_json:

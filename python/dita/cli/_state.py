@@ -42,9 +42,9 @@ PERIODS = ("today", "week", "month", "all")
 STATE_FILE_BYTES = 2 << 30
 """The most a state file may hold to be read by status, orders and pnl: above what `dita paper`
 writes (its newest 10,000 fills, about 2 MB, and about 1.4 kB for each working slot with its
-order in the book: 1.4 GB at 1,000,000 slots; at 64 MiB, a run of 50,000 resting orders was
-skipped). A larger ``*.json`` in the directory is no kernel's state, and is not read whole (a
-data set kept there took every byte of memory). `dita paper` continuing its kernel reads its
+order in the book: 1.4 GB at 1,000,000 slots; at 64 MiB, a run of 50,000 resting orders would
+be skipped). A larger ``*.json`` in the directory is no kernel's state, and is not read whole (a
+data set kept there would take every byte of memory). `dita paper` continuing its kernel reads its
 own file whole (see ``dita._files.regular_file_bytes``)."""
 QUIET_AFTER_S = 10.0
 """A running kernel whose account was last projected longer ago than this (two default
@@ -55,7 +55,7 @@ QUIET_REWRITES = 3
 saves (its ``status_every``), and than ``QUIET_AFTER_S``, gets a note saying how long: its
 process is alive but the state no longer moves (hung, or stopped with SIGSTOP)."""
 STATUS_EVERY_DEFAULT = 1.0
-"""`dita paper`'s default --status-every, for a state file written before it recorded its own."""
+"""`dita paper`'s default --status-every, for a state file that does not record its own."""
 ACTIVE_STAGES = (
     "ORDER_SENT",
     "ENTRY_WORKING",
@@ -68,7 +68,7 @@ ACTIVE_STAGES = (
 
 class _Shape(BaseModel):
     # Strict: lax mode takes "1.5" for a float, and the commands read the file's own values.
-    # Finite: Python's json reads NaN and Infinity, which --json printed back as no JSON number.
+    # Finite: Python's json reads NaN and Infinity, which --json would print back as no JSON number.
     model_config = ConfigDict(extra="allow", strict=True, allow_inf_nan=False)
 
 
@@ -76,7 +76,7 @@ class _Order(_Shape):
     size: float = 0.0
     filled_size: float = 0.0
     price: float | None = None
-    # What `dita orders` shows: text (a client id of 5 or a status of [1] was listed as is).
+    # What `dita orders` shows: text (a client id of 5 or a status of [1] would be listed as is).
     client_order_id: str = ""
     asset: str = ""
     side: str = ""
@@ -146,7 +146,8 @@ _Day = Annotated[str, AfterValidator(_utc_day)]
 
 
 def _calendar_time(ts: float) -> float:
-    # status and pnl print it as a UTC date: NaN, Infinity or past the year 9999 was a traceback.
+    # status and pnl print it as a UTC date: NaN, Infinity or past the year 9999 would be a
+    # traceback.
     try:
         datetime.fromtimestamp(ts, tz=UTC)
     except (ValueError, OverflowError, OSError) as exc:
@@ -163,7 +164,7 @@ class StateFile(_Shape):
     kernel_id: str
     data_time: _Time | None = None
     # A replay's place (how many rows of data_time were handled) and the kernel's seq the book
-    # goes with, which a run continuing the kernel reads: one that is no count was taken as
+    # goes with, which a run continuing the kernel reads: one that is no count would be taken as
     # "every row of its time" (rows never handled skipped) and "the book is as new as the log".
     rows_at_data_time: NonNegativeInt | None = None
     seq: NonNegativeInt | None = None
@@ -176,18 +177,18 @@ class StateFile(_Shape):
     strategies: list[_Strategy] = []
     fills: list[_Fill] = []
     older_fills: dict[_Day, _DayTotals] = {}
-    # The orders the paper venue rejected, over the runs continuing the kernel (a file written
-    # before they were counted has neither: none).
+    # The orders the paper venue rejected, over the runs continuing the kernel (a file without
+    # them: none).
     orders_rejected: NonNegativeInt = 0
     rejection_reasons: dict[str, NonNegativeInt] = {}
     # And the intents the kernel refused (but its routine refusals), kept the same way.
     intents_refused: NonNegativeInt = 0
     refusal_reasons: dict[str, NonNegativeInt] = {}
     # The paper venue's account leverage (None: no margin check), which a run continuing the
-    # kernel keeps; a file written before it was recorded has none, and such a run takes its own.
+    # kernel keeps; a file without it leaves such a run to take its own.
     leverage: float | None = Field(default=None, gt=0, le=MAX_LEVERAGE)
     # Fees, slippage, latency, volume share and balance, kept by a run continuing the kernel as
-    # the leverage is; a file written before they were recorded has none.
+    # the leverage is; a file may have none.
     fill_model: _FillModel | None = None
 
 
@@ -259,7 +260,7 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             continue  # removed since the listing, or a directory: no kernel's state
         except OSError as exc:
             # Most likely ours, of a user whose files this one may not read (mode 0600): left out
-            # without a word, its kernel read as gone ("no kernel found" for its --kernel).
+            # without a word, its kernel would read as gone ("no kernel found" for its --kernel).
             warn(f"cannot read the state file {path}: {exc.strerror or exc}")
             continue
         except (ValueError, RecursionError):
@@ -280,7 +281,7 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             warn(f"skipped state file {path}: {_first_error(exc)}")
             continue
         if snap["kernel_id"] != path.stem:
-            # A copy kept next to it (k-before.json): its kernel was listed twice, pnl doubled.
+            # A copy kept next to it (k-before.json) would list its kernel twice and double pnl.
             # `dita paper` names the file after its kernel, and continues from no other.
             warn(f"skipped state file {path}: it holds kernel {snap['kernel_id']!r}, not {path.stem!r}")
             continue

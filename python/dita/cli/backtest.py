@@ -113,7 +113,7 @@ def backtest(
     strat = load_strategy(strategy, *parse_params(param or [], params))
     path = SAMPLE_BARS if data == "sample" else Path(data)
     try:
-        # A file of gigabytes takes minutes to read and check: said, or the run looked hung.
+        # A file of gigabytes takes minutes to read and check: said, or the run would look hung.
         with elapsed_report(
             f"reading {path.name}{_size(path)}", enabled=progress, line_seconds=PROGRESS_LINE_SECONDS
         ):
@@ -154,22 +154,23 @@ def backtest(
         {k: info[k] for k in ("halted_at", "halted_equity", "halted_row")} if "halted_at" in info else None
     )
     # Orders the venue rejected (an asset the data does not hold): the kernel took them, so
-    # the strategy's outcome was accepted, and the run read as one that chose not to trade.
+    # the strategy's outcome was accepted, and the run would read as one that chose not to trade.
     rejected = (
         {"orders": info["orders_rejected"], "reasons": info["rejections"]}
         if info["orders_rejected"]
         else None
     )
     # Intents the kernel refused (a size past its bound, a risk limit, the mode; not its routine
-    # refusals): each strategy's outcome said so, and a run whose every order was refused read
-    # as "Trades 0", a PnL of 0 and no word of why.
+    # refusals): each strategy's outcome says so, and a run whose every order was refused would
+    # read as "Trades 0", a PnL of 0 and no word of why.
     refused = (
         {"intents": info["intents"], "refused": info["intents_refused"], "reasons": info["refusals"]}
         if info["intents_refused"]
         else None
     )
     # A trade still open at the end is no closed trade (trades.csv, "Trades"), but its PnL, marked
-    # at the last price, is in the total: said, or "Trades 0" stood beside a PnL with no word of it.
+    # at the last price, is in the total: said, or "Trades 0" would stand beside a PnL with no word
+    # of it.
     still_open = (
         {"trades": result.open_trades, "unrealized_pnl": float(result.account["unrealized_pnl"])}
         if result.open_trades

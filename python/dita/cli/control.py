@@ -233,7 +233,8 @@ def set_(
     if kernel is not None and not kernel.strip():
         fail(f"--kernel must be a kernel id, got {kernel!r}")
     if kernel is not None:
-        # Before connecting: the client refuses the key mid-write, which read as a lost cluster.
+        # Before connecting: the client refuses the key mid-write, which would read as a lost
+        # cluster.
         require_utf8("--kernel", kernel)
     if kernel == GLOBAL:
         kernel = None  # the entry `*` is every kernel's: not one to warn about or wait for

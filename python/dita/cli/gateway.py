@@ -1,4 +1,5 @@
-"""``dita stdio`` and ``dita serve``: the engine gateway (docs/protocol.md)."""
+"""``dita stdio`` and ``dita serve``: the engine gateway (docs/reference/stdio-protocol.md,
+docs/reference/http-api.md)."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ def stdio(
 
     The venue is the seeded mock: by default it acknowledges and fills every order at once.
     --fill-rate, --reject-rate, --partial-fill-rate and --rate-limit-rate make it leave
-    orders resting, reject them, fill part of them or rate-limit them (docs/protocol.md).
+    orders resting, reject them, fill part of them or rate-limit them (docs/reference/stdio-protocol.md).
     """
     from dita._signals import sigterm_as_interrupt
     from dita.gateway.stdio import run_stdio
@@ -117,7 +118,7 @@ def stdio(
         seed=venue_seed,
     )
     for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout)):
-        if stream is None:  # started with the descriptor closed (`dita stdio >&-`): was a traceback
+        if stream is None:  # started with the descriptor closed (`dita stdio >&-`): said, not a traceback
             fail(
                 f"{name} is closed: dita stdio reads its commands from stdin and writes its events to stdout"
             )
@@ -276,7 +277,7 @@ def _run(app: Any, kernel: Any, settings: GatewaySettings, sock: socket.socket) 
 def _close_after_stop(server: Any, kernel: Any) -> None:
     """Close the kernel once the server stopped (also when its start failed; closing twice is
     harmless), unless the stop gave up on a call holding the kernel's lane: that close is queued
-    on the lane behind the call, and a close here waited 10 s for the call, then raised the
+    on the lane behind the call, and a close here would wait 10 s for the call, then raise the
     kernel's busy error as a traceback. The process ends once the call returns and the lane
     closed the kernel (its thread is waited for at exit)."""
     if server.kernel_closed is False:

@@ -220,7 +220,7 @@ _EPOCH_TEXT = re.compile(r"([+-]?)([0-9]+)(\.[0-9]+)?")
 _EPOCH_SECONDS_BELOW = 10**10
 """Epoch seconds have 10 digits until 2286-11-20. ClickHouse reads a longer number for a DateTime64
 as a count of its ticks or as seconds, depending on its size, the type's precision and the version
-(epoch milliseconds of 2026 were 1970-01-21 in a DateTime64(6)), and clamps it in a DateTime."""
+(epoch milliseconds of 2026 can be 1970-01-21 in a DateTime64(6)), and clamps it in a DateTime."""
 
 
 def _check_epoch(name: str, value: str, type_: str, time_type: str, epoch: re.Match[str]) -> None:
@@ -258,8 +258,8 @@ def _check_epoch(name: str, value: str, type_: str, time_type: str, epoch: re.Ma
 
 def _write_csv(rows: Iterable[list[Any]]) -> None:
     """``rows`` as CSV lines ending in ``\\n``. The writer is told ``\\r\\n`` so that it quotes
-    a field holding a CR as well as one holding an LF (told ``\\n``, Python 3.11's left a CR
-    bare, and a reader split the row there); each line's own ``\\r\\n`` is then cut to ``\\n``."""
+    a field holding a CR as well as one holding an LF (told ``\\n``, Python 3.11's leaves a CR
+    bare, and a reader splits the row there); each line's own ``\\r\\n`` is then cut to ``\\n``."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     write = sys.stdout.write
@@ -272,7 +272,7 @@ def _write_csv(rows: Iterable[list[Any]]) -> None:
 
 TABLE_ROWS = 10_000
 """The most rows the table format prints: Rich lays out every cell before the first line
-(200,000 rows took 41 s and 545 MB). --format csv and json print every row."""
+(200,000 rows take 41 s and 545 MB). --format csv and json print every row."""
 
 
 def _print(result: Any, fmt: str) -> None:
@@ -325,7 +325,7 @@ TABLE_MIN_CELL = 4
 """The narrowest column the table format prints (NULL, a bool or a short number whole). A result of
 more columns than the terminal has room for at this width prints each row as lines of name and
 value instead: Rich gives a table too wide for the console columns of no width, and their values
-vanished (60 columns on a 200-column console, `SELECT * FROM intents` on an 80-column one)."""
+vanish (60 columns on a 200-column console, `SELECT * FROM intents` on an 80-column one)."""
 
 
 def _cell(value: Any) -> str:

@@ -65,7 +65,7 @@ KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kep
 JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
 STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
 FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
-# The state file's format: 2 added the paper venue's book (``venue``), which a run continuing
+# The state file's format: 2 holds the paper venue's book (``venue``), which a run continuing
 # the kernel (--wal-dir) restores; files without ``format`` are format 1.
 STATE_FORMAT = 2
 # The fill model's options a run continuing its kernel keeps (the state file's ``fill_model``),
@@ -156,11 +156,11 @@ class PaperSession:
         self.runtime = TradingRuntime(self.kernel, [self.venue], clock=clock)
         self.runtime.fill_listeners.append(self._on_fill)
         # Orders the venue rejected this run (an asset outside the feed, say): the kernel took
-        # them, so the strategy's outcome read accepted and nothing else said so.
+        # them, so the strategy's outcome reads accepted and nothing else would say so.
         self.rejections = VenueRejections()
         self.runtime.event_listeners.append(self.rejections.on_event)
         # The strategies' intents the kernel refused this run (but its routine refusals): each
-        # outcome said so, the run did not.
+        # outcome says so, and counted here, the run says so too.
         self.refusals = KernelRefusals()
         self.runtime.intent_listeners.append(self.refusals.on_intent)
         self.runtime.add_strategy(strategy)
@@ -195,9 +195,10 @@ class PaperSession:
         )
         # Where a replay is, across the runs continuing this kernel (clock "data" only).
         self.replay = _Replayed.after(self.previous if clock == "data" else None)
-        # A run killed between two saves left its log past the state file: the kernel acted on
-        # the rows it handled after the save, and fed them again, the strategies traded them a
-        # second time. The replay goes on after the kernel's last act instead (`continue_after_acts`).
+        # A run killed between two saves leaves its log past the state file: the kernel acted on
+        # the rows it handled after the save, and fed them again, the strategies would trade them
+        # a second time. The replay goes on after the kernel's last act instead
+        # (`continue_after_acts`).
         self.last_act = self._last_act_after_save() if clock == "data" else None
         self.acted_after_save: float | None = None
         self.saved_place: tuple[float | None, int | None] = (None, 0)
@@ -369,8 +370,8 @@ class PaperSession:
         """Moves the replay past the kernel's last act after the save (see ``last_act``), when
         it is at or past the saved place: every row of its time is skipped, those of the save's
         time that the killed run took after the save included. ``last_row``: the data's last
-        time. A last act past it is no time of this data (a reconciliation an older build
-        stamped with the wall clock): the replay stays where the state file says, and the
+        time. A last act past it is no time of this data (a reconciliation stamped with the wall
+        clock, as an older dita stamped it): the replay stays where the state file says, and the
         returned warning says why."""
         acted = self.last_act
         if acted is None or acted < (self.replay.ts or 0.0) or acted <= 0.0:
@@ -397,22 +398,22 @@ class PaperSession:
             # clock past this host's): the next run's feed starts there.
             return max(self.runtime.now(), self.venue.data_time or 0.0)
         ts = self.replay.at(self.runtime.data_points)[0]
-        # A continued run that took no row yet is where the last one was, not at time 0:
-        # the next run replayed the file from its start, which the venue refused.
+        # A continued run that took no row yet is where the last one was, not at time 0, from
+        # which the next run would replay the file from its start, which the venue refuses.
         return self.runtime.now() if ts is None else max(ts, self.runtime.now())
 
     def save(self, *, running: bool) -> Path:
         from dita.cli._state import write_state_file
 
         # The venue first takes the data the runtime held back from it (no order working): its
-        # book's clock and quotes were those of the last order's time, behind data_time, and a
-        # run continuing it after a kill (which skips the rows up to data_time) priced with them.
+        # book's clock and quotes would be those of the last order's time, behind data_time, and
+        # a run continuing it after a kill (which skips the rows up to data_time) price with them.
         self.runtime.sync_venues()
         snap = self.snapshot(running=running)
         # The book in the state file must never be ahead of the write-ahead log: under fsync
         # "batch" the log's newest records wait in the process's buffer, and a run killed just
-        # after a save continued a kernel without the fills the saved book had made (the
-        # restart ended their order, the venue kept the position).
+        # after a save would continue a kernel without the fills the saved book had made (the
+        # restart ending their order, the venue keeping the position).
         try:
             self.kernel.wal_sync()
         except OSError as exc:  # the log's own I/O error (its first), not the state file's
@@ -481,7 +482,7 @@ def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
 
 def _counted(counts: ReasonCounts, what: str, how: str) -> str:
     """``N <what>s <how>, `` (``3 orders rejected by the venue, ``) of this run's ``counts``; ''
-    when none (the status line as before they were counted)."""
+    when none."""
     n = counts.count
     return f"{n:,} {what}{'' if n == 1 else 's'} {how}, " if n else ""
 
@@ -500,7 +501,7 @@ def _mode(control: dict[str, Any]) -> str:
 def _mode_to_say(control: dict[str, Any], before: str | None) -> str | None:
     """The kernel's mode (``_mode``) when it is not what the run last said (``before``; None
     at the start, when only a mode that stops trading is said), else None: a run halted
-    through the control plane traded nothing, and its console never said why."""
+    through the control plane trades nothing, and its console says why."""
     now = _mode(control)
     if now == before or (
         before is None and control.get("mode") not in ("HALTED", "REDUCE_ONLY") and not control.get("frozen")
@@ -569,7 +570,7 @@ def _ccxt_quotes(
                 continue
             bad = _ticker_problem(t)
             if bad:
-                # The runtime refuses such a quote: handed on, it ended the run with a traceback.
+                # The runtime refuses such a quote: handed on, it would end the run with a traceback.
                 silence[sym].no_quote(f"ticker skipped: {bad}", clock())
                 continue
             if float(bid) > float(ask):
@@ -581,12 +582,12 @@ def _ccxt_quotes(
             market = client.market(sym) if hasattr(client, "market") else {}
             # Stamped when it was received, not with the ticker's timestamp: that is its
             # market's last trade, minutes old on a quiet market while the book is current,
-            # and the venue judged orders sent at wall time (with their latency) against it.
+            # and the venue would judge orders sent at wall time (with their latency) against it.
             # Never earlier than the last quote: the venue clock must not go back.
             last_ts = max(last_ts, received)
             # A size the ticker leaves out (or gives as 0: a best price has some size) is unknown
-            # depth, as in a file without size columns: a made-up 1 unit split an order over
-            # later polls at their prices.
+            # depth, as in a file without size columns: a made-up 1 unit would split an order
+            # over later polls at their prices.
             yield Quote(
                 str(market.get("id") or sym.replace("/", "")),
                 last_ts,
@@ -624,8 +625,8 @@ def _ticker_problem(ticker: dict[str, Any]) -> str:
 
 class _Silence:
     """How long one symbol of the live feed has given no quote: its first problem is said at
-    once, then once every FEED_SILENCE_EVERY_S while it lasts (a line a poll buried the
-    output, and a ticker without a book said nothing at all), and the end of it."""
+    once, then once every FEED_SILENCE_EVERY_S while it lasts (a line a poll would bury the
+    output, and a ticker without a book would say nothing at all), and the end of it."""
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -773,16 +774,17 @@ def paper(
     if state.exists() and not state.is_dir():
         fail(f"{named} {state} is a file; give a directory for the state file")
     state_file = state / f"{kernel_id}.json"
-    # Two runs of one kernel id rewrote one state file in turn: `dita status` showed their
-    # states by turns, and a run continuing its log could find the other's book in it.
+    # Two runs of one kernel id would rewrite one state file in turn: `dita status` would show
+    # their states by turns, and a run continuing its log could find the other's book in it.
     if (holder := live_run(state_file)) is not None:
         fail(
             f"kernel {kernel_id!r} is run by process {holder}, which is still running (its state file "
             f"{state_file} says so): stop that run first, or give this one another --kernel-id"
         )
     if wal_dir is None and (log := _account_log(state_file, kernel_id)) is not None:
-        # Started afresh, the run replaced that file: the run continuing the log then found another
-        # account's state (its book and fills gone, its orders ended, the positions apart).
+        # Started afresh, the run would replace that file: the run continuing the log would then
+        # find another account's state (its book and fills gone, its orders ended, the positions
+        # apart).
         fail(
             f"the state file {state_file} is that of kernel {kernel_id!r} on the write-ahead log in {log} "
             "(the paper venue's book, the fills `dita pnl` lists): a run without --wal-dir would replace "
@@ -838,8 +840,9 @@ def paper(
             fail(f"cannot reach {ccxt_exchange}: {type(exc).__name__}: {exc}", code=1)
         # The venue's own ccxt client: one place that knows how to point ccxt at an exchange.
         client = source._exchange
-        # Checked before anything starts: a market the exchange does not have was polled in vain
-        # (an error line a poll) and a strategy that hears none of the feed ran without trading.
+        # Checked before anything starts: a market the exchange does not have would be polled in
+        # vain (an error line a poll) and a strategy that hears none of the feed run without
+        # trading.
         wanted = [s.strip() for s in symbols.split(",") if s.strip()]
         if not wanted:
             fail(f"--symbols {symbols!r} names no market; give e.g. BTC/USDT")
@@ -854,8 +857,8 @@ def paper(
         clock = "wall"
         listed = ids  # the assets the feed's quotes name
     if clock == "data" and previous is not None and previous.get("clock") == "wall":
-        # Its time is the wall clock's: taken as the replay's place, every row was skipped and
-        # the run said they had been handled.
+        # Its time is the wall clock's: taken as the replay's place, every row would be skipped
+        # and the run say they had been handled.
         fail(
             f"the state file {state_file} records a live run of kernel {kernel_id!r} (--ccxt-exchange, "
             "the wall clock): --data cannot continue it; replay under another --kernel-id and --wal-dir"
@@ -928,7 +931,7 @@ def paper(
         feed = session.replay.feed(feed)
     _say_continued(session, state_file, previous, console)
     deadline = time.monotonic() + duration if duration is not None else None
-    # The first data point saves the state file and draws the status: from 0, that waited
+    # The first data point saves the state file and draws the status: from 0, that would wait
     # until the clock (the machine's uptime) passed --status-every.
     last = -math.inf
     problems: list[str] = []
@@ -996,7 +999,7 @@ def paper(
                 log_stopped(failed_log)
         if not problems and all(h.status is StrategyStatus.ERROR for h in handles):
             # Nothing would trade again: replaying on (or waiting on the live feed) until the
-            # data or --duration ends did nothing.
+            # data or --duration ends would do nothing.
             problems.append("every strategy is in ERROR: the run was stopped")
         return bool(problems) or (deadline is not None and time.monotonic() >= deadline)
 
@@ -1017,7 +1020,8 @@ def paper(
     restore_sigterm = sigterm_as_interrupt()
     try:
         # Inside the stops' guard: a strategy's on_start may take long (history, a model), and
-        # a SIGTERM or Ctrl-C there ended the command with 130, the kernel unclosed, no state saved.
+        # a SIGTERM or Ctrl-C there would end the command with 130, the kernel unclosed, no state
+        # saved.
         session.runtime.start()
         if session.continued:
             _reconcile(session)
@@ -1034,11 +1038,11 @@ def paper(
                 # The log's writer thread met a full disk or an I/O error, and an input of the
                 # run (a strategy's, a venue event, the last marks) was refused for it: the
                 # kernel takes no more input. Stopped as a failed save stops the run (below),
-                # not as a traceback that skipped the final save's error.
+                # not as a traceback that would skip the final save's error.
                 log_stopped(exc)
             finally:
-                # Stopped or not, the table left on screen is the run's last state: after a
-                # Ctrl-C or SIGTERM it showed the last tick's (up to --status-every behind).
+                # Stopped or not, the table left on screen is the run's last state, not the last
+                # tick's (up to --status-every behind) after a Ctrl-C or SIGTERM.
                 live.update(_status_table(session), refresh=True)
     except KeyboardInterrupt as exc:
         closing()
@@ -1048,8 +1052,9 @@ def paper(
         try:
             # A Ctrl-C now (the data just ended, or one more after a Ctrl-C or a SIGTERM) is kept
             # to the end of the save and then let go, the run being over: raised in its middle, it
-            # left the state file of the run's start (`running: true`, none of the run's fills)
-            # and exit status 130. A second one stops at once (a strategy's on_stop that hangs).
+            # would leave the state file of the run's start (`running: true`, none of the run's
+            # fills) and exit status 130. A second one stops at once (a strategy's on_stop that
+            # hangs).
             saved = False
             with held() if installed() else contextlib.nullcontext():
                 session.runtime.stop()
@@ -1222,7 +1227,8 @@ def _previous_state(path: Path) -> dict[str, Any] | None:
             f"({STATE_FORMAT}): continue the run with the version that wrote it"
         )
     # The fills and the replay's place are taken over too: checked here, before the kernel
-    # opens its log, as `dita status` checks them (a bad one was a traceback, the log written to).
+    # opens its log, as `dita status` checks them (a bad one would be a traceback after the log
+    # is written to).
     try:
         StateFile.model_validate(snap)
     except ValidationError as exc:
@@ -1264,9 +1270,9 @@ def _of_this_log(previous: dict[str, Any], path: Path, wal_dir: Path) -> dict[st
     """``previous``, the state file ``path``, unless a run on another write-ahead log than
     the one in ``wal_dir``, or on none, wrote it: that is another account, whose book, fills,
     replay place and leverage this one must not take (None, said on stderr). Taken when it
-    cannot tell: a file written before the log was named, one naming it relative (as files
-    did before this version, against another working directory perhaps), or one naming a
-    directory that is gone (the log moved); the last said on stderr."""
+    cannot tell: a file that does not name the log, one naming it relative (as older files
+    do, against another working directory perhaps), or one naming a directory that is gone
+    (the log moved); the last said on stderr."""
     if "wal_dir" not in previous:
         return previous
     written = previous["wal_dir"]
@@ -1362,8 +1368,8 @@ def _continued_fill_model(
 ) -> BacktestConfig:
     """The fill model of a run continuing its kernel: the fees, slippage, latency, volume share
     and balance its state file ``path`` records, where the options were left out or given the
-    same (``given`` says which were given); ``fill_model`` as it is for a file written before
-    they were recorded. Exits 2, before the log opens, when one given differs from the
+    same (``given`` says which were given); ``fill_model`` as it is for a file that does not
+    record them. Exits 2, before the log opens, when one given differs from the
     recorded one (the orders the account placed would fill under other rules part-way, and the
     balance is the log's), or the file records one no option takes."""
     from pydantic import ValidationError
@@ -1413,8 +1419,8 @@ def _number(value: float) -> str:
 def _continued_leverage(previous: dict[str, Any], path: Path, given: float | None) -> float | None:
     """The account leverage of a run continuing its kernel: the one its state file ``path``
     records (None: no margin check) when ``given`` (--leverage) is left out or the same; else
-    ``given``, or the default. A state file written before the leverage was recorded leaves
-    it to ``given`` or the default, as then. Exits 2, before the log opens, when ``given``
+    ``given``, or the default. A state file that does not record the leverage leaves it to
+    ``given`` or the default. Exits 2, before the log opens, when ``given``
     differs from the recorded one: the account would change its margin rules part-way, and
     the orders it took under them."""
     default = LEVERAGE if given is None else given
@@ -1454,8 +1460,8 @@ _SAID_HERE = ("kernel %r: cut a torn record off", "kernel %r: skipped a checkpoi
 def _recovery_said_by_the_cli() -> Iterator[None]:
     """Holds back, while the kernel opens its log, the `dita.kernel` logger's warnings of the torn
     record the open cut and the checkpoints it skipped: ``_say_recovery_damage`` says them in the
-    CLI's words (with the cause and what is lost), and both printed each one twice. A library user
-    still gets the logger's."""
+    CLI's words (with the cause and what is lost), and both would print each one twice. A library
+    user still gets the logger's."""
     import logging
 
     def not_said_here(record: logging.LogRecord) -> bool:

@@ -65,7 +65,7 @@ def fetch(home: HomeOption = None) -> None:
     from dita.services.hazelcast import ServiceError, default_home, fetch_jars
 
     # SIGTERM ends the fetch as Ctrl-C does (exit 130): Maven is stopped and its scratch directory
-    # removed, where killed outright the command left both behind.
+    # removed, where killed outright the command would leave both behind.
     restore_sigterm = sigterm_as_interrupt()
     try:
         with elapsed_report(

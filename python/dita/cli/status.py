@@ -549,11 +549,11 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
 
 
 def _charged_fills(db: str, *, one_kernel: bool) -> str:
-    """The fills of the journal with the fee the kernel charged each by ``{to}``, as docs/journal.md
-    query 6 takes it: what the FILL_SETTLED after the fill charged (its ``fee_charged``; worked
-    out for one stored before that column), the fill's own ``fee`` (the prediction, or what a
-    settlement held for it charged) where none came by then. Joined by kernel too: fill ids are
-    the venue's, and two kernels' fills can share one."""
+    """The fills of the journal with the fee the kernel charged each by ``{to}``, as
+    docs/guides/debugging-with-sql.md query 6 takes it: what the FILL_SETTLED after the fill
+    charged (its ``fee_charged``; worked out for one stored before that column), the fill's own
+    ``fee`` (the prediction, or what a settlement held for it charged) where none came by then.
+    Joined by kernel too: fill ids are the venue's, and two kernels' fills can share one."""
     of_kernel = " AND kernel_id = {kernel:String}" if one_kernel else ""
 
     def settlements(named: bool) -> str:

@@ -1,5 +1,5 @@
 """``dita audit verify PATH`` and ``dita wal replay PATH``: the write-ahead log as an audit
-ledger and as the recovery source, read without writing to it (see docs/wal.md)."""
+ledger and as the recovery source, read without writing to it (see docs/concepts/write-ahead-log.md)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ AUDIT_FAILED = 1
 
 
 def _holds_log(path: Path) -> bool:
-    """Whether ``path`` holds a file only a log directory holds (docs/wal.md, "Files")."""
+    """Whether ``path`` holds a file only a log directory holds (docs/reference/log-format.md, "Files")."""
     try:
         return (path / "LOCK").exists() or any(
             next(path.glob(pattern), None) is not None for pattern in ("seg-*.wal", "ckpt-*.ckpt")
@@ -37,8 +37,8 @@ def _holds_log(path: Path) -> bool:
 
 def _require_dir(path: Path) -> None:
     """A usage error (exit 2) unless ``path`` is a log's directory. A directory holding no file of a
-    log (the parent of the kernels' logs, a typo) was walked and failed as an audit does (exit 1),
-    which a script takes for a damaged log; one whose segments alone are gone is such a log."""
+    log (the parent of the kernels' logs, a typo) would be walked and fail as an audit does (exit
+    1), which a script takes for a damaged log; one whose segments alone are gone is such a log."""
     if not path.is_dir():
         fail(f"no write-ahead log directory at {path}")
     if _holds_log(path):

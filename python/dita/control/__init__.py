@@ -85,8 +85,8 @@ def entry_key(kernel_id: str | None) -> str:
     An empty kernel id is refused rather than read as global: a blank id from a config or the
     environment must not un-halt every kernel. So is ``*``: the global entry is None's, and a
     change meant for a kernel of that id must not reach every kernel. So is an id no kernel can
-    have (white space, a NUL, over 200 bytes): a halt for ``"k1\\n"`` (an id read from a file) was
-    stored where no kernel reads it, and k1 traded on.
+    have (white space, a NUL, over 200 bytes): a halt for ``"k1\\n"`` (an id read from a file) would
+    be stored where no kernel reads it, and k1 would trade on.
     """
     if kernel_id is None:
         return GLOBAL
@@ -137,7 +137,7 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
     As in the Hazelcast plane, a kernel runs, field by field, the most recently set value of
     its own entry and the global one, whether it was attached before or after those sets.
     Its calls may come from several threads: each is made whole before the next (a kernel
-    attached while a halt was being set missed it, and of two sets at once the one stored
+    attached while a halt is being set would miss it, and of two sets at once the one stored
     first could reach the kernels last).
     """
 
@@ -169,7 +169,7 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
 
     def release(self, kernel: ExecutionKernel) -> None:
         # The detach and the look at what is left in one step: a kernel attached in between (a
-        # restart on another thread) was dropped by the close, and no halt reached it.
+        # restart on another thread) would be dropped by the close, and no halt would reach it.
         with self._lock:
             super().release(kernel)
 

@@ -1094,8 +1094,8 @@ class HazelcastControlPlane:
         last one attached, close. Kernels sharing this plane keep it until the last closes."""
         with self._lock:
             # Closing is decided with the removal: a kernel attaching meanwhile (a restart on
-            # another thread) was attached once the last one was gone, then dropped by the close
-            # without a word, and no halt reached it. Now it is refused, as after the close.
+            # another thread) would be attached once the last one is gone, then dropped by the
+            # close without a word, no halt reaching it. It is refused, as after the close.
             if not self._detach(kernel) or self._closing:
                 return
             self._closing = True
@@ -1189,7 +1189,7 @@ def _superseded(entry: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
 
     Only the fields' stamps order versions: every write stamps the fields it sets past their
     stamps before. ``updated_at`` is whatever the last writer put there (another client's tool
-    may write milliseconds) and must not make a later write look older: a HALTED was lost so.
+    may write milliseconds) and must not make a later write look older: a HALTED would be lost so.
     """
     known_newer = False
     for field in CONTROL_FIELDS:

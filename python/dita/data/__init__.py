@@ -55,8 +55,8 @@ def bar_span_problem(
 def _check_numbers(**checks: tuple[object, str]) -> None:
     """Refuses each value that is not a finite real number meeting its rule (``positive``,
     ``zero or more``), or, for ``count``, an int >= 0, naming the argument and the
-    value: a NaN or negative price, or a negative spread (bids above asks), was made into data
-    without a word, and read back later as data the kernel refused, far from the cause."""
+    value: a NaN or negative price, or a negative spread (bids above asks), would be made into
+    data without a word, and read back later as data the kernel refuses, far from the cause."""
     for name, (value, rule) in checks.items():
         if rule == "count":
             if not is_count(value):
@@ -131,7 +131,7 @@ def iter_quotes(
         spread_bps=(spread_bps, "zero or more"),
         interval_s=(interval_s, "positive"),
     )
-    # A list or tuple: a str was iterated as its letters, "BTCUSDT" quoted as seven symbols.
+    # A list or tuple: a str would be iterated as its letters, "BTCUSDT" quoted as seven symbols.
     names = list(symbols) if isinstance(symbols, list | tuple) else None
     if not names or not all(isinstance(s, str) and s for s in names):
         # None of them: no quote at all, however many rounds were asked for.

@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(problem)
     ms = args.interval * 1000
     if round(ms) < 1 or abs(ms - round(ms)) > 1e-9 * ms:
-        # Each bar's time is written to the millisecond: finer ones were written as repeated
-        # or uneven times, which every reader of the file then refused.
+        # Each bar's time is written to the millisecond: finer ones would be written as repeated
+        # or uneven times, which every reader of the file then refuses.
         parser.error(f"--interval={args.interval!r} must be a whole number of milliseconds (0.001 or more)")
     if args.seed < 0:
         parser.error(f"--seed={args.seed!r} must be zero or more")

@@ -97,7 +97,7 @@ class TwoSidedQuoter(Strategy[QuoterParams]):
         size = p.quote_usd / quote.mid
         # A canceled quote works (and may fill) until the venue takes the cancel, a latency
         # later: the cap counts every order still working as filled, the exits too (a short's
-        # buys inventory back: uncounted, the bids it let through took inventory past the cap).
+        # buys inventory back: uncounted, the bids it lets through would take inventory past the cap).
         bids, asks = self._working_orders(asset)
         if inventory + (bids + size) * quote.mid <= p.max_inventory_usd:
             self.buy(asset, size, price=quote.mid, limit=quote.bid, reason="quote bid")

@@ -5,5 +5,5 @@
 - ``dita.gateway.server``: the server ``dita serve`` runs the app in, and its stop.
 
 Submodules are imported on demand so ``dita stdio`` does not load the web stack.
-docs/protocol.md specifies both protocols.
+docs/reference/stdio-protocol.md and docs/reference/http-api.md specify the two protocols.
 """

@@ -5,7 +5,7 @@ Kernel calls (and the venue calls inside them) run on one worker thread, the ker
 one at a time in the order the requests came, so the kernel never sees two of the gateway's
 callers at once and the event loop keeps answering (``/healthz``, the event streams) while
 the kernel is busy. A refused intent is a normal 200 answer with ``accepted: false`` and the
-kernel's diagnostic: refusals are trading outcomes, not HTTP errors. docs/protocol.md
+kernel's diagnostic: refusals are trading outcomes, not HTTP errors. docs/reference/http-api.md
 describes the API; docs/openapi.json is the served schema (a test keeps them equal).
 
 ``create_app`` wires the pieces: one ``GatewayState`` (``state``) holds the kernel, its lane

@@ -109,8 +109,8 @@ class GatewaySettings(BaseModel):
     @field_validator("host")
     @classmethod
     def _no_nul_in_host(cls, host: str) -> str:
-        # TOML and Python can hold one; the socket's bind raised a TypeError, not an OSError,
-        # and `dita serve` ended in a traceback instead of naming the setting.
+        # TOML and Python can hold one; the socket's bind would raise a TypeError, not an OSError,
+        # and `dita serve` end in a traceback instead of naming the setting.
         if "\0" in host:
             raise ValueError("must not hold a NUL character: no address has one")
         return host
@@ -119,7 +119,7 @@ class GatewaySettings(BaseModel):
     @classmethod
     def _token_a_client_can_send(cls, token: str | None) -> str | None:
         # Header values reach the app as Latin-1 text: a token with "ñ", sent as UTF-8 (curl),
-        # never matched, and every mutating endpoint, a halt included, was a 401. Nor can a
+        # would never match, and every mutating endpoint, a halt included, would be a 401. Nor can a
         # header carry a control character, or whitespace at its ends. (No value in the message.)
         if token is not None and not (
             token.isascii() and token == token.strip() and all(" " <= c < "\x7f" or c == "\t" for c in token)
@@ -133,9 +133,9 @@ class GatewaySettings(BaseModel):
     @field_validator("journal", "hazelcast")
     @classmethod
     def _not_blank(cls, value: str | None, info: ValidationInfo) -> str | None:
-        # Unset is None. "" (`--journal "$DSN"` with $DSN unset, `DITA_GATEWAY_JOURNAL=`) was
-        # taken for "none", the gateway trading with nothing journaled or projected; refused
-        # as `dita paper` refuses it. A blank value holds no password to keep out of the message.
+        # Unset is None. "" (`--journal "$DSN"` with $DSN unset, `DITA_GATEWAY_JOURNAL=`) is
+        # refused as `dita paper` refuses it: taken for "none", the gateway would trade with
+        # nothing journaled or projected. A blank value holds no password to keep out of the message.
         if value is not None and not value.strip():
             raise ValueError(
                 "journal dsn must be a non-empty string like 'chdb://./dita-journal'"
@@ -146,8 +146,8 @@ class GatewaySettings(BaseModel):
 
     @model_validator(mode="after")
     def _cluster_named_with_members(self) -> GatewaySettings:
-        # Alone it was ignored: the gateway served with no projection and no cluster control
-        # plane, so a halt written to that cluster did not reach it, and nothing said so.
+        # Alone it would be ignored: the gateway would serve with no projection and no cluster
+        # control plane, so a halt written to that cluster would not reach it, and nothing says so.
         if self.hazelcast_cluster is not None and self.hazelcast is None:
             raise ValueError(
                 f"hazelcast_cluster ({self.hazelcast_cluster!r}) is set without hazelcast: name the"
@@ -223,7 +223,7 @@ def _config_text(path: Path) -> str:
     """The text of the config file ``path``, a regular file or a FIFO or pipe read once to its
     end (``--config <(...)``). A ValueError, naming its size and the cap, for one over
     ``CONFIG_FILE_BYTES``, naming what it is for a device or a directory (read whole, a link to
-    /dev/zero took every byte of memory), and for a FIFO whose writer does not finish within
+    /dev/zero would take every byte of memory), and for a FIFO whose writer does not finish within
     ``PIPE_WAIT_S`` (none may ever come). The OSError of a file that cannot be opened or read
     passes."""
     from dita._files import NotRegularFile, PipeNotFinished, TooLarge, regular_file_bytes

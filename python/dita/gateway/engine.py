@@ -1,6 +1,6 @@
 """The order engine behind ``dita stdio``: ORDER/CANCEL/QUERY/MARK commands on a kernel.
 
-Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/protocol.md):
+Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/reference/stdio-protocol.md):
 
 - An order whose side is opposite to an open position on the same symbol closes it: SELL
   against an open LONG, BUY against an open SHORT. It becomes an EXIT intent on that slot
@@ -536,8 +536,8 @@ class OrderEngine:
                 # Those the kernel raised on last time first; while it still does, the venue
                 # keeps its newer news.
                 self._polled.take(self.kernel, [], applied, unfit, set_aside=set_aside)
-            # A venue's fault (a raise; None or one event for a list, which ended the session on
-            # a TypeError with its orders left working at the venue) must not end the session.
+            # A venue's fault (a raise; None or one event for a list, which would end the session
+            # on a TypeError with its orders left working at the venue) must not end the session.
             events, problem = poll_once(poll_events)
             if problem:
                 self.error("VENUE_ERROR", problem)
@@ -724,7 +724,7 @@ class OrderEngine:
                 # not take the order back to ACKNOWLEDGED.
                 kind = event.kind
                 if kind == KernelEventKind.FILL:
-                    # A fill that ended its order short (FILLED, nothing remaining; rules 34): the
+                    # A fill that ended its order short (FILLED, nothing remaining): the
                     # end's own transition, an expiry, or a cancel's ack with a cancel asked.
                     kind = getattr(KernelEventKind, transition.trigger, kind)
                 if not (kind == KernelEventKind.ORDER_ACK and rec.filled_qty > 0.0):

@@ -2,7 +2,7 @@
 
 Parsing is pure (no kernel): a line becomes an ``OrderCommand``, ``CancelCommand``,
 ``QueryCommand`` or ``MarkCommand``, or a ``ProtocolError`` that names the field and value
-at fault. docs/protocol.md is the specification; keep the two in step.
+at fault. docs/reference/stdio-protocol.md is the specification; keep the two in step.
 """
 
 from __future__ import annotations
@@ -35,12 +35,12 @@ __all__ = [
 MAX_LINE_BYTES = 4096
 """Longer lines are refused whole, so one runaway writer cannot make the engine buffer without end."""
 
-# Used with fullmatch: `$` also matches before a final newline, which let "c1\n" through.
+# Used with fullmatch: `$` also matches before a final newline, which would let "c1\n" through.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _SYMBOL = re.compile(r"[A-Za-z0-9._/:\-]{1,32}")
 # A number written as text: ASCII decimal, as in JSON (a leading "+", ".5" and "5." too).
 # float() also reads "1_000", " 2 " and other scripts' digits (Arabic-Indic, full-width): a
-# typo traded 1000. inf and nan pass here and are refused as not finite, as before.
+# typo would trade 1000. inf and nan pass here and are refused as not finite.
 _PLAIN_NUMBER = re.compile(
     r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
 )

@@ -1,5 +1,5 @@
 """``dita stdio``: a kernel driven over stdin/stdout, one command in per line, one NDJSON
-event out per line (docs/protocol.md).
+event out per line (docs/reference/stdio-protocol.md).
 
 Nothing a client sends can stop the engine: a line that cannot be read or acted on gives an
 ``error`` event naming the problem and the next line is read as usual. A venue that reports
@@ -230,7 +230,7 @@ def _reader(
     descriptor, ``idle`` is called once the ``idle_in()`` seconds (asked before each wait: the
     time until the next call is due) have passed. On a non-blocking descriptor
     (O_NONBLOCK, which a parent sharing its own stdin may have set) read1 gives b"" also when
-    nothing has arrived yet: taken for EOF, it ended the session before the first command."""
+    nothing has arrived yet: taken for EOF, it would end the session before the first command."""
     read1 = getattr(stdin, "read1", None)
     read: Callable[[int], bytes] = read1 or stdin.read
     try:
@@ -257,9 +257,9 @@ def _reader(
             return read(size)
         except ConnectionResetError:
             # A socket whose client went away: its input has ended, as a pipe's writer that
-            # died ends it. Raised as an I/O error, it ended the session without engine_stopped.
+            # died ends it. Raised as an I/O error, it would end the session without engine_stopped.
             # Around the read only: idle() writing stdout (a socket too) raises it for a reader
-            # gone, which taken for EOF made a clean stop that canceled the working orders.
+            # gone, which taken for EOF would make a clean stop that cancels the working orders.
             return b""
 
     def read_arrived(size: int) -> bytes:
@@ -297,7 +297,7 @@ def _deliver_the_rest(writer: NdjsonWriter, *, stopped: bool) -> int:
     try:
         # A SIGTERM ends the wait, not the kernel's close that follows. One that came while the
         # orders were canceled (a supervisor's, as it closed stdin) was ignored then: it bounds
-        # the wait now, or the engine waited for ever on a client that does not read.
+        # the wait now, or the engine would wait for ever on a client that does not read.
         if rearm() and deadline is None:
             deadline = time.monotonic() + STOP_GRACE_SECONDS
         try:
@@ -336,14 +336,14 @@ def _whole() -> AbstractContextManager[Any]:
 
 def _poll(engine: OrderEngine) -> None:
     """The venue's later news, taken whole as a command is: a fill booked is told."""
-    _answered(engine, engine.poll)
+    _taken_whole(engine, engine.poll)
 
 
-def _answered(engine: OrderEngine, step: Callable[[], None]) -> None:
+def _taken_whole(engine: OrderEngine, step: Callable[[], None]) -> None:
     """``step`` (a command, a poll) taken whole, an exception the kernel raised on it told as
-    an ENGINE_ERROR: one other than ValueError, TypeError, IndexError and OverflowError (a
-    RuntimeError: busy in another call, closed) ended the session with a traceback. One saying
-    the kernel takes no more input (its log failed) then raises KernelFailed."""
+    an ENGINE_ERROR, whatever its type (a RuntimeError: busy in another call, closed), so no
+    error of the kernel's ends the session with a traceback. One saying the kernel takes no
+    more input (its log failed) then raises KernelFailed."""
     with _whole():
         try:
             step()
@@ -438,8 +438,8 @@ def _handle_line(engine: OrderEngine, raw: bytes, lineno: int) -> None:
         return
     if command is None:
         return
-    # A command is whole or not taken: a SIGTERM or Ctrl-C raised just after the kernel booked
-    # a fill cut its fill event off, a fill the client never heard of. Held, it ends the
+    # A command is whole or not taken: a SIGTERM or Ctrl-C raised just after the kernel books
+    # a fill would cut its fill event off, a fill the client never hears of. Held, it ends the
     # session once the command's events are out; a second signal ends it at once.
     # The kernel refuses programmer errors with exceptions; a client's line must not end the session.
-    _answered(engine, lambda: engine.handle(command))
+    _taken_whole(engine, lambda: engine.handle(command))

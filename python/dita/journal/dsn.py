@@ -106,8 +106,8 @@ def parse_dsn(dsn: str) -> JournalTarget:
         raise ValueError(f"journal dsn must be a non-empty string like 'chdb://./dita-journal', got {dsn!r}")
     control = next((c for c in dsn if c != "\0" and (c < " " or c == "\x7f")), None)
     if control is not None:
-        # A line end from a file with CRLF lines, say: a chdb directory took it into its name
-        # (another journal than the kernel's), and urllib drops it from an http DSN unsaid.
+        # A line end from a file with CRLF lines, say: a chdb directory would take it into its
+        # name (another journal than the kernel's), and urllib drops it from an http DSN unsaid.
         raise ValueError(
             f"journal dsn {without_password(dsn)!r} holds a control character {control!r}; "
             "remove it (a line end or tab read from a file or variable?)"
@@ -139,8 +139,8 @@ def parse_dsn(dsn: str) -> JournalTarget:
                 f"journal dsn {dsn!r} names a directory that starts or ends with white space "
                 f"({directory!r}); remove it (read from a file or variable with a space left over?)"
             )
-        # `~` is the home directory, as a shell reads it: as written it was a directory named
-        # `~` under the current one, and a command run from elsewhere found no journal there.
+        # `~` is the home directory, as a shell reads it: as written it would be a directory named
+        # `~` under the current one, and a command run from elsewhere would find no journal there.
         path = Path(os.path.realpath(os.path.expanduser(directory)))
         return JournalTarget(kind="chdb", database=database, path=path)
     shown = without_password(dsn)  # errors can end up in logs: never the password

@@ -96,7 +96,7 @@ READ_ONLY_SETTINGS: dict[str, Any] = {
     # RESULT_BYTES_CAP: at ClickHouse's 65,409 rows a block of 1,000 floats a row took the
     # owner's process to 4.8 GB before the first check.
     "max_block_size": STREAM_BLOCK_ROWS,
-    # Times are UTC (docs/journal.md), as the journal's are: a time's text ('2026-11-20 10:41:07'
+    # Times are UTC (docs/reference/journal.md), as the journal's are: a time's text ('2026-11-20 10:41:07'
     # for a {since:DateTime64(6)}) is otherwise read in the session's zone, the host's for the
     # embedded engine, and a window copied from the journal's output missed its rows.
     "session_timezone": "UTC",
@@ -857,7 +857,7 @@ def _wire_parameters(sql: str, parameters: dict[str, Any]) -> dict[str, Any]:
         return parameters  # (and the query needs no ClickHouse client library here)
     from clickhouse_connect.driver.binding import bind_query, format_bind_value
 
-    _, bound = bind_query(sql, typed, dt.UTC)  # times are UTC (docs/journal.md)
+    _, bound = bind_query(sql, typed, dt.UTC)  # times are UTC (docs/reference/journal.md)
     return {
         name: bound.get(f"param_{name}", format_bind_value(v)) if name in typed else v
         for name, v in parameters.items()

@@ -370,7 +370,7 @@ def _v8(db: str) -> list[str]:
 
 def _v9(db: str) -> list[str]:
     # What the kernel charged the fill an accepted FILL_SETTLED settled: the whole fee, or for
-    # a fill booked from part of a report its share (rules 19), which a query could only work
+    # a fill booked from part of a report its share, which a query could only work
     # out from the venue event's size, journaled at DEBUG alone. NULL where nothing was
     # charged (another kind, a refused settlement) and for rows from before, which did not
     # record it: an accepted FILL_SETTLED holding NULL is one of those. A constant, with
@@ -459,8 +459,8 @@ def migrate(client: SqlClient, database: str, target: int | None = None) -> list
 def _apply(client: SqlClient, stmt: str) -> None:
     """One migration statement. A MATERIALIZE (a mutation) runs with ``mutations_sync``, so it
     finishes before the version row says it did; the others without settings, as a command with
-    settings costs the embedded engine three more queries (a new journal's tables took 0.5 s,
-    a third of it those)."""
+    settings costs the embedded engine three more queries (a third of the time a new journal's
+    tables take to make)."""
     if " MATERIALIZE " in stmt:
         client.command(stmt, settings={"mutations_sync": 1})
     else:
@@ -472,7 +472,7 @@ def restore_missing_tables(client: SqlClient, database: str) -> list[str]:
     although the version table says it was made (dropped by hand); returns their names.
 
     ``migrate`` only applies versions after the recorded one, so without this a dropped
-    table stayed missing and the writer retried its rows for good. Only the applied
+    table would stay missing and the writer retry its rows for good. Only the applied
     migrations' statements that name a missing table run again (all are idempotent).
     """
     db = quote_ident(database)

@@ -1120,7 +1120,7 @@ class HazelcastProjection:
 
     def _close(self, flush: bool) -> None:
         """``close``; ``flush`` False when a kernel's release just tried and the cluster did not
-        answer (a second wait of its own doubled the time a close took)."""
+        answer (a second wait of its own would double the time a close takes)."""
         if self._stop.is_set():
             return
         with self._lock:

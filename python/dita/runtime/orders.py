@@ -242,7 +242,7 @@ class OrderSubmission:
         outcome: KernelOutcome = self._kernel.process_intent(intent)
         # A listener that raises is raised once the runtime has booked the intent: raised at
         # once, the trade the kernel took would have no owner (its fills reaching no strategy)
-        # and its order would not count as working (the venues no longer handed the data).
+        # and its order would not count as working (the data it fills on held back from the venues).
         errors: list[Exception] = []
         for listener in self._intent_listeners:
             tell(errors, listener, intent, outcome)

@@ -73,16 +73,16 @@ class VenueEventIntake:
         return taken
 
     def _on_kernel_error(
-        self, exc: Exception, errors: list[Exception], answered: PolledEvents | None = None
+        self, exc: Exception, errors: list[Exception], data_answer: PolledEvents | None = None
     ) -> None:
-        """The kernel raised on a polled event, or with ``answered`` on an event of a venue's
+        """The kernel raised on a polled event, or with ``data_answer`` on an event of a venue's
         answer to market data, kept with those after it (``unapplied``). Busy: logged, they are
         given to it first at the next poll, or before the venue's next data. Taking no more
         input: they are named in the log, for reconciliation, the venues are polled, and handed
         data, no more (what they gave could not be applied either, and would be lost), and
         ``exc`` is raised once what the kernel took is routed; so is another error of the
         kernel's, the events kept."""
-        self._stats["venue_poll_errors" if answered is None else "venue_data_errors"] += 1
+        self._stats["venue_poll_errors" if data_answer is None else "venue_data_errors"] += 1
         failure = f"{type(exc).__name__}: {shortened(str(exc), 300)}"
         if input_stopped(self._kernel, exc):
             self.closed_reason = failure
@@ -98,7 +98,7 @@ class VenueEventIntake:
             return
         busy = kernel_busy(exc)
         level = logging.WARNING if busy else logging.ERROR
-        if answered is None:
+        if data_answer is None:
             log.log(
                 level,
                 "taking a polled venue event raised %s: the %d not taken (it and those after it) are"
@@ -115,7 +115,7 @@ class VenueEventIntake:
                 " kept, given to the kernel first before the venue's next data (or at a submit,"
                 " sync_venues(), finish())%s",
                 failure,
-                shortened(answered.described(), 600),
+                shortened(data_answer.described(), 600),
                 "" if busy else f"; raised on {STUCK_AFTER} times in a row, it is set aside",
             )
         if not busy:

@@ -264,7 +264,7 @@ def _is_member_process(pid: int, config_file: Path) -> bool:
     (a reboot, a SIGKILL) and the pid may since name another process, another member included."""
     proc = Path(f"/proc/{pid}")
     try:
-        # As the paths were given: a home not UTF-8 decoded with replacements matched no path.
+        # As the paths were given: a home not UTF-8 decoded with replacements would match no path.
         args = [os.fsdecode(arg) for arg in (proc / "cmdline").read_bytes().split(b"\0")]
     except OSError:
         return pid_alive(pid)  # no /proc: trust the pid file

@@ -5,8 +5,8 @@ Event ids are deterministic (venue name plus a per-venue count, or the venue's o
 two runs over the same input produce the same stream, and a re-sent event is recognised by
 the kernel's idempotency memory. A kernel recovered from its write-ahead log calls its
 venue's ``resume(seq)``, and the counts are then marked ``s<seq>``: a venue started afresh
-counts from 1 again, and unmarked, its first answers met ids the recovered kernel remembers
-and were refused as duplicates, their fills lost.
+counts from 1 again, and unmarked, its first answers would meet ids the recovered kernel
+remembers and be refused as duplicates, their fills lost.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 # How many times in a row the kernel (or ``PolledEvents.take``'s ``before``) may raise the same
-# event, not busy nor closed, before it is set aside: kept at the head, it held every later fill
-# of its venue back for good.
+# event, not busy nor closed, before it is set aside: kept at the head, it would hold every later
+# fill of its venue back for good.
 STUCK_AFTER = 3
 
 # A position left within this share of the largest it or a fill moving it has been since it was
@@ -59,7 +59,7 @@ FLAT_WITHIN = 1e-12
 
 def require_order(order: object) -> None:
     """TypeError naming ``order`` unless it is a VenueOrder: a venue's ``submit`` refuses anything
-    else before it counts it (it took a venue order id, moving the next order's on)."""
+    else before it counts it (counted, it would take a venue order id, moving the next order's on)."""
     if not isinstance(order, VenueOrder):
         raise TypeError(f"submit takes a VenueOrder, got {order!r}")
 
@@ -73,7 +73,8 @@ def move(positions: dict[str, float], peaks: dict[str, float], asset: str, delta
     """Move ``positions[asset]`` by a fill of signed size ``delta``: exactly 0.0 when what is
     left is within FLAT_WITHIN of the largest the position or a fill has been since it was last
     flat (``peaks[asset]``, kept here). The dust is of the sums at that size, not the last
-    fill's: 0.1 + 0.2 closed by sells of 0.29999 and 0.00001 left 6.6e-17, listed as held."""
+    fill's: 0.1 + 0.2 closed by sells of 0.29999 and 0.00001 leaves 6.6e-17, which the last fill's
+    dust would list as held."""
     before = positions.get(asset, 0.0)
     after = before + delta
     peak = max(peaks.get(asset, 0.0), abs(before), abs(delta))
@@ -174,8 +175,8 @@ class OrderEvents:
         """Mark every later id with ``seq``, the seq of the kernel recovered from its log beside
         this venue (the kernel calls its venue's ``resume``). Every input moves the seq on, so
         each run that gave the kernel an event is marked apart from the next. The marks add up:
-        with kernels sharing the venue, keeping only the last one's seq repeated the last run's
-        mark when that kernel had been idle while another traded, and the other refused it all."""
+        with kernels sharing the venue, keeping only the last one's seq would repeat the last run's
+        mark when that kernel had been idle while another traded, and the other refuse it all."""
         if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
             raise ValueError(f"seq must be an int >= 0, got {seq!r}")
         if seq:
@@ -269,11 +270,11 @@ class PolledEvents:
 
     A venue hands each event over once (CcxtVenue): one the kernel raised on (busy in another
     thread's call) waits here with those after it, and is given to the kernel first next
-    time, before the venue's newer news. Dropped, its fill was never booked. One the kernel
+    time, before the venue's newer news. Dropped, its fill would never be booked. One the kernel
     (or ``before``) raises on ``stuck_after`` times in a row, busy or closed aside, is no
     passing refusal: it is set aside in ``stuck`` (with its error, named at ERROR), for
-    reconciliation, and the events after it are taken. Kept at the head, it held every later
-    fill of the venue back for good."""
+    reconciliation, and the events after it are taken. Kept at the head, it would hold every
+    later fill of the venue back for good."""
 
     def __init__(self, stuck_after: int = STUCK_AFTER) -> None:
         if isinstance(stuck_after, bool) or not isinstance(stuck_after, int) or stuck_after < 1:

@@ -22,7 +22,7 @@ AssetName = Annotated[str, Field(min_length=1)]
 def check_venue_name(name: str) -> str:
     """``name``, refused (naming the value, its NUL shown) when it holds a NUL byte or a lone
     surrogate (no UTF-8): a venue names its event, order and fill ids after itself, and the
-    kernel refuses such an id, so every answer of the venue raised and each order stayed in
+    kernel refuses such an id, so every answer of the venue would raise and each order stay in
     flight."""
     if "\0" in name:
         raise ValueError(
@@ -41,8 +41,8 @@ VenueName = Annotated[str, Field(min_length=1), AfterValidator(check_venue_name)
 
 class VenueInputs(BaseModel):
     """A venue's settings that are objects rather than numbers, checked when the venue is built:
-    a market's rules given as a plain dict, or a clock that is not a function, broke the first
-    order that met them, and a submit that raises leaves the order in flight in the kernel. A
+    a market's rules given as a plain dict, or a clock that is not a function, would break the
+    first order that met them, and a submit that raises leaves the order in flight in the kernel. A
     clock's readings are checked as they are made."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="venue settings")
@@ -63,9 +63,9 @@ class VenueInputs(BaseModel):
 
 def _checked_clock(clock: Callable[[], float]) -> Callable[[], float]:
     """``clock`` whose readings are refused unless they are a time (finite epoch seconds, not
-    before the epoch), naming the clock: a NaN or a text stamped on events broke them later, far
-    from the cause, and the kernel refused an event stamped before 1970 (its ack and fill alike:
-    the order stayed in flight while the venue held the fill)."""
+    before the epoch), naming the clock: a NaN or a text stamped on events would break them later,
+    far from the cause, and the kernel refuses an event stamped before 1970 (its ack and fill
+    alike: the order would stay in flight while the venue holds the fill)."""
 
     def read() -> float:
         now = clock()

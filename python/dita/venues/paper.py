@@ -31,7 +31,7 @@ The rules, chosen to err against the strategy:
   lots of the lot step, as an exchange fills.
 - With ``assets`` set (the assets the run has data for), an order for another asset is
   rejected naming it, as an exchange refuses a symbol it does not list: no data would ever
-  fill it, and it held its kernel slot for the whole run.
+  fill it, and it would hold its kernel slot for the whole run.
 - With ``leverage`` set, an order that opens or grows a position is rejected when the
   margin it needs is above the account's available margin, as an exchange refuses an order
   its balance cannot carry (``_margin_refusal``); without it, cash may go negative, as if the
@@ -101,7 +101,7 @@ class PaperSettings(BaseModel):
     slippage_bps: Number = Field(
         default=1.0, ge=0, lt=10_000, description="taker price moved against the order"
     )
-    # Bounded: a latency of years (1e300) left every order waiting for good.
+    # Bounded: a latency of years (1e300) would leave every order waiting for good.
     latency_ms: Number = Field(
         default=0.0, ge=0, le=MAX_LATENCY_MS, description="from submit/cancel to the venue acting on it"
     )
@@ -120,7 +120,7 @@ class PaperSettings(BaseModel):
     )
     quote_currency: str = Field(default="USDT", min_length=1)
     starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
-    # None keeps the venue as it was before the check: cash may go negative without bound.
+    # None checks no margin: cash may go negative without bound.
     leverage: OptionalNumber = Field(
         default=None,
         gt=0,
@@ -260,8 +260,8 @@ def _money(amount: float) -> str:
 
 def _left(available: float, taken: float) -> float:
     """What ``taken`` leaves of ``available`` (a quoted size, a bar's volume share): 0 when only
-    float dust is left, which the next order filled, a fill no exchange makes (the kernel
-    refused it as counted already)."""
+    float dust is left, which the next order would fill, a fill no exchange makes (the kernel
+    refuses it as counted already)."""
     left = available - taken
     return left if left > available * LEFT_WITHIN else 0.0
 
@@ -274,11 +274,11 @@ _LOTS_WITHIN = Decimal("1e-9")
 def _whole_lots(qty: float, lot_step: float) -> float:
     """``qty`` cut down to whole lots of ``lot_step``, judged on the decimals as the exchange (and
     ``float_step_multiple``) judges sizes: an exchange fills whole lots only. A part fill of what
-    a bar's volume share or a quoted size left (0.333333 of an order of 1.0, lot 0.001) left a
-    position no exchange leaves, whose exit the lot filter then refused: never closed. A count
-    of lots short of a whole one only by the floats' rounding (0.29 * 0.1 is 0.028999999999999998)
-    is that whole one: floored, it lost a lot, and a reduce-only order capped at such a position
-    left its last lot open for good."""
+    a bar's volume share or a quoted size left (0.333333 of an order of 1.0, lot 0.001) would
+    leave a position no exchange leaves, whose exit the lot filter then refuses: never closed. A
+    count of lots short of a whole one only by the floats' rounding (0.29 * 0.1 is
+    0.028999999999999998) is that whole one: floored, it would lose a lot, and a reduce-only
+    order capped at such a position would leave its last lot open for good."""
     step = Decimal(repr(lot_step))
     lots = Decimal(repr(qty)) / step
     nearest = lots.to_integral_value()
@@ -293,8 +293,8 @@ def _check_asset(asset: object) -> None:
 
 
 # Readers of a saved book (``restore_book``): each takes only what ``book()`` writes. Taken
-# loosely, a NaN fill count or a text "no" for a flag was restored, and the venue broke later
-# (``open_orders`` raising at reconciliation) or worked the order otherwise than it had.
+# loosely, a NaN fill count or a text "no" for a flag would be restored, and the venue break
+# later (``open_orders`` raising at reconciliation) or work the order otherwise than it had.
 
 
 def _book_time(name: str, value: object) -> float | None:
@@ -316,9 +316,9 @@ def _book_flag(name: str, value: object) -> bool:
 def _check_book_order(w: _Working) -> None:
     """A saved order as only a paper venue could have held one (``submit`` refuses the rest, and
     fills keep ``filled``, ``filled_cost`` and ``fills`` in step), else a ValueError naming the
-    field and its value. Restored, a size of 0 worked on for good, never filled; a sell limit at 0
-    filled at 0; a part fill saved with ``fills`` 0 gave its next fill the first one's id, which
-    the kernel dropped as a duplicate."""
+    field and its value. Restored, a size of 0 would work on for good, never filled; a sell limit
+    at 0 would fill at 0; a part fill saved with ``fills`` 0 would give its next fill the first
+    one's id, which the kernel drops as a duplicate."""
     o = w.order
     name = f"order {o.client_order_id!r}"
     if not o.asset:
@@ -364,7 +364,7 @@ def _checked_quote(
 
 def _book_quote(asset: str, saved: object) -> _Quote:
     """A saved top of book, as ``on_quote`` takes one (a bar's close is one too): read as any
-    finite numbers, a negative ask or a crossed quote was restored and filled at."""
+    finite numbers, a negative ask or a crossed quote would be restored and filled at."""
     if not isinstance(saved, list | tuple) or len(saved) != 4:
         raise ValueError(f"{asset} is not [bid, ask, bid_size, ask_size]: {saved!r}")
     bid, ask, bid_size, ask_size = saved
@@ -458,7 +458,7 @@ class PaperVenue:
         # Assets whose latest data was a bar: market orders there wait for the next bar's open.
         self._bar_assets: set[str] = set()
         # The stamp of each asset's last bar (kept in ``book()``): a second bar of one asset and
-        # time (a row repeated) filled its volume share again.
+        # time (a row repeated) would fill its volume share again.
         self._bar_at: dict[str, float] = {}
         # Whether the latest data was a bar (its stamp the open of a bar still going on), and
         # the orders sent or canceled then, whose latency counts from the bar's close.
@@ -480,8 +480,8 @@ class PaperVenue:
         # puts back are those this venue placed after it.
         self._book_order_seq: int | None = None
         # The kernel holds nothing while ``submit`` runs, so threads sharing a kernel call it at
-        # once: unguarded, two fills read the position before either wrote it (one was lost),
-        # and ``positions()`` raised while a fill added an asset. Reentrant: ``submit`` reads
+        # once: unguarded, two fills could read the position before either wrote it (one lost),
+        # and ``positions()`` raise while a fill adds an asset. Reentrant: ``submit`` reads
         # ``margin()``. Never held calling out: the clock is read before it is taken.
         self._lock = threading.RLock()
 
@@ -595,7 +595,7 @@ class PaperVenue:
         else:
             # At the market, as the exchange judges it: the touch it would take (a bar's close);
             # the order's reference only before any quote. A stale reference above the market
-            # passed a floor the fill was under, and one below it refused an order taken there.
+            # would pass a floor the fill is under, and one below it refuse an order taken there.
             quote = self._quotes.get(order.asset)
             if quote is not None:
                 price = quote.ask if order.order_side == OrderSide.BUY else quote.bid
@@ -712,7 +712,7 @@ class PaperVenue:
     def _margin(self) -> dict[str, float]:
         leverage = self._leverage
         # In the order the venue met them, not a set's: a sum in another order differs in its
-        # last bits, and an order at the edge of the margin was taken in one run, not the next.
+        # last bits, and an order at the edge of the margin would be taken in one run, not the next.
         assets = dict.fromkeys([*self._positions, *(a for a, orders in self._working.items() if orders)])
         equity = self._cash
         position_margin = order_margin = 0.0
@@ -887,7 +887,7 @@ class PaperVenue:
     def _cancels_due(self, ts: float) -> list[VenueEvent]:
         """Acknowledge the cancels whose latency has passed by ``ts``, whatever asset the data
         is for: the venue acts at its clock, not at the next data of the order's market (a
-        quiet market, or one whose feed stopped, kept such an order working for good)."""
+        quiet market, or one whose feed stopped, would keep such an order working for good)."""
         due = [w for w in self._canceling.values() if w.cancel_at is not None and w.cancel_at <= ts]
         return [self._cancel_now(working, ts) for working in due]
 
@@ -956,9 +956,9 @@ class PaperVenue:
     def _after_pass(self, working: _Working, ts: float, events: list[VenueEvent], maker: bool) -> None:
         """After a pass that crossed ``working`` (a maker's fill when ``maker``): a limit order
         that took as a taker is not resting, so what it could not fill is still marketable and
-        takes the next quotes or opens (no worse than its limit) as a taker; rested, it filled at
-        its limit as a maker on later data, even data that never traded there (a buy at 96 with
-        the market at 50)."""
+        takes the next quotes or opens (no worse than its limit) as a taker; taken as resting, it
+        would fill at its limit as a maker on later data, even data that never traded there (a buy
+        at 96 with the market at 50)."""
         if maker or working.market:
             working.resting = True
         if working.remaining <= 0:
@@ -1045,8 +1045,8 @@ class PaperVenue:
         earlier run's book, with this run's marks before the count (``paper-1-s42-f2``). That
         book may be older than the kernel's log (the run was killed between two saves), and
         its run may have given the count to a fill after the save, which the kernel booked:
-        the kernel knows a fill by its id and refused this one as that fill, so what it filled
-        beyond that one was never booked."""
+        the kernel knows a fill by its id and would refuse this one as that fill, so what it
+        filled beyond that one would never be booked."""
         mark = self._events.marks if working.restored else ""
         return f"{working.venue_order_id}{mark}-f{working.fills}"
 
@@ -1150,7 +1150,7 @@ class PaperVenue:
             "quotes": {a: [q.bid, q.ask, q.bid_size, q.ask_size] for a, q in self._quotes.items()},
             "bar_assets": sorted(self._bar_assets),
             # Each asset's last bar: handed again to the restored venue (a run feeding the data
-            # from the saved clock on), it filled its volume share a second time.
+            # from the saved clock on), it would fill its volume share a second time.
             "bar_at": dict(self._bar_at),
             "on_a_bar": self._on_a_bar,
         }
@@ -1194,7 +1194,7 @@ class PaperVenue:
                     reduce_only=o["reduce_only"],
                     reference_price=o["reference_price"],
                     timestamp=o["created_at"],
-                    # Books saved before it was kept lack it: an entry unless reduce-only.
+                    # An older book lacks it: an entry unless reduce-only.
                     is_entry=o.get("is_entry"),
                 )
                 w = _Working(
@@ -1210,7 +1210,7 @@ class PaperVenue:
                 w.cancel_at = _book_time("cancel_at", o["cancel_at"])
                 w.restored = True
                 _check_book_order(w)
-                # Books saved before these were kept lack them: the latency counted from the open.
+                # An older book lacks them: the latency counts from the open.
                 w.awaits_close = _book_flag("awaits_close", o.get("awaits_close", False))
                 w.cancel_awaits_close = _book_flag("cancel_awaits_close", o.get("cancel_awaits_close", False))
                 if order.client_order_id in held:
@@ -1223,8 +1223,9 @@ class PaperVenue:
             by_id = {w.order.client_order_id: w for w in working}
             if any(c not in by_id for c in canceling):
                 raise ValueError("a cancel of an order the book does not hold")
-            # ``book()`` lists exactly the orders with a cancel_at: one listed without it was never
-            # acknowledged (the kernel's cancel pending for good), one not listed never canceled.
+            # ``book()`` lists exactly the orders with a cancel_at: one listed without it would
+            # never be acknowledged (the kernel's cancel pending for good), one not listed never
+            # canceled.
             for c in canceling:
                 if by_id[c].cancel_at is None:
                     raise ValueError(f"a cancel of {c!r} with no cancel_at")
@@ -1248,7 +1249,7 @@ class PaperVenue:
             part = "now"
             now = None if book["now"] is None else _finite("now", book["now"])
             part = "bar_at"
-            # Books saved before it was kept lack it: no bar is refused as handed already.
+            # An older book lacks it: no bar is refused as handed already.
             bar_at = {str(a): _finite(str(a), t) for a, t in book.get("bar_at", {}).items()}
             for a, t in bar_at.items():
                 if now is None or t > now:
@@ -1353,8 +1354,8 @@ class PaperVenue:
         of ``dita.strategy``, in time order) moves the clock, its asset's last price and the bar
         closes that orders sent on a bar count their latency from, as ``on_bar`` and ``on_quote``
         do; an order it reaches without crossing its limit rests, as a matching pass leaves it,
-        so it later fills at its limit as a maker (a book saved before any data reached it filled
-        as a taker at a better open). Nothing fills, ends or is canceled here: what those rows did
+        so it later fills at its limit as a maker (a book saved before any data reached it would
+        fill as a taker at a better open). Nothing fills, ends or is canceled here: what those rows did
         to the orders is the log's. Returns how many points were taken. Raises ValueError, as
         ``on_bar`` does, for a point earlier than the clock."""
         taken = 0

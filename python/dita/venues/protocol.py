@@ -45,7 +45,7 @@ class VenueAdapter(Protocol):
     """What the kernel needs of a venue. The native ``MockVenueAdapter`` satisfies it.
 
     The kernel holds nothing while ``submit``/``cancel`` run: other threads may use it, and
-    they may call ``kernel.on_venue_event`` themselves (docs/venues.md, "Threads").
+    they may call ``kernel.on_venue_event`` themselves (docs/concepts/venues.md, "Threads").
     """
 
     name: str
@@ -156,8 +156,8 @@ def order_status_asset(asset: object, venue: str) -> str | None:
 def order_lookup(venue: Any) -> Callable[[str, str | None], VenueOrder | None] | None:
     """``venue``'s ``order_status`` (None without a callable one) as a call of a client order
     id and the order's asset, the asset given only where it is taken by keyword: an adapter
-    written before ``order_status`` took it has no parameter named ``asset``, and is called with
-    the client id alone, as before (so is one whose ``asset`` is positional-only). Its signature
+    whose ``order_status`` has no parameter named ``asset`` is called with the client id alone
+    (so is one whose ``asset`` is positional-only). Its signature
     is read here, once: a TypeError the call raises is the adapter's own, never taken for a
     refused ``asset`` and retried without it."""
     lookup = getattr(venue, "order_status", None)
@@ -165,7 +165,7 @@ def order_lookup(venue: Any) -> Callable[[str, str | None], VenueOrder | None] |
         return None
     try:
         taken = inspect.signature(lookup).parameters.get("asset")
-    except (TypeError, ValueError):  # no signature to read: called as before
+    except (TypeError, ValueError):  # no signature to read: called with the client id alone
         taken = None
     if taken is not None and taken.kind in (taken.POSITIONAL_OR_KEYWORD, taken.KEYWORD_ONLY):
         return lambda client_order_id, asset: lookup(client_order_id, asset=asset)

@@ -89,7 +89,8 @@ class VenueRouter:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
         self.name = check_venue_name(name)  # its own answers' ids and reasons carry it
-        # A list of venues (or of route pairs) raised AttributeError on "items", naming neither.
+        # A list of venues (or of route pairs) would raise AttributeError on "items", naming
+        # neither.
         for field, given, example in (
             ("venues", venues, "{'paper': PaperVenue()}"),
             ("routes", routes, "{'ETHUSDT': 'paper'}"),
@@ -115,8 +116,8 @@ class VenueRouter:
         # order under an id the kernel uses again), and an order placed by hand may have none.
         self._listed: dict[tuple[str, str], str] = {}
         self._events = OrderEvents(name)
-        # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids repeated
-        # the last run's, and the recovered kernel refused its answers as duplicates.
+        # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids would
+        # repeat the last run's, and the recovered kernel refuse its answers as duplicates.
         self._resumed: list[int] = []
         for venue_name, adapter in (venues or {}).items():
             self.add(adapter, name=venue_name)
@@ -143,11 +144,11 @@ class VenueRouter:
         own_name = getattr(adapter, "name", None)
         for other_name, other in self._venues.items():
             if other is adapter:
-                # Polled, listed and summed once per name: its positions counted twice.
+                # Polled, listed and summed once per name: its positions would count twice.
                 raise ValueError(f"venue {venue_name!r} is the adapter already registered as {other_name!r}")
             if isinstance(own_name, str) and own_name and getattr(other, "name", None) == own_name:
                 # A venue names its event, order and fill ids after itself: two of one name give
-                # the same ids, and the kernel refused the second one's fill as a duplicate.
+                # the same ids, and the kernel would refuse the second one's fill as a duplicate.
                 raise ValueError(
                     f"venue {venue_name!r} is named {own_name!r}, as venue {other_name!r} is: their "
                     f"event ids would collide; give each adapter its own name (name=...)"
@@ -165,7 +166,7 @@ class VenueRouter:
         self._routes[asset] = self._known(venue_name, field="routes")
 
     def _known(self, venue_name: str, *, field: str) -> str:
-        # Not a str: no venue's name (a list raised "unhashable type", naming neither).
+        # Not a str: no venue's name (a list would raise "unhashable type", naming neither).
         if not isinstance(venue_name, str) or venue_name not in self._venues:
             raise UnknownVenueError(
                 f"unknown venue {venue_name!r} in {field}; known venues: {self._known_names()}"
@@ -297,8 +298,8 @@ class VenueRouter:
     def _listed_at(self, order: VenueOrder) -> str | None:
         """The venue whose open-orders list showed ``order`` under the client id it sent it as
         (``listed_client_order_id``: a hash on OKX and Gate), learnt as the order's venue. After a
-        restart that list is all the router knows, and the routed venue, changed since, got the
-        order's cancel and ``watch``."""
+        restart that list is all the router knows, and the routed venue, changed since, would get
+        the order's cancel and ``watch``."""
         for venue_name, adapter in self._venues.items():
             listed_as = getattr(adapter, "listed_client_order_id", None)
             if not callable(listed_as):
@@ -319,16 +320,16 @@ class VenueRouter:
         orders: list[VenueOrder] = []
         listed: dict[tuple[str, str], str] = {}
         for venue_name, adapter in self._venues.items():
-            # Read once: a venue's generator was spent learning where its orders are, and the
-            # router listed none of them (reconciliation left the venue's orders unmanaged).
+            # Read once: learning where its orders are would spend a venue's generator, and the
+            # router list none of them (reconciliation would leave the venue's orders unmanaged).
             theirs = list(adapter.open_orders())
             for order in theirs:
                 coid, venue_order_id = order.client_order_id, order.venue_order_id
                 if not isinstance(coid, str) or not isinstance(venue_order_id, str):
                     continue  # not an order's ids: the kernel's reconciliation names it
                 listed[(coid, venue_order_id)] = venue_name
-                # Another venue listing the id leaves an order known elsewhere there: the last to
-                # list it took it, and the kernel's cancel went to a venue without it.
+                # Another venue listing the id leaves an order known elsewhere there: were the
+                # last to list it to take it, the kernel's cancel would go to a venue without it.
                 if coid and self._order_venue.setdefault(coid, venue_name) == venue_name:
                     # Listed, so the venue has it: in doubt no more (as in _forget_ended_orders).
                     self._in_doubt.discard(coid)
@@ -340,9 +341,9 @@ class VenueRouter:
         """The order as the venue holding it has it, for reconciliation. Not knowing which (after
         a restart): with ``asset`` (the kernel's asset of the order, which reconciliation gives),
         the venue that asset is routed to first (its route, else the default), where the router
-        sent it, and only if it says it has no such order the others, without the asset, as
-        before (the route may have changed since: that venue's None ended an order another
-        venue filled, and its fill was never booked); without ``asset``, or for an asset no
+        sent it, and only if it says it has no such order the others, without the asset (the
+        route may have changed since: that venue's None alone would end an order another venue
+        filled, and its fill would never be booked); without ``asset``, or for an asset no
         venue is routed for, each venue in turn. ``asset`` is passed on to a venue whose
         ``order_status`` takes it. None only when every venue asked says it has no such order.
         Raises ``VenueUnavailable`` when one that may hold it cannot say (it has no
@@ -355,8 +356,8 @@ class VenueRouter:
         if owner is not None:
             asks = [(owner, asset)]
         elif routed is not None:
-            # The rest asked as before this took an asset: a venue with no market for it (a
-            # CcxtVenue of other assets) would say it cannot say, not that it has no such order.
+            # The rest asked without the asset: a venue with no market for it (a CcxtVenue of
+            # other assets) would say it cannot say, not that it has no such order.
             asks = [(routed, asset)] + [(name, None) for name in self._venues if name != routed]
         else:
             asks = [(name, asset) for name in self._venues]
@@ -452,8 +453,8 @@ class VenueRouter:
 
     def _note(self, events: list[VenueEvent], venue_name: str) -> None:
         """Take what venue ``venue_name``'s ``events`` show of the orders it holds. An event of
-        another venue's order of the same client id shows nothing of this one: its end made the
-        router forget where the order was, and the kernel's cancel went to a venue without it."""
+        another venue's order of the same client id shows nothing of this one: its end would make
+        the router forget where the order is, and the kernel's cancel go to a venue without it."""
         for event in events:
             if not isinstance(event, VenueEvent):
                 continue
@@ -518,7 +519,7 @@ class VenueRouter:
 
     def market_metadata(self) -> dict[str, MarketLimits]:
         """Each asset's rules from the venue its orders go to (its route, else the default),
-        and only from there: another venue's lot step given to the kernel rounded and refused
+        and only from there: another venue's lot step given to the kernel would round and refuse
         orders by rules of a market they never reach."""
         merged: dict[str, MarketLimits] = {}
         for venue_name, adapter in self._venues.items():

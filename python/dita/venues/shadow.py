@@ -61,8 +61,8 @@ class ShadowVenue:
         self._outcomes: RecentOrders[VenueOrder] = RecentOrders(ORDER_MEMORY)
         self.submitted = 0
         # The kernel holds nothing while ``submit`` runs, so threads sharing a kernel call it at
-        # once: unguarded, two fills read the position before either wrote it (one was lost),
-        # and ``positions()`` raised while a fill added an asset. Never held calling out.
+        # once: unguarded, two fills could read the position before either wrote it (one lost),
+        # and ``positions()`` raise while a fill adds an asset. Never held calling out.
         self._lock = threading.Lock()
 
     def _now(self, order: VenueOrder) -> float:
@@ -134,8 +134,8 @@ class ShadowVenue:
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """The order as this venue answered it (FILLED in full, or REJECTED), among the last
         ``ORDER_MEMORY``; None when this venue never received it, as after a restart the last
-        run's orders: without it an order whose answer was lost stayed in flight in the kernel
-        for good (its cancel refused, nothing working here), and reconciliation ends it.
+        run's orders: reconciliation ends such an order in the kernel, where an order whose answer
+        was lost would otherwise stay in flight for good (its cancel refused, nothing working here).
         ``asset`` (the kernel's asset of the order; None: any): an order of another asset is not
         the one asked for (None)."""
         asset = order_status_asset(asset, self.name)

@@ -501,11 +501,11 @@ impl Kernel {
         key_fp: u64,
         out: &mut KernelOutcome,
     ) -> Handled {
-        let order = OrderSnapshot::of(
-            self.slots[sid]
-                .active_order()
-                .expect("indexed orders are active"),
-        );
+        // A copy: the fill's steps read it while they change the slot's own.
+        let order = self.slots[sid]
+            .active_order()
+            .expect("indexed orders are active")
+            .clone();
         let plan = self.plan_fill(ev, sid, &order, client.map(|c| c.fp), seq)?;
         let partly = plan.placed.as_ref().is_some_and(|p| p.free < ev.size);
         let was = engaged(&self.slots[sid]);

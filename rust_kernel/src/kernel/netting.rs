@@ -110,10 +110,8 @@ impl SlotUnits {
 pub(super) fn units(size: f64) -> i128 {
     let u = size * UNITS_PER_SIZE;
     if u.abs() < 9e18 {
-        // SAFETY: `u` is finite (NaN fails the comparison) and within i64, so the one
-        // instruction the unchecked cast is truncates it exactly as `as` would, without the
-        // saturating cast's checks.
-        i128::from(unsafe { u.to_int_unchecked::<i64>() })
+        // Within i64: the cast to it truncates, and is cheaper than one to i128.
+        i128::from(u as i64)
     } else {
         // Beyond i64 (a size of 9,000 or more), held within a size of 1e15; NaN is 0.
         let most = MAX_MAGNITUDE * UNITS_PER_SIZE;
@@ -435,7 +433,7 @@ impl Kernel {
             by[book_side(old.side)] -= units(old.remaining());
         }
         by[book_side(order.side)] += units(order.remaining());
-        write_order_copy(working, order);
+        *working = Some(order.clone());
         let now = engaged(slot);
         if now != was || by != [0, 0] {
             self.sides

@@ -3,123 +3,6 @@
 
 use super::*;
 
-/// Whether none of `o`'s four ids is shared: then, every other field being plain data
-/// (checked by name and type below), its bitwise copy is its clone and owns nothing
-/// ([`OrderSnapshot`], [`write_order_copy`]).
-#[inline(always)]
-pub(super) fn ids_inline(o: &VenueOrder) -> bool {
-    !(o.client_order_id.is_heap_allocated()
-        | o.venue_order_id.is_heap_allocated()
-        | o.trade_id.is_heap_allocated()
-        | o.asset.is_heap_allocated())
-}
-
-/// A working order's copy for a fill's steps to read while the slot's own changes (see
-/// `apply_fill`): the same as its clone. An order whose four ids own nothing (inline: every
-/// id the kernel makes, and a venue's of up to 23 bytes) is copied bitwise, as `Id`'s clone
-/// copies each such id, and its copy frees nothing when dropped; any other is cloned, and
-/// the clone dropped as usual. A derived clone, and its drop, look at each id's storage in
-/// turn.
-pub(super) struct OrderSnapshot {
-    pub(super) order: std::mem::ManuallyDrop<VenueOrder>,
-    /// Whether `order` is a clone, dropped with the copy.
-    pub(super) cloned: bool,
-}
-
-impl OrderSnapshot {
-    #[inline(always)]
-    pub(super) fn of(o: &VenueOrder) -> Self {
-        if ids_inline(o) {
-            OrderSnapshot {
-                // SAFETY: the ids own nothing (`ids_inline`, just above), so the bitwise copy
-                // is each id's clone (`Id::clone` copies an inline id so), and every other field is
-                // `Copy` data: the copy is `o.clone()`. It is never dropped (`cloned` false), so
-                // nothing is freed twice.
-                order: std::mem::ManuallyDrop::new(unsafe { std::ptr::read(o) }),
-                cloned: false,
-            }
-        } else {
-            OrderSnapshot {
-                order: std::mem::ManuallyDrop::new(o.clone()),
-                cloned: true,
-            }
-        }
-    }
-}
-
-/// `*place = Some(o.clone())`, the order `place` held dropped first, made as [`OrderSnapshot`]
-/// copies an order: where `o`'s four ids own nothing (inline text: every id the kernel
-/// makes), its bits written straight into `place`, each id's clone then being its bits; any
-/// other order cloned. The copy is owned, dropped as the clone would be: it frees nothing
-/// where its ids own nothing. For the slot's copy of a sent order (`set_working_to`): a
-/// derived clone is built aside and moved in, and a bitwise copy made aside is copied
-/// through the stack.
-#[inline(always)]
-pub(super) fn write_order_copy(place: &mut Option<VenueOrder>, o: &VenueOrder) {
-    *place = None;
-    if ids_inline(o) {
-        // SAFETY: `place` holds None (just above), which owns nothing, so it is written over
-        // without a drop. As in `OrderSnapshot::of`: the ids own nothing (`ids_inline`, just
-        // above), so the bitwise copy is each id's clone, and every other field is plain data
-        // (checked below, by name and type): the copy is `o.clone()`, and dropping it and `o` frees
-        // nothing twice.
-        unsafe { std::ptr::write(place, Some(std::ptr::read(o))) }
-    } else {
-        *place = Some(o.clone());
-    }
-}
-
-// Only the ids of a `VenueOrder` may own anything: its every other field is named here with a
-// type that needs no drop, so a field added fails to compile until it is looked at for
-// `OrderSnapshot`.
-const _: () = {
-    const fn plain<T>() -> bool {
-        !std::mem::needs_drop::<T>()
-    }
-    #[allow(dead_code)]
-    fn fields(o: VenueOrder) {
-        let VenueOrder {
-            client_order_id: _,
-            venue_order_id: _,
-            trade_id: _,
-            asset: _,
-            slot_id: _,
-            side: _,
-            order_type: _,
-            price: _,
-            reference_price: _,
-            size: _,
-            filled_size: _,
-            avg_fill_price: _,
-            status: _,
-            reduce_only: _,
-            cancel_requested: _,
-            created_at: _,
-            is_entry: _,
-        } = o;
-    }
-    assert!(plain::<OrderSide>() && plain::<OrderType>() && plain::<VenueOrderStatus>());
-};
-
-impl std::ops::Deref for OrderSnapshot {
-    type Target = VenueOrder;
-
-    #[inline(always)]
-    fn deref(&self) -> &VenueOrder {
-        &self.order
-    }
-}
-
-impl Drop for OrderSnapshot {
-    #[inline(always)]
-    fn drop(&mut self) {
-        if self.cloned {
-            // SAFETY: a clone owns its ids, dropped once, here.
-            unsafe { std::mem::ManuallyDrop::drop(&mut self.order) }
-        }
-    }
-}
-
 impl Kernel {
     /// The counter of a client id this kernel's id makes (`<kernel_id>-<n>`, see `new_order`).
     pub(super) fn own_counter(&self, client_order_id: &str) -> Option<u64> {
@@ -245,39 +128,30 @@ impl Kernel {
         update_free_set(&mut self.free, sid, mid, next);
         let order = Self::submitted(&out.submit);
         let transitions = &mut out.transitions;
-        transitions.reserve(2);
-        let len = transitions.len();
-        let spare = transitions.spare_capacity_mut();
-        let (first, second) = (spare[0].as_mut_ptr(), spare[1].as_mut_ptr());
-        // SAFETY: `first` and `second` are the vector's free places at `len` and `len + 1`,
-        // within its capacity (two reserved), each written whole (`write_transition!`) before
-        // the length takes them in.
-        unsafe {
-            write_transition!(
-                first,
-                ts,
-                slot.trade_id.clone(),
-                sid,
-                (prev, mid, request),
-                intent.intent_id.clone(),
-                id(""),
-                TransitionDetails::Empty,
-            );
-            write_transition!(
-                second,
-                ts,
-                slot.trade_id.clone(),
-                sid,
-                (mid, next, Trigger::Submit),
-                intent.intent_id.clone(),
-                id(""),
-                TransitionDetails::Submit {
-                    client_order_id: order.client_order_id.clone(),
-                    qty: order.size,
-                },
-            );
-            transitions.set_len(len + 2);
-        }
+        let no_event = Id::default();
+        push_transition(
+            transitions,
+            ts,
+            &slot.trade_id,
+            sid,
+            (prev, mid, request.name()),
+            &intent.intent_id,
+            &no_event,
+            || TransitionDetails::Empty,
+        );
+        push_transition(
+            transitions,
+            ts,
+            &slot.trade_id,
+            sid,
+            (mid, next, Trigger::Submit.name()),
+            &intent.intent_id,
+            &no_event,
+            || TransitionDetails::Submit {
+                client_order_id: order.client_order_id.clone(),
+                qty: order.size,
+            },
+        );
         out.state = next;
         // Once: a second mark of the same slot changes nothing.
         self.dirty.slot(sid);

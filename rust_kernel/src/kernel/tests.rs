@@ -41,72 +41,6 @@ fn open_by_asset_gives_its_assets_prints_as_asset_print_makes_them() {
     assert_eq!(open.update(0, &btc, true), (true, print(&btc)));
 }
 
-/// The slot's copy of a sent order (`write_order_copy`) is its clone, bitwise or cloned,
-/// each freeing its own once: ids inline (up to the longest inline), and on the heap in
-/// each place; written over no order, an order of inline ids and one of shared ids.
-#[test]
-fn an_order_clone_is_its_clone() {
-    let long = "a venue order id longer than twenty-three bytes";
-    let orders = [
-        (id("c-1"), id("v-1"), id("t-1"), id("BTC")),
-        (id("c-1"), id(""), id(""), id("an-asset-of-23-bytes-xx")),
-        (id(long), id(""), id("t-1"), id("BTC")),
-        (id("c-1"), id(long), id("t-1"), id("BTC")),
-        (id("c-1"), id("v-1"), id(long), id("BTC")),
-        (id("c-1"), id("v-1"), id("t-1"), id(&long.repeat(3))),
-        (id(long), id(long), id(long), id(long)),
-    ];
-    let before = [
-        None,
-        Some(VenueOrder::sample(id("c-0"), id(""), id("t-0"), id("ETH"))),
-        Some(VenueOrder::sample(id(long), id(long), id(long), id(long))),
-    ];
-    for (client, venue, trade, asset) in orders {
-        let order = VenueOrder::sample(client, venue, trade, asset);
-        for was in &before {
-            let mut place = was.clone();
-            write_order_copy(&mut place, &order);
-            let copy = place.expect("an order put");
-            assert_eq!(copy, order.clone());
-            assert_eq!(
-                bincode::serialize(&copy).unwrap(),
-                bincode::serialize(&order).unwrap()
-            );
-            // The copy dropped first, then the order (each freeing its own, once).
-            drop(copy);
-        }
-        drop(order);
-    }
-}
-
-#[test]
-fn an_order_copy_is_its_clone() {
-    let long = "a venue order id longer than twenty-three bytes";
-    for (client, venue, trade, asset) in [
-        (id("c-1"), id("v-1"), id("t-1"), id("BTC")),
-        (id("c-1"), id(""), id(""), id("an-asset-of-23-bytes-xx")),
-        (id("c-1"), id(long), id("t-1"), id("BTC")),
-        (id(long), id(long), id(long), id(long)),
-        (id("c-1"), id("v-1"), id("t-1"), id(&long.repeat(3))),
-    ] {
-        let order = VenueOrder::sample(client, venue, trade, asset);
-        let copy = OrderSnapshot::of(&order);
-        let heap = [
-            &order.client_order_id,
-            &order.venue_order_id,
-            &order.trade_id,
-            &order.asset,
-        ]
-        .iter()
-        .any(|i| i.is_heap_allocated());
-        assert_eq!(copy.cloned, heap);
-        assert_eq!(*copy, order.clone());
-        // The copy dropped first, then the order (each freeing its own, once).
-        drop(copy);
-        drop(order);
-    }
-}
-
 #[test]
 fn units_truncate_sizes_alike_on_both_sides_of_the_fast_cast() {
     assert_eq!(units(0.1), 100_000_000_000_000);
@@ -114,7 +48,7 @@ fn units_truncate_sizes_alike_on_both_sides_of_the_fast_cast() {
     assert_eq!(units(f64::NAN), 0);
     // The largest size (1e15) is 1e30 units, as the float says it: far within i128.
     assert_eq!(units(1e15), 1e30 as i128);
-    // Across 9,000 (the unchecked cast's end) the sums stay monotonic and exact.
+    // Across 9,000 (the i64 cast's end) the sums stay monotonic and exact.
     let below = units(8_999.999_999);
     let at = units(9_000.0);
     let above = units(9_000.000_001);

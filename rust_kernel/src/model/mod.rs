@@ -7,8 +7,13 @@ mod intent;
 mod memory;
 mod order;
 mod outcome;
+// Unsafe: the CPU's prefetch hint (the module says why and what holds).
+#[allow(unsafe_code)]
 mod prefetching;
 mod slot;
+// Unsafe: a transition written in the list's free place (the module says why and what holds).
+#[allow(unsafe_code)]
+mod transition_writes;
 mod venue_event;
 
 pub use account_event::*;
@@ -18,4 +23,5 @@ pub use order::*;
 pub use outcome::*;
 pub use prefetching::*;
 pub use slot::*;
+pub(crate) use transition_writes::push_transition;
 pub use venue_event::*;

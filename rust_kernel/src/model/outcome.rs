@@ -19,24 +19,6 @@ pub struct KernelTransition {
     pub details: TransitionDetails,
 }
 
-// The fields `KernelTransition::owns_nothing` does not look at own nothing. Its size is pinned
-// so that a field added fails here and gets looked at there too (on 64-bit targets, the ones
-// built for).
-const _: () = assert!(!std::mem::needs_drop::<TradeStage>());
-#[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<KernelTransition>() == 160);
-
-impl KernelTransition {
-    /// Whether dropping it frees nothing: its ids inline and its details without text.
-    #[inline(always)]
-    fn owns_nothing(&self) -> bool {
-        !self.trade_id.is_heap_allocated()
-            && !self.intent_id.is_heap_allocated()
-            && !self.event_id.is_heap_allocated()
-            && self.details.owns_nothing()
-    }
-}
-
 /// The answer to every input: whether it was taken, what changed and, if not, why.
 #[derive(Clone, Debug, PartialEq)]
 pub struct KernelOutcome {
@@ -93,11 +75,6 @@ impl KernelOutcome {
             // A blank outcome (a by-value input's): room for an ENTER's or EXIT's two, made
             // at once, where a first push grows the list through the allocator's slower path.
             self.transitions = Vec::with_capacity(2);
-        } else if self.transitions_own_nothing() {
-            // SAFETY: a length of 0 is within the capacity, and the transitions forgotten own
-            // nothing to free (checked just above), so nothing leaks: the drop skipped is the
-            // walk of every field for what it might own.
-            unsafe { self.transitions.set_len(0) }
         } else {
             self.transitions.clear();
         }
@@ -113,18 +90,6 @@ impl KernelOutcome {
             self.details.clear();
         }
         self.seq = seq;
-    }
-
-    /// Whether dropping the transitions frees nothing ([`KernelTransition::owns_nothing`]):
-    /// the one or two an input most often makes looked at without a loop.
-    #[inline(always)]
-    fn transitions_own_nothing(&self) -> bool {
-        match self.transitions.as_slice() {
-            [] => true,
-            [a] => a.owns_nothing(),
-            [a, b] => a.owns_nothing() && b.owns_nothing(),
-            more => more.iter().all(KernelTransition::owns_nothing),
-        }
     }
 
     #[cold]
@@ -356,61 +321,10 @@ mod tests {
         }
     }
 
-    /// An answer's transitions are forgotten without their drop only when none owns heap
-    /// memory: an id past the inline length, or details with text of their own, says so.
+    /// Whatever the answer held (up to three transitions, one owning heap text at any place,
+    /// or none; events, cancels and details), `reset_ok` leaves every list empty.
     #[test]
-    fn a_transition_owns_nothing_only_without_heap_text() {
-        let long = id("an-id-longer-than-twenty-three-bytes");
-        let t = entered(TransitionDetails::Submit {
-            client_order_id: id("k-1"),
-            qty: 1.0,
-        });
-        assert!(t.owns_nothing());
-        for heap in [
-            KernelTransition {
-                trade_id: long.clone(),
-                ..t.clone()
-            },
-            KernelTransition {
-                intent_id: long.clone(),
-                ..t.clone()
-            },
-            KernelTransition {
-                event_id: long.clone(),
-                ..t.clone()
-            },
-            KernelTransition {
-                details: TransitionDetails::Submit {
-                    client_order_id: long.clone(),
-                    qty: 1.0,
-                },
-                ..t.clone()
-            },
-            KernelTransition {
-                details: TransitionDetails::Named(vec![("reason", Detail::Static("x"))]),
-                ..t.clone()
-            },
-        ] {
-            assert!(!heap.owns_nothing(), "{heap:?}");
-        }
-        let mut out = KernelOutcome::blank();
-        out.transitions = vec![
-            t.clone(),
-            KernelTransition {
-                trade_id: long,
-                ..t
-            },
-        ];
-        out.reset_ok(0, id("t2"), TradeStage::Idle, 1);
-        assert!(out.transitions.is_empty());
-    }
-
-    /// `reset_ok` looks at one or two transitions without a loop and leaves empty lists as
-    /// they are: whatever the answer held (up to three transitions, one owning heap text at
-    /// any place, or none; events, cancels and details), it is told the same as by a walk of
-    /// every transition, and every list ends empty.
-    #[test]
-    fn reset_ok_empties_every_list_and_tells_owning_transitions_as_a_walk() {
+    fn reset_ok_empties_every_list() {
         let plain = entered(TransitionDetails::Empty);
         let owning = entered(TransitionDetails::Ended {
             filled_size: 0.0,
@@ -430,11 +344,6 @@ mod tests {
                     .collect();
                 let mut out = KernelOutcome::blank();
                 out.transitions = transitions;
-                assert_eq!(
-                    out.transitions_own_nothing(),
-                    out.transitions.iter().all(KernelTransition::owns_nothing),
-                    "{n} transitions, heap text at {heap_at:?}"
-                );
                 out.emitted_events = vec![VenueEvent::new("e", KernelEventKind::Fill, &id("c"))];
                 out.details = vec![("reason", Detail::Static("x"))];
                 let order = VenueOrder::sample(id("k-1"), id("v-1"), id("t1"), id("ETHUSDT"));

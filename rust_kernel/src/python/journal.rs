@@ -3,10 +3,10 @@
 //! encoded into ClickHouse Native bytes with the GIL released, which is how the ClickHouse
 //! journal writes.
 
+use super::bytes_without_gil::bytes_without_gil;
 use crate::journal::native::{encode_block, trim_scratch};
 use crate::journal::{columns, wire_types, RowBuf, SegmentPool, Value, TABLES};
 use pyo3::exceptions::PyValueError;
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use pyo3::IntoPyObjectExt;
@@ -267,28 +267,6 @@ impl PyJournalBlock {
             TABLES[self.table],
             self.end - self.start
         )
-    }
-}
-
-/// `data` as a new bytes object, copied with the GIL released: a block is megabytes, and
-/// copying it (and faulting in the object's fresh pages) with the GIL held would stall the
-/// strategy's thread for as long.
-fn bytes_without_gil<'py>(py: Python<'py>, data: &[u8]) -> PyResult<Bound<'py, PyBytes>> {
-    // A slice's length never exceeds isize::MAX.
-    let len = data.len() as ffi::Py_ssize_t;
-    // SAFETY: with a null source, PyBytes_FromStringAndSize returns a new bytes object whose
-    // `len` bytes are uninitialised (or null on failure, turned into the Python error); for
-    // `len` 0 it is the shared empty object, and nothing is written into it. Until it is
-    // returned, only this function holds the new object: no other thread, with or without
-    // the GIL, can see its buffer while it is filled, and every byte is written before it is
-    // handed out. Bytes objects are immutable afterwards, as Python expects.
-    unsafe {
-        let ptr = ffi::PyBytes_FromStringAndSize(std::ptr::null(), len);
-        let bytes = Bound::from_owned_ptr_or_err(py, ptr)?.cast_into_unchecked::<PyBytes>();
-        let buf =
-            std::slice::from_raw_parts_mut(ffi::PyBytes_AsString(ptr).cast::<u8>(), data.len());
-        py.detach(|| buf.copy_from_slice(data));
-        Ok(bytes)
     }
 }
 

@@ -2,6 +2,9 @@
 //! itself is the pure-Rust core. A native mock venue is called without entering Python.
 //! This file only declares the modules and registers what Python sees.
 
+// Unsafe: a bytes object filled through the C API, FFI (the module says why and what holds).
+#[allow(unsafe_code)]
+mod bytes_without_gil;
 mod convert;
 mod errors;
 mod journal;

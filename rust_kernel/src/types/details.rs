@@ -118,31 +118,6 @@ pub enum TransitionDetails {
 }
 
 impl TransitionDetails {
-    /// Whether dropping these frees nothing: no text on the heap. A list, a reason or an
-    /// ended order's text may own some and says no.
-    #[inline(always)]
-    pub(crate) fn owns_nothing(&self) -> bool {
-        match self {
-            // Every field named (numbers only): one added must be looked at here.
-            TransitionDetails::Empty
-            | TransitionDetails::Fill {
-                fill_qty: _,
-                fill_price: _,
-                filled_size: _,
-                order_size: _,
-                fee_charged: _,
-            } => true,
-            TransitionDetails::Submit {
-                client_order_id,
-                qty: _,
-            }
-            | TransitionDetails::Cancel { client_order_id } => !client_order_id.is_heap_allocated(),
-            TransitionDetails::Ended { .. }
-            | TransitionDetails::Reason(_)
-            | TransitionDetails::Named(_) => false,
-        }
-    }
-
     pub fn len(&self) -> usize {
         match self {
             TransitionDetails::Empty => 0,

@@ -174,14 +174,12 @@ impl CounterIds {
         }
     }
 
-    /// The first `len` bytes of `buf`, a prefix and its digits, as an inline id.
+    /// The first `len` bytes of `buf`, a prefix and its digits, as an inline id. The rest is
+    /// zeros: `counter_id`'s buffer and `CounterIds::head` start so, and digits are written
+    /// within the `len` they are counted for.
     #[inline]
     fn inline(buf: &[u8; Id::INLINE_CAP], len: usize) -> Id {
-        // SAFETY: `buf[..len]` is a `str` (the head, whole when the id fits) followed by ASCII
-        // digits: valid UTF-8 (checking it again cost as much as the rest of `make`). The
-        // rest is zeros: `counter_id`'s buffer and `CounterIds::head` start so, and digits
-        // are written within the `len` they are counted for.
-        unsafe { Id::from_zero_padded(buf, len) }
+        Id::from_zero_padded(buf, len)
     }
 
     /// The bytes of id `n` and their length, when it fits an inline id.

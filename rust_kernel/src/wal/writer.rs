@@ -3,6 +3,9 @@
 
 mod checkpoint;
 mod files;
+// Unsafe: libc calls of the fork handler, FFI (the module says what holds).
+#[allow(unsafe_code)]
+mod fork_handler;
 mod open;
 mod single_writer;
 
@@ -19,7 +22,7 @@ use super::format::{
 };
 use super::{FsyncPolicy, WalError, WalOptions};
 use files::rotate;
-use single_writer::LockFile;
+use fork_handler::LockFile;
 
 #[cfg(test)]
 pub(super) use files::SYNCED_DIRS;
@@ -37,7 +40,7 @@ pub struct Wal {
     options: WalOptions,
     /// A checkpoint being written by `checkpoint_in_background`, and its seq.
     pending_checkpoint: Option<(u64, JoinHandle<Result<PathBuf, WalError>>)>,
-    /// The count of forks (`single_writer::fork_count`) when the log was opened: in a process
+    /// The count of forks (`fork_handler::fork_count`) when the log was opened: in a process
     /// forked since, this is the parent's log (see [`Wal::forked`]).
     fork_count_at_open: u64,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.

@@ -128,7 +128,7 @@ def _checked_table(table: str, table_rows: Sequence[tuple[Any, ...]]) -> tuple[l
                 f"({', '.join(n for n, _ in TABLE_COLUMNS[table][1:])}), got {row!r}"
             )
         # Within the columns (UInt64, UInt32): the writer would set a key beyond them aside,
-        # unnamed, while the call's other rows were written.
+        # unnamed, while the call's other rows are written.
         seq, sub = row[0], row[1]
         if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= _SEQ_MAX:
             raise ValueError(

@@ -8,6 +8,9 @@ mod recent_ring;
 mod recent_set;
 mod slot_set;
 mod tables;
+// Unsafe: SSE2 intrinsics that match a ring's tags (the module says why and what holds).
+#[allow(unsafe_code)]
+mod tag_match;
 
 pub use fifo_map::*;
 pub use fingerprint_set::*;

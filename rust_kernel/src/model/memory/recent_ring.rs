@@ -2,6 +2,7 @@
 //! of the current trade's kept beyond it.
 
 use super::tables::FIBONACCI_MIX;
+use super::tag_match::tag_hits;
 use super::RecentSet;
 use crate::model::prefetch;
 use serde::{Deserialize, Serialize};
@@ -58,43 +59,6 @@ struct RingRepr {
 #[inline]
 fn tag(fp: u64) -> u8 {
     (fp.wrapping_mul(FIBONACCI_MIX) >> 56) as u8
-}
-
-// A ring's places are the bits of one u64, and SSE2 compares sixteen tags a step.
-const _: () = assert!(SLOT_SEEN_EVENTS <= 64 && SLOT_SEEN_EVENTS.is_multiple_of(16));
-
-/// The places (bit `i` for place `i`) of the tags equal to `tag`. Every venue event checks a
-/// slot's full ring: sixteen tags a step with SSE2, part of the x86_64 baseline.
-#[cfg(target_arch = "x86_64")]
-#[inline]
-fn tag_hits(tags: &[u8; SLOT_SEEN_EVENTS], tag: u8) -> u64 {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
-    let mut hits = 0;
-    for (i, chunk) in tags.chunks_exact(16).enumerate() {
-        // SAFETY: SSE2 is part of the x86_64 baseline, and the load reads the 16 bytes of
-        // `chunk` (unaligned loads are allowed).
-        let matched = unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(tag as i8)))
-        };
-        hits |= u64::from(matched as u16) << (16 * i);
-    }
-    hits
-}
-
-/// [`tag_hits`] elsewhere: one tag a step.
-#[cfg(not(target_arch = "x86_64"))]
-fn tag_hits(tags: &[u8; SLOT_SEEN_EVENTS], tag: u8) -> u64 {
-    portable_tag_hits(tags, tag)
-}
-
-#[cfg(any(test, not(target_arch = "x86_64")))] // on x86_64, the test's reference
-fn portable_tag_hits(tags: &[u8; SLOT_SEEN_EVENTS], tag: u8) -> u64 {
-    let mut hits = 0;
-    for (i, t) in tags.iter().enumerate() {
-        hits |= u64::from(*t == tag) << i;
-    }
-    hits
 }
 
 impl RecentRing {
@@ -340,22 +304,6 @@ mod tests {
         }
         assert!(fps[..40].iter().all(|&fp| r.contains(fp)));
         assert!(fps[40..].iter().all(|&fp| !r.contains(fp)));
-    }
-
-    #[test]
-    fn tag_hits_finds_every_matching_tag() {
-        let mut tags = [0u8; SLOT_SEEN_EVENTS];
-        for (i, t) in tags.iter_mut().enumerate() {
-            *t = (i * 37 % 11) as u8;
-        }
-        tags[SLOT_SEEN_EVENTS - 1] = 255;
-        for tag in [0, 3, 10, 11, 255] {
-            let hits = tag_hits(&tags, tag);
-            assert_eq!(hits, portable_tag_hits(&tags, tag), "tag {tag}");
-            for (i, t) in tags.iter().enumerate() {
-                assert_eq!(hits >> i & 1 == 1, *t == tag, "tag {tag} at {i}");
-            }
-        }
     }
 
     #[test]

@@ -4,9 +4,13 @@ mod audit;
 mod checkpoint_replay;
 mod checkpoints;
 mod damage_and_recovery;
+// Unsafe: asks the kernel, through libc, what of a file is still only in the page cache.
+#[allow(unsafe_code)]
 mod durability;
 mod inconsistent_kernel_checkpoints;
 mod kernel_log_versions;
+// Unsafe: forks, waits for and kills child processes through libc.
+#[allow(unsafe_code)]
 mod locking_and_forks;
 mod records_and_chain;
 mod rotation;

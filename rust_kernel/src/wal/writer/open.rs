@@ -8,7 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use super::files::{create_dir_durably, open_append, write_atomically};
-use super::single_writer::{fork_count, take_lock, LockFile};
+use super::fork_handler::{fork_count, LockFile};
+use super::single_writer::take_lock;
 use super::{spawn_flusher, Io, Shared, State, Wal};
 use crate::wal::format::{encode_segment_header, segment_name, FORMAT_VERSION};
 use crate::wal::recovery::{recover, LastSegment, Repairs, ReplaySpan};

@@ -1,14 +1,15 @@
 //! One writer per log: the LOCK file taken on open, and the copy of an open log that a
-//! process forked from the writer holds, which writes nothing and lets go of the lock.
+//! process forked from the writer holds, which writes nothing (the fork handler, which lets
+//! go of the lock in the child, is `fork_handler`'s).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::fork_handler::{forks_so_far, LockFile};
 use super::Wal;
 use crate::wal::scan::open_regular;
 use crate::wal::WalError;
@@ -19,96 +20,6 @@ const LOCK_WAIT: Duration = Duration::from_millis(200);
 
 /// How long opening a log waits between two asks for its lock.
 const LOCK_RETRY: Duration = Duration::from_millis(5);
-
-/// Counts the forks this process came from (a `pthread_atfork` handler adds one in each child):
-/// a log remembers the count it was opened at, and a process forked after that holds a copy of
-/// the parent's log, not a log of its own.
-static FORK_COUNT: AtomicU64 = AtomicU64::new(0);
-
-#[cfg(unix)]
-extern "C" fn count_fork_in_child() {
-    // Async-signal-safe: one atomic add, then open, dup2, fcntl and close.
-    FORK_COUNT.fetch_add(1, Ordering::AcqRel);
-    release_locks_in_child();
-}
-
-/// How many logs' locks a fork lets go of in the child (see [`LockFile`]); the locks of logs
-/// opened past that many at once stay held by a forked child.
-const LOCK_SLOTS: usize = 256;
-
-/// The LOCK descriptors of this process's logs (-1: a free slot), for the fork handler.
-static LOCK_FDS: [std::sync::atomic::AtomicI32; LOCK_SLOTS] =
-    [const { std::sync::atomic::AtomicI32::new(-1) }; LOCK_SLOTS];
-
-/// In a child just forked: points its copies of the logs' LOCK descriptors at /dev/null. A
-/// flock belongs to the open file, which the fork shares: a forked child (a `multiprocessing`
-/// worker) would hold its parent's locks for as long as it lives, and the parent could not
-/// open its log again once it closed it. The descriptor numbers stay valid (the child's copy
-/// of the log closes its own later), only the lock is no longer the child's.
-#[cfg(unix)]
-fn release_locks_in_child() {
-    // SAFETY: async-signal-safe calls on descriptors of this process only.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        if null < 0 {
-            return;
-        }
-        for slot in &LOCK_FDS {
-            let fd = slot.load(Ordering::Acquire);
-            if fd >= 0 && libc::dup2(null, fd) == fd {
-                libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-            }
-        }
-        libc::close(null);
-    }
-}
-
-/// A log's LOCK file, its descriptor listed for the fork handler ([`release_locks_in_child`])
-/// while it is open.
-pub(super) struct LockFile {
-    file: File,
-    slot: Option<usize>,
-}
-
-impl LockFile {
-    fn new(file: File) -> LockFile {
-        #[cfg(unix)]
-        {
-            use std::os::fd::AsRawFd;
-            let fd = file.as_raw_fd();
-            let slot = LOCK_FDS.iter().position(|slot| {
-                slot.compare_exchange(-1, fd, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-            });
-            LockFile { file, slot }
-        }
-        #[cfg(not(unix))]
-        LockFile { file, slot: None }
-    }
-}
-
-impl Drop for LockFile {
-    fn drop(&mut self) {
-        // Unlisted before the descriptor closes: its number may be reused by another file.
-        if let Some(slot) = self.slot {
-            LOCK_FDS[slot].store(-1, Ordering::Release);
-        }
-    }
-}
-
-/// How many forks this process came from, counting from the first log opened (which installs
-/// the counter).
-pub(super) fn fork_count() -> u64 {
-    #[cfg(unix)]
-    {
-        static INSTALL: std::sync::Once = std::sync::Once::new();
-        // SAFETY: registers a handler that only adds to an atomic.
-        INSTALL.call_once(|| unsafe {
-            libc::pthread_atfork(None, None, Some(count_fork_in_child));
-        });
-    }
-    FORK_COUNT.load(Ordering::Acquire)
-}
 
 /// Opens and locks `<dir>/LOCK` for the life of the log, and notes this process in it.
 pub(super) fn take_lock(dir: &Path) -> Result<LockFile, WalError> {
@@ -126,7 +37,7 @@ pub(super) fn take_lock(dir: &Path) -> Result<LockFile, WalError> {
     // to hold it.
     let until = Instant::now() + LOCK_WAIT;
     loop {
-        match lock_file.file.try_lock() {
+        match lock_file.file().try_lock() {
             Ok(()) => break,
             Err(TryLockError::WouldBlock) if Instant::now() < until => {
                 thread::sleep(LOCK_RETRY);
@@ -149,8 +60,10 @@ pub(super) fn take_lock(dir: &Path) -> Result<LockFile, WalError> {
     }
     // Names this process as the holder, for the refusal of another writer. Only a note: the
     // lock is the flock, so a note that cannot be written (a full disk) refuses nothing.
-    let _ = lock_file.file.set_len(0).and_then(|()| {
-        (&lock_file.file).write_all(format!("pid {}\n", std::process::id()).as_bytes())
+    let _ = lock_file.file().set_len(0).and_then(|()| {
+        lock_file
+            .file()
+            .write_all(format!("pid {}\n", std::process::id()).as_bytes())
     });
     Ok(lock_file)
 }
@@ -172,7 +85,7 @@ impl Wal {
     /// without a sync. One atomic load.
     #[inline]
     pub fn forked(&self) -> bool {
-        FORK_COUNT.load(Ordering::Acquire) != self.fork_count_at_open
+        forks_so_far() != self.fork_count_at_open
     }
 
     pub(super) fn refuse_if_forked(&self) -> Result<(), WalError> {

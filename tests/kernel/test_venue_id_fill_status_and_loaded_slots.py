@@ -1,7 +1,8 @@
-"""Kernel rules 35 and the bindings with it: an event naming its order under another venue order
-id is refused; a loaded exit-leg index past the legs is refused, and an endless iterable of slots
-is not read for ever; a FILL made without a status takes it from the sizes, so a part fill so made
-no longer ends its order (rules 34 took it for the venue saying FILLED short)."""
+"""The kernel and its bindings on what names an order and what a slot holds: an event naming its
+order under another venue order id is refused; a loaded exit-leg index past the legs is refused,
+and an endless iterable of slots is not read for ever; a FILL made without a status takes it from
+the sizes, so a part fill so made leaves its order working (it is not the venue saying FILLED
+short)."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from dita import (
 
 @pytest.fixture
 def kernel() -> ExecutionKernel:
-    k = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="rules35")
+    k = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="venue-ids")
     k.set_seed_capital(10_000.0)
     return k
 
@@ -33,7 +34,7 @@ def event(kind: str, event_id: str, client_id: str, **kw: Any) -> VenueEvent:
 
 
 def test_a_fill_under_another_venue_id_is_refused_and_its_correction_applies(kernel: ExecutionKernel) -> None:
-    """Booking another order's fill to the order its client id names corrupted the position."""
+    """Booking another order's fill to the order its client id names would corrupt the position."""
     coid = entered(kernel)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1")).accepted
     before = kernel.slots()
@@ -70,8 +71,8 @@ def test_a_loaded_leg_index_past_the_legs_is_refused(kernel: ExecutionKernel) ->
 
 
 def test_a_part_fill_made_without_a_status_leaves_its_order_working(kernel: ExecutionKernel) -> None:
-    """Made without a status, a FILL said FILLED: with its running total and nothing said to
-    remain, rules 34 ended its order at the first part fill and the rest of it was lost."""
+    """Made without a status, a FILL is not taken for FILLED: with its running total and nothing
+    said to remain, that would end its order at the first part fill and lose the rest of it."""
     coid = entered(kernel)
     assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1")).accepted
     part = event("FILL", "f1", coid, price=100.0, size=0.4, filled_size=0.4)
