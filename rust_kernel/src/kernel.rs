@@ -589,10 +589,10 @@ impl Kernel {
             ts,
             &slot.trade_id,
             sid,
-            (prev, next, trigger.name()),
+            (prev, next, trigger),
             intent_id,
             event_id,
-            || details,
+            details,
         );
         out.state = next;
         self.dirty.slot(sid);

@@ -127,30 +127,17 @@ impl Kernel {
         update_free_set(&mut self.free, sid, prev, mid);
         update_free_set(&mut self.free, sid, mid, next);
         let order = Self::submitted(&out.submit);
-        let transitions = &mut out.transitions;
-        let no_event = Id::default();
-        push_transition(
-            transitions,
+        push_two_transitions(
+            &mut out.transitions,
             ts,
             &slot.trade_id,
             sid,
-            (prev, mid, request.name()),
-            &intent.intent_id,
-            &no_event,
-            || TransitionDetails::Empty,
-        );
-        push_transition(
-            transitions,
-            ts,
-            &slot.trade_id,
-            sid,
-            (mid, next, Trigger::Submit.name()),
-            &intent.intent_id,
-            &no_event,
-            || TransitionDetails::Submit {
+            (&intent.intent_id, &Id::default()),
+            ((prev, mid, request), || TransitionDetails::Empty),
+            ((mid, next, Trigger::Submit), || TransitionDetails::Submit {
                 client_order_id: order.client_order_id.clone(),
                 qty: order.size,
-            },
+            }),
         );
         out.state = next;
         // Once: a second mark of the same slot changes nothing.

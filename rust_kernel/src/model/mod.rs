@@ -23,5 +23,5 @@ pub use order::*;
 pub use outcome::*;
 pub use prefetching::*;
 pub use slot::*;
-pub(crate) use transition_writes::push_transition;
+pub(crate) use transition_writes::{push_transition, push_two_transitions};
 pub use venue_event::*;
