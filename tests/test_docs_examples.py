@@ -55,6 +55,11 @@ STANDALONE: dict[tuple[str, str], str] = {
         assert out.state.name == "IDLE" and not refused.accepted
         assert refused.diagnostic_code.name == "NO_POSITION"
     """,
+    ("guides/coming-from-the-original-kernel.md", "from datetime import UTC, datetime"): """
+        assert out.state.value == "POSITION_OPEN" and account["reconcile_status"] == "OK"
+        assert kernel.slot_state(0).metadata == {"stop": 57_000.0}
+        assert slot.entry_time == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+    """,
     ("guides/first-backtest.md", "from pathlib import Path"): """
         assert Path("var/bt/metrics.json").is_file() and Path("var/bt/report.html").is_file()
         assert result.metrics.trades > 0

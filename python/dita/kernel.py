@@ -18,14 +18,24 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from dita._kernel import KernelCore, KernelOutcome, KernelTransition, TradeSlot, VenueEvent
+from dita._kernel import KernelCore, KernelOutcome, KernelTransition, TradeSlot, VenueEvent, VenueOrder
 from dita.control import check_kernel_id
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 
 if TYPE_CHECKING:
     from dita._kernel import MetaValue
 
-__all__ = ["FILL_TRIGGERS", "ExecutionKernel", "SlotView", "applied_events", "booked_events", "booked_fill"]
+__all__ = [
+    "FILL_TRIGGERS",
+    "ControlSnapshot",
+    "ExecutionKernel",
+    "KernelState",
+    "SlotView",
+    "applied_events",
+    "booked_events",
+    "booked_fill",
+    "event_with",
+]
 
 _log = logging.getLogger("dita.kernel")
 
@@ -118,6 +128,14 @@ def booked_fill(event: VenueEvent, booked: Mapping[str, Any]) -> tuple[float, fl
     )
 
 
+def event_with(event: VenueEvent, changes: Mapping[str, Any]) -> VenueEvent:
+    """``event`` made again with ``changes`` (its constructor's arguments; ``side`` the order's,
+    as its ``to_dict()`` says it), keeping the trade's side and the venue's payload it carries."""
+    made = {**event.to_dict(), **changes}
+    made["order_side"] = made.pop("side")
+    return VenueEvent(**made, side=event.side, raw_payload=event.raw_payload or None)
+
+
 def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -> list[VenueEvent]:
     """``reported`` and then the events ``outcome`` carries, each fill at the size and fee the
     kernel booked of it (``booked_fill``). A venue stating only its running total (``size``
@@ -131,7 +149,7 @@ def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -
         event = events[i]
         size, fee = booked_fill(event, booked_as)
         if size != event.size or "fee_charged" in booked_as:
-            events[i] = VenueEvent(**{**event.to_dict(), "size": size, "fee": fee})
+            events[i] = event_with(event, {"size": size, "fee": fee})
     return events
 
 
@@ -157,7 +175,7 @@ def _same_values(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
 def _trade_of(state: TradeSlot) -> tuple[str, float]:
     """Which trade slot ``state`` holds: its id and entry time (an ENTER sets both; a trade id
     may be used again by a later trade, at another time)."""
-    return (state.trade_id, state.entry_time)
+    return (state.trade_id, state.entry_time_s)
 
 
 def _named(trade: tuple[str, float]) -> str:
@@ -263,12 +281,53 @@ class SlotMetadata(dict[str, Any]):
         return (dict, (dict(self),))
 
 
-class SlotView:
-    """A live view of one slot: reads the kernel's current state on every access.
+# The slot fields a view writes through ``load_slots`` (checked there with every slot, nothing
+# changed on a refusal), by the name assigned: each is the slot dict's field of the same name,
+# but the seconds (``*_s``) and ``last_mark_price``, which it keeps as the times and ``mark_price``.
+_LOADED_FIELDS = {
+    "trade_id": "trade_id",
+    "asset": "asset",
+    "side": "side",
+    "entry_price": "entry_price",
+    "size": "size",
+    "initial_size": "initial_size",
+    "leverage": "leverage",
+    "entry_time": "entry_time",
+    "entry_time_s": "entry_time",
+    "unrealized_pnl": "unrealized_pnl",
+    "realized_pnl": "realized_pnl",
+    "fees_paid": "fees_paid",
+    "closed": "closed",
+    "active_leg_index": "active_leg_index",
+    "leg_taken": "leg_taken",
+    "active_entry_order": "active_entry_order",
+    "active_exit_order": "active_exit_order",
+    "fsm_state": "fsm_state",
+    "close_reason": "close_reason",
+    "last_event_time": "last_event_time",
+    "last_event_time_s": "last_event_time",
+    "last_mark_price": "mark_price",
+}
 
-    ``metadata`` and ``exit_leg_ratios`` write through to the kernel (validated there), both
-    when assigned and, for ``metadata``, when changed in place; every other field is
-    read-only because it is owned by the state machine.
+
+def _loaded_value(field: str, value: Any) -> Any:
+    """``value`` as a slot dict holds ``field``: an order as its dict, a time not given (None)
+    as 0; the rest as given, for ``load_slots`` to check."""
+    if field in ("active_entry_order", "active_exit_order") and isinstance(value, VenueOrder):
+        return value.to_dict()
+    if field in ("entry_time", "last_event_time") and value is None:
+        return 0.0
+    return value
+
+
+class SlotView:
+    """A live view of one slot, the original kernel's ``TradeSlot``: reads the kernel's current
+    state on every access, and assigning a field writes it into the kernel.
+
+    ``metadata`` and ``exit_leg_ratios`` write through their own setters (``metadata`` when
+    changed in place too); every other field through ``load_slots`` with all the slots, as the
+    kernel checks a loaded slot: a value it refuses raises, naming the field and the value, and
+    changes nothing. ``seen_event_ids`` and ``slot_id`` are the kernel's own.
     """
 
     __slots__ = ("_kernel", "slot_id")
@@ -308,8 +367,22 @@ class SlotView:
                 self._kernel.set_slot_metadata(self.slot_id, value)
         elif name == "exit_leg_ratios":
             self._kernel.set_slot_exit_leg_ratios(self.slot_id, value)
+        elif name in _LOADED_FIELDS:
+            self._load({_LOADED_FIELDS[name]: _loaded_value(_LOADED_FIELDS[name], value)}, name, value)
         else:
-            raise AttributeError(f"slot field {name!r} is owned by the kernel and cannot be set")
+            raise AttributeError(f"slot field {name!r} is the kernel's own and cannot be set")
+
+    def _load(self, changes: Mapping[str, Any], name: str, value: Any) -> None:
+        """Writes ``changes`` into this slot's dict and loads every slot back (``load_slots``),
+        under the metadata lock, so no other view's write is lost in between. A refusal raises
+        the kernel's error naming the field ``name`` and the ``value`` given; nothing changed."""
+        with _metadata_lock(self._kernel):
+            slots = self._kernel.slots()
+            slots[self.slot_id].update(changes)
+            try:
+                self._kernel.load_slots(slots)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"cannot set slot {self.slot_id}'s {name} to {value!r}: {exc}") from exc
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"slot field {name!r} cannot be deleted (assign metadata={{}} to empty it)")
@@ -320,11 +393,92 @@ class SlotView:
     def to_dict(self) -> dict[str, Any]:
         return self._kernel.slot_dict(self.slot_id)
 
+    def is_free(self) -> bool:
+        """Whether the slot takes a new trade (what ``free_slot()`` offers)."""
+        return self.state().is_free()
+
+    def is_open(self) -> bool:
+        """Whether the slot holds a position."""
+        return self.state().is_open()
+
+    def next_exit_ratio(self) -> float | None:
+        """The share of the initial size the next leg exit closes; None once every leg is done."""
+        return self.state().next_exit_ratio()
+
+    def mark_price(self, price: float) -> None:
+        """Marks the slot's asset at ``price`` (``ExecutionKernel.mark_price``: every slot of
+        the asset follows, as one market price values them all). A slot without an asset has
+        nothing to mark."""
+        asset = self.state().asset
+        if asset:
+            self._kernel.mark_price(asset, price)
+
+    def consume_exit_leg(self) -> float | None:
+        """Counts the active exit leg as done: the next leg exit sends the next one. Returns the
+        ratio of the leg consumed; None when every leg was done (nothing changes)."""
+        state = self.state()
+        ratio = state.next_exit_ratio()
+        if ratio is not None:
+            leg = state.active_leg_index + 1
+            self._load({"active_leg_index": leg, "leg_taken": 0.0}, "active_leg_index", leg)
+        return ratio
+
     def __repr__(self) -> str:
         s = self.state()
         return (
             f"SlotView(slot_id={s.slot_id}, fsm_state={s.fsm_state.name}, asset={s.asset!r}, size={s.size})"
         )
+
+
+class ControlSnapshot(dict[str, Any]):
+    """The kernel's control as a dict, as the original kernel's ``control`` property gave it;
+    calling it gives it again, as dita's ``control()`` does."""
+
+    __slots__ = ()
+
+    def __call__(self) -> ControlSnapshot:
+        return self
+
+
+class KernelState:
+    """The original kernel's ``kernel.state``: the slots' views and the trades and working
+    orders by id, each read from the kernel when asked."""
+
+    __slots__ = ("_kernel",)
+
+    def __init__(self, kernel: ExecutionKernel) -> None:
+        self._kernel = kernel
+
+    @property
+    def slots(self) -> list[SlotView]:
+        return [SlotView(self._kernel, i) for i in range(self._kernel.max_slots)]
+
+    @property
+    def active_trade_index(self) -> dict[str, int]:
+        """The trades the slots hold and have not closed, by trade id."""
+        return {
+            s["trade_id"]: s["slot_id"]
+            for s in self._kernel.slots()
+            if s["trade_id"] and s["fsm_state"] not in ("IDLE", "CLOSED")
+        }
+
+    @property
+    def venue_order_index(self) -> dict[str, int]:
+        """The slot of each working order the venue gave an id, by that id."""
+        return self._orders_by("venue_order_id")
+
+    @property
+    def client_order_index(self) -> dict[str, int]:
+        """The slot of each working order, by its client order id."""
+        return self._orders_by("client_order_id")
+
+    def _orders_by(self, key: str) -> dict[str, int]:
+        index: dict[str, int] = {}
+        for s in self._kernel.slots():
+            for order in (s["active_entry_order"], s["active_exit_order"]):
+                if order is not None and order[key]:
+                    index[order[key]] = s["slot_id"]
+        return index
 
 
 # The kernels not closed, by id (weakly held: a subclass need not be hashable), whose input one
@@ -446,7 +600,9 @@ class ExecutionKernel(KernelCore):
 
     ``ExecutionKernel(max_slots=10, venue=None, journal=None, projection=None,
     control_plane=None, kernel_id=None)``. Without a venue the kernel uses a default
-    ``MockVenueAdapter`` (acknowledge and fill at once).
+    ``MockVenueAdapter`` (acknowledge and fill at once). The original kernel's keywords are
+    taken too: ``account`` (the seed capital), ``projection_client`` and ``zinc_plane`` (None:
+    dita's projection and control plane are ``projection`` and ``control_plane``).
     """
 
     def __new__(
@@ -514,6 +670,21 @@ class ExecutionKernel(KernelCore):
         self.slot_state(slot_id)  # raises IndexError naming the slot id when out of range
         # Kept as an int: a numpy int64 taken as the slot id is not kept as the view's.
         return SlotView(self, operator.index(slot_id))
+
+    def free_slot(self) -> SlotView | None:
+        """The view of the first slot free for a new trade, or None (``free_slot_id()``: its id)."""
+        slot_id = self.free_slot_id()
+        return None if slot_id is None else SlotView(self, slot_id)
+
+    @property
+    def state(self) -> KernelState:
+        """The slots' views and the trades and working orders by id (the original kernel's)."""
+        return KernelState(self)
+
+    @property
+    def control(self) -> ControlSnapshot:
+        """The current control (mode, verbosity, freeze, ...) as a dict; ``control()`` too."""
+        return ControlSnapshot(KernelCore.control(self))
 
     def set_slot_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
         """Replaces slot ``slot_id``'s metadata (validated; a refusal changes nothing), under the

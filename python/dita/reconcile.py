@@ -229,10 +229,12 @@ def _same_order(theirs: Any, mine: VenueOrder, venue: Any) -> None:
             if mine.venue_order_id:
                 why += f", venue id {mine.venue_order_id!r}"
             raise _Malformed("client_order_id", coid, why)
-    side = getattr(theirs, "side", None)
+    # Whether it buys or sells: a venue's VenueOrder says it as its order_side (its side is its
+    # trade's, which its role decides), anything else as its side.
+    side = getattr(theirs, "order_side", None) or getattr(theirs, "side", None)
     side = getattr(side, "name", side)
-    if isinstance(side, str) and side.upper() != mine.side.name:
-        raise _Malformed("side", side, f"another order's: the kernel's order is a {mine.side.name}")
+    if isinstance(side, str) and side.upper() != mine.order_side.name:
+        raise _Malformed("side", side, f"another order's: the kernel's order is a {mine.order_side.name}")
 
 
 def _missed_fill(mine: VenueOrder, theirs: VenueOrder, venue: Any) -> tuple[float, float] | None:
@@ -304,6 +306,7 @@ def _event(order: VenueOrder, kind: str, seq: str, now: float, **kw: Any) -> Ven
         venue_order_id=kw.pop("venue_order_id", order.venue_order_id),
         venue_client_id=order.client_order_id,
         side=order.side,
+        order_side=order.order_side,
         asset=order.asset,
         reason=kw.pop("reason", "reconciliation after restart"),
         metadata={"source": "reconciliation"},
@@ -1077,7 +1080,8 @@ def reconcile_with_venue(
             continue
         # An adapter may give a plain "BUY", or leave a field out: read as an enum, that would
         # raise AttributeError here, after the events above are applied, and lose their report.
-        side = getattr(theirs, "side", None)
+        # Whether it buys or sells: a VenueOrder's order_side (its side is its trade's).
+        side = getattr(theirs, "order_side", None) or getattr(theirs, "side", None)
         item = {
             "client_order_id": coid,
             "venue_order_id": venue_order_id,

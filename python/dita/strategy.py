@@ -438,7 +438,7 @@ class Strategy(Generic[P]):
                 "order, or submit(KernelIntent(...))"
             )
         ctx = self.ctx
-        slot_id = ctx.kernel.free_slot()
+        slot_id = ctx.kernel.free_slot_id()
         if slot_id is None:
             slot_id = -1  # the kernel refuses it with INVALID_SLOT_ID, which the strategy sees
         intent = KernelIntent(

@@ -415,6 +415,10 @@ impl Kernel {
     pub fn free_slot(&self) -> Option<usize> {
         self.free.first()
     }
+    /// Whether slot `slot_id` is one `free_slot` may offer.
+    pub fn slot_is_free(&self, slot_id: usize) -> bool {
+        self.free.contains(slot_id)
+    }
     pub fn open_positions(&self) -> usize {
         self.open_count
     }

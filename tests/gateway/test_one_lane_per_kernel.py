@@ -50,8 +50,8 @@ class Watched(ExecutionKernel):
     def control(self) -> Any:
         return self._watched(super().control)
 
-    def free_slot(self) -> Any:
-        return self._watched(super().free_slot)
+    def free_slot_id(self) -> Any:
+        return self._watched(super().free_slot_id)
 
 
 async def _ask(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -272,7 +272,7 @@ def test_a_fill_repeated_after_its_trade_closed_is_found_though_not_duplicate_ev
     late = kernel.on_venue_event(
         VenueEvent(
             "late-1", "A", 0, "FILL", first.status, first.venue_order_id, first.venue_client_id,
-            first.side, first.asset, first.price, first.size, first.filled_size, first.remaining_size,
+            first.order_side, first.asset, first.price, first.size, first.filled_size, first.remaining_size,
             fill_id=first.fill_id,
         )
     )  # fmt: skip

@@ -66,7 +66,7 @@ class Truth:
             o.slot_id,
             o.trade_id,
             o.asset,
-            o.side,
+            o.order_side,
             o.order_type,
             o.price,
             o.size,
@@ -115,7 +115,7 @@ class ChaosVenue:
             kind,
             venue_order_id=vid,
             venue_client_id=coid,
-            side=o.side,
+            side=o.order_side,
             asset=o.asset,
             timestamp=self.ts(),
             **kw,
@@ -148,7 +148,7 @@ class ChaosVenue:
     def positions(self) -> dict[str, float]:
         pos: dict[str, float] = {}
         for tr in self.orders.values():
-            sign = 1.0 if tr.order.side.name == "BUY" else -1.0
+            sign = 1.0 if tr.order.order_side.name == "BUY" else -1.0
             pos[tr.order.asset] = pos.get(tr.order.asset, 0.0) + sign * tr.total
         return pos
 

@@ -25,7 +25,7 @@ NUMBER_CALLS: list[tuple[str, Call]] = [
     ("max_leverage", lambda k, v: k.set_risk_limits({"max_leverage": v, "regime": "NEUTRAL"})),
     ("capital", lambda k, v: k.set_seed_capital(v)),
     ("price", lambda k, v: k.mark_price("BTCUSDT", v)),
-    ("qty", lambda k, v: k.calibrate_fee(100.0, v, 0.05)),
+    ("fill_qty", lambda k, v: k.calibrate_fee(100.0, v, 0.05)),
 ]
 
 
@@ -242,7 +242,7 @@ def test_loaded_slots_are_refused_what_an_intent_or_event_is_refused(
         kernel.reconcile_from_slots(change(slots))
     assert kernel.snapshot() == before
     # The slots as they were still load.
-    assert kernel.reconcile_from_slots(resting_slots()[1]) == 0
+    assert kernel.load_slots(resting_slots()[1]) == 0
 
 
 class ReadOnly(Mapping[str, Any]):
@@ -280,7 +280,7 @@ def test_every_mapping_the_stubs_promise_is_taken(wrap: Callable[[dict[str, Any]
     loaded = kernel.slots()
     loaded[0]["active_entry_order"] = wrap(loaded[0]["active_entry_order"])
     before = kernel.slots()
-    assert kernel.reconcile_from_slots([wrap(s) for s in loaded]) == 0
+    assert kernel.load_slots([wrap(s) for s in loaded]) == 0
     assert kernel.slots() == before
 
 

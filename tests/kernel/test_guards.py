@@ -1115,7 +1115,7 @@ def test_numpy_numbers_are_numbers_at_every_entry_point() -> None:
     k.set_risk_limits({"require_source_run_in_live": np.bool_(False)})
     slots = plain.slots()
     slots[0] = slots[0] | {"size": f32(2.0), "exit_leg_ratios": [f32(0.5), f32(0.5)], "realized_pnl": i64(0)}
-    assert k.reconcile_from_slots(slots) == plain.reconcile_from_slots(plain.slots())
+    assert k.load_slots(slots) == plain.load_slots(plain.slots())
 
 
 def test_numpy_integers_are_ints_where_an_int_is_taken() -> None:

@@ -43,7 +43,7 @@ def test_enter_and_exit_round_trip_with_the_default_mock(kernel: ExecutionKernel
     acct = kernel.account()
     assert acct["realized_pnl"] == pytest.approx(20.0)
     assert acct["capital"] == pytest.approx(10_000 + 20 - fees)
-    assert kernel.free_slot() == 0  # a CLOSED slot is free for the next ENTER
+    assert kernel.free_slot_id() == 0  # a CLOSED slot is free for the next ENTER
 
 
 def test_short_pnl_and_mark_price(kernel: ExecutionKernel) -> None:
@@ -202,7 +202,7 @@ def test_unknown_and_late_events_are_reported(kernel: ExecutionKernel) -> None:
 def test_rejects_and_rate_limits_free_the_slot() -> None:
     k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(reject_rate=1.0))
     out = k.process_intent(intent("ENTER", 0))
-    assert out.state == TradeStage.IDLE and k.free_slot() == 0
+    assert out.state == TradeStage.IDLE and k.free_slot_id() == 0
     assert out.emitted_events[0].kind == KernelEventKind.REJECT
     k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(rate_limit_rate=1.0, retry_after=2.5))
     out = k.process_intent(intent("ENTER", 0))
@@ -388,14 +388,18 @@ def test_a_funding_payment_carrying_the_balance_moves_k_and_e(kernel: ExecutionK
     assert (acct["reconcile_status"], acct["reconcile_delta"]) == ("OK", 0.0)
 
 
-def test_slot_view_writes_through_and_refuses_owned_fields(kernel: ExecutionKernel) -> None:
+def test_slot_view_writes_through_and_refuses_what_the_kernel_refuses(kernel: ExecutionKernel) -> None:
     view = kernel.slot(2)
     view.metadata = {"note": "watch", "n": 3}
     assert kernel.slot_state(2).metadata == {"note": "watch", "n": 3}
     view.exit_leg_ratios = (0.5, 0.5)
     assert kernel.slot(2).exit_leg_ratios == (0.5, 0.5)
-    with pytest.raises(AttributeError, match="owned by the kernel"):
+    # Checked as a loaded slot is: a position needs a price.
+    with pytest.raises(ValueError, match=r"cannot set slot 2's size to 5\.0: .*positive entry price"):
         view.size = 5.0
+    assert kernel.slot_state(2).size == 0.0
+    with pytest.raises(AttributeError, match="is the kernel's own"):
+        view.committed_notional = 1.0
     with pytest.raises(ValueError, match="exit_leg_ratios"):
         view.exit_leg_ratios = (0.8, 0.8)
     with pytest.raises(TypeError, match="metadata"):
@@ -492,9 +496,9 @@ def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel)
         fresh.reconcile_from_slots(past)
     assert fresh.seq == 0 and fresh.slot(1).fsm_state == TradeStage.IDLE
     past[1]["active_leg_index"] = legs
-    assert fresh.reconcile_from_slots(past) == 1
+    assert fresh.load_slots(past) == 1
     assert fresh.slot(1).active_leg_index == legs
-    assert fresh.reconcile_from_slots(saved) == 1
+    assert fresh.load_slots(saved) == 1
     assert fresh.slots() == saved
     fresh.mark_price("BTCUSDT", 110.0)
     assert fresh.slot(1).unrealized_pnl == pytest.approx(20.0)
@@ -513,13 +517,13 @@ def test_slots_with_more_exits_than_legs_load_as_the_kernel_shows_them(
     assert kernel.slot(0).size == pytest.approx(1.0)
     assert kernel.slot(0).active_leg_index == len(legs)
     saved = kernel.slots()
-    assert kernel.reconcile_from_slots(saved) == 1
+    assert kernel.load_slots(saved) == 1
     assert kernel.slots() == saved
     # Every leg is done: an EXIT of no size takes what remains.
     assert kernel.process_intent(intent("EXIT", 0)).state == TradeStage.CLOSED
     kernel.set_slot_exit_leg_ratios(0, [1.0])
     assert kernel.slot(0).active_leg_index == 1
-    assert kernel.reconcile_from_slots(kernel.slots()) == 0
+    assert kernel.load_slots(kernel.slots()) == 0
 
 
 def test_reconcile_from_slots_checks_the_orders_it_loads(resting) -> None:  # type: ignore[no-untyped-def]
@@ -666,7 +670,7 @@ def test_the_kernels_own_slots_load_back_with_rebates_paid() -> None:
     assert kernel.on_venue_event(rebate).accepted
     assert kernel.slot_state(0).fees_paid == pytest.approx(-0.01)
     saved = kernel.slots()
-    assert kernel.reconcile_from_slots(saved) == 1
+    assert kernel.load_slots(saved) == 1
     assert kernel.slots() == saved
 
 
@@ -824,7 +828,7 @@ def test_reconcile_from_slots_reads_the_callers_iterable_before_taking_the_kerne
         kernel.update_control(source="reconcile-check")
         yield from saved
 
-    assert kernel.reconcile_from_slots(slots()) == 0
+    assert kernel.load_slots(slots()) == 0
     assert seen == [before] and kernel.control()["source"] == "reconcile-check"
 
 

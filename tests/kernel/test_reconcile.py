@@ -113,7 +113,7 @@ def test_a_timed_out_submit_that_never_arrived_ends_and_frees_the_slot(tmp_path:
     assert out.state == TradeStage.ORDER_SENT
     report = kernel.reconcile_with_venue()
     assert [x["client_order_id"] for x in report.lost_submits] == [out.order.client_order_id]
-    assert kernel.slot(2).fsm_state == TradeStage.IDLE and kernel.free_slot() == 0
+    assert kernel.slot(2).fsm_state == TradeStage.IDLE and kernel.free_slot_id() == 0
 
 
 def test_position_differences_are_reported_not_guessed(tmp_path: Path) -> None:
@@ -254,7 +254,7 @@ def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -
     for venue_filled in (0.4, 0.0, 0.6):  # as the end said, nothing after all, more than it said
         venue = EndedOrders()
         kernel, coid = awaiting(venue, f"aw{int(venue_filled * 10)}")
-        assert kernel.free_slot() == 1
+        assert kernel.free_slot_id() == 1
         venue.orders[coid] = VenueOrder(
             coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0,
             filled_size=venue_filled, avg_fill_price=100.0, status="CANCELED",
@@ -262,7 +262,7 @@ def test_reconciliation_books_or_settles_what_a_slot_waits_for(tmp_path: Path) -
         report = kernel.reconcile_with_venue()
         assert [a["client_order_id"] for a in report.awaited_settled] == [coid]
         assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == venue_filled
-        assert kernel.free_slot() == (1 if venue_filled else 0)
+        assert kernel.free_slot_id() == (1 if venue_filled else 0)
 
 
 def test_reconciliation_books_what_a_slot_waits_for_by_its_reports_stated_total(tmp_path: Path) -> None:
@@ -337,7 +337,7 @@ def test_an_awaited_order_listed_with_less_filled_is_canceled_without_lowering_i
     assert venue.canceled == [coid] and report.awaited_settled == [] and not report.clean
     assert "below the 0.4 it stated when the order ended" in report.unresolved[0]["reason"]
     assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
-    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4) and kernel.free_slot() == 1
+    assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4) and kernel.free_slot_id() == 1
 
 
 def test_an_awaited_exit_beside_an_awaited_entry_is_ended_with_the_venues_figure() -> None:
@@ -985,7 +985,7 @@ def malformed(order: VenueOrder, **figures: Any) -> SimpleNamespace:
     say otherwise."""
     fields: dict[str, Any] = {
         "client_order_id": order.client_order_id, "venue_order_id": "VX", "slot_id": order.slot_id,
-        "trade_id": order.trade_id, "asset": order.asset, "side": order.side, "price": 100.0,
+        "trade_id": order.trade_id, "asset": order.asset, "side": order.order_side, "price": 100.0,
         "size": order.size, "filled_size": order.size / 2, "avg_fill_price": 100.0,
         "status": VenueOrderStatus.CANCELED,
     }  # fmt: skip
@@ -1410,7 +1410,7 @@ def test_a_fill_the_venue_reports_while_it_is_asked_is_not_booked_again_at_the_w
     def event(event_id: str, kind: str, **kw: Any) -> VenueEvent:
         return VenueEvent(
             event_id, "t0", 0, kind, venue_order_id="V1", venue_client_id=coid,
-            side=order.side, asset=order.asset, **kw,
+            side=order.order_side, asset=order.asset, **kw,
         )  # fmt: skip
 
     assert kernel.on_venue_event(event("ack", "ORDER_ACK")).accepted

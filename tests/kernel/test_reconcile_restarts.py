@@ -38,7 +38,7 @@ class PartlyFills:
             o.slot_id,
             o.trade_id,
             o.asset,
-            o.side,
+            o.order_side,
             o.order_type,
             o.price,
             o.size,
@@ -59,7 +59,7 @@ class PartlyFills:
                 venue_order_id=f"v-{order.client_order_id}",
                 venue_client_id=order.client_order_id,
                 asset=order.asset,
-                side=order.side,
+                side=order.order_side,
             )
         ]
 
@@ -128,7 +128,7 @@ class CancelAckedBare(PartlyFills):
             "CANCEL_ACK",
             venue_client_id=coid,
             asset=order.asset,
-            side=order.side,
+            side=order.order_side,
         )
         return [ack]
 
@@ -328,7 +328,7 @@ class AcksCancelButWorks(CancelAckedBare):
             return super().cancel(order)
         self.acked.add(coid)
         ack = VenueEvent(f"cx0-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)
-        return [VenueEvent(**ack.to_dict() | {"asset": order.asset, "side": order.side})]
+        return [VenueEvent(**ack.to_dict() | {"asset": order.asset, "side": order.order_side})]
 
 
 def test_an_order_ended_in_the_kernel_that_the_venue_works_on_is_booked_and_canceled() -> None:
@@ -449,7 +449,7 @@ class ListsUnderTheHash(AcksCancelButWorks):
         for o in super().open_orders():
             venue_order_id = f"{o.asset}:{o.venue_order_id}" if self.qualified else o.venue_order_id
             figures: dict[str, Any] = {"filled_size": o.filled_size, "avg_fill_price": o.avg_fill_price}
-            mine = (self._hashed(o), 0, "", o.asset, o.side, o.order_type, o.price, o.size)
+            mine = (self._hashed(o), 0, "", o.asset, o.order_side, o.order_type, o.price, o.size)
             listed.append(VenueOrder(*mine, venue_order_id=venue_order_id, status=o.status, **figures))
         return listed
 

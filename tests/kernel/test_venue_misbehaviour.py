@@ -416,7 +416,7 @@ def test_a_fill_after_its_entrys_cancel_ack_opens_the_position(kernel: Execution
     slot = kernel.slot_state(0)
     assert (slot.size, slot.entry_price, slot.side.name, slot.trade_id) == (1.0, 100.0, "LONG", "t0")
     assert slot.fees_paid > 0 and kernel.snapshot()["account"]["k_fees_paid"] == slot.fees_paid
-    assert kernel.free_slot() == 1
+    assert kernel.free_slot_id() == 1
     closed = kernel.on_venue_event(fill("x1", exit_order_id(kernel), 1.0, price=101.0))
     assert closed.state == TradeStage.CLOSED
     assert kernel.slot_state(0).realized_pnl == pytest.approx(1.0)
@@ -452,7 +452,7 @@ def test_a_fill_after_its_exits_cancel_ack_takes_from_the_position_and_may_close
     assert rest.accepted and rest.state == TradeStage.CLOSED
     slot = kernel.slot_state(0)
     assert slot.closed and slot.size == 0.0 and slot.realized_pnl == pytest.approx(2.0)
-    assert kernel.snapshot()["account"]["open_positions"] == 0 and kernel.free_slot() == 0
+    assert kernel.snapshot()["account"]["open_positions"] == 0 and kernel.free_slot_id() == 0
 
 
 def test_a_late_fill_the_slot_cannot_take_is_refused_loudly_and_changes_nothing(
@@ -790,7 +790,7 @@ def test_a_rate_limit_on_a_sent_order_the_venue_never_took_ends_it(kernel: Execu
     coid = entered(kernel)
     out = kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=2.0))
     assert out.diagnostic_code == D.RATE_LIMITED and out.state == TradeStage.IDLE
-    assert kernel.slot_state(0).active_entry_order is None and kernel.free_slot() == 0
+    assert kernel.slot_state(0).active_entry_order is None and kernel.free_slot_id() == 0
 
 
 def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_its_fills(
@@ -807,7 +807,7 @@ def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_it
     assert "cancel" in out.details["order_kept"]
     # The order may still work at the venue, so its slot is not offered for a new
     # trade (which would forget it) until its status is known.
-    assert kernel.free_slot() == 1 and [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
+    assert kernel.free_slot_id() == 1 and [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
     # The venue's ack then teaches the kept order its venue id: refused as a late event, a
     # fill naming the order by that id alone would be UNKNOWN_ORDER.
     ack = kernel.on_venue_event(event("ORDER_ACK", "a1", coid, venue_order_id="V1"))
@@ -816,7 +816,7 @@ def test_a_rate_limit_before_the_ack_of_an_order_asked_to_cancel_keeps_it_for_it
     assert kernel.orders_in_doubt() != []  # an ack says it works: it may fill yet
     busy = kernel.process_intent(intent("ENTER", 0, trade_id="t-new"))
     assert busy.diagnostic_code == D.SLOT_BUSY and busy.details["client_order_id"] == coid
-    assert kernel.slot_dict(0)["order_in_doubt"] == coid and kernel.free_slot() == 1
+    assert kernel.slot_dict(0)["order_in_doubt"] == coid and kernel.free_slot_id() == 1
     late = kernel.on_venue_event(fill("f1", "", 1.0, venue_order_id="V1"))
     assert late.accepted and late.details["late_fill"] is True, late.details
     assert kernel.slot_state(0).size == pytest.approx(1.0)
@@ -851,7 +851,7 @@ def test_an_exit_rate_limited_before_its_ack_with_a_cancel_asked_blocks_a_second
     assert kernel.process_intent(intent("EXIT", 0)).diagnostic_code == D.SLOT_BUSY  # it works on
     done = kernel.on_venue_event(fill("x2", xid, 0.6, total=1.0))
     assert done.accepted and done.state == TradeStage.CLOSED and kernel.slot_state(0).size == 0.0
-    assert kernel.orders_in_doubt() == [] and kernel.free_slot() == 0
+    assert kernel.orders_in_doubt() == [] and kernel.free_slot_id() == 0
 
 
 @pytest.mark.parametrize("end", ["EXPIRED", "CANCEL_ACK", "REJECT"])
@@ -921,7 +921,7 @@ def test_a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again(
     assert venue.canceled == [coid, coid]
     doubts = [o.client_order_id for o in kernel.orders_in_doubt()]
     assert doubts == ([] if settled else [coid]), out.details
-    assert (kernel.free_slot() == 0) is settled
+    assert (kernel.free_slot_id() == 0) is settled
     if answer == "CANCEL_REJECT":  # the venue may never have had it, or it filled: unknown
         assert out.details["venue_event_refused"] == "INVALID_TRANSITION"
         assert "still unknown" in out.details["reason"]
@@ -1231,7 +1231,7 @@ def test_a_slot_waiting_for_a_fill_the_venue_reported_takes_no_new_order(kernel:
     kernel.process_intent(intent("CANCEL", 0))
     ended = kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
     assert ended.state == TradeStage.IDLE and ended.details["unreported_qty"] == pytest.approx(0.4)
-    assert kernel.free_slot() == 1  # slot 0 is not offered
+    assert kernel.free_slot_id() == 1  # slot 0 is not offered
     assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
     # Operators see the wait where they see the slot (slots(), snapshot(), the projections).
     assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.4)
@@ -1272,7 +1272,7 @@ def test_reloading_slots_keeps_every_slots_wait_for_a_reported_fill(kernel: Exec
     coid = entered(kernel)
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.4))
     kernel.reconcile_from_slots(kernel.slots())  # e.g. an operator correcting another slot
-    assert kernel.free_slot() == 1
+    assert kernel.free_slot_id() == 1
     late = kernel.on_venue_event(fill("f1", coid, 0.4))
     assert late.accepted and kernel.slot_state(0).size == pytest.approx(0.4)
 
@@ -1295,7 +1295,7 @@ def test_an_owed_entry_fill_reopens_a_trade_an_exit_closed_meanwhile(kernel: Exe
     kernel.on_venue_event(event("CANCEL_ACK", "c1", coid, filled_size=0.5))
     xid = exit_order_id(kernel)  # an entry owed does not block an exit
     assert kernel.on_venue_event(fill("x1", xid, 0.2, price=101.0)).state == TradeStage.CLOSED
-    assert kernel.free_slot() == 1  # closed, but a fill of its entry is owed
+    assert kernel.free_slot_id() == 1  # closed, but a fill of its entry is owed
     late = kernel.on_venue_event(fill("f2", coid, 0.3))
     assert late.accepted and late.state == TradeStage.POSITION_OPEN
     slot = kernel.slot_state(0)
@@ -1358,7 +1358,7 @@ class AnswersTwice:
         def said(event_id: str, kind: str, **kw: Any) -> VenueEvent:
             return VenueEvent(
                 event_id, order.trade_id, order.slot_id, kind, venue_client_id=order.client_order_id,
-                asset=order.asset, side=order.side, **kw,
+                asset=order.asset, side=order.order_side, **kw,
             )  # fmt: skip
 
         if self.throttle:

@@ -32,7 +32,7 @@ def main() -> None:
         events = args[-1]
         fill(self, working, *args)
         e = events[-1]
-        side = e.side.name if e.side is not None else ""
+        side = e.order_side.name if e.order_side is not None else ""
         record(
             {
                 "coid": e.venue_client_id,

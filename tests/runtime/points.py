@@ -27,7 +27,7 @@ def ack(order: Any) -> VenueEvent:
     coid = order.client_order_id
     return VenueEvent(
         f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK",
-        status="ACKNOWLEDGED", venue_client_id=coid, asset=order.asset, side=order.side,
+        status="ACKNOWLEDGED", venue_client_id=coid, asset=order.asset, side=order.order_side,
     )  # fmt: skip
 
 
@@ -80,7 +80,7 @@ class FillsAsTold:
                 venue_order_id="V1",
                 venue_client_id=order.client_order_id,
                 asset=order.asset,
-                side=order.side,
+                side=order.order_side,
                 price=100.0,
                 size=size,
                 filled_size=total,
@@ -98,7 +98,7 @@ class FillsAsTold:
             venue_order_id="V1",
             venue_client_id=order.client_order_id,
             asset=order.asset,
-            side=order.side,
+            side=order.order_side,
         )
         if self.at_once:
             return [ack, *self._fills(order)]

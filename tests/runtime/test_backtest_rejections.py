@@ -52,7 +52,7 @@ def test_orders_for_an_asset_without_data_are_counted_with_the_reason(tmp_path: 
         assert outcome.state.name == "IDLE"
         [reject] = [e for e in outcome.emitted_events if e.kind.name == "REJECT"]
         assert reject.reason == "unknown asset 'ETHUSDT': paper lists BTCUSDT only"
-    assert strategy.ctx.kernel.free_slot() == 0 and result.run_info["fills"] == 0
+    assert strategy.ctx.kernel.free_slot_id() == 0 and result.run_info["fills"] == 0
     info = result.run_info
     assert info["orders_rejected"] == 3
     assert info["rejections"] == "3 x unknown asset 'ETHUSDT': paper lists BTCUSDT only"

@@ -59,7 +59,7 @@ class _RefusesSells(ShadowVenue):
     refuse_sells = False
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        if self.refuse_sells and order.side == OrderSide.SELL:
+        if self.refuse_sells and order.order_side == OrderSide.SELL:
             return [
                 self._events.make(
                     order,

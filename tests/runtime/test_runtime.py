@@ -120,7 +120,7 @@ class ExpiresThenFills:
             "FILL",
             status="FILLED" if share == 1.0 else "PARTIALLY_FILLED",
             venue_client_id=order.client_order_id,
-            side=order.side,
+            side=order.order_side,
             asset=order.asset,
             price=price,
             size=order.size * share,
@@ -159,7 +159,7 @@ class AnswersTheCancelWithTheFillThatRacedIt:
 
     def cancel(self, order: Any) -> list[VenueEvent]:
         coid, half = order.client_order_id, order.size / 2
-        common = {"venue_client_id": coid, "side": order.side, "asset": order.asset}
+        common = {"venue_client_id": coid, "side": order.order_side, "asset": order.asset}
         return [
             VenueEvent(f"c-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", status="CANCELED", **common),
             VenueEvent(
@@ -659,7 +659,12 @@ class FillsInTwoTrades:
 
     def submit(self, order: Any) -> list[VenueEvent]:
         coid, half = order.client_order_id, order.size / 2
-        common = {"venue_client_id": coid, "side": order.side, "asset": order.asset, "venue_order_id": "v"}
+        common = {
+            "venue_client_id": coid,
+            "side": order.order_side,
+            "asset": order.asset,
+            "venue_order_id": "v",
+        }
         return [
             VenueEvent(f"a-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", **common),
             VenueEvent(

@@ -66,7 +66,7 @@ def test_a_failed_strategys_exit_keeps_working_and_closes_the_trade() -> None:
     assert runtime.status()[0]["status"] == "ERROR"
     # The entry is gone, the exit still works.
     (left,) = venue.open_orders()
-    assert left.side.name == "SELL"
+    assert left.order_side.name == "SELL"
     tp = kernel.slot_state(strategy.take_profit)
     assert tp.fsm_state.name == "EXIT_WORKING" and tp.size == 1.0
     # The price goes through both limits: the exit fills and closes the trade, no entry fills.
@@ -168,7 +168,7 @@ class ReportsFromItsSubmit:
             venue_client_id=order.client_order_id,
             venue_order_id=f"v-{order.client_order_id}",
             asset=order.asset,
-            side=order.side,
+            side=order.order_side,
             status=status,
             timestamp=T0,
             **more,
@@ -259,7 +259,7 @@ class RacesTheCancel(PaperVenue):
             venue_client_id=order.client_order_id,
             venue_order_id=order.venue_order_id,
             asset=order.asset,
-            side=order.side,
+            side=order.order_side,
             status="PARTIALLY_FILLED",
             price=order.price,
             size=half,

@@ -30,7 +30,7 @@ def _ack(order: VenueOrder) -> VenueEvent:
         venue_order_id=f"V-{order.client_order_id}",
         venue_client_id=order.client_order_id,
         asset=order.asset,
-        side=order.side,
+        side=order.order_side,
     )
 
 
@@ -78,7 +78,7 @@ class ByVenueId:
         o = self.orders[client_order_id]
         self.n += 1
         slot = o.slot_id if self.slot_known else -1
-        self.queue.append(_fill(o, self.n, slot_id=slot, asset=o.asset, side=o.side))
+        self.queue.append(_fill(o, self.n, slot_id=slot, asset=o.asset, side=o.order_side))
 
     def poll_events(self) -> list[VenueEvent]:
         events, self.queue = self.queue, []
@@ -162,7 +162,7 @@ class FillsAtOnceByVenueId:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.n += 1
-        named = {"asset": order.asset, "side": order.side}
+        named = {"asset": order.asset, "side": order.order_side}
         if self.trade_id_known:
             named |= {"trade_id": order.trade_id, "venue_client_id": order.client_order_id}
         if self.slot_known:
@@ -201,7 +201,9 @@ class LateFillByVenueId(ByVenueId):
         o = self.orders[client_order_id]
         self.n += 1
         whole = {"trade_id": o.trade_id, "slot_id": o.slot_id, "venue_client_id": client_order_id}
-        self.queue.append(_fill(o, self.n, **(whole | {"asset": o.asset, "side": o.side} if named else {})))
+        self.queue.append(
+            _fill(o, self.n, **(whole | {"asset": o.asset, "side": o.order_side} if named else {}))
+        )
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return [
@@ -214,7 +216,7 @@ class LateFillByVenueId(ByVenueId):
                 venue_order_id=f"V-{order.client_order_id}",
                 venue_client_id=order.client_order_id,
                 asset=order.asset,
-                side=order.side,
+                side=order.order_side,
                 filled_size=order.size,  # filled in full before the cancel: the trade comes later
             )
         ]
@@ -330,7 +332,7 @@ class ResendsTheFill:
             "slot_id": order.slot_id,
             "venue_client_id": order.client_order_id,
         }
-        fill = _fill(order, 1, asset=order.asset, side=order.side, **whole)
+        fill = _fill(order, 1, asset=order.asset, side=order.order_side, **whole)
         return [_ack(order), fill, VenueEvent(**fill.to_dict() | {"event_id": "fill-again"})]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
@@ -357,7 +359,7 @@ def test_a_fill_lent_its_order_by_an_ack_naming_no_side_takes_the_sent_orders_si
     runtime.run([_bar(0)])
     [fill] = strategy.heard
     assert (fill.asset, fill.side) == ("BTCUSDT", "BUY")
-    assert [e.side.name if e.side is not None else None for e in told] == ["BUY"]
+    assert [e.order_side.name if e.order_side is not None else None for e in told] == ["BUY"]
 
 
 class ThrottlesCancels(ByVenueId):
@@ -369,7 +371,8 @@ class ThrottlesCancels(ByVenueId):
         return [
             VenueEvent(
                 f"rl-{order.client_order_id}", order.trade_id, order.slot_id, "RATE_LIMITED",
-                venue_client_id=order.client_order_id, asset=order.asset, side=order.side, retry_after=1.0,
+                venue_client_id=order.client_order_id, asset=order.asset, side=order.order_side,
+                retry_after=1.0,
             )
         ]  # fmt: skip
 
@@ -461,7 +464,9 @@ def test_a_fill_in_a_cancels_answer_stating_its_figure_reaches_the_strategy(by: 
     [fill] = strategy.heard
     trade_id = kernel.slot_state(0).trade_id
     assert (fill.trade_id, fill.asset, fill.side, fill.size) == (trade_id, "BTCUSDT", "BUY", 0.4)
-    assert [(e.trade_id, e.side.name if e.side is not None else None) for e in told] == [(trade_id, "BUY")]
+    assert [(e.trade_id, e.order_side.name if e.order_side is not None else None) for e in told] == [
+        (trade_id, "BUY")
+    ]
     assert strategy.busy("BTCUSDT") and runtime.stats["fills"] == 1
 
 

@@ -46,7 +46,7 @@ class LaterVenue:
         return [
             VenueEvent(
                 "later-fill", order.trade_id, order.slot_id, "FILL", "FILLED",
-                venue_client_id=order.client_order_id, asset=order.asset, side=order.side,
+                venue_client_id=order.client_order_id, asset=order.asset, side=order.order_side,
                 price=100.0, size=order.size, filled_size=order.size,
             )
         ]  # fmt: skip
@@ -69,7 +69,7 @@ class MarketVenue:
         return [
             VenueEvent(
                 "market-fill", order.trade_id, order.slot_id, "FILL", "FILLED",
-                venue_client_id=order.client_order_id, asset=order.asset, side=order.side,
+                venue_client_id=order.client_order_id, asset=order.asset, side=order.order_side,
                 price=100.0, size=order.size, filled_size=order.size,
             )
         ]  # fmt: skip

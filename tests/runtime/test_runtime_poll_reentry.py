@@ -51,7 +51,7 @@ class Scripted:
                     f"fill-{coid}-{total:g}", order.trade_id, order.slot_id, "FILL",
                     status="FILLED" if total >= order.size else "PARTIALLY_FILLED",
                     price=order.price, size=size, filled_size=total,
-                    venue_client_id=coid, asset=order.asset, side=order.side,
+                    venue_client_id=coid, asset=order.asset, side=order.order_side,
                 )
             )  # fmt: skip
         return events
@@ -172,7 +172,7 @@ class FillsEachPoll(Scripted):
             VenueEvent(
                 f"fill-{o.client_order_id}", o.trade_id, o.slot_id, "FILL", status="FILLED",
                 price=100.0, size=o.size, filled_size=o.size, venue_client_id=o.client_order_id,
-                asset=o.asset, side=o.side,
+                asset=o.asset, side=o.order_side,
             )
             for o in orders
         ]  # fmt: skip
@@ -239,7 +239,7 @@ class FillsTheSecondAtOnce(Scripted):
                     VenueEvent(
                         f"sweep-{coid}-{n}", order.trade_id, order.slot_id, "FILL",
                         status="FILLED" if n == 2 else "PARTIALLY_FILLED", price=100.0, size=0.5,
-                        filled_size=total, venue_client_id=coid, asset=order.asset, side=order.side,
+                        filled_size=total, venue_client_id=coid, asset=order.asset, side=order.order_side,
                     )
                 )  # fmt: skip
         return answer

@@ -80,7 +80,7 @@ class TwoTrades:
             fill = VenueEvent(
                 f"fill-{self.n}", order.trade_id, order.slot_id, "FILL",
                 "FILLED" if filled == order.size else "PARTIALLY_FILLED",
-                venue_client_id=order.client_order_id, asset=order.asset, side=order.side,
+                venue_client_id=order.client_order_id, asset=order.asset, side=order.order_side,
                 price=100.0, size=order.size / 2, filled_size=filled,
                 remaining_size=order.size - filled, fill_id=f"F{self.n}",
             )  # fmt: skip

@@ -105,7 +105,7 @@ def test_a_strategy_on_a_kernel_loaded_from_saved_slots_trades_under_new_ids() -
     again = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
     loaded = ExecutionKernel(max_slots=4, venue=again, kernel_id="rt-loaded-2")
     loaded.set_seed_capital(10_000.0)
-    assert loaded.reconcile_from_slots(saved) == 1
+    assert loaded.load_slots(saved) == 1
     runtime = TradingRuntime(loaded, [again])
     strategy = InAndOut()
     runtime.add_strategy(strategy)

@@ -85,7 +85,7 @@ def test_a_capped_strategy_leaves_slots_to_the_others() -> None:
     assert refusal_reason(refused).startswith("INVALID_INTENT: max_slots=2: ")
     # The other strategy still gets a slot, and the kernel has one more left.
     assert modest.outcomes[0].accepted and modest.position("AAA") == 1.0
-    assert kernel.free_slot() is not None
+    assert kernel.free_slot_id() is not None
     handle = runtime.handles["greedy"]
     assert handle.max_slots == 2 and runtime.status()[0]["max_slots"] == 2
     assert handle.intents == 5 and handle.refused == 3
@@ -99,7 +99,7 @@ def test_an_enter_past_the_budget_never_reaches_the_kernel() -> None:
     assert not greedy.outcomes[1].accepted
     assert kernel.seq == seq and kernel.stats() == stats
     # A hand-built ENTER is refused alike, as an outcome.
-    slot = kernel.free_slot()
+    slot = kernel.free_slot_id()
     assert slot is not None
     by_hand = KernelIntent("greedy-hand", "greedy-hand-t", slot, "AAA", "LONG", "ENTER", 100.0, 1.0)
     out = greedy.submit(by_hand)

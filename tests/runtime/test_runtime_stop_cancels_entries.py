@@ -49,7 +49,7 @@ def test_a_stopped_strategys_exit_and_position_are_left_as_they_are() -> None:
     assert len(venue.open_orders()) == 2
     runtime.stop("s")
     (left,) = venue.open_orders()
-    assert left.side.name == "SELL"
+    assert left.order_side.name == "SELL"
     tp = kernel.slot_state(strategy.take_profit)
     assert tp.fsm_state.name == "EXIT_WORKING" and tp.size == 1.0  # the position is not closed
     runtime.on_bar(bar(2, low=85.0, high=115.0, close=112.0))

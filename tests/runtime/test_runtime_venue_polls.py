@@ -63,7 +63,7 @@ class FillsLater:
             if self._waits[coid] > 0:
                 continue
             del self._waits[coid]
-            common = {"venue_client_id": coid, "asset": order.asset, "side": order.side}
+            common = {"venue_client_id": coid, "asset": order.asset, "side": order.order_side}
             if self.answer == "FILL":
                 events.append(
                     VenueEvent(
@@ -517,7 +517,7 @@ class ThrottlesLater(FillsLater):
                 events.append(
                     VenueEvent(
                         f"rl-{order.client_order_id}", order.trade_id, order.slot_id, "RATE_LIMITED",
-                        venue_client_id=order.client_order_id, asset=order.asset, side=order.side,
+                        venue_client_id=order.client_order_id, asset=order.asset, side=order.order_side,
                         retry_after=1.0,
                     )
                 )  # fmt: skip

@@ -1586,7 +1586,7 @@ def test_spot_balances_positions_and_open_orders(
     (working,) = venue.open_orders()
     assert working.client_order_id == "s2-entry-1"
     assert working.venue_order_id == "BTCUSDT:28457200"
-    assert (working.asset, working.side.name, working.order_type.name) == ("BTCUSDT", "BUY", "LIMIT")
+    assert (working.asset, working.order_side.name, working.order_type.name) == ("BTCUSDT", "BUY", "LIMIT")
     assert (working.price, working.size) == (90000.0, 0.02)
 
 
@@ -1667,7 +1667,7 @@ def test_an_order_this_adapter_sent_keeps_its_side_and_type_whatever_the_answer_
     exchange.script("GET", "/api/v3/order", payload=without(working, "side", "type"))
     for order in (*venue.open_orders(), venue.order_status("s2-entry-1")):
         assert order is not None and order.client_order_id == "s2-entry-1"
-        assert (order.side.name, order.order_type.name) == ("BUY", "LIMIT")
+        assert (order.order_side.name, order.order_type.name) == ("BUY", "LIMIT")
 
 
 @pytest.mark.parametrize("side", [None, "both"])
@@ -4181,5 +4181,5 @@ def test_an_order_whose_cancel_was_asked_before_a_restart_ends_canceled_when_fol
 def answered_event(order: VenueOrder, event_id: str, kind: str, **kw: object) -> VenueEvent:
     return VenueEvent(
         event_id, order.trade_id, order.slot_id, kind,
-        venue_client_id=order.client_order_id, side=order.side, asset=order.asset, **kw,
+        venue_client_id=order.client_order_id, side=order.order_side, asset=order.asset, **kw,
     )  # fmt: skip

@@ -129,7 +129,7 @@ def test_paper_entry_beyond_the_buying_power_is_the_venues_reject_and_frees_the_
     assert reject.reason.startswith("insufficient margin: the order needs 2,002.00 USDT")
     assert "available 1,000.00 USDT" in reject.reason
     assert outcome.state == TradeStage.IDLE
-    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.free_slot() == 0
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.free_slot_id() == 0
     assert venue.positions() == {} and kernel.account()["open_positions"] == 0
 
     # The slot takes the next entry, one the balance carries, and its exit even after a loss
@@ -1290,9 +1290,9 @@ def test_ccxt_a_trade_whose_fee_or_time_does_not_read_still_fills_the_slot(
     slot = kernel.slot_state(0)
     assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.02)
     if field == "fee":
-        assert fill.fee is None and fill.timestamp == 1763679610.0
+        assert fill.fee is None and fill.timestamp_s == 1763679610.0
     else:
-        assert fill.fee == pytest.approx(0.36) and fill.timestamp == 1763679620.0  # the order's time
+        assert fill.fee == pytest.approx(0.36) and fill.timestamp_s == 1763679620.0  # the order's time
     [warning] = [r.getMessage() for r in caplog.records if "BTCUSDT:4101" in r.getMessage()]
     assert field in warning and repr(value) in warning, warning
 

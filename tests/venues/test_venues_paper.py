@@ -40,7 +40,7 @@ def test_market_buy_takes_the_ask_with_slippage_and_taker_fee() -> None:
     assert fill.status == VenueOrderStatus.FILLED
     assert fill.fee == pytest.approx(100.1 * 2.0 * 0.001)
     assert fill.metadata["liquidity"] == "TAKER"
-    assert fill.timestamp == 10.0
+    assert fill.timestamp_s == 10.0
     assert venue.positions() == {"BTCUSDT": 2.0}
 
 
@@ -355,7 +355,7 @@ def test_latency_delays_the_order_past_quotes_inside_the_window() -> None:
     assert kinds(venue.submit(make_order("o1", size=1.0))) == ["ORDER_ACK"]
     assert venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=10.2) == []
     events = venue.on_quote("BTCUSDT", 100.0, 101.0, 5.0, 5.0, ts=10.25)
-    assert [(f.price, f.timestamp) for f in events] == [(101.0, 10.25)]
+    assert [(f.price, f.timestamp_s) for f in events] == [(101.0, 10.25)]
 
 
 def test_cancel_with_latency_lets_fills_in_the_window_happen_first() -> None:
@@ -390,7 +390,7 @@ def test_a_cancel_takes_effect_once_its_latency_passed_whatever_asset_moves_the_
 
     assert tick(1.05) == []  # the cancel is still on its way
     done = tick(1.1)
-    assert [(e.kind.name, e.venue_client_id, e.timestamp) for e in done] == [("CANCEL_ACK", "o1", 1.1)]
+    assert [(e.kind.name, e.venue_client_id, e.timestamp_s) for e in done] == [("CANCEL_ACK", "o1", 1.1)]
     assert venue.open_orders() == [] and tick(2.0) == []
     assert venue.on_quote("BBB", 97.0, 98.0, 5.0, 5.0, ts=3.0) == []  # nothing left to fill
 
@@ -412,7 +412,7 @@ def test_latency_on_bars_counts_from_the_close_of_the_bar_the_order_was_sent_on(
     _bar(venue, 0, opens[0])
     venue.submit(make_order("o1", size=1.0))
     fills = {minute: _bar(venue, minute, opens[minute]) for minute in range(1, 4)}
-    assert {m: [(f.price, f.timestamp) for f in fs] for m, fs in fills.items() if fs} == {
+    assert {m: [(f.price, f.timestamp_s) for f in fs] for m, fs in fills.items() if fs} == {
         filled_at: [(opens[filled_at], 60.0 * filled_at)]
     }
 
@@ -737,7 +737,7 @@ def test_bar_fills_never_exceed_the_volume_share_or_the_orders(bars: list[tuple[
         assert bar_fill <= volume * share * (1 + 1e-9)
         for e in events:
             if e.kind == KernelEventKind.FILL:
-                assert e.timestamp == float(ts)  # never filled on the bar it was sent after
+                assert e.timestamp_s == float(ts)  # never filled on the bar it was sent after
                 filled[e.venue_client_id] = filled.get(e.venue_client_id, 0.0) + e.size
         for size, limit in orders:
             n += 1

@@ -32,7 +32,7 @@ def _booked(events: list[VenueEvent]) -> list[BookedFill]:
             client_order_id=e.venue_client_id,
             venue_order_id=e.venue_order_id,
             asset=e.asset,
-            side=e.side.name,
+            side=e.order_side.name,
             price=e.price,
             qty=e.size,
             fee=e.fee or 0.0,

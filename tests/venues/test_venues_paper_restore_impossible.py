@@ -39,7 +39,7 @@ def _book(*, filled: bool = False, canceling: bool = False) -> dict[str, Any]:
         ({"fills": 2}, "order 'o1': fills 2 with nothing filled"),
         # Refused already; still named by field and value.
         ({"size": -1.0}, "invalid size: -1"),
-        ({"side": "SIDEWAYS"}, 'invalid side: unknown OrderSide "SIDEWAYS"'),
+        ({"side": "SIDEWAYS"}, 'invalid side: unknown side "SIDEWAYS"; expected one of BUY, SELL'),
         ({"filled": 2.0}, "order 'o1': filled 2.0 of 1.0, more than its size"),
     ],
 )

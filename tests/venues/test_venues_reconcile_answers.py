@@ -47,7 +47,7 @@ def venue_event(order: VenueOrder, event_id: str, kind: str, **kw: Any) -> Venue
     return VenueEvent(
         event_id, order.trade_id, order.slot_id, kind,
         venue_order_id="v-1", venue_client_id=order.client_order_id,
-        side=order.side, asset=order.asset, **kw,
+        side=order.order_side, asset=order.asset, **kw,
     )  # fmt: skip
 
 

@@ -33,5 +33,5 @@ def test_a_clock_reading_before_the_epoch_is_refused_before_the_order_is_taken(r
 def test_a_clock_at_the_epoch_stamps_the_events() -> None:
     kernel = ExecutionKernel(max_slots=1, venue=ShadowVenue(clock=lambda: 0.0))
     out = kernel.process_intent(KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0))
-    assert [e.timestamp for e in out.emitted_events] == [0.0, 0.0]
+    assert [e.timestamp_s for e in out.emitted_events] == [0.0, 0.0]
     assert kernel.slot_state(0).size == 1.0

@@ -49,7 +49,7 @@ def test_shadow_fills_market_orders_in_full_at_the_reference_price() -> None:
     assert (fill.price, fill.size, fill.filled_size, fill.remaining_size) == (101.5, 2.0, 2.0, 0.0)
     assert fill.status == VenueOrderStatus.FILLED
     assert fill.fee is None  # the kernel's fee model decides
-    assert fill.timestamp == 50.0
+    assert fill.timestamp_s == 50.0
     assert venue.positions() == {"BTCUSDT": 2.0}
     assert venue.balances() == {"USDT": pytest.approx(1000.0 - 203.0)}
 
@@ -181,7 +181,7 @@ def test_shadow_settings_are_validated() -> None:
             venue.submit(make_order("c1", price=100.0))
     ticks = iter([5.0, 6.0])
     venue = ShadowVenue(clock=lambda: next(ticks))
-    assert venue.submit(make_order("c2", price=100.0))[0].timestamp == 5.0
+    assert venue.submit(make_order("c2", price=100.0))[0].timestamp_s == 5.0
     with pytest.raises(ValidationError, match=r"market_limits\.BTCUSDT"):
         ShadowVenue(market_limits={"BTCUSDT": "coarse"})  # type: ignore[dict-item]
     # Given as a dict, a market's rules are read as MarketLimits, as the kernel takes them.
@@ -478,7 +478,7 @@ def test_router_lets_go_of_lost_submits_once_reconciliation_ends_them() -> None:
         for slot in range(4):
             enter(slot, f"t{run}-{slot}")
         report = kernel.reconcile_with_venue()
-        assert len(report.lost_submits) == 4 and kernel.free_slot() == 0
+        assert len(report.lost_submits) == 4 and kernel.free_slot_id() == 0
         assert [a["client_order_id"] for a in report.acknowledged] == ([placed] if run == 0 else [])
     router._forget_ended_orders()  # what a long run does each time the memory has doubled
     assert router._in_doubt == {placed} and router._order_venue == {placed: "drops"}
@@ -590,7 +590,7 @@ def test_kernel_order_for_an_unrouted_asset_frees_its_slot() -> None:
         KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0)
     )
     assert [e.kind.name for e in outcome.emitted_events] == ["REJECT"]
-    assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.free_slot() == 0
+    assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.free_slot_id() == 0
 
 
 def test_router_refuses_bad_configuration_and_changes_nothing() -> None:
@@ -817,7 +817,7 @@ def test_an_unrouted_order_after_a_restart_on_the_log_still_frees_its_slot(tmp_p
             )
             outcome = kernel.process_intent(intent)
             assert "venue_event_refused" not in outcome.details, outcome.details
-            assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.free_slot() == 0
+            assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.free_slot_id() == 0
         finally:
             kernel.close()
 
@@ -1069,7 +1069,7 @@ class _SendsHashed:
             order.slot_id,
             order.trade_id,
             order.asset,
-            order.side,
+            order.order_side,
             order.order_type,
             order.price,
             order.size,

@@ -814,7 +814,7 @@ def test_slots_too_large_for_one_log_record_are_refused_before_they_apply(tmp_pa
     slots[0]["metadata"] = {"note": "fits"}
     for s in slots[1:]:
         s["metadata"] = {}
-    assert kernel.reconcile_from_slots(slots) == 0  # the kernel and its log go on
+    assert kernel.load_slots(slots) == 0  # the kernel and its log go on
     assert kernel.wal_sync() == kernel.seq
     kernel.close()
 

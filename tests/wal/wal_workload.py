@@ -50,7 +50,7 @@ def _venue_event(i: int, kind: str, o: VenueOrder, **kw: Any) -> VenueEvent:
         kind,
         venue_order_id=f"v-{o.client_order_id}",
         venue_client_id=o.client_order_id,
-        side=o.side,
+        side=o.order_side,
         asset=o.asset,
         timestamp=T0 + i,
         **kw,
@@ -91,7 +91,7 @@ def step(kernel: ExecutionKernel, rng: random.Random, i: int) -> None:
         return
     slots = kernel.slots()
     if r < 0.65:
-        free = kernel.free_slot()
+        free = kernel.free_slot_id()
         if free is not None:
             limit = rng.random() < 0.3
             price = round(100.0 + rng.uniform(-5, 5), 2)

@@ -188,7 +188,7 @@ class _Recorder:
         self.refusals = KernelRefusals()
 
     def on_fill(self, event: VenueEvent, row: int) -> None:
-        side = event.side.name if event.side is not None else "BUY"
+        side = event.order_side.name if event.order_side is not None else "BUY"
         signed = event.size if side == "BUY" else -event.size
         fee = event.fee if event.fee is not None else event.price * event.size * self.fallback_fee_rate
         self.rows.append(row)
@@ -197,7 +197,7 @@ class _Recorder:
         self.cash.append(-signed * event.price - fee)
         self.fees.append(fee)
         fills = self.by_trade.setdefault(event.trade_id, [])
-        fills.append((event.timestamp, event.price, event.size, side, fee))
+        fills.append((event.timestamp_s, event.price, event.size, side, fee))
         open_trades = self.open_by_asset.setdefault(event.asset, set())
         open_trades.add(event.trade_id)
         slot = self.kernel.slot_state(event.slot_id)
@@ -223,8 +223,8 @@ class _Recorder:
                 trade_id=trade_id,
                 asset=slot.asset,
                 side=slot.side.name,
-                entry_time=entry[0][0] if entry else slot.entry_time,
-                exit_time=exits[-1][0] if exits else slot.last_event_time,
+                entry_time=entry[0][0] if entry else slot.entry_time_s,
+                exit_time=exits[-1][0] if exits else slot.last_event_time_s,
                 entry_price=entry_px,
                 exit_price=exit_px,
                 size=entry_qty,
@@ -379,7 +379,7 @@ def run_backtest(
             if intent.action.name == "ENTER":
                 halt_if_bust(runtime.now(), runtime.row)
 
-        runtime.fill_listeners.append(lambda event, row: halt_if_bust(event.timestamp, row))
+        runtime.fill_listeners.append(lambda event, row: halt_if_bust(event.timestamp_s, row))
         runtime.intent_checks.append(halt_before_entry)
     runtime.add_strategy(strategy)
 

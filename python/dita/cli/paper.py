@@ -211,10 +211,10 @@ class PaperSession:
         self._realized[event.trade_id] = realized
         self._keep_fill(
             {
-                "ts": event.timestamp,
+                "ts": event.timestamp_s,
                 "trade_id": event.trade_id,
                 "asset": event.asset,
-                "side": event.side.name if event.side is not None else "",
+                "side": event.order_side.name if event.order_side is not None else "",
                 "price": event.price,
                 "qty": event.size,
                 "fee": event.fee or 0.0,

@@ -403,7 +403,7 @@ class OrderEngine:
                 limit_price=limit_price,
                 reason="stdio",
             )
-        free = self.kernel.free_slot()
+        free = self.kernel.free_slot_id()
         if free is None:
             return "NO_FREE_SLOT", f"all {self.kernel.max_slots} slots are busy"
         return KernelIntent(

@@ -11,7 +11,7 @@ from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
-from dita.kernel import booked_events
+from dita.kernel import booked_events, event_with
 from dita.runtime._shared import raise_first, tell
 from dita.runtime.callbacks import StrategyCallbacks
 from dita.runtime.clock import MarketClock
@@ -162,7 +162,7 @@ class EventRouter:
         """Keep ``event`` in its strategy's ``fills`` and queue its ``on_fill`` call."""
         handle.fills += 1
         strategy = handle.strategy
-        side = event.side.name if event.side is not None else ""
+        side = event.order_side.name if event.order_side is not None else ""
         fill = Fill(
             event.trade_id,
             event.slot_id,
@@ -171,7 +171,7 @@ class EventRouter:
             event.price,
             event.size,
             event.fee,
-            event.timestamp,
+            event.timestamp_s,
             closed,
         )
         fills = strategy.fills
@@ -272,7 +272,7 @@ class EventRouter:
     def _identifies_order_fully(self, event: VenueEvent) -> bool:
         """Whether ``event`` names its order whole: its client id, trade, slot, asset and side
         (a strategy's trades are tracked by asset: an end routed with a blank one frees none)."""
-        return bool(event.asset and event.side is not None and self._identifies_order(event))
+        return bool(event.asset and event.order_side is not None and self._identifies_order(event))
 
     def order_named(self, event: VenueEvent, before: Sequence[Any] = ()) -> Any:
         """The kernel's order an event names by the venue's id alone (no client id, trade or
@@ -314,14 +314,14 @@ class EventRouter:
                 changes["slot_id"] = whole.slot_id
             if not event.asset:
                 changes["asset"] = whole.asset
-            if event.side is None:
-                changes["side"] = whole.side
+            if event.order_side is None:
+                changes["side"] = whole.order_side
         if (
-            changes.get("side", event.side) is None
+            changes.get("side", event.order_side) is None
             and sent is not None
             and changes.get("venue_client_id", event.venue_client_id) == sent.client_order_id
         ):
-            changes["side"] = sent.side
+            changes["side"] = sent.order_side
         if not changes.get("asset", event.asset):
             # Nothing lent one (an ack of the answer that named none either, or no order tells
             # more, as when the event ended its order): the slot holding its trade tells it.
@@ -330,7 +330,7 @@ class EventRouter:
             )
             if asset:
                 changes["asset"] = asset
-        return VenueEvent(**{**event.to_dict(), **changes}) if changes else event
+        return event_with(event, changes) if changes else event
 
     def _slots_asset(self, trade_id: str, slot_id: int) -> str:
         """The asset of slot ``slot_id`` when it holds trade ``trade_id`` (the kernel booked the

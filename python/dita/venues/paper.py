@@ -178,7 +178,7 @@ class _Working:
 
     def __post_init__(self) -> None:
         self.size = self.order.size
-        self.buy = self.order.side == OrderSide.BUY
+        self.buy = self.order.order_side == OrderSide.BUY
         self.market = self.order.order_type == OrderType.MARKET
         self.limit = self.order.price
         self.reduce_only = self.order.reduce_only
@@ -598,7 +598,7 @@ class PaperVenue:
             # would pass a floor the fill is under, and one below it refuse an order taken there.
             quote = self._quotes.get(order.asset)
             if quote is not None:
-                price = quote.ask if order.side == OrderSide.BUY else quote.bid
+                price = quote.ask if order.order_side == OrderSide.BUY else quote.bid
             else:
                 price = order.reference_price
         if order.reduce_only:
@@ -621,7 +621,7 @@ class PaperVenue:
         leverage = self._leverage
         if leverage is None or order.reduce_only:
             return ""
-        buy = order.side == OrderSide.BUY
+        buy = order.order_side == OrderSide.BUY
         asset = order.asset
         sides = self._sides(asset)
         position = self._positions.get(asset, 0.0)
@@ -1117,7 +1117,7 @@ class PaperVenue:
                     "slot_id": o.slot_id,
                     "trade_id": o.trade_id,
                     "asset": o.asset,
-                    "side": o.side.name,
+                    "side": o.order_side.name,
                     "order_type": o.order_type.name,
                     "price": o.price,
                     "size": o.size,
@@ -1420,7 +1420,7 @@ class PaperVenue:
             if fill.venue_order_id and fill.venue_order_id != w.venue_order_id:
                 return f"venue order id {fill.venue_order_id!r}, the book's order is {w.venue_order_id!r}"
             if w.order.asset != fill.asset or w.buy != buy:
-                theirs = f"{w.order.side.name} of {w.order.asset}"
+                theirs = f"{w.order.order_side.name} of {w.order.asset}"
                 return f"a {side} of {fill.asset}, the book's order is a {theirs}"
             if qty > w.remaining + w.size * 1e-9:
                 return f"{qty!r} is more than the {w.remaining!r} the book's order has left"

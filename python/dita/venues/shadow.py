@@ -118,7 +118,7 @@ class ShadowVenue:
             filled_size=order.size,
             fill_id=f"{venue_order_id}-f1",
         )
-        delta = signed(order.side, order.size)
+        delta = signed(order.order_side, order.size)
         move(self._positions, self._position_peaks, order.asset, delta)
         self._cash -= delta * price
         self._remember(order, venue_order_id, VenueOrderStatus.FILLED, order.size, price)

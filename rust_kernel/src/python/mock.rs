@@ -1,11 +1,13 @@
 //! `MockVenueAdapter`: the native mock venue as a Python class.
 
+use super::convert::enums::trade_side_of;
 use super::convert::ints::{count, seed_arg};
 use super::convert::numbers::{opt_real, real};
 use super::convert::text::{free_text, ident, opt_ident};
-use super::objects::{PyVenueEvent, PyVenueOrder};
+use super::objects::{EventExtras, PyVenueEvent, PyVenueOrder};
 use crate::mock::{MockConfig, MockVenue};
-use crate::types::Id;
+use crate::model::VenueOrder;
+use crate::types::{Id, KernelEventKind};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -21,6 +23,26 @@ pub fn events_to_py(
     events
         .into_iter()
         .map(|e| Py::new(py, PyVenueEvent::stated(e)))
+        .collect()
+}
+
+/// The mock's answer about `order`, each event naming the side of the order's trade.
+fn answer_about(
+    py: Python<'_>,
+    order: &VenueOrder,
+    events: Vec<crate::model::VenueEvent>,
+) -> PyResult<Vec<Py<PyVenueEvent>>> {
+    let trade_side = Some(trade_side_of(order.side, order.is_entry));
+    events
+        .into_iter()
+        .map(|e| {
+            let mut ev = PyVenueEvent::stated(e);
+            ev.extras = Some(Box::new(EventExtras {
+                trade_side,
+                raw_payload: None,
+            }));
+            Py::new(py, ev)
+        })
         .collect()
 }
 
@@ -73,15 +95,27 @@ impl PyMockVenue {
         py: Python<'_>,
         order: PyRef<'_, PyVenueOrder>,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        events_to_py(py, self.inner.submit(&order.inner))
+        answer_about(py, &order.inner, self.inner.submit(&order.inner))
     }
 
+    /// Cancels `order`; `reason` (the original kernel's argument) becomes the cancel ack's.
+    #[pyo3(signature = (order, reason=String::new()), text_signature = "($self, order, reason=\"\")")]
     fn cancel(
         &mut self,
         py: Python<'_>,
         order: PyRef<'_, PyVenueOrder>,
+        #[pyo3(from_py_with = free_text::reason)] reason: String,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        events_to_py(py, self.inner.cancel(&order.inner))
+        let mut events = self.inner.cancel(&order.inner);
+        if !reason.is_empty() {
+            for ev in events
+                .iter_mut()
+                .filter(|e| e.kind == KernelEventKind::CancelAck)
+            {
+                ev.reason.clone_from(&reason);
+            }
+        }
+        answer_about(py, &order.inner, events)
     }
 
     /// Fills what is left of a resting order at `price` (None: its own price); a limit order

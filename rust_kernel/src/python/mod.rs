@@ -21,8 +21,8 @@ use journal::{journal_columns, journal_wire_types, PyJournalBlock};
 use kernel::{PyKernel, MAX_VENUE_ANSWER_ITEMS};
 use mock::PyMockVenue;
 use objects::{
-    terminal_order_statuses, PyAccountEvent, PyIntent, PyOutcome, PySlot, PyTransition,
-    PyVenueEvent, PyVenueOrder,
+    terminal_order_statuses, PyAccountEvent, PyIntent, PyOutcome, PySeenEventIds, PySlot,
+    PyTransition, PyVenueEvent, PyVenueOrder,
 };
 use pyo3::prelude::*;
 
@@ -41,6 +41,9 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<OrderType>()?;
     m.add_class::<KernelEventKind>()?;
     m.add_class::<VenueOrderStatus>()?;
+    // The original kernel's name of the status an event carries: dita's order status, whose
+    // ACKNOWLEDGED it called ACKED.
+    m.add("VenueEventStatus", m.py().get_type::<VenueOrderStatus>())?;
     m.add_class::<KernelDiagnosticCode>()?;
     m.add_class::<KernelSeverity>()?;
     m.add_class::<ControlMode>()?;
@@ -53,6 +56,7 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTransition>()?;
     m.add_class::<PyOutcome>()?;
     m.add_class::<PySlot>()?;
+    m.add_class::<PySeenEventIds>()?;
     m.add_class::<PyMockVenue>()?;
     m.add_class::<PyKernel>()?;
     m.add_class::<PyJournalBlock>()?;

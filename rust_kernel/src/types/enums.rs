@@ -11,7 +11,9 @@ macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[cfg(feature = "python")]
-        #[pyo3::pyclass(eq, eq_int, frozen, hash, module = "dita._kernel")]
+        // Equality and hash are the bindings' own (`python::convert::enums`): a member equals
+        // its name as text too, as a string enum's does.
+        #[pyo3::pyclass(frozen, module = "dita._kernel")]
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
             $(#[pyo3(name = $text)] $variant),+

@@ -147,7 +147,7 @@ def _slot_for(state: GatewayState, req: IntentRequest) -> int:
         # below; an intent the kernel refused was not taken.)
         slot_id = int(first["slot_id"])
     if slot_id is None:
-        slot_id = state.kernel.free_slot()
+        slot_id = state.kernel.free_slot_id()
     if slot_id is None:
         raise HTTPException(409, f"no free slot: all {state.max_slots} slots are busy")
     return slot_id

@@ -95,7 +95,7 @@ class Account:
             status = VenueOrderStatus.EXPIRED  # dropped after part of it traded (OrderReporter)
         if known is not None:
             # The order as sent: an answer leaving its side or type out must not turn a buy around.
-            side, order_type = known.order.side.name, known.order.order_type.name
+            side, order_type = known.order.order_side.name, known.order.order_type.name
         elif raw.get("side") in ("buy", "sell"):
             side = str(raw["side"]).upper()
             # Another's type is only shown (it is canceled or listed by id): a stop is not refused.

@@ -129,7 +129,7 @@ class Orders:
         if order.reduce_only and self._settings.market_type == "linear":
             params["reduceOnly"] = True
         order_type = "limit" if order.order_type == OrderType.LIMIT else "market"
-        side = "buy" if order.side == OrderSide.BUY else "sell"
+        side = "buy" if order.order_side == OrderSide.BUY else "sell"
         price = order.price if order.order_type == OrderType.LIMIT else None
         self._markets.assets_traded.add(order.asset)
         try:

@@ -3,7 +3,7 @@
 
 use crate::model::VenueEvent;
 use crate::python::convert::{short_repr, type_name};
-use crate::python::objects::PyVenueEvent;
+use crate::python::objects::{EventExtras, PyVenueEvent};
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString};
@@ -23,8 +23,9 @@ const NAMED_BAD_ITEMS: usize = 3;
 /// iterator that raised part-way; an answer longer than `MAX_VENUE_ANSWER_ITEMS`). Every event
 /// read is applied all the same: it may be a fill.
 pub(super) struct VenueAnswer {
-    /// Each event with whether it was made with a status (`PyVenueEvent::status_stated`).
-    pub(super) events: Vec<(VenueEvent, bool)>,
+    /// Each event with whether it was made with a status (`PyVenueEvent::status_stated`) and
+    /// what it carries beyond what the kernel reads (`PyVenueEvent::extras`).
+    pub(super) events: Vec<(VenueEvent, bool, Option<Box<EventExtras>>)>,
     /// What was wrong with the answer, every fault joined: the outcome's `venue_answer_error`.
     pub(super) error: Option<String>,
     /// Ctrl-C, or sys.exit (not an `Exception`), raised while the answer was read (a
@@ -69,8 +70,7 @@ impl VenueAnswer {
             format!("venue {method}() must return a list of VenueEvent objects, got {what}")
         };
         if let Ok(ev) = result.cast::<PyVenueEvent>() {
-            self.events
-                .push((ev.get().inner.clone(), ev.get().status_stated));
+            self.events.push(answered(py, ev.get()));
             faults.push(not_a_list("one VenueEvent (applied)".into()));
             return;
         }
@@ -115,9 +115,7 @@ impl VenueAnswer {
                 break;
             }
             match item.cast::<PyVenueEvent>() {
-                Ok(ev) => self
-                    .events
-                    .push((ev.get().inner.clone(), ev.get().status_stated)),
+                Ok(ev) => self.events.push(answered(py, ev.get())),
                 Err(_) => {
                     bad += 1;
                     if bad <= NAMED_BAD_ITEMS {
@@ -146,4 +144,10 @@ impl VenueAnswer {
             );
         }
     }
+}
+
+/// A venue's event as the kernel takes it: a copy, whether its status was stated, its extras.
+fn answered(py: Python<'_>, ev: &PyVenueEvent) -> (VenueEvent, bool, Option<Box<EventExtras>>) {
+    let extras = ev.extras.as_ref().map(|x| Box::new(x.clone_ref(py)));
+    (ev.inner.clone(), ev.status_stated, extras)
 }

@@ -195,19 +195,19 @@ impl PyKernel {
         Ok(d)
     }
 
-    #[pyo3(signature = (price, qty, actual_fee, maker=false))]
+    #[pyo3(signature = (fill_price, fill_qty, actual_fee, maker=false))]
     fn calibrate_fee<'py>(
         slf: &Bound<'_, Self>,
         py: Python<'py>,
-        price: &Bound<'_, PyAny>,
-        qty: &Bound<'_, PyAny>,
+        fill_price: &Bound<'_, PyAny>,
+        fill_qty: &Bound<'_, PyAny>,
         actual_fee: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = flag::maker)] maker: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
         let mut this = wait_mut(slf)?;
         let (price, qty, actual_fee) = (
-            float_arg(price, "price")?,
-            float_arg(qty, "qty")?,
+            float_arg(fill_price, "fill_price")?,
+            float_arg(fill_qty, "fill_qty")?,
             float_arg(actual_fee, "actual_fee")?,
         );
         this.check_takes_input()?;
@@ -232,6 +232,8 @@ impl PyKernel {
         Ok(d)
     }
 
+    /// Changes the control; `mode` may be the original kernel's update, a dict of these
+    /// arguments. Returns the new control.
     // `text_signature`: the defaults as Python shows them; `source`'s default in `signature` is
     // a Rust value, which it would show as "...".
     #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string()),
@@ -243,6 +245,14 @@ impl PyKernel {
         debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = nul_free_text::source)] source: String,
     ) -> PyResult<Bound<'py, PyDict>> {
+        if let Some(update) = mode.map(as_dict).transpose()?.flatten() {
+            if verbosity.is_some() || debug_clickhouse_enabled.is_some() {
+                return Err(PyTypeError::new_err(
+                    "update_control takes an update dict or the fields as arguments, not both",
+                ));
+            }
+            return Self::update_control_from(slf, &update, source);
+        }
         let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
         let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
         let debug = match debug_clickhouse_enabled {
@@ -272,5 +282,41 @@ impl PyKernel {
     fn control<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
         this.control_dict(py)
+    }
+}
+
+/// The fields an update dict (`update_control`) takes.
+const CONTROL_FIELDS: [&str; 4] = ["mode", "verbosity", "debug_clickhouse_enabled", "source"];
+
+impl PyKernel {
+    /// `update_control` with its arguments in `update`, as the original kernel took them; an
+    /// unknown field is refused, naming it and its value, nothing changed.
+    fn update_control_from<'py>(
+        slf: &Bound<'py, Self>,
+        update: &Bound<'_, PyDict>,
+        source: String,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        for (key, value) in dict_items(update)? {
+            let key = str_arg(&key, "control update field")?;
+            if !CONTROL_FIELDS.contains(&key.as_str()) {
+                return Err(PyValueError::new_err(format!(
+                    "invalid control update: unknown field {key:?} (value {}); it takes {}",
+                    short_repr(&value),
+                    CONTROL_FIELDS.join(", ")
+                )));
+            }
+        }
+        let source = match update.get_item("source")? {
+            Some(s) => nul_free_text::source(&s)?,
+            None => source,
+        };
+        let field = |k: &str| update.get_item(k);
+        Self::update_control(
+            slf,
+            field("mode")?.as_ref(),
+            field("verbosity")?.as_ref(),
+            field("debug_clickhouse_enabled")?.as_ref(),
+            source,
+        )
     }
 }

@@ -4,14 +4,18 @@
 use super::busy::{wait_mut, wait_ref};
 use super::PyKernel;
 use crate::kernel::KernelInput;
+use crate::model::KernelOutcome;
+use crate::python::convert::dicts::as_dict;
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::metadata_arg;
 use crate::python::convert::numbers::{exit_legs, float_arg, real_list};
 use crate::python::convert::text::ident;
 use crate::python::convert::time::{opt_time, time_or_now};
 use crate::python::convert::{expect_native, wrong_type};
-use crate::python::objects::{slot_from_dict, PyAccountEvent, PyIntent, PyOutcome, PyVenueEvent};
-use crate::types::Id;
+use crate::python::objects::{
+    account_event_from_dict, slot_from_dict, PyAccountEvent, PyIntent, PyOutcome, PyVenueEvent,
+};
+use crate::types::{details_json, Detail, Id, TradeStage};
 use crate::wal::kernel_log::{too_large_to_log, InputRef};
 use crate::wal::MAX_PAYLOAD_BYTES;
 use pyo3::exceptions::PyValueError;
@@ -44,18 +48,33 @@ impl PyKernel {
         Self::send_to_venue(slf, this, out)
     }
 
-    fn on_account_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
-        let mut this = wait_mut(slf)?;
-        let event =
-            expect_native::<PyAccountEvent>(event, "on_account_event expects an AccountEvent")?;
-        this.check_takes_input()?;
-        let seq = this.core.seq();
-        let out = this.core.on_account_event(&event.get().inner);
-        this.log_input_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
-        Ok(PyOutcome {
-            inner: out,
-            order: None,
-        })
+    /// Applies an account event. An `AccountEvent` is answered with the outcome; the original
+    /// kernel's dict form (`{"kind": "ACCOUNT_UPDATE", ...}`) with the account as a dict, and
+    /// a refusal of it raises ValueError naming the diagnostic and its details.
+    fn on_account_event(slf: &Bound<'_, Self>, event: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if let Ok(event) = event.cast::<PyAccountEvent>() {
+            return Ok(Py::new(py, Self::apply_account_event(slf, event)?)?.into_any());
+        }
+        let Some(d) = as_dict(event)? else {
+            return Err(wrong_type(
+                "on_account_event expects an AccountEvent or a dict",
+                event,
+            ));
+        };
+        // Its id, when it has none: the seq the event takes, which no earlier input took.
+        let next_seq = wait_ref(slf)?.core.seq() + 1;
+        let event = account_event_from_dict(&d, || format!("account-event-{next_seq}"))?;
+        let out = Self::apply_account_event(slf, &event)?;
+        if !out.inner.accepted {
+            return Err(PyValueError::new_err(format!(
+                "account event refused: {} ({}): {}",
+                out.inner.diagnostic_code,
+                event.get().inner.kind,
+                details_json(&out.inner.details)
+            )));
+        }
+        Ok(wait_ref(slf)?.account_dict(py)?.into_any().unbind())
     }
 
     /// Marks `asset` at `price`: unrealized PnL of its open slots follows. Returns how
@@ -131,9 +150,35 @@ impl PyKernel {
         this.log_input(seq, || KernelInput::SlotExitLegs { slot_id, ratios })
     }
 
+    /// Replaces every slot from saved slot dicts (as `slots()` returns them), as `load_slots`
+    /// does, answering as the original kernel did: an accepted outcome whose details say the
+    /// open positions (`open_positions`). A slot refused raises ValueError, nothing changed.
+    fn reconcile_from_slots(
+        slf: &Bound<'_, Self>,
+        slots: &Bound<'_, PyAny>,
+    ) -> PyResult<PyOutcome> {
+        let open = Self::load_slot_dicts(slf, slots, "reconcile_from_slots")?;
+        let this = wait_ref(slf)?;
+        let mut out = KernelOutcome::ok(-1, Id::default(), TradeStage::Idle, this.core.seq());
+        out.details
+            .push(("open_positions", Detail::I64(open as i64)));
+        Ok(PyOutcome::new(out, None, this.control_at_input()))
+    }
+
     /// Replaces every slot from saved slot dicts (as `slots()` returns them). All are
     /// validated first; on any error nothing changes. Returns the number of open positions.
-    fn reconcile_from_slots(slf: &Bound<'_, Self>, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
+    fn load_slots(slf: &Bound<'_, Self>, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Self::load_slot_dicts(slf, slots, "load_slots")
+    }
+}
+
+impl PyKernel {
+    /// `load_slots`, its refusals naming `method`, the one called.
+    fn load_slot_dicts(
+        slf: &Bound<'_, Self>,
+        slots: &Bound<'_, PyAny>,
+        method: &str,
+    ) -> PyResult<usize> {
         // The caller's iterable and dicts are read before the kernel is taken: their Python
         // code may call into this kernel (or another thread may), which must not find it held.
         // One item past max_slots is read, to know there is more: an endless generator is not
@@ -141,7 +186,7 @@ impl PyKernel {
         let max_slots = wait_ref(slf)?.core.max_slots();
         let items: Vec<Bound<'_, PyAny>> = slots
             .try_iter()
-            .map_err(|_| wrong_type("reconcile_from_slots expects a list of slot dicts", slots))?
+            .map_err(|_| wrong_type(format_args!("{method} expects a list of slot dicts"), slots))?
             .take(max_slots + 1)
             .collect::<PyResult<_>>()?;
         if items.len() > max_slots {
@@ -171,5 +216,18 @@ impl PyKernel {
         this.core.replace_slots(parsed)?;
         this.log_input(seq, || logged.expect("made for the log"))?;
         Ok(this.core.open_positions())
+    }
+
+    /// Applies and logs an account event.
+    fn apply_account_event(
+        slf: &Bound<'_, Self>,
+        event: &Bound<'_, PyAccountEvent>,
+    ) -> PyResult<PyOutcome> {
+        let mut this = wait_mut(slf)?;
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        let out = this.core.on_account_event(&event.get().inner);
+        this.log_input_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
+        Ok(PyOutcome::new(out, None, this.control_at_input()))
     }
 }

@@ -22,7 +22,9 @@ use crate::python::convert::ints::{int_arg, int_at_least};
 use crate::python::convert::numbers::float_arg;
 use crate::python::convert::text::{named_id, str_arg};
 use crate::python::convert::time::now;
+use crate::python::convert::wrong_type;
 use crate::python::errors::wal_err;
+use crate::python::objects::ControlAtInput;
 use crate::python::wal::no_slot_count_error;
 use busy::wait_ref;
 use log::WalState;
@@ -106,10 +108,43 @@ impl KernelKeywords {
                 "journal_capacity" => {
                     out.journal_capacity = Some(int_at_least(&v, "journal_capacity", 1)? as usize);
                 }
-                "seed_capital" => {
-                    let c = float_arg(&v, "seed_capital")?;
-                    crate::error::check_number("seed_capital", c, 0.0)?;
+                // The original kernel's `account` is dita's seed capital: the account itself
+                // lives in the kernel (set_seed_capital, on_account_event).
+                "seed_capital" | "account" if v.is_none() => {}
+                "seed_capital" | "account" => {
+                    if out.seed_capital.is_some() {
+                        return Err(PyTypeError::new_err(
+                            "ExecutionKernel takes the seed capital once: as seed_capital or as account",
+                        ));
+                    }
+                    let c = float_arg(&v, &key).map_err(|_| {
+                        wrong_type(
+                            format_args!(
+                                "invalid {key}: expected the seed capital (a number) or None; the \
+                                 kernel keeps the account itself (set_seed_capital, on_account_event)"
+                            ),
+                            &v,
+                        )
+                    })?;
+                    crate::error::check_number(&key, c, 0.0)?;
                     out.seed_capital = Some(c);
+                }
+                // The original kernel's clients of its projection and control services: dita's
+                // projection and control plane make their own, so only their default is taken.
+                "projection_client" | "zinc_plane" if v.is_none() => {}
+                "projection_client" => {
+                    return Err(wrong_type(
+                        "invalid projection_client: dita's projection makes its own client: pass \
+                         projection=HazelcastProjection(cluster_members=...) (dita.projection.hazelcast)",
+                        &v,
+                    ))
+                }
+                "zinc_plane" => {
+                    return Err(wrong_type(
+                        "invalid zinc_plane: dita's control plane is control_plane= \
+                         (InMemoryControlPlane, or dita.control.hazelcast.HazelcastControlPlane)",
+                        &v,
+                    ))
                 }
                 other if out.wal.take_keyword(other, &v)? => {}
                 other => {
@@ -290,6 +325,14 @@ impl PyKernel {
     pub(super) fn replayed(py: Python<'_>, core: Kernel) -> PyResult<PyKernel> {
         let venue = VenueHandle::default_mock(py)?;
         Ok(PyKernel::with_parts(core, venue, None))
+    }
+
+    /// The control an input is taken under, which its transitions name.
+    pub(super) fn control_at_input(&self) -> ControlAtInput {
+        ControlAtInput {
+            mode: self.core.control.mode,
+            verbosity: self.core.control.verbosity,
+        }
     }
 
     fn with_parts(core: Kernel, venue: VenueHandle, wal: Option<WalState>) -> PyKernel {

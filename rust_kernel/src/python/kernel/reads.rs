@@ -26,7 +26,7 @@ impl PyKernel {
         Ok(d)
     }
 
-    fn account_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    pub(super) fn account_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let k = &self.core;
         let a = &k.account;
         let (upnl, notional) = k.open_totals();
@@ -99,7 +99,9 @@ impl PyKernel {
 
 #[pymethods]
 impl PyKernel {
-    fn free_slot(slf: &Bound<'_, Self>) -> PyResult<Option<usize>> {
+    /// The id of the first slot free for a new trade, or None (`ExecutionKernel.free_slot()`
+    /// gives its view).
+    fn free_slot_id(slf: &Bound<'_, Self>) -> PyResult<Option<usize>> {
         let this = wait_ref(slf)?;
         Ok(this.core.free_slot())
     }
@@ -109,9 +111,9 @@ impl PyKernel {
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
     ) -> PyResult<PySlot> {
         let this = wait_ref(slf)?;
-        Ok(PySlot {
-            inner: this.slot_by_id(slot_id)?.clone(),
-        })
+        let inner = this.slot_by_id(slot_id)?.clone();
+        let free = this.core.slot_is_free(inner.slot_id);
+        Ok(PySlot { inner, free })
     }
 
     fn slot_dict<'py>(

@@ -5,8 +5,9 @@ use super::answer::VenueAnswer;
 use super::busy::wait_mut_for_answer;
 use super::PyKernel;
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
+use crate::python::convert::enums::trade_side_of;
 use crate::python::mock::PyMockVenue;
-use crate::python::objects::{PyOutcome, PyVenueEvent, PyVenueOrder};
+use crate::python::objects::{AnswerFacts, PyOutcome, PyVenueEvent, PyVenueOrder};
 use crate::types::{Detail, KernelEventKind, KernelSeverity};
 use crate::wal::kernel_log::InputRef;
 use pyo3::exceptions::{PyException, PyTypeError};
@@ -96,7 +97,7 @@ impl VenueHandle {
                         mv.inner.cancel(order)
                     }
                     .into_iter()
-                    .map(|e| (e, true))
+                    .map(|e| (e, true, None))
                     .collect(),
                     error: None,
                     interrupt: None,
@@ -189,20 +190,22 @@ impl PyKernel {
         let py = slf.py();
         let submitted = out.submit.take();
         let cancels = std::mem::take(&mut out.cancels);
+        let control = this.control_at_input();
         if submitted.is_none() && cancels.is_empty() {
-            return Ok(PyOutcome {
-                inner: out,
-                order: None,
-            });
+            return Ok(PyOutcome::new(out, None, control));
         }
         // Counted while the input still holds the kernel, so `close_core` cannot slip in
         // between the input and its venue call.
         let _call = VenueCall::start(&this.venue_calls);
         let venue = this.venue.clone_ref(py);
         drop(this);
+        // Made only when an answer tells more than the kernel keeps: most tell nothing.
+        let mut facts: Option<Box<AnswerFacts>> = None;
         if let Some(order) = &submitted {
             match venue.call(py, "submit", order)? {
-                Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, &mut out)?,
+                Ok(answer) => {
+                    wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut facts)?
+                }
                 Err(msg) => venue_raised(&mut out, "submit_outcome", msg),
             }
         }
@@ -213,10 +216,16 @@ impl PyKernel {
         let mut interrupt: Option<PyErr> = None;
         while !cancels.is_empty() {
             for order in std::mem::take(&mut cancels) {
+                facts.get_or_insert_default().cancelled.push((
+                    order.client_order_id.clone(),
+                    trade_side_of(order.side, order.is_entry),
+                ));
                 let sent = venue
                     .call(py, "cancel", &order)
                     .and_then(|answer| match answer {
-                        Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, &mut out),
+                        Ok(answer) => {
+                            wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut facts)
+                        }
                         Err(msg) => {
                             venue_raised(&mut out, "cancel_outcome", msg);
                             Ok(())
@@ -231,10 +240,9 @@ impl PyKernel {
         if let Some(e) = interrupt {
             return Err(e);
         }
-        Ok(PyOutcome {
-            inner: out,
-            order: submitted,
-        })
+        let mut answered = PyOutcome::new(out, submitted, control);
+        answered.answers = facts;
+        Ok(answered)
     }
 
     /// Applies and logs the venue's answer, then raises its interrupt (Ctrl-C, sys.exit) if it
@@ -242,8 +250,13 @@ impl PyKernel {
     /// (a fill resent in the same answer) changes nothing, and routed on (to a runtime, the
     /// gateway's stream) it would have a strategy hear that fill twice. Each refusal is named
     /// in the details (`KernelOutcome::absorb`).
-    fn apply_answer(&mut self, answer: VenueAnswer, out: &mut KernelOutcome) -> PyResult<()> {
-        for (mut ev, status_stated) in answer.events {
+    fn apply_answer(
+        &mut self,
+        answer: VenueAnswer,
+        out: &mut KernelOutcome,
+        facts: &mut Option<Box<AnswerFacts>>,
+    ) -> PyResult<()> {
+        for (mut ev, status_stated, carried) in answer.events {
             if !status_stated && ev.kind == KernelEventKind::Fill {
                 ev.status = self.core.fill_status_by_sizes(&ev);
             }
@@ -253,6 +266,13 @@ impl PyKernel {
             let applied = self.answer_outcome.applied();
             out.absorb(&mut self.answer_outcome, &ev);
             if applied {
+                if let Some(carried) = carried {
+                    let at = out.emitted_events.len();
+                    facts
+                        .get_or_insert_default()
+                        .event_extras
+                        .push((at, carried));
+                }
                 out.emitted_events.push(ev);
             }
         }

@@ -1,11 +1,15 @@
 //! `AccountEvent`: what a venue reports about the account (funding, fees, balances).
 
 use crate::model::AccountEvent;
+use crate::python::convert::dicts::dict_items;
 use crate::python::convert::enums::enum_arg;
 use crate::python::convert::numbers::{opt_real, real};
+use crate::python::convert::short_repr;
 use crate::python::convert::text::ident;
+use crate::python::convert::text::str_arg;
 use crate::python::convert::time::{opt_time, time_or_now};
 use crate::types::{AccountEventKind, Id};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -114,4 +118,68 @@ impl PyAccountEvent {
         d.set_item("timestamp", e.timestamp)?;
         Ok(d)
     }
+}
+
+/// The fields an account event's dict form (the original kernel's `on_account_event`) takes:
+/// `AccountEvent`'s keywords, the balances also under the account's `e_` names.
+const DICT_FIELDS: &[&str] = &[
+    "event_id",
+    "kind",
+    "asset",
+    "amount",
+    "fee",
+    "fill_id",
+    "wallet_balance",
+    "available_margin",
+    "used_margin",
+    "maint_margin",
+    "timestamp",
+];
+
+/// An account event from its dict form: `kind` and the event's fields, `event_id` optional
+/// (`default_id` when missing); every field checked as `AccountEvent` checks it. A missing or
+/// unknown kind, an unknown field, or a value the event refuses: an error naming it.
+pub fn account_event_from_dict<'py>(
+    d: &Bound<'py, PyDict>,
+    default_id: impl FnOnce() -> String,
+) -> PyResult<Bound<'py, PyAccountEvent>> {
+    let py = d.py();
+    let kwargs = PyDict::new(py);
+    for (key, value) in dict_items(d)? {
+        let key = str_arg(&key, "account event field")?;
+        let field = key
+            .strip_prefix("e_")
+            .filter(|f| f.ends_with("margin") || *f == "wallet_balance");
+        let field = field.unwrap_or(&key);
+        if !DICT_FIELDS.contains(&field) {
+            return Err(PyValueError::new_err(format!(
+                "invalid account event: unknown field {key:?} (value {}); it takes {}",
+                short_repr(&value),
+                DICT_FIELDS.join(", ")
+            )));
+        }
+        if kwargs.contains(field)? {
+            return Err(PyValueError::new_err(format!(
+                "invalid account event: {field} given twice (as {field} and e_{field})"
+            )));
+        }
+        kwargs.set_item(field, value)?;
+    }
+    let Some(kind) = kwargs.get_item("kind")? else {
+        return Err(PyValueError::new_err(
+            "invalid account event: missing kind (FILL_SETTLED, ACCOUNT_UPDATE or FUNDING_FEE)",
+        ));
+    };
+    kwargs.del_item("kind")?;
+    let event_id = match kwargs.get_item("event_id")? {
+        Some(id) => {
+            kwargs.del_item("event_id")?;
+            id
+        }
+        None => pyo3::types::PyString::new(py, &default_id()).into_any(),
+    };
+    py.get_type::<PyAccountEvent>()
+        .call((event_id, kind), Some(&kwargs))?
+        .cast_into::<PyAccountEvent>()
+        .map_err(Into::into)
 }

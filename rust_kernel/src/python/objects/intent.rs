@@ -6,14 +6,17 @@ use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
 use crate::python::convert::numbers::{exit_legs, opt_real_list, real};
 use crate::python::convert::text::{free_text, ident};
-use crate::python::convert::time::{opt_time, time_or_now};
-use crate::types::{Id, KernelCommandType, OrderType, TradeSide};
+use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
+use crate::types::{Id, KernelCommandType, OrderType, TradeSide, TradeStage};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDateTime, PyDict, PyTuple};
 
 #[pyclass(name = "KernelIntent", module = "dita._kernel", frozen)]
 pub struct PyIntent {
     pub inner: Intent,
+    /// The original kernel's `stage`: kept for the strategy, not read by the kernel (which
+    /// goes by the slot's own stage).
+    pub stage: Option<TradeStage>,
 }
 
 #[pymethods]
@@ -23,8 +26,8 @@ impl PyIntent {
     // `signature` are Rust values, which it would show as "...".
     #[pyo3(signature = (intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size,
         leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=String::new(),
-        metadata=None, timestamp=None),
-        text_signature = "(intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size, leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=\"\", metadata=None, timestamp=None)")]
+        metadata=None, timestamp=None, stage=None),
+        text_signature = "(intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size, leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=\"\", metadata=None, timestamp=None, stage=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = ident::intent_id)] intent_id: Id,
@@ -42,8 +45,10 @@ impl PyIntent {
         #[pyo3(from_py_with = free_text::reason)] reason: String,
         metadata: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
+        stage: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         Ok(PyIntent {
+            stage: opt_enum_arg(stage, "stage")?,
             inner: Intent {
                 intent_id,
                 trade_id,
@@ -123,9 +128,19 @@ impl PyIntent {
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         metadata_to_py(py, &self.inner.metadata)
     }
+    /// When the strategy made it, in UTC (`timestamp_s` holds the seconds).
     #[getter]
-    fn timestamp(&self) -> f64 {
+    fn timestamp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDateTime>> {
+        datetime_of(py, self.inner.timestamp, "timestamp")
+    }
+    /// `timestamp` in seconds since the Unix epoch.
+    #[getter]
+    fn timestamp_s(&self) -> f64 {
         self.inner.timestamp
+    }
+    #[getter]
+    fn stage(&self) -> Option<TradeStage> {
+        self.stage
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -8,9 +8,9 @@ mod outcome;
 mod slot;
 mod venue_event;
 
-pub use account_event::PyAccountEvent;
+pub use account_event::{account_event_from_dict, PyAccountEvent};
 pub use intent::PyIntent;
 pub use order::{orders_to_py, terminal_order_statuses, PyVenueOrder};
-pub use outcome::{PyOutcome, PyTransition};
-pub use slot::{slot_dict, slot_from_dict, PySlot};
-pub use venue_event::PyVenueEvent;
+pub use outcome::{AnswerFacts, ControlAtInput, PyOutcome, PyTransition};
+pub use slot::{slot_dict, slot_from_dict, PySeenEventIds, PySlot};
+pub use venue_event::{EventExtras, PyVenueEvent};

@@ -1,13 +1,14 @@
 //! `VenueOrder`: an order the kernel sent or a venue reports, and its dict form.
 
 use crate::model::VenueOrder;
-use crate::python::convert::enums::{enum_arg, opt_enum_arg};
+use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, trade_side_of, SideArg};
 use crate::python::convert::flags::{flag, opt_flag};
 use crate::python::convert::ints::slot_index_arg;
 use crate::python::convert::numbers::real;
 use crate::python::convert::text::ident;
 use crate::python::convert::time::{opt_time, time_or_now};
-use crate::types::{Id, OrderSide, OrderType, VenueOrderStatus};
+use crate::types::{Id, OrderSide, OrderType, TradeSide, VenueOrderStatus};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet};
 
@@ -73,13 +74,26 @@ impl PyVenueOrder {
         status: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = opt_flag::is_entry)] is_entry: Option<bool>,
     ) -> PyResult<Self> {
+        // Not given: an entry unless reduce-only. An exit may go out without reduce-only, so
+        // whoever copies an order (a venue's answer, a saved book) passes it on.
+        let is_entry = is_entry.unwrap_or(!reduce_only);
+        let side =
+            match side_arg(side, "side")? {
+                SideArg::Order(side) => side,
+                // The original kernel's side, its trade's: the order buys or sells as its role says.
+                SideArg::Trade(TradeSide::Flat) => return Err(PyValueError::new_err(
+                    "invalid side: FLAT (an order buys or sells: give BUY, SELL, LONG or SHORT)",
+                )),
+                SideArg::Trade(trade) if is_entry => trade.entry_order_side(),
+                SideArg::Trade(trade) => trade.exit_order_side(),
+            };
         let inner = VenueOrder {
             client_order_id,
             venue_order_id,
             slot_id,
             trade_id,
             asset,
-            side: enum_arg(side, "side")?,
+            side,
             order_type: enum_arg(order_type, "order_type")?,
             price,
             // 0 (the default) is "none given": the price. NaN or a negative one is checked
@@ -96,9 +110,7 @@ impl PyVenueOrder {
             reduce_only,
             cancel_requested: false,
             created_at: time_or_now(timestamp),
-            // Not given: an entry unless reduce-only. An exit may go out without reduce-only, so
-            // whoever copies an order (a venue's answer, a saved book) passes it on.
-            is_entry: is_entry.unwrap_or(!reduce_only),
+            is_entry,
         };
         // Named as this constructor's arguments: the order's time is its `timestamp`.
         inner.check(|f| match f {
@@ -128,8 +140,15 @@ impl PyVenueOrder {
     fn asset(&self) -> &str {
         &self.inner.asset
     }
+    /// The side of the trade the order belongs to (LONG or SHORT), as the original kernel's
+    /// orders carried it: an exit of a LONG is a LONG order that sells (`order_side`).
     #[getter]
-    fn side(&self) -> OrderSide {
+    fn side(&self) -> TradeSide {
+        trade_side_of(self.inner.side, self.inner.is_entry)
+    }
+    /// Whether the order buys or sells.
+    #[getter]
+    fn order_side(&self) -> OrderSide {
         self.inner.side
     }
     #[getter]
@@ -178,6 +197,34 @@ impl PyVenueOrder {
     #[getter]
     fn created_at(&self) -> f64 {
         self.inner.created_at
+    }
+
+    // The original kernel's names of the same figures.
+    /// `client_order_id`: the id the kernel gave the order, which the venue's events name.
+    #[getter]
+    fn venue_client_id(&self) -> &str {
+        &self.inner.client_order_id
+    }
+    /// `trade_id`: the trade the order belongs to.
+    #[getter]
+    fn internal_trade_id(&self) -> &str {
+        &self.inner.trade_id
+    }
+    /// `size`: what the order asks for.
+    #[getter]
+    fn intended_size(&self) -> f64 {
+        self.inner.size
+    }
+    /// `avg_fill_price`: the volume-weighted price of what filled (0 before a fill).
+    #[getter]
+    fn average_fill_price(&self) -> f64 {
+        self.inner.avg_fill_price
+    }
+    /// An empty dict: dita keeps no free-form data on an order (its trade's is the slot's
+    /// `metadata`).
+    #[getter]
+    fn metadata<'py>(&self, py: Python<'py>) -> Bound<'py, PyDict> {
+        PyDict::new(py)
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -1,15 +1,30 @@
 //! `KernelOutcome` and its `KernelTransition`s: what an input did.
 
+use super::venue_event::EventExtras;
 use super::{PyVenueEvent, PyVenueOrder};
-use crate::model::{KernelOutcome, KernelTransition, VenueOrder};
+use crate::model::{KernelOutcome, KernelTransition, VenueEvent, VenueOrder};
 use crate::python::convert::details::{details_to_py, transition_details_to_py};
-use crate::types::{details_json, KernelDiagnosticCode, KernelSeverity, TradeStage};
+use crate::python::convert::enums::trade_side_of;
+use crate::python::convert::time::datetime_of;
+use crate::types::{
+    details_json, ControlMode, Detail, Id, KernelDiagnosticCode, KernelEventKind, KernelSeverity,
+    TradeSide, TradeStage, Verbosity,
+};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyTuple};
+
+/// The kernel's control when an input was taken: its mode and journal verbosity, which each
+/// transition the input made names (the original kernel's `control_mode`, `control_verbosity`).
+#[derive(Clone, Copy, Debug)]
+pub struct ControlAtInput {
+    pub mode: ControlMode,
+    pub verbosity: Verbosity,
+}
 
 #[pyclass(name = "KernelTransition", module = "dita._kernel", frozen)]
 pub struct PyTransition {
     pub inner: KernelTransition,
+    pub control: ControlAtInput,
 }
 
 #[pymethods]
@@ -50,6 +65,16 @@ impl PyTransition {
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         transition_details_to_py(py, &self.inner.details)
     }
+    /// The trading mode in force when the input that made it was taken.
+    #[getter]
+    fn control_mode(&self) -> ControlMode {
+        self.control.mode
+    }
+    /// The journal verbosity in force when the input that made it was taken.
+    #[getter]
+    fn control_verbosity(&self) -> Verbosity {
+        self.control.verbosity
+    }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let t = &self.inner;
@@ -79,6 +104,117 @@ impl PyTransition {
 pub struct PyOutcome {
     pub inner: KernelOutcome,
     pub order: Option<VenueOrder>,
+    pub control: ControlAtInput,
+    /// What the venue's answers told beyond what the kernel keeps; None for most (boxed: an
+    /// outcome past 512 bytes leaves Python's small-object allocator, a cost on every call).
+    pub answers: Option<Box<AnswerFacts>>,
+}
+
+/// What a venue's answers told beyond what the kernel keeps.
+#[derive(Default)]
+pub struct AnswerFacts {
+    /// What a Python venue's events carried, by their place in `emitted_events`.
+    pub event_extras: Vec<(usize, Box<EventExtras>)>,
+    /// The orders the input asked the venue to cancel, by client order id, with their trade's
+    /// side: what the cancel answers' events are about.
+    pub cancelled: Vec<(Id, TradeSide)>,
+}
+
+impl PyOutcome {
+    pub fn new(inner: KernelOutcome, order: Option<VenueOrder>, control: ControlAtInput) -> Self {
+        PyOutcome {
+            inner,
+            order,
+            control,
+            answers: None,
+        }
+    }
+
+    /// Emitted event `i` as Python sees it: its trade's side (as the venue gave it, else its
+    /// order's) and payload with it.
+    fn emitted_event(&self, py: Python<'_>, i: usize, ev: &VenueEvent) -> PyVenueEvent {
+        let mut out = PyVenueEvent::stated(ev.clone());
+        let given = self.answers.as_ref().and_then(|a| {
+            a.event_extras
+                .iter()
+                .find(|(at, _)| *at == i)
+                .map(|(_, x)| x.clone_ref(py))
+        });
+        let mut extras = given.unwrap_or(EventExtras {
+            trade_side: None,
+            raw_payload: None,
+        });
+        if extras.trade_side.is_none() {
+            extras.trade_side = self.trade_side_of_order(&ev.venue_client_id);
+        }
+        if extras.trade_side.is_some() || extras.raw_payload.is_some() {
+            out.extras = Some(Box::new(extras));
+        }
+        out
+    }
+
+    /// The side of the trade of the order this input sent or cancelled under `client_order_id`.
+    fn trade_side_of_order(&self, client_order_id: &Id) -> Option<TradeSide> {
+        if let Some(o) = self
+            .order
+            .as_ref()
+            .filter(|o| o.client_order_id == *client_order_id)
+        {
+            return Some(trade_side_of(o.side, o.is_entry));
+        }
+        self.answers
+            .as_ref()?
+            .cancelled
+            .iter()
+            .find(|(id, _)| id == client_order_id)
+            .map(|(_, side)| *side)
+    }
+
+    /// The details, with what the original kernel said of a venue's rate limit besides
+    /// (`reason`, `retry_after_ms`, `venue_event_kind`, `severity`, `release_eta`,
+    /// `retryable`) when the venue rate limited the input.
+    fn details_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = details_to_py(py, &self.inner.details)?;
+        if self.inner.diagnostic_code != KernelDiagnosticCode::RateLimited {
+            return Ok(d);
+        }
+        let Some(retry_after) = self.inner.details.iter().find_map(|(k, v)| match (k, v) {
+            (&"retry_after", Detail::F64(s)) => Some(*s),
+            _ => None,
+        }) else {
+            return Ok(d); // the risk guard's order rate, no venue's answer
+        };
+        let limit = self
+            .inner
+            .emitted_events
+            .iter()
+            .rev()
+            .find(|e| e.kind == KernelEventKind::RateLimited);
+        if !d.contains("reason")? {
+            d.set_item(
+                "reason",
+                limit.map_or("rate limited by the venue", |e| &e.reason),
+            )?;
+        }
+        d.set_item("retry_after_ms", retry_after * 1000.0)?;
+        d.set_item("venue_event_kind", KernelEventKind::RateLimited.name())?;
+        d.set_item("severity", self.inner.severity.name())?;
+        let since = limit.map_or(self.inner_time(), |e| e.timestamp);
+        d.set_item(
+            "release_eta",
+            datetime_of(py, since + retry_after, "release_eta")?.call_method0("isoformat")?,
+        )?;
+        d.set_item("retryable", true)?;
+        Ok(d)
+    }
+
+    /// When the input was taken: its first transition's time, else now.
+    fn inner_time(&self) -> f64 {
+        self.inner
+            .transitions
+            .first()
+            .map_or_else(crate::python::convert::time::now, |t| t.timestamp)
+    }
 }
 
 #[pymethods]
@@ -113,20 +249,33 @@ impl PyOutcome {
         self.inner.severity
     }
     #[getter]
-    fn transitions(&self, py: Python<'_>) -> PyResult<Vec<Py<PyTransition>>> {
-        self.inner
+    fn transitions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let made: Vec<Py<PyTransition>> = self
+            .inner
             .transitions
             .iter()
-            .map(|t| Py::new(py, PyTransition { inner: t.clone() }))
-            .collect()
+            .map(|t| {
+                Py::new(
+                    py,
+                    PyTransition {
+                        inner: t.clone(),
+                        control: self.control,
+                    },
+                )
+            })
+            .collect::<PyResult<_>>()?;
+        PyTuple::new(py, made)
     }
     #[getter]
-    fn emitted_events(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        self.inner
+    fn emitted_events<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let made: Vec<Py<PyVenueEvent>> = self
+            .inner
             .emitted_events
             .iter()
-            .map(|e| Py::new(py, PyVenueEvent::stated(e.clone())))
-            .collect()
+            .enumerate()
+            .map(|(i, e)| Py::new(py, self.emitted_event(py, i, e)))
+            .collect::<PyResult<_>>()?;
+        PyTuple::new(py, made)
     }
     #[getter]
     fn order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
@@ -137,7 +286,7 @@ impl PyOutcome {
     }
     #[getter]
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        details_to_py(py, &self.inner.details)
+        self.details_dict(py)
     }
     #[getter]
     fn seq(&self) -> u64 {
@@ -155,7 +304,11 @@ impl PyOutcome {
         d.set_item("severity", o.severity.name())?;
         let ts = PyList::empty(py);
         for t in &o.transitions {
-            ts.append(PyTransition { inner: t.clone() }.to_dict(py)?)?;
+            let t = PyTransition {
+                inner: t.clone(),
+                control: self.control,
+            };
+            ts.append(t.to_dict(py)?)?;
         }
         d.set_item("transitions", ts)?;
         let es = PyList::empty(py);
@@ -163,7 +316,7 @@ impl PyOutcome {
             es.append(PyVenueEvent::stated(e.clone()).to_dict(py)?)?;
         }
         d.set_item("emitted_events", es)?;
-        d.set_item("details", details_to_py(py, &o.details)?)?;
+        d.set_item("details", self.details_dict(py)?)?;
         d.set_item("seq", o.seq)?;
         Ok(d)
     }

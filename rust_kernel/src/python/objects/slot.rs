@@ -2,7 +2,7 @@
 
 use super::order::opt_order_dict;
 use super::PyVenueOrder;
-use crate::model::{TradeSlot, VenueOrder};
+use crate::model::{RecentRing, TradeSlot, VenueOrder};
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::enums::enum_arg;
 use crate::python::convert::flags::bool_arg;
@@ -10,11 +10,12 @@ use crate::python::convert::ints::{index_arg, int_arg};
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
 use crate::python::convert::numbers::{float_arg, list_overflow, refuse_non_numbers};
 use crate::python::convert::text::{bounded_text, named_id, str_arg};
+use crate::python::convert::time::{opt_datetime_of, seconds_arg};
 use crate::python::convert::wrong_type;
-use crate::types::{Id, TradeSide, TradeStage};
+use crate::types::{fingerprint, Id, TradeSide, TradeStage};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDateTime, PyDict, PyList, PyString, PyTuple};
 
 /// A slot's unrealized PnL as Python reads it: a SHORT marked at its entry price holds -0.0
 /// (-1 times a zero move), which prints as "-0.0" and sorts before 0.0 in the projection's
@@ -65,6 +66,9 @@ pub fn slot_dict<'py>(py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyD
 #[pyclass(name = "TradeSlot", module = "dita._kernel", frozen)]
 pub struct PySlot {
     pub inner: TradeSlot,
+    /// Whether the kernel offered the slot for a new trade when it was read (`free_slot`): a
+    /// free stage, and no fill the venue said happened still awaited.
+    pub free: bool,
 }
 
 #[pymethods]
@@ -101,8 +105,15 @@ impl PySlot {
     fn leverage(&self) -> f64 {
         self.inner.leverage
     }
+    /// When the slot's trade was entered (its ENTER's time), in UTC; None while it holds none
+    /// (the original kernel's form: `entry_time_s` holds the seconds).
     #[getter]
-    fn entry_time(&self) -> f64 {
+    fn entry_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDateTime>>> {
+        opt_datetime_of(py, self.inner.entry_time, "entry_time")
+    }
+    /// `entry_time` in seconds since the Unix epoch, 0 while the slot holds no trade.
+    #[getter]
+    fn entry_time_s(&self) -> f64 {
         self.inner.entry_time
     }
     #[getter]
@@ -153,13 +164,29 @@ impl PySlot {
     fn close_reason(&self) -> &str {
         &self.inner.close_reason
     }
+    /// When the slot's last event came, in UTC; None before one (`last_event_time_s` holds
+    /// the seconds).
     #[getter]
-    fn last_event_time(&self) -> f64 {
+    fn last_event_time<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDateTime>>> {
+        opt_datetime_of(py, self.inner.last_event_time, "last_event_time")
+    }
+    /// `last_event_time` in seconds since the Unix epoch, 0 before the first event.
+    #[getter]
+    fn last_event_time_s(&self) -> f64 {
         self.inner.last_event_time
     }
+    /// The price the slot was last marked at (0 before a mark). `mark_price(price)` is the
+    /// original kernel's method of its live view (`ExecutionKernel.slot`), which marks it.
     #[getter]
-    fn mark_price(&self) -> f64 {
+    fn last_mark_price(&self) -> f64 {
         self.inner.mark_price
+    }
+    /// The event ids the slot remembers having applied, asked with `in`.
+    #[getter]
+    fn seen_event_ids(&self) -> PySeenEventIds {
+        PySeenEventIds {
+            seen: self.inner.seen_events.clone(),
+        }
     }
     #[getter]
     fn committed_notional(&self) -> f64 {
@@ -178,12 +205,66 @@ impl PySlot {
         slot_dict(py, &self.inner)
     }
 
+    /// Whether the slot takes a new trade: what `free_slot()` offers.
+    fn is_free(&self) -> bool {
+        self.free
+    }
+
+    /// Whether the slot holds a position (what `open_positions` counts).
+    fn is_open(&self) -> bool {
+        self.inner.size > 0.0
+    }
+
+    /// The share of the initial size the next leg exit closes (its exit leg ratio); None once
+    /// every leg is done (an exit then closes the whole position).
+    fn next_exit_ratio(&self) -> Option<f64> {
+        self.inner
+            .exit_leg_ratios
+            .get(self.inner.active_leg_index)
+            .copied()
+    }
+
     fn __repr__(&self) -> String {
         let s = &self.inner;
         format!(
             "TradeSlot(slot_id={}, fsm_state={}, asset={:?}, side={}, size={}, entry_price={})",
             s.slot_id, s.fsm_state, &*s.asset, s.side, s.size, s.entry_price
         )
+    }
+}
+
+/// The event ids a slot remembers having applied (the latest 64, and more of its current
+/// trade): a duplicate of one is refused. The slot keeps their fingerprints, not the ids, so
+/// the memory costs no text: `event_id in seen_event_ids` answers, listing them cannot.
+#[pyclass(name = "SeenEventIds", module = "dita._kernel", frozen)]
+pub struct PySeenEventIds {
+    seen: RecentRing,
+}
+
+#[pymethods]
+impl PySeenEventIds {
+    fn __contains__(&self, event_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(text) = event_id.cast::<PyString>() else {
+            return Ok(false);
+        };
+        Ok(self.seen.contains(fingerprint(text.to_str()?)))
+    }
+
+    /// How many of the latest (up to 64) the slot remembers; its trade's older ones are
+    /// still answered by `in`.
+    fn __len__(&self) -> usize {
+        self.seen.len()
+    }
+
+    fn __iter__(&self) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "a slot remembers fingerprints of the event ids it applied, not the ids: ask \
+             `event_id in slot.seen_event_ids`",
+        ))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("SeenEventIds({} remembered)", self.seen.len())
     }
 }
 
@@ -231,7 +312,7 @@ pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlo
             status: enum_arg(&oget("status")?, &format!("{}.status", field(name)))?,
             reduce_only: obool("reduce_only")?,
             cancel_requested: obool("cancel_requested")?,
-            created_at: onum("created_at")?,
+            created_at: seconds_arg(&oget("created_at")?, &format!("{}.created_at", field(name)))?,
             is_entry: name == "active_entry_order",
         }))
     };
@@ -250,7 +331,7 @@ pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlo
     s.size = num("size")?;
     s.initial_size = num("initial_size")?;
     s.leverage = num("leverage")?;
-    s.entry_time = num("entry_time")?;
+    s.entry_time = seconds_arg(&get("entry_time")?, &field("entry_time"))?;
     s.unrealized_pnl = num("unrealized_pnl")?;
     s.realized_pnl = num("realized_pnl")?;
     s.fees_paid = num("fees_paid")?;
@@ -273,7 +354,7 @@ pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlo
     s.fsm_state = enum_arg(&get("fsm_state")?, &field("fsm_state"))?;
     let reason = str_arg(&get("close_reason")?, &field("close_reason"))?;
     s.close_reason = bounded_text(&reason, &field("close_reason"))?.to_string();
-    s.last_event_time = num("last_event_time")?;
+    s.last_event_time = seconds_arg(&get("last_event_time")?, &field("last_event_time"))?;
     // A slot saved without these keys reads 0 for them: no mark yet, nothing taken of its leg.
     let num_or_0 = |name: &str| -> PyResult<f64> {
         if d.contains(name)? {

@@ -1,15 +1,34 @@
 //! `VenueEvent`: what a venue reports about an order.
 
 use crate::model::VenueEvent;
-use crate::python::convert::enums::{enum_arg, opt_enum_arg};
+use crate::python::convert::dicts::as_dict;
+use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, SideArg};
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
 use crate::python::convert::numbers::{opt_real, real};
 use crate::python::convert::text::{free_text, ident};
-use crate::python::convert::time::{opt_time, time_or_now};
-use crate::types::{Id, KernelEventKind, OrderSide, VenueOrderStatus};
+use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
+use crate::python::convert::wrong_type;
+use crate::types::{Id, KernelEventKind, OrderSide, TradeSide, VenueOrderStatus};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDateTime, PyDict};
+
+/// What an event made in Python carries beyond what the kernel reads: the side of the trade
+/// it is about (the original kernel's `side`) and the venue's own payload. None on most.
+pub struct EventExtras {
+    pub trade_side: Option<TradeSide>,
+    pub raw_payload: Option<Py<PyDict>>,
+}
+
+impl EventExtras {
+    pub fn clone_ref(&self, py: Python<'_>) -> EventExtras {
+        EventExtras {
+            trade_side: self.trade_side,
+            raw_payload: self.raw_payload.as_ref().map(|p| p.clone_ref(py)),
+        }
+    }
+}
 
 #[pyclass(name = "VenueEvent", module = "dita._kernel", frozen)]
 pub struct PyVenueEvent {
@@ -17,6 +36,7 @@ pub struct PyVenueEvent {
     /// Whether the event was made with a status: a FILL made without one takes it from the
     /// sizes when a kernel takes it (`Kernel::fill_status_by_sizes`), not the kind's FILLED.
     pub status_stated: bool,
+    pub extras: Option<Box<EventExtras>>,
 }
 
 impl PyVenueEvent {
@@ -25,8 +45,44 @@ impl PyVenueEvent {
         PyVenueEvent {
             inner,
             status_stated: true,
+            extras: None,
         }
     }
+}
+
+/// The order side and trade side of an event from its `side` (either kind) and `order_side`.
+fn event_sides(
+    side: Option<&Bound<'_, PyAny>>,
+    order_side: Option<&Bound<'_, PyAny>>,
+) -> PyResult<(Option<OrderSide>, Option<TradeSide>)> {
+    let given: Option<OrderSide> = opt_enum_arg(order_side, "order_side")?;
+    let side = match side.filter(|s| !s.is_none()) {
+        Some(s) => Some(side_arg(s, "side")?),
+        None => None,
+    };
+    match side {
+        Some(SideArg::Order(s)) if given.is_some_and(|g| g != s) => {
+            Err(PyValueError::new_err(format!(
+                "invalid order_side: {} (side says {s})",
+                given.map_or("", |g| g.name())
+            )))
+        }
+        Some(SideArg::Order(s)) => Ok((Some(s), None)),
+        Some(SideArg::Trade(t)) => Ok((given, Some(t))),
+        None => Ok((given, None)),
+    }
+}
+
+/// The venue's payload as given (any Mapping), copied: later changes to the caller's are not
+/// the event's.
+fn raw_payload_arg(obj: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Py<PyDict>>> {
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(None);
+    };
+    let Some(d) = as_dict(obj)? else {
+        return Err(wrong_type("invalid raw_payload: expected a dict", obj));
+    };
+    Ok(Some(d.copy()?.unbind()))
 }
 
 #[pymethods]
@@ -36,8 +92,8 @@ impl PyVenueEvent {
     // `signature` are Rust values, which it would show as "...".
     #[pyo3(signature = (event_id, trade_id, slot_id, kind, status=None, venue_order_id=Id::default(), venue_client_id=Id::default(),
         side=None, asset=Id::default(), price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=String::new(),
-        metadata=None, timestamp=None, *, fill_id=Id::default(), fee=None, retry_after=0.0),
-        text_signature = "(event_id, trade_id, slot_id, kind, status=None, venue_order_id=\"\", venue_client_id=\"\", side=None, asset=\"\", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=\"\", metadata=None, timestamp=None, *, fill_id=\"\", fee=None, retry_after=0.0)")]
+        metadata=None, timestamp=None, *, fill_id=Id::default(), fee=None, retry_after=0.0, order_side=None, raw_payload=None),
+        text_signature = "(event_id, trade_id, slot_id, kind, status=None, venue_order_id=\"\", venue_client_id=\"\", side=None, asset=\"\", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=\"\", metadata=None, timestamp=None, *, fill_id=\"\", fee=None, retry_after=0.0, order_side=None, raw_payload=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = ident::event_id)] event_id: Id,
@@ -59,10 +115,21 @@ impl PyVenueEvent {
         #[pyo3(from_py_with = ident::fill_id)] fill_id: Id,
         #[pyo3(from_py_with = opt_real::fee)] fee: Option<f64>,
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
+        order_side: Option<&Bound<'_, PyAny>>,
+        raw_payload: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let kind: KernelEventKind = enum_arg(kind, "kind")?;
         let status: Option<VenueOrderStatus> = opt_enum_arg(status, "status")?;
+        let (order_side, trade_side) = event_sides(side, order_side)?;
+        let raw_payload = raw_payload_arg(raw_payload)?;
+        let extras = (trade_side.is_some() || raw_payload.is_some()).then(|| {
+            Box::new(EventExtras {
+                trade_side,
+                raw_payload,
+            })
+        });
         Ok(PyVenueEvent {
+            extras,
             status_stated: status.is_some(),
             inner: VenueEvent {
                 event_id,
@@ -72,7 +139,7 @@ impl PyVenueEvent {
                 status: status.unwrap_or_else(|| kind.implied_status()),
                 venue_order_id,
                 venue_client_id,
-                side: opt_enum_arg(side, "side")?,
+                side: order_side,
                 asset,
                 price,
                 size,
@@ -116,9 +183,24 @@ impl PyVenueEvent {
     fn venue_client_id(&self) -> &str {
         &self.inner.venue_client_id
     }
+    /// The side of the trade the event is about (LONG or SHORT), the original kernel's
+    /// `side`: as the event was made, or, for one the kernel hands back, its order's trade's.
     #[getter]
-    fn side(&self) -> Option<OrderSide> {
+    fn side(&self) -> Option<TradeSide> {
+        self.extras.as_ref().and_then(|x| x.trade_side)
+    }
+    /// Whether the order the event is about buys or sells, when the venue said.
+    #[getter]
+    fn order_side(&self) -> Option<OrderSide> {
         self.inner.side
+    }
+    /// The venue's own payload, as it gave it (an empty dict when it gave none).
+    #[getter]
+    fn raw_payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        match self.extras.as_ref().and_then(|x| x.raw_payload.as_ref()) {
+            Some(p) => p.bind(py).copy(),
+            None => Ok(PyDict::new(py)),
+        }
     }
     #[getter]
     fn asset(&self) -> &str {
@@ -148,8 +230,14 @@ impl PyVenueEvent {
     fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         metadata_to_py(py, &self.inner.metadata)
     }
+    /// When the venue said it, in UTC (`timestamp_s` holds the seconds).
     #[getter]
-    fn timestamp(&self) -> f64 {
+    fn timestamp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDateTime>> {
+        datetime_of(py, self.inner.timestamp, "timestamp")
+    }
+    /// `timestamp` in seconds since the Unix epoch.
+    #[getter]
+    fn timestamp_s(&self) -> f64 {
         self.inner.timestamp
     }
     #[getter]

@@ -1,0 +1,148 @@
+"""What dita refuses of input written in the original kernel's style: each refusal names the
+field and the value, and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from original_style import at, original_intent
+
+from dita import (
+    AccountEvent,
+    ExecutionKernel,
+    KernelCommandType,
+    KernelEventKind,
+    KernelIntent,
+    TradeSide,
+    TradeStage,
+    VenueEvent,
+    VenueEventStatus,
+    VenueOrder,
+)
+
+NAIVE = datetime(2025, 3, 1, 9, 30)  # no tzinfo: its moment depends on the machine's zone
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: original_intent("ENTER", 0, NAIVE),
+        lambda: VenueEvent(event_id="e", trade_id="t", slot_id=0, kind="FILL", timestamp=NAIVE),
+        lambda: AccountEvent("a", "FUNDING_FEE", amount=1.0, timestamp=NAIVE),
+        lambda: VenueOrder("c", 0, "t", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, timestamp=NAIVE),
+    ],
+    ids=["intent", "venue_event", "account_event", "venue_order"],
+)
+def test_a_naive_datetime_is_refused_naming_the_field_and_value(make: object) -> None:
+    with pytest.raises(
+        ValueError, match=r"invalid timestamp: naive datetime datetime\.datetime\(2025, 3, 1, 9, 30\)"
+    ):
+        make()  # type: ignore[operator]
+
+
+def test_a_naive_datetime_to_mark_price_changes_nothing(kernel: ExecutionKernel) -> None:
+    seq = kernel.seq
+    with pytest.raises(ValueError, match="invalid timestamp: naive datetime"):
+        kernel.mark_price("BTCUSDT", 101.0, NAIVE)
+    assert kernel.seq == seq
+
+
+@pytest.mark.parametrize(
+    ("enum", "text"),
+    [(TradeStage, "OPEN"), (TradeSide, "long"), (KernelCommandType, "BUY"), (VenueEventStatus, "ACK")],
+)
+def test_an_unknown_name_is_refused_naming_the_enum_and_the_text(enum: type, text: str) -> None:
+    with pytest.raises(ValueError, match=rf'unknown {enum.__name__} "{text}"; expected one of'):
+        enum(text)
+
+
+def test_an_enum_of_no_text_is_refused_naming_the_enum_and_the_value() -> None:
+    with pytest.raises(TypeError, match=r"KernelEventKind\(\) takes a member's name as str, got int 3"):
+        KernelEventKind(3)
+
+
+def test_an_unknown_name_in_an_intent_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValueError, match=r'invalid action: unknown KernelCommandType "OPEN"'):
+        KernelIntent(
+            timestamp=at(0),
+            intent_id="i1",
+            trade_id="t1",
+            slot_id=0,
+            asset="BTCUSDT",
+            side="LONG",
+            action="OPEN",
+            reference_price=100.0,
+            target_size=1.0,
+        )
+
+
+@pytest.mark.parametrize(
+    ("event", "error", "message"),
+    [
+        ({"wallet_balance": 1.0}, ValueError, r"invalid account event: missing kind"),
+        ({"kind": "DEPOSIT"}, ValueError, r'invalid kind: unknown AccountEventKind "DEPOSIT"'),
+        (
+            {"kind": "ACCOUNT_UPDATE", "wallet_balance": "lots"},
+            TypeError,
+            r"invalid wallet_balance: expected a number, got str 'lots'",
+        ),
+        (
+            {"kind": "ACCOUNT_UPDATE", "wallet": 5.0},
+            ValueError,
+            r'invalid account event: unknown field "wallet" \(value 5\.0\)',
+        ),
+        (
+            {"kind": "FUNDING_FEE", "amount": float("nan")},
+            ValueError,
+            r"account event refused: INVALID_INTENT",
+        ),
+    ],
+    ids=["missing-kind", "unknown-kind", "non-numeric", "unknown-field", "not-finite"],
+)
+def test_a_bad_account_event_dict_is_refused_naming_it_and_changes_nothing(
+    kernel: ExecutionKernel, event: dict[str, object], error: type[Exception], message: str
+) -> None:
+    before = (kernel.account(), kernel.slots())
+    with pytest.raises(error, match=message):
+        kernel.on_account_event(event)
+    assert (kernel.account(), kernel.slots()) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "size",
+            -1.0,
+            r"cannot set slot 0's size to -1\.0: invalid slots\[0\]\.size: -1 \(must not be negative\)",
+        ),
+        (
+            "entry_price",
+            float("inf"),
+            r"cannot set slot 0's entry_price to inf: invalid slots\[0\]\.entry_price",
+        ),
+        ("fsm_state", "HALF_OPEN", r"cannot set slot 0's fsm_state to 'HALF_OPEN': .*unknown TradeStage"),
+        ("side", "UP", r"cannot set slot 0's side to 'UP': .*unknown TradeSide \"UP\""),
+        ("leverage", "high", r"cannot set slot 0's leverage to 'high': .*expected a number, got str 'high'"),
+        ("entry_time", NAIVE, r"cannot set slot 0's entry_time to .*naive datetime"),
+        ("metadata", {"k": object()}, r"metadata"),
+        ("exit_leg_ratios", (0.5, 0.6), r"exit_leg_ratios"),
+    ],
+)
+def test_a_bad_value_assigned_to_a_slot_view_is_refused_and_changes_nothing(
+    kernel: ExecutionKernel, field: str, value: object, message: str
+) -> None:
+    kernel.process_intent(original_intent("ENTER", 0, at(0)))
+    slot = kernel.slot(0)
+    before = (kernel.seq, kernel.slots())
+    with pytest.raises((ValueError, TypeError), match=message):
+        setattr(slot, field, value)
+    assert (kernel.seq, kernel.slots()) == before
+
+
+def test_a_field_the_kernel_keeps_cannot_be_assigned(kernel: ExecutionKernel) -> None:
+    slot = kernel.slot(0)
+    for field in ("seen_event_ids", "committed_notional", "is_free"):
+        with pytest.raises(AttributeError, match=f"slot field '{field}' is the kernel's own"):
+            setattr(slot, field, 1)

@@ -1,0 +1,120 @@
+"""The original kernel's enums are string enums: built from a member's name, `.value` gives the
+name back, a member equals its name; dita's `parse` and `.name` stay."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+import dita
+from dita import (
+    KernelCommandType,
+    KernelDiagnosticCode,
+    KernelEventKind,
+    KernelSeverity,
+    TradeSide,
+    TradeStage,
+    VenueEventStatus,
+    VenueOrderStatus,
+)
+
+# Each enum of the reference with the members it lists.
+LISTED = {
+    TradeStage: (
+        "IDLE",
+        "ORDER_REQUESTED",
+        "ORDER_SENT",
+        "ENTRY_WORKING",
+        "POSITION_OPEN",
+        "EXIT_REQUESTED",
+        "EXIT_SENT",
+        "EXIT_WORKING",
+        "CLOSED",
+    ),
+    TradeSide: ("LONG", "SHORT", "FLAT"),
+    KernelCommandType: ("ENTER", "EXIT", "CANCEL"),
+    KernelEventKind: (
+        "ORDER_ACK",
+        "FILL",
+        "CANCEL_ACK",
+        "CANCEL_REJECT",
+        "REJECT",
+        "EXPIRED",
+        "RATE_LIMITED",
+    ),
+    VenueOrderStatus: (
+        "NEW",
+        "ACKNOWLEDGED",
+        "PARTIALLY_FILLED",
+        "FILLED",
+        "CANCELED",
+        "REJECTED",
+        "EXPIRED",
+    ),
+    KernelSeverity: ("INFO", "WARNING", "ERROR", "CRITICAL"),
+    KernelDiagnosticCode: (
+        "OK",
+        "INVALID_SLOT_ID",
+        "INVALID_INTENT",
+        "SLOT_BUSY",
+        "NO_POSITION",
+        "DUPLICATE_INTENT",
+        "DUPLICATE_EVENT",
+        "UNKNOWN_ORDER",
+        "INVALID_TRANSITION",
+        "OVERFILL",
+        "RATE_LIMITED",
+        "MODE_BLOCKED",
+        "RISK_REJECTED",
+        "BELOW_MIN_NOTIONAL",
+    ),
+}
+
+MEMBERS = [(enum, name) for enum, names in LISTED.items() for name in names]
+
+
+@pytest.mark.parametrize(("enum", "name"), MEMBERS, ids=[f"{e.__name__}.{n}" for e, n in MEMBERS])
+def test_a_member_is_built_from_its_name_and_gives_it_back_as_value(enum: type, name: str) -> None:
+    member = getattr(enum, name)
+    assert enum(name) == member
+    assert member.value == name == member.name
+    assert enum.parse(name) == member  # dita's parse stays
+    assert enum(member) == member  # a member is taken as itself, as Enum(member) is
+
+
+@pytest.mark.parametrize(("enum", "name"), MEMBERS, ids=[f"{e.__name__}.{n}" for e, n in MEMBERS])
+def test_a_member_equals_its_name_as_a_string_enum_does(enum: type, name: str) -> None:
+    member = getattr(enum, name)
+    assert member == name and name == member
+    assert not (member != name)
+    assert {name: "found"}[member] == "found"  # hashed as its name
+    assert str(member) == name
+
+
+def test_a_member_still_equals_its_number_and_differs_from_other_names() -> None:
+    assert TradeStage.IDLE == 0 and TradeStage.CLOSED == int(TradeStage.CLOSED)
+    assert TradeStage.IDLE != "CLOSED" and TradeStage.IDLE != "idle"
+    assert TradeSide.LONG != TradeStage.IDLE
+
+
+def test_a_member_written_back_with_value_is_read_again_and_pickles() -> None:
+    for enum, names in LISTED.items():
+        for name in names:
+            member = enum(name)
+            assert enum(member.value) == member
+            assert pickle.loads(pickle.dumps(member)) == member
+
+
+def test_venue_event_status_is_the_status_an_event_carries_with_acked() -> None:
+    assert dita.VenueEventStatus is VenueOrderStatus
+    assert VenueEventStatus("ACKED") == VenueEventStatus.ACKED == VenueOrderStatus.ACKNOWLEDGED
+    assert VenueEventStatus.ACKED == "ACKED" and VenueEventStatus.parse("ACKED") == VenueEventStatus.ACKED
+    assert VenueEventStatus("FILLED") == VenueOrderStatus.FILLED
+
+
+def test_an_event_made_without_a_status_reads_its_kinds_and_an_ack_reads_acked() -> None:
+    ack = dita.VenueEvent(event_id="e1", trade_id="t", slot_id=0, kind="ORDER_ACK")
+    assert ack.status == VenueEventStatus.ACKED and ack.status.value == "ACKNOWLEDGED"
+    stated = dita.VenueEvent(event_id="e2", trade_id="t", slot_id=0, kind="ORDER_ACK", status="ACKED")
+    assert stated.status == VenueEventStatus.ACKED
