@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -1330,6 +1331,7 @@ def test_keys_read_with_a_trailing_newline_work_and_stay_out_of_the_logs(
     monkeypatch.setenv("DITA_TEST_NL_KEY", API_KEY + "\n")
     monkeypatch.setenv("DITA_TEST_NL_SECRET", API_SECRET + "\r\n")
     exchange.script("GET", "/api/v3/exchangeInfo", "binance/spot_exchange_info.json", repeat=True)
+    exchange.script("GET", "/api/v3/time", payload={"serverTime": int(time.time() * 1000)}, repeat=True)
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     venue = CcxtVenue(
         base_url=exchange.url,

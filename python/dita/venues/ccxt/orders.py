@@ -187,6 +187,10 @@ class Orders:
     def _submit_refused(self, order: VenueOrder, exc: BaseException) -> list[VenueEvent]:
         error = self._client.error_text(exc)
         reason = f"{self.name} refused the order: {error}"
+        synced = self._client.sync_clock_if_refused(exc)
+        if synced:
+            # Refused before matching (Binance's -1021): not placed, so the kernel frees the slot.
+            reason = f"{self.name} refused the order for its timestamp, not placed ({error}); {synced}"
         if "createMarketBuyOrderRequiresPrice" in str(exc):
             # ccxt's advice (set the option to false) would send the size as a cost: not taken.
             reason = (
@@ -354,13 +358,15 @@ class Orders:
                     client_order_id=order.client_order_id,
                 ) from None
             tracked.cancel_requested = False
+            synced = self._client.sync_clock_if_refused(exc)
             return [
                 self._reporter.event(
                     order,
                     KernelEventKind.CANCEL_REJECT,
                     order.status,
                     venue_order_id=tracked.venue_order_id,
-                    reason=f"{self.name} refused the cancel: {self._client.error_text(exc)}",
+                    reason=f"{self.name} refused the cancel: {self._client.error_text(exc)}"
+                    + (f"; {synced}" if synced else ""),
                     filled=tracked.filled,
                 )
             ]
