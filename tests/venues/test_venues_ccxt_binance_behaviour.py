@@ -126,3 +126,36 @@ def test_a_ban_is_bounded_by_binances_longest_and_a_throttle_by_a_sane_pause(
     )
     [limited] = venue.submit(make_order("s1-entry-1", size=0.015, reference_price=91000.0))
     assert limited.kind.name == "RATE_LIMITED" and limited.retry_after == pytest.approx(waited)
+
+
+# -- -2011: a cancel that lost the race to a fill ----------------------------------------------
+
+
+def test_a_cancel_that_loses_the_race_to_a_fill_books_the_fill_and_no_refused_event(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """The limit entry filled while its cancel was on the way, and Binance answered the cancel
+    "Unknown order sent." (-2011). The adapter reported the fills, then a CANCEL_REJECT for the
+    order they had ended, which the kernel refused (INVALID_TRANSITION): a spurious refused
+    event in the cancel's outcome. The fills are booked, and nothing is refused."""
+    venue = make_venue()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    entry = KernelIntent(
+        "i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 90000.0, 0.02,
+        order_type="LIMIT", limit_price=90000.0, timestamp=1.0,
+    )  # fmt: skip
+    assert kernel.process_intent(entry).accepted
+    exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+    exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
+    outcome = kernel.process_intent(
+        KernelIntent("c1", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 0.0, 0.0, timestamp=2.0)
+    )
+    details = outcome.to_dict()["details"]
+    assert "venue_refusals" not in details and "venue_events_refused" not in details, details
+    assert [e.kind.name for e in outcome.emitted_events] == ["FILL", "FILL"]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.02)
+    assert not venue.following()

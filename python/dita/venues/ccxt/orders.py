@@ -374,7 +374,9 @@ class Orders:
 
     def _cancel_missed(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """A cancel the exchange answered "no such order": what became of the order. Usually it
-        filled or ended first (its fills and end; filled: a refusal saying so). Found working,
+        filled or ended first (its fills and end; filled with fills still to show: a refusal
+        saying so; its end reported, nothing more, as the kernel refuses a refusal for an order
+        over). Found working,
         the cancel overtook the order on its way (a submit that timed out): it did not happen,
         so it is refused, or the kernel would wait on a cancel that never comes while the order
         can fill."""
@@ -392,7 +394,7 @@ class Orders:
             ]
         events = self._reporter.order_events(tracked, found)
         ended = any(e.kind in (KernelEventKind.CANCEL_ACK, KernelEventKind.EXPIRED) for e in events)
-        if found.get("status") == "closed" and not ended:
+        if found.get("status") == "closed" and not ended and not tracked.terminal:
             tracked.cancel_requested = False
             events.append(
                 self._reporter.event(
