@@ -159,3 +159,35 @@ def test_a_cancel_that_loses_the_race_to_a_fill_books_the_fill_and_no_refused_ev
     assert slot.fsm_state == TradeStage.POSITION_OPEN
     assert slot.size == pytest.approx(0.02)
     assert not venue.following()
+
+
+# -- reconciliation: another bot's open order -------------------------------------------------
+
+
+def test_reconciliation_cancels_only_the_orders_this_kernel_issued(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """The account's open orders hold one of this kernel's it has no record of ("k-7": sent
+    before a crash that lost it) and another bot's ("s2-entry-1", as recorded). Reconciliation
+    canceled both; the other bot's order is the other bot's. Only "k-7" is canceled; the other
+    is reported as foreign and left working, unless ``cancel_foreign_orders``."""
+    venue = make_venue()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    (another_bots,) = exchange.fixture("binance/spot_open_orders.json")
+    orphan = dict(another_bots, orderId=28457301, clientOrderId="k-7", executedQty="0.00000000")
+    orphan["cummulativeQuoteQty"] = "0.00000000"
+    orphan["status"] = "NEW"
+    exchange.script("GET", "/api/v3/openOrders", payload=[another_bots, orphan])
+    canceled = exchange.fixture("binance/spot_cancel_partial.json")
+    canceled.update(orderId=28457301, origClientOrderId="k-7", executedQty="0.00000000")
+    canceled["cummulativeQuoteQty"] = "0.00000000"
+    exchange.script("DELETE", "/api/v3/order", payload=canceled)
+    exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
+
+    report = kernel.reconcile_with_venue()
+    assert [c.params["orderId"] for c in exchange.calls("DELETE", "/api/v3/order")] == ["28457301"]
+    assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["k-7"]
+    assert [(o["client_order_id"], o["venue_order_id"]) for o in report.foreign_orders_left] == [
+        ("s2-entry-1", "BTCUSDT:28457200")
+    ]
+    assert report.unknown_at_venue_cancel_failed == []
