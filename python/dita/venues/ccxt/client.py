@@ -1,6 +1,7 @@
 """The venue's ccxt exchange client: built from the settings (keys from the environment, the
 options the adapter's guarantees rest on, a base URL or the testnet), every message it produces
-scrubbed of credentials, and the throttle the exchange asked for, which every request waits out."""
+scrubbed of credentials, the throttle or ban the exchange asked for, which every request waits
+out, and the clock requests are signed by, synced with the exchange's."""
 
 from __future__ import annotations
 
