@@ -116,13 +116,17 @@ class RecordedExchange:
         delay: float = 0.0,
         repeat: bool = False,
         payload: Any = None,
+        replace: bool = False,
     ) -> None:
-        """Answer the next ``method path`` request with ``fixture`` (a file in fixtures/)."""
+        """Answer the next ``method path`` request with ``fixture`` (a file in fixtures/);
+        ``replace``: instead of the answers scripted for it so far (a repeating one included)."""
         if fixture is not None:
             body = (self.fixtures / fixture).read_bytes()
         else:
             body = json.dumps(payload).encode()
         with self._lock:
+            if replace:
+                self._answers.pop((method, path), None)
             self._answers.setdefault((method, path), deque()).append(
                 Answer(status, body, dict(headers or {}), delay, repeat)
             )

@@ -187,6 +187,10 @@ class Orders:
     def _submit_refused(self, order: VenueOrder, exc: BaseException) -> list[VenueEvent]:
         error = self._client.error_text(exc)
         reason = f"{self.name} refused the order: {error}"
+        synced = self._client.sync_clock_if_refused(exc)
+        if synced:
+            # Refused before matching (Binance's -1021): not placed, so the kernel frees the slot.
+            reason = f"{self.name} refused the order for its timestamp, not placed ({error}); {synced}"
         if "createMarketBuyOrderRequiresPrice" in str(exc):
             # ccxt's advice (set the option to false) would send the size as a cost: not taken.
             reason = (
@@ -354,13 +358,15 @@ class Orders:
                     client_order_id=order.client_order_id,
                 ) from None
             tracked.cancel_requested = False
+            synced = self._client.sync_clock_if_refused(exc)
             return [
                 self._reporter.event(
                     order,
                     KernelEventKind.CANCEL_REJECT,
                     order.status,
                     venue_order_id=tracked.venue_order_id,
-                    reason=f"{self.name} refused the cancel: {self._client.error_text(exc)}",
+                    reason=f"{self.name} refused the cancel: {self._client.error_text(exc)}"
+                    + (f"; {synced}" if synced else ""),
                     filled=tracked.filled,
                 )
             ]
@@ -368,7 +374,9 @@ class Orders:
 
     def _cancel_missed(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """A cancel the exchange answered "no such order": what became of the order. Usually it
-        filled or ended first (its fills and end; filled: a refusal saying so). Found working,
+        filled or ended first (its fills and end; filled with fills still to show: a refusal
+        saying so; its end reported, nothing more, as the kernel refuses a refusal for an order
+        over). Found working,
         the cancel overtook the order on its way (a submit that timed out): it did not happen,
         so it is refused, or the kernel would wait on a cancel that never comes while the order
         can fill."""
@@ -386,7 +394,7 @@ class Orders:
             ]
         events = self._reporter.order_events(tracked, found)
         ended = any(e.kind in (KernelEventKind.CANCEL_ACK, KernelEventKind.EXPIRED) for e in events)
-        if found.get("status") == "closed" and not ended:
+        if found.get("status") == "closed" and not ended and not tracked.terminal:
             tracked.cancel_requested = False
             events.append(
                 self._reporter.event(

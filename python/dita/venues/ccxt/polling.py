@@ -105,6 +105,7 @@ class Poller:
             "%s status of %s unavailable (asked again next poll): %s",
             self.name, tracked.client_id, self._client.error_text(exc),
         )  # fmt: skip
+        self._client.sync_clock_if_refused(exc)
         if (
             isinstance(exc, self._client.ccxt.OrderNotFound)
             and tracked.ended_at is None
