@@ -1,6 +1,7 @@
 """The exchange's markets as the venue trades them: which are loaded (spot, or linear contracts of
-one base unit), each market's rules (lot step, tick size, minimums), the ``markets`` setting, an
-order's size and price checked against the exchange's rounding, and the top of a market's book."""
+one base unit), each market's rules (lot step, tick size, minimums) and filters (``filters``), the
+``markets`` setting, an order's size and price checked against the exchange's rounding, and the top
+of a market's book."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dita._kernel import OrderType, VenueOrder
 from dita.risk import KERNEL_MIN_STEP, MarketLimits
 from dita.venues.ccxt.answers import number, trade_ms
 from dita.venues.ccxt.client import ExchangeClient
+from dita.venues.ccxt.filters import MarketFilters, market_filters
 
 __all__ = ["Markets", "TopOfBook", "market_limits"]
 
@@ -87,6 +89,8 @@ class Markets:
         # Each market id and symbol to its ccxt symbol.
         self.asset_symbols: dict[str, str] = {}
         self.limits: dict[str, MarketLimits] = {}
+        # Each market's filters the kernel does not check (``filters``), by ccxt symbol.
+        self.filters: dict[str, MarketFilters] = {}
         # Futures markets left out for their contract size (see load), by id and symbol.
         self.contract_markets: dict[str, float] = {}
         # The symbols of the markets setting, in its order; None: every market served.
@@ -111,6 +115,7 @@ class Markets:
         want_spot = self._market_type == "spot"
         symbols: dict[str, str] = {}
         limits: dict[str, MarketLimits] = {}
+        filters: dict[str, MarketFilters] = {}
         contracts: dict[str, float] = {}
         try:
             for symbol, market in markets.items():
@@ -128,11 +133,13 @@ class Markets:
                 symbols[market_id] = symbol
                 symbols[symbol] = symbol
                 limits[market_id] = market_limits(market, client.exchange.precisionMode, client.ccxt)
+                filters[symbol] = market_filters(market)
         except ValueError as exc:
             # A figure that is not a number: nothing is loaded, and a submit is rejected naming it.
             raise RuntimeError(f"{client.name}: load_markets failed: {exc}") from None
         self.asset_symbols = symbols
         self.limits = limits
+        self.filters = filters
         self.contract_markets = contracts
         return dict(limits)
 
@@ -202,6 +209,12 @@ class Markets:
                     f"(the exchange would take {exchange_value!r}); round it before sending"
                 )
         return ""
+
+    def filter_refusal(self, order: VenueOrder, symbol: str, working_orders: int) -> str:
+        """Why the exchange would refuse ``order`` by one of ``symbol``'s filters ('' when it
+        would not; ``MarketFilters.refusal``)."""
+        found = self.filters.get(symbol)
+        return found.refusal(order, working_orders) if found is not None else ""
 
     def top_of_book(self, asset: str) -> TopOfBook:
         """The exchange's best bid and ask for ``asset`` now (public data, no keys needed)."""

@@ -152,7 +152,8 @@ class Orders:
 
     def _checked_symbol(self, order: VenueOrder) -> tuple[str | None, str]:
         """The ccxt symbol ``order`` goes out in, and ''; or None and why it is refused unsent: a
-        market this venue does not trade, a size or price off the market's rules, no API keys."""
+        market this venue does not trade, a size or price off the market's rules or filters, no API
+        keys."""
         try:
             symbol = self._markets.symbol(order.asset)
         except RuntimeError as exc:
@@ -163,7 +164,9 @@ class Orders:
         if self._markets.trade_symbols is not None and symbol not in self._markets.trade_symbols:
             # order_status would not look for it there after a restart, and its None would end it.
             return None, f"{order.asset!r} is not among {self.name}'s markets setting"
-        refusal = self._markets.precision_refusal(order, symbol)
+        refusal = self._markets.precision_refusal(order, symbol) or self._markets.filter_refusal(
+            order, symbol, self._working_in(symbol)
+        )
         if refusal:
             return None, refusal
         if not self._client.has_credentials:
@@ -172,6 +175,10 @@ class Orders:
                 f"{self._settings.api_key_env} and {self._settings.secret_env}"
             )
         return symbol, ""
+
+    def _working_in(self, symbol: str) -> int:
+        """How many of this venue's orders work in ``symbol`` now (MAX_NUM_ORDERS counts them)."""
+        return sum(1 for t in self.tracked.values() if t.symbol == symbol and not t.terminal)
 
     def _submit_unknown(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """A submit the exchange may have carried out: followed as unresolved (``poll_events``
