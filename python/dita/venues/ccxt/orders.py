@@ -114,6 +114,7 @@ class Orders:
         ccxt = self._client.ccxt
         if self._client.throttled():
             return self._rate_limited(order)
+        self._markets.reload_if_due(self._settings.market_rules_reload_s)
         symbol, refusal = self._checked_symbol(order)
         if symbol is None:
             return [
@@ -194,6 +195,9 @@ class Orders:
     def _submit_refused(self, order: VenueOrder, exc: BaseException) -> list[VenueEvent]:
         error = self._client.error_text(exc)
         reason = f"{self.name} refused the order: {error}"
+        if self._markets.reload_on_refusal(error):
+            # A rule the exchange changed: the next order is checked against the new one.
+            reason += "; the market's rules were reloaded"
         if "createMarketBuyOrderRequiresPrice" in str(exc):
             # ccxt's advice (set the option to false) would send the size as a cost: not taken.
             reason = (
