@@ -131,6 +131,13 @@ class RecordedExchange:
                 Answer(status, body, dict(headers or {}), delay, repeat)
             )
 
+    def replace(self, method: str, path: str, payload: Any, *, status: int = 200) -> None:
+        """Answer every later ``method path`` request with ``payload``, in place of whatever was
+        scripted for it (the exchange changed what it says: a market's rules, say)."""
+        answer = Answer(status, json.dumps(payload).encode(), repeat=True)
+        with self._lock:
+            self._answers[(method, path)] = deque([answer])
+
     def _take(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
         with self._lock:
             self.requests.append(Recorded(method, path, params, headers))

@@ -90,6 +90,13 @@ class CcxtSettings(BaseModel):
         "to the kernel's model; with no price known, left owed to the kernel) and the order is "
         "asked about no more",
     )
+    market_rules_reload_s: Number = Field(
+        default=3600.0,
+        ge=0,
+        description="how often the markets' rules (lot, tick, filters) are loaded again, at the next "
+        "submit once this long has passed; 0: only on a filter failure the exchange answers "
+        "(Binance's -1013), which reloads them always",
+    )
     markets: list[str] | None = Field(
         default=None,
         min_length=1,

@@ -153,7 +153,11 @@ class CcxtVenue:
     def fetch_top_of_book(self, asset: str) -> TopOfBook:
         """The exchange's best bid and ask for ``asset`` now (public data, no keys needed),
         for feeding a paper venue from the live market."""
-        return self._markets.top_of_book(asset)
+        top = self._markets.top_of_book(asset)
+        symbol = self._markets.symbol(asset)
+        if symbol is not None:
+            self._reporter.commission_prices.note(symbol, (top.bid + top.ask) / 2.0)
+        return top
 
     # -- orders --------------------------------------------------------------------------
 
