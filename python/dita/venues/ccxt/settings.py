@@ -104,6 +104,27 @@ class CcxtSettings(BaseModel):
         "refused, and order_status after a restart searches only these; None: every market of the "
         "market_type. Checked against the exchange's markets at construction",
     )
+    user_stream: bool = Field(
+        default=False,
+        description="learn fills, order updates and balances from the exchange's user-data stream "
+        "(ccxt.pro's websocket API; Binance spot), REST polling kept while it is down and as the "
+        "repair of what it lost",
+    )
+    user_stream_heartbeat_s: Number = Field(
+        default=60.0,
+        gt=0,
+        description="no frame (the exchange's pings included) for this long: the stream is down",
+    )
+    user_stream_backoff_s: Number = Field(
+        default=0.5, gt=0, description="the first wait before dialling the stream again; doubles per failure"
+    )
+    user_stream_backoff_max_s: Number = Field(default=30.0, gt=0, description="the longest such wait")
+    user_stream_rest_sweep_s: Number = Field(
+        default=60.0,
+        gt=0,
+        description="while the stream is up, how often (by the venue's clock) every order followed is "
+        "asked about by REST, which recovers a frame the exchange never sent",
+    )
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="extra ccxt options; those that would resend orders or read a market buy's "
