@@ -148,6 +148,7 @@ class BinanceStreamServer:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application(middlewares=[self._record])
+        app.router.add_get("/api/v3/time", self._server_time)
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info_answer)
         app.router.add_post("/api/v3/order", self._new_order)
         app.router.add_get("/api/v3/order", self._query_order)
@@ -216,6 +217,10 @@ class BinanceStreamServer:
     @staticmethod
     def _error(code: int, msg: str, status: int = 400) -> web.Response:
         return web.json_response({"code": code, "msg": msg}, status=status)
+
+    async def _server_time(self, request: web.Request) -> web.Response:
+        # The venue syncs its signing clock with this at each markets load.
+        return web.json_response({"serverTime": int(time.time() * 1000)})
 
     async def _exchange_info_answer(self, request: web.Request) -> web.Response:
         return web.json_response(self._exchange_info)

@@ -118,7 +118,7 @@ class MarketFilters:
             return ""
         # The exchange bands the price around its average of the last minutes; the order's
         # reference price (the market's when the kernel sent it) stands in for it.
-        buy = order.side == OrderSide.BUY
+        buy = order.order_side == OrderSide.BUY
         up, down = (band.bid_up, band.bid_down) if buy else (band.ask_up, band.ask_down)
         side = "buy" if buy else "sell"
         named = f"{band.filter_name} of {self.market_id}"
