@@ -700,14 +700,25 @@ class ExecutionKernel(KernelCore):
         self.set_slot_exit_leg_ratios(slot_id, ratios)
 
     def reconcile_with_venue(
-        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False, ended_lookups: int = ENDED_LOOKUPS
+        self,
+        *,
+        cancel_unknown: bool = True,
+        cancel_foreign_orders: bool = False,
+        only_in_doubt: bool = False,
+        ended_lookups: int = ENDED_LOOKUPS,
     ) -> ReconciliationReport:
         """Compare working orders and positions with the venue and resolve the differences
         into explicit events (see ``dita.reconcile``). Run it after a restart on a WAL.
-        ``only_in_doubt`` settles the orders in doubt alone; ``ended_lookups`` bounds the orders
-        ended without the venue's filled size that are looked up (those it lists need none)."""
+        Orders at the venue this kernel did not issue are left alone unless
+        ``cancel_foreign_orders``; ``only_in_doubt`` settles the orders in doubt alone;
+        ``ended_lookups`` bounds the orders ended without the venue's filled size that are
+        looked up (those it lists need none)."""
         return reconcile_with_venue(
-            self, cancel_unknown=cancel_unknown, only_in_doubt=only_in_doubt, ended_lookups=ended_lookups
+            self,
+            cancel_unknown=cancel_unknown,
+            cancel_foreign_orders=cancel_foreign_orders,
+            only_in_doubt=only_in_doubt,
+            ended_lookups=ended_lookups,
         )
 
     def close(self) -> None:

@@ -11,6 +11,7 @@ whose fate the venue cannot tell stays in flight and is listed as unresolved.
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -63,6 +64,9 @@ class ReconciliationReport:
     # Unknown orders whose cancel raised or the venue refused (with the reason): they may
     # still work at the venue.
     unknown_at_venue_cancel_failed: list[dict[str, Any]] = field(default_factory=list)
+    # Open orders at the venue whose client id this kernel did not issue (another bot's, one
+    # placed by hand): left alone unless ``cancel_foreign_orders``. Not a difference (``clean``).
+    foreign_orders_left: list[dict[str, Any]] = field(default_factory=list)
     unresolved: list[dict[str, Any]] = field(default_factory=list)
     awaited_settled: list[dict[str, Any]] = field(default_factory=list)
     position_mismatches: list[dict[str, Any]] = field(default_factory=list)
@@ -80,8 +84,9 @@ class ReconciliationReport:
 
     @property
     def clean(self) -> bool:
-        """True when kernel and venue agreed and nothing had to be done."""
-        return not any(v for k, v in asdict(self).items() if k not in _COUNTS)
+        """True when kernel and venue agreed and nothing had to be done (others' orders at the
+        venue, left alone, are no disagreement)."""
+        return not any(v for k, v in asdict(self).items() if k not in _COUNTS and k != "foreign_orders_left")
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "clean": self.clean}
@@ -490,18 +495,31 @@ def _untold(mine: VenueOrder, entries: list[Any]) -> str:
     )
 
 
+def _issued_by(kernel_id: str) -> Callable[[Any], bool]:
+    """Whether a client order id is one this kernel makes (``<kernel_id>-<n>``), as the venue
+    lists it. An exchange that takes the kernel's ids under a hash (``CcxtVenue.venue_client_id``:
+    every id on OKX and Gate, an id past Binance's 36 characters) lists them in a form no kernel
+    can be told from: such an order counts as foreign."""
+    own = re.compile(re.escape(kernel_id) + r"-[0-9]+")
+    return lambda client_order_id: isinstance(client_order_id, str) and bool(own.fullmatch(client_order_id))
+
+
 def reconcile_with_venue(
     kernel: ExecutionKernel,
     *,
     cancel_unknown: bool = True,
+    cancel_foreign_orders: bool = False,
     on_applied: Callable[[VenueEvent, KernelOutcome], None] | None = None,
     clock: Callable[[], float] = time.time,
     only_in_doubt: bool = False,
     ended_lookups: int = ENDED_LOOKUPS,
 ) -> ReconciliationReport:
     """Compare the kernel's working orders and positions with the venue's and resolve the
-    differences. ``cancel_unknown`` cancels venue orders the kernel has no record of (the
-    kernel cannot manage an order it does not own); otherwise they are only reported.
+    differences. ``cancel_unknown`` cancels venue orders the kernel has no record of whose
+    client id it issued (``<kernel_id>-<n>``: the kernel cannot manage an order it does not
+    track); otherwise they are only reported. Orders under any other client id, or none, are
+    another's (a second bot's, one placed by hand) and are listed as ``foreign_orders_left``,
+    untouched, unless ``cancel_foreign_orders`` (and ``cancel_unknown``) has them canceled too.
     ``on_applied`` is called with each event the kernel took and its outcome, in order (a
     runtime routes them to its strategies); it must not raise. ``clock`` stamps the events
     (a runtime replaying data gives its data clock: a slot's last event time stays a time of
@@ -518,7 +536,11 @@ def reconcile_with_venue(
     event, a cancel, the positions) is in the report."""
     # Checked before anything changes: "no" read as true would cancel orders it was told to
     # leave, and an ``on_applied`` that cannot be called would raise after the first event.
-    for name, flag in (("cancel_unknown", cancel_unknown), ("only_in_doubt", only_in_doubt)):
+    for name, flag in (
+        ("cancel_unknown", cancel_unknown),
+        ("cancel_foreign_orders", cancel_foreign_orders),
+        ("only_in_doubt", only_in_doubt),
+    ):
         if not is_flag(flag):
             raise TypeError(f"reconcile_with_venue: {name}={flag!r} must be True or False")
     if on_applied is not None and not callable(on_applied):
@@ -1065,6 +1087,7 @@ def reconcile_with_venue(
             except Exception:
                 continue  # matched by the kernel's own ids above, as without this hook
         known.discard("")
+    issued = _issued_by(kernel.kernel_id)
     for theirs in listed:
         coid = theirs.client_order_id
         venue_order_id = getattr(theirs, "venue_order_id", None)
@@ -1089,6 +1112,9 @@ def reconcile_with_venue(
             "size": getattr(theirs, "size", None),
             "side": getattr(side, "name", side),
         }
+        if not cancel_foreign_orders and not issued(coid):
+            report.foreign_orders_left.append(item)
+            continue
         if cancel_unknown:
             try:
                 answer = venue.cancel(theirs)

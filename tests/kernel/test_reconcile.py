@@ -70,8 +70,8 @@ def test_the_report_reads_as_one_line_per_order_for_a_person(tmp_path: Path) -> 
     report = kernel.reconcile_with_venue(cancel_unknown=False)
     assert report.lines() == [
         f"missed_fills: {coid} (slot 0, BTCUSDT): qty 2.0, price 98.5",
-        "unknown_at_venue_left: someone-else-1 (BTCUSDT): venue_order_id "
-        + (report.unknown_at_venue_left[0]["venue_order_id"] or "''")
+        "foreign_orders_left: someone-else-1 (BTCUSDT): venue_order_id "
+        + (report.foreign_orders_left[0]["venue_order_id"] or "''")
         + ", size 1.0, side BUY",
     ]
     assert report.lines(skip=("missed_fills",)) == report.lines()[1:]
@@ -82,14 +82,24 @@ def test_the_report_reads_as_one_line_per_order_for_a_person(tmp_path: Path) -> 
 
 
 def test_orders_only_the_venue_knows_are_canceled_or_reported(tmp_path: Path) -> None:
+    """An order under a client id this kernel issued ("rec-<n>") that it has no record of is
+    canceled; another's (a second bot's) is left alone unless ``cancel_foreign_orders``."""
     venue = MockVenueAdapter(fill_rate=0.0)
     kernel = open_kernel(tmp_path, venue)
-    stray = VenueOrder("someone-else-1", 0, "t?", "BTCUSDT", "BUY", "LIMIT", 90.0, 1.0)
-    venue.submit(stray)
+    venue.submit(VenueOrder("rec-41", 0, "t?", "BTCUSDT", "BUY", "LIMIT", 90.0, 1.0))
+    venue.submit(VenueOrder("someone-else-1", 0, "t?", "BTCUSDT", "BUY", "LIMIT", 90.0, 1.0))
     report = kernel.reconcile_with_venue(cancel_unknown=False)
-    assert [o["client_order_id"] for o in report.unknown_at_venue_left] == ["someone-else-1"]
-    assert venue.open_orders()
+    assert [o["client_order_id"] for o in report.unknown_at_venue_left] == ["rec-41"]
+    assert [o["client_order_id"] for o in report.foreign_orders_left] == ["someone-else-1"]
+    assert len(venue.open_orders()) == 2
     report = kernel.reconcile_with_venue()
+    assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["rec-41"]
+    assert [o["client_order_id"] for o in report.foreign_orders_left] == ["someone-else-1"]
+    assert report.clean is False
+    assert [o.client_order_id for o in venue.open_orders()] == ["someone-else-1"]
+    report = kernel.reconcile_with_venue()
+    assert report.clean and report.foreign_orders_left  # another's order is no disagreement
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["someone-else-1"]
     assert venue.open_orders() == []
 
@@ -822,7 +832,7 @@ def test_a_failed_cancel_of_an_unknown_order_lands_in_the_report_and_the_rest_ar
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-fails")
     coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
     canceled_half_filled(venue, coid)
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert report.missed_fills[0]["qty"] == 0.5 and report.events_applied == 3
     (failed,) = report.unknown_at_venue_cancel_failed
     assert failed["client_order_id"] == "stray-1"
@@ -854,7 +864,7 @@ def test_every_unknown_order_without_a_client_id_is_canceled_or_reported(cancel_
     working at the venue, managed by nobody, and not in the report."""
     venue = HandPlaced()
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="hand-placed")
-    report = kernel.reconcile_with_venue(cancel_unknown=cancel_unknown)
+    report = kernel.reconcile_with_venue(cancel_unknown=cancel_unknown, cancel_foreign_orders=True)
     listed = report.unknown_at_venue_canceled if cancel_unknown else report.unknown_at_venue_left
     assert [(o["venue_order_id"], o["side"], o["size"]) for o in listed] == [
         ("S1", "BUY", 1.0),
@@ -878,7 +888,7 @@ class CancelRefused(CancelTimesOut):
 def test_an_unknown_order_whose_cancel_the_venue_refuses_is_not_reported_canceled() -> None:
     venue = CancelRefused()
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-refused")
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     (failed,) = report.unknown_at_venue_cancel_failed
     assert failed["client_order_id"] == "stray-1"
     assert failed["reason"] == "the venue answered the cancel with CANCEL_REJECT: order already filled"
@@ -1096,7 +1106,7 @@ def test_a_malformed_cancel_answer_for_an_unknown_order_lands_in_the_report_and_
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cancel-malformed")
     coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
     canceled_half_filled(venue, coid)
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert report.missed_fills[0]["qty"] == 0.5 and report.events_applied == 3
     assert venue.canceled == ["stray-1", "stray-2", "stray-3"]
     failed = {f["client_order_id"]: f["reason"] for f in report.unknown_at_venue_cancel_failed}
@@ -1274,7 +1284,7 @@ def test_open_orders_given_as_a_generator_are_each_reconciled() -> None:
     never seen, left working at the venue, and the report read clean."""
     venue = ListsLazily()
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="lazily")
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["stray-1", "stray-2"]
     assert venue.canceled == ["stray-1", "stray-2"] and not report.clean
 

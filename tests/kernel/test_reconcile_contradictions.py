@@ -143,7 +143,7 @@ def test_a_listed_order_whose_client_id_is_no_text_is_one_nobody_manages() -> No
     venue = Lists([stray])
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="list-id")
     coid = working_half_filled(venue, kernel)
-    report = kernel.reconcile_with_venue(cancel_unknown=False)
+    report = kernel.reconcile_with_venue(cancel_unknown=False, cancel_foreign_orders=True)
     assert [m["client_order_id"] for m in report.missed_fills] == [coid]
     assert [(o["client_order_id"], o["venue_order_id"]) for o in report.unknown_at_venue_left] == [
         (["x-1"], "77")
@@ -158,7 +158,7 @@ def test_a_listed_order_nobody_manages_missing_a_field_is_reported_with_what_was
     venue = Lists([stray])
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="no-side")
     coid = working_half_filled(venue, kernel)
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert [m["client_order_id"] for m in report.missed_fills] == [coid]
     assert report.unknown_at_venue_canceled == [
         {"client_order_id": "by-hand-1", "venue_order_id": "77", "asset": None, "size": None, "side": None}

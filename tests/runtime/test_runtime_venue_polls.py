@@ -326,6 +326,7 @@ def binance(exchange: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("DITA_TEST_POLL_KEY", "test-api-key")
     monkeypatch.setenv("DITA_TEST_POLL_SECRET", "test-api-secret")
     exchange.script("GET", "/api/v3/exchangeInfo", "binance/spot_exchange_info.json", repeat=True)
+    exchange.script("GET", "/api/v3/time", payload={"serverTime": int(time.time() * 1000)}, repeat=True)
     venue = CcxtVenue(
         exchange="binance",
         base_url=exchange.url,

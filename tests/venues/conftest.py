@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -42,6 +43,9 @@ def make_venue(
         )
         path = "/api/v3/exchangeInfo" if market_type == "spot" else "/fapi/v1/exchangeInfo"
         exchange.script("GET", path, info, repeat=True)
+        # The venue syncs its clock with the exchange's as markets load: the time now, no offset.
+        time_path = "/api/v3/time" if market_type == "spot" else "/fapi/v1/time"
+        exchange.script("GET", time_path, payload={"serverTime": int(time.time() * 1000)}, repeat=True)
         options: dict[str, Any] = {
             "exchange": "binance",
             "market_type": market_type,

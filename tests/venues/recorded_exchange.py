@@ -116,16 +116,27 @@ class RecordedExchange:
         delay: float = 0.0,
         repeat: bool = False,
         payload: Any = None,
+        replace: bool = False,
     ) -> None:
-        """Answer the next ``method path`` request with ``fixture`` (a file in fixtures/)."""
+        """Answer the next ``method path`` request with ``fixture`` (a file in fixtures/);
+        ``replace``: instead of the answers scripted for it so far (a repeating one included)."""
         if fixture is not None:
             body = (self.fixtures / fixture).read_bytes()
         else:
             body = json.dumps(payload).encode()
         with self._lock:
+            if replace:
+                self._answers.pop((method, path), None)
             self._answers.setdefault((method, path), deque()).append(
                 Answer(status, body, dict(headers or {}), delay, repeat)
             )
+
+    def replace(self, method: str, path: str, payload: Any, *, status: int = 200) -> None:
+        """Answer every later ``method path`` request with ``payload``, in place of whatever was
+        scripted for it (the exchange changed what it says: a market's rules, say)."""
+        answer = Answer(status, json.dumps(payload).encode(), repeat=True)
+        with self._lock:
+            self._answers[(method, path)] = deque([answer])
 
     def _take(self, method: str, path: str, params: dict[str, str], headers: dict[str, str]) -> Answer:
         with self._lock:

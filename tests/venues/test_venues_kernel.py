@@ -936,7 +936,7 @@ def test_ccxt_reconciliation_cancels_each_order_placed_by_hand_without_a_client_
         exchange.script("DELETE", "/api/v3/order", payload=answer)
     exchange.script("GET", "/api/v3/account", "binance/spot_account.json")
 
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert [c.params["orderId"] for c in exchange.calls("DELETE", "/api/v3/order")] == [
         "28457200",
         "28457201",

@@ -101,7 +101,7 @@ def test_an_order_nobody_manages_listed_with_an_id_that_is_no_text_is_reported_w
     venue.listed = [answered(order, "v-1", VenueOrderStatus.PARTIALLY_FILLED, 0.5, 98.0), stray]
     venue.held = {"BTCUSDT": 0.5}
 
-    report = kernel.reconcile_with_venue(cancel_unknown=False)
+    report = kernel.reconcile_with_venue(cancel_unknown=False, cancel_foreign_orders=True)
 
     assert [(f["client_order_id"], f["qty"]) for f in report.missed_fills] == [(order.client_order_id, 0.5)]
     assert [(o["client_order_id"], o["venue_order_id"]) for o in report.unknown_at_venue_left] == [

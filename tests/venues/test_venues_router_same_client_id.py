@@ -63,7 +63,7 @@ def test_reconciliation_cancels_each_venues_order_of_one_client_id_on_that_venue
     _by_hand(va, "hedge-1")
     _by_hand(vb, "hedge-1")
     kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="one-label")
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert report.unknown_at_venue_cancel_failed == []
     assert sorted(o["venue_order_id"] for o in report.unknown_at_venue_canceled) == ["va-1", "vb-1"]
     assert (va.open_orders(), vb.open_orders()) == ([], [])
@@ -74,7 +74,8 @@ def test_reconciliation_cancels_an_order_listed_without_a_client_id_on_the_venue
     its listing, and sent its cancel to the venue its asset is routed to, which never had it."""
     va, _vb, router = _two_venues(default="vb")
     _by_hand(va, "")
-    report = ExecutionKernel(max_slots=1, venue=router, kernel_id="no-label").reconcile_with_venue()
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="no-label")
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert report.unknown_at_venue_cancel_failed == []
     assert [o["venue_order_id"] for o in report.unknown_at_venue_canceled] == ["va-1"]
     assert va.open_orders() == []

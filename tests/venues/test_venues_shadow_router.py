@@ -381,7 +381,7 @@ def test_router_lists_the_orders_of_a_venue_that_lists_them_as_a_generator() -> 
     venue.submit(make_order("left-over", order_type="LIMIT", price=95.0))  # before a restart
     router = VenueRouter({"lazy": venue}, default="lazy")
     kernel = ExecutionKernel(max_slots=1, venue=router)
-    report = kernel.reconcile_with_venue()
+    report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["left-over"]
     assert list(venue.open_orders()) == []
 

@@ -52,20 +52,30 @@ class OrdersInDoubt:
         self._waiting = False
 
     def reconcile_with_venue(
-        self, cancel_unknown: bool, only_in_doubt: bool, ended_lookups: int
+        self,
+        cancel_unknown: bool,
+        only_in_doubt: bool,
+        ended_lookups: int,
+        *,
+        cancel_foreign_orders: bool = False,
     ) -> ReconciliationReport:
         """The body of ``TradingRuntime.reconcile_with_venue``, which says what it does."""
         self._venue_data.sync_venues()
         with self._calls:
-            return self._reconcile(cancel_unknown, only_in_doubt, ended_lookups)
+            return self._reconcile(cancel_unknown, only_in_doubt, ended_lookups, cancel_foreign_orders)
 
     def _reconcile(
-        self, cancel_unknown: bool, only_in_doubt: bool, ended_lookups: int
+        self,
+        cancel_unknown: bool,
+        only_in_doubt: bool,
+        ended_lookups: int,
+        cancel_foreign_orders: bool = False,
     ) -> ReconciliationReport:
         taken: list[tuple[VenueEvent, KernelOutcome]] = []
         report = reconcile_with_venue(
             self._kernel,
             cancel_unknown=cancel_unknown,
+            cancel_foreign_orders=cancel_foreign_orders,
             on_applied=lambda ev, out: taken.append((ev, out)),
             clock=self._clock.now,  # the data's time in a replay, as the kernel's other inputs
             only_in_doubt=only_in_doubt,

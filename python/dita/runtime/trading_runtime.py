@@ -325,7 +325,12 @@ class TradingRuntime:
         return self._polling.poll_venues()
 
     def reconcile_with_venue(
-        self, *, cancel_unknown: bool = True, only_in_doubt: bool = False, ended_lookups: int = ENDED_LOOKUPS
+        self,
+        *,
+        cancel_unknown: bool = True,
+        cancel_foreign_orders: bool = False,
+        only_in_doubt: bool = False,
+        ended_lookups: int = ENDED_LOOKUPS,
     ) -> ReconciliationReport:
         """Reconcile the kernel with its venue (``dita.reconcile``) while this runtime runs: the
         events reconciliation applies (a missed fill, an order's end, a lost submit's REJECT)
@@ -336,7 +341,9 @@ class TradingRuntime:
         The venues are handed the deferred market data first, so they answer as of now.
         Raises what ``reconcile_with_venue`` raises (nothing changed); a listener's error is
         raised once every event is routed."""
-        return self._doubts.reconcile_with_venue(cancel_unknown, only_in_doubt, ended_lookups)
+        return self._doubts.reconcile_with_venue(
+            cancel_unknown, only_in_doubt, ended_lookups, cancel_foreign_orders=cancel_foreign_orders
+        )
 
     # -- feeds ---------------------------------------------------------------------------
 

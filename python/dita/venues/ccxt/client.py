@@ -1,23 +1,41 @@
 """The venue's ccxt exchange client: built from the settings (keys from the environment, the
 options the adapter's guarantees rest on, a base URL or the testnet), every message it produces
-scrubbed of credentials, and the throttle the exchange asked for, which every request waits out."""
+scrubbed of credentials, the throttle or ban the exchange asked for, which every request waits
+out, and the clock requests are signed by, synced with the exchange's."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from dita.venues.ccxt.errors import MAX_RETRY_AFTER_S, outcome_unknown, retry_after_seconds, throttle_errors
-from dita.venues.ccxt.settings import CcxtSettings, market_type_options, read_credentials
+from dita.venues.ccxt.errors import (
+    MAX_BAN_S,
+    MAX_RETRY_AFTER_S,
+    clock_refused,
+    http_status,
+    outcome_unknown,
+    retry_after_seconds,
+    throttle_errors,
+)
+from dita.venues.ccxt.settings import CcxtSettings, by_lineage, market_type_options, read_credentials
 
 __all__ = ["ExchangeClient"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
 _SIGNATURE_RE = re.compile(r"(signature=)[0-9A-Za-z%+/=_-]+")
+
+# Exchanges that refuse a signed request whose timestamp is off their clock (Binance's -1021,
+# ``errors.clock_refused``): ccxt syncs its clock with theirs (their server time) at each markets
+# load when asked to (``adjustForTimeDifference``), and the adapter syncs it again on a refusal.
+_SYNCS_CLOCK = {"binance": True}
+
+# HTTP 418: Binance's ban of the address, for requests sent on after a 429.
+_BAN_STATUS = 418
 
 
 class _RedactingFilter(logging.Filter):
@@ -96,6 +114,9 @@ class ExchangeClient:
         self.throttle_errors = throttle_errors(ccxt)
         # Until when the exchange asked for no requests (epoch seconds, by the venue's clock).
         self.throttled_until = 0.0
+        syncs_clock = by_lineage(type(self.exchange), _SYNCS_CLOCK)
+        if syncs_clock and self.has_credentials and "adjustForTimeDifference" not in settings.options:
+            self.exchange.options["adjustForTimeDifference"] = True
 
     # -- configuration -------------------------------------------------------------------
 
@@ -156,7 +177,10 @@ class ExchangeClient:
         return outcome_unknown(self.ccxt, exc)
 
     def note_throttle(self, exc: BaseException) -> None:
-        """Remember how long the exchange asked us to wait (Retry-After, seconds)."""
+        """Remember how long the exchange asked us to wait (Retry-After, seconds): a throttle's
+        (429) up to ``MAX_RETRY_AFTER_S``, a ban's (418) up to ``MAX_BAN_S``, in full."""
+        banned = http_status(exc) == _BAN_STATUS
+        cap = MAX_BAN_S if banned else MAX_RETRY_AFTER_S
         headers = self.exchange.last_response_headers or {}
         retry_after = self._default_retry_after_s
         for key, value in headers.items():
@@ -168,19 +192,50 @@ class ExchangeClient:
                         self.name,
                         value,
                     )
-                elif asked > MAX_RETRY_AFTER_S:
+                elif asked > cap:
                     # `inf` or a year would stop the adapter for good, with working orders unfollowed.
-                    log.warning(
-                        "%s: Retry-After %r is past %gs; pausing that long",
-                        self.name,
-                        value,
-                        MAX_RETRY_AFTER_S,
-                    )
-                    retry_after = MAX_RETRY_AFTER_S
+                    log.warning("%s: Retry-After %r is past %gs; pausing that long", self.name, value, cap)
+                    retry_after = cap
                 else:
                     retry_after = asked
         self.throttled_until = max(self.throttled_until, self.clock() + retry_after)
+        if banned:
+            ends = datetime.datetime.fromtimestamp(self.throttled_until, datetime.UTC)
+            log.error(
+                "%s banned this address until %s (%.0fs); nothing is sent before then: %s",
+                self.name,
+                ends.isoformat(timespec="seconds"),
+                retry_after,
+                self.error_text(exc),
+            )
+            return
         log.warning("%s throttled; pausing %.3fs: %s", self.name, retry_after, self.error_text(exc))
+
+    def sync_clock_if_refused(self, exc: BaseException) -> str:
+        """When the exchange refused the request that raised ``exc`` for its timestamp
+        (``errors.clock_refused``), sync the clock requests are signed by with the exchange's
+        (its server time) and return what was found, for the refusal's reason; else ''."""
+        if not clock_refused(exc):
+            return ""
+        if self.throttled():
+            return "the clock is not synced yet: the exchange is throttling"
+        try:
+            # ccxt's difference: this machine's time less the exchange's, in ms; the requests it
+            # signs from now on carry the exchange's time.
+            ahead_ms = float(self.exchange.load_time_difference())
+        except self.throttle_errors as sync_exc:
+            self.note_throttle(sync_exc)
+            return f"the clock could not be synced: {self.error_text(sync_exc)}"
+        except self.ccxt.BaseError as sync_exc:
+            log.error("%s: clock not synced with the exchange's: %s", self.name, self.error_text(sync_exc))
+            return f"the clock could not be synced: {self.error_text(sync_exc)}"
+        way = "ahead of" if ahead_ms >= 0 else "behind"
+        said = (
+            f"this machine's clock is {abs(ahead_ms):.0f}ms {way} the exchange's; "
+            "requests carry the exchange's time now"
+        )
+        log.warning("%s refused a request for its timestamp: %s", self.name, said)
+        return said
 
     def throttled(self) -> bool:
         return self.clock() < self.throttled_until
@@ -202,4 +257,6 @@ class ExchangeClient:
             self.note_throttle(exc)
             raise RuntimeError(f"{self.name}: {method} throttled: {self.error_text(exc)}") from None
         except self.ccxt.BaseError as exc:
-            raise RuntimeError(f"{self.name}: {method} failed: {self.error_text(exc)}") from None
+            synced = self.sync_clock_if_refused(exc)
+            said = f" ({synced})" if synced else ""
+            raise RuntimeError(f"{self.name}: {method} failed: {self.error_text(exc)}{said}") from None

@@ -1,6 +1,7 @@
-"""What an exchange's error says about the request that raised it: a throttle (the request was not
-carried out, and the exchange says how long to wait), an outcome unknown (the request may have
-been carried out), or else a refusal. Exchange-specific codes are read here."""
+"""What an exchange's error says about the request that raised it: a throttle or a ban (the request
+was not carried out, and the exchange says how long to wait), a refusal for the request's
+timestamp (not carried out; the clock is to be synced with the exchange's), an outcome unknown
+(the request may have been carried out), or else a refusal. Exchange-specific codes are read here."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import math
 import re
 from typing import Any
 
-__all__ = ["MAX_RETRY_AFTER_S", "http_status", "outcome_unknown", "retry_after_seconds", "throttle_errors"]
+__all__ = [
+    "MAX_BAN_S",
+    "MAX_RETRY_AFTER_S",
+    "clock_refused",
+    "http_status",
+    "outcome_unknown",
+    "retry_after_seconds",
+    "throttle_errors",
+]
 
 # Codes whose execution status is unknown (the request may have been carried out); ccxt maps
 # them to different exception classes per endpoint family, so match the code. Binance's -1000,
@@ -23,8 +32,18 @@ _UNKNOWN_OUTCOME_RE = re.compile(
     re.IGNORECASE,
 )
 
+# Binance's -1021 INVALID_TIMESTAMP ("Timestamp for this request is outside of the recvWindow",
+# "... was 1000ms ahead of the server's time"): the request is refused before it reaches the
+# matching engine. ccxt raises it as InvalidNonce, a NetworkError, which reads as "maybe carried out".
+_CLOCK_REFUSED_RE = re.compile(r'"code"\s*:\s*-1021\b')
+
 MAX_RETRY_AFTER_S = 600.0
-"""The longest pause a Retry-After header is followed for: a larger one (or `inf`) is cut to it."""
+"""The longest pause a throttle's (HTTP 429) Retry-After header is followed for: a larger one (or
+`inf`) is cut to it."""
+
+MAX_BAN_S = 3 * 24 * 3600.0
+"""The longest pause a ban's (HTTP 418) Retry-After is followed for: Binance's bans last from 2
+minutes to 3 days, and a request sent during one lengthens it."""
 
 
 def throttle_errors(ccxt: Any) -> tuple[type[BaseException], ...]:
@@ -35,7 +54,10 @@ def throttle_errors(ccxt: Any) -> tuple[type[BaseException], ...]:
 
 def outcome_unknown(ccxt: Any, exc: BaseException) -> bool:
     """Whether the exchange may have carried out a request that raised ``exc``: network
-    failures, timeouts, server errors and Binance's 'execution status unknown' codes."""
+    failures, timeouts, server errors and Binance's 'execution status unknown' codes. A refusal
+    for the request's timestamp (``clock_refused``) is not one: it never reached the matching engine."""
+    if clock_refused(exc):
+        return False
     if isinstance(exc, ccxt.NetworkError | ccxt.OperationFailed):
         return True
     # A 5xx ccxt has no class for (Cloudflare's 524: the exchange took the request and did
@@ -44,6 +66,12 @@ def outcome_unknown(ccxt: Any, exc: BaseException) -> bool:
     if status is not None and status >= 500:
         return True
     return bool(_UNKNOWN_OUTCOME_RE.search(str(exc)))
+
+
+def clock_refused(exc: BaseException) -> bool:
+    """Whether the exchange refused the request that raised ``exc`` for its timestamp (Binance's
+    -1021): the request was not carried out, and the clock it was signed by is off the exchange's."""
+    return bool(_CLOCK_REFUSED_RE.search(str(exc)))
 
 
 def retry_after_seconds(value: Any, now: float) -> float | None:

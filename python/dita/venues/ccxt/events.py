@@ -15,7 +15,7 @@ from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, Ven
 from dita.venues._events import BoundedIdSet, OrderEvents
 from dita.venues.ccxt.answers import number, trade_amount, trade_id_only, trade_ms
 from dita.venues.ccxt.client import ExchangeClient
-from dita.venues.ccxt.fees import quote_fee
+from dita.venues.ccxt.fees import CommissionPrices, quote_fee
 from dita.venues.ccxt.settings import CcxtSettings
 from dita.venues.ccxt.tracking import TrackedOrder
 from dita.venues.ccxt.trades import TradeReader, trades_total
@@ -51,6 +51,8 @@ class OrderReporter:
         # The trades (``fill_key``) an order of this process reported a fill of: another order's
         # fill of one (a self-trade) is reported under an id of its own (``_fill_id``).
         self._reported_trades = BoundedIdSet()
+        # Prices of commission currencies that are neither the base nor the quote (BNB).
+        self.commission_prices = CommissionPrices(client)
 
     def resume(self, seq: int) -> None:
         """Mark the ids made here with ``seq`` (``OrderEvents.resume``)."""
@@ -450,7 +452,9 @@ class OrderReporter:
                 filled = order.size
             done = filled >= order.size
             named = f"trade {fill_key} of order {tracked.client_id}"
-            fee, fee_note = quote_fee(self.name, self._client.exchange, trade, price, named)
+            fee, fee_note = quote_fee(
+                self.name, self._client.exchange, trade, price, named, self.commission_prices
+            )
             fill_id = self._fill_id(tracked, fill_key)
             # Left unsaid when the trade does not say (ccxt's None): the kernel then reads a
             # limit order's fill as a maker's, where TAKER would charge it the taker rate.

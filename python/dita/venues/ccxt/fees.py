@@ -1,5 +1,6 @@
 """A trade's fee as the kernel takes it: in the market's quote (or settle) currency, priced from the
-base currency at the trade's price, or left to the kernel's fee model when it cannot be priced."""
+base currency at the trade's price, from a third currency (BNB) at that currency's price in the
+quote (``CommissionPrices``), or left to the kernel's fee model when it cannot be priced."""
 
 from __future__ import annotations
 
@@ -8,18 +9,78 @@ import math
 from typing import Any
 
 from dita.venues.ccxt.answers import number
+from dita.venues.ccxt.client import ExchangeClient
 
-__all__ = ["quote_fee"]
+__all__ = ["CommissionPrices", "quote_fee"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
 
+_PRICE_MAX_AGE_S = 60.0
+"""How long a commission currency's price is used before the exchange is asked again."""
+
+
+class CommissionPrices:
+    """The price of a commission currency (BNB, say) in a market's quote currency: the adapter's
+    last top of book of their market (``note``), else the exchange's ticker, asked at most once
+    a minute per market. A commission is a small share of its fill, so a price a minute old
+    books it well within the fee's own rounding."""
+
+    def __init__(self, client: ExchangeClient) -> None:
+        self._client = client
+        # Each market's symbol to its last price and the clock's time then.
+        self._prices: dict[str, tuple[float, float]] = {}
+
+    def note(self, symbol: str, price: float) -> None:
+        """The market ``symbol`` traded about ``price`` now (the middle of its top of book)."""
+        if math.isfinite(price) and price > 0:
+            self._prices[symbol] = (price, self._client.clock())
+
+    def price(self, currency: str, quote: str) -> tuple[float, str] | None:
+        """One ``currency`` in ``quote``, and the market it was read from; None when the
+        exchange has no market between them or gives no price for it now."""
+        markets = self._client.exchange.markets or {}
+        for symbol, inverse in ((f"{currency}/{quote}", False), (f"{quote}/{currency}", True)):
+            for listed in (symbol, f"{symbol}:{quote if not inverse else currency}"):
+                if listed in markets:
+                    found = self._market_price(listed)
+                    if found is None:
+                        return None
+                    return (1.0 / found if inverse else found), listed
+        return None
+
+    def _market_price(self, symbol: str) -> float | None:
+        known = self._prices.get(symbol)
+        now = self._client.clock()
+        if known is not None and now - known[1] < _PRICE_MAX_AGE_S:
+            return known[0]
+        try:
+            ticker = self._client.account_call("fetch_ticker", symbol)
+        except RuntimeError as exc:
+            log.warning("%s", exc)
+            return None
+        last = number(ticker.get("last"))
+        if not (math.isfinite(last) and last > 0):
+            last = (number(ticker.get("bid")) + number(ticker.get("ask"))) / 2.0
+        if not (math.isfinite(last) and last > 0):
+            return None
+        self._prices[symbol] = (last, now)
+        return last
+
+
 def quote_fee(
-    venue: str, exchange: Any, trade: dict[str, Any], price: float, named: str
+    venue: str,
+    exchange: Any,
+    trade: dict[str, Any],
+    price: float,
+    named: str,
+    commission_prices: CommissionPrices | None = None,
 ) -> tuple[float | None, dict[str, str | float]]:
-    """The fee of ``trade`` (of ``venue``'s ccxt ``exchange``) in the quote currency, or None
-    (with a note) when a fee other than zero was paid in a third currency (BNB, say) the adapter
-    cannot price, or in one the answer does not name; the kernel then predicts it. A fee that is
+    """The fee of ``trade`` (of ``venue``'s ccxt ``exchange``) in the quote currency: paid in a
+    third currency (BNB, say), at that currency's price in the quote (``commission_prices``);
+    None (with a note) when a fee other than zero was paid in a third currency no price is
+    known of, with a warning naming it, or in one the answer does not name; the kernel then
+    predicts it. A fee that is
     not a number counts as none given (the kernel predicts it), with a warning naming ``named``,
     the trade: sent on, a NaN would have the kernel refuse the fill, and text block every fill
     of the order."""
@@ -46,6 +107,16 @@ def quote_fee(
     market = exchange.market(trade["symbol"]) if trade.get("symbol") else {}
     if currency == market.get("quote") or currency == market.get("settle"):
         return native, {}
+    note: dict[str, str | float] = {"fee_currency": str(currency), "fee_native": native}
     if currency == market.get("base"):
-        return native * price, {"fee_currency": str(currency), "fee_native": native}
-    return None, {"fee_currency": str(currency), "fee_native": native}
+        return native * price, note
+    quote = market.get("settle") or market.get("quote")
+    priced = commission_prices.price(str(currency), str(quote)) if commission_prices and quote else None
+    if priced is None:
+        log.warning(
+            "%s: %s paid its fee in %s, and no price of %s in %s is known; left to the kernel's model",
+            venue, named, currency, currency, quote,
+        )  # fmt: skip
+        return None, note
+    currency_price, source = priced
+    return native * currency_price, {**note, "fee_price": currency_price, "fee_price_market": source}

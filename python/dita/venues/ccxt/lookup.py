@@ -82,9 +82,10 @@ class OrderLookup:
                 f"{client.name}: lookup of {client_id!r} throttled: {client.error_text(exc)}"
             ) from None
         except ccxt.BaseError as exc:
+            synced = client.sync_clock_if_refused(exc)
             raise VenueUnavailable(
                 f"{client.name}: lookup of {client_id!r} in {symbol or 'any market'} failed: "
-                f"{client.error_text(exc)}"
+                f"{client.error_text(exc)}" + (f" ({synced})" if synced else "")
             ) from None
 
     def lookup(self, tracked: TrackedOrder) -> dict[str, Any] | None:

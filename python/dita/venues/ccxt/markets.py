@@ -1,18 +1,31 @@
 """The exchange's markets as the venue trades them: which are loaded (spot, or linear contracts of
-one base unit), each market's rules (lot step, tick size, minimums), the ``markets`` setting, an
-order's size and price checked against the exchange's rounding, and the top of a market's book."""
+one base unit), each market's rules (lot step, tick size, minimums) and filters (``filters``), the
+``markets`` setting, an order's size and price checked against the exchange's rounding, and the top
+of a market's book."""
 
 from __future__ import annotations
 
+import logging
 import math
+import re
 from typing import Any, NamedTuple
 
 from dita._kernel import OrderType, VenueOrder
 from dita.risk import KERNEL_MIN_STEP, MarketLimits
 from dita.venues.ccxt.answers import number, trade_ms
 from dita.venues.ccxt.client import ExchangeClient
+from dita.venues.ccxt.filters import MarketFilters, market_filters
 
 __all__ = ["Markets", "TopOfBook", "market_limits"]
+
+log = logging.getLogger("dita.venues.ccxt")
+
+# An exchange's refusal of an order by a market rule: Binance's -1013 "Filter failure: LOT_SIZE".
+_FILTER_FAILURE_RE = re.compile(r'"code"\s*:\s*-1013\b|filter failure', re.IGNORECASE)
+
+_RELOAD_RETRY_S = 60.0
+"""After a reload that failed, how long until the next try (each costs a request of weight 20
+at Binance)."""
 
 _MAX_PLACES = 300
 """The most decimal places (either way) a market's precision may give: 10.0 ** 309 is past a float."""
@@ -87,12 +100,17 @@ class Markets:
         # Each market id and symbol to its ccxt symbol.
         self.asset_symbols: dict[str, str] = {}
         self.limits: dict[str, MarketLimits] = {}
+        # Each market's filters the kernel does not check (``filters``), by ccxt symbol.
+        self.filters: dict[str, MarketFilters] = {}
         # Futures markets left out for their contract size (see load), by id and symbol.
         self.contract_markets: dict[str, float] = {}
         # The symbols of the markets setting, in its order; None: every market served.
         self.trade_symbols: list[str] | None = None
         # The markets orders went to in this process: an order's status is asked there first.
         self.assets_traded: set[str] = set()
+        # The clock's time the rules were loaded at (None: not yet).
+        self.loaded_at: float | None = None
+        self._reload_failed_at: float | None = None
 
     def load(self, reload: bool = False) -> dict[str, MarketLimits]:
         """Load the exchange's markets; returns each market id's trading rules. A futures
@@ -111,6 +129,7 @@ class Markets:
         want_spot = self._market_type == "spot"
         symbols: dict[str, str] = {}
         limits: dict[str, MarketLimits] = {}
+        filters: dict[str, MarketFilters] = {}
         contracts: dict[str, float] = {}
         try:
             for symbol, market in markets.items():
@@ -128,13 +147,48 @@ class Markets:
                 symbols[market_id] = symbol
                 symbols[symbol] = symbol
                 limits[market_id] = market_limits(market, client.exchange.precisionMode, client.ccxt)
+                filters[symbol] = market_filters(market)
         except ValueError as exc:
             # A figure that is not a number: nothing is loaded, and a submit is rejected naming it.
             raise RuntimeError(f"{client.name}: load_markets failed: {exc}") from None
         self.asset_symbols = symbols
         self.limits = limits
+        self.filters = filters
         self.contract_markets = contracts
+        self.loaded_at = client.clock()
         return dict(limits)
+
+    def reload_if_due(self, every_s: float) -> None:
+        """Load the rules again when ``every_s`` (the ``market_rules_reload_s`` setting; 0: never)
+        has passed since they were loaded: an exchange changes a market's tick or lot, and
+        orders on the old ones would be refused. A reload that fails keeps the rules loaded,
+        with a warning, and is tried again a minute later, not at every submit."""
+        now = self._client.clock()
+        if every_s <= 0 or self.loaded_at is None or now - self.loaded_at < every_s:
+            return
+        if self._reload_failed_at is not None and now - self._reload_failed_at < _RELOAD_RETRY_S:
+            return
+        self.reload(f"they were loaded {now - self.loaded_at:.0f}s ago")
+
+    def reload_on_refusal(self, error: str) -> bool:
+        """Load the rules again when ``error`` (the exchange's refusal of an order) is a filter
+        failure: the rule it broke may be one the exchange changed. Whether it reloaded."""
+        if not _FILTER_FAILURE_RE.search(error):
+            return False
+        return self.reload("the exchange refused an order by a filter")
+
+    def reload(self, why: str) -> bool:
+        """Load the rules again (``why`` goes in the log); whether that worked."""
+        try:
+            self.load(reload=True)
+        except RuntimeError as exc:
+            self._reload_failed_at = self._client.clock()
+            log.warning("%s: market rules not reloaded (%s): %s; the rules loaded before stand",
+                        self._client.name, why, exc)  # fmt: skip
+            return False
+        self._reload_failed_at = None
+        log.info("%s: market rules reloaded: %s", self._client.name, why)
+        return True
 
     def checked_symbols(self, markets: list[str]) -> list[str]:
         """The symbols of ``markets`` (the markets setting); a market the exchange does not have
@@ -202,6 +256,12 @@ class Markets:
                     f"(the exchange would take {exchange_value!r}); round it before sending"
                 )
         return ""
+
+    def filter_refusal(self, order: VenueOrder, symbol: str, working_orders: int) -> str:
+        """Why the exchange would refuse ``order`` by one of ``symbol``'s filters ('' when it
+        would not; ``MarketFilters.refusal``)."""
+        found = self.filters.get(symbol)
+        return found.refusal(order, working_orders) if found is not None else ""
 
     def top_of_book(self, asset: str) -> TopOfBook:
         """The exchange's best bid and ask for ``asset`` now (public data, no keys needed)."""

@@ -114,6 +114,7 @@ class Orders:
         ccxt = self._client.ccxt
         if self._client.throttled():
             return self._rate_limited(order)
+        self._markets.reload_if_due(self._settings.market_rules_reload_s)
         symbol, refusal = self._checked_symbol(order)
         if symbol is None:
             return [
@@ -152,7 +153,8 @@ class Orders:
 
     def _checked_symbol(self, order: VenueOrder) -> tuple[str | None, str]:
         """The ccxt symbol ``order`` goes out in, and ''; or None and why it is refused unsent: a
-        market this venue does not trade, a size or price off the market's rules, no API keys."""
+        market this venue does not trade, a size or price off the market's rules or filters, no API
+        keys."""
         try:
             symbol = self._markets.symbol(order.asset)
         except RuntimeError as exc:
@@ -163,7 +165,9 @@ class Orders:
         if self._markets.trade_symbols is not None and symbol not in self._markets.trade_symbols:
             # order_status would not look for it there after a restart, and its None would end it.
             return None, f"{order.asset!r} is not among {self.name}'s markets setting"
-        refusal = self._markets.precision_refusal(order, symbol)
+        refusal = self._markets.precision_refusal(order, symbol) or self._markets.filter_refusal(
+            order, symbol, self._working_in(symbol)
+        )
         if refusal:
             return None, refusal
         if not self._client.has_credentials:
@@ -172,6 +176,10 @@ class Orders:
                 f"{self._settings.api_key_env} and {self._settings.secret_env}"
             )
         return symbol, ""
+
+    def _working_in(self, symbol: str) -> int:
+        """How many of this venue's orders work in ``symbol`` now (MAX_NUM_ORDERS counts them)."""
+        return sum(1 for t in self.tracked.values() if t.symbol == symbol and not t.terminal)
 
     def _submit_unknown(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """A submit the exchange may have carried out: followed as unresolved (``poll_events``
@@ -187,6 +195,13 @@ class Orders:
     def _submit_refused(self, order: VenueOrder, exc: BaseException) -> list[VenueEvent]:
         error = self._client.error_text(exc)
         reason = f"{self.name} refused the order: {error}"
+        synced = self._client.sync_clock_if_refused(exc)
+        if synced:
+            # Refused before matching (Binance's -1021): not placed, so the kernel frees the slot.
+            reason = f"{self.name} refused the order for its timestamp, not placed ({error}); {synced}"
+        elif self._markets.reload_on_refusal(error):
+            # A rule the exchange changed: the next order is checked against the new one.
+            reason += "; the market's rules were reloaded"
         if "createMarketBuyOrderRequiresPrice" in str(exc):
             # ccxt's advice (set the option to false) would send the size as a cost: not taken.
             reason = (
@@ -354,13 +369,15 @@ class Orders:
                     client_order_id=order.client_order_id,
                 ) from None
             tracked.cancel_requested = False
+            synced = self._client.sync_clock_if_refused(exc)
             return [
                 self._reporter.event(
                     order,
                     KernelEventKind.CANCEL_REJECT,
                     order.status,
                     venue_order_id=tracked.venue_order_id,
-                    reason=f"{self.name} refused the cancel: {self._client.error_text(exc)}",
+                    reason=f"{self.name} refused the cancel: {self._client.error_text(exc)}"
+                    + (f"; {synced}" if synced else ""),
                     filled=tracked.filled,
                 )
             ]
@@ -368,7 +385,9 @@ class Orders:
 
     def _cancel_missed(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """A cancel the exchange answered "no such order": what became of the order. Usually it
-        filled or ended first (its fills and end; filled: a refusal saying so). Found working,
+        filled or ended first (its fills and end; filled with fills still to show: a refusal
+        saying so; its end reported, nothing more, as the kernel refuses a refusal for an order
+        over). Found working,
         the cancel overtook the order on its way (a submit that timed out): it did not happen,
         so it is refused, or the kernel would wait on a cancel that never comes while the order
         can fill."""
@@ -386,7 +405,7 @@ class Orders:
             ]
         events = self._reporter.order_events(tracked, found)
         ended = any(e.kind in (KernelEventKind.CANCEL_ACK, KernelEventKind.EXPIRED) for e in events)
-        if found.get("status") == "closed" and not ended:
+        if found.get("status") == "closed" and not ended and not tracked.terminal:
             tracked.cancel_requested = False
             events.append(
                 self._reporter.event(

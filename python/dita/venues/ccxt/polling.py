@@ -6,6 +6,7 @@ exchange no longer knows (purged) given up on."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrderStatus
 from dita.venues.ccxt.answers import number
@@ -44,9 +45,15 @@ class Poller:
         # Events a poll made and did not return (it was cut short): the next poll returns them.
         self._undelivered: list[VenueEvent] = []
 
-    def poll(self) -> list[VenueEvent]:
-        """Ask the exchange about every order still working (and every timed-out submit);
-        returns new fills, cancels and expiries, each reported once. One order's failure (any
+    @property
+    def cut_short(self) -> bool:
+        """Whether the last poll stopped before asking about every order (throttled)."""
+        return self._resume_from is not None
+
+    def poll(self, only: Callable[[TrackedOrder], bool] | None = None) -> list[VenueEvent]:
+        """Ask the exchange about every order still working (and every timed-out submit), or
+        those of them ``only`` picks (a user stream reports the rest); returns new fills,
+        cancels and expiries, each reported once. One order's failure (any
         error, ccxt's or its parser's) is logged and that order asked about again next poll;
         the others' events are returned. A throttle stops the poll, and the next one starts
         with the order it stopped at, going round: starting from the first order each time, the
@@ -59,7 +66,7 @@ class Poller:
         start = list(tracked_orders).index(self._resume_from) if self._resume_from in tracked_orders else 0
         self._resume_from = None
         for key, tracked in orders[start:] + orders[:start]:
-            if tracked.terminal:
+            if tracked.terminal or (only is not None and not only(tracked)):
                 continue
             if self._client.throttled():
                 self._resume_from = key
@@ -105,6 +112,7 @@ class Poller:
             "%s status of %s unavailable (asked again next poll): %s",
             self.name, tracked.client_id, self._client.error_text(exc),
         )  # fmt: skip
+        self._client.sync_clock_if_refused(exc)
         if (
             isinstance(exc, self._client.ccxt.OrderNotFound)
             and tracked.ended_at is None

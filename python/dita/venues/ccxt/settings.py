@@ -90,12 +90,40 @@ class CcxtSettings(BaseModel):
         "to the kernel's model; with no price known, left owed to the kernel) and the order is "
         "asked about no more",
     )
+    market_rules_reload_s: Number = Field(
+        default=3600.0,
+        ge=0,
+        description="how often the markets' rules (lot, tick, filters) are loaded again, at the next "
+        "submit once this long has passed; 0: only on a filter failure the exchange answers "
+        "(Binance's -1013), which reloads them always",
+    )
     markets: list[str] | None = Field(
         default=None,
         min_length=1,
         description="the markets (ids or ccxt symbols) this venue trades: orders for others are "
         "refused, and order_status after a restart searches only these; None: every market of the "
         "market_type. Checked against the exchange's markets at construction",
+    )
+    user_stream: bool = Field(
+        default=False,
+        description="learn fills, order updates and balances from the exchange's user-data stream "
+        "(ccxt.pro's websocket API; Binance spot), REST polling kept while it is down and as the "
+        "repair of what it lost",
+    )
+    user_stream_heartbeat_s: Number = Field(
+        default=60.0,
+        gt=0,
+        description="no frame (the exchange's pings included) for this long: the stream is down",
+    )
+    user_stream_backoff_s: Number = Field(
+        default=0.5, gt=0, description="the first wait before dialling the stream again; doubles per failure"
+    )
+    user_stream_backoff_max_s: Number = Field(default=30.0, gt=0, description="the longest such wait")
+    user_stream_rest_sweep_s: Number = Field(
+        default=60.0,
+        gt=0,
+        description="while the stream is up, how often (by the venue's clock) every order followed is "
+        "asked about by REST, which recovers a frame the exchange never sent",
     )
     options: dict[str, Any] = Field(
         default_factory=dict,

@@ -24,7 +24,8 @@ What this adapter guarantees, because each is a way live bots lose money:
 (``client``: credentials, throttle; its errors read in ``errors``), the markets (``markets``),
 finding an order (``lookup``), reading its trades (``trades``), reporting what the exchange says
 as venue events (``events``, with fees in ``fees``), sending and canceling (``orders``), polling
-(``polling``) and the account (``account``). The venue holds the lock every public call runs under.
+(``polling``), the user-data stream when ``user_stream`` is on (``streams``) and the account
+(``account``). The venue holds the lock every public call runs under.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from dita.venues.ccxt.markets import Markets, TopOfBook
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
 from dita.venues.ccxt.settings import CcxtSettings, venue_client_id
+from dita.venues.ccxt.streams import StreamedPolling, StreamStatus, UserStream, check_stream_supported
 from dita.venues.ccxt.trades import TradeReader
 
 __all__ = ["CcxtVenue"]
@@ -90,6 +92,7 @@ class CcxtVenue:
 
         if s.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange {s.exchange!r} is not a ccxt exchange id")
+        check_stream_supported(s, getattr(ccxt, s.exchange))
         self.name = s.name or f"{s.exchange}-{s.market_type}"
         self._lock = threading.RLock()
         self._client = ExchangeClient(s, self.name, ccxt, inputs.clock or time.time)
@@ -101,6 +104,13 @@ class CcxtVenue:
         )
         self._poller = Poller(self._client, s, self._orders, lookup, self._reporter)
         self._account = Account(self._client, s, self._markets, lookup, self._orders)
+        self._stream: UserStream | None = None
+        self._streamed: StreamedPolling | None = None
+        if s.user_stream:
+            self._stream = UserStream(s, self._client)
+            self._streamed = StreamedPolling(
+                self._stream, self._client, s, self._orders, self._poller, self._reporter
+            )
         self.submitted = 0
         if s.markets is not None:
             self._markets.trade_symbols = self._markets.checked_symbols(s.markets)
@@ -114,10 +124,13 @@ class CcxtVenue:
     def has_credentials(self) -> bool:
         return self._client.has_credentials
 
-    @_serialized
     def close(self) -> None:
-        """Close the HTTP session (idle connections to the exchange)."""
-        self._client.close()
+        """Close the user stream (its thread ended) and the HTTP session (idle connections to the
+        exchange)."""
+        if self._stream is not None:
+            self._stream.stop()  # outside the lock: its thread never takes it
+        with self._lock:
+            self._client.close()
 
     def __enter__(self) -> CcxtVenue:
         return self
@@ -143,8 +156,20 @@ class CcxtVenue:
 
     @_serialized
     def load_markets(self, reload: bool = False) -> dict[str, MarketLimits]:
-        """Load the exchange's markets; returns each market id's trading rules (``Markets.load``)."""
-        return self._markets.load(reload)
+        """Load the exchange's markets; returns each market id's trading rules (``Markets.load``).
+        Starts the user stream, when on."""
+        limits = self._markets.load(reload)
+        self._start_stream()
+        return limits
+
+    def _start_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.start()
+
+    def stream_status(self) -> StreamStatus | None:
+        """The user stream's state (down, reconciling, up), reconnects, lag and last balances;
+        None when ``user_stream`` is off."""
+        return None if self._stream is None else self._stream.status()
 
     def market_metadata(self) -> dict[str, MarketLimits]:
         return self.load_markets()
@@ -153,13 +178,22 @@ class CcxtVenue:
     def fetch_top_of_book(self, asset: str) -> TopOfBook:
         """The exchange's best bid and ask for ``asset`` now (public data, no keys needed),
         for feeding a paper venue from the live market."""
-        return self._markets.top_of_book(asset)
+        top = self._markets.top_of_book(asset)
+        symbol = self._markets.symbol(asset)
+        if symbol is not None:
+            self._reporter.commission_prices.note(symbol, (top.bid + top.ask) / 2.0)
+        return top
 
     # -- orders --------------------------------------------------------------------------
 
     @_serialized
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.submitted += 1
+        if self._streamed is not None:
+            self._start_stream()
+            refusal = self._streamed.entry_refusal(order)
+            if refusal is not None:
+                return [refusal]
         return self._orders.submit(order)
 
     @_serialized
@@ -184,7 +218,11 @@ class CcxtVenue:
     @_serialized
     def poll_events(self) -> list[VenueEvent]:
         """Ask the exchange about every order still working (and every timed-out submit);
-        returns new fills, cancels and expiries, each reported once (``Poller.poll``)."""
+        returns new fills, cancels and expiries, each reported once (``Poller.poll``). With the
+        user stream on: what it received, REST asked as its state needs (``StreamedPolling``)."""
+        if self._streamed is not None:
+            self._start_stream()
+            return self._streamed.poll()
         return self._poller.poll()
 
     @_serialized

@@ -1,0 +1,506 @@
+"""The account's user-data stream (``user_stream=True``): order updates, trades and balances
+pushed by the exchange through ccxt.pro's websocket API, instead of asked for order by order.
+
+``UserStream`` runs ccxt.pro's ``watch_orders``, ``watch_my_trades`` and ``watch_balance`` on a
+thread of its own with its own asyncio loop. Each frame is taken as ccxt handles it (a
+``watch_*`` call returns only what arrives while it waits, so a frame handled between two calls
+would wait for the next one): an order update with its trades is queued for the venue, a
+balance kept, the frame's lag (its event time to its receipt) measured. The connection is
+down when a ``watch_*`` call fails, when no frame (the exchange's pings included) comes within
+``user_stream_heartbeat_s``, or when the exchange ends the subscription (``eventStreamTerminated``,
+``listenKeyExpired``); it is dialled again after a backoff that doubles up to
+``user_stream_backoff_max_s``, with jitter, so many clients do not return at once.
+
+``StreamedPolling`` is the venue's ``poll_events`` while the stream is on: it reports the queued
+updates through the venue's ``OrderReporter`` (fills keyed by trade id, so one seen on the
+stream and again by REST is reported once) and decides what REST is asked:
+
+- down: every order followed is asked about, as without a stream (REST is the fallback);
+- reconciling (subscribed again after a connect): the same, and once a round completes, the
+  stream is up; entries sent meanwhile are refused with a reason naming the stream, exits and
+  cancels still go, as what the venue holds may be behind what the exchange did while it was down;
+- up: only orders the stream cannot settle (a submit in doubt, an order owing trades) are
+  asked about, and every order followed once per ``user_stream_rest_sweep_s``, which recovers a
+  frame the exchange never sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from queue import Empty, SimpleQueue
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.venues.ccxt.client import ExchangeClient
+from dita.venues.ccxt.events import OrderReporter
+from dita.venues.ccxt.orders import Orders
+from dita.venues.ccxt.polling import Poller
+from dita.venues.ccxt.settings import CcxtSettings, lineage, market_type_options, read_credentials
+from dita.venues.ccxt.tracking import TrackedOrder
+
+__all__ = ["StreamState", "StreamStatus", "StreamedPolling", "UserStream", "check_stream_supported"]
+
+log = logging.getLogger("dita.venues.ccxt")
+
+StreamState = Literal["down", "reconciling", "up"]
+
+# Frames by which the exchange says the subscription is over while the connection stays open.
+_SUBSCRIPTION_ENDED = ("eventStreamTerminated", "listenKeyExpired")
+
+
+def check_stream_supported(settings: CcxtSettings, exchange_class: Any) -> None:
+    """Raise ValueError unless the settings' exchange and market type have a user stream here."""
+    if settings.user_stream and ("binance" not in lineage(exchange_class) or settings.market_type != "spot"):
+        raise ValueError(
+            f"user_stream=True is supported for Binance spot only, not exchange={settings.exchange!r} "
+            f"market_type={settings.market_type!r}"
+        )
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    """What ``CcxtVenue.stream_status()`` says of the user stream."""
+
+    state: StreamState
+    # Connections made after the first (each followed by a reconciliation by REST).
+    reconnects: int
+    # Seconds from the exchange's event time to receipt, of the last frame and the largest seen.
+    lag_s: float | None
+    max_lag_s: float | None
+    # Seconds since the last frame of any kind (pings included); None before the first.
+    since_last_frame_s: float | None
+    frames: int
+    entries_refused: int
+    # The balances the stream last gave (free + locked per currency); None before any.
+    balances: dict[str, float] | None
+    last_error: str
+
+
+@dataclass(frozen=True)
+class StreamUpdate:
+    """An order update as ccxt parsed it, with the trades the frame and ccxt's cache name."""
+
+    order: dict[str, Any]
+    trades: list[dict[str, Any]]
+
+
+class _StreamStopped(Exception):
+    """The venue closed: the session ends without a reconnect."""
+
+
+class UserStream:
+    """The connection to the exchange's user-data stream and what it has received, shared with
+    the venue's thread under ``_lock`` (the updates through a queue)."""
+
+    def __init__(self, settings: CcxtSettings, client: ExchangeClient) -> None:
+        self._settings = settings
+        self._client = client
+        self.name = client.name
+        self.updates: SimpleQueue[StreamUpdate] = SimpleQueue()
+        self._lock = threading.Lock()
+        self._state: StreamState = "down"
+        self._session = 0
+        self._reconnects = 0
+        self._frames = 0
+        self._lag_s: float | None = None
+        self._max_lag_s: float | None = None
+        self._last_frame: float | None = None
+        self._balances: dict[str, float] | None = None
+        self._last_error = ""
+        self._entries_refused = 0
+        self._markets: dict[str, Any] | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = threading.Event()
+        self._wake: asyncio.Event | None = None
+        self._ended: asyncio.Event | None = None
+
+    # -- the venue's side ----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the stream's thread (once)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"{self.name}-user-stream", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Close the connection and end the thread."""
+        self._stopping.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(wake.set)
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def session(self) -> tuple[StreamState, int]:
+        """The state and the number of the connection it is of."""
+        with self._lock:
+            return self._state, self._session
+
+    def reconciled(self, session: int) -> bool:
+        """The venue's REST round after connection ``session`` completed: up, unless the stream
+        went down or connected again since (then that connection is reconciled in turn)."""
+        with self._lock:
+            if self._state == "reconciling" and self._session == session:
+                self._state = "up"
+                log.info("%s user stream up (reconciled by REST)", self.name)
+                return True
+            return False
+
+    def note_entry_refused(self) -> None:
+        with self._lock:
+            self._entries_refused += 1
+
+    def status(self) -> StreamStatus:
+        with self._lock:
+            since = None if self._last_frame is None else max(time.time() - self._last_frame, 0.0)
+            return StreamStatus(
+                self._state,
+                self._reconnects,
+                self._lag_s,
+                self._max_lag_s,
+                since,
+                self._frames,
+                self._entries_refused,
+                None if self._balances is None else dict(self._balances),
+                self._last_error,
+            )
+
+    # -- the stream's thread -------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._sessions())
+        finally:
+            loop.close()
+
+    async def _sessions(self) -> None:
+        """Connect, follow, and after each drop wait the backoff and connect again, until stopped."""
+        self._wake = asyncio.Event()
+        failures = 0
+        while not self._stopping.is_set():
+            exchange = self._new_exchange()
+            started = time.monotonic()
+            try:
+                await self._follow(exchange)
+            except _StreamStopped:
+                pass
+            except Exception as exc:
+                self._went_down(self._client.error_text(exc))
+            finally:
+                with self._lock:
+                    self._state = "down"
+                await self._close(exchange)
+            # A connection that held past a heartbeat was a working one: the backoff starts over.
+            lasted = time.monotonic() - started
+            failures = 0 if lasted > self._settings.user_stream_heartbeat_s else failures + 1
+            if not self._stopping.is_set():
+                await self._pause(self._backoff(failures))
+
+    def _backoff(self, failures: int) -> float:
+        """Seconds before the next dial: doubling with each failure up to the most, then 50-100 %
+        of that, drawn at random, so clients dropped together do not all return together."""
+        s = self._settings
+        ceiling = min(s.user_stream_backoff_s * 2.0 ** min(failures, 30), s.user_stream_backoff_max_s)
+        return ceiling * random.uniform(0.5, 1.0)
+
+    async def _pause(self, seconds: float) -> None:
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    def _went_down(self, reason: str) -> None:
+        with self._lock:
+            was = self._state
+            self._state = "down"
+            self._last_error = reason
+        log.warning("%s user stream down (was %s), REST polling meanwhile: %s", self.name, was, reason)
+
+    async def _follow(self, exchange: Any) -> None:
+        """One connection: subscribe, then watch until it fails, goes stale or is ended."""
+        if self._markets is None:
+            await exchange.load_markets()
+            self._markets = exchange.markets
+        else:
+            exchange.set_markets(self._markets)
+        self._ended = asyncio.Event()
+        await exchange.authenticate({"type": "spot"})  # subscribed once this returns
+        with self._lock:
+            if self._session:
+                self._reconnects += 1
+            self._session += 1
+            self._state = "reconciling"
+            self._last_frame = time.time()
+        log.info("%s user stream subscribed; reconciling by REST", self.name)
+        watchers = [
+            self._keep_watching(exchange.watch_orders),
+            self._keep_watching(exchange.watch_my_trades),
+            self._keep_watching(exchange.watch_balance),
+            self._heartbeat(exchange),
+            self._until(self._ended, "the exchange ended the subscription"),
+        ]
+        assert self._wake is not None
+        tasks = [asyncio.ensure_future(w) for w in [*watchers, self._until(self._wake, "")]]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            task.result()  # raises what ended the connection
+
+    @staticmethod
+    async def _keep_watching(watch: Callable[[], Any]) -> None:
+        # The results are read as ccxt handles each frame (``_observed``); the calls keep the
+        # subscription and raise when the connection fails.
+        while True:
+            await watch()
+
+    async def _until(self, event: asyncio.Event, reason: str) -> None:
+        await event.wait()
+        if self._stopping.is_set():
+            raise _StreamStopped()
+        raise ConnectionError(reason)
+
+    async def _heartbeat(self, exchange: Any) -> None:
+        """Raise when no frame (pings included) came within the heartbeat."""
+        heartbeat = self._settings.user_stream_heartbeat_s
+        url = exchange.urls["api"]["ws"]["ws-api"]["spot"]
+        while True:
+            await asyncio.sleep(heartbeat / 4)
+            client = (exchange.clients or {}).get(url)
+            pinged = getattr(client, "last_message_at", None)
+            with self._lock:
+                last = max(self._last_frame or 0.0, (pinged or 0) / 1000.0)
+            if time.time() - last > heartbeat:
+                raise TimeoutError(f"no frame for {heartbeat:g}s (heartbeat): stale")
+
+    def _new_exchange(self) -> Any:
+        """A ccxt.pro exchange of the settings, with the observer on every frame it handles."""
+        import ccxt.pro  # deferred, as ccxt is: only live runs with a stream need it
+
+        s = self._settings
+        exchange_class = getattr(ccxt.pro, s.exchange)
+        credentials = read_credentials(s)
+        heartbeat_ms = int(s.user_stream_heartbeat_s * 1000)
+        exchange: Any = exchange_class(
+            {
+                "apiKey": credentials.api_key,
+                "secret": credentials.secret,
+                "enableRateLimit": True,
+                "timeout": s.timeout_ms,
+                # ccxt's own pings, answered by the exchange, keep the heartbeat fed.
+                "streaming": {"keepAlive": max(heartbeat_ms // 3, 1)},
+                "options": {
+                    **market_type_options(s, exchange_class),
+                    "fetchCurrencies": False,
+                    "fetchMargins": False,
+                    **s.options,
+                },
+            }
+        )
+        if s.sandbox:
+            exchange.set_sandbox_mode(True)
+        if s.base_url is not None:
+            urls = dict(exchange.urls)
+            urls["api"] = _pointed_at(urls["api"], s.base_url)
+            exchange.urls = urls
+        handled = exchange.handle_message
+
+        def observed(client: Any, message: Any) -> None:
+            received = time.time()
+            handled(client, message)
+            try:
+                self._observed(exchange, message, received)
+            except Exception as exc:
+                # Raised into ccxt, it would break the connection's receive loop; REST repairs it.
+                log.warning("%s: a user stream frame could not be read: %s", self.name, exc)
+
+        exchange.handle_message = observed
+        return exchange
+
+    def _observed(self, exchange: Any, message: Any, received: float) -> None:
+        """Take a frame ccxt has just handled: queue an order update, keep a balance, note the lag."""
+        if not isinstance(message, dict):
+            return
+        frame = message.get("event", message)
+        if not isinstance(frame, dict):
+            return
+        kind = frame.get("e")
+        with self._lock:
+            self._frames += 1
+            self._last_frame = received
+            event_ms = frame.get("E")
+            if isinstance(event_ms, int | float) and event_ms > 0:
+                self._lag_s = received - event_ms / 1000.0
+                self._max_lag_s = max(self._max_lag_s or self._lag_s, self._lag_s)
+        if kind in _SUBSCRIPTION_ENDED and self._ended is not None:
+            self._ended.set()
+        elif kind == "executionReport":
+            self.updates.put(_order_update(exchange, frame))
+        elif kind in ("outboundAccountPosition", "balanceUpdate"):
+            balance = (exchange.balance or {}).get("spot") or {}
+            totals = balance.get("total") or {}
+            with self._lock:
+                self._balances = {k: float(v) for k, v in totals.items() if v is not None}
+
+    @staticmethod
+    async def _close(exchange: Any) -> None:
+        try:
+            await asyncio.wait_for(exchange.close(), 5.0)
+        except Exception as exc:
+            log.debug("closing the user stream's exchange: %s", exc)
+
+
+def _order_update(exchange: Any, frame: dict[str, Any]) -> StreamUpdate:
+    """The order of an ``executionReport`` as ccxt's cache has it after the frame (its trades
+    included), and the frame's trade: ccxt attaches a trade only to an order it holds already."""
+    symbol = exchange.safe_symbol(frame.get("s"), None, None, "spot")
+    cached = ((exchange.orders.hashmap if exchange.orders is not None else {}).get(symbol) or {}).get(
+        str(frame.get("i"))
+    )
+    order = copy.deepcopy(dict(cached)) if cached is not None else exchange.parse_ws_order(frame)
+    trades = [dict(t) for t in order.get("trades") or []]
+    if frame.get("x") == "TRADE":
+        trades.append(exchange.parse_ws_trade(frame))
+    return StreamUpdate(order, trades)
+
+
+def _pointed_at(urls: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """``urls`` with every http(s) and ws(s) address sent to ``base_url``'s host, paths kept; a
+    websocket address takes ``ws`` for ``http`` and ``wss`` for ``https``."""
+    target = urlsplit(base_url)
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        if isinstance(value, str) and value.startswith(("http://", "https://", "ws://", "wss://")):
+            parts = urlsplit(value)
+            scheme = target.scheme
+            if parts.scheme in ("ws", "wss"):
+                scheme = "wss" if target.scheme == "https" else "ws"
+            return urlunsplit((scheme, target.netloc, parts.path, parts.query, parts.fragment))
+        return value
+
+    rewritten: dict[str, Any] = rewrite(urls)
+    return rewritten
+
+
+class StreamedPolling:
+    """``poll_events`` of a venue with a user stream: the stream's updates reported, and REST
+    asked by the stream's state (see the module's docstring)."""
+
+    def __init__(
+        self,
+        stream: UserStream,
+        client: ExchangeClient,
+        settings: CcxtSettings,
+        orders: Orders,
+        poller: Poller,
+        reporter: OrderReporter,
+    ) -> None:
+        self._stream = stream
+        self._client = client
+        self._settings = settings
+        self._orders = orders
+        self._poller = poller
+        self._reporter = reporter
+        self._last_sweep: float | None = None
+
+    def poll(self) -> list[VenueEvent]:
+        events = self.streamed_events()
+        state, session = self._stream.session()
+        now = self._client.clock()
+        sweep_due = (
+            self._last_sweep is None or now - self._last_sweep >= self._settings.user_stream_rest_sweep_s
+        )
+        if state == "up" and not sweep_due:
+            events.extend(self._poller.poll(only=_needs_rest))
+            return events
+        events.extend(self._poller.poll())
+        if not self._poller.cut_short:
+            self._last_sweep = now
+            if state == "reconciling":
+                self._stream.reconciled(session)
+        return events
+
+    def streamed_events(self) -> list[VenueEvent]:
+        """Events of the order updates the stream queued, each fill reported once."""
+        updates: list[StreamUpdate] = []
+        while True:
+            try:
+                updates.append(self._stream.updates.get_nowait())
+            except Empty:
+                break
+        # The trades of every update of an order in this batch go with each: frames reordered
+        # (a fill's after the order's next) still read as one whole, without asking REST.
+        trades: dict[str, dict[str, dict[str, Any]]] = {}
+        for update in updates:
+            known = trades.setdefault(str(update.order.get("id")), {})
+            known.update((str(t.get("id")), t) for t in update.trades if t.get("id") is not None)
+        events: list[VenueEvent] = []
+        tracked_orders = self._orders.tracked
+        for update in updates:
+            tracked = self._tracked(update.order)
+            if tracked is None or tracked.terminal:
+                continue  # another process's order, or one already over here
+            raw = dict(update.order)
+            raw["trades"] = list(trades[str(raw.get("id"))].values())
+            try:
+                events.extend(self._reporter.order_events(tracked, raw))
+            except Exception as exc:
+                # Its next frame, or REST, says it again.
+                log.warning(
+                    "%s: a streamed update of %s could not be read (%s)",
+                    self._stream.name, tracked.client_id, self._client.error_text(exc),
+                )  # fmt: skip
+        for key in [k for k, t in tracked_orders.items() if t.terminal]:
+            del tracked_orders[key]
+        return events
+
+    def _tracked(self, order: dict[str, Any]) -> TrackedOrder | None:
+        client_id = str(order.get("clientOrderId") or "")
+        exchange_id = str(order.get("id") or "")
+        for tracked in self._orders.tracked.values():
+            if (client_id and tracked.client_id == client_id) or (
+                exchange_id and tracked.exchange_order_id == exchange_id
+            ):
+                return tracked
+        return None
+
+    def entry_refusal(self, order: VenueOrder) -> VenueEvent | None:
+        """A REJECT of ``order`` when it is an entry and the stream is reconciling; else None."""
+        state, _ = self._stream.session()
+        if state != "reconciling" or not order.is_entry:
+            return None
+        self._stream.note_entry_refused()
+        return self._reporter.event(
+            order,
+            KernelEventKind.REJECT,
+            VenueOrderStatus.REJECTED,
+            reason=f"{self._stream.name}: entry refused while the user-data stream reconciles with "
+            "REST after a reconnect; exits and cancels still go",
+        )
+
+
+def _needs_rest(tracked: TrackedOrder) -> bool:
+    """Whether ``tracked`` is asked about by REST while the stream is up: a submit in doubt (the
+    stream shows an order only once it is placed) or an order owing trades."""
+    return (
+        tracked.unresolved_since is not None
+        or tracked.ended_at is not None
+        or tracked.trades_missing_since is not None
+    )

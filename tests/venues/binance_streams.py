@@ -1,0 +1,571 @@
+"""A local Binance spot exchange on 127.0.0.1 for the user-data stream tests: REST and the
+WebSocket API on one port, one account, orders matched when a test says so, and faults injected
+by seed on the stream.
+
+What it speaks, as ccxt.pro's binance uses it for a spot account: the REST endpoints the venue
+calls (``/api/v3/exchangeInfo``, ``order`` POST/GET/DELETE, ``myTrades``, ``account``,
+``openOrders``), and the WebSocket API at ``/ws-api/v3`` with its
+``userDataStream.subscribe.signature`` request, answered ``{"id", "status": 200, "result":
+{"subscriptionId": 0}}``, after which the account's events come wrapped as ``{"subscriptionId":
+0, "event": {...}}``. The events are Binance's documented frames: ``executionReport`` (execution
+types NEW, TRADE, CANCELED; order statuses NEW, PARTIALLY_FILLED, FILLED, CANCELED),
+``outboundAccountPosition``, ``balanceUpdate`` and ``eventStreamTerminated``. Source: Binance's
+spot API documentation, "User Data Streams for Binance" (developers.binance.com/docs/
+binance-spot-api-docs/user-data-stream) and "WebSocket API: User Data Stream requests".
+
+``eventStreamTerminated`` is how the WebSocket API says a subscription ended (the listen key's
+expiry, ``listenKeyExpired``, on the older ``/ws/<listenKey>`` streams): the connection stays
+open and nothing more comes on it. The server pings each connection as Binance does (every
+``ping_s``) and answers the client's pings, except while a connection is made stale.
+
+Faults (``StreamFaults``), drawn per frame from ``random.Random(seed)``: the connection dropped
+before a frame (the frame lost, as is every frame sent while nobody is subscribed), a frame sent
+twice, a frame held back and sent after the next, a fill frame never sent, the subscription
+terminated, and the connection gone silent (no frames, no pings, no pongs) until the client
+drops it. Whatever the stream loses, REST tells the truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SUBSCRIPTION_ID = 0
+
+
+@dataclass
+class StreamFaults:
+    """Chances, per frame, of each fault; ``seed`` makes a run repeatable."""
+
+    seed: int = 0
+    drop: float = 0.0  # close the connection instead of sending the frame
+    duplicate: float = 0.0
+    reorder: float = 0.0  # hold an order update back until the next one is sent
+    lose_fill: float = 0.0  # a TRADE executionReport never sent
+    terminate: float = 0.0  # eventStreamTerminated instead of the frame
+    stale: float = 0.0  # the connection goes silent instead of sending the frame
+
+    @classmethod
+    def seeded(cls, seed: int, rate: float = 0.08) -> StreamFaults:
+        """Every fault at ``rate``, mixed by ``seed``."""
+        return cls(
+            seed, drop=rate, duplicate=rate, reorder=rate, lose_fill=rate, terminate=rate / 2, stale=rate / 2
+        )
+
+
+@dataclass
+class SimOrder:
+    order_id: int
+    symbol: str
+    client_id: str
+    side: str
+    order_type: str
+    quantity: float
+    price: float
+    created_ms: int
+    status: str = "NEW"
+    executed: float = 0.0
+    quote: float = 0.0
+    updated_ms: int = 0
+
+
+@dataclass
+class SimTrade:
+    trade_id: int
+    order_id: int
+    symbol: str
+    price: float
+    quantity: float
+    commission: float
+    is_buyer: bool
+    is_maker: bool
+    time_ms: int
+
+
+@dataclass
+class _Connection:
+    ws: web.WebSocketResponse
+    subscribed: bool = False
+    silent: bool = False
+    held: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _text(value: float) -> str:
+    return f"{value:.8f}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class BinanceStreamServer:
+    """The exchange: ``url`` for ccxt's ``base_url``; ``fill`` trades a resting order;
+    ``trades``, ``balances`` and ``orders`` are its truth. Runs its own thread and loop."""
+
+    def __init__(
+        self, faults: StreamFaults | None = None, *, ping_s: float = 0.1, fee_rate: float = 0.001
+    ) -> None:
+        self.faults = faults or StreamFaults()
+        self._rng = random.Random(self.faults.seed)
+        self.ping_s = ping_s
+        self.fee_rate = fee_rate
+        self.market_price = 90000.0
+        self.balances: dict[str, float] = {"BTC": 0.0, "USDT": 1_000_000.0, "ETH": 0.0}
+        self.orders: dict[int, SimOrder] = {}
+        self.trades: list[SimTrade] = []
+        self.frames_sent: list[dict[str, Any]] = []
+        self.faults_injected: dict[str, int] = {}
+        self.subscriptions = 0
+        # Every REST request, as "METHOD /path".
+        self.requests: list[str] = []
+        # Faults the next frames suffer, whatever the seed draws (a test's scripted fault).
+        self.forced: list[str] = []
+        self._order_ids = itertools.count(28_500_000)
+        self._trade_ids = itertools.count(7_000_000)
+        self._connections: list[_Connection] = []
+        self._exchange_info = json.loads((FIXTURES / "binance/spot_exchange_info.json").read_text())
+        self._loop = asyncio.new_event_loop()
+        self._started = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="binance-streams", daemon=True)
+        self._thread.start()
+        if not self._started.wait(10):
+            raise RuntimeError("the local Binance server did not start")
+
+    # -- the server's own thread ---------------------------------------------------------
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        app = web.Application(middlewares=[self._record])
+        app.router.add_get("/api/v3/time", self._server_time)
+        app.router.add_get("/api/v3/exchangeInfo", self._exchange_info_answer)
+        app.router.add_post("/api/v3/order", self._new_order)
+        app.router.add_get("/api/v3/order", self._query_order)
+        app.router.add_delete("/api/v3/order", self._cancel_order)
+        app.router.add_get("/api/v3/myTrades", self._my_trades)
+        app.router.add_get("/api/v3/account", self._account)
+        app.router.add_get("/api/v3/openOrders", self._open_orders)
+        app.router.add_get("/ws-api/v3", self._websocket)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._started.set()
+        self._loop.run_forever()
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            self.requests.append(f"{request.method} {request.path}")
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    def rest_calls(self, method: str, path: str) -> int:
+        return self.requests.count(f"{method} {path}")
+
+    def inject(self, *faults: str) -> None:
+        """Make the next frames suffer ``faults`` in turn (drop, duplicate, reorder, lose_fill,
+        terminate, stale), whatever the seed draws."""
+        self._call(lambda: self.forced.extend(faults))
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the server's loop (where all its state changes) and return its result."""
+
+        async def run() -> Any:
+            result = fn()
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def close(self) -> None:
+        async def stop() -> None:
+            for connection in list(self._connections):
+                await connection.ws.close()
+            await self._runner.cleanup()
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    # -- REST ----------------------------------------------------------------------------
+
+    @staticmethod
+    async def _params(request: web.Request) -> dict[str, str]:
+        params = dict(request.query)
+        if request.can_read_body:
+            params.update({k: str(v) for k, v in (await request.post()).items()})
+        return params
+
+    @staticmethod
+    def _error(code: int, msg: str, status: int = 400) -> web.Response:
+        return web.json_response({"code": code, "msg": msg}, status=status)
+
+    async def _server_time(self, request: web.Request) -> web.Response:
+        # The venue syncs its signing clock with this at each markets load.
+        return web.json_response({"serverTime": int(time.time() * 1000)})
+
+    async def _exchange_info_answer(self, request: web.Request) -> web.Response:
+        return web.json_response(self._exchange_info)
+
+    def _found(self, params: dict[str, str]) -> SimOrder | None:
+        if "orderId" in params:
+            return self.orders.get(int(params["orderId"]))
+        client_id = params.get("origClientOrderId")
+        return next((o for o in self.orders.values() if o.client_id == client_id), None)
+
+    def _order_answer(self, order: SimOrder, fills: list[SimTrade] | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "symbol": order.symbol,
+            "orderId": order.order_id,
+            "orderListId": -1,
+            "clientOrderId": order.client_id,
+            "price": _text(order.price),
+            "origQty": _text(order.quantity),
+            "executedQty": _text(order.executed),
+            "cummulativeQuoteQty": _text(order.quote),
+            "status": order.status,
+            "timeInForce": "GTC",
+            "type": order.order_type,
+            "side": order.side,
+            "time": order.created_ms,
+            "transactTime": order.created_ms,
+            "updateTime": order.updated_ms or order.created_ms,
+            "isWorking": order.status in ("NEW", "PARTIALLY_FILLED"),
+            "workingTime": order.created_ms,
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+        if fills is not None:
+            answer["fills"] = [
+                {
+                    "price": _text(t.price),
+                    "qty": _text(t.quantity),
+                    "commission": _text(t.commission),
+                    "commissionAsset": "USDT",
+                    "tradeId": t.trade_id,
+                }
+                for t in fills
+            ]
+        return answer
+
+    async def _new_order(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        if any(o.client_id == params.get("newClientOrderId") for o in self.orders.values()):
+            return self._error(-2010, "Duplicate order sent.")
+        order = SimOrder(
+            next(self._order_ids),
+            params["symbol"],
+            params["newClientOrderId"],
+            params["side"],
+            params["type"],
+            float(params["quantity"]),
+            float(params.get("price") or 0.0),
+            _now_ms(),
+        )
+        self.orders[order.order_id] = order
+        await self._send_execution(order, "NEW")
+        fills: list[SimTrade] = []
+        if order.order_type == "MARKET":
+            fills.append(await self._trade(order, order.quantity, self.market_price, maker=False))
+        return web.json_response(self._order_answer(order, fills))
+
+    async def _query_order(self, request: web.Request) -> web.Response:
+        order = self._found(await self._params(request))
+        if order is None:
+            return self._error(-2013, "Order does not exist.")
+        return web.json_response(self._order_answer(order))
+
+    async def _cancel_order(self, request: web.Request) -> web.Response:
+        order = self._found(await self._params(request))
+        if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
+            return self._error(-2011, "Unknown order sent.")
+        order.status = "CANCELED"
+        order.updated_ms = _now_ms()
+        await self._send_execution(order, "CANCELED")
+        answer = self._order_answer(order)
+        answer["origClientOrderId"] = order.client_id
+        return web.json_response(answer)
+
+    async def _my_trades(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        order_id = int(params["orderId"]) if "orderId" in params else None
+        from_id = int(params.get("fromId") or 0)
+        limit = int(params.get("limit") or 500)
+        listed = [
+            t
+            for t in self.trades
+            if t.symbol == params.get("symbol") and order_id in (None, t.order_id) and t.trade_id >= from_id
+        ][:limit]
+        return web.json_response([self._trade_answer(t) for t in listed])
+
+    @staticmethod
+    def _trade_answer(trade: SimTrade) -> dict[str, Any]:
+        return {
+            "symbol": trade.symbol,
+            "id": trade.trade_id,
+            "orderId": trade.order_id,
+            "orderListId": -1,
+            "price": _text(trade.price),
+            "qty": _text(trade.quantity),
+            "quoteQty": _text(trade.price * trade.quantity),
+            "commission": _text(trade.commission),
+            "commissionAsset": "USDT",
+            "time": trade.time_ms,
+            "isBuyer": trade.is_buyer,
+            "isMaker": trade.is_maker,
+            "isBestMatch": True,
+        }
+
+    async def _account(self, request: web.Request) -> web.Response:
+        balances = [{"asset": a, "free": _text(v), "locked": _text(0.0)} for a, v in self.balances.items()]
+        return web.json_response(
+            {"accountType": "SPOT", "canTrade": True, "balances": balances, "permissions": ["SPOT"]}
+        )
+
+    async def _open_orders(self, request: web.Request) -> web.Response:
+        working = [o for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
+        return web.json_response([self._order_answer(o) for o in working])
+
+    # -- matching ------------------------------------------------------------------------
+
+    def fill(self, client_id: str, quantity: float | None = None, price: float | None = None) -> SimTrade:
+        """Trade ``quantity`` (default: all that is left) of the resting order sent as ``client_id``
+        at ``price`` (default: its limit), as a maker; its frames go out on the stream."""
+
+        def trade() -> Any:
+            order = next(o for o in self.orders.values() if o.client_id == client_id)
+            left = order.quantity - order.executed
+            return self._trade(order, min(quantity or left, left), price or order.price, maker=True)
+
+        result: SimTrade = self._call(trade)
+        return result
+
+    def order(self, client_id: str) -> SimOrder:
+        return next(o for o in list(self.orders.values()) if o.client_id == client_id)
+
+    async def _trade(self, order: SimOrder, quantity: float, price: float, *, maker: bool) -> SimTrade:
+        now = _now_ms()
+        buyer = order.side == "BUY"
+        commission = round(quantity * price * self.fee_rate, 8)
+        trade = SimTrade(
+            next(self._trade_ids),
+            order.order_id,
+            order.symbol,
+            price,
+            quantity,
+            commission,
+            buyer,
+            maker,
+            now,
+        )
+        self.trades.append(trade)
+        order.executed = round(order.executed + quantity, 8)
+        order.quote += quantity * price
+        order.updated_ms = now
+        order.status = "FILLED" if order.executed >= order.quantity - 1e-12 else "PARTIALLY_FILLED"
+        sign = 1.0 if buyer else -1.0
+        self.balances["BTC"] = round(self.balances["BTC"] + sign * quantity, 8)
+        self.balances["USDT"] -= sign * quantity * price + commission
+        await self._send_execution(order, "TRADE", trade)
+        await self._broadcast(
+            {
+                "e": "outboundAccountPosition",
+                "E": _now_ms(),
+                "u": now,
+                "B": [{"a": a, "f": _text(self.balances[a]), "l": _text(0.0)} for a in ("BTC", "USDT")],
+            }
+        )
+        return trade
+
+    def deposit(self, asset: str, amount: float) -> None:
+        """A deposit: the balance grows and a ``balanceUpdate`` goes out."""
+
+        async def credit() -> None:
+            self.balances[asset] = self.balances.get(asset, 0.0) + amount
+            await self._broadcast(
+                {"e": "balanceUpdate", "E": _now_ms(), "a": asset, "d": _text(amount), "T": _now_ms()}
+            )
+
+        self._call(credit)
+
+    # -- the stream ----------------------------------------------------------------------
+
+    def _execution_report(self, order: SimOrder, execution: str, trade: SimTrade | None) -> dict[str, Any]:
+        """Binance's ``executionReport`` of ``order`` after ``execution`` (NEW, TRADE, CANCELED)."""
+        canceled = execution == "CANCELED"
+        return {
+            "e": "executionReport",
+            "E": _now_ms(),
+            "s": order.symbol,
+            # A cancel's report carries the cancel request's own id in c, the order's in C.
+            "c": f"cancel-{order.order_id}" if canceled else order.client_id,
+            "S": order.side,
+            "o": order.order_type,
+            "f": "GTC",
+            "q": _text(order.quantity),
+            "p": _text(order.price),
+            "P": _text(0.0),
+            "F": _text(0.0),
+            "g": -1,
+            "C": order.client_id if canceled else "",
+            "x": execution,
+            "X": order.status,
+            "r": "NONE",
+            "i": order.order_id,
+            "l": _text(trade.quantity if trade else 0.0),
+            "z": _text(order.executed),
+            "L": _text(trade.price if trade else 0.0),
+            "n": _text(trade.commission if trade else 0.0),
+            "N": "USDT" if trade else None,
+            "T": trade.time_ms if trade else (order.updated_ms or order.created_ms),
+            "t": trade.trade_id if trade else -1,
+            "I": 0,
+            "w": order.status in ("NEW", "PARTIALLY_FILLED"),
+            "m": bool(trade and trade.is_maker),
+            "M": False,
+            "O": order.created_ms,
+            "Z": _text(order.quote),
+            "Y": _text(trade.price * trade.quantity if trade else 0.0),
+            "Q": _text(0.0),
+            "W": order.created_ms,
+            "V": "EXPIRE_MAKER",
+        }
+
+    async def _send_execution(self, order: SimOrder, execution: str, trade: SimTrade | None = None) -> None:
+        await self._broadcast(self._execution_report(order, execution, trade))
+
+    def _chance(self, name: str, rate: float) -> bool:
+        forced = bool(self.forced) and self.forced[0] == name
+        if forced:
+            self.forced.pop(0)
+        hit = forced or (rate > 0 and self._rng.random() < rate)
+        if hit:
+            self.faults_injected[name] = self.faults_injected.get(name, 0) + 1
+        return hit
+
+    async def _broadcast(self, event: dict[str, Any]) -> None:
+        """Send ``event`` to every subscribed connection, through the faults."""
+        self.frames_sent.append(event)
+        for connection in [c for c in self._connections if c.subscribed and not c.silent]:
+            await self._deliver(connection, event)
+
+    async def _deliver(self, connection: _Connection, event: dict[str, Any]) -> None:
+        faults = self.faults
+        if event.get("e") != "executionReport":
+            # Faults hit order updates, which the venue books from; balances go as they are.
+            await self._send(connection, event)
+            return
+        fill = event.get("x") == "TRADE"
+        if self._chance("drop", faults.drop):
+            await connection.ws.close()
+            return
+        if fill and self._chance("lose_fill", faults.lose_fill):
+            return
+        if self._chance("terminate", faults.terminate):
+            connection.subscribed = False
+            await self._send(connection, {"e": "eventStreamTerminated", "E": _now_ms()})
+            return
+        if self._chance("stale", faults.stale):
+            connection.silent = True
+            return
+        if self._chance("reorder", faults.reorder):
+            connection.held.append(event)
+            return
+        frames = [event, *connection.held]
+        connection.held = []
+        if self._chance("duplicate", faults.duplicate):
+            frames.append(event)
+        for frame in frames:
+            await self._send(connection, frame)
+
+    async def _send(self, connection: _Connection, event: dict[str, Any]) -> None:
+        if not connection.ws.closed:
+            await connection.ws.send_str(json.dumps({"subscriptionId": SUBSCRIPTION_ID, "event": event}))
+
+    def drop_connections(self) -> None:
+        """Close every stream connection now (a network drop)."""
+
+        async def drop() -> None:
+            for connection in list(self._connections):
+                await connection.ws.close()
+
+        self._call(drop)
+
+    def connected(self) -> int:
+        """Connections subscribed to the account's events now."""
+        return int(self._call(lambda: sum(1 for c in self._connections if c.subscribed and not c.ws.closed)))
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        connection = _Connection(ws)
+        self._connections.append(connection)
+        pinger = asyncio.ensure_future(self._ping(connection))
+        try:
+            async for message in ws:
+                if connection.silent:
+                    continue
+                if message.type == WSMsgType.PING:
+                    await ws.pong(message.data)
+                elif message.type == WSMsgType.TEXT:
+                    await self._request(connection, json.loads(message.data))
+        finally:
+            pinger.cancel()
+            self._connections.remove(connection)
+        return ws
+
+    async def _ping(self, connection: _Connection) -> None:
+        while not connection.ws.closed:
+            await asyncio.sleep(self.ping_s)
+            if not connection.silent and not connection.ws.closed:
+                await connection.ws.ping()
+
+    async def _request(self, connection: _Connection, request: dict[str, Any]) -> None:
+        if request.get("method") == "userDataStream.subscribe.signature":
+            if not request.get("params", {}).get("apiKey"):
+                answer: dict[str, Any] = {
+                    "id": request.get("id"),
+                    "status": 401,
+                    "error": {"code": -2015, "msg": "Invalid API-key."},
+                }
+            else:
+                connection.subscribed = True
+                self.subscriptions += 1
+                answer = {
+                    "id": request.get("id"),
+                    "status": 200,
+                    "result": {"subscriptionId": SUBSCRIPTION_ID},
+                }
+        else:
+            answer = {
+                "id": request.get("id"),
+                "status": 400,
+                "error": {"code": -1000, "msg": "unknown method"},
+            }
+        await connection.ws.send_str(json.dumps(answer))
+
+
+@contextmanager
+def streaming(faults: StreamFaults | None = None, **options: Any) -> Iterator[BinanceStreamServer]:
+    server = BinanceStreamServer(faults, **options)
+    try:
+        yield server
+    finally:
+        server.close()

@@ -1,0 +1,351 @@
+"""The ccxt venue's user-data stream (``user_stream=True``) through the kernel, against a local
+Binance that speaks the WebSocket API's user-data stream and REST (``binance_streams.py``), with
+its faults: frames duplicated, reordered or never sent, the connection dropped, gone stale or
+its subscription ended. Whatever the stream loses, REST recovers: no fill lost, none booked twice,
+the kernel's position the exchange's."""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from binance_streams import BinanceStreamServer, StreamFaults, streaming
+from venue_helpers import API_KEY, API_SECRET, ManualClock
+
+from dita import ExecutionKernel, KernelEventKind, KernelIntent, TradeStage, VenueEvent, VenueOrder
+from dita.venues import CcxtVenue
+
+SWEEP_S = 30.0
+HEARTBEAT_S = 0.6
+
+
+@pytest.fixture(autouse=True)
+def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DITA_TEST_BINANCE_KEY", API_KEY)
+    monkeypatch.setenv("DITA_TEST_BINANCE_SECRET", API_SECRET)
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def streamed_venue(server: BinanceStreamServer, clock: ManualClock) -> CcxtVenue:
+    venue = CcxtVenue(
+        clock=clock,
+        sleep=clock.sleep,
+        exchange="binance",
+        base_url=server.url,
+        api_key_env="DITA_TEST_BINANCE_KEY",
+        secret_env="DITA_TEST_BINANCE_SECRET",
+        markets=["BTCUSDT"],
+        timeout_ms=3000,
+        rate_limit_ms=1,
+        resolve_delay_ms=0,
+        user_stream=True,
+        user_stream_heartbeat_s=HEARTBEAT_S,
+        user_stream_backoff_s=0.02,
+        user_stream_backoff_max_s=0.2,
+        user_stream_rest_sweep_s=SWEEP_S,
+    )
+    venue.load_markets()
+    return venue
+
+
+@dataclass
+class Session:
+    """A kernel trading through a streamed venue, and every fill the venue reported to it."""
+
+    server: BinanceStreamServer
+    venue: CcxtVenue
+    kernel: ExecutionKernel
+    clock: ManualClock
+    reported_fills: list[str] = field(default_factory=list)
+    refused_fills: list[str] = field(default_factory=list)
+    entries_refused: int = 0
+
+    def state(self) -> str:
+        status = self.venue.stream_status()
+        assert status is not None
+        return status.state
+
+    def wait_state(self, state: str) -> None:
+        wait_for(lambda: self.state() == state, f"the stream {state}")
+
+    def poll(self) -> list[VenueEvent]:
+        events = self.venue.poll_events()
+        for event in events:
+            outcome = self.kernel.on_venue_event(event)
+            if event.kind == KernelEventKind.FILL:
+                (self.reported_fills if outcome.accepted else self.refused_fills).append(event.fill_id)
+        return events
+
+    def bring_up(self) -> None:
+        """Wait for the stream to subscribe, then poll it up (its reconciliation by REST)."""
+        wait_for(lambda: self.state() != "down", "the stream to subscribe")
+        self.poll()
+        assert self.state() == "up", self.venue.stream_status()
+
+    def position(self) -> float:
+        return sum(self.kernel.slot_state(slot).size for slot in range(self.kernel.max_slots))
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    with streaming() as server:
+        session = start_session(server)
+        try:
+            yield session
+        finally:
+            session.kernel.close()
+            session.venue.close()
+
+
+def start_session(server: BinanceStreamServer) -> Session:
+    clock = ManualClock()
+    venue = streamed_venue(server, clock)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="k")
+    kernel.set_seed_capital(1e7)
+    session = Session(server, venue, kernel, clock)
+    submit = venue.submit
+
+    def recorded_submit(order: VenueOrder) -> list[VenueEvent]:
+        events = submit(order)
+        session.reported_fills.extend(e.fill_id for e in events if e.kind == KernelEventKind.FILL)
+        return events
+
+    venue.submit = recorded_submit  # type: ignore[method-assign]
+    return session
+
+
+def entry(session: Session, n: int, slot: int = 0, size: float = 0.02) -> tuple[bool, str]:
+    """A limit buy of ``size`` BTCUSDT at 90,000 on ``slot``: whether it was sent, and its client id."""
+    intent = KernelIntent(
+        f"i{n}", f"tr-{n}", slot, "BTCUSDT", "LONG", "ENTER", 90000.0, size,
+        order_type="LIMIT", limit_price=90000.0, timestamp=session.clock(),
+    )  # fmt: skip
+    outcome = session.kernel.process_intent(intent)
+    slot_state = session.kernel.slot_state(slot)
+    order = slot_state.active_entry_order
+    if order is None or slot_state.fsm_state != TradeStage.ENTRY_WORKING:
+        return False, outcome.to_dict().get("reason", "") or str(outcome.to_dict())
+    return True, order.client_order_id
+
+
+def exit_all(session: Session, n: int, slot: int = 0) -> None:
+    state = session.kernel.slot_state(slot)
+    intent = KernelIntent(
+        f"x{n}",
+        state.trade_id,
+        slot,
+        "BTCUSDT",
+        "LONG",
+        "EXIT",
+        90000.0,
+        state.size,
+        timestamp=session.clock(),
+    )
+    outcome = session.kernel.process_intent(intent)
+    assert outcome.accepted, outcome.to_dict()
+
+
+def server_position(server: BinanceStreamServer) -> float:
+    return server.balances["BTC"]
+
+
+def settle(session: Session, filled: float, slot: int = 0) -> None:
+    """Poll until the kernel holds ``filled`` on ``slot``; the REST sweep is let run (the clock
+    moved past it) when the stream alone has not brought it."""
+    deadline = time.monotonic() + 15
+    tries = 0
+    while abs(session.kernel.slot_state(slot).size - filled) > 1e-12:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"slot {slot} holds {session.kernel.slot_state(slot).size}, not {filled}")
+        session.poll()
+        tries += 1
+        if tries % 20 == 0:
+            session.clock.advance(SWEEP_S)
+        time.sleep(0.01)
+
+
+# -- the stream books fills ---------------------------------------------------------------
+
+
+def test_a_fill_arrives_by_stream_and_is_booked_without_a_rest_order_query(session: Session) -> None:
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent, client_id
+    queries = session.server.rest_calls("GET", "/api/v3/order")
+    trades_asked = session.server.rest_calls("GET", "/api/v3/myTrades")
+    session.server.fill(client_id, 0.008)
+    session.server.fill(client_id)
+    settle(session, 0.02)
+    assert session.kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    # Booked from the stream: no order query, no trade list asked for.
+    assert session.server.rest_calls("GET", "/api/v3/order") == queries
+    assert session.server.rest_calls("GET", "/api/v3/myTrades") == trades_asked
+    assert sorted(session.reported_fills) == sorted(f"BTCUSDT:{t.trade_id}" for t in session.server.trades)
+    assert session.position() == pytest.approx(server_position(session.server))
+    status = session.venue.stream_status()
+    assert status is not None and status.lag_s is not None and status.lag_s < 5.0
+    assert status.balances is not None and status.balances["BTC"] == pytest.approx(0.02)
+
+
+def test_a_duplicated_and_a_reordered_frame_book_once(session: Session) -> None:
+    session.bring_up()
+    sent, client_id = entry(session, 1, size=0.03)
+    assert sent
+    session.server.inject("duplicate")
+    session.server.fill(client_id, 0.01)  # its frame sent twice
+    session.server.inject("reorder")
+    session.server.fill(client_id, 0.01)  # held back until the next order update
+    session.server.fill(client_id)
+    settle(session, 0.03)
+    assert session.server.faults_injected == {"duplicate": 1, "reorder": 1}
+    trade_ids = [f"BTCUSDT:{t.trade_id}" for t in session.server.trades]
+    assert sorted(session.reported_fills) == sorted(trade_ids)
+    assert session.refused_fills == []
+    assert session.position() == pytest.approx(server_position(session.server)) == pytest.approx(0.03)
+
+
+def test_a_dropped_connection_reconnects_reconciles_by_rest_and_refuses_entries_meanwhile(
+    session: Session,
+) -> None:
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    session.server.inject("drop")
+    session.server.fill(client_id)  # its frame lost with the connection
+    session.wait_state("reconciling")
+    status = session.venue.stream_status()
+    assert status is not None and status.reconnects == 1
+    # An entry while the venue reconciles is refused, naming the stream.
+    events = session.venue.submit(
+        VenueOrder("other-1", 1, "tr-9", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.01, is_entry=True)
+    )
+    assert [e.kind for e in events] == [KernelEventKind.REJECT]
+    assert "user-data stream reconciles" in events[0].reason
+    sent_meanwhile, reason = entry(session, 2, slot=1)
+    assert not sent_meanwhile and "user-data stream reconciles" in reason
+    # The poll reconciles by REST: the lost fill booked, the stream up, entries go again.
+    session.poll()
+    assert session.state() == "up"
+    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+    assert session.position() == pytest.approx(server_position(session.server))
+    sent_after, _ = entry(session, 3, slot=1)
+    assert sent_after
+    status = session.venue.stream_status()
+    assert status is not None and status.entries_refused == 2
+
+
+def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) -> None:
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    session.server.inject("lose_fill")
+    session.server.fill(client_id)
+    time.sleep(0.2)
+    session.poll()
+    assert session.kernel.slot_state(0).size == 0.0  # the stream never said
+    session.clock.advance(SWEEP_S)  # the REST sweep is due
+    session.poll()
+    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+    assert session.server.faults_injected == {"lose_fill": 1}
+    assert session.position() == pytest.approx(server_position(session.server))
+
+
+@pytest.mark.parametrize("fault", ["stale", "terminate"])
+def test_a_stale_or_ended_stream_is_down_and_dialled_again(session: Session, fault: str) -> None:
+    """A connection gone silent (no frame within the heartbeat) and a subscription the exchange
+    ended (``eventStreamTerminated``, its listen key expired) are down, and connected again."""
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    session.server.inject(fault)
+    session.server.fill(client_id)
+    session.wait_state("reconciling")
+    status = session.venue.stream_status()
+    assert status is not None and status.reconnects == 1 and status.last_error
+    session.poll()
+    assert session.state() == "up"
+    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+
+
+def test_rest_polls_while_the_stream_is_down(session: Session) -> None:
+    """Down (the exchange's stream endpoint gone), the venue polls REST as without a stream."""
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    session.venue._stream._settings = session.venue.settings.model_copy(  # type: ignore[union-attr]
+        update={"user_stream_backoff_s": 60.0, "user_stream_backoff_max_s": 60.0}
+    )
+    session.server.drop_connections()
+    session.wait_state("down")
+    session.server.fill(client_id)
+    session.poll()
+    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+
+
+def test_user_stream_is_refused_where_it_is_not_supported() -> None:
+    with pytest.raises(ValueError, match=r"user_stream=True is supported for Binance spot only"):
+        CcxtVenue(exchange="okx", user_stream=True)
+
+
+# -- faulty sessions ----------------------------------------------------------------------
+
+
+def faulty_session(seed: int) -> int:
+    """One session under seeded faults: two round trips (a limit entry filled in one to three
+    trades, then a market exit). Every trade is reported once, the kernel's position is the
+    exchange's after each step; returns the entries refused while the stream reconciled."""
+    rng = random.Random(seed)
+    with streaming(StreamFaults.seeded(seed, rate=0.1)) as server:
+        session = start_session(server)
+        try:
+            wait_for(lambda: session.state() != "down", "the stream to subscribe")
+            for n in range(2):
+                sent, client_id = entry(session, n)
+                while not sent:
+                    assert "user-data stream reconciles" in client_id, client_id
+                    session.entries_refused += 1
+                    session.poll()
+                    time.sleep(0.01)
+                    sent, client_id = entry(session, n + 100 * session.entries_refused)
+                parts = rng.randint(1, 3)
+                for part in range(parts):
+                    server.fill(client_id, None if part == parts - 1 else 0.005)
+                    if rng.random() < 0.5:
+                        session.poll()
+                settle(session, 0.02)
+                assert session.position() == pytest.approx(server_position(server), abs=1e-9)
+                exit_all(session, n)
+                settle(session, 0.0)
+                assert session.position() == pytest.approx(server_position(server), abs=1e-9)
+            trade_ids = sorted(f"BTCUSDT:{t.trade_id}" for t in server.trades)
+            assert sorted(session.reported_fills) == trade_ids, f"seed {seed}"
+            assert session.refused_fills == [], f"seed {seed}"
+            return session.entries_refused
+        finally:
+            session.kernel.close()
+            session.venue.close()
+
+
+SESSIONS = int(os.environ.get("DITA_STREAM_SESSIONS", "50"))
+
+
+def test_faulty_sessions_lose_no_fill_and_book_none_twice() -> None:
+    refused = sum(faulty_session(seed) for seed in range(SESSIONS))
+    print(f"{SESSIONS} faulty sessions: {refused} entries refused while reconciling")
+
+
+@pytest.mark.soak
+def test_two_hundred_faulty_sessions_lose_no_fill_and_book_none_twice() -> None:
+    refused = sum(faulty_session(seed) for seed in range(1000, 1200))
+    print(f"200 faulty sessions: {refused} entries refused while reconciling")
