@@ -87,9 +87,9 @@ def test_a_ban_is_waited_out_in_full_and_nothing_is_sent_before_it_ends(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Binance bans an address that sends on after a 429 for 2 minutes to 3 days, longer with
-    each repeat. A Retry-After of 7200 s was cut to 600 s, and the adapter sent to the banned
-    address after ten minutes. It waits the whole ban, answering RATE_LIMITED itself, and logs
-    the ban's end at ERROR."""
+    each repeat: a Retry-After of 7200 s cut to 600 s would send to the banned address after ten
+    minutes. The adapter waits the whole ban, answering RATE_LIMITED itself, and logs the ban's
+    end at ERROR."""
     venue = make_venue()
     exchange.script(
         "POST", "/api/v3/order", "binance/error_ip_banned.json", status=418, headers={"Retry-After": "7200"}

@@ -1,7 +1,7 @@
 """CcxtVenue: a market's rules are loaded again, periodically (``market_rules_reload_s``) and when
 the exchange refuses an order by a filter (Binance's -1013 "Filter failure"), so a changed tick or
-lot is picked up. Loaded once, the rules stood for the life of the process: after Binance moved a
-market's lot step, every order on the old step went out and was refused, for good. The exchange
+lot is picked up: when Binance moves a market's lot step, every order on the old step would go out
+and be refused, for good. The exchange
 info is Binance's documented one (``fixtures/binance/spot_exchange_info.json``), its BTCUSDT
 LOT_SIZE stepSize and minQty then raised to 0.001, as Binance does when it changes a market."""
 
@@ -49,6 +49,22 @@ def test_a_filter_failure_reloads_the_rules_and_the_next_order_is_checked_by_the
     sent = venue.submit(make_order("s1-entry-1", size=0.015, reference_price=91000.0))
     assert [e.kind for e in sent] == [KernelEventKind.ORDER_ACK, KernelEventKind.FILL, KernelEventKind.FILL]
     assert exchange.calls("POST", "/api/v3/order")[-1].params["quantity"] == "0.015"
+
+
+def test_filter_failures_in_a_row_reload_the_rules_once_a_minute(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    venue = make_venue(market_rules_reload_s=0)
+    loads = len(exchange.calls("GET", "/api/v3/exchangeInfo"))
+    for n in range(3):
+        exchange.script("POST", "/api/v3/order", "binance/error_filter_failure.json", status=400)
+        venue.submit(make_order(f"r1-entry-{n + 1}", size=0.015, reference_price=91000.0))
+    assert len(exchange.calls("GET", "/api/v3/exchangeInfo")) == loads + 1
+    clock.advance(60.0)
+    exchange.script("POST", "/api/v3/order", "binance/error_filter_failure.json", status=400)
+    [refused] = venue.submit(make_order("r1-entry-4", size=0.015, reference_price=91000.0))
+    assert refused.reason.endswith("; the market's rules were reloaded")
+    assert len(exchange.calls("GET", "/api/v3/exchangeInfo")) == loads + 2
 
 
 def test_another_refusal_does_not_reload_the_rules(
@@ -99,3 +115,25 @@ def test_a_reload_that_fails_keeps_the_rules_and_waits_a_minute(
     assert "market rules not reloaded" in caplog.text
     assert venue.market_metadata()["BTCUSDT"].lot_step == 0.00001
     assert len(exchange.calls("GET", "/api/v3/exchangeInfo")) == 2  # the first load, one retry
+
+
+def test_a_ban_answering_a_reload_holds_the_order_and_the_next(
+    make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock
+) -> None:
+    """A ban answering the markets request bans every request after it: the order that
+    reloaded is not sent, and neither is the next, until the ban ends."""
+    venue = make_venue(market_rules_reload_s=3600)
+    clock.advance(3600.0)
+    exchange.script(
+        "GET",
+        "/api/v3/exchangeInfo",
+        "binance/error_ip_banned.json",
+        status=418,
+        headers={"Retry-After": "7200"},
+        replace=True,
+    )
+    order = make_order("b1-entry-1", size=0.015, reference_price=91000.0)
+    assert [e.kind for e in venue.submit(order)] == [KernelEventKind.RATE_LIMITED]
+    clock.advance(60.0)
+    assert [e.kind for e in venue.submit(order)] == [KernelEventKind.RATE_LIMITED]
+    assert exchange.calls("POST", "/api/v3/order") == []

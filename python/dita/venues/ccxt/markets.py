@@ -111,6 +111,7 @@ class Markets:
         # The clock's time the rules were loaded at (None: not yet).
         self.loaded_at: float | None = None
         self._reload_failed_at: float | None = None
+        self._refusal_reload_at: float | None = None
 
     def load(self, reload: bool = False) -> dict[str, MarketLimits]:
         """Load the exchange's markets; returns each market id's trading rules. A futures
@@ -123,6 +124,10 @@ class Markets:
         client = self._client
         try:
             markets = client.exchange.load_markets(reload)
+        except client.throttle_errors as exc:
+            # A throttle or a ban on the markets request holds every request after it too.
+            client.note_throttle(exc)
+            raise RuntimeError(f"{client.name}: load_markets throttled: {client.error_text(exc)}") from None
         except client.ccxt.BaseError as exc:
             # Re-raised without the original so no URL with a signature rides along in __cause__.
             raise RuntimeError(f"{client.name}: load_markets failed: {client.error_text(exc)}") from None
@@ -172,9 +177,15 @@ class Markets:
 
     def reload_on_refusal(self, error: str) -> bool:
         """Load the rules again when ``error`` (the exchange's refusal of an order) is a filter
-        failure: the rule it broke may be one the exchange changed. Whether it reloaded."""
-        if not _FILTER_FAILURE_RE.search(error):
+        failure: the rule it broke may be one the exchange changed. At most once a minute, as
+        a strategy refused at every order would otherwise reload at every order, and a reload
+        weighs as much as twenty orders. Whether it reloaded."""
+        if not _FILTER_FAILURE_RE.search(error) or self._client.throttled():
             return False
+        now = self._client.clock()
+        if self._refusal_reload_at is not None and now - self._refusal_reload_at < _RELOAD_RETRY_S:
+            return False
+        self._refusal_reload_at = now
         return self.reload("the exchange refused an order by a filter")
 
     def reload(self, why: str) -> bool:

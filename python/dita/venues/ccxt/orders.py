@@ -115,6 +115,8 @@ class Orders:
         if self._client.throttled():
             return self._rate_limited(order)
         self._markets.reload_if_due(self._settings.market_rules_reload_s)
+        if self._client.throttled():  # the reload was answered with a throttle or a ban
+            return self._rate_limited(order)
         symbol, refusal = self._checked_symbol(order)
         if symbol is None:
             return [
@@ -178,8 +180,11 @@ class Orders:
         return symbol, ""
 
     def _working_in(self, symbol: str) -> int:
-        """How many of this venue's orders work in ``symbol`` now (MAX_NUM_ORDERS counts them)."""
-        return sum(1 for t in self.tracked.values() if t.symbol == symbol and not t.terminal)
+        """How many of this venue's orders work in ``symbol`` now (MAX_NUM_ORDERS counts them):
+        an order that ended and only owes its trades no longer counts."""
+        return sum(
+            1 for t in self.tracked.values() if t.symbol == symbol and not t.terminal and t.ended_at is None
+        )
 
     def _submit_unknown(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """A submit the exchange may have carried out: followed as unresolved (``poll_events``

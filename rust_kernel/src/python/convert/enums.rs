@@ -28,8 +28,8 @@ fn unknown_name<T: NamedEnum>(text: &str) -> PyErr {
 }
 
 // Each enum is a string enum as the original kernel's were: built from its name
-// (`TradeStage("IDLE")`), `.value` gives the name back, and a member equals its name as text
-// (and its number, as before). Its hash is its name's, so a member finds its name's dict entry.
+// (`TradeStage("IDLE")`), `.value` gives the name back, and a member equals its name as text,
+// and its number too. Its hash is its name's: it finds its name's dict entry, not its number's.
 macro_rules! named_enum_py {
     ($($t:ident $({ $($alias:literal => $member:ident),+ })?),+ $(,)?) => {$(
         impl NamedEnum for $t {
