@@ -245,6 +245,19 @@ def test_a_dropped_connection_reconnects_reconciles_by_rest_and_refuses_entries_
     assert status is not None and status.entries_refused == 2
 
 
+def test_with_no_order_followed_a_reconciling_stream_takes_entries_at_once(session: Session) -> None:
+    """A runtime polls only while the venue follows an order: with none followed there is
+    nothing for REST to catch up on, so the reconciliation completes and the entry goes."""
+    wait_for(lambda: session.state() != "down", "the stream to subscribe")
+    assert session.state() == "reconciling"
+    assert not session.venue.following()
+    sent, reason = entry(session, 1)
+    assert sent, reason
+    assert session.state() == "up"
+    status = session.venue.stream_status()
+    assert status is not None and status.entries_refused == 0
+
+
 def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) -> None:
     session.bring_up()
     sent, client_id = entry(session, 1)

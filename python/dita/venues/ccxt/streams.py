@@ -18,7 +18,8 @@ stream and again by REST is reported once) and decides what REST is asked:
 - down: every order followed is asked about, as without a stream (REST is the fallback);
 - reconciling (subscribed again after a connect): the same, and once a round completes, the
   stream is up; entries sent meanwhile are refused with a reason naming the stream, exits and
-  cancels still go, as what the venue holds may be behind what the exchange did while it was down;
+  cancels still go, as what the venue holds may be behind what the exchange did while it was down
+  (with no order followed there is nothing to catch up on: an entry completes the reconciliation);
 - up: only orders the stream cannot settle (a submit in doubt, an order owing trades) are
   asked about, and every order followed once per ``user_stream_rest_sweep_s``, which recovers a
   frame the exchange never sent.
@@ -482,9 +483,14 @@ class StreamedPolling:
         return None
 
     def entry_refusal(self, order: VenueOrder) -> VenueEvent | None:
-        """A REJECT of ``order`` when it is an entry and the stream is reconciling; else None."""
-        state, _ = self._stream.session()
+        """A REJECT of ``order`` when it is an entry and the stream is reconciling with orders
+        followed; else None."""
+        state, session = self._stream.session()
         if state != "reconciling" or not order.is_entry:
+            return None
+        # With no order followed REST has nothing to catch up on (and a runtime would not poll
+        # to find that out): the reconciliation is complete.
+        if not self._orders.following() and self._stream.reconciled(session):
             return None
         self._stream.note_entry_refused()
         return self._reporter.event(
