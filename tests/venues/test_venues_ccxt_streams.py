@@ -11,13 +11,25 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 from binance_streams import BinanceStreamServer, StreamFaults, streaming
 from venue_helpers import API_KEY, API_SECRET, ManualClock
 
-from dita import ExecutionKernel, KernelEventKind, KernelIntent, TradeStage, VenueEvent, VenueOrder
+from dita import (
+    ExecutionKernel,
+    KernelEventKind,
+    KernelIntent,
+    OrderSide,
+    OrderType,
+    TradeStage,
+    VenueEvent,
+    VenueOrder,
+)
 from dita.venues import CcxtVenue
+from dita.venues.ccxt.streams import StreamedPolling
+from dita.venues.ccxt.tracking import TrackedOrder
 
 SWEEP_S = 30.0
 HEARTBEAT_S = 0.6
@@ -256,6 +268,23 @@ def test_with_no_order_followed_a_reconciling_stream_takes_entries_at_once(sessi
     assert session.state() == "up"
     status = session.venue.stream_status()
     assert status is not None and status.entries_refused == 0
+
+
+def test_a_streamed_update_is_matched_by_client_id_then_by_exchange_id_within_its_market() -> None:
+    """Binance's order ids are unique only within a market: our ETHUSDT order's update is not
+    booked on our BTCUSDT order of the same id."""
+
+    def tracked(client_id: str, symbol: str) -> TrackedOrder:
+        market_id = symbol.replace("/", "")
+        order = VenueOrder(client_id, 0, "t", market_id, OrderSide.BUY, OrderType.LIMIT, 100.0, 1.0)
+        return TrackedOrder(order, client_id, symbol, market_id, exchange_order_id="5")
+
+    btc, eth = tracked("a", "BTC/USDT"), tracked("b", "ETH/USDT")
+    polling = StreamedPolling.__new__(StreamedPolling)
+    polling._orders = SimpleNamespace(tracked={"a": btc, "b": eth})  # type: ignore[assignment]
+    assert polling._tracked({"id": "5", "clientOrderId": "b", "symbol": "ETH/USDT"}) is eth
+    assert polling._tracked({"id": "5", "clientOrderId": "", "symbol": "ETH/USDT"}) is eth
+    assert polling._tracked({"id": "5", "clientOrderId": "x", "symbol": "SOL/USDT"}) is None
 
 
 def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) -> None:

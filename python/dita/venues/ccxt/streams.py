@@ -448,9 +448,9 @@ class StreamedPolling:
                 break
         # The trades of every update of an order in this batch go with each: frames reordered
         # (a fill's after the order's next) still read as one whole, without asking REST.
-        trades: dict[str, dict[str, dict[str, Any]]] = {}
+        trades: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         for update in updates:
-            known = trades.setdefault(str(update.order.get("id")), {})
+            known = trades.setdefault(_order_key(update.order), {})
             known.update((str(t.get("id")), t) for t in update.trades if t.get("id") is not None)
         events: list[VenueEvent] = []
         tracked_orders = self._orders.tracked
@@ -459,7 +459,7 @@ class StreamedPolling:
             if tracked is None or tracked.terminal:
                 continue  # another process's order, or one already over here
             raw = dict(update.order)
-            raw["trades"] = list(trades[str(raw.get("id"))].values())
+            raw["trades"] = list(trades[_order_key(raw)].values())
             try:
                 events.extend(self._reporter.order_events(tracked, raw))
             except Exception as exc:
@@ -473,13 +473,19 @@ class StreamedPolling:
         return events
 
     def _tracked(self, order: dict[str, Any]) -> TrackedOrder | None:
+        """The order followed that ``order`` (an update) is of: by client order id, else by the
+        exchange's id within the update's market (Binance's ids are unique only per market)."""
         client_id = str(order.get("clientOrderId") or "")
         exchange_id = str(order.get("id") or "")
-        for tracked in self._orders.tracked.values():
-            if (client_id and tracked.client_id == client_id) or (
-                exchange_id and tracked.exchange_order_id == exchange_id
-            ):
-                return tracked
+        tracked_orders = self._orders.tracked.values()
+        if client_id:
+            for tracked in tracked_orders:
+                if tracked.client_id == client_id:
+                    return tracked
+        if exchange_id:
+            for tracked in tracked_orders:
+                if tracked.exchange_order_id == exchange_id and tracked.symbol == order.get("symbol"):
+                    return tracked
         return None
 
     def entry_refusal(self, order: VenueOrder) -> VenueEvent | None:
@@ -500,6 +506,11 @@ class StreamedPolling:
             reason=f"{self._stream.name}: entry refused while the user-data stream reconciles with "
             "REST after a reconnect; exits and cancels still go",
         )
+
+
+def _order_key(order: dict[str, Any]) -> tuple[str, str]:
+    """An exchange order's market and id: the id alone is unique only within the market."""
+    return str(order.get("symbol")), str(order.get("id"))
 
 
 def _needs_rest(tracked: TrackedOrder) -> bool:
