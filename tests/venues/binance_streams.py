@@ -128,6 +128,8 @@ class BinanceStreamServer:
         self.frames_sent: list[dict[str, Any]] = []
         self.faults_injected: dict[str, int] = {}
         self.subscriptions = 0
+        # The answer to every subscription request while set (``status`` and ``error``).
+        self.subscribe_refusal: dict[str, Any] | None = None
         # Every REST request, as "METHOD /path".
         self.requests: list[str] = []
         # Faults the next frames suffer, whatever the seed draws (a test's scripted fault).
@@ -539,8 +541,10 @@ class BinanceStreamServer:
 
     async def _request(self, connection: _Connection, request: dict[str, Any]) -> None:
         if request.get("method") == "userDataStream.subscribe.signature":
-            if not request.get("params", {}).get("apiKey"):
-                answer: dict[str, Any] = {
+            if self.subscribe_refusal is not None:
+                answer: dict[str, Any] = {"id": request.get("id"), **self.subscribe_refusal}
+            elif not request.get("params", {}).get("apiKey"):
+                answer = {
                     "id": request.get("id"),
                     "status": 401,
                     "error": {"code": -2015, "msg": "Invalid API-key."},

@@ -49,7 +49,8 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) 
         time.sleep(0.01)
 
 
-def streamed_venue(server: BinanceStreamServer, clock: ManualClock) -> CcxtVenue:
+def streamed_venue(server: BinanceStreamServer, clock: ManualClock, *, start: bool = True) -> CcxtVenue:
+    """The venue on ``server``; with ``start``, its markets loaded and its stream started."""
     venue = CcxtVenue(
         clock=clock,
         sleep=clock.sleep,
@@ -67,7 +68,8 @@ def streamed_venue(server: BinanceStreamServer, clock: ManualClock) -> CcxtVenue
         user_stream_backoff_max_s=0.2,
         user_stream_rest_sweep_s=SWEEP_S,
     )
-    venue.load_markets()
+    if start:
+        venue.load_markets()
     return venue
 
 
@@ -333,6 +335,44 @@ def test_rest_polls_while_the_stream_is_down(session: Session) -> None:
     session.server.fill(client_id)
     session.poll()
     assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+
+
+def test_the_stream_is_not_dialled_while_the_exchange_bans_the_address() -> None:
+    with streaming() as server:
+        clock = ManualClock()
+        venue = streamed_venue(server, clock, start=False)
+        try:
+            venue._client.throttled_until = clock() + 3600.0  # a 418 ban noted by REST
+            sent = len(server.requests)
+            venue._start_stream()
+            time.sleep(0.5)
+            assert len(server.requests) == sent and server.subscriptions == 0
+            assert venue.stream_status().state == "down"  # type: ignore[union-attr]
+            clock.advance(3600.0)
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+        finally:
+            venue.close()
+
+
+def test_a_throttle_answered_to_the_stream_is_waited_out_by_rest_and_the_stream() -> None:
+    with streaming() as server:
+        server.subscribe_refusal = {
+            "status": 429,
+            "error": {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight."},
+        }
+        clock = ManualClock()
+        venue = streamed_venue(server, clock)
+        try:
+            wait_for(lambda: venue._client.throttled(), "the stream's throttle noted on the client")
+            status = venue.stream_status()
+            assert status is not None and status.state == "down" and "RateLimitExceeded" in status.last_error
+            server.subscribe_refusal = None
+            time.sleep(0.3)
+            assert server.subscriptions == 0  # still waiting it out
+            clock.advance(venue._client.throttle_wait() + 1.0)
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+        finally:
+            venue.close()
 
 
 def test_user_stream_is_refused_where_it_is_not_supported() -> None:

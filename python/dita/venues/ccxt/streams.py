@@ -9,7 +9,9 @@ balance kept, the frame's lag (its event time to its receipt) measured. The conn
 down when a ``watch_*`` call fails, when no frame (the exchange's pings included) comes within
 ``user_stream_heartbeat_s``, or when the exchange ends the subscription (``eventStreamTerminated``,
 ``listenKeyExpired``); it is dialled again after a backoff that doubles up to
-``user_stream_backoff_max_s``, with jitter, so many clients do not return at once.
+``user_stream_backoff_max_s``, with jitter, so many clients do not return at once. It is not
+dialled while the REST client waits out a throttle or ban; one answered to the stream's own
+requests is noted on the client, so REST waits it out too.
 
 ``StreamedPolling`` is the venue's ``poll_events`` while the stream is on: it reports the queued
 updates through the venue's ``OrderReporter`` (fills keyed by trade id, so one seen on the
@@ -52,6 +54,10 @@ __all__ = ["StreamState", "StreamStatus", "StreamedPolling", "UserStream", "chec
 log = logging.getLogger("dita.venues.ccxt")
 
 StreamState = Literal["down", "reconciling", "up"]
+
+# The longest wait between two looks at the REST client's throttle before a dial: the venue's
+# clock, which the throttle is kept by, need not be the wall clock.
+_THROTTLE_CHECK_S = 1.0
 
 # Frames by which the exchange says the subscription is over while the connection stays open.
 _SUBSCRIPTION_ENDED = ("eventStreamTerminated", "listenKeyExpired")
@@ -190,6 +196,10 @@ class UserStream:
         self._wake = asyncio.Event()
         failures = 0
         while not self._stopping.is_set():
+            if self._client.throttled():
+                # The exchange's throttle or ban is the address's: nothing is sent before it ends.
+                await self._pause(min(self._client.throttle_wait(), _THROTTLE_CHECK_S))
+                continue
             exchange = self._new_exchange()
             started = time.monotonic()
             try:
@@ -197,7 +207,10 @@ class UserStream:
             except _StreamStopped:
                 pass
             except Exception as exc:
-                self._went_down(self._client.error_text(exc))
+                throttle = self._throttle_in(exc)
+                if throttle is not None:
+                    self._client.note_throttle(throttle)  # waited out by REST and the next dial alike
+                self._went_down(self._client.error_text(throttle or exc))
             finally:
                 with self._lock:
                     self._state = "down"
@@ -207,6 +220,18 @@ class UserStream:
             failures = 0 if lasted > self._settings.user_stream_heartbeat_s else failures + 1
             if not self._stopping.is_set():
                 await self._pause(self._backoff(failures))
+
+    def _throttle_in(self, exc: BaseException) -> BaseException | None:
+        """The throttle or ban answer ``exc`` was raised for, if any: ccxt.pro may raise another
+        error while handling a refused subscription (a KeyError from its own cleanup)."""
+        seen: set[int] = set()
+        cause: BaseException | None = exc
+        while cause is not None and id(cause) not in seen:
+            if isinstance(cause, self._client.throttle_errors):
+                return cause
+            seen.add(id(cause))
+            cause = cause.__cause__ or cause.__context__
+        return None
 
     def _backoff(self, failures: int) -> float:
         """Seconds before the next dial: doubling with each failure up to the most, then 50-100 %
