@@ -375,6 +375,18 @@ def test_a_throttle_answered_to_the_stream_is_waited_out_by_rest_and_the_stream(
             venue.close()
 
 
+def test_the_stream_signs_with_the_clock_synced_by_rest() -> None:
+    """The exchange's clock 10 s behind this machine's: REST syncs with it as markets load, and
+    the stream's subscription is signed by that synced clock, not refused for its timestamp."""
+    with streaming() as server:
+        server.clock_offset_s = -10.0
+        venue = streamed_venue(server, ManualClock())
+        try:
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe", 5.0)  # type: ignore[union-attr]
+        finally:
+            venue.close()
+
+
 def test_user_stream_is_refused_where_it_is_not_supported() -> None:
     with pytest.raises(ValueError, match=r"user_stream=True is supported for Binance spot only"):
         CcxtVenue(exchange="okx", user_stream=True)

@@ -262,6 +262,8 @@ class UserStream:
         else:
             exchange.set_markets(self._markets)
         self._ended = asyncio.Event()
+        # Signed by the clock REST synced with the exchange's (``sync_clock_if_refused``).
+        exchange.options["timeDifference"] = self._client.exchange.options.get("timeDifference", 0)
         await exchange.authenticate({"type": "spot"})  # subscribed once this returns
         with self._lock:
             if self._session:
