@@ -289,6 +289,40 @@ def test_a_streamed_update_is_matched_by_client_id_then_by_exchange_id_within_it
     assert polling._tracked({"id": "5", "clientOrderId": "x", "symbol": "SOL/USDT"}) is None
 
 
+@pytest.mark.parametrize("interrupted", ["the REST round", "reading an update"])
+def test_a_poll_interrupted_loses_no_streamed_fill(
+    session: Session, monkeypatch: pytest.MonkeyPatch, interrupted: str
+) -> None:
+    """Ctrl-C in a poll after the stream's fill was counted as reported (in the REST round), or
+    while its update was read: the next poll returns the fill, without the REST sweep."""
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    stream = session.venue._stream
+    assert stream is not None
+    session.server.fill(client_id)
+    wait_for(lambda: not stream.updates.empty(), "the fill's frame")
+    time.sleep(0.2)
+    target: object = session.venue._poller if interrupted == "the REST round" else session.venue._reporter
+    name = "poll" if interrupted == "the REST round" else "order_events"
+
+    original = getattr(target, name)
+    calls = []
+
+    def interrupt_once(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, interrupt_once)
+    with pytest.raises(KeyboardInterrupt):
+        session.poll()
+    session.poll()
+    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+    assert sorted(session.reported_fills) == sorted(f"BTCUSDT:{t.trade_id}" for t in session.server.trades)
+
+
 def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) -> None:
     session.bring_up()
     sent, client_id = entry(session, 1)

@@ -447,9 +447,15 @@ class StreamedPolling:
         self._poller = poller
         self._reporter = reporter
         self._last_sweep: float | None = None
+        # Updates taken from the stream's queue and not yet reported, and events made and not yet
+        # returned (their fills count as reported once made): a poll interrupted (Ctrl-C in a
+        # request) leaves them to the next one instead of losing them, as ``Poller`` does.
+        self._unreported: list[StreamUpdate] = []
+        self._undelivered: list[VenueEvent] = []
 
     def poll(self) -> list[VenueEvent]:
-        events = self.streamed_events()
+        events = self._undelivered
+        self._report_updates(events)
         state, session = self._stream.session()
         now = self._client.clock()
         sweep_due = (
@@ -457,17 +463,18 @@ class StreamedPolling:
         )
         if state == "up" and not sweep_due:
             events.extend(self._poller.poll(only=_needs_rest))
-            return events
-        events.extend(self._poller.poll())
-        if not self._poller.cut_short:
-            self._last_sweep = now
-            if state == "reconciling":
-                self._stream.reconciled(session)
+        else:
+            events.extend(self._poller.poll())
+            if not self._poller.cut_short:
+                self._last_sweep = now
+                if state == "reconciling":
+                    self._stream.reconciled(session)
+        self._undelivered = []
         return events
 
-    def streamed_events(self) -> list[VenueEvent]:
-        """Events of the order updates the stream queued, each fill reported once."""
-        updates: list[StreamUpdate] = []
+    def _report_updates(self, events: list[VenueEvent]) -> None:
+        """Add to ``events`` those of the order updates the stream queued, each fill reported once."""
+        updates = self._unreported
         while True:
             try:
                 updates.append(self._stream.updates.get_nowait())
@@ -479,25 +486,31 @@ class StreamedPolling:
         for update in updates:
             known = trades.setdefault(_order_key(update.order), {})
             known.update((str(t.get("id")), t) for t in update.trades if t.get("id") is not None)
-        events: list[VenueEvent] = []
         tracked_orders = self._orders.tracked
-        for update in updates:
-            tracked = self._tracked(update.order)
-            if tracked is None or tracked.terminal:
-                continue  # another process's order, or one already over here
-            raw = dict(update.order)
-            raw["trades"] = list(trades[_order_key(raw)].values())
-            try:
-                events.extend(self._reporter.order_events(tracked, raw))
-            except Exception as exc:
-                # Its next frame, or REST, says it again.
-                log.warning(
-                    "%s: a streamed update of %s could not be read (%s)",
-                    self._stream.name, tracked.client_id, self._client.error_text(exc),
-                )  # fmt: skip
+        while updates:
+            events.extend(self._update_events(updates[0], trades))
+            del updates[0]
         for key in [k for k, t in tracked_orders.items() if t.terminal]:
             del tracked_orders[key]
-        return events
+
+    def _update_events(
+        self, update: StreamUpdate, trades: dict[tuple[str, str], dict[str, dict[str, Any]]]
+    ) -> list[VenueEvent]:
+        """Events of one update, read with every trade of its order in the batch (``trades``)."""
+        tracked = self._tracked(update.order)
+        if tracked is None or tracked.terminal:
+            return []  # another process's order, or one already over here
+        raw = dict(update.order)
+        raw["trades"] = list(trades[_order_key(raw)].values())
+        try:
+            return self._reporter.order_events(tracked, raw)
+        except Exception as exc:
+            # Its next frame, or REST, says it again.
+            log.warning(
+                "%s: a streamed update of %s could not be read (%s)",
+                self._stream.name, tracked.client_id, self._client.error_text(exc),
+            )  # fmt: skip
+            return []
 
     def _tracked(self, order: dict[str, Any]) -> TrackedOrder | None:
         """The order followed that ``order`` (an update) is of: by client order id, else by the
