@@ -421,9 +421,14 @@ def test_the_stream_signs_with_the_clock_synced_by_rest() -> None:
             venue.close()
 
 
-def test_user_stream_is_refused_where_it_is_not_supported() -> None:
-    with pytest.raises(ValueError, match=r"user_stream=True is supported for Binance spot only"):
-        CcxtVenue(exchange="okx", user_stream=True)
+@pytest.mark.parametrize(
+    ("exchange", "market_type"), [("okx", "spot"), ("binanceus", "spot"), ("binance", "linear")]
+)
+def test_user_stream_is_refused_where_it_is_not_supported(exchange: str, market_type: str) -> None:
+    """Binance's descendants (binanceus) are refused too: ccxt.pro's WebSocket API address for
+    them is still binance.com's."""
+    with pytest.raises(ValueError, match=rf"supported for Binance spot only, not exchange='{exchange}'"):
+        CcxtVenue(exchange=exchange, market_type=market_type, user_stream=True)
 
 
 # -- faulty sessions ----------------------------------------------------------------------

@@ -46,7 +46,7 @@ from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
-from dita.venues.ccxt.settings import CcxtSettings, lineage, market_type_options, read_credentials
+from dita.venues.ccxt.settings import CcxtSettings, market_type_options, read_credentials
 from dita.venues.ccxt.tracking import TrackedOrder
 
 __all__ = ["StreamState", "StreamStatus", "StreamedPolling", "UserStream", "check_stream_supported"]
@@ -63,9 +63,11 @@ _THROTTLE_CHECK_S = 1.0
 _SUBSCRIPTION_ENDED = ("eventStreamTerminated", "listenKeyExpired")
 
 
-def check_stream_supported(settings: CcxtSettings, exchange_class: Any) -> None:
-    """Raise ValueError unless the settings' exchange and market type have a user stream here."""
-    if settings.user_stream and ("binance" not in lineage(exchange_class) or settings.market_type != "spot"):
+def check_stream_supported(settings: CcxtSettings) -> None:
+    """Raise ValueError unless the settings' exchange and market type have a user stream here:
+    Binance's own (its descendants, binanceus among them, have ccxt.pro's WebSocket API address
+    binance.com's)."""
+    if settings.user_stream and (settings.exchange != "binance" or settings.market_type != "spot"):
         raise ValueError(
             f"user_stream=True is supported for Binance spot only, not exchange={settings.exchange!r} "
             f"market_type={settings.market_type!r}"
