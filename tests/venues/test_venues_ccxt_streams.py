@@ -421,6 +421,45 @@ def test_the_stream_signs_with_the_clock_synced_by_rest() -> None:
             venue.close()
 
 
+def test_a_stream_that_cannot_be_made_is_retried_with_its_error_kept() -> None:
+    with streaming() as server:
+        venue = streamed_venue(server, ManualClock(), start=False)
+        stream = venue._stream
+        assert stream is not None
+        made = stream._new_exchange
+        calls = []
+
+        def fails_once() -> object:
+            calls.append(1)
+            if len(calls) == 1:
+                raise ValueError("credentials unreadable")
+            return made()
+
+        stream._new_exchange = fails_once  # type: ignore[method-assign]
+        try:
+            venue.load_markets()
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+            assert "credentials unreadable" in venue.stream_status().last_error  # type: ignore[union-attr]
+        finally:
+            venue.close()
+
+
+def test_stopping_a_stream_whose_loop_just_closed_does_not_raise() -> None:
+    class ClosingLoop:
+        def is_closed(self) -> bool:
+            return False  # closed right after this answer
+
+        def call_soon_threadsafe(self, *args: object) -> None:
+            raise RuntimeError("Event loop is closed")
+
+    venue = CcxtVenue(exchange="binance", user_stream=True)
+    stream = venue._stream
+    assert stream is not None
+    stream._loop = ClosingLoop()  # type: ignore[assignment]
+    stream._wake = SimpleNamespace(set=lambda: None)  # type: ignore[assignment]
+    stream.stop()
+
+
 @pytest.mark.parametrize(
     ("exchange", "market_type"), [("okx", "spot"), ("binanceus", "spot"), ("binance", "linear")]
 )

@@ -145,7 +145,10 @@ class UserStream:
         self._stopping.set()
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:
+                pass  # the loop closed since: its thread is ending
         if self._thread is not None:
             self._thread.join(timeout_s)
 
@@ -202,9 +205,11 @@ class UserStream:
                 # The exchange's throttle or ban is the address's: nothing is sent before it ends.
                 await self._pause(min(self._client.throttle_wait(), _THROTTLE_CHECK_S))
                 continue
-            exchange = self._new_exchange()
             started = time.monotonic()
+            exchange: Any = None
             try:
+                # Made here, its failure (credentials unreadable) is the session's: kept, retried.
+                exchange = self._new_exchange()
                 await self._follow(exchange)
             except _StreamStopped:
                 pass
@@ -216,7 +221,8 @@ class UserStream:
             finally:
                 with self._lock:
                     self._state = "down"
-                await self._close(exchange)
+                if exchange is not None:
+                    await self._close(exchange)
             # A connection that held past a heartbeat was a working one: the backoff starts over.
             lasted = time.monotonic() - started
             failures = 0 if lasted > self._settings.user_stream_heartbeat_s else failures + 1
