@@ -128,6 +128,10 @@ class BinanceStreamServer:
         self.frames_sent: list[dict[str, Any]] = []
         self.faults_injected: dict[str, int] = {}
         self.subscriptions = 0
+        # How far the server's clock is ahead of this machine's (behind when negative).
+        self.clock_offset_s = 0.0
+        # The answer to every subscription request while set (``status`` and ``error``).
+        self.subscribe_refusal: dict[str, Any] | None = None
         # Every REST request, as "METHOD /path".
         self.requests: list[str] = []
         # Faults the next frames suffer, whatever the seed draws (a test's scripted fault).
@@ -220,7 +224,17 @@ class BinanceStreamServer:
 
     async def _server_time(self, request: web.Request) -> web.Response:
         # The venue syncs its signing clock with this at each markets load.
-        return web.json_response({"serverTime": int(time.time() * 1000)})
+        return web.json_response({"serverTime": self._server_ms()})
+
+    def _server_ms(self) -> int:
+        return int((time.time() + self.clock_offset_s) * 1000)
+
+    def _timestamp_refused(self, params: dict[str, Any]) -> bool:
+        """Binance's -1021: a signed request's timestamp ahead of the server's by more than a
+        second, or behind by more than its recvWindow."""
+        timestamp = int(params.get("timestamp", 0))
+        now = self._server_ms()
+        return timestamp > now + 1000 or now - timestamp > int(params.get("recvWindow", 5000))
 
     async def _exchange_info_answer(self, request: web.Request) -> web.Response:
         return web.json_response(self._exchange_info)
@@ -539,8 +553,16 @@ class BinanceStreamServer:
 
     async def _request(self, connection: _Connection, request: dict[str, Any]) -> None:
         if request.get("method") == "userDataStream.subscribe.signature":
-            if not request.get("params", {}).get("apiKey"):
-                answer: dict[str, Any] = {
+            if self.subscribe_refusal is not None:
+                answer: dict[str, Any] = {"id": request.get("id"), **self.subscribe_refusal}
+            elif self._timestamp_refused(request.get("params", {})):
+                answer = {
+                    "id": request.get("id"),
+                    "status": 400,
+                    "error": {"code": -1021, "msg": "Timestamp outside of the recvWindow."},
+                }
+            elif not request.get("params", {}).get("apiKey"):
+                answer = {
                     "id": request.get("id"),
                     "status": 401,
                     "error": {"code": -2015, "msg": "Invalid API-key."},

@@ -11,13 +11,25 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 from binance_streams import BinanceStreamServer, StreamFaults, streaming
 from venue_helpers import API_KEY, API_SECRET, ManualClock
 
-from dita import ExecutionKernel, KernelEventKind, KernelIntent, TradeStage, VenueEvent, VenueOrder
+from dita import (
+    ExecutionKernel,
+    KernelEventKind,
+    KernelIntent,
+    OrderSide,
+    OrderType,
+    TradeStage,
+    VenueEvent,
+    VenueOrder,
+)
 from dita.venues import CcxtVenue
+from dita.venues.ccxt.streams import StreamedPolling
+from dita.venues.ccxt.tracking import TrackedOrder
 
 SWEEP_S = 30.0
 HEARTBEAT_S = 0.6
@@ -37,7 +49,8 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) 
         time.sleep(0.01)
 
 
-def streamed_venue(server: BinanceStreamServer, clock: ManualClock) -> CcxtVenue:
+def streamed_venue(server: BinanceStreamServer, clock: ManualClock, *, start: bool = True) -> CcxtVenue:
+    """The venue on ``server``; with ``start``, its markets loaded and its stream started."""
     venue = CcxtVenue(
         clock=clock,
         sleep=clock.sleep,
@@ -55,7 +68,8 @@ def streamed_venue(server: BinanceStreamServer, clock: ManualClock) -> CcxtVenue
         user_stream_backoff_max_s=0.2,
         user_stream_rest_sweep_s=SWEEP_S,
     )
-    venue.load_markets()
+    if start:
+        venue.load_markets()
     return venue
 
 
@@ -245,6 +259,70 @@ def test_a_dropped_connection_reconnects_reconciles_by_rest_and_refuses_entries_
     assert status is not None and status.entries_refused == 2
 
 
+def test_with_no_order_followed_a_reconciling_stream_takes_entries_at_once(session: Session) -> None:
+    """A runtime polls only while the venue follows an order: with none followed there is
+    nothing for REST to catch up on, so the reconciliation completes and the entry goes."""
+    wait_for(lambda: session.state() != "down", "the stream to subscribe")
+    assert session.state() == "reconciling"
+    assert not session.venue.following()
+    sent, reason = entry(session, 1)
+    assert sent, reason
+    assert session.state() == "up"
+    status = session.venue.stream_status()
+    assert status is not None and status.entries_refused == 0
+
+
+def test_a_streamed_update_is_matched_by_client_id_then_by_exchange_id_within_its_market() -> None:
+    """Binance's order ids are unique only within a market: our ETHUSDT order's update is not
+    booked on our BTCUSDT order of the same id."""
+
+    def tracked(client_id: str, symbol: str) -> TrackedOrder:
+        market_id = symbol.replace("/", "")
+        order = VenueOrder(client_id, 0, "t", market_id, OrderSide.BUY, OrderType.LIMIT, 100.0, 1.0)
+        return TrackedOrder(order, client_id, symbol, market_id, exchange_order_id="5")
+
+    btc, eth = tracked("a", "BTC/USDT"), tracked("b", "ETH/USDT")
+    polling = StreamedPolling.__new__(StreamedPolling)
+    polling._orders = SimpleNamespace(tracked={"a": btc, "b": eth})  # type: ignore[assignment]
+    assert polling._tracked({"id": "5", "clientOrderId": "b", "symbol": "ETH/USDT"}) is eth
+    assert polling._tracked({"id": "5", "clientOrderId": "", "symbol": "ETH/USDT"}) is eth
+    assert polling._tracked({"id": "5", "clientOrderId": "x", "symbol": "SOL/USDT"}) is None
+
+
+@pytest.mark.parametrize("interrupted", ["the REST round", "reading an update"])
+def test_a_poll_interrupted_loses_no_streamed_fill(
+    session: Session, monkeypatch: pytest.MonkeyPatch, interrupted: str
+) -> None:
+    """Ctrl-C in a poll after the stream's fill was counted as reported (in the REST round), or
+    while its update was read: the next poll returns the fill, without the REST sweep."""
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    stream = session.venue._stream
+    assert stream is not None
+    session.server.fill(client_id)
+    wait_for(lambda: not stream.updates.empty(), "the fill's frame")
+    time.sleep(0.2)
+    target: object = session.venue._poller if interrupted == "the REST round" else session.venue._reporter
+    name = "poll" if interrupted == "the REST round" else "order_events"
+
+    original = getattr(target, name)
+    calls = []
+
+    def interrupt_once(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, interrupt_once)
+    with pytest.raises(KeyboardInterrupt):
+        session.poll()
+    session.poll()
+    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+    assert sorted(session.reported_fills) == sorted(f"BTCUSDT:{t.trade_id}" for t in session.server.trades)
+
+
 def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) -> None:
     session.bring_up()
     sent, client_id = entry(session, 1)
@@ -293,9 +371,103 @@ def test_rest_polls_while_the_stream_is_down(session: Session) -> None:
     assert session.kernel.slot_state(0).size == pytest.approx(0.02)
 
 
-def test_user_stream_is_refused_where_it_is_not_supported() -> None:
-    with pytest.raises(ValueError, match=r"user_stream=True is supported for Binance spot only"):
-        CcxtVenue(exchange="okx", user_stream=True)
+def test_the_stream_is_not_dialled_while_the_exchange_bans_the_address() -> None:
+    with streaming() as server:
+        clock = ManualClock()
+        venue = streamed_venue(server, clock, start=False)
+        try:
+            venue._client.throttled_until = clock() + 3600.0  # a 418 ban noted by REST
+            sent = len(server.requests)
+            venue._start_stream()
+            time.sleep(0.5)
+            assert len(server.requests) == sent and server.subscriptions == 0
+            assert venue.stream_status().state == "down"  # type: ignore[union-attr]
+            clock.advance(3600.0)
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+        finally:
+            venue.close()
+
+
+def test_a_throttle_answered_to_the_stream_is_waited_out_by_rest_and_the_stream() -> None:
+    with streaming() as server:
+        server.subscribe_refusal = {
+            "status": 429,
+            "error": {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight."},
+        }
+        clock = ManualClock()
+        venue = streamed_venue(server, clock)
+        try:
+            wait_for(lambda: venue._client.throttled(), "the stream's throttle noted on the client")
+            status = venue.stream_status()
+            assert status is not None and status.state == "down" and "RateLimitExceeded" in status.last_error
+            server.subscribe_refusal = None
+            time.sleep(0.3)
+            assert server.subscriptions == 0  # still waiting it out
+            clock.advance(venue._client.throttle_wait() + 1.0)
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+        finally:
+            venue.close()
+
+
+def test_the_stream_signs_with_the_clock_synced_by_rest() -> None:
+    """The exchange's clock 10 s behind this machine's: REST syncs with it as markets load, and
+    the stream's subscription is signed by that synced clock, not refused for its timestamp."""
+    with streaming() as server:
+        server.clock_offset_s = -10.0
+        venue = streamed_venue(server, ManualClock())
+        try:
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe", 5.0)  # type: ignore[union-attr]
+        finally:
+            venue.close()
+
+
+def test_a_stream_that_cannot_be_made_is_retried_with_its_error_kept() -> None:
+    with streaming() as server:
+        venue = streamed_venue(server, ManualClock(), start=False)
+        stream = venue._stream
+        assert stream is not None
+        made = stream._new_exchange
+        calls = []
+
+        def fails_once() -> object:
+            calls.append(1)
+            if len(calls) == 1:
+                raise ValueError("credentials unreadable")
+            return made()
+
+        stream._new_exchange = fails_once  # type: ignore[method-assign]
+        try:
+            venue.load_markets()
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+            assert "credentials unreadable" in venue.stream_status().last_error  # type: ignore[union-attr]
+        finally:
+            venue.close()
+
+
+def test_stopping_a_stream_whose_loop_just_closed_does_not_raise() -> None:
+    class ClosingLoop:
+        def is_closed(self) -> bool:
+            return False  # closed right after this answer
+
+        def call_soon_threadsafe(self, *args: object) -> None:
+            raise RuntimeError("Event loop is closed")
+
+    venue = CcxtVenue(exchange="binance", user_stream=True)
+    stream = venue._stream
+    assert stream is not None
+    stream._loop = ClosingLoop()  # type: ignore[assignment]
+    stream._wake = SimpleNamespace(set=lambda: None)  # type: ignore[assignment]
+    stream.stop()
+
+
+@pytest.mark.parametrize(
+    ("exchange", "market_type"), [("okx", "spot"), ("binanceus", "spot"), ("binance", "linear")]
+)
+def test_user_stream_is_refused_where_it_is_not_supported(exchange: str, market_type: str) -> None:
+    """Binance's descendants (binanceus) are refused too: ccxt.pro's WebSocket API address for
+    them is still binance.com's."""
+    with pytest.raises(ValueError, match=rf"supported for Binance spot only, not exchange='{exchange}'"):
+        CcxtVenue(exchange=exchange, market_type=market_type, user_stream=True)
 
 
 # -- faulty sessions ----------------------------------------------------------------------

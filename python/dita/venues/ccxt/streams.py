@@ -9,7 +9,9 @@ balance kept, the frame's lag (its event time to its receipt) measured. The conn
 down when a ``watch_*`` call fails, when no frame (the exchange's pings included) comes within
 ``user_stream_heartbeat_s``, or when the exchange ends the subscription (``eventStreamTerminated``,
 ``listenKeyExpired``); it is dialled again after a backoff that doubles up to
-``user_stream_backoff_max_s``, with jitter, so many clients do not return at once.
+``user_stream_backoff_max_s``, with jitter, so many clients do not return at once. It is not
+dialled while the REST client waits out a throttle or ban; one answered to the stream's own
+requests is noted on the client, so REST waits it out too.
 
 ``StreamedPolling`` is the venue's ``poll_events`` while the stream is on: it reports the queued
 updates through the venue's ``OrderReporter`` (fills keyed by trade id, so one seen on the
@@ -18,7 +20,8 @@ stream and again by REST is reported once) and decides what REST is asked:
 - down: every order followed is asked about, as without a stream (REST is the fallback);
 - reconciling (subscribed again after a connect): the same, and once a round completes, the
   stream is up; entries sent meanwhile are refused with a reason naming the stream, exits and
-  cancels still go, as what the venue holds may be behind what the exchange did while it was down;
+  cancels still go, as what the venue holds may be behind what the exchange did while it was down
+  (with no order followed there is nothing to catch up on: an entry completes the reconciliation);
 - up: only orders the stream cannot settle (a submit in doubt, an order owing trades) are
   asked about, and every order followed once per ``user_stream_rest_sweep_s``, which recovers a
   frame the exchange never sent.
@@ -43,7 +46,7 @@ from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
-from dita.venues.ccxt.settings import CcxtSettings, lineage, market_type_options, read_credentials
+from dita.venues.ccxt.settings import CcxtSettings, market_type_options, read_credentials
 from dita.venues.ccxt.tracking import TrackedOrder
 
 __all__ = ["StreamState", "StreamStatus", "StreamedPolling", "UserStream", "check_stream_supported"]
@@ -52,13 +55,19 @@ log = logging.getLogger("dita.venues.ccxt")
 
 StreamState = Literal["down", "reconciling", "up"]
 
+# The longest wait between two looks at the REST client's throttle before a dial: the venue's
+# clock, which the throttle is kept by, need not be the wall clock.
+_THROTTLE_CHECK_S = 1.0
+
 # Frames by which the exchange says the subscription is over while the connection stays open.
 _SUBSCRIPTION_ENDED = ("eventStreamTerminated", "listenKeyExpired")
 
 
-def check_stream_supported(settings: CcxtSettings, exchange_class: Any) -> None:
-    """Raise ValueError unless the settings' exchange and market type have a user stream here."""
-    if settings.user_stream and ("binance" not in lineage(exchange_class) or settings.market_type != "spot"):
+def check_stream_supported(settings: CcxtSettings) -> None:
+    """Raise ValueError unless the settings' exchange and market type have a user stream here:
+    Binance's own (its descendants, binanceus among them, have ccxt.pro's WebSocket API address
+    binance.com's)."""
+    if settings.user_stream and (settings.exchange != "binance" or settings.market_type != "spot"):
         raise ValueError(
             f"user_stream=True is supported for Binance spot only, not exchange={settings.exchange!r} "
             f"market_type={settings.market_type!r}"
@@ -136,7 +145,10 @@ class UserStream:
         self._stopping.set()
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(wake.set)
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:
+                pass  # the loop closed since: its thread is ending
         if self._thread is not None:
             self._thread.join(timeout_s)
 
@@ -189,23 +201,45 @@ class UserStream:
         self._wake = asyncio.Event()
         failures = 0
         while not self._stopping.is_set():
-            exchange = self._new_exchange()
+            if self._client.throttled():
+                # The exchange's throttle or ban is the address's: nothing is sent before it ends.
+                await self._pause(min(self._client.throttle_wait(), _THROTTLE_CHECK_S))
+                continue
             started = time.monotonic()
+            exchange: Any = None
             try:
+                # Made here, its failure (credentials unreadable) is the session's: kept, retried.
+                exchange = self._new_exchange()
                 await self._follow(exchange)
             except _StreamStopped:
                 pass
             except Exception as exc:
-                self._went_down(self._client.error_text(exc))
+                throttle = self._throttle_in(exc)
+                if throttle is not None:
+                    self._client.note_throttle(throttle)  # waited out by REST and the next dial alike
+                self._went_down(self._client.error_text(throttle or exc))
             finally:
                 with self._lock:
                     self._state = "down"
-                await self._close(exchange)
+                if exchange is not None:
+                    await self._close(exchange)
             # A connection that held past a heartbeat was a working one: the backoff starts over.
             lasted = time.monotonic() - started
             failures = 0 if lasted > self._settings.user_stream_heartbeat_s else failures + 1
             if not self._stopping.is_set():
                 await self._pause(self._backoff(failures))
+
+    def _throttle_in(self, exc: BaseException) -> BaseException | None:
+        """The throttle or ban answer ``exc`` was raised for, if any: ccxt.pro may raise another
+        error while handling a refused subscription (a KeyError from its own cleanup)."""
+        seen: set[int] = set()
+        cause: BaseException | None = exc
+        while cause is not None and id(cause) not in seen:
+            if isinstance(cause, self._client.throttle_errors):
+                return cause
+            seen.add(id(cause))
+            cause = cause.__cause__ or cause.__context__
+        return None
 
     def _backoff(self, failures: int) -> float:
         """Seconds before the next dial: doubling with each failure up to the most, then 50-100 %
@@ -236,6 +270,8 @@ class UserStream:
         else:
             exchange.set_markets(self._markets)
         self._ended = asyncio.Event()
+        # Signed by the clock REST synced with the exchange's (``sync_clock_if_refused``).
+        exchange.options["timeDifference"] = self._client.exchange.options.get("timeDifference", 0)
         await exchange.authenticate({"type": "spot"})  # subscribed once this returns
         with self._lock:
             if self._session:
@@ -419,9 +455,15 @@ class StreamedPolling:
         self._poller = poller
         self._reporter = reporter
         self._last_sweep: float | None = None
+        # Updates taken from the stream's queue and not yet reported, and events made and not yet
+        # returned (their fills count as reported once made): a poll interrupted (Ctrl-C in a
+        # request) leaves them to the next one instead of losing them, as ``Poller`` does.
+        self._unreported: list[StreamUpdate] = []
+        self._undelivered: list[VenueEvent] = []
 
     def poll(self) -> list[VenueEvent]:
-        events = self.streamed_events()
+        events = self._undelivered
+        self._report_updates(events)
         state, session = self._stream.session()
         now = self._client.clock()
         sweep_due = (
@@ -429,17 +471,18 @@ class StreamedPolling:
         )
         if state == "up" and not sweep_due:
             events.extend(self._poller.poll(only=_needs_rest))
-            return events
-        events.extend(self._poller.poll())
-        if not self._poller.cut_short:
-            self._last_sweep = now
-            if state == "reconciling":
-                self._stream.reconciled(session)
+        else:
+            events.extend(self._poller.poll())
+            if not self._poller.cut_short:
+                self._last_sweep = now
+                if state == "reconciling":
+                    self._stream.reconciled(session)
+        self._undelivered = []
         return events
 
-    def streamed_events(self) -> list[VenueEvent]:
-        """Events of the order updates the stream queued, each fill reported once."""
-        updates: list[StreamUpdate] = []
+    def _report_updates(self, events: list[VenueEvent]) -> None:
+        """Add to ``events`` those of the order updates the stream queued, each fill reported once."""
+        updates = self._unreported
         while True:
             try:
                 updates.append(self._stream.updates.get_nowait())
@@ -447,44 +490,61 @@ class StreamedPolling:
                 break
         # The trades of every update of an order in this batch go with each: frames reordered
         # (a fill's after the order's next) still read as one whole, without asking REST.
-        trades: dict[str, dict[str, dict[str, Any]]] = {}
+        trades: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         for update in updates:
-            known = trades.setdefault(str(update.order.get("id")), {})
+            known = trades.setdefault(_order_key(update.order), {})
             known.update((str(t.get("id")), t) for t in update.trades if t.get("id") is not None)
-        events: list[VenueEvent] = []
         tracked_orders = self._orders.tracked
-        for update in updates:
-            tracked = self._tracked(update.order)
-            if tracked is None or tracked.terminal:
-                continue  # another process's order, or one already over here
-            raw = dict(update.order)
-            raw["trades"] = list(trades[str(raw.get("id"))].values())
-            try:
-                events.extend(self._reporter.order_events(tracked, raw))
-            except Exception as exc:
-                # Its next frame, or REST, says it again.
-                log.warning(
-                    "%s: a streamed update of %s could not be read (%s)",
-                    self._stream.name, tracked.client_id, self._client.error_text(exc),
-                )  # fmt: skip
+        while updates:
+            events.extend(self._update_events(updates[0], trades))
+            del updates[0]
         for key in [k for k, t in tracked_orders.items() if t.terminal]:
             del tracked_orders[key]
-        return events
+
+    def _update_events(
+        self, update: StreamUpdate, trades: dict[tuple[str, str], dict[str, dict[str, Any]]]
+    ) -> list[VenueEvent]:
+        """Events of one update, read with every trade of its order in the batch (``trades``)."""
+        tracked = self._tracked(update.order)
+        if tracked is None or tracked.terminal:
+            return []  # another process's order, or one already over here
+        raw = dict(update.order)
+        raw["trades"] = list(trades[_order_key(raw)].values())
+        try:
+            return self._reporter.order_events(tracked, raw)
+        except Exception as exc:
+            # Its next frame, or REST, says it again.
+            log.warning(
+                "%s: a streamed update of %s could not be read (%s)",
+                self._stream.name, tracked.client_id, self._client.error_text(exc),
+            )  # fmt: skip
+            return []
 
     def _tracked(self, order: dict[str, Any]) -> TrackedOrder | None:
+        """The order followed that ``order`` (an update) is of: by client order id, else by the
+        exchange's id within the update's market (Binance's ids are unique only per market)."""
         client_id = str(order.get("clientOrderId") or "")
         exchange_id = str(order.get("id") or "")
-        for tracked in self._orders.tracked.values():
-            if (client_id and tracked.client_id == client_id) or (
-                exchange_id and tracked.exchange_order_id == exchange_id
-            ):
-                return tracked
+        tracked_orders = self._orders.tracked.values()
+        if client_id:
+            for tracked in tracked_orders:
+                if tracked.client_id == client_id:
+                    return tracked
+        if exchange_id:
+            for tracked in tracked_orders:
+                if tracked.exchange_order_id == exchange_id and tracked.symbol == order.get("symbol"):
+                    return tracked
         return None
 
     def entry_refusal(self, order: VenueOrder) -> VenueEvent | None:
-        """A REJECT of ``order`` when it is an entry and the stream is reconciling; else None."""
-        state, _ = self._stream.session()
+        """A REJECT of ``order`` when it is an entry and the stream is reconciling with orders
+        followed; else None."""
+        state, session = self._stream.session()
         if state != "reconciling" or not order.is_entry:
+            return None
+        # With no order followed REST has nothing to catch up on (and a runtime would not poll
+        # to find that out): the reconciliation is complete.
+        if not self._orders.following() and self._stream.reconciled(session):
             return None
         self._stream.note_entry_refused()
         return self._reporter.event(
@@ -494,6 +554,11 @@ class StreamedPolling:
             reason=f"{self._stream.name}: entry refused while the user-data stream reconciles with "
             "REST after a reconnect; exits and cancels still go",
         )
+
+
+def _order_key(order: dict[str, Any]) -> tuple[str, str]:
+    """An exchange order's market and id: the id alone is unique only within the market."""
+    return str(order.get("symbol")), str(order.get("id"))
 
 
 def _needs_rest(tracked: TrackedOrder) -> bool:

@@ -92,7 +92,7 @@ class CcxtVenue:
 
         if s.exchange not in ccxt.exchanges:
             raise ValueError(f"exchange {s.exchange!r} is not a ccxt exchange id")
-        check_stream_supported(s, getattr(ccxt, s.exchange))
+        check_stream_supported(s)
         self.name = s.name or f"{s.exchange}-{s.market_type}"
         self._lock = threading.RLock()
         self._client = ExchangeClient(s, self.name, ccxt, inputs.clock or time.time)
