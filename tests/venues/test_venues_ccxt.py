@@ -1998,10 +1998,12 @@ def break_fees(venue: CcxtVenue, monkeypatch: pytest.MonkeyPatch) -> dict[str, b
     real_quote_fee = ccxt_events.quote_fee
     broken = {"on": True}
 
-    def quote_fee(name: str, exchange: object, trade: dict, price: float, named: str, *rest: object) -> tuple:
+    def quote_fee(
+        name: str, exchange: object, trade: dict, price: float, named: str, *rest: object, **named_args: bool
+    ) -> tuple:
         if broken["on"]:
             raise KeyError("fee")
-        return real_quote_fee(name, exchange, trade, price, named, *rest)  # type: ignore[arg-type]
+        return real_quote_fee(name, exchange, trade, price, named, *rest, **named_args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(ccxt_events, "quote_fee", quote_fee)
     return broken

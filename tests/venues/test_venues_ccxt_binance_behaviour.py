@@ -1,7 +1,8 @@
 """CcxtVenue on Binance's own behaviour, driven with its documented answers on the recorded
 exchange: a request refused for its timestamp (-1021) is a refusal and the clock is synced with
-the exchange's, a ban (HTTP 418) is waited out in full, and a cancel that loses the race to a
-fill reports the fill and no refusal."""
+the exchange's, a ban (HTTP 418) is waited out in full, a cancel that loses the race to a fill
+reports the fill and no refusal, and a buy whose commission is kept in the coin bought is exited
+whole."""
 
 from __future__ import annotations
 
@@ -159,6 +160,63 @@ def test_a_cancel_that_loses_the_race_to_a_fill_books_the_fill_and_no_refused_ev
     assert slot.fsm_state == TradeStage.POSITION_OPEN
     assert slot.size == pytest.approx(0.02)
     assert not venue.following()
+
+
+# -- a spot buy's commission kept in the coin bought -------------------------------------------
+
+
+def _market_sell_filled(quantity: str, price: str) -> dict[str, object]:
+    """Binance's FULL answer to a market sell filled at once in one trade, commission in USDT
+    (the shape of spot_order_market_buy_full.json, the sell side)."""
+    qty, px = float(quantity), float(price)
+    return {
+        "symbol": "BTCUSDT", "orderId": 28457102, "orderListId": -1, "clientOrderId": "k-2",
+        "transactTime": 1763679660000, "price": "0.00000000", "origQty": quantity,
+        "executedQty": quantity, "origQuoteOrderQty": "0.00000000",
+        "cummulativeQuoteQty": f"{qty * px:.8f}", "status": "FILLED", "timeInForce": "GTC",
+        "type": "MARKET", "side": "SELL", "workingTime": 1763679660000,
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+        "fills": [{"price": price, "qty": quantity, "commission": f"{qty * px * 0.001:.8f}",
+                   "commissionAsset": "USDT", "tradeId": 4003}],
+    }  # fmt: skip
+
+
+def test_a_buy_whose_commission_is_kept_in_the_coin_bought_is_exited_whole_and_its_slot_closes(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """The market buy of 0.015 BTC paid 0.000015 BTC of commission (Binance's FULL answer): the
+    account was credited 0.014985. The slot held 0.015, so the exit of the whole position asked
+    to sell 0.015, which Binance refuses for insufficient balance, and the slot stayed open. The
+    slot holds what the account does, the exit sells it rounded down to the lot (0.01498), and
+    its fill closes the slot, the 0.000005 left (less than a lot) closed at the entry price."""
+    venue = make_venue()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    entry = KernelIntent("i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 91000.0, 0.015, timestamp=1.0)
+    fills = kernel.process_intent(entry).emitted_events
+    assert [f.metadata["base_fee_qty"] for f in fills if f.kind.name == "FILL"] == [0.00001, 0.000005]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.014985, abs=1e-12)
+    # The commission is charged at its value in USDT, at each trade's price.
+    assert slot.fees_paid == pytest.approx(0.00001 * 91000.0 + 0.000005 * 91000.5)
+
+    exchange.script("POST", "/api/v3/order", payload=_market_sell_filled("0.01498000", "92000.00000000"))
+    outcome = kernel.process_intent(
+        KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "EXIT", 92000.0, 0.0, timestamp=2.0)
+    )
+    assert outcome.accepted, outcome.to_dict()
+    sell = exchange.calls("POST", "/api/v3/order")[-1]
+    assert (sell.params["side"], sell.params["quantity"]) == ("SELL", "0.01498")
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.CLOSED, slot
+    assert slot.size == 0.0
+    entry_price = (0.00999 * 91000.0 + 0.004995 * 91000.5) / 0.014985
+    # PnL on what was sold; the dust closed at the entry price realizes nothing.
+    assert slot.realized_pnl == pytest.approx(0.01498 * (92000.0 - entry_price))
+    closed = [t for t in outcome.transitions if t.details.get("fill_qty") == pytest.approx(0.01498)]
+    assert closed, outcome.to_dict()
 
 
 # -- reconciliation: another bot's open order -------------------------------------------------

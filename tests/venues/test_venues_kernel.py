@@ -299,7 +299,8 @@ def test_ccxt_market_entry_fills_the_slot_with_exchange_fees(
     assert outcome.accepted, outcome.to_dict()
     slot = kernel.slot_state(0)
     assert slot.fsm_state == TradeStage.POSITION_OPEN
-    assert slot.size == pytest.approx(0.015)
+    # What the account was credited: the commission (0.1 %) was kept in BTC.
+    assert slot.size == pytest.approx(0.015 - 0.000015)
     assert slot.entry_price == pytest.approx((0.01 * 91000.0 + 0.005 * 91000.5) / 0.015)
     assert slot.fees_paid == pytest.approx(0.00001 * 91000.0 + 0.000005 * 91000.5)
     assert outcome.order is not None
@@ -362,7 +363,7 @@ def test_ccxt_throttled_entry_is_rate_limited_and_the_slot_can_retry(
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     outcome = kernel.process_intent(enter("i2", 0.015, 91000.0, ts=9.0))
     assert outcome.accepted, outcome.to_dict()
-    assert kernel.slot_state(0).size == pytest.approx(0.015)
+    assert kernel.slot_state(0).size == pytest.approx(0.015 - 0.000015)  # the commission kept in BTC
 
 
 def test_ccxt_partial_fill_then_cancel_leaves_the_filled_position(
@@ -1347,9 +1348,10 @@ def test_ccxt_reconciliation_compares_a_position_entered_under_a_ccxt_symbol_wit
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     outcome = kernel.process_intent(enter("i1", 0.015, 91000.0, asset="BTC/USDT"))
-    assert outcome.accepted and kernel.slot_state(0).size == pytest.approx(0.015), outcome.to_dict()
+    # What the account was credited: the commission was kept in BTC.
+    assert outcome.accepted and kernel.slot_state(0).size == pytest.approx(0.014985), outcome.to_dict()
     exchange.script("GET", "/api/v3/openOrders", payload=[])
-    account_holding(exchange, "0.01500000")
+    account_holding(exchange, "0.01498500")
 
     report = kernel.reconcile_with_venue()
     assert report.positions_unchecked == "" and report.position_mismatches == []

@@ -1,7 +1,7 @@
 """A log written by a build of another behaviour version: it opens only from a checkpoint that
 ends it, its state migrated as data; with records after its last checkpoint it is refused,
-saying what to do. The fixtures are logs the build of behaviour version 36 wrote
-(tests/wal/fixtures/make_version_36_logs.rs says how)."""
+saying what to do. The fixtures are logs the builds of behaviour versions 36 and 37 wrote
+(tests/wal/fixtures/make_version_36_logs.rs and make_version_37_logs.py say how)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import pytest
 from dita import ExecutionKernel, KernelIntent
 from dita._kernel import WalError
 
-FIXTURES = Path(__file__).parent / "fixtures" / "version_36"
-KERNEL_ID = "fixture-36"
+FIXTURES = Path(__file__).parent / "fixtures"
+EARLIER_VERSIONS = [36, 37]
 
 
-def _copy(name: str, tmp_path: Path) -> Path:
+def _copy(version: int, name: str, tmp_path: Path) -> Path:
     wal_dir = tmp_path / name
-    shutil.copytree(FIXTURES / name, wal_dir)
+    shutil.copytree(FIXTURES / f"version_{version}" / name, wal_dir)
     return wal_dir
 
 
@@ -27,15 +27,18 @@ def _files(wal_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(wal_dir.iterdir()) if p.name != "LOCK"}
 
 
-def test_a_log_of_version_36_stopped_cleanly_opens_from_its_last_checkpoint(tmp_path: Path) -> None:
-    wal_dir = _copy("stopped_cleanly", tmp_path)
-    kernel = ExecutionKernel(kernel_id=KERNEL_ID, wal_dir=str(wal_dir))
+@pytest.mark.parametrize("version", EARLIER_VERSIONS)
+def test_a_log_of_an_earlier_version_stopped_cleanly_opens_from_its_last_checkpoint(
+    version: int, tmp_path: Path
+) -> None:
+    wal_dir = _copy(version, "stopped_cleanly", tmp_path)
+    kernel = ExecutionKernel(kernel_id=f"fixture-{version}", wal_dir=str(wal_dir))
     info = kernel.wal_info()
     assert info is not None
-    assert info["recovery"]["migrated_from_version"] == 36
+    assert info["recovery"]["migrated_from_version"] == version
     assert info["recovery"]["checkpoint_seq"] == 7 and info["recovery"]["replayed_records"] == 0
-    assert info["behaviour_version"] == 37
-    # The state the version-36 build left: an entry of 0.2 filled, half of it exited at 61,000.
+    assert info["behaviour_version"] == 38
+    # The state the earlier build left: an entry of 0.2 filled, half of it exited at 61,000.
     assert kernel.seq == 7
     slot = kernel.slot(0)
     assert slot.fsm_state.name == "POSITION_OPEN"
@@ -50,7 +53,7 @@ def test_a_log_of_version_36_stopped_cleanly_opens_from_its_last_checkpoint(tmp_
     expected, expected_seq = kernel.snapshot(), kernel.seq
     kernel.close()
     # Reopened, it starts from the checkpoint the close wrote, of this version: nothing to replay.
-    again = ExecutionKernel(kernel_id=KERNEL_ID, wal_dir=str(wal_dir))
+    again = ExecutionKernel(kernel_id=f"fixture-{version}", wal_dir=str(wal_dir))
     reopened = again.wal_info()
     assert reopened is not None and reopened["recovery"]["migrated_from_version"] is None
     assert reopened["recovery"]["checkpoint_seq"] == expected_seq
@@ -59,16 +62,19 @@ def test_a_log_of_version_36_stopped_cleanly_opens_from_its_last_checkpoint(tmp_
     again.close()
 
 
-def test_a_log_of_version_36_with_records_after_its_last_checkpoint_is_refused(tmp_path: Path) -> None:
-    wal_dir = _copy("records_after_checkpoint", tmp_path)
+@pytest.mark.parametrize("version", EARLIER_VERSIONS)
+def test_a_log_of_an_earlier_version_with_records_after_its_last_checkpoint_is_refused(
+    version: int, tmp_path: Path
+) -> None:
+    wal_dir = _copy(version, "records_after_checkpoint", tmp_path)
     before = _files(wal_dir)
     with pytest.raises(WalError) as refused:
-        ExecutionKernel(kernel_id=KERNEL_ID, wal_dir=str(wal_dir))
+        ExecutionKernel(kernel_id=f"fixture-{version}", wal_dir=str(wal_dir))
     said = str(refused.value)
     for words in (
-        "record 8 was written under behaviour version 36",
+        f"record 8 was written under behaviour version {version}",
         "replays only records of its own version",
-        "Open the log with the build that wrote it (version 36) and stop it cleanly",
+        f"Open the log with the build that wrote it (version {version}) and stop it cleanly",
         "wal_checkpoint()",
     ):
         assert words in said, said

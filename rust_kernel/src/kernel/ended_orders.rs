@@ -623,7 +623,7 @@ impl Kernel {
             Err(refused) => return refused,
         };
         let new_filled = order.filled_size + qty;
-        let size_after = self.size_after_fill(sid, &order, qty);
+        let size_after = self.size_after_fill(ev, sid, &order, qty);
         let ctx = Ctx {
             holds_position: size_after > QTY_EPS,
         };
@@ -656,6 +656,9 @@ impl Kernel {
         self.after_fill(sid, &order, 0.0, [total_key, also]);
         let mut out = self.slot_outcome(sid, seq);
         out.details.append(&mut booked.settled);
+        if booked.dust > 0.0 {
+            booked.dust_closed(&mut out.details);
+        }
         // Applied, and said: the position changed after its order was reported over.
         out.severity = KernelSeverity::Warning;
         out.details.push(("late_fill", Detail::Bool(true)));

@@ -18,6 +18,53 @@ pub(super) struct BookedFill {
     /// What the settlement that came before the fill said settling it (empty when none was
     /// held), for the fill's outcome.
     pub(super) settled: Details,
+    /// What an exit fill closing its slot left below one lot (0 when nothing): the venue takes
+    /// no order for it, so it stays at the venue and is closed at the entry price.
+    pub(super) dust: f64,
+}
+
+/// Why an exit's last fill closes its slot with less than one lot still held.
+pub(super) const DUST_CLOSED: &str =
+    "less than one lot was left, which the venue takes no order for: it stays at the venue and \
+     is closed at the entry price, realizing nothing";
+
+/// Why a fill's `metadata.base_fee_qty` is refused.
+pub(super) const BAD_BASE_FEE: &str =
+    "must be a finite number of the base asset, at least 0 and less than the fill's size";
+
+/// The part of an entry fill's `qty` (of report `ev`) the venue kept as its commission in the
+/// base asset (`metadata.base_fee_qty`, a spot buy's commission): the account is credited the
+/// rest, and so is the slot. A report booked in part keeps its share.
+#[inline]
+pub(super) fn base_fee_of(ev: &VenueEvent, qty: f64) -> f64 {
+    let whole = match ev.metadata.get("base_fee_qty") {
+        Some(MetaValue::Float(f)) => *f,
+        Some(MetaValue::Int(i)) => *i as f64,
+        _ => return 0.0,
+    };
+    if qty < ev.size {
+        whole * qty / ev.size
+    } else {
+        whole
+    }
+}
+
+/// The details refusing a fill whose `metadata.base_fee_qty` is no commission it can have
+/// kept: not a number, negative, or all of the fill or more.
+#[cold]
+pub(super) fn base_fee_refusal(ev: &VenueEvent) -> Option<Details> {
+    let value = ev.metadata.get("base_fee_qty")?;
+    let fits = match value {
+        MetaValue::Float(f) => f.is_finite() && *f >= 0.0 && *f < ev.size,
+        MetaValue::Int(i) => *i >= 0 && (*i as f64) < ev.size,
+        _ => false,
+    };
+    if fits {
+        return None;
+    }
+    let mut d = detail_field("metadata.base_fee_qty", Detail::Str(format!("{value:?}")));
+    d.push(("reason", Detail::Static(BAD_BASE_FEE)));
+    Some(d)
 }
 
 /// Why an exit fill beyond its slot's position is CRITICAL.
@@ -36,6 +83,16 @@ impl BookedFill {
         if !out.details.iter().any(|(name, _)| *name == "reason") {
             out.details
                 .push(("reason", Detail::Static(EXIT_BEYOND_POSITION)));
+        }
+    }
+
+    /// Says, into `details`, what the exit's last fill left below one lot and closed
+    /// (`dust` above 0).
+    #[cold]
+    pub(super) fn dust_closed(&self, details: &mut Details) {
+        details.push(("dust_closed_qty", Detail::F64(self.dust)));
+        if !details.iter().any(|(name, _)| *name == "reason") {
+            details.push(("reason", Detail::Static(DUST_CLOSED)));
         }
     }
 
@@ -158,19 +215,25 @@ impl Kernel {
     }
 
     /// What slot `sid` holds once exit `order`'s fill of `qty` is booked. A fill completing
-    /// an exit whose rest of the position is within float error of nothing (the whole
-    /// position's bound, [`whole_position`]) and under half the asset's lot leaves nothing: the
-    /// fills' sizes add up to the position only within float error, and a few 1e-9 left would
-    /// keep the slot open after its exit filled. A deliberate partial exit leaves a lot or
-    /// more.
+    /// the exit leaves nothing when what is left is float error (the fills' sizes add up to the
+    /// position only within it, under half the asset's lot) or dust: less than one lot, which
+    /// an exit of the whole position leaves off the grid ([`whole_position`]) and the venue
+    /// takes no order for. A deliberate partial exit leaves a lot or more.
     #[inline]
     pub(super) fn after_exit_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
         let rest = self.slots[sid].size - qty;
-        if rest <= QTY_EPS || rest > QTY_EPS.max(order.size * 1e-13) {
+        if rest <= QTY_EPS {
             return rest;
         }
         let completes = order.size - (order.filled_size + qty) <= size_tolerance(order.size);
-        if completes && self.below_half_a_lot(&order.asset, rest) {
+        if !completes {
+            return rest;
+        }
+        let lot = self.limits_for(&order.asset).lot_step;
+        let float_error =
+            rest <= QTY_EPS.max(order.size * 1e-13) && (lot <= 0.0 || rest < lot / 2.0);
+        let dust = lot > 0.0 && lot - rest > size_tolerance(lot);
+        if float_error || dust {
             0.0
         } else {
             rest
@@ -189,12 +252,19 @@ impl Kernel {
         }
     }
 
-    /// What slot `sid` holds once `order`'s fill of `qty` is booked: its size plus an entry's
-    /// fill, or what an exit's leaves ([`Kernel::after_exit_fill`]).
+    /// What slot `sid` holds once `order`'s fill of `qty` (of report `ev`) is booked: its size
+    /// plus what an entry's fill credited ([`base_fee_of`]), or what an exit's leaves
+    /// ([`Kernel::after_exit_fill`]).
     #[inline]
-    pub(super) fn size_after_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
+    pub(super) fn size_after_fill(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+    ) -> f64 {
         if order.is_entry {
-            self.slots[sid].size + qty
+            self.slots[sid].size + qty - base_fee_of(ev, qty)
         } else {
             self.after_exit_fill(sid, order, qty)
         }
@@ -221,6 +291,13 @@ impl Kernel {
     ) -> BookedFill {
         let (liquidity, fee, prorated) = self.fill_fee(ev, order, qty, partly);
         self.note_reconciliation(ev, order);
+        let rest = self.slots[sid].size - qty;
+        let dust = if !order.is_entry && size_after == 0.0 && rest > QTY_EPS.max(order.size * 1e-13)
+        {
+            rest
+        } else {
+            0.0
+        };
         let (realized, unheld) = self.book_on_slot(ev, sid, order, qty, size_after, fee);
         let holds = self.slots[sid].size > QTY_EPS;
         // The open set of the slot's asset knows the asset's print (nothing below reads the
@@ -252,6 +329,7 @@ impl Kernel {
             liquidity,
             unheld,
             settled,
+            dust,
         }
     }
 
@@ -300,11 +378,12 @@ impl Kernel {
         let mut realized = 0.0;
         let mut unheld = 0.0;
         if order.is_entry {
-            let total = size_after;
-            slot.entry_price = (slot.entry_price * slot.size + ev.price * qty) / total;
-            slot.size = total;
+            // What the account was credited: the fill, less a commission kept in the base asset.
+            let credited = size_after - slot.size;
+            slot.entry_price = (slot.entry_price * slot.size + ev.price * credited) / size_after;
+            slot.size = size_after;
             // What the entry filled in all: a late fill may come after exits took some.
-            slot.initial_size += qty;
+            slot.initial_size += credited;
         } else {
             // A fill beyond what the slot holds (an exit the venue does not cap, after a late
             // fill of an earlier exit took part of the position) realizes PnL on what it held:
@@ -560,7 +639,7 @@ impl Kernel {
         } else {
             Trigger::PartialFill
         };
-        let size_after = self.size_after_fill(sid, order, qty);
+        let size_after = self.size_after_fill(ev, sid, order, qty);
         let holds = size_after > QTY_EPS;
         let ctx = Ctx {
             holds_position: holds,
@@ -662,6 +741,9 @@ impl Kernel {
         }
         if booked.unheld > 0.0 {
             booked.beyond_position(out);
+        }
+        if booked.dust > 0.0 {
+            booked.dust_closed(&mut out.details);
         }
         let ctx = Ctx {
             holds_position: plan.holds,

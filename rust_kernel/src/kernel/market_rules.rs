@@ -9,12 +9,14 @@ pub(super) const TOO_SMALL: &str = "at or below the smallest size the kernel tra
 
 /// The size an exit of the whole position `size` sends: the lot's multiple it is within float
 /// error of (legs taken off 1.0 leave 0.39999999999999997, which a venue on a 0.1 lot
-/// refuses); a size off the grid by more (a loaded slot, a lot changed since the entry) goes
-/// out as it is. Float error is a few hundred units of the size's last place at most: a wider
+/// refuses), else the multiple below it: what is left is dust the venue takes no order for (a
+/// spot buy's commission kept in the base asset, a lot changed since the entry), which the
+/// exit's last fill closes ([`Kernel::after_exit_fill`]). A position under one lot goes out as
+/// it is. Float error is a few hundred units of the size's last place at most: a wider
 /// tolerance would take one lot more than the position where rounding goes a lot up.
 pub(super) fn whole_position(size: f64, lot_step: f64) -> f64 {
     let on_grid = round_down_to_step(size, lot_step);
-    if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-13) {
+    if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-13) || on_grid > QTY_EPS {
         on_grid
     } else {
         size

@@ -314,6 +314,13 @@ impl Kernel {
                 return Err(refused);
             }
         }
+        if ev.kind == KernelEventKind::Fill && !ev.metadata.is_empty() {
+            if let Some(d) = base_fee_refusal(ev) {
+                use KernelDiagnosticCode as D;
+                let sev = KernelSeverity::Error;
+                return Err(self.event_refusal(ev, None, D::InvalidIntent, sev, d, seq));
+            }
+        }
         let found = self.find_order(ev, seq)?;
         self.check_event_matches_order(ev, ids, found, seq)?;
         let (event_fp, fill_fp) = self.check_event_is_new(ev, ids, found.sid, fps[1], seq)?;

@@ -11,7 +11,7 @@ import logging
 import math
 from typing import Any
 
-from dita._kernel import KernelEventKind, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import BoundedIdSet, OrderEvents
 from dita.venues.ccxt.answers import number, trade_amount, trade_id_only, trade_ms
 from dita.venues.ccxt.client import ExchangeClient
@@ -453,8 +453,9 @@ class OrderReporter:
             done = filled >= order.size
             named = f"trade {fill_key} of order {tracked.client_id}"
             fee, fee_note = quote_fee(
-                self.name, self._client.exchange, trade, price, named, self.commission_prices
-            )
+                self.name, self._client.exchange, trade, price, named, self.commission_prices,
+                buys=order.order_side == OrderSide.BUY,
+            )  # fmt: skip
             fill_id = self._fill_id(tracked, fill_key)
             # Left unsaid when the trade does not say (ccxt's None): the kernel then reads a
             # limit order's fill as a maker's, where TAKER would charge it the taker rate.

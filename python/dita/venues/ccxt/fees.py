@@ -75,15 +75,18 @@ def quote_fee(
     price: float,
     named: str,
     commission_prices: CommissionPrices | None = None,
+    *,
+    buys: bool = False,
 ) -> tuple[float | None, dict[str, str | float]]:
-    """The fee of ``trade`` (of ``venue``'s ccxt ``exchange``) in the quote currency: paid in a
-    third currency (BNB, say), at that currency's price in the quote (``commission_prices``);
-    None (with a note) when a fee other than zero was paid in a third currency no price is
-    known of, with a warning naming it, or in one the answer does not name; the kernel then
-    predicts it. A fee that is
-    not a number counts as none given (the kernel predicts it), with a warning naming ``named``,
-    the trade: sent on, a NaN would have the kernel refuse the fill, and text block every fill
-    of the order."""
+    """The fee of ``trade`` (of ``venue``'s ccxt ``exchange``) in the quote currency: paid in the
+    base currency, at the trade's price (of a buy, ``buys``, noted as ``base_fee_qty``: the part
+    of the fill the account was not credited); paid in a third currency (BNB, say), at that
+    currency's price in the quote (``commission_prices``); None (with a note) when a fee other
+    than zero was paid in a third currency no price is known of, with a warning naming it, or
+    in one the answer does not name; the kernel then predicts it. A fee that is not a number
+    counts as none given (the kernel predicts it), with a warning naming ``named``, the trade:
+    sent on, a NaN would have the kernel refuse the fill, and text block every fill of the
+    order."""
     fee = trade.get("fee") or {}
     if not isinstance(fee, dict):
         log.warning("%s: %s has fee=%r, not a fee; left to the kernel's model", venue, named, fee)
@@ -109,6 +112,9 @@ def quote_fee(
         return native, {}
     note: dict[str, str | float] = {"fee_currency": str(currency), "fee_native": native}
     if currency == market.get("base"):
+        if buys:
+            # Kept out of what the buy credited: the kernel's slot holds what the account does.
+            note["base_fee_qty"] = native
         return native * price, note
     quote = market.get("settle") or market.get("quote")
     priced = commission_prices.price(str(currency), str(quote)) if commission_prices and quote else None

@@ -1,0 +1,121 @@
+"""A spot buy whose venue keeps its commission in the coin bought (``metadata["base_fee_qty"]``):
+the slot holds what the account was credited, an exit of the whole position goes out on the lot
+grid, and its last fill closes the slot with what was less than a lot closed at the entry price.
+A ``base_fee_qty`` that is no commission the fill can have kept is refused and changes nothing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from kernel_helpers import SilentVenue, entered, intent
+
+from dita import ExecutionKernel, KernelDiagnosticCode, TradeStage, VenueEvent
+
+LOT = 0.00001
+
+
+@pytest.fixture
+def kernel() -> ExecutionKernel:
+    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    k.set_seed_capital(10_000.0)
+    k.set_market_limits("BTCUSDT", {"lot_step": LOT, "tick_size": 0.01, "min_qty": LOT, "min_notional": 5.0})
+    return k
+
+
+def _fill(kernel: ExecutionKernel, coid: str, event_id: str, **kw: Any) -> Any:
+    fields: dict[str, Any] = {"asset": "BTCUSDT", "price": 91_000.0, "venue_client_id": coid}
+    fields.update(kw)
+    return kernel.on_venue_event(VenueEvent(event_id, "t0", 0, "FILL", **fields))
+
+
+def test_an_entry_whose_commission_is_kept_in_the_base_asset_holds_what_was_credited(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entered(kernel, target_size=0.015, reference_price=91_000.0)
+    out = _fill(
+        kernel, coid, "f1", size=0.015, filled_size=0.015, fee=1.365, metadata={"base_fee_qty": 0.000015}
+    )
+    assert out.accepted, out.details
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.014985, abs=1e-12)
+    assert slot.entry_price == pytest.approx(91_000.0)
+    assert slot.fees_paid == pytest.approx(1.365)  # the commission, at its value in the quote
+    assert slot.active_entry_order is None  # the order filled whole: 0.015 of 0.015
+
+
+def test_a_report_booked_in_part_keeps_its_share_of_the_base_commission(kernel: ExecutionKernel) -> None:
+    coid = entered(kernel, target_size=0.02, reference_price=91_000.0)
+    assert _fill(
+        kernel, coid, "f1", size=0.01, filled_size=0.01, fill_id="a", metadata={"base_fee_qty": 0.00001}
+    ).accepted
+    # Resent stating 0.015 in all: only its new 0.005 is booked, and half its commission.
+    out = _fill(
+        kernel, coid, "f2", size=0.01, filled_size=0.015, fill_id="b", metadata={"base_fee_qty": 0.00001}
+    )
+    assert out.accepted, out.details
+    assert kernel.slot_state(0).size == pytest.approx(0.01 - 0.00001 + 0.005 - 0.000005, abs=1e-12)
+
+
+def test_an_exit_of_a_position_off_the_lot_grid_sells_it_rounded_down_and_closes_the_slot(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entered(kernel, target_size=0.015, reference_price=91_000.0)
+    assert _fill(
+        kernel, coid, "f1", size=0.015, filled_size=0.015, metadata={"base_fee_qty": 0.000015}
+    ).accepted
+    out = kernel.process_intent(intent("EXIT", reference_price=92_000.0))
+    assert out.accepted, out.details
+    order = kernel.slot_state(0).active_exit_order
+    assert order is not None and order.size == pytest.approx(0.01498, abs=1e-12)
+    filled = _fill(kernel, order.client_order_id, "x1", price=92_000.0, size=0.01498, filled_size=0.01498)
+    assert filled.accepted, filled.details
+    assert filled.details["dust_closed_qty"] == pytest.approx(0.000005, abs=1e-12)
+    assert "closed at the entry price" in filled.details["reason"]
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.CLOSED and slot.size == 0.0
+    assert slot.realized_pnl == pytest.approx(0.01498 * 1_000.0)
+
+
+def test_a_partial_exit_of_a_position_off_the_lot_grid_leaves_its_lots(kernel: ExecutionKernel) -> None:
+    coid = entered(kernel, target_size=0.015, reference_price=91_000.0)
+    assert _fill(
+        kernel, coid, "f1", size=0.015, filled_size=0.015, metadata={"base_fee_qty": 0.000015}
+    ).accepted
+    assert kernel.process_intent(intent("EXIT", reference_price=92_000.0, target_size=0.01)).accepted
+    order = kernel.slot_state(0).active_exit_order
+    assert order is not None and order.size == pytest.approx(0.01)
+    filled = _fill(kernel, order.client_order_id, "x1", price=92_000.0, size=0.01, filled_size=0.01)
+    assert filled.accepted and "dust_closed_qty" not in filled.details
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.004985, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("0.000015", "Str"),
+        (-0.000001, "-1e-6"),
+        (math.nan, "NaN"),
+        (math.inf, "inf"),
+        (0.015, "0.015"),
+        (0.02, "0.02"),
+        (True, "Bool"),
+    ],
+)
+def test_a_base_commission_that_the_fill_cannot_have_kept_is_refused_and_changes_nothing(
+    kernel: ExecutionKernel, value: object, shown: str
+) -> None:
+    coid = entered(kernel, target_size=0.015, reference_price=91_000.0)
+    before = kernel.snapshot()
+    out = _fill(kernel, coid, "f1", size=0.015, filled_size=0.015, metadata={"base_fee_qty": value})
+    assert not out.accepted
+    assert out.diagnostic_code == KernelDiagnosticCode.INVALID_INTENT
+    assert out.details["field"] == "metadata.base_fee_qty"
+    assert shown in str(out.details["value"])
+    assert "less than the fill's size" in out.details["reason"]
+    after = kernel.snapshot()
+    assert after["slots"] == before["slots"] and after["account"] == before["account"]
