@@ -73,6 +73,7 @@ bench: venv
 	$(PY) benches/bench_kernel.py
 	$(PY) benches/bench_risk.py
 	$(PY) benches/bench_venues.py
+	$(PY) benches/bench_streams.py
 	$(PY) benches/bench_gateway.py
 	$(PY) benches/bench_backtest.py
 	$(PY) benches/bench_backtest_memory.py

@@ -9,9 +9,14 @@ calls (``/api/v3/exchangeInfo``, ``order`` POST/GET/DELETE, ``myTrades``, ``acco
 {"subscriptionId": 0}}``, after which the account's events come wrapped as ``{"subscriptionId":
 0, "event": {...}}``. The events are Binance's documented frames: ``executionReport`` (execution
 types NEW, TRADE, CANCELED; order statuses NEW, PARTIALLY_FILLED, FILLED, CANCELED),
-``outboundAccountPosition``, ``balanceUpdate`` and ``eventStreamTerminated``. Source: Binance's
-spot API documentation, "User Data Streams for Binance" (developers.binance.com/docs/
-binance-spot-api-docs/user-data-stream) and "WebSocket API: User Data Stream requests".
+``outboundAccountPosition``, ``balanceUpdate``, ``eventStreamTerminated`` and
+``listenKeyExpired``. Source: Binance's spot API documentation, "User Data Streams for Binance"
+(developers.binance.com/docs/binance-spot-api-docs/user-data-stream), "WebSocket API: User Data
+Stream requests" and "LIMITS" (request weights, ``X-MBX-USED-WEIGHT-1M``, 429 and 418).
+
+Every REST request adds its documented request weight (``REQUEST_WEIGHTS``) to the address's
+count for the current minute, answered in the ``X-MBX-USED-WEIGHT-1M`` header as Binance does;
+``weight_used`` keeps the total, for a test or a benchmark to read.
 
 ``eventStreamTerminated`` is how the WebSocket API says a subscription ended (the listen key's
 expiry, ``listenKeyExpired``, on the older ``/ws/<listenKey>`` streams): the connection stays
@@ -21,8 +26,12 @@ open and nothing more comes on it. The server pings each connection as Binance d
 Faults (``StreamFaults``), drawn per frame from ``random.Random(seed)``: the connection dropped
 before a frame (the frame lost, as is every frame sent while nobody is subscribed), a frame sent
 twice, a frame held back and sent after the next, a fill frame never sent, the subscription
-terminated, and the connection gone silent (no frames, no pings, no pongs) until the client
-drops it. Whatever the stream loses, REST tells the truth.
+terminated (``eventStreamTerminated``) or its listen key expired (``listenKeyExpired``), and the
+connection gone silent (no frames, no pings, no pongs) until the client drops it. Whatever the
+stream loses, REST tells the truth. And drawn per REST request, a ban: the address is banned for
+``ban_s`` seconds by ``ban_clock``, every REST request answered HTTP 418 with ``Retry-After`` and
+Binance's -1003 body, the WebSocket API's subscription refused alike; a request that arrives
+after the ban was answered and before it ends is counted (``sent_while_banned``).
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import random
 import threading
 import time
@@ -44,6 +54,31 @@ from aiohttp import WSMsgType, web
 FIXTURES = Path(__file__).parent / "fixtures"
 SUBSCRIPTION_ID = 0
 
+# Binance spot's request weight (IP) per endpoint: GET /api/v3/openOrders weighs 6 for one
+# symbol and 80 for all (``_OPEN_ORDERS_ALL_SYMBOLS``). Binance's spot API documentation; ccxt's
+# binance lists the same as its costs (a fifth of the weight).
+REQUEST_WEIGHTS = {
+    "GET /api/v3/time": 1,
+    "GET /api/v3/exchangeInfo": 20,
+    "POST /api/v3/order": 1,
+    "GET /api/v3/order": 4,
+    "DELETE /api/v3/order": 1,
+    "GET /api/v3/openOrders": 6,
+    "GET /api/v3/myTrades": 20,
+    "GET /api/v3/account": 20,
+    "POST /api/v3/userDataStream": 2,
+    "PUT /api/v3/userDataStream": 2,
+    "DELETE /api/v3/userDataStream": 2,
+}
+_OPEN_ORDERS_ALL_SYMBOLS = 80
+
+# Requests a ban is never drawn on: those of loading the markets, before trading starts.
+_NOT_BANNED_ON = ("GET /api/v3/time", "GET /api/v3/exchangeInfo")
+
+# Fault kinds drawn per frame, and per REST request.
+FRAME_FAULTS = ("drop", "duplicate", "reorder", "lose_fill", "terminate", "expire_listen_key", "stale")
+FAULT_KINDS = (*FRAME_FAULTS, "ban")
+
 
 @dataclass
 class StreamFaults:
@@ -55,13 +90,26 @@ class StreamFaults:
     reorder: float = 0.0  # hold an order update back until the next one is sent
     lose_fill: float = 0.0  # a TRADE executionReport never sent
     terminate: float = 0.0  # eventStreamTerminated instead of the frame
+    expire_listen_key: float = 0.0  # listenKeyExpired instead of the frame
     stale: float = 0.0  # the connection goes silent instead of sending the frame
+    ban: float = 0.0  # per REST request: the address banned (HTTP 418) for ``ban_s``
+    # Binance's bans last from 2 minutes to 3 days; a seeded ban draws one of these.
+    ban_s: tuple[float, ...] = (120.0, 600.0, 7200.0)
 
     @classmethod
     def seeded(cls, seed: int, rate: float = 0.08) -> StreamFaults:
-        """Every fault at ``rate``, mixed by ``seed``."""
+        """Every fault at ``rate`` (a subscription's end, a silence and a ban less often), mixed
+        by ``seed``."""
         return cls(
-            seed, drop=rate, duplicate=rate, reorder=rate, lose_fill=rate, terminate=rate / 2, stale=rate / 2
+            seed,
+            drop=rate,
+            duplicate=rate,
+            reorder=rate,
+            lose_fill=rate,
+            terminate=rate / 4,
+            expire_listen_key=rate / 4,
+            stale=rate / 2,
+            ban=rate / 8,
         )
 
 
@@ -136,6 +184,17 @@ class BinanceStreamServer:
         self.requests: list[str] = []
         # Faults the next frames suffer, whatever the seed draws (a test's scripted fault).
         self.forced: list[str] = []
+        # Request weight: the total, and the current minute's (Binance's window is the minute).
+        self.weight_used = 0
+        self._weight_minute = -1
+        self._weight_1m = 0
+        # The ban: until when (by ``ban_clock``, a test's clock where the venue runs on one),
+        # whether a 418 has told the client, and what arrived after it did.
+        self.ban_clock: Callable[[], float] = time.time
+        self.banned_until: float | None = None
+        self._ban_answered = False
+        self.sent_while_banned = 0
+        self.subscribes_while_banned = 0
         self._order_ids = itertools.count(28_500_000)
         self._trade_ids = itertools.count(7_000_000)
         self._connections: list[_Connection] = []
@@ -171,17 +230,87 @@ class BinanceStreamServer:
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if request.path.startswith("/api/"):
-            self.requests.append(f"{request.method} {request.path}")
-        response: web.StreamResponse = await handler(request)
+        if not request.path.startswith("/api/"):
+            answered: web.StreamResponse = await handler(request)
+            return answered
+        call = f"{request.method} {request.path}"
+        self.requests.append(call)
+        used = self._add_weight(call, request)
+        response: web.StreamResponse
+        if self._banned(call):
+            response = self._ban_answer()
+        else:
+            response = await handler(request)
+        response.headers["X-MBX-USED-WEIGHT-1M"] = str(used)
         return response
+
+    def request_weight(self, call: str, query: dict[str, str]) -> int:
+        """Binance's weight of ``call`` ("METHOD /path") with ``query``."""
+        if call == "GET /api/v3/openOrders" and "symbol" not in query:
+            return _OPEN_ORDERS_ALL_SYMBOLS
+        return REQUEST_WEIGHTS.get(call, 1)
+
+    def _add_weight(self, call: str, request: web.Request) -> int:
+        """Add ``call``'s weight to the minute's; returns the minute's used weight, this call's in."""
+        weight = self.request_weight(call, dict(request.query))
+        minute = self._server_ms() // 60_000
+        if minute != self._weight_minute:
+            self._weight_minute, self._weight_1m = minute, 0
+        self._weight_1m += weight
+        self.weight_used += weight
+        return self._weight_1m
+
+    # -- the ban -------------------------------------------------------------------------
+
+    def ban(self, seconds: float) -> None:
+        """Ban the address for ``seconds`` by ``ban_clock`` from now (a test's scripted ban)."""
+        self._call(lambda: self._start_ban(seconds))
+
+    def _start_ban(self, seconds: float) -> None:
+        self.banned_until = self.ban_clock() + seconds
+        self._ban_answered = False
+        self.faults_injected["ban"] = self.faults_injected.get("ban", 0) + 1
+
+    def is_banned(self) -> bool:
+        if self.banned_until is not None and self.ban_clock() >= self.banned_until:
+            self.banned_until = None
+        return self.banned_until is not None
+
+    def _banned(self, call: str) -> bool:
+        """Whether ``call`` is answered by the ban: one in force (counted when it was already
+        answered), or one the seed starts with it."""
+        if self.is_banned():
+            if self._ban_answered:
+                self.sent_while_banned += 1
+            return True
+        if call in _NOT_BANNED_ON or not self.faults.ban or self._rng.random() >= self.faults.ban:
+            return False
+        self._start_ban(self._rng.choice(self.faults.ban_s))
+        return True
+
+    def _ban_error(self) -> tuple[dict[str, Any], int, int]:
+        """Binance's -1003 body of a ban, its Retry-After in seconds and its end (server ms); the
+        ban counts as answered."""
+        assert self.banned_until is not None
+        self._ban_answered = True
+        wait_s = max(self.banned_until - self.ban_clock(), 0.0)
+        until_ms = self._server_ms() + int(wait_s * 1000)
+        body = {
+            "code": -1003,
+            "msg": f"Way too many requests; IP(127.0.0.1) banned until {until_ms}. "
+            "Please use the websocket for live updates to avoid bans.",
+        }
+        return body, math.ceil(wait_s), until_ms
+
+    def _ban_answer(self) -> web.Response:
+        body, retry_after, _ = self._ban_error()
+        return web.json_response(body, status=418, headers={"Retry-After": str(retry_after)})
 
     def rest_calls(self, method: str, path: str) -> int:
         return self.requests.count(f"{method} {path}")
 
     def inject(self, *faults: str) -> None:
-        """Make the next frames suffer ``faults`` in turn (drop, duplicate, reorder, lose_fill,
-        terminate, stale), whatever the seed draws."""
+        """Make the next frames suffer ``faults`` in turn (``FRAME_FAULTS``), whatever the seed draws."""
         self._call(lambda: self.forced.extend(faults))
 
     def _call(self, fn: Callable[[], Any]) -> Any:
@@ -496,6 +625,11 @@ class BinanceStreamServer:
             connection.subscribed = False
             await self._send(connection, {"e": "eventStreamTerminated", "E": _now_ms()})
             return
+        if self._chance("expire_listen_key", faults.expire_listen_key):
+            # The listen key's expiry, as the older listen-key streams say it: the subscription ends.
+            connection.subscribed = False
+            await self._send(connection, {"e": "listenKeyExpired", "E": _now_ms(), "listenKey": "expired"})
+            return
         if self._chance("stale", faults.stale):
             connection.silent = True
             return
@@ -555,6 +689,16 @@ class BinanceStreamServer:
         if request.get("method") == "userDataStream.subscribe.signature":
             if self.subscribe_refusal is not None:
                 answer: dict[str, Any] = {"id": request.get("id"), **self.subscribe_refusal}
+            elif self.is_banned():
+                # The ban is the address's: the WebSocket API refuses it too.
+                if self._ban_answered:
+                    self.subscribes_while_banned += 1
+                error, _, until_ms = self._ban_error()
+                answer = {
+                    "id": request.get("id"),
+                    "status": 418,
+                    "error": {**error, "data": {"serverTime": self._server_ms(), "retryAfter": until_ms}},
+                }
             elif self._timestamp_refused(request.get("params", {})):
                 answer = {
                     "id": request.get("id"),

@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import random
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import pytest
-from binance_streams import BinanceStreamServer, StreamFaults, streaming
+from binance_streams import FAULT_KINDS, BinanceStreamServer, StreamFaults, streaming
 from venue_helpers import API_KEY, API_SECRET, ManualClock
 
 from dita import (
@@ -139,7 +140,7 @@ def start_session(server: BinanceStreamServer) -> Session:
     return session
 
 
-def entry(session: Session, n: int, slot: int = 0, size: float = 0.02) -> tuple[bool, str]:
+def entry(session: Session, n: int | str, slot: int = 0, size: float = 0.02) -> tuple[bool, str]:
     """A limit buy of ``size`` BTCUSDT at 90,000 on ``slot``: whether it was sent, and its client id."""
     intent = KernelIntent(
         f"i{n}", f"tr-{n}", slot, "BTCUSDT", "LONG", "ENTER", 90000.0, size,
@@ -151,23 +152,6 @@ def entry(session: Session, n: int, slot: int = 0, size: float = 0.02) -> tuple[
     if order is None or slot_state.fsm_state != TradeStage.ENTRY_WORKING:
         return False, outcome.to_dict().get("reason", "") or str(outcome.to_dict())
     return True, order.client_order_id
-
-
-def exit_all(session: Session, n: int, slot: int = 0) -> None:
-    state = session.kernel.slot_state(slot)
-    intent = KernelIntent(
-        f"x{n}",
-        state.trade_id,
-        slot,
-        "BTCUSDT",
-        "LONG",
-        "EXIT",
-        90000.0,
-        state.size,
-        timestamp=session.clock(),
-    )
-    outcome = session.kernel.process_intent(intent)
-    assert outcome.accepted, outcome.to_dict()
 
 
 def server_position(server: BinanceStreamServer) -> float:
@@ -339,10 +323,11 @@ def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) 
     assert session.position() == pytest.approx(server_position(session.server))
 
 
-@pytest.mark.parametrize("fault", ["stale", "terminate"])
+@pytest.mark.parametrize("fault", ["stale", "terminate", "expire_listen_key"])
 def test_a_stale_or_ended_stream_is_down_and_dialled_again(session: Session, fault: str) -> None:
     """A connection gone silent (no frame within the heartbeat) and a subscription the exchange
-    ended (``eventStreamTerminated``, its listen key expired) are down, and connected again."""
+    ended (``eventStreamTerminated``; ``listenKeyExpired``, its listen key stale) are down, and
+    connected again; the fill whose frame never came is booked by the reconciliation."""
     session.bring_up()
     sent, client_id = entry(session, 1)
     assert sent
@@ -369,6 +354,50 @@ def test_rest_polls_while_the_stream_is_down(session: Session) -> None:
     session.server.fill(client_id)
     session.poll()
     assert session.kernel.slot_state(0).size == pytest.approx(0.02)
+
+
+def test_a_ban_holds_orders_and_nothing_is_sent_until_it_ends(session: Session) -> None:
+    """A ban (HTTP 418, Retry-After 7200 s, Binance's -1003) answered to a REST poll: the whole
+    Retry-After is waited out, an entry is held (RATE_LIMITED, not sent), nothing reaches the
+    address until the ban ends, and then the fills made meanwhile are booked once."""
+    session.server.ban_clock = session.clock
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    session.server.inject("lose_fill")
+    session.server.fill(client_id, 0.01)  # its frame never comes: REST must find it
+    session.server.ban(7200.0)
+    session.clock.advance(SWEEP_S)  # the sweep asks REST, and is answered by the ban
+    session.poll()
+    assert session.venue._client.throttle_wait() == pytest.approx(7200.0 - SWEEP_S, abs=1.0)
+    requests = len(session.server.requests)
+    held, reason = entry(session, 2, slot=1)
+    assert not held and "throttling" in reason
+    session.server.fill(client_id)  # streamed while banned: the stream is not REST
+    session.clock.advance(3600.0)
+    for _ in range(3):
+        session.poll()
+    assert len(session.server.requests) == requests and session.server.sent_while_banned == 0
+    session.clock.advance(3600.0)
+    settle(session, 0.02)
+    assert sorted(session.reported_fills) == sorted(f"BTCUSDT:{t.trade_id}" for t in session.server.trades)
+    assert session.refused_fills == []
+    assert session.position() == pytest.approx(server_position(session.server))
+    assert session.server.sent_while_banned == 0
+
+
+def test_every_rest_answer_carries_the_minute_s_used_weight() -> None:
+    """Binance's weights are added per request and answered in X-MBX-USED-WEIGHT-1M."""
+    with streaming() as server:
+        used = []
+        for path in ("time", "exchangeInfo", "openOrders", "openOrders?symbol=BTCUSDT"):
+            with urllib.request.urlopen(f"{server.url}/api/v3/{path}") as answer:
+                used.append(int(answer.headers["X-MBX-USED-WEIGHT-1M"]))
+        weights = [1, 20, 80, 6]
+        # The count is the minute's: it starts again at a minute's turn.
+        for before, after, weight in zip([0, *used], used, weights, strict=False):
+            assert after in (before + weight, weight), used
+        assert server.weight_used == sum(weights)
 
 
 def test_the_stream_is_not_dialled_while_the_exchange_bans_the_address() -> None:
@@ -473,51 +502,191 @@ def test_user_stream_is_refused_where_it_is_not_supported(exchange: str, market_
 # -- faulty sessions ----------------------------------------------------------------------
 
 
-def faulty_session(seed: int) -> int:
+def wait_out_ban(session: Session) -> bool:
+    """Move the clock past the throttle or ban the venue is waiting out; whether there was one."""
+    wait = session.venue._client.throttle_wait()
+    if wait > 0:
+        session.clock.advance(wait + 1.0)
+    return wait > 0
+
+
+def held_by_ban(reason: str) -> bool:
+    return "throttling" in reason
+
+
+def send_entry(session: Session, n: int) -> str:
+    """The round trip's limit entry on slot 0, sent again while refused (the stream reconciling,
+    the address banned); its client id."""
+    for attempt in range(200):
+        sent, said = entry(session, f"{n}-{attempt}")
+        if sent:
+            return said
+        if "user-data stream reconciles" in said:
+            session.entries_refused += 1
+            session.poll()
+            time.sleep(0.01)
+        else:
+            assert held_by_ban(said), said
+            session.poll()  # nothing is sent while the ban lasts
+            wait_out_ban(session)
+    raise AssertionError(f"entry {n} never sent")
+
+
+def probe_entry(session: Session, rng: random.Random, n: int) -> None:
+    """An entry on slot 1 at a seeded moment (often just after a fault): refused while the
+    stream reconciles, else sent and cancelled (the cancel sent again while the ban holds it)."""
+    time.sleep(rng.uniform(0.0, 0.3))
+    sent, said = entry(session, f"p{n}", slot=1, size=0.01)
+    if not sent:
+        if "user-data stream reconciles" in said:
+            session.entries_refused += 1
+        else:
+            assert held_by_ban(said), said
+        return
+    trade_id = session.kernel.slot_state(1).trade_id
+    for attempt in range(200):
+        if session.kernel.slot_state(1).fsm_state in (TradeStage.IDLE, TradeStage.CLOSED):
+            return
+        if session.kernel.slot_state(1).active_entry_order is not None:
+            cancel = KernelIntent(
+                f"c{n}-{attempt}", trade_id, 1, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0,
+                timestamp=session.clock(),
+            )  # fmt: skip
+            session.kernel.process_intent(cancel)
+        session.poll()
+        if not wait_out_ban(session):
+            time.sleep(0.01)
+    raise AssertionError(f"probe {n} never cancelled: {session.kernel.slot_state(1)}")
+
+
+def exit_position(session: Session, n: int) -> None:
+    """A market exit of slot 0's position, sent again while the ban holds it."""
+    for attempt in range(200):
+        state = session.kernel.slot_state(0)
+        if state.size == 0.0 or state.active_exit_order is not None:
+            return
+        intent = KernelIntent(
+            f"x{n}-{attempt}", state.trade_id, 0, "BTCUSDT", "LONG", "EXIT", 90000.0, state.size,
+            timestamp=session.clock(),
+        )  # fmt: skip
+        outcome = session.kernel.process_intent(intent)
+        if outcome.accepted and session.kernel.slot_state(0).size == 0.0:
+            return
+        session.poll()
+        wait_out_ban(session)
+    raise AssertionError(f"exit {n} never sent")
+
+
+def settle_through_bans(session: Session, filled: float) -> None:
+    """``settle``, the clock moved past a ban once a poll has been held by it."""
+    deadline = time.monotonic() + 30
+    tries = 0
+    while abs(session.kernel.slot_state(0).size - filled) > 1e-12:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"slot 0 holds {session.kernel.slot_state(0).size}, not {filled}")
+        session.poll()
+        tries += 1
+        if not wait_out_ban(session) and tries % 20 == 0:
+            session.clock.advance(SWEEP_S)
+        time.sleep(0.01)
+
+
+@dataclass
+class SessionFigures:
+    """What one faulty session showed."""
+
+    fills: int
+    lost: int
+    booked_twice: int
+    positions_equal: bool
+    entries_refused: int
+    faults: dict[str, int]
+    sent_while_banned: int
+    subscribes_while_banned: int
+
+
+def faulty_session(seed: int) -> SessionFigures:
     """One session under seeded faults: two round trips (a limit entry filled in one to three
-    trades, then a market exit). Every trade is reported once, the kernel's position is the
-    exchange's after each step; returns the entries refused while the stream reconciled."""
+    trades, then a market exit), with entries on a second slot at seeded moments, which are
+    refused while the stream reconciles after a fault. Every trade is to be reported once and
+    the kernel's position is to be the exchange's after each step."""
     rng = random.Random(seed)
     with streaming(StreamFaults.seeded(seed, rate=0.1)) as server:
         session = start_session(server)
+        server.ban_clock = session.clock
+        positions_equal = True
         try:
             wait_for(lambda: session.state() != "down", "the stream to subscribe")
             for n in range(2):
-                sent, client_id = entry(session, n)
-                while not sent:
-                    assert "user-data stream reconciles" in client_id, client_id
-                    session.entries_refused += 1
-                    session.poll()
-                    time.sleep(0.01)
-                    sent, client_id = entry(session, n + 100 * session.entries_refused)
+                client_id = send_entry(session, n)
                 parts = rng.randint(1, 3)
                 for part in range(parts):
                     server.fill(client_id, None if part == parts - 1 else 0.005)
                     if rng.random() < 0.5:
                         session.poll()
-                settle(session, 0.02)
-                assert session.position() == pytest.approx(server_position(server), abs=1e-9)
-                exit_all(session, n)
-                settle(session, 0.0)
-                assert session.position() == pytest.approx(server_position(server), abs=1e-9)
-            trade_ids = sorted(f"BTCUSDT:{t.trade_id}" for t in server.trades)
-            assert sorted(session.reported_fills) == trade_ids, f"seed {seed}"
-            assert session.refused_fills == [], f"seed {seed}"
-            return session.entries_refused
+                    if rng.random() < 0.5:
+                        probe_entry(session, rng, 10 * n + part)
+                settle_through_bans(session, 0.02)
+                positions_equal &= session.position() == pytest.approx(server_position(server), abs=1e-9)
+                exit_position(session, n)
+                settle_through_bans(session, 0.0)
+                positions_equal &= session.position() == pytest.approx(server_position(server), abs=1e-9)
+            trade_ids = [f"BTCUSDT:{t.trade_id}" for t in server.trades]
+            reported = session.reported_fills + session.refused_fills
+            status = session.venue.stream_status()
+            assert status is not None and status.entries_refused == session.entries_refused, seed
+            return SessionFigures(
+                fills=len(trade_ids),
+                lost=len(set(trade_ids) - set(session.reported_fills)),
+                booked_twice=len(reported) - len(set(reported)) + len(session.refused_fills),
+                positions_equal=positions_equal,
+                entries_refused=session.entries_refused,
+                faults=dict(server.faults_injected),
+                sent_while_banned=server.sent_while_banned,
+                subscribes_while_banned=server.subscribes_while_banned,
+            )
         finally:
             session.kernel.close()
             session.venue.close()
+
+
+def run_faulty_sessions(seeds: range) -> None:
+    """Run the sessions of ``seeds``, print their figures, and require 0 fills lost, 0 booked
+    twice, every position the exchange's, no REST request sent into an answered ban, and every
+    fault kind drawn."""
+    started = time.perf_counter()
+    figures = {seed: faulty_session(seed) for seed in seeds}
+    wall_s = time.perf_counter() - started
+    faults = {kind: sum(f.faults.get(kind, 0) for f in figures.values()) for kind in FAULT_KINDS}
+    total = {
+        "fills": sum(f.fills for f in figures.values()),
+        "lost": sum(f.lost for f in figures.values()),
+        "booked twice": sum(f.booked_twice for f in figures.values()),
+        "positions equal": sum(f.positions_equal for f in figures.values()),
+        "entries refused while reconciling": sum(f.entries_refused for f in figures.values()),
+        "REST requests into an answered ban": sum(f.sent_while_banned for f in figures.values()),
+        "subscriptions into an answered ban": sum(f.subscribes_while_banned for f in figures.values()),
+    }
+    print(
+        f"\n{len(figures)} faulty sessions in {wall_s:.1f}s: "
+        + ", ".join(f"{k} {v}" for k, v in total.items())
+        + "\nfaults drawn: "
+        + ", ".join(f"{k} {v}" for k, v in faults.items())
+    )
+    failed = {seed: f for seed, f in figures.items() if f.lost or f.booked_twice or not f.positions_equal}
+    assert not failed, failed
+    assert total["REST requests into an answered ban"] == 0
+    assert all(faults.values()), f"fault kinds never drawn: {faults}"
+    assert total["entries refused while reconciling"] > 0
 
 
 SESSIONS = int(os.environ.get("DITA_STREAM_SESSIONS", "50"))
 
 
 def test_faulty_sessions_lose_no_fill_and_book_none_twice() -> None:
-    refused = sum(faulty_session(seed) for seed in range(SESSIONS))
-    print(f"{SESSIONS} faulty sessions: {refused} entries refused while reconciling")
+    run_faulty_sessions(range(SESSIONS))
 
 
 @pytest.mark.soak
 def test_two_hundred_faulty_sessions_lose_no_fill_and_book_none_twice() -> None:
-    refused = sum(faulty_session(seed) for seed in range(1000, 1200))
-    print(f"200 faulty sessions: {refused} entries refused while reconciling")
+    run_faulty_sessions(range(1000, 1200))
