@@ -22,7 +22,8 @@ listed by REST). ``trades`` is the truth: ``klines()`` is computed from it.
 
 Faults (``MarketFaults``), drawn from ``random.Random(seed)``: a quiet period (``quiet_s`` long)
 with no trade, a depth update never sent (a skipped update id), the connection dropped before a
-frame. ``inject`` forces the next ones whatever the seed draws.
+frame. ``inject`` forces the next ones whatever the seed draws. ``refusing`` refuses new
+connections and ``silent`` makes every connection stale, while set.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ class BinanceMarket:
         self.snapshots = 0
         # While set, a connection to the streams is refused (503): the network down.
         self.refusing = False
+        # While set, the streams send nothing: no frame, no ping, no pong (a stale connection).
+        self.silent = False
         self._trade_id = 5_000_000
         self._quiet_period: tuple[int, bool] = (-1, False)
         self._kline_open: dict[tuple[str, str], int] = {}
@@ -385,7 +388,7 @@ class BinanceMarket:
     # -- the streams ---------------------------------------------------------------------
 
     async def _broadcast(self, stream: str, frame: dict[str, Any]) -> None:
-        for connection in [c for c in self._connections if _follows(c, stream)]:
+        for connection in [c for c in self._connections if _follows(c, stream) and not self.silent]:
             if self._chance("drop", self.faults.drop):
                 await connection.ws.close()
             elif not connection.ws.closed:
@@ -394,14 +397,18 @@ class BinanceMarket:
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         if self.refusing:
             raise web.HTTPServiceUnavailable()
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         connection = _Connection(ws)
         self._connections.append(connection)
         pinger = asyncio.ensure_future(self._ping(ws))
         try:
             async for message in ws:
-                if message.type == WSMsgType.TEXT:
+                if self.silent:
+                    continue
+                if message.type == WSMsgType.PING:
+                    await ws.pong(message.data)
+                elif message.type == WSMsgType.TEXT:
                     await self._request(connection, json.loads(message.data))
         finally:
             pinger.cancel()
@@ -411,7 +418,7 @@ class BinanceMarket:
     async def _ping(self, ws: web.WebSocketResponse) -> None:
         while not ws.closed:
             await asyncio.sleep(self.ping_s)
-            if not ws.closed:
+            if not ws.closed and not self.silent:
                 await ws.ping()
 
     async def _request(self, connection: _Connection, request: dict[str, Any]) -> None:

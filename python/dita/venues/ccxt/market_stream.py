@@ -120,6 +120,8 @@ class MarketStream:
         self._max_lag_s: float | None = None
         self._last_frame: float | None = None
         self._last_error = ""
+        # The exchange of the connection being followed: it is up from its first frame.
+        self._current: Any = None
         self._markets: dict[str, Any] | None = None
         # Bars: market id -> symbol; closed klines by market id and open time (ms); the open time
         # of the next period to hand; each market's last close.
@@ -207,8 +209,9 @@ class MarketStream:
         self._wake = asyncio.Event()
         rest = self._new_exchange()  # REST only: snapshots of markets and klines, across connections
         try:
-            await rest.load_markets()
-            self._markets = rest.markets
+            await self._load_markets(rest)
+            if self._markets is None:
+                return  # stopped before the exchange answered
             for symbol in self._symbols:
                 self._symbol_of[str(rest.market(symbol)["id"])] = symbol
             tasks = [asyncio.ensure_future(self._sessions())]
@@ -227,6 +230,20 @@ class MarketStream:
         finally:
             await self._close(rest)
 
+    async def _load_markets(self, rest: Any) -> None:
+        """The exchange's markets, asked again after a backoff until it answers or the stream stops."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await rest.load_markets()
+            except Exception as exc:
+                failures += 1
+                self._went_down(f"markets: {type(exc).__name__}: {exc}")
+                await self._pause(self._backoff(failures))
+                continue
+            self._markets = rest.markets
+            return
+
     async def _sessions(self) -> None:
         """Connect, follow, and after each drop wait the backoff and connect again, until stopped."""
         failures = 0
@@ -242,6 +259,7 @@ class MarketStream:
             finally:
                 with self._lock:
                     self._state = "down"
+                    self._current = None
                 await self._close(exchange)
             lasted = time.monotonic() - started
             failures = 0 if lasted > self._heartbeat_s else failures + 1
@@ -271,9 +289,8 @@ class MarketStream:
         assert self._markets is not None and self._wake is not None
         exchange.set_markets(self._markets)
         with self._lock:
-            self._connections += 1
-            self._state = "up"
-            self._last_frame = time.time()
+            self._current = exchange
+            self._last_frame = time.time()  # the heartbeat counts from the dial
         watch = self._watch_book if self.kind == "quotes" else self._watch_klines
         watchers = [watch(exchange, symbol) for symbol in self._symbols]
         tasks = [
@@ -373,7 +390,7 @@ class MarketStream:
             received = time.time()
             handled(client, message)
             try:
-                self._observed(message, received)
+                self._observed(exchange, message, received)
             except Exception as exc:
                 # Raised into ccxt, it would break the connection's receive loop.
                 log.warning("%s: a market stream frame could not be read: %s", self.name, exc)
@@ -381,8 +398,13 @@ class MarketStream:
         exchange.handle_message = observed
         return exchange
 
-    def _observed(self, message: Any, received: float) -> None:
-        """Take a frame ccxt has just handled: note its lag, keep a closed kline."""
+    def _observed(self, exchange: Any, message: Any, received: float) -> None:
+        """Take a frame ccxt has just handled: the connection up, its lag noted, a closed kline kept."""
+        with self._lock:
+            if exchange is self._current and self._state == "down":
+                self._state = "up"
+                self._connections += 1
+                log.info("%s market stream up", self.name)
         if not isinstance(message, dict):
             return
         frame = message.get("data", message)

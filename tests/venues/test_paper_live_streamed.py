@@ -1,5 +1,6 @@
-"""``dita paper --ccxt-exchange`` with a strategy that takes bars: the bars come from the
-exchange's kline stream (the local Binance of ``binance_streams.py``), and the strategy trades
+"""``dita paper --ccxt-exchange`` on streamed market data from the local Binance of
+``binance_streams.py``: a strategy that takes bars gets them from the kline stream, one that
+takes quotes (``--quote-feed stream``) gets the top of the streamed order book, and each trades
 on the paper venue from them."""
 
 from __future__ import annotations
@@ -18,23 +19,21 @@ from typer.testing import CliRunner
 
 from dita.cli import app
 
-CROSSOVER = ["--strategy", "dita.examples.crossover:SmaCrossover", "--param", "fast=2", "--param", "slow=3"]
+CROSSOVER = ["--strategy", "dita.examples.crossover:SmaCrossover", "--param", "fast=1", "--param", "slow=2"]
 
 
 @pytest.fixture
 def server() -> Iterator[BinanceStreamServer]:
-    # Prices swinging over 3 s: the 2- and 3-bar averages of 1 s bars cross every few bars.
+    # Prices swinging over 3 s: a close and the 2-bar average of 1 s bars cross every few bars.
     with streaming(market=BinanceMarket(wave_s=3.0)) as server:
         yield server
 
 
-def test_a_bar_strategy_trades_on_streamed_bars(server: BinanceStreamServer, tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    proc = subprocess.run(
+def paper_live(server: BinanceStreamServer, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
-            sys.executable, "-c", "from dita.cli import main; main()", "paper", *CROSSOVER,
-            "--ccxt-exchange", "binance", "--ccxt-base-url", server.url, "--bar-interval", "1s",
-            "--duration", "8", "--state-dir", str(state), "--kernel-id", "live-bars",
+            sys.executable, "-c", "from dita.cli import main; main()", "paper", *args,
+            "--ccxt-exchange", "binance", "--ccxt-base-url", server.url, "--state-dir", str(state),
         ],
         capture_output=True,
         text=True,
@@ -42,6 +41,12 @@ def test_a_bar_strategy_trades_on_streamed_bars(server: BinanceStreamServer, tmp
         env={**os.environ, "DITA_CCXT_API_KEY": "", "DITA_CCXT_SECRET": ""},
         check=False,
     )  # fmt: skip
+
+
+def test_a_bar_strategy_trades_on_streamed_bars(server: BinanceStreamServer, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    args = ["--bar-interval", "1s", "--duration", "8", "--kernel-id", "live-bars"]
+    proc = paper_live(server, state, *CROSSOVER, *args)
     assert proc.returncode == 0, proc.stderr
     assert "feed: binance market stream: " in proc.stderr and " bars (0 empty" in proc.stderr
     snap = json.loads((state / "live-bars.json").read_text())
@@ -53,6 +58,25 @@ def test_a_bar_strategy_trades_on_streamed_bars(server: BinanceStreamServer, tmp
     # Filled at the stream's prices: within the range of the exchange's trades.
     prices = [t.price for t in server.market.trades["BTCUSDT"]]
     assert all(min(prices) * 0.99 <= f["price"] <= max(prices) * 1.01 for f in snap["fills"])
+
+
+def test_a_quote_strategy_trades_on_the_streamed_book(server: BinanceStreamServer, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    quoter = [
+        "--strategy",
+        "dita.examples.quoting:TwoSidedQuoter",
+        "--params",
+        '{"edge_threshold_bps": null}',
+    ]
+    proc = paper_live(server, state, *quoter, "--quote-feed", "stream", "--duration", "4", "--kernel-id", "q")
+    assert proc.returncode == 0, proc.stderr
+    assert "feed: binance market stream: " in proc.stderr and " order book resyncs" in proc.stderr
+    assert server.market.snapshots >= 1
+    snap = json.loads((state / "q.json").read_text())
+    assert snap["clock"] == "wall" and snap["rows"] >= 10
+    (strategy,) = snap["strategies"]
+    assert strategy["status"] == "STOPPED" and strategy["intents"] > 0
+    assert snap["fills"], "no paper fills from the streamed book"
 
 
 @pytest.mark.parametrize(
