@@ -5,14 +5,16 @@ no bar lost or doubled across a dropped or stale connection."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
-from binance_market import BinanceMarket
+from binance_market import BinanceMarket, MarketFaults
 from binance_streams import BinanceStreamServer, streaming
 
 from dita.strategy import Bar, Quote
@@ -202,3 +204,44 @@ def test_a_stale_connection_is_down_and_dialled_again(server: BinanceStreamServe
     truth = server_rows(server, got[0].ts)
     assert as_rows(got) == [truth[b.ts] for b in got]
     assert bars.stream.status().reconnects >= 1
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_bars_through_seeded_faults_are_the_exchanges_or_empty(seed: int) -> None:
+    """Quiet seconds and dropped connections drawn by seed (when they land is the clock's): every
+    second has one bar, in order, the exchange's kline or, for a second without a trade, an empty
+    one."""
+    market = BinanceMarket(MarketFaults(seed, quiet=0.25, gap=0.05, drop=0.03))
+    with streaming(market=market) as server:
+        with contextmanager(follow)(server, "bars") as bars:
+            bars.wait_bars(5)
+            got = bars.bars()
+            status = bars.stream.status()
+        truth = server_rows(server, got[0].ts)
+    assert_in_order_once(got)
+    quiet = {ms / 1000 for ms in market.quiet_periods}
+    for before, bar in itertools.pairwise(got):
+        if bar.ts in quiet:
+            assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (before.close,) * 4 + (0.0,)
+        else:
+            assert as_rows([bar]) == [truth[bar.ts]]
+    assert status.empty_bars == len(quiet & {b.ts for b in got[1:]})
+
+
+def test_the_book_through_seeded_depth_gaps_ends_as_the_exchanges() -> None:
+    market = BinanceMarket(MarketFaults(5, gap=0.2))
+    with streaming(market=market) as server:
+        with contextmanager(follow)(server, "quotes") as quotes:
+            stream = quotes.stream
+            wait_for(lambda: stream.status().resyncs >= 2, "two resyncs")
+            # A gap shows at the update after it: a few whole ones, then the book still.
+            market.call(lambda: setattr(market.faults, "gap", 0.0))
+            time.sleep(0.5)
+            market.call(lambda: setattr(market, "depth_every_s", 3600.0))
+            time.sleep(0.5)
+            _, last = quotes.items[-1]
+            assert isinstance(last, Quote)
+            assert (last.bid, last.bid_size, last.ask, last.ask_size) == market.top("BTCUSDT")
+            # A resync a gap; a gap in the depth updates buffered before a snapshot needs none.
+            assert stream.status().resyncs <= market.faults_injected["gap"]
+            assert market.snapshots == stream.status().resyncs + 1
