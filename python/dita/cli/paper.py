@@ -1,5 +1,5 @@
 """``dita paper``: a strategy on the runtime against the paper venue, fed by a replayed file
-in wall-clock or accelerated time (or a live ccxt ticker), with live status."""
+in wall-clock or accelerated time (or a live ccxt exchange: ``live_feed``), with live status."""
 
 from __future__ import annotations
 
