@@ -349,10 +349,10 @@ def _paper_live(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        # The live feed is quotes: a strategy on bars heard nothing and the run "succeeded".
+        # A strategy on bars follows the kline stream, at an interval the exchange has.
         (
-            ("--strategy", "dita.examples.crossover:SmaCrossover", "--symbols", "BTC/USDT"),
-            "SmaCrossover takes bars but --ccxt-exchange gives quotes",
+            ("--strategy", "dita.examples.crossover:SmaCrossover", "--bar-interval", "2m"),
+            "--bar-interval='2m' is not a kline interval of binance",
         ),
         # A market the exchange does not have was polled in vain until --duration ended.
         (

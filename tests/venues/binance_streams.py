@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+from binance_market import BinanceMarket
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SUBSCRIPTION_ID = 0
@@ -163,9 +164,16 @@ class BinanceStreamServer:
     ``trades``, ``balances`` and ``orders`` are its truth. Runs its own thread and loop."""
 
     def __init__(
-        self, faults: StreamFaults | None = None, *, ping_s: float = 0.1, fee_rate: float = 0.001
+        self,
+        faults: StreamFaults | None = None,
+        *,
+        ping_s: float = 0.1,
+        fee_rate: float = 0.001,
+        market: BinanceMarket | None = None,
     ) -> None:
         self.faults = faults or StreamFaults()
+        # The public side: market streams, depth snapshots and klines (``binance_market.py``).
+        self.market = market or BinanceMarket()
         self._rng = random.Random(self.faults.seed)
         self.ping_s = ping_s
         self.fee_rate = fee_rate
@@ -220,6 +228,7 @@ class BinanceStreamServer:
         app.router.add_get("/api/v3/account", self._account)
         app.router.add_get("/api/v3/openOrders", self._open_orders)
         app.router.add_get("/ws-api/v3", self._websocket)
+        self.market.mount(app)
         self._runner = web.AppRunner(app, handle_signals=False)
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

@@ -1,5 +1,5 @@
 """``dita paper``: a strategy on the runtime against the paper venue, fed by a replayed file
-in wall-clock or accelerated time (or a live ccxt ticker), with live status."""
+in wall-clock or accelerated time (or a live ccxt exchange: ``live_feed``), with live status."""
 
 from __future__ import annotations
 
@@ -53,6 +53,15 @@ from dita.cli._common import (
     warn,
     warn_rejected,
 )
+from dita.cli.live_feed import (  # noqa: F401  (the live feed's names, importable here as before)
+    FEED_SILENCE_EVERY_S,
+    STOP_CHECK_S,
+    LiveFeed,
+    _ccxt_quotes,
+    _Silence,
+    _ticker_problem,
+    choose_live_feed,
+)
 
 if TYPE_CHECKING:
     from dita.backtest.engine import BacktestConfig
@@ -63,8 +72,6 @@ __all__ = ["PaperSession", "register"]
 
 KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kept as day totals
 JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
-STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
-FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
 # The state file's format: 2 holds the paper venue's book (``venue``), which a run continuing
 # the kernel (--wal-dir) restores; files without ``format`` are format 1.
 STATE_FORMAT = 2
@@ -532,130 +539,6 @@ def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> 
     return table
 
 
-def _ccxt_quotes(
-    client: Any,
-    symbols: list[str],
-    poll_s: float,
-    *,
-    should_stop: Callable[[], bool] = lambda: False,
-    clock: Callable[[], float] = time.time,
-    sleep: Callable[[float], None] = time.sleep,
-    not_before: float = 0.0,
-) -> Iterator[Any]:
-    """Live top of book polled from a ccxt exchange client (public endpoints, no keys).
-
-    A failed poll is reported on stderr and retried at the next interval: a live feed must
-    outlive a dropped connection. The feed ends once ``should_stop`` says so, looked at
-    between polls and while it waits (not only when a quote comes: with the exchange down
-    none does). No quote is stamped earlier than ``not_before``: the clock of a paper venue a
-    continued run restored, which may be past this host's wall clock."""
-    from dita.backtest.data import UNKNOWN_DEPTH
-    from dita.runtime import wait_unless_stopped
-    from dita.strategy import Quote
-
-    last_ts = not_before
-    silence = {sym: _Silence(sym) for sym in symbols}
-    while True:
-        for sym in symbols:
-            if should_stop():
-                return
-            try:
-                t = client.fetch_ticker(sym)
-            except Exception as exc:
-                silence[sym].no_quote(f"{type(exc).__name__}: {exc}", clock())
-                continue
-            bid, ask = t.get("bid"), t.get("ask")
-            if not bid or not ask:
-                silence[sym].no_quote("ticker without bid or ask", clock(), tell=False)
-                continue
-            bad = _ticker_problem(t)
-            if bad:
-                # The runtime refuses such a quote: handed on, it would end the run with a traceback.
-                silence[sym].no_quote(f"ticker skipped: {bad}", clock())
-                continue
-            if float(bid) > float(ask):
-                # The paper venue refuses a crossed book; a momentary one is skipped, not fatal.
-                silence[sym].no_quote(f"crossed ticker (bid {bid} > ask {ask}) skipped", clock())
-                continue
-            received = clock()
-            silence[sym].quote(received)
-            market = client.market(sym) if hasattr(client, "market") else {}
-            # Stamped when it was received, not with the ticker's timestamp: that is its
-            # market's last trade, minutes old on a quiet market while the book is current,
-            # and the venue would judge orders sent at wall time (with their latency) against it.
-            # Never earlier than the last quote: the venue clock must not go back.
-            last_ts = max(last_ts, received)
-            # A size the ticker leaves out (or gives as 0: a best price has some size) is unknown
-            # depth, as in a file without size columns: a made-up 1 unit would split an order
-            # over later polls at their prices.
-            yield Quote(
-                str(market.get("id") or sym.replace("/", "")),
-                last_ts,
-                float(bid),
-                float(ask),
-                float(t.get("bidVolume") or UNKNOWN_DEPTH),
-                float(t.get("askVolume") or UNKNOWN_DEPTH),
-            )
-        if not wait_unless_stopped(poll_s, should_stop, STOP_CHECK_S, sleep):
-            return
-
-
-def _ticker_problem(ticker: dict[str, Any]) -> str:
-    """Why the ccxt ``ticker`` (its bid and ask given) is no top of book the runtime takes: a
-    bid or ask that is no price above 0 and at most KERNEL_MAX, a size (bidVolume, askVolume;
-    left out or 0: unknown depth) that is no finite size of 0 or more, or a value that is no
-    number; '' when none."""
-    from dita.risk import KERNEL_MAX
-
-    for name in ("bid", "ask", "bidVolume", "askVolume"):
-        value = ticker.get(name)
-        if value is None:
-            continue
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return f"{name} {shortened(repr(value))} is not a number"
-        if name in ("bid", "ask"):
-            if not (0 < number <= KERNEL_MAX):  # NaN fails it too
-                return f"{name} {number!r} is not a price above 0 and at most {KERNEL_MAX:g}"
-        elif not (math.isfinite(number) and number >= 0):
-            return f"{name} {number!r} is not a finite size of 0 or more"
-    return ""
-
-
-class _Silence:
-    """How long one symbol of the live feed has given no quote: its first problem is said at
-    once, then once every FEED_SILENCE_EVERY_S while it lasts (a line a poll would bury the
-    output, and a ticker without a book would say nothing at all), and the end of it."""
-
-    def __init__(self, symbol: str) -> None:
-        self.symbol = symbol
-        self.since: float | None = None  # when the current run of failed polls began
-        self.told = 0.0
-        self.polls = 0
-
-    def no_quote(self, why: str, now: float, *, tell: bool = True) -> None:
-        self.polls += 1
-        if self.since is None:
-            self.since = self.told = now
-            if tell:
-                typer.echo(f"feed: {self.symbol}: {why}", err=True)
-            return
-        if now - self.told >= FEED_SILENCE_EVERY_S:
-            self.told = now
-            typer.echo(
-                f"feed: {self.symbol}: no quote for {now - self.since:.0f}s "
-                f"({self.polls:,} polls without one; last: {why})",
-                err=True,
-            )
-
-    def quote(self, now: float) -> None:
-        if self.since is not None and self.told > self.since:
-            typer.echo(f"feed: {self.symbol}: quotes again after {now - self.since:.0f}s", err=True)
-        self.since = None
-        self.polls = 0
-
-
 def paper(
     ctx: typer.Context,
     strategy: Annotated[str, typer.Option(help="Strategy as MODULE:CLASS or FILE.py:CLASS")],
@@ -712,13 +595,23 @@ def paper(
         str | None, typer.Option(help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)")
     ] = None,
     ccxt_exchange: Annotated[
-        str | None, typer.Option(help="Follow a live ccxt ticker instead of --data")
+        str | None,
+        typer.Option(help="Follow a live ccxt exchange instead of --data: its klines or its top of book"),
     ] = None,
     ccxt_base_url: Annotated[
         str | None, typer.Option(help="Send the feed's requests here instead (a proxy or recorded server)")
     ] = None,
     symbols: Annotated[str, typer.Option(help="Symbols for --ccxt-exchange, e.g. BTC/USDT")] = "BTC/USDT",
     poll: Annotated[float, typer.Option(help="Seconds between polls of the live ticker")] = 1.0,
+    bar_interval: Annotated[
+        str, typer.Option(help="Kline interval of the live bars (for strategies that take bars), e.g. 1m, 1h")
+    ] = "1m",
+    quote_feed: Annotated[
+        str,
+        typer.Option(
+            help="Live quotes polled from the ticker (poll) or streamed from the order book (stream)"
+        ),
+    ] = "poll",
     duration: Annotated[float | None, typer.Option(help="Stop after this many wall seconds")] = None,
     wal_dir: Annotated[
         Path | None,
@@ -801,7 +694,7 @@ def paper(
     strat = load_strategy(strategy, *parse_params(param or [], params))
     feed: Any = None
     history: Any = None
-    live_feed: tuple[Any, list[str]] | None = None
+    live_feed: LiveFeed | None = None
     if data is not None:
         try:
             history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data), allow_gaps=allow_gaps)
@@ -852,8 +745,10 @@ def paper(
                 ids.append(str(client.market(sym).get("id") or sym.replace("/", "")))
             except Exception:
                 fail(f"--symbols: {sym!r} is not a market of {ccxt_exchange}")
-        check_feed(strat, "quotes", ids, source="--ccxt-exchange")
-        live_feed = (client, wanted)
+        live_feed = choose_live_feed(
+            strat, source, wanted, bar_interval=bar_interval, quote_feed=quote_feed, poll_s=poll
+        )
+        check_feed(strat, live_feed.kind, ids, source="--ccxt-exchange")
         clock = "wall"
         listed = ids  # the assets the feed's quotes name
     if clock == "data" and previous is not None and previous.get("clock") == "wall":
@@ -1012,9 +907,7 @@ def paper(
         return should_stop()
 
     if live_feed is not None:
-        feed = _ccxt_quotes(
-            *live_feed, poll, should_stop=waiting_stop, not_before=_restored_clock(session, console)
-        )
+        feed = live_feed.items(waiting_stop, _restored_clock(session, console))
 
     path: Path | None = None
     restore_sigterm = sigterm_as_interrupt()
@@ -1058,6 +951,9 @@ def paper(
             saved = False
             with held() if installed() else contextlib.nullcontext():
                 session.runtime.stop()
+                feed_said = live_feed.close() if live_feed is not None else None
+                if feed_said is not None:
+                    typer.echo(feed_said, err=True)
                 if session.wal_dir is not None:
                     # Ctrl-C or SIGTERM may have landed between a fill the venue made and the kernel
                     # taking it: the venue still knows the orders it ended now, the next run's does not.

@@ -1,0 +1,223 @@
+"""The live feed of ``dita paper --ccxt-exchange``: what a strategy takes, from the exchange.
+
+A strategy that takes bars gets them from the exchange's kline stream (``MarketStream``, ccxt.pro),
+one bar per ``--bar-interval``, closed on time; one that takes quotes gets the top of book, polled
+from the ticker every ``--poll`` seconds (``--quote-feed poll``, the default) or streamed from the
+order book (``--quote-feed stream``). One feed gives one kind, in time order."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from dita._text import shortened
+from dita.cli._common import fail
+
+if TYPE_CHECKING:
+    from dita.venues.ccxt.market_stream import MarketKind
+
+__all__ = ["LiveFeed", "choose_live_feed"]
+
+STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
+FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
+BAR_GRACE_S = 2.0  # how long past a period's end its closing kline is waited for before REST is asked
+
+
+class LiveFeed:
+    """The feed a live run follows, and the stream it runs (closed by ``close``)."""
+
+    def __init__(
+        self, client: Any, symbols: list[str], kind: str, *, stream: Any = None, poll_s: float = 1.0
+    ) -> None:
+        self.client = client
+        self.symbols = symbols
+        self.kind = kind
+        self.stream = stream
+        self.poll_s = poll_s
+
+    def items(self, should_stop: Callable[[], bool], not_before: float) -> Iterator[Any]:
+        """Bars or quotes until ``should_stop`` says so; none stamped before ``not_before``."""
+        if self.stream is not None:
+            return iter(self.stream.feed(should_stop, not_before))
+        return _ccxt_quotes(
+            self.client, self.symbols, self.poll_s, should_stop=should_stop, not_before=not_before
+        )
+
+    def close(self) -> str | None:
+        """Stop the stream; what it did, said in a line (None when polled)."""
+        if self.stream is None:
+            return None
+        self.stream.stop()
+        s = self.stream.status()
+        what = f"{s.bars:,} bars ({s.empty_bars:,} empty, {s.bars_from_rest:,} from REST)"
+        if self.kind == "quotes":
+            what = f"{s.quotes:,} quotes, {s.resyncs:,} order book resyncs"
+        return f"feed: {self.stream.name} market stream: {what}, {s.reconnects:,} reconnects"
+
+
+def choose_live_feed(
+    strategy: Any,
+    venue: Any,
+    symbols: list[str],
+    *,
+    bar_interval: str,
+    quote_feed: str,
+    poll_s: float,
+) -> LiveFeed:
+    """The feed for ``strategy`` from the ccxt ``venue`` (markets loaded): bars when it takes
+    bars, else quotes. Exits 2 naming the option whose value the exchange cannot serve."""
+    from dita.venues.ccxt.market_stream import MarketStream
+
+    client = venue._exchange
+    exchange = venue.settings.exchange
+    if quote_feed not in ("poll", "stream"):
+        fail(f"--quote-feed={quote_feed!r}: give poll or stream")
+    kind: MarketKind = "bars" if "bars" in strategy.data else "quotes"
+    if kind == "quotes" and quote_feed == "poll":
+        return LiveFeed(client, symbols, kind, poll_s=poll_s)
+    watch = "watchOHLCV" if kind == "bars" else "watchOrderBook"
+    if not _streams(exchange, watch):
+        needs = "a strategy that takes bars" if kind == "bars" else "--quote-feed stream"
+        fail(f"--ccxt-exchange={exchange!r}: ccxt.pro has no {watch} for it, which {needs} follows")
+    timeframes = dict(getattr(client, "timeframes", None) or {})
+    if kind == "bars" and bar_interval not in timeframes:
+        listed = ", ".join(timeframes) or "none"
+        fail(f"--bar-interval={bar_interval!r} is not a kline interval of {exchange} (ccxt lists {listed})")
+    stream = MarketStream(venue.settings, symbols, kind, bar_interval=bar_interval, grace_s=BAR_GRACE_S)
+    return LiveFeed(client, symbols, kind, stream=stream, poll_s=poll_s)
+
+
+def _streams(exchange: str, watch: str) -> bool:
+    """Whether ccxt.pro has ``exchange`` and says it has ``watch``."""
+    import ccxt.pro
+
+    exchange_class = getattr(ccxt.pro, exchange, None)
+    return exchange_class is not None and bool(exchange_class().has.get(watch))
+
+
+def _ccxt_quotes(
+    client: Any,
+    symbols: list[str],
+    poll_s: float,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    not_before: float = 0.0,
+) -> Iterator[Any]:
+    """Live top of book polled from a ccxt exchange client (public endpoints, no keys).
+
+    A failed poll is reported on stderr and retried at the next interval: a live feed must
+    outlive a dropped connection. The feed ends once ``should_stop`` says so, looked at
+    between polls and while it waits (not only when a quote comes: with the exchange down
+    none does). No quote is stamped earlier than ``not_before``: the clock of a paper venue a
+    continued run restored, which may be past this host's wall clock."""
+    from dita.backtest.data import UNKNOWN_DEPTH
+    from dita.runtime import wait_unless_stopped
+    from dita.strategy import Quote
+
+    last_ts = not_before
+    silence = {sym: _Silence(sym) for sym in symbols}
+    while True:
+        for sym in symbols:
+            if should_stop():
+                return
+            try:
+                t = client.fetch_ticker(sym)
+            except Exception as exc:
+                silence[sym].no_quote(f"{type(exc).__name__}: {exc}", clock())
+                continue
+            bid, ask = t.get("bid"), t.get("ask")
+            if not bid or not ask:
+                silence[sym].no_quote("ticker without bid or ask", clock(), tell=False)
+                continue
+            bad = _ticker_problem(t)
+            if bad:
+                # The runtime refuses such a quote: handed on, it would end the run with a traceback.
+                silence[sym].no_quote(f"ticker skipped: {bad}", clock())
+                continue
+            if float(bid) > float(ask):
+                # The paper venue refuses a crossed book; a momentary one is skipped, not fatal.
+                silence[sym].no_quote(f"crossed ticker (bid {bid} > ask {ask}) skipped", clock())
+                continue
+            received = clock()
+            silence[sym].quote(received)
+            market = client.market(sym) if hasattr(client, "market") else {}
+            # Stamped when it was received, not with the ticker's timestamp: that is its
+            # market's last trade, minutes old on a quiet market while the book is current,
+            # and the venue would judge orders sent at wall time (with their latency) against it.
+            # Never earlier than the last quote: the venue clock must not go back.
+            last_ts = max(last_ts, received)
+            # A size the ticker leaves out (or gives as 0: a best price has some size) is unknown
+            # depth, as in a file without size columns: a made-up 1 unit would split an order
+            # over later polls at their prices.
+            yield Quote(
+                str(market.get("id") or sym.replace("/", "")),
+                last_ts,
+                float(bid),
+                float(ask),
+                float(t.get("bidVolume") or UNKNOWN_DEPTH),
+                float(t.get("askVolume") or UNKNOWN_DEPTH),
+            )
+        if not wait_unless_stopped(poll_s, should_stop, STOP_CHECK_S, sleep):
+            return
+
+
+def _ticker_problem(ticker: dict[str, Any]) -> str:
+    """Why the ccxt ``ticker`` (its bid and ask given) is no top of book the runtime takes: a
+    bid or ask that is no price above 0 and at most KERNEL_MAX, a size (bidVolume, askVolume;
+    left out or 0: unknown depth) that is no finite size of 0 or more, or a value that is no
+    number; '' when none."""
+    from dita.risk import KERNEL_MAX
+
+    for name in ("bid", "ask", "bidVolume", "askVolume"):
+        value = ticker.get(name)
+        if value is None:
+            continue
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return f"{name} {shortened(repr(value))} is not a number"
+        if name in ("bid", "ask"):
+            if not (0 < number <= KERNEL_MAX):  # NaN fails it too
+                return f"{name} {number!r} is not a price above 0 and at most {KERNEL_MAX:g}"
+        elif not (math.isfinite(number) and number >= 0):
+            return f"{name} {number!r} is not a finite size of 0 or more"
+    return ""
+
+
+class _Silence:
+    """How long one symbol of the live feed has given no quote: its first problem is said at
+    once, then once every FEED_SILENCE_EVERY_S while it lasts (a line a poll would bury the
+    output, and a ticker without a book would say nothing at all), and the end of it."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.since: float | None = None  # when the current run of failed polls began
+        self.told = 0.0
+        self.polls = 0
+
+    def no_quote(self, why: str, now: float, *, tell: bool = True) -> None:
+        self.polls += 1
+        if self.since is None:
+            self.since = self.told = now
+            if tell:
+                typer.echo(f"feed: {self.symbol}: {why}", err=True)
+            return
+        if now - self.told >= FEED_SILENCE_EVERY_S:
+            self.told = now
+            typer.echo(
+                f"feed: {self.symbol}: no quote for {now - self.since:.0f}s "
+                f"({self.polls:,} polls without one; last: {why})",
+                err=True,
+            )
+
+    def quote(self, now: float) -> None:
+        if self.since is not None and self.told > self.since:
+            typer.echo(f"feed: {self.symbol}: quotes again after {now - self.since:.0f}s", err=True)
+        self.since = None
+        self.polls = 0

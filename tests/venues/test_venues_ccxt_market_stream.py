@@ -1,0 +1,247 @@
+"""Public market data streamed through ccxt.pro (``MarketStream``) from the local Binance's market
+streams (``binance_market.py``): bars equal to the exchange's klines and closed on time, an
+empty bar for a period without a trade, the order book resynced after a skipped update id, and
+no bar lost or doubled across a dropped or stale connection."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import pytest
+from binance_market import BinanceMarket, MarketFaults
+from binance_streams import BinanceStreamServer, streaming
+
+from dita.strategy import Bar, Quote
+from dita.venues.ccxt.market_stream import MarketStream
+from dita.venues.ccxt.settings import CcxtSettings
+
+GRACE_S = 0.3
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+@dataclass
+class Followed:
+    """A stream's feed read on a thread of its own, each item with the wall time it was handed."""
+
+    stream: MarketStream
+    items: list[tuple[float, Bar | Quote]] = field(default_factory=list)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> None:
+        def read() -> None:
+            for item in self.stream.feed(self.stopping.is_set):
+                self.items.append((time.time(), item))
+
+        threading.Thread(target=read, daemon=True).start()
+
+    def bars(self) -> list[Bar]:
+        return [item for _, item in self.items if isinstance(item, Bar)]
+
+    def wait_bars(self, n: int) -> None:
+        wait_for(lambda: len(self.bars()) >= n, f"{n} bars")
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.stream.stop()
+
+
+@pytest.fixture
+def server() -> Iterator[BinanceStreamServer]:
+    with streaming(market=BinanceMarket()) as server:
+        yield server
+
+
+def follow(server: BinanceStreamServer, kind: str) -> Iterator[Followed]:
+    stream = MarketStream(
+        CcxtSettings(exchange="binance", base_url=server.url, timeout_ms=3000),
+        ["BTC/USDT"],
+        kind,  # type: ignore[arg-type]
+        bar_interval="1s",
+        grace_s=GRACE_S,
+        heartbeat_s=1.0,
+        backoff_s=0.05,
+        backoff_max_s=0.2,
+    )
+    followed = Followed(stream)
+    followed.start()
+    try:
+        yield followed
+    finally:
+        followed.stop()
+
+
+@pytest.fixture
+def bars(server: BinanceStreamServer) -> Iterator[Followed]:
+    yield from follow(server, "bars")
+
+
+@pytest.fixture
+def quotes(server: BinanceStreamServer) -> Iterator[Followed]:
+    yield from follow(server, "quotes")
+
+
+def as_rows(bars: list[Bar]) -> list[tuple[float, ...]]:
+    return [(b.ts, b.open, b.high, b.low, b.close, b.volume) for b in bars]
+
+
+def server_rows(server: BinanceStreamServer, since: float) -> dict[float, tuple[float, ...]]:
+    rows = server.market.klines("BTCUSDT", "1s")
+    return {r[0] / 1000: (r[0] / 1000, *(float(v) for v in r[1:6])) for r in rows if r[0] / 1000 >= since}
+
+
+def assert_in_order_once(bars: list[Bar]) -> None:
+    """One bar a second, each period once, none skipped."""
+    times = [b.ts for b in bars]
+    assert times == [times[0] + i for i in range(len(times))], times
+
+
+def test_bars_equal_the_exchanges_klines(server: BinanceStreamServer, bars: Followed) -> None:
+    bars.wait_bars(4)
+    got = bars.bars()
+    assert_in_order_once(got)
+    truth = server_rows(server, got[0].ts)
+    assert as_rows(got) == [truth[b.ts] for b in got]
+    status = bars.stream.status()
+    assert status.state == "up" and status.empty_bars == 0
+    assert status.lag_s is not None and status.lag_s < 1.0
+    # Once subscribed, each bar is handed as its closing kline comes, well within its grace (the
+    # first period's may have closed before the subscription: then REST's kline is handed).
+    assert all(handed - (bar.ts + 1) < GRACE_S for handed, bar in bars.items[2:])
+
+
+def test_a_period_without_a_trade_closes_as_an_empty_bar_on_time(
+    server: BinanceStreamServer, bars: Followed, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dita.venues.ccxt")
+    bars.wait_bars(1)
+    server.market.inject("quiet")  # the next whole second has no trade
+    wait_for(lambda: bool(server.market.quiet_periods), "a quiet second")
+    (quiet_ms,) = server.market.quiet_periods
+    bars.wait_bars(len(bars.bars()) + 2)
+    got = bars.bars()
+    assert_in_order_once(got)
+    at = [i for i, b in enumerate(got) if b.ts == quiet_ms / 1000]
+    assert at, "no bar for the quiet second"
+    empty, before = got[at[0]], got[at[0] - 1]
+    assert (empty.open, empty.high, empty.low, empty.close, empty.volume) == (before.close,) * 4 + (0.0,)
+    handed = next(t for t, item in bars.items if item is empty)
+    # Handed by the clock once the period and the grace ended (and REST had no kline for it).
+    assert quiet_ms / 1000 + 1 + GRACE_S <= handed < quiet_ms / 1000 + 1 + GRACE_S + 0.5
+    assert bars.stream.status().empty_bars == 1
+    assert "no trade in the period" in caplog.text and "an empty bar at the last close" in caplog.text
+    # The bars around it are the exchange's.
+    truth = server_rows(server, got[0].ts)
+    assert as_rows([b for b in got if b is not empty]) == [truth[b.ts] for b in got if b is not empty]
+
+
+def test_a_skipped_depth_update_forces_a_resync_from_a_snapshot(
+    server: BinanceStreamServer, quotes: Followed
+) -> None:
+    wait_for(lambda: len(quotes.items) >= 3, "quotes")
+    assert quotes.stream.status().resyncs == 0 and server.market.snapshots == 1
+    server.market.inject("gap")
+    wait_for(lambda: quotes.stream.status().resyncs == 1, "a resync")
+    wait_for(lambda: server.market.snapshots == 2, "a second snapshot")
+    count = len(quotes.items)
+    wait_for(lambda: len(quotes.items) > count + 2, "quotes after the resync")
+    # The book still: its top after the resync is the exchange's.
+    server.market.call(lambda: setattr(server.market, "depth_every_s", 3600.0))
+    time.sleep(0.3)
+    _, last = quotes.items[-1]
+    assert isinstance(last, Quote)
+    assert (last.bid, last.bid_size, last.ask, last.ask_size) == server.market.top("BTCUSDT")
+    stamps = [t.ts for _, t in quotes.items]
+    assert stamps == sorted(stamps)
+
+
+def test_a_dropped_connection_reconnects_and_loses_no_bar(
+    server: BinanceStreamServer, bars: Followed
+) -> None:
+    bars.wait_bars(1)
+    # Down across a period's close: its closing kline never reaches the stream.
+    server.market.call(lambda: setattr(server.market, "refusing", True))
+    server.market.drop_connections()
+    time.sleep(1.3)
+    server.market.call(lambda: setattr(server.market, "refusing", False))
+    wait_for(
+        lambda: bars.stream.status().reconnects >= 1 and bars.stream.status().state == "up", "a reconnect"
+    )
+    bars.wait_bars(len(bars.bars()) + 2)
+    got = bars.bars()
+    assert_in_order_once(got)
+    truth = server_rows(server, got[0].ts)
+    assert as_rows(got) == [truth[b.ts] for b in got]
+    status = bars.stream.status()
+    assert status.bars_from_rest >= 1 and status.empty_bars == 0
+
+
+def test_a_stale_connection_is_down_and_dialled_again(server: BinanceStreamServer, bars: Followed) -> None:
+    bars.wait_bars(1)
+    server.market.call(lambda: setattr(server.market, "silent", True))
+    # No frame within the heartbeat (1 s): down, though the connection stays open.
+    wait_for(lambda: bars.stream.status().state == "down", "the stream down", timeout_s=3.0)
+    # Said by the heartbeat here, or first by ccxt's own pings (sent every third of it), unanswered.
+    error = bars.stream.status().last_error
+    assert "stale" in error or "ping-pong keepalive missing" in error, error
+    server.market.call(lambda: setattr(server.market, "silent", False))
+    wait_for(lambda: bars.stream.status().state == "up", "the stream up again")
+    bars.wait_bars(len(bars.bars()) + 2)
+    got = bars.bars()
+    assert_in_order_once(got)
+    truth = server_rows(server, got[0].ts)
+    assert as_rows(got) == [truth[b.ts] for b in got]
+    assert bars.stream.status().reconnects >= 1
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_bars_through_seeded_faults_are_the_exchanges_or_empty(seed: int) -> None:
+    """Quiet seconds and dropped connections drawn by seed (when they land is the clock's): every
+    second has one bar, in order, the exchange's kline or, for a second without a trade, an empty
+    one."""
+    market = BinanceMarket(MarketFaults(seed, quiet=0.25, gap=0.05, drop=0.03))
+    with streaming(market=market) as server:
+        with contextmanager(follow)(server, "bars") as bars:
+            bars.wait_bars(5)
+            got = bars.bars()
+            status = bars.stream.status()
+        truth = server_rows(server, got[0].ts)
+    assert_in_order_once(got)
+    quiet = {ms / 1000 for ms in market.quiet_periods}
+    for before, bar in itertools.pairwise(got):
+        if bar.ts in quiet:
+            assert (bar.open, bar.high, bar.low, bar.close, bar.volume) == (before.close,) * 4 + (0.0,)
+        else:
+            assert as_rows([bar]) == [truth[bar.ts]]
+    assert status.empty_bars == len(quiet & {b.ts for b in got[1:]})
+
+
+def test_the_book_through_seeded_depth_gaps_ends_as_the_exchanges() -> None:
+    market = BinanceMarket(MarketFaults(5, gap=0.2))
+    with streaming(market=market) as server:
+        with contextmanager(follow)(server, "quotes") as quotes:
+            stream = quotes.stream
+            wait_for(lambda: stream.status().resyncs >= 2, "two resyncs")
+            # A gap shows at the update after it: a few whole ones, then the book still.
+            market.call(lambda: setattr(market.faults, "gap", 0.0))
+            time.sleep(0.5)
+            market.call(lambda: setattr(market, "depth_every_s", 3600.0))
+            time.sleep(0.5)
+            _, last = quotes.items[-1]
+            assert isinstance(last, Quote)
+            assert (last.bid, last.bid_size, last.ask, last.ask_size) == market.top("BTCUSDT")
+            # A resync a gap; a gap in the depth updates buffered before a snapshot needs none.
+            assert stream.status().resyncs <= market.faults_injected["gap"]
+            assert market.snapshots == stream.status().resyncs + 1
