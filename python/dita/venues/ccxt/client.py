@@ -23,7 +23,7 @@ from dita.venues.ccxt.errors import (
 )
 from dita.venues.ccxt.settings import CcxtSettings, by_lineage, market_type_options, read_credentials
 
-__all__ = ["ExchangeClient"]
+__all__ = ["ExchangeClient", "pointed_at"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
@@ -59,6 +59,27 @@ def _guard_http_log() -> None:
     http_log = logging.getLogger("urllib3.connectionpool")
     if not any(isinstance(f, _RedactingFilter) for f in http_log.filters):
         http_log.addFilter(_RedactingFilter(_scrub_signatures))
+
+
+def pointed_at(urls: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """``urls`` (a ccxt exchange's ``urls["api"]``) with every http(s) and ws(s) address sent to
+    ``base_url``'s host, paths kept; a websocket address takes ``ws`` for ``http`` and ``wss``
+    for ``https``: how a test or a proxy stands in for the exchange."""
+    target = urlsplit(base_url)
+
+    def rewrite(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: rewrite(v) for k, v in value.items()}
+        if isinstance(value, str) and value.startswith(("http://", "https://", "ws://", "wss://")):
+            parts = urlsplit(value)
+            scheme = target.scheme
+            if parts.scheme in ("ws", "wss"):
+                scheme = "wss" if target.scheme == "https" else "ws"
+            return urlunsplit((scheme, target.netloc, parts.path, parts.query, parts.fragment))
+        return value
+
+    rewritten: dict[str, Any] = rewrite(urls)
+    return rewritten
 
 
 class ExchangeClient:
@@ -136,17 +157,8 @@ class ExchangeClient:
         target = urlsplit(base_url)
         if target.scheme not in ("http", "https") or not target.netloc:
             raise ValueError(f"base_url must be http(s)://host[:port], got {base_url!r}")
-
-        def rewrite(value: Any) -> Any:
-            if isinstance(value, dict):
-                return {k: rewrite(v) for k, v in value.items()}
-            if isinstance(value, str) and value.startswith(("http://", "https://")):
-                parts = urlsplit(value)
-                return urlunsplit((target.scheme, target.netloc, parts.path, parts.query, parts.fragment))
-            return value
-
         urls = dict(self.exchange.urls)
-        urls["api"] = rewrite(urls["api"])
+        urls["api"] = pointed_at(urls["api"], base_url)
         self.exchange.urls = urls
 
     @property

@@ -39,8 +39,8 @@ from queue import Empty, SimpleQueue
 from typing import Any, Literal
 
 from dita.strategy import Bar, Quote
+from dita.venues.ccxt.client import pointed_at
 from dita.venues.ccxt.settings import CcxtSettings, market_type_options
-from dita.venues.ccxt.streams import _pointed_at
 
 __all__ = ["MarketKind", "MarketStream", "MarketStreamStatus"]
 
@@ -382,7 +382,7 @@ class MarketStream:
             exchange.set_sandbox_mode(True)
         if s.base_url is not None:
             urls = dict(exchange.urls)
-            urls["api"] = _pointed_at(urls["api"], s.base_url)
+            urls["api"] = pointed_at(urls["api"], s.base_url)
             exchange.urls = urls
         handled = exchange.handle_message
 

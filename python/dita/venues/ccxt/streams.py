@@ -39,10 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 from typing import Any, Literal
-from urllib.parse import urlsplit, urlunsplit
 
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.venues.ccxt.client import ExchangeClient
+from dita.venues.ccxt.client import ExchangeClient, pointed_at
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
@@ -352,7 +351,7 @@ class UserStream:
             exchange.set_sandbox_mode(True)
         if s.base_url is not None:
             urls = dict(exchange.urls)
-            urls["api"] = _pointed_at(urls["api"], s.base_url)
+            urls["api"] = pointed_at(urls["api"], s.base_url)
             exchange.urls = urls
         handled = exchange.handle_message
 
@@ -413,26 +412,6 @@ def _order_update(exchange: Any, frame: dict[str, Any]) -> StreamUpdate:
     if frame.get("x") == "TRADE":
         trades.append(exchange.parse_ws_trade(frame))
     return StreamUpdate(order, trades)
-
-
-def _pointed_at(urls: dict[str, Any], base_url: str) -> dict[str, Any]:
-    """``urls`` with every http(s) and ws(s) address sent to ``base_url``'s host, paths kept; a
-    websocket address takes ``ws`` for ``http`` and ``wss`` for ``https``."""
-    target = urlsplit(base_url)
-
-    def rewrite(value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: rewrite(v) for k, v in value.items()}
-        if isinstance(value, str) and value.startswith(("http://", "https://", "ws://", "wss://")):
-            parts = urlsplit(value)
-            scheme = target.scheme
-            if parts.scheme in ("ws", "wss"):
-                scheme = "wss" if target.scheme == "https" else "ws"
-            return urlunsplit((scheme, target.netloc, parts.path, parts.query, parts.fragment))
-        return value
-
-    rewritten: dict[str, Any] = rewrite(urls)
-    return rewritten
 
 
 class StreamedPolling:
