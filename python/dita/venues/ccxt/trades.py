@@ -198,7 +198,9 @@ class TradeReader:
         count once)."""
         client = self._client
         order_id = tracked.exchange_order_id
-        if not order_id:
+        if not order_id or client.throttled():
+            # Throttled or banned, nothing is sent (a streamed update owing trades would ask
+            # during a ban): the next poll after it ends reads them.
             return []
         by_id = self._trades_by_id(tracked, trade_ids)
         pages = self._pages(tracked, by_id, life)
