@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,7 +24,7 @@ from dita.venues.ccxt.errors import (
 )
 from dita.venues.ccxt.settings import CcxtSettings, by_lineage, market_type_options, read_credentials
 
-__all__ = ["ExchangeClient", "pointed_at"]
+__all__ = ["ExchangeClient", "pointed_at", "pro_exchange"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
@@ -80,6 +81,61 @@ def pointed_at(urls: dict[str, Any], base_url: str) -> dict[str, Any]:
 
     rewritten: dict[str, Any] = rewrite(urls)
     return rewritten
+
+
+def pro_exchange(
+    settings: CcxtSettings,
+    heartbeat_s: float,
+    observe: Callable[[Any, Any, float], None],
+    stream: str,
+    *,
+    keys: dict[str, str] | None = None,
+    options: dict[str, Any] | None = None,
+) -> Any:
+    """A ccxt.pro exchange of ``settings`` (with ``keys``, else public; ``options`` over the
+    settings' own), pointed at ``settings.base_url`` when given, that calls ``observe(exchange,
+    message, received)`` after ccxt handles each frame. ccxt's own pings, answered by the
+    exchange, come every third of ``heartbeat_s``, so a quiet market still feeds the heartbeat.
+    ``stream`` names it (``binance-spot user stream``) in the warning for a frame ``observe``
+    could not read."""
+    import ccxt.pro  # deferred, as ccxt is: only live runs with a stream need it
+
+    exchange_class = getattr(ccxt.pro, settings.exchange)
+    heartbeat_ms = int(heartbeat_s * 1000)
+    exchange: Any = exchange_class(
+        {
+            **(keys or {}),
+            "enableRateLimit": True,
+            "timeout": settings.timeout_ms,
+            "streaming": {"keepAlive": max(heartbeat_ms // 3, 1)},
+            "options": {
+                **market_type_options(settings, exchange_class),
+                "fetchCurrencies": False,
+                "fetchMargins": False,
+                **settings.options,
+                **(options or {}),
+            },
+        }
+    )
+    if settings.sandbox:
+        exchange.set_sandbox_mode(True)
+    if settings.base_url is not None:
+        urls = dict(exchange.urls)
+        urls["api"] = pointed_at(urls["api"], settings.base_url)
+        exchange.urls = urls
+    handled = exchange.handle_message
+
+    def observed(client: Any, message: Any) -> None:
+        received = time.time()
+        handled(client, message)
+        try:
+            observe(exchange, message, received)
+        except Exception as exc:
+            # Raised into ccxt, it would break the connection's receive loop.
+            log.warning("%s: a frame could not be read: %s", stream, exc)
+
+    exchange.handle_message = observed
+    return exchange
 
 
 class ExchangeClient:

@@ -39,8 +39,8 @@ from queue import Empty, SimpleQueue
 from typing import Any, Literal
 
 from dita.strategy import Bar, Quote
-from dita.venues.ccxt.client import pointed_at
-from dita.venues.ccxt.settings import CcxtSettings, market_type_options
+from dita.venues.ccxt.client import pro_exchange
+from dita.venues.ccxt.settings import CcxtSettings
 
 __all__ = ["MarketKind", "MarketStream", "MarketStreamStatus"]
 
@@ -358,45 +358,10 @@ class MarketStream:
 
     def _new_exchange(self) -> Any:
         """A public ccxt.pro exchange of the settings, with the observer on every frame it handles."""
-        import ccxt.pro  # deferred, as ccxt is: only live runs need it
-
-        s = self._settings
-        exchange_class = getattr(ccxt.pro, s.exchange)
-        heartbeat_ms = int(self._heartbeat_s * 1000)
-        exchange: Any = exchange_class(
-            {
-                "enableRateLimit": True,
-                "timeout": s.timeout_ms,
-                "streaming": {"keepAlive": max(heartbeat_ms // 3, 1)},
-                "options": {
-                    **market_type_options(s, exchange_class),
-                    "fetchCurrencies": False,
-                    "fetchMargins": False,
-                    **s.options,
-                    # A skipped update id must drop the book (ChecksumError), not be applied over.
-                    "watchOrderBook": {"checksum": True},
-                },
-            }
-        )
-        if s.sandbox:
-            exchange.set_sandbox_mode(True)
-        if s.base_url is not None:
-            urls = dict(exchange.urls)
-            urls["api"] = pointed_at(urls["api"], s.base_url)
-            exchange.urls = urls
-        handled = exchange.handle_message
-
-        def observed(client: Any, message: Any) -> None:
-            received = time.time()
-            handled(client, message)
-            try:
-                self._observed(exchange, message, received)
-            except Exception as exc:
-                # Raised into ccxt, it would break the connection's receive loop.
-                log.warning("%s: a market stream frame could not be read: %s", self.name, exc)
-
-        exchange.handle_message = observed
-        return exchange
+        # A skipped update id must drop the book (ChecksumError), not be applied over.
+        checked = {"watchOrderBook": {"checksum": True}}
+        name = f"{self.name} market stream"
+        return pro_exchange(self._settings, self._heartbeat_s, self._observed, name, options=checked)
 
     def _observed(self, exchange: Any, message: Any, received: float) -> None:
         """Take a frame ccxt has just handled: the connection up, its lag noted, a closed kline kept."""

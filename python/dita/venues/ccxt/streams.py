@@ -41,11 +41,11 @@ from queue import Empty, SimpleQueue
 from typing import Any, Literal
 
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.venues.ccxt.client import ExchangeClient, pointed_at
+from dita.venues.ccxt.client import ExchangeClient, pro_exchange
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
-from dita.venues.ccxt.settings import CcxtSettings, market_type_options, read_credentials
+from dita.venues.ccxt.settings import CcxtSettings, read_credentials
 from dita.venues.ccxt.tracking import TrackedOrder
 
 __all__ = ["StreamState", "StreamStatus", "StreamedPolling", "UserStream", "check_stream_supported"]
@@ -325,47 +325,15 @@ class UserStream:
 
     def _new_exchange(self) -> Any:
         """A ccxt.pro exchange of the settings, with the observer on every frame it handles."""
-        import ccxt.pro  # deferred, as ccxt is: only live runs with a stream need it
+        credentials = read_credentials(self._settings)
+        keys = {"apiKey": credentials.api_key, "secret": credentials.secret}
+        heartbeat = self._settings.user_stream_heartbeat_s
 
-        s = self._settings
-        exchange_class = getattr(ccxt.pro, s.exchange)
-        credentials = read_credentials(s)
-        heartbeat_ms = int(s.user_stream_heartbeat_s * 1000)
-        exchange: Any = exchange_class(
-            {
-                "apiKey": credentials.api_key,
-                "secret": credentials.secret,
-                "enableRateLimit": True,
-                "timeout": s.timeout_ms,
-                # ccxt's own pings, answered by the exchange, keep the heartbeat fed.
-                "streaming": {"keepAlive": max(heartbeat_ms // 3, 1)},
-                "options": {
-                    **market_type_options(s, exchange_class),
-                    "fetchCurrencies": False,
-                    "fetchMargins": False,
-                    **s.options,
-                },
-            }
-        )
-        if s.sandbox:
-            exchange.set_sandbox_mode(True)
-        if s.base_url is not None:
-            urls = dict(exchange.urls)
-            urls["api"] = pointed_at(urls["api"], s.base_url)
-            exchange.urls = urls
-        handled = exchange.handle_message
+        # Looked up at each frame: benches/bench_streams.py wraps _observed to time frames.
+        def observe(exchange: Any, message: Any, received: float) -> None:
+            self._observed(exchange, message, received)
 
-        def observed(client: Any, message: Any) -> None:
-            received = time.time()
-            handled(client, message)
-            try:
-                self._observed(exchange, message, received)
-            except Exception as exc:
-                # Raised into ccxt, it would break the connection's receive loop; REST repairs it.
-                log.warning("%s: a user stream frame could not be read: %s", self.name, exc)
-
-        exchange.handle_message = observed
-        return exchange
+        return pro_exchange(self._settings, heartbeat, observe, f"{self.name} user stream", keys=keys)
 
     def _observed(self, exchange: Any, message: Any, received: float) -> None:
         """Take a frame ccxt has just handled: queue an order update, keep a balance, note the lag."""
