@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +40,7 @@ from typing import Any, Literal
 from dita.strategy import Bar, Quote
 from dita.venues.ccxt.client import pro_exchange
 from dita.venues.ccxt.settings import CcxtSettings
+from dita.venues.ccxt.streams import redial_delay
 
 __all__ = ["MarketKind", "MarketStream", "MarketStreamStatus"]
 
@@ -267,8 +267,7 @@ class MarketStream:
                 await self._pause(self._backoff(failures))
 
     def _backoff(self, failures: int) -> float:
-        ceiling = min(self._backoff_s * 2.0 ** min(failures, 30), self._backoff_max_s)
-        return ceiling * random.uniform(0.5, 1.0)
+        return redial_delay(failures, self._backoff_s, self._backoff_max_s)
 
     async def _pause(self, seconds: float) -> None:
         assert self._wake is not None

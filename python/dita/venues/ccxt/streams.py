@@ -48,7 +48,14 @@ from dita.venues.ccxt.polling import Poller
 from dita.venues.ccxt.settings import CcxtSettings, read_credentials
 from dita.venues.ccxt.tracking import TrackedOrder
 
-__all__ = ["StreamState", "StreamStatus", "StreamedPolling", "UserStream", "check_stream_supported"]
+__all__ = [
+    "StreamState",
+    "StreamStatus",
+    "StreamedPolling",
+    "UserStream",
+    "check_stream_supported",
+    "redial_delay",
+]
 
 log = logging.getLogger("dita.venues.ccxt")
 
@@ -60,6 +67,14 @@ _THROTTLE_CHECK_S = 1.0
 
 # Frames by which the exchange says the subscription is over while the connection stays open.
 _SUBSCRIPTION_ENDED = ("eventStreamTerminated", "listenKeyExpired")
+
+
+def redial_delay(failures: int, first_s: float, most_s: float) -> float:
+    """Seconds before a stream's next dial after ``failures`` failed ones: ``first_s`` doubling
+    with each, up to ``most_s``, then 50-100 % of that, drawn at random, so clients dropped
+    together do not all return together."""
+    ceiling = min(first_s * 2.0 ** min(failures, 30), most_s)
+    return ceiling * random.uniform(0.5, 1.0)
 
 
 def check_stream_supported(settings: CcxtSettings) -> None:
@@ -241,11 +256,8 @@ class UserStream:
         return None
 
     def _backoff(self, failures: int) -> float:
-        """Seconds before the next dial: doubling with each failure up to the most, then 50-100 %
-        of that, drawn at random, so clients dropped together do not all return together."""
         s = self._settings
-        ceiling = min(s.user_stream_backoff_s * 2.0 ** min(failures, 30), s.user_stream_backoff_max_s)
-        return ceiling * random.uniform(0.5, 1.0)
+        return redial_delay(failures, s.user_stream_backoff_s, s.user_stream_backoff_max_s)
 
     async def _pause(self, seconds: float) -> None:
         assert self._wake is not None
