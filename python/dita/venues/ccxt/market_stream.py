@@ -40,6 +40,7 @@ from typing import Any, Literal
 from dita.strategy import Bar, Quote
 from dita.venues.ccxt.client import pro_exchange
 from dita.venues.ccxt.settings import CcxtSettings
+from dita.venues.ccxt.stream_thread import StreamThread
 from dita.venues.ccxt.streams import redial_delay
 
 __all__ = ["MarketKind", "MarketStream", "MarketStreamStatus"]
@@ -81,7 +82,7 @@ class _Stopped(Exception):
     """The stream was stopped: the session ends without a reconnect."""
 
 
-class MarketStream:
+class MarketStream(StreamThread):
     """Bars or quotes of ``symbols`` (ccxt symbols) streamed from the settings' exchange."""
 
     def __init__(
@@ -110,7 +111,7 @@ class MarketStream:
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._clock = clock
-        self.name = settings.exchange
+        super().__init__(settings.exchange, "market stream")
         self.items: SimpleQueue[Bar | Quote] = SimpleQueue()
         self._lock = threading.Lock()
         self._state: Literal["down", "up"] = "down"
@@ -131,31 +132,9 @@ class MarketStream:
         self._interval_ms = 0
         self._last_close: dict[str, float] = {}
         self._last_quote_ts = 0.0
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = threading.Event()
-        self._wake: asyncio.Event | None = None
         self._failure: BaseException | None = None
 
     # -- the runtime's side --------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the stream's thread (once)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"{self.name}-market-stream", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Close the connection and end the thread."""
-        self._stopping.set()
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:
-                pass  # the loop closed since: its thread is ending
-        if self._thread is not None:
-            self._thread.join(timeout_s)
 
     def feed(
         self, should_stop: Callable[[], bool] = lambda: False, not_before: float = 0.0
@@ -195,18 +174,13 @@ class MarketStream:
     # -- the stream's thread -------------------------------------------------------------
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
         try:
-            loop.run_until_complete(self._main())
+            super()._run()
         except BaseException as exc:
             self._failure = exc
             log.error("%s market stream failed: %s", self.name, exc)
-        finally:
-            loop.close()
 
     async def _main(self) -> None:
-        self._wake = asyncio.Event()
         rest = self._new_exchange()  # REST only: snapshots of markets and klines, across connections
         try:
             await self._load_markets(rest)
@@ -268,13 +242,6 @@ class MarketStream:
 
     def _backoff(self, failures: int) -> float:
         return redial_delay(failures, self._backoff_s, self._backoff_max_s)
-
-    async def _pause(self, seconds: float) -> None:
-        assert self._wake is not None
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
 
     def _went_down(self, reason: str) -> None:
         with self._lock:
@@ -484,10 +451,3 @@ class MarketStream:
         self.items.put(bar)
         with self._lock:
             self._counts["bars"] += 1
-
-    @staticmethod
-    async def _close(exchange: Any) -> None:
-        try:
-            await asyncio.wait_for(exchange.close(), 5.0)
-        except Exception as exc:
-            log.debug("closing the market stream's exchange: %s", exc)

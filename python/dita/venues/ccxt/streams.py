@@ -46,6 +46,7 @@ from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
 from dita.venues.ccxt.settings import CcxtSettings, read_credentials
+from dita.venues.ccxt.stream_thread import StreamThread
 from dita.venues.ccxt.tracking import TrackedOrder
 
 __all__ = [
@@ -119,14 +120,14 @@ class _StreamStopped(Exception):
     """The venue closed: the session ends without a reconnect."""
 
 
-class UserStream:
+class UserStream(StreamThread):
     """The connection to the exchange's user-data stream and what it has received, shared with
     the venue's thread under ``_lock`` (the updates through a queue)."""
 
     def __init__(self, settings: CcxtSettings, client: ExchangeClient) -> None:
         self._settings = settings
         self._client = client
-        self.name = client.name
+        super().__init__(client.name, "user stream")
         self.updates: SimpleQueue[StreamUpdate] = SimpleQueue()
         self._lock = threading.Lock()
         self._state: StreamState = "down"
@@ -140,31 +141,9 @@ class UserStream:
         self._last_error = ""
         self._entries_refused = 0
         self._markets: dict[str, Any] | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = threading.Event()
-        self._wake: asyncio.Event | None = None
         self._ended: asyncio.Event | None = None
 
     # -- the venue's side ----------------------------------------------------------------
-
-    def start(self) -> None:
-        """Start the stream's thread (once)."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"{self.name}-user-stream", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Close the connection and end the thread."""
-        self._stopping.set()
-        loop, wake = self._loop, self._wake
-        if loop is not None and wake is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(wake.set)
-            except RuntimeError:
-                pass  # the loop closed since: its thread is ending
-        if self._thread is not None:
-            self._thread.join(timeout_s)
 
     def session(self) -> tuple[StreamState, int]:
         """The state and the number of the connection it is of."""
@@ -202,17 +181,8 @@ class UserStream:
 
     # -- the stream's thread -------------------------------------------------------------
 
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._sessions())
-        finally:
-            loop.close()
-
-    async def _sessions(self) -> None:
+    async def _main(self) -> None:
         """Connect, follow, and after each drop wait the backoff and connect again, until stopped."""
-        self._wake = asyncio.Event()
         failures = 0
         while not self._stopping.is_set():
             if self._client.throttled():
@@ -258,13 +228,6 @@ class UserStream:
     def _backoff(self, failures: int) -> float:
         s = self._settings
         return redial_delay(failures, s.user_stream_backoff_s, s.user_stream_backoff_max_s)
-
-    async def _pause(self, seconds: float) -> None:
-        assert self._wake is not None
-        try:
-            await asyncio.wait_for(self._wake.wait(), seconds)
-        except TimeoutError:
-            pass
 
     def _went_down(self, reason: str) -> None:
         with self._lock:
@@ -371,13 +334,6 @@ class UserStream:
             totals = balance.get("total") or {}
             with self._lock:
                 self._balances = {k: float(v) for k, v in totals.items() if v is not None}
-
-    @staticmethod
-    async def _close(exchange: Any) -> None:
-        try:
-            await asyncio.wait_for(exchange.close(), 5.0)
-        except Exception as exc:
-            log.debug("closing the user stream's exchange: %s", exc)
 
 
 def _order_update(exchange: Any, frame: dict[str, Any]) -> StreamUpdate:

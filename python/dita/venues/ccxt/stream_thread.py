@@ -1,0 +1,74 @@
+"""What the user stream and the market stream share: a connection run on a thread of its own
+with its own asyncio loop, started once, stopped by waking whatever it waits on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+__all__ = ["StreamThread"]
+
+log = logging.getLogger("dita.venues.ccxt")
+
+
+class StreamThread:
+    """A stream (``what``: "user stream", "market stream") of venue ``name`` whose ``_main``
+    runs on its own thread and loop. ``_pause`` waits, and ``stop`` wakes it (``_wake``)."""
+
+    def __init__(self, name: str, what: str) -> None:
+        self.name = name
+        self._what = what
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = threading.Event()
+        self._wake: asyncio.Event | None = None
+
+    def start(self) -> None:
+        """Start the stream's thread (once)."""
+        if self._thread is None:
+            thread_name = f"{self.name}-{self._what.replace(' ', '-')}"
+            self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Close the connection and end the thread."""
+        self._stopping.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            try:
+                loop.call_soon_threadsafe(wake.set)
+            except RuntimeError:
+                pass  # the loop closed since: its thread is ending
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._woken_main())
+        finally:
+            loop.close()
+
+    async def _woken_main(self) -> None:
+        self._wake = asyncio.Event()  # made on the stream's loop, which it wakes
+        await self._main()
+
+    async def _main(self) -> None:
+        raise NotImplementedError
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or until the stream is stopped."""
+        assert self._wake is not None
+        try:
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def _close(self, exchange: Any) -> None:
+        try:
+            await asyncio.wait_for(exchange.close(), 5.0)
+        except Exception as exc:
+            log.debug("closing the %s's exchange: %s", self._what, exc)
