@@ -179,6 +179,8 @@ class BinanceStreamServer:
         self.fee_rate = fee_rate
         self.market_price = 90000.0
         self.balances: dict[str, float] = {"BTC": 0.0, "USDT": 1_000_000.0, "ETH": 0.0}
+        # When a balance last changed (Binance's account ``updateTime``), in ms.
+        self.account_updated_ms = _now_ms()
         self.orders: dict[int, SimOrder] = {}
         self.trades: list[SimTrade] = []
         self.frames_sent: list[dict[str, Any]] = []
@@ -487,9 +489,8 @@ class BinanceStreamServer:
 
     async def _account(self, request: web.Request) -> web.Response:
         balances = [{"asset": a, "free": _text(v), "locked": _text(0.0)} for a, v in self.balances.items()]
-        return web.json_response(
-            {"accountType": "SPOT", "canTrade": True, "balances": balances, "permissions": ["SPOT"]}
-        )
+        answer = {"accountType": "SPOT", "canTrade": True, "balances": balances, "permissions": ["SPOT"]}
+        return web.json_response({**answer, "updateTime": self.account_updated_ms})
 
     async def _open_orders(self, request: web.Request) -> web.Response:
         working = [o for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
@@ -536,24 +537,29 @@ class BinanceStreamServer:
         self.balances["BTC"] = round(self.balances["BTC"] + sign * quantity, 8)
         self.balances["USDT"] -= sign * quantity * price + commission
         await self._send_execution(order, "TRADE", trade)
-        await self._broadcast(
-            {
-                "e": "outboundAccountPosition",
-                "E": _now_ms(),
-                "u": now,
-                "B": [{"a": a, "f": _text(self.balances[a]), "l": _text(0.0)} for a in ("BTC", "USDT")],
-            }
-        )
+        await self._send_account_position(now, ("BTC", "USDT"))
         return trade
 
-    def deposit(self, asset: str, amount: float) -> None:
-        """A deposit: the balance grows and a ``balanceUpdate`` goes out."""
+    async def _send_account_position(self, updated_ms: int, assets: tuple[str, ...]) -> None:
+        """The ``outboundAccountPosition`` Binance sends whenever a balance changed."""
+        self.account_updated_ms = updated_ms
+        balances = [{"a": a, "f": _text(self.balances[a]), "l": _text(0.0)} for a in assets]
+        await self._broadcast(
+            {"e": "outboundAccountPosition", "E": _now_ms(), "u": updated_ms, "B": balances}
+        )
+
+    def deposit(self, asset: str, amount: float, *, streamed: bool = True) -> None:
+        """A deposit: the balance grows, and a ``balanceUpdate`` then an ``outboundAccountPosition``
+        go out (not ``streamed``: frames the exchange never sent, which only REST shows)."""
 
         async def credit() -> None:
             self.balances[asset] = self.balances.get(asset, 0.0) + amount
-            await self._broadcast(
-                {"e": "balanceUpdate", "E": _now_ms(), "a": asset, "d": _text(amount), "T": _now_ms()}
-            )
+            now = _now_ms()
+            if not streamed:
+                self.account_updated_ms = now
+                return
+            await self._broadcast({"e": "balanceUpdate", "E": now, "a": asset, "d": _text(amount), "T": now})
+            await self._send_account_position(now, (asset,))
 
         self._call(credit)
 

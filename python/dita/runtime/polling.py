@@ -17,6 +17,7 @@ from dita.runtime.owners import TradeOwners
 from dita.runtime.routing import EventRouter
 from dita.runtime.venue_events import VenueEventIntake
 from dita.venues import describe, poll_once, venue_following
+from dita.venues.account_events import take_account_events
 
 # The most polls one ``poll_venues()`` call makes, its own and those asked for while their
 # events are routed: a strategy that sends an order and asks for a poll on each fill, on a
@@ -51,6 +52,8 @@ class VenuePolling:
         self._stats = stats
         # When a data point may poll them next (time.monotonic(); the wall clock only).
         self._poll_at = -math.inf
+        # When a data point may take the venues' account events next, with no order to poll.
+        self._account_at = -math.inf
         # A poll is routing its events, or a call its venue's answer; a poll was asked for
         # meanwhile (made once they are routed).
         self._polling = False
@@ -125,7 +128,18 @@ class VenuePolling:
         events = self._poll_one(venue)
         polled.extend(events)
         self._stats["venue_events"] += len(events)
-        return self._intake.give(unapplied, events, errors)
+        given = self._intake.give(unapplied, events, errors)
+        self._take_account_events(venue)
+        return given
+
+    def _take_account_events(self, venue: Any) -> None:
+        """Give the kernel what ``venue`` learned of the account (``account_events()``: balances,
+        margins, funding payments), counted in ``stats``."""
+        taken = take_account_events(self._kernel, venue)
+        self._stats["account_events"] += taken.given
+        self._stats["account_events_refused"] += taken.refused
+        if taken.problem:
+            self._stats["venue_poll_errors"] += 1
 
     def _poll_one(self, venue: Any) -> list[VenueEvent]:
         """One call of ``venue.poll_events``: the venue events it gave (what failed is logged
@@ -151,8 +165,11 @@ class VenuePolling:
         """Poll the venues that report later before the strategies hear a data point, while
         orders work or the kernel awaits the fills of an ended order (``awaited_orders``: a
         cancel that counted a fill the venue reports later): under the wall clock once
-        ``poll_interval`` has passed since the last poll."""
+        ``poll_interval`` has passed since the last poll. Else the venues' account events are
+        taken (under the wall clock at most every ``poll_interval``)."""
         if self._wall and time.monotonic() < self._poll_at:
+            return
+        if self._intake.closed_reason:
             return
         # Not only the working orders: a venue that ended an order with more filled than its
         # trades showed yet (CcxtVenue) reports that fill from a later poll, after the end; one
@@ -165,3 +182,11 @@ class VenuePolling:
             or self._intake.any_waiting()
         ):
             self.poll_venues()
+            return
+        # With nothing to ask the venues about, the account's news (a deposit, a funding
+        # payment) still reaches the kernel: it is held by the venue, not asked for.
+        if self._wall and time.monotonic() < self._account_at:
+            return
+        for venue in self.polled_venues:
+            self._take_account_events(venue)
+        self._account_at = time.monotonic() + self.poll_interval

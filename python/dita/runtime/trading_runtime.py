@@ -292,7 +292,10 @@ class TradingRuntime:
         """Ask each venue that reports later (``polled_venues``: a callable ``poll_events``;
         a router once, which asks those behind it) for its news, and route every event as the
         venue's other events are: to the kernel, the listeners and the strategy owning the
-        trade (``on_fill``), in ``stats``. Returns the events the venues gave.
+        trade (``on_fill``), in ``stats``. Returns the events the venues gave. A venue with
+        ``account_events()`` (a ``CcxtVenue`` on its user stream) gives the kernel what it learned
+        of the account too (``stats["account_events"]``), at each poll and, with no order to ask
+        about, at each data point (under the wall clock, every ``poll_interval``).
 
         Data points call it while orders work (see the class docstring), and ``finish()``
         once; a live loop that may go a while without data calls it itself, every
@@ -420,6 +423,10 @@ def _new_stats() -> dict[str, int]:
         "refused": 0,
         "fills": 0,
         "venue_events": 0,
+        # Account events (balances, margins, funding payments) venues gave and the kernel took
+        # (``account_events()``), and those it refused, a duplicate aside (each logged).
+        "account_events": 0,
+        "account_events_refused": 0,
         "doubt_reconciliations": 0,
         # Polls of a venue that raised or gave what is not a list of events, or on whose
         # events the kernel raised (each logged).

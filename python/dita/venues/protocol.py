@@ -79,6 +79,9 @@ class VenueAdapter(Protocol):
     # Optional: ``position_asset(asset) -> str``: the name ``positions()`` gives the kernel's
     # ``asset`` when it is not that (a ccxt symbol, by its market id); reconciliation compares
     # the positions under it.
+    # Optional: ``account_events() -> list[AccountEvent]``: what the exchange reported of the
+    # account since the last call (balances, margins, funding payments), each returned once;
+    # whoever polls the venue gives them to ``kernel.on_account_event`` (``take_account_events``).
     # Optional: ``resume(seq)``. A kernel recovered from its write-ahead log calls it with its
     # seq when it is built, so a venue naming events with its own counts never repeats an id
     # of the last run's (the kernel would refuse the answer as a duplicate).

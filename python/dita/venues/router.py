@@ -37,7 +37,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
-from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import OrderEvents
 from dita.venues._settings import check_venue_name
 from dita.venues.protocol import (
@@ -119,6 +119,8 @@ class VenueRouter:
         # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids would
         # repeat the last run's, and the recovered kernel refuse its answers as duplicates.
         self._resumed: list[int] = []
+        # The venue whose account events the kernel's account takes: the first to give any.
+        self._account_venue: str | None = None
         for venue_name, adapter in (venues or {}).items():
             self.add(adapter, name=venue_name)
         if default is not None:
@@ -545,6 +547,37 @@ class VenueRouter:
                     )
                 self._note(theirs, venue_name)
                 events.extend(theirs)
+        return events
+
+    def account_events(self) -> list[AccountEvent]:
+        """The account events of the first venue to give any (see ``CcxtVenue.account_events``).
+        The kernel keeps one account: another venue's balances would overwrite that venue's
+        figures, so its events are dropped, logged at WARNING."""
+        events: list[AccountEvent] = []
+        for venue_name, adapter in self._venues.items():
+            account_events = getattr(adapter, "account_events", None)
+            if not callable(account_events):
+                continue
+            try:
+                theirs = list(account_events())
+            except Exception as exc:
+                log.warning(
+                    "router: venue %r account events could not be taken (%s: %s)",
+                    venue_name, type(exc).__name__, exc,
+                )  # fmt: skip
+                continue
+            if not theirs:
+                continue
+            if self._account_venue is None:
+                self._account_venue = venue_name
+            if venue_name == self._account_venue:
+                events.extend(theirs)
+            else:
+                log.warning(
+                    "router: %d account event(s) of venue %r dropped: the kernel's account takes "
+                    "venue %r's, the first to report one",
+                    len(theirs), venue_name, self._account_venue,
+                )  # fmt: skip
         return events
 
     def __repr__(self) -> str:

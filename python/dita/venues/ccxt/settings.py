@@ -110,6 +110,13 @@ class CcxtSettings(BaseModel):
         "(ccxt.pro's websocket API; Binance spot), REST polling kept while it is down and as the "
         "repair of what it lost",
     )
+    account_currency: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the currency the kernel's capital is counted in, whose balance the user stream "
+        "gives the kernel as account events; None: the quote (spot) or settle (futures) currency "
+        "the markets of the markets setting share, and no account events when they share none",
+    )
     user_stream_heartbeat_s: Number = Field(
         default=60.0,
         gt=0,

@@ -41,6 +41,7 @@ from queue import Empty, SimpleQueue
 from typing import Any, Literal
 
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.venues.ccxt.account_stream import AccountFacts
 from dita.venues.ccxt.client import ExchangeClient, pro_exchange
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.orders import Orders
@@ -124,9 +125,10 @@ class UserStream(StreamThread):
     """The connection to the exchange's user-data stream and what it has received, shared with
     the venue's thread under ``_lock`` (the updates through a queue)."""
 
-    def __init__(self, settings: CcxtSettings, client: ExchangeClient) -> None:
+    def __init__(self, settings: CcxtSettings, client: ExchangeClient, account: AccountFacts) -> None:
         self._settings = settings
         self._client = client
+        self.account = account
         super().__init__(client.name, "user stream")
         self.updates: SimpleQueue[StreamUpdate] = SimpleQueue()
         self._lock = threading.Lock()
@@ -330,6 +332,8 @@ class UserStream(StreamThread):
         elif kind == "executionReport":
             self.updates.put(_order_update(exchange, frame))
         elif kind in ("outboundAccountPosition", "balanceUpdate"):
+            if kind == "outboundAccountPosition":
+                self.account.spot_position(frame)
             balance = (exchange.balance or {}).get("spot") or {}
             totals = balance.get("total") or {}
             with self._lock:
@@ -390,10 +394,30 @@ class StreamedPolling:
             events.extend(self._poller.poll())
             if not self._poller.cut_short:
                 self._last_sweep = now
-                if state == "reconciling":
+                if state == "reconciling" and self._balance_read():
                     self._stream.reconciled(session)
         self._undelivered = []
         return events
+
+    def _balance_read(self) -> bool:
+        """Read the balance by REST for the account events (what the stream lost while down);
+        False when it could not be read: the reconciliation is not complete, and the next poll
+        tries again."""
+        account = self._stream.account
+        if account.currency is None:
+            return True
+        try:
+            balance = self._client.account_call("fetch_balance")
+        except Exception as exc:
+            log.warning(
+                "%s: the balance could not be read to reconcile the user stream (%s); read again "
+                "at the next poll", self._stream.name, self._client.error_text(exc),
+            )  # fmt: skip
+            return False
+        # Stamped by the exchange's clock: the stream's frames are, and the kernel keeps the newest.
+        ahead_ms = self._client.exchange.options.get("timeDifference", 0) or 0
+        account.rest_balance(balance, self._settings.market_type, self._client.clock() - ahead_ms / 1000.0)
+        return True
 
     def _report_updates(self, events: list[VenueEvent]) -> None:
         """Add to ``events`` those of the order updates the stream queued, each fill reported once."""

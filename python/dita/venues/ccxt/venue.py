@@ -30,15 +30,17 @@ as venue events (``events``, with fees in ``fees``), sending and canceling (``or
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from dita._kernel import VenueEvent, VenueOrder
+from dita._kernel import AccountEvent, VenueEvent, VenueOrder
 from dita.risk import MarketLimits
 from dita.venues._settings import VenueInputs
 from dita.venues.ccxt.account import Account
+from dita.venues.ccxt.account_stream import AccountFacts, account_currency
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.lookup import OrderLookup
@@ -50,6 +52,8 @@ from dita.venues.ccxt.streams import StreamedPolling, StreamStatus, UserStream, 
 from dita.venues.ccxt.trades import TradeReader
 
 __all__ = ["CcxtVenue"]
+
+log = logging.getLogger("dita.venues.ccxt")
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -106,14 +110,21 @@ class CcxtVenue:
         self._account = Account(self._client, s, self._markets, lookup, self._orders)
         self._stream: UserStream | None = None
         self._streamed: StreamedPolling | None = None
+        if s.markets is not None:
+            self._markets.trade_symbols = self._markets.checked_symbols(s.markets)
         if s.user_stream:
-            self._stream = UserStream(s, self._client)
+            traded = [self._client.exchange.market(symbol) for symbol in self._markets.trade_symbols or []]
+            currency = account_currency(s.account_currency, traded, s.market_type)
+            if currency is None:
+                log.warning(
+                    "%s: the user stream gives the kernel no account events: set account_currency "
+                    "(the markets setting names no one quote or settle currency)", self.name,
+                )  # fmt: skip
+            self._stream = UserStream(s, self._client, AccountFacts(self.name, currency))
             self._streamed = StreamedPolling(
                 self._stream, self._client, s, self._orders, self._poller, self._reporter
             )
         self.submitted = 0
-        if s.markets is not None:
-            self._markets.trade_symbols = self._markets.checked_symbols(s.markets)
 
     @property
     def _exchange(self) -> Any:
@@ -170,6 +181,12 @@ class CcxtVenue:
         """The user stream's state (down, reconciling, up), reconnects, lag and last balances;
         None when ``user_stream`` is off."""
         return None if self._stream is None else self._stream.status()
+
+    def account_events(self) -> list[AccountEvent]:
+        """What the user stream learned of the account since the last call, as the kernel's
+        account events (``AccountFacts``): the account currency's balance, and funding payments
+        (futures). Empty when ``user_stream`` is off."""
+        return [] if self._stream is None else self._stream.account.taken()
 
     def market_metadata(self) -> dict[str, MarketLimits]:
         return self.load_markets()
