@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, cast
 import httpx
 import pytest
 
-from dita import ExecutionKernel, KernelIntent
+from dita import AccountEvent, ExecutionKernel, KernelIntent
 from dita._kernel import WalError
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
@@ -312,3 +312,17 @@ def test_stdio_an_event_the_kernel_raises_on_poll_after_poll_is_set_aside_and_to
     told = [m for m in messages if "set aside" in m]
     assert len(told) == 1 and "fill-1" in told[0] and "cannot book fill-1" in told[0], messages
     assert "reconcile" in told[0]
+
+
+def test_http_a_venue_s_account_events_are_given_to_the_kernel_after_its_poll_and_published() -> None:
+    kernel, venue = _kernel(1)
+    reported = [AccountEvent("bal-1", "ACCOUNT_UPDATE", asset="USDT", available_margin=250.0, timestamp=5.0)]
+    venue.account_events = lambda: [reported.pop()] if reported else []  # type: ignore[attr-defined]
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    sent = _recording(app)
+    assert asyncio.run(app.state.poll_venue()) == 0
+    assert kernel.account()["e_available_margin"] == 250.0
+    assert sent == [("account", None)]
+    sent.clear()
+    assert asyncio.run(app.state.poll_venue()) == 0  # nothing new: nothing published
+    assert sent == []

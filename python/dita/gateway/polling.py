@@ -24,6 +24,7 @@ from dita._text import shortened
 from dita.gateway.engine import FILL_TRIGGERS, PolledEvents, applied_events, input_stopped, kernel_busy
 from dita.gateway.state import GatewayState
 from dita.venues import poll_once
+from dita.venues.account_events import take_account_events
 
 __all__ = ["CONTROL_WATCH_S", "VENUE_ENDS", "VenuePolling"]
 
@@ -145,6 +146,16 @@ class VenuePolling:
         fills = self.take_polled([])
         return fills, not (polled.waiting or self.state.polling_ended)
 
+    def take_account_events(self) -> None:
+        """Give the kernel what the venue learned of the account (``account_events()``, held by
+        the venue: no request) and publish the account when it took any."""
+        state = self.state
+        taken = take_account_events(state.kernel, state.kernel.venue)
+        if taken.problem:
+            state.metrics.venue_poll_errors.inc()
+        if taken.given:
+            state.publish("account", state.kernel.account())
+
     # --- asking the venue (on a worker thread) -----------------------------------------
 
     def _ask_venue(self, given_up: list[bool]) -> str:
@@ -194,7 +205,9 @@ class VenuePolling:
             # Shielded: the stop's cancel must not drop the take from the lane's queue (a take
             # the stop gives up on, behind a submit that does not answer, is canceled with the
             # event loop; the events stay for the stop's last take, and its log).
-            return fills + await asyncio.shield(state.lane.run(lambda: self.take_polled([])))
+            fills += await asyncio.shield(state.lane.run(lambda: self.take_polled([])))
+            await asyncio.shield(state.lane.run(self.take_account_events))
+            return fills
         except Exception as exc:  # nor a publish that raised
             state.metrics.venue_poll_errors.inc()
             log.warning("venue poll_events gave %s: %s", type(exc).__name__, shortened(str(exc), 300))
