@@ -326,3 +326,16 @@ def test_http_a_venue_s_account_events_are_given_to_the_kernel_after_its_poll_an
     sent.clear()
     assert asyncio.run(app.state.poll_venue()) == 0  # nothing new: nothing published
     assert sent == []
+
+
+def test_stdio_a_venue_s_account_events_are_given_to_the_kernel_and_a_bad_one_told() -> None:
+    kernel, venue = _kernel(1)
+    reported: list[Any] = [
+        {"available_margin": 1.0},  # not an AccountEvent: told, the good one still given
+        AccountEvent("bal-1", "ACCOUNT_UPDATE", asset="USDT", available_margin=75.0, timestamp=5.0),
+    ]
+    venue.account_events = lambda: [reported.pop(), reported.pop()] if reported else []  # type: ignore[attr-defined]
+    events = _session(kernel, "ORDER BUY BTC 1 100 a0\n")
+    errors = [e["message"] for e in events if e["type"] == "error"]
+    assert any("gave a dict (skipped), not an AccountEvent" in m for m in errors), errors
+    assert kernel.account()["e_available_margin"] == 75.0

@@ -45,6 +45,7 @@ from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_f
 from dita.risk import KERNEL_MAX
 from dita.venues import poll_once
 from dita.venues._events import PolledEvents, input_refused, input_stopped, kernel_busy
+from dita.venues.account_events import take_account_events
 
 __all__ = [
     "FILL_TRIGGERS",
@@ -543,6 +544,10 @@ class OrderEngine:
                 self.error("VENUE_ERROR", problem)
                 return
             self._polled.take(self.kernel, events, applied, unfit, set_aside=set_aside)
+            # The account's news the venue holds (a user stream's balance): logged if refused.
+            account = take_account_events(self.kernel, self.kernel.venue)
+            if account.problem:
+                self.error("VENUE_ERROR", account.problem)
         except Exception as exc:
             if input_stopped(self.kernel, exc):
                 self.error(
