@@ -7,12 +7,11 @@ stream documentation)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from binance_streams import streaming
-from test_venues_ccxt_streams import Session, start_session, wait_for
+import test_venues_ccxt_streams as stream_tests
+from test_venues_ccxt_streams import Session, wait_for
 
 from dita import AccountEvent, AccountEventKind, ExecutionKernel
 from dita.runtime import TradingRuntime
@@ -20,24 +19,9 @@ from dita.venues import PaperVenue, VenueRouter
 from dita.venues.account_events import take_account_events
 from dita.venues.ccxt.account_stream import AccountFacts, account_currency
 
-
-@pytest.fixture(autouse=True)
-def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
-    from venue_helpers import API_KEY, API_SECRET
-
-    monkeypatch.setenv("DITA_TEST_BINANCE_KEY", API_KEY)
-    monkeypatch.setenv("DITA_TEST_BINANCE_SECRET", API_SECRET)
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    with streaming() as server:
-        session = start_session(server)
-        try:
-            yield session
-        finally:
-            session.kernel.close()
-            session.venue.close()
+# The local Binance session and the keys it signs with, as the stream tests have them.
+session = stream_tests.session
+_keys = stream_tests._keys
 
 
 def available(session: Session) -> float | None:
