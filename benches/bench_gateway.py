@@ -54,7 +54,7 @@ def free_port() -> int:
 
 async def sse_client(port: int, client: Client, stop: asyncio.Event, ready: asyncio.Event) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"GET /v1/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
+    writer.write(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
     await writer.drain()
     ready.set()
     try:

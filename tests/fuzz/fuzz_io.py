@@ -334,7 +334,11 @@ def fuzz_http(examples: int) -> None:
     from dita.kernel import ExecutionKernel
 
     kernel = ExecutionKernel(max_slots=3)
-    client = TestClient(create_app(kernel, GatewaySettings(token="t" * 16)), raise_server_exceptions=False)
+    client = TestClient(
+        create_app(kernel, GatewaySettings(token="t" * 16)),
+        base_url="http://localhost",
+        raise_server_exceptions=False,
+    )
     headers = {"Authorization": "Bearer " + "t" * 16, "Content-Type": "application/json"}
 
     def state() -> str:

@@ -813,7 +813,7 @@ def test_sigterm_stops_the_server_when_an_event_client_does_not_read(tmp_path: P
         with socket.socket() as client:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             client.connect(("127.0.0.1", port))
-            client.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+            client.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never read
             with httpx.Client(base_url=url, headers=headers) as http:
                 wait_until(lambda: http.get("/healthz").json()["sse_clients"] == 1, timeout=30)
                 deadline = time.monotonic() + 120
@@ -838,7 +838,7 @@ def test_sigterm_with_an_event_client_that_stopped_reading_logs_no_error() -> No
         with socket.socket() as client:
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             client.connect(("127.0.0.1", port))
-            client.sendall(b"GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n")  # and never read
+            client.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never read
             with httpx.Client(base_url=url, headers={"authorization": f"Bearer {token}"}) as http:
                 wait_until(lambda: http.get("/healthz").json()["sse_clients"] == 1, timeout=30)
                 body = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1,
@@ -937,7 +937,7 @@ def test_sigterm_stops_the_server_when_a_client_does_not_take_its_response(
             client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             client.connect(("127.0.0.1", port))
             client.setblocking(False)
-            request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
+            request = b"GET /openapi.json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
             with contextlib.suppress(BlockingIOError):
                 for _ in range(2000):  # and never read: the answers fill both sockets
                     client.send(request)
@@ -955,7 +955,7 @@ def test_a_stop_names_a_connection_stuck_mid_request_truthfully() -> None:
     with serve(env=_SHORT_GRACE) as (proc, url):
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as client:
-            client.sendall(b"POST /v1/marks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            client.sendall(b"POST /v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                            b"Content-Length: 100\r\n\r\n{")  # fmt: skip
             time.sleep(0.5)  # the server has it (well within body_timeout_seconds, 30 s)
             _sigterm_ends_it(proc)

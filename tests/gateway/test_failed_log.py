@@ -37,7 +37,7 @@ def test_a_kernel_whose_log_failed_is_unhealthy_and_each_command_is_told_why(tmp
     async def run() -> dict[str, httpx.Response]:
         out: dict[str, httpx.Response] = {}
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://gw"
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://localhost"
         ) as c:
             assert (await c.get("/healthz")).json()["status"] == "ok"
             if subprocess.run(["chattr", "+i", str(wal)], capture_output=True).returncode != 0:

@@ -532,7 +532,7 @@ def test_slow_sse_client_is_dropped_not_buffered() -> None:
             enter(c, asset="FAT", metadata=fat, intent_id=f"f{i}")
         sock = socket.create_connection(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: test\r\n\r\n")
+        sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         wait_until(lambda: c.get("/healthz").json()["sse_clients"] == 1)
         # Each mark publishes the account and 8 fat slots; the socket fills, then the buffer.
         dropped = 0.0
@@ -926,7 +926,7 @@ def test_a_body_that_never_arrives_in_full_is_answered_408_and_closed() -> None:
     live = start_server(body_timeout_seconds=0.5)
     try:
         port = int(live.url.rsplit(":", 1)[1])
-        request = (b"POST /v1/intents HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        request = (b"POST /v1/intents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                    b"Content-Length: 100\r\n\r\n{")  # fmt: skip
         answer = _raw_answer(port, request)  # returns: the server closed the connection
         head, _, body = answer.partition(b"\r\n\r\n")
@@ -949,7 +949,7 @@ def test_headers_that_never_finish_are_answered_408_and_the_connection_closed() 
     try:
         port = int(live.url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
             started, answer = time.monotonic(), b""
             while not answer and time.monotonic() - started < 5:
                 try:
@@ -985,7 +985,7 @@ def test_the_header_deadline_holds_for_each_request_and_spares_streams() -> None
     try:
         port = int(live.url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
             assert _one_response(s).startswith(b"HTTP/1.1 200 ")
             s.sendall(b"GET /healthz HTTP/1.1\r\n")  # the second request stops half-way
             answer = b""
@@ -1013,7 +1013,7 @@ def test_a_413_closes_the_connection_and_a_pipelined_request_half_sent_gets_408(
     live = start_server(header_timeout_seconds=60, max_body_bytes=256)
     try:
         port = int(live.url.rsplit(":", 1)[1])
-        too_large = b"POST /v1/marks HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n"
+        too_large = b"POST /v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 300\r\n\r\n"
         answer = _raw_answer(port, too_large, timeout=10)  # returns once the server closed it
         assert answer.startswith(b"HTTP/1.1 413 ") and b"connection: close" in answer.lower()
     finally:
@@ -1021,7 +1021,9 @@ def test_a_413_closes_the_connection_and_a_pipelined_request_half_sent_gets_408(
     live = start_server(header_timeout_seconds=0.5)
     try:
         port = int(live.url.rsplit(":", 1)[1])
-        pipelined = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n"
+        pipelined = (
+            b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        )
         answer = _raw_answer(port, pipelined)
         first, _, rest = answer.partition(b"\r\n\r\n")
         assert first.startswith(b"HTTP/1.1 200 ")
@@ -1041,7 +1043,7 @@ def test_requests_beyond_max_connections_get_503_not_a_reset() -> None:
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
         try:
             wait_until(lambda: len(live.server.server_state.connections) >= 10)
-            health = b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            health = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
             assert _raw_answer(port, health).startswith(b"HTTP/1.1 200 ")  # the 11th is served
             idle.append(socket.create_connection(("127.0.0.1", port)))
             wait_until(lambda: len(live.server.server_state.connections) >= 11)
@@ -1423,7 +1425,9 @@ def test_a_control_change_made_elsewhere_is_sent_to_the_event_stream(venue: str)
                 if sent:
                     break
                 await asyncio.sleep(0.02)
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+            ) as c:
                 res = await c.put("/v1/control", json={"mode": "PAPER"}, headers=AUTH)
                 assert res.status_code == 200, res.text
             await asyncio.sleep(0.7)
@@ -1539,7 +1543,9 @@ def test_a_control_change_the_kernel_refuses_is_503_naming_it() -> None:
     kernel.stop_input()
 
     async def put() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as c:
             return await c.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
 
     res = asyncio.run(put())
@@ -1585,7 +1591,9 @@ def test_a_control_change_the_kernel_has_not_applied_in_time_is_503_not_200(
     events_before = app.state.broadcaster.last_id
 
     async def put() -> tuple[httpx.Response, str]:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as c:
             res = await c.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
             return res, (await c.get("/metrics")).text
 
@@ -1632,7 +1640,9 @@ def test_a_control_write_left_unanswered_says_whether_it_went_out(sent: bool) ->
     app = create_app(kernel, GatewaySettings(token=TOKEN))
 
     async def put() -> httpx.Response:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as c:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://localhost"
+        ) as c:
             return await c.put("/v1/control", json={"mode": "HALTED"}, headers=AUTH)
 
     try:

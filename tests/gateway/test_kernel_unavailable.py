@@ -33,7 +33,7 @@ from gateway.helpers import (
 def _get(app: Any, path: str) -> httpx.Response:
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             return await c.get(path)
 
     return asyncio.run(run())
@@ -230,7 +230,7 @@ def test_an_intent_the_kernel_took_is_answered_though_the_kernel_is_busy_after_i
 
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             kernel.busy_after_intent = True
             return await c.post("/v1/intents", json={**ENTER_ONE, "slot_id": 0}, headers=AUTH)
 

@@ -36,7 +36,7 @@ def _lane_threads() -> set[threading.Thread]:
 
 
 def _with_test_client(app: FastAPI, use: Callable[[httpx.Client], None]) -> None:
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://localhost") as client:
         use(client)
 
 
@@ -62,7 +62,7 @@ SERVED = {"testclient": _with_test_client, "uvicorn": _with_uvicorn}
 
 async def _ask(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
         return await c.request(method, path, **kwargs)
 
 
@@ -107,7 +107,7 @@ def test_an_app_served_again_runs_again() -> None:
     app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=2))
     try:
         for slot_id in (0, 1):
-            with TestClient(app) as client:
+            with TestClient(app, base_url="http://localhost") as client:
                 res = client.post("/v1/intents", json={**ENTER_ONE, "slot_id": slot_id}, headers=AUTH)
                 assert res.status_code == 200 and res.json()["accepted"] is True, res.text
                 assert client.get("/healthz").json()["status"] == "ok"

@@ -56,7 +56,7 @@ class Watched(ExecutionKernel):
 
 async def _ask(app: FastAPI, method: str, path: str, **kwargs: Any) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://gw", timeout=30) as c:
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost", timeout=30) as c:
         return await c.request(method, path, **kwargs)
 
 

@@ -173,7 +173,7 @@ def test_stdio_a_kernel_whose_log_failed_on_a_poll_names_the_events_it_missed() 
 def _answer(app: Any, method: str, path: str, body: dict[str, Any]) -> httpx.Response:
     async def call() -> httpx.Response:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://gw"
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False), base_url="http://localhost"
         ) as c:
             return await c.request(method, path, json=body, headers=AUTH)
 

@@ -168,7 +168,7 @@ def test_the_answer_to_a_failed_write_does_not_hold_the_event_loop_for_the_kerne
 
     async def run() -> tuple[httpx.Response, httpx.Response]:
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             mark = asyncio.ensure_future(
                 c.post("/v1/marks", json={"asset": "BTC", "price": 100}, headers=AUTH)
             )
@@ -276,7 +276,7 @@ def test_a_request_after_the_stop_closed_the_kernel_is_told_it_is_closed() -> No
     async def run() -> httpx.Response:
         assert await app.state.close_kernel(5.0) is True
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as c:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             return await c.post("/v1/intents", json=ENTER_ONE, headers=AUTH)
 
     answer = asyncio.run(run())
@@ -446,7 +446,7 @@ def test_a_queue_of_quick_lane_calls_does_not_hold_the_stop_past_its_grace(
 
     async def scenario() -> tuple[float, bool, list[httpx.Response]]:
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as client:
             sends = [
                 asyncio.create_task(
                     client.post("/v1/intents", json={**ENTER_ONE, "asset": f"A{i}"}, headers=AUTH)

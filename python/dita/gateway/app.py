@@ -30,7 +30,7 @@ from dita.gateway.auth import TokenGate
 from dita.gateway.config import GatewaySettings
 from dita.gateway.errors import install_error_handlers
 from dita.gateway.lane import GatewayStopped
-from dita.gateway.middleware import BodyLimit, RequestTimer
+from dita.gateway.middleware import BodyLimit, HostGate, RequestTimer
 from dita.gateway.polling import VenuePolling
 from dita.gateway.protocol import unique_keys
 from dita.gateway.responses import EventStreamResponse, SafeJSONResponse, response_abandoned
@@ -111,8 +111,10 @@ def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None)
     install_error_handlers(app)
     for resource in RESOURCES:
         resource.add_routes(app)
-    # Outermost last: the timer, then the body limit (413 on any request), then the token.
+    # Outermost last: the Host check, the timer, then the body limit (413 on any request), then
+    # the token.
     app.add_middleware(TokenGate, token=state.token, router=app.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
     app.add_middleware(RequestTimer, metrics=state.metrics, router=app.router)
+    app.add_middleware(HostGate, served=settings.served_hosts())
     return app

@@ -40,6 +40,11 @@ class GatewaySettings(BaseModel):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: Count = Field(default=8080, ge=0, le=65535)
     token: str | None = Field(default=None, min_length=16, description="Bearer token for mutating endpoints")
+    allowed_hosts: tuple[str, ...] | None = Field(
+        default=None,
+        description="Host header names served (any port), comma-separated or a list; others get "
+        "421. Unset: localhost, 127.0.0.1, ::1 and host (unless host is every interface); '*': any",
+    )
     max_body_bytes: Count = Field(default=65_536, ge=256, le=16 * 1024 * 1024)
     # The waits have floors, as venue_poll_seconds does: with only `gt=0`, 1e-300 passed.
     body_timeout_seconds: Number = Field(
@@ -114,6 +119,32 @@ class GatewaySettings(BaseModel):
         if "\0" in host:
             raise ValueError("must not hold a NUL character: no address has one")
         return host
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _host_names(cls, value: Any) -> Any:
+        # From an environment variable or a flag, a comma-separated list.
+        if isinstance(value, str):
+            value = [name.strip() for name in value.split(",")]
+        if isinstance(value, list | tuple):
+            names = [str(name).strip().lower().removeprefix("[").removesuffix("]") for name in value]
+            bad = [name for name in names if not name or any(c.isspace() or c in "\0/,@" for c in name)]
+            if bad or not names:
+                raise ValueError(
+                    f"must name hosts (localhost, an address, a domain name), not {bad[0] if bad else ''!r}"
+                )
+            return tuple(names)
+        return value
+
+    def served_hosts(self) -> frozenset[str] | None:
+        """The Host names served (lower case, IPv6 without brackets); None: any."""
+        if self.allowed_hosts is not None:
+            return None if "*" in self.allowed_hosts else frozenset(self.allowed_hosts)
+        names = {"localhost", "127.0.0.1", "::1"}
+        host = self.host.lower().removeprefix("[").removesuffix("]")
+        if host not in ("0.0.0.0", "::"):
+            names.add(host)
+        return frozenset(names)
 
     @field_validator("token")
     @classmethod

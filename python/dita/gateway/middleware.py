@@ -12,7 +12,41 @@ from starlette.routing import BaseRoute, Match, Router
 from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.responses import ASGIApp, Message, Receive, Scope, Send, send_json
 
-__all__ = ["BodyLimit", "RequestTimer"]
+__all__ = ["BodyLimit", "HostGate", "RequestTimer", "host_name"]
+
+
+def host_name(host: str) -> str:
+    """The name of a Host header's value, lower case, without its port (``[::1]:8080`` is ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+class HostGate:
+    """Answers 421 to a request whose Host header names a host not served (``served``; None:
+    any): a page on another name rebound to this address (DNS rebinding) would otherwise read
+    the account and the event stream, which need no token."""
+
+    def __init__(self, app: ASGIApp, served: frozenset[str] | None) -> None:
+        self.app = app
+        self.served = served
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.served is not None and scope["type"] == "http":
+            values = [v for n, v in scope.get("headers", []) if n == b"host"]
+            host = values[0].decode("latin-1") if len(values) == 1 else None
+            if host is None or host_name(host) not in self.served:
+                shown = "no Host header" if not values else f"Host {values[0].decode('latin-1')!r}"
+                if len(values) > 1:
+                    shown = "more than one Host header"
+                detail = (
+                    f"{shown} is not served here: this gateway answers {', '.join(sorted(self.served))} "
+                    "(setting allowed_hosts)"
+                )
+                await send_json(send, 421, {"detail": detail})
+                return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
