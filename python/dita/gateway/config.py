@@ -73,6 +73,20 @@ class GatewaySettings(BaseModel):
     sse_client_buffer: Count = Field(
         default=1_000, ge=1, le=100_000, description="Frames a client may lag before drop"
     )
+    # In bytes too: an event's size follows the slots' metadata, so a bound in count alone
+    # scales with max_slots times the metadata's size.
+    sse_history_bytes: Count = Field(
+        default=64 << 20,
+        ge=64 << 10,
+        le=16 << 30,
+        description="Bytes of events kept for Last-Event-ID resume (64 KiB to 16 GiB)",
+    )
+    sse_client_buffer_bytes: Count = Field(
+        default=16 << 20,
+        ge=64 << 10,
+        le=1 << 30,
+        description="Bytes of frames a client may lag before drop (64 KiB to 1 GiB)",
+    )
     sse_max_clients: Count = Field(
         default=100, ge=1, le=10_000, description="Event stream clients at once; one more gets 503"
     )

@@ -3,8 +3,12 @@
 Each event is serialised once into its SSE frame and the same bytes go to every client.
 A short history lets a client that reconnects with ``Last-Event-ID`` pick up where it left
 off; one that fell further behind than the history gets a ``reset`` event and should
-reload its state. A client whose buffer fills (it reads slower than events arrive) is
-dropped and disconnected, so a slow reader costs at most ``client_buffer`` frames.
+reload its state. The history holds at most ``history`` frames and ``history_bytes`` bytes,
+the oldest going first. A client whose buffer fills (it reads slower than events arrive) is
+dropped and disconnected, so a slow reader costs at most ``client_buffer`` frames and
+``client_buffer_bytes`` bytes (besides the frame being written): frames are shared with the
+history, but one a client holds outlives it there. Both are in bytes as well as in count, as
+an event's size follows the slots' metadata.
 ``close()`` ends every stream when the server stops.
 
 Ids go on across server runs: a run starts counting from its start time in microseconds,
@@ -75,16 +79,30 @@ def encode_json(obj: Any) -> str:
 
 
 class Subscriber:
-    """One connected client: its pending frames, and whether its stream must end (``stop``):
-    dropped for lagging (``dropped``) or the server is stopping."""
+    """One connected client: its pending frames and their bytes, and whether its stream must end
+    (``stop``): dropped for lagging (``dropped``) or the server is stopping."""
 
-    __slots__ = ("dropped", "queue", "replay", "stop")
+    __slots__ = ("dropped", "queue", "queued_bytes", "replay", "stop")
 
     def __init__(self, replay: list[bytes], client_buffer: int) -> None:
         self.replay = replay
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=client_buffer)
+        self.queued_bytes = 0
         self.stop = asyncio.Event()
         self.dropped = False
+
+    async def next_frame(self, timeout: float) -> bytes:
+        """The next frame, waited for up to ``timeout`` seconds (then TimeoutError)."""
+        frame = await asyncio.wait_for(self.queue.get(), timeout=timeout)
+        self.queued_bytes -= len(frame)
+        return frame
+
+    def take_ready(self, frames: deque[bytes], most: int) -> None:
+        """Move the frames waiting to ``frames`` while it holds fewer than ``most``."""
+        while not self.queue.empty() and len(frames) < most:
+            frame = self.queue.get_nowait()
+            self.queued_bytes -= len(frame)
+            frames.append(frame)
 
 
 class Broadcaster:
@@ -93,15 +111,28 @@ class Broadcaster:
         *,
         history: int = 10_000,
         client_buffer: int = 1_000,
+        history_bytes: int = 64 << 20,
+        client_buffer_bytes: int = 16 << 20,
         on_drop: Callable[[], None] | None = None,
         start_id: int | None = None,
     ) -> None:
         """``start_id``: the id before the first event (default: now in microseconds)."""
-        if history < 1 or client_buffer < 1:
-            raise ValueError(f"history and client_buffer must be >= 1, got {history} and {client_buffer}")
+        bounds = {
+            "history": history,
+            "client_buffer": client_buffer,
+            "history_bytes": history_bytes,
+            "client_buffer_bytes": client_buffer_bytes,
+        }
+        for name, bound in bounds.items():
+            if bound < 1:
+                raise ValueError(f"{name} must be >= 1, got {bound}")
         self.client_buffer = client_buffer
+        self.client_buffer_bytes = client_buffer_bytes
+        self.history_limit = history
+        self.history_bytes_limit = history_bytes
         self.last_id = time.time_ns() // 1000 if start_id is None else start_id
-        self._history: deque[tuple[int, bytes]] = deque(maxlen=history)
+        self._history: deque[tuple[int, bytes]] = deque()
+        self.history_bytes = 0
         self._subscribers: set[Subscriber] = set()
         self._on_drop = on_drop
         self.dropped_clients = 0
@@ -111,19 +142,44 @@ class Broadcaster:
     def clients(self) -> int:
         return len(self._subscribers)
 
+    @property
+    def history_events(self) -> int:
+        return len(self._history)
+
+    @property
+    def buffered_bytes(self) -> int:
+        """The bytes of the frames the clients' buffers hold."""
+        return sum(sub.queued_bytes for sub in self._subscribers)
+
     def publish(self, event_type: str, data: dict[str, Any]) -> int:
         """Send one event to every client; returns its id."""
         self.last_id += 1
         event_id = self.last_id
         body = {"id": event_id, "type": event_type, "ts": time.time(), **data}
         frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (event_id, event_type.encode(), encode_json_bytes(body))
-        self._history.append((event_id, frame))
+        self._keep(event_id, frame)
         for sub in list(self._subscribers):
+            # A frame larger than the bound still goes to a client that has read every other.
+            if sub.queued_bytes and sub.queued_bytes + len(frame) > self.client_buffer_bytes:
+                self._drop(sub)
+                continue
             try:
                 sub.queue.put_nowait(frame)
             except asyncio.QueueFull:
                 self._drop(sub)
+                continue
+            sub.queued_bytes += len(frame)
         return event_id
+
+    def _keep(self, event_id: int, frame: bytes) -> None:
+        """Add ``frame`` to the history, the oldest going while it holds too many or too much."""
+        history = self._history
+        history.append((event_id, frame))
+        self.history_bytes += len(frame)
+        while len(history) > self.history_limit or (
+            self.history_bytes > self.history_bytes_limit and history
+        ):
+            self.history_bytes -= len(history.popleft()[1])
 
     def subscribe(self, last_event_id: int | None = None) -> Subscriber:
         """Register a client. With ``last_event_id`` it first gets every event after it."""
@@ -166,6 +222,7 @@ class Broadcaster:
         sub.dropped = True
         while not sub.queue.empty():
             sub.queue.get_nowait()
+        sub.queued_bytes = 0
         sub.stop.set()
         self.dropped_clients += 1
         if self._on_drop is not None:

@@ -78,6 +78,37 @@ class GatewayMetrics:
         self.control_changes = Counter("dita_gateway_control_changes", "Control changes made", registry=r)
         r.register(_KernelCollector(kernel))
 
+    def watch_events(self, broadcaster: Any) -> None:
+        """Export the event history's and the clients' buffers' figures, read at scrape time."""
+        self.registry.register(_EventsCollector(broadcaster))
+
+
+class _EventsCollector(Collector):
+    """The SSE history and buffers against their bounds (``sse_history``, ``sse_history_bytes``,
+    ``sse_client_buffer_bytes``)."""
+
+    def __init__(self, broadcaster: Any) -> None:
+        self._broadcaster = broadcaster
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        b = self._broadcaster
+        yield _gauge(
+            "dita_gateway_sse_history_events", "Events kept for Last-Event-ID resume", b.history_events
+        )
+        yield _gauge("dita_gateway_sse_history_bytes", "Bytes of the events kept for resume", b.history_bytes)
+        yield _gauge(
+            "dita_gateway_sse_history_bytes_limit", "The most bytes of events kept (sse_history_bytes)",
+            b.history_bytes_limit,
+        )  # fmt: skip
+        yield _gauge(
+            "dita_gateway_sse_buffered_bytes",
+            "Bytes of frames waiting in the clients' buffers",
+            b.buffered_bytes,
+        )
+
 
 class _KernelCollector(Collector):
     """Reads lag figures at scrape time, from the kernel and whatever journal and projection

@@ -3,7 +3,6 @@ event stream (server-sent events) of one subscriber."""
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import itertools
 from collections import deque
@@ -106,14 +105,13 @@ class EventStreamResponse(Response):
             async with anyio.create_task_group() as tg:
 
                 async def pump() -> None:
-                    queue = sub.queue
                     while True:
                         if not unsent:
                             try:
-                                unsent.append(await asyncio.wait_for(queue.get(), timeout=self.keepalive))
+                                unsent.append(await sub.next_frame(self.keepalive))
                             except TimeoutError:
                                 unsent.append(b": keepalive\n\n")
-                            _take(queue, unsent)  # an intent publishes several events at once
+                            sub.take_ready(unsent, _SSE_BATCH)  # an intent publishes several events at once
                         await write_owed()
 
                 async def watch_disconnect() -> None:
@@ -137,7 +135,7 @@ class EventStreamResponse(Response):
                 # the server stops (cut off, with no end: it can tell it missed the rest).
                 with anyio.move_on_after(1.0):
                     while unsent or not sub.queue.empty():
-                        _take(sub.queue, unsent)
+                        sub.take_ready(unsent, _SSE_BATCH)
                         await write_owed()
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
                     ended = True
@@ -146,9 +144,3 @@ class EventStreamResponse(Response):
         finally:
             self.broadcaster.unsubscribe(sub)
             self.metrics.sse_clients.dec()
-
-
-def _take(queue: asyncio.Queue[bytes], frames: deque[bytes]) -> None:
-    """Moves frames from ``queue`` to ``frames`` while it holds fewer than ``_SSE_BATCH``."""
-    while not queue.empty() and len(frames) < _SSE_BATCH:
-        frames.append(queue.get_nowait())

@@ -48,8 +48,11 @@ class GatewayState:
         self.broadcaster = Broadcaster(
             history=settings.sse_history,
             client_buffer=settings.sse_client_buffer,
+            history_bytes=settings.sse_history_bytes,
+            client_buffer_bytes=settings.sse_client_buffer_bytes,
             on_drop=self.metrics.sse_dropped.inc,
         )
+        self.metrics.watch_events(self.broadcaster)
         # Read once: each read of them waits for the kernel, and /healthz must not.
         self.kernel_id, self.max_slots = kernel.kernel_id, kernel.max_slots
         self.lane = KernelLane(kernel, self.kernel_id)
