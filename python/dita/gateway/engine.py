@@ -38,6 +38,7 @@ from dita._kernel import (
     OrderType,
     TradeSide,
     TradeStage,
+    VenueAnswerNotLogged,
     VenueEvent,
 )
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
@@ -60,6 +61,7 @@ __all__ = [
     "input_stopped",
     "kernel_busy",
     "kernel_error",
+    "live_order",
 ]
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -324,6 +326,13 @@ class OrderEngine:
             return
         try:
             outcome = self.kernel.process_intent(planned)
+        except VenueAnswerNotLogged:
+            # The order reached the venue: it stays listed and its client id taken, and the
+            # session tells so (``live_at_venue``) as it stops.
+            if rec.action == "ENTER":
+                rec.slot_id = planned.slot_id
+            self._received(rec)
+            raise
         except Exception:
             # The kernel refused it by raising (an ENGINE_ERROR): the line changes nothing, so
             # its order is not listed as working and its client id stays free.
@@ -556,6 +565,22 @@ class OrderEngine:
                     f" not applied, to reconcile by hand: {self._polled.drop()}",
                 )
             raise  # the client is told (ENGINE_ERROR); those kept wait for the next poll
+
+    def live_at_venue(self, exc: VenueAnswerNotLogged) -> None:
+        """Tell the client that the order ``exc`` names reached the venue, though the log could
+        not record the venue's answer: it is live there (``order_live_at_venue``)."""
+        rec = next(
+            (r for r in self.orders.values() if r.slot_id == exc.slot_id and r.trade_id == exc.trade_id),
+            None,
+        )
+        self._emit(
+            "order_live_at_venue",
+            {
+                "client_id": rec.client_id if rec is not None else None,
+                **live_order(exc),
+                "message": str(exc),
+            },
+        )
 
     def cancel_working(self, each: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
         """At the session's stop: cancel every order still working, each answered as a CANCEL
@@ -856,3 +881,15 @@ def _slot_summary(slot: dict[str, Any]) -> dict[str, Any]:
         "fees_paid",
     )
     return {k: slot.get(k) for k in keys}
+
+
+def live_order(exc: VenueAnswerNotLogged) -> dict[str, Any]:
+    """The order ``exc`` names, live at the venue, and the venue's answer as received."""
+    return {
+        "client_order_id": exc.client_order_id,
+        "venue_order_id": exc.venue_order_id,
+        "slot_id": exc.slot_id,
+        "trade_id": exc.trade_id,
+        "answer": [event.to_dict() for event in exc.answer],
+        "applied": exc.applied,
+    }

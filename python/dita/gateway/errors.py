@@ -14,9 +14,9 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from dita._kernel import WalError
+from dita._kernel import VenueAnswerNotLogged, WalError
 from dita._text import shortened
-from dita.gateway.engine import input_refused, input_stopped, kernel_busy
+from dita.gateway.engine import input_refused, input_stopped, kernel_busy, live_order
 from dita.gateway.events import unicode_text
 from dita.gateway.lane import GatewayStopped
 from dita.gateway.protocol import DuplicateKey
@@ -101,6 +101,10 @@ async def _kernel_failed(request: Request, exc: Exception) -> Response:
         refused = False
     if not refused:
         raise exc
+    if isinstance(exc, VenueAnswerNotLogged):
+        # What reached the venue, which the caller must know: the order is live there.
+        live = live_order(exc)
+        return SafeJSONResponse({"detail": str(exc), "order_live_at_venue": live}, status_code=503)
     detail = (
         f"the kernel takes no more input: its write-ahead log failed ({type(exc).__name__}:"
         f" {exc}); a new kernel on its wal_dir recovers from the log"

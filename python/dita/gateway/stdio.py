@@ -21,7 +21,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, BinaryIO
 
-from dita._kernel import __version__
+from dita._kernel import VenueAnswerNotLogged, __version__
 from dita._signals import Terminated, closing, held, installed, rearm
 from dita.gateway.engine import OrderEngine, input_refused, kernel_error
 from dita.gateway.events import encode_json_bytes
@@ -350,6 +350,10 @@ def _taken_whole(engine: OrderEngine, step: Callable[[], None]) -> None:
         except Exception as exc:
             if not kernel_error(engine.kernel, exc):
                 raise  # writing stdout
+            if isinstance(exc, VenueAnswerNotLogged):
+                # Not "the line changes nothing": the order is live at the venue.
+                engine.live_at_venue(exc)
+                raise KernelFailed(f"{type(exc).__name__}: {exc}") from exc
             engine.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}")
             if input_refused(engine.kernel, exc):
                 raise KernelFailed(f"{type(exc).__name__}: {exc}") from exc

@@ -14,6 +14,17 @@ create_exception!(
     "The write-ahead log is damaged, belongs to another kernel or version, or failed to write."
 );
 
+create_exception!(
+    dita._kernel,
+    VenueAnswerNotLogged,
+    PyOSError,
+    "The write-ahead log failed to record a venue's answer: the order reached the venue and is \
+     live there. Its attributes name it: client_order_id, venue_order_id, slot_id, trade_id, and \
+     answer, the venue's events as received (to_dict() each), applied, how many of them the \
+     kernel took before the log failed. The kernel takes no more input; a kernel opened on its \
+     log reconciles the order (reconcile_with_venue)."
+);
+
 impl From<KernelError> for PyErr {
     fn from(e: KernelError) -> PyErr {
         match e {
@@ -28,7 +39,7 @@ impl From<KernelError> for PyErr {
 
 /// A write-ahead log error as Python sees it: a bad option or append is a ValueError, an I/O
 /// failure an OSError, and a damaged or foreign log a `WalError`.
-pub(super) fn wal_err(e: wal::WalError) -> PyErr {
+pub(crate) fn wal_err(e: wal::WalError) -> PyErr {
     match e {
         wal::WalError::InvalidOption { .. } | wal::WalError::InvalidAppend(_) => {
             PyValueError::new_err(e.to_string())

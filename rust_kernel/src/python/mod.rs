@@ -61,6 +61,10 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyKernel>()?;
     m.add_class::<PyJournalBlock>()?;
     m.add("WalError", m.py().get_type::<errors::WalError>())?;
+    m.add(
+        "VenueAnswerNotLogged",
+        m.py().get_type::<errors::VenueAnswerNotLogged>(),
+    )?;
     m.add_function(wrap_pyfunction!(wal::wal_kernel_id, m)?)?;
     m.add_function(wrap_pyfunction!(wal::wal_verify, m)?)?;
     m.add_function(wrap_pyfunction!(wal::wal_replay, m)?)?;

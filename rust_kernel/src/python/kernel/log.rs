@@ -51,6 +51,15 @@ impl WalState {
         }
     }
 
+    /// Adds to the failure the input is refused for what it left behind (an order live at
+    /// the venue whose answer the log could not record).
+    pub(super) fn note_failure(&mut self, consequence: &str) {
+        if let Some(reason) = self.write_failure.as_mut() {
+            reason.push_str("; ");
+            reason.push_str(consequence);
+        }
+    }
+
     /// Logs a warning on the `dita.kernel` logger for each checkpoint that failed since the
     /// last call (one atomic load when none did). Trading goes on: the log is whole, only a
     /// restart would replay more of it.

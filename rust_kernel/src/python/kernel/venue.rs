@@ -6,12 +6,14 @@ use super::busy::wait_mut_for_answer;
 use super::PyKernel;
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::python::convert::enums::trade_side_of;
+use crate::python::errors::VenueAnswerNotLogged;
 use crate::python::mock::PyMockVenue;
 use crate::python::objects::{AnswerFacts, PyOutcome, PyVenueEvent, PyVenueOrder};
 use crate::types::{Detail, KernelEventKind, KernelSeverity};
 use crate::wal::kernel_log::InputRef;
 use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -256,13 +258,22 @@ impl PyKernel {
         out: &mut KernelOutcome,
         facts: &mut Option<Box<AnswerFacts>>,
     ) -> PyResult<()> {
-        for (mut ev, status_stated, carried) in answer.events {
+        let mut applied_count = 0;
+        let mut events = answer.events.into_iter();
+        while let Some((mut ev, status_stated, carried)) = events.next() {
             if !status_stated && ev.kind == KernelEventKind::Fill {
                 ev.status = self.core.fill_status_by_sizes(&ev);
             }
             let seq = self.core.seq();
             self.core.on_venue_event_into(&ev, &mut self.answer_outcome);
-            self.log_input_ref(seq, InputRef::VenueEvent(&ev))?;
+            if let Err(failure) = self.log_input_ref(seq, InputRef::VenueEvent(&ev)) {
+                let received = out.emitted_events.iter().rev().take(applied_count).rev();
+                let mut answer: Vec<VenueEvent> = received.cloned().collect();
+                answer.push(ev);
+                answer.extend(events.map(|(ev, ..)| ev));
+                return Err(self.answer_not_logged(failure, answer, applied_count));
+            }
+            applied_count += 1;
             let applied = self.answer_outcome.applied();
             out.absorb(&mut self.answer_outcome, &ev);
             if applied {
@@ -285,6 +296,49 @@ impl PyKernel {
         answer.interrupt.map_or(Ok(()), Err)
     }
 
+    /// The error of a venue's `answer` whose event `applied` (the first `applied` taken) the log
+    /// could not record: it names the order, which is live at the venue, and the answer as
+    /// received, and the kernel's refusal of further input says so too.
+    fn answer_not_logged(
+        &mut self,
+        failure: PyErr,
+        answer: Vec<VenueEvent>,
+        applied: usize,
+    ) -> PyErr {
+        let ev = &answer[applied];
+        let described: Vec<String> = answer.iter().map(describe_event).collect();
+        let order = format!(
+            "order {:?} (venue order id {:?}, slot {}, trade {:?})",
+            &*ev.venue_client_id, &*ev.venue_order_id, ev.slot_id, &*ev.trade_id
+        );
+        Python::attach(|py| {
+            let cause = failure.value(py).to_string();
+            if let Some(state) = self.wal.as_mut() {
+                state.note_failure(&format!("{order} is live at the venue"));
+            }
+            let err = VenueAnswerNotLogged::new_err(format!(
+                "the write-ahead log could not record the venue's answer ({cause}): {order} \
+                 reached the venue, which answered [{}]; the order is live at the venue and the \
+                 kernel takes no more input: a kernel opened on its log reconciles it",
+                described.join("; ")
+            ));
+            let value = err.value(py);
+            let events: Vec<Py<PyVenueEvent>> = answer
+                .iter()
+                .map(|e| Py::new(py, PyVenueEvent::stated(e.clone())))
+                .collect::<PyResult<_>>()?;
+            value.setattr("client_order_id", &*ev.venue_client_id)?;
+            value.setattr("venue_order_id", &*ev.venue_order_id)?;
+            value.setattr("slot_id", ev.slot_id)?;
+            value.setattr("trade_id", &*ev.trade_id)?;
+            value.setattr("answer", PyTuple::new(py, events)?)?;
+            value.setattr("applied", applied)?;
+            value.setattr("__cause__", failure.value(py))?;
+            Ok::<PyErr, PyErr>(err)
+        })
+        .unwrap_or_else(|e| e)
+    }
+
     /// `event` with the status its sizes say when it is a FILL made without one
     /// (`Kernel::fill_status_by_sizes`), taken and logged so; None when it is to be taken as made.
     pub(super) fn with_fill_status(&self, event: &PyVenueEvent) -> Option<VenueEvent> {
@@ -294,4 +348,18 @@ impl PyKernel {
             ev
         })
     }
+}
+
+/// An event of a venue's answer as an error names it: its kind, ids and figures.
+fn describe_event(ev: &VenueEvent) -> String {
+    let mut text = format!("{} {:?}", ev.kind, &*ev.event_id);
+    if ev.kind == KernelEventKind::Fill {
+        text.push_str(&format!(
+            " fill {:?} {} at {} (filled {}, {})",
+            &*ev.fill_id, ev.size, ev.price, ev.filled_size, ev.status
+        ));
+    } else if !ev.reason.is_empty() {
+        text.push_str(&format!(" ({})", ev.reason));
+    }
+    text
 }
