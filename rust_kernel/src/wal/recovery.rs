@@ -139,6 +139,11 @@ pub(crate) fn recover(
         return Ok((report, None, repairs));
     }
 
+    // Damage anywhere before the checkpoint (a flipped bit, a removed or swapped segment) is
+    // refused as the damage after it is: the replay starts past those records.
+    if let Some(c) = &checkpoint {
+        check_before_checkpoint(segments, kernel_id, c).map_err(noting_skipped)?;
+    }
     let (mut index, mut offset, mut cursor) = replay_start(
         checkpoint.as_ref(),
         segments,
@@ -197,6 +202,66 @@ pub(crate) fn recover(
         index += 1;
         offset = headers[index].len;
     }
+}
+
+/// Walks the records checkpoint `c` vouches for, from the first segment kept, as the audit
+/// does (checksum, sequence, hash chain, one segment continuing the one before), and checks
+/// that they lead to `c`: its sequence and chain hash at its byte in its segment. Segments
+/// before the first kept may have been archived (an operator's decision): the walk starts
+/// where the first kept segment's header says the chain stands.
+fn check_before_checkpoint(
+    segments: &[(u64, PathBuf)],
+    kernel_id: &str,
+    c: &format::CheckpointFile,
+) -> Result<(), WalError> {
+    let mut cursor: Option<Cursor> = None;
+    let mut walked_before: Option<(&Path, usize)> = None;
+    for (named, path) in segments {
+        if *named > c.segment_first_seq {
+            break;
+        }
+        let (bytes, header) = read_segment(path, *named, kernel_id)?;
+        let cursor = cursor.get_or_insert(Cursor {
+            next_seq: header.first_seq,
+            prev_hash: header.prev_hash,
+        });
+        if header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash {
+            return Err(segment_discontinuity(path, &header, cursor, walked_before));
+        }
+        let end = if *named == c.segment_first_seq {
+            c.segment_offset as usize
+        } else {
+            bytes.len()
+        };
+        if end < header.len || end > bytes.len() {
+            break; // the replay's start refuses it, naming the checkpoint's byte
+        }
+        match walk_frames(&bytes[..end], header.len, cursor, |_, _| Ok(()))? {
+            Ok(_) => walked_before = Some((path.as_path(), end)),
+            Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail }) => {
+                let detail = format!("{detail} (before checkpoint seq {})", c.seq);
+                return Err(WalError::corrupt(
+                    path,
+                    offset as u64,
+                    cursor.next_seq,
+                    detail,
+                ));
+            }
+        }
+    }
+    let Some(cursor) = cursor.filter(|_| walked_before.is_some()) else {
+        return Ok(()); // the checkpoint's segment is missing: the replay's start refuses it
+    };
+    if cursor.next_seq != c.seq + 1 || cursor.prev_hash != c.head_hash {
+        let detail = format!(
+            "the log's records end at seq {} before the checkpoint's byte, not at its seq {} \
+             and chain hash: log or checkpoint rewritten",
+            cursor.next_seq - 1,
+            c.seq
+        );
+        return Err(WalError::corrupt(&c.path, 0, c.seq, detail));
+    }
+    Ok(())
 }
 
 /// Where the replay starts: in the checkpoint's segment at the byte and chain position it

@@ -4,6 +4,7 @@ mod audit;
 mod checkpoint_replay;
 mod checkpoints;
 mod damage_and_recovery;
+mod damage_before_checkpoint;
 // Unsafe: asks the kernel, through libc, what of a file is still only in the page cache.
 #[allow(unsafe_code)]
 mod durability;
