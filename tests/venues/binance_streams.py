@@ -56,7 +56,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 SUBSCRIPTION_ID = 0
 
 # Binance spot's request weight (IP) per endpoint: GET /api/v3/openOrders weighs 6 for one
-# symbol and 80 for all (``_OPEN_ORDERS_ALL_SYMBOLS``). Binance's spot API documentation; ccxt's
+# symbol and 80 for all (``ALL_SYMBOLS_WEIGHTS``). Binance's spot API documentation; ccxt's
 # binance lists the same as its costs (a fifth of the weight).
 REQUEST_WEIGHTS = {
     "GET /api/v3/time": 1,
@@ -71,10 +71,10 @@ REQUEST_WEIGHTS = {
     "PUT /api/v3/userDataStream": 2,
     "DELETE /api/v3/userDataStream": 2,
 }
-_OPEN_ORDERS_ALL_SYMBOLS = 80
+ALL_SYMBOLS_WEIGHTS = {"GET /api/v3/openOrders": 80}
 
 # Requests a ban is never drawn on: those of loading the markets, before trading starts.
-_NOT_BANNED_ON = ("GET /api/v3/time", "GET /api/v3/exchangeInfo")
+NOT_BANNED_ON = ("GET /api/v3/time", "GET /api/v3/exchangeInfo")
 
 # Fault kinds drawn per frame, and per REST request.
 FRAME_FAULTS = ("drop", "duplicate", "reorder", "lose_fill", "terminate", "expire_listen_key", "stale")
@@ -128,6 +128,7 @@ class SimOrder:
     executed: float = 0.0
     quote: float = 0.0
     updated_ms: int = 0
+    reduce_only: bool = False
 
 
 @dataclass
@@ -161,7 +162,20 @@ def _now_ms() -> int:
 
 class BinanceStreamServer:
     """The exchange: ``url`` for ccxt's ``base_url``; ``fill`` trades a resting order;
-    ``trades``, ``balances`` and ``orders`` are its truth. Runs its own thread and loop."""
+    ``trades``, ``balances`` and ``orders`` are its truth. Runs its own thread and loop.
+
+    Another market's server (USD-M futures, ``binance_futures_streams.py``) derives from it and
+    changes what differs: the class attributes below, the routes, the answers' and frames' shapes,
+    what a trade does to the account, and how a connection subscribes."""
+
+    thread_name = "binance-streams"
+    exchange_info_fixture = "binance/spot_exchange_info.json"
+    rest_prefix = "/api/"
+    request_weights = REQUEST_WEIGHTS
+    all_symbols_weights = ALL_SYMBOLS_WEIGHTS
+    not_banned_on = NOT_BANNED_ON
+    # The frame of an order update: the one the faults hit (the venue books from it).
+    order_event = "executionReport"
 
     def __init__(
         self,
@@ -208,10 +222,10 @@ class BinanceStreamServer:
         self._order_ids = itertools.count(28_500_000)
         self._trade_ids = itertools.count(7_000_000)
         self._connections: list[_Connection] = []
-        self._exchange_info = json.loads((FIXTURES / "binance/spot_exchange_info.json").read_text())
+        self._exchange_info = json.loads((FIXTURES / self.exchange_info_fixture).read_text())
         self._loop = asyncio.new_event_loop()
         self._started = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="binance-streams", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=self.thread_name, daemon=True)
         self._thread.start()
         if not self._started.wait(10):
             raise RuntimeError("the local Binance server did not start")
@@ -221,6 +235,16 @@ class BinanceStreamServer:
     def _serve(self) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application(middlewares=[self._record])
+        self._routes(app)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._started.set()
+        self._loop.run_forever()
+
+    def _routes(self, app: web.Application) -> None:
         app.router.add_get("/api/v3/time", self._server_time)
         app.router.add_get("/api/v3/exchangeInfo", self._exchange_info_answer)
         app.router.add_post("/api/v3/order", self._new_order)
@@ -231,17 +255,10 @@ class BinanceStreamServer:
         app.router.add_get("/api/v3/openOrders", self._open_orders)
         app.router.add_get("/ws-api/v3", self._websocket)
         self.market.mount(app)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._started.set()
-        self._loop.run_forever()
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith("/api/"):
+        if not request.path.startswith(self.rest_prefix):
             answered: web.StreamResponse = await handler(request)
             return answered
         call = f"{request.method} {request.path}"
@@ -257,9 +274,9 @@ class BinanceStreamServer:
 
     def request_weight(self, call: str, query: dict[str, str]) -> int:
         """Binance's weight of ``call`` ("METHOD /path") with ``query``."""
-        if call == "GET /api/v3/openOrders" and "symbol" not in query:
-            return _OPEN_ORDERS_ALL_SYMBOLS
-        return REQUEST_WEIGHTS.get(call, 1)
+        if call in self.all_symbols_weights and "symbol" not in query:
+            return self.all_symbols_weights[call]
+        return self.request_weights.get(call, 1)
 
     def _add_weight(self, call: str, request: web.Request) -> int:
         """Add ``call``'s weight to the minute's; returns the minute's used weight, this call's in."""
@@ -294,7 +311,7 @@ class BinanceStreamServer:
             if self._ban_answered:
                 self.sent_while_banned += 1
             return True
-        if call in _NOT_BANNED_ON or not self.faults.ban or self._rng.random() >= self.faults.ban:
+        if call in self.not_banned_on or not self.faults.ban or self._rng.random() >= self.faults.ban:
             return False
         self._start_ban(self._rng.choice(self.faults.ban_s))
         return True
@@ -432,6 +449,7 @@ class BinanceStreamServer:
             float(params["quantity"]),
             float(params.get("price") or 0.0),
             _now_ms(),
+            reduce_only=params.get("reduceOnly") == "true",
         )
         self.orders[order.order_id] = order
         await self._send_execution(order, "NEW")
@@ -510,6 +528,13 @@ class BinanceStreamServer:
         result: SimTrade = self._call(trade)
         return result
 
+    def position(self, market_id: str = "BTCUSDT") -> float:
+        """The account's position in ``market_id``: spot, the base currency it holds."""
+        return self.balances[self._exchange_info_base(market_id)]
+
+    def _exchange_info_base(self, market_id: str) -> str:
+        return next(str(m["baseAsset"]) for m in self._exchange_info["symbols"] if m["symbol"] == market_id)
+
     def order(self, client_id: str) -> SimOrder:
         return next(o for o in list(self.orders.values()) if o.client_id == client_id)
 
@@ -533,12 +558,19 @@ class BinanceStreamServer:
         order.quote += quantity * price
         order.updated_ms = now
         order.status = "FILLED" if order.executed >= order.quantity - 1e-12 else "PARTIALLY_FILLED"
-        sign = 1.0 if buyer else -1.0
-        self.balances["BTC"] = round(self.balances["BTC"] + sign * quantity, 8)
-        self.balances["USDT"] -= sign * quantity * price + commission
+        self._settle(trade)
         await self._send_execution(order, "TRADE", trade)
-        await self._send_account_position(now, ("BTC", "USDT"))
+        await self._send_account_after(trade)
         return trade
+
+    def _settle(self, trade: SimTrade) -> None:
+        """What ``trade`` does to the account: spot, the base bought or sold for the quote."""
+        sign = 1.0 if trade.is_buyer else -1.0
+        self.balances["BTC"] = round(self.balances["BTC"] + sign * trade.quantity, 8)
+        self.balances["USDT"] -= sign * trade.quantity * trade.price + trade.commission
+
+    async def _send_account_after(self, trade: SimTrade) -> None:
+        await self._send_account_position(trade.time_ms, ("BTC", "USDT"))
 
     async def _send_account_position(self, updated_ms: int, assets: tuple[str, ...]) -> None:
         """The ``outboundAccountPosition`` Binance sends whenever a balance changed."""
@@ -626,11 +658,11 @@ class BinanceStreamServer:
 
     async def _deliver(self, connection: _Connection, event: dict[str, Any]) -> None:
         faults = self.faults
-        if event.get("e") != "executionReport":
+        if event.get("e") != self.order_event:
             # Faults hit order updates, which the venue books from; balances go as they are.
             await self._send(connection, event)
             return
-        fill = event.get("x") == "TRADE"
+        fill = self._is_fill(event)
         if self._chance("drop", faults.drop):
             await connection.ws.close()
             return
@@ -641,9 +673,9 @@ class BinanceStreamServer:
             await self._send(connection, {"e": "eventStreamTerminated", "E": _now_ms()})
             return
         if self._chance("expire_listen_key", faults.expire_listen_key):
-            # The listen key's expiry, as the older listen-key streams say it: the subscription ends.
+            # The listen key's expiry, as the listen-key streams say it: the subscription ends.
             connection.subscribed = False
-            await self._send(connection, {"e": "listenKeyExpired", "E": _now_ms(), "listenKey": "expired"})
+            await self._send(connection, self._listen_key_expired())
             return
         if self._chance("stale", faults.stale):
             connection.silent = True
@@ -658,9 +690,21 @@ class BinanceStreamServer:
         for frame in frames:
             await self._send(connection, frame)
 
+    @staticmethod
+    def _is_fill(event: dict[str, Any]) -> bool:
+        return event.get("x") == "TRADE"
+
+    def _listen_key_expired(self) -> dict[str, Any]:
+        return {"e": "listenKeyExpired", "E": _now_ms(), "listenKey": "expired"}
+
+    @staticmethod
+    def _framed(event: dict[str, Any]) -> str:
+        """``event`` as the connection carries it: the WebSocket API wraps it with its subscription."""
+        return json.dumps({"subscriptionId": SUBSCRIPTION_ID, "event": event})
+
     async def _send(self, connection: _Connection, event: dict[str, Any]) -> None:
         if not connection.ws.closed:
-            await connection.ws.send_str(json.dumps({"subscriptionId": SUBSCRIPTION_ID, "event": event}))
+            await connection.ws.send_str(self._framed(event))
 
     def drop_connections(self) -> None:
         """Close every stream connection now (a network drop)."""
@@ -679,6 +723,9 @@ class BinanceStreamServer:
         ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         connection = _Connection(ws)
+        if not self._accepted(connection, request):
+            await ws.close()
+            return ws
         self._connections.append(connection)
         pinger = asyncio.ensure_future(self._ping(connection))
         try:
@@ -693,6 +740,10 @@ class BinanceStreamServer:
             pinger.cancel()
             self._connections.remove(connection)
         return ws
+
+    def _accepted(self, connection: _Connection, request: web.Request) -> bool:
+        """Whether the connection is taken; the WebSocket API's subscribes by request (``_request``)."""
+        return True
 
     async def _ping(self, connection: _Connection) -> None:
         while not connection.ws.closed:

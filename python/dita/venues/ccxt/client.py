@@ -135,6 +135,14 @@ def pro_exchange(
             log.warning("%s: a frame could not be read: %s", stream, exc)
 
     exchange.handle_message = observed
+    rest_answered = exchange.on_rest_response
+
+    def on_rest_response(code: Any, *args: Any) -> Any:
+        # ccxt's async errors carry no HTTP status: the throttle reads it here (``note_throttle``).
+        exchange.last_http_status = code
+        return rest_answered(code, *args)
+
+    exchange.on_rest_response = on_rest_response
     return exchange
 
 
@@ -244,12 +252,16 @@ class ExchangeClient:
         """Whether the exchange may have carried out a request that raised ``exc`` (``errors``)."""
         return outcome_unknown(self.ccxt, exc)
 
-    def note_throttle(self, exc: BaseException) -> None:
+    def note_throttle(self, exc: BaseException, answered_by: Any = None) -> None:
         """Remember how long the exchange asked us to wait (Retry-After, seconds): a throttle's
-        (429) up to ``MAX_RETRY_AFTER_S``, a ban's (418) up to ``MAX_BAN_S``, in full."""
-        banned = http_status(exc) == _BAN_STATUS
+        (429) up to ``MAX_RETRY_AFTER_S``, a ban's (418) up to ``MAX_BAN_S``, in full.
+        ``answered_by``: the ccxt exchange whose request was answered so, when not this client's
+        (a stream's, ``pro_exchange``)."""
+        answering = answered_by if answered_by is not None else self.exchange
+        status = http_status(exc) or getattr(answered_by, "last_http_status", None)
+        banned = status == _BAN_STATUS
         cap = MAX_BAN_S if banned else MAX_RETRY_AFTER_S
-        headers = self.exchange.last_response_headers or {}
+        headers = answering.last_response_headers or {}
         retry_after = self._default_retry_after_s
         for key, value in headers.items():
             if str(key).lower() == "retry-after":

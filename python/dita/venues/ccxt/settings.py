@@ -106,9 +106,9 @@ class CcxtSettings(BaseModel):
     )
     user_stream: bool = Field(
         default=False,
-        description="learn fills, order updates and balances from the exchange's user-data stream "
-        "(ccxt.pro's websocket API; Binance spot), REST polling kept while it is down and as the "
-        "repair of what it lost",
+        description="learn fills, order updates, balances and (futures) positions from the exchange's "
+        "user-data stream (ccxt.pro's websocket API; Binance spot and USD-M futures), REST polling "
+        "kept while it is down and as the repair of what it lost",
     )
     account_currency: str | None = Field(
         default=None,

@@ -1,11 +1,13 @@
-"""The account's user-data stream (``user_stream=True``): order updates, trades and balances
-pushed by the exchange through ccxt.pro's websocket API, instead of asked for order by order.
+"""The account's user-data stream (``user_stream=True``; Binance spot and USD-M futures): order
+updates, trades, balances and positions pushed by the exchange through ccxt.pro's websocket API,
+instead of asked for order by order.
 
-``UserStream`` runs ccxt.pro's ``watch_orders``, ``watch_my_trades`` and ``watch_balance`` on a
-thread of its own with its own asyncio loop. Each frame is taken as ccxt handles it (a
-``watch_*`` call returns only what arrives while it waits, so a frame handled between two calls
-would wait for the next one): an order update with its trades is queued for the venue, a
-balance kept, the frame's lag (its event time to its receipt) measured. The connection is
+``UserStream`` runs ccxt.pro's ``watch_orders``, ``watch_my_trades`` and ``watch_balance`` (and
+``watch_positions`` for futures; ``user_frames`` has what differs per market type) on a thread of
+its own with its own asyncio loop. Each frame is taken as ccxt handles it (a ``watch_*`` call
+returns only what arrives while it waits, so a frame handled between two calls would wait for the
+next one): an order update with its trades is queued for the venue, balances and positions kept,
+the frame's lag (its event time to its receipt) measured. The connection is
 down when a ``watch_*`` call fails, when no frame (the exchange's pings included) comes within
 ``user_stream_heartbeat_s``, or when the exchange ends the subscription (``eventStreamTerminated``,
 ``listenKeyExpired``); it is dialled again after a backoff that doubles up to
@@ -30,12 +32,11 @@ stream and again by REST is reported once) and decides what REST is asked:
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from queue import Empty, SimpleQueue
 from typing import Any, Literal
@@ -49,10 +50,18 @@ from dita.venues.ccxt.polling import Poller
 from dita.venues.ccxt.settings import CcxtSettings, read_credentials
 from dita.venues.ccxt.stream_thread import StreamThread
 from dita.venues.ccxt.tracking import TrackedOrder
+from dita.venues.ccxt.user_frames import (
+    STREAM_KINDS,
+    StreamUpdate,
+    futures_account,
+    net_positions,
+    order_update,
+)
 
 __all__ = [
     "StreamState",
     "StreamStatus",
+    "StreamUpdate",
     "StreamedPolling",
     "UserStream",
     "check_stream_supported",
@@ -81,12 +90,12 @@ def redial_delay(failures: int, first_s: float, most_s: float) -> float:
 
 def check_stream_supported(settings: CcxtSettings) -> None:
     """Raise ValueError unless the settings' exchange and market type have a user stream here:
-    Binance's own (its descendants, binanceus among them, have ccxt.pro's WebSocket API address
-    binance.com's)."""
-    if settings.user_stream and (settings.exchange != "binance" or settings.market_type != "spot"):
+    Binance's own, spot and USD-M futures (its descendants, binanceus among them, have ccxt.pro's
+    WebSocket API address binance.com's)."""
+    if settings.user_stream and (settings.exchange != "binance" or settings.market_type not in STREAM_KINDS):
         raise ValueError(
-            f"user_stream=True is supported for Binance spot only, not exchange={settings.exchange!r} "
-            f"market_type={settings.market_type!r}"
+            "user_stream=True is supported for Binance spot and USD-M futures (market_type linear) "
+            f"only, not exchange={settings.exchange!r} market_type={settings.market_type!r}"
         )
 
 
@@ -104,17 +113,12 @@ class StreamStatus:
     since_last_frame_s: float | None
     frames: int
     entries_refused: int
-    # The balances the stream last gave (free + locked per currency); None before any.
+    # The balances the stream last gave (spot: free + locked per currency; futures: the wallet
+    # balance); None before any.
     balances: dict[str, float] | None
     last_error: str
-
-
-@dataclass(frozen=True)
-class StreamUpdate:
-    """An order update as ccxt parsed it, with the trades the frame and ccxt's cache name."""
-
-    order: dict[str, Any]
-    trades: list[dict[str, Any]]
+    # Futures: the signed position per market id the stream last gave; None before any.
+    positions: dict[str, float] | None = None
 
 
 class _StreamStopped(Exception):
@@ -127,6 +131,7 @@ class UserStream(StreamThread):
 
     def __init__(self, settings: CcxtSettings, client: ExchangeClient, account: AccountFacts) -> None:
         self._settings = settings
+        self._kind = STREAM_KINDS[settings.market_type]
         self._client = client
         self.account = account
         super().__init__(client.name, "user stream")
@@ -140,6 +145,9 @@ class UserStream(StreamThread):
         self._max_lag_s: float | None = None
         self._last_frame: float | None = None
         self._balances: dict[str, float] | None = None
+        # Futures: the position amount per market id and position side (a hedge-mode account
+        # holds a long and a short of one market).
+        self._positions: dict[tuple[str, str], float] | None = None
         self._last_error = ""
         self._entries_refused = 0
         self._markets: dict[str, Any] | None = None
@@ -179,6 +187,7 @@ class UserStream(StreamThread):
                 self._entries_refused,
                 None if self._balances is None else dict(self._balances),
                 self._last_error,
+                positions=None if self._positions is None else net_positions(self._positions),
             )
 
     # -- the stream's thread -------------------------------------------------------------
@@ -202,7 +211,9 @@ class UserStream(StreamThread):
             except Exception as exc:
                 throttle = self._throttle_in(exc)
                 if throttle is not None:
-                    self._client.note_throttle(throttle)  # waited out by REST and the next dial alike
+                    # Waited out by REST and the next dial alike; a listen key's request (futures) is
+                    # answered to the stream's own exchange.
+                    self._client.note_throttle(throttle, answered_by=exchange)
                 self._went_down(self._client.error_text(throttle or exc))
             finally:
                 with self._lock:
@@ -248,24 +259,20 @@ class UserStream(StreamThread):
         self._ended = asyncio.Event()
         # Signed by the clock REST synced with the exchange's (``sync_clock_if_refused``).
         exchange.options["timeDifference"] = self._client.exchange.options.get("timeDifference", 0)
-        await exchange.authenticate({"type": "spot"})  # subscribed once this returns
-        with self._lock:
-            if self._session:
-                self._reconnects += 1
-            self._session += 1
-            self._state = "reconciling"
-            self._last_frame = time.time()
-        log.info("%s user stream subscribed; reconciling by REST", self.name)
+        # Spot: subscribed once this returns. Futures: the listen key made, the stream dialled by
+        # the first watch (``_subscribed``).
+        await exchange.authenticate({"type": self._kind.auth_type})
+        url = self._kind.url(exchange)
         watchers = [
-            self._keep_watching(exchange.watch_orders),
-            self._keep_watching(exchange.watch_my_trades),
-            self._keep_watching(exchange.watch_balance),
-            self._heartbeat(exchange),
+            *(self._keep_watching(getattr(exchange, watch)) for watch in self._kind.watches),
+            self._heartbeat(exchange, url),
+            *([self._keep_alive(exchange, self._kind.keep_alive)] if self._kind.keep_alive else []),
             self._until(self._ended, "the exchange ended the subscription"),
         ]
         assert self._wake is not None
         tasks = [asyncio.ensure_future(w) for w in [*watchers, self._until(self._wake, "")]]
         try:
+            await self._subscribed(exchange, url, tasks)
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for task in tasks:
@@ -274,6 +281,21 @@ class UserStream(StreamThread):
         for task in done:
             task.result()  # raises what ended the connection
 
+    async def _subscribed(self, exchange: Any, url: str, tasks: Sequence[asyncio.Future[Any]]) -> None:
+        """Wait until the connection at ``url`` is open (or a task ended: raised by the caller),
+        then count the connection: the state is reconciling from here."""
+        while not _open(exchange, url):
+            if any(task.done() for task in tasks):
+                return
+            await asyncio.sleep(0.005)
+        with self._lock:
+            if self._session:
+                self._reconnects += 1
+            self._session += 1
+            self._state = "reconciling"
+            self._last_frame = time.time()
+        log.info("%s user stream subscribed; reconciling by REST", self.name)
+
     @staticmethod
     async def _keep_watching(watch: Callable[[], Any]) -> None:
         # The results are read as ccxt handles each frame (``_observed``); the calls keep the
@@ -281,16 +303,24 @@ class UserStream(StreamThread):
         while True:
             await watch()
 
+    @staticmethod
+    async def _keep_alive(exchange: Any, extend: str) -> None:
+        """Extend the listen key every ``listenKeyRefreshRate`` (ccxt's option); a refusal (the
+        key gone: -1125) raises, and the stream is dialled again with a new key."""
+        every_s = exchange.safe_integer(exchange.options, "listenKeyRefreshRate", 1_200_000) / 1000.0
+        while True:
+            await asyncio.sleep(every_s)
+            await getattr(exchange, extend)()
+
     async def _until(self, event: asyncio.Event, reason: str) -> None:
         await event.wait()
         if self._stopping.is_set():
             raise _StreamStopped()
         raise ConnectionError(reason)
 
-    async def _heartbeat(self, exchange: Any) -> None:
-        """Raise when no frame (pings included) came within the heartbeat."""
+    async def _heartbeat(self, exchange: Any, url: str) -> None:
+        """Raise when no frame (pings included) came on the connection at ``url`` within the heartbeat."""
         heartbeat = self._settings.user_stream_heartbeat_s
-        url = exchange.urls["api"]["ws"]["ws-api"]["spot"]
         while True:
             await asyncio.sleep(heartbeat / 4)
             client = (exchange.clients or {}).get(url)
@@ -310,10 +340,18 @@ class UserStream(StreamThread):
         def observe(exchange: Any, message: Any, received: float) -> None:
             self._observed(exchange, message, received)
 
-        return pro_exchange(self._settings, heartbeat, observe, f"{self.name} user stream", keys=keys)
+        name = f"{self.name} user stream"
+        options = self._kind.options
+        exchange = pro_exchange(self._settings, heartbeat, observe, name, keys=keys, options=options)
+        if self._kind.keep_alive:
+            # Extended by the stream itself (``_keep_alive``): ccxt's own extension, scheduled at
+            # each authenticate, would run on after the exchange is closed and open a session.
+            exchange.keep_alive_listen_key = _extended_by_the_stream
+        return exchange
 
     def _observed(self, exchange: Any, message: Any, received: float) -> None:
-        """Take a frame ccxt has just handled: queue an order update, keep a balance, note the lag."""
+        """Take a frame ccxt has just handled: queue an order update, keep a balance or a
+        position, note the lag."""
         if not isinstance(message, dict):
             return
         frame = message.get("event", message)
@@ -330,7 +368,11 @@ class UserStream(StreamThread):
         if kind in _SUBSCRIPTION_ENDED and self._ended is not None:
             self._ended.set()
         elif kind == "executionReport":
-            self.updates.put(_order_update(exchange, frame))
+            self.updates.put(order_update(exchange, frame))
+        elif kind == "ORDER_TRADE_UPDATE" and isinstance(frame.get("o"), dict):
+            self.updates.put(order_update(exchange, frame["o"]))
+        elif kind == "ACCOUNT_UPDATE":
+            self._account_update(frame)
         elif kind in ("outboundAccountPosition", "balanceUpdate"):
             if kind == "outboundAccountPosition":
                 self.account.spot_position(frame)
@@ -339,19 +381,26 @@ class UserStream(StreamThread):
             with self._lock:
                 self._balances = {k: float(v) for k, v in totals.items() if v is not None}
 
+    def _account_update(self, frame: dict[str, Any]) -> None:
+        """A futures ``ACCOUNT_UPDATE``: the wallet balances and positions it carries kept (a
+        frame holds only those that changed)."""
+        balances, positions = futures_account(frame)
+        with self._lock:
+            self._balances = {**(self._balances or {}), **balances}
+            self._positions = {**(self._positions or {}), **positions}
 
-def _order_update(exchange: Any, frame: dict[str, Any]) -> StreamUpdate:
-    """The order of an ``executionReport`` as ccxt's cache has it after the frame (its trades
-    included), and the frame's trade: ccxt attaches a trade only to an order it holds already."""
-    symbol = exchange.safe_symbol(frame.get("s"), None, None, "spot")
-    cached = ((exchange.orders.hashmap if exchange.orders is not None else {}).get(symbol) or {}).get(
-        str(frame.get("i"))
-    )
-    order = copy.deepcopy(dict(cached)) if cached is not None else exchange.parse_ws_order(frame)
-    trades = [dict(t) for t in order.get("trades") or []]
-    if frame.get("x") == "TRADE":
-        trades.append(exchange.parse_ws_trade(frame))
-    return StreamUpdate(order, trades)
+
+async def _extended_by_the_stream(params: Any = None) -> None:
+    return None
+
+
+def _open(exchange: Any, url: str) -> bool:
+    """Whether ccxt's connection at ``url`` is open."""
+    client = (exchange.clients or {}).get(url)
+    connected = getattr(client, "connected", None)
+    if connected is None or not connected.done() or connected.cancelled():
+        return False
+    return connected.exception() is None
 
 
 class StreamedPolling:
