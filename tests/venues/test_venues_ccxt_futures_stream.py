@@ -32,6 +32,7 @@ from test_venues_ccxt_streams import (
 
 from dita import KernelEventKind, TradeStage, VenueOrder
 from dita.venues import CcxtVenue
+from dita.venues.account_events import take_account_events
 from dita.venues.ccxt.user_frames import futures_account
 
 # The keys the local exchange is signed with, as the stream tests have them.
@@ -244,6 +245,33 @@ def test_a_streamed_deposit_is_the_wallet_balance_of_stream_status(session: Sess
     session.bring_up()
     futures_server(session).deposit("USDT", 2_500.0)
     wait_for(lambda: session.venue.stream_status().balances == {"USDT": 1_002_500.0}, "the deposit")  # type: ignore[union-attr]
+
+
+def test_the_streamed_wallet_balance_reaches_the_kernel_and_agrees_with_its_capital(session: Session) -> None:
+    """The kernel's capital (seed, realised PnL, fees) against the wallet balance ACCOUNT_UPDATE
+    carries: a short filled by the stream, its commission booked, both sides agree."""
+    server = futures_server(session)
+    session.kernel.set_seed_capital(server.wallet)
+    session.bring_up()
+    take_account_events(session.kernel, session.venue)
+    sent, client_id = entry(session, 1, side="SHORT")
+    assert sent, client_id
+    server.fill(client_id)
+    settle(session, 0.02)
+
+    def wallet_taken() -> bool:
+        take_account_events(session.kernel, session.venue)
+        return session.kernel.account()["e_wallet_balance"] == pytest.approx(server.wallet)
+
+    wait_for(wallet_taken, "the wallet balance")
+    account = session.kernel.account()
+    assert server.wallet < 1_000_000.0  # the commission paid
+    assert account["k_capital"] == pytest.approx(server.wallet)
+    assert account["reconcile_status"] == "OK" and abs(account["reconcile_delta"]) < 1e-6
+    # A deposit the stream carries reaches the kernel as the wallet balance too.
+    server.deposit("USDT", 100.0)
+    wait_for(wallet_taken, "the deposit")
+    assert session.kernel.account()["reconcile_delta"] == pytest.approx(100.0)
 
 
 def test_an_account_update_gives_wallet_balances_and_net_positions() -> None:

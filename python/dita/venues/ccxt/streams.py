@@ -383,7 +383,8 @@ class UserStream(StreamThread):
 
     def _account_update(self, frame: dict[str, Any]) -> None:
         """A futures ``ACCOUNT_UPDATE``: the wallet balances and positions it carries kept (a
-        frame holds only those that changed)."""
+        frame holds only those that changed), and the account currency's given to the kernel."""
+        self.account.futures_update(frame)
         balances, positions = futures_account(frame)
         with self._lock:
             self._balances = {**(self._balances or {}), **balances}
