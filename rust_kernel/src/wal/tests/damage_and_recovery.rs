@@ -214,17 +214,7 @@ fn a_log_refused_after_skipping_checkpoints_names_them_and_why() {
     // archived, and the open is refused. The refusal names the newest checkpoint skipped and
     // why, since the report of an open refused is not seen and the operator asks why the
     // newest checkpoint, whose segments are all there, is not used.
-    let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
-    let dir = tempfile::tempdir().unwrap();
-    let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();
-    wal.checkpoint(0, b"s0").unwrap();
-    for i in 1..=100 {
-        wal.append(i as f64, &payload(i)).unwrap();
-        if i % 30 == 0 {
-            wal.checkpoint(i, format!("s{i}").as_bytes()).unwrap();
-        }
-    }
-    drop(wal);
+    let (dir, opts) = segmented_log();
     let newest = dir.path().join(checkpoint_file(90));
     let c = format::decode_checkpoint(&fs::read(&newest).unwrap(), &newest, "kernel-a").unwrap();
     for (first, path) in scan::list_dir(dir.path()).unwrap().segments {

@@ -347,3 +347,19 @@ fn checkpoint_seqs(dir: &Path) -> Vec<u64> {
     seqs.sort();
     seqs
 }
+
+/// A log of 100 records in segments of about 1 KiB, checkpointed at 0, 30, 60 and 90.
+fn segmented_log() -> (tempfile::TempDir, WalOptions) {
+    let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();
+    wal.checkpoint(0, b"s0").unwrap();
+    for i in 1..=100 {
+        wal.append(i as f64, &payload(i)).unwrap();
+        if i % 30 == 0 {
+            wal.checkpoint(i, format!("s{i}").as_bytes()).unwrap();
+        }
+    }
+    drop(wal);
+    (dir, opts)
+}
