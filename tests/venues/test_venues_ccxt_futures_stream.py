@@ -1,9 +1,11 @@
 """The ccxt venue's user-data stream for Binance USD-M futures (``market_type="linear"``,
 ``user_stream=True``) through the kernel, against a local futures exchange that speaks the
-listen key's stream and the futures REST API (``binance_futures_streams.py``), with its faults:
-frames duplicated, reordered or never sent, the connection dropped or gone stale, the listen key
-expired. Short positions included: a futures account sells first. Whatever the stream loses,
-REST recovers: no fill lost, none booked twice, the kernel's position the exchange's."""
+listen key's stream and the futures REST API (``binance_futures_streams.py``): what is the
+futures stream's own (the listen key kept alive, expired and refused, ACCOUNT_UPDATE's balances,
+positions and wallet balance, short positions), and seeded faulty sessions. The scenarios it
+shares with spot (frames duplicated, reordered or never sent, the connection dropped) run on
+both markets in ``test_venues_ccxt_streams.py``. Whatever the stream loses, REST recovers: no
+fill lost, none booked twice, the kernel's position the exchange's."""
 
 from __future__ import annotations
 
@@ -20,7 +22,6 @@ from binance_futures_streams import (
     futures_streaming,
 )
 from test_venues_ccxt_streams import (
-    SWEEP_S,
     FaultyMarket,
     Session,
     entry,
@@ -30,7 +31,7 @@ from test_venues_ccxt_streams import (
     wait_for,
 )
 
-from dita import KernelEventKind, TradeStage, VenueOrder
+from dita import TradeStage
 from dita.venues import CcxtVenue
 from dita.venues.account_events import take_account_events
 from dita.venues.ccxt.user_frames import futures_account
@@ -91,69 +92,6 @@ def test_a_short_s_fills_arrive_by_stream_and_are_booked_without_a_rest_order_qu
     assert status is not None and status.lag_s is not None and status.lag_s < 5.0
     assert status.balances == {"USDT": pytest.approx(server.wallet)}
     assert server.wallet == pytest.approx(1_000_000.0 - 0.001 * 0.02 * 90000.0)
-
-
-def test_a_duplicated_and_a_reordered_frame_book_once(session: Session) -> None:
-    session.bring_up()
-    sent, client_id = entry(session, 1, size=0.03)
-    assert sent
-    server = futures_server(session)
-    server.inject("duplicate")
-    server.fill(client_id, 0.01)  # its frame sent twice
-    server.inject("reorder")
-    server.fill(client_id, 0.01)  # held back until the next order update
-    server.fill(client_id)
-    settle(session, 0.03)
-    assert server.faults_injected == {"duplicate": 1, "reorder": 1}
-    assert sorted(session.reported_fills) == all_fills(session)
-    assert session.refused_fills == []
-    assert session.position() == pytest.approx(server.position()) == pytest.approx(0.03)
-
-
-def test_a_dropped_connection_reconnects_reconciles_by_rest_and_refuses_entries_meanwhile(
-    session: Session,
-) -> None:
-    session.bring_up()
-    sent, client_id = entry(session, 1, side="SHORT")
-    assert sent
-    server = futures_server(session)
-    server.inject("drop")
-    server.fill(client_id)  # its frame lost with the connection
-    session.wait_state("reconciling")
-    status = session.venue.stream_status()
-    assert status is not None and status.reconnects == 1
-    events = session.venue.submit(
-        VenueOrder("other-1", 1, "tr-9", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.01, is_entry=True)
-    )
-    assert [e.kind for e in events] == [KernelEventKind.REJECT]
-    assert "user-data stream reconciles" in events[0].reason
-    sent_meanwhile, reason = entry(session, 2, slot=1)
-    assert not sent_meanwhile and "user-data stream reconciles" in reason
-    # The poll reconciles by REST: the lost fill booked, the stream up, entries go again.
-    session.poll()
-    assert session.state() == "up"
-    assert session.position() == pytest.approx(server.position()) == pytest.approx(-0.02)
-    sent_after, _ = entry(session, 3, slot=1)
-    assert sent_after
-    status = session.venue.stream_status()
-    assert status is not None and status.entries_refused == 2
-
-
-def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) -> None:
-    session.bring_up()
-    sent, client_id = entry(session, 1)
-    assert sent
-    server = futures_server(session)
-    server.inject("lose_fill")
-    server.fill(client_id)
-    time.sleep(0.2)
-    session.poll()
-    assert session.kernel.slot_state(0).size == 0.0  # the stream never said
-    session.clock.advance(SWEEP_S)  # the REST sweep is due
-    session.poll()
-    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
-    assert server.faults_injected == {"lose_fill": 1}
-    assert session.position() == pytest.approx(server.position())
 
 
 def test_an_expired_listen_key_makes_the_stream_reconnect_with_a_new_one(session: Session) -> None:

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from binance_futures_streams import futures_streaming
 from binance_streams import FAULT_KINDS, BinanceStreamServer, StreamFaults, streaming
 from venue_helpers import API_KEY, API_SECRET, ManualClock
 
@@ -99,6 +100,16 @@ class Session:
     reported_fills: list[str] = field(default_factory=list)
     refused_fills: list[str] = field(default_factory=list)
     entries_refused: int = 0
+    market_type: str = "spot"
+
+    @property
+    def entry_side(self) -> str:
+        """The side the shared scenarios enter: a futures account sells first, a spot one buys."""
+        return "SHORT" if self.market_type == "linear" else "LONG"
+
+    def signed(self, size: float) -> float:
+        """``size`` as the position an entry on ``entry_side`` holds."""
+        return -size if self.entry_side == "SHORT" else size
 
     def state(self) -> str:
         status = self.venue.stream_status()
@@ -129,9 +140,11 @@ class Session:
 
 
 @pytest.fixture
-def session() -> Iterator[Session]:
-    with streaming() as server:
-        session = start_session(server)
+def session(request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A session on spot; on USD-M futures for a test parametrized ``session`` "linear"."""
+    market_type = getattr(request, "param", "spot")
+    with futures_streaming() if market_type == "linear" else streaming() as server:
+        session = start_session(server, market_type)
         try:
             yield session
         finally:
@@ -144,7 +157,7 @@ def start_session(server: BinanceStreamServer, market_type: str = "spot") -> Ses
     venue = streamed_venue(server, clock, market_type=market_type)
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="k")
     kernel.set_seed_capital(1e7)
-    session = Session(server, venue, kernel, clock)
+    session = Session(server, venue, kernel, clock, market_type=market_type)
     submit = venue.submit
 
     def recorded_submit(order: VenueOrder) -> list[VenueEvent]:
@@ -192,6 +205,10 @@ def settle(session: Session, filled: float, slot: int = 0) -> None:
         time.sleep(0.01)
 
 
+# The scenarios that hold alike on spot and on USD-M futures (trading short there).
+BOTH_MARKETS = pytest.mark.parametrize("session", ["spot", "linear"], indirect=True)
+
+
 # -- the stream books fills ---------------------------------------------------------------
 
 
@@ -215,9 +232,10 @@ def test_a_fill_arrives_by_stream_and_is_booked_without_a_rest_order_query(sessi
     assert status.balances is not None and status.balances["BTC"] == pytest.approx(0.02)
 
 
+@BOTH_MARKETS
 def test_a_duplicated_and_a_reordered_frame_book_once(session: Session) -> None:
     session.bring_up()
-    sent, client_id = entry(session, 1, size=0.03)
+    sent, client_id = entry(session, 1, size=0.03, side=session.entry_side)
     assert sent
     session.server.inject("duplicate")
     session.server.fill(client_id, 0.01)  # its frame sent twice
@@ -229,14 +247,19 @@ def test_a_duplicated_and_a_reordered_frame_book_once(session: Session) -> None:
     trade_ids = [f"BTCUSDT:{t.trade_id}" for t in session.server.trades]
     assert sorted(session.reported_fills) == sorted(trade_ids)
     assert session.refused_fills == []
-    assert session.position() == pytest.approx(server_position(session.server)) == pytest.approx(0.03)
+    assert (
+        session.position()
+        == pytest.approx(server_position(session.server))
+        == pytest.approx(session.signed(0.03))
+    )
 
 
+@BOTH_MARKETS
 def test_a_dropped_connection_reconnects_reconciles_by_rest_and_refuses_entries_meanwhile(
     session: Session,
 ) -> None:
     session.bring_up()
-    sent, client_id = entry(session, 1)
+    sent, client_id = entry(session, 1, side=session.entry_side)
     assert sent
     session.server.inject("drop")
     session.server.fill(client_id)  # its frame lost with the connection
@@ -254,8 +277,11 @@ def test_a_dropped_connection_reconnects_reconciles_by_rest_and_refuses_entries_
     # The poll reconciles by REST: the lost fill booked, the stream up, entries go again.
     session.poll()
     assert session.state() == "up"
-    assert session.kernel.slot_state(0).size == pytest.approx(0.02)
-    assert session.position() == pytest.approx(server_position(session.server))
+    assert (
+        session.position()
+        == pytest.approx(server_position(session.server))
+        == pytest.approx(session.signed(0.02))
+    )
     sent_after, _ = entry(session, 3, slot=1)
     assert sent_after
     status = session.venue.stream_status()
@@ -326,9 +352,10 @@ def test_a_poll_interrupted_loses_no_streamed_fill(
     assert sorted(session.reported_fills) == sorted(f"BTCUSDT:{t.trade_id}" for t in session.server.trades)
 
 
+@BOTH_MARKETS
 def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) -> None:
     session.bring_up()
-    sent, client_id = entry(session, 1)
+    sent, client_id = entry(session, 1, side=session.entry_side)
     assert sent
     session.server.inject("lose_fill")
     session.server.fill(client_id)
