@@ -876,12 +876,13 @@ class KernelCore:
 class WalError(Exception):
     """The write-ahead log is damaged, belongs to another kernel or version, or failed to write."""
 
-class VenueAnswerNotLogged(OSError):
+class VenueAnswerNotLogged(WalError, OSError):
     """The write-ahead log failed to record a venue's answer: the order reached the venue and is
-    live there. Its attributes name it: client_order_id, venue_order_id, slot_id, trade_id, and
-    answer, the venue's events as received (to_dict() each), applied, how many of them the
-    kernel took before the log failed. The kernel takes no more input; a kernel opened on its
-    log reconciles the order (reconcile_with_venue)."""
+    live there. A WalError (the log failed) and an OSError (the write's error). Its attributes
+    name it: client_order_id, venue_order_id, slot_id, trade_id, and answer, the venue's events
+    as received (to_dict() each), applied, how many of them the kernel took before the log
+    failed. The kernel takes no more input; a kernel opened on its log reconciles the order
+    (reconcile_with_venue)."""
 
     client_order_id: str
     venue_order_id: str

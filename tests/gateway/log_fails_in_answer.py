@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from dita import ExecutionKernel, KernelIntent, VenueAnswerNotLogged, VenueEvent, VenueOrder
+from dita._kernel import WalError
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
 from dita.gateway.stdio import run_stdio
@@ -55,7 +56,8 @@ def python_api(kernel: ExecutionKernel) -> dict[str, Any]:
         kernel.process_intent(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0))
     except VenueAnswerNotLogged as exc:
         told = {
-            "type": type(exc).__name__, "is_oserror": isinstance(exc, OSError), "message": str(exc),
+            "type": type(exc).__name__, "message": str(exc),
+            "is_oserror": isinstance(exc, OSError), "is_wal_error": isinstance(exc, WalError),
             "client_order_id": exc.client_order_id, "venue_order_id": exc.venue_order_id,
             "slot_id": exc.slot_id, "trade_id": exc.trade_id, "applied": exc.applied,
             "answer": [e.to_dict()["kind"] for e in exc.answer], "cause": repr(exc.__cause__),

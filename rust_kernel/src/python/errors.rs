@@ -5,6 +5,9 @@ use crate::error::KernelError;
 use crate::wal;
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyIndexError, PyOSError, PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::PyErr;
 
 create_exception!(
@@ -14,16 +17,30 @@ create_exception!(
     "The write-ahead log is damaged, belongs to another kernel or version, or failed to write."
 );
 
-create_exception!(
-    dita._kernel,
-    VenueAnswerNotLogged,
-    PyOSError,
+/// The doc of `VenueAnswerNotLogged`.
+const ANSWER_NOT_LOGGED_DOC: &str =
     "The write-ahead log failed to record a venue's answer: the order reached the venue and is \
      live there. Its attributes name it: client_order_id, venue_order_id, slot_id, trade_id, and \
      answer, the venue's events as received (to_dict() each), applied, how many of them the \
      kernel took before the log failed. The kernel takes no more input; a kernel opened on its \
-     log reconciles the order (reconcile_with_venue)."
-);
+     log reconciles the order (reconcile_with_venue).";
+
+/// `VenueAnswerNotLogged`, made once: a `WalError` (the log failed, as a caller catching the
+/// log's failure expects) and an `OSError` (the write's error, as one catching I/O expects).
+pub(crate) fn venue_answer_not_logged(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    static TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    TYPE.get_or_try_init(py, || {
+        let bases = PyTuple::new(py, [py.get_type::<WalError>(), py.get_type::<PyOSError>()])?;
+        let namespace = PyDict::new(py);
+        namespace.set_item("__doc__", ANSWER_NOT_LOGGED_DOC)?;
+        namespace.set_item("__module__", "dita._kernel")?;
+        let made = py
+            .get_type::<PyType>()
+            .call1(("VenueAnswerNotLogged", bases, namespace))?;
+        Ok(made.cast_into::<PyType>()?.unbind())
+    })
+    .map(|t| t.bind(py))
+}
 
 impl From<KernelError> for PyErr {
     fn from(e: KernelError) -> PyErr {

@@ -63,7 +63,7 @@ fn dita_kernel(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("WalError", m.py().get_type::<errors::WalError>())?;
     m.add(
         "VenueAnswerNotLogged",
-        m.py().get_type::<errors::VenueAnswerNotLogged>(),
+        errors::venue_answer_not_logged(m.py())?,
     )?;
     m.add_function(wrap_pyfunction!(wal::wal_kernel_id, m)?)?;
     m.add_function(wrap_pyfunction!(wal::wal_verify, m)?)?;

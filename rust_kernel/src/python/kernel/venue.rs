@@ -6,7 +6,7 @@ use super::busy::wait_mut_for_answer;
 use super::PyKernel;
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::python::convert::enums::trade_side_of;
-use crate::python::errors::VenueAnswerNotLogged;
+use crate::python::errors::venue_answer_not_logged;
 use crate::python::mock::PyMockVenue;
 use crate::python::objects::{AnswerFacts, PyOutcome, PyVenueEvent, PyVenueOrder};
 use crate::types::{Detail, KernelEventKind, KernelSeverity};
@@ -316,13 +316,13 @@ impl PyKernel {
             if let Some(state) = self.wal.as_mut() {
                 state.note_failure(&format!("{order} is live at the venue"));
             }
-            let err = VenueAnswerNotLogged::new_err(format!(
+            let message = format!(
                 "the write-ahead log could not record the venue's answer ({cause}): {order} \
                  reached the venue, which answered [{}]; the order is live at the venue and the \
                  kernel takes no more input: a kernel opened on its log reconciles it",
                 described.join("; ")
-            ));
-            let value = err.value(py);
+            );
+            let value = venue_answer_not_logged(py)?.call1((message,))?;
             let events: Vec<Py<PyVenueEvent>> = answer
                 .iter()
                 .map(|e| Py::new(py, PyVenueEvent::stated(e.clone())))
@@ -334,7 +334,7 @@ impl PyKernel {
             value.setattr("answer", PyTuple::new(py, events)?)?;
             value.setattr("applied", applied)?;
             value.setattr("__cause__", failure.value(py))?;
-            Ok::<PyErr, PyErr>(err)
+            Ok::<PyErr, PyErr>(PyErr::from_value(value))
         })
         .unwrap_or_else(|e| e)
     }
