@@ -878,10 +878,11 @@ class WalError(Exception):
 
 class VenueAnswerNotLogged(WalError, OSError):
     """The write-ahead log failed to record a venue's answer: the order reached the venue and is
-    live there. A WalError (the log failed) and an OSError (the write's error). Its attributes
-    name it: client_order_id, venue_order_id, slot_id, trade_id, and answer, the venue's events
-    as received (to_dict() each), applied, how many of them the kernel took before the log
-    failed. The kernel takes no more input; a kernel opened on its log reconciles the order
+    live there unless its answer ended it. A WalError (the log failed) and an OSError (the
+    write's error). Its attributes name it: client_order_id, venue_order_id, slot_id, trade_id,
+    answer (the venue's events as received, to_dict() each), logged (how many of them the log
+    recorded; the kernel applied the next in memory), live (the answer's last status not final).
+    The kernel takes no more input; a kernel opened on its log reconciles the order
     (reconcile_with_venue)."""
 
     client_order_id: str
@@ -889,7 +890,8 @@ class VenueAnswerNotLogged(WalError, OSError):
     slot_id: int
     trade_id: str
     answer: tuple[VenueEvent, ...]
-    applied: int
+    logged: int
+    live: bool
 
 def wal_kernel_id(path: str | PathLike[str]) -> str | None: ...
 def wal_verify(

@@ -6,8 +6,10 @@ was told through ``mode``: the Python API, stdio or HTTP."""
 from __future__ import annotations
 
 import asyncio
+import glob
 import io
 import json
+import os
 import resource
 import signal
 import sys
@@ -51,6 +53,44 @@ class FillsThenDiskFull:
         return {}
 
 
+class AcksThenDiskFull(FillsThenDiskFull):
+    """Acks each order and leaves it working, its log's next write failing."""
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        return super().submit(order)[:1]
+
+
+class AnswersTwiceThenDiskFull(FillsThenDiskFull):
+    """Acks twice (the kernel refuses the second as a duplicate) and fills; the log's room ends
+    after the acks' records, so the fill's write fails."""
+
+    def __init__(self, wal_dir: str) -> None:
+        self.wal_dir = wal_dir
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        events = super().submit(order)  # the limit of one byte, replaced below
+        segment = max(glob.glob(os.path.join(self.wal_dir, "seg-*.wal")))
+        room = os.path.getsize(segment) + 600  # the two acks' records, not the fill's
+        resource.setrlimit(resource.RLIMIT_FSIZE, (room, resource.RLIM_INFINITY))
+        return [events[0], events[0], events[1]]
+
+
+def refused_before(wal_dir: str) -> dict[str, Any]:
+    kernel = ExecutionKernel(
+        max_slots=2, venue=AnswersTwiceThenDiskFull(wal_dir), wal_dir=wal_dir, fsync="always"
+    )
+    try:
+        kernel.process_intent(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0))
+    except VenueAnswerNotLogged as exc:
+        return {
+            "type": type(exc).__name__, "logged": exc.logged, "live": exc.live, "message": str(exc),
+            "answer": [e.to_dict()["event_id"] for e in exc.answer],
+        }  # fmt: skip
+    except BaseException as exc:
+        return {"type": type(exc).__name__, "message": str(exc)}
+    return {"type": "none"}
+
+
 def python_api(kernel: ExecutionKernel) -> dict[str, Any]:
     try:
         kernel.process_intent(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0))
@@ -59,7 +99,7 @@ def python_api(kernel: ExecutionKernel) -> dict[str, Any]:
             "type": type(exc).__name__, "message": str(exc),
             "is_oserror": isinstance(exc, OSError), "is_wal_error": isinstance(exc, WalError),
             "client_order_id": exc.client_order_id, "venue_order_id": exc.venue_order_id,
-            "slot_id": exc.slot_id, "trade_id": exc.trade_id, "applied": exc.applied,
+            "slot_id": exc.slot_id, "trade_id": exc.trade_id, "logged": exc.logged, "live": exc.live,
             "answer": [e.to_dict()["kind"] for e in exc.answer], "cause": repr(exc.__cause__),
         }  # fmt: skip
     try:
@@ -97,6 +137,13 @@ def http(kernel: ExecutionKernel) -> dict[str, Any]:
 def main() -> None:
     mode, wal_dir = sys.argv[1], sys.argv[2]
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG instead
+    if mode == "ack_only":
+        kernel = ExecutionKernel(max_slots=2, venue=AcksThenDiskFull(), wal_dir=wal_dir, fsync="always")
+        sys.stdout.write(json.dumps(python_api(kernel)) + "\n")
+        return
+    if mode == "refused_before":
+        sys.stdout.write(json.dumps(refused_before(wal_dir)) + "\n")
+        return
     kernel = ExecutionKernel(max_slots=2, venue=FillsThenDiskFull(), wal_dir=wal_dir, fsync="always")
     told = {"python": python_api, "stdio": stdio, "http": http}[mode](kernel)
     sys.stdout.write(json.dumps(told) + "\n")  # a pipe: no file size limit

@@ -134,3 +134,16 @@ def test_a_served_gateway_refuses_a_rebound_name_over_the_wire(shared: LiveServe
         answer = conn.recv(4096).decode()
     assert answer.startswith("HTTP/1.1 421")
     assert shared.client.get("/v1/account").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["dita.internal:8080", "[::1]:8080"])
+def test_an_allowed_host_with_a_port_is_refused_naming_it(
+    value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DITA_GATEWAY_ALLOWED_HOSTS", value)
+    with pytest.raises(SettingsError, match="without a port"):
+        load_settings()
+
+
+def test_a_bracketed_ipv6_entry_is_served() -> None:
+    assert GatewaySettings(allowed_hosts="[::1]").served_hosts() == frozenset({"::1"})

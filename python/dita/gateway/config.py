@@ -141,7 +141,12 @@ class GatewaySettings(BaseModel):
         if isinstance(value, str):
             value = [name.strip() for name in value.split(",")]
         if isinstance(value, list | tuple):
-            names = [str(name).strip().lower().removeprefix("[").removesuffix("]") for name in value]
+            given = [str(name).strip().lower() for name in value]
+            # The Host header's port is not compared: an entry with one would never match.
+            ported = [n for n in given if n.count(":") == 1 or (n.startswith("[") and "]:" in n)]
+            if ported:
+                raise ValueError(f"must name hosts without a port (every port is served), not {ported[0]!r}")
+            names = [name.removeprefix("[").removesuffix("]") for name in given]
             bad = [name for name in names if not name or any(c.isspace() or c in "\0/,@" for c in name)]
             if bad or not names:
                 raise ValueError(

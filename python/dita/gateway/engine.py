@@ -568,13 +568,13 @@ class OrderEngine:
 
     def live_at_venue(self, exc: VenueAnswerNotLogged) -> None:
         """Tell the client that the order ``exc`` names reached the venue, though the log could
-        not record the venue's answer: it is live there (``order_live_at_venue``)."""
+        not record the venue's answer, and whether it is live there (``venue_answer_not_logged``)."""
         rec = next(
             (r for r in self.orders.values() if r.slot_id == exc.slot_id and r.trade_id == exc.trade_id),
             None,
         )
         self._emit(
-            "order_live_at_venue",
+            "venue_answer_not_logged",
             {
                 "client_id": rec.client_id if rec is not None else None,
                 **live_order(exc),
@@ -891,5 +891,6 @@ def live_order(exc: VenueAnswerNotLogged) -> dict[str, Any]:
         "slot_id": exc.slot_id,
         "trade_id": exc.trade_id,
         "answer": [event.to_dict() for event in exc.answer],
-        "applied": exc.applied,
+        "logged": exc.logged,
+        "live": exc.live,
     }

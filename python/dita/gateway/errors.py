@@ -102,9 +102,9 @@ async def _kernel_failed(request: Request, exc: Exception) -> Response:
     if not refused:
         raise exc
     if isinstance(exc, VenueAnswerNotLogged):
-        # What reached the venue, which the caller must know: the order is live there.
+        # What reached the venue, which the caller must know: the order may be live there.
         live = live_order(exc)
-        return SafeJSONResponse({"detail": str(exc), "order_live_at_venue": live}, status_code=503)
+        return SafeJSONResponse({"detail": str(exc), "venue_answer_not_logged": live}, status_code=503)
     detail = (
         f"the kernel takes no more input: its write-ahead log failed ({type(exc).__name__}:"
         f" {exc}); a new kernel on its wal_dir recovers from the log"

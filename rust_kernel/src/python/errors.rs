@@ -20,9 +20,9 @@ create_exception!(
 /// The doc of `VenueAnswerNotLogged`.
 const ANSWER_NOT_LOGGED_DOC: &str =
     "The write-ahead log failed to record a venue's answer: the order reached the venue and is \
-     live there. Its attributes name it: client_order_id, venue_order_id, slot_id, trade_id, and \
-     answer, the venue's events as received (to_dict() each), applied, how many of them the \
-     kernel took before the log failed. The kernel takes no more input; a kernel opened on its \
+     live there unless its answer ended it. Its attributes name it: client_order_id, \
+     venue_order_id, slot_id, trade_id, answer (the venue's events as received, to_dict() each), \
+     logged (how many of them the log recorded) and live (the answer's last status not final). The kernel takes no more input; a kernel opened on its \
      log reconciles the order (reconcile_with_venue).";
 
 /// `VenueAnswerNotLogged`, made once: a `WalError` (the log failed, as a caller catching the

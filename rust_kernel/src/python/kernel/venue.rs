@@ -258,7 +258,11 @@ impl PyKernel {
         out: &mut KernelOutcome,
         facts: &mut Option<Box<AnswerFacts>>,
     ) -> PyResult<()> {
-        let mut applied_count = 0;
+        // What the answer said before an event the log cannot record: the events the kernel
+        // took are in `out.emitted_events` from `start`, those it refused (rare) kept here.
+        let start = out.emitted_events.len();
+        let mut refused: Vec<(usize, VenueEvent)> = Vec::new();
+        let mut logged = 0;
         let mut events = answer.events.into_iter();
         while let Some((mut ev, status_stated, carried)) = events.next() {
             if !status_stated && ev.kind == KernelEventKind::Fill {
@@ -267,13 +271,20 @@ impl PyKernel {
             let seq = self.core.seq();
             self.core.on_venue_event_into(&ev, &mut self.answer_outcome);
             if let Err(failure) = self.log_input_ref(seq, InputRef::VenueEvent(&ev)) {
-                let received = out.emitted_events.iter().rev().take(applied_count).rev();
-                let mut answer: Vec<VenueEvent> = received.cloned().collect();
+                let mut taken = out.emitted_events[start..].iter().cloned();
+                let mut refused = refused.into_iter().peekable();
+                let mut answer: Vec<VenueEvent> = (0..logged)
+                    .filter_map(|at| match refused.next_if(|(i, _)| *i == at) {
+                        Some((_, ev)) => Some(ev),
+                        None => taken.next(),
+                    })
+                    .collect();
+                let failed_at = answer.len();
                 answer.push(ev);
                 answer.extend(events.map(|(ev, ..)| ev));
-                return Err(self.answer_not_logged(failure, answer, applied_count));
+                return Err(self.answer_not_logged(failure, answer, failed_at));
             }
-            applied_count += 1;
+            logged += 1;
             let applied = self.answer_outcome.applied();
             out.absorb(&mut self.answer_outcome, &ev);
             if applied {
@@ -285,6 +296,8 @@ impl PyKernel {
                         .push((at, carried));
                 }
                 out.emitted_events.push(ev);
+            } else {
+                refused.push((logged - 1, ev));
             }
         }
         if let Some(error) = answer.error {
@@ -296,16 +309,19 @@ impl PyKernel {
         answer.interrupt.map_or(Ok(()), Err)
     }
 
-    /// The error of a venue's `answer` whose event `applied` (the first `applied` taken) the log
-    /// could not record: it names the order, which is live at the venue, and the answer as
-    /// received, and the kernel's refusal of further input says so too.
+    /// The error of a venue's `answer` whose event at `logged` (those before it recorded) the
+    /// log could not record: it names the order and the answer as received, and whether the
+    /// order is live at the venue (the answer's last status not final), as the kernel's refusal
+    /// of further input does.
     fn answer_not_logged(
         &mut self,
         failure: PyErr,
         answer: Vec<VenueEvent>,
-        applied: usize,
+        logged: usize,
     ) -> PyErr {
-        let ev = &answer[applied];
+        let ev = &answer[logged];
+        let last_status = answer.last().map_or(ev.status, |e| e.status);
+        let live = !last_status.is_terminal();
         let described: Vec<String> = answer.iter().map(describe_event).collect();
         let order = format!(
             "order {:?} (venue order id {:?}, slot {}, trade {:?})",
@@ -313,13 +329,18 @@ impl PyKernel {
         );
         Python::attach(|py| {
             let cause = failure.value(py).to_string();
+            let standing = if live {
+                "is live at the venue".to_string()
+            } else {
+                format!("was ended by the venue ({last_status}), unrecorded")
+            };
             if let Some(state) = self.wal.as_mut() {
-                state.note_failure(&format!("{order} is live at the venue"));
+                state.note_failure(&format!("{order} {standing}"));
             }
             let message = format!(
                 "the write-ahead log could not record the venue's answer ({cause}): {order} \
-                 reached the venue, which answered [{}]; the order is live at the venue and the \
-                 kernel takes no more input: a kernel opened on its log reconciles it",
+                 reached the venue, which answered [{}]; the order {standing}, and the kernel \
+                 takes no more input: a kernel opened on its log reconciles it",
                 described.join("; ")
             );
             let value = venue_answer_not_logged(py)?.call1((message,))?;
@@ -332,7 +353,8 @@ impl PyKernel {
             value.setattr("slot_id", ev.slot_id)?;
             value.setattr("trade_id", &*ev.trade_id)?;
             value.setattr("answer", PyTuple::new(py, events)?)?;
-            value.setattr("applied", applied)?;
+            value.setattr("logged", logged)?;
+            value.setattr("live", live)?;
             value.setattr("__cause__", failure.value(py))?;
             Ok::<PyErr, PyErr>(PyErr::from_value(value))
         })
