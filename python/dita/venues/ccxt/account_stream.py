@@ -141,14 +141,15 @@ class AccountFacts:
             return
         for entry in info.get("assets") or []:
             if isinstance(entry, dict) and entry.get("asset") == self.currency:
-                wallet, available = _figure(entry, "walletBalance"), _figure(entry, "availableBalance")
+                # The wallet balance only, as the stream gives it: an available margin no frame
+                # refreshes would cap the kernel's capital at its value long after.
+                wallet = _figure(entry, "walletBalance")
                 if wallet is None:
                     return
                 self._update(
                     f"{self._venue}-balance-rest-{at_ms:.0f}-{self.currency}-{wallet!r}",
                     at_ms / 1000.0,
                     wallet_balance=wallet,
-                    available_margin=available if available is not None and available >= 0 else None,
                 )
 
     def _update(

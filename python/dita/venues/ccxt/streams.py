@@ -456,6 +456,10 @@ class StreamedPolling:
         account = self._stream.account
         if account.currency is None:
             return True
+        # Stamped by the exchange's clock (the stream's frames are, and the kernel keeps the
+        # newest) as the request leaves: a frame the exchange sends while it answers is newer.
+        ahead_ms = self._client.exchange.options.get("timeDifference", 0) or 0
+        asked_at = self._client.clock() - ahead_ms / 1000.0
         try:
             balance = self._client.account_call("fetch_balance")
         except Exception as exc:
@@ -464,9 +468,7 @@ class StreamedPolling:
                 "at the next poll", self._stream.name, self._client.error_text(exc),
             )  # fmt: skip
             return False
-        # Stamped by the exchange's clock: the stream's frames are, and the kernel keeps the newest.
-        ahead_ms = self._client.exchange.options.get("timeDifference", 0) or 0
-        account.rest_balance(balance, self._settings.market_type, self._client.clock() - ahead_ms / 1000.0)
+        account.rest_balance(balance, self._settings.market_type, asked_at)
         return True
 
     def _report_updates(self, events: list[VenueEvent]) -> None:
