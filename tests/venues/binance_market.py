@@ -12,18 +12,22 @@ level) and the book ticker (``u``, ``s``, ``b``, ``B``, ``a``, ``A``, no event t
 [open time, open, high, low, close, volume, close time, quote volume, trades, taker base, taker
 quote, "0"]). Source: Binance's spot API documentation, "WebSocket Streams for Binance"
 (binance/binance-spot-api-docs, web-socket-streams.md: Trade Streams, Kline/Candlestick Streams,
-Diff. Depth Stream, Individual Symbol Book Ticker Streams, "How to manage a local order book
-correctly") and "Market Data endpoints" (rest-api.md: Order book, Kline/Candlestick data).
+Diff. Depth Stream, Individual Symbol Book Ticker Streams -- ``u`` "order book updateId", the
+same id the depth stream's ``u`` counts --, "How to manage a local order book correctly") and
+"Market Data endpoints" (rest-api.md: Order book, Kline/Candlestick data).
 
 The market trades every ``trade_every_s`` at a seeded random walk and rebuilds its book around
-the price every ``depth_every_s``; a kline period closes by the clock and its closing frame is
-sent then, for the periods that had a trade (klines of periods without one are neither sent nor
-listed by REST). ``trades`` is the truth: ``klines()`` is computed from it.
+the price every ``depth_every_s``, sending its book ticker with each depth update; a kline period
+closes by the clock and its closing frame is sent then, for the periods that had a trade (klines
+of periods without one are neither sent nor listed by REST). ``trades`` is the truth: ``klines()``
+is computed from it; ``book_tickers`` lists every book ticker made, as (u, bid, bid size, ask,
+ask size).
 
 Faults (``MarketFaults``), drawn from ``random.Random(seed)``: a quiet period (``quiet_s`` long)
 with no trade, a depth update never sent (a skipped update id), the connection dropped before a
-frame. ``inject`` forces the next ones whatever the seed draws. ``refusing`` refuses new
-connections and ``silent`` makes every connection stale, while set.
+frame, a frame sent twice, a frame held back and sent after the next one of its stream on that
+connection (reordered). ``inject`` forces the next ones whatever the seed draws. ``refusing``
+refuses new connections and ``silent`` makes every connection stale, while set.
 """
 
 from __future__ import annotations
@@ -61,6 +65,8 @@ class MarketFaults:
     quiet: float = 0.0  # chance per period of quiet_s that no trade happens in it
     gap: float = 0.0  # chance per depth update that it is never sent
     drop: float = 0.0  # chance per frame that the connection is closed instead
+    duplicate: float = 0.0  # chance per frame that it is sent twice
+    reorder: float = 0.0  # chance per frame that it is sent after the next one of its stream
 
 
 @dataclass
@@ -87,6 +93,8 @@ class _Book:
 class _Connection:
     ws: web.WebSocketResponse
     streams: set[str] = field(default_factory=set)
+    # A frame held back by a reorder, by stream: sent after the stream's next one.
+    held: dict[str, str] = field(default_factory=dict)
 
 
 class BinanceMarket:
@@ -118,6 +126,7 @@ class BinanceMarket:
         self.price = {s: start_price for s in symbols}
         self.trades: dict[str, list[MarketTrade]] = {s: [] for s in symbols}
         self.books = {s: _Book() for s in symbols}
+        self.book_tickers: dict[str, list[tuple[int, float, float, float, float]]] = {s: [] for s in symbols}
         self.quiet_periods: list[int] = []  # start times (ms) of the quiet periods
         self.faults_injected: dict[str, int] = {}
         self.forced: list[str] = []
@@ -164,7 +173,8 @@ class BinanceMarket:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
 
     def inject(self, *faults: str) -> None:
-        """Make the next chances of ``faults`` (quiet, gap, drop) hit, whatever the seed draws."""
+        """Make the next chances of ``faults`` (quiet, gap, drop, duplicate, reorder) hit, whatever
+        the seed draws."""
         self.call(lambda: self.forced.extend(faults))
 
     def drop_connections(self) -> None:
@@ -356,6 +366,7 @@ class BinanceMarket:
             },
         )
         bid, bid_size, ask, ask_size = book.top()
+        self.book_tickers[symbol].append((book.last_update_id, bid, bid_size, ask, ask_size))
         await self._broadcast(
             f"{symbol.lower()}@bookTicker",
             {"u": book.last_update_id, "s": symbol, "b": _text(bid), "B": _text(bid_size), "a": _text(ask),
@@ -388,11 +399,24 @@ class BinanceMarket:
     # -- the streams ---------------------------------------------------------------------
 
     async def _broadcast(self, stream: str, frame: dict[str, Any]) -> None:
+        text = json.dumps(frame)
         for connection in [c for c in self._connections if _follows(c, stream) and not self.silent]:
             if self._chance("drop", self.faults.drop):
                 await connection.ws.close()
             elif not connection.ws.closed:
-                await connection.ws.send_str(json.dumps(frame))
+                await self._send(connection, stream, text)
+
+    async def _send(self, connection: _Connection, stream: str, text: str) -> None:
+        """Send a frame of ``stream``, maybe twice or held back, then the one held back before it."""
+        held = connection.held.pop(stream, None)
+        if self._chance("reorder", self.faults.reorder):
+            connection.held[stream] = text
+        else:
+            await connection.ws.send_str(text)
+            if self._chance("duplicate", self.faults.duplicate):
+                await connection.ws.send_str(text)
+        if held is not None:
+            await connection.ws.send_str(held)
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
         if self.refusing:

@@ -1,7 +1,7 @@
 """``dita paper --ccxt-exchange`` on streamed market data from the local Binance of
 ``binance_streams.py``: a strategy that takes bars gets them from the kline stream, one that
-takes quotes (``--quote-feed stream``) gets the top of the streamed order book, and each trades
-on the paper venue from them."""
+takes quotes gets the top of the streamed order book (``--quote-feed stream``) or the book ticker
+(``--quote-feed ticker``), and each trades on the paper venue from them."""
 
 from __future__ import annotations
 
@@ -60,7 +60,13 @@ def test_a_bar_strategy_trades_on_streamed_bars(server: BinanceStreamServer, tmp
     assert all(min(prices) * 0.99 <= f["price"] <= max(prices) * 1.01 for f in snap["fills"])
 
 
-def test_a_quote_strategy_trades_on_the_streamed_book(server: BinanceStreamServer, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("quote_feed", "said", "keeps_book"),
+    [("stream", " order book resyncs", True), ("ticker", " late or repeated book tickers dropped", False)],
+)
+def test_a_quote_strategy_trades_on_streamed_quotes(
+    server: BinanceStreamServer, tmp_path: Path, quote_feed: str, said: str, keeps_book: bool
+) -> None:
     state = tmp_path / "state"
     quoter = [
         "--strategy",
@@ -68,15 +74,18 @@ def test_a_quote_strategy_trades_on_the_streamed_book(server: BinanceStreamServe
         "--params",
         '{"edge_threshold_bps": null}',
     ]
-    proc = paper_live(server, state, *quoter, "--quote-feed", "stream", "--duration", "4", "--kernel-id", "q")
+    proc = paper_live(
+        server, state, *quoter, "--quote-feed", quote_feed, "--duration", "4", "--kernel-id", "q"
+    )
     assert proc.returncode == 0, proc.stderr
-    assert "feed: binance market stream: " in proc.stderr and " order book resyncs" in proc.stderr
-    assert server.market.snapshots >= 1
+    assert "feed: binance market stream: " in proc.stderr and said in proc.stderr
+    # The book ticker keeps no book: no snapshot.
+    assert (server.market.snapshots >= 1) == keeps_book
     snap = json.loads((state / "q.json").read_text())
     assert snap["clock"] == "wall" and snap["rows"] >= 10
     (strategy,) = snap["strategies"]
     assert strategy["status"] == "STOPPED" and strategy["intents"] > 0
-    assert snap["fills"], "no paper fills from the streamed book"
+    assert snap["fills"], f"no paper fills from --quote-feed {quote_feed}"
 
 
 @pytest.mark.parametrize(
@@ -89,7 +98,7 @@ def test_a_quote_strategy_trades_on_the_streamed_book(server: BinanceStreamServe
         ),
         (
             ["--quote-feed", "push"],
-            "error: --quote-feed='push': give poll or stream\n",
+            "error: --quote-feed='push': give poll, stream or ticker\n",
         ),
     ],
 )

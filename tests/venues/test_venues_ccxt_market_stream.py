@@ -1,7 +1,8 @@
 """Public market data streamed through ccxt.pro (``MarketStream``) from the local Binance's market
 streams (``binance_market.py``): bars equal to the exchange's klines and closed on time, an
-empty bar for a period without a trade, the order book resynced after a skipped update id, and
-no bar lost or doubled across a dropped or stale connection."""
+empty bar for a period without a trade, the order book resynced after a skipped update id, no
+bar lost or doubled across a dropped or stale connection, and quotes from the book ticker that
+never go back through duplicated, reordered or dropped frames."""
 
 from __future__ import annotations
 
@@ -91,6 +92,11 @@ def bars(server: BinanceStreamServer) -> Iterator[Followed]:
 @pytest.fixture
 def quotes(server: BinanceStreamServer) -> Iterator[Followed]:
     yield from follow(server, "quotes")
+
+
+@pytest.fixture
+def ticker(server: BinanceStreamServer) -> Iterator[Followed]:
+    yield from follow(server, "ticker")
 
 
 def as_rows(bars: list[Bar]) -> list[tuple[float, ...]]:
@@ -245,3 +251,104 @@ def test_the_book_through_seeded_depth_gaps_ends_as_the_exchanges() -> None:
             # A resync a gap; a gap in the depth updates buffered before a snapshot needs none.
             assert stream.status().resyncs <= market.faults_injected["gap"]
             assert market.snapshots == stream.status().resyncs + 1
+
+
+def update_ids(market: BinanceMarket, followed: Followed) -> list[int]:
+    """The update id of the book ticker each handed quote is (its prices and sizes are one's)."""
+    made = market.call(lambda: list(market.book_tickers["BTCUSDT"]))
+    by_top = {tuple(top): u for u, *top in made}
+    quotes = [q for _, q in followed.items if isinstance(q, Quote)]
+    assert all(q.asset == "BTCUSDT" for q in quotes)
+    return [by_top[(q.bid, q.bid_size, q.ask, q.ask_size)] for q in quotes]
+
+
+def assert_never_back(market: BinanceMarket, followed: Followed) -> list[int]:
+    """Each quote a newer book ticker than the last, stamped no earlier."""
+    ids = update_ids(market, followed)
+    assert all(a < b for a, b in itertools.pairwise(ids)), ids
+    stamps = [q.ts for _, q in followed.items]
+    assert stamps == sorted(stamps)
+    return ids
+
+
+def test_book_ticker_quotes_are_the_exchanges_in_time_order(
+    server: BinanceStreamServer, ticker: Followed
+) -> None:
+    wait_for(lambda: len(ticker.items) >= 5, "quotes")
+    ids = assert_never_back(server.market, ticker)
+    # Once subscribed, every book ticker the exchange made is handed: none skipped.
+    assert ids[1:] == [u for u, *_ in server.market.book_tickers["BTCUSDT"] if ids[1] <= u <= ids[-1]]
+    status = ticker.stream.status()
+    assert status.state == "up" and status.quotes == len(ticker.items) and status.dropped_tickers == 0
+    # No book kept: no snapshot asked.
+    assert server.market.snapshots == 0
+
+
+def test_a_duplicated_or_reordered_book_ticker_never_takes_the_quote_back(
+    server: BinanceStreamServer, ticker: Followed
+) -> None:
+    wait_for(lambda: len(ticker.items) >= 2, "quotes")
+    server.market.inject("duplicate")
+    wait_for(lambda: ticker.stream.status().dropped_tickers == 1, "the repeated frame dropped")
+    # Held back and sent after the next one: older than the quote handed by then.
+    server.market.inject("reorder")
+    wait_for(lambda: ticker.stream.status().dropped_tickers == 2, "the late frame dropped")
+    count = len(ticker.items)
+    wait_for(lambda: len(ticker.items) > count + 1, "quotes after them")
+    assert server.market.faults_injected == {"duplicate": 1, "reorder": 1}
+    ids = assert_never_back(server.market, ticker)
+    # The late frame's quote is not handed, but every other one is.
+    made = [u for u, *_ in server.market.book_tickers["BTCUSDT"] if ids[0] <= u <= ids[-1]]
+    assert len(ids) == len(made) - 1
+    status = ticker.stream.status()
+    assert status.quotes == len(ticker.items) and status.reconnects == 0
+
+
+def test_a_dropped_book_ticker_connection_redials_and_quotes_resume(
+    server: BinanceStreamServer, ticker: Followed
+) -> None:
+    wait_for(lambda: len(ticker.items) >= 2, "quotes")
+    server.market.inject("drop")
+    wait_for(lambda: ticker.stream.status().reconnects == 1, "a reconnect")
+    count = len(ticker.items)
+    wait_for(lambda: len(ticker.items) > count + 2, "quotes after the reconnect")
+    assert_never_back(server.market, ticker)
+    status = ticker.stream.status()
+    assert status.state == "up" and status.dropped_tickers == 0
+    assert status.last_error, "the drop is not said"
+
+
+def test_a_stale_book_ticker_connection_is_down_and_quotes_resume(
+    server: BinanceStreamServer, ticker: Followed
+) -> None:
+    wait_for(lambda: len(ticker.items) >= 2, "quotes")
+    server.market.call(lambda: setattr(server.market, "silent", True))
+    wait_for(lambda: ticker.stream.status().state == "down", "the stream down", timeout_s=3.0)
+    server.market.call(lambda: setattr(server.market, "silent", False))
+    wait_for(lambda: ticker.stream.status().state == "up", "the stream up again")
+    count = len(ticker.items)
+    wait_for(lambda: len(ticker.items) > count + 2, "quotes after the redial")
+    assert_never_back(server.market, ticker)
+    assert ticker.stream.status().reconnects >= 1
+
+
+@pytest.mark.parametrize("seed", [3, 11])
+def test_book_ticker_quotes_through_seeded_faults_never_go_back(seed: int) -> None:
+    market = BinanceMarket(MarketFaults(seed, duplicate=0.1, reorder=0.1, drop=0.02))
+    with streaming(market=market) as server:
+        with contextmanager(follow)(server, "ticker") as ticker:
+            wait_for(lambda: len(ticker.items) >= 30, "quotes", timeout_s=20.0)
+            market.call(lambda: setattr(market, "faults", MarketFaults(seed)))
+            time.sleep(0.3)
+            market.call(lambda: setattr(market, "depth_every_s", 3600.0))
+            time.sleep(0.3)
+            status = ticker.stream.status()
+            _, last = ticker.items[-1]
+            assert isinstance(last, Quote)
+            assert (last.bid, last.bid_size, last.ask, last.ask_size) == market.top("BTCUSDT")
+            assert_never_back(market, ticker)
+    injected = market.faults_injected
+    assert injected.get("duplicate", 0) + injected.get("reorder", 0) >= 1, injected
+    # Each repeated or late frame is dropped, unless its connection closed before it was sent.
+    assert 1 <= status.dropped_tickers <= injected.get("duplicate", 0) + injected.get("reorder", 0)
+    assert status.reconnects == injected.get("drop", 0)

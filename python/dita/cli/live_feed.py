@@ -2,8 +2,9 @@
 
 A strategy that takes bars gets them from the exchange's kline stream (``MarketStream``, ccxt.pro),
 one bar per ``--bar-interval``, closed on time; one that takes quotes gets the top of book, polled
-from the ticker every ``--poll`` seconds (``--quote-feed poll``, the default) or streamed from the
-order book (``--quote-feed stream``). One feed gives one kind, in time order."""
+from the ticker every ``--poll`` seconds (``--quote-feed poll``, the default), streamed from the
+order book (``--quote-feed stream``) or from the book ticker (``--quote-feed ticker``). One feed
+gives one kind, in time order."""
 
 from __future__ import annotations
 
@@ -25,6 +26,11 @@ __all__ = ["LiveFeed", "choose_live_feed"]
 STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
 FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
 BAR_GRACE_S = 2.0  # how long past a period's end its closing kline is waited for before REST is asked
+# The market stream's kind and the ccxt.pro method it needs, by --quote-feed (poll needs none).
+_STREAMED_QUOTES: dict[str, tuple[MarketKind, str]] = {
+    "stream": ("quotes", "watchOrderBook"),
+    "ticker": ("ticker", "watchBidsAsks"),
+}
 
 
 class LiveFeed:
@@ -54,8 +60,10 @@ class LiveFeed:
         self.stream.stop()
         s = self.stream.status()
         what = f"{s.bars:,} bars ({s.empty_bars:,} empty, {s.bars_from_rest:,} from REST)"
-        if self.kind == "quotes":
+        if self.stream.kind == "quotes":
             what = f"{s.quotes:,} quotes, {s.resyncs:,} order book resyncs"
+        elif self.stream.kind == "ticker":
+            what = f"{s.quotes:,} quotes, {s.dropped_tickers:,} late or repeated book tickers dropped"
         return f"feed: {self.stream.name} market stream: {what}, {s.reconnects:,} reconnects"
 
 
@@ -74,21 +82,22 @@ def choose_live_feed(
 
     client = venue._exchange
     exchange = venue.settings.exchange
-    if quote_feed not in ("poll", "stream"):
-        fail(f"--quote-feed={quote_feed!r}: give poll or stream")
-    kind: MarketKind = "bars" if "bars" in strategy.data else "quotes"
-    if kind == "quotes" and quote_feed == "poll":
-        return LiveFeed(client, symbols, kind, poll_s=poll_s)
-    watch = "watchOHLCV" if kind == "bars" else "watchOrderBook"
+    if quote_feed not in ("poll", *_STREAMED_QUOTES):
+        fail(f"--quote-feed={quote_feed!r}: give poll, stream or ticker")
+    takes = "bars" if "bars" in strategy.data else "quotes"
+    if takes == "quotes" and quote_feed == "poll":
+        return LiveFeed(client, symbols, takes, poll_s=poll_s)
+    kline_stream: tuple[MarketKind, str] = ("bars", "watchOHLCV")
+    kind, watch = kline_stream if takes == "bars" else _STREAMED_QUOTES[quote_feed]
     if not _streams(exchange, watch):
-        needs = "a strategy that takes bars" if kind == "bars" else "--quote-feed stream"
+        needs = "a strategy that takes bars" if kind == "bars" else f"--quote-feed {quote_feed}"
         fail(f"--ccxt-exchange={exchange!r}: ccxt.pro has no {watch} for it, which {needs} follows")
     timeframes = dict(getattr(client, "timeframes", None) or {})
     if kind == "bars" and bar_interval not in timeframes:
         listed = ", ".join(timeframes) or "none"
         fail(f"--bar-interval={bar_interval!r} is not a kline interval of {exchange} (ccxt lists {listed})")
     stream = MarketStream(venue.settings, symbols, kind, bar_interval=bar_interval, grace_s=BAR_GRACE_S)
-    return LiveFeed(client, symbols, kind, stream=stream, poll_s=poll_s)
+    return LiveFeed(client, symbols, takes, stream=stream, poll_s=poll_s)
 
 
 def _streams(exchange: str, watch: str) -> bool:

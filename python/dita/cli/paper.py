@@ -609,7 +609,8 @@ def paper(
     quote_feed: Annotated[
         str,
         typer.Option(
-            help="Live quotes polled from the ticker (poll) or streamed from the order book (stream)"
+            help="Live quotes polled from the ticker (poll), streamed from the order book (stream) "
+            "or from the book ticker stream (ticker)"
         ),
     ] = "poll",
     duration: Annotated[float | None, typer.Option(help="Stop after this many wall seconds")] = None,

@@ -1,5 +1,6 @@
 """Public market data streamed through ccxt.pro (no keys): bars from the kline stream, or top of
-book from the diff-depth order book, handed to the runtime as ``Bar`` and ``Quote`` objects.
+book from the diff-depth order book or from the book ticker stream, handed to the runtime as
+``Bar`` and ``Quote`` objects.
 
 ``MarketStream`` runs on a thread of its own with its own asyncio loop, as ``UserStream`` does.
 One stream gives one kind of data, so that its feed is in time order: a bar is stamped with its
@@ -20,6 +21,13 @@ diff depth stream over a REST snapshot (``/api/v3/depth``, ``lastUpdateId``). cc
 raises ``ChecksumError`` on a gap, dropping the book and its subscription; the watch here takes
 that as a resync, counted (``status().resyncs``), and watching again subscribes anew, which fetches
 a fresh snapshot. The option that turns that check off (``watchOrderBook.checksum``) is set on.
+
+Quotes from the ticker (``kind="ticker"``) are Binance's book ticker frames (``<symbol>@bookTicker``,
+subscribed by ccxt.pro's ``watch_bids_asks``): the best bid and ask with their sizes, no book to
+keep, so no snapshot and no resync. A frame carries the order book's update id ``u``; one whose
+``u`` is not above the last handed for its symbol (duplicated, or overtaken by a newer one) is
+dropped and counted (``status().dropped_tickers``), so the quote never goes back. Each frame is
+read as ccxt handles it, as the klines are: a watch answers with the latest only, and may skip some.
 
 The connection is down when a watch fails or no frame (the exchange's pings included) comes
 within ``heartbeat_s``; it is dialled again after a backoff that doubles up to ``backoff_max_s``,
@@ -47,7 +55,7 @@ __all__ = ["MarketKind", "MarketStream", "MarketStreamStatus"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
-MarketKind = Literal["bars", "quotes"]
+MarketKind = Literal["bars", "quotes", "ticker"]
 
 # How often the bar clock looks whether a period has ended.
 _BAR_CHECK_S = 0.05
@@ -70,6 +78,8 @@ class MarketStreamStatus:
     # Bars whose closing kline the stream did not give, taken from REST.
     bars_from_rest: int
     quotes: int
+    # Book ticker frames dropped: their update id not above the last handed (duplicated or late).
+    dropped_tickers: int
     # Seconds from the exchange's event time to receipt, of the last frame and the largest seen.
     lag_s: float | None
     max_lag_s: float | None
@@ -83,7 +93,8 @@ class _Stopped(Exception):
 
 
 class MarketStream(StreamThread):
-    """Bars or quotes of ``symbols`` (ccxt symbols) streamed from the settings' exchange."""
+    """Bars or quotes (from the order book, or the ticker) of ``symbols`` (ccxt symbols) streamed
+    from the settings' exchange."""
 
     def __init__(
         self,
@@ -98,8 +109,8 @@ class MarketStream(StreamThread):
         backoff_max_s: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if kind not in ("bars", "quotes"):
-            raise ValueError(f"kind={kind!r} must be 'bars' or 'quotes'")
+        if kind not in ("bars", "quotes", "ticker"):
+            raise ValueError(f"kind={kind!r} must be 'bars', 'quotes' or 'ticker'")
         if not symbols:
             raise ValueError("symbols=[] names no market")
         self._settings = settings
@@ -116,7 +127,9 @@ class MarketStream(StreamThread):
         self._lock = threading.Lock()
         self._state: Literal["down", "up"] = "down"
         self._connections = 0
-        self._counts = {"resyncs": 0, "bars": 0, "empty_bars": 0, "bars_from_rest": 0, "quotes": 0}
+        self._counts = dict.fromkeys(
+            ("resyncs", "bars", "empty_bars", "bars_from_rest", "quotes", "dropped_tickers"), 0
+        )
         self._lag_s: float | None = None
         self._max_lag_s: float | None = None
         self._last_frame: float | None = None
@@ -132,6 +145,8 @@ class MarketStream(StreamThread):
         self._interval_ms = 0
         self._last_close: dict[str, float] = {}
         self._last_quote_ts = 0.0
+        # Ticker: the update id of the last book ticker handed, by market id.
+        self._last_update_id: dict[str, int] = {}
         self._failure: BaseException | None = None
 
     # -- the runtime's side --------------------------------------------------------------
@@ -165,6 +180,7 @@ class MarketStream(StreamThread):
                 c["empty_bars"],
                 c["bars_from_rest"],
                 c["quotes"],
+                c["dropped_tickers"],
                 self._lag_s,
                 self._max_lag_s,
                 since,
@@ -257,7 +273,8 @@ class MarketStream(StreamThread):
         with self._lock:
             self._current = exchange
             self._last_frame = time.time()  # the heartbeat counts from the dial
-        watch = self._watch_book if self.kind == "quotes" else self._watch_klines
+        watches = {"bars": self._watch_klines, "quotes": self._watch_book, "ticker": self._watch_ticker}
+        watch = watches[self.kind]
         watchers = [watch(exchange, symbol) for symbol in self._symbols]
         tasks = [
             asyncio.ensure_future(w) for w in [*watchers, self._heartbeat(exchange), self._until_stopped()]
@@ -282,6 +299,11 @@ class MarketStream(StreamThread):
         while True:
             await exchange.watch_ohlcv(symbol, self.bar_interval)
 
+    async def _watch_ticker(self, exchange: Any, symbol: str) -> None:
+        # As the klines: the frames are read in ``_observed``; the call keeps the subscription.
+        while True:
+            await exchange.watch_bids_asks([symbol])
+
     async def _watch_book(self, exchange: Any, symbol: str) -> None:
         import ccxt  # deferred, as ccxt is: only live runs need it
 
@@ -302,15 +324,34 @@ class MarketStream(StreamThread):
         if not bids or not asks:
             return
         (bid, bid_size), (ask, ask_size) = bids[0][:2], asks[0][:2]
-        if bid >= ask:
-            return  # a crossed book is refused by the paper venue; the next update mends it
+        self._hand_quote(market_id, float(bid), float(ask), float(bid_size), float(ask_size))
+
+    def _take_book_ticker(self, frame: dict[str, Any]) -> None:
+        """Hand a book ticker frame whose update id is above the last handed for its market."""
+        market_id = str(frame.get("s"))
+        if market_id not in self._symbol_of:
+            return
+        update_id = int(frame["u"])
+        last = self._last_update_id.get(market_id)
+        if last is not None and update_id <= last:
+            with self._lock:
+                self._counts["dropped_tickers"] += 1
+            log.debug("%s %s: book ticker %d after %d dropped", self.name, market_id, update_id, last)
+            return
+        bid, ask = float(frame["b"]), float(frame["a"])
+        if self._hand_quote(market_id, bid, ask, float(frame["B"]), float(frame["A"])):
+            self._last_update_id[market_id] = update_id
+
+    def _hand_quote(self, market_id: str, bid: float, ask: float, bid_size: float, ask_size: float) -> bool:
+        """Hand the top of book as a quote; False when it is none (a side empty, or crossed)."""
+        if not (0 < bid < ask):
+            return False  # the paper venue refuses a crossed or empty book; the next update mends it
         # Stamped at receipt and never before the last quote: the venue's clock must not go back.
         self._last_quote_ts = max(self._last_quote_ts, self._clock())
-        self.items.put(
-            Quote(market_id, self._last_quote_ts, float(bid), float(ask), float(bid_size), float(ask_size))
-        )
+        self.items.put(Quote(market_id, self._last_quote_ts, bid, ask, bid_size, ask_size))
         with self._lock:
             self._counts["quotes"] += 1
+        return True
 
     async def _heartbeat(self, exchange: Any) -> None:
         """Raise when no frame (pings included) came within the heartbeat."""
@@ -330,7 +371,8 @@ class MarketStream(StreamThread):
         return pro_exchange(self._settings, self._heartbeat_s, self._observed, name, options=checked)
 
     def _observed(self, exchange: Any, message: Any, received: float) -> None:
-        """Take a frame ccxt has just handled: the connection up, its lag noted, a closed kline kept."""
+        """Take a frame ccxt has just handled: the connection up, its lag noted, a closed kline kept,
+        a book ticker handed."""
         with self._lock:
             if exchange is self._current and self._state == "down":
                 self._state = "up"
@@ -350,6 +392,9 @@ class MarketStream(StreamThread):
         kline = frame.get("k")
         if frame.get("e") == "kline" and isinstance(kline, dict) and kline.get("x") is True:
             self._keep_kline(str(kline.get("s") or frame.get("s")), kline)
+        # Spot's book ticker has no event type; futures' says "bookTicker".
+        elif self.kind == "ticker" and frame.get("e", "bookTicker") == "bookTicker" and "u" in frame:
+            self._take_book_ticker(frame)
 
     def _keep_kline(self, market_id: str, kline: dict[str, Any]) -> None:
         if market_id not in self._symbol_of or kline.get("i") != self.bar_interval:
