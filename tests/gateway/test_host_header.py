@@ -14,8 +14,7 @@ from fastapi.routing import APIRoute
 
 from dita import ExecutionKernel
 from dita.gateway.app import create_app
-from dita.gateway.config import GatewaySettings, SettingsError, load_settings
-from dita.gateway.middleware import host_name
+from dita.gateway.config import GatewaySettings, SettingsError, host_name, load_settings
 from gateway.helpers import AUTH, ENTER_ONE, TOKEN, LiveServer
 
 

@@ -22,7 +22,7 @@ from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
 from dita.venues import POLL_SECONDS
 
-__all__ = ["GatewaySettings", "SettingsError", "load_settings"]
+__all__ = ["GatewaySettings", "SettingsError", "host_name", "load_settings"]
 
 _SECRET = ("token", "secret", "password", "key")
 _ENV_PREFIX = "DITA_GATEWAY_"
@@ -31,6 +31,14 @@ COMMAND_CONNECTIONS = 10
 CONFIG_FILE_BYTES = 1 << 20
 """The most a config file may hold to be read: its ``[gateway]`` table is a few dozen lines.
 A larger file (a data dump named by mistake) is refused, not read whole into memory."""
+
+
+def host_name(host: str) -> str:
+    """The name of a Host header's value, lower case, without its port (``[::1]:8080`` is ``::1``)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 class GatewaySettings(BaseModel):
@@ -142,11 +150,13 @@ class GatewaySettings(BaseModel):
             value = [name.strip() for name in value.split(",")]
         if isinstance(value, list | tuple):
             given = [str(name).strip().lower() for name in value]
+            names = [host_name(name) for name in given]
             # The Host header's port is not compared: an entry with one would never match.
-            ported = [n for n in given if n.count(":") == 1 or (n.startswith("[") and "]:" in n)]
+            ported = [
+                g for g, n in zip(given, names, strict=True) if n != g.removeprefix("[").removesuffix("]")
+            ]
             if ported:
                 raise ValueError(f"must name hosts without a port (every port is served), not {ported[0]!r}")
-            names = [name.removeprefix("[").removesuffix("]") for name in given]
             bad = [name for name in names if not name or any(c.isspace() or c in "\0/,@" for c in name)]
             if bad or not names:
                 raise ValueError(
@@ -160,7 +170,7 @@ class GatewaySettings(BaseModel):
         if self.allowed_hosts is not None:
             return None if "*" in self.allowed_hosts else frozenset(self.allowed_hosts)
         names = {"localhost", "127.0.0.1", "::1"}
-        host = self.host.lower().removeprefix("[").removesuffix("]")
+        host = host_name(self.host)
         if host not in ("0.0.0.0", "::"):
             names.add(host)
         return frozenset(names)

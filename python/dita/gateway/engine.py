@@ -328,7 +328,7 @@ class OrderEngine:
             outcome = self.kernel.process_intent(planned)
         except VenueAnswerNotLogged:
             # The order reached the venue: it stays listed and its client id taken, and the
-            # session tells so (``live_at_venue``) as it stops.
+            # session tells what the venue answered (``tell_answer_not_logged``) as it stops.
             if rec.action == "ENTER":
                 rec.slot_id = planned.slot_id
             self._received(rec)
@@ -566,7 +566,7 @@ class OrderEngine:
                 )
             raise  # the client is told (ENGINE_ERROR); those kept wait for the next poll
 
-    def live_at_venue(self, exc: VenueAnswerNotLogged) -> None:
+    def tell_answer_not_logged(self, exc: VenueAnswerNotLogged) -> None:
         """Tell the client that the order ``exc`` names reached the venue, though the log could
         not record the venue's answer, and whether it is live there (``venue_answer_not_logged``)."""
         rec = next(
@@ -884,7 +884,7 @@ def _slot_summary(slot: dict[str, Any]) -> dict[str, Any]:
 
 
 def live_order(exc: VenueAnswerNotLogged) -> dict[str, Any]:
-    """The order ``exc`` names, live at the venue, and the venue's answer as received."""
+    """The order ``exc`` names, the venue's answer as received, and whether the order is live."""
     return {
         "client_order_id": exc.client_order_id,
         "venue_order_id": exc.venue_order_id,

@@ -9,18 +9,11 @@ import time
 import anyio
 from starlette.routing import BaseRoute, Match, Router
 
+from dita.gateway.config import host_name
 from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.responses import ASGIApp, Message, Receive, Scope, Send, send_json
 
-__all__ = ["BodyLimit", "HostGate", "RequestTimer", "host_name"]
-
-
-def host_name(host: str) -> str:
-    """The name of a Host header's value, lower case, without its port (``[::1]:8080`` is ``::1``)."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[1:].split("]", 1)[0]
-    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+__all__ = ["BodyLimit", "HostGate", "RequestTimer"]
 
 
 class HostGate:

@@ -351,8 +351,8 @@ def _taken_whole(engine: OrderEngine, step: Callable[[], None]) -> None:
             if not kernel_error(engine.kernel, exc):
                 raise  # writing stdout
             if isinstance(exc, VenueAnswerNotLogged):
-                # Not "the line changes nothing": the order is live at the venue.
-                engine.live_at_venue(exc)
+                # Not "the line changes nothing": the order reached the venue.
+                engine.tell_answer_not_logged(exc)
                 raise KernelFailed(f"{type(exc).__name__}: {exc}") from exc
             engine.error("ENGINE_ERROR", f"{type(exc).__name__}: {exc}")
             if input_refused(engine.kernel, exc):
