@@ -28,7 +28,7 @@ def log_failed(kernel: ExecutionKernel) -> None:
 
 
 class FaultyKernel(ExecutionKernel):
-    """A kernel that meets, on the venue events named in ``faults`` (once each), the fault
+    """A kernel that meets, on the venue and account events named in ``faults`` (once each), the fault
     given: one that raises as the kernel does when busy, or one that makes the kernel itself
     refuse the event."""
 
@@ -39,6 +39,12 @@ class FaultyKernel(ExecutionKernel):
         if fault is not None:
             fault(self)
         return super().on_venue_event(event)
+
+    def on_account_event(self, event: Any) -> Any:
+        fault = self.faults.pop(getattr(event, "event_id", ""), None)
+        if fault is not None:
+            fault(self)
+        return super().on_account_event(event)
 
 
 class ReportsLater:

@@ -8,6 +8,7 @@ import asyncio
 import io
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any, BinaryIO, cast
 
@@ -19,6 +20,7 @@ from dita._kernel import WalError
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
 from dita.gateway.stdio import run_stdio
+from dita.venues.account_events import take_account_events
 from gateway.helpers import AUTH, TOKEN
 from kernel_faults import BUSY, FaultyKernel, ReportsLater, busy, closing, log_failed
 
@@ -326,6 +328,44 @@ def test_http_a_venue_s_account_events_are_given_to_the_kernel_after_its_poll_an
     sent.clear()
     assert asyncio.run(app.state.poll_venue()) == 0  # nothing new: nothing published
     assert sent == []
+
+
+def test_http_account_events_the_busy_kernel_did_not_take_are_given_first_at_the_next_poll() -> None:
+    """The kernel busy on the second of two streamed account events (a deposit, then a funding
+    payment): the payment waits and is booked at the next poll, before the venue's newer news.
+    Dropped, it would never be booked: the stream reports each once."""
+    kernel, venue = _kernel(1)
+    kernel.faults = {"fee-1": busy}
+    reported = [
+        [AccountEvent("bal-1", "ACCOUNT_UPDATE", asset="USDT", wallet_balance=1000.0, timestamp=5.0),
+         AccountEvent("fee-1", "FUNDING_FEE", asset="USDT", amount=-2.5, timestamp=6.0)],
+        [AccountEvent("bal-2", "ACCOUNT_UPDATE", asset="USDT", available_margin=900.0, timestamp=7.0)],
+    ]  # fmt: skip
+    venue.account_events = lambda: reported.pop(0) if reported else []  # type: ignore[attr-defined]
+    app = create_app(kernel, GatewaySettings(token=TOKEN))
+    asyncio.run(app.state.poll_venue())
+    assert [e.event_id for e in app.state.gateway.account_waiting] == ["fee-1"]
+    assert kernel.account()["k_funding_net"] == 0.0
+    asyncio.run(app.state.poll_venue())
+    assert not app.state.gateway.account_waiting
+    account = kernel.account()
+    assert account["k_funding_net"] == -2.5 and account["e_available_margin"] == 900.0
+    assert account["event_seq"] == 3
+
+
+def test_account_events_are_dropped_and_named_when_the_kernel_takes_no_more_input(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    kernel, venue = _kernel(1)
+    kernel.faults = {"fee-1": closing}
+    venue.account_events = lambda: [  # type: ignore[attr-defined]
+        AccountEvent("fee-1", "FUNDING_FEE", asset="USDT", amount=-2.5, timestamp=6.0)
+    ]
+    waiting: deque[AccountEvent] = deque()
+    with caplog.at_level(logging.ERROR):
+        taken = take_account_events(kernel, venue, waiting)
+    assert not waiting and taken.given == 0 and "closed" in taken.problem
+    assert any("not booked (1)" in r.getMessage() and "fee-1" in r.getMessage() for r in caplog.records)
 
 
 def test_stdio_a_venue_s_account_events_are_given_to_the_kernel_and_a_bad_one_told() -> None:

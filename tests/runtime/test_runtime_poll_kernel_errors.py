@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from dita import ExecutionKernel
+from dita import AccountEvent, ExecutionKernel
 from dita._kernel import WalError
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar, Fill, Strategy
@@ -117,3 +117,17 @@ def test_a_kernel_that_takes_no_more_input_stops_the_polling_and_names_what_it_m
             kernel.close()
         except (RuntimeError, WalError):
             pass
+
+
+def test_an_account_event_the_busy_kernel_raised_on_is_booked_at_the_next_poll() -> None:
+    """A funding payment the stream reported once: the kernel busy when the runtime gave it,
+    it is given first at the next poll, not lost."""
+    runtime, kernel, venue, _strategy = _running()
+    reported = [[AccountEvent("fee-1", "FUNDING_FEE", asset="USDT", amount=-2.5, timestamp=6.0)]]
+    venue.account_events = lambda: reported.pop(0) if reported else []  # type: ignore[attr-defined]
+    kernel.faults = {"fee-1": busy}
+    runtime.poll_venues()
+    assert kernel.account()["k_funding_net"] == 0.0
+    runtime.poll_venues()
+    assert kernel.account()["k_funding_net"] == -2.5
+    assert runtime.stats["account_events"] == 1

@@ -22,7 +22,7 @@ import math
 import sys
 import time
 from array import array
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -30,6 +30,7 @@ from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL
 from dita._kernel import (
+    AccountEvent,
     KernelCommandType,
     KernelEventKind,
     KernelIntent,
@@ -261,6 +262,8 @@ class OrderEngine:
         self.line: int | None = None  # input line being handled, named in error events
         # Polled venue events the kernel raised on (busy), given to it first at the next poll.
         self._polled = PolledEvents()
+        # Account events the kernel raised on (busy), as the polled ones.
+        self._account_waiting: deque[AccountEvent] = deque()
 
     # --- dispatch ------------------------------------------------------------------------
 
@@ -554,7 +557,7 @@ class OrderEngine:
                 return
             self._polled.take(self.kernel, events, applied, unfit, set_aside=set_aside)
             # The account's news the venue holds (a user stream's balance): logged if refused.
-            account = take_account_events(self.kernel, self.kernel.venue)
+            account = take_account_events(self.kernel, self.kernel.venue, self._account_waiting)
             if account.problem:
                 self.error("VENUE_ERROR", account.problem)
         except Exception as exc:

@@ -150,7 +150,7 @@ class VenuePolling:
         """Give the kernel what the venue learned of the account (``account_events()``, held by
         the venue: no request) and publish the account when it took any."""
         state = self.state
-        taken = take_account_events(state.kernel, state.kernel.venue)
+        taken = take_account_events(state.kernel, state.kernel.venue, state.account_waiting)
         if taken.problem:
             state.metrics.venue_poll_errors.inc()
         if taken.given:

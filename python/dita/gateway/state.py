@@ -8,12 +8,13 @@ import contextlib
 import logging
 import secrets
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, HTTPException, Request
 
+from dita._kernel import AccountEvent
 from dita.gateway.config import GatewaySettings
 from dita.gateway.engine import PolledEvents
 from dita.gateway.events import Broadcaster
@@ -69,6 +70,7 @@ class GatewayState:
         # Polled venue events the kernel raised on (busy), given to it first at the next poll;
         # and, once the kernel takes no more input, why: the venue is then polled no more.
         self.polled = PolledEvents()
+        self.account_waiting: deque[AccountEvent] = deque()  # as ``polled``, of account events
         self.polling_ended: str | None = None
         # The control state the event stream last sent (or the page loaded at the start).
         self.published_control: dict[str, Any] = dict(kernel.control())

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from dita._kernel import VenueEvent
+from dita._kernel import AccountEvent, VenueEvent
 from dita._text import shortened
 from dita.runtime._shared import CallDepth, log, raise_first
 from dita.runtime.owners import TradeOwners
@@ -54,6 +55,8 @@ class VenuePolling:
         self._poll_at = -math.inf
         # When a data point may take the venues' account events next, with no order to poll.
         self._account_at = -math.inf
+        # Each venue's account events the kernel was busy for, by venue id: given first next time.
+        self._account_waiting: dict[int, deque[AccountEvent]] = {}
         # A poll is routing its events, or a call its venue's answer; a poll was asked for
         # meanwhile (made once they are routed).
         self._polling = False
@@ -135,7 +138,8 @@ class VenuePolling:
     def _take_account_events(self, venue: Any) -> None:
         """Give the kernel what ``venue`` learned of the account (``account_events()``: balances,
         margins, funding payments), counted in ``stats``."""
-        taken = take_account_events(self._kernel, venue)
+        waiting = self._account_waiting.setdefault(id(venue), deque())
+        taken = take_account_events(self._kernel, venue, waiting)
         self._stats["account_events"] += taken.given
         self._stats["account_events_refused"] += taken.refused
         if taken.problem:

@@ -7,11 +7,13 @@ diagnostic (a duplicate, a figure older than the one held)."""
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from dita._kernel import AccountEvent, KernelDiagnosticCode
 from dita._text import shortened
+from dita.venues._events import kernel_busy
 from dita.venues.protocol import describe
 
 __all__ = ["AccountEventsTaken", "take_account_events"]
@@ -30,47 +32,31 @@ class AccountEventsTaken:
     problem: str = ""
 
 
-def take_account_events(kernel: Any, venue: Any) -> AccountEventsTaken:
-    """Give ``kernel`` the account events ``venue.account_events()`` returns (nothing for a venue
-    without one). A refusal is logged at WARNING with its diagnostic; a venue that raises or
-    gives what is not a list of ``AccountEvent``s is logged and reported in ``problem``, and the
-    events it did give are still given."""
+def take_account_events(
+    kernel: Any, venue: Any, waiting: deque[AccountEvent] | None = None
+) -> AccountEventsTaken:
+    """Give ``kernel`` the events in ``waiting`` (those it was busy for last time), then those
+    ``venue.account_events()`` returns (nothing for a venue without one). A refusal is logged
+    at WARNING with its diagnostic; a venue that raises or gives what is not a list of
+    ``AccountEvent``s is logged and reported in ``problem``, and the events it did give are
+    still given.
+
+    The venue gives each event once: one the kernel raised on because another thread's call
+    held it stays in ``waiting`` with those after it, for the next take; on any other raise
+    (the kernel closed, its log failed) they are named at ERROR and dropped."""
     taken = AccountEventsTaken()
+    queue: deque[AccountEvent] = deque() if waiting is None else waiting
     account_events = getattr(venue, "account_events", None)
-    if not callable(account_events):
-        return taken
-    try:
-        answer = account_events()
-    except Exception as exc:
-        taken.problem = f"the venue's account_events raised {type(exc).__name__}: {exc}"
-        log.warning("venue %r: %s", describe(venue), shortened(taken.problem, 300))
-        return taken
-    if not isinstance(answer, list | tuple):
-        taken.problem = (
-            f"the venue's account_events gave {type(answer).__name__}, not a list of AccountEvents"
-        )
-        log.warning("venue %r: %s", describe(venue), taken.problem)
-        return taken
-    for at, event in enumerate(answer):
-        if not isinstance(event, AccountEvent):
-            taken.problem = (
-                f"the venue's account_events gave a {type(event).__name__} (skipped), not an "
-                f"AccountEvent: {shortened(repr(event), 120)}"
-            )
-            log.warning("venue %r: %s", describe(venue), taken.problem)
-            continue
+    if callable(account_events):
+        queue.extend(_asked(account_events, venue, taken))
+    while queue:
+        event = queue[0]
         try:
             outcome = kernel.on_account_event(event)
         except Exception as exc:
-            # The kernel takes no more input (closed, its write-ahead log failed): the venue
-            # gave each event once, so the rest are named for whoever reconciles.
-            left = answer[at:]
-            taken.problem = f"the kernel raised {type(exc).__name__} on an account event: {exc}"
-            log.error(
-                "venue %r: %s; not booked (%d): %s",
-                describe(venue), taken.problem, len(left), shortened(repr([e.to_dict() for e in left]), 600),
-            )  # fmt: skip
+            _not_taken(venue, queue, exc, taken, kept=waiting is not None and kernel_busy(exc))
             return taken
+        queue.popleft()
         taken.given += 1
         if outcome.accepted or outcome.diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT:
             continue
@@ -84,3 +70,48 @@ def take_account_events(kernel: Any, venue: Any) -> AccountEventsTaken:
             shortened(repr(outcome.details), 300),
         )
     return taken
+
+
+def _asked(account_events: Any, venue: Any, taken: AccountEventsTaken) -> list[AccountEvent]:
+    """The ``AccountEvent``s of one ``account_events()`` call; what is wrong with the answer is
+    logged and set in ``taken.problem``."""
+    try:
+        answer = account_events()
+    except Exception as exc:
+        taken.problem = f"the venue's account_events raised {type(exc).__name__}: {exc}"
+        log.warning("venue %r: %s", describe(venue), shortened(taken.problem, 300))
+        return []
+    if not isinstance(answer, list | tuple):
+        taken.problem = (
+            f"the venue's account_events gave {type(answer).__name__}, not a list of AccountEvents"
+        )
+        log.warning("venue %r: %s", describe(venue), taken.problem)
+        return []
+    events = []
+    for event in answer:
+        if not isinstance(event, AccountEvent):
+            taken.problem = (
+                f"the venue's account_events gave a {type(event).__name__} (skipped), not an "
+                f"AccountEvent: {shortened(repr(event), 120)}"
+            )
+            log.warning("venue %r: %s", describe(venue), taken.problem)
+            continue
+        events.append(event)
+    return events
+
+
+def _not_taken(
+    venue: Any, queue: deque[AccountEvent], exc: Exception, taken: AccountEventsTaken, kept: bool
+) -> None:
+    """The kernel raised ``exc`` on the event at the head of ``queue``: kept for the next take
+    (``kept``), or named at ERROR for whoever reconciles and dropped."""
+    taken.problem = f"the kernel raised {type(exc).__name__} on an account event: {exc}"
+    if kept:
+        taken.problem += f"; {len(queue)} kept for the next take"
+        log.warning("venue %r: %s", describe(venue), shortened(taken.problem, 300))
+        return
+    log.error(
+        "venue %r: %s; not booked (%d): %s",
+        describe(venue), taken.problem, len(queue), shortened(repr([e.to_dict() for e in queue]), 600),
+    )  # fmt: skip
+    queue.clear()
