@@ -5,10 +5,11 @@ A short history lets a client that reconnects with ``Last-Event-ID`` pick up whe
 off; one that fell further behind than the history gets a ``reset`` event and should
 reload its state. The history holds at most ``history`` frames and ``history_bytes`` bytes,
 the oldest going first. A client whose buffer fills (it reads slower than events arrive) is
-dropped and disconnected, so a slow reader costs at most ``client_buffer`` frames and
-``client_buffer_bytes`` bytes (besides the frame being written): frames are shared with the
-history, but one a client holds outlives it there. Both are in bytes as well as in count, as
-an event's size follows the slots' metadata.
+dropped and disconnected, so a slow reader's buffer holds at most ``client_buffer`` frames and
+``client_buffer_bytes`` bytes. Its stream holds more beside it: the frames it is writing (up to
+64, taken from the buffer) and, on resume, its replay (frames of the history). Frames are
+shared with the history, but one a client holds outlives it there. Both bounds are in bytes as
+well as in count, as an event's size follows the slots' metadata.
 ``close()`` ends every stream when the server stops.
 
 Ids go on across server runs: a run starts counting from its start time in microseconds,
