@@ -7,7 +7,8 @@
 2. Recovery time of a 1,000,000-record log as a crash leaves it (no closing checkpoint),
    reopened without checkpoints (every record is replayed through the kernel) and with
    checkpoints every 150,000 records (the newest checkpoint, at 900,000, plus the 100,000
-   records after it), and the replay rate in records/s. The Rust bench
+   records after it replayed; the records before it are checked, not replayed), and the
+   replay rate in records/s. The Rust bench
    (`cargo bench --bench wal`) gives the log's own replay rate.
 
 Run ``python benches/bench_wal.py`` (full) or ``--quick`` (a smoke run). The machine is
