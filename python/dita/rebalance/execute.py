@@ -96,12 +96,18 @@ def send_plan(
     plan: Plan,
     *,
     fill_wait_s: float = FILL_WAIT_S,
+    after_leg: Callable[[LegResult], object] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[LegResult]:
     """Sends each leg of ``plan`` through ``kernel`` in the plan's order (sells first), then
-    waits up to ``fill_wait_s`` for the fills a venue reports later."""
-    results = [_send(kernel, plan.source_run, leg) for leg in plan.legs]
+    waits up to ``fill_wait_s`` for the fills a venue reports later. ``after_leg`` hears each
+    leg's result once sent (the paper venue's book is saved there)."""
+    results = []
+    for leg in plan.legs:
+        results.append(_send(kernel, plan.source_run, leg))
+        if after_leg is not None:
+            after_leg(results[-1])
     venue = kernel.venue
     if isinstance(venue, VenueEventStream):
         _await_fills(kernel, venue, results, fill_wait_s, clock, sleep)
@@ -127,7 +133,7 @@ def _send(kernel: Any, source_run: str, leg: Leg) -> LegResult:
     outcome = kernel.process_intent(intent)
     # Slot 0 stands in when no slot is free, so a leg taken already is still told by its id.
     if outcome.diagnostic_code == KernelDiagnosticCode.DUPLICATE_INTENT:
-        return LegResult(leg, "sent before")
+        return _sent_before(kernel, leg)
     if slot_id is None:
         return LegResult(leg, "no free slot", reason="every slot of the kernel holds a trade")
     if not outcome.accepted and outcome.order is None:
@@ -136,6 +142,17 @@ def _send(kernel: Any, source_run: str, leg: Leg) -> LegResult:
     if outcome.order is not None:
         result.client_order_id = outcome.order.client_order_id
     _take_fills(result, outcome.emitted_events)
+    return result
+
+
+def _sent_before(kernel: Any, leg: Leg) -> LegResult:
+    """A leg the kernel took in an earlier run: what its trade holds stands for its fills (the
+    fills themselves are in the log, ``dita audit trace``)."""
+    result = LegResult(leg, "sent before")
+    for slot in kernel.slots():
+        if slot.get("trade_id") == leg.trade_id and slot.get("initial_size"):
+            booked = Fill(float(slot["entry_price"]), float(slot["initial_size"]), float(slot["fees_paid"]), "")
+            result.fills.append(booked)
     return result
 
 

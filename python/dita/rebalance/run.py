@@ -9,6 +9,7 @@ the same write-ahead log sends only what the kernel has not taken."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from dita.rebalance.plan import Plan, make_plan, plan_from_json, plan_json
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
 
-__all__ = ["RebalanceRun", "plan_path", "rebalance"]
+__all__ = ["RebalanceRun", "finished", "plan_path", "rebalance"]
 
 
 @dataclass
@@ -53,6 +54,7 @@ def rebalance(
     quote_currency: str,
     dry_run: bool = False,
     fill_wait_s: float = FILL_WAIT_S,
+    after_leg: Callable[[LegResult], object] | None = None,
 ) -> RebalanceRun:
     """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and, unless
     ``dry_run``, sends it. ``state_dir`` None keeps no plan or report (a dry run needs none)."""
@@ -70,7 +72,7 @@ def rebalance(
         # Before the first order: a run killed after it resumes this plan, not one made from
         # the account it left half rebalanced.
         _write_json(written, plan_json(plan))
-    results = send_plan(kernel, plan, fill_wait_s=fill_wait_s)
+    results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
     after = {k: float(v) for k, v in venue.positions().items()}
     report = report_json(plan, results, after)
     report_path = None

@@ -1,0 +1,118 @@
+"""A rebalance sent through the kernel: a sell that funds a buy, the report, the legs' source_run,
+and every fill traced back to its run through the write-ahead log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dita import ExecutionKernel
+from dita._kernel import WalError
+from dita.cli import app
+from dita.rebalance import parse_targets, rebalance, trace_source_run
+from tests.rebalance.paper_account import paper_venue
+
+STAMP = {"source_run": "run-9", "generated_at": "2026-11-28T09:00:00Z"}
+
+
+def targets(*rows: dict[str, object]):  # type: ignore[no-untyped-def]
+    return parse_targets(json.dumps({**STAMP, "targets": list(rows)}).encode(), ".json", "t.json")
+
+
+def test_a_sell_funds_the_buy_it_comes_before(tmp_path: Path) -> None:
+    # Margin at leverage 1: 1,000 of cash does not carry a 3,000 buy until ETH is sold.
+    venue = paper_venue(1_000.0, {"ETH": 2.0}, leverage=1.0)
+    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(tmp_path / "wal"), max_slots=8) as kernel:
+        run = rebalance(
+            kernel,
+            targets({"symbol": "BTC", "weight": 0.6}, {"symbol": "ETH", "quantity": 0}),
+            state_dir=tmp_path,
+            quote_currency="USDT",
+        )
+    assert [(r.leg.symbol, r.leg.side, r.status, r.filled) for r in run.results] == [
+        ("ETH", "SELL", "sent", 2.0),
+        ("BTC", "BUY", "sent", 0.06),
+    ]
+    assert venue.positions() == {"BTC": 0.06}
+    rows = {row["symbol"]: row for row in run.report["symbols"]}
+    assert (rows["ETH"]["position_before"], rows["ETH"]["position_after"]) == (2.0, 0.0)
+    assert rows["BTC"]["cost_bps"] == pytest.approx(0.0)
+    assert rows["BTC"]["fees"] == pytest.approx(0.06 * 50_000 * 0.0005)
+    assert run.report_path is not None and json.loads(run.report_path.read_text())["source_run"] == "run-9"
+
+
+def test_the_buy_alone_is_refused_by_the_venue_for_margin(tmp_path: Path) -> None:
+    venue = paper_venue(1_000.0, {"ETH": 2.0}, leverage=1.0)
+    with ExecutionKernel(venue=venue, kernel_id="rb", max_slots=8) as kernel:
+        run = rebalance(kernel, targets({"symbol": "BTC", "weight": 0.6}), state_dir=None, quote_currency="USDT")
+    assert run.results[0].filled == 0.0
+    assert venue.positions() == {"ETH": 2.0}
+
+
+def test_every_fill_traces_back_to_its_source_run_through_the_chain(tmp_path: Path) -> None:
+    venue = paper_venue(10_000.0, {})
+    wal = tmp_path / "wal"
+    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(wal), max_slots=8) as kernel:
+        rebalance(kernel, targets({"symbol": "BTC", "weight": 0.5}, {"symbol": "SOL", "quantity": 3}),
+                  state_dir=tmp_path, quote_currency="USDT")
+        other = parse_targets(
+            json.dumps({"source_run": "run-10", "generated_at": STAMP["generated_at"],
+                        "targets": [{"symbol": "SOL", "quantity": 5}]}).encode(), ".json", "u.json"
+        )
+        rebalance(kernel, other, state_dir=tmp_path, quote_currency="USDT")
+    report, fills = trace_source_run(wal, "run-9")
+    assert [(f.asset, f.quantity, f.intent_id) for f in fills] == [
+        ("BTC", 0.1, "rebalance:run-9:BTC:buy"),
+        ("SOL", 3.0, "rebalance:run-9:SOL:buy"),
+    ]
+    assert all(len(f.record_hash) == 64 for f in fills) and report["head_hash"]
+    _, later = trace_source_run(wal, "run-10")
+    assert [(f.asset, f.quantity) for f in later] == [("SOL", 2.0)]
+
+    result = CliRunner().invoke(app, ["audit", "trace", "run-9", "--wal-dir", str(wal), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [f["record_hash"] for f in json.loads(result.output)["fills"]] == [f.record_hash for f in fills]
+
+    segment = next(wal.glob("seg-*.wal"))
+    data = bytearray(segment.read_bytes())
+    data[-3] ^= 0xFF  # a byte of the last record's payload
+    segment.write_bytes(bytes(data))
+    with pytest.raises(WalError):
+        trace_source_run(wal, "run-9")
+    refused = CliRunner().invoke(app, ["audit", "trace", "run-9", "--wal-dir", str(wal)])
+    assert refused.exit_code == 1
+    assert "AUDIT FAILED" in refused.output
+
+
+def test_the_cli_refuses_a_bad_row_and_sends_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "symbol,weight,quantity,source_run,generated_at\n"
+        "BTC,0.5,,run-9,2026-11-28T09:00:00Z\n"
+        "ETH,lots,,run-9,2026-11-28T09:00:00Z\n"
+    )
+    state = tmp_path / "state"
+    result = CliRunner().invoke(
+        app, ["rebalance", "--targets", str(path), "--state-dir", str(state), "--price", "BTC=50000"]
+    )
+    assert result.exit_code == 2
+    assert "row 2: weight 'lots'" in result.output
+    assert not state.exists()  # no kernel, no log, no order
+
+
+def test_the_cli_dry_run_plans_and_sends_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTC", "weight": 0.5}]}))
+    book = tmp_path / "book.json"
+    args = ["rebalance", "--targets", str(path), "--state-dir", str(tmp_path / "s"), "--paper-book", str(book)]
+    result = CliRunner().invoke(app, [*args, "--price", "BTC=50000", "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["dry_run"] and report["symbols"][0]["orders"][0]["status"] == "planned"
+    assert json.loads(book.read_text())["positions"] == {}
+    sent = CliRunner().invoke(app, [*args, "--json"])
+    assert sent.exit_code == 0, sent.output
+    assert json.loads(book.read_text())["positions"] == {"BTC": 0.1}
