@@ -24,8 +24,13 @@ def account(positions: dict[str, float], equity: float = 10_000.0, **limits: Mar
 
 
 def test_weights_become_quantities_of_equity_and_quantities_are_taken_as_given() -> None:
-    plan = make_plan(portfolio({"symbol": "BTC", "weight": 0.5}, {"symbol": "ETH", "quantity": 2}), account({}))
-    assert [(leg.symbol, leg.side, leg.quantity) for leg in plan.legs] == [("BTC", "BUY", 0.1), ("ETH", "BUY", 2.0)]
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "weight": 0.5}, {"symbol": "ETH", "quantity": 2}), account({})
+    )
+    assert [(leg.symbol, leg.side, leg.quantity) for leg in plan.legs] == [
+        ("BTC", "BUY", 0.1),
+        ("ETH", "BUY", 2.0),
+    ]
     assert plan.legs[0].intent_id == "rebalance:run-1:BTC:buy"
 
 
@@ -47,7 +52,8 @@ def test_rounded_down_to_the_lot_with_the_residual_kept() -> None:
 
 def test_dust_under_one_lot_is_skipped_with_its_residual() -> None:
     plan = make_plan(
-        portfolio({"symbol": "BTC", "quantity": 1.0004}), account({"BTC": 1.0}, BTC=MarketLimits(lot_step=0.001))
+        portfolio({"symbol": "BTC", "quantity": 1.0004}),
+        account({"BTC": 1.0}, BTC=MarketLimits(lot_step=0.001)),
     )
     assert plan.legs == ()
     (skipped,) = plan.skipped
@@ -65,7 +71,9 @@ def test_below_the_minimum_notional_is_skipped_as_below_floor() -> None:
 
 
 def test_below_the_minimum_size_is_skipped_as_below_floor() -> None:
-    plan = make_plan(portfolio({"symbol": "SOL", "quantity": 0.5}), account({}, SOL=MarketLimits(min_qty=1.0)))
+    plan = make_plan(
+        portfolio({"symbol": "SOL", "quantity": 0.5}), account({}, SOL=MarketLimits(min_qty=1.0))
+    )
     assert [s.reason for s in plan.skipped] == ["below floor"]
 
 

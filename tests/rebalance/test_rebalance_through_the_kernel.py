@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from paper_account import paper_venue
 from typer.testing import CliRunner
 
 from dita import ExecutionKernel
 from dita._kernel import WalError
 from dita.cli import app
 from dita.rebalance import parse_targets, rebalance, trace_source_run
-from tests.rebalance.paper_account import paper_venue
 
 STAMP = {"source_run": "run-9", "generated_at": "2026-11-28T09:00:00Z"}
 
@@ -47,7 +47,9 @@ def test_a_sell_funds_the_buy_it_comes_before(tmp_path: Path) -> None:
 def test_the_buy_alone_is_refused_by_the_venue_for_margin(tmp_path: Path) -> None:
     venue = paper_venue(1_000.0, {"ETH": 2.0}, leverage=1.0)
     with ExecutionKernel(venue=venue, kernel_id="rb", max_slots=8) as kernel:
-        run = rebalance(kernel, targets({"symbol": "BTC", "weight": 0.6}), state_dir=None, quote_currency="USDT")
+        run = rebalance(
+            kernel, targets({"symbol": "BTC", "weight": 0.6}), state_dir=None, quote_currency="USDT"
+        )
     assert run.results[0].filled == 0.0
     assert venue.positions() == {"ETH": 2.0}
 
@@ -56,11 +58,22 @@ def test_every_fill_traces_back_to_its_source_run_through_the_chain(tmp_path: Pa
     venue = paper_venue(10_000.0, {})
     wal = tmp_path / "wal"
     with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(wal), max_slots=8) as kernel:
-        rebalance(kernel, targets({"symbol": "BTC", "weight": 0.5}, {"symbol": "SOL", "quantity": 3}),
-                  state_dir=tmp_path, quote_currency="USDT")
+        rebalance(
+            kernel,
+            targets({"symbol": "BTC", "weight": 0.5}, {"symbol": "SOL", "quantity": 3}),
+            state_dir=tmp_path,
+            quote_currency="USDT",
+        )
         other = parse_targets(
-            json.dumps({"source_run": "run-10", "generated_at": STAMP["generated_at"],
-                        "targets": [{"symbol": "SOL", "quantity": 5}]}).encode(), ".json", "u.json"
+            json.dumps(
+                {
+                    "source_run": "run-10",
+                    "generated_at": STAMP["generated_at"],
+                    "targets": [{"symbol": "SOL", "quantity": 5}],
+                }
+            ).encode(),
+            ".json",
+            "u.json",
         )
         rebalance(kernel, other, state_dir=tmp_path, quote_currency="USDT")
     report, fills = trace_source_run(wal, "run-9")
@@ -107,7 +120,15 @@ def test_the_cli_dry_run_plans_and_sends_nothing(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTC", "weight": 0.5}]}))
     book = tmp_path / "book.json"
-    args = ["rebalance", "--targets", str(path), "--state-dir", str(tmp_path / "s"), "--paper-book", str(book)]
+    args = [
+        "rebalance",
+        "--targets",
+        str(path),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--paper-book",
+        str(book),
+    ]
     result = CliRunner().invoke(app, [*args, "--price", "BTC=50000", "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)

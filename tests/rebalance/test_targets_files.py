@@ -65,9 +65,13 @@ def test_json_stamped_once_and_parquet_alike(tmp_path: Path) -> None:
         ("ETHUSDT,nan,,run-7,2026-11-28T09:00:00Z", "weight", "nan"),
     ],
 )
-def test_a_bad_row_is_refused_naming_row_field_and_value(tmp_path: Path, row: str, field: str, value: object) -> None:
+def test_a_bad_row_is_refused_naming_row_field_and_value(
+    tmp_path: Path, row: str, field: str, value: object
+) -> None:
     path = tmp_path / "t.csv"
-    path.write_text(f"symbol,weight,quantity,source_run,generated_at\nBTCUSDT,0.5,,run-7,2026-11-28T09:00:00Z\n{row}\n")
+    path.write_text(
+        f"symbol,weight,quantity,source_run,generated_at\nBTCUSDT,0.5,,run-7,2026-11-28T09:00:00Z\n{row}\n"
+    )
     with pytest.raises(TargetError) as refused:
         read_targets(path)
     assert (refused.value.row, refused.value.field, refused.value.value) == (2, field, value)
@@ -77,5 +81,5 @@ def test_a_bad_row_is_refused_naming_row_field_and_value(tmp_path: Path, row: st
 def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     path.write_text("")
-    with pytest.raises(TargetError, match="format '.xlsx'"):
+    with pytest.raises(TargetError, match=r"format '\.xlsx'"):
         read_targets(path)

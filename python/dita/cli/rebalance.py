@@ -22,7 +22,14 @@ from dita.cli._common import MAX_SLOTS, MAX_SLOTS_HELP, fail, fail_options, give
 from dita.cli._state import default_state_dir
 from dita.cli.wal import AUDIT_FAILED, _require_dir
 from dita.kernel import ExecutionKernel
-from dita.rebalance import TargetError, TargetPortfolio, read_targets, rebalance, report_table, trace_source_run
+from dita.rebalance import (
+    TargetError,
+    TargetPortfolio,
+    read_targets,
+    rebalance,
+    report_table,
+    trace_source_run,
+)
 from dita.rebalance.run import finished
 from dita.risk import MarketLimits
 from dita.venues.paper import PaperVenue
@@ -106,11 +113,23 @@ def _read(path: Path) -> TargetPortfolio:
 
 
 def _run_once(
-    kernel: Any, portfolio: TargetPortfolio, state_dir: Path, quote: str, dry_run: bool, wait: float, save: Any, json_out: bool
+    kernel: Any,
+    portfolio: TargetPortfolio,
+    state_dir: Path,
+    quote: str,
+    dry_run: bool,
+    wait: float,
+    save: Any,
+    json_out: bool,
 ) -> None:
     try:
         run = rebalance(
-            kernel, portfolio, state_dir=state_dir, quote_currency=quote, dry_run=dry_run, fill_wait_s=wait,
+            kernel,
+            portfolio,
+            state_dir=state_dir,
+            quote_currency=quote,
+            dry_run=dry_run,
+            fill_wait_s=wait,
             after_leg=lambda _result: save(),
         )
     except ValueError as exc:
@@ -121,7 +140,10 @@ def _run_once(
         return
     console = out_console()
     if run.resumed:
-        console.print(f"resuming the plan written for {shown(portfolio.source_run)}: legs sent before are not sent again")
+        console.print(
+            f"resuming the plan written for {shown(portfolio.source_run)}: "
+            "legs sent before are not sent again"
+        )
     console.print(report_table(run.report))
     if run.report_path is not None:
         console.print(f"report: {run.report_path}")
@@ -130,11 +152,17 @@ def _run_once(
 def rebalance_command(
     targets: Annotated[Path, typer.Option(help="Target portfolio: JSON, CSV or Parquet", parser=given_path)],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only; send nothing")] = False,
-    watch: Annotated[bool, typer.Option("--watch", help="Follow the file: rebalance at each new version")] = False,
-    watch_every: Annotated[float, typer.Option(min=0.1, help="Seconds between looks at the file (--watch)")] = 5.0,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Follow the file: rebalance at each new version")
+    ] = False,
+    watch_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks at the file (--watch)")
+    ] = 5.0,
     state_dir: Annotated[
         Path | None,
-        typer.Option(help="Where the log, plans and reports go (default: $DITA_STATE_DIR/rebalance)", parser=given_path),
+        typer.Option(
+            help="Where the log, plans and reports go (default: $DITA_STATE_DIR/rebalance)", parser=given_path
+        ),
     ] = None,
     kernel_id: Annotated[str, typer.Option(help="The kernel's id (its write-ahead log's)")] = KERNEL_ID,
     max_slots: Annotated[int, typer.Option(min=1, max=1_000_000, help=MAX_SLOTS_HELP)] = MAX_SLOTS,
@@ -142,17 +170,28 @@ def rebalance_command(
     paper_book: Annotated[
         Path | None, typer.Option(help="Paper venue: its book (JSON), read and saved back", parser=given_path)
     ] = None,
-    price: Annotated[list[str] | None, typer.Option(help="Paper venue: SYMBOL=PRICE quoted (repeatable)")] = None,
+    price: Annotated[
+        list[str] | None, typer.Option(help="Paper venue: SYMBOL=PRICE quoted (repeatable)")
+    ] = None,
     balance: Annotated[float, typer.Option(help="Paper venue: starting cash without a book")] = 10_000.0,
     market_limits: Annotated[
         Path | None,
-        typer.Option(help="Paper venue: JSON of symbol -> lot_step, tick_size, min_qty, min_notional", parser=given_path),
+        typer.Option(
+            help="Paper venue: JSON of symbol -> lot_step, tick_size, min_qty, min_notional",
+            parser=given_path,
+        ),
     ] = None,
-    ccxt_exchange: Annotated[str | None, typer.Option(help="Trade on this ccxt exchange instead of paper")] = None,
-    ccxt_base_url: Annotated[str | None, typer.Option(help="Send the exchange's requests here instead")] = None,
+    ccxt_exchange: Annotated[
+        str | None, typer.Option(help="Trade on this ccxt exchange instead of paper")
+    ] = None,
+    ccxt_base_url: Annotated[
+        str | None, typer.Option(help="Send the exchange's requests here instead")
+    ] = None,
     ccxt_market_type: Annotated[str, typer.Option(help="spot or linear")] = "spot",
     ccxt_sandbox: Annotated[bool, typer.Option(help="Use the exchange's testnet")] = False,
-    fill_wait: Annotated[float, typer.Option(min=0.0, help="Seconds to wait for fills reported later")] = 30.0,
+    fill_wait: Annotated[
+        float, typer.Option(min=0.0, help="Seconds to wait for fills reported later")
+    ] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Bring the account to the targets: sells, then buys, through the kernel's risk guard."""
@@ -179,7 +218,9 @@ def rebalance_command(
         if not watch:
             _run_once(kernel, portfolio, state, quote_currency, dry_run, fill_wait, save, json_out)
             return
-        _watch(kernel, targets, portfolio, state, quote_currency, dry_run, fill_wait, save, json_out, watch_every)
+        _watch(
+            kernel, targets, portfolio, state, quote_currency, dry_run, fill_wait, save, json_out, watch_every
+        )
     finally:
         kernel.close()
 
@@ -251,8 +292,13 @@ def trace(
     if json_out:
         typer.echo(
             json.dumps(
-                {"ok": True, "path": str(path), "source_run": source_run, "head_hash": report["head_hash"],
-                 "fills": [vars(f) for f in fills]}
+                {
+                    "ok": True,
+                    "path": str(path),
+                    "source_run": source_run,
+                    "head_hash": report["head_hash"],
+                    "fills": [vars(f) for f in fills],
+                }
             )
         )
         return
@@ -263,8 +309,15 @@ def trace(
         table.add_column(name)
     for f in fills:
         table.add_row(
-            str(f.seq), f.record_hash, shown(f.intent_id), shown(f.asset), f.side, f"{f.quantity:g}",
-            f"{f.price:g}", f"{f.fee:g}", shown(f.fill_id),
+            str(f.seq),
+            f.record_hash,
+            shown(f.intent_id),
+            shown(f.asset),
+            f.side,
+            f"{f.quantity:g}",
+            f"{f.price:g}",
+            f"{f.fee:g}",
+            shown(f.fill_id),
         )
     out_console().print(table)
 

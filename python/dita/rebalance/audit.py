@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dita._kernel import JOURNAL_COLUMNS, WalError, wal_verify
+from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
 from dita.kernel import ExecutionKernel
 
 __all__ = ["TracedFill", "fill_records", "trace_source_run"]
@@ -82,6 +82,11 @@ def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], li
 
 def _journal_rows(wal_dir: Path, kernel_id: str) -> dict[str, list[tuple[Any, ...]]]:
     rows: dict[str, list[tuple[Any, ...]]] = {}
+
+    def take(blocks: list[JournalBlock]) -> None:
+        for block in blocks:
+            rows.setdefault(block.table, []).extend(block.tuples())
+
     with tempfile.TemporaryDirectory(prefix="dita-trace-") as tmp:
         copy = Path(tmp) / "wal"
         copy.mkdir()
@@ -90,9 +95,7 @@ def _journal_rows(wal_dir: Path, kernel_id: str) -> dict[str, list[tuple[Any, ..
                 shutil.copy2(file, copy / file.name)
         kernel = ExecutionKernel(kernel_id=kernel_id, wal_dir=str(copy))
         try:
-            kernel.wal_journal_blocks(
-                1, sink=lambda blocks: [rows.setdefault(b.table, []).extend(b.tuples()) for b in blocks]
-            )
+            kernel.wal_journal_blocks(1, sink=take)
         finally:
             kernel.close()
     return rows
@@ -114,7 +117,9 @@ def fill_records(wal_dir: Path, seqs: set[int], head_hash: str) -> dict[int, str
             found[seq] = record_hash
         last = record_hash
     if last != head_hash:
-        raise WalError(f"{wal_dir}: the log changed after it was verified (head hash {last} is not {head_hash})")
+        raise WalError(
+            f"{wal_dir}: the log changed after it was verified (head hash {last} is not {head_hash})"
+        )
     missing = seqs - found.keys()
     if missing:
         raise WalError(f"{wal_dir}: no record of seq {min(missing)} in the segments kept")

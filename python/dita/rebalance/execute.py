@@ -86,7 +86,9 @@ def read_account(venue: Any, symbols: Iterable[str], quote_currency: str) -> Acc
         cash = float(venue.balances().get(quote_currency, 0.0))
     unpriced = [s for s, q in positions.items() if q and s not in prices]
     if unpriced:
-        raise ValueError(f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown")
+        raise ValueError(
+            f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
+        )
     equity = cash + sum(q * prices[s] for s, q in positions.items())
     return Account(positions, equity, prices, limits)
 
@@ -151,7 +153,9 @@ def _sent_before(kernel: Any, leg: Leg) -> LegResult:
     result = LegResult(leg, "sent before")
     for slot in kernel.slots():
         if slot.get("trade_id") == leg.trade_id and slot.get("initial_size"):
-            booked = Fill(float(slot["entry_price"]), float(slot["initial_size"]), float(slot["fees_paid"]), "")
+            booked = Fill(
+                float(slot["entry_price"]), float(slot["initial_size"]), float(slot["fees_paid"]), ""
+            )
             result.fills.append(booked)
     return result
 
@@ -184,7 +188,7 @@ def _await_fills(
     by_trade = {r.leg.trade_id: r for r in results if r.status == "sent"}
     deadline = clock() + wait_s
     while by_trade and _working(kernel, by_trade) and clock() < deadline:
-        events, problem = poll_once(venue.poll_events)
+        events, _problem = poll_once(venue.poll_events)
         for event in events:
             outcome = kernel.on_venue_event(event)
             result = by_trade.get(getattr(event, "trade_id", ""))

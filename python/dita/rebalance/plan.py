@@ -85,7 +85,11 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
     for target in portfolio.targets:
         price = account.prices.get(target.symbol, 0.0)
         wanted = _target_quantity(target, account.equity, price)
-        targets[target.symbol] = {"weight": target.weight, "quantity": target.quantity, "target_quantity": wanted}
+        targets[target.symbol] = {
+            "weight": target.weight,
+            "quantity": target.quantity,
+            "target_quantity": wanted,
+        }
         if wanted is None:
             skipped.append(Skipped(target.symbol, "", "no price", 0.0, "the venue states no price for it"))
             continue
@@ -94,7 +98,9 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         if abs(delta) <= QTY_EPS:
             continue
         side = "BUY" if delta > 0 else "SELL"
-        order = _sized(portfolio.source_run, target.symbol, side, abs(delta), price, account.limits.get(target.symbol))
+        order = _sized(
+            portfolio.source_run, target.symbol, side, abs(delta), price, account.limits.get(target.symbol)
+        )
         if isinstance(order, Skipped):
             skipped.append(order)
         else:
@@ -136,10 +142,22 @@ def _sized(
     if limits is not None and limits.min_notional > 0 and qty * price < limits.min_notional:
         notional = qty * price
         return Skipped(
-            symbol, side, "below floor", wanted, f"notional {notional:g} is under min_notional {limits.min_notional:g}"
+            symbol,
+            side,
+            "below floor",
+            wanted,
+            f"notional {notional:g} is under min_notional {limits.min_notional:g}",
         )
     leg = side.lower()
-    return Leg(symbol, side, qty, price, intent_id(source_run, symbol, leg), f"rebalance:{source_run}:{symbol}", residual)
+    return Leg(
+        symbol,
+        side,
+        qty,
+        price,
+        intent_id(source_run, symbol, leg),
+        f"rebalance:{source_run}:{symbol}",
+        residual,
+    )
 
 
 def floor_to_step(qty: float, step: float) -> float:

@@ -42,8 +42,13 @@ def report_json(
         }
     for leg in plan.legs:
         by_symbol[leg.symbol]["orders"].append(
-            {"intent_id": leg.intent_id, "side": leg.side, "quantity": leg.quantity, "status": "planned",
-             "lot_residual": leg.residual}
+            {
+                "intent_id": leg.intent_id,
+                "side": leg.side,
+                "quantity": leg.quantity,
+                "status": "planned",
+                "lot_residual": leg.residual,
+            }
         )
     for result in results:
         row = by_symbol[result.leg.symbol]
@@ -88,7 +93,11 @@ def report_table(report: dict[str, Any]) -> Table:
             target += f" = {row['target_quantity']:.6g}"
         orders = ", ".join(f"{o['side']} {o['quantity']:g} {o['status']}" for o in row["orders"]) or "-"
         skipped = row["skipped"]
-        said = f"{skipped['reason']}: residual {skipped['residual']:.6g} ({skipped['detail']})" if skipped else ""
+        said = (
+            f"{skipped['reason']}: residual {skipped['residual']:.6g} ({skipped['detail']})"
+            if skipped
+            else ""
+        )
         table.add_row(
             row["symbol"],
             target,

@@ -104,7 +104,9 @@ def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
         rows = loaded["targets"]
         stamp = {k: loaded[k] for k in ("source_run", "generated_at") if k in loaded}
     else:
-        raise TargetError(name, 0, "file", type(loaded).__name__, "is neither a list of rows nor {'targets': [...]}")
+        raise TargetError(
+            name, 0, "file", type(loaded).__name__, "is neither a list of rows nor {'targets': [...]}"
+        )
     out = []
     for i, row in enumerate(rows, 1):
         if not isinstance(row, dict):
@@ -130,7 +132,9 @@ def _portfolio(rows: list[dict[str, Any]], content_hash: str, name: str) -> Targ
             raise TargetError(name, i, "generated_at", row.get("generated_at"), "differs from row 1's")
         target = _target(row, name, i)
         if target.symbol in seen:
-            raise TargetError(name, i, "symbol", target.symbol, f"is listed already in row {seen[target.symbol]}")
+            raise TargetError(
+                name, i, "symbol", target.symbol, f"is listed already in row {seen[target.symbol]}"
+            )
         seen[target.symbol] = i
         targets.append(target)
     assert source_run is not None and generated_at is not None
