@@ -4,11 +4,12 @@ residuals skipped and reported, sells before buys."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from dita.rebalance import Account, make_plan, parse_targets
-from dita.rebalance.plan import floor_to_step
+from dita.rebalance.plan import OpenTrade, floor_to_step
 from dita.risk import MarketLimits
 
 STAMP = {"source_run": "run-1", "generated_at": "2026-11-28T09:00:00Z"}
@@ -90,3 +91,19 @@ def test_a_position_on_target_gives_no_order() -> None:
 @pytest.mark.parametrize(("qty", "step", "floored"), [(0.3, 0.1, 0.3), (0.29999, 0.1, 0.2), (7.0, 0.0, 7.0)])
 def test_lots_are_counted_on_decimals(qty: float, step: float, floored: float) -> None:
     assert floor_to_step(qty, step) == floored
+
+
+def test_an_order_against_open_trades_exits_them_first_and_opens_the_rest() -> None:
+    held = (
+        OpenTrade("ETH", "LONG", "rebalance:r0:ETH", 3, 1.5),
+        OpenTrade("ETH", "LONG", "rebalance:r00:ETH", 1, 0.5),
+        OpenTrade("BTC", "LONG", "rebalance:r0:BTC", 2, 1.0),
+    )
+    plan = make_plan(
+        portfolio({"symbol": "ETH", "quantity": -1}), replace(account({"ETH": 2.0}), trades=held)
+    )
+    assert [(leg.action, leg.slot_id, leg.quantity, leg.intent_id) for leg in plan.legs] == [
+        ("EXIT", 1, 0.5, "rebalance:run-1:ETH:sell-exit-1"),
+        ("EXIT", 3, 1.5, "rebalance:run-1:ETH:sell-exit-3"),
+        ("ENTER", -1, 1.0, "rebalance:run-1:ETH:sell"),
+    ]

@@ -137,3 +137,43 @@ def test_the_cli_dry_run_plans_and_sends_nothing(tmp_path: Path) -> None:
     sent = CliRunner().invoke(app, [*args, "--json"])
     assert sent.exit_code == 0, sent.output
     assert json.loads(book.read_text())["positions"] == {"BTC": 0.1}
+
+
+def test_a_later_sell_exits_the_trade_an_earlier_buy_opened(tmp_path: Path) -> None:
+    venue = paper_venue(10_000.0, {})
+    wal = tmp_path / "wal"
+    later = parse_targets(
+        json.dumps(
+            {
+                "source_run": "run-10",
+                "generated_at": STAMP["generated_at"],
+                "targets": [{"symbol": "BTC", "quantity": 0.04}, {"symbol": "ETH", "quantity": -1}],
+            }
+        ).encode(),
+        ".json",
+        "u.json",
+    )
+    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(wal), max_slots=8) as kernel:
+        rebalance(
+            kernel, targets({"symbol": "BTC", "quantity": 0.1}), state_dir=tmp_path, quote_currency="USDT"
+        )
+        run = rebalance(kernel, later, state_dir=tmp_path, quote_currency="USDT")
+        held = [
+            (s["trade_id"], s["side"], s["size"]) for s in kernel.slots() if s["fsm_state"] == "POSITION_OPEN"
+        ]
+    assert [(r.leg.action, r.leg.symbol, r.leg.quantity, r.status) for r in run.results] == [
+        ("EXIT", "BTC", pytest.approx(0.06), "sent"),
+        ("ENTER", "ETH", 1.0, "sent"),
+    ]
+    assert held == [
+        ("rebalance:run-9:BTC", "LONG", pytest.approx(0.04)),
+        ("rebalance:run-10:ETH", "SHORT", 1.0),
+    ]
+    assert venue.positions() == {"BTC": pytest.approx(0.04), "ETH": -1.0}
+    _, fills = trace_source_run(wal, "run-10")
+    assert [(f.intent_id, f.side, f.quantity) for f in fills] == [
+        ("rebalance:run-10:BTC:sell-exit-0", "SELL", pytest.approx(0.06)),
+        ("rebalance:run-10:ETH:sell", "SELL", 1.0),
+    ]
+    _, earlier = trace_source_run(wal, "run-9")
+    assert [(f.side, f.quantity) for f in earlier] == [("BUY", 0.1)]

@@ -1,8 +1,9 @@
 """Every fill a research run produced, traced through a kernel's write-ahead log: the intents
-whose metadata carries the run's ``source_run`` name their trades, the fills of those trades
-were booked by records of the log, and each such record's chain hash is read from the log
-after the whole chain has been verified (``wal_verify``), so a fill listed is one the chain
-vouches for. A tampered log is refused as ``dita audit verify`` refuses it.
+whose metadata carries the run's ``source_run`` sent orders (their SUBMIT transitions name the
+client order ids), the fills of those orders were booked by records of the log, and each such
+record's chain hash is read from the log after the whole chain has been verified
+(``wal_verify``), so a fill listed is one the chain vouches for. A tampered log is refused as
+``dita audit verify`` refuses it.
 
 The journal rows are derived again by a read-only replay of a copy of the log, so the log
 itself is neither locked nor written."""
@@ -52,20 +53,26 @@ def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], li
     if report["records"] == 0:
         return report, []
     rows = _journal_rows(wal_dir, report["kernel_id"])
-    intents = _dicts(rows, "intents")
-    opened: dict[str, str] = {}  # trade_id -> the intent id of source_run that opened it
-    for intent in intents:
-        metadata = json.loads(intent["metadata"] or "{}")
-        if intent["accepted"] and metadata.get("source_run") == source_run:
-            opened.setdefault(intent["trade_id"], intent["intent_id"])
-    fills = [f for f in _dicts(rows, "fills") if f["trade_id"] in opened]
+    runs = {}  # intent id -> the source_run its metadata names
+    for intent in _dicts(rows, "intents"):
+        if intent["accepted"]:
+            runs[intent["intent_id"]] = json.loads(intent["metadata"] or "{}").get("source_run")
+    sent_by = {}  # client order id -> the intent whose order it is
+    for transition in _dicts(rows, "transitions"):
+        if transition["trigger"] == "SUBMIT" and transition["intent_id"]:
+            order = json.loads(transition["details"] or "{}").get("client_order_id")
+            if order:
+                sent_by[order] = transition["intent_id"]
+    fills = [
+        f for f in _dicts(rows, "fills") if runs.get(sent_by.get(f["client_order_id"], "")) == source_run
+    ]
     hashes = fill_records(wal_dir, {f["seq"] for f in fills}, report["head_hash"])
     traced = [
         TracedFill(
             f["seq"],
             hashes[f["seq"]],
             source_run,
-            opened[f["trade_id"]],
+            sent_by[f["client_order_id"]],
             f["trade_id"],
             f["asset"],
             f["side"],

@@ -2,10 +2,10 @@
 protocol, each leg an intent the kernel judges (mode, risk guard, market limits) and sends,
 its metadata carrying the targets' ``source_run``, and the fills each leg got.
 
-Each leg is a MARKET ENTER of a trade of its own (LONG to buy, SHORT to sell) on a free slot;
-its intent id is derived from (source_run, symbol, leg), so a run resumed on the same
-write-ahead log finds the legs the kernel took already refused as DUPLICATE_INTENT and sends
-only the rest."""
+Each leg is a MARKET order: an EXIT of a trade an earlier rebalance opened, or an ENTER of a
+trade of its own (LONG to buy, SHORT to sell) on a free slot. Its intent id is derived from
+(source_run, symbol, leg), so a run resumed on the same write-ahead log finds the legs the
+kernel took already refused as DUPLICATE_INTENT and sends only the rest."""
 
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dita._kernel import KernelDiagnosticCode, KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
-from dita.rebalance.plan import Account, Leg, Plan
+from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan
 from dita.risk import MarketLimits
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
 
-__all__ = ["Fill", "LegResult", "read_account", "reference_prices", "send_plan"]
+__all__ = ["Fill", "LegResult", "open_trades", "read_account", "reference_prices", "send_plan"]
 
 # How long fills of orders a venue reports later are waited for, by default.
 FILL_WAIT_S = 30.0
@@ -73,9 +73,21 @@ def reference_prices(venue: Any, symbols: Iterable[str]) -> dict[str, float]:
     return prices
 
 
-def read_account(venue: Any, symbols: Iterable[str], quote_currency: str) -> Account:
+def open_trades(kernel: Any) -> tuple[OpenTrade, ...]:
+    """The trades earlier rebalances opened that the kernel holds open, each free for an exit."""
+    return tuple(
+        OpenTrade(slot["asset"], slot["side"], slot["trade_id"], slot["slot_id"], float(slot["size"]))
+        for slot in kernel.slots()
+        if slot["fsm_state"] == "POSITION_OPEN" and str(slot["trade_id"]).startswith(TRADE_PREFIX)
+    )
+
+
+def read_account(
+    venue: Any, symbols: Iterable[str], quote_currency: str, trades: tuple[OpenTrade, ...] = ()
+) -> Account:
     """The account before a rebalance: positions, market limits, prices of the targets and of
-    what is held, and equity (``quote_currency``'s balance plus the positions at those prices)."""
+    what is held, and equity (``quote_currency``'s balance plus the positions at those prices);
+    ``trades``: the kernel's open trades an order may exit."""
     positions = {k: float(v) for k, v in venue.positions().items()}
     wanted = list(dict.fromkeys([*symbols, *positions]))
     prices = reference_prices(venue, wanted)
@@ -90,7 +102,7 @@ def read_account(venue: Any, symbols: Iterable[str], quote_currency: str) -> Acc
             f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
         )
     equity = cash + sum(q * prices[s] for s, q in positions.items())
-    return Account(positions, equity, prices, limits)
+    return Account(positions, equity, prices, limits, trades)
 
 
 def send_plan(
@@ -117,14 +129,16 @@ def send_plan(
 
 
 def _send(kernel: Any, source_run: str, leg: Leg) -> LegResult:
-    slot_id = kernel.free_slot_id()
+    slot_id = kernel.free_slot_id() if leg.action == "ENTER" else leg.slot_id
+    # An ENTER opens a trade on the order's side; an EXIT names the side of the trade it exits.
+    opens_long = leg.side == "BUY"
     intent = KernelIntent(
         leg.intent_id,
         leg.trade_id,
         0 if slot_id is None else slot_id,
         leg.symbol,
-        "LONG" if leg.side == "BUY" else "SHORT",
-        "ENTER",
+        "LONG" if opens_long == (leg.action == "ENTER") else "SHORT",
+        leg.action,
         reference_price=leg.reference_price,
         target_size=leg.quantity,
         order_type="MARKET",
@@ -151,6 +165,8 @@ def _sent_before(kernel: Any, leg: Leg) -> LegResult:
     """A leg the kernel took in an earlier run: what its trade holds stands for its fills (the
     fills themselves are in the log, ``dita audit trace``)."""
     result = LegResult(leg, "sent before")
+    if leg.action != "ENTER":
+        return result
     for slot in kernel.slots():
         if slot.get("trade_id") == leg.trade_id and slot.get("initial_size"):
             booked = Fill(

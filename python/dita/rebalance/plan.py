@@ -4,40 +4,70 @@ down to the lot step, with what falls under one lot ("dust") or under the venue'
 size or notional ("below floor") skipped and reported with the residual left. Sells come
 before buys, so the cash they free is there when the buys go out.
 
+An order against the side of trades an earlier rebalance opened in the kernel exits those
+first (a sell exits LONG trades, a buy SHORT ones), so the kernel's slots hold what the account
+holds; what is left opens a trade of its own.
+
 A plan is pure data: the same account and targets give the same plan, and a plan written
 before the first order (``plan_json``) is what a resumed run sends the rest of."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from dita.rebalance.targets import Target, TargetPortfolio
 from dita.risk import MarketLimits
 
-__all__ = ["Account", "Leg", "Plan", "Skipped", "intent_id", "make_plan", "plan_from_json", "plan_json"]
+__all__ = [
+    "Account",
+    "Leg",
+    "OpenTrade",
+    "Plan",
+    "Skipped",
+    "intent_id",
+    "make_plan",
+    "plan_from_json",
+    "plan_json",
+]
 
 PLAN_FORMAT = 1
+# The trade ids rebalances open: the trades a later rebalance may exit.
+TRADE_PREFIX = "rebalance:"
 # Below this a difference is no order at all (float noise of a position already on target).
 QTY_EPS = 1e-12
 
 
 @dataclass(frozen=True)
+class OpenTrade:
+    """A trade the kernel holds open, which an order the other way exits."""
+
+    symbol: str
+    side: str  # LONG or SHORT
+    trade_id: str
+    slot_id: int
+    size: float
+
+
+@dataclass(frozen=True)
 class Account:
     """What the venue states before the plan: signed positions, equity, each symbol's price and
-    market limits."""
+    market limits; and the kernel's open trades an order may exit."""
 
     positions: dict[str, float]
     equity: float
     prices: dict[str, float]
     limits: dict[str, MarketLimits]
+    trades: tuple[OpenTrade, ...] = ()
 
 
 @dataclass(frozen=True)
 class Leg:
-    """One order of the plan. ``side`` is BUY or SELL; ``residual``: what rounding to the lot left."""
+    """One order of the plan. ``side`` is BUY or SELL; ``residual``: what rounding to the lot left.
+    ``action`` ENTER opens trade ``trade_id``; EXIT takes ``quantity`` off the open trade
+    ``trade_id`` in slot ``slot_id``."""
 
     symbol: str
     side: str
@@ -46,6 +76,8 @@ class Leg:
     intent_id: str
     trade_id: str
     residual: float
+    action: str = "ENTER"
+    slot_id: int = -1
 
 
 @dataclass(frozen=True)
@@ -75,7 +107,7 @@ class Plan:
 def intent_id(source_run: str, symbol: str, leg: str) -> str:
     """The intent id of ``symbol``'s ``leg`` of the rebalance of ``source_run``: the same in a
     resumed run, so the kernel refuses one it took already as a duplicate and nothing goes twice."""
-    return f"rebalance:{source_run}:{symbol}:{leg}"
+    return f"{TRADE_PREFIX}{source_run}:{symbol}:{leg}"
 
 
 def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
@@ -98,13 +130,17 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         if abs(delta) <= QTY_EPS:
             continue
         side = "BUY" if delta > 0 else "SELL"
-        order = _sized(
-            portfolio.source_run, target.symbol, side, abs(delta), price, account.limits.get(target.symbol)
-        )
+        limits = account.limits.get(target.symbol)
+        order = _sized(portfolio.source_run, target.symbol, side, abs(delta), price, limits)
         if isinstance(order, Skipped):
             skipped.append(order)
-        else:
-            legs.append(order)
+            continue
+        exits, entry = _exits_first(portfolio.source_run, order, account.trades, limits)
+        legs += exits
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+        elif entry is not None:
+            legs.append(entry)
     # Sells first, so the cash they free funds the buys; within a side, the file's order.
     legs.sort(key=lambda leg: leg.side != "SELL")
     return Plan(
@@ -155,9 +191,47 @@ def _sized(
         qty,
         price,
         intent_id(source_run, symbol, leg),
-        f"rebalance:{source_run}:{symbol}",
+        f"{TRADE_PREFIX}{source_run}:{symbol}",
         residual,
     )
+
+
+def _exits_first(
+    source_run: str, order: Leg, trades: tuple[OpenTrade, ...], limits: MarketLimits | None
+) -> tuple[list[Leg], Leg | Skipped | None]:
+    """``order`` as exits of the open trades it goes against (oldest slot first) and the rest as
+    an entry, which is skipped when what is left is under the floor."""
+    closes = "LONG" if order.side == "SELL" else "SHORT"
+    lot_step = limits.lot_step if limits is not None else 0.0
+    left = order.quantity
+    exits = []
+    for trade in sorted(trades, key=lambda t: t.slot_id):
+        if trade.symbol != order.symbol or trade.side != closes or left <= QTY_EPS:
+            continue
+        qty = floor_to_step(min(trade.size, left), lot_step)
+        if qty <= QTY_EPS:
+            continue
+        leg_name = f"{order.side.lower()}-exit-{trade.slot_id}"
+        exit_id = intent_id(source_run, order.symbol, leg_name)
+        exits.append(
+            replace(
+                order,
+                quantity=qty,
+                intent_id=exit_id,
+                trade_id=trade.trade_id,
+                residual=0.0,
+                action="EXIT",
+                slot_id=trade.slot_id,
+            )
+        )
+        left -= qty
+    if not exits:
+        return [], order
+    rest = floor_to_step(left, lot_step) if left > QTY_EPS else 0.0
+    if rest <= QTY_EPS:
+        return exits, None
+    entry = _sized(source_run, order.symbol, order.side, rest, order.reference_price, limits)
+    return exits, (replace(entry, residual=order.residual) if isinstance(entry, Leg) else entry)
 
 
 def floor_to_step(qty: float, step: float) -> float:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from dita._files import replace_whole
-from dita.rebalance.execute import FILL_WAIT_S, LegResult, read_account, send_plan
+from dita.rebalance.execute import FILL_WAIT_S, LegResult, open_trades, read_account, send_plan
 from dita.rebalance.plan import Plan, make_plan, plan_from_json, plan_json
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
@@ -65,7 +65,8 @@ def rebalance(
         assert written is not None
         plan = plan_from_json(json.loads(written.read_text()))
     else:
-        plan = make_plan(portfolio, read_account(venue, portfolio.symbols(), quote_currency))
+        account = read_account(venue, portfolio.symbols(), quote_currency, open_trades(kernel))
+        plan = make_plan(portfolio, account)
     if dry_run:
         return RebalanceRun(plan, resumed, [], report_json(plan, [], None, dry_run=True), None)
     if written is not None and not resumed:
