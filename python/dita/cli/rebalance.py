@@ -30,6 +30,7 @@ from dita.rebalance import (
     report_table,
     trace_source_run,
 )
+from dita.rebalance.execute import PlanError
 from dita.rebalance.run import finished
 from dita.risk import MarketLimits
 from dita.venues.paper import PaperVenue
@@ -132,7 +133,7 @@ def _run_once(
             fill_wait_s=wait,
             after_leg=lambda _result: save(),
         )
-    except ValueError as exc:
+    except PlanError as exc:
         fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
     save()
     if json_out:

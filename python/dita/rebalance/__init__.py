@@ -6,8 +6,16 @@ through the write-ahead log (``audit``). See docs/guides/rebalancing.md."""
 from __future__ import annotations
 
 from dita.rebalance.audit import TracedFill, trace_source_run
-from dita.rebalance.execute import Fill, LegResult, read_account, reference_prices, send_plan
-from dita.rebalance.plan import Account, Leg, Plan, Skipped, intent_id, make_plan
+from dita.rebalance.execute import (
+    Fill,
+    LegResult,
+    PlanError,
+    open_trades,
+    read_account,
+    reference_prices,
+    send_plan,
+)
+from dita.rebalance.plan import Account, Leg, OpenTrade, Plan, Skipped, intent_id, make_plan
 from dita.rebalance.report import cost_bps, report_json, report_table
 from dita.rebalance.run import RebalanceRun, rebalance
 from dita.rebalance.targets import Target, TargetError, TargetPortfolio, parse_targets, read_targets
@@ -17,7 +25,9 @@ __all__ = [
     "Fill",
     "Leg",
     "LegResult",
+    "OpenTrade",
     "Plan",
+    "PlanError",
     "RebalanceRun",
     "Skipped",
     "Target",
@@ -27,6 +37,7 @@ __all__ = [
     "cost_bps",
     "intent_id",
     "make_plan",
+    "open_trades",
     "parse_targets",
     "read_account",
     "read_targets",

@@ -20,11 +20,16 @@ from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan
 from dita.risk import MarketLimits
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
 
-__all__ = ["Fill", "LegResult", "open_trades", "read_account", "reference_prices", "send_plan"]
+__all__ = ["Fill", "LegResult", "PlanError", "open_trades", "read_account", "reference_prices", "send_plan"]
 
 # How long fills of orders a venue reports later are waited for, by default.
 FILL_WAIT_S = 30.0
 POLL_S = 0.5
+
+
+class PlanError(ValueError):
+    """The account cannot be planned from (a position the venue states no price for): nothing
+    was sent."""
 
 
 @dataclass
@@ -98,7 +103,7 @@ def read_account(
         cash = float(venue.balances().get(quote_currency, 0.0))
     unpriced = [s for s, q in positions.items() if q and s not in prices]
     if unpriced:
-        raise ValueError(
+        raise PlanError(
             f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
         )
     equity = cash + sum(q * prices[s] for s, q in positions.items())
