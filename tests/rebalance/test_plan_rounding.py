@@ -79,8 +79,11 @@ def test_below_the_minimum_size_is_skipped_as_below_floor() -> None:
 
 
 def test_a_symbol_without_a_price_is_skipped() -> None:
-    plan = make_plan(portfolio({"symbol": "DOGE", "weight": 0.1}), account({}))
-    assert [(s.symbol, s.reason) for s in plan.skipped] == [("DOGE", "no price")]
+    plan = make_plan(
+        portfolio({"symbol": "DOGE", "weight": 0.1}, {"symbol": "XRP", "quantity": 5}), account({})
+    )
+    assert [(s.symbol, s.reason) for s in plan.skipped] == [("DOGE", "no price"), ("XRP", "no price")]
+    assert plan.legs == ()
 
 
 def test_a_position_on_target_gives_no_order() -> None:

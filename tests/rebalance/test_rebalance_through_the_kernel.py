@@ -177,3 +177,42 @@ def test_a_later_sell_exits_the_trade_an_earlier_buy_opened(tmp_path: Path) -> N
     ]
     _, earlier = trace_source_run(wal, "run-9")
     assert [(f.side, f.quantity) for f in earlier] == [("BUY", 0.1)]
+
+
+def test_the_cli_reports_dust_and_below_floor_residuals(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    rows = [
+        {"symbol": "BTC", "weight": 0.123456},
+        {"symbol": "SOL", "quantity": 0.04},
+        {"symbol": "ETH", "quantity": 0.0004},
+    ]
+    path.write_text(json.dumps({**STAMP, "targets": rows}))
+    limits = tmp_path / "limits.json"
+    limits.write_text(
+        json.dumps(
+            {
+                "BTC": {"lot_step": 0.001, "min_notional": 5},
+                "SOL": {"lot_step": 0.01, "min_notional": 5},
+                "ETH": {"lot_step": 0.001},
+            }
+        )
+    )
+    prices = ["--price", "BTC=50000", "--price", "SOL=100", "--price", "ETH=2000"]
+    args = [
+        "rebalance",
+        "--targets",
+        str(path),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--market-limits",
+        str(limits),
+    ]
+    result = CliRunner().invoke(app, [*args, *prices, "--json"])
+    assert result.exit_code == 0, result.output
+    rows_out = {row["symbol"]: row for row in json.loads(result.output)["symbols"]}
+    assert rows_out["BTC"]["filled"] == 0.024 and rows_out["BTC"]["orders"][0]["status"] == "sent"
+    assert (
+        rows_out["SOL"]["skipped"]["reason"] == "below floor"
+        and rows_out["SOL"]["skipped"]["residual"] == 0.04
+    )
+    assert rows_out["ETH"]["skipped"]["reason"] == "dust" and rows_out["ETH"]["orders"] == []

@@ -101,8 +101,6 @@ def _kernel(venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: b
         kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
     else:
         kernel.reconcile_with_venue()
-    for symbol, limits in venue.market_metadata().items():
-        kernel.set_market_limits(symbol, limits.model_dump())
     return kernel
 
 

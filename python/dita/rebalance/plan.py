@@ -122,7 +122,8 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
             "quantity": target.quantity,
             "target_quantity": wanted,
         }
-        if wanted is None:
+        if wanted is None or not (price > 0 and math.isfinite(price)):
+            # A market order needs a reference price: the kernel values and floors it at it.
             skipped.append(Skipped(target.symbol, "", "no price", 0.0, "the venue states no price for it"))
             continue
         held = account.positions.get(target.symbol, 0.0)

@@ -67,6 +67,10 @@ def rebalance(
     else:
         account = read_account(venue, portfolio.symbols(), quote_currency, open_trades(kernel))
         plan = make_plan(portfolio, account)
+        if not dry_run:
+            # The kernel floors each leg by the same limits the plan rounded it to.
+            for symbol, limits in account.limits.items():
+                kernel.set_market_limits(symbol, limits.model_dump())
     if dry_run:
         return RebalanceRun(plan, resumed, [], report_json(plan, [], None, dry_run=True), None)
     if written is not None and not resumed:
