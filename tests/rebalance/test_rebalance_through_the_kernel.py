@@ -133,8 +133,8 @@ def test_the_cli_dry_run_plans_and_sends_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["dry_run"] and report["symbols"][0]["orders"][0]["status"] == "planned"
-    assert json.loads(book.read_text())["positions"] == {}
-    sent = CliRunner().invoke(app, [*args, "--json"])
+    assert not book.exists() and not (tmp_path / "s").exists()  # nothing written: no book, no log
+    sent = CliRunner().invoke(app, [*args, "--price", "BTC=50000", "--json"])
     assert sent.exit_code == 0, sent.output
     assert json.loads(book.read_text())["positions"] == {"BTC": 0.1}
 
@@ -216,3 +216,28 @@ def test_the_cli_reports_dust_and_below_floor_residuals(tmp_path: Path) -> None:
         and rows_out["SOL"]["skipped"]["residual"] == 0.04
     )
     assert rows_out["ETH"]["skipped"]["reason"] == "dust" and rows_out["ETH"]["orders"] == []
+
+
+def test_a_dry_run_plans_exits_of_the_trades_the_log_holds(tmp_path: Path) -> None:
+    first = tmp_path / "t.json"
+    first.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTC", "quantity": 0.1}]}))
+    later = tmp_path / "u.json"
+    later.write_text(
+        json.dumps({**STAMP, "source_run": "run-10", "targets": [{"symbol": "BTC", "quantity": 0}]})
+    )
+    common = [
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--paper-book",
+        str(tmp_path / "book.json"),
+        "--price",
+        "BTC=50000",
+    ]
+    assert CliRunner().invoke(app, ["rebalance", "--targets", str(first), *common]).exit_code == 0
+    wal = tmp_path / "s" / "wal"
+    before = sorted((p.name, p.stat().st_size) for p in wal.iterdir())
+    result = CliRunner().invoke(app, ["rebalance", "--targets", str(later), *common, "--dry-run", "--json"])
+    assert result.exit_code == 0, result.output
+    (order,) = json.loads(result.output)["symbols"][0]["orders"]
+    assert (order["intent_id"], order["status"]) == ("rebalance:run-10:BTC:sell-exit-0", "planned")
+    assert sorted((p.name, p.stat().st_size) for p in wal.iterdir()) == before

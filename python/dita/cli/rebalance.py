@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,10 +18,10 @@ import typer
 from pydantic import ValidationError
 
 from dita._files import replace_whole
-from dita._kernel import WalError
+from dita._kernel import WalError, wal_replay
 from dita.cli._common import MAX_SLOTS, MAX_SLOTS_HELP, fail, fail_options, given_path, out_console, shown
 from dita.cli._state import default_state_dir
-from dita.cli.wal import AUDIT_FAILED, _require_dir
+from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
 from dita.kernel import ExecutionKernel
 from dita.rebalance import (
     TargetError,
@@ -30,8 +31,9 @@ from dita.rebalance import (
     report_table,
     trace_source_run,
 )
-from dita.rebalance.execute import PlanError
-from dita.rebalance.run import finished
+from dita.rebalance.execute import PlanError, open_trades
+from dita.rebalance.run import RebalanceRun, finished
+from dita.rebalance.run import dry_run as plan_only
 from dita.risk import MarketLimits
 from dita.venues.paper import PaperVenue
 
@@ -111,41 +113,70 @@ def _read(path: Path) -> TargetPortfolio:
         fail(f"targets refused, nothing sent: {exc}")
 
 
-def _run_once(
-    kernel: Any,
-    portfolio: TargetPortfolio,
-    state_dir: Path,
-    quote: str,
-    dry_run: bool,
-    wait: float,
-    save: Any,
-    json_out: bool,
-) -> None:
-    try:
-        run = rebalance(
-            kernel,
-            portfolio,
-            state_dir=state_dir,
-            quote_currency=quote,
-            dry_run=dry_run,
-            fill_wait_s=wait,
-            after_leg=lambda _result: save(),
-        )
-    except PlanError as exc:
-        fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
-    save()
-    if json_out:
-        typer.echo(json.dumps({**run.report, "resumed": run.resumed}, default=str))
-        return
-    console = out_console()
-    if run.resumed:
-        console.print(
-            f"resuming the plan written for {shown(portfolio.source_run)}: "
-            "legs sent before are not sent again"
-        )
-    console.print(report_table(run.report))
-    if run.report_path is not None:
-        console.print(f"report: {run.report_path}")
+@dataclass
+class _Session:
+    """What each rebalance of a command shares: the venue, the kernel (None for a dry run,
+    which opens no log and sends nothing), where plans and reports go, and how to answer."""
+
+    venue: Any
+    kernel: ExecutionKernel | None
+    state: Path
+    quote_currency: str
+    fill_wait: float
+    paper_book: Path | None
+    json_out: bool
+
+    def save_book(self) -> None:
+        """The paper venue's book saved to --paper-book (after each leg: a run killed keeps it)."""
+        if self.paper_book is not None and isinstance(self.venue, PaperVenue):
+            book = self.venue.book()
+            replace_whole(self.paper_book, lambda tmp: tmp.write_text(json.dumps(book)))
+
+    def run(self, portfolio: TargetPortfolio) -> None:
+        """Rebalances to ``portfolio`` (plans it only, for a dry run) and answers with the report.
+        Raises PlanError, nothing sent, for an account that cannot be planned from."""
+        if self.kernel is None:
+            trades = open_trades(self._logged_kernel()) if _holds_log(self.state / "wal") else ()
+            run = plan_only(
+                self.venue,
+                portfolio,
+                state_dir=self.state,
+                quote_currency=self.quote_currency,
+                trades=trades,
+            )
+        else:
+            run = rebalance(
+                self.kernel,
+                portfolio,
+                state_dir=self.state,
+                quote_currency=self.quote_currency,
+                fill_wait_s=self.fill_wait,
+                after_leg=lambda _result: self.save_book(),
+            )
+            self.save_book()
+        self._answer(portfolio, run)
+
+    def _logged_kernel(self) -> Any:
+        """The kernel of the log, replayed without writing to it: its open trades, for a dry run."""
+        try:
+            kernel, _recovery = wal_replay(self.state / "wal")
+        except (WalError, OSError) as exc:
+            fail(f"cannot read the rebalance kernel's log in {self.state / 'wal'}: {exc}", code=1)
+        return kernel
+
+    def _answer(self, portfolio: TargetPortfolio, run: RebalanceRun) -> None:
+        if self.json_out:
+            typer.echo(json.dumps({**run.report, "resumed": run.resumed}, default=str))
+            return
+        console = out_console()
+        if run.resumed:
+            console.print(
+                f"resuming the plan written for {shown(portfolio.source_run)}: "
+                "legs sent before are not sent again"
+            )
+        console.print(report_table(run.report))
+        if run.report_path is not None:
+            console.print(f"report: {run.report_path}")
 
 
 def rebalance_command(
@@ -203,39 +234,27 @@ def rebalance_command(
     else:
         venue = _paper_venue(paper_book, price or [], balance, _market_limits(market_limits))
 
-    def save() -> None:
-        if paper_book is not None and isinstance(venue, PaperVenue):
-            book = venue.book()
-            replace_whole(paper_book, lambda tmp: tmp.write_text(json.dumps(book)))
-
-    state.mkdir(parents=True, exist_ok=True)
+    kernel = None
+    if not dry_run:
+        state.mkdir(parents=True, exist_ok=True)
+        try:
+            kernel = _kernel(venue, state, kernel_id, max_slots, live)
+        except WalError as exc:
+            fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
+    session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
     try:
-        kernel = _kernel(venue, state, kernel_id, max_slots, live)
-    except WalError as exc:
-        fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
-    try:
-        if not watch:
-            _run_once(kernel, portfolio, state, quote_currency, dry_run, fill_wait, save, json_out)
-            return
-        _watch(
-            kernel, targets, portfolio, state, quote_currency, dry_run, fill_wait, save, json_out, watch_every
-        )
+        if watch:
+            _watch(session, targets, portfolio, watch_every)
+        else:
+            session.run(portfolio)
+    except PlanError as exc:
+        fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
     finally:
-        kernel.close()
+        if kernel is not None:
+            kernel.close()
 
 
-def _watch(
-    kernel: Any,
-    path: Path,
-    first: TargetPortfolio,
-    state: Path,
-    quote: str,
-    dry_run: bool,
-    wait: float,
-    save: Any,
-    json_out: bool,
-    every: float,
-) -> None:
+def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) -> None:
     """Rebalances to each version of ``path`` not rebalanced to yet (told by its content hash, so
     a new source_run or new rows alike), until interrupted. A bad version is reported and waited
     past: the next good one is taken."""
@@ -245,8 +264,11 @@ def _watch(
     try:
         while True:
             if portfolio is not None and portfolio.content_hash not in done:
-                if dry_run or not finished(state, portfolio):
-                    _run_once(kernel, portfolio, state, quote, dry_run, wait, save, json_out)
+                if session.kernel is None or not finished(session.state, portfolio):
+                    try:
+                        session.run(portfolio)
+                    except PlanError as exc:
+                        typer.echo(f"warning: cannot plan the rebalance, nothing sent: {exc}", err=True)
                 done.add(portfolio.content_hash)
             time.sleep(every)
             try:

@@ -17,7 +17,7 @@ from dita.rebalance.execute import (
 )
 from dita.rebalance.plan import Account, Leg, OpenTrade, Plan, Skipped, intent_id, make_plan
 from dita.rebalance.report import cost_bps, report_json, report_table
-from dita.rebalance.run import RebalanceRun, rebalance
+from dita.rebalance.run import RebalanceRun, dry_run, plan_rebalance, rebalance
 from dita.rebalance.targets import Target, TargetError, TargetPortfolio, parse_targets, read_targets
 
 __all__ = [
@@ -35,10 +35,12 @@ __all__ = [
     "TargetPortfolio",
     "TracedFill",
     "cost_bps",
+    "dry_run",
     "intent_id",
     "make_plan",
     "open_trades",
     "parse_targets",
+    "plan_rebalance",
     "read_account",
     "read_targets",
     "rebalance",

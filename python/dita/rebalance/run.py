@@ -16,11 +16,11 @@ from typing import Any
 
 from dita._files import replace_whole
 from dita.rebalance.execute import FILL_WAIT_S, LegResult, open_trades, read_account, send_plan
-from dita.rebalance.plan import Plan, make_plan, plan_from_json, plan_json
+from dita.rebalance.plan import Account, OpenTrade, Plan, make_plan, plan_from_json, plan_json
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
 
-__all__ = ["RebalanceRun", "finished", "plan_path", "rebalance"]
+__all__ = ["RebalanceRun", "dry_run", "finished", "plan_path", "plan_rebalance", "rebalance"]
 
 
 @dataclass
@@ -46,37 +46,63 @@ def finished(state_dir: Path, portfolio: TargetPortfolio) -> bool:
     return (state_dir / "reports" / plan_path(state_dir, portfolio).name).exists()
 
 
+def plan_rebalance(
+    venue: Any,
+    portfolio: TargetPortfolio,
+    *,
+    state_dir: Path | None,
+    quote_currency: str,
+    trades: tuple[OpenTrade, ...] = (),
+) -> tuple[Plan, Account | None]:
+    """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` (the account None), or
+    one made from the account ``venue`` states, with the kernel's open ``trades``."""
+    written = plan_path(state_dir, portfolio) if state_dir is not None else None
+    if written is not None and written.exists():
+        return plan_from_json(json.loads(written.read_text())), None
+    account = read_account(venue, portfolio.symbols(), quote_currency, trades)
+    return make_plan(portfolio, account), account
+
+
+def dry_run(
+    venue: Any,
+    portfolio: TargetPortfolio,
+    *,
+    state_dir: Path | None,
+    quote_currency: str,
+    trades: tuple[OpenTrade, ...] = (),
+) -> RebalanceRun:
+    """The plan ``rebalance`` would send, and its report, with nothing written or sent."""
+    plan, account = plan_rebalance(
+        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=trades
+    )
+    return RebalanceRun(plan, account is None, [], report_json(plan, [], None, dry_run=True), None)
+
+
 def rebalance(
     kernel: Any,
     portfolio: TargetPortfolio,
     *,
     state_dir: Path | None,
     quote_currency: str,
-    dry_run: bool = False,
     fill_wait_s: float = FILL_WAIT_S,
     after_leg: Callable[[LegResult], object] | None = None,
 ) -> RebalanceRun:
-    """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and, unless
-    ``dry_run``, sends it. ``state_dir`` None keeps no plan or report (a dry run needs none)."""
+    """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it.
+    ``state_dir`` None keeps no plan or report."""
     venue = kernel.venue
+    plan, account = plan_rebalance(
+        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=open_trades(kernel)
+    )
+    resumed = account is None
     written = plan_path(state_dir, portfolio) if state_dir is not None else None
-    resumed = written is not None and written.exists()
-    if resumed:
-        assert written is not None
-        plan = plan_from_json(json.loads(written.read_text()))
-    else:
-        account = read_account(venue, portfolio.symbols(), quote_currency, open_trades(kernel))
-        plan = make_plan(portfolio, account)
-        if not dry_run:
-            # The kernel floors each leg by the same limits the plan rounded it to.
-            for symbol, limits in account.limits.items():
-                kernel.set_market_limits(symbol, limits.model_dump())
-    if dry_run:
-        return RebalanceRun(plan, resumed, [], report_json(plan, [], None, dry_run=True), None)
-    if written is not None and not resumed:
-        # Before the first order: a run killed after it resumes this plan, not one made from
-        # the account it left half rebalanced.
-        _write_json(written, plan_json(plan))
+    if account is not None:
+        # The kernel floors each leg by the same limits the plan rounded it to.
+        for symbol, limits in account.limits.items():
+            kernel.set_market_limits(symbol, limits.model_dump())
+        if written is not None:
+            # Before the first order: a run killed after it resumes this plan, not one made
+            # from the account it left half rebalanced.
+            _write_json(written, plan_json(plan))
     results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
     after = {k: float(v) for k, v in venue.positions().items()}
     report = report_json(plan, results, after)
