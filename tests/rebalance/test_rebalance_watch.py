@@ -37,26 +37,28 @@ def test_each_new_version_is_rebalanced_to(tmp_path: Path) -> None:
     targets, book, state = tmp_path / "t.json", tmp_path / "book.json", tmp_path / "state"
     version(targets, "run-1", 0.1)
     args = ["--targets", str(targets), "--state-dir", str(state), "--paper-book", str(book)]
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dita",
-            "rebalance",
-            *args,
-            "--price",
-            "BTC=50000",
-            "--watch",
-            "--watch-every",
-            "0.2",
-        ],
-        cwd=tmp_path,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "python")},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    reports = state / "reports"
+    printed = tmp_path / "out"
+    command = [
+        sys.executable,
+        "-m",
+        "dita",
+        "rebalance",
+        *args,
+        "--price",
+        "BTC=50000",
+        "--watch",
+        "--watch-every",
+        "0.2",
+    ]
+    with printed.open("w") as stdout:
+        proc = subprocess.Popen(
+            command,
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "python"), "PYTHONUNBUFFERED": "1"},
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def positions() -> dict[str, float]:
         return json.loads(book.read_text())["positions"] if book.exists() else {}
@@ -65,9 +67,13 @@ def test_each_new_version_is_rebalanced_to(tmp_path: Path) -> None:
     targets.write_text("not json")
     time.sleep(1.0)  # a few looks at the bad version
     version(targets, "run-2", 0.25)
-    wait_for(lambda: len(list(reports.glob("*.json"))) == 2, "the second version was not rebalanced to", proc)
+    # Each report is printed after its file is written: waited for in what the command printed.
+    wait_for(
+        lambda: printed.read_text().count("report: ") == 2, "the second version was not rebalanced to", proc
+    )
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
+    out = printed.read_text()
     assert proc.returncode == 0, err
     assert positions() == {"BTC": 0.25}
     assert out.count("rebalance run-") == 2
