@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "services",
     "control",
     "wal",
+    "rebalance",
 )
 
 for _name in COMMAND_MODULES:

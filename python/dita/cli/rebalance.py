@@ -1,0 +1,352 @@
+"""``dita rebalance --targets FILE``: bring the account to a target portfolio (see
+docs/guides/rebalancing.md), and ``dita audit trace SOURCE_RUN``: every fill a research run
+produced, verified against the write-ahead log's hash chain.
+
+The venue is the paper venue (its book kept in ``--paper-book``, prices given by ``--price``)
+unless ``--ccxt-exchange`` names a live exchange, as ``dita paper`` chooses its feed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from dita._files import replace_whole
+from dita._kernel import WalError, wal_replay
+from dita.cli._common import MAX_SLOTS, MAX_SLOTS_HELP, fail, fail_options, given_path, out_console, shown
+from dita.cli._state import default_state_dir
+from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
+from dita.kernel import ExecutionKernel
+from dita.rebalance import (
+    TargetError,
+    TargetPortfolio,
+    read_targets,
+    rebalance,
+    report_table,
+    trace_source_run,
+)
+from dita.rebalance.execute import PlanError, open_trades
+from dita.rebalance.run import RebalanceRun, finished
+from dita.rebalance.run import dry_run as plan_only
+from dita.risk import MarketLimits
+from dita.venues.paper import PaperVenue
+
+__all__ = ["register"]
+
+KERNEL_ID = "rebalance"
+# The quote size the paper venue is given at a --price: deep enough that no order of a
+# rebalance waits for liquidity.
+PAPER_DEPTH = 1e12
+
+
+def _market_limits(path: Path | None) -> dict[str, MarketLimits]:
+    if path is None:
+        return {}
+    try:
+        given = json.loads(path.read_text())
+        if not isinstance(given, dict):
+            fail(f"--market-limits {path}: not a JSON object of symbol -> limits")
+        return {symbol: MarketLimits.model_validate(limits) for symbol, limits in given.items()}
+    except (OSError, ValueError) as exc:  # ValidationError is a ValueError and names the field
+        fail(f"--market-limits {path}: {exc}")
+
+
+def _paper_venue(
+    book_path: Path | None, prices: list[str], balance: float, limits: dict[str, MarketLimits]
+) -> PaperVenue:
+    venue = PaperVenue(starting_balance=balance, slippage_bps=0.0, market_limits=limits)
+    if book_path is not None and book_path.exists():
+        try:
+            venue.restore_book(json.loads(book_path.read_text()))
+        except (ValueError, OSError) as exc:
+            fail(f"--paper-book {book_path}: {exc}")
+    stamp = max(time.time(), venue.data_time or 0.0)
+    for given in prices:
+        symbol, _, price_text = given.partition("=")
+        try:
+            price = float(price_text)
+        except ValueError:
+            fail(f"--price {given!r}: not SYMBOL=PRICE")
+        if not symbol or not price > 0:
+            fail(f"--price {given!r}: not SYMBOL=PRICE with a positive price")
+        venue.on_quote(symbol, price, price, PAPER_DEPTH, PAPER_DEPTH, stamp)
+    return venue
+
+
+def _ccxt_venue(exchange: str, base_url: str | None, market_type: str, sandbox: bool) -> Any:
+    from dita.venues.ccxt import CcxtVenue
+
+    try:
+        venue = CcxtVenue(exchange=exchange, base_url=base_url, market_type=market_type, sandbox=sandbox)
+    except ValidationError as exc:
+        fail_options(exc, {"exchange": "--ccxt-exchange", "base_url": "--ccxt-base-url"})
+    except ValueError as exc:
+        fail(f"--ccxt-exchange={exchange!r}: {exc}")
+    try:
+        venue.load_markets()
+    except Exception as exc:
+        fail(f"cannot reach {exchange}: {type(exc).__name__}: {exc}", code=1)
+    return venue
+
+
+def _kernel(venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: bool) -> ExecutionKernel:
+    wal_dir = state_dir / "wal"
+    kernel = ExecutionKernel(venue=venue, kernel_id=kernel_id, wal_dir=str(wal_dir), max_slots=max_slots)
+    if kernel.seq == 0:
+        # A new kernel only: a recovered one keeps the mode its log holds (an operator's HALTED).
+        kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
+    else:
+        kernel.reconcile_with_venue()
+    return kernel
+
+
+def _read(path: Path) -> TargetPortfolio:
+    try:
+        return read_targets(path)
+    except TargetError as exc:
+        fail(f"targets refused, nothing sent: {exc}")
+
+
+@dataclass
+class _Session:
+    """What each rebalance of a command shares: the venue, the kernel (None for a dry run,
+    which opens no log and sends nothing), where plans and reports go, and how to answer."""
+
+    venue: Any
+    kernel: ExecutionKernel | None
+    state: Path
+    quote_currency: str
+    fill_wait: float
+    paper_book: Path | None
+    json_out: bool
+
+    def save_book(self) -> None:
+        """The paper venue's book saved to --paper-book (after each leg: a run killed keeps it)."""
+        if self.paper_book is not None and isinstance(self.venue, PaperVenue):
+            book = self.venue.book()
+            replace_whole(self.paper_book, lambda tmp: tmp.write_text(json.dumps(book)))
+
+    def run(self, portfolio: TargetPortfolio) -> None:
+        """Rebalances to ``portfolio`` (plans it only, for a dry run) and answers with the report.
+        Raises PlanError, nothing sent, for an account that cannot be planned from."""
+        if self.kernel is None:
+            trades = open_trades(self._logged_kernel()) if _holds_log(self.state / "wal") else ()
+            run = plan_only(
+                self.venue,
+                portfolio,
+                state_dir=self.state,
+                quote_currency=self.quote_currency,
+                trades=trades,
+            )
+        else:
+            run = rebalance(
+                self.kernel,
+                portfolio,
+                state_dir=self.state,
+                quote_currency=self.quote_currency,
+                fill_wait_s=self.fill_wait,
+                after_leg=lambda _result: self.save_book(),
+            )
+            self.save_book()
+        self._answer(portfolio, run)
+
+    def _logged_kernel(self) -> Any:
+        """The kernel of the log, replayed without writing to it: its open trades, for a dry run."""
+        try:
+            kernel, _recovery = wal_replay(self.state / "wal")
+        except (WalError, OSError) as exc:
+            fail(f"cannot read the rebalance kernel's log in {self.state / 'wal'}: {exc}", code=1)
+        return kernel
+
+    def _answer(self, portfolio: TargetPortfolio, run: RebalanceRun) -> None:
+        if self.json_out:
+            typer.echo(json.dumps({**run.report, "resumed": run.resumed}, default=str))
+            return
+        console = out_console()
+        if run.resumed:
+            console.print(
+                f"resuming the plan written for {shown(portfolio.source_run)}: "
+                "legs sent before are not sent again"
+            )
+        console.print(report_table(run.report))
+        if run.report_path is not None:
+            console.print(f"report: {run.report_path}")
+
+
+def rebalance_command(
+    targets: Annotated[Path, typer.Option(help="Target portfolio: JSON, CSV or Parquet", parser=given_path)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan only; send nothing")] = False,
+    watch: Annotated[
+        bool, typer.Option("--watch", help="Follow the file: rebalance at each new version")
+    ] = False,
+    watch_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between looks at the file (--watch)")
+    ] = 5.0,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the log, plans and reports go (default: $DITA_STATE_DIR/rebalance)", parser=given_path
+        ),
+    ] = None,
+    kernel_id: Annotated[str, typer.Option(help="The kernel's id (its write-ahead log's)")] = KERNEL_ID,
+    max_slots: Annotated[int, typer.Option(min=1, max=1_000_000, help=MAX_SLOTS_HELP)] = MAX_SLOTS,
+    quote_currency: Annotated[str, typer.Option(help="The balance equity is counted in")] = "USDT",
+    paper_book: Annotated[
+        Path | None, typer.Option(help="Paper venue: its book (JSON), read and saved back", parser=given_path)
+    ] = None,
+    price: Annotated[
+        list[str] | None, typer.Option(help="Paper venue: SYMBOL=PRICE quoted (repeatable)")
+    ] = None,
+    balance: Annotated[float, typer.Option(help="Paper venue: starting cash without a book")] = 10_000.0,
+    market_limits: Annotated[
+        Path | None,
+        typer.Option(
+            help="Paper venue: JSON of symbol -> lot_step, tick_size, min_qty, min_notional",
+            parser=given_path,
+        ),
+    ] = None,
+    ccxt_exchange: Annotated[
+        str | None, typer.Option(help="Trade on this ccxt exchange instead of paper")
+    ] = None,
+    ccxt_base_url: Annotated[
+        str | None, typer.Option(help="Send the exchange's requests here instead")
+    ] = None,
+    ccxt_market_type: Annotated[str, typer.Option(help="spot or linear")] = "spot",
+    ccxt_sandbox: Annotated[bool, typer.Option(help="Use the exchange's testnet")] = False,
+    fill_wait: Annotated[
+        float, typer.Option(min=0.0, help="Seconds to wait for fills reported later")
+    ] = 30.0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+) -> None:
+    """Bring the account to the targets: sells, then buys, through the kernel's risk guard."""
+    portfolio = _read(targets)
+    state = state_dir if state_dir is not None else default_state_dir() / "rebalance"
+    live = ccxt_exchange is not None
+    if live:
+        assert ccxt_exchange is not None
+        venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox)
+    else:
+        venue = _paper_venue(paper_book, price or [], balance, _market_limits(market_limits))
+
+    kernel = None
+    if not dry_run:
+        state.mkdir(parents=True, exist_ok=True)
+        try:
+            kernel = _kernel(venue, state, kernel_id, max_slots, live)
+        except WalError as exc:
+            fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
+    session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
+    try:
+        if watch:
+            _watch(session, targets, portfolio, watch_every)
+        else:
+            session.run(portfolio)
+    except PlanError as exc:
+        fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
+    finally:
+        if kernel is not None:
+            kernel.close()
+
+
+def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) -> None:
+    """Rebalances to each version of ``path`` not rebalanced to yet (told by its content hash, so
+    a new source_run or new rows alike), until interrupted. A bad version is reported and waited
+    past: the next good one is taken."""
+    done: set[str] = set()
+    portfolio: TargetPortfolio | None = first
+    seen_hash = ""
+    try:
+        while True:
+            if portfolio is not None and portfolio.content_hash not in done:
+                if session.kernel is None or not finished(session.state, portfolio):
+                    try:
+                        session.run(portfolio)
+                    except PlanError as exc:
+                        typer.echo(f"warning: cannot plan the rebalance, nothing sent: {exc}", err=True)
+                done.add(portfolio.content_hash)
+            time.sleep(every)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                typer.echo(f"warning: cannot read {path}: {exc}", err=True)
+                portfolio = None
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == seen_hash:
+                portfolio = None
+                continue
+            seen_hash = digest
+            try:
+                portfolio = read_targets(path)
+            except TargetError as exc:
+                typer.echo(f"warning: targets refused, nothing sent: {exc}", err=True)
+                portfolio = None
+    except KeyboardInterrupt:
+        return
+
+
+def trace(
+    source_run: Annotated[str, typer.Argument(help="The research run whose fills to list")],
+    wal_dir: Annotated[
+        Path | None,
+        typer.Option(help="The kernel's log (default: $DITA_STATE_DIR/rebalance/wal)", parser=given_path),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON for scripts")] = False,
+) -> None:
+    """Every fill SOURCE_RUN produced, with the hash of the log record that booked it."""
+    path = wal_dir if wal_dir is not None else default_state_dir() / "rebalance" / "wal"
+    _require_dir(path)
+    try:
+        report, fills = trace_source_run(path, source_run)
+    except (WalError, OSError) as exc:
+        if json_out:
+            typer.echo(json.dumps({"ok": False, "path": str(path), "error": str(exc)}))
+        else:
+            typer.echo(f"AUDIT FAILED: {exc}", err=True)
+        raise typer.Exit(AUDIT_FAILED) from None
+    if json_out:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": True,
+                    "path": str(path),
+                    "source_run": source_run,
+                    "head_hash": report["head_hash"],
+                    "fills": [vars(f) for f in fills],
+                }
+            )
+        )
+        return
+    from rich.table import Table
+
+    table = Table(title=f"fills of {shown(source_run)} (chain OK, head {report['head_hash'][:16]}...)")
+    for name in ("seq", "record hash", "intent", "asset", "side", "qty", "price", "fee", "fill id"):
+        table.add_column(name)
+    for f in fills:
+        table.add_row(
+            str(f.seq),
+            f.record_hash,
+            shown(f.intent_id),
+            shown(f.asset),
+            f.side,
+            f"{f.quantity:g}",
+            f"{f.price:g}",
+            f"{f.fee:g}",
+            shown(f.fill_id),
+        )
+    out_console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """``dita rebalance``, and ``trace`` in the ``dita audit`` group ``dita.cli.wal`` registers
+    (registered before this module: COMMAND_MODULES lists it first)."""
+    app.command("rebalance")(rebalance_command)
+    audit = next(g.typer_instance for g in app.registered_groups if g.name == "audit")
+    assert audit is not None
+    audit.command("trace")(trace)

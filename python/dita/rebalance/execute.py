@@ -1,0 +1,223 @@
+"""A rebalance plan sent through the kernel: the account read from the venue through the venue
+protocol, each leg an intent the kernel judges (mode, risk guard, market limits) and sends,
+its metadata carrying the targets' ``source_run``, and the fills each leg got.
+
+Each leg is a MARKET order: an EXIT of a trade an earlier rebalance opened, or an ENTER of a
+trade of its own (LONG to buy, SHORT to sell) on a free slot. Its intent id is derived from
+(source_run, symbol, leg), so a run resumed on the same write-ahead log finds the legs the
+kernel took already refused as DUPLICATE_INTENT and sends only the rest."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dita._kernel import KernelDiagnosticCode, KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
+from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan
+from dita.risk import MarketLimits
+from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
+
+__all__ = ["Fill", "LegResult", "PlanError", "open_trades", "read_account", "reference_prices", "send_plan"]
+
+# How long fills of orders a venue reports later are waited for, by default.
+FILL_WAIT_S = 30.0
+POLL_S = 0.5
+
+
+class PlanError(ValueError):
+    """The account cannot be planned from (a position the venue states no price for): nothing
+    was sent."""
+
+
+@dataclass
+class Fill:
+    price: float
+    quantity: float
+    fee: float
+    fill_id: str
+
+
+@dataclass
+class LegResult:
+    """What became of one leg: ``status`` "sent", "sent before" (taken by the kernel in an earlier
+    run of this plan: not sent again), "refused" (the kernel's diagnostic and reason) or
+    "no free slot"."""
+
+    leg: Leg
+    status: str
+    diagnostic: str = ""
+    reason: str = ""
+    client_order_id: str = ""
+    fills: list[Fill] = field(default_factory=list)
+
+    @property
+    def filled(self) -> float:
+        return sum(f.quantity for f in self.fills)
+
+
+def reference_prices(venue: Any, symbols: Iterable[str]) -> dict[str, float]:
+    """Each symbol's mid price as the venue states it: its top of book (a ccxt venue) or the
+    latest quote its book holds (the paper venue). A symbol it states none for is left out."""
+    prices: dict[str, float] = {}
+    fetch = getattr(venue, "fetch_top_of_book", None)
+    book = venue.book().get("quotes", {}) if callable(getattr(venue, "book", None)) else {}
+    for symbol in symbols:
+        if callable(fetch):
+            top = fetch(symbol)
+            bid, ask = top.bid, top.ask
+        elif symbol in book:
+            bid, ask = book[symbol][0], book[symbol][1]
+        else:
+            continue
+        mid = (bid + ask) / 2
+        if math.isfinite(mid) and mid > 0:
+            prices[symbol] = mid
+    return prices
+
+
+def open_trades(kernel: Any) -> tuple[OpenTrade, ...]:
+    """The trades earlier rebalances opened that the kernel holds open, each free for an exit."""
+    return tuple(
+        OpenTrade(slot["asset"], slot["side"], slot["trade_id"], slot["slot_id"], float(slot["size"]))
+        for slot in kernel.slots()
+        if slot["fsm_state"] == "POSITION_OPEN" and str(slot["trade_id"]).startswith(TRADE_PREFIX)
+    )
+
+
+def read_account(
+    venue: Any, symbols: Iterable[str], quote_currency: str, trades: tuple[OpenTrade, ...] = ()
+) -> Account:
+    """The account before a rebalance: positions, market limits, prices of the targets and of
+    what is held, and equity (``quote_currency``'s balance plus the positions at those prices);
+    ``trades``: the kernel's open trades an order may exit."""
+    positions = {k: float(v) for k, v in venue.positions().items()}
+    wanted = list(dict.fromkeys([*symbols, *positions]))
+    prices = reference_prices(venue, wanted)
+    limits: dict[str, MarketLimits] = {}
+    cash = 0.0
+    if isinstance(venue, VenueMarketInfo):
+        limits = {k: v for k, v in venue.market_metadata().items() if k in wanted}
+        cash = float(venue.balances().get(quote_currency, 0.0))
+    unpriced = [s for s, q in positions.items() if q and s not in prices]
+    if unpriced:
+        raise PlanError(
+            f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
+        )
+    equity = cash + sum(q * prices[s] for s, q in positions.items())
+    return Account(positions, equity, prices, limits, trades)
+
+
+def send_plan(
+    kernel: Any,
+    plan: Plan,
+    *,
+    fill_wait_s: float = FILL_WAIT_S,
+    after_leg: Callable[[LegResult], object] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[LegResult]:
+    """Sends each leg of ``plan`` through ``kernel`` in the plan's order (sells first), then
+    waits up to ``fill_wait_s`` for the fills a venue reports later. ``after_leg`` hears each
+    leg's result once sent (the paper venue's book is saved there)."""
+    results = []
+    for leg in plan.legs:
+        results.append(_send(kernel, plan.source_run, leg))
+        if after_leg is not None:
+            after_leg(results[-1])
+    venue = kernel.venue
+    if isinstance(venue, VenueEventStream):
+        _await_fills(kernel, venue, results, fill_wait_s, clock, sleep)
+    return results
+
+
+def _send(kernel: Any, source_run: str, leg: Leg) -> LegResult:
+    slot_id = kernel.free_slot_id() if leg.action == "ENTER" else leg.slot_id
+    # An ENTER opens a trade on the order's side; an EXIT names the side of the trade it exits.
+    opens_long = leg.side == "BUY"
+    intent = KernelIntent(
+        leg.intent_id,
+        leg.trade_id,
+        0 if slot_id is None else slot_id,
+        leg.symbol,
+        "LONG" if opens_long == (leg.action == "ENTER") else "SHORT",
+        leg.action,
+        reference_price=leg.reference_price,
+        target_size=leg.quantity,
+        order_type="MARKET",
+        reason="rebalance",
+        metadata={"source_run": source_run, "rebalance_leg": leg.side.lower()},
+        timestamp=time.time(),
+    )
+    outcome = kernel.process_intent(intent)
+    # Slot 0 stands in when no slot is free, so a leg taken already is still told by its id.
+    if outcome.diagnostic_code == KernelDiagnosticCode.DUPLICATE_INTENT:
+        return _sent_before(kernel, leg)
+    if slot_id is None:
+        return LegResult(leg, "no free slot", reason="every slot of the kernel holds a trade")
+    if not outcome.accepted and outcome.order is None:
+        return LegResult(leg, "refused", outcome.diagnostic_code.name, _reason(outcome))
+    result = LegResult(leg, "sent", outcome.diagnostic_code.name, _reason(outcome))
+    if outcome.order is not None:
+        result.client_order_id = outcome.order.client_order_id
+    _take_fills(result, outcome.emitted_events)
+    return result
+
+
+def _sent_before(kernel: Any, leg: Leg) -> LegResult:
+    """A leg the kernel took in an earlier run: what its trade holds stands for its fills (the
+    fills themselves are in the log, ``dita audit trace``)."""
+    result = LegResult(leg, "sent before")
+    if leg.action != "ENTER":
+        return result
+    for slot in kernel.slots():
+        if slot.get("trade_id") == leg.trade_id and slot.get("initial_size"):
+            booked = Fill(
+                float(slot["entry_price"]), float(slot["initial_size"]), float(slot["fees_paid"]), ""
+            )
+            result.fills.append(booked)
+    return result
+
+
+def _reason(outcome: KernelOutcome) -> str:
+    details = outcome.details
+    if outcome.accepted:
+        return ""
+    for key in ("reason", "rule", "field"):
+        if details.get(key):
+            return str(details[key])
+    return ""
+
+
+def _take_fills(result: LegResult, events: Iterable[VenueEvent]) -> None:
+    for event in events:
+        if event.kind == KernelEventKind.FILL and event.trade_id == result.leg.trade_id:
+            qty = event.size if event.size > 0 else event.filled_size - result.filled
+            result.fills.append(Fill(event.price, qty, event.fee or 0.0, event.fill_id))
+
+
+def _await_fills(
+    kernel: Any,
+    venue: VenueEventStream,
+    results: list[LegResult],
+    wait_s: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> None:
+    by_trade = {r.leg.trade_id: r for r in results if r.status == "sent"}
+    deadline = clock() + wait_s
+    while by_trade and _working(kernel, by_trade) and clock() < deadline:
+        events, _problem = poll_once(venue.poll_events)
+        for event in events:
+            outcome = kernel.on_venue_event(event)
+            result = by_trade.get(getattr(event, "trade_id", ""))
+            if result is not None and outcome.applied:
+                _take_fills(result, [event])
+        if not events:
+            sleep(POLL_S)
+
+
+def _working(kernel: Any, by_trade: dict[str, LegResult]) -> bool:
+    return any(o.trade_id in by_trade for o in kernel.open_orders())

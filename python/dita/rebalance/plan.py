@@ -1,0 +1,263 @@
+"""The plan of a rebalance: from the account as the venue states it (positions, equity, prices)
+and a target portfolio, the order per symbol that brings the account to its target, rounded
+down to the lot step, with what falls under one lot ("dust") or under the venue's minimum
+size or notional ("below floor") skipped and reported with the residual left. Sells come
+before buys, so the cash they free is there when the buys go out.
+
+An order against the side of trades an earlier rebalance opened in the kernel exits those
+first (a sell exits LONG trades, a buy SHORT ones), so the kernel's slots hold what the account
+holds; what is left opens a trade of its own.
+
+A plan is pure data: the same account and targets give the same plan, and a plan written
+before the first order (``plan_json``) is what a resumed run sends the rest of."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from dita.rebalance.targets import Target, TargetPortfolio
+from dita.risk import MarketLimits
+
+__all__ = [
+    "Account",
+    "Leg",
+    "OpenTrade",
+    "Plan",
+    "Skipped",
+    "intent_id",
+    "make_plan",
+    "plan_from_json",
+    "plan_json",
+]
+
+PLAN_FORMAT = 1
+# The trade ids rebalances open: the trades a later rebalance may exit.
+TRADE_PREFIX = "rebalance:"
+# Below this a difference is no order at all (float noise of a position already on target).
+QTY_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class OpenTrade:
+    """A trade the kernel holds open, which an order the other way exits."""
+
+    symbol: str
+    side: str  # LONG or SHORT
+    trade_id: str
+    slot_id: int
+    size: float
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the venue states before the plan: signed positions, equity, each symbol's price and
+    market limits; and the kernel's open trades an order may exit."""
+
+    positions: dict[str, float]
+    equity: float
+    prices: dict[str, float]
+    limits: dict[str, MarketLimits]
+    trades: tuple[OpenTrade, ...] = ()
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One order of the plan. ``side`` is BUY or SELL; ``residual``: what rounding to the lot left.
+    ``action`` ENTER opens trade ``trade_id``; EXIT takes ``quantity`` off the open trade
+    ``trade_id`` in slot ``slot_id``."""
+
+    symbol: str
+    side: str
+    quantity: float
+    reference_price: float
+    intent_id: str
+    trade_id: str
+    residual: float
+    action: str = "ENTER"
+    slot_id: int = -1
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A symbol whose order is not sent: ``reason`` "dust" (under one lot), "below floor" (under
+    the minimum size or notional), "no price"; ``residual``: the quantity left off target."""
+
+    symbol: str
+    side: str
+    reason: str
+    residual: float
+    detail: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    source_run: str
+    content_hash: str
+    equity: float
+    positions_before: dict[str, float]
+    prices: dict[str, float]
+    targets: dict[str, dict[str, float | None]]  # symbol -> {weight, quantity, target_quantity}
+    legs: tuple[Leg, ...]
+    skipped: tuple[Skipped, ...]
+
+
+def intent_id(source_run: str, symbol: str, leg: str) -> str:
+    """The intent id of ``symbol``'s ``leg`` of the rebalance of ``source_run``: the same in a
+    resumed run, so the kernel refuses one it took already as a duplicate and nothing goes twice."""
+    return f"{TRADE_PREFIX}{source_run}:{symbol}:{leg}"
+
+
+def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
+    legs: list[Leg] = []
+    skipped: list[Skipped] = []
+    targets: dict[str, dict[str, float | None]] = {}
+    for target in portfolio.targets:
+        price = account.prices.get(target.symbol, 0.0)
+        wanted = _target_quantity(target, account.equity, price)
+        targets[target.symbol] = {
+            "weight": target.weight,
+            "quantity": target.quantity,
+            "target_quantity": wanted,
+        }
+        if wanted is None or not (price > 0 and math.isfinite(price)):
+            # A market order needs a reference price: the kernel values and floors it at it.
+            skipped.append(Skipped(target.symbol, "", "no price", 0.0, "the venue states no price for it"))
+            continue
+        held = account.positions.get(target.symbol, 0.0)
+        delta = wanted - held
+        if abs(delta) <= QTY_EPS:
+            continue
+        side = "BUY" if delta > 0 else "SELL"
+        limits = account.limits.get(target.symbol)
+        order = _sized(portfolio.source_run, target.symbol, side, abs(delta), price, limits)
+        if isinstance(order, Skipped):
+            skipped.append(order)
+            continue
+        exits, entry = _exits_first(portfolio.source_run, order, account.trades, limits)
+        legs += exits
+        if isinstance(entry, Skipped):
+            skipped.append(entry)
+        elif entry is not None:
+            legs.append(entry)
+    # Sells first, so the cash they free funds the buys; within a side, the file's order.
+    legs.sort(key=lambda leg: leg.side != "SELL")
+    return Plan(
+        portfolio.source_run,
+        portfolio.content_hash,
+        account.equity,
+        dict(account.positions),
+        dict(account.prices),
+        targets,
+        tuple(legs),
+        tuple(skipped),
+    )
+
+
+def _target_quantity(target: Target, equity: float, price: float) -> float | None:
+    if target.quantity is not None:
+        return target.quantity
+    assert target.weight is not None
+    if not (price > 0 and math.isfinite(price)):
+        return None
+    return target.weight * equity / price
+
+
+def _sized(
+    source_run: str, symbol: str, side: str, wanted: float, price: float, limits: MarketLimits | None
+) -> Leg | Skipped:
+    """``wanted`` rounded down to the lot step; skipped when nothing or too little is left."""
+    lot_step = limits.lot_step if limits is not None else 0.0
+    qty = floor_to_step(wanted, lot_step)
+    residual = wanted - qty
+    if qty <= QTY_EPS:
+        return Skipped(symbol, side, "dust", wanted, f"under one lot (lot_step {lot_step:g})")
+    if limits is not None and qty < limits.min_qty:
+        return Skipped(symbol, side, "below floor", wanted, f"{qty:g} is under min_qty {limits.min_qty:g}")
+    if limits is not None and limits.min_notional > 0 and qty * price < limits.min_notional:
+        notional = qty * price
+        return Skipped(
+            symbol,
+            side,
+            "below floor",
+            wanted,
+            f"notional {notional:g} is under min_notional {limits.min_notional:g}",
+        )
+    leg = side.lower()
+    return Leg(
+        symbol,
+        side,
+        qty,
+        price,
+        intent_id(source_run, symbol, leg),
+        f"{TRADE_PREFIX}{source_run}:{symbol}",
+        residual,
+    )
+
+
+def _exits_first(
+    source_run: str, order: Leg, trades: tuple[OpenTrade, ...], limits: MarketLimits | None
+) -> tuple[list[Leg], Leg | Skipped | None]:
+    """``order`` as exits of the open trades it goes against (oldest slot first) and the rest as
+    an entry, which is skipped when what is left is under the floor."""
+    closes = "LONG" if order.side == "SELL" else "SHORT"
+    lot_step = limits.lot_step if limits is not None else 0.0
+    left = order.quantity
+    exits = []
+    for trade in sorted(trades, key=lambda t: t.slot_id):
+        if trade.symbol != order.symbol or trade.side != closes or left <= QTY_EPS:
+            continue
+        qty = floor_to_step(min(trade.size, left), lot_step)
+        if qty <= QTY_EPS:
+            continue
+        leg_name = f"{order.side.lower()}-exit-{trade.slot_id}"
+        exit_id = intent_id(source_run, order.symbol, leg_name)
+        exits.append(
+            replace(
+                order,
+                quantity=qty,
+                intent_id=exit_id,
+                trade_id=trade.trade_id,
+                residual=0.0,
+                action="EXIT",
+                slot_id=trade.slot_id,
+            )
+        )
+        left -= qty
+    if not exits:
+        return [], order
+    rest = floor_to_step(left, lot_step) if left > QTY_EPS else 0.0
+    if rest <= QTY_EPS:
+        return exits, None
+    entry = _sized(source_run, order.symbol, order.side, rest, order.reference_price, limits)
+    return exits, (replace(entry, residual=order.residual) if isinstance(entry, Leg) else entry)
+
+
+def floor_to_step(qty: float, step: float) -> float:
+    """``qty`` rounded down to a multiple of ``step`` on decimals, as exchanges count lots (0.3 is
+    three lots of 0.1, though 0.3 / 0.1 is 2.9999999999999996 in binary)."""
+    if step <= 0:
+        return qty
+    lots = (Decimal(repr(qty)) / Decimal(repr(step))).to_integral_value(rounding=ROUND_FLOOR)
+    return float(lots * Decimal(repr(step)))
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {"format": PLAN_FORMAT, **asdict(plan)}
+
+
+def plan_from_json(data: dict[str, Any]) -> Plan:
+    if data.get("format") != PLAN_FORMAT:
+        raise ValueError(f"rebalance plan format {data.get('format')!r}: this version reads {PLAN_FORMAT}")
+    return Plan(
+        data["source_run"],
+        data["content_hash"],
+        float(data["equity"]),
+        {k: float(v) for k, v in data["positions_before"].items()},
+        {k: float(v) for k, v in data["prices"].items()},
+        dict(data["targets"]),
+        tuple(Leg(**leg) for leg in data["legs"]),
+        tuple(Skipped(**s) for s in data["skipped"]),
+    )

@@ -1,0 +1,112 @@
+"""The execution report of a rebalance: per symbol the target, the position before and after,
+the orders, the fills, the cost against the reference price in bps, the fees, and what was
+skipped and why. As JSON (``report_json``) and as a rich table (``report_table``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from dita.rebalance.execute import LegResult
+from dita.rebalance.plan import Plan
+
+__all__ = ["cost_bps", "report_json", "report_table"]
+
+
+def cost_bps(side: str, reference_price: float, average_price: float) -> float:
+    """What a fill cost against the reference price, in bps: positive when a buy paid more or a
+    sell got less than the reference."""
+    sign = 1.0 if side == "BUY" else -1.0
+    return sign * (average_price - reference_price) / reference_price * 10_000.0
+
+
+def report_json(
+    plan: Plan, results: list[LegResult], positions_after: dict[str, float] | None, *, dry_run: bool = False
+) -> dict[str, Any]:
+    by_symbol: dict[str, dict[str, Any]] = {}
+    for symbol, target in plan.targets.items():
+        by_symbol[symbol] = {
+            "symbol": symbol,
+            **target,
+            "reference_price": plan.prices.get(symbol),
+            "position_before": plan.positions_before.get(symbol, 0.0),
+            "position_after": None if positions_after is None else positions_after.get(symbol, 0.0),
+            "orders": [],
+            "fills": [],
+            "filled": 0.0,
+            "average_price": None,
+            "cost_bps": None,
+            "fees": 0.0,
+            "skipped": None,
+        }
+    for leg in plan.legs:
+        by_symbol[leg.symbol]["orders"].append(
+            {
+                "intent_id": leg.intent_id,
+                "side": leg.side,
+                "quantity": leg.quantity,
+                "status": "planned",
+                "lot_residual": leg.residual,
+            }
+        )
+    for result in results:
+        row = by_symbol[result.leg.symbol]
+        order = next(o for o in row["orders"] if o["intent_id"] == result.leg.intent_id)
+        order.update(
+            status=result.status,
+            diagnostic=result.diagnostic,
+            reason=result.reason,
+            client_order_id=result.client_order_id,
+        )
+        row["fills"] += [vars(f) for f in result.fills]
+        row["fees"] += sum(f.fee for f in result.fills)
+        filled = result.filled
+        if filled > 0:
+            average = sum(f.price * f.quantity for f in result.fills) / filled
+            row["filled"], row["average_price"] = filled, average
+            row["cost_bps"] = cost_bps(result.leg.side, result.leg.reference_price, average)
+    for skipped in plan.skipped:
+        by_symbol[skipped.symbol]["skipped"] = {
+            "reason": skipped.reason,
+            "side": skipped.side,
+            "residual": skipped.residual,
+            "detail": skipped.detail,
+        }
+    return {
+        "source_run": plan.source_run,
+        "content_hash": plan.content_hash,
+        "dry_run": dry_run,
+        "equity": plan.equity,
+        "symbols": list(by_symbol.values()),
+    }
+
+
+def report_table(report: dict[str, Any]) -> Table:
+    title = f"rebalance {report['source_run']}" + (" (dry run: nothing sent)" if report["dry_run"] else "")
+    table = Table(title=title)
+    for name in ("symbol", "target", "before", "after", "orders", "filled", "cost bps", "fees", "skipped"):
+        table.add_column(name, justify="left" if name in ("symbol", "orders", "skipped") else "right")
+    for row in report["symbols"]:
+        target = f"w {row['weight']:g}" if row["weight"] is not None else f"q {row['quantity']:g}"
+        if row["target_quantity"] is not None:
+            target += f" = {row['target_quantity']:.6g}"
+        orders = ", ".join(f"{o['side']} {o['quantity']:g} {o['status']}" for o in row["orders"]) or "-"
+        skipped = row["skipped"]
+        said = (
+            f"{skipped['reason']}: residual {skipped['residual']:.6g} ({skipped['detail']})"
+            if skipped
+            else ""
+        )
+        table.add_row(
+            row["symbol"],
+            target,
+            f"{row['position_before']:.6g}",
+            "-" if row["position_after"] is None else f"{row['position_after']:.6g}",
+            orders,
+            f"{row['filled']:.6g}",
+            "-" if row["cost_bps"] is None else f"{row['cost_bps']:.2f}",
+            f"{row['fees']:.6g}",
+            said,
+        )
+    return table

@@ -1,0 +1,113 @@
+"""One rebalance, start to end: the plan made from the venue's account (or the plan written by
+an earlier run of the same targets, which a resumed run continues), written before the first
+order is sent, the legs sent through the kernel, and the report written beside it.
+
+The plan and report of a targets file live under ``state_dir/plans`` and ``state_dir/reports``,
+named by the file's content hash: a run killed mid-way and started again on the same file and
+the same write-ahead log sends only what the kernel has not taken."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dita._files import replace_whole
+from dita.rebalance.execute import FILL_WAIT_S, LegResult, open_trades, read_account, send_plan
+from dita.rebalance.plan import Account, OpenTrade, Plan, make_plan, plan_from_json, plan_json
+from dita.rebalance.report import report_json
+from dita.rebalance.targets import TargetPortfolio
+
+__all__ = ["RebalanceRun", "dry_run", "finished", "plan_path", "plan_rebalance", "rebalance"]
+
+
+@dataclass
+class RebalanceRun:
+    plan: Plan
+    resumed: bool  # the plan is the one an earlier run of these targets wrote
+    results: list[LegResult]
+    report: dict[str, Any]
+    report_path: Path | None
+
+
+def plan_path(state_dir: Path, portfolio: TargetPortfolio) -> Path:
+    return state_dir / "plans" / f"{portfolio.content_hash[:24]}.json"
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_whole(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True)))
+
+
+def finished(state_dir: Path, portfolio: TargetPortfolio) -> bool:
+    """Whether a run of these targets ran to its end (its report is written)."""
+    return (state_dir / "reports" / plan_path(state_dir, portfolio).name).exists()
+
+
+def plan_rebalance(
+    venue: Any,
+    portfolio: TargetPortfolio,
+    *,
+    state_dir: Path | None,
+    quote_currency: str,
+    trades: tuple[OpenTrade, ...] = (),
+) -> tuple[Plan, Account | None]:
+    """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` (the account None), or
+    one made from the account ``venue`` states, with the kernel's open ``trades``."""
+    written = plan_path(state_dir, portfolio) if state_dir is not None else None
+    if written is not None and written.exists():
+        return plan_from_json(json.loads(written.read_text())), None
+    account = read_account(venue, portfolio.symbols(), quote_currency, trades)
+    return make_plan(portfolio, account), account
+
+
+def dry_run(
+    venue: Any,
+    portfolio: TargetPortfolio,
+    *,
+    state_dir: Path | None,
+    quote_currency: str,
+    trades: tuple[OpenTrade, ...] = (),
+) -> RebalanceRun:
+    """The plan ``rebalance`` would send, and its report, with nothing written or sent."""
+    plan, account = plan_rebalance(
+        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=trades
+    )
+    return RebalanceRun(plan, account is None, [], report_json(plan, [], None, dry_run=True), None)
+
+
+def rebalance(
+    kernel: Any,
+    portfolio: TargetPortfolio,
+    *,
+    state_dir: Path | None,
+    quote_currency: str,
+    fill_wait_s: float = FILL_WAIT_S,
+    after_leg: Callable[[LegResult], object] | None = None,
+) -> RebalanceRun:
+    """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it.
+    ``state_dir`` None keeps no plan or report."""
+    venue = kernel.venue
+    plan, account = plan_rebalance(
+        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=open_trades(kernel)
+    )
+    resumed = account is None
+    written = plan_path(state_dir, portfolio) if state_dir is not None else None
+    if account is not None:
+        # The kernel floors each leg by the same limits the plan rounded it to.
+        for symbol, limits in account.limits.items():
+            kernel.set_market_limits(symbol, limits.model_dump())
+        if written is not None:
+            # Before the first order: a run killed after it resumes this plan, not one made
+            # from the account it left half rebalanced.
+            _write_json(written, plan_json(plan))
+    results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
+    after = {k: float(v) for k, v in venue.positions().items()}
+    report = report_json(plan, results, after)
+    report_path = None
+    if written is not None and state_dir is not None:
+        report_path = state_dir / "reports" / written.name
+        _write_json(report_path, report)
+    return RebalanceRun(plan, resumed, results, report, report_path)

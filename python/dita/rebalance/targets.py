@@ -1,0 +1,187 @@
+"""A target portfolio read from a file: JSON, CSV or Parquet rows of ``symbol`` with a ``weight``
+of equity or a ``quantity``, each stamped with the ``source_run`` of the research run that made
+it and its ``generated_at``. Every row is checked before anything is planned: a bad one is
+refused naming its row number, the field and the value (``TargetError``)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Target", "TargetError", "TargetPortfolio", "parse_targets", "read_targets"]
+
+FORMATS = (".json", ".csv", ".parquet")
+# A weight is a share of equity: beyond this in magnitude it is a typo, not a portfolio.
+MAX_WEIGHT = 10.0
+
+
+class TargetError(ValueError):
+    """A targets file that cannot be planned from: the row (1 = the first data row), the field
+    and the value that are wrong, or the file as a whole (row 0)."""
+
+    def __init__(self, path: str, row: int, field: str, value: object, reason: str) -> None:
+        where = f"{path} row {row}" if row else path
+        super().__init__(f"{where}: {field} {value!r} {reason}")
+        self.path, self.row, self.field, self.value, self.reason = path, row, field, value, reason
+
+
+@dataclass(frozen=True)
+class Target:
+    """One symbol's target: a ``weight`` of equity or a ``quantity`` (signed: negative is short)."""
+
+    symbol: str
+    weight: float | None
+    quantity: float | None
+    row: int
+
+
+@dataclass(frozen=True)
+class TargetPortfolio:
+    source_run: str
+    generated_at: datetime
+    targets: tuple[Target, ...]
+    content_hash: str  # sha256 of the file's bytes: a new version of one source_run is told by it
+    path: str
+
+    def symbols(self) -> list[str]:
+        return [t.symbol for t in self.targets]
+
+
+def read_targets(path: Path) -> TargetPortfolio:
+    """The portfolio in ``path``, its format told by its suffix."""
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise TargetError(str(path), 0, "format", suffix or path.name, f"is not one of {', '.join(FORMATS)}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise TargetError(str(path), 0, "file", str(path), f"cannot be read: {exc}") from None
+    return parse_targets(data, suffix, str(path))
+
+
+def parse_targets(data: bytes, suffix: str, name: str) -> TargetPortfolio:
+    rows = _rows(data, suffix, name)
+    return _portfolio(rows, hashlib.sha256(data).hexdigest(), name)
+
+
+def _rows(data: bytes, suffix: str, name: str) -> list[dict[str, Any]]:
+    if suffix == ".json":
+        return _json_rows(data, name)
+    if suffix == ".csv":
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise TargetError(name, 0, "encoding", "utf-8", f"does not read it: {exc}") from None
+        return [dict(r) for r in csv.DictReader(io.StringIO(text))]
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(io.BytesIO(data))
+    except Exception as exc:  # pyarrow raises its own kinds for a file that is not Parquet
+        raise TargetError(name, 0, "file", name, f"is not a Parquet file: {exc}") from None
+    return list(table.to_pylist())
+
+
+def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
+    """A list of rows, or ``{"source_run", "generated_at", "targets": [rows]}`` whose stamp each
+    row takes unless it carries its own."""
+    try:
+        loaded = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise TargetError(name, 0, "file", name, f"is not JSON: {exc}") from None
+    if isinstance(loaded, list):
+        rows = loaded
+        stamp: dict[str, Any] = {}
+    elif isinstance(loaded, dict) and isinstance(loaded.get("targets"), list):
+        rows = loaded["targets"]
+        stamp = {k: loaded[k] for k in ("source_run", "generated_at") if k in loaded}
+    else:
+        raise TargetError(
+            name, 0, "file", type(loaded).__name__, "is neither a list of rows nor {'targets': [...]}"
+        )
+    out = []
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise TargetError(name, i, "row", row, "is not an object")
+        out.append({**stamp, **row})
+    return out
+
+
+def _portfolio(rows: list[dict[str, Any]], content_hash: str, name: str) -> TargetPortfolio:
+    if not rows:
+        raise TargetError(name, 0, "targets", [], "holds no row")
+    targets: list[Target] = []
+    seen: dict[str, int] = {}
+    source_run = generated_at = None
+    for i, row in enumerate(rows, 1):
+        run = _source_run(row.get("source_run"), name, i)
+        when = _generated_at(row.get("generated_at"), name, i)
+        if source_run is None:
+            source_run, generated_at = run, when
+        elif run != source_run:
+            raise TargetError(name, i, "source_run", run, f"differs from row 1's {source_run!r}")
+        elif when != generated_at:
+            raise TargetError(name, i, "generated_at", row.get("generated_at"), "differs from row 1's")
+        target = _target(row, name, i)
+        if target.symbol in seen:
+            raise TargetError(
+                name, i, "symbol", target.symbol, f"is listed already in row {seen[target.symbol]}"
+            )
+        seen[target.symbol] = i
+        targets.append(target)
+    assert source_run is not None and generated_at is not None
+    return TargetPortfolio(source_run, generated_at, tuple(targets), content_hash, name)
+
+
+def _source_run(value: object, name: str, row: int) -> str:
+    if not isinstance(value, str) or not value.strip() or "\x00" in value:
+        raise TargetError(name, row, "source_run", value, "must be the research run's id (non-empty text)")
+    return value.strip()
+
+
+def _generated_at(value: object, name: str, row: int) -> datetime:
+    if isinstance(value, datetime):
+        when = value
+    else:
+        try:
+            when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise TargetError(name, row, "generated_at", value, "is not an ISO 8601 time") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _target(row: Mapping[str, Any], name: str, i: int) -> Target:
+    symbol = row.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip() or "\x00" in symbol:
+        raise TargetError(name, i, "symbol", symbol, "must be non-empty text")
+    weight = _number(row.get("weight"), "weight", name, i)
+    quantity = _number(row.get("quantity"), "quantity", name, i)
+    if (weight is None) == (quantity is None):
+        given = {"weight": row.get("weight"), "quantity": row.get("quantity")}
+        raise TargetError(name, i, "weight/quantity", given, "must give exactly one of weight or quantity")
+    if weight is not None and abs(weight) > MAX_WEIGHT:
+        raise TargetError(name, i, "weight", row.get("weight"), f"is beyond +-{MAX_WEIGHT:g} of equity")
+    return Target(symbol.strip(), weight, quantity, i)
+
+
+def _number(value: object, field: str, name: str, row: int) -> float | None:
+    """A finite number, or None for a blank (a CSV's empty cell, a JSON null, a missing key)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise TargetError(name, row, field, value, "is not a number")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TargetError(name, row, field, value, "is not a number") from None
+    if not math.isfinite(number):
+        raise TargetError(name, row, field, value, "is not finite")
+    return number

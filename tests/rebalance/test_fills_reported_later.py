@@ -1,0 +1,69 @@
+"""A venue that acknowledges at once and reports its fills later (as an exchange does through
+``poll_events``): the rebalance waits for them and books them to their legs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dita import ExecutionKernel, MockVenueAdapter
+from dita._kernel import VenueEvent, VenueOrder
+from dita.rebalance import parse_targets, rebalance
+from dita.risk import MarketLimits
+from dita.venues import TopOfBook
+
+
+class LaterVenue:
+    """Acks every order; fills what works on the second poll after it."""
+
+    name = "later"
+
+    def __init__(self) -> None:
+        self.mock = MockVenueAdapter(fill_rate=0.0, name="later")
+        self.polls = 0
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        return self.mock.submit(order)
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        return self.mock.cancel(order)
+
+    def open_orders(self) -> list[VenueOrder]:
+        return self.mock.open_orders()
+
+    def positions(self) -> dict[str, float]:
+        return self.mock.positions()
+
+    def balances(self) -> dict[str, float]:
+        return {"USDT": 1_000.0}
+
+    def market_metadata(self) -> dict[str, MarketLimits]:
+        return {}
+
+    def fetch_top_of_book(self, asset: str) -> TopOfBook:
+        return TopOfBook(asset, 99.0, 101.0, 10.0, 10.0, 0.0)
+
+    def poll_events(self) -> list[VenueEvent]:
+        self.polls += 1
+        if self.polls < 2:
+            return []
+        events: list[VenueEvent] = []
+        for order in self.mock.open_orders():
+            events += self.mock.fill_open_order(order.client_order_id, 100.5)
+        return events
+
+
+def test_fills_reported_later_are_waited_for_and_booked(tmp_path: Any) -> None:
+    venue = LaterVenue()
+    body = {
+        "source_run": "run-l",
+        "generated_at": "2026-11-28T09:00:00Z",
+        "targets": [{"symbol": "SOL", "weight": 0.5}],
+    }
+    portfolio = parse_targets(json.dumps(body).encode(), ".json", "t.json")
+    with ExecutionKernel(venue=venue, kernel_id="later", max_slots=4) as kernel:
+        run = rebalance(kernel, portfolio, state_dir=None, quote_currency="USDT", fill_wait_s=10.0)
+    (result,) = run.results
+    assert (result.leg.quantity, result.status, result.filled) == (5.0, "sent", 5.0)
+    (row,) = run.report["symbols"]
+    assert row["average_price"] == 100.5 and round(row["cost_bps"], 6) == 50.0

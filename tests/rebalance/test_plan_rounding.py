@@ -1,0 +1,112 @@
+"""The plan: weights and quantities into orders, rounded down to the lot, dust and below-floor
+residuals skipped and reported, sells before buys."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from dita.rebalance import Account, make_plan, parse_targets
+from dita.rebalance.plan import OpenTrade, floor_to_step
+from dita.risk import MarketLimits
+
+STAMP = {"source_run": "run-1", "generated_at": "2026-11-28T09:00:00Z"}
+
+
+def portfolio(*rows: dict[str, object]):  # type: ignore[no-untyped-def]
+    return parse_targets(json.dumps({**STAMP, "targets": list(rows)}).encode(), ".json", "t.json")
+
+
+def account(positions: dict[str, float], equity: float = 10_000.0, **limits: MarketLimits) -> Account:
+    prices = {"BTC": 50_000.0, "ETH": 2_000.0, "SOL": 100.0}
+    return Account(positions, equity, prices, dict(limits))
+
+
+def test_weights_become_quantities_of_equity_and_quantities_are_taken_as_given() -> None:
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "weight": 0.5}, {"symbol": "ETH", "quantity": 2}), account({})
+    )
+    assert [(leg.symbol, leg.side, leg.quantity) for leg in plan.legs] == [
+        ("BTC", "BUY", 0.1),
+        ("ETH", "BUY", 2.0),
+    ]
+    assert plan.legs[0].intent_id == "rebalance:run-1:BTC:buy"
+
+
+def test_sells_come_before_buys() -> None:
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "weight": 0.5}, {"symbol": "ETH", "quantity": 0}),
+        account({"ETH": 2.0}),
+    )
+    assert [(leg.symbol, leg.side) for leg in plan.legs] == [("ETH", "SELL"), ("BTC", "BUY")]
+
+
+def test_rounded_down_to_the_lot_with_the_residual_kept() -> None:
+    limits = MarketLimits(lot_step=0.001)
+    plan = make_plan(portfolio({"symbol": "BTC", "weight": 0.123456}), account({}, BTC=limits))
+    (leg,) = plan.legs
+    assert leg.quantity == 0.024
+    assert leg.residual == pytest.approx(0.0246912 - 0.024)
+
+
+def test_dust_under_one_lot_is_skipped_with_its_residual() -> None:
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "quantity": 1.0004}),
+        account({"BTC": 1.0}, BTC=MarketLimits(lot_step=0.001)),
+    )
+    assert plan.legs == ()
+    (skipped,) = plan.skipped
+    assert (skipped.symbol, skipped.reason, skipped.side) == ("BTC", "dust", "BUY")
+    assert skipped.residual == pytest.approx(0.0004)
+
+
+def test_below_the_minimum_notional_is_skipped_as_below_floor() -> None:
+    limits = MarketLimits(lot_step=0.01, min_notional=5.0)
+    plan = make_plan(portfolio({"symbol": "SOL", "quantity": 0.04}), account({}, SOL=limits))
+    assert plan.legs == ()
+    (skipped,) = plan.skipped
+    assert (skipped.reason, skipped.residual) == ("below floor", 0.04)
+    assert "min_notional 5" in skipped.detail
+
+
+def test_below_the_minimum_size_is_skipped_as_below_floor() -> None:
+    plan = make_plan(
+        portfolio({"symbol": "SOL", "quantity": 0.5}), account({}, SOL=MarketLimits(min_qty=1.0))
+    )
+    assert [s.reason for s in plan.skipped] == ["below floor"]
+
+
+def test_a_symbol_without_a_price_is_skipped() -> None:
+    plan = make_plan(
+        portfolio({"symbol": "DOGE", "weight": 0.1}, {"symbol": "XRP", "quantity": 5}), account({})
+    )
+    assert [(s.symbol, s.reason) for s in plan.skipped] == [("DOGE", "no price"), ("XRP", "no price")]
+    assert plan.legs == ()
+
+
+def test_a_position_on_target_gives_no_order() -> None:
+    plan = make_plan(portfolio({"symbol": "ETH", "quantity": 2}), account({"ETH": 2.0}))
+    assert plan.legs == () and plan.skipped == ()
+
+
+@pytest.mark.parametrize(("qty", "step", "floored"), [(0.3, 0.1, 0.3), (0.29999, 0.1, 0.2), (7.0, 0.0, 7.0)])
+def test_lots_are_counted_on_decimals(qty: float, step: float, floored: float) -> None:
+    assert floor_to_step(qty, step) == floored
+
+
+def test_an_order_against_open_trades_exits_them_first_and_opens_the_rest() -> None:
+    held = (
+        OpenTrade("ETH", "LONG", "rebalance:r0:ETH", 3, 1.5),
+        OpenTrade("ETH", "LONG", "rebalance:r00:ETH", 1, 0.5),
+        OpenTrade("BTC", "LONG", "rebalance:r0:BTC", 2, 1.0),
+    )
+    plan = make_plan(
+        portfolio({"symbol": "ETH", "quantity": -1}), replace(account({"ETH": 2.0}), trades=held)
+    )
+    assert [(leg.action, leg.slot_id, leg.quantity, leg.intent_id) for leg in plan.legs] == [
+        ("EXIT", 1, 0.5, "rebalance:run-1:ETH:sell-exit-1"),
+        ("EXIT", 3, 1.5, "rebalance:run-1:ETH:sell-exit-3"),
+        ("ENTER", -1, 1.0, "rebalance:run-1:ETH:sell"),
+    ]

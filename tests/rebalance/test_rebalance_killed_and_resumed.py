@@ -1,0 +1,53 @@
+"""A rebalance killed (SIGKILL) while an order is at the venue, and started again on the same
+write-ahead log: the legs the kernel took are not sent again, the rest are."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(state: Path, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    return subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("killed_rebalance.py")), str(state), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def ledger(state: Path) -> list[str]:
+    path = state / "ledger"
+    return [json.loads(line)["trade_id"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_killed_mid_run_and_resumed_sends_nothing_twice(tmp_path: Path) -> None:
+    first = start(tmp_path, "--hang-at", "2")
+    deadline = time.monotonic() + 60
+    while len(ledger(tmp_path)) < 2:
+        assert first.poll() is None, first.communicate()
+        assert time.monotonic() < deadline, "the second order never reached the venue"
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=30)  # closes its pipes
+    assert ledger(tmp_path) == ["rebalance:run-killed:BTC", "rebalance:run-killed:ETH"]
+
+    resumed = start(tmp_path)
+    out, err = resumed.communicate(timeout=120)
+    assert resumed.returncode == 0, err
+    assert json.loads(out) == [["BTC", "sent before"], ["ETH", "sent before"], ["SOL", "sent"]]
+    trades = ledger(tmp_path)
+    assert trades == ["rebalance:run-killed:BTC", "rebalance:run-killed:ETH", "rebalance:run-killed:SOL"]
+    book = json.loads((tmp_path / "book.json").read_text())
+    # ETH reached the dead venue only: its order died with it, and is not sent again.
+    assert book["positions"] == {"BTC": 0.06, "SOL": 5.0}

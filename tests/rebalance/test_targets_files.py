@@ -1,0 +1,85 @@
+"""A targets file read as JSON, CSV or Parquet, and a bad row refused naming its row, field and value."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from dita.rebalance import TargetError, read_targets
+
+STAMP = {"source_run": "run-7", "generated_at": "2026-11-28T09:00:00Z"}
+
+
+def test_csv_with_weights_and_quantities(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "symbol,weight,quantity,source_run,generated_at\n"
+        "BTCUSDT,0.5,,run-7,2026-11-28T09:00:00Z\n"
+        "ETHUSDT,,3,run-7,2026-11-28T09:00:00Z\n"
+    )
+    portfolio = read_targets(path)
+    assert portfolio.source_run == "run-7"
+    assert [(t.symbol, t.weight, t.quantity) for t in portfolio.targets] == [
+        ("BTCUSDT", 0.5, None),
+        ("ETHUSDT", None, 3.0),
+    ]
+
+
+def test_json_stamped_once_and_parquet_alike(tmp_path: Path) -> None:
+    rows = [{"symbol": "BTCUSDT", "weight": 0.25}, {"symbol": "ETHUSDT", "quantity": -1.5}]
+    as_json = tmp_path / "t.json"
+    as_json.write_text(json.dumps({**STAMP, "targets": rows}))
+    as_parquet = tmp_path / "t.parquet"
+    table = pa.table(
+        {
+            "symbol": ["BTCUSDT", "ETHUSDT"],
+            "weight": [0.25, None],
+            "quantity": [None, -1.5],
+            "source_run": ["run-7"] * 2,
+            "generated_at": [STAMP["generated_at"]] * 2,
+        }
+    )
+    pq.write_table(table, as_parquet)
+    for path in (as_json, as_parquet):
+        portfolio = read_targets(path)
+        assert [(t.symbol, t.weight, t.quantity) for t in portfolio.targets] == [
+            ("BTCUSDT", 0.25, None),
+            ("ETHUSDT", None, -1.5),
+        ]
+        assert portfolio.generated_at.isoformat() == "2026-11-28T09:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "value"),
+    [
+        ("ETHUSDT,abc,,run-7,2026-11-28T09:00:00Z", "weight", "abc"),
+        ("ETHUSDT,0.1,2,run-7,2026-11-28T09:00:00Z", "weight/quantity", {"weight": "0.1", "quantity": "2"}),
+        (",0.1,,run-7,2026-11-28T09:00:00Z", "symbol", ""),
+        ("ETHUSDT,0.1,,run-8,2026-11-28T09:00:00Z", "source_run", "run-8"),
+        ("ETHUSDT,0.1,,run-7,yesterday", "generated_at", "yesterday"),
+        ("BTCUSDT,0.1,,run-7,2026-11-28T09:00:00Z", "symbol", "BTCUSDT"),
+        ("ETHUSDT,nan,,run-7,2026-11-28T09:00:00Z", "weight", "nan"),
+    ],
+)
+def test_a_bad_row_is_refused_naming_row_field_and_value(
+    tmp_path: Path, row: str, field: str, value: object
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(
+        f"symbol,weight,quantity,source_run,generated_at\nBTCUSDT,0.5,,run-7,2026-11-28T09:00:00Z\n{row}\n"
+    )
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.value) == (2, field, value)
+    assert f"row 2: {field} {value!r}" in str(refused.value)
+
+
+def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "t.xlsx"
+    path.write_text("")
+    with pytest.raises(TargetError, match=r"format '\.xlsx'"):
+        read_targets(path)
