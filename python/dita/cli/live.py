@@ -135,6 +135,9 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             await asyncio.to_thread(run.stop)  # no strategy input once the kernel closes
             await super().shutdown(sockets)
+            # uvicorn re-raises the signal once this returns, ending the process (as `dita
+            # serve` ends): the venue's streams are closed here, after the kernel.
+            await asyncio.to_thread(run.close)
 
     server = RunServer.for_settings(app, run.kernel, settings)
     run.on_stopped = lambda: setattr(server, "should_exit", True)
