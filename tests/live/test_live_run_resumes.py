@@ -85,7 +85,15 @@ def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     }
     with log.open("ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-c", "from dita.cli import main; main()", "live", "--config", str(config), "--live"],
+            [
+                sys.executable,
+                "-c",
+                "from dita.cli import main; main()",
+                "live",
+                "--config",
+                str(config),
+                "--live",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -113,7 +121,9 @@ def wait_for(what: str, check: Any, timeout: float, log: Path) -> Any:
 
 def kernel_position(gateway: str) -> float:
     slots = get(gateway, "/v1/slots")
-    return round(sum(s["size"] * (1 if s["side"] == "LONG" else -1) for s in slots if s["asset"] == "BTCUSDT"), 8)
+    return round(
+        sum(s["size"] * (1 if s["side"] == "LONG" else -1) for s in slots if s["asset"] == "BTCUSDT"), 8
+    )
 
 
 def positions_agree(gateway: str, exchange: BinanceStreamServer) -> bool:
@@ -122,7 +132,9 @@ def positions_agree(gateway: str, exchange: BinanceStreamServer) -> bool:
 
 def check_the_book_at_the_end(gateway: str, exchange: BinanceStreamServer, log: Path) -> None:
     """The book the run leaves: the kernel's position is the exchange's."""
-    wait_for("the kernel's position equal to the exchange's", lambda: positions_agree(gateway, exchange), 15, log)
+    wait_for(
+        "the kernel's position equal to the exchange's", lambda: positions_agree(gateway, exchange), 15, log
+    )
 
 
 def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamServer, tmp_path: Path) -> None:

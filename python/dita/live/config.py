@@ -27,9 +27,9 @@ __all__ = [
     "LogTable",
     "PaperTable",
     "ProjectionTable",
-    "configures_a_run",
     "StrategyTable",
     "VenueTable",
+    "configures_a_run",
     "load_config",
     "parse_config",
 ]
@@ -49,7 +49,9 @@ class VenueTable(_Table):
     # Names of environment variables: the file never holds a key.
     api_key_env: str = Field(default="DITA_CCXT_API_KEY", min_length=1)
     secret_env: str = Field(default="DITA_CCXT_SECRET", min_length=1)
-    base_url: str | None = Field(default=None, description="the exchange's API root (a local server in tests)")
+    base_url: str | None = Field(
+        default=None, description="the exchange's API root (a local server in tests)"
+    )
     symbols: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     bar_interval: str = Field(default="1m", min_length=1, description="kline interval of the bars")
     user_stream: bool = Field(default=True, description="live: the account's fills streamed as they happen")
@@ -114,7 +116,7 @@ class LiveConfig(_Table):
     state_dir: Path | None = Field(default=None, description="default: $DITA_STATE_DIR, else var/run")
     venue: VenueTable
     strategies: list[StrategyTable] = Field(min_length=1)
-    risk: RiskLimits = Field(default_factory=lambda: RiskLimits(**_RUN_RISK_DEFAULTS))
+    risk: RiskLimits = Field(default_factory=lambda: RiskLimits.model_validate(_RUN_RISK_DEFAULTS))
     paper: PaperTable = Field(default_factory=PaperTable)
     log: LogTable = Field(default_factory=LogTable)
     journal: JournalTable = Field(default_factory=JournalTable)
@@ -197,7 +199,10 @@ def _unset_variables(config: LiveConfig, environ: Mapping[str, str]) -> list[str
     public market data), the token whenever a gateway is served with one named."""
     named: list[tuple[str, str]] = []
     if config.mode == "live":
-        named += [("venue.api_key_env", config.venue.api_key_env), ("venue.secret_env", config.venue.secret_env)]
+        named += [
+            ("venue.api_key_env", config.venue.api_key_env),
+            ("venue.secret_env", config.venue.secret_env),
+        ]
     if config.gateway.enabled and config.gateway.token_env is not None:
         named.append(("gateway.token_env", config.gateway.token_env))
     return [

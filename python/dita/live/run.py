@@ -78,7 +78,11 @@ class LiveRun:
         from dita.venues.ccxt import CcxtVenue
 
         v = self.config.venue
-        settings: dict[str, Any] = {"exchange": v.exchange, "market_type": v.market_type, "base_url": v.base_url}
+        settings: dict[str, Any] = {
+            "exchange": v.exchange,
+            "market_type": v.market_type,
+            "base_url": v.base_url,
+        }
         if self.config.mode == "live":
             settings |= {
                 "api_key_env": v.api_key_env,
@@ -109,7 +113,10 @@ class LiveRun:
             except Exception:
                 raise ConfigError(
                     self.config_path,
-                    [f"venue.symbols[{position}]: {symbol!r} is not a market of {self.config.venue.exchange}"],
+                    [
+                        f"venue.symbols[{position}]: {symbol!r} is not a market of "
+                        f"{self.config.venue.exchange}"
+                    ],
                 ) from None
         return list(self.config.venue.symbols), ids
 
@@ -135,7 +142,9 @@ class LiveRun:
             from dita.control.hazelcast import HazelcastControlPlane
 
             members = c.projection.members or "127.0.0.1:5701"
-            self.projection = open_projection(members, c.projection.cluster, "projection.members", "projection.cluster")
+            self.projection = open_projection(
+                members, c.projection.cluster, "projection.members", "projection.cluster"
+            )
             self._opened.append(self.projection)
             self.control_plane: Any = HazelcastControlPlane(
                 self.projection.cluster_members, self.projection.cluster_name, updated_by="dita-live"
@@ -187,7 +196,11 @@ class LiveRun:
             wal_dir=wal_dir,
             previous=previous,
         )
-        self.kernel, self.runtime, self.continued = self.session.kernel, self.session.runtime, self.session.continued
+        self.kernel, self.runtime, self.continued = (
+            self.session.kernel,
+            self.session.runtime,
+            self.session.continued,
+        )
         for strategy, max_slots in others:
             self.runtime.add_strategy(strategy, max_slots=max_slots)
 
@@ -325,6 +338,10 @@ class LiveRun:
         ]
         self.kernel.set_risk_limits(fresh.risk.model_dump())
         self.say(f"reload: risk limits {'changed: ' + ', '.join(changed) if changed else 'unchanged'}")
-        others = [name for name in LiveConfig.model_fields if name != "risk" and getattr(fresh, name) != getattr(self.config, name)]
+        others = [
+            name
+            for name in LiveConfig.model_fields
+            if name != "risk" and getattr(fresh, name) != getattr(self.config, name)
+        ]
         if others:
             self.say(f"reload: only [risk] is applied while running; {', '.join(others)} take a restart")
