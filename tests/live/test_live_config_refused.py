@@ -85,3 +85,11 @@ def test_serve_refuses_a_bad_run_file_the_same_way(tmp_path: Path) -> None:
     path.write_text(RUN.format(top="", venue="bogus = 1", strategy=""))
     result = CliRunner().invoke(app, ["serve", "--config", str(path)])
     assert result.exit_code == 2 and "venue.bogus: unknown key" in result.stderr
+
+
+def test_the_example_config_is_a_run() -> None:
+    from dita.live.config import load_config
+
+    example = Path(__file__).resolve().parents[2] / "python" / "dita" / "examples" / "live.toml"
+    config = load_config(example, environ={"DITA_GATEWAY_TOKEN": "t" * 24})
+    assert config.mode == "paper" and config.risk.max_notional_total == 200
