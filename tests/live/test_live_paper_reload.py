@@ -55,7 +55,8 @@ def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamSe
         )
     try:
         gateway = f"http://127.0.0.1:{port}"
-        wait_for("the paper venue's first fill", lambda: get(gateway, "/v1/account")["k_fees_paid"] > 0, 45, log)
+        filled = lambda: get(gateway, "/v1/account")["k_fees_paid"] > 0  # noqa: E731
+        wait_for("the paper venue's first fill", filled, 45, log)
         assert log.read_text().startswith("mode: paper: the paper venue fills orders on binance spot")
         write("max_notional_total = 2500\nmax_order_rate = 5")
         run.send_signal(signal.SIGHUP)
@@ -64,7 +65,8 @@ def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamSe
         assert "max_notional_total 5000.0 -> 2500.0" in said and "max_order_rate None -> 5.0" in said
         write("max_notional_total = 'a lot'")
         run.send_signal(signal.SIGHUP)
-        wait_for("the bad file refused", lambda: "reload refused, nothing changed" in log.read_text(), 10, log)
+        refused = lambda: "reload refused, nothing changed" in log.read_text()  # noqa: E731
+        wait_for("the bad file refused", refused, 10, log)
         assert "risk.max_notional_total: 'a lot' given" in log.read_text()
         time.sleep(0.5)
         run.send_signal(signal.SIGINT)
