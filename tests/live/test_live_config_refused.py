@@ -93,3 +93,12 @@ def test_the_example_config_is_a_run() -> None:
     example = Path(__file__).resolve().parents[2] / "python" / "dita" / "examples" / "live.toml"
     config = load_config(example, environ={"DITA_GATEWAY_TOKEN": "t" * 24})
     assert config.mode == "paper" and config.risk.max_notional_total == 200
+
+
+def test_an_exchange_that_cannot_be_reached_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    unreachable = 'base_url = "http://127.0.0.1:9"\n[gateway]\nenabled = false'
+    path.write_text(RUN.format(top=f'state_dir = "{tmp_path}"', venue=unreachable, strategy=""))
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("mode: paper") and "error: cannot reach binance" in result.stderr

@@ -79,3 +79,21 @@ def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamSe
     assert "Traceback" not in said, said
     assert not exchange.orders, "a paper run sent an order to the exchange"
     assert (tmp_path / "state" / "e2e-paper.json").exists()
+    # Restarted on its log, the run continues the kernel and the paper venue's book.
+    write("max_notional_total = 5000")
+    with log.open("ab") as out:
+        run = subprocess.Popen(
+            [sys.executable, "-c", "from dita.cli import main; main()", "live", "--config", str(path)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for("the restart's reconciliation", lambda: "reconcile: " in log.read_text(), 30, log)
+        run.send_signal(signal.SIGINT)
+        run.wait(15)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(10)
+    said = log.read_text()
+    assert "continued from the write-ahead log" in said and "Traceback" not in said, said

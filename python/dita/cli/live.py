@@ -11,8 +11,9 @@ import asyncio
 import os
 import signal
 import socket
+import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -30,7 +31,7 @@ def _say(line: str) -> None:
     typer.echo(line, err=True)
 
 
-def _refuse(problems: list[str]) -> None:
+def _refuse(problems: list[str]) -> NoReturn:
     for problem in problems:
         typer.echo(f"error: {problem}", err=True)
     raise typer.Exit(2)
@@ -52,26 +53,23 @@ def checked_config(path: Path, live_allowed: bool) -> LiveConfig:
 
 def run_configured(path: Path, live_allowed: bool) -> None:
     """Run what ``path`` configures until Ctrl-C or SIGTERM (or the run fails)."""
-    from dita.live.run import LiveRun, RunRefused, mode_line
+    from dita.live.run import mode_line
 
     config = checked_config(path, live_allowed)
     typer.echo(mode_line(config))  # the first line: which money the run trades
     sock = _listen(config) if config.gateway.enabled else None
+    # From here on a SIGHUP asks for a reload, not the end of the process (its default action).
+    reload_requested = threading.Event()
+    previous_hup = signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
     try:
-        run = LiveRun(config, path, _say)
-    except ConfigError as exc:
+        run = _built(config, path, reload_requested)
+    except BaseException:  # the refusals' typer.Exit too
         _close_socket(sock)
-        _refuse([f"{path}: {problem}" for problem in exc.problems])
-    except RunRefused as exc:
-        _close_socket(sock)
-        fail(str(exc), code=1)
-    except BaseException:
-        _close_socket(sock)
+        signal.signal(signal.SIGHUP, previous_hup)
         raise
     typer.echo(f"kernel id: {run.kernel.kernel_id}")
     if run.continued:
         typer.echo(f"continued from the write-ahead log in {config.wal_dir()} (seq {run.kernel.seq:,})")
-    previous_hup = signal.signal(signal.SIGHUP, lambda *_: run.reload_requested.set())
     try:
         if sock is not None:
             _serve(run, config, sock)
@@ -81,6 +79,18 @@ def run_configured(path: Path, live_allowed: bool) -> None:
         signal.signal(signal.SIGHUP, previous_hup)
     if run.failure is not None:
         raise typer.Exit(1)
+
+
+def _built(config: LiveConfig, path: Path, reload_requested: threading.Event) -> Any:
+    """The run's stack; a problem of the file exits 2, a run that cannot start 1."""
+    from dita.live.run import LiveRun, RunRefused
+
+    try:
+        return LiveRun(config, path, _say, reload_requested=reload_requested)
+    except ConfigError as exc:
+        _refuse([f"{path}: {problem}" for problem in exc.problems])
+    except RunRefused as exc:
+        fail(str(exc), code=1)
 
 
 def _listen(config: LiveConfig) -> socket.socket:

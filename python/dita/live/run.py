@@ -43,7 +43,14 @@ def mode_line(config: LiveConfig) -> str:
 class LiveRun:
     """One configured run. Build it, ``start`` it, then serve ``app`` (or wait), ``stop``, ``close``."""
 
-    def __init__(self, config: LiveConfig, config_path: Path, say: Say) -> None:
+    def __init__(
+        self,
+        config: LiveConfig,
+        config_path: Path,
+        say: Say,
+        *,
+        reload_requested: threading.Event | None = None,
+    ) -> None:
         from dita.cli._common import load_strategy
 
         self.config = config
@@ -52,7 +59,8 @@ class LiveRun:
         # Loaded before anything opens: a bad strategy or parameter exits 2 with nothing to close.
         self.strategies = [(load_strategy(s.strategy, s.params), s.max_slots) for s in config.strategies]
         self.stop_requested = threading.Event()
-        self.reload_requested = threading.Event()
+        # Set (by SIGHUP) to re-read the file's [risk] table on the strategies' thread.
+        self.reload_requested = reload_requested or threading.Event()
         self.failure: str | None = None
         self.on_stopped: Callable[[], None] = lambda: None  # told when the strategies' thread ends
         self._thread: threading.Thread | None = None
@@ -270,7 +278,10 @@ class LiveRun:
             self.say("reconcile: the kernel agrees with the venue")
 
     def _trade(self) -> None:
+        from dita.runtime import StrategyStatus
+
         last_save = 0.0
+        handles = list(self.runtime.handles.values())
 
         def should_stop() -> bool:
             nonlocal last_save
@@ -280,7 +291,11 @@ class LiveRun:
             if self.session is not None and time.monotonic() - last_save >= SAVE_EVERY_S:
                 last_save = time.monotonic()
                 self.session.save(running=True)
-            return self.stop_requested.is_set()
+            if self.failure is None and all(h.status is StrategyStatus.ERROR for h in handles):
+                # Nothing would trade again: the run ends rather than follow the feed for nothing.
+                self.failure = "every strategy is in ERROR: the run was stopped"
+                self.say(f"error: {self.failure}")
+            return self.failure is not None or self.stop_requested.is_set()
 
         try:
             not_before = time.time()
