@@ -56,7 +56,7 @@ def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamSe
     try:
         gateway = f"http://127.0.0.1:{port}"
         filled = lambda: get(gateway, "/v1/account")["k_fees_paid"] > 0  # noqa: E731
-        wait_for("the paper venue's first fill", filled, 45, log)
+        wait_for("the paper venue's first fill", filled, 60, log)
         assert log.read_text().startswith("mode: paper: the paper venue fills orders on binance spot")
         write("max_notional_total = 2500\nmax_order_rate = 5")
         run.send_signal(signal.SIGHUP)

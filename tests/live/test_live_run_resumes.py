@@ -144,7 +144,7 @@ def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamSer
     log = tmp_path / "run.log"
     run = start(config, log)
     try:
-        wait_for("orders at the exchange", lambda: len(exchange.orders) >= 6, 45, log)
+        wait_for("orders at the exchange", lambda: len(exchange.orders) >= 6, 60, log)
         first = log.read_text().splitlines()[0]
         assert first == "mode: LIVE: real orders on binance spot with the keys in $DITA_TEST_LIVE_KEY"
         account = get(gateway, "/v1/account")
@@ -157,7 +157,7 @@ def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamSer
         wait_for("the restart's reconciliation", lambda: "reconcile: " in log.read_text(), 30, log)
         assert "continued from the write-ahead log" in log.read_text()
         more = lambda: len(exchange.orders) >= orders_before + 4  # noqa: E731
-        wait_for("orders after the restart", more, 45, log)
+        wait_for("orders after the restart", more, 60, log)
         check_the_book_at_the_end(gateway, exchange, log)
         run.send_signal(signal.SIGTERM)
         # Stopped cleanly, then ended by the signal uvicorn re-raises, as `dita serve` ends.
