@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "backtest",
     "shadow",
     "paper",
+    "live",
     "strategy",
     "status",
     "services",

@@ -160,11 +160,16 @@ def serve(
     partial_fill_ratio: PartialFillRatioOption = None,
     rate_limit_rate: RateLimitRateOption = 0.0,
     venue_seed: VenueSeedOption = 0,
+    live: Annotated[
+        bool, typer.Option("--live", help='With a run\'s --config: allow mode = "live" to send real orders')
+    ] = False,
 ) -> None:
     """Serve the HTTP API, the SSE stream and the operator page over one kernel.
 
     The venue is the seeded mock, as for `dita stdio`: it fills every order at once unless
     --fill-rate, --reject-rate, --partial-fill-rate or --rate-limit-rate say otherwise.
+    A --config file that configures a run ([venue], [[strategies]]: `dita live`) is hosted as
+    `dita live` runs it: its strategies, venue and gateway.
 
     The bearer token comes from the config file or DITA_GATEWAY_TOKEN; without one a random
     token is made and printed on stderr.
@@ -172,6 +177,13 @@ def serve(
     import json
 
     from dita.gateway.config import SettingsError, load_settings
+    from dita.live.config import configures_a_run
+
+    if config is not None and configures_a_run(config):
+        from dita.cli.live import run_configured
+
+        run_configured(config, live)
+        return
 
     if seed_capital is not None:
         require_finite("--seed-capital", seed_capital, allow_zero=True)

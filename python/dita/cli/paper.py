@@ -94,6 +94,7 @@ class PaperSession:
         self,
         strategy: Any,
         *,
+        strategy_max_slots: int | None = None,
         fill_model: BacktestConfig,
         kernel_id: str,
         assets: Iterable[str] | None = None,
@@ -170,7 +171,7 @@ class PaperSession:
         # outcome says so, and counted here, the run says so too.
         self.refusals = KernelRefusals()
         self.runtime.intent_listeners.append(self.refusals.on_intent)
-        self.runtime.add_strategy(strategy)
+        self.runtime.add_strategy(strategy, max_slots=strategy_max_slots)
         self.state_dir = state_dir
         self.status_every = status_every
         self.fill_model = fill_model

@@ -1,0 +1,186 @@
+"""``dita live --config FILE [--live]``: a configured run (``dita.live``) with the HTTP gateway
+serving its kernel; ``dita serve --config FILE`` hosts the same run when the file configures one.
+
+Exit codes: 2 for a file that is no run's configuration (each problem one line naming its key),
+or mode live without ``--live``; 1 when the run cannot start (the exchange unreachable) or ended
+on a failure; 0 after a clean stop (Ctrl-C, SIGTERM). SIGHUP reloads the [risk] table."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import threading
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from dita.cli._common import fail, given_path
+from dita.live.config import ConfigError, LiveConfig, load_config
+
+__all__ = ["register", "run_configured"]
+
+LiveOption = Annotated[
+    bool, typer.Option("--live", help='Allow a file with mode = "live" to send real orders')
+]
+
+
+def _say(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+def _refuse(problems: list[str]) -> NoReturn:
+    for problem in problems:
+        typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(2)
+
+
+def checked_config(path: Path, live_allowed: bool) -> LiveConfig:
+    """The run ``path`` configures; exits 2 naming each problem, or a live run without --live."""
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        _refuse([f"{path}: {problem}" for problem in exc.problems])
+    if config.mode == "live" and not live_allowed:
+        fail(
+            f'{path}: mode = "live" sends real orders with the keys in ${config.venue.api_key_env}: '
+            'give --live on the command line too (or set mode = "paper" to trade on paper)'
+        )
+    return config
+
+
+def run_configured(path: Path, live_allowed: bool) -> None:
+    """Run what ``path`` configures until Ctrl-C or SIGTERM (or the run fails)."""
+    from dita.live.run import mode_line
+
+    config = checked_config(path, live_allowed)
+    typer.echo(mode_line(config))  # the first line: which money the run trades
+    sock = _listen(config) if config.gateway.enabled else None
+    # From here on a SIGHUP asks for a reload, not the end of the process (its default action).
+    reload_requested = threading.Event()
+    previous_hup = signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+    try:
+        run = _built(config, path, reload_requested)
+    except BaseException:  # the refusals' typer.Exit too
+        _close_socket(sock)
+        signal.signal(signal.SIGHUP, previous_hup)
+        raise
+    typer.echo(f"kernel id: {run.kernel.kernel_id}")
+    if run.continued:
+        typer.echo(f"continued from the write-ahead log in {config.wal_dir()} (seq {run.kernel.seq:,})")
+    try:
+        if sock is not None:
+            _serve(run, config, sock)
+        else:
+            _wait(run)
+    finally:
+        signal.signal(signal.SIGHUP, previous_hup)
+    if run.failure is not None:
+        raise typer.Exit(1)
+
+
+def _built(config: LiveConfig, path: Path, reload_requested: threading.Event) -> Any:
+    """The run's stack; a problem of the file exits 2, a run that cannot start 1."""
+    from dita.live.run import LiveRun, RunRefused
+
+    try:
+        return LiveRun(config, path, _say, reload_requested=reload_requested)
+    except ConfigError as exc:
+        _refuse([f"{path}: {problem}" for problem in exc.problems])
+    except RunRefused as exc:
+        fail(str(exc), code=1)
+
+
+def _listen(config: LiveConfig) -> socket.socket:
+    from dita.cli.gateway import _listen_socket
+
+    return _listen_socket(config.gateway.host, config.gateway.port)
+
+
+def _close_socket(sock: socket.socket | None) -> None:
+    if sock is not None:
+        sock.close()
+
+
+def _wait(run: Any) -> None:
+    """A run without a gateway: wait for its end, or Ctrl-C or SIGTERM."""
+    from dita._signals import Terminated, closing, sigterm_as_interrupt
+
+    restore = sigterm_as_interrupt()
+    try:
+        run.start()
+        while not run.stop_requested.wait(0.2):
+            pass
+    except KeyboardInterrupt as exc:
+        _say("terminated" if isinstance(exc, Terminated) else "interrupted")
+    finally:
+        closing()
+        try:
+            run.stop()
+        finally:
+            run.close()
+            restore()
+
+
+def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
+    """Serve the run's kernel over HTTP until SIGINT or SIGTERM; the strategies stop first."""
+    from dita.gateway.app import create_app
+    from dita.gateway.config import GatewaySettings
+    from dita.gateway.server import GatewayServer
+
+    token = os.environ.get(config.gateway.token_env) if config.gateway.token_env else None
+    settings = GatewaySettings(
+        host=config.gateway.host, port=config.gateway.port, token=token, kernel_id=config.kernel_id
+    )
+    app = create_app(run.kernel, settings)
+    # The runtime polls the venue and hands its events to the strategies that own the trades:
+    # the gateway polling it too would take those events past them.
+    app.state.polling.poll_events = None
+    if token is None:
+        _say(f"no token configured (gateway.token_env); this session's bearer token: {app.state.token}")
+
+    class RunServer(GatewayServer):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await asyncio.to_thread(run.stop)  # no strategy input once the kernel closes
+            await super().shutdown(sockets)
+            # uvicorn re-raises the signal once this returns, ending the process (as `dita
+            # serve` ends): the venue's streams are closed here, after the kernel.
+            await asyncio.to_thread(run.close)
+
+    server = RunServer.for_settings(app, run.kernel, settings)
+    run.on_stopped = lambda: setattr(server, "should_exit", True)
+    host, port = sock.getsockname()[:2]
+    _say(f"dita gateway for kernel {run.kernel.kernel_id} on http://{host}:{port}/ (metrics: /metrics)")
+    try:
+        run.start()
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it stopped on
+        pass
+    finally:
+        sock.close()
+        try:
+            if not server.started:
+                run.stop()
+        finally:
+            run.close()
+
+
+def live(
+    config: Annotated[Path, typer.Option(help="The run's TOML file", parser=given_path)],
+    live: LiveOption = False,
+) -> None:
+    r"""Run the strategies a config file names against its venue, with the whole stack.
+
+    The kernel keeps a write-ahead log, a journal (embedded chDB by default) and a projection;
+    the HTTP API, the operator page and /metrics serve it. mode = "paper" (the default) fills
+    on the paper venue from the exchange's live market data; mode = "live" sends real orders
+    and also needs --live. A restart on the same log recovers, reconciles and trades on.
+    Ctrl-C or SIGTERM stop cleanly; SIGHUP re-reads the file's \[risk] limits.
+    """
+    run_configured(config, live)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("live")(live)

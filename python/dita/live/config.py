@@ -1,0 +1,229 @@
+"""The configuration of a ``dita live`` run: one TOML file, validated whole before anything starts.
+
+Every table refuses keys it does not know, and every problem is one line naming the key path
+and the value given (``venue.market_type: 'futures' is not one of 'spot', 'linear'``), so a
+typo in a limit is never a limit silently off. The file names the environment variables that
+hold the venue's keys and the gateway's token, never the secrets themselves; a variable that is
+not set is a problem of the file, named with the key that names it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dita.risk import RiskLimits
+
+__all__ = [
+    "ConfigError",
+    "GatewayTable",
+    "JournalTable",
+    "LiveConfig",
+    "LogTable",
+    "PaperTable",
+    "ProjectionTable",
+    "StrategyTable",
+    "VenueTable",
+    "configures_a_run",
+    "load_config",
+    "parse_config",
+]
+
+Mode = Literal["paper", "live"]
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class VenueTable(_Table):
+    """Where the run trades (``live``) or reads its market data (``paper``)."""
+
+    exchange: str = Field(min_length=1, description="ccxt exchange id, e.g. binance")
+    market_type: Literal["spot", "linear"] = "spot"
+    # Names of environment variables: the file never holds a key.
+    api_key_env: str = Field(default="DITA_CCXT_API_KEY", min_length=1)
+    secret_env: str = Field(default="DITA_CCXT_SECRET", min_length=1)
+    base_url: str | None = Field(
+        default=None, description="the exchange's API root (a local server in tests)"
+    )
+    symbols: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    bar_interval: str = Field(default="1m", min_length=1, description="kline interval of the bars")
+    user_stream: bool = Field(default=True, description="live: the account's fills streamed as they happen")
+
+
+class StrategyTable(_Table):
+    strategy: str = Field(min_length=1, description='"MODULE:CLASS" or "FILE.py:CLASS"')
+    params: dict[str, Any] = Field(default_factory=dict)
+    max_slots: int | None = Field(default=None, ge=1, description="slots this strategy may hold at once")
+
+
+class PaperTable(_Table):
+    """The paper venue's money and fees (mode ``paper``)."""
+
+    balance: float = Field(default=10_000.0, gt=0)
+    fee_rate: float = Field(default=0.001, ge=0, lt=1)
+
+
+class LogTable(_Table):
+    wal_dir: Path | None = Field(default=None, description="default: <state_dir>/wal/<kernel_id>")
+    fsync: Literal["always", "batch", "none"] = "always"
+
+
+class JournalTable(_Table):
+    enabled: bool = True
+    dsn: str | None = Field(default=None, description="default: chdb://<state_dir>/journal/<kernel_id>")
+
+    @field_validator("dsn")
+    @classmethod
+    def _a_dsn(cls, dsn: str | None) -> str | None:
+        from dita.journal.dsn import parse_dsn
+
+        if dsn is not None:
+            parse_dsn(dsn)  # its ValueError names what is wrong
+        return dsn
+
+
+class ProjectionTable(_Table):
+    kind: Literal["memory", "hazelcast"] = "memory"
+    members: str | None = Field(default=None, description="hazelcast: host:port,...")
+    cluster: str | None = Field(default=None, description="hazelcast: the cluster name")
+
+
+class GatewayTable(_Table):
+    enabled: bool = True
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8080, ge=0, le=65535)
+    token_env: str | None = Field(default=None, description="the variable that holds the bearer token")
+
+
+# The kernel refuses a LIVE entry without metadata["source_run"]; a run's strategies carry none
+# (the run is their source), so the run's own default leaves the rule off unless the file asks.
+_RUN_RISK_DEFAULTS = {"require_source_run_in_live": False}
+
+
+class LiveConfig(_Table):
+    """One ``dita live`` run (docs/reference/configuration.md, "dita live")."""
+
+    mode: Mode = "paper"
+    kernel_id: str = Field(min_length=1)
+    max_slots: int = Field(default=10, ge=1, le=100_000)
+    state_dir: Path | None = Field(default=None, description="default: $DITA_STATE_DIR, else var/run")
+    venue: VenueTable
+    strategies: list[StrategyTable] = Field(min_length=1)
+    risk: RiskLimits = Field(default_factory=lambda: RiskLimits.model_validate(_RUN_RISK_DEFAULTS))
+    paper: PaperTable = Field(default_factory=PaperTable)
+    log: LogTable = Field(default_factory=LogTable)
+    journal: JournalTable = Field(default_factory=JournalTable)
+    projection: ProjectionTable = Field(default_factory=ProjectionTable)
+    gateway: GatewayTable = Field(default_factory=GatewayTable)
+
+    @field_validator("risk", mode="before")
+    @classmethod
+    def _run_risk_defaults(cls, given: Any) -> Any:
+        return {**_RUN_RISK_DEFAULTS, **given} if isinstance(given, Mapping) else given
+
+    @field_validator("kernel_id")
+    @classmethod
+    def _an_id(cls, kernel_id: str) -> str:
+        from dita.control import check_kernel_id
+
+        check_kernel_id(kernel_id)
+        if "/" in kernel_id:
+            raise ValueError("it names files (<id>.json, the log's directory): it must not contain '/'")
+        return kernel_id
+
+    def run_state_dir(self) -> Path:
+        return self.state_dir or Path(os.environ.get("DITA_STATE_DIR") or "var/run")
+
+    def wal_dir(self) -> Path:
+        return self.log.wal_dir or self.run_state_dir() / "wal" / self.kernel_id
+
+    def journal_dsn(self) -> str | None:
+        if not self.journal.enabled:
+            return None
+        return self.journal.dsn or f"chdb://{self.run_state_dir() / 'journal' / self.kernel_id}"
+
+
+class ConfigError(ValueError):
+    """A file that is no run's configuration: ``problems``, one line each, key path first."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"{path}: " + "; ".join(problems))
+        self.path = path
+        self.problems = problems
+
+
+def configures_a_run(path: Path) -> bool:
+    """Whether the TOML file ``path`` configures a run (a [venue] or [[strategies]]), rather
+    than only a gateway (``dita serve``'s [gateway] table); False when it cannot be read."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return "venue" in raw or "strategies" in raw
+
+
+def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> LiveConfig:
+    """The run ``path`` configures; raises ConfigError listing every problem found."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError(path, [f"cannot read the file: {reason}"]) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, [f"not TOML: {exc}"]) from None
+    return parse_config(raw, path, environ=os.environ if environ is None else environ)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path, *, environ: Mapping[str, str]) -> LiveConfig:
+    try:
+        config = LiveConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(path, [_problem(error) for error in exc.errors()]) from None
+    missing = _unset_variables(config, environ)
+    if missing:
+        raise ConfigError(path, missing)
+    return config
+
+
+def _unset_variables(config: LiveConfig, environ: Mapping[str, str]) -> list[str]:
+    """The variables the file names that are not set: the keys only in mode live (paper reads
+    public market data), the token whenever a gateway is served with one named."""
+    named: list[tuple[str, str]] = []
+    if config.mode == "live":
+        named += [
+            ("venue.api_key_env", config.venue.api_key_env),
+            ("venue.secret_env", config.venue.secret_env),
+        ]
+    if config.gateway.enabled and config.gateway.token_env is not None:
+        named.append(("gateway.token_env", config.gateway.token_env))
+    return [
+        f"{key}: the environment variable {name!r} it names is not set"
+        for key, name in named
+        if not environ.get(name)
+    ]
+
+
+def _problem(error: Mapping[str, Any]) -> str:
+    """One line for one of pydantic's errors: the key path, the value given, what is wrong."""
+    where = ".".join(str(part) if not isinstance(part, int) else f"[{part}]" for part in error["loc"])
+    where = where.replace(".[", "[") or "(the file)"
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown key (given {_shown(error['input'])})"
+    if error["type"] == "missing":
+        return f"{where}: missing"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {_shown(error['input'])} given: {message}"
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

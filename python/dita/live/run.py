@@ -1,0 +1,362 @@
+"""The stack one ``dita live`` run is made of, built from its configuration (``LiveConfig``).
+
+A kernel on its write-ahead log, with its journal, projection and control plane; the venue
+(``live``: ``CcxtVenue`` with the account's keys; ``paper``: the paper venue, as ``dita paper``
+runs it, fed by the exchange's own market data); a ``TradingRuntime`` with the strategies, run on
+a thread of its own; and the HTTP gateway serving the same kernel, its page and ``/metrics``, on
+the main thread. A restart on the same log recovers the kernel, reconciles it with the venue and
+trades on. ``stop`` ends the strategies and their feed; ``close`` closes the kernel last.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dita.live.config import ConfigError, LiveConfig, load_config
+from dita.risk import RiskLimits
+
+__all__ = ["LiveRun", "RunRefused", "mode_line"]
+
+SAVE_EVERY_S = 1.0  # how often a paper run saves its state file (its venue's book, for a restart)
+STOP_WAIT_S = 5.0  # how long a stop waits for the strategies' thread before closing the kernel
+
+Say = Callable[[str], None]
+
+
+class RunRefused(RuntimeError):
+    """What the configuration asks for cannot start (the exchange unreachable, a symbol it does
+    not list, a log of another kernel): said in one line, nothing left open."""
+
+
+def mode_line(config: LiveConfig) -> str:
+    """The first line a run prints: which money it trades."""
+    venue = f"{config.venue.exchange} {config.venue.market_type}"
+    if config.mode == "live":
+        return f"mode: LIVE: real orders on {venue} with the keys in ${config.venue.api_key_env}"
+    return f"mode: paper: the paper venue fills orders on {venue}'s live market data; no order is sent"
+
+
+class LiveRun:
+    """One configured run. Build it, ``start`` it, then serve ``app`` (or wait), ``stop``, ``close``."""
+
+    def __init__(
+        self,
+        config: LiveConfig,
+        config_path: Path,
+        say: Say,
+        *,
+        reload_requested: threading.Event | None = None,
+    ) -> None:
+        from dita.cli._common import load_strategy
+
+        self.config = config
+        self.config_path = config_path
+        self.say = say
+        # Loaded before anything opens: a bad strategy or parameter exits 2 with nothing to close.
+        self.strategies = [(load_strategy(s.strategy, s.params), s.max_slots) for s in config.strategies]
+        self.stop_requested = threading.Event()
+        # Set (by SIGHUP) to re-read the file's [risk] table on the strategies' thread.
+        self.reload_requested = reload_requested or threading.Event()
+        self.failure: str | None = None
+        self.on_stopped: Callable[[], None] = lambda: None  # told when the strategies' thread ends
+        self._thread: threading.Thread | None = None
+        self._opened: list[Any] = []  # what to close if the build fails half-way
+        self.session: Any = None  # the paper run's PaperSession (its book and state file)
+        try:
+            self.market_source = self._market_source()
+            self.symbols, self.assets = self._checked_symbols()
+            self._open_sinks()
+            self._build_kernel()
+            self.feed = self._live_feed()
+        except BaseException:
+            self._close_opened()
+            raise
+
+    # --- building -------------------------------------------------------------------------
+
+    def _market_source(self) -> Any:
+        """The ccxt venue of the configured exchange: the one traded in mode live, the source of
+        the market data in both modes."""
+        from pydantic import ValidationError
+
+        from dita.venues.ccxt import CcxtVenue
+
+        v = self.config.venue
+        settings: dict[str, Any] = {
+            "exchange": v.exchange,
+            "market_type": v.market_type,
+            "base_url": v.base_url,
+        }
+        if self.config.mode == "live":
+            settings |= {
+                "api_key_env": v.api_key_env,
+                "secret_env": v.secret_env,
+                "markets": v.symbols,
+                "user_stream": v.user_stream,
+            }
+        try:
+            venue = CcxtVenue(**settings)
+        except ValidationError as exc:
+            problems = [f"venue.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+            raise ConfigError(self.config_path, problems) from None
+        except ValueError as exc:
+            raise ConfigError(self.config_path, [f"venue: {exc}"]) from None
+        self._opened.append(venue)
+        try:
+            venue.load_markets()
+        except Exception as exc:
+            raise RunRefused(f"cannot reach {v.exchange}: {type(exc).__name__}: {exc}") from None
+        return venue
+
+    def _checked_symbols(self) -> tuple[list[str], list[str]]:
+        client = self.market_source._exchange
+        ids = []
+        for position, symbol in enumerate(self.config.venue.symbols):
+            try:
+                ids.append(str(client.market(symbol).get("id") or symbol.replace("/", "")))
+            except Exception:
+                raise ConfigError(
+                    self.config_path,
+                    [
+                        f"venue.symbols[{position}]: {symbol!r} is not a market of "
+                        f"{self.config.venue.exchange}"
+                    ],
+                ) from None
+        return list(self.config.venue.symbols), ids
+
+    def _open_sinks(self) -> None:
+        from dita.cli._common import open_projection
+        from dita.control import InMemoryControlPlane
+        from dita.projection import InMemoryProjection
+
+        c = self.config
+        self.journal: Any = None
+        dsn = c.journal_dsn()
+        if dsn is not None:
+            from dita.journal.clickhouse import ClickHouseJournal
+
+            if dsn.startswith("chdb://"):
+                Path(dsn.removeprefix("chdb://")).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.journal = ClickHouseJournal(dsn, close_timeout=2.0)
+            except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: a chDB directory held
+                raise RunRefused(f"journal.dsn {dsn!r}: cannot open the journal: {exc}") from None
+            self._opened.append(self.journal)
+        if c.projection.kind == "hazelcast":
+            from dita.control.hazelcast import HazelcastControlPlane
+
+            members = c.projection.members or "127.0.0.1:5701"
+            self.projection = open_projection(
+                members, c.projection.cluster, "projection.members", "projection.cluster"
+            )
+            self._opened.append(self.projection)
+            self.control_plane: Any = HazelcastControlPlane(
+                self.projection.cluster_members, self.projection.cluster_name, updated_by="dita-live"
+            )
+        else:
+            self.projection = InMemoryProjection()
+            self.control_plane = InMemoryControlPlane()
+        self._opened.append(self.control_plane)
+
+    def _build_kernel(self) -> None:
+        from dita._kernel import WalError
+
+        c = self.config
+        wal_dir = c.wal_dir()
+        wal_dir.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if c.mode == "paper":
+                self._build_paper(wal_dir)
+            else:
+                self._build_live(wal_dir)
+        except (ValueError, OSError, WalError) as exc:
+            raise RunRefused(f"cannot start the kernel on the log in {wal_dir}: {exc}") from None
+        self.kernel.set_risk_limits(c.risk.model_dump())
+
+    def _build_paper(self, wal_dir: Path) -> None:
+        from dita.backtest.engine import BacktestConfig
+        from dita.cli.paper import PaperSession, _of_this_log, _previous_state
+
+        c = self.config
+        state_dir = c.run_state_dir()
+        state_dir.mkdir(parents=True, exist_ok=True)
+        state_file = state_dir / f"{c.kernel_id}.json"
+        previous = _previous_state(state_file)
+        if previous is not None:
+            previous = _of_this_log(previous, state_file, wal_dir)
+        fill_model = BacktestConfig(balance=c.paper.balance, fee_rate=c.paper.fee_rate, max_slots=c.max_slots)
+        (first, first_slots), *others = self.strategies
+        self.session = PaperSession(
+            first,
+            strategy_max_slots=first_slots,
+            fill_model=fill_model,
+            kernel_id=c.kernel_id,
+            assets=self.assets,
+            state_dir=state_dir,
+            clock="wall",
+            journal=self.journal,
+            projection=self.projection,
+            control_plane=self.control_plane,
+            wal_dir=wal_dir,
+            previous=previous,
+        )
+        self.kernel, self.runtime, self.continued = (
+            self.session.kernel,
+            self.session.runtime,
+            self.session.continued,
+        )
+        for strategy, max_slots in others:
+            self.runtime.add_strategy(strategy, max_slots=max_slots)
+
+    def _build_live(self, wal_dir: Path) -> None:
+        from dita.kernel import ExecutionKernel
+        from dita.runtime import TradingRuntime
+
+        c = self.config
+        venue = self.market_source
+        self.kernel = ExecutionKernel(
+            venue=venue,
+            kernel_id=c.kernel_id,
+            journal=self.journal,
+            projection=self.projection,
+            control_plane=self.control_plane,
+            max_slots=c.max_slots,
+            wal_dir=str(wal_dir),
+            fsync=c.log.fsync,
+        )
+        self.continued = self.kernel.seq > 0
+        for asset, limits in venue.market_metadata().items():
+            self.kernel.set_market_limits(asset, limits.model_dump())
+        if not self.continued:
+            # A fresh kernel's capital is the account's quote balance; a continued one keeps its log's.
+            quote = str(venue._exchange.market(self.symbols[0]).get("quote") or "")
+            capital = float(venue.balances().get(quote) or 0.0)
+            if capital > 0:
+                self.kernel.set_seed_capital(capital)
+            self.kernel.update_control(mode="LIVE", source="dita-live")
+        self.runtime = TradingRuntime(self.kernel, [venue], clock="wall")
+        for strategy, max_slots in self.strategies:
+            self.runtime.add_strategy(strategy, max_slots=max_slots)
+
+    def _live_feed(self) -> Any:
+        from dita.cli._common import check_feed
+        from dita.cli.live_feed import choose_live_feed
+
+        strategy = self.strategies[0][0]
+        feed = choose_live_feed(
+            strategy,
+            self.market_source,
+            self.symbols,
+            bar_interval=self.config.venue.bar_interval,
+            quote_feed="stream",
+            poll_s=1.0,
+        )
+        for other, _ in self.strategies:
+            check_feed(other, feed.kind, self.assets, source="[venue]")
+        return feed
+
+    # --- running --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the strategies, reconcile a continued kernel with the venue, and trade on a thread."""
+        self.runtime.start()
+        if self.continued:
+            self._reconcile()
+        self._thread = threading.Thread(target=self._trade, name="dita-live-strategies", daemon=True)
+        self._thread.start()
+
+    def _reconcile(self) -> None:
+        report = self.runtime.reconcile_with_venue()
+        lines = report.lines()
+        for line in lines:
+            self.say(f"reconcile: {line}")
+        if not lines:
+            self.say("reconcile: the kernel agrees with the venue")
+
+    def _trade(self) -> None:
+        from dita.runtime import StrategyStatus
+
+        last_save = 0.0
+        handles = list(self.runtime.handles.values())
+
+        def should_stop() -> bool:
+            nonlocal last_save
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.reload_risk()
+            if self.session is not None and time.monotonic() - last_save >= SAVE_EVERY_S:
+                last_save = time.monotonic()
+                self.session.save(running=True)
+            if self.failure is None and all(h.status is StrategyStatus.ERROR for h in handles):
+                # Nothing would trade again: the run ends rather than follow the feed for nothing.
+                self.failure = "every strategy is in ERROR: the run was stopped"
+                self.say(f"error: {self.failure}")
+            return self.failure is not None or self.stop_requested.is_set()
+
+        try:
+            not_before = time.time()
+            self.runtime.run(self.feed.items(should_stop, not_before), should_stop=should_stop)
+        except Exception as exc:  # said by the run's end, which closes the kernel all the same
+            self.failure = f"the strategies' thread stopped: {type(exc).__name__}: {exc}"
+            self.say(f"error: {self.failure}")
+        finally:
+            self.stop_requested.set()
+            self.on_stopped()
+
+    def stop(self) -> None:
+        """End the strategies and the feed (within STOP_WAIT_S); the kernel stays open."""
+        self.stop_requested.set()
+        if self._thread is not None:
+            self._thread.join(STOP_WAIT_S)
+        try:
+            self.runtime.stop()
+        finally:
+            said = self.feed.close()
+            if said is not None:
+                self.say(said)
+        if self.session is not None:
+            self.session.save(running=False)
+
+    def close(self) -> None:
+        """Close the kernel (its journal, projection and control plane with it) and the venue."""
+        try:
+            self.kernel.close()
+        finally:
+            self.market_source.close()
+
+    def _close_opened(self) -> None:
+        from dita.cli._common import close_all
+
+        kernel = getattr(self, "kernel", None)
+        if kernel is not None:
+            kernel.close()
+        close_all(*reversed(self._opened))
+
+    # --- SIGHUP -----------------------------------------------------------------------------
+
+    def reload_risk(self) -> None:
+        """Read the file again and apply its [risk] table only; a bad file changes nothing."""
+        try:
+            fresh = load_config(self.config_path)
+        except ConfigError as exc:
+            self.say(f"reload refused, nothing changed: {'; '.join(exc.problems)}")
+            return
+        before = RiskLimits(**self.kernel.risk_limits())
+        changed = [
+            f"{name} {getattr(before, name)!r} -> {getattr(fresh.risk, name)!r}"
+            for name in RiskLimits.model_fields
+            if getattr(before, name) != getattr(fresh.risk, name)
+        ]
+        self.kernel.set_risk_limits(fresh.risk.model_dump())
+        self.say(f"reload: risk limits {'changed: ' + ', '.join(changed) if changed else 'unchanged'}")
+        others = [
+            name
+            for name in LiveConfig.model_fields
+            if name != "risk" and getattr(fresh, name) != getattr(self.config, name)
+        ]
+        if others:
+            self.say(f"reload: only [risk] is applied while running; {', '.join(others)} take a restart")

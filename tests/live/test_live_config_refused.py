@@ -1,0 +1,104 @@
+"""A file that is no run's configuration is refused before anything starts: exit 2, one line
+per problem naming its key path and the value given; a live run also needs --live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dita.cli import app
+
+RUN = """
+kernel_id = "refused"
+{top}
+[venue]
+exchange = "binance"
+symbols = ["BTC/USDT"]
+api_key_env = "DITA_TEST_LIVE_KEY"
+secret_env = "DITA_TEST_LIVE_SECRET"
+{venue}
+[[strategies]]
+strategy = "dita.examples.crossover:SmaCrossover"
+{strategy}
+"""
+
+
+def refused(tmp_path: Path, *args: str, top: str = "", venue: str = "", strategy: str = "") -> str:
+    path = tmp_path / "run.toml"
+    path.write_text(RUN.format(top=top, venue=venue, strategy=strategy))
+    result = CliRunner().invoke(app, ["live", "--config", str(path), *args])
+    assert result.exit_code == 2, result.output
+    return str(result.stderr)
+
+
+def test_an_unknown_key_is_named_with_its_value(tmp_path: Path) -> None:
+    err = refused(tmp_path, venue="market_typ = 'linear'")
+    assert "venue.market_typ: unknown key (given 'linear')" in err
+
+
+def test_a_value_of_the_wrong_type_is_named_with_its_value(tmp_path: Path) -> None:
+    err = refused(tmp_path, strategy="max_slots = 'two'")
+    assert "strategies[0].max_slots: 'two' given: Input should be a valid integer" in err
+
+
+def test_a_value_out_of_its_choices_is_named(tmp_path: Path) -> None:
+    err = refused(tmp_path, venue="market_type = 'futures'")
+    assert "venue.market_type: 'futures' given: Input should be 'spot' or 'linear'" in err
+
+
+def test_a_risk_limit_is_checked_as_the_kernel_checks_it(tmp_path: Path) -> None:
+    err = refused(tmp_path, top="[risk]\nmax_leverage = -1")
+    assert "risk.max_leverage: -1 given" in err
+
+
+def test_every_problem_is_said_at_once(tmp_path: Path) -> None:
+    err = refused(tmp_path, venue="market_type = 'futures'\nbogus = 1", strategy="max_slots = 0")
+    assert "venue.market_type" in err and "venue.bogus" in err and "strategies[0].max_slots" in err
+
+
+def test_a_key_variable_not_set_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DITA_TEST_LIVE_KEY", raising=False)
+    monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "a-secret-never-printed")
+    err = refused(tmp_path, "--live", top='mode = "live"')
+    assert "venue.api_key_env: the environment variable 'DITA_TEST_LIVE_KEY' it names is not set" in err
+    assert "venue.secret_env" not in err and "a-secret-never-printed" not in err
+
+
+def test_a_live_run_without_the_live_flag_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DITA_TEST_LIVE_KEY", "k")
+    monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "s")
+    err = refused(tmp_path, top='mode = "live"')
+    assert 'mode = "live" sends real orders' in err and "give --live on the command line" in err
+
+
+def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text("kernel_id = \n")
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 2 and "not TOML" in result.stderr
+
+
+def test_serve_refuses_a_bad_run_file_the_same_way(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(RUN.format(top="", venue="bogus = 1", strategy=""))
+    result = CliRunner().invoke(app, ["serve", "--config", str(path)])
+    assert result.exit_code == 2 and "venue.bogus: unknown key" in result.stderr
+
+
+def test_the_example_config_is_a_run() -> None:
+    from dita.live.config import load_config
+
+    example = Path(__file__).resolve().parents[2] / "python" / "dita" / "examples" / "live.toml"
+    config = load_config(example, environ={"DITA_GATEWAY_TOKEN": "t" * 24})
+    assert config.mode == "paper" and config.risk.max_notional_total == 200
+
+
+def test_an_exchange_that_cannot_be_reached_exits_1(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    unreachable = 'base_url = "http://127.0.0.1:9"\n[gateway]\nenabled = false'
+    path.write_text(RUN.format(top=f'state_dir = "{tmp_path}"', venue=unreachable, strategy=""))
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith("mode: paper") and "error: cannot reach binance" in result.stderr

@@ -1,0 +1,171 @@
+"""``dita live --config`` end to end, in mode live against the local Binance exchange
+(``tests/venues/binance_streams.py``) with fake keys: a bar strategy trades on the streamed
+klines, the HTTP API and /metrics serve the same kernel during the run, a ``kill -9`` mid-run
+and a restart on the same log recover, reconcile and trade on, with the kernel's position
+equal to the exchange's."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from binance_market import BinanceMarket
+from binance_streams import BinanceStreamServer, streaming
+
+TOKEN = "e2e-token-of-the-live-run"
+
+
+@pytest.fixture
+def exchange() -> Iterator[BinanceStreamServer]:
+    # Prices swinging over 3 s: a close and the 2-bar average of 1 s bars cross every few bars.
+    with streaming(market=BinanceMarket(wave_s=3.0)) as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def write_config(tmp_path: Path, exchange: BinanceStreamServer, port: int) -> Path:
+    path = tmp_path / "run.toml"
+    path.write_text(
+        f"""
+mode = "live"
+kernel_id = "e2e-live"
+state_dir = "{tmp_path / "state"}"
+
+[venue]
+exchange = "binance"
+base_url = "{exchange.url}"
+symbols = ["BTC/USDT"]
+bar_interval = "1s"
+api_key_env = "DITA_TEST_LIVE_KEY"
+secret_env = "DITA_TEST_LIVE_SECRET"
+
+[[strategies]]
+strategy = "dita.examples.crossover:SmaCrossover"
+params = {{ fast = 1, slow = 2, trade_size = 0.01, allow_short = false }}
+max_slots = 2
+
+[risk]
+max_notional_total = 10000
+
+[log]
+fsync = "batch"
+
+[journal]
+enabled = false
+
+[gateway]
+port = {port}
+token_env = "DITA_TEST_LIVE_TOKEN"
+"""
+    )
+    return path
+
+
+def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DITA_TEST_LIVE_KEY": "fake-key",
+        "DITA_TEST_LIVE_SECRET": "fake-secret",
+        "DITA_TEST_LIVE_TOKEN": TOKEN,
+    }
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from dita.cli import main; main()",
+                "live",
+                "--config",
+                str(config),
+                "--live",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def get(gateway: str, path: str) -> Any:
+    with urllib.request.urlopen(gateway + path, timeout=5) as answer:
+        body = answer.read().decode()
+    return body if path == "/metrics" else json.loads(body)
+
+
+def wait_for(what: str, check: Any, timeout: float, log: Path) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got = check()
+        except OSError:
+            got = None
+        if got:
+            return got
+        time.sleep(0.25)
+    raise AssertionError(f"{what} within {timeout:g} s; the run said:\n{log.read_text()}")
+
+
+def kernel_position(gateway: str) -> float:
+    slots = get(gateway, "/v1/slots")
+    return round(
+        sum(s["size"] * (1 if s["side"] == "LONG" else -1) for s in slots if s["asset"] == "BTCUSDT"), 8
+    )
+
+
+def positions_agree(gateway: str, exchange: BinanceStreamServer) -> bool:
+    return kernel_position(gateway) == round(exchange.position("BTCUSDT"), 8)
+
+
+def check_the_book_at_the_end(gateway: str, exchange: BinanceStreamServer, log: Path) -> None:
+    """The book the run leaves: the kernel's position is the exchange's."""
+    wait_for(
+        "the kernel's position equal to the exchange's", lambda: positions_agree(gateway, exchange), 15, log
+    )
+
+
+def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamServer, tmp_path: Path) -> None:
+    port = free_port()
+    gateway = f"http://127.0.0.1:{port}"
+    config = write_config(tmp_path, exchange, port)
+    log = tmp_path / "run.log"
+    run = start(config, log)
+    try:
+        wait_for("orders at the exchange", lambda: len(exchange.orders) >= 6, 60, log)
+        first = log.read_text().splitlines()[0]
+        assert first == "mode: LIVE: real orders on binance spot with the keys in $DITA_TEST_LIVE_KEY"
+        account = get(gateway, "/v1/account")
+        assert account["kernel_id"] == "e2e-live" and account["equity"] > 0
+        assert "dita_gateway" in get(gateway, "/metrics")
+        run.send_signal(signal.SIGKILL)
+        run.wait(10)
+        orders_before = len(exchange.orders)
+        run = start(config, log)
+        wait_for("the restart's reconciliation", lambda: "reconcile: " in log.read_text(), 30, log)
+        assert "continued from the write-ahead log" in log.read_text()
+        more = lambda: len(exchange.orders) >= orders_before + 4  # noqa: E731
+        wait_for("orders after the restart", more, 60, log)
+        check_the_book_at_the_end(gateway, exchange, log)
+        run.send_signal(signal.SIGTERM)
+        # Stopped cleanly, then ended by the signal uvicorn re-raises, as `dita serve` ends.
+        assert run.wait(15) == -signal.SIGTERM, log.read_text()
+        assert "feed: binance market stream: " in log.read_text()
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(10)
+    assert "Traceback" not in log.read_text(), log.read_text()
+    assert "fake-secret" not in log.read_text()
