@@ -30,6 +30,7 @@ __all__ = [
     "configure_logging",
     "configure_logging_from_env",
     "log_context",
+    "order_ids",
     "parse_levels",
     "redact",
     "register_secret",
@@ -78,6 +79,35 @@ def log_context(**ids: Any) -> Iterator[None]:
         yield
     finally:
         _context.reset(token)
+
+
+def order_ids(
+    kernel: Any = None, *, outcome: Any = None, event: Any = None, order: Any = None, **more: Any
+) -> dict[str, Any]:
+    """The ids of ``ORDER_FIELDS`` a kernel, a ``KernelOutcome``, a ``VenueEvent`` and a
+    ``VenueOrder`` know, for ``extra=`` (``more`` added as given): read by name, so a stand-in
+    without one leaves it out. Callers on a busy path build it under ``log.isEnabledFor``."""
+    ids: dict[str, Any] = {}
+    for source, names in (
+        (order, ("trade_id", "slot_id", "client_order_id", "venue_order_id")),
+        (event, ("trade_id", "slot_id", "venue_order_id", "event_id", "fill_id")),
+        (outcome, ("seq", "slot_id", "trade_id")),
+        (kernel, ("kernel_id",)),
+    ):
+        for name in names if source is not None else ():
+            value = getattr(source, name, None)
+            if value not in (None, "") and not (name == "slot_id" and value == -1):
+                ids.setdefault(name, value)
+    client_order_id = getattr(event, "venue_client_id", None) if event is not None else None
+    if client_order_id:
+        ids.setdefault("client_order_id", client_order_id)
+    placed = getattr(outcome, "order", None) if outcome is not None else None
+    if placed is not None:
+        ids.setdefault("client_order_id", placed.client_order_id)
+        if placed.venue_order_id:
+            ids.setdefault("venue_order_id", placed.venue_order_id)
+    ids.update(more)
+    return ids
 
 
 def register_secret(*values: str) -> None:
