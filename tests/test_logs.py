@@ -12,12 +12,14 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import pytest
 from typer.testing import CliRunner
 
+from dita import ExecutionKernel, MockVenueAdapter
 from dita.cli import app
+from dita.gateway.stdio import run_stdio
 from dita.logs import (
     configure_logging,
     configure_logging_from_env,
@@ -208,3 +210,20 @@ def test_a_paper_fill_s_whole_path_is_logged_with_its_ids_and_no_secret(tmp_path
     path = [line for line in lines if line.get("client_order_id") == fill["client_order_id"]]
     assert {line["trade_id"] for line in path} == {fill["trade_id"]} and len(path) >= 3
     assert FAKE_KEY not in done.stderr + done.stdout and FAKE_SECRET not in done.stderr + done.stdout
+
+
+def test_a_gateway_order_s_lines_carry_its_ids(captured: io.StringIO) -> None:
+    """The stdio/HTTP gateway's engine: an ORDER filled at once, at DEBUG."""
+    configure_logging("json", {"dita.gateway": "DEBUG"}, stream=captured)
+    kernel = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=1.0), kernel_id="gw-k1")
+    out = io.BytesIO()
+    assert run_stdio(kernel, cast(BinaryIO, io.BytesIO(b"ORDER BUY BTC 1 50000 g1\n")), out) == 0
+    lines = lines_of(captured)
+    order = [line for line in lines if line["message"].startswith("ORDER g1 ENTER")]
+    fills = [line for line in lines if line["message"].startswith("fill of ORDER g1")]
+    assert len(order) == 1 and fills
+    for line in order + fills:
+        assert line["component"] == "dita.gateway.engine" and line["kernel_id"] == "gw-k1"
+        assert line["trade_id"] == "g1" and line["slot_id"] == 0 and line["client_order_id"]
+        assert line["gateway_client_id"] == "g1"
+    assert order[0]["seq"] > 0 and fills[0]["venue_order_id"] and fills[0]["fill_id"]
