@@ -66,7 +66,9 @@ _SECRET_PAIR_RE = re.compile(
 
 _context: ContextVar[Mapping[str, Any]] = ContextVar("dita_log_context", default=MappingProxyType({}))
 _secrets_lock = threading.Lock()
-_secrets: list[str] = []  # longest first, so a value is scrubbed whole before one it contains
+# Longest first, so a value is scrubbed whole before one it contains; replaced, never changed in
+# place, so a line being redacted on another thread reads one whole tuple.
+_secrets: tuple[str, ...] = ()
 _MIN_SECRET_LENGTH = 4  # shorter values would scrub ordinary words and numbers out of every line
 
 
@@ -113,10 +115,11 @@ def order_ids(
 def register_secret(*values: str) -> None:
     """Scrub each of ``values`` (an API key, a secret, a token, a listen key) from every line
     from now on, wherever it appears. Values shorter than 4 characters are not taken."""
+    global _secrets
     with _secrets_lock:
         known = set(_secrets)
         known.update(v for v in values if isinstance(v, str) and len(v.strip()) >= _MIN_SECRET_LENGTH)
-        _secrets[:] = sorted(known, key=len, reverse=True)
+        _secrets = tuple(sorted(known, key=len, reverse=True))
 
 
 def redact(text: str) -> str:
