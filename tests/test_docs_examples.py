@@ -37,6 +37,13 @@ def _blocks() -> dict[tuple[str, str], str]:
 # Standalone: run in a fresh interpreter in an empty working directory (the blocks write
 # relative paths, and chDB hosts one directory per process), then the check after it.
 STANDALONE: dict[tuple[str, str], str] = {
+    ("reference/logging.md", "import logging"): """
+        import json
+        logging.getLogger().handlers[-1].stream.close()
+        (line,) = [json.loads(text) for text in open("dita.log", encoding="utf-8")]
+        assert line["message"] == "rejected with key ***", line
+        assert (line["kernel_id"], line["seq"], line["trade_id"]) == ("btc-1", 42, "t1")
+    """,
     ("reference/journal.md", "from dita import ExecutionKernel"): """
         from pathlib import Path
         assert Path("dita-journal").is_dir() and any(Path("wal/btc-trend-1").glob("seg-*.wal"))

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from dita._kernel import KernelCore, KernelOutcome, KernelTransition, TradeSlot, VenueEvent, VenueOrder
 from dita.control import check_kernel_id
+from dita.logs import order_ids
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 
 if TYPE_CHECKING:
@@ -532,6 +533,7 @@ def _stop_at_exit(kernel: ExecutionKernel) -> None:
             "thread is left unanswered (reconcile its orders with the venue on restart)",
             kernel.kernel_id,
             exc,
+            extra=order_ids(kernel),
         )
         return
     waited = time.monotonic() - started
@@ -541,6 +543,7 @@ def _stop_at_exit(kernel: ExecutionKernel) -> None:
             "calls under way on other threads, whose answers are applied and logged",
             kernel.kernel_id,
             waited,
+            extra=order_ids(kernel),
         )
 
 
@@ -576,6 +579,7 @@ def _tell_recovery(kernel: KernelCore) -> None:
             torn["bytes_dropped"],
             torn["seq"],
             recovery["last_seq"],
+            extra=order_ids(kernel, seq=recovery["last_seq"]),
         )
     for skipped in recovery["skipped_checkpoints"]:
         path, reason = skipped["path"], skipped["reason"]
@@ -586,12 +590,14 @@ def _tell_recovery(kernel: KernelCore) -> None:
             "the start of the log"
             if recovery["checkpoint_seq"] is None
             else f"checkpoint {recovery['checkpoint_seq']}",
+            extra=order_ids(kernel),
         )
     for path in recovery["removed_temp_files"]:
         _log.warning(
             "kernel %r: removed %s, a write of its write-ahead log cut short before its rename",
             kernel.kernel_id,
             path,
+            extra=order_ids(kernel),
         )
 
 

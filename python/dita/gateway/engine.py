@@ -18,6 +18,7 @@ slot per candidate rather than every slot per order.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import sys
 import time
@@ -44,6 +45,7 @@ from dita._kernel import (
 )
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
 from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
+from dita.logs import order_ids
 from dita.risk import KERNEL_MAX
 from dita.venues import poll_once
 from dita.venues._events import PolledEvents, input_refused, input_stopped, kernel_busy
@@ -67,6 +69,8 @@ __all__ = [
 
 Emit = Callable[[str, dict[str, Any]], None]
 """Receives (event type, fields); the writer adds ``seq`` and ``ts``."""
+
+log = logging.getLogger("dita.gateway.engine")
 
 # Stages of a slot with a position (size > 0) that an opposite order must not go around: an
 # exit working, or an entry order still working after a part fill.
@@ -342,6 +346,16 @@ class OrderEngine:
             self.orders.pop(rec.client_id, None)
             self._finish(rec)
             raise
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "ORDER %s %s %s: %s, %s",
+                rec.client_id,
+                planned.action.name,
+                rec.symbol,
+                outcome.state.name,
+                outcome.diagnostic_code.name,
+                extra=order_ids(self.kernel, outcome=outcome, gateway_client_id=rec.client_id),
+            )
         if outcome.accepted:
             # Only a price the kernel took prices later MKT orders: a refused order changes nothing.
             if cmd.price is not None:
@@ -802,6 +816,15 @@ class OrderEngine:
             rec.status = "PARTIALLY_FILLED"
         if math.isfinite(event.price) and event.price > 0.0:
             self._last_price[rec.symbol] = event.price
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "fill of ORDER %s: %s at %s, fee %s",
+                rec.client_id,
+                qty,
+                event.price,
+                fee,
+                extra=order_ids(self.kernel, event=event, gateway_client_id=rec.client_id),
+            )
         self._emit(
             "fill",
             {

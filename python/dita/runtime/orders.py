@@ -5,6 +5,7 @@ more input), the kernel's answer then routed."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
@@ -19,6 +20,7 @@ from dita._kernel import (
 )
 from dita._text import shortened
 from dita.kernel import booked_events
+from dita.logs import order_ids
 from dita.runtime._shared import CallDepth, log, raise_first, tell
 from dita.runtime.clock import MarketClock
 from dita.runtime.owners import TradeOwners
@@ -240,6 +242,18 @@ class OrderSubmission:
         """The kernel takes a strategy's ``intent`` and its answer is routed (``submit``)."""
         before = self._slots_orders(intent)
         outcome: KernelOutcome = self._kernel.process_intent(intent)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "intent %s %s of %s: %s, %s",
+                intent.intent_id,
+                intent.action.name,
+                handle.name,
+                outcome.state.name,
+                outcome.diagnostic_code.name,
+                extra=order_ids(
+                    self._kernel, outcome=outcome, intent_id=intent.intent_id, strategy=handle.name
+                ),
+            )
         # A listener that raises is raised once the runtime has booked the intent: raised at
         # once, the trade the kernel took would have no owner (its fills reaching no strategy)
         # and its order would not count as working (the data it fills on held back from the venues).
@@ -308,6 +322,7 @@ class OrderSubmission:
                 type(exc).__name__,
                 shortened(str(exc), 300),
                 exc_info=exc,
+                extra=order_ids(self._kernel),
             )
 
     def _slots_orders(self, intent: KernelIntent) -> list[Any]:

@@ -4,6 +4,7 @@ owning each trade (``on_fill``), once every event of the batch is booked."""
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,7 +13,8 @@ from typing import Any
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
 from dita._kernel import KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
 from dita.kernel import booked_events, event_with
-from dita.runtime._shared import raise_first, tell
+from dita.logs import order_ids
+from dita.runtime._shared import log, raise_first, tell
 from dita.runtime.callbacks import StrategyCallbacks
 from dita.runtime.clock import MarketClock
 from dita.runtime.owners import TradeOwners
@@ -70,6 +72,14 @@ class EventRouter:
         # throttled cancel): routed, as a venue's answer routes it.
         if not outcome.applied:
             return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "venue event %s (%s) taken: %s",
+                event.event_id,
+                event.kind.name,
+                outcome.state.name,
+                extra=order_ids(self._kernel, outcome=outcome, event=event),
+            )
         seen.add(event.event_id)
         booked, *emitted = booked_events(outcome, [event])
         try:
@@ -138,6 +148,16 @@ class EventRouter:
                 if handle is not None:
                     owners.hold(event.trade_id, handle, event.asset, event.slot_id)
             if kind == FILL:
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug(
+                        "fill of %s: %s %s at %s, fee %s",
+                        event.asset,
+                        event.order_side.name if event.order_side is not None else "",
+                        event.size,
+                        event.price,
+                        event.fee,
+                        extra=order_ids(self._kernel, event=event),
+                    )
                 self._stats["fills"] += 1
                 self._clock.forget_mark(event.asset)
                 for listener in self._fill_listeners:

@@ -9,6 +9,7 @@ from typing import Any
 
 from dita._kernel import KernelOutcome, VenueEvent
 from dita._text import shortened
+from dita.logs import order_ids
 from dita.runtime._shared import log
 from dita.runtime.routing import EventRouter
 from dita.venues._events import STUCK_AFTER, PolledEvents, input_stopped, kernel_busy
@@ -93,6 +94,7 @@ class VenueEventIntake:
                 " kernel on its wal_dir runs reconcile_with_venue): %s",
                 failure,
                 ", ".join(dropped) or "none",
+                extra=order_ids(self._kernel),
             )
             errors.append(exc)
             return
@@ -107,6 +109,7 @@ class VenueEventIntake:
                 failure,
                 sum(len(u.waiting) for u in self.unapplied.values()),
                 "" if busy else f"; raised on {STUCK_AFTER} times in a row, it is set aside",
+                extra=order_ids(self._kernel),
             )
         else:
             log.log(
@@ -117,6 +120,7 @@ class VenueEventIntake:
                 failure,
                 shortened(data_answer.described(), 600),
                 "" if busy else f"; raised on {STUCK_AFTER} times in a row, it is set aside",
+                extra=order_ids(self._kernel),
             )
         if not busy:
             errors.append(exc)
@@ -130,6 +134,7 @@ class VenueEventIntake:
                 "the venue events (polled, or answering market data) not applied at finish() (the"
                 " kernel raised on them), to reconcile (reconcile_with_venue): %s",
                 ", ".join(waiting),
+                extra=order_ids(self._kernel),
             )
         stuck = [u.described_stuck() for u in self.unapplied.values() if u.stuck]
         if stuck:
@@ -138,4 +143,5 @@ class VenueEventIntake:
                 " row), never applied, to reconcile (reconcile_with_venue): %s",
                 STUCK_AFTER,
                 ", ".join(stuck),
+                extra=order_ids(self._kernel),
             )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from dita.logs import register_secret
 from dita.venues.ccxt.errors import (
     MAX_BAN_S,
     MAX_RETRY_AFTER_S,
@@ -158,6 +159,7 @@ class ExchangeClient:
         self._default_retry_after_s = settings.default_retry_after_s
         credentials = read_credentials(settings)
         self._secrets = credentials.redacted_forms()
+        register_secret(*self._secrets)  # scrubbed from every log line, the libraries' too
         config: dict[str, Any] = {
             "enableRateLimit": True,
             "timeout": settings.timeout_ms,

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.logs import order_ids
 from dita.venues._events import BoundedIdSet, OrderEvents
 from dita.venues.ccxt.answers import number, trade_amount, trade_id_only, trade_ms
 from dita.venues.ccxt.client import ExchangeClient
@@ -475,6 +476,17 @@ class OrderReporter:
                 metadata={**({"liquidity": liquidity} if liquidity else {}), **fee_note},
             )
             made[fill_key] = event
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s: fill %s of order %s: %s at %s, fee %s",
+                    self.name,
+                    fill_id,
+                    tracked.client_id,
+                    qty,
+                    price,
+                    fee,
+                    extra=order_ids(order=order, event=event),
+                )
             cost += (qty - booked_before) * price
         for fill_key in made:
             tracked.reported_fills.add(fill_key)

@@ -10,13 +10,20 @@ from collections.abc import Callable
 from typing import Any
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.logs import order_ids
 from dita.venues.ccxt.answers import placed_answer
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.settings import CcxtSettings, by_lineage, venue_client_id
-from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, never_acknowledged, record_key
+from dita.venues.ccxt.tracking import (
+    TrackedOrder,
+    exchange_order_id,
+    never_acknowledged,
+    qualified_order_id,
+    record_key,
+)
 from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
 __all__ = ["Orders"]
@@ -151,6 +158,22 @@ class Orders:
             # working there would never be reported; it is looked up as a timed-out submit is.
             return self._submit_unknown(tracked, exc)
         self.tracked[order.client_order_id] = tracked
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s: placed %s %s %s %s at %s as %s, exchange id %s",
+                self.name,
+                order_type,
+                side,
+                order.size,
+                symbol,
+                price,
+                tracked.client_id,
+                raw.get("id"),
+                extra=order_ids(
+                    order=order,
+                    venue_order_id=qualified_order_id(tracked.market_id, str(raw.get("id") or "")),
+                ),
+            )
         return self._reporter.order_events(tracked, placed_answer(raw))
 
     def _checked_symbol(self, order: VenueOrder) -> tuple[str | None, str]:
