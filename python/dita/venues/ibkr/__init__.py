@@ -1,0 +1,9 @@
+"""The Interactive Brokers venue (``IbkrVenue``): TWS or IB Gateway through ib_async, which the
+``ibkr`` extra installs. See docs/guides/ibkr.md."""
+
+from __future__ import annotations
+
+from dita.venues.ibkr.settings import IbkrContract, IbkrSettings
+from dita.venues.ibkr.venue import IbkrVenue
+
+__all__ = ["IbkrContract", "IbkrSettings", "IbkrVenue"]
