@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.venues._events import BoundedIdSet, OrderEvents
+from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
 from dita.venues.ibkr.connection import ErrorHeard, FillHeard, Heard, OrderHeard
 
 __all__ = ["CANCEL_REFUSED", "IbkrOrder", "Reporter"]
@@ -67,6 +67,9 @@ class Reporter:
         self._reported_fills = BoundedIdSet()
         self._settled_fills = BoundedIdSet()
         self._account_events: list[AccountEvent] = []
+        # Orders by TWS's order id, kept after they end: TWS's 202 often follows the Cancelled
+        # status that ended the order, and is no news then.
+        self._by_ib_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
 
     def resume(self, seq: int) -> None:
         self._events.resume(seq)
@@ -78,20 +81,26 @@ class Reporter:
     def events(self, heard: Heard, orders: dict[str, IbkrOrder]) -> list[VenueEvent]:
         """The news in ``heard`` about ``orders`` (by client order id): fills first, so an end
         that counts a fill comes after it when both are known."""
-        by_ib_id = {o.ib_order_id: o for o in orders.values() if o.ib_order_id}
+        for known in orders.values():
+            if known.ib_order_id:
+                self._by_ib_id.put(str(known.ib_order_id), known)
         events: list[VenueEvent] = []
         for fill in sorted(heard.fills, key=lambda f: (f.time, f.exec_id)):
             tracked = orders.get(fill.order_ref)
             if tracked is not None:
                 events.extend(self._fill(tracked, fill))
         for said in heard.orders:
-            tracked = orders.get(said.order_ref) or by_ib_id.get(said.order_id)
+            tracked = orders.get(said.order_ref)
+            if tracked is None and said.order_id:
+                tracked = self._by_ib_id.get(str(said.order_id))
             if tracked is not None:
                 events.extend(self._status(tracked, said))
         for error in heard.errors:
-            tracked = by_ib_id.get(error.req_id)
+            tracked = self._by_ib_id.get(str(error.req_id))
             if tracked is None:
-                log.warning("%s: TWS error %d (request %d): %s", self.name, error.code, error.req_id, error.message)
+                log.warning(
+                    "%s: TWS error %d (request %d): %s", self.name, error.code, error.req_id, error.message
+                )
                 continue
             events.extend(self._error(tracked, error, heard))
         return events
@@ -196,7 +205,9 @@ class Reporter:
         log.warning("%s: %s (order %s)", self.name, reason, tracked.order.client_order_id)
         return []
 
-    def _ended(self, tracked: IbkrOrder, kind: KernelEventKind, filled: float, reason: str) -> list[VenueEvent]:
+    def _ended(
+        self, tracked: IbkrOrder, kind: KernelEventKind, filled: float, reason: str
+    ) -> list[VenueEvent]:
         if tracked.ended:
             return []
         tracked.ended = True

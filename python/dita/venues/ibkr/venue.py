@@ -19,7 +19,15 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from dita._kernel import AccountEvent, KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
+from dita._kernel import (
+    AccountEvent,
+    KernelEventKind,
+    OrderSide,
+    OrderType,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+)
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
 from dita.venues.ibkr.connection import IbkrConnection
@@ -71,7 +79,9 @@ class IbkrVenue:
         try:
             self._conn.connect(self._account)
         except Exception as exc:
-            raise VenueUnavailable(f"{self.name}: cannot connect to TWS: {type(exc).__name__}: {exc}") from exc
+            raise VenueUnavailable(
+                f"{self.name}: cannot connect to TWS: {type(exc).__name__}: {exc}"
+            ) from exc
         for account in self._conn.accounts():
             self._redactor.know(account)
         log.info("%s: connected to TWS at %s:%d", self.name, self.settings.host, self.settings.port)
@@ -133,7 +143,9 @@ class IbkrVenue:
         timeout = self.settings.connect_timeout_s
         details = self._conn.wait(lambda: self._conn.ib.reqContractDetailsAsync(wanted), timeout)
         if len(details) != 1:
-            raise VenueUnavailable(f"{self.name}: {asset!r}: TWS gave {len(details)} contracts for {spec!r}, not one")
+            raise VenueUnavailable(
+                f"{self.name}: {asset!r}: TWS gave {len(details)} contracts for {spec!r}, not one"
+            )
         detail = details[0]
         self._limits[asset] = MarketLimits(
             tick_size=_rule(detail.minTick),
@@ -197,7 +209,9 @@ class IbkrVenue:
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         with self._lock:
             self._ensure_connected()
-            tracked = self._orders.get(order.client_order_id)
+            tracked = self._orders.get(order.client_order_id) or self._recent.get(order.client_order_id)
+            if tracked is not None and tracked.ended:
+                return []  # its end went out already
             if tracked is None:
                 tracked = self._follow(order)
             if not tracked.ib_order_id:
@@ -260,14 +274,20 @@ class IbkrVenue:
 
     def watch(self, order: VenueOrder) -> None:
         """Follow ``order``, one the kernel works that this venue has no record of (sent before
-        a restart): its executions beyond what the kernel booked are reported in ``poll_events``."""
+        a restart): its executions beyond what the kernel booked are reported in ``poll_events``.
+        Told again with more booked (reconciliation booked a missed fill), the executions up to
+        that are taken for booked."""
         require_order(order)
         with self._lock:
             if order.asset not in self.settings.contracts:
                 raise ValueError(f"{self.name}: asset {order.asset!r} has no contract in the settings")
-            if order.client_order_id not in self._orders:
+            tracked = self._orders.get(order.client_order_id)
+            if tracked is None:
                 self._follow(order)
                 self._learn_order_ids()
+            elif order.filled_size > tracked.filled + tracked.booked_unmatched:
+                # Reconciliation booked what TWS filled meanwhile: those executions are booked.
+                tracked.booked_unmatched = order.filled_size - tracked.filled
 
     def resume(self, seq: int) -> None:
         with self._lock:
@@ -320,7 +340,9 @@ class IbkrVenue:
                         venue_order_id=str(said.perm_id) if said.perm_id else "",
                         filled_size=said.filled,
                         avg_fill_price=said.avg_fill_price,
-                        status=VenueOrderStatus.PARTIALLY_FILLED if said.filled > 0 else VenueOrderStatus.ACKNOWLEDGED,
+                        status=VenueOrderStatus.PARTIALLY_FILLED
+                        if said.filled > 0
+                        else VenueOrderStatus.ACKNOWLEDGED,
                     )
                 )
             return listed
@@ -334,12 +356,23 @@ class IbkrVenue:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
             if tracked is None:
-                raise VenueUnavailable(f"{self.name}: order {client_order_id!r} is not followed (watch it first)")
+                raise VenueUnavailable(
+                    f"{self.name}: order {client_order_id!r} is not followed (watch it first)"
+                )
             heard = self._conn.heard()
             for said in heard.orders:
-                if said.order_ref == client_order_id and said.status not in ("Cancelled", "ApiCancelled", "Inactive", "Filled"):
+                if said.order_ref == client_order_id and said.status not in (
+                    "Cancelled",
+                    "ApiCancelled",
+                    "Inactive",
+                    "Filled",
+                ):
                     return answered(
-                        tracked.order, str(said.perm_id), VenueOrderStatus.ACKNOWLEDGED, said.filled, said.avg_fill_price
+                        tracked.order,
+                        str(said.perm_id),
+                        VenueOrderStatus.ACKNOWLEDGED,
+                        said.filled,
+                        said.avg_fill_price,
                     )
             fills = [f for f in heard.fills if f.order_ref == client_order_id]
             filled = sum(f.shares for f in fills)
@@ -347,7 +380,11 @@ class IbkrVenue:
                 return None
             avg = sum(f.shares * f.price for f in fills) / filled if filled else 0.0
             perm = str(tracked.perm_id or (fills[0].perm_id if fills else ""))
-            status = VenueOrderStatus.FILLED if filled >= tracked.order.size * (1 - 1e-9) else VenueOrderStatus.CANCELED
+            status = (
+                VenueOrderStatus.FILLED
+                if filled >= tracked.order.size * (1 - 1e-9)
+                else VenueOrderStatus.CANCELED
+            )
             return answered(tracked.order, perm, status, filled, avg)
 
     def positions(self) -> dict[str, float]:
