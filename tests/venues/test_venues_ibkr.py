@@ -268,3 +268,24 @@ def test_account_ids_never_reach_a_log_record(
         assert ACCOUNT not in record.getMessage(), record.name
         assert ACCOUNT not in (record.exc_text or "")
     assert ACCOUNT not in caplog.text and ACCOUNT not in repr(venue)
+
+
+def test_an_order_while_tws_cannot_be_reached_is_refused_with_nothing_sent(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    venue.load_markets()
+    tws.close()  # TWS is gone: the reconnect is refused
+    (refused,) = venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 1.0))
+    assert refused.kind.name == "REJECT" and "nothing sent" in refused.reason
+    assert not venue.following()
+
+
+def test_bad_settings_are_refused_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ACCOUNT_ENV, raising=False)
+    with pytest.raises(ValueError, match=ACCOUNT_ENV):
+        IbkrVenue(port=1, account_env=ACCOUNT_ENV, contracts={"AAPL": {"symbol": "AAPL"}})
+    with pytest.raises(ValueError, match="contracts"):
+        IbkrVenue(port=1, contracts={})
+    with pytest.raises(ValueError, match="time_in_force"):
+        IbkrVenue(port=1, contracts={"AAPL": {"symbol": "AAPL"}}, time_in_force="FOK")

@@ -135,7 +135,12 @@ class TwsServer:
     def close(self) -> None:
         self._running = False
         self.drop()
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread; close alone may not
+        except OSError:
+            pass
         self._listener.close()
+        self._accepting.join(5.0)
 
     def drop(self) -> None:
         """Close the client's connection, as a TWS restart or a network fault does."""

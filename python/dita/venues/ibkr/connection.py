@@ -10,6 +10,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ib_async import IB, StartupFetch
+
 from dita.venues.ibkr.settings import IbkrSettings
 
 __all__ = ["ErrorHeard", "FillHeard", "Heard", "IbkrConnection", "OrderHeard"]
@@ -76,8 +78,6 @@ class IbkrConnection:
     """One ``IB`` client and the thread whose event loop runs it."""
 
     def __init__(self, settings: IbkrSettings) -> None:
-        from ib_async import IB  # deferred: the ibkr extra is optional
-
         self._settings = settings
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -111,8 +111,6 @@ class IbkrConnection:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def connect(self, account: str) -> None:
-        from ib_async import StartupFetch
-
         s = self._settings
         fetch = StartupFetch.POSITIONS | StartupFetch.ORDERS_OPEN | StartupFetch.EXECUTIONS
         self.wait(

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from ib_async import Contract, Order
+
 from dita._kernel import (
     AccountEvent,
     KernelEventKind,
@@ -34,7 +36,7 @@ from dita.venues.ibkr.connection import IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
 from dita.venues.ibkr.reports import IbkrOrder, Reporter
 from dita.venues.ibkr.settings import IbkrSettings
-from dita.venues.protocol import VenueUnavailable
+from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
 __all__ = ["IbkrVenue"]
 
@@ -131,8 +133,6 @@ class IbkrVenue:
         spec = self.settings.contracts.get(asset)
         if spec is None:
             raise ValueError(f"{self.name}: asset {asset!r} has no contract in the settings (contracts)")
-        from ib_async import Contract
-
         wanted = Contract(
             symbol=spec.symbol,
             secType=spec.sec_type,
@@ -158,27 +158,41 @@ class IbkrVenue:
     # -- orders --------------------------------------------------------------------------
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        """Send ``order`` (its client id as the orderRef) and return TWS's first answer about it,
+        waited for up to ``answer_wait_s``. Refused here, nothing sent, when TWS cannot be
+        reached or the order breaks the contract's limits; ``VenueTimeout`` when the send's
+        fate is unknown (the loop thread did not answer): the order then shows in open orders."""
         require_order(order)
         with self._lock:
+            if order.asset not in self.settings.contracts:
+                return [self._refused(order, f"asset {order.asset!r} has no contract in the settings")]
+            try:
+                self._ensure_connected()
+                contract = self._contract(order.asset)
+            except VenueUnavailable as exc:
+                return [self._refused(order, f"nothing sent: {exc}")]
             refusal = self._refusal(order)
             if refusal:
                 return [self._refused(order, refusal)]
-            self._ensure_connected()
-            contract = self._contract(order.asset)
-            ib_order = self._ib_order(order)
             tracked = IbkrOrder(order)
             self._orders[order.client_order_id] = tracked
             self._recent.put(order.client_order_id, tracked)
-            trade = self._conn.call(self._conn.ib.placeOrder, contract, ib_order)
+            try:
+                trade = self._conn.call(self._conn.ib.placeOrder, contract, self._ib_order(order))
+            except ConnectionError as exc:  # the socket closed before the order was written
+                del self._orders[order.client_order_id]
+                return [self._refused(order, f"nothing sent: {exc}")]
+            except TimeoutError as exc:
+                raise VenueTimeout(
+                    f"{self.name}: placing {order.client_order_id} got no answer from the client's loop",
+                    client_order_id=order.client_order_id,
+                ) from exc
             tracked.ib_order_id = int(trade.order.orderId)
             return self._answer(order.client_order_id, lambda: tracked.acknowledged or tracked.ended)
 
     def _refusal(self, order: VenueOrder) -> str:
-        if order.asset not in self.settings.contracts:
-            return f"asset {order.asset!r} has no contract in {self.name}'s settings"
-        limits = self._limits.get(order.asset)
-        if limits is None:
-            return ""
+        """Why the contract's limits refuse ``order`` ('' when they do not)."""
+        limits = self._limits[order.asset]
         price = order.price if order.order_type == OrderType.LIMIT else 0.0
         return limits.order_violation(order.size, price) or (limits.price_violation(price) if price else "")
 
@@ -193,8 +207,6 @@ class IbkrVenue:
         )
 
     def _ib_order(self, order: VenueOrder) -> Any:
-        from ib_async import Order
-
         limit = order.order_type == OrderType.LIMIT
         return Order(
             action="BUY" if order.order_side == OrderSide.BUY else "SELL",
