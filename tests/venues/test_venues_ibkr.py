@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from dita.venues.ibkr import IbkrVenue
 AAPL = Listed(265598, "AAPL", min_tick=0.01, size_increment=1.0, min_size=1.0)
 ES = Listed(495512563, "ES", min_tick=0.25, size_increment=1.0, min_size=1.0, sec_type="FUT", exchange="CME")
 ACCOUNT_ENV = "DITA_TEST_IBKR_ACCOUNT"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "ibkr.md"
 
 
 @pytest.fixture
@@ -289,3 +291,19 @@ def test_bad_settings_are_refused_naming_them(monkeypatch: pytest.MonkeyPatch) -
         IbkrVenue(port=1, contracts={})
     with pytest.raises(ValueError, match="time_in_force"):
         IbkrVenue(port=1, contracts={"AAPL": {"symbol": "AAPL"}}, time_in_force="FOK")
+
+
+def test_the_guides_example_runs_against_a_local_tws(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/guides/ibkr.md's example, pointed at the local TWS, which fills the order at once."""
+    (block,) = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    code = block.replace("port=7497", f"port={tws.port}")
+    assert code != block
+    monkeypatch.setenv("DITA_IBKR_ACCOUNT", ACCOUNT)
+    tws.fill_on_place = True
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/guides/ibkr.md", "exec"), namespace)
+    kernel = namespace["kernel"]
+    assert namespace["out"].accepted
+    assert kernel.slot_state(0).size == pytest.approx(10.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.market_limits("AAPL")["tick_size"] == 0.01

@@ -121,6 +121,8 @@ class TwsServer:
         self.fill_before_cancel: tuple[float, float] | None = None
         # Set by a test: a cancel is refused as for an order TWS does not work (10147).
         self.refuse_cancels = False
+        # Set by a test: each order is filled in full at its limit price as soon as it works.
+        self.fill_on_place = False
         self.connections = 0
         self._running = True
         self._accepting = threading.Thread(target=self._accept, name="tws-accept", daemon=True)
@@ -280,6 +282,8 @@ class TwsServer:
         self.book.orders[order_id] = order
         self._open_order(order)
         self._order_status(order)
+        if self.fill_on_place:
+            self.fill(order.order_ref, order.quantity, order.limit_price)
 
     def _cancel(self, order_id: int) -> None:
         order = self.book.orders.get(order_id)
