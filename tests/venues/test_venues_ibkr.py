@@ -19,7 +19,7 @@ pytest.importorskip("ib_async")
 
 from tws_server import ACCOUNT, SERVER_VERSION, Listed, TwsServer
 
-from dita import ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
+from dita import AccountEvent, ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
 from dita.venues.ibkr import IbkrVenue
 
 AAPL = Listed(265598, "AAPL", min_tick=0.01, size_increment=1.0, min_size=1.0)
@@ -67,6 +67,16 @@ def until(poll: Callable[[], list[VenueEvent]], count: int, timeout: float = 5.0
         events += poll()
         time.sleep(0.02)
     return events
+
+
+def commissions(venue: IbkrVenue, count: int, timeout: float = 5.0) -> list[AccountEvent]:
+    """The venue's commission reports until ``count`` came (or the time is up)."""
+    settled: list[AccountEvent] = []
+    deadline = time.monotonic() + timeout
+    while len(settled) < count and time.monotonic() < deadline:
+        settled += venue.account_events()
+        time.sleep(0.02)
+    return settled
 
 
 def feed(kernel: ExecutionKernel, venue: IbkrVenue, count: int) -> list[VenueEvent]:
@@ -124,7 +134,7 @@ def test_a_partial_fill_then_the_rest_reach_the_kernel_once_each_with_their_comm
     (fill,) = feed(kernel, venue, 1)
     assert (fill.kind.name, fill.size, fill.price, fill.fill_id) == ("FILL", 4.0, 189.99, first)
     assert kernel.slot_state(0).size == pytest.approx(4.0)
-    (settled,) = venue.account_events()
+    (settled,) = commissions(venue, 1)
     assert (settled.kind.name, settled.fill_id, settled.fee, settled.asset) == (
         "FILL_SETTLED",
         first,
@@ -135,7 +145,7 @@ def test_a_partial_fill_then_the_rest_reach_the_kernel_once_each_with_their_comm
 
     # TWS sends an execDetails again: not a second fill.
     tws.repeat_execution(first)
-    tws.fill(sent.order.client_order_id, 6.0, 190.0, commission=None)  # its commission comes later
+    second = tws.fill(sent.order.client_order_id, 6.0, 190.0, commission=None)  # its commission comes later
     (rest,) = feed(kernel, venue, 1)
     assert until(venue.poll_events, 1, timeout=0.3) == []
     assert rest.size == 6.0 and rest.filled_size == 10.0
@@ -143,6 +153,24 @@ def test_a_partial_fill_then_the_rest_reach_the_kernel_once_each_with_their_comm
     assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
     assert venue.account_events() == []
     assert not venue.following()
+    tws.report_commission(second, 1.5)
+    (late,) = commissions(venue, 1)
+    assert (late.fill_id, late.fee) == (second, 1.5)
+    assert kernel.on_account_event(late).accepted
+
+
+def test_a_commission_in_another_currency_than_the_contracts_is_not_booked(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0))
+    exec_id = tws.fill("k-1", 5.0, 190.0, commission=0.9, commission_currency="EUR")
+    assert [e.kind.name for e in until(venue.poll_events, 1)] == ["FILL"]
+    deadline = time.monotonic() + 5
+    while "is not in USD" not in caplog.text and time.monotonic() < deadline:
+        assert venue.account_events() == []
+        time.sleep(0.02)
+    assert f"execution {exec_id}: commission 0.9 EUR is not in USD" in caplog.text
 
 
 def test_a_rejected_order_is_a_reject_naming_twss_reason(
@@ -180,7 +208,7 @@ def test_a_cancel_racing_a_fill_ends_the_order_with_the_fill_booked_after_its_en
     assert [e.kind.name for e in late] == ["FILL"] and late[0].size == 3.0
     assert kernel.slot_state(0).size == pytest.approx(7.0)
     assert kernel.open_orders() == []
-    assert len(venue.account_events()) == 2  # both fills' commissions
+    assert len(commissions(venue, 2)) == 2  # both fills' commissions
 
 
 def test_a_cancel_of_an_order_tws_does_not_work_is_refused_with_10147(
@@ -217,7 +245,7 @@ def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_report
     assert [(e.kind.name, e.size) for e in events] == [("FILL", 5.0)]
     assert tws.connections == 2
     assert kernel.slot_state(0).size == pytest.approx(7.0)
-    assert [e.fee for e in venue.account_events()] == [1.0, 0.75]
+    assert [e.fee for e in commissions(venue, 2)] == [1.0, 0.75]
     assert until(venue.poll_events, 1, timeout=0.3) == []
 
 
@@ -255,6 +283,9 @@ def test_account_ids_never_reach_a_log_record(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     venue = make_venue()
+    tws.reject_next = f"account {ACCOUNT} may not trade AAPL"
+    (rejected,) = venue.submit(VenueOrder("k-0", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0))
+    assert ACCOUNT not in rejected.reason and "account <account> may not trade" in rejected.reason
     order = VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0)
     venue.submit(order)
     tws.fill("k-1", 2.0, 190.0)

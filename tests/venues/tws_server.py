@@ -76,6 +76,7 @@ class Execution:
     avg_price: float
     at: int
     commission: float | None
+    commission_currency: str = "USD"
 
 
 @dataclass
@@ -310,12 +311,20 @@ class TwsServer:
             self._execution(raced, -1)
             self._commission(raced)
 
-    def fill(self, order_ref: str, shares: float, price: float, commission: float | None = 1.0) -> str:
+    def fill(
+        self,
+        order_ref: str,
+        shares: float,
+        price: float,
+        commission: float | None = 1.0,
+        commission_currency: str = "USD",
+    ) -> str:
         """Execute ``shares`` of the order of ``order_ref`` at ``price`` and report it (to a
         client connected now; a reconnecting one reads it from the executions). Its exec id."""
         with self._lock:
             order = next(o for o in self.book.orders.values() if o.order_ref == order_ref)
             ex = self._execute(order, shares, price, commission)
+            ex.commission_currency = commission_currency
             if order.filled >= order.quantity:
                 order.status = "Filled"
             self._execution(ex, -1)
@@ -323,6 +332,13 @@ class TwsServer:
             if commission is not None:
                 self._commission(ex)
             return ex.exec_id
+
+    def report_commission(self, exec_id: str, commission: float) -> None:
+        """Send an execution's commission report, which TWS may send well after the execution."""
+        with self._lock:
+            ex = next(e for e in self.book.executions if e.exec_id == exec_id)
+            ex.commission = commission
+            self._commission(ex)
 
     def repeat_execution(self, exec_id: str) -> None:
         """Send an execution's ``execDetails`` again, as TWS does now and then."""
@@ -360,7 +376,7 @@ class TwsServer:
 
     def _commission(self, ex: Execution) -> None:
         if ex.commission is not None:
-            self._send([COMMISSION_REPORT, 1, ex.exec_id, ex.commission, "USD", "", "", ""])
+            self._send([COMMISSION_REPORT, 1, ex.exec_id, ex.commission, ex.commission_currency, "", "", ""])
 
     def _open_order(self, o: Working) -> None:
         c = o.contract

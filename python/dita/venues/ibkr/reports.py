@@ -60,16 +60,28 @@ class IbkrOrder:
 class Reporter:
     """Turns what TWS said into events, each once."""
 
-    def __init__(self, name: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        name: str,
+        clock: Callable[[], float],
+        currencies: dict[str, str],
+        redact: Callable[[str], str],
+    ) -> None:
         self.name = name
         self._clock = clock
+        # Each asset's contract currency: a commission in another is not the kernel's fee.
+        self._currencies = currencies
+        # TWS's error texts go into events the kernel journals: account ids are taken out.
+        self._redact = redact
         self._events = OrderEvents(name)
         self._reported_fills = BoundedIdSet()
         self._settled_fills = BoundedIdSet()
         self._account_events: list[AccountEvent] = []
-        # Orders by TWS's order id, kept after they end: TWS's 202 often follows the Cancelled
-        # status that ended the order, and is no news then.
+        # Orders by TWS's order id and by client order id, kept after the venue stops following
+        # them: TWS's 202 often follows the Cancelled status that ended the order, and a
+        # commission report may come well after the order filled.
         self._by_ib_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
+        self._by_client_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
 
     def resume(self, seq: int) -> None:
         self._events.resume(seq)
@@ -79,18 +91,20 @@ class Reporter:
         return taken
 
     def events(self, heard: Heard, orders: dict[str, IbkrOrder]) -> list[VenueEvent]:
-        """The news in ``heard`` about ``orders`` (by client order id): fills first, so an end
-        that counts a fill comes after it when both are known."""
-        for known in orders.values():
+        """The news in ``heard`` about ``orders`` (those followed, by client order id) and the
+        orders followed lately: fills first, so an end that counts a fill comes after it when
+        both are known."""
+        for coid, known in orders.items():
+            self._by_client_id.put(coid, known)
             if known.ib_order_id:
                 self._by_ib_id.put(str(known.ib_order_id), known)
         events: list[VenueEvent] = []
         for fill in sorted(heard.fills, key=lambda f: (f.time, f.exec_id)):
-            tracked = orders.get(fill.order_ref)
+            tracked = self._by_client_id.get(fill.order_ref)
             if tracked is not None:
                 events.extend(self._fill(tracked, fill))
         for said in heard.orders:
-            tracked = orders.get(said.order_ref)
+            tracked = self._by_client_id.get(said.order_ref)
             if tracked is None and said.order_id:
                 tracked = self._by_ib_id.get(str(said.order_id))
             if tracked is not None:
@@ -99,7 +113,11 @@ class Reporter:
             tracked = self._by_ib_id.get(str(error.req_id))
             if tracked is None:
                 log.warning(
-                    "%s: TWS error %d (request %d): %s", self.name, error.code, error.req_id, error.message
+                    "%s: TWS error %d (request %d): %s",
+                    self.name,
+                    error.code,
+                    error.req_id,
+                    self._redact(error.message),
                 )
                 continue
             events.extend(self._error(tracked, error, heard))
@@ -152,17 +170,29 @@ class Reporter:
                     )
                 )
         if fill.commission is not None and self._settled_fills.add(fill.exec_id):
-            self._account_events.append(
-                AccountEvent(
-                    f"{self.name}:commission:{fill.exec_id}",
-                    "FILL_SETTLED",
-                    asset=tracked.order.asset,
-                    fee=fill.commission,
-                    fill_id=fill.exec_id,
-                    timestamp=fill.time or self._clock(),
-                )
-            )
+            self._settle(tracked, fill, fill.commission)
         return events
+
+    def _settle(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
+        """The commission of ``fill`` as its FILL_SETTLED; one in another currency than the
+        contract's is left out (logged): the kernel keeps the fee it predicted."""
+        currency = self._currencies.get(tracked.order.asset, "")
+        if fill.commission_currency and currency and fill.commission_currency != currency:
+            log.warning(
+                "%s: execution %s: commission %r %s is not in %s, the currency of %s: not booked",
+                self.name, fill.exec_id, commission, fill.commission_currency, currency, tracked.order.asset,
+            )  # fmt: skip
+            return
+        self._account_events.append(
+            AccountEvent(
+                f"{self.name}:commission:{fill.exec_id}",
+                "FILL_SETTLED",
+                asset=tracked.order.asset,
+                fee=commission,
+                fill_id=fill.exec_id,
+                timestamp=fill.time or self._clock(),
+            )
+        )
 
     def _status(self, tracked: IbkrOrder, said: OrderHeard) -> list[VenueEvent]:
         if tracked.ended:
@@ -183,7 +213,7 @@ class Reporter:
     def _error(self, tracked: IbkrOrder, error: ErrorHeard, heard: Heard) -> list[VenueEvent]:
         said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
         filled = said.filled if said is not None else tracked.filled
-        reason = f"{self.name}: TWS error {error.code}: {error.message}"
+        reason = f"{self.name}: TWS error {error.code}: {self._redact(error.message)}"
         if error.code == REJECTED:
             kind = KernelEventKind.EXPIRED if filled > 0 else KernelEventKind.REJECT
             return self._ended(tracked, kind, filled, reason)

@@ -60,7 +60,8 @@ class IbkrVenue:
         self._account = self.settings.account()
         self._redactor.know(self._account)
         self._redactor.install()
-        self._reporter = Reporter(self.name, clock)
+        currencies = {asset: c.currency for asset, c in self.settings.contracts.items()}
+        self._reporter = Reporter(self.name, clock, currencies, self._redactor.redact)
         self._orders: dict[str, IbkrOrder] = {}
         self._recent: RecentOrders[IbkrOrder] = RecentOrders(10_000)
         self._waiting: list[VenueEvent] = []
@@ -69,7 +70,11 @@ class IbkrVenue:
         self._own_events = OrderEvents(self.name)
         self._last_connect = 0.0
         self._conn = IbkrConnection(self.settings)
-        self._connect()
+        try:
+            self._connect()
+        except BaseException:
+            self.close()  # the loop thread ends, and the redactor leaves the loggers
+            raise
 
     def __repr__(self) -> str:
         return f"IbkrVenue(name={self.name!r}, host={self.settings.host!r}, port={self.settings.port})"
@@ -316,8 +321,12 @@ class IbkrVenue:
             return events
 
     def account_events(self) -> list[AccountEvent]:
-        """Each commission report since the last call, as the FILL_SETTLED of its fill."""
+        """Each commission report since the last call, as the FILL_SETTLED of its fill. What TWS
+        said is read here too (the order events kept for ``poll_events``), so a commission that
+        came after the last poll is not a poll late."""
         with self._lock:
+            if self._conn.connected():
+                self._waiting.extend(self._news())
             return self._reporter.account_events()
 
     def following(self) -> bool:
