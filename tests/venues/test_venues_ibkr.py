@@ -8,6 +8,8 @@ from __future__ import annotations
 import gc
 import logging
 import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +22,7 @@ pytest.importorskip("ib_async")
 from tws_server import ACCOUNT, SERVER_VERSION, Listed, TwsServer
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
+from dita.venues import VenueUnavailable
 from dita.venues.ibkr import IbkrVenue
 
 AAPL = Listed(265598, "AAPL", min_tick=0.01, size_increment=1.0, min_size=1.0)
@@ -338,3 +341,15 @@ def test_the_guides_example_runs_against_a_local_tws(tws: TwsServer, monkeypatch
     assert kernel.slot_state(0).size == pytest.approx(10.0)
     assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
     assert kernel.market_limits("AAPL")["tick_size"] == 0.01
+
+
+def test_a_venue_that_cannot_connect_raises_and_leaves_no_thread_behind() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed below: nothing listens there
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(VenueUnavailable, match="cannot connect to TWS"):
+        IbkrVenue(port=port, contracts={"AAPL": {"symbol": "AAPL"}}, connect_timeout_s=1.0)
+    assert {t.name for t in threading.enumerate()} - before == set()
+    assert not [
+        f for f in logging.getLogger("ib_async.wrapper").filters if type(f).__name__ == "AccountRedactor"
+    ]
