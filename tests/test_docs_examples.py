@@ -140,7 +140,10 @@ SIGNATURES = {
 
 # Run, and held to what they print or do, by their own tests.
 BREAKOUT_TEST = "tests/runtime/test_runtime_doc_example.py"
-ELSEWHERE = {("guides/writing-a-strategy.md", "from collections import deque"): BREAKOUT_TEST}
+ELSEWHERE = {
+    ("guides/writing-a-strategy.md", "from collections import deque"): BREAKOUT_TEST,
+    ("guides/ibkr.md", "from dita import ExecutionKernel, KernelIntent"): "tests/venues/test_venues_ibkr.py",
+}
 
 
 def _script(before: str, code: str, after: str) -> str:

@@ -1,0 +1,188 @@
+"""ib_async's ``IB`` on an event loop of its own thread, and what it has heard, read as plain
+facts (``Heard``): the venue's threads never touch ib_async's objects while its loop changes
+them, they ask the loop thread for a copy."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from ib_async import IB, StartupFetch
+
+from dita.venues.ibkr.settings import IbkrSettings
+
+__all__ = ["ErrorHeard", "FillHeard", "Heard", "IbkrConnection", "OrderHeard"]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class FillHeard:
+    """One execution (``execDetails``) and its commission once reported (``commissionReport``)."""
+
+    exec_id: str
+    order_ref: str
+    perm_id: int
+    order_id: int
+    shares: float
+    price: float
+    time: float
+    commission: float | None
+    commission_currency: str
+
+
+@dataclass(frozen=True)
+class OrderHeard:
+    """An order TWS told this session of (``openOrder`` and its last ``orderStatus``)."""
+
+    order_id: int
+    perm_id: int
+    order_ref: str
+    con_id: int
+    action: str
+    order_type: str
+    total_quantity: float
+    limit_price: float
+    status: str
+    filled: float
+    avg_fill_price: float
+    # The error code of the last change of status when an error made it (ib_async marks an
+    # order Cancelled on error 201 as on 202): the error itself says what happened.
+    error_code: int
+
+
+@dataclass(frozen=True)
+class ErrorHeard:
+    """An ``error`` message about an order (``req_id`` is its order id) or the connection (-1)."""
+
+    req_id: int
+    code: int
+    message: str
+
+
+@dataclass
+class Heard:
+    """What TWS has said, as of one moment: every fill and order of the session, and the errors
+    since the last reading."""
+
+    connected: bool
+    fills: list[FillHeard] = field(default_factory=list)
+    orders: list[OrderHeard] = field(default_factory=list)
+    errors: list[ErrorHeard] = field(default_factory=list)
+
+
+class IbkrConnection:
+    """One ``IB`` client and the thread whose event loop runs it."""
+
+    def __init__(self, settings: IbkrSettings) -> None:
+        self._settings = settings
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name=f"{settings.name}-ib-loop", daemon=True
+        )
+        self._thread.start()
+        self._errors: list[ErrorHeard] = []
+        self.ib: Any = self.call(IB)
+        self.call(self._listen)
+
+    def _listen(self) -> None:
+        self.ib.errorEvent += self._on_error
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: object = None) -> None:
+        self._errors.append(ErrorHeard(req_id, code, message))
+
+    def call(self, fn: Callable[..., _T], *args: Any, timeout: float = 10.0) -> _T:
+        """``fn(*args)`` run on the loop thread (ib_async's calls send on the loop's socket)."""
+
+        async def run() -> _T:
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def wait(self, make: Callable[[], Coroutine[Any, Any, _T]], timeout: float) -> _T:
+        """The coroutine ``make()`` run to its end on the loop thread."""
+
+        async def run() -> _T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+
+    def connect(self, account: str) -> None:
+        s = self._settings
+        fetch = StartupFetch.POSITIONS | StartupFetch.ORDERS_OPEN | StartupFetch.EXECUTIONS
+        self.wait(
+            lambda: self.ib.connectAsync(
+                s.host, s.port, s.client_id, timeout=s.connect_timeout_s, account=account, fetchFields=fetch
+            ),
+            timeout=s.connect_timeout_s * 3,
+        )
+
+    def connected(self) -> bool:
+        return bool(self.call(self.ib.isConnected))
+
+    def accounts(self) -> list[str]:
+        return list(self.call(self.ib.managedAccounts))
+
+    def heard(self) -> Heard:
+        """What the client holds now, copied on the loop thread; the errors are taken."""
+        return self.call(self._read)
+
+    def _read(self) -> Heard:
+        errors, self._errors = self._errors, []
+        return Heard(
+            connected=self.ib.isConnected(),
+            fills=[_fill(f) for f in self.ib.fills()],
+            orders=[_order(t) for t in self.ib.trades()],
+            errors=errors,
+        )
+
+    def disconnect(self) -> None:
+        self.call(self.ib.disconnect)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            try:
+                self.disconnect()
+            finally:
+                self._loop.call_soon_threadsafe(self._loop.stop)
+                self._thread.join(5.0)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()
+
+
+def _fill(fill: Any) -> FillHeard:
+    ex, report = fill.execution, fill.commissionReport
+    reported = bool(report.execId)
+    return FillHeard(
+        exec_id=ex.execId,
+        order_ref=ex.orderRef,
+        perm_id=int(ex.permId),
+        order_id=int(ex.orderId),
+        shares=float(ex.shares),
+        price=float(ex.price),
+        time=ex.time.timestamp() if ex.time else 0.0,
+        commission=float(report.commission) if reported else None,
+        commission_currency=report.currency if reported else "",
+    )
+
+
+def _order(trade: Any) -> OrderHeard:
+    order, status = trade.order, trade.orderStatus
+    last = trade.log[-1] if trade.log else None
+    return OrderHeard(
+        order_id=int(order.orderId),
+        perm_id=int(order.permId or status.permId),
+        order_ref=order.orderRef,
+        con_id=int(trade.contract.conId),
+        action=order.action,
+        order_type=order.orderType,
+        total_quantity=float(order.totalQuantity),
+        limit_price=float(order.lmtPrice) if order.lmtPrice and order.lmtPrice < 1e300 else 0.0,
+        status=status.status,
+        filled=float(status.filled),
+        avg_fill_price=float(status.avgFillPrice),
+        error_code=int(getattr(last, "errorCode", 0) or 0),
+    )

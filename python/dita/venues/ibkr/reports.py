@@ -1,0 +1,261 @@
+"""What TWS says of the venue's orders (``Heard``), reported to the kernel as venue events: the
+ack, each execution as a fill once (by its execId, however often TWS or a reconnect repeats it),
+the order's end (cancel, reject, inactive), and each commission report as a FILL_SETTLED account
+event for its fill."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
+from dita.venues.ibkr.connection import ErrorHeard, FillHeard, Heard, OrderHeard
+
+__all__ = ["CANCEL_REFUSED", "IbkrOrder", "Reporter"]
+
+log = logging.getLogger("dita.venues.ibkr")
+
+# TWS's error codes this venue acts on: the order was rejected; it was canceled; the cancel was
+# refused (no such order working: it filled or ended already).
+REJECTED = 201
+CANCELED = 202
+CANCEL_REFUSED = frozenset({10147, 10148})
+_WORKING = frozenset({"PreSubmitted", "Submitted", "PendingCancel"})
+_CANCELED = frozenset({"Cancelled", "ApiCancelled"})
+# A fill's size within this share of its order counts as the whole order.
+_FULL = 1 - 1e-9
+
+
+@dataclass
+class IbkrOrder:
+    """An order of the kernel's this venue sent (or follows since a restart) and what it
+    reported of it."""
+
+    order: VenueOrder
+    ib_order_id: int = 0
+    perm_id: int = 0
+    acknowledged: bool = False
+    ended: bool = False
+    cancel_requested: bool = False
+    filled: float = 0.0
+    # What the kernel had booked of an order followed after a restart, not yet matched to
+    # executions: its oldest executions, up to that, were booked already.
+    booked_unmatched: float = 0.0
+    # TWS's filled size when the order ended: fills still owed while ``filled`` is below it.
+    ended_filled: float = 0.0
+
+    @property
+    def venue_order_id(self) -> str:
+        return str(self.perm_id) if self.perm_id else ""
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more to report: over, and every fill TWS counted reported."""
+        full = self.filled >= self.order.size * _FULL
+        return full or (self.ended and self.filled >= self.ended_filled * _FULL)
+
+
+class Reporter:
+    """Turns what TWS said into events, each once."""
+
+    def __init__(
+        self,
+        name: str,
+        clock: Callable[[], float],
+        currencies: dict[str, str],
+        redact: Callable[[str], str],
+    ) -> None:
+        self.name = name
+        self._clock = clock
+        # Each asset's contract currency: a commission in another is not the kernel's fee.
+        self._currencies = currencies
+        # TWS's error texts go into events the kernel journals: account ids are taken out.
+        self._redact = redact
+        self._events = OrderEvents(name)
+        self._reported_fills = BoundedIdSet()
+        self._settled_fills = BoundedIdSet()
+        self._account_events: list[AccountEvent] = []
+        # Orders by TWS's order id and by client order id, kept after the venue stops following
+        # them: TWS's 202 often follows the Cancelled status that ended the order, and a
+        # commission report may come well after the order filled.
+        self._by_ib_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
+        self._by_client_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
+
+    def resume(self, seq: int) -> None:
+        self._events.resume(seq)
+
+    def account_events(self) -> list[AccountEvent]:
+        taken, self._account_events = self._account_events, []
+        return taken
+
+    def events(self, heard: Heard, orders: dict[str, IbkrOrder]) -> list[VenueEvent]:
+        """The news in ``heard`` about ``orders`` (those followed, by client order id) and the
+        orders followed lately: fills first, so an end that counts a fill comes after it when
+        both are known."""
+        for coid, known in orders.items():
+            self._by_client_id.put(coid, known)
+            if known.ib_order_id:
+                self._by_ib_id.put(str(known.ib_order_id), known)
+        events: list[VenueEvent] = []
+        for fill in sorted(heard.fills, key=lambda f: (f.time, f.exec_id)):
+            tracked = self._by_client_id.get(fill.order_ref)
+            if tracked is not None:
+                events.extend(self._fill(tracked, fill))
+        for said in heard.orders:
+            tracked = self._by_client_id.get(said.order_ref)
+            if tracked is None and said.order_id:
+                tracked = self._by_ib_id.get(str(said.order_id))
+            if tracked is not None:
+                events.extend(self._status(tracked, said))
+        for error in heard.errors:
+            tracked = self._by_ib_id.get(str(error.req_id))
+            if tracked is None:
+                log.warning(
+                    "%s: TWS error %d (request %d): %s",
+                    self.name,
+                    error.code,
+                    error.req_id,
+                    self._redact(error.message),
+                )
+                continue
+            events.extend(self._error(tracked, error, heard))
+        return events
+
+    def _ack(self, tracked: IbkrOrder, perm_id: int) -> list[VenueEvent]:
+        if perm_id and not tracked.perm_id:
+            tracked.perm_id = perm_id
+        if tracked.acknowledged:
+            return []
+        tracked.acknowledged = True
+        return [
+            self._events.make(
+                tracked.order,
+                KernelEventKind.ORDER_ACK,
+                VenueOrderStatus.ACKNOWLEDGED,
+                venue_order_id=tracked.venue_order_id,
+                timestamp=self._clock(),
+                event_id=f"{self.name}:ack:{tracked.venue_order_id or tracked.order.client_order_id}",
+            )
+        ]
+
+    def _fill(self, tracked: IbkrOrder, fill: FillHeard) -> list[VenueEvent]:
+        events: list[VenueEvent] = []
+        if fill.exec_id not in self._reported_fills:
+            self._reported_fills.add(fill.exec_id)
+            if tracked.booked_unmatched > 0:
+                # Booked by the kernel before the restart: matched, not reported again.
+                tracked.booked_unmatched -= fill.shares
+                tracked.filled += fill.shares
+                if not tracked.perm_id:
+                    tracked.perm_id = fill.perm_id
+            else:
+                events = self._ack(tracked, fill.perm_id)
+                tracked.filled += fill.shares
+                events.append(
+                    self._events.make(
+                        tracked.order,
+                        KernelEventKind.FILL,
+                        VenueOrderStatus.FILLED
+                        if tracked.filled >= tracked.order.size * _FULL
+                        else VenueOrderStatus.PARTIALLY_FILLED,
+                        venue_order_id=tracked.venue_order_id,
+                        timestamp=fill.time or self._clock(),
+                        price=fill.price,
+                        size=fill.shares,
+                        filled_size=min(tracked.filled, tracked.order.size),
+                        fill_id=fill.exec_id,
+                        event_id=f"{self.name}:fill:{fill.exec_id}",
+                    )
+                )
+        if fill.commission is not None and self._settled_fills.add(fill.exec_id):
+            self._settle(tracked, fill, fill.commission)
+        return events
+
+    def _settle(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
+        """The commission of ``fill`` as its FILL_SETTLED; one in another currency than the
+        contract's is left out (logged): the kernel keeps the fee it predicted."""
+        currency = self._currencies.get(tracked.order.asset, "")
+        if fill.commission_currency and currency and fill.commission_currency != currency:
+            log.warning(
+                "%s: execution %s: commission %r %s is not in %s, the currency of %s: not booked",
+                self.name, fill.exec_id, commission, fill.commission_currency, currency, tracked.order.asset,
+            )  # fmt: skip
+            return
+        self._account_events.append(
+            AccountEvent(
+                f"{self.name}:commission:{fill.exec_id}",
+                "FILL_SETTLED",
+                asset=tracked.order.asset,
+                fee=commission,
+                fill_id=fill.exec_id,
+                timestamp=fill.time or self._clock(),
+            )
+        )
+
+    def _status(self, tracked: IbkrOrder, said: OrderHeard) -> list[VenueEvent]:
+        if tracked.ended:
+            return []
+        if said.perm_id and not tracked.perm_id:
+            tracked.perm_id = said.perm_id
+        if said.error_code:
+            return []  # the error that changed it says what happened (``_error``)
+        if said.status in _WORKING or (said.status == "Filled" and not tracked.acknowledged):
+            return self._ack(tracked, said.perm_id)
+        if said.status in _CANCELED:
+            return self._ended(tracked, KernelEventKind.CANCEL_ACK, said.filled, "")
+        if said.status == "Inactive":
+            kind = KernelEventKind.EXPIRED if said.filled > 0 else KernelEventKind.REJECT
+            return self._ended(tracked, kind, said.filled, f"{self.name}: TWS made the order inactive")
+        return []
+
+    def _error(self, tracked: IbkrOrder, error: ErrorHeard, heard: Heard) -> list[VenueEvent]:
+        said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
+        filled = said.filled if said is not None else tracked.filled
+        reason = f"{self.name}: TWS error {error.code}: {self._redact(error.message)}"
+        if error.code == REJECTED:
+            kind = KernelEventKind.EXPIRED if filled > 0 else KernelEventKind.REJECT
+            return self._ended(tracked, kind, filled, reason)
+        if error.code == CANCELED:
+            return self._ended(tracked, KernelEventKind.CANCEL_ACK, filled, "")
+        if error.code in CANCEL_REFUSED and tracked.cancel_requested:
+            tracked.cancel_requested = False
+            return [
+                self._events.make(
+                    tracked.order,
+                    KernelEventKind.CANCEL_REJECT,
+                    VenueOrderStatus.ACKNOWLEDGED,
+                    venue_order_id=tracked.venue_order_id,
+                    timestamp=self._clock(),
+                    filled_size=tracked.filled,
+                    reason=reason,
+                )
+            ]
+        log.warning("%s: %s (order %s)", self.name, reason, tracked.order.client_order_id)
+        return []
+
+    def _ended(
+        self, tracked: IbkrOrder, kind: KernelEventKind, filled: float, reason: str
+    ) -> list[VenueEvent]:
+        if tracked.ended:
+            return []
+        tracked.ended = True
+        tracked.ended_filled = max(filled, tracked.filled)
+        status = {
+            KernelEventKind.CANCEL_ACK: VenueOrderStatus.CANCELED,
+            KernelEventKind.REJECT: VenueOrderStatus.REJECTED,
+            KernelEventKind.EXPIRED: VenueOrderStatus.EXPIRED,
+        }[kind]
+        return [
+            self._events.make(
+                tracked.order,
+                kind,
+                status,
+                venue_order_id=tracked.venue_order_id,
+                timestamp=self._clock(),
+                filled_size=tracked.ended_filled,
+                reason=reason,
+                event_id=f"{self.name}:end:{tracked.venue_order_id or tracked.order.client_order_id}",
+            )
+        ]

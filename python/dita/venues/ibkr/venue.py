@@ -1,0 +1,434 @@
+"""IbkrVenue: Interactive Brokers through TWS or IB Gateway's socket API (ib_async).
+
+- Orders go out with the kernel's client order id as their ``orderRef``, which TWS keeps with
+  the order and its executions across restarts; the kernel knows an order by TWS's ``permId``.
+- Each execution is a fill once, keyed by its execId (a duplicate ``execDetails``, a reconnect's
+  executions: not reported again); each ``commissionReport`` books its fill's commission as a
+  FILL_SETTLED account event (``account_events``).
+- Contract details give the market limits: minTick, sizeIncrement, minSize.
+- A dropped connection is reconnected on the next call, and what TWS lists then (open orders,
+  the day's executions) is read as news like any other.
+- Account ids never reach a log record: ib_async's loggers and this venue's carry a redactor.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ib_async import Contract, Order
+
+from dita._kernel import (
+    AccountEvent,
+    KernelEventKind,
+    OrderSide,
+    OrderType,
+    VenueEvent,
+    VenueOrder,
+    VenueOrderStatus,
+)
+from dita.risk import MarketLimits
+from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
+from dita.venues.ibkr.connection import IbkrConnection
+from dita.venues.ibkr.redaction import AccountRedactor
+from dita.venues.ibkr.reports import IbkrOrder, Reporter
+from dita.venues.ibkr.settings import IbkrSettings
+from dita.venues.protocol import VenueTimeout, VenueUnavailable
+
+__all__ = ["IbkrVenue"]
+
+log = logging.getLogger("dita.venues.ibkr")
+
+# An IBKR figure left unset (``UNSET_DOUBLE``) reads as this or more: no rule.
+_UNSET = 1e300
+_ANSWER_POLL_S = 0.01
+
+
+class IbkrVenue:
+    """``IbkrVenue(contracts={"AAPL": {"symbol": "AAPL"}}, host=..., port=..., client_id=...,
+    account_env=...)``; see ``IbkrSettings``. Connects when built."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, **settings: Any) -> None:
+        self.settings = IbkrSettings.model_validate(settings)
+        self.name = self.settings.name
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._redactor = AccountRedactor()
+        self._account = self.settings.account()
+        self._redactor.know(self._account)
+        self._redactor.install()
+        currencies = {asset: c.currency for asset, c in self.settings.contracts.items()}
+        self._reporter = Reporter(self.name, clock, currencies, self._redactor.redact)
+        self._orders: dict[str, IbkrOrder] = {}
+        self._recent: RecentOrders[IbkrOrder] = RecentOrders(10_000)
+        self._waiting: list[VenueEvent] = []
+        self._contracts: dict[str, Any] = {}
+        self._limits: dict[str, MarketLimits] = {}
+        self._own_events = OrderEvents(self.name)
+        self._last_connect = 0.0
+        self._conn = IbkrConnection(self.settings)
+        try:
+            self._connect()
+        except BaseException:
+            self.close()  # the loop thread ends, and the redactor leaves the loggers
+            raise
+
+    def __repr__(self) -> str:
+        return f"IbkrVenue(name={self.name!r}, host={self.settings.host!r}, port={self.settings.port})"
+
+    # -- connection ----------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        self._last_connect = time.monotonic()
+        try:
+            self._conn.connect(self._account)
+        except Exception as exc:
+            raise VenueUnavailable(
+                f"{self.name}: cannot connect to TWS: {type(exc).__name__}: {exc}"
+            ) from exc
+        for account in self._conn.accounts():
+            self._redactor.know(account)
+        log.info("%s: connected to TWS at %s:%d", self.name, self.settings.host, self.settings.port)
+
+    def _ensure_connected(self) -> None:
+        """Reconnect after a drop, at most every ``reconnect_every_s``; VenueUnavailable until it is."""
+        if self._conn.connected():
+            return
+        if time.monotonic() - self._last_connect < self.settings.reconnect_every_s:
+            raise VenueUnavailable(f"{self.name}: not connected to TWS (reconnecting)")
+        log.warning("%s: the connection to TWS dropped; reconnecting", self.name)
+        self._contracts.clear()  # qualified again on the new connection
+        self._connect()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+            self._redactor.remove()
+
+    def __enter__(self) -> IbkrVenue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- markets -------------------------------------------------------------------------
+
+    def load_markets(self) -> dict[str, MarketLimits]:
+        """Each asset's contract details, as market limits (minTick, sizeIncrement, minSize)."""
+        with self._lock:
+            self._ensure_connected()
+            for asset in self.settings.contracts:
+                self._contract(asset)
+            return dict(self._limits)
+
+    def market_metadata(self) -> dict[str, MarketLimits]:
+        return self.load_markets()
+
+    def balances(self) -> dict[str, float]:
+        """Not asked of TWS: the kernel's account figures come from its own book."""
+        return {}
+
+    def _contract(self, asset: str) -> Any:
+        known = self._contracts.get(asset)
+        if known is not None:
+            return known
+        spec = self.settings.contracts.get(asset)
+        if spec is None:
+            raise ValueError(f"{self.name}: asset {asset!r} has no contract in the settings (contracts)")
+        wanted = Contract(
+            symbol=spec.symbol,
+            secType=spec.sec_type,
+            exchange=spec.exchange,
+            currency=spec.currency,
+            primaryExchange=spec.primary_exchange,
+        )
+        timeout = self.settings.connect_timeout_s
+        details = self._conn.wait(lambda: self._conn.ib.reqContractDetailsAsync(wanted), timeout)
+        if len(details) != 1:
+            raise VenueUnavailable(
+                f"{self.name}: {asset!r}: TWS gave {len(details)} contracts for {spec!r}, not one"
+            )
+        detail = details[0]
+        self._limits[asset] = MarketLimits(
+            tick_size=_rule(detail.minTick),
+            lot_step=_rule(detail.sizeIncrement),
+            min_qty=_rule(detail.minSize),
+        )
+        self._contracts[asset] = detail.contract
+        return detail.contract
+
+    # -- orders --------------------------------------------------------------------------
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        """Send ``order`` (its client id as the orderRef) and return TWS's first answer about it,
+        waited for up to ``answer_wait_s``. Refused here, nothing sent, when TWS cannot be
+        reached or the order breaks the contract's limits; ``VenueTimeout`` when the send's
+        fate is unknown (the loop thread did not answer): the order then shows in open orders."""
+        require_order(order)
+        with self._lock:
+            if order.asset not in self.settings.contracts:
+                return [self._refused(order, f"asset {order.asset!r} has no contract in the settings")]
+            try:
+                self._ensure_connected()
+                contract = self._contract(order.asset)
+            except VenueUnavailable as exc:
+                return [self._refused(order, f"nothing sent: {exc}")]
+            refusal = self._refusal(order)
+            if refusal:
+                return [self._refused(order, refusal)]
+            tracked = IbkrOrder(order)
+            self._orders[order.client_order_id] = tracked
+            self._recent.put(order.client_order_id, tracked)
+            try:
+                trade = self._conn.call(self._conn.ib.placeOrder, contract, self._ib_order(order))
+            except ConnectionError as exc:  # the socket closed before the order was written
+                del self._orders[order.client_order_id]
+                return [self._refused(order, f"nothing sent: {exc}")]
+            except TimeoutError as exc:
+                raise VenueTimeout(
+                    f"{self.name}: placing {order.client_order_id} got no answer from the client's loop",
+                    client_order_id=order.client_order_id,
+                ) from exc
+            tracked.ib_order_id = int(trade.order.orderId)
+            return self._answer(order.client_order_id, lambda: tracked.acknowledged or tracked.ended)
+
+    def _refusal(self, order: VenueOrder) -> str:
+        """Why the contract's limits refuse ``order`` ('' when they do not)."""
+        limits = self._limits[order.asset]
+        price = order.price if order.order_type == OrderType.LIMIT else 0.0
+        return limits.order_violation(order.size, price) or (limits.price_violation(price) if price else "")
+
+    def _refused(self, order: VenueOrder, reason: str) -> VenueEvent:
+        return self._own_events.make(
+            order,
+            KernelEventKind.REJECT,
+            VenueOrderStatus.REJECTED,
+            venue_order_id="",
+            timestamp=self._clock(),
+            reason=f"{self.name}: {reason}",
+        )
+
+    def _ib_order(self, order: VenueOrder) -> Any:
+        limit = order.order_type == OrderType.LIMIT
+        return Order(
+            action="BUY" if order.order_side == OrderSide.BUY else "SELL",
+            totalQuantity=order.size,
+            orderType="LMT" if limit else "MKT",
+            lmtPrice=order.price if limit else 0.0,
+            tif=self.settings.time_in_force,
+            orderRef=order.client_order_id,
+            account=self._account,
+        )
+
+    def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        with self._lock:
+            self._ensure_connected()
+            tracked = self._orders.get(order.client_order_id) or self._recent.get(order.client_order_id)
+            if tracked is not None and tracked.ended:
+                return []  # its end went out already
+            if tracked is None:
+                tracked = self._follow(order)
+            if not tracked.ib_order_id:
+                self._learn_order_ids()
+            if not tracked.ib_order_id:
+                return [self._cancel_refused(tracked, "TWS lists no such order working")]
+            tracked.cancel_requested = True
+            self._conn.call(self._conn.ib.client.cancelOrder, tracked.ib_order_id, "")
+            return self._answer(order.client_order_id, lambda: tracked.ended or not tracked.cancel_requested)
+
+    def _cancel_refused(self, tracked: IbkrOrder, reason: str) -> VenueEvent:
+        return self._own_events.make(
+            tracked.order,
+            KernelEventKind.CANCEL_REJECT,
+            VenueOrderStatus.ACKNOWLEDGED,
+            venue_order_id=tracked.venue_order_id,
+            timestamp=self._clock(),
+            filled_size=tracked.filled,
+            reason=f"{self.name}: {reason}",
+        )
+
+    def _answer(self, client_order_id: str, answered_yet: Callable[[], bool]) -> list[VenueEvent]:
+        """Wait up to ``answer_wait_s`` for TWS's answer about one order; that order's events
+        (the others' wait for ``poll_events``)."""
+        deadline = time.monotonic() + self.settings.answer_wait_s
+        while True:
+            self._waiting.extend(self._news())
+            if answered_yet() or time.monotonic() >= deadline:
+                break
+            time.sleep(_ANSWER_POLL_S)
+        mine = [e for e in self._waiting if e.venue_client_id == client_order_id]
+        self._waiting = [e for e in self._waiting if e.venue_client_id != client_order_id]
+        return mine
+
+    def _news(self) -> list[VenueEvent]:
+        heard = self._conn.heard()
+        events = self._reporter.events(heard, self._orders)
+        for coid in [c for c, o in self._orders.items() if o.settled]:
+            del self._orders[coid]
+        return events
+
+    # -- after a restart -----------------------------------------------------------------
+
+    def _follow(self, order: VenueOrder) -> IbkrOrder:
+        tracked = IbkrOrder(
+            order,
+            perm_id=int(order.venue_order_id) if order.venue_order_id.isdigit() else 0,
+            acknowledged=bool(order.venue_order_id),
+            booked_unmatched=order.filled_size,
+        )
+        self._orders[order.client_order_id] = tracked
+        self._recent.put(order.client_order_id, tracked)
+        return tracked
+
+    def _learn_order_ids(self) -> None:
+        for said in self._conn.heard().orders:
+            tracked = self._orders.get(said.order_ref)
+            if tracked is not None and not tracked.ib_order_id:
+                tracked.ib_order_id = said.order_id
+
+    def watch(self, order: VenueOrder) -> None:
+        """Follow ``order``, one the kernel works that this venue has no record of (sent before
+        a restart): its executions beyond what the kernel booked are reported in ``poll_events``.
+        Told again with more booked (reconciliation booked a missed fill), the executions up to
+        that are taken for booked."""
+        require_order(order)
+        with self._lock:
+            if order.asset not in self.settings.contracts:
+                raise ValueError(f"{self.name}: asset {order.asset!r} has no contract in the settings")
+            tracked = self._orders.get(order.client_order_id)
+            if tracked is None:
+                self._follow(order)
+                self._learn_order_ids()
+            elif order.filled_size > tracked.filled + tracked.booked_unmatched:
+                # Reconciliation booked what TWS filled meanwhile: those executions are booked.
+                tracked.booked_unmatched = order.filled_size - tracked.filled
+
+    def resume(self, seq: int) -> None:
+        with self._lock:
+            self._reporter.resume(seq)
+            self._own_events.resume(seq)
+
+    # -- asynchronous reports ------------------------------------------------------------
+
+    def poll_events(self) -> list[VenueEvent]:
+        """What TWS said since the last call, each event once; reconnects after a drop."""
+        with self._lock:
+            self._ensure_connected()
+            events, self._waiting = [*self._waiting, *self._news()], []
+            return events
+
+    def account_events(self) -> list[AccountEvent]:
+        """Each commission report since the last call, as the FILL_SETTLED of its fill. What TWS
+        said is read here too (the order events kept for ``poll_events``), so a commission that
+        came after the last poll is not a poll late."""
+        with self._lock:
+            if self._conn.connected():
+                self._waiting.extend(self._news())
+            return self._reporter.account_events()
+
+    def following(self) -> bool:
+        with self._lock:
+            return any(not o.settled for o in self._orders.values())
+
+    # -- account -------------------------------------------------------------------------
+
+    def open_orders(self) -> list[VenueOrder]:
+        """The orders TWS lists working for this client, for reconciliation; one not sent by
+        this kernel (no orderRef) carries slot 0 and an empty trade id."""
+        with self._lock:
+            self._ensure_connected()
+            self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), self.settings.connect_timeout_s)
+            assets = self._assets_by_con_id()
+            listed = []
+            for said in self._conn.heard().orders:
+                if said.status not in ("PreSubmitted", "Submitted", "PendingSubmit", "PendingCancel"):
+                    continue
+                tracked = self._orders.get(said.order_ref)
+                mine = tracked.order if tracked is not None else None
+                listed.append(
+                    VenueOrder(
+                        said.order_ref,
+                        mine.slot_id if mine else 0,
+                        mine.trade_id if mine else "",
+                        assets.get(said.con_id, str(said.con_id)),
+                        "BUY" if said.action == "BUY" else "SELL",
+                        "LIMIT" if said.order_type == "LMT" else "MARKET",
+                        said.limit_price,
+                        said.total_quantity,
+                        venue_order_id=str(said.perm_id) if said.perm_id else "",
+                        filled_size=said.filled,
+                        avg_fill_price=said.avg_fill_price,
+                        status=VenueOrderStatus.PARTIALLY_FILLED
+                        if said.filled > 0
+                        else VenueOrderStatus.ACKNOWLEDGED,
+                    )
+                )
+            return listed
+
+    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
+        """TWS's order for the kernel's ``client_order_id``: working when its open orders list it;
+        else over, FILLED when the day's executions fill it, CANCELED with what they count
+        otherwise; None when TWS never knew it (no executions, no permId). Needs the order
+        followed (``watch``) or sent in this run, as only the kernel knows its size."""
+        with self._lock:
+            self._ensure_connected()
+            tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
+            if tracked is None:
+                raise VenueUnavailable(
+                    f"{self.name}: order {client_order_id!r} is not followed (watch it first)"
+                )
+            heard = self._conn.heard()
+            for said in heard.orders:
+                if said.order_ref == client_order_id and said.status not in (
+                    "Cancelled",
+                    "ApiCancelled",
+                    "Inactive",
+                    "Filled",
+                ):
+                    return answered(
+                        tracked.order,
+                        str(said.perm_id),
+                        VenueOrderStatus.ACKNOWLEDGED,
+                        said.filled,
+                        said.avg_fill_price,
+                    )
+            fills = [f for f in heard.fills if f.order_ref == client_order_id]
+            filled = sum(f.shares for f in fills)
+            if not fills and not tracked.perm_id:
+                return None
+            avg = sum(f.shares * f.price for f in fills) / filled if filled else 0.0
+            perm = str(tracked.perm_id or (fills[0].perm_id if fills else ""))
+            status = (
+                VenueOrderStatus.FILLED
+                if filled >= tracked.order.size * (1 - 1e-9)
+                else VenueOrderStatus.CANCELED
+            )
+            return answered(tracked.order, perm, status, filled, avg)
+
+    def positions(self) -> dict[str, float]:
+        """Signed position per asset of the settings (TWS's positions, asked afresh)."""
+        with self._lock:
+            self._ensure_connected()
+            held = self._conn.wait(lambda: self._conn.ib.reqPositionsAsync(), self.settings.connect_timeout_s)
+            assets = self._assets_by_con_id()
+            out: dict[str, float] = {}
+            for position in held:
+                if self._account and position.account != self._account:
+                    continue
+                asset = assets.get(int(position.contract.conId))
+                if asset is not None and position.position:
+                    out[asset] = out.get(asset, 0.0) + float(position.position)
+            return out
+
+    def _assets_by_con_id(self) -> dict[int, str]:
+        for asset in self.settings.contracts:
+            self._contract(asset)
+        return {int(c.conId): asset for asset, c in self._contracts.items()}
+
+
+def _rule(value: float) -> float:
+    """An IBKR figure as a market rule: 0 (no rule) when unset."""
+    return float(value) if 0 < value < _UNSET else 0.0

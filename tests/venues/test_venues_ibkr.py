@@ -1,0 +1,355 @@
+"""IbkrVenue against a local TWS speaking the API's socket protocol (tws_server.py): the
+handshake, contract details as market limits, orders and cancels as venue events, fills once
+by execId, commissions as FILL_SETTLED, a dropped connection, a restart reconciled, and no
+account id in any log record."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("ib_async")
+
+from tws_server import ACCOUNT, SERVER_VERSION, Listed, TwsServer
+
+from dita import AccountEvent, ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
+from dita.venues import VenueUnavailable
+from dita.venues.ibkr import IbkrVenue
+
+AAPL = Listed(265598, "AAPL", min_tick=0.01, size_increment=1.0, min_size=1.0)
+ES = Listed(495512563, "ES", min_tick=0.25, size_increment=1.0, min_size=1.0, sec_type="FUT", exchange="CME")
+ACCOUNT_ENV = "DITA_TEST_IBKR_ACCOUNT"
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "ibkr.md"
+
+
+@pytest.fixture
+def tws() -> Iterator[TwsServer]:
+    with TwsServer([AAPL, ES]) as server:
+        yield server
+
+
+@pytest.fixture
+def make_venue(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., IbkrVenue]]:
+    monkeypatch.setenv(ACCOUNT_ENV, ACCOUNT)
+    venues: list[IbkrVenue] = []
+
+    def build(**settings: Any) -> IbkrVenue:
+        venue = IbkrVenue(
+            port=tws.port,
+            account_env=ACCOUNT_ENV,
+            contracts={
+                "AAPL": {"symbol": "AAPL"},
+                "ES": {"symbol": "ES", "sec_type": "FUT", "exchange": "CME"},
+            },
+            connect_timeout_s=3.0,
+            reconnect_every_s=0.0,
+            **settings,
+        )
+        venues.append(venue)
+        return venue
+
+    yield build
+    for venue in venues:
+        venue.close()
+
+
+def until(poll: Callable[[], list[VenueEvent]], count: int, timeout: float = 5.0) -> list[VenueEvent]:
+    """What ``poll`` gives until ``count`` events came (or the time is up)."""
+    events: list[VenueEvent] = []
+    deadline = time.monotonic() + timeout
+    while len(events) < count and time.monotonic() < deadline:
+        events += poll()
+        time.sleep(0.02)
+    return events
+
+
+def commissions(venue: IbkrVenue, count: int, timeout: float = 5.0) -> list[AccountEvent]:
+    """The venue's commission reports until ``count`` came (or the time is up)."""
+    settled: list[AccountEvent] = []
+    deadline = time.monotonic() + timeout
+    while len(settled) < count and time.monotonic() < deadline:
+        settled += venue.account_events()
+        time.sleep(0.02)
+    return settled
+
+
+def feed(kernel: ExecutionKernel, venue: IbkrVenue, count: int) -> list[VenueEvent]:
+    events = until(venue.poll_events, count)
+    for event in events:
+        assert kernel.on_venue_event(event).accepted, event
+    return events
+
+
+def entry(size: float = 10.0, price: float = 190.0) -> KernelIntent:
+    return KernelIntent(
+        "i1", "tr-1", 0, "AAPL", "LONG", "ENTER", price, size,
+        order_type="LIMIT", limit_price=price, timestamp=time.time(),
+    )  # fmt: skip
+
+
+def cancel_intent() -> KernelIntent:
+    return KernelIntent("c1", "tr-1", 0, "AAPL", "LONG", "CANCEL", 0.0, 0.0, timestamp=time.time())
+
+
+def a_kernel(venue: IbkrVenue, wal: Path | None = None) -> ExecutionKernel:
+    if wal is None:
+        kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    else:
+        kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k", wal_dir=str(wal), fsync="always")
+    kernel.set_seed_capital(1e9)
+    return kernel
+
+
+def test_the_handshake_settles_on_the_highest_version_both_speak_and_contract_details_give_the_limits(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    assert tws.version == SERVER_VERSION  # the client offers up to 178
+    limits = venue.load_markets()
+    assert limits["ES"].tick_size == 0.25 and limits["ES"].lot_step == 1.0 and limits["ES"].min_qty == 1.0
+    assert limits["AAPL"].tick_size == 0.01
+    # An order off the tick is refused here, not sent for TWS to refuse.
+    off_tick = VenueOrder("k-9", 0, "t", "ES", "BUY", "LIMIT", 5000.1, 1.0)
+    (refused,) = venue.submit(off_tick)
+    assert refused.kind.name == "REJECT" and "tick_size 0.25" in refused.reason
+    assert not [r for r in tws.requests if r[0] == "3"]
+
+
+def test_a_partial_fill_then_the_rest_reach_the_kernel_once_each_with_their_commissions(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.accepted and sent.order is not None
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING  # acknowledged in submit
+
+    first = tws.fill(sent.order.client_order_id, 4.0, 189.99, commission=1.25)
+    (fill,) = feed(kernel, venue, 1)
+    assert (fill.kind.name, fill.size, fill.price, fill.fill_id) == ("FILL", 4.0, 189.99, first)
+    assert kernel.slot_state(0).size == pytest.approx(4.0)
+    (settled,) = commissions(venue, 1)
+    assert (settled.kind.name, settled.fill_id, settled.fee, settled.asset) == (
+        "FILL_SETTLED",
+        first,
+        1.25,
+        "AAPL",
+    )
+    assert kernel.on_account_event(settled).accepted
+
+    # TWS sends an execDetails again: not a second fill.
+    tws.repeat_execution(first)
+    second = tws.fill(sent.order.client_order_id, 6.0, 190.0, commission=None)  # its commission comes later
+    (rest,) = feed(kernel, venue, 1)
+    assert until(venue.poll_events, 1, timeout=0.3) == []
+    assert rest.size == 6.0 and rest.filled_size == 10.0
+    assert kernel.slot_state(0).size == pytest.approx(10.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert venue.account_events() == []
+    assert not venue.following()
+    tws.report_commission(second, 1.5)
+    (late,) = commissions(venue, 1)
+    assert (late.fill_id, late.fee) == (second, 1.5)
+    assert kernel.on_account_event(late).accepted
+
+
+def test_a_commission_in_another_currency_than_the_contracts_is_not_booked(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0))
+    exec_id = tws.fill("k-1", 5.0, 190.0, commission=0.9, commission_currency="EUR")
+    assert [e.kind.name for e in until(venue.poll_events, 1)] == ["FILL"]
+    deadline = time.monotonic() + 5
+    while "is not in USD" not in caplog.text and time.monotonic() < deadline:
+        assert venue.account_events() == []
+        time.sleep(0.02)
+    assert f"execution {exec_id}: commission 0.9 EUR is not in USD" in caplog.text
+
+
+def test_a_rejected_order_is_a_reject_naming_twss_reason(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    tws.reject_next = "Insufficient buying power"
+    (rejected,) = venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 1.0))
+    assert rejected.kind.name == "REJECT"
+    assert "201" in rejected.reason and "Insufficient buying power" in rejected.reason
+    assert not venue.following()
+
+    kernel = a_kernel(venue)
+    tws.reject_next = "Insufficient buying power"
+    assert kernel.process_intent(entry()).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+
+
+def test_a_cancel_racing_a_fill_ends_the_order_with_the_fill_booked_after_its_end(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    tws.fill(sent.order.client_order_id, 4.0, 190.0)
+    feed(kernel, venue, 1)
+
+    # The exchange fills 3 more as the cancel arrives: TWS says Cancelled with 7 filled, then
+    # reports the execution.
+    tws.fill_before_cancel = (3.0, 189.5)
+    out = kernel.process_intent(cancel_intent())
+    assert out.accepted, out.to_dict()
+    late = feed(kernel, venue, 1)
+    assert [e.kind.name for e in late] == ["FILL"] and late[0].size == 3.0
+    assert kernel.slot_state(0).size == pytest.approx(7.0)
+    assert kernel.open_orders() == []
+    assert len(commissions(venue, 2)) == 2  # both fills' commissions
+
+
+def test_a_cancel_of_an_order_tws_does_not_work_is_refused_with_10147(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    order = VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0)
+    (ack,) = venue.submit(order)
+    assert ack.kind.name == "ORDER_ACK"
+    tws.refuse_cancels = True
+    (refused,) = venue.cancel(order)
+    assert refused.kind.name == "CANCEL_REJECT" and "10147" in refused.reason
+    assert venue.following()
+
+
+def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_reported_once(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    tws.fill(coid, 2.0, 190.0)
+    feed(kernel, venue, 1)
+
+    tws.drop()
+    deadline = time.monotonic() + 5
+    while venue._conn.connected() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    tws.fill(coid, 5.0, 189.0, commission=0.75)  # nobody connected: TWS keeps the execution
+
+    events = feed(kernel, venue, 1)  # reconnects, reads the day's executions
+    assert [(e.kind.name, e.size) for e in events] == [("FILL", 5.0)]
+    assert tws.connections == 2
+    assert kernel.slot_state(0).size == pytest.approx(7.0)
+    assert [e.fee for e in commissions(venue, 2)] == [1.0, 0.75]
+    assert until(venue.poll_events, 1, timeout=0.3) == []
+
+
+def test_after_a_restart_the_orders_and_executions_reconcile_without_booking_a_fill_twice(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
+) -> None:
+    first_venue = make_venue()
+    first = a_kernel(first_venue, tmp_path)
+    sent = first.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    tws.fill(coid, 4.0, 190.0)
+    feed(first, first_venue, 1)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+
+    tws.fill(coid, 3.0, 189.0)  # while the process was down
+    venue = make_venue()
+    kernel = a_kernel(venue, tmp_path)
+    report = kernel.reconcile_with_venue()
+    assert [m["qty"] for m in report.missed_fills] == [pytest.approx(3.0)], report
+    assert report.unresolved == [] and report.position_mismatches == [], report
+    assert kernel.slot_state(0).size == pytest.approx(7.0)
+    # Both executions were booked (one before the restart, one by reconciliation): none again.
+    assert until(venue.poll_events, 1, timeout=0.3) == []
+    tws.fill(coid, 3.0, 190.0)
+    (rest,) = feed(kernel, venue, 1)
+    assert rest.size == 3.0 and kernel.slot_state(0).size == pytest.approx(10.0)
+
+
+def test_account_ids_never_reach_a_log_record(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    venue = make_venue()
+    tws.reject_next = f"account {ACCOUNT} may not trade AAPL"
+    (rejected,) = venue.submit(VenueOrder("k-0", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0))
+    assert ACCOUNT not in rejected.reason and "account <account> may not trade" in rejected.reason
+    order = VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0)
+    venue.submit(order)
+    tws.fill("k-1", 2.0, 190.0)
+    until(venue.poll_events, 1)
+    venue.positions()
+    venue.open_orders()
+    tws.drop()
+    time.sleep(0.2)
+    until(venue.poll_events, 1, timeout=0.5)
+    venue.cancel(order)
+    assert any("execDetails" in r.getMessage() for r in caplog.records)  # ib_async logged executions
+    for record in caplog.records:
+        assert ACCOUNT not in record.getMessage(), record.name
+        assert ACCOUNT not in (record.exc_text or "")
+    assert ACCOUNT not in caplog.text and ACCOUNT not in repr(venue)
+
+
+def test_an_order_while_tws_cannot_be_reached_is_refused_with_nothing_sent(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    venue.load_markets()
+    tws.close()  # TWS is gone: the reconnect is refused
+    (refused,) = venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 1.0))
+    assert refused.kind.name == "REJECT" and "nothing sent" in refused.reason
+    assert not venue.following()
+
+
+def test_bad_settings_are_refused_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ACCOUNT_ENV, raising=False)
+    with pytest.raises(ValueError, match=ACCOUNT_ENV):
+        IbkrVenue(port=1, account_env=ACCOUNT_ENV, contracts={"AAPL": {"symbol": "AAPL"}})
+    with pytest.raises(ValueError, match="contracts"):
+        IbkrVenue(port=1, contracts={})
+    with pytest.raises(ValueError, match="time_in_force"):
+        IbkrVenue(port=1, contracts={"AAPL": {"symbol": "AAPL"}}, time_in_force="FOK")
+
+
+def test_the_guides_example_runs_against_a_local_tws(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/guides/ibkr.md's example, pointed at the local TWS, which fills the order at once."""
+    (block,) = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
+    code = block.replace("port=7497", f"port={tws.port}")
+    assert code != block
+    monkeypatch.setenv("DITA_IBKR_ACCOUNT", ACCOUNT)
+    tws.fill_on_place = True
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/guides/ibkr.md", "exec"), namespace)
+    kernel = namespace["kernel"]
+    assert namespace["out"].accepted
+    assert kernel.slot_state(0).size == pytest.approx(10.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.market_limits("AAPL")["tick_size"] == 0.01
+
+
+def test_a_venue_that_cannot_connect_raises_and_leaves_no_thread_behind() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]  # closed below: nothing listens there
+    before = {t.name for t in threading.enumerate()}
+    with pytest.raises(VenueUnavailable, match="cannot connect to TWS"):
+        IbkrVenue(port=port, contracts={"AAPL": {"symbol": "AAPL"}}, connect_timeout_s=1.0)
+    assert {t.name for t in threading.enumerate()} - before == set()
+    assert not [
+        f for f in logging.getLogger("ib_async.wrapper").filters if type(f).__name__ == "AccountRedactor"
+    ]
