@@ -295,6 +295,12 @@ def configure_logging_from_env(environ: Mapping[str, str] | None = None) -> bool
     return True
 
 
+def logging_configured() -> bool:
+    """Whether ``configure_logging`` has installed its handler (an option or the environment
+    chose the format), so a config file's own choice comes second."""
+    return _handler is not None
+
+
 def reset_logging() -> None:
     """Remove the handler ``configure_logging`` installed and put back the levels it changed."""
     with _installed_lock:

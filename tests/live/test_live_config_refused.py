@@ -102,3 +102,44 @@ def test_an_exchange_that_cannot_be_reached_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["live", "--config", str(path)])
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("mode: paper") and "error: cannot reach binance" in result.stderr
+
+
+def test_a_log_level_python_does_not_know_is_named(tmp_path: Path) -> None:
+    err = refused(tmp_path, top='[logging]\nlevels = { "dita.venues" = "LOUD" }')
+    assert "logging.levels" in err and "LOUD" in err
+
+
+def test_the_logging_table_writes_json_lines_with_the_keys_redacted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a --log-format, the file's [logging] table chooses; the venue's keys, named by
+    the file, never reach a line."""
+    import io
+    import json
+    import logging
+
+    from dita.cli.live import _configure_logging
+    from dita.live.config import parse_config
+    from dita.logs import configure_logging, reset_logging
+
+    monkeypatch.setenv("DITA_TEST_LIVE_KEY", "key-that-must-not-show")
+    monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "secret-that-must-not-show")
+    raw = {
+        "kernel_id": "logs",
+        "venue": {"exchange": "binance", "symbols": ["BTC/USDT"], "api_key_env": "DITA_TEST_LIVE_KEY",
+                  "secret_env": "DITA_TEST_LIVE_SECRET"},
+        "strategies": [{"strategy": "dita.examples.crossover:SmaCrossover"}],
+        "logging": {"format": "json", "levels": {"dita.venues": "DEBUG"}},
+    }  # fmt: skip
+    config = parse_config(raw, tmp_path / "run.toml", environ={})
+    reset_logging()
+    try:
+        _configure_logging(config)
+        assert logging.getLogger("dita.venues").level == logging.DEBUG
+        stream = io.StringIO()
+        configure_logging(format=config.logging.format, levels=config.logging.levels, stream=stream)
+        logging.getLogger("dita.venues.ccxt").debug("signed with key-that-must-not-show")
+        line = json.loads(stream.getvalue().splitlines()[-1])
+        assert line["component"] == "dita.venues.ccxt" and "must-not-show" not in line["message"]
+    finally:
+        reset_logging()

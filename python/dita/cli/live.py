@@ -56,6 +56,7 @@ def run_configured(path: Path, live_allowed: bool) -> None:
     from dita.live.run import mode_line
 
     config = checked_config(path, live_allowed)
+    _configure_logging(config)
     typer.echo(mode_line(config))  # the first line: which money the run trades
     sock = _listen(config) if config.gateway.enabled else None
     # From here on a SIGHUP asks for a reload, not the end of the process (its default action).
@@ -79,6 +80,19 @@ def run_configured(path: Path, live_allowed: bool) -> None:
         signal.signal(signal.SIGHUP, previous_hup)
     if run.failure is not None:
         raise typer.Exit(1)
+
+
+def _configure_logging(config: LiveConfig) -> None:
+    """The file's [logging] table, unless an option or the environment chose already or the
+    file has none; the venue's keys and the gateway's token are redacted from every line."""
+    from dita.logs import configure_logging, logging_configured, register_secret
+
+    names = [config.venue.api_key_env, config.venue.secret_env, config.gateway.token_env]
+    secrets = [os.environ[name] for name in names if name and os.environ.get(name)]
+    if logging_configured() or config.logging is None:
+        register_secret(*secrets)
+        return
+    configure_logging(format=config.logging.format, levels=config.logging.levels, secrets=secrets)
 
 
 def _built(config: LiveConfig, path: Path, reload_requested: threading.Event) -> Any:

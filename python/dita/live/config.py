@@ -25,6 +25,7 @@ __all__ = [
     "JournalTable",
     "LiveConfig",
     "LogTable",
+    "LoggingTable",
     "PaperTable",
     "ProjectionTable",
     "StrategyTable",
@@ -75,6 +76,22 @@ class LogTable(_Table):
     fsync: Literal["always", "batch", "none"] = "always"
 
 
+class LoggingTable(_Table):
+    """How the run's log lines are written (docs/reference/logging.md); the command line's
+    ``--log-format``/``--log-level`` and ``DITA_LOG_FORMAT``/``DITA_LOG_LEVEL`` come first."""
+
+    format: Literal["text", "json"] = "text"
+    levels: dict[str, str] = Field(default_factory=dict, description="component -> level")
+
+    @field_validator("levels")
+    @classmethod
+    def _known_levels(cls, levels: dict[str, str]) -> dict[str, str]:
+        from dita.logs import parse_levels
+
+        parse_levels(levels)  # its ValueError names the component and the level
+        return levels
+
+
 class JournalTable(_Table):
     enabled: bool = True
     dsn: str | None = Field(default=None, description="default: chdb://<state_dir>/journal/<kernel_id>")
@@ -119,6 +136,7 @@ class LiveConfig(_Table):
     risk: RiskLimits = Field(default_factory=lambda: RiskLimits.model_validate(_RUN_RISK_DEFAULTS))
     paper: PaperTable = Field(default_factory=PaperTable)
     log: LogTable = Field(default_factory=LogTable)
+    logging: LoggingTable | None = None  # None: Python's default (warnings and errors on stderr)
     journal: JournalTable = Field(default_factory=JournalTable)
     projection: ProjectionTable = Field(default_factory=ProjectionTable)
     gateway: GatewayTable = Field(default_factory=GatewayTable)
