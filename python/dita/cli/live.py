@@ -53,7 +53,7 @@ def checked_config(path: Path, live_allowed: bool) -> LiveConfig:
 
 def run_configured(path: Path, live_allowed: bool) -> None:
     """Run what ``path`` configures until Ctrl-C or SIGTERM (or the run fails)."""
-    from dita.live.run import mode_line
+    from dita.cli.live_run import mode_line
 
     config = checked_config(path, live_allowed)
     _configure_logging(config)
@@ -97,7 +97,7 @@ def _configure_logging(config: LiveConfig) -> None:
 
 def _built(config: LiveConfig, path: Path, reload_requested: threading.Event) -> Any:
     """The run's stack; a problem of the file exits 2, a run that cannot start 1."""
-    from dita.live.run import LiveRun, RunRefused
+    from dita.cli.live_run import LiveRun, RunRefused
 
     try:
         return LiveRun(config, path, _say, reload_requested=reload_requested)

@@ -1,3 +1,2 @@
-"""``dita live``: one process runs a configured set of strategies against a venue, with the
-kernel's write-ahead log, journal, projection, control plane and HTTP gateway (``config``
-reads the file, ``run`` builds and runs the stack)."""
+"""The configuration of a ``dita live`` run (``config``: one TOML file, checked whole); the
+command that builds and runs its stack is ``dita.cli.live`` with ``dita.cli.live_run``."""
