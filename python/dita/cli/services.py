@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from dita._signals import sigterm_as_interrupt
-from dita.cli._common import PROGRESS_LINE_SECONDS, elapsed_report, fail, given_path, require_finite
+from dita.cli._common import (
+    PROGRESS_LINE_SECONDS,
+    default_state_dir,
+    elapsed_report,
+    fail,
+    given_path,
+    require_finite,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from dita.services.hazelcast import HazelcastMember
 
 __all__ = ["register"]
 
@@ -107,6 +118,25 @@ def start(
     finally:
         restore_sigterm()
     typer.echo(f"Hazelcast member {member.address} (cluster {member.cluster_name}) running, pid {pid}")
+    _tell_where(member, pid)
+
+
+def _tell_where(member: HazelcastMember, pid: int) -> None:
+    """Record where ``member`` listens in the state directory, where the other commands find it
+    without options, and print the options that reach it from anywhere else."""
+    from dita.services.member_file import write_member_file
+
+    state_dir = default_state_dir()
+    try:
+        written = write_member_file(state_dir, member, pid)
+    except OSError as exc:
+        warn(f"cannot record the member in {state_dir}: {exc.strerror or exc}; pass the options below")
+    else:
+        typer.echo(f"recorded in {written}: the other commands run from here reach it without options")
+    address, name = member.address, member.cluster_name
+    typer.echo(f"dita control: --cluster {address} --cluster-name {name}")
+    typer.echo(f"dita status, orders, pnl and paper: --hazelcast {address} --hz-cluster {name}")
+    typer.echo(f"dita serve: --hazelcast {address} with DITA_HAZELCAST_CLUSTER={name}")
 
 
 @hazelcast_app.command("stop")
@@ -118,6 +148,7 @@ def stop(
 ) -> None:
     """Stop the member started with ``start``."""
     from dita.services.hazelcast import HazelcastMember
+    from dita.services.member_file import remove_member_file
 
     member = _member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
@@ -125,6 +156,8 @@ def stop(
         stopped = member.stop(kill=kill)
     except OSError as exc:
         _home_error(member.home, exc)
+    if remove_member_file(default_state_dir(), member):
+        typer.echo(f"removed its record in {default_state_dir()}")
     if stopped:
         typer.echo(f"stopped the member on {member.address}")
     else:
