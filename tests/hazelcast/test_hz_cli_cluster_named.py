@@ -72,8 +72,14 @@ def test_start_records_the_member_and_the_other_commands_find_it_without_options
             _said(status.stderr)
             == f"Hazelcast cluster '{name}' (from {where}) at {address} (from --hazelcast)"
         )
+
+        # `status` and `stop` without options: the member recorded, its state wherever --home put it.
+        state = _dita("services", "hazelcast", "status")
+        assert state.returncode == 0, state.stderr
+        assert json.loads(state.stdout)["address"] == address and json.loads(state.stdout)["running"]
+        assert f"the member recorded in {member_file(state_dir)}: {address}, cluster '{name}'" in state.stderr
     finally:
-        stopped = _dita("services", "hazelcast", "stop", "--port", str(port), "--cluster-name", name, *home)
+        stopped = _dita("services", "hazelcast", "stop")
     assert stopped.returncode == 0, stopped.stderr
     assert f"stopped the member on 127.0.0.1:{port}" in stopped.stdout
     assert not member_file(state_dir).exists()

@@ -74,6 +74,9 @@ def read_member_file(state_dir: Path) -> MemberRecord | None:
         raise ValueError(f"{path}: not a member file ({exc})") from None
     if not all(isinstance(getattr(record, f), str) for f in ("cluster_name", "address", "config_file")):
         raise ValueError(f"{path}: not a member file (cluster_name, address and config_file must be text)")
+    host, _, port = record.address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{path}: not a member file (address must be host:port, got {record.address!r})")
     if isinstance(record.pid, bool) or not isinstance(record.pid, int):
         raise ValueError(f"{path}: not a member file (pid must be a number, got {record.pid!r})")
     return record
