@@ -67,6 +67,10 @@ STANDALONE: dict[tuple[str, str], str] = {
         assert kernel.slot_state(0).metadata == {"stop": 57_000.0}
         assert slot.entry_time == datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
     """,
+    ("guides/operations.md", "from dita.runtime.dead_man import DeadManSettings, DeadManSwitch"): """
+        assert switch.status()["limits_s"] == {"strategy": 60, "control_plane": 45, "streams": 30}
+        assert kernel.control()["mode"] == "PAPER", "nothing silent yet"
+    """,
     ("guides/first-backtest.md", "from pathlib import Path"): """
         assert Path("var/bt/metrics.json").is_file() and Path("var/bt/report.html").is_file()
         assert result.metrics.trades > 0

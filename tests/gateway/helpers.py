@@ -50,15 +50,21 @@ class LiveServer:
         assert not self.thread.is_alive(), "the gateway test server did not stop within 10 s"
 
 
-def start_server(max_slots: int = 4, venue: Callable[[], Any] | None = None, **settings: Any) -> LiveServer:
-    """``venue`` builds the kernel's venue inside the server thread (default: the kernel's own mock)."""
+def start_server(
+    max_slots: int = 4,
+    venue: Callable[[], Any] | None = None,
+    dead_man: Callable[[ExecutionKernel], Any] | None = None,
+    **settings: Any,
+) -> LiveServer:
+    """``venue`` builds the kernel's venue inside the server thread (default: the kernel's own mock);
+    ``dead_man`` the gateway's dead-man switch over the kernel, there too."""
     box: dict[str, Any] = {}
     ready = threading.Event()
 
     def run() -> None:
         kernel = ExecutionKernel(max_slots=max_slots, venue=venue() if venue is not None else None)
         gateway_settings = GatewaySettings(token=TOKEN, max_slots=max_slots, **settings)
-        app = create_app(kernel, gateway_settings)
+        app = create_app(kernel, gateway_settings, dead_man=dead_man(kernel) if dead_man else None)
         # `dita serve`'s own server, so a test's stop is the real one (event streams ended).
         server = GatewayServer.for_settings(app, kernel, gateway_settings.model_copy(update={"port": 0}))
         box["server"], box["app"] = server, app

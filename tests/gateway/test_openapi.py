@@ -26,6 +26,8 @@ def test_schema_covers_every_route(live: LiveServer) -> None:
         "/v1/orders",
         "/v1/account",
         "/v1/control",
+        "/v1/heartbeat",
+        "/v1/dead-man",
         "/v1/intents",
         "/v1/slots/{slot_id}/cancel",
         "/v1/marks",
@@ -172,7 +174,7 @@ def test_the_mutating_endpoints_declare_bearer_auth() -> None:
     assert [s["type"] for s in schemes.values()] == ["http"]
     assert [s["scheme"] for s in schemes.values()] == ["bearer"]
     mutating = {("put", "/v1/control"), ("post", "/v1/intents"), ("post", "/v1/slots/{slot_id}/cancel"),
-                ("post", "/v1/marks")}  # fmt: skip
+                ("post", "/v1/marks"), ("post", "/v1/heartbeat")}  # fmt: skip
     for path, ops in doc["paths"].items():
         for method, op in ops.items():
             names = [p["name"].lower() for p in op.get("parameters", [])]

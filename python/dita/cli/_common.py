@@ -26,6 +26,7 @@ __all__ = [
     "check_feed",
     "close_all",
     "cluster_options",
+    "default_state_dir",
     "elapsed_report",
     "fail",
     "fail_options",
@@ -258,30 +259,38 @@ def close_all(*resources: Any) -> None:
             resource.close()
 
 
+def default_state_dir() -> Path:
+    """$DITA_STATE_DIR, else var/run, as the commands' help says (``STATE_DIR_DEFAULT``). Set but
+    empty, it is taken as unset: ``Path("")`` would be the directory the command runs in."""
+    return Path(os.environ.get("DITA_STATE_DIR") or "var/run")
+
+
 def cluster_options(
     members: str | Sequence[str] | None,
     name: str | None,
     *,
     members_option: str = "--hazelcast",
     name_option: str = "--hz-cluster",
+    announce: bool = False,
 ) -> tuple[tuple[str, ...], str]:
-    """Cluster members and name (None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER,
-    else the defaults), checked before connecting: a bad one exits 2 naming the option or
-    variable it came from, not 1 or 3 after the connect timeout as if the cluster were down."""
-    from dita.projection.hazelcast import DEFAULT_CLUSTER_NAME, cluster_settings
+    """Cluster members and name (None: $DITA_HAZELCAST_MEMBERS / $DITA_HAZELCAST_CLUSTER, else the
+    member file `dita services hazelcast start` wrote, else the defaults), checked before
+    connecting: a bad one exits 2 naming the option or variable it came from, not 1 or 3 after the
+    connect timeout as if the cluster were down. With ``announce`` the choice is said on stderr,
+    with where each part came from, and a member file not used is said as a warning."""
+    from dita.cli._cluster_choice import ClusterChoiceError, choose_cluster
 
     try:
-        addresses, _ = cluster_settings(members, DEFAULT_CLUSTER_NAME)
-    except ValueError as exc:
-        fail(
-            f"{members_option} {members!r}: {exc}"
-            if members is not None
-            else f"$DITA_HAZELCAST_MEMBERS: {exc}"
+        choice = choose_cluster(
+            members, name, default_state_dir(), members_option=members_option, name_option=name_option
         )
-    try:
-        return cluster_settings(addresses, name)
-    except ValueError as exc:
-        fail(f"{name_option} {name!r}: {exc}" if name is not None else f"$DITA_HAZELCAST_CLUSTER: {exc}")
+    except ClusterChoiceError as exc:
+        fail(str(exc))
+    if announce:
+        for note in choice.notes:
+            warn(note)
+        typer.echo(shown(choice.said()), err=True)
+    return choice.members, choice.name
 
 
 def open_projection(
@@ -291,13 +300,16 @@ def open_projection(
     cluster_option: str = "--hz-cluster",
 ) -> Any:
     """A Hazelcast projection into ``members`` (host:port, comma-separated) of cluster
-    ``cluster`` (None: $DITA_HAZELCAST_CLUSTER, else ``dita``), connected: a kernel started
-    with a projection nobody can reach would trade with operators blind. Bad members or
-    cluster name exit 2 (``cluster_options``), a cluster not reached within
-    ``hazelcast_connect_s()`` 3, with nothing left open."""
+    ``cluster`` (None: $DITA_HAZELCAST_CLUSTER, else the member file's for those members, else
+    ``dita``), connected: a kernel started with a projection nobody can reach would trade with
+    operators blind. The cluster is said on stderr; bad members or cluster name exit 2
+    (``cluster_options``), a cluster not reached within ``hazelcast_connect_s()`` 3, with
+    nothing left open."""
     from dita.projection.hazelcast import HazelcastProjection
 
-    addresses, name = cluster_options(members, cluster, members_option=option, name_option=cluster_option)
+    addresses, name = cluster_options(
+        members, cluster, members_option=option, name_option=cluster_option, announce=True
+    )
     wait = hazelcast_connect_s()
     proj = HazelcastProjection(addresses, name)
     deadline = time.monotonic() + wait

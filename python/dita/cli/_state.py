@@ -22,7 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeIn
 from dita._files import NotRegularFile, TooLarge, regular_file_bytes, replace_whole
 from dita._numbers import finite_json
 from dita._text import shortened
-from dita.cli._common import warn
+from dita.cli._common import default_state_dir, warn
 from dita.services import pid_alive, process_start
 from dita.venues.paper import MAX_LEVERAGE
 
@@ -209,13 +209,6 @@ class _ProjectedAccount(_Account, _Projected):
 
 class _ProjectedControl(_Control, _Projected):
     pass
-
-
-def default_state_dir() -> Path:
-    """$DITA_STATE_DIR, else var/run, as the commands' help says (``STATE_DIR_DEFAULT`` in
-    ``dita.cli._common``). Set but empty, it is taken as unset: ``Path("")`` would be the
-    directory the command runs in."""
-    return Path(os.environ.get("DITA_STATE_DIR") or "var/run")
 
 
 def named_state_dir(given: Path | None) -> tuple[Path, str]:

@@ -39,11 +39,17 @@ control_app = typer.Typer(
 ClusterOption = Annotated[
     str | None,
     typer.Option(
-        "--cluster", help="comma-separated host:port (default: $DITA_HAZELCAST_MEMBERS or 127.0.0.1:5701)"
+        "--cluster",
+        help="comma-separated host:port (default: $DITA_HAZELCAST_MEMBERS, else the member `dita services "
+        "hazelcast start` recorded, else 127.0.0.1:5701)",
     ),
 ]
 ClusterNameOption = Annotated[
-    str | None, typer.Option("--cluster-name", help="default: $DITA_HAZELCAST_CLUSTER or dita")
+    str | None,
+    typer.Option(
+        "--cluster-name",
+        help="default: $DITA_HAZELCAST_CLUSTER, else the recorded member's for its address, else dita",
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="print JSON instead of tables")]
 TimeoutOption = Annotated[
@@ -60,7 +66,7 @@ def _client(cluster: str | None, cluster_name: str | None) -> Any:
     from dita.projection.hazelcast import connect_client
 
     members, name = cluster_options(
-        cluster, cluster_name, members_option="--cluster", name_option="--cluster-name"
+        cluster, cluster_name, members_option="--cluster", name_option="--cluster-name", announce=True
     )
     timeout = hazelcast_connect_s()
     try:

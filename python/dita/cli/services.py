@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from dita._signals import sigterm_as_interrupt
-from dita.cli._common import PROGRESS_LINE_SECONDS, elapsed_report, fail, given_path, require_finite
+from dita.cli._common import (
+    PROGRESS_LINE_SECONDS,
+    default_state_dir,
+    elapsed_report,
+    fail,
+    given_path,
+    require_finite,
+    warn,
+)
+
+if TYPE_CHECKING:
+    from dita.services.hazelcast import HazelcastMember
 
 __all__ = ["register"]
 
@@ -21,6 +33,10 @@ hazelcast_app = typer.Typer(
 services_app.add_typer(hazelcast_app, name="hazelcast")
 
 PortOption = Annotated[int, typer.Option("--port", help="member and client port")]
+RecordedPortOption = Annotated[
+    int | None,
+    typer.Option("--port", help="member and client port (default: the member `start` recorded, else 5701)"),
+]
 ClusterOption = Annotated[
     str | None,
     typer.Option("--cluster-name", help="Hazelcast cluster name (default: $DITA_HAZELCAST_CLUSTER or dita)"),
@@ -42,7 +58,7 @@ def _home_error(home: Path | None, exc: OSError) -> NoReturn:
     fail(f"Hazelcast home {home}: {exc}")
 
 
-def _member(port: int, cluster_name: str | None, home: Path | None) -> object:
+def _member(port: int, cluster_name: str | None, home: Path | None, state_dir: Path | None = None) -> object:
     """The member for these options; the cluster name defaults as for the other commands
     ($DITA_HAZELCAST_CLUSTER, else ``dita``), and a bad variable is named in the refusal."""
     from dita.services.hazelcast import HazelcastMember, default_cluster_name
@@ -52,11 +68,46 @@ def _member(port: int, cluster_name: str | None, home: Path | None) -> object:
         source = "$DITA_HAZELCAST_CLUSTER"
         cluster_name = default_cluster_name()
     try:
-        return HazelcastMember(port=port, cluster_name=cluster_name, home=home)
+        return HazelcastMember(port=port, cluster_name=cluster_name, home=home, state_dir=state_dir)
     except ValueError as exc:
         # Named as the option the value came from: "port must be ..." named no option.
         option = {"cluster_name": source, "port": "--port"}.get(str(exc).partition(" ")[0])
         fail(f"{option}: {exc}" if option else str(exc))
+
+
+def _recorded_member(port: int | None, cluster_name: str | None, home: Path | None) -> object:
+    """The member of ``stop`` and ``status``: without --port, the one ``start`` recorded (its
+    port, its state, and its cluster name unless one is given), said on stderr; else 5701."""
+    from dita.services.hazelcast import DEFAULT_PORT
+    from dita.services.member_file import member_file, member_gone, read_member_file
+
+    if port is not None:
+        return _member(port, cluster_name, home)
+    state_dir = default_state_dir()
+    try:
+        record = read_member_file(state_dir)
+    except ValueError as exc:
+        warn(f"{exc}: not used")
+        record = None
+    gone = member_gone(record) if record is not None else ""
+    if record is None or gone:
+        if record is not None:
+            warn(
+                f"{member_file(state_dir)} names the member {record.address}, which is gone ({gone}):"
+                " not used"
+            )
+        return _member(DEFAULT_PORT, cluster_name, home)
+    typer.echo(
+        f"the member recorded in {member_file(state_dir)}: {record.address}, cluster {record.cluster_name!r}",
+        err=True,
+    )
+    if cluster_name is None and "DITA_HAZELCAST_CLUSTER" not in os.environ:
+        cluster_name = record.cluster_name
+    recorded_port = int(record.address.rpartition(":")[2])
+    # Its own state directory, wherever --home put it when it started.
+    return _member(
+        recorded_port, cluster_name, home, Path(record.config_file).parent if home is None else None
+    )
 
 
 @hazelcast_app.command("fetch")
@@ -107,24 +158,46 @@ def start(
     finally:
         restore_sigterm()
     typer.echo(f"Hazelcast member {member.address} (cluster {member.cluster_name}) running, pid {pid}")
+    _tell_where(member, pid)
+
+
+def _tell_where(member: HazelcastMember, pid: int) -> None:
+    """Record where ``member`` listens in the state directory, where the other commands find it
+    without options, and print the options that reach it from anywhere else."""
+    from dita.services.member_file import write_member_file
+
+    state_dir = default_state_dir()
+    try:
+        written = write_member_file(state_dir, member, pid)
+    except OSError as exc:
+        warn(f"cannot record the member in {state_dir}: {exc.strerror or exc}; pass the options below")
+    else:
+        typer.echo(f"recorded in {written}: the other commands run from here reach it without options")
+    address, name = member.address, member.cluster_name
+    typer.echo(f"dita control: --cluster {address} --cluster-name {name}")
+    typer.echo(f"dita status, orders, pnl and paper: --hazelcast {address} --hz-cluster {name}")
+    typer.echo(f"dita serve: --hazelcast {address} with DITA_HAZELCAST_CLUSTER={name}")
 
 
 @hazelcast_app.command("stop")
 def stop(
-    port: PortOption = 5701,
+    port: RecordedPortOption = None,
     cluster_name: ClusterOption = None,
     home: HomeOption = None,
     kill: Annotated[bool, typer.Option("--kill", help="SIGKILL instead of a graceful leave")] = False,
 ) -> None:
     """Stop the member started with ``start``."""
     from dita.services.hazelcast import HazelcastMember
+    from dita.services.member_file import remove_member_file
 
-    member = _member(port, cluster_name, home)
+    member = _recorded_member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
     try:
         stopped = member.stop(kill=kill)
     except OSError as exc:
         _home_error(member.home, exc)
+    if remove_member_file(default_state_dir(), member):
+        typer.echo(f"removed its record in {default_state_dir()}")
     if stopped:
         typer.echo(f"stopped the member on {member.address}")
     else:
@@ -132,11 +205,13 @@ def stop(
 
 
 @hazelcast_app.command("status")
-def status(port: PortOption = 5701, cluster_name: ClusterOption = None, home: HomeOption = None) -> None:
+def status(
+    port: RecordedPortOption = None, cluster_name: ClusterOption = None, home: HomeOption = None
+) -> None:
     """Print the member's state as JSON; exit 3 when clients cannot connect."""
     from dita.services.hazelcast import HazelcastMember
 
-    member = _member(port, cluster_name, home)
+    member = _recorded_member(port, cluster_name, home)
     assert isinstance(member, HazelcastMember)
     state = member.status()
     typer.echo(json.dumps(state, indent=2))

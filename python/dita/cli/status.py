@@ -69,7 +69,7 @@ def _snapshots(
     if hazelcast is not None:
         from dita.projection.hazelcast import HazelcastError
 
-        members, name = cluster_options(hazelcast, hz_cluster)
+        members, name = cluster_options(hazelcast, hz_cluster, announce=True)
         where = f"Hazelcast cluster {name!r} at {', '.join(members)}"
         # Read before the guard below: a bad value's exit is not one of the projection's errors.
         wait = hazelcast_connect_s()

@@ -37,6 +37,7 @@ from dita.gateway.responses import EventStreamResponse, SafeJSONResponse, respon
 from dita.gateway.routes import RESOURCES
 from dita.gateway.state import GatewayState
 from dita.kernel import ExecutionKernel
+from dita.runtime.dead_man import DeadManSwitch
 
 __all__ = ["EventStreamResponse", "GatewayStopped", "SafeJSONResponse", "create_app", "response_abandoned"]
 
@@ -77,11 +78,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.end_lane(deadline)
 
 
-def create_app(kernel: ExecutionKernel, settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(
+    kernel: ExecutionKernel, settings: GatewaySettings | None = None, *, dead_man: DeadManSwitch | None = None
+) -> FastAPI:
     """Build the gateway for ``kernel``. Without a configured token a random one is made
-    (``app.state.token``) so the mutating endpoints are never open by accident."""
+    (``app.state.token``) so the mutating endpoints are never open by accident. A ``dead_man``
+    switch is checked on every round of the polling (``routes.heartbeat``)."""
     settings = settings or GatewaySettings()
     state = GatewayState(kernel, settings)
+    state.dead_man = dead_man
     polling = VenuePolling(state)
     app = FastAPI(
         lifespan=_lifespan,

@@ -222,12 +222,26 @@ class VenuePolling:
                 await self.poll_venue()
                 next_poll = time.monotonic() + self.state.settings.venue_poll_seconds
             with contextlib.suppress(RuntimeError):  # the kernel busy past its wait: next round
+                if self.state.dead_man is not None:
+                    # Before the control event: a trip's mode goes out in the same round.
+                    await self.state.lane.run(self._check_dead_man)
                 await self.state.lane.run(self.state.publish_control_if_changed)
             wait = CONTROL_WATCH_S
             if self.poll_events is not None:
                 wait = min(wait, max(0.0, next_poll - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
+
+    def _check_dead_man(self) -> None:
+        """The dead-man switch's check (on the lane); one that raises is logged, and the polling
+        goes on: the next round checks again."""
+        assert self.state.dead_man is not None
+        try:
+            self.state.dead_man.check()
+        except Exception as exc:
+            log.error(
+                "the dead-man switch's check raised %s: %s", type(exc).__name__, shortened(str(exc), 300)
+            )
 
     def start(self) -> asyncio.Task[None]:
         """The task polling the venue every ``venue_poll_seconds`` (a venue that reports later:

@@ -21,6 +21,7 @@ from dita.gateway.events import Broadcaster
 from dita.gateway.lane import KernelLane
 from dita.gateway.metrics import GatewayMetrics
 from dita.kernel import ExecutionKernel
+from dita.runtime.dead_man import DeadManSwitch
 
 __all__ = ["REMEMBERED_INTENTS", "CurrentState", "GatewayState", "HealthRead", "gateway_state"]
 
@@ -76,6 +77,8 @@ class GatewayState:
         self.published_control: dict[str, Any] = dict(kernel.control())
         # The health read under way, shared by the checks made while the kernel is held.
         self.health_read: asyncio.Future[HealthRead] | None = None
+        # Checked on every round of the polling; heard from through POST /v1/heartbeat.
+        self.dead_man: DeadManSwitch | None = None
 
     # --- events --------------------------------------------------------------------------
 

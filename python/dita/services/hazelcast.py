@@ -47,6 +47,7 @@ __all__ = [
     "default_home",
     "fetch_jars",
     "free_port",
+    "is_member_process",
     "jar_paths",
     "main",
 ]
@@ -259,7 +260,7 @@ def _java_major(java: str) -> int | None:
 _CONFIG_ARG = "-Dhazelcast.config="
 
 
-def _is_member_process(pid: int, config_file: Path) -> bool:
+def is_member_process(pid: int, config_file: Path) -> bool:
     """Whether ``pid`` is the member started with ``config_file``. A pid file outlives its member
     (a reboot, a SIGKILL) and the pid may since name another process, another member included."""
     proc = Path(f"/proc/{pid}")
@@ -417,7 +418,7 @@ class HazelcastMember:
             pid = int(self.pid_file.read_text().strip())
         except (OSError, ValueError):
             return None
-        if pid_alive(pid) and _is_member_process(pid, self.config_file):
+        if pid_alive(pid) and is_member_process(pid, self.config_file):
             return pid
         return None
 

@@ -10,6 +10,7 @@ from dita.gateway.routes import (
     control,
     events,
     health,
+    heartbeat,
     intents,
     marks,
     metrics,
@@ -20,4 +21,4 @@ from dita.gateway.routes import (
 
 __all__ = ["RESOURCES"]
 
-RESOURCES = (page, health, metrics, slots, orders, account, control, intents, marks, events)
+RESOURCES = (page, health, metrics, slots, orders, account, control, heartbeat, intents, marks, events)

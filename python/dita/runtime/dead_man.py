@@ -1,0 +1,213 @@
+"""The dead-man switch: a kernel whose strategy, control plane or venue streams fall silent
+longer than their limit goes to REDUCE_ONLY or HALTED, and says why.
+
+Each source counts as heard when:
+
+- the strategy process: the kernel takes an intent (its ``intents`` count moves), or the
+  strategy says so itself (``heard_from_strategy``: ``POST /v1/heartbeat``);
+- the control plane: its last read of the cluster succeeded (``status()["last_sync_at"]``); an
+  in-process plane, or none, is never silent;
+- the venue's streams: a frame arrived (``stream_status().since_last_frame_s``); a venue without
+  a user stream is never silent.
+
+``check`` (the gateway's poll, a runtime's data point) compares each with its limit. A trip
+puts the kernel into ``action`` the way an operator's mode change goes (its own control
+state at once, then its control plane's entry, so the whole cluster sees it), with the
+reason as the change's source; it logs at ERROR and keeps the record in ``status()``. It
+never loosens a mode: a kernel already HALTED stays so. A source trips once per silence:
+heard from again, it is watched again; the mode stays until an operator changes it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, PositiveFloat
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+__all__ = ["SOURCES", "DeadManSettings", "DeadManSwitch", "Silence", "Source"]
+
+log = logging.getLogger(__name__)
+
+Source = Literal["strategy", "control_plane", "streams"]
+SOURCES: tuple[Source, ...] = ("strategy", "control_plane", "streams")
+_SAID: dict[Source, str] = {
+    "strategy": "the strategy process",
+    "control_plane": "the control plane",
+    "streams": "the venue's streams",
+}
+# How tight each mode is: a trip only ever moves the kernel to a tighter one.
+_TIGHTNESS = {"REDUCE_ONLY": 1, "HALTED": 2}
+TRIPS_KEPT = 20
+"""How many trips ``status()`` lists, the newest last."""
+
+
+class DeadManSettings(BaseModel):
+    """The ``[dead_man]`` table: the longest silence of each source, in seconds (unset: not
+    watched), and the mode a silence puts the kernel in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    strategy_silence_s: PositiveFloat | None = None
+    control_plane_silence_s: PositiveFloat | None = None
+    streams_silence_s: PositiveFloat | None = None
+    action: Literal["REDUCE_ONLY", "HALTED"] = "REDUCE_ONLY"
+
+    def limits(self) -> dict[Source, float]:
+        """The watched sources and their limits."""
+        given: dict[Source, float | None] = {
+            "strategy": self.strategy_silence_s,
+            "control_plane": self.control_plane_silence_s,
+            "streams": self.streams_silence_s,
+        }
+        return {source: limit for source, limit in given.items() if limit is not None}
+
+
+@dataclass(frozen=True)
+class Silence:
+    """One trip: which source, how long it had been silent, its limit, and what was done."""
+
+    source: Source
+    silent_s: float
+    limit_s: float
+    action: str
+    at: float
+    applied: bool  # False: the kernel already ran that mode or a tighter one
+
+    def reason(self) -> str:
+        return (
+            f"dead-man switch: {_SAID[self.source]} silent for {self.silent_s:.1f}s (limit {self.limit_s:g}s)"
+        )
+
+
+class DeadManSwitch:
+    """Watches ``kernel``'s sources against ``settings``. ``clock`` is wall time in seconds (the
+    control plane stamps its reads so); ``stream_status`` is the venue's by default."""
+
+    def __init__(
+        self,
+        kernel: ExecutionKernel,
+        settings: DeadManSettings,
+        *,
+        clock: Callable[[], float] = time.time,
+        stream_status: Callable[[], Any] | None = None,
+        control_plane: Any = None,
+    ) -> None:
+        self.kernel = kernel
+        self.settings = settings
+        self._clock = clock
+        self._stream_status = stream_status or getattr(kernel.venue, "stream_status", None)
+        self._control_plane = control_plane if control_plane is not None else kernel.control_plane
+        started = clock()
+        # A source is heard from at the start: its limit runs from there.
+        self._heard: dict[Source, float] = dict.fromkeys(SOURCES, started)
+        self._intents = self._intents_taken()
+        self._silent: set[Source] = set()  # tripped and not heard from since
+        self.trips: list[Silence] = []
+
+    # --- what the sources say ----------------------------------------------------------
+
+    def heard_from_strategy(self) -> None:
+        """The strategy process is alive (a heartbeat, or an intent sent another way)."""
+        self._heard["strategy"] = self._clock()
+
+    def _intents_taken(self) -> int:
+        taken = self.kernel.stats().get("intents")
+        return taken if isinstance(taken, int) else 0
+
+    def _listen(self, now: float) -> None:
+        """Read what the kernel, the control plane and the venue say of their last signs of life."""
+        intents = self._intents_taken()
+        if intents != self._intents:
+            self._intents = intents
+            self._heard["strategy"] = now
+        plane_status = getattr(self._control_plane, "status", None)
+        if callable(plane_status):
+            last_read = plane_status().get("last_sync_at")
+            if isinstance(last_read, int | float):
+                self._heard["control_plane"] = max(self._heard["control_plane"], float(last_read))
+        else:
+            self._heard["control_plane"] = now  # in process (or none): never silent
+        stream = self._stream_status() if self._stream_status is not None else None
+        if stream is None:
+            self._heard["streams"] = now  # no stream to fall silent
+        elif stream.since_last_frame_s is not None:
+            self._heard["streams"] = max(self._heard["streams"], now - stream.since_last_frame_s)
+
+    # --- the check -----------------------------------------------------------------------
+
+    def check(self) -> list[Silence]:
+        """Compare each watched source's silence with its limit; trip those past it. The trips
+        made by this call (mostly none)."""
+        now = self._clock()
+        self._listen(now)
+        made: list[Silence] = []
+        for source, limit in self.settings.limits().items():
+            silent = now - self._heard[source]
+            if silent <= limit:
+                self._silent.discard(source)  # heard from again: watched again
+                continue
+            if source in self._silent:
+                continue
+            self._silent.add(source)
+            made.append(self._trip(source, silent, limit, now))
+        return made
+
+    on_data_point = check
+    """What a runtime calls on each data point (a bar, a tick)."""
+
+    def _trip(self, source: Source, silent: float, limit: float, now: float) -> Silence:
+        action = self.settings.action
+        running = str(self.kernel.control().get("mode"))
+        applied = _TIGHTNESS.get(running, 0) < _TIGHTNESS[action]
+        silence = Silence(source, silent, limit, action, now, applied)
+        self.trips = [*self.trips[-(TRIPS_KEPT - 1) :], silence]
+        reason = silence.reason()
+        if not applied:
+            log.error("%s: the kernel runs %s already, left as is", reason, running)
+            return silence
+        log.error("%s: kernel %s goes %s", reason, self.kernel.kernel_id, action)
+        self._set_mode(action, reason)
+        return silence
+
+    def _set_mode(self, action: str, reason: str) -> None:
+        """The kernel's own state first (at once, the control plane away or not), then its
+        plane's entry, as an operator's change is written, so the cluster sees it too."""
+        kernel = self.kernel
+        kernel.update_control(mode=action, source=reason)
+        plane = kernel.control_plane
+        if plane is None:
+            return
+        try:
+            plane.set(kernel.kernel_id, mode=action)
+        except Exception as exc:
+            log.error(
+                "%s: kernel %s runs %s, but its control plane entry was not written: %s",
+                reason,
+                kernel.kernel_id,
+                action,
+                exc,
+            )
+        # An in-process plane applies its entry at once, under its own source: the reason stays.
+        if kernel.control().get("source") != reason:
+            kernel.update_control(mode=action, source=reason)
+
+    # --- what an operator sees -------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The limits, each watched source's silence now, and the trips, newest last."""
+        now = self._clock()
+        limits = self.settings.limits()
+        return {
+            "action": self.settings.action,
+            "limits_s": dict(limits),
+            "silent_s": {source: max(0.0, now - self._heard[source]) for source in limits},
+            "tripped": sorted(self._silent),
+            "trips": [{**asdict(t), "reason": t.reason()} for t in self.trips],
+        }
