@@ -66,6 +66,15 @@ def test_a_key_variable_not_set_is_named(tmp_path: Path, monkeypatch: pytest.Mon
     assert "venue.secret_env" not in err and "a-secret-never-printed" not in err
 
 
+def test_a_token_too_short_for_the_gateway_is_named_not_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DITA_TEST_LIVE_TOKEN", "short-token")
+    err = refused(tmp_path, top='[gateway]\ntoken_env = "DITA_TEST_LIVE_TOKEN"')
+    assert "gateway.token_env: the token in 'DITA_TEST_LIVE_TOKEN' has 11 characters" in err
+    assert "short-token" not in err and "Traceback" not in err
+
+
 def test_a_live_run_without_the_live_flag_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DITA_TEST_LIVE_KEY", "k")
     monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "s")

@@ -138,13 +138,30 @@ def check_the_book_at_the_end(gateway: str, exchange: BinanceStreamServer, log: 
 
 
 def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamServer, tmp_path: Path) -> None:
+    killed_and_resumed(exchange, tmp_path, orders_before_kill=6, orders_after=4)
+
+
+@pytest.mark.soak
+def test_a_live_run_through_a_few_hundred_bars_killed_mid_run_resumes_on_its_log(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    """The same through a few hundred 1 s bars (about 5 minutes; ``pytest -m soak tests/live``):
+    a strategy crossing every few bars sends about one order in three bars."""
+    killed_and_resumed(exchange, tmp_path, orders_before_kill=60, orders_after=60)
+
+
+def killed_and_resumed(
+    exchange: BinanceStreamServer, tmp_path: Path, orders_before_kill: int, orders_after: int
+) -> None:
+    # Bars close on the wall clock, one a second: the waits grow with the orders asked for.
+    wait_s = 60 + 5 * max(orders_before_kill, orders_after)
     port = free_port()
     gateway = f"http://127.0.0.1:{port}"
     config = write_config(tmp_path, exchange, port)
     log = tmp_path / "run.log"
     run = start(config, log)
     try:
-        wait_for("orders at the exchange", lambda: len(exchange.orders) >= 6, 60, log)
+        wait_for("orders at the exchange", lambda: len(exchange.orders) >= orders_before_kill, wait_s, log)
         first = log.read_text().splitlines()[0]
         assert first == "mode: LIVE: real orders on binance spot with the keys in $DITA_TEST_LIVE_KEY"
         account = get(gateway, "/v1/account")
@@ -156,8 +173,8 @@ def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamSer
         run = start(config, log)
         wait_for("the restart's reconciliation", lambda: "reconcile: " in log.read_text(), 30, log)
         assert "continued from the write-ahead log" in log.read_text()
-        more = lambda: len(exchange.orders) >= orders_before + 4  # noqa: E731
-        wait_for("orders after the restart", more, 60, log)
+        more = lambda: len(exchange.orders) >= orders_before + orders_after  # noqa: E731
+        wait_for("orders after the restart", more, wait_s, log)
         check_the_book_at_the_end(gateway, exchange, log)
         run.send_signal(signal.SIGTERM)
         # Stopped cleanly, then ended by the signal uvicorn re-raises, as `dita serve` ends.

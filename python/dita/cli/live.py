@@ -148,7 +148,7 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
     settings = GatewaySettings(
         host=config.gateway.host, port=config.gateway.port, token=token, kernel_id=config.kernel_id
     )
-    app = create_app(run.kernel, settings)
+    app = create_app(run.kernel, settings, dead_man=run.dead_man)
     # The runtime polls the venue and hands its events to the strategies that own the trades:
     # the gateway polling it too would take those events past them.
     app.state.polling.poll_events = None

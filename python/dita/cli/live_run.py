@@ -72,6 +72,7 @@ class LiveRun:
             self._open_sinks()
             self._build_kernel()
             self.feed = self._live_feed()
+            self.dead_man = self._dead_man()
         except BaseException:
             self._close_opened()
             raise
@@ -242,6 +243,15 @@ class LiveRun:
         for strategy, max_slots in self.strategies:
             self.runtime.add_strategy(strategy, max_slots=max_slots)
 
+    def _dead_man(self) -> Any:
+        """The [dead_man] table's switch on the kernel, or None. The streams it watches are the
+        user stream of the venue traded (mode live); the paper venue has none."""
+        from dita.runtime.dead_man import DeadManSwitch
+
+        if self.config.dead_man is None:
+            return None
+        return DeadManSwitch(self.kernel, self.config.dead_man)
+
     def _live_feed(self) -> Any:
         from dita.cli._common import check_feed
         from dita.cli.live_feed import choose_live_feed
@@ -285,6 +295,11 @@ class LiveRun:
 
         def should_stop() -> bool:
             nonlocal last_save
+            if self.dead_man is not None:
+                # The strategies' thread asks between data points and while it waits for one:
+                # it is alive as long as it asks.
+                self.dead_man.heard_from_strategy()
+                self.dead_man.check()
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload_risk()

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dita.risk import RiskLimits
+from dita.runtime.dead_man import DeadManSettings
 
 __all__ = [
     "ConfigError",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 Mode = Literal["paper", "live"]
+TOKEN_MIN_LENGTH = 16  # as the gateway's settings ask of a bearer token
 
 
 class _Table(BaseModel):
@@ -140,6 +142,7 @@ class LiveConfig(_Table):
     journal: JournalTable = Field(default_factory=JournalTable)
     projection: ProjectionTable = Field(default_factory=ProjectionTable)
     gateway: GatewayTable = Field(default_factory=GatewayTable)
+    dead_man: DeadManSettings | None = None  # None: no switch
 
     @field_validator("risk", mode="before")
     @classmethod
@@ -213,8 +216,9 @@ def parse_config(raw: Mapping[str, Any], path: Path, *, environ: Mapping[str, st
 
 
 def _unset_variables(config: LiveConfig, environ: Mapping[str, str]) -> list[str]:
-    """The variables the file names that are not set: the keys only in mode live (paper reads
-    public market data), the token whenever a gateway is served with one named."""
+    """The variables the file names that are not set (the keys only in mode live: paper reads
+    public market data; the token whenever a gateway is served with one named), and a token
+    too short for the gateway."""
     named: list[tuple[str, str]] = []
     if config.mode == "live":
         named += [
@@ -223,11 +227,19 @@ def _unset_variables(config: LiveConfig, environ: Mapping[str, str]) -> list[str
         ]
     if config.gateway.enabled and config.gateway.token_env is not None:
         named.append(("gateway.token_env", config.gateway.token_env))
-    return [
+    problems = [
         f"{key}: the environment variable {name!r} it names is not set"
         for key, name in named
         if not environ.get(name)
     ]
+    token_env = config.gateway.token_env
+    token = environ.get(token_env) if config.gateway.enabled and token_env else None
+    if token and len(token) < TOKEN_MIN_LENGTH:
+        problems.append(
+            f"gateway.token_env: the token in {token_env!r} has {len(token)} characters; a bearer "
+            f"token needs at least {TOKEN_MIN_LENGTH}"
+        )
+    return problems
 
 
 def _problem(error: Mapping[str, Any]) -> str:
