@@ -145,9 +145,9 @@ def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamSer
 def test_a_live_run_through_a_few_hundred_bars_killed_mid_run_resumes_on_its_log(
     exchange: BinanceStreamServer, tmp_path: Path
 ) -> None:
-    """The same through a few hundred 1 s bars (about 5 minutes; ``pytest -m soak tests/live``):
+    """The same through a few hundred 1 s bars (about 6 minutes; ``pytest -m soak tests/live``):
     a strategy crossing every few bars sends about one order in three bars."""
-    killed_and_resumed(exchange, tmp_path, orders_before_kill=60, orders_after=60)
+    killed_and_resumed(exchange, tmp_path, orders_before_kill=100, orders_after=100)
 
 
 def killed_and_resumed(
