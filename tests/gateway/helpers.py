@@ -263,3 +263,25 @@ class FillsLater:
         if owed:
             self.answered.set()
         return owed
+
+
+class LimitsRest:
+    """Fills a market order at once at its reference price; a limit order rests until
+    cancelled. Each order's reduce_only flag is kept, by client order id."""
+
+    def __init__(self) -> None:
+        self.reduce_only: dict[str, bool] = {}
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        self.reduce_only[coid] = bool(order.reduce_only)
+        ack = VenueEvent(f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)
+        if str(order.order_type).upper().endswith("LIMIT"):
+            return [ack]
+        fill = VenueEvent(f"fill-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
+                          price=order.reference_price, size=order.size, filled_size=order.size)  # fmt: skip
+        return [ack, fill]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]
