@@ -53,16 +53,25 @@ class LiveServer:
 def start_server(
     max_slots: int = 4,
     venue: Callable[[], Any] | None = None,
+    journal: Callable[[], Any] | None = None,
+    setup: Callable[[ExecutionKernel], None] | None = None,
     dead_man: Callable[[ExecutionKernel], Any] | None = None,
     **settings: Any,
 ) -> LiveServer:
-    """``venue`` builds the kernel's venue inside the server thread (default: the kernel's own mock);
-    ``dead_man`` the gateway's dead-man switch over the kernel, there too."""
+    """``venue`` and ``journal`` build the kernel's venue (default: the kernel's own mock) and
+    journal (default: none) inside the server thread; ``setup`` is given the kernel there, and
+    ``dead_man`` builds the gateway's dead-man switch over it."""
     box: dict[str, Any] = {}
     ready = threading.Event()
 
     def run() -> None:
-        kernel = ExecutionKernel(max_slots=max_slots, venue=venue() if venue is not None else None)
+        kernel = ExecutionKernel(
+            max_slots=max_slots,
+            venue=venue() if venue is not None else None,
+            journal=journal() if journal is not None else None,
+        )
+        if setup is not None:
+            setup(kernel)
         gateway_settings = GatewaySettings(token=TOKEN, max_slots=max_slots, **settings)
         app = create_app(kernel, gateway_settings, dead_man=dead_man(kernel) if dead_man else None)
         # `dita serve`'s own server, so a test's stop is the real one (event streams ended).
