@@ -53,16 +53,25 @@ class LiveServer:
 def start_server(
     max_slots: int = 4,
     venue: Callable[[], Any] | None = None,
+    journal: Callable[[], Any] | None = None,
+    setup: Callable[[ExecutionKernel], None] | None = None,
     dead_man: Callable[[ExecutionKernel], Any] | None = None,
     **settings: Any,
 ) -> LiveServer:
-    """``venue`` builds the kernel's venue inside the server thread (default: the kernel's own mock);
-    ``dead_man`` the gateway's dead-man switch over the kernel, there too."""
+    """``venue`` and ``journal`` build the kernel's venue (default: the kernel's own mock) and
+    journal (default: none) inside the server thread; ``setup`` is given the kernel there, and
+    ``dead_man`` builds the gateway's dead-man switch over it."""
     box: dict[str, Any] = {}
     ready = threading.Event()
 
     def run() -> None:
-        kernel = ExecutionKernel(max_slots=max_slots, venue=venue() if venue is not None else None)
+        kernel = ExecutionKernel(
+            max_slots=max_slots,
+            venue=venue() if venue is not None else None,
+            journal=journal() if journal is not None else None,
+        )
+        if setup is not None:
+            setup(kernel)
         gateway_settings = GatewaySettings(token=TOKEN, max_slots=max_slots, **settings)
         app = create_app(kernel, gateway_settings, dead_man=dead_man(kernel) if dead_man else None)
         # `dita serve`'s own server, so a test's stop is the real one (event streams ended).
@@ -263,3 +272,25 @@ class FillsLater:
         if owed:
             self.answered.set()
         return owed
+
+
+class LimitsRest:
+    """Fills a market order at once at its reference price; a limit order rests until
+    cancelled. Each order's reduce_only flag is kept, by client order id."""
+
+    def __init__(self) -> None:
+        self.reduce_only: dict[str, bool] = {}
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        self.reduce_only[coid] = bool(order.reduce_only)
+        ack = VenueEvent(f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)
+        if str(order.order_type).upper().endswith("LIMIT"):
+            return [ack]
+        fill = VenueEvent(f"fill-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
+                          price=order.reference_price, size=order.size, filled_size=order.size)  # fmt: skip
+        return [ack, fill]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]

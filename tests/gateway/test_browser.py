@@ -1,18 +1,22 @@
 """The operator page in headless Chromium (the system's Debian package, driven by Playwright).
 
 Loads the page, sees a slot change after an intent is posted from outside, switches the mode
-to HALTED through the page's confirmation, and sees the next entry refused. Screenshots go
-to tests/gateway/artifacts/ (git-ignored).
+to HALTED through the page's confirmation, and sees the next entry refused; closes the book
+from the page (a slot's exit and cancel, flatten all through its confirmation), reads a
+refusal as a sentence, an unmarked position as unknown, and the journal switch only with a
+journal. Screenshots go to tests/gateway/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
-from gateway.helpers import ARTIFACTS, AUTH, TOKEN, LiveServer, enter, start_server
+from gateway.helpers import ARTIFACTS, AUTH, TOKEN, LimitsRest, LiveServer, enter, start_server
 
 # Debian names it chromium, Ubuntu chromium-browser (as `make chromium` accepts).
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -130,3 +134,177 @@ def test_the_page_connects_once_a_refused_stream_has_room(browser_page: object) 
         expect(page.locator("#slot-0 td.stage")).to_have_text("POSITION_OPEN")
     finally:
         srv.stop()
+
+
+# --- closing the book from the page --------------------------------------------------------
+
+
+@dataclass
+class Book:
+    """A server whose kernel holds slot 0 long 0.5 BTCUSDT and slot 2 short 2 SOLUSDT (neither
+    marked yet), slot 1 an ETHUSDT limit entry resting, slot 3 idle; its total notional is
+    capped at 100,000 (max_notional_total)."""
+
+    server: LiveServer
+    venue: LimitsRest
+
+
+@pytest.fixture
+def book() -> Iterator[Book]:
+    venues: list[LimitsRest] = []
+
+    def venue() -> LimitsRest:
+        venues.append(LimitsRest())
+        return venues[0]
+
+    srv = start_server(
+        max_slots=4, venue=venue, setup=lambda kernel: kernel.set_risk_limits({"max_notional_total": 100_000})
+    )
+    try:
+        c = srv.client
+        assert enter(c, asset="BTCUSDT")["state"] == "POSITION_OPEN"
+        rest = enter(c, asset="ETHUSDT", order_type="LIMIT", limit_price=2_000.0, reference_price=2_100.0)
+        assert rest["state"] == "ENTRY_WORKING"
+        assert enter(c, asset="SOLUSDT", side="SHORT", target_size=2.0, reference_price=150.0)["accepted"]
+        yield Book(srv, venues[0])
+    finally:
+        srv.stop()
+
+
+def open_page(page: Any, server: LiveServer) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(server.url + "/")
+    sync_api.expect(page.locator("#conn")).to_have_text("connected")
+    sync_api.expect(page.locator("#slot-0 td.stage")).to_have_text("POSITION_OPEN")
+    page.fill("#token", TOKEN)
+    page.dispatch_event("#token", "change")
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    assert (ARTIFACTS / name).stat().st_size > 10_000
+
+
+def test_the_exit_button_closes_a_position_at_market(book: Book, browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    open_page(page, book.server)
+    # Slot 1's entry still works: it has no position to exit, only an order to cancel.
+    expect(page.locator("#slot-1 button.exit")).to_be_disabled()
+    page.click("#slot-0 button.exit")
+    expect(page.locator("#slot-0 td.stage")).to_have_text("CLOSED")
+    expect(page.locator("#slot-result")).to_contain_text("exit on slot 0 accepted")
+    expect(page.locator("#slot-0 button.exit")).to_be_disabled()
+    shot(page, "04-exit.png")
+    assert list(book.venue.reduce_only.values()).count(True) == 1  # the close went reduce-only
+    assert book.server.client.get("/v1/slots/0").json()["size"] == 0.0
+
+
+def test_the_cancel_button_cancels_a_working_order(book: Book, browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    open_page(page, book.server)
+    expect(page.locator("#slot-0 button.cancel")).to_be_disabled()  # nothing works on slot 0
+    page.click("#slot-1 button.cancel")
+    expect(page.locator("#slot-1 td.stage")).to_have_text("IDLE")
+    expect(page.locator("#slot-result")).to_contain_text("cancel on slot 1 accepted")
+    expect(page.locator("#slot-1 button.cancel")).to_be_disabled()
+    shot(page, "05-cancel.png")
+    assert book.server.client.get("/v1/orders").json() == []
+
+
+def test_flatten_all_says_what_it_will_do_then_does_it(book: Book, browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    c = book.server.client
+    open_page(page, book.server)
+    page.click("#flatten")
+    expect(page.locator("#flatten-confirm")).to_be_visible()
+    confirm = page.locator("#flatten-text")
+    expect(confirm).to_contain_text("set the mode HALTED")
+    expect(confirm).to_contain_text("cancel 1 working order (slot 1)")
+    expect(confirm).to_contain_text("close 2 positions (slots 0, 2) by reduce-only market orders")
+    shot(page, "06-flatten-confirm.png")
+    # Nothing is done until the operator confirms.
+    assert c.get("/v1/control").json()["mode"] != "HALTED"
+    assert c.get("/v1/account").json()["open_positions"] == 2
+    page.click("#flatten-yes")
+    expect(page.locator("#mode-badge")).to_have_text("HALTED")
+    expect(page.locator("#flatten-result")).to_have_text(
+        "1 order cancelled, 2 exits placed at market, 0 refused; mode HALTED."
+    )
+    expect(page.locator("#flatten-steps li")).to_have_count(3)
+    for slot_id, stage in ((0, "CLOSED"), (1, "IDLE"), (2, "CLOSED"), (3, "IDLE")):
+        expect(page.locator(f"#slot-{slot_id} td.stage")).to_have_text(stage)
+    expect(page.locator("#flatten-confirm")).to_be_hidden()
+    shot(page, "07-flattened.png")
+    assert c.get("/v1/account").json()["open_positions"] == 0
+    assert c.get("/v1/orders").json() == []
+
+
+def test_a_refusal_reads_as_a_sentence_with_rule_limit_and_value(book: Book, browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    open_page(page, book.server)
+    page.fill("#enter-form input[name=target_size]", "10")  # 10 BTC at 50,000: over the 100,000 cap
+    page.click("#enter-btn")
+    result = page.locator("#enter-result")
+    expect(result).to_have_attribute("data-diagnostic", "RISK_REJECTED")
+    text = result.inner_text()
+    assert text.startswith("Refused (RISK_REJECTED): rule max_notional_total: value "), text
+    assert text.endswith("exceeds the limit 100000."), text
+    assert "{" not in text
+    expect(page.locator("#feed li.refused").first).to_contain_text("rule max_notional_total")
+    shot(page, "08-refusal.png")
+
+
+def test_unknown_marks_show_as_unknown_not_zero(book: Book, browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    open_page(page, book.server)
+    for cell in (6, 7):  # mark, unrealized
+        expect(page.locator("#slot-0 td").nth(cell)).to_have_text("unknown")
+        expect(page.locator("#slot-2 td").nth(cell)).to_have_text("unknown")
+    expect(page.locator("#slot-3 td").nth(6)).to_have_text("\u2013")  # a dash: no position, no mark to know
+    expect(page.locator("#unrealized")).to_have_text("unknown (2 positions unmarked)")
+    shot(page, "09-unknown-mark.png")
+    mark = book.server.client.post("/v1/marks", json={"asset": "BTCUSDT", "price": 51_000}, headers=AUTH)
+    assert mark.status_code == 200
+    expect(page.locator("#slot-0 td").nth(6)).to_have_text("51000.00")
+    expect(page.locator("#slot-0 td").nth(7)).to_have_text("500.00")
+    expect(page.locator("#unrealized")).to_have_text("unknown (1 position unmarked)")
+
+
+class NoJournal:
+    """Takes the kernel as a journal does and writes nothing: enough for the page to know one
+    is attached."""
+
+    def attach(self, kernel: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_journal_switch_shows_only_with_a_journal(browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    ARTIFACTS.mkdir(exist_ok=True)
+    bare = start_server(max_slots=2)
+    try:
+        page.goto(bare.url + "/")
+        expect(page.locator("#conn")).to_have_text("connected")
+        expect(page.locator("#control-mode")).not_to_have_text("…")
+        expect(page.locator("#journal-switch")).to_be_hidden()
+        shot(page, "10-journal-switch-hidden.png")
+    finally:
+        bare.stop()
+    journaled = start_server(max_slots=2, journal=NoJournal)
+    try:
+        page.goto(journaled.url + "/")
+        expect(page.locator("#conn")).to_have_text("connected")
+        expect(page.locator("#journal-switch")).to_be_visible()
+        expect(page.locator("#control-debug")).to_have_text("on")
+        page.fill("#token", TOKEN)
+        page.dispatch_event("#token", "change")
+        page.click("#debug-toggle")
+        expect(page.locator("#control-debug")).to_have_text("off")
+        expect(page.locator("#debug-toggle")).to_have_text("Turn on")
+        shot(page, "11-journal-switch-shown.png")
+        assert journaled.client.get("/v1/control").json()["debug_clickhouse_enabled"] is False
+    finally:
+        journaled.stop()

@@ -30,10 +30,13 @@ def test_schema_covers_every_route(live: LiveServer) -> None:
         "/v1/dead-man",
         "/v1/intents",
         "/v1/slots/{slot_id}/cancel",
+        "/v1/slots/{slot_id}/exit",
+        "/v1/flatten",
         "/v1/marks",
         "/v1/events",
     }
     assert set(paths["/v1/control"]) == {"get", "put"}
+    assert set(paths["/v1/flatten"]) == {"get", "post"}
 
 
 def test_schemathesis_finds_no_server_errors(live: LiveServer) -> None:
@@ -174,6 +177,7 @@ def test_the_mutating_endpoints_declare_bearer_auth() -> None:
     assert [s["type"] for s in schemes.values()] == ["http"]
     assert [s["scheme"] for s in schemes.values()] == ["bearer"]
     mutating = {("put", "/v1/control"), ("post", "/v1/intents"), ("post", "/v1/slots/{slot_id}/cancel"),
+                ("post", "/v1/slots/{slot_id}/exit"), ("post", "/v1/flatten"),
                 ("post", "/v1/marks"), ("post", "/v1/heartbeat")}  # fmt: skip
     for path, ops in doc["paths"].items():
         for method, op in ops.items():

@@ -10,6 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from dita.gateway.gauges import TradingGauges
+
 __all__ = ["GatewayMetrics"]
 
 _LATENCY_BUCKETS = (
@@ -77,6 +79,7 @@ class GatewayMetrics:
         )
         self.control_changes = Counter("dita_gateway_control_changes", "Control changes made", registry=r)
         r.register(_KernelCollector(kernel))
+        r.register(TradingGauges(kernel))
 
     def watch_events(self, broadcaster: Any) -> None:
         """Export the event history's and the clients' buffers' figures, read at scrape time."""

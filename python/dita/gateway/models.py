@@ -28,6 +28,8 @@ __all__ = [
     "CancelRequest",
     "ControlRequest",
     "ErrorAnswer",
+    "ExitRequest",
+    "FlattenRequest",
     "IntentRequest",
     "MarkRequest",
     "SlotPath",
@@ -188,6 +190,33 @@ class CancelRequest(BaseModel):
 
     intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     reason: Reason = Field(default="", max_length=256)
+
+
+class ExitRequest(BaseModel):
+    """A slot's whole position closed at market. ``reference_price`` is the price the order is
+    sized and checked at (default: the slot's mark, else its entry price)."""
+
+    model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
+
+    intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    reference_price: Number | None = Field(default=None, gt=0.0, le=KERNEL_MAX)
+    reason: Reason = Field(default="", max_length=256)
+
+
+class FlattenRequest(BaseModel):
+    """Flatten all: ``confirm`` must be true, so no request closes the book by accident."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confirm: StrictBool
+    reason: Reason = Field(default="", max_length=256)
+
+    @field_validator("confirm")
+    @classmethod
+    def _confirmed(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError("confirm must be true: flatten all halts the kernel and closes the book")
+        return value
 
 
 class ControlRequest(BaseModel):

@@ -57,6 +57,8 @@ class GatewayState:
         self.metrics.watch_events(self.broadcaster)
         # Read once: each read of them waits for the kernel, and /healthz must not.
         self.kernel_id, self.max_slots = kernel.kernel_id, kernel.max_slots
+        # The ClickHouse debug switch means something only with a journal: the page shows it then.
+        self.journal_attached = getattr(kernel, "journal", None) is not None
         self.lane = KernelLane(kernel, self.kernel_id)
         # The slot and trade of each ENTER taken under an intent_id its client chose, newest
         # last: a retry without slot_id goes back to that slot while the trade holds it, so the

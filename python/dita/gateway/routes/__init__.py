@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dita.gateway.routes import (
     account,
+    book,
     control,
     events,
     health,
@@ -21,4 +22,4 @@ from dita.gateway.routes import (
 
 __all__ = ["RESOURCES"]
 
-RESOURCES = (page, health, metrics, slots, orders, account, control, heartbeat, intents, marks, events)
+RESOURCES = (page, health, metrics, slots, orders, account, control, heartbeat, intents, book, marks, events)

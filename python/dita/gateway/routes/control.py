@@ -17,7 +17,7 @@ from dita.gateway.auth import require_token
 from dita.gateway.models import ControlRequest, ErrorAnswer, error_answers
 from dita.gateway.state import CurrentState, GatewayState
 
-__all__ = ["CONTROL_APPLY_S", "add_routes"]
+__all__ = ["CONTROL_APPLY_S", "add_routes", "change_control"]
 
 CONTROL_APPLY_S = 2.0  # how long PUT /v1/control waits for a cluster control plane to apply a change
 
@@ -33,6 +33,12 @@ async def put_control(state: CurrentState, change: ControlRequest) -> dict[str, 
             [{"loc": ("body",), "msg": "give at least one of mode, verbosity, debug_clickhouse_enabled",
               "type": "missing"}]
         )  # fmt: skip
+    return await change_control(state, fields)
+
+
+async def change_control(state: GatewayState, fields: dict[str, Any]) -> dict[str, Any]:
+    """Make the change, through the cluster's control plane when there is one; answers the
+    control state the kernel then runs (HTTPException 409 or 503 when it is not made)."""
     plane = getattr(state.kernel, "control_plane", None)
     if plane is not None:
         return await _change_through_plane(state, plane, fields)

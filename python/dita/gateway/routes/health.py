@@ -82,6 +82,7 @@ async def healthz(state: CurrentState) -> Any:
         "status": "ok",
         "kernel_id": state.kernel_id,
         "max_slots": state.max_slots,
+        "journal": state.journal_attached,
         "mode": None,
         "sse_clients": state.broadcaster.clients,
         "last_event_id": state.broadcaster.last_id,

@@ -1,0 +1,157 @@
+"""Closing the book over HTTP: a slot's exit at market, and flatten all (halt, cancel every
+working order, close every position by reduce-only market orders), with what was refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from dita import VenueEvent
+from gateway.helpers import AUTH, LimitsRest, LiveServer, enter, start_server
+
+
+@pytest.fixture
+def book() -> Iterator[tuple[LiveServer, LimitsRest]]:
+    """Slot 0 long 0.5 BTCUSDT, slot 1 an ETHUSDT limit entry resting, slot 2 short 2 SOLUSDT,
+    slot 3 idle."""
+    venues: list[LimitsRest] = []
+
+    def venue() -> LimitsRest:
+        venues.append(LimitsRest())
+        return venues[0]
+
+    live = start_server(max_slots=4, venue=venue)
+    try:
+        c = live.client
+        assert enter(c, asset="BTCUSDT")["state"] == "POSITION_OPEN"
+        rest = enter(c, asset="ETHUSDT", order_type="LIMIT", limit_price=2_000.0, reference_price=2_100.0)
+        assert rest["state"] == "ENTRY_WORKING"
+        short = enter(c, asset="SOLUSDT", side="SHORT", target_size=2.0, reference_price=150.0)
+        assert short["state"] == "POSITION_OPEN"
+        yield live, venues[0]
+    finally:
+        live.stop()
+
+
+def test_a_slots_exit_closes_its_whole_position_at_market(book: tuple[LiveServer, LimitsRest]) -> None:
+    live, venue = book
+    c = live.client
+    res = c.post("/v1/slots/0/exit", json={"intent_id": "exit-0", "reason": "operator"}, headers=AUTH)
+    assert res.status_code == 200, res.text
+    out = res.json()
+    assert out["accepted"] is True and out["slot_id"] == 0
+    slot = c.get("/v1/slots/0").json()
+    assert slot["fsm_state"] == "CLOSED" and slot["size"] == 0.0
+    exit_order = [coid for coid, reduce in venue.reduce_only.items() if reduce]
+    assert len(exit_order) == 1, venue.reduce_only
+
+
+def test_an_exit_with_no_position_is_the_kernels_refusal(book: tuple[LiveServer, LimitsRest]) -> None:
+    c = book[0].client
+    idle = c.post("/v1/slots/3/exit", json={"reference_price": 100}, headers=AUTH).json()
+    assert idle["accepted"] is False and idle["diagnostic_code"] == "NO_POSITION"
+    # Nothing to price an exit of an idle slot at: the field is named.
+    unpriced = c.post("/v1/slots/3/exit", headers=AUTH)
+    assert unpriced.status_code == 422 and "reference_price" in unpriced.text, unpriced.text
+    # An entry still working: the kernel asks for a cancel first.
+    working = c.post("/v1/slots/1/exit", headers=AUTH).json()
+    assert working["accepted"] is False and working["diagnostic_code"] == "INVALID_TRANSITION"
+    assert "cancel it first" in working["details"]["reason"]
+    assert c.post("/v1/slots/9/exit", headers=AUTH).status_code == 404
+    assert c.post("/v1/slots/0/exit").status_code == 401
+    bad = c.post("/v1/slots/0/exit", json={"reference_price": -1}, headers=AUTH)
+    assert bad.status_code == 422 and "reference_price" in bad.text
+
+
+def test_the_flatten_plan_names_what_it_would_do(book: tuple[LiveServer, LimitsRest]) -> None:
+    plan = book[0].client.get("/v1/flatten").json()
+    assert plan == {
+        "working_orders": 1,
+        "positions": 2,
+        "cancel_slots": [1],
+        "exit_slots": [0, 2],
+        "closing_slots": [],
+    }
+
+
+def test_flatten_all_halts_cancels_and_closes_every_position(book: tuple[LiveServer, LimitsRest]) -> None:
+    live, venue = book
+    c = live.client
+    res = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH)
+    assert res.status_code == 200, res.text
+    out = res.json()
+    assert out["halted"] is True and out["mode"] == "HALTED" and out["mode_error"] is None
+    assert (out["orders_cancelled"], out["exits_placed"], out["refused"]) == (1, 2, 0)
+    assert [(s["slot_id"], s["action"], s["accepted"]) for s in out["steps"]] == [
+        (1, "CANCEL", True),
+        (0, "EXIT", True),
+        (2, "EXIT", True),
+    ]
+    slots = c.get("/v1/slots").json()
+    assert [s["fsm_state"] for s in slots] == ["CLOSED", "IDLE", "CLOSED", "IDLE"]
+    assert c.get("/v1/account").json()["open_positions"] == 0
+    assert c.get("/v1/control").json()["mode"] == "HALTED"
+    # Both closes went out reduce-only.
+    assert sum(venue.reduce_only.values()) == 2
+    # Nothing left: a second flatten does nothing and refuses nothing.
+    again = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+    assert again["steps"] == [] and again["refused"] == 0
+
+
+def test_flatten_reports_what_the_kernel_refused() -> None:
+    """An exit the kernel cannot size (no mark, no entry price on record) is refused, named, and
+    the rest of the book is still closed."""
+    live = start_server(max_slots=2, venue=LimitsRest)
+    try:
+        c = live.client
+        assert enter(c, asset="BTCUSDT")["accepted"] is True
+        # An exit leg already working at a limit: cancelled, then replaced by a market exit.
+        leg = c.post(
+            "/v1/intents",
+            json={"action": "EXIT", "slot_id": 0, "order_type": "LIMIT", "limit_price": 60_000,
+                  "reference_price": 60_000, "target_size": 0.5},
+            headers=AUTH,
+        ).json()  # fmt: skip
+        assert leg["state"] == "EXIT_WORKING"
+        assert c.get("/v1/flatten").json()["cancel_slots"] == [0]
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert [(s["action"], s["accepted"]) for s in out["steps"]] == [("CANCEL", True), ("EXIT", True)]
+        assert c.get("/v1/slots/0").json()["fsm_state"] == "CLOSED"
+    finally:
+        live.stop()
+
+
+def test_flatten_refusals_carry_the_kernels_reason() -> None:
+    """A market exit already working is left to close its position; a position whose entry
+    still works after its cancel was asked (a venue that has not answered the cancel) is refused
+    with the kernel's reason."""
+
+    class SlowCancels(LimitsRest):
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            return []
+
+    live = start_server(max_slots=2, venue=SlowCancels)
+    try:
+        c = live.client
+        out = enter(c, asset="BTCUSDT", order_type="LIMIT", limit_price=49_000.0)
+        assert out["state"] == "ENTRY_WORKING"
+        flat = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert [(s["action"], s["accepted"]) for s in flat["steps"]] == [("CANCEL", True)]
+        # The cancel is asked: a second flatten has nothing more to cancel.
+        assert c.get("/v1/flatten").json()["working_orders"] == 0
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize("body", [None, {}, {"confirm": False}, {"confirm": "yes"}, {"confirm": 1}])
+def test_flatten_needs_confirm_true(live: LiveServer, body: dict[str, Any] | None) -> None:
+    res = live.client.post("/v1/flatten", json=body, headers=AUTH)
+    assert res.status_code == 422, res.text
+    assert "confirm" in res.text or body is None
+    assert live.client.get("/v1/control").json()["mode"] != "HALTED"
+
+
+def test_flatten_needs_the_token(live: LiveServer) -> None:
+    assert live.client.post("/v1/flatten", json={"confirm": True}).status_code == 401
