@@ -130,11 +130,31 @@ def positions_agree(gateway: str, exchange: BinanceStreamServer) -> bool:
     return kernel_position(gateway) == round(exchange.position("BTCUSDT"), 8)
 
 
+def post(gateway: str, path: str, body: dict[str, Any]) -> Any:
+    request = urllib.request.Request(
+        gateway + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read().decode())
+
+
 def check_the_book_at_the_end(gateway: str, exchange: BinanceStreamServer, log: Path) -> None:
-    """The book the run leaves: the kernel's position is the exchange's."""
+    """The book the run leaves: the kernel's position is the exchange's; flatten all (as the
+    operator page sends it) then halts the kernel and closes it at the exchange too."""
     wait_for(
         "the kernel's position equal to the exchange's", lambda: positions_agree(gateway, exchange), 15, log
     )
+    flattened = post(gateway, "/v1/flatten", {"confirm": True})
+    assert flattened["halted"] is True and flattened["mode"] == "HALTED", flattened
+    flat = lambda: kernel_position(gateway) == 0 and round(exchange.position("BTCUSDT"), 8) == 0  # noqa: E731
+    wait_for("the book flat at the kernel and at the exchange", flat, 30, log)
+    assert get(gateway, "/v1/control")["mode"] == "HALTED"
+    metrics = get(gateway, "/metrics")
+    assert 'dita_kernel_mode{kernel_id="e2e-live",mode="HALTED"} 1.0' in metrics, metrics
+    assert 'dita_kernel_open_positions{kernel_id="e2e-live"} 0.0' in metrics
 
 
 def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamServer, tmp_path: Path) -> None:
@@ -166,7 +186,10 @@ def killed_and_resumed(
         assert first == "mode: LIVE: real orders on binance spot with the keys in $DITA_TEST_LIVE_KEY"
         account = get(gateway, "/v1/account")
         assert account["kernel_id"] == "e2e-live" and account["equity"] > 0
-        assert "dita_gateway" in get(gateway, "/metrics")
+        metrics = get(gateway, "/metrics")
+        assert 'dita_kernel_mode{kernel_id="e2e-live",mode="LIVE"} 1.0' in metrics, metrics
+        assert 'dita_kernel_equity{kernel_id="e2e-live"}' in metrics
+        assert 'dita_venue_stream_state{kernel_id="e2e-live",state="up"} 1.0' in metrics
         run.send_signal(signal.SIGKILL)
         run.wait(10)
         orders_before = len(exchange.orders)
