@@ -162,6 +162,7 @@ def test_a_live_run_killed_mid_run_resumes_on_its_log(exchange: BinanceStreamSer
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(900)
 def test_a_live_run_through_a_few_hundred_bars_killed_mid_run_resumes_on_its_log(
     exchange: BinanceStreamServer, tmp_path: Path
 ) -> None:
