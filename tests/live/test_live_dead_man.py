@@ -4,14 +4,11 @@ poll, and the kernel goes REDUCE_ONLY with the reason as the control change's so
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from test_live_run_resumes import exchange, free_port, get, wait_for  # noqa: F401  (the fixture)
+from live_process import dita, ended, free_port, get, wait_for
 
 HANGS = """
 import time
@@ -65,7 +62,7 @@ token_env = "DITA_TEST_DEAD_MAN_TOKEN"
 
 
 def test_a_hung_strategy_thread_puts_the_run_in_reduce_only_and_says_why(
-    exchange: BinanceStreamServer,  # noqa: F811
+    exchange: BinanceStreamServer,
     tmp_path: Path,
 ) -> None:
     port = free_port()
@@ -74,14 +71,9 @@ def test_a_hung_strategy_thread_puts_the_run_in_reduce_only_and_says_why(
     path = tmp_path / "run.toml"
     path.write_text(CONFIG.format(state=tmp_path / "state", url=exchange.url, port=port, strategy=strategy))
     log = tmp_path / "run.log"
-    env = {"DITA_TEST_DEAD_MAN_TOKEN": "dead-man-token-of-the-test", "PATH": "/usr/bin:/bin"}
-    with log.open("wb") as out:
-        run = subprocess.Popen(
-            [sys.executable, "-c", "from dita.cli import main; main()", "live", "--config", str(path)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, **env},
-        )
+    run = dita(
+        log, "live", "--config", str(path), env={"DITA_TEST_DEAD_MAN_TOKEN": "dead-man-token-of-the-test"}
+    )
     try:
         gateway = f"http://127.0.0.1:{port}"
         reduced = lambda: get(gateway, "/v1/control").get("mode") == "REDUCE_ONLY"  # noqa: E731
@@ -93,6 +85,4 @@ def test_a_hung_strategy_thread_puts_the_run_in_reduce_only_and_says_why(
         run.send_signal(signal.SIGKILL)
         run.wait(10)
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait(10)
+        ended(run)

@@ -5,13 +5,11 @@ and says what changed, and refuses a bad file without changing anything."""
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from test_live_run_resumes import exchange, free_port, get, wait_for  # noqa: F401  (the fixture)
+from live_process import dita, ended, free_port, get, wait_for
 
 CONFIG = """
 kernel_id = "e2e-paper"
@@ -38,7 +36,7 @@ port = {port}
 """
 
 
-def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamServer, tmp_path: Path) -> None:  # noqa: F811
+def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamServer, tmp_path: Path) -> None:
     port = free_port()
     path = tmp_path / "run.toml"
 
@@ -47,12 +45,7 @@ def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamSe
 
     write("max_notional_total = 5000")
     log = tmp_path / "run.log"
-    with log.open("wb") as out:
-        run = subprocess.Popen(
-            [sys.executable, "-c", "from dita.cli import main; main()", "live", "--config", str(path)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    run = dita(log, "live", "--config", str(path))
     try:
         gateway = f"http://127.0.0.1:{port}"
         filled = lambda: get(gateway, "/v1/account")["k_fees_paid"] > 0  # noqa: E731
@@ -72,28 +65,19 @@ def test_a_paper_run_reloads_its_risk_limits_on_sighup(exchange: BinanceStreamSe
         run.send_signal(signal.SIGINT)
         run.wait(15)
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait(10)
+        ended(run)
     said = log.read_text()
     assert "Traceback" not in said, said
     assert not exchange.orders, "a paper run sent an order to the exchange"
     assert (tmp_path / "state" / "e2e-paper.json").exists()
     # Restarted on its log, the run continues the kernel and the paper venue's book.
     write("max_notional_total = 5000")
-    with log.open("ab") as out:
-        run = subprocess.Popen(
-            [sys.executable, "-c", "from dita.cli import main; main()", "live", "--config", str(path)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    run = dita(log, "live", "--config", str(path))
     try:
         wait_for("the restart's reconciliation", lambda: "reconcile: " in log.read_text(), 30, log)
         run.send_signal(signal.SIGINT)
         run.wait(15)
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait(10)
+        ended(run)
     said = log.read_text()
     assert "continued from the write-ahead log" in said and "Traceback" not in said, said

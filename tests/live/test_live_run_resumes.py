@@ -6,36 +6,15 @@ equal to the exchange's."""
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from binance_market import BinanceMarket
-from binance_streams import BinanceStreamServer, streaming
+from binance_streams import BinanceStreamServer
+from live_process import dita, ended, free_port, get, post, wait_for
 
 TOKEN = "e2e-token-of-the-live-run"
-
-
-@pytest.fixture
-def exchange() -> Iterator[BinanceStreamServer]:
-    # Prices swinging over 3 s: a close and the 2-bar average of 1 s bars cross every few bars.
-    with streaming(market=BinanceMarket(wave_s=3.0)) as server:
-        yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(tmp_path: Path, exchange: BinanceStreamServer, port: int) -> Path:
@@ -78,45 +57,11 @@ token_env = "DITA_TEST_LIVE_TOKEN"
 
 def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
         "DITA_TEST_LIVE_KEY": "fake-key",
         "DITA_TEST_LIVE_SECRET": "fake-secret",
         "DITA_TEST_LIVE_TOKEN": TOKEN,
     }
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from dita.cli import main; main()",
-                "live",
-                "--config",
-                str(config),
-                "--live",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-
-
-def get(gateway: str, path: str) -> Any:
-    with urllib.request.urlopen(gateway + path, timeout=5) as answer:
-        body = answer.read().decode()
-    return body if path == "/metrics" else json.loads(body)
-
-
-def wait_for(what: str, check: Any, timeout: float, log: Path) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            got = check()
-        except OSError:
-            got = None
-        if got:
-            return got
-        time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout:g} s; the run said:\n{log.read_text()}")
+    return dita(log, "live", "--config", str(config), "--live", env=env)
 
 
 def kernel_position(gateway: str) -> float:
@@ -130,24 +75,13 @@ def positions_agree(gateway: str, exchange: BinanceStreamServer) -> bool:
     return kernel_position(gateway) == round(exchange.position("BTCUSDT"), 8)
 
 
-def post(gateway: str, path: str, body: dict[str, Any]) -> Any:
-    request = urllib.request.Request(
-        gateway + path,
-        data=json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read().decode())
-
-
 def check_the_book_at_the_end(gateway: str, exchange: BinanceStreamServer, log: Path) -> None:
     """The book the run leaves: the kernel's position is the exchange's; flatten all (as the
     operator page sends it) then halts the kernel and closes it at the exchange too."""
     wait_for(
         "the kernel's position equal to the exchange's", lambda: positions_agree(gateway, exchange), 15, log
     )
-    flattened = post(gateway, "/v1/flatten", {"confirm": True})
+    flattened = post(gateway, "/v1/flatten", {"confirm": True}, TOKEN)
     assert flattened["halted"] is True and flattened["mode"] == "HALTED", flattened
     flat = lambda: kernel_position(gateway) == 0 and round(exchange.position("BTCUSDT"), 8) == 0  # noqa: E731
     wait_for("the book flat at the kernel and at the exchange", flat, 30, log)
@@ -205,8 +139,6 @@ def killed_and_resumed(
         assert run.wait(15) == -signal.SIGTERM, log.read_text()
         assert "feed: binance market stream: " in log.read_text()
     finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait(10)
+        ended(run)
     assert "Traceback" not in log.read_text(), log.read_text()
     assert "fake-secret" not in log.read_text()

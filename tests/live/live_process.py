@@ -1,0 +1,69 @@
+"""Running ``dita`` in a child process for the live run's tests, and asking its gateway."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def dita(log: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """``dita ARGS`` in a child process (this interpreter), its output appended to ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", "from dita.cli import main; main()", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+
+
+def ended(run: subprocess.Popen[bytes]) -> None:
+    """Kill ``run`` if it still runs (a test that failed half-way)."""
+    if run.poll() is None:
+        run.kill()
+        run.wait(10)
+
+
+def get(gateway: str, path: str) -> Any:
+    with urllib.request.urlopen(gateway + path, timeout=5) as answer:
+        body = answer.read().decode()
+    return body if path == "/metrics" else json.loads(body)
+
+
+def post(gateway: str, path: str, body: dict[str, Any], token: str) -> Any:
+    request = urllib.request.Request(
+        gateway + path,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read().decode())
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float, log: Path) -> Any:
+    """``check()``'s first true answer within ``timeout`` seconds (an OSError: not yet)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            got = check()
+        except OSError:
+            got = None
+        if got:
+            return got
+        time.sleep(0.25)
+    raise AssertionError(f"{what} within {timeout:g} s; the run said:\n{log.read_text()}")
