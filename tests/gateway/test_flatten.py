@@ -48,6 +48,21 @@ def test_a_slots_exit_closes_its_whole_position_at_market(book: tuple[LiveServer
     assert len(exit_order) == 1, venue.reduce_only
 
 
+def test_a_slots_exit_in_live_mode_carries_the_operator_as_its_source_run(
+    book: tuple[LiveServer, LimitsRest],
+) -> None:
+    """In LIVE the kernel refuses an exit that names no research run (provenance); the page's
+    exit is the operator's."""
+    live, _venue = book
+    c = live.client
+    kernel = live.app.state.kernel
+    kernel.set_risk_limits({"require_source_run_in_live": True})
+    kernel.update_control(mode="LIVE", source="test")
+    res = c.post("/v1/slots/2/exit", json={"intent_id": "exit-2"}, headers=AUTH)
+    assert res.status_code == 200 and res.json()["accepted"] is True, res.text
+    assert c.get("/v1/slots/2").json()["fsm_state"] == "CLOSED"
+
+
 def test_an_exit_with_no_position_is_the_kernels_refusal(book: tuple[LiveServer, LimitsRest]) -> None:
     c = book[0].client
     idle = c.post("/v1/slots/3/exit", json={"reference_price": 100}, headers=AUTH).json()

@@ -75,10 +75,19 @@ def test_a_token_too_short_for_the_gateway_is_named_not_printed(
     assert "short-token" not in err and "Traceback" not in err
 
 
+def test_a_live_strategy_without_its_research_run_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DITA_TEST_LIVE_KEY", "k")
+    monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "s")
+    err = refused(tmp_path, "--live", top='mode = "live"')
+    assert "strategies[0].source_run: missing: in mode live every intent names the research run" in err
+
+
 def test_a_live_run_without_the_live_flag_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DITA_TEST_LIVE_KEY", "k")
     monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "s")
-    err = refused(tmp_path, top='mode = "live"')
+    err = refused(tmp_path, top='mode = "live"', strategy='source_run = "research-1"')
     assert 'mode = "live" sends real orders' in err and "give --live on the command line" in err
 
 

@@ -37,6 +37,7 @@ secret_env = "DITA_TEST_LIVE_SECRET"
 strategy = "dita.examples.crossover:SmaCrossover"
 params = {{ fast = 1, slow = 2, trade_size = 0.01, allow_short = false }}
 max_slots = 2
+source_run = "e2e-research-run"
 
 [risk]
 max_notional_total = 10000

@@ -57,7 +57,9 @@ class LiveRun:
         self.config_path = config_path
         self.say = say
         # Loaded before anything opens: a bad strategy or parameter exits 2 with nothing to close.
-        self.strategies = [(load_strategy(s.strategy, s.params), s.max_slots) for s in config.strategies]
+        self.strategies = [
+            (load_strategy(s.strategy, s.params), s.max_slots, s.source_run) for s in config.strategies
+        ]
         self.stop_requested = threading.Event()
         # Set (by SIGHUP) to re-read the file's [risk] table on the strategies' thread.
         self.reload_requested = reload_requested or threading.Event()
@@ -190,10 +192,11 @@ class LiveRun:
         if previous is not None:
             previous = _of_this_log(previous, state_file, wal_dir)
         fill_model = BacktestConfig(balance=c.paper.balance, fee_rate=c.paper.fee_rate, max_slots=c.max_slots)
-        (first, first_slots), *others = self.strategies
+        (first, first_slots, first_run), *others = self.strategies
         self.session = PaperSession(
             first,
             strategy_max_slots=first_slots,
+            strategy_source_run=first_run,
             fill_model=fill_model,
             kernel_id=c.kernel_id,
             assets=self.assets,
@@ -210,8 +213,8 @@ class LiveRun:
             self.session.runtime,
             self.session.continued,
         )
-        for strategy, max_slots in others:
-            self.runtime.add_strategy(strategy, max_slots=max_slots)
+        for strategy, max_slots, source_run in others:
+            self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)
 
     def _build_live(self, wal_dir: Path) -> None:
         from dita.kernel import ExecutionKernel
@@ -240,8 +243,8 @@ class LiveRun:
                 self.kernel.set_seed_capital(capital)
             self.kernel.update_control(mode="LIVE", source="dita-live")
         self.runtime = TradingRuntime(self.kernel, [venue], clock="wall")
-        for strategy, max_slots in self.strategies:
-            self.runtime.add_strategy(strategy, max_slots=max_slots)
+        for strategy, max_slots, source_run in self.strategies:
+            self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)
 
     def _dead_man(self) -> Any:
         """The [dead_man] table's switch on the kernel, or None. The streams it watches are the
@@ -265,7 +268,7 @@ class LiveRun:
             quote_feed="stream",
             poll_s=1.0,
         )
-        for other, _ in self.strategies:
+        for other, _, _ in self.strategies:
             check_feed(other, feed.kind, self.assets, source="[venue]")
         return feed
 

@@ -95,6 +95,7 @@ class PaperSession:
         strategy: Any,
         *,
         strategy_max_slots: int | None = None,
+        strategy_source_run: str | None = None,
         fill_model: BacktestConfig,
         kernel_id: str,
         assets: Iterable[str] | None = None,
@@ -171,7 +172,7 @@ class PaperSession:
         # outcome says so, and counted here, the run says so too.
         self.refusals = KernelRefusals()
         self.runtime.intent_listeners.append(self.refusals.on_intent)
-        self.runtime.add_strategy(strategy, max_slots=strategy_max_slots)
+        self.runtime.add_strategy(strategy, max_slots=strategy_max_slots, source_run=strategy_source_run)
         self.state_dir = state_dir
         self.status_every = status_every
         self.fill_model = fill_model

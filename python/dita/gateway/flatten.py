@@ -15,7 +15,17 @@ from typing import Any
 
 from dita._kernel import KernelCommandType, KernelIntent, TradeSide
 
-__all__ = ["FlattenPlan", "cancel_intent", "exit_intent", "exit_price", "flatten_plan", "working_order"]
+OPERATOR_RUN = "operator"  # the source_run of the exits an operator places from the gateway
+
+__all__ = [
+    "OPERATOR_RUN",
+    "FlattenPlan",
+    "cancel_intent",
+    "exit_intent",
+    "exit_price",
+    "flatten_plan",
+    "working_order",
+]
 
 
 def _trade_side(slot: dict[str, Any]) -> TradeSide:
@@ -52,6 +62,8 @@ def exit_intent(
         target_size=float(slot.get("size") or 0.0),
         order_type="MARKET",
         reason=reason,
+        # In LIVE the kernel asks every exit for the run it comes from: this one is the operator's.
+        metadata={"source_run": OPERATOR_RUN},
     )
 
 

@@ -64,6 +64,9 @@ class StrategyTable(_Table):
     strategy: str = Field(min_length=1, description='"MODULE:CLASS" or "FILE.py:CLASS"')
     params: dict[str, Any] = Field(default_factory=dict)
     max_slots: int | None = Field(default=None, ge=1, description="slots this strategy may hold at once")
+    source_run: str | None = Field(
+        default=None, min_length=1, description="the research run its parameters come from"
+    )
 
 
 class PaperTable(_Table):
@@ -121,11 +124,6 @@ class GatewayTable(_Table):
     token_env: str | None = Field(default=None, description="the variable that holds the bearer token")
 
 
-# The kernel refuses a LIVE entry without metadata["source_run"]; a run's strategies carry none
-# (the run is their source), so the run's own default leaves the rule off unless the file asks.
-_RUN_RISK_DEFAULTS = {"require_source_run_in_live": False}
-
-
 class LiveConfig(_Table):
     """One ``dita live`` run (docs/reference/configuration.md, "dita live")."""
 
@@ -135,7 +133,7 @@ class LiveConfig(_Table):
     state_dir: Path | None = Field(default=None, description="default: $DITA_STATE_DIR, else var/run")
     venue: VenueTable
     strategies: list[StrategyTable] = Field(min_length=1)
-    risk: RiskLimits = Field(default_factory=lambda: RiskLimits.model_validate(_RUN_RISK_DEFAULTS))
+    risk: RiskLimits = Field(default_factory=RiskLimits)
     paper: PaperTable = Field(default_factory=PaperTable)
     log: LogTable = Field(default_factory=LogTable)
     logging: LoggingTable | None = None  # None: Python's default (warnings and errors on stderr)
@@ -143,11 +141,6 @@ class LiveConfig(_Table):
     projection: ProjectionTable = Field(default_factory=ProjectionTable)
     gateway: GatewayTable = Field(default_factory=GatewayTable)
     dead_man: DeadManSettings | None = None  # None: no switch
-
-    @field_validator("risk", mode="before")
-    @classmethod
-    def _run_risk_defaults(cls, given: Any) -> Any:
-        return {**_RUN_RISK_DEFAULTS, **given} if isinstance(given, Mapping) else given
 
     @field_validator("kernel_id")
     @classmethod
@@ -209,10 +202,23 @@ def parse_config(raw: Mapping[str, Any], path: Path, *, environ: Mapping[str, st
         config = LiveConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, [_problem(error) for error in exc.errors()]) from None
-    missing = _unset_variables(config, environ)
-    if missing:
-        raise ConfigError(path, missing)
+    problems = _unset_variables(config, environ) + _strategies_without_source_run(config)
+    if problems:
+        raise ConfigError(path, problems)
     return config
+
+
+def _strategies_without_source_run(config: LiveConfig) -> list[str]:
+    """In mode live the kernel refuses an intent that names no research run (the risk rule
+    ``require_source_run_in_live``, on unless the file turns it off): each strategy names one."""
+    if config.mode != "live" or not config.risk.require_source_run_in_live:
+        return []
+    return [
+        f"strategies[{i}].source_run: missing: in mode live every intent names the research run it "
+        "comes from (risk.require_source_run_in_live); give the run's id, or turn the rule off"
+        for i, strategy in enumerate(config.strategies)
+        if strategy.source_run is None
+    ]
 
 
 def _unset_variables(config: LiveConfig, environ: Mapping[str, str]) -> list[str]:

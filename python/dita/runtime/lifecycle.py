@@ -58,9 +58,13 @@ class Lifecycle:
 
     # -- adding and starting -------------------------------------------------------------
 
-    def add_strategy(self, strategy: Strategy[Any], max_slots: int | None) -> StrategyHandle:
+    def add_strategy(
+        self, strategy: Strategy[Any], max_slots: int | None, source_run: str | None = None
+    ) -> StrategyHandle:
         check_strategy_instance(strategy, "add_strategy")
         self._check_budget(max_slots)
+        if source_run is not None and not (isinstance(source_run, str) and source_run.strip()):
+            raise ValueError(f"source_run={source_run!r} must be a non-empty string (or None)")
         handles = self._callbacks.handles
         if strategy.name in handles:
             raise ValueError(f"a strategy named {strategy.name!r} is already running; give it another name")
@@ -78,7 +82,9 @@ class Lifecycle:
             f"{type(strategy).__qualname__}({strategy.name!r})", strategy.assets, strategy.data
         )
         strategy._ctx = self._ctx
-        handle = StrategyHandle(strategy, assets=assets, data=data, max_slots=max_slots)
+        handle = StrategyHandle(
+            strategy, assets=assets, data=data, max_slots=max_slots, source_run=source_run
+        )
         handles[strategy.name] = handle
         self._owners.adopt(handle)
         self._callbacks.reindex()

@@ -152,6 +152,8 @@ class OrderSubmission:
             if held >= handle.max_slots:
                 return self._refuse_past_budget(handle, intent, held)
         self._clock.sync_marks()
+        if handle.source_run is not None and "source_run" not in intent.metadata:
+            intent = _with_source_run(intent, handle.source_run)
         for check in self._intent_checks:
             check(intent)
         handle.intents += 1
@@ -338,3 +340,10 @@ class OrderSubmission:
             return []
         slot = self._kernel.slot_state(slot_id)
         return [o for o in (slot.active_entry_order, slot.active_exit_order) if o is not None]
+
+
+def _with_source_run(intent: KernelIntent, source_run: str) -> KernelIntent:
+    """``intent`` with ``source_run`` added to its metadata (an intent is immutable)."""
+    fields = intent.to_dict()
+    fields["metadata"] = {**intent.metadata, "source_run": source_run}
+    return KernelIntent(**fields, stage=intent.stage)

@@ -59,6 +59,9 @@ class StrategyHandle:
     # The most kernel slots its trades may hold at once (``add_strategy(max_slots=)``); None: no
     # budget, it may take every free one.
     max_slots: int | None = None
+    # The research run its parameters come from (``add_strategy(source_run=)``), carried in the
+    # metadata of each of its intents that names none; None: its intents carry their own.
+    source_run: str | None = None
 
     @property
     def name(self) -> str:

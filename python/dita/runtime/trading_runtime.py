@@ -184,7 +184,9 @@ class TradingRuntime:
 
     # -- strategies ----------------------------------------------------------------------
 
-    def add_strategy(self, strategy: Strategy[Any], *, max_slots: int | None = None) -> StrategyHandle:
+    def add_strategy(
+        self, strategy: Strategy[Any], *, max_slots: int | None = None, source_run: str | None = None
+    ) -> StrategyHandle:
         """Run ``strategy`` (an instance) on this runtime. An instance runs on one runtime: one
         that ran on another keeps that run's slots and fills, so it is refused.
 
@@ -193,8 +195,12 @@ class TradingRuntime:
         every bar would take them all; past its budget an ENTER is refused before the kernel
         sees it (``RuntimeRefusal``: INVALID_INTENT naming ``max_slots``), and an exit or cancel
         never is. A whole number from 1 to the kernel's ``max_slots``; anything else is a
-        ValueError."""
-        return self._lifecycle.add_strategy(strategy, max_slots)
+        ValueError.
+
+        ``source_run``: the research run the strategy's parameters come from. Each of its intents
+        whose metadata names no ``source_run`` carries this one, which the kernel asks of every
+        intent in LIVE mode (``require_source_run_in_live``)."""
+        return self._lifecycle.add_strategy(strategy, max_slots, source_run)
 
     def start(self) -> None:
         """Call ``on_start`` of every RUNNING strategy not started yet (once each: called again,
