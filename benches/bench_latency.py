@@ -173,7 +173,8 @@ def show(phase: Phase) -> None:
     print(
         f"{phase.name:<14}: p50 {phase.p50:.2f} us, p99 {phase.p99:.2f} us, p99.9 {phase.p999:.2f} us, "
         f"p99.99 {phase.p9999:.2f} us, max {phase.max:,.1f} us; {phase.intents:,} intents at "
-        f"{phase.rate:,.0f}/s ({phase.behind:,} sent over 1 ms late)",
+        f"{phase.rate:,.0f}/s ({phase.behind:,} sent over 1 ms late); journal rows dropped from the "
+        f"outbox: {k.get('journal_dropped', 0):,} (a log refills them)",
         flush=True,
     )
     print(
