@@ -96,6 +96,8 @@ def column_of(out: KernelOutcome) -> dict[str, Any]:
 
 
 def kernel_state(kernel: ExecutionKernel) -> dict[str, Any]:
+    # The outbox hands over the rows of inputs the log has written: both logs wholly, first.
+    kernel.wal_sync()
     stats = {k: v for k, v in kernel.stats().items() if not k.startswith("intent_latency")}
     return {
         "snapshot": kernel.snapshot(),
