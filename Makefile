@@ -71,6 +71,7 @@ bench: venv
 	cargo bench --manifest-path rust_kernel/Cargo.toml --bench kernel_cycle -- --noplot
 	cargo bench --manifest-path rust_kernel/Cargo.toml --bench wal -- --noplot
 	$(PY) benches/bench_kernel.py
+	$(PY) benches/bench_latency.py
 	$(PY) benches/bench_risk.py
 	$(PY) benches/bench_venues.py
 	$(PY) benches/bench_streams.py

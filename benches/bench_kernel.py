@@ -8,7 +8,9 @@ Figures:
      kernel call alone. This is the HEADLINE figure (target >= 200,000 orders/s);
    - intents built in the loop: each ``KernelIntent`` is constructed inside the timed loop,
      as a strategy would; the figure to hold against NautilusTrader, whose strategy builds
-     each order inside its timed run as well.
+     each order inside its timed run as well;
+   - one batch: the same prebuilt intents through one ``process_intents`` call, answered in
+     columns (target >= 5,000,000 orders/s), and its ratio to the prebuilt one-by-one figure.
 2. NautilusTrader orders/s for the same workload (one market order per quote tick,
    alternating buy and sell, risk engine on, logging bypassed), measured in this process
    in chunks interleaved with the dita repeats, and the ratio dita / NautilusTrader
@@ -52,6 +54,8 @@ SIZE = 0.01
 # Labels are part of the script's interface: tests/benches/test_bench_smoke.py checks each.
 LABEL_PREBUILT = "dita orders/s, prebuilt intents (headline)"
 LABEL_IN_LOOP = "dita orders/s, intents built in loop"
+LABEL_BATCH = "dita orders/s, one process_intents batch"
+LABEL_RATIO_BATCH = "ratio batch / prebuilt one by one"
 LABEL_NAUTILUS = "NautilusTrader orders/s"
 LABEL_RATIO_HEADLINE = "ratio dita/NautilusTrader, prebuilt (headline)"
 LABEL_RATIO_IN_LOOP = "ratio dita/NautilusTrader, built in loop"
@@ -62,6 +66,7 @@ LABEL_COST_RATIO_SLOT0 = "ratio cost max_slots=10000 / 10, slot 0 only"
 LABEL_RSS = "RSS growth over the memory run"
 
 TARGET_ORDERS_PER_SECOND = 200_000.0
+TARGET_BATCH_ORDERS_PER_SECOND = 5_000_000.0
 TARGET_NAUTILUS_RATIO = 100.0
 TARGET_SLOT_COST_RATIO = 1.2
 TARGET_RSS_GROWTH_MB = 20.0
@@ -151,6 +156,18 @@ def run_prebuilt(kernel: ExecutionKernel, intents: Sequence[KernelIntent]) -> Ti
     return timing
 
 
+def run_batch(kernel: ExecutionKernel, intents: Sequence[KernelIntent]) -> Timing:
+    """Push ``intents`` through the kernel in one ``process_intents`` call; refuses to report if
+    any was refused."""
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    columns = kernel.process_intents(intents)
+    timing = Timing(len(intents), time.perf_counter() - started, time.thread_time() - started_cpu)
+    accepted = int(columns["accepted"].sum())
+    if accepted != len(intents):
+        raise RuntimeError(f"kernel accepted {accepted} of {len(intents)} intents; the figure is not valid")
+    return timing
+
+
 def run_built_in_loop(kernel: ExecutionKernel, start: int, count: int) -> Timing:
     """Like run_prebuilt, but each intent is constructed inside the timed loop."""
     process = kernel.process_intent
@@ -215,6 +232,13 @@ def prebuilt_repeat(s: Settings) -> Timing:
     return run_prebuilt(kernel, alternating_intents(len(warm), s.throughput_orders))
 
 
+def batch_repeat(s: Settings) -> Timing:
+    kernel = ExecutionKernel(max_slots=10)
+    warm = alternating_intents(0, 2_000)
+    run_batch(kernel, warm)
+    return run_batch(kernel, alternating_intents(len(warm), s.throughput_orders))
+
+
 def in_loop_repeat(s: Settings) -> Timing:
     kernel = ExecutionKernel(max_slots=10)
     run_built_in_loop(kernel, 0, 2_000)
@@ -225,6 +249,7 @@ def in_loop_repeat(s: Settings) -> Timing:
 class Throughput:
     prebuilt: Rate
     in_loop: Rate
+    batch: Rate
     nautilus: Rate | None  # None when the comparison was skipped
     nautilus_fills: int
     skipped_because: str
@@ -244,11 +269,12 @@ def throughput(s: Settings, with_nautilus: bool) -> Throughput:
     chunk = max(1, s.nautilus_orders // s.repeats)
     if baseline is not None:
         baseline.run_nautilus_orders(min(200, chunk))  # warm-up: first-call costs
-    prebuilt, in_loop, nautilus = [], [], []
+    prebuilt, in_loop, batch, nautilus = [], [], [], []
     fills = 0
     for _ in range(s.repeats):
         prebuilt.append(prebuilt_repeat(s))
         in_loop.append(in_loop_repeat(s))
+        batch.append(batch_repeat(s))
         if baseline is not None:
             run = baseline.run_nautilus_orders(chunk)
             fills += run.fills
@@ -256,6 +282,7 @@ def throughput(s: Settings, with_nautilus: bool) -> Throughput:
     return Throughput(
         prebuilt=Rate.of(prebuilt),
         in_loop=Rate.of(in_loop),
+        batch=Rate.of(batch),
         nautilus=Rate.of(nautilus) if nautilus else None,
         nautilus_fills=fills,
         skipped_because="" if nautilus else why,
@@ -403,6 +430,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures["orders_per_second_in_loop"] = in_loop.wall
     figures["orders_per_cpu_second_in_loop"] = in_loop.cpu
     line(LABEL_IN_LOOP, f"{in_loop.wall:,.0f}", in_loop.note())
+    batch = t.batch
+    figures["orders_per_second_batch"] = batch.wall
+    figures["ratio_batch_to_prebuilt"] = batch.wall / prebuilt.wall
+    ok = batch.wall >= TARGET_BATCH_ORDERS_PER_SECOND
+    line(
+        LABEL_BATCH,
+        f"{batch.wall:,.0f}",
+        f"{batch.note()}; target >= {TARGET_BATCH_ORDERS_PER_SECOND:,.0f} {verdict(ok, q)}",
+    )
+    line(LABEL_RATIO_BATCH, f"{batch.wall / prebuilt.wall:.2f}x", "same run, medians by wall clock")
     if nautilus is None:
         figures["nautilus_orders_per_second"] = None
         line(LABEL_NAUTILUS, "comparison skipped", t.skipped_because)

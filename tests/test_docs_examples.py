@@ -62,6 +62,14 @@ STANDALONE: dict[tuple[str, str], str] = {
         assert out.state.name == "IDLE" and not refused.accepted
         assert refused.diagnostic_code.name == "NO_POSITION"
     """,
+    ("reference/kernel.md", "from dita import ExecutionKernel, KernelIntent"): """
+        import math
+        assert columns["accepted"].tolist() == [True, False, True]
+        assert columns["diagnostic_code"].tolist() == [0, 3, 0]
+        f = columns["fill_price"].tolist()
+        assert f[0] == 60_000.0 and math.isnan(f[1]) and f[2] == 3_000.0
+        assert kernel.stats()["intent_latency_count"] == 3
+    """,
     ("guides/coming-from-the-original-kernel.md", "from datetime import UTC, datetime"): """
         assert out.state.value == "POSITION_OPEN" and account["reconcile_status"] == "OK"
         assert kernel.slot_state(0).metadata == {"stop": 57_000.0}

@@ -8,6 +8,8 @@ from datetime import datetime
 from os import PathLike
 from typing import Any, ClassVar, Self, final, overload
 
+import numpy as np
+import numpy.typing as npt
 from typing_extensions import disjoint_base
 
 __version__: str
@@ -761,6 +763,13 @@ class KernelCore:
     @property
     def seq(self) -> int: ...
     def process_intent(self, intent: KernelIntent) -> KernelOutcome: ...
+    # Each intent as process_intent takes it, answered in columns (one item per intent):
+    # accepted, applied, submitted (bool), seq (uint64), slot_id (int64), state,
+    # diagnostic_code, severity (uint8: the member's number, which the member equals), fills
+    # (uint32), filled_size, fill_price (float64: size-weighted, NaN without a fill). Every item
+    # is checked first (TypeError naming it); an error at an intent leaves those before it
+    # taken and carries ``processed`` and ``outcomes`` (their columns).
+    def process_intents(self, intents: Iterable[KernelIntent]) -> dict[str, npt.NDArray[np.generic]]: ...
     def on_venue_event(self, event: VenueEvent) -> KernelOutcome: ...
     # An AccountEvent is answered with its outcome; the original kernel's dict form with the
     # account as a dict (a refusal raises ValueError naming the diagnostic).
@@ -827,6 +836,8 @@ class KernelCore:
     def orders_in_doubt(self) -> list[VenueOrder]: ...
     def orders_ended_without_figure(self) -> list[VenueOrder]: ...
     def snapshot(self) -> dict[str, Any]: ...
+    # Counters, the journal's outbox, and intent_latency_count, _p50_ns, _p99_ns, _p999_ns and
+    # _max_ns: each intent's time from the call to its outcome (None before the first).
     def stats(self) -> dict[str, int | None]: ...
     def __repr__(self) -> str: ...
     # Side-effect outboxes, drained by journal and projection threads (never by the hot path).

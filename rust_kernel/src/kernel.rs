@@ -609,6 +609,8 @@ mod acks;
 mod cancel;
 // The checkpoint: the kernel's whole state as bytes, and back.
 mod checkpoint;
+// A copy of the kernel as a checkpoint holds it, for encoding on another thread.
+mod checkpoint_copy;
 // Orders kept after they ended, their late acks and fills, and what their slots await.
 mod ended_orders;
 // ENTER.

@@ -2,7 +2,8 @@
 //!
 //! `fsm` (the slot state machine table), `fees` (exchange config and fee model), `account`
 //! (K/E reconciliation), `risk` (pre-trade limits), `kernel` (slots, orders, inputs),
-//! `journal` (the outbox of journal rows), `mock` (the seeded mock venue). The Python
+//! `journal` (the outbox of journal rows), `latency` (the histogram of input latencies), `mock`
+//! (the seeded mock venue). The Python
 //! bindings live in `python/` behind the `python` feature.
 //!
 //! Unsafe code is denied but in the few modules where a benchmark shows it pays, each behind
@@ -19,6 +20,7 @@ pub mod fsm;
 mod id;
 pub mod journal;
 pub mod kernel;
+pub mod latency;
 pub mod mock;
 pub mod model;
 pub mod risk;

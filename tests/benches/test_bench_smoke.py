@@ -20,6 +20,8 @@ BENCH_KERNEL = BENCHES / "bench_kernel.py"
 FIGURE_LABELS = (
     "dita orders/s, prebuilt intents (headline)",
     "dita orders/s, intents built in loop",
+    "dita orders/s, one process_intents batch",
+    "ratio batch / prebuilt one by one",
     "NautilusTrader orders/s",
     "ratio dita/NautilusTrader, prebuilt (headline)",
     "ratio dita/NautilusTrader, built in loop",
@@ -60,6 +62,8 @@ def test_quick_run_prints_every_figure(tmp_path: Path) -> None:
     for key in (
         "orders_per_second_prebuilt",
         "orders_per_second_in_loop",
+        "orders_per_second_batch",
+        "ratio_batch_to_prebuilt",
         "cost_us_small",
         "cost_us_large",
         "cost_ratio",

@@ -177,6 +177,9 @@ def test_enter_exit_and_refusals(live: LiveServer) -> None:
     assert metric(text, "dita_gateway_control_changes_total") == 2
     assert metric(text, "dita_gateway_request_latency_seconds_count", method="POST", route="/v1/intents") == 5
     assert "dita_kernel_stat" in text
+    # Every counter, past a figure not known (None) in stats(), and the kernel's own latency.
+    assert any(line.startswith('dita_kernel_stat{name="seq"} ') for line in text.splitlines())
+    assert 0 < metric(text, "dita_kernel_intent_latency_seconds", quantile="0.99") < 1
 
 
 def test_a_wrong_method_is_405_listing_every_method_the_path_takes(live: LiveServer) -> None:

@@ -126,12 +126,16 @@ class _KernelCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         kernel = self._kernel
         stats = GaugeMetricFamily("dita_kernel_stat", "Kernel counters from stats()", labels=["name"])
+        kernel_stats: dict[str, Any] = {}
         try:
-            for name, value in sorted(kernel.stats().items()):
-                stats.add_metric([name], float(value))
+            kernel_stats = kernel.stats()
+            for name, value in sorted(kernel_stats.items()):
+                if value is not None:  # a figure not known yet (no intent, nothing queued)
+                    stats.add_metric([name], float(value))
         except Exception:  # a scrape must never fail because one source did
             pass
         yield stats
+        yield _intent_latency(kernel_stats)
         journal = getattr(kernel, "journal", None)
         if journal is not None and hasattr(journal, "stats"):
             js = journal.stats()
@@ -155,6 +159,30 @@ class _KernelCollector(Collector):
                 yield _gauge(
                     "dita_projection_lag_seconds", "Age of the oldest unpublished change", float(lag)
                 )
+
+
+# The kernel's own intent latency histogram, read through stats(): quantile "1" is the largest.
+_KERNEL_LATENCY_QUANTILES = (
+    ("0.5", "intent_latency_p50_ns"),
+    ("0.99", "intent_latency_p99_ns"),
+    ("0.999", "intent_latency_p999_ns"),
+    ("1", "intent_latency_max_ns"),
+)
+
+
+def _intent_latency(kernel_stats: dict[str, Any]) -> GaugeMetricFamily:
+    """Each intent's time from its call to its outcome, venue answer included, as the kernel
+    measured it (to 1/16 of the value); no sample before the kernel's first intent."""
+    g = GaugeMetricFamily(
+        "dita_kernel_intent_latency_seconds",
+        "Kernel time from an intent's call to its outcome, by quantile (1: the largest)",
+        labels=["quantile"],
+    )
+    for quantile, key in _KERNEL_LATENCY_QUANTILES:
+        ns = kernel_stats.get(key)
+        if isinstance(ns, int):
+            g.add_metric([quantile], ns / 1e9)
+    return g
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -20,19 +20,16 @@ use crate::wal::kernel_log::{too_large_to_log, InputRef};
 use crate::wal::MAX_PAYLOAD_BYTES;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use std::sync::Arc;
+use std::time::Instant;
 
 #[pymethods]
 impl PyKernel {
     /// Decides on an intent and, if accepted, hands the order to the venue; the venue's
     /// synchronous answers are applied before this returns.
     fn process_intent(slf: &Bound<'_, Self>, intent: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
-        let mut this = wait_mut(slf)?;
         let intent = expect_native::<PyIntent>(intent, "process_intent expects a KernelIntent")?;
-        this.check_takes_input()?;
-        let seq = this.core.seq();
-        let out = this.core.process_intent(&intent.get().inner);
-        this.log_input_ref(seq, InputRef::Intent(&intent.get().inner))?;
-        Self::send_to_venue(slf, this, out)
+        Self::apply_intent(slf, intent)
     }
 
     /// Applies an event a venue reported (asynchronously, e.g. a fill from a stream).
@@ -173,6 +170,24 @@ impl PyKernel {
 }
 
 impl PyKernel {
+    /// An intent decided, logged and handed to the venue, its time to the outcome recorded in
+    /// `intent_latency`: `process_intent`, and each intent of `process_intents`.
+    pub(super) fn apply_intent(
+        slf: &Bound<'_, Self>,
+        intent: &Bound<'_, PyIntent>,
+    ) -> PyResult<PyOutcome> {
+        let arrived = Instant::now();
+        let mut this = wait_mut(slf)?;
+        let latency = Arc::clone(&this.intent_latency);
+        this.check_takes_input()?;
+        let seq = this.core.seq();
+        let out = this.core.process_intent(&intent.get().inner);
+        this.log_input_ref(seq, InputRef::Intent(&intent.get().inner))?;
+        let answered = Self::send_to_venue(slf, this, out);
+        latency.record(arrived.elapsed());
+        answered
+    }
+
     /// `load_slots`, its refusals naming `method`, the one called.
     fn load_slot_dicts(
         slf: &Bound<'_, Self>,

@@ -1,10 +1,12 @@
 //! `KernelCore`, the native class under `dita.ExecutionKernel`, split by what it does: this
-//! file holds the struct and its constructor; `inputs` applies inputs, `venue` hands orders
-//! to the venue and applies its answers (`answer` reads them), `reads` shows state, `config`
-//! sets and shows limits and control, `log` and `log_options` keep the write-ahead log,
-//! `journal` feeds the journal and the projection, `busy` waits for another thread's call.
+//! file holds the struct and its constructor; `inputs` applies inputs (`batch`: many intents in
+//! one call), `venue` hands orders to the venue and applies its answers (`answer` reads them),
+//! `reads` shows state, `config` sets and shows limits and control, `log` and `log_options`
+//! keep the write-ahead log, `journal` feeds the journal and the projection, `busy` waits for
+//! another thread's call.
 
 mod answer;
+mod batch;
 mod busy;
 mod config;
 mod inputs;
@@ -17,6 +19,7 @@ mod venue;
 pub use answer::MAX_VENUE_ANSWER_ITEMS;
 
 use crate::kernel::{Kernel, KernelInput};
+use crate::latency::LatencyHistogram;
 use crate::model::KernelOutcome;
 use crate::python::convert::ints::{int_arg, int_at_least};
 use crate::python::convert::numbers::float_arg;
@@ -60,6 +63,9 @@ pub struct PyKernel {
     /// The outcome a venue's answer is applied in, event by event, before it is folded into
     /// the intent's (`apply_answer`): kept, so the answers of every order reuse its lists.
     answer_outcome: KernelOutcome,
+    /// How long each intent took, from the call to its outcome (the venue's answer included);
+    /// shared, so it is recorded after the kernel is let go and read without taking it.
+    intent_latency: Arc<LatencyHistogram>,
 }
 
 /// The slot count of a kernel made without `max_slots`.
@@ -346,6 +352,7 @@ impl PyKernel {
             journaled_through_at_release: None,
             venue_calls: Arc::default(),
             answer_outcome: KernelOutcome::blank(),
+            intent_latency: Arc::default(),
         }
     }
 }

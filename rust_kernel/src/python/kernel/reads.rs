@@ -182,6 +182,8 @@ impl PyKernel {
         Ok(d)
     }
 
+    /// The counters, the journal's outbox and the intents' latency: from each `process_intent`
+    /// call to its outcome, the venue's answer included, in ns (percentiles read to 1/16).
     fn stats<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let this = wait_ref(slf)?;
         let c = &this.core.counters;
@@ -205,6 +207,12 @@ impl PyKernel {
             "journal_first_dropped_seq",
             this.core.outbox.first_dropped_seq,
         )?;
+        let latency = this.intent_latency.summary();
+        d.set_item("intent_latency_count", latency.count)?;
+        d.set_item("intent_latency_p50_ns", latency.p50_ns)?;
+        d.set_item("intent_latency_p99_ns", latency.p99_ns)?;
+        d.set_item("intent_latency_p999_ns", latency.p999_ns)?;
+        d.set_item("intent_latency_max_ns", latency.max_ns)?;
         Ok(d)
     }
 }

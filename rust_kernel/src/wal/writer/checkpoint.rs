@@ -106,6 +106,16 @@ impl Wal {
     /// it. [`Wal::finish_checkpoint`] waits for it. Errors returned here are the log's own
     /// (a record that cannot be written) or the caller's (`seq` not the last record).
     pub fn checkpoint_in_background(&mut self, seq: u64, state: Vec<u8>) -> Result<(), WalError> {
+        self.checkpoint_encoded_in_background(seq, move || state)
+    }
+
+    /// Like [`Wal::checkpoint_in_background`], the state made by `encode` on the background
+    /// thread too: a caller hands over a copy of its state, quicker to make than to encode.
+    pub fn checkpoint_encoded_in_background(
+        &mut self,
+        seq: u64,
+        encode: impl FnOnce() -> Vec<u8> + Send + 'static,
+    ) -> Result<(), WalError> {
         self.refuse_if_forked()?;
         let _ = self.finish_checkpoint();
         {
@@ -133,6 +143,7 @@ impl Wal {
             self.options.behaviour,
         );
         let spawned = spawn_named("dita-wal-checkpoint", move || {
+            let state = encode();
             let written = commit(&shared).and_then(|_| {
                 let bytes = encode_checkpoint(
                     &kernel_id,

@@ -1,0 +1,212 @@
+"""``process_intents`` answers a batch in columns and leaves the kernel, its log and its journal
+outbox exactly as one ``process_intent`` call per intent does, refusals included."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dita import ExecutionKernel, KernelIntent, KernelOutcome, MockVenueAdapter
+from dita._kernel import wal_replay
+
+COLUMNS = (
+    "accepted",
+    "applied",
+    "seq",
+    "slot_id",
+    "state",
+    "diagnostic_code",
+    "severity",
+    "submitted",
+    "fills",
+    "filled_size",
+    "fill_price",
+)
+
+
+def intent_of(n: int, draw: dict[str, Any]) -> KernelIntent:
+    """Intent ``n``: its id repeats an earlier one when ``draw`` says so (a duplicate)."""
+    return KernelIntent(
+        intent_id=f"i{draw['same_id_as'] if draw['same_id_as'] is not None else n}",
+        trade_id=f"t{draw['slot']}-{draw['trade']}",
+        slot_id=draw["slot"],
+        asset=draw["asset"],
+        side=draw["side"],
+        action=draw["action"],
+        reference_price=draw["price"],
+        target_size=draw["size"],
+        order_type=draw["order_type"],
+        limit_price=draw["price"] if draw["order_type"] == "LIMIT" else 0.0,
+        timestamp=1_700_000_000.0 + n,
+    )
+
+
+intent_draws = st.fixed_dictionaries(
+    {
+        "slot": st.sampled_from([0, 0, 1, 2, 7]),  # 7: past max_slots, refused
+        "trade": st.integers(0, 2),
+        "asset": st.sampled_from(["BTCUSDT", "ETHUSDT"]),
+        "side": st.sampled_from(["LONG", "SHORT"]),
+        "action": st.sampled_from(["ENTER", "ENTER", "EXIT", "EXIT", "CANCEL"]),
+        "price": st.sampled_from([100.0, 101.5, 0.0, math.nan]),  # 0 and NaN: refused
+        "size": st.sampled_from([1.0, 0.5, 0.0, -1.0]),
+        "order_type": st.sampled_from(["MARKET", "MARKET", "LIMIT"]),
+        "same_id_as": st.one_of(st.none(), st.integers(0, 3)),
+    }
+)
+
+venue_draws = st.fixed_dictionaries(
+    {
+        "seed": st.integers(0, 1000),
+        "reject_rate": st.sampled_from([0.0, 0.2]),
+        "fill_rate": st.sampled_from([1.0, 0.5]),
+        "partial_fill_rate": st.sampled_from([0.0, 0.5]),
+        "rate_limit_rate": st.sampled_from([0.0, 0.1]),
+    }
+)
+
+
+def column_of(out: KernelOutcome) -> dict[str, Any]:
+    """The figures ``process_intents`` gives for one outcome, read from the outcome."""
+    fills = [e for e in out.emitted_events if e.kind == "FILL"]
+    size = notional = 0.0
+    for fill in fills:
+        size += fill.size
+        notional += fill.size * fill.price
+    return {
+        "accepted": out.accepted,
+        "applied": out.applied,
+        "seq": out.seq,
+        "slot_id": out.slot_id,
+        "state": out.state,
+        "diagnostic_code": out.diagnostic_code,
+        "severity": out.severity,
+        "submitted": out.order is not None,
+        "fills": len(fills),
+        "filled_size": size,
+        "fill_price": notional / size if fills else math.nan,
+    }
+
+
+def kernel_state(kernel: ExecutionKernel) -> dict[str, Any]:
+    # The outbox hands over the rows of inputs the log has written: both logs wholly, first.
+    kernel.wal_sync()
+    stats = {k: v for k, v in kernel.stats().items() if not k.startswith("intent_latency")}
+    return {
+        "snapshot": kernel.snapshot(),
+        "stats": stats,
+        "open_orders": [o.to_dict() for o in kernel.open_orders()],
+        "journal": kernel.drain_journal(),
+    }
+
+
+def made(venue: dict[str, Any], wal_dir: Path | None) -> ExecutionKernel:
+    logged = {} if wal_dir is None else {"wal_dir": str(wal_dir), "fsync": "none"}
+    kernel = ExecutionKernel(max_slots=3, venue=MockVenueAdapter(**venue), kernel_id="batch", **logged)
+    kernel.set_journal_enabled(True)
+    return kernel
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(intent_draws, max_size=40), venue_draws, st.booleans())
+def test_a_batch_does_what_one_call_per_intent_does(
+    draws: list[dict[str, Any]], venue: dict[str, Any], logged: bool
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        one_by_one = made(venue, Path(tmp, "one") if logged else None)
+        batched = made(venue, Path(tmp, "batch") if logged else None)
+        intents = [intent_of(n, d) for n, d in enumerate(draws)]
+        expected = [column_of(one_by_one.process_intent(i)) for i in intents]
+        columns = batched.process_intents(intents)
+        assert set(columns) == set(COLUMNS)
+        for name in COLUMNS:
+            assert len(columns[name]) == len(intents), name
+            for n, (got, want) in enumerate(zip(columns[name].tolist(), expected, strict=True)):
+                want = want[name]
+                both_nan = name == "fill_price" and math.isnan(got) and math.isnan(want)
+                assert both_nan or got == want, f"intent {n} {name}: batch {got!r}, one by one {want!r}"
+        # Compared as text: a refused intent's NaN price is in the journal's rows, unequal to itself.
+        assert repr(kernel_state(batched)) == repr(kernel_state(one_by_one))
+        assert batched.stats()["intent_latency_count"] == one_by_one.stats()["intent_latency_count"]
+        if logged:
+            one_by_one.close()
+            batched.close()
+            replayed_one, _ = wal_replay(Path(tmp, "one"))
+            replayed_batch, _ = wal_replay(Path(tmp, "batch"))
+            assert repr(replayed_batch.snapshot()) == repr(replayed_one.snapshot())
+            assert replayed_batch.seq == replayed_one.seq
+
+
+def test_the_columns_are_numpy_arrays_of_their_types() -> None:
+    kernel = ExecutionKernel(max_slots=2, kernel_id="types")
+    intents = [
+        KernelIntent("a", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0),
+        KernelIntent("b", "t1", 5, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0),
+    ]
+    columns = kernel.process_intents(intents)
+    dtypes = {name: columns[name].dtype for name in COLUMNS}
+    assert dtypes == {
+        "accepted": np.bool_,
+        "applied": np.bool_,
+        "seq": np.uint64,
+        "slot_id": np.int64,
+        "state": np.uint8,
+        "diagnostic_code": np.uint8,
+        "severity": np.uint8,
+        "submitted": np.bool_,
+        "fills": np.uint32,
+        "filled_size": np.float64,
+        "fill_price": np.float64,
+    }
+    assert columns["accepted"].tolist() == [True, False]
+    assert columns["filled_size"].tolist() == [1.0, 0.0]
+    assert columns["fill_price"][0] == 100.0 and np.isnan(columns["fill_price"][1])
+    assert columns["diagnostic_code"][1] == 1  # INVALID_SLOT_ID's number
+    columns["accepted"][0] = False  # each array its own, writable
+    assert kernel.process_intents([])["seq"].tolist() == []
+
+
+def test_an_item_not_an_intent_is_refused_before_any_is_taken() -> None:
+    kernel = ExecutionKernel(max_slots=1, kernel_id="refused")
+    good = KernelIntent("a", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+    with pytest.raises(TypeError, match=r"KernelIntent items \(item 1\), got dict"):
+        kernel.process_intents([good, {"intent_id": "b"}])
+    with pytest.raises(TypeError, match="sequence of KernelIntent"):
+        kernel.process_intents(5)  # type: ignore[arg-type]
+    assert kernel.seq == 0
+
+
+def test_an_error_at_an_intent_carries_those_taken_before_it() -> None:
+    class InterruptedAtTheSecondOrder:
+        """Answers the first order with nothing and is interrupted (Ctrl-C) in the second."""
+
+        name = "interrupted"
+
+        def __init__(self) -> None:
+            self.orders = 0
+
+        def submit(self, order: Any) -> list[Any]:
+            self.orders += 1
+            if self.orders == 2:
+                raise KeyboardInterrupt
+            return []
+
+        def cancel(self, order: Any) -> list[Any]:
+            return []
+
+    kernel = ExecutionKernel(max_slots=3, venue=InterruptedAtTheSecondOrder(), kernel_id="interrupted")
+    intents = [KernelIntent(f"i{n}", f"t{n}", n, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0) for n in range(3)]
+    with pytest.raises(KeyboardInterrupt) as raised:
+        kernel.process_intents(intents)
+    assert raised.value.processed == 1  # type: ignore[attr-defined]
+    assert raised.value.outcomes["accepted"].tolist() == [True]  # type: ignore[attr-defined]
+    assert raised.value.outcomes["seq"].tolist() == [1]  # type: ignore[attr-defined]
+    # The second was taken as process_intent takes it (its order in flight); the third never.
+    assert kernel.seq == 2 and kernel.free_slot_id() == 2
