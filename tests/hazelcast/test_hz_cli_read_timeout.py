@@ -50,7 +50,11 @@ def _run(hz_member: HazelcastMember, *args: str) -> tuple[float, Any]:
 
 
 def _where(hz_member: HazelcastMember) -> str:
-    return f"error: Hazelcast cluster {hz_member.cluster_name!r} at {hz_member.address}: "
+    """The command's first line (whom it talks to, and why), then the error's opening."""
+    return (
+        f"Hazelcast cluster {hz_member.cluster_name!r} (from --hz-cluster) at {hz_member.address} "
+        f"(from --hazelcast)\nerror: Hazelcast cluster {hz_member.cluster_name!r} at {hz_member.address}: "
+    )
 
 
 def test_status_with_the_slots_unread_shows_the_rest_and_names_them(

@@ -316,7 +316,7 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
         assert mode(kernel) == "HALTED"
         result = _cli("control", "show", "--json", *where)
         assert result.exit_code == 0, result.output
-        shown = json.loads(result.output)
+        shown = json.loads(result.stdout)
         assert shown["entries"][kernel_id]["mode"] == "HALTED"
         assert shown["entries"][kernel_id]["updated_by"] == "dita-cli"
         assert shown["kernels"][kernel_id]["mode"] == "HALTED"
@@ -327,7 +327,7 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
         assert "--mode 'SIDEWAYS' must be one of HALTED, LIVE" in result.output
         result = _cli("control", "set", *where)
         assert result.exit_code == 2 and "nothing to set" in result.output
-        assert "*" not in json.loads(_cli("control", "show", "--json", *where).output)["entries"]
+        assert "*" not in json.loads(_cli("control", "show", "--json", *where).stdout)["entries"]
         # --wait fails (exit 4) when the named kernel never shows the change.
         result = _cli(
             "control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-gone", "--new-kernel",
@@ -460,7 +460,7 @@ def test_cli_set_kernel_star_is_the_global_entry_and_by_must_name_someone(
     result = _cli("control", "set", "--mode", "HALTED", "--by", " ", *where)
     assert result.exit_code == 2
     assert "--by must name who sets it, got ' '" in result.output
-    assert "mode" not in json.loads(_cli("control", "show", "--json", *where).output)["entries"]["*"]
+    assert "mode" not in json.loads(_cli("control", "show", "--json", *where).stdout)["entries"]["*"]
 
 
 def test_cli_show_tells_running_kernels_from_gone_ones(
@@ -479,7 +479,7 @@ def test_cli_show_tells_running_kernels_from_gone_ones(
     kernel = ExecutionKernel(max_slots=1, projection=projection, kernel_id=kernel_id)
     try:
         assert projection.sync(timeout=30)
-        shown = json.loads(_cli("control", "show", "--json", *where).output)
+        shown = json.loads(_cli("control", "show", "--json", *where).stdout)
         assert kernel_id in shown["running"] and dead not in shown["running"]
         assert dead in shown["kernels"]  # still listed, with the state it last ran
         table = _cli("control", "show", *where)
@@ -679,7 +679,7 @@ def test_status_does_not_call_a_gone_kernel_running(hz_member: HazelcastMember, 
     args = ["status", "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
     result = CliRunner().invoke(app, [*args, "--kernel", kid, "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)[0]["running"] is False
+    assert json.loads(result.stdout)[0]["running"] is False
 
 
 def test_status_says_how_long_a_running_kernel_has_been_quiet(
@@ -699,12 +699,12 @@ def test_status_says_how_long_a_running_kernel_has_been_quiet(
     args = ["status", "--hazelcast", hz_member.address, "--hz-cluster", hz_member.cluster_name]
     result = CliRunner().invoke(app, [*args, "--kernel", quiet, "--json"])
     assert result.exit_code == 0, result.output
-    (row,) = json.loads(result.output)
+    (row,) = json.loads(result.stdout)
     assert row["running"] is True
     assert re.match(r"last projected 2\ds ago \(", row["note"]), row["note"]
     table = CliRunner().invoke(app, [*args, "--kernel", quiet])
     assert re.search(rf"{quiet}: last projected 2\ds ago", table.output), table.output
-    (row,) = json.loads(CliRunner().invoke(app, [*args, "--kernel", fresh, "--json"]).output)
+    (row,) = json.loads(CliRunner().invoke(app, [*args, "--kernel", fresh, "--json"]).stdout)
     assert row["running"] is True and row["note"] == ""
 
 
