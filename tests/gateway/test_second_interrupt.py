@@ -20,7 +20,8 @@ import sys, time, pathlib
 from dita.kernel import ExecutionKernel
 from dita.gateway.app import create_app
 from dita.gateway.config import GatewaySettings
-from dita.cli.gateway import _listen_socket, _run
+from dita.cli._common import listen_socket
+from dita.cli.gateway import _run
 
 marker = pathlib.Path(sys.argv[1])
 
@@ -36,7 +37,7 @@ class SlowClose(ExecutionKernel):
 kernel = SlowClose(max_slots=2)
 settings = GatewaySettings(token="second-interrupt-token-0123", port=0)
 app = create_app(kernel, settings)
-sock = _listen_socket("127.0.0.1", 0)
+sock = listen_socket("127.0.0.1", 0)
 print("port", sock.getsockname()[1], file=sys.stderr, flush=True)
 _run(app, kernel, settings, sock)
 """

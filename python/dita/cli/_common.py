@@ -6,6 +6,7 @@ import json
 import math
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -626,3 +627,22 @@ def require_utf8(option: str, value: str, shown: str | None = None) -> None:
         text = value if shown is None else shown
         shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         fail(f"{option} is not valid UTF-8: {shown}")
+
+
+def listen_socket(host: str, port: int) -> socket.socket:
+    """The bound listening socket; an address that cannot be bound (port taken, unknown host,
+    no permission) exits 2: a setting to change, unlike a cluster away (3)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart over TIME_WAIT
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        fail(f"cannot listen on {url_authority(host, port)}: {exc.strerror or exc}")
+    return sock
+
+
+def url_authority(host: str, port: int) -> str:
+    """``host:port`` as a URL writes it: an IPv6 address in brackets (``[::1]:8080``)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

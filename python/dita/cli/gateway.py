@@ -20,9 +20,11 @@ from dita.cli._common import (
     close_all,
     fail,
     given_path,
+    listen_socket,
     mock_venue,
     open_projection,
     require_finite,
+    url_authority,
 )
 
 if TYPE_CHECKING:
@@ -225,7 +227,7 @@ def serve(
         typer.echo(f"wrote {openapi_out}")
         return
     # The address first: a gateway that cannot listen opens no kernel, journal or cluster.
-    sock = _listen_socket(settings.host, settings.port)
+    sock = listen_socket(settings.host, settings.port)
     try:
         kernel = _kernel(
             settings.max_slots,
@@ -244,29 +246,10 @@ def serve(
         typer.echo(f"no token configured; this session's bearer token: {app.state.token}", err=True)
     typer.echo(
         f"dita gateway for kernel {kernel.kernel_id} on "
-        f"http://{_authority(settings.host, sock.getsockname()[1])}/",
+        f"http://{url_authority(settings.host, sock.getsockname()[1])}/",
         err=True,
     )
     _run(app, kernel, settings, sock)
-
-
-def _listen_socket(host: str, port: int) -> socket.socket:
-    """The bound listening socket; an address that cannot be bound (port taken, unknown host,
-    no permission) exits 2: a setting to change, unlike a cluster away (3)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: restart over TIME_WAIT
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        fail(f"cannot listen on {_authority(host, port)}: {exc.strerror or exc}")
-    return sock
-
-
-def _authority(host: str, port: int) -> str:
-    """``host:port`` as a URL writes it: an IPv6 address in brackets (``[::1]:8080``)."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _run(app: Any, kernel: Any, settings: GatewaySettings, sock: socket.socket) -> None:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from dita.cli._common import fail, given_path
+from dita.cli._common import fail, given_path, listen_socket
 from dita.live.config import ConfigError, LiveConfig, load_config
 
 __all__ = ["register", "run_configured"]
@@ -108,9 +108,7 @@ def _built(config: LiveConfig, path: Path, reload_requested: threading.Event) ->
 
 
 def _listen(config: LiveConfig) -> socket.socket:
-    from dita.cli.gateway import _listen_socket
-
-    return _listen_socket(config.gateway.host, config.gateway.port)
+    return listen_socket(config.gateway.host, config.gateway.port)
 
 
 def _close_socket(sock: socket.socket | None) -> None:

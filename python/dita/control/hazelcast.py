@@ -349,7 +349,8 @@ def write_entry(
                         f"type id {foreign.type_id}, another client's) with {fields}; what it held is gone"
                     )
                 if every_unread:
-                    why = f"{every_unread} not answered within {timeout / 2:g}s"
+                    # Three figures: ``timeout`` is what was left of a caller's deadline (1.99998).
+                    why = f"{every_unread} not answered within {timeout / 2:.3g}s"
                     (warn or _log.warning)(_written_alone(change, now, why))
                 return entry
     except Unanswered as late:
