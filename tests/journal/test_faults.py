@@ -454,8 +454,12 @@ def test_rows_stored_before_close_gave_up_are_not_counted_as_unwritten(tmp_path:
         for table in JOURNAL_COLUMNS
     )
     produced = sum(len(rows) for rows in reference_rows(reference).values())
+    intents = len(reference_rows(reference)["intents"])
     assert stats.written == stored > 0
-    assert stats.queued == produced - stored == len(reference_rows(reference)["intents"])
+    # Every intent row is unwritten; rows of a batch the writer had not reached when close gave
+    # up (a loaded host) are unwritten too, and counted as such.
+    assert stats.queued == produced - stored >= intents > 0
+    assert journal.query("SELECT count() FROM intents WHERE kernel_id = 'desk-1'").rows[0][0] == 0
 
 
 def test_flush_after_a_close_that_gave_up_says_how_many_rows_were_left(tmp_path: Path) -> None:
