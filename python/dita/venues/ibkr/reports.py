@@ -13,7 +13,7 @@ from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, 
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
 from dita.venues.ibkr.connection import ErrorHeard, FillHeard, Heard, OrderHeard
 
-__all__ = ["CANCEL_REFUSED", "IbkrOrder", "Reporter"]
+__all__ = ["CANCEL_REFUSED", "IbkrOrder", "Reporter", "cancel_reject"]
 
 log = logging.getLogger("dita.venues.ibkr")
 
@@ -221,17 +221,7 @@ class Reporter:
             return self._ended(tracked, KernelEventKind.CANCEL_ACK, filled, "")
         if error.code in CANCEL_REFUSED and tracked.cancel_requested:
             tracked.cancel_requested = False
-            return [
-                self._events.make(
-                    tracked.order,
-                    KernelEventKind.CANCEL_REJECT,
-                    VenueOrderStatus.ACKNOWLEDGED,
-                    venue_order_id=tracked.venue_order_id,
-                    timestamp=self._clock(),
-                    filled_size=tracked.filled,
-                    reason=reason,
-                )
-            ]
+            return [cancel_reject(self._events, tracked, self._clock(), reason)]
         log.warning("%s: %s (order %s)", self.name, reason, tracked.order.client_order_id)
         return []
 
@@ -259,3 +249,16 @@ class Reporter:
                 event_id=f"{self.name}:end:{tracked.venue_order_id or tracked.order.client_order_id}",
             )
         ]
+
+
+def cancel_reject(events: OrderEvents, tracked: IbkrOrder, at: float, reason: str) -> VenueEvent:
+    """The venue's refusal of ``tracked``'s cancel: the order works on, as filled as it was."""
+    return events.make(
+        tracked.order,
+        KernelEventKind.CANCEL_REJECT,
+        VenueOrderStatus.ACKNOWLEDGED,
+        venue_order_id=tracked.venue_order_id,
+        timestamp=at,
+        filled_size=tracked.filled,
+        reason=reason,
+    )

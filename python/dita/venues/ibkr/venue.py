@@ -34,7 +34,7 @@ from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
 from dita.venues.ibkr.connection import IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
-from dita.venues.ibkr.reports import IbkrOrder, Reporter
+from dita.venues.ibkr.reports import IbkrOrder, Reporter, cancel_reject
 from dita.venues.ibkr.settings import IbkrSettings
 from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
@@ -240,15 +240,7 @@ class IbkrVenue:
             return self._answer(order.client_order_id, lambda: tracked.ended or not tracked.cancel_requested)
 
     def _cancel_refused(self, tracked: IbkrOrder, reason: str) -> VenueEvent:
-        return self._own_events.make(
-            tracked.order,
-            KernelEventKind.CANCEL_REJECT,
-            VenueOrderStatus.ACKNOWLEDGED,
-            venue_order_id=tracked.venue_order_id,
-            timestamp=self._clock(),
-            filled_size=tracked.filled,
-            reason=f"{self.name}: {reason}",
-        )
+        return cancel_reject(self._own_events, tracked, self._clock(), f"{self.name}: {reason}")
 
     def _answer(self, client_order_id: str, answered_yet: Callable[[], bool]) -> list[VenueEvent]:
         """Wait up to ``answer_wait_s`` for TWS's answer about one order; that order's events
