@@ -72,9 +72,9 @@ impl KernelOutcome {
         self.diagnostic_code = KernelDiagnosticCode::Ok;
         self.severity = KernelSeverity::Info;
         if self.transitions.capacity() == 0 {
-            // A blank outcome (a by-value input's): room for an ENTER's or EXIT's two, made
-            // at once, where a first push grows the list through the allocator's slower path.
-            self.transitions = Vec::with_capacity(2);
+            // A blank outcome (a by-value input's): room for an ENTER's or EXIT's two and the
+            // two its venue's ack and fill add, made at once rather than grown on the way.
+            self.transitions = Vec::with_capacity(4);
         } else {
             self.transitions.clear();
         }

@@ -261,6 +261,8 @@ impl PyKernel {
         // What the answer said before an event the log cannot record: the events the kernel
         // took are in `out.emitted_events` from `start`, those it refused (rare) kept here.
         let start = out.emitted_events.len();
+        // Room for every event made once, not grown event by event.
+        out.emitted_events.reserve(answer.events.len());
         let mut refused: Vec<(usize, VenueEvent)> = Vec::new();
         let mut logged = 0;
         let mut events = answer.events.into_iter();
