@@ -88,7 +88,7 @@ pub use audit::{verify, verify_expecting};
 pub use format::{FORMAT_VERSION, FRAME_HEADER_BYTES, MAX_KERNEL_ID_BYTES, MAX_PAYLOAD_BYTES};
 pub use recovery::read_only_replay;
 pub use scan::log_kernel_id;
-pub use writer::{RecoveredWal, Wal};
+pub use writer::{RecoveredWal, SyncHandle, Wal};
 
 use format::hex;
 

@@ -47,6 +47,19 @@ pub struct Wal {
     _lock: LockFile,
 }
 
+/// Syncs a log from any thread (see [`Wal::sync_handle`]); made in the process that writes
+/// the log, it is used there.
+pub struct SyncHandle {
+    shared: Arc<Shared>,
+}
+
+impl SyncHandle {
+    /// Flushes and syncs everything appended so far; returns the durable sequence number.
+    pub fn sync(&self) -> Result<u64, WalError> {
+        commit(&self.shared)
+    }
+}
+
 /// Two locks so appends never wait for hashing or the disk: `state` (taken by every
 /// append, held for a memcpy) holds the buffer of unsealed frames; `io` (taken by whoever
 /// writes) seals a buffer taken from `state`, writes it, syncs and rotates segments. Lock
@@ -307,6 +320,15 @@ impl Wal {
     pub fn sync(&self) -> Result<u64, WalError> {
         self.refuse_if_forked()?;
         commit(&self.shared)
+    }
+
+    /// A handle that does what [`Wal::sync`] does from another thread, without the log: a
+    /// caller holding the log only to make the handle can let it go while the disk syncs.
+    pub fn sync_handle(&self) -> Result<SyncHandle, WalError> {
+        self.refuse_if_forked()?;
+        Ok(SyncHandle {
+            shared: Arc::clone(&self.shared),
+        })
     }
 
     /// Why the log refuses appends (an I/O error met by the writer thread, a sync or an

@@ -137,8 +137,8 @@ impl PyKernel {
             )));
         }
         let py = slf.py();
-        let (dir, kernel_id, max_slots, to) = {
-            let mut this = wait_mut(slf)?;
+        let (dir, kernel_id, max_slots, to, sync) = {
+            let this = wait_mut(slf)?;
             let Some(state) = this.wal.as_ref() else {
                 return Err(PyValueError::new_err(
                     "wal_journal_blocks needs a kernel with a write-ahead log (ExecutionKernel(wal_dir=...))",
@@ -174,11 +174,22 @@ impl PyKernel {
             // outbox does (`journaled_through`): records still in the writer's buffer must reach
             // them, and under "batch" be synced. Rows of records written but not yet synced
             // would reach a journal, and a machine crash would leave rows of inputs the log lost.
-            if recoverable < to as u64 {
-                this.sync_log()?;
-            }
-            (dir, this.core.kernel_id.clone(), this.core.max_slots(), to)
+            let sync = (recoverable < to as u64)
+                .then(|| state.log.wal().sync_handle())
+                .transpose()
+                .map_err(wal_err)?;
+            (
+                dir,
+                this.core.kernel_id.clone(),
+                this.core.max_slots(),
+                to,
+                sync,
+            )
         };
+        // The disk syncs with the kernel free and the GIL released: inputs go on meanwhile.
+        if let Some(sync) = sync {
+            py.detach(|| sync.sync()).map_err(wal_err)?;
+        }
         let sink = sink.unbind();
         let mut rows = 0u64;
         let mut failed: Option<PyErr> = None;

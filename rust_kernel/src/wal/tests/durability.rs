@@ -115,6 +115,23 @@ fn none_policy_hands_records_to_the_os_in_the_background() {
     assert_eq!(wal.sync().unwrap(), 1);
 }
 
+#[test]
+fn a_sync_handle_makes_the_log_durable_from_another_thread_while_appends_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    for _ in 0..5 {
+        wal.append(0.0, b"x").unwrap();
+    }
+    let handle = wal.sync_handle().unwrap();
+    let syncing = std::thread::spawn(move || handle.sync());
+    // The log stays with its owner meanwhile: appends need no wait for the sync.
+    wal.append(0.0, b"y").unwrap();
+    let durable = syncing.join().unwrap().unwrap();
+    assert!(durable >= 5, "the sync covers what was appended before it");
+    assert!(wal.durable_seq() >= 5);
+    assert_eq!(wal.sync().unwrap(), 6);
+}
+
 /// Pages of `path` in the page cache that are not on stable storage yet (dirty or under
 /// writeback), by cachestat(2) (Linux 6.5); None where the kernel cannot say.
 #[cfg(target_os = "linux")]
