@@ -10,7 +10,10 @@ Figures:
      as a strategy would; the figure to hold against NautilusTrader, whose strategy builds
      each order inside its timed run as well;
    - one batch: the same prebuilt intents through one ``process_intents`` call, answered in
-     columns (target >= 5,000,000 orders/s), and its ratio to the prebuilt one-by-one figure.
+     columns (target >= 5,000,000 orders/s), and its ratio to the prebuilt one-by-one figure;
+   - one batch of columns: the same intents as columns (lists of ids, NumPy arrays of numbers)
+     through one ``process_intents`` call, each row read and checked inside the call, and its
+     ratio to the intents built in the loop (both start from the figures, not from objects).
 2. NautilusTrader orders/s for the same workload (one market order per quote tick,
    alternating buy and sell, risk engine on, logging bypassed), measured in this process
    in chunks interleaved with the dita repeats, and the ratio dita / NautilusTrader
@@ -45,6 +48,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dita import ExecutionKernel, KernelIntent, TradeStage
 
 ASSET = "BTCUSDT"
@@ -56,6 +61,8 @@ LABEL_PREBUILT = "dita orders/s, prebuilt intents (headline)"
 LABEL_IN_LOOP = "dita orders/s, intents built in loop"
 LABEL_BATCH = "dita orders/s, one process_intents batch"
 LABEL_RATIO_BATCH = "ratio batch / prebuilt one by one"
+LABEL_COLUMNS = "dita orders/s, one batch of columns"
+LABEL_RATIO_COLUMNS = "ratio columns batch / intents built in loop"
 LABEL_NAUTILUS = "NautilusTrader orders/s"
 LABEL_RATIO_HEADLINE = "ratio dita/NautilusTrader, prebuilt (headline)"
 LABEL_RATIO_IN_LOOP = "ratio dita/NautilusTrader, built in loop"
@@ -168,6 +175,34 @@ def run_batch(kernel: ExecutionKernel, intents: Sequence[KernelIntent]) -> Timin
     return timing
 
 
+def intent_columns(start: int, count: int) -> dict[str, Any]:
+    """The orders of ``alternating_intents(start, count)`` as columns."""
+    numbers = np.arange(start, start + count)
+    return {
+        "intent_id": [f"i{n}" for n in range(start, start + count)],
+        "trade_id": [f"t{n // 2}" for n in range(start, start + count)],
+        "slot_id": np.zeros(count, dtype=np.int64),
+        "asset": [ASSET] * count,
+        "side": ["LONG"] * count,
+        "action": np.where(numbers % 2 == 0, "ENTER", "EXIT").tolist(),
+        "reference_price": np.full(count, PRICE),
+        "target_size": np.full(count, SIZE),
+    }
+
+
+def run_columns(kernel: ExecutionKernel, columns: dict[str, Any]) -> Timing:
+    """Push ``columns`` through the kernel in one ``process_intents`` call; refuses to report if
+    any was refused."""
+    count = len(columns["intent_id"])
+    started, started_cpu = time.perf_counter(), time.thread_time()
+    answered = kernel.process_intents(columns)
+    timing = Timing(count, time.perf_counter() - started, time.thread_time() - started_cpu)
+    accepted = int(answered["accepted"].sum())
+    if accepted != count:
+        raise RuntimeError(f"kernel accepted {accepted} of {count} intents; the figure is not valid")
+    return timing
+
+
 def run_built_in_loop(kernel: ExecutionKernel, start: int, count: int) -> Timing:
     """Like run_prebuilt, but each intent is constructed inside the timed loop."""
     process = kernel.process_intent
@@ -239,6 +274,12 @@ def batch_repeat(s: Settings) -> Timing:
     return run_batch(kernel, alternating_intents(len(warm), s.throughput_orders))
 
 
+def columns_repeat(s: Settings) -> Timing:
+    kernel = ExecutionKernel(max_slots=10)
+    run_columns(kernel, intent_columns(0, 2_000))
+    return run_columns(kernel, intent_columns(2_000, s.throughput_orders))
+
+
 def in_loop_repeat(s: Settings) -> Timing:
     kernel = ExecutionKernel(max_slots=10)
     run_built_in_loop(kernel, 0, 2_000)
@@ -250,6 +291,7 @@ class Throughput:
     prebuilt: Rate
     in_loop: Rate
     batch: Rate
+    columns: Rate
     nautilus: Rate | None  # None when the comparison was skipped
     nautilus_fills: int
     skipped_because: str
@@ -269,12 +311,13 @@ def throughput(s: Settings, with_nautilus: bool) -> Throughput:
     chunk = max(1, s.nautilus_orders // s.repeats)
     if baseline is not None:
         baseline.run_nautilus_orders(min(200, chunk))  # warm-up: first-call costs
-    prebuilt, in_loop, batch, nautilus = [], [], [], []
+    prebuilt, in_loop, batch, columns, nautilus = [], [], [], [], []
     fills = 0
     for _ in range(s.repeats):
         prebuilt.append(prebuilt_repeat(s))
         in_loop.append(in_loop_repeat(s))
         batch.append(batch_repeat(s))
+        columns.append(columns_repeat(s))
         if baseline is not None:
             run = baseline.run_nautilus_orders(chunk)
             fills += run.fills
@@ -283,6 +326,7 @@ def throughput(s: Settings, with_nautilus: bool) -> Throughput:
         prebuilt=Rate.of(prebuilt),
         in_loop=Rate.of(in_loop),
         batch=Rate.of(batch),
+        columns=Rate.of(columns),
         nautilus=Rate.of(nautilus) if nautilus else None,
         nautilus_fills=fills,
         skipped_because="" if nautilus else why,
@@ -440,6 +484,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{batch.note()}; target >= {TARGET_BATCH_ORDERS_PER_SECOND:,.0f} {verdict(ok, q)}",
     )
     line(LABEL_RATIO_BATCH, f"{batch.wall / prebuilt.wall:.2f}x", "same run, medians by wall clock")
+    columns = t.columns
+    figures["orders_per_second_columns"] = columns.wall
+    figures["ratio_columns_to_in_loop"] = columns.wall / in_loop.wall
+    line(LABEL_COLUMNS, f"{columns.wall:,.0f}", columns.note())
+    line(LABEL_RATIO_COLUMNS, f"{columns.wall / in_loop.wall:.2f}x", "same run, medians by wall clock")
     if nautilus is None:
         figures["nautilus_orders_per_second"] = None
         line(LABEL_NAUTILUS, "comparison skipped", t.skipped_because)

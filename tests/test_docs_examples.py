@@ -121,6 +121,18 @@ FRAGMENTS: dict[tuple[str, str], tuple[str, str]] = {
         assert kernel.market_limits("BTCUSDT")["lot_step"] == 0.001
         """,
     ),
+    ("reference/kernel.md", "import numpy as np"): (
+        """
+        from dita import ExecutionKernel, KernelIntent
+        kernel = ExecutionKernel(max_slots=2)
+        kernel.process_intent(KernelIntent("i-1", "t-1", 0, "BTCUSDT", "LONG", "ENTER", 60_000.0, 0.1))
+        kernel.process_intent(KernelIntent("i-3", "t-3", 1, "ETHUSDT", "SHORT", "ENTER", 3_000.0, 1.0))
+        """,
+        """
+        assert columns["accepted"].tolist() == [True, True]
+        assert [kernel.slot_dict(n)["fsm_state"] for n in (0, 1)] == ["CLOSED", "CLOSED"]
+        """,
+    ),
     ("reference/venues.md", 'events = paper.on_quote("BTCUSDT", bid, ask, bid_size, ask_size, ts)'): (
         """
         from dita import ExecutionKernel, KernelIntent

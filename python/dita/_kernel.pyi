@@ -766,10 +766,14 @@ class KernelCore:
     # Each intent as process_intent takes it, answered in columns (one item per intent):
     # accepted, applied, submitted (bool), seq (uint64), slot_id (int64), state,
     # diagnostic_code, severity (uint8: the member's number, which the member equals), fills
-    # (uint32), filled_size, fill_price (float64: size-weighted, NaN without a fill). Every item
-    # is checked first (TypeError naming it); an error at an intent leaves those before it
-    # taken and carries ``processed`` and ``outcomes`` (their columns).
-    def process_intents(self, intents: Iterable[KernelIntent]) -> dict[str, npt.NDArray[np.generic]]: ...
+    # (uint32), filled_size, fill_price (float64: size-weighted, NaN without a fill). The
+    # intents are KernelIntent objects, or columns named as KernelIntent's arguments (a dict
+    # of NumPy or Arrow arrays or lists, or an Arrow table). Every intent is read and checked
+    # first (an error naming the item, column or row); an error at an intent leaves those
+    # before it taken and carries ``processed`` and ``outcomes`` (their columns).
+    def process_intents(
+        self, intents: Iterable[KernelIntent] | Mapping[str, Any]
+    ) -> dict[str, npt.NDArray[np.generic]]: ...
     def on_venue_event(self, event: VenueEvent) -> KernelOutcome: ...
     # An AccountEvent is answered with its outcome; the original kernel's dict form with the
     # account as a dict (a refusal raises ValueError naming the diagnostic).

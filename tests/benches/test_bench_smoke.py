@@ -22,6 +22,8 @@ FIGURE_LABELS = (
     "dita orders/s, intents built in loop",
     "dita orders/s, one process_intents batch",
     "ratio batch / prebuilt one by one",
+    "dita orders/s, one batch of columns",
+    "ratio columns batch / intents built in loop",
     "NautilusTrader orders/s",
     "ratio dita/NautilusTrader, prebuilt (headline)",
     "ratio dita/NautilusTrader, built in loop",

@@ -1,5 +1,6 @@
 """``process_intents`` answers a batch in columns and leaves the kernel, its log and its journal
-outbox exactly as one ``process_intent`` call per intent does, refusals included."""
+outbox exactly as one ``process_intent`` call per intent does, refusals included; a batch given
+as columns (NumPy, Arrow, lists) is read as the same intents made one by one would be."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -210,3 +212,109 @@ def test_an_error_at_an_intent_carries_those_taken_before_it() -> None:
     assert raised.value.outcomes["seq"].tolist() == [1]  # type: ignore[attr-defined]
     # The second was taken as process_intent takes it (its order in flight); the third never.
     assert kernel.seq == 2 and kernel.free_slot_id() == 2
+
+
+def columns_of(intents: list[KernelIntent]) -> dict[str, Any]:
+    """The intents as columns: NumPy arrays for the numbers and slots, lists for the text."""
+    return {
+        "intent_id": [i.intent_id for i in intents],
+        "trade_id": np.array([i.trade_id for i in intents]),
+        "slot_id": np.array([i.slot_id for i in intents], dtype=np.int64),
+        "asset": [i.asset for i in intents],
+        "side": [i.side.name for i in intents],
+        "action": [i.action.name for i in intents],
+        "reference_price": np.array([i.reference_price for i in intents]),
+        "target_size": np.array([i.target_size for i in intents]),
+        "order_type": [i.order_type.name for i in intents],
+        "limit_price": np.array([i.limit_price for i in intents]),
+        "timestamp": np.array([i.timestamp for i in intents]),
+    }
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(intent_draws, max_size=30), venue_draws, st.booleans())
+def test_a_batch_of_columns_does_what_one_call_per_intent_does(
+    draws: list[dict[str, Any]], venue: dict[str, Any], as_arrow: bool
+) -> None:
+    one_by_one, batched = made(venue, None), made(venue, None)
+    intents = [intent_of(n, d) for n, d in enumerate(draws)]
+    expected = [column_of(one_by_one.process_intent(i)) for i in intents]
+    given_columns: Any = columns_of(intents)
+    if as_arrow:
+        given_columns = pa.table(given_columns)
+    columns = batched.process_intents(given_columns)
+    for name in COLUMNS:
+        for n, (got, want) in enumerate(zip(columns[name].tolist(), expected, strict=True)):
+            want = want[name]
+            both_nan = name == "fill_price" and math.isnan(got) and math.isnan(want)
+            assert both_nan or got == want, f"intent {n} {name}: columns {got!r}, one by one {want!r}"
+    assert repr(kernel_state(batched)) == repr(kernel_state(one_by_one))
+
+
+def test_the_optional_columns_reach_the_intents_as_keywords_would() -> None:
+    keywords = {
+        "leverage": 2.0,
+        "order_type": "LIMIT",
+        "limit_price": 99.0,
+        "reason": "signal",
+        "timestamp": 5.0,
+    }
+    one = ExecutionKernel(max_slots=1, kernel_id="columns")
+    batched = ExecutionKernel(max_slots=1, kernel_id="columns")
+    one.process_intent(KernelIntent("a", "t", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, **keywords))
+    columns = {
+        "intent_id": ["a"],
+        "trade_id": ["t"],
+        "slot_id": [0],
+        "asset": ["BTCUSDT"],
+        "side": ["LONG"],
+        "action": ["ENTER"],
+        "reference_price": [100.0],
+        "target_size": [1.0],
+        **{name: [value] for name, value in keywords.items()},
+    }
+    batched.process_intents(columns)
+    assert repr(batched.snapshot()) == repr(one.snapshot())
+    assert [o.to_dict() for o in batched.open_orders()] == [o.to_dict() for o in one.open_orders()]
+
+
+GOOD_COLUMNS: dict[str, Any] = {
+    "intent_id": ["a", "b"],
+    "trade_id": ["t0", "t1"],
+    "slot_id": [0, 1],
+    "asset": ["BTCUSDT", "BTCUSDT"],
+    "side": ["LONG", "LONG"],
+    "action": ["ENTER", "ENTER"],
+    "reference_price": [100.0, 100.0],
+    "target_size": [1.0, 1.0],
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "message"),
+    [
+        ({"size": [1.0, 1.0]}, ValueError, r'unknown column "size" \(the columns are intent_id, '),
+        ({"side": None}, ValueError, r"missing column side$"),
+        ({"slot_id": [0]}, ValueError, "column slot_id has 1 rows, column intent_id has 2"),
+        (
+            {"side": ["LONG", "SIDEWAYS"]},
+            ValueError,
+            'process_intents row 1: invalid side: unknown TradeSide "SIDEWAYS"',
+        ),
+        ({"slot_id": [0, "one"]}, TypeError, "process_intents row 1: .*slot_id"),
+        ({"intent_id": ["a", 5]}, TypeError, "process_intents row 1: .*intent_id"),
+        (
+            {"target_size": 1.0},
+            TypeError,
+            "column target_size must be a NumPy or Arrow array, a list or a tuple",
+        ),
+    ],
+)
+def test_bad_columns_are_refused_naming_them_and_nothing_is_taken(
+    change: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    kernel = ExecutionKernel(max_slots=2, kernel_id="bad-columns")
+    columns = {name: value for name, value in {**GOOD_COLUMNS, **change}.items() if value is not None}
+    with pytest.raises(error, match=message):
+        kernel.process_intents(columns)
+    assert kernel.seq == 0 and kernel.free_slot_id() == 0

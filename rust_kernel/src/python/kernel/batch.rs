@@ -1,9 +1,12 @@
-//! `process_intents`: many intents in one call, answered in columns. Each intent takes the
+//! `process_intents`: many intents in one call (KernelIntent objects or columns), answered in
+//! columns. Each intent takes the
 //! path `process_intent` takes (decided, logged, handed to the venue, its latency recorded),
 //! so the kernel, its log and its journal end as one-by-one calls leave them; only the answer
 //! differs: a NumPy array per figure of the outcomes instead of an outcome object per intent.
 
+use super::intent_columns::{intents_from_columns, is_columns};
 use super::PyKernel;
+use crate::model::Intent;
 use crate::python::convert::wrong_type;
 use crate::python::objects::{PyIntent, PyOutcome};
 use crate::types::KernelEventKind;
@@ -127,37 +130,34 @@ impl OutcomeColumns {
 #[pymethods]
 impl PyKernel {
     /// Decides on each intent of `intents` in turn, as `process_intent` would, and answers with
-    /// a dict of NumPy arrays, one item per intent. Every item is checked to be a KernelIntent
-    /// before any is taken. An error that `process_intent` would raise (a closed kernel, a
-    /// failed write-ahead log) is raised at that intent: those before it stand, and the error
-    /// carries them as `processed` (how many) and `outcomes` (their columns).
+    /// a dict of NumPy arrays, one item per intent. `intents` is a sequence of KernelIntent, or
+    /// columns (`intent_columns`). Every intent is read and checked before any is taken. An
+    /// error that `process_intent` would raise (a closed kernel, a failed write-ahead log) is
+    /// raised at that intent: those before it stand, and the error carries them as
+    /// `processed` (how many) and `outcomes` (their columns).
     fn process_intents<'py>(
         slf: &Bound<'py, Self>,
         intents: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        if is_columns(intents) {
+            let batch = intents_from_columns(intents)?;
+            Self::apply_batch(slf, batch.iter())
+        } else {
+            let batch = intents_of_sequence(intents)?;
+            Self::apply_batch(slf, batch.iter().map(|intent| &intent.get().inner))
+        }
+    }
+}
+
+impl PyKernel {
+    /// Applies `batch` in turn and answers with the outcomes' columns (see `process_intents`).
+    fn apply_batch<'a, 'py>(
+        slf: &Bound<'py, Self>,
+        batch: impl ExactSizeIterator<Item = &'a Intent>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
-        let items: Vec<Bound<'py, PyIntent>> = intents
-            .try_iter()
-            .map_err(|_| {
-                wrong_type(
-                    "process_intents expects a sequence of KernelIntent",
-                    intents,
-                )
-            })?
-            .enumerate()
-            .map(|(i, item)| {
-                let item = item?;
-                let intent = item.cast::<PyIntent>().map_err(|_| {
-                    wrong_type(
-                        format_args!("process_intents expects KernelIntent items (item {i})"),
-                        &item,
-                    )
-                })?;
-                Ok(intent.clone())
-            })
-            .collect::<PyResult<_>>()?;
-        let mut columns = OutcomeColumns::with_capacity(items.len());
-        for (i, intent) in items.iter().enumerate() {
+        let mut columns = OutcomeColumns::with_capacity(batch.len());
+        for (i, intent) in batch.enumerate() {
             match Self::apply_intent(slf, intent) {
                 Ok(answered) => columns.push(&answered),
                 Err(e) => {
@@ -170,4 +170,28 @@ impl PyKernel {
         }
         columns.into_arrays(py)
     }
+}
+
+/// The items of a sequence of KernelIntent, each checked to be one.
+fn intents_of_sequence<'py>(intents: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyIntent>>> {
+    intents
+        .try_iter()
+        .map_err(|_| {
+            wrong_type(
+                "process_intents expects a sequence of KernelIntent or a dict of columns",
+                intents,
+            )
+        })?
+        .enumerate()
+        .map(|(i, item)| {
+            let item = item?;
+            let intent = item.cast::<PyIntent>().map_err(|_| {
+                wrong_type(
+                    format_args!("process_intents expects KernelIntent items (item {i})"),
+                    &item,
+                )
+            })?;
+            Ok(intent.clone())
+        })
+        .collect()
 }

@@ -4,7 +4,7 @@
 use super::busy::{wait_mut, wait_ref};
 use super::PyKernel;
 use crate::kernel::KernelInput;
-use crate::model::KernelOutcome;
+use crate::model::{Intent, KernelOutcome};
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::metadata_arg;
@@ -29,7 +29,7 @@ impl PyKernel {
     /// synchronous answers are applied before this returns.
     fn process_intent(slf: &Bound<'_, Self>, intent: &Bound<'_, PyAny>) -> PyResult<PyOutcome> {
         let intent = expect_native::<PyIntent>(intent, "process_intent expects a KernelIntent")?;
-        Self::apply_intent(slf, intent)
+        Self::apply_intent(slf, &intent.get().inner)
     }
 
     /// Applies an event a venue reported (asynchronously, e.g. a fill from a stream).
@@ -172,17 +172,14 @@ impl PyKernel {
 impl PyKernel {
     /// An intent decided, logged and handed to the venue, its time to the outcome recorded in
     /// `intent_latency`: `process_intent`, and each intent of `process_intents`.
-    pub(super) fn apply_intent(
-        slf: &Bound<'_, Self>,
-        intent: &Bound<'_, PyIntent>,
-    ) -> PyResult<PyOutcome> {
+    pub(super) fn apply_intent(slf: &Bound<'_, Self>, intent: &Intent) -> PyResult<PyOutcome> {
         let arrived = Instant::now();
         let mut this = wait_mut(slf)?;
         let latency = Arc::clone(&this.intent_latency);
         this.check_takes_input()?;
         let seq = this.core.seq();
-        let out = this.core.process_intent(&intent.get().inner);
-        this.log_input_ref(seq, InputRef::Intent(&intent.get().inner))?;
+        let out = this.core.process_intent(intent);
+        this.log_input_ref(seq, InputRef::Intent(intent))?;
         let answered = Self::send_to_venue(slf, this, out);
         latency.record(arrived.elapsed());
         answered

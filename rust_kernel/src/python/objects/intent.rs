@@ -29,7 +29,7 @@ impl PyIntent {
         metadata=None, timestamp=None, stage=None),
         text_signature = "(intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size, leverage=1.0, exit_leg_ratios=None, order_type=None, limit_price=0.0, reason=\"\", metadata=None, timestamp=None, stage=None)")]
     #[allow(clippy::too_many_arguments)]
-    fn new(
+    pub(crate) fn new(
         #[pyo3(from_py_with = ident::intent_id)] intent_id: Id,
         #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,

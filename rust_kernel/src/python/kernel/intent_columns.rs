@@ -1,0 +1,204 @@
+//! Intents read from columns, for `process_intents`: a dict of column name to column (a NumPy
+//! or Arrow array, or a list), or an Arrow table or record batch, one intent per row. Each
+//! field is checked as `KernelIntent(...)` checks it, and every row before any is applied.
+
+use crate::model::Intent;
+use crate::python::convert::ints::slot_id_arg;
+use crate::python::convert::numbers::{opt_real_list, real};
+use crate::python::convert::text::{free_text, ident};
+use crate::python::convert::time::opt_time;
+use crate::python::convert::wrong_type;
+use crate::python::objects::PyIntent;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+/// The columns every batch has, in `KernelIntent`'s order.
+const REQUIRED: [&str; 8] = [
+    "intent_id",
+    "trade_id",
+    "slot_id",
+    "asset",
+    "side",
+    "action",
+    "reference_price",
+    "target_size",
+];
+
+/// The columns a batch may have; a row's default is `KernelIntent`'s.
+const OPTIONAL: [&str; 7] = [
+    "leverage",
+    "exit_leg_ratios",
+    "order_type",
+    "limit_price",
+    "reason",
+    "metadata",
+    "timestamp",
+];
+
+/// Whether `batch` is columns (a dict, or an Arrow table or record batch), not a sequence of
+/// `KernelIntent`.
+pub(super) fn is_columns(batch: &Bound<'_, PyAny>) -> bool {
+    batch.is_instance_of::<PyDict>() || batch.hasattr("to_pydict").unwrap_or(false)
+}
+
+/// The intents of `batch`'s rows. Refused, naming the column or the row and field: an unknown
+/// or missing column, columns of different lengths, a value `KernelIntent` would refuse.
+pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Intent>> {
+    let py = batch.py();
+    let dict = if batch.is_instance_of::<PyDict>() {
+        batch.clone()
+    } else {
+        batch.call_method0("to_pydict")?
+    };
+    let dict = dict.cast_into::<PyDict>().map_err(|e| {
+        wrong_type(
+            "process_intents: to_pydict() must return a dict",
+            e.into_inner().as_any(),
+        )
+    })?;
+    let mut columns: Vec<(&'static str, Bound<'_, PyList>)> = Vec::with_capacity(dict.len());
+    for (name, column) in dict.iter() {
+        let name: String = name
+            .extract()
+            .map_err(|_| wrong_type("process_intents: column names must be str", &name))?;
+        let Some(known) = REQUIRED.iter().chain(&OPTIONAL).find(|k| **k == name) else {
+            return Err(PyValueError::new_err(format!(
+                "process_intents: unknown column {name:?} (the columns are {}, and optionally {})",
+                REQUIRED.join(", "),
+                OPTIONAL.join(", ")
+            )));
+        };
+        columns.push((known, as_list(known, &column)?));
+    }
+    let missing: Vec<&str> = REQUIRED
+        .into_iter()
+        .filter(|r| !columns.iter().any(|(name, _)| name == r))
+        .collect();
+    if !missing.is_empty() {
+        return Err(PyValueError::new_err(format!(
+            "process_intents: missing column{} {}",
+            if missing.len() == 1 { "" } else { "s" },
+            missing.join(", ")
+        )));
+    }
+    let rows = columns[0].1.len();
+    if let Some((name, column)) = columns.iter().find(|(_, c)| c.len() != rows) {
+        return Err(PyValueError::new_err(format!(
+            "process_intents: column {name} has {} rows, column {} has {rows}: columns must be as long",
+            column.len(),
+            columns[0].0
+        )));
+    }
+    // Each field's column, or None when the batch leaves it to its default.
+    let column_of = |name: &str| {
+        columns
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| c.clone())
+    };
+    let required = REQUIRED.map(|name| column_of(name).expect("checked above"));
+    let optional = OPTIONAL.map(column_of);
+    (0..rows)
+        .map(|row| {
+            read_row(&required, &optional, row).map_err(|e| {
+                PyErr::from_type(
+                    e.get_type(py),
+                    format!("process_intents row {row}: {}", e.value(py)),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A column as a list of Python values: a NumPy array's `tolist()`, an Arrow array's
+/// `to_pylist()`, a list or tuple as it is.
+fn as_list<'py>(name: &str, column: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    let values = if column.hasattr("tolist")? {
+        column.call_method0("tolist")?
+    } else if column.hasattr("to_pylist")? {
+        column.call_method0("to_pylist")?
+    } else if column.is_instance_of::<PyList>() {
+        column.clone()
+    } else if let Ok(t) = column.cast::<pyo3::types::PyTuple>() {
+        t.to_list().into_any()
+    } else {
+        return Err(wrong_type(
+            format_args!(
+                "process_intents: column {name} must be a NumPy or Arrow array, a list or a tuple"
+            ),
+            column,
+        ));
+    };
+    values.cast_into::<PyList>().map_err(|e| {
+        wrong_type(
+            format_args!("process_intents: column {name} gave no list"),
+            e.into_inner().as_any(),
+        )
+    })
+}
+
+/// Row `row` as `KernelIntent(...)` makes it, each field checked by its converter.
+fn read_row<'py>(
+    required: &[Bound<'py, PyList>; 8],
+    optional: &[Option<Bound<'py, PyList>>; 7],
+    row: usize,
+) -> PyResult<Intent> {
+    let at = |column: &Bound<'py, PyList>| column.get_item(row);
+    let [intent_id, trade_id, slot_id, asset, side, action, reference_price, target_size] =
+        required;
+    let [leverage, exit_leg_ratios, order_type, limit_price, reason, metadata, timestamp] =
+        optional;
+    let opt = |column: &Option<Bound<'py, PyList>>| column.as_ref().map(at).transpose();
+    let intent = PyIntent::new(
+        named("intent_id", ident::intent_id(&at(intent_id)?))?,
+        named("trade_id", ident::trade_id(&at(trade_id)?))?,
+        named("slot_id", slot_id_arg(&at(slot_id)?))?,
+        named("asset", ident::asset(&at(asset)?))?,
+        &at(side)?,
+        &at(action)?,
+        named(
+            "reference_price",
+            real::reference_price(&at(reference_price)?),
+        )?,
+        named("target_size", real::target_size(&at(target_size)?))?,
+        named(
+            "leverage",
+            opt(leverage)?.map_or(Ok(1.0), |v| real::leverage(&v)),
+        )?,
+        named(
+            "exit_leg_ratios",
+            opt(exit_leg_ratios)?.map_or(Ok(None), |v| opt_real_list::exit_leg_ratios(&v)),
+        )?,
+        opt(order_type)?.as_ref(),
+        named(
+            "limit_price",
+            opt(limit_price)?.map_or(Ok(0.0), |v| real::limit_price(&v)),
+        )?,
+        named(
+            "reason",
+            opt(reason)?.map_or(Ok(String::new()), |v| free_text::reason(&v)),
+        )?,
+        opt(metadata)?.as_ref(),
+        named(
+            "timestamp",
+            opt(timestamp)?.map_or(Ok(None), |v| opt_time::timestamp(&v)),
+        )?,
+        None,
+    )?;
+    Ok(intent.inner)
+}
+
+/// `value`, or its error with the field's name in front when the error does not say it.
+fn named<T>(field: &str, value: PyResult<T>) -> PyResult<T> {
+    value.map_err(|e| {
+        Python::attach(|py| {
+            let message = e.value(py).to_string();
+            if message.contains(field) {
+                e
+            } else {
+                PyErr::from_type(e.get_type(py), format!("{field}: {message}"))
+            }
+        })
+    })
+}
