@@ -172,3 +172,27 @@ def _pipe_bytes(fd: int, path: Path, limit: int | None) -> bytes:
             raise PipeNotFinished(path, wait)
         events = poller.poll(left * 1000)
         hung_up = any(event & select.POLLHUP for _, event in events)
+
+
+CONFIG_FILE_BYTES = 1 << 20
+"""The most a config file may hold (``dita serve``'s and ``dita live``'s): a data dump named by
+mistake is refused by its size, not read into memory."""
+
+
+def config_file_text(path: Path) -> str:
+    """The text of the config file ``path``, a regular file or a FIFO or pipe read once to its
+    end (``--config <(...)``). A ValueError, naming its size and the cap, for one over
+    ``CONFIG_FILE_BYTES``, naming what it is for a device or a directory (read whole, a link to
+    /dev/zero would take every byte of memory), and for a FIFO whose writer does not finish within
+    ``PIPE_WAIT_S`` (none may ever come). The OSError of a file that cannot be opened or read
+    passes."""
+    try:
+        data = regular_file_bytes(path, CONFIG_FILE_BYTES, pipes=True)
+    except TooLarge as exc:
+        held = f"{exc.size:,} bytes, over" if exc.size is not None else "grew as it was read past"
+        raise ValueError(f"{held} the {CONFIG_FILE_BYTES:,} bytes a config file may hold") from None
+    except PipeNotFinished as exc:
+        raise ValueError(f"a FIFO whose writer did not finish within {exc.wait:g}s") from None
+    except NotRegularFile as exc:
+        raise ValueError(f"{exc.kind}, not a regular file") from None
+    return data.decode("utf-8")  # as tomllib.load decodes it: a UnicodeDecodeError is a ValueError

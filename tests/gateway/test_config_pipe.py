@@ -93,3 +93,20 @@ def test_serve_takes_its_config_through_process_substitution(tmp_path: Path) -> 
     )
     assert done.returncode == 0, done.stderr
     assert schema.exists()
+
+
+def test_serve_reads_a_piped_config_once_and_takes_what_it_says(tmp_path: Path) -> None:
+    """The pipe was read once to see whether it configures a run, and the gateway's settings
+    then came from the empty rest of it: a bad value through the pipe went unnoticed."""
+    schema = tmp_path / "openapi.json"
+    script = f'exec "$@" --config <(printf "[gateway]\\nmax_slots = 0\\n") --openapi-out {schema}'
+    done = subprocess.run(
+        ["bash", "-c", script, "bash", *DITA, "serve"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "gateway.max_slots" in done.stderr
+    assert not schema.exists()

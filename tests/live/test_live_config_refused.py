@@ -161,3 +161,20 @@ def test_the_logging_table_writes_json_lines_with_the_keys_redacted(
         assert line["component"] == "dita.venues.ccxt" and "must-not-show" not in line["message"]
     finally:
         reset_logging()
+
+
+@pytest.mark.parametrize("kind", ["over the cap", "a character device"])
+def test_a_file_that_is_no_config_is_refused_unread(tmp_path: Path, kind: str) -> None:
+    """A data dump named by mistake was read whole into memory (a link to /dev/zero until memory
+    ran out) before TOML refused it."""
+    path = tmp_path / "run.toml"
+    if kind == "a character device":
+        path.symlink_to("/dev/zero")
+        said = "a character device, not a regular file"
+    else:
+        with path.open("wb") as f:
+            f.truncate(3 << 30)  # sparse: it takes no disk, and is never read
+        said = "3,221,225,472 bytes, over the 1,048,576 bytes a config file may hold"
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"{path}: cannot read the file: {said}" in str(result.stderr)

@@ -178,13 +178,21 @@ def serve(
     """
     import json
 
+    from dita._files import config_file_text
     from dita.gateway.config import SettingsError, load_settings
     from dita.live.config import configures_a_run
 
-    if config is not None and configures_a_run(config):
+    # Read once: a pipe (`--config <(...)`) gives its text to the first reader only.
+    text = None
+    if config is not None:
+        try:
+            text = config_file_text(config)
+        except (ValueError, OSError) as exc:
+            fail(f"--config {config}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    if config is not None and text is not None and configures_a_run(text):
         from dita.cli.live import run_configured
 
-        run_configured(config, live)
+        run_configured(config, live, text)
         return
 
     if seed_capital is not None:
@@ -200,6 +208,7 @@ def serve(
     try:
         settings = load_settings(
             config,
+            text=text,
             host=host,
             port=port,
             max_slots=max_slots,

@@ -37,10 +37,11 @@ def _refuse(problems: list[str]) -> NoReturn:
     raise typer.Exit(2)
 
 
-def checked_config(path: Path, live_allowed: bool) -> LiveConfig:
-    """The run ``path`` configures; exits 2 naming each problem, or a live run without --live."""
+def checked_config(path: Path, live_allowed: bool, text: str | None = None) -> LiveConfig:
+    """The run ``path`` configures (``text``: its text, read already); exits 2 naming each
+    problem, or a live run without --live."""
     try:
-        config = load_config(path)
+        config = load_config(path, text=text)
     except ConfigError as exc:
         _refuse([f"{path}: {problem}" for problem in exc.problems])
     if config.mode == "live" and not live_allowed:
@@ -51,11 +52,12 @@ def checked_config(path: Path, live_allowed: bool) -> LiveConfig:
     return config
 
 
-def run_configured(path: Path, live_allowed: bool) -> None:
-    """Run what ``path`` configures until Ctrl-C or SIGTERM (or the run fails)."""
+def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> None:
+    """Run what ``path`` configures (``text``: its text, read already) until Ctrl-C or SIGTERM
+    (or the run fails)."""
     from dita.cli.live_run import mode_line
 
-    config = checked_config(path, live_allowed)
+    config = checked_config(path, live_allowed, text)
     _configure_logging(config)
     typer.echo(mode_line(config))  # the first line: which money the run trades
     sock = _listen(config) if config.gateway.enabled else None

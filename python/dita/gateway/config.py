@@ -18,19 +18,17 @@ from pydantic import (
     model_validator,
 )
 
+from dita._files import CONFIG_FILE_BYTES, config_file_text
 from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
 from dita.venues import POLL_SECONDS
 
-__all__ = ["GatewaySettings", "SettingsError", "host_name", "load_settings"]
+__all__ = ["CONFIG_FILE_BYTES", "GatewaySettings", "SettingsError", "host_name", "load_settings"]
 
 _SECRET = ("token", "secret", "password", "key")
 _ENV_PREFIX = "DITA_GATEWAY_"
 # Connections kept for commands beyond the event streams (see GatewaySettings).
 COMMAND_CONNECTIONS = 10
-CONFIG_FILE_BYTES = 1 << 20
-"""The most a config file may hold to be read: its ``[gateway]`` table is a few dozen lines.
-A larger file (a data dump named by mistake) is refused, not read whole into memory."""
 
 
 def host_name(host: str) -> str:
@@ -238,13 +236,14 @@ class SettingsError(ValueError):
         self.problems = problems
 
 
-def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings:
-    """File, then environment, then explicit overrides (None values are ignored)."""
+def load_settings(path: Path | None = None, *, text: str | None = None, **overrides: Any) -> GatewaySettings:
+    """File, then environment, then explicit overrides (None values are ignored). ``text`` is
+    the file's text when the caller read it already (a pipe is read once)."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     problems: list[str] = []
     if path is not None:
-        doc = tomllib.loads(_config_text(path))
+        doc = tomllib.loads(config_file_text(path) if text is None else text)
         table = doc.get("gateway", {})
         if not isinstance(table, dict):
             raise ValueError(f"[gateway] must be a table, got {type(table).__name__}")
@@ -277,28 +276,6 @@ def load_settings(path: Path | None = None, **overrides: Any) -> GatewaySettings
     if problems:
         raise SettingsError(problems)
     return settings
-
-
-def _config_text(path: Path) -> str:
-    """The text of the config file ``path``, a regular file or a FIFO or pipe read once to its
-    end (``--config <(...)``). A ValueError, naming its size and the cap, for one over
-    ``CONFIG_FILE_BYTES``, naming what it is for a device or a directory (read whole, a link to
-    /dev/zero would take every byte of memory), and for a FIFO whose writer does not finish within
-    ``PIPE_WAIT_S`` (none may ever come). The OSError of a file that cannot be opened or read
-    passes."""
-    from dita._files import NotRegularFile, PipeNotFinished, TooLarge, regular_file_bytes
-
-    try:
-        # A FIFO or pipe (`--config <(...)`) is read once, to its writer's end.
-        data = regular_file_bytes(path, CONFIG_FILE_BYTES, pipes=True)
-    except TooLarge as exc:
-        held = f"{exc.size:,} bytes, over" if exc.size is not None else "grew as it was read past"
-        raise ValueError(f"{held} the {CONFIG_FILE_BYTES:,} bytes a config file may hold") from None
-    except PipeNotFinished as exc:
-        raise ValueError(f"a FIFO whose writer did not finish within {exc.wait:g}s") from None
-    except NotRegularFile as exc:
-        raise ValueError(f"{exc.kind}, not a regular file") from None
-    return data.decode("utf-8")  # as tomllib.load decodes it: a UnicodeDecodeError is a ValueError
 
 
 def _problem(error: Any, sources: dict[str, str]) -> str:

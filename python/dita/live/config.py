@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dita._files import config_file_text
 from dita.risk import RiskLimits
 from dita.runtime.dead_man import DeadManSettings
 
@@ -173,21 +174,25 @@ class ConfigError(ValueError):
         self.problems = problems
 
 
-def configures_a_run(path: Path) -> bool:
-    """Whether the TOML file ``path`` configures a run (a [venue] or [[strategies]]), rather
-    than only a gateway (``dita serve``'s [gateway] table); False when it cannot be read."""
+def configures_a_run(text: str) -> bool:
+    """Whether the TOML ``text`` configures a run (a [venue] or [[strategies]]), rather than
+    only a gateway (``dita serve``'s [gateway] table); False when it is not TOML."""
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return False
     return "venue" in raw or "strategies" in raw
 
 
-def load_config(path: Path, *, environ: Mapping[str, str] | None = None) -> LiveConfig:
-    """The run ``path`` configures; raises ConfigError listing every problem found."""
+def load_config(
+    path: Path, *, text: str | None = None, environ: Mapping[str, str] | None = None
+) -> LiveConfig:
+    """The run ``path`` configures (``text``: its text, when the caller read it already: a pipe
+    is read once); raises ConfigError listing every problem found."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        if text is None:
+            text = config_file_text(path)
+    except (OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(path, [f"cannot read the file: {reason}"]) from None
     try:
