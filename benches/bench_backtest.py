@@ -5,7 +5,7 @@ dita is timed end to end (read the Parquet file and check it, replay through ker
 and paper venue, compute the metrics); NautilusTrader's ``engine.run()`` only (its setup and
 data conversion are excluded, see benches/nautilus_baseline.py), so the ratio favours
 NautilusTrader. Wall-clock and CPU-time figures are both printed because the machine is
-shared. Target: dita >= 5x.
+shared. Target: dita >= 10x.
 
     python benches/bench_backtest.py [--days 30] [--fast 10] [--slow 30]
 """
@@ -23,7 +23,7 @@ from dita.backtest.engine import BacktestConfig, run_backtest
 from dita.data import generate_bars, write_bars
 from dita.examples.crossover import SmaCrossover
 
-TARGET_RATIO = 5.0
+TARGET_RATIO = 10.0
 
 
 def run_dita(path: Path, fast: int, slow: int, size: float) -> tuple[float, float, float, int, int]:

@@ -18,7 +18,15 @@ import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
-from dita._kernel import KernelCore, KernelOutcome, KernelTransition, TradeSlot, VenueEvent, VenueOrder
+from dita._kernel import (
+    KernelCore,
+    KernelEventKind,
+    KernelOutcome,
+    KernelTransition,
+    TradeSlot,
+    VenueEvent,
+    VenueOrder,
+)
 from dita.control import check_kernel_id
 from dita.logs import order_ids
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
@@ -144,7 +152,7 @@ def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -
     sent, a strategy summing its fills would hold what the kernel does not, and pay the overlap
     of a report booked in part twice."""
     events = [*reported, *outcome.emitted_events]
-    if not any(e.kind.name == "FILL" for e in events):
+    if not any(e.kind == KernelEventKind.FILL for e in events):
         return events  # the transitions are not read (each read builds them anew)
     for _, i, booked_as in _paired(outcome, events):
         event = events[i]

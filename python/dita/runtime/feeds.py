@@ -10,7 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
-from itertools import chain
+from itertools import chain, islice, starmap
 from typing import TYPE_CHECKING, Any
 
 from dita._signals import held
@@ -299,7 +299,7 @@ class FeedLoop:
         for name, column in (("asset", asset), *((f"columns[{i}]", c) for i, c in enumerate(columns))):
             if len(column) != n:
                 raise ValueError(f"{name} has {len(column):,} rows, ts has {n:,}: columns must be as long")
-        rows = _rows_in_chunks(asset, ts, columns, n)
+        points = starmap(make, _rows_in_chunks(asset, ts, columns, n))
         done = 0
         # Rows between two calls of ``progress``: sized to take about a quarter second, from
         # one row up to ``progress_every`` (no clock is read per row).
@@ -307,8 +307,8 @@ class FeedLoop:
         while done < n:
             stop = min(n, done + chunk)
             started = time.monotonic()
-            for _ in range(done, stop):
-                handle_one(make(*next(rows)))  # type: ignore[arg-type]
+            for point in islice(points, stop - done):
+                handle_one(point)  # type: ignore[arg-type]
             if progress is not None:
                 took = time.monotonic() - started
                 progress(stop)

@@ -195,6 +195,8 @@ class OrderSubmission:
                 f"trade_id={trade_id!r} is an open trade of strategy {handle.strategy.name!r}: "
                 f"an ENTER (slot {intent.slot_id}) needs a new trade id (buy and sell make one)"
             )
+        if len(self._handles) == 1:
+            return  # no other strategy whose trade ids it could take
         named = TRADE_ID.fullmatch(trade_id)
         if named is not None and named[1] != handle.name and named[1] in self._handles:
             raise ValueError(
