@@ -81,9 +81,10 @@ def test_a_pipe_over_the_cap_is_refused(tmp_path: Path) -> None:
         load_settings(cfg)
 
 
-def test_serve_takes_its_config_through_process_substitution(tmp_path: Path) -> None:
+def _serve_with_piped_config(tmp_path: Path, toml: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``dita serve --config <(printf TOML) --openapi-out FILE``, and FILE."""
     schema = tmp_path / "openapi.json"
-    script = f'exec "$@" --config <(printf "[gateway]\\nport = 0\\n") --openapi-out {schema}'
+    script = f'exec "$@" --config <(printf "{toml}") --openapi-out {schema}'
     done = subprocess.run(
         ["bash", "-c", script, "bash", *DITA, "serve"],
         capture_output=True,
@@ -91,6 +92,11 @@ def test_serve_takes_its_config_through_process_substitution(tmp_path: Path) -> 
         timeout=120,
         check=False,
     )
+    return done, schema
+
+
+def test_serve_takes_its_config_through_process_substitution(tmp_path: Path) -> None:
+    done, schema = _serve_with_piped_config(tmp_path, "[gateway]\\nport = 0\\n")
     assert done.returncode == 0, done.stderr
     assert schema.exists()
 
@@ -98,15 +104,7 @@ def test_serve_takes_its_config_through_process_substitution(tmp_path: Path) -> 
 def test_serve_reads_a_piped_config_once_and_takes_what_it_says(tmp_path: Path) -> None:
     """The pipe was read once to see whether it configures a run, and the gateway's settings
     then came from the empty rest of it: a bad value through the pipe went unnoticed."""
-    schema = tmp_path / "openapi.json"
-    script = f'exec "$@" --config <(printf "[gateway]\\nmax_slots = 0\\n") --openapi-out {schema}'
-    done = subprocess.run(
-        ["bash", "-c", script, "bash", *DITA, "serve"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done, schema = _serve_with_piped_config(tmp_path, "[gateway]\\nmax_slots = 0\\n")
     assert done.returncode == 2, done.stderr
     assert "gateway.max_slots" in done.stderr
     assert not schema.exists()
