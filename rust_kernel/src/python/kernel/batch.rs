@@ -1,8 +1,8 @@
 //! `process_intents`: many intents in one call (KernelIntent objects or columns), answered in
-//! columns. Each intent takes the
-//! path `process_intent` takes (decided, logged, handed to the venue, its latency recorded),
-//! so the kernel, its log and its journal end as one-by-one calls leave them; only the answer
-//! differs: a NumPy array per figure of the outcomes instead of an outcome object per intent.
+//! columns. Each intent takes the path `process_intent` takes (decided, logged, handed to the
+//! venue, its latency recorded), so the kernel, its log and its journal end as one-by-one calls
+//! leave them; only the answer differs: a NumPy array per figure of the outcomes instead of an
+//! outcome object per intent.
 
 use super::intent_columns::{intents_from_columns, is_columns};
 use super::PyKernel;
@@ -88,43 +88,30 @@ impl OutcomeColumns {
         let flags = |v: Vec<bool>| v.into_iter().map(u8::from).collect::<Vec<u8>>();
         put("accepted", "?", flags(self.accepted))?;
         put("applied", "?", flags(self.applied))?;
-        put(
-            "seq",
-            "u8",
-            self.seq.iter().flat_map(|x| x.to_ne_bytes()).collect(),
-        )?;
-        put(
-            "slot_id",
-            "i8",
-            self.slot_id.iter().flat_map(|x| x.to_ne_bytes()).collect(),
-        )?;
+        put("seq", "u8", bytes_of(&self.seq, u64::to_ne_bytes))?;
+        put("slot_id", "i8", bytes_of(&self.slot_id, i64::to_ne_bytes))?;
         put("state", "u1", self.state)?;
         put("diagnostic_code", "u1", self.diagnostic_code)?;
         put("severity", "u1", self.severity)?;
         put("submitted", "?", flags(self.submitted))?;
-        put(
-            "fills",
-            "u4",
-            self.fills.iter().flat_map(|x| x.to_ne_bytes()).collect(),
-        )?;
+        put("fills", "u4", bytes_of(&self.fills, u32::to_ne_bytes))?;
         put(
             "filled_size",
             "f8",
-            self.filled_size
-                .iter()
-                .flat_map(|x| x.to_ne_bytes())
-                .collect(),
+            bytes_of(&self.filled_size, f64::to_ne_bytes),
         )?;
         put(
             "fill_price",
             "f8",
-            self.fill_price
-                .iter()
-                .flat_map(|x| x.to_ne_bytes())
-                .collect(),
+            bytes_of(&self.fill_price, f64::to_ne_bytes),
         )?;
         Ok(d)
     }
+}
+
+/// `values` as NumPy reads a native-endian array of them.
+fn bytes_of<T: Copy, const N: usize>(values: &[T], to_bytes: fn(T) -> [u8; N]) -> Vec<u8> {
+    values.iter().flat_map(|&v| to_bytes(v)).collect()
 }
 
 #[pymethods]
