@@ -20,7 +20,6 @@ pub struct LatencySummary {
     pub p50_ns: Option<u64>,
     pub p99_ns: Option<u64>,
     pub p999_ns: Option<u64>,
-    pub p9999_ns: Option<u64>,
     pub max_ns: Option<u64>,
 }
 
@@ -99,7 +98,6 @@ impl LatencyHistogram {
             p50_ns: at(0.5),
             p99_ns: at(0.99),
             p999_ns: at(0.999),
-            p9999_ns: at(0.9999),
             max_ns: Some(max),
         }
     }
@@ -144,6 +142,5 @@ mod tests {
         assert_eq!(s.p50_ns, Some(511));
         assert_eq!(s.p99_ns, Some(991));
         assert_eq!(s.p999_ns, Some(1000));
-        assert_eq!(s.p9999_ns, Some(1000));
     }
 }
