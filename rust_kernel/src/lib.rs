@@ -3,8 +3,7 @@
 //! `fsm` (the slot state machine table), `fees` (exchange config and fee model), `account`
 //! (K/E reconciliation), `risk` (pre-trade limits), `kernel` (slots, orders, inputs),
 //! `journal` (the outbox of journal rows), `latency` (the histogram of input latencies), `mock`
-//! (the seeded mock venue). The Python
-//! bindings live in `python/` behind the `python` feature.
+//! (the seeded mock venue). The Python bindings live in `python/` behind the `python` feature.
 //!
 //! Unsafe code is denied but in the few modules where a benchmark shows it pays, each behind
 //! a safe API with its invariant written in its doc (docs/performance.md lists them).

@@ -1,9 +1,9 @@
 //! `KernelCore`, the native class under `dita.ExecutionKernel`, split by what it does: this
 //! file holds the struct and its constructor; `inputs` applies inputs (`batch`: many intents in
-//! one call, `intent_columns` reads them from columns), `venue` hands orders to the venue and applies its answers (`answer` reads them),
-//! `reads` shows state, `config` sets and shows limits and control, `log` and `log_options`
-//! keep the write-ahead log, `journal` feeds the journal and the projection, `busy` waits for
-//! another thread's call.
+//! one call, `intent_columns` reads them from columns), `venue` hands orders to the venue and
+//! applies its answers (`answer` reads them), `reads` shows state, `config` sets and shows
+//! limits and control, `log` and `log_options` keep the write-ahead log, `journal` feeds the
+//! journal and the projection, `busy` waits for another thread's call.
 
 mod answer;
 mod batch;
