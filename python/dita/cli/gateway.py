@@ -189,11 +189,11 @@ def serve(
             text = config_file_text(config)
         except (ValueError, OSError) as exc:
             fail(f"--config {config}: {exc.strerror if isinstance(exc, OSError) else exc}")
-    if config is not None and text is not None and configures_a_run(text):
-        from dita.cli.live import run_configured
+        if configures_a_run(text):
+            from dita.cli.live import run_configured
 
-        run_configured(config, live, text)
-        return
+            run_configured(config, live, text)
+            return
 
     if seed_capital is not None:
         require_finite("--seed-capital", seed_capital, allow_zero=True)
@@ -221,8 +221,8 @@ def serve(
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(2) from None
-    except (ValueError, OSError) as exc:  # the file: unreadable, not TOML, [gateway] not a table
-        fail(f"--config {config}: {exc.strerror if isinstance(exc, OSError) else exc}")
+    except ValueError as exc:  # the file read above: not TOML, [gateway] not a table
+        fail(f"--config {config}: {exc}")
     # The web framework only once the options are good: a refused option answers at once.
     from dita.gateway.app import create_app
 
