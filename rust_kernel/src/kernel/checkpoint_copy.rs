@@ -5,8 +5,9 @@ use super::*;
 
 impl Kernel {
     /// Every field cloned but the journal's outbox, left empty: its rows are the journal's and
-    /// no part of a checkpoint, and under a lagging journal it is the largest part by far. A
-    /// new field fails to compile here until it is copied.
+    /// no part of a checkpoint, and under a lagging journal it is the largest part by far. The
+    /// fills waiting for settlement share their chunks with the copy ([`FifoMap`]). A new field
+    /// fails to compile here until it is copied.
     pub fn copy_for_checkpoint(&self) -> Kernel {
         let Kernel {
             kernel_id,
@@ -90,12 +91,11 @@ mod tests {
     use super::*;
     use crate::mock::MockVenue;
 
-    #[test]
-    fn the_copy_encodes_as_the_kernel_does() {
-        let mut kernel = Kernel::new("copied", 3).unwrap();
-        kernel.set_journal_enabled(true);
-        let mut venue = MockVenue::new(Default::default()).unwrap();
-        for n in 0..40u32 {
+    /// Intents `from..to`, ENTER and EXIT in turn over three slots, through the mock venue;
+    /// returns the ids of the fills booked.
+    fn trade(kernel: &mut Kernel, venue: &mut MockVenue, from: u32, to: u32) -> Vec<Id> {
+        let mut fills = Vec::new();
+        for n in from..to {
             let action = if n % 2 == 0 {
                 KernelCommandType::Enter
             } else {
@@ -108,16 +108,27 @@ mod tests {
                 "BTCUSDT",
                 TradeSide::Long,
                 action,
-                100.0 + f64::from(n),
+                100.0 + f64::from(n % 50),
                 1.0,
             );
             let out = kernel.process_intent(&intent);
             if let Some(order) = &out.submit {
                 for ev in venue.submit(order) {
-                    kernel.on_venue_event(&ev);
+                    if kernel.on_venue_event(&ev).accepted && ev.kind == KernelEventKind::Fill {
+                        fills.push(ev.fill_id.clone());
+                    }
                 }
             }
         }
+        fills
+    }
+
+    #[test]
+    fn the_copy_encodes_as_the_kernel_does() {
+        let mut kernel = Kernel::new("copied", 3).unwrap();
+        kernel.set_journal_enabled(true);
+        let mut venue = MockVenue::new(Default::default()).unwrap();
+        trade(&mut kernel, &mut venue, 0, 40);
         assert!(
             !kernel.outbox.is_empty(),
             "the journal's rows are not copied"
@@ -125,5 +136,31 @@ mod tests {
         let copy = kernel.copy_for_checkpoint();
         assert!(copy.outbox.is_empty());
         assert_eq!(encode_checkpoint(&copy), encode_checkpoint(&kernel));
+    }
+
+    #[test]
+    fn the_copy_keeps_its_state_while_the_kernel_goes_on() {
+        // Thousands of fills waiting for settlement: the memories span many shared chunks.
+        let mut kernel = Kernel::new("copied", 3).unwrap();
+        let mut venue = MockVenue::new(Default::default()).unwrap();
+        let fills = trade(&mut kernel, &mut venue, 0, 6_000);
+        let copy = kernel.copy_for_checkpoint();
+        let at_copy = encode_checkpoint(&copy);
+        assert_eq!(at_copy, encode_checkpoint(&kernel));
+
+        // Settlements take waiting fills out of the oldest, middle and newest chunks, and
+        // more trading adds fills behind them.
+        for fill_id in fills.iter().step_by(7) {
+            let mut ev =
+                AccountEvent::new(&format!("settled-{fill_id}"), AccountEventKind::FillSettled);
+            ev.fill_id = fill_id.clone();
+            ev.asset = id("BTCUSDT");
+            ev.fee = 0.01;
+            assert!(kernel.on_account_event(&ev).accepted, "{fill_id}");
+        }
+        trade(&mut kernel, &mut venue, 6_000, 9_000);
+
+        assert_ne!(encode_checkpoint(&kernel), at_copy);
+        assert_eq!(encode_checkpoint(&copy), at_copy);
     }
 }

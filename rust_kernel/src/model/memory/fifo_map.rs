@@ -1,5 +1,6 @@
 //! The unsettled fills: values by id in arrival order, the oldest pushed out past a bound.
 
+use super::chunked_queue::ChunkedQueue;
 use super::tables::{mixed, stored, ProbeTable};
 use crate::model::prefetch;
 use crate::types::*;
@@ -19,7 +20,8 @@ use std::collections::VecDeque;
 /// the places are far larger than the table and each read of one is a wait on memory.
 #[derive(Clone, Debug)]
 pub struct FifoMap<V> {
-    places: VecDeque<Place<V>>,
+    /// Shared with a checkpoint's copy until either changes them ([`ChunkedQueue`]).
+    places: ChunkedQueue<Place<V>>,
     /// The position (counted since the map was made) of `places[0]`.
     front: u64,
     /// Entries of live values (see [`FifoMap::entry`]), placed by the id's hash.
@@ -49,11 +51,11 @@ const FIFO_MAP_MAX_CAPACITY: usize = 1 << 28;
 /// per insert once full, finds its place in cache.
 const FRONT_AHEAD: usize = 8;
 
-impl<V> FifoMap<V> {
+impl<V: Clone> FifoMap<V> {
     /// At most 2^28 values (the kernel keeps 100,000).
     pub fn new(capacity: usize) -> Self {
         FifoMap {
-            places: VecDeque::new(),
+            places: ChunkedQueue::default(),
             front: 0,
             table: ProbeTable::default(),
             live: 0,
@@ -201,7 +203,7 @@ impl<V> FifoMap<V> {
             } else {
                 None
             };
-            self.places.pop_front();
+            self.places.drop_front();
             self.front += 1;
             if value.is_some() {
                 return value;
@@ -239,23 +241,23 @@ impl<V> FifoMap<V> {
     }
 }
 
-impl<V: PartialEq> PartialEq for FifoMap<V> {
+impl<V: Clone + PartialEq> PartialEq for FifoMap<V> {
     fn eq(&self, other: &Self) -> bool {
         self.capacity == other.capacity
             && self.places.len() == other.places.len()
             && self
                 .places
                 .iter()
-                .zip(&other.places)
+                .zip(other.places.iter())
                 .all(|(a, b)| a.id == b.id && a.value == b.value)
     }
 }
 
-impl<V: Serialize> Serialize for FifoMap<V> {
+impl<V: Clone + Serialize> Serialize for FifoMap<V> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         struct Live<'a, V>(&'a FifoMap<V>);
-        impl<V: Serialize> Serialize for Live<'_, V> {
+        impl<V: Clone + Serialize> Serialize for Live<'_, V> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 use serde::ser::SerializeMap;
                 // The length up front: bincode cannot write a map without it.
@@ -274,7 +276,7 @@ impl<V: Serialize> Serialize for FifoMap<V> {
     }
 }
 
-impl<V> FifoMap<V> {
+impl<V: Clone> FifoMap<V> {
     /// From checkpoint fields: live values by id and the queue of places. A live value's
     /// place is the last one with its id (a value put under a live id keeps its place, so
     /// any earlier place of that id was taken out); every other place was taken out. The

@@ -2,6 +2,7 @@
 //! and fills), what waits for settlement, and which slots are open. Each keeps a fixed bound,
 //! so a kernel that runs for months holds no more than one that started today.
 
+mod chunked_queue;
 mod fifo_map;
 mod fingerprint_set;
 mod recent_ring;
