@@ -1,6 +1,7 @@
 """``process_intents`` answers a batch in columns and leaves the kernel, its log and its journal
 outbox exactly as one ``process_intent`` call per intent does, refusals included; a batch given
-as columns (NumPy, Arrow, lists) is read as the same intents made one by one would be."""
+as columns (NumPy, Arrow, lists, a pandas DataFrame) is read as the same intents made one by one
+would be."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -232,16 +234,18 @@ def columns_of(intents: list[KernelIntent]) -> dict[str, Any]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(intent_draws, max_size=30), venue_draws, st.booleans())
+@given(st.lists(intent_draws, max_size=30), venue_draws, st.sampled_from(["dict", "arrow", "pandas"]))
 def test_a_batch_of_columns_does_what_one_call_per_intent_does(
-    draws: list[dict[str, Any]], venue: dict[str, Any], as_arrow: bool
+    draws: list[dict[str, Any]], venue: dict[str, Any], form: str
 ) -> None:
     one_by_one, batched = made(venue, None), made(venue, None)
     intents = [intent_of(n, d) for n, d in enumerate(draws)]
     expected = [column_of(one_by_one.process_intent(i)) for i in intents]
     given_columns: Any = columns_of(intents)
-    if as_arrow:
+    if form == "arrow":
         given_columns = pa.table(given_columns)
+    elif form == "pandas":
+        given_columns = pd.DataFrame(given_columns)
     columns = batched.process_intents(given_columns)
     for name in COLUMNS:
         for n, (got, want) in enumerate(zip(columns[name].tolist(), expected, strict=True)):
@@ -288,6 +292,16 @@ GOOD_COLUMNS: dict[str, Any] = {
     "reference_price": [100.0, 100.0],
     "target_size": [1.0, 1.0],
 }
+
+
+def test_a_data_frame_with_a_bad_value_is_refused_naming_its_row_and_nothing_is_taken() -> None:
+    kernel = ExecutionKernel(max_slots=2, kernel_id="bad-frame")
+    frame = pd.DataFrame({**GOOD_COLUMNS, "side": ["LONG", "SIDEWAYS"]})
+    with pytest.raises(ValueError, match='process_intents row 1: invalid side: unknown TradeSide "SIDEWAYS"'):
+        kernel.process_intents(frame)
+    with pytest.raises(ValueError, match='unknown column "sides"'):
+        kernel.process_intents(frame.rename(columns={"side": "sides"}))
+    assert kernel.seq == 0 and kernel.free_slot_id() == 0
 
 
 @pytest.mark.parametrize(

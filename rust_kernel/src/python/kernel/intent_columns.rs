@@ -1,5 +1,6 @@
 //! Intents read from columns, for `process_intents`: a dict of column name to column (a NumPy
-//! or Arrow array, or a list), or an Arrow table or record batch, one intent per row. Each
+//! or Arrow array, or a list), an Arrow table or record batch, or a pandas DataFrame, one
+//! intent per row. Each
 //! field is checked as `KernelIntent(...)` checks it, and every row before any is applied.
 
 use crate::model::Intent;
@@ -36,10 +37,28 @@ const OPTIONAL: [&str; 7] = [
     "timestamp",
 ];
 
-/// Whether `batch` is columns (a dict, or an Arrow table or record batch), not a sequence of
-/// `KernelIntent`.
+/// Whether `batch` is columns (a dict, an Arrow table or record batch, or a DataFrame), not a
+/// sequence of `KernelIntent`.
 pub(super) fn is_columns(batch: &Bound<'_, PyAny>) -> bool {
-    batch.is_instance_of::<PyDict>() || batch.hasattr("to_pydict").unwrap_or(false)
+    batch.is_instance_of::<PyDict>()
+        || batch.hasattr("to_pydict").unwrap_or(false)
+        || is_data_frame(batch)
+}
+
+/// A DataFrame: named columns, each read by its name. Iterated, it gives its column names, which
+/// would be taken for a sequence of intents.
+fn is_data_frame(batch: &Bound<'_, PyAny>) -> bool {
+    batch.hasattr("columns").unwrap_or(false) && batch.hasattr("to_dict").unwrap_or(false)
+}
+
+/// A DataFrame's columns by name (each a Series, read as an array is).
+fn data_frame_columns<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let columns = PyDict::new(frame.py());
+    for name in frame.getattr("columns")?.try_iter()? {
+        let name = name?;
+        columns.set_item(&name, frame.get_item(&name)?)?;
+    }
+    Ok(columns)
 }
 
 /// The intents of `batch`'s rows. Refused, naming the column or the row and field: an unknown
@@ -48,8 +67,10 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
     let py = batch.py();
     let dict = if batch.is_instance_of::<PyDict>() {
         batch.clone()
-    } else {
+    } else if batch.hasattr("to_pydict")? {
         batch.call_method0("to_pydict")?
+    } else {
+        data_frame_columns(batch)?.into_any()
     };
     let dict = dict.cast_into::<PyDict>().map_err(|e| {
         wrong_type(
