@@ -285,34 +285,6 @@ def test_another_process_queries_the_running_kernels_journal(live: tuple[str, Cl
     assert json.loads(done.stdout) == [{"next_state": s, "n": n} for s, n in expected]
 
 
-@pytest.mark.parametrize("rows", [1_000_001, 1_040_000, 1_500_000])
-def test_a_result_cut_at_the_row_cap_is_reported(live: tuple[str, ClickHouseJournal], rows: int) -> None:
-    """The cap stopped a result after the block that passed it: 1,040,000 rows came whole and
-    were said to be cut, 1,500,000 were cut somewhere past the cap. A longer result is now the
-    cap's first rows, and said so; one of the cap's length is whole."""
-    dsn, _ = live
-    # No progress lines: on a loaded machine a long query says it is still running.
-    cut = _sql("--dsn", dsn, "-f", "csv", "--no-progress", f"SELECT number FROM system.numbers LIMIT {rows}")
-    assert cut.exit_code == 0, cut.output
-    assert cut.stdout.splitlines()[1:] == [str(n) for n in range(1_000_000)]
-    assert cut.stderr == (
-        "warning: the result has more than 1,000,000 rows (the cap of a journal query): only the first "
-        "are here; narrow the query (WHERE, LIMIT or an aggregate)\n"
-    )
-
-
-def test_a_result_of_the_caps_length_is_whole(live: tuple[str, ClickHouseJournal]) -> None:
-    dsn, journal = live
-    whole = _sql(
-        "--dsn", dsn, "-f", "csv", "--no-progress", "SELECT number FROM system.numbers LIMIT 1000000"
-    )
-    assert whole.exit_code == 0 and len(whole.stdout.splitlines()) - 1 == 1_000_000
-    assert whole.stderr == ""
-    # The cap bounds the result, not the rows a query reads or its subqueries return.
-    (count,) = journal.query("SELECT count() FROM (SELECT number FROM numbers(2000000))").rows
-    assert count == [2_000_000]
-
-
 def test_a_result_cut_at_the_byte_cap_is_reported(
     live: tuple[str, ClickHouseJournal], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -57,6 +57,7 @@ __all__ = [
     "open_read_only_client",
     "placeholders",
     "query_via_socket",
+    "row_cap_settings",
     "run_query",
     "spaced_placeholders",
 ]
@@ -83,12 +84,8 @@ STREAM_BLOCK_ROWS = 4096
 """Rows a block of an operator query's result holds (ClickHouse's ``max_block_size``)."""
 
 READ_ONLY_SETTINGS: dict[str, Any] = {
-    # One row past the cap, as an outer LIMIT of the statement (not of its subqueries): a row
-    # there says the result was longer, and the query stops reading there. max_result_rows with
-    # overflow "break" alone ends a result only after the block that passed it, so a whole
-    # result of up to a block (64 Ki rows) past the cap could not be told from a cut one.
-    "limit": RESULT_ROWS_CAP + 1,
-    "max_result_rows": RESULT_ROWS_CAP + 1,  # a server that ignores `limit` still stops
+    # With the row cap's `limit` and `max_result_rows`, which a client takes from
+    # RESULT_ROWS_CAP when it opens (`row_cap_settings`).
     "result_overflow_mode": "break",
     "max_execution_time": 120,
     "max_memory_usage": 1 << 30,
@@ -438,13 +435,26 @@ def _result_bytes(value: Any) -> int:
     return 16
 
 
+def row_cap_settings() -> dict[str, int]:
+    """The settings that hold a result to :data:`RESULT_ROWS_CAP` rows.
+
+    One row past the cap, as an outer LIMIT of the statement (not of its subqueries): a row
+    there says the result was longer, and the query stops reading there. max_result_rows with
+    overflow "break" alone ends a result only after the block that passed it, so a whole result
+    of up to a block past the cap could not be told from a cut one.
+    """
+    past_the_cap = RESULT_ROWS_CAP + 1
+    # max_result_rows: a server that ignores `limit` still stops.
+    return {"limit": past_the_cap, "max_result_rows": past_the_cap}
+
+
 def open_read_only_client(target: JournalTarget, nice: int | None = None) -> Any:
     """A client on ``target`` that ClickHouse itself keeps read-only, in the journal database.
 
     ``nice``: the nice value of the chDB threads running its queries (for the journal owner's
     SQL server, whose threads are its own: chDB may put the calling thread back to nice 0).
     """
-    settings = dict(READ_ONLY_SETTINGS)
+    settings = {**row_cap_settings(), **READ_ONLY_SETTINGS}
     if nice is not None and target.kind == "chdb":
         settings = {"os_threads_nice_value_query": max(nice, os.getpriority(os.PRIO_PROCESS, 0)), **settings}
     client = target.connect(settings=settings)
