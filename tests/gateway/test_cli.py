@@ -816,6 +816,11 @@ def test_sigterm_stops_the_server_when_an_event_client_does_not_read(tmp_path: P
             client.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and never read
             with httpx.Client(base_url=url, headers=headers) as http:
                 wait_until(lambda: http.get("/healthz").json()["sse_clients"] == 1, timeout=30)
+                # A position whose slot events are ~9 KB: each mark then fills the sockets fast.
+                fat = {f"k{i}": "x" * 250 for i in range(32)}
+                body = {"action": "ENTER", "asset": "BTC", "side": "LONG", "target_size": 1,
+                        "reference_price": 100, "metadata": fat}  # fmt: skip
+                assert http.post("/v1/intents", json=body).json()["accepted"]
                 deadline = time.monotonic() + 120
                 while http.get("/healthz").json()["sse_clients"] and time.monotonic() < deadline:
                     for i in range(200):
