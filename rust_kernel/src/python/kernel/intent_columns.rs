@@ -1,7 +1,7 @@
 //! Intents read from columns, for `process_intents`: a dict of column name to column (a NumPy
 //! or Arrow array, or a list), an Arrow table or record batch, or a pandas DataFrame, one
-//! intent per row. Each
-//! field is checked as `KernelIntent(...)` checks it, and every row before any is applied.
+//! intent per row. Each field is checked as `KernelIntent(...)` checks it, and every row before
+//! any is applied.
 
 use crate::model::Intent;
 use crate::python::convert::ints::slot_id_arg;
