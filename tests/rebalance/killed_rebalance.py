@@ -59,7 +59,10 @@ def main() -> None:
         book_path.write_text(json.dumps(venue.book()))
 
     portfolio = parse_targets(json.dumps(TARGETS).encode(), ".json", "targets.json")
-    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(state / "wal"), max_slots=8) as kernel:
+    # As `dita rebalance` opens it: each input synced before its order goes out.
+    with ExecutionKernel(
+        venue=venue, kernel_id="rb", wal_dir=str(state / "wal"), max_slots=8, fsync="always"
+    ) as kernel:
         if kernel.seq > 0:
             kernel.reconcile_with_venue()
         run = rebalance(kernel, portfolio, state_dir=state, quote_currency="USDT", after_leg=save)

@@ -51,3 +51,16 @@ def test_killed_mid_run_and_resumed_sends_nothing_twice(tmp_path: Path) -> None:
     book = json.loads((tmp_path / "book.json").read_text())
     # ETH reached the dead venue only: its order died with it, and is not sent again.
     assert book["positions"] == {"BTC": 0.06, "SOL": 5.0}
+
+
+def test_the_rebalance_command_syncs_each_intent_before_its_order_goes_out(tmp_path: Path) -> None:
+    """Under a group commit, a run killed within its 10 ms (longer on a loaded host) lost the
+    record of a leg whose order had reached the venue, and sent that leg again when rerun."""
+    from dita.cli.rebalance import _kernel
+    from dita.venues.paper import PaperVenue
+
+    kernel = _kernel(PaperVenue(), tmp_path, "rb", 4, live=False)
+    try:
+        assert kernel.wal_info()["fsync"] == "always"
+    finally:
+        kernel.close()

@@ -97,7 +97,11 @@ def _ccxt_venue(exchange: str, base_url: str | None, market_type: str, sandbox: 
 
 def _kernel(venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: bool) -> ExecutionKernel:
     wal_dir = state_dir / "wal"
-    kernel = ExecutionKernel(venue=venue, kernel_id=kernel_id, wal_dir=str(wal_dir), max_slots=max_slots)
+    # Each leg's intent is on disk before its order goes out: a run killed right after would
+    # otherwise lose the record (a group commit's last 10 ms) and send the leg again when rerun.
+    kernel = ExecutionKernel(
+        venue=venue, kernel_id=kernel_id, wal_dir=str(wal_dir), max_slots=max_slots, fsync="always"
+    )
     if kernel.seq == 0:
         # A new kernel only: a recovered one keeps the mode its log holds (an operator's HALTED).
         kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
