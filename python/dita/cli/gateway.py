@@ -187,8 +187,10 @@ def serve(
     if config is not None:
         try:
             text = config_file_text(config)
-        except (ValueError, OSError) as exc:
-            fail(f"--config {config}: {exc.strerror if isinstance(exc, OSError) else exc}")
+        except OSError as exc:
+            fail(f"--config {config}: {exc.strerror or exc}")
+        except ValueError as exc:
+            fail(f"--config {config}: {exc}")
         if configures_a_run(text):
             from dita.cli.live import run_configured
 
