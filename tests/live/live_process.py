@@ -55,8 +55,17 @@ def post(gateway: str, path: str, body: dict[str, Any], token: str) -> Any:
         return json.loads(answer.read().decode())
 
 
-def wait_for(what: str, check: Callable[[], Any], timeout: float, log: Path) -> Any:
-    """``check()``'s first true answer within ``timeout`` seconds (an OSError: not yet)."""
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    timeout: float,
+    log: Path,
+    run: subprocess.Popen[bytes] | None = None,
+    gateway: str | None = None,
+) -> Any:
+    """``check()``'s first true answer within ``timeout`` seconds (an OSError: not yet). Past
+    it, the failure shows the gateway's /metrics and what ``run`` says as SIGTERM ends it (its
+    feed's count of bars among it): what the run was doing, not only that it did not do it."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -66,4 +75,16 @@ def wait_for(what: str, check: Callable[[], Any], timeout: float, log: Path) -> 
         if got:
             return got
         time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout:g} s; the run said:\n{log.read_text()}")
+    metrics = ""
+    if gateway is not None:
+        try:
+            metrics = "\nits /metrics:\n" + get(gateway, "/metrics")
+        except OSError as exc:
+            metrics = f"\nits /metrics did not answer: {exc}"
+    if run is not None and run.poll() is None:
+        run.terminate()
+        try:
+            run.wait(15)
+        except subprocess.TimeoutExpired:
+            pass
+    raise AssertionError(f"{what} within {timeout:g} s; the run said:\n{log.read_text()}{metrics}")

@@ -117,7 +117,14 @@ def killed_and_resumed(
     log = tmp_path / "run.log"
     run = start(config, log)
     try:
-        wait_for("orders at the exchange", lambda: len(exchange.orders) >= orders_before_kill, wait_s, log)
+        wait_for(
+            "orders at the exchange",
+            lambda: len(exchange.orders) >= orders_before_kill,
+            wait_s,
+            log,
+            run,
+            gateway,
+        )
         first = log.read_text().splitlines()[0]
         assert first == "mode: LIVE: real orders on binance spot with the keys in $DITA_TEST_LIVE_KEY"
         account = get(gateway, "/v1/account")
@@ -133,7 +140,7 @@ def killed_and_resumed(
         wait_for("the restart's reconciliation", lambda: "reconcile: " in log.read_text(), 30, log)
         assert "continued from the write-ahead log" in log.read_text()
         more = lambda: len(exchange.orders) >= orders_before + orders_after  # noqa: E731
-        wait_for("orders after the restart", more, wait_s, log)
+        wait_for("orders after the restart", more, wait_s, log, run, gateway)
         check_the_book_at_the_end(gateway, exchange, log)
         run.send_signal(signal.SIGTERM)
         # Stopped cleanly, then ended by the signal uvicorn re-raises, as `dita serve` ends.
