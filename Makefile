@@ -53,9 +53,9 @@ hazelcast-jar: build
 	$(PY) -m dita.cli services hazelcast fetch
 
 # pytest in TEST_WORKERS processes (pytest-xdist): most tests wait on subprocesses, a JVM or
-# ClickHouse, so two workers on two cores about halve pytest's time (10-13 minutes with two).
+# ClickHouse, so two cores keep three workers busy (pytest about 9-10 minutes; 11-12 with two).
 # Each worker starts its own Hazelcast member on a free port. TEST_WORKERS=0 runs in one process.
-TEST_WORKERS ?= 2
+TEST_WORKERS ?= 3
 
 # With bytecode caches written (a shell may turn them off), the hundreds of `python -m dita`
 # runs the tests start and pytest's rewritten test modules each compile once, not every time:
