@@ -404,7 +404,12 @@ class BinanceMarket:
             if self._chance("drop", self.faults.drop):
                 await connection.ws.close()
             elif not connection.ws.closed:
-                await self._send(connection, stream, text)
+                try:
+                    await self._send(connection, stream, text)
+                except ConnectionResetError:
+                    # The peer went (a process killed) before the connection says closed: its
+                    # frame is lost, as at an exchange; raised, it would end the market's task.
+                    continue
 
     async def _send(self, connection: _Connection, stream: str, text: str) -> None:
         """Send a frame of ``stream``, maybe twice or held back, then the one held back before it."""

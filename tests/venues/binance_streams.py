@@ -704,7 +704,12 @@ class BinanceStreamServer:
 
     async def _send(self, connection: _Connection, event: dict[str, Any]) -> None:
         if not connection.ws.closed:
-            await connection.ws.send_str(self._framed(event))
+            try:
+                await connection.ws.send_str(self._framed(event))
+            except ConnectionResetError:
+                # The peer went (a process killed) before the connection says closed: its frame
+                # is lost, as at an exchange; raised, it would fail the order call that sent it.
+                return
 
     def drop_connections(self) -> None:
         """Close every stream connection now (a network drop)."""

@@ -194,6 +194,43 @@ def test_a_dropped_connection_reconnects_and_loses_no_bar(
     assert status.bars_from_rest >= 1 and status.empty_bars == 0
 
 
+def test_the_exchange_trades_on_past_a_follower_gone_before_its_connection_says_so(
+    server: BinanceStreamServer, bars: Followed
+) -> None:
+    """A process killed mid-frame: the write raises ConnectionResetError while the connection
+    still reads open. The local exchange loses that frame, as an exchange does, and its market
+    trades on and closes klines (raised, it ended the task that does both, and no bar came)."""
+    bars.wait_bars(1)
+
+    def gone_while_open() -> int:
+        connections = server.market._connections
+
+        async def send_str(data: str, *args: object) -> None:
+            raise ConnectionResetError("Cannot write to closing transport")
+
+        for connection in connections:
+            connection.ws = _Proxy(connection.ws, send_str)
+        return len(connections)
+
+    assert server.market.call(gone_while_open) >= 1
+    # The writes raising are the followers' own: the stream sees silence, dials again, and
+    # takes the missed bars from REST; the exchange's own klines go on meanwhile.
+    before = len(server.market.klines("BTCUSDT", "1s"))
+    wait_for(lambda: len(server.market.klines("BTCUSDT", "1s")) >= before + 2, "two more klines", 6.0)
+    bars.wait_bars(len(bars.bars()) + 2)
+    assert_in_order_once(bars.bars())
+
+
+class _Proxy:
+    """``ws`` with ``send_str`` replaced."""
+
+    def __init__(self, ws: object, send_str: object) -> None:
+        self._ws, self.send_str = ws, send_str
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._ws, name)
+
+
 def test_a_stale_connection_is_down_and_dialled_again(server: BinanceStreamServer, bars: Followed) -> None:
     bars.wait_bars(1)
     server.market.call(lambda: setattr(server.market, "silent", True))
