@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from binance_futures_streams import futures_streaming
-from binance_streams import FAULT_KINDS, BinanceStreamServer, StreamFaults, streaming
+from binance_streams import FAULT_KINDS, BinanceStreamServer, StreamFaults, _Connection, streaming
 from venue_helpers import API_KEY, API_SECRET, ManualClock
 
 from dita import (
@@ -230,6 +230,30 @@ def test_a_fill_arrives_by_stream_and_is_booked_without_a_rest_order_query(sessi
     status = session.venue.stream_status()
     assert status is not None and status.lag_s is not None and status.lag_s < 5.0
     assert status.balances is not None and status.balances["BTC"] == pytest.approx(0.02)
+
+
+def test_an_order_goes_through_while_a_killed_process_still_holds_a_connection(session: Session) -> None:
+    """A process killed mid-frame leaves a connection that reads open while its writes raise
+    ConnectionResetError: the exchange loses that frame, and the order whose execution report it
+    was is still taken and answered (raised, the order call failed though the order stood)."""
+    session.bring_up()
+
+    class Gone:
+        closed = False
+
+        async def send_str(self, data: str) -> None:
+            raise ConnectionResetError("Cannot write to closing transport")
+
+        async def close(self) -> None:
+            self.closed = True
+
+    ghost = _Connection(Gone(), subscribed=True)  # type: ignore[arg-type]
+    session.server._call(lambda: session.server._connections.insert(0, ghost))
+    sent, client_id = entry(session, 1)
+    assert sent, client_id
+    session.server.fill(client_id)
+    settle(session, 0.02)
+    assert session.position() == pytest.approx(server_position(session.server))
 
 
 @BOTH_MARKETS
