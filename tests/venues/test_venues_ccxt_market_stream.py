@@ -19,6 +19,7 @@ from binance_market import BinanceMarket, MarketFaults
 from binance_streams import BinanceStreamServer, streaming
 
 from dita.strategy import Bar, Quote
+from dita.venues.ccxt import market_stream
 from dita.venues.ccxt.market_stream import MarketStream
 from dita.venues.ccxt.settings import CcxtSettings
 
@@ -151,6 +152,38 @@ def test_a_period_without_a_trade_closes_as_an_empty_bar_on_time(
     # The bars around it are the exchange's.
     truth = server_rows(server, got[0].ts)
     assert as_rows([b for b in got if b is not empty]) == [truth[b.ts] for b in got if b is not empty]
+
+
+def test_a_market_without_a_first_trade_says_so_at_once_then_once_a_minute(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No trade since the stream began: no close to make an empty bar of, so no bar. The operator
+    is told at WARNING at once and again each NO_PRICE_TOLD_EVERY_S (the periods between at
+    INFO), and the first trade's bar ends it."""
+    caplog.set_level(logging.INFO, logger="dita.venues.ccxt")
+
+    def said(level: int) -> list[str]:
+        messages = [r.getMessage() for r in caplog.records if r.levelno == level]
+        return [m for m in messages if "no price before it" in m]
+
+    with streaming(market=BinanceMarket(MarketFaults(quiet=1.0))) as server:
+        followed = follow(server, "bars")
+        bars = next(followed)
+        try:
+            wait_for(lambda: len(said(logging.INFO)) >= 2, "two more periods without a bar")
+            (first,) = said(logging.WARNING)
+            assert "(1 period without one since the stream began)" in first, first
+            assert bars.bars() == []
+            monkeypatch.setattr(market_stream, "NO_PRICE_TOLD_EVERY_S", 0.5)
+            wait_for(lambda: len(said(logging.WARNING)) == 2, "the silence said again")
+            assert "periods without one since the stream began" in said(logging.WARNING)[1]
+            server.market.call(lambda: setattr(server.market, "faults", MarketFaults()))
+            bars.wait_bars(2)
+            told = len(said(logging.WARNING)) + len(said(logging.INFO))
+            bars.wait_bars(len(bars.bars()) + 1)
+            assert len(said(logging.WARNING)) + len(said(logging.INFO)) == told
+        finally:
+            followed.close()
 
 
 def test_a_skipped_depth_update_forces_a_resync_from_a_snapshot(

@@ -12,8 +12,10 @@ bar for it is known, so bars of several symbols stay in order. When a period has
 clock and ``grace_s`` passed without its closing kline (a connection down, a frame lost, or no
 trade at all), REST's klines are asked for; a period they have no kline for is a period without
 a trade: its bar is open = high = low = close = the previous close, volume 0, logged and
-counted (``status().empty_bars``). A kline arriving for a period already handed is dropped, so
-no bar is handed twice. While REST cannot be reached the bars wait: late, never invented.
+counted (``status().empty_bars``). With no previous close (no trade since the stream began)
+there is no bar: said at WARNING at once, then every ``NO_PRICE_TOLD_EVERY_S``. A kline arriving
+for a period already handed is dropped, so no bar is handed twice. While REST cannot be reached
+the bars wait: late, never invented.
 
 Quotes (``kind="quotes"``) are the best bid and ask of ccxt.pro's order book, kept from Binance's
 diff depth stream over a REST snapshot (``/api/v3/depth``, ``lastUpdateId``). ccxt.pro checks each
@@ -61,6 +63,9 @@ MarketKind = Literal["bars", "quotes", "ticker"]
 _BAR_CHECK_S = 0.05
 # How often a feed waiting for data asks its ``should_stop``.
 _STOP_CHECK_S = 0.25
+# How often a market still without a first price (so without bars) says so at WARNING; the
+# periods between are logged at INFO.
+NO_PRICE_TOLD_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,9 @@ class MarketStream(StreamThread):
         self._next_open_ms: int | None = None
         self._interval_ms = 0
         self._last_close: dict[str, float] = {}
+        # Markets without a first price yet: the periods that gave no bar, and when that was
+        # last said at WARNING (monotonic).
+        self._no_price: dict[str, tuple[int, float]] = {}
         self._last_quote_ts = 0.0
         # Ticker: the update id of the last book ticker handed, by market id.
         self._last_update_id: dict[str, int] = {}
@@ -468,11 +476,21 @@ class MarketStream(StreamThread):
     def _make_empty(self, market_id: str, open_ms: int) -> None:
         close = self._last_close.get(market_id)
         if close is None:
-            log.info(
-                "%s %s: no trade in the period at %d and no price before it: no bar",
+            # A strategy waiting for its first bar hears nothing: the operator is told at once,
+            # then once a minute while it lasts.
+            periods, told = self._no_price.get(market_id, (0, -NO_PRICE_TOLD_EVERY_S))
+            now = time.monotonic()
+            loud = now - told >= NO_PRICE_TOLD_EVERY_S
+            self._no_price[market_id] = (periods + 1, now if loud else told)
+            log.log(
+                logging.WARNING if loud else logging.INFO,
+                "%s %s: no trade in the period at %d and no price before it: no bar "
+                "(%d period%s without one since the stream began)",
                 self.name,
                 market_id,
                 open_ms,
+                periods + 1,
+                "" if periods == 0 else "s",
             )
             return
         self._closed.setdefault(market_id, {})[open_ms] = Bar(
@@ -493,6 +511,7 @@ class MarketStream(StreamThread):
         if bar is None:
             return
         self._last_close[market_id] = bar.close
+        self._no_price.pop(market_id, None)
         self.items.put(bar)
         with self._lock:
             self._counts["bars"] += 1
