@@ -53,7 +53,7 @@ hazelcast-jar: build
 	$(PY) -m dita.cli services hazelcast fetch
 
 # pytest in TEST_WORKERS processes (pytest-xdist): most tests wait on subprocesses, a JVM or
-# ClickHouse, so two cores keep three workers busy (pytest about 9-10 minutes; 11-12 with two).
+# ClickHouse, so two cores keep three workers busy (pytest 9-11 minutes; 11-13 with two).
 # Each worker starts its own Hazelcast member on a free port. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 3
 

@@ -409,7 +409,7 @@ class BinanceMarket:
                 except ConnectionResetError:
                     # The peer went (a process killed) before the connection says closed: its
                     # frame is lost, as at an exchange; raised, it would end the market's task.
-                    continue
+                    pass
 
     async def _send(self, connection: _Connection, stream: str, text: str) -> None:
         """Send a frame of ``stream``, maybe twice or held back, then the one held back before it."""

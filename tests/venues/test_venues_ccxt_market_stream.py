@@ -186,6 +186,25 @@ def test_a_market_without_a_first_trade_says_so_at_once_then_once_a_minute(
             followed.close()
 
 
+def test_a_period_without_a_price_asked_again_is_not_said_or_counted_twice(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """REST asked for two markets, the second call failing: the whole period is asked again, and
+    the first market's period without a bar is the same period, not one more."""
+    caplog.set_level(logging.INFO, logger="dita.venues.ccxt")
+    stream = MarketStream(CcxtSettings(exchange="binance"), ["BTC/USDT"], "bars", bar_interval="1s")
+    stream._interval_ms = 1000
+    for open_ms in (5000, 5000, 6000, 6000, 7000):
+        stream._make_empty("BTCUSDT", open_ms)
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if "no price before it" in r.getMessage()]
+    assert [level for level, _ in said] == [logging.WARNING, logging.INFO, logging.INFO]
+    assert [m.split("(")[1] for _, m in said] == [
+        "1 period without one since the stream began)",
+        "2 periods without one since the stream began)",
+        "3 periods without one since the stream began)",
+    ]
+
+
 def test_a_skipped_depth_update_forces_a_resync_from_a_snapshot(
     server: BinanceStreamServer, quotes: Followed
 ) -> None:
@@ -232,7 +251,7 @@ def test_the_exchange_trades_on_past_a_follower_gone_before_its_connection_says_
 ) -> None:
     """A process killed mid-frame: the write raises ConnectionResetError while the connection
     still reads open. The local exchange loses that frame, as an exchange does, and its market
-    trades on and closes klines (raised, it ended the task that does both, and no bar came)."""
+    trades on and closes klines (raised, it would end the task that does both: no bar would come)."""
     bars.wait_bars(1)
 
     def gone_while_open() -> int:
@@ -245,13 +264,15 @@ def test_the_exchange_trades_on_past_a_follower_gone_before_its_connection_says_
             connection.ws = _Proxy(connection.ws, send_str)
         return len(connections)
 
+    from_rest = bars.stream.status().bars_from_rest
     assert server.market.call(gone_while_open) >= 1
-    # The writes raising are the followers' own: the stream sees silence, dials again, and
-    # takes the missed bars from REST; the exchange's own klines go on meanwhile.
+    # The klines lost are the followers' own (the pings still reach them, so the connection
+    # stays up): their bars come from REST past the grace, and the exchange's klines go on.
     before = len(server.market.klines("BTCUSDT", "1s"))
     wait_for(lambda: len(server.market.klines("BTCUSDT", "1s")) >= before + 2, "two more klines", 6.0)
     bars.wait_bars(len(bars.bars()) + 2)
     assert_in_order_once(bars.bars())
+    assert bars.stream.status().bars_from_rest >= from_rest + 2
 
 
 class _Proxy:

@@ -235,7 +235,7 @@ def test_a_fill_arrives_by_stream_and_is_booked_without_a_rest_order_query(sessi
 def test_an_order_goes_through_while_a_killed_process_still_holds_a_connection(session: Session) -> None:
     """A process killed mid-frame leaves a connection that reads open while its writes raise
     ConnectionResetError: the exchange loses that frame, and the order whose execution report it
-    was is still taken and answered (raised, the order call failed though the order stood)."""
+    was is still taken and answered (raised, it would fail the order call though the order stands)."""
     session.bring_up()
 
     class Gone:

@@ -13,9 +13,9 @@ clock and ``grace_s`` passed without its closing kline (a connection down, a fra
 trade at all), REST's klines are asked for; a period they have no kline for is a period without
 a trade: its bar is open = high = low = close = the previous close, volume 0, logged and
 counted (``status().empty_bars``). With no previous close (no trade since the stream began)
-there is no bar: said at WARNING at once, then every ``NO_PRICE_TOLD_EVERY_S``. A kline arriving
-for a period already handed is dropped, so no bar is handed twice. While REST cannot be reached
-the bars wait: late, never invented.
+there is no bar: said at WARNING at once, then at most every ``NO_PRICE_TOLD_EVERY_S``. A
+kline arriving for a period already handed is dropped, so no bar is handed twice. While REST
+cannot be reached the bars wait: late, never invented.
 
 Quotes (``kind="quotes"``) are the best bid and ask of ccxt.pro's order book, kept from Binance's
 diff depth stream over a REST snapshot (``/api/v3/depth``, ``lastUpdateId``). ccxt.pro checks each
@@ -63,8 +63,8 @@ MarketKind = Literal["bars", "quotes", "ticker"]
 _BAR_CHECK_S = 0.05
 # How often a feed waiting for data asks its ``should_stop``.
 _STOP_CHECK_S = 0.25
-# How often a market still without a first price (so without bars) says so at WARNING; the
-# periods between are logged at INFO.
+# How often, in the periods' own time, a market still without a first price (so without bars)
+# says so at WARNING; the periods between are logged at INFO.
 NO_PRICE_TOLD_EVERY_S = 60.0
 
 
@@ -149,9 +149,9 @@ class MarketStream(StreamThread):
         self._next_open_ms: int | None = None
         self._interval_ms = 0
         self._last_close: dict[str, float] = {}
-        # Markets without a first price yet: the periods that gave no bar, and when that was
-        # last said at WARNING (monotonic).
-        self._no_price: dict[str, tuple[int, float]] = {}
+        # Markets without a first price yet: the open times (ms) of their first period without a
+        # bar, of the last one logged and of the last one said at WARNING.
+        self._no_price: dict[str, tuple[int, int | None, int | None]] = {}
         self._last_quote_ts = 0.0
         # Ticker: the update id of the last book ticker handed, by market id.
         self._last_update_id: dict[str, int] = {}
@@ -476,12 +476,14 @@ class MarketStream(StreamThread):
     def _make_empty(self, market_id: str, open_ms: int) -> None:
         close = self._last_close.get(market_id)
         if close is None:
+            first_ms, said_ms, told_ms = self._no_price.get(market_id, (open_ms, None, None))
+            if said_ms is not None and open_ms <= said_ms:
+                return  # said already: asked again after another market's REST call failed
             # A strategy waiting for its first bar hears nothing: the operator is told at once,
-            # then once a minute while it lasts.
-            periods, told = self._no_price.get(market_id, (0, -NO_PRICE_TOLD_EVERY_S))
-            now = time.monotonic()
-            loud = now - told >= NO_PRICE_TOLD_EVERY_S
-            self._no_price[market_id] = (periods + 1, now if loud else told)
+            # then at most once a minute of the periods while it lasts.
+            loud = told_ms is None or open_ms - told_ms >= NO_PRICE_TOLD_EVERY_S * 1000
+            self._no_price[market_id] = (first_ms, open_ms, open_ms if loud else told_ms)
+            periods = (open_ms - first_ms) // self._interval_ms + 1
             log.log(
                 logging.WARNING if loud else logging.INFO,
                 "%s %s: no trade in the period at %d and no price before it: no bar "
@@ -489,8 +491,8 @@ class MarketStream(StreamThread):
                 self.name,
                 market_id,
                 open_ms,
-                periods + 1,
-                "" if periods == 0 else "s",
+                periods,
+                "" if periods == 1 else "s",
             )
             return
         self._closed.setdefault(market_id, {})[open_ms] = Bar(
