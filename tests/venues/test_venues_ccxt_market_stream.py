@@ -6,6 +6,7 @@ never go back through duplicated, reordered or dropped frames."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
@@ -189,19 +190,40 @@ def test_a_market_without_a_first_trade_says_so_at_once_then_once_a_minute(
 def test_a_period_without_a_price_asked_again_is_not_said_or_counted_twice(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """REST asked for two markets, the second call failing: the whole period is asked again, and
-    the first market's period without a bar is the same period, not one more."""
+    """REST asked for two markets, the second call failing: the period is asked again of the
+    second only, and the first market's period without a bar is said and counted once."""
     caplog.set_level(logging.INFO, logger="dita.venues.ccxt")
-    stream = MarketStream(CcxtSettings(exchange="binance"), ["BTC/USDT"], "bars", bar_interval="1s")
-    stream._interval_ms = 1000
-    for open_ms in (5000, 5000, 6000, 6000, 7000):
-        stream._make_empty("BTCUSDT", open_ms)
-    said = [(r.levelno, r.getMessage()) for r in caplog.records if "no price before it" in r.getMessage()]
-    assert [level for level, _ in said] == [logging.WARNING, logging.INFO, logging.INFO]
-    assert [m.split("(")[1] for _, m in said] == [
-        "1 period without one since the stream began)",
-        "2 periods without one since the stream began)",
-        "3 periods without one since the stream began)",
+    stream = MarketStream(
+        CcxtSettings(exchange="binance"),
+        ["BTC/USDT", "ETH/USDT"],
+        "bars",
+        bar_interval="1s",
+        grace_s=0.0,
+        clock=lambda: 7.5,  # the periods at 5 s and 6 s have ended, the one at 7 s has not
+    )
+    stream._symbol_of = {"BTCUSDT": "BTC/USDT", "ETHUSDT": "ETH/USDT"}
+    stream._interval_ms, stream._next_open_ms = 1000, 5000
+    asked: list[str] = []
+
+    class Rest:
+        async def fetch_ohlcv(self, symbol: str, *args: object, **kwargs: object) -> list[list[float]]:
+            asked.append(symbol)
+            if asked.count("ETH/USDT") == 1 and symbol == "ETH/USDT":
+                raise OSError("REST unreachable")
+            return []
+
+    asyncio.run(stream._hand_due_bars(Rest()))  # BTC's period at 5 s is said; ETH's call fails
+    asyncio.run(stream._hand_due_bars(Rest()))  # ETH's alone is asked again; then the 6 s period
+    assert asked == ["BTC/USDT", "ETH/USDT", "ETH/USDT", "BTC/USDT", "ETH/USDT"]
+    assert stream._next_open_ms == 7000
+    said = [
+        (r.levelno, r.getMessage().split("(")[1])
+        for r in caplog.records
+        if "no price before it" in r.getMessage() and "BTCUSDT" in r.getMessage()
+    ]
+    assert said == [
+        (logging.WARNING, "1 period without one since the stream began)"),
+        (logging.INFO, "2 periods without one since the stream began)"),
     ]
 
 

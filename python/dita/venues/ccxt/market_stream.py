@@ -145,13 +145,13 @@ class MarketStream(StreamThread):
         # Bars: market id -> symbol; closed klines by market id and open time (ms); the open time
         # of the next period to hand; each market's last close.
         self._symbol_of: dict[str, str] = {}
-        self._closed: dict[str, dict[int, Bar]] = {}
+        self._closed: dict[str, dict[int, Bar | None]] = {}
         self._next_open_ms: int | None = None
         self._interval_ms = 0
         self._last_close: dict[str, float] = {}
         # Markets without a first price yet: the open times (ms) of their first period without a
-        # bar, of the last one logged and of the last one said at WARNING.
-        self._no_price: dict[str, tuple[int, int | None, int | None]] = {}
+        # bar and of the last one said at WARNING.
+        self._no_price: dict[str, tuple[int, int | None]] = {}
         self._last_quote_ts = 0.0
         # Ticker: the update id of the last book ticker handed, by market id.
         self._last_update_id: dict[str, int] = {}
@@ -476,13 +476,13 @@ class MarketStream(StreamThread):
     def _make_empty(self, market_id: str, open_ms: int) -> None:
         close = self._last_close.get(market_id)
         if close is None:
-            first_ms, said_ms, told_ms = self._no_price.get(market_id, (open_ms, None, None))
-            if said_ms is not None and open_ms <= said_ms:
-                return  # said already: asked again after another market's REST call failed
+            # Known to have no bar: not asked of REST again when another market's call fails.
+            self._closed.setdefault(market_id, {})[open_ms] = None
             # A strategy waiting for its first bar hears nothing: the operator is told at once,
             # then at most once a minute of the periods while it lasts.
+            first_ms, told_ms = self._no_price.get(market_id, (open_ms, None))
             loud = told_ms is None or open_ms - told_ms >= NO_PRICE_TOLD_EVERY_S * 1000
-            self._no_price[market_id] = (first_ms, open_ms, open_ms if loud else told_ms)
+            self._no_price[market_id] = (first_ms, open_ms if loud else told_ms)
             periods = (open_ms - first_ms) // self._interval_ms + 1
             log.log(
                 logging.WARNING if loud else logging.INFO,
