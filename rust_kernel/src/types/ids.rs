@@ -69,17 +69,26 @@ pub fn fingerprint(s: &str) -> u64 {
 /// event (four per order with the mock venue), and formatting machinery would be a large
 /// share of a trade cycle. A caller making many ids of one prefix keeps a [`CounterIds`].
 pub fn counter_id(prefix: &str, sep: &str, n: u64) -> Id {
+    // Laid out in place, without the `String` a `CounterIds` keeps.
+    match laid_out::<{ Id::INLINE_CAP }>(prefix, sep, n) {
+        Some((buf, len)) => CounterIds::inline(&buf, len),
+        None => long_counter_id(prefix, sep, n),
+    }
+}
+
+/// `<prefix><sep><n>` in a zeroed buffer of `N` bytes and its length; None when it is longer.
+#[inline]
+fn laid_out<const N: usize>(prefix: &str, sep: &str, n: u64) -> Option<([u8; N], usize)> {
     let head = prefix.len() + sep.len();
     let len = head + digit_count(n);
-    if len > Id::INLINE_CAP {
-        return long_counter_id(prefix, sep, n);
+    if len > N {
+        return None;
     }
-    // Laid out in place, without the `String` a `CounterIds` keeps.
-    let mut buf = [0u8; Id::INLINE_CAP];
+    let mut buf = [0u8; N];
     buf[..prefix.len()].copy_from_slice(prefix.as_bytes());
     buf[prefix.len()..head].copy_from_slice(sep.as_bytes());
     put_digits(&mut buf, len, n);
-    CounterIds::inline(&buf, len)
+    Some((buf, len))
 }
 
 /// How many decimal digits `n` has.
@@ -90,7 +99,7 @@ fn digit_count(n: u64) -> usize {
 
 /// `n`'s digits into `buf`, ending at `len`, last first, two a step.
 #[inline]
-fn put_digits(buf: &mut [u8; Id::INLINE_CAP], len: usize, n: u64) {
+fn put_digits<const N: usize>(buf: &mut [u8; N], len: usize, n: u64) {
     let mut at = len;
     let mut x = n;
     while x >= 100 {
@@ -196,10 +205,16 @@ impl CounterIds {
     }
 }
 
-/// [`counter_id`] on the heap, kept out of its way.
-#[cold]
+/// [`counter_id`] too long to be inline: a kernel whose id is longer than a few characters
+/// makes every order id so once its counter has enough digits. Laid out on the stack, as the
+/// shared text is made from it with one allocation; a head past that room is formatted.
 fn long_counter_id(prefix: &str, sep: &str, n: u64) -> Id {
-    Id::from(format!("{prefix}{sep}{n}"))
+    match laid_out::<64>(prefix, sep, n) {
+        Some((buf, len)) => {
+            Id::from(std::str::from_utf8(&buf[..len]).expect("UTF-8 text and digits"))
+        }
+        None => Id::from(format!("{prefix}{sep}{n}")),
+    }
 }
 
 /// "00" to "99", for [`counter_id`]: one division by 100 makes two digits.
@@ -259,6 +274,12 @@ mod tests {
         );
         let long = "x".repeat(200);
         assert_eq!(&*counter_id(&long, "-", 7), format!("{long}-7"));
+        // Around the 64 bytes a shared id is laid out in without formatting.
+        for head in ["y".repeat(43), "y".repeat(44), "y".repeat(45)] {
+            let made = counter_id(&head, "-", u64::MAX);
+            assert_eq!(&*made, format!("{head}-{}", u64::MAX));
+            assert!(made.is_heap_allocated());
+        }
         assert!(!id("k-18446744073709551615").is_heap_allocated());
         // Exactly the inline limit, one over it, and multi-byte text in the prefix.
         let at_limit = counter_id("abcdefghij", "-e", 12345678901);
