@@ -2,7 +2,7 @@
 //! behaviours the kernel must absorb (rejects, partial fills, rate limits, resting orders).
 
 use crate::error::{check_number, format_number, KernelError, KernelResult};
-use crate::model::{VenueEvent, VenueOrder};
+use crate::model::{FifoMap, VenueEvent, VenueOrder};
 use crate::types::*;
 use ahash::AHashMap;
 use std::collections::BTreeMap;
@@ -112,9 +112,9 @@ pub struct MockVenue {
     id_prefix: String,
     pub submitted: u64,
     open: BTreeMap<Id, VenueOrder>,
-    /// Orders that ended (filled or canceled), newest last, for `order_status` lookups.
-    finished: AHashMap<Id, VenueOrder>,
-    finished_order: std::collections::VecDeque<Id>,
+    /// The last `MOCK_FINISHED_MEMORY` orders that ended (filled or canceled), for
+    /// `order_status` and a cancel's refusal.
+    finished: FifoMap<VenueOrder>,
     positions: AHashMap<Id, f64>,
 }
 
@@ -152,8 +152,7 @@ impl MockVenue {
             id_prefix,
             submitted: 0,
             open: BTreeMap::new(),
-            finished: AHashMap::new(),
-            finished_order: std::collections::VecDeque::new(),
+            finished: FifoMap::new(MOCK_FINISHED_MEMORY),
             positions: AHashMap::new(),
         })
     }
@@ -260,22 +259,15 @@ impl MockVenue {
     }
 
     fn remember_finished(&mut self, order: VenueOrder) {
-        let key = order.client_order_id.clone();
-        if self.finished.insert(key.clone(), order).is_none() {
-            self.finished_order.push_back(key);
-        }
-        while self.finished_order.len() > MOCK_FINISHED_MEMORY {
-            if let Some(old) = self.finished_order.pop_front() {
-                self.finished.remove(&old);
-            }
-        }
+        self.finished.insert(order.client_order_id.clone(), order);
+        self.finished.pop_over_capacity();
     }
 
     /// The venue's view of an order, open or recently ended; None if it never arrived.
     pub fn order_status(&self, client_order_id: &str) -> Option<&VenueOrder> {
         self.open
             .get(client_order_id)
-            .or_else(|| self.finished.get(client_order_id))
+            .or_else(|| self.finished.get(&Id::from(client_order_id)))
     }
 
     pub fn cancel(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {

@@ -1,7 +1,8 @@
 //! The mock venue's contract: a limit order never fills worse than its limit, an order's last
-//! fill says FILLED with nothing left, and a cancel of an order that ended says how it ended.
+//! fill says FILLED with nothing left, a cancel of an order that ended says how it ended, and
+//! the venue remembers the last `MOCK_FINISHED_MEMORY` orders that ended.
 
-use dita_kernel::mock::{MockConfig, MockVenue};
+use dita_kernel::mock::{MockConfig, MockVenue, MOCK_FINISHED_MEMORY};
 use dita_kernel::*;
 
 fn order(coid: &str, side: OrderSide, order_type: OrderType, price: f64, size: f64) -> VenueOrder {
@@ -145,4 +146,60 @@ fn a_cancel_of_an_order_that_ended_says_how_it_ended() {
     assert_eq!(never.kind, KernelEventKind::CancelReject);
     assert_eq!(never.filled_size, 0.0);
     assert_eq!(never.reason, "order not open at the venue");
+}
+
+#[test]
+fn the_venue_remembers_the_last_ended_orders_and_forgets_older_ones() {
+    let mut venue = MockVenue::new(MockConfig::default()).unwrap();
+    let ended = MOCK_FINISHED_MEMORY + 5;
+    for n in 0..ended {
+        venue.submit(&order(
+            &format!("c{n}"),
+            OrderSide::Buy,
+            OrderType::Market,
+            0.0,
+            1.0,
+        ));
+    }
+    for n in 0..5 {
+        assert!(
+            venue.order_status(&format!("c{n}")).is_none(),
+            "c{n} is forgotten"
+        );
+    }
+    for n in 5..ended {
+        let remembered = venue.order_status(&format!("c{n}"));
+        assert_eq!(
+            remembered.map(|o| o.status),
+            Some(VenueOrderStatus::Filled),
+            "c{n}"
+        );
+    }
+    // Canceled after the others: its refusal to cancel again still says how it ended.
+    let mut resting = resting();
+    let sent = order("late", OrderSide::Buy, OrderType::Limit, 90.0, 1.0);
+    resting.submit(&sent);
+    for n in 0..MOCK_FINISHED_MEMORY - 1 {
+        let filled = order(
+            &format!("f{n}"),
+            OrderSide::Buy,
+            OrderType::Limit,
+            90.0,
+            1.0,
+        );
+        resting.submit(&filled);
+        resting.fill_within_limit(&format!("f{n}"), None).unwrap();
+    }
+    assert_eq!(resting.cancel(&sent)[0].kind, KernelEventKind::CancelAck);
+    let again = &resting.cancel(&sent)[0];
+    assert_eq!(again.reason, "order already canceled");
+    // One more ended order pushes out the oldest, f0, and keeps the canceled one.
+    let one_more = order("f-last", OrderSide::Buy, OrderType::Market, 0.0, 1.0);
+    resting.submit(&one_more);
+    resting.fill_within_limit("f-last", None).unwrap();
+    assert!(resting.order_status("f0").is_none());
+    assert_eq!(
+        resting.order_status("late").map(|o| o.status),
+        Some(VenueOrderStatus::Canceled)
+    );
 }
