@@ -110,12 +110,32 @@ pub struct MockVenue {
     fill_seq: u64,
     /// What its ids start with: the venue's name, and `-s<seq>` once `resume` was called.
     id_prefix: String,
+    ids: MockIds,
     pub submitted: u64,
     open: BTreeMap<Id, VenueOrder>,
     /// The last `MOCK_FINISHED_MEMORY` orders that ended (filled or canceled), for
     /// `order_status` and a cancel's refusal.
     finished: FifoMap<VenueOrder>,
     positions: AHashMap<Id, f64>,
+}
+
+/// The mock's order, event and fill ids, `<prefix>-<n>`, `<prefix>-e<n>` and `<prefix>-t<n>`:
+/// each counter's next id is its last one counted up in place.
+#[derive(Clone, Debug)]
+struct MockIds {
+    orders: CounterIds,
+    events: CounterIds,
+    fills: CounterIds,
+}
+
+impl MockIds {
+    fn new(prefix: &str) -> Self {
+        MockIds {
+            orders: CounterIds::new(prefix, "-"),
+            events: CounterIds::new(prefix, "-e"),
+            fills: CounterIds::new(prefix, "-t"),
+        }
+    }
 }
 
 /// How many ended orders the mock remembers for `order_status`.
@@ -134,6 +154,7 @@ impl MockVenue {
         // would repeat the last run's mark when that kernel idled while another traded.
         if seq > 0 {
             self.id_prefix = counter_id(&self.id_prefix, "-s", seq).to_string();
+            self.ids = MockIds::new(&self.id_prefix);
         }
     }
 }
@@ -143,6 +164,7 @@ impl MockVenue {
         config.validate()?;
         let rng = SplitMix64(config.seed);
         let id_prefix = config.name.clone();
+        let ids = MockIds::new(&id_prefix);
         Ok(MockVenue {
             config,
             rng,
@@ -150,6 +172,7 @@ impl MockVenue {
             event_seq: 0,
             fill_seq: 0,
             id_prefix,
+            ids,
             submitted: 0,
             open: BTreeMap::new(),
             finished: FifoMap::new(MOCK_FINISHED_MEMORY),
@@ -160,7 +183,7 @@ impl MockVenue {
     fn event(&mut self, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
         self.event_seq += 1;
         let mut ev = VenueEvent::new("", kind, &order.client_order_id);
-        ev.event_id = counter_id(&self.id_prefix, "-e", self.event_seq);
+        ev.event_id = self.ids.events.make_next(self.event_seq);
         ev.trade_id = order.trade_id.clone();
         ev.slot_id = order.slot_id as i64;
         ev.venue_order_id = order.venue_order_id.clone();
@@ -191,7 +214,7 @@ impl MockVenue {
         *self.positions.entry(order.asset.clone()).or_insert(0.0) += signed;
         let mut ev = self.event(KernelEventKind::Fill, order);
         self.fill_seq += 1;
-        ev.fill_id = counter_id(&self.id_prefix, "-t", self.fill_seq);
+        ev.fill_id = self.ids.fills.make_next(self.fill_seq);
         ev.price = price;
         ev.size = qty;
         ev.filled_size = order.filled_size;
@@ -233,7 +256,7 @@ impl MockVenue {
         }
         self.order_seq += 1;
         let mut o = order.clone();
-        o.venue_order_id = counter_id(&self.id_prefix, "-", self.order_seq);
+        o.venue_order_id = self.ids.orders.make_next(self.order_seq);
         o.status = VenueOrderStatus::Acknowledged;
         let mut events = Vec::with_capacity(2);
         events.push(self.event(KernelEventKind::OrderAck, &o));

@@ -203,3 +203,51 @@ fn the_venue_remembers_the_last_ended_orders_and_forgets_older_ones() {
         Some(VenueOrderStatus::Canceled)
     );
 }
+
+#[test]
+fn the_venue_ids_count_on_under_each_resumed_runs_mark() {
+    let mut venue = MockVenue::new(MockConfig::default()).unwrap();
+    let ids = |events: &[VenueEvent]| -> Vec<String> {
+        let mut ids = vec![events[0].venue_order_id.to_string()];
+        for ev in events {
+            ids.push(ev.event_id.to_string());
+        }
+        ids.push(events[1].fill_id.to_string());
+        ids
+    };
+    let first = venue.submit(&order("c1", OrderSide::Buy, OrderType::Market, 0.0, 1.0));
+    assert_eq!(ids(&first), ["mock-1", "mock-e1", "mock-e2", "mock-t1"]);
+    venue.resume(7);
+    let second = venue.submit(&order("c2", OrderSide::Buy, OrderType::Market, 0.0, 1.0));
+    assert_eq!(
+        ids(&second),
+        ["mock-s7-2", "mock-s7-e3", "mock-s7-e4", "mock-s7-t2"]
+    );
+    // A second kernel recovered beside the venue adds its mark; 0 (a fresh kernel) none.
+    venue.resume(9);
+    venue.resume(0);
+    let third = venue.submit(&order("c3", OrderSide::Buy, OrderType::Market, 0.0, 1.0));
+    assert_eq!(
+        ids(&third),
+        [
+            "mock-s7-s9-3",
+            "mock-s7-s9-e5",
+            "mock-s7-s9-e6",
+            "mock-s7-s9-t3"
+        ]
+    );
+    // Counted past a carry into a new digit, as ids made anew are.
+    for n in 4..=10 {
+        venue.submit(&order(
+            &format!("c{n}"),
+            OrderSide::Buy,
+            OrderType::Market,
+            0.0,
+            1.0,
+        ));
+    }
+    assert_eq!(
+        &*venue.order_status("c10").unwrap().venue_order_id,
+        "mock-s7-s9-10"
+    );
+}
