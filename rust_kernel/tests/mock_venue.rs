@@ -27,6 +27,11 @@ fn order(coid: &str, side: OrderSide, order_type: OrderType, price: f64, size: f
     }
 }
 
+/// A market BUY of 1 that the default mock fills at once.
+fn market_buy(coid: &str) -> VenueOrder {
+    order(coid, OrderSide::Buy, OrderType::Market, 0.0, 1.0)
+}
+
 fn resting() -> MockVenue {
     MockVenue::new(MockConfig {
         fill_rate: 0.0,
@@ -142,7 +147,7 @@ fn a_cancel_of_an_order_that_ended_says_how_it_ended() {
     assert_eq!((again.filled_size, again.remaining_size), (1.0, 0.0));
     assert!(again.reason.contains("canceled"), "{}", again.reason);
     // Never received: refused as not open, nothing said of its fills.
-    let never = &venue.cancel(&order("c3", OrderSide::Buy, OrderType::Market, 0.0, 1.0))[0];
+    let never = &venue.cancel(&market_buy("c3"))[0];
     assert_eq!(never.kind, KernelEventKind::CancelReject);
     assert_eq!(never.filled_size, 0.0);
     assert_eq!(never.reason, "order not open at the venue");
@@ -153,13 +158,7 @@ fn the_venue_remembers_the_last_ended_orders_and_forgets_older_ones() {
     let mut venue = MockVenue::new(MockConfig::default()).unwrap();
     let ended = MOCK_FINISHED_MEMORY + 5;
     for n in 0..ended {
-        venue.submit(&order(
-            &format!("c{n}"),
-            OrderSide::Buy,
-            OrderType::Market,
-            0.0,
-            1.0,
-        ));
+        venue.submit(&market_buy(&format!("c{n}")));
     }
     for n in 0..5 {
         assert!(
@@ -194,7 +193,7 @@ fn the_venue_remembers_the_last_ended_orders_and_forgets_older_ones() {
     let again = &resting.cancel(&sent)[0];
     assert_eq!(again.reason, "order already canceled");
     // One more ended order pushes out the oldest, f0, and keeps the canceled one.
-    let one_more = order("f-last", OrderSide::Buy, OrderType::Market, 0.0, 1.0);
+    let one_more = market_buy("f-last");
     resting.submit(&one_more);
     resting.fill_within_limit("f-last", None).unwrap();
     assert!(resting.order_status("f0").is_none());
@@ -215,10 +214,10 @@ fn the_venue_ids_count_on_under_each_resumed_runs_mark() {
         ids.push(events[1].fill_id.to_string());
         ids
     };
-    let first = venue.submit(&order("c1", OrderSide::Buy, OrderType::Market, 0.0, 1.0));
+    let first = venue.submit(&market_buy("c1"));
     assert_eq!(ids(&first), ["mock-1", "mock-e1", "mock-e2", "mock-t1"]);
     venue.resume(7);
-    let second = venue.submit(&order("c2", OrderSide::Buy, OrderType::Market, 0.0, 1.0));
+    let second = venue.submit(&market_buy("c2"));
     assert_eq!(
         ids(&second),
         ["mock-s7-2", "mock-s7-e3", "mock-s7-e4", "mock-s7-t2"]
@@ -226,7 +225,7 @@ fn the_venue_ids_count_on_under_each_resumed_runs_mark() {
     // A second kernel recovered beside the venue adds its mark; 0 (a fresh kernel) none.
     venue.resume(9);
     venue.resume(0);
-    let third = venue.submit(&order("c3", OrderSide::Buy, OrderType::Market, 0.0, 1.0));
+    let third = venue.submit(&market_buy("c3"));
     assert_eq!(
         ids(&third),
         [
@@ -238,13 +237,7 @@ fn the_venue_ids_count_on_under_each_resumed_runs_mark() {
     );
     // Counted past a carry into a new digit, as ids made anew are.
     for n in 4..=10 {
-        venue.submit(&order(
-            &format!("c{n}"),
-            OrderSide::Buy,
-            OrderType::Market,
-            0.0,
-            1.0,
-        ));
+        venue.submit(&market_buy(&format!("c{n}")));
     }
     assert_eq!(
         &*venue.order_status("c10").unwrap().venue_order_id,
