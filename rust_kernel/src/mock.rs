@@ -290,7 +290,7 @@ impl MockVenue {
     pub fn order_status(&self, client_order_id: &str) -> Option<&VenueOrder> {
         self.open
             .get(client_order_id)
-            .or_else(|| self.finished.get(&Id::from(client_order_id)))
+            .or_else(|| self.finished.get(client_order_id))
     }
 
     pub fn cancel(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {

@@ -174,37 +174,37 @@ fn the_venue_remembers_the_last_ended_orders_and_forgets_older_ones() {
             "c{n}"
         );
     }
-    // Canceled after the others: its refusal to cancel again still says how it ended.
+    // Canceled first, then pushed on by the orders ending after it: while remembered, its
+    // refusal to cancel again says how it ended; once forgotten, it is not open.
     let mut resting = resting();
-    let sent = order("late", OrderSide::Buy, OrderType::Limit, 90.0, 1.0);
-    resting.submit(&sent);
+    let late = order("late", OrderSide::Buy, OrderType::Limit, 90.0, 1.0);
+    resting.submit(&late);
+    assert_eq!(resting.cancel(&late)[0].kind, KernelEventKind::CancelAck);
+    let end = |venue: &mut MockVenue, coid: &str, size: f64| {
+        venue.submit(&order(coid, OrderSide::Buy, OrderType::Limit, 90.0, size));
+        venue.fill_within_limit(coid, None).unwrap();
+    };
     for n in 0..MOCK_FINISHED_MEMORY - 1 {
-        let filled = order(
-            &format!("f{n}"),
-            OrderSide::Buy,
-            OrderType::Limit,
-            90.0,
-            1.0,
-        );
-        resting.submit(&filled);
-        resting.fill_within_limit(&format!("f{n}"), None).unwrap();
+        end(&mut resting, &format!("f{n}"), 1.0);
     }
-    assert_eq!(resting.cancel(&sent)[0].kind, KernelEventKind::CancelAck);
-    let again = &resting.cancel(&sent)[0];
-    assert_eq!(again.reason, "order already canceled");
-    // One more ended order pushes out the oldest, f0, and keeps the canceled one.
-    let one_more = market_buy("f-last");
-    resting.submit(&one_more);
-    resting.fill_within_limit("f-last", None).unwrap();
-    assert!(resting.order_status("f0").is_none());
+    assert_eq!(resting.cancel(&late)[0].reason, "order already canceled");
+    // An id that ends again is remembered as it ended last, in the place it first took.
+    end(&mut resting, "f0", 2.0);
+    assert_eq!(resting.order_status("f0").map(|o| o.size), Some(2.0));
+    assert_eq!(resting.cancel(&late)[0].reason, "order already canceled");
+    end(&mut resting, "f-last", 1.0);
     assert_eq!(
-        resting.order_status("late").map(|o| o.status),
-        Some(VenueOrderStatus::Canceled)
+        resting.cancel(&late)[0].reason,
+        "order not open at the venue"
     );
+    assert_eq!(resting.order_status("f0").map(|o| o.size), Some(2.0));
+    end(&mut resting, "f-after", 1.0);
+    assert!(resting.order_status("f0").is_none());
+    assert!(resting.order_status("f1").is_some());
 }
 
 #[test]
-fn the_venue_ids_count_on_under_each_resumed_runs_mark() {
+fn the_venue_ids_count_on_under_the_mark_of_each_resume() {
     let mut venue = MockVenue::new(MockConfig::default()).unwrap();
     let ids = |events: &[VenueEvent]| -> Vec<String> {
         let mut ids = vec![events[0].venue_order_id.to_string()];

@@ -205,11 +205,15 @@ impl CounterIds {
     }
 }
 
+/// The longest [`long_counter_id`] laid out on the stack: a prefix of 44 bytes with its
+/// separator and the 20 digits of the largest counter.
+const LONG_COUNTER_ID_ROOM: usize = 64;
+
 /// [`counter_id`] too long to be inline: a kernel whose id is longer than a few characters
 /// makes every order id so once its counter has enough digits. Laid out on the stack, as the
 /// shared text is made from it with one allocation; a head past that room is formatted.
 fn long_counter_id(prefix: &str, sep: &str, n: u64) -> Id {
-    match laid_out::<64>(prefix, sep, n) {
+    match laid_out::<LONG_COUNTER_ID_ROOM>(prefix, sep, n) {
         Some((buf, len)) => {
             Id::from(std::str::from_utf8(&buf[..len]).expect("UTF-8 text and digits"))
         }
@@ -274,7 +278,7 @@ mod tests {
         );
         let long = "x".repeat(200);
         assert_eq!(&*counter_id(&long, "-", 7), format!("{long}-7"));
-        // Around the 64 bytes a shared id is laid out in without formatting.
+        // Around the LONG_COUNTER_ID_ROOM bytes a shared id is laid out in without formatting.
         for head in ["y".repeat(43), "y".repeat(44), "y".repeat(45)] {
             let made = counter_id(&head, "-", u64::MAX);
             assert_eq!(&*made, format!("{head}-{}", u64::MAX));

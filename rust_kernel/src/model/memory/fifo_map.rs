@@ -13,9 +13,9 @@ use std::collections::VecDeque;
 /// queue keeps at most twice that many places (a value taken out early leaves its place
 /// behind until the place reaches the front). The oldest value goes when either bound is
 /// passed. Kept in a `ProbeTable` by the id's fingerprint, with the id checked on every
-/// match, so it is exact; an insert can be prefetched before the input needs it. Stored in
-/// checkpoints as the map of live values and the queue of places' ids (a checkpoint's
-/// `unsettled` and `unsettled_order`).
+/// match, so it is exact; an insert can be prefetched before the input needs it. The kernel's
+/// is stored in checkpoints as the map of live values and the queue of places' ids (a
+/// checkpoint's `unsettled` and `unsettled_order`).
 ///
 /// A table entry carries the top 32 bits of its id's mixed hash beside its place's position,
 /// so probing past other entries, and shifting them back on removal, never reads a place:
@@ -90,15 +90,21 @@ impl<V: Clone> FifoMap<V> {
         &self.places[Self::index(self.front, entry)]
     }
 
-    /// The table slot of `id`'s live value.
-    fn find(&self, id: &Id, hash: u64) -> (usize, bool) {
+    /// The table slot of `id`'s live value (`id` an `Id`, or its text).
+    fn find<K: ?Sized>(&self, id: &K, hash: u64) -> (usize, bool)
+    where
+        Id: PartialEq<K>,
+    {
         self.find_inline(id, hash)
     }
 
     /// [`FifoMap::find`], inlined where a value is put (an unsettled fill, once a fill): a
     /// call's saving and restoring of registers is nearly half its cost.
     #[inline(always)]
-    fn find_inline(&self, id: &Id, hash: u64) -> (usize, bool) {
+    fn find_inline<K: ?Sized>(&self, id: &K, hash: u64) -> (usize, bool)
+    where
+        Id: PartialEq<K>,
+    {
         if self.table.is_empty() {
             return (0, false);
         }
@@ -108,8 +114,12 @@ impl<V: Clone> FifoMap<V> {
         })
     }
 
-    pub fn get(&self, id: &Id) -> Option<&V> {
-        let (at, found) = self.find(id, stored(fingerprint(id)));
+    /// The live value of `id`, an `Id` or its text (a lookup by text makes no `Id`).
+    pub fn get<K: AsRef<str> + ?Sized>(&self, id: &K) -> Option<&V>
+    where
+        Id: PartialEq<K>,
+    {
+        let (at, found) = self.find(id, stored(fingerprint(id.as_ref())));
         found.then(|| self.place(self.table.slots[at]).value.as_ref())?
     }
 
