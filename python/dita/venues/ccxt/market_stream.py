@@ -479,7 +479,7 @@ class MarketStream(StreamThread):
             # Known to have no bar: not asked of REST again when another market's call fails.
             self._closed.setdefault(market_id, {})[open_ms] = None
             # A strategy waiting for its first bar hears nothing: the operator is told at once,
-            # then at most once a minute of the periods while it lasts.
+            # then at most every NO_PRICE_TOLD_EVERY_S of the periods while it lasts.
             first_ms, told_ms = self._no_price.get(market_id, (open_ms, None))
             loud = told_ms is None or open_ms - told_ms >= NO_PRICE_TOLD_EVERY_S * 1000
             self._no_price[market_id] = (first_ms, open_ms if loud else told_ms)
