@@ -467,6 +467,11 @@ impl Kernel {
         (upnl, notional)
     }
 
+    /// The account's equity: the kernel's capital and the open trades' unrealized PnL.
+    pub fn equity(&self) -> f64 {
+        self.account.k_capital() + self.open_totals().0
+    }
+
     // ----- inputs --------------------------------------------------------------------
 
     /// Applies one recorded input; this is the replay path of the write-ahead log and the

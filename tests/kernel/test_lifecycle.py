@@ -715,6 +715,19 @@ def test_a_blown_account_does_not_read_as_unlevered() -> None:
     assert account["leverage"] is None, "unbounded: no number says it"
 
 
+def test_equity_is_the_accounts_equity_as_the_marks_move() -> None:
+    k = ExecutionKernel(max_slots=2)
+    k.set_seed_capital(1000.0)
+    assert k.equity() == k.account()["equity"] == 1000.0
+    assert k.process_intent(intent("ENTER", 0, target_size=2.0, reference_price=100.0)).accepted
+    for price in (100.0, 130.0, 40.0):
+        k.mark_price("BTCUSDT", price)
+        assert k.equity() == k.account()["equity"]
+    assert k.equity() < 1000.0 - 100.0, "2 held from about 100, marked at 40"
+    assert k.process_intent(intent("EXIT", 0, reference_price=40.0)).accepted
+    assert k.equity() == k.account()["equity"] == k.account()["capital"]
+
+
 def test_snapshot_field_names(kernel: ExecutionKernel) -> None:
     snap = kernel.snapshot()
     assert set(snap) >= {"kernel_id", "control", "slots", "account"}

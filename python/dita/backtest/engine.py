@@ -345,7 +345,7 @@ def run_backtest(
             if halted:
                 return
             runtime.sync_marks()
-            equity = float(kernel.account()["equity"])
+            equity = kernel.equity()
             if equity <= 0:
                 # Exits stay allowed (HALTED refuses entries only), so positions can still close.
                 kernel.update_control(mode="HALTED", source="backtest")

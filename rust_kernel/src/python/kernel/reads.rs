@@ -132,6 +132,11 @@ impl PyKernel {
         this.account_dict(py)
     }
 
+    /// `account()["equity"]` without the rest of the account: read on every fill of a backtest.
+    fn equity(slf: &Bound<'_, Self>) -> PyResult<f64> {
+        Ok(wait_ref(slf)?.core.equity())
+    }
+
     fn slots<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let this = wait_ref(slf)?;
         let list = PyList::empty(py);
