@@ -382,6 +382,18 @@ def test_run_columns_refuses_columns_of_other_lengths_before_any_row(longer: boo
     assert runtime.data_points == 0
 
 
+@pytest.mark.parametrize(("kind", "count"), [("bars", 4), ("bars", 6), ("quotes", 5)])
+def test_run_columns_refuses_another_count_of_columns_before_any_row(kind: str, count: int) -> None:
+    runtime, _, _ = make_runtime()
+    runtime.start()
+    fields = "open, high, low, close, volume" if kind == "bars" else "bid, ask, bid_size, ask_size"
+    with pytest.raises(
+        ValueError, match=f"columns holds {count} columns: {kind} take {fields.count(',') + 1}, {fields}"
+    ):
+        runtime.run_columns([60.0, 120.0], ["X", "X"], [[1.0, 1.0]] * count, kind)
+    assert runtime.data_points == 0
+
+
 class LaxParams(BaseModel):  # pydantic's default extra="ignore": a typo would be dropped
     lookback: int = Field(default=20, ge=2)
     size: float = 0.01
