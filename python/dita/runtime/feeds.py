@@ -293,24 +293,20 @@ class FeedLoop:
             raise ValueError(f"kind={kind!r} must be 'bars' or 'quotes'")
         if not (is_number(progress_every) and isinstance(progress_every, int) and progress_every > 0):
             raise ValueError(f"progress_every={progress_every!r} must be a positive whole number of rows")
-        # Each row goes straight to the guarded handler, and is made its NamedTuple by
-        # tuple.__new__: both in C, without the Python frames of on_bar and Bar(*row).
-        point_type: type[Bar] | type[Quote]
-        if kind == "bars":
-            point_type, handle_one = Bar, partial(self._one_at_a_time, "on_bar", self._on_bar)
-        else:
-            point_type, handle_one = Quote, partial(self._one_at_a_time, "on_quote", self._on_quote)
+        point_type: type[Bar] | type[Quote] = Bar if kind == "bars" else Quote
+        handle_one = self.on_bar if kind == "bars" else self.on_quote
         fields = point_type._fields[2:]  # after asset and ts
         if len(columns) != len(fields):
             raise ValueError(
-                f"columns holds {len(columns)} columns: {kind} take {len(fields)}, {', '.join(fields)}"
+                f"columns holds {len(columns)} columns; {kind} take {len(fields)} ({', '.join(fields)})"
             )
         n = len(ts)
         # Before any row (a chunk's zip sees only its own rows: a longer column would go unnoticed).
         for name, column in (("asset", asset), *((f"columns[{i}]", c) for i, c in enumerate(columns))):
             if len(column) != n:
                 raise ValueError(f"{name} has {len(column):,} rows, ts has {n:,}: columns must be as long")
-        # Each row as long as the type's fields: the columns counted above, zip(strict=True).
+        # tuple.__new__ makes each row its NamedTuple in C, where Bar(*row) runs a Python
+        # frame; every row is as long as the type's fields (the columns counted above).
         points = map(partial(tuple.__new__, point_type), _rows_in_chunks(asset, ts, columns, n))
         done = 0
         # Rows between two calls of ``progress``: sized to take about a quarter second, from
@@ -320,7 +316,7 @@ class FeedLoop:
             stop = min(n, done + chunk)
             started = time.monotonic()
             for point in islice(points, stop - done):
-                handle_one(point)
+                handle_one(point)  # type: ignore[arg-type]
             if progress is not None:
                 took = time.monotonic() - started
                 progress(stop)

@@ -132,7 +132,7 @@ impl PyKernel {
         this.account_dict(py)
     }
 
-    /// `account()["equity"]` without the rest of the account: read on every fill of a backtest.
+    /// `account()["equity"]` without the rest of the account, for code that reads it often.
     fn equity(slf: &Bound<'_, Self>) -> PyResult<f64> {
         Ok(wait_ref(slf)?.core.equity())
     }
