@@ -101,6 +101,19 @@ struct State {
     flush_requested: bool,
     failed: Option<String>,
     shutdown: bool,
+    /// The seq a background checkpoint is taken at, until a write passes its record.
+    checkpoint_mark: Option<u64>,
+    /// Where the log stood just after that record, noted by the write that passed it.
+    checkpoint_position: Option<LogPosition>,
+}
+
+/// Where the next record starts: the first seq of its segment, its byte offset there, and
+/// the chain hash of the record before it.
+#[derive(Clone, Copy, Debug)]
+struct LogPosition {
+    segment_first_seq: u64,
+    offset: u64,
+    head_hash: Hash,
 }
 
 struct Io {
@@ -153,9 +166,11 @@ fn set_failed(shared: &Shared, err: &WalError) {
 /// Takes what is buffered, seals it (hash chain and checksums, in order), writes it and
 /// rotates the segment once it reached `segment_bytes`. Returns the written seq.
 fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
-    let (mut chunk, upto) = {
+    let (mut chunk, upto, mark) = {
         let mut st = lock_state(shared);
         st.check_usable()?;
+        // A write before the checkpoint's mark was set may have ended at its record.
+        note_checkpoint_position(&mut st, io);
         if st.pending_frames.is_empty() {
             return Ok(io.written_seq);
         }
@@ -164,11 +179,13 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
         (
             std::mem::replace(&mut st.pending_frames, spare),
             st.last_seq,
+            st.checkpoint_mark,
         )
     };
     seal_frames(&mut chunk, io.head_hash);
     // Write segment by segment: a segment ends with the record that makes it reach
-    // `segment_bytes`, whatever the size of the buffered chunk.
+    // `segment_bytes`, whatever the size of the buffered chunk. A write also ends with the
+    // checkpoint's record, so the position after it can be noted.
     let mut at = 0;
     let mut result = Ok(());
     while at < chunk.len() {
@@ -177,7 +194,7 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
         while end < chunk.len() {
             let (len, s, h) = sealed_frame_info(&chunk, end);
             (end, seq, hash) = (end + len, s, h);
-            if io.segment_len + (end - at) as u64 >= shared.segment_bytes {
+            if io.segment_len + (end - at) as u64 >= shared.segment_bytes || Some(seq) == mark {
                 break;
             }
         }
@@ -194,6 +211,9 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
                 break;
             }
         }
+        if Some(io.written_seq) == mark {
+            note_checkpoint_position(&mut lock_state(shared), io);
+        }
     }
     chunk.clear();
     io.spare = chunk;
@@ -201,6 +221,19 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
     lock_state(shared).written_seq = upto;
     shared.written_seq.store(upto, Ordering::Release);
     Ok(upto)
+}
+
+/// Notes where the log stands when its last written record is the checkpoint's (after any
+/// rotation that record made): the next record starts there.
+fn note_checkpoint_position(st: &mut State, io: &Io) {
+    if st.checkpoint_mark == Some(io.written_seq) {
+        st.checkpoint_mark = None;
+        st.checkpoint_position = Some(LogPosition {
+            segment_first_seq: io.segment_first_seq,
+            offset: io.segment_len,
+            head_hash: io.head_hash,
+        });
+    }
 }
 
 /// Returns the error of writing record `seq` only when the record is not on stable storage:

@@ -160,6 +160,45 @@ fn a_background_checkpoint_is_used_on_reopen_and_appends_go_on_meanwhile() {
     assert_eq!(verify(dir.path()).unwrap().checkpoints, 1);
 }
 
+/// The write that passes a background checkpoint's record notes where the next record
+/// starts, wherever the record falls (the last of its segment, the rotation it made
+/// included) and whether it was written before the checkpoint was asked for or after.
+#[test]
+fn a_background_checkpoint_resumes_after_its_record_wherever_the_record_falls() {
+    let mut ended_a_segment = 0;
+    for at in 1..=40u64 {
+        let dir = tempfile::tempdir().unwrap();
+        let opts = options(FsyncPolicy::DEFAULT_BATCH).with_segment_bytes(1024);
+        let (mut wal, _, _) = open_collect(dir.path(), opts.clone()).unwrap();
+        for i in 1..=at {
+            wal.append(i as f64, &payload(i)).unwrap();
+        }
+        if at % 2 == 0 {
+            wal.head_hash().expect("the writer's own log"); // written before it is asked for
+        }
+        let state = format!("state@{at}").into_bytes();
+        wal.checkpoint_in_background(at, state.clone()).unwrap();
+        for i in at + 1..=at + 20 {
+            wal.append(i as f64, &payload(i)).unwrap();
+        }
+        assert!(wal.finish_checkpoint().unwrap().is_some(), "at {at}");
+        drop(wal);
+        ended_a_segment += usize::from(seg(dir.path(), at + 1).exists());
+        let (_, report, (ckpt, recs)) = open_collect(dir.path(), opts).unwrap();
+        assert_eq!(ckpt, Some((at, state)), "at {at}");
+        assert_eq!(
+            recs.iter().map(|r| r.0).collect::<Vec<_>>(),
+            (at + 1..=at + 20).collect::<Vec<_>>(),
+            "at {at}"
+        );
+        assert_eq!(report.last_seq, at + 20, "at {at}");
+    }
+    assert!(
+        ended_a_segment > 0,
+        "no checkpoint's record ended its segment"
+    );
+}
+
 #[test]
 fn a_failed_background_checkpoint_is_reported_not_returned_to_later_calls() {
     // A checkpoint only shortens recovery; one that failed must not fail the next checkpoint

@@ -186,6 +186,8 @@ fn writer_state(
         flush_requested: false,
         failed: None,
         shutdown: false,
+        checkpoint_mark: None,
+        checkpoint_position: None,
     };
     let io = Io {
         file,
