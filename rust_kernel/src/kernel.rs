@@ -655,6 +655,7 @@ mod venue_events;
 pub use checkpoint::{
     decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
 };
+pub use checkpoint_copy::CheckpointCopy;
 pub use intents::validate_leg_ratios;
 pub use market::Control;
 pub use settlement::{

@@ -485,7 +485,7 @@ impl KernelLog {
             let state = kernel.copy_for_checkpoint();
             match self
                 .wal
-                .checkpoint_encoded_in_background(seq, move || encode_kernel(&state))
+                .checkpoint_encoded_in_background(seq, move || state.encode())
             {
                 Ok(()) => self.records_since_checkpoint = 0,
                 // The log failed after this record reached stable storage (the next segment

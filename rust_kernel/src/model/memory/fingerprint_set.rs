@@ -162,6 +162,17 @@ impl FingerprintSet {
         self.ring.is_empty()
     }
 
+    /// A copy that encodes as this set does and serves nothing else: its lookup table, the
+    /// larger part of its memory and never encoded, is left out, so it finds nothing.
+    pub fn copy_to_encode(&self) -> Self {
+        FingerprintSet {
+            ring: self.ring.clone(),
+            head: self.head,
+            table: CompactTable::default(),
+            capacity: self.capacity,
+        }
+    }
+
     /// Oldest first.
     fn in_order(&self) -> impl Iterator<Item = &u64> {
         self.ring[self.head..].iter().chain(&self.ring[..self.head])
@@ -218,6 +229,18 @@ mod tests {
     use super::*;
     use crate::model::RecentSet;
     use std::collections::VecDeque;
+
+    #[test]
+    fn a_copy_to_encode_encodes_as_its_set_in_and_beyond_its_capacity() {
+        let mut f = FingerprintSet::new(100);
+        for i in 0..250u64 {
+            f.insert(i * 7919);
+            if i % 60 == 0 {
+                let copy = bincode::serialize(&f.copy_to_encode()).unwrap();
+                assert_eq!(copy, bincode::serialize(&f).unwrap(), "after {i}");
+            }
+        }
+    }
 
     #[test]
     fn fingerprint_set_forgets_the_oldest_beyond_its_capacity() {
