@@ -117,7 +117,8 @@ struct LogPosition {
 }
 
 struct Io {
-    file: File,
+    /// Shared with a sync under way, which runs without the `io` lock.
+    file: Arc<File>,
     segment_first_seq: u64,
     segment_path: PathBuf,
     /// Bytes written to the current segment.
@@ -198,7 +199,7 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
                 break;
             }
         }
-        if let Err(e) = (&io.file).write_all(&chunk[at..end]) {
+        if let Err(e) = (&*io.file).write_all(&chunk[at..end]) {
             result = Err(poison(shared, &io.segment_path, "write", e));
             break;
         }
@@ -259,12 +260,25 @@ fn mark_durable(shared: &Shared, upto: u64) -> u64 {
 }
 
 /// Flush and fdatasync (group commit). Appends continue meanwhile: they only need `state`.
+/// The sync runs without the `io` lock: a sync takes milliseconds on a busy disk, and an
+/// appender far enough behind to write its records itself would wait for it. A rotation
+/// meanwhile syncs the segment it ends, so every record up to `upto` is synced either way.
 fn commit(shared: &Shared) -> Result<u64, WalError> {
-    let mut io = lock_io(shared);
-    lock_state(shared).unsynced = 0;
-    let upto = flush_io(shared, &mut io)?;
-    if let Err(e) = io.file.sync_data() {
-        return Err(poison(shared, &io.segment_path, "fdatasync", e));
+    let (upto, file, path) = {
+        let mut io = lock_io(shared);
+        lock_state(shared).unsynced = 0;
+        let upto = flush_io(shared, &mut io)?;
+        (upto, Arc::clone(&io.file), io.segment_path.clone())
+    };
+    #[cfg(test)]
+    SLOW_SYNC.with(|slow| {
+        if let Some((took, started)) = &*slow.borrow() {
+            let _ = started.send(());
+            thread::sleep(*took);
+        }
+    });
+    if let Err(e) = file.sync_data() {
+        return Err(poison(shared, &path, "fdatasync", e));
     }
     Ok(mark_durable(shared, upto))
 }
@@ -273,6 +287,10 @@ fn commit(shared: &Shared) -> Result<u64, WalError> {
 thread_local! {
     /// Makes this thread's next thread spawns of the log fail, as at the process's thread limit.
     pub(super) static FAIL_SPAWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Makes this thread's syncs take this long, as on a busy disk: set, the sync first says
+    /// it started on the channel.
+    pub(super) static SLOW_SYNC: std::cell::RefCell<Option<(Duration, std::sync::mpsc::Sender<()>)>> =
+        const { std::cell::RefCell::new(None) };
 }
 
 /// Starts one of the log's threads (the flusher, a checkpoint writer).

@@ -132,6 +132,37 @@ fn a_sync_handle_makes_the_log_durable_from_another_thread_while_appends_go_on()
     assert_eq!(wal.sync().unwrap(), 6);
 }
 
+/// A sync takes milliseconds on a busy disk; an appender whose records have piled up writes
+/// them itself, and must not wait for a sync under way to do so.
+#[test]
+fn writing_records_does_not_wait_for_a_sync_under_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
+    wal.append(0.0, b"x").unwrap();
+    let handle = wal.sync_handle().unwrap();
+    let (started, sync_started) = std::sync::mpsc::channel();
+    let syncing = std::thread::spawn(move || {
+        writer::SLOW_SYNC.with(|slow| *slow.borrow_mut() = Some((Duration::from_secs(1), started)));
+        handle.sync()
+    });
+    sync_started.recv().unwrap();
+    wal.append(0.0, b"y").unwrap();
+    let at = std::time::Instant::now();
+    wal.head_hash().expect("the writer's own log"); // writes the buffered records
+    assert!(
+        at.elapsed() < Duration::from_millis(500),
+        "the write waited {:?} for the sync",
+        at.elapsed()
+    );
+    assert_eq!(wal.written_seq(), 2);
+    assert_eq!(
+        syncing.join().unwrap().unwrap(),
+        1,
+        "the sync covers what it wrote"
+    );
+    assert_eq!(wal.sync().unwrap(), 2);
+}
+
 /// Pages of `path` in the page cache that are not on stable storage yet (dirty or under
 /// writeback), by cachestat(2) (Linux 6.5); None where the kernel cannot say.
 #[cfg(target_os = "linux")]

@@ -5,6 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{mark_durable, poison, set_failed, Io, Shared};
 use crate::wal::format::{encode_segment_header, segment_name};
@@ -30,7 +31,7 @@ pub(super) fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {
     });
     match created {
         Ok((p, f)) => {
-            io.file = f;
+            io.file = Arc::new(f);
             io.segment_path = p;
             io.segment_first_seq = first_seq;
             io.segment_len = header.len() as u64;

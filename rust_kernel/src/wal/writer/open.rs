@@ -190,7 +190,7 @@ fn writer_state(
         checkpoint_position: None,
     };
     let io = Io {
-        file,
+        file: Arc::new(file),
         segment_first_seq,
         segment_path,
         segment_len,
