@@ -480,17 +480,17 @@ impl KernelLog {
         let seq = self.wal.append(now_seconds(), &self.encoded_input)?;
         self.records_since_checkpoint += 1;
         if self.checkpoint_every > 0 && self.records_since_checkpoint >= self.checkpoint_every {
-            // Only a copy of the state is made here: its encoding, the sync and the file are
-            // made in the background, off the input's thread.
+            // Only a copy of the state is made here: its encoding, the write and sync of the
+            // records before it and the file are made in the background, off the input's thread.
             let state = kernel.copy_for_checkpoint();
             match self
                 .wal
                 .checkpoint_encoded_in_background(seq, move || state.encode())
             {
                 Ok(()) => self.records_since_checkpoint = 0,
-                // The log failed after this record reached stable storage (the next segment
-                // could not be started): a restart replays the record, so it is not reported
-                // failed; the log's failure refuses the next input instead.
+                // The log failed on its thread after this record reached stable storage: a
+                // restart replays the record, so it is not reported failed; the log's failure
+                // refuses the next input instead.
                 Err(_) if self.wal.failure().is_some() && self.wal.recoverable_seq() >= seq => {}
                 Err(e) => return Err(e),
             }

@@ -32,7 +32,8 @@ pub use open::RecoveredWal;
 /// writes them itself: 16 MiB by default, a quarter second of 100,000 intents/s (each intent
 /// an order acknowledged and filled, about 680 bytes of records). A flusher held up by a slow
 /// sync or a busy CPU catches up meanwhile, and the appender, the strategy's thread, is spared
-/// the hashing and a write that can block for tens of milliseconds.
+/// the hashing and a write that can block for tens of milliseconds. The buffer and its spare
+/// keep the capacity a backlog gave them: up to twice 16 MiB.
 const BACKLOG_BUFFERS: usize = 64;
 
 /// An open log with its single writer. See the module documentation.
@@ -63,13 +64,16 @@ impl SyncHandle {
     }
 }
 
-/// Two locks so appends never wait for hashing or the disk: `state` (taken by every
+/// Three locks so appends never wait for hashing or the disk: `state` (taken by every
 /// append, held for a memcpy) holds the buffer of unsealed frames; `io` (taken by whoever
-/// writes) seals a buffer taken from `state`, writes it, syncs and rotates segments. Lock
-/// order is always `io` then `state`.
+/// writes) seals a buffer taken from `state`, writes it and rotates segments; `sync` is held
+/// through each fdatasync and what it decides. Lock order is always `io`, `sync`, `state`.
 struct Shared {
     state: Mutex<State>,
     io: Mutex<Io>,
+    /// One sync at a time: an I/O error is reported to one sync of the file only, so a sync
+    /// beside the one that met it would count records durable whose pages were lost.
+    sync: Mutex<()>,
     wake: Condvar,
     segment_bytes: u64,
     kernel_id: String,
@@ -232,11 +236,18 @@ fn flush_io(shared: &Shared, io: &mut Io) -> Result<u64, WalError> {
 fn note_checkpoint_position(st: &mut State, io: &Io) {
     if st.checkpoint_mark == Some(io.written_seq) {
         st.checkpoint_mark = None;
-        st.checkpoint_position = Some(LogPosition {
-            segment_first_seq: io.segment_first_seq,
-            offset: io.segment_len,
-            head_hash: io.head_hash,
-        });
+        st.checkpoint_position = Some(io.position());
+    }
+}
+
+impl Io {
+    /// Where the next record written starts.
+    fn position(&self) -> LogPosition {
+        LogPosition {
+            segment_first_seq: self.segment_first_seq,
+            offset: self.segment_len,
+            head_hash: self.head_hash,
+        }
     }
 }
 
@@ -255,11 +266,26 @@ fn unless_durable(
     }
 }
 
-fn mark_durable(shared: &Shared, upto: u64) -> u64 {
+/// Syncs `file`, the segment at `path`, and counts the records up to `upto` durable; an
+/// error fails the log. Refused once the log failed: an earlier sync's error may have been
+/// the one report of pages this sync would pass as written.
+fn sync_segment(shared: &Shared, file: &File, path: &Path, upto: u64) -> Result<u64, WalError> {
+    let _one_sync = shared.sync.lock().unwrap_or_else(|p| p.into_inner());
+    lock_state(shared).check_usable()?;
+    #[cfg(test)]
+    SLOW_SYNC.with(|slow| {
+        if let Some((took, started)) = &*slow.borrow() {
+            let _ = started.send(());
+            thread::sleep(*took);
+        }
+    });
+    if let Err(e) = file.sync_data() {
+        return Err(poison(shared, path, "fdatasync", e));
+    }
     let mut st = lock_state(shared);
     st.durable_seq = st.durable_seq.max(upto);
     shared.durable_seq.store(st.durable_seq, Ordering::Release);
-    st.durable_seq
+    Ok(st.durable_seq)
 }
 
 /// Flush and fdatasync (group commit). Appends continue meanwhile: they only need `state`.
@@ -273,17 +299,7 @@ fn commit(shared: &Shared) -> Result<u64, WalError> {
         let upto = flush_io(shared, &mut io)?;
         (upto, Arc::clone(&io.file), io.segment_path.clone())
     };
-    #[cfg(test)]
-    SLOW_SYNC.with(|slow| {
-        if let Some((took, started)) = &*slow.borrow() {
-            let _ = started.send(());
-            thread::sleep(*took);
-        }
-    });
-    if let Err(e) = file.sync_data() {
-        return Err(poison(shared, &path, "fdatasync", e));
-    }
-    Ok(mark_durable(shared, upto))
+    sync_segment(shared, &file, &path, upto)
 }
 
 #[cfg(test)]
@@ -489,8 +505,8 @@ impl Drop for Wal {
 
 #[cfg(test)]
 impl Wal {
-    /// Runs `f` holding the log's `"io"` lock (as its writer thread does while it writes and
-    /// syncs) or its `"state"` lock (as it does while it takes the buffer): a fork inside `f`
+    /// Runs `f` holding the log's `"io"` lock (as its writer thread does while it writes) or
+    /// its `"state"` lock (as it does while it takes the buffer): a fork inside `f`
     /// makes a child whose copy of that lock no thread of it will ever release.
     pub(super) fn holding_lock<T>(&self, which: &str, f: impl FnOnce() -> T) -> T {
         if which == "io" {

@@ -239,8 +239,10 @@ impl<V: Clone> FifoMap<V> {
     }
 
     /// A copy that encodes as this map does and serves nothing else: the places are shared
-    /// ([`ChunkedQueue`]) and the lookup table, never encoded, is left out, so it finds nothing.
-    pub fn copy_to_encode(&self) -> Self {
+    /// ([`ChunkedQueue`]) and the lookup table, never encoded, is left out, so it finds nothing
+    /// and must not take an insert. Only a checkpoint's copy holds one
+    /// ([`crate::kernel::CheckpointCopy`]).
+    pub(crate) fn copy_to_encode(&self) -> Self {
         FifoMap {
             places: self.places.clone(),
             front: self.front,

@@ -163,8 +163,9 @@ impl FingerprintSet {
     }
 
     /// A copy that encodes as this set does and serves nothing else: its lookup table, the
-    /// larger part of its memory and never encoded, is left out, so it finds nothing.
-    pub fn copy_to_encode(&self) -> Self {
+    /// larger part of its memory and never encoded, is left out, so it finds nothing and must
+    /// not take an insert. Only a checkpoint's copy holds one ([`crate::kernel::CheckpointCopy`]).
+    pub(crate) fn copy_to_encode(&self) -> Self {
         FingerprintSet {
             ring: self.ring.clone(),
             head: self.head,

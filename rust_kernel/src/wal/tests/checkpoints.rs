@@ -177,10 +177,18 @@ fn a_background_checkpoint_resumes_after_its_record_wherever_the_record_falls() 
             wal.head_hash().expect("the writer's own log"); // written before it is asked for
         }
         let state = format!("state@{at}").into_bytes();
-        wal.checkpoint_in_background(at, state.clone()).unwrap();
+        // Held until the later records are appended: its commit then writes them with its own.
+        let (appended, hold) = std::sync::mpsc::channel::<()>();
+        let kept = state.clone();
+        wal.checkpoint_encoded_in_background(at, move || {
+            hold.recv().unwrap();
+            kept
+        })
+        .unwrap();
         for i in at + 1..=at + 20 {
             wal.append(i as f64, &payload(i)).unwrap();
         }
+        appended.send(()).unwrap();
         assert!(wal.finish_checkpoint().unwrap().is_some(), "at {at}");
         drop(wal);
         ended_a_segment += usize::from(seg(dir.path(), at + 1).exists());

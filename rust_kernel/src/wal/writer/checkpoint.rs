@@ -79,19 +79,17 @@ impl Wal {
         commit(&self.shared)?;
         // `&mut self` means no append ran since the commit: everything is written and the
         // next record starts at the current end of the current segment.
-        let bytes = {
-            let io = lock_io(&self.shared);
-            encode_checkpoint(
-                &self.options.kernel_id,
-                seq,
-                &io.head_hash,
-                io.segment_first_seq,
-                io.segment_len,
-                now_seconds(),
-                self.options.behaviour,
-                state,
-            )
-        };
+        let at = lock_io(&self.shared).position();
+        let bytes = encode_checkpoint(
+            &self.options.kernel_id,
+            seq,
+            &at.head_hash,
+            at.segment_first_seq,
+            at.offset,
+            now_seconds(),
+            self.options.behaviour,
+            state,
+        );
         let written = write_atomically(&self.dir, &checkpoint_name(seq), &bytes).and_then(|path| {
             prune_checkpoints(&self.dir, self.options.keep_checkpoints).map(|()| path)
         });
@@ -99,12 +97,13 @@ impl Wal {
         written
     }
 
-    /// Like [`Wal::checkpoint`], but the sync of the log and the checkpoint file are written
-    /// on a background thread so appends go on: a periodic checkpoint of a large state does
-    /// not stall the caller. How it ends is kept in [`Wal::checkpoint_failures`] and
-    /// [`Wal::checkpoint_error`], not returned to a later call: the log is whole without
-    /// it. [`Wal::finish_checkpoint`] waits for it. Errors returned here are the log's own
-    /// (a record that cannot be written) or the caller's (`seq` not the last record).
+    /// Like [`Wal::checkpoint`], but the write and sync of the records before it and the
+    /// checkpoint file are made on a background thread so appends go on: a periodic checkpoint
+    /// of a large state does not stall the caller. How it ends is kept in
+    /// [`Wal::checkpoint_failures`] and [`Wal::checkpoint_error`], not returned to a later
+    /// call: the log is whole without it. [`Wal::finish_checkpoint`] waits for it. Errors
+    /// returned here are the log's own (it failed earlier, or belongs to the parent of a fork)
+    /// or the caller's (`seq` not the last record).
     pub fn checkpoint_in_background(&mut self, seq: u64, state: Vec<u8>) -> Result<(), WalError> {
         self.checkpoint_encoded_in_background(seq, move || state)
     }
@@ -127,9 +126,9 @@ impl Wal {
                     last_seq: st.last_seq,
                 });
             }
-            // The write that passes record `seq` notes where the next record starts (the
-            // checkpoint's position): written here, the caller would wait for the buffered
-            // records' hashing and write, hundreds of microseconds under a steady load.
+            // The write that passes record `seq` notes where the next record starts, the
+            // checkpoint's position: the buffered records are hashed and written off the
+            // caller's thread.
             st.checkpoint_mark = Some(seq);
             st.checkpoint_position = None;
         }
@@ -170,6 +169,9 @@ impl Wal {
             // that cannot be written does: the log is whole, and the record it holds is no
             // failed input.
             Err(e) => {
+                let mut st = lock_state(&self.shared);
+                (st.checkpoint_mark, st.checkpoint_position) = (None, None);
+                drop(st);
                 let failed = Err::<(), _>(WalError::Io {
                     path: self.dir.clone(),
                     op: "spawn checkpoint thread",

@@ -7,17 +7,14 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{mark_durable, poison, set_failed, Io, Shared};
+use super::{set_failed, sync_segment, Io, Shared};
 use crate::wal::format::{encode_segment_header, segment_name};
 use crate::wal::scan::{io_err, open_regular};
 use crate::wal::WalError;
 
 /// Seals the current segment (sync) and starts the next one at `written_seq + 1`.
 pub(super) fn rotate(shared: &Shared, io: &mut Io) -> Result<(), WalError> {
-    if let Err(e) = io.file.sync_data() {
-        return Err(poison(shared, &io.segment_path, "fdatasync", e));
-    }
-    mark_durable(shared, io.written_seq);
+    sync_segment(shared, &io.file, &io.segment_path, io.written_seq)?;
     let first_seq = io.written_seq + 1;
     let header = encode_segment_header(
         &shared.kernel_id,

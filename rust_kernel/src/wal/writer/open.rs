@@ -201,6 +201,7 @@ fn writer_state(
     Ok(Shared {
         state: Mutex::new(state),
         io: Mutex::new(io),
+        sync: Mutex::new(()),
         wake: Condvar::new(),
         segment_bytes: options.segment_bytes,
         kernel_id: options.kernel_id.clone(),
