@@ -34,7 +34,7 @@ pub use open::RecoveredWal;
 /// sync or a busy CPU catches up meanwhile, and the appender, the strategy's thread, is spared
 /// the hashing and a write that can block for tens of milliseconds. The buffer and its spare
 /// keep the capacity a backlog gave them: up to twice 16 MiB.
-const BACKLOG_BUFFERS: usize = 64;
+pub(super) const BACKLOG_BUFFERS: usize = 64;
 
 /// An open log with its single writer. See the module documentation.
 pub struct Wal {
@@ -92,6 +92,9 @@ struct Shared {
     last_seq: AtomicU64,
     written_seq: AtomicU64,
     durable_seq: AtomicU64,
+    /// Keeps the log's thread from writing, as a thread starved of the CPU would be.
+    #[cfg(test)]
+    flusher_held: AtomicBool,
 }
 
 struct State {
@@ -505,6 +508,11 @@ impl Drop for Wal {
 
 #[cfg(test)]
 impl Wal {
+    /// Keeps the log's thread from writing (`true`) until released (`false`).
+    pub(super) fn hold_flusher(&self, held: bool) {
+        self.shared.flusher_held.store(held, Ordering::Release);
+    }
+
     /// Runs `f` holding the log's `"io"` lock (as its writer thread does while it writes) or
     /// its `"state"` lock (as it does while it takes the buffer): a fork inside `f`
     /// makes a child whose copy of that lock no thread of it will ever release.
@@ -577,6 +585,11 @@ fn spawn_flusher(
                 }
                 sync && due
             };
+            #[cfg(test)]
+            if shared.flusher_held.load(Ordering::Acquire) {
+                thread::sleep(Duration::from_millis(1));
+                continue;
+            }
             // Errors poison the log; the next append reports them.
             let _ = if sync_now {
                 last_pass = Instant::now();

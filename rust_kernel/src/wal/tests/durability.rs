@@ -132,6 +132,34 @@ fn a_sync_handle_makes_the_log_durable_from_another_thread_while_appends_go_on()
     assert_eq!(wal.sync().unwrap(), 6);
 }
 
+/// Records wait for the log's thread up to `BACKLOG_BUFFERS` write buffers (16 MiB by
+/// default): the strategy's thread is spared their writing while the log's thread is held up,
+/// and past that it writes them itself, which bounds the memory they take.
+#[test]
+fn the_appender_writes_the_records_itself_only_past_the_backlog_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = options(FsyncPolicy::None);
+    opts.write_buffer_bytes = 1024;
+    let (mut wal, _, _) = open_collect(dir.path(), opts).unwrap();
+    wal.hold_flusher(true);
+    let record = [7u8; 100];
+    let frame = FRAME_HEADER_BYTES + record.len();
+    let bound = 1024 * writer::BACKLOG_BUFFERS;
+    let crossing = bound.div_ceil(frame) as u64; // the record that makes the buffer reach it
+    for seq in 1..crossing {
+        wal.append(seq as f64, &record).unwrap();
+        assert_eq!(wal.written_seq(), 0, "record {seq} of {crossing} written");
+    }
+    wal.append(crossing as f64, &record).unwrap();
+    assert_eq!(
+        wal.written_seq(),
+        crossing,
+        "the appender writes what waits"
+    );
+    wal.hold_flusher(false);
+    assert_eq!(wal.sync().unwrap(), crossing);
+}
+
 /// A sync takes milliseconds on a busy disk; an appender whose records have piled up writes
 /// them itself, and must not wait for a sync under way to do so.
 #[test]

@@ -213,6 +213,8 @@ fn writer_state(
         last_seq: AtomicU64::new(report.last_seq),
         written_seq: AtomicU64::new(report.last_seq),
         durable_seq: AtomicU64::new(report.last_seq),
+        #[cfg(test)]
+        flusher_held: AtomicBool::new(false),
     })
 }
 
