@@ -111,3 +111,14 @@ def test_a_live_feed_option_the_exchange_cannot_serve_is_refused(
     assert result.exit_code == 2, result.output
     assert result.stderr == message
     assert not state.exists()
+
+
+def test_a_bad_quote_feed_is_refused_before_the_exchange_is_reached(tmp_path: Path) -> None:
+    """Checked first, a typo in --quote-feed is named as such even when the exchange cannot be
+    reached (port 9 of the loopback: nothing listens)."""
+    state = tmp_path / "state"
+    args = ["paper", *CROSSOVER, "--ccxt-exchange", "binance", "--ccxt-base-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, [*args, "--quote-feed", "push", "--state-dir", str(state)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "error: --quote-feed='push': give poll, stream or ticker\n"
+    assert not state.exists()

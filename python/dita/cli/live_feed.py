@@ -21,7 +21,7 @@ from dita.cli._common import fail
 if TYPE_CHECKING:
     from dita.venues.ccxt.market_stream import MarketKind
 
-__all__ = ["LiveFeed", "choose_live_feed"]
+__all__ = ["LiveFeed", "check_quote_feed", "choose_live_feed"]
 
 STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
 FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
@@ -31,6 +31,13 @@ _STREAMED_QUOTES: dict[str, tuple[MarketKind, str]] = {
     "stream": ("quotes", "watchOrderBook"),
     "ticker": ("ticker", "watchBidsAsks"),
 }
+
+
+def check_quote_feed(quote_feed: str) -> None:
+    """Exits 2 unless ``quote_feed`` is a --quote-feed value: checked before the exchange is
+    reached, so that a typo is not reported as the network's failure."""
+    if quote_feed not in ("poll", *_STREAMED_QUOTES):
+        fail(f"--quote-feed={quote_feed!r}: give poll, stream or ticker")
 
 
 class LiveFeed:
@@ -77,13 +84,12 @@ def choose_live_feed(
     poll_s: float,
 ) -> LiveFeed:
     """The feed for ``strategy`` from the ccxt ``venue`` (markets loaded): bars when it takes
-    bars, else quotes. Exits 2 naming the option whose value the exchange cannot serve."""
+    bars, else quotes. ``quote_feed``: a value ``check_quote_feed`` passed. Exits 2 naming the
+    option whose value the exchange cannot serve."""
     from dita.venues.ccxt.market_stream import MarketStream
 
     client = venue._exchange
     exchange = venue.settings.exchange
-    if quote_feed not in ("poll", *_STREAMED_QUOTES):
-        fail(f"--quote-feed={quote_feed!r}: give poll, stream or ticker")
     takes = "bars" if "bars" in strategy.data else "quotes"
     if takes == "quotes" and quote_feed == "poll":
         return LiveFeed(client, symbols, takes, poll_s=poll_s)

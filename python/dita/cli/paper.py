@@ -60,6 +60,7 @@ from dita.cli.live_feed import (  # noqa: F401  (the live feed's names, importab
     _ccxt_quotes,
     _Silence,
     _ticker_problem,
+    check_quote_feed,
     choose_live_feed,
 )
 
@@ -718,6 +719,7 @@ def paper(
         from dita.venues.ccxt import CcxtVenue
 
         require_finite("--poll", poll)
+        check_quote_feed(quote_feed)
         # Building the venue reaches no exchange: what it refuses is an option, not the network.
         try:
             source = CcxtVenue(exchange=ccxt_exchange, base_url=ccxt_base_url)
