@@ -166,11 +166,11 @@ def serve(
         bool, typer.Option("--live", help='With a run\'s --config: allow mode = "live" to send real orders')
     ] = False,
 ) -> None:
-    """Serve the HTTP API, the SSE stream and the operator page over one kernel.
+    r"""Serve the HTTP API, the SSE stream and the operator page over one kernel.
 
     The venue is the seeded mock, as for `dita stdio`: it fills every order at once unless
     --fill-rate, --reject-rate, --partial-fill-rate or --rate-limit-rate say otherwise.
-    A --config file that configures a run ([venue], [[strategies]]: `dita live`) is hosted as
+    A --config file that configures a run (\[venue], \[\[strategies]]: `dita live`) is hosted as
     `dita live` runs it: its strategies, venue and gateway.
 
     The bearer token comes from the config file or DITA_GATEWAY_TOKEN; without one a random
