@@ -365,6 +365,8 @@ class BinanceStreamServer:
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+        if not self._thread.is_alive():
+            self._loop.close()  # its self-pipe's sockets with it
 
     # -- REST ----------------------------------------------------------------------------
 
