@@ -25,14 +25,15 @@ def account(positions: dict[str, float], equity: float = 10_000.0, **limits: Mar
 
 
 def test_weights_become_quantities_of_equity_and_quantities_are_taken_as_given() -> None:
-    plan = make_plan(
-        portfolio({"symbol": "BTC", "weight": 0.5}, {"symbol": "ETH", "quantity": 2}), account({})
-    )
+    targets = portfolio({"symbol": "BTC", "weight": 0.5}, {"symbol": "ETH", "quantity": 2})
+    plan = make_plan(targets, account({}))
     assert [(leg.symbol, leg.side, leg.quantity) for leg in plan.legs] == [
         ("BTC", "BUY", 0.1),
         ("ETH", "BUY", 2.0),
     ]
-    assert plan.legs[0].intent_id == "rebalance:run-1:BTC:buy"
+    version = targets.content_hash[:12]
+    assert plan.legs[0].intent_id == f"rebalance:run-1:{version}:BTC:buy"
+    assert plan.legs[0].trade_id == f"rebalance:run-1:{version}:BTC"
 
 
 def test_sells_come_before_buys() -> None:
@@ -102,11 +103,11 @@ def test_an_order_against_open_trades_exits_them_first_and_opens_the_rest() -> N
         OpenTrade("ETH", "LONG", "rebalance:r00:ETH", 1, 0.5),
         OpenTrade("BTC", "LONG", "rebalance:r0:BTC", 2, 1.0),
     )
-    plan = make_plan(
-        portfolio({"symbol": "ETH", "quantity": -1}), replace(account({"ETH": 2.0}), trades=held)
-    )
+    targets = portfolio({"symbol": "ETH", "quantity": -1})
+    plan = make_plan(targets, replace(account({"ETH": 2.0}), trades=held))
+    run = f"rebalance:run-1:{targets.content_hash[:12]}"
     assert [(leg.action, leg.slot_id, leg.quantity, leg.intent_id) for leg in plan.legs] == [
-        ("EXIT", 1, 0.5, "rebalance:run-1:ETH:sell-exit-1"),
-        ("EXIT", 3, 1.5, "rebalance:run-1:ETH:sell-exit-3"),
-        ("ENTER", -1, 1.0, "rebalance:run-1:ETH:sell"),
+        ("EXIT", 1, 0.5, f"{run}:ETH:sell-exit-1"),
+        ("EXIT", 3, 1.5, f"{run}:ETH:sell-exit-3"),
+        ("ENTER", -1, 1.0, f"{run}:ETH:sell"),
     ]

@@ -3,6 +3,7 @@ write-ahead log: the legs the kernel took are not sent again, the rest are."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -12,6 +13,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).parent))
+from killed_rebalance import TARGETS  # noqa: E402
+
+# The trades the rebalance opens: its source_run and the version of its targets.
+RUN = f"rebalance:run-killed:{hashlib.sha256(json.dumps(TARGETS).encode()).hexdigest()[:12]}"
 
 
 def start(state: Path, *args: str) -> subprocess.Popen[str]:
@@ -40,14 +46,14 @@ def test_killed_mid_run_and_resumed_sends_nothing_twice(tmp_path: Path) -> None:
         time.sleep(0.05)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)  # closes its pipes
-    assert ledger(tmp_path) == ["rebalance:run-killed:BTC", "rebalance:run-killed:ETH"]
+    assert ledger(tmp_path) == [f"{RUN}:BTC", f"{RUN}:ETH"]
 
     resumed = start(tmp_path)
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
     assert json.loads(out) == [["BTC", "sent before"], ["ETH", "sent before"], ["SOL", "sent"]]
     trades = ledger(tmp_path)
-    assert trades == ["rebalance:run-killed:BTC", "rebalance:run-killed:ETH", "rebalance:run-killed:SOL"]
+    assert trades == [f"{RUN}:BTC", f"{RUN}:ETH", f"{RUN}:SOL"]
     book = json.loads((tmp_path / "book.json").read_text())
     # ETH reached the dead venue only: its order died with it, and is not sent again.
     assert book["positions"] == {"BTC": 0.06, "SOL": 5.0}

@@ -3,6 +3,7 @@ and every fill traced back to its run through the write-ahead log."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -58,12 +59,8 @@ def test_every_fill_traces_back_to_its_source_run_through_the_chain(tmp_path: Pa
     venue = paper_venue(10_000.0, {})
     wal = tmp_path / "wal"
     with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(wal), max_slots=8) as kernel:
-        rebalance(
-            kernel,
-            targets({"symbol": "BTC", "weight": 0.5}, {"symbol": "SOL", "quantity": 3}),
-            state_dir=tmp_path,
-            quote_currency="USDT",
-        )
+        first = targets({"symbol": "BTC", "weight": 0.5}, {"symbol": "SOL", "quantity": 3})
+        rebalance(kernel, first, state_dir=tmp_path, quote_currency="USDT")
         other = parse_targets(
             json.dumps(
                 {
@@ -77,9 +74,10 @@ def test_every_fill_traces_back_to_its_source_run_through_the_chain(tmp_path: Pa
         )
         rebalance(kernel, other, state_dir=tmp_path, quote_currency="USDT")
     report, fills = trace_source_run(wal, "run-9")
+    run = f"rebalance:run-9:{first.content_hash[:12]}"
     assert [(f.asset, f.quantity, f.intent_id) for f in fills] == [
-        ("BTC", 0.1, "rebalance:run-9:BTC:buy"),
-        ("SOL", 3.0, "rebalance:run-9:SOL:buy"),
+        ("BTC", 0.1, f"{run}:BTC:buy"),
+        ("SOL", 3.0, f"{run}:SOL:buy"),
     ]
     assert all(len(f.record_hash) == 64 for f in fills) and report["head_hash"]
     _, later = trace_source_run(wal, "run-10")
@@ -153,10 +151,9 @@ def test_a_later_sell_exits_the_trade_an_earlier_buy_opened(tmp_path: Path) -> N
         ".json",
         "u.json",
     )
+    first = targets({"symbol": "BTC", "quantity": 0.1})
     with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(wal), max_slots=8) as kernel:
-        rebalance(
-            kernel, targets({"symbol": "BTC", "quantity": 0.1}), state_dir=tmp_path, quote_currency="USDT"
-        )
+        rebalance(kernel, first, state_dir=tmp_path, quote_currency="USDT")
         run = rebalance(kernel, later, state_dir=tmp_path, quote_currency="USDT")
         held = [
             (s["trade_id"], s["side"], s["size"]) for s in kernel.slots() if s["fsm_state"] == "POSITION_OPEN"
@@ -165,15 +162,16 @@ def test_a_later_sell_exits_the_trade_an_earlier_buy_opened(tmp_path: Path) -> N
         ("EXIT", "BTC", pytest.approx(0.06), "sent"),
         ("ENTER", "ETH", 1.0, "sent"),
     ]
+    run_9, run_10 = (f"rebalance:{t.source_run}:{t.content_hash[:12]}" for t in (first, later))
     assert held == [
-        ("rebalance:run-9:BTC", "LONG", pytest.approx(0.04)),
-        ("rebalance:run-10:ETH", "SHORT", 1.0),
+        (f"{run_9}:BTC", "LONG", pytest.approx(0.04)),
+        (f"{run_10}:ETH", "SHORT", 1.0),
     ]
     assert venue.positions() == {"BTC": pytest.approx(0.04), "ETH": -1.0}
     _, fills = trace_source_run(wal, "run-10")
     assert [(f.intent_id, f.side, f.quantity) for f in fills] == [
-        ("rebalance:run-10:BTC:sell-exit-0", "SELL", pytest.approx(0.06)),
-        ("rebalance:run-10:ETH:sell", "SELL", 1.0),
+        (f"{run_10}:BTC:sell-exit-0", "SELL", pytest.approx(0.06)),
+        (f"{run_10}:ETH:sell", "SELL", 1.0),
     ]
     _, earlier = trace_source_run(wal, "run-9")
     assert [(f.side, f.quantity) for f in earlier] == [("BUY", 0.1)]
@@ -239,5 +237,23 @@ def test_a_dry_run_plans_exits_of_the_trades_the_log_holds(tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["rebalance", "--targets", str(later), *common, "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     (order,) = json.loads(result.output)["symbols"][0]["orders"]
-    assert (order["intent_id"], order["status"]) == ("rebalance:run-10:BTC:sell-exit-0", "planned")
+    version = hashlib.sha256(later.read_bytes()).hexdigest()[:12]
+    assert (order["intent_id"], order["status"]) == (f"rebalance:run-10:{version}:BTC:sell-exit-0", "planned")
     assert sorted((p.name, p.stat().st_size) for p in wal.iterdir()) == before
+
+
+def test_a_new_version_of_one_source_run_is_rebalanced_to(tmp_path: Path) -> None:
+    """The same source_run with other content is a version of its own: its legs are sent, not
+    taken for the first version's legs (refused as duplicates, the target never reached)."""
+    venue = paper_venue(10_000.0, {})
+    first, second = targets({"symbol": "BTC", "quantity": 0.01}), targets({"symbol": "BTC", "quantity": 0.02})
+    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(tmp_path / "wal"), max_slots=8) as kernel:
+        rebalance(kernel, first, state_dir=tmp_path, quote_currency="USDT")
+        run = rebalance(kernel, second, state_dir=tmp_path, quote_currency="USDT")
+        again = rebalance(kernel, second, state_dir=None, quote_currency="USDT")
+    assert [(r.leg.side, r.leg.quantity, r.status) for r in run.results] == [
+        ("BUY", pytest.approx(0.01), "sent")
+    ]
+    assert venue.positions() == {"BTC": pytest.approx(0.02)}
+    # The same version planned again (no plan kept) is on target: nothing to send.
+    assert again.results == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from pathlib import Path
@@ -28,4 +29,5 @@ def test_the_guides_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert result.exit_code == 0, (line, result.output)
         outputs.append(result.output)
     assert "dry run" in outputs[0]
-    assert "rebalance:run-42:BTCUSDT:buy" in outputs[2] and "chain OK" in outputs[2]
+    version = hashlib.sha256(csv_block.encode()).hexdigest()[:12]
+    assert f"rebalance:run-42:{version}:BTCUSDT:buy" in outputs[2] and "chain OK" in outputs[2]

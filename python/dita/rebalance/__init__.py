@@ -15,7 +15,7 @@ from dita.rebalance.execute import (
     reference_prices,
     send_plan,
 )
-from dita.rebalance.plan import Account, Leg, OpenTrade, Plan, Skipped, intent_id, make_plan
+from dita.rebalance.plan import Account, Leg, OpenTrade, Plan, Skipped, intent_id, make_plan, trade_id
 from dita.rebalance.report import cost_bps, report_json, report_table
 from dita.rebalance.run import RebalanceRun, dry_run, plan_rebalance, rebalance
 from dita.rebalance.targets import Target, TargetError, TargetPortfolio, parse_targets, read_targets
@@ -49,4 +49,5 @@ __all__ = [
     "report_table",
     "send_plan",
     "trace_source_run",
+    "trade_id",
 ]

@@ -31,11 +31,15 @@ __all__ = [
     "make_plan",
     "plan_from_json",
     "plan_json",
+    "trade_id",
 ]
 
 PLAN_FORMAT = 1
 # The trade ids rebalances open: the trades a later rebalance may exit.
 TRADE_PREFIX = "rebalance:"
+# Hex digits of the targets file's content hash in the ids a rebalance gives: a new version of one
+# source_run sends under ids of its own, a rerun of the same file under the ones it sent.
+VERSION_CHARS = 12
 # Below this a difference is no order at all (float noise of a position already on target).
 QTY_EPS = 1e-12
 
@@ -104,10 +108,18 @@ class Plan:
     skipped: tuple[Skipped, ...]
 
 
-def intent_id(source_run: str, symbol: str, leg: str) -> str:
-    """The intent id of ``symbol``'s ``leg`` of the rebalance of ``source_run``: the same in a
-    resumed run, so the kernel refuses one it took already as a duplicate and nothing goes twice."""
-    return f"{TRADE_PREFIX}{source_run}:{symbol}:{leg}"
+def trade_id(portfolio: TargetPortfolio, symbol: str) -> str:
+    """The id of the trade the rebalance to ``portfolio`` opens in ``symbol``:
+    ``rebalance:SOURCE_RUN:VERSION:SYMBOL``, VERSION the file's content hash cut to
+    ``VERSION_CHARS``."""
+    return f"{TRADE_PREFIX}{portfolio.source_run}:{portfolio.content_hash[:VERSION_CHARS]}:{symbol}"
+
+
+def intent_id(portfolio: TargetPortfolio, symbol: str, leg: str) -> str:
+    """The intent id of ``symbol``'s ``leg`` of the rebalance to ``portfolio``: the same in a
+    resumed run, so the kernel refuses one it took already as a duplicate and nothing goes twice;
+    another for another version of the file, which a leg of the first must not stand for."""
+    return f"{trade_id(portfolio, symbol)}:{leg}"
 
 
 def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
@@ -132,11 +144,11 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
             continue
         side = "BUY" if delta > 0 else "SELL"
         limits = account.limits.get(target.symbol)
-        order = _sized(portfolio.source_run, target.symbol, side, abs(delta), price, limits)
+        order = _sized(portfolio, target.symbol, side, abs(delta), price, limits)
         if isinstance(order, Skipped):
             skipped.append(order)
             continue
-        exits, entry = _exits_first(portfolio.source_run, order, account.trades, limits)
+        exits, entry = _exits_first(portfolio, order, account.trades, limits)
         legs += exits
         if isinstance(entry, Skipped):
             skipped.append(entry)
@@ -166,7 +178,12 @@ def _target_quantity(target: Target, equity: float, price: float) -> float | Non
 
 
 def _sized(
-    source_run: str, symbol: str, side: str, wanted: float, price: float, limits: MarketLimits | None
+    portfolio: TargetPortfolio,
+    symbol: str,
+    side: str,
+    wanted: float,
+    price: float,
+    limits: MarketLimits | None,
 ) -> Leg | Skipped:
     """``wanted`` rounded down to the lot step; skipped when nothing or too little is left."""
     lot_step = limits.lot_step if limits is not None else 0.0
@@ -191,14 +208,14 @@ def _sized(
         side,
         qty,
         price,
-        intent_id(source_run, symbol, leg),
-        f"{TRADE_PREFIX}{source_run}:{symbol}",
+        intent_id(portfolio, symbol, leg),
+        trade_id(portfolio, symbol),
         residual,
     )
 
 
 def _exits_first(
-    source_run: str, order: Leg, trades: tuple[OpenTrade, ...], limits: MarketLimits | None
+    portfolio: TargetPortfolio, order: Leg, trades: tuple[OpenTrade, ...], limits: MarketLimits | None
 ) -> tuple[list[Leg], Leg | Skipped | None]:
     """``order`` as exits of the open trades it goes against (oldest slot first) and the rest as
     an entry, which is skipped when what is left is under the floor."""
@@ -213,7 +230,7 @@ def _exits_first(
         if qty <= QTY_EPS:
             continue
         leg_name = f"{order.side.lower()}-exit-{trade.slot_id}"
-        exit_id = intent_id(source_run, order.symbol, leg_name)
+        exit_id = intent_id(portfolio, order.symbol, leg_name)
         exits.append(
             replace(
                 order,
@@ -231,7 +248,7 @@ def _exits_first(
     rest = floor_to_step(left, lot_step) if left > QTY_EPS else 0.0
     if rest <= QTY_EPS:
         return exits, None
-    entry = _sized(source_run, order.symbol, order.side, rest, order.reference_price, limits)
+    entry = _sized(portfolio, order.symbol, order.side, rest, order.reference_price, limits)
     return exits, (replace(entry, residual=order.residual) if isinstance(entry, Leg) else entry)
 
 
