@@ -62,7 +62,16 @@ pub(super) fn base_fee_refusal(ev: &VenueEvent) -> Option<Details> {
     if fits {
         return None;
     }
-    let mut d = detail_field("metadata.base_fee_qty", Detail::Str(format!("{value:?}")));
+    // The value as the venue gave it (a float, a text, a flag), not the kernel's reading of it.
+    let shown = match value {
+        MetaValue::Null => Detail::Static("None"),
+        MetaValue::Bool(b) => Detail::Bool(*b),
+        MetaValue::Int(i) => Detail::I64(*i),
+        MetaValue::Float(f) if f.is_finite() => Detail::F64(*f),
+        MetaValue::Float(f) => Detail::Str(format_number(*f)),
+        MetaValue::Str(s) => Detail::Str(s.clone()),
+    };
+    let mut d = detail_field("metadata.base_fee_qty", shown);
     d.push(("reason", Detail::Static(BAD_BASE_FEE)));
     Some(d)
 }

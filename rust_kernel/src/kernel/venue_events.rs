@@ -199,7 +199,7 @@ pub(super) fn number_refusal_details(
         return None;
     }
     let value = if bad {
-        format!("{v}")
+        format_number(v)
     } else {
         format!("{v:e}")
     };

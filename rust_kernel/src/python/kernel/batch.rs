@@ -4,12 +4,13 @@
 //! leave them; only the answer differs: a NumPy array per figure of the outcomes instead of an
 //! outcome object per intent.
 
-use super::intent_columns::{intents_from_columns, is_columns};
+use super::intent_columns::{intents_from_columns, is_columns, MAX_BATCH_INTENTS};
 use super::PyKernel;
 use crate::model::Intent;
 use crate::python::convert::wrong_type;
 use crate::python::objects::{PyIntent, PyOutcome};
 use crate::types::KernelEventKind;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyDict};
 
@@ -159,9 +160,10 @@ impl PyKernel {
     }
 }
 
-/// The items of a sequence of KernelIntent, each checked to be one.
+/// The items of a sequence of KernelIntent, each checked to be one; at most
+/// `MAX_BATCH_INTENTS`, one more read to know there is more.
 fn intents_of_sequence<'py>(intents: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyIntent>>> {
-    intents
+    let items = intents
         .try_iter()
         .map_err(|_| {
             wrong_type(
@@ -169,6 +171,7 @@ fn intents_of_sequence<'py>(intents: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'
                 intents,
             )
         })?
+        .take(MAX_BATCH_INTENTS + 1)
         .enumerate()
         .map(|(i, item)| {
             let item = item?;
@@ -180,5 +183,12 @@ fn intents_of_sequence<'py>(intents: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'
             })?;
             Ok(intent.clone())
         })
-        .collect()
+        .collect::<PyResult<Vec<_>>>()?;
+    if items.len() > MAX_BATCH_INTENTS {
+        return Err(PyValueError::new_err(format!(
+            "process_intents: more than {MAX_BATCH_INTENTS} intents; one call takes at most \
+             {MAX_BATCH_INTENTS} (split the batch; the rest was not read)"
+        )));
+    }
+    Ok(items)
 }

@@ -10,12 +10,12 @@ use crate::python::convert::flags::{bool_arg, flag};
 use crate::python::convert::numbers::{float_arg, is_bool, is_real};
 use crate::python::convert::text::{ident, nul_free_text, str_arg, utf8};
 use crate::python::convert::time::now;
-use crate::python::convert::{short_repr, wrong_type};
+use crate::python::convert::{short_repr, type_name, wrong_type};
 use crate::risk::ConfigValue;
 use crate::types::{ControlMode, Id, Verbosity};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyMapping, PyString};
 
 /// A risk limit's value: None turns the limit off; a bool, text or real number is taken as
 /// given, for the core to check against the limit.
@@ -88,8 +88,10 @@ impl PyKernel {
 #[pymethods]
 impl PyKernel {
     fn set_seed_capital(slf: &Bound<'_, Self>, capital: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut this = wait_mut(slf)?;
+        // Arguments are read before the kernel is taken: reading one may run Python code that
+        // calls into this kernel, which would wait for itself.
         let c = float_arg(capital, "capital")?;
+        let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let seq = this.core.seq();
         this.core.set_seed_capital(c)?;
@@ -100,8 +102,8 @@ impl PyKernel {
     /// funding_interval_secs). Every value is checked before anything changes; maker_rate may
     /// be negative (a rebate) down to -taker_rate.
     fn set_exchange_config(slf: &Bound<'_, Self>, config: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut this = wait_mut(slf)?;
         let fields = number_fields(config, "exchange config")?;
+        let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let seq = this.core.seq();
         this.core.set_exchange_config(&fields)?;
@@ -130,8 +132,8 @@ impl PyKernel {
         #[pyo3(from_py_with = ident::asset)] asset: Id,
         limits: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let mut this = wait_mut(slf)?;
         let fields = number_fields(limits, "market limits")?;
+        let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let seq = this.core.seq();
         this.core.set_market_limits(&asset, &fields)?;
@@ -160,7 +162,6 @@ impl PyKernel {
 
     /// Sets risk rules from a dict (``RiskLimits.model_dump()``); None turns a rule off.
     fn set_risk_limits(slf: &Bound<'_, Self>, limits: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut this = wait_mut(slf)?;
         let dict =
             &as_dict(limits)?.ok_or_else(|| wrong_type("risk limits must be a dict", limits))?;
         let mut updates = Vec::with_capacity(dict.len());
@@ -174,6 +175,7 @@ impl PyKernel {
             };
             updates.push((key, value));
         }
+        let mut this = wait_mut(slf)?;
         let next = this.core.risk_updates(&updates)?;
         this.check_takes_input()?;
         let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| next.clone()));
@@ -204,12 +206,12 @@ impl PyKernel {
         actual_fee: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = flag::maker)] maker: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let mut this = wait_mut(slf)?;
         let (price, qty, actual_fee) = (
             float_arg(fill_price, "fill_price")?,
             float_arg(fill_qty, "fill_qty")?,
             float_arg(actual_fee, "actual_fee")?,
         );
+        let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let seq = this.core.seq();
         let c = this.core.calibrate_fee(price, qty, actual_fee, maker)?;
@@ -307,13 +309,29 @@ impl PyKernel {
             }
         }
         let source = match update.get_item("source")? {
-            Some(s) => nul_free_text::source(&s)?,
+            Some(s) => nul_free_text::source(&s).map_err(|e| {
+                PyTypeError::new_err(format!(
+                    "invalid control update: source {}",
+                    e.value(s.py())
+                ))
+            })?,
             None => source,
         };
         let field = |k: &str| update.get_item(k);
+        let mode = field("mode")?;
+        // Read as an update of its own, a dict here would be taken at any depth, and one nested
+        // deep enough would overflow the stack.
+        if let Some(m) = mode.as_ref().filter(|m| m.cast::<PyMapping>().is_ok()) {
+            // Named by its type: the repr of a dict nested deep enough fails.
+            return Err(PyTypeError::new_err(format!(
+                "invalid control update: mode must be a mode name, got a {} (an update dict \
+                 holds no other update)",
+                type_name(m)
+            )));
+        }
         Self::update_control(
             slf,
-            field("mode")?.as_ref(),
+            mode.as_ref(),
             field("verbosity")?.as_ref(),
             field("debug_clickhouse_enabled")?.as_ref(),
             source,

@@ -83,8 +83,9 @@ impl PyKernel {
         price: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<usize> {
-        let mut this = wait_mut(slf)?;
+        // Read before the kernel is taken: a price's __float__ may call into this kernel.
         let price = float_arg(price, "price")?;
+        let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
         let n = this.core.mark_price(&asset, price, ts)?;
@@ -105,8 +106,8 @@ impl PyKernel {
         edge_bps: &Bound<'_, PyAny>,
         #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
     ) -> PyResult<PyOutcome> {
-        let mut this = wait_mut(slf)?;
         let edge = float_arg(edge_bps, "edge_bps")?;
+        let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
         let out = this.core.on_edge_update(&asset, edge, ts)?;
@@ -123,8 +124,8 @@ impl PyKernel {
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         metadata: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let mut this = wait_mut(slf)?;
         let meta = metadata_arg(Some(metadata), "metadata")?;
+        let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| meta.clone()));
         this.core.set_slot_metadata(slot_id, meta)?;

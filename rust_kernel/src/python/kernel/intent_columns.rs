@@ -10,7 +10,7 @@ use crate::python::convert::text::{free_text, ident};
 use crate::python::convert::time::opt_time;
 use crate::python::convert::wrong_type;
 use crate::python::objects::PyIntent;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
@@ -36,6 +36,11 @@ const OPTIONAL: [&str; 7] = [
     "metadata",
     "timestamp",
 ];
+
+/// The most intents one `process_intents` call takes (rows of columns, or items of a sequence,
+/// of which one past it is read to know there is more): a generator without end, or columns of
+/// a billion rows, would otherwise be read until the process runs out of memory and aborts.
+pub const MAX_BATCH_INTENTS: usize = 10_000_000;
 
 /// Whether `batch` is columns (a dict, an Arrow table or record batch, or a DataFrame), not a
 /// sequence of `KernelIntent`.
@@ -104,6 +109,11 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
         )));
     }
     let rows = columns[0].1.len();
+    if rows > MAX_BATCH_INTENTS {
+        return Err(PyValueError::new_err(format!(
+            "process_intents: {rows} rows; one call takes at most {MAX_BATCH_INTENTS} (split the batch)"
+        )));
+    }
     if let Some((name, column)) = columns.iter().find(|(_, c)| c.len() != rows) {
         return Err(PyValueError::new_err(format!(
             "process_intents: column {name} has {} rows, column {} has {rows}: columns must be as long",
@@ -135,6 +145,23 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
 /// A column as a list of Python values: a NumPy array's `tolist()`, an Arrow array's
 /// `to_pylist()`, a list or tuple as it is.
 fn as_list<'py>(name: &str, column: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    // NumPy's datetime64 and timedelta64 (kind M and m) list as integers of their unit: read as
+    // numbers, nanoseconds would be taken for seconds. A pandas column with a time zone lists
+    // as aware datetimes, which are times as any argument takes them.
+    if let Ok(dtype) = column.getattr("dtype") {
+        let kind = dtype
+            .getattr("kind")
+            .and_then(|k| k.extract::<String>())
+            .unwrap_or_default();
+        let zoned = dtype.getattr("tz").is_ok_and(|tz| !tz.is_none());
+        if kind == "m" || (kind == "M" && !zoned) {
+            return Err(PyTypeError::new_err(format!(
+                "process_intents: column {name} holds {} values: give times as seconds since the \
+                 epoch (floats) or timezone-aware datetimes, and figures as numbers",
+                dtype.str()?
+            )));
+        }
+    }
     let values = if column.hasattr("tolist")? {
         column.call_method0("tolist")?
     } else if column.hasattr("to_pylist")? {

@@ -1,0 +1,164 @@
+"""Bad input the kernel's Python API once took wrong, found by a hunt with odd values: each is
+refused naming the field and the value, changes nothing, and neither crashes nor stalls the
+process."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
+
+
+def enter(n: int = 0) -> KernelIntent:
+    return KernelIntent(f"i{n}", f"t{n}", 0, "BTC", "LONG", "ENTER", 100.0, 1.0)
+
+
+def test_an_update_dict_whose_mode_is_another_update_is_refused() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    with pytest.raises(TypeError, match="invalid control update: mode must be a mode name, got a dict"):
+        kernel.update_control({"mode": {"mode": "HALTED"}})
+    assert kernel.control()["mode"] == "PAPER" and kernel.seq == 0
+
+
+def test_an_update_dict_nested_deep_is_refused_without_crashing_the_process() -> None:
+    """Read as updates of their own, 20,000 nested dicts overflowed the stack: a segfault."""
+    script = (
+        "from dita import ExecutionKernel\n"
+        "k = ExecutionKernel(max_slots=2)\n"
+        "d = 'HALTED'\n"
+        "for _ in range(20_000): d = {'mode': d}\n"
+        "try:\n"
+        "    k.update_control(d)\n"
+        "except TypeError as e:\n"
+        "    print('refused', k.control()['mode'])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "refused PAPER\n"), done.stderr
+
+
+def test_an_update_dicts_source_that_is_no_text_is_named() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    with pytest.raises(TypeError, match="invalid control update: source"):
+        kernel.update_control({"mode": "HALTED", "source": 5})
+    assert kernel.control()["mode"] == "PAPER"
+
+
+def test_a_batch_without_end_is_refused_past_the_limit_and_nothing_is_taken() -> None:
+    """An endless generator was read until memory ran out, and the process aborted."""
+    kernel = ExecutionKernel(max_slots=2)
+    with pytest.raises(ValueError, match="more than 10000000 intents; one call takes at most"):
+        kernel.process_intents(itertools.repeat(enter()))
+    assert kernel.seq == 0 and kernel.stats()["intents"] == 0
+
+
+@pytest.mark.parametrize("dtype", ["datetime64[ns]", "datetime64[s]", "timedelta64[ms]"])
+def test_a_column_of_numpy_times_is_refused_naming_it(dtype: str) -> None:
+    """datetime64[ns] listed as nanoseconds, which were taken for seconds."""
+    kernel = ExecutionKernel(max_slots=2)
+    columns: dict[str, Any] = {
+        "intent_id": ["i0"],
+        "trade_id": ["t0"],
+        "slot_id": [0],
+        "asset": ["BTC"],
+        "side": ["LONG"],
+        "action": ["ENTER"],
+        "reference_price": [100.0],
+        "target_size": [1.0],
+        "timestamp": np.array([1], dtype=dtype),
+    }
+    with pytest.raises(TypeError, match=rf"column timestamp holds {dtype.split('[')[0]}.* values"):
+        kernel.process_intents(columns)
+    assert kernel.seq == 0
+
+
+class CallsBack(Fraction):
+    """A number whose reading calls into the kernel it is given to."""
+
+    kernel: ExecutionKernel
+
+    def __float__(self) -> float:
+        assert self.kernel.seq >= 0
+        return float(self.numerator / self.denominator)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda k, n: k.mark_price("BTC", n),
+        lambda k, n: k.on_edge_update("BTC", n),
+        lambda k, n: k.set_seed_capital(n),
+        lambda k, n: k.set_exchange_config({"taker_rate": n}),
+        lambda k, n: k.set_market_limits("BTC", {"lot_step": n}),
+        lambda k, n: k.set_risk_limits({"max_notional_total": n}),
+        lambda k, n: k.calibrate_fee(n, 1.0, 0.01),
+    ],
+    ids=[
+        "mark_price",
+        "on_edge_update",
+        "set_seed_capital",
+        "set_exchange_config",
+        "set_market_limits",
+        "set_risk_limits",
+        "calibrate_fee",
+    ],
+)
+def test_an_argument_read_calling_back_into_the_kernel_does_not_wait_for_it(call: Any) -> None:
+    """The kernel was taken before its arguments were read: a read calling back into it waited
+    the busy limit (10 s) for itself, then failed saying another thread held it."""
+    kernel = ExecutionKernel(max_slots=2)
+    number = CallsBack(1, 1000)
+    number.kernel = kernel
+    started = time.monotonic()
+    call(kernel, number)
+    assert time.monotonic() - started < 2.0
+
+
+def test_slot_metadata_read_calling_back_into_the_kernel_does_not_wait_for_it() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    kernel.process_intent(enter())
+
+    class Reads(Mapping[str, str]):
+        def __getitem__(self, key: str) -> str:
+            assert kernel.seq > 0
+            return {"note": "x"}[key]
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(["note"])
+
+        def __len__(self) -> int:
+            return 1
+
+    started = time.monotonic()
+    kernel.set_slot_metadata(0, Reads())
+    assert time.monotonic() - started < 2.0
+    assert kernel.slot_state(0).metadata == {"note": "x"}
+
+
+@pytest.mark.parametrize("field", ["fill_id", "asset"])
+def test_a_settlement_naming_an_id_of_only_whitespace_is_refused(field: str) -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    before = kernel.snapshot()["account"]
+    ids = {"fill_id": "f1", "asset": "BTC", field: "  "}
+    out = kernel.on_account_event(AccountEvent("a1", "FILL_SETTLED", fee=0.1, **ids))
+    assert not out.accepted and out.diagnostic_code.name == "INVALID_INTENT"
+    assert out.details["field"] == field and out.details["value"] == '"  "'
+    assert "held_for_fill" not in out.details and kernel.snapshot()["account"] == before
+
+
+def test_a_tiny_negative_figure_of_a_venue_event_is_shown_in_exponent_form() -> None:
+    """Written out, -5e-324 took more than 300 characters of the refusal."""
+    kernel = ExecutionKernel(max_slots=2)
+    coid = kernel.process_intent(enter()).order.client_order_id
+    fill = VenueEvent("e1", "", -1, "FILL", venue_client_id=coid, price=100.0, size=-5e-324)
+    out = kernel.on_venue_event(fill)
+    assert not out.accepted and out.details["field"] == "size"
+    assert out.details["value"] == "-5e-324"
