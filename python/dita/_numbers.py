@@ -70,6 +70,14 @@ def is_real(value: object) -> TypeGuard[float]:
     return type(value) is float or (isinstance(value, numbers.Real) and not isinstance(value, bool))
 
 
+def is_finite(value: float) -> bool:
+    """``math.isfinite``, False for an int too large for a float, on which it raises."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def is_count(value: object) -> TypeGuard[int]:
     """An int >= 0, numpy's included, but not a bool (a flag where a count belongs is a mistake)."""
     return isinstance(value, numbers.Integral) and not is_flag(value) and int(value) >= 0

@@ -346,13 +346,13 @@ def test_replay_pacing_follows_the_data_clock(
         TradingRuntime(runtime.kernel, [], clock="exchange")
 
 
-@pytest.mark.parametrize("speed", [float("nan"), float("inf"), -1.0, 0, True, "60"])
+@pytest.mark.parametrize("speed", [float("nan"), float("inf"), -1.0, 0, True, "60", 10**400])
 def test_a_bad_speed_is_refused_before_anything_runs(sample_bars: MarketData, speed: Any) -> None:
     runtime, _, _ = make_runtime()
     counter = Counter(name="s")
     runtime.add_strategy(counter)
     runtime.start()
-    with pytest.raises(ValueError, match=f"speed={speed!r} must be a positive number"):
+    with pytest.raises(ValueError, match=re.escape(f"speed={speed!r} must be a positive number")):
         runtime.run(bars(sample_bars, 3), speed=speed)
     assert runtime.data_points == 0 and counter.bars == []
 
@@ -401,6 +401,47 @@ def test_run_columns_refuses_another_count_of_columns_before_any_row(
     with pytest.raises(ValueError, match=re.escape(f"columns holds {count} columns; {kind} take {taken}")):
         runtime.run_columns(ts, assets, [[1.0, 1.0][:rows]] * count, kind)
     assert runtime.data_points == 0
+
+
+@pytest.mark.parametrize("asset", ["XY", b"XY"], ids=["str", "bytes"])
+def test_run_columns_refuses_a_str_for_the_asset_column_before_any_row(asset: Any) -> None:
+    """A str is a sequence of as many rows as it has letters: "XY" would trade assets X and Y."""
+    runtime, _, _ = make_runtime()
+    counter = Counter(name="c")
+    runtime.add_strategy(counter)
+    runtime.start()
+    said = f"asset={asset!r} is {type(asset).__name__}, not a column"
+    with pytest.raises(TypeError, match=re.escape(said)):
+        runtime.run_columns([60.0, 120.0], asset, [[100.0, 100.0]] * 5, "bars")
+    assert runtime.data_points == 0 and counter.bars == []
+    assert runtime.run_columns([60.0, 120.0], ["XY", "XY"], [[100.0, 100.0]] * 5, "bars") == 2
+
+
+@pytest.mark.parametrize(
+    ("at", "named"),
+    [
+        (None, "ts is a datetime64[ns] column"),
+        (None, "ts is a datetime64[s] column"),
+        (4, "columns[4] (volume) is a timedelta64[s] column"),
+        (0, "columns[0] (open) is a datetime64[ns] column"),
+    ],
+)
+def test_run_columns_refuses_a_datetime_column_before_any_row(at: int | None, named: str) -> None:
+    """A datetime64[ns] column's rows are ints of nanoseconds: taken as seconds, the clock
+    would read 1704067260000000000 for 2024-01-01T00:01."""
+    runtime, _, _ = make_runtime()
+    counter = Counter(name="c")
+    runtime.add_strategy(counter)
+    runtime.start()
+    dtype = named.split(" is a ")[1].removesuffix(" column")
+    given = np.array(["2024-01-01T00:00", "2024-01-01T00:01"] if "datetime" in dtype else [5, 5], dtype=dtype)
+    ts: Any = given if at is None else [60.0, 120.0]
+    columns: list[Any] = [[100.0, 100.0]] * 5
+    if at is not None:
+        columns[at] = given
+    with pytest.raises(TypeError, match=re.escape(named) + ": run_columns takes seconds as floats"):
+        runtime.run_columns(ts, ["X", "X"], columns, "bars")
+    assert runtime.data_points == 0 and counter.bars == [] and runtime.now() == 0.0
 
 
 class LaxParams(BaseModel):  # pydantic's default extra="ignore": a typo would be dropped
@@ -584,6 +625,45 @@ def test_a_bad_bar_is_refused_at_once_naming_the_field_and_changes_nothing(
     assert outcome.accepted, outcome.to_dict()
     runtime.on_bar(Bar("BTCUSDT", 120.0, 101.0, 103.0, 100.0, 102.0, 5.0))
     assert kernel.slot_state(0).size == pytest.approx(1.0)
+    assert runtime.handles["c"].status is StrategyStatus.RUNNING
+
+
+# An int compares with floats whatever its size, so 10**400 passes the range checks; taken,
+# the clock would stand at it, and every later bar and finish() raise on float() of it.
+HUGE = 10**400
+TOO_LARGE = r"10{76}\.\.\."  # the value named, cut to a readable length
+
+
+@pytest.mark.parametrize("defer", [True, False])
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (
+            Bar("BTCUSDT", HUGE, 100.0, 101.0, 99.0, 100.0, 5.0),
+            f"at ts {TOO_LARGE}: ts must be a finite time",
+        ),
+        (Bar("BTCUSDT", 60.0, 100.0, 101.0, 99.0, 100.0, HUGE), f"volume {TOO_LARGE} is not a finite number"),
+        (Bar("BTCUSDT", 60.0, HUGE, HUGE, HUGE, HUGE, 5.0), f"open {TOO_LARGE} is not a finite price"),
+    ],
+    ids=["ts", "volume", "prices"],
+)
+def test_a_bar_with_a_number_too_large_for_a_float_is_refused_and_changes_nothing(
+    defer: bool, bad: Bar, message: str
+) -> None:
+    venue = PaperVenue(slippage_bps=0.0, bar_volume_share=1.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-huge-bar")
+    runtime = TradingRuntime(kernel, [venue], defer_venue_data=defer)
+    strategy = Counter(name="c")
+    runtime.add_strategy(strategy)
+    runtime.start()
+    runtime.on_bar(Bar("BTCUSDT", 45.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    with pytest.raises(ValueError, match=message):
+        runtime.on_bar(bad)
+    assert (runtime.row, runtime.now(), [b.ts for b in strategy.bars]) == (0, 45.0, [45.0])
+    assert strategy.buy("BTCUSDT", 1.0, price=100.0).accepted
+    runtime.on_bar(Bar("BTCUSDT", 60.0, 100.0, 102.0, 99.0, 101.0, 5.0))
+    runtime.finish()
+    assert kernel.slot_state(0).size == pytest.approx(1.0) and runtime.now() == 60.0
     assert runtime.handles["c"].status is StrategyStatus.RUNNING
 
 
@@ -784,6 +864,35 @@ def test_a_quote_the_paper_venue_would_refuse_is_refused_at_once(bad: Quote, mes
     assert (runtime.row, runtime.now()) == (0, 45.0)
     assert s.buy("BTCUSDT", 1.0, price=100.0).accepted
     assert kernel.slot_state(0).size == 1.0
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (Quote("BTCUSDT", HUGE, 99.0, 100.0, 1.0, 1.0), f"at ts {TOO_LARGE}: ts must be a finite time"),
+        (Quote("BTCUSDT", 60.0, 99.0, 100.0, HUGE, 1.0), f"bid_size {TOO_LARGE} is not a finite size"),
+        (Quote("BTCUSDT", 60.0, 99.0, 100.0, 1.0, HUGE), f"ask_size {TOO_LARGE} is not a finite size"),
+        (Quote("BTCUSDT", 60.0, HUGE, HUGE, 1.0, 1.0), f"bid {TOO_LARGE} is not a finite price"),
+    ],
+    ids=["ts", "bid_size", "ask_size", "prices"],
+)
+def test_a_quote_with_a_number_too_large_for_a_float_is_refused_and_changes_nothing(
+    bad: Quote, message: str
+) -> None:
+    venue = PaperVenue(slippage_bps=0.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-huge-quote")
+    runtime = TradingRuntime(kernel, [venue])
+    s = Quiet(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    runtime.on_quote(Quote("BTCUSDT", 45.0, 99.0, 100.0, 5.0, 5.0))
+    with pytest.raises(ValueError, match=message):
+        runtime.on_quote(bad)
+    assert (runtime.row, runtime.now()) == (0, 45.0)
+    assert s.buy("BTCUSDT", 1.0, price=100.0).accepted
+    runtime.on_quote(Quote("BTCUSDT", 60.0, 99.0, 100.0, 5.0, 5.0))
+    runtime.finish()
+    assert kernel.slot_state(0).size == 1.0 and runtime.now() == 60.0
 
 
 def test_float32_market_data_reaches_the_paper_venue() -> None:
@@ -1083,3 +1192,11 @@ def test_parameters_that_are_not_a_mapping_are_refused_naming_them(given: Any) -
         SmaCrossover(given)
     assert repr(given) in str(e.value)
     assert SmaCrossover(None).params == SmaCrossover({}).params  # None still takes the defaults
+
+
+@pytest.mark.parametrize("ts", [float("nan"), float("inf"), 10**400, -1.0])
+def test_resume_at_a_time_that_is_no_finite_time_ahead_is_refused_naming_it(ts: Any) -> None:
+    runtime, _, _ = make_runtime()
+    with pytest.raises(ValueError, match=r"resume_at ts=.* must be a finite time at or after"):
+        runtime.resume_at(ts)
+    assert runtime.now() == 0.0

@@ -4,11 +4,11 @@ the kernel as its mark when a submit or a read needs it."""
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
-from dita._numbers import is_real
+from dita._numbers import is_finite, is_real
+from dita._text import shortened
 from dita.strategy import Bar, Quote
 
 
@@ -34,9 +34,10 @@ class MarketClock:
         """A replay continuing an earlier run's (clock "data"): its time is ``ts`` before the
         first data point, so what is stamped then (a reconciliation's events) is a time of the
         data, and no earlier data point is taken."""
-        if not (is_real(ts) and math.isfinite(ts) and ts >= self.data_time):
+        if not (is_real(ts) and is_finite(ts) and ts >= self.data_time):
             raise ValueError(
-                f"resume_at ts={ts!r} must be a finite time at or after the runtime's ({self.data_time!r})"
+                f"resume_at ts={shortened(repr(ts))} must be a finite time at or after the runtime's "
+                f"({self.data_time!r})"
             )
         self.data_time = float(ts)
 

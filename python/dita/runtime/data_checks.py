@@ -5,9 +5,7 @@ with an error naming the field and value, before anything changes."""
 
 from __future__ import annotations
 
-import math
-
-from dita._numbers import is_real
+from dita._numbers import is_finite, is_real
 from dita._text import shortened
 from dita.risk import KERNEL_MAX
 from dita.strategy import Bar, Quote
@@ -20,11 +18,12 @@ def is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def numbers_real(item: Bar | Quote) -> bool:
+def numbers_fit_floats(item: Bar | Quote) -> bool:
     """Whether every number of ``item`` (each field but the asset) is a real number as
-    ``is_real`` says. A Decimal compares with floats, so it passes the range checks, and the
-    venues and the kernel's marks would refuse it after the runtime had moved its clock on."""
-    return all(is_real(value) for value in item[1:])
+    ``is_real`` says, finite as a float. A Decimal, or an int too large for a float, compares
+    with floats, so it passes the range checks, and the venues, the kernel's marks and the
+    clock's arithmetic would raise on it after the runtime had moved its clock on."""
+    return all(is_real(value) and is_finite(value) for value in item[1:])
 
 
 def asset_flaw(asset: str) -> str:
@@ -47,12 +46,12 @@ def asset_flaw(asset: str) -> str:
 
 def bar_problem(bar: Bar, now: float) -> str:
     """What is wrong with ``bar``, which failed the quick check of ``on_bar``."""
-    where = f"bar for {shortened(repr(bar.asset))} at ts {bar.ts!r}"
+    where = f"bar for {shortened(repr(bar.asset))} at ts {named_value(bar.ts)}"
     problem = _time_or_price_problem(where, bar, now, ("open", "high", "low", "close"), ("volume",))
     if problem:
         return problem
-    if not (math.isfinite(bar.volume) and bar.volume >= 0):
-        return f"{where}: volume {bar.volume!r} is not a finite number >= 0"
+    if not (is_finite(bar.volume) and bar.volume >= 0):
+        return f"{where}: volume {named_value(bar.volume)} is not a finite number >= 0"
     return (
         f"{where} is inconsistent: high {bar.high!r} and low {bar.low!r} must bound "
         f"open {bar.open!r} and close {bar.close!r}"
@@ -61,15 +60,20 @@ def bar_problem(bar: Bar, now: float) -> str:
 
 def quote_problem(quote: Quote, now: float) -> str:
     """What is wrong with ``quote``, which failed the quick check of ``on_quote``."""
-    where = f"quote for {shortened(repr(quote.asset))} at ts {quote.ts!r}"
+    where = f"quote for {shortened(repr(quote.asset))} at ts {named_value(quote.ts)}"
     problem = _time_or_price_problem(where, quote, now, ("bid", "ask"), ("bid_size", "ask_size"))
     if problem:
         return problem
     for name in ("bid_size", "ask_size"):
         value = getattr(quote, name)
-        if not (math.isfinite(value) and value >= 0):
-            return f"{where}: {name} {value!r} is not a finite size >= 0"
+        if not (is_finite(value) and value >= 0):
+            return f"{where}: {name} {named_value(value)} is not a finite size >= 0"
     return f"{where}: ask {quote.ask!r} is below bid {quote.bid!r} (a crossed quote)"
+
+
+def named_value(value: object) -> str:
+    """``value`` as an error names it: an int of 400 digits, cut to a readable length."""
+    return shortened(repr(value))
 
 
 def not_a(what: str, item: object, *kinds: type[Bar] | type[Quote]) -> str:
@@ -93,14 +97,14 @@ def _time_or_price_problem(
         value = getattr(item, name)
         if not is_real(value):
             return f"{where}: {name} {value!r} is not a number"
-    if not (math.isfinite(item.ts) and item.ts >= 0):
+    if not (is_finite(item.ts) and item.ts >= 0):
         return f"{where}: ts must be a finite time >= 0"
     if item.ts < now:
         return f"{where}: ts is earlier than the last data point's ({now!r}); data must be in time order"
     for name in prices:
         value = getattr(item, name)
-        if not (math.isfinite(value) and value > 0):
-            return f"{where}: {name} {value!r} is not a finite price above 0"
+        if not (is_finite(value) and value > 0):
+            return f"{where}: {name} {named_value(value)} is not a finite price above 0"
         if value > KERNEL_MAX:
             # The venues would fill at it, and the kernel refuse the fill: the two apart.
             return f"{where}: {name} {value!r} is above the kernel's bound of {KERNEL_MAX:g}"

@@ -14,6 +14,7 @@ from functools import partial
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
+from dita._numbers import is_finite
 from dita._signals import held
 from dita._signals import installed as signals_installed
 from dita._text import shortened
@@ -21,7 +22,14 @@ from dita.risk import KERNEL_MAX
 from dita.runtime._shared import log, raise_first
 from dita.runtime.callbacks import StrategyCallbacks, refuse_returned_orders
 from dita.runtime.clock import MarketClock
-from dita.runtime.data_checks import asset_flaw, bar_problem, is_number, not_a, numbers_real, quote_problem
+from dita.runtime.data_checks import (
+    asset_flaw,
+    bar_problem,
+    is_number,
+    not_a,
+    numbers_fit_floats,
+    quote_problem,
+)
 from dita.runtime.doubts import OrdersInDoubt
 from dita.runtime.lifecycle import Lifecycle
 from dita.runtime.owners import TradeOwners
@@ -134,7 +142,7 @@ class FeedLoop:
             and (asset in clock.latest or not asset_flaw(asset))
             and (
                 float is type(ts) is type(open_) is type(high) is type(low) is type(close) is type(volume)
-                or numbers_real(bar)
+                or numbers_fit_floats(bar)
             )
         ):
             raise ValueError(bar_problem(bar, now))
@@ -182,7 +190,7 @@ class FeedLoop:
             and (asset in clock.latest or not asset_flaw(asset))
             and (
                 float is type(ts) is type(bid) is type(ask) is type(bid_size) is type(ask_size)
-                or numbers_real(quote)
+                or numbers_fit_floats(quote)
             )
         ):
             raise ValueError(quote_problem(quote, now))
@@ -247,7 +255,7 @@ class FeedLoop:
         progress: Callable[[int], None] | None,
         should_stop: Callable[[], bool] | None,
     ) -> int:
-        if speed is not None and not (is_number(speed) and math.isfinite(speed) and speed > 0):
+        if speed is not None and not (is_number(speed) and is_finite(speed) and speed > 0):
             raise ValueError(f"speed={speed!r} must be a positive number (or None for as fast as possible)")
         start_wall = time.monotonic()
         first_ts: float | None = None
@@ -300,11 +308,26 @@ class FeedLoop:
             raise ValueError(
                 f"columns holds {len(columns)} columns; {kind} take {len(fields)} ({', '.join(fields)})"
             )
+        if isinstance(asset, str | bytes | bytearray):
+            # A str is a sequence too: "BT" would be two rows, of assets "B" and "T".
+            raise TypeError(
+                f"asset={shortened(repr(asset))} is {type(asset).__name__}, not a column: give one asset "
+                "name per row (a list or array of str)"
+            )
         n = len(ts)
         # Before any row (a chunk's zip sees only its own rows: a longer column would go unnoticed).
         for name, column in (("asset", asset), *((f"columns[{i}]", c) for i, c in enumerate(columns))):
             if len(column) != n:
                 raise ValueError(f"{name} has {len(column):,} rows, ts has {n:,}: columns must be as long")
+        named = (f"columns[{i}] ({field})" for i, field in enumerate(fields))
+        for name, column in zip(("ts", *named), (ts, *columns), strict=True):
+            dtype = getattr(column, "dtype", None)
+            if getattr(dtype, "kind", None) in ("M", "m"):
+                # Their tolist() gives ints in the column's unit (nanoseconds read as seconds).
+                raise TypeError(
+                    f"{name} is a {dtype} column: run_columns takes seconds as floats (a "
+                    "datetime64[ns] column x as x.astype('int64') / 1e9)"
+                )
         # tuple.__new__ makes each row its NamedTuple in C, where Bar(*row) runs a Python
         # frame; every row is as long as the type's fields (the columns counted above).
         points = map(partial(tuple.__new__, point_type), _rows_in_chunks(asset, ts, columns, n))
