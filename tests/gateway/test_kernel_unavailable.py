@@ -5,9 +5,9 @@ the gateway must keep answering meanwhile: its event loop is not the kernel's to
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -69,18 +69,34 @@ def test_healthz_of_an_open_kernel_gives_it_no_input(tmp_path: Path) -> None:
         kernel.close()
 
 
-class _Held(Fraction):
-    """A price whose reading blocks until ``release``: the kernel reads it while it holds
-    itself (mark_price takes the kernel, then the price), so the caller's thread holds the
-    kernel until then, as a thread stuck inside a kernel call does."""
+def holding_the_kernel(
+    kernel: ExecutionKernel, held: threading.Event, release: threading.Event
+) -> threading.Thread:
+    """A thread that holds ``kernel`` until ``release``, as a thread stuck inside a kernel call
+    does: a collector pass started inside its update_control, which builds the control's dict
+    with the kernel taken, waits in a collector callback."""
 
-    held = threading.Event()
-    release = threading.Event()
+    def hold(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start" and threading.current_thread() is holder and not held.is_set():
+            held.set()
+            release.wait(30)
 
-    def __float__(self) -> float:
-        type(self).held.set()
-        type(self).release.wait(30)
-        return 100.0
+    def update() -> None:
+        threshold = gc.get_threshold()
+        gc.set_threshold(1)
+        gc.callbacks.append(hold)
+        try:
+            kept = []  # kept, so the answers' dicts count towards the next collection
+            for _ in range(1000):
+                kept.append(kernel.update_control(verbosity="NORMAL"))
+                if held.is_set():
+                    break
+        finally:
+            gc.callbacks.remove(hold)
+            gc.set_threshold(*threshold)
+
+    holder = threading.Thread(target=update, daemon=True)
+    return holder
 
 
 def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
@@ -90,9 +106,8 @@ def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
     time out (or, on a stuck thread, every request would)."""
     live = start_server(max_slots=2)
     kernel: ExecutionKernel = live.app.state.kernel
-    _Held.held.clear()
-    _Held.release.clear()
-    holder = threading.Thread(target=lambda: kernel.mark_price("BTC", _Held(100)), daemon=True)
+    held, release = threading.Event(), threading.Event()
+    holder = holding_the_kernel(kernel, held, release)
     answers: dict[str, httpx.Response] = {}
 
     def read_account() -> None:
@@ -102,7 +117,7 @@ def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
     reader = threading.Thread(target=read_account, daemon=True)
     try:
         holder.start()
-        assert _Held.held.wait(10)
+        assert held.wait(10)
         reader.start()  # its kernel call waits for the holder
         health = live.client.get("/healthz")
         assert reader.is_alive() and "account" not in answers  # answered while the call waits
@@ -110,7 +125,7 @@ def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
         assert health.json()["status"] == "busy" and "Retry-After" in health.headers
         assert live.client.get("/").status_code == 200
     finally:
-        _Held.release.set()
+        release.set()
         holder.join(30)
         reader.join(30)
         live.stop()
