@@ -21,9 +21,9 @@ use super::*;
 use crate::fees::CalibrationByLiquidity;
 
 /// The behaviour versions whose checkpoints this build reads besides its own, each with what
-/// turns its state into today's. 36 and 37 wrote the parts this build writes, in the same
+/// turns its state into today's. 36, 37 and 38 wrote the parts this build writes, in the same
 /// layout, so their state loads as it stands (a field they lacked would get its default here).
-pub const MIGRATIONS: [(u16, Migration); 2] = [(36, decode), (37, decode)];
+pub const MIGRATIONS: [(u16, Migration); 3] = [(36, decode), (37, decode), (38, decode)];
 
 /// What reads a checkpoint of an earlier behaviour version into today's state.
 pub type Migration = fn(&[u8]) -> Result<Kernel, String>;

@@ -820,6 +820,8 @@ impl Kernel {
         complete: bool,
     ) -> bool {
         let active_leg = self.slots[key.0].active_leg_index;
+        // An exit sent since for what this one left of the leg completes the leg itself.
+        let exit_working = self.slots[key.0].active_exit_order.is_some();
         let kept = self.ended.get_mut(key).expect("kept orders are indexed");
         let o = &mut kept.order;
         let new_filled = o.filled_size + qty;
@@ -848,7 +850,7 @@ impl Kernel {
         if let Some(p) = placed.as_ref().filter(|_| kept.final_filled.is_none()) {
             kept.stated_total = kept.stated_total.max(p.to.min(size));
         }
-        let leg_done = !is_entry && complete && kept.leg == active_leg;
+        let leg_done = !is_entry && complete && kept.leg == active_leg && !exit_working;
         self.ended.note_owed(key);
         if let Entry::Occupied(mut c) = self.ended.covered.entry(key) {
             if !c.get_mut().booked(placed) {

@@ -386,6 +386,7 @@ impl Kernel {
         let slot = &mut self.slots[sid];
         let mut realized = 0.0;
         let mut unheld = 0.0;
+        let held_before = slot.size;
         if order.is_entry {
             // What the account was credited: the fill, less a commission kept in the base asset.
             let credited = size_after - slot.size;
@@ -410,8 +411,12 @@ impl Kernel {
         }
         slot.fees_paid += fee;
         // A position opening takes its asset's latest mark, so its PnL is not shown at the
-        // fill's price until the next mark.
-        if order.is_entry && slot.mark_price == 0.0 && !self.marks.is_empty() {
+        // fill's price until the next mark; so does one a late entry fill reopens, whose slot
+        // kept the mark of the position it held before.
+        if order.is_entry
+            && (slot.mark_price == 0.0 || held_before <= QTY_EPS)
+            && !self.marks.is_empty()
+        {
             slot.mark_price = latest_mark(&self.marks, &slot.asset);
         }
         let mark = if slot.mark_price > 0.0 {

@@ -291,12 +291,16 @@ pub(super) fn check_loaded_order_fits(
     seen: &mut [std::collections::HashSet<Id>; 2],
 ) -> KernelResult<()> {
     let field = |f: &str| format!("slots[{i}].{which}.{f}");
-    if o.is_entry && (o.filled_size - s.size).abs() > size_tolerance(s.size) {
-        // While its entry works, all a trade holds is what that entry filled.
+    // While its entry works, all a trade holds is what that entry filled, less a commission
+    // the venue kept in the base asset (`metadata.base_fee_qty`, always below the fill).
+    let holds_more = s.size - o.filled_size > size_tolerance(s.size);
+    let holds_none = o.filled_size > size_tolerance(o.filled_size) && s.size <= QTY_EPS;
+    if o.is_entry && (holds_more || holds_none) {
         return Err(KernelError::invalid(
             &field("filled_size"),
             format_number(o.filled_size),
-            "must equal the slot's size while the entry works",
+            "must be what the slot holds while the entry works (or more, by a commission kept \
+             in the base asset)",
         ));
     }
     if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {
