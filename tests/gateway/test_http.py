@@ -408,7 +408,17 @@ def test_an_exit_larger_than_the_position_closes_it(live: LiveServer) -> None:
         (b'{"action": "ENTER", "asset": "\xff"}', "not UTF-8 (bad byte at offset 30)"),
         (b'{"metadata": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nested too deeply"),
         (b'{"target_size": ' + b"9" * 5000 + b"}", "Exceeds the limit (4300 digits)"),
+        # json.loads of bytes reads UTF-16 and UTF-32 too: such an intent was taken and traded.
+        (
+            json.dumps({"action": "ENTER", "asset": "BTC"}).encode("utf-16"),
+            "not UTF-8 (bad byte at offset 0)",
+        ),
+        (
+            json.dumps({"action": "ENTER", "asset": "BTC"}).encode("utf-32"),
+            "not UTF-8 (bad byte at offset 0)",
+        ),
     ],
+    ids=["not-utf8", "nested", "long-int", "utf16", "utf32"],
 )
 def test_unreadable_json_body_is_422_like_any_bad_json(live: LiveServer, body: bytes, reason: str) -> None:
     """json.loads raises on these past JSONDecodeError; FastAPI answered them with a bare 400."""
@@ -419,6 +429,52 @@ def test_unreadable_json_body_is_422_like_any_bad_json(live: LiveServer, body: b
         assert [(e["loc"], e["type"]) for e in payload["detail"]] == [(["body"], "json_invalid")]
         assert payload["message"].startswith(f"body is not valid JSON: {reason}"), payload["message"]
     assert {s["fsm_state"] for s in live.client.get("/v1/slots").json()} == {"IDLE"}
+
+
+def test_a_body_with_a_utf8_byte_order_mark_is_read() -> None:
+    live = start_server()
+    try:
+        body = (
+            b"\xef\xbb\xbf"
+            + json.dumps(
+                {
+                    "action": "ENTER",
+                    "asset": "BTC",
+                    "side": "LONG",
+                    "reference_price": 100.0,
+                    "target_size": 1.0,
+                }
+            ).encode()
+        )
+        res = live.client.post("/v1/intents", content=body, headers=JSON_AUTH)
+        assert res.status_code == 200 and res.json()["accepted"], res.text
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "first"),
+    [
+        (
+            {"action": "ENTER", "metadata": {f"k{i}": {} for i in range(3_000)}},
+            "metadata: Value error, metadata holds 3000 keys; at most 32",
+        ),
+        (
+            {"action": "ENTER", **{f"u{i}": 1 for i in range(3_000)}},
+            "u0: Extra inputs are not permitted",
+        ),
+    ],
+    ids=["metadata", "unknown-fields"],
+)
+def test_a_body_with_thousands_of_errors_gets_a_short_answer(
+    live: LiveServer, body: dict[str, Any], first: str
+) -> None:
+    """Each of thousands of entries was validated and listed: 64 KB of body made a 4.4 MB
+    answer, built on the event loop."""
+    res = live.client.post("/v1/intents", json=body, headers=AUTH)
+    assert res.status_code == 422
+    assert len(res.content) < 20_000
+    assert res.json()["message"].startswith(first), res.json()["message"][:200]
 
 
 def test_body_size_limit(live: LiveServer) -> None:
@@ -1247,9 +1303,10 @@ def test_only_the_venue_events_the_kernel_applied_are_counted_published_and_told
         live.stop()
 
 
-def test_a_cancel_naming_another_asset_than_the_slots_is_refused() -> None:
-    """The kernel refuses an EXIT naming another asset, but a CANCEL with "asset": "ETHUSDT"
-    took the slot's BTCUSDT order off the book. It is a 422 naming asset, as a wrong side is."""
+def test_a_cancel_or_exit_naming_another_asset_than_the_slots_is_refused() -> None:
+    """A CANCEL with "asset": "ETHUSDT" took the slot's BTCUSDT order off the book. It is a 422
+    naming asset, as a wrong side is, and so is an EXIT's (the kernel's own refusal of it was a
+    200)."""
     live = start_server(venue=lambda: MockVenueAdapter(fill_rate=0.0))
     try:
         c = live.client
@@ -1261,6 +1318,8 @@ def test_a_cancel_naming_another_asset_than_the_slots_is_refused() -> None:
         assert problem["loc"] == ["body", "asset"] and problem["input"] == "ETHUSDT"
         assert f"asset ETHUSDT is not the asset of slot {slot}, which holds BTCUSDT" in problem["msg"]
         assert c.get(f"/v1/slots/{slot}").json()["fsm_state"] == "ENTRY_WORKING"
+        exit_ = c.post("/v1/intents", json={**body, "action": "EXIT"}, headers=AUTH)
+        assert exit_.status_code == 422 and "EXIT takes the slot's asset" in exit_.json()["message"]
         ok = c.post("/v1/intents", json={**body, "asset": "BTCUSDT"}, headers=AUTH).json()
         assert ok["accepted"] is True and c.get("/v1/orders").json() == []
     finally:

@@ -45,9 +45,11 @@ __all__ = ["EventStreamResponse", "GatewayStopped", "SafeJSONResponse", "create_
 class _StrictJSONRequest(Request):
     async def json(self) -> Any:
         # Starlette's json.loads keeps the last of two equal keys, acting on a value the client
-        # may not have meant ("side" twice); stdio refuses them with the same check.
+        # may not have meant ("side" twice); stdio refuses them with the same check. The body
+        # is UTF-8 (a BOM let through): json.loads of bytes would read UTF-16 and UTF-32 too.
         if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), object_pairs_hook=unique_keys)
+            text = (await self.body()).decode("utf-8-sig")
+            self._json = json.loads(text, object_pairs_hook=unique_keys)
         return self._json
 
 

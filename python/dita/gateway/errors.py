@@ -34,6 +34,10 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RuntimeError, _kernel_unavailable)
 
 
+# How many validation errors one 422 lists.
+ERRORS_LISTED = 20
+
+
 def field_error(field: str, msg: str, where: str = "body", value: Any = None) -> RequestValidationError:
     """A 422 naming ``field`` (in the body, or ``where``) and, when given, the value refused."""
     error: dict[str, Any] = {"loc": (where, field), "msg": msg, "type": "value_error"}
@@ -48,8 +52,13 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         # the raw text, which reads as "should be a valid dictionary" about a body that may well
         # be one (`curl -d` sends a form type): name the header instead.
         exc = _content_type_error(request.headers.get("content-type"))
-    errors = [_clean_error(e) for e in exc.errors()]
+    found = exc.errors()
+    # The first few name what is wrong; thousands (a body of unknown fields) would make an
+    # answer of megabytes, built on the event loop.
+    errors = [_clean_error(e) for e in found[:ERRORS_LISTED]]
     message = "; ".join(_describe(e) for e in errors)
+    if len(found) > ERRORS_LISTED:
+        message += f"; and {len(found) - ERRORS_LISTED} more errors"
     return SafeJSONResponse({"detail": errors, "message": message}, status_code=422)
 
 

@@ -147,6 +147,15 @@ class IntentRequest(BaseModel):
     reason: Reason = Field(default="", max_length=256)
     metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
 
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_size(cls, value: Any) -> Any:
+        # Counted before its entries are read: each entry of thousands validated, and each
+        # error listed, would hold the event loop for a request of a few kilobytes.
+        if isinstance(value, dict) and len(value) > 32:
+            raise ValueError(f"metadata holds {len(value)} keys; at most 32")
+        return value
+
     @field_validator("metadata")
     @classmethod
     def _metadata(cls, value: dict[str, MetaValue] | None) -> dict[str, MetaValue] | None:

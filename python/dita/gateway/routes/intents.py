@@ -94,13 +94,13 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
                 value=req.side,
             )
         slot_asset = str(slot.get("asset") or "")
-        if req.action == "CANCEL" and req.asset is not None and slot_asset and req.asset != slot_asset:
-            # The kernel refuses an EXIT's wrong asset but cancels the slot's order whatever
-            # asset a CANCEL names: one meant for an ETHUSDT order would take a BTCUSDT one off.
+        if req.asset is not None and slot_asset and req.asset != slot_asset:
+            # The kernel cancels the slot's order whatever asset a CANCEL names: one meant for an
+            # ETHUSDT order would take a BTCUSDT one off. An EXIT's is answered alike.
             raise field_error(
                 "asset",
                 f"asset {req.asset} is not the asset of slot {slot_id}, which holds {slot_asset};"
-                " CANCEL takes the slot's asset (leave asset out)",
+                f" {req.action} takes the slot's asset (leave asset out)",
                 value=req.asset,
             )
         side = req.side or ("SHORT" if slot_side == "SHORT" else "LONG")
