@@ -136,6 +136,16 @@ def test_bad_lines_name_the_field_and_value(line: str, code: str, field: str, va
     json.dumps(event, allow_nan=False)  # always strict JSON
 
 
+@pytest.mark.parametrize("blank", ["\u3000", "\x1f", "\xa0", "\u2028", "\x1c"])
+def test_words_are_separated_by_ascii_spaces_and_tabs_only(blank: str) -> None:
+    """str.split() took a no-break space, U+3000 or a control character for a separator, where
+    every other part of a line is ASCII: such a line was taken as an order."""
+    with pytest.raises(ProtocolError) as info:
+        parse_line(f"ORDER{blank}BUY BTCUSDT 1 100 u1")
+    assert (info.value.code, info.value.field) == ("UNKNOWN_COMMAND", "command")
+    assert parse_line("ORDER\tBUY  BTCUSDT 1\t100 u1\r") == OrderCommand("BUY", "BTCUSDT", 1.0, 100.0, "u1")
+
+
 def test_overlong_line_is_refused() -> None:
     with pytest.raises(ProtocolError) as info:
         parse_line("QUERY " + "A" * MAX_LINE_BYTES)

@@ -46,6 +46,11 @@ _PLAIN_NUMBER = re.compile(
 )
 # QUERY reads these words as what to list, so an order under one of them could not be named.
 _RESERVED_CLIENT_IDS = ("ORDERS", "ACCOUNT", "SLOTS")
+# What separates a text command's words, and is trimmed from a line's ends: ASCII spaces and
+# tabs (and a line's CR), as every other part of a line is ASCII; str.split() would also split
+# on a no-break space, U+3000 or a control character.
+_BLANKS = " \t\r\n\x0b\x0c"
+_WORDS = re.compile(r"[ \t]+")
 
 OrderSideName = Literal["BUY", "SELL"]
 QueryTarget = Literal["ORDERS", "ACCOUNT", "SLOTS", "ORDER"]
@@ -127,7 +132,7 @@ def parse_line(line: str) -> Command | None:
         size = len(line.encode("utf-8", "surrogatepass"))
         if size > MAX_LINE_BYTES:
             raise line_too_long(size)
-    text = line.strip()
+    text = line.strip(_BLANKS)
     if not text or text.startswith("#"):
         return None
     if text.startswith("{"):
@@ -143,7 +148,7 @@ def parse_line(line: str) -> Command | None:
 
 
 def _parse_text(text: str) -> Command:
-    parts = text.split()
+    parts = _WORDS.split(text)
     verb = parts[0].upper()
     args = parts[1:]
     if verb not in _TEXT_USAGE:
