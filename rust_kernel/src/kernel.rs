@@ -305,7 +305,7 @@ impl Kernel {
             return Err(KernelError::invalid(
                 "kernel_id",
                 format!("{kernel_id:?}"),
-                "must be 1-200 characters without whitespace",
+                "must be 1-200 bytes without whitespace",
             ));
         }
         Ok(Kernel {

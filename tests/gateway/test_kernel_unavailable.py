@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 import threading
 import time
 from pathlib import Path
@@ -99,6 +100,11 @@ def holding_the_kernel(
     return holder
 
 
+@pytest.mark.skipif(
+    sys.version_info >= (3, 12),
+    reason="from 3.12 a collector pass started in Rust code runs once Python code runs again, "
+    "after the kernel is let go: the thread holds nothing",
+)
 def test_healthz_answers_while_another_thread_holds_the_kernel() -> None:
     """A held kernel holds up only the calls that need it; /healthz answers that it is busy.
     Made on the event loop, one request's call would stall every other request while another

@@ -49,6 +49,8 @@ def test_an_update_dicts_source_that_is_no_text_is_named() -> None:
     kernel = ExecutionKernel(max_slots=2)
     with pytest.raises(TypeError, match="invalid control update: source"):
         kernel.update_control({"mode": "HALTED", "source": 5})
+    with pytest.raises(ValueError, match="holds a NUL byte"):  # a bad text names itself
+        kernel.update_control({"mode": "HALTED", "source": "a\0b"})
     assert kernel.control()["mode"] == "PAPER"
 
 
@@ -58,6 +60,31 @@ def test_a_batch_without_end_is_refused_past_the_limit_and_nothing_is_taken() ->
     with pytest.raises(ValueError, match="more than 10000000 intents; one call takes at most"):
         kernel.process_intents(itertools.repeat(enter()))
     assert kernel.seq == 0 and kernel.stats()["intents"] == 0
+
+
+class CountedColumn(list):  # type: ignore[type-arg]
+    """A column that says how long it is and records whether it was read."""
+
+    listed = False
+
+    def __init__(self, rows: int) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def tolist(self) -> list[Any]:
+        type(self).listed = True
+        raise AssertionError("a column past the limit was made a list")
+
+
+def test_columns_past_the_limit_are_refused_before_they_are_read() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    columns = {"intent_id": CountedColumn(10_000_001), "trade_id": ["t0"]}
+    with pytest.raises(ValueError, match="10000001 rows; one call takes at most 10000000"):
+        kernel.process_intents(columns)
+    assert not CountedColumn.listed and kernel.seq == 0
 
 
 @pytest.mark.parametrize("dtype", ["datetime64[ns]", "datetime64[s]", "timedelta64[ms]"])
@@ -78,6 +105,20 @@ def test_a_column_of_numpy_times_is_refused_naming_it(dtype: str) -> None:
     with pytest.raises(TypeError, match=rf"column timestamp holds {dtype.split('[')[0]}.* values"):
         kernel.process_intents(columns)
     assert kernel.seq == 0
+
+
+def test_a_pandas_time_column_with_a_time_zone_is_read_as_its_times() -> None:
+    pd = pytest.importorskip("pandas")
+    kernel = ExecutionKernel(max_slots=2)
+    columns = pd.DataFrame(
+        {
+            "intent_id": ["i0"], "trade_id": ["t0"], "slot_id": [0], "asset": ["BTC"],
+            "side": ["LONG"], "action": ["ENTER"], "reference_price": [100.0], "target_size": [1.0],
+            "timestamp": pd.to_datetime(["2024-01-01T00:00:00Z"]),
+        }
+    )  # fmt: skip
+    assert kernel.process_intents(columns)["accepted"].tolist() == [True]
+    assert kernel.slot_state(0).entry_time_s == 1_704_067_200.0
 
 
 class CallsBack(Fraction):

@@ -104,6 +104,8 @@ def test_a_partial_exit_of_a_position_off_the_lot_grid_leaves_its_lots(kernel: E
         (0.015, 0.015),
         (0.02, 0.02),
         (True, True),
+        # What is left of the fill must be more than nothing: the slot would hold ~1e-11.
+        (0.015 - 1e-11, 0.015 - 1e-11),
     ],
 )
 def test_a_base_commission_that_the_fill_cannot_have_kept_is_refused_and_changes_nothing(

@@ -125,6 +125,10 @@ LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(finite_number
 SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(whole_number)]
 
 
+# The most keys an intent's metadata holds.
+METADATA_KEYS = 32
+
+
 class IntentRequest(BaseModel):
     """An ENTER, EXIT or CANCEL for one slot. Omitted fields of EXIT and CANCEL are taken from
     the slot (trade_id, asset, side); ENTER without slot_id takes the first free slot."""
@@ -145,15 +149,15 @@ class IntentRequest(BaseModel):
     order_type: Literal["MARKET", "LIMIT"] = "MARKET"
     limit_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     reason: Reason = Field(default="", max_length=256)
-    metadata: dict[str, MetaValue] | None = Field(default=None, max_length=32)
+    metadata: dict[str, MetaValue] | None = Field(default=None, max_length=METADATA_KEYS)
 
     @field_validator("metadata", mode="before")
     @classmethod
     def _metadata_size(cls, value: Any) -> Any:
         # Counted before its entries are read: each entry of thousands validated, and each
         # error listed, would hold the event loop for a request of a few kilobytes.
-        if isinstance(value, dict) and len(value) > 32:
-            raise ValueError(f"metadata holds {len(value)} keys; at most 32")
+        if isinstance(value, dict) and len(value) > METADATA_KEYS:
+            raise ValueError(f"metadata holds {len(value)} keys; at most {METADATA_KEYS}")
         return value
 
     @field_validator("metadata")

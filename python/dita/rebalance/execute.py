@@ -4,8 +4,9 @@ its metadata carrying the targets' ``source_run``, and the fills each leg got.
 
 Each leg is a MARKET order: an EXIT of a trade an earlier rebalance opened, or an ENTER of a
 trade of its own (LONG to buy, SHORT to sell) on a free slot. Its intent id is derived from
-(source_run, symbol, leg), so a run resumed on the same write-ahead log finds the legs the
-kernel took already refused as DUPLICATE_INTENT and sends only the rest."""
+(source_run, the targets file's version, symbol, leg), so a run resumed on the same
+write-ahead log finds the legs the kernel took already refused as DUPLICATE_INTENT and sends
+only the rest."""
 
 from __future__ import annotations
 

@@ -256,7 +256,9 @@ class FeedLoop:
         should_stop: Callable[[], bool] | None,
     ) -> int:
         if speed is not None and not (is_number(speed) and is_finite(speed) and speed > 0):
-            raise ValueError(f"speed={speed!r} must be a positive number (or None for as fast as possible)")
+            raise ValueError(
+                f"speed={shortened(repr(speed))} must be a positive number (or None for as fast as possible)"
+            )
         start_wall = time.monotonic()
         first_ts: float | None = None
         count = 0

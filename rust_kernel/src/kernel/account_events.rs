@@ -59,7 +59,7 @@ pub(super) fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<
     // Given, they name a fill or an asset, as ids of other input do: one of only whitespace
     // would be held waiting for a fill no venue makes.
     for (field, id) in [("fill_id", &ev.fill_id), ("asset", &ev.asset)] {
-        if let Some(why) = flawed_id(id).filter(|_| !id.is_empty()) {
+        if let Some(why) = flawed_id(id) {
             let mut d = detail_field(field, quoted_id(id));
             d.push(("reason", Detail::Static(why)));
             return invalid(d);

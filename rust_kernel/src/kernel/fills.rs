@@ -55,8 +55,8 @@ pub(super) fn base_fee_of(ev: &VenueEvent, qty: f64) -> f64 {
 pub(super) fn base_fee_refusal(ev: &VenueEvent) -> Option<Details> {
     let value = ev.metadata.get("base_fee_qty")?;
     let fits = match value {
-        MetaValue::Float(f) => f.is_finite() && *f >= 0.0 && *f < ev.size,
-        MetaValue::Int(i) => *i >= 0 && (*i as f64) < ev.size,
+        MetaValue::Float(f) => f.is_finite() && *f >= 0.0 && ev.size - *f > QTY_EPS,
+        MetaValue::Int(i) => *i >= 0 && ev.size - (*i as f64) > QTY_EPS,
         _ => false,
     };
     if fits {

@@ -309,11 +309,16 @@ impl PyKernel {
             }
         }
         let source = match update.get_item("source")? {
+            // A value of another type is named as the update's; a bad text names itself.
             Some(s) => nul_free_text::source(&s).map_err(|e| {
-                PyTypeError::new_err(format!(
-                    "invalid control update: source {}",
-                    e.value(s.py())
-                ))
+                if e.is_instance_of::<PyTypeError>(s.py()) {
+                    PyTypeError::new_err(format!(
+                        "invalid control update: source {}",
+                        e.value(s.py())
+                    ))
+                } else {
+                    e
+                }
             })?,
             None => source,
         };

@@ -70,6 +70,10 @@ fn data_frame_columns<'py>(frame: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyD
 /// or missing column, columns of different lengths, a value `KernelIntent` would refuse.
 pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Intent>> {
     let py = batch.py();
+    // An Arrow table's rows are counted before it is made lists, as each column is below.
+    if let Ok(rows) = batch.getattr("num_rows").and_then(|n| n.extract::<usize>()) {
+        check_batch_rows(rows)?;
+    }
     let dict = if batch.is_instance_of::<PyDict>() {
         batch.clone()
     } else if batch.hasattr("to_pydict")? {
@@ -109,11 +113,6 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
         )));
     }
     let rows = columns[0].1.len();
-    if rows > MAX_BATCH_INTENTS {
-        return Err(PyValueError::new_err(format!(
-            "process_intents: {rows} rows; one call takes at most {MAX_BATCH_INTENTS} (split the batch)"
-        )));
-    }
     if let Some((name, column)) = columns.iter().find(|(_, c)| c.len() != rows) {
         return Err(PyValueError::new_err(format!(
             "process_intents: column {name} has {} rows, column {} has {rows}: columns must be as long",
@@ -142,9 +141,23 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
         .collect()
 }
 
+/// Refuses a batch of more than `MAX_BATCH_INTENTS` rows.
+fn check_batch_rows(rows: usize) -> PyResult<()> {
+    if rows > MAX_BATCH_INTENTS {
+        return Err(PyValueError::new_err(format!(
+            "process_intents: {rows} rows; one call takes at most {MAX_BATCH_INTENTS} (split the batch)"
+        )));
+    }
+    Ok(())
+}
+
 /// A column as a list of Python values: a NumPy array's `tolist()`, an Arrow array's
-/// `to_pylist()`, a list or tuple as it is.
+/// `to_pylist()`, a list or tuple as it is; counted first, so a column past the batch's
+/// limit is refused before it is made a list.
 fn as_list<'py>(name: &str, column: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    if let Ok(rows) = column.len() {
+        check_batch_rows(rows)?;
+    }
     // NumPy's datetime64 and timedelta64 (kind M and m) list as integers of their unit: read as
     // numbers, nanoseconds would be taken for seconds. A pandas column with a time zone lists
     // as aware datetimes, which are times as any argument takes them.
