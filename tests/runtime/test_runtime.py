@@ -68,6 +68,15 @@ def make_runtime() -> tuple[TradingRuntime, ExecutionKernel, PaperVenue]:
     return TradingRuntime(kernel, [venue]), kernel, venue
 
 
+def started_with_counter(name: str) -> tuple[TradingRuntime, Counter]:
+    """A started runtime (``make_runtime``) with one ``Counter`` strategy named ``name``."""
+    runtime, _, _ = make_runtime()
+    counter = Counter(name=name)
+    runtime.add_strategy(counter)
+    runtime.start()
+    return runtime, counter
+
+
 def bars(data: MarketData, n: int, asset: str | None = None) -> list[Bar]:
     c = data.columns
     return [
@@ -349,10 +358,7 @@ def test_replay_pacing_follows_the_data_clock(
 
 @pytest.mark.parametrize("speed", [float("nan"), float("inf"), -1.0, 0, True, "60", 10**400])
 def test_a_bad_speed_is_refused_before_anything_runs(sample_bars: MarketData, speed: Any) -> None:
-    runtime, _, _ = make_runtime()
-    counter = Counter(name="s")
-    runtime.add_strategy(counter)
-    runtime.start()
+    runtime, counter = started_with_counter("s")
     said = f"speed={shortened(repr(speed))} must be a positive number"
     with pytest.raises(ValueError, match=re.escape(said)):
         runtime.run(bars(sample_bars, 3), speed=speed)
@@ -408,10 +414,7 @@ def test_run_columns_refuses_another_count_of_columns_before_any_row(
 @pytest.mark.parametrize("asset", ["XY", b"XY"], ids=["str", "bytes"])
 def test_run_columns_refuses_a_str_for_the_asset_column_before_any_row(asset: Any) -> None:
     """A str is a sequence of as many rows as it has letters: "XY" would trade assets X and Y."""
-    runtime, _, _ = make_runtime()
-    counter = Counter(name="c")
-    runtime.add_strategy(counter)
-    runtime.start()
+    runtime, counter = started_with_counter("c")
     said = f"asset={asset!r} is {type(asset).__name__}, not a column"
     with pytest.raises(TypeError, match=re.escape(said)):
         runtime.run_columns([60.0, 120.0], asset, [[100.0, 100.0]] * 5, "bars")
@@ -431,10 +434,7 @@ def test_run_columns_refuses_a_str_for_the_asset_column_before_any_row(asset: An
 def test_run_columns_refuses_a_datetime_column_before_any_row(at: int | None, named: str) -> None:
     """A datetime64[ns] column's rows are ints of nanoseconds: taken as seconds, the clock
     would read 1704067260000000000 for 2024-01-01T00:01."""
-    runtime, _, _ = make_runtime()
-    counter = Counter(name="c")
-    runtime.add_strategy(counter)
-    runtime.start()
+    runtime, counter = started_with_counter("c")
     dtype = named.split(" is a ")[1].removesuffix(" column")
     given = np.array(["2024-01-01T00:00", "2024-01-01T00:01"] if "datetime" in dtype else [5, 5], dtype=dtype)
     ts: Any = given if at is None else [60.0, 120.0]

@@ -46,12 +46,12 @@ def asset_flaw(asset: str) -> str:
 
 def bar_problem(bar: Bar, now: float) -> str:
     """What is wrong with ``bar``, which failed the quick check of ``on_bar``."""
-    where = f"bar for {shortened(repr(bar.asset))} at ts {named_value(bar.ts)}"
+    where = f"bar for {shortened(repr(bar.asset))} at ts {shortened(repr(bar.ts))}"
     problem = _time_or_price_problem(where, bar, now, ("open", "high", "low", "close"), ("volume",))
     if problem:
         return problem
     if not (is_finite(bar.volume) and bar.volume >= 0):
-        return f"{where}: volume {named_value(bar.volume)} is not a finite number >= 0"
+        return f"{where}: volume {shortened(repr(bar.volume))} is not a finite number >= 0"
     return (
         f"{where} is inconsistent: high {bar.high!r} and low {bar.low!r} must bound "
         f"open {bar.open!r} and close {bar.close!r}"
@@ -60,20 +60,15 @@ def bar_problem(bar: Bar, now: float) -> str:
 
 def quote_problem(quote: Quote, now: float) -> str:
     """What is wrong with ``quote``, which failed the quick check of ``on_quote``."""
-    where = f"quote for {shortened(repr(quote.asset))} at ts {named_value(quote.ts)}"
+    where = f"quote for {shortened(repr(quote.asset))} at ts {shortened(repr(quote.ts))}"
     problem = _time_or_price_problem(where, quote, now, ("bid", "ask"), ("bid_size", "ask_size"))
     if problem:
         return problem
     for name in ("bid_size", "ask_size"):
         value = getattr(quote, name)
         if not (is_finite(value) and value >= 0):
-            return f"{where}: {name} {named_value(value)} is not a finite size >= 0"
+            return f"{where}: {name} {shortened(repr(value))} is not a finite size >= 0"
     return f"{where}: ask {quote.ask!r} is below bid {quote.bid!r} (a crossed quote)"
-
-
-def named_value(value: object) -> str:
-    """``value`` as an error names it: an int of 400 digits, cut to a readable length."""
-    return shortened(repr(value))
 
 
 def not_a(what: str, item: object, *kinds: type[Bar] | type[Quote]) -> str:
@@ -104,7 +99,7 @@ def _time_or_price_problem(
     for name in prices:
         value = getattr(item, name)
         if not (is_finite(value) and value > 0):
-            return f"{where}: {name} {named_value(value)} is not a finite price above 0"
+            return f"{where}: {name} {shortened(repr(value))} is not a finite price above 0"
         if value > KERNEL_MAX:
             # The venues would fill at it, and the kernel refuse the fill: the two apart.
             return f"{where}: {name} {value!r} is above the kernel's bound of {KERNEL_MAX:g}"
