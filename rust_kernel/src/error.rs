@@ -48,10 +48,18 @@ pub const MAX_MAGNITUDE: f64 = 1e15;
 /// Why a number over [`MAX_MAGNITUDE`] is refused.
 pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 
-/// Checks that a time (epoch seconds) is a finite number, naming the field if not.
+/// Checks that a time (epoch seconds) is a finite number not before the epoch, naming the
+/// field if not: intents and venue events refuse a negative time, so a mark or a slot does too.
 pub fn check_timestamp(field: &str, ts: f64) -> KernelResult<f64> {
     if !ts.is_finite() {
         return Err(KernelError::invalid(field, ts, "must be a finite number"));
+    }
+    if ts < 0.0 {
+        return Err(KernelError::invalid(
+            field,
+            format_number(ts),
+            "must not be negative",
+        ));
     }
     Ok(ts)
 }

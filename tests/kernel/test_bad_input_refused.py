@@ -203,3 +203,24 @@ def test_a_tiny_negative_figure_of_a_venue_event_is_shown_in_exponent_form() -> 
     out = kernel.on_venue_event(fill)
     assert not out.accepted and out.details["field"] == "size"
     assert out.details["value"] == "-5e-324"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda k, ts: k.mark_price("BTC", 100.0, ts),
+        lambda k, ts: k.on_edge_update("BTC", 5.0, ts),
+    ],
+    ids=["mark_price", "on_edge_update"],
+)
+@pytest.mark.parametrize(("ts", "shown"), [(-1.0, "-1"), (-5e-324, "-5e-324")])
+def test_a_time_before_the_epoch_is_refused_as_intents_and_venue_events_refuse_it(
+    call: Any, ts: float, shown: str
+) -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    kernel.process_intent(enter())
+    before = kernel.snapshot()
+    with pytest.raises(ValueError, match=r"timestamp.*must not be negative") as refused:
+        call(kernel, ts)
+    assert f"timestamp: {shown} " in str(refused.value)
+    assert kernel.snapshot() == before
