@@ -652,6 +652,8 @@ mod slot_loading;
 // Venue events: their checks, and their routing to the order they name.
 mod venue_events;
 
+#[cfg(test)]
+pub(crate) use checkpoint::encode_before_unplaced;
 pub use checkpoint::{
     decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
 };

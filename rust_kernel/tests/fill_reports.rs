@@ -720,6 +720,53 @@ fn kept_order_resend(between: impl FnOnce(&mut Kernel)) {
 }
 
 #[test]
+fn a_fill_the_totals_counted_is_a_duplicate_after_a_fill_without_a_total() {
+    counted_then_unplaced(false, |_| {});
+    counted_then_unplaced(true, |_| {});
+    // The same across a checkpoint taken after the fill without a total.
+    for cancel in [false, true] {
+        counted_then_unplaced(cancel, |k| {
+            use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+            *k = decode_kernel(&encode_kernel(k)).unwrap();
+        });
+    }
+}
+
+fn counted_then_unplaced(cancel: bool, between: impl FnOnce(&mut Kernel)) {
+    // Fills A of 4 and B of 2 (running totals 4, 6) on an order of 10: a total-only report of
+    // 4 counts A, whose own report is then a duplicate; B comes without a running total, so it
+    // may be any fill the totals left uncovered. A resent with its total still lies wholly in
+    // what they counted: a duplicate, working or (`cancel`) kept after the order ended, while a
+    // fill with a total beyond them (C of 1, total 7) is booked.
+    let (mut k, o) = entry_of(10.0);
+    let got = feed(
+        &mut k,
+        &[
+            fill(&o, "s1", "", 0.0, 4.0),
+            fill(&o, "a1", "A", 4.0, 4.0),
+            fill(&o, "b1", "B", 2.0, 0.0),
+        ],
+    );
+    assert_eq!(got, [(Booked, 4.0), (Dup, 4.0), (Booked, 6.0)]);
+    if cancel {
+        let intent = intent_on_slot("cancel", "trade", KernelCommandType::Cancel);
+        assert!(k.process_intent(&intent).accepted);
+        let canceled = VenueEvent::new("c1", KernelEventKind::CancelAck, &o);
+        assert!(k.on_venue_event(&canceled).accepted);
+    }
+    between(&mut k);
+    let got = feed(
+        &mut k,
+        &[
+            fill(&o, "a2", "A", 4.0, 4.0),
+            fill(&o, "a3", "", 4.0, 4.0),
+            fill(&o, "f-c", "C", 1.0, 7.0),
+        ],
+    );
+    assert_eq!(got, [(Dup, 6.0), (Dup, 6.0), (Booked, 7.0)]);
+}
+
+#[test]
 fn a_partly_new_report_is_charged_the_fee_of_the_part_it_books() {
     // Fills of 2 (running total 2, fee 0.2), then a report of 3 at total 3 (fee 0.3): it
     // overlaps the first (`Covered`), so only 1 is new and booked. Its fee is the whole

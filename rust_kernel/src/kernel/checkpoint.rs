@@ -21,9 +21,14 @@ use super::*;
 use crate::fees::CalibrationByLiquidity;
 
 /// The behaviour versions whose checkpoints this build reads besides its own, each with what
-/// turns its state into today's. 36, 37 and 38 wrote the parts this build writes, in the same
-/// layout, so their state loads as it stands (a field they lacked would get its default here).
-pub const MIGRATIONS: [(u16, Migration); 3] = [(36, decode), (37, decode), (38, decode)];
+/// turns its state into today's. 36, 37 and 38 wrote the parts this build writes but the last,
+/// in the same layout, so their state loads as it stands (a field they lacked would get its
+/// default here).
+pub const MIGRATIONS: [(u16, Migration); 3] = [
+    (36, decode_before_unplaced),
+    (37, decode_before_unplaced),
+    (38, decode_before_unplaced),
+];
 
 /// What reads a checkpoint of an earlier behaviour version into today's state.
 pub type Migration = fn(&[u8]) -> Result<Kernel, String>;
@@ -211,7 +216,7 @@ impl Part {
 }
 
 /// The parts after the core, in the order they are written and read.
-pub(crate) const PARTS: [Part; 16] = [
+pub(crate) const PARTS: [Part; 17] = [
     Part {
         holds: "orders kept for late fills",
         encode: |k, out| write_value(out, &k.ended_orders()),
@@ -292,6 +297,11 @@ pub(crate) const PARTS: [Part; 16] = [
         encode: |k, out| write_value(out, &(k.marks(), k.entry_marks())),
         decode: |k, bytes| k.restore_marks(read_value(bytes)?),
     },
+    Part {
+        holds: "the orders a fill was booked on without a running total",
+        encode: |k, out| write_value(out, &k.unplaced_fills()),
+        decode: |k, bytes| k.restore_unplaced_fills(read_value(bytes)?),
+    },
 ];
 
 /// Appends `value`'s bincode to `out`.
@@ -322,9 +332,31 @@ pub fn encode(kernel: &Kernel) -> Vec<u8> {
     out
 }
 
+/// The kernel's state as a checkpoint of versions 36 to 38 holds it (every part but the last),
+/// for the tests of their migration.
+#[cfg(test)]
+pub(crate) fn encode_before_unplaced(kernel: &Kernel) -> Vec<u8> {
+    let mut out = bincode::serialize(&Core::of(kernel)).expect("kernel state always encodes");
+    for part in &PARTS[..PARTS.len() - 1] {
+        (part.encode)(kernel, &mut out);
+    }
+    out
+}
+
 /// The kernel a checkpoint of this build's behaviour version holds; every part must be there,
 /// and nothing after the last.
 pub fn decode(state: &[u8]) -> Result<Kernel, String> {
+    decode_parts(state, &PARTS)
+}
+
+/// The kernel a checkpoint of versions 36 to 38 holds: every part but the last, as those
+/// versions stopped following an order once a fill of it was booked without a running total.
+fn decode_before_unplaced(state: &[u8]) -> Result<Kernel, String> {
+    decode_parts(state, &PARTS[..PARTS.len() - 1])
+}
+
+/// The kernel `state` holds: its core, then `parts`, and nothing after the last.
+fn decode_parts(state: &[u8], parts: &[Part]) -> Result<Kernel, String> {
     fn bad(what: &str, e: impl std::fmt::Display) -> String {
         format!("undecodable kernel checkpoint: {what}: {e}")
     }
@@ -335,7 +367,7 @@ pub fn decode(state: &[u8]) -> Result<Kernel, String> {
         .check_slot_indexes()
         .and_then(|()| kernel.check_counts())
         .map_err(|e| bad("the kernel's core fields", e))?;
-    for part in &PARTS {
+    for part in parts {
         if rest.is_empty() {
             return Err(bad(part.holds, "missing: the checkpoint ends before it"));
         }
@@ -385,6 +417,10 @@ type CoveredRepr = (
     Vec<(usize, bool, Vec<(f64, f64)>)>,
     Vec<(KeptOrderKey, Vec<(f64, f64)>)>,
 );
+
+/// The orders of [`CoveredRepr`] a fill was booked on without a running total
+/// ([`Covered::unplaced`]): working ones by slot and whether it is the entry, kept ones by key.
+type UnplacedRepr = (Vec<(usize, bool)>, Vec<KeptOrderKey>);
 
 /// Each asset's latest mark ([`Kernel::marks`]) and those the slots' entries were judged at
 /// ([`Kernel::entry_marks`]).
@@ -687,7 +723,7 @@ impl Kernel {
         for (sid, legs) in self.covered.iter().enumerate() {
             for (leg, c) in legs.iter().enumerate() {
                 if let Some(c) = c {
-                    working.push((sid, leg == 0, c.0.to_vec()));
+                    working.push((sid, leg == 0, c.intervals.to_vec()));
                 }
             }
         }
@@ -695,9 +731,27 @@ impl Kernel {
             .ended
             .covered
             .iter()
-            .map(|(&k, c)| (k, c.0.to_vec()))
+            .map(|(&k, c)| (k, c.intervals.to_vec()))
             .collect();
         kept.sort_unstable_by_key(|(k, _)| *k);
+        (working, kept)
+    }
+
+    /// The orders a fill was booked on without a running total ([`UnplacedRepr`]).
+    fn unplaced_fills(&self) -> UnplacedRepr {
+        let mut working = Vec::new();
+        for (sid, legs) in self.covered.iter().enumerate() {
+            for (leg, c) in legs.iter().enumerate() {
+                if c.as_ref().is_some_and(|c| c.unplaced) {
+                    working.push((sid, leg == 0));
+                }
+            }
+        }
+        let mut kept: Vec<_> = (self.ended.covered.iter())
+            .filter(|(_, c)| c.unplaced)
+            .map(|(&k, _)| k)
+            .collect();
+        kept.sort_unstable();
         (working, kept)
     }
 
@@ -1108,7 +1162,10 @@ impl Kernel {
                     "covered fill intervals {intervals:?} of slot {sid} (of the kernel's {n}) are not in order"
                 ));
             }
-            self.covered[sid][usize::from(!is_entry)] = Some(Covered(intervals.into()));
+            self.covered[sid][usize::from(!is_entry)] = Some(Covered {
+                intervals: intervals.into(),
+                unplaced: false,
+            });
         }
         self.ended.covered.clear();
         for (key, intervals) in kept {
@@ -1117,7 +1174,36 @@ impl Kernel {
                     "covered fill intervals {intervals:?} name no kept order {key:?}, or are not in order"
                 ));
             }
-            self.ended.covered.insert(key, Covered(intervals.into()));
+            self.ended.covered.insert(
+                key,
+                Covered {
+                    intervals: intervals.into(),
+                    unplaced: false,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Restores [`Kernel::unplaced_fills`] onto the orders the covered fills part restored.
+    fn restore_unplaced_fills(&mut self, (working, kept): UnplacedRepr) -> Result<(), String> {
+        for (sid, is_entry) in working {
+            let leg = self
+                .covered
+                .get_mut(sid)
+                .map(|legs| &mut legs[usize::from(!is_entry)]);
+            let Some(Some(c)) = leg else {
+                return Err(format!(
+                    "slot {sid}'s order (entry: {is_entry}) has no covered fills"
+                ));
+            };
+            c.unplaced = true;
+        }
+        for key in kept {
+            let Some(c) = self.ended.covered.get_mut(&key) else {
+                return Err(format!("kept order {key:?} has no covered fills"));
+            };
+            c.unplaced = true;
         }
         Ok(())
     }

@@ -852,10 +852,8 @@ impl Kernel {
         }
         let leg_done = !is_entry && complete && kept.leg == active_leg && !exit_working;
         self.ended.note_owed(key);
-        if let Entry::Occupied(mut c) = self.ended.covered.entry(key) {
-            if !c.get_mut().booked(placed) {
-                c.remove();
-            }
+        if let Some(c) = self.ended.covered.get_mut(&key) {
+            c.booked(placed);
         }
         leg_done
     }

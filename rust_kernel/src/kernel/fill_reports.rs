@@ -13,7 +13,12 @@ use super::*;
 /// late, out of order, still counts. One interval (the usual case: each report goes on from the
 /// last) is held inline, so a cold slot's order costs no second memory round trip.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Covered(pub(super) SmallVec<[(f64, f64); 1]>);
+pub(crate) struct Covered {
+    pub(super) intervals: SmallVec<[(f64, f64); 1]>,
+    /// A fill of the order was booked without a place (no running total): it may be any part
+    /// the intervals leave uncovered, so only a report they cover whole is known (a resend).
+    pub(super) unplaced: bool,
+}
 
 /// Where a fill report lies in what is covered: its interval, and what of it is not covered.
 #[derive(Clone, Copy)]
@@ -25,7 +30,8 @@ pub(super) struct ReportInterval {
 
 impl Covered {
     /// `ev`'s interval and its uncovered part; None when the report gives no running total,
-    /// or a size above it (such a report has no place, and is booked by its size alone).
+    /// or a size above it (such a report has no place, and is booked by its size alone), and,
+    /// once a fill was booked without a place, when the intervals do not cover it whole.
     pub(super) fn place(&self, ev: &VenueEvent) -> Option<ReportInterval> {
         let to = ev.filled_size;
         if to <= 0.0 {
@@ -38,7 +44,7 @@ impl Covered {
         }
         let from = from.max(0.0);
         let taken: f64 = self
-            .0
+            .intervals
             .iter()
             .map(|&(a, b)| (b.min(to) - a.max(from)).max(0.0))
             .sum();
@@ -49,13 +55,16 @@ impl Covered {
         } else {
             free
         };
+        if self.unplaced && free > QTY_EPS {
+            return None;
+        }
         Some(ReportInterval { from, to, free })
     }
 
     pub(super) fn insert(&mut self, from: f64, to: f64) {
         let eps = size_tolerance(to);
         let (mut from, mut to) = (from, to);
-        self.0.retain(|&mut (a, b)| {
+        self.intervals.retain(|&mut (a, b)| {
             let apart = b < from - eps || a > to + eps;
             if !apart {
                 from = from.min(a);
@@ -63,22 +72,24 @@ impl Covered {
             }
             apart
         });
-        let at = self.0.partition_point(|&(a, _)| a < from);
-        self.0.insert(at, (from, to));
+        let at = self.intervals.partition_point(|&(a, _)| a < from);
+        self.intervals.insert(at, (from, to));
     }
 
-    /// After a fill of the followed order was booked: its report's interval is covered now.
-    /// False when it was booked without a place (no running total): it may be any of the
-    /// order's fills, so from then on an earlier fill cannot be told from a resend, and the
-    /// order is no longer followed.
-    pub(super) fn booked(&mut self, placed: Option<ReportInterval>) -> bool {
+    /// After a fill of the order was booked: its report's interval is covered now. One booked
+    /// without a place (no running total) may be any of the order's fills, so from then on an
+    /// earlier fill the intervals leave uncovered cannot be told from a resend: the order is
+    /// judged by its fill ids and event ids, and by what its intervals cover whole.
+    pub(super) fn booked(&mut self, placed: Option<ReportInterval>) {
         match placed {
-            Some(p) => {
-                self.insert(p.from, p.to);
-                true
-            }
-            None => false,
+            Some(p) => self.insert(p.from, p.to),
+            None => self.unplaced = true,
         }
+    }
+
+    /// Whether every fill of the order booked so far was placed by its report's running total.
+    pub(super) fn followed(&self) -> bool {
+        !self.unplaced
     }
 
     /// What a loaded order that says `filled` has filled covers: every fill up to there.
@@ -92,7 +103,7 @@ impl Covered {
 
     /// The highest running total a report stated.
     pub(super) fn reach(&self) -> f64 {
-        self.0.last().map_or(0.0, |&(_, b)| b)
+        self.intervals.last().map_or(0.0, |&(_, b)| b)
     }
 }
 
@@ -476,7 +487,10 @@ impl Kernel {
         }
         let leg = &mut self.covered[sid][usize::from(!is_entry)];
         match leg {
-            Some(c) => c.0.clear(),
+            Some(c) => {
+                c.intervals.clear();
+                c.unplaced = false;
+            }
             None => *leg = Some(Covered::default()),
         }
     }

@@ -2,8 +2,9 @@
 //! against `Kernel::fill_size_checked`, which sizes every fill: the same size, keys and
 //! place, or the same refusal, for fills and orders around the edges of each check (sizes
 //! at and about what the order has left, within and beyond the snap's tolerance and half a
-//! lot, none, negative, NaN and infinite numbers, running totals, fill ids), a followed and
-//! an unfollowed order, lots of none, a thousandth and one.
+//! lot, none, negative, NaN and infinite numbers, running totals, fill ids), an order followed,
+//! one with a fill booked without a place, and one with nothing covered (a checkpoint of an
+//! earlier version), lots of none, a thousandth and one.
 
 use super::*;
 use proptest::prelude::*;
@@ -53,7 +54,7 @@ proptest! {
             1..40,
         ),
         lot in 0..LOTS.len(),
-        followed in any::<bool>(),
+        followed in 0..3u8,
     ) {
         let mut k = Kernel::new("k", 1).expect("a kernel");
         let lot_step = vec![("lot_step".to_string(), LOTS[lot])];
@@ -63,8 +64,10 @@ proptest! {
         );
         prop_assert!(k.process_intent(&intent).accepted);
         let working = k.slots[0].active_order().expect("sent").clone();
-        if !followed {
-            k.covered[0] = [None, None];
+        match followed {
+            0 => k.covered[0] = [None, None],
+            1 => k.covered[0][0].as_mut().expect("followed").booked(None),
+            _ => {}
         }
         for (size, total, price, fill_id, order_size, order_filled) in cases {
             let mut order = working.clone();

@@ -696,11 +696,12 @@ impl Kernel {
         plan: &FillPlan,
         was: bool,
     ) {
-        if let Some(legs) = self.covered.get_mut(sid) {
-            let leg = &mut legs[usize::from(!is_entry)];
-            if leg.as_mut().is_some_and(|c| !c.booked(plan.placed)) {
-                *leg = None;
-            }
+        if let Some(Some(c)) = self
+            .covered
+            .get_mut(sid)
+            .map(|legs| &mut legs[usize::from(!is_entry)])
+        {
+            c.booked(plan.placed);
         }
         let slot = &mut self.slots[sid];
         let o = slot.active_order_mut().expect("active");

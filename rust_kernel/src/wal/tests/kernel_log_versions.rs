@@ -4,7 +4,8 @@
 use super::*;
 
 /// Makes the log in `dir` one a build of behaviour version `version` wrote: its segments'
-/// and checkpoints' headers say `version`.
+/// and checkpoints' headers say `version`, and its checkpoints hold the parts that version
+/// wrote.
 fn as_written_under(dir: &Path, kernel_id: &str, version: u16) {
     for (_, path) in list_dir(dir).unwrap().segments {
         let mut bytes = fs::read(&path).unwrap();
@@ -17,6 +18,9 @@ fn as_written_under(dir: &Path, kernel_id: &str, version: u16) {
     }
     for (seq, path) in list_dir(dir).unwrap().checkpoints {
         let c = format::decode_checkpoint(&fs::read(&path).unwrap(), &path, kernel_id).unwrap();
+        let state = crate::kernel::encode_before_unplaced(
+            &crate::kernel::decode_checkpoint(&c.state).unwrap(),
+        );
         let bytes = format::encode_checkpoint(
             kernel_id,
             seq,
@@ -25,7 +29,7 @@ fn as_written_under(dir: &Path, kernel_id: &str, version: u16) {
             c.segment_offset,
             c.ts,
             version,
-            &c.state,
+            &state,
         );
         fs::write(&path, bytes).unwrap();
     }
