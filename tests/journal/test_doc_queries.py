@@ -332,6 +332,28 @@ def test_a_trades_story_shows_what_each_venue_event_carried_and_whether_it_was_r
     ]
 
 
+def _resent_fill_example() -> list[tuple[str, str, str]]:
+    """The (source, what, detail) rows of the guide's example of a fill the venue reported twice."""
+    block = re.findall(r"says what it\s+repeated:\s*```\n(.*?)```", DOC.read_text(), re.S)[0]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in block.splitlines()[1:]]
+    return [(source, what, detail) for _, source, what, detail in rows]
+
+
+def test_the_guides_resent_fill_reads_as_the_journal_writes_it(journal: ClickHouseJournal) -> None:
+    """A venue resending a fill repeats what it carried, its fee included: the duplicate's row
+    shows the fee as the first report's does."""
+    kernel, coids = silent_entries(journal, "resent", 1)
+    fill = {"price": 100.0, "size": 0.5, "filled_size": 0.5, "remaining_size": 0.5, "fill_id": "exec-1"}
+    for event_id in ("f-1", "f-2"):
+        ev = VenueEvent(event_id, "t0", 0, "FILL", venue_client_id=coids[0], fee=0.05, **fill)
+        kernel.on_venue_event(ev)
+    journal.flush(30)
+    rows = journal.query(_query(2), {"kernel": "resent", "trade": "t0"}).records()
+    example = _resent_fill_example()
+    assert [(r["source"], r["what"], r["detail"]) for r in rows][-len(example) :] == example
+    kernel.close()
+
+
 def _why_refused_query() -> str:
     found: list[str] = re.findall(
         r"^Why was this venue event refused.*?```sql\n(.*?)```", DOC.read_text(), re.S | re.M
