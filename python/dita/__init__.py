@@ -32,6 +32,7 @@ from dita._kernel import (
     Verbosity,
     __version__,
 )
+from dita._reading import ArgumentReadError
 from dita.control import ControlChangeRefused, InMemoryControlPlane
 from dita.journal import InMemoryJournal
 from dita.kernel import ExecutionKernel, SlotView
@@ -52,6 +53,7 @@ __all__ = [
     "TERMINAL_ORDER_STATUSES",
     "AccountEvent",
     "AccountEventKind",
+    "ArgumentReadError",
     "CcxtVenue",
     "ControlChangeRefused",
     "ControlMode",

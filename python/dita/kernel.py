@@ -1,8 +1,9 @@
 """ExecutionKernel: the native kernel plus its side-effect components.
 
 The hot methods (``process_intent``, ``on_venue_event``, ``mark_price``) are the native
-ones, inherited unchanged, so a call costs no Python frame. This class only wires the
-journal, projection and control plane, which run off the hot path.
+ones, inherited unchanged, so a call costs no Python frame. This class wires the journal,
+projection and control plane, and names a generator's error in the batch calls (one frame a
+batch), off the hot path.
 """
 
 from __future__ import annotations
@@ -15,23 +16,28 @@ import operator
 import threading
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 from dita._kernel import (
     KernelCore,
     KernelEventKind,
+    KernelIntent,
     KernelOutcome,
     KernelTransition,
     TradeSlot,
     VenueEvent,
     VenueOrder,
 )
+from dita._reading import read_items
 from dita.control import check_kernel_id
 from dita.logs import order_ids
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from dita._kernel import MetaValue
 
 __all__ = [
@@ -699,6 +705,28 @@ class ExecutionKernel(KernelCore):
     def control(self) -> ControlSnapshot:
         """The current control (mode, verbosity, freeze, ...) as a dict; ``control()`` too."""
         return ControlSnapshot(KernelCore.control(self))
+
+    def process_intents(
+        self, intents: Iterable[KernelIntent] | Mapping[str, Any]
+    ) -> dict[str, npt.NDArray[np.generic]]:
+        """The native ``process_intents``; an iterator's (a generator's) own error is raised as
+        ``ArgumentReadError`` naming the item it came at, no intent taken."""
+        if isinstance(intents, Iterator):
+            intents = read_items("process_intents()", "intents", intents)
+        return super().process_intents(intents)
+
+    def load_slots(self, slots: Iterable[Mapping[str, Any]]) -> int:
+        """The native ``load_slots``; an iterator's own error is raised as ``ArgumentReadError``
+        naming the item it came at, no slot changed."""
+        if isinstance(slots, Iterator):
+            slots = read_items("load_slots()", "slots", slots)
+        return super().load_slots(slots)
+
+    def reconcile_from_slots(self, slots: Iterable[Mapping[str, Any]]) -> KernelOutcome:
+        """The native ``reconcile_from_slots``, an iterator's error raised as ``load_slots`` does."""
+        if isinstance(slots, Iterator):
+            slots = read_items("reconcile_from_slots()", "slots", slots)
+        return super().reconcile_from_slots(slots)
 
     def set_slot_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
         """Replaces slot ``slot_id``'s metadata (validated; a refusal changes nothing), under the

@@ -15,6 +15,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from dita._numbers import is_finite
+from dita._reading import read_failed
 from dita._signals import held
 from dita._signals import installed as signals_installed
 from dita._text import shortened
@@ -262,7 +263,16 @@ class FeedLoop:
         start_wall = time.monotonic()
         first_ts: float | None = None
         count = 0
-        for item in feed:
+        items = iter(feed)
+        while True:
+            try:
+                item = next(items)
+            except StopIteration:
+                break
+            except Exception as exc:
+                # The feed is the caller's code (a generator, say): its error names the item it
+                # was reading, none of which was handled.
+                raise read_failed("run()", "feed", count, exc) from exc
             if should_stop is not None and should_stop():
                 break
             if not isinstance(item, Bar | Quote):
@@ -306,6 +316,7 @@ class FeedLoop:
         point_type: type[Bar] | type[Quote] = Bar if kind == "bars" else Quote
         handle_one = self.on_bar if kind == "bars" else self.on_quote
         fields = point_type._fields[2:]  # after asset and ts
+        _check_sized("columns", columns, "a list of columns")
         if len(columns) != len(fields):
             raise ValueError(
                 f"columns holds {len(columns)} columns; {kind} take {len(fields)} ({', '.join(fields)})"
@@ -316,13 +327,15 @@ class FeedLoop:
                 f"asset={shortened(repr(asset))} is {type(asset).__name__}, not a column: give one asset "
                 "name per row (a list or array of str)"
             )
+        names = ("asset", "ts", *(f"columns[{i}] ({field})" for i, field in enumerate(fields)))
+        for name, column in zip(names, (asset, ts, *columns), strict=True):
+            _check_sized(name, column, "a column (a list or an array)")
         n = len(ts)
         # Before any row (a chunk's zip sees only its own rows: a longer column would go unnoticed).
         for name, column in (("asset", asset), *((f"columns[{i}]", c) for i, c in enumerate(columns))):
             if len(column) != n:
                 raise ValueError(f"{name} has {len(column):,} rows, ts has {n:,}: columns must be as long")
-        named = (f"columns[{i}] ({field})" for i, field in enumerate(fields))
-        for name, column in zip(("ts", *named), (ts, *columns), strict=True):
+        for name, column in zip(names[1:], (ts, *columns), strict=True):
             dtype = getattr(column, "dtype", None)
             if getattr(dtype, "kind", None) in ("M", "m"):
                 # Their tolist() gives ints in the column's unit (nanoseconds read as seconds).
@@ -332,7 +345,7 @@ class FeedLoop:
                 )
         # tuple.__new__ makes each row its NamedTuple in C, where Bar(*row) runs a Python
         # frame; every row is as long as the type's fields (the columns counted above).
-        points = map(partial(tuple.__new__, point_type), _rows_in_chunks(asset, ts, columns, n))
+        points = map(partial(tuple.__new__, point_type), _rows_in_chunks(names, asset, ts, columns, n))
         done = 0
         # Rows between two calls of ``progress``: sized to take about a quarter second, from
         # one row up to ``progress_every`` (no clock is read per row).
@@ -374,21 +387,39 @@ class FeedLoop:
 
 
 def _rows_in_chunks(
-    asset: Sequence[str], ts: Column, columns: Sequence[Column], n: int
+    names: Sequence[str], asset: Sequence[str], ts: Column, columns: Sequence[Column], n: int
 ) -> Iterator[tuple[Any, ...]]:
     """The rows ``(asset, ts, *columns)`` of the first ``n``, read ``ROWS_PER_CHUNK`` at a time
-    (``tolist()`` of an array's slice); a column shorter than ``ts`` raises, as one ``zip``."""
+    (``tolist()`` of an array's slice); a column shorter than ``ts`` raises, as one ``zip``.
+    ``names``: the columns' names, in that order, for the error of one whose reading raises."""
     size = ROWS_PER_CHUNK
 
-    def chunk(part: Any) -> Any:
-        return part.tolist() if hasattr(part, "tolist") else part
+    def chunk(name: str, column: Any, lo: int) -> Any:
+        try:
+            part = column[lo : lo + size]
+            return part.tolist() if hasattr(part, "tolist") else part
+        except Exception as exc:
+            # A column may be the caller's own sequence: its error names the column and rows.
+            rows = f"rows {lo:,} to {min(n, lo + size) - 1:,} of {name}"
+            raise read_failed("run_columns()", name, lo, exc, what=rows) from exc
 
     parts = (
-        zip(*(chunk(c[lo : lo + size]) for c in (asset, ts, *columns)), strict=True)
+        zip(*(chunk(name, c, lo) for name, c in zip(names, (asset, ts, *columns), strict=True)), strict=True)
         for lo in range(0, n, size)
     )
     # chain runs the zips in C: the per-row cost of one zip over whole lists.
     return chain.from_iterable(parts)
+
+
+def _check_sized(name: str, value: object, wanted: str) -> None:
+    """Refuses (TypeError naming ``name``) what has no length or items by index: a generator
+    given as a column would be read once, and its rows could not be counted first."""
+    kind = type(value)
+    if not (hasattr(kind, "__len__") and hasattr(kind, "__getitem__")):
+        raise TypeError(
+            f"{name}={shortened(repr(value))} is a {kind.__name__}, not {wanted}: run_columns "
+            "counts the rows before it reads any (give a generator as list(...))"
+        )
 
 
 def wait_unless_stopped(

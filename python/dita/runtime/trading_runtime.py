@@ -392,8 +392,10 @@ class TradingRuntime:
         possible; 1.0 keeps the data's pace in wall-clock time, 60 runs a minute per second.
         Each item must be a ``Bar`` or a ``Quote`` (a plain tuple, a dict or a pandas row says
         neither: TypeError). ``should_stop`` is asked before each item and, while a paced run
-        waits for an item's time, every quarter second (``wait_unless_stopped``).
-        Returns the number of data points handled."""
+        waits for an item's time, every quarter second (``wait_unless_stopped``). An error the
+        feed's own code raises (a generator's) is raised as ``ArgumentReadError`` naming the item,
+        the items before it handled and the clock at the last of them. Returns the number of data
+        points handled."""
         return self._feeds.run(feed, speed, progress, should_stop)
 
     def run_columns(
@@ -410,7 +412,9 @@ class TradingRuntime:
         ``kind`` is "bars" or "quotes"; ``progress`` is called with the rows done about every
         quarter second, and at most every ``progress_every`` rows (a strategy taking 10 ms a
         row would otherwise show no progress for 100 s). Arrays (numpy) are made Python numbers
-        ``ROWS_PER_CHUNK`` rows at a time, as the replay reaches them."""
+        ``ROWS_PER_CHUNK`` rows at a time, as the replay reaches them; a column that raises as it is
+        read is named with those rows (``ArgumentReadError``). A column without a length (a
+        generator) is a TypeError naming it, before any row."""
         return self._feeds.run_columns(ts, asset, columns, kind, progress, progress_every)
 
     def finish(self) -> None:

@@ -54,6 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._numbers import Number, OptionalNumber, is_real
+from dita._reading import read_items
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, move, require_order
 from dita.venues._settings import VenueInputs, VenueName, check_rebate
@@ -1295,7 +1296,8 @@ class PaperVenue:
         disagrees with the book's order) is left as it was and named in ``not_applied``:
         reconciliation finds it. Returns what was done."""
         # Taken whole before the guard: an iterable may run the caller's code.
-        fills, working = list(fills), list(working)
+        fills = list(read_items("catch_up()", "fills", fills))
+        working = list(read_items("catch_up()", "working", working))
         clock = self._read_clock()
         with self._lock:
             return self._catch_up(fills, working, clock)
@@ -1357,10 +1359,11 @@ class PaperVenue:
         so it later fills at its limit as a maker (a book saved before any data reached it would
         fill as a taker at a better open). Nothing fills, ends or is canceled here: what those rows did
         to the orders is the log's. Returns how many points were taken. Raises ValueError, as
-        ``on_bar`` does, for a point earlier than the clock."""
+        ``on_bar`` does, for a point earlier than the clock, and ``ArgumentReadError`` naming the
+        item for an error of ``points``' own code; the points before it stay taken."""
         taken = 0
-        for p in points:
-            # Read before the guard: the points (a generator, say) are the caller's code.
+        # Read before the guard: the points (a generator, say) are the caller's code.
+        for p in read_items("pass_over()", "points", points):
             ts, asset = _finite("ts", p.ts), p.asset
             bar: tuple[float, float, float] | None = None
             if hasattr(p, "open"):
