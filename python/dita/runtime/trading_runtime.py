@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelIntent, KernelOutcome, VenueEvent
+from dita._reading import read_items
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport
 from dita.runtime._shared import CallDepth, raise_first
 from dita.runtime.callbacks import StrategyCallbacks
@@ -79,6 +80,9 @@ class TradingRuntime:
         self.kernel = kernel
         if venues is None:
             venues = _market_venues(kernel.venue)
+        else:
+            # Read once, here: a generator would give its venues to the bar venues alone.
+            venues = list(read_items("TradingRuntime()", "venues", venues))
         self.bar_venues = [v for v in venues if callable(getattr(v, "on_bar", None))]
         self.quote_venues = [v for v in venues if callable(getattr(v, "on_quote", None))]
         # The venues that report later, each polled once (a router polls those behind it).
