@@ -722,7 +722,9 @@ def paper(
         check_quote_feed(quote_feed)
         # Building the venue reaches no exchange: what it refuses is an option, not the network.
         try:
-            source = CcxtVenue(exchange=ccxt_exchange, base_url=ccxt_base_url)
+            # Closed when the command ends, however it ends (an error, Ctrl-C): run in-process,
+            # its HTTP session would outlive the command.
+            source = ctx.with_resource(CcxtVenue(exchange=ccxt_exchange, base_url=ccxt_base_url))
         except ValidationError as exc:  # before ValueError, which it is a kind of
             fail_options(exc, {"exchange": "--ccxt-exchange", "base_url": "--ccxt-base-url"})
         except ValueError as exc:
