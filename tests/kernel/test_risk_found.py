@@ -1,9 +1,14 @@
-"""Defects a review of the money and risk rules found: a leg exit below the venue's
-floor that could never go out, an entry fill owed that the notional caps did not see, and an
-intent stamped ahead of the clock that blocked the order-rate rule for as long."""
+"""Defects reviews of the money and risk rules found: a leg exit below the venue's floor that
+could never go out, an entry fill owed that the notional caps did not see, an intent stamped
+ahead of the clock that blocked the order-rate rule for as long, an edge freeze that left an
+order in doubt working or outlived its threshold, an entry at the total cap refused for float
+error, and a blank provenance taken in LIVE."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from kernel_helpers import SilentVenue, intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, VenueEvent
@@ -55,3 +60,107 @@ def test_an_intent_stamped_ahead_blocks_the_order_rate_only_within_a_second_of_i
     assert k.process_intent(intent("ENTER", 2, timestamp=now + 0.5)).diagnostic_code == D.RISK_REJECTED
     assert k.process_intent(intent("ENTER", 3, timestamp=now + 1.0)).accepted
     assert k.process_intent(intent("ENTER", 4, timestamp=now + 3599.5)).diagnostic_code == D.RISK_REJECTED
+
+
+class CancelsKept(SilentVenue):
+    """Takes every order, answers nothing, and keeps the client ids it is asked to cancel."""
+
+    def __init__(self) -> None:
+        self.cancels: list[str] = []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        self.cancels.append(order.client_order_id)
+        return []
+
+
+def test_an_edge_freeze_asks_again_to_cancel_an_order_in_doubt() -> None:
+    # docs/concepts/risk.md: the freeze cancels every working order; an entry rate limited
+    # before its ack, a cancel asked, may still work at the venue (in doubt, its slot IDLE).
+    venue = CancelsKept()
+    k = ExecutionKernel(max_slots=2, venue=venue)
+    k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=5.0).model_dump())
+    order = k.process_intent(intent("ENTER", order_type="LIMIT", limit_price=90.0)).order
+    assert order is not None
+    assert k.process_intent(intent("CANCEL")).accepted
+    limited = VenueEvent("e1", "", 0, "RATE_LIMITED", venue_client_id=order.client_order_id, retry_after=1.0)
+    k.on_venue_event(limited)
+    assert [o.client_order_id for o in k.orders_in_doubt()] == [order.client_order_id]
+    venue.cancels.clear()
+    frozen = k.on_edge_update("BTCUSDT", 1.0)
+    assert frozen.details["frozen"] is True
+    assert venue.cancels == [order.client_order_id]
+    # A further edge below the threshold does not ask again: the freeze is in place.
+    k.on_edge_update("BTCUSDT", 0.5)
+    assert venue.cancels == [order.client_order_id]
+
+
+@pytest.mark.parametrize(("edges", "still_below"), [({"AAA": 1.0}, None), ({"AAA": 1.0, "BBB": 0.2}, "BBB")])
+def test_a_new_freeze_threshold_judges_the_edges_below_the_old_one_again(
+    edges: dict[str, float], still_below: str | None
+) -> None:
+    # docs/concepts/risk.md: the freeze lifts once no asset's last edge is below the threshold.
+    k = ExecutionKernel(max_slots=2, venue=SilentVenue())
+    k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=5.0).model_dump())
+    for asset, edge in edges.items():
+        k.on_edge_update(asset, edge)
+    assert k.control()["frozen"] is True
+    k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=0.5).model_dump())
+    control = k.control()
+    if still_below is None:
+        assert (control["frozen"], control["freeze_asset"], control["freeze_reason"]) == (False, "", "")
+        assert k.process_intent(intent("ENTER", asset="CCC")).accepted
+    else:
+        assert control["frozen"] is True and control["freeze_asset"] == still_below
+        assert control["freeze_reason"] == "edge 0.2000 bps below threshold 0.5000 bps"
+        refused = k.process_intent(intent("ENTER", asset="CCC"))
+        assert refused.diagnostic_code == D.RISK_REJECTED and refused.details["rule"] == "edge_freeze"
+
+
+def test_an_entry_at_the_total_cap_is_taken_after_trades_that_closed() -> None:
+    # Two trades opened then closed leave float error in the running total (an entry of
+    # exactly 1e8 valued 1e8 + 1.5e-8), which an absolute tolerance of 1e-9 refused at the cap.
+    k = ExecutionKernel(max_slots=3, venue=SilentVenue())
+    trades = ((0, "AAA", 1451.264, 68728.81, 68728.81), (1, "BBB", 902.003, 66600.71, 66617.74))
+    fills = iter(range(1, 100))
+
+    def filled(action: str, slot: int, asset: str, qty: float, reference: float, price: float) -> None:
+        order = k.process_intent(
+            intent(action, slot, asset=asset, target_size=qty, reference_price=reference)
+        ).order
+        assert order is not None
+        n = next(fills)
+        fill = VenueEvent(
+            f"f{n}",
+            "",
+            slot,
+            "FILL",
+            venue_client_id=order.client_order_id,
+            price=price,
+            size=qty,
+            fill_id=f"F{n}",
+        )
+        assert k.on_venue_event(fill).accepted
+
+    for slot, asset, qty, reference, price in trades:
+        filled("ENTER", slot, asset, qty, reference, price)
+    for slot, asset, qty, _, price in trades:
+        filled("EXIT", slot, asset, qty, price, price)
+    assert [s["fsm_state"] for s in k.slots()][:2] == ["CLOSED", "CLOSED"]
+    k.set_risk_limits(RiskLimits(max_notional_total=1e8 - 1).model_dump())
+    entry = intent("ENTER", 2, asset="CCC", target_size=1000.0, reference_price=100_000.0)
+    below = k.process_intent(entry)
+    assert below.details["value"] > 1e8  # the float error the cap must allow for
+    k.set_risk_limits(RiskLimits(max_notional_total=1e8).model_dump())
+    at_cap = k.process_intent(intent("ENTER", 2, asset="CCC", target_size=1000.0, reference_price=100_000.0))
+    assert at_cap.accepted, at_cap.details
+
+
+@pytest.mark.parametrize("source_run", ["", "   ", "\t\n"])
+def test_live_refuses_a_source_run_of_only_whitespace(source_run: str) -> None:
+    # docs/concepts/risk.md: LIVE entries must carry metadata["source_run"]; text of only
+    # whitespace names nothing, as for an override.
+    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    k.update_control(mode="LIVE", source="test")
+    out = k.process_intent(intent("ENTER", metadata={"source_run": source_run}))
+    assert out.diagnostic_code == D.RISK_REJECTED and out.details["rule"] == "provenance"
+    assert k.process_intent(intent("ENTER", metadata={"source_run": "run-7"})).accepted

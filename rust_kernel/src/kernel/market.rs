@@ -110,6 +110,7 @@ impl Kernel {
                 self.control.freeze_for(asset, edge_bps, threshold);
                 self.dirty.control = true;
                 out.details.push(("frozen", Detail::Bool(true)));
+                self.cancel_orders_in_doubt(&mut out);
             }
             // Cancel every working order (repeat requests are harmless; venues answer them).
             let mut ids: Vec<usize> = self.by_client_id.values().copied().collect();
@@ -159,6 +160,23 @@ impl Kernel {
             }
         }
         Ok(out)
+    }
+
+    /// Asks again to cancel every order in doubt (rate limited before its ack, a cancel asked):
+    /// such an order may still work at the venue, and a freeze cancels all that may.
+    fn cancel_orders_in_doubt(&mut self, out: &mut KernelOutcome) {
+        if self.ended.in_doubt_count == 0 {
+            return;
+        }
+        let mut in_doubt: Vec<_> = (self.ended.by_key.iter())
+            .filter(|(key, kept)| kept.in_doubt && !key.2)
+            .map(|(&key, kept)| (key, kept.order.clone()))
+            .collect();
+        in_doubt.sort_unstable_by_key(|(key, _)| *key);
+        for (_, order) in in_doubt {
+            self.counters.cancels_requested += 1;
+            out.cancels.push(order);
+        }
     }
 
     pub fn update_control(
@@ -254,15 +272,23 @@ impl Kernel {
 
     pub fn set_risk_limits(&mut self, limits: RiskLimits) {
         self.seq += 1;
-        // Turning the edge freeze off lifts a freeze in place: no edge update lifts a freeze
-        // while the rule is off.
-        if limits.edge_freeze_threshold_bps.is_none() {
-            // No edge is judged while the rule is off.
-            self.edge_below.clear();
-            if self.control.frozen {
-                self.control.lift_freeze();
-                self.dirty.control = true;
+        // The edges below the old threshold are judged against the new one (none while the rule
+        // is off): the freeze names an asset still below, or lifts, as an edge update would.
+        match limits.edge_freeze_threshold_bps {
+            Some(threshold) => self.edge_below.retain(|_, edge| *edge < threshold),
+            None => self.edge_below.clear(),
+        }
+        if self.control.frozen {
+            match (
+                self.edge_below.iter().next(),
+                limits.edge_freeze_threshold_bps,
+            ) {
+                (Some((below, &edge)), Some(threshold)) => {
+                    self.control.freeze_for(below, edge, threshold);
+                }
+                _ => self.control.lift_freeze(),
             }
+            self.dirty.control = true;
         }
         self.risk = limits;
     }

@@ -163,8 +163,9 @@ impl RiskLimits {
         if blocked {
             return Err(RiskRefusal::TradingState { mode, action });
         }
+        // Text of only whitespace names no run, as for an override.
         let source_run =
-            matches!(metadata.get("source_run"), Some(MetaValue::Str(s)) if !s.is_empty());
+            matches!(metadata.get("source_run"), Some(MetaValue::Str(s)) if !s.trim().is_empty());
         if mode == ControlMode::Live
             && self.require_source_run_in_live
             && action != KernelCommandType::Cancel
@@ -290,7 +291,9 @@ fn check_cap(
     entry: &CapValue,
 ) -> Result<(), RiskRefusal> {
     let value = committed + entry.notional;
-    if value > limit + 1e-9 {
+    // Running totals carry float error from every fill and exit added and taken: an entry at
+    // the cap is within it by a relative hair, which at 1e8 is more than any absolute one.
+    if value > limit + 1e-9_f64.max(limit * 1e-12) {
         return Err(notional_refused(rule, limit, value, entry));
     }
     Ok(())
