@@ -1126,6 +1126,32 @@ def test_a_failed_background_checkpoint_is_reported_and_trading_goes_on(
         again.close()
 
 
+def test_close_warns_of_a_closing_checkpoint_it_cannot_write_and_the_log_reopens_whole(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """docs/concepts/write-ahead-log.md: close() does not raise a checkpoint's failure (a full
+    disk, a read-only directory): the log is whole, and a restart replays it."""
+    import logging
+
+    wal_dir = tmp_path / "wal"
+    kernel = ExecutionKernel(max_slots=2, kernel_id="close-fail", wal_dir=str(wal_dir))
+    for i in range(3):
+        kernel.mark_price("BTC", 100.0 + i)
+    # A directory where the closing checkpoint (at seq 3) writes its temporary file.
+    blocker = wal_dir / "ckpt-00000000000000000003.ckpt.tmp"
+    blocker.mkdir()
+    with caplog.at_level(logging.WARNING, logger="dita.kernel"):
+        kernel.close()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "dita.kernel"]
+    assert len(warnings) == 1 and "checkpoint" in warnings[0] and "close-fail" in warnings[0], warnings
+    blocker.rmdir()
+    again = ExecutionKernel(wal_dir=str(wal_dir))
+    try:
+        assert again.seq == 3 and again.snapshot()["account"] == kernel.snapshot()["account"]
+    finally:
+        again.close()
+
+
 def test_the_account_of_a_recovered_kernel_equals_the_live_one_with_many_assets_open(tmp_path: Path) -> None:
     # Sums over the open positions (unrealized PnL, open notional, so equity and leverage) must
     # not depend on the order a map happens to hold the assets in: a reopened kernel's maps

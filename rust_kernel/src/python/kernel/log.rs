@@ -333,11 +333,22 @@ impl PyKernel {
                 .wal
                 .as_ref()
                 .is_some_and(|s| s.log.records_since_checkpoint() > 0);
-        let checkpointed = if needs_checkpoint {
+        let failures = |this: &Self| this.wal.as_ref().map(|s| s.log.wal().checkpoint_failures());
+        let failed_before = failures(&this);
+        let mut checkpointed = if needs_checkpoint {
             this.write_checkpoint().map(drop)
         } else {
             Ok(())
         };
+        // A checkpoint that cannot be written leaves the log whole: warned of as a periodic
+        // one is, it does not fail the close (the log's own failure still does).
+        if checkpointed.is_err() && failures(&this) != failed_before {
+            let kernel_id = this.core.kernel_id.clone();
+            if let Some(state) = this.wal.as_mut() {
+                state.warn_new_checkpoint_failures(&kernel_id);
+            }
+            checkpointed = Ok(());
+        }
         let synced = this.sync_log();
         this.journaled_through_at_release = this.journaled_through();
         drop(this.wal.take());
