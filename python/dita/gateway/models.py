@@ -5,7 +5,7 @@ a client generated from docs/openapi.json knows them)."""
 from __future__ import annotations
 
 import math
-from decimal import Decimal
+import re
 from typing import Annotated, Any, Literal
 
 from fastapi import Path
@@ -38,12 +38,15 @@ __all__ = [
     "ValidationAnswer",
     "ValidationProblem",
     "error_answers",
-    "whole_number",
+    "integer_id",
 ]
 
 MetaValue = str | int | float | bool | None
 
 _FINITE = {"allow_inf_nan": False}
+# An integer written as text: ASCII digits, a sign allowed (int() also reads "1_0" and other
+# scripts' digits).
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 def plain_number_input(value: Any) -> Any:
@@ -82,27 +85,30 @@ def finite_number(value: Any) -> Any:
     return value
 
 
-def whole_number(value: Any) -> Any:
-    """An id (slot_id, last_event_id): a number of any spelling a number may have, with a whole
-    value: "1", 1.0, "1.0", "+1" and "1e0" are all 1; 1.5 and "1.5" are refused."""
-    value = plain_number_input(value)
-    if not isinstance(value, str):
-        return value  # a JSON number: pydantic's int takes 1.0 and refuses 1.5 itself
-    try:
-        number = Decimal(value)
-    except ArithmeticError:  # an exponent beyond Decimal's range: 1e9999999999999999999999
+def integer_id(value: Any) -> Any:
+    """An id (slot_id, last_event_id): a JSON integer, or its ASCII digits as text
+    ("1", "+1"). A number with a fraction or an exponent is refused, 1.0 and "1e0" included:
+    JSON reads 0.99999999999999999999 as the float 1.0, so a float may name an id never sent."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be an integer, not true or false")
+    if isinstance(value, float):
         raise PydanticCustomError(
-            "number_range", "Input should be a number whose exponent a float can hold"
-        ) from None
-    if not number.is_finite():
-        raise PydanticCustomError("finite_number", "Input should be a finite number")
-    if number.adjusted() > 18:
-        return float(number)  # as that JSON number would be (not an int of a million digits)
-    if number != number.to_integral_value():
-        raise PydanticCustomError(
-            "int_from_float", "Input should be a valid integer, got a number with a fractional part"
+            "int_type",
+            "Input should be a JSON integer: a number with a fraction or exponent is read as a"
+            " float, which may round to another id than the one written",
         )
-    return int(number)
+    if isinstance(value, str):
+        if _INTEGER_TEXT.fullmatch(value) is None:
+            raise PydanticCustomError(
+                "int_parsing", "Input should be an integer in ASCII digits, without a fraction or exponent"
+            )
+        try:
+            return int(value)
+        except ValueError:  # past the digits int() reads from text
+            raise PydanticCustomError(
+                "int_parsing_size", "Input should be an integer of at most 4300 digits"
+            ) from None
+    return value
 
 
 # The kernel refuses a NUL in ids only; an intent's free text goes on to the journal and the
@@ -119,10 +125,10 @@ def _no_nul(text: str) -> str:
 
 Number = Annotated[float, BeforeValidator(finite_number)]
 Reason = Annotated[str, AfterValidator(_no_nul)]
-SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(whole_number)]
+SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(integer_id)]
 # The bounds first: after the validator pydantic leaves them out of the schema's keywords.
 LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(finite_number)]
-SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(whole_number)]
+SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(integer_id)]
 
 
 # The most keys an intent's metadata holds.

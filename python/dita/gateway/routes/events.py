@@ -12,7 +12,7 @@ from pydantic import BeforeValidator
 from pydantic_core import PydanticCustomError
 
 from dita.gateway.errors import field_error
-from dita.gateway.models import ErrorAnswer, error_answers, whole_number
+from dita.gateway.models import ErrorAnswer, error_answers, integer_id
 from dita.gateway.responses import EventStreamResponse
 from dita.gateway.state import CurrentState
 
@@ -22,17 +22,15 @@ __all__ = ["add_routes"]
 async def events(
     state: CurrentState,
     last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    last_event_id: Annotated[int | None, Query(ge=0), BeforeValidator(whole_number)] = None,
+    last_event_id: Annotated[int | None, Query(ge=0), BeforeValidator(integer_id)] = None,
 ) -> Response:
     resume = last_event_id
     if last_event_id_header is not None and last_event_id_header.strip():
         text = last_event_id_header.strip()
         try:
             # int() also reads "1_0" and other scripts' digits; the query's rule instead.
-            resume = whole_number(text)
-            if not isinstance(resume, int):
-                raise ValueError(text)
-        except (ValueError, PydanticCustomError):
+            resume = integer_id(text)
+        except PydanticCustomError:
             shown = last_event_id_header[:32]
             raise field_error(
                 "Last-Event-ID",
