@@ -5,6 +5,7 @@ no token. Every route answers a foreign Host with 421 and changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from typing import Any
 
@@ -67,6 +68,29 @@ def test_no_host_header_or_two_are_refused() -> None:
     assert scope_answers[0] == 421 and "no Host header" in scope_answers[1]
     scope_answers = _raw(app, [(b"host", b"localhost"), (b"host", b"attacker.example")])
     assert scope_answers[0] == 421 and "more than one Host header" in scope_answers[1]
+
+
+_MALFORMED = [
+    b"exa mple", b"localhost:8080:extra", b"host:port:extra", b"localhost:", b"localhost:abc",
+    b"localhost:+80", b"localhost:99999", b"localhost\x01", b"local\thost", b"localhost\x00",
+    b"[::1]junk", b"[::1]:8080:1", b"[::1]:", b"[::1", b"::1%eth0", b"", b"localhost\xe9",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("allowed", [None, "*"])
+@pytest.mark.parametrize("host", _MALFORMED)
+def test_a_malformed_host_header_is_refused_naming_it(host: bytes, allowed: str | None) -> None:
+    """A Host that is no host[:port] (a space, a control character, an empty, signed or
+    non-numeric port, a second port) names no host: read as a guess at one, "localhost:abc"
+    passed as localhost. Refused with 421 naming it, served names or any ('*') alike."""
+    kernel = ExecutionKernel(max_slots=1)
+    app = create_app(kernel, GatewaySettings(token=TOKEN, allowed_hosts=allowed))
+    status, body = _raw(app, [(b"host", host)])
+    assert status == 421, body
+    assert json.loads(body)["detail"].startswith(f"Host {host.decode('latin-1')!r} is malformed: ")
+    status, _ = _raw(app, [(b"host", b"localhost:8080")])
+    assert status == 200
+    kernel.close()
 
 
 def _raw(app: Any, headers: list[tuple[bytes, bytes]]) -> tuple[int, str]:

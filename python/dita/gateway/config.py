@@ -32,7 +32,7 @@ COMMAND_CONNECTIONS = 10
 
 
 def host_name(host: str) -> str:
-    """The name of a Host header's value, lower case, without its port (``[::1]:8080`` is ``::1``)."""
+    """The name of a host setting, lower case, without its port (``[::1]:8080`` is ``::1``)."""
     host = host.strip().lower()
     if host.startswith("["):
         return host[1:].split("]", 1)[0]

@@ -4,42 +4,93 @@ latency histogram. (The token's layer is in ``auth``.)"""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import re
 import time
 
 import anyio
 from starlette.routing import BaseRoute, Match, Router
 
-from dita.gateway.config import host_name
 from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.responses import ASGIApp, Message, Receive, Scope, Send, send_json
 
-__all__ = ["BodyLimit", "HostGate", "RequestTimer"]
+__all__ = ["BodyLimit", "HostGate", "RequestTimer", "host_header_name"]
 
 
 class HostGate:
     """Answers 421 to a request whose Host header names a host not served (``served``; None:
     any): a page on another name rebound to this address (DNS rebinding) would otherwise read
-    the account and the event stream, which need no token."""
+    the account and the event stream, which need no token. A Host that is no host[:port] is
+    refused whatever is served: its name would be a guess at what the client meant."""
 
     def __init__(self, app: ASGIApp, served: frozenset[str] | None) -> None:
         self.app = app
         self.served = served
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.served is not None and scope["type"] == "http":
-            values = [v for n, v in scope.get("headers", []) if n == b"host"]
-            host = values[0].decode("latin-1") if len(values) == 1 else None
-            if host is None or host_name(host) not in self.served:
-                shown = "no Host header" if not values else f"Host {values[0].decode('latin-1')!r}"
-                if len(values) > 1:
-                    shown = "more than one Host header"
-                detail = (
-                    f"{shown} is not served here: this gateway answers {', '.join(sorted(self.served))} "
-                    "(setting allowed_hosts)"
-                )
-                await send_json(send, 421, {"detail": detail})
+        if scope["type"] == "http":
+            values = [v.decode("latin-1") for n, v in scope.get("headers", []) if n == b"host"]
+            refused = self._refused(values)
+            if refused is not None:
+                await send_json(send, 421, {"detail": refused})
                 return
         await self.app(scope, receive, send)
+
+    def _refused(self, values: list[str]) -> str | None:
+        """Why a request with these Host headers is not served; None when it is."""
+        if len(values) == 1:
+            name = host_header_name(values[0])
+            if name is None:
+                return (
+                    f"Host {values[0]!r} is malformed: a Host header is a name or an address with an"
+                    " optional port of 1 to 5 digits (host, host:port, [IPv6]:port)"
+                )
+            if self.served is None or name in self.served:
+                return None
+            shown = f"Host {values[0]!r}"
+        elif self.served is None:
+            return None
+        else:
+            shown = "more than one Host header" if values else "no Host header"
+        return (
+            f"{shown} is not served here: this gateway answers {', '.join(sorted(self.served))} "
+            "(setting allowed_hosts)"
+        )
+
+
+# A Host header's value: a name or IPv4 address, or an IPv6 address in brackets, each with an
+# optional port; a bare IPv6 address (no port) is read too.
+_HOST_HEADER = re.compile(
+    r"(?:(?P<name>[A-Za-z0-9._-]+)|\[(?P<ipv6>[0-9A-Fa-f:.]+)\])(?::(?P<port>[0-9]{1,5}))?"
+)
+_IPV6_TEXT = re.compile(r"[0-9A-Fa-f:.]+")
+
+
+def host_header_name(value: str) -> str | None:
+    """The host a Host header names, lower case (an IPv6 address without its brackets), or None
+    when the value is no host[:port]: spaces, control characters, an empty or non-numeric port,
+    a port past 65535, a second port."""
+    match = _HOST_HEADER.fullmatch(value)
+    if match is None:
+        return _bare_ipv6(value)
+    port, ipv6 = match["port"], match["ipv6"]
+    if port is not None and int(port) > 65535:
+        return None
+    if ipv6 is not None:
+        return _bare_ipv6(ipv6)
+    return match["name"].lower()
+
+
+def _bare_ipv6(text: str) -> str | None:
+    """``text`` in lower case when it is an IPv6 address (as written: allowed_hosts is too), with
+    no zone (``%eth0``: any text may follow it)."""
+    if _IPV6_TEXT.fullmatch(text) is None:
+        return None
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+    return text.lower()
 
 
 class BodyLimit:
