@@ -957,10 +957,12 @@ def test_a_stop_names_a_connection_stuck_mid_request_truthfully() -> None:
     now holds for both (a request or response not finished)."""
     import time
 
-    with serve(env=_SHORT_GRACE) as (proc, url):
+    token = "stuck-body-token-0123456789"  # with it: a request without one gets 401 unread
+    with serve(env={**_SHORT_GRACE, "DITA_GATEWAY_TOKEN": token}) as (proc, url):
         port = int(url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as client:
             client.sendall(b"POST /v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                           b"Authorization: Bearer " + token.encode() + b"\r\n"
                            b"Content-Length: 100\r\n\r\n{")  # fmt: skip
             time.sleep(0.5)  # the server has it (well within body_timeout_seconds, 30 s)
             _sigterm_ends_it(proc)

@@ -978,14 +978,15 @@ def _raw_answer(port: int, request: bytes, timeout: float = 10.0) -> bytes:
 
 
 def test_a_body_that_never_arrives_in_full_is_answered_408_and_closed() -> None:
-    """A client that sends its headers and part of a body, then nothing (slow-loris), was
-    waited for for ever, before its token was even read: enough of them take every file
-    descriptor. The body now has body_timeout_seconds to arrive; then 408 naming the limit,
-    and the connection is closed (the server would otherwise go on reading it)."""
+    """A client with the token that sends its headers and part of a body, then nothing
+    (slow-loris), was waited for for ever: enough of them take every file descriptor. The body
+    now has body_timeout_seconds to arrive; then 408 naming the limit, and the connection is
+    closed (the server would otherwise go on reading it)."""
     live = start_server(body_timeout_seconds=0.5)
     try:
         port = int(live.url.rsplit(":", 1)[1])
         request = (b"POST /v1/intents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                   b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
                    b"Content-Length: 100\r\n\r\n{")  # fmt: skip
         answer = _raw_answer(port, request)  # returns: the server closed the connection
         head, _, body = answer.partition(b"\r\n\r\n")
@@ -995,6 +996,27 @@ def test_a_body_that_never_arrives_in_full_is_answered_408_and_closed() -> None:
         # A body that arrives in time is untouched.
         mark = live.client.post("/v1/marks", json={"asset": "BTC", "price": 1}, headers=AUTH)
         assert mark.status_code == 200
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize("length", [b"Content-Length: 100", b"Transfer-Encoding: chunked"])
+def test_a_request_without_the_token_whose_body_never_ends_gets_401_not_408(length: bytes) -> None:
+    """The token is in the headers, yet the body was read first: a client without it that
+    never finished its body waited body_timeout_seconds and got 408. It gets 401 from its
+    headers, and the connection is closed (the body is not read)."""
+    live = start_server(body_timeout_seconds=5)
+    try:
+        port = int(live.url.rsplit(":", 1)[1])
+        for path in (b"/v1/intents", b"/v1/slots/0/cancel", b"/v1/marks", b"/v1/flatten"):
+            request = (b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                       + length + b"\r\n\r\n" + (b"10\r\n{" if b"chunked" in length else b"{"))  # fmt: skip
+            answer = _raw_answer(port, request)  # returns: the server closed the connection
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 401 "), answer
+            assert b"connection: close" in head.lower() and b"www-authenticate: Bearer" in head
+            assert json.loads(body)["detail"].startswith("missing or wrong bearer token")
+        assert live.client.get("/v1/slots/0").json()["fsm_state"] == "IDLE"
     finally:
         live.stop()
 

@@ -30,7 +30,7 @@ from dita.gateway.auth import TokenGate
 from dita.gateway.config import GatewaySettings
 from dita.gateway.errors import install_error_handlers
 from dita.gateway.lane import GatewayStopped
-from dita.gateway.middleware import BodyLimit, HostGate, RequestTimer
+from dita.gateway.middleware import BodyLimit, DeclaredBodyLimit, HostGate, RequestTimer
 from dita.gateway.polling import VenuePolling
 from dita.gateway.protocol import unique_keys
 from dita.gateway.responses import EventStreamResponse, SafeJSONResponse, response_abandoned
@@ -118,10 +118,11 @@ def create_app(
     install_error_handlers(app)
     for resource in RESOURCES:
         resource.add_routes(app)
-    # Outermost last: the Host check, the timer, then the body limit (413 on any request), then
-    # the token.
-    app.add_middleware(TokenGate, token=state.token, router=app.router)
+    # Outermost last: the Host check, the timer, the declared size (413 on any request), the
+    # token (from the headers, so a client without it is not kept for a body), then the body.
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, timeout=settings.body_timeout_seconds)
+    app.add_middleware(TokenGate, token=state.token, router=app.router)
+    app.add_middleware(DeclaredBodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(RequestTimer, metrics=state.metrics, router=app.router)
     app.add_middleware(HostGate, served=settings.served_hosts())
     return app

@@ -38,6 +38,10 @@ def _bearer_credentials(authorization: str | None) -> str:
     return credentials
 
 
+def _has_body(headers: Headers) -> bool:
+    return "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in ("", "0")
+
+
 async def require_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
     state: CurrentState,
@@ -50,11 +54,11 @@ async def require_token(
 
 
 class TokenGate:
-    """Answers 401 to a request for a mutating route without the bearer token, before the
-    body is parsed (``BodyLimit``, outside it, has read it up to the limit): FastAPI parses
-    and validates a body before it runs any dependency, so a body that is not JSON would get
-    422 from a client without the token. The routes of ``router`` that depend on
-    ``require_token`` need it (a full match only: a wrong method is still 405)."""
+    """Answers 401 to a request for a mutating route without the bearer token, from its headers,
+    before its body is read (``BodyLimit`` is inside it) or parsed: FastAPI parses and validates
+    a body before it runs any dependency, so a body that is not JSON would get 422, and one
+    that never ends 408, from a client without the token. The routes of ``router`` that depend
+    on ``require_token`` need it (a full match only: a wrong method is still 405)."""
 
     def __init__(self, app: ASGIApp, token: str, router: Router) -> None:
         self.app = app
@@ -73,8 +77,12 @@ class TokenGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and any(r.matches(scope)[0] == Match.FULL for r in self.protected()):
-            credentials = _bearer_credentials(Headers(scope=scope).get("authorization"))
-            if not token_matches(credentials, self.token):
-                await send_json(send, 401, {"detail": UNAUTHORIZED}, ((b"www-authenticate", b"Bearer"),))
+            headers = Headers(scope=scope)
+            if not token_matches(_bearer_credentials(headers.get("authorization")), self.token):
+                answer = [(b"www-authenticate", b"Bearer")]
+                if _has_body(headers):
+                    # Its body is not read: a client dripping it would hold the connection for ever.
+                    answer.append((b"connection", b"close"))
+                await send_json(send, 401, {"detail": UNAUTHORIZED}, tuple(answer))
                 return
         await self.app(scope, receive, send)

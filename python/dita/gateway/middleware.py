@@ -1,5 +1,5 @@
-"""The layers every request passes before its route: the body's size and time limits, and the
-latency histogram. (The token's layer is in ``auth``.)"""
+"""The layers every request passes before its route: the Host check, the body's size and time
+limits, and the latency histogram. (The token's layer is in ``auth``.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from starlette.routing import BaseRoute, Match, Router
 from dita.gateway.metrics import GatewayMetrics
 from dita.gateway.responses import ASGIApp, Message, Receive, Scope, Send, send_json
 
-__all__ = ["BodyLimit", "HostGate", "RequestTimer", "host_header_name"]
+__all__ = ["BodyLimit", "DeclaredBodyLimit", "HostGate", "RequestTimer", "host_header_name"]
 
 
 class HostGate:
@@ -93,10 +93,33 @@ def _bare_ipv6(text: str) -> str | None:
     return text.lower()
 
 
+class DeclaredBodyLimit:
+    """Refuses a request whose Content-Length is over ``limit`` bytes with 413, from its headers,
+    before the token is checked (``BodyLimit`` counts the bytes of a body without one)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            for name, value in scope.get("headers", []):
+                if name == b"content-length":
+                    try:
+                        declared = int(value)
+                    except ValueError:
+                        declared = -1
+                    if declared > self.limit:
+                        await _body_too_large(send, declared, self.limit)
+                        return
+        await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Refuses request bodies over ``limit`` bytes with 413, and bodies that do not arrive in
-    full within ``timeout`` seconds with 408, before the endpoint (or the token) sees them:
-    a client that never finishes its body (slow-loris) would hold its connection for ever."""
+    full within ``timeout`` seconds with 408, before the endpoint sees them: a client that never
+    finishes its body (slow-loris) would hold its connection for ever. Inside the token's check,
+    which answers from the headers: a client without the token waits for no body deadline."""
 
     def __init__(self, app: ASGIApp, limit: int, timeout: float) -> None:
         self.app = app
@@ -107,15 +130,6 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > self.limit:
-                    await self._too_large(send, declared)
-                    return
         # Read the whole body first (bounded in size and time), then replay it: the endpoint
         # never sees a body over the limit and no framework layer can turn the refusal into
         # another status.
@@ -138,17 +152,11 @@ class BodyLimit:
         if deadline.cancelled_caught:
             await self._too_slow(send, received)
         elif received > self.limit:
-            await self._too_large(send, received)
+            await _body_too_large(send, received, self.limit)
         elif other is not None:
             await self.app(scope, _replay([], other, receive), send)
         else:
             await self.app(scope, _replay(chunks, None, receive), send)
-
-    async def _too_large(self, send: Send, size: int) -> None:
-        detail = f"request body is {size} bytes or more; the limit is {self.limit}"
-        # Connection: close, as for 408: the rest of the body is not read, and a client
-        # dripping it after the answer would otherwise hold the connection for ever.
-        await send_json(send, 413, {"detail": detail, "field": "body"}, ((b"connection", b"close"),))
 
     async def _too_slow(self, send: Send, size: int) -> None:
         detail = (
@@ -157,6 +165,13 @@ class BodyLimit:
         )
         # Connection: close, or the server would keep reading the rest of the body for ever.
         await send_json(send, 408, {"detail": detail, "field": "body"}, ((b"connection", b"close"),))
+
+
+async def _body_too_large(send: Send, size: int, limit: int) -> None:
+    detail = f"request body is {size} bytes or more; the limit is {limit}"
+    # Connection: close, as for 408: the rest of the body is not read, and a client
+    # dripping it after the answer would otherwise hold the connection for ever.
+    await send_json(send, 413, {"detail": detail, "field": "body"}, ((b"connection", b"close"),))
 
 
 def _replay(chunks: list[bytes], first: Message | None, then: Receive | None = None) -> Receive:
