@@ -7,21 +7,21 @@ import asyncio
 import json
 import math
 import time
+from collections import deque
 from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
 import pytest
 
-from dita.gateway.events import Broadcaster, encode_json
+from dita.gateway.events import Broadcaster, Subscriber, encode_json
 
 
-def frames_of(sub_queue: asyncio.Queue[bytes]) -> list[dict[str, object]]:
-    out = []
-    while not sub_queue.empty():
-        frame = sub_queue.get_nowait()
-        out.append(orjson.loads(frame.split(b"data: ", 1)[1]))
-    return out
+def frames_of(sub: Subscriber) -> list[dict[str, object]]:
+    """The events waiting for ``sub``, taken as its stream takes them."""
+    frames: deque[bytes] = deque()
+    sub.take_ready(frames, 1_000_000)
+    return [orjson.loads(frame.split(b"data: ", 1)[1]) for frame in frames]
 
 
 def test_ids_go_on_from_the_start_time_so_an_earlier_run_s_ids_get_reset() -> None:
@@ -55,7 +55,7 @@ def test_fan_out_resume_and_reset() -> None:
         ids = [b.publish("slot", {"slot_id": i}) for i in range(3)]
         assert ids == [1, 2, 3]
         for sub in (first, second):
-            got = frames_of(sub.queue)
+            got = frames_of(sub)
             assert [e["id"] for e in got] == [1, 2, 3]
             assert [e["slot_id"] for e in got] == [0, 1, 2]
         b.unsubscribe(second)
@@ -84,7 +84,7 @@ def test_slow_client_is_dropped_and_its_buffer_freed() -> None:
         fast = b.subscribe()
         for i in range(10):
             b.publish("slot", {"slot_id": i, "pad": "x" * 1000})
-            frames_of(fast.queue)  # the fast client keeps up
+            frames_of(fast)  # the fast client keeps up
             assert slow.queue.qsize() <= 4  # never more than the buffer
         assert slow.dropped and slow.stop.is_set() and slow.queue.empty()
         assert not fast.dropped and b.clients == 1 and drops == [1] and b.dropped_clients == 1

@@ -1454,10 +1454,10 @@ def test_a_control_change_made_elsewhere_is_sent_to_the_event_stream(venue: str)
     sent: list[dict[str, Any]] = []
     publish = app.state.broadcaster.publish
 
-    def recording(event_type: str, data: dict[str, Any]) -> int:
+    def recording(event_type: str, data: dict[str, Any], call: object = None) -> int:
         if event_type == "control":
             sent.append(data)
-        return publish(event_type, data)
+        return publish(event_type, data, call)
 
     app.state.broadcaster.publish = recording
 

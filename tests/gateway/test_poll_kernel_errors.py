@@ -45,11 +45,11 @@ def _recording(app: Any) -> list[tuple[str, Any]]:
     sent: list[tuple[str, Any]] = []
     publish = app.state.broadcaster.publish
 
-    def recording(event_type: str, data: dict[str, Any]) -> int:
+    def recording(event_type: str, data: dict[str, Any], call: object = None) -> int:
         sent.append(
             (event_type, data.get("event_id") if event_type == "venue_event" else data.get("slot_id"))
         )
-        return int(publish(event_type, data))
+        return int(publish(event_type, data, call))
 
     app.state.broadcaster.publish = recording
     return sent
@@ -262,10 +262,10 @@ def test_http_an_event_the_kernel_raises_on_poll_after_poll_is_set_aside_and_tol
     published: list[dict[str, Any]] = []
     publish = app.state.broadcaster.publish
 
-    def recording(event_type: str, data: dict[str, Any]) -> int:
+    def recording(event_type: str, data: dict[str, Any], call: object = None) -> int:
         if event_type == "venue_event":
             published.append(data)
-        return int(publish(event_type, data))
+        return int(publish(event_type, data, call))
 
     app.state.broadcaster.publish = recording
 

@@ -77,7 +77,10 @@ class GatewaySettings(BaseModel):
         default=10_000, ge=1, le=1_000_000, description="Events kept for Last-Event-ID resume"
     )
     sse_client_buffer: Count = Field(
-        default=1_000, ge=1, le=100_000, description="Frames a client may lag before drop"
+        default=1_000,
+        ge=1,
+        le=100_000,
+        description="Kernel calls a client may lag before drop (one call's events count as one)",
     )
     # In bytes too: an event's size follows the slots' metadata, so a bound in count alone
     # scales with max_slots times the metadata's size.
@@ -91,7 +94,8 @@ class GatewaySettings(BaseModel):
         default=16 << 20,
         ge=64 << 10,
         le=1 << 30,
-        description="Bytes of frames a client may lag before drop (64 KiB to 1 GiB)",
+        description="Bytes of frames a client may lag before drop, beyond its oldest kernel call's"
+        " (64 KiB to 1 GiB)",
     )
     sse_max_clients: Count = Field(
         default=100, ge=1, le=10_000, description="Event stream clients at once; one more gets 503"

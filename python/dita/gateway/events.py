@@ -5,11 +5,14 @@ A short history lets a client that reconnects with ``Last-Event-ID`` pick up whe
 off; one that fell further behind than the history gets a ``reset`` event and should
 reload its state. The history holds at most ``history`` frames and ``history_bytes`` bytes,
 the oldest going first. A client whose buffer fills (it reads slower than events arrive) is
-dropped and disconnected, so a slow reader's buffer holds at most ``client_buffer`` frames and
-``client_buffer_bytes`` bytes. Its stream holds more beside it: the frames it is writing (up to
-64, taken from the buffer) and, on resume, its replay (frames of the history). Frames are
-shared with the history, but one a client holds outlives it there. Both bounds are in bytes as
-well as in count, as an event's size follows the slots' metadata.
+dropped and disconnected. A buffer is counted in kernel calls, not events: one call (a mark
+over many slots, a flatten) may publish thousands at once, and a client that read every
+earlier call's must not be dropped for that. So a slow reader's buffer holds the events of at
+most ``client_buffer`` calls, and beyond the oldest call's at most ``client_buffer_bytes``
+bytes. Its stream holds more beside it: the frames it is writing (up to 64, taken from the
+buffer) and, on resume, its replay (frames of the history). Frames are shared with the history,
+but one a client holds outlives it there. Both bounds are in bytes as well as in count, as an
+event's size follows the slots' metadata.
 ``close()`` ends every stream when the server stops.
 
 Ids go on across server runs: a run starts counting from its start time in microseconds,
@@ -79,31 +82,73 @@ def encode_json(obj: Any) -> str:
     return encode_json_bytes(obj).decode()
 
 
+class _CallFrames:
+    """The frames of one kernel call a client's buffer holds, and their bytes."""
+
+    __slots__ = ("call", "frames", "size")
+
+    def __init__(self, call: object) -> None:
+        self.call = call
+        self.frames = 0
+        self.size = 0
+
+
 class Subscriber:
-    """One connected client: its pending frames and their bytes, and whether its stream must end
-    (``stop``): dropped for lagging (``dropped``) or the server is stopping."""
+    """One connected client: its pending frames, the kernel calls they came from and their
+    bytes, and whether its stream must end (``stop``): dropped for lagging (``dropped``) or the
+    server is stopping."""
 
-    __slots__ = ("dropped", "queue", "queued_bytes", "replay", "stop")
+    __slots__ = ("calls", "dropped", "queue", "queued_bytes", "replay", "stop")
 
-    def __init__(self, replay: list[bytes], client_buffer: int) -> None:
+    def __init__(self, replay: list[bytes]) -> None:
         self.replay = replay
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=client_buffer)
+        # Unbounded: ``hold`` says when the client is behind, and the broadcaster drops it then.
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.queued_bytes = 0
+        self.calls: deque[_CallFrames] = deque()  # of the frames queued, oldest first
         self.stop = asyncio.Event()
         self.dropped = False
+
+    def hold(self, frame: bytes, call: object, most_calls: int, most_bytes: int) -> bool:
+        """Queue ``frame`` of kernel call ``call``; False when the client is behind: it holds the
+        frames of more than ``most_calls`` calls, or beyond the oldest call's more than
+        ``most_bytes`` bytes. One call's events never put a client that read the rest behind."""
+        if not self.calls or self.calls[-1].call != call:
+            self.calls.append(_CallFrames(call))
+        latest = self.calls[-1]
+        latest.frames += 1
+        latest.size += len(frame)
+        self.queued_bytes += len(frame)
+        self.queue.put_nowait(frame)
+        return len(self.calls) <= most_calls and self.queued_bytes - self.calls[0].size <= most_bytes
+
+    def _taken(self, frame: bytes) -> None:
+        self.queued_bytes -= len(frame)
+        oldest = self.calls[0]
+        oldest.frames -= 1
+        oldest.size -= len(frame)
+        if not oldest.frames:
+            self.calls.popleft()
 
     async def next_frame(self, timeout: float) -> bytes:
         """The next frame, waited for up to ``timeout`` seconds (then TimeoutError)."""
         frame = await asyncio.wait_for(self.queue.get(), timeout=timeout)
-        self.queued_bytes -= len(frame)
+        self._taken(frame)
         return frame
 
     def take_ready(self, frames: deque[bytes], most: int) -> None:
         """Move the frames waiting to ``frames`` while it holds fewer than ``most``."""
         while not self.queue.empty() and len(frames) < most:
             frame = self.queue.get_nowait()
-            self.queued_bytes -= len(frame)
+            self._taken(frame)
             frames.append(frame)
+
+    def clear(self) -> None:
+        """Free every frame held: a client dropped may never read again."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.calls.clear()
+        self.queued_bytes = 0
 
 
 class Broadcaster:
@@ -152,24 +197,19 @@ class Broadcaster:
         """The bytes of the frames the clients' buffers hold."""
         return sum(sub.queued_bytes for sub in self._subscribers)
 
-    def publish(self, event_type: str, data: dict[str, Any]) -> int:
-        """Send one event to every client; returns its id."""
+    def publish(self, event_type: str, data: dict[str, Any], call: object = None) -> int:
+        """Send one event to every client; returns its id. ``call`` names the kernel call that
+        published it: a client's buffer counts one call's events as one (None: a call of its own)."""
         self.last_id += 1
         event_id = self.last_id
         body = {"id": event_id, "type": event_type, "ts": time.time(), **data}
         frame = b"id: %d\nevent: %s\ndata: %s\n\n" % (event_id, event_type.encode(), encode_json_bytes(body))
         self._keep(event_id, frame)
+        if call is None:
+            call = object()
         for sub in list(self._subscribers):
-            # A frame larger than the bound still goes to a client that has read every other.
-            if sub.queued_bytes and sub.queued_bytes + len(frame) > self.client_buffer_bytes:
+            if not sub.hold(frame, call, self.client_buffer, self.client_buffer_bytes):
                 self._drop(sub)
-                continue
-            try:
-                sub.queue.put_nowait(frame)
-            except asyncio.QueueFull:
-                self._drop(sub)
-                continue
-            sub.queued_bytes += len(frame)
         return event_id
 
     def _keep(self, event_id: int, frame: bytes) -> None:
@@ -194,7 +234,7 @@ class Broadcaster:
             if last_event_id + 1 < oldest:  # events are gone, or the id is from an earlier run
                 replay.append(self._reset(last_event_id, oldest))
             replay.extend(frame for eid, frame in self._history if eid > last_event_id)
-        sub = Subscriber(replay, self.client_buffer)
+        sub = Subscriber(replay)
         if self.closed:
             sub.stop.set()
         else:
@@ -221,9 +261,7 @@ class Broadcaster:
         # Free the frames at once: the client may never read again.
         self._subscribers.discard(sub)
         sub.dropped = True
-        while not sub.queue.empty():
-            sub.queue.get_nowait()
-        sub.queued_bytes = 0
+        sub.clear()
         sub.stop.set()
         self.dropped_clients += 1
         if self._on_drop is not None:

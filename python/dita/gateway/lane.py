@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import threading
 import time
@@ -68,7 +69,10 @@ class KernelLane:
         self.kernel_id = kernel_id
         self._executor = _new_executor()
         self._lock = kernel_lock(kernel)  # shared with every other lane over this kernel
-        self._running = threading.local()  # .loop: the event loop of the call the lane runs
+        # .loop: the event loop of the call the lane runs; .call: the call's number, which names
+        # the events it publishes as one in the event streams' buffers.
+        self._running = threading.local()
+        self._calls = itertools.count(1)
         # When the call the lane runs began (monotonic), None while it runs none.
         self.call_started: float | None = None
         # Why the lane takes no more calls, None while it takes them: "closed" once the stop
@@ -91,6 +95,11 @@ class KernelLane:
         loop: asyncio.AbstractEventLoop | None = getattr(self._running, "loop", None)
         return loop
 
+    def running_call(self) -> int | None:
+        """The number of the call the lane runs on this thread; None off the lane."""
+        call: int | None = getattr(self._running, "call", None)
+        return call
+
     def _with_lock(
         self, call: Callable[[], T], loop: asyncio.AbstractEventLoop, began: threading.Event | None = None
     ) -> Callable[[], T]:
@@ -101,12 +110,13 @@ class KernelLane:
                 if began is not None:
                     began.set()  # before the lane is marked held: a held lane is another call's
                 self._running.loop = loop
+                self._running.call = next(self._calls)
                 self.call_started = time.monotonic()
                 try:
                     return call()
                 finally:
                     self.call_started = None
-                    self._running.loop = None
+                    self._running.loop = self._running.call = None
 
         return run
 

@@ -84,12 +84,13 @@ class GatewayState:
 
     # --- events --------------------------------------------------------------------------
 
-    def _broadcast(self, event_type: str, data: dict[str, Any]) -> None:
-        self.broadcaster.publish(event_type, data)
+    def _broadcast(self, event_type: str, data: dict[str, Any], call: int | None = None) -> None:
+        self.broadcaster.publish(event_type, data, call)
         self.metrics.sse_events.inc()
 
     def publish(self, event_type: str, data: dict[str, Any]) -> None:
-        """Send an event to the streams, from the event loop or from the lane."""
+        """Send an event to the streams, from the event loop or from the lane (the events of one
+        lane call count as one in a client's buffer)."""
         loop = self.lane.running_loop()
         if loop is None:
             self._broadcast(event_type, data)
@@ -97,7 +98,7 @@ class GatewayState:
         # From the lane: the broadcaster's queues are the event loop's. In the lane's order, and
         # before the call's result wakes its request (which is scheduled after these).
         with contextlib.suppress(RuntimeError):  # the loop closed: no stream is left to tell
-            loop.call_soon_threadsafe(self._broadcast, event_type, data)
+            loop.call_soon_threadsafe(self._broadcast, event_type, data, self.lane.running_call())
 
     def announce_control(self) -> dict[str, Any]:
         """The kernel's control state, sent as a `control` event (on the lane)."""
