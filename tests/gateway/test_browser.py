@@ -3,8 +3,8 @@
 Loads the page, sees a slot change after an intent is posted from outside, switches the mode
 to HALTED through the page's confirmation, and sees the next entry refused; closes the book
 from the page (a slot's exit and cancel, flatten all through its confirmation), reads a
-refusal as a sentence, an unmarked position as unknown, and the journal switch only with a
-journal. Screenshots go to tests/gateway/artifacts/ (git-ignored).
+refusal as a sentence, an unmarked position as unknown, the journal switch only with a
+journal, and every page of a large kernel's slots. Screenshots go to tests/gateway/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -308,3 +308,15 @@ def test_the_journal_switch_shows_only_with_a_journal(browser_page: Any) -> None
         assert journaled.client.get("/v1/control").json()["debug_clickhouse_enabled"] is False
     finally:
         journaled.stop()
+
+
+def test_the_operator_page_lists_every_page_of_slots(browser_page: object) -> None:
+    """GET /v1/slots answers at most 5,000 slots at once: the page reads every page."""
+    page: sync_api.Page = browser_page  # type: ignore[assignment]
+    srv = start_server(max_slots=5_001)
+    try:
+        page.goto(srv.url + "/")
+        sync_api.expect(page.locator("#slots tbody tr")).to_have_count(5_001, timeout=30_000)
+        sync_api.expect(page.locator("#slot-5000 td.stage")).to_have_text("IDLE")
+    finally:
+        srv.stop()

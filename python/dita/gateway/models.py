@@ -86,9 +86,10 @@ def finite_number(value: Any) -> Any:
 
 
 def integer_id(value: Any) -> Any:
-    """An id (slot_id, last_event_id): a JSON integer, or its ASCII digits as text
-    ("1", "+1"). A number with a fraction or an exponent is refused, 1.0 and "1e0" included:
-    JSON reads 0.99999999999999999999 as the float 1.0, so a float may name an id never sent."""
+    """An id or a count (slot_id, last_event_id, from_slot, limit): a JSON integer, or its
+    ASCII digits as text ("1", "+1"). A number with a fraction or an exponent is refused, 1.0
+    and "1e0" included: JSON reads 0.99999999999999999999 as the float 1.0, so a float may name
+    an id never sent."""
     if isinstance(value, bool):
         raise PydanticCustomError("int_type", "Input should be an integer, not true or false")
     if isinstance(value, float):

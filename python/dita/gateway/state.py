@@ -125,11 +125,15 @@ class GatewayState:
         return [self.kernel.slot_dict(i) for i in range(self.max_slots)]
 
     def slot_or_404(self, slot_id: int) -> dict[str, Any]:
+        self.check_slot_id(slot_id)
+        return self.kernel.slot_dict(slot_id)
+
+    def check_slot_id(self, slot_id: int, name: str = "slot_id") -> None:
+        """A 404 naming ``name`` when ``slot_id`` is no slot of the kernel."""
         if not 0 <= slot_id < self.max_slots:
             raise HTTPException(
-                404, f"slot_id {slot_id} is out of range: this kernel has slots 0..{self.max_slots - 1}"
+                404, f"{name} {slot_id} is out of range: this kernel has slots 0..{self.max_slots - 1}"
             )
-        return self.kernel.slot_dict(slot_id)
 
     def publish_slots(self, slot_ids: dict[int, None]) -> None:
         """A `slot` event for each of ``slot_ids`` that names a slot (in their order)."""
