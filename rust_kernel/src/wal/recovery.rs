@@ -239,7 +239,10 @@ fn check_before_checkpoint(
         match walk_frames(&bytes[..end], header.len, cursor, |_, _| Ok(()))? {
             Ok(_) => walked_before = Some((path.as_path(), end)),
             Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail }) => {
-                let detail = format!("{detail} (before checkpoint seq {})", c.seq);
+                let detail = format!(
+                    "{detail} before byte {end}, where checkpoint seq {} starts its replay",
+                    c.seq
+                );
                 return Err(WalError::corrupt(
                     path,
                     offset as u64,

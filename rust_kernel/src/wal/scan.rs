@@ -228,8 +228,9 @@ pub(crate) fn walk_frames(
             FrameRead::Frame(f) => f,
             FrameRead::Short { needed } => {
                 let have = bytes.len() - at;
-                let detail =
-                    format!("record needs {needed} bytes but only {have} remain in the file");
+                // The bytes walked may end before the file does (at a checkpoint's position):
+                // the caller says where they end.
+                let detail = format!("record needs {needed} bytes but only {have} remain");
                 return Ok(Err(Stop::Damaged { offset: at, detail }));
             }
             FrameRead::Bad(detail) => return Ok(Err(Stop::Damaged { offset: at, detail })),

@@ -51,7 +51,7 @@ fn a_flipped_bit_before_the_newest_checkpoint_refuses_the_open() {
     let (file, offset, seq, text) = refused(dir.path(), opts);
     assert_eq!((&file, offset), (path, start as u64));
     assert!(
-        seq.is_some() && text.contains("before checkpoint seq 90"),
+        seq.is_some() && text.contains("where checkpoint seq 90 starts its replay"),
         "{text}"
     );
     assert_eq!(
