@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kernel_helpers import SilentVenue, entered, intent
 
-from dita import ExecutionKernel, KernelDiagnosticCode, VenueEvent, VenueOrder
+from dita import ExecutionKernel, KernelDiagnosticCode, KernelSeverity, VenueEvent, VenueOrder
 
 D = KernelDiagnosticCode
 
@@ -229,3 +229,34 @@ def test_the_kernels_own_slots_load_back_while_an_entry_with_a_base_asset_fee_wo
     held_more = [{**before[0], "size": 0.6, "initial_size": 0.6}]
     with pytest.raises(ValueError, match=r"slots\[0\]\.active_entry_order\.filled_size"):
         kernel.load_slots(held_more)
+
+
+def test_a_filled_orders_report_resent_naming_no_slot_is_a_duplicate() -> None:
+    """docs/reference/venue-misbehaviour.md: a replayed report of an order that filled is
+    DUPLICATE_EVENT when a slot remembers its event or fill id. An event naming no slot
+    (slot_id -1) was looked for in none: the same event twice was UNKNOWN_ORDER, CRITICAL."""
+    kernel = ExecutionKernel(max_slots=3, venue=SilentVenue(), kernel_id="adv-noslot")
+    entered(kernel, 0)
+    coid = entered(kernel, 2)
+    assert kernel.on_venue_event(fill("e1", coid, 1.0, 1.0, fill_id="F1")).accepted
+    before = kernel.snapshot()
+    for resent in (fill("e1", coid, 1.0, 1.0, fill_id="F1"), fill("e2", coid, 1.0, 1.0, fill_id="F1")):
+        out = kernel.on_venue_event(resent)
+        assert (out.diagnostic_code, out.severity, out.slot_id) == (
+            D.DUPLICATE_EVENT,
+            KernelSeverity.INFO,
+            2,
+        ), out.details
+    assert kernel.snapshot() == before
+
+
+def test_the_last_fill_of_an_order_a_total_only_report_completed_is_a_duplicate() -> None:
+    """A total-only report of 1.0 completes the order; the last fill's own report (0.4, total
+    1.0) lies in what it booked: DUPLICATE_EVENT, not a fill of an ended order (CRITICAL)."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-last")
+    coid = entered(kernel)
+    assert kernel.on_venue_event(fill("s1", coid, 0.0, 1.0)).accepted
+    before = kernel.snapshot()
+    last = kernel.on_venue_event(fill("b1", coid, 0.4, 1.0, fill_id="B"))
+    assert (last.diagnostic_code, last.severity) == (D.DUPLICATE_EVENT, KernelSeverity.INFO), last.details
+    assert kernel.snapshot() == before

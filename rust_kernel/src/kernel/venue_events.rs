@@ -613,7 +613,7 @@ impl Kernel {
                     .finished_orders
                     .contains(&fingerprint(&ev.venue_order_id)));
         if known {
-            if let Some((sid, d)) = self.resent_to_named_slot(ev) {
+            if let Some((sid, d)) = self.resent_to_slot(ev) {
                 return self.event_refusal(
                     ev,
                     Some(sid),
@@ -635,22 +635,30 @@ impl Kernel {
         )
     }
 
-    /// For an event of an order the kernel no longer holds that names its slot: the details
-    /// of a resend, when the slot remembers its event or fill id (a venue replaying recent
-    /// reports on reconnect is not money moving).
-    pub(super) fn resent_to_named_slot(&self, ev: &VenueEvent) -> Option<(usize, Details)> {
-        let sid = usize::try_from(ev.slot_id)
-            .ok()
-            .filter(|&i| i < self.slots.len())?;
+    /// For an event of an order the kernel no longer holds: its slot and the details of a
+    /// resend, when the slot it names (every slot, when it names none) remembers its event or
+    /// fill id (a venue replaying recent reports on reconnect is not money moving).
+    pub(super) fn resent_to_slot(&self, ev: &VenueEvent) -> Option<(usize, Details)> {
+        match usize::try_from(ev.slot_id) {
+            Ok(sid) if sid < self.slots.len() => Some((sid, self.resent_to(sid, ev)?)),
+            Ok(_) => None,
+            // No index names an ended order's slot: each slot's memory is asked, on a path
+            // that would otherwise raise a CRITICAL refusal.
+            Err(_) => (0..self.slots.len()).find_map(|sid| Some((sid, self.resent_to(sid, ev)?))),
+        }
+    }
+
+    /// The details of `ev` as a resend slot `sid` remembers (see [`Kernel::resent_to_slot`]).
+    fn resent_to(&self, sid: usize, ev: &VenueEvent) -> Option<Details> {
         let slot = &self.slots[sid];
         if slot.seen_events.contains(fingerprint(&ev.event_id)) {
-            return Some((sid, detail_field("event_id", &ev.event_id)));
+            return Some(detail_field("event_id", &ev.event_id));
         }
         let fill_seen = ev.kind == KernelEventKind::Fill
             && !ev.fill_id.is_empty()
             && slot.seen_fills.contains(fingerprint(&ev.fill_id));
         if fill_seen {
-            return Some((sid, detail_field("fill_id", &ev.fill_id)));
+            return Some(detail_field("fill_id", &ev.fill_id));
         }
         // A fill resent without its fill id is known by its running total and size too (the
         // keys `fill_size` remembers), as on an order still working.
@@ -664,13 +672,11 @@ impl Kernel {
                 slot.seen_fills.contains(k) || slot.seen_fills.contains(sized_total_key(k, ev.size))
             };
         if resent_by_total {
-            return Some((sid, detail_field("filled_size", ev.filled_size)));
+            return Some(detail_field("filled_size", ev.filled_size));
         }
-        // A report stating only the running total (no size) of an order that filled
-        // completely, at its size, books nothing: no money moved that the slots do not show.
+        // A report stating the running total at which its order filled completely (a status,
+        // or its last fill) books nothing: no money moved that the slots do not show.
         let status_of_filled = ev.kind == KernelEventKind::Fill
-            && ev.fill_id.is_empty()
-            && ev.size <= 0.0
             && ev.filled_size > 0.0
             && !ev.venue_client_id.is_empty()
             && slot
@@ -679,7 +685,7 @@ impl Kernel {
         status_of_filled.then(|| {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("reason", Detail::Static(STATUS_OF_FILLED)));
-            (sid, d)
+            d
         })
     }
 
