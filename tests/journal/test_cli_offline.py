@@ -49,6 +49,27 @@ def test_a_directory_held_by_a_process_that_serves_no_queries_is_named_so(tmp_pa
     ]
 
 
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        ("SELECT blocked FROM fills", "Unknown expression identifier `blocked`"),
+        ("SELECT 1 SETTINGS max_block_size = 1", "Cannot modify 'max_block_size' setting in readonly mode"),
+    ],
+)
+def test_a_query_error_mentioning_a_block_is_shown_as_clickhouse_gave_it(
+    sql: str, said: str, tmp_path: Path
+) -> None:
+    """Nobody holds the directory, so an error with "lock" in a word of it ("block", "clock")
+    is the query's own, not a holder's: ClickHouse's error is shown, naming the journal."""
+    directory = tmp_path / "j"
+    ClickHouseJournal(f"chdb://{directory}").close()
+    done = run_cli("sql", "--dsn", f"chdb://{directory}", sql)
+    assert done.returncode == 1, done.stdout
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: query failed on chdb://{directory}?database=dita: "), line
+    assert said in line and "held by" not in line
+
+
 def _dita(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dita.cli", *args], capture_output=True, text=True, timeout=120, check=False

@@ -23,6 +23,7 @@ import pytest
 from dita import JOURNAL_COLUMNS, ExecutionKernel, InMemoryJournal, KernelIntent, VenueEvent
 from dita.journal import Journal
 from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.dsn import JournalTarget
 from dita.journal.query import READ_ONLY_SETTINGS, open_read_only_client, query_via_socket
 from journal.helpers import (
     Side,
@@ -1252,6 +1253,24 @@ def test_a_journal_directory_that_cannot_be_made_is_refused_naming_it(tmp_path: 
     ):
         ClickHouseJournal(f"chdb://{below}")
     assert afile.read_text() == "hi" and sorted(tmp_path.iterdir()) == [afile]
+
+
+def test_an_open_error_mentioning_a_block_is_not_taken_for_a_held_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nobody holds the directory: an engine's error with "lock" in a word of it ("block",
+    "clock") is its own, shown as it is, not a holder's."""
+    directory = tmp_path / "j"
+
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise RuntimeError("Cannot read all data in block 7 of part all_1_1_0")
+
+    monkeypatch.setattr(JournalTarget, "connect", refuse)
+    with pytest.raises(
+        RuntimeError,
+        match=rf"^cannot open the embedded journal at {directory}: Cannot read all data in block 7 ",
+    ):
+        ClickHouseJournal(f"chdb://{directory}")
 
 
 def test_a_directory_another_process_holds_is_refused_saying_so(tmp_path: Path) -> None:

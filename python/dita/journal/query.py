@@ -57,6 +57,7 @@ __all__ = [
     "open_read_only_client",
     "placeholders",
     "query_via_socket",
+    "refused_as_held",
     "row_cap_settings",
     "run_query",
     "spaced_placeholders",
@@ -952,6 +953,16 @@ def chdb_holder(directory: Path | None) -> str | None:
     return None
 
 
+# The engine's refusal of a held directory ("Cannot lock file <dir>/status. Another ...");
+# some builds say only "Error initializing EmbeddedServer", hence chdb_holder first.
+_CHDB_HELD_ERROR = "Another server instance in same directory is already running"
+
+
+def refused_as_held(exc: BaseException) -> bool:
+    """Whether ``exc`` is the engine's refusal of a directory another process holds."""
+    return _CHDB_HELD_ERROR in str(exc)
+
+
 QUERY_WAIT_SECONDS = READ_ONLY_SETTINGS["max_execution_time"] + 10
 """How long a kernel starting on a journal waits for a `dita journal` query holding its
 directory to end: a query is stopped after ``max_execution_time``."""
@@ -1068,10 +1079,11 @@ def _run_in_the_directory(target: JournalTarget, sql: str, parameters: dict[str,
         try:
             return _run_on_a_client(target, sql, parameters)
         except Exception as exc:
-            if "lock" not in str(exc).lower():
-                raise
-            # Taken between the look above and the open: by a query, it is waited for too.
+            # Taken between the look above and the open (by a query, it is waited for too).
+            # Any other error is the query's own, whatever words it holds ("block", "clock").
             holder = chdb_holder(target.path)
+            if holder is None and not refused_as_held(exc):
+                raise
             if holder and held_by_a_query(target.path, holder):
                 raise _HeldByAQuery(holder) from exc
             raise JournalUnavailable(_held_by_another(target.path, holder)) from exc

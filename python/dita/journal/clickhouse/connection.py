@@ -15,7 +15,7 @@ from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita.journal.clickhouse.errors import Aborted, Unreachable, answered_by_clickhouse, permanent_cause
 from dita.journal.clickhouse.queue import RowQueue
-from dita.journal.query import QUERY_WAIT_SECONDS, chdb_holder, held_by_a_query
+from dita.journal.query import QUERY_WAIT_SECONDS, chdb_holder, held_by_a_query, refused_as_held
 from dita.journal.schema import migrate, restore_missing_tables
 
 __all__ = ["WriterConnection"]
@@ -157,7 +157,7 @@ class WriterConnection:
                 f"journal directory {target.path} is held by a `dita journal` query ({holder}) "
                 f"still running after {QUERY_WAIT_SECONDS} s; stop it, or pick another directory"
             ) from exc
-        if holder is not None or (target.kind == "chdb" and "lock" in str(exc).lower()):
+        if holder is not None or (target.kind == "chdb" and refused_as_held(exc)):
             raise RuntimeError(
                 f"journal directory {target.path} is held by another process"
                 f"{f' ({holder})' if holder else ''} (chDB allows one process per directory); "
