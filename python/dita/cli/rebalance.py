@@ -19,13 +19,25 @@ from pydantic import ValidationError
 
 from dita._files import replace_whole
 from dita._kernel import WalError, wal_replay
-from dita.cli._common import MAX_SLOTS, MAX_SLOTS_HELP, fail, fail_options, given_path, out_console, shown
+from dita.cli._common import (
+    MAX_SLOTS,
+    MAX_SLOTS_HELP,
+    PROGRESS_LINE_SECONDS,
+    elapsed_report,
+    fail,
+    fail_options,
+    given_path,
+    out_console,
+    shown,
+)
 from dita.cli._state import default_state_dir
 from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
 from dita.kernel import ExecutionKernel
 from dita.rebalance import (
     TargetError,
     TargetPortfolio,
+    TracedFill,
+    UntracedSpan,
     read_targets,
     rebalance,
     report_table,
@@ -307,29 +319,56 @@ def trace(
     path = wal_dir if wal_dir is not None else default_state_dir() / "rebalance" / "wal"
     _require_dir(path)
     try:
-        report, fills = trace_source_run(path, source_run)
+        # Verified, replayed and walked again: a long log takes a while, said on stderr.
+        with elapsed_report(
+            f"tracing {shown(source_run)} through the write-ahead log {path}",
+            enabled=True,
+            line_seconds=PROGRESS_LINE_SECONDS,
+        ):
+            report, fills = trace_source_run(path, source_run)
     except (WalError, OSError) as exc:
         if json_out:
             typer.echo(json.dumps({"ok": False, "path": str(path), "error": str(exc)}))
         else:
             typer.echo(f"AUDIT FAILED: {exc}", err=True)
         raise typer.Exit(AUDIT_FAILED) from None
+    untraced = report["untraced"]
+    problem = _untraced_problem(untraced) if untraced else None
     if json_out:
         typer.echo(
             json.dumps(
                 {
-                    "ok": True,
+                    "ok": problem is None,
                     "path": str(path),
                     "source_run": source_run,
                     "head_hash": report["head_hash"],
                     "fills": [vars(f) for f in fills],
+                    "untraced": [vars(span) for span in untraced],
+                    "error": problem,
                 }
             )
         )
-        return
+    else:
+        _print_fills(source_run, report["head_hash"], fills)
+        if problem is not None:
+            typer.echo(f"TRACE INCOMPLETE: {problem}", err=True)
+    if problem is not None:
+        raise typer.Exit(AUDIT_FAILED)
+
+
+def _untraced_problem(untraced: list[UntracedSpan]) -> str:
+    spans = ", ".join(f"seq {s.first_seq}-{s.last_seq} ({s.why})" for s in untraced[:5])
+    more = f" and {len(untraced) - 5} more" if len(untraced) > 5 else ""
+    return (
+        f"the kernel journaled no intents over {spans}{more}: the orders sent there are not known, "
+        "so their fills are not listed"
+    )
+
+
+def _print_fills(source_run: str, head_hash: str, fills: list[TracedFill]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"fills of {shown(source_run)} (chain OK, head {report['head_hash'][:16]}...)")
+    table = Table(title=f"fills of {shown(source_run)} (chain OK, head {head_hash[:16]}...)")
     for name in ("seq", "record hash", "intent", "asset", "side", "qty", "price", "fee", "fill id"):
         table.add_column(name)
     for f in fills:

@@ -6,7 +6,10 @@ record's chain hash is read from the log after the whole chain has been verified
 ``dita audit verify`` refuses it.
 
 The journal rows are derived again by a read-only replay of a copy of the log, so the log
-itself is neither locked nor written."""
+itself is neither locked nor written. The replay gives rows as the kernel's control allowed
+them: intents and SUBMIT transitions only at NORMAL verbosity or above, and no row at all with
+``debug_clickhouse_enabled`` off. The log's spans under such a control are named in the report
+(``untraced``): an order sent there is not known, so its fills cannot be listed."""
 
 from __future__ import annotations
 
@@ -16,18 +19,28 @@ import struct
 import tempfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
 from dita.kernel import ExecutionKernel
 
-__all__ = ["TracedFill", "fill_records", "trace_source_run"]
+__all__ = ["TracedFill", "UntracedSpan", "trace_source_run"]
 
 _SEGMENT_MAGIC = b"DITAWAL\x00"
 # crc32 u32 | len u32 | seq u64 | ts f64 | hash [32] (docs/reference/log-format.md, "Segments")
 _RECORD_HEAD = struct.Struct("<IIQd32s")
+# A payload is bincode (fixed-width integers) of one KernelInput: a u32 variant index first.
+# Control is variant 5: Option<ControlMode>, Option<Verbosity>, Option<bool> (the journal's
+# switch), each a u8 tag then the value, an enum as its u32 index in declaration order.
+_CONTROL_INPUT = 5
+_VERBOSITIES = ("QUIET", "NORMAL", "DEBUG")
+# Rows of a chunk the replay hands over at once: the rows kept are the run's own.
+_CHUNK_ROWS = 20_000
+_INTENT = JOURNAL_COLUMNS["intents"].index
+_TRANSITION = JOURNAL_COLUMNS["transitions"].index
+_FILL_COLUMNS = JOURNAL_COLUMNS["fills"]
 
 
 @dataclass(frozen=True)
@@ -46,54 +59,92 @@ class TracedFill:
     client_order_id: str
 
 
+@dataclass(frozen=True)
+class UntracedSpan:
+    """Records ``first_seq`` to ``last_seq`` ran under a control that journals no intents or
+    SUBMIT transitions (``why``): the orders sent there, and so their fills, are not known."""
+
+    first_seq: int
+    last_seq: int
+    why: str
+
+
 def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], list[TracedFill]]:
-    """The verified chain's report (``wal_verify``) and every fill of ``source_run``'s intents,
-    in log order. Raises ``WalError`` for a log that fails the audit."""
+    """The verified chain's report (``wal_verify``'s, with ``untraced``: the
+    :class:`UntracedSpan` list, empty when every record was journaled in full) and every fill
+    of ``source_run``'s intents that the journal rows show, in log order. Raises ``WalError``
+    for a log that fails the audit."""
     report = wal_verify(wal_dir)
     if report["records"] == 0:
-        return report, []
-    rows = _journal_rows(wal_dir, report["kernel_id"])
-    runs = {}  # intent id -> the source_run its metadata names
-    for intent in _dicts(rows, "intents"):
-        if intent["accepted"]:
-            runs[intent["intent_id"]] = json.loads(intent["metadata"] or "{}").get("source_run")
-    sent_by = {}  # client order id -> the intent whose order it is
-    for transition in _dicts(rows, "transitions"):
-        if transition["trigger"] == "SUBMIT" and transition["intent_id"]:
-            order = json.loads(transition["details"] or "{}").get("client_order_id")
-            if order:
-                sent_by[order] = transition["intent_id"]
-    fills = [
-        f for f in _dicts(rows, "fills") if runs.get(sent_by.get(f["client_order_id"], "")) == source_run
-    ]
-    hashes = fill_records(wal_dir, {f["seq"] for f in fills}, report["head_hash"])
+        return {**report, "untraced": []}, []
+    rows = _RunRows(source_run)
+    _replay_rows(wal_dir, report["kernel_id"], rows.take)
+    walk = _walk_records(wal_dir, {f[0] for f in rows.fills}, report["head_hash"])
+    column = _FILL_COLUMNS.index
     traced = [
         TracedFill(
-            f["seq"],
-            hashes[f["seq"]],
+            f[column("seq")],
+            walk.hashes[f[column("seq")]],
             source_run,
-            sent_by[f["client_order_id"]],
-            f["trade_id"],
-            f["asset"],
-            f["side"],
-            f["price"],
-            f["qty"],
-            f["fee"],
-            f["fill_id"],
-            f["client_order_id"],
+            rows.sent_by[f[column("client_order_id")]],
+            f[column("trade_id")],
+            f[column("asset")],
+            f[column("side")],
+            f[column("price")],
+            f[column("qty")],
+            f[column("fee")],
+            f[column("fill_id")],
+            f[column("client_order_id")],
         )
-        for f in fills
+        for f in rows.fills
     ]
-    return report, traced
+    return {**report, "untraced": walk.untraced}, traced
 
 
-def _journal_rows(wal_dir: Path, kernel_id: str) -> dict[str, list[tuple[Any, ...]]]:
-    rows: dict[str, list[tuple[Any, ...]]] = {}
+@dataclass
+class _RunRows:
+    """What the replay's rows say of one run, kept as the rows go by: its accepted intents, the
+    orders they sent, and those orders' fills."""
 
-    def take(blocks: list[JournalBlock]) -> None:
-        for block in blocks:
-            rows.setdefault(block.table, []).extend(block.tuples())
+    source_run: str
+    intents: set[str] = field(default_factory=set)
+    sent_by: dict[str, str] = field(default_factory=dict)  # client order id -> intent id
+    fills: list[tuple[Any, ...]] = field(default_factory=list)
 
+    def take(self, blocks: list[JournalBlock]) -> None:
+        # A chunk holds whole records: an order's SUBMIT and its first fills may share one, so
+        # intents and transitions are read before fills.
+        for table, read in (
+            ("intents", self._intents),
+            ("transitions", self._submits),
+            ("fills", self._fills),
+        ):
+            for block in blocks:
+                if block.table == table:
+                    read(block.tuples())
+
+    def _intents(self, rows: list[tuple[Any, ...]]) -> None:
+        accepted, intent_id, metadata = _INTENT("accepted"), _INTENT("intent_id"), _INTENT("metadata")
+        for row in rows:
+            # Only metadata that names the run anywhere is parsed.
+            if row[accepted] and self.source_run in (row[metadata] or ""):
+                if json.loads(row[metadata]).get("source_run") == self.source_run:
+                    self.intents.add(row[intent_id])
+
+    def _submits(self, rows: list[tuple[Any, ...]]) -> None:
+        trigger, intent_id, details = _TRANSITION("trigger"), _TRANSITION("intent_id"), _TRANSITION("details")
+        for row in rows:
+            if row[trigger] == "SUBMIT" and row[intent_id] in self.intents:
+                order = json.loads(row[details] or "{}").get("client_order_id")
+                if order:
+                    self.sent_by[order] = row[intent_id]
+
+    def _fills(self, rows: list[tuple[Any, ...]]) -> None:
+        order = _FILL_COLUMNS.index("client_order_id")
+        self.fills.extend(row for row in rows if row[order] in self.sent_by)
+
+
+def _replay_rows(wal_dir: Path, kernel_id: str, sink: Any) -> None:
     with tempfile.TemporaryDirectory(prefix="dita-trace-") as tmp:
         copy = Path(tmp) / "wal"
         copy.mkdir()
@@ -102,27 +153,44 @@ def _journal_rows(wal_dir: Path, kernel_id: str) -> dict[str, list[tuple[Any, ..
                 shutil.copy2(file, copy / file.name)
         kernel = ExecutionKernel(kernel_id=kernel_id, wal_dir=str(copy))
         try:
-            kernel.wal_journal_blocks(1, sink=take)
+            kernel.wal_journal_blocks(1, sink=sink, chunk_rows=_CHUNK_ROWS)
         finally:
             kernel.close()
-    return rows
 
 
-def _dicts(rows: dict[str, list[tuple[Any, ...]]], table: str) -> list[dict[str, Any]]:
-    columns = JOURNAL_COLUMNS[table]
-    return [dict(zip(columns, row, strict=True)) for row in rows.get(table, [])]
+@dataclass
+class _Walk:
+    hashes: dict[int, str]  # seq -> chain hash, of the records asked for
+    untraced: list[UntracedSpan]
 
 
-def fill_records(wal_dir: Path, seqs: set[int], head_hash: str) -> dict[int, str]:
-    """The chain hash of each record in ``seqs``, read from the segments, each record's checksum
-    checked again and the last record's hash compared with the verified ``head_hash``: a log
-    changed since it was verified is refused."""
+def _walk_records(wal_dir: Path, seqs: set[int], head_hash: str) -> _Walk:
+    """The chain hash of each record in ``seqs`` and the spans run under a control that
+    journals no intents, read from the segments, each record's checksum checked again and the
+    last record's hash compared with the verified ``head_hash``: a log changed since it was
+    verified is refused."""
     found: dict[int, str] = {}
+    untraced: list[UntracedSpan] = []
+    verbosity, journaled = "NORMAL", True  # a kernel's control as it is made
     last = ""
-    for seq, record_hash in _records(wal_dir):
+    for seq, record_hash, payload in _records(wal_dir):
         if seq in seqs:
             found[seq] = record_hash
         last = record_hash
+        change = _control_change(payload)
+        if change is not None:
+            verbosity = change[0] or verbosity
+            journaled = journaled if change[1] is None else change[1]
+        why = None if journaled else "debug_clickhouse_enabled off"
+        if why is None and verbosity == "QUIET":
+            why = "verbosity QUIET"
+        if why is None:
+            continue
+        span = untraced[-1] if untraced else None
+        if span is not None and span.why == why and span.last_seq == seq - 1:
+            untraced[-1] = UntracedSpan(span.first_seq, seq, why)
+        else:
+            untraced.append(UntracedSpan(seq, seq, why))
     if last != head_hash:
         raise WalError(
             f"{wal_dir}: the log changed after it was verified (head hash {last} is not {head_hash})"
@@ -130,20 +198,44 @@ def fill_records(wal_dir: Path, seqs: set[int], head_hash: str) -> dict[int, str
     missing = seqs - found.keys()
     if missing:
         raise WalError(f"{wal_dir}: no record of seq {min(missing)} in the segments kept")
-    return found
+    return _Walk(found, untraced)
 
 
-def _records(wal_dir: Path) -> Iterator[tuple[int, str]]:
+def _control_change(payload: bytes) -> tuple[str | None, bool | None] | None:
+    """The verbosity and journal switch a Control record sets (None for one it leaves);
+    None for a record of any other input."""
+    if len(payload) < 4 or struct.unpack_from("<I", payload)[0] != _CONTROL_INPUT:
+        return None
+    offset = 4
+    if payload[offset] == 1:  # the mode
+        offset += 4
+    offset += 1
+    verbosity = None
+    if payload[offset] == 1:
+        verbosity = _VERBOSITIES[struct.unpack_from("<I", payload, offset + 1)[0]]
+        offset += 4
+    offset += 1
+    journaled = bool(payload[offset + 1]) if payload[offset] == 1 else None
+    return verbosity, journaled
+
+
+def _records(wal_dir: Path) -> Iterator[tuple[int, str, bytes]]:
     for segment in sorted(wal_dir.glob("seg-*.wal")):
-        data = segment.read_bytes()
-        if not data.startswith(_SEGMENT_MAGIC):
-            raise WalError(f"{segment}: not a segment of a write-ahead log")
-        (id_len,) = struct.unpack_from("<H", data, 12)
-        offset = 14 + id_len + 8 + 32 + 4  # kernel id, first_seq, prev_hash, header_crc
-        while offset + _RECORD_HEAD.size <= len(data):
-            crc, length, seq, _ts, record_hash = _RECORD_HEAD.unpack_from(data, offset)
-            end = offset + _RECORD_HEAD.size + length
-            if end > len(data) or zlib.crc32(data[offset + 4 : end]) != crc:
-                raise WalError(f"{segment} at byte offset {offset}: record seq {seq} fails its checksum")
-            yield seq, record_hash.hex()
-            offset = end
+        with segment.open("rb") as file:
+            yield from _segment_records(segment, file)
+
+
+def _segment_records(segment: Path, file: BinaryIO) -> Iterator[tuple[int, str, bytes]]:
+    header = file.read(14)
+    if not header.startswith(_SEGMENT_MAGIC) or len(header) < 14:
+        raise WalError(f"{segment}: not a segment of a write-ahead log")
+    (id_len,) = struct.unpack_from("<H", header, 12)
+    offset = 14 + id_len + 8 + 32 + 4  # kernel id, first_seq, prev_hash, header_crc
+    file.seek(offset)
+    while len(head := file.read(_RECORD_HEAD.size)) == _RECORD_HEAD.size:
+        crc, length, seq, _ts, record_hash = _RECORD_HEAD.unpack(head)
+        payload = file.read(length)
+        if len(payload) < length or zlib.crc32(payload, zlib.crc32(head[4:])) != crc:
+            raise WalError(f"{segment} at byte offset {offset}: record seq {seq} fails its checksum")
+        yield seq, record_hash.hex(), payload
+        offset += _RECORD_HEAD.size + length
