@@ -649,6 +649,41 @@ def test_an_integer_param_its_type_cannot_hold_is_refused(
     assert f"--param x={value!r}: outside what a {type_} holds" in out.output
 
 
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [
+        ("Int64", "abc"),
+        ("Int64", "5.0"),
+        ("Int64", "1e3"),
+        ("Int64", "0x10"),
+        ("Int64", " 5 "),
+        ("Int64", ""),
+        ("Int64", "\u0663"),  # an Arabic-Indic three: int() reads it, ClickHouse does not
+        ("Nullable(UInt8)", "NULL"),
+        ("BIGINT", "1_000"),
+    ],
+)
+def test_an_integer_param_that_is_no_integer_is_refused_before_anything_starts(
+    tmp_path: Path, type_: str, value: str
+) -> None:
+    """ClickHouse refused it as BAD_QUERY_PARAMETER, exit 1 as a failed query, after the journal
+    was opened; it is bad input: exit 2, naming the parameter and the value."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", f"n={value}", f"SELECT {{n:{type_}}} AS n")
+    assert out.exit_code == 2, out.output
+    assert out.output == (
+        f"error: --param n={value!r}: not a whole number, for a {type_} placeholder; give decimal "
+        "digits with an optional sign (42, -7)\n"
+    )
+    assert not where.exists()
+
+
+def test_an_unsigned_integer_param_with_a_minus_sign_is_refused(tmp_path: Path) -> None:
+    out = _sql("--dsn", f"chdb://{tmp_path / 'none'}", "-p", "n=-0", "SELECT {n:UInt8} AS n")
+    assert out.exit_code == 2, out.output
+    assert out.output == "error: --param n='-0': a UInt8 takes no minus sign\n"
+
+
 def test_an_integer_param_at_the_ends_of_its_type_answers(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, _ = live
     out = _sql(

@@ -150,25 +150,33 @@ _INT_ALIASES = {
     **dict.fromkeys(("bigint", "signed", "bigint signed"), "int64"),
     **dict.fromkeys(("unsigned", "bigint unsigned", "bit", "set"), "uint64"),
 }
-_INT_TEXT = re.compile(r"\s*[+-]?[0-9]+\s*")
+# What ClickHouse reads as an integer parameter: ASCII digits and a sign, nothing around them.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 def _check_int_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
-    """Refuse a whole number for an integer placeholder that its type cannot hold (ClickHouse
-    would wrap it round). Other texts are left to ClickHouse, which refuses what it cannot
-    read. ``found``: the query's placeholders, as (name, type)."""
+    """Refuse a value for an integer placeholder that is no whole number (ClickHouse would
+    fail the query after the journal is opened) or that its type cannot hold (ClickHouse would
+    wrap it round). ``found``: the query's placeholders, as (name, type)."""
     for name, type_ in found:
         value = params.get(name)
         base = _base_type(type_)
         bounds = _INT_RANGES.get(_INT_ALIASES.get(base, base))
-        if bounds is None or not isinstance(value, str) or not _INT_TEXT.fullmatch(value):
+        if bounds is None or not isinstance(value, str):
             continue
+        if not _INT_TEXT.fullmatch(value):
+            fail(
+                f"--param {name}={value!r}: not a whole number, for a {type_.strip()} placeholder; "
+                "give decimal digits with an optional sign (42, -7)"
+            )
         low, high = bounds
         if not low <= int(value) <= high:
             fail(
                 f"--param {name}={value!r}: outside what a {type_.strip()} holds ({low} to {high}); "
                 "ClickHouse would read it as another number without saying so"
             )
+        if low == 0 and value.startswith("-"):  # -0: ClickHouse refuses any sign but + there
+            fail(f"--param {name}={value!r}: a {type_.strip()} takes no minus sign")
 
 
 def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
