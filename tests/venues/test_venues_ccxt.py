@@ -46,7 +46,8 @@ def kinds(events: list) -> list[str]:
 def test_load_markets_gives_market_limits_from_binance_filters(make_venue: VenueFactory) -> None:
     venue = make_venue()
     limits = venue.market_metadata()
-    assert set(limits) == {"BTCUSDT", "ETHUSDT", "DOGEUSDT"}
+    # Under each market's id and its ccxt symbol (either is an asset of the venue).
+    assert set(limits) == {"BTCUSDT", "BTC/USDT", "ETHUSDT", "ETH/USDT", "DOGEUSDT", "DOGE/USDT"}
     assert limits["BTCUSDT"] == MarketLimits(
         lot_step=0.00001, tick_size=0.01, min_qty=0.00001, min_notional=5.0
     )
@@ -121,7 +122,7 @@ def test_futures_markets_counted_in_contracts_are_not_traded(
         return markets
 
     venue._exchange.load_markets = with_contracts
-    assert set(venue.load_markets(reload=True)) == {"BTCUSDT"}
+    assert set(venue.load_markets(reload=True)) == {"BTCUSDT", "BTC/USDT:USDT"}
     [refused] = venue.submit(make_order("s1-entry-1", asset="ETHUSDT", size=1.0, reference_price=3000.0))
     assert refused.kind == KernelEventKind.REJECT and refused.status == VenueOrderStatus.REJECTED
     assert "contracts of 0.01 base units" in refused.reason
@@ -133,7 +134,7 @@ def test_futures_markets_counted_in_contracts_are_not_traded(
 def test_usdm_markets_use_min_notional_filter(make_venue: VenueFactory) -> None:
     venue = make_venue("linear")
     limits = venue.market_metadata()
-    assert set(limits) == {"BTCUSDT", "ETHUSDT"}
+    assert set(limits) == {"BTCUSDT", "BTC/USDT:USDT", "ETHUSDT", "ETH/USDT:USDT"}
     assert limits["BTCUSDT"] == MarketLimits(lot_step=0.001, tick_size=0.1, min_qty=0.001, min_notional=100.0)
     assert limits["ETHUSDT"].min_notional == 20.0
 
@@ -3493,7 +3494,7 @@ def test_a_gate_linear_venue_loads_gates_usdt_perpetuals(
     swaps, fetched per settle currency: USDT's only (the exchange fails a test asking for any
     other list). A contract that is not one base unit is left out, as elsewhere."""
     limits = gate_linear_venue.load_markets()
-    assert set(limits) == {"0G_USDT"}
+    assert set(limits) == {"0G_USDT", "0G/USDT:USDT"}
     assert limits["0G_USDT"] == MarketLimits(lot_step=1.0, tick_size=0.0001, min_qty=1.0, min_notional=0.0)
     assert gate_linear_venue._markets.symbol("0G/USDT:USDT") == "0G/USDT:USDT"
     assert "contracts of 0.0001 base units" in gate_linear_venue._markets.contract_refusal("BTC_USDT")
@@ -4128,7 +4129,7 @@ def test_an_okx_linear_venue_loads_okxs_usdt_perpetuals(
         rate_limit_ms=1, clock=clock, sleep=clock.sleep,
     )  # fmt: skip
     try:
-        assert set(venue.load_markets()) == {"ETC-USDT-SWAP"}
+        assert set(venue.load_markets()) == {"ETC-USDT-SWAP", "ETC/USDT:USDT"}
     finally:
         venue.close()
     assert {c.params["instType"] for c in exchange.calls("GET", "/api/v5/public/instruments")} == {"SWAP"}

@@ -988,7 +988,8 @@ def test_ccxt_reconciliation_after_a_restart_asks_the_exchange_in_the_orders_mar
     router too: the order's asset is routed to the exchange, and the paper venue is not asked."""
 
     def restarted(venue: CcxtVenue) -> Any:
-        assert len(venue.market_metadata()) == 3  # BTCUSDT, DOGEUSDT, ETHUSDT: each asked before
+        # BTCUSDT, DOGEUSDT, ETHUSDT (each under its id and symbol): each asked before
+        assert len(venue.market_metadata()) == 6
         if not behind_a_router:
             return venue
         return VenueRouter(

@@ -108,13 +108,16 @@ class Markets:
         self.trade_symbols: list[str] | None = None
         # The markets orders went to in this process: an order's status is asked there first.
         self.assets_traded: set[str] = set()
+        # The asset name each market (ccxt symbol) was first entered under in this process.
+        self.entered_as: dict[str, str] = {}
         # The clock's time the rules were loaded at (None: not yet).
         self.loaded_at: float | None = None
         self._reload_failed_at: float | None = None
         self._refusal_reload_at: float | None = None
 
     def load(self, reload: bool = False) -> dict[str, MarketLimits]:
-        """Load the exchange's markets; returns each market id's trading rules. A futures
+        """Load the exchange's markets; returns each market's trading rules, under its id and
+        its ccxt symbol. A futures
         market whose contract is not one unit of the base currency (OKX's BTC swap is 0.01
         BTC) is left out: ccxt counts its amounts in contracts, and the kernel's sizes are
         base units, so an order would go out at the wrong size. A market figure that is not a
@@ -151,7 +154,10 @@ class Markets:
                     continue
                 symbols[market_id] = symbol
                 symbols[symbol] = symbol
-                limits[market_id] = market_limits(market, client.exchange.precisionMode, client.ccxt)
+                # Under both names: the kernel finds a market's rules by the asset's text.
+                limits[market_id] = limits[symbol] = market_limits(
+                    market, client.exchange.precisionMode, client.ccxt
+                )
                 filters[symbol] = market_filters(market)
         except ValueError as exc:
             # A figure that is not a number: nothing is loaded, and a submit is rejected naming it.
@@ -232,6 +238,18 @@ class Markets:
         """The ccxt symbol of ``asset``; None when it is no market of this venue."""
         self.load()
         return self.asset_symbols.get(asset)
+
+    def second_name_refusal(self, order: VenueOrder, symbol: str) -> str:
+        """Why an entry of ``order`` under another asset name than ``symbol``'s market was
+        entered under here is refused ('' when it is not): the kernel would give the market a
+        second per-asset cap and a second position. Exits go under any name."""
+        first = self.entered_as.get(symbol)
+        if not order.is_entry or first is None or first == order.asset:
+            return ""
+        return (
+            f"{order.asset!r} is the market {symbol} on {self._client.name}, entered here as {first!r}: "
+            f"the kernel keeps a per-asset cap and a position for each asset name, so enter it as {first!r}"
+        )
 
     def market_id(self, symbol: str) -> str:
         return str(self._client.exchange.market(symbol)["id"])

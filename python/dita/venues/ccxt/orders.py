@@ -142,6 +142,8 @@ class Orders:
         side = "buy" if order.order_side == OrderSide.BUY else "sell"
         price = order.price if order.order_type == OrderType.LIMIT else None
         self._markets.assets_traded.add(order.asset)
+        if order.is_entry:
+            self._markets.entered_as.setdefault(symbol, order.asset)
         try:
             raw = self._client.exchange.create_order(symbol, order_type, side, order.size, price, params)
         except self._client.throttle_errors as exc:
@@ -190,8 +192,10 @@ class Orders:
         if self._markets.trade_symbols is not None and symbol not in self._markets.trade_symbols:
             # order_status would not look for it there after a restart, and its None would end it.
             return None, f"{order.asset!r} is not among {self.name}'s markets setting"
-        refusal = self._markets.precision_refusal(order, symbol) or self._markets.filter_refusal(
-            order, symbol, self._working_in(symbol)
+        refusal = (
+            self._markets.second_name_refusal(order, symbol)
+            or self._markets.precision_refusal(order, symbol)
+            or self._markets.filter_refusal(order, symbol, self._working_in(symbol))
         )
         if refusal:
             return None, refusal

@@ -167,7 +167,8 @@ class CcxtVenue:
 
     @_serialized
     def load_markets(self, reload: bool = False) -> dict[str, MarketLimits]:
-        """Load the exchange's markets; returns each market id's trading rules (``Markets.load``).
+        """Load the exchange's markets; returns each market's trading rules under its id and its
+        ccxt symbol (``Markets.load``).
         Starts the user stream, when on."""
         limits = self._markets.load(reload)
         self._start_stream()
