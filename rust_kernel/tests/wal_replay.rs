@@ -9,6 +9,7 @@ use dita_kernel::kernel::{Kernel, KernelInput, BEHAVIOUR_VERSION};
 use dita_kernel::mock::{MockConfig, MockVenue};
 use dita_kernel::wal::kernel_log::{
     journal_rows_read_only, replay_checkpoints, replay_read_only, KernelLog, KernelLogOptions,
+    ReplayRows,
 };
 use dita_kernel::wal::{verify, FsyncPolicy};
 use dita_kernel::*;
@@ -584,6 +585,7 @@ proptest! {
             to,
             |kid| Kernel::new(kid, 4).map_err(|e| e.to_string()),
             chunk_rows,
+            ReplayRows::AsJournaled,
             |tables| {
                 chunks.extend(rows_of(tables));
                 Ok(())

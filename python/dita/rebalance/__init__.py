@@ -5,7 +5,7 @@ through the write-ahead log (``audit``). See docs/guides/rebalancing.md."""
 
 from __future__ import annotations
 
-from dita.rebalance.audit import TracedFill, UntracedSpan, trace_source_run
+from dita.rebalance.audit import TracedFill, trace_source_run
 from dita.rebalance.execute import (
     Fill,
     LegResult,
@@ -34,7 +34,6 @@ __all__ = [
     "TargetError",
     "TargetPortfolio",
     "TracedFill",
-    "UntracedSpan",
     "cost_bps",
     "dry_run",
     "intent_id",

@@ -6,10 +6,9 @@ record's chain hash is read from the log after the whole chain has been verified
 ``dita audit verify`` refuses it.
 
 The journal rows are derived again by a read-only replay of a copy of the log, so the log
-itself is neither locked nor written. The replay gives rows as the kernel's control allowed
-them: intents and SUBMIT transitions only at NORMAL verbosity or above, and no row at all with
-``debug_clickhouse_enabled`` off. The log's spans under such a control are named in the report
-(``untraced``): an order sent there is not known, so its fills cannot be listed."""
+itself is neither locked nor written. The replay journals every intent and transition
+whatever the kernel's control said when the records were written (QUIET, or
+``debug_clickhouse_enabled`` off, journaled none), so every fill of the run is listed."""
 
 from __future__ import annotations
 
@@ -26,16 +25,11 @@ from typing import Any, BinaryIO
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
 from dita.kernel import ExecutionKernel
 
-__all__ = ["TracedFill", "UntracedSpan", "trace_source_run"]
+__all__ = ["TracedFill", "trace_source_run"]
 
 _SEGMENT_MAGIC = b"DITAWAL\x00"
 # crc32 u32 | len u32 | seq u64 | ts f64 | hash [32] (docs/reference/log-format.md, "Segments")
 _RECORD_HEAD = struct.Struct("<IIQd32s")
-# A payload is bincode (fixed-width integers) of one KernelInput: a u32 variant index first.
-# Control is variant 5: Option<ControlMode>, Option<Verbosity>, Option<bool> (the journal's
-# switch), each a u8 tag then the value, an enum as its u32 index in declaration order.
-_CONTROL_INPUT = 5
-_VERBOSITIES = ("QUIET", "NORMAL", "DEBUG")
 # Rows of a chunk the replay hands over at once: the rows kept are the run's own.
 _CHUNK_ROWS = 20_000
 _INTENT = JOURNAL_COLUMNS["intents"].index
@@ -59,32 +53,20 @@ class TracedFill:
     client_order_id: str
 
 
-@dataclass(frozen=True)
-class UntracedSpan:
-    """Records ``first_seq`` to ``last_seq`` ran under a control that journals no intents or
-    SUBMIT transitions (``why``): the orders sent there, and so their fills, are not known."""
-
-    first_seq: int
-    last_seq: int
-    why: str
-
-
 def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], list[TracedFill]]:
-    """The verified chain's report (``wal_verify``'s, with ``untraced``: the
-    :class:`UntracedSpan` list, empty when every record was journaled in full) and every fill
-    of ``source_run``'s intents that the journal rows show, in log order. Raises ``WalError``
-    for a log that fails the audit."""
+    """The verified chain's report (``wal_verify``) and every fill of ``source_run``'s intents,
+    in log order. Raises ``WalError`` for a log that fails the audit."""
     report = wal_verify(wal_dir)
     if report["records"] == 0:
-        return {**report, "untraced": []}, []
+        return report, []
     rows = _RunRows(source_run)
     _replay_rows(wal_dir, report["kernel_id"], rows.take)
-    walk = _walk_records(wal_dir, {f[0] for f in rows.fills}, report["head_hash"])
+    hashes = _record_hashes(wal_dir, {f[0] for f in rows.fills}, report["head_hash"])
     column = _FILL_COLUMNS.index
     traced = [
         TracedFill(
             f[column("seq")],
-            walk.hashes[f[column("seq")]],
+            hashes[f[column("seq")]],
             source_run,
             rows.sent_by[f[column("client_order_id")]],
             f[column("trade_id")],
@@ -98,7 +80,7 @@ def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], li
         )
         for f in rows.fills
     ]
-    return {**report, "untraced": walk.untraced}, traced
+    return report, traced
 
 
 @dataclass
@@ -153,44 +135,21 @@ def _replay_rows(wal_dir: Path, kernel_id: str, sink: Any) -> None:
                 shutil.copy2(file, copy / file.name)
         kernel = ExecutionKernel(kernel_id=kernel_id, wal_dir=str(copy))
         try:
-            kernel.wal_journal_blocks(1, sink=sink, chunk_rows=_CHUNK_ROWS)
+            kernel.wal_journal_blocks(1, sink=sink, chunk_rows=_CHUNK_ROWS, every_intent=True)
         finally:
             kernel.close()
 
 
-@dataclass
-class _Walk:
-    hashes: dict[int, str]  # seq -> chain hash, of the records asked for
-    untraced: list[UntracedSpan]
-
-
-def _walk_records(wal_dir: Path, seqs: set[int], head_hash: str) -> _Walk:
-    """The chain hash of each record in ``seqs`` and the spans run under a control that
-    journals no intents, read from the segments, each record's checksum checked again and the
-    last record's hash compared with the verified ``head_hash``: a log changed since it was
-    verified is refused."""
+def _record_hashes(wal_dir: Path, seqs: set[int], head_hash: str) -> dict[int, str]:
+    """The chain hash of each record in ``seqs``, read from the segments, each record's checksum
+    checked again and the last record's hash compared with the verified ``head_hash``: a log
+    changed since it was verified is refused."""
     found: dict[int, str] = {}
-    untraced: list[UntracedSpan] = []
-    verbosity, journaled = "NORMAL", True  # a kernel's control as it is made
     last = ""
-    for seq, record_hash, payload in _records(wal_dir):
+    for seq, record_hash in _records(wal_dir):
         if seq in seqs:
             found[seq] = record_hash
         last = record_hash
-        change = _control_change(payload)
-        if change is not None:
-            verbosity = change[0] or verbosity
-            journaled = journaled if change[1] is None else change[1]
-        why = None if journaled else "debug_clickhouse_enabled off"
-        if why is None and verbosity == "QUIET":
-            why = "verbosity QUIET"
-        if why is None:
-            continue
-        span = untraced[-1] if untraced else None
-        if span is not None and span.why == why and span.last_seq == seq - 1:
-            untraced[-1] = UntracedSpan(span.first_seq, seq, why)
-        else:
-            untraced.append(UntracedSpan(seq, seq, why))
     if last != head_hash:
         raise WalError(
             f"{wal_dir}: the log changed after it was verified (head hash {last} is not {head_hash})"
@@ -198,34 +157,16 @@ def _walk_records(wal_dir: Path, seqs: set[int], head_hash: str) -> _Walk:
     missing = seqs - found.keys()
     if missing:
         raise WalError(f"{wal_dir}: no record of seq {min(missing)} in the segments kept")
-    return _Walk(found, untraced)
+    return found
 
 
-def _control_change(payload: bytes) -> tuple[str | None, bool | None] | None:
-    """The verbosity and journal switch a Control record sets (None for one it leaves);
-    None for a record of any other input."""
-    if len(payload) < 4 or struct.unpack_from("<I", payload)[0] != _CONTROL_INPUT:
-        return None
-    offset = 4
-    if payload[offset] == 1:  # the mode
-        offset += 4
-    offset += 1
-    verbosity = None
-    if payload[offset] == 1:
-        verbosity = _VERBOSITIES[struct.unpack_from("<I", payload, offset + 1)[0]]
-        offset += 4
-    offset += 1
-    journaled = bool(payload[offset + 1]) if payload[offset] == 1 else None
-    return verbosity, journaled
-
-
-def _records(wal_dir: Path) -> Iterator[tuple[int, str, bytes]]:
+def _records(wal_dir: Path) -> Iterator[tuple[int, str]]:
     for segment in sorted(wal_dir.glob("seg-*.wal")):
         with segment.open("rb") as file:
             yield from _segment_records(segment, file)
 
 
-def _segment_records(segment: Path, file: BinaryIO) -> Iterator[tuple[int, str, bytes]]:
+def _segment_records(segment: Path, file: BinaryIO) -> Iterator[tuple[int, str]]:
     header = file.read(14)
     if not header.startswith(_SEGMENT_MAGIC) or len(header) < 14:
         raise WalError(f"{segment}: not a segment of a write-ahead log")
@@ -237,5 +178,5 @@ def _segment_records(segment: Path, file: BinaryIO) -> Iterator[tuple[int, str, 
         payload = file.read(length)
         if len(payload) < length or zlib.crc32(payload, zlib.crc32(head[4:])) != crc:
             raise WalError(f"{segment} at byte offset {offset}: record seq {seq} fails its checksum")
-        yield seq, record_hash.hex(), payload
+        yield seq, record_hash.hex()
         offset += _RECORD_HEAD.size + length

@@ -224,6 +224,16 @@ impl Kernel {
         self.journal_attached
     }
 
+    /// Journals every intent and transition from here, whatever the control says: NORMAL
+    /// verbosity at least, with journaling on while a journal is attached. The control itself
+    /// is unchanged, and its next change sets the gate again (a replay for an audit).
+    pub fn journal_every_intent(&mut self) {
+        self.outbox.enabled = self.journal_attached;
+        if self.outbox.verbosity == Verbosity::Quiet {
+            self.outbox.verbosity = Verbosity::Normal;
+        }
+    }
+
     pub fn set_journal_enabled(&mut self, enabled: bool) {
         self.journal_attached = enabled;
         self.sync_outbox_gate();

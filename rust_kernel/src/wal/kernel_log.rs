@@ -201,6 +201,16 @@ fn apply_record(
     Ok(())
 }
 
+/// Which journal rows [`journal_rows_read_only`] gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplayRows {
+    /// Those the kernel's control let through when the records were first applied.
+    AsJournaled,
+    /// Those of NORMAL verbosity at least with journaling on, whatever the control said then:
+    /// every intent and transition, for an audit of what a run sent.
+    EveryIntent,
+}
+
 /// The journal rows of the records `from_seq..=to_seq` of the log in `dir`, derived again by
 /// replaying them (read-only: no lock, nothing written): from the newest checkpoint below
 /// `from_seq`, or from the log's first record with the kernel `fresh` builds from the log's
@@ -208,13 +218,15 @@ fn apply_record(
 /// applied: same `(seq, sub)`, same values, at the verbosity in force then. `sink` gets them
 /// whenever `chunk_rows` are waiting, and once at the end, as `Outbox::take_rows` hands them
 /// out (segments of the process's `SEGMENT_POOL`, for the sink to give back). Returns the
-/// report of the replay; its `last_seq` is where the replay stopped.
+/// report of the replay; its `last_seq` is where the replay stopped. With
+/// [`ReplayRows::EveryIntent`], the rows of every intent and transition, whatever the control.
 pub fn journal_rows_read_only(
     dir: &Path,
     from_seq: u64,
     to_seq: u64,
     fresh: impl FnOnce(&str) -> Result<Kernel, String>,
     chunk_rows: usize,
+    rows: ReplayRows,
     mut sink: impl FnMut([Vec<RowBuf>; 6]) -> Result<(), String>,
 ) -> Result<RecoveryReport, WalError> {
     let (kernel_id, mut kernel) = kernel_for_log(dir, fresh)?;
@@ -240,6 +252,10 @@ pub fn journal_rows_read_only(
             Replay::Record(r) => {
                 if r.seq == from_seq {
                     kernel.set_journal_enabled(true);
+                }
+                if r.seq >= from_seq && rows == ReplayRows::EveryIntent {
+                    // Before each record: a control change in the log sets the gate again.
+                    kernel.journal_every_intent();
                 }
                 apply_record(&mut kernel, r.seq, r.behaviour, r.payload)?;
                 if kernel.outbox.len() >= chunk_rows {

@@ -5,11 +5,12 @@ use super::busy::wait_mut;
 use super::PyKernel;
 use crate::journal::SEGMENT_POOL;
 use crate::kernel::Kernel;
-use crate::python::convert::flags::bool_arg;
+use crate::python::convert::flags::{bool_arg, flag};
 use crate::python::convert::ints::{count, int, opt_int};
 use crate::python::convert::type_name;
 use crate::python::errors::wal_err;
 use crate::python::journal::{journal_blocks, journal_rows_to_py, PyJournalBlock};
+use crate::wal::kernel_log::{journal_rows_read_only, ReplayRows};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -122,13 +123,16 @@ impl PyKernel {
     /// kernel free meanwhile; `sink(blocks)` gets them in chunks of about `chunk_rows` rows.
     /// Returns the number of rows. What a journal resends when ClickHouse misses rows that
     /// the outbox no longer holds (docs/reference/journal.md, "Resending from the log").
-    #[pyo3(signature = (from_seq, to_seq=None, *, sink, chunk_rows=100_000))]
+    /// `every_intent`: the rows of every intent and transition, as at NORMAL verbosity with
+    /// journaling on, whatever the log's control said (an audit of what a run sent).
+    #[pyo3(signature = (from_seq, to_seq=None, *, sink, chunk_rows=100_000, every_intent=false))]
     fn wal_journal_blocks(
         slf: &Bound<'_, Self>,
         #[pyo3(from_py_with = int::from_seq)] from_seq: i64,
         #[pyo3(from_py_with = opt_int::to_seq)] to_seq: Option<i64>,
         sink: Bound<'_, PyAny>,
         #[pyo3(from_py_with = int::chunk_rows)] chunk_rows: i64,
+        #[pyo3(from_py_with = flag::every_intent)] every_intent: bool,
     ) -> PyResult<u64> {
         if !sink.is_callable() {
             return Err(PyTypeError::new_err(format!(
@@ -194,12 +198,17 @@ impl PyKernel {
         let mut rows = 0u64;
         let mut failed: Option<PyErr> = None;
         let replayed = py.detach(|| {
-            crate::wal::kernel_log::journal_rows_read_only(
+            journal_rows_read_only(
                 &dir,
                 from_seq as u64,
                 to as u64,
                 |kid| Kernel::new(kid, max_slots).map_err(|e| e.to_string()),
                 chunk_rows as usize,
+                if every_intent {
+                    ReplayRows::EveryIntent
+                } else {
+                    ReplayRows::AsJournaled
+                },
                 |tables| {
                     // The replay's kernel, built here or from a checkpoint, writes into the
                     // process's pool.
