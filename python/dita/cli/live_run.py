@@ -227,11 +227,11 @@ class LiveRun:
             kernel_id=c.kernel_id,
             journal=self.journal,
             projection=self.projection,
-            control_plane=self.control_plane,
             max_slots=c.max_slots,
             wal_dir=str(wal_dir),
             fsync=c.log.fsync,
         )
+        # Read before the control plane attaches: each cluster entry it applies is a record too.
         self.continued = self.kernel.seq > 0
         for asset, limits in venue.market_metadata().items():
             self.kernel.set_market_limits(asset, limits.model_dump())
@@ -242,6 +242,10 @@ class LiveRun:
             if capital > 0:
                 self.kernel.set_seed_capital(capital)
             self.kernel.update_control(mode="LIVE", source="dita-live")
+        # Attached after the LIVE label, so what the cluster sets (a HALTED) wins over it; the
+        # kernel detaches it on close, as one given to its constructor.
+        self.kernel.control_plane = self.control_plane
+        self.control_plane.attach(self.kernel)
         self.runtime = TradingRuntime(self.kernel, [venue], clock="wall")
         for strategy, max_slots, source_run in self.strategies:
             self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)
