@@ -205,6 +205,7 @@ class _ProjectedSlot(_Slot, _Projected):
 
 class _ProjectedAccount(_Account, _Projected):
     closed_at: _Time | None = None
+    input_refused_reason: str | None = None
 
 
 class _ProjectedControl(_Control, _Projected):
@@ -392,6 +393,7 @@ def read_hazelcast(
         clock_note,
         closed_at,
         connect_client,
+        input_refused,
         live_kernels,
         projection_age,
         read_maps,
@@ -439,6 +441,7 @@ def read_hazelcast(
         closed = closed_at(accounts.get(kid, {}))
         age = projection_age(accounts.get(kid, {}))
         ahead = "" if age is None else clock_note(age)
+        refused = input_refused(accounts.get(kid, {}))
         if ACCOUNTS_MAP in unread:
             pass  # no account read: nothing to say of its age
         elif closed is not None:
@@ -447,6 +450,10 @@ def read_hazelcast(
         elif kid not in live:
             why = ahead or f"not projected for over {LIVE_WITHIN_S:g}s"
             snapshot["note"] = f"{why} (last state shown)"
+        elif refused is not None:
+            # Its process projects on, but the kernel takes no input: not a kernel trading.
+            snapshot["running"] = False
+            snapshot["note"] = f"not trading: {refused} (last state shown)"
         elif ahead:
             snapshot["note"] = ahead
         elif age is not None and age > QUIET_AFTER_S:

@@ -415,8 +415,15 @@ def _not_running(kernel: str, accounts: dict[str, dict[str, Any]]) -> str:
 
 
 def _gone_why(account: dict[str, Any]) -> str:
-    """Why the kernel of a ``dita_accounts`` entry is taken for gone; "" while it runs."""
-    from dita.projection.hazelcast import LIVE_WITHIN_S, clock_note, closed_at, projection_age
+    """Why the kernel of a ``dita_accounts`` entry is taken for gone or not trading; "" while it
+    runs and takes input."""
+    from dita.projection.hazelcast import (
+        LIVE_WITHIN_S,
+        clock_note,
+        closed_at,
+        input_refused,
+        projection_age,
+    )
 
     closed = closed_at(account)
     age = projection_age(account)
@@ -428,7 +435,8 @@ def _gone_why(account: dict[str, Any]) -> str:
         return f"no projection for {age:.0f}s, taken for gone after {LIVE_WITHIN_S:g}s"
     if -age > LIVE_WITHIN_S:
         return clock_note(age)
-    return ""
+    refused = input_refused(account)
+    return "" if refused is None else f"not trading: {refused}"
 
 
 _LAST_READ_S = 1.0
@@ -444,6 +452,7 @@ def _wait_applied(
         CONTROL_MAP,
         LIVE_WITHIN_S,
         clock_note,
+        input_refused,
         live_kernels,
         projection_age,
     )
@@ -451,6 +460,7 @@ def _wait_applied(
     deadline = time.monotonic() + wait
     pending: list[str] = []
     gone: list[str] = []
+    refusing: list[str] = []  # pending kernels that take no input
     while True:
         # The round's reads given until the wait's end, or a moment past it for a round begun at its end.
         reads_by = max(deadline, time.monotonic() + _LAST_READ_S)
@@ -478,7 +488,10 @@ def _wait_applied(
             for k in targets
             if k not in live or k not in applied or any(applied[k].get(f) != v for f, v in change.items())
         ]
-        if not pending or time.monotonic() >= deadline:
+        # A kernel taking no input applies no change until it is restarted: the wait ends once
+        # only such kernels are left.
+        refusing = [k for k in pending if k in live and input_refused(accounts[k]) is not None]
+        if len(refusing) == len(pending) or time.monotonic() >= deadline:
             break
         time.sleep(0.05)
     if gone:
@@ -494,6 +507,9 @@ def _wait_applied(
         age = projection_age(accounts.get(k, {}))
         if kernel and k not in live:
             return f"{k} (not running)"
+        refused = input_refused(accounts.get(k, {})) if k in live else None
+        if refused is not None:
+            return f"{k} (not trading: {refused})"
         if age is not None and age > QUIET_AFTER_S:
             return f"{k} (last projected {age:.0f}s ago)"
         if age is not None and clock_note(age):
@@ -501,7 +517,9 @@ def _wait_applied(
         return k
 
     if pending:
-        fail(f"not applied within {wait:g}s by: {shown(', '.join(map(named, pending)))}", code=4)
+        # Ended early when only kernels taking no input were left: no time would have done.
+        within = "" if len(refusing) == len(pending) else f" within {wait:g}s"
+        fail(f"not applied{within} by: {shown(', '.join(map(named, pending)))}", code=4)
     typer.echo(f"applied by: {shown(', '.join(map(named, targets))) or '(no kernels projected)'}")
 
 

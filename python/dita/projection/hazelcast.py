@@ -5,7 +5,9 @@ and ``projected_at``, the publisher's wall-clock time of the write):
 
 - ``dita_slots``    key ``<kernel_id>:<slot_id>``
 - ``dita_accounts`` key ``<kernel_id>``; ``closed_at`` is null while the kernel runs and the
-  time of its clean close afterwards (readers take it for stopped at once)
+  time of its clean close afterwards (readers take it for stopped at once);
+  ``input_refused_reason`` is null while the kernel takes input and says why once it takes none
+  (its write-ahead log failed, say), so readers do not take it for trading
 - ``dita_control``  key ``<kernel_id>``: the control state the kernel is running with
 
 SQL mappings of the same names expose the scalar fields as columns (``json-flat``); the
@@ -109,6 +111,7 @@ __all__ = [
     "default_cluster_name",
     "entries_decoded",
     "get_decoded",
+    "input_refused",
     "kernel_reads",
     "live_kernels",
     "projection_age",
@@ -130,6 +133,7 @@ _KNOWN_TYPES: dict[str, str] = {
     "kernel_id": "VARCHAR",
     "projected_at": "DOUBLE",
     "closed_at": "DOUBLE",
+    "input_refused_reason": "VARCHAR",
     "slot_id": "BIGINT",
     "e_wallet_balance": "DOUBLE",
     "e_available_margin": "DOUBLE",
@@ -275,7 +279,7 @@ def create_mappings(client: HazelcastClient, kernel: ExecutionKernel, timeout: f
     with kernel_reads():  # the publisher's thread reads the kernel here too
         samples = {
             SLOTS_MAP: kernel.slot_dict(0),
-            ACCOUNTS_MAP: {**kernel.account(), "closed_at": None},
+            ACCOUNTS_MAP: {**kernel.account(), "closed_at": None, "input_refused_reason": None},
             CONTROL_MAP: kernel.control(),
         }
     statements = [ddl for name, sample in samples.items() for ddl in mapping_ddl(name, sample)]
@@ -411,6 +415,8 @@ class HazelcastProjection:
         # Monotonic time of each attached kernel's last full publish (sent), for the periodic one.
         self._full_at: dict[str, float] = {}
         self._account_written: dict[str, float] = {}  # monotonic time of each kernel's last account write
+        # The input_refused_reason each kernel's last account write sent: a change is written at once.
+        self._refused_sent: dict[str, str | None] = {}
         # Kernels closing cleanly, with the wall-clock time of their close: their last account
         # write carries it as closed_at, so readers take them for stopped at once.
         self._closing: dict[str, float] = {}
@@ -639,6 +645,7 @@ class HazelcastProjection:
             self._last_ok_drain.pop(kid, None)
             self._full_at.pop(kid, None)
             self._closing.pop(kid, None)
+            self._refused_sent.pop(kid, None)
             empty = not self._kernels
         kernel.set_projection_enabled(False)
         return empty
@@ -1032,9 +1039,13 @@ class HazelcastProjection:
                     slots, account, control = publish_dirty(kernel, full=full)
                 max_slots = kernel.max_slots
                 due = drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat
-                if account is None and (due or closed_at is not None):
+                refused = kernel.input_refused_reason()
+                with self._lock:
+                    refused_changed = refused != self._refused_sent.get(kid)
+                if account is None and (due or closed_at is not None or refused_changed):
                     # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead
-                    # one; a closing kernel's last write says it closed.
+                    # one; a closing kernel's last write says it closed; a failed log, that it no
+                    # longer trades, which marks nothing dirty.
                     account = kernel.account()
         except RuntimeError:
             # The kernel is mid-call in another thread (its venue is Python code): try again
@@ -1070,7 +1081,10 @@ class HazelcastProjection:
                 account["kernel_id"] = kid
                 account["projected_at"] = now
                 account["closed_at"] = closed_at
+                account["input_refused_reason"] = refused
                 futures.append(accounts_map.set(kid, to_json_value(account)))
+                with self._lock:
+                    self._refused_sent[kid] = refused
             if control is not None:
                 control["kernel_id"] = kid
                 control["projected_at"] = now
@@ -1515,7 +1529,14 @@ def closed_at(account: Mapping[str, Any]) -> float | None:
     return None
 
 
+def input_refused(account: Mapping[str, Any]) -> str | None:
+    """Why the kernel of a ``dita_accounts`` entry takes no input (its write-ahead log failed,
+    say), as the kernel said it; None while it takes input (or from a version that did not say)."""
+    reason = account.get("input_refused_reason")
+    return reason if isinstance(reason, str) and reason.strip() else None
+
+
 def strip_projection_fields(values: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The projected dicts without the fields the projection adds (to compare with snapshot())."""
-    added = ("kernel_id", "projected_at", "closed_at")
+    added = ("kernel_id", "projected_at", "closed_at", "input_refused_reason")
     return [{k: v for k, v in value.items() if k not in added} for value in values]
