@@ -38,6 +38,14 @@ def test_control_set_names_the_option_of_a_bad_value(option: str, value: str) ->
     assert f"error: {option} {value!r} must be one of " in result.stderr
 
 
+@pytest.mark.parametrize("option", ["--mode", "--verbosity"])
+def test_control_set_names_a_long_bad_value_shortened(option: str) -> None:
+    result = runner.invoke(app, ["control", "set", option, "x" * 1_000_000, "--cluster", "127.0.0.1:1"])
+    assert result.exit_code == 2, result.output[:500]  # 3 would mean it tried the cluster
+    assert f"error: {option} 'xxxxxxxx" in result.stderr
+    assert "x... must be one of " in result.stderr and len(result.stderr) < 300, result.stderr[:500]
+
+
 def test_control_set_refuses_a_kernel_id_that_is_not_utf8_before_connecting() -> None:
     """A byte that is not UTF-8 (Python reads it as a lone surrogate) was refused by the client
     mid-write: exit 3, "lost Hazelcast cluster ... may or may not have been written"."""

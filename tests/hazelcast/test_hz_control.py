@@ -339,6 +339,17 @@ def test_cli_set_and_show(hz_member: HazelcastMember, kernel_id: str) -> None:
         kernel.close()
 
 
+def test_cli_set_line_shows_a_kernel_id_escaped(hz_member: HazelcastMember, kernel_id: str) -> None:
+    """The id is the user's: one holding an escape sequence (a title change, a screen clear) is
+    written as its escapes on the `set` line, as the warning and `show` write it."""
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    odd = f"{kernel_id}\x1b]0;pwned\x07\x1b[2J"
+    result = _cli("control", "set", "--mode", "HALTED", "--kernel", odd, "--new-kernel", *where)
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output, repr(result.output)
+    assert f"set {kernel_id}\\x1b]0;pwned\\x07\\x1b[2J: mode=HALTED" in result.stdout
+
+
 def test_cli_set_for_a_kernel_that_is_not_running_says_so(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:

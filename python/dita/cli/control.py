@@ -221,6 +221,7 @@ def set_(
     global write whose read of every entry is unanswered at half --timeout is made after the
     global entry alone, stamped 2 s ahead, and says which kernels it may not reach (exit 0)."""
     from dita._kernel import ControlMode, Verbosity
+    from dita._text import shortened
     from dita.control import GLOBAL, enum_names
     from dita.control.hazelcast import ControlWriteUnconfirmed, normalize_change, write_entry
 
@@ -228,11 +229,11 @@ def set_(
     try:
         normalize_change(mode=mode)
     except ValueError:
-        fail(f"--mode {mode!r} must be one of {enum_names(ControlMode)}")
+        fail(f"--mode {shortened(repr(mode))} must be one of {enum_names(ControlMode)}")
     try:
         normalize_change(verbosity=verbosity)
     except ValueError:
-        fail(f"--verbosity {verbosity!r} must be one of {enum_names(Verbosity)}")
+        fail(f"--verbosity {shortened(repr(verbosity))} must be one of {enum_names(Verbosity)}")
     change = normalize_change(mode, verbosity, debug_clickhouse)
     if not change:
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
@@ -282,7 +283,8 @@ def set_(
         except ControlWriteUnconfirmed as exc:
             _unanswered(cluster, cluster_name, exc.said(timeout))
         written = True
-        typer.echo(f"set {kernel or 'every kernel (*)'}: " + ", ".join(f"{k}={v}" for k, v in change.items()))
+        fields = ", ".join(f"{k}={v}" for k, v in change.items())
+        typer.echo(shown(f"set {kernel or 'every kernel (*)'}: {fields}"))
         for message in dict.fromkeys(alone):  # a compare-and-set retried reads (and says) again
             warn(message)
         if kernel is not None:

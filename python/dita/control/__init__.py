@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from dita._kernel import ControlMode, Verbosity
 from dita._numbers import is_flag
 from dita._shared import ClosesWithTheLastKernel
-from dita._text import KERNEL_ID_BYTES, kernel_id_flaw
+from dita._text import KERNEL_ID_BYTES, kernel_id_flaw, shortened
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -92,14 +92,15 @@ def entry_key(kernel_id: str | None) -> str:
         return GLOBAL
     if not isinstance(kernel_id, str) or not kernel_id.strip():
         raise ValueError(
-            f"kernel_id must be a non-empty string (or None for every kernel), got {kernel_id!r}"
+            "kernel_id must be a non-empty string (or None for every kernel), got "
+            f"{shortened(repr(kernel_id))}"
         )
     check_kernel_id(kernel_id, ", not a kernel's: pass None to change it")
     why = kernel_id_flaw(kernel_id)
     if why is not None:
         raise ValueError(
-            f"kernel_id {kernel_id!r} is no kernel's ({why}: a kernel id is 1-{KERNEL_ID_BYTES} bytes "
-            "of UTF-8 without white space or NUL); nothing was set"
+            f"kernel_id {shortened(repr(kernel_id))} is no kernel's ({why}: a kernel id is "
+            f"1-{KERNEL_ID_BYTES} bytes of UTF-8 without white space or NUL); nothing was set"
         )
     return kernel_id
 
