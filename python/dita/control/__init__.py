@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GLOBAL",
+    "MODE_TIGHTNESS",
     "ControlChangeRefused",
     "ControlPlane",
     "InMemoryControlPlane",
@@ -31,6 +32,10 @@ __all__ = [
 
 GLOBAL = "*"
 """Kernel id of the entry that applies to every kernel without an entry of its own."""
+
+MODE_TIGHTNESS = {"REDUCE_ONLY": 1, "HALTED": 2}
+"""How far each mode holds trading back (any other: 0). A dead-man trip only tightens a mode, and
+a kernel restarted in a tight mode of its own is not loosened by an entry written before it."""
 
 
 def enum_names(enum: Any) -> str:

@@ -10,6 +10,10 @@ A kernel runs, field by field, the most recently set value of its own entry and 
 one, so ``set --mode HALTED`` (global) halts everyone, and a later ``set --kernel K --mode
 LIVE`` resumes only K, whatever the operators' clocks say.
 
+A kernel restarted on its log in REDUCE_ONLY or HALTED set outside the cluster (a dead-man trip
+whose entry could not be written, the gateway) keeps that mode over an entry that would loosen it
+and was stamped before the mode was set (the time its log recorded): a later write loosens it.
+
 What each kernel actually runs with is projected separately (map ``dita_control``, written by
 ``HazelcastProjection``), so operators can see a change take effect.
 
@@ -32,6 +36,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,10 +50,17 @@ from dita._hazelcast_client import (
     cluster_settings,
     connect_client,
 )
-from dita._kernel import ControlMode, Verbosity
+from dita._kernel import JOURNAL_COLUMNS, ControlMode, Verbosity, WalError
 from dita._numbers import within
 from dita._text import is_utf8, shortened
-from dita.control import GLOBAL, check_kernel_id, entry_key, enum_names, normalize_change
+from dita.control import (
+    GLOBAL,
+    MODE_TIGHTNESS,
+    check_kernel_id,
+    entry_key,
+    enum_names,
+    normalize_change,
+)
 from dita.projection.hazelcast import (
     CLOCKS_AGREE_WITHIN_S,
     Unanswered,
@@ -552,6 +564,7 @@ class HazelcastControlPlane:
         self._kernels: dict[str, ExecutionKernel] = {}
         self._entries: dict[str, dict[str, Any]] = {}  # last known entries by key
         self._applied_at: dict[str, dict[str, float]] = {}  # kernel id -> field -> set_at applied
+        self._kept: dict[str, _KeptMode] = {}  # kernel id -> the tight mode it recovered, set by itself
         self._connected = threading.Event()
         self._ever_connected = threading.Event()
         self._synced = threading.Event()
@@ -1003,10 +1016,15 @@ class HazelcastControlPlane:
                 return
             entries = [self._entries[k] for k in (GLOBAL, kid) if k in self._entries]
             applied = self._applied_at.setdefault(kid, {})
+            kept = self._kept.get(kid)
             change: dict[str, Any] = {}
             stamps: dict[str, float] = {}
             for field, (value, at) in effective_control(entries).items():
                 if at <= applied.get(field, -1.0):
+                    continue
+                if field == "mode" and kept is not None and kept.loosened_by(value, at):
+                    applied[field] = at  # said once, not on every event
+                    _log.warning(kept.said(kid, value, at))
                     continue
                 try:
                     change.update(normalize_change(**{field: value}))
@@ -1047,6 +1065,7 @@ class HazelcastControlPlane:
         # The key of every kernel's entry: `dita control set --kernel '*'` would resume every
         # kernel to resume this one.
         check_kernel_id(kid)
+        kept = _kept_mode(kernel)  # before the lock: it may replay part of the kernel's log
         with self._lock:
             # Under the lock: a close() racing this either finds the kernel (and lets it go
             # with the others) or is seen here.
@@ -1055,6 +1074,8 @@ class HazelcastControlPlane:
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
             self._kernels[kid] = kernel
+            if kept is not None:
+                self._kept[kid] = kept
         if self._synced.wait(self.attach_timeout):
             self._apply(kid, kernel)
             return
@@ -1088,6 +1109,7 @@ class HazelcastControlPlane:
                 return False  # detached before: the plane is the caller's now, left open
             del self._kernels[kernel.kernel_id]
             self._applied_at.pop(kernel.kernel_id, None)
+            self._kept.pop(kernel.kernel_id, None)
             return not self._kernels
 
     def release(self, kernel: ExecutionKernel) -> None:
@@ -1182,6 +1204,82 @@ class HazelcastControlPlane:
                 return
             self._closing = True
         self._shut()
+
+
+@dataclass(frozen=True)
+class _KeptMode:
+    """A tight mode (REDUCE_ONLY, HALTED) a kernel recovered from its log, set outside the cluster
+    (``source``: a dead-man trip, the gateway) at ``set_at``, by the kernel's wall clock."""
+
+    mode: str
+    set_at: float
+    source: str
+
+    def loosened_by(self, value: Any, stamp: float) -> bool:
+        """Whether an entry's ``value`` of mode, stamped ``stamp``, loosens this mode and was
+        written before it was set: its writer never saw the kernel in this mode."""
+        mode = getattr(value, "name", value)
+        return stamp < self.set_at and MODE_TIGHTNESS.get(mode, 0) < MODE_TIGHTNESS[self.mode]
+
+    def said(self, kid: str, value: Any, stamp: float) -> str:
+        return (
+            f"kernel {kid} keeps {self.mode}, recovered from its log (set at {_utc(self.set_at)} by "
+            f"{self.source!r}), over the cluster's mode {getattr(value, 'name', value)} stamped "
+            f"{_utc(stamp)}, before it: `dita control set --kernel {kid} --mode ...` changes it"
+        )
+
+
+def _kept_mode(kernel: ExecutionKernel) -> _KeptMode | None:
+    """The tight mode ``kernel`` recovered from its log and keeps over older entries, or None:
+    when its mode is not tight, was applied from the cluster, or was set in this process before
+    the attach (a run's label, which the cluster's entries override)."""
+    control = kernel.control()
+    mode = str(getattr(control.get("mode"), "name", control.get("mode")))
+    source = str(control.get("source", ""))
+    seq = control.get("updated_seq")
+    info = kernel.wal_info()
+    recovery = info.get("recovery") if isinstance(info, dict) else None
+    if mode not in MODE_TIGHTNESS or source.startswith("hazelcast:") or not isinstance(recovery, dict):
+        return None
+    if not isinstance(seq, int) or not 0 < seq <= recovery.get("last_seq", 0):
+        return None
+    try:
+        set_at = _control_change_time(kernel, seq)
+    except (WalError, ValueError, RuntimeError) as exc:
+        # Unknown, taken as now: entries written before this restart do not loosen the mode.
+        set_at = time.time()
+        _log.warning(
+            "kernel %s: the time its mode %s was set is not in its log (%s): cluster entries "
+            "written before now do not loosen it",
+            kernel.kernel_id,
+            mode,
+            exc,
+        )
+    return _KeptMode(mode, set_at, source)
+
+
+def _control_change_time(kernel: ExecutionKernel, seq: int) -> float:
+    """The wall-clock time of the control change the log records at ``seq`` (its journal row,
+    derived again by a read-only replay); ValueError when that record is no control change."""
+    ts = JOURNAL_COLUMNS["control_changes"].index("ts")
+    times: list[float] = []
+
+    def take(blocks: list[Any]) -> None:
+        for block in blocks:
+            if block.table == "control_changes":
+                times.extend(float(row[ts]) for row in block.tuples())
+
+    kernel.wal_journal_blocks(seq, seq, sink=take)
+    if not times:
+        raise ValueError(f"record {seq} of the log holds no control change")
+    return times[-1]
+
+
+def _utc(stamp: float) -> str:
+    try:
+        return datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError):  # a stamp typed by hand, past any calendar
+        return repr(stamp)
 
 
 def _superseded(entry: Mapping[str, Any], known: Mapping[str, Any]) -> bool:

@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PositiveFloat
 
+from dita.control import MODE_TIGHTNESS
+
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
@@ -42,8 +44,6 @@ _SAID: dict[Source, str] = {
     "control_plane": "the control plane",
     "streams": "the venue's streams",
 }
-# How tight each mode is: a trip only ever moves the kernel to a tighter one.
-_TIGHTNESS = {"REDUCE_ONLY": 1, "HALTED": 2}
 TRIPS_KEPT = 20
 """How many trips ``status()`` lists, the newest last."""
 
@@ -165,7 +165,7 @@ class DeadManSwitch:
     def _trip(self, source: Source, silent: float, limit: float, now: float) -> Silence:
         action = self.settings.action
         running = str(self.kernel.control().get("mode"))
-        applied = _TIGHTNESS.get(running, 0) < _TIGHTNESS[action]
+        applied = MODE_TIGHTNESS.get(running, 0) < MODE_TIGHTNESS[action]
         silence = Silence(source, silent, limit, action, now, applied)
         self.trips = [*self.trips[-(TRIPS_KEPT - 1) :], silence]
         reason = silence.reason()
