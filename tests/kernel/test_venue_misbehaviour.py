@@ -1170,9 +1170,10 @@ def test_a_venue_id_a_finished_order_carried_names_no_order_kept_later(kernel: E
     before = kernel.snapshot()
     by_venue_id = kernel.on_venue_event(fill("f1-again", "", 0.0, total=1.0, venue_order_id="V"))
     assert by_venue_id.diagnostic_code == D.UNKNOWN_ORDER and by_venue_id.severity == KernelSeverity.CRITICAL
-    # Naming the filled order by the kernel's own id, the venue id does not reroute it either.
+    # Naming the filled order by the kernel's own id, the venue id does not reroute it either:
+    # stating the total that order filled at, it books nothing on its own slot.
     named = kernel.on_venue_event(fill("f1-named", filled, 1.0, total=1.0, venue_order_id="V", fill_id="F9"))
-    assert named.diagnostic_code == D.UNKNOWN_ORDER and named.severity == KernelSeverity.CRITICAL
+    assert (named.diagnostic_code, named.slot_id) == (D.DUPLICATE_EVENT, 1), named.details
     assert kernel.snapshot() == before
     assert kernel.on_venue_event(fill("f3", ended, 0.6)).accepted  # by its own client id
 
