@@ -653,7 +653,7 @@ mod slot_loading;
 mod venue_events;
 
 #[cfg(test)]
-pub(crate) use checkpoint::encode_before_unplaced;
+pub(crate) use checkpoint::encode_before_39;
 pub use checkpoint::{
     decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
 };

@@ -50,7 +50,7 @@ from dita._hazelcast_client import (
     cluster_settings,
     connect_client,
 )
-from dita._kernel import JOURNAL_COLUMNS, ControlMode, Verbosity, WalError
+from dita._kernel import ControlMode, Verbosity
 from dita._numbers import within
 from dita._text import is_utf8, shortened
 from dita.control import (
@@ -1065,7 +1065,7 @@ class HazelcastControlPlane:
         # The key of every kernel's entry: `dita control set --kernel '*'` would resume every
         # kernel to resume this one.
         check_kernel_id(kid)
-        kept = _kept_mode(kernel)  # before the lock: it may replay part of the kernel's log
+        kept = _kept_mode(kernel)
         with self._lock:
             # Under the lock: a close() racing this either finds the kernel (and lets it go
             # with the others) or is seen here.
@@ -1243,36 +1243,18 @@ def _kept_mode(kernel: ExecutionKernel) -> _KeptMode | None:
         return None
     if not isinstance(seq, int) or not 0 < seq <= recovery.get("last_seq", 0):
         return None
-    try:
-        set_at = _control_change_time(kernel, seq)
-    except (WalError, ValueError, RuntimeError) as exc:
-        # Unknown, taken as now: entries written before this restart do not loosen the mode.
+    set_at = control.get("changed_at")
+    if not isinstance(set_at, float) or set_at <= 0.0:
+        # Unknown (a log an earlier version wrote), taken as now: entries written before this
+        # restart do not loosen the mode.
         set_at = time.time()
         _log.warning(
-            "kernel %s: the time its mode %s was set is not in its log (%s): cluster entries "
-            "written before now do not loosen it",
+            "kernel %s: the time its mode %s was set is not in its log: cluster entries written "
+            "before now do not loosen it",
             kernel.kernel_id,
             mode,
-            exc,
         )
     return _KeptMode(mode, set_at, source)
-
-
-def _control_change_time(kernel: ExecutionKernel, seq: int) -> float:
-    """The wall-clock time of the control change the log records at ``seq`` (its journal row,
-    derived again by a read-only replay); ValueError when that record is no control change."""
-    ts = JOURNAL_COLUMNS["control_changes"].index("ts")
-    times: list[float] = []
-
-    def take(blocks: list[Any]) -> None:
-        for block in blocks:
-            if block.table == "control_changes":
-                times.extend(float(row[ts]) for row in block.tuples())
-
-    kernel.wal_journal_blocks(seq, seq, sink=take)
-    if not times:
-        raise ValueError(f"record {seq} of the log holds no control change")
-    return times[-1]
 
 
 def _utc(stamp: float) -> str:

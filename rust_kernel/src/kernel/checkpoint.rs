@@ -21,14 +21,17 @@ use super::*;
 use crate::fees::CalibrationByLiquidity;
 
 /// The behaviour versions whose checkpoints this build reads besides its own, each with what
-/// turns its state into today's. 36, 37 and 38 wrote the parts this build writes but the last,
-/// in the same layout, so their state loads as it stands (a field they lacked would get its
-/// default here).
+/// turns its state into today's. 36, 37 and 38 wrote the first [`PARTS_BEFORE_39`] parts this
+/// build writes, in the same layout, so their state loads as it stands (a part or field they
+/// lacked gets its default here).
 pub const MIGRATIONS: [(u16, Migration); 3] = [
-    (36, decode_before_unplaced),
-    (37, decode_before_unplaced),
-    (38, decode_before_unplaced),
+    (36, decode_before_39),
+    (37, decode_before_39),
+    (38, decode_before_39),
 ];
+
+/// How many of [`PARTS`] the checkpoints of versions 36 to 38 hold.
+const PARTS_BEFORE_39: usize = 16;
 
 /// What reads a checkpoint of an earlier behaviour version into today's state.
 pub type Migration = fn(&[u8]) -> Result<Kernel, String>;
@@ -216,7 +219,7 @@ impl Part {
 }
 
 /// The parts after the core, in the order they are written and read.
-pub(crate) const PARTS: [Part; 17] = [
+pub(crate) const PARTS: [Part; 18] = [
     Part {
         holds: "orders kept for late fills",
         encode: |k, out| write_value(out, &k.ended_orders()),
@@ -302,6 +305,18 @@ pub(crate) const PARTS: [Part; 17] = [
         encode: |k, out| write_value(out, &k.unplaced_fills()),
         decode: |k, bytes| k.restore_unplaced_fills(read_value(bytes)?),
     },
+    Part {
+        holds: "the time of the last control change",
+        encode: |k, out| write_value(out, &k.control.changed_at),
+        decode: |k, bytes| {
+            let at: f64 = read_value(bytes)?;
+            if !at.is_finite() || at < 0.0 {
+                return Err(format!("{at} is no time"));
+            }
+            k.control.changed_at = at;
+            Ok(())
+        },
+    },
 ];
 
 /// Appends `value`'s bincode to `out`.
@@ -332,12 +347,12 @@ pub fn encode(kernel: &Kernel) -> Vec<u8> {
     out
 }
 
-/// The kernel's state as a checkpoint of versions 36 to 38 holds it (every part but the last),
-/// for the tests of their migration.
+/// The kernel's state as a checkpoint of versions 36 to 38 holds it (the first
+/// [`PARTS_BEFORE_39`] parts), for the tests of their migration.
 #[cfg(test)]
-pub(crate) fn encode_before_unplaced(kernel: &Kernel) -> Vec<u8> {
+pub(crate) fn encode_before_39(kernel: &Kernel) -> Vec<u8> {
     let mut out = bincode::serialize(&Core::of(kernel)).expect("kernel state always encodes");
-    for part in &PARTS[..PARTS.len() - 1] {
+    for part in &PARTS[..PARTS_BEFORE_39] {
         (part.encode)(kernel, &mut out);
     }
     out
@@ -349,10 +364,11 @@ pub fn decode(state: &[u8]) -> Result<Kernel, String> {
     decode_parts(state, &PARTS)
 }
 
-/// The kernel a checkpoint of versions 36 to 38 holds: every part but the last, as those
-/// versions stopped following an order once a fill of it was booked without a running total.
-fn decode_before_unplaced(state: &[u8]) -> Result<Kernel, String> {
-    decode_parts(state, &PARTS[..PARTS.len() - 1])
+/// The kernel a checkpoint of versions 36 to 38 holds: the first [`PARTS_BEFORE_39`] parts.
+/// Those versions stopped following an order once a fill of it was booked without a running
+/// total, and kept no time of the last control change (0.0 here).
+fn decode_before_39(state: &[u8]) -> Result<Kernel, String> {
+    decode_parts(state, &PARTS[..PARTS_BEFORE_39])
 }
 
 /// The kernel `state` holds: its core, then `parts`, and nothing after the last.

@@ -14,6 +14,10 @@ pub struct Control {
     pub freeze_asset: String,
     pub freeze_events: u64,
     pub updated_seq: u64,
+    /// The time (epoch seconds) the last control change was stamped, 0.0 before any: a
+    /// checkpoint part of its own, so a control plane can tell an older entry from a newer one.
+    #[serde(skip)]
+    pub changed_at: f64,
 }
 
 impl Control {
@@ -43,6 +47,7 @@ impl Default for Control {
             freeze_asset: String::new(),
             freeze_events: 0,
             updated_seq: 0,
+            changed_at: 0.0,
         }
     }
 }
@@ -200,6 +205,7 @@ impl Kernel {
         }
         self.control.source = source.to_string();
         self.control.updated_seq = seq;
+        self.control.changed_at = ts;
         self.dirty.control = true;
         self.sync_outbox_gate();
         if self.outbox.enabled {

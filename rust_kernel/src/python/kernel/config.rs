@@ -81,6 +81,7 @@ impl PyKernel {
         d.set_item("freeze_events", c.freeze_events)?;
         d.set_item("source", &c.source)?;
         d.set_item("updated_seq", c.updated_seq)?;
+        d.set_item("changed_at", c.changed_at)?;
         Ok(d)
     }
 }

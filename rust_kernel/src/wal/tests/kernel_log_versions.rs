@@ -18,9 +18,8 @@ fn as_written_under(dir: &Path, kernel_id: &str, version: u16) {
     }
     for (seq, path) in list_dir(dir).unwrap().checkpoints {
         let c = format::decode_checkpoint(&fs::read(&path).unwrap(), &path, kernel_id).unwrap();
-        let state = crate::kernel::encode_before_unplaced(
-            &crate::kernel::decode_checkpoint(&c.state).unwrap(),
-        );
+        let state =
+            crate::kernel::encode_before_39(&crate::kernel::decode_checkpoint(&c.state).unwrap());
         let bytes = format::encode_checkpoint(
             kernel_id,
             seq,
