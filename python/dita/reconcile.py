@@ -630,13 +630,54 @@ def reconcile_with_venue(
         elif out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
             report.unresolved.append(_Refused(ev.event_id, out.diagnostic_code, out.details).unresolved(item))
 
+    # A venue that lists an order's fills by trade (``CcxtVenue``): booked with their fees and
+    # base-currency commission, which a fill made from the order's status has not.
+    trade_fills = getattr(venue, "trade_fills", None)
+
+    def book_trades(mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]) -> tuple[float, float, str]:
+        """The venue's fills of ``mine`` by trade (``trade_fills``), each fed to the kernel: the
+        size and cost they cover (those the kernel knows already included), and why none could
+        be read ("" when they were). Raises ``_Refused`` on a fill the kernel refuses."""
+        if not callable(trade_fills):
+            return 0.0, 0.0, ""
+        try:
+            fills = list(trade_fills(mine, theirs) or ())
+        except Exception as exc:
+            return 0.0, 0.0, f"its trades could not be read: {type(exc).__name__}: {exc}"
+        size = cost = 0.0
+        for ev in fills:
+            if not isinstance(ev, VenueEvent) or ev.kind.name != "FILL" or not _finite(ev.size):
+                return size, cost, f"its trades are malformed: {ev!r} is not a fill"
+            out = kernel.on_venue_event(ev)
+            if out.accepted:
+                report.events_applied += 1
+                report.missed_fills.append({**item, "qty": ev.size, "price": ev.price, "fill_id": ev.fill_id})
+                if on_applied is not None:
+                    on_applied(ev, out)
+            elif out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
+                raise _Refused(ev.event_id, out.diagnostic_code, out.details)
+            size += ev.size
+            cost += ev.size * ev.price
+        return size, cost, ""
+
     def book_missed(
         mine: VenueOrder, theirs: VenueOrder, fill: tuple[float, float] | None, item: dict[str, Any]
     ) -> None:
-        """A FILL for what the venue filled beyond what the kernel booked (``_missed_fill``)."""
+        """FILLs for what the venue filled beyond what the kernel booked (``_missed_fill``): its
+        trades' where the venue lists them (``book_trades``), then one from the order's status
+        for what they leave missing."""
         if fill is None:
             return
         missed, price = fill
+        by_trades, trades_cost, unread = book_trades(mine, theirs, item)
+        if by_trades > QTY_EPS:
+            rest = missed - by_trades
+            if rest <= QTY_EPS:
+                return
+            # The rest is priced by what the trades left of the order's cost.
+            rest_price = (missed * price - trades_cost) / rest
+            price = rest_price if rest_price > 0 and math.isfinite(rest_price) else price
+            missed = rest
         # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the event would
         # take an order whose rest works on for over. An order the venue ended has no rest open.
         over = theirs.status in _ENDINGS
@@ -663,7 +704,9 @@ def reconcile_with_venue(
                 fill_id=f"{EVENT_ID_PREFIX}{mine.client_order_id}:{theirs.filled_size:.12g}",
             )
         )
-        report.missed_fills.append({**item, "qty": missed, "price": price})
+        report.missed_fills.append(
+            {**item, "qty": missed, "price": price, **({"trades_unread": unread} if unread else {})}
+        )
 
     def cancel_working(
         mine: VenueOrder,

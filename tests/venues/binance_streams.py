@@ -142,6 +142,8 @@ class SimTrade:
     is_buyer: bool
     is_maker: bool
     time_ms: int
+    # The currency the commission is taken in: the quote (USDT), or the base a buy receives (BTC).
+    commission_asset: str = "USDT"
 
 
 @dataclass
@@ -184,6 +186,7 @@ class BinanceStreamServer:
         ping_s: float = 0.1,
         fee_rate: float = 0.001,
         market: BinanceMarket | None = None,
+        commission_asset: str = "USDT",
     ) -> None:
         self.faults = faults or StreamFaults()
         # The public side: market streams, depth snapshots and klines (``binance_market.py``).
@@ -191,6 +194,9 @@ class BinanceStreamServer:
         self._rng = random.Random(self.faults.seed)
         self.ping_s = ping_s
         self.fee_rate = fee_rate
+        # Spot: the quote (USDT), or BTC, taken from the base a buy receives (a BNB-less account
+        # trading with the base as its commission currency).
+        self.commission_asset = commission_asset
         self.market_price = 90000.0
         self.balances: dict[str, float] = {"BTC": 0.0, "USDT": 1_000_000.0, "ETH": 0.0}
         # When a balance last changed (Binance's account ``updateTime``), in ms.
@@ -431,7 +437,7 @@ class BinanceStreamServer:
                     "price": _text(t.price),
                     "qty": _text(t.quantity),
                     "commission": _text(t.commission),
-                    "commissionAsset": "USDT",
+                    "commissionAsset": t.commission_asset,
                     "tradeId": t.trade_id,
                 }
                 for t in fills
@@ -500,7 +506,7 @@ class BinanceStreamServer:
             "qty": _text(trade.quantity),
             "quoteQty": _text(trade.price * trade.quantity),
             "commission": _text(trade.commission),
-            "commissionAsset": "USDT",
+            "commissionAsset": trade.commission_asset,
             "time": trade.time_ms,
             "isBuyer": trade.is_buyer,
             "isMaker": trade.is_maker,
@@ -543,7 +549,8 @@ class BinanceStreamServer:
     async def _trade(self, order: SimOrder, quantity: float, price: float, *, maker: bool) -> SimTrade:
         now = _now_ms()
         buyer = order.side == "BUY"
-        commission = round(quantity * price * self.fee_rate, 8)
+        in_base = buyer and self.commission_asset == "BTC"
+        commission = round(quantity * (1.0 if in_base else price) * self.fee_rate, 8)
         trade = SimTrade(
             next(self._trade_ids),
             order.order_id,
@@ -554,6 +561,7 @@ class BinanceStreamServer:
             buyer,
             maker,
             now,
+            "BTC" if in_base else "USDT",
         )
         self.trades.append(trade)
         order.executed = round(order.executed + quantity, 8)
@@ -568,8 +576,11 @@ class BinanceStreamServer:
     def _settle(self, trade: SimTrade) -> None:
         """What ``trade`` does to the account: spot, the base bought or sold for the quote."""
         sign = 1.0 if trade.is_buyer else -1.0
-        self.balances["BTC"] = round(self.balances["BTC"] + sign * trade.quantity, 8)
-        self.balances["USDT"] -= sign * trade.quantity * trade.price + trade.commission
+        in_base = trade.commission_asset == "BTC"
+        self.balances["BTC"] = round(
+            self.balances["BTC"] + sign * trade.quantity - (trade.commission if in_base else 0.0), 8
+        )
+        self.balances["USDT"] -= sign * trade.quantity * trade.price + (0.0 if in_base else trade.commission)
 
     async def _send_account_after(self, trade: SimTrade) -> None:
         await self._send_account_position(trade.time_ms, ("BTC", "USDT"))
@@ -625,7 +636,7 @@ class BinanceStreamServer:
             "z": _text(order.executed),
             "L": _text(trade.price if trade else 0.0),
             "n": _text(trade.commission if trade else 0.0),
-            "N": "USDT" if trade else None,
+            "N": trade.commission_asset if trade else None,
             "T": trade.time_ms if trade else (order.updated_ms or order.created_ms),
             "t": trade.trade_id if trade else -1,
             "I": 0,

@@ -124,6 +124,7 @@ def test_an_acknowledged_order_listed_part_filled_has_its_fill_booked_once(
         clientOrderId=CcxtVenue.venue_client_id(coid),
     )
     exchange.script("GET", "/api/v3/openOrders", payload=[found])
+    exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_partial.json")
     account_holding(exchange, "0.00800000")
     report = kernel.reconcile_with_venue()
     assert [m["qty"] for m in report.missed_fills] == [pytest.approx(0.008)]

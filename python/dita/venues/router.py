@@ -403,6 +403,12 @@ class VenueRouter:
         if callable(watch):
             watch(order)
 
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        """The fills the venue holding ``order`` lists by trade beyond what the kernel booked
+        (see ``CcxtVenue.trade_fills``); none from a venue that cannot list them."""
+        trade_fills = getattr(self.venue_holding(order), "trade_fills", None)
+        return list(trade_fills(order, venue_order)) if callable(trade_fills) else []
+
     def listed_venue_order_id(self, order: VenueOrder) -> str:
         """The id under which the venue holding ``order`` lists it (see
         ``CcxtVenue.listed_venue_order_id``); the kernel's own for a venue that lists orders

@@ -157,6 +157,24 @@ class OrderReporter:
             events.extend(self._closed_with_trades_missing(tracked, raw, stated, timestamp))
         return events
 
+    def trade_fills(self, tracked: TrackedOrder, exchange_filled: float) -> list[VenueEvent]:
+        """Fills of ``tracked``'s trades not reported yet, read from the exchange's trade list
+        until they add up to ``exchange_filled``, each with its fee (reconciliation books these
+        before booking from the order's status what they still leave missing)."""
+        trades = self.trades.fetch(tracked, exchange_filled)
+        # Oldest first, up to that size: a trade beyond it came after the answer stating it (one
+        # racing a cancel), and is reported with what says so (the cancel's answer, a poll).
+        total = tracked.filled - tracked.booked_unmatched
+        within: list[dict[str, Any]] = []
+        for trade in sorted(trades, key=lambda t: (trade_ms(t) or 0.0, str(t.get("id")))):
+            if trade.get("id") is None or tracked.fill_key(trade) in tracked.reported_fills:
+                continue
+            total += trade_amount(trade)
+            if total > exchange_filled + tracked.order.size * 1e-9:
+                break
+            within.append(trade)
+        return self._fill_events(tracked, within, self._client.clock())
+
     def _end_events(
         self, tracked: TrackedOrder, raw: dict[str, Any], status: str, rejected_late: bool, timestamp: float
     ) -> list[VenueEvent]:

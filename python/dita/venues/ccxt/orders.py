@@ -322,6 +322,29 @@ class Orders:
             )
         self.tracked[order.client_order_id] = self._take_over(order, symbol)
 
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        """The fills of the kernel's ``order`` beyond what it booked, one per trade with its fee,
+        read up to ``venue_order``'s filled size (the exchange's answer about it, whose id names
+        the order while the kernel holds none). An order this adapter follows has them counted
+        as reported; one it does not (or never found: a submit in doubt) is read on a record of
+        its own, left unfollowed (the kernel may have ended it; ``watch`` takes it over with what
+        is booked). An asset this venue does not trade raises ValueError."""
+        known = self.tracked.get(record_key(order))
+        if known is not None and known.acknowledged:
+            self._booked_elsewhere(known, order)
+            tracked = known
+        else:
+            symbol = self._markets.symbol(order.asset)
+            if symbol is None:
+                raise ValueError(
+                    f"{self.name}: cannot read the trades of {order.client_order_id!r}: "
+                    f"unknown asset {order.asset!r}"
+                )
+            tracked = self._take_over(order, symbol)
+        if not tracked.exchange_order_id:
+            tracked.exchange_order_id = exchange_order_id(tracked.market_id, venue_order.venue_order_id)
+        return self._reporter.trade_fills(tracked, venue_order.filled_size)
+
     @staticmethod
     def _booked_elsewhere(tracked: TrackedOrder, order: VenueOrder) -> None:
         """Count as reported what the kernel's ``order`` has booked beyond what this adapter

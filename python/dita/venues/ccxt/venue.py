@@ -226,6 +226,13 @@ class CcxtVenue:
         self._orders.watch(order)
 
     @_serialized
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        """The fills of the kernel's ``order`` beyond what it booked, one per exchange trade with
+        its fee, read up to ``venue_order``'s filled size (``Orders.trade_fills``): reconciliation
+        books these before it books from ``order_status`` what they leave missing."""
+        return self._orders.trade_fills(order, venue_order)
+
+    @_serialized
     def resume(self, seq: int) -> None:
         """Mark the ids this adapter makes itself (throttles, refusals) with ``seq``: the
         kernel recovered from its write-ahead log beside it calls this."""
