@@ -214,6 +214,8 @@ class BinanceStreamServer:
         self.requests: list[str] = []
         # Faults the next frames suffer, whatever the seed draws (a test's scripted fault).
         self.forced: list[str] = []
+        # The answers (HTTP status, body) the next cancels get without being carried out.
+        self.cancels_failing: list[tuple[int, dict[str, Any]]] = []
         # Request weight: the total, and the current minute's (Binance's window is the minute).
         self.weight_used = 0
         self._weight_minute = -1
@@ -473,6 +475,9 @@ class BinanceStreamServer:
         return web.json_response(self._order_answer(order))
 
     async def _cancel_order(self, request: web.Request) -> web.Response:
+        if self.cancels_failing:
+            status, body = self.cancels_failing.pop(0)
+            return web.json_response(body, status=status)
         order = self._found(await self._params(request))
         if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
             return self._error(-2011, "Unknown order sent.")

@@ -395,6 +395,7 @@ class Orders:
         if self._client.throttled():
             return self._cancel_throttled(tracked)
         tracked.cancel_requested = True
+        tracked.cancel_unknown_since = None
         # Without the exchange's id (a submit that timed out), by the client id under the
         # exchange's own parameter: Bybit refuses ``clientOrderId`` (its field is orderLinkId);
         # on Gate as the order id (``_CANCEL_BY_CLIENT_ID_AS_ID``).
@@ -418,6 +419,9 @@ class Orders:
                 found = self._lookup.lookup(tracked)
                 if found is not None and found.get("status") != "open":
                     return self._reporter.order_events(tracked, found)
+                # The exchange may still carry it out; if the order works on past the grace,
+                # ``cancel_not_carried_out`` says so and the kernel may cancel again.
+                tracked.cancel_unknown_since = self._client.clock()
                 raise VenueTimeout(
                     f"{self.name}: cancel of {tracked.client_id!r} timed out and the order is still "
                     f"working ({self._client.error_text(exc)}); poll_events reports the outcome",
@@ -437,6 +441,40 @@ class Orders:
                 )
             ]
         return self._reporter.order_events(tracked, raw)
+
+    def cancel_not_carried_out(self, tracked: TrackedOrder, raw: dict[str, Any]) -> list[VenueEvent]:
+        """After a cancel whose outcome was unknown (``VenueTimeout``), what the exchange's answer
+        ``raw`` about ``tracked`` says of it: the order still working ``unknown_order_grace_s``
+        after that cancel means it was not carried out: a CANCEL_REJECT, so the kernel clears its
+        cancel request and a new cancel (a flatten) goes out. Nothing while the grace runs, nor
+        once the order ended (its end reports the cancel)."""
+        since = tracked.cancel_unknown_since
+        if since is None:
+            return []
+        if tracked.terminal or raw.get("status") != "open":
+            tracked.cancel_unknown_since = None
+            return []
+        waited = self._client.clock() - since
+        if waited < self._settings.unknown_order_grace_s:
+            return []
+        tracked.cancel_unknown_since = None
+        tracked.cancel_requested = False
+        working = VenueOrderStatus.PARTIALLY_FILLED if tracked.filled > 0 else VenueOrderStatus.ACKNOWLEDGED
+        reason = (
+            f"{self.name}: the cancel whose outcome was unknown was not carried out: the order still "
+            f"works {waited:.1f}s after it; cancel again"
+        )
+        log.warning("%s: %s", tracked.client_id, reason)
+        return [
+            self._reporter.event(
+                tracked.order,
+                KernelEventKind.CANCEL_REJECT,
+                working,
+                venue_order_id=tracked.venue_order_id,
+                reason=reason,
+                filled=tracked.filled,
+            )
+        ]
 
     def _cancel_missed(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
         """A cancel the exchange answered "no such order": what became of the order. Usually it

@@ -93,6 +93,7 @@ class Poller:
                 continue
             try:
                 events.extend(self._reporter.order_events(tracked, raw))
+                events.extend(self._orders.cancel_not_carried_out(tracked, raw))
             except Exception as exc:
                 self._unreadable(tracked, exc)
         for client_order_id in [k for k, t in tracked_orders.items() if t.terminal]:

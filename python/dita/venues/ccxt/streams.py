@@ -554,9 +554,11 @@ def _order_key(order: dict[str, Any]) -> tuple[str, str]:
 
 def _needs_rest(tracked: TrackedOrder) -> bool:
     """Whether ``tracked`` is asked about by REST while the stream is up: a submit in doubt (the
-    stream shows an order only once it is placed) or an order owing trades."""
+    stream shows an order only once it is placed), an order owing trades, or one whose cancel's
+    outcome is unknown (an order it left working sends no frame)."""
     return (
         tracked.unresolved_since is not None
+        or tracked.cancel_unknown_since is not None
         or tracked.ended_at is not None
         or tracked.trades_missing_since is not None
     )

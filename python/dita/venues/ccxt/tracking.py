@@ -58,6 +58,9 @@ class TrackedOrder:
     # Nothing more to report: the record is dropped.
     terminal: bool = False
     cancel_requested: bool = False
+    # When a cancel whose outcome is unknown (a timeout, a 5xx) found the order still working:
+    # polled until it ends, or until the grace passes and the cancel is reported not carried out.
+    cancel_unknown_since: float | None = None
     # Set when a submit timed out and the order has not been found yet.
     unresolved_since: float | None = None
     # When the exchange first answered "no such order" about it (since it last had it): the

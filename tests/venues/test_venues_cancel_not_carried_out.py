@@ -1,0 +1,98 @@
+"""A cancel through ccxt that Binance answers 503 -1001 ("execution status unknown") without
+carrying it out, the order found still working: ``cancel`` raises ``VenueTimeout`` (the kernel
+keeps the cancel asked), and once the order still works ``unknown_order_grace_s`` after it, a
+poll reports a CANCEL_REJECT. The kernel clears the cancel request, so a flatten cancels the
+order again. Without it nothing more was ever reported (the order was unchanged), the order
+stayed ``cancel_requested`` for good, a flatten skipped it, and it filled later.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from binance_streams import BinanceStreamServer, streaming
+from venue_helpers import ManualClock, limit_entry
+
+from dita import ExecutionKernel, KernelIntent, TradeStage
+from dita.gateway.flatten import flatten_plan
+from dita.venues import CcxtVenue
+
+GRACE_S = 30.0
+UNKNOWN = (503, {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."})
+
+
+@pytest.fixture
+def server() -> Iterator[BinanceStreamServer]:
+    with streaming() as exchange:
+        yield exchange
+
+
+def venue_on(server: BinanceStreamServer, clock: ManualClock, user_stream: bool) -> CcxtVenue:
+    venue = CcxtVenue(
+        clock=clock, sleep=clock.sleep, exchange="binance", market_type="spot", base_url=server.url,
+        api_key_env="DITA_TEST_BINANCE_KEY", secret_env="DITA_TEST_BINANCE_SECRET", markets=["BTCUSDT"],
+        timeout_ms=2000, rate_limit_ms=1, resolve_delay_ms=0, unknown_order_grace_s=GRACE_S,
+        user_stream=user_stream, user_stream_heartbeat_s=5.0, user_stream_backoff_s=0.02,
+        user_stream_rest_sweep_s=3600.0,
+    )  # fmt: skip
+    venue.load_markets()
+    if user_stream:
+        deadline = time.monotonic() + 10.0
+        while venue.stream_status().state == "down":  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the user stream did not subscribe"
+            time.sleep(0.01)
+    return venue
+
+
+def poll(kernel: ExecutionKernel, venue: CcxtVenue) -> list[str]:
+    kinds = []
+    for event in venue.poll_events():
+        assert kernel.on_venue_event(event).accepted, event
+        kinds.append(event.kind.name)
+    return kinds
+
+
+def cancel_asked(kernel: ExecutionKernel) -> bool:
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None
+    return bool(order.cancel_requested)
+
+
+@pytest.mark.parametrize("user_stream", [False, True])
+def test_a_cancel_in_doubt_left_working_is_reported_not_carried_out_and_a_flatten_cancels_again(
+    server: BinanceStreamServer, binance_keys: None, user_stream: bool
+) -> None:
+    clock = ManualClock()
+    venue = venue_on(server, clock, user_stream)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    try:
+        kernel.set_seed_capital(1e7)
+        assert kernel.process_intent(limit_entry(clock())).accepted
+        poll(kernel, venue)  # the stream reconciled by REST: up
+        server.cancels_failing.append(UNKNOWN)
+        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
+        out = kernel.process_intent(cancel)
+        assert out.details["cancel_outcome"] == "unknown" and "VenueTimeout" in out.details["venue_error"]
+        assert cancel_asked(kernel) and venue.following()
+
+        # Within the grace the exchange may still carry it out: nothing is said.
+        clock.advance(GRACE_S / 2)
+        assert poll(kernel, venue) == [] and cancel_asked(kernel)
+
+        clock.advance(GRACE_S / 2)
+        assert poll(kernel, venue) == ["CANCEL_REJECT"]
+        assert not cancel_asked(kernel)
+        assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+        slots = [kernel.slot_dict(0)]
+        assert flatten_plan(slots).to_dict()["cancel_slots"] == [0]
+
+        again = KernelIntent("i3", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
+        out = kernel.process_intent(again)
+        assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"], out.to_dict()
+        (order,) = server.orders.values()
+        assert order.status == "CANCELED"
+    finally:
+        kernel.close()
+        venue.close()
