@@ -508,6 +508,46 @@ def test_a_throttle_answered_to_the_stream_is_waited_out_by_rest_and_the_stream(
             venue.close()
 
 
+def test_a_subscription_refused_for_its_timestamp_is_named_and_the_clock_synced_before_the_next_dial() -> (
+    None
+):
+    """The exchange's clock steps 30 s back while the stream is up: each dial is refused -1021.
+    The stream said only ccxt.pro's cleanup error (``KeyError: 'spot'``) and stayed down until a
+    REST request (the next entry) was refused and synced the clock. It names the exchange's
+    refusal, syncs the clock, and is up again at the next dial; REST signs with that clock too."""
+    with streaming() as server:
+        venue = streamed_venue(server, ManualClock())
+        try:
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+            server.clock_offset_s = -30.0
+            server.drop_connections()
+            wait_for(lambda: server.subscriptions >= 2, "the stream to subscribe again")
+            status = venue.stream_status()
+            assert status is not None and status.state != "down"
+            assert "InvalidNonce" in status.last_error and '"code":-1021' in status.last_error, status
+            assert "30000ms ahead" in status.last_error or "30001ms ahead" in status.last_error, status
+            assert venue._exchange.options["timeDifference"] == pytest.approx(30_000, abs=1_000)
+        finally:
+            venue.close()
+
+
+def test_a_subscription_refused_for_its_api_key_names_the_exchange_s_refusal() -> None:
+    with streaming() as server:
+        server.subscribe_refusal = {
+            "status": 401,
+            "error": {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+        }
+        venue = streamed_venue(server, ManualClock())
+        try:
+            wait_for(lambda: "-2015" in venue.stream_status().last_error, "the refusal named")  # type: ignore[union-attr]
+            status = venue.stream_status()
+            assert status is not None and status.state == "down"
+            assert status.last_error.startswith("AuthenticationError: "), status
+            assert "Invalid API-key, IP, or permissions" in status.last_error
+        finally:
+            venue.close()
+
+
 def test_the_stream_signs_with_the_clock_synced_by_rest() -> None:
     """The exchange's clock 10 s behind this machine's: REST syncs with it as markets load, and
     the stream's subscription is signed by that synced clock, not refused for its timestamp."""

@@ -311,6 +311,16 @@ class ExchangeClient:
         except self.ccxt.BaseError as sync_exc:
             log.error("%s: clock not synced with the exchange's: %s", self.name, self.error_text(sync_exc))
             return f"the clock could not be synced: {self.error_text(sync_exc)}"
+        return self._said_clock(ahead_ms)
+
+    def adopt_time_difference(self, ahead_ms: float) -> str:
+        """Sign requests with ``ahead_ms`` (this machine's time less the exchange's, as ccxt's
+        ``load_time_difference`` gives it: the user stream's, on its thread) from now on; returns
+        what was found. One number replaced whole: REST reads it as it signs a request."""
+        self.exchange.options["timeDifference"] = ahead_ms
+        return self._said_clock(ahead_ms)
+
+    def _said_clock(self, ahead_ms: float) -> str:
         way = "ahead of" if ahead_ms >= 0 else "behind"
         said = (
             f"this machine's clock is {abs(ahead_ms):.0f}ms {way} the exchange's; "

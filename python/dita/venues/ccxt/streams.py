@@ -44,6 +44,7 @@ from typing import Any, Literal
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues.ccxt.account_stream import AccountFacts
 from dita.venues.ccxt.client import ExchangeClient, pro_exchange
+from dita.venues.ccxt.errors import clock_refused
 from dita.venues.ccxt.events import OrderReporter
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
@@ -209,12 +210,15 @@ class UserStream(StreamThread):
             except _StreamStopped:
                 pass
             except Exception as exc:
-                throttle = self._throttle_in(exc)
-                if throttle is not None:
+                answer = self._exchange_error_in(exc)
+                reason = self._client.error_text(answer or exc)
+                if isinstance(answer, self._client.throttle_errors):
                     # Waited out by REST and the next dial alike; a listen key's request (futures) is
                     # answered to the stream's own exchange.
-                    self._client.note_throttle(throttle, answered_by=exchange)
-                self._went_down(self._client.error_text(throttle or exc))
+                    self._client.note_throttle(answer, answered_by=exchange)
+                elif answer is not None and clock_refused(answer) and exchange is not None:
+                    reason += f"; {await self._resync_clock(exchange)}"
+                self._went_down(reason)
             finally:
                 with self._lock:
                     self._state = "down"
@@ -226,17 +230,31 @@ class UserStream(StreamThread):
             if not self._stopping.is_set():
                 await self._pause(self._backoff(failures))
 
-    def _throttle_in(self, exc: BaseException) -> BaseException | None:
-        """The throttle or ban answer ``exc`` was raised for, if any: ccxt.pro may raise another
-        error while handling a refused subscription (a KeyError from its own cleanup)."""
+    def _exchange_error_in(self, exc: BaseException) -> BaseException | None:
+        """The exchange's answer ``exc`` was raised for, if any (a throttle or ban first, else
+        ccxt's first error): ccxt.pro may raise another error while handling a refused
+        subscription (a KeyError from its own cleanup), which names nothing the user can act on."""
         seen: set[int] = set()
         cause: BaseException | None = exc
+        first: BaseException | None = None
         while cause is not None and id(cause) not in seen:
             if isinstance(cause, self._client.throttle_errors):
                 return cause
+            if first is None and isinstance(cause, self._client.ccxt.BaseError):
+                first = cause
             seen.add(id(cause))
             cause = cause.__cause__ or cause.__context__
-        return None
+        return first
+
+    async def _resync_clock(self, exchange: Any) -> str:
+        """Sync the signing clock with the exchange's server time after a subscription refused
+        for its timestamp (-1021), for the next dial and for REST; what was found, for the reason.
+        Left to REST, it would wait for a request to be refused (the next entry)."""
+        try:
+            ahead_ms = float(await exchange.load_time_difference())
+        except Exception as exc:
+            return f"the clock could not be synced: {self._client.error_text(exc)}"
+        return self._client.adopt_time_difference(ahead_ms)
 
     def _backoff(self, failures: int) -> float:
         s = self._settings
