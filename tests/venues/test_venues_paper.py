@@ -433,15 +433,32 @@ def test_after_a_gap_a_bar_order_is_live_from_its_bars_close_when_the_length_is_
 
 
 def test_an_order_live_on_quotes_is_not_sent_back_into_latency_by_a_bar() -> None:
-    """Quotes of one asset, bars of another: an order sent on a bar and live on its asset's
-    quotes (partly filled) was made to wait out its latency again at the next bar."""
+    """Quotes of one asset, bars of another: an order sent on a bar goes live on its asset's
+    quotes at the bar's close plus the latency, and a later bar does not make it wait again."""
     venue = PaperVenue(slippage_bps=0, latency_ms=30_000)
     venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=0.0)
     venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1_000.0, ts=0.0)
     venue.submit(make_order("o1", asset="ETHUSDT", order_type="LIMIT", price=100.0, size=5.0))
-    assert [f.size for f in venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=30.0)] == [1.0]
+    assert venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=30.0) == []  # before the close
     venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1_000.0, ts=60.0)
-    assert [f.size for f in venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=70.0)] == [1.0]
+    assert [f.size for f in venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=90.0)] == [1.0]
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1_000.0, ts=120.0)
+    assert [f.size for f in venue.on_quote("ETHUSDT", 99.0, 100.0, 1.0, 1.0, ts=130.0)] == [1.0]
+
+
+@pytest.mark.parametrize(("latency_ms", "filled_at"), [(0.0, 60.0), (10_000.0, 70.0)])
+def test_an_order_sent_on_a_bar_fills_on_no_quote_before_the_bar_closes_and_the_latency(
+    latency_ms: float, filled_at: float
+) -> None:
+    """Bars and quotes of one asset: a limit decided on the bar of 0..60 filled on a quote at
+    30, inside that bar, at a price the bar's close (110) had left behind."""
+    venue = PaperVenue(slippage_bps=0, latency_ms=latency_ms, bar_seconds=60)
+    venue.on_bar("BTCUSDT", 100.0, 110.0, 100.0, 110.0, 1_000.0, ts=0.0)
+    venue.submit(make_order("o1", order_type="LIMIT", price=110.0, size=1.0))
+    asks = {30.0: 105.0, 59.0: 110.0, filled_at: 110.0}  # 30 and 59: inside the bar
+    fills = {ts: venue.on_quote("BTCUSDT", ask - 0.1, ask, 10.0, 10.0, ts=ts) for ts, ask in asks.items()}
+    filled = {ts: [(f.price, f.size) for f in fs] for ts, fs in fills.items() if fs}
+    assert filled == {filled_at: [(110.0, 1.0)]}
 
 
 def test_a_cancel_sent_on_a_bar_reaches_the_venue_after_its_close_and_the_latency() -> None:

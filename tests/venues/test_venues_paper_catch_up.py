@@ -14,6 +14,7 @@ import pytest
 from venue_helpers import make_order
 
 from dita import KernelEventKind, VenueEvent, VenueOrder
+from dita.strategy import Bar
 from dita.venues.paper import BookedFill, PaperVenue
 
 T0 = 1_704_067_200.0
@@ -142,3 +143,71 @@ def test_an_order_the_kernel_works_unknown_to_the_book_and_placed_before_it_is_n
         "nor placed after the save"
     ]
     assert fresh.working_size("b") is None
+
+
+def _bar_at(venue: PaperVenue, minute: int, *, low: float = 99.0, high: float = 101.0) -> list[VenueEvent]:
+    return venue.on_bar("BTCUSDT", 100.0, high, low, 100.0, 1000.0, T0 + 60 * minute)
+
+
+def _continued(
+    latency_ms: float, send: Any, then: dict[str, float], *, bid: bool = False
+) -> tuple[list[VenueEvent], list[VenueEvent]]:
+    """Bars at 100 from minute 0 (a bid ``a`` at 95 sent on it when ``bid``); ``send(venue)``
+    on the bar of minute 20, after the book's save at minute 19, returns the cancels it asked;
+    then the bar of minute 21 with ``then`` (its low or high). Returns that bar's events in the
+    run that was not stopped and in one whose book is put back from the log."""
+    unbroken = PaperVenue(slippage_bps=0.0, latency_ms=latency_ms, bar_seconds=60)
+    for m in range(20):
+        _bar_at(unbroken, m)
+        if bid and m == 0:
+            unbroken.submit(make_order("a", order_type="LIMIT", price=95.0, timestamp=T0))
+    book = unbroken.book()
+    _bar_at(unbroken, 20)
+    asked = send(unbroken)
+    fresh = PaperVenue(slippage_bps=0.0, latency_ms=latency_ms, bar_seconds=60)
+    fresh.restore_book(book)
+    done = fresh.catch_up([], unbroken.open_orders(), asked)
+    assert done.not_applied == []
+    fresh.pass_over([Bar("BTCUSDT", T0 + 1200, 100.0, 101.0, 99.0, 100.0, 1000.0)])
+    return _bar_at(unbroken, 21, **then), _bar_at(fresh, 21, **then)
+
+
+def _fills(events: list[VenueEvent]) -> list[tuple[str, float, str]]:
+    return [(e.kind.name, e.price, str(e.metadata.get("liquidity", ""))) for e in events]
+
+
+def test_an_order_put_back_goes_live_after_its_bar_closes_and_the_latency() -> None:
+    """A sell limit at 150 sent on minute 20 with 20 s latency, put back from the log, filled on
+    the bar of minute 21 (which traded through 150): it is live from 21:20 only."""
+
+    def send(venue: PaperVenue) -> dict[str, float]:
+        venue.submit(make_order("s", side="SELL", order_type="LIMIT", price=150.0, timestamp=T0 + 1200))
+        return {}
+
+    unbroken, continued = _continued(20_000.0, send, {"high": 160.0})
+    assert _fills(continued) == _fills(unbroken) == []
+
+
+def test_a_marketable_limit_put_back_fills_at_the_next_open_as_a_taker() -> None:
+    """A buy limit at 105 sent on minute 20 (the market at 100), put back from the log, filled
+    at its limit as a maker: it was taken to rest, not to be marketable as it was sent."""
+
+    def send(venue: PaperVenue) -> dict[str, float]:
+        venue.submit(make_order("b", order_type="LIMIT", price=105.0, timestamp=T0 + 1200))
+        return {}
+
+    unbroken, continued = _continued(0.0, send, {"low": 99.0})
+    assert _fills(continued) == _fills(unbroken) == [("FILL", 100.0, "TAKER")]
+
+
+def test_a_pending_cancel_put_back_takes_effect_after_its_bar_closes_and_the_latency() -> None:
+    """A cancel asked on minute 20 with 20 s latency, of a bid resting since before the save,
+    was dated from the saved book's clock (minute 19), so it ended the bid before the bar of
+    minute 21 that crosses it: the fill the run not stopped has was lost."""
+
+    def send(venue: PaperVenue) -> dict[str, float]:
+        venue.cancel(make_order("a", order_type="LIMIT", price=95.0))
+        return {"a": T0 + 1200}
+
+    unbroken, continued = _continued(20_000.0, send, {"low": 90.0}, bid=True)
+    assert _fills(continued) == _fills(unbroken) == [("FILL", 95.0, "MAKER")]

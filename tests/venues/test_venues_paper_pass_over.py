@@ -56,13 +56,17 @@ def test_a_bid_a_passed_bar_did_not_cross_rests_and_then_fills_as_a_maker() -> N
 
 def test_nothing_fills_on_a_row_passed_over() -> None:
     """A bar that crosses the bid filled it in the killed run: the log says so (``catch_up``);
-    passed over, it changes no order, position or cash, and the bid is not taken to rest."""
+    passed over, it changes no order, position or cash, and the bid is not taken to rest (the
+    close of the bar it was sent on is reached: that is the clock's)."""
     book, _ = _saved_with_a_bid()
     venue = _restored(book)
     before = venue.book()
     venue.pass_over([Bar("BTCUSDT", T0 + 60, 95.0, 101.0, 94.0, 100.0, 1000.0)])
     after = venue.book()
-    assert after["orders"] == before["orders"] and after["orders"][0]["resting"] is False
+    assert [o["awaits_close"] for o in before["orders"] + after["orders"]] == [True, False]
+    clock = {"awaits_close": False, "active_at": T0 + 60}  # live from that close
+    assert [{**o, **clock} for o in before["orders"]] == after["orders"]
+    assert after["orders"][0]["resting"] is False
     assert (after["positions"], after["cash"], after["fees_paid"]) == (
         before["positions"],
         before["cash"],

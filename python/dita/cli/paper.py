@@ -273,7 +273,7 @@ class PaperSession:
             done.unread = f"its journal rows were off at {' and '.join(off)}, debug_clickhouse_enabled false"
             return done
         try:
-            done.rows = _booked_fills(self.kernel, saved + 1, self.recovered_seq)
+            done.rows, cancels = _booked_fills(self.kernel, saved + 1, self.recovered_seq)
         except (WalError, OSError, ValueError) as exc:
             done.unread = f"cannot read it after seq {saved:,}: {exc}"
             return done
@@ -297,7 +297,9 @@ class PaperSession:
             for r in done.rows
             if not str(r["event_id"]).startswith(EVENT_ID_PREFIX)
         ]
-        done.venue = self.venue.catch_up(fills, self.kernel.open_orders())
+        working = self.kernel.open_orders()
+        asked = {o.client_order_id: cancels[o.trade_id] for o in working if o.trade_id in cancels}
+        done.venue = self.venue.catch_up(fills, working, asked)
         return done
 
     def snapshot(self, *, running: bool) -> dict[str, Any]:
@@ -442,23 +444,31 @@ class _CatchUp:
         self.unread = ""  # why the log could not be read (then nothing was caught up)
 
 
-def _booked_fills(kernel: Any, from_seq: int, to_seq: int) -> list[dict[str, Any]]:
+def _booked_fills(kernel: Any, from_seq: int, to_seq: int) -> tuple[list[dict[str, Any]], dict[str, float]]:
     """The fills the kernel booked in its log's records ``from_seq..=to_seq``: its journal's
     ``fills`` rows, derived again by a read-only replay of the log (``wal_journal_blocks``),
-    in the order it booked them. A fill it refused left no row."""
+    in the order it booked them (a fill it refused left no row); and when it last asked a
+    cancel there, by trade id (its ``CANCEL_REQUESTED`` transitions)."""
     from dita._kernel import JOURNAL_COLUMNS
 
     names = JOURNAL_COLUMNS["fills"]
+    moves = JOURNAL_COLUMNS["transitions"]
+    at, trade, trigger = moves.index("ts"), moves.index("trade_id"), moves.index("trigger")
     rows: list[dict[str, Any]] = []
+    cancels: dict[str, float] = {}
 
     def sink(blocks: list[Any]) -> None:
         for block in blocks:
             if block.table == "fills":
                 rows.extend(dict(zip(names, t, strict=True)) for t in block.tuples())
+            elif block.table == "transitions":
+                for t in block.tuples():
+                    if t[trigger] == "CANCEL_REQUESTED":
+                        cancels[t[trade]] = float(t[at])
 
     kernel.wal_journal_blocks(from_seq, to_seq, sink=sink)
     rows.sort(key=lambda r: (r["seq"], r["sub"]))
-    return rows
+    return rows, cancels
 
 
 def _fill_entry(row: dict[str, Any]) -> dict[str, Any]:

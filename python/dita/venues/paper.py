@@ -551,7 +551,8 @@ class PaperVenue:
         working = _Working(order, venue_order_id, active_at=active_at, sent_at=now if known else -math.inf)
         self._working.setdefault(order.asset, {})[order.client_order_id] = working
         self._by_client_id[order.client_order_id] = working
-        if self._decided_at_a_close():
+        if self._on_a_bar and self._clock_fn is None:
+            # Decided at its bar's close, which a quote inside that bar is before.
             working.awaits_close = True
             self._awaiting_close[order.client_order_id] = working
         events = [
@@ -763,35 +764,38 @@ class PaperVenue:
             if working.cancel_at is None:
                 working.cancel_at = now + self._latency
                 self._canceling[order.client_order_id] = working
-                if self._decided_at_a_close():
+                if self._on_a_bar and self._clock_fn is None:
                     working.cancel_awaits_close = True
                     self._awaiting_close[order.client_order_id] = working
             return []
         return [self._cancel_now(working, now)]
 
-    def _decided_at_a_close(self) -> bool:
-        """Whether what is sent now is decided at the close of the bar the clock is on (the
-        data's clock, a bar the latest data, a latency to count from that close)."""
-        return self._latency > 0 and self._on_a_bar and self._clock_fn is None
-
-    def _closes_reached(self, ts: float) -> None:
-        """A bar opening at ``ts`` after the bar an order or a cancel was sent on: that bar
-        closed by ``ts`` (bars are stamped with their open), at its open + ``bar_seconds`` when
-        that is known and earlier (the bars after a gap), and the latency counts from then."""
+    def _closes_reached(self, ts: float, *, bar: bool = True) -> None:
+        """Data at ``ts`` after the bar an order or a cancel was sent on: a bar opening at
+        ``ts`` says that bar closed by then (bars are stamped with their open), at its open +
+        ``bar_seconds`` when that is known and earlier (the bars after a gap); a quote
+        (``bar`` False) says so only once ``bar_seconds`` after its open. The latency counts
+        from that close."""
         for client_order_id, working in list(self._awaiting_close.items()):
-            if working.awaits_close and working.sent_at < ts:
-                # One already matched (a fill on a quote of its asset) was live: it stays so.
-                if not (working.resting or working.fills):
+            if working.awaits_close and self._closed_by(working.sent_at, ts, bar):
+                # One that filled already (a book caught up from the log) was live: it stays so.
+                if not working.fills:
                     decided = self._close_of(working.sent_at, ts)
                     working.active_at = max(working.active_at, decided + self._latency)
                 working.awaits_close = False
             asked_at = None if working.cancel_at is None else working.cancel_at - self._latency
-            if working.cancel_awaits_close and asked_at is not None and asked_at < ts:
+            if working.cancel_awaits_close and asked_at is not None and self._closed_by(asked_at, ts, bar):
                 # The close is never before the ask (the next bar opens after it).
                 working.cancel_at = self._close_of(asked_at, ts) + self._latency
                 working.cancel_awaits_close = False
             if not (working.awaits_close or working.cancel_awaits_close):
                 del self._awaiting_close[client_order_id]
+
+    def _closed_by(self, opened: float, ts: float, bar: bool) -> bool:
+        """Whether the bar that opened at ``opened`` closed by data at ``ts`` (a bar if ``bar``)."""
+        if bar:
+            return opened < ts
+        return self._bar_seconds > 0 and opened + self._bar_seconds <= ts
 
     def _close_of(self, opened: float, next_open: float) -> float:
         """When the bar that opened at ``opened`` closed, the next one opening at ``next_open``."""
@@ -841,9 +845,12 @@ class PaperVenue:
             self._on_a_bar = False
             self._quotes[asset] = available
             self._bar_assets.discard(asset)
+            if self._awaiting_close:
+                self._closes_reached(ts, bar=False)
             events = self._cancels_due(ts) if self._canceling else []
             for working in list(self._working.get(asset, {}).values()):
-                if working.active_at <= ts:
+                # One sent on a bar is decided at that bar's close: a quote before it is too soon.
+                if working.active_at <= ts and not working.awaits_close:
                     self._match_quote(working, available, ts, events)
             return events
 
@@ -1282,7 +1289,12 @@ class PaperVenue:
         self._book_order_seq = order_seq
         return left_out
 
-    def catch_up(self, fills: Iterable[BookedFill], working: Iterable[VenueOrder]) -> CaughtUp:
+    def catch_up(
+        self,
+        fills: Iterable[BookedFill],
+        working: Iterable[VenueOrder],
+        cancels_asked: Mapping[str, float] | None = None,
+    ) -> CaughtUp:
         """Bring a book just restored (``restore_book``) forward to what the kernel took from
         this venue after the book was saved: a run killed between two saves left a book older
         than the kernel's write-ahead log. ``fills``: the fills the kernel booked after the save,
@@ -1294,15 +1306,20 @@ class PaperVenue:
         (filled, canceled or expired after the save) is taken off. What cannot be applied (a fill
         of another venue's event, of an order neither in the book nor placed after it, or that
         disagrees with the book's order) is left as it was and named in ``not_applied``:
-        reconciliation finds it. Returns what was done."""
+        reconciliation finds it. ``cancels_asked``: when the kernel asked the cancel of an order
+        it works with its cancel pending, by client order id; the cancel reaches the venue a
+        latency after that (on bars, after the close of the bar it was asked on), or after the
+        book's clock when not given. Returns what was done."""
         # Taken whole before the guard: an iterable may run the caller's code.
         fills = list(read_items("catch_up()", "fills", fills))
         working = list(read_items("catch_up()", "working", working))
         clock = self._read_clock()
         with self._lock:
-            return self._catch_up(fills, working, clock)
+            return self._catch_up(fills, working, dict(cancels_asked or {}), clock)
 
-    def _catch_up(self, fills: list[BookedFill], working: list[VenueOrder], clock: float | None) -> CaughtUp:
+    def _catch_up(
+        self, fills: list[BookedFill], working: list[VenueOrder], asked: dict[str, float], clock: float | None
+    ) -> CaughtUp:
         done = CaughtUp()
         placed: dict[str, _Placed] = {}  # orders placed after the save: what their fills took
         for fill in fills:
@@ -1340,14 +1357,20 @@ class PaperVenue:
                     f"{order.filled_size!r}"
                 )
             if order.cancel_requested and w.cancel_at is None:
-                # The kernel asked a cancel the book did not take yet: it reaches the venue a
-                # latency after the book's clock (the venue acknowledges it with the next data).
-                w.cancel_at = now + self._latency
-                self._canceling[cid] = w
+                self._cancel_asked(w, asked.get(cid, now))
         # Orders placed after the save that ended before the kernel's last input: the venue
         # counted them (``submitted``) as it made their fills.
         self.submitted += sum(1 for cid in placed if cid not in kernel_works)
         return done
+
+    def _cancel_asked(self, w: _Working, at: float) -> None:
+        """The kernel asked ``w``'s cancel at ``at``, which the book did not take: it reaches the
+        venue as ``cancel`` has it (the venue acknowledges it with the data after that)."""
+        w.cancel_at = at + self._latency
+        self._canceling[w.order.client_order_id] = w
+        if self._latency > 0 and self._on_bars():
+            w.cancel_awaits_close = True
+            self._awaiting_close[w.order.client_order_id] = w
 
     def pass_over(self, points: Iterable[Any]) -> int:
         """Take market data the kernel acted on without this venue: the rows a run killed between
@@ -1387,9 +1410,11 @@ class PaperVenue:
                 self._closes_reached(ts)
         else:
             self._on_a_bar = False
+            if self._awaiting_close:
+                self._closes_reached(ts, bar=False)
         self._now = ts
         for w in self._working.get(asset, {}).values():
-            if w.market or w.active_at > ts or (bar is not None and w.sent_at >= ts):
+            if w.market or w.active_at > ts or w.awaits_close or (bar is not None and w.sent_at >= ts):
                 continue
             crossed = bool(_bar_crossing(w, *bar)) if bar is not None else _quote_crosses(w, quote)
             if not crossed:
@@ -1460,10 +1485,10 @@ class PaperVenue:
 
     def _put_back(self, order: VenueOrder, taken: _Placed | None, now: float) -> _Working:
         """``order``, placed after the book's save and still worked by the kernel, back on the
-        book with what its fills took (``taken``). It went live at its time plus the latency;
-        one that filled rests as its last fill did (a maker's rested), one that did not is
-        taken to rest at its limit: the market passed it unfilled, or, if no data came after it,
-        it fills at its limit rather than at a better touch (erring against the strategy)."""
+        book with what its fills took (``taken``). It goes live as ``submit`` has it: its time
+        plus the latency, on bars from the close of the bar it was sent on. One that filled
+        rests as its last fill did (a maker's rested); one that did not is not resting, as it was
+        sent: the rows passed over after it (``pass_over``) rest it if they did not cross it."""
         # As it was sent: what its fills took is the book's (below), not the kernel's copy.
         copy = answered(order, order.venue_order_id, VenueOrderStatus.NEW, 0.0, 0.0)
         w = _Working(
@@ -1474,15 +1499,18 @@ class PaperVenue:
             w.filled = min(taken.filled, w.size)
             w.filled_cost, w.fills = taken.filled_cost, taken.fills
             w.resting = taken.maker or w.market
-        else:
-            w.resting = not w.market
-        if self._latency > 0 and self._clock_fn is None and order.asset in self._bar_assets:
+        if self._on_bars():
             # Sent on a bar: decided at its close (``_closes_reached``), as ``submit`` does.
             w.awaits_close = True
             self._awaiting_close[order.client_order_id] = w
         self._working.setdefault(order.asset, {})[order.client_order_id] = w
         self._by_client_id[order.client_order_id] = w
         return w
+
+    def _on_bars(self) -> bool:
+        """Whether a restored book's data are bars (what its kernel sent after the save was
+        sent on a bar): the data's clock, and a bar length set or bars taken already."""
+        return self._clock_fn is None and (self._bar_seconds > 0 or self._on_a_bar or bool(self._bar_at))
 
     def balances(self) -> dict[str, float]:
         with self._lock:
