@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -235,3 +236,21 @@ def test_a_kernel_attached_while_the_last_one_closes_keeps_the_plane() -> None:
     assert not attaching.is_alive()
     plane.set(mode="HALTED")
     assert mode(new) == "HALTED"
+
+
+def test_the_control_says_when_and_by_whom_its_mode_was_set_across_a_restart(tmp_path: Path) -> None:
+    """A later change of another field (a cluster's verbosity) leaves when and by whom the mode
+    was set: what a control plane keeps a tight mode by (docs/reference/hazelcast.md)."""
+    wal = str(tmp_path / "wal")
+    kernel = ExecutionKernel(max_slots=1, kernel_id="mode-set", wal_dir=wal)
+    kernel.update_control(mode="HALTED", source="dead-man")
+    set_at = kernel.control()["mode_set_at"]
+    kernel.update_control(verbosity="DEBUG", source="hazelcast:ops")
+    assert (kernel.control()["mode_set_by"], kernel.control()["mode_set_at"]) == ("dead-man", set_at)
+    assert set_at > 0.0
+    kernel.close()
+    again = ExecutionKernel(kernel_id="mode-set", wal_dir=wal)
+    try:
+        assert (again.control()["mode_set_by"], again.control()["mode_set_at"]) == ("dead-man", set_at)
+    finally:
+        again.close()

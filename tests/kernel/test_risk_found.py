@@ -164,3 +164,15 @@ def test_live_refuses_a_source_run_of_only_whitespace(source_run: str) -> None:
     out = k.process_intent(intent("ENTER", metadata={"source_run": source_run}))
     assert out.diagnostic_code == D.RISK_REJECTED and out.details["rule"] == "provenance"
     assert k.process_intent(intent("ENTER", metadata={"source_run": "run-7"})).accepted
+
+
+def test_risk_limits_changed_while_frozen_keep_the_asset_that_froze() -> None:
+    k = ExecutionKernel(max_slots=2, venue=SilentVenue())
+    k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=5.0).model_dump())
+    k.on_edge_update("BBB", 1.0)
+    k.on_edge_update("AAA", 0.2)
+    assert k.control()["freeze_asset"] == "BBB"
+    k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=5.0, max_leverage=3.0).model_dump())
+    control = k.control()
+    assert (control["frozen"], control["freeze_asset"]) == (True, "BBB")
+    assert control["freeze_reason"] == "edge 1.0000 bps below threshold 5.0000 bps"

@@ -1231,19 +1231,19 @@ class _KeptMode:
 
 def _kept_mode(kernel: ExecutionKernel) -> _KeptMode | None:
     """The tight mode ``kernel`` recovered from its log and keeps over older entries, or None:
-    when its mode is not tight, was applied from the cluster, or was set in this process before
-    the attach (a run's label, which the cluster's entries override)."""
+    when its mode is not tight, was set by the cluster, or was set in this process before the
+    attach (a run's label, which the cluster's entries override)."""
     control = kernel.control()
     mode = str(getattr(control.get("mode"), "name", control.get("mode")))
-    source = str(control.get("source", ""))
+    set_by = str(control.get("mode_set_by", ""))
     seq = control.get("updated_seq")
     info = kernel.wal_info()
     recovery = info.get("recovery") if isinstance(info, dict) else None
-    if mode not in MODE_TIGHTNESS or source.startswith("hazelcast:") or not isinstance(recovery, dict):
+    if mode not in MODE_TIGHTNESS or set_by.startswith("hazelcast:") or not isinstance(recovery, dict):
         return None
     if not isinstance(seq, int) or not 0 < seq <= recovery.get("last_seq", 0):
         return None
-    set_at = control.get("changed_at")
+    set_at = control.get("mode_set_at")
     if not isinstance(set_at, float) or set_at <= 0.0:
         # Unknown (a log an earlier version wrote), taken as now: entries written before this
         # restart do not loosen the mode.
@@ -1254,7 +1254,7 @@ def _kept_mode(kernel: ExecutionKernel) -> _KeptMode | None:
             kernel.kernel_id,
             mode,
         )
-    return _KeptMode(mode, set_at, source)
+    return _KeptMode(mode, set_at, set_by)
 
 
 def _utc(stamp: float) -> str:

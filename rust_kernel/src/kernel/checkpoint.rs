@@ -306,14 +306,14 @@ pub(crate) const PARTS: [Part; 18] = [
         decode: |k, bytes| k.restore_unplaced_fills(read_value(bytes)?),
     },
     Part {
-        holds: "the time of the last control change",
-        encode: |k, out| write_value(out, &k.control.changed_at),
+        holds: "when and by whom the mode was last set",
+        encode: |k, out| write_value(out, &(k.control.mode_set_at, &k.control.mode_set_by)),
         decode: |k, bytes| {
-            let at: f64 = read_value(bytes)?;
+            let (at, by): (f64, String) = read_value(bytes)?;
             if !at.is_finite() || at < 0.0 {
                 return Err(format!("{at} is no time"));
             }
-            k.control.changed_at = at;
+            (k.control.mode_set_at, k.control.mode_set_by) = (at, by);
             Ok(())
         },
     },
@@ -366,7 +366,7 @@ pub fn decode(state: &[u8]) -> Result<Kernel, String> {
 
 /// The kernel a checkpoint of versions 36 to 38 holds: the first [`PARTS_BEFORE_39`] parts.
 /// Those versions stopped following an order once a fill of it was booked without a running
-/// total, and kept no time of the last control change (0.0 here).
+/// total, and kept no time or source of the mode's last setting (0.0 and none here).
 fn decode_before_39(state: &[u8]) -> Result<Kernel, String> {
     decode_parts(state, &PARTS[..PARTS_BEFORE_39])
 }

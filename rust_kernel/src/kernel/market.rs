@@ -14,10 +14,12 @@ pub struct Control {
     pub freeze_asset: String,
     pub freeze_events: u64,
     pub updated_seq: u64,
-    /// The time (epoch seconds) the last control change was stamped, 0.0 before any: a
-    /// checkpoint part of its own, so a control plane can tell an older entry from a newer one.
+    /// When (epoch seconds, 0.0 before any) and by whom (`source`) the mode was last set: a
+    /// checkpoint part of its own, so a control plane can tell an entry older than the mode.
     #[serde(skip)]
-    pub changed_at: f64,
+    pub mode_set_at: f64,
+    #[serde(skip)]
+    pub mode_set_by: String,
 }
 
 impl Control {
@@ -47,7 +49,8 @@ impl Default for Control {
             freeze_asset: String::new(),
             freeze_events: 0,
             updated_seq: 0,
-            changed_at: 0.0,
+            mode_set_at: 0.0,
+            mode_set_by: String::new(),
         }
     }
 }
@@ -195,6 +198,8 @@ impl Kernel {
         let seq = self.next_seq();
         if let Some(m) = mode {
             self.control.mode = m;
+            self.control.mode_set_at = ts;
+            self.control.mode_set_by = source.to_string();
         }
         if let Some(v) = verbosity {
             self.control.verbosity = v;
@@ -205,7 +210,6 @@ impl Kernel {
         }
         self.control.source = source.to_string();
         self.control.updated_seq = seq;
-        self.control.changed_at = ts;
         self.dirty.control = true;
         self.sync_outbox_gate();
         if self.outbox.enabled {
@@ -295,12 +299,15 @@ impl Kernel {
             None => self.edge_below.clear(),
         }
         if self.control.frozen {
-            match (
-                self.edge_below.iter().next(),
-                limits.edge_freeze_threshold_bps,
-            ) {
-                (Some((below, &edge)), Some(threshold)) => {
-                    self.control.freeze_for(below, edge, threshold);
+            // The asset that froze it names the freeze while its edge is still below.
+            let holding = (self
+                .edge_below
+                .get_key_value(self.control.freeze_asset.as_str()))
+            .or_else(|| self.edge_below.iter().next())
+            .map(|(below, &edge)| (below.clone(), edge));
+            match (holding, limits.edge_freeze_threshold_bps) {
+                (Some((below, edge)), Some(threshold)) => {
+                    self.control.freeze_for(&below, edge, threshold);
                 }
                 _ => self.control.lift_freeze(),
             }

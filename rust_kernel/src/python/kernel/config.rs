@@ -81,7 +81,8 @@ impl PyKernel {
         d.set_item("freeze_events", c.freeze_events)?;
         d.set_item("source", &c.source)?;
         d.set_item("updated_seq", c.updated_seq)?;
-        d.set_item("changed_at", c.changed_at)?;
+        d.set_item("mode_set_at", c.mode_set_at)?;
+        d.set_item("mode_set_by", &c.mode_set_by)?;
         Ok(d)
     }
 }
