@@ -260,3 +260,15 @@ def test_the_last_fill_of_an_order_a_total_only_report_completed_is_a_duplicate(
     last = kernel.on_venue_event(fill("b1", coid, 0.4, 1.0, fill_id="B"))
     assert (last.diagnostic_code, last.severity) == (D.DUPLICATE_EVENT, KernelSeverity.INFO), last.details
     assert kernel.snapshot() == before
+
+
+def test_a_fill_naming_no_slot_is_looked_for_only_in_its_assets_slots() -> None:
+    """An ended ETH order's fill naming no slot, whose fill id a BTC slot remembers, is no
+    resend of that BTC fill: money moved that the slots do not show (CRITICAL)."""
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="adv-asset")
+    btc = entered(kernel, 0)
+    eth = entered(kernel, 1, asset="ETHUSDT")
+    assert kernel.on_venue_event(fill("b1", btc, 1.0, 1.0, fill_id="T1")).accepted
+    assert kernel.on_venue_event(fill("e1", eth, 1.0, 1.0, fill_id="T2", asset="ETHUSDT")).accepted
+    out = kernel.on_venue_event(fill("e9", eth, 0.5, 0.5, fill_id="T1", asset="ETHUSDT"))
+    assert (out.diagnostic_code, out.severity) == (D.UNKNOWN_ORDER, KernelSeverity.CRITICAL), out.details

@@ -87,11 +87,6 @@ impl Covered {
         }
     }
 
-    /// Whether every fill of the order booked so far was placed by its report's running total.
-    pub(super) fn followed(&self) -> bool {
-        !self.unplaced
-    }
-
     /// What a loaded order that says `filled` has filled covers: every fill up to there.
     pub(super) fn loaded(filled: f64) -> Self {
         let mut c = Covered::default();

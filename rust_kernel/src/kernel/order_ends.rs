@@ -175,7 +175,7 @@ impl Kernel {
         if final_filled.is_none() && !short {
             stated = self
                 .covered_of(sid, order.is_entry)
-                .filter(|c| c.followed())
+                .filter(|c| !c.unplaced)
                 .map_or(0.0, |c| c.reach().min(order.size));
         }
         let maybe_working = end.kind == K::RateLimited && order.cancel_requested;

@@ -642,9 +642,11 @@ impl Kernel {
         match usize::try_from(ev.slot_id) {
             Ok(sid) if sid < self.slots.len() => Some((sid, self.resent_to(sid, ev)?)),
             Ok(_) => None,
-            // No index names an ended order's slot: each slot's memory is asked, on a path
-            // that would otherwise raise a CRITICAL refusal.
-            Err(_) => (0..self.slots.len()).find_map(|sid| Some((sid, self.resent_to(sid, ev)?))),
+            // No index names an ended order's slot: the memory of each slot of the event's
+            // asset is asked, on a path that would otherwise raise a CRITICAL refusal.
+            Err(_) => (0..self.slots.len())
+                .filter(|&sid| ev.asset.is_empty() || self.slots[sid].asset == ev.asset)
+                .find_map(|sid| Some((sid, self.resent_to(sid, ev)?))),
         }
     }
 
