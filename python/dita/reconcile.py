@@ -636,8 +636,9 @@ def reconcile_with_venue(
 
     def book_trades(mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]) -> tuple[float, float, str]:
         """The venue's fills of ``mine`` by trade (``trade_fills``), each fed to the kernel: the
-        size and cost they cover (those the kernel knows already included), and why none could
-        be read ("" when they were). Raises ``_Refused`` on a fill the kernel refuses."""
+        size and cost of those it booked (one it knows already is no part of what was missed),
+        and why none could be read ("" when they were). Raises ``_Refused`` on a fill the kernel
+        refuses."""
         if not callable(trade_fills):
             return 0.0, 0.0, ""
         try:
@@ -654,10 +655,10 @@ def reconcile_with_venue(
                 report.missed_fills.append({**item, "qty": ev.size, "price": ev.price, "fill_id": ev.fill_id})
                 if on_applied is not None:
                     on_applied(ev, out)
+                size += ev.size
+                cost += ev.size * ev.price
             elif out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
                 raise _Refused(ev.event_id, out.diagnostic_code, out.details)
-            size += ev.size
-            cost += ev.size * ev.price
         return size, cost, ""
 
     def book_missed(
