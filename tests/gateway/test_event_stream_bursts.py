@@ -18,7 +18,8 @@ PAD = "x" * 1000
 
 def test_a_client_keeping_up_gets_a_burst_larger_than_its_buffer() -> None:
     """A mark over 40 open slots publishes the account and 40 slots in one call: with
-    sse_client_buffer 1 a client reading every event was dropped at the second."""
+    sse_client_buffer 1, a buffer counted in events would drop a client reading every event at
+    the second."""
     live = start_server(max_slots=40, sse_client_buffer=1)
     try:
         c = live.client
@@ -55,18 +56,30 @@ def test_a_client_holding_more_calls_than_its_buffer_is_dropped() -> None:
     asyncio.run(scenario())
 
 
-def test_bytes_are_counted_beyond_the_oldest_call_a_client_holds() -> None:
+def test_bytes_are_counted_beyond_the_oldest_and_the_newest_call_a_client_holds() -> None:
     async def scenario() -> None:
         b = Broadcaster(client_buffer=100, client_buffer_bytes=5_000)
         sub = b.subscribe()
         for i in range(20):  # one call of 20 KB: the client read every other
             b.publish("slot", {"slot_id": i, "pad": PAD}, 1)
-        assert not sub.dropped and sub.queued_bytes > 20_000
-        for i in range(4):  # 4 KB more, of another call
+        for i in range(20):  # another of 20 KB, the client still reading the first
             b.publish("slot", {"slot_id": i, "pad": PAD}, 2)
-        assert not sub.dropped
-        b.publish("slot", {"slot_id": 4, "pad": PAD}, 3)  # past 5,000 bytes beyond the oldest
+        assert not sub.dropped and sub.queued_bytes > 40_000
+        for i in range(5):  # 5 KB of a third call: the second is now between the two
+            b.publish("slot", {"slot_id": i, "pad": PAD}, 3)
         assert sub.dropped and b.buffered_bytes == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_client_one_event_behind_takes_a_burst_beyond_its_bytes() -> None:
+    async def scenario() -> None:
+        b = Broadcaster(client_buffer=100, client_buffer_bytes=5_000)
+        sub = b.subscribe()
+        b.publish("slot", {"slot_id": 0, "pad": PAD}, 1)  # not read yet
+        for i in range(40):  # a mark over 40 slots: 40 KB in one call
+            b.publish("slot", {"slot_id": i, "pad": PAD}, 2)
+        assert not sub.dropped and sub.queue.qsize() == 41
 
     asyncio.run(scenario())
 

@@ -94,7 +94,7 @@ class GatewaySettings(BaseModel):
         default=16 << 20,
         ge=64 << 10,
         le=1 << 30,
-        description="Bytes of frames a client may lag before drop, beyond its oldest kernel call's"
+        description="Bytes of frames a client may lag before drop, beyond its oldest and newest kernel call's"
         " (64 KiB to 1 GiB)",
     )
     sse_max_clients: Count = Field(

@@ -8,7 +8,7 @@ the oldest going first. A client whose buffer fills (it reads slower than events
 dropped and disconnected. A buffer is counted in kernel calls, not events: one call (a mark
 over many slots, a flatten) may publish thousands at once, and a client that read every
 earlier call's must not be dropped for that. So a slow reader's buffer holds the events of at
-most ``client_buffer`` calls, and beyond the oldest call's at most ``client_buffer_bytes``
+most ``client_buffer`` calls, and beyond the oldest and the newest call's at most ``client_buffer_bytes``
 bytes. Its stream holds more beside it: the frames it is writing (up to 64, taken from the
 buffer) and, on resume, its replay (frames of the history). Frames are shared with the history,
 but one a client holds outlives it there. Both bounds are in bytes as well as in count, as an
@@ -111,8 +111,9 @@ class Subscriber:
 
     def hold(self, frame: bytes, call: object, most_calls: int, most_bytes: int) -> bool:
         """Queue ``frame`` of kernel call ``call``; False when the client is behind: it holds the
-        frames of more than ``most_calls`` calls, or beyond the oldest call's more than
-        ``most_bytes`` bytes. One call's events never put a client that read the rest behind."""
+        frames of more than ``most_calls`` calls, or beyond the oldest and the newest call's more
+        than ``most_bytes`` bytes. One call's events never put a client behind that is reading
+        the call before it."""
         if not self.calls or self.calls[-1].call != call:
             self.calls.append(_CallFrames(call))
         latest = self.calls[-1]
@@ -120,7 +121,8 @@ class Subscriber:
         latest.size += len(frame)
         self.queued_bytes += len(frame)
         self.queue.put_nowait(frame)
-        return len(self.calls) <= most_calls and self.queued_bytes - self.calls[0].size <= most_bytes
+        between = self.queued_bytes - self.calls[0].size - (latest.size if len(self.calls) > 1 else 0)
+        return len(self.calls) <= most_calls and between <= most_bytes
 
     def _taken(self, frame: bytes) -> None:
         self.queued_bytes -= len(frame)
