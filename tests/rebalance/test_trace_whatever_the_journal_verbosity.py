@@ -19,8 +19,8 @@ from dita.cli import app
 from dita.rebalance import trace_source_run
 
 
-def _log(wal: Path, control: dict[str, Any]) -> tuple[int, int]:
-    """Three filled entries of run-42, the second sent under ``control``; the seqs of the
+def _log(wal: Path, control: dict[str, Any], run: str = "run-42") -> tuple[int, int]:
+    """Three filled entries of ``run``, the second sent under ``control``; the seqs of the
     control records that set it and set it back."""
     venue = MockVenueAdapter(seed=1, fill_rate=1.0)
     with ExecutionKernel(
@@ -30,7 +30,7 @@ def _log(wal: Path, control: dict[str, Any]) -> tuple[int, int]:
         def enter(n: int) -> None:
             intent = KernelIntent(
                 f"i{n}", f"t{n}", n, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0,
-                metadata={"source_run": "run-42"}, timestamp=1.8e9 + n,
+                metadata={"source_run": run}, timestamp=1.8e9 + n,
             )  # fmt: skip
             assert kernel.process_intent(intent).accepted
 
@@ -83,3 +83,13 @@ def test_a_long_trace_says_it_is_still_running(tmp_path: Path, monkeypatch: pyte
     lines = told.stderr.splitlines()
     assert len(lines) >= 2 and all(re.fullmatch(said, line) for line in lines), told.stderr
     assert told.stdout == quick.stdout
+
+
+def test_a_run_whose_name_json_escapes_is_traced(tmp_path: Path) -> None:
+    """The journal holds metadata as JSON: a name with a quote, a backslash or a tab reads
+    escaped there, and must still be found."""
+    wal = tmp_path / "wal"
+    run = 'run "7"\\\tb'
+    _log(wal, {"verbosity": "NORMAL"}, run=run)
+    _report, fills = trace_source_run(wal, run)
+    assert [f.intent_id for f in fills] == ["i1", "i2", "i3"]

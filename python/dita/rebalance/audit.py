@@ -108,8 +108,8 @@ class _RunRows:
     def _intents(self, rows: list[tuple[Any, ...]]) -> None:
         accepted, intent_id, metadata = _INTENT("accepted"), _INTENT("intent_id"), _INTENT("metadata")
         for row in rows:
-            # Only metadata that names the run anywhere is parsed.
-            if row[accepted] and self.source_run in (row[metadata] or ""):
+            # Only metadata with a source_run key is parsed: the run's name may be escaped there.
+            if row[accepted] and '"source_run"' in (row[metadata] or ""):
                 if json.loads(row[metadata]).get("source_run") == self.source_run:
                     self.intents.add(row[intent_id])
 
