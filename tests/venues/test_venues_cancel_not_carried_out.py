@@ -2,8 +2,8 @@
 carrying it out, the order found still working: ``cancel`` raises ``VenueTimeout`` (the kernel
 keeps the cancel asked), and once the order still works ``unknown_order_grace_s`` after it, a
 poll reports a CANCEL_REJECT. The kernel clears the cancel request, so a flatten cancels the
-order again. Without it nothing more was ever reported (the order was unchanged), the order
-stayed ``cancel_requested`` for good, a flatten skipped it, and it filled later.
+order again: an order left ``cancel_requested`` with nothing more to report (it is
+unchanged) would be skipped by a flatten, and could fill later.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
 from dita._numbers import is_finite
-from dita._reading import read_failed
+from dita._reading import read_failed, read_items
 from dita._signals import held
 from dita._signals import installed as signals_installed
 from dita._text import shortened
@@ -263,16 +263,9 @@ class FeedLoop:
         start_wall = time.monotonic()
         first_ts: float | None = None
         count = 0
-        items = iter(feed)
-        while True:
-            try:
-                item = next(items)
-            except StopIteration:
-                break
-            except Exception as exc:
-                # The feed is the caller's code (a generator, say): its error names the item it
-                # was reading, none of which was handled.
-                raise read_failed("run()", "feed", count, exc) from exc
+        # The feed is the caller's code (a generator, say): its error names the item it was
+        # reading, none of which was handled.
+        for item in read_items("run()", "feed", feed):
             if should_stop is not None and should_stop():
                 break
             if not isinstance(item, Bar | Quote):
