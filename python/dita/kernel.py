@@ -673,6 +673,14 @@ class ExecutionKernel(KernelCore):
             raise
         _watch_at_exit(self, attached)
 
+    def attach_control_plane(self, control_plane: Any) -> None:
+        """Attaches ``control_plane`` after construction, as ``control_plane=`` would: what the
+        cluster sets applies over what was set before (a run's mode label), and the kernel
+        detaches it on close."""
+        self.control_plane = control_plane
+        control_plane.attach(self)
+        _watch_at_exit(self, [control_plane])
+
     def _abandon(self, attached: list[Any]) -> None:
         """Undo the attaches of a kernel whose construction failed and release its log."""
         self.stop_input()

@@ -242,10 +242,8 @@ class LiveRun:
             if capital > 0:
                 self.kernel.set_seed_capital(capital)
             self.kernel.update_control(mode="LIVE", source="dita-live")
-        # Attached after the LIVE label, so what the cluster sets (a HALTED) wins over it; the
-        # kernel detaches it on close, as one given to its constructor.
-        self.kernel.control_plane = self.control_plane
-        self.control_plane.attach(self.kernel)
+        # After the LIVE label, so what the cluster sets (a HALTED) wins over it.
+        self.kernel.attach_control_plane(self.control_plane)
         self.runtime = TradingRuntime(self.kernel, [venue], clock="wall")
         for strategy, max_slots, source_run in self.strategies:
             self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)

@@ -159,10 +159,8 @@ class PaperSession:
         else:
             fill_model.set_up(self.kernel, source="dita-paper")
         if control_plane is not None:
-            # Attached after the PAPER label, so what the cluster sets (a HALTED) wins over it;
-            # the kernel detaches it on close, as one given to its constructor.
-            self.kernel.control_plane = control_plane
-            control_plane.attach(self.kernel)
+            # After the PAPER label, so what the cluster sets (a HALTED) wins over it.
+            self.kernel.attach_control_plane(control_plane)
         self.runtime = TradingRuntime(self.kernel, [self.venue], clock=clock)
         self.runtime.fill_listeners.append(self._on_fill)
         # Orders the venue rejected this run (an asset outside the feed, say): the kernel took
