@@ -158,7 +158,8 @@ FRAGMENTS: dict[tuple[str, str], tuple[str, str]] = {
 SIGNATURES = {
     (
         "reference/journal.md",
-        "kernel.wal_journal_blocks(from_seq, to_seq=None, *, sink, chunk_rows=100_000, every_intent=False) -> int",
+        "kernel.wal_journal_blocks(from_seq, to_seq=None, *, sink, chunk_rows=100_000, every_intent=False)"
+        " -> int",
     )
 }
 
