@@ -432,6 +432,24 @@ impl Kernel {
     }
 
     /// Orders at the venue, oldest slot first.
+    /// The slots holding a position in `asset` (in every asset for None), in slot order: what
+    /// a mark of it revalues, and with the working orders' slots, all a flatten touches.
+    pub fn open_slot_ids(&self, asset: Option<&str>) -> Vec<usize> {
+        match asset {
+            Some(a) => self
+                .open_by_asset
+                .get(a)
+                .map(|set| set.iter().collect())
+                .unwrap_or_default(),
+            None => {
+                let mut ids: Vec<usize> =
+                    self.open_by_asset.values().flat_map(|s| s.iter()).collect();
+                ids.sort_unstable();
+                ids
+            }
+        }
+    }
+
     pub fn open_orders(&self) -> Vec<&VenueOrder> {
         let mut ids: Vec<usize> = self.by_client_id.values().copied().collect();
         ids.sort_unstable();

@@ -119,10 +119,14 @@ class GatewayState:
 
     # --- slots ---------------------------------------------------------------------------
 
-    def all_slots(self) -> list[dict[str, Any]]:
+    def engaged_slots(self) -> list[dict[str, Any]]:
+        """The slots holding a position or working an order, in slot order: all a flatten
+        touches, read without the idle ones (a kernel may have 100,000 slots)."""
+        ids = set(self.kernel.open_slot_ids())
+        ids.update(order.slot_id for order in self.kernel.open_orders())
         # slot_dict(), not slots(): every answer and event gives a slot the same fields
         # (slots() leaves out kernel_id).
-        return [self.kernel.slot_dict(i) for i in range(self.max_slots)]
+        return [self.kernel.slot_dict(i) for i in sorted(ids)]
 
     def slot_or_404(self, slot_id: int) -> dict[str, Any]:
         self.check_slot_id(slot_id)

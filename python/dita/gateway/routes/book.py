@@ -66,7 +66,7 @@ async def exit_slot(
 
 
 async def get_flatten_plan(state: CurrentState) -> dict[str, Any]:
-    slots = await state.lane.run(state.all_slots)
+    slots = await state.lane.run(state.engaged_slots)
     return flatten_plan(slots).to_dict()
 
 
@@ -92,7 +92,7 @@ async def flatten(state: CurrentState, req: FlattenRequest) -> dict[str, Any]:
 def _close_the_book(state: GatewayState, reason: str) -> list[dict[str, Any]]:
     """The cancels, then the exits (on the lane): a slot's entry cancelled may leave a fill to
     close, so each slot is read again after its cancel."""
-    plan = flatten_plan(state.all_slots())
+    plan = flatten_plan(state.engaged_slots())
     steps: list[dict[str, Any]] = []
     for slot_id in plan.cancels:
         slot = state.kernel.slot_dict(slot_id)

@@ -22,9 +22,8 @@ def _set_mark(state: GatewayState, req: MarkRequest) -> dict[str, Any]:
     slots_marked = state.kernel.mark_price(req.asset, req.price)
     account = state.kernel.account()
     state.publish("account", account)
-    for slot in state.all_slots():
-        if slot.get("asset") == req.asset and not slot.get("closed", False):
-            state.publish("slot", slot)
+    for slot_id in state.kernel.open_slot_ids(req.asset):  # the slots it revalued
+        state.publish("slot", state.kernel.slot_dict(slot_id))
     return {"asset": req.asset, "price": req.price, "slots_marked": slots_marked, "account": account}
 
 

@@ -146,6 +146,12 @@ impl PyKernel {
         Ok(list)
     }
 
+    /// The slots holding a position in `asset` (in every asset when None), in slot order.
+    #[pyo3(signature = (asset=None))]
+    fn open_slot_ids(slf: &Bound<'_, Self>, asset: Option<&str>) -> PyResult<Vec<usize>> {
+        Ok(wait_ref(slf)?.core.open_slot_ids(asset))
+    }
+
     fn open_orders(slf: &Bound<'_, Self>, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
         orders_to_py(py, wait_ref(slf)?.core.open_orders())
     }
