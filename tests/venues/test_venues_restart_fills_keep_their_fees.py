@@ -101,3 +101,35 @@ def test_a_fill_booked_by_reconciliation_keeps_its_commission_and_the_position_e
     finally:
         kernel.close()
         venue.close()
+
+
+def test_a_fill_the_trade_list_does_not_show_yet_is_booked_from_the_orders_status(
+    server: BinanceStreamServer, clock: ManualClock, tmp_path: Path, binance_keys: None
+) -> None:
+    """The order filled 0.007 (booked), then 0.005 and 0.008 while the process was down; the
+    exchange's trade list lags and shows the first two. The trade already booked is no part of
+    what was missed: 0.005 is booked by its trade and the 0.008 left from the order's status."""
+    first_venue = venue_on(server, clock)
+    first = on_the_log(first_venue, tmp_path)
+    first.set_seed_capital(1e7)
+    assert first.process_intent(limit_entry(clock())).accepted
+    client_id = server.orders[max(server.orders)].client_id
+    server.fill(client_id, 0.007, 89990.0)
+    feed(first, first_venue)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+    server.fill(client_id, 0.005, 89995.0)
+    lagging = server.fill(client_id)
+    server.trades.remove(lagging)  # not listed yet
+    clock.advance(5.0)
+    venue = venue_on(server, clock)
+    kernel = on_the_log(venue, tmp_path)
+    try:
+        report = kernel.reconcile_with_venue()
+        assert [m["qty"] for m in report.missed_fills] == [pytest.approx(0.005), pytest.approx(0.008)]
+        assert server.order(client_id).executed == pytest.approx(0.007 + 0.005 + 0.008)
+    finally:
+        kernel.close()
+        venue.close()
