@@ -201,6 +201,7 @@ def test_the_replay_holds_one_chunk_of_rows_as_python_objects(monkeypatch: pytes
         tracemalloc.stop()
     assert result.rows == n
     extra = replay_peak[0] - at_start
-    # The old lists made this 4x the data's numbers; a chunk and the run's own state stay
-    # far below one half.
-    assert extra < numbers // 2, f"{extra:,} bytes beyond the data's {numbers:,} during the replay"
+    # Whole columns as lists are 4x the data's numbers; a chunk and the run's own state stay
+    # below one half, and the bound is the whole: tracemalloc counts the allocations of other
+    # threads the test process runs too (a journal's or a client's, left by another test).
+    assert extra < numbers, f"{extra:,} bytes beyond the data's {numbers:,} during the replay"
