@@ -11,7 +11,7 @@ was refused for insufficient balance, and the fees were the kernel's model, not 
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,10 +44,14 @@ def feed(kernel: ExecutionKernel, venue: CcxtVenue) -> None:
 
 
 def part_filled_then_rest_filled_while_down(
-    server: BinanceStreamServer, clock: ManualClock, wal: Path
+    server: BinanceStreamServer,
+    clock: ManualClock,
+    wal: Path,
+    while_down: Callable[[str], object] | None = None,
 ) -> tuple[ExecutionKernel, CcxtVenue]:
-    """0.007 of a 0.02 limit buy fills and is booked; the process dies; the rest fills. Returns
-    the restarted kernel on a fresh adapter."""
+    """0.007 of a 0.02 limit buy fills and is booked; the process dies; the rest fills (or
+    ``while_down`` trades the order, given its client id). Returns the restarted kernel on a
+    fresh adapter."""
     first_venue = venue_on(server, clock)
     first = on_the_log(first_venue, wal)
     first.set_seed_capital(1e7)
@@ -60,7 +64,7 @@ def part_filled_then_rest_filled_while_down(
     first_venue.close()
     del first
     gc.collect()
-    server.fill(client_id)
+    (while_down or server.fill)(client_id)
     clock.advance(5.0)
     venue = venue_on(server, clock)
     kernel = on_the_log(venue, wal)
@@ -109,23 +113,13 @@ def test_a_fill_the_trade_list_does_not_show_yet_is_booked_from_the_orders_statu
     """The order filled 0.007 (booked), then 0.005 and 0.008 while the process was down; the
     exchange's trade list lags and shows the first two. The trade already booked is no part of
     what was missed: 0.005 is booked by its trade and the 0.008 left from the order's status."""
-    first_venue = venue_on(server, clock)
-    first = on_the_log(first_venue, tmp_path)
-    first.set_seed_capital(1e7)
-    assert first.process_intent(limit_entry(clock())).accepted
+
+    def trades_while_down(client_id: str) -> None:
+        server.fill(client_id, 0.005, 89995.0)
+        server.trades.remove(server.fill(client_id))  # not listed yet
+
+    kernel, venue = part_filled_then_rest_filled_while_down(server, clock, tmp_path, trades_while_down)
     client_id = server.orders[max(server.orders)].client_id
-    server.fill(client_id, 0.007, 89990.0)
-    feed(first, first_venue)
-    first.close()
-    first_venue.close()
-    del first
-    gc.collect()
-    server.fill(client_id, 0.005, 89995.0)
-    lagging = server.fill(client_id)
-    server.trades.remove(lagging)  # not listed yet
-    clock.advance(5.0)
-    venue = venue_on(server, clock)
-    kernel = on_the_log(venue, tmp_path)
     try:
         report = kernel.reconcile_with_venue()
         assert [m["qty"] for m in report.missed_fills] == [pytest.approx(0.005), pytest.approx(0.008)]
