@@ -176,15 +176,12 @@ impl Kernel {
         if self.ended.in_doubt_count == 0 {
             return;
         }
-        let mut in_doubt: Vec<_> = (self.ended.by_key.iter())
-            .filter(|(key, kept)| kept.in_doubt && !key.2)
-            .map(|(&key, kept)| (key, kept.order.clone()))
+        let in_doubt: Vec<VenueOrder> = (self.kept_orders(|key, kept| kept.in_doubt && !key.2))
+            .into_iter()
+            .cloned()
             .collect();
-        in_doubt.sort_unstable_by_key(|(key, _)| *key);
-        for (_, order) in in_doubt {
-            self.counters.cancels_requested += 1;
-            out.cancels.push(order);
-        }
+        self.counters.cancels_requested += in_doubt.len() as u64;
+        out.cancels.extend(in_doubt);
     }
 
     pub fn update_control(
