@@ -767,6 +767,37 @@ fn counted_then_unplaced(cancel: bool, between: impl FnOnce(&mut Kernel)) {
 }
 
 #[test]
+fn a_fill_within_the_total_its_order_filled_at_is_a_duplicate_after_the_order_ended() {
+    // A total-only report of 10 completes an order of 10; its fills' own reports (A of 6 at
+    // total 6, B of 3 at total 9) come after: they lie in what the total counted, also across
+    // a checkpoint. One with a total above it (C of 1 at total 11) is money the slot does not
+    // show.
+    for across_checkpoint in [false, true] {
+        let (mut k, o) = entry_of(10.0);
+        assert_eq!(
+            feed(&mut k, &[fill(&o, "s1", "", 0.0, 10.0)]),
+            [(Booked, 10.0)]
+        );
+        if across_checkpoint {
+            use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
+            k = decode_kernel(&encode_kernel(&k)).unwrap();
+        }
+        let got = feed(
+            &mut k,
+            &[fill(&o, "a1", "A", 6.0, 6.0), fill(&o, "b1", "B", 3.0, 9.0)],
+        );
+        assert_eq!(
+            got,
+            [(Dup, 10.0), (Dup, 10.0)],
+            "checkpoint: {across_checkpoint}"
+        );
+        let over = k.on_venue_event(&fill(&o, "c1", "C", 1.0, 11.0));
+        assert_eq!(over.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+        assert_eq!(over.severity, KernelSeverity::Critical);
+    }
+}
+
+#[test]
 fn a_partly_new_report_is_charged_the_fee_of_the_part_it_books() {
     // Fills of 2 (running total 2, fee 0.2), then a report of 3 at total 3 (fee 0.3): it
     // overlaps the first (`Covered`), so only 1 is new and booked. Its fee is the whole

@@ -262,13 +262,31 @@ def test_the_last_fill_of_an_order_a_total_only_report_completed_is_a_duplicate(
     assert kernel.snapshot() == before
 
 
+def test_fills_a_total_only_report_completed_their_order_with_are_duplicates_when_reported_later() -> None:
+    """A total-only report of 1.0 completes the order; its fills' own reports (0.6 at total 0.6,
+    and 0.3 at total 0.9, naming no fill id) lie where it counted: DUPLICATE_EVENT,
+    nothing moved. A fill above that total is money the slot does not show (CRITICAL)."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="adv-within")
+    coid = entered(kernel)
+    assert kernel.on_venue_event(fill("s1", coid, 0.0, 1.0)).accepted
+    before = kernel.snapshot()
+    for late in (fill("a1", coid, 0.6, 0.6, fill_id="A"), fill("c1", coid, 0.3, 0.9)):
+        out = kernel.on_venue_event(late)
+        assert (out.diagnostic_code, out.severity) == (D.DUPLICATE_EVENT, KernelSeverity.INFO), out.details
+        assert out.details["reported_filled_size"] == pytest.approx(1.0)
+    assert kernel.snapshot() == before
+    over = kernel.on_venue_event(fill("d1", coid, 0.2, 1.2, fill_id="D"))
+    assert (over.diagnostic_code, over.severity) == (D.UNKNOWN_ORDER, KernelSeverity.CRITICAL), over.details
+
+
 def test_a_fill_naming_no_slot_is_looked_for_only_in_its_assets_slots() -> None:
     """An ended ETH order's fill naming no slot, whose fill id a BTC slot remembers, is no
-    resend of that BTC fill: money moved that the slots do not show (CRITICAL)."""
+    resend of that BTC fill: money moved that the slots do not show (CRITICAL). Its running
+    total (1.5) is above the 1.0 its order filled at, which would count it otherwise."""
     kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="adv-asset")
     btc = entered(kernel, 0)
     eth = entered(kernel, 1, asset="ETHUSDT")
     assert kernel.on_venue_event(fill("b1", btc, 1.0, 1.0, fill_id="T1")).accepted
     assert kernel.on_venue_event(fill("e1", eth, 1.0, 1.0, fill_id="T2", asset="ETHUSDT")).accepted
-    out = kernel.on_venue_event(fill("e9", eth, 0.5, 0.5, fill_id="T1", asset="ETHUSDT"))
+    out = kernel.on_venue_event(fill("e9", eth, 0.5, 1.5, fill_id="T1", asset="ETHUSDT"))
     assert (out.diagnostic_code, out.severity) == (D.UNKNOWN_ORDER, KernelSeverity.CRITICAL), out.details

@@ -96,6 +96,9 @@ pub(super) const FILL_AFTER_END: &str =
 /// Why a status report of an order that filled completely books nothing.
 pub(super) const STATUS_OF_FILLED: &str =
     "the order filled completely at this total: a report stating it books nothing";
+/// Why a fill within the totals at which its order filled completely books nothing.
+pub(super) const WITHIN_FILLED: &str =
+    "the order filled completely, and the venue's reports up to that total count this fill";
 /// Why a rate limit on an order the venue holds does not end it (see `throttled_cancel`).
 pub(super) const THROTTLED_CANCEL: &str =
     "the venue holds the order: its cancel was throttled and the order still works";
@@ -684,10 +687,34 @@ impl Kernel {
             && slot
                 .seen_fills
                 .contains(completed_key(&ev.venue_client_id, ev.filled_size));
-        status_of_filled.then(|| {
+        if status_of_filled {
             let mut d = detail_field("filled_size", ev.filled_size);
             d.push(("reason", Detail::Static(STATUS_OF_FILLED)));
-            d
+            return Some(d);
+        }
+        let reach = self.within_completed_order(sid, ev)?;
+        let mut d = detail_field("filled_size", ev.filled_size);
+        d.push(("reported_filled_size", Detail::F64(reach)));
+        d.push(("reason", Detail::Static(WITHIN_FILLED)));
+        Some(d)
+    }
+
+    /// The total at which slot `sid`'s last entry (or exit) filled completely, when that order
+    /// is `ev`'s and the intervals its reports covered hold `ev`'s whole: a fill a total-only
+    /// report counted, whose own report comes after the order ended.
+    fn within_completed_order(&self, sid: usize, ev: &VenueEvent) -> Option<f64> {
+        if ev.kind != KernelEventKind::Fill || ev.venue_client_id.is_empty() {
+            return None;
+        }
+        let client_fp = fingerprint(&ev.venue_client_id);
+        self.covered.get(sid)?.iter().flatten().find_map(|c| {
+            let reach = c.reach();
+            let completed = reach > 0.0
+                && self.slots[sid]
+                    .seen_fills
+                    .contains(completed_key_of(client_fp, reach));
+            let whole = c.place(ev).is_some_and(|p| p.free <= QTY_EPS);
+            (completed && whole).then_some(reach)
         })
     }
 
