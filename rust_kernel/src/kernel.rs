@@ -67,10 +67,10 @@ pub const MONEY_EVENT_MEMORY: usize = 100_000;
 /// ([`EarlySettlements`]); past that the oldest is forgotten, and its fill keeps its
 /// predicted fee.
 pub const EARLY_SETTLEMENT_MEMORY: usize = 5_000;
-/// How many settled fills (by fill id and the asset their settlement named) are remembered:
-/// a settlement of one again, under another event id, is refused as settled already
-/// (UNKNOWN_ORDER), not held for a fill that will not come.
-pub const SETTLED_FILL_MEMORY: usize = 10_000;
+/// How many keys of settled fills (by fill id and the asset their settlement named, each with
+/// the fee too) are remembered: a settlement of one again at its fee, under another event id,
+/// is refused as settled already (UNKNOWN_ORDER), not held for a fill that will not come.
+pub const SETTLED_FILL_MEMORY: usize = 20_000;
 /// How many ids of FUNDING_FEEs the money event memory forgot at the latest time
 /// one had are kept ([`FundingTimes`]): a venue pays each asset's funding once at each time.
 pub const FORGOTTEN_FUNDING_IDS: usize = 4_096;

@@ -555,3 +555,50 @@ fn a_log_of_a_self_trades_early_settlements_recovers_as_it_ran() {
     assert_eq!(recovered.slots(), k.slots());
     assert_eq!(recovered.seq(), k.seq());
 }
+
+#[test]
+fn a_self_trades_fees_are_each_sides_own_in_any_order_the_sides_can_be_told_apart() {
+    // The two fills and two settlements of one self-trade, in each of their 24 orders. Once
+    // one side is settled, the other side's settlement (another fee) is that side's, not a
+    // resend. Only when the first fill and settlement to meet are one of each side, nothing
+    // tells them apart (a settlement names no side): the sides' fees swap, the account's right.
+    let events = ["fill-taker", "fill-maker", "s-taker", "s-maker"];
+    // Every order of the four: the numbers below 4^4 whose base-4 digits differ.
+    let orders = (0..256usize)
+        .map(|n| [n % 4, n / 4 % 4, n / 16 % 4, n / 64])
+        .filter(|d| (0..4).all(|i| d.contains(&i)));
+    let mut told_apart = 0;
+    for order in orders {
+        let (mut k, sent) = two_entries("self-trade-orders");
+        let case: Vec<_> = order.iter().map(|&i| events[i]).collect();
+        for &i in &order {
+            let out = match i {
+                0 | 1 => k.on_venue_event(&self_trade_fill(&sent[i])),
+                2 => k.on_account_event(&settle_btc("s-taker", "T1", 0.06)),
+                _ => k.on_account_event(&settle_btc("s-maker", "T1", -0.02)),
+            };
+            assert!(out.accepted, "{case:?}: {}: {out:?}", events[i]);
+        }
+        assert!(close(k.account.k_fees_paid, 0.04), "{case:?}");
+        assert!(k.account.k_unsettled_fees.abs() < 1e-12, "{case:?}");
+        assert!(k.early_settlements().0.is_empty(), "{case:?}");
+        // The first fill and settlement to meet: of one side each, different, they pair.
+        let met = (1..=4)
+            .map(|n| &order[..n])
+            .find(|seen| seen.iter().any(|&i| i < 2) && seen.iter().any(|&i| i >= 2))
+            .unwrap();
+        let swapped = met.len() == 2 && met[0] % 2 != met[1] % 2;
+        let fees = [k.slots()[0].fees_paid, k.slots()[1].fees_paid];
+        let expected = if swapped {
+            [-0.02, 0.06]
+        } else {
+            [0.06, -0.02]
+        };
+        assert!(
+            close(fees[0], expected[0]) && close(fees[1], expected[1]),
+            "{case:?} {fees:?}"
+        );
+        told_apart += usize::from(!swapped);
+    }
+    assert_eq!(told_apart, 16);
+}

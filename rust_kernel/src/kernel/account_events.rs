@@ -308,7 +308,8 @@ impl Kernel {
         match self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details) {
             Ok(charged) => {
                 *fee_charged = Some(charged);
-                self.early_settlements.settled(&ev.fill_id, &ev.asset);
+                self.early_settlements
+                    .settled(&ev.fill_id, &ev.asset, ev.fee);
                 Ok(())
             }
             Err(Unmatched::Ambiguous) => {
@@ -353,7 +354,8 @@ impl Kernel {
             ));
             return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
         }
-        if settled.contains(&key) {
+        // Settled at another fee, it may be a self-trade's other side, its fill still to come.
+        if settled.contains(&key) && settled.contains(&settled_fee_key(key, ev.fee)) {
             let mut d = detail_field("fill_id", &ev.fill_id);
             let reason = if !ev.asset.is_empty() {
                 d.push(("asset", (&ev.asset).into()));

@@ -265,6 +265,12 @@ pub(super) fn settled_key_of(id_print: u64, asset_print: u64) -> u64 {
     id_print ^ asset_print.rotate_left(29)
 }
 
+/// What the memory of settled fills knows the fee a fill was settled at by: a settlement of
+/// the fill at another fee is its other side's (a self-trade), at the same fee a resend.
+pub(super) fn settled_fee_key(settled_key: u64, fee: f64) -> u64 {
+    settled_key ^ fee.to_bits().rotate_left(17) ^ 0x5e77_1ed0_fee0_0000
+}
+
 /// What the memory of settled fills knows a fill booked with its venue's own fee by: its
 /// [`settled_key`] set apart, so a settlement of it is answered as such.
 pub(super) fn booked_with_fee_key(settled_key: u64) -> u64 {
@@ -336,29 +342,37 @@ impl EarlySettlements {
         Some(s)
     }
 
-    /// Remembers fill `fill_id`, settled by a settlement naming `asset` ([`settled_key`]).
-    pub(super) fn settled(&mut self, fill_id: &str, asset: &str) {
-        self.settled.insert(settled_key(fill_id, asset));
+    /// Remembers fill `fill_id`, settled at `fee` by a settlement naming `asset`
+    /// ([`settled_key`], [`settled_fee_key`]).
+    pub(super) fn settled(&mut self, fill_id: &str, asset: &str, fee: f64) {
+        let key = settled_key(fill_id, asset);
+        self.settled.insert(key);
+        self.settled.insert(settled_fee_key(key, fee));
     }
 
     /// Remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
-    /// a settlement names it either way: by its asset and by none. `booked_with_fee`: booked
-    /// with its venue's own fee, nothing to settle ([`booked_with_fee_key`]); else settled.
+    /// a settlement names it either way: by its asset and by none. Settled at `fee`: by
+    /// [`settled_fee_key`] too; None: booked with its venue's own fee, nothing to settle
+    /// ([`booked_with_fee_key`]).
     pub(super) fn settled_both_ways(
         &mut self,
         fill_id: &str,
         asset: Option<NonZeroU64>,
-        booked_with_fee: bool,
+        fee: Option<f64>,
     ) {
         let id_print = fingerprint(fill_id);
         let none = fingerprint("");
         for a in [asset.map_or(none, NonZeroU64::get), none] {
             let key = settled_key_of(id_print, a);
-            self.settled.insert(if booked_with_fee {
-                booked_with_fee_key(key)
-            } else {
-                key
-            });
+            match fee {
+                Some(fee) => {
+                    self.settled.insert(key);
+                    self.settled.insert(settled_fee_key(key, fee));
+                }
+                None => {
+                    self.settled.insert(booked_with_fee_key(key));
+                }
+            }
         }
     }
 
@@ -486,7 +500,7 @@ impl Kernel {
         };
         // Settled as a resend may name it: by its asset, or by none.
         self.early_settlements
-            .settled_both_ways(fill_id, f.asset, false);
+            .settled_both_ways(fill_id, f.asset, Some(fee));
         let diff = charged - f.predicted_fee;
         self.account.k_fees_paid += diff;
         self.account.k_unsettled_fees -= f.predicted_fee;
@@ -615,7 +629,7 @@ impl Kernel {
         details.push(("settled_by", Detail::Id(s.event_id.clone())));
         let charged = self.settle_fill(fill_key, asset, s.fee, details).ok();
         debug_assert!(charged.is_some(), "the fill just booked waits for its fee");
-        self.early_settlements.settled(fill_key, &s.asset);
+        self.early_settlements.settled(fill_key, &s.asset, s.fee);
         charged
     }
 }
