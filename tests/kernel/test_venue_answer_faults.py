@@ -238,6 +238,28 @@ def test_every_refused_event_of_an_answer_is_listed_in_order() -> None:
     assert out.details["venue_events_refused"] == 2
 
 
+def test_each_event_taken_keeps_its_own_payload_and_status_around_a_refused_one() -> None:
+    """[ACK, part fill, the part fill resent (refused), a fill without a status]: the outcome's
+    events are those taken, each with the raw payload it came with, and the last fill takes
+    PARTIALLY_FILLED from its sizes (not the kind's FILLED)."""
+
+    class Resends(SilentVenue):
+        def submit(self, order: Any) -> Any:
+            part = partial(order, "p1", 0.4, 0.4)
+            raw = {"raw_payload": {"n": 3}}
+            more = said(order, "p2", "FILL", price=100.0, size=0.3, filled_size=0.7, **raw)
+            first = said(order, "a1", "ORDER_ACK", raw_payload={"n": 0})
+            return [first, part, partial(order, "p1", 0.4, 0.4), more]
+
+    kernel = ExecutionKernel(max_slots=1, venue=Resends())
+    out = kernel.process_intent(intent("ENTER", 0))
+    assert out.accepted and kernel.slot_state(0).size == pytest.approx(0.7)
+    assert [e.event_id for e in out.emitted_events] == ["a1", "p1", "p2"]
+    assert [e.raw_payload for e in out.emitted_events] == [{"n": 0}, {}, {"n": 3}]
+    assert out.emitted_events[2].status == "PARTIALLY_FILLED"
+    assert out.details["venue_events_refused"] == 1
+
+
 def test_an_answer_the_kernel_takes_whole_names_no_refusal() -> None:
     class Fine(SilentVenue):
         def submit(self, order: Any) -> Any:

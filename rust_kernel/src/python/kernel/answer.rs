@@ -23,9 +23,15 @@ const NAMED_BAD_ITEMS: usize = 3;
 /// iterator that raised part-way; an answer longer than `MAX_VENUE_ANSWER_ITEMS`). Every event
 /// read is applied all the same: it may be a fill.
 pub(super) struct VenueAnswer {
-    /// Each event with whether it was made with a status (`PyVenueEvent::status_stated`) and
-    /// what it carries beyond what the kernel reads (`PyVenueEvent::extras`).
-    pub(super) events: Vec<(VenueEvent, bool, Option<Box<EventExtras>>)>,
+    /// The events, as the venue gave them: the kernel takes them in place, and the outcome
+    /// keeps this list when it took them all, each copied once on its way in.
+    pub(super) events: Vec<VenueEvent>,
+    /// The places in `events` of those made without a status (`PyVenueEvent::status_stated`),
+    /// in order: a fill's is judged by its sizes.
+    pub(super) unstated: Vec<usize>,
+    /// What events carry beyond what the kernel reads (`PyVenueEvent::extras`), by their place
+    /// in `events`, in order.
+    pub(super) extras: Vec<(usize, Box<EventExtras>)>,
     /// What was wrong with the answer, every fault joined: the outcome's `venue_answer_error`.
     pub(super) error: Option<String>,
     /// Ctrl-C, or sys.exit (not an `Exception`), raised while the answer was read (a
@@ -35,18 +41,37 @@ pub(super) struct VenueAnswer {
 }
 
 impl VenueAnswer {
-    pub(super) fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> VenueAnswer {
-        let mut answer = VenueAnswer {
-            events: Vec::new(),
+    /// An answer of `events` made with their statuses and nothing beyond (the mock's).
+    pub(super) fn of(events: Vec<VenueEvent>) -> VenueAnswer {
+        VenueAnswer {
+            events,
+            unstated: Vec::new(),
+            extras: Vec::new(),
             error: None,
             interrupt: None,
-        };
+        }
+    }
+
+    pub(super) fn read(py: Python<'_>, method: &str, result: &Bound<'_, PyAny>) -> VenueAnswer {
+        let mut answer = VenueAnswer::of(Vec::new());
         let mut faults = Vec::new();
         answer.collect(py, method, result, &mut faults);
         if !faults.is_empty() {
             answer.error = Some(faults.join("; "));
         }
         answer
+    }
+
+    /// Takes a copy of venue event `ev`, noting whether its status was stated and its extras.
+    fn take(&mut self, py: Python<'_>, ev: &PyVenueEvent) {
+        let at = self.events.len();
+        if !ev.status_stated {
+            self.unstated.push(at);
+        }
+        if let Some(x) = &ev.extras {
+            self.extras.push((at, Box::new(x.clone_ref(py))));
+        }
+        self.events.push(ev.inner.clone());
     }
 
     /// Takes the answer's events into `events`, and what was wrong with it into `faults`: an
@@ -70,7 +95,7 @@ impl VenueAnswer {
             format!("venue {method}() must return a list of VenueEvent objects, got {what}")
         };
         if let Ok(ev) = result.cast::<PyVenueEvent>() {
-            self.events.push(answered(py, ev.get()));
+            self.take(py, ev.get());
             faults.push(not_a_list("one VenueEvent (applied)".into()));
             return;
         }
@@ -115,7 +140,7 @@ impl VenueAnswer {
                 break;
             }
             match item.cast::<PyVenueEvent>() {
-                Ok(ev) => self.events.push(answered(py, ev.get())),
+                Ok(ev) => self.take(py, ev.get()),
                 Err(_) => {
                     bad += 1;
                     if bad <= NAMED_BAD_ITEMS {
@@ -144,10 +169,4 @@ impl VenueAnswer {
             );
         }
     }
-}
-
-/// A venue's event as the kernel takes it: a copy, whether its status was stated, its extras.
-fn answered(py: Python<'_>, ev: &PyVenueEvent) -> (VenueEvent, bool, Option<Box<EventExtras>>) {
-    let extras = ev.extras.as_ref().map(|x| Box::new(x.clone_ref(py)));
-    (ev.inner.clone(), ev.status_stated, extras)
 }

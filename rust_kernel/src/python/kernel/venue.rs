@@ -92,18 +92,11 @@ impl VenueHandle {
         match self {
             VenueHandle::Mock(m) => {
                 let mut mv = m.borrow_mut(py);
-                Ok(Ok(VenueAnswer {
-                    events: if method == "submit" {
-                        mv.inner.submit(order)
-                    } else {
-                        mv.inner.cancel(order)
-                    }
-                    .into_iter()
-                    .map(|e| (e, true, None))
-                    .collect(),
-                    error: None,
-                    interrupt: None,
-                }))
+                Ok(Ok(VenueAnswer::of(if method == "submit" {
+                    mv.inner.submit(order)
+                } else {
+                    mv.inner.cancel(order)
+                })))
             }
             VenueHandle::Python(obj) => {
                 let arg = Py::new(
@@ -258,57 +251,58 @@ impl PyKernel {
         out: &mut KernelOutcome,
         facts: &mut Option<Box<AnswerFacts>>,
     ) -> PyResult<()> {
-        // What the answer said before an event the log cannot record: the events the kernel
-        // took are in `out.emitted_events` from `start`, those it refused (rare) kept here.
+        let VenueAnswer {
+            mut events,
+            unstated,
+            extras,
+            error,
+            interrupt,
+        } = answer;
+        let mut unstated = unstated.into_iter().peekable();
+        let mut extras = extras.into_iter().peekable();
+        // The places of the events the kernel refused (rare), left out of the outcome's.
+        let mut refused: Vec<usize> = Vec::new();
         let start = out.emitted_events.len();
-        // Room for every event made once, not grown event by event.
-        out.emitted_events.reserve(answer.events.len());
-        let mut refused: Vec<(usize, VenueEvent)> = Vec::new();
-        let mut logged = 0;
-        let mut events = answer.events.into_iter();
-        while let Some((mut ev, status_stated, carried)) = events.next() {
-            if !status_stated && ev.kind == KernelEventKind::Fill {
-                ev.status = self.core.fill_status_by_sizes(&ev);
+        for at in 0..events.len() {
+            let ev = &mut events[at];
+            if unstated.next_if_eq(&at).is_some() && ev.kind == KernelEventKind::Fill {
+                ev.status = self.core.fill_status_by_sizes(ev);
             }
+            let ev = &events[at];
             let seq = self.core.seq();
-            self.core.on_venue_event_into(&ev, &mut self.answer_outcome);
-            if let Err(failure) = self.log_input_ref(seq, InputRef::VenueEvent(&ev)) {
-                let mut taken = out.emitted_events[start..].iter().cloned();
-                let mut refused = refused.into_iter().peekable();
-                let mut answer: Vec<VenueEvent> = (0..logged)
-                    .filter_map(|at| match refused.next_if(|(i, _)| *i == at) {
-                        Some((_, ev)) => Some(ev),
-                        None => taken.next(),
-                    })
-                    .collect();
-                let failed_at = answer.len();
-                answer.push(ev);
-                answer.extend(events.map(|(ev, ..)| ev));
-                return Err(self.answer_not_logged(failure, answer, failed_at));
+            self.core.on_venue_event_into(ev, &mut self.answer_outcome);
+            if let Err(failure) = self.log_input_ref(seq, InputRef::VenueEvent(ev)) {
+                return Err(self.answer_not_logged(failure, events, at));
             }
-            logged += 1;
             let applied = self.answer_outcome.applied();
-            out.absorb(&mut self.answer_outcome, &ev);
-            if applied {
-                if let Some(carried) = carried {
-                    let at = out.emitted_events.len();
-                    facts
-                        .get_or_insert_default()
-                        .event_extras
-                        .push((at, carried));
-                }
-                out.emitted_events.push(ev);
-            } else {
-                refused.push((logged - 1, ev));
+            out.absorb(&mut self.answer_outcome, ev);
+            let carried = extras.next_if(|(place, _)| *place == at).map(|(_, x)| x);
+            if !applied {
+                refused.push(at);
+            } else if let Some(carried) = carried {
+                let taken_at = start + at - refused.len();
+                let facts = facts.get_or_insert_default();
+                facts.event_extras.push((taken_at, carried));
             }
         }
-        if let Some(error) = answer.error {
+        // The events the kernel took, in order; those it refused would have a strategy hear
+        // a fill twice when the outcome is routed on.
+        if !refused.is_empty() {
+            let mut places = 0..;
+            events.retain(|_| !refused.contains(&places.next().expect("endless")));
+        }
+        if out.emitted_events.is_empty() {
+            out.emitted_events = events;
+        } else {
+            out.emitted_events.append(&mut events);
+        }
+        if let Some(error) = error {
             // The intent stands and what the venue did say is applied: raising here would
             // lose the outcome (and its order) after the kernel took both.
             out.severity = out.severity.max(KernelSeverity::Error);
             out.details.push(("venue_answer_error", Detail::Str(error)));
         }
-        answer.interrupt.map_or(Ok(()), Err)
+        interrupt.map_or(Ok(()), Err)
     }
 
     /// The error of a venue's `answer` whose event at `logged` (those before it recorded) the
