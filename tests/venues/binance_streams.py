@@ -541,6 +541,19 @@ class BinanceStreamServer:
         result: SimTrade = self._call(trade)
         return result
 
+    def cancel(self, client_id: str) -> None:
+        """Cancel the working order sent as ``client_id`` on the exchange's side: a cancel request
+        it carries out late, or one made on its website; its frame goes out on the stream."""
+
+        async def cancel() -> None:
+            order = next(o for o in self.orders.values() if o.client_id == client_id)
+            assert order.status in ("NEW", "PARTIALLY_FILLED"), order
+            order.status = "CANCELED"
+            order.updated_ms = _now_ms()
+            await self._send_execution(order, "CANCELED")
+
+        self._call(cancel)
+
     def position(self, market_id: str = "BTCUSDT") -> float:
         """The account's position in ``market_id``: spot, the base currency it holds."""
         return self.balances[self._exchange_info_base(market_id)]

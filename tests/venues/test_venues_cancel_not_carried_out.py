@@ -3,7 +3,8 @@ carrying it out, the order found still working: ``cancel`` raises ``VenueTimeout
 keeps the cancel asked), and once the order still works ``unknown_order_grace_s`` after it, a
 poll reports a CANCEL_REJECT. The kernel clears the cancel request, so a flatten cancels the
 order again: an order left ``cancel_requested`` with nothing more to report (it is
-unchanged) would be skipped by a flatten, and could fill later.
+unchanged) would be skipped by a flatten, and could fill later. Should the exchange carry that
+cancel out later still, the order's end is the cancel's: a CANCEL_ACK, as for any cancel.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 from binance_streams import BinanceStreamServer, streaming
 from venue_helpers import ManualClock, limit_entry
 
-from dita import ExecutionKernel, KernelIntent, TradeStage
+from dita import ExecutionKernel, KernelIntent, KernelOutcome, TradeStage, VenueEvent, VenueOrderStatus
 from dita.gateway.flatten import flatten_plan
 from dita.venues import CcxtVenue
 
@@ -44,6 +45,23 @@ def venue_on(server: BinanceStreamServer, clock: ManualClock, user_stream: bool)
             assert time.monotonic() < deadline, "the user stream did not subscribe"
             time.sleep(0.01)
     return venue
+
+
+def poll_until(
+    kernel: ExecutionKernel, venue: CcxtVenue, *kinds: str
+) -> list[tuple[VenueEvent, KernelOutcome]]:
+    """The venue's events up to one of ``kinds``, each with the kernel's outcome of it (the
+    stream's frames come on their own thread)."""
+    seen: list[tuple[VenueEvent, KernelOutcome]] = []
+    deadline = time.monotonic() + 10.0
+    while not any(event.kind.name in kinds for event, _ in seen):
+        assert time.monotonic() < deadline, f"none of {kinds} came: {[e.kind.name for e, _ in seen]}"
+        for event in venue.poll_events():
+            outcome = kernel.on_venue_event(event)
+            assert outcome.accepted, event
+            seen.append((event, outcome))
+        time.sleep(0.01)
+    return seen
 
 
 def poll(kernel: ExecutionKernel, venue: CcxtVenue) -> list[str]:
@@ -93,6 +111,43 @@ def test_a_cancel_in_doubt_left_working_is_reported_not_carried_out_and_a_flatte
         assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"], out.to_dict()
         (order,) = server.orders.values()
         assert order.status == "CANCELED"
+    finally:
+        kernel.close()
+        venue.close()
+
+
+@pytest.mark.parametrize("user_stream", [False, True])
+def test_a_cancel_reported_not_carried_out_that_the_exchange_carries_out_late_ends_as_a_cancel(
+    server: BinanceStreamServer, binance_keys: None, user_stream: bool
+) -> None:
+    """The cancel went out and its answer never came: the exchange may carry it out however late.
+    Reported as an EXPIRED nobody asked for, the order would end in the kernel's books otherwise
+    than a cancel does (EXPIRED, counted among the venue's rejects); its end is the cancel's."""
+    clock = ManualClock()
+    venue = venue_on(server, clock, user_stream)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    try:
+        kernel.set_seed_capital(1e7)
+        assert kernel.process_intent(limit_entry(clock())).accepted
+        poll(kernel, venue)
+        server.cancels_failing.append(UNKNOWN)
+        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
+        assert kernel.process_intent(cancel).details["cancel_outcome"] == "unknown"
+        clock.advance(GRACE_S)
+        assert poll(kernel, venue) == ["CANCEL_REJECT"] and not cancel_asked(kernel)
+
+        (order,) = server.orders.values()
+        server.fill(order.client_id, 0.008)
+        assert [e.kind.name for e, _ in poll_until(kernel, venue, "FILL")] == ["FILL"]
+        server.cancel(order.client_id)
+        ((end, outcome),) = poll_until(kernel, venue, "CANCEL_ACK", "EXPIRED")
+        assert end.kind.name == "CANCEL_ACK", end.reason
+        assert end.status == VenueOrderStatus.CANCELED and end.filled_size == pytest.approx(0.008)
+        (transition,) = outcome.to_dict()["transitions"]
+        assert (transition["trigger"], transition["next_state"]) == ("CANCEL_ACK", "POSITION_OPEN")
+        slot = kernel.slot_state(0)
+        assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.008)
+        assert slot.active_entry_order is None and not venue.following()
     finally:
         kernel.close()
         venue.close()

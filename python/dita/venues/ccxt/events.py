@@ -219,12 +219,7 @@ class OrderReporter:
             tracked.ended_at = self._client.clock()
         end_filled = max(tracked.filled, exchange_filled) if stated else 0.0
         if status != "expired":
-            ended_by = (
-                f"{self.name} canceled the order"
-                if status == "canceled"
-                else f"{self.name} closed the order with {end_filled!r} of {order.size!r} filled"
-            )
-            return [self.ended(tracked, timestamp, end_filled, "" if tracked.cancel_requested else ended_by)]
+            return [self.ended(tracked, timestamp, end_filled, self._end_reason(tracked, status, end_filled))]
         return [
             self._events.make(
                 order,
@@ -245,6 +240,27 @@ class OrderReporter:
                 ),
             )
         ]
+
+    def _end_reason(self, tracked: TrackedOrder, status: str, end_filled: float) -> str:
+        """Why the order ended (``status``: canceled, or closed short of its size): nothing for the
+        end of the cancel the kernel asks for; the exchange's doing otherwise, a cancel of ours
+        carried out after it was reported not carried out said so, with a warning."""
+        if tracked.cancel_requested:
+            return ""
+        order = tracked.order
+        ended_by = (
+            f"{self.name} canceled the order"
+            if status == "canceled"
+            else f"{self.name} closed the order with {end_filled!r} of {order.size!r} filled"
+        )
+        if not tracked.cancel_in_flight:
+            return ended_by
+        reason = (
+            f"{ended_by}: the cancel whose outcome was unknown, reported not carried out, "
+            "was carried out late"
+        )
+        log.warning("%s: %s", tracked.client_id, reason)
+        return reason
 
     def _closed_with_trades_missing(
         self, tracked: TrackedOrder, raw: dict[str, Any], stated: bool, timestamp: float
@@ -269,14 +285,15 @@ class OrderReporter:
         return []
 
     def ended(self, tracked: TrackedOrder, timestamp: float, filled_size: float, reason: str) -> VenueEvent:
-        """The end of ``tracked`` without a fill to come from here: ``CANCEL_ACK`` once a cancel
-        was asked for, else ``EXPIRED``, stating ``filled_size`` (0: the kernel's "cannot say"),
-        under the order's one end id."""
-        kind = KernelEventKind.CANCEL_ACK if tracked.cancel_requested else KernelEventKind.EXPIRED
+        """The end of ``tracked`` without a fill to come from here: ``CANCEL_ACK`` when a cancel
+        of ours may have ended it (``TrackedOrder.canceled_by_us``), else ``EXPIRED``, stating
+        ``filled_size`` (0: the kernel's "cannot say"), under the order's one end id."""
+        canceled = tracked.canceled_by_us
+        kind = KernelEventKind.CANCEL_ACK if canceled else KernelEventKind.EXPIRED
         return self._events.make(
             tracked.order,
             kind,
-            VenueOrderStatus.CANCELED if tracked.cancel_requested else VenueOrderStatus.EXPIRED,
+            VenueOrderStatus.CANCELED if canceled else VenueOrderStatus.EXPIRED,
             venue_order_id=tracked.venue_order_id,
             timestamp=timestamp,
             filled_size=filled_size,

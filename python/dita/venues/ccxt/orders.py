@@ -422,6 +422,7 @@ class Orders:
                 # The exchange may still carry it out; if the order works on past the grace,
                 # ``cancel_not_carried_out`` says so and the kernel may cancel again.
                 tracked.cancel_unknown_since = self._client.clock()
+                tracked.cancel_in_flight = True
                 raise VenueTimeout(
                     f"{self.name}: cancel of {tracked.client_id!r} timed out and the order is still "
                     f"working ({self._client.error_text(exc)}); poll_events reports the outcome",
@@ -447,7 +448,8 @@ class Orders:
         ``raw`` about ``tracked`` says of it: the order still working ``unknown_order_grace_s``
         after that cancel means it was not carried out: a CANCEL_REJECT, so the kernel clears its
         cancel request and a new cancel (a flatten) goes out. Nothing while the grace runs, nor
-        once the order ended (its end reports the cancel)."""
+        once the order ended (its end reports the cancel). Carried out later still, the cancel
+        ends the order as any cancel does (``TrackedOrder.cancel_in_flight``)."""
         since = tracked.cancel_unknown_since
         if since is None:
             return []

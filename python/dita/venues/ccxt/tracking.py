@@ -61,6 +61,9 @@ class TrackedOrder:
     # When a cancel whose outcome is unknown (a timeout, a 5xx) found the order still working:
     # polled until it ends, or until the grace passes and the cancel is reported not carried out.
     cancel_unknown_since: float | None = None
+    # A cancel went out whose answer never came: the exchange may carry it out however late,
+    # also once it was reported not carried out, and an end by cancel is then that cancel's.
+    cancel_in_flight: bool = False
     # Set when a submit timed out and the order has not been found yet.
     unresolved_since: float | None = None
     # When the exchange first answered "no such order" about it (since it last had it): the
@@ -114,6 +117,13 @@ class TrackedOrder:
         log holds it under, or while the exchange gave it none ``client:<client id>``: under the
         empty id the fills of two such orders would be one, and the kernel refuse the second."""
         return self.exchange_order_id or f"client:{self.client_id}"
+
+    @property
+    def canceled_by_us(self) -> bool:
+        """Whether an end by cancel is a cancel of ours (``CANCEL_ACK``): one asked for and not
+        refused, or one in flight (``cancel_in_flight``). Else the exchange ended the order on
+        its own (by hand on its website, say), an end nobody asked for: ``EXPIRED``."""
+        return self.cancel_requested or self.cancel_in_flight
 
     def fill_key(self, trade: dict[str, Any]) -> str:
         """What a trade of the order is known by: Binance trade ids are unique per market, not
