@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -204,6 +206,12 @@ class ExchangeClient:
         syncs_clock = by_lineage(type(self.exchange), _SYNCS_CLOCK)
         if syncs_clock and self.has_credentials and "adjustForTimeDifference" not in settings.options:
             self.exchange.options["adjustForTimeDifference"] = True
+        # The signing clock's offset (ccxt's ``timeDifference``) is synced by REST, under the
+        # venue's lock, and by the user stream's thread, which never takes that lock (a REST call
+        # holds it for up to ``timeout_ms``): every write goes through ``_adopt_offset``.
+        self._offset_lock = threading.Lock()
+        self._offset_measured_at = -math.inf
+        self.exchange.load_time_difference = self._load_time_difference
 
     # -- configuration -------------------------------------------------------------------
 
@@ -313,12 +321,34 @@ class ExchangeClient:
             return f"the clock could not be synced: {self.error_text(sync_exc)}"
         return self._said_clock(ahead_ms)
 
-    def adopt_time_difference(self, ahead_ms: float) -> str:
+    def adopt_time_difference(self, ahead_ms: float, measured_at: float) -> str:
         """Sign requests with ``ahead_ms`` (this machine's time less the exchange's, as ccxt's
-        ``load_time_difference`` gives it: the user stream's, on its thread) from now on; returns
-        what was found. One number replaced whole: REST reads it as it signs a request."""
-        self.exchange.options["timeDifference"] = ahead_ms
-        return self._said_clock(ahead_ms)
+        ``load_time_difference`` gives it: the user stream's, on its thread, by a request begun
+        at ``measured_at``, ``time.monotonic()``) from now on, unless a later measurement is in
+        place (``_adopt_offset``); returns what the offset in place is."""
+        return self._said_clock(self._adopt_offset(ahead_ms, measured_at))
+
+    def _load_time_difference(self, params: dict[str, Any] | None = None) -> int:
+        """ccxt's ``load_time_difference`` for the REST exchange (its markets load calls it, and
+        ``sync_clock_if_refused``), the offset written through ``_adopt_offset``; returns the
+        offset in place."""
+        began = time.monotonic()
+        server_ms = self.exchange.fetch_time(params or {})
+        after_ms = self.exchange.milliseconds()
+        if server_ms is None:
+            raise self.ccxt.ExchangeError(f"{self.exchange.id} loadTimeDifference() missing serverTime")
+        return int(self._adopt_offset(after_ms - float(server_ms), began))
+
+    def _adopt_offset(self, ahead_ms: float, measured_at: float) -> float:
+        """The one write of the offset requests are signed by: ``ahead_ms``, measured by a request
+        begun at ``measured_at`` (``time.monotonic()``), unless one begun later is in place (its
+        answer came first): the older of two resyncs on two threads never replaces the newer.
+        Returns the offset in place."""
+        with self._offset_lock:
+            if measured_at >= self._offset_measured_at:
+                self.exchange.options["timeDifference"] = ahead_ms
+                self._offset_measured_at = measured_at
+            return float(self.exchange.options["timeDifference"])
 
     def _said_clock(self, ahead_ms: float) -> str:
         way = "ahead of" if ahead_ms >= 0 else "behind"

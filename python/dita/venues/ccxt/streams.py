@@ -250,11 +250,12 @@ class UserStream(StreamThread):
         """Sync the signing clock with the exchange's server time after a subscription refused
         for its timestamp (-1021), for the next dial and for REST; what was found, for the reason.
         Left to REST, it would wait for a request to be refused (the next entry)."""
+        began = time.monotonic()
         try:
             ahead_ms = float(await exchange.load_time_difference())
         except Exception as exc:
             return f"the clock could not be synced: {self._client.error_text(exc)}"
-        return self._client.adopt_time_difference(ahead_ms)
+        return self._client.adopt_time_difference(ahead_ms, began)
 
     def _backoff(self, failures: int) -> float:
         s = self._settings
