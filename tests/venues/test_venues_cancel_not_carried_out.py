@@ -151,3 +151,66 @@ def test_a_cancel_reported_not_carried_out_that_the_exchange_carries_out_late_en
     finally:
         kernel.close()
         venue.close()
+
+
+def a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(
+    kernel: ExecutionKernel, venue: CcxtVenue, clock: ManualClock
+) -> None:
+    """The kernel keeps the cancel asked while the grace runs, then takes the CANCEL_REJECT."""
+    assert cancel_asked(kernel) and venue.following()
+    clock.advance(GRACE_S / 2)
+    assert poll(kernel, venue) == [] and cancel_asked(kernel)
+    clock.advance(GRACE_S / 2)
+    assert poll(kernel, venue) == ["CANCEL_REJECT"] and not cancel_asked(kernel)
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+@pytest.mark.parametrize("user_stream", [False, True])
+def test_a_cancel_answered_with_the_order_still_working_is_reported_not_carried_out_after_the_grace(
+    server: BinanceStreamServer, binance_keys: None, user_stream: bool
+) -> None:
+    """A cancel the exchange answers before carrying it out (its answer saying the order still
+    works): its end may come later, or never. Nothing was reported, the order not being over:
+    the kernel kept the cancel asked for good, and a flatten skipped the order."""
+    clock = ManualClock()
+    venue = venue_on(server, clock, user_stream)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    try:
+        kernel.set_seed_capital(1e7)
+        assert kernel.process_intent(limit_entry(clock())).accepted
+        poll(kernel, venue)
+        (order,) = server.orders.values()
+        server.cancels_failing.append((200, server._order_answer(order)))
+        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
+        assert list(kernel.process_intent(cancel).emitted_events) == []
+        a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(kernel, venue, clock)
+    finally:
+        kernel.close()
+        venue.close()
+
+
+def test_a_cancel_that_breaks_in_ccxt_s_code_is_followed_as_one_in_doubt(
+    server: BinanceStreamServer, binance_keys: None
+) -> None:
+    """ccxt's code can raise a KeyError reading an answer it did not expect, the cancel maybe
+    carried out. Only ccxt's errors counted as an unknown outcome: the KeyError went up to the
+    kernel, which kept the cancel asked, and nothing ever said the cancel was not carried out."""
+    clock = ManualClock()
+    venue = venue_on(server, clock, user_stream=False)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    try:
+        kernel.set_seed_capital(1e7)
+        assert kernel.process_intent(limit_entry(clock())).accepted
+
+        def cancel_order(*args: object) -> dict[str, object]:
+            raise KeyError("status")
+
+        venue._exchange.cancel_order = cancel_order
+        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
+        out = kernel.process_intent(cancel)
+        assert out.details["cancel_outcome"] == "unknown", out.to_dict()
+        assert "VenueTimeout" in out.details["venue_error"] and "KeyError" in out.details["venue_error"]
+        a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(kernel, venue, clock)
+    finally:
+        kernel.close()
+        venue.close()

@@ -416,18 +416,7 @@ class Orders:
             return self._cancel_missed(tracked, exc)
         except ccxt.BaseError as exc:
             if self._client.outcome_unknown(exc):
-                found = self._lookup.lookup(tracked)
-                if found is not None and found.get("status") != "open":
-                    return self._reporter.order_events(tracked, found)
-                # The exchange may still carry it out; if the order works on past the grace,
-                # ``cancel_not_carried_out`` says so and the kernel may cancel again.
-                tracked.cancel_unknown_since = self._client.clock()
-                tracked.cancel_in_flight = True
-                raise VenueTimeout(
-                    f"{self.name}: cancel of {tracked.client_id!r} timed out and the order is still "
-                    f"working ({self._client.error_text(exc)}); poll_events reports the outcome",
-                    client_order_id=order.client_order_id,
-                ) from None
+                return self._cancel_unknown(tracked, exc)
             tracked.cancel_requested = False
             synced = self._client.sync_clock_if_refused(exc)
             return [
@@ -441,7 +430,36 @@ class Orders:
                     filled=tracked.filled,
                 )
             ]
-        return self._reporter.order_events(tracked, raw)
+        except Exception as exc:
+            # Not the exchange's refusal: ccxt's own code broke (reading an answer it did not
+            # expect), maybe after the exchange carried the cancel out.
+            return self._cancel_unknown(tracked, exc)
+        events = self._reporter.order_events(tracked, raw)
+        if not tracked.terminal and tracked.ended_at is None:
+            # Answered before it was carried out (the answer says the order works, or says
+            # nothing of it): its end may come later or never, so it is followed as one in doubt.
+            self._cancel_in_doubt(tracked)
+        return events
+
+    def _cancel_unknown(self, tracked: TrackedOrder, exc: BaseException) -> list[VenueEvent]:
+        """A cancel the exchange may have carried out: the order looked up, its end when it is
+        over; else followed as a cancel in doubt, and ``VenueTimeout`` raised."""
+        found = self._lookup.lookup(tracked)
+        if found is not None and found.get("status") != "open":
+            return self._reporter.order_events(tracked, found)
+        self._cancel_in_doubt(tracked)
+        raise VenueTimeout(
+            f"{self.name}: cancel of {tracked.client_id!r} has an unknown outcome and the order is "
+            f"still working ({self._client.error_text(exc)}); poll_events reports the outcome",
+            client_order_id=tracked.order.client_order_id,
+        ) from None
+
+    def _cancel_in_doubt(self, tracked: TrackedOrder) -> None:
+        """Follow ``tracked``'s cancel as one whose outcome is unknown: the exchange may still carry
+        it out, and should the order work on past the grace, ``cancel_not_carried_out`` says so
+        and the kernel may cancel again."""
+        tracked.cancel_unknown_since = self._client.clock()
+        tracked.cancel_in_flight = True
 
     def cancel_not_carried_out(self, tracked: TrackedOrder, raw: dict[str, Any]) -> list[VenueEvent]:
         """After a cancel whose outcome was unknown (``VenueTimeout``), what the exchange's answer
