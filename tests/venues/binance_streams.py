@@ -216,6 +216,8 @@ class BinanceStreamServer:
         self.forced: list[str] = []
         # The answers (HTTP status, body) the next cancels get without being carried out.
         self.cancels_failing: list[tuple[int, dict[str, Any]]] = []
+        # The answers (HTTP status, body, headers) the next requests of the server's time get.
+        self.time_failing: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         # Request weight: the total, and the current minute's (Binance's window is the minute).
         self.weight_used = 0
         self._weight_minute = -1
@@ -391,6 +393,9 @@ class BinanceStreamServer:
 
     async def _server_time(self, request: web.Request) -> web.Response:
         # The venue syncs its signing clock with this at each markets load.
+        if self.time_failing:
+            status, body, headers = self.time_failing.pop(0)
+            return web.json_response(body, status=status, headers=headers)
         return web.json_response({"serverTime": self._server_ms()})
 
     def _server_ms(self) -> int:

@@ -531,6 +531,33 @@ def test_a_subscription_refused_for_its_timestamp_is_named_and_the_clock_synced_
             venue.close()
 
 
+def test_a_throttle_answered_to_the_stream_s_clock_sync_is_waited_out_by_rest_and_the_stream() -> None:
+    """The stream's dial refused -1021, the exchange's time it then asks for is answered 429: the
+    throttle was said as "the clock could not be synced" only, and REST and the stream's next dial
+    sent on into it, which Binance answers with a ban of the address."""
+    with streaming() as server:
+        clock = ManualClock()
+        venue = streamed_venue(server, clock)
+        try:
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+            too_many = {"code": -1003, "msg": "Too many requests; current limit is 6000 request weight."}
+            server.time_failing.append((429, too_many, {"Retry-After": "30"}))
+            subscribed = server.subscriptions
+            server.clock_offset_s = -30.0
+            server.drop_connections()
+            wait_for(lambda: "-1003" in venue.stream_status().last_error, "the throttle said")  # type: ignore[union-attr]
+            status = venue.stream_status()
+            assert status is not None and status.state == "down"
+            assert "the clock could not be synced" in status.last_error and "429" in status.last_error
+            assert venue._client.throttle_wait() == pytest.approx(30.0)
+            time.sleep(0.3)
+            assert server.subscriptions == subscribed  # still waiting it out
+            clock.advance(30.0)
+            wait_for(lambda: server.subscriptions > subscribed, "the stream to subscribe again")
+        finally:
+            venue.close()
+
+
 def test_a_subscription_refused_for_its_api_key_names_the_exchange_s_refusal() -> None:
     with streaming() as server:
         server.subscribe_refusal = {

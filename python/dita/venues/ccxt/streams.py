@@ -253,6 +253,10 @@ class UserStream(StreamThread):
         began = time.monotonic()
         try:
             ahead_ms = float(await exchange.load_time_difference())
+        except self._client.throttle_errors as exc:
+            # The address's throttle or ban: REST and the next dial wait it out, as after any.
+            self._client.note_throttle(exc, answered_by=exchange)
+            return f"the clock could not be synced: {self._client.error_text(exc)}"
         except Exception as exc:
             return f"the clock could not be synced: {self._client.error_text(exc)}"
         return self._client.adopt_time_difference(ahead_ms, began)
