@@ -206,10 +206,10 @@ class ExchangeClient:
         syncs_clock = by_lineage(type(self.exchange), _SYNCS_CLOCK)
         if syncs_clock and self.has_credentials and "adjustForTimeDifference" not in settings.options:
             self.exchange.options["adjustForTimeDifference"] = True
-        # The signing clock's offset (ccxt's ``timeDifference``) is synced by REST, under the
-        # venue's lock, and by the user stream's thread, which never takes that lock (a REST call
-        # holds it for up to ``timeout_ms``): every write goes through ``_adopt_offset``.
-        self._offset_lock = threading.Lock()
+        # The signing clock's offset (ccxt's ``timeDifference``) and the throttle's end are written
+        # by REST, under the venue's lock, and by the user stream's thread, which never takes that
+        # lock (a REST call holds it for up to ``timeout_ms``): each write goes under this one.
+        self._shared_lock = threading.Lock()
         self._offset_measured_at = -math.inf
         self.exchange.load_time_difference = self._load_time_difference
 
@@ -288,7 +288,8 @@ class ExchangeClient:
                     retry_after = cap
                 else:
                     retry_after = asked
-        self.throttled_until = max(self.throttled_until, self.clock() + retry_after)
+        with self._shared_lock:
+            self.throttled_until = max(self.throttled_until, self.clock() + retry_after)
         if banned:
             ends = datetime.datetime.fromtimestamp(self.throttled_until, datetime.UTC)
             log.error(
@@ -344,7 +345,7 @@ class ExchangeClient:
         begun at ``measured_at`` (``time.monotonic()``), unless one begun later is in place (its
         answer came first): the older of two resyncs on two threads never replaces the newer.
         Returns the offset in place."""
-        with self._offset_lock:
+        with self._shared_lock:
             if measured_at >= self._offset_measured_at:
                 self.exchange.options["timeDifference"] = ahead_ms
                 self._offset_measured_at = measured_at
