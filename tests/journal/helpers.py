@@ -85,6 +85,7 @@ class Workload:
     fills_settled: int = 0
     account_refused: int = 0
     last_settled: str = ""  # the fill id of the latest settlement
+    last_settled_fee: float = 0.0  # and its fee
     on_step: Callable[[Workload], None] | None = None
 
     @property
@@ -145,7 +146,7 @@ class Workload:
                         event_id=f"settle-{ev.fill_id}", kind="FILL_SETTLED", fill_id=ev.fill_id, fee=fee
                     )
                     self.fills_settled += 1
-                    self.last_settled = ev.fill_id
+                    self.last_settled, self.last_settled_fee = ev.fill_id, fee
 
     def trade(self, i: int) -> None:
         slot = i % self.max_slots
@@ -236,9 +237,10 @@ class Workload:
                     maint_margin=50.0,
                 )
             if i % 150 == 75 and self.last_settled:
-                # Refused, and journaled so: the latest settlement sent again under another id
-                # (its fill settled already; one for a fill not booked yet is held for it)
-                self.account(event_id=f"late-{i}", kind="FILL_SETTLED", fill_id=self.last_settled, fee=0.25)
+                # Refused, and journaled so: the latest settlement resent under another id, at its
+                # fee (at another fee it is held for a self-trade's other side)
+                fill_id, fee = self.last_settled, self.last_settled_fee
+                self.account(event_id=f"late-{i}", kind="FILL_SETTLED", fill_id=fill_id, fee=fee)
                 self.account_refused += 1
             if i % 400 == 100:
                 self.control(verbosity="DEBUG")

@@ -182,11 +182,12 @@ def test_refused_account_events_are_journaled_and_change_no_answer(journal: Clic
     assert totals == [{"funding": -0.25, "fees_settled": 0.5, "fees_charged": 0.5, "refused_events": 0}]
     assert before[8] and len(before[7]) == 2
     refused = [
-        # slot 0's first fill again, settled already: the exchange's figure is not booked twice
-        (AccountEvent("settle-again", "FILL_SETTLED", fill_id="fill-0-1.0", fee=9.0), "UNKNOWN_ORDER"),
+        # slot 0's first fill again at its fee, settled already: the exchange's figure is not
+        # booked twice (at another fee it is held for a self-trade's other side)
+        (AccountEvent("settle-again", "FILL_SETTLED", fill_id="fill-0-1.0", fee=0.5), "UNKNOWN_ORDER"),
         # slot 1's, settled already at 0.0, sent again under another id: no fill of its id waits,
         # yet it is refused, not held for a fill to come
-        (AccountEvent("settle-again-1", "FILL_SETTLED", fill_id="fill-1-1.0", fee=9.0), "UNKNOWN_ORDER"),
+        (AccountEvent("settle-again-1", "FILL_SETTLED", fill_id="fill-1-1.0", fee=0.0), "UNKNOWN_ORDER"),
         (AccountEvent("settle-fill-0-1.0", "FILL_SETTLED", fill_id="fill-0-2.0", fee=9.0), "DUPLICATE_EVENT"),
         (AccountEvent("settle-nan", "FILL_SETTLED", fill_id="fill-0-2.0", fee=math.nan), "INVALID_INTENT"),
         (AccountEvent("fund-inf", "FUNDING_FEE", amount=math.inf), "INVALID_INTENT"),
