@@ -798,3 +798,54 @@ def test_two_settlements_naming_no_asset_each_charge_the_fill_of_their_id_waitin
         ("t0", "123"): (20.0, 20.0),
         ("t1", "123"): (2.0, 2.0),
     }
+
+
+@pytest.mark.parametrize("asset", ["BTCUSDT", ""])
+def test_a_self_trades_second_settlement_is_charged_only_to_the_other_sides_fill(
+    journal: ClickHouseJournal, asset: str
+) -> None:
+    """A self-trade: both slots' fills take exchange trade "123". The long's fill is booked and
+    settled (0.5); a settlement at another fee (0.2) is then held for the short's fill, which
+    has not come: the kernel has charged 0.5. The queries took the held one for a settlement of
+    the long's fill: the exchange's fee for it read 0.2, and the fees charged 0.7."""
+    kernel_id = f"self-{asset or 'bare'}"
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), journal=journal, kernel_id=kernel_id)
+    kernel.update_control(verbosity="DEBUG", source="test")
+    entries = [
+        KernelIntent(f"e{s}", f"t{s}", s, "BTCUSDT", side, "ENTER", 100.0, 1.0)
+        for s, side in enumerate(("LONG", "SHORT"))
+    ]
+    orders = [kernel.process_intent(entry).order for entry in entries]
+
+    def fill(slot: int) -> None:
+        order = orders[slot]
+        assert order is not None
+        ev = VenueEvent(
+            f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset="BTCUSDT",
+            price=100.0, size=1.0, filled_size=1.0, fill_id="123",
+        )  # fmt: skip
+        assert kernel.on_venue_event(ev).accepted
+
+    fill(0)
+    assert _settle(kernel, "s0", "123", 0.5, asset=asset).details.get("actual_fee") == 0.5
+    held = _settle(kernel, "s1", "123", 0.2, asset=asset)
+    assert held.accepted and held.details["held_for_fill"], held
+    journal.flush(30)
+    assert kernel.account()["k_fees_paid"] == pytest.approx(0.5)
+
+    long_side = ("t0", "123")
+    settled = _per_fill(_run((journal, None), 7, kernel=kernel_id), "actual_fee", "fee_charged")
+    assert settled == {long_side: (0.5, 0.5)}
+    fees = journal.query(_fees_per_fill_query(), {"kernel": kernel_id}).records()
+    assert _per_fill(fees, "actual_fee", "settled_fee")[long_side] == (0.5, 0.5)
+    totals = journal.query(_funding_query(), {"kernel": kernel_id}).records()
+    assert (totals[0]["fees_settled"], totals[0]["fees_charged"]) == (pytest.approx(0.7), pytest.approx(0.5))
+
+    fill(1)  # the short's fill takes the held settlement
+    journal.flush(30)
+    paid = {f"t{s}": kernel.slot_state(s).fees_paid for s in range(2)}
+    assert paid == pytest.approx({"t0": 0.5, "t1": 0.2})
+    rows = _run((journal, None), 6, kernel=kernel_id)
+    assert {r["trade_id"]: r["fees"] for r in rows} == pytest.approx(paid)
+    totals = journal.query(_funding_query(), {"kernel": kernel_id}).records()
+    assert totals[0]["fees_charged"] == pytest.approx(0.7)
