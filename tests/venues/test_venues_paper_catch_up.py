@@ -14,7 +14,7 @@ import pytest
 from venue_helpers import make_order
 
 from dita import KernelEventKind, VenueEvent, VenueOrder
-from dita.strategy import Bar
+from dita.strategy import Bar, Quote
 from dita.venues.paper import BookedFill, PaperVenue
 
 T0 = 1_704_067_200.0
@@ -211,3 +211,46 @@ def test_a_pending_cancel_put_back_takes_effect_after_its_bar_closes_and_the_lat
 
     unbroken, continued = _continued(20_000.0, send, {"low": 90.0}, bid=True)
     assert _fills(continued) == _fills(unbroken) == [("FILL", 95.0, "MAKER")]
+
+
+def _mixed_feed(
+    sent_on: Bar | Quote, bid_then: float, at_then: float
+) -> tuple[list[VenueEvent], list[VenueEvent]]:
+    """A venue fed bars and quotes (bars of a minute, a latency of 5 s): a bar at T0, a quote at
+    T0 + 10, its book saved; then ``sent_on`` and a sell limit at 101 sent on it; then a quote with
+    bid ``bid_then`` at T0 + ``at_then``. Returns that quote's events in the run that was not
+    stopped and in one whose book is put back from the log, ``sent_on`` passed over."""
+    unbroken = PaperVenue(slippage_bps=0.0, latency_ms=5_000.0, bar_seconds=60)
+    unbroken.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1000.0, T0)
+    unbroken.on_quote("BTCUSDT", 100.0, 100.5, 10.0, 10.0, T0 + 10)
+    book = unbroken.book()
+    if isinstance(sent_on, Bar):
+        unbroken.on_bar(sent_on.asset, *sent_on[2:], sent_on.ts)
+    else:
+        unbroken.on_quote(sent_on.asset, *sent_on[2:], sent_on.ts)
+    sell = make_order("s", side="SELL", order_type="LIMIT", price=101.0, timestamp=sent_on.ts)
+    unbroken.submit(sell)
+    fresh = PaperVenue(slippage_bps=0.0, latency_ms=5_000.0, bar_seconds=60)
+    fresh.restore_book(book)
+    assert fresh.catch_up([], unbroken.open_orders()).not_applied == []
+    fresh.pass_over([sent_on])
+    then = ("BTCUSDT", bid_then, bid_then + 0.5, 10.0, 10.0, T0 + at_then)
+    return unbroken.on_quote(*then), fresh.on_quote(*then)
+
+
+def test_an_order_put_back_that_was_sent_on_a_quote_goes_live_a_latency_after_it() -> None:
+    """A sell limit sent on a quote of a feed of bars and quotes, put back from the log, was
+    taken as sent on a bar (the venue had taken bars): it waited for that bar's close, a minute,
+    and missed the quote 20 s later that the run not stopped filled it on."""
+    unbroken, continued = _mixed_feed(Quote("BTCUSDT", T0 + 20, 100.0, 100.5, 10.0, 10.0), 102.0, 40)
+    assert _fills(unbroken) == [("FILL", 102.0, "TAKER")]
+    assert _fills(continued) == _fills(unbroken)
+
+
+def test_an_order_put_back_sent_on_a_bar_waits_for_its_close_though_the_book_ended_on_a_quote() -> None:
+    """The saved book's last data is a quote; the order was sent on the bar after it, which the
+    venue takes again (``pass_over``): decided at that bar's close, it misses a quote inside the
+    bar, as in the run not stopped."""
+    bar = Bar("BTCUSDT", T0 + 60, 100.0, 100.5, 99.5, 100.0, 1000.0)
+    unbroken, continued = _mixed_feed(bar, 102.0, 90)
+    assert _fills(continued) == _fills(unbroken) == []

@@ -480,6 +480,10 @@ class PaperVenue:
         # The ``order_seq`` of the book ``restore_book`` took (None: none): the orders ``catch_up``
         # puts back are those this venue placed after it.
         self._book_order_seq: int | None = None
+        # The orders ``catch_up`` put back and the cancels it asked, by client order id: whether
+        # each was sent on a bar is the data's ``pass_over`` takes up to it (``_sent_on_data``).
+        self._put_back_orders: dict[str, _Working] = {}
+        self._asked_after_save: dict[str, _Working] = {}
         # The kernel holds nothing while ``submit`` runs, so threads sharing a kernel call it at
         # once: unguarded, two fills could read the position before either wrote it (one lost),
         # and ``positions()`` raise while a fill adds an asset. Reentrant: ``submit`` reads
@@ -506,6 +510,11 @@ class PaperVenue:
         if self._now is not None:
             return self._now
         return order.created_at if order is not None else 0.0
+
+    def _sent_on_a_bar(self) -> bool:
+        """Whether an order or a cancel sent now is sent on a bar, and so decided at that bar's
+        close: the latest data is a bar, under the data's clock (a live clock times it itself)."""
+        return self._on_a_bar and self._clock_fn is None
 
     @property
     def data_time(self) -> float | None:
@@ -551,7 +560,7 @@ class PaperVenue:
         working = _Working(order, venue_order_id, active_at=active_at, sent_at=now if known else -math.inf)
         self._working.setdefault(order.asset, {})[order.client_order_id] = working
         self._by_client_id[order.client_order_id] = working
-        if self._on_a_bar and self._clock_fn is None:
+        if self._sent_on_a_bar():
             # Decided at its bar's close, which a quote inside that bar is before.
             working.awaits_close = True
             self._awaiting_close[order.client_order_id] = working
@@ -764,7 +773,7 @@ class PaperVenue:
             if working.cancel_at is None:
                 working.cancel_at = now + self._latency
                 self._canceling[order.client_order_id] = working
-                if self._on_a_bar and self._clock_fn is None:
+                if self._sent_on_a_bar():
                     working.cancel_awaits_close = True
                     self._awaiting_close[order.client_order_id] = working
             return []
@@ -1368,9 +1377,9 @@ class PaperVenue:
         venue as ``cancel`` has it (the venue acknowledges it with the data after that)."""
         w.cancel_at = at + self._latency
         self._canceling[w.order.client_order_id] = w
-        if self._latency > 0 and self._on_bars():
-            w.cancel_awaits_close = True
-            self._awaiting_close[w.order.client_order_id] = w
+        if self._latency > 0:
+            self._asked_after_save[w.order.client_order_id] = w
+            self._await_close(w, cancel=self._sent_on_a_bar())
 
     def pass_over(self, points: Iterable[Any]) -> int:
         """Take market data the kernel acted on without this venue: the rows a run killed between
@@ -1380,10 +1389,13 @@ class PaperVenue:
         closes that orders sent on a bar count their latency from, as ``on_bar`` and ``on_quote``
         do; an order it reaches without crossing its limit rests, as a matching pass leaves it,
         so it later fills at its limit as a maker (a book saved before any data reached it would
-        fill as a taker at a better open). Nothing fills, ends or is canceled here: what those rows did
-        to the orders is the log's. Returns how many points were taken. Raises ValueError, as
-        ``on_bar`` does, for a point earlier than the clock, and ``ArgumentReadError`` naming the
-        item for an error of ``points``' own code; the points before it stay taken."""
+        fill as a taker at a better open). An order ``catch_up`` put back, or a cancel it asked, waits
+        for a bar's close when the last point at or before its time is a bar, as ``submit`` and
+        ``cancel`` decide on the data they are sent on. Nothing fills, ends or is canceled here:
+        what those rows did to the orders is the log's. Returns how many points were taken.
+        Raises ValueError, as ``on_bar`` does, for a point earlier than the clock, and
+        ``ArgumentReadError`` naming the item for an error of ``points``' own code; the points
+        before it stay taken."""
         taken = 0
         # Read before the guard: the points (a generator, say) are the caller's code.
         for p in read_items("pass_over()", "points", points):
@@ -1413,6 +1425,8 @@ class PaperVenue:
             if self._awaiting_close:
                 self._closes_reached(ts, bar=False)
         self._now = ts
+        if self._put_back_orders or self._asked_after_save:
+            self._sent_on_data(ts)
         for w in self._working.get(asset, {}).values():
             if w.market or w.active_at > ts or w.awaits_close or (bar is not None and w.sent_at >= ts):
                 continue
@@ -1499,18 +1513,42 @@ class PaperVenue:
             w.filled = min(taken.filled, w.size)
             w.filled_cost, w.fills = taken.filled_cost, taken.fills
             w.resting = taken.maker or w.market
-        if self._on_bars():
-            # Sent on a bar: decided at its close (``_closes_reached``), as ``submit`` does.
-            w.awaits_close = True
-            self._awaiting_close[order.client_order_id] = w
         self._working.setdefault(order.asset, {})[order.client_order_id] = w
         self._by_client_id[order.client_order_id] = w
+        self._put_back_orders[order.client_order_id] = w
+        # Sent on a bar: decided at its close (``_closes_reached``), as ``submit`` has it; the
+        # rows ``pass_over`` takes up to it decide again (``_sent_on_data``).
+        self._await_close(w, order=self._sent_on_a_bar())
         return w
 
-    def _on_bars(self) -> bool:
-        """Whether a restored book's data are bars (what its kernel sent after the save was
-        sent on a bar): the data's clock, and a bar length set or bars taken already."""
-        return self._clock_fn is None and (self._bar_seconds > 0 or self._on_a_bar or bool(self._bar_at))
+    def _sent_on_data(self, ts: float) -> None:
+        """``pass_over`` took data at ``ts``: the orders put back and the cancels asked at or after
+        it were sent on it, or on later data, so they are decided at a bar's close as this data
+        has it (``_sent_on_a_bar``). The last data they see here is the data they were sent on."""
+        on_a_bar = self._sent_on_a_bar()
+        for cid, w in list(self._put_back_orders.items()):
+            if cid not in self._by_client_id:
+                del self._put_back_orders[cid]
+            elif w.sent_at >= ts:
+                self._await_close(w, order=on_a_bar)
+        for cid, w in list(self._asked_after_save.items()):
+            if cid not in self._canceling or w.cancel_at is None:
+                del self._asked_after_save[cid]
+            elif w.cancel_at - self._latency >= ts:
+                self._await_close(w, cancel=on_a_bar)
+
+    def _await_close(self, w: _Working, *, order: bool | None = None, cancel: bool | None = None) -> None:
+        """Set whether ``w`` (``order``) and its cancel (``cancel``) wait for the close of the bar they
+        were sent on (None: as they are), ``w`` listed among those that wait while either does."""
+        if order is not None:
+            w.awaits_close = order
+        if cancel is not None:
+            w.cancel_awaits_close = cancel
+        cid = w.order.client_order_id
+        if w.awaits_close or w.cancel_awaits_close:
+            self._awaiting_close[cid] = w
+        else:
+            self._awaiting_close.pop(cid, None)
 
     def balances(self) -> dict[str, float]:
         with self._lock:
