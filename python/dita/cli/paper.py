@@ -63,8 +63,22 @@ from dita.cli.live_feed import (  # noqa: F401  (the live feed's names, importab
     check_quote_feed,
     choose_live_feed,
 )
+from dita.cli.paper_resume import (
+    Act,
+    CatchUp,
+    LogAfterSave,
+    Place,
+    Replayed,
+    fill_entry,
+    last_place,
+    place_order,
+    read_log_after_save,
+    rows_after,
+    rows_between,
+)
 
 if TYPE_CHECKING:
+    from dita.backtest.data import MarketData
     from dita.backtest.engine import BacktestConfig
     from dita.runtime import ReasonCounts
     from dita.venues.paper import CaughtUp
@@ -145,13 +159,20 @@ class PaperSession:
         self.previous = previous if self.continued else None
         self.restored_orders = 0
         # A book older than the log (a run killed between two saves) brought forward from it.
-        self.caught_up: _CatchUp | None = None
+        self.caught_up: CatchUp | None = None
+        # What the log holds after the state file's save, read once (None: nothing after it, or
+        # not read, ``log_unread`` saying why): the fills and cancels the book is brought forward
+        # with, the acts a replay goes on after.
+        self.after_save: LogAfterSave | None = None
+        self.log_unread = ""
         # Orders of the book for an asset this run's feed does not have (reconciliation ends them).
         self.left_out: list[str] = []
         if self.continued:
             self.kernel.set_exchange_config(
                 {"taker_rate": fill_model.fee_rate, "maker_rate": fill_model.maker_rate}
             )
+            if isinstance(book, dict) or clock == "data":
+                self.after_save, self.log_unread = self._read_after_save(self.previous)
             if isinstance(book, dict):
                 self.left_out = self.venue.restore_book(book)
                 self.caught_up = self._catch_up(previous or {})
@@ -161,7 +182,11 @@ class PaperSession:
         if control_plane is not None:
             # After the PAPER label, so what the cluster sets (a HALTED) wins over it.
             self.kernel.attach_control_plane(control_plane)
-        self.runtime = TradingRuntime(self.kernel, [self.venue], clock=clock)
+        # A replay's intents record where in the data they were decided: a run continuing this
+        # kernel after a kill goes on from the last of them (``continue_after_acts``).
+        self.runtime = TradingRuntime(
+            self.kernel, [self.venue], clock=clock, record_data_place=clock == "data"
+        )
         self.runtime.fill_listeners.append(self._on_fill)
         # Orders the venue rejected this run (an asset outside the feed, say): the kernel took
         # them, so the strategy's outcome reads accepted and nothing else would say so.
@@ -188,7 +213,7 @@ class PaperSession:
                 listed = {(f.get("asset"), f.get("fill_id")) for f in self.fills if f.get("fill_id")}
                 for row in self.caught_up.rows:
                     if (row["asset"], row["fill_id"]) not in listed:
-                        self._keep_fill(_fill_entry(row))
+                        self._keep_fill(fill_entry(row))
             for s in self.kernel.slots():
                 if s.get("trade_id"):
                     self._realized[s["trade_id"]] = float(s.get("realized_pnl") or 0.0)
@@ -202,13 +227,13 @@ class PaperSession:
             before.get("intents_refused") or 0, before.get("refusal_reasons")
         )
         # Where a replay is, across the runs continuing this kernel (clock "data" only).
-        self.replay = _Replayed.after(self.previous if clock == "data" else None)
+        self.replay = Replayed.after(self.previous if clock == "data" else None)
         # A run killed between two saves leaves its log past the state file: the kernel acted on
         # the rows it handled after the save, and fed them again, the strategies would trade them
         # a second time. The replay goes on after the kernel's last act instead
         # (`continue_after_acts`).
-        self.last_act = self._last_act_after_save() if clock == "data" else None
-        self.acted_after_save: float | None = None
+        self.acts = self._acts_after_save() if clock == "data" else []
+        self.acted_after_save: Place | None = None
         self.saved_place: tuple[float | None, int | None] = (None, 0)
         self.started = time.time()
 
@@ -248,7 +273,19 @@ class PaperSession:
                 totals["last_ts"] = max(totals["last_ts"], float(old["ts"]))
             del self.fills[:-KEPT_FILLS]
 
-    def _catch_up(self, previous: dict[str, Any]) -> _CatchUp | None:
+    def _read_after_save(self, previous: dict[str, Any] | None) -> tuple[LogAfterSave | None, str]:
+        """What the log holds after the state file ``previous``'s save (all of it with no state
+        file), and why it could not be read ('' when it was); None when the state file goes with
+        the log (or records no seq)."""
+        saved = 0 if previous is None else previous.get("seq")
+        if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < self.recovered_seq:
+            return None, ""
+        try:
+            return read_log_after_save(self.kernel, saved + 1, self.recovered_seq), ""
+        except (WalError, OSError, ValueError) as exc:
+            return None, f"cannot read it after seq {saved:,}: {exc}"
+
+    def _catch_up(self, previous: dict[str, Any]) -> CatchUp | None:
         """Bring the restored book forward to the kernel's log when the state file was saved
         before its end (a run killed between two saves): the fills the kernel booked after the
         save (its journal's ``fills`` rows, derived from the log, which holds only the fills it
@@ -257,12 +294,11 @@ class PaperSession:
         saved = previous.get("seq")
         if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < self.recovered_seq:
             return None
-        done = _CatchUp(saved)
-        try:
-            done.rows, cancels = _booked_fills(self.kernel, saved + 1, self.recovered_seq)
-        except (WalError, OSError, ValueError) as exc:
-            done.unread = f"cannot read it after seq {saved:,}: {exc}"
+        done = CatchUp(saved)
+        if self.after_save is None:
+            done.unread = self.log_unread
             return done
+        done.rows, cancels = self.after_save.fills, self.after_save.cancels
         from dita.reconcile import EVENT_ID_PREFIX
         from dita.venues.paper import BookedFill
 
@@ -351,43 +387,46 @@ class PaperSession:
             "refusal_reasons": refusals.reasons,
         }
 
-    def _last_act_after_save(self) -> float | None:
-        """The time of the kernel's last act on a slot (its last transition), when its log goes
-        on past the state file's save, or there is no state file (a run killed before its
-        first save, or the file lost: the replay would start from the data's first row);
-        None otherwise."""
-        if not self.continued:
-            return None
-        if self.previous is not None:
-            saved = self.previous.get("seq")
-            if not isinstance(saved, int) or isinstance(saved, bool) or saved >= self.recovered_seq:
-                return None
-        return max((float(s.get("last_event_time") or 0.0) for s in self.kernel.slots()), default=0.0)
+    def _acts_after_save(self) -> list[Act]:
+        """The kernel's acts after the state file's save (or all of them, with no state file: a
+        run killed before its first save, or the file lost, whose replay would start from the
+        data's first row); none when its log goes with the state file. A log that cannot be read
+        gives its last act's time, from the kernel's slots (their last transitions), at every
+        row of it."""
+        if self.after_save is not None:
+            return self.after_save.acts
+        if not self.log_unread:
+            return []
+        return [Act(max((float(s.get("last_event_time") or 0.0) for s in self.kernel.slots()), default=0.0))]
 
-    def continue_after_acts(self, last_row: float) -> str | None:
-        """Moves the replay past the kernel's last act after the save (see ``last_act``), when
-        it is at or past the saved place: every row of its time is skipped, those of the save's
-        time that the killed run took after the save included. ``last_row``: the data's last
-        time. A last act past it is no time of this data (a reconciliation stamped with the wall
-        clock, as an older dita stamped it): the replay stays where the state file says, and the
-        returned warning says why."""
-        acted = self.last_act
-        if acted is None or acted < (self.replay.ts or 0.0) or acted <= 0.0:
+    def continue_after_acts(self, data: MarketData) -> str | None:
+        """Moves the replay past the kernel's last act after the save (``acts``), when that is
+        past the saved place: the rows up to it are skipped, those of the save's time that the
+        killed run took after the save included, and the rows after it at its time are replayed.
+        A last act past the data's last time is no time of ``data`` (a reconciliation stamped
+        with the wall clock, as an older dita stamped it): the replay stays where the state
+        file says, and the returned warning says why."""
+        place = last_place(self.acts, data)
+        if place is None or place[0] <= 0.0:
             return None
+        saved = self.replay.ts
+        if saved is not None and place_order(place) <= place_order((saved, self.replay.n)):
+            return None
+        acted, last_row = place[0], float(data.ts.max())
         if acted > last_row:
-            place = (
+            where = (
                 "from the state file's place, and rows the killed run handled after its last save"
                 if self.previous is not None
                 else "from the data's first row (there is no state file), and rows the killed run handled"
             )
             return (
                 f"the kernel's last act ({acted!r}) is past the data's last row ({last_row!r}), so it "
-                f"is no time of this data: the replay goes on {place} may be traded again"
+                f"is no time of this data: the replay goes on {where} may be traded again"
             )
-        self.acted_after_save = acted
+        self.acted_after_save = place
         # The state file's place: the rows from there to the last act are the venue's to pass over.
         self.saved_place = (self.replay.ts, self.replay.n)
-        self.replay = _Replayed(acted, None)
+        self.replay = Replayed(*place)
         return None
 
     def _data_time(self) -> float:
@@ -417,60 +456,6 @@ class PaperSession:
         except OSError as exc:  # the log's own I/O error (its first), not the state file's
             raise WalError(str(exc)) from exc
         return write_state_file(self.state_dir, snap)
-
-
-class _CatchUp:
-    """What a continued run read from the log after a state file saved before its end, and
-    what the paper venue made of it (``PaperSession._catch_up``)."""
-
-    def __init__(self, saved: int) -> None:
-        self.saved = saved
-        self.rows: list[dict[str, Any]] = []  # the kernel's fills after the save, journal rows
-        self.venue: CaughtUp | None = None
-        self.unread = ""  # why the log could not be read (then nothing was caught up)
-
-
-def _booked_fills(kernel: Any, from_seq: int, to_seq: int) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """The fills the kernel booked in its log's records ``from_seq..=to_seq``: its journal's
-    ``fills`` rows, derived again by a read-only replay of the log (``wal_journal_blocks``),
-    in the order it booked them (a fill it refused left no row); and when it last asked a
-    cancel there, by trade id (its ``CANCEL_REQUESTED`` transitions)."""
-    from dita._kernel import JOURNAL_COLUMNS
-
-    names = JOURNAL_COLUMNS["fills"]
-    moves = JOURNAL_COLUMNS["transitions"]
-    at, trade, trigger = moves.index("ts"), moves.index("trade_id"), moves.index("trigger")
-    rows: list[dict[str, Any]] = []
-    cancels: dict[str, float] = {}
-
-    def sink(blocks: list[Any]) -> None:
-        for block in blocks:
-            if block.table == "fills":
-                rows.extend(dict(zip(names, t, strict=True)) for t in block.tuples())
-            elif block.table == "transitions":
-                for t in block.tuples():
-                    if t[trigger] == "CANCEL_REQUESTED":
-                        cancels[t[trade]] = float(t[at])
-
-    # Whatever the log's control said (QUIET, journal rows off): every fill and cancel asked.
-    kernel.wal_journal_blocks(from_seq, to_seq, sink=sink, every_intent=True)
-    rows.sort(key=lambda r: (r["seq"], r["sub"]))
-    return rows, cancels
-
-
-def _fill_entry(row: dict[str, Any]) -> dict[str, Any]:
-    """A fill of the state file's list (``PaperSession._on_fill``) from its journal row."""
-    return {
-        "ts": row["ts"],
-        "trade_id": row["trade_id"],
-        "asset": row["asset"],
-        "side": row["side"],
-        "price": row["price"],
-        "qty": row["qty"],
-        "fee": row["fee"],
-        "realized_pnl": row["realized_pnl"],
-        "fill_id": row["fill_id"],
-    }
 
 
 def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
@@ -802,26 +787,26 @@ def paper(
     # The id to give `dita status --kernel` and `dita control set --kernel` while this runs.
     console.print(f"kernel id: {session.kernel.kernel_id}", highlight=False)
     if history is not None:
-        problem = session.continue_after_acts(float(history.ts.max()))
+        problem = session.continue_after_acts(history)
         if problem is not None:
             typer.echo(f"warning: {problem}", err=True)
         after, taken = session.replay.ts, session.replay.n
-        if after is not None:
-            session.runtime.resume_at(after)
         if after is not None:
             # The rows the runs before handled are not replayed: the kernel and the venue's
             # clock are past them (the venue refuses earlier data). Of the rows at the last
             # run's time, those it took (a file without the count: all of them).
             at_after = int((history.ts == after).sum())
             skip = at_after if taken is None else min(taken, at_after)
+            session.runtime.resume_at(after, skip)
             handled = int((history.ts < after).sum()) + skip
-            feed = _skipped(feed, after, skip)
+            feed = rows_after(feed, after, skip)
             caught = session.caught_up
             if session.acted_after_save is not None and caught is not None and caught.venue is not None:
                 # The book was saved before rows the killed run handled: the venue takes them as
                 # the killed run's did (its clock, prices, the orders they passed resting), the
                 # fills they made being the log's (caught up above).
-                session.venue.pass_over(_passed(history, make, names, session.saved_place, after))
+                passed = rows_between(history, make, names, session.saved_place, (after, taken))
+                session.venue.pass_over(passed)
             at = datetime.fromtimestamp(after, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             console.print(
                 f"replay continues after {at}: {handled:,} of {len(history.ts):,} rows were handled before",
@@ -1020,71 +1005,6 @@ def _own_start() -> str | None:
     from dita.services import process_start
 
     return process_start(os.getpid())
-
-
-class _Replayed:
-    """Where a replay is: the time of the last row handed to the runtime and how many rows
-    of that time were (across the runs continuing one kernel), for the state file."""
-
-    def __init__(self, ts: float | None, n: int | None) -> None:
-        self.ts, self.n = ts, n
-        self.before: tuple[float | None, int | None] = (ts, n)
-        self.yielded = 0
-
-    @classmethod
-    def after(cls, previous: dict[str, Any] | None) -> _Replayed:
-        """Where the run ``previous`` (its state file) left the replay; nowhere yet for None."""
-        ts = (previous or {}).get("data_time")
-        if not is_real(ts) or not ts:
-            return cls(None, 0)
-        n = (previous or {}).get("rows_at_data_time")
-        # A file without the count (or a bad one) continues after every row of its time.
-        return cls(float(ts), n if isinstance(n, int) and not isinstance(n, bool) and n >= 0 else None)
-
-    def feed(self, items: Iterable[Any]) -> Iterator[Any]:
-        for item in items:
-            self.before = (self.ts, self.n)
-            if item.ts == self.ts and self.n is not None:
-                self.n += 1
-            else:
-                self.ts, self.n = float(item.ts), 1
-            self.yielded += 1
-            yield item
-
-    def at(self, taken: int) -> tuple[float | None, int | None]:
-        """Time and count as of the ``taken`` rows the runtime took this run: the last row
-        fetched is not among them when the run stopped before handling it."""
-        return (self.ts, self.n) if taken >= self.yielded else self.before
-
-
-def _skipped(feed: Iterable[Any], after: float, skip: int) -> Iterator[Any]:
-    """``feed`` without its rows before ``after`` and the first ``skip`` rows at it."""
-    for item in feed:
-        if item.ts < after:
-            continue
-        if item.ts == after and skip > 0:
-            skip -= 1
-            continue
-        yield item
-
-
-def _passed(
-    history: Any, make: Any, names: tuple[str, ...], place: tuple[float | None, int | None], until: float
-) -> list[Any]:
-    """The rows of ``history`` (as ``make`` of the columns ``names``) after the state file's
-    ``place`` (its data time and the rows of it taken; None: all) up to ``until``, in order."""
-    saved, n = place
-    ts = history.ts
-    if saved is None:
-        chosen = ts <= until
-    else:
-        chosen = (ts > saved) & (ts <= until)
-    picked = [int(i) for i in chosen.nonzero()[0]]
-    if saved is not None and n is not None:
-        at_saved = [int(i) for i in (ts == saved).nonzero()[0]][n:]
-        picked = sorted({*picked, *(i for i in at_saved if saved <= until)})
-    cols = [history.columns[c] for c in names]
-    return [make(history.asset[i], float(ts[i]), *(float(c[i]) for c in cols)) for i in picked]
 
 
 def _previous_state(path: Path) -> dict[str, Any] | None:
@@ -1462,7 +1382,14 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
             err=True,
         )
     if session.acted_after_save is not None:
-        at = datetime.fromtimestamp(session.acted_after_save, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        acted, rows = session.acted_after_save
+        at = datetime.fromtimestamp(acted, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        # A log an older dita wrote records no place with an intent: all of its time is taken.
+        at += (
+            f" (its row {rows:,} of that time)"
+            if rows is not None
+            else " (the log does not say on which of its rows: every row of that time is taken as handled)"
+        )
         if previous is not None:
             where = f"past {path}'s data time"
         else:
@@ -1475,7 +1402,7 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
         )
 
 
-def _say_caught_up(caught: _CatchUp, venue: CaughtUp) -> None:
+def _say_caught_up(caught: CatchUp, venue: CaughtUp) -> None:
     """Say on stderr what the catch-up of the paper venue with the log did, and what it left to
     reconciliation, naming each order."""
     fills = f"{venue.fills} fill" + ("" if venue.fills == 1 else "s")

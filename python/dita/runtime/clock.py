@@ -20,8 +20,10 @@ class MarketClock:
         self._kernel = kernel
         self.clock = clock
         self.wall = clock == "wall"
-        # The time of the last data point (or of ``resume_at``): the data clock's time.
+        # The time of the last data point (or of ``resume_at``): the data clock's time; and how
+        # many data points of that time were handed over, the last one's place among them.
         self.data_time = 0.0
+        self.rows_at_time = 0
         self.row = -1
         # The latest bar or quote per asset, and the price each asset was last marked at.
         self.latest: dict[str, Bar | Quote] = {}
@@ -30,22 +32,34 @@ class MarketClock:
     def now(self) -> float:
         return time.time() if self.clock == "wall" else self.data_time
 
-    def resume_at(self, ts: float) -> None:
+    def resume_at(self, ts: float, rows_at_ts: int = 0) -> None:
         """A replay continuing an earlier run's (clock "data"): its time is ``ts`` before the
         first data point, so what is stamped then (a reconciliation's events) is a time of the
-        data, and no earlier data point is taken."""
+        data, and no earlier data point is taken. ``rows_at_ts``: the data points of ``ts`` the
+        earlier runs took, which the next ones of that time are counted after."""
         if not (is_real(ts) and is_finite(ts) and ts >= self.data_time):
             raise ValueError(
                 f"resume_at ts={shortened(repr(ts))} must be a finite time at or after the runtime's "
                 f"({self.data_time!r})"
             )
+        if isinstance(rows_at_ts, bool) or not isinstance(rows_at_ts, int) or rows_at_ts < 0:
+            raise ValueError(
+                f"resume_at rows_at_ts={shortened(repr(rows_at_ts))} must be a count (an int >= 0)"
+            )
         self.data_time = float(ts)
+        self.rows_at_time = rows_at_ts
 
     def advance(self, point: Bar | Quote) -> None:
         """``point`` is the runtime's latest data point: its time, its row, its asset's price."""
+        self.rows_at_time = self.rows_at_time + 1 if point.ts == self.data_time else 1
         self.data_time = point.ts
         self.row += 1
         self.latest[point.asset] = point
+
+    def data_place(self) -> dict[str, float | int]:
+        """Where in the data the runtime is, as an intent's metadata records it: the last data
+        point's time and its place among the points of that time (1 for the first)."""
+        return {"data_time": self.data_time, "rows_at_data_time": self.rows_at_time}
 
     def sync_marks(self) -> None:
         """Give the kernel the latest price of every asset whose price moved since the last mark."""

@@ -96,7 +96,10 @@ class RuntimeRefusal:
 class OrderSubmission:
     """Sends intents through the kernel and routes its answers (``VenuePolling.route_answer``).
     ``intent_checks`` are called with each strategy's intent before the kernel takes it, the
-    marks synced; one raising stops the intent."""
+    marks synced; one raising stops the intent. With ``record_data_place`` each intent sent
+    carries where in the data it was decided (``MarketClock.data_place``) in its metadata."""
+
+    record_data_place = False
 
     def __init__(
         self,
@@ -152,8 +155,11 @@ class OrderSubmission:
             if held >= handle.max_slots:
                 return self._refuse_past_budget(handle, intent, held)
         self._clock.sync_marks()
+        recorded = self._recorded(intent)
         if handle.source_run is not None and "source_run" not in intent.metadata:
-            intent = _with_source_run(intent, handle.source_run)
+            recorded["source_run"] = handle.source_run
+        if recorded:
+            intent = _with_metadata(intent, recorded)
         for check in self._intent_checks:
             check(intent)
         handle.intents += 1
@@ -296,6 +302,9 @@ class OrderSubmission:
         """The body of ``TradingRuntime.operator_intent``: what routing the kernel's answer
         raised (a listener's error) is added to ``errors``, the outcome returned."""
         self._sync_before(f"the run's own intent {shortened(repr(getattr(intent, 'intent_id', intent)))}")
+        recorded = self._recorded(intent)
+        if recorded:
+            intent = _with_metadata(intent, recorded)
         with self._calls:
             before = self._slots_orders(intent)
             outcome: KernelOutcome = self._kernel.process_intent(intent)
@@ -305,6 +314,14 @@ class OrderSubmission:
                 except Exception as exc:
                     errors.append(exc)
         return outcome
+
+    def _recorded(self, intent: KernelIntent) -> dict[str, Any]:
+        """What the runtime adds to ``intent``'s metadata: where in the data it was decided, with
+        ``record_data_place`` (a run continuing the kernel's log after a kill goes on from there);
+        nothing for what is no KernelIntent, which the kernel refuses as it is."""
+        if not self.record_data_place or not isinstance(intent, KernelIntent):
+            return {}
+        return dict(self._clock.data_place())
 
     def _sync_before(self, call: str) -> None:
         """``sync_venues()`` before ``call`` (a strategy's submit or report_edge, an intent of
@@ -344,8 +361,8 @@ class OrderSubmission:
         return [o for o in (slot.active_entry_order, slot.active_exit_order) if o is not None]
 
 
-def _with_source_run(intent: KernelIntent, source_run: str) -> KernelIntent:
-    """``intent`` with ``source_run`` added to its metadata (an intent is immutable)."""
+def _with_metadata(intent: KernelIntent, added: Mapping[str, Any]) -> KernelIntent:
+    """``intent`` with ``added`` in its metadata (an intent is immutable)."""
     fields = intent.to_dict()
-    fields["metadata"] = {**intent.metadata, "source_run": source_run}
+    fields["metadata"] = {**intent.metadata, **added}
     return KernelIntent(**fields, stage=intent.stage)
