@@ -147,3 +147,24 @@ def test_a_run_continued_after_its_last_save_goes_on_after_the_row_of_its_last_a
         assert "replay continues after 2024-01-01 00:20:00 UTC: 42 of 60 rows" in again.stdout
         assert "does not say on which of its rows" in again.stderr
         assert [f[1] for f in _fills(tmp_path)] == ["AAA"]  # BBB's bar of minute 20 taken as handled
+
+
+@pytest.mark.parametrize("tail", [100_000, 1])
+def test_a_run_without_its_state_file_reads_the_logs_tail_for_the_last_act(
+    tmp_path: Path, strategy: Path, monkeypatch: pytest.MonkeyPatch, tail: int
+) -> None:
+    """With no state file the run reads the log's last records only (a long account's whole log
+    would take minutes): a tail with no act in it falls back on the slots' last transition, at
+    every row of its time. Either way nothing is traded again."""
+    import dita.cli.paper as paper_cli
+
+    monkeypatch.setattr(paper_cli, "UNSAVED_TAIL", tail)
+    data = _bars(tmp_path / "bars.csv", 30)
+    _paper(tmp_path, strategy, data)
+    path = tmp_path / "state" / "k.json"
+    fees = json.loads(path.read_text())["account"]["k_fees_paid"]
+    path.unlink()
+    again = _paper(tmp_path, strategy, data)
+    assert "the rows up to it are not replayed" in again.stderr
+    assert _fills(tmp_path) == []  # the lost file's list of fills is gone; none made again
+    assert json.loads(path.read_text())["account"]["k_fees_paid"] == pytest.approx(fees)

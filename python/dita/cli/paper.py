@@ -87,6 +87,9 @@ __all__ = ["PaperSession", "register"]
 
 KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kept as day totals
 JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
+# The log records a continued run without a state file reads for the kernel's last act: the whole
+# log of a long account would take minutes to replay, and its last act is near its end.
+UNSAVED_TAIL = 100_000
 # The state file's format: 2 holds the paper venue's book (``venue``), which a run continuing
 # the kernel (--wal-dir) restores; files without ``format`` are format 1.
 STATE_FORMAT = 2
@@ -274,10 +277,10 @@ class PaperSession:
             del self.fills[:-KEPT_FILLS]
 
     def _read_after_save(self, previous: dict[str, Any] | None) -> tuple[LogAfterSave | None, str]:
-        """What the log holds after the state file ``previous``'s save (all of it with no state
-        file), and why it could not be read ('' when it was); None when the state file goes with
-        the log (or records no seq)."""
-        saved = 0 if previous is None else previous.get("seq")
+        """What the log holds after the state file ``previous``'s save (with no state file, its
+        last ``UNSAVED_TAIL`` records), and why it could not be read ('' when it was); None when
+        the state file goes with the log (or records no seq)."""
+        saved = max(0, self.recovered_seq - UNSAVED_TAIL) if previous is None else previous.get("seq")
         if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < self.recovered_seq:
             return None, ""
         try:
@@ -388,15 +391,14 @@ class PaperSession:
         }
 
     def _acts_after_save(self) -> list[Act]:
-        """The kernel's acts after the state file's save (or all of them, with no state file: a
-        run killed before its first save, or the file lost, whose replay would start from the
-        data's first row); none when its log goes with the state file. A log that cannot be read
-        gives its last act's time, from the kernel's slots (their last transitions), at every
-        row of it."""
-        if self.after_save is not None:
-            return self.after_save.acts
-        if not self.log_unread:
-            return []
+        """The kernel's acts after the state file's save (with no state file, those of the log's
+        tail: a run killed before its first save, or the file lost, whose replay would start from
+        the data's first row); none when its log goes with the state file. A log that cannot be
+        read, or a tail without an act, gives its last act's time, from the kernel's slots (their
+        last transitions), at every row of it."""
+        acts = [] if self.after_save is None else self.after_save.acts
+        if acts or not (self.log_unread or (self.continued and self.previous is None)):
+            return acts
         return [Act(max((float(s.get("last_event_time") or 0.0) for s in self.kernel.slots()), default=0.0))]
 
     def continue_after_acts(self, data: MarketData) -> str | None:
