@@ -229,6 +229,12 @@ class PaperSession:
         self.refusals_before = KernelRefusals(
             before.get("intents_refused") or 0, before.get("refusal_reasons")
         )
+        if self.previous is not None and self.after_save is not None:
+            # Those of a run killed after the save are the log's: the state file's count goes on.
+            for reason in self.after_save.rejections:
+                self.rejections_before.add(reason)
+            for reason in self.after_save.refusals:
+                self.refusals_before.add(reason)
         # Where a replay is, across the runs continuing this kernel (clock "data" only).
         self.replay = Replayed.after(self.previous if clock == "data" else None)
         # A run killed between two saves leaves its log past the state file: the kernel acted on

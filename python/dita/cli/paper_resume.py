@@ -59,12 +59,15 @@ class Act:
 @dataclass
 class LogAfterSave:
     """What the kernel's log holds after the state file's save: the fills it booked (its
-    journal's ``fills`` rows, in the order booked), when it last asked each trade's cancel, and
-    its acts (``Act``)."""
+    journal's ``fills`` rows, in the order booked), when it last asked each trade's cancel, its
+    acts (``Act``), and the reasons of the orders the venue rejected and of the intents the
+    kernel refused (but its routine refusals), which the state file counts over every run."""
 
     fills: list[dict[str, Any]] = field(default_factory=list)
     cancels: dict[str, float] = field(default_factory=dict)
     acts: list[Act] = field(default_factory=list)
+    rejections: list[str] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
 
 
 def last_place(acts: Iterable[Act], data: MarketData) -> Place | None:
@@ -78,6 +81,8 @@ def read_log_after_save(kernel: Any, from_seq: int, to_seq: int) -> LogAfterSave
     by a read-only replay of the log (``wal_journal_blocks``), whatever its journal verbosity was.
     Raises what reading the log raises (WalError, OSError, ValueError)."""
     from dita._kernel import JOURNAL_COLUMNS
+    from dita.reconcile import EVENT_ID_PREFIX
+    from dita.runtime.refusals import ROUTINE_REFUSALS, refusal_reason_of
 
     tables = ("fills", "transitions", "intents")
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in tables}
@@ -95,8 +100,26 @@ def read_log_after_save(kernel: Any, from_seq: int, to_seq: int) -> LogAfterSave
     for t in moves:
         if t["trigger"] == "CANCEL_REQUESTED":
             read.cancels[t["trade_id"]] = float(t["ts"])
+        elif t["trigger"] == "REJECT" and not str(t["event_id"]).startswith(EVENT_ID_PREFIX):
+            read.rejections.append(str(_json_object(t["details"]).get("reason") or ""))
+    read.refusals = [
+        refusal_reason_of(str(r["diagnostic_code"]), _json_object(r["details"]))
+        for r in intents
+        if not r["accepted"] and r["diagnostic_code"] not in ROUTINE_REFUSALS
+    ]
     read.acts = _acts(fills, moves, intents)
     return read
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    """``text``, a journal row's JSON object, read ({} for anything else). The kernel writes a
+    whole float as an integer (1e308 as 309 digits): one past a float's exact integers is read as
+    the float it was, so a refusal names it as the run that met it did."""
+    try:
+        value = json.loads(text or "{}", parse_int=lambda t: float(t) if len(t.lstrip("-")) > 15 else int(t))
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _acts(
@@ -148,12 +171,7 @@ def _acts(
 
 def _intent_act(row: dict[str, Any]) -> Act:
     """An intent's act: at the place its metadata records, else at every row of its time."""
-    try:
-        meta = json.loads(row["metadata"] or "{}")
-    except (TypeError, ValueError):
-        meta = {}
-    if not isinstance(meta, dict):
-        meta = {}
+    meta = _json_object(row["metadata"])
     at, rows = meta.get("data_time"), meta.get("rows_at_data_time")
     counted = isinstance(rows, int) and not isinstance(rows, bool) and rows >= 0
     if is_real(at) and math.isfinite(at) and counted:
@@ -163,11 +181,7 @@ def _intent_act(row: dict[str, Any]) -> Act:
 
 def _sent_order(move: dict[str, Any]) -> str:
     """The client order id a SUBMIT transition names ('' when it names none)."""
-    try:
-        details = json.loads(move["details"] or "{}")
-    except (TypeError, ValueError):
-        return ""
-    return str(details.get("client_order_id") or "") if isinstance(details, dict) else ""
+    return str(_json_object(move["details"]).get("client_order_id") or "")
 
 
 def _answers(record: dict[str, list[dict[str, Any]]], trade_id: str, seq: int, last_seq: int | None) -> bool:

@@ -118,8 +118,13 @@ def refusal_reason(outcome: KernelOutcome) -> str:
     <reason>``, the rule (``edge_freeze``) standing for the field where none is named, each part
     left out where the details hold none: ``INVALID_INTENT: target_size=1e+308: must be at most
     1e15 in magnitude``. A value is shown as its repr, cut to ``_REFUSED_VALUE`` characters."""
-    details = outcome.details
-    parts = [outcome.diagnostic_code.name]
+    return refusal_reason_of(outcome.diagnostic_code.name, outcome.details)
+
+
+def refusal_reason_of(code: str, details: Mapping[str, object]) -> str:
+    """``refusal_reason`` of a refusal of diagnostic ``code`` with ``details`` (a journal's
+    intents row holds them)."""
+    parts = [code]
     if "field" in details:
         value = details.get("value")
         shown = "" if value is None else shortened(repr(value), _REFUSED_VALUE)
