@@ -82,7 +82,7 @@ def test_rows_an_outbox_drops_are_logged_naming_the_kernel_once_a_minute(
         # Seen by the journal's own thread: nobody asks stats().
         wait_until(lambda: bool(dropped()), "the drops to be logged")
         (line,) = dropped()
-        count = re.search(r"kernel 'small''s outbox dropped (\d+) rows", line)
+        count = re.search(r"the outbox of kernel 'small' dropped (\d+) rows", line)
         assert count and 0 < int(count.group(1)) <= kernel.stats()["journal_dropped"], line
         assert "no write-ahead log" in line
 

@@ -362,7 +362,7 @@ class AttachedKernels:
             else:
                 fate = "the next attach derives them again from its write-ahead log"
         log.warning(
-            "journal %s: kernel %r's outbox dropped %d rows for lack of room while attached here (%d "
+            "journal %s: the outbox of kernel %r dropped %d rows for lack of room while attached here (%d "
             "since last said): the journal is not taking its rows as fast as they come; %s",
             self.settings.target.display,
             kernel_id,
