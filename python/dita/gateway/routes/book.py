@@ -17,6 +17,7 @@ from dita.gateway.auth import require_token
 from dita.gateway.errors import field_error
 from dita.gateway.flatten import cancel_intent, exit_intent, exit_price, flatten_plan, working_order
 from dita.gateway.models import ExitRequest, FlattenRequest, SlotPath, error_answers
+from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.routes.control import change_control
 from dita.gateway.routes.intents import submit
 from dita.gateway.state import CurrentState, GatewayState
@@ -65,12 +66,12 @@ async def exit_slot(
     return await state.lane.run(place)
 
 
-async def get_flatten_plan(state: CurrentState) -> dict[str, Any]:
+async def get_flatten_plan(state: CurrentState) -> SafeJSONResponse:
     slots = await state.lane.run(state.engaged_slots)
-    return flatten_plan(slots).to_dict()
+    return SafeJSONResponse(flatten_plan(slots).to_dict())
 
 
-async def flatten(state: CurrentState, req: FlattenRequest) -> dict[str, Any]:
+async def flatten(state: CurrentState, req: FlattenRequest) -> SafeJSONResponse:
     answer: dict[str, Any] = {"halted": True, "mode_error": None}
     try:
         control = await change_control(state, {"mode": "HALTED"})
@@ -86,7 +87,8 @@ async def flatten(state: CurrentState, req: FlattenRequest) -> dict[str, Any]:
         refused=sum(1 for s in steps if not s["accepted"]),
         steps=steps,
     )
-    return answer
+    # A response, not the dict: FastAPI would walk a step per slot on the event loop first.
+    return SafeJSONResponse(answer)
 
 
 def _close_the_book(state: GatewayState, reason: str) -> list[dict[str, Any]]:
@@ -134,6 +136,7 @@ def add_routes(app: FastAPI) -> None:
         get_flatten_plan,
         methods=["GET"],
         summary="What flatten all would do now",
+        response_model=dict[str, Any],
         description="The slots whose working order flatten all would cancel (`cancel_slots`), whose"
         " position it would close (`exit_slots`), and those already closing at market"
         " (`closing_slots`), with the counts `working_orders` and `positions`.",
@@ -144,6 +147,7 @@ def add_routes(app: FastAPI) -> None:
         methods=["POST"],
         dependencies=[Depends(require_token)],
         summary="Flatten all: halt, cancel every working order, close every position",
+        response_model=dict[str, Any],
         description=_FLATTEN_NOTE,
         responses=error_answers(401, 408, 413, 422, 503),
     )
