@@ -70,15 +70,6 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
             ' send order_type "LIMIT", or leave limit_price out',
             value=req.limit_price,
         )
-    if req.action == "CANCEL" and req.target_size > 0.0:
-        # The kernel cancels the slot's whole working order: a CANCEL meant to take part of it
-        # off would take all of it off, answered accepted.
-        raise field_error(
-            "target_size",
-            "a CANCEL cancels the slot's whole working order: leave target_size out (to trade"
-            " less, cancel and send a smaller order)",
-            value=req.target_size,
-        )
     slot_id = req.slot_id if req.slot_id is not None else _slot_for(state, req)
     slot = state.slot_or_404(slot_id)
     intent_id = req.intent_id or uuid.uuid4().hex
@@ -113,6 +104,15 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
                 value=req.asset,
             )
         side = req.side or ("SHORT" if slot_side == "SHORT" else "LONG")
+        if req.action == "CANCEL" and req.target_size > 0.0:
+            # The kernel cancels the slot's whole working order: a CANCEL meant to take part of it
+            # off would take all of it off, answered accepted.
+            raise field_error(
+                "target_size",
+                "a CANCEL cancels the slot's whole working order: leave target_size out (to trade"
+                " less, cancel and send a smaller order)",
+                value=req.target_size,
+            )
     intent = KernelIntent(
         intent_id=intent_id,
         trade_id=trade_id,
