@@ -188,7 +188,10 @@ def test_a_second_query_waits_for_one_that_holds_the_directory(tmp_path: Path) -
     for it, as a starting kernel does, saying so."""
     directory = tmp_path / "j"
     ClickHouseJournal(f"chdb://{directory}").close()
-    first = journal_query_holding(directory, "SELECT sleep(3)")
+    # Held for 8 s (a sleep is at most 3 s a block, so three nested), long enough that the second
+    # CLI process, started on a loaded machine, still finds it held.
+    held = "SELECT sleep(3) + x FROM (SELECT sleep(3) + y AS x FROM (SELECT sleep(2) AS y))"
+    first = journal_query_holding(directory, held)
     try:
         second = run_cli("sql", "--dsn", f"chdb://{directory}", "-f", "csv", "SELECT 7 AS n")
         pnl = _dita("pnl", "--journal", f"chdb://{directory}", "--json")
