@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from binance_streams import BinanceStreamServer, streaming
@@ -45,6 +46,30 @@ def venue_on(server: BinanceStreamServer, clock: ManualClock, user_stream: bool)
             assert time.monotonic() < deadline, "the user stream did not subscribe"
             time.sleep(0.01)
     return venue
+
+
+@contextmanager
+def entry_working(
+    server: BinanceStreamServer, user_stream: bool
+) -> Iterator[tuple[ExecutionKernel, CcxtVenue, ManualClock]]:
+    """A kernel whose limit entry works at the exchange, its venue's first poll taken (the
+    stream reconciled by REST: up); both closed after the block."""
+    clock = ManualClock()
+    venue = venue_on(server, clock, user_stream)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    try:
+        kernel.set_seed_capital(1e7)
+        assert kernel.process_intent(limit_entry(clock())).accepted
+        poll(kernel, venue)
+        yield kernel, venue, clock
+    finally:
+        kernel.close()
+        venue.close()
+
+
+def cancel_entry(kernel: ExecutionKernel, clock: ManualClock, intent_id: str = "i2") -> KernelOutcome:
+    cancel = KernelIntent(intent_id, "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
+    return kernel.process_intent(cancel)
 
 
 def poll_until(
@@ -82,38 +107,18 @@ def cancel_asked(kernel: ExecutionKernel) -> bool:
 def test_a_cancel_in_doubt_left_working_is_reported_not_carried_out_and_a_flatten_cancels_again(
     server: BinanceStreamServer, binance_keys: None, user_stream: bool
 ) -> None:
-    clock = ManualClock()
-    venue = venue_on(server, clock, user_stream)
-    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
-    try:
-        kernel.set_seed_capital(1e7)
-        assert kernel.process_intent(limit_entry(clock())).accepted
-        poll(kernel, venue)  # the stream reconciled by REST: up
+    with entry_working(server, user_stream) as (kernel, venue, clock):
         server.cancels_failing.append(UNKNOWN)
-        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
-        out = kernel.process_intent(cancel)
+        out = cancel_entry(kernel, clock)
         assert out.details["cancel_outcome"] == "unknown" and "VenueTimeout" in out.details["venue_error"]
-        assert cancel_asked(kernel) and venue.following()
-
-        # Within the grace the exchange may still carry it out: nothing is said.
-        clock.advance(GRACE_S / 2)
-        assert poll(kernel, venue) == [] and cancel_asked(kernel)
-
-        clock.advance(GRACE_S / 2)
-        assert poll(kernel, venue) == ["CANCEL_REJECT"]
-        assert not cancel_asked(kernel)
-        assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+        a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(kernel, venue, clock)
         slots = [kernel.slot_dict(0)]
         assert flatten_plan(slots).to_dict()["cancel_slots"] == [0]
 
-        again = KernelIntent("i3", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
-        out = kernel.process_intent(again)
+        out = cancel_entry(kernel, clock, "i3")
         assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"], out.to_dict()
         (order,) = server.orders.values()
         assert order.status == "CANCELED"
-    finally:
-        kernel.close()
-        venue.close()
 
 
 @pytest.mark.parametrize("user_stream", [False, True])
@@ -123,16 +128,9 @@ def test_a_cancel_reported_not_carried_out_that_the_exchange_carries_out_late_en
     """The cancel went out and its answer never came: the exchange may carry it out however late.
     Reported as an EXPIRED nobody asked for, the order would end in the kernel's books otherwise
     than a cancel does (EXPIRED, counted among the venue's rejects); its end is the cancel's."""
-    clock = ManualClock()
-    venue = venue_on(server, clock, user_stream)
-    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
-    try:
-        kernel.set_seed_capital(1e7)
-        assert kernel.process_intent(limit_entry(clock())).accepted
-        poll(kernel, venue)
+    with entry_working(server, user_stream) as (kernel, venue, clock):
         server.cancels_failing.append(UNKNOWN)
-        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
-        assert kernel.process_intent(cancel).details["cancel_outcome"] == "unknown"
+        assert cancel_entry(kernel, clock).details["cancel_outcome"] == "unknown"
         clock.advance(GRACE_S)
         assert poll(kernel, venue) == ["CANCEL_REJECT"] and not cancel_asked(kernel)
 
@@ -148,15 +146,13 @@ def test_a_cancel_reported_not_carried_out_that_the_exchange_carries_out_late_en
         slot = kernel.slot_state(0)
         assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == pytest.approx(0.008)
         assert slot.active_entry_order is None and not venue.following()
-    finally:
-        kernel.close()
-        venue.close()
 
 
 def a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(
     kernel: ExecutionKernel, venue: CcxtVenue, clock: ManualClock
 ) -> None:
-    """The kernel keeps the cancel asked while the grace runs, then takes the CANCEL_REJECT."""
+    """The kernel keeps the cancel asked while the grace runs (the exchange may still carry it
+    out: nothing is said), then takes the CANCEL_REJECT."""
     assert cancel_asked(kernel) and venue.following()
     clock.advance(GRACE_S / 2)
     assert poll(kernel, venue) == [] and cancel_asked(kernel)
@@ -172,21 +168,11 @@ def test_a_cancel_answered_with_the_order_still_working_is_reported_not_carried_
     """A cancel the exchange answers before carrying it out (its answer saying the order still
     works): its end may come later, or never. Nothing was reported, the order not being over:
     the kernel kept the cancel asked for good, and a flatten skipped the order."""
-    clock = ManualClock()
-    venue = venue_on(server, clock, user_stream)
-    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
-    try:
-        kernel.set_seed_capital(1e7)
-        assert kernel.process_intent(limit_entry(clock())).accepted
-        poll(kernel, venue)
+    with entry_working(server, user_stream) as (kernel, venue, clock):
         (order,) = server.orders.values()
         server.cancels_failing.append((200, server._order_answer(order)))
-        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
-        assert list(kernel.process_intent(cancel).emitted_events) == []
+        assert list(cancel_entry(kernel, clock).emitted_events) == []
         a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(kernel, venue, clock)
-    finally:
-        kernel.close()
-        venue.close()
 
 
 def test_a_cancel_that_breaks_in_ccxt_s_code_is_followed_as_one_in_doubt(
@@ -195,22 +181,13 @@ def test_a_cancel_that_breaks_in_ccxt_s_code_is_followed_as_one_in_doubt(
     """ccxt's code can raise a KeyError reading an answer it did not expect, the cancel maybe
     carried out. Only ccxt's errors counted as an unknown outcome: the KeyError went up to the
     kernel, which kept the cancel asked, and nothing ever said the cancel was not carried out."""
-    clock = ManualClock()
-    venue = venue_on(server, clock, user_stream=False)
-    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
-    try:
-        kernel.set_seed_capital(1e7)
-        assert kernel.process_intent(limit_entry(clock())).accepted
+    with entry_working(server, user_stream=False) as (kernel, venue, clock):
 
         def cancel_order(*args: object) -> dict[str, object]:
             raise KeyError("status")
 
         venue._exchange.cancel_order = cancel_order
-        cancel = KernelIntent("i2", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 90000.0, 0.0, timestamp=clock())
-        out = kernel.process_intent(cancel)
+        out = cancel_entry(kernel, clock)
         assert out.details["cancel_outcome"] == "unknown", out.to_dict()
         assert "VenueTimeout" in out.details["venue_error"] and "KeyError" in out.details["venue_error"]
         a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(kernel, venue, clock)
-    finally:
-        kernel.close()
-        venue.close()
