@@ -57,11 +57,16 @@ def test_a_slot_written_by_hand_is_overwritten_within_the_full_resync_interval(
         assert kernel.process_intent(enter).accepted
         assert projection.sync(timeout=WAIT_S)
         truth = {1: kernel.slot_dict(1), 0: kernel.slot_dict(0)}
-        # Read before the forgery: a resync between it and a later read would fix the slot
-        # uncounted.
-        resyncs = projection.stats()["resyncs"]
-        forged = _forge_slot(hz_client, kernel_id, 1)  # an idle slot: nothing marks it dirty
-        assert _slot(hz_client, kernel_id, 1)["asset"] == forged["asset"]
+        with pytest.MonkeyPatch.context() as paused:
+            # No rewrite falls due while the forgery is written and read back, and the sync lets
+            # one already due land first: else a resync between the two hides the forgery.
+            paused.setattr(projection, "_due_full_resync", lambda: None)
+            assert projection.sync(timeout=WAIT_S)
+            # Read before the forgery: a resync between it and a later read would fix the slot
+            # uncounted.
+            resyncs = projection.stats()["resyncs"]
+            forged = _forge_slot(hz_client, kernel_id, 1)  # an idle slot: nothing marks it dirty
+            assert _slot(hz_client, kernel_id, 1)["asset"] == forged["asset"]
         assert eventually(lambda: strip(_slot(hz_client, kernel_id, 1)) == truth[1], timeout=WAIT_S)
         assert strip(_slot(hz_client, kernel_id, 0)) == truth[0]
         assert projection.stats()["resyncs"] > resyncs
