@@ -818,11 +818,29 @@ def faulty_session(seed: int, market: FaultyMarket = SPOT) -> SessionFigures:
 def run_faulty_sessions(seeds: range, market: FaultyMarket = SPOT) -> None:
     """Run the sessions of ``seeds``, print their figures, and require 0 fills lost, 0 booked
     twice, every position the exchange's, no REST request sent into an answered ban, every fault
-    kind drawn, and over fifty sessions or more, an entry refused while reconciling."""
+    kind drawn, and over fifty sessions or more, an entry refused while reconciling.
+
+    The faults share one random stream with the bans drawn per REST request, whose number follows
+    the polls, so how often each kind comes depends on timing (a rare kind twice in one run, seven
+    times in another): further seeds, as many again at most, run until each kind was drawn (and an
+    entry refused), under the same checks."""
+    refusal_due = len(seeds) >= 50  # a probe lands in a reconciliation by timing: a few in fifty
+
+    def drawn(figures: dict[int, SessionFigures]) -> dict[str, int]:
+        return {kind: sum(f.faults.get(kind, 0) for f in figures.values()) for kind in market.fault_kinds}
+
+    def covered(figures: dict[int, SessionFigures]) -> bool:
+        refused = sum(f.entries_refused for f in figures.values())
+        return all(drawn(figures).values()) and (refused > 0 or not refusal_due)
+
     started = time.perf_counter()
     figures = {seed: faulty_session(seed, market) for seed in seeds}
+    for seed in range(seeds.stop, seeds.stop + len(seeds)):
+        if covered(figures):
+            break
+        figures[seed] = faulty_session(seed, market)
     wall_s = time.perf_counter() - started
-    faults = {kind: sum(f.faults.get(kind, 0) for f in figures.values()) for kind in market.fault_kinds}
+    faults = drawn(figures)
     total = {
         "fills": sum(f.fills for f in figures.values()),
         "lost": sum(f.lost for f in figures.values()),
@@ -842,8 +860,7 @@ def run_faulty_sessions(seeds: range, market: FaultyMarket = SPOT) -> None:
     assert not failed, failed
     assert total["REST requests into an answered ban"] == 0
     assert all(faults.values()), f"fault kinds never drawn: {faults}"
-    # A probe lands in a reconciliation by timing: a few in fifty sessions, not always one in twenty.
-    if len(figures) >= 50:
+    if refusal_due:
         assert total["entries refused while reconciling"] > 0
 
 
