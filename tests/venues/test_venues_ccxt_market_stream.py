@@ -110,6 +110,13 @@ def server_rows(server: BinanceStreamServer, since: float) -> dict[float, tuple[
     return {r[0] / 1000: (r[0] / 1000, *(float(v) for v in r[1:6])) for r in rows if r[0] / 1000 >= since}
 
 
+def shows_the_top(market: BinanceMarket, followed: Followed) -> bool:
+    """Whether the last quote handed is the exchange's book top."""
+    last = followed.items[-1][1] if followed.items else None
+    assert last is None or isinstance(last, Quote), last
+    return last is not None and (last.bid, last.bid_size, last.ask, last.ask_size) == market.top("BTCUSDT")
+
+
 def assert_in_order_once(bars: list[Bar]) -> None:
     """One bar a second, each period once, none skipped."""
     times = [b.ts for b in bars]
@@ -239,10 +246,8 @@ def test_a_skipped_depth_update_forces_a_resync_from_a_snapshot(
     wait_for(lambda: len(quotes.items) > count + 2, "quotes after the resync")
     # The book still: its top after the resync is the exchange's.
     server.market.call(lambda: setattr(server.market, "depth_every_s", 3600.0))
-    time.sleep(0.3)
-    _, last = quotes.items[-1]
-    assert isinstance(last, Quote)
-    assert (last.bid, last.bid_size, last.ask, last.ask_size) == server.market.top("BTCUSDT")
+    # One more update may be on its way: the stream's last quote comes to the top and stays.
+    wait_for(lambda: shows_the_top(server.market, quotes), "the exchange's top")
     stamps = [t.ts for _, t in quotes.items]
     assert stamps == sorted(stamps)
 
@@ -355,12 +360,18 @@ def test_the_book_through_seeded_depth_gaps_ends_as_the_exchanges() -> None:
             wait_for(lambda: stream.status().resyncs >= 2, "two resyncs")
             # A gap shows at the update after it: a few whole ones, then the book still.
             market.call(lambda: setattr(market.faults, "gap", 0.0))
-            time.sleep(0.5)
+            since: list[int] = [-1, 0]  # resyncs, and the quotes handed when that count was seen
+
+            def whole_for_a_while() -> bool:
+                resyncs = stream.status().resyncs
+                if resyncs != since[0]:
+                    since[:] = [resyncs, len(quotes.items)]
+                return len(quotes.items) > since[1] + 5 and market.snapshots == resyncs + 1
+
+            # No resync under way when the book stops: one needs an update after its snapshot.
+            wait_for(whole_for_a_while, "whole updates after the last resync")
             market.call(lambda: setattr(market, "depth_every_s", 3600.0))
-            time.sleep(0.5)
-            _, last = quotes.items[-1]
-            assert isinstance(last, Quote)
-            assert (last.bid, last.bid_size, last.ask, last.ask_size) == market.top("BTCUSDT")
+            wait_for(lambda: shows_the_top(market, quotes), "the exchange's top")
             # A resync a gap; a gap in the depth updates buffered before a snapshot needs none.
             assert stream.status().resyncs <= market.faults_injected["gap"]
             assert market.snapshots == stream.status().resyncs + 1
@@ -452,13 +463,15 @@ def test_book_ticker_quotes_through_seeded_faults_never_go_back(seed: int) -> No
         with contextmanager(follow)(server, "ticker") as ticker:
             wait_for(lambda: len(ticker.items) >= 30, "quotes", timeout_s=20.0)
             market.call(lambda: setattr(market, "faults", MarketFaults(seed)))
-            time.sleep(0.3)
+            # No fault from here: the stream redials after the last drop, then takes whole quotes.
+            drops = market.faults_injected.get("drop", 0)
+            wait_for(lambda: ticker.stream.status().reconnects >= drops, "a redial after each drop")
+            wait_for(lambda: ticker.stream.status().state == "up", "the stream up")
+            count = len(ticker.items)
+            wait_for(lambda: len(ticker.items) > count + 2, "quotes after the faults")
             market.call(lambda: setattr(market, "depth_every_s", 3600.0))
-            time.sleep(0.3)
+            wait_for(lambda: shows_the_top(market, ticker), "the exchange's top")
             status = ticker.stream.status()
-            _, last = ticker.items[-1]
-            assert isinstance(last, Quote)
-            assert (last.bid, last.bid_size, last.ask, last.ask_size) == market.top("BTCUSDT")
             assert_never_back(market, ticker)
     injected = market.faults_injected
     assert injected.get("duplicate", 0) + injected.get("reorder", 0) >= 1, injected
