@@ -14,6 +14,8 @@ import dita.shadow
 from dita.cli import app
 from dita.shadow import ShadowSettings, run_shadow
 
+from .own_process import in_own_process
+
 
 def test_limits_below_one_quote_show_as_risk_blocks_not_as_silence() -> None:
     # A cap smaller than one quote: the kernel refuses every bid and ask, and the report says
@@ -151,19 +153,25 @@ def _run_peak(settings: ShadowSettings) -> int:
         tracemalloc.stop()
 
 
-def test_a_longer_run_holds_no_more_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The feed is read a quote at a time and the quoter keeps a bounded number of fills (some
-    two and a half a round per symbol): made in full, or with every fill kept, a run of a
-    million rounds on a few symbols would hold gigabytes. Its fills are counted in the report."""
+def _growth_over_500_rounds() -> tuple[int, int]:
+    """The fills of the longer run, and how much more memory it held at its peak than the shorter."""
     # Past these the run's memories are full; kept small, the test runs few rounds.
-    monkeypatch.setattr(dita.shadow, "FILLS_KEPT", 20, raising=False)
-    monkeypatch.setattr(dita.shadow, "FREEZE_EVENTS_KEPT", 20)
-    monkeypatch.setattr(dita.runtime.owners, "RELEASED_MEMORY", 20)
+    dita.shadow.FILLS_KEPT = 20
+    dita.shadow.FREEZE_EVENTS_KEPT = 20
+    dita.runtime.owners.RELEASED_MEMORY = 20
     short = ShadowSettings(symbols=["BTCUSDT", "ETHUSDT"], iterations=300)
     long = short.model_copy(update={"iterations": 800})
     # Untraced, this first run of the process also takes what later runs share (imports, caches).
-    assert run_shadow(long)["orders"]["filled"] > 1_200
-    grew = _run_peak(long) - _run_peak(short)
+    filled = run_shadow(long)["orders"]["filled"]
+    return filled, _run_peak(long) - _run_peak(short)
+
+
+def test_a_longer_run_holds_no_more_memory() -> None:
+    """The feed is read a quote at a time and the quoter keeps a bounded number of fills (some
+    two and a half a round per symbol): made in full, or with every fill kept, a run of a
+    million rounds on a few symbols would hold gigabytes. Its fills are counted in the report."""
+    filled, grew = in_own_process("runtime.test_shadow_report", "_growth_over_500_rounds")
+    assert filled > 1_200
     # Unbounded, it would hold some 200 bytes a quote (1,000 more) and 120 a fill (1,250 more): 350 kB.
     assert grew < 100_000, f"{grew:,} bytes more for 500 more rounds"
 
