@@ -534,9 +534,15 @@ def test_cli_skips_entries_that_are_not_json_objects_and_names_quiet_kernels(
                 )
         shown = json.loads(result.stdout)
         assert quiet in shown["kernels"] and not any(key in shown["kernels"] for key, _ in stray.values())
+        # The age is the command's own reading of the clock, after the reads above: the rounded
+        # ages from before and after it bound it.
+        before = time.time()
         result = _cli("control", "set", "--mode", "HALTED", "--kernel", quiet, "--wait", "1", *where)
+        after = time.time()
         assert result.exit_code == 0, result.output
-        assert re.search(rf"applied by: {quiet} \(last projected 1\ds ago\)", result.stdout), result.stdout
+        named = re.search(rf"applied by: {quiet} \(last projected (\d+)s ago\)", result.stdout)
+        assert named, result.stdout
+        assert round(before - at) <= int(named[1]) <= round(after - at), (before - at, result.stdout)
         assert result.stderr.count(f"skipped entry {stray[ACCOUNTS_MAP][0]!r}") == 1
     finally:
         for name, (key, _) in stray.items():
