@@ -35,7 +35,13 @@ def test_the_strategy_silent_past_its_limit_puts_the_kernel_in_reduce_only() -> 
         assert c.post("/v1/heartbeat", headers=AUTH).status_code == 200
         clock.now += 20
         assert c.post("/v1/intents", json=ENTER_ONE, headers=AUTH).status_code == 200
-        time.sleep(3 * POLL_S)  # the intent seen by a check (the kernel's count of intents moved)
+
+        def silent_s() -> float:
+            return float(c.get("/v1/dead-man").json()["dead_man"]["silent_s"]["strategy"])
+
+        # The intent seen by a check (the kernel's count of intents moved) before the clock moves
+        # on: a check that came later would hear it 20 s late. 20 s silent until then.
+        wait_until(lambda: silent_s() == 0.0)
         clock.now += 20  # 60 s since the start, 20 since the intent
         time.sleep(3 * POLL_S)
         assert c.get("/v1/control").json()["mode"] == "PAPER"
