@@ -193,7 +193,9 @@ def test_fills_polled_at_the_stop_behind_a_slow_submit_are_booked() -> None:
         assert venue.answered.wait(10)
         time.sleep(0.2)  # the poll's fill is queued on the lane, behind the submit
         stopping.start()
-        time.sleep(1.0)  # past the stop's grace (0.5 s): the polling is canceled
+        # The stop ends past its grace (0.5 s) with the submit still out: the polling is over
+        # before the submit returns, so no later poll brings slot 1's fill.
+        stopping.join(30)
     finally:
         venue.answer.set()
         venue.release.set()
