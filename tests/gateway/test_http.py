@@ -1520,7 +1520,8 @@ def test_no_request_is_taken_once_the_stop_began_while_a_poll_is_awaited() -> No
     listening socket and the idle connections: for those seconds after SIGTERM the gateway
     took new connections and requests, and an ENTER placed an order at the venue that the
     stopping server then left there."""
-    live, late = _serving(_AnswersLate, venue_poll_seconds=0.02)
+    # A grace past the poll's own 10 s: a stop that closed only after the poll does so at 10 s.
+    live, late = _serving(_AnswersLate, venue_poll_seconds=0.02, stop_grace_seconds=60)
     kernel = live.app.state.kernel
     kept = httpx.Client(base_url=live.url, headers=AUTH, timeout=5)  # a connection kept alive
     fresh = httpx.Client(base_url=live.url, headers=AUTH, timeout=5)  # and a new one
@@ -1530,7 +1531,9 @@ def test_no_request_is_taken_once_the_stop_began_while_a_poll_is_awaited() -> No
         assert enter(live.client, slot_id=0)["state"] == "ENTRY_WORKING"
         assert late.asked.wait(10)
         stopping.start()
-        time.sleep(0.5)  # the stop is under way (uvicorn looks every 0.1 s) and awaits the poll
+        # The stop under way (uvicorn looks every 0.1 s) closes its listening socket and the idle
+        # connections in one step, then awaits the poll: well before the poll ends by itself.
+        wait_until(lambda: live.server.servers and not any(s.is_serving() for s in live.server.servers), 5)
         for client in (kept, fresh):
             with pytest.raises(httpx.TransportError):
                 client.post("/v1/intents", json={**ENTER_ONE, "slot_id": 1})
