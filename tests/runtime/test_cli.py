@@ -563,7 +563,8 @@ def test_paper_refuses_a_kernel_id_that_is_no_file_name(tmp_path: Path, kernel_i
 
 def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    args = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--speed", "60", "--duration", "0.5"]
+    # 3 s, not less: the deadline runs from before the first row, which a loaded machine delays.
+    args = ["paper", "--strategy", CROSSOVER, "--data", "sample", "--speed", "60", "--duration", "3"]
     result = runner.invoke(app, [*args, "--state-dir", str(state), "--kernel-id", "short"])
     assert result.exit_code == 0, result.output
     assert 0 < json.loads((state / "short.json").read_text())["rows"] < 4320

@@ -73,12 +73,13 @@ def test_a_paced_wait_without_a_stop_keeps_the_data_pace(monkeypatch: pytest.Mon
 
 
 def test_paper_duration_stops_a_paced_replay_in_a_gap_between_rows(tmp_path: Path) -> None:
-    """Ten-minute bars at --speed 60 are 10 s apart: --duration 0.5 ran for 10 s and two rows."""
+    """Ten-minute bars at --speed 60 are 10 s apart: --duration 3 ran for 10 s and two rows.
+    (3 s, not less: the deadline runs from before the first row, which a loaded machine delays.)"""
     lines = [f"{int(T0) + 600 * i},{100 + i},{101 + i},{99 + i},{100 + i},10\n" for i in range(5)]
     data = tmp_path / "bars_10m.csv"
     data.write_text("timestamp,open,high,low,close,volume\n" + "".join(lines))
     state = tmp_path / "state"
-    args = ["paper", "--strategy", CROSSOVER, "--data", str(data), "--speed", "60", "--duration", "0.5"]
+    args = ["paper", "--strategy", CROSSOVER, "--data", str(data), "--speed", "60", "--duration", "3"]
     result = CliRunner().invoke(app, [*args, "--state-dir", str(state), "--kernel-id", "gap"])
     assert result.exit_code == 0, result.output
     assert json.loads((state / "gap.json").read_text())["rows"] == 1
