@@ -39,24 +39,25 @@ def test_a_limit_price_on_a_market_order_is_refused_naming_it(
 
 
 def test_a_cancel_with_a_size_is_refused_naming_it() -> None:
-    """The kernel cancels a slot's whole working order whatever target_size says: a CANCEL
-    meant to take 0.3 off a resting order of 1 took all of it off, answered accepted. So a
-    CANCEL's target_size above 0 is a 422 naming it, nothing sent; without one (or 0) it goes."""
+    """The kernel cancels a slot's whole working order: a CANCEL meant to take 0.3 off a resting
+    order of 1 took all of it off, answered accepted. The kernel refuses a CANCEL's target_size
+    above 0, naming it, nothing sent; without one (or 0) it goes."""
     live = start_server(venue=lambda: MockVenueAdapter(fill_rate=0.0))  # orders rest
     try:
         c = live.client
         body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1,
                 "reference_price": 100, "order_type": "LIMIT", "limit_price": 99}  # fmt: skip
         assert c.post("/v1/intents", json=body, headers=AUTH).json()["state"] == "ENTRY_WORKING"
-        cancel = {"action": "CANCEL", "slot_id": 0, "intent_id": "cancel-part"}
-        res = c.post("/v1/intents", json={**cancel, "target_size": 0.3}, headers=AUTH)
-        assert res.status_code == 422, res.text
-        error = res.json()["detail"][0]
-        assert error["loc"] == ["body", "target_size"] and error["input"] == 0.3
-        assert res.json()["message"].startswith("target_size: ")
+        cancel = {"action": "CANCEL", "slot_id": 0}
+        part = {**cancel, "intent_id": "cancel-part", "target_size": 0.3}
+        res = c.post("/v1/intents", json=part, headers=AUTH)
+        assert res.status_code == 200, res.text
+        refused = res.json()
+        assert (refused["accepted"], refused["diagnostic_code"]) == (False, "INVALID_INTENT")
+        assert (refused["details"]["field"], refused["details"]["value"]) == ("target_size", 0.3)
         order = c.get("/v1/slots/0").json()["active_entry_order"]
         assert order["size"] == 1 and not order["cancel_requested"]  # nothing sent
-        whole = c.post("/v1/intents", json=cancel, headers=AUTH)  # the id is free
+        whole = c.post("/v1/intents", json={**cancel, "intent_id": "cancel-whole"}, headers=AUTH)
         assert whole.status_code == 200 and whole.json()["accepted"], whole.text
         c.post("/v1/intents", json=body, headers=AUTH)  # a new order to cancel
         zero = c.post("/v1/intents", json={**cancel, "intent_id": "cancel-0", "target_size": 0}, headers=AUTH)

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kernel_helpers import SilentVenue, intent
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, VenueEvent
 
@@ -224,3 +225,18 @@ def test_a_time_before_the_epoch_is_refused_as_intents_and_venue_events_refuse_i
         call(kernel, ts)
     assert f"timestamp: {shown} " in str(refused.value)
     assert kernel.snapshot() == before
+
+
+def test_a_cancel_with_a_size_is_refused_naming_it_and_the_order_keeps_working() -> None:
+    """A CANCEL cancels the slot's whole working order: one of 0.3 meant to take part of a
+    resting order of 1 off took all of it off, answered accepted."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    assert kernel.process_intent(intent("ENTER", 0)).accepted
+    before = kernel.snapshot()
+    out = kernel.process_intent(intent("CANCEL", 0, target_size=0.3))
+    assert (out.accepted, out.diagnostic_code.name) == (False, "INVALID_INTENT")
+    assert (out.details["field"], out.details["value"]) == ("target_size", 0.3)
+    assert kernel.snapshot() == before
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None and order.cancel_requested

@@ -3,6 +3,10 @@
 
 use super::*;
 
+/// Why a CANCEL with a size is refused.
+const CANCEL_OF_A_SIZE: &str = "a CANCEL cancels the slot's whole working order: leave \
+     target_size 0 (to trade less, cancel and send a smaller order)";
+
 impl Kernel {
     /// A CANCEL: the slot's working order is asked to cancel (`cancels`), its stage kept until
     /// the venue answers; an order in doubt is asked again ([`Kernel::cancel_in_doubt`]).
@@ -11,6 +15,13 @@ impl Kernel {
             Ok(s) => s,
             Err(o) => return o,
         };
+        if intent.target_size > 0.0 {
+            // Taken, a CANCEL meant to take part of a resting order off would take all of it.
+            let mut d = detail_field("target_size", intent.target_size);
+            d.push(("reason", Detail::Static(CANCEL_OF_A_SIZE)));
+            let (code, sev) = (KernelDiagnosticCode::InvalidIntent, KernelSeverity::Error);
+            return self.refuse(intent, Some(sid), code, sev, d, seq);
+        }
         let stage = self.slots[sid].fsm_state;
         if !fsm::CANCELLABLE.contains(&stage) || self.slots[sid].active_order().is_none() {
             if let Some(order) = self.ended.in_doubt(sid, None).cloned() {

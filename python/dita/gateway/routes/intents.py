@@ -104,15 +104,6 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
                 value=req.asset,
             )
         side = req.side or ("SHORT" if slot_side == "SHORT" else "LONG")
-        if req.action == "CANCEL" and req.target_size > 0.0:
-            # The kernel cancels the slot's whole working order: a CANCEL meant to take part of it
-            # off would take all of it off, answered accepted.
-            raise field_error(
-                "target_size",
-                "a CANCEL cancels the slot's whole working order: leave target_size out (to trade"
-                " less, cancel and send a smaller order)",
-                value=req.target_size,
-            )
     intent = KernelIntent(
         intent_id=intent_id,
         trade_id=trade_id,
