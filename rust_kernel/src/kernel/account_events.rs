@@ -355,7 +355,7 @@ impl Kernel {
             return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
         }
         // Settled at another fee, it may be a self-trade's other side, its fill still to come.
-        if settled.contains(&key) && settled.contains(&settled_fee_key(key, ev.fee)) {
+        if self.early_settlements.settled_at(key, ev.fee) {
             let mut d = detail_field("fill_id", &ev.fill_id);
             let reason = if !ev.asset.is_empty() {
                 d.push(("asset", (&ev.asset).into()));

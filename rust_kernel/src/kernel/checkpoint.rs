@@ -368,7 +368,9 @@ pub fn decode(state: &[u8]) -> Result<Kernel, String> {
 /// Those versions stopped following an order once a fill of it was booked without a running
 /// total, and kept no time or source of the mode's last setting (0.0 and none here).
 fn decode_before_39(state: &[u8]) -> Result<Kernel, String> {
-    decode_parts(state, &PARTS[..PARTS_BEFORE_39])
+    let mut kernel = decode_parts(state, &PARTS[..PARTS_BEFORE_39])?;
+    kernel.early_settlements.fees_not_known();
+    Ok(kernel)
 }
 
 /// The kernel `state` holds: its core, then `parts`, and nothing after the last.

@@ -266,9 +266,16 @@ pub(super) fn settled_key_of(id_print: u64, asset_print: u64) -> u64 {
 }
 
 /// What the memory of settled fills knows the fee a fill was settled at by: a settlement of
-/// the fill at another fee is its other side's (a self-trade), at the same fee a resend.
+/// the fill at another fee is its other side's (a self-trade), at the same fee a resend. -0.0
+/// is 0.0 here, as `==` has it where held settlements are compared.
 pub(super) fn settled_fee_key(settled_key: u64, fee: f64) -> u64 {
-    settled_key ^ fee.to_bits().rotate_left(17) ^ 0x5e77_1ed0_fee0_0000
+    settled_key ^ (fee + 0.0).to_bits().rotate_left(17) ^ 0x5e77_1ed0_fee0_0000
+}
+
+/// What the memory of settled fills knows a fill settled at a fee it does not know by (one a
+/// checkpoint of behaviour version 38 or before remembers): any settlement of it is a resend.
+pub(super) fn fee_unknown_key(settled_key: u64) -> u64 {
+    settled_key ^ 0xfee0_0000_0000_f00d
 }
 
 /// What the memory of settled fills knows a fill booked with its venue's own fee by: its
@@ -340,6 +347,25 @@ impl EarlySettlements {
         let s = self.held.remove(i)?;
         self.unindex(fill_id);
         Some(s)
+    }
+
+    /// Whether a settlement at `fee` of the fill settled under `key` ([`settled_key`]) is a
+    /// resend: settled at that fee, or at one not known.
+    pub(super) fn settled_at(&self, key: u64, fee: f64) -> bool {
+        self.settled.contains(&key)
+            && (self.settled.contains(&settled_fee_key(key, fee))
+                || self.settled.contains(&fee_unknown_key(key)))
+    }
+
+    /// The memory of settled fills a checkpoint before version 39 held (by fill id and asset
+    /// only), each fill marked as settled at a fee not known ([`fee_unknown_key`]).
+    pub(super) fn fees_not_known(&mut self) {
+        let keys: Vec<u64> = self.settled.iter().copied().collect();
+        self.settled.clear();
+        for key in keys {
+            self.settled.insert(key);
+            self.settled.insert(fee_unknown_key(key));
+        }
     }
 
     /// Remembers fill `fill_id`, settled at `fee` by a settlement naming `asset`

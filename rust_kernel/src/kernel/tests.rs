@@ -489,3 +489,45 @@ fn one_leg_checked_as_the_walk_checks_it() {
     );
     assert_eq!(validate_leg_ratios(&[0.5, 0.5]), Ok(()));
 }
+
+/// A kernel whose fill `T1` (of BTC) was settled at `fee`, and what makes a settlement of `T1`
+/// (its event id, its fee).
+fn settled_at(fee: f64) -> (Kernel, impl Fn(&str, f64) -> AccountEvent) {
+    let mut k = Kernel::new("settled", 1).unwrap();
+    let rates = vec![("taker_rate".into(), 0.0005), ("maker_rate".into(), 0.0002)];
+    k.apply(&KernelInput::ExchangeConfig(rates)).unwrap();
+    let order = k.process_intent(&enter(1, 0)).submit.unwrap();
+    let mut fill = VenueEvent::new("f1", KernelEventKind::Fill, &order.client_order_id);
+    fill.fill_id = id("T1");
+    (fill.price, fill.size, fill.filled_size, fill.timestamp) = (100.0, 1.0, 1.0, 1_000.0);
+    assert!(k.on_venue_event(&fill).accepted);
+    let settlement = |event_id: &str, fee: f64| {
+        let mut e = AccountEvent::new(event_id, AccountEventKind::FillSettled);
+        (e.fill_id, e.asset, e.fee, e.timestamp) = (id("T1"), id("BTC"), fee, 1_001.0);
+        e
+    };
+    assert!(k.on_account_event(&settlement("s1", fee)).accepted);
+    (k, settlement)
+}
+
+/// A settlement of a settled fill at the fee it was settled at is a resend (-0.0 is 0.0); at
+/// another fee it is held for a self-trade's other side, unless the fill was settled before a
+/// checkpoint of version 38 or earlier, which kept no fees: then any fee is a resend.
+#[test]
+fn a_settled_fills_settlement_again_is_a_resend_at_its_fee_or_one_not_known() {
+    let refused = |k: &mut Kernel, e: &AccountEvent| {
+        let out = k.on_account_event(e);
+        !out.accepted && out.diagnostic_code == KernelDiagnosticCode::UnknownOrder
+    };
+    let (mut k, settlement) = settled_at(0.0);
+    assert!(refused(&mut k, &settlement("s2", -0.0)));
+    assert!(
+        !refused(&mut k, &settlement("s3", 0.07)),
+        "held for the other side"
+    );
+    let (k, settlement) = settled_at(0.06);
+    let mut migrated = decode_version(&encode_before_39(&k), 38).unwrap();
+    assert!(refused(&mut migrated, &settlement("s2", 0.07)));
+    assert!(refused(&mut migrated, &settlement("s3", 0.06)));
+    assert!(migrated.early_settlements.held.is_empty());
+}
