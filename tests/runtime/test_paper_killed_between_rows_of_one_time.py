@@ -158,7 +158,7 @@ def test_a_run_without_its_state_file_reads_the_logs_tail_for_the_last_act(
     every row of its time. Either way nothing is traded again."""
     import dita.cli.paper as paper_cli
 
-    monkeypatch.setattr(paper_cli, "UNSAVED_TAIL", tail)
+    monkeypatch.setattr(paper_cli, "LAST_ACT_SEARCH_RECORDS", tail)
     data = _bars(tmp_path / "bars.csv", 30)
     _paper(tmp_path, strategy, data)
     path = tmp_path / "state" / "k.json"

@@ -89,7 +89,7 @@ KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kep
 JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take the last rows
 # The log records a continued run without a state file reads for the kernel's last act: the whole
 # log of a long account would take minutes to replay, and its last act is near its end.
-UNSAVED_TAIL = 100_000
+LAST_ACT_SEARCH_RECORDS = 100_000
 # The state file's format: 2 holds the paper venue's book (``venue``), which a run continuing
 # the kernel (--wal-dir) restores; files without ``format`` are format 1.
 STATE_FORMAT = 2
@@ -284,9 +284,10 @@ class PaperSession:
 
     def _read_after_save(self, previous: dict[str, Any] | None) -> tuple[LogAfterSave | None, str]:
         """What the log holds after the state file ``previous``'s save (with no state file, its
-        last ``UNSAVED_TAIL`` records), and why it could not be read ('' when it was); None when
-        the state file goes with the log (or records no seq)."""
-        saved = max(0, self.recovered_seq - UNSAVED_TAIL) if previous is None else previous.get("seq")
+        last ``LAST_ACT_SEARCH_RECORDS`` records), and why it could not be read ('' when it was);
+        None when the state file goes with the log (or records no seq)."""
+        searched_from = max(0, self.recovered_seq - LAST_ACT_SEARCH_RECORDS)
+        saved = searched_from if previous is None else previous.get("seq")
         if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < self.recovered_seq:
             return None, ""
         try:

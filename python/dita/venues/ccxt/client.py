@@ -209,7 +209,7 @@ class ExchangeClient:
         # The signing clock's offset (ccxt's ``timeDifference``) and the throttle's end are written
         # by REST, under the venue's lock, and by the user stream's thread, which never takes that
         # lock (a REST call holds it for up to ``timeout_ms``): each write goes under this one.
-        self._shared_lock = threading.Lock()
+        self._clock_and_throttle_lock = threading.Lock()
         self._offset_measured_at = -math.inf
         self.exchange.load_time_difference = self._load_time_difference
 
@@ -288,7 +288,7 @@ class ExchangeClient:
                     retry_after = cap
                 else:
                     retry_after = asked
-        with self._shared_lock:
+        with self._clock_and_throttle_lock:
             self.throttled_until = max(self.throttled_until, self.clock() + retry_after)
         if banned:
             ends = datetime.datetime.fromtimestamp(self.throttled_until, datetime.UTC)
@@ -345,7 +345,7 @@ class ExchangeClient:
         begun at ``measured_at`` (``time.monotonic()``), unless one begun later is in place (its
         answer came first): the older of two resyncs on two threads never replaces the newer.
         Returns the offset in place."""
-        with self._shared_lock:
+        with self._clock_and_throttle_lock:
             if measured_at >= self._offset_measured_at:
                 self.exchange.options["timeDifference"] = ahead_ms
                 self._offset_measured_at = measured_at
