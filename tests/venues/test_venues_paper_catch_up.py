@@ -149,13 +149,26 @@ def _bar_at(venue: PaperVenue, minute: int, *, low: float = 99.0, high: float = 
     return venue.on_bar("BTCUSDT", 100.0, high, low, 100.0, 1000.0, T0 + 60 * minute)
 
 
+class _CancelPending:
+    """``order`` as the kernel's ``open_orders()`` lists it once it asked its cancel: a venue's
+    own ``open_orders()`` never says a cancel is pending."""
+
+    cancel_requested = True
+
+    def __init__(self, order: VenueOrder) -> None:
+        self._order = order
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._order, name)
+
+
 def _continued(
-    latency_ms: float, send: Any, then: dict[str, float], *, bid: bool = False
-) -> tuple[list[VenueEvent], list[VenueEvent]]:
+    latency_ms: float, send: Any, *, bid: bool = False, passed_over: int = 1
+) -> tuple[PaperVenue, PaperVenue]:
     """Bars at 100 from minute 0 (a bid ``a`` at 95 sent on it when ``bid``); ``send(venue)``
     on the bar of minute 20, after the book's save at minute 19, returns the cancels it asked;
-    then the bar of minute 21 with ``then`` (its low or high). Returns that bar's events in the
-    run that was not stopped and in one whose book is put back from the log."""
+    then the bars up to minute 20 + ``passed_over`` - 1. Returns the run that was not stopped
+    and one whose book is put back from the log, those bars passed over."""
     unbroken = PaperVenue(slippage_bps=0.0, latency_ms=latency_ms, bar_seconds=60)
     for m in range(20):
         _bar_at(unbroken, m)
@@ -164,12 +177,30 @@ def _continued(
     book = unbroken.book()
     _bar_at(unbroken, 20)
     asked = send(unbroken)
+    working = [_CancelPending(o) if o.client_order_id in asked else o for o in unbroken.open_orders()]
+    for m in range(21, 20 + passed_over):
+        _bar_at(unbroken, m)
     fresh = PaperVenue(slippage_bps=0.0, latency_ms=latency_ms, bar_seconds=60)
     fresh.restore_book(book)
-    done = fresh.catch_up([], unbroken.open_orders(), asked)
+    done = fresh.catch_up([], working, asked)
     assert done.not_applied == []
-    fresh.pass_over([Bar("BTCUSDT", T0 + 1200, 100.0, 101.0, 99.0, 100.0, 1000.0)])
-    return _bar_at(unbroken, 21, **then), _bar_at(fresh, 21, **then)
+    fresh.pass_over(
+        [Bar("BTCUSDT", T0 + 60 * m, 100.0, 101.0, 99.0, 100.0, 1000.0) for m in range(20, 20 + passed_over)]
+    )
+    return unbroken, fresh
+
+
+def _next_bar(
+    unbroken: PaperVenue, continued: PaperVenue, minute: int, **then: float
+) -> tuple[list[VenueEvent], list[VenueEvent]]:
+    """The events of the bar of ``minute`` (its low or high ``then``) in both runs."""
+    return _bar_at(unbroken, minute, **then), _bar_at(continued, minute, **then)
+
+
+def _cancel_of(venue: PaperVenue, client_order_id: str) -> tuple[float | None, bool]:
+    """When ``client_order_id``'s cancel reaches the venue, and whether that waits for a bar's close."""
+    [order] = [o for o in venue.book()["orders"] if o["client_order_id"] == client_order_id]
+    return order["cancel_at"], order["cancel_awaits_close"]
 
 
 def _fills(events: list[VenueEvent]) -> list[tuple[str, float, str]]:
@@ -184,7 +215,7 @@ def test_an_order_put_back_goes_live_after_its_bar_closes_and_the_latency() -> N
         venue.submit(make_order("s", side="SELL", order_type="LIMIT", price=150.0, timestamp=T0 + 1200))
         return {}
 
-    unbroken, continued = _continued(20_000.0, send, {"high": 160.0})
+    unbroken, continued = _next_bar(*_continued(20_000.0, send), 21, high=160.0)
     assert _fills(continued) == _fills(unbroken) == []
 
 
@@ -196,21 +227,23 @@ def test_a_marketable_limit_put_back_fills_at_the_next_open_as_a_taker() -> None
         venue.submit(make_order("b", order_type="LIMIT", price=105.0, timestamp=T0 + 1200))
         return {}
 
-    unbroken, continued = _continued(0.0, send, {"low": 99.0})
+    unbroken, continued = _next_bar(*_continued(0.0, send), 21, low=99.0)
     assert _fills(continued) == _fills(unbroken) == [("FILL", 100.0, "TAKER")]
 
 
 def test_a_pending_cancel_put_back_takes_effect_after_its_bar_closes_and_the_latency() -> None:
     """A cancel asked on minute 20 with 20 s latency, of a bid resting since before the save,
-    was dated from the saved book's clock (minute 19), so it ended the bid before the bar of
-    minute 21 that crosses it: the fill the run not stopped has was lost."""
+    waits for that bar's close: the bar of minute 21 crosses the bid before the cancel reaches
+    the venue (21:20), and fills it as in the run not stopped."""
 
     def send(venue: PaperVenue) -> dict[str, float]:
         venue.cancel(make_order("a", order_type="LIMIT", price=95.0))
         return {"a": T0 + 1200}
 
-    unbroken, continued = _continued(20_000.0, send, {"low": 90.0}, bid=True)
-    assert _fills(continued) == _fills(unbroken) == [("FILL", 95.0, "MAKER")]
+    unbroken, continued = _continued(20_000.0, send, bid=True)
+    assert _cancel_of(continued, "a") == _cancel_of(unbroken, "a") == (T0 + 1220, True)
+    unbroken_events, continued_events = _next_bar(unbroken, continued, 21, low=90.0)
+    assert _fills(continued_events) == _fills(unbroken_events) == [("FILL", 95.0, "MAKER")]
 
 
 def _mixed_feed(
