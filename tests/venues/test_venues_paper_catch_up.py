@@ -246,6 +246,21 @@ def test_a_pending_cancel_put_back_takes_effect_after_its_bar_closes_and_the_lat
     assert _fills(continued_events) == _fills(unbroken_events) == [("FILL", 95.0, "MAKER")]
 
 
+def test_a_pending_cancel_put_back_whose_bar_closed_in_the_rows_passed_over_waits_no_more() -> None:
+    """The same cancel, the bar of minute 21 (which closes minute 20's) passed over too: the
+    cancel reaches the venue at 21:20, so the bid is canceled at the bar of minute 22, which
+    crosses it, as in the run not stopped, and does not wait for minute 21's close as well."""
+
+    def send(venue: PaperVenue) -> dict[str, float]:
+        venue.cancel(make_order("a", order_type="LIMIT", price=95.0))
+        return {"a": T0 + 1200}
+
+    unbroken, continued = _continued(20_000.0, send, bid=True, passed_over=2)
+    assert _cancel_of(continued, "a") == _cancel_of(unbroken, "a") == (T0 + 1280, False)
+    unbroken_events, continued_events = _next_bar(unbroken, continued, 22, low=90.0)
+    assert _fills(continued_events) == _fills(unbroken_events) == [("CANCEL_ACK", 0.0, "")]
+
+
 def _mixed_feed(
     sent_on: Bar | Quote, bid_then: float, at_then: float
 ) -> tuple[list[VenueEvent], list[VenueEvent]]:

@@ -480,10 +480,11 @@ class PaperVenue:
         # The ``order_seq`` of the book ``restore_book`` took (None: none): the orders ``catch_up``
         # puts back are those this venue placed after it.
         self._book_order_seq: int | None = None
-        # The orders ``catch_up`` put back and the cancels it asked, by client order id: whether
-        # each was sent on a bar is the data's ``pass_over`` takes up to it (``_sent_on_data``).
+        # The orders ``catch_up`` put back, and the times the cancels it put back were asked, by
+        # client order id: whether each was sent on a bar is the data's ``pass_over`` takes up to
+        # it (``_sent_on_data``). The ask's time is kept: a bar's close moves ``cancel_at`` on.
         self._put_back_orders: dict[str, _Working] = {}
-        self._asked_after_save: dict[str, _Working] = {}
+        self._asked_after_save: dict[str, float] = {}
         # The kernel holds nothing while ``submit`` runs, so threads sharing a kernel call it at
         # once: unguarded, two fills could read the position before either wrote it (one lost),
         # and ``positions()`` raise while a fill adds an asset. Reentrant: ``submit`` reads
@@ -1378,7 +1379,7 @@ class PaperVenue:
         w.cancel_at = at + self._latency
         self._canceling[w.order.client_order_id] = w
         if self._latency > 0:
-            self._asked_after_save[w.order.client_order_id] = w
+            self._asked_after_save[w.order.client_order_id] = at
             self._await_close(w, cancel=self._sent_on_a_bar())
 
     def pass_over(self, points: Iterable[Any]) -> int:
@@ -1531,11 +1532,12 @@ class PaperVenue:
                 del self._put_back_orders[cid]
             elif w.sent_at >= ts:
                 self._await_close(w, order=on_a_bar)
-        for cid, w in list(self._asked_after_save.items()):
-            if cid not in self._canceling or w.cancel_at is None:
+        for cid, asked_at in list(self._asked_after_save.items()):
+            canceling = self._canceling.get(cid)
+            if canceling is None:
                 del self._asked_after_save[cid]
-            elif w.cancel_at - self._latency >= ts:
-                self._await_close(w, cancel=on_a_bar)
+            elif asked_at >= ts:
+                self._await_close(canceling, cancel=on_a_bar)
 
     def _await_close(self, w: _Working, *, order: bool | None = None, cancel: bool | None = None) -> None:
         """Set whether ``w`` (``order``) and its cancel (``cancel``) wait for the close of the bar they
