@@ -77,7 +77,7 @@ def test_rows_an_outbox_drops_are_logged_naming_the_kernel_once_a_minute(
         assert kernel.stats()["journal_dropped"] > 0
 
         def dropped() -> list[str]:
-            return _said(caplog, logging.WARNING, "outbox dropped")
+            return _said(caplog, logging.WARNING, "the outbox of kernel")
 
         # Seen by the journal's own thread: nobody asks stats().
         wait_until(lambda: bool(dropped()), "the drops to be logged")
