@@ -257,3 +257,24 @@ def test_a_new_version_of_one_source_run_is_rebalanced_to(tmp_path: Path) -> Non
     assert venue.positions() == {"BTC": pytest.approx(0.02)}
     # The same version planned again (no plan kept) is on target: nothing to send.
     assert again.results == []
+
+
+def test_the_report_counts_every_leg_of_a_symbol(tmp_path: Path) -> None:
+    """A long turned short is an exit and an entry of one symbol: the report's filled, average
+    price and fees are over both, not the last leg's alone."""
+    venue = paper_venue(10_000.0, {})
+    later = parse_targets(
+        json.dumps(
+            {**STAMP, "source_run": "run-10", "targets": [{"symbol": "BTC", "quantity": -0.1}]}
+        ).encode(),
+        ".json",
+        "u.json",
+    )
+    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(tmp_path / "wal"), max_slots=8) as kernel:
+        rebalance(kernel, targets({"symbol": "BTC", "quantity": 0.1}), state_dir=None, quote_currency="USDT")
+        run = rebalance(kernel, later, state_dir=None, quote_currency="USDT")
+    assert [(r.leg.action, r.filled) for r in run.results] == [("EXIT", 0.1), ("ENTER", 0.1)]
+    (row,) = run.report["symbols"]
+    assert (row["position_after"], row["filled"]) == (-0.1, pytest.approx(0.2))
+    assert row["average_price"] == 50_000.0
+    assert row["fees"] == pytest.approx(0.2 * 50_000 * 0.0005)

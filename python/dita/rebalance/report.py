@@ -61,9 +61,11 @@ def report_json(
         )
         row["fills"] += [vars(f) for f in result.fills]
         row["fees"] += sum(f.fee for f in result.fills)
-        filled = result.filled
+        # A symbol's legs (exits, then an entry) share its side and reference price: its figures
+        # are over all their fills.
+        filled = sum(f["quantity"] for f in row["fills"])
         if filled > 0:
-            average = sum(f.price * f.quantity for f in result.fills) / filled
+            average = sum(f["price"] * f["quantity"] for f in row["fills"]) / filled
             row["filled"], row["average_price"] = filled, average
             row["cost_bps"] = cost_bps(result.leg.side, result.leg.reference_price, average)
     for skipped in plan.skipped:
