@@ -67,3 +67,27 @@ def test_fills_reported_later_are_waited_for_and_booked(tmp_path: Any) -> None:
     assert (result.leg.quantity, result.status, result.filled) == (5.0, "sent", 5.0)
     (row,) = run.report["symbols"]
     assert row["average_price"] == 100.5 and round(row["cost_bps"], 6) == 50.0
+
+
+def test_an_order_still_working_is_not_sent_again(tmp_path: Any) -> None:
+    """A rebalance whose fill is not reported yet leaves its order working: the next one counts
+    it as held rather than buying it again, which overshot the target twice over."""
+    venue = LaterVenue()
+
+    def version(source_run: str) -> Any:
+        body = {
+            "source_run": source_run,
+            "generated_at": "2026-11-28T09:00:00Z",
+            "targets": [{"symbol": "SOL", "quantity": 5}],
+        }
+        return parse_targets(json.dumps(body).encode(), ".json", "t.json")
+
+    with ExecutionKernel(venue=venue, kernel_id="later", max_slots=4) as kernel:
+        first = rebalance(kernel, version("run-l"), state_dir=None, quote_currency="USDT", fill_wait_s=0.0)
+        assert [(r.status, r.filled) for r in first.results] == [("sent", 0.0)]
+        second = rebalance(kernel, version("run-m"), state_dir=None, quote_currency="USDT", fill_wait_s=10.0)
+        assert second.results == []
+        while kernel.open_orders():
+            for event in venue.poll_events():
+                kernel.on_venue_event(event)
+    assert venue.positions() == {"SOL": 5.0}

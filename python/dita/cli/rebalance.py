@@ -42,7 +42,7 @@ from dita.rebalance import (
     report_table,
     trace_source_run,
 )
-from dita.rebalance.execute import PlanError, open_trades
+from dita.rebalance.execute import PlanError, open_trades, working_quantities
 from dita.rebalance.run import RebalanceRun, finished
 from dita.rebalance.run import dry_run as plan_only
 from dita.risk import MarketLimits
@@ -151,13 +151,14 @@ class _Session:
         """Rebalances to ``portfolio`` (plans it only, for a dry run) and answers with the report.
         Raises PlanError, nothing sent, for an account that cannot be planned from."""
         if self.kernel is None:
-            trades = open_trades(self._logged_kernel()) if _holds_log(self.state / "wal") else ()
+            logged = self._logged_kernel() if _holds_log(self.state / "wal") else None
             run = plan_only(
                 self.venue,
                 portfolio,
                 state_dir=self.state,
                 quote_currency=self.quote_currency,
-                trades=trades,
+                trades=open_trades(logged) if logged is not None else (),
+                working=working_quantities(logged) if logged is not None else None,
             )
         else:
             run = rebalance(
@@ -172,7 +173,8 @@ class _Session:
         self._answer(portfolio, run)
 
     def _logged_kernel(self) -> Any:
-        """The kernel of the log, replayed without writing to it: its open trades, for a dry run."""
+        """The kernel of the log, replayed without writing to it: its open trades and working
+        orders, for a dry run."""
         try:
             kernel, _recovery = wal_replay(self.state / "wal")
         except (WalError, OSError) as exc:

@@ -14,6 +14,7 @@ from dita.rebalance.execute import (
     read_account,
     reference_prices,
     send_plan,
+    working_quantities,
 )
 from dita.rebalance.plan import Account, Leg, OpenTrade, Plan, Skipped, intent_id, make_plan, trade_id
 from dita.rebalance.report import cost_bps, report_json, report_table
@@ -50,4 +51,5 @@ __all__ = [
     "send_plan",
     "trace_source_run",
     "trade_id",
+    "working_quantities",
 ]

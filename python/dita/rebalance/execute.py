@@ -16,12 +16,28 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dita._kernel import KernelDiagnosticCode, KernelEventKind, KernelIntent, KernelOutcome, VenueEvent
+from dita._kernel import (
+    KernelDiagnosticCode,
+    KernelEventKind,
+    KernelIntent,
+    KernelOutcome,
+    OrderSide,
+    VenueEvent,
+)
 from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan
 from dita.risk import MarketLimits
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
 
-__all__ = ["Fill", "LegResult", "PlanError", "open_trades", "read_account", "reference_prices", "send_plan"]
+__all__ = [
+    "Fill",
+    "LegResult",
+    "PlanError",
+    "open_trades",
+    "read_account",
+    "reference_prices",
+    "send_plan",
+    "working_quantities",
+]
 
 # How long fills of orders a venue reports later are waited for, by default.
 FILL_WAIT_S = 30.0
@@ -88,12 +104,27 @@ def open_trades(kernel: Any) -> tuple[OpenTrade, ...]:
     )
 
 
+def working_quantities(kernel: Any) -> dict[str, float]:
+    """What the kernel's working orders have left to buy (+) or sell (-), per symbol."""
+    working: dict[str, float] = {}
+    for order in kernel.open_orders():
+        left = order.size - order.filled_size
+        signed = left if order.order_side == OrderSide.BUY else -left
+        working[order.asset] = working.get(order.asset, 0.0) + signed
+    return working
+
+
 def read_account(
-    venue: Any, symbols: Iterable[str], quote_currency: str, trades: tuple[OpenTrade, ...] = ()
+    venue: Any,
+    symbols: Iterable[str],
+    quote_currency: str,
+    trades: tuple[OpenTrade, ...] = (),
+    working: dict[str, float] | None = None,
 ) -> Account:
     """The account before a rebalance: positions, market limits, prices of the targets and of
     what is held, and equity (``quote_currency``'s balance plus the positions at those prices);
-    ``trades``: the kernel's open trades an order may exit."""
+    ``trades``: the kernel's open trades an order may exit; ``working``: what its working orders
+    have left to fill per symbol (``working_quantities``)."""
     positions = {k: float(v) for k, v in venue.positions().items()}
     wanted = list(dict.fromkeys([*symbols, *positions]))
     prices = reference_prices(venue, wanted)
@@ -108,7 +139,7 @@ def read_account(
             f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
         )
     equity = cash + sum(q * prices[s] for s, q in positions.items())
-    return Account(positions, equity, prices, limits, trades)
+    return Account(positions, equity, prices, limits, trades, dict(working or {}))
 
 
 def send_plan(

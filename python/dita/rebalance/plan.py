@@ -14,7 +14,7 @@ before the first order (``plan_json``) is what a resumed run sends the rest of."
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -58,13 +58,15 @@ class OpenTrade:
 @dataclass(frozen=True)
 class Account:
     """What the venue states before the plan: signed positions, equity, each symbol's price and
-    market limits; and the kernel's open trades an order may exit."""
+    market limits; the kernel's open trades an order may exit, and what its working orders have
+    left to buy (+) or sell (-) per symbol."""
 
     positions: dict[str, float]
     equity: float
     prices: dict[str, float]
     limits: dict[str, MarketLimits]
     trades: tuple[OpenTrade, ...] = ()
+    working: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,8 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
             # A market order needs a reference price: the kernel values and floors it at it.
             skipped.append(Skipped(target.symbol, "", "no price", 0.0, "the venue states no price for it"))
             continue
-        held = account.positions.get(target.symbol, 0.0)
+        # An order still working fills toward the target: sent again, the target is overshot.
+        held = account.positions.get(target.symbol, 0.0) + account.working.get(target.symbol, 0.0)
         delta = wanted - held
         if abs(delta) <= QTY_EPS:
             continue

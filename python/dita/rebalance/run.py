@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from dita._files import replace_whole
-from dita.rebalance.execute import FILL_WAIT_S, LegResult, open_trades, read_account, send_plan
+from dita.rebalance.execute import (
+    FILL_WAIT_S,
+    LegResult,
+    open_trades,
+    read_account,
+    send_plan,
+    working_quantities,
+)
 from dita.rebalance.plan import Account, OpenTrade, Plan, make_plan, plan_from_json, plan_json
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
@@ -53,13 +60,15 @@ def plan_rebalance(
     state_dir: Path | None,
     quote_currency: str,
     trades: tuple[OpenTrade, ...] = (),
+    working: dict[str, float] | None = None,
 ) -> tuple[Plan, Account | None]:
     """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` (the account None), or
-    one made from the account ``venue`` states, with the kernel's open ``trades``."""
+    one made from the account ``venue`` states, with the kernel's open ``trades`` and what its
+    ``working`` orders have left to fill."""
     written = plan_path(state_dir, portfolio) if state_dir is not None else None
     if written is not None and written.exists():
         return plan_from_json(json.loads(written.read_text())), None
-    account = read_account(venue, portfolio.symbols(), quote_currency, trades)
+    account = read_account(venue, portfolio.symbols(), quote_currency, trades, working)
     return make_plan(portfolio, account), account
 
 
@@ -70,10 +79,11 @@ def dry_run(
     state_dir: Path | None,
     quote_currency: str,
     trades: tuple[OpenTrade, ...] = (),
+    working: dict[str, float] | None = None,
 ) -> RebalanceRun:
     """The plan ``rebalance`` would send, and its report, with nothing written or sent."""
     plan, account = plan_rebalance(
-        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=trades
+        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=trades, working=working
     )
     return RebalanceRun(plan, account is None, [], report_json(plan, [], None, dry_run=True), None)
 
@@ -91,7 +101,12 @@ def rebalance(
     ``state_dir`` None keeps no plan or report."""
     venue = kernel.venue
     plan, account = plan_rebalance(
-        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=open_trades(kernel)
+        venue,
+        portfolio,
+        state_dir=state_dir,
+        quote_currency=quote_currency,
+        trades=open_trades(kernel),
+        working=working_quantities(kernel),
     )
     resumed = account is None
     written = plan_path(state_dir, portfolio) if state_dir is not None else None
