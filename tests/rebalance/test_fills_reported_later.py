@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from dita import ExecutionKernel, MockVenueAdapter
 from dita._kernel import VenueEvent, VenueOrder
 from dita.rebalance import parse_targets, rebalance
@@ -91,3 +93,25 @@ def test_an_order_still_working_is_not_sent_again(tmp_path: Any) -> None:
             for event in venue.poll_events():
                 kernel.on_venue_event(event)
     assert venue.positions() == {"SOL": 5.0}
+
+
+def test_a_symbol_the_exchange_states_no_price_for_is_left_out_and_an_outage_raises() -> None:
+    """A ccxt venue raises ValueError for a symbol it does not list or a book with no bid or ask:
+    that went up as a traceback, where the guide skips the symbol as "no price". A venue that
+    cannot be reached still stops the rebalance."""
+    from dita.rebalance.execute import reference_prices
+    from dita.venues.protocol import VenueUnavailable
+
+    class Quoting(LaterVenue):
+        def fetch_top_of_book(self, asset: str) -> TopOfBook:
+            if asset == "NOPE":
+                raise ValueError("unknown asset 'NOPE' on binance-spot")
+            if asset == "EMPTY":
+                raise ValueError("binance-spot: the EMPTY/USDT book has no bid or no ask")
+            if asset == "DOWN":
+                raise VenueUnavailable("binance-spot: the exchange cannot be reached")
+            return super().fetch_top_of_book(asset)
+
+    assert reference_prices(Quoting(), ["BTCUSDT", "NOPE", "EMPTY"]) == {"BTCUSDT": 100.0}
+    with pytest.raises(VenueUnavailable):
+        reference_prices(Quoting(), ["BTCUSDT", "DOWN"])

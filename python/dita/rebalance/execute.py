@@ -77,13 +77,18 @@ class LegResult:
 
 def reference_prices(venue: Any, symbols: Iterable[str]) -> dict[str, float]:
     """Each symbol's mid price as the venue states it: its top of book (a ccxt venue) or the
-    latest quote its book holds (the paper venue). A symbol it states none for is left out."""
+    latest quote its book holds (the paper venue). A symbol it states none for is left out: one
+    the exchange does not list, or whose book has no bid, no ask or no number there
+    (``ValueError``); a venue that cannot be reached raises."""
     prices: dict[str, float] = {}
     fetch = getattr(venue, "fetch_top_of_book", None)
     book = venue.book().get("quotes", {}) if callable(getattr(venue, "book", None)) else {}
     for symbol in symbols:
         if callable(fetch):
-            top = fetch(symbol)
+            try:
+                top = fetch(symbol)
+            except ValueError:
+                continue
             bid, ask = top.bid, top.ask
         elif symbol in book:
             bid, ask = book[symbol][0], book[symbol][1]

@@ -301,7 +301,7 @@ class Markets:
         book = self._client.account_call("fetch_order_book", symbol, 5)
         bids, asks = book.get("bids") or [], book.get("asks") or []
         if not bids or not asks:
-            raise RuntimeError(f"{name}: the {symbol} book has no bid or no ask")
+            raise ValueError(f"{name}: the {symbol} book has no bid or no ask")
 
         def figure(side: str, level: Any, index: int) -> float:
             # A None or text there would raise a bare TypeError, and a NaN go on into the quote.
