@@ -230,6 +230,10 @@ def test_the_line_limit_is_in_bytes_comments_included(line: str) -> None:
         ("ORDER BUY BTCUSDT \u0661 50000 a10", "qty", "\u0661"),  # Arabic-Indic one
         ("ORDER BUY BTCUSDT \uff11 50000 a10", "qty", "\uff11"),  # full-width one
         ("ORDER BUY BTCUSDT 0x10 50000 a10", "qty", "0x10"),
+        # Letters that match "inf" only case-folded as Unicode: float() cannot read them.
+        ("MARK BTC \u0131nf", "price", "\u0131nf"),  # dotless i
+        ("ORDER BUY BTCUSDT 1 \u0130nfinity a10", "price", "\u0130nfinity"),  # dotted capital I
+        (_ORDER + '"qty":"\u0131nf","client_id":"c"}', "qty", "\u0131nf"),
         ("MARK BTC 1_0", "price", "1_0"),
         (_ORDER + '"qty":"1_0","client_id":"c"}', "qty", "1_0"),
         (_ORDER + '"qty":" 2","client_id":"c"}', "qty", " 2"),

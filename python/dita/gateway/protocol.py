@@ -40,9 +40,11 @@ _CLIENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _SYMBOL = re.compile(r"[A-Za-z0-9._/:\-]{1,32}")
 # A number written as text: ASCII decimal, as in JSON (a leading "+", ".5" and "5." too).
 # float() also reads "1_000", " 2 " and other scripts' digits (Arabic-Indic, full-width): a
-# typo would trade 1000. inf and nan pass here and are refused as not finite.
+# typo would trade 1000. inf and nan pass here and are refused as not finite. ASCII case folding:
+# as Unicode, "inf" also matches a dotless or dotted I ("\u0131nf"), which float() cannot read.
 _PLAIN_NUMBER = re.compile(
-    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+    re.IGNORECASE | re.ASCII,
 )
 # QUERY reads these words as what to list, so an order under one of them could not be named.
 _RESERVED_CLIENT_IDS = ("ORDERS", "ACCOUNT", "SLOTS")
