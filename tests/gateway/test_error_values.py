@@ -103,3 +103,24 @@ def test_a_number_over_the_kernels_bound_names_the_text_sent(line: str, field: s
     assert (error["field"], error["value"], error["line"]) == (field, sent, 1)
     updates = [e for e in events if e["type"] == "order_update"]
     assert {e["client_id"] for e in updates} == {"c1"} and updates[-1]["status"] == "FILLED", updates
+
+
+@pytest.mark.parametrize(
+    ("sent", "field"),
+    [("1e-400", "qty"), ("-2e-999", "qty"), ("1e400", "price"), ("-1E400", "price"), ("1e400", "side")],
+)
+def test_a_json_number_no_float_holds_is_named_as_sent(sent: str, field: str) -> None:
+    """A JSON number below the smallest float was named 0.0, one past the largest inf: neither
+    is what the client sent, and "qty must be greater than 0, got 0.0" hid the typo."""
+    fields = {"side": '"BUY"', "symbol": '"BTC"', "qty": "1", "price": "100", "client_id": '"c1"'}
+    fields[field] = sent
+    line = '{"cmd": "ORDER", ' + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}"
+    with pytest.raises(ProtocolError) as refused:
+        parse_line(line)
+    event = refused.value.to_event()
+    assert (event["code"], event["field"], event["value"]) == ("INVALID_FIELD", field, sent), event
+    assert event["message"].endswith(f", got {sent}"), event
+    events = session(ExecutionKernel(max_slots=1), line + "\n")
+    (error,) = [e for e in events if e["type"] == "error"]
+    assert (error["field"], error["value"]) == (field, sent)
+    assert not [e for e in events if e["type"] == "order_received"]

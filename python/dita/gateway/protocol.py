@@ -190,7 +190,7 @@ def _parse_text(text: str) -> Command:
 
 def _parse_json(text: str) -> Command:
     try:
-        obj = json.loads(text, object_pairs_hook=unique_keys)
+        obj = json.loads(text, object_pairs_hook=unique_keys, parse_float=_json_float)
     # Each names a value, as every error whose field has one: null read as a field sent as null.
     except DuplicateKey as exc:
         message = f"line gives the key {_quoted(exc.key)} more than once"
@@ -293,6 +293,29 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise DuplicateKey(key, value)
         obj[key] = value
     return obj
+
+
+class _NoFloatHolds:
+    """A JSON number past the largest float or below the smallest (``1e400``, ``1e-400``),
+    kept as its text: read as a float it was inf or 0.0, and the error named that, not what
+    was sent. No field takes it, so it is always refused, named as its text (``repr``)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def _json_float(text: str) -> float | _NoFloatHolds:
+    """``json.loads``'s ``parse_float``: the float, or the text of a number no float holds."""
+    number = float(text)
+    mantissa = text.lower().partition("e")[0]
+    if math.isinf(number) or (number == 0.0 and any(c in "123456789" for c in mantissa)):
+        return _NoFloatHolds(text)
+    return number
 
 
 def _required(obj: dict[str, Any], name: str) -> Any:
