@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -968,12 +969,14 @@ def _one_response(s: socket.socket) -> bytes:
 
 
 def _raw_answer(port: int, request: bytes, timeout: float = 10.0) -> bytes:
-    """Send ``request`` on a fresh connection and read until the server closes it."""
+    """Send ``request`` on a fresh connection and read until the server closes it (a close with
+    part of the request unread may reach the client as a reset after the answer)."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         s.sendall(request)
         answer = b""
-        while chunk := s.recv(65536):
-            answer += chunk
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := s.recv(65536):
+                answer += chunk
     return answer
 
 
@@ -1042,9 +1045,14 @@ def test_headers_that_never_finish_are_answered_408_and_the_connection_closed() 
                     answer = s.recv(65536)
                 except TimeoutError:
                     pass
+                except ConnectionResetError:
+                    break
             s.settimeout(10)
-            while chunk := s.recv(65536):
-                answer += chunk
+            # The server closes with dribbled lines unread, so its close may be a reset after
+            # its answer: the answer read is what is judged.
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := s.recv(65536):
+                    answer += chunk
         waited = time.monotonic() - started
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 408 "), answer
