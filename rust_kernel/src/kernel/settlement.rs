@@ -371,9 +371,7 @@ impl EarlySettlements {
     /// Remembers fill `fill_id`, settled at `fee` by a settlement naming `asset`
     /// ([`settled_key`], [`settled_fee_key`]).
     pub(super) fn settled(&mut self, fill_id: &str, asset: &str, fee: f64) {
-        let key = settled_key(fill_id, asset);
-        self.settled.insert(key);
-        self.settled.insert(settled_fee_key(key, fee));
+        self.remember(settled_key(fill_id, asset), Some(fee));
     }
 
     /// Remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
@@ -389,15 +387,20 @@ impl EarlySettlements {
         let id_print = fingerprint(fill_id);
         let none = fingerprint("");
         for a in [asset.map_or(none, NonZeroU64::get), none] {
-            let key = settled_key_of(id_print, a);
-            match fee {
-                Some(fee) => {
-                    self.settled.insert(key);
-                    self.settled.insert(settled_fee_key(key, fee));
-                }
-                None => {
-                    self.settled.insert(booked_with_fee_key(key));
-                }
+            self.remember(settled_key_of(id_print, a), fee);
+        }
+    }
+
+    /// Remembers the fill of `key` ([`settled_key`]) as settled at `fee`, or, None, as booked
+    /// with its venue's own fee.
+    fn remember(&mut self, key: u64, fee: Option<f64>) {
+        match fee {
+            Some(fee) => {
+                self.settled.insert(key);
+                self.settled.insert(settled_fee_key(key, fee));
+            }
+            None => {
+                self.settled.insert(booked_with_fee_key(key));
             }
         }
     }
