@@ -162,6 +162,33 @@ def test_a_cancel_that_loses_the_race_to_a_fill_books_the_fill_and_no_refused_ev
     assert not venue.following()
 
 
+def test_a_cancel_answered_unknown_whose_look_up_is_throttled_says_its_end_is_not_known_yet(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """Binance answered the cancel "Unknown order sent." (-2011) and then throttled the look-up of
+    what became of the order: it most likely filled, so "does not know the order" would mislead.
+    The refusal says the order's end is not known yet, names both answers, and the order is still
+    followed, so polling reports its end."""
+    venue = make_venue()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
+    entry = KernelIntent(
+        "i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 90000.0, 0.02,
+        order_type="LIMIT", limit_price=90000.0, timestamp=1.0,
+    )  # fmt: skip
+    assert kernel.process_intent(entry).accepted
+    exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
+    exchange.script("GET", "/api/v3/order", "binance/error_too_many_requests.json", status=429)
+    outcome = kernel.process_intent(
+        KernelIntent("c1", "tr-1", 0, "BTCUSDT", "LONG", "CANCEL", 0.0, 0.0, timestamp=2.0)
+    )
+    [refused] = outcome.emitted_events
+    assert refused.kind.name == "CANCEL_REJECT"
+    assert "not known yet" in refused.reason and "does not know the order" not in refused.reason
+    assert "-2011" in refused.reason and "throttl" in refused.reason
+    assert venue.following()
+
+
 # -- a spot buy's commission kept in the coin bought -------------------------------------------
 
 

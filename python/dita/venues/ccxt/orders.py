@@ -504,7 +504,20 @@ class Orders:
         the cancel overtook the order on its way (a submit that timed out): it did not happen,
         so it is refused, or the kernel would wait on a cancel that never comes while the order
         can fill."""
-        found = self._lookup.lookup(tracked)
+        try:
+            found = self._lookup.find(tracked.client_id, tracked.symbol)
+        except VenueUnavailable as unasked:
+            # "No such order" then usually means it ended: the refusal says it is not known how,
+            # and polling reports its end.
+            log.warning("%s", unasked)
+            reason = (
+                f"{self.name} answered the cancel that it has no such order "
+                f"({self._client.error_text(exc)}); what became of the order is not known yet ({unasked}): "
+                "polling reports its end"
+            )
+            found = None
+        else:
+            reason = f"{self.name} does not know the order: {self._client.error_text(exc)}"
         if found is None:
             return [
                 self._reporter.event(
@@ -512,7 +525,7 @@ class Orders:
                     KernelEventKind.CANCEL_REJECT,
                     tracked.order.status,
                     venue_order_id=tracked.venue_order_id,
-                    reason=f"{self.name} does not know the order: {self._client.error_text(exc)}",
+                    reason=reason,
                     filled=tracked.filled,
                 )
             ]
