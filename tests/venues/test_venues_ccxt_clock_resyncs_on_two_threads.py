@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -94,3 +95,31 @@ def test_rest_s_resync_answered_after_the_stream_s_newer_one_does_not_undo_it(se
         assert canceled.kind == KernelEventKind.CANCEL_ACK, canceled.reason
     finally:
         venue.close()
+
+
+def test_closing_the_venue_while_the_stream_syncs_its_clock_ends_the_stream_at_once(
+    server: SlowTimeAnswer,
+) -> None:
+    """The stream's dial refused -1021, and the exchange's time it then asks for is slow to come:
+    closing the venue waited for that answer (up to ccxt's request timeout, here 15 s) and gave up on
+    the stream's thread after 10 s, left running. The sync is given up: the thread ends in about a
+    second."""
+    venue = streamed_venue(server, ManualClock(), timeout_ms=15_000)
+    closed = False
+    try:
+        wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+        server.hold_next_time = True
+        server.clock_offset_s = -30.0
+        server.drop_connections()
+        assert server.time_read.wait(5.0), "the stream did not ask the exchange's time"
+        started = time.monotonic()
+        venue.close()
+        closed = True
+        took = time.monotonic() - started
+        thread = venue._stream._thread  # type: ignore[union-attr]
+        assert thread is not None and not thread.is_alive()
+        assert took < 5.0, f"close took {took:.1f}s"
+    finally:
+        server.release.set()
+        if not closed:
+            venue.close()

@@ -66,6 +66,16 @@ def streamed_venue(
 ) -> CcxtVenue:
     """The venue on ``server`` (``settings`` over the tests'); with ``start``, its markets loaded
     and its stream started."""
+    tests_settings: dict[str, Any] = {
+        "timeout_ms": 3000,
+        "rate_limit_ms": 1,
+        "resolve_delay_ms": 0,
+        "user_stream": True,
+        "user_stream_heartbeat_s": HEARTBEAT_S,
+        "user_stream_backoff_s": 0.02,
+        "user_stream_backoff_max_s": 0.2,
+        "user_stream_rest_sweep_s": SWEEP_S,
+    }
     venue = CcxtVenue(
         clock=clock,
         sleep=clock.sleep,
@@ -75,15 +85,7 @@ def streamed_venue(
         api_key_env="DITA_TEST_BINANCE_KEY",
         secret_env="DITA_TEST_BINANCE_SECRET",
         markets=["BTCUSDT"],
-        timeout_ms=3000,
-        rate_limit_ms=1,
-        resolve_delay_ms=0,
-        user_stream=True,
-        user_stream_heartbeat_s=HEARTBEAT_S,
-        user_stream_backoff_s=0.02,
-        user_stream_backoff_max_s=0.2,
-        user_stream_rest_sweep_s=SWEEP_S,
-        **settings,
+        **(tests_settings | settings),
     )
     if start:
         venue.load_markets()

@@ -4,6 +4,7 @@ with its own asyncio loop, started once, stopped by waking whatever it waits on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from typing import Any
@@ -12,10 +13,14 @@ __all__ = ["StreamThread"]
 
 log = logging.getLogger("dita.venues.ccxt")
 
+# How long a stopped stream may take to end by itself before what it awaits is cancelled.
+_STOP_GRACE_S = 1.0
+
 
 class StreamThread:
     """A stream (``what``: "user stream", "market stream") of venue ``name`` whose ``_main``
-    runs on its own thread and loop. ``_pause`` waits, and ``stop`` wakes it (``_wake``)."""
+    runs on its own thread and loop. ``_pause`` waits, and ``stop`` wakes it (``_wake``); a
+    ``_main`` still at work ``_STOP_GRACE_S`` after is cancelled."""
 
     def __init__(self, name: str, what: str) -> None:
         self.name = name
@@ -54,7 +59,17 @@ class StreamThread:
 
     async def _woken_main(self) -> None:
         self._wake = asyncio.Event()  # made on the stream's loop, which it wakes
-        await self._main()
+        main = asyncio.ensure_future(self._main())
+        woken = asyncio.ensure_future(self._wake.wait())
+        await asyncio.wait({main, woken}, return_when=asyncio.FIRST_COMPLETED)
+        woken.cancel()
+        if not main.done():
+            # Stopped mid-request (a dial, a clock sync, a slow exchange): the request is given
+            # up, not awaited, so ``stop`` ends within its join.
+            await asyncio.wait({main}, timeout=_STOP_GRACE_S)
+            main.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await main
 
     async def _main(self) -> None:
         raise NotImplementedError
