@@ -9,14 +9,23 @@ from dita.rebalance.audit import TracedFill, trace_source_run
 from dita.rebalance.execute import (
     Fill,
     LegResult,
-    PlanError,
     open_trades,
     read_account,
     reference_prices,
     send_plan,
     working_quantities,
 )
-from dita.rebalance.plan import Account, Leg, OpenTrade, Plan, Skipped, intent_id, make_plan, trade_id
+from dita.rebalance.plan import (
+    Account,
+    Leg,
+    OpenTrade,
+    Plan,
+    PlanError,
+    Skipped,
+    intent_id,
+    make_plan,
+    trade_id,
+)
 from dita.rebalance.report import cost_bps, report_json, report_table
 from dita.rebalance.run import RebalanceRun, dry_run, plan_rebalance, rebalance
 from dita.rebalance.targets import Target, TargetError, TargetPortfolio, parse_targets, read_targets

@@ -24,7 +24,7 @@ from dita._kernel import (
     OrderSide,
     VenueEvent,
 )
-from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan
+from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError
 from dita.risk import MarketLimits
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
 
@@ -42,11 +42,6 @@ __all__ = [
 # How long fills of orders a venue reports later are waited for, by default.
 FILL_WAIT_S = 30.0
 POLL_S = 0.5
-
-
-class PlanError(ValueError):
-    """The account cannot be planned from (a position the venue states no price for): nothing
-    was sent."""
 
 
 @dataclass

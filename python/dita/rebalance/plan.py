@@ -26,6 +26,7 @@ __all__ = [
     "Leg",
     "OpenTrade",
     "Plan",
+    "PlanError",
     "Skipped",
     "intent_id",
     "make_plan",
@@ -42,6 +43,11 @@ TRADE_PREFIX = "rebalance:"
 VERSION_CHARS = 12
 # Below this a difference is no order at all (float noise of a position already on target).
 QTY_EPS = 1e-12
+
+
+class PlanError(ValueError):
+    """The account cannot be planned from (a position the venue states no price for, weights of
+    an equity that is not above 0): nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,9 @@ def intent_id(portfolio: TargetPortfolio, symbol: str, leg: str) -> str:
 
 
 def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
+    """The plan that brings ``account`` to ``portfolio``; ``PlanError`` for weights of an equity
+    that is not above 0."""
+    _check_equity(portfolio, account.equity)
     legs: list[Leg] = []
     skipped: list[Skipped] = []
     targets: dict[str, dict[str, float | None]] = {}
@@ -169,6 +178,18 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         tuple(legs),
         tuple(skipped),
     )
+
+
+def _check_equity(portfolio: TargetPortfolio, equity: float) -> None:
+    """A weight is a share of equity: of none, or of a debt, it sizes no order a trader meant."""
+    if math.isfinite(equity) and equity > 0:
+        return
+    weighted = next((t for t in portfolio.targets if t.weight is not None), None)
+    if weighted is not None:
+        raise PlanError(
+            f"equity {equity:g} is not above 0, so {weighted.symbol}'s weight {weighted.weight:g} "
+            f"(row {weighted.row}) is a share of nothing: give quantities, or fund the account"
+        )
 
 
 def _target_quantity(target: Target, equity: float, price: float) -> float | None:
