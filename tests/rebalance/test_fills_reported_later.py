@@ -115,3 +115,37 @@ def test_a_symbol_the_exchange_states_no_price_for_is_left_out_and_an_outage_rai
     assert reference_prices(Quoting(), ["BTCUSDT", "NOPE", "EMPTY"]) == {"BTCUSDT": 100.0}
     with pytest.raises(VenueUnavailable):
         reference_prices(Quoting(), ["BTCUSDT", "DOWN"])
+
+
+def test_what_a_working_order_has_left_is_counted_on_decimals() -> None:
+    """1.1 less the 0.2 filled is 0.9000000000000001 in binary: counted as held, a target of 1.5
+    from 0.2 held asked for 0.3999999999999999, which the lot of 0.1 rounded down to 0.3."""
+    from dita._kernel import KernelIntent
+    from dita.rebalance import Account, make_plan, working_quantities
+
+    venue = MockVenueAdapter(partial_fill_rate=1.0, partial_fill_ratio=0.2 / 1.1)
+    with ExecutionKernel(venue=venue, kernel_id="part", max_slots=2) as kernel:
+        intent = KernelIntent(
+            "i-1",
+            "t-1",
+            0,
+            "SOL",
+            "LONG",
+            "ENTER",
+            reference_price=100.0,
+            target_size=1.1,
+            order_type="MARKET",
+        )
+        assert kernel.process_intent(intent).accepted
+        working = working_quantities(kernel)
+    assert working == {"SOL": 0.9}
+    body = {
+        "source_run": "run-p",
+        "generated_at": "2026-11-28T09:00:00Z",
+        "targets": [{"symbol": "SOL", "quantity": 1.5}],
+    }
+    portfolio = parse_targets(json.dumps(body).encode(), ".json", "t.json")
+    account = Account(
+        {"SOL": 0.2}, 1_000.0, {"SOL": 100.0}, {"SOL": MarketLimits(lot_step=0.1)}, working=working
+    )
+    assert [leg.quantity for leg in make_plan(portfolio, account).legs] == [0.4]

@@ -111,3 +111,32 @@ def test_an_order_against_open_trades_exits_them_first_and_opens_the_rest() -> N
         ("EXIT", 3, 1.5, f"{run}:ETH:sell-exit-3"),
         ("ENTER", -1, 1.0, f"{run}:ETH:sell"),
     ]
+
+
+def test_the_order_is_the_difference_counted_on_decimals() -> None:
+    """0.3 less 0.1 is 0.19999999999999998 in binary, which the lot of 0.1 rounded down to 0.1:
+    half the order a target of 0.3 from 0.1 asks for."""
+    limits = MarketLimits(lot_step=0.1)
+    plan = make_plan(portfolio({"symbol": "SOL", "quantity": 0.3}), account({"SOL": 0.1}, SOL=limits))
+    assert [(leg.side, leg.quantity) for leg in plan.legs] == [("BUY", 0.2)]
+    working = replace(account({}, SOL=limits), working={"SOL": 0.1})
+    assert [
+        leg.quantity for leg in make_plan(portfolio({"symbol": "SOL", "quantity": 0.3}), working).legs
+    ] == [0.2]
+
+
+def test_exits_of_several_trades_take_each_whole_on_decimals() -> None:
+    """2.03 less the first trade's 0.03 is 1.9999999999999998 in binary: the second trade's exit
+    went out a lot short, and left 0.01 held of a target of nothing."""
+    held = (
+        OpenTrade("SOL", "LONG", "rebalance:r0:SOL", 0, 0.03),
+        OpenTrade("SOL", "LONG", "rebalance:r1:SOL", 1, 2.0),
+    )
+    limits = MarketLimits(lot_step=0.01)
+    plan = make_plan(
+        portfolio({"symbol": "SOL", "quantity": 0}), replace(account({"SOL": 2.03}, SOL=limits), trades=held)
+    )
+    assert [(leg.action, leg.slot_id, leg.quantity) for leg in plan.legs] == [
+        ("EXIT", 0, 0.03),
+        ("EXIT", 1, 2.0),
+    ]

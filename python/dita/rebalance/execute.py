@@ -14,6 +14,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from dita._kernel import (
@@ -24,7 +25,7 @@ from dita._kernel import (
     OrderSide,
     VenueEvent,
 )
-from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError
+from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError, decimal
 from dita.risk import MarketLimits
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
 
@@ -106,12 +107,12 @@ def open_trades(kernel: Any) -> tuple[OpenTrade, ...]:
 
 def working_quantities(kernel: Any) -> dict[str, float]:
     """What the kernel's working orders have left to buy (+) or sell (-), per symbol."""
-    working: dict[str, float] = {}
+    working: dict[str, Decimal] = {}
     for order in kernel.open_orders():
-        left = order.size - order.filled_size
+        left = decimal(order.size) - decimal(order.filled_size)
         signed = left if order.order_side == OrderSide.BUY else -left
-        working[order.asset] = working.get(order.asset, 0.0) + signed
-    return working
+        working[order.asset] = working.get(order.asset, Decimal(0)) + signed
+    return {asset: float(left) for asset, left in working.items()}
 
 
 def read_account(

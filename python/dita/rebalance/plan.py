@@ -150,8 +150,10 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
             skipped.append(Skipped(target.symbol, "", "no price", 0.0, "the venue states no price for it"))
             continue
         # An order still working fills toward the target: sent again, the target is overshot.
-        held = account.positions.get(target.symbol, 0.0) + account.working.get(target.symbol, 0.0)
-        delta = wanted - held
+        working = account.working.get(target.symbol, 0.0)
+        held = decimal(account.positions.get(target.symbol, 0.0)) + decimal(working)
+        # On decimals, as quantities are written: 0.3 less 0.1 in binary is one lot of 0.1 short.
+        delta = float(decimal(wanted) - held)
         if abs(delta) <= QTY_EPS:
             continue
         side = "BUY" if delta > 0 else "SELL"
@@ -245,12 +247,12 @@ def _exits_first(
     an entry, which is skipped when what is left is under the floor."""
     closes = "LONG" if order.side == "SELL" else "SHORT"
     lot_step = limits.lot_step if limits is not None else 0.0
-    left = order.quantity
+    left = decimal(order.quantity)
     exits = []
     for trade in sorted(trades, key=lambda t: t.slot_id):
         if trade.symbol != order.symbol or trade.side != closes or left <= QTY_EPS:
             continue
-        qty = floor_to_step(min(trade.size, left), lot_step)
+        qty = floor_to_step(float(min(decimal(trade.size), left)), lot_step)
         if qty <= QTY_EPS:
             continue
         leg_name = f"{order.side.lower()}-exit-{trade.slot_id}"
@@ -266,14 +268,19 @@ def _exits_first(
                 slot_id=trade.slot_id,
             )
         )
-        left -= qty
+        left -= decimal(qty)
     if not exits:
         return [], order
-    rest = floor_to_step(left, lot_step) if left > QTY_EPS else 0.0
+    rest = floor_to_step(float(left), lot_step) if left > QTY_EPS else 0.0
     if rest <= QTY_EPS:
         return exits, None
     entry = _sized(portfolio, order.symbol, order.side, rest, order.reference_price, limits)
     return exits, (replace(entry, residual=order.residual) if isinstance(entry, Leg) else entry)
+
+
+def decimal(qty: float) -> Decimal:
+    """``qty`` as the decimal it is written as (0.1, not 0.1000000000000000055511151231257827)."""
+    return Decimal(repr(float(qty)))
 
 
 def floor_to_step(qty: float, step: float) -> float:
@@ -281,8 +288,8 @@ def floor_to_step(qty: float, step: float) -> float:
     three lots of 0.1, though 0.3 / 0.1 is 2.9999999999999996 in binary)."""
     if step <= 0:
         return qty
-    lots = (Decimal(repr(qty)) / Decimal(repr(step))).to_integral_value(rounding=ROUND_FLOOR)
-    return float(lots * Decimal(repr(step)))
+    lots = (decimal(qty) / decimal(step)).to_integral_value(rounding=ROUND_FLOOR)
+    return float(lots * decimal(step))
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
