@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from dita.rebalance import Account, make_plan, parse_targets
+from dita.rebalance import Account, make_plan, parse_targets, report_json
 from dita.rebalance.plan import OpenTrade, floor_to_step
 from dita.risk import MarketLimits
 
@@ -140,3 +140,51 @@ def test_exits_of_several_trades_take_each_whole_on_decimals() -> None:
         ("EXIT", 0, 0.03),
         ("EXIT", 1, 2.0),
     ]
+
+
+def test_an_exit_under_the_floor_is_skipped_as_an_entry_under_it_is() -> None:
+    """A long of 0.005 turned short: its exit is under min_qty, so it is not sent (the venue would
+    refuse it) but reported with the rule, and the short opens as planned."""
+    held = (OpenTrade("BTC", "LONG", "rebalance:r0:BTC", 0, 0.005),)
+    limits = MarketLimits(lot_step=0.001, min_qty=0.01)
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "quantity": -0.1}),
+        replace(account({"BTC": 0.005}, BTC=limits), trades=held),
+    )
+    assert [(leg.action, leg.side, leg.quantity) for leg in plan.legs] == [("ENTER", "SELL", 0.1)]
+    (skipped,) = plan.skipped
+    assert (skipped.side, skipped.reason, skipped.residual) == ("SELL", "below floor", 0.005)
+    assert skipped.detail == "the exit of slot 0: 0.005 is under min_qty 0.01"
+
+
+def test_the_share_of_an_exit_under_the_floor_goes_to_the_next_trade() -> None:
+    held = (
+        OpenTrade("SOL", "LONG", "rebalance:r0:SOL", 0, 0.03),
+        OpenTrade("SOL", "LONG", "rebalance:r1:SOL", 1, 2.0),
+    )
+    limits = MarketLimits(lot_step=0.01, min_notional=5.0)
+    plan = make_plan(
+        portfolio({"symbol": "SOL", "quantity": 1.03}),
+        replace(account({"SOL": 2.03}, SOL=limits), trades=held),
+    )
+    assert [(leg.action, leg.slot_id, leg.quantity) for leg in plan.legs] == [("EXIT", 1, 1.0)]
+    assert plan.skipped == ()
+
+
+def test_an_exit_and_an_entry_both_under_the_floor_are_one_residual_in_the_report() -> None:
+    held = (OpenTrade("SOL", "LONG", "rebalance:r0:SOL", 0, 0.03),)
+    limits = MarketLimits(lot_step=0.01, min_notional=5.0)
+    plan = make_plan(
+        portfolio({"symbol": "SOL", "quantity": -0.02}),
+        replace(account({"SOL": 0.03}, SOL=limits), trades=held),
+    )
+    assert plan.legs == ()
+    (row,) = report_json(plan, [], None, dry_run=True)["symbols"]
+    assert row["skipped"] == {
+        "reason": "below floor",
+        "side": "SELL",
+        "residual": 0.05,
+        "detail": (
+            "the exit of slot 0: notional 3 is under min_notional 5; notional 2 is under min_notional 5"
+        ),
+    }

@@ -15,6 +15,7 @@ from dita import ExecutionKernel
 from dita._kernel import WalError
 from dita.cli import app
 from dita.rebalance import parse_targets, rebalance, trace_source_run
+from dita.risk import MarketLimits
 
 STAMP = {"source_run": "run-9", "generated_at": "2026-11-28T09:00:00Z"}
 
@@ -278,3 +279,29 @@ def test_the_report_counts_every_leg_of_a_symbol(tmp_path: Path) -> None:
     assert (row["position_after"], row["filled"]) == (-0.1, pytest.approx(0.2))
     assert row["average_price"] == 50_000.0
     assert row["fees"] == pytest.approx(0.2 * 50_000 * 0.0005)
+
+
+def test_an_exit_under_the_venues_floor_is_skipped_not_sent(tmp_path: Path) -> None:
+    """The exit leg of a long turned short is judged by the floors as the entry is: one under
+    min_qty is reported skipped, not sent for the venue (or the kernel) to refuse, and the short
+    is sized as if it stays."""
+    venue = paper_venue(10_000.0, {}, market_limits={"BTC": MarketLimits(lot_step=0.001)})
+    later = parse_targets(
+        json.dumps(
+            {**STAMP, "source_run": "run-10", "targets": [{"symbol": "BTC", "quantity": -0.1}]}
+        ).encode(),
+        ".json",
+        "u.json",
+    )
+    with ExecutionKernel(venue=venue, kernel_id="rb", max_slots=8) as kernel:
+        rebalance(
+            kernel, targets({"symbol": "BTC", "quantity": 0.005}), state_dir=None, quote_currency="USDT"
+        )
+        # The exchange raises its minimum size: the long of 0.005 is under it now.
+        venue.set_market_limits("BTC", MarketLimits(lot_step=0.001, min_qty=0.01))
+        run = rebalance(kernel, later, state_dir=None, quote_currency="USDT")
+    assert [(r.leg.action, r.leg.quantity, r.status) for r in run.results] == [("ENTER", 0.1, "sent")]
+    (row,) = run.report["symbols"]
+    assert row["skipped"]["reason"] == "below floor" and row["skipped"]["residual"] == 0.005
+    assert "the exit of slot 0: 0.005 is under min_qty 0.01" in row["skipped"]["detail"]
+    assert venue.positions() == {"BTC": pytest.approx(-0.095)}

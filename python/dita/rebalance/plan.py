@@ -6,7 +6,7 @@ before buys, so the cash they free is there when the buys go out.
 
 An order against the side of trades an earlier rebalance opened in the kernel exits those
 first (a sell exits LONG trades, a buy SHORT ones), so the kernel's slots hold what the account
-holds; what is left opens a trade of its own.
+holds; what goes beyond them opens a trade of its own. Exits are floored as entries are.
 
 A plan is pure data: the same account and targets give the same plan, and a plan written
 before the first order (``plan_json``) is what a resumed run sends the rest of."""
@@ -162,8 +162,9 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         if isinstance(order, Skipped):
             skipped.append(order)
             continue
-        exits, entry = _exits_first(portfolio, order, account.trades, limits)
+        exits, unexited, entry = _exits_first(portfolio, order, account.trades, limits)
         legs += exits
+        skipped += unexited
         if isinstance(entry, Skipped):
             skipped.append(entry)
         elif entry is not None:
@@ -215,19 +216,9 @@ def _sized(
     lot_step = limits.lot_step if limits is not None else 0.0
     qty = floor_to_step(wanted, lot_step)
     residual = wanted - qty
-    if qty <= QTY_EPS:
-        return Skipped(symbol, side, "dust", wanted, f"under one lot (lot_step {lot_step:g})")
-    if limits is not None and qty < limits.min_qty:
-        return Skipped(symbol, side, "below floor", wanted, f"{qty:g} is under min_qty {limits.min_qty:g}")
-    if limits is not None and limits.min_notional > 0 and qty * price < limits.min_notional:
-        notional = qty * price
-        return Skipped(
-            symbol,
-            side,
-            "below floor",
-            wanted,
-            f"notional {notional:g} is under min_notional {limits.min_notional:g}",
-        )
+    under = _under_floor(qty, price, limits)
+    if under is not None:
+        return Skipped(symbol, side, under[0], wanted, under[1])
     leg = side.lower()
     return Leg(
         symbol,
@@ -240,42 +231,69 @@ def _sized(
     )
 
 
+def _under_floor(qty: float, price: float, limits: MarketLimits | None) -> tuple[str, str] | None:
+    """Why the venue would refuse an order of ``qty`` (on the lot already): the reason ("dust",
+    "below floor") and the rule it fails; None when it takes it."""
+    lot_step = limits.lot_step if limits is not None else 0.0
+    if qty <= QTY_EPS:
+        return "dust", f"under one lot (lot_step {lot_step:g})"
+    if limits is not None and qty < limits.min_qty:
+        return "below floor", f"{qty:g} is under min_qty {limits.min_qty:g}"
+    if limits is not None and limits.min_notional > 0 and qty * price < limits.min_notional:
+        return "below floor", f"notional {qty * price:g} is under min_notional {limits.min_notional:g}"
+    return None
+
+
 def _exits_first(
     portfolio: TargetPortfolio, order: Leg, trades: tuple[OpenTrade, ...], limits: MarketLimits | None
-) -> tuple[list[Leg], Leg | Skipped | None]:
-    """``order`` as exits of the open trades it goes against (oldest slot first) and the rest as
-    an entry, which is skipped when what is left is under the floor."""
+) -> tuple[list[Leg], list[Skipped], Leg | Skipped | None]:
+    """``order`` as exits of the open trades it goes against (oldest slot first) and what goes
+    beyond what they hold as an entry. An exit under the venue's floor is not sent, as an entry
+    under it is not: its share goes to the next trade, and what none can take is skipped."""
     closes = "LONG" if order.side == "SELL" else "SHORT"
+    against = [
+        t for t in sorted(trades, key=lambda t: t.slot_id) if t.symbol == order.symbol and t.side == closes
+    ]
+    if not against:
+        return [], [], order
     lot_step = limits.lot_step if limits is not None else 0.0
-    left = decimal(order.quantity)
+    quantity = decimal(order.quantity)
+    held = sum((decimal(t.size) for t in against), Decimal(0))
+    to_exit = min(quantity, held)
     exits = []
-    for trade in sorted(trades, key=lambda t: t.slot_id):
-        if trade.symbol != order.symbol or trade.side != closes or left <= QTY_EPS:
-            continue
-        qty = floor_to_step(float(min(decimal(trade.size), left)), lot_step)
-        if qty <= QTY_EPS:
+    passed: list[tuple[str, str]] = []
+    for trade in against:
+        if to_exit <= QTY_EPS:
+            break
+        qty = floor_to_step(float(min(decimal(trade.size), to_exit)), lot_step)
+        under = _under_floor(qty, order.reference_price, limits)
+        if under is not None:
+            passed.append((under[0], f"the exit of slot {trade.slot_id}: {under[1]}"))
             continue
         leg_name = f"{order.side.lower()}-exit-{trade.slot_id}"
-        exit_id = intent_id(portfolio, order.symbol, leg_name)
         exits.append(
             replace(
                 order,
                 quantity=qty,
-                intent_id=exit_id,
+                intent_id=intent_id(portfolio, order.symbol, leg_name),
                 trade_id=trade.trade_id,
                 residual=0.0,
                 action="EXIT",
                 slot_id=trade.slot_id,
             )
         )
-        left -= decimal(qty)
-    if not exits:
-        return [], order
-    rest = floor_to_step(float(left), lot_step) if left > QTY_EPS else 0.0
-    if rest <= QTY_EPS:
-        return exits, None
-    entry = _sized(portfolio, order.symbol, order.side, rest, order.reference_price, limits)
-    return exits, (replace(entry, residual=order.residual) if isinstance(entry, Leg) else entry)
+        to_exit -= decimal(qty)
+    unexited = []
+    if to_exit > QTY_EPS:
+        # Passed over, or what the trades hold beyond their whole lots.
+        reason = "below floor" if any(r == "below floor" for r, _ in passed) else "dust"
+        detail = "; ".join(d for _, d in passed) or f"under one lot of the trades (lot_step {lot_step:g})"
+        unexited.append(Skipped(order.symbol, order.side, reason, float(to_exit), detail))
+    beyond = quantity - held
+    if beyond <= QTY_EPS:
+        return exits, unexited, None
+    entry = _sized(portfolio, order.symbol, order.side, float(beyond), order.reference_price, limits)
+    return exits, unexited, (replace(entry, residual=order.residual) if isinstance(entry, Leg) else entry)
 
 
 def decimal(qty: float) -> Decimal:

@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from dita.rebalance.execute import LegResult
-from dita.rebalance.plan import Plan
+from dita.rebalance.plan import Plan, decimal
 
 __all__ = ["cost_bps", "report_json", "report_table"]
 
@@ -69,18 +69,32 @@ def report_json(
             row["filled"], row["average_price"] = filled, average
             row["cost_bps"] = cost_bps(result.leg.side, result.leg.reference_price, average)
     for skipped in plan.skipped:
-        by_symbol[skipped.symbol]["skipped"] = {
+        row = by_symbol[skipped.symbol]
+        said = {
             "reason": skipped.reason,
             "side": skipped.side,
             "residual": skipped.residual,
             "detail": skipped.detail,
         }
+        row["skipped"] = said if row["skipped"] is None else _together(row["skipped"], said)
     return {
         "source_run": plan.source_run,
         "content_hash": plan.content_hash,
         "dry_run": dry_run,
         "equity": plan.equity,
         "symbols": list(by_symbol.values()),
+    }
+
+
+def _together(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
+    """Two parts of one symbol's order skipped (an exit and the entry after it): one residual
+    off target, "below floor" when either part is."""
+    reason = "below floor" if "below floor" in (first["reason"], then["reason"]) else first["reason"]
+    return {
+        "reason": reason,
+        "side": first["side"],
+        "residual": float(decimal(first["residual"]) + decimal(then["residual"])),
+        "detail": f"{first['detail']}; {then['detail']}",
     }
 
 
