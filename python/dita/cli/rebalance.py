@@ -90,20 +90,40 @@ def _paper_venue(
     return venue
 
 
-def _ccxt_venue(exchange: str, base_url: str | None, market_type: str, sandbox: bool) -> Any:
+def _ccxt_venue(
+    exchange: str, base_url: str | None, market_type: str, sandbox: bool, symbols: list[str]
+) -> Any:
+    """The exchange's venue, its markets loaded. On spot, a position is a currency balance, which
+    the venue names by market only among the markets it is given: those of ``symbols`` it lists."""
     from dita.venues.ccxt import CcxtVenue
 
-    try:
-        venue = CcxtVenue(exchange=exchange, base_url=base_url, market_type=market_type, sandbox=sandbox)
-    except ValidationError as exc:
-        fail_options(exc, {"exchange": "--ccxt-exchange", "base_url": "--ccxt-base-url"})
-    except ValueError as exc:
-        fail(f"--ccxt-exchange={exchange!r}: {exc}")
-    try:
-        venue.load_markets()
-    except Exception as exc:
-        fail(f"cannot reach {exchange}: {type(exc).__name__}: {exc}", code=1)
-    return venue
+    def opened(markets: list[str] | None) -> Any:
+        try:
+            venue = CcxtVenue(
+                exchange=exchange,
+                base_url=base_url,
+                market_type=market_type,
+                sandbox=sandbox,
+                markets=markets,
+            )
+        except ValidationError as exc:
+            fail_options(exc, {"exchange": "--ccxt-exchange", "base_url": "--ccxt-base-url"})
+        except ValueError as exc:
+            fail(f"--ccxt-exchange={exchange!r}: {exc}")
+        try:
+            venue.load_markets()
+        except Exception as exc:
+            fail(f"cannot reach {exchange}: {type(exc).__name__}: {exc}", code=1)
+        return venue
+
+    venue = opened(None)
+    if market_type != "spot":
+        return venue
+    listed = [s for s in symbols if s in venue.market_metadata()]
+    venue.close()
+    if not listed:
+        fail(f"none of the targets' symbols is a {market_type} market of {exchange}: {', '.join(symbols)}")
+    return opened(listed)
 
 
 def _kernel(venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: bool) -> ExecutionKernel:
@@ -140,6 +160,8 @@ class _Session:
     fill_wait: float
     paper_book: Path | None
     json_out: bool
+    # The markets a spot exchange's venue was opened with (None: any market).
+    markets: list[str] | None = None
 
     def save_book(self) -> None:
         """The paper venue's book saved to --paper-book (after each leg: a run killed keeps it)."""
@@ -150,6 +172,7 @@ class _Session:
     def run(self, portfolio: TargetPortfolio) -> None:
         """Rebalances to ``portfolio`` (plans it only, for a dry run) and answers with the report.
         Raises PlanError, nothing sent, for an account that cannot be planned from."""
+        self._check_markets(portfolio)
         if self.kernel is None:
             logged = self._logged_kernel() if _holds_log(self.state / "wal") else None
             run = plan_only(
@@ -171,6 +194,20 @@ class _Session:
             )
             self.save_book()
         self._answer(portfolio, run)
+
+    def _check_markets(self, portfolio: TargetPortfolio) -> None:
+        """A spot exchange's venue states the positions of the markets it was opened with only:
+        a later version of the file naming another would be planned as though none were held."""
+        if self.markets is None:
+            return
+        opened = {self.venue.position_asset(m) for m in self.markets}
+        listed = self.venue.market_metadata()
+        new = [s for s in portfolio.symbols() if s in listed and self.venue.position_asset(s) not in opened]
+        if new:
+            raise PlanError(
+                f"{', '.join(new)} not among the markets this run trades ({', '.join(self.markets)}): "
+                "start dita rebalance again to trade them"
+            )
 
     def _logged_kernel(self) -> Any:
         """The kernel of the log, replayed without writing to it: its open trades and working
@@ -247,7 +284,7 @@ def rebalance_command(
     live = ccxt_exchange is not None
     if live:
         assert ccxt_exchange is not None
-        venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox)
+        venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox, portfolio.symbols())
     else:
         venue = _paper_venue(paper_book, price or [], balance, _market_limits(market_limits))
 
@@ -259,6 +296,8 @@ def rebalance_command(
         except WalError as exc:
             fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
+    if live:
+        session.markets = venue.settings.markets
     try:
         if watch:
             _watch(session, targets, portfolio, watch_every)

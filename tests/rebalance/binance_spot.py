@@ -1,0 +1,37 @@
+"""The local Binance spot exchange of the venue tests (``tests/venues/binance_streams.py``) for a
+rebalance on a ccxt venue: one account, market orders filled at its market price."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+VENUE_TESTS = str(Path(__file__).resolve().parents[1] / "venues")
+if VENUE_TESTS not in sys.path:
+    sys.path.append(VENUE_TESTS)
+
+from binance_streams import BinanceStreamServer  # noqa: E402
+from venue_helpers import API_KEY, API_SECRET  # noqa: E402
+
+__all__ = ["BinanceStreamServer", "ccxt_args", "spot_exchange"]
+
+
+@contextmanager
+def spot_exchange(monkeypatch: pytest.MonkeyPatch, btc: float) -> Iterator[BinanceStreamServer]:
+    """The exchange holding ``btc`` BTC and 1,000,000 USDT, the ccxt venue's keys set for it."""
+    monkeypatch.setenv("DITA_CCXT_API_KEY", API_KEY)
+    monkeypatch.setenv("DITA_CCXT_SECRET", API_SECRET)
+    server = BinanceStreamServer()
+    server.balances["BTC"] = btc
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+def ccxt_args(server: BinanceStreamServer) -> list[str]:
+    return ["--ccxt-exchange", "binance", "--ccxt-base-url", server.url, "--fill-wait", "5"]

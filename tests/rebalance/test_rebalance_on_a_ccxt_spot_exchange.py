@@ -1,0 +1,85 @@
+"""``dita rebalance --ccxt-exchange``, spot, against a local exchange speaking Binance's API: a
+position is a currency balance, read for the markets of the targets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from binance_spot import ccxt_args, spot_exchange
+from typer.testing import CliRunner
+
+from dita.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+STAMP = {"source_run": "run-s", "generated_at": "2026-11-28T09:00:00Z"}
+
+
+def targets_file(tmp_path: Path, *rows: dict[str, object]) -> list[str]:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({**STAMP, "targets": list(rows)}))
+    return ["rebalance", "--targets", str(path), "--state-dir", str(tmp_path / "s"), "--json"]
+
+
+def test_a_spot_account_is_rebalanced_from_the_balance_it_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spot position is the base currency's balance, which the venue names by market only among
+    the markets it is opened with: opened with none, the rebalance went up as a traceback."""
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        args = [*targets_file(tmp_path, {"symbol": "BTCUSDT", "quantity": 0.6}), *ccxt_args(exchange)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        (row,) = json.loads(result.output)["symbols"]
+        assert (row["position_before"], row["filled"], row["position_after"]) == (0.5, 0.1, 0.6)
+        assert exchange.balances["BTC"] == 0.6
+
+
+def test_a_later_version_naming_another_market_is_refused_while_watching(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue states the balances of the markets it was opened with: a version naming another
+    would be planned as though none of it were held. It is refused and waited past."""
+    path, out, err = tmp_path / "t.json", tmp_path / "out", tmp_path / "err"
+
+    def version(*rows: dict[str, object]) -> None:
+        (tmp_path / "t.tmp").write_text(json.dumps({**STAMP, "targets": list(rows)}))
+        (tmp_path / "t.tmp").replace(path)
+
+    version({"symbol": "BTCUSDT", "quantity": 0.6})
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        command = [sys.executable, "-m", "dita", "rebalance", "--targets", str(path), "--state-dir"]
+        command += [str(tmp_path / "s"), *ccxt_args(exchange), "--watch", "--watch-every", "0.2"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "python"), "PYTHONUNBUFFERED": "1"}
+        with out.open("w") as stdout, err.open("w") as stderr:
+            proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr, text=True)
+        try:
+            wait_for(lambda: "report: " in out.read_text(), "the first version was not rebalanced to", proc)
+            version({"symbol": "BTCUSDT", "quantity": 0.6}, {"symbol": "ETHUSDT", "quantity": 1})
+            wait_for(
+                lambda: "not among the markets" in err.read_text(), "the second version was not refused", proc
+            )
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        assert proc.returncode == 0, err.read_text()
+        assert (
+            "warning: cannot plan the rebalance, nothing sent: ETHUSDT not among the markets this run "
+            "trades (BTCUSDT): start dita rebalance again to trade them"
+        ) in err.read_text()
+        assert len(exchange.orders) == 1 and exchange.balances["BTC"] == 0.6
+
+
+def wait_for(check: Callable[[], bool], what: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while not check():
+        assert proc.poll() is None, what
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
