@@ -83,3 +83,27 @@ def wait_for(check: Callable[[], bool], what: str, proc: subprocess.Popen[str]) 
         assert proc.poll() is None, what
         assert time.monotonic() < deadline, what
         time.sleep(0.1)
+
+
+def test_a_target_named_by_its_ccxt_symbol_counts_what_its_market_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The venue lists BTC/USDT's position under its market id, BTCUSDT: read under the target's
+    name it was nothing held, and a target of 0.6 over 0.5 held bought 0.6."""
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        args = [*targets_file(tmp_path, {"symbol": "BTC/USDT", "quantity": 0.6}), *ccxt_args(exchange)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        (row,) = json.loads(result.output)["symbols"]
+        assert [o["quantity"] for o in row["orders"]] == [0.1]
+        assert (row["position_before"], row["position_after"]) == (0.5, 0.6)
+        assert exchange.balances["BTC"] == 0.6
+
+
+def test_one_market_under_two_names_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        rows = ({"symbol": "BTC/USDT", "quantity": 0.6}, {"symbol": "BTCUSDT", "quantity": 0.7})
+        result = CliRunner().invoke(app, [*targets_file(tmp_path, *rows), *ccxt_args(exchange)])
+        assert result.exit_code == 1, result.output
+        assert "nothing sent: BTC/USDT and BTCUSDT are the one market BTCUSDT: list it once" in result.output
+        assert exchange.orders == {}

@@ -33,6 +33,7 @@ __all__ = [
     "Fill",
     "LegResult",
     "PlanError",
+    "named_positions",
     "open_trades",
     "read_account",
     "reference_prices",
@@ -115,6 +116,25 @@ def working_quantities(kernel: Any) -> dict[str, float]:
     return {asset: float(left) for asset, left in working.items()}
 
 
+def named_positions(venue: Any, symbols: Iterable[str]) -> dict[str, float]:
+    """The venue's positions, each target's under the target's symbol: a venue may name its market
+    otherwise (a ccxt venue lists BTC/USDT's position under its market id, BTCUSDT), and read
+    under the other name it would count as nothing held. Two symbols of one market: PlanError."""
+    positions = {k: float(v) for k, v in venue.positions().items()}
+    held_as = getattr(venue, "position_asset", None)
+    if not callable(held_as):
+        return positions
+    named: dict[str, str] = {}
+    for symbol in symbols:
+        name = str(held_as(symbol))
+        if name in named:
+            raise PlanError(f"{named[name]} and {symbol} are the one market {name}: list it once")
+        named[name] = symbol
+        if name != symbol and name in positions:
+            positions[symbol] = positions.pop(name)
+    return positions
+
+
 def read_account(
     venue: Any,
     symbols: Iterable[str],
@@ -126,7 +146,8 @@ def read_account(
     what is held, and equity (``quote_currency``'s balance plus the positions at those prices);
     ``trades``: the kernel's open trades an order may exit; ``working``: what its working orders
     have left to fill per symbol (``working_quantities``)."""
-    positions = {k: float(v) for k, v in venue.positions().items()}
+    symbols = list(symbols)
+    positions = named_positions(venue, symbols)
     wanted = list(dict.fromkeys([*symbols, *positions]))
     prices = reference_prices(venue, wanted)
     limits: dict[str, MarketLimits] = {}

@@ -18,6 +18,7 @@ from dita._files import replace_whole
 from dita.rebalance.execute import (
     FILL_WAIT_S,
     LegResult,
+    named_positions,
     open_trades,
     read_account,
     send_plan,
@@ -119,7 +120,7 @@ def rebalance(
             # from the account it left half rebalanced.
             _write_json(written, plan_json(plan))
     results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
-    after = {k: float(v) for k, v in venue.positions().items()}
+    after = named_positions(venue, plan.targets)
     report = report_json(plan, results, after)
     report_path = None
     if written is not None and state_dir is not None:
