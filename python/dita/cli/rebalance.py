@@ -29,6 +29,7 @@ from dita.cli._common import (
     given_path,
     out_console,
     shown,
+    warn,
 )
 from dita.cli._state import default_state_dir
 from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
@@ -69,9 +70,16 @@ def _market_limits(path: Path | None) -> dict[str, MarketLimits]:
 
 
 def _paper_venue(
-    book_path: Path | None, prices: list[str], balance: float, limits: dict[str, MarketLimits]
+    book_path: Path | None,
+    prices: list[str],
+    balance: float,
+    limits: dict[str, MarketLimits],
+    quote_currency: str,
 ) -> PaperVenue:
-    venue = PaperVenue(starting_balance=balance, slippage_bps=0.0, market_limits=limits)
+    # The paper account's cash is in the currency the trader counts equity in.
+    venue = PaperVenue(
+        starting_balance=balance, slippage_bps=0.0, market_limits=limits, quote_currency=quote_currency
+    )
     if book_path is not None and book_path.exists():
         try:
             venue.restore_book(json.loads(book_path.read_text()))
@@ -219,6 +227,8 @@ class _Session:
         return kernel
 
     def _answer(self, portfolio: TargetPortfolio, run: RebalanceRun) -> None:
+        for said in run.report["warnings"]:
+            warn(said)
         if self.json_out:
             typer.echo(json.dumps({**run.report, "resumed": run.resumed}, default=str))
             return
@@ -250,7 +260,9 @@ def rebalance_command(
     ] = None,
     kernel_id: Annotated[str, typer.Option(help="The kernel's id (its write-ahead log's)")] = KERNEL_ID,
     max_slots: Annotated[int, typer.Option(min=1, max=1_000_000, help=MAX_SLOTS_HELP)] = MAX_SLOTS,
-    quote_currency: Annotated[str, typer.Option(help="The balance equity is counted in")] = "USDT",
+    quote_currency: Annotated[
+        str, typer.Option(help="The balance equity is counted in (the paper venue's cash)")
+    ] = "USDT",
     paper_book: Annotated[
         Path | None, typer.Option(help="Paper venue: its book (JSON), read and saved back", parser=given_path)
     ] = None,
@@ -286,7 +298,7 @@ def rebalance_command(
         assert ccxt_exchange is not None
         venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox, portfolio.symbols())
     else:
-        venue = _paper_venue(paper_book, price or [], balance, _market_limits(market_limits))
+        venue = _paper_venue(paper_book, price or [], balance, _market_limits(market_limits), quote_currency)
 
     kernel = None
     if not dry_run:

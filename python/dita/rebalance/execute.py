@@ -151,17 +151,56 @@ def read_account(
     wanted = list(dict.fromkeys([*symbols, *positions]))
     prices = reference_prices(venue, wanted)
     limits: dict[str, MarketLimits] = {}
-    cash = 0.0
+    warnings: list[str] = []
     if isinstance(venue, VenueMarketInfo):
-        limits = {k: v for k, v in venue.market_metadata().items() if k in wanted}
-        cash = float(venue.balances().get(quote_currency, 0.0))
+        markets = venue.market_metadata()
+        limits = {k: v for k, v in markets.items() if k in wanted}
+        cash = _cash(venue.balances(), quote_currency, markets, warnings)
+    else:
+        cash = 0.0
+        warnings.append(f"the venue states no balances: equity counts no {quote_currency} cash")
     unpriced = [s for s, q in positions.items() if q and s not in prices]
     if unpriced:
         raise PlanError(
             f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
         )
     equity = cash + sum(q * prices[s] for s, q in positions.items())
-    return Account(positions, equity, prices, limits, trades, dict(working or {}))
+    return Account(positions, equity, prices, limits, trades, dict(working or {}), tuple(warnings))
+
+
+def _cash(
+    balances: dict[str, float], currency: str, markets: dict[str, MarketLimits], warnings: list[str]
+) -> float:
+    """``currency``'s balance. An exchange lists no empty balance, so one the account holds none of
+    is 0 when the venue quotes a market in it (said in ``warnings``), and else a currency the
+    trader mistook (a typo, another exchange's): refused, as every weight would be of it."""
+    if currency in balances:
+        cash = float(balances[currency])
+        if not math.isfinite(cash):
+            raise PlanError(f"the venue states the {currency} balance as {cash!r}: equity is unknown")
+        return cash
+    if currency in _quote_currencies(markets):
+        warnings.append(f"the account holds no {currency}: equity counts its balance as 0")
+        return 0.0
+    raise PlanError(
+        f"quote currency {currency!r}: the account holds no balance in it and the venue quotes no "
+        f"market in it (balances held: {', '.join(sorted(balances)) or 'none'})"
+    )
+
+
+def _quote_currencies(markets: Iterable[str]) -> set[str]:
+    """The quote and settle currencies the ccxt symbols among ``markets`` name (``BASE/QUOTE``,
+    ``BASE/QUOTE:SETTLE``, ``BASE/QUOTE:SETTLE-EXPIRY``)."""
+    currencies = set()
+    for market in markets:
+        _base, slash, rest = market.partition("/")
+        if not slash:
+            continue
+        quote, _, settle = rest.partition(":")
+        currencies.add(quote)
+        if settle:
+            currencies.add(settle.partition("-")[0])
+    return currencies
 
 
 def send_plan(

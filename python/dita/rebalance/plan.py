@@ -64,8 +64,9 @@ class OpenTrade:
 @dataclass(frozen=True)
 class Account:
     """What the venue states before the plan: signed positions, equity, each symbol's price and
-    market limits; the kernel's open trades an order may exit, and what its working orders have
-    left to buy (+) or sell (-) per symbol."""
+    market limits; the kernel's open trades an order may exit, what its working orders have
+    left to buy (+) or sell (-) per symbol, and what a trader should know of how it was read
+    (a quote balance counted as 0)."""
 
     positions: dict[str, float]
     equity: float
@@ -73,6 +74,7 @@ class Account:
     limits: dict[str, MarketLimits]
     trades: tuple[OpenTrade, ...] = ()
     working: dict[str, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,7 @@ class Plan:
     targets: dict[str, dict[str, float | None]]  # symbol -> {weight, quantity, target_quantity}
     legs: tuple[Leg, ...]
     skipped: tuple[Skipped, ...]
+    warnings: tuple[str, ...] = ()  # the account's, as it was read for the plan
 
 
 def trade_id(portfolio: TargetPortfolio, symbol: str) -> str:
@@ -180,6 +183,7 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         targets,
         tuple(legs),
         tuple(skipped),
+        account.warnings,
     )
 
 
@@ -326,4 +330,5 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         dict(data["targets"]),
         tuple(Leg(**leg) for leg in data["legs"]),
         tuple(Skipped(**s) for s in data["skipped"]),
+        tuple(str(w) for w in data.get("warnings", ())),
     )

@@ -82,6 +82,7 @@ def report_json(
         "content_hash": plan.content_hash,
         "dry_run": dry_run,
         "equity": plan.equity,
+        "warnings": list(plan.warnings),
         "symbols": list(by_symbol.values()),
     }
 
