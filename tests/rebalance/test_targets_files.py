@@ -83,3 +83,12 @@ def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path.write_text("")
     with pytest.raises(TargetError, match=r"format '\.xlsx'"):
         read_targets(path)
+
+
+def test_an_integer_beyond_any_float_is_refused_naming_it(tmp_path: Path) -> None:
+    """JSON reads 1 and 400 zeros as an integer, which float() refused with an OverflowError."""
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTCUSDT", "quantity": 10**400}]}))
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.reason) == (1, "quantity", "is too large")

@@ -182,6 +182,8 @@ def _number(value: object, field: str, name: str, row: int) -> float | None:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise TargetError(name, row, field, value, "is not a number") from None
+    except OverflowError:  # an integer beyond any float (JSON reads 1 and 400 zeros as one)
+        raise TargetError(name, row, field, value, "is too large") from None
     if not math.isfinite(number):
         raise TargetError(name, row, field, value, "is not finite")
     return number
