@@ -188,3 +188,14 @@ def test_an_exit_and_an_entry_both_under_the_floor_are_one_residual_in_the_repor
             "the exit of slot 0: notional 3 is under min_notional 5; notional 2 is under min_notional 5"
         ),
     }
+
+
+def test_weights_over_one_in_all_are_planned_with_a_warning_of_the_leverage() -> None:
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "weight": 1.0}, {"symbol": "ETH", "weight": -0.5}), account({})
+    )
+    assert [(leg.symbol, leg.quantity) for leg in plan.legs] == [("ETH", 2.5), ("BTC", 0.2)]
+    assert plan.warnings == (
+        "the weights sum to 1.5 of equity in absolute value: the portfolio is leveraged 1.5x",
+    )
+    assert make_plan(portfolio({"symbol": "BTC", "weight": 1.0}), account({})).warnings == ()

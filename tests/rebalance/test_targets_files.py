@@ -92,3 +92,16 @@ def test_an_integer_beyond_any_float_is_refused_naming_it(tmp_path: Path) -> Non
     with pytest.raises(TargetError) as refused:
         read_targets(path)
     assert (refused.value.row, refused.value.field, refused.value.reason) == (1, "quantity", "is too large")
+
+
+def test_weights_beyond_ten_of_equity_all_together_are_refused(tmp_path: Path) -> None:
+    """Each under the cap of 10 (4 % typed as 4), twelve times equity in all."""
+    path = tmp_path / "t.csv"
+    rows = "".join(
+        f"{symbol},4,,run-7,2026-11-28T09:00:00Z\n" for symbol in ("BTCUSDT", "ETHUSDT", "SOLUSDT")
+    )
+    path.write_text("symbol,weight,quantity,source_run,generated_at\n" + rows)
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.value) == (0, "weights", 12.0)
+    assert str(refused.value) == f"{path}: weights 12.0 sum beyond 10 of equity in absolute value"

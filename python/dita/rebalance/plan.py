@@ -183,7 +183,7 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         targets,
         tuple(legs),
         tuple(skipped),
-        account.warnings,
+        (*account.warnings, *_leverage_warning(portfolio)),
     )
 
 
@@ -197,6 +197,17 @@ def _check_equity(portfolio: TargetPortfolio, equity: float) -> None:
             f"equity {equity:g} is not above 0, so {weighted.symbol}'s weight {weighted.weight:g} "
             f"(row {weighted.row}) is a share of nothing: give quantities, or fund the account"
         )
+
+
+def _leverage_warning(portfolio: TargetPortfolio) -> list[str]:
+    """Weights over 1 of equity in all are leverage: the venue's margin and the kernel's risk
+    limits judge the orders, and a buy they refuse is reported refused, after the others went."""
+    gross = math.fsum(abs(t.weight) for t in portfolio.targets if t.weight is not None)
+    if gross <= 1.0:
+        return []
+    return [
+        f"the weights sum to {gross:g} of equity in absolute value: the portfolio is leveraged {gross:g}x"
+    ]
 
 
 def _target_quantity(target: Target, equity: float, price: float) -> float | None:

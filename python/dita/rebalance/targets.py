@@ -19,7 +19,8 @@ from typing import Any
 __all__ = ["Target", "TargetError", "TargetPortfolio", "parse_targets", "read_targets"]
 
 FORMATS = (".json", ".csv", ".parquet")
-# A weight is a share of equity: beyond this in magnitude it is a typo, not a portfolio.
+# A weight is a share of equity: beyond this in magnitude, alone or all together, it is a typo,
+# not a portfolio.
 MAX_WEIGHT = 10.0
 
 
@@ -138,6 +139,9 @@ def _portfolio(rows: list[dict[str, Any]], content_hash: str, name: str) -> Targ
         seen[target.symbol] = i
         targets.append(target)
     assert source_run is not None and generated_at is not None
+    gross = math.fsum(abs(t.weight) for t in targets if t.weight is not None)
+    if gross > MAX_WEIGHT:
+        raise TargetError(name, 0, "weights", gross, f"sum beyond {MAX_WEIGHT:g} of equity in absolute value")
     return TargetPortfolio(source_run, generated_at, tuple(targets), content_hash, name)
 
 
