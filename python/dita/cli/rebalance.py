@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,9 +78,12 @@ def _paper_venue(
     quote_currency: str,
 ) -> PaperVenue:
     # The paper account's cash is in the currency the trader counts equity in.
-    venue = PaperVenue(
-        starting_balance=balance, slippage_bps=0.0, market_limits=limits, quote_currency=quote_currency
-    )
+    try:
+        venue = PaperVenue(
+            starting_balance=balance, slippage_bps=0.0, market_limits=limits, quote_currency=quote_currency
+        )
+    except ValidationError as exc:
+        fail_options(exc, {"starting_balance": "--balance"})
     if book_path is not None and book_path.exists():
         try:
             venue.restore_book(json.loads(book_path.read_text()))
@@ -92,8 +96,8 @@ def _paper_venue(
             price = float(price_text)
         except ValueError:
             fail(f"--price {given!r}: not SYMBOL=PRICE")
-        if not symbol or not price > 0:
-            fail(f"--price {given!r}: not SYMBOL=PRICE with a positive price")
+        if not symbol or not (price > 0 and math.isfinite(price)):
+            fail(f"--price {given!r}: not SYMBOL=PRICE with a finite price above 0")
         venue.on_quote(symbol, price, price, PAPER_DEPTH, PAPER_DEPTH, stamp)
     return venue
 
