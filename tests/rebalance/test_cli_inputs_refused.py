@@ -1,8 +1,9 @@
-"""``dita rebalance`` refuses an option it cannot take naming it, with nothing sent and nothing
-written: no traceback."""
+"""``dita rebalance`` refuses an option it cannot take, or a written plan it cannot read, naming
+it, with nothing sent and nothing written: no traceback."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -38,3 +39,27 @@ def test_a_paper_option_it_cannot_take_is_refused_naming_it(
     assert result.exit_code == 2, result.output
     assert result.stderr == f"error: {said}\n"
     assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ('{"format": 7}', "ValueError: rebalance plan format 7: this version reads 1"),
+        ('{"format": 1, "legs": [', "JSONDecodeError: Expecting value"),
+        ("[]", "ValueError: a rebalance plan is a JSON object, not list"),
+        ('{"format": 1}', "KeyError: 'source_run'"),
+    ],
+)
+def test_a_written_plan_it_cannot_read_is_refused_naming_it(tmp_path: Path, written: str, said: str) -> None:
+    path, book, state = targets_file(tmp_path), tmp_path / "book.json", tmp_path / "s"
+    plan = state / "plans" / f"{hashlib.sha256(path.read_bytes()).hexdigest()[:24]}.json"
+    plan.parent.mkdir(parents=True)
+    plan.write_text(written)
+    args = ["rebalance", "--targets", str(path), "--state-dir", str(state), "--paper-book", str(book)]
+    result = CliRunner().invoke(app, [*args, "--price", "BTC=50000"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(
+        f"error: cannot plan the rebalance, nothing sent: the plan written for these targets, {plan}, "
+        f"cannot be read: {said}"
+    )
+    assert not book.exists() and not (state / "reports").exists()

@@ -330,6 +330,8 @@ def plan_json(plan: Plan) -> dict[str, Any]:
 
 
 def plan_from_json(data: dict[str, Any]) -> Plan:
+    if not isinstance(data, dict):
+        raise ValueError(f"a rebalance plan is a JSON object, not {type(data).__name__}")
     if data.get("format") != PLAN_FORMAT:
         raise ValueError(f"rebalance plan format {data.get('format')!r}: this version reads {PLAN_FORMAT}")
     return Plan(

@@ -24,7 +24,7 @@ from dita.rebalance.execute import (
     send_plan,
     working_quantities,
 )
-from dita.rebalance.plan import Account, OpenTrade, Plan, make_plan, plan_from_json, plan_json
+from dita.rebalance.plan import Account, OpenTrade, Plan, PlanError, make_plan, plan_from_json, plan_json
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
 
@@ -68,7 +68,13 @@ def plan_rebalance(
     ``working`` orders have left to fill."""
     written = plan_path(state_dir, portfolio) if state_dir is not None else None
     if written is not None and written.exists():
-        return plan_from_json(json.loads(written.read_text())), None
+        try:
+            return plan_from_json(json.loads(written.read_text())), None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            # Planned afresh, a half-sent plan's legs would be refused as duplicates and left short.
+            raise PlanError(
+                f"the plan written for these targets, {written}, cannot be read: {type(exc).__name__}: {exc}"
+            ) from None
     account = read_account(venue, portfolio.symbols(), quote_currency, trades, working)
     return make_plan(portfolio, account), account
 
