@@ -46,8 +46,9 @@ QTY_EPS = 1e-12
 
 
 class PlanError(ValueError):
-    """The account cannot be planned from (a position the venue states no price for, weights of
-    an equity that is not above 0): nothing was sent."""
+    """The account, or the plan written for it, cannot be planned from (a position the venue
+    states no price for, weights of an equity not above 0, a quote currency the venue knows
+    nothing of, a written plan that cannot be read): nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ class Plan:
     targets: dict[str, dict[str, float | None]]  # symbol -> {weight, quantity, target_quantity}
     legs: tuple[Leg, ...]
     skipped: tuple[Skipped, ...]
-    warnings: tuple[str, ...] = ()  # the account's, as it was read for the plan
+    warnings: tuple[str, ...] = ()  # how the account was read (a quote balance of 0), leverage
 
 
 def trade_id(portfolio: TargetPortfolio, symbol: str) -> str:
