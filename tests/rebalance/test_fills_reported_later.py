@@ -71,6 +71,37 @@ def test_fills_reported_later_are_waited_for_and_booked(tmp_path: Any) -> None:
     assert row["average_price"] == 100.5 and round(row["cost_bps"], 6) == 50.0
 
 
+def test_positions_the_venue_does_not_state_after_the_legs_leave_the_report_written_and_said(
+    tmp_path: Any,
+) -> None:
+    """The legs went out, then the venue could not be asked for the positions after: the run
+    ended in a traceback with no report, which a resumed run then needed to send nothing again.
+    The report is written, its positions after unknown and a warning saying why."""
+    from dita.venues.protocol import VenueUnavailable
+
+    class DownAfterTheLegs(LaterVenue):
+        def positions(self) -> dict[str, float]:
+            if self.mock.submitted:
+                raise VenueUnavailable("later: the exchange cannot be reached")
+            return super().positions()
+
+    body = {
+        "source_run": "run-d",
+        "generated_at": "2026-11-28T09:00:00Z",
+        "targets": [{"symbol": "SOL", "quantity": 5}],
+    }
+    portfolio = parse_targets(json.dumps(body).encode(), ".json", "t.json")
+    with ExecutionKernel(venue=DownAfterTheLegs(), kernel_id="down", max_slots=4) as kernel:
+        run = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT", fill_wait_s=10.0)
+    assert [(r.status, r.filled) for r in run.results] == [("sent", 5.0)]
+    (row,) = run.report["symbols"]
+    assert row["position_after"] is None and row["filled"] == 5.0
+    assert run.report["warnings"] == [
+        "the positions after could not be read: later: the exchange cannot be reached"
+    ]
+    assert run.report_path is not None and json.loads(run.report_path.read_text()) == run.report
+
+
 def test_an_order_still_working_is_not_sent_again(tmp_path: Any) -> None:
     """A rebalance whose fill is not reported yet leaves its order working: the next one counts
     it as held rather than buying it again, which overshot the target twice over."""

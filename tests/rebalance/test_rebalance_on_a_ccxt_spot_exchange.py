@@ -107,3 +107,51 @@ def test_one_market_under_two_names_is_refused(tmp_path: Path, monkeypatch: pyte
         assert result.exit_code == 1, result.output
         assert "nothing sent: BTC/USDT and BTCUSDT are the one market BTCUSDT: list it once" in result.output
         assert exchange.orders == {}
+
+
+# Binance's answer when its backend does not answer in time (its documented -1001).
+DISCONNECTED = (
+    503,
+    {"code": -1001, "msg": "Internal error; unable to process your request. Please try again."},
+)
+
+
+def test_an_account_the_exchange_does_not_answer_for_is_said_and_nothing_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exchange answered the account's query with an error: the command ended in a traceback
+    of ccxt's RuntimeError. It says the account could not be read, names the answer, sends
+    nothing and exits 1."""
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        exchange.account_failing.append(DISCONNECTED)
+        args = [*targets_file(tmp_path, {"symbol": "BTCUSDT", "quantity": 0.6}), *ccxt_args(exchange)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        said = "cannot plan the rebalance, nothing sent: the account could not be read from the venue"
+        assert said in result.output and "-1001" in result.output
+        assert exchange.orders == {}
+
+
+def test_a_version_whose_account_the_exchange_did_not_answer_for_is_tried_again_while_watching(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under --watch a version the exchange did not answer the account for was counted as done:
+    its targets were never traded until the file changed. It is tried again at the next look."""
+    path, out, err = tmp_path / "t.json", tmp_path / "out", tmp_path / "err"
+    path.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTCUSDT", "quantity": 0.6}]}))
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        exchange.account_failing.append(DISCONNECTED)
+        command = [sys.executable, "-m", "dita", "rebalance", "--targets", str(path), "--state-dir"]
+        command += [str(tmp_path / "s"), *ccxt_args(exchange), "--watch", "--watch-every", "0.2"]
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "python"), "PYTHONUNBUFFERED": "1"}
+        with out.open("w") as stdout, err.open("w") as stderr:
+            proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr, text=True)
+        try:
+            wait_for(lambda: "report: " in out.read_text(), "the version was not rebalanced to", proc)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=30)
+        assert "nothing sent, retrying: the account could not be read" in err.read_text()
+        assert exchange.account_failing == []  # the failure was answered, not skipped
+        assert len(exchange.orders) == 1 and exchange.balances["BTC"] == 0.6

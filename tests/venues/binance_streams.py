@@ -216,6 +216,8 @@ class BinanceStreamServer:
         self.forced: list[str] = []
         # The answers (HTTP status, body) the next cancels get without being carried out.
         self.cancels_failing: list[tuple[int, dict[str, Any]]] = []
+        # The answers (HTTP status, body) the next requests of the account get.
+        self.account_failing: list[tuple[int, dict[str, Any]]] = []
         # The answers (HTTP status, body, headers) the next requests of the server's time get.
         self.time_failing: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         # Request weight: the total, and the current minute's (Binance's window is the minute).
@@ -524,6 +526,9 @@ class BinanceStreamServer:
         }
 
     async def _account(self, request: web.Request) -> web.Response:
+        if self.account_failing:
+            status, body = self.account_failing.pop(0)
+            return web.json_response(body, status=status)
         balances = [{"asset": a, "free": _text(v), "locked": _text(0.0)} for a, v in self.balances.items()]
         answer = {"accountType": "SPOT", "canTrade": True, "balances": balances, "permissions": ["SPOT"]}
         return web.json_response({**answer, "updateTime": self.account_updated_ms})

@@ -45,6 +45,7 @@ from dita.rebalance import (
     trace_source_run,
 )
 from dita.rebalance.execute import PlanError, open_trades, working_quantities
+from dita.rebalance.plan import AccountUnreadable
 from dita.rebalance.run import RebalanceRun, finished
 from dita.rebalance.run import dry_run as plan_only
 from dita.risk import MarketLimits
@@ -329,31 +330,39 @@ def rebalance_command(
 def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) -> None:
     """Rebalances to each version of ``path`` not rebalanced to yet (told by its content hash, so
     a new source_run or new rows alike), until interrupted. A bad version is reported and waited
-    past: the next good one is taken."""
+    past: the next good one is taken. One the venue could not be asked for is tried again at
+    each look, until a newer version replaces it."""
     done: set[str] = set()
     portfolio: TargetPortfolio | None = first
+    unread: TargetPortfolio | None = None  # the version whose account the venue did not answer
     seen_hash = ""
     try:
         while True:
             if portfolio is not None and portfolio.content_hash not in done:
+                unread = None
                 if session.kernel is None or not finished(session.state, portfolio):
                     try:
                         session.run(portfolio)
+                    except AccountUnreadable as exc:
+                        warn(f"cannot plan the rebalance, nothing sent, retrying: {exc}")
+                        unread = portfolio
                     except PlanError as exc:
                         typer.echo(f"warning: cannot plan the rebalance, nothing sent: {exc}", err=True)
-                done.add(portfolio.content_hash)
+                if unread is None:
+                    done.add(portfolio.content_hash)
             time.sleep(every)
             try:
                 data = path.read_bytes()
             except OSError as exc:
                 typer.echo(f"warning: cannot read {path}: {exc}", err=True)
-                portfolio = None
+                portfolio = unread
                 continue
             digest = hashlib.sha256(data).hexdigest()
             if digest == seen_hash:
-                portfolio = None
+                portfolio = unread
                 continue
             seen_hash = digest
+            unread = None  # a new version replaces it, a bad one too
             try:
                 portfolio = read_targets(path)
             except TargetError as exc:

@@ -17,6 +17,7 @@ from dita.rebalance.execute import (
 )
 from dita.rebalance.plan import (
     Account,
+    AccountUnreadable,
     Leg,
     OpenTrade,
     Plan,
@@ -32,6 +33,7 @@ from dita.rebalance.targets import Target, TargetError, TargetPortfolio, parse_t
 
 __all__ = [
     "Account",
+    "AccountUnreadable",
     "Fill",
     "Leg",
     "LegResult",

@@ -51,6 +51,11 @@ class PlanError(ValueError):
     nothing of, a written plan that cannot be read): nothing was sent."""
 
 
+class AccountUnreadable(PlanError):
+    """The venue could not be asked for the account (unreachable, throttling, an error answer):
+    nothing was sent, and the same targets can be planned once it answers."""
+
+
 @dataclass(frozen=True)
 class OpenTrade:
     """A trade the kernel holds open, which an order the other way exits."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +24,19 @@ from dita.rebalance.execute import (
     send_plan,
     working_quantities,
 )
-from dita.rebalance.plan import Account, OpenTrade, Plan, PlanError, make_plan, plan_from_json, plan_json
+from dita.rebalance.plan import (
+    Account,
+    AccountUnreadable,
+    OpenTrade,
+    Plan,
+    PlanError,
+    make_plan,
+    plan_from_json,
+    plan_json,
+)
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
+from dita.venues.protocol import VenueUnavailable
 
 __all__ = ["RebalanceRun", "dry_run", "finished", "plan_path", "plan_rebalance", "rebalance"]
 
@@ -75,7 +85,10 @@ def plan_rebalance(
             raise PlanError(
                 f"the plan written for these targets, {written}, cannot be read: {type(exc).__name__}: {exc}"
             ) from None
-    account = read_account(venue, portfolio.symbols(), quote_currency, trades, working)
+    try:
+        account = read_account(venue, portfolio.symbols(), quote_currency, trades, working)
+    except VenueUnavailable as exc:
+        raise AccountUnreadable(f"the account could not be read from the venue: {exc}") from exc
     return make_plan(portfolio, account), account
 
 
@@ -126,7 +139,12 @@ def rebalance(
             # from the account it left half rebalanced.
             _write_json(written, plan_json(plan))
     results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
-    after = named_positions(venue, plan.targets)
+    try:
+        after: dict[str, float] | None = named_positions(venue, plan.targets)
+    except VenueUnavailable as exc:
+        # The legs went out: their report is written all the same, the positions after unknown.
+        after = None
+        plan = replace(plan, warnings=(*plan.warnings, f"the positions after could not be read: {exc}"))
     report = report_json(plan, results, after)
     report_path = None
     if written is not None and state_dir is not None:

@@ -26,6 +26,7 @@ from dita.venues.ccxt.errors import (
     throttle_errors,
 )
 from dita.venues.ccxt.settings import CcxtSettings, by_lineage, market_type_options, read_credentials
+from dita.venues.protocol import VenueUnavailable
 
 __all__ = ["ExchangeClient", "pointed_at", "pro_exchange"]
 
@@ -368,18 +369,19 @@ class ExchangeClient:
         return max(self.throttled_until - self.clock(), 0.0)
 
     def account_call(self, method: str, *args: Any) -> Any:
-        """A read-only query; failures raise RuntimeError with credentials scrubbed."""
+        """A read-only query; failures raise ``VenueUnavailable`` (a RuntimeError) with credentials
+        scrubbed."""
         if self.throttled():
             wait = self.throttled_until - self.clock()
-            raise RuntimeError(
+            raise VenueUnavailable(
                 f"{self.name}: {method} not sent, the exchange is throttling (retry in {wait:.3f}s)"
             )
         try:
             return getattr(self.exchange, method)(*args)
         except self.throttle_errors as exc:
             self.note_throttle(exc)
-            raise RuntimeError(f"{self.name}: {method} throttled: {self.error_text(exc)}") from None
+            raise VenueUnavailable(f"{self.name}: {method} throttled: {self.error_text(exc)}") from None
         except self.ccxt.BaseError as exc:
             synced = self.sync_clock_if_refused(exc)
             said = f" ({synced})" if synced else ""
-            raise RuntimeError(f"{self.name}: {method} failed: {self.error_text(exc)}{said}") from None
+            raise VenueUnavailable(f"{self.name}: {method} failed: {self.error_text(exc)}{said}") from None
