@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dita._text import shortened
-from dita.gateway.protocol import plain_number
+from dita.gateway.protocol import asset_name, plain_number
 from dita.risk import KERNEL_MAX
 
 __all__ = [
@@ -130,6 +130,10 @@ SlotId = Annotated[int, Field(ge=0, le=1_000_000), BeforeValidator(integer_id)]
 # The bounds first: after the validator pydantic leaves them out of the schema's keywords.
 LegRatio = Annotated[float, Field(gt=0.0, le=1.0), BeforeValidator(finite_number)]
 SlotPath = Annotated[int, Path(ge=0, le=1_000_000), BeforeValidator(integer_id)]
+# Checked as sent, then upper-cased as `dita stdio` takes a symbol (``asset_name``).
+AssetName = Annotated[
+    str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$"), AfterValidator(asset_name)
+]
 
 
 # The most keys an intent's metadata holds.
@@ -146,7 +150,7 @@ class IntentRequest(BaseModel):
     slot_id: SlotId | None = None
     intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     trade_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
-    asset: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
+    asset: AssetName | None = None
     side: Literal["LONG", "SHORT"] | None = None
     # Prices and sizes: up to the kernel's own bound, as `dita stdio` takes them.
     reference_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
@@ -250,7 +254,7 @@ class ControlRequest(BaseModel):
 class MarkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
-    asset: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9._/:\-]+$")
+    asset: AssetName
     price: Number = Field(gt=0.0, le=KERNEL_MAX)
 
 

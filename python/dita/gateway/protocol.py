@@ -26,6 +26,7 @@ __all__ = [
     "OrderCommand",
     "ProtocolError",
     "QueryCommand",
+    "asset_name",
     "line_too_long",
     "parse_line",
     "plain_number",
@@ -340,9 +341,16 @@ def _side(value: Any) -> OrderSideName:
     )
 
 
+def asset_name(text: str) -> str:
+    """The asset a client's name for it means, in both front ends: upper case, as tickers,
+    market ids and ccxt symbols are written (``btcusdt`` is BTCUSDT). The kernel keeps a
+    position, a mark and a notional cap per name, so two spellings would be two assets."""
+    return text.upper()
+
+
 def _symbol(value: Any) -> str:
     if isinstance(value, str) and _SYMBOL.fullmatch(value):
-        return value.upper()
+        return asset_name(value)
     raise ProtocolError(
         "INVALID_FIELD",
         f"symbol must be 1-32 characters of letters, digits and . _ / : -, got {_quoted(value)}",

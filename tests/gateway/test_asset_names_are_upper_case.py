@@ -1,0 +1,46 @@
+"""An asset is named in upper case by both front ends: ``btcusdt`` is BTCUSDT over HTTP as over
+stdio. The kernel keeps a position, a mark and a notional cap per name, so over HTTP two
+spellings were two assets: a mark of BTCUSDT left a position entered as btcusdt unvalued, and
+a per-asset cap was spent twice."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from dita.gateway.stdio import run_stdio
+from dita.kernel import ExecutionKernel
+from gateway.helpers import AUTH, LiveServer
+
+
+def _stdio_session(script: str) -> list[dict[str, Any]]:
+    out = io.BytesIO()
+    with ExecutionKernel(max_slots=2) as kernel:
+        assert run_stdio(kernel, io.BytesIO(script.encode()), out) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_an_asset_in_lower_case_is_the_upper_case_asset_over_http(live: LiveServer) -> None:
+    c = live.client
+    body = {"action": "ENTER", "asset": "btcusdt", "side": "LONG", "target_size": 1, "reference_price": 100}
+    entered = c.post("/v1/intents", json=body, headers=AUTH).json()
+    assert entered["accepted"], entered
+    assert c.get("/v1/slots/0").json()["asset"] == "BTCUSDT"
+    mark = c.post("/v1/marks", json={"asset": "BTCUSDT", "price": 110}, headers=AUTH).json()
+    assert mark["slots_marked"] == 1 and mark["account"]["unrealized_pnl"] == 10.0, mark
+    again = c.post("/v1/marks", json={"asset": "BtcUsdt", "price": 120}, headers=AUTH).json()
+    assert (again["asset"], again["slots_marked"]) == ("BTCUSDT", 1), again
+    # An EXIT naming the slot's asset in another case names that asset, not another one.
+    exit_body = {"action": "EXIT", "slot_id": 0, "asset": "btcUSDT", "reference_price": 120}
+    res = c.post("/v1/intents", json=exit_body, headers=AUTH)
+    assert res.status_code == 200 and res.json()["accepted"], res.text
+
+
+def test_http_and_stdio_name_an_asset_alike(live: LiveServer) -> None:
+    body = {"action": "ENTER", "asset": "eth/usdt", "side": "LONG", "target_size": 1, "reference_price": 100}
+    assert live.client.post("/v1/intents", json=body, headers=AUTH).json()["accepted"]
+    over_http = live.client.get("/v1/slots/0").json()["asset"]
+    events = _stdio_session("ORDER BUY eth/usdt 1 100 c1\nQUERY SLOTS\n")
+    (slots,) = [e["result"] for e in events if e["type"] == "query_received"]
+    assert over_http == slots[0]["asset"] == "ETH/USDT"
