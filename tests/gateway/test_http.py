@@ -1185,8 +1185,9 @@ def test_an_exit_or_cancel_whose_side_is_not_the_slots_is_refused(live: LiveServ
     side (or none) is taken."""
     c = live.client
     slot = enter(c, side="SHORT", target_size=10)["slot_id"]
-    for action in ("EXIT", "CANCEL"):
-        body = {"action": action, "slot_id": slot, "side": "LONG", "reference_price": 100, "target_size": 1}
+    exit_size = {"reference_price": 100, "target_size": 1}
+    for action, size in (("EXIT", exit_size), ("CANCEL", {})):
+        body = {"action": action, "slot_id": slot, "side": "LONG", **size}
         res = c.post("/v1/intents", json=body, headers=AUTH)
         assert res.status_code == 422
         (problem,) = res.json()["detail"]

@@ -64,3 +64,50 @@ def test_a_cancel_with_a_size_is_refused_naming_it() -> None:
         assert zero.status_code == 200 and zero.json()["accepted"], zero.text
     finally:
         live.stop()
+
+
+def test_a_field_an_exit_does_not_act_on_is_refused_naming_it_and_the_action(live: LiveServer) -> None:
+    """An EXIT closes the slot's position at the leverage it was entered with, leg by the legs
+    its ENTER set: an EXIT's leverage or exit_leg_ratios was dropped unseen. Each is a 422
+    naming the field and EXIT, nothing sent; given at its default it changes nothing and goes."""
+    c = live.client
+    enter(c, target_size=1, reference_price=100)
+    exit_body = {"action": "EXIT", "slot_id": 0, "reference_price": 100, "target_size": 0.5}
+    for field, value in (("leverage", 5), ("exit_leg_ratios", [0.5, 0.5])):
+        res = c.post("/v1/intents", json={**exit_body, field: value}, headers=AUTH)
+        assert res.status_code == 422, res.text
+        (error,) = res.json()["detail"]
+        assert error["loc"] == ["body", field], error
+        assert res.json()["message"].startswith(f"{field}: has no meaning for EXIT"), res.text
+        assert str(value) in res.json()["message"], res.text
+        assert c.get("/v1/slots/0").json()["size"] == 1  # nothing sent
+    defaults = {**exit_body, "leverage": 1, "exit_leg_ratios": None}
+    res = c.post("/v1/intents", json=defaults, headers=AUTH)
+    assert res.status_code == 200 and res.json()["accepted"], res.text
+
+
+def test_prices_or_an_order_type_on_a_cancel_are_refused_naming_each_and_the_action() -> None:
+    """A CANCEL sends no order: its prices, order type, leverage and legs were dropped unseen, a
+    cancel "at 99" taken as any cancel. Each given is named in one 422, nothing sent; given at
+    their defaults they change nothing and the cancel goes."""
+    live = start_server(venue=lambda: MockVenueAdapter(fill_rate=0.0))  # orders rest
+    try:
+        c = live.client
+        body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1,
+                "reference_price": 100, "order_type": "LIMIT", "limit_price": 99}  # fmt: skip
+        assert c.post("/v1/intents", json=body, headers=AUTH).json()["state"] == "ENTRY_WORKING"
+        given = {"reference_price": 100, "leverage": 2, "exit_leg_ratios": [1.0],
+                 "order_type": "LIMIT", "limit_price": 99}  # fmt: skip
+        res = c.post("/v1/intents", json={"action": "CANCEL", "slot_id": 0, **given}, headers=AUTH)
+        assert res.status_code == 422, res.text
+        assert [e["loc"][1] for e in res.json()["detail"]] == list(given)
+        assert all(e["msg"].startswith("has no meaning for CANCEL") for e in res.json()["detail"])
+        assert res.json()["message"].startswith("reference_price: has no meaning for CANCEL"), res.text
+        order = c.get("/v1/slots/0").json()["active_entry_order"]
+        assert order is not None and not order["cancel_requested"]  # nothing sent
+        defaults = {"reference_price": 0, "leverage": 1, "exit_leg_ratios": None,
+                    "order_type": "MARKET", "limit_price": 0}  # fmt: skip
+        res = c.post("/v1/intents", json={"action": "CANCEL", "slot_id": 0, **defaults}, headers=AUTH)
+        assert res.status_code == 200 and res.json()["accepted"], res.text
+    finally:
+        live.stop()

@@ -25,6 +25,7 @@ from dita.gateway.protocol import asset_name, plain_number
 from dita.risk import KERNEL_MAX
 
 __all__ = [
+    "FIELDS_WITHOUT_MEANING",
     "CancelRequest",
     "ControlRequest",
     "ErrorAnswer",
@@ -139,10 +140,31 @@ AssetName = Annotated[
 # The most keys an intent's metadata holds.
 METADATA_KEYS = 32
 
+_NO_ORDER = "a CANCEL sends no order"
+_LEGS_AT_ENTRY = "a trade's exit legs are set by its ENTER"
+# The fields an action does not act on, and why. Given another value than its default, such a
+# field would be dropped unseen (an EXIT keeps the slot's leverage and legs, a CANCEL sends no
+# order); its default changes nothing, so one body template for every action still goes.
+FIELDS_WITHOUT_MEANING: dict[str, dict[str, str]] = {
+    "EXIT": {
+        "leverage": "the position keeps the leverage it was entered with",
+        "exit_leg_ratios": _LEGS_AT_ENTRY,
+    },
+    "CANCEL": {
+        "reference_price": _NO_ORDER,
+        "leverage": _NO_ORDER,
+        "exit_leg_ratios": _LEGS_AT_ENTRY,
+        "order_type": _NO_ORDER,
+        "limit_price": _NO_ORDER,
+    },
+}
+
 
 class IntentRequest(BaseModel):
     """An ENTER, EXIT or CANCEL for one slot. Omitted fields of EXIT and CANCEL are taken from
-    the slot (trade_id, asset, side); ENTER without slot_id takes the first free slot."""
+    the slot (trade_id, asset, side); ENTER without slot_id takes the first free slot. A field
+    the action does not act on (an EXIT's leverage and exit_leg_ratios; a CANCEL's prices,
+    order_type, leverage and exit_leg_ratios) is refused unless it holds its default."""
 
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
@@ -161,6 +183,16 @@ class IntentRequest(BaseModel):
     limit_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     reason: Reason = Field(default="", max_length=256)
     metadata: dict[str, MetaValue] | None = Field(default=None, max_length=METADATA_KEYS)
+
+    def fields_without_meaning(self) -> list[tuple[str, Any, str]]:
+        """The fields given with a value other than their default that this ``action`` does
+        not act on (``FIELDS_WITHOUT_MEANING``): (field, value, why)."""
+        unused = FIELDS_WITHOUT_MEANING.get(self.action, {})
+        return [
+            (name, getattr(self, name), why)
+            for name, why in unused.items()
+            if name in self.model_fields_set and getattr(self, name) != type(self).model_fields[name].default
+        ]
 
     @field_validator("metadata", mode="before")
     @classmethod

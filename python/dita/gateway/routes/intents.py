@@ -14,6 +14,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
 
 from dita._kernel import (
     KernelCommandType,
@@ -47,7 +48,22 @@ _RETRY_NOTE = (
 
 
 async def post_intent(state: CurrentState, req: IntentRequest) -> dict[str, Any]:
+    unused = req.fields_without_meaning()
+    if unused:
+        raise RequestValidationError([_without_meaning(req.action, *field) for field in unused])
     return await state.lane.run(lambda: _place_intent(state, req))
+
+
+def _without_meaning(action: str, name: str, value: Any, why: str) -> dict[str, Any]:
+    """The 422 error of field ``name``, given ``value``, which ``action`` does not act on."""
+    # A list is no plain input, which answers leave out: its message names it instead.
+    shown = f": {value}" if isinstance(value, list) else ""
+    return {
+        "loc": ("body", name),
+        "msg": f"has no meaning for {action} ({why}){shown}; leave {name} out",
+        "type": "value_error",
+        "input": value,
+    }
 
 
 async def cancel_slot(
