@@ -10,21 +10,17 @@ describes the API; docs/openapi.json is the served schema (a test keeps them equ
 
 ``create_app`` wires the pieces: one ``GatewayState`` (``state``) holds the kernel, its lane
 (``lane``), the settings, the metrics and the event broadcaster; each resource's routes are
-in ``routes/``; ``polling`` brings what the venue reports later; ``auth``, ``middleware`` and
-``errors`` are the layers around the routes.
+in ``routes/``, each a ``strict.StrictRoute``; ``polling`` brings what the venue reports later;
+``auth``, ``middleware`` and ``errors`` are the layers around the routes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
-from typing import Any
+from collections.abc import AsyncIterator
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 
 from dita.gateway.auth import TokenGate
 from dita.gateway.config import GatewaySettings
@@ -32,37 +28,14 @@ from dita.gateway.errors import install_error_handlers
 from dita.gateway.lane import GatewayStopped
 from dita.gateway.middleware import BodyLimit, DeclaredBodyLimit, HostGate, RequestTimer
 from dita.gateway.polling import VenuePolling
-from dita.gateway.protocol import unique_keys
 from dita.gateway.responses import EventStreamResponse, SafeJSONResponse, response_abandoned
 from dita.gateway.routes import RESOURCES
 from dita.gateway.state import GatewayState
+from dita.gateway.strict import StrictRoute
 from dita.kernel import ExecutionKernel
 from dita.runtime.dead_man import DeadManSwitch
 
 __all__ = ["EventStreamResponse", "GatewayStopped", "SafeJSONResponse", "create_app", "response_abandoned"]
-
-
-class _StrictJSONRequest(Request):
-    async def json(self) -> Any:
-        # Starlette's json.loads keeps the last of two equal keys, acting on a value the client
-        # may not have meant ("side" twice); stdio refuses them with the same check. The body
-        # is UTF-8 (a BOM let through): json.loads of bytes would read UTF-16 and UTF-32 too.
-        if not hasattr(self, "_json"):
-            text = (await self.body()).decode("utf-8-sig")
-            self._json = json.loads(text, object_pairs_hook=unique_keys)
-        return self._json
-
-
-class _StrictJSONRoute(APIRoute):
-    """A route whose JSON body may not give a key twice, at any depth (``unique_keys``)."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def strict(request: Request) -> Response:
-            return await handler(_StrictJSONRequest(request.scope, request.receive))
-
-        return strict
 
 
 @contextlib.asynccontextmanager
@@ -99,7 +72,7 @@ def create_app(
         redoc_url=None,
         default_response_class=SafeJSONResponse,
     )
-    app.router.route_class = _StrictJSONRoute  # before the routes: each is made of it
+    app.router.route_class = StrictRoute  # before the routes: each is made of it
     app.state.gateway = state  # what the routes read (``CurrentState``)
     app.state.polling = polling
     # What `dita serve` (GatewayServer), the CLI and embedders reach through app.state.

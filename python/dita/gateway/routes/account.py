@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from dita.gateway.models import error_answers
 from dita.gateway.state import CurrentState
 
 __all__ = ["add_routes"]
@@ -17,5 +18,9 @@ async def get_account(state: CurrentState) -> dict[str, Any]:
 
 def add_routes(app: FastAPI) -> None:
     app.add_api_route(
-        "/v1/account", get_account, methods=["GET"], summary="The K/E account and its reconciliation"
+        "/v1/account",
+        get_account,
+        methods=["GET"],
+        summary="The K/E account and its reconciliation",
+        responses=error_answers(422),
     )

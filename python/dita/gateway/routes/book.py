@@ -137,6 +137,7 @@ def add_routes(app: FastAPI) -> None:
         methods=["GET"],
         summary="What flatten all would do now",
         response_model=dict[str, Any],
+        responses=error_answers(422),
         description="The slots whose working order flatten all would cancel (`cancel_slots`), whose"
         " position it would close (`exit_slots`), and those already closing at market"
         " (`closing_slots`), with the counts `working_orders` and `positions`.",

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from dita.gateway.engine import kernel_busy
+from dita.gateway.models import error_answers
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import CurrentState, GatewayState, HealthRead
 
@@ -132,5 +133,5 @@ def add_routes(app: FastAPI) -> None:
         methods=["GET"],
         summary="Liveness and a short status",
         response_model=dict[str, Any],
-        responses={503: {"description": _BUSY_OR_CLOSED}},
+        responses={**error_answers(422), 503: {"description": _BUSY_OR_CLOSED}},
     )

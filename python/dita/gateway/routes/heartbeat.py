@@ -36,11 +36,12 @@ def add_routes(app: FastAPI) -> None:
         methods=["POST"],
         dependencies=[Depends(require_token)],
         summary="The strategy process is alive (for the dead-man switch)",
-        responses=error_answers(401, 408, 413),
+        responses=error_answers(401, 408, 413, 422),
     )
     app.add_api_route(
         "/v1/dead-man",
         get_dead_man,
         methods=["GET"],
         summary="The dead-man switch: limits, each source's silence, the trips",
+        responses=error_answers(422),
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from dita.gateway.models import error_answers
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import CurrentState
 
@@ -26,4 +27,5 @@ def add_routes(app: FastAPI) -> None:
         methods=["GET"],
         summary="Orders working at the venue",
         response_model=list[dict[str, Any]],
+        responses=error_answers(422),
     )

@@ -1,0 +1,122 @@
+"""What a route reads beyond its schema's fields, read strictly: a JSON body that gives no key
+twice, each query parameter and declared header at most once, no query parameter the route
+does not name, and no body where the route takes none. Each of these was taken silently
+(the last value of a repeated parameter, an unknown one dropped, a heartbeat's body ignored):
+a request that does not say one thing is a 422 naming the parameter, the header or the body,
+before the route runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+
+from dita._text import shortened
+from dita.gateway.protocol import unique_keys
+
+__all__ = ["StrictRoute"]
+
+
+class _StrictJSONRequest(Request):
+    async def json(self) -> Any:
+        # Starlette's json.loads keeps the last of two equal keys, acting on a value the client
+        # may not have meant ("side" twice); stdio refuses them with the same check. The body
+        # is UTF-8 (a BOM let through): json.loads of bytes would read UTF-16 and UTF-32 too.
+        if not hasattr(self, "_json"):
+            text = (await self.body()).decode("utf-8-sig")
+            self._json = json.loads(text, object_pairs_hook=unique_keys)
+        return self._json
+
+
+class StrictRoute(APIRoute):
+    """A route whose JSON body may not give a key twice, at any depth (``unique_keys``); on a
+    route of the schema, a query parameter or declared header given twice, a query parameter
+    the route does not take, and a body where it takes none are refused."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        checked = self.include_in_schema  # the operator page and /metrics take what comes
+        query = {field.alias for field in _params(self.dependant, "query_params")}
+        headers = sorted({str(field.alias) for field in _params(self.dependant, "header_params")})
+        takes_body = self.body_field is not None
+        name = f"{'/'.join(sorted(self.methods or ()))} {self.path}"
+
+        async def strict(request: Request) -> Response:
+            request = _StrictJSONRequest(request.scope, request.receive)
+            if checked:
+                problems = _query_problems(request, query, name) + _header_problems(request, headers)
+                if not takes_body:
+                    problems += _body_problems(await request.body(), name)
+                if problems:
+                    raise RequestValidationError(problems)
+            return await handler(request)
+
+        return strict
+
+
+def _params(dependant: Dependant, kind: str) -> list[Any]:
+    """The parameters of ``kind`` (``query_params``, ``header_params``) of a route's
+    dependant and of every dependency it has."""
+    found = list(getattr(dependant, kind))
+    for sub in dependant.dependencies:
+        found += _params(sub, kind)
+    return found
+
+
+def _query_problems(request: Request, taken: set[str], route: str) -> list[dict[str, Any]]:
+    """A parameter ``route`` does not take, or one given more than once: which of two values
+    was meant is not for the gateway to guess (Starlette kept the last)."""
+    given: dict[str, list[str]] = {}
+    for key, value in request.query_params.multi_items():
+        given.setdefault(key, []).append(value)
+    problems: list[dict[str, Any]] = []
+    for key, values in given.items():
+        if key not in taken:
+            takes = f"it takes {', '.join(sorted(taken))}" if taken else "it takes none"
+            msg = f"{route} takes no query parameter {shortened(key, 64)!r}; {takes}"
+            problems.append(_problem("query", key, msg, "extra_forbidden", values[0]))
+        elif len(values) > 1:
+            problems.append(_problem("query", key, _repeated(values), "repeated", values))
+    return problems
+
+
+def _header_problems(request: Request, declared: list[str]) -> list[dict[str, Any]]:
+    """A header the route reads (``Last-Event-ID``) given more than once (FastAPI read the first)."""
+    problems: list[dict[str, Any]] = []
+    for header in declared:
+        values = request.headers.getlist(header)
+        if len(values) > 1:
+            problems.append(_problem("header", header, _repeated(values), "repeated", values))
+    return problems
+
+
+def _repeated(values: list[str]) -> str:
+    shown = ", ".join(repr(shortened(value, 32)) for value in values[:4])
+    return f"given {len(values)} times ({shown}{', ...' if len(values) > 4 else ''}); give it once"
+
+
+def _body_problems(body: bytes, route: str) -> list[dict[str, Any]]:
+    """A body sent to a route that takes none. ``{}`` and ``null`` hold no field, and are taken."""
+    if not body.strip():
+        return []
+    try:
+        sent = json.loads(body.decode("utf-8-sig"), object_pairs_hook=unique_keys)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, a key twice, nested too deeply
+        sent = ...
+    if sent is None or sent == {}:
+        return []
+    msg = f"{route} takes no body; send none (or {{}})"
+    if isinstance(sent, dict):
+        return [_problem("body", key, msg, "extra_forbidden", value) for key, value in sent.items()]
+    text = body.decode("utf-8", "replace")
+    return [{"loc": ("body",), "msg": msg, "type": "extra_forbidden", "input": text}]
+
+
+def _problem(where: str, name: str, msg: str, kind: str, value: Any) -> dict[str, Any]:
+    return {"loc": (where, name), "msg": msg, "type": kind, "input": value}
