@@ -124,3 +124,38 @@ def test_a_json_number_no_float_holds_is_named_as_sent(sent: str, field: str) ->
     (error,) = [e for e in events if e["type"] == "error"]
     assert (error["field"], error["value"]) == (field, sent)
     assert not [e for e in events if e["type"] == "order_received"]
+
+
+@pytest.mark.parametrize(
+    ("path", "field", "sent"),
+    [
+        ("/v1/intents", "target_size", "1e-400"),
+        ("/v1/intents", "limit_price", "-2e-999"),
+        ("/v1/intents", "slot_id", "1e400"),
+        ("/v1/marks", "price", "1e400"),
+        ("/v1/marks", "price", "-1E400"),
+        ("/v1/marks", "asset", "1e400"),
+    ],
+)
+def test_a_json_number_no_float_holds_is_422_naming_it_as_sent(
+    live: LiveServer, path: str, field: str, sent: str
+) -> None:
+    """A JSON number (not text) below the smallest float was read as 0.0, one past the largest
+    as inf: an EXIT's target_size of 1e-400 was 0, which exits the whole leg, and it closed the
+    position; 1e400 was named 'inf'. It is a 422 naming the number as sent, nothing changed, as
+    stdio names it."""
+    c = live.client
+    c.post("/v1/intents", json={"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1,
+                                "reference_price": 100}, headers=AUTH)  # fmt: skip
+    fields = {"action": '"EXIT"', "slot_id": "0", "reference_price": "100", "target_size": "0.5"}
+    if path == "/v1/marks":
+        fields = {"asset": '"BTCUSDT"', "price": "101"}
+    fields[field] = sent
+    body = "{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}"
+    res = c.post(path, content=body, headers=JSON_AUTH)
+    assert res.status_code == 422, res.text
+    (error,) = res.json()["detail"]
+    assert error["loc"] == ["body", field] and error["input"] == sent, error
+    assert res.json()["message"].endswith(f"(got {sent!r})"), res.text
+    slot = c.get("/v1/slots/0").json()
+    assert (slot["size"], slot["unrealized_pnl"]) == (1, 0.0)  # nothing exited, nothing marked

@@ -19,7 +19,7 @@ from dita._text import shortened
 from dita.gateway.engine import input_refused, input_stopped, kernel_busy, live_order
 from dita.gateway.events import unicode_text
 from dita.gateway.lane import GatewayStopped
-from dita.gateway.protocol import DuplicateKey
+from dita.gateway.protocol import DuplicateKey, NoFloatHolds
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import GatewayState
 
@@ -183,6 +183,8 @@ def _clean_error(error: Any) -> dict[str, Any]:
         value: Any = error["input"]
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
+        if isinstance(value, NoFloatHolds):
+            value = value.text  # a JSON number no float holds, as it was sent
         if isinstance(value, int | float) and not isinstance(value, bool) and len(str(value)) > 64:
             value = shortened(str(value), 64)  # a 4000-digit integer
         if isinstance(value, float) and not math.isfinite(value):

@@ -21,7 +21,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from dita._text import shortened
-from dita.gateway.protocol import asset_name, plain_number
+from dita.gateway.protocol import NoFloatHolds, asset_name, plain_number
 from dita.risk import KERNEL_MAX
 
 __all__ = [
@@ -65,6 +65,8 @@ def plain_number_input(value: Any) -> Any:
 
 
 def finite_number(value: Any) -> Any:
+    if isinstance(value, NoFloatHolds):
+        value = value.text  # judged as the same number sent as text: refused, named as sent
     value = plain_number_input(value)
     if (
         isinstance(value, str)
@@ -93,7 +95,7 @@ def integer_id(value: Any) -> Any:
     an id never sent."""
     if isinstance(value, bool):
         raise PydanticCustomError("int_type", "Input should be an integer, not true or false")
-    if isinstance(value, float):
+    if isinstance(value, float | NoFloatHolds):
         raise PydanticCustomError(
             "int_type",
             "Input should be a JSON integer: a number with a fraction or exponent is read as a"
@@ -201,6 +203,9 @@ class IntentRequest(BaseModel):
         # error listed, would hold the event loop for a request of a few kilobytes.
         if isinstance(value, dict) and len(value) > METADATA_KEYS:
             raise ValueError(f"metadata holds {len(value)} keys; at most {METADATA_KEYS}")
+        for key, item in value.items() if isinstance(value, dict) else ():
+            if isinstance(item, NoFloatHolds):
+                raise ValueError(f"metadata key {key!r}: value {item!r} is beyond what a float holds")
         return value
 
     @field_validator("metadata")

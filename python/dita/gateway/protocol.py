@@ -23,10 +23,12 @@ __all__ = [
     "Command",
     "DuplicateKey",
     "MarkCommand",
+    "NoFloatHolds",
     "OrderCommand",
     "ProtocolError",
     "QueryCommand",
     "asset_name",
+    "json_float",
     "line_too_long",
     "parse_line",
     "plain_number",
@@ -191,7 +193,7 @@ def _parse_text(text: str) -> Command:
 
 def _parse_json(text: str) -> Command:
     try:
-        obj = json.loads(text, object_pairs_hook=unique_keys, parse_float=_json_float)
+        obj = json.loads(text, object_pairs_hook=unique_keys, parse_float=json_float)
     # Each names a value, as every error whose field has one: null read as a field sent as null.
     except DuplicateKey as exc:
         message = f"line gives the key {_quoted(exc.key)} more than once"
@@ -296,10 +298,11 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
-class _NoFloatHolds:
+class NoFloatHolds:
     """A JSON number past the largest float or below the smallest (``1e400``, ``1e-400``),
     kept as its text: read as a float it was inf or 0.0, and the error named that, not what
-    was sent. No field takes it, so it is always refused, named as its text (``repr``)."""
+    was sent (an EXIT's target_size of 1e-400 read as 0, the whole leg). No field takes it,
+    over stdio or HTTP, so it is always refused, named as its text (``repr``)."""
 
     __slots__ = ("text",)
 
@@ -310,12 +313,13 @@ class _NoFloatHolds:
         return self.text
 
 
-def _json_float(text: str) -> float | _NoFloatHolds:
-    """``json.loads``'s ``parse_float``: the float, or the text of a number no float holds."""
+def json_float(text: str) -> float | NoFloatHolds:
+    """``json.loads``'s ``parse_float`` for client input, stdio lines and HTTP bodies alike:
+    the float, or the text of a number no float holds."""
     number = float(text)
     mantissa = text.lower().partition("e")[0]
     if math.isinf(number) or (number == 0.0 and any(c in "123456789" for c in mantissa)):
-        return _NoFloatHolds(text)
+        return NoFloatHolds(text)
     return number
 
 

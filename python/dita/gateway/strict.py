@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
 from dita._text import shortened
-from dita.gateway.protocol import unique_keys
+from dita.gateway.protocol import json_float, unique_keys
 
 __all__ = ["StrictRoute"]
 
@@ -28,9 +28,10 @@ class _StrictJSONRequest(Request):
         # Starlette's json.loads keeps the last of two equal keys, acting on a value the client
         # may not have meant ("side" twice); stdio refuses them with the same check. The body
         # is UTF-8 (a BOM let through): json.loads of bytes would read UTF-16 and UTF-32 too.
+        # A number no float holds stays its text, as stdio keeps it (``json_float``).
         if not hasattr(self, "_json"):
             text = (await self.body()).decode("utf-8-sig")
-            self._json = json.loads(text, object_pairs_hook=unique_keys)
+            self._json = json.loads(text, object_pairs_hook=unique_keys, parse_float=json_float)
         return self._json
 
 
@@ -106,7 +107,7 @@ def _body_problems(body: bytes, route: str) -> list[dict[str, Any]]:
     if not body.strip():
         return []
     try:
-        sent = json.loads(body.decode("utf-8-sig"), object_pairs_hook=unique_keys)
+        sent = json.loads(body.decode("utf-8-sig"), object_pairs_hook=unique_keys, parse_float=json_float)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, a key twice, nested too deeply
         sent = ...
     if sent is None or sent == {}:
