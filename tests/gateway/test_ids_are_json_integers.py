@@ -58,3 +58,13 @@ def test_an_id_with_a_fraction_or_exponent_or_too_large_is_refused(shared: LiveS
         assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["query", "last_event_id"]
         res = c.get("/v1/events", headers={"last-event-id": value})
         assert res.status_code == 422 and value[:32] in res.json()["message"], res.text
+
+
+@pytest.mark.parametrize("sent", ["-1", "-0000000000000000000000007"])
+def test_a_negative_event_id_to_resume_from_is_refused_naming_it(shared: LiveServer, sent: str) -> None:
+    """The header's refusal said "must be >= 0" without the value, where the query's names it."""
+    res = shared.client.get("/v1/events", headers={"last-event-id": sent})
+    assert res.status_code == 422, res.text
+    (error,) = res.json()["detail"]
+    assert (error["loc"], error["input"]) == (["header", "Last-Event-ID"], sent), error
+    assert res.json()["message"] == f"Last-Event-ID: Last-Event-ID must be >= 0 (got {sent!r})"

@@ -38,7 +38,7 @@ async def events(
                 where="header",
             ) from None
         if resume < 0:
-            raise field_error("Last-Event-ID", "Last-Event-ID must be >= 0", where="header")
+            raise field_error("Last-Event-ID", "Last-Event-ID must be >= 0", where="header", value=text)
     settings, broadcaster = state.settings, state.broadcaster
     if broadcaster.clients >= settings.sse_max_clients:
         # Each client costs every publish (on the kernel's thread) a frame and holds a buffer.
