@@ -1,9 +1,8 @@
 """What a route reads beyond its schema's fields, read strictly: a JSON body that gives no key
 twice, each query parameter and declared header at most once, no query parameter the route
-does not name, and no body where the route takes none. Each of these was taken silently
-(the last value of a repeated parameter, an unknown one dropped, a heartbeat's body ignored):
-a request that does not say one thing is a 422 naming the parameter, the header or the body,
-before the route runs."""
+does not name, and no body where the route takes none. Taken, each would be a guess (which of
+two values, or that a parameter or body left unread meant nothing): a request that does not
+say one thing is a 422 naming the parameter, the header or the body, before the route runs."""
 
 from __future__ import annotations
 
@@ -72,7 +71,7 @@ def _params(dependant: Dependant, kind: str) -> list[Any]:
 
 def _query_problems(request: Request, taken: set[str], route: str) -> list[dict[str, Any]]:
     """A parameter ``route`` does not take, or one given more than once: which of two values
-    was meant is not for the gateway to guess (Starlette kept the last)."""
+    is meant is not for the gateway to guess (Starlette keeps the last)."""
     given: dict[str, list[str]] = {}
     for key, value in request.query_params.multi_items():
         given.setdefault(key, []).append(value)
@@ -88,7 +87,7 @@ def _query_problems(request: Request, taken: set[str], route: str) -> list[dict[
 
 
 def _header_problems(request: Request, declared: list[str]) -> list[dict[str, Any]]:
-    """A header the route reads (``Last-Event-ID``) given more than once (FastAPI read the first)."""
+    """A header the route reads (``Last-Event-ID``) given more than once (FastAPI reads the first)."""
     problems: list[dict[str, Any]] = []
     for header in declared:
         values = request.headers.getlist(header)
