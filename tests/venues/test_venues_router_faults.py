@@ -162,6 +162,58 @@ def test_router_keeps_the_venue_of_an_order_whose_cancel_was_refused_as_filled()
     assert router._order_venue == {}  # the fill ended it: forgotten then
 
 
+class _ListsTrades(_TradesLag):
+    """Lists each order's trades with the fee the exchange charged, as ``CcxtVenue.trade_fills``
+    does; records whom it was asked about."""
+
+    FEE = 0.25
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.trades_asked: list[str] = []
+
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        self.trades_asked.append(order.client_order_id)
+        trades = [e for e in self.owed if e.venue_client_id == order.client_order_id]
+        return [
+            self.events.make(
+                order,
+                KernelEventKind.FILL,
+                VenueOrderStatus.FILLED,
+                venue_order_id=t.venue_order_id,
+                price=t.price,
+                size=t.size,
+                filled_size=t.filled_size,
+                fill_id=t.fill_id,
+                fee=self.FEE,
+                timestamp=t.timestamp,
+            )
+            for t in trades
+        ]
+
+
+def test_reconciliation_after_a_reroute_books_an_order_over_at_its_venue_from_that_venues_trades() -> None:
+    """Asked its status, the venue holding an order says it filled: the router forgot the venue
+    of the order then, and after a reroute asked the venue the asset is routed to now, which never
+    had it, for the order's trades. The fill was booked from the status alone, with the kernel's
+    predicted fee instead of the commission the exchange charged, and that venue told to follow
+    an order it never had."""
+    va, vb = _ListsTrades("va"), _ListsTrades("vb")
+    router = VenueRouter({"va": va, "vb": vb}, default="va")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="over-after-reroute")
+    _resting(kernel)
+    (order,) = kernel.open_orders()
+    coid = order.client_order_id
+    router.route("BTCUSDT", "vb")  # new orders go to vb; this one is on va
+    va.fill_quietly(coid)  # filled while the process was away: not listed, its trades shown
+
+    report = kernel.reconcile_with_venue()
+    assert (va.trades_asked, vb.trades_asked) == ([coid], [])
+    assert [f["fill_id"] for f in report.missed_fills] == [f"{order.venue_order_id}-f1"]
+    assert kernel.slot_state(0).size == 1.0 and kernel.slot_state(0).fees_paid == _ListsTrades.FEE
+    assert router.venue_name_holding(order) == "va" and vb.watched == []
+
+
 def test_router_keeps_the_venue_of_an_order_that_left_its_venues_list_before_its_fill_came() -> None:
     """The router forgets an order its venue no longer lists (its end unseen, as on a paper
     venue fed bars directly), but an order leaves an exchange's list as it fills, before its

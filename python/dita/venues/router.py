@@ -11,7 +11,8 @@ that passes through it (``submit``, ``cancel``, ``poll_events``), or, for orders
 where the router cannot see it (a paper venue fed bars directly), the venue no longer listing
 it in ``open_orders()``, which the router asks each time the number of orders it remembers has
 doubled (the newest such keep their venue: an exchange drops an order from its list as it
-fills, before its trades show). An order whose submit raised (or whose answer broke before
+fills, before its trades show), as do orders its ``order_status`` says are over, whose trades
+reconciliation asks there next. An order whose submit raised (or whose answer broke before
 any event of it) may be listed late, so its absence does not count until the venue shows it knows the order
 (an event about it other than a refused cancel or a rate limit, a list that shows it, an
 ``order_status`` saying it ended) or ``order_status`` says the venue never received it
@@ -106,9 +107,10 @@ class VenueRouter:
         # the venue shows it knows them (an event about them, listing them, its order status
         # saying they ended) or says it never received them (``order_status`` giving None).
         self._in_doubt: set[str] = set()
-        # Orders forgotten as no longer listed, their end unseen, and their venue: an exchange
-        # drops an order from its list as it fills, before its trades show, and the kernel works
-        # it on till then. The newest ``_LEFT_LIST_KEPT``, dropped once an end passes through.
+        # Orders forgotten as no longer listed or said over by ``order_status``, their end unseen,
+        # and their venue: an exchange drops an order from its list as it fills, before its trades
+        # show, and the kernel works it on till then, or reconciliation books its trades. The
+        # newest ``_LEFT_LIST_KEPT``, dropped once an end passes through.
         self._left_list: OrderedDict[str, str] = OrderedDict()
         self._check_open_at = _CHECK_OPEN_AFTER
         # The venue of each order its last ``open_orders()`` listed, by client id and venue id: one
@@ -378,6 +380,9 @@ class VenueRouter:
                 if found.status.name in FINAL_STATUSES:
                     self._order_venue.pop(client_order_id, None)
                     self._in_doubt.discard(client_order_id)
+                    # Over there, yet the kernel may still book or await its fills: reconciliation
+                    # asks that venue next for its trades, and tells it to follow the order.
+                    self._keep_left(client_order_id, venue_name)
                 else:
                     # Still in doubt if it was: working, yet not listed, is the lag it guards.
                     self._remember(client_order_id, venue_name)
@@ -431,6 +436,15 @@ class VenueRouter:
     def _remember(self, client_order_id: str, venue_name: str) -> None:
         if client_order_id:
             self._order_venue[client_order_id] = venue_name
+
+    def _keep_left(self, client_order_id: str, venue_name: str) -> None:
+        """Keep the venue of an order no longer working there, among the newest ``_LEFT_LIST_KEPT``."""
+        if client_order_id:
+            # Popped, not moved to the end: a poll on another thread may forget it in between.
+            self._left_list.pop(client_order_id, None)
+            self._left_list[client_order_id] = venue_name
+            while len(self._left_list) > _LEFT_LIST_KEPT:
+                self._left_list.popitem(last=False)
 
     def _seen(self, answer: Iterable[VenueEvent], venue_name: str) -> list[VenueEvent]:
         """Forget the orders whose final event is among ``answer`` (venue ``venue_name``'s);
