@@ -692,19 +692,26 @@ def reconcile_with_venue(
             status = theirs.status
         else:
             status = VenueOrderStatus.PARTIALLY_FILLED if remaining > QTY_EPS else VenueOrderStatus.FILLED
-        apply(
-            event(
-                mine,
-                "FILL",
-                venue_order_id=_venue_id(mine, theirs),
-                status=status,
-                price=price,
-                size=missed,
-                filled_size=theirs.filled_size,
-                remaining_size=remaining,
-                fill_id=f"{EVENT_ID_PREFIX}{mine.client_order_id}:{theirs.filled_size:.12g}",
+        try:
+            apply(
+                event(
+                    mine,
+                    "FILL",
+                    venue_order_id=_venue_id(mine, theirs),
+                    status=status,
+                    price=price,
+                    size=missed,
+                    filled_size=theirs.filled_size,
+                    remaining_size=remaining,
+                    fill_id=f"{EVENT_ID_PREFIX}{mine.client_order_id}:{theirs.filled_size:.12g}",
+                )
             )
-        )
+        except _Refused as refused:
+            # The kernel counts the venue's total already: the stream's reports that ended the
+            # order while the venue was asked, which leave no copy of it to reckon from. Not missed.
+            if refused.code != KernelDiagnosticCode.DUPLICATE_EVENT:
+                raise
+            return
         report.missed_fills.append(
             {**item, "qty": missed, "price": price, **({"trades_unread": unread} if unread else {})}
         )

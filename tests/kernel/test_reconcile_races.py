@@ -202,6 +202,39 @@ def test_a_working_order_the_stream_ends_while_it_is_asked_about_books_the_rest_
     assert kernel.awaited_orders() == [] and report.position_mismatches == []
 
 
+@pytest.mark.parametrize("ended_by", ["its last fill", "a cancel at its filled size"])
+def test_a_working_order_the_stream_ends_in_full_while_it_is_asked_about_leaves_the_report_clean(
+    ended_by: str,
+) -> None:
+    """While reconciliation asks about a working entry of 2, the stream reports what the venue
+    says of it: filled in full, or 1.0 filled and then canceled at 1.0. The kernel then agrees
+    with the venue and holds no copy of the order to reckon a missed fill from: the fill made from
+    the order as it was before was refused as a duplicate, and the report named the order
+    unresolved, the reconciliation not clean, though nothing differed."""
+    venue = StreamsSeveral()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="races-ends-in-full")
+    venue.kernel = kernel
+    coid = entered(kernel, target_size=2.0, order_type="LIMIT", limit_price=101.0)
+    assert kernel.on_venue_event(_report(coid, "ack", "ORDER_ACK", venue_order_id="V1")).accepted
+    filled, status = (2.0, "FILLED") if ended_by == "its last fill" else (1.0, "CANCELED")
+    venue.stream = [
+        _report(coid, "f1", "FILL", status="FILLED" if filled == 2.0 else "PARTIALLY_FILLED",
+                price=100.0, size=filled, filled_size=filled, fill_id="F1", venue_order_id="V1"),
+    ]  # fmt: skip
+    if status == "CANCELED":
+        venue.stream.append(_report(coid, "cx", "CANCEL_ACK", venue_order_id="V1", filled_size=filled))
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 101.0, 2.0,
+        venue_order_id="V1", filled_size=filled, avg_fill_price=100.0, status=status,
+    )  # fmt: skip
+    venue.held = {"BTCUSDT": filled}
+
+    report = kernel.reconcile_with_venue()
+
+    assert report.unresolved == [] and report.missed_fills == [] and report.clean
+    assert kernel.slot_state(0).size == pytest.approx(filled) and kernel.open_orders() == []
+
+
 class ListsWithoutClientIds(Venue):
     """Lists its open orders without their client ids (as some exchanges give them, and an
     adapter reading them), and knows of no order by client id (``order_status`` answers None:
