@@ -239,6 +239,30 @@ def test_router_keeps_the_venue_of_an_order_that_left_its_venues_list_before_its
     assert router._left_list == {}  # its end came through: nothing more to send there
 
 
+class _NoLookup(_TradesLag):
+    """Cannot look its orders up by client id (no ``order_status``)."""
+
+    order_status = None
+
+
+def test_reconciliation_ends_an_order_that_left_its_venues_list_once_that_venue_no_longer_has_it() -> None:
+    """An order that left its venue's list keeps its venue in the router, yet asked its status
+    the router asked every venue, as after a restart: one that cannot say (no ``order_status``,
+    or unreachable) made the answer "unknown", so an order its own venue ended and purged unseen
+    stayed working in the kernel, unresolved at every reconciliation."""
+    va, vb = _TradesLag("va"), _NoLookup("vb")
+    router = VenueRouter({"va": va, "vb": vb}, default="va")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="left-then-purged")
+    coid = _resting(kernel).client_order_id
+    va.working.discard(coid)
+    del va.orders[coid]  # canceled unfilled at the exchange, unseen, and purged since
+    router._forget_ended_orders()  # what a long run does each time the memory has doubled
+
+    report = kernel.reconcile_with_venue()
+    assert [p["client_order_id"] for p in report.purged_at_venue] == [coid] and report.unresolved == []
+    assert kernel.open_orders() == [] and va.asked == [coid]
+
+
 def test_router_keeps_the_venues_of_the_newest_orders_that_left_their_lists(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -354,7 +354,9 @@ class VenueRouter:
         ``order_status``, or its own raised): None would end an order that may be working
         there. An ``asset`` that is not a str is a TypeError."""
         asset = order_status_asset(asset, self.name)
-        owner = self._order_venue.get(client_order_id)
+        # Also one that left its venue's list: the router knows where it is, and another venue
+        # that cannot say would keep an order its own venue says it no longer has unresolved.
+        owner = self._order_venue.get(client_order_id) or self._left_list.get(client_order_id)
         routed = self._routes.get(asset, self._default) if owner is None and asset is not None else None
         asks: list[tuple[str, str | None]]
         if owner is not None:
