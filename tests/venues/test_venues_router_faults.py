@@ -5,6 +5,7 @@ ack. In each the router must keep the order's venue while the kernel still works
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -277,6 +278,38 @@ def test_router_keeps_the_venues_of_the_newest_orders_that_left_their_lists(
         va.fill_quietly(coid)
     router._forget_ended_orders()
     assert router._order_venue == {} and list(router._left_list) == ["o3", "o4"]
+
+
+class _AnswersRaw(_TradesLag):
+    """Answers ``order_status`` with the exchange's raw order, its status as the exchange says it."""
+
+    def __init__(self, name: str, status: Any) -> None:
+        super().__init__(name)
+        self.status = status
+
+    def order_status(self, client_order_id: str, asset: str | None = None) -> Any:
+        held = self.orders[client_order_id]
+        return SimpleNamespace(
+            client_order_id=client_order_id, venue_order_id=held.venue_order_id, status=self.status,
+            size=held.size, filled_size=0.0, avg_fill_price=0.0, price=held.price, side="BUY",
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize("status", ["closed", None])
+def test_reconciliation_through_a_router_names_the_status_of_a_malformed_answer(status: Any) -> None:
+    """An ``order_status`` answer whose status is no ``VenueOrderStatus`` is named by
+    reconciliation, field and value, with nothing changed for its order. Through a router, the
+    router read the status first and raised AttributeError, reported as a lookup that failed
+    ("'str' object has no attribute 'name'"), naming neither."""
+    va = _AnswersRaw("va", status)
+    router = VenueRouter({"va": va}, default="va")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="raw-status")
+    coid = _resting(kernel).client_order_id
+    va.working.discard(coid)  # not listed: its status is asked
+
+    (left,) = kernel.reconcile_with_venue().unresolved
+    assert left["details"] == {"field": "status", "value": repr(status), "reason": "not a VenueOrderStatus"}
+    assert [o.client_order_id for o in kernel.open_orders()] == [coid]
 
 
 class _AnswerBreaks(PaperVenue):

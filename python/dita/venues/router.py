@@ -379,7 +379,10 @@ class VenueRouter:
                 cannot_say.append(f"{venue_name!r}: {type(exc).__name__}: {exc}")
                 continue
             if found is not None:
-                if found.status.name in FINAL_STATUSES:
+                # Read as an adapter may give it: an answer whose status is no VenueOrderStatus is
+                # passed on as it came, for reconciliation to name its field and value.
+                status = getattr(found, "status", None)
+                if isinstance(status, VenueOrderStatus) and status.name in FINAL_STATUSES:
                     self._order_venue.pop(client_order_id, None)
                     self._in_doubt.discard(client_order_id)
                     # Over there, yet the kernel may still book or await its fills: reconciliation
