@@ -4,6 +4,7 @@ ack. In each the router must keep the order's venue while the kernel still works
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -13,7 +14,7 @@ from venue_helpers import make_order
 
 from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._kernel import KernelEventKind
-from dita.venues import PaperVenue, VenueRouter
+from dita.venues import PaperVenue, VenueRouter, VenueUnavailable
 from dita.venues import router as router_module
 from dita.venues._events import OrderEvents, answered
 
@@ -310,6 +311,28 @@ def test_reconciliation_through_a_router_names_the_status_of_a_malformed_answer(
     (left,) = kernel.reconcile_with_venue().unresolved
     assert left["details"] == {"field": "status", "value": repr(status), "reason": "not a VenueOrderStatus"}
     assert [o.client_order_id for o in kernel.open_orders()] == [coid]
+
+
+class _ListsRaw(_TradesLag):
+    """Lists one entry that is not an order: its exchange's raw answer, or nothing in its place."""
+
+    def __init__(self, name: str, entry: Any) -> None:
+        super().__init__(name)
+        self.entry = entry
+
+    def open_orders(self) -> list[Any]:
+        return [self.entry]
+
+
+@pytest.mark.parametrize("entry", [None, {"clientOrderId": "x", "status": "NEW"}])
+def test_reconciliation_through_a_router_names_a_listed_entry_that_is_not_an_order(entry: Any) -> None:
+    """A listing holding something that is not an order stops reconciliation before anything
+    changes, naming the entry. Through a router, the router read its client id first and raised
+    AttributeError, which named neither the entry nor what it was."""
+    router = VenueRouter({"va": _ListsRaw("va", entry)}, default="va")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="raw-listing")
+    with pytest.raises(VenueUnavailable, match=re.escape(f"entry 0 is {entry!r}, not an order")):
+        kernel.reconcile_with_venue()
 
 
 class _AnswerBreaks(PaperVenue):

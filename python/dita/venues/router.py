@@ -328,9 +328,12 @@ class VenueRouter:
             # router list none of them (reconciliation would leave the venue's orders unmanaged).
             theirs = list(adapter.open_orders())
             for order in theirs:
-                coid, venue_order_id = order.client_order_id, order.venue_order_id
+                # Read as an adapter may give it (None, its exchange's raw dict): not an order's ids,
+                # passed on for the kernel's reconciliation to name, with its value.
+                coid = getattr(order, "client_order_id", None)
+                venue_order_id = getattr(order, "venue_order_id", None)
                 if not isinstance(coid, str) or not isinstance(venue_order_id, str):
-                    continue  # not an order's ids: the kernel's reconciliation names it
+                    continue
                 listed[(coid, venue_order_id)] = venue_name
                 # Another venue listing the id leaves an order known elsewhere there: were the
                 # last to list it to take it, the kernel's cancel would go to a venue without it.
