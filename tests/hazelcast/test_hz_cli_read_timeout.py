@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from dita import ExecutionKernel
 from dita.cli import app
-from dita.projection import hazelcast as projection_hz
+from dita.projection.hazelcast import map_reads
 from dita.services.hazelcast import HazelcastMember
 
 runner = CliRunner()
@@ -28,7 +28,7 @@ WHY = "(a member not answering: frozen, or its partition threads stuck, until th
 @pytest.fixture()
 def unanswered(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
     """The names of the maps whose read is left unanswered (until the test ends)."""
-    real = projection_hz.read_map
+    real = map_reads.read_map
     released = threading.Event()
     stuck: set[str] = set()
 
@@ -37,7 +37,7 @@ def unanswered(monkeypatch: pytest.MonkeyPatch) -> Iterator[set[str]]:
             released.wait(30)
         return real(client, name, warn)
 
-    monkeypatch.setattr(projection_hz, "read_map", read_map)
+    monkeypatch.setattr(map_reads, "read_map", read_map)  # where read_maps looks it up
     yield stuck
     released.set()
 

@@ -420,27 +420,27 @@ def test_cli_set_again_for_a_kernel_given_an_entry_ahead_of_its_start_is_not_ref
     `set` for it (to change its verbosity before it starts, say) was refused as a typo until
     it started. Its id is known by its entry (a typo still is not). The accounts are read once
     for the check and the warning."""
-    import dita.projection.hazelcast as projection_hz
+    from dita.projection.hazelcast import ACCOUNTS_MAP, map_reads
 
     where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
     ahead = f"{kernel_id}-ahead"
     first = _cli("control", "set", "--mode", "HALTED", "--kernel", ahead, "--new-kernel", *where)
     assert first.exit_code == 0, first.output
     reads: list[str] = []
-    read_map = projection_hz.read_map
+    read_map = map_reads.read_map
 
     def counted(client: Any, map_name: str, warn: Any = None) -> dict[str, dict[str, Any]]:
         reads.append(map_name)
         return read_map(client, map_name, warn)
 
-    monkeypatch.setattr(projection_hz, "read_map", counted)
+    monkeypatch.setattr(map_reads, "read_map", counted)  # where read_maps looks it up
     again = _cli("control", "set", "--verbosity", "DEBUG", "--kernel", ahead, *where)
     assert again.exit_code == 0, again.output
     assert f"set {ahead}: verbosity=DEBUG" in again.output
     assert f"warning: no kernel '{ahead}' is projected in this cluster" in again.output
     entry = hz_client.get_map(CONTROL_PLANE_MAP).blocking().get(ahead)
     assert entry is not None and (entry.loads()["mode"], entry.loads()["verbosity"]) == ("HALTED", "DEBUG")
-    assert reads.count(projection_hz.ACCOUNTS_MAP) == 1, reads
+    assert reads.count(ACCOUNTS_MAP) == 1, reads
     typo = _cli("control", "set", "--mode", "HALTED", "--kernel", f"{kernel_id}-typo", *where)
     assert typo.exit_code == 1, typo.output
     assert f"error: no kernel '{kernel_id}-typo' is known" in typo.stderr

@@ -326,10 +326,10 @@ def test_cli_set_bounds_its_checks_and_its_wait_too(
     """The reads `set` makes besides the write (the kernel's check, what `--wait` waits on) go to
     every member as well: each ends at its deadline, saying what is known. So do `show`'s, the
     command that says whether a halt not confirmed was written."""
-    from dita.projection import hazelcast as projection_hz
+    from dita.projection.hazelcast import map_reads
 
     where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
-    real_read_map = projection_hz.read_map
+    real_read_map = map_reads.read_map
     stuck = threading.Event()
     stuck_maps = {"dita_accounts"}
 
@@ -338,7 +338,7 @@ def test_cli_set_bounds_its_checks_and_its_wait_too(
             stuck.wait(30)
         return real_read_map(client, name, warn)
 
-    monkeypatch.setattr(projection_hz, "read_map", read_map)
+    monkeypatch.setattr(map_reads, "read_map", read_map)  # where read_maps looks it up
     try:
         started = time.monotonic()
         result = _cli("control", "set", "--mode", "HALTED", "--kernel", "k-never", "--timeout", "0.5", *where)

@@ -34,15 +34,12 @@ tried again later; the writes beside it go on.
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import json
 import logging
 import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -61,30 +58,57 @@ from dita._hazelcast_client import (
     IllegalStateError,
     LifecycleState,
     Map,
-    Predicate,
-    and_,
     cluster_settings,
     combine_futures,
     connect_client,
     default_cluster_name,
-    equal,
-    greater_or_equal,
-    instance_of,
     shutdown_client,
 )
-from dita._numbers import finite_json, within
+from dita._numbers import within
 from dita._text import shortened
 from dita.control import check_kernel_id
 from dita.projection import publish_dirty
+from dita.projection.hazelcast.answers import Unanswered, answered_by
+from dita.projection.hazelcast.kernel_borrow import kernel_reads
+from dita.projection.hazelcast.liveness import (
+    CLOCKS_AGREE_WITHIN_S,
+    LIVE_WITHIN_S,
+    clock_note,
+    closed_at,
+    input_refused,
+    live_kernels,
+    projection_age,
+)
+from dita.projection.hazelcast.map_reads import (
+    Undecodable,
+    add_entry_listener_decoded,
+    entries_decoded,
+    get_decoded,
+    json_object,
+    read_map,
+    read_maps,
+    shown_value,
+)
+from dita.projection.hazelcast.maps import (
+    ACCOUNTS_MAP,
+    CONTROL_MAP,
+    SLOTS_MAP,
+    slots_beyond,
+    strip_projection_fields,
+    to_json_value,
+)
+from dita.projection.hazelcast.sql_mappings import create_mappings, mapping_ddl
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
 __all__ = [
     "ACCOUNTS_MAP",
+    "CLOCKS_AGREE_WITHIN_S",
     "CONTROL_MAP",
     "DEFAULT_CLUSTER_MEMBERS",
     "DEFAULT_CLUSTER_NAME",
+    "LIVE_WITHIN_S",
     "MEMBER_LIST_WAIT_S",
     "REACTOR_POLL_S",
     "SHUTDOWN_WAIT_S",
@@ -112,188 +136,27 @@ __all__ = [
     "entries_decoded",
     "get_decoded",
     "input_refused",
+    "json_object",
     "kernel_reads",
     "live_kernels",
+    "mapping_ddl",
     "projection_age",
+    "read_map",
+    "read_maps",
+    "shown_value",
     "shutdown_client",
+    "slots_beyond",
+    "strip_projection_fields",
     "to_json_value",
 ]
 
-SLOTS_MAP = "dita_slots"
-ACCOUNTS_MAP = "dita_accounts"
-CONTROL_MAP = "dita_control"
-
 _log = logging.getLogger(__name__)
-
-# Fields whose values are objects or arrays: json-flat cannot map them to columns, so they
-# are read through the *_json mappings (JSON_VALUE / JSON_QUERY on ``this``).
-_NESTED_FIELDS = frozenset({"active_entry_order", "active_exit_order", "metadata", "exit_leg_ratios"})
-# SQL types of fields that may be null in the first sample (the K/E account before E is known).
-_KNOWN_TYPES: dict[str, str] = {
-    "kernel_id": "VARCHAR",
-    "projected_at": "DOUBLE",
-    "closed_at": "DOUBLE",
-    "input_refused_reason": "VARCHAR",
-    "slot_id": "BIGINT",
-    "e_wallet_balance": "DOUBLE",
-    "e_available_margin": "DOUBLE",
-    "e_used_margin": "DOUBLE",
-    "e_maint_margin": "DOUBLE",
-}
-
-
-GUARD_KERNEL_READS = True
-_reads_lock = threading.Lock()
-_reads_open = 0  # reads under way, in any thread
-_reads_disabled_gc = False  # the first of them turned the collector off (so the last turns it on)
-
-
-@contextlib.contextmanager
-def kernel_reads() -> Iterator[None]:
-    """Hold off the garbage collector while this thread reads a kernel from off the hot path.
-
-    A native kernel call borrows the kernel; if the interpreter switched threads in the middle
-    of one, the strategy's next call would fail with "Already borrowed". Native code only lets
-    go of the GIL when Python code runs, and the one way Python code runs inside these reads
-    is a collection triggered by their allocations running finalizers, so none may start.
-
-    Reads of several threads (the publisher, the control plane's listener) may overlap: the
-    collector comes back on when the last of them ends, and only if it was on before the first.
-    """
-    global _reads_open, _reads_disabled_gc
-    if not GUARD_KERNEL_READS:
-        yield
-        return
-    with _reads_lock:
-        if _reads_open == 0:
-            _reads_disabled_gc = gc.isenabled()
-            if _reads_disabled_gc:
-                gc.disable()
-        _reads_open += 1
-    try:
-        yield
-    finally:
-        with _reads_lock:
-            _reads_open -= 1
-            if _reads_open == 0 and _reads_disabled_gc:
-                _reads_disabled_gc = False
-                gc.enable()
 
 
 FIRST_CONNECT_WAIT_S = 5.0
 """How long a projection's first connection may take before it is said to be missing; a kernel
 closed sooner waits that long for it (the client connects in the background, in tens of
 milliseconds to a live member), else a short run left no trace in the maps."""
-
-
-def to_json_value(value: Mapping[str, Any]) -> HazelcastJsonValue:
-    """Encode one projected dict; non-finite floats (invalid JSON) become null."""
-    try:
-        return HazelcastJsonValue(json.dumps(value, allow_nan=False, separators=(",", ":")))
-    except ValueError:
-        return HazelcastJsonValue(json.dumps(finite_json(value), separators=(",", ":")))
-
-
-def _sql_type(name: str, value: Any) -> str | None:
-    if name in _KNOWN_TYPES:
-        return _KNOWN_TYPES[name]
-    if name in _NESTED_FIELDS or isinstance(value, dict | list | tuple):
-        return None
-    if isinstance(value, bool):
-        return "BOOLEAN"
-    if isinstance(value, int):
-        return "BIGINT"
-    if isinstance(value, float) or value is None:
-        return "DOUBLE"
-    return "VARCHAR"
-
-
-def mapping_ddl(map_name: str, sample: Mapping[str, Any]) -> list[str]:
-    """CREATE OR REPLACE MAPPING statements for one map, its columns taken from a sample value."""
-    columns = ["__key VARCHAR", '"kernel_id" VARCHAR', '"projected_at" DOUBLE']
-    for name, value in sample.items():
-        sql_type = _sql_type(name, value)
-        if sql_type is not None and name not in ("kernel_id", "projected_at"):
-            columns.append(f'"{name}" {sql_type}')
-    flat = (
-        f"CREATE OR REPLACE MAPPING {map_name} ({', '.join(columns)}) TYPE IMap "
-        "OPTIONS ('keyFormat'='varchar', 'valueFormat'='json-flat')"
-    )
-    whole = (
-        f"CREATE OR REPLACE MAPPING {map_name}_json EXTERNAL NAME {map_name} (__key VARCHAR, this JSON) "
-        "TYPE IMap OPTIONS ('keyFormat'='varchar', 'valueFormat'='json')"
-    )
-    return [flat, whole]
-
-
-# The operators' control entries (written by dita.control.hazelcast), for SQL reads.
-_CONTROL_PLANE_DDL = (
-    "CREATE OR REPLACE MAPPING dita_control_plane (__key VARCHAR, kernel_id VARCHAR, mode VARCHAR, "
-    "mode_at DOUBLE, verbosity VARCHAR, verbosity_at DOUBLE, debug_clickhouse_enabled BOOLEAN, "
-    "debug_clickhouse_enabled_at DOUBLE, updated_at DOUBLE, updated_by VARCHAR) TYPE IMap "
-    "OPTIONS ('keyFormat'='varchar', 'valueFormat'='json-flat')"
-)
-
-
-_JSON_VALUE_CLASS = "com.hazelcast.core.HazelcastJsonValue"
-"""The member's class of the values dita writes (``HazelcastJsonValue``)."""
-
-
-def slots_beyond(kernel_id: str, max_slots: int) -> Predicate:
-    """The ``dita_slots`` entries of ``kernel_id`` numbered ``max_slots`` and above.
-
-    Matched on the value's fields, not the key: a key prefix would also take the entries of
-    kernel ids that extend this one (``k1`` and ``k10``, or ``k1:2`` whose keys are ``k1:2:N``).
-    JSON values only, tested first (the member stops at the first part that fails): a value of
-    another type (text put by hand from a console) has no fields, and the member would refuse
-    the whole removal for it, failing every publish for as long as that entry stays.
-    """
-    return and_(
-        instance_of(_JSON_VALUE_CLASS), equal("kernel_id", kernel_id), greater_or_equal("slot_id", max_slots)
-    )
-
-
-class Unanswered(Exception):
-    """A request left unanswered past its deadline; ``what`` names it."""
-
-    def __init__(self, what: str) -> None:
-        super().__init__(what)
-        self.what = what
-
-
-def answered_by(future: Future[Any], deadline: float, what: str) -> Any:
-    """``future``'s result, waited for until ``deadline`` (monotonic); ``Unanswered`` past it."""
-    answered = threading.Event()
-    future.add_done_callback(lambda _: answered.set())
-    if not answered.wait(max(deadline - time.monotonic(), 0.0)):
-        raise Unanswered(what)
-    return future.result()
-
-
-def create_mappings(client: HazelcastClient, kernel: ExecutionKernel, timeout: float | None = None) -> None:
-    """Create (or refresh) the SQL mappings of the three maps from ``kernel``'s field names.
-
-    ``timeout`` bounds the wait for each statement's answer (None: no bound): a member that
-    takes a statement and answers none raises ``TimeoutError`` naming it, the rest not sent.
-    """
-    with kernel_reads():  # the publisher's thread reads the kernel here too
-        samples = {
-            SLOTS_MAP: kernel.slot_dict(0),
-            ACCOUNTS_MAP: {**kernel.account(), "closed_at": None, "input_refused_reason": None},
-            CONTROL_MAP: kernel.control(),
-        }
-    statements = [ddl for name, sample in samples.items() for ddl in mapping_ddl(name, sample)]
-    statements.append(_CONTROL_PLANE_DDL)
-    for statement in statements:
-        future = client.sql.execute(statement)
-        if timeout is None:
-            future.result()
-            continue
-        try:
-            answered_by(future, time.monotonic() + timeout, statement)
-        except Unanswered:
-            head = shortened(statement.split("(")[0].strip(), 80)
-            raise TimeoutError(f"{head!r} not answered within {timeout:g}s") from None
 
 
 @dataclass(frozen=True)
@@ -1230,313 +1093,3 @@ def _percentile(sorted_samples: Sequence[float], q: float) -> float:
         return 0.0
     index = min(len(sorted_samples) - 1, max(0, math.ceil(q * len(sorted_samples)) - 1))
     return sorted_samples[index]
-
-
-def read_map(
-    client: HazelcastClient, map_name: str, warn: Callable[[str], None] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Every entry of a dita map that is a JSON object, as dita writes them, decoded (for the
-    CLI, tests and ops scripts). Another value (typed by hand) is skipped and named to ``warn``
-    (default: this module's log): one stray entry must not hide every other kernel."""
-    say = warn or _log.warning
-    entries_map: Map[Any, Any] = client.get_map(map_name)
-    out = {}
-    for key, value in entries_decoded(entries_map, say).result():
-        decoded = json_object(value)
-        if decoded is not None:
-            out[str(key)] = decoded
-        else:
-            say(f"skipped entry {str(key)!r} of {map_name}: not a JSON object ({shown_value(value)})")
-    return out
-
-
-def entries_decoded(
-    entries_map: Map[Any, Any], say: Callable[[str], None], *, keep_undecodable: bool = False
-) -> Future[list[tuple[Any, Any]]]:
-    """The read of every entry of ``entries_map``, as the client's future: each entry whose key and
-    value this client can decode; each other one is skipped and named to ``say`` (on the thread
-    that completes the read). A value written with a serializer this client lacks (another
-    application's, a Java object) fails the client's read of them all: then they are read again,
-    each decoded on its own. ``keep_undecodable``: such a value is kept, as ``Undecodable`` (a
-    writer replaces it by its raw form), not skipped."""
-
-    def decoded(read: Future[list[tuple[Any, Any]]]) -> Any:
-        if isinstance(read.exception(), HazelcastSerializationError):
-            return _entries_decoded_one_by_one(entries_map, say, keep_undecodable)
-        return read.result()
-
-    return entries_map.entry_set().continue_with(decoded)
-
-
-@dataclass(frozen=True)
-class Undecodable:
-    """A map value this client cannot decode (written with another client's serializer), as the
-    member holds it: a compare-and-set given ``data`` replaces exactly that value."""
-
-    data: Any  # the client's Data: the serializer's type id and the bytes
-
-    @property
-    def type_id(self) -> int:
-        type_id: int = self.data.get_type()
-        return type_id
-
-    def why(self) -> str:
-        """What a message says of it."""
-        return f"not a value this client can decode (serializer type id {self.type_id})"
-
-
-def _tolerant(to_object: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    """``to_object`` that gives ``Undecodable`` for a value no serializer of this client reads."""
-
-    def decode(data: Any) -> Any:
-        if data is None:
-            return None
-        try:
-            return to_object(data)
-        except HazelcastSerializationError:
-            return Undecodable(data)
-
-    return decode
-
-
-def _entries_decoded_one_by_one(
-    entries_map: Map[Any, Any], say: Callable[[str], None], keep_undecodable: bool = False
-) -> Future[list[tuple[Any, Any]]]:
-    """``entries_decoded``'s second read: through the client's own request and decoder, which its
-    public read offers only for all entries at once (another client version without them: its
-    error)."""
-    from hazelcast.protocol.codec import map_entry_set_codec
-
-    invoke, to_object = getattr(entries_map, "_invoke", None), getattr(entries_map, "_to_object", None)
-    if invoke is None or to_object is None:
-        raise HazelcastSerializationError(f"an entry of {entries_map.name} cannot be decoded by this client")
-    decode = _tolerant(to_object)
-
-    def each(read: Future[list[tuple[Any, Any]]]) -> list[tuple[Any, Any]]:
-        out = []
-        for key_data, value_data in read.result():
-            key = decode(key_data)
-            if isinstance(key, Undecodable):
-                say(f"skipped an entry of {entries_map.name}: its key is not one this client can decode")
-                continue
-            value = decode(value_data)
-            if isinstance(value, Undecodable) and not keep_undecodable:
-                say(f"skipped entry {shortened(repr(str(key)))} of {entries_map.name}: {value.why()}")
-                continue
-            out.append((key, value))
-        return out
-
-    request = map_entry_set_codec.encode_request(entries_map.name)  # type: ignore[no-untyped-call]
-    read: Future[list[tuple[Any, Any]]] = invoke(request, map_entry_set_codec.decode_response)
-    return read.continue_with(each)
-
-
-def get_decoded(entries_map: Map[Any, Any], key: str) -> Future[Any]:
-    """``entries_map.get(key)``, with a value this client cannot decode as ``Undecodable`` instead
-    of the client's error (another client version without its own request: its ``get``)."""
-    from hazelcast.protocol.codec import map_get_codec
-    from hazelcast.util import thread_id
-
-    invoke = getattr(entries_map, "_invoke_on_key", None)
-    to_data, to_object = getattr(entries_map, "_to_data", None), getattr(entries_map, "_to_object", None)
-    if invoke is None or to_data is None or to_object is None:
-        return entries_map.get(key)
-    key_data = to_data(key)
-    request = map_get_codec.encode_request(entries_map.name, key_data, thread_id())  # type: ignore[no-untyped-call]
-    read: Future[Any] = invoke(request, key_data, map_get_codec.decode_response)
-    decode = _tolerant(to_object)
-    return read.continue_with(lambda done: decode(done.result()))
-
-
-_LISTENED = {
-    "ADDED": "added_func",
-    "REMOVED": "removed_func",
-    "UPDATED": "updated_func",
-    "EVICTED": "evicted_func",
-    "EXPIRED": "expired_func",
-    "EVICT_ALL": "evict_all_func",
-    "CLEAR_ALL": "clear_all_func",
-    "MERGED": "merged_func",
-    "LOADED": "loaded_func",
-}
-
-
-def add_entry_listener_decoded(entries_map: Map[Any, Any], **funcs: Callable[[Any], None]) -> Future[str]:
-    """``entries_map.add_entry_listener(include_value=True, **funcs)``, but an event's key or value
-    this client cannot decode comes to ``funcs`` as ``Undecodable``: the client decodes them before
-    it calls a listener, and its failure there closed its connection (every kernel of a control
-    plane taken for cut off, until it reconnected). Another client version without the request
-    this registers: its own listener."""
-    from hazelcast.protocol.codec import map_add_entry_listener_codec, map_remove_entry_listener_codec
-    from hazelcast.proxy.base import EntryEvent, EntryEventType
-
-    unknown = set(funcs) - set(_LISTENED.values())
-    if unknown:
-        raise TypeError(f"no such entry event: {sorted(unknown)}")
-    register = getattr(entries_map, "_register_listener", None)
-    to_object, smart = getattr(entries_map, "_to_object", None), getattr(entries_map, "_is_smart", None)
-    if register is None or to_object is None or smart is None:
-        return entries_map.add_entry_listener(include_value=True, **funcs)  # type: ignore[arg-type]
-    by_type = {getattr(EntryEventType, name): funcs[f] for name, f in _LISTENED.items() if funcs.get(f)}
-    flags = 0
-    for event_type in by_type:
-        flags |= event_type
-    decode = _tolerant(to_object)
-
-    def on_event(
-        key: Any, value: Any, old_value: Any, merging_value: Any, event_type: int, uuid: Any, affected: int
-    ) -> None:
-        func = by_type.get(event_type)
-        if func is not None:
-            parts = (decode(key), decode(value), decode(old_value), decode(merging_value))
-            func(EntryEvent(*parts, event_type, uuid, affected))
-
-    codec = map_add_entry_listener_codec
-    name = entries_map.name
-    request = codec.encode_request(name, True, flags, smart)  # type: ignore[no-untyped-call]
-    registered: Future[str] = register(
-        request,
-        codec.decode_response,
-        lambda registration: map_remove_entry_listener_codec.encode_request(name, registration),  # type: ignore[no-untyped-call]
-        lambda message: codec.handle(message, on_event),  # type: ignore[no-untyped-call]
-    )
-    return registered
-
-
-def read_maps(
-    client: HazelcastClient,
-    map_names: Sequence[str],
-    timeout: float,
-    warn: Callable[[str], None] | None = None,
-) -> tuple[dict[str, dict[str, dict[str, Any]]], list[str]]:
-    """``read_map`` of each of ``map_names``, all at once and given ``timeout`` seconds in all: the
-    entries of the maps read, by name, and the names of those whose read was not answered by then,
-    in the order given. A read of every entry waits on every member, and one frozen (or with stuck
-    partition threads) answers none until the others declare it dead, a minute or more (the map's
-    proxy, asked of a member the first time, is waited for without a limit too): so each read runs
-    on a thread of its own, left to end in the background, or fail when the client shuts down.
-    The entries a read answered in time skipped are named to ``warn`` (default: this module's log)
-    in the order of ``map_names``; a read that failed raises its error."""
-    names = list(dict.fromkeys(map_names))
-    done = threading.Event()
-    lock = threading.Lock()
-    results: dict[str, tuple[Any, list[str]]] = {}
-
-    def read(name: str) -> None:
-        said: list[str] = []
-        try:
-            outcome: Any = read_map(client, name, said.append)
-        except BaseException as exc:  # handed to the caller's thread
-            outcome = exc
-        with lock:
-            results[name] = (outcome, said)
-            if len(results) == len(names):
-                done.set()
-
-    for name in names:
-        threading.Thread(target=read, args=(name,), name=f"dita-read-{name}", daemon=True).start()
-    if names:
-        done.wait(max(timeout, 0.0))
-    with lock:
-        answered = dict(results)
-    read_entries: dict[str, dict[str, dict[str, Any]]] = {}
-    for name in names:
-        if name not in answered:
-            continue
-        outcome, said = answered[name]
-        if isinstance(outcome, BaseException):
-            raise outcome
-        for message in said:
-            (warn or _log.warning)(message)
-        read_entries[name] = outcome
-    return read_entries, [name for name in names if name not in read_entries]
-
-
-def json_object(value: Any) -> dict[str, Any] | None:
-    """A map's value as the JSON object dita writes there (``HazelcastJsonValue`` or its text),
-    or None for anything else: other JSON, text that is not JSON, another type."""
-    try:
-        if isinstance(value, HazelcastJsonValue):
-            decoded = value.loads()
-        elif isinstance(value, str | bytes):
-            decoded = json.loads(value)
-        else:
-            return None
-    except (ValueError, RecursionError):
-        return None
-    return dict(decoded) if isinstance(decoded, dict) else None
-
-
-def shown_value(value: Any) -> str:
-    """A map's value for a message, cut short: what was found where an object was expected."""
-    return shortened(repr(value.to_string() if isinstance(value, HazelcastJsonValue) else value))
-
-
-LIVE_WITHIN_S = 30.0
-"""A kernel whose account was last projected longer ago than this is taken for gone: the
-publisher rewrites every account at least every ``heartbeat`` (5 s by default), while the
-entries of a kernel that crashed stay in the maps (one closed cleanly says so: ``closed_at``).
-``projected_at`` is the writer's clock: a stamp this far ahead of the reader's clock is not
-taken for fresh either (a crashed kernel on a machine whose clock runs ahead would otherwise
-show as running for as long as it runs ahead)."""
-
-
-def projection_age(account: Mapping[str, Any], now: float | None = None) -> float | None:
-    """Seconds since the kernel of a ``dita_accounts`` entry last projected, by the reader's
-    clock (negative when the writer's clock is ahead); None without a ``projected_at``."""
-    at = account.get("projected_at")
-    if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
-        return None  # a NaN or inf typed by hand says no time at all
-    return (time.time() if now is None else now) - at
-
-
-def clock_note(age: float) -> str:
-    """What to say of a ``projection_age`` that is a stamp from the future: the clocks of the
-    kernel's machine and this one disagree, and liveness is judged by them ("" when not)."""
-    if age >= -CLOCKS_AGREE_WITHIN_S:
-        return ""
-    return (
-        f"projected_at is {-age:.0f}s ahead of this machine's clock (clocks disagree: a kernel is "
-        f"taken for gone beyond {LIVE_WITHIN_S:g}s either way)"
-    )
-
-
-CLOCKS_AGREE_WITHIN_S = 2.0
-"""How far ahead of the reader's clock a ``projected_at`` may be before it is said (the write
-and the read are apart by a network trip, and clocks synced by NTP by milliseconds)."""
-
-
-def live_kernels(
-    accounts: Mapping[str, Mapping[str, Any]], now: float | None = None, within: float = LIVE_WITHIN_S
-) -> set[str]:
-    """The kernel ids among ``accounts`` (``dita_accounts`` entries) projected within ``within`` s
-    and not closed (``closed_at`` is set by the last write of a kernel closed cleanly)."""
-    now = time.time() if now is None else now
-    live = set()
-    for kid, account in accounts.items():
-        age = projection_age(account, now)
-        if age is not None and abs(age) <= within and closed_at(account) is None:
-            live.add(kid)
-    return live
-
-
-def closed_at(account: Mapping[str, Any]) -> float | None:
-    """When the kernel of a ``dita_accounts`` entry was closed cleanly; None while it runs
-    (or when it stopped without closing: a crash leaves only a heartbeat that grows stale)."""
-    at = account.get("closed_at")
-    if isinstance(at, int | float) and not isinstance(at, bool):
-        return float(at)
-    return None
-
-
-def input_refused(account: Mapping[str, Any]) -> str | None:
-    """Why the kernel of a ``dita_accounts`` entry takes no input (its write-ahead log failed,
-    say), as the kernel said it; None while it takes input (or from a version that did not say)."""
-    reason = account.get("input_refused_reason")
-    return reason if isinstance(reason, str) and reason.strip() else None
-
-
-def strip_projection_fields(values: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The projected dicts without the fields the projection adds (to compare with snapshot())."""
-    added = ("kernel_id", "projected_at", "closed_at", "input_refused_reason")
-    return [{k: v for k, v in value.items() if k not in added} for value in values]
