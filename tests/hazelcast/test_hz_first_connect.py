@@ -11,8 +11,7 @@ import pytest
 from hz_helpers import projected
 
 from dita import ExecutionKernel, KernelIntent
-from dita.projection import hazelcast as hz
-from dita.projection.hazelcast import ACCOUNTS_MAP, HazelcastProjection, LifecycleState, read_map
+from dita.projection.hazelcast import ACCOUNTS_MAP, HazelcastProjection, LifecycleState, connection, read_map
 from dita.services.hazelcast import HazelcastMember, free_port
 
 
@@ -77,7 +76,7 @@ def test_a_cluster_never_reached_is_said_and_so_is_a_close_that_published_nothin
 ) -> None:
     """A projection whose cluster never answered said nothing at all (the client retries in
     silence): operators were blind to the kernel, and its close dropped its state quietly."""
-    monkeypatch.setattr(hz, "FIRST_CONNECT_WAIT_S", 0.2)
+    monkeypatch.setattr(connection, "FIRST_CONNECT_WAIT_S", 0.2)
     caplog.set_level(logging.WARNING, logger="dita.projection.hazelcast")
     address = f"127.0.0.1:{free_port()}"
     projection = HazelcastProjection([address], "nobody-home", interval=0.01)
@@ -97,7 +96,7 @@ def test_a_cluster_reached_late_says_so_as_a_warning(
     member_factory: Any, kernel_id: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After "cannot reach", the last word an operator reads must not stay "cannot reach"."""
-    monkeypatch.setattr(hz, "FIRST_CONNECT_WAIT_S", 0.2)
+    monkeypatch.setattr(connection, "FIRST_CONNECT_WAIT_S", 0.2)
     caplog.set_level(logging.WARNING, logger="dita.projection.hazelcast")
     member: HazelcastMember = member_factory("dita-late-proj", free_port())
     projection = HazelcastProjection([member.address], member.cluster_name, interval=0.01)

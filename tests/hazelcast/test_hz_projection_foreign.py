@@ -12,13 +12,13 @@ from typer.testing import CliRunner
 
 from dita import ExecutionKernel, InMemoryProjection, KernelIntent
 from dita.cli import app
-from dita.projection import hazelcast as hazelcast_projection
 from dita.projection.hazelcast import (
     ACCOUNTS_MAP,
     SLOTS_MAP,
     HazelcastClient,
     HazelcastProjection,
     connect_client,
+    kernel_writes,
     read_map,
     to_json_value,
 )
@@ -42,7 +42,7 @@ def test_a_slot_id_of_another_type_does_not_fail_every_publish(
     (ClassCastException). The removal fails on its own, said, and the slots are published all
     the same, not every cycle's writes, of every kernel, with it for good (each a full resync,
     sync() never True)."""
-    monkeypatch.setattr(hazelcast_projection, "PRUNE_RETRY_S", 0.5)
+    monkeypatch.setattr(kernel_writes, "PRUNE_RETRY_S", 0.5)
     slots = hz_client.get_map(SLOTS_MAP).blocking()
     # Enough entries that every partition holds both kinds (the member compares within one).
     planted = {

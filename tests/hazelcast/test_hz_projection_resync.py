@@ -127,7 +127,7 @@ def test_the_periodic_rewrites_are_spread_one_kernel_a_cycle(
     try:
         assert projection.sync(timeout=WAIT_S)  # the full publish of each at attach, all at once
         monkeypatch.setattr(projection, "_cycle", counted_cycle)
-        monkeypatch.setattr("dita.projection.hazelcast.publish_dirty", recorded)
+        monkeypatch.setattr("dita.projection.hazelcast.kernel_writes.publish_dirty", recorded)
         recording.set()
         # Each kernel falls due every 0.3 s: on a loaded machine cycles come slower, not fewer.
         assert eventually(lambda: all(rewrites().count(k.kernel_id) >= 2 for k in kernels), timeout=WAIT_S), (
