@@ -67,10 +67,10 @@ def write_ahead(
 ) -> None:
     """Operator A's writes, ``(kernel id or None for all, fields)``, stamped by a clock
     ``seconds`` ahead of the others'."""
-    import dita.control.hazelcast as control_hz
+    from dita.control.hazelcast import stamps
 
     with monkeypatch.context() as ahead:
-        ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + seconds)
+        ahead.setattr(stamps, "_wall_clock", lambda: time.time() + seconds)  # where _stamp_after reads it
         for key, fields in writes:
             write_entry(hz_client, key, fields, updated_by="operator-a")
 

@@ -15,9 +15,8 @@ import pytest
 from hazelcast.future import ImmediateFuture
 from hz_helpers import btc_entry, eventually, mode
 
-import dita.control.hazelcast as control_hz
 from dita import ExecutionKernel
-from dita.control.hazelcast import HazelcastControlPlane, effective_control, write_entry
+from dita.control.hazelcast import HazelcastControlPlane, effective_control, stamps, write_entry
 from dita.projection.hazelcast import HazelcastJsonValue
 from dita.services.hazelcast import free_port
 
@@ -211,7 +210,7 @@ def test_a_writer_never_writes_a_stamp_that_is_not_a_finite_number(caplog: pytes
 def test_a_writer_stamps_past_a_stamp_far_ahead_and_says_so(
     caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(control_hz, "_wall_clock", lambda: 1_700_000_000.0)
+    monkeypatch.setattr(stamps, "_wall_clock", lambda: 1_700_000_000.0)  # where _stamp_after reads it
     ahead = 1_700_000_000_000.0  # a tool's milliseconds
     client = MemoryClient({"*": entry(mode="LIVE", mode_at=ahead)})
     with caplog.at_level(logging.WARNING):

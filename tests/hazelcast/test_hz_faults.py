@@ -499,7 +499,7 @@ def test_a_global_halt_goes_through_with_a_frozen_member_that_does_not_hold_its_
     alone past half its timeout, stamped 2 s past its clock, so a kernel whose own entry (on the
     frozen member, unread) was stamped by a clock 1 s ahead still takes the HALTED; and it says
     which kernels it may not reach."""
-    from dita.control import hazelcast as control_hz
+    from dita.control.hazelcast import stamps
 
     name = "dita-frozen-halt"
     (one, other), addresses, client, owner = _pair_with_owners(member_factory, name)
@@ -515,7 +515,7 @@ def test_a_global_halt_goes_through_with_a_frozen_member_that_does_not_hold_its_
         assert plane.wait_synced(timeout=30)
         # Resumed alone by an operator whose clock runs 1 s ahead.
         with monkeypatch.context() as ahead:
-            ahead.setattr(control_hz, "_wall_clock", lambda: time.time() + 1.0)
+            ahead.setattr(stamps, "_wall_clock", lambda: time.time() + 1.0)  # where _stamp_after reads it
             write_entry(client, kid, {"mode": "REDUCE_ONLY"})
         deadline = time.monotonic() + 10
         while kernel.control()["mode"] != "REDUCE_ONLY" and time.monotonic() < deadline:

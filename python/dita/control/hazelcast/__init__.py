@@ -35,45 +35,39 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dita._hazelcast_client import (
-    Future,
-    HazelcastClient,
-    HazelcastJsonValue,
-    HazelcastSerializationError,
-    LifecycleState,
-    Map,
-    cluster_settings,
-    connect_client,
-)
+from dita._hazelcast_client import Future, LifecycleState, Map, cluster_settings, connect_client
 from dita._kernel import ControlMode, Verbosity
 from dita._numbers import within
 from dita._text import is_utf8, shortened
-from dita.control import (
-    GLOBAL,
-    MODE_TIGHTNESS,
-    check_kernel_id,
-    entry_key,
-    enum_names,
-    normalize_change,
+from dita.control import GLOBAL, check_kernel_id, normalize_change
+from dita.control.hazelcast.entries import (
+    CONTROL_FIELDS,
+    CONTROL_PLANE_MAP,
+    _control_map,
+    _control_value,
+    _decode,
+    _validate_kernel_id,
 )
-from dita.projection.hazelcast import (
-    CLOCKS_AGREE_WITHIN_S,
-    Unanswered,
-    Undecodable,
-    add_entry_listener_decoded,
-    answered_by,
-    entries_decoded,
-    get_decoded,
-    json_object,
-    kernel_reads,
-    shown_value,
-    to_json_value,
+from dita.control.hazelcast.kept_mode import _kept_mode, _KeptMode
+from dita.control.hazelcast.stamps import (
+    _field_stamp,
+    _stamp_number,
+    _stamps_held,
+    _superseded,
+    effective_control,
 )
+from dita.control.hazelcast.writing import (
+    UNANSWERED_WHY,
+    WRITE_TIMEOUT_S,
+    ControlPlaneUnavailable,
+    ControlWriteUnconfirmed,
+    write_entry,
+)
+from dita.projection.hazelcast.kernel_borrow import kernel_reads
+from dita.projection.hazelcast.map_reads import Undecodable, add_entry_listener_decoded, entries_decoded
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -81,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONTROL_FIELDS",
     "CONTROL_PLANE_MAP",
+    "UNANSWERED_WHY",
     "WRITE_TIMEOUT_S",
     "ControlPlaneUnavailable",
     "ControlWriteUnconfirmed",
@@ -90,9 +85,6 @@ __all__ = [
     "write_entry",
 ]
 
-CONTROL_PLANE_MAP = "dita_control_plane"
-CONTROL_FIELDS = ("mode", "verbosity", "debug_clickhouse_enabled")
-
 _log = logging.getLogger(__name__)
 
 READ_LATE_S = 10.0
@@ -100,425 +92,6 @@ READ_LATE_S = 10.0
 registration, a look-up) may go unanswered before it is logged: a member frozen, or with stuck
 partition threads, answers none until the others declare it dead, a minute or more. The worker
 applies what the events bring meanwhile, so a HALTED is not held up by it."""
-
-
-WRITE_TIMEOUT_S = 10.0
-"""How long a write of a control entry waits for the cluster's answers by default (the map's
-proxy, the reads of the stamps it must beat, the write itself) before it gives up: a member
-frozen (SIGSTOP, a GC pause, a stalled VM) answers no request of its partitions until the others
-declare it dead, and a global write reads every entry, so without a bound a halt could hang a
-minute and more."""
-
-UNANSWERED_WHY = (
-    "a member not answering: frozen, or its partition threads stuck, until the others declare it dead"
-)
-"""Why a request goes unanswered, as a write (and `dita control set`) says."""
-
-
-class ControlPlaneUnavailable(RuntimeError):
-    """The control plane's cluster could not be reached to read or write an entry."""
-
-
-class ControlWriteUnconfirmed(ControlPlaneUnavailable):
-    """The cluster did not answer a write of a control entry within its timeout.
-
-    ``sent`` False: a request before the write (``waited_for``: the map's proxy, a read of the
-    stamps it must beat) went unanswered, so nothing was written. True: the write itself went out
-    unanswered; the member may still apply it when it answers, or not. ``key`` and ``change`` are
-    the entry and the fields of the write."""
-
-    def __init__(
-        self, *, key: str, change: Mapping[str, Any], waited_for: str, sent: bool, timeout: float
-    ) -> None:
-        self.key = key
-        self.change = dict(change)
-        self.waited_for = waited_for
-        self.sent = sent
-        super().__init__(self.said(timeout))
-
-    def said(self, timeout: float) -> str:
-        """What happened, ``timeout`` the seconds the cluster was given (a caller's own, when the
-        write had what was left of it)."""
-        if self.sent:
-            fields = ", ".join(f"{f}={v}" for f, v in self.change.items())
-            return (
-                f"control entry {self.key!r}: the write of {fields} went out and was not confirmed "
-                f"within {timeout:g}s ({UNANSWERED_WHY}): it may still take effect when the member "
-                "answers, or not"
-            )
-        return (
-            f"control entry {self.key!r} not written: {self.waited_for} not answered within "
-            f"{timeout:g}s ({UNANSWERED_WHY}); nothing was written"
-        )
-
-
-READ_BACK_AFTER_S = 0.5
-"""How long a write's answer may be out before the entry is read back: the member that owns the
-entry answers at once, but the client holds its answer until the member keeping the entry's
-backup acknowledges it too (with a member frozen, the client's ``operation_backup_timeout``, 5 s),
-which left a global halt written at half its timeout unconfirmed at its end."""
-
-
-def _written(
-    cp_map: Map[str, Any],
-    key: str,
-    write: Future[Any],
-    new: HazelcastJsonValue,
-    deadline: float,
-    what: str,
-    done: Callable[[Any], bool],
-) -> bool:
-    """Whether ``write`` (of ``new`` for ``key``) wrote it, by its answer (``done`` of it), waited
-    for until ``deadline``; Unanswered past it. While the answer is out, ``key`` is read back every
-    READ_BACK_AFTER_S: once the entry's owner holds ``new`` (its stamps and writer make it this
-    write's), it is written, whenever the answer comes."""
-    wake = threading.Event()
-    write.add_done_callback(lambda _: wake.set())
-    back: Future[Any] | None = None
-    back_at = time.monotonic() + READ_BACK_AFTER_S
-    while True:
-        wake.clear()  # before looking: an answer that comes after it wakes the wait below
-        if write.done():
-            if isinstance(write.exception(), HazelcastSerializationError):
-                return False  # the answer is the entry there (another client's): not written
-            return done(write.result())
-        if back is not None and back.done():
-            held = back.result() if back.exception() is None else None  # the write's answer decides
-            if isinstance(held, HazelcastJsonValue) and held.to_string() == new.to_string():
-                return True
-            back, back_at = None, time.monotonic() + READ_BACK_AFTER_S
-        now = time.monotonic()
-        if now >= deadline:
-            raise Unanswered(what)
-        if back is None and now >= back_at:
-            back = cp_map.get(key)
-            back.add_done_callback(lambda _: wake.set())
-            continue
-        wake.wait(max((deadline if back is not None else min(deadline, back_at)) - now, 0.0))
-
-
-def _absent_before(answer: Any) -> bool:
-    """A put-if-absent's answer: None when it wrote (the entry was absent), else the entry there."""
-    return answer is None
-
-
-def _replaced(answer: Any) -> bool:
-    """A replace-if-same's answer: True when it wrote (the entry was still the one read)."""
-    return answer is True
-
-
-def _control_map(client: HazelcastClient) -> Future[Map[str, Any]]:
-    """The proxy of the control entries' map, as a future: the client's ``get_map`` asks a member
-    to create it the first time and waits for the answer without a limit (on a member frozen, until
-    the client drops its connection), so it is got on a thread of its own."""
-    future: Future[Map[str, Any]] = Future()  # type: ignore[no-untyped-call]  # the client's own, untyped
-
-    def get() -> None:
-        try:
-            future.set_result(client.get_map(CONTROL_PLANE_MAP))
-        except Exception as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=get, name="dita-control-map-proxy", daemon=True).start()
-    return future
-
-
-def _validate_kernel_id(kernel_id: str | None) -> str:
-    key = entry_key(kernel_id)  # None: the global entry; empty and `*` refused
-    if not is_utf8(key):
-        # Refused here, not by the client mid-write as if the cluster were unreachable.
-        raise ValueError(f"kernel_id must be UTF-8 text, got {kernel_id!r}")
-    return key
-
-
-def _decode(key: str, value: Any) -> dict[str, Any]:
-    """An entry as a dict; a value that is not a JSON object (typed by hand) is logged and read as
-    empty, so it neither stops the other entries from being read nor `set` from overwriting it."""
-    decoded = json_object(value)
-    if decoded is not None:
-        return decoded
-    _log.error("control entry %s ignored: not a JSON object: %s", key, shown_value(value))
-    return {}
-
-
-def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[Any, float]]:
-    """Per field, the most recently set valid value among ``entries`` as (value, set_at).
-
-    Fields with a value that does not validate are skipped, so the newest valid value counts
-    (an entry written by hand with a typo must neither knock a kernel over nor hide a global
-    HALTED from it); the plane logs them. A stamp that is not a finite number, or not after
-    1970 (zero or negative), counts as missing (0): never newer than a stamped value.
-    """
-    best: dict[str, tuple[Any, float]] = {}
-    for entry in entries:
-        for field in CONTROL_FIELDS:
-            if field not in entry:
-                continue
-            try:
-                value = _control_value(field, entry[field])
-            except ValueError:
-                continue
-            at = _stamp_number(entry.get(f"{field}_at"))
-            at = 0.0 if at is None else at
-            if field not in best or at > best[field][1]:
-                best[field] = (value, at)
-    return best
-
-
-def _control_value(field: str, value: Any) -> Any:
-    """``value`` of ``field`` as a kernel runs it; ValueError naming both when it is not one.
-    JSON's null too: ``normalize_change`` reads None as "not set", which said nothing."""
-    if value is None:
-        enum = ControlMode if field == "mode" else Verbosity
-        expected = "true or false" if field == "debug_clickhouse_enabled" else f"one of {enum_names(enum)}"
-        raise ValueError(f"{field} must be {expected}, got None")
-    return normalize_change(**{field: value})[field]
-
-
-def write_entry(
-    client: HazelcastClient,
-    kernel_id: str | None,
-    change: Mapping[str, Any],
-    *,
-    updated_by: str = "dita",
-    timeout: float = WRITE_TIMEOUT_S,
-    warn: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """Merge ``change`` into the entry of ``kernel_id`` (None: global, ``*`` refused); return the entry.
-
-    ``change`` holds control fields only (``mode``, ``verbosity``, ``debug_clickhouse_enabled``),
-    each a value a kernel takes: the writer stamps them. Compare-and-set, so two operators writing
-    different fields at once lose neither. ValueError, naming the argument or field and its value,
-    for a bad one, and when a stamp it competes with is the largest float (no later time exists):
-    nothing is written. ControlWriteUnconfirmed when the cluster leaves a request unanswered for
-    ``timeout`` seconds, saying whether the write itself went out.
-
-    The global entry's write reads every entry, which a member frozen leaves unanswered: past half
-    ``timeout`` it reads the global entry alone and is stamped ``CLOCKS_AGREE_WITHIN_S`` past the
-    later of the writer's clock and that entry's own stamp, saying so to ``warn`` (default: this
-    module's log, as a warning): a kernel's own entry, unread, stamped later keeps its value. A
-    kernel's entry is never written without its reads. A write whose answer is out
-    ``READ_BACK_AFTER_S`` is read back: the entry's owner holding it confirms it.
-
-    An entry this client cannot decode (another client's serializer) is replaced when it is the
-    one written (that value only, by its bytes), said to ``warn``; another one is skipped, said.
-    """
-    key = _validate_kernel_id(kernel_id)
-    change = _checked_change(change)
-    if not isinstance(updated_by, str) or not updated_by.strip() or not is_utf8(updated_by):
-        raise ValueError(f"updated_by must name who writes the entry in UTF-8 text, got {updated_by!r}")
-    if not within(timeout, 0, 300) or timeout == 0:
-        raise ValueError(f"timeout must be above 0 and up to 300 seconds, got {timeout!r}")
-    started = time.monotonic()
-    deadline = started + timeout
-    what = f"the proxy of map {CONTROL_PLANE_MAP}"
-    sent = False
-    every_unread = ""  # the read of every entry, when a global write went on without it
-    try:
-        cp_map = answered_by(_control_map(client), deadline, what)
-        for _ in range(50):
-            if key == GLOBAL and not every_unread:
-                try:
-                    read = _read_for_write(cp_map, key, started + timeout / 2, warn or _log.warning)
-                except Unanswered as late:
-                    every_unread = late.what
-            if every_unread:
-                # Once unanswered, not asked again (a write that lost its compare-and-set retries).
-                what = f"{every_unread}, and then of entry {GLOBAL!r} alone,"
-                read = {GLOBAL: answered_by(get_decoded(cp_map, GLOBAL), deadline, what)}
-            elif key != GLOBAL:
-                read = _read_for_write(cp_map, key, deadline, warn or _log.warning)
-            current = read.get(key)
-            # A value of another client's serializer holds nothing a kernel takes: it is replaced
-            # (by its raw form, so only that value), or no halt could be written over it.
-            foreign = current if isinstance(current, Undecodable) else None
-            entry = _decode(key, current) if current is not None and foreign is None else {}
-            others = [(k, _decode(k, v)) for k, v in read.items() if k != key and v is not None]
-            now = _stamp_after(key, _competing_stamps(key, entry, others, change))
-            if every_unread:
-                now = _ahead(now)
-            _drop_unusable_stamps(key, entry, change)
-            for field, value in change.items():
-                entry[field] = value
-                entry[f"{field}_at"] = now
-            entry["kernel_id"] = key
-            entry["updated_at"] = now
-            entry["updated_by"] = updated_by
-            new = to_json_value(entry)
-            what, sent = f"the write of entry {key!r}", True
-            if current is None:
-                write, answered = cp_map.put_if_absent(key, new), _absent_before
-            else:
-                old = foreign.data if foreign is not None else current
-                write, answered = cp_map.replace_if_same(key, old, new), _replaced
-            done = _written(cp_map, key, write, new, deadline, what, answered)
-            sent = False  # answered: not written (the entry changed since the read), or written
-            if done:
-                if foreign is not None:
-                    fields = ", ".join(f"{f}={v}" for f, v in change.items())
-                    (warn or _log.warning)(
-                        f"control entry {key!r}: replaced a value this client cannot decode (serializer "
-                        f"type id {foreign.type_id}, another client's) with {fields}; what it held is gone"
-                    )
-                if every_unread:
-                    # Three figures: ``timeout`` is what was left of a caller's deadline (1.99998).
-                    why = f"{every_unread} not answered within {timeout / 2:.3g}s"
-                    (warn or _log.warning)(_written_alone(change, now, why))
-                return entry
-    except Unanswered as late:
-        raise ControlWriteUnconfirmed(
-            key=key, change=change, waited_for=late.what, sent=sent, timeout=timeout
-        ) from None
-    raise ControlPlaneUnavailable(f"control entry {key!r} kept changing under us; try again")
-
-
-_WRITER_FIELDS = ("kernel_id", "updated_at", "updated_by")
-
-
-def _checked_change(change: Any) -> dict[str, Any]:
-    """``change`` as the fields a write sets; ValueError naming the field and its value for one
-    that is no control field (a stamp among them: the writer makes those) or holds a value no
-    kernel takes, and for nothing to set."""
-    if not isinstance(change, Mapping):
-        raise ValueError(f"change must map control fields to their values, got {shortened(repr(change))}")
-    checked: dict[str, Any] = {}
-    for field, value in change.items():
-        if field not in CONTROL_FIELDS:
-            made = [f"{f}_at" for f in CONTROL_FIELDS] + list(_WRITER_FIELDS)
-            why = "the writer makes it" if field in made else "no such field"
-            raise ValueError(
-                f"{field}={shortened(repr(value))} refused ({why}): a change sets only "
-                f"{', '.join(CONTROL_FIELDS)}, and the write stamps them; nothing was written"
-            )
-        checked[field] = _control_value(field, value)
-    if not checked:
-        raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
-    return checked
-
-
-def _read_for_write(
-    cp_map: Map[str, Any], key: str, deadline: float, say: Callable[[str], None]
-) -> dict[str, Any]:
-    """The entries a write of ``key`` reads, by key (a missing one as None): for the global entry,
-    every entry (each kernel's stamps compete with it); for a kernel's, its own and the global one,
-    both asked for at once. Another entry this client cannot decode is skipped and named to
-    ``say``; ``key``'s own comes as ``Undecodable``, for the write to replace."""
-    if key == GLOBAL:
-        what = f"the read of every entry of {CONTROL_PLANE_MAP}"
-        every = entries_decoded(cp_map, say, keep_undecodable=True)
-        read = {str(k): v for k, v in answered_by(every, deadline, what)}
-    else:
-        what = f"the read of entries {key!r} and {GLOBAL!r} of {CONTROL_PLANE_MAP}"
-        own, every = get_decoded(cp_map, key), get_decoded(cp_map, GLOBAL)
-        read = {key: answered_by(own, deadline, what), GLOBAL: answered_by(every, deadline, what)}
-    for other, value in list(read.items()):
-        if other != key and isinstance(value, Undecodable):
-            say(f"skipped entry {shortened(repr(other))} of {CONTROL_PLANE_MAP}: {value.why()}")
-            del read[other]
-    return read
-
-
-def _wall_clock() -> float:
-    """This writer's clock (a function of its own so a test can set it apart from the client's)."""
-    return time.time()
-
-
-def _ahead(stamp: float) -> float:
-    """The stamp of a global write made without reading every entry: ``stamp`` (the writer's clock,
-    or just past the global entry's own stamps) plus ``CLOCKS_AGREE_WITHIN_S``, so it beats a
-    kernel's entry, which it could not read, stamped by a clock up to that far ahead; ``stamp``
-    itself where that is no finite time past it."""
-    ahead = stamp + CLOCKS_AGREE_WITHIN_S
-    return ahead if math.isfinite(ahead) and ahead > stamp else stamp
-
-
-def _written_alone(change: Mapping[str, Any], stamp: float, why: str) -> str:
-    """What a global write made without reading every entry says: which kernels it may not reach."""
-    fields = ", ".join(f"{f}={v}" for f, v in change.items())
-    try:
-        at = datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + " UTC"
-    except (OverflowError, ValueError, OSError):  # past any calendar: after a stamp typed by hand
-        at = repr(stamp)
-    return (
-        f"control entry {GLOBAL!r}: {fields} written without reading the entries of individual "
-        f"kernels ({why}: {UNANSWERED_WHY}): stamped {at}, {CLOCKS_AGREE_WITHIN_S:g}s past the later of "
-        "this clock and the entry's own stamp, so it beats a kernel's entry stamped by a clock up to "
-        f"{CLOCKS_AGREE_WITHIN_S:g}s ahead; a kernel whose own entry was stamped later than {at} keeps "
-        "its own value"
-    )
-
-
-def _competing_stamps(
-    key: str,
-    entry: Mapping[str, Any],
-    others: Sequence[tuple[str, Mapping[str, Any]]],
-    change: Mapping[str, Any],
-) -> list[tuple[float, str, str]]:
-    """The stamps a write of ``change`` into ``entry`` (the one under ``key``) must beat to take
-    effect, as (stamp, entry key, field): the changed fields' stamps in ``others``, the entries a
-    kernel composes with it (for the global entry, all of them; for a kernel's entry, the global
-    one). A stamp that is not a finite number is missing to kernels, so it is not one to beat."""
-    stamps = []
-    for by, held in [(key, entry), *others]:
-        for field in change:
-            at = _field_stamp(held, field)
-            if at is not None:
-                stamps.append((at, by, field))
-    return stamps
-
-
-def _stamp_after(key: str, stamps: Sequence[tuple[float, str, str]]) -> float:
-    """The writer's clock, or just past the newest of ``stamps`` when the clock is behind it:
-    the latest write wins whatever the writers' clocks say (a HALTED from an operator whose
-    clock is slow must not be ignored). Stamping far past the clock is logged: the stamp it
-    follows came from a clock running ahead, or was typed by hand."""
-    now = _wall_clock()
-    if not stamps:
-        return now
-    newest, by, field = max(stamps)
-    if now > newest:
-        return now
-    after = math.nextafter(newest, math.inf)
-    if not math.isfinite(after):
-        # Written as it is, the stamp would be infinite (null in JSON): missing to every
-        # kernel, so the write would be ignored. Refused instead, so nobody takes it for done.
-        raise ValueError(
-            f"control entry {key!r} not written: {field}_at of entry {by!r} is {newest!r}, the "
-            f"largest time a stamp can hold, so no write can be stamped after it; remove entry "
-            f"{by!r} (or its {field}_at) and set again"
-        )
-    if newest - now > CLOCKS_AGREE_WITHIN_S:
-        _log.warning(
-            "control entry %s: %s stamped %r, just past %s_at of entry %s, which is %.0fs ahead of "
-            "this clock (a clock running ahead, or a stamp typed by hand): the write still wins",
-            key,
-            field,
-            after,
-            field,
-            by,
-            newest - now,
-        )
-    return after
-
-
-def _drop_unusable_stamps(key: str, entry: dict[str, Any], change: Mapping[str, Any]) -> None:
-    """Remove from ``entry`` the stamps of fields it keeps (not in ``change``) that are infinite,
-    NaN or null: JSON has no such numbers (they would be written as null), and a kernel counts
-    them as missing, as it counts a field without its stamp."""
-    for field in CONTROL_FIELDS:
-        name = f"{field}_at"
-        if field in change or name not in entry:
-            continue
-        at = entry[name]
-        if at is None or (isinstance(at, float) and not math.isfinite(at)):
-            _log.warning(
-                "control entry %s: %s %r dropped (not a finite number: %s counts as never set either way)",
-                key,
-                name,
-                at,
-                field,
-            )
-            del entry[name]
 
 
 class HazelcastControlPlane:
@@ -1206,123 +779,6 @@ class HazelcastControlPlane:
         self._shut()
 
 
-@dataclass(frozen=True)
-class _KeptMode:
-    """A tight mode (REDUCE_ONLY, HALTED) a kernel recovered from its log, set outside the cluster
-    (``source``: a dead-man trip, the gateway) at ``set_at``, by the kernel's wall clock."""
-
-    mode: str
-    set_at: float
-    source: str
-
-    def loosened_by(self, value: Any, stamp: float) -> bool:
-        """Whether an entry's ``value`` of mode, stamped ``stamp``, loosens this mode and was
-        written before it was set: its writer never saw the kernel in this mode."""
-        mode = getattr(value, "name", value)
-        return stamp < self.set_at and MODE_TIGHTNESS.get(mode, 0) < MODE_TIGHTNESS[self.mode]
-
-    def said(self, kid: str, value: Any, stamp: float) -> str:
-        return (
-            f"kernel {kid} keeps {self.mode}, recovered from its log (set at {_utc(self.set_at)} by "
-            f"{self.source!r}), over the cluster's mode {getattr(value, 'name', value)} stamped "
-            f"{_utc(stamp)}, before it: `dita control set --kernel {kid} --mode ...` changes it"
-        )
-
-
-def _kept_mode(kernel: ExecutionKernel) -> _KeptMode | None:
-    """The tight mode ``kernel`` recovered from its log and keeps over older entries, or None:
-    when its mode is not tight, was set by the cluster, or was set in this process before the
-    attach (a run's label, which the cluster's entries override)."""
-    control = kernel.control()
-    mode = str(getattr(control.get("mode"), "name", control.get("mode")))
-    set_by = str(control.get("mode_set_by", ""))
-    seq = control.get("updated_seq")
-    info = kernel.wal_info()
-    recovery = info.get("recovery") if isinstance(info, dict) else None
-    if mode not in MODE_TIGHTNESS or set_by.startswith("hazelcast:") or not isinstance(recovery, dict):
-        return None
-    if not isinstance(seq, int) or not 0 < seq <= recovery.get("last_seq", 0):
-        return None
-    set_at = control.get("mode_set_at")
-    if not isinstance(set_at, float) or set_at <= 0.0:
-        # Unknown (a log an earlier version wrote), taken as now: entries written before this
-        # restart do not loosen the mode.
-        set_at = time.time()
-        _log.warning(
-            "kernel %s: the time its mode %s was set is not in its log: cluster entries written "
-            "before now do not loosen it",
-            kernel.kernel_id,
-            mode,
-        )
-    return _KeptMode(mode, set_at, set_by)
-
-
-def _utc(stamp: float) -> str:
-    try:
-        return datetime.fromtimestamp(stamp, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, ValueError, OSError):  # a stamp typed by hand, past any calendar
-        return repr(stamp)
-
-
-def _superseded(entry: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
-    """Whether ``entry`` is an older version of ``known`` (an event that comes after a resync
-    read a newer one): ``known`` holds a field set later and ``entry`` none.
-
-    Only the fields' stamps order versions: every write stamps the fields it sets past their
-    stamps before. ``updated_at`` is whatever the last writer put there (another client's tool
-    may write milliseconds) and must not make a later write look older: a HALTED would be lost so.
-    """
-    known_newer = False
-    for field in CONTROL_FIELDS:
-        at, known_at = _field_stamp(entry, field), _field_stamp(known, field)
-        if at is not None and (known_at is None or at > known_at):
-            return False
-        if known_at is not None and (at is None or known_at > at):
-            known_newer = True
-    return known_newer
-
-
-def _stamp_number(at: Any) -> float | None:
-    """A stamp as a float; None when it is not a finite number (missing, text, a bool, null,
-    NaN, or infinite as JSON's ``1e999`` reads) or not after 1970 (zero or negative, typed by
-    hand): such a stamp never counts as newer. A negative one ranked below a field with no stamp,
-    so a kernel that takes an unstamped value never took it."""
-    if not isinstance(at, int | float) or isinstance(at, bool):
-        return None
-    try:
-        number = float(at)
-    except OverflowError:  # an integer too large for a float, typed by hand
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
-
-def _field_stamp(entry: Mapping[str, Any], field: str) -> float | None:
-    """When ``field`` of ``entry`` was set; None when the entry lacks it or a usable stamp."""
-    if field not in entry:
-        return None
-    at = _stamp_number(entry.get(f"{field}_at"))
-    return at if at is not None and at > 0 else None
-
-
 def _current_value(control: Mapping[str, Any], field: str) -> Any:
     value = control.get(field)
     return getattr(value, "name", value)
-
-
-def _stamps_held(entries: Sequence[Mapping[str, Any]]) -> dict[str, set[float]]:
-    """Per field, the stamps ``entries`` hold for it, counted as ``effective_control`` counts them."""
-    stamps: dict[str, set[float]] = {}
-    for entry in entries:
-        for field in CONTROL_FIELDS:
-            if field in entry and _valid(field, entry[field]):
-                at = _stamp_number(entry.get(f"{field}_at"))
-                stamps.setdefault(field, set()).add(0.0 if at is None else at)
-    return stamps
-
-
-def _valid(field: str, value: Any) -> bool:
-    try:
-        _control_value(field, value)
-    except ValueError:
-        return False
-    return True

@@ -1,0 +1,64 @@
+"""An entry of ``dita_control_plane``: its map, its key (``*`` or a kernel id), its fields,
+and what an entry or a field no kernel takes is read as."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from dita._hazelcast_client import Future, HazelcastClient, Map
+from dita._kernel import ControlMode, Verbosity
+from dita._text import is_utf8
+from dita.control import entry_key, enum_names, normalize_change
+from dita.projection.hazelcast.map_reads import json_object, shown_value
+
+_log = logging.getLogger("dita.control.hazelcast")  # one logger for the package, as docs name it
+
+
+CONTROL_PLANE_MAP = "dita_control_plane"
+CONTROL_FIELDS = ("mode", "verbosity", "debug_clickhouse_enabled")
+
+
+def _control_map(client: HazelcastClient) -> Future[Map[str, Any]]:
+    """The proxy of the control entries' map, as a future: the client's ``get_map`` asks a member
+    to create it the first time and waits for the answer without a limit (on a member frozen, until
+    the client drops its connection), so it is got on a thread of its own."""
+    future: Future[Map[str, Any]] = Future()  # type: ignore[no-untyped-call]  # the client's own, untyped
+
+    def get() -> None:
+        try:
+            future.set_result(client.get_map(CONTROL_PLANE_MAP))
+        except Exception as exc:
+            future.set_exception(exc)
+
+    threading.Thread(target=get, name="dita-control-map-proxy", daemon=True).start()
+    return future
+
+
+def _validate_kernel_id(kernel_id: str | None) -> str:
+    key = entry_key(kernel_id)  # None: the global entry; empty and `*` refused
+    if not is_utf8(key):
+        # Refused here, not by the client mid-write as if the cluster were unreachable.
+        raise ValueError(f"kernel_id must be UTF-8 text, got {kernel_id!r}")
+    return key
+
+
+def _decode(key: str, value: Any) -> dict[str, Any]:
+    """An entry as a dict; a value that is not a JSON object (typed by hand) is logged and read as
+    empty, so it neither stops the other entries from being read nor `set` from overwriting it."""
+    decoded = json_object(value)
+    if decoded is not None:
+        return decoded
+    _log.error("control entry %s ignored: not a JSON object: %s", key, shown_value(value))
+    return {}
+
+
+def _control_value(field: str, value: Any) -> Any:
+    """``value`` of ``field`` as a kernel runs it; ValueError naming both when it is not one.
+    JSON's null too: ``normalize_change`` reads None as "not set", which said nothing."""
+    if value is None:
+        enum = ControlMode if field == "mode" else Verbosity
+        expected = "true or false" if field == "debug_clickhouse_enabled" else f"one of {enum_names(enum)}"
+        raise ValueError(f"{field} must be {expected}, got None")
+    return normalize_change(**{field: value})[field]
