@@ -28,6 +28,7 @@ from dita.control.hazelcast import (
     ControlWriteUnconfirmed,
     HazelcastControlPlane,
     stamps,
+    worker,
     write_entry,
     writing,
 )
@@ -395,7 +396,7 @@ def test_the_planes_worker_says_a_map_proxy_not_got_and_closes_at_once(
         return real_get_map(self, name)
 
     monkeypatch.setattr(HazelcastClient, "get_map", get_map)
-    monkeypatch.setattr(control_hz, "READ_LATE_S", 0.3)
+    monkeypatch.setattr(worker, "READ_LATE_S", 0.3)
     plane = HazelcastControlPlane([hz_member.address], hz_member.cluster_name, attach_timeout=0)
     try:
         said = (

@@ -376,7 +376,7 @@ def test_a_connection_lost_as_a_resync_ends_is_not_taken_for_in_sync(
     """A resync's read answered just before the connection went: the resync then marked the plane
     in sync and logged "reachable again" after the "unreachable" warning, so status() said
     in_sync with connected false, and once the cluster did come back nothing said so."""
-    from dita.control import hazelcast as control_hz
+    from dita.control.hazelcast import worker
 
     member: HazelcastMember = member_factory("dita-resync-lost")
     member.start()
@@ -386,7 +386,7 @@ def test_a_connection_lost_as_a_resync_ends_is_not_taken_for_in_sync(
         assert plane.wait_synced(timeout=30)
         plane.set(kernel_id, verbosity="DEBUG")
         armed, fired = threading.Event(), threading.Event()
-        decode = control_hz._decode
+        decode = worker._decode
 
         def decode_then_lose_the_member(key: str, value: Any) -> dict[str, Any]:
             # The worker's periodic read has its answer: the member goes before the resync ends.
@@ -399,7 +399,7 @@ def test_a_connection_lost_as_a_resync_ends_is_not_taken_for_in_sync(
                 fired.set()
             return decode(key, value)
 
-        monkeypatch.setattr(control_hz, "_decode", decode_then_lose_the_member)
+        monkeypatch.setattr(worker, "_decode", decode_then_lose_the_member)  # as _sync_all reads it
         armed.set()
         assert fired.wait(timeout=30)
         time.sleep(1.0)  # the resync that read before the loss has ended

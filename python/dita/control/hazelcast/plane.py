@@ -1,0 +1,183 @@
+"""``HazelcastControlPlane``: what a kernel (attach, detach, release) and an operator's code
+(set, entries, status, close) use. Its constructor, fields and connection are
+``PlaneConnection``'s (connection.py); the worker thread is ``PlaneWorker`` (worker.py), which
+takes the map's events with ``EntryEvents`` and applies them with ``KernelUpdates``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from dita._kernel import ControlMode, Verbosity
+from dita.control import check_kernel_id, normalize_change
+from dita.control.hazelcast.entries import _validate_kernel_id
+from dita.control.hazelcast.kept_mode import _kept_mode
+from dita.control.hazelcast.worker import PlaneWorker
+from dita.control.hazelcast.writing import ControlPlaneUnavailable, write_entry
+
+if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
+
+_log = logging.getLogger("dita.control.hazelcast")  # one logger for the package, as docs name it
+
+
+class HazelcastControlPlane(PlaneWorker):
+    """Keeps attached kernels' control state in step with the ``dita_control_plane`` map.
+
+    ``attach`` waits up to ``attach_timeout`` seconds for the cluster so that a kernel started
+    while trading is halted starts halted; if the cluster is unreachable it starts on its
+    local control state and says so.
+
+    The map's events are how a change arrives; every ``resync_interval`` seconds (10) the
+    entries are read again as well, so a change whose event never reached this client (a
+    member that failed with it in flight, one the client was not yet connected to) is applied
+    within that time, not at the entry's next change.
+
+    ``set`` gives the cluster ``write_timeout`` seconds (10) to answer its write.
+    """
+
+    def attach(self, kernel: ExecutionKernel) -> None:
+        kid = kernel.kernel_id
+        # The key of every kernel's entry: `dita control set --kernel '*'` would resume every
+        # kernel to resume this one.
+        check_kernel_id(kid)
+        kept = _kept_mode(kernel)
+        with self._lock:
+            # Under the lock: a close() racing this either finds the kernel (and lets it go
+            # with the others) or is seen here.
+            if self._closing:
+                raise RuntimeError("HazelcastControlPlane is closed: make a new one to attach kernels")
+            if kid in self._kernels:
+                raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
+            self._kernels[kid] = kernel
+            if kept is not None:
+                self._kept[kid] = kept
+        if self._synced.wait(self.attach_timeout):
+            self._apply(kid, kernel)
+            return
+        with self._lock:
+            # Under the lock with the resync's look at _lost: either the resync is done (nothing
+            # to warn of; its read may predate this kernel, so apply it here too), or it finds
+            # _lost set and logs the recovery as a warning too, after this one.
+            if self._synced.is_set():
+                self._apply(kid, kernel)
+                return
+            with self._conn_lock:
+                self._lost = True
+            _log.warning(
+                "control plane %s unreachable: kernel %s starts on its local control state %s",
+                self.cluster_members,
+                kid,
+                kernel.control().get("mode"),
+            )
+
+    def detach(self, kernel: ExecutionKernel) -> None:
+        self._detach(kernel)
+
+    def _detach(self, kernel: ExecutionKernel) -> bool:
+        """Removes ``kernel``; True if it was attached and no kernel is left (decided with the
+        removal, so two kernels released at once cannot both see the other and leave the plane
+        open)."""
+        with self._lock:
+            # By identity, as the in-memory plane: a kernel detached before and closed now must
+            # not take along the kernel attached under its id since.
+            if self._kernels.get(kernel.kernel_id) is not kernel:
+                return False  # detached before: the plane is the caller's now, left open
+            del self._kernels[kernel.kernel_id]
+            self._applied_at.pop(kernel.kernel_id, None)
+            self._kept.pop(kernel.kernel_id, None)
+            return not self._kernels
+
+    def release(self, kernel: ExecutionKernel) -> None:
+        """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
+        last one attached, close. Kernels sharing this plane keep it until the last closes."""
+        with self._lock:
+            # Closing is decided with the removal: a kernel attaching meanwhile (a restart on
+            # another thread) would be attached once the last one is gone, then dropped by the
+            # close without a word, no halt reaching it. It is refused, as after the close.
+            if not self._detach(kernel) or self._closing:
+                return
+            self._closing = True
+        self._shut()
+
+    def _shut(self) -> None:
+        """Stop the worker, drop the kernels and shut the client, ``_closing`` set."""
+        self._wake.set()
+        if self._worker is not threading.current_thread():
+            self._worker.join(timeout=5.0)
+        with self._lock:
+            self._kernels.clear()
+        self._client.shutdown()
+
+    def set(
+        self,
+        kernel_id: str | None = None,
+        *,
+        mode: ControlMode | str | None = None,
+        verbosity: Verbosity | str | None = None,
+        debug_clickhouse_enabled: bool | None = None,
+    ) -> dict[str, Any]:
+        """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away
+        (a new plane first waits up to ``attach_timeout`` for its connection), ControlWriteUnconfirmed
+        when it leaves the write unanswered for ``write_timeout`` seconds (a global write made
+        without reading every entry, ``write_entry`` says, is logged as a warning), ValueError for a bad
+        value or when an entry holds a stamp no write can be stamped after, and RuntimeError once
+        the plane is closed."""
+        change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
+        if not change:
+            raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")
+        key = _validate_kernel_id(kernel_id)
+        if self._closing:
+            # Closed with its last kernel, say: its client is gone, not the cluster.
+            raise RuntimeError("HazelcastControlPlane is closed: make a new one to set entries")
+        if not self._ever_connected.is_set():
+            # A new plane's client connects in the background: give it the time attach() gives
+            # it, or `HazelcastControlPlane().set(...)` said "unreachable" with the cluster up.
+            # Once it has been connected, a lost cluster fails at once.
+            self._ever_connected.wait(self.attach_timeout)
+        if not self._connected.is_set():
+            raise ControlPlaneUnavailable(
+                f"control plane {self.cluster_members} is unreachable; nothing was set"
+            )
+        try:
+            return write_entry(
+                self._client, kernel_id, change, updated_by=self.updated_by, timeout=self.write_timeout
+            )
+        except (ControlPlaneUnavailable, ValueError):
+            # ValueError: an entry holds a stamp no write can follow, and says which;
+            # ControlWriteUnconfirmed: not answered within write_timeout, saying if it went out.
+            raise
+        except Exception as exc:
+            raise ControlPlaneUnavailable(f"could not write control entry {key!r}: {exc}") from exc
+
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """The entries as last seen (a local copy; may be stale while disconnected, see status())."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._entries.items()}
+
+    def wait_synced(self, timeout: float | None = None) -> bool:
+        return self._synced.wait(timeout)
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            kernels = {kid: k.control() for kid, k in self._kernels.items()}
+        connected = self._connected.is_set()
+        return {
+            "connected": connected,
+            "in_sync": self._synced.is_set(),
+            "cluster_members": list(self.cluster_members),
+            # While disconnected the kernels run their last known state, marked here.
+            "holding_last_known_state": not self._synced.is_set(),
+            "disconnected_since": None if connected else self._disconnected_since,
+            "last_sync_at": self._last_sync_at,
+            "last_error": self._last_error,
+            "kernels": kernels,
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+        self._shut()
