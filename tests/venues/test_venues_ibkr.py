@@ -192,6 +192,26 @@ def test_a_rejected_order_is_a_reject_naming_twss_reason(
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
 
 
+def test_a_reject_that_came_while_open_orders_were_listed_still_ends_the_order(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=0.05)
+    kernel = a_kernel(venue)
+    tws.reject_next, tws.reject_after_s = "Insufficient buying power", 0.3
+    assert kernel.process_intent(entry()).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT  # no answer within the wait
+    assert tws.rejected.wait(5)
+    deadline = time.monotonic() + 5
+    while not [o for o in venue._conn.heard().orders if o.error_code] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # Reconciling orders in doubt, or an operator's look, lists the orders between two polls.
+    assert venue.open_orders() == []
+    (rejected,) = feed(kernel, venue, 1)
+    assert rejected.kind.name == "REJECT" and "Insufficient buying power" in rejected.reason
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+    assert not venue.following()
+
+
 def test_a_cancel_racing_a_fill_ends_the_order_with_the_fill_booked_after_its_end(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:

@@ -116,8 +116,11 @@ class TwsServer:
         self._client_id = 0
         self.version = 0
         self.requests: list[list[str]] = []
-        # Set by a test: the next order is rejected (error 201) with this reason.
+        # Set by a test: the next order is rejected (error 201) with this reason, this many
+        # seconds after it arrived (the exchange's answer, after TWS forwarded it).
         self.reject_next = ""
+        self.reject_after_s = 0.0
+        self.rejected = threading.Event()  # set once a reject went out
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
         # Set by a test: a cancel is refused as for an order TWS does not work (10147).
@@ -272,7 +275,11 @@ class TwsServer:
         self.next_order_id = max(self.next_order_id, order_id + 1)
         if self.reject_next:
             reason, self.reject_next = self.reject_next, ""
-            self._send([ERR_MSG, 2, order_id, 201, f"Order rejected - reason:{reason}", ""])
+            rejection = [ERR_MSG, 2, order_id, 201, f"Order rejected - reason:{reason}", ""]
+            if self.reject_after_s:
+                threading.Timer(self.reject_after_s, self._reject, (rejection,)).start()
+            else:
+                self._reject(rejection)
             return
         self._next_perm_id += 1
         order = Working(
@@ -285,6 +292,10 @@ class TwsServer:
         self._order_status(order)
         if self.fill_on_place:
             self.fill(order.order_ref, order.quantity, order.limit_price)
+
+    def _reject(self, rejection: list[Any]) -> None:
+        self._send(rejection)
+        self.rejected.set()
 
     def _cancel(self, order_id: int) -> None:
         order = self.book.orders.get(order_id)

@@ -126,12 +126,16 @@ class IbkrConnection:
     def accounts(self) -> list[str]:
         return list(self.call(self.ib.managedAccounts))
 
-    def heard(self) -> Heard:
-        """What the client holds now, copied on the loop thread; the errors are taken."""
-        return self.call(self._read)
+    def heard(self, *, take_errors: bool = False) -> Heard:
+        """What the client holds now, copied on the loop thread. The errors since the last
+        taking are given only to the reader that reports them (``take_errors``): each is read
+        once, and one read by a mere look at the orders would never end its order."""
+        return self.call(self._read, take_errors)
 
-    def _read(self) -> Heard:
-        errors, self._errors = self._errors, []
+    def _read(self, take_errors: bool) -> Heard:
+        errors: list[ErrorHeard] = []
+        if take_errors:
+            errors, self._errors = self._errors, []
         return Heard(
             connected=self.ib.isConnected(),
             fills=[_fill(f) for f in self.ib.fills()],

@@ -256,7 +256,7 @@ class IbkrVenue:
         return mine
 
     def _news(self) -> list[VenueEvent]:
-        heard = self._conn.heard()
+        heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
         for coid in [c for c, o in self._orders.items() if o.settled]:
             del self._orders[coid]
