@@ -272,6 +272,40 @@ def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_report
     assert until(venue.poll_events, 1, timeout=0.3) == []
 
 
+def test_an_order_tws_ended_while_the_connection_was_down_ends_in_the_kernel_at_the_reconnect(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    working = VenueOrder("other-1", 0, "t", "ES", "BUY", "LIMIT", 5000.0, 1.0)
+    assert [e.kind.name for e in venue.submit(working)] == ["ORDER_ACK"]
+    tws.fill(coid, 2.0, 190.0)
+    feed(kernel, venue, 1)
+
+    tws.drop()
+    deadline = time.monotonic() + 5
+    while venue._conn.connected() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    tws.fill(coid, 3.0, 189.5)
+    tws.cancel_at_tws(coid)  # the close ends the DAY order: nobody connected hears it
+
+    events = feed(kernel, venue, 2)
+    assert [(e.kind.name, e.venue_client_id, e.filled_size) for e in events] == [
+        ("FILL", coid, 5.0),
+        ("CANCEL_ACK", coid, 5.0),
+    ]
+    assert "no longer lists the order" in events[1].reason
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(5.0) and kernel.open_orders() == []
+    # The order TWS still works is not ended; it is the only one followed.
+    assert until(venue.poll_events, 1, timeout=0.3) == []
+    assert [o.client_order_id for o in venue.open_orders()] == ["other-1"]
+    assert venue.following()
+
+
 def test_after_a_restart_the_orders_and_executions_reconcile_without_booking_a_fill_twice(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
 ) -> None:

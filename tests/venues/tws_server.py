@@ -344,6 +344,14 @@ class TwsServer:
                 self._commission(ex)
             return ex.exec_id
 
+    def cancel_at_tws(self, order_ref: str) -> None:
+        """Cancel the order of ``order_ref`` on TWS's side (a DAY order at the close, an operator
+        in TWS), telling a client connected now."""
+        with self._lock:
+            order = next(o for o in self.book.orders.values() if o.order_ref == order_ref)
+            order.status = "Cancelled"
+            self._order_status(order)
+
     def report_commission(self, exec_id: str, commission: float) -> None:
         """Send an execution's commission report, which TWS may send well after the execution."""
         with self._lock:

@@ -123,6 +123,24 @@ class Reporter:
             events.extend(self._error(tracked, error, heard))
         return events
 
+    def unlisted(self, heard: Heard, orders: dict[str, IbkrOrder]) -> list[VenueEvent]:
+        """The ends of the ``orders`` followed that TWS's listing after a reconnect (``heard``,
+        its fills reported first) leaves out: they ended while the connection was down (at the
+        close, in TWS, or the submit never arrived). Canceled with what the day's executions
+        filled, or rejected when TWS never acknowledged it and nothing filled."""
+        listed = {said.order_ref for said in heard.orders}
+        events: list[VenueEvent] = []
+        for coid, tracked in orders.items():
+            if tracked.ended or tracked.settled or coid in listed:
+                continue
+            filled = tracked.filled + max(tracked.booked_unmatched, 0.0)
+            kind = (
+                KernelEventKind.CANCEL_ACK if tracked.acknowledged or filled > 0 else KernelEventKind.REJECT
+            )
+            reason = f"{self.name}: TWS no longer lists the order after a reconnect: it ended meanwhile"
+            events.extend(self._ended(tracked, kind, filled, reason))
+        return events
+
     def _ack(self, tracked: IbkrOrder, perm_id: int) -> list[VenueEvent]:
         if perm_id and not tracked.perm_id:
             tracked.perm_id = perm_id

@@ -7,7 +7,7 @@
   FILL_SETTLED account event (``account_events``).
 - Contract details give the market limits: minTick, sizeIncrement, minSize.
 - A dropped connection is reconnected on the next call, and what TWS lists then (open orders,
-  the day's executions) is read as news like any other.
+  the day's executions) is read as news like any other; an order it no longer lists ended.
 - Account ids never reach a log record: ib_async's loggers and this venue's carry a redactor.
 """
 
@@ -69,6 +69,8 @@ class IbkrVenue:
         self._limits: dict[str, MarketLimits] = {}
         self._own_events = OrderEvents(self.name)
         self._last_connect = 0.0
+        # After a reconnect: the orders TWS lists anew are compared with those followed once.
+        self._relist_due = False
         self._conn = IbkrConnection(self.settings)
         try:
             self._connect()
@@ -102,6 +104,7 @@ class IbkrVenue:
         log.warning("%s: the connection to TWS dropped; reconnecting", self.name)
         self._contracts.clear()  # qualified again on the new connection
         self._connect()
+        self._relist_due = True
 
     def close(self) -> None:
         with self._lock:
@@ -256,11 +259,34 @@ class IbkrVenue:
         return mine
 
     def _news(self) -> list[VenueEvent]:
+        relisted = self._relist_due and self._relisted()
         heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
+        if relisted:
+            # A new session knows only what TWS listed: an order that ended while the
+            # connection was down is in no list, and no status of it will ever come.
+            self._relist_due = False
+            events += self._reporter.unlisted(heard, self._orders)
         for coid in [c for c, o in self._orders.items() if o.settled]:
             del self._orders[coid]
         return events
+
+    def _relisted(self) -> bool:
+        """Whether TWS listed its open orders and the day's executions in full since the
+        reconnect. ib_async's own listing at the connect goes on past one that timed out, and
+        an order missing from a cut listing is not over."""
+        timeout = self.settings.connect_timeout_s
+        try:
+            self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), timeout)
+            self._conn.wait(lambda: self._conn.ib.reqExecutionsAsync(), timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning(
+                "%s: TWS did not list its orders after the reconnect (%s); asked again at the next poll",
+                self.name,
+                type(exc).__name__,
+            )
+            return False
+        return True
 
     # -- after a restart -----------------------------------------------------------------
 
