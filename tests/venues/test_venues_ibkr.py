@@ -50,9 +50,7 @@ def make_venue(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
                 "AAPL": {"symbol": "AAPL"},
                 "ES": {"symbol": "ES", "sec_type": "FUT", "exchange": "CME"},
             },
-            connect_timeout_s=3.0,
-            reconnect_every_s=0.0,
-            **settings,
+            **{"connect_timeout_s": 3.0, "reconnect_every_s": 0.0, **settings},
         )
         venues.append(venue)
         return venue
@@ -369,6 +367,33 @@ def test_an_order_while_tws_cannot_be_reached_is_refused_with_nothing_sent(
     (refused,) = venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 1.0))
     assert refused.kind.name == "REJECT" and "nothing sent" in refused.reason
     assert not venue.following()
+
+
+def test_an_order_whose_contract_tws_does_not_describe_in_time_is_rejected_with_nothing_sent(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(connect_timeout_s=0.5)
+    kernel = a_kernel(venue)
+    tws.drop()  # the reconnect asks for the contract details again
+    deadline = time.monotonic() + 5
+    while venue._conn.connected() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    tws.mute_contract_details = True
+    out = kernel.process_intent(entry())
+    assert out.accepted and kernel.slot_state(0).fsm_state == TradeStage.IDLE, out.to_dict()
+    (rejected,) = out.emitted_events
+    assert rejected.kind.name == "REJECT" and "nothing sent" in rejected.reason
+    assert "'AAPL': TWS gave no contract details within 0.5 s" in rejected.reason
+    assert tws.book.orders == {}
+
+    tws.mute_contract_details = False
+    again = KernelIntent(
+        "i2", "tr-2", 0, "AAPL", "LONG", "ENTER", 190.0, 10.0,
+        order_type="LIMIT", limit_price=190.0, timestamp=time.time(),
+    )  # fmt: skip
+    assert kernel.process_intent(again).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    assert len(tws.book.orders) == 1
 
 
 def test_bad_settings_are_refused_naming_them(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -127,6 +127,8 @@ class TwsServer:
         self.refuse_cancels = False
         # Set by a test: each order is filled in full at its limit price as soon as it works.
         self.fill_on_place = False
+        # Set by a test: contract details requests go unanswered (a TWS busy after its restart).
+        self.mute_contract_details = False
         self.connections = 0
         self._running = True
         self._accepting = threading.Thread(target=self._accept, name="tws-accept", daemon=True)
@@ -257,6 +259,8 @@ class TwsServer:
     # -- answers -------------------------------------------------------------------------
 
     def _contract_details(self, req_id: int, symbol: str) -> None:
+        if self.mute_contract_details:
+            return
         c = self.contracts.get(symbol)
         if c is not None:
             self._send([

@@ -103,12 +103,18 @@ class IbkrConnection:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def wait(self, make: Callable[[], Coroutine[Any, Any, _T]], timeout: float) -> _T:
-        """The coroutine ``make()`` run to its end on the loop thread."""
+        """The coroutine ``make()`` run to its end on the loop thread; canceled there when it
+        takes longer than ``timeout`` (TimeoutError)."""
 
         async def run() -> _T:
             return await make()
 
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
+        future = asyncio.run_coroutine_threadsafe(run(), self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
 
     def connect(self, account: str) -> None:
         s = self._settings

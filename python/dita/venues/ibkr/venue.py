@@ -149,7 +149,14 @@ class IbkrVenue:
             primaryExchange=spec.primary_exchange,
         )
         timeout = self.settings.connect_timeout_s
-        details = self._conn.wait(lambda: self._conn.ib.reqContractDetailsAsync(wanted), timeout)
+        try:
+            details = self._conn.wait(lambda: self._conn.ib.reqContractDetailsAsync(wanted), timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            # Asked before anything about an order is sent: a submit is refused, not in doubt.
+            raise VenueUnavailable(
+                f"{self.name}: {asset!r}: TWS gave no contract details within {timeout:g} s"
+                f" ({type(exc).__name__})"
+            ) from exc
         if len(details) != 1:
             raise VenueUnavailable(
                 f"{self.name}: {asset!r}: TWS gave {len(details)} contracts for {spec!r}, not one"
