@@ -245,6 +245,31 @@ def test_a_cancel_of_an_order_tws_does_not_work_is_refused_with_10147(
     assert venue.following()
 
 
+def test_a_cancel_tws_refuses_after_an_order_refused_here_reaches_the_kernel_as_its_own_event(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)  # told no tick size: the venue refuses the order off it
+    off_tick = kernel.process_intent(
+        KernelIntent(
+            "i0", "tr-0", 0, "AAPL", "LONG", "ENTER", 190.0, 10.0,
+            order_type="LIMIT", limit_price=190.001, timestamp=time.time(),
+        )
+    )  # fmt: skip
+    assert [e.kind.name for e in off_tick.emitted_events] == ["REJECT"]
+    sent = kernel.process_intent(entry())
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    tws.refuse_cancels = True
+    out = kernel.process_intent(cancel_intent())
+    assert out.details.get("venue_events_refused") is None, out.to_dict()
+    (refused,) = out.emitted_events
+    assert refused.kind.name == "CANCEL_REJECT" and "10147" in refused.reason
+    assert refused.event_id != off_tick.emitted_events[0].event_id
+    assert sent.order is not None
+    (working,) = kernel.open_orders()
+    assert working.client_order_id == sent.order.client_order_id and not working.cancel_requested
+
+
 def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_reported_once(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:

@@ -66,6 +66,7 @@ class Reporter:
         clock: Callable[[], float],
         currencies: dict[str, str],
         redact: Callable[[str], str],
+        events: OrderEvents,
     ) -> None:
         self.name = name
         self._clock = clock
@@ -73,7 +74,10 @@ class Reporter:
         self._currencies = currencies
         # TWS's error texts go into events the kernel journals: account ids are taken out.
         self._redact = redact
-        self._events = OrderEvents(name)
+        # The venue's own: the events without an id of TWS's (a cancel refused) count on with
+        # its refusals, as two counts under one name would give two events one id, the later
+        # refused by the kernel as a duplicate.
+        self._events = events
         self._reported_fills = BoundedIdSet()
         self._settled_fills = BoundedIdSet()
         self._account_events: list[AccountEvent] = []
@@ -82,9 +86,6 @@ class Reporter:
         # commission report may come well after the order filled.
         self._by_ib_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
         self._by_client_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
-
-    def resume(self, seq: int) -> None:
-        self._events.resume(seq)
 
     def account_events(self) -> list[AccountEvent]:
         taken, self._account_events = self._account_events, []

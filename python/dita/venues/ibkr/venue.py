@@ -61,13 +61,13 @@ class IbkrVenue:
         self._redactor.know(self._account)
         self._redactor.install()
         currencies = {asset: c.currency for asset, c in self.settings.contracts.items()}
-        self._reporter = Reporter(self.name, clock, currencies, self._redactor.redact)
+        self._own_events = OrderEvents(self.name)
+        self._reporter = Reporter(self.name, clock, currencies, self._redactor.redact, self._own_events)
         self._orders: dict[str, IbkrOrder] = {}
         self._recent: RecentOrders[IbkrOrder] = RecentOrders(10_000)
         self._waiting: list[VenueEvent] = []
         self._contracts: dict[str, Any] = {}
         self._limits: dict[str, MarketLimits] = {}
-        self._own_events = OrderEvents(self.name)
         self._last_connect = 0.0
         # After a reconnect: the orders TWS lists anew are compared with those followed once.
         self._relist_due = False
@@ -333,7 +333,6 @@ class IbkrVenue:
 
     def resume(self, seq: int) -> None:
         with self._lock:
-            self._reporter.resume(seq)
             self._own_events.resume(seq)
 
     # -- asynchronous reports ------------------------------------------------------------
