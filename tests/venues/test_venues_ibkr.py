@@ -225,7 +225,11 @@ def test_a_cancel_racing_a_fill_ends_the_order_with_the_fill_booked_after_its_en
     tws.fill_before_cancel = (3.0, 189.5)
     out = kernel.process_intent(cancel_intent())
     assert out.accepted, out.to_dict()
-    late = feed(kernel, venue, 1)
+    # The execution comes a moment after the end: in the cancel's answer when it came within
+    # the answer's wait (a busy machine), else at the next poll.
+    answered = [e.kind.name for e in out.emitted_events]
+    late = [e for e in out.emitted_events if e.kind.name == "FILL"] or feed(kernel, venue, 1)
+    assert answered in (["CANCEL_ACK"], ["FILL", "CANCEL_ACK"]), answered
     assert [e.kind.name for e in late] == ["FILL"] and late[0].size == 3.0
     assert kernel.slot_state(0).size == pytest.approx(7.0)
     assert kernel.open_orders() == []
