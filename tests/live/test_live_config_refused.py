@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from binance_streams import BinanceStreamServer
 from typer.testing import CliRunner
 
 from dita.cli import app
@@ -120,6 +121,22 @@ def test_an_exchange_that_cannot_be_reached_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["live", "--config", str(path)])
     assert result.exit_code == 1, result.output
     assert result.stdout.startswith("mode: paper") and "error: cannot reach binance" in result.stderr
+
+
+def test_a_bar_interval_the_exchange_does_not_have_is_named_by_its_key(
+    tmp_path: Path, exchange: BinanceStreamServer
+) -> None:
+    """Known only once the exchange is asked, it was refused as ``--bar-interval``, an option
+    of ``dita paper`` that ``dita live`` does not take."""
+    path = tmp_path / "run.toml"
+    venue = f'base_url = "{exchange.url}"\nbar_interval = "7s"\n[gateway]\nenabled = false'
+    path.write_text(
+        RUN.format(top=f'state_dir = "{tmp_path}"\n[journal]\nenabled = false', venue=venue, strategy="")
+    )
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert f"error: {path}: venue.bar_interval='7s' is not a kline interval of binance" in result.stderr
+    assert "--bar-interval" not in result.stderr
 
 
 def test_a_log_level_python_does_not_know_is_named(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -21,7 +21,7 @@ from dita.cli._common import fail
 if TYPE_CHECKING:
     from dita.venues.ccxt.market_stream import MarketKind
 
-__all__ = ["LiveFeed", "check_quote_feed", "choose_live_feed"]
+__all__ = ["PAPER_OPTIONS", "LiveFeed", "check_quote_feed", "choose_live_feed"]
 
 STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
 FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
@@ -74,6 +74,14 @@ class LiveFeed:
         return f"feed: {self.stream.name} market stream: {what}, {s.reconnects:,} reconnects"
 
 
+# How ``dita paper`` names the settings ``choose_live_feed`` refuses: its options.
+PAPER_OPTIONS = {
+    "exchange": "--ccxt-exchange",
+    "bar_interval": "--bar-interval",
+    "quote_feed": "--quote-feed",
+}
+
+
 def choose_live_feed(
     strategy: Any,
     venue: Any,
@@ -82,10 +90,12 @@ def choose_live_feed(
     bar_interval: str,
     quote_feed: str,
     poll_s: float,
+    names: Mapping[str, str] = PAPER_OPTIONS,
 ) -> LiveFeed:
     """The feed for ``strategy`` from the ccxt ``venue`` (markets loaded): bars when it takes
     bars, else quotes. ``quote_feed``: a value ``check_quote_feed`` passed. Exits 2 naming the
-    option whose value the exchange cannot serve."""
+    setting whose value the exchange cannot serve as ``names`` spells it (``exchange``,
+    ``bar_interval``, and ``quote_feed`` when the caller lets it be chosen)."""
     from dita.venues.ccxt.market_stream import MarketStream
 
     client = venue._exchange
@@ -96,12 +106,15 @@ def choose_live_feed(
     kline_stream: tuple[MarketKind, str] = ("bars", "watchOHLCV")
     kind, watch = kline_stream if takes == "bars" else _STREAMED_QUOTES[quote_feed]
     if not _streams(exchange, watch):
-        needs = "a strategy that takes bars" if kind == "bars" else f"--quote-feed {quote_feed}"
-        fail(f"--ccxt-exchange={exchange!r}: ccxt.pro has no {watch} for it, which {needs} follows")
+        needs = f"a strategy that takes {takes}"
+        if kind != "bars" and "quote_feed" in names:
+            needs = f"{names['quote_feed']} {quote_feed}"
+        fail(f"{names['exchange']}={exchange!r}: ccxt.pro has no {watch} for it, which {needs} follows")
     timeframes = dict(getattr(client, "timeframes", None) or {})
     if kind == "bars" and bar_interval not in timeframes:
         listed = ", ".join(timeframes) or "none"
-        fail(f"--bar-interval={bar_interval!r} is not a kline interval of {exchange} (ccxt lists {listed})")
+        given = f"{names['bar_interval']}={bar_interval!r}"
+        fail(f"{given} is not a kline interval of {exchange} (ccxt lists {listed})")
     stream = MarketStream(venue.settings, symbols, kind, bar_interval=bar_interval, grace_s=BAR_GRACE_S)
     return LiveFeed(client, symbols, takes, stream=stream, poll_s=poll_s)
 

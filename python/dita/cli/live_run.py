@@ -269,6 +269,11 @@ class LiveRun:
             bar_interval=self.config.venue.bar_interval,
             quote_feed="stream",
             poll_s=1.0,
+            # The file's keys: the run has no options, and its quotes are always streamed.
+            names={
+                "exchange": f"{self.config_path}: venue.exchange",
+                "bar_interval": f"{self.config_path}: venue.bar_interval",
+            },
         )
         for other, _, _ in self.strategies:
             check_feed(other, feed.kind, self.assets, source="[venue]")
