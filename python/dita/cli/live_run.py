@@ -23,6 +23,7 @@ __all__ = ["LiveRun", "RunRefused", "mode_line"]
 
 SAVE_EVERY_S = 1.0  # how often a paper run saves its state file (its venue's book, for a restart)
 STOP_WAIT_S = 5.0  # how long a stop waits for the strategies' thread before closing the kernel
+MAX_ORDERS_NAMED = 20  # the orders a stop names of those it leaves working; the rest are counted
 
 Say = Callable[[str], None]
 
@@ -67,6 +68,7 @@ class LiveRun:
         self.on_stopped: Callable[[], None] = lambda: None  # told when the strategies' thread ends
         self._thread: threading.Thread | None = None
         self._opened: list[Any] = []  # what to close if the build fails half-way
+        self._left_told = False  # whether close said which orders the run leaves working
         self.session: Any = None  # the paper run's PaperSession (its book and state file)
         try:
             self.market_source = self._market_source()
@@ -347,11 +349,34 @@ class LiveRun:
             self.session.save(running=False)
 
     def close(self) -> None:
-        """Close the kernel (its journal, projection and control plane with it) and the venue."""
+        """Close the kernel (its journal, projection and control plane with it) and the venue,
+        then say which orders the run leaves working (once, however often it is closed)."""
         try:
             self.kernel.close()
         finally:
             self.market_source.close()
+        if not self._left_told:
+            self._left_told = True
+            self._tell_left_working()
+
+    def _tell_left_working(self) -> None:
+        """A stop leaves the book for a restart to take back: the operator is told what works on
+        at the exchange with no process to follow it (the kernel is closed: the list is final)."""
+        orders = self.kernel.open_orders()
+        if not orders:
+            return
+        where = (
+            f"at {self.config.venue.exchange}"
+            if self.config.mode == "live"
+            else "on the paper venue (in its state file)"
+        )
+        named = [_order_line(o) for o in orders[:MAX_ORDERS_NAMED]]
+        if len(orders) > MAX_ORDERS_NAMED:
+            named.append(f"and {len(orders) - MAX_ORDERS_NAMED:,} more")
+        self.say(
+            f"stop: {len(orders):,} order{'s' if len(orders) > 1 else ''} left working {where}, taken "
+            f"back by a restart on {self.config_path}: {'; '.join(named)}"
+        )
 
     def _close_opened(self) -> None:
         from dita.cli._common import close_all
@@ -385,3 +410,13 @@ class LiveRun:
         ]
         if others:
             self.say(f"reload: only [risk] is applied while running; {', '.join(others)} take a restart")
+
+
+def _order_line(order: Any) -> str:
+    """``hunt-3 BUY 0.01 BTCUSDT LIMIT at 30000 (0.004 filled)``."""
+    price = f" at {order.price:g}" if order.order_type.name == "LIMIT" else ""
+    filled = f" ({order.filled_size:g} filled)" if order.filled_size > 0 else ""
+    return (
+        f"{order.client_order_id} {order.order_side.name} {order.size:g} {order.asset} "
+        f"{order.order_type.name}{price}{filled}"
+    )

@@ -1,0 +1,87 @@
+"""A stop of ``dita live`` leaves the book for a restart to take back, and says so: each order
+still working at the exchange is named on stderr once the kernel closed, so an operator knows
+what works on with no process following it."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from binance_streams import BinanceStreamServer
+from live_process import dita, ended, wait_for
+
+STRATEGY = '''
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class NoParams(BaseModel):
+    pass
+
+
+class RestingBuyer(Strategy[NoParams]):
+    """Rests one limit buy at half the first bar's close: it never fills."""
+
+    Params = NoParams
+    data = ("bars",)
+
+    def on_start(self) -> None:
+        self.sent = False
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.sent:
+            self.sent = True
+            self.buy(bar.asset, 0.01, price=bar.close, limit=round(bar.close / 2, 2))
+'''
+
+CONFIG = """
+mode = "live"
+kernel_id = "left-working"
+state_dir = "{state}"
+
+[venue]
+exchange = "binance"
+base_url = "{url}"
+symbols = ["BTC/USDT"]
+bar_interval = "1s"
+api_key_env = "DITA_TEST_LIVE_KEY"
+secret_env = "DITA_TEST_LIVE_SECRET"
+
+[[strategies]]
+strategy = "{strategy}:RestingBuyer"
+source_run = "research-1"
+
+[journal]
+enabled = false
+
+[gateway]
+enabled = false
+"""
+
+
+def test_a_stop_names_each_order_it_leaves_working_at_the_exchange(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    strategy = tmp_path / "resting_buyer_of_the_stop_test.py"
+    strategy.write_text(STRATEGY)
+    config = tmp_path / "run.toml"
+    config.write_text(CONFIG.format(state=tmp_path / "state", url=exchange.url, strategy=strategy))
+    log = tmp_path / "run.log"
+    env = {"DITA_TEST_LIVE_KEY": "fake-key", "DITA_TEST_LIVE_SECRET": "fake-secret"}
+    run = dita(log, "live", "--config", str(config), "--live", env=env)
+    try:
+        wait_for("the resting order at the exchange", lambda: len(exchange.orders) == 1, 30, log, run)
+        (order,) = exchange.orders.values()
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(15) == 0, log.read_text()
+    finally:
+        ended(run)
+    said = log.read_text()
+    assert order.status == "NEW", said  # left working, as a restart takes it back
+    (line,) = [line for line in said.splitlines() if line.startswith("stop: ")]
+    assert line.startswith(
+        f"stop: 1 order left working at binance, taken back by a restart on {config}: "
+        f"{order.client_id} BUY 0.01 BTCUSDT LIMIT at "
+    ), said
+    assert said.index("terminated") < said.index("stop: ") and "Traceback" not in said
