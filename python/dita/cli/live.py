@@ -3,7 +3,9 @@ serving its kernel; ``dita serve --config FILE`` hosts the same run when the fil
 
 Exit codes: 2 for a file that is no run's configuration (each problem one line naming its key),
 or mode live without ``--live``; 1 when the run cannot start (the exchange unreachable) or ended
-on a failure; 0 after a clean stop (Ctrl-C, SIGTERM). SIGHUP reloads the [risk] table."""
+on a failure; 0 after a clean stop (Ctrl-C, SIGTERM), except that with the gateway served a SIGTERM
+ends the process by the signal once the run closed, as ``dita serve`` ends. SIGHUP reloads the
+[risk] table."""
 
 from __future__ import annotations
 
