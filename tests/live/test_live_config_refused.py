@@ -59,6 +59,15 @@ def test_every_problem_is_said_at_once(tmp_path: Path) -> None:
     assert "venue.market_type" in err and "venue.bogus" in err and "strategies[0].max_slots" in err
 
 
+def test_cluster_members_without_kind_hazelcast_are_refused_not_run_in_memory(tmp_path: Path) -> None:
+    """Run in memory, the kernel would not hear the cluster's control plane the file names: a
+    HALTED set there for every kernel would leave it trading."""
+    err = refused(tmp_path, top='[projection]\nmembers = "hz1.internal:5701"\ncluster = "prod"')
+    assert "projection.members: 'hz1.internal:5701' given: names a Hazelcast cluster" in err
+    assert "projection.cluster: 'prod' given: names a Hazelcast cluster" in err
+    assert "give kind = 'hazelcast' too" in err
+
+
 def test_a_key_variable_not_set_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DITA_TEST_LIVE_KEY", raising=False)
     monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "a-secret-never-printed")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from dita._files import config_file_text
 from dita.risk import RiskLimits
@@ -116,6 +116,18 @@ class ProjectionTable(_Table):
     kind: Literal["memory", "hazelcast"] = "memory"
     members: str | None = Field(default=None, description="hazelcast: host:port,...")
     cluster: str | None = Field(default=None, description="hazelcast: the cluster name")
+
+    @field_validator("members", "cluster")
+    @classmethod
+    def _of_a_cluster(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Taken as memory, a run meant for the cluster would not hear its control plane: a
+        # HALTED set there for every kernel would leave this one trading.
+        if value is not None and info.data.get("kind") == "memory":
+            raise ValueError(
+                "names a Hazelcast cluster, which kind = 'memory' (the default) does not use: "
+                "give kind = 'hazelcast' too, or leave it out"
+            )
+        return value
 
 
 class GatewayTable(_Table):
