@@ -235,20 +235,36 @@ class LiveRun:
         )
         # Read before the control plane attaches: each cluster entry it applies is a record too.
         self.continued = self.kernel.seq > 0
-        for asset, limits in venue.market_metadata().items():
-            self.kernel.set_market_limits(asset, limits.model_dump())
         if not self.continued:
-            # A fresh kernel's capital is the account's quote balance; a continued one keeps its log's.
-            quote = str(venue._exchange.market(self.symbols[0]).get("quote") or "")
-            capital = float(venue.balances().get(quote) or 0.0)
+            # A fresh kernel's capital is the account's quote balance (a continued one keeps its
+            # log's), its first record: the kernel takes a seed capital only on an empty log, so
+            # a start that fails before it (the keys refused) leaves the log empty for the next.
+            capital = self._account_capital()
             if capital > 0:
                 self.kernel.set_seed_capital(capital)
+        if self.kernel.control().get("updated_seq") == 0:
+            # Never labelled (a fresh kernel, or a start stopped right after its capital).
             self.kernel.update_control(mode="LIVE", source="dita-live")
+        for asset, limits in venue.market_metadata().items():
+            self.kernel.set_market_limits(asset, limits.model_dump())
         # After the LIVE label, so what the cluster sets (a HALTED) wins over it.
         self.kernel.attach_control_plane(self.control_plane)
         self.runtime = TradingRuntime(self.kernel, [venue], clock="wall")
         for strategy, max_slots, source_run in self.strategies:
             self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)
+
+    def _account_capital(self) -> float:
+        """The account's balance in the first symbol's quote currency; RunRefused when the
+        exchange does not give it (the keys refused, the exchange away)."""
+        venue = self.market_source
+        quote = str(venue._exchange.market(self.symbols[0]).get("quote") or "")
+        try:
+            return float(venue.balances().get(quote) or 0.0)
+        except Exception as exc:
+            raise RunRefused(
+                f"cannot read the account's {quote} balance at {self.config.venue.exchange} with the keys "
+                f"in ${self.config.venue.api_key_env}: {type(exc).__name__}: {exc}"
+            ) from None
 
     def _dead_man(self) -> Any:
         """The [dead_man] table's switch on the kernel, or None. The streams it watches are the
