@@ -218,6 +218,8 @@ class BinanceStreamServer:
         self.cancels_failing: list[tuple[int, dict[str, Any]]] = []
         # The answers (HTTP status, body) the next requests of the account get.
         self.account_failing: list[tuple[int, dict[str, Any]]] = []
+        # The answers (HTTP status, body) the next listings of the open orders get.
+        self.open_orders_failing: list[tuple[int, dict[str, Any]]] = []
         # The answers (HTTP status, body, headers) the next requests of the server's time get.
         self.time_failing: list[tuple[int, dict[str, Any], dict[str, str]]] = []
         # Request weight: the total, and the current minute's (Binance's window is the minute).
@@ -534,6 +536,9 @@ class BinanceStreamServer:
         return web.json_response({**answer, "updateTime": self.account_updated_ms})
 
     async def _open_orders(self, request: web.Request) -> web.Response:
+        if self.open_orders_failing:
+            status, body = self.open_orders_failing.pop(0)
+            return web.json_response(body, status=status)
         working = [o for o in self.orders.values() if o.status in ("NEW", "PARTIALLY_FILLED")]
         return web.json_response([self._order_answer(o) for o in working])
 

@@ -57,7 +57,7 @@ def checked_config(path: Path, live_allowed: bool, text: str | None = None) -> L
 def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> None:
     """Run what ``path`` configures (``text``: its text, read already) until Ctrl-C or SIGTERM
     (or the run fails)."""
-    from dita.cli.live_run import mode_line
+    from dita.cli.live_run import RunRefused, mode_line
 
     config = checked_config(path, live_allowed, text)
     _configure_logging(config)
@@ -80,6 +80,8 @@ def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> N
             _serve(run, config, sock)
         else:
             _wait(run)
+    except RunRefused as exc:  # its start: the run is stopped and closed already
+        fail(str(exc), code=1)
     finally:
         signal.signal(signal.SIGHUP, previous_hup)
     if run.failure is not None:

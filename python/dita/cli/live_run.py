@@ -300,7 +300,8 @@ class LiveRun:
     # --- running --------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the strategies, reconcile a continued kernel with the venue, and trade on a thread."""
+        """Start the strategies, reconcile a continued kernel with the venue, and trade on a
+        thread; RunRefused when the venue cannot be reconciled with (nothing traded)."""
         self.runtime.start()
         if self.continued:
             self._reconcile()
@@ -308,7 +309,16 @@ class LiveRun:
         self._thread.start()
 
     def _reconcile(self) -> None:
-        report = self.runtime.reconcile_with_venue()
+        """RunRefused when the venue cannot be asked: a kernel not reconciled does not trade."""
+        from dita.venues import VenueUnavailable
+
+        try:
+            report = self.runtime.reconcile_with_venue()
+        except VenueUnavailable as exc:
+            raise RunRefused(
+                f"the continued kernel was not reconciled with {self.config.venue.exchange}, so it does "
+                f"not trade; start again once the exchange answers: {exc}"
+            ) from None
         lines = report.lines()
         for line in lines:
             self.say(f"reconcile: {line}")
