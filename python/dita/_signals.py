@@ -146,6 +146,11 @@ def held() -> Iterator[None]:
     SIGTERM, or the reverse, too) raises at once, so a block that does not end can still be
     stopped; a SIGTERM after :func:`closing` is ignored there as elsewhere."""
     global _holding, _held, _held_interrupt
+    if threading.current_thread() is not threading.main_thread():
+        # Signals interrupt the main thread only: a block on another (dita live's strategies)
+        # is never cut by one, and one kept for the block's end would be raised there instead.
+        yield
+        return
     _holding = True
     try:
         yield
