@@ -44,41 +44,26 @@ kernel; ``submit`` and ``cancel`` return their own events synchronously.
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing import Any
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
-from dita._numbers import Number, OptionalNumber, is_real
 from dita._reading import read_items
-from dita.risk import MarketLimits
-from dita.venues._events import OrderEvents, RecentOrders, answered, move, require_order
-from dita.venues._settings import VenueInputs, VenueName, check_rebate
-from dita.venues.protocol import order_status_asset
+from dita.venues._events import answered, move, require_order
+from dita.venues.paper.order_book import (
+    _check_asset,
+    _checked_quote,
+    _finite,
+    _OrderBook,
+    _Quote,
+    _Working,
+)
 
-__all__ = [
-    "BOOK_FORMAT",
-    "MAX_LATENCY_MS",
-    "MAX_LEVERAGE",
-    "BookedFill",
-    "CaughtUp",
-    "PaperSettings",
-    "PaperVenue",
-]
+__all__ = ["PaperVenue"]
 
-# The longest order latency the paper venue takes, ms (a minute), as the shadow run's.
-MAX_LATENCY_MS = 60_000.0
-# The highest account leverage the paper venue takes: the most the exchanges offer (Binance's
-# USDT-M futures); above it a paper account could carry what no exchange lets it.
-MAX_LEVERAGE = 125.0
 
-# How many ended orders ``order_status`` remembers (reconciliation asks about orders the
-# kernel still works, which ended recently if at all).
-ENDED_MEMORY = 10_000
 # How many listed assets a refusal of an unlisted one names.
 LISTED_SHOWN = 10
 # The format of ``PaperVenue.book()``; ``restore_book`` refuses any other.
@@ -86,119 +71,6 @@ BOOK_FORMAT = 1
 # What orders leave of a quoted size or a bar's volume share, within this share of what there
 # was, is float dust of the sizes taken (1.0 - 0.7999999999999998 - 0.2 leaves 1.7e-16): nothing.
 LEFT_WITHIN = 1e-12
-
-
-class PaperSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    name: VenueName = "paper"
-    taker_rate: Number = Field(default=0.0005, ge=0, lt=0.1, description="fee fraction of notional, taker")
-    maker_rate: Number = Field(
-        default=0.0002,
-        gt=-0.1,
-        lt=0.1,
-        description="fee fraction of notional, maker (negative: a rebate, at most taker_rate)",
-    )
-    slippage_bps: Number = Field(
-        default=1.0, ge=0, lt=10_000, description="taker price moved against the order"
-    )
-    # Bounded: a latency of years (1e300) would leave every order waiting for good.
-    latency_ms: Number = Field(
-        default=0.0, ge=0, le=MAX_LATENCY_MS, description="from submit/cancel to the venue acting on it"
-    )
-    bar_volume_share: Number = Field(
-        default=0.1, gt=0, le=1, description="largest share of one bar's volume that orders may take"
-    )
-    bar_seconds: Number = Field(
-        default=0.0,
-        ge=0,
-        le=366 * 86_400,
-        description="the bars' length (0: unknown): an order sent on a bar is decided at its close, "
-        "this long after its open or the next bar's open, whichever is first",
-    )
-    market_remainder: Literal["continue", "expire"] = Field(
-        default="continue", description="what happens to the part of a market order the book could not fill"
-    )
-    quote_currency: str = Field(default="USDT", min_length=1)
-    starting_balance: Number = Field(default=0.0, ge=0, description="quote-currency cash at start")
-    # None checks no margin: cash may go negative without bound.
-    leverage: OptionalNumber = Field(
-        default=None,
-        gt=0,
-        le=MAX_LEVERAGE,
-        description="the account's leverage: an order opening or growing a position is rejected when "
-        "its notional / leverage plus its taker fee is above the available margin (None: no check)",
-    )
-
-    @model_validator(mode="after")
-    def _rebate_within_taker_rate(self) -> PaperSettings:
-        check_rebate(self.maker_rate, self.taker_rate, "maker_rate", "taker_rate")
-        return self
-
-
-@dataclass
-class _Quote:
-    bid: float
-    ask: float
-    bid_size: float
-    ask_size: float
-
-
-@dataclass
-class _Working:
-    """A working order and what the venue has done with it."""
-
-    order: VenueOrder
-    venue_order_id: str
-    active_at: float
-    # The venue clock when it was sent: a bar stamped then (another asset's, say) opened
-    # before the decision, so only later bars can fill it.
-    sent_at: float
-    filled: float = 0.0
-    # Sum of price x size over the fills, for the average fill price open_orders() reports.
-    filled_cost: float = 0.0
-    fills: int = 0
-    # Set once a matching pass found it on the book (a limit order the market did not cross, or
-    # that filled as a maker; a market order, once live through a pass): later limit fills are
-    # maker fills at its limit. A marketable limit cut short by the quoted size or the bar's
-    # volume is not resting: it still takes the market, as a taker, until the market leaves it.
-    resting: bool = False
-    cancel_at: float | None = None
-    # Sent (or its cancel asked) on a bar, with a latency: decided at that bar's close, which
-    # is known at the next bar's open; until then active_at (cancel_at) counts from its open.
-    awaits_close: bool = False
-    cancel_awaits_close: bool = False
-    # Taken over from an earlier run's book (restore_book): its fills' ids carry this run's mark.
-    restored: bool = False
-    # Copies of the order's fields: reading them from the native order on every quote costs.
-    size: float = field(init=False)
-    buy: bool = field(init=False)
-    market: bool = field(init=False)
-    limit: float = field(init=False)
-    reduce_only: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.size = self.order.size
-        self.buy = self.order.order_side == OrderSide.BUY
-        self.market = self.order.order_type == OrderType.MARKET
-        self.limit = self.order.price
-        self.reduce_only = self.order.reduce_only
-
-    @property
-    def remaining(self) -> float:
-        return self.size - self.filled
-
-    def take(self, qty: float, price: float) -> float:
-        """Count a fill of ``qty`` at ``price``; returns the size filled: the last fill snapped
-        to what is left, so float dust never leaves a remainder."""
-        if self.remaining - qty <= self.size * 1e-12:
-            qty = self.remaining
-            self.filled = self.size
-        else:
-            self.filled += qty
-        self.fills += 1
-        self.filled_cost += price * qty
-        return qty
 
 
 @dataclass(frozen=True)
@@ -239,20 +111,6 @@ class _Placed:
     maker: bool = False
 
 
-def _finite(field: str, value: object, *, positive: bool = False, signed: bool = False) -> float:
-    """``value`` as a finite float: above 0 with ``positive``, below 0 too with ``signed``."""
-    if not is_real(value):
-        raise TypeError(f"{field} must be a number, got {value!r}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{field} must be finite, got {value!r}")
-    if positive and number <= 0:
-        raise ValueError(f"{field} must be positive, got {value!r}")
-    if number < 0 and not signed:
-        raise ValueError(f"{field} must not be negative, got {value!r}")
-    return number
-
-
 def _money(amount: float) -> str:
     """An amount of the quote currency as a refusal names it: in cents, or to 4 figures below
     a cent (a quote currency of BTC)."""
@@ -286,11 +144,6 @@ def _whole_lots(qty: float, lot_step: float) -> float:
     if abs(lots - nearest) <= _LOTS_WITHIN * max(nearest, Decimal(1)):
         return float(nearest * step)
     return float(lots.to_integral_value(rounding=ROUND_FLOOR) * step)
-
-
-def _check_asset(asset: object) -> None:
-    if not isinstance(asset, str) or not asset:
-        raise ValueError(f"asset must be a non-empty string, got {asset!r}")
 
 
 # Readers of a saved book (``restore_book``): each takes only what ``book()`` writes. Taken
@@ -345,24 +198,6 @@ def _check_book_order(w: _Working) -> None:
             raise ValueError(f"{name}: fills {w.fills!r} with {w.filled!r} filled")
 
 
-def _checked_quote(
-    asset: str, bid: object, ask: object, bid_size: object, ask_size: object, named: str = ""
-) -> _Quote:
-    """A top of book of ``asset`` as a market can show one: bid and ask above 0, the ask not
-    below the bid, sizes not negative; each refusal names its field after ``named``."""
-    quote = _Quote(
-        _finite(f"{named}bid", bid, positive=True),
-        _finite(f"{named}ask", ask, positive=True),
-        _finite(f"{named}bid_size", bid_size),
-        _finite(f"{named}ask_size", ask_size),
-    )
-    if quote.ask < quote.bid:
-        raise ValueError(
-            f"{named}ask {quote.ask!r} is below bid {quote.bid!r} for {asset!r}: a crossed quote"
-        )
-    return quote
-
-
 def _book_quote(asset: str, saved: object) -> _Quote:
     """A saved top of book, as ``on_quote`` takes one (a bar's close is one too): read as any
     finite numbers, a negative ask or a crossed quote would be restored and filled at."""
@@ -414,7 +249,7 @@ def _bar_crossing(working: _Working, open_: float, high: float, low: float) -> s
     return ""
 
 
-class PaperVenue:
+class PaperVenue(_OrderBook):
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
     starting_balance=0.0, leverage=None, name="paper", market_limits=None, assets=None,
@@ -428,109 +263,6 @@ class PaperVenue:
     data's (a live run's wall clock). ``leverage``: the account's leverage, an order
     opening more than the available margin carries is rejected (``margin()``); None, no check.
     """
-
-    def __init__(
-        self,
-        *,
-        market_limits: Mapping[str, MarketLimits] | None = None,
-        clock: Callable[[], float] | None = None,
-        assets: Iterable[str] | None = None,
-        **settings: object,
-    ) -> None:
-        self.settings = PaperSettings.model_validate(settings)
-        inputs = VenueInputs.model_validate(
-            {"market_limits": market_limits, "assets": assets, "clock": clock}
-        )
-        self._assets = inputs.assets
-        s = self.settings
-        self.name = s.name
-        self._taker_rate = s.taker_rate
-        self._leverage = s.leverage
-        self._maker_rate = s.maker_rate
-        self._slip = s.slippage_bps / 10_000.0
-        self._latency = s.latency_ms / 1000.0
-        self._bar_seconds = s.bar_seconds
-        self._expire_remainder = s.market_remainder == "expire"
-        self._events = OrderEvents(self.name)
-        self._market_limits = dict(inputs.market_limits or {})
-        self._clock_fn = inputs.clock
-        self._now: float | None = None
-        self._quotes: dict[str, _Quote] = {}
-        # Assets whose latest data was a bar: market orders there wait for the next bar's open.
-        self._bar_assets: set[str] = set()
-        # The stamp of each asset's last bar (kept in ``book()``): a second bar of one asset and
-        # time (a row repeated) would fill its volume share again.
-        self._bar_at: dict[str, float] = {}
-        # Whether the latest data was a bar (its stamp the open of a bar still going on), and
-        # the orders sent or canceled then, whose latency counts from the bar's close.
-        self._on_a_bar = False
-        self._awaiting_close: dict[str, _Working] = {}
-        self._working: dict[str, dict[str, _Working]] = {}
-        self._by_client_id: dict[str, _Working] = {}
-        # Orders whose cancel is on its way (latency), in the order the cancels were asked.
-        self._canceling: dict[str, _Working] = {}
-        # Orders that ended here (filled, canceled, expired), newest last, for order_status.
-        self._ended: RecentOrders[tuple[_Working, VenueOrderStatus]] = RecentOrders(ENDED_MEMORY)
-        self._positions: dict[str, float] = {}
-        # The largest each position has been since it was last flat (``move``).
-        self._position_peaks: dict[str, float] = {}
-        self._cash = s.starting_balance
-        self._fees_paid = 0.0
-        self.submitted = 0
-        # The ``order_seq`` of the book ``restore_book`` took (None: none): the orders ``catch_up``
-        # puts back are those this venue placed after it.
-        self._book_order_seq: int | None = None
-        # The orders ``catch_up`` put back, and the times the cancels it put back were asked, by
-        # client order id: whether each was sent on a bar is the data's ``pass_over`` takes up to
-        # it (``_sent_on_data``). The ask's time is kept: a bar's close moves ``cancel_at`` on.
-        self._put_back_orders: dict[str, _Working] = {}
-        self._asked_after_save: dict[str, float] = {}
-        # The kernel holds nothing while ``submit`` runs, so threads sharing a kernel call it at
-        # once: unguarded, two fills could read the position before either wrote it (one lost),
-        # and ``positions()`` raise while a fill adds an asset. Reentrant: ``submit`` reads
-        # ``margin()``. Never held calling out: the clock is read before it is taken.
-        self._lock = threading.RLock()
-
-    # -- clock ---------------------------------------------------------------------------
-
-    def now(self, order: VenueOrder | None = None) -> float:
-        """The venue clock: the last data timestamp (or the injected clock, or the order's time)."""
-        clock = self._read_clock()
-        with self._lock:
-            return self._time(clock, order)
-
-    def _read_clock(self) -> float | None:
-        """The injected clock's time (None without one): the caller's code, read outside the
-        guard, so a clock that waits on another thread using this venue cannot deadlock it."""
-        return self._clock_fn() if self._clock_fn is not None else None
-
-    def _time(self, clock: float | None, order: VenueOrder | None) -> float:
-        """``now()`` given the clock's reading ``clock``."""
-        if clock is not None:
-            return clock
-        if self._now is not None:
-            return self._now
-        return order.created_at if order is not None else 0.0
-
-    def _sent_on_a_bar(self) -> bool:
-        """Whether an order or a cancel sent now is sent on a bar, and so decided at that bar's
-        close: the latest data is a bar, under the data's clock (a live clock times it itself)."""
-        return self._on_a_bar and self._clock_fn is None
-
-    @property
-    def data_time(self) -> float | None:
-        """The time of the last data this venue took (None before any): no later data may be
-        earlier. Under an injected clock too, whose time ``now()`` gives instead."""
-        with self._lock:
-            return self._now
-
-    def _advance(self, ts: float) -> float:
-        """``ts`` (finite already) as the new data time: refused when before the clock."""
-        if self._now is not None and ts < self._now:
-            raise ValueError(
-                f"ts {ts!r} is earlier than the venue clock {self._now!r}; data must be in time order"
-            )
-        return ts
 
     # -- orders --------------------------------------------------------------------------
 
@@ -744,12 +476,6 @@ class PaperVenue:
             "available_margin": equity - position_margin - order_margin,
         }
 
-    def resume(self, seq: int) -> None:
-        """Mark this venue's ids with ``seq``: the kernel recovered from its write-ahead log
-        beside it calls this, so no answer of this run takes an id of the last run's."""
-        with self._lock:
-            self._events.resume(seq)
-
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         clock = self._read_clock()
         with self._lock:
@@ -810,35 +536,6 @@ class PaperVenue:
     def _close_of(self, opened: float, next_open: float) -> float:
         """When the bar that opened at ``opened`` closed, the next one opening at ``next_open``."""
         return min(next_open, opened + self._bar_seconds) if self._bar_seconds > 0 else next_open
-
-    def _cancel_now(self, working: _Working, now: float) -> VenueEvent:
-        return self._take_off(working, KernelEventKind.CANCEL_ACK, VenueOrderStatus.CANCELED, now)
-
-    def _take_off(
-        self, working: _Working, kind: KernelEventKind, status: VenueOrderStatus, ts: float, reason: str = ""
-    ) -> VenueEvent:
-        """Take ``working`` off the book as ``status``: the event saying so at ``ts`` (``kind``),
-        with what it filled and ``reason``."""
-        self._remove(working, status)
-        return self._events.make(
-            working.order,
-            kind,
-            status,
-            venue_order_id=working.venue_order_id,
-            timestamp=ts,
-            filled_size=working.filled,
-            reason=reason,
-        )
-
-    def _remove(self, working: _Working, status: VenueOrderStatus) -> None:
-        client_order_id = working.order.client_order_id
-        self._by_client_id.pop(client_order_id, None)
-        self._canceling.pop(client_order_id, None)
-        self._awaiting_close.pop(client_order_id, None)
-        per_asset = self._working.get(working.order.asset)
-        if per_asset is not None:
-            per_asset.pop(client_order_id, None)
-        self._ended.put(client_order_id, (working, status))
 
     # -- market data ---------------------------------------------------------------------
 
@@ -1067,50 +764,6 @@ class PaperVenue:
         filled beyond that one would never be booked."""
         mark = self._events.marks if working.restored else ""
         return f"{working.venue_order_id}{mark}-f{working.fills}"
-
-    # -- state ---------------------------------------------------------------------------
-
-    def open_orders(self) -> list[VenueOrder]:
-        """Working orders with what they filled so far: reconciliation books a fill the
-        kernel missed from the filled size and average price."""
-        with self._lock:
-            return [self._venue_order(w, None) for w in self._by_client_id.values()]
-
-    def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
-        """The order as this venue knows it: working, or ended here (FILLED, CANCELED,
-        EXPIRED, among the last ``ENDED_MEMORY``), with what it filled. None when this venue
-        never held it, as after a restart the last run's orders: the venue that held them is
-        gone and they can never fill, so reconciliation ends them in the kernel. ``asset`` (the
-        kernel's asset of the order; None: any): an order of another asset is not the one
-        asked for (None)."""
-        asset = order_status_asset(asset, self.name)
-        with self._lock:
-            working = self._by_client_id.get(client_order_id)
-            if working is not None:
-                found = self._venue_order(working, None)
-            else:
-                ended = self._ended.get(client_order_id)
-                if ended is None:
-                    return None
-                found = self._venue_order(*ended)
-        return found if asset is None or found.asset == asset else None
-
-    @staticmethod
-    def _venue_order(w: _Working, status: VenueOrderStatus | None) -> VenueOrder:
-        if status is None:
-            status = VenueOrderStatus.PARTIALLY_FILLED if w.filled > 0 else VenueOrderStatus.ACKNOWLEDGED
-        average = w.filled_cost / w.filled if w.filled > 0 else 0.0
-        return answered(w.order, w.venue_order_id, status, w.filled, average)
-
-    def working_size(self, client_order_id: str) -> tuple[float, float] | None:
-        """``(filled, remaining)`` of a working order, None when it is not working."""
-        with self._lock:
-            working = self._by_client_id.get(client_order_id)
-            return None if working is None else (working.filled, working.remaining)
-
-    def positions(self) -> dict[str, float]:
-        with self._lock:
-            return {asset: size for asset, size in self._positions.items() if size != 0.0}
 
     # -- the book across a restart ---------------------------------------------------------
 
@@ -1551,26 +1204,3 @@ class PaperVenue:
             self._awaiting_close[cid] = w
         else:
             self._awaiting_close.pop(cid, None)
-
-    def balances(self) -> dict[str, float]:
-        with self._lock:
-            return {self.settings.quote_currency: self._cash}
-
-    @property
-    def fees_paid(self) -> float:
-        with self._lock:
-            return self._fees_paid
-
-    def market_metadata(self) -> dict[str, MarketLimits]:
-        with self._lock:
-            return dict(self._market_limits)
-
-    def set_market_limits(self, asset: str, limits: MarketLimits) -> None:
-        checked = VenueInputs.model_validate({"market_limits": {asset: limits}}).market_limits or {}
-        with self._lock:
-            self._market_limits.update(checked)
-
-    def __repr__(self) -> str:
-        with self._lock:
-            working, submitted = len(self._by_client_id), self.submitted
-        return f"PaperVenue(name={self.name!r}, working={working}, submitted={submitted})"
