@@ -8,20 +8,15 @@ import math
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.live import Live
-from rich.table import Table
 
 from dita._kernel import WalError
-from dita._numbers import is_real
 from dita._signals import Terminated, closing, held, installed, sigterm_as_interrupt
-from dita._text import shortened
 from dita.cli._common import (
     BALANCE,
     FEE_RATE,
@@ -63,6 +58,11 @@ from dita.cli.live_feed import (  # noqa: F401  (the live feed's names, importab
     check_quote_feed,
     choose_live_feed,
 )
+from dita.cli.paper_continued import (
+    _reconcile,
+    _recovery_said_by_the_cli,
+    _say_continued,
+)
 from dita.cli.paper_resume import (
     Act,
     CatchUp,
@@ -76,12 +76,21 @@ from dita.cli.paper_resume import (
     rows_after,
     rows_between,
 )
+from dita.cli.paper_state_file import (
+    STATE_FORMAT,
+    _account_log,
+    _continued_fill_model,
+    _continued_leverage,
+    _continues_kernel,
+    _fill_model_record,
+)
+from dita.cli.paper_state_file import _of_this_log as _of_this_log
+from dita.cli.paper_state_file import _previous_state as _previous_state
+from dita.cli.paper_status import _mode_to_say, _status_line, _status_table, _StatusLive
 
 if TYPE_CHECKING:
     from dita.backtest.data import MarketData
     from dita.backtest.engine import BacktestConfig
-    from dita.runtime import ReasonCounts
-    from dita.venues.paper import CaughtUp
 
 __all__ = ["PaperSession", "register"]
 
@@ -90,19 +99,6 @@ JOURNAL_WAIT_S = 30.0  # how long the end of a run waits for the journal to take
 # The log records a continued run without a state file reads for the kernel's last act: the whole
 # log of a long account would take minutes to replay, and its last act is near its end.
 LAST_ACT_SEARCH_RECORDS = 100_000
-# The state file's format: 2 holds the paper venue's book (``venue``), which a run continuing
-# the kernel (--wal-dir) restores; files without ``format`` are format 1.
-STATE_FORMAT = 2
-# The fill model's options a run continuing its kernel keeps (the state file's ``fill_model``),
-# by their names in ``BacktestConfig`` and in the state file.
-FILL_MODEL_OPTIONS = {
-    "balance": "--balance",
-    "fee_rate": "--fee-rate",
-    "maker_fee_rate": "--maker-fee-rate",
-    "slippage_bps": "--slippage-bps",
-    "latency_ms": "--latency-ms",
-    "volume_share": "--volume-share",
-}
 
 
 class PaperSession:
@@ -465,72 +461,6 @@ class PaperSession:
         except OSError as exc:  # the log's own I/O error (its first), not the state file's
             raise WalError(str(exc)) from exc
         return write_state_file(self.state_dir, snap)
-
-
-def _status_line(session: PaperSession, snap: dict[str, Any]) -> str:
-    """The status table's figures (of ``snap``, the session's snapshot) on one line, for a log."""
-    acct = snap["account"]
-    at = datetime.fromtimestamp(snap["data_time"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (
-        f"status: {at}, {snap['rows']:,} rows, equity {acct['equity']:,.2f}, realized "
-        f"{acct['realized_pnl']:,.2f}, unrealized {acct['unrealized_pnl']:,.2f}, fees "
-        f"{acct['k_fees_paid']:,.2f}, {acct['open_positions']} open positions, "
-        f"{session.runtime.working_orders} working orders, "
-        f"{_counted(session.rejections, 'order', 'rejected by the venue')}"
-        f"{_counted(session.refusals, 'intent', 'refused by the kernel')}mode {_mode(snap['control'])}"
-    )
-
-
-def _counted(counts: ReasonCounts, what: str, how: str) -> str:
-    """``N <what>s <how>, `` (``3 orders rejected by the venue, ``) of this run's ``counts``; ''
-    when none."""
-    n = counts.count
-    return f"{n:,} {what}{'' if n == 1 else 's'} {how}, " if n else ""
-
-
-def _mode(control: dict[str, Any]) -> str:
-    """The kernel's mode as an operator reads it: who set a mode that stops trading, and an
-    edge freeze of entries."""
-    mode = str(control.get("mode", ""))
-    stopping = mode in ("HALTED", "REDUCE_ONLY")
-    said = f"{mode} (set by {control.get('source') or 'default'})" if stopping else mode
-    if control.get("frozen"):
-        said += f", entries frozen: {control.get('freeze_reason') or 'edge freeze'}"
-    return said
-
-
-def _mode_to_say(control: dict[str, Any], before: str | None) -> str | None:
-    """The kernel's mode (``_mode``) when it is not what the run last said (``before``; None
-    at the start, when only a mode that stops trading is said), else None: a run halted
-    through the control plane trades nothing, and its console says why."""
-    now = _mode(control)
-    if now == before or (
-        before is None and control.get("mode") not in ("HALTED", "REDUCE_ONLY") and not control.get("frozen")
-    ):
-        return None
-    return now
-
-
-def _status_table(session: PaperSession, snap: dict[str, Any] | None = None) -> Table:
-    """The live status of the session, from ``snap`` when the caller took its snapshot."""
-    snap = snap or session.snapshot(running=True)
-    acct = snap["account"]
-    table = Table(title=f"paper {snap['kernel_id']}", show_header=False, title_justify="left")
-    table.add_column("", style="bold")
-    table.add_column("")
-    table.add_row("time", datetime.fromtimestamp(snap["data_time"], tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
-    table.add_row("rows", f"{snap['rows']:,}")
-    table.add_row("equity", f"{acct['equity']:,.2f}")
-    table.add_row("realized / unrealized", f"{acct['realized_pnl']:,.2f} / {acct['unrealized_pnl']:,.2f}")
-    table.add_row("fees", f"{acct['k_fees_paid']:,.2f}")
-    table.add_row("open positions", str(acct["open_positions"]))
-    table.add_row("working orders", str(session.runtime.working_orders))
-    for name, counts in (("rejected orders", session.rejections), ("refused intents", session.refusals)):
-        table.add_row(name, f"{counts.count:,}: {counts.text()}" if counts.count else "0")
-    table.add_row("mode", _mode(snap["control"]))
-    for s in snap["strategies"]:
-        table.add_row(f"strategy {s['name']}", f"{s['status']} fills={s['fills']} {s['error']}".strip())
-    return table
 
 
 def paper(
@@ -994,181 +924,10 @@ STATUS_LINE_SECONDS = 60.0
 """Seconds between the status lines a run writes when its output is not a terminal."""
 
 
-class _StatusLive(Live):
-    """The status table, redrawn in place on a terminal. Elsewhere (a pipe, a service's log)
-    rich prints it once at the end without ending the line: end it here, so ``interrupted``,
-    ``terminated`` and ``state: ...`` start their own line instead of following the border."""
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        super().__exit__(exc_type, exc, tb)
-        if not self.console.is_terminal:
-            self.console.line()
-
-
 def _own_start() -> str | None:
     from dita.services import process_start
 
     return process_start(os.getpid())
-
-
-def _previous_state(path: Path) -> dict[str, Any] | None:
-    """The state file a run continuing its kernel (--wal-dir) takes the venue's book from;
-    None when there is none. One of a newer format than this version writes is refused
-    (exit 2): its book would be misread."""
-    import json
-
-    from pydantic import ValidationError
-
-    from dita._files import NotRegularFile, regular_file_bytes
-    from dita.cli._state import StateFile
-
-    try:
-        # Read whole, not capped at STATE_FILE_BYTES as `dita status` reads: the run's own file,
-        # whatever it holds; only a regular file is read, no FIFO or device.
-        snap = json.loads(regular_file_bytes(path).decode("utf-8"))
-    except FileNotFoundError:
-        return None
-    except NotRegularFile as exc:
-        fail(
-            f"the state file {path} is {exc.kind}, not a regular file: not one `dita paper` wrote (not read)"
-        )
-    except (OSError, ValueError) as exc:
-        fail(f"cannot read the state file {path} to continue the run: {exc}")
-    except RecursionError:
-        fail(f"cannot read the state file {path} to continue the run: nested too deeply")
-    if not isinstance(snap, dict):
-        fail(f"the state file {path} is not a JSON object: not one `dita paper` wrote")
-    fmt = snap.get("format", 1)
-    if isinstance(fmt, bool) or not isinstance(fmt, int):
-        # Not "newer": "2" (text) is no format any dita paper writes.
-        fail(
-            f"the state file {path} has format {fmt!r}, not a whole number: not a file "
-            f"`dita paper` wrote (it writes format {STATE_FORMAT})"
-        )
-    if fmt > STATE_FORMAT:
-        fail(
-            f"the state file {path} is of format {fmt!r}, newer than this dita paper writes "
-            f"({STATE_FORMAT}): continue the run with the version that wrote it"
-        )
-    # The fills and the replay's place are taken over too: checked here, before the kernel
-    # opens its log, as `dita status` checks them (a bad one would be a traceback after the log
-    # is written to).
-    try:
-        StateFile.model_validate(snap)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "the file"
-        got = shortened(repr(first["input"]))
-        fail(
-            f"the state file {path} is not one `dita paper` wrote: {where}: "
-            f"{first['msg'].removeprefix('Value error, ')}, got {got}"
-        )
-    if snap["kernel_id"] != path.stem:
-        fail(
-            f"the state file {path} is of kernel {snap['kernel_id']!r}, not {path.stem!r}: "
-            "its book is not this kernel's"
-        )
-    book = snap.get("venue")
-    if book is not None:
-        from dita.venues.paper import PaperVenue
-
-        try:
-            PaperVenue().restore_book(book)  # refused here, before the kernel opens its log
-        except ValueError as exc:
-            fail(f"the state file {path} holds a paper venue book that cannot be restored: {exc}")
-        # The venue took every row up to its clock, and the run saves data_time at or past
-        # the last row it took: a clock past it (or no data_time, which replays the file from
-        # its start) would feed the venue rows earlier than its clock, a ValueError traceback
-        # after the log had opened.
-        now, data_time = book.get("now"), snap.get("data_time")
-        if now is not None and (not is_real(data_time) or data_time < now):
-            said = "missing" if data_time is None else repr(data_time)
-            fail(
-                f"the state file {path} is not one `dita paper` wrote: data_time {said} is before "
-                f"venue.now {now!r}, the paper venue's clock: the replay would go back in time"
-            )
-    return snap
-
-
-def _of_this_log(previous: dict[str, Any], path: Path, wal_dir: Path) -> dict[str, Any] | None:
-    """``previous``, the state file ``path``, unless a run on another write-ahead log than
-    the one in ``wal_dir``, or on none, wrote it: that is another account, whose book, fills,
-    replay place and leverage this one must not take (None, said on stderr). Taken when it
-    cannot tell: a file that does not name the log, one naming it relative (as older files
-    do, against another working directory perhaps), or one naming a directory that is gone
-    (the log moved); the last said on stderr."""
-    if "wal_dir" not in previous:
-        return previous
-    written = previous["wal_dir"]
-    if written is None:
-        other = "a run with no write-ahead log"
-    elif not isinstance(written, str) or not Path(written).is_absolute():
-        return previous
-    elif not Path(written).exists():
-        typer.echo(
-            f"warning: {path} was written by a run on the write-ahead log in {written}, which is "
-            f"gone: taken as the state of the log in {wal_dir}, moved there",
-            err=True,
-        )
-        return previous
-    elif _same_dir(Path(written), wal_dir):
-        return previous
-    else:
-        other = f"a run on the write-ahead log in {written}, not {wal_dir}"
-    typer.echo(
-        f"warning: {path} was written by {other}: another account's state, so its book, fills, "
-        "replay place and leverage are not taken (the file is replaced by this run's)",
-        err=True,
-    )
-    return None
-
-
-def _account_log(path: Path, kernel_id: str) -> str | None:
-    """The write-ahead log the state file ``path`` names (its ``wal_dir``) when that log still
-    holds the kernel ``kernel_id``, whose account the file's book and fills are; else None (no
-    such file, none `dita paper` wrote, a run without a log, a log gone or of another kernel)."""
-    import json
-
-    from dita._files import NotRegularFile, TooLarge, regular_file_bytes
-    from dita._kernel import wal_kernel_id
-    from dita.cli._state import STATE_FILE_BYTES
-
-    try:
-        snap = json.loads(regular_file_bytes(path, STATE_FILE_BYTES).decode("utf-8"))
-    except (OSError, ValueError, RecursionError, NotRegularFile, TooLarge):
-        return None
-    written = snap.get("wal_dir") if isinstance(snap, dict) else None
-    if not isinstance(written, str) or not Path(written).is_absolute():
-        return None
-    try:
-        return written if wal_kernel_id(Path(written)) == kernel_id else None
-    except (OSError, WalError, ValueError):
-        return None
-
-
-def _same_dir(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` name one directory."""
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
-    except OSError:
-        return False
-
-
-def _continues_kernel(wal_dir: Path, kernel_id: str) -> bool:
-    """Whether the log in ``wal_dir`` holds the kernel ``kernel_id``, which a run on it then
-    continues. A log that cannot be read, or holds another kernel, is left to the session,
-    which says why it cannot start."""
-    from dita._kernel import wal_kernel_id
-
-    try:
-        return wal_kernel_id(wal_dir) == kernel_id
-    except (OSError, WalError):
-        return False  # no log of this kernel can be read there: the session says why
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
@@ -1176,90 +935,6 @@ def _given(ctx: typer.Context, name: str) -> bool:
     environment), not left to its default."""
     source = ctx.get_parameter_source(name)
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
-
-
-def _fill_model_record(fill_model: BacktestConfig, seed_capital: Any) -> dict[str, float]:
-    """The state file's ``fill_model``: ``fill_model``'s fees (the maker's resolved),
-    slippage, latency and volume share, and the account's seed balance (``seed_capital``,
-    the kernel's; ``fill_model``'s when the kernel gives none)."""
-    return {
-        "balance": float(seed_capital) if is_real(seed_capital) else float(fill_model.balance),
-        "fee_rate": float(fill_model.fee_rate),
-        "maker_fee_rate": float(fill_model.maker_rate),
-        "slippage_bps": float(fill_model.slippage_bps),
-        "latency_ms": float(fill_model.latency_ms),
-        "volume_share": float(fill_model.volume_share),
-    }
-
-
-def _continued_fill_model(
-    previous: dict[str, Any], path: Path, fill_model: BacktestConfig, given: Callable[[str], bool]
-) -> BacktestConfig:
-    """The fill model of a run continuing its kernel: the fees, slippage, latency, volume share
-    and balance its state file ``path`` records, where the options were left out or given the
-    same (``given`` says which were given); ``fill_model`` as it is for a file that does not
-    record them. Exits 2, before the log opens, when one given differs from the
-    recorded one (the orders the account placed would fill under other rules part-way, and the
-    balance is the log's), or the file records one no option takes."""
-    from pydantic import ValidationError
-
-    from dita.backtest.engine import BacktestConfig
-
-    recorded = previous.get("fill_model")
-    if not isinstance(recorded, dict):
-        return fill_model
-    kept_values = {name: recorded[name] for name in FILL_MODEL_OPTIONS}
-    try:
-        kept = BacktestConfig.model_validate({**fill_model.model_dump(), **kept_values})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(["fill_model", *(str(part) for part in first["loc"])])
-        fail(
-            f"the state file {path} is not one `dita paper` wrote: {where}: "
-            f"{first['msg'].removeprefix('Value error, ')}, got {shortened(repr(first['input']))}"
-        )
-    for name, option in FILL_MODEL_OPTIONS.items():
-        ours = fill_model.maker_rate if name == "maker_fee_rate" else getattr(fill_model, name)
-        if given(name) and ours != kept_values[name]:
-            theirs = _number(kept_values[name])
-            _refuse_other(option, _number(ours), f"{name} {theirs}", theirs, path, previous, "fill model")
-    return kept
-
-
-def _refuse_other(
-    option: str, given: str, recorded: str, resumed: str, path: Path, previous: dict[str, Any], keeps: str
-) -> NoReturn:
-    """Exit 2: ``option`` was given ``given``, where the state file ``path`` of the kernel a
-    run continues records ``recorded``; a continued account keeps its ``keeps``, so the option
-    is left out (to continue at ``resumed``) or the account is a new one."""
-    fail(
-        f"{option} {given} differs from the {recorded} the state file {path} records for kernel "
-        f"{previous['kernel_id']!r}: a continued account keeps its {keeps}. Leave {option} out to "
-        f"continue at {resumed}, or start a new account with another --kernel-id and --wal-dir"
-    )
-
-
-def _number(value: float) -> str:
-    """``value`` as short as it reads back the same: 0.001, 5000, 1.2345678901e-05."""
-    short = f"{value:g}"
-    return short if float(short) == value else repr(value)
-
-
-def _continued_leverage(previous: dict[str, Any], path: Path, given: float | None) -> float | None:
-    """The account leverage of a run continuing its kernel: the one its state file ``path``
-    records (None: no margin check) when ``given`` (--leverage) is left out or the same; else
-    ``given``, or the default. A state file that does not record the leverage leaves it to
-    ``given`` or the default. Exits 2, before the log opens, when ``given``
-    differs from the recorded one: the account would change its margin rules part-way, and
-    the orders it took under them."""
-    default = LEVERAGE if given is None else given
-    if "leverage" not in previous:
-        return default
-    kept: float | None = previous["leverage"]
-    if given is None or given == kept:
-        return kept
-    said = "leverage null (no margin check)" if kept is None else f"leverage {kept:g}"
-    _refuse_other("--leverage", f"{given:g}", said, said, path, previous, "margin rules")
 
 
 def _restored_clock(session: PaperSession, console: Any) -> float:
@@ -1278,185 +953,6 @@ def _restored_clock(session: PaperSession, console: Any) -> float:
             highlight=False,
         )
     return now
-
-
-# How the `dita.kernel` logger's warnings of a torn record cut, and of a checkpoint skipped, by
-# the log's open begin (ExecutionKernel's _tell_recovery): _say_recovery_damage says them.
-_SAID_HERE = ("kernel %r: cut a torn record off", "kernel %r: skipped a checkpoint")
-
-
-@contextlib.contextmanager
-def _recovery_said_by_the_cli() -> Iterator[None]:
-    """Holds back, while the kernel opens its log, the `dita.kernel` logger's warnings of the torn
-    record the open cut and the checkpoints it skipped: ``_say_recovery_damage`` says them in the
-    CLI's words (with the cause and what is lost), and both would print each one twice. A library
-    user still gets the logger's."""
-    import logging
-
-    def not_said_here(record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(_SAID_HERE)
-
-    log = logging.getLogger("dita.kernel")
-    log.addFilter(not_said_here)
-    try:
-        yield
-    finally:
-        log.removeFilter(not_said_here)
-
-
-def _say_recovery_damage(kernel: Any) -> None:
-    """What opening the log cut or passed over (a record the process died writing, a damaged
-    checkpoint): said, not only kept in ``wal_info()``, since the inputs it held are gone."""
-    recovery = (kernel.wal_info() or {}).get("recovery") or {}
-    torn = recovery.get("torn_tail")
-    if torn:
-        typer.echo(
-            f"warning: the write-ahead log's last record was unfinished (the process stopped, or its "
-            f"disk failed, while writing it): {torn['bytes_dropped']:,} bytes cut from "
-            f"{torn['segment']} at byte {torn['offset']:,} (it would have been seq {torn['seq']}); the "
-            f"kernel continues from seq {recovery['last_seq']}, its last whole record, and the input "
-            "cut is not recovered",
-            err=True,
-        )
-    at = recovery.get("checkpoint_seq")
-    # Not "an earlier one" where none was usable: the log was replayed from its start.
-    recovered = "the start of the log" if at is None else f"checkpoint {at} and the log after it"
-    for skipped in recovery.get("skipped_checkpoints") or []:
-        typer.echo(
-            f"warning: checkpoint {skipped['path']} was passed over ({skipped['reason']}): the kernel "
-            f"was recovered from {recovered}",
-            err=True,
-        )
-
-
-def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] | None, console: Any) -> None:
-    """Say what a run on --wal-dir took over from the runs before it."""
-    if session.wal_dir is None:
-        return
-    if not session.continued:
-        left = len(((previous or {}).get("venue") or {}).get("orders") or [])
-        if left:
-            typer.echo(
-                f"warning: {path} lists {_orders(left)} of an earlier run: not carried over, since the "
-                f"write-ahead log in {session.wal_dir} is new (the kernel starts afresh)",
-                err=True,
-            )
-        return
-    leverage = session.venue.settings.leverage
-    console.print(
-        f"continues kernel {session.kernel.kernel_id} from its write-ahead log {session.wal_dir} "
-        f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue, "
-        f"{'with no margin check' if leverage is None else f'at leverage {leverage:g}'}",
-        highlight=False,
-    )
-    _say_recovery_damage(session.kernel)
-    if session.left_out:
-        typer.echo(
-            f"warning: {_orders(len(session.left_out))} of the saved book not restored, for an asset "
-            f"this run's feed does not have: {', '.join(session.left_out)} (ended below)",
-            err=True,
-        )
-    if not isinstance((previous or {}).get("venue"), dict):
-        if previous is not None:
-            why = f"format {previous.get('format', 1)}"
-        else:
-            why = "another log's" if path.exists() else "no such file"
-        typer.echo(
-            f"warning: {path} holds no paper venue book ({why}): the orders the kernel still works "
-            "cannot be restored, and are ended",
-            err=True,
-        )
-    saved = (previous or {}).get("seq")
-    caught = session.caught_up
-    if caught is not None and caught.venue is not None:
-        # Killed between two saves: the log has inputs (fills among them) the book was saved
-        # before; the book and the fills listed for `dita pnl` were brought forward from it.
-        typer.echo(
-            f"warning: {path} was saved at seq {caught.saved:,}, before the end of the write-ahead log "
-            f"(seq {session.recovered_seq:,}): the paper venue's book and the fills it lists for "
-            "`dita pnl` are brought forward to the kernel's last input from the log",
-            err=True,
-        )
-        _say_caught_up(caught, caught.venue)
-    elif isinstance(saved, int) and not isinstance(saved, bool) and saved != session.recovered_seq:
-        # Saved after the end of the log (records it lost: fsync "none" and a machine crash), or
-        # before it with the log unreadable: reconciliation can only report the differences.
-        when = "before the end" if saved < session.recovered_seq else "after the end"
-        unread = f" (the log was not read: {caught.unread})" if caught is not None and caught.unread else ""
-        typer.echo(
-            f"warning: {path} was saved at seq {saved:,}, {when} of the write-ahead log "
-            f"(seq {session.recovered_seq:,}): the paper venue's book is not the kernel's as of its last "
-            f"input{unread} (the differences are reconciled below), and the fills it lists for "
-            "`dita pnl` are those up to the save",
-            err=True,
-        )
-    if session.acted_after_save is not None:
-        acted, rows = session.acted_after_save
-        at = datetime.fromtimestamp(acted, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        # A log an older dita wrote records no place with an intent: all of its time is taken.
-        at += (
-            f" (its row {rows:,} of that time)"
-            if rows is not None
-            else " (the log does not say on which of its rows: every row of that time is taken as handled)"
-        )
-        if previous is not None:
-            where = f"past {path}'s data time"
-        else:
-            where = f"and {path} is another account's" if path.exists() else f"and there is no {path}"
-        typer.echo(
-            f"warning: the write-ahead log goes on to the kernel's last act at {at}, {where}: the rows "
-            "up to it are not replayed, so the strategies do not trade them again (the signals of rows "
-            "the killed run had not finished are lost)",
-            err=True,
-        )
-
-
-def _say_caught_up(caught: CatchUp, venue: CaughtUp) -> None:
-    """Say on stderr what the catch-up of the paper venue with the log did, and what it left to
-    reconciliation, naming each order."""
-    fills = f"{venue.fills} fill" + ("" if venue.fills == 1 else "s")
-    ended = ""
-    if venue.ended:
-        n = len(venue.ended)
-        ended = f"; {n} order{'' if n == 1 else 's'} of the book ended since: {', '.join(venue.ended)}"
-    typer.echo(
-        f"caught up the paper venue with the write-ahead log: {fills} and {_orders(venue.working)} "
-        f"after seq {caught.saved:,}{ended}",
-        err=True,
-    )
-    for line in venue.not_applied:
-        typer.echo(f"warning: not caught up: {line} (left to reconciliation)", err=True)
-
-
-def _orders(n: int) -> str:
-    return f"{n} working order" + ("" if n == 1 else "s")
-
-
-def _reconcile(session: PaperSession) -> None:
-    """Reconcile the continued kernel with the venue holding the restored book: an order the
-    venue does not hold (no book to restore) is ended, not left to hold its slot for good.
-    Each difference is said on stderr."""
-    trades = {}
-    for s in session.kernel.slots():
-        for key in ("active_entry_order", "active_exit_order"):
-            order = s.get(key)
-            if isinstance(order, dict):
-                trades[order.get("client_order_id")] = s.get("trade_id", "")
-    report = session.runtime.reconcile_with_venue()
-    # Never sent, or taken by the last run's venue (``purged_at_venue``): this venue's book is
-    # in memory, so neither can have filled beyond what the kernel booked.
-    ended = [*report.lost_submits, *report.purged_at_venue]
-    if ended:
-        named = ", ".join(
-            f"{o['client_order_id']} (slot {o['slot_id']}, {trades.get(o['client_order_id'], '?')})"
-            for o in ended
-        )
-        n = len(ended)
-        typer.echo(
-            f"reconcile: ended {n} order{'' if n == 1 else 's'} the venue does not hold: {named}", err=True
-        )
-    for line in report.lines(skip=("lost_submits", "purged_at_venue")):
-        typer.echo(f"reconcile: {line}", err=True)
 
 
 def default_kernel_id() -> str:
