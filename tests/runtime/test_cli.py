@@ -842,9 +842,9 @@ def test_pnl_periods_count_fills_beyond_the_kept_list(
 ) -> None:
     """The state file lists the newest fills only; older ones are kept as day totals, so a
     period still sums every fill in it."""
-    from dita.cli import paper as paper_cli
+    from dita.cli import paper_session
 
-    monkeypatch.setattr(paper_cli, "KEPT_FILLS", 20)
+    monkeypatch.setattr(paper_session, "KEPT_FILLS", 20)
     state = tmp_path / "state"
     args = [
         *PAPER,

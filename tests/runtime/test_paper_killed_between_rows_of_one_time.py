@@ -156,9 +156,9 @@ def test_a_run_without_its_state_file_reads_the_logs_tail_for_the_last_act(
     """With no state file the run reads the log's last records only (a long account's whole log
     would take minutes): a tail with no act in it falls back on the slots' last transition, at
     every row of its time. Either way nothing is traded again."""
-    import dita.cli.paper as paper_cli
+    import dita.cli.paper_session as paper_session
 
-    monkeypatch.setattr(paper_cli, "LAST_ACT_SEARCH_RECORDS", tail)
+    monkeypatch.setattr(paper_session, "LAST_ACT_SEARCH_RECORDS", tail)
     data = _bars(tmp_path / "bars.csv", 30)
     _paper(tmp_path, strategy, data)
     path = tmp_path / "state" / "k.json"

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from dita.cli.paper import PaperSession
     from dita.cli.paper_resume import CatchUp
+    from dita.cli.paper_session import PaperSession
     from dita.venues.paper import CaughtUp
 
 

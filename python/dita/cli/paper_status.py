@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from dita.cli.paper import PaperSession
+    from dita.cli.paper_session import PaperSession
     from dita.runtime import ReasonCounts
 
 
