@@ -824,9 +824,9 @@ def test_paper_closes_the_journal_when_the_state_file_cannot_be_written(tmp_path
 
 
 def test_paper_reports_journal_rows_left_unwritten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dita.cli import paper as paper_cli
+    from dita.cli import paper_run
 
-    monkeypatch.setattr(paper_cli, "JOURNAL_WAIT_S", 4.0)
+    monkeypatch.setattr(paper_run, "JOURNAL_WAIT_S", 4.0)
     state = tmp_path / "state"
     args = [*PAPER, "--state-dir", str(state), "--kernel-id", "no-server"]
     result = runner.invoke(app, [*args, "--journal", "http://u:pw@127.0.0.1:1/db"])
@@ -2203,7 +2203,7 @@ def test_progress_lines_go_to_a_log_that_is_no_terminal(
     bar and the paper run's status table were drawn once, at the end: a long run said nothing
     until it was over. Each now writes a line every so often."""
     import dita.cli.backtest as backtest_cli
-    import dita.cli.paper as paper_cli
+    import dita.cli.paper_run as paper_run
 
     monkeypatch.setattr(backtest_cli, "PROGRESS_LINE_SECONDS", 0.0)
     done = runner.invoke(
@@ -2215,7 +2215,7 @@ def test_progress_lines_go_to_a_log_that_is_no_terminal(
 
     # A status line at every tick saves and draws the status each bar: a few bars show it (the
     # sample's 4,320 took half a minute).
-    monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
+    monkeypatch.setattr(paper_run, "STATUS_LINE_SECONDS", 0.0)
     bars = _bars_csv(tmp_path / "bars.csv", [99.0] * 20)
     paper = ["paper", "--strategy", CROSSOVER, "--data", str(bars), "--max-speed"]
     ran = runner.invoke(app, [*paper, "--state-dir", str(tmp_path / "s"), "--status-every", "0.000001"])

@@ -215,9 +215,9 @@ def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_paper_says_the_kernels_refusals_in_its_status_and_at_the_end(
     tmp_path: Path, strategies: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dita.cli.paper as paper_cli
+    import dita.cli.paper_run as paper_run
 
-    monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
+    monkeypatch.setattr(paper_run, "STATUS_LINE_SECONDS", 0.0)
     bars = flat_bars(tmp_path / "bars.csv", 5)
     result = run_paper(tmp_path, f"{strategies}:BuysTooMuchOnce", bars, "--status-every", "0.000001")
     assert result.exit_code == 0, result.output

@@ -81,11 +81,11 @@ def strategies(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def test_paper_counts_and_says_the_orders_the_venue_rejected(
     tmp_path: Path, strategies: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import dita.cli.paper as paper_cli
+    import dita.cli.paper_run as paper_run
 
     # A status line at every tick, as a service's log has one a minute; each tick saves and draws
     # the status, so a few bars do (the sample's 4,320 took half a minute).
-    monkeypatch.setattr(paper_cli, "STATUS_LINE_SECONDS", 0.0)
+    monkeypatch.setattr(paper_run, "STATUS_LINE_SECONDS", 0.0)
     bars = flat_bars(tmp_path / "bars.csv", 20)
     result = run_paper(tmp_path, f"{strategies}:BuysEthOnce", bars, "--status-every", "0.000001")
     assert result.exit_code == 0, result.output
