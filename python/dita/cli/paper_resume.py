@@ -130,8 +130,9 @@ def _acts(
     A fill is on its asset's row, but one of the order an intent just sent, at that intent's
     time, as a taker: the paper venue's answer to it (a quote taken at once), at the intent's
     place. Reconciliation's events are no act on the data; a venue's other events (an
-    acknowledgement, a cancel, an expiry) say their time was reached; a transition of neither an
-    intent nor an event (a freeze's cancel) is at every row of its time."""
+    acknowledgement, a cancel, an expiry) say their time was reached; a transition that names
+    neither an intent nor an event is at every row of its time. An edge freeze's cancels leave no
+    row here (the kernel journals no transition of an edge update): the log does not place them."""
     from dita.reconcile import EVENT_ID_PREFIX
 
     records: dict[int, dict[str, list[dict[str, Any]]]] = {}
