@@ -8,8 +8,8 @@ import signal
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from live_process import dita, ended, wait_for
-from test_live_stop_names_the_orders_left_working import CONFIG, STRATEGY
+from live_process import dita, ended
+from test_live_stop_names_the_orders_left_working import ENV, resting_buyer
 
 UNAVAILABLE = (503, {"code": -1001, "msg": "Internal error; unable to process your request."})
 
@@ -17,19 +17,12 @@ UNAVAILABLE = (503, {"code": -1001, "msg": "Internal error; unable to process yo
 def test_a_restart_the_exchange_cannot_reconcile_exits_1_without_trading(
     exchange: BinanceStreamServer, tmp_path: Path
 ) -> None:
-    strategy = tmp_path / "resting_buyer_of_the_reconcile_test.py"
-    strategy.write_text(STRATEGY)
-    config = tmp_path / "run.toml"
-    config.write_text(CONFIG.format(state=tmp_path / "state", url=exchange.url, strategy=strategy))
-    log = tmp_path / "run.log"
-    env = {"DITA_TEST_LIVE_KEY": "fake-key", "DITA_TEST_LIVE_SECRET": "fake-secret"}
-    run = dita(log, "live", "--config", str(config), "--live", env=env)
+    config, log, run = resting_buyer(exchange, tmp_path)
     try:
-        wait_for("the resting order at the exchange", lambda: len(exchange.orders) == 1, 30, log, run)
         run.send_signal(signal.SIGKILL)
         run.wait(10)
         exchange.open_orders_failing = [UNAVAILABLE] * 50
-        run = dita(log, "live", "--config", str(config), "--live", env=env)
+        run = dita(log, "live", "--config", str(config), "--live", env=ENV)
         assert run.wait(60) == 1, log.read_text()
     finally:
         ended(run)

@@ -5,6 +5,7 @@ what works on with no process following it."""
 from __future__ import annotations
 
 import signal
+import subprocess
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
@@ -60,18 +61,33 @@ enabled = false
 """
 
 
-def test_a_stop_names_each_order_it_leaves_working_at_the_exchange(
+ENV = {"DITA_TEST_LIVE_KEY": "fake-key", "DITA_TEST_LIVE_SECRET": "fake-secret"}
+
+
+def resting_buyer(
     exchange: BinanceStreamServer, tmp_path: Path
-) -> None:
-    strategy = tmp_path / "resting_buyer_of_the_stop_test.py"
+) -> tuple[Path, Path, subprocess.Popen[bytes]]:
+    """``dita live --live`` on ``exchange`` whose strategy rests one buy: its config, its log, and
+    the process, once the order rests at the exchange (the caller ends the process)."""
+    strategy = tmp_path / "resting_buyer.py"
     strategy.write_text(STRATEGY)
     config = tmp_path / "run.toml"
     config.write_text(CONFIG.format(state=tmp_path / "state", url=exchange.url, strategy=strategy))
     log = tmp_path / "run.log"
-    env = {"DITA_TEST_LIVE_KEY": "fake-key", "DITA_TEST_LIVE_SECRET": "fake-secret"}
-    run = dita(log, "live", "--config", str(config), "--live", env=env)
+    run = dita(log, "live", "--config", str(config), "--live", env=ENV)
     try:
         wait_for("the resting order at the exchange", lambda: len(exchange.orders) == 1, 30, log, run)
+    except BaseException:
+        ended(run)
+        raise
+    return config, log, run
+
+
+def test_a_stop_names_each_order_it_leaves_working_at_the_exchange(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    config, log, run = resting_buyer(exchange, tmp_path)
+    try:
         (order,) = exchange.orders.values()
         run.send_signal(signal.SIGTERM)
         assert run.wait(15) == 0, log.read_text()
