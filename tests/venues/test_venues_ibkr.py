@@ -274,6 +274,14 @@ def test_a_cancel_tws_refuses_after_an_order_refused_here_reaches_the_kernel_as_
     assert working.client_order_id == sent.order.client_order_id and not working.cancel_requested
 
 
+def dropped(tws: TwsServer, venue: IbkrVenue) -> None:
+    """TWS drops the connection; back once the venue knows it is down (at most 5 s)."""
+    tws.drop()
+    deadline = time.monotonic() + 5
+    while venue._conn.connected() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
 def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_reported_once(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:
@@ -285,10 +293,7 @@ def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_report
     tws.fill(coid, 2.0, 190.0)
     feed(kernel, venue, 1)
 
-    tws.drop()
-    deadline = time.monotonic() + 5
-    while venue._conn.connected() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    dropped(tws, venue)
     tws.fill(coid, 5.0, 189.0, commission=0.75)  # nobody connected: TWS keeps the execution
 
     events = feed(kernel, venue, 1)  # reconnects, reads the day's executions
@@ -312,10 +317,7 @@ def test_an_order_tws_ended_while_the_connection_was_down_ends_in_the_kernel_at_
     tws.fill(coid, 2.0, 190.0)
     feed(kernel, venue, 1)
 
-    tws.drop()
-    deadline = time.monotonic() + 5
-    while venue._conn.connected() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    dropped(tws, venue)
     tws.fill(coid, 3.0, 189.5)
     tws.cancel_at_tws(coid)  # the close ends the DAY order: nobody connected hears it
 
@@ -403,10 +405,7 @@ def test_an_order_whose_contract_tws_does_not_describe_in_time_is_rejected_with_
 ) -> None:
     venue = make_venue(connect_timeout_s=0.5)
     kernel = a_kernel(venue)
-    tws.drop()  # the reconnect asks for the contract details again
-    deadline = time.monotonic() + 5
-    while venue._conn.connected() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    dropped(tws, venue)  # the reconnect asks for the contract details again
     tws.mute_contract_details = True
     out = kernel.process_intent(entry())
     assert out.accepted and kernel.slot_state(0).fsm_state == TradeStage.IDLE, out.to_dict()
