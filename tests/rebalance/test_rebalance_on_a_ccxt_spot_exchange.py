@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from binance_spot import ccxt_args, spot_exchange
+from binance_spot import BinanceStreamServer, ccxt_args, spot_exchange
 from typer.testing import CliRunner
 
 from dita.cli import app
@@ -42,6 +42,16 @@ def test_a_spot_account_is_rebalanced_from_the_balance_it_holds(
         assert exchange.balances["BTC"] == 0.6
 
 
+def watching(tmp_path: Path, exchange: BinanceStreamServer) -> subprocess.Popen[str]:
+    """``dita rebalance --watch`` of ``tmp_path``/t.json on ``exchange``, looking every 0.2 s, its
+    output in ``tmp_path``/out and err."""
+    command = [sys.executable, "-m", "dita", "rebalance", "--targets", str(tmp_path / "t.json")]
+    command += ["--state-dir", str(tmp_path / "s"), *ccxt_args(exchange), "--watch", "--watch-every", "0.2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python"), "PYTHONUNBUFFERED": "1"}
+    with (tmp_path / "out").open("w") as stdout, (tmp_path / "err").open("w") as stderr:
+        return subprocess.Popen(command, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr, text=True)
+
+
 def test_a_later_version_naming_another_market_is_refused_while_watching(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -55,11 +65,7 @@ def test_a_later_version_naming_another_market_is_refused_while_watching(
 
     version({"symbol": "BTCUSDT", "quantity": 0.6})
     with spot_exchange(monkeypatch, btc=0.5) as exchange:
-        command = [sys.executable, "-m", "dita", "rebalance", "--targets", str(path), "--state-dir"]
-        command += [str(tmp_path / "s"), *ccxt_args(exchange), "--watch", "--watch-every", "0.2"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "python"), "PYTHONUNBUFFERED": "1"}
-        with out.open("w") as stdout, err.open("w") as stderr:
-            proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr, text=True)
+        proc = watching(tmp_path, exchange)
         try:
             wait_for(lambda: "report: " in out.read_text(), "the first version was not rebalanced to", proc)
             version({"symbol": "BTCUSDT", "quantity": 0.6}, {"symbol": "ETHUSDT", "quantity": 1})
@@ -142,11 +148,7 @@ def test_a_version_whose_account_the_exchange_did_not_answer_for_is_tried_again_
     path.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTCUSDT", "quantity": 0.6}]}))
     with spot_exchange(monkeypatch, btc=0.5) as exchange:
         exchange.account_failing.append(DISCONNECTED)
-        command = [sys.executable, "-m", "dita", "rebalance", "--targets", str(path), "--state-dir"]
-        command += [str(tmp_path / "s"), *ccxt_args(exchange), "--watch", "--watch-every", "0.2"]
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "python"), "PYTHONUNBUFFERED": "1"}
-        with out.open("w") as stdout, err.open("w") as stderr:
-            proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr, text=True)
+        proc = watching(tmp_path, exchange)
         try:
             wait_for(lambda: "report: " in out.read_text(), "the version was not rebalanced to", proc)
         finally:

@@ -132,13 +132,10 @@ def test_a_ban_is_bounded_by_binances_longest_and_a_throttle_by_a_sane_pause(
 # -- -2011: a cancel that lost the race to a fill ----------------------------------------------
 
 
-def test_a_cancel_that_loses_the_race_to_a_fill_books_the_fill_and_no_refused_event(
+def _resting_limit_buy(
     make_venue: VenueFactory, exchange: RecordedExchange
-) -> None:
-    """The limit entry filled while its cancel was on the way, and Binance answered the cancel
-    "Unknown order sent." (-2011). The adapter reported the fills, then a CANCEL_REJECT for the
-    order they had ended, which the kernel refused (INVALID_TRANSITION): a spurious refused
-    event in the cancel's outcome. The fills are booked, and nothing is refused."""
+) -> tuple[CcxtVenue, ExecutionKernel]:
+    """A kernel whose slot 0 holds a limit buy of 0.02 BTCUSDT resting at Binance."""
     venue = make_venue()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
@@ -147,6 +144,17 @@ def test_a_cancel_that_loses_the_race_to_a_fill_books_the_fill_and_no_refused_ev
         order_type="LIMIT", limit_price=90000.0, timestamp=1.0,
     )  # fmt: skip
     assert kernel.process_intent(entry).accepted
+    return venue, kernel
+
+
+def test_a_cancel_that_loses_the_race_to_a_fill_books_the_fill_and_no_refused_event(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """The limit entry filled while its cancel was on the way, and Binance answered the cancel
+    "Unknown order sent." (-2011). The adapter reported the fills, then a CANCEL_REJECT for the
+    order they had ended, which the kernel refused (INVALID_TRANSITION): a spurious refused
+    event in the cancel's outcome. The fills are booked, and nothing is refused."""
+    venue, kernel = _resting_limit_buy(make_venue, exchange)
     exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
     exchange.script("GET", "/api/v3/order", "binance/spot_query_limit_filled.json")
     exchange.script("GET", "/api/v3/myTrades", "binance/spot_trades_limit_filled.json")
@@ -169,14 +177,7 @@ def test_a_cancel_answered_unknown_whose_look_up_is_throttled_says_its_end_is_no
     what became of the order: it most likely filled, so "does not know the order" would mislead.
     The refusal says the order's end is not known yet, names both answers, and the order is still
     followed, so polling reports its end."""
-    venue = make_venue()
-    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k")
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
-    entry = KernelIntent(
-        "i1", "tr-1", 0, "BTCUSDT", "LONG", "ENTER", 90000.0, 0.02,
-        order_type="LIMIT", limit_price=90000.0, timestamp=1.0,
-    )  # fmt: skip
-    assert kernel.process_intent(entry).accepted
+    venue, kernel = _resting_limit_buy(make_venue, exchange)
     exchange.script("DELETE", "/api/v3/order", "binance/error_unknown_order_sent.json", status=400)
     exchange.script("GET", "/api/v3/order", "binance/error_too_many_requests.json", status=429)
     outcome = kernel.process_intent(
