@@ -1,8 +1,9 @@
 """What a route reads beyond its schema's fields, read strictly: a JSON body that gives no key
 twice, each query parameter and declared header at most once, no query parameter the route
-does not name, and no body where the route takes none. Taken, each would be a guess (which of
-two values, or that a parameter or body left unread meant nothing): a request that does not
-say one thing is a 422 naming the parameter, the header or the body, before the route runs."""
+does not name, and no body where the route takes none (but the heartbeat). Taken, each would be
+a guess (which of two values, or that a parameter or body left unread meant nothing): a request
+that does not say one thing is a 422 naming the parameter, the header or the body, before the
+route runs."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from dita.gateway.protocol import json_float, unique_keys
 
 __all__ = ["StrictRoute"]
 
+# A beat says the strategy is alive whatever it carries: refused, a live strategy whose beats
+# carry a body would trip the dead-man switch.
+_BODY_IGNORED = frozenset({"POST /v1/heartbeat"})
+
 
 class _StrictJSONRequest(Request):
     async def json(self) -> Any:
@@ -37,15 +42,15 @@ class _StrictJSONRequest(Request):
 class StrictRoute(APIRoute):
     """A route whose JSON body may not give a key twice, at any depth (``unique_keys``); on a
     route of the schema, a query parameter or declared header given twice, a query parameter
-    the route does not take, and a body where it takes none are refused."""
+    the route does not take, and a body where it takes none (but ``_BODY_IGNORED``'s) are refused."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         checked = self.include_in_schema  # the operator page and /metrics take what comes
         query = {field.alias for field in _params(self.dependant, "query_params")}
         headers = sorted({str(field.alias) for field in _params(self.dependant, "header_params")})
-        takes_body = self.body_field is not None
         name = f"{'/'.join(sorted(self.methods or ()))} {self.path}"
+        takes_body = self.body_field is not None or name in _BODY_IGNORED
 
         async def strict(request: Request) -> Response:
             request = _StrictJSONRequest(request.scope, request.receive)
