@@ -9,9 +9,10 @@ import io
 import json
 from typing import Any
 
+from dita import KernelIntent
 from dita.gateway.stdio import run_stdio
 from dita.kernel import ExecutionKernel
-from gateway.helpers import AUTH, LiveServer
+from gateway.helpers import AUTH, LiveServer, start_server
 
 
 def _stdio_session(script: str) -> list[dict[str, Any]]:
@@ -44,3 +45,25 @@ def test_http_and_stdio_name_an_asset_alike(live: LiveServer) -> None:
     events = _stdio_session("ORDER BUY eth/usdt 1 100 c1\nQUERY SLOTS\n")
     (slots,) = [e["result"] for e in events if e["type"] == "query_received"]
     assert over_http == slots[0]["asset"] == "ETH/USDT"
+
+
+def test_a_position_entered_in_lower_case_before_is_exited_by_naming_its_asset_in_any_case() -> None:
+    """A kernel continued from a log written before names were upper-cased over HTTP holds
+    ``btcusdt``: an EXIT naming its asset (in any case) was refused as naming another asset
+    than the slot's, and the position could be closed only by leaving the asset out."""
+
+    def entered_in_lower_case(kernel: ExecutionKernel) -> None:
+        entry = KernelIntent("i1", "t1", 0, "btcusdt", "LONG", "ENTER", 100.0, 1.0)
+        assert kernel.process_intent(entry).accepted
+
+    live = start_server(max_slots=1, setup=entered_in_lower_case)
+    try:
+        c = live.client
+        wrong = {"action": "EXIT", "slot_id": 0, "asset": "ETHUSDT", "reference_price": 110}
+        assert c.post("/v1/intents", json=wrong, headers=AUTH).status_code == 422
+        body = {"action": "EXIT", "slot_id": 0, "asset": "BTCUSDT", "reference_price": 110}
+        res = c.post("/v1/intents", json=body, headers=AUTH)
+        assert res.status_code == 200 and res.json()["accepted"], res.text
+        assert c.get("/v1/slots/0").json()["fsm_state"] == "CLOSED"
+    finally:
+        live.stop()

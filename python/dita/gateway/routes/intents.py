@@ -30,6 +30,7 @@ from dita.gateway.engine import FILL_TRIGGERS, applied_events, kernel_busy
 from dita.gateway.errors import field_error
 from dita.gateway.models import CancelRequest, IntentRequest, SlotPath, error_answers
 from dita.gateway.polling import VENUE_ENDS
+from dita.gateway.protocol import asset_name
 from dita.gateway.state import REMEMBERED_INTENTS, CurrentState, GatewayState
 
 __all__ = ["add_routes", "submit"]
@@ -98,7 +99,10 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
         side = req.side
     else:
         trade_id = req.trade_id or str(slot.get("trade_id") or intent_id)
-        asset = req.asset or str(slot.get("asset") or "")
+        slot_asset = str(slot.get("asset") or "")
+        # The slot's own spelling: one entered in lower case before names were upper-cased
+        # over HTTP (a log from then) is still its asset.
+        asset = slot_asset or req.asset or ""
         slot_side = str(slot.get("side") or "FLAT")
         if req.side is not None and slot_side in ("LONG", "SHORT") and req.side != slot_side:
             # The kernel closes the slot's own side whatever the intent says: an EXIT meant for
@@ -109,8 +113,7 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
                 f" {req.action} takes the slot's side (leave side out)",
                 value=req.side,
             )
-        slot_asset = str(slot.get("asset") or "")
-        if req.asset is not None and slot_asset and req.asset != slot_asset:
+        if req.asset is not None and slot_asset and req.asset != asset_name(slot_asset):
             # The kernel cancels the slot's order whatever asset a CANCEL names: one meant for an
             # ETHUSDT order would take a BTCUSDT one off. An EXIT's is answered alike.
             raise field_error(
