@@ -7,6 +7,7 @@ whole."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +16,7 @@ from venue_helpers import ManualClock, make_order
 
 from dita import ExecutionKernel, KernelIntent, TradeStage, VenueOrderStatus
 from dita.venues import CcxtVenue
+from dita.venues.protocol import VenueUnavailable
 
 VenueFactory = Callable[..., CcxtVenue]
 
@@ -277,3 +279,40 @@ def test_reconciliation_cancels_only_the_orders_this_kernel_issued(
         ("s2-entry-1", "BTCUSDT:28457200")
     ]
     assert report.unknown_at_venue_cancel_failed == []
+
+
+# -- an exchange that cannot be asked --------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["balances", "positions", "fetch_top_of_book"])
+def test_a_read_the_exchange_answers_with_an_error_raises_venue_unavailable(
+    exchange: RecordedExchange, clock: ManualClock, binance_keys: None, query: str
+) -> None:
+    """A read-only query whose answer (or the markets it needs first) is an error raises
+    ``VenueUnavailable``, as the venue protocol says of a question not answered: positions and
+    the book raised a bare RuntimeError while the markets could not be loaded, so a caller that
+    takes VenueUnavailable (a rebalance's planning) went up with a traceback."""
+    exchange.script(
+        "GET", "/api/v3/exchangeInfo", "binance/error_backend_timeout.json", status=503, repeat=True
+    )
+    exchange.script("GET", "/api/v3/account", "binance/error_backend_timeout.json", status=503, repeat=True)
+    exchange.script("GET", "/api/v3/time", payload={"serverTime": int(time.time() * 1000)}, repeat=True)
+    venue = CcxtVenue(
+        clock=clock,
+        sleep=clock.sleep,
+        exchange="binance",
+        base_url=exchange.url,
+        api_key_env="DITA_TEST_BINANCE_KEY",
+        secret_env="DITA_TEST_BINANCE_SECRET",
+        rate_limit_ms=1,
+    )
+    try:
+        asked = {
+            "balances": venue.balances,
+            "positions": venue.positions,
+            "fetch_top_of_book": lambda: venue.fetch_top_of_book("BTCUSDT"),
+        }[query]
+        with pytest.raises(VenueUnavailable, match="-1007"):
+            asked()
+    finally:
+        venue.close()

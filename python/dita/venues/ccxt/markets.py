@@ -15,6 +15,7 @@ from dita.risk import KERNEL_MIN_STEP, MarketLimits
 from dita.venues.ccxt.answers import number, trade_ms
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.filters import MarketFilters, market_filters
+from dita.venues.protocol import VenueUnavailable
 
 __all__ = ["Markets", "TopOfBook", "market_limits"]
 
@@ -121,7 +122,9 @@ class Markets:
         market whose contract is not one unit of the base currency (OKX's BTC swap is 0.01
         BTC) is left out: ccxt counts its amounts in contracts, and the kernel's sizes are
         base units, so an order would go out at the wrong size. A market figure that is not a
-        number is a RuntimeError naming the market, the field and the value; nothing is loaded."""
+        number is a RuntimeError naming the market, the field and the value; nothing is loaded.
+        An exchange that cannot be asked (unreachable, throttling, an error answer) raises
+        ``VenueUnavailable``."""
         if self.asset_symbols and not reload:
             return dict(self.limits)
         client = self._client
@@ -130,10 +133,11 @@ class Markets:
         except client.throttle_errors as exc:
             # A throttle or a ban on the markets request holds every request after it too.
             client.note_throttle(exc)
-            raise RuntimeError(f"{client.name}: load_markets throttled: {client.error_text(exc)}") from None
+            said = client.error_text(exc)
+            raise VenueUnavailable(f"{client.name}: load_markets throttled: {said}") from None
         except client.ccxt.BaseError as exc:
             # Re-raised without the original so no URL with a signature rides along in __cause__.
-            raise RuntimeError(f"{client.name}: load_markets failed: {client.error_text(exc)}") from None
+            raise VenueUnavailable(f"{client.name}: load_markets failed: {client.error_text(exc)}") from None
         want_spot = self._market_type == "spot"
         symbols: dict[str, str] = {}
         limits: dict[str, MarketLimits] = {}
