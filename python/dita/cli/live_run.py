@@ -235,7 +235,9 @@ class LiveRun:
         )
         # Read before the control plane attaches: each cluster entry it applies is a record too.
         self.continued = self.kernel.seq > 0
-        if not self.continued:
+        if self.continued:
+            self._refuse_a_paper_log(wal_dir)
+        else:
             # A fresh kernel's capital is the account's quote balance (a continued one keeps its
             # log's), its first record: the kernel takes a seed capital only on an empty log, so
             # a start that fails before it (the keys refused) leaves the log empty for the next.
@@ -252,6 +254,29 @@ class LiveRun:
         self.runtime = TradingRuntime(self.kernel, [venue], clock="wall")
         for strategy, max_slots, source_run in self.strategies:
             self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)
+
+    def _refuse_a_paper_log(self, wal_dir: Path) -> None:
+        """RunRefused when the log continued was written by a paper run (the file's mode switched
+        to live under the same kernel_id): real orders would go out on the paper book and capital,
+        under a kernel labelled PAPER. Told by the kernel's label, or by the paper state file
+        that names this log (a paper run labelled HALTED since by the cluster)."""
+        from dita.cli.paper_state_file import _account_log, _same_dir
+
+        c = self.config
+        control = self.kernel.control()
+        state_file = c.run_state_dir() / f"{c.kernel_id}.json"
+        paper_log = _account_log(state_file, c.kernel_id)
+        if control.get("mode") == "PAPER" or control.get("mode_set_by") == "dita-paper":
+            found = f"the kernel is labelled {control.get('mode')} by {control.get('mode_set_by')}"
+        elif paper_log is not None and _same_dir(Path(paper_log), wal_dir):
+            found = f"the paper state file {state_file} names it"
+        else:
+            return
+        raise RunRefused(
+            f"the write-ahead log in {wal_dir} holds the paper run of kernel_id {c.kernel_id!r} ({found}): "
+            "a live run on it would send real orders on the paper book and capital; give the live run "
+            "another kernel_id or state_dir"
+        )
 
     def _account_capital(self) -> float:
         """The account's balance in the first symbol's quote currency; RunRefused when the

@@ -1,0 +1,50 @@
+"""The going-live guide runs one file in mode paper, then switches it to live: under the same
+kernel_id and state_dir the live start continued the paper run's log, so real orders went out on
+the paper book and capital, under a kernel labelled PAPER. The live start refuses that log."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from binance_streams import BinanceStreamServer
+from live_process import ended, free_port, get, wait_for
+from test_live_run_resumes import start, write_config
+
+from dita import ExecutionKernel
+
+
+@pytest.mark.parametrize("relabelled", [False, True], ids=["labelled PAPER", "HALTED since"])
+def test_a_live_start_on_the_log_of_the_paper_run_is_refused_and_sends_nothing(
+    exchange: BinanceStreamServer, tmp_path: Path, relabelled: bool
+) -> None:
+    port = free_port()
+    gateway = f"http://127.0.0.1:{port}"
+    config = write_config(tmp_path, exchange, port)
+    live_text = config.read_text()
+    config.write_text(live_text.replace('mode = "live"', 'mode = "paper"'))
+    log = tmp_path / "run.log"
+    run = start(config, log)
+    try:
+        wait_for("a paper trade", lambda: any(s["size"] for s in get(gateway, "/v1/slots")), 60, log, run)
+        run.send_signal(signal.SIGINT)
+        assert run.wait(30) == 0, log.read_text()
+    finally:
+        ended(run)
+    wal_dir = tmp_path / "state" / "wal" / "e2e-live"
+    if relabelled:
+        # An operator's HALTED since: the label no longer says PAPER; the paper state file does.
+        with ExecutionKernel(kernel_id="e2e-live", wal_dir=str(wal_dir)) as kernel:
+            kernel.update_control(mode="HALTED", source="operator")
+    config.write_text(live_text)
+    run = start(config, log)
+    try:
+        assert run.wait(60) == 1, log.read_text()
+    finally:
+        ended(run)
+    said = log.read_text()
+    assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
+    assert ("paper state file" in said) == relabelled, said
+    assert "Traceback" not in said
+    assert exchange.orders == {}
