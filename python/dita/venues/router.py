@@ -521,9 +521,7 @@ class VenueRouter:
                 elif client_order_id not in self._in_doubt:
                     # Kept unless a poll meanwhile passed its end on (the pop finds nothing then).
                     if self._order_venue.pop(client_order_id, None) is not None:
-                        self._left_list[client_order_id] = venue_name
-        while len(self._left_list) > _LEFT_LIST_KEPT:
-            self._left_list.popitem(last=False)
+                        self._keep_left(client_order_id, venue_name)
         self._in_doubt.intersection_update(self._order_venue)
         self._check_open_at = max(_CHECK_OPEN_AFTER, 2 * len(self._order_venue))
 
