@@ -347,14 +347,14 @@ def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) 
                         warn(f"cannot plan the rebalance, nothing sent, retrying: {exc}")
                         unread = portfolio
                     except PlanError as exc:
-                        typer.echo(f"warning: cannot plan the rebalance, nothing sent: {exc}", err=True)
+                        warn(f"cannot plan the rebalance, nothing sent: {exc}")
                 if unread is None:
                     done.add(portfolio.content_hash)
             time.sleep(every)
             try:
                 data = path.read_bytes()
             except OSError as exc:
-                typer.echo(f"warning: cannot read {path}: {exc}", err=True)
+                warn(f"cannot read {path}: {exc}")
                 portfolio = unread
                 continue
             digest = hashlib.sha256(data).hexdigest()
@@ -366,7 +366,7 @@ def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) 
             try:
                 portfolio = read_targets(path)
             except TargetError as exc:
-                typer.echo(f"warning: targets refused, nothing sent: {exc}", err=True)
+                warn(f"targets refused, nothing sent: {exc}")
                 portfolio = None
     except KeyboardInterrupt:
         return

@@ -300,9 +300,9 @@ def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 class NoFloatHolds:
     """A JSON number past the largest float or below the smallest (``1e400``, ``1e-400``),
-    kept as its text: read as a float it was inf or 0.0, and the error named that, not what
-    was sent (an EXIT's target_size of 1e-400 would be 0, the whole leg). No field takes it,
-    over stdio or HTTP, so it is always refused, named as its text (``repr``)."""
+    kept as its text: read as a float it would be inf or 0.0, and an error would name that, not
+    what was sent (an EXIT's target_size of 1e-400 would be 0, the whole leg). No field takes
+    it, over stdio or HTTP, so it is always refused, named as its text (``repr``)."""
 
     __slots__ = ("text",)
 
