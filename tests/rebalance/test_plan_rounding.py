@@ -52,6 +52,15 @@ def test_rounded_down_to_the_lot_with_the_residual_kept() -> None:
     assert leg.residual == pytest.approx(0.0246912 - 0.024)
 
 
+def test_the_residual_is_counted_on_decimals_as_the_lots_are() -> None:
+    """0.25 on lots of 0.1 is two lots and 0.05 left; in binary the residual read
+    0.04999999999999999 in the report."""
+    lots = MarketLimits(lot_step=0.1)
+    plan = make_plan(portfolio({"symbol": "SOL", "quantity": 0.25}), account({}, SOL=lots))
+    (leg,) = plan.legs
+    assert (leg.quantity, leg.residual) == (0.2, 0.05)
+
+
 def test_dust_under_one_lot_is_skipped_with_its_residual() -> None:
     plan = make_plan(
         portfolio({"symbol": "BTC", "quantity": 1.0004}),

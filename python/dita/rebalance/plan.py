@@ -208,7 +208,7 @@ def _check_equity(portfolio: TargetPortfolio, equity: float) -> None:
 def _leverage_warning(portfolio: TargetPortfolio) -> list[str]:
     """Weights over 1 of equity in all are leverage: the venue's margin and the kernel's risk
     limits judge the orders, and a buy they refuse is reported refused, after the others went."""
-    gross = math.fsum(abs(t.weight) for t in portfolio.targets if t.weight is not None)
+    gross = portfolio.gross_weight()
     if gross <= 1.0:
         return []
     return [
@@ -236,7 +236,7 @@ def _sized(
     """``wanted`` rounded down to the lot step; skipped when nothing or too little is left."""
     lot_step = limits.lot_step if limits is not None else 0.0
     qty = floor_to_step(wanted, lot_step)
-    residual = wanted - qty
+    residual = float(decimal(wanted) - decimal(qty))  # 0.25 on lots of 0.1 leaves 0.05
     under = _under_floor(qty, price, limits)
     if under is not None:
         return Skipped(symbol, side, under[0], wanted, under[1])

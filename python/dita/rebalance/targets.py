@@ -10,7 +10,7 @@ import hashlib
 import io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,10 @@ class TargetPortfolio:
 
     def symbols(self) -> list[str]:
         return [t.symbol for t in self.targets]
+
+    def gross_weight(self) -> float:
+        """The weights' sum in absolute value: the share of equity the portfolio holds."""
+        return _gross_weight(self.targets)
 
 
 def read_targets(path: Path) -> TargetPortfolio:
@@ -139,10 +143,14 @@ def _portfolio(rows: list[dict[str, Any]], content_hash: str, name: str) -> Targ
         seen[target.symbol] = i
         targets.append(target)
     assert source_run is not None and generated_at is not None
-    gross = math.fsum(abs(t.weight) for t in targets if t.weight is not None)
+    gross = _gross_weight(targets)
     if gross > MAX_WEIGHT:
         raise TargetError(name, 0, "weights", gross, f"sum beyond {MAX_WEIGHT:g} of equity in absolute value")
     return TargetPortfolio(source_run, generated_at, tuple(targets), content_hash, name)
+
+
+def _gross_weight(targets: Iterable[Target]) -> float:
+    return math.fsum(abs(t.weight) for t in targets if t.weight is not None)
 
 
 def _source_run(value: object, name: str, row: int) -> str:
