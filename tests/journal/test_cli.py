@@ -63,6 +63,18 @@ def test_csv_and_json_formats(live: tuple[str, ClickHouseJournal]) -> None:
     assert json.loads(out.output) == [{"next_state": s, "n": n} for s, n in expected]
 
 
+def test_json_format_refuses_a_result_with_two_columns_of_one_name(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-f", "json", "SELECT 1, 1, 2 AS x")
+    assert out.exit_code == 2, out.output
+    assert "--format json" in out.output and "'1'" in out.output and "AS" in out.output
+    out = _sql("--dsn", dsn, "-f", "csv", "SELECT 1, 1, 2 AS x")
+    assert out.exit_code == 0, out.output
+    assert list(csv.reader(io.StringIO(out.output))) == [["1", "1", "x"], ["1", "1", "2"]]
+
+
 def test_query_parameters(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, journal = live
     want = journal.query("SELECT count() FROM transitions FINAL WHERE slot_id = 3").rows[0][0]

@@ -298,6 +298,15 @@ def _print(result: Any, fmt: str) -> None:
         )
         typer.echo(f"warning: {cut}", err=True)
     if fmt == "json":
+        # An object per row keeps one value per name: `SELECT 1, 1` or two joined tables'
+        # `kernel_id` would print fewer columns than the query has, without a word.
+        repeated = sorted({name for name in result.columns if result.columns.count(name) > 1})
+        if repeated:
+            fail(
+                f"--format json: the result has more than one column named "
+                f"{', '.join(repr(shown(name)) for name in repeated)}; give each its own name with AS "
+                "(--format csv and table print them all)"
+            )
         typer.echo(json.dumps(finite_json(result.records()), indent=2, allow_nan=False))
     elif fmt == "csv":
         _write_csv([result.columns, *(["" if v is None else v for v in row] for row in result.rows)])
