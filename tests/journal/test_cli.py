@@ -707,6 +707,41 @@ def test_an_integer_param_at_the_ends_of_its_type_answers(live: tuple[str, Click
 
 
 @pytest.mark.parametrize(
+    ("type_", "value", "scale"),
+    [
+        ("Decimal(9, 2)", "1.239", 2),
+        ("Nullable(Decimal64(2))", "-1.239", 2),
+        ("Decimal", "1.5", 0),
+        ("Decimal(4)", "1.55", 0),
+        ("Decimal32(1)", "1.55", 1),
+    ],
+)
+def test_a_decimal_param_with_digits_past_its_scale_is_refused_before_anything_starts(
+    tmp_path: Path, type_: str, value: str, scale: int
+) -> None:
+    """ClickHouse cut the digits off (1.239 as a Decimal(9, 2) is 1.23) and the query answered
+    for that number."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", f"x={value}", f"SELECT {{x:{type_}}} AS x")
+    assert out.exit_code == 2, out.output
+    assert out.output == (
+        f"error: --param x={value!r}: more digits after the point than a {type_} keeps ({scale}); "
+        "ClickHouse would cut them off without saying so\n"
+    )
+    assert not where.exists()
+
+
+def test_a_decimal_param_its_scale_holds_answers(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql(
+        "--dsn", dsn, "-f", "csv", "-p", "a=1.230", "-p", "b=1.555e1", "-p", "c=-7",
+        "SELECT {a:Decimal(9, 2)} AS a, {b:Decimal(9, 2)} AS b, {c:Decimal} AS c",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert list(csv.reader(io.StringIO(out.output))) == [["a", "b", "c"], ["1.23", "15.55", "-7"]]
+
+
+@pytest.mark.parametrize(
     ("value", "want"),
     [
         ("2025-11-20 10:41:07", "2025-11-20T10:41:07"),

@@ -179,6 +179,51 @@ def _check_int_params(found: list[tuple[str, str]], params: dict[str, Any]) -> N
             fail(f"--param {name}={value!r}: a {type_.strip()} takes no minus sign")
 
 
+# Decimal(P, S), Decimal(P), Decimal, Decimal32(S) ... Decimal256(S): the scale is the last.
+_DECIMAL_TYPE = re.compile(r"decimal(?:32|64|128|256)?\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?", re.I)
+
+
+def _decimal_scale(type_: str) -> int | None:
+    """The scale (digits after the point) of a Decimal placeholder's type; None for another type."""
+    base = type_.strip()
+    while True:  # Nullable(Decimal(9, 2)), LowCardinality(...)
+        head, paren, rest = base.partition("(")
+        if not (paren and head.strip().lower() in ("nullable", "lowcardinality")):
+            break
+        base = rest.rsplit(")", 1)[0].strip()
+    match = _DECIMAL_TYPE.fullmatch(base)
+    if match is None:
+        return None
+    first, second = match.groups()
+    if second is not None:
+        return int(second)
+    # Decimal(P) and Decimal have scale 0; Decimal32(S) and the others name only the scale.
+    return int(first) if first is not None and not base.lower().startswith("decimal(") else 0
+
+
+def _check_decimal_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
+    """Refuse a value for a Decimal placeholder with digits past the type's scale: ClickHouse
+    cuts them off without a word (1.239 as a Decimal(9, 2) is 1.23, 1.5 as a Decimal is 1).
+    A text that is no number is left to ClickHouse, which refuses it."""
+    from decimal import Decimal, DecimalException
+
+    for name, type_ in found:
+        value = params.get(name)
+        scale = _decimal_scale(type_)
+        if scale is None or not isinstance(value, str):
+            continue
+        try:
+            number = Decimal(value.strip())
+            cut = number.is_finite() and number.scaleb(scale) % 1 != 0
+        except DecimalException:  # no number, or one past what Decimal computes with: ClickHouse says
+            continue
+        if cut:
+            fail(
+                f"--param {name}={value!r}: more digits after the point than a {type_.strip()} keeps "
+                f"({scale}); ClickHouse would cut them off without saying so"
+            )
+
+
 def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
     """Refuse a text for a Date/DateTime placeholder that names no real time, and say so of a
     time a Date or DateTime cannot hold.
@@ -453,6 +498,7 @@ def sql_command(
     found = _check_placeholders(query, params)
     _check_time_params(found, params)
     _check_int_params(found, params)
+    _check_decimal_params(found, params)
     target = journal_target(dsn)
     _print(query_journal(target, query, params, progress=progress), fmt)
 
