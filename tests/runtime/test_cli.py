@@ -1118,6 +1118,16 @@ def test_status_skips_a_state_file_with_a_pid_that_is_not_a_number(tmp_path: Pat
     assert said in result.stderr
 
 
+def test_status_skips_a_state_file_whose_running_is_not_true_or_false(tmp_path: Path) -> None:
+    """A running of "no" read as true: a run that ended showed as running while its pid was alive."""
+    (tmp_path / "x.json").write_text(f'{{"kernel_id": "x", "running": "no", "pid": {os.getpid()}}}')
+    result = runner.invoke(app, ["status", "--state-dir", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+    said = f"warning: skipped state file {tmp_path / 'x.json'}: running: Input should be a valid boolean"
+    assert f"{said}, got 'no'" in result.stderr
+
+
 GOOD_STATE = {
     "kernel_id": "good", "pid": 1, "running": False, "clock": "data", "data_time": 1704300000.0,
     "account": {"equity": 10.0, "realized_pnl": 1.0, "k_fees_paid": 0.5, "k_funding_net": 0.0},

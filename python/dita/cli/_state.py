@@ -162,6 +162,9 @@ class StateFile(_Shape):
     """The fields status, orders and pnl read, in the types `dita paper` writes them."""
 
     kernel_id: str
+    # Whether the run was still going when it saved: a text ("no") would read as true, and
+    # the kernel of a run that ended as running while some process holds its pid.
+    running: bool = False
     data_time: _Time | None = None
     # A replay's place (how many rows of data_time were handled) and the kernel's seq the book
     # goes with, which a run continuing the kernel reads: one that is no count would be taken as
