@@ -742,6 +742,39 @@ def test_a_decimal_param_its_scale_holds_answers(live: tuple[str, ClickHouseJour
 
 
 @pytest.mark.parametrize(
+    ("type_", "value", "said"),
+    [
+        ("Array(UInt8)", "[1, 300]", "300 is outside what a UInt8 holds (0 to 255)"),
+        ("Array(Int8)", "[-129]", "-129 is outside what a Int8 holds (-128 to 127)"),
+        ("Array(Nullable(UInt8))", "[NULL, 300]", "300 is outside what a Nullable(UInt8) holds (0 to 255)"),
+        ("Array(UInt8)", "[NULL]", "NULL in an Array(UInt8), whose elements are not Nullable"),
+        ("Array(Decimal(9,2))", "[NULL]", "NULL in an Array(Decimal(9,2)), whose elements are not Nullable"),
+        ("Array(Decimal(9,2))", "[1.239]", "1.239 has more digits after the point than a Decimal(9,2)"),
+    ],
+)
+def test_an_array_param_element_clickhouse_would_read_as_another_number_is_refused(
+    tmp_path: Path, type_: str, value: str, said: str
+) -> None:
+    """ClickHouse read [300] as an Array(UInt8) as [44], [NULL] as [0] and 1.239 as 1.23, and
+    the query answered for those."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", f"x={value}", f"SELECT {{x:{type_}}} AS x")
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith(f"error: --param x={value!r}: {said}"), out.output
+    assert not where.exists()
+
+
+def test_an_array_param_its_elements_type_holds_answers(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql(
+        "--dsn", dsn, "-f", "json", "-p", "a=[0, 255]", "-p", "b=[NULL, 3]", "-p", "c=[1.23, 2]",
+        "SELECT {a:Array(UInt8)} AS a, {b:Array(Nullable(Int8))} AS b, {c:Array(Decimal(9, 2))} AS c",
+    )  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"a": [0, 255], "b": [None, 3], "c": ["1.23", "2.00"]}]
+
+
+@pytest.mark.parametrize(
     ("value", "want"),
     [
         ("2025-11-20 10:41:07", "2025-11-20T10:41:07"),

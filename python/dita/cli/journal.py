@@ -224,6 +224,59 @@ def _check_decimal_params(found: list[tuple[str, str]], params: dict[str, Any]) 
             )
 
 
+_ARRAY_TYPE = re.compile(r"\s*array\s*\((.*)\)\s*", re.I | re.S)
+# An array of plain elements as ClickHouse writes it: no nested array, tuple or string.
+_FLAT_ARRAY = re.compile(r"\s*\[([^\[\]()'\"`]*)\]\s*")
+
+
+def _check_array_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
+    """Refuse an element of an Array of integers or decimals that ClickHouse would read as
+    another number without a word: one its type cannot hold (``[300]`` as an Array(UInt8) is
+    ``[44]``), digits past a Decimal's scale, and NULL where the elements are not Nullable
+    (``[NULL]`` is ``[0]``). Other texts are left to ClickHouse, which refuses them."""
+    from decimal import Decimal, DecimalException
+
+    for name, type_ in found:
+        value = params.get(name)
+        array = _ARRAY_TYPE.fullmatch(type_)
+        flat = _FLAT_ARRAY.fullmatch(value) if isinstance(value, str) else None
+        if array is None or flat is None:
+            continue
+        inner = array[1].strip()
+        base = _base_type(inner)
+        bounds = _INT_RANGES.get(_INT_ALIASES.get(base, base))
+        scale = _decimal_scale(inner)
+        if bounds is None and scale is None:
+            continue
+        elements = [e.strip() for e in flat[1].split(",")] if flat[1].strip() else []
+        for element in elements:
+            if element.upper() == "NULL":
+                if not inner.lower().startswith("nullable"):
+                    fail(
+                        f"--param {name}={value!r}: NULL in an {type_.strip()}, whose elements are not "
+                        f"Nullable; ClickHouse would read it as 0 without saying so"
+                    )
+                continue
+            if bounds is not None and _INT_TEXT.fullmatch(element):
+                low, high = bounds
+                if not low <= int(element) <= high:
+                    fail(
+                        f"--param {name}={value!r}: {element} is outside what a {inner} holds ({low} to "
+                        f"{high}); ClickHouse would read it as another number without saying so"
+                    )
+            if scale is not None:
+                try:
+                    number = Decimal(element)
+                    cut = number.is_finite() and number.scaleb(scale) % 1 != 0
+                except DecimalException:
+                    continue
+                if cut:
+                    fail(
+                        f"--param {name}={value!r}: {element} has more digits after the point than a "
+                        f"{inner} keeps ({scale}); ClickHouse would cut them off without saying so"
+                    )
+
+
 def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
     """Refuse a text for a Date/DateTime placeholder that names no real time, and say so of a
     time a Date or DateTime cannot hold.
@@ -499,6 +552,7 @@ def sql_command(
     _check_time_params(found, params)
     _check_int_params(found, params)
     _check_decimal_params(found, params)
+    _check_array_params(found, params)
     target = journal_target(dsn)
     _print(query_journal(target, query, params, progress=progress), fmt)
 
