@@ -764,14 +764,37 @@ def test_an_array_param_element_clickhouse_would_read_as_another_number_is_refus
     assert not where.exists()
 
 
+@pytest.mark.parametrize(
+    ("type_", "value", "element"),
+    [
+        ("Array(Date)", "['2025-11-30', '2025-11-31']", "2025-11-31"),
+        ("Array(Nullable(Date))", "['2025-13-01']", "2025-13-01"),
+        ("Array(DateTime)", "['2025-11-20 25:00:00']", "2025-11-20 25:00:00"),
+    ],
+)
+def test_an_array_param_time_that_names_no_real_time_is_refused(
+    tmp_path: Path, type_: str, value: str, element: str
+) -> None:
+    """ClickHouse read 2025-11-31 in an Array(Date) as 2025-12-01 and month 13 as 1970-01-01."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", f"x={value}", f"SELECT {{x:{type_}}} AS x")
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith(f"error: --param x={element!r}: not a real time"), out.output
+    assert not where.exists()
+
+
 def test_an_array_param_its_elements_type_holds_answers(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, _ = live
     out = _sql(
         "--dsn", dsn, "-f", "json", "-p", "a=[0, 255]", "-p", "b=[NULL, 3]", "-p", "c=[1.23, 2]",
-        "SELECT {a:Array(UInt8)} AS a, {b:Array(Nullable(Int8))} AS b, {c:Array(Decimal(9, 2))} AS c",
+        "-p", "d=['2025-11-30', '2025-12-01']",
+        "SELECT {a:Array(UInt8)} AS a, {b:Array(Nullable(Int8))} AS b, {c:Array(Decimal(9, 2))} AS c, "
+        "{d:Array(Date)} AS d",
     )  # fmt: skip
     assert out.exit_code == 0, out.output
-    assert json.loads(out.output) == [{"a": [0, 255], "b": [None, 3], "c": ["1.23", "2.00"]}]
+    assert json.loads(out.output) == [
+        {"a": [0, 255], "b": [None, 3], "c": ["1.23", "2.00"], "d": ["2025-11-30", "2025-12-01"]}
+    ]
 
 
 @pytest.mark.parametrize(

@@ -239,10 +239,15 @@ def _check_array_params(found: list[tuple[str, str]], params: dict[str, Any]) ->
     for name, type_ in found:
         value = params.get(name)
         array = _ARRAY_TYPE.fullmatch(type_)
-        flat = _FLAT_ARRAY.fullmatch(value) if isinstance(value, str) else None
-        if array is None or flat is None:
+        if array is None or not isinstance(value, str):
             continue
         inner = array[1].strip()
+        if _time_type(inner) is not None:
+            _check_time_elements(name, value, inner)
+            continue
+        flat = _FLAT_ARRAY.fullmatch(value)
+        if flat is None:
+            continue
         base = _base_type(inner)
         bounds = _INT_RANGES.get(_INT_ALIASES.get(base, base))
         scale = _decimal_scale(inner)
@@ -275,6 +280,20 @@ def _check_array_params(found: list[tuple[str, str]], params: dict[str, Any]) ->
                         f"--param {name}={value!r}: {element} has more digits after the point than a "
                         f"{inner} keeps ({scale}); ClickHouse would cut them off without saying so"
                     )
+
+
+_QUOTED_ARRAY = re.compile(r"\s*\[\s*('[^'\\]*'(?:\s*,\s*'[^'\\]*')*)?\s*\]\s*")
+
+
+def _check_time_elements(name: str, value: str, inner: str) -> None:
+    """The elements of an Array of times (``['2025-11-20', ...]``) held to what a time
+    placeholder of their type takes (``_check_time_params``): ClickHouse reads 2025-11-31 in
+    one as 2025-12-01, month 13 as 1970-01-01."""
+    quoted = _QUOTED_ARRAY.fullmatch(value)
+    if quoted is None or quoted[1] is None:
+        return  # another form, or no element: left to ClickHouse
+    for element in re.findall(r"'([^']*)'", quoted[1]):
+        _check_time_params([(name, inner)], {name: element})
 
 
 def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
