@@ -174,3 +174,10 @@ def test_run_backtest_refuses_a_reused_strategy_before_it_builds_a_kernel(tmp_pa
     assert not wal_dir.exists()
     assert run_backtest(BuysEveryFlatBar(), data, kernel_options={"wal_dir": str(wal_dir)}).metrics.trades > 0
     del refused
+
+
+def test_run_backtest_refuses_a_dict_for_config_naming_the_class() -> None:
+    """A dict of settings gave "'dict' object has no attribute 'paper_venue'"."""
+    message = r"config must be BacktestConfig, got dict: build it with .*BacktestConfig"
+    with pytest.raises(TypeError, match=message):
+        run_backtest(BuysEveryFlatBar(), load_market_data(SAMPLE_BARS), {"balance": 5})  # type: ignore[arg-type]

@@ -326,6 +326,13 @@ def run_backtest(
             f"data must be MarketData, got {type(data).__name__}: load it with "
             "dita.backtest.data.load_market_data(path)"
         )
+    # Refused here, naming the argument: a dict of settings gave "'dict' object has no attribute
+    # 'paper_venue'".
+    if config is not None and not isinstance(config, BacktestConfig):
+        raise TypeError(
+            f"config must be BacktestConfig, got {type(config).__name__}: build it with "
+            "dita.backtest.engine.BacktestConfig(**settings)"
+        )
     cfg = config or BacktestConfig()
     venue = cfg.paper_venue(data.assets, bar_seconds=data.interval if data.kind == "bars" else 0.0)
     kernel = ExecutionKernel(
