@@ -181,3 +181,11 @@ def test_run_backtest_refuses_a_dict_for_config_naming_the_class() -> None:
     message = r"config must be BacktestConfig, got dict: build it with .*BacktestConfig"
     with pytest.raises(TypeError, match=message):
         run_backtest(BuysEveryFlatBar(), load_market_data(SAMPLE_BARS), {"balance": 5})  # type: ignore[arg-type]
+
+
+def test_run_backtest_refuses_a_progress_that_is_no_function_before_replaying() -> None:
+    """A number for progress raised "'int' object is not callable" after the first row."""
+    strategy = BuysEveryFlatBar()
+    with pytest.raises(TypeError, match=r"progress must be a function of the rows done, or None; got 5"):
+        run_backtest(strategy, load_market_data(SAMPLE_BARS), progress=5)  # type: ignore[arg-type]
+    assert strategy.fills_total == 0

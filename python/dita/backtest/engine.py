@@ -333,6 +333,10 @@ def run_backtest(
             f"config must be BacktestConfig, got {type(config).__name__}: build it with "
             "dita.backtest.engine.BacktestConfig(**settings)"
         )
+    # Else called first after the first rows were replayed, raising mid-run with the runtime
+    # left started.
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a function of the rows done, or None; got {progress!r}")
     cfg = config or BacktestConfig()
     venue = cfg.paper_venue(data.assets, bar_seconds=data.interval if data.kind == "bars" else 0.0)
     kernel = ExecutionKernel(
