@@ -189,3 +189,26 @@ def test_run_backtest_refuses_a_progress_that_is_no_function_before_replaying() 
     with pytest.raises(TypeError, match=r"progress must be a function of the rows done, or None; got 5"):
         run_backtest(strategy, load_market_data(SAMPLE_BARS), progress=5)  # type: ignore[arg-type]
     assert strategy.fills_total == 0
+
+
+class TakesQuotes(Strategy[Any]):
+    data = ("quotes",)
+
+
+class TradesEth(Strategy[Any]):
+    assets = ("ETHUSDT",)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "message"),
+    [
+        (TakesQuotes, r"^TakesQuotes takes quotes but data gives bars$"),
+        (TradesEth, r"^TradesEth trades ETHUSDT but data gives BTCUSDT$"),
+    ],
+)
+def test_run_backtest_refuses_a_strategy_that_hears_none_of_the_data(
+    strategy: type[Strategy[Any]], message: str
+) -> None:
+    """It ran to the end without a callback, reading as a strategy that chose not to trade."""
+    with pytest.raises(ValueError, match=message):
+        run_backtest(strategy(), load_market_data(SAMPLE_BARS))

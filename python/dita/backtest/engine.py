@@ -326,6 +326,13 @@ def run_backtest(
             f"data must be MarketData, got {type(data).__name__}: load it with "
             "dita.backtest.data.load_market_data(path)"
         )
+    # A replay the strategy hears none of (quotes to a bars strategy, other assets than its
+    # own) ends as a run without trades and no word of why; `dita backtest` refuses it too.
+    from dita.cli._common import feed_problem
+
+    problem = feed_problem(strategy, data.kind, data.assets, source="data")
+    if problem:
+        raise ValueError(problem)
     # Refused here, naming the argument: a dict of settings gave "'dict' object has no attribute
     # 'paper_venue'".
     if config is not None and not isinstance(config, BacktestConfig):
