@@ -125,6 +125,24 @@ def test_mismatched_inputs_are_refused() -> None:
         compute_metrics(ts=np.zeros(1), equity=np.ones(1), balance=-5.0, trades=[])
 
 
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"period_s": 0.0}, r"^period_s=0.0 must be a positive number of seconds$"),
+        ({"period_s": math.nan}, r"^period_s=nan must be a positive number of seconds$"),
+        ({"bar_interval": math.nan}, r"^bar_interval=nan must be a number of seconds >= 0$"),
+        ({"bar_interval": -DAY}, r"^bar_interval=-86400.0 must be a number of seconds >= 0$"),
+    ],
+)
+def test_a_period_or_bar_length_that_is_no_length_is_refused_naming_it(
+    setting: dict[str, float], message: str
+) -> None:
+    """A period of 0 raised ZeroDivisionError; a NaN period or bar gave a NaN Sharpe or CAGR."""
+    ts = np.arange(400.0) * DAY
+    with pytest.raises(ValueError, match=message):
+        compute_metrics(ts=ts, equity=np.linspace(100.0, 120.0, 400), balance=100.0, trades=[], **setting)
+
+
 def test_cagr_of_a_short_profitable_run_is_none_not_a_crash() -> None:
     # 1 % in six minutes compounds past the largest float over a year: (1.01) ** 87,600.
     ts = np.arange(6) * 60.0

@@ -219,6 +219,12 @@ def compute_metrics(
         raise ValueError(f"ts has {len(ts)} values and equity {len(equity)}; they must match")
     if balance <= 0 or not math.isfinite(balance):
         raise ValueError(f"balance={balance} must be a positive number")
+    # Else a period of 0 raised ZeroDivisionError, and a NaN one or a NaN bar made the Sharpe
+    # or the CAGR NaN without a word.
+    if not (period_s > 0 and math.isfinite(period_s)):
+        raise ValueError(f"period_s={period_s} must be a positive number of seconds")
+    if not (bar_interval >= 0 and math.isfinite(bar_interval)):
+        raise ValueError(f"bar_interval={bar_interval} must be a number of seconds >= 0")
     final = float(equity[-1]) if len(equity) else balance
     total = final - balance
 
