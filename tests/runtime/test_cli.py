@@ -2392,3 +2392,16 @@ def test_pnl_refuses_a_kernel_id_that_is_not_utf8(tmp_path: Path) -> None:
     result = runner.invoke(app, ["pnl", "--state-dir", str(tmp_path), "--kernel", "caf\udce9"])
     assert result.exit_code == 2, result.output
     assert "error: --kernel is not valid UTF-8: caf\\xe9" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["backtest", "paper"])
+def test_an_empty_data_option_is_refused_naming_it_not_read_as_the_current_directory(
+    tmp_path: Path, command: str
+) -> None:
+    """`--data "$DATA"` with the variable unset was read as `.`: "bad data: .: unsupported file
+    type ''", naming neither the option nor the value given."""
+    args = [command, "--strategy", "dita.examples.crossover:SmaCrossover", "--data", ""]
+    args += ["--out", str(tmp_path / "bt")] if command == "backtest" else ["--max-speed"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert "error: --data must name a .csv, .csv.gz or .parquet file, or 'sample'; got ''" in res.output

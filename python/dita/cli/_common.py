@@ -27,6 +27,7 @@ __all__ = [
     "check_feed",
     "close_all",
     "cluster_options",
+    "data_path",
     "default_state_dir",
     "elapsed_report",
     "fail",
@@ -234,6 +235,16 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
     """Print ``error: message`` on stderr and exit (2: bad arguments or data)."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def data_path(data: str) -> Path:
+    """``--data``'s file: ``sample`` is the shipped sample bars; ``""`` is refused (exit 2), as
+    a path it reads as the current directory, and the refusal named ``.``, not the option."""
+    from dita.data import SAMPLE_BARS
+
+    if not data.strip():
+        fail(f"--data must name a .csv, .csv.gz or .parquet file, or 'sample'; got {data!r}")
+    return SAMPLE_BARS if data == "sample" else Path(data)
 
 
 def warn(message: str) -> None:

@@ -30,6 +30,7 @@ from dita.cli._common import (
     SlippageBpsOption,
     VolumeShareOption,
     check_feed,
+    data_path,
     elapsed_report,
     fail,
     fail_options,
@@ -88,7 +89,6 @@ def backtest(
 
     from dita.backtest.data import DataError, load_market_data, parse_time
     from dita.backtest.engine import BacktestConfig, run_backtest
-    from dita.data import SAMPLE_BARS
     from dita.runtime import refusals_said
 
     try:
@@ -111,7 +111,7 @@ def backtest(
     except ValidationError as exc:
         fail_options(exc)
     strat = load_strategy(strategy, *parse_params(param or [], params))
-    path = SAMPLE_BARS if data == "sample" else Path(data)
+    path = data_path(data)
     try:
         # A file of gigabytes takes minutes to read and check: said, or the run would look hung.
         with elapsed_report(

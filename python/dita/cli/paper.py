@@ -39,6 +39,7 @@ from dita.cli._common import (
     VolumeShareOption,
     check_feed,
     close_all,
+    data_path,
     fail,
     fail_options,
     given_path,
@@ -172,7 +173,6 @@ def paper(
     from dita.backtest.engine import BacktestConfig
     from dita.cli._state import live_run, named_state_dir
     from dita.control import check_kernel_id
-    from dita.data import SAMPLE_BARS
     from dita.strategy import Bar, Quote
 
     require_finite("--speed", speed, hint=" (use --max-speed for no pacing)")
@@ -239,7 +239,7 @@ def paper(
     live_feed: LiveFeed | None = None
     if data is not None:
         try:
-            history = load_market_data(SAMPLE_BARS if data == "sample" else Path(data), allow_gaps=allow_gaps)
+            history = load_market_data(data_path(data), allow_gaps=allow_gaps)
         except DataError as exc:
             fail(f"bad data: {exc}")
         check_feed(strat, history.kind, history.assets)
