@@ -40,7 +40,7 @@ from dita.runtime import (
     check_strategy_instance,
     check_strategy_unused,
 )
-from dita.strategy import Strategy, cancel_intent
+from dita.strategy import Strategy, cancel_intent, feed_problem
 from dita.venues._settings import check_rebate
 from dita.venues.paper import MAX_LATENCY_MS, MAX_LEVERAGE, PaperVenue
 
@@ -328,13 +328,11 @@ def run_backtest(
         )
     # A replay the strategy hears none of (quotes to a bars strategy, other assets than its
     # own) ends as a run without trades and no word of why; `dita backtest` refuses it too.
-    from dita.cli._common import feed_problem
-
     problem = feed_problem(strategy, data.kind, data.assets, source="data")
     if problem:
         raise ValueError(problem)
-    # Refused here, naming the argument: a dict of settings gave "'dict' object has no attribute
-    # 'paper_venue'".
+    # Refused here, naming the argument, and not as an attribute a dict of settings lacks deep
+    # in the run.
     if config is not None and not isinstance(config, BacktestConfig):
         raise TypeError(
             f"config must be BacktestConfig, got {type(config).__name__}: build it with "

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dita._text import is_utf8
+from dita.strategy import feed_gaps, feed_problem
 
 __all__ = [
     "check_feed",
@@ -569,38 +570,6 @@ def _param_problem(error: Any) -> str:
     if error["type"] == "missing":
         return f"{name}: required, give it as --param {name}=VALUE"
     return f"{name}={error.get('input')!r}: {msg}"
-
-
-def feed_problem(strategy: Any, kind: str, assets: Sequence[str], *, source: str = "--data") -> str | None:
-    """Why ``strategy`` would see none of a feed (``source``: a file, a live ticker) of
-    ``kind`` ("bars"/"quotes") rows for ``assets`` (None: it sees some). A replay it never
-    hears of ends as a run without trades."""
-    name = type(strategy).__qualname__
-    holds = "holds" if source == "--data" else "gives"
-    if kind not in strategy.data:
-        return f"{name} takes {' and '.join(strategy.data)} but {source} {holds} {kind}"
-    wanted = tuple(strategy.assets)
-    if wanted and not set(wanted) & set(assets):
-        return f"{name} trades {', '.join(wanted)} but {source} {holds} {', '.join(sorted(assets))}"
-    return None
-
-
-def feed_gaps(strategy: Any, assets: Sequence[str], *, source: str = "--data") -> str | None:
-    """The declared ``assets`` of ``strategy`` a feed (``source``) lacks, said, when it has some
-    of them (None when it has all, or none, which ``feed_problem`` refuses). Not refused: a
-    strategy may declare more assets than one run trades. Said, since it hears nothing of those
-    and the venue rejects its orders for them, which a run reads as a strategy not trading."""
-    wanted = tuple(dict.fromkeys(strategy.assets))
-    missing = [a for a in wanted if a not in set(assets)]
-    if not missing or len(missing) == len(wanted):
-        return None
-    holds = "holds" if source == "--data" else "gives"
-    them = "it" if len(missing) == 1 else "them"
-    return (
-        f"{type(strategy).__qualname__} trades {', '.join(wanted)}, but {source} {holds} no "
-        f"{' or '.join(missing)} ({', '.join(sorted(assets))} only): it hears nothing of {them} "
-        f"and the venue rejects its orders for {them}"
-    )
 
 
 def check_feed(strategy: Any, kind: str, assets: Sequence[str], *, source: str = "--data") -> None:
