@@ -110,17 +110,22 @@ _TIME_RANGES: dict[str, tuple[dt.datetime, dt.datetime, str]] = {
 }
 
 
+def _unwrapped(type_: str) -> str:
+    """A placeholder's type without Nullable or LowCardinality around it, its arguments kept:
+    ``LowCardinality(Nullable(Decimal(9, 2)))`` is ``Decimal(9, 2)``."""
+    base = type_.strip()
+    while True:
+        head, paren, rest = base.partition("(")
+        if not (paren and head.strip().lower() in ("nullable", "lowcardinality")):
+            return base
+        base = rest.rsplit(")", 1)[0].strip()
+
+
 def _base_type(type_: str) -> str:
     """A placeholder's type without Nullable or LowCardinality around it, lower case and
     without its arguments: ``Nullable(DateTime64(3))`` is ``datetime64``."""
-    base = type_.strip()
-    while True:  # Nullable(DateTime64(3)), LowCardinality(Nullable(Date))
-        head, paren, rest = base.partition("(")
-        if paren and head.strip().lower() in ("nullable", "lowcardinality"):
-            base = rest.rsplit(")", 1)[0].strip()
-            continue
-        # Its arguments dropped wherever they are (INT(11) UNSIGNED is "int unsigned").
-        return " ".join(re.sub(r"\(.*\)", " ", base).lower().split())
+    # Its arguments dropped wherever they are (INT(11) UNSIGNED is "int unsigned").
+    return " ".join(re.sub(r"\(.*\)", " ", _unwrapped(type_)).lower().split())
 
 
 def _time_type(type_: str) -> str | None:
@@ -185,12 +190,7 @@ _DECIMAL_TYPE = re.compile(r"decimal(?:32|64|128|256)?\s*(?:\(\s*(\d+)\s*(?:,\s*
 
 def _decimal_scale(type_: str) -> int | None:
     """The scale (digits after the point) of a Decimal placeholder's type; None for another type."""
-    base = type_.strip()
-    while True:  # Nullable(Decimal(9, 2)), LowCardinality(...)
-        head, paren, rest = base.partition("(")
-        if not (paren and head.strip().lower() in ("nullable", "lowcardinality")):
-            break
-        base = rest.rsplit(")", 1)[0].strip()
+    base = _unwrapped(type_)
     match = _DECIMAL_TYPE.fullmatch(base)
     if match is None:
         return None
@@ -201,23 +201,28 @@ def _decimal_scale(type_: str) -> int | None:
     return int(first) if first is not None and not base.lower().startswith("decimal(") else 0
 
 
+def _past_scale(text: str, scale: int) -> bool:
+    """Whether the number ``text`` has digits past ``scale`` after the point. A text that is no
+    number, or one past what Decimal computes with, is not: ClickHouse says what is wrong."""
+    from decimal import Decimal, DecimalException
+
+    try:
+        number = Decimal(text.strip())
+        return bool(number.is_finite() and number.scaleb(scale) % 1 != 0)
+    except DecimalException:
+        return False
+
+
 def _check_decimal_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
     """Refuse a value for a Decimal placeholder with digits past the type's scale: ClickHouse
     cuts them off without a word (1.239 as a Decimal(9, 2) is 1.23, 1.5 as a Decimal is 1).
     A text that is no number is left to ClickHouse, which refuses it."""
-    from decimal import Decimal, DecimalException
-
     for name, type_ in found:
         value = params.get(name)
         scale = _decimal_scale(type_)
         if scale is None or not isinstance(value, str):
             continue
-        try:
-            number = Decimal(value.strip())
-            cut = number.is_finite() and number.scaleb(scale) % 1 != 0
-        except DecimalException:  # no number, or one past what Decimal computes with: ClickHouse says
-            continue
-        if cut:
+        if _past_scale(value, scale):
             fail(
                 f"--param {name}={value!r}: more digits after the point than a {type_.strip()} keeps "
                 f"({scale}); ClickHouse would cut them off without saying so"
@@ -234,8 +239,6 @@ def _check_array_params(found: list[tuple[str, str]], params: dict[str, Any]) ->
     another number without a word: one its type cannot hold (``[300]`` as an Array(UInt8) is
     ``[44]``), digits past a Decimal's scale, and NULL where the elements are not Nullable
     (``[NULL]`` is ``[0]``). Other texts are left to ClickHouse, which refuses them."""
-    from decimal import Decimal, DecimalException
-
     for name, type_ in found:
         value = params.get(name)
         array = _ARRAY_TYPE.fullmatch(type_)
@@ -269,17 +272,11 @@ def _check_array_params(found: list[tuple[str, str]], params: dict[str, Any]) ->
                         f"--param {name}={value!r}: {element} is outside what a {inner} holds ({low} to "
                         f"{high}); ClickHouse would read it as another number without saying so"
                     )
-            if scale is not None:
-                try:
-                    number = Decimal(element)
-                    cut = number.is_finite() and number.scaleb(scale) % 1 != 0
-                except DecimalException:
-                    continue
-                if cut:
-                    fail(
-                        f"--param {name}={value!r}: {element} has more digits after the point than a "
-                        f"{inner} keeps ({scale}); ClickHouse would cut them off without saying so"
-                    )
+            if scale is not None and _past_scale(element, scale):
+                fail(
+                    f"--param {name}={value!r}: {element} has more digits after the point than a "
+                    f"{inner} keeps ({scale}); ClickHouse would cut them off without saying so"
+                )
 
 
 _QUOTED_ARRAY = re.compile(r"\s*\[\s*('[^'\\]*'(?:\s*,\s*'[^'\\]*')*)?\s*\]\s*")
