@@ -338,8 +338,8 @@ def run_backtest(
             f"config must be BacktestConfig, got {type(config).__name__}: build it with "
             "dita.backtest.engine.BacktestConfig(**settings)"
         )
-    # Else called first after the first rows were replayed, raising mid-run with the runtime
-    # left started.
+    # Checked before the replay: it is first called after some rows, and would raise mid-run
+    # with the runtime left started.
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be a function of the rows done, or None; got {progress!r}")
     cfg = config or BacktestConfig()

@@ -219,8 +219,8 @@ def compute_metrics(
         raise ValueError(f"ts has {len(ts)} values and equity {len(equity)}; they must match")
     if balance <= 0 or not math.isfinite(balance):
         raise ValueError(f"balance={balance} must be a positive number")
-    # Else a period of 0 raised ZeroDivisionError, and a NaN one or a NaN bar made the Sharpe
-    # or the CAGR NaN without a word.
+    # A period of 0 would divide by zero, and a NaN one or a NaN bar would make the Sharpe or
+    # the CAGR NaN without a word.
     if not (period_s > 0 and math.isfinite(period_s)):
         raise ValueError(f"period_s={period_s} must be a positive number of seconds")
     if not (bar_interval >= 0 and math.isfinite(bar_interval)):

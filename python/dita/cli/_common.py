@@ -239,8 +239,8 @@ def fail(message: str, code: int = USAGE_ERROR) -> NoReturn:
 
 
 def data_path(data: str) -> Path:
-    """``--data``'s file: ``sample`` is the shipped sample bars; ``""`` is refused (exit 2), as
-    a path it reads as the current directory, and the refusal named ``.``, not the option."""
+    """``--data``'s file: ``sample`` is the shipped sample bars; ``""`` is refused (exit 2)
+    naming the option: as a path it would be the current directory."""
     from dita.data import SAMPLE_BARS
 
     if not data.strip():
