@@ -466,25 +466,34 @@ class VenueOrder:
     empty or 0 for an order someone else placed. ``is_entry`` (None: an entry unless
     ``reduce_only``) says whether it opens its slot's position: an exit may go out plain."""
 
+    # ``client_order_id``, ``trade_id``, ``side`` and ``size`` are required, each under dita's
+    # name or the original kernel's (``venue_client_id``, ``internal_trade_id``,
+    # ``intended_size``; ``average_fill_price`` for ``avg_fill_price``); one left out is a
+    # TypeError. Without them an order reads slot 0, no asset, MARKET at price 0.
     def __new__(
         cls,
-        client_order_id: str,
-        slot_id: int,
-        trade_id: str,
-        asset: str,
-        side: OrderSide | TradeSide | str,
-        order_type: OrderType | str,
-        price: float,
-        size: float,
+        client_order_id: str | None = None,
+        slot_id: int | None = None,
+        trade_id: str | None = None,
+        asset: str | None = None,
+        side: OrderSide | TradeSide | str | None = None,
+        order_type: OrderType | str | None = None,
+        price: float | None = None,
+        size: float | None = None,
         *,
         venue_order_id: str = "",
         reduce_only: bool = False,
         reference_price: float = 0.0,
         timestamp: float | datetime | None = None,
         filled_size: float = 0.0,
-        avg_fill_price: float = 0.0,
+        avg_fill_price: float | None = None,
         status: VenueOrderStatus | str | None = None,
         is_entry: bool | None = None,
+        venue_client_id: str | None = None,
+        internal_trade_id: str | None = None,
+        intended_size: float | None = None,
+        average_fill_price: float | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Self: ...
     @property
     def client_order_id(self) -> str: ...

@@ -200,3 +200,51 @@ def test_an_outcome_holds_every_field_of_the_original_in_its_shapes(kernel: Exec
     assert [e.kind.value for e in out.emitted_events] == ["ORDER_ACK", "FILL"]
     assert all(e.side == TradeSide.LONG for e in out.emitted_events)  # its order's trade's
     assert isinstance(out.details, dict)
+
+
+def test_a_venue_order_is_built_with_the_original_keywords() -> None:
+    order = dita.VenueOrder(
+        internal_trade_id="trade-7",
+        venue_order_id="v-7",
+        venue_client_id="c-7",
+        side=TradeSide.SHORT,
+        intended_size=2.0,
+        filled_size=0.5,
+        average_fill_price=101.5,
+        status=VenueOrderStatus.PARTIALLY_FILLED,
+        metadata={},
+    )
+    assert (order.internal_trade_id, order.venue_order_id, order.venue_client_id) == ("trade-7", "v-7", "c-7")
+    assert (order.side, order.order_side) == (TradeSide.SHORT, dita.OrderSide.SELL)
+    assert (order.intended_size, order.filled_size, order.average_fill_price) == (2.0, 0.5, 101.5)
+    assert order.status == VenueOrderStatus.PARTIALLY_FILLED and order.metadata == {}
+    # The original's orders carry no slot, asset, type or price.
+    assert (order.slot_id, order.asset, order.order_type.name, order.price) == (0, "", "MARKET", 0.0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"client_order_id": "c"}, TypeError, "both 'client_order_id' and 'venue_client_id'"),
+        ({"trade_id": "t"}, TypeError, "both 'trade_id' and 'internal_trade_id'"),
+        ({"venue_client_id": None}, TypeError, "missing required argument: 'client_order_id'"),
+        ({"internal_trade_id": None}, TypeError, "missing required argument: 'trade_id'"),
+        ({"side": None}, TypeError, "missing required argument: 'side'"),
+        ({"intended_size": -1.0}, ValueError, "invalid intended_size: -1"),
+        ({"average_fill_price": float("nan")}, ValueError, "invalid average_fill_price: NaN"),
+        ({"metadata": {"desk": "a"}}, ValueError, r"invalid metadata: \{'desk': 'a'\}"),
+        ({"metadata": ["desk"]}, TypeError, r"metadata: expected a dict or None, got list"),
+    ],
+)
+def test_a_venue_order_in_the_original_shape_with_a_bad_field_is_refused_naming_it(
+    fields: dict[str, object], error: type[Exception], message: str
+) -> None:
+    given: dict[str, object] = {
+        "internal_trade_id": "t",
+        "venue_client_id": "c",
+        "side": "LONG",
+        "intended_size": 1.0,
+    }
+    given.update(fields)
+    with pytest.raises(error, match=message):
+        dita.VenueOrder(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]

@@ -161,6 +161,8 @@ named_extractors!(real -> f64 = float_arg(
     amount,
     fee,
     avg_fill_price,
+    average_fill_price,
+    intended_size,
     fill_rate,
     reject_rate,
     partial_fill_rate,

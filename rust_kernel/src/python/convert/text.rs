@@ -119,6 +119,7 @@ named_extractors!(ident -> crate::types::Id = id_arg(
     event_id,
     venue_order_id,
     venue_client_id,
+    internal_trade_id,
     fill_id,
     client_order_id,
 ));

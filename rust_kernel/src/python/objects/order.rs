@@ -8,9 +8,57 @@ use crate::python::convert::numbers::real;
 use crate::python::convert::text::ident;
 use crate::python::convert::time::{opt_time, time_or_now};
 use crate::types::{Id, OrderSide, OrderType, TradeSide, VenueOrderStatus};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFrozenSet};
+
+type Read<T> = for<'a, 'py> fn(&'a Bound<'py, PyAny>) -> PyResult<T>;
+
+/// An argument given under dita's name or the original kernel's: both is a TypeError, as two
+/// values for one field leave the order unknown.
+fn either<T>(
+    (ours, name, read_ours): (Option<&Bound<'_, PyAny>>, &str, Read<T>),
+    (theirs, alias, read_theirs): (Option<&Bound<'_, PyAny>>, &str, Read<T>),
+) -> PyResult<Option<T>> {
+    match (ours, theirs) {
+        (Some(_), Some(_)) => Err(PyTypeError::new_err(format!(
+            "VenueOrder() got both '{name}' and '{alias}', the original kernel's name of the same field: give one"
+        ))),
+        (Some(v), None) => read_ours(v).map(Some),
+        (None, Some(v)) => read_theirs(v).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+fn required<T>(
+    ours: (Option<&Bound<'_, PyAny>>, &str, Read<T>),
+    theirs: (Option<&Bound<'_, PyAny>>, &str, Read<T>),
+) -> PyResult<T> {
+    let (name, alias) = (ours.1, theirs.1);
+    either(ours, theirs)?.ok_or_else(|| {
+        PyTypeError::new_err(format!(
+            "VenueOrder() missing required argument: '{name}' (or the original kernel's '{alias}')"
+        ))
+    })
+}
+
+/// The original kernel's `metadata`, taken when empty: an order keeps none (its trade's is its
+/// slot's), and dropping a caller's entries would lose them without a word.
+fn no_metadata(metadata: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    let Some(metadata) = metadata else {
+        return Ok(());
+    };
+    let dict = metadata.cast::<PyDict>().map_err(|_| {
+        crate::python::convert::wrong_type("metadata: expected a dict or None", metadata)
+    })?;
+    if dict.is_empty() {
+        return Ok(());
+    }
+    Err(PyValueError::new_err(format!(
+        "invalid metadata: {} (an order keeps none: give a trade's metadata on its intent, kept on its slot)",
+        metadata.repr()?
+    )))
+}
 
 pub(super) fn opt_order_dict<'py>(py: Python<'py>, o: &Option<VenueOrder>) -> PyResult<Py<PyAny>> {
     Ok(match o {
@@ -50,30 +98,79 @@ pub struct PyVenueOrder {
 impl PyVenueOrder {
     #[new]
     // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
-    // `signature` are Rust values, which it would show as "...".
-    #[pyo3(signature = (client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *,
-        venue_order_id=Id::default(), reduce_only=false, reference_price=0.0, timestamp=None, filled_size=0.0,
-        avg_fill_price=0.0, status=None, is_entry=None),
-        text_signature = "(client_order_id, slot_id, trade_id, asset, side, order_type, price, size, *, venue_order_id=\"\", reduce_only=False, reference_price=0.0, timestamp=None, filled_size=0.0, avg_fill_price=0.0, status=None, is_entry=None)")]
+    // `signature` are Rust values, which it would show as "...". The original kernel's names
+    // (`venue_client_id`, `internal_trade_id`, `intended_size`, `average_fill_price`,
+    // `metadata`) are taken as keywords, so its code builds orders unchanged.
+    #[pyo3(signature = (client_order_id=None, slot_id=None, trade_id=None, asset=None, side=None,
+        order_type=None, price=None, size=None, *, venue_order_id=Id::default(), reduce_only=false,
+        reference_price=0.0, timestamp=None, filled_size=0.0, avg_fill_price=None, status=None,
+        is_entry=None, venue_client_id=None, internal_trade_id=None, intended_size=None,
+        average_fill_price=None, metadata=None),
+        text_signature = "(client_order_id=None, slot_id=None, trade_id=None, asset=None, side=None, order_type=None, price=None, size=None, *, venue_order_id=\"\", reduce_only=False, reference_price=0.0, timestamp=None, filled_size=0.0, avg_fill_price=None, status=None, is_entry=None, venue_client_id=None, internal_trade_id=None, intended_size=None, average_fill_price=None, metadata=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
-        #[pyo3(from_py_with = slot_index_arg)] slot_id: usize,
-        #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
-        #[pyo3(from_py_with = ident::asset)] asset: Id,
-        side: &Bound<'_, PyAny>,
-        order_type: &Bound<'_, PyAny>,
-        #[pyo3(from_py_with = real::price)] price: f64,
-        #[pyo3(from_py_with = real::size)] size: f64,
+        client_order_id: Option<&Bound<'_, PyAny>>,
+        slot_id: Option<&Bound<'_, PyAny>>,
+        trade_id: Option<&Bound<'_, PyAny>>,
+        asset: Option<&Bound<'_, PyAny>>,
+        side: Option<&Bound<'_, PyAny>>,
+        order_type: Option<&Bound<'_, PyAny>>,
+        price: Option<&Bound<'_, PyAny>>,
+        size: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = ident::venue_order_id)] venue_order_id: Id,
         #[pyo3(from_py_with = flag::reduce_only)] reduce_only: bool,
         #[pyo3(from_py_with = real::reference_price)] reference_price: f64,
         #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
         #[pyo3(from_py_with = real::filled_size)] filled_size: f64,
-        #[pyo3(from_py_with = real::avg_fill_price)] avg_fill_price: f64,
+        avg_fill_price: Option<&Bound<'_, PyAny>>,
         status: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = opt_flag::is_entry)] is_entry: Option<bool>,
+        venue_client_id: Option<&Bound<'_, PyAny>>,
+        internal_trade_id: Option<&Bound<'_, PyAny>>,
+        intended_size: Option<&Bound<'_, PyAny>>,
+        average_fill_price: Option<&Bound<'_, PyAny>>,
+        metadata: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        // A figure the checks refuse is named as the caller gave it.
+        let size_field = if intended_size.is_some() {
+            "intended_size"
+        } else {
+            "size"
+        };
+        let avg_fill_price_field = if average_fill_price.is_some() {
+            "average_fill_price"
+        } else {
+            "avg_fill_price"
+        };
+        let client_order_id = required(
+            (client_order_id, "client_order_id", ident::client_order_id),
+            (venue_client_id, "venue_client_id", ident::venue_client_id),
+        )?;
+        let trade_id = required(
+            (trade_id, "trade_id", ident::trade_id),
+            (
+                internal_trade_id,
+                "internal_trade_id",
+                ident::internal_trade_id,
+            ),
+        )?;
+        let size = required(
+            (size, "size", real::size),
+            (intended_size, "intended_size", real::intended_size),
+        )?;
+        let avg_fill_price = either(
+            (avg_fill_price, "avg_fill_price", real::avg_fill_price),
+            (
+                average_fill_price,
+                "average_fill_price",
+                real::average_fill_price,
+            ),
+        )?
+        .unwrap_or(0.0);
+        let side = side.ok_or_else(|| {
+            PyTypeError::new_err("VenueOrder() missing required argument: 'side'")
+        })?;
+        no_metadata(metadata)?;
         // Not given: an entry unless reduce-only. An exit may go out without reduce-only, so
         // whoever copies an order (a venue's answer, a saved book) passes it on.
         let is_entry = is_entry.unwrap_or(!reduce_only);
@@ -87,6 +184,11 @@ impl PyVenueOrder {
                 SideArg::Trade(trade) if is_entry => trade.entry_order_side(),
                 SideArg::Trade(trade) => trade.exit_order_side(),
             };
+        // The original kernel's orders carry no slot, asset, type or price: an order built
+        // without them reads slot 0, no asset, a MARKET order at price 0.
+        let slot_id = slot_id.map(slot_index_arg).transpose()?.unwrap_or(0);
+        let asset = asset.map(ident::asset).transpose()?.unwrap_or_default();
+        let price = price.map(real::price).transpose()?.unwrap_or(0.0);
         let inner = VenueOrder {
             client_order_id,
             venue_order_id,
@@ -94,7 +196,10 @@ impl PyVenueOrder {
             trade_id,
             asset,
             side,
-            order_type: enum_arg(order_type, "order_type")?,
+            order_type: match order_type {
+                Some(order_type) => enum_arg(order_type, "order_type")?,
+                None => OrderType::Market,
+            },
             price,
             // 0 (the default) is "none given": the price. NaN or a negative one is checked
             // below, named (taken as none given, it would hide a caller's bad figure).
@@ -115,6 +220,8 @@ impl PyVenueOrder {
         // Named as this constructor's arguments: the order's time is its `timestamp`.
         inner.check(|f| match f {
             "created_at" => "timestamp".to_string(),
+            "size" => size_field.to_string(),
+            "avg_fill_price" => avg_fill_price_field.to_string(),
             f => f.to_string(),
         })?;
         Ok(PyVenueOrder { inner })
