@@ -87,9 +87,9 @@ def feed(kernel: ExecutionKernel, venue: IbkrVenue, count: int) -> list[VenueEve
     return events
 
 
-def entry(size: float = 10.0, price: float = 190.0) -> KernelIntent:
+def entry(size: float = 10.0, price: float = 190.0, intent_id: str = "i1") -> KernelIntent:
     return KernelIntent(
-        "i1", "tr-1", 0, "AAPL", "LONG", "ENTER", price, size,
+        intent_id, "tr-1", 0, "AAPL", "LONG", "ENTER", price, size,
         order_type="LIMIT", limit_price=price, timestamp=time.time(),
     )  # fmt: skip
 
@@ -247,6 +247,144 @@ def test_a_cancel_of_an_order_tws_does_not_work_is_refused_with_10147(
     (refused,) = venue.cancel(order)
     assert refused.kind.name == "CANCEL_REJECT" and "10147" in refused.reason
     assert venue.following()
+
+
+def test_a_cancel_tws_finds_not_cancellable_is_refused_with_161_and_the_order_works_on(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    tws.refuse_cancels = True
+    tws.cancel_refusal = (
+        161,
+        "Cancel attempted when order is not in a cancellable state. Order permId ={perm_id}",
+    )
+    out = kernel.process_intent(cancel_intent())
+    (refused,) = out.emitted_events
+    assert refused.kind.name == "CANCEL_REJECT" and "TWS error 161: Cancel attempted" in refused.reason
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    (working,) = kernel.open_orders()
+    assert not working.cancel_requested
+
+
+# TWS's answers to an order it never works: the error alone, no status (its real texts).
+REFUSED_ORDERS = [
+    (103, "Duplicate order id"),
+    (200, "No security definition has been found for the request"),
+    (110, "The price does not conform to the minimum price variation for this contract."),
+    (201, "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE DESIRED POSITION"),
+]
+
+
+@pytest.mark.parametrize(("code", "message"), REFUSED_ORDERS, ids=[str(c) for c, _ in REFUSED_ORDERS])
+def test_an_order_tws_answers_with_an_error_ends_as_a_reject_naming_the_code_and_message(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], code: int, message: str
+) -> None:
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    tws.error_next = (code, message)
+    out = kernel.process_intent(entry())
+    (rejected,) = out.emitted_events
+    assert rejected.kind.name == "REJECT" and rejected.filled_size == 0.0
+    assert rejected.reason == f"ibkr: TWS error {code}: {message}"
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+    assert not venue.following()
+    assert kernel.process_intent(entry(intent_id="i2")).accepted  # the slot takes the next entry
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_an_error_ending_a_working_order_is_a_cancel_with_what_filled(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    tws.fill(coid, 4.0, 190.0)
+    feed(kernel, venue, 1)
+
+    tws.error(coid, 201, "Order rejected - reason:Insufficient margin", ends=True)
+    (ended,) = feed(kernel, venue, 1)
+    assert (ended.kind.name, ended.filled_size) == ("CANCEL_ACK", 4.0)
+    assert (
+        ended.reason
+        == "ibkr: TWS error 201: Order rejected - reason:Insufficient margin (after 4 of 10 filled)"
+    )
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(4.0) and kernel.open_orders() == []
+    assert not venue.following()
+
+
+def test_an_execution_that_raced_an_error_ending_a_working_order_is_booked(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+
+    # The order worked at TWS: unfilled as far as anyone heard, it may have filled meanwhile.
+    tws.error(coid, 201, "Order rejected - reason:Insufficient margin", ends=True)
+    (ended,) = feed(kernel, venue, 1)
+    assert ended.kind.name == "CANCEL_ACK" and "TWS error 201" in ended.reason
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
+
+    tws.fill(coid, 3.0, 190.0)  # executed at the exchange before the end
+    (late,) = feed(kernel, venue, 1)
+    assert (late.kind.name, late.size) == ("FILL", 3.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(3.0)
+
+
+def test_warnings_about_an_order_and_the_data_farms_notices_leave_everything_working(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    tws.warn_next = (10349, "Order TIF was set to DAY based on order preset.")
+    sent = kernel.process_intent(entry())
+    assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    warnings = [
+        (
+            399,
+            "Order Message:\nBUY 10 AAPL NASDAQ.NMS\nWarning: your order will not be placed at the"
+            " exchange until 2026-11-30 09:30:00 US/Eastern",
+        ),
+        (
+            404,
+            "Shares for this order are not immediately available for short sale. The order will be"
+            " held while we attempt to locate the shares.",
+        ),
+        (110, "The price does not conform to the minimum price variation for this contract."),
+        (
+            2109,
+            "Order Event Warning:Attribute 'Outside Regular Trading Hours' is ignored based on the"
+            " order type and destination. PlaceOrder is now being processed.",
+        ),
+    ]
+    for code, message in warnings:
+        tws.error(coid, code, message, ends=False)
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    tws.fill(coid, 10.0, 190.0)
+    assert [e.kind.name for e in feed(kernel, venue, 1)] == ["FILL"]
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+
+    logged = {
+        (r.levelname, int(m.group(1)))
+        for r in caplog.records
+        if (m := re.search(r"TWS error (\d+)", r.getMessage()))
+    }
+    assert {code for _, code in logged} >= {10349, 399, 404, 110, 2109, 2104, 2106, 2158}
+    # The farms' notices are news, not trouble.
+    assert {level for level, code in logged if code in (2104, 2106, 2158)} == {"INFO"}
 
 
 def test_a_cancel_tws_refuses_after_an_order_refused_here_reaches_the_kernel_as_its_own_event(

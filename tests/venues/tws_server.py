@@ -6,7 +6,9 @@ speak (``SERVER_VERSION`` at most) and the time, then takes ``startApi`` and sen
 valid order id and the managed accounts. It answers contract details, positions, open orders
 and executions, takes orders and cancels, and reports order status, executions and commission
 reports as TWS does, with the error codes 201 (rejected), 202 (canceled) and 10147 (a cancel
-of an order it does not work). The book survives a dropped connection, as TWS's does.
+of an order it does not work), any other error about an order in TWS's layout (``error_next``,
+``warn_next``, ``error``), and the data farms' notices (2104, 2106, 2158) after the handshake.
+The book survives a dropped connection, as TWS's does.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ REQ_CONTRACT_DATA, REQ_POSITIONS, START_API = 9, 61, 71
 ORDER_STATUS, ERR_MSG, OPEN_ORDER, NEXT_VALID_ID, CONTRACT_DATA, EXECUTION_DATA = 3, 4, 5, 9, 10, 11
 MANAGED_ACCTS, CONTRACT_DATA_END, OPEN_ORDER_END, EXECUTION_DATA_END = 15, 52, 53, 55
 COMMISSION_REPORT, POSITION_DATA, POSITION_END = 59, 61, 62
+
+# What TWS says of its data farms once a client connected: notices with no request (-1).
+FARM_NOTICES = [
+    (2104, "Market data farm connection is OK:usfarm"),
+    (2106, "HMDS data farm connection is OK:ushmds"),
+    (2158, "Sec-def data farm connection is OK:secdefnj"),
+]
 
 
 @dataclass
@@ -121,10 +130,18 @@ class TwsServer:
         self.reject_next = ""
         self.reject_after_s = 0.0
         self.rejected = threading.Event()  # set once a reject went out
+        # Set by a test: the next order is answered with this error (code, message) alone, TWS
+        # never working it (103 duplicate order id, 200 no security definition, 110 off the tick).
+        self.error_next: tuple[int, str] | None = None
+        # Set by a test: the next order is answered with this warning (code, message) first, then
+        # works as any (399 order message, 10349 time in force from the presets).
+        self.warn_next: tuple[int, str] | None = None
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
-        # Set by a test: a cancel is refused as for an order TWS does not work (10147).
+        # Set by a test: a cancel is refused as for an order TWS does not work (10147), or with
+        # this error (code, message with ``{order_id}``, ``{perm_id}``) instead.
         self.refuse_cancels = False
+        self.cancel_refusal = (10147, "OrderId {order_id} that needs to be cancelled is not found.")
         # Set by a test: each order is filled in full at its limit price as soon as it works.
         self.fill_on_place = False
         # Set by a test: contract details requests go unanswered (a TWS busy after its restart).
@@ -226,6 +243,8 @@ class TwsServer:
             self._client_id = int(f[2])
             self._send([NEXT_VALID_ID, 1, self.next_order_id])
             self._send([MANAGED_ACCTS, 1, self.account])
+            for code, message in FARM_NOTICES:
+                self._error(-1, code, message)
         elif kind == REQ_IDS:
             self._send([NEXT_VALID_ID, 1, self.next_order_id])
         elif kind == REQ_CONTRACT_DATA:
@@ -277,6 +296,13 @@ class TwsServer:
         order_id, con_id, symbol = int(f[1]), int(f[2] or 0), f[3]
         contract = self.contracts.get(symbol) or self._by_con_id(con_id)
         self.next_order_id = max(self.next_order_id, order_id + 1)
+        if self.error_next is not None:
+            (code, message), self.error_next = self.error_next, None
+            self._error(order_id, code, message)
+            return
+        if self.warn_next is not None:
+            (code, message), self.warn_next = self.warn_next, None
+            self._error(order_id, code, message)
         if self.reject_next:
             reason, self.reject_next = self.reject_next, ""
             rejection = [ERR_MSG, 2, order_id, 201, f"Order rejected - reason:{reason}", ""]
@@ -304,16 +330,9 @@ class TwsServer:
     def _cancel(self, order_id: int) -> None:
         order = self.book.orders.get(order_id)
         if order is None or order.status not in ("Submitted", "PreSubmitted") or self.refuse_cancels:
-            self._send(
-                [
-                    ERR_MSG,
-                    2,
-                    order_id,
-                    10147,
-                    f"OrderId {order_id} that needs to be cancelled is not found.",
-                    "",
-                ]
-            )
+            code, message = self.cancel_refusal
+            perm_id = order.perm_id if order is not None else 0
+            self._error(order_id, code, message.format(order_id=order_id, perm_id=perm_id))
             return
         racing, self.fill_before_cancel = self.fill_before_cancel, None
         raced = None
@@ -347,6 +366,20 @@ class TwsServer:
             if commission is not None:
                 self._commission(ex)
             return ex.exec_id
+
+    def error(self, order_ref: str, code: int, message: str, *, ends: bool) -> None:
+        """Send TWS's error ``code`` about the order of ``order_ref``, which ``ends`` it in the
+        book (201: a margin check refused it after it worked) or leaves it working (404: shares
+        to short being located). No status of it follows, as with TWS."""
+        with self._lock:
+            order = next(o for o in self.book.orders.values() if o.order_ref == order_ref)
+            if ends:
+                order.status = "Cancelled"
+            self._error(order.order_id, code, message)
+
+    def _error(self, req_id: int, code: int, message: str) -> None:
+        # Server versions from 166 to 193 add the advanced reject's JSON (empty), not the time.
+        self._send([ERR_MSG, 2, req_id, code, message, ""])
 
     def cancel_at_tws(self, order_ref: str) -> None:
         """Cancel the order of ``order_ref`` on TWS's side (a DAY order at the close, an operator

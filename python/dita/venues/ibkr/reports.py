@@ -13,15 +13,19 @@ from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, 
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
 from dita.venues.ibkr.connection import ErrorHeard, FillHeard, Heard, OrderHeard
 
-__all__ = ["CANCEL_REFUSED", "IbkrOrder", "Reporter", "cancel_reject"]
+__all__ = ["CANCEL_REFUSED", "WARNINGS", "IbkrOrder", "Reporter", "cancel_reject", "is_warning"]
 
 log = logging.getLogger("dita.venues.ibkr")
 
-# TWS's error codes this venue acts on: the order was rejected; it was canceled; the cancel was
-# refused (no such order working: it filled or ended already).
-REJECTED = 201
+# How TWS's error codes about an order read, as ib_async grades them (``Wrapper.error``): a
+# warning leaves the order working; a refused cancel (no such order working: it filled or ended
+# already, or is not cancellable yet) answers the cancel; any other error ended the order at TWS.
+# 10349 (a time in force set from TWS's presets) is a notice the order works on after.
 CANCELED = 202
-CANCEL_REFUSED = frozenset({10147, 10148})
+CANCEL_REFUSED = frozenset({135, 161, 10147, 10148})
+WARNINGS = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
+# A price off the tick: a new order's end, a warning about a working one (a modification refused).
+OFF_TICK = 110
 _WORKING = frozenset({"PreSubmitted", "Submitted", "PendingCancel"})
 _CANCELED = frozenset({"Cancelled", "ApiCancelled"})
 # A fill's size within this share of its order counts as the whole order.
@@ -113,7 +117,8 @@ class Reporter:
         for error in heard.errors:
             tracked = self._by_ib_id.get(str(error.req_id))
             if tracked is None:
-                log.warning(
+                log.log(
+                    logging.INFO if is_warning(error.code, True) else logging.WARNING,
                     "%s: TWS error %d (request %d): %s",
                     self.name,
                     error.code,
@@ -230,19 +235,27 @@ class Reporter:
         return []
 
     def _error(self, tracked: IbkrOrder, error: ErrorHeard, heard: Heard) -> list[VenueEvent]:
-        said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
-        filled = said.filled if said is not None else tracked.filled
         reason = f"{self.name}: TWS error {error.code}: {self._redact(error.message)}"
-        if error.code == REJECTED:
-            kind = KernelEventKind.EXPIRED if filled > 0 else KernelEventKind.REJECT
-            return self._ended(tracked, kind, filled, reason)
-        if error.code == CANCELED:
-            return self._ended(tracked, KernelEventKind.CANCEL_ACK, filled, "")
-        if error.code in CANCEL_REFUSED and tracked.cancel_requested:
+        if error.code in CANCEL_REFUSED:
+            if not tracked.cancel_requested:
+                log.warning("%s (order %s)", reason, tracked.order.client_order_id)
+                return []
             tracked.cancel_requested = False
             return [cancel_reject(self._events, tracked, self._clock(), reason)]
-        log.warning("%s: %s (order %s)", self.name, reason, tracked.order.client_order_id)
-        return []
+        if is_warning(error.code, tracked.acknowledged):
+            log.warning("%s (order %s works on)", reason, tracked.order.client_order_id)
+            return []
+        said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
+        booked = tracked.filled + max(tracked.booked_unmatched, 0.0)
+        filled = max(said.filled if said is not None else 0.0, booked)
+        if not tracked.acknowledged and filled <= 0 and error.code != CANCELED:
+            # TWS never worked it: nothing can fill, and the kernel forgets it.
+            return self._ended(tracked, KernelEventKind.REJECT, 0.0, reason)
+        # It may have worked at TWS: a cancel, which keeps the order in the kernel for an execution
+        # still on its way, with TWS's filled size (none stated: the kernel asks at reconciliation).
+        if filled > 0:
+            reason += f" (after {filled:g} of {tracked.order.size:g} filled)"
+        return self._ended(tracked, KernelEventKind.CANCEL_ACK, filled, reason)
 
     def _ended(
         self, tracked: IbkrOrder, kind: KernelEventKind, filled: float, reason: str
@@ -281,3 +294,9 @@ def cancel_reject(events: OrderEvents, tracked: IbkrOrder, at: float, reason: st
         filled_size=tracked.filled,
         reason=reason,
     )
+
+
+def is_warning(code: int, acknowledged: bool) -> bool:
+    """Whether TWS's error ``code`` about an order (``acknowledged`` by TWS or not) leaves it
+    working: a warning or a notice, the 2100-2199 ones (data farms, trading hours) among them."""
+    return code in WARNINGS or 2100 <= code < 2200 or (code == OFF_TICK and acknowledged)
