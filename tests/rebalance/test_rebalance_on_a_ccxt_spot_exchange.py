@@ -42,6 +42,19 @@ def test_a_spot_account_is_rebalanced_from_the_balance_it_holds(
         assert exchange.balances["BTC"] == 0.6
 
 
+def test_a_rebalance_loads_the_exchanges_markets_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One venue lists the markets and trades those of the targets: a second one, built to trade
+    them, loaded every market again (Binance weighs that request as twenty orders)."""
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        rows = ({"symbol": "BTCUSDT", "quantity": 0.6}, {"symbol": "NOSUCHUSDT", "quantity": 1})
+        result = CliRunner().invoke(app, [*targets_file(tmp_path, *rows), *ccxt_args(exchange)])
+        assert result.exit_code == 0, result.output
+        assert exchange.rest_calls("GET", "/api/v3/exchangeInfo") == 1
+        assert exchange.balances["BTC"] == 0.6
+
+
 def watching(tmp_path: Path, exchange: BinanceStreamServer) -> subprocess.Popen[str]:
     """``dita rebalance --watch`` of ``tmp_path``/t.json on ``exchange``, looking every 0.2 s, its
     output in ``tmp_path``/out and err."""

@@ -106,37 +106,30 @@ def _paper_venue(
 def _ccxt_venue(
     exchange: str, base_url: str | None, market_type: str, sandbox: bool, symbols: list[str]
 ) -> Any:
-    """The exchange's venue, its markets loaded. On spot, a position is a currency balance, which
-    the venue names by market only among the markets it is given: those of ``symbols`` it lists."""
+    """The exchange's venue, its markets loaded once. On spot, a position is a currency balance,
+    which the venue names by market only among the markets it trades: those of ``symbols`` it
+    lists."""
     from dita.venues.ccxt import CcxtVenue
 
-    def opened(markets: list[str] | None) -> Any:
-        try:
-            venue = CcxtVenue(
-                exchange=exchange,
-                base_url=base_url,
-                market_type=market_type,
-                sandbox=sandbox,
-                markets=markets,
-            )
-        except ValidationError as exc:
-            fail_options(exc, {"exchange": "--ccxt-exchange", "base_url": "--ccxt-base-url"})
-        except ValueError as exc:
-            fail(f"--ccxt-exchange={exchange!r}: {exc}")
-        try:
-            venue.load_markets()
-        except Exception as exc:
-            fail(f"cannot reach {exchange}: {type(exc).__name__}: {exc}", code=1)
-        return venue
-
-    venue = opened(None)
+    try:
+        venue = CcxtVenue(exchange=exchange, base_url=base_url, market_type=market_type, sandbox=sandbox)
+    except ValidationError as exc:
+        fail_options(exc, {"exchange": "--ccxt-exchange", "base_url": "--ccxt-base-url"})
+    except ValueError as exc:
+        fail(f"--ccxt-exchange={exchange!r}: {exc}")
+    try:
+        listed = venue.load_markets()
+    except Exception as exc:
+        venue.close()
+        fail(f"cannot reach {exchange}: {type(exc).__name__}: {exc}", code=1)
     if market_type != "spot":
         return venue
-    listed = [s for s in symbols if s in venue.market_metadata()]
-    venue.close()
-    if not listed:
+    traded = [s for s in symbols if s in listed]
+    if not traded:
+        venue.close()
         fail(f"none of the targets' symbols is a {market_type} market of {exchange}: {', '.join(symbols)}")
-    return opened(listed)
+    venue.trade_only(traded)
+    return venue
 
 
 def _kernel(venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: bool) -> ExecutionKernel:

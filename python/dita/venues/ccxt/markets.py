@@ -211,22 +211,31 @@ class Markets:
         log.info("%s: market rules reloaded: %s", self._client.name, why)
         return True
 
-    def checked_symbols(self, markets: list[str]) -> list[str]:
+    def checked_symbols(self, markets: list[str], *, closing: bool = True) -> list[str]:
         """The symbols of ``markets`` (the markets setting); a market the exchange does not have
-        is refused now, not at the first order (this loads the markets)."""
+        is refused now, not at the first order (this loads the markets), the client closed when
+        ``closing`` (the venue being built is never used)."""
         self.load()
+        refusal = self._markets_refusal(markets)
+        if refusal:
+            if closing:
+                self._client.close()
+            raise ValueError(f"markets: {refusal}")
+        return list(dict.fromkeys(self.asset_symbols[m] for m in markets))
+
+    def _markets_refusal(self, markets: list[str]) -> str:
+        if not markets:
+            return "names no market"
         refused = [self.contract_refusal(m) for m in markets if m in self.contract_markets]
         if refused:
-            self._client.close()
-            raise ValueError(f"markets: {refused[0]}")
+            return refused[0]
         unknown = [m for m in markets if m not in self.asset_symbols]
         if unknown:
-            self._client.close()
-            raise ValueError(
-                f"markets: {', '.join(map(repr, unknown))} not among {self._client.name}'s markets "
+            return (
+                f"{', '.join(map(repr, unknown))} not among {self._client.name}'s markets "
                 "(give market ids like 'BTCUSDT' or ccxt symbols like 'BTC/USDT')"
             )
-        return list(dict.fromkeys(self.asset_symbols[m] for m in markets))
+        return ""
 
     def contract_refusal(self, market: str) -> str:
         """Why ``market`` is not traded here when its contract is not one base unit ('' else)."""

@@ -193,6 +193,22 @@ class CcxtVenue:
         return self.load_markets()
 
     @_serialized
+    def trade_only(self, markets: list[str]) -> None:
+        """Trade ``markets`` from now on, as though built with the ``markets`` setting naming them,
+        checked against the markets loaded (loaded once): for a caller that picks them among the
+        exchange's markets. Before any order, and without the user stream (its account currency
+        is chosen from the markets when the venue is built): else a RuntimeError. A market the
+        exchange does not have is a ValueError naming it, and nothing changes."""
+        if self.submitted or self._stream is not None:
+            raise RuntimeError(
+                f"{self.name}: the markets traded are chosen before any order and without the user stream"
+            )
+        symbols = self._markets.checked_symbols(list(markets), closing=False)
+        self._markets.trade_symbols = symbols
+        # The parts read the markets traded from ``_markets``; the settings say what they are.
+        self.settings = self.settings.model_copy(update={"markets": list(markets)})
+
+    @_serialized
     def fetch_top_of_book(self, asset: str) -> TopOfBook:
         """The exchange's best bid and ask for ``asset`` now (public data, no keys needed),
         for feeding a paper venue from the live market."""
