@@ -14,19 +14,24 @@ VENUE_TESTS = str(Path(__file__).resolve().parents[1] / "venues")
 if VENUE_TESTS not in sys.path:
     sys.path.append(VENUE_TESTS)
 
+from binance_market import BinanceMarket  # noqa: E402
 from binance_streams import BinanceStreamServer  # noqa: E402
 from venue_helpers import API_KEY, API_SECRET  # noqa: E402
 
-__all__ = ["BinanceStreamServer", "ccxt_args", "spot_exchange"]
+__all__ = ["BinanceMarket", "BinanceStreamServer", "ccxt_args", "spot_exchange"]
 
 
 @contextmanager
-def spot_exchange(monkeypatch: pytest.MonkeyPatch, btc: float) -> Iterator[BinanceStreamServer]:
-    """The exchange holding ``btc`` BTC and 1,000,000 USDT, the ccxt venue's keys set for it."""
+def spot_exchange(
+    monkeypatch: pytest.MonkeyPatch, btc: float, market: BinanceMarket | None = None, **held: float
+) -> Iterator[BinanceStreamServer]:
+    """The exchange holding ``btc`` BTC, 1,000,000 USDT and the ``held`` balances, trading the
+    ``market`` (BTCUSDT alone by default), the ccxt venue's keys set for it."""
     monkeypatch.setenv("DITA_CCXT_API_KEY", API_KEY)
     monkeypatch.setenv("DITA_CCXT_SECRET", API_SECRET)
-    server = BinanceStreamServer()
+    server = BinanceStreamServer(market=market)
     server.balances["BTC"] = btc
+    server.balances.update(held)
     try:
         yield server
     finally:

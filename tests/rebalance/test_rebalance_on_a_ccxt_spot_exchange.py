@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from binance_spot import BinanceStreamServer, ccxt_args, spot_exchange
+from binance_spot import BinanceMarket, BinanceStreamServer, ccxt_args, spot_exchange
 from typer.testing import CliRunner
 
 from dita.cli import app
@@ -53,6 +53,34 @@ def test_a_rebalance_loads_the_exchanges_markets_once(
         assert result.exit_code == 0, result.output
         assert exchange.rest_calls("GET", "/api/v3/exchangeInfo") == 1
         assert exchange.balances["BTC"] == 0.6
+
+
+def test_equity_counts_every_currency_held_that_has_a_market_in_the_quote_currency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A weight is a share of the whole account: ETH held while only BTC is targeted was left out
+    of equity, and BTC's weight of 0.5 bought half of the USDT alone. A currency with no market
+    against USDT is named in a warning."""
+    # Prices that stand still: every market at 90,000, its mid.
+    market = BinanceMarket(symbols=("BTCUSDT", "ETHUSDT"), trade_every_s=3600.0)
+    with spot_exchange(monkeypatch, btc=0.5, market=market, ETH=2.0, XYZ=5.0) as exchange:
+        args = [
+            *targets_file(tmp_path, {"symbol": "BTCUSDT", "weight": 0.5}),
+            *ccxt_args(exchange),
+            "--dry-run",
+        ]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output.splitlines()[-1])
+        equity = 1_000_000 + 0.5 * 90_000 + 2.0 * 90_000  # BTC counted once, as the position
+        assert report["equity"] == pytest.approx(equity)
+        (row,) = report["symbols"]
+        assert row["target_quantity"] == pytest.approx(0.5 * equity / 90_000)
+        assert report["warnings"] == [
+            "equity leaves out what cannot be valued in USDT: 5 XYZ (no XYZ/USDT market)"
+        ]
+        assert "warning: equity leaves out what cannot be valued in USDT: 5 XYZ" in result.output
+        assert exchange.orders == {}
 
 
 def watching(tmp_path: Path, exchange: BinanceStreamServer) -> subprocess.Popen[str]:

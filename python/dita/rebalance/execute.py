@@ -27,6 +27,7 @@ from dita._kernel import (
 )
 from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError, decimal
 from dita.risk import MarketLimits
+from dita.venues.ccxt import CcxtVenue
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
 
 __all__ = [
@@ -143,7 +144,8 @@ def read_account(
     working: dict[str, float] | None = None,
 ) -> Account:
     """The account before a rebalance: positions, market limits, prices of the targets and of
-    what is held, and equity (``quote_currency``'s balance plus the positions at those prices);
+    what is held, and equity (``quote_currency``'s balance plus what else is held at those
+    prices: the positions, or on a spot exchange every currency balance, ``_balances_value``);
     ``trades``: the kernel's open trades an order may exit; ``working``: what its working orders
     have left to fill per symbol (``working_quantities``)."""
     symbols = list(symbols)
@@ -152,10 +154,12 @@ def read_account(
     prices = reference_prices(venue, wanted)
     limits: dict[str, MarketLimits] = {}
     warnings: list[str] = []
+    balances: dict[str, float] = {}
     if isinstance(venue, VenueMarketInfo):
         markets = venue.market_metadata()
         limits = {k: v for k, v in markets.items() if k in wanted}
-        cash = _cash(venue.balances(), quote_currency, markets, warnings)
+        balances = venue.balances()
+        cash = _cash(balances, quote_currency, markets, warnings)
     else:
         cash = 0.0
         warnings.append(f"the venue states no balances: equity counts no {quote_currency} cash")
@@ -164,8 +168,51 @@ def read_account(
         raise PlanError(
             f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
         )
-    equity = cash + sum(q * prices[s] for s, q in positions.items())
-    return Account(positions, equity, prices, limits, trades, dict(working or {}), tuple(warnings))
+    if _positions_are_balances(venue):
+        held = _balances_value(venue, balances, quote_currency, symbols, prices, warnings)
+    else:
+        held = sum(q * prices[s] for s, q in positions.items())
+    return Account(positions, cash + held, prices, limits, trades, dict(working or {}), tuple(warnings))
+
+
+def _positions_are_balances(venue: Any) -> bool:
+    """Whether ``venue``'s positions are currency balances, stated for the markets it trades
+    only (a ccxt spot venue): the other balances are the account's too."""
+    return isinstance(venue, CcxtVenue) and venue.settings.market_type == "spot"
+
+
+def _balances_value(
+    venue: Any,
+    balances: dict[str, float],
+    quote: str,
+    symbols: list[str],
+    prices: dict[str, float],
+    warnings: list[str],
+) -> float:
+    """What every balance but ``quote``'s is worth in ``quote``, each at the mid of its market
+    against it (``BASE/QUOTE``; a target's market at the target's price). A balance with no such
+    market, or no price there, is left out and named in ``warnings``: equity is short of it."""
+    priced_as = {str(venue.position_asset(s)): prices[s] for s in symbols if s in prices}
+    listed = venue.market_metadata()
+    total = 0.0
+    unvalued: list[str] = []
+    for currency, amount in sorted(balances.items()):
+        if currency == quote or not amount:
+            continue
+        market = f"{currency}/{quote}"
+        if market not in listed:
+            unvalued.append(f"{amount:g} {currency} (no {market} market)")
+            continue
+        price = priced_as.get(str(venue.position_asset(market)))
+        if price is None:
+            price = reference_prices(venue, [market]).get(market)
+        if price is None:
+            unvalued.append(f"{amount:g} {currency} (no price for {market})")
+            continue
+        total += float(amount) * price
+    if unvalued:
+        warnings.append(f"equity leaves out what cannot be valued in {quote}: {', '.join(unvalued)}")
+    return total
 
 
 def _cash(
