@@ -70,12 +70,13 @@ class InMemoryProjection(ClosesWithTheLastKernel):
         kid = kernel.kernel_id
         check_kernel_id(kid)  # `*`: the control entries' key of every kernel, in dita_control too
         with self._lock:
+            # Checked and taken in one step: two attaches of one id at once both passed the check.
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
             for key in [key for key in self.slots if _slot_number(key, kid) >= kernel.max_slots]:
                 del self.slots[key]
-        kernel.set_projection_enabled(True)
-        self._kernels[kid] = kernel
+            kernel.set_projection_enabled(True)
+            self._kernels[kid] = kernel
         self._publish(kernel, full=True)
 
     def _publish(self, kernel: ExecutionKernel, *, full: bool = False) -> None:

@@ -9,6 +9,8 @@ and ``projected_at``, the publisher's wall-clock time of the write):
   ``input_refused_reason`` is null while the kernel takes input and says why once it takes none
   (its write-ahead log failed, say), so readers do not take it for trading
 - ``dita_control``  key ``<kernel_id>``: the control state the kernel is running with
+- ``dita_kernel_claims`` key ``<kernel_id>``: the projection holding that id (``claims.py``); a
+  second kernel attached under an id a live holder keeps is refused, naming the holder
 
 SQL mappings of the same names expose the scalar fields as columns (``json-flat``); the
 ``*_json`` mappings (``dita_slots_json`` ...) expose the whole value as ``this`` (JSON) for
@@ -41,6 +43,7 @@ One file per part, read in this order:
 - ``batches.py``: what a cycle sends, out until confirmed.
 - ``maps.py``: the map names and how an entry is encoded.
 - ``sql_mappings.py``: the SQL mappings over the maps.
+- ``claims.py``: which projection holds each kernel id (``dita_kernel_claims``), taken atomically.
 - ``liveness.py``: how readers judge a kernel from its account (running, closed, gone).
 - ``map_reads.py``: reading the maps, values another client wrote included.
 - ``kernel_borrow.py``: reading a kernel off the hot path without taking it from its thread.

@@ -103,6 +103,15 @@ class ProjectionConnection:
         self._stop = threading.Event()
         self._cycle_done = threading.Condition(self._lock)
         self._kernels: dict[str, ExecutionKernel] = {}
+        self._attaching: set[str] = set()  # kernel ids being attached (claimed), held until done
+        # Each attached kernel's claim of its id in the cluster (claims.py): the token of its
+        # attach, the entry last written, and when it was renewed (monotonic).
+        self._tokens: dict[str, str] = {}
+        self._claims: dict[str, HazelcastJsonValue] = {}
+        self._claim_renewed: dict[str, float] = {}
+        # Kernels whose claim is to be made, or checked after a reconnect, before their next write.
+        self._unclaimed: set[str] = set()
+        self._invocation_timeout = float(invocation_timeout)
         self._resync: set[str] = set()
         # Kernels whose entries beyond max_slots (left by an earlier run with more slots) are
         # still to be removed; kept until a cycle that removed them has been confirmed.
@@ -163,6 +172,8 @@ class ProjectionConnection:
                 self._ever_connected = True
                 self._connected = True
                 self._resync.update(self._kernels)
+                # A claim may have been taken over while away (or lost with a restarted member).
+                self._unclaimed.update(self._kernels)
                 # The removal may never have reached this cluster (a merge after a split brain
                 # brings back entries the other side removed).
                 self._prune.update(self._kernels)

@@ -13,7 +13,10 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from dita._hazelcast_client import HazelcastJsonValue
 from dita.control import check_kernel_id
+from dita.projection.hazelcast.answers import answered_by
+from dita.projection.hazelcast.claims import KernelIdClaimed, claim, claims_map, forget, new_token
 from dita.projection.hazelcast.liveness import LIVE_WITHIN_S
 from dita.projection.hazelcast.publishing_cycle import PublishingCycle
 
@@ -40,27 +43,72 @@ class HazelcastProjection(PublishingCycle):
     """
 
     def attach(self, kernel: ExecutionKernel) -> None:
+        """Start projecting ``kernel``. Its id is claimed in the cluster first (``claims.py``):
+        ValueError naming the holder when another projection, alive, holds it. A cluster not
+        reached within FIRST_CONNECT_WAIT_S of the projection's start lets the kernel attach; the
+        claim is made before its first write, and a refusal then stops its projection, said."""
         kid = kernel.kernel_id
         check_kernel_id(kid)  # `*`: the control entries' key of every kernel, in dita_control too
         if self._stop.is_set():
             raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
         with self._lock:
-            if kid in self._kernels:
+            # Reserved under the lock: two attaches of one id at once would both pass the check.
+            if kid in self._kernels or kid in self._attaching:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
-        # Tracking starts before the first (full) publish, so no change can fall in between.
-        kernel.set_projection_enabled(True)
-        with self._lock:
-            closed = self._stop.is_set()  # closed meanwhile: it would never be served
-            if not closed:
-                self._kernels[kid] = kernel
-                self._closed_again.pop(kid, None)  # the new kernel's full publish replaces it
-                self._resync.add(kid)
-                self._prune.add(kid)
-                self._last_ok_drain.setdefault(kid, time.monotonic())
+            self._attaching.add(kid)
+        try:
+            token = new_token()
+            held = self._claim_at_attach(kid, token)
+            # Tracking starts before the first (full) publish, so no change can fall in between.
+            kernel.set_projection_enabled(True)
+            with self._lock:
+                closed = self._stop.is_set()  # closed meanwhile: it would never be served
+                if not closed:
+                    self._kernels[kid] = kernel
+                    self._tokens[kid] = token
+                    if held is None:
+                        self._unclaimed.add(kid)
+                    else:
+                        self._claims[kid] = held
+                        self._claim_renewed[kid] = time.monotonic()
+                    self._closed_again.pop(kid, None)  # the new kernel's full publish replaces it
+                    self._resync.add(kid)
+                    self._prune.add(kid)
+                    self._last_ok_drain.setdefault(kid, time.monotonic())
+        finally:
+            with self._lock:
+                self._attaching.discard(kid)
         if closed:
             kernel.set_projection_enabled(False)
+            self._release_claims({kid: (token, held)})
             raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
         self._wake.set()
+
+    def _claim_at_attach(self, kid: str, token: str) -> HazelcastJsonValue | None:
+        """The claim of ``kid`` made for ``token``; None when the cluster cannot be asked now."""
+        if not self._connected_for_close():
+            return None
+        try:
+            return claim(claims_map(self._client, self._late_after), kid, token, timeout=self._late_after)
+        except KernelIdClaimed:
+            raise
+        except Exception as exc:  # unanswered or connection lost: claimed before the first write
+            _log.debug("hazelcast projection: claim of kernel %s left to the publisher: %s", kid, exc)
+            return None
+
+    def _release_claims(self, held: dict[str, tuple[str, HazelcastJsonValue | None]]) -> None:
+        """Remove the claims given (kernel id -> token, entry), each only if still the one written:
+        the next kernel of that id attaches at once, not once the claim is stale."""
+        for kid, (token, value) in held.items():
+            forget(token)
+            if value is None or not self._connected:
+                continue
+            try:
+                claims = claims_map(self._client, self._late_after)
+                removal = claims.remove_if_same(kid, value)
+                answered_by(removal, time.monotonic() + self._late_after, f"the removal of claim {kid!r}")
+            except Exception as exc:  # left to grow stale: taken over LIVE_WITHIN_S after its renewal
+                _log.debug("hazelcast projection: claim of kernel %s not removed: %s", kid, exc)
 
     def detach(self, kernel: ExecutionKernel) -> None:
         """Publish ``kernel``'s last changes (briefly, as a close does, without ``closed_at``) and
@@ -112,6 +160,10 @@ class HazelcastProjection(PublishingCycle):
             if self._kernels.get(kid) is not kernel:
                 return False
             del self._kernels[kid]
+            token = self._tokens.pop(kid, "")
+            held = {kid: (token, self._claims.pop(kid, None))}
+            self._claim_renewed.pop(kid, None)
+            self._unclaimed.discard(kid)
             self._resync.discard(kid)
             self._prune.discard(kid)
             self._prune_retry_at.pop(kid, None)
@@ -121,6 +173,7 @@ class HazelcastProjection(PublishingCycle):
             self._refused_sent.pop(kid, None)
             empty = not self._kernels
         kernel.set_projection_enabled(False)
+        self._release_claims(held)
         return empty
 
     def release(self, kernel: ExecutionKernel) -> None:
@@ -226,9 +279,13 @@ class HazelcastProjection(PublishingCycle):
             self._thread.join(timeout=10.0)
         with self._lock:
             kernels = list(self._kernels.values())
+            held = {kid: (token, self._claims.get(kid)) for kid, token in self._tokens.items()}
             self._kernels.clear()
+            self._tokens.clear()
+            self._claims.clear()
         for kernel in kernels:
             kernel.set_projection_enabled(False)
+        self._release_claims(held)
         self._client.shutdown()
 
     def stats(self) -> dict[str, Any]:

@@ -5,12 +5,14 @@ SQL mappings made once connected."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from dita._hazelcast_client import Future, combine_futures
+from dita._hazelcast_client import Future, HazelcastJsonValue, Map, combine_futures
 from dita.projection.hazelcast.batches import _Batch, _Skipped, _Written
+from dita.projection.hazelcast.claims import CLAIMS_MAP, KernelIdClaimed, claim, forget, renewed
 from dita.projection.hazelcast.kernel_writes import KernelWrites
 from dita.projection.hazelcast.maps import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP
 from dita.projection.hazelcast.sql_mappings import create_mappings
@@ -84,6 +86,7 @@ class PublishingCycle(KernelWrites, WriteConfirmations):
         if self._maps is None:
             get_map = self._client.get_map
             self._maps = (get_map(SLOTS_MAP), get_map(ACCOUNTS_MAP), get_map(CONTROL_MAP))
+        kernels = self._claimed(kernels)
         if kernels and not self._mappings_made and time.monotonic() >= self._mappings_retry_at:
             self._make_mappings(kernels[0][1])
         ok = True
@@ -119,6 +122,76 @@ class PublishingCycle(KernelWrites, WriteConfirmations):
         # Completion is handled on the client's I/O thread, so the publisher does not have to be
         # scheduled again just to collect replies (each hand-off of the GIL costs the strategy).
         combine_futures(futures).add_done_callback(lambda done: self._on_written(done, batch))
+
+    def _claimed(self, kernels: list[tuple[str, ExecutionKernel]]) -> list[tuple[str, ExecutionKernel]]:
+        """The kernels among ``kernels`` whose id this projection holds: claims still to make
+        (attached with the cluster away, or checked after a reconnect) are made, a kernel whose
+        id another holder took is no longer projected (said), and claims due are renewed."""
+        with self._lock:
+            unclaimed = [(kid, k) for kid, k in kernels if kid in self._unclaimed]
+        claims: Map[str, Any] = self._client.get_map(CLAIMS_MAP)  # as the cycle's own maps
+        for kid, kernel in unclaimed:
+            with self._lock:
+                token = self._tokens.get(kid)
+            if token is None:
+                continue  # detached since
+            try:
+                held = claim(claims, kid, token, timeout=self._late_after)
+            except KernelIdClaimed as exc:
+                _log.error("hazelcast projection stops projecting kernel %s: %s", kid, exc)
+                forget(token)
+                with self._lock:
+                    self._claims.pop(kid, None)  # another's now: never removed by this one
+                with contextlib.suppress(RuntimeError):  # busy past its wait: it tracks in vain
+                    self._detach(kernel)
+                continue
+            except Exception as exc:
+                self._record_error(exc)
+                continue
+            with self._lock:
+                if self._tokens.get(kid) == token:
+                    self._claims[kid] = held
+                    self._claim_renewed[kid] = time.monotonic()
+                    self._unclaimed.discard(kid)
+        now = time.monotonic()
+        with self._lock:
+            due = [
+                (kid, self._claims[kid])
+                for kid, _ in kernels
+                if kid in self._claims
+                and kid not in self._unclaimed
+                and now - self._claim_renewed.get(kid, 0.0) >= self.heartbeat
+            ]
+            for kid, _ in due:
+                self._claim_renewed[kid] = now
+            mine = [(kid, k) for kid, k in kernels if kid not in self._unclaimed and kid in self._kernels]
+        for kid, value in due:
+            self._renew(claims, kid, value)
+        return mine
+
+    def _renew(self, claims: Map[str, Any], kid: str, value: HazelcastJsonValue) -> None:
+        new = renewed(value)
+        claims.replace_if_same(kid, value, new).add_done_callback(
+            lambda done: self._on_renewed(done, kid, value, new)
+        )
+
+    def _on_renewed(
+        self, done: Future[bool], kid: str, value: HazelcastJsonValue, new: HazelcastJsonValue
+    ) -> None:
+        # On the client's reactor thread: only books the answer; the publisher claims again.
+        if done.exception() is not None:
+            return  # unanswered: the next renewal tries again
+        with self._lock:
+            if self._claims.get(kid) is not value:
+                return  # claimed again or detached since
+            if done.result():
+                self._claims[kid] = new
+            else:  # taken over while this one was silent, or lost with a restarted member
+                self._unclaimed.add(kid)
+                self._wake.set()
+
+    def _detach(self, kernel: ExecutionKernel) -> bool:
+        raise NotImplementedError  # HazelcastProjection._detach
 
     def _due_full_resync(self) -> None:
         """Mark for a full publish the kernel whose last one is the oldest, when it is older than

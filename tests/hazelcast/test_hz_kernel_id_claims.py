@@ -1,0 +1,193 @@
+"""One projection at a time holds a kernel id in the cluster (``dita_kernel_claims``): two attaches
+of one id at once, from two clients, both succeeded, and the two kernels overwrote each other's
+slots, account and control entries. A holder taken for gone is taken over, as readers take a
+kernel for gone."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+from hz_helpers import eventually
+
+from dita import ExecutionKernel
+from dita.projection.hazelcast import HazelcastJsonValue, HazelcastProjection
+from dita.projection.hazelcast.claims import CLAIMS_MAP
+from dita.services.hazelcast import HazelcastMember
+
+# A holder on another machine.
+_OTHER: dict[str, Any] = {"holder": "desk-7 pid 4242", "host": "desk-7", "pid": 4242}
+
+
+def _projection(member: HazelcastMember, **kwargs: Any) -> HazelcastProjection:
+    projection = HazelcastProjection([member.address], member.cluster_name, interval=0.01, **kwargs)
+    assert projection.sync(timeout=30)  # connected: the claim is made by attach itself
+    return projection
+
+
+def _claim_by_hand(hz_client: Any, kernel_id: str, **fields: Any) -> None:
+    value = {"kernel_id": kernel_id, "token": "by-hand", "projected_at": time.time(), **fields}
+    hz_client.get_map(CLAIMS_MAP).blocking().put(kernel_id, HazelcastJsonValue(json.dumps(value)))
+
+
+def _holder(hz_client: Any, kernel_id: str) -> dict[str, Any] | None:
+    value = hz_client.get_map(CLAIMS_MAP).blocking().get(kernel_id)
+    return None if value is None else dict(json.loads(value.to_string()))
+
+
+def test_two_clients_attaching_one_kernel_id_at_once_admit_one_and_refuse_the_other(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    projections = [_projection(hz_member), _projection(hz_member)]
+    kernels = [ExecutionKernel(max_slots=1, kernel_id=kernel_id) for _ in projections]
+    start = threading.Barrier(2)
+    outcomes: list[BaseException | None] = [None, None]
+
+    def attach(n: int) -> None:
+        start.wait()
+        try:
+            projections[n].attach(kernels[n])
+        except BaseException as exc:
+            outcomes[n] = exc
+
+    threads = [threading.Thread(target=attach, args=(n,)) for n in (0, 1)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        refused = [exc for exc in outcomes if exc is not None]
+        assert len(refused) == 1, outcomes
+        winner = outcomes.index(None)
+        assert isinstance(refused[0], ValueError)
+        holder = f"{socket.gethostname()} pid {os.getpid()}"
+        assert f"kernel_id {kernel_id!r} is already projected by {holder}" in str(refused[0])
+        assert [p.stats()["kernels"] for p in projections] == [int(n == winner) for n in (0, 1)]
+        assert kernels[1 - winner].drain_dirty() == ([], False, False)  # the loser tracks nothing
+        assert projections[winner].sync(timeout=30)
+        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
+    finally:
+        for kernel in kernels:
+            kernel.close()
+        for projection in projections:
+            projection.close()
+    assert _holder(hz_client, kernel_id) is None  # released by the close: the id is free at once
+
+
+def test_a_kernel_id_held_by_a_live_process_elsewhere_is_refused_naming_it(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    _claim_by_hand(hz_client, kernel_id, **_OTHER)
+    projection = _projection(hz_member)
+    try:
+        said = rf"kernel_id '{kernel_id}' is already projected by desk-7 pid 4242"
+        with pytest.raises(ValueError, match=said):
+            ExecutionKernel(max_slots=1, kernel_id=kernel_id, projection=projection)
+        assert projection.stats()["kernels"] == 0
+        assert (_holder(hz_client, kernel_id) or {})["holder"] == "desk-7 pid 4242"  # left as it was
+    finally:
+        projection.close()
+        hz_client.get_map(CLAIMS_MAP).blocking().remove(kernel_id)
+
+
+def test_a_kernel_id_whose_holder_went_silent_is_taken_over(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A holder that crashed on another machine stops renewing its claim: after LIVE_WITHIN_S
+    (30 s) it is taken for gone, as readers take its kernel for gone."""
+    silent = time.time() - 31
+    _claim_by_hand(hz_client, kernel_id, **_OTHER, projected_at=silent)
+    projection = _projection(hz_member)
+    caplog.set_level(logging.WARNING, logger="dita.projection.hazelcast")
+    kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id, projection=projection)
+    try:
+        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
+        assert f"kernel {kernel_id} taken over from desk-7 pid 4242, taken for gone" in caplog.text
+    finally:
+        kernel.close()
+        projection.close()
+
+
+def test_a_kernel_id_whose_holder_died_on_this_machine_is_taken_over_at_once(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A restart after a crash need not wait for the crashed process's claim to grow stale."""
+    said_pid = [sys.executable, "-c", "import os; print(os.getpid())"]
+    dead = subprocess.run(said_pid, capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    host = socket.gethostname()
+    _claim_by_hand(hz_client, kernel_id, holder=f"{host} pid {pid}", host=host, pid=pid)
+    projection = _projection(hz_member)
+    kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id, projection=projection)
+    try:
+        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
+    finally:
+        kernel.close()
+        projection.close()
+
+
+def test_a_holder_whose_id_was_taken_over_stops_projecting_it(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A holder cut off past LIVE_WITHIN_S is taken over; back, it finds out at its next renewal
+    and leaves the entries to the new holder instead of overwriting them."""
+    projection = _projection(hz_member, heartbeat=0.2)
+    kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id, projection=projection)
+    try:
+        assert projection.stats()["kernels"] == 1
+        _claim_by_hand(hz_client, kernel_id, **_OTHER)
+        caplog.set_level(logging.ERROR, logger="dita.projection.hazelcast")
+        assert eventually(lambda: projection.stats()["kernels"] == 0)
+        assert f"hazelcast projection stops projecting kernel {kernel_id}" in caplog.text
+        assert "already projected by desk-7 pid 4242" in caplog.text
+        assert (_holder(hz_client, kernel_id) or {})["holder"] == "desk-7 pid 4242"
+    finally:
+        kernel.close()
+        projection.close()
+        hz_client.get_map(CLAIMS_MAP).blocking().remove(kernel_id)
+
+
+class _SlowToTrack(ExecutionKernel):
+    """A kernel whose tracking takes a moment to turn on: the window between check and take."""
+
+    def set_projection_enabled(self, enabled: bool) -> Any:
+        time.sleep(0.2)
+        return super().set_projection_enabled(enabled)
+
+
+def test_two_kernels_of_one_id_attached_at_once_to_one_projection_take_one(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """The projection checked the id under its lock and took the kernel after turning its tracking
+    on: both passed the check, and the second replaced the first in the projection."""
+    projection = _projection(hz_member)
+    kernels = [_SlowToTrack(max_slots=1, kernel_id=kernel_id) for _ in range(2)]
+    start = threading.Barrier(2)
+    refused: list[BaseException] = []
+
+    def attach(kernel: ExecutionKernel) -> None:
+        start.wait()
+        try:
+            projection.attach(kernel)
+        except ValueError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=attach, args=(k,)) for k in kernels]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        said = f"kernel_id {kernel_id!r} is already attached to this projection"
+        assert [str(e) for e in refused] == [said]
+        assert projection.stats()["kernels"] == 1
+    finally:
+        projection.close()
