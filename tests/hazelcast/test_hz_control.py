@@ -1307,16 +1307,17 @@ def test_a_change_the_worker_took_for_a_kernel_detached_meanwhile_is_not_applied
     before = mode(old)
     taken, detached, done = threading.Event(), threading.Event(), threading.Event()
     real_apply = plane._apply
+    tester = threading.current_thread()  # attach applies on the caller's thread
 
-    def held_apply(kid: str, kernel: ExecutionKernel) -> None:
-        # The worker's apply for ``old``, held until ``old`` is detached: the interleaving forced.
-        if kernel is old and threading.current_thread() is plane._worker:
+    def held_apply(kid: str, kernel: ExecutionKernel) -> bool:
+        # The plane's apply for ``old``, held until ``old`` is detached: the interleaving forced.
+        if kernel is old and threading.current_thread() is not tester:
             taken.set()
             detached.wait(10)
-            real_apply(kid, kernel)
+            applied = real_apply(kid, kernel)
             done.set()
-        else:
-            real_apply(kid, kernel)
+            return applied
+        return real_apply(kid, kernel)
 
     plane._apply = held_apply  # type: ignore[method-assign]
     new = None

@@ -17,7 +17,8 @@ and was stamped before the mode was set (the time its log recorded): a later wri
 What each kernel actually runs with is projected separately (map ``dita_control``, written by
 ``HazelcastProjection``), so operators can see a change take effect.
 
-An entry listener applies changes as they happen (well under a second). When the cluster is
+An entry listener applies changes as they happen (well under a second), each kernel's on a
+thread of its own: a kernel another thread holds keeps only its own change waiting. When the cluster is
 unreachable the kernel keeps its last known control state, logs that it does, and
 ``status()`` says so; on reconnect the entries are read again and anything missed is applied.
 
@@ -34,7 +35,7 @@ One file per part, read in this order:
 - ``connection.py``: its fields, its client, the connection's ups and downs.
 - ``worker.py``: the worker thread: every entry read after each (re)connect and periodically.
 - ``entry_events.py``: the map's events: entries changed, removed, cleared, blocked writes.
-- ``kernel_updates.py``: what each kernel runs, applied to it.
+- ``kernel_updates.py``: what each kernel runs, applied to it by its own applier thread.
 - ``kept_mode.py``: a tight mode a kernel recovered from its log, kept over older entries.
 - ``writing.py``: ``write_entry``, the write of an entry within its timeout, and its errors.
 - ``stamps.py``: how stamps order writes, for readers and writers.

@@ -17,6 +17,7 @@ from dita.control.hazelcast.kept_mode import _KeptMode
 from dita.control.hazelcast.writing import WRITE_TIMEOUT_S
 
 if TYPE_CHECKING:
+    from dita.control.hazelcast.kernel_updates import KernelApplier
     from dita.kernel import ExecutionKernel
 
 _log = logging.getLogger("dita.control.hazelcast")  # one logger for the package, as docs name it
@@ -52,6 +53,7 @@ class PlaneConnection:
         self.updated_by = updated_by
         self._lock = threading.RLock()
         self._kernels: dict[str, ExecutionKernel] = {}
+        self._appliers: dict[str, KernelApplier] = {}  # kernel id -> its applier (kernel_updates.py)
         self._entries: dict[str, dict[str, Any]] = {}  # last known entries by key
         self._applied_at: dict[str, dict[str, float]] = {}  # kernel id -> field -> set_at applied
         self._kept: dict[str, _KeptMode] = {}  # kernel id -> the tight mode it recovered, set by itself

@@ -6,6 +6,7 @@ again."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,29 +22,113 @@ if TYPE_CHECKING:
 _log = logging.getLogger("dita.control.hazelcast")  # one logger for the package, as docs name it
 
 
+SYNC_APPLY_WAIT_S = 1.0
+"""How long a read of every entry waits for the kernels to take what it read before the plane
+says it is in sync; a kernel held longer by another thread takes it once free."""
+
+
+class KernelApplier:
+    """Brings one kernel to what its entries say, on a thread of its own.
+
+    A change waits for the kernel while another thread is inside it (up to the kernel's own 10 s
+    limit, then again): on the plane's worker, that wait held up the events and the changes of
+    every other kernel, and a HALTED with them. ``lock`` is held while a change is applied, so a
+    kernel's detach returns only once no change is being made to it."""
+
+    def __init__(self, plane: KernelUpdates, kid: str, kernel: ExecutionKernel) -> None:
+        self.kernel = kernel
+        self.lock = threading.RLock()  # a release holds it around the detach, which takes it too
+        self._plane = plane
+        self._kid = kid
+        self._changed = threading.Condition()
+        self._asked = self._done = 0
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name=f"dita-control-apply-{kid}", daemon=True)
+        self._thread.start()
+
+    def ask(self) -> int:
+        """Have the kernel brought to its entries as they are now; a ticket for ``wait``."""
+        with self._changed:
+            self._asked += 1
+            self._changed.notify_all()
+            return self._asked
+
+    def wait(self, ticket: int, deadline: float) -> bool:
+        """Whether the apply ``ticket`` asked for is done by ``deadline`` (monotonic)."""
+        with self._changed:
+            while self._done < ticket and not self._stopped:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return self._done >= ticket
+
+    def stop(self) -> None:
+        with self._changed:
+            self._stopped = True
+            self._changed.notify_all()
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._done >= self._asked and not self._stopped:
+                    self._changed.wait()
+                if self._stopped:
+                    return
+                asked = self._asked
+            try:
+                applied = self._plane._apply(self._kid, self.kernel)  # looked up: tests wrap it
+            except Exception:  # the applier must outlive anything an apply throws
+                _log.exception("control plane: applying the entries to kernel %s failed", self._kid)
+                applied = True
+            if applied is False:
+                time.sleep(0.002)  # the kernel stayed busy past its wait: again in a moment
+                self.ask()
+            with self._changed:
+                self._done = max(self._done, asked)
+                self._changed.notify_all()
+
+
 class KernelUpdates(PlaneConnection):
     """How the plane brings each attached kernel to what its entries say."""
 
     def _apply_pending(self) -> None:
-        """Apply the changes of the kernels whose entries changed (or that were busy)."""
+        """Hand the kernels whose entries changed to their appliers; never waits for a kernel."""
         with self._lock:
             pending, self._pending = self._pending, set()
-            kernels = [(kid, self._kernels[kid]) for kid in pending if kid in self._kernels]
-        for kid, kernel in kernels:
-            self._apply(kid, kernel)
-        if self._pending:
-            time.sleep(0.002)  # a kernel was mid-call in another thread: try again shortly
-            self._wake.set()
+            appliers = [self._appliers[kid] for kid in pending if kid in self._appliers]
+        for applier in appliers:
+            applier.ask()
 
-    def _apply(self, kid: str, kernel: ExecutionKernel) -> None:
-        """Apply to ``kernel`` every field set more recently than what it last got from us."""
+    def _apply_all(self, kernels: list[tuple[str, ExecutionKernel]]) -> None:
+        """Have ``kernels`` take the entries just read, waiting SYNC_APPLY_WAIT_S at most."""
+        with self._lock:
+            appliers = [a for kid, k in kernels if (a := self._appliers.get(kid)) and a.kernel is k]
+        tickets = [(applier, applier.ask()) for applier in appliers]
+        deadline = time.monotonic() + SYNC_APPLY_WAIT_S
+        for applier, ticket in tickets:
+            applier.wait(ticket, deadline)
+
+    def _apply(self, kid: str, kernel: ExecutionKernel) -> bool:
+        """Apply to ``kernel`` every field set more recently than what it last got from us; False
+        when the kernel stayed busy in another thread's call past its wait (tried again)."""
+        with self._lock:
+            applier = self._appliers.get(kid)
+        if applier is None or applier.kernel is not kernel:
+            return True  # detached since it was asked for
+        with applier.lock:
+            return self._apply_held(kid, kernel)
+
+    def _apply_held(self, kid: str, kernel: ExecutionKernel) -> bool:
+        """``_apply`` with the kernel's applier lock held: the plane's own lock is not held while
+        the kernel is waited for, so events and other kernels' changes go on meanwhile."""
         with self._lock:
             if self._kernels.get(kid) is not kernel:
                 # Detached since the worker took it: left alone (checked under the lock detach
                 # takes, so no kernel changes once its detach returns). Changed, the change
                 # counted as applied under its id, and a kernel attached next under it never
                 # took the change.
-                return
+                return True
             entries = [self._entries[k] for k in (GLOBAL, kid) if k in self._entries]
             applied = self._applied_at.setdefault(kid, {})
             kept = self._kept.get(kid)
@@ -64,29 +149,38 @@ class KernelUpdates(PlaneConnection):
                     continue
                 stamps[field] = at
             if not change:
-                return
-            try:
-                with kernel_reads():
-                    current = kernel.control()
-                    # Only real changes reach the kernel: each one is a journaled control change.
-                    differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
-                    if differing:
-                        keys = sorted(k for k in (GLOBAL, kid) if k in self._entries)
-                        kernel.update_control(**differing, source="hazelcast:" + ",".join(keys))
-            except RuntimeError:
-                # The kernel stayed busy in a call on another thread past its wait (10 s) or is
-                # being closed: not applied yet, so the worker retries it in a moment instead of
-                # dropping a HALTED.
-                self._pending.add(kid)
-                self._wake.set()
-                return
-            except Exception as exc:
-                applied.update(stamps)
-                _log.error("control change %s refused by kernel %s: %s", change, kid, exc)
-                return
-            applied.update(stamps)
+                return True
+            keys = sorted(k for k in (GLOBAL, kid) if k in self._entries)
+        try:
+            with kernel_reads():
+                current = kernel.control()
+                # Only real changes reach the kernel: each one is a journaled control change.
+                differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
+                if differing:
+                    kernel.update_control(**differing, source="hazelcast:" + ",".join(keys))
+        except RuntimeError:
+            # The kernel stayed busy in a call on another thread past its wait (10 s) or is
+            # being closed: not applied yet, so it is tried again instead of dropping a HALTED.
+            return False
+        except Exception as exc:
+            self._booked(kid, stamps)
+            _log.error("control change %s refused by kernel %s: %s", change, kid, exc)
+            return True
+        self._booked(kid, stamps)
         if differing:
             _log.info("kernel %s control updated from the cluster: %s", kid, differing)
+        return True
+
+    def _booked(self, kid: str, stamps: dict[str, float]) -> None:
+        """Count ``stamps`` as applied to ``kid``, each at most the newest its entries still hold:
+        an entry removed while the kernel was waited for must not leave a stamp above what is
+        left, or a later write stamped below it would be ignored (see _forget_removed_stamps)."""
+        with self._lock:
+            applied = self._applied_at.setdefault(kid, {})
+            held = effective_control([self._entries[k] for k in (GLOBAL, kid) if k in self._entries])
+            for field, at in stamps.items():
+                newest = held[field][1] if field in held else -1.0
+                applied[field] = max(applied.get(field, -1.0), min(at, newest))
 
 
 def _current_value(control: Mapping[str, Any], field: str) -> Any:

@@ -5,6 +5,7 @@ takes the map's events with ``EntryEvents`` and applies them with ``KernelUpdate
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from dita._kernel import ControlMode, Verbosity
 from dita.control import check_kernel_id, normalize_change
 from dita.control.hazelcast.entries import _validate_kernel_id
 from dita.control.hazelcast.kept_mode import _kept_mode
+from dita.control.hazelcast.kernel_updates import KernelApplier
 from dita.control.hazelcast.worker import PlaneWorker
 from dita.control.hazelcast.writing import ControlPlaneUnavailable, write_entry
 
@@ -51,6 +53,7 @@ class HazelcastControlPlane(PlaneWorker):
             if kid in self._kernels:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this control plane")
             self._kernels[kid] = kernel
+            self._appliers[kid] = KernelApplier(self, kid, kernel)
             if kept is not None:
                 self._kept[kid] = kept
         if self._synced.wait(self.attach_timeout):
@@ -60,31 +63,42 @@ class HazelcastControlPlane(PlaneWorker):
             # Under the lock with the resync's look at _lost: either the resync is done (nothing
             # to warn of; its read may predate this kernel, so apply it here too), or it finds
             # _lost set and logs the recovery as a warning too, after this one.
-            if self._synced.is_set():
-                self._apply(kid, kernel)
-                return
-            with self._conn_lock:
-                self._lost = True
-            _log.warning(
-                "control plane %s unreachable: kernel %s starts on its local control state %s",
-                self.cluster_members,
-                kid,
-                kernel.control().get("mode"),
-            )
+            synced = self._synced.is_set()
+            if not synced:
+                with self._conn_lock:
+                    self._lost = True
+                _log.warning(
+                    "control plane %s unreachable: kernel %s starts on its local control state %s",
+                    self.cluster_members,
+                    kid,
+                    kernel.control().get("mode"),
+                )
+        if synced:
+            self._apply(kid, kernel)  # outside the plane's lock: an apply takes it after its own
 
     def detach(self, kernel: ExecutionKernel) -> None:
         self._detach(kernel)
 
+    def _applying(self, kernel: ExecutionKernel) -> contextlib.AbstractContextManager[Any]:
+        """The lock ``kernel``'s changes are applied under, to take before the plane's own (as
+        the applier takes them): held, no change is being made to the kernel."""
+        with self._lock:
+            applier = self._appliers.get(kernel.kernel_id)
+        return applier.lock if applier is not None and applier.kernel is kernel else contextlib.nullcontext()
+
     def _detach(self, kernel: ExecutionKernel) -> bool:
         """Removes ``kernel``; True if it was attached and no kernel is left (decided with the
         removal, so two kernels released at once cannot both see the other and leave the plane
-        open)."""
-        with self._lock:
+        open). Waits for a change being applied to it: none is made once this returns."""
+        with self._applying(kernel), self._lock:
             # By identity, as the in-memory plane: a kernel detached before and closed now must
             # not take along the kernel attached under its id since.
             if self._kernels.get(kernel.kernel_id) is not kernel:
                 return False  # detached before: the plane is the caller's now, left open
             del self._kernels[kernel.kernel_id]
+            applier = self._appliers.pop(kernel.kernel_id, None)
+            if applier is not None:
+                applier.stop()
             self._applied_at.pop(kernel.kernel_id, None)
             self._kept.pop(kernel.kernel_id, None)
             return not self._kernels
@@ -92,7 +106,7 @@ class HazelcastControlPlane(PlaneWorker):
     def release(self, kernel: ExecutionKernel) -> None:
         """What ``ExecutionKernel.close()`` calls: stop serving ``kernel`` and, when it was the
         last one attached, close. Kernels sharing this plane keep it until the last closes."""
-        with self._lock:
+        with self._applying(kernel), self._lock:
             # Closing is decided with the removal: a kernel attaching meanwhile (a restart on
             # another thread) would be attached once the last one is gone, then dropped by the
             # close without a word, no halt reaching it. It is refused, as after the close.
@@ -108,6 +122,10 @@ class HazelcastControlPlane(PlaneWorker):
             self._worker.join(timeout=5.0)
         with self._lock:
             self._kernels.clear()
+            appliers = list(self._appliers.values())
+            self._appliers.clear()
+        for applier in appliers:
+            applier.stop()
         self._client.shutdown()
 
     def set(
@@ -161,7 +179,9 @@ class HazelcastControlPlane(PlaneWorker):
 
     def status(self) -> dict[str, Any]:
         with self._lock:
-            kernels = {kid: k.control() for kid, k in self._kernels.items()}
+            attached = list(self._kernels.items())
+        # Read outside the plane's lock: a kernel another thread holds would hold up the events.
+        kernels = {kid: k.control() for kid, k in attached}
         connected = self._connected.is_set()
         return {
             "connected": connected,

@@ -164,8 +164,7 @@ class PlaneWorker(EntryEvents, KernelUpdates):
         finally:
             with self._lock:
                 self._arrived = None
-        for kid, kernel in kernels:
-            self._apply(kid, kernel)
+        self._apply_all(kernels)
         # attach() sets _lost too, under _lock, when a kernel starts with the cluster away.
         with self._lock, self._conn_lock:
             current = self._losses == losses and self._connected.is_set()

@@ -1,0 +1,117 @@
+"""A HALTED written in the cluster reaches a kernel busy taking intents well within a second, and a
+kernel another thread holds (its change waits for the kernel, up to the kernel's own 10 s) holds
+up no other kernel's HALTED: the plane's worker applied every kernel's change itself, in turn,
+under the plane's lock, so one kernel held meant every other kernel of the plane, and the
+events themselves, waited behind it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hz_helpers import eventually, mode
+
+from dita import ExecutionKernel, KernelIntent
+from dita.control.hazelcast import CONTROL_PLANE_MAP, HazelcastControlPlane, write_entry
+from dita.services.hazelcast import HazelcastMember
+
+
+@pytest.fixture(autouse=True)
+def clean_entries(hz_client: Any) -> Iterator[None]:
+    """Entries are cluster-wide: a global HALTED left behind would halt the next test's kernels."""
+    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    entries.clear()
+    yield
+    entries.clear()
+
+
+def _plane(member: HazelcastMember) -> HazelcastControlPlane:
+    return HazelcastControlPlane([member.address], member.cluster_name)
+
+
+def test_a_halt_reaches_a_kernel_busy_taking_intents_within_a_second(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
+    stop, busy = threading.Event(), threading.Event()
+    blocked_at: list[float] = []
+
+    def trade() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            for action in ("ENTER", "EXIT"):
+                ids = (f"{kernel_id}-{action}-{n}", f"t{n}")
+                outcome = kernel.process_intent(KernelIntent(*ids, 0, "BTC-USD", "LONG", action, 6e4, 0.01))
+                if outcome.diagnostic_code.name == "MODE_BLOCKED" and not blocked_at:
+                    blocked_at.append(time.monotonic())
+            if n == 1000:
+                busy.set()
+
+    strategy = threading.Thread(target=trade)
+    try:
+        strategy.start()
+        assert busy.wait(30)
+        put_at = time.monotonic()
+        write_entry(hz_client, kernel_id, {"mode": "HALTED"}, updated_by="test")
+        assert eventually(lambda: bool(blocked_at), timeout=15)
+        took = blocked_at[0] - put_at
+        print(f"HALTED refused the busy kernel's next entry {1000 * took:.1f} ms after the put")
+        assert took < 1.0
+    finally:
+        stop.set()
+        strategy.join(30)
+        kernel.close()
+
+
+class _HeldKernel(ExecutionKernel):
+    """A kernel whose control changes wait while ``held`` is set, as the native kernel's wait for
+    another thread's call inside it does (up to 10 s, then "busy")."""
+
+    held: threading.Event
+
+    def update_control(self, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + 10
+        while self.held.is_set() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        return super().update_control(*args, **kwargs)
+
+
+def _taken_first(prefix: str) -> tuple[str, str]:
+    """Two kernel ids, the first of which the plane's worker took first (as it did: in the
+    order of a set of the ids a global change reached)."""
+    for n in range(1000):
+        first, second = f"{prefix}-{n}-a", f"{prefix}-{n}-b"
+        ids: set[str] = set()
+        ids.update(dict.fromkeys((first, second)))
+        if next(iter(ids)) == first:
+            return first, second
+    raise AssertionError("no pair of ids in that order")
+
+
+def test_a_kernel_held_by_another_thread_holds_up_no_other_kernels_halt(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    held_id, free_id = _taken_first(kernel_id)
+    plane = _plane(hz_member)
+    held = _HeldKernel(max_slots=1, control_plane=plane, kernel_id=held_id)
+    held.held = threading.Event()
+    free = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id=free_id)
+    try:
+        held.held.set()
+        put_at = time.monotonic()
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="test")
+        assert eventually(lambda: mode(free) == "HALTED", timeout=15)
+        took = time.monotonic() - put_at
+        assert took < 1.0, f"the free kernel was halted {took:.1f}s after the put"
+        assert mode(held) != "HALTED"  # still waited for
+        held.held.clear()
+        assert eventually(lambda: mode(held) == "HALTED")  # once free, it takes the change too
+    finally:
+        held.held.clear()
+        free.close()
+        held.close()
