@@ -83,6 +83,27 @@ def is_count(value: object) -> TypeGuard[int]:
     return isinstance(value, numbers.Integral) and not is_flag(value) and int(value) >= 0
 
 
+# The slot ids the kernel's bindings read: a signed 64-bit integer.
+_SLOT_IDS = range(-(2**63), 2**63)
+
+
+def past_slot_ids(value: object) -> bool:
+    """Whether ``value`` is an integer (numpy's too; not a flag) past the 64 bits the kernel
+    reads a slot id in: it names no slot, as -1 does, yet the bindings refuse it as no integer
+    they can read (ValueError), not as a slot they lack."""
+    return isinstance(value, numbers.Integral) and not is_flag(value) and int(value) not in _SLOT_IDS
+
+
+def integer_named(value: int) -> int | str:
+    """``value`` as an error or a refusal's details name it: itself, or past the digits
+    ``str()`` writes (4,300) its size, which ``repr`` and JSON would raise on."""
+    try:
+        str(value)
+    except ValueError:
+        return f"{'-' if value < 0 else ''}an integer of {value.bit_length()} bits"
+    return value
+
+
 def finite_json(value: Any, *, as_text: bool = False) -> Any:
     """``value`` ready for strict JSON, which has no NaN or infinities: each float that is not
     finite, at any depth, becomes None (null) or, with ``as_text``, its text (``"inf"``, to

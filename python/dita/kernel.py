@@ -29,7 +29,9 @@ from dita._kernel import (
     VenueEvent,
     VenueOrder,
 )
+from dita._numbers import integer_named, past_slot_ids
 from dita._reading import read_items
+from dita._text import shortened
 from dita.control import check_kernel_id
 from dita.logs import order_ids
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
@@ -699,6 +701,32 @@ class ExecutionKernel(KernelCore):
         # Kept as an int: a numpy int64 taken as the slot id is not kept as the view's.
         return SlotView(self, operator.index(slot_id))
 
+    def slot_state(self, slot_id: int) -> TradeSlot:
+        try:
+            return super().slot_state(slot_id)
+        except ValueError:
+            self._no_slot_past_64_bits(slot_id)
+            raise
+
+    def slot_dict(self, slot_id: int) -> dict[str, Any]:
+        try:
+            return super().slot_dict(slot_id)
+        except ValueError:
+            self._no_slot_past_64_bits(slot_id)
+            raise
+
+    def _no_slot_past_64_bits(self, slot_id: Any) -> None:
+        """Raises IndexError, as for any other slot id out of range, when ``slot_id`` is an
+        integer past the 64 bits the bindings read a slot id in (they raise ValueError, as for
+        what is no integer): the original kernel's ``slot()`` raises IndexError for every
+        integer it has no slot for, and a caller catching it must not meet another error."""
+        if past_slot_ids(slot_id):
+            named = shortened(str(integer_named(int(slot_id))), 60)
+            last = self.max_slots - 1
+            raise IndexError(
+                f"slot_id {named} out of range (kernel has {self.max_slots} slots: 0 to {last})"
+            ) from None
+
     def free_slot(self) -> SlotView | None:
         """The view of the first slot free for a new trade, or None (``free_slot_id()``: its id)."""
         slot_id = self.free_slot_id()
@@ -741,10 +769,21 @@ class ExecutionKernel(KernelCore):
         metadata lock: a change in place another thread is making meanwhile (``SlotView``) would
         write the older content back over it."""
         with _metadata_lock(self):
-            super().set_slot_metadata(slot_id, metadata)
+            try:
+                super().set_slot_metadata(slot_id, metadata)
+            except ValueError:
+                self._no_slot_past_64_bits(slot_id)
+                raise
 
     def set_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
         self.set_slot_metadata(slot_id, metadata)
+
+    def set_slot_exit_leg_ratios(self, slot_id: int, ratios: Sequence[float]) -> None:
+        try:
+            super().set_slot_exit_leg_ratios(slot_id, ratios)
+        except ValueError:
+            self._no_slot_past_64_bits(slot_id)
+            raise
 
     def set_exit_legs(self, slot_id: int, ratios: Sequence[float]) -> None:
         self.set_slot_exit_leg_ratios(slot_id, ratios)

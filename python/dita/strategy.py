@@ -39,7 +39,7 @@ from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage
-from dita._numbers import is_real
+from dita._numbers import is_real, past_slot_ids
 from dita._text import shortened
 from dita.risk import KERNEL_MAX
 
@@ -471,8 +471,11 @@ class Strategy(Generic[P]):
         return is_free_stage(slot.fsm_state) and self.ctx.trade_owner(slot.trade_id) in (None, self.name)
 
     def _slot_or_none(self, slot_id: int) -> TradeSlot | None:
-        """Slot ``slot_id``, or None for a whole number that names no slot (the kernel's
-        refusal answers it, as for ``buy``; anything else raises as ``slot_state`` does)."""
+        """Slot ``slot_id``, or None for a whole number that names no slot, however large (a
+        refusal answers it, as for ``buy``); what is no whole number (a float, a bool) raises
+        TypeError naming it, as ``slot_state`` does, as any helper's argument of a wrong type."""
+        if past_slot_ids(slot_id):
+            return None
         try:
             slot: TradeSlot = self.ctx.kernel.slot_state(slot_id)
         except IndexError:
@@ -481,11 +484,14 @@ class Strategy(Generic[P]):
 
     def _no_such_slot(self, slot_id: int, action: str, price: float) -> KernelOutcome:
         """The kernel's refusal (INVALID_SLOT_ID) of ``action`` on a slot it does not have: a
-        helper answers with an outcome, never an exception (not IndexError)."""
+        helper answers with an outcome, never an exception (not IndexError). An id past the
+        64 bits the kernel reads one in is refused alike by the runtime, naming it."""
+        past = past_slot_ids(slot_id)
+        on = -1 if past else slot_id
         intent = KernelIntent(
             self.ctx.next_intent_id(self),
-            f"{self.name}-no-trade-in-slot-{slot_id}",
-            slot_id,
+            f"{self.name}-no-trade-in-slot-{on}",
+            on,
             "",
             "FLAT",
             action,
@@ -494,6 +500,8 @@ class Strategy(Generic[P]):
             reason=action.lower(),
             timestamp=self.ctx.now(),
         )
+        if past:
+            return self.ctx.refuse_slot_past_64_bits(self, intent, int(slot_id))
         return self.ctx.submit(self, intent)
 
     def _own_trade_id(self, slot: TradeSlot) -> str:

@@ -332,7 +332,7 @@ def test_ints_beyond_64_bits_are_refused_naming_the_argument(kernel: ExecutionKe
     with pytest.raises(ValueError, match="invalid slot_id: -9223372036854775809"):
         VenueEvent("e", "", -(2**63) - 1, "FILL")
     with pytest.raises(ValueError, match="invalid slot_id: 18446744073709551616"):
-        kernel.slot_state(2**64)
+        KernelIntent("i", "t", 2**64, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
     with pytest.raises(ValueError, match=r"invalid seed: -1 \(must not be negative\)"):
         MockVenueAdapter(seed=-1)
     with pytest.raises(ValueError, match=r"invalid price: 1000000000.*\.\.\. \(must be at most 1e15"):

@@ -18,6 +18,7 @@ from dita._kernel import (
     TradeStage,
     VenueEvent,
 )
+from dita._numbers import integer_named
 from dita._text import shortened
 from dita.kernel import booked_events
 from dita.logs import order_ids
@@ -36,10 +37,12 @@ _ENDED = (StrategyStatus.STOPPED, StrategyStatus.ERROR)
 
 class RuntimeRefusal:
     """The runtime's refusal of a strategy's intent, made before the kernel saw it: an ENTER
-    past the strategy's slot budget (``add_strategy(max_slots=)``). It reads as the kernel's
-    refused ``KernelOutcome`` does (the same attributes: ``accepted`` False, a diagnostic code,
-    ``details`` naming the field and its value) so a strategy handles both alike, but it is not
-    one (the kernel's outcomes are made by the kernel only): nothing was recorded, ``seq`` is 0."""
+    past the strategy's slot budget (``add_strategy(max_slots=)``), or an exit or cancel of a
+    slot id past the 64 bits the kernel reads one in (``slot_id``: that id, the intent's being
+    -1). It reads as the kernel's refused ``KernelOutcome`` does (the same attributes:
+    ``accepted`` False, a diagnostic code, ``details`` naming the field and its value) so a
+    strategy handles both alike, but it is not one (the kernel's outcomes are made by the
+    kernel only): nothing was recorded, ``seq`` is 0."""
 
     accepted = False
     applied = False
@@ -53,8 +56,9 @@ class RuntimeRefusal:
         state: TradeStage,
         code: KernelDiagnosticCode,
         details: Mapping[str, Any],
+        slot_id: int | None = None,
     ) -> None:
-        self.slot_id: int = intent.slot_id
+        self.slot_id: int = intent.slot_id if slot_id is None else slot_id
         self.trade_id: str = intent.trade_id
         self.state = state
         self.diagnostic_code = code
@@ -127,12 +131,17 @@ class OrderSubmission:
 
     # -- a strategy's intent -------------------------------------------------------------
 
-    def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
+    def _trading(self, strategy: Strategy[Any]) -> StrategyHandle:
+        """``strategy``'s handle; RuntimeError when it is not this runtime's or may not trade."""
         handle = self._handles.get(strategy.name)
         if handle is None or handle.strategy is not strategy:
             raise RuntimeError(f"strategy {strategy.name!r} is not attached to this runtime")
         if handle.status in _ENDED:
             raise RuntimeError(f"strategy {strategy.name!r} is {handle.status.value} and cannot trade")
+        return handle
+
+    def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
+        handle = self._trading(strategy)
         if not isinstance(intent, KernelIntent):
             # Not a bare AttributeError from reading its trade id.
             raise TypeError(
@@ -235,6 +244,40 @@ class OrderSubmission:
                 ),
             },
         )
+        return self._refused(handle, intent, refusal)
+
+    def refuse_slot_past_64_bits(
+        self, strategy: Strategy[Any], intent: KernelIntent, slot_id: int
+    ) -> KernelOutcome:
+        """The refusal (INVALID_SLOT_ID naming ``slot_id``, as the kernel's of -1) of
+        ``strategy``'s exit or cancel of ``slot_id``, an integer past the 64 bits the kernel
+        reads a slot id in, ``intent`` being it on slot -1: no KernelIntent holds that id, and a
+        helper answers a slot it cannot reach with an outcome, never an exception."""
+        handle = self._trading(strategy)
+        self._refuse_on_closed_kernel(f"its {intent.action.name} {intent.intent_id!r}")
+        last = self._kernel.max_slots - 1
+        refusal = RuntimeRefusal(
+            intent,
+            TradeStage.IDLE,
+            KernelDiagnosticCode.INVALID_SLOT_ID,
+            {
+                "field": "slot_id",
+                "value": integer_named(slot_id),
+                "max_slots": self._kernel.max_slots,
+                "reason": (
+                    f"no such slot: the kernel has slots 0 to {last} (refused by the runtime, not "
+                    "sent to the kernel, which reads a slot id in 64 bits)"
+                ),
+            },
+            slot_id=slot_id,
+        )
+        return self._refused(handle, intent, refusal)
+
+    def _refused(
+        self, handle: StrategyHandle, intent: KernelIntent, refusal: RuntimeRefusal
+    ) -> KernelOutcome:
+        """``refusal`` of ``handle``'s ``intent``, counted and told to the intent listeners as
+        the kernel's refusals are."""
         # It reads as a refused KernelOutcome (which only the kernel makes): typed as one, so a
         # strategy's helpers keep one return type.
         outcome = cast("KernelOutcome", refusal)
