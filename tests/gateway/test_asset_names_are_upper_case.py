@@ -67,3 +67,35 @@ def test_a_position_entered_in_lower_case_before_is_exited_by_naming_its_asset_i
         assert c.get("/v1/slots/0").json()["fsm_state"] == "CLOSED"
     finally:
         live.stop()
+
+
+def _entered_in_lower_case(kernel: ExecutionKernel) -> None:
+    """A position as a log written before names were upper-cased holds it: ``btcusdt``."""
+    entry = KernelIntent("i1", "t1", 0, "btcusdt", "LONG", "ENTER", 100.0, 1.0)
+    assert kernel.process_intent(entry).accepted
+
+
+def test_an_http_mark_reaches_a_position_held_under_a_lower_case_spelling_of_its_asset() -> None:
+    """The mark was of BTCUSDT only: the position entered as btcusdt kept its old valuation."""
+    live = start_server(max_slots=2, setup=_entered_in_lower_case)
+    try:
+        c = live.client
+        for name in ("BTCUSDT", "btcUSDT"):
+            mark = c.post("/v1/marks", json={"asset": name, "price": 110}, headers=AUTH).json()
+            assert (mark["asset"], mark["slots_marked"]) == ("BTCUSDT", 1), mark
+            assert mark["account"]["unrealized_pnl"] == 10.0, mark
+        slot = c.get("/v1/slots/0").json()
+        assert (slot["asset"], slot["unrealized_pnl"]) == ("btcusdt", 10.0), slot
+    finally:
+        live.stop()
+
+
+def test_a_stdio_mark_reaches_a_position_held_under_a_lower_case_spelling_of_its_symbol() -> None:
+    out = io.BytesIO()
+    with ExecutionKernel(max_slots=2) as kernel:
+        _entered_in_lower_case(kernel)
+        assert run_stdio(kernel, io.BytesIO(b"MARK BTCUSDT 110\n"), out) == 0
+        assert kernel.slot_state(0).unrealized_pnl == 10.0
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    (account,) = [e for e in events if e["type"] == "account"]
+    assert (account["symbol"], account["unrealized_pnl"]) == ("BTCUSDT", 10.0), account

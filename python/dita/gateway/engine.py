@@ -43,6 +43,7 @@ from dita._kernel import (
     VenueAnswerNotLogged,
     VenueEvent,
 )
+from dita.gateway.asset_marks import AssetMarks
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
 from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
 from dita.logs import order_ids
@@ -249,6 +250,8 @@ class OrderEngine:
         self.kernel = kernel
         self._emit = emit
         self._remember = remember
+        # A MARK reaches the slots an older log left under another spelling of its symbol.
+        self._marks = AssetMarks(kernel)
         self.orders: OrderedDict[str, OrderRecord] = OrderedDict()
         # The client ids of the orders forgotten: a reuse is refused as one of a kept order is.
         self.forgotten = ForgottenIds()
@@ -656,7 +659,7 @@ class OrderEngine:
 
     def _mark(self, cmd: MarkCommand) -> None:
         try:
-            self.kernel.mark_price(cmd.symbol, cmd.price)
+            self._marks.mark(cmd.symbol, cmd.price)
         except ValueError as exc:
             # The kernel bounds prices (at most 1e15): bad input, not an engine fault.
             self.error("INVALID_FIELD", f"MARK refused: {exc}", field="price", value=cmd.price)

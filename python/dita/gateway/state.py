@@ -15,6 +15,7 @@ import anyio
 from fastapi import Depends, HTTPException, Request
 
 from dita._kernel import AccountEvent
+from dita.gateway.asset_marks import AssetMarks
 from dita.gateway.config import GatewaySettings
 from dita.gateway.engine import PolledEvents
 from dita.gateway.events import Broadcaster
@@ -60,6 +61,8 @@ class GatewayState:
         # The ClickHouse debug switch means something only with a journal: the page shows it then.
         self.journal_attached = getattr(kernel, "journal", None) is not None
         self.lane = KernelLane(kernel, self.kernel_id)
+        # A mark reaches the slots an older log left under another spelling of its asset.
+        self.asset_marks = AssetMarks(kernel)
         # The slot and trade of each ENTER taken under an intent_id its client chose, newest
         # last: a retry without slot_id goes back to that slot while the trade holds it, so the
         # kernel's DUPLICATE_INTENT names where the intent went (and is no 409 when every slot

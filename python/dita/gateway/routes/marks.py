@@ -18,12 +18,12 @@ async def post_mark(state: CurrentState, req: MarkRequest) -> dict[str, Any]:
 
 
 def _set_mark(state: GatewayState, req: MarkRequest) -> dict[str, Any]:
-    # mark_price returns how many open slots it revalued, not a sequence number.
-    slots_marked = state.kernel.mark_price(req.asset, req.price)
+    slots_marked, names = state.asset_marks.mark(req.asset, req.price)
     account = state.kernel.account()
     state.publish("account", account)
-    for slot_id in state.kernel.open_slot_ids(req.asset):  # the slots it revalued
-        state.publish("slot", state.kernel.slot_dict(slot_id))
+    for name in names:
+        for slot_id in state.kernel.open_slot_ids(name):  # the slots it revalued
+            state.publish("slot", state.kernel.slot_dict(slot_id))
     return {"asset": req.asset, "price": req.price, "slots_marked": slots_marked, "account": account}
 
 

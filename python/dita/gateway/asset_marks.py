@@ -1,0 +1,42 @@
+"""A mark as both front ends make it: of an asset under its upper-case name
+(``protocol.asset_name``), and under every other spelling of it a slot held when the front end
+started."""
+
+from __future__ import annotations
+
+from dita.gateway.protocol import asset_name
+from dita.kernel import ExecutionKernel
+
+__all__ = ["AssetMarks"]
+
+
+class AssetMarks:
+    """Marks an asset under its upper-case name and under each other spelling of it
+    (``btcusdt``) that a slot held a position or worked an order in when this was made: a kernel
+    continued from a log written before the front ends upper-cased names keeps those slots
+    under the spelling of then, which a mark of BTCUSDT alone left unvalued. Read once, from the
+    engaged slots only (a kernel may have 100,000): an ENTER over either front end names its
+    asset in upper case, so no later trade adds a spelling."""
+
+    def __init__(self, kernel: ExecutionKernel) -> None:
+        self._kernel = kernel
+        engaged = set(kernel.open_slot_ids())
+        engaged.update(order.slot_id for order in kernel.open_orders())
+        self._spellings: dict[str, list[str]] = {}
+        for slot_id in sorted(engaged):
+            held = kernel.slot_state(slot_id).asset
+            name = asset_name(held)
+            if held != name and held not in self._spellings.get(name, ()):
+                self._spellings.setdefault(name, []).append(held)
+
+    def mark(self, asset: str, price: float) -> tuple[int, list[str]]:
+        """Marks ``asset`` at ``price``, then its other spellings: how many open slots that
+        revalued, and the names marked, ``asset`` first. The kernel's refusal of the price
+        raises at ``asset``, before anything is marked."""
+        marked = self._kernel.mark_price(asset, price)
+        names = [asset]
+        for held in self._spellings.get(asset_name(asset), ()):
+            if held != asset:
+                marked += self._kernel.mark_price(held, price)
+                names.append(held)
+        return marked, names
