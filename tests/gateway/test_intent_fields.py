@@ -38,29 +38,26 @@ def test_a_limit_price_on_a_market_order_is_refused_naming_it(
     assert limit.status_code == 200, limit.text
 
 
-def test_a_cancel_with_a_size_is_refused_naming_it() -> None:
-    """The kernel cancels a slot's whole working order: a CANCEL meant to take 0.3 off a resting
-    order of 1 took all of it off, answered accepted. The kernel refuses a CANCEL's target_size
-    above 0, naming it, nothing sent; without one (or 0) it goes."""
+def test_a_cancel_with_a_size_is_a_422_naming_it_as_its_other_order_fields_are() -> None:
+    """The kernel cancels a slot's whole working order, and refuses a CANCEL's target_size
+    above 0: the gateway answered that as a 200 INVALID_INTENT, while every other field a CANCEL
+    does not act on is a 422 naming it. Now a 422 too, naming target_size and CANCEL, nothing
+    sent, the intent id free; without one (or 0) the cancel goes."""
     live = start_server(venue=lambda: MockVenueAdapter(fill_rate=0.0))  # orders rest
     try:
         c = live.client
         body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1,
                 "reference_price": 100, "order_type": "LIMIT", "limit_price": 99}  # fmt: skip
         assert c.post("/v1/intents", json=body, headers=AUTH).json()["state"] == "ENTRY_WORKING"
-        cancel = {"action": "CANCEL", "slot_id": 0}
-        part = {**cancel, "intent_id": "cancel-part", "target_size": 0.3}
-        res = c.post("/v1/intents", json=part, headers=AUTH)
-        assert res.status_code == 200, res.text
-        refused = res.json()
-        assert (refused["accepted"], refused["diagnostic_code"]) == (False, "INVALID_INTENT")
-        assert (refused["details"]["field"], refused["details"]["value"]) == ("target_size", 0.3)
+        cancel = {"action": "CANCEL", "slot_id": 0, "intent_id": "cancel-1"}
+        res = c.post("/v1/intents", json={**cancel, "target_size": 0.3}, headers=AUTH)
+        assert res.status_code == 422, res.text
+        (error,) = res.json()["detail"]
+        assert (error["loc"], error["input"]) == (["body", "target_size"], 0.3), error
+        assert res.json()["message"].startswith("target_size: has no meaning for CANCEL (a CANCEL cancels")
         order = c.get("/v1/slots/0").json()["active_entry_order"]
         assert order["size"] == 1 and not order["cancel_requested"]  # nothing sent
-        whole = c.post("/v1/intents", json={**cancel, "intent_id": "cancel-whole"}, headers=AUTH)
-        assert whole.status_code == 200 and whole.json()["accepted"], whole.text
-        c.post("/v1/intents", json=body, headers=AUTH)  # a new order to cancel
-        zero = c.post("/v1/intents", json={**cancel, "intent_id": "cancel-0", "target_size": 0}, headers=AUTH)
+        zero = c.post("/v1/intents", json={**cancel, "target_size": 0}, headers=AUTH)
         assert zero.status_code == 200 and zero.json()["accepted"], zero.text
     finally:
         live.stop()

@@ -146,7 +146,8 @@ _NO_ORDER = "a CANCEL sends no order"
 _LEGS_AT_ENTRY = "a trade's exit legs are set by its ENTER"
 # The fields an action does not act on, and why. Given another value than its default, such a
 # field would be dropped unseen (an EXIT keeps the slot's leverage and legs, a CANCEL sends no
-# order); its default changes nothing, so one body template for every action still goes.
+# order) or, a CANCEL's size, refused by the kernel: each is a 422 naming it alike. Its default
+# changes nothing, so one body template for every action still goes.
 FIELDS_WITHOUT_MEANING: dict[str, dict[str, str]] = {
     "EXIT": {
         "leverage": "the position keeps the leverage it was entered with",
@@ -154,6 +155,10 @@ FIELDS_WITHOUT_MEANING: dict[str, dict[str, str]] = {
     },
     "CANCEL": {
         "reference_price": _NO_ORDER,
+        "target_size": (
+            "a CANCEL cancels the slot's whole working order; to trade less, cancel it and send a"
+            " smaller order"
+        ),
         "leverage": _NO_ORDER,
         "exit_leg_ratios": _LEGS_AT_ENTRY,
         "order_type": _NO_ORDER,
@@ -166,7 +171,7 @@ class IntentRequest(BaseModel):
     """An ENTER, EXIT or CANCEL for one slot. Omitted fields of EXIT and CANCEL are taken from
     the slot (trade_id, asset, side); ENTER without slot_id takes the first free slot. A field
     the action does not act on (an EXIT's leverage and exit_leg_ratios; a CANCEL's prices,
-    order_type, leverage and exit_leg_ratios) is refused unless it holds its default."""
+    target_size, order_type, leverage and exit_leg_ratios) is refused unless it holds its default."""
 
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
