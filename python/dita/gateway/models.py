@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Path
 from pydantic import (
@@ -115,6 +115,29 @@ def integer_id(value: Any) -> Any:
     return value
 
 
+def keyword(words: Any) -> BeforeValidator:
+    """Reads one of the ``words`` of a Literal (``action``, ``side``, ``order_type``, a control
+    ``mode`` or ``verbosity``) in whatever case of ASCII letters it came, as `dita stdio` reads
+    its keywords and both front ends an asset. Anything else is left as sent, for the schema to
+    refuse naming it and the words: as Unicode a long s (U+017F) upper-cases to S, a SHORT
+    nobody typed."""
+    accepted = frozenset(get_args(words))
+
+    def read(value: Any) -> Any:
+        if isinstance(value, str) and value.isascii() and value.upper() in accepted:
+            return value.upper()
+        return value
+
+    return BeforeValidator(read)
+
+
+Action = Literal["ENTER", "EXIT", "CANCEL"]
+Side = Literal["LONG", "SHORT"]
+OrderType = Literal["MARKET", "LIMIT"]
+Mode = Literal["LIVE", "PAPER", "SHADOW", "REDUCE_ONLY", "HALTED"]
+Verbosity = Literal["QUIET", "NORMAL", "DEBUG"]
+
+
 # The kernel refuses a NUL in ids only; an intent's free text goes on to the journal and the
 # Hazelcast projection, whose readers a NUL breaks.
 _NUL_REFUSED = "text must not hold a NUL character (\\x00)"
@@ -175,18 +198,18 @@ class IntentRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
-    action: Literal["ENTER", "EXIT", "CANCEL"]
+    action: Annotated[Action, keyword(Action)]
     slot_id: SlotId | None = None
     intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     trade_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     asset: AssetName | None = None
-    side: Literal["LONG", "SHORT"] | None = None
+    side: Annotated[Side | None, keyword(Side)] = None
     # Prices and sizes: up to the kernel's own bound, as `dita stdio` takes them.
     reference_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     target_size: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     leverage: Number = Field(default=1.0, gt=0.0, le=1000.0)
     exit_leg_ratios: list[LegRatio] | None = Field(default=None, min_length=1, max_length=16)
-    order_type: Literal["MARKET", "LIMIT"] = "MARKET"
+    order_type: Annotated[OrderType, keyword(OrderType)] = "MARKET"
     limit_price: Number = Field(default=0.0, ge=0.0, le=KERNEL_MAX)
     reason: Reason = Field(default="", max_length=256)
     metadata: dict[str, MetaValue] | None = Field(default=None, max_length=METADATA_KEYS)
@@ -288,8 +311,8 @@ class FlattenRequest(BaseModel):
 class ControlRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["LIVE", "PAPER", "SHADOW", "REDUCE_ONLY", "HALTED"] | None = None
-    verbosity: Literal["QUIET", "NORMAL", "DEBUG"] | None = None
+    mode: Annotated[Mode | None, keyword(Mode)] = None
+    verbosity: Annotated[Verbosity | None, keyword(Verbosity)] = None
     debug_clickhouse_enabled: StrictBool | None = None
 
 
