@@ -39,7 +39,7 @@ from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
 
 from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage
-from dita._numbers import is_real, past_slot_ids
+from dita._numbers import is_real, only_a_flag, past_slot_ids
 from dita._text import shortened
 from dita.risk import KERNEL_MAX
 
@@ -285,7 +285,7 @@ class Strategy(Generic[P]):
 
     def position(self, asset: str) -> float:
         """Signed open size in ``asset`` over this strategy's slots (long > 0, short < 0)."""
-        ids = self._open_slots.get(asset)
+        ids = self._open_slots.get(_asset_named("position", asset))
         if not ids:
             return 0.0
         kernel = self.ctx.kernel
@@ -297,7 +297,7 @@ class Strategy(Generic[P]):
 
     def busy(self, asset: str) -> bool:
         """Whether any of this strategy's slots in ``asset`` holds a trade or a working order."""
-        return bool(self._open_slots.get(asset))
+        return bool(self._open_slots.get(_asset_named("busy", asset)))
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -342,7 +342,7 @@ class Strategy(Generic[P]):
         market leaves the trade open) and market exits of part of the position (a leg), which
         a market exit of the whole then replaces. With a ``price`` no exit can take (0, NaN)
         it cancels nothing: the kernel's refusal of each exit, naming the price, answers."""
-        ids = list(self._open_slots.get(asset, ()))
+        ids = list(self._open_slots.get(_asset_named("close", asset), ()))
         if not _exit_price(price):
             # Each exit would be refused for the price (raised, for what is no number): the
             # kernel's refusals answer, and nothing is canceled. Canceled first, a take-profit
@@ -378,6 +378,7 @@ class Strategy(Generic[P]):
         """Exit the open trade in ``slot_id`` (market, or limit at ``limit``): all of it, or
         with ``leg=True`` its next exit leg, sized by the kernel from the trade's
         ``exit_leg_ratios`` (the last leg takes what remains)."""
+        leg = _leg_flag(leg)
         slot = self._slot_or_none(slot_id)
         if slot is None:
             return self._no_such_slot(slot_id, "EXIT", price)
@@ -873,6 +874,29 @@ def _input_names(model: type[BaseModel]) -> dict[str, str]:
             )
             names.update((p[0], name) for p in paths if p and isinstance(p[0], str))
     return names
+
+
+def _asset_named(call: str, asset: object) -> str:
+    """``asset`` checked as an asset name: a number or a list would find no trade, and ``close``
+    answer that it had nothing to close (or ``position`` raise "unhashable")."""
+    if not isinstance(asset, str):
+        raise TypeError(
+            f"{call}(): asset must be a str (an asset name), got {type(asset).__name__} "
+            f"{shortened(repr(asset), 80)}"
+        )
+    return asset
+
+
+def _leg_flag(leg: object) -> bool:
+    """``exit``'s ``leg`` checked as a flag (a bool, or the int 0 or 1, as the kernel takes one):
+    read by its truth, ``leg="no"`` sent a leg exit and ``leg=None`` the whole position."""
+    try:
+        return only_a_flag(leg)
+    except ValueError:
+        raise TypeError(
+            f"exit(): leg must be True or False (or the int 0 or 1), got {type(leg).__name__} "
+            f"{shortened(repr(leg), 80)}"
+        ) from None
 
 
 def _exit_price(price: object) -> bool:
