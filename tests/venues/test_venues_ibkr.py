@@ -340,6 +340,62 @@ def test_an_execution_that_raced_an_error_ending_a_working_order_is_booked(
     assert kernel.slot_state(0).size == pytest.approx(3.0)
 
 
+def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execution_is_booked(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+
+    tws.cancel_at_tws(coid, "Inactive")
+    (ended,) = feed(kernel, venue, 1)
+    assert (ended.kind.name, ended.filled_size) == ("CANCEL_ACK", 0.0)
+    assert ended.reason == "ibkr: TWS made the order inactive"
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+
+    tws.fill(coid, 3.0, 190.0)  # executed at the exchange before the end, reported after it
+    (late,) = feed(kernel, venue, 1)
+    assert (late.kind.name, late.size) == ("FILL", 3.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(3.0)
+
+
+def test_an_order_tws_made_inactive_part_filled_is_a_cancel_stating_what_filled(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    tws.fill(coid, 4.0, 190.0)
+    feed(kernel, venue, 1)
+
+    tws.cancel_at_tws(coid, "Inactive")
+    (ended,) = feed(kernel, venue, 1)
+    assert (ended.kind.name, ended.filled_size) == ("CANCEL_ACK", 4.0)
+    assert ended.reason == "ibkr: TWS made the order inactive (after 4 of 10 filled)"
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(4.0) and kernel.open_orders() == []
+    assert not venue.following()
+
+
+def test_an_order_tws_made_inactive_before_acknowledging_it_is_a_reject_and_frees_the_slot(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    tws.status_next = "Inactive"
+    out = kernel.process_intent(entry())
+    (rejected,) = out.emitted_events
+    assert (rejected.kind.name, rejected.filled_size) == ("REJECT", 0.0)
+    assert rejected.reason == "ibkr: TWS made the order inactive"
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+    assert not venue.following()
+
+
 def test_warnings_about_an_order_and_the_data_farms_notices_leave_everything_working(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -471,6 +527,28 @@ def test_an_order_tws_ended_while_the_connection_was_down_ends_in_the_kernel_at_
     assert until(venue.poll_events, 1, timeout=0.3) == []
     assert [o.client_order_id for o in venue.open_orders()] == ["other-1"]
     assert venue.following()
+
+
+def test_an_unfilled_order_tws_no_longer_lists_after_a_reconnect_is_a_cancel_and_a_later_execution_is_booked(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+
+    dropped(tws, venue)
+    tws.cancel_at_tws(coid)  # ended while nobody was connected, as far as TWS said unfilled
+    (ended,) = feed(kernel, venue, 1)
+    assert (ended.kind.name, ended.filled_size) == ("CANCEL_ACK", 0.0)
+    assert "no longer lists the order" in ended.reason
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+
+    tws.fill(coid, 3.0, 190.0)  # executed before the end, reported after the listing
+    (late,) = feed(kernel, venue, 1)
+    assert (late.kind.name, late.size) == ("FILL", 3.0)
+    assert kernel.slot_state(0).size == pytest.approx(3.0)
 
 
 def test_after_a_restart_the_orders_and_executions_reconcile_without_booking_a_fill_twice(

@@ -136,6 +136,9 @@ class TwsServer:
         # Set by a test: the next order is answered with this warning (code, message) first, then
         # works as any (399 order message, 10349 time in force from the presets).
         self.warn_next: tuple[int, str] | None = None
+        # Set by a test: the next order's first status is this one (``Inactive``: TWS deactivated
+        # it as it arrived) instead of ``Submitted``.
+        self.status_next = ""
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
         # Set by a test: a cancel is refused as for an order TWS does not work (10147), or with
@@ -317,6 +320,8 @@ class TwsServer:
             action=f[16], quantity=float(f[17]), order_type=f[18], limit_price=float(f[19] or 0),
             order_ref=f[26], account=f[23] or self.account,
         )  # fmt: skip
+        if self.status_next:
+            order.status, self.status_next = self.status_next, ""
         self.book.orders[order_id] = order
         self._open_order(order)
         self._order_status(order)
@@ -381,12 +386,13 @@ class TwsServer:
         # Server versions from 166 to 193 add the advanced reject's JSON (empty), not the time.
         self._send([ERR_MSG, 2, req_id, code, message, ""])
 
-    def cancel_at_tws(self, order_ref: str) -> None:
-        """Cancel the order of ``order_ref`` on TWS's side (a DAY order at the close, an operator
-        in TWS), telling a client connected now."""
+    def cancel_at_tws(self, order_ref: str, status: str = "Cancelled") -> None:
+        """End the order of ``order_ref`` on TWS's side with ``status`` (a DAY order canceled at
+        the close, an operator in TWS; ``Inactive``: TWS or the exchange deactivated it), telling
+        a client connected now."""
         with self._lock:
             order = next(o for o in self.book.orders.values() if o.order_ref == order_ref)
-            order.status = "Cancelled"
+            order.status = status
             self._order_status(order)
 
     def report_commission(self, exec_id: str, commission: float) -> None:

@@ -1,7 +1,7 @@
 """What TWS says of the venue's orders (``Heard``), reported to the kernel as venue events: the
 ack, each execution as a fill once (by its execId, however often TWS or a reconnect repeats it),
-the order's end (cancel, reject, inactive), and each commission report as a FILL_SETTLED account
-event for its fill."""
+the order's end however TWS tells it (a status, an error, a listing without it), and each
+commission report as a FILL_SETTLED account event for its fill."""
 
 from __future__ import annotations
 
@@ -132,19 +132,14 @@ class Reporter:
     def unlisted(self, heard: Heard, orders: dict[str, IbkrOrder]) -> list[VenueEvent]:
         """The ends of the ``orders`` followed that TWS's listing after a reconnect (``heard``,
         its fills reported first) leaves out: they ended while the connection was down (at the
-        close, in TWS, or the submit never arrived). Canceled with what the day's executions
-        filled, or rejected when TWS never acknowledged it and nothing filled."""
+        close, in TWS, or the submit never arrived), with what the day's executions filled."""
         listed = {said.order_ref for said in heard.orders}
         events: list[VenueEvent] = []
         for coid, tracked in orders.items():
             if tracked.ended or tracked.settled or coid in listed:
                 continue
-            filled = tracked.filled + max(tracked.booked_unmatched, 0.0)
-            kind = (
-                KernelEventKind.CANCEL_ACK if tracked.acknowledged or filled > 0 else KernelEventKind.REJECT
-            )
             reason = f"{self.name}: TWS no longer lists the order after a reconnect: it ended meanwhile"
-            events.extend(self._ended(tracked, kind, filled, reason))
+            events.extend(self._end(tracked, 0.0, reason))
         return events
 
     def _ack(self, tracked: IbkrOrder, perm_id: int) -> list[VenueEvent]:
@@ -228,10 +223,9 @@ class Reporter:
         if said.status in _WORKING or (said.status == "Filled" and not tracked.acknowledged):
             return self._ack(tracked, said.perm_id)
         if said.status in _CANCELED:
-            return self._ended(tracked, KernelEventKind.CANCEL_ACK, said.filled, "")
+            return self._end(tracked, said.filled, "", canceled=True)
         if said.status == "Inactive":
-            kind = KernelEventKind.EXPIRED if said.filled > 0 else KernelEventKind.REJECT
-            return self._ended(tracked, kind, said.filled, f"{self.name}: TWS made the order inactive")
+            return self._end(tracked, said.filled, f"{self.name}: TWS made the order inactive")
         return []
 
     def _error(self, tracked: IbkrOrder, error: ErrorHeard, heard: Heard) -> list[VenueEvent]:
@@ -246,14 +240,23 @@ class Reporter:
             log.warning("%s (order %s works on)", reason, tracked.order.client_order_id)
             return []
         said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
-        booked = tracked.filled + max(tracked.booked_unmatched, 0.0)
-        filled = max(said.filled if said is not None else 0.0, booked)
-        if not tracked.acknowledged and filled <= 0 and error.code != CANCELED:
-            # TWS never worked it: nothing can fill, and the kernel forgets it.
+        filled = said.filled if said is not None else 0.0
+        return self._end(tracked, filled, reason, canceled=error.code == CANCELED)
+
+    def _end(
+        self, tracked: IbkrOrder, filled: float, reason: str, *, canceled: bool = False
+    ) -> list[VenueEvent]:
+        """The end of ``tracked`` at TWS, however TWS told it (a status, an error, a listing after
+        a reconnect without it), ``filled`` the size TWS states filled (0: none stated), or the
+        size booked when more. A REJECT only when TWS never acknowledged it, nothing filled and
+        it was not ``canceled``: the kernel forgets a rejected unfilled order and would refuse an
+        execution that raced the end as of an unknown order. Otherwise a CANCEL_ACK, which keeps
+        the order in the kernel for such an execution (no size stated: the kernel asks at
+        reconciliation)."""
+        filled = max(filled, tracked.filled + max(tracked.booked_unmatched, 0.0))
+        if not tracked.acknowledged and filled <= 0 and not canceled:
             return self._ended(tracked, KernelEventKind.REJECT, 0.0, reason)
-        # It may have worked at TWS: a cancel, which keeps the order in the kernel for an execution
-        # still on its way, with TWS's filled size (none stated: the kernel asks at reconciliation).
-        if filled > 0:
+        if filled > 0 and reason:
             reason += f" (after {filled:g} of {tracked.order.size:g} filled)"
         return self._ended(tracked, KernelEventKind.CANCEL_ACK, filled, reason)
 
@@ -264,11 +267,9 @@ class Reporter:
             return []
         tracked.ended = True
         tracked.ended_filled = max(filled, tracked.filled)
-        status = {
-            KernelEventKind.CANCEL_ACK: VenueOrderStatus.CANCELED,
-            KernelEventKind.REJECT: VenueOrderStatus.REJECTED,
-            KernelEventKind.EXPIRED: VenueOrderStatus.EXPIRED,
-        }[kind]
+        status = (
+            VenueOrderStatus.CANCELED if kind == KernelEventKind.CANCEL_ACK else VenueOrderStatus.REJECTED
+        )
         return [
             self._events.make(
                 tracked.order,
