@@ -160,6 +160,72 @@ def test_a_partial_fill_then_the_rest_reach_the_kernel_once_each_with_their_comm
     assert kernel.on_account_event(late).accepted
 
 
+def test_a_correction_of_an_execution_is_not_booked_as_a_second_fill(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    first = tws.fill(coid, 4.0, 190.0)
+    feed(kernel, venue, 1)
+    assert [e.fill_id for e in commissions(venue, 1)] == [first]
+
+    # The exchange corrects the price: TWS reports the execution again as ...01.02.
+    corrected = tws.correct_execution(first, 4.0, 189.9, commission=1.1)
+    assert corrected == first[:-2] + "02"
+    deadline = time.monotonic() + 5
+    while "corrects" not in caplog.text and time.monotonic() < deadline:
+        assert venue.poll_events() == []
+        time.sleep(0.02)
+    said = f"execution {corrected} corrects {first} to 4 at 189.9: the kernel keeps the 4 booked"
+    assert said in caplog.text
+    assert venue.account_events() == []  # no fill of its own to settle
+    assert kernel.slot_state(0).size == pytest.approx(4.0)
+
+    dropped(tws, venue)  # the reconnect lists both executions: neither is news
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    tws.fill(coid, 6.0, 190.0)
+    (rest,) = feed(kernel, venue, 1)
+    assert (rest.size, rest.filled_size) == (6.0, 10.0)
+    assert kernel.slot_state(0).size == pytest.approx(10.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+
+
+def test_a_correction_adding_shares_to_an_execution_books_only_the_shares_added(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    first = tws.fill(coid, 4.0, 190.0)
+    feed(kernel, venue, 1)
+
+    corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
+    (added,) = feed(kernel, venue, 1)
+    assert (added.kind.name, added.size, added.filled_size, added.fill_id) == ("FILL", 1.0, 5.0, corrected)
+    assert kernel.slot_state(0).size == pytest.approx(5.0)
+    assert [(e.fill_id, e.fee) for e in commissions(venue, 2)] == [(first, 1.0), (corrected, 1.2)]
+
+
+def test_order_status_counts_a_corrected_execution_once_at_its_corrected_price(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    order = VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 10.0)
+    venue.submit(order)
+    first = tws.fill("k-1", 4.0, 190.0)
+    tws.correct_execution(first, 4.0, 189.5)
+    assert [e.kind.name for e in venue.cancel(order)] == ["FILL", "CANCEL_ACK"]  # one fill of 4
+
+    over = venue.order_status("k-1")
+    assert over is not None
+    assert (over.status.name, over.filled_size, over.avg_fill_price) == ("CANCELED", 4.0, 189.5)
+
+
 def test_a_commission_in_another_currency_than_the_contracts_is_not_booked(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -402,6 +402,28 @@ class TwsServer:
             ex.commission = commission
             self._commission(ex)
 
+    def correct_execution(self, exec_id: str, shares: float, price: float, commission: float = 1.0) -> str:
+        """Report a correction of the execution ``exec_id`` as TWS does: an execution of the same
+        id but for the number after its last period, one more (``.02`` corrects ``.01``), stating
+        the corrected ``shares`` and ``price``, which replace the execution's. Its exec id."""
+        with self._lock:
+            old = next(e for e in self.book.executions if e.exec_id == exec_id)
+            head, _, number = exec_id.rpartition(".")
+            order = old.order
+            order.filled += shares - old.shares
+            order.cost += shares * price - old.shares * old.price
+            signed = shares - old.shares if order.action == "BUY" else old.shares - shares
+            con_id = order.contract.con_id
+            self.book.positions[con_id] = self.book.positions.get(con_id, 0.0) + signed
+            ex = Execution(
+                f"{head}.{int(number) + 1:02d}", order, shares, price, order.filled, order.avg_price,
+                int(time.time()), commission,
+            )  # fmt: skip
+            self.book.executions.append(ex)
+            self._execution(ex, -1)
+            self._commission(ex)
+            return ex.exec_id
+
     def repeat_execution(self, exec_id: str) -> None:
         """Send an execution's ``execDetails`` again, as TWS does now and then."""
         with self._lock:

@@ -13,7 +13,16 @@ from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, 
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
 from dita.venues.ibkr.connection import ErrorHeard, FillHeard, Heard, OrderHeard
 
-__all__ = ["CANCEL_REFUSED", "WARNINGS", "IbkrOrder", "Reporter", "cancel_reject", "is_warning"]
+__all__ = [
+    "CANCEL_REFUSED",
+    "WARNINGS",
+    "IbkrOrder",
+    "Reporter",
+    "cancel_reject",
+    "execution_key",
+    "is_warning",
+    "latest_executions",
+]
 
 log = logging.getLogger("dita.venues.ibkr")
 
@@ -61,6 +70,15 @@ class IbkrOrder:
         return full or (self.ended and self.filled >= self.ended_filled * _FULL)
 
 
+@dataclass
+class BookedExecution:
+    """An execution booked as a fill: its first execId and the shares booked for it, those a
+    correction added included."""
+
+    exec_id: str
+    shares: float
+
+
 class Reporter:
     """Turns what TWS said into events, each once."""
 
@@ -82,7 +100,11 @@ class Reporter:
         # its refusals, as two counts under one name would give two events one id, the later
         # refused by the kernel as a duplicate.
         self._events = events
-        self._reported_fills = BoundedIdSet()
+        # Each execId once; the executions booked, by their id without TWS's correction number
+        # (a correction repeats the execution it replaces); the execIds the kernel has as fills.
+        self._seen_executions = BoundedIdSet()
+        self._executions: RecentOrders[BookedExecution] = RecentOrders(100_000)
+        self._fill_ids = BoundedIdSet()
         self._settled_fills = BoundedIdSet()
         self._account_events: list[AccountEvent] = []
         # Orders by TWS's order id and by client order id, kept after the venue stops following
@@ -161,36 +183,68 @@ class Reporter:
 
     def _fill(self, tracked: IbkrOrder, fill: FillHeard) -> list[VenueEvent]:
         events: list[VenueEvent] = []
-        if fill.exec_id not in self._reported_fills:
-            self._reported_fills.add(fill.exec_id)
-            if tracked.booked_unmatched > 0:
-                # Booked by the kernel before the restart: matched, not reported again.
-                tracked.booked_unmatched -= fill.shares
-                tracked.filled += fill.shares
-                if not tracked.perm_id:
-                    tracked.perm_id = fill.perm_id
+        if self._seen_executions.add(fill.exec_id):
+            key = execution_key(fill.exec_id)
+            booked = self._executions.get(key)
+            if booked is None:
+                self._executions.put(key, BookedExecution(fill.exec_id, fill.shares))
+                events = self._book(tracked, fill, fill.shares)
             else:
-                events = self._ack(tracked, fill.perm_id)
-                tracked.filled += fill.shares
-                events.append(
-                    self._events.make(
-                        tracked.order,
-                        KernelEventKind.FILL,
-                        VenueOrderStatus.FILLED
-                        if tracked.filled >= tracked.order.size * _FULL
-                        else VenueOrderStatus.PARTIALLY_FILLED,
-                        venue_order_id=tracked.venue_order_id,
-                        timestamp=fill.time or self._clock(),
-                        price=fill.price,
-                        size=fill.shares,
-                        filled_size=min(tracked.filled, tracked.order.size),
-                        fill_id=fill.exec_id,
-                        event_id=f"{self.name}:fill:{fill.exec_id}",
-                    )
-                )
+                events = self._correction(tracked, booked, fill)
         if fill.commission is not None and self._settled_fills.add(fill.exec_id):
-            self._settle(tracked, fill, fill.commission)
+            if fill.exec_id in self._fill_ids:
+                self._settle(tracked, fill, fill.commission)
+            else:
+                log.warning(
+                    "%s: execution %s: commission %r of a correction that booked nothing: not booked",
+                    self.name, fill.exec_id, fill.commission,
+                )  # fmt: skip
         return events
+
+    def _book(self, tracked: IbkrOrder, fill: FillHeard, shares: float) -> list[VenueEvent]:
+        """``shares`` of ``fill`` as a fill of ``tracked``: reported, or matched to what the
+        kernel booked before a restart."""
+        self._fill_ids.add(fill.exec_id)
+        if tracked.booked_unmatched > 0:
+            # Booked by the kernel before the restart: matched, not reported again.
+            tracked.booked_unmatched -= shares
+            tracked.filled += shares
+            if not tracked.perm_id:
+                tracked.perm_id = fill.perm_id
+            return []
+        events = self._ack(tracked, fill.perm_id)
+        tracked.filled += shares
+        events.append(
+            self._events.make(
+                tracked.order,
+                KernelEventKind.FILL,
+                VenueOrderStatus.FILLED
+                if tracked.filled >= tracked.order.size * _FULL
+                else VenueOrderStatus.PARTIALLY_FILLED,
+                venue_order_id=tracked.venue_order_id,
+                timestamp=fill.time or self._clock(),
+                price=fill.price,
+                size=shares,
+                filled_size=min(tracked.filled, tracked.order.size),
+                fill_id=fill.exec_id,
+                event_id=f"{self.name}:fill:{fill.exec_id}",
+            )
+        )
+        return events
+
+    def _correction(self, tracked: IbkrOrder, booked: BookedExecution, fill: FillHeard) -> list[VenueEvent]:
+        """``fill``, TWS's correction of the execution ``booked``: it replaces that execution, so
+        only shares beyond those booked for it are a fill (at the corrected price). Fewer shares
+        or another price cannot be taken back from the kernel: they are logged."""
+        extra = fill.shares - booked.shares
+        if extra > booked.shares * (1 - _FULL):
+            booked.shares = fill.shares
+            return self._book(tracked, fill, extra)
+        log.warning(
+            "%s: execution %s corrects %s to %g at %r: the kernel keeps the %g booked",
+            self.name, fill.exec_id, booked.exec_id, fill.shares, fill.price, booked.shares,
+        )  # fmt: skip
+        return []
 
     def _settle(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
         """The commission of ``fill`` as its FILL_SETTLED; one in another currency than the
@@ -295,6 +349,26 @@ def cancel_reject(events: OrderEvents, tracked: IbkrOrder, at: float, reason: st
         filled_size=tracked.filled,
         reason=reason,
     )
+
+
+def execution_key(exec_id: str) -> str:
+    """The execution TWS's ``exec_id`` reports, the same for each of its corrections: the id
+    without what follows its last period (a correction of ``…01.01`` is ``…01.02``)."""
+    head, dot, _ = exec_id.rpartition(".")
+    return head if dot else exec_id
+
+
+def latest_executions(fills: list[FillHeard]) -> list[FillHeard]:
+    """``fills`` with each execution once, as its latest correction states it."""
+    latest: dict[str, FillHeard] = {}
+    for fill in sorted(fills, key=lambda f: _correction_number(f.exec_id)):
+        latest[execution_key(fill.exec_id)] = fill
+    return list(latest.values())
+
+
+def _correction_number(exec_id: str) -> int:
+    tail = exec_id.rpartition(".")[2]
+    return int(tail) if tail.isdigit() else 0
 
 
 def is_warning(code: int, acknowledged: bool) -> bool:

@@ -34,7 +34,7 @@ from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
 from dita.venues.ibkr.connection import IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
-from dita.venues.ibkr.reports import IbkrOrder, Reporter, cancel_reject
+from dita.venues.ibkr.reports import IbkrOrder, Reporter, cancel_reject, latest_executions
 from dita.venues.ibkr.settings import IbkrSettings
 from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
@@ -395,8 +395,9 @@ class IbkrVenue:
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """TWS's order for the kernel's ``client_order_id``: working when its open orders list it;
         else over, FILLED when the day's executions fill it, CANCELED with what they count
-        otherwise; None when TWS never knew it (no executions, no permId). Needs the order
-        followed (``watch``) or sent in this run, as only the kernel knows its size."""
+        otherwise (each execution as its latest correction states it); None when TWS never knew
+        it (no executions, no permId). Needs the order followed (``watch``) or sent in this run,
+        as only the kernel knows its size."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -419,7 +420,7 @@ class IbkrVenue:
                         said.filled,
                         said.avg_fill_price,
                     )
-            fills = [f for f in heard.fills if f.order_ref == client_order_id]
+            fills = latest_executions([f for f in heard.fills if f.order_ref == client_order_id])
             filled = sum(f.shares for f in fills)
             if not fills and not tracked.perm_id:
                 return None
