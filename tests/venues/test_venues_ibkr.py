@@ -453,13 +453,59 @@ def test_an_order_tws_made_inactive_before_acknowledging_it_is_a_reject_and_free
 ) -> None:
     venue = make_venue(answer_wait_s=1.0)
     kernel = a_kernel(venue)
-    tws.status_next = "Inactive"
+    tws.statuses_next = ["Inactive"]
     out = kernel.process_intent(entry())
     (rejected,) = out.emitted_events
     assert (rejected.kind.name, rejected.filled_size) == ("REJECT", 0.0)
     assert rejected.reason == "ibkr: TWS made the order inactive"
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
     assert not venue.following()
+
+
+# An order TWS works a moment and ends before the venue reads what it said: by a status, or an
+# error ib_async marks the order Cancelled on.
+ENDS_UNSEEN = [
+    (["Submitted", "Inactive"], None, "ibkr: TWS made the order inactive"),
+    (["PreSubmitted"], (201, "Order rejected - reason:Insufficient margin"), "ibkr: TWS error 201"),
+]
+
+
+@pytest.mark.parametrize(("statuses", "error", "reason"), ENDS_UNSEEN, ids=["Inactive", "201"])
+def test_an_order_tws_worked_and_ended_between_two_readings_is_a_cancel_and_its_execution_is_booked(
+    tws: TwsServer,
+    make_venue: Callable[..., IbkrVenue],
+    statuses: list[str],
+    error: tuple[int, str] | None,
+    reason: str,
+) -> None:
+    venue = make_venue(answer_wait_s=0.0)
+    kernel = a_kernel(venue)
+    tws.statuses_next, tws.after_next = statuses, error
+    sent = kernel.process_intent(entry())  # read once, most often before TWS answered
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    time.sleep(0.3)  # TWS's answers all come before the next reading
+
+    events = [*sent.emitted_events, *feed(kernel, venue, 2 - len(sent.emitted_events))]
+    assert [(e.kind.name, e.filled_size) for e in events] == [("ORDER_ACK", 0.0), ("CANCEL_ACK", 0.0)]
+    assert events[1].reason.startswith(reason) and events[1].venue_order_id == events[0].venue_order_id
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+
+    tws.fill(coid, 3.0, 190.0)  # executed in its moment at the exchange
+    (late,) = feed(kernel, venue, 1)
+    assert (late.kind.name, late.size) == ("FILL", 3.0)
+    assert kernel.slot_state(0).size == pytest.approx(3.0)
+
+
+def test_a_warning_right_after_tws_acknowledged_an_order_leaves_it_acknowledged(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    tws.after_next = (10349, "Order TIF was set to DAY based on order preset.")
+    sent = kernel.process_intent(entry())
+    assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
 def test_warnings_about_an_order_and_the_data_farms_notices_leave_everything_working(

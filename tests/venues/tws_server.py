@@ -4,11 +4,12 @@ Frames are a 4-byte big-endian length and NUL-terminated fields. The handshake i
 and the client's version range ``v<min>..<max>``; the server answers the highest version both
 speak (``SERVER_VERSION`` at most) and the time, then takes ``startApi`` and sends the next
 valid order id and the managed accounts. It answers contract details, positions, open orders
-and executions, takes orders and cancels, and reports order status, executions and commission
-reports as TWS does, with the error codes 201 (rejected), 202 (canceled) and 10147 (a cancel
-of an order it does not work), any other error about an order in TWS's layout (``error_next``,
-``warn_next``, ``error``), and the data farms' notices (2104, 2106, 2158) after the handshake.
-The book survives a dropped connection, as TWS's does.
+and executions, takes orders and cancels, and reports order status (any, ``statuses_next``),
+executions, their corrections and commission reports as TWS does, with the error codes 201
+(rejected), 202 (canceled) and 10147 (a cancel of an order it does not work), any other error
+about an order in TWS's layout (``error_next``, ``warn_next``, ``after_next``, ``error``), and
+the data farms' notices (2104, 2106, 2158) after the handshake. The book survives a dropped
+connection, as TWS's does.
 """
 
 from __future__ import annotations
@@ -136,9 +137,11 @@ class TwsServer:
         # Set by a test: the next order is answered with this warning (code, message) first, then
         # works as any (399 order message, 10349 time in force from the presets).
         self.warn_next: tuple[int, str] | None = None
-        # Set by a test: the next order's first status is this one (``Inactive``: TWS deactivated
-        # it as it arrived) instead of ``Submitted``.
-        self.status_next = ""
+        # Set by a test: the statuses the next order goes through at once, instead of ``Submitted``
+        # (``Inactive``: TWS deactivated it as it arrived; ``Submitted``, ``Inactive``: it worked
+        # a moment), and an error or warning (code, message) TWS sends right after them.
+        self.statuses_next: list[str] = []
+        self.after_next: tuple[int, str] | None = None
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
         # Set by a test: a cancel is refused as for an order TWS does not work (10147), or with
@@ -320,11 +323,15 @@ class TwsServer:
             action=f[16], quantity=float(f[17]), order_type=f[18], limit_price=float(f[19] or 0),
             order_ref=f[26], account=f[23] or self.account,
         )  # fmt: skip
-        if self.status_next:
-            order.status, self.status_next = self.status_next, ""
         self.book.orders[order_id] = order
-        self._open_order(order)
-        self._order_status(order)
+        statuses, self.statuses_next = self.statuses_next or [order.status], []
+        for status in statuses:
+            order.status = status
+            self._open_order(order)
+            self._order_status(order)
+        if self.after_next is not None:
+            (code, message), self.after_next = self.after_next, None
+            self._error(order_id, code, message)
         if self.fill_on_place:
             self.fill(order.order_ref, order.quantity, order.limit_price)
 

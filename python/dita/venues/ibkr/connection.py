@@ -18,6 +18,9 @@ __all__ = ["ErrorHeard", "FillHeard", "Heard", "IbkrConnection", "OrderHeard"]
 
 _T = TypeVar("_T")
 
+# TWS's statuses of an order it works.
+_WORKING = frozenset({"PreSubmitted", "Submitted", "PendingCancel"})
+
 
 @dataclass(frozen=True)
 class FillHeard:
@@ -52,6 +55,10 @@ class OrderHeard:
     # The error code of the last change of status when an error made it (ib_async marks an
     # order Cancelled on error 201 as on 202): the error itself says what happened.
     error_code: int
+    # Whether TWS worked the order at some time (PreSubmitted, Submitted or PendingCancel in its
+    # log), whatever it says now: those statuses may pass between two readings, and a warning
+    # leaves ib_async's status at ValidationError.
+    worked: bool
 
 
 @dataclass(frozen=True)
@@ -195,4 +202,5 @@ def _order(trade: Any) -> OrderHeard:
         filled=float(status.filled),
         avg_fill_price=float(status.avgFillPrice),
         error_code=int(getattr(last, "errorCode", 0) or 0),
+        worked=any(s in _WORKING for s in [status.status, *(entry.status for entry in trade.log)]),
     )

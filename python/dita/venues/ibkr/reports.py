@@ -35,7 +35,6 @@ CANCEL_REFUSED = frozenset({135, 161, 10147, 10148})
 WARNINGS = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
 # A price off the tick: a new order's end, a warning about a working one (a modification refused).
 OFF_TICK = 110
-_WORKING = frozenset({"PreSubmitted", "Submitted", "PendingCancel"})
 _CANCELED = frozenset({"Cancelled", "ApiCancelled"})
 # A fill's size within this share of its order counts as the whole order.
 _FULL = 1 - 1e-9
@@ -272,15 +271,14 @@ class Reporter:
             return []
         if said.perm_id and not tracked.perm_id:
             tracked.perm_id = said.perm_id
+        acked = self._ack(tracked, said.perm_id) if said.worked or said.status == "Filled" else []
         if said.error_code:
-            return []  # the error that changed it says what happened (``_error``)
-        if said.status in _WORKING or (said.status == "Filled" and not tracked.acknowledged):
-            return self._ack(tracked, said.perm_id)
+            return acked  # the error that changed it says what happened (``_error``)
         if said.status in _CANCELED:
-            return self._end(tracked, said.filled, "", canceled=True)
+            return acked + self._end(tracked, said.filled, "", canceled=True)
         if said.status == "Inactive":
-            return self._end(tracked, said.filled, f"{self.name}: TWS made the order inactive")
-        return []
+            return acked + self._end(tracked, said.filled, f"{self.name}: TWS made the order inactive")
+        return acked
 
     def _error(self, tracked: IbkrOrder, error: ErrorHeard, heard: Heard) -> list[VenueEvent]:
         reason = f"{self.name}: TWS error {error.code}: {self._redact(error.message)}"
