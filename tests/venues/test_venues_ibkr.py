@@ -508,6 +508,33 @@ def test_a_warning_right_after_tws_acknowledged_an_order_leaves_it_acknowledged(
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
+def test_an_error_ending_an_order_whose_submit_timed_out_still_ends_it(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    call = venue._conn.call
+
+    def placed_late(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        answer = call(fn, *args, **kwargs)
+        if getattr(fn, "__name__", "") == "placeOrder":
+            raise TimeoutError  # the order went out; the loop thread's answer did not come back
+        return answer
+
+    monkeypatch.setattr(venue._conn, "call", placed_late)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None and kernel.slot_state(0).fsm_state == TradeStage.ORDER_SENT
+    monkeypatch.setattr(venue._conn, "call", call)
+    coid = sent.order.client_order_id
+    assert [e.kind.name for e in feed(kernel, venue, 1)] == ["ORDER_ACK"]  # its status names it
+
+    # TWS's errors name the order by its order id, which the submit never learned.
+    tws.error(coid, 201, "Order rejected - reason:Insufficient margin", ends=True)
+    (ended,) = feed(kernel, venue, 1)
+    assert ended.kind.name == "CANCEL_ACK" and "TWS error 201" in ended.reason
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+
+
 def test_warnings_about_an_order_and_the_data_farms_notices_leave_everything_working(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -133,8 +133,13 @@ class Reporter:
             tracked = self._by_client_id.get(said.order_ref)
             if tracked is None and said.order_id:
                 tracked = self._by_ib_id.get(str(said.order_id))
-            if tracked is not None:
-                events.extend(self._status(tracked, said))
+            if tracked is None:
+                continue
+            if said.order_id and not tracked.ib_order_id:
+                # A submit that timed out never learned it, and TWS's errors name the order by it.
+                tracked.ib_order_id = said.order_id
+                self._by_ib_id.put(str(said.order_id), tracked)
+            events.extend(self._status(tracked, said))
         for error in heard.errors:
             tracked = self._by_ib_id.get(str(error.req_id))
             if tracked is None:
