@@ -226,6 +226,17 @@ def test_order_status_counts_a_corrected_execution_once_at_its_corrected_price(
     assert (over.status.name, over.filled_size, over.avg_fill_price) == ("CANCELED", 4.0, 189.5)
 
 
+def test_order_status_of_an_order_tws_has_not_answered_about_cannot_say_yet(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=0.1)
+    tws.hold_next = True
+    assert venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 10.0)) == []
+    # Not an order working under venue id "0": reconciliation would ack it with that id.
+    with pytest.raises(VenueUnavailable, match="TWS has not answered about order 'k-1' yet"):
+        venue.order_status("k-1")
+
+
 def test_a_commission_in_another_currency_than_the_contracts_is_not_booked(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:

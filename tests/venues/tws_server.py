@@ -141,6 +141,8 @@ class TwsServer:
         # (``Inactive``: TWS deactivated it as it arrived; ``Submitted``, ``Inactive``: it worked
         # a moment), and an error or warning (code, message) TWS sends right after them.
         self.statuses_next: list[str] = []
+        # Set by a test: the next order is booked but TWS says nothing of it yet (busy).
+        self.hold_next = False
         self.after_next: tuple[int, str] | None = None
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
@@ -324,6 +326,9 @@ class TwsServer:
             order_ref=f[26], account=f[23] or self.account,
         )  # fmt: skip
         self.book.orders[order_id] = order
+        if self.hold_next:
+            self.hold_next = False
+            return
         statuses, self.statuses_next = self.statuses_next or [order.status], []
         for status in statuses:
             order.status = status

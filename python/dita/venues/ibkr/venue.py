@@ -396,8 +396,9 @@ class IbkrVenue:
         """TWS's order for the kernel's ``client_order_id``: working when its open orders list it;
         else over, FILLED when the day's executions fill it, CANCELED with what they count
         otherwise (each execution as its latest correction states it); None when TWS never knew
-        it (no executions, no permId). Needs the order followed (``watch``) or sent in this run,
-        as only the kernel knows its size."""
+        it (no executions, no permId). VenueUnavailable while TWS has not answered about an order
+        sent in this session. Needs the order followed (``watch``) or sent in this run, as only
+        the kernel knows its size."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -413,6 +414,11 @@ class IbkrVenue:
                     "Inactive",
                     "Filled",
                 ):
+                    if not said.perm_id:
+                        # Sent, and TWS has said nothing of it yet: it may still arrive, or not.
+                        raise VenueUnavailable(
+                            f"{self.name}: TWS has not answered about order {client_order_id!r} yet"
+                        )
                     return answered(
                         tracked.order,
                         str(said.perm_id),
