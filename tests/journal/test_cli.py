@@ -804,6 +804,7 @@ def test_an_array_param_its_elements_type_holds_answers(live: tuple[str, ClickHo
         ("2025-11-20T10:41:07.25", "2025-11-20T10:41:07.250000"),
         ("2025-11-20", "2025-11-20T00:00:00"),
         ("1763635267", "2025-11-20T10:41:07"),  # epoch seconds, as the kernel's timestamps
+        ("2025-11-20 10:41:07.250000000", "2025-11-20T10:41:07.250000"),  # zeros past the precision
     ],
 )
 def test_a_time_param_in_a_form_clickhouse_reads_still_answers(
@@ -813,6 +814,42 @@ def test_a_time_param_in_a_form_clickhouse_reads_still_answers(
     out = _sql("--dsn", dsn, "-f", "json", "-p", f"at={value}", "SELECT {at:DateTime64(6, 'UTC')} AS at")
     assert out.exit_code == 0, out.output
     assert json.loads(out.output) == [{"at": want}]
+
+
+@pytest.mark.parametrize(
+    ("type_", "value", "precision"),
+    [
+        ("DateTime64(3)", "2025-11-20 10:41:07.1239", 3),  # ClickHouse read it as 10:41:07.123
+        ("Nullable(DateTime64(6, 'UTC'))", "2025-11-20T10:41:07.1234567", 6),
+        ("DateTime64", "2025-11-20 10:41:07.0001", 3),
+        ("DateTime64(0)", "2025-11-20 10:41:07.5", 0),
+        ("DateTime64(3)", "1763635267.12345", 3),  # epoch seconds: as 10:41:07.123
+    ],
+)
+def test_a_time_param_with_digits_past_its_datetime64_precision_is_refused_before_anything_starts(
+    tmp_path: Path, type_: str, value: str, precision: int
+) -> None:
+    """ClickHouse cut the digits off without a word, as it does a Decimal's past its scale: a
+    window starting at .1239 started at .123, with rows before the time asked for."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
+    assert out.exit_code == 2, out.output
+    assert out.output == (
+        f"error: --param at={value!r}: more digits after the second than a {type_} keeps ({precision}); "
+        "ClickHouse would cut them off without saying so\n"
+    )
+    assert not where.exists()
+
+
+def test_a_time_in_an_array_param_with_digits_past_its_precision_is_refused(tmp_path: Path) -> None:
+    value = "['2025-11-20 10:41:07.123', '2025-11-20 10:41:07.1234']"
+    out = _sql(
+        "--dsn", f"chdb://{tmp_path / 'none'}", "-p", f"at={value}", "SELECT {at:Array(DateTime64(3))} AS at"
+    )
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith(
+        "error: --param at='2025-11-20 10:41:07.1234': more digits after the second"
+    ), out.output
 
 
 @pytest.mark.parametrize(

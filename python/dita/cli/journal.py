@@ -506,6 +506,7 @@ def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> 
                 f"--param {name}={value!r}: not a real time ({exc}); ClickHouse would read it as "
                 f"another time without saying so. Give {form}"
             )
+        _check_fraction(name, value, type_.strip(), time_type, match[7])
         if time_type not in _TIME_RANGES:
             continue
         if time_type == "date":
@@ -550,6 +551,7 @@ def _check_epoch(name: str, value: str, type_: str, time_type: str, epoch: re.Ma
                 f"--param {name}={value!r}: read as epoch seconds, {at:%Y-%m-%d %H:%M:%S} UTC, for a "
                 f"{type_}; for the day {day} write {day:%Y-%m-%d} (for that time, {at:%Y-%m-%d %H:%M:%S})"
             )
+    _check_fraction(name, value, type_, time_type, fraction)
     if time_type == "datetime" and not sign and fraction is None:
         _, last, shown = _TIME_RANGES["datetime"]
         if seconds > (last - dt.datetime(1970, 1, 1)).total_seconds():
@@ -557,6 +559,21 @@ def _check_epoch(name: str, value: str, type_: str, time_type: str, epoch: re.Ma
                 f"--param {name}={value!r}: outside what a {type_} holds ({shown}); "
                 "ClickHouse reads it as the last one"
             )
+
+
+def _check_fraction(name: str, value: str, type_: str, time_type: str, fraction: str | None) -> None:
+    """Refuse a time for a DateTime64 placeholder with digits after the second past the type's
+    precision (``.1234`` for a DateTime64(3)): ClickHouse cuts them off without a word, as a
+    Decimal's past its scale. ``fraction``: the value's, with its point."""
+    if fraction is None or time_type != "datetime64":
+        return
+    args = _type_arguments(_unwrapped(type_))[1]
+    precision = int(args[0]) if args and args[0].isdigit() else 3  # DateTime64 alone keeps 3
+    if fraction[1 + precision :].strip("0"):
+        fail(
+            f"--param {name}={value!r}: more digits after the second than a {type_} keeps "
+            f"({precision}); ClickHouse would cut them off without saying so"
+        )
 
 
 def _write_csv(rows: Iterable[list[Any]]) -> None:
