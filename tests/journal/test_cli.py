@@ -690,6 +690,38 @@ def test_an_integer_param_that_is_no_integer_is_refused_before_anything_starts(
     assert not where.exists()
 
 
+@pytest.mark.parametrize(
+    ("type_", "value", "said"),
+    [
+        ("Int64", "9" * 5000, "outside what a Int64 holds"),
+        ("Array(Int64)", f"[1, {'9' * 5000}]", f"{'9' * 5000} is outside what a Int64 holds"),
+        ("DateTime", "9" * 5000, "5000 digits, more than epoch seconds have until 2286"),
+    ],
+)
+def test_a_param_of_thousands_of_digits_is_refused_as_out_of_range_not_a_traceback(
+    tmp_path: Path, type_: str, value: str, said: str
+) -> None:
+    """Python's int() refuses a text of more than 4,300 digits: the check raised a ValueError
+    traceback (exit 1) instead of saying what is wrong with the value."""
+    out = _sql("--dsn", f"chdb://{tmp_path / 'none'}", "-p", f"n={value}", f"SELECT {{n:{type_}}} AS n")
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith(f"error: --param n={value!r}: {said}"), out.output[:300]
+
+
+@pytest.mark.parametrize(
+    "type_", [f"Decimal(9, {'9' * 5000})", f"Decimal32({'9' * 5000})", f"DateTime64({'9' * 5000})"]
+)
+def test_a_placeholder_type_with_thousands_of_digits_is_left_to_clickhouse_not_a_traceback(
+    tmp_path: Path, type_: str
+) -> None:
+    """No such type exists: reading its scale or precision with int() raised a ValueError
+    traceback; ClickHouse refuses it (here, with no journal, nothing is opened at all)."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", "n=2025-11-20 10:41:07.5", f"SELECT {{n:{type_}}} AS n")
+    assert out.exit_code == 1, out.output
+    assert out.output == f"error: no journal at {where} (nothing written there yet)\n"
+
+
 def test_an_unsigned_integer_param_with_a_minus_sign_is_refused(tmp_path: Path) -> None:
     out = _sql("--dsn", f"chdb://{tmp_path / 'none'}", "-p", "n=-0", "SELECT {n:UInt8} AS n")
     assert out.exit_code == 2, out.output

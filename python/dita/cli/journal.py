@@ -166,6 +166,15 @@ def _int_bounds(type_: str) -> tuple[int, int] | None:
     return _INT_RANGES.get(_INT_ALIASES.get(base, base))
 
 
+def _holds(bounds: tuple[int, int], text: str) -> bool:
+    """Whether the whole number ``text`` (as ``_INT_TEXT`` reads it) lies within ``bounds``.
+    Compared as a Decimal: int() refuses a text of more than 4,300 digits."""
+    from decimal import Decimal
+
+    low, high = bounds
+    return low <= Decimal(text) <= high
+
+
 def _check_int_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
     """Refuse a value for an integer placeholder that is no whole number (ClickHouse would
     fail the query after the journal is opened) or that its type cannot hold (ClickHouse would
@@ -181,7 +190,7 @@ def _check_int_params(found: list[tuple[str, str]], params: dict[str, Any]) -> N
                 "give decimal digits with an optional sign (42, -7)"
             )
         low, high = bounds
-        if not low <= int(value) <= high:
+        if not _holds(bounds, value):
             fail(
                 f"--param {name}={value!r}: outside what a {type_.strip()} holds ({low} to {high}); "
                 "ClickHouse would read it as another number without saying so"
@@ -190,8 +199,9 @@ def _check_int_params(found: list[tuple[str, str]], params: dict[str, Any]) -> N
             fail(f"--param {name}={value!r}: a {type_.strip()} takes no minus sign")
 
 
-# Decimal(P, S), Decimal(P), Decimal, Decimal32(S) ... Decimal256(S): the scale is the last.
-_DECIMAL_TYPE = re.compile(r"decimal(?:32|64|128|256)?\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?", re.I)
+# Decimal(P, S), Decimal(P), Decimal, Decimal32(S) ... Decimal256(S): the scale is the last. P and
+# S are 76 at most: a type with more digits there is no Decimal here, and ClickHouse refuses it.
+_DECIMAL_TYPE = re.compile(r"decimal(?:32|64|128|256)?\s*(?:\(\s*(\d{1,2})\s*(?:,\s*(\d{1,2})\s*)?\))?", re.I)
 
 
 def _decimal_scale(type_: str) -> int | None:
@@ -293,13 +303,12 @@ def _check_element(name: str, value: str, type_: str, element: _Text) -> None:
     if element.kind != "bare":
         return  # a quoted number: ClickHouse refuses it
     bounds = _int_bounds(type_)
-    if bounds is not None and _INT_TEXT.fullmatch(element.text):
+    if bounds is not None and _INT_TEXT.fullmatch(element.text) and not _holds(bounds, element.text):
         low, high = bounds
-        if not low <= int(element.text) <= high:
-            fail(
-                f"--param {name}={value!r}: {element.text} is outside what a {type_} holds ({low} to "
-                f"{high}); ClickHouse would read it as another number without saying so"
-            )
+        fail(
+            f"--param {name}={value!r}: {element.text} is outside what a {type_} holds ({low} to "
+            f"{high}); ClickHouse would read it as another number without saying so"
+        )
     scale = _decimal_scale(type_)
     if scale is not None and _past_scale(element.text, scale):
         fail(
@@ -533,13 +542,13 @@ def _check_epoch(name: str, value: str, type_: str, time_type: str, epoch: re.Ma
     YYYYMMDD (a Date reads 20260921 as that day, a DateTime as 1970-08-23 12:02:01). Say so of
     epoch seconds past what a DateTime holds, as of a time written out."""
     sign, digits, fraction = epoch.groups()
-    seconds = int(digits)
-    if seconds >= _EPOCH_SECONDS_BELOW:
+    if not _holds((0, _EPOCH_SECONDS_BELOW - 1), digits):
         fail(
             f"--param {name}={value!r}: {len(digits)} digits, more than epoch seconds have until 2286 "
             f"(epoch milliseconds?); ClickHouse would read it for a {type_} as another time without "
             "saying so. Give epoch seconds (10 digits) or YYYY-MM-DD hh:mm:ss[.ffffff] (UTC)"
         )
+    seconds = int(digits)  # below 10**10 here
     if not sign and fraction is None and len(digits) == 8:
         try:
             day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
@@ -568,7 +577,9 @@ def _check_fraction(name: str, value: str, type_: str, time_type: str, fraction:
     if fraction is None or time_type != "datetime64":
         return
     args = _type_arguments(_unwrapped(type_))[1]
-    precision = int(args[0]) if args and args[0].isdigit() else 3  # DateTime64 alone keeps 3
+    if args and not (args[0].isdigit() and len(args[0]) <= 2):
+        return  # no precision ClickHouse takes (0 to 9): it refuses the type
+    precision = int(args[0]) if args else 3  # DateTime64 alone keeps 3
     if fraction[1 + precision :].strip("0"):
         fail(
             f"--param {name}={value!r}: more digits after the second than a {type_} keeps "
