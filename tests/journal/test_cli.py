@@ -722,6 +722,16 @@ def test_a_placeholder_type_with_thousands_of_digits_is_left_to_clickhouse_not_a
     assert out.output == f"error: no journal at {where} (nothing written there yet)\n"
 
 
+def test_a_query_ending_inside_an_open_string_is_refused_before_anything_opens(tmp_path: Path) -> None:
+    """ClickHouse's error quoted the FORMAT clause the client appends, taken into the string:
+    "Single quoted string is not closed: ... ('a\\n FORMAT Native)", exit 1."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "SELECT count() FROM fills WHERE kernel_id = 'desk-1")
+    assert out.exit_code == 2, out.output
+    assert out.output == "error: the query ends inside a string left open, \"'desk-1\": close it with '\n"
+    assert not where.exists()
+
+
 def test_an_unsigned_integer_param_with_a_minus_sign_is_refused(tmp_path: Path) -> None:
     out = _sql("--dsn", f"chdb://{tmp_path / 'none'}", "-p", "n=-0", "SELECT {n:UInt8} AS n")
     assert out.exit_code == 2, out.output

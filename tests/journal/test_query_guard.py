@@ -173,6 +173,24 @@ def test_strings_comments_and_other_names_may_say_anything(sql: str) -> None:
     assert check_read_only(sql)
 
 
+@pytest.mark.parametrize(
+    ("sql", "said"),
+    [
+        ("SELECT 'a", "a string left open, \"'a\": close it with '"),
+        ("SELECT 'it''s", "a string left open, \"'it''s\": close it with '"),
+        ("SELECT 'a\\'", "a string left open, \"'a\\\\'\": close it with '"),
+        ("SELECT 1 AS `x", "a quoted name left open, '`x': close it with `"),
+        ("SELECT \u2018a", "a string left open, '\u2018a': close it with \u2019"),
+    ],
+)
+def test_a_string_or_quoted_name_left_open_is_refused_naming_it(sql: str, said: str) -> None:
+    """It took in the FORMAT clause the client appends, and ClickHouse's error quoted that
+    clause as the operator's ("Single quoted string is not closed: ... 'a FORMAT Native")."""
+    with pytest.raises(ReadOnlyViolation) as refused:
+        check_read_only(sql)
+    assert str(refused.value) == f"the query ends inside {said}"
+
+
 def test_a_heredoc_tag_clickhouse_versions_read_differently_is_refused() -> None:
     """Older ClickHouse takes $q'$ ... $q'$ for a string, chDB 26.9 for code and a string."""
     with pytest.raises(ReadOnlyViolation, match=r"the heredoc tag \"\$q'\$\" is refused"):

@@ -233,7 +233,39 @@ def check_read_only(sql: str) -> str:
             "only SELECT (or WITH ... SELECT, SHOW, DESCRIBE, EXISTS) queries run"
         )
     _check_clauses(words)
+    _check_closed(words)
     return body
+
+
+def _check_closed(words: list[tuple[str, str]]) -> None:
+    """Refuse a string or quoted name left open at the end of the query. It would take in the
+    FORMAT clause the client appends, and ClickHouse's error would quote that clause as the
+    operator's ("Single quoted string is not closed: ... 'a FORMAT Native")."""
+    for kind, text in words:
+        if kind in ("string", "ident") and text[0] in _QUOTES and _left_open(text):
+            what = "a string" if kind == "string" else "a quoted name"
+            shown = text if len(text) <= 40 else text[:40] + "..."
+            closing = {"\u2018": "\u2019", "\u201c": "\u201d"}.get(text[0], text[0])
+            raise ReadOnlyViolation(
+                f"the query ends inside {what} left open, {shown!r}: close it with {closing}"
+            )
+
+
+def _left_open(text: str) -> bool:
+    """Whether the quoted token ``text`` of :func:`_lex` ran to the end of the query without its
+    closing quote (a token ends at its closing quote, read as _lex reads it)."""
+    quote = text[0]
+    if quote in "\u2018\u201c":
+        return not text.endswith("\u2019" if quote == "\u2018" else "\u201d")
+    j = 1
+    while j < len(text):
+        if text[j] == "\\":
+            j += 2
+        elif text[j] == quote and not text.startswith(quote, j + 1):
+            return False
+        else:
+            j += 2 if text[j] == quote else 1
+    return True
 
 
 def _statement_kind(words: list[tuple[str, str]]) -> str:
