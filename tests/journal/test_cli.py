@@ -722,6 +722,32 @@ def test_a_placeholder_type_with_thousands_of_digits_is_left_to_clickhouse_not_a
     assert out.output == f"error: no journal at {where} (nothing written there yet)\n"
 
 
+@pytest.mark.parametrize(
+    ("type_", "value"),
+    [
+        ("Date", "20251131"),  # ClickHouse read it as 2025-12-01
+        ("Nullable(Date32)", "20251301"),  # as 1970-01-01
+        ("Array(Date)", "['20251130', '20250230']"),  # as ['2025-11-30', '2025-03-02']
+    ],
+)
+def test_a_date_param_written_yyyymmdd_that_names_no_real_day_is_refused(
+    tmp_path: Path, type_: str, value: str
+) -> None:
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", f"d={value}", f"SELECT {{d:{type_}}} AS d")
+    assert out.exit_code == 2, out.output
+    day = value.strip("[]").split(", ")[-1].strip("'")
+    assert out.output.startswith(f"error: --param d={day!r}: not a real time ("), out.output
+    assert not where.exists()
+
+
+def test_a_date_param_written_yyyymmdd_answers_that_day(live: tuple[str, ClickHouseJournal]) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-f", "json", "-p", "d=20251130", "SELECT {d:Date} AS d")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"d": "2025-11-30"}]
+
+
 def test_a_query_ending_inside_an_open_string_is_refused_before_anything_opens(tmp_path: Path) -> None:
     """ClickHouse's error quoted the FORMAT clause the client appends, taken into the string:
     "Single quoted string is not closed: ... ('a\\n FORMAT Native)", exit 1."""

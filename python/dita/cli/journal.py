@@ -94,6 +94,9 @@ def _check_placeholders(query: str, params: dict[str, Any]) -> list[tuple[str, s
 
 
 _TIME_TEXT = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2})(\.\d+)?)?")
+# ClickHouse reads eight digits for a Date or Date32 as YYYYMMDD, and one that names no real day
+# as another without a word (20251131 as 2025-12-01, month 13 as 1970-01-01).
+_DAY_DIGITS = re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})")
 
 _TIME_TYPES = ("date", "date32", "datetime", "datetime64")
 
@@ -505,6 +508,8 @@ def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> 
             _check_epoch(name, value, type_.strip(), time_type, epoch)
             continue
         match = _TIME_TEXT.fullmatch(value)
+        if match is None and time_type in ("date", "date32") and (day := _DAY_DIGITS.fullmatch(value)):
+            match = _TIME_TEXT.fullmatch("-".join(day.groups()))
         if match is None:
             continue
         y, mo, d, h, mi, sec = (int(p or 0) for p in match.groups()[:6])
