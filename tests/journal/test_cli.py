@@ -748,6 +748,25 @@ def test_a_date_param_written_yyyymmdd_answers_that_day(live: tuple[str, ClickHo
     assert json.loads(out.output) == [{"d": "2025-11-30"}]
 
 
+def test_a_decimal_result_prints_in_fixed_point_as_clickhouse_writes_it(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    """A Decimal below a millionth printed as Python writes it: 1.0E-7 for a Decimal(18, 8)'s
+    0.00000010, -8.1E-7 for a price of -0.00000081."""
+    dsn, journal = live
+    sql = (
+        "SELECT toDecimal64('0.0000001', 8) AS a, toDecimal64('-0.00000081', 8) AS b, "
+        "[toDecimal64('0.00000001', 8)] AS c"
+    )
+    want = {"a": "0.00000010", "b": "-0.00000081", "c": ["0.00000001"]}
+    assert journal.query(sql).records() == [want]
+    out = _sql("--dsn", dsn, "-f", "json", sql)  # through the owner's socket
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [want]
+    out = _sql("--dsn", dsn, "-f", "csv", sql)
+    assert out.output.splitlines()[1] == "0.00000010,-0.00000081,['0.00000001']"
+
+
 def test_a_query_ending_inside_an_open_string_is_refused_before_anything_opens(tmp_path: Path) -> None:
     """ClickHouse's error quoted the FORMAT clause the client appends, taken into the string:
     "Single quoted string is not closed: ... ('a\\n FORMAT Native)", exit 1."""

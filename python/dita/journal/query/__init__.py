@@ -140,7 +140,10 @@ def _jsonable(value: Any) -> Any:
         return value
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()
-    if isinstance(value, Decimal | uuid.UUID | IPv4Address | IPv6Address):
+    if isinstance(value, Decimal):
+        # Fixed point, as ClickHouse writes it: str() gives 1.0E-7 for a Decimal(18, 8)'s 0.00000010.
+        return format(value, "f")
+    if isinstance(value, uuid.UUID | IPv4Address | IPv6Address):
         return str(value)
     if isinstance(value, bytes):
         # A String (read as bytes, _TEXT_AS_BYTES) or a FixedString: bytes that are not UTF-8
