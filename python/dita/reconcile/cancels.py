@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from dita._kernel import VenueEvent, VenueOrder
-from dita.reconcile.answers import _finite
+from dita.reconcile.answers import QTY_EPS, _finite
+from dita.reconcile.booking import _Booking
+from dita.reconcile.events import _Refused, _venue_id
+from dita.reconcile.kernel_orders import _as_booked
 
 
 def _cancel_refused(answer: Any) -> str:
@@ -60,3 +63,85 @@ def _highest_filled(theirs: VenueOrder, events: list[VenueEvent]) -> float:
     ``events`` (a cancel's answer, which may be newer), those that are numbers."""
     figures = [theirs.filled_size, *(ev.filled_size for ev in events)]
     return max(f for f in figures if _finite(f))
+
+
+def _below_told(canceled: float, told: float) -> str:
+    """Why an order canceled at the venue with a figure below the one it stated when the order
+    ended is not ended with it."""
+    return (
+        f"the order was canceled at the venue, which now counts {canceled!r} filled, below the "
+        f"{told!r} it stated when the order ended; nothing is lowered: the slot waits on for "
+        "the rest (reconcile again)"
+    )
+
+
+class _Cancelling(_Booking):
+    """A run's cancels of orders the kernel ended that the venue still works."""
+
+    def cancel_working(
+        self,
+        mine: VenueOrder,
+        theirs: VenueOrder,
+        fill: tuple[float, float] | None,
+        item: dict[str, Any],
+        how: str,
+        told: float = 0.0,
+    ) -> tuple[float | None, str, list[VenueEvent]]:
+        """An order the kernel ended that the venue works (``how`` it came to): what it filled
+        as listed is booked first (a kept order takes its late fills, whether or not the cancel
+        goes through) and the venue told the order as booked (``watch``); then it is canceled,
+        ended (CANCEL_ACK) with what the venue says it filled, and the fills the cancel's answer
+        reports are booked (those too when the cancel is not confirmed). The figure, or None and
+        why the order may still work; and the answer's fills. Raises ``_Refused``: a listed fill
+        the kernel refuses is raised once the order is canceled all the same (left working, it
+        could fill beside what its slot does next, an exit selling the position twice), saying so.
+        ``told``: the filled size the venue stated when the order ended for the kernel; a figure
+        below it now (a stale listing, a cancel's answer without one) is not taken, since it
+        would settle the slot's wait for fills the venue reported as none."""
+        refused: _Refused | None = None
+        try:
+            self.book_missed(mine, theirs, fill, item)
+        except _Refused as exc:
+            refused = exc
+        # The venue is told the order as booked here, before its cancel: a restarted adapter
+        # without a record of it (or with one from before that fill) would report the fills
+        # booked above again in the cancel's answer, refused as duplicates, and name the
+        # listing's slot 0 and no trade, so a fill that raced the cancel on another slot would
+        # be refused. Read only for a venue that follows orders: each read lists every slot's
+        # awaited and ended orders, and done for each order it grows with the square of the slots.
+        if callable(self.watch) and mine.client_order_id not in self.unwatchable:
+            self.follow(_as_booked(self.kernel, mine, theirs, refused is None))
+        canceled, why_not, fills = _cancel_at_venue(self.venue, theirs, how)
+        if refused is None and canceled is not None and canceled + QTY_EPS >= told:
+            self._end_canceled(mine, theirs, canceled, fills, item)
+            return canceled, why_not, fills
+        for venue_fill in fills:
+            self.take_venue_fill(venue_fill, item)
+        if refused is not None:
+            refused.then = why_not or "the order was canceled at the venue"
+            raise refused
+        if canceled is not None:
+            return None, _below_told(canceled, told), fills
+        return canceled, why_not, fills
+
+    def _end_canceled(
+        self,
+        mine: VenueOrder,
+        theirs: VenueOrder,
+        canceled: float,
+        fills: list[VenueEvent],
+        item: dict[str, Any],
+    ) -> None:
+        """Ends ``mine`` (CANCEL_ACK) with the figure the venue's cancel states, then takes the
+        fills its answer reports."""
+        # The end with the cancel's figure before the fills its answer reports: a fill that
+        # raced the cancel runs beyond the figure the order ended with, and taken first it
+        # would be refused as an overfill, then awaited for good (the venue reports it once).
+        # What the figure counts beyond what is booked is awaited until those fills come.
+        try:
+            self.apply(
+                self.event(mine, "CANCEL_ACK", venue_order_id=_venue_id(mine, theirs), filled_size=canceled)
+            )
+        finally:
+            for venue_fill in fills:
+                self.take_venue_fill(venue_fill, item)

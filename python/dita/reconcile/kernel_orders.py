@@ -1,42 +1,15 @@
-"""The kernel's orders and positions as it holds them now: read again once the venue answered,
-since its stream may have reported into the kernel meanwhile."""
+"""The kernel's orders as it holds them now: read again once the venue answered, since its stream
+may have reported into the kernel meanwhile."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from dita._kernel import VenueOrder
-from dita.reconcile.answers import QTY_EPS
 from dita.venues._events import answered
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
-
-
-def _kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
-    """The kernel's net position per asset, each under the name the venue's ``positions()``
-    gives it (``position_asset`` where the venue has it: a ccxt symbol, ``BTC/USDT``, is listed
-    by its market id, and one position read under both names would be two mismatches)."""
-    named = getattr(kernel.venue, "position_asset", None)
-    names: dict[str, str] = {}
-
-    def position_asset(asset: str) -> str:
-        if asset not in names:
-            names[asset] = asset  # compared under the kernel's name, as without this hook
-            if callable(named):
-                try:
-                    names[asset] = str(named(asset)) or asset
-                except Exception:
-                    pass
-        return names[asset]
-
-    net: dict[str, float] = {}
-    for s in kernel.slots():
-        if s["size"] > QTY_EPS:
-            sign = 1.0 if s["side"] == "LONG" else -1.0
-            asset = position_asset(s["asset"])
-            net[asset] = net.get(asset, 0.0) + sign * s["size"]
-    return net
 
 
 def _working_order(kernel: ExecutionKernel, slot_id: int, client_order_id: str) -> VenueOrder | None:

@@ -9,6 +9,56 @@ from typing import Any
 
 from dita._kernel import VenueOrder
 from dita.reconcile.answers import _hooked
+from dita.venues import VenueUnavailable, describe
+
+
+def _read_listing(venue: Any) -> list[Any]:
+    """The venue's open orders, read once. Raises ``VenueUnavailable`` naming the venue when they
+    cannot be listed or an entry is not an order: nothing has changed yet."""
+    try:
+        # Read once, here: indexing it would spend an adapter's generator, and the pass over
+        # the orders nobody manages would find none (reported clean, left working at the venue).
+        listed = list(venue.open_orders())
+    except Exception as exc:
+        raise VenueUnavailable(
+            f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
+            f"could not be listed: {type(exc).__name__}: {exc}"
+        ) from exc
+    for at, entry in enumerate(listed):
+        # Not an order (None, a number, a dict where an adapter kept the raw answer): read as one,
+        # it would raise AttributeError, naming neither the venue nor the entry.
+        if not hasattr(entry, "client_order_id"):
+            raise VenueUnavailable(
+                f"reconciliation with {describe(venue)} not started (nothing changed): its open orders "
+                f"are malformed: entry {at} is {entry!r}, not an order (it has no client_order_id)"
+            )
+    return listed
+
+
+def _by_client_id(listed: list[Any]) -> dict[str, list[Any]]:
+    """The listed orders by client id, for the kernel's orders (text: a list, where an adapter
+    kept a raw answer, is no id of the kernel's, and could not be indexed); the orders nobody
+    manages are taken from ``listed``, where several without a client id (placed by hand at some
+    exchanges) are each one.
+    Each client id's every entry: an earlier life's order under a client id the kernel reused,
+    or another venue's of a router, may be listed beside the kernel's (``_one_of`` tells them).
+    One order listed twice (a page read twice) is one entry: the last copy."""
+    venue_open: dict[str, list[Any]] = {}
+    for o in listed:
+        if isinstance(o.client_order_id, str) and o.client_order_id:
+            entries = venue_open.setdefault(o.client_order_id, [])
+            venue_order_id = getattr(o, "venue_order_id", None)
+            if isinstance(venue_order_id, str) and venue_order_id:
+                entries[:] = [e for e in entries if getattr(e, "venue_order_id", None) != venue_order_id]
+            entries.append(o)
+    return venue_open
+
+
+def _by_venue_id(listed: list[Any]) -> dict[str, Any]:
+    """The listed orders by venue id: some exchanges list an order without its client id."""
+    by_venue_id = {o.venue_order_id: o for o in listed if isinstance(getattr(o, "venue_order_id", None), str)}
+    by_venue_id.pop("", None)
+    return by_venue_id
 
 
 def _one_of(mine: VenueOrder, venue: Any, entries: list[Any]) -> Any:
