@@ -414,6 +414,20 @@ def test_a_sell_against_a_part_filled_buy_does_not_open_a_short() -> None:
     assert [(s["side"], s["size"]) for s in slots if s["fsm_state"] != "IDLE"] == [("LONG", 0.5)]
 
 
+def test_a_buy_against_a_short_entry_not_filled_yet_does_not_open_a_long() -> None:
+    # Both entries could fill: a SHORT and a LONG on one symbol.
+    events, code, stderr = run_stdio(
+        "ORDER SELL BTCUSDT 1 100 s1\nORDER BUY BTCUSDT 1 100 b1\nORDER BUY BTCUSDT 1 MKT b2\nQUERY SLOTS\n",
+        "--fill-rate", "0",
+    )  # fmt: skip
+    assert code == 0, stderr
+    refused = [e for e in events if e["type"] == "order_update" and e["client_id"] in ("b1", "b2")]
+    assert [(u["status"], u["diagnostic"]) for u in refused] == [("REJECTED", "ENTRY_WORKING")] * 2
+    assert "slot 0" in refused[0]["reason"] and "CANCEL s1" in refused[0]["reason"], refused[0]
+    slots = next(e for e in events if e["type"] == "query_received")["result"]
+    assert [(s["slot_id"], s["side"]) for s in slots if s["fsm_state"] != "IDLE"] == [(0, "SHORT")]
+
+
 def test_refused_numbers_and_reserved_client_ids_leave_the_session_as_it_was() -> None:
     events, code, stderr = run_stdio(
         "\n".join(

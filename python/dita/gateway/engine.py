@@ -6,8 +6,9 @@ Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/re
   against an open LONG, BUY against an open SHORT. It becomes an EXIT intent on that slot
   (the oldest such position first). A smaller quantity exits part of it; a larger one is
   refused (QTY_EXCEEDS_POSITION) because flipping through zero takes two orders. With no
-  open one, an opposite position still being closed (EXIT_WORKING) or still being entered
-  by a partly filled order (ENTRY_WORKING) refuses it rather than opening the other side.
+  open one, an opposite position still being closed (EXIT_WORKING) or still being entered,
+  filled in part or not yet at all (ENTRY_WORKING), refuses it rather than opening the other
+  side.
 - Otherwise it opens a new trade: an ENTER intent, LONG for BUY and SHORT for SELL, on the
   kernel's first free slot (NO_FREE_SLOT when every slot is busy).
 
@@ -73,9 +74,10 @@ Emit = Callable[[str, dict[str, Any]], None]
 
 log = logging.getLogger("dita.gateway.engine")
 
-# Stages of a slot with a position (size > 0) that an opposite order must not go around: an
-# exit working, or an entry order still working after a part fill.
-_BUSY = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING, TradeStage.ENTRY_WORKING)
+# Stages of a slot that an opposite order must not go around, as it would open the other side
+# beside it: an exit working, or an entry whose order may still fill (whatever it filled so far).
+_EXITING = (TradeStage.EXIT_REQUESTED, TradeStage.EXIT_SENT, TradeStage.EXIT_WORKING)
+_ENTERING = (TradeStage.ORDER_REQUESTED, TradeStage.ORDER_SENT, TradeStage.ENTRY_WORKING)
 
 _STATUS_BY_KIND = {
     KernelEventKind.ORDER_ACK: "ACKNOWLEDGED",
@@ -387,18 +389,19 @@ class OrderEngine:
         self,
         cmd: OrderCommand,
         position: tuple[int, str, str, float, float] | None,
-        busy: tuple[int, TradeStage, str] | None,
+        busy: tuple[int, TradeStage, str, float] | None,
     ) -> KernelIntent | tuple[str, str]:
         """The kernel intent for ``cmd``, or why the engine refuses it (diagnostic, reason)."""
         if position is None and busy is not None:
             # Opening the other side while this side is still being closed, or still being
             # entered (a partly filled order working), is rarely meant.
-            slot_id, stage, entry_id = busy
+            slot_id, stage, entry_id, filled = busy
             opposite = f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {slot_id}"
-            if stage == TradeStage.ENTRY_WORKING:
+            if stage in _ENTERING:
                 code = "ENTRY_WORKING"
                 why = (
-                    f"is still being entered by order {entry_id!r}, partly filled; CANCEL {entry_id}"
+                    f"is still being entered by order {entry_id!r},"
+                    f" {'partly filled' if filled > 0.0 else 'nothing filled yet'}; CANCEL {entry_id}"
                     " first (or wait for it to fill), then close what filled"
                 )
             else:
@@ -452,30 +455,30 @@ class OrderEngine:
 
     def _opposite_position(
         self, cmd: OrderCommand
-    ) -> tuple[tuple[int, str, str, float, float] | None, tuple[int, TradeStage, str] | None]:
+    ) -> tuple[tuple[int, str, str, float, float] | None, tuple[int, TradeStage, str, float] | None]:
         """The oldest open position ``cmd`` closes, as (slot_id, trade_id, side, size, fees so
         far), and else an opposite position that is still being closed or entered, as
-        (slot_id, stage, trade_id: the client id of the order that entered it)."""
+        (slot_id, stage, trade_id: the client id of the order that entered it, size filled)."""
         slots = self._positions.get(cmd.symbol)
         if not slots:
             return None, None
         wanted = "LONG" if cmd.side == "SELL" else "SHORT"
         stale: list[int] = []
         found: tuple[int, str, str, float, float] | None = None
-        busy: tuple[int, TradeStage, str] | None = None
+        busy: tuple[int, TradeStage, str, float] | None = None
         for slot_id in slots:
             state = self.kernel.slot_state(slot_id)
             stage = state.fsm_state
             if stage in (TradeStage.IDLE, TradeStage.CLOSED) or state.asset != cmd.symbol:
                 stale.append(slot_id)
                 continue
-            if state.side.name != wanted or state.size <= 0.0:
+            if state.side.name != wanted:
                 continue
-            if stage == TradeStage.POSITION_OPEN:
+            if stage == TradeStage.POSITION_OPEN and state.size > 0.0:
                 found = (slot_id, state.trade_id, wanted, state.size, state.fees_paid)
                 break
-            if stage in _BUSY and busy is None:
-                busy = (slot_id, stage, state.trade_id)
+            if busy is None and (stage in _ENTERING or (stage in _EXITING and state.size > 0.0)):
+                busy = (slot_id, stage, state.trade_id, state.size)
         for slot_id in stale:
             del slots[slot_id]
         return found, busy
