@@ -7,7 +7,15 @@ from __future__ import annotations
 from dita.gateway.protocol import asset_name
 from dita.kernel import ExecutionKernel
 
-__all__ = ["AssetMarks"]
+__all__ = ["AssetMarks", "engaged_slot_ids"]
+
+
+def engaged_slot_ids(kernel: ExecutionKernel) -> set[int]:
+    """The slots holding a position or working an order (one whose outcome is unknown too),
+    read without visiting every slot (a kernel may have 100,000)."""
+    engaged = set(kernel.open_slot_ids())
+    engaged.update(order.slot_id for order in kernel.open_orders())
+    return engaged
 
 
 class AssetMarks:
@@ -20,10 +28,8 @@ class AssetMarks:
 
     def __init__(self, kernel: ExecutionKernel) -> None:
         self._kernel = kernel
-        engaged = set(kernel.open_slot_ids())
-        engaged.update(order.slot_id for order in kernel.open_orders())
         self._spellings: dict[str, list[str]] = {}
-        for slot_id in sorted(engaged):
+        for slot_id in sorted(engaged_slot_ids(kernel)):
             held = kernel.slot_state(slot_id).asset
             name = asset_name(held)
             if held != name and held not in self._spellings.get(name, ()):

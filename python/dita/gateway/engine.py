@@ -12,8 +12,9 @@ Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/re
 - Otherwise it opens a new trade: an ENTER intent, LONG for BUY and SHORT for SELL, on the
   kernel's first free slot (NO_FREE_SLOT when every slot is busy).
 
-The engine remembers which slots it opened, per symbol, so finding a position reads one
-slot per candidate rather than every slot per order.
+The engine keeps, per symbol, the slots that may hold a position in it: those holding a
+position or an order when the session started, then those it opened. Finding a position reads
+one slot per candidate rather than every slot per order.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ from dita._kernel import (
     VenueAnswerNotLogged,
     VenueEvent,
 )
-from dita.gateway.asset_marks import AssetMarks
-from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
+from dita.gateway.asset_marks import AssetMarks, engaged_slot_ids
+from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand, asset_name
 from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
 from dita.logs import order_ids
 from dita.risk import KERNEL_MAX
@@ -202,6 +203,28 @@ class ForgottenIds:
         return len(self._ring)
 
 
+@dataclass(frozen=True, slots=True)
+class _OpenPosition:
+    """An open position an opposite order closes."""
+
+    slot_id: int
+    trade_id: str
+    asset: str  # as the slot holds it: an older log's spelling (btcusdt) too
+    side: str
+    size: float
+    fees_paid: float
+
+
+@dataclass(frozen=True, slots=True)
+class _BusyPosition:
+    """An opposite position an order must not go around: being closed, or still being entered."""
+
+    slot_id: int
+    stage: TradeStage
+    trade_id: str
+    size: float  # filled so far
+
+
 @dataclass(slots=True)
 class OrderRecord:
     """What the engine knows about one client order."""
@@ -265,8 +288,12 @@ class OrderEngine:
         # later fill's fee, when the venue gives none, is what the slot paid since. (Kept per
         # order, an entry's late fill was charged the fees of its exit's fills told meanwhile.)
         self._told_fees: dict[int | None, float] = {}
-        # symbol -> {slot_id: TradeSide name} for slots this engine opened (oldest first).
+        # symbol -> {slot_id: TradeSide name} of the slots that may hold a position in it (oldest
+        # first): those engaged when the session started, then those this engine opened.
         self._positions: dict[str, dict[int, str]] = {}
+        engaged = [kernel.slot_state(slot_id) for slot_id in engaged_slot_ids(kernel)]
+        for held in sorted(engaged, key=lambda state: (state.entry_time_s, state.slot_id)):
+            self._positions.setdefault(asset_name(held.asset), {})[held.slot_id] = held.side.name
         self._last_price: dict[str, float] = {}
         self.line: int | None = None  # input line being handled, named in error events
         # Polled venue events the kernel raised on (busy), given to it first at the next poll.
@@ -327,7 +354,7 @@ class OrderEngine:
         )
         self._remember_order(rec)
         if position is not None:
-            rec.slot_id, rec.trade_id = position[0], position[1]
+            rec.slot_id, rec.trade_id = position.slot_id, position.trade_id
         else:
             # Its slot is the one the kernel takes it on: a refused ENTER claims none.
             rec.trade_id = cmd.client_id
@@ -369,7 +396,7 @@ class OrderEngine:
                 rec.slot_id = planned.slot_id
                 self._positions.setdefault(cmd.symbol, {})[planned.slot_id] = planned.side.name
         self._received(rec)
-        self._apply(rec, outcome, position[4] if position is not None else 0.0)  # ENTER starts afresh
+        self._apply(rec, outcome, position.fees_paid if position is not None else 0.0)  # ENTER starts afresh
 
     def _received(self, rec: OrderRecord) -> None:
         self._emit(
@@ -388,25 +415,12 @@ class OrderEngine:
     def _intent(
         self,
         cmd: OrderCommand,
-        position: tuple[int, str, str, float, float] | None,
-        busy: tuple[int, TradeStage, str, float] | None,
+        position: _OpenPosition | None,
+        busy: _BusyPosition | None,
     ) -> KernelIntent | tuple[str, str]:
         """The kernel intent for ``cmd``, or why the engine refuses it (diagnostic, reason)."""
         if position is None and busy is not None:
-            # Opening the other side while this side is still being closed, or still being
-            # entered (a partly filled order working), is rarely meant.
-            slot_id, stage, entry_id, filled = busy
-            opposite = f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {slot_id}"
-            if stage in _ENTERING:
-                code = "ENTRY_WORKING"
-                why = (
-                    f"is still being entered by order {entry_id!r},"
-                    f" {'partly filled' if filled > 0.0 else 'nothing filled yet'}; CANCEL {entry_id}"
-                    " first (or wait for it to fill), then close what filled"
-                )
-            else:
-                code, why = "EXIT_WORKING", "already has an exit working; wait for it or cancel it first"
-            return code, f"{opposite} {why}"
+            return self._busy_refusal(cmd, busy)
         reference = cmd.price if cmd.price is not None else self._last_price.get(cmd.symbol)
         if reference is None:
             return (
@@ -416,19 +430,20 @@ class OrderEngine:
         order_type = OrderType.MARKET if cmd.price is None else OrderType.LIMIT
         limit_price = cmd.price if cmd.price is not None else 0.0
         if position is not None:
-            slot_id, trade_id, side, size, _ = position
+            size = position.size
             if cmd.qty > size * (1.0 + 1e-9):
                 return (
                     "QTY_EXCEEDS_POSITION",
-                    f"{cmd.side} {cmd.qty} exceeds the open {side} of {size} {cmd.symbol} on slot {slot_id};"
-                    " close it first, then open the other side",
+                    f"{cmd.side} {cmd.qty} exceeds the open {position.side} of {size} {cmd.symbol} on slot"
+                    f" {position.slot_id}; close it first, then open the other side",
                 )
             return KernelIntent(
                 intent_id=cmd.client_id,
-                trade_id=trade_id,
-                slot_id=slot_id,
-                asset=cmd.symbol,
-                side=side,
+                trade_id=position.trade_id,
+                slot_id=position.slot_id,
+                # The kernel takes an exit naming the slot's own spelling of the asset only.
+                asset=position.asset,
+                side=position.side,
                 action=KernelCommandType.EXIT,
                 reference_price=reference,
                 target_size=min(cmd.qty, size),
@@ -453,32 +468,50 @@ class OrderEngine:
             reason="stdio",
         )
 
-    def _opposite_position(
-        self, cmd: OrderCommand
-    ) -> tuple[tuple[int, str, str, float, float] | None, tuple[int, TradeStage, str, float] | None]:
-        """The oldest open position ``cmd`` closes, as (slot_id, trade_id, side, size, fees so
-        far), and else an opposite position that is still being closed or entered, as
-        (slot_id, stage, trade_id: the client id of the order that entered it, size filled)."""
+    def _busy_refusal(self, cmd: OrderCommand, busy: _BusyPosition) -> tuple[str, str]:
+        """Why ``cmd`` is refused rather than opening the other side beside ``busy``: doing so
+        while this side is still being closed, or still being entered, is rarely meant."""
+        opposite = f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {busy.slot_id}"
+        if busy.stage not in _ENTERING:
+            return "EXIT_WORKING", f"{opposite} already has an exit working; wait for it or cancel it first"
+        filled = "partly filled" if busy.size > 0.0 else "nothing filled yet"
+        # The session's ENTER names its trade after its client id.
+        entry = self.orders.get(busy.trade_id)
+        if entry is None or entry.action != "ENTER" or entry.slot_id != busy.slot_id:
+            return "ENTRY_WORKING", (
+                f"{opposite} is still being entered by an order of trade {busy.trade_id!r} from before"
+                f" this session ({filled}), not one of its orders; wait for it to fill, then close it"
+            )
+        return "ENTRY_WORKING", (
+            f"{opposite} is still being entered by order {entry.client_id!r}, {filled}; CANCEL"
+            f" {entry.client_id} first (or wait for it to fill), then close what filled"
+        )
+
+    def _opposite_position(self, cmd: OrderCommand) -> tuple[_OpenPosition | None, _BusyPosition | None]:
+        """The oldest open position ``cmd`` closes, and else an opposite position that is
+        still being closed or entered."""
         slots = self._positions.get(cmd.symbol)
         if not slots:
             return None, None
         wanted = "LONG" if cmd.side == "SELL" else "SHORT"
         stale: list[int] = []
-        found: tuple[int, str, str, float, float] | None = None
-        busy: tuple[int, TradeStage, str, float] | None = None
+        found: _OpenPosition | None = None
+        busy: _BusyPosition | None = None
         for slot_id in slots:
             state = self.kernel.slot_state(slot_id)
             stage = state.fsm_state
-            if stage in (TradeStage.IDLE, TradeStage.CLOSED) or state.asset != cmd.symbol:
+            if stage in (TradeStage.IDLE, TradeStage.CLOSED) or asset_name(state.asset) != cmd.symbol:
                 stale.append(slot_id)
                 continue
             if state.side.name != wanted:
                 continue
             if stage == TradeStage.POSITION_OPEN and state.size > 0.0:
-                found = (slot_id, state.trade_id, wanted, state.size, state.fees_paid)
+                found = _OpenPosition(
+                    slot_id, state.trade_id, state.asset, wanted, state.size, state.fees_paid
+                )
                 break
             if busy is None and (stage in _ENTERING or (stage in _EXITING and state.size > 0.0)):
-                busy = (slot_id, stage, state.trade_id, state.size)
+                busy = _BusyPosition(slot_id, stage, state.trade_id, state.size)
         for slot_id in stale:
             del slots[slot_id]
         return found, busy
