@@ -140,6 +140,7 @@ def test_second_close_while_an_exit_rests_is_refused_not_a_new_short() -> None:
 
     again = send("ORDER SELL BTC 1 110 a3")
     assert again["status"] == "REJECTED" and again["diagnostic"] == "EXIT_WORKING"
+    assert "CANCEL a2" in again["reason"], again  # the exit in the way, by its client id
     assert kernel.slot_state(1).fsm_state.name == "IDLE"  # no SHORT was opened
 
 

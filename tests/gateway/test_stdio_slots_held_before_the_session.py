@@ -12,6 +12,7 @@ from typing import Any
 from dita import KernelIntent, MockVenueAdapter
 from dita.gateway.stdio import run_stdio
 from dita.kernel import ExecutionKernel
+from gateway.helpers import LimitsRest
 
 
 def _session(kernel: ExecutionKernel, script: str) -> list[dict[str, Any]]:
@@ -93,3 +94,19 @@ def test_a_buy_against_a_short_entry_working_from_before_the_session_is_refused(
     assert "slot 0" in update["reason"] and "before this session" in update["reason"], update
     assert "CANCEL" not in update["reason"], update
     assert _engaged(events) == [(0, "ENTRY_WORKING", "SHORT", 0.0)]
+
+
+def test_a_sell_against_a_long_whose_exit_works_from_before_the_session_is_refused() -> None:
+    """The exit's order is not one of the session's: the refusal does not ask the client to
+    cancel it."""
+    with ExecutionKernel(max_slots=2, venue=LimitsRest()) as kernel:
+        _enter(kernel, 0, "LONG")
+        exit_order = KernelIntent("x0", "t0", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0,
+                                  order_type="LIMIT", limit_price=120.0)  # fmt: skip
+        assert kernel.process_intent(exit_order).accepted
+        events = _session(kernel, "ORDER SELL BTCUSDT 1 110 s1\nQUERY SLOTS\n")
+    (update,) = [e for e in events if e["type"] == "order_update"]
+    assert (update["status"], update["diagnostic"]) == ("REJECTED", "EXIT_WORKING"), update
+    assert "slot 0" in update["reason"] and "before this session" in update["reason"], update
+    assert "cancel" not in update["reason"].lower(), update
+    assert _engaged(events) == [(0, "EXIT_WORKING", "LONG", 1.0)]

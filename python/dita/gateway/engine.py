@@ -473,7 +473,23 @@ class OrderEngine:
         while this side is still being closed, or still being entered, is rarely meant."""
         opposite = f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {busy.slot_id}"
         if busy.stage not in _ENTERING:
-            return "EXIT_WORKING", f"{opposite} already has an exit working; wait for it or cancel it first"
+            exit_order = next(
+                (
+                    r
+                    for r in self._working.values()
+                    if r.action == "EXIT" and r.slot_id == busy.slot_id and r.trade_id == busy.trade_id
+                ),
+                None,
+            )
+            if exit_order is None:
+                return "EXIT_WORKING", (
+                    f"{opposite} already has an exit working from before this session, not one of its"
+                    " orders; wait for it"
+                )
+            return "EXIT_WORKING", (
+                f"{opposite} already has an exit working, order {exit_order.client_id!r}; wait for it or"
+                f" CANCEL {exit_order.client_id} first"
+            )
         filled = "partly filled" if busy.size > 0.0 else "nothing filled yet"
         # The session's ENTER names its trade after its client id.
         entry = self.orders.get(busy.trade_id)
