@@ -469,7 +469,8 @@ class VenueOrder:
     # ``client_order_id``, ``trade_id``, ``side`` and ``size`` are required, each under dita's
     # name or the original kernel's (``venue_client_id``, ``internal_trade_id``,
     # ``intended_size``; ``average_fill_price`` for ``avg_fill_price``); one left out is a
-    # TypeError. Without them an order reads slot 0, no asset, MARKET at price 0.
+    # TypeError. ``slot_id``, ``asset``, ``order_type`` and ``price`` are required too, but for
+    # an order built in the original's shape (one of its names given): slot 0, no asset, MARKET at 0.
     def __new__(
         cls,
         client_order_id: str | None = None,

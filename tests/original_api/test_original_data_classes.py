@@ -248,3 +248,20 @@ def test_a_venue_order_in_the_original_shape_with_a_bad_field_is_refused_naming_
     given.update(fields)
     with pytest.raises(error, match=message):
         dita.VenueOrder(**{k: v for k, v in given.items() if v is not None})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("left_out", ["slot_id", "asset", "order_type", "price"])
+def test_a_venue_order_in_dita_s_names_alone_needs_its_slot_asset_type_and_price(left_out: str) -> None:
+    given: dict[str, object] = {
+        "client_order_id": "c",
+        "slot_id": 1,
+        "trade_id": "t",
+        "asset": "BTCUSDT",
+        "side": "BUY",
+        "order_type": "LIMIT",
+        "price": 100.0,
+        "size": 1.0,
+    }
+    del given[left_out]
+    with pytest.raises(TypeError, match=f"missing required argument: '{left_out}'"):
+        dita.VenueOrder(**given)  # type: ignore[arg-type]

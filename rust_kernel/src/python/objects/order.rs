@@ -131,6 +131,31 @@ impl PyVenueOrder {
         average_fill_price: Option<&Bound<'_, PyAny>>,
         metadata: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        // The original kernel's orders carry no slot, asset, type or price: built in its shape
+        // (any of its names given), an order may leave them out; in dita's, they are required.
+        let original_shape = [
+            venue_client_id,
+            internal_trade_id,
+            intended_size,
+            average_fill_price,
+            metadata,
+        ]
+        .iter()
+        .any(Option::is_some);
+        let dita_fields = [
+            (slot_id.is_none(), "slot_id"),
+            (asset.is_none(), "asset"),
+            (order_type.is_none(), "order_type"),
+            (price.is_none(), "price"),
+        ];
+        if let Some((_, name)) = dita_fields
+            .iter()
+            .find(|(missing, _)| *missing && !original_shape)
+        {
+            return Err(PyTypeError::new_err(format!(
+                "VenueOrder() missing required argument: '{name}'"
+            )));
+        }
         // A figure the checks refuse is named as the caller gave it.
         let size_field = if intended_size.is_some() {
             "intended_size"
@@ -184,8 +209,7 @@ impl PyVenueOrder {
                 SideArg::Trade(trade) if is_entry => trade.entry_order_side(),
                 SideArg::Trade(trade) => trade.exit_order_side(),
             };
-        // The original kernel's orders carry no slot, asset, type or price: an order built
-        // without them reads slot 0, no asset, a MARKET order at price 0.
+        // Left out (the original's shape): slot 0, no asset, a MARKET order at price 0.
         let slot_id = slot_id.map(slot_index_arg).transpose()?.unwrap_or(0);
         let asset = asset.map(ident::asset).transpose()?.unwrap_or_default();
         let price = price.map(real::price).transpose()?.unwrap_or(0.0);
