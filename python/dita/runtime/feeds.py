@@ -99,18 +99,21 @@ class FeedLoop:
     # -- one data point ------------------------------------------------------------------
 
     def on_bar(self, bar: Bar) -> None:
-        self._one_at_a_time("on_bar", self._on_bar, bar)
+        self._one_at_a_time("on_bar", self._on_bar, (bar,))
 
     def on_quote(self, quote: Quote) -> None:
-        self._one_at_a_time("on_quote", self._on_quote, quote)
+        self._one_at_a_time("on_quote", self._on_quote, (quote,))
 
-    def _one_at_a_time(self, call: str, body: Callable[[Any], None], point: Any) -> None:
-        """``body(point)``, refused (RuntimeError) while another data point is being handed out."""
+    def _one_at_a_time(self, call: str, body: Callable[[Any], None], points: Iterable[Any]) -> None:
+        """``body(point)`` for each of ``points`` in turn, refused (RuntimeError) while another
+        data point is being handed out. A replay hands a chunk of rows at once: one guard, not
+        one a row."""
         if self._in_data_point:
             raise RuntimeError(_REENTERED.format(call=call))
         self._in_data_point = True
         try:
-            body(point)
+            for point in points:
+                body(point)
         finally:
             self._in_data_point = False
 
@@ -307,7 +310,7 @@ class FeedLoop:
         if not (is_number(progress_every) and isinstance(progress_every, int) and progress_every > 0):
             raise ValueError(f"progress_every={progress_every!r} must be a positive whole number of rows")
         point_type: type[Bar] | type[Quote] = Bar if kind == "bars" else Quote
-        handle_one = self.on_bar if kind == "bars" else self.on_quote
+        call, handle_one = ("on_bar", self._on_bar) if kind == "bars" else ("on_quote", self._on_quote)
         fields = point_type._fields[2:]  # after asset and ts
         _check_sized("columns", columns, "a list of columns")
         if len(columns) != len(fields):
@@ -346,8 +349,7 @@ class FeedLoop:
         while done < n:
             stop = min(n, done + chunk)
             started = time.monotonic()
-            for point in islice(points, stop - done):
-                handle_one(point)  # type: ignore[arg-type]
+            self._one_at_a_time(call, handle_one, islice(points, stop - done))
             if progress is not None:
                 took = time.monotonic() - started
                 progress(stop)
