@@ -91,6 +91,8 @@ def past_slot_ids(value: object) -> bool:
     """Whether ``value`` is an integer (numpy's too; not a flag) past the 64 bits the kernel
     reads a slot id in: it names no slot, as -1 does, yet the bindings refuse it as no integer
     they can read (ValueError), not as a slot they lack."""
+    if type(value) is int:  # the usual case (every exit and cancel), answered without the ABC's check
+        return value not in _SLOT_IDS
     return isinstance(value, numbers.Integral) and not is_flag(value) and int(value) not in _SLOT_IDS
 
 

@@ -81,8 +81,11 @@ def _paired(
     # refused one, its fee and fill id.
     used: set[int] = set()
     paired: list[tuple[KernelTransition, int, dict[str, Any]]] = []
+    # Read once: each read of a native event's field makes a new Python object.
+    ids_and_kinds = [(e.event_id, e.kind.name) for e in events]
     for t in outcome.transitions:
-        if not t.event_id:
+        event_id = t.event_id
+        if not event_id:
             continue
         fill = t.trigger in FILL_TRIGGERS
         kind = "FILL" if fill else t.trigger
@@ -92,8 +95,8 @@ def _paired(
         booked = t.details if fill else {}
         same = [
             i
-            for i, e in enumerate(events)
-            if i not in used and e.event_id == t.event_id and e.kind.name in kinds
+            for i, (id_, kind_of) in enumerate(ids_and_kinds)
+            if i not in used and id_ == event_id and kind_of in kinds
         ]
         priced = [i for i in same if events[i].price == booked.get("fill_price")]
         sized = (
@@ -102,11 +105,11 @@ def _paired(
             if events[i].filled_size == booked.get("filled_size") or events[i].size == booked.get("fill_qty")
         )
         i = next(sized, priced[0] if priced else same[0] if same else None)
-        if i is None and kind in _ENDED_BY_A_FILL and paired and paired[-1][0].event_id == t.event_id:
+        if i is None and kind in _ENDED_BY_A_FILL and paired and paired[-1][0].event_id == event_id:
             # A fill that says its order is over short of its size ends it with a
             # transition of its own: made by that fill, which is not applied twice by it.
             last = paired[-1][1]
-            if events[last].kind.name == "FILL":
+            if ids_and_kinds[last][1] == "FILL":
                 paired.append((t, last, booked))
             continue
         if i is not None:

@@ -6,6 +6,7 @@ that every strategy had failed, when none had done anything wrong."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -95,9 +96,9 @@ def test_a_kernel_closed_between_the_check_and_the_submit_still_stops_the_strate
     runtime.add_strategy(a)
     runtime.on_bar(bar(0))
     looked = OrderSubmission._refuse_on_closed_kernel
-    looks: list[str] = []
+    looks: list[Callable[[], str]] = []
 
-    def look_then_close(self: OrderSubmission, what: str) -> None:
+    def look_then_close(self: OrderSubmission, what: Callable[[], str]) -> None:
         looked(self, what)  # open: passes
         looks.append(what)
         if len(looks) == 2:  # the submit's last look, before sync_marks and the intent

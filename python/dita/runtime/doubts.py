@@ -5,6 +5,7 @@ known, and nothing else asks the venue for it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dita._kernel import KernelOutcome, VenueEvent
@@ -50,6 +51,8 @@ class OrdersInDoubt:
         self.next_look = 0.0
         self._wait = DOUBT_FIRST_WAIT
         self._waiting = False
+        # Looked up once: it is asked at every data point of a replay of minute bars.
+        self._orders_in_doubt: Callable[[], list[Any]] = getattr(kernel, "orders_in_doubt", list)
 
     def reconcile_with_venue(
         self,
@@ -102,7 +105,7 @@ class OrdersInDoubt:
         DOUBT_POLL_SECONDS of the runtime's time; a reconciliation that raises (a listener's
         error) is logged and raised, its next attempt already set."""
         now = self._clock.now()
-        doubts: list[Any] = getattr(self._kernel, "orders_in_doubt", list)()
+        doubts = self._orders_in_doubt()
         if not doubts:
             self._no_doubts(now)
             return

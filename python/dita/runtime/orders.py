@@ -150,9 +150,12 @@ class OrderSubmission:
             )
         self._refuse_another_strategys_trade(handle, intent)
         self._refuse_a_held_trade_id(handle, intent)
-        what = f"its {intent.action.name} {intent.intent_id!r}"
+
+        def what() -> str:
+            return f"its {intent.action.name} {intent.intent_id!r}"
+
         self._refuse_on_closed_kernel(what)
-        self._sync_before(f"strategy {handle.name!r}'s submit")
+        self._sync_before(lambda: f"strategy {handle.name!r}'s submit")
         if handle.status in _ENDED:
             # Stopped or failed by what that routed (its own on_fill raising, its entries
             # canceled): sent, the order would be an entry nobody cancels or exits.
@@ -219,11 +222,12 @@ class OrderSubmission:
                 f"trades ({named[1]}-t<n>): strategy {handle.strategy.name!r} may not enter it"
             )
 
-    def _refuse_on_closed_kernel(self, what: str) -> None:
-        """Raise ``KernelClosed`` when the kernel takes no more input, before anything is done."""
+    def _refuse_on_closed_kernel(self, what: Callable[[], str]) -> None:
+        """Raise ``KernelClosed`` when the kernel takes no more input, before anything is done;
+        ``what()`` names what is refused (made only then: every order passes here)."""
         reason = self._kernel.input_refused_reason()
         if reason is not None:
-            raise KernelClosed(f"{what} cannot be sent: {reason}")
+            raise KernelClosed(f"{what()} cannot be sent: {reason}")
 
     def _refuse_past_budget(self, handle: StrategyHandle, intent: KernelIntent, held: int) -> KernelOutcome:
         """The runtime's refusal of ``handle``'s ENTER ``intent``, its trades holding ``held`` slots of
@@ -254,7 +258,7 @@ class OrderSubmission:
         reads a slot id in, ``intent`` being it on slot -1: no KernelIntent holds that id, and a
         helper answers a slot it cannot reach with an outcome, never an exception."""
         handle = self._trading(strategy)
-        self._refuse_on_closed_kernel(f"its {intent.action.name} {intent.intent_id!r}")
+        self._refuse_on_closed_kernel(lambda: f"its {intent.action.name} {intent.intent_id!r}")
         last = self._kernel.max_slots - 1
         refusal = RuntimeRefusal(
             intent,
@@ -333,8 +337,8 @@ class OrderSubmission:
     # -- the risk guard's and the run's own ----------------------------------------------
 
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
-        self._refuse_on_closed_kernel(f"the edge of {asset!r} reported")
-        self._sync_before("report_edge")
+        self._refuse_on_closed_kernel(lambda: f"the edge of {asset!r} reported")
+        self._sync_before(lambda: "report_edge")
         with self._calls:
             before = self._kernel.open_orders()  # a freeze cancels them, and may end them settled
             outcome: KernelOutcome = self._kernel.on_edge_update(asset, edge_bps, self._clock.now())
@@ -344,7 +348,9 @@ class OrderSubmission:
     def operator_intent(self, intent: KernelIntent, errors: list[Exception]) -> KernelOutcome:
         """The body of ``TradingRuntime.operator_intent``: what routing the kernel's answer
         raised (a listener's error) is added to ``errors``, the outcome returned."""
-        self._sync_before(f"the run's own intent {shortened(repr(getattr(intent, 'intent_id', intent)))}")
+        self._sync_before(
+            lambda: f"the run's own intent {shortened(repr(getattr(intent, 'intent_id', intent)))}"
+        )
         recorded = self._recorded(intent)
         if recorded:
             intent = _with_metadata(intent, recorded)
@@ -366,14 +372,15 @@ class OrderSubmission:
             return {}
         return dict(self._clock.data_place())
 
-    def _sync_before(self, call: str) -> None:
-        """``sync_venues()`` before ``call`` (a strategy's submit or report_edge, an intent of
-        the run's own). What it raises is no fault of the caller's: a venue's raising on the
-        held-back data, the kernel's error (not busy) on a waiting venue event, a listener's
-        while one was routed. Raised from the call, it would put the strategy that happened to
-        submit in ERROR (its order never sent, its entries canceled), and a failed strategy's
-        entry cancel would never be sent. It is logged at ERROR with its traceback, counted in
-        ``stats["sync_errors"]``, and the call is made all the same."""
+    def _sync_before(self, call: Callable[[], str]) -> None:
+        """``sync_venues()`` before the call ``call()`` names (a strategy's submit or
+        report_edge, an intent of the run's own; named only when it raises). What it raises is
+        no fault of the caller's: a venue's raising on the held-back data, the kernel's error
+        (not busy) on a waiting venue event, a listener's while one was routed. Raised from the
+        call, it would put the strategy that happened to submit in ERROR (its order never sent,
+        its entries canceled), and a failed strategy's entry cancel would never be sent. It is
+        logged at ERROR with its traceback, counted in ``stats["sync_errors"]``, and the call is
+        made all the same."""
         try:
             self._venue_data.sync_venues()
         except Exception as exc:
@@ -382,7 +389,7 @@ class OrderSubmission:
                 "handing the venues the held-back market data and the kernel the waiting venue events"
                 " (sync_venues) before %s raised %s: %s; no fault of the caller's, which is made all"
                 " the same",
-                call,
+                call(),
                 type(exc).__name__,
                 shortened(str(exc), 300),
                 exc_info=exc,

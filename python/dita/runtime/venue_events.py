@@ -29,7 +29,10 @@ class VenueEventIntake:
 
     def of(self, venue: Any) -> PolledEvents:
         """The events of ``venue`` the kernel has not applied (kept from an earlier call)."""
-        return self.unapplied.setdefault(id(venue), PolledEvents())
+        unapplied = self.unapplied.get(id(venue))
+        if unapplied is None:
+            unapplied = self.unapplied[id(venue)] = PolledEvents()
+        return unapplied
 
     def any_waiting(self) -> bool:
         return any(u.waiting for u in self.unapplied.values())
