@@ -14,12 +14,28 @@ from ib_async import IB, StartupFetch
 
 from dita.venues.ibkr.settings import IbkrSettings
 
-__all__ = ["ErrorHeard", "FillHeard", "Heard", "IbkrConnection", "OrderHeard"]
+__all__ = [
+    "CANCELED_STATUSES",
+    "ENDED_STATUSES",
+    "OPEN_STATUSES",
+    "WORKING_STATUSES",
+    "ErrorHeard",
+    "FillHeard",
+    "Heard",
+    "IbkrConnection",
+    "OrderHeard",
+]
 
 _T = TypeVar("_T")
 
-# TWS's statuses of an order it works.
-_WORKING = frozenset({"PreSubmitted", "Submitted", "PendingCancel"})
+# TWS's order statuses, named here once. An order ever in WORKING_STATUSES is one TWS worked,
+# acknowledged; PendingSubmit is not one, as ib_async gives it to an order it sends until TWS answers.
+WORKING_STATUSES = frozenset({"PreSubmitted", "Submitted", "PendingCancel"})
+# The statuses open_orders lists: PendingSubmit too, an order sent and not yet accepted, not over.
+OPEN_STATUSES = WORKING_STATUSES | {"PendingSubmit"}
+CANCELED_STATUSES = frozenset({"Cancelled", "ApiCancelled"})
+# An order over at TWS; order_status takes any other status for not over.
+ENDED_STATUSES = CANCELED_STATUSES | {"Inactive", "Filled"}
 
 
 @dataclass(frozen=True)
@@ -202,5 +218,5 @@ def _order(trade: Any) -> OrderHeard:
         filled=float(status.filled),
         avg_fill_price=float(status.avgFillPrice),
         error_code=int(getattr(last, "errorCode", 0) or 0),
-        worked=any(s in _WORKING for s in [status.status, *(entry.status for entry in trade.log)]),
+        worked=any(s in WORKING_STATUSES for s in [status.status, *(entry.status for entry in trade.log)]),
     )

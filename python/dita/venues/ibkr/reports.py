@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
-from dita.venues.ibkr.connection import ErrorHeard, FillHeard, Heard, OrderHeard
+from dita.venues.ibkr.connection import CANCELED_STATUSES, ErrorHeard, FillHeard, Heard, OrderHeard
 
 __all__ = [
     "CANCEL_REFUSED",
@@ -35,7 +35,6 @@ CANCEL_REFUSED = frozenset({135, 161, 10147, 10148})
 WARNINGS = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
 # A price off the tick: a new order's end, a warning about a working one (a modification refused).
 OFF_TICK = 110
-_CANCELED = frozenset({"Cancelled", "ApiCancelled"})
 # A fill's size within this share of its order counts as the whole order.
 _FULL = 1 - 1e-9
 
@@ -279,7 +278,7 @@ class Reporter:
         acked = self._ack(tracked, said.perm_id) if said.worked or said.status == "Filled" else []
         if said.error_code:
             return acked  # the error that changed it says what happened (``_error``)
-        if said.status in _CANCELED:
+        if said.status in CANCELED_STATUSES:
             return acked + self._end(tracked, said.filled, "", canceled=True)
         if said.status == "Inactive":
             return acked + self._end(tracked, said.filled, f"{self.name}: TWS made the order inactive")

@@ -32,7 +32,7 @@ from dita._kernel import (
 )
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
-from dita.venues.ibkr.connection import IbkrConnection
+from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
 from dita.venues.ibkr.reports import IbkrOrder, Reporter, cancel_reject, latest_executions
 from dita.venues.ibkr.settings import IbkrSettings
@@ -368,7 +368,7 @@ class IbkrVenue:
             assets = self._assets_by_con_id()
             listed = []
             for said in self._conn.heard().orders:
-                if said.status not in ("PreSubmitted", "Submitted", "PendingSubmit", "PendingCancel"):
+                if said.status not in OPEN_STATUSES:
                     continue
                 tracked = self._orders.get(said.order_ref)
                 mine = tracked.order if tracked is not None else None
@@ -408,12 +408,7 @@ class IbkrVenue:
                 )
             heard = self._conn.heard()
             for said in heard.orders:
-                if said.order_ref == client_order_id and said.status not in (
-                    "Cancelled",
-                    "ApiCancelled",
-                    "Inactive",
-                    "Filled",
-                ):
+                if said.order_ref == client_order_id and said.status not in ENDED_STATUSES:
                     if not said.perm_id:
                         # Sent, and TWS has said nothing of it yet: it may still arrive, or not.
                         raise VenueUnavailable(
