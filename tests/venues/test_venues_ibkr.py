@@ -226,15 +226,42 @@ def test_order_status_counts_a_corrected_execution_once_at_its_corrected_price(
     assert (over.status.name, over.filled_size, over.avg_fill_price) == ("CANCELED", 4.0, 189.5)
 
 
-def test_order_status_of_an_order_tws_has_not_answered_about_cannot_say_yet(
+def test_order_status_asks_tws_of_an_order_whose_submit_it_has_not_answered_and_finds_it_working(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:
     venue = make_venue(answer_wait_s=0.1)
     tws.hold_next = True
     assert venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 10.0)) == []
+    asked = len([r for r in tws.requests if r[0] == "5"])
+    working = venue.order_status("k-1")
+    assert working is not None
+    (booked,) = tws.book.orders.values()
+    assert (working.status.name, working.venue_order_id) == ("ACKNOWLEDGED", str(booked.perm_id))
+    assert len([r for r in tws.requests if r[0] == "5"]) == asked + 1  # TWS's open orders, once
+
+
+# What TWS says of an order whose submit it never answered, when asked for its open orders:
+# nothing (the order was lost on its way), or no answer within connect_timeout_s (busy).
+NOT_ANSWERED = [
+    ("lose_next", "its open orders, asked, do not state it"),
+    ("mute_open_orders", "nor listed its open orders within 0.5 s"),
+]
+
+
+@pytest.mark.parametrize(("setting", "said"), NOT_ANSWERED, ids=["not listed", "no listing"])
+def test_order_status_of_an_order_tws_has_not_answered_about_even_asked_cannot_say_yet(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], setting: str, said: str
+) -> None:
+    venue = make_venue(answer_wait_s=0.1, connect_timeout_s=0.5)
+    setattr(tws, setting, True)
+    tws.lose_next = True
+    assert venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 10.0)) == []
+    asked = len([r for r in tws.requests if r[0] == "5"])
     # Not an order working under venue id "0": reconciliation would ack it with that id.
-    with pytest.raises(VenueUnavailable, match="TWS has not answered about order 'k-1' yet"):
+    with pytest.raises(VenueUnavailable, match="TWS has not answered about order 'k-1' yet") as raised:
         venue.order_status("k-1")
+    assert said in str(raised.value)
+    assert len([r for r in tws.requests if r[0] == "5"]) == asked + 1
 
 
 def test_a_commission_in_another_currency_than_the_contracts_is_not_booked(

@@ -4,7 +4,8 @@ Frames are a 4-byte big-endian length and NUL-terminated fields. The handshake i
 and the client's version range ``v<min>..<max>``; the server answers the highest version both
 speak (``SERVER_VERSION`` at most) and the time, then takes ``startApi`` and sends the next
 valid order id and the managed accounts. It answers contract details, positions, open orders
-and executions, takes orders and cancels, and reports order status (any, ``statuses_next``),
+and executions, takes orders (or holds back the answer until asked, ``hold_next``, or loses
+one, ``lose_next``) and cancels, and reports order status (any, ``statuses_next``),
 executions, their corrections and commission reports as TWS does, with the error codes 201
 (rejected), 202 (canceled) and 10147 (a cancel of an order it does not work), any other error
 about an order in TWS's layout (``error_next``, ``warn_next``, ``after_next``, ``error``), and
@@ -141,8 +142,12 @@ class TwsServer:
         # (``Inactive``: TWS deactivated it as it arrived; ``Submitted``, ``Inactive``: it worked
         # a moment), and an error or warning (code, message) TWS sends right after them.
         self.statuses_next: list[str] = []
-        # Set by a test: the next order is booked but TWS says nothing of it yet (busy).
+        # Set by a test: the next order is booked but TWS says nothing of it until asked for its
+        # open orders (busy); or never gets it (lost on its way: TWS says nothing, lists nothing).
         self.hold_next = False
+        self.lose_next = False
+        # Set by a test: requests for the open orders go unanswered (a TWS busy after its restart).
+        self.mute_open_orders = False
         self.after_next: tuple[int, str] | None = None
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
@@ -264,6 +269,8 @@ class TwsServer:
                             c.exchange, c.currency, c.symbol, c.symbol, size, 0])  # fmt: skip
             self._send([POSITION_END, 1])
         elif kind == REQ_OPEN_ORDERS:
+            if self.mute_open_orders:
+                return
             for order in self.book.orders.values():
                 if order.status in ("Submitted", "PreSubmitted"):
                     self._open_order(order)
@@ -304,6 +311,9 @@ class TwsServer:
         order_id, con_id, symbol = int(f[1]), int(f[2] or 0), f[3]
         contract = self.contracts.get(symbol) or self._by_con_id(con_id)
         self.next_order_id = max(self.next_order_id, order_id + 1)
+        if self.lose_next:
+            self.lose_next = False
+            return
         if self.error_next is not None:
             (code, message), self.error_next = self.error_next, None
             self._error(order_id, code, message)

@@ -32,7 +32,7 @@ from dita._kernel import (
 )
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
-from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, IbkrConnection
+from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, Heard, IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
 from dita.venues.ibkr.reports import IbkrOrder, Reporter, cancel_reject, latest_executions
 from dita.venues.ibkr.settings import IbkrSettings
@@ -396,9 +396,10 @@ class IbkrVenue:
         """TWS's order for the kernel's ``client_order_id``: working when its open orders list it;
         else over, FILLED when the day's executions fill it, CANCELED with what they count
         otherwise (each execution as its latest correction states it); None when TWS never knew
-        it (no executions, no permId). VenueUnavailable while TWS has not answered about an order
-        sent in this session. Needs the order followed (``watch``) or sent in this run, as only
-        the kernel knows its size."""
+        it (no executions, no permId). Of an order sent in this session that TWS has not answered
+        about, TWS's open orders are asked once, for up to ``connect_timeout_s``: VenueUnavailable
+        when they do not state it either. Needs the order followed (``watch``) or sent in this
+        run, as only the kernel knows its size."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -407,13 +408,10 @@ class IbkrVenue:
                     f"{self.name}: order {client_order_id!r} is not followed (watch it first)"
                 )
             heard = self._conn.heard()
+            if _unanswered(heard, client_order_id):
+                heard = self._asked_open_orders(client_order_id)
             for said in heard.orders:
                 if said.order_ref == client_order_id and said.status not in ENDED_STATUSES:
-                    if not said.perm_id:
-                        # Sent, and TWS has said nothing of it yet: it may still arrive, or not.
-                        raise VenueUnavailable(
-                            f"{self.name}: TWS has not answered about order {client_order_id!r} yet"
-                        )
                     return answered(
                         tracked.order,
                         str(said.perm_id),
@@ -434,6 +432,27 @@ class IbkrVenue:
             )
             return answered(tracked.order, perm, status, filled, avg)
 
+    def _asked_open_orders(self, client_order_id: str) -> Heard:
+        """What TWS says once asked for its open orders, ``client_order_id`` answered about.
+        The answer to a submit may be on its way, or lost, while TWS lists the order when asked.
+        VenueUnavailable when TWS says nothing of it within ``connect_timeout_s``."""
+        timeout = self.settings.connect_timeout_s
+        try:
+            self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            raise VenueUnavailable(
+                f"{self.name}: TWS has not answered about order {client_order_id!r} yet, nor listed"
+                f" its open orders within {timeout:g} s ({type(exc).__name__})"
+            ) from exc
+        heard = self._conn.heard()
+        if _unanswered(heard, client_order_id):
+            # Sent, and TWS has said nothing of it even when asked: it may still arrive, or not.
+            raise VenueUnavailable(
+                f"{self.name}: TWS has not answered about order {client_order_id!r} yet"
+                " (its open orders, asked, do not state it)"
+            )
+        return heard
+
     def positions(self) -> dict[str, float]:
         """Signed position per asset of the settings (TWS's positions, asked afresh)."""
         with self._lock:
@@ -453,6 +472,15 @@ class IbkrVenue:
         for asset in self.settings.contracts:
             self._contract(asset)
         return {int(c.conId): asset for asset, c in self._contracts.items()}
+
+
+def _unanswered(heard: Heard, client_order_id: str) -> bool:
+    """Whether ``heard`` holds the order of ``client_order_id`` as sent, not over, and not yet
+    answered by TWS (no permId): not an order working under venue order id "0"."""
+    return any(
+        said.order_ref == client_order_id and said.status not in ENDED_STATUSES and not said.perm_id
+        for said in heard.orders
+    )
 
 
 def _rule(value: float) -> float:
