@@ -208,7 +208,94 @@ def test_a_correction_adding_shares_to_an_execution_books_only_the_shares_added(
     (added,) = feed(kernel, venue, 1)
     assert (added.kind.name, added.size, added.filled_size, added.fill_id) == ("FILL", 1.0, 5.0, corrected)
     assert kernel.slot_state(0).size == pytest.approx(5.0)
-    assert [(e.fill_id, e.fee) for e in commissions(venue, 2)] == [(first, 1.0), (corrected, 1.2)]
+    # The correction's commission replaces the execution's: its fill is settled the difference.
+    settled = commissions(venue, 2)
+    assert [(e.fill_id, e.fee) for e in settled] == [(first, 1.0), (corrected, pytest.approx(0.2))]
+    assert all(kernel.on_account_event(e).accepted for e in settled)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
+
+
+def test_a_correction_adding_shares_at_a_lower_commission_settles_the_refund_on_its_fill_and_says_so(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    first = tws.fill(sent.order.client_order_id, 4.0, 190.0)
+    feed(kernel, venue, 1)
+
+    corrected = tws.correct_execution(first, 5.0, 190.0, commission=0.8)
+    feed(kernel, venue, 1)
+    settled = commissions(venue, 2)
+    assert [(e.fill_id, e.fee) for e in settled] == [(first, 1.0), (corrected, pytest.approx(-0.2))]
+    assert all(kernel.on_account_event(e).accepted for e in settled)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(0.8)
+    said = f"execution {corrected} corrects {first}: its commission 0.8 replaces 1.0: the difference"
+    assert said in caplog.text
+
+
+def test_a_corrections_commission_on_an_execution_it_adds_no_shares_to_is_not_booked_and_names_both(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    sent = venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 10.0))
+    assert [e.kind.name for e in sent] == ["ORDER_ACK"]
+    first = tws.fill("k-1", 4.0, 190.0)
+    until(venue.poll_events, 1)
+    assert [(e.fill_id, e.fee) for e in commissions(venue, 1)] == [(first, 1.0)]
+
+    corrected = tws.correct_execution(first, 4.0, 189.9, commission=1.1)
+    said = (
+        f"execution {corrected} corrects {first}: its commission 1.1 replaces 1.0, but it booked no"
+        " fill to settle the difference on: the kernel keeps 1.0 for the execution"
+    )
+    deadline = time.monotonic() + 5
+    while said not in caplog.text and time.monotonic() < deadline:
+        assert venue.account_events() == []  # the execution's fill is settled already
+        time.sleep(0.02)
+    assert said in caplog.text
+    assert [r.levelname for r in caplog.records if "commission 1.1" in r.getMessage()] == ["WARNING"]
+
+
+# A correction whose commission comes before the execution's own: it settles the execution's
+# fills, split by their shares, and the execution's own commission, come later, is not booked.
+CORRECTED_FIRST = [(4.0, 1.1, [("first", 1.1)]), (5.0, 1.25, [("first", 1.0), ("corrected", 0.25)])]
+
+
+@pytest.mark.parametrize(
+    ("shares", "commission", "settled"), CORRECTED_FIRST, ids=["no shares added", "shares added"]
+)
+def test_a_corrections_commission_before_the_executions_own_settles_the_executions_fills(
+    tws: TwsServer,
+    make_venue: Callable[..., IbkrVenue],
+    caplog: pytest.LogCaptureFixture,
+    shares: float,
+    commission: float,
+    settled: list[tuple[str, float]],
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    first = tws.fill(sent.order.client_order_id, 4.0, 190.0, commission=None)
+    feed(kernel, venue, 1)
+
+    corrected = tws.correct_execution(first, shares, 190.0, commission=commission)
+    feed(kernel, venue, len(settled) - 1)
+    ids = {"first": first, "corrected": corrected}
+    fees = commissions(venue, len(settled))
+    assert [(e.fill_id, e.fee) for e in fees] == [(ids[i], pytest.approx(fee)) for i, fee in settled]
+    assert all(kernel.on_account_event(e).accepted for e in fees)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(commission)
+
+    tws.report_commission(first, 1.0)  # late: the correction's replaces it
+    said = f"execution {first}: commission 1.0 not booked: the commission {commission} of its correction"
+    deadline = time.monotonic() + 5
+    while said not in caplog.text and time.monotonic() < deadline:
+        assert venue.account_events() == []
+        time.sleep(0.02)
+    assert said in caplog.text
 
 
 def test_order_status_counts_a_corrected_execution_once_at_its_corrected_price(

@@ -1,13 +1,14 @@
 """What TWS says of the venue's orders (``Heard``), reported to the kernel as venue events: the
 ack, each execution as a fill once (by its execId, however often TWS or a reconnect repeats it),
 the order's end however TWS tells it (a status, an error, a listing without it), and each
-commission report as a FILL_SETTLED account event for its fill."""
+commission report as a FILL_SETTLED account event for its fill, a correction's in place of its
+execution's."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
@@ -71,10 +72,14 @@ class IbkrOrder:
 @dataclass
 class BookedExecution:
     """An execution booked as a fill: its first execId and the shares booked for it, those a
-    correction added included."""
+    correction added included, and its commission: the fees settled for its fills in all, whose
+    commission report that is, and its fills not settled yet (shares by execId)."""
 
     exec_id: str
     shares: float
+    commission: float = 0.0
+    commission_of: str = ""
+    unsettled: dict[str, float] = field(default_factory=dict)
 
 
 class Reporter:
@@ -99,11 +104,12 @@ class Reporter:
         # refused by the kernel as a duplicate.
         self._events = events
         # Each execId once; the executions booked, by their id without TWS's correction number
-        # (a correction repeats the execution it replaces); the execIds the kernel has as fills.
+        # (a correction repeats the execution it replaces); the execIds the kernel has as fills;
+        # each execId's commission report once.
         self._seen_executions = BoundedIdSet()
         self._executions: RecentOrders[BookedExecution] = RecentOrders(100_000)
         self._fill_ids = BoundedIdSet()
-        self._settled_fills = BoundedIdSet()
+        self._commission_reports = BoundedIdSet()
         self._account_events: list[AccountEvent] = []
         # Orders by TWS's order id and by client order id, kept after the venue stops following
         # them: TWS's 202 often follows the Cancelled status that ended the order, and a
@@ -190,24 +196,22 @@ class Reporter:
             key = execution_key(fill.exec_id)
             booked = self._executions.get(key)
             if booked is None:
-                self._executions.put(key, BookedExecution(fill.exec_id, fill.shares))
-                events = self._book(tracked, fill, fill.shares)
+                booked = BookedExecution(fill.exec_id, fill.shares)
+                self._executions.put(key, booked)
+                events = self._book(tracked, booked, fill, fill.shares)
             else:
                 events = self._correction(tracked, booked, fill)
-        if fill.commission is not None and self._settled_fills.add(fill.exec_id):
-            if fill.exec_id in self._fill_ids:
-                self._settle(tracked, fill, fill.commission)
-            else:
-                log.warning(
-                    "%s: execution %s: commission %r of a correction that booked nothing: not booked",
-                    self.name, fill.exec_id, fill.commission,
-                )  # fmt: skip
+        if fill.commission is not None and self._commission_reports.add(fill.exec_id):
+            self._commission(tracked, fill, fill.commission)
         return events
 
-    def _book(self, tracked: IbkrOrder, fill: FillHeard, shares: float) -> list[VenueEvent]:
-        """``shares`` of ``fill`` as a fill of ``tracked``: reported, or matched to what the
-        kernel booked before a restart."""
+    def _book(
+        self, tracked: IbkrOrder, booked: BookedExecution, fill: FillHeard, shares: float
+    ) -> list[VenueEvent]:
+        """``shares`` of ``fill`` as a fill of ``tracked`` for the execution ``booked``: reported,
+        or matched to what the kernel booked before a restart."""
         self._fill_ids.add(fill.exec_id)
+        booked.unsettled[fill.exec_id] = shares
         if tracked.booked_unmatched > 0:
             # Booked by the kernel before the restart: matched, not reported again.
             tracked.booked_unmatched -= shares
@@ -242,33 +246,78 @@ class Reporter:
         extra = fill.shares - booked.shares
         if extra > booked.shares * (1 - _FULL):
             booked.shares = fill.shares
-            return self._book(tracked, fill, extra)
+            return self._book(tracked, booked, fill, extra)
         log.warning(
             "%s: execution %s corrects %s to %g at %r: the kernel keeps the %g booked",
             self.name, fill.exec_id, booked.exec_id, fill.shares, fill.price, booked.shares,
         )  # fmt: skip
         return []
 
-    def _settle(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
-        """The commission of ``fill`` as its FILL_SETTLED; one in another currency than the
-        contract's is left out (logged): the kernel keeps the fee it predicted."""
+    def _commission(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
+        """The commission TWS reports for ``fill``, which replaces that of the execution it
+        corrects: what it adds to the fees booked for the execution is settled on the
+        execution's fills not settled yet (by their shares), the correction's own when it booked
+        one. The kernel takes a second settlement of a settled fill for a self-trade's other
+        side, so a fill is settled once: what cannot be booked so is logged at WARNING."""
+        booked = self._executions.get(execution_key(fill.exec_id))
+        if booked is None:  # forgotten, long ago: its own fill alone
+            if fill.exec_id in self._fill_ids:
+                self._settle(tracked, fill, {fill.exec_id: commission})
+            return
+        if _correction_number(fill.exec_id) < _correction_number(booked.commission_of):
+            log.warning(
+                "%s: execution %s: commission %r not booked: the commission %r of its correction %s"
+                " replaces it",
+                self.name, fill.exec_id, commission, booked.commission, booked.commission_of,
+            )  # fmt: skip
+            return
+        difference = commission - booked.commission
+        if not booked.unsettled:
+            if difference:
+                log.warning(
+                    "%s: execution %s corrects %s: its commission %r replaces %r, but it booked no"
+                    " fill to settle the difference on: the kernel keeps %r for the execution",
+                    self.name, fill.exec_id, booked.commission_of, commission, booked.commission,
+                    booked.commission,
+                )  # fmt: skip
+            booked.commission_of = fill.exec_id
+            return
+        if difference < 0 and booked.commission_of:
+            log.warning(
+                "%s: execution %s corrects %s: its commission %r replaces %r: the difference, %g,"
+                " is settled on its fill as a refund",
+                self.name, fill.exec_id, booked.commission_of, commission, booked.commission, difference,
+            )  # fmt: skip
+        shares = sum(booked.unsettled.values())
+        fees = {exec_id: difference * part / shares for exec_id, part in booked.unsettled.items()}
+        if self._settle(tracked, fill, fees):
+            booked.commission, booked.commission_of = commission, fill.exec_id
+            booked.unsettled.clear()
+
+    def _settle(self, tracked: IbkrOrder, fill: FillHeard, fees: dict[str, float]) -> bool:
+        """``fees`` (by fill id) as FILL_SETTLED events, from the commission report of ``fill``;
+        one in another currency than the contract's is left out (logged): the kernel keeps the
+        fees it predicted."""
         currency = self._currencies.get(tracked.order.asset, "")
         if fill.commission_currency and currency and fill.commission_currency != currency:
             log.warning(
                 "%s: execution %s: commission %r %s is not in %s, the currency of %s: not booked",
-                self.name, fill.exec_id, commission, fill.commission_currency, currency, tracked.order.asset,
+                self.name, fill.exec_id, fill.commission, fill.commission_currency, currency,
+                tracked.order.asset,
             )  # fmt: skip
-            return
-        self._account_events.append(
-            AccountEvent(
-                f"{self.name}:commission:{fill.exec_id}",
-                "FILL_SETTLED",
-                asset=tracked.order.asset,
-                fee=commission,
-                fill_id=fill.exec_id,
-                timestamp=fill.time or self._clock(),
+            return False
+        for fill_id, fee in fees.items():
+            self._account_events.append(
+                AccountEvent(
+                    f"{self.name}:commission:{fill_id}",
+                    "FILL_SETTLED",
+                    asset=tracked.order.asset,
+                    fee=fee,
+                    fill_id=fill_id,
+                    timestamp=fill.time or self._clock(),
+                )
             )
-        )
+        return True
 
     def _status(self, tracked: IbkrOrder, said: OrderHeard) -> list[VenueEvent]:
         if tracked.ended:
