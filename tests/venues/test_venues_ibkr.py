@@ -351,6 +351,17 @@ def test_order_status_of_an_order_tws_has_not_answered_about_even_asked_cannot_s
     assert len([r for r in tws.requests if r[0] == "5"]) == asked + 1
 
 
+def test_open_orders_tws_does_not_list_in_time_are_a_venue_not_reached(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """A bare TimeoutError, with no words, would leave a reconciliation's refusal saying
+    nothing of what was waited for."""
+    venue = make_venue(connect_timeout_s=0.5)
+    tws.mute_open_orders = True
+    with pytest.raises(VenueUnavailable, match=r"TWS has not listed its open orders within 0.5 s"):
+        venue.open_orders()
+
+
 def test_a_commission_in_another_currency_than_the_contracts_is_not_booked(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
