@@ -145,6 +145,71 @@ def test_an_order_the_kernel_works_unknown_to_the_book_and_placed_before_it_is_n
     assert fresh.working_size("b") is None
 
 
+def test_an_order_sent_after_the_save_whose_answer_the_log_lost_is_taken_and_fills_alike() -> None:
+    """The killed run's venue took ``e``, a bid sent after the save, and the run was killed before
+    the kernel heard the answer: the kernel works ``e`` with no venue order id, and its log names
+    it sent after the save. The venue takes it as ``submit`` did, under an id of this run, and
+    fills it as the killed run's venue does. Not named sent after the save, it is left out."""
+    book, killed, after = _killed_run()
+    e = make_order("e", order_type="LIMIT", price=70.0, timestamp=T0 + 240)
+    killed.submit(e)  # the answer is lost with the run
+    working = [*(o for o in killed.open_orders() if o.client_order_id != "e"), e]
+    fresh = _venue()
+    fresh.resume(42)
+    fresh.restore_book(book)
+    done = fresh.catch_up(_booked(after), working, sent_after_save=["e"])
+    assert (done.working, done.taken, done.not_applied) == (2, ["e"], [])
+    taken = fresh.order_status("e")
+    assert taken is not None and (taken.status.name, taken.venue_order_id) == ("ACKNOWLEDGED", "paper-s42-3")
+    assert fresh.submitted == killed.submitted
+    assert _held(fresh) == _held(killed)
+    theirs = killed.on_bar("BTCUSDT", 100.0, 101.0, 65.0, 100.0, 1000.0, T0 + 300)
+    mine = fresh.on_bar("BTCUSDT", 100.0, 101.0, 65.0, 100.0, 1000.0, T0 + 300)
+    assert [(e.venue_client_id, e.size, e.price, e.fee) for e in mine] == [
+        (e.venue_client_id, e.size, e.price, e.fee) for e in theirs
+    ]
+    assert "e" in {e.venue_client_id for e in mine} and _held(fresh) == _held(killed)
+
+    left = _venue()
+    left.restore_book(book)
+    done = left.catch_up(_booked(after), working)
+    assert (done.working, done.taken) == (1, [])
+    assert done.not_applied == [
+        "order 'e' (BTCUSDT, venue id ''): the kernel works it, but it is not in the saved book nor "
+        "placed after the save"
+    ]
+
+
+def test_an_order_sent_after_the_save_the_venue_refuses_is_named_and_not_taken() -> None:
+    """Taken as ``submit`` takes it, an order the account cannot carry is refused: named, it is
+    left to reconciliation, which ends it in the kernel."""
+    venue = PaperVenue(leverage=1.0, starting_balance=100.0, slippage_bps=0.0)
+    venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1000.0, T0)
+    book = venue.book()
+    fresh = PaperVenue(leverage=1.0, starting_balance=100.0, slippage_bps=0.0)
+    fresh.restore_book(book)
+    e = make_order("e", size=5.0, timestamp=T0 + 60)
+    done = fresh.catch_up([], [e], sent_after_save=["e"])
+    assert (done.working, done.taken) == (0, [])
+    [said] = done.not_applied
+    assert said.startswith(
+        "order 'e' (BTCUSDT): the kernel sent it after the save, its answer is not in the log, and "
+        "the venue refuses it: insufficient margin: the order needs 500"
+    )
+    assert fresh.order_status("e") is None and fresh.book() == {**book, "submitted": 1}
+
+
+def test_a_sent_order_id_that_is_not_text_is_refused_naming_it() -> None:
+    book, killed, after = _killed_run()
+    fresh = _venue()
+    fresh.restore_book(book)
+    with pytest.raises(
+        TypeError, match=r"^catch_up\(\): sent_after_save item 1 is 7, not a client order id$"
+    ):
+        fresh.catch_up(_booked(after), killed.open_orders(), sent_after_save=["c", 7])  # type: ignore[list-item]
+    assert fresh.book() == book
+
+
 def _bar_at(venue: PaperVenue, minute: int, *, low: float = 99.0, high: float = 101.0) -> list[VenueEvent]:
     return venue.on_bar("BTCUSDT", 100.0, high, low, 100.0, 1000.0, T0 + 60 * minute)
 

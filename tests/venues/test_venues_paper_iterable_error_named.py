@@ -37,7 +37,7 @@ def test_pass_over_names_the_row_its_points_raised_at_and_keeps_those_before() -
     assert venue.book()["now"] == T0 + 60
 
 
-@pytest.mark.parametrize("argument", ["fills", "working"])
+@pytest.mark.parametrize("argument", ["fills", "working", "sent_after_save"])
 def test_catch_up_names_what_raised_and_changes_nothing(argument: str) -> None:
     venue = PaperVenue()
     venue.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 1_000.0, T0)

@@ -1,7 +1,8 @@
 """A restored book brought forward to the kernel's log: a run killed between two saves left a
 book older than the log. ``catch_up`` applies the fills the kernel booked after the save, puts
-back the orders it placed since and puts its cancels on their way; ``pass_over`` takes the market
-data the killed run handled after the save, without filling anything."""
+back the orders it placed since (one whose answer the log lost among them) and puts its cancels
+on their way; ``pass_over`` takes the market data the killed run handled after the save, without
+filling anything."""
 
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from typing import Any
 from dita._kernel import VenueOrder, VenueOrderStatus
 from dita._reading import read_items
 from dita.venues._events import answered, move
-from dita.venues.paper.market_data import _MarketData
 from dita.venues.paper.matching import _bar_crossing, _quote_crosses
 from dita.venues.paper.order_book import _checked_quote, _finite, _Quote, _Working
+from dita.venues.paper.order_entry import _OrderEntry
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,15 @@ class BookedFill:
 @dataclass
 class CaughtUp:
     """What ``PaperVenue.catch_up`` did: fills applied, orders put back working, orders of the
-    book ended (the kernel no longer works them), and what it could not apply, one line each."""
+    book ended (the kernel no longer works them), and what it could not apply, one line each.
+    ``taken``: the orders put back whose answer the log does not hold (``sent_after_save``), by
+    client order id, counted in ``working`` too."""
 
     fills: int = 0
     working: int = 0
     ended: list[str] = field(default_factory=list)
     not_applied: list[str] = field(default_factory=list)
+    taken: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -55,7 +59,7 @@ class _Placed:
     maker: bool = False
 
 
-class _CatchUp(_MarketData):
+class _CatchUp(_OrderEntry):
     """``PaperVenue``'s ``catch_up`` and ``pass_over`` (see the module docstring)."""
 
     def catch_up(
@@ -63,6 +67,7 @@ class _CatchUp(_MarketData):
         fills: Iterable[BookedFill],
         working: Iterable[VenueOrder],
         cancels_asked: Mapping[str, float] | None = None,
+        sent_after_save: Iterable[str] = (),
     ) -> CaughtUp:
         """Bring a book just restored (``restore_book``) forward to what the kernel took from
         this venue after the book was saved: a run killed between two saves left a book older
@@ -78,16 +83,31 @@ class _CatchUp(_MarketData):
         reconciliation finds it. ``cancels_asked``: when the kernel asked the cancel of an order
         it works with its cancel pending, by client order id; the cancel reaches the venue a
         latency after that (on bars, after the close of the bar it was asked on), or after the
-        book's clock when not given. Returns what was done."""
+        book's clock when not given. ``sent_after_save``: the client order ids of the orders the
+        kernel sent after the save (its log's SUBMIT transitions); one it works with no venue
+        order id has no answer in the log (the run was killed between the submit's record and its
+        answer's): this venue takes it now, as ``submit`` would have (refused, it is named in
+        ``not_applied``), under a venue order id of this run, and reconciliation acknowledges it.
+        Returns what was done. Raises TypeError naming the item for a client order id of
+        ``sent_after_save`` that is not text, changing nothing."""
         # Taken whole before the guard: an iterable may run the caller's code.
         fills = list(read_items("catch_up()", "fills", fills))
         working = list(read_items("catch_up()", "working", working))
+        sent = list(read_items("catch_up()", "sent_after_save", sent_after_save))
+        for i, cid in enumerate(sent):
+            if not isinstance(cid, str):
+                raise TypeError(f"catch_up(): sent_after_save item {i} is {cid!r}, not a client order id")
         clock = self._read_clock()
         with self._lock:
-            return self._catch_up(fills, working, dict(cancels_asked or {}), clock)
+            return self._catch_up(fills, working, dict(cancels_asked or {}), set(sent), clock)
 
     def _catch_up(
-        self, fills: list[BookedFill], working: list[VenueOrder], asked: dict[str, float], clock: float | None
+        self,
+        fills: list[BookedFill],
+        working: list[VenueOrder],
+        asked: dict[str, float],
+        sent: set[str],
+        clock: float | None,
     ) -> CaughtUp:
         done = CaughtUp()
         placed: dict[str, _Placed] = {}  # orders placed after the save: what their fills took
@@ -110,14 +130,18 @@ class _CatchUp(_MarketData):
             if self._assets is not None and order.asset not in self._assets:
                 continue  # left out of the book (restore_book said so): reconciliation ends it
             w = self._by_client_id.get(cid)
-            if w is None:
+            if w is None and not order.venue_order_id and cid in sent:
+                w = self._take_unanswered(order, done)
+                if w is None:
+                    continue
+            elif w is None:
                 if not self._placed_after_save(order.venue_order_id):
                     done.not_applied.append(
                         f"order {cid!r} ({order.asset}, venue id {order.venue_order_id!r}): the kernel "
                         "works it, but it is not in the saved book nor placed after the save"
                     )
                     continue
-                w = self._put_back(order, placed.get(cid), now)
+                w = self._put_back(order, placed.get(cid), order.venue_order_id)
                 self.submitted += 1
                 done.working += 1
             if abs(w.filled - order.filled_size) > max(w.size, 1.0) * 1e-9:
@@ -131,6 +155,24 @@ class _CatchUp(_MarketData):
         # counted them (``submitted``) as it made their fills.
         self.submitted += sum(1 for cid in placed if cid not in kernel_works)
         return done
+
+    def _take_unanswered(self, order: VenueOrder, done: CaughtUp) -> _Working | None:
+        """``order``, sent after the save with its answer lost with the killed run, taken as
+        ``submit`` takes it (the killed run's venue took it, or would have): put back under a new
+        venue order id, or None, named in ``done.not_applied``, when this venue refuses it."""
+        cid = order.client_order_id
+        self.submitted += 1  # refused or not, as ``submit`` counts it
+        reason = self._refusal(order) or self._margin_refusal(order)
+        if reason:
+            done.not_applied.append(
+                f"order {cid!r} ({order.asset}): the kernel sent it after the save, its answer is not "
+                f"in the log, and the venue refuses it: {reason}"
+            )
+            return None
+        w = self._put_back(order, None, self._events.venue_order_id())
+        done.working += 1
+        done.taken.append(cid)
+        return w
 
     def _cancel_asked(self, w: _Working, at: float) -> None:
         """The kernel asked ``w``'s cancel at ``at``, which the book did not take: it reaches the
@@ -257,16 +299,17 @@ class _CatchUp(_MarketData):
             return False
         return int(count) > saved
 
-    def _put_back(self, order: VenueOrder, taken: _Placed | None, now: float) -> _Working:
+    def _put_back(self, order: VenueOrder, taken: _Placed | None, venue_order_id: str) -> _Working:
         """``order``, placed after the book's save and still worked by the kernel, back on the
-        book with what its fills took (``taken``). It goes live as ``submit`` has it: its time
-        plus the latency, on bars from the close of the bar it was sent on. One that filled
-        rests as its last fill did (a maker's rested); one that did not is not resting, as it was
-        sent: the rows passed over after it (``pass_over``) rest it if they did not cross it."""
+        book under ``venue_order_id`` with what its fills took (``taken``). It goes live as
+        ``submit`` has it: its time plus the latency, on bars from the close of the bar it was
+        sent on. One that filled rests as its last fill did (a maker's rested); one that did not
+        is not resting, as it was sent: the rows passed over after it (``pass_over``) rest it if
+        they did not cross it."""
         # As it was sent: what its fills took is the book's (below), not the kernel's copy.
-        copy = answered(order, order.venue_order_id, VenueOrderStatus.NEW, 0.0, 0.0)
+        copy = answered(order, venue_order_id, VenueOrderStatus.NEW, 0.0, 0.0)
         w = _Working(
-            copy, order.venue_order_id, active_at=order.created_at + self._latency, sent_at=order.created_at
+            copy, venue_order_id, active_at=order.created_at + self._latency, sent_at=order.created_at
         )
         w.restored = True
         if taken is not None:

@@ -52,13 +52,14 @@ kill (``catch_up``).
 from __future__ import annotations
 
 from dita.venues.paper.catch_up import _CatchUp
-from dita.venues.paper.order_entry import _OrderEntry
 from dita.venues.paper.saved_book import _SavedBook
 
 __all__ = ["PaperVenue"]
 
 
-class PaperVenue(_OrderEntry, _SavedBook, _CatchUp):
+# ``_CatchUp`` builds on ``_OrderEntry``: an order whose answer the killed run's log lost is
+# taken as ``submit`` takes one.
+class PaperVenue(_SavedBook, _CatchUp):
     """``PaperVenue(taker_rate=0.0005, maker_rate=0.0002, slippage_bps=1.0, latency_ms=0,
     bar_volume_share=0.1, market_remainder="continue", quote_currency="USDT",
     starting_balance=0.0, leverage=None, name="paper", market_limits=None, assets=None,
