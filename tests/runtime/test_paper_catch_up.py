@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +21,13 @@ import pytest
 from typer.testing import CliRunner
 
 from dita import JOURNAL_COLUMNS, ExecutionKernel, VenueEvent
+from dita._kernel import wal_replay
 from dita.cli import app
 
 runner = CliRunner()
 T0 = 1_704_067_200
 KERNEL = "rest"
+SUBMIT_KILL_CHILD = Path(__file__).with_name("paper_submit_kill_child.py")
 
 STRATEGY = """
 from pydantic import BaseModel
@@ -193,6 +198,44 @@ def test_an_order_placed_after_the_last_save_keeps_working_with_its_part_fill(
     assert _venue(got) == _venue(want) and _fills(got) == _fills(want)
     assert got["venue"]["positions"] == {"BTCUSDT": 1.0} and _kernel_position(got) == 1.0
     assert [f["fill_id"] for f in got["fills"]] == [f["fill_id"] for f in want["fills"]]
+
+
+def test_an_order_the_venue_took_as_the_run_was_killed_keeps_working(tmp_path: Path, strategy: str) -> None:
+    """The bid is sent at bar 3, after the only save (bar 0); the venue takes it and the run is
+    killed before the kernel hears the answer: the log holds the order sent, unanswered. Found by
+    the chaos run (test_paper_kill_chaos.py): the catch-up knew an order placed after the save by
+    its venue id only, so it left this one out (`not caught up`), and reconciliation ended it as
+    a lost submit, an order the venue had taken. The next run's venue takes it as it was sent and
+    fills it at bar 7, as a run that was not killed does."""
+    bid = ("--param", f"bid_from={T0 + 180}")
+    data = _bars(tmp_path / "bars.csv", 11, lows={7: 40.0}, closes={9: 130.0})
+    killed = tmp_path / "killed"
+    args = ["paper", "--strategy", f"{tmp_path / 'paper_catch_up.py'}:BidThenTakeProfit", "--data", str(data)]
+    args += ["--max-speed", "--kernel-id", KERNEL, "--volume-share", "0.1", *bid]
+    args += ["--state-dir", str(killed / "state"), "--wal-dir", str(killed / "wal"), "--status-every", "3600"]
+    ran = subprocess.run(
+        [sys.executable, str(SUBMIT_KILL_CHILD), f"{KERNEL}-1", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == -signal.SIGKILL, ran.stdout + ran.stderr
+    saved = _state(killed)["seq"]
+    log, _ = wal_replay(killed / "wal")
+    [sent] = log.open_orders()  # sent after the save, its answer not in the log
+    assert (sent.client_order_id, sent.venue_order_id) == (f"{KERNEL}-1", "") and saved < log.seq
+
+    res = _paper(killed, strategy, data, *bid)
+    assert (
+        f"0 fills and 1 working order after seq {saved:,}; 1 order sent with no answer in the log, taken "
+        f"by the venue now: {KERNEL}-1" in res.stderr
+    )
+    assert "not caught up" not in res.stderr and "does not hold" not in res.stderr, res.stderr
+    assert f"reconcile: acknowledged: {KERNEL}-1" in res.stderr
+    _paper(tmp_path / "unbroken", strategy, data, *bid)
+    want, got = _state(tmp_path / "unbroken"), _state(killed)
+    assert [(f[2], f[3]) for f in _fills(got)] == [("BUY", 50.0), ("SELL", pytest.approx(100.0, rel=1e-3))]
+    assert _fills(got) == _fills(want) and _venue(got) == _venue(want) and got["slots"] == []
 
 
 def test_an_event_the_kernel_refused_after_the_save_is_not_applied(tmp_path: Path, strategy: str) -> None:

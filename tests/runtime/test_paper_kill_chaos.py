@@ -14,7 +14,10 @@ the state file lists each of its fills once.
 
 Found by it: the restored venue numbered a restored order's fills from its book's count, so a
 fill could take the id of one the killed run made after the save, and the kernel refused it as
-that fill: what it filled beyond was never booked (test_a_restored_order_fills_under_ids_...)."""
+that fill: what it filled beyond was never booked (test_a_restored_order_fills_under_ids_...).
+Killed after the kernel sent an order and before it heard the venue's answer, the catch-up left
+the order out and reconciliation ended it as a lost submit, though the venue had taken it
+(test_paper_catch_up.py: test_an_order_the_venue_took_as_the_run_was_killed_keeps_working)."""
 
 from __future__ import annotations
 

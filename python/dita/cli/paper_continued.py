@@ -158,9 +158,17 @@ def _say_caught_up(caught: CatchUp, venue: CaughtUp) -> None:
     if venue.ended:
         n = len(venue.ended)
         ended = f"; {n} order{'' if n == 1 else 's'} of the book ended since: {', '.join(venue.ended)}"
+    taken = ""
+    if venue.taken:
+        # Killed between a submit's record and its answer's: the venue takes the order now.
+        n = len(venue.taken)
+        taken = (
+            f"; {n} order{'' if n == 1 else 's'} sent with no answer in the log, taken by the venue now: "
+            f"{', '.join(venue.taken)}"
+        )
     typer.echo(
         f"caught up the paper venue with the write-ahead log: {fills} and {_orders(venue.working)} "
-        f"after seq {caught.saved:,}{ended}",
+        f"after seq {caught.saved:,}{ended}{taken}",
         err=True,
     )
     for line in venue.not_applied:

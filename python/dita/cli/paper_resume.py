@@ -59,11 +59,13 @@ class Act:
 @dataclass
 class LogAfterSave:
     """What the kernel's log holds after the state file's save: the fills it booked (its
-    journal's ``fills`` rows, in the order booked), when it last asked each trade's cancel, its
-    acts (``Act``), and the reasons of the orders the venue rejected and of the intents the
-    kernel refused (but its routine refusals), which the state file counts over every run."""
+    journal's ``fills`` rows, in the order booked), the client order ids of the orders it sent,
+    when it last asked each trade's cancel, its acts (``Act``), and the reasons of the orders the
+    venue rejected and of the intents the kernel refused (but its routine refusals), which the
+    state file counts over every run."""
 
     fills: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
     cancels: dict[str, float] = field(default_factory=dict)
     acts: list[Act] = field(default_factory=list)
     rejections: list[str] = field(default_factory=list)
@@ -98,7 +100,9 @@ def read_log_after_save(kernel: Any, from_seq: int, to_seq: int) -> LogAfterSave
     fills, moves, intents = (sorted(rows[name], key=by_seq) for name in tables)
     read = LogAfterSave(fills=fills)
     for t in moves:
-        if t["trigger"] == "CANCEL_REQUESTED":
+        if t["trigger"] == "SUBMIT" and _sent_order(t):
+            read.sent.append(_sent_order(t))
+        elif t["trigger"] == "CANCEL_REQUESTED":
             read.cancels[t["trade_id"]] = float(t["ts"])
         elif t["trigger"] == "REJECT" and not str(t["event_id"]).startswith(EVENT_ID_PREFIX):
             read.rejections.append(str(_json_object(t["details"]).get("reason") or ""))

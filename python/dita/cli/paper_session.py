@@ -263,7 +263,7 @@ class PaperSession:
         ]
         working = self.kernel.open_orders()
         asked = {o.client_order_id: cancels[o.trade_id] for o in working if o.trade_id in cancels}
-        done.venue = self.venue.catch_up(fills, working, asked)
+        done.venue = self.venue.catch_up(fills, working, asked, self.after_save.sent)
         return done
 
     def snapshot(self, *, running: bool) -> dict[str, Any]:
