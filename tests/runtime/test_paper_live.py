@@ -626,7 +626,9 @@ def test_paper_live_feed_continues_a_run_whose_venue_clock_is_past_the_wall_cloc
     second = run("1.5")
     assert second.returncode == 0, second.stderr
     assert "Traceback" not in second.stderr, second.stderr
-    assert "clock is 59" in second.stdout and "s ahead of this host's" in second.stdout, second.stdout
+    # Ahead by what is left of the 600 s once the second run starts (a busy host starts it later).
+    said = re.search(r"clock is ([0-9.]+) s ahead of this host's", second.stdout)
+    assert said is not None and 0 < float(said.group(1)) <= ahead, second.stdout
     again = json.loads(path.read_text())
     assert again["rows"] > 0, "the continued run took no quote"
     # Its quotes were stamped at the restored clock or later, and so is the state it saved:
