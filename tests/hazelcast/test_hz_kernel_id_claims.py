@@ -191,3 +191,105 @@ def test_two_kernels_of_one_id_attached_at_once_to_one_projection_take_one(
         assert projection.stats()["kernels"] == 1
     finally:
         projection.close()
+
+
+class _BusyKernel(ExecutionKernel):
+    """A kernel held by another thread's call past its wait when its tracking is turned on or off
+    (``busy_on``), and ``on_enable`` run first when it is turned on."""
+
+    busy_on: tuple[bool, ...] = ()
+    on_enable: Any = None
+
+    def set_projection_enabled(self, enabled: bool) -> Any:
+        if enabled and self.on_enable is not None:
+            self.on_enable()
+        if enabled in self.busy_on:
+            raise RuntimeError("ExecutionKernel is busy in another thread (waited 10 s)")
+        return super().set_projection_enabled(enabled)
+
+
+def test_an_attach_refused_by_a_busy_kernel_leaves_its_id_free(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The id is claimed before the kernel's tracking is turned on: a kernel too busy to turn it on
+    leaves nothing attached, and its id free to the retry and to every other process."""
+    projection = _projection(hz_member)
+    busy = _BusyKernel(max_slots=1, kernel_id=kernel_id)
+    busy.busy_on = (True,)
+    kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id)
+    try:
+        with pytest.raises(RuntimeError, match="busy in another thread"):
+            projection.attach(busy)
+        assert projection.stats()["kernels"] == 0
+        assert _holder(hz_client, kernel_id) is None
+        projection.attach(kernel)
+        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
+    finally:
+        busy.close()
+        kernel.close()
+        projection.close()
+
+
+def test_an_attach_the_projection_closed_under_leaves_its_id_to_this_process(
+    hz_member: HazelcastMember, kernel_id: str
+) -> None:
+    """A projection closed while a kernel attaches turns its tracking back off and gives its claim
+    up, the kernel too busy for the first: another projection of this process takes the id."""
+    projection = _projection(hz_member)
+    busy = _BusyKernel(max_slots=1, kernel_id=kernel_id)
+    busy.busy_on = (False,)
+    busy.on_enable = projection.close
+    later = _projection(hz_member)
+    kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id)
+    try:
+        with pytest.raises(RuntimeError, match="busy in another thread"):
+            projection.attach(busy)
+        later.attach(kernel)
+        assert later.stats()["kernels"] == 1
+    finally:
+        busy.close()
+        kernel.close()
+        later.close()
+
+
+def test_a_detach_of_a_busy_kernel_still_frees_its_id(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The kernel leaves the projection before its tracking is turned off: too busy for that, it
+    still gives its claim up, so the next kernel of that id attaches at once."""
+    projection = _projection(hz_member)
+    busy = _BusyKernel(max_slots=1, kernel_id=kernel_id)
+    kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id)
+    try:
+        projection.attach(busy)
+        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
+        busy.busy_on = (False,)
+        with pytest.raises(RuntimeError, match="busy in another thread"):
+            projection.detach(busy)
+        assert _holder(hz_client, kernel_id) is None
+        projection.attach(kernel)
+        assert projection.stats()["kernels"] == 1
+    finally:
+        busy.busy_on = ()
+        busy.close()
+        kernel.close()
+        projection.close()
+
+
+def test_a_close_with_a_busy_kernel_still_frees_its_id(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A projection closed while a kernel of its is too busy to turn its tracking off still gives
+    the claims up."""
+    projection = _projection(hz_member)
+    busy = _BusyKernel(max_slots=1, kernel_id=kernel_id)
+    try:
+        projection.attach(busy)
+        busy.busy_on = (False,)
+        with pytest.raises(RuntimeError, match="busy in another thread"):
+            projection.close()
+        assert _holder(hz_client, kernel_id) is None
+    finally:
+        busy.busy_on = ()
+        busy.close()
+        projection.close()

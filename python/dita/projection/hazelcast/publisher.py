@@ -59,8 +59,12 @@ class HazelcastProjection(PublishingCycle):
         try:
             token = new_token()
             held = self._claim_at_attach(kid, token)
-            # Tracking starts before the first (full) publish, so no change can fall in between.
-            kernel.set_projection_enabled(True)
+            try:
+                # Tracking starts before the first (full) publish, so no change can fall in between.
+                kernel.set_projection_enabled(True)
+            except BaseException:
+                self._release_claims({kid: (token, held)})  # busy past its wait: the id stays free
+                raise
             with self._lock:
                 closed = self._stop.is_set()  # closed meanwhile: it would never be served
                 if not closed:
@@ -79,8 +83,10 @@ class HazelcastProjection(PublishingCycle):
             with self._lock:
                 self._attaching.discard(kid)
         if closed:
-            kernel.set_projection_enabled(False)
-            self._release_claims({kid: (token, held)})
+            try:
+                kernel.set_projection_enabled(False)
+            finally:
+                self._release_claims({kid: (token, held)})
             raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
         self._wake.set()
 
@@ -172,8 +178,10 @@ class HazelcastProjection(PublishingCycle):
             self._closing.pop(kid, None)
             self._refused_sent.pop(kid, None)
             empty = not self._kernels
-        kernel.set_projection_enabled(False)
-        self._release_claims(held)
+        try:
+            kernel.set_projection_enabled(False)
+        finally:
+            self._release_claims(held)  # the kernel busy past its wait still leaves the id free
         return empty
 
     def release(self, kernel: ExecutionKernel) -> None:
@@ -283,10 +291,12 @@ class HazelcastProjection(PublishingCycle):
             self._kernels.clear()
             self._tokens.clear()
             self._claims.clear()
-        for kernel in kernels:
-            kernel.set_projection_enabled(False)
-        self._release_claims(held)
-        self._client.shutdown()
+        try:
+            for kernel in kernels:
+                kernel.set_projection_enabled(False)
+        finally:
+            self._release_claims(held)
+            self._client.shutdown()
 
     def stats(self) -> dict[str, Any]:
         """Counters and staleness (seconds).
