@@ -19,7 +19,7 @@ import pytest
 from hz_helpers import eventually
 
 from dita import ExecutionKernel
-from dita.projection.hazelcast import HazelcastJsonValue, HazelcastProjection
+from dita.projection.hazelcast import HazelcastJsonValue, HazelcastProjection, publisher, publishing_cycle
 from dita.projection.hazelcast.claims import CLAIMS_MAP
 from dita.services.hazelcast import HazelcastMember
 
@@ -292,4 +292,38 @@ def test_a_close_with_a_busy_kernel_still_frees_its_id(
     finally:
         busy.busy_on = ()
         busy.close()
+        projection.close()
+
+
+def test_a_kernel_detached_while_the_publisher_claims_its_id_leaves_the_id_free(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel attached unclaimed is claimed by the publisher; detached while that claim is out,
+    its detach finds none to remove, so the claim written then is removed once it is answered:
+    left, it would keep the id from every other process for 30 s."""
+    projection = _projection(hz_member)
+    kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id)
+    detached = threading.Event()
+
+    def unanswered(*_: Any, **__: Any) -> Any:
+        raise TimeoutError("the claim is not answered")  # attach leaves it to the publisher
+
+    def claim_then_detach(claims: Any, kid: str, token: str, timeout: float) -> Any:
+        held = real_claim(claims, kid, token, timeout)
+        if kid == kernel_id and not detached.is_set():
+            projection.detach(kernel)
+            detached.set()
+        return held
+
+    real_claim = publishing_cycle.claim
+    monkeypatch.setattr(publisher, "claim", unanswered)
+    monkeypatch.setattr(publishing_cycle, "claim", claim_then_detach)
+    try:
+        projection.attach(kernel)
+        assert detached.wait(30)
+        assert projection.sync(timeout=30)
+        assert projection.stats()["kernels"] == 0
+        assert _holder(hz_client, kernel_id) is None
+    finally:
+        kernel.close()
         projection.close()

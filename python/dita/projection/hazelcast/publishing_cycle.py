@@ -149,10 +149,13 @@ class PublishingCycle(KernelWrites, WriteConfirmations):
                 self._record_error(exc)
                 continue
             with self._lock:
-                if self._tokens.get(kid) == token:
+                attached = self._tokens.get(kid) == token
+                if attached:
                     self._claims[kid] = held
                     self._claim_renewed[kid] = time.monotonic()
                     self._unclaimed.discard(kid)
+            if not attached:  # detached while claiming: its detach found no claim to remove
+                self._release_claims({kid: (token, held)})
         now = time.monotonic()
         with self._lock:
             due = [
@@ -192,6 +195,9 @@ class PublishingCycle(KernelWrites, WriteConfirmations):
 
     def _detach(self, kernel: ExecutionKernel) -> bool:
         raise NotImplementedError  # HazelcastProjection._detach
+
+    def _release_claims(self, held: dict[str, tuple[str, HazelcastJsonValue | None]]) -> None:
+        raise NotImplementedError  # HazelcastProjection._release_claims
 
     def _due_full_resync(self) -> None:
         """Mark for a full publish the kernel whose last one is the oldest, when it is older than
