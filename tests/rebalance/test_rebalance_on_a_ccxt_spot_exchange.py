@@ -77,9 +77,31 @@ def test_equity_counts_every_currency_held_that_has_a_market_in_the_quote_curren
         (row,) = report["symbols"]
         assert row["target_quantity"] == pytest.approx(0.5 * equity / 90_000)
         assert report["warnings"] == [
-            "equity leaves out what cannot be valued in USDT: 5 XYZ (no XYZ/USDT market)"
+            "equity leaves out what cannot be valued in USDT: 5 XYZ (no XYZ/USDT or USDT/XYZ market)"
         ]
         assert "warning: equity leaves out what cannot be valued in USDT: 5 XYZ" in result.output
+        assert exchange.orders == {}
+
+
+def test_equity_values_a_currency_through_the_inverse_market_when_it_has_no_market_in_the_quote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """USDT held with --quote-currency BTC, where only BTC/USDT is listed, is worth 1 / its mid
+    in BTC each: valued through USDT/BTC alone, it was left out of equity with a warning."""
+    market = BinanceMarket(symbols=("BTCUSDT",), trade_every_s=3600.0)  # its mid stays at 90,000
+    with spot_exchange(monkeypatch, btc=0.5, market=market) as exchange:
+        args = [
+            *targets_file(tmp_path, {"symbol": "BTCUSDT", "quantity": 0.5}),
+            *ccxt_args(exchange),
+            "--quote-currency",
+            "BTC",
+            "--dry-run",
+        ]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output.splitlines()[-1])
+        assert report["equity"] == pytest.approx(0.5 + 1_000_000 / 90_000)
+        assert report["warnings"] == []
         assert exchange.orders == {}
 
 

@@ -190,8 +190,9 @@ def _balances_value(
     warnings: list[str],
 ) -> float:
     """What every balance but ``quote``'s is worth in ``quote``, each at the mid of its market
-    against it (``BASE/QUOTE``; a target's market at the target's price). A balance with no such
-    market, or no price there, is left out and named in ``warnings``: equity is short of it."""
+    against it (``CUR/QUOTE``), else at 1 / the mid of the inverse market (``QUOTE/CUR``); a
+    target's market at the target's price. A balance with neither market, or no price there, is
+    left out and named in ``warnings``: equity is short of it."""
     priced_as = {str(venue.position_asset(s)): prices[s] for s in symbols if s in prices}
     listed = venue.market_metadata()
     total = 0.0
@@ -199,17 +200,19 @@ def _balances_value(
     for currency, amount in sorted(balances.items()):
         if currency == quote or not amount:
             continue
-        market = f"{currency}/{quote}"
-        if market not in listed:
-            unvalued.append(f"{amount:g} {currency} (no {market} market)")
+        market, inverse = f"{currency}/{quote}", f"{quote}/{currency}"
+        if market not in listed and inverse not in listed:
+            unvalued.append(f"{amount:g} {currency} (no {market} or {inverse} market)")
             continue
-        price = priced_as.get(str(venue.position_asset(market)))
+        valued_in = market if market in listed else inverse
+        price = priced_as.get(str(venue.position_asset(valued_in)))
         if price is None:
-            price = reference_prices(venue, [market]).get(market)
+            price = reference_prices(venue, [valued_in]).get(valued_in)
         if price is None:
-            unvalued.append(f"{amount:g} {currency} (no price for {market})")
+            unvalued.append(f"{amount:g} {currency} (no price for {valued_in})")
             continue
-        total += float(amount) * price
+        # QUOTE/CUR's mid is CUR per QUOTE, above 0 (reference_prices): a CUR is 1 / mid QUOTE.
+        total += float(amount) * (price if valued_in == market else 1.0 / price)
     if unvalued:
         warnings.append(f"equity leaves out what cannot be valued in {quote}: {', '.join(unvalued)}")
     return total
