@@ -132,8 +132,8 @@ class StrategyContext:
         self, strategy: Strategy[Any], intent: KernelIntent, slot_id: int
     ) -> KernelOutcome:
         """The runtime's INVALID_SLOT_ID of ``intent`` (on slot -1) naming ``slot_id``, an
-        integer no KernelIntent holds (``OrderSubmission.refuse_slot_past_64_bits``)."""
-        return self._runtime._orders.refuse_slot_past_64_bits(strategy, intent, slot_id)
+        integer no KernelIntent holds (``TradingRuntime.refuse_slot_past_64_bits``)."""
+        return self._runtime.refuse_slot_past_64_bits(strategy, intent, slot_id)
 
     def trade_owner(self, trade_id: str) -> str | None:
         """The name of the strategy whose trade ``trade_id`` is (held, or freed from its slot:

@@ -290,6 +290,14 @@ class TradingRuntime:
         helpers call), its answer routed to the listeners and the strategies."""
         return self._orders.submit(strategy, intent)
 
+    def refuse_slot_past_64_bits(
+        self, strategy: Strategy[Any], intent: KernelIntent, slot_id: int
+    ) -> KernelOutcome:
+        """``strategy``'s exit or cancel of ``slot_id``, an integer past the 64 bits the kernel
+        reads a slot id in, refused INVALID_SLOT_ID naming it (``intent`` being it on slot -1),
+        counted and told to the listeners as the kernel's refusals are."""
+        return self._orders.refuse_slot_past_64_bits(strategy, intent, slot_id)
+
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
         whose venue answers are routed like any other event."""
