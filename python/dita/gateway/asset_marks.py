@@ -1,6 +1,6 @@
 """A mark as both front ends make it: of an asset under its upper-case name
 (``protocol.asset_name``), and under every other spelling of it a slot held when the front end
-started."""
+started; and those slots by asset, which the stdio engine matches orders against."""
 
 from __future__ import annotations
 
@@ -28,12 +28,20 @@ class AssetMarks:
 
     def __init__(self, kernel: ExecutionKernel) -> None:
         self._kernel = kernel
+        engaged = [kernel.slot_state(slot_id) for slot_id in sorted(engaged_slot_ids(kernel))]
         self._spellings: dict[str, list[str]] = {}
-        for slot_id in sorted(engaged_slot_ids(kernel)):
-            held = kernel.slot_state(slot_id).asset
-            name = asset_name(held)
+        for state in engaged:
+            held, name = state.asset, asset_name(state.asset)
             if held != name and held not in self._spellings.get(name, ()):
                 self._spellings.setdefault(name, []).append(held)
+        self._sides: dict[str, dict[int, str]] = {}
+        for state in sorted(engaged, key=lambda state: (state.entry_time_s, state.slot_id)):
+            self._sides.setdefault(asset_name(state.asset), {})[state.slot_id] = state.side.name
+
+    def engaged_sides(self) -> dict[str, dict[int, str]]:
+        """The slots engaged when this was made, by asset under its upper-case name: slot_id ->
+        its side's name, the oldest entry first (copies, the caller's to change)."""
+        return {name: dict(sides) for name, sides in self._sides.items()}
 
     def mark(self, asset: str, price: float) -> tuple[int, list[str]]:
         """Marks ``asset`` at ``price``, then its other spellings: how many open slots that
