@@ -1,8 +1,7 @@
 """A HALTED written in the cluster reaches a kernel busy taking intents well within a second, and a
 kernel another thread holds (its change waits for the kernel, up to the kernel's own 10 s) holds
-up no other kernel's HALTED: the plane's worker applied every kernel's change itself, in turn,
-under the plane's lock, so one kernel held meant every other kernel of the plane, and the
-events themselves, waited behind it."""
+up no other kernel's HALTED, nor the plane's events: each kernel takes its changes on a thread
+of its own."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
-"""One projection at a time holds a kernel id in the cluster (``dita_kernel_claims``): two attaches
-of one id at once, from two clients, both succeeded, and the two kernels overwrote each other's
-slots, account and control entries. A holder taken for gone is taken over, as readers take a
-kernel for gone."""
+"""One projection at a time holds a kernel id in the cluster (``dita_kernel_claims``), so two
+kernels of one id never overwrite each other's slots, account and control entries. A holder taken
+for gone is taken over, as readers take a kernel for gone."""
 
 from __future__ import annotations
 
@@ -166,8 +165,8 @@ class _SlowToTrack(ExecutionKernel):
 def test_two_kernels_of_one_id_attached_at_once_to_one_projection_take_one(
     hz_member: HazelcastMember, kernel_id: str
 ) -> None:
-    """The projection checked the id under its lock and took the kernel after turning its tracking
-    on: both passed the check, and the second replaced the first in the projection."""
+    """The id is reserved under the projection's lock before the kernel's tracking is turned on,
+    so the second cannot pass the check while the first turns it on."""
     projection = _projection(hz_member)
     kernels = [_SlowToTrack(max_slots=1, kernel_id=kernel_id) for _ in range(2)]
     start = threading.Barrier(2)

@@ -1,6 +1,5 @@
-"""Two kernels of one id attached at once to one projection: one is taken, the other refused. The
-in-memory projection checked the id under its lock and took the kernel after it, so both passed
-the check and the second replaced the first, which went on tracking changes no one drained."""
+"""Two kernels of one id attached at once to one projection: one is taken, the other refused, so
+no kernel is replaced while it goes on tracking changes no one drains."""
 
 from __future__ import annotations
 

@@ -21,10 +21,9 @@ def engaged_slot_ids(kernel: ExecutionKernel) -> set[int]:
 class AssetMarks:
     """Marks an asset under its upper-case name and under each other spelling of it
     (``btcusdt``) that a slot held a position or worked an order in when this was made: a kernel
-    continued from a log written before the front ends upper-cased names keeps those slots
-    under the spelling of then, which a mark of BTCUSDT alone left unvalued. Read once, from the
-    engaged slots only (a kernel may have 100,000): an ENTER over either front end names its
-    asset in upper case, so no later trade adds a spelling."""
+    continued from an older log may hold slots under a spelling a mark of BTCUSDT alone does not
+    reach. Read once, from the engaged slots only (a kernel may have 100,000): an ENTER over
+    either front end names its asset in upper case, so no later trade adds a spelling."""
 
     def __init__(self, kernel: ExecutionKernel) -> None:
         self._kernel = kernel

@@ -31,9 +31,9 @@ class KernelApplier:
     """Brings one kernel to what its entries say, on a thread of its own.
 
     A change waits for the kernel while another thread is inside it (up to the kernel's own 10 s
-    limit, then again): on the plane's worker, that wait held up the events and the changes of
-    every other kernel, and a HALTED with them. ``lock`` is held while a change is applied, so a
-    kernel's detach returns only once no change is being made to it."""
+    limit, then again): on a thread of this kernel's own, that wait holds up no other kernel's
+    changes, a HALTED among them, nor the plane's events. ``lock`` is held while a change is
+    applied, so a kernel's detach returns only once no change is being made to it."""
 
     def __init__(self, plane: KernelUpdates, kid: str, kernel: ExecutionKernel) -> None:
         self.kernel = kernel
