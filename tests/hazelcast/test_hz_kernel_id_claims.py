@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from hz_helpers import eventually
 
+from attach_race import attach_at_once
 from dita import ExecutionKernel
 from dita.projection.hazelcast import HazelcastJsonValue, HazelcastProjection, publisher, publishing_cycle
 from dita.projection.hazelcast.claims import CLAIMS_MAP
@@ -154,39 +155,15 @@ def test_a_holder_whose_id_was_taken_over_stops_projecting_it(
         hz_client.get_map(CLAIMS_MAP).blocking().remove(kernel_id)
 
 
-class _SlowToTrack(ExecutionKernel):
-    """A kernel whose tracking takes a moment to turn on: the window between check and take."""
-
-    def set_projection_enabled(self, enabled: bool) -> Any:
-        time.sleep(0.2)
-        return super().set_projection_enabled(enabled)
-
-
 def test_two_kernels_of_one_id_attached_at_once_to_one_projection_take_one(
     hz_member: HazelcastMember, kernel_id: str
 ) -> None:
     """The id is reserved under the projection's lock before the kernel's tracking is turned on,
     so the second cannot pass the check while the first turns it on."""
     projection = _projection(hz_member)
-    kernels = [_SlowToTrack(max_slots=1, kernel_id=kernel_id) for _ in range(2)]
-    start = threading.Barrier(2)
-    refused: list[BaseException] = []
-
-    def attach(kernel: ExecutionKernel) -> None:
-        start.wait()
-        try:
-            projection.attach(kernel)
-        except ValueError as exc:
-            refused.append(exc)
-
-    threads = [threading.Thread(target=attach, args=(k,)) for k in kernels]
     try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
         said = f"kernel_id {kernel_id!r} is already attached to this projection"
-        assert [str(e) for e in refused] == [said]
+        assert attach_at_once(projection, kernel_id, timeout=30) == [said]
         assert projection.stats()["kernels"] == 1
     finally:
         projection.close()

@@ -94,6 +94,13 @@ def entry(size: float = 10.0, price: float = 190.0, intent_id: str = "i1") -> Ke
     )  # fmt: skip
 
 
+def entered(kernel: ExecutionKernel) -> str:
+    """The client order id of the entry the kernel sent for ``entry()``."""
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    return sent.order.client_order_id
+
+
 def cancel_intent() -> KernelIntent:
     return KernelIntent("c1", "tr-1", 0, "AAPL", "LONG", "CANCEL", 0.0, 0.0, timestamp=time.time())
 
@@ -165,9 +172,7 @@ def test_a_correction_of_an_execution_is_not_booked_as_a_second_fill(
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
     first = tws.fill(coid, 4.0, 190.0)
     feed(kernel, venue, 1)
     assert [e.fill_id for e in commissions(venue, 1)] == [first]
@@ -198,9 +203,7 @@ def test_a_correction_adding_shares_to_an_execution_books_only_the_shares_added(
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
     first = tws.fill(coid, 4.0, 190.0)
     feed(kernel, venue, 1)
 
@@ -502,9 +505,7 @@ def test_an_error_ending_a_working_order_is_a_cancel_with_what_filled(
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
     tws.fill(coid, 4.0, 190.0)
     feed(kernel, venue, 1)
 
@@ -525,9 +526,7 @@ def test_an_execution_that_raced_an_error_ending_a_working_order_is_booked(
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
 
     # The order worked at TWS: unfilled as far as anyone heard, it may have filled meanwhile.
     tws.error(coid, 201, "Order rejected - reason:Insufficient margin", ends=True)
@@ -547,9 +546,7 @@ def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execut
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
 
     tws.cancel_at_tws(coid, "Inactive")
     (ended,) = feed(kernel, venue, 1)
@@ -569,9 +566,7 @@ def test_an_order_tws_made_inactive_part_filled_is_a_cancel_stating_what_filled(
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
     tws.fill(coid, 4.0, 190.0)
     feed(kernel, venue, 1)
 
@@ -756,9 +751,7 @@ def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_report
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
     tws.fill(coid, 2.0, 190.0)
     feed(kernel, venue, 1)
 
@@ -778,9 +771,7 @@ def test_an_order_tws_ended_while_the_connection_was_down_ends_in_the_kernel_at_
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
     working = VenueOrder("other-1", 0, "t", "ES", "BUY", "LIMIT", 5000.0, 1.0)
     assert [e.kind.name for e in venue.submit(working)] == ["ORDER_ACK"]
     tws.fill(coid, 2.0, 190.0)
@@ -809,9 +800,7 @@ def test_an_unfilled_order_tws_no_longer_lists_after_a_reconnect_is_a_cancel_and
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    coid = entered(kernel)
 
     dropped(tws, venue)
     tws.cancel_at_tws(coid)  # ended while nobody was connected, as far as TWS said unfilled
