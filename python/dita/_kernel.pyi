@@ -470,7 +470,8 @@ class VenueOrder:
     # name or the original kernel's (``venue_client_id``, ``internal_trade_id``,
     # ``intended_size``; ``average_fill_price`` for ``avg_fill_price``); one left out is a
     # TypeError. ``slot_id``, ``asset``, ``order_type`` and ``price`` are required too, but for
-    # an order built in the original's shape (one of its names given): slot 0, no asset, MARKET at 0.
+    # an order built in the original's shape (``venue_client_id``, ``internal_trade_id``,
+    # ``intended_size`` or ``average_fill_price`` given): slot 0, no asset, MARKET at 0.
     def __new__(
         cls,
         client_order_id: str | None = None,

@@ -265,3 +265,10 @@ def test_a_venue_order_in_dita_s_names_alone_needs_its_slot_asset_type_and_price
     del given[left_out]
     with pytest.raises(TypeError, match=f"missing required argument: '{left_out}'"):
         dita.VenueOrder(**given)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=f"missing required argument: '{left_out}'"):
+        dita.VenueOrder(**given, metadata={})  # type: ignore[arg-type]
+
+
+def test_a_venue_order_with_nothing_given_names_its_first_argument_missing() -> None:
+    with pytest.raises(TypeError, match="missing required argument: 'client_order_id'"):
+        dita.VenueOrder()

@@ -4,13 +4,13 @@ and what an entry or a field no kernel takes is read as."""
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from dita._hazelcast_client import Future, HazelcastClient, Map
 from dita._kernel import ControlMode, Verbosity
 from dita._text import is_utf8
 from dita.control import entry_key, enum_names, normalize_change
+from dita.projection.hazelcast.answers import map_proxy
 from dita.projection.hazelcast.map_reads import json_object, shown_value
 
 _log = logging.getLogger("dita.control.hazelcast")  # one logger for the package, as docs name it
@@ -21,19 +21,8 @@ CONTROL_FIELDS = ("mode", "verbosity", "debug_clickhouse_enabled")
 
 
 def _control_map(client: HazelcastClient) -> Future[Map[str, Any]]:
-    """The proxy of the control entries' map, as a future: the client's ``get_map`` asks a member
-    to create it the first time and waits for the answer without a limit (on a member frozen, until
-    the client drops its connection), so it is got on a thread of its own."""
-    future: Future[Map[str, Any]] = Future()  # type: ignore[no-untyped-call]  # the client's own, untyped
-
-    def get() -> None:
-        try:
-            future.set_result(client.get_map(CONTROL_PLANE_MAP))
-        except Exception as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=get, name="dita-control-map-proxy", daemon=True).start()
-    return future
+    """The proxy of the control entries' map, as a future (``map_proxy``)."""
+    return map_proxy(client, CONTROL_PLANE_MAP, "dita-control-map-proxy")
 
 
 def _validate_kernel_id(kernel_id: str | None) -> str:

@@ -18,8 +18,8 @@ import time
 import uuid
 from typing import Any
 
-from dita._hazelcast_client import Future, HazelcastClient, HazelcastJsonValue, Map
-from dita.projection.hazelcast.answers import answered_by
+from dita._hazelcast_client import HazelcastClient, HazelcastJsonValue, Map
+from dita.projection.hazelcast.answers import answered_by, map_proxy
 from dita.projection.hazelcast.liveness import LIVE_WITHIN_S, projection_age
 
 _log = logging.getLogger("dita.projection.hazelcast")  # one logger for the package, as docs name it
@@ -39,17 +39,9 @@ class KernelIdClaimed(ValueError):
 def claims_map(client: HazelcastClient, timeout: float) -> Map[str, Any]:
     """The proxy of ``dita_kernel_claims``, got on a thread of its own: the client's ``get_map``
     waits for a member's answer the first time without a limit (a member frozen, say)."""
-    future: Future[Map[str, Any]] = Future()  # type: ignore[no-untyped-call]  # the client's own, untyped
-
-    def get() -> None:
-        try:
-            future.set_result(client.get_map(CLAIMS_MAP))
-        except Exception as exc:
-            future.set_exception(exc)
-
-    threading.Thread(target=get, name="dita-claims-map-proxy", daemon=True).start()
-    proxy: Map[str, Any] = answered_by(future, time.monotonic() + timeout, f"the proxy of map {CLAIMS_MAP}")
-    return proxy
+    proxy = map_proxy(client, CLAIMS_MAP, "dita-claims-map-proxy")
+    got: Map[str, Any] = answered_by(proxy, time.monotonic() + timeout, f"the proxy of map {CLAIMS_MAP}")
+    return got
 
 
 def new_token() -> str:

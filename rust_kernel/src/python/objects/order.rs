@@ -132,30 +132,21 @@ impl PyVenueOrder {
         metadata: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         // The original kernel's orders carry no slot, asset, type or price: built in its shape
-        // (any of its names given), an order may leave them out; in dita's, they are required.
+        // (one of its names given), an order may leave them out; in dita's, they are required.
         let original_shape = [
             venue_client_id,
             internal_trade_id,
             intended_size,
             average_fill_price,
-            metadata,
         ]
         .iter()
         .any(Option::is_some);
-        let dita_fields = [
-            (slot_id.is_none(), "slot_id"),
-            (asset.is_none(), "asset"),
-            (order_type.is_none(), "order_type"),
-            (price.is_none(), "price"),
-        ];
-        if let Some((_, name)) = dita_fields
-            .iter()
-            .find(|(missing, _)| *missing && !original_shape)
-        {
-            return Err(PyTypeError::new_err(format!(
+        let needed = |value: Option<&Bound<'_, PyAny>>, name: &str| match value {
+            None if !original_shape => Err(PyTypeError::new_err(format!(
                 "VenueOrder() missing required argument: '{name}'"
-            )));
-        }
+            ))),
+            _ => Ok(()),
+        };
         // A figure the checks refuse is named as the caller gave it.
         let size_field = if intended_size.is_some() {
             "intended_size"
@@ -171,6 +162,7 @@ impl PyVenueOrder {
             (client_order_id, "client_order_id", ident::client_order_id),
             (venue_client_id, "venue_client_id", ident::venue_client_id),
         )?;
+        needed(slot_id, "slot_id")?;
         let trade_id = required(
             (trade_id, "trade_id", ident::trade_id),
             (
@@ -179,6 +171,12 @@ impl PyVenueOrder {
                 ident::internal_trade_id,
             ),
         )?;
+        needed(asset, "asset")?;
+        let side = side.ok_or_else(|| {
+            PyTypeError::new_err("VenueOrder() missing required argument: 'side'")
+        })?;
+        needed(order_type, "order_type")?;
+        needed(price, "price")?;
         let size = required(
             (size, "size", real::size),
             (intended_size, "intended_size", real::intended_size),
@@ -192,9 +190,6 @@ impl PyVenueOrder {
             ),
         )?
         .unwrap_or(0.0);
-        let side = side.ok_or_else(|| {
-            PyTypeError::new_err("VenueOrder() missing required argument: 'side'")
-        })?;
         no_metadata(metadata)?;
         // Not given: an entry unless reduce-only. An exit may go out without reduce-only, so
         // whoever copies an order (a venue's answer, a saved book) passes it on.
