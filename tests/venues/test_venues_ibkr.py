@@ -6,6 +6,7 @@ account id in any log record."""
 from __future__ import annotations
 
 import gc
+import itertools
 import logging
 import re
 import socket
@@ -299,6 +300,62 @@ def test_a_corrections_commission_before_the_executions_own_settles_the_executio
         assert venue.account_events() == []
         time.sleep(0.02)
     assert said in caplog.text
+
+
+# Each order in which TWS may send an execution (4 shares, commission 1.0) and its correction
+# (5 shares, 1.2), each commission after its own execDetails ("exec"; "commission" is the
+# commissionReport). TWS's listing after a reconnect sends every execDetails before any report.
+HEARD_ORDERS = [
+    order
+    for order in itertools.permutations(["exec .01", "exec .02", "commission .01", "commission .02"])
+    if all(order.index(f"exec {n}") < order.index(f"commission {n}") for n in (".01", ".02"))
+]
+
+
+def heard_by_client(venue: IbkrVenue, exec_id: str, commission: bool, timeout: float = 5.0) -> None:
+    """Wait until ib_async holds the execution ``exec_id`` (with its ``commission`` report)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fills = venue._conn.heard().fills
+        if any(f.exec_id == exec_id and (f.commission is not None or not commission) for f in fills):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"TWS's {'commission' if commission else 'execution'} {exec_id} not heard")
+
+
+@pytest.mark.parametrize("heard_order", HEARD_ORDERS, ids=[", ".join(o) for o in HEARD_ORDERS])
+def test_the_fees_of_a_corrected_execution_total_the_corrections_commission_in_any_order_heard(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], heard_order: tuple[str, ...]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    first = tws.fill(coid, 4.0, 190.0, commission=None, reported=False)
+    corrected = first[:-2] + "02"
+    sends: dict[str, Callable[[], object]] = {
+        "exec .01": lambda: tws.repeat_execution(first),
+        "exec .02": lambda: tws.correct_execution(first, 5.0, 190.0, commission=None),
+        "commission .01": lambda: tws.report_commission(first, 1.0),
+        "commission .02": lambda: tws.report_commission(corrected, 1.2),
+    }
+    settled: list[AccountEvent] = []
+    for message in heard_order:
+        sends[message]()
+        heard_by_client(
+            venue, first if message.endswith(".01") else corrected, message.startswith("commission")
+        )
+        # One reading of what TWS said so far, before its next message.
+        for event in venue.poll_events():
+            assert kernel.on_venue_event(event).accepted, event
+        for fee in venue.account_events():
+            assert kernel.on_account_event(fee).accepted, fee
+            settled.append(fee)
+
+    assert kernel.slot_state(0).size == pytest.approx(5.0)
+    assert sum(e.fee for e in settled) == pytest.approx(1.2)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
+    fill_ids = [e.fill_id for e in settled]
+    assert len(fill_ids) == len(set(fill_ids)), fill_ids  # each fill settled once
 
 
 def test_order_status_counts_a_corrected_execution_once_at_its_corrected_price(

@@ -379,15 +379,20 @@ class TwsServer:
         price: float,
         commission: float | None = 1.0,
         commission_currency: str = "USD",
+        *,
+        reported: bool = True,
     ) -> str:
         """Execute ``shares`` of the order of ``order_ref`` at ``price`` and report it (to a
-        client connected now; a reconnecting one reads it from the executions). Its exec id."""
+        client connected now; a reconnecting one reads it from the executions), or not yet
+        (``reported`` False: ``repeat_execution`` sends it, after its correction say). Its exec id."""
         with self._lock:
             order = next(o for o in self.book.orders.values() if o.order_ref == order_ref)
             ex = self._execute(order, shares, price, commission)
             ex.commission_currency = commission_currency
             if order.filled >= order.quantity:
                 order.status = "Filled"
+            if not reported:
+                return ex.exec_id
             self._execution(ex, -1)
             self._order_status(order)
             if commission is not None:
@@ -424,10 +429,13 @@ class TwsServer:
             ex.commission = commission
             self._commission(ex)
 
-    def correct_execution(self, exec_id: str, shares: float, price: float, commission: float = 1.0) -> str:
+    def correct_execution(
+        self, exec_id: str, shares: float, price: float, commission: float | None = 1.0
+    ) -> str:
         """Report a correction of the execution ``exec_id`` as TWS does: an execution of the same
         id but for the number after its last period, one more (``.02`` corrects ``.01``), stating
-        the corrected ``shares`` and ``price``, which replace the execution's. Its exec id."""
+        the corrected ``shares`` and ``price``, which replace the execution's, and its
+        ``commission`` (None: ``report_commission`` sends it later). Its exec id."""
         with self._lock:
             old = next(e for e in self.book.executions if e.exec_id == exec_id)
             head, _, number = exec_id.rpartition(".")

@@ -256,23 +256,32 @@ class Reporter:
     def _commission(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
         """The commission TWS reports for ``fill``, which replaces that of the execution it
         corrects: what it adds to the fees booked for the execution is settled on the
-        execution's fills not settled yet (by their shares), the correction's own when it booked
-        one. The kernel takes a second settlement of a settled fill for a self-trade's other
-        side, so a fill is settled once: what cannot be booked so is logged at WARNING."""
+        execution's fills not settled yet (by their shares) up to ``fill``'s own; a later
+        correction's fill is left to that correction's report, which replaces this one. The
+        kernel takes a second settlement of a settled fill for a self-trade's other side, so a
+        fill is settled once: what cannot be booked so is logged at WARNING."""
         booked = self._executions.get(execution_key(fill.exec_id))
         if booked is None:  # forgotten, long ago: its own fill alone
             if fill.exec_id in self._fill_ids:
                 self._settle(tracked, fill, {fill.exec_id: commission})
             return
-        if _correction_number(fill.exec_id) < _correction_number(booked.commission_of):
+        number = _correction_number(fill.exec_id)
+        if number < _correction_number(booked.commission_of):
             log.warning(
                 "%s: execution %s: commission %r not booked: the commission %r of its correction %s"
                 " replaces it",
                 self.name, fill.exec_id, commission, booked.commission, booked.commission_of,
             )  # fmt: skip
             return
+        unsettled = {
+            exec_id: shares
+            for exec_id, shares in booked.unsettled.items()
+            if _correction_number(exec_id) <= number
+        }
         difference = commission - booked.commission
-        if not booked.unsettled:
+        if not unsettled:
+            if booked.unsettled:
+                return  # only later corrections' fills are unsettled: their reports settle them
             if difference:
                 log.warning(
                     "%s: execution %s corrects %s: its commission %r replaces %r, but it booked no"
@@ -288,11 +297,12 @@ class Reporter:
                 " is settled on its fill as a refund",
                 self.name, fill.exec_id, booked.commission_of, commission, booked.commission, difference,
             )  # fmt: skip
-        shares = sum(booked.unsettled.values())
-        fees = {exec_id: difference * part / shares for exec_id, part in booked.unsettled.items()}
+        shares = sum(unsettled.values())
+        fees = {exec_id: difference * part / shares for exec_id, part in unsettled.items()}
         if self._settle(tracked, fill, fees):
             booked.commission, booked.commission_of = commission, fill.exec_id
-            booked.unsettled.clear()
+            for exec_id in unsettled:
+                del booked.unsettled[exec_id]
 
     def _settle(self, tracked: IbkrOrder, fill: FillHeard, fees: dict[str, float]) -> bool:
         """``fees`` (by fill id) as FILL_SETTLED events, from the commission report of ``fill``;
