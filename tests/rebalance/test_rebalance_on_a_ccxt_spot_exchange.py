@@ -87,7 +87,7 @@ def test_equity_values_a_currency_through_the_inverse_market_when_it_has_no_mark
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """USDT held with --quote-currency BTC, where only BTC/USDT is listed, is worth 1 / its mid
-    in BTC each: valued through USDT/BTC alone, it was left out of equity with a warning."""
+    in BTC each: a weight is a share of all the account holds."""
     market = BinanceMarket(symbols=("BTCUSDT",), trade_every_s=3600.0)  # its mid stays at 90,000
     with spot_exchange(monkeypatch, btc=0.5, market=market) as exchange:
         args = [
@@ -103,6 +103,29 @@ def test_equity_values_a_currency_through_the_inverse_market_when_it_has_no_mark
         assert report["equity"] == pytest.approx(0.5 + 1_000_000 / 90_000)
         assert report["warnings"] == []
         assert exchange.orders == {}
+
+
+def test_a_weight_of_a_market_priced_in_another_currency_than_the_equity_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A weight's size is weight * equity / price: an equity in BTC over a price in USDT would
+    sell nearly all the BTC held where the target buys."""
+    market = BinanceMarket(symbols=("BTCUSDT",), trade_every_s=3600.0)
+    with spot_exchange(monkeypatch, btc=0.5, market=market) as exchange:
+        args = [
+            *targets_file(tmp_path, {"symbol": "BTCUSDT", "weight": 0.5}),
+            *ccxt_args(exchange),
+            "--quote-currency",
+            "BTC",
+        ]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 1, result.output
+        said = (
+            "target BTCUSDT (row 1) is a weight of the equity in BTC, but BTC/USDT is priced in USDT:"
+            " give --quote-currency USDT, or a quantity"
+        )
+        assert said in result.output
+        assert exchange.orders == {} and exchange.balances["BTC"] == 0.5
 
 
 def watching(tmp_path: Path, exchange: BinanceStreamServer) -> subprocess.Popen[str]:

@@ -26,6 +26,7 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError, decimal
+from dita.rebalance.targets import TargetPortfolio
 from dita.risk import MarketLimits
 from dita.venues.ccxt import CcxtVenue
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
@@ -38,6 +39,7 @@ __all__ = [
     "open_trades",
     "read_account",
     "reference_prices",
+    "refuse_weights_priced_elsewhere",
     "send_plan",
     "working_quantities",
 ]
@@ -236,6 +238,29 @@ def _cash(
         f"quote currency {currency!r}: the account holds no balance in it and the venue quotes no "
         f"market in it (balances held: {', '.join(sorted(balances)) or 'none'})"
     )
+
+
+def refuse_weights_priced_elsewhere(venue: Any, portfolio: TargetPortfolio, quote_currency: str) -> None:
+    """Refuse a weight target whose market the venue prices in another currency than
+    ``quote_currency``: its size, weight * equity / price, would divide an equity in one currency
+    by a price in another. A venue that names no market's currencies is taken as it is."""
+    position_asset = getattr(venue, "position_asset", None)
+    if not isinstance(venue, VenueMarketInfo) or position_asset is None:
+        return
+    # Markets are listed under their ids (BTCUSDT) and their ccxt symbols (BTC/USDT), which
+    # alone name their currencies.
+    by_id = {str(position_asset(m)): m for m in venue.market_metadata() if "/" in m}
+    for target in portfolio.targets:
+        if target.weight is None:
+            continue
+        market = by_id.get(str(position_asset(target.symbol)))
+        priced_in = _quote_currencies([market]) if market else set()
+        if priced_in and quote_currency not in priced_in:
+            raise PlanError(
+                f"target {target.symbol} (row {target.row}) is a weight of the equity in {quote_currency}, "
+                f"but {market} is priced in {', '.join(sorted(priced_in))}: give --quote-currency "
+                f"{sorted(priced_in)[0]}, or a quantity"
+            )
 
 
 def _quote_currencies(markets: Iterable[str]) -> set[str]:

@@ -21,6 +21,7 @@ from dita.rebalance.execute import (
     named_positions,
     open_trades,
     read_account,
+    refuse_weights_priced_elsewhere,
     send_plan,
     working_quantities,
 )
@@ -87,6 +88,7 @@ def plan_rebalance(
             ) from None
     try:
         account = read_account(venue, portfolio.symbols(), quote_currency, trades, working)
+        refuse_weights_priced_elsewhere(venue, portfolio, quote_currency)
     except VenueUnavailable as exc:
         raise AccountUnreadable(f"the account could not be read from the venue: {exc}") from exc
     return make_plan(portfolio, account), account
