@@ -202,11 +202,9 @@ def test_an_order_placed_after_the_last_save_keeps_working_with_its_part_fill(
 
 def test_an_order_the_venue_took_as_the_run_was_killed_keeps_working(tmp_path: Path, strategy: str) -> None:
     """The bid is sent at bar 3, after the only save (bar 0); the venue takes it and the run is
-    killed before the kernel hears the answer: the log holds the order sent, unanswered. Found by
-    the chaos run (test_paper_kill_chaos.py): the catch-up knew an order placed after the save by
-    its venue id only, so it left this one out (`not caught up`), and reconciliation ended it as
-    a lost submit, an order the venue had taken. The next run's venue takes it as it was sent and
-    fills it at bar 7, as a run that was not killed does."""
+    killed before the kernel hears the answer: the log holds the order sent, unanswered, with no
+    venue id to find it by. Ended as a lost submit, an order the venue had taken would be lost;
+    the next run's venue takes it as it was sent and fills it at bar 7, as a run not killed does."""
     bid = ("--param", f"bid_from={T0 + 180}")
     data = _bars(tmp_path / "bars.csv", 11, lows={7: 40.0}, closes={9: 130.0})
     killed = tmp_path / "killed"

@@ -100,8 +100,8 @@ def read_log_after_save(kernel: Any, from_seq: int, to_seq: int) -> LogAfterSave
     fills, moves, intents = (sorted(rows[name], key=by_seq) for name in tables)
     read = LogAfterSave(fills=fills)
     for t in moves:
-        if t["trigger"] == "SUBMIT" and _sent_order(t):
-            read.sent.append(_sent_order(t))
+        if t["trigger"] == "SUBMIT" and (sent := _sent_order(t)):
+            read.sent.append(sent)
         elif t["trigger"] == "CANCEL_REQUESTED":
             read.cancels[t["trade_id"]] = float(t["ts"])
         elif t["trigger"] == "REJECT" and not str(t["event_id"]).startswith(EVENT_ID_PREFIX):

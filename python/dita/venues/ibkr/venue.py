@@ -364,7 +364,7 @@ class IbkrVenue:
         this kernel (no orderRef) carries slot 0 and an empty trade id."""
         with self._lock:
             self._ensure_connected()
-            self._ask_open_orders("TWS has not")
+            self._ask_open_orders("TWS has not listed its open orders")
             assets = self._assets_by_con_id()
             listed = []
             for said in self._conn.heard().orders:
@@ -436,7 +436,8 @@ class IbkrVenue:
         """What TWS says once asked for its open orders, ``client_order_id`` answered about.
         The answer to a submit may be on its way, or lost, while TWS lists the order when asked.
         VenueUnavailable when TWS says nothing of it within ``connect_timeout_s``."""
-        self._ask_open_orders(f"TWS has not answered about order {client_order_id!r} yet, nor")
+        unanswered = f"TWS has not answered about order {client_order_id!r} yet, nor listed its open orders"
+        self._ask_open_orders(unanswered)
         heard = self._conn.heard()
         if _unanswered(heard, client_order_id):
             # Sent, and TWS has said nothing of it even when asked: it may still arrive, or not.
@@ -446,15 +447,15 @@ class IbkrVenue:
             )
         return heard
 
-    def _ask_open_orders(self, said: str) -> None:
-        """Ask TWS for its open orders, waiting up to ``connect_timeout_s``; VenueUnavailable,
-        ``said`` first, when it does not list them in time, as of any venue not reached."""
+    def _ask_open_orders(self, unanswered: str) -> None:
+        """Ask TWS for its open orders, waiting up to ``connect_timeout_s``; VenueUnavailable
+        saying ``unanswered`` when it does not list them in time, as of any venue not reached."""
         timeout = self.settings.connect_timeout_s
         try:
             self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), timeout)
         except (TimeoutError, ConnectionError) as exc:
             raise VenueUnavailable(
-                f"{self.name}: {said} listed its open orders within {timeout:g} s ({type(exc).__name__})"
+                f"{self.name}: {unanswered} within {timeout:g} s ({type(exc).__name__})"
             ) from exc
 
     def positions(self) -> dict[str, float]:
