@@ -144,3 +144,44 @@ def test_an_intent_sent_from_on_fill_loses_no_fill_of_the_answer_being_routed(
     assert runtime.handles["reacts"].fills == strategy.fills_total == runtime.stats["fills"] == heard
     assert strategy.position("AAA") == kernel.slot_state(0).size == (0.0 if exit_on_entry else 3.0)
     assert strategy.busy("AAA") is not exit_on_entry
+
+
+class ColumnsFeeder(Strategy[Any]):
+    """Hands the runtime a later bar from its own callback, as a replay's rows do."""
+
+    data = ("bars",)
+
+    def __init__(self, *, name: str, through: str) -> None:
+        super().__init__(name=name)
+        self.through = through
+
+    def on_bar(self, item: Bar) -> None:
+        if item.ts != T0 + 60:
+            return
+        if self.through == "on_bar":
+            self.ctx._runtime.on_bar(bar(5))
+        else:
+            row = [[100.0], [101.0], [99.0], [100.0], [10.0]]
+            self.ctx._runtime.run_columns([T0 + 300.0], ["AAA"], row, "bars")
+
+
+@pytest.mark.parametrize("through", ["on_bar", "run_columns"])
+@pytest.mark.parametrize("progress", [None, lambda n: None], ids=["no progress", "progress"])
+def test_data_handed_over_from_a_callback_during_a_replay_of_columns_is_refused(
+    through: str, progress: Any
+) -> None:
+    """A replay hands its rows in chunks under one guard: a row handed back from a callback is
+    refused all the same, and the others hear every row in order."""
+    kernel = ExecutionKernel(max_slots=4, venue=ShadowVenue(), kernel_id="reentry")
+    runtime = TradingRuntime(kernel)
+    watcher = Watcher(name="watcher")
+    runtime.add_strategy(ColumnsFeeder(name="feeder", through=through))
+    runtime.add_strategy(watcher)
+    times = [T0 + 60 * m for m in (1, 2, 3)]
+    columns = [[100.0] * 3, [101.0] * 3, [99.0] * 3, [100.0] * 3, [10.0] * 3]
+    assert runtime.run_columns(times, ["AAA"] * 3, columns, "bars", progress=progress) == 3
+    assert watcher.seen == times
+    handle = runtime.handles["feeder"]
+    assert handle.status is StrategyStatus.ERROR
+    assert handle.error.startswith("RuntimeError: on_bar called while the runtime is handing out")
+    kernel.close()
