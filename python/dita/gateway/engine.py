@@ -45,7 +45,7 @@ from dita._kernel import (
     VenueAnswerNotLogged,
     VenueEvent,
 )
-from dita.gateway.asset_marks import AssetMarks
+from dita.gateway.asset_marks import AssetMarks, engaged_sides, engaged_slots
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand, asset_name
 from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
 from dita.logs import order_ids
@@ -277,7 +277,8 @@ class OrderEngine:
         self._remember = remember
         # The slots engaged when the session started, read once: a MARK reaches those an older
         # log left under another spelling of its symbol, and an order is matched against them.
-        self._marks = AssetMarks(kernel)
+        engaged = engaged_slots(kernel)
+        self._marks = AssetMarks(kernel, engaged)
         self.orders: OrderedDict[str, OrderRecord] = OrderedDict()
         # The client ids of the orders forgotten: a reuse is refused as one of a kept order is.
         self.forgotten = ForgottenIds()
@@ -291,7 +292,7 @@ class OrderEngine:
         self._told_fees: dict[int | None, float] = {}
         # symbol -> {slot_id: TradeSide name} of the slots that may hold a position in it (oldest
         # first): those engaged when the session started, then those this engine opened.
-        self._positions: dict[str, dict[int, str]] = self._marks.engaged_sides()
+        self._positions: dict[str, dict[int, str]] = engaged_sides(engaged)
         self._last_price: dict[str, float] = {}
         self.line: int | None = None  # input line being handled, named in error events
         # Polled venue events the kernel raised on (busy), given to it first at the next poll.
