@@ -682,7 +682,7 @@ def test_a_burst_is_held_until_it_ends(tmp_path: Path) -> None:
         assert journal.stats().written == 0  # without the hold: batches of 200 all along
         # No flush: once no rows come for max_delay, the burst is over and the rows go.
         rows = _rows_in(reference)
-        wait_until(lambda: journal.stats().written == rows, "the rows after the burst", timeout=30)
+        wait_until(lambda: journal.stats().written == rows, "the rows after the burst")
         assert_same_rows(journal, reference, "burst")
     finally:
         journal.close()
