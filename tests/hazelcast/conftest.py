@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from dita.control.hazelcast import CONTROL_PLANE_MAP
 from dita.projection.hazelcast import connect_client
 from dita.services.hazelcast import HazelcastMember, fetch_jars, free_port
 
@@ -92,3 +93,12 @@ def traded(hz_member: HazelcastMember, kernel_id: str) -> Iterator[Any]:
     assert projection.sync(timeout=30)
     yield kernel
     kernel.close()
+
+
+@pytest.fixture()
+def clean_control_entries(hz_client: Any) -> Iterator[None]:
+    """Entries are cluster-wide: a global HALTED left behind would halt the next test's kernels."""
+    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    entries.clear()
+    yield
+    entries.clear()

@@ -6,7 +6,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,14 +26,7 @@ from dita.control.hazelcast import (
 from dita.projection.hazelcast import HazelcastProjection, to_json_value
 from dita.services.hazelcast import HazelcastMember, free_port
 
-
-@pytest.fixture(autouse=True)
-def clean_entries(hz_client: Any) -> Iterator[None]:
-    """Entries are cluster-wide: a global HALTED left behind would halt the next test's kernels."""
-    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
-    entries.clear()
-    yield
-    entries.clear()
+pytestmark = pytest.mark.usefixtures("clean_control_entries")
 
 
 def _plane(member: HazelcastMember, **kwargs: Any) -> HazelcastControlPlane:

@@ -7,24 +7,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from hz_helpers import eventually, mode
 
 from dita import ExecutionKernel, KernelIntent
-from dita.control.hazelcast import CONTROL_PLANE_MAP, HazelcastControlPlane, write_entry
+from dita.control.hazelcast import HazelcastControlPlane, write_entry
 from dita.services.hazelcast import HazelcastMember
 
-
-@pytest.fixture(autouse=True)
-def clean_entries(hz_client: Any) -> Iterator[None]:
-    """Entries are cluster-wide: a global HALTED left behind would halt the next test's kernels."""
-    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
-    entries.clear()
-    yield
-    entries.clear()
+pytestmark = pytest.mark.usefixtures("clean_control_entries")
 
 
 def _plane(member: HazelcastMember) -> HazelcastControlPlane:

@@ -102,6 +102,15 @@ def entered(kernel: ExecutionKernel) -> str:
     return sent.order.client_order_id
 
 
+def assert_late_fill_booked(tws: TwsServer, kernel: ExecutionKernel, venue: IbkrVenue, coid: str) -> None:
+    """A fill of 3 of the ended order ``coid`` that TWS reports now is booked: the position opens."""
+    tws.fill(coid, 3.0, 190.0)
+    (late,) = feed(kernel, venue, 1)
+    assert (late.kind.name, late.size) == ("FILL", 3.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == pytest.approx(3.0)
+
+
 def cancel_intent() -> KernelIntent:
     return KernelIntent("c1", "tr-1", 0, "AAPL", "LONG", "CANCEL", 0.0, 0.0, timestamp=time.time())
 
@@ -591,11 +600,7 @@ def test_an_execution_that_raced_an_error_ending_a_working_order_is_booked(
     assert ended.kind.name == "CANCEL_ACK" and "TWS error 201" in ended.reason
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
 
-    tws.fill(coid, 3.0, 190.0)  # executed at the exchange before the end
-    (late,) = feed(kernel, venue, 1)
-    assert (late.kind.name, late.size) == ("FILL", 3.0)
-    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
-    assert kernel.slot_state(0).size == pytest.approx(3.0)
+    assert_late_fill_booked(tws, kernel, venue, coid)  # executed at the exchange before the end
 
 
 def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execution_is_booked(
@@ -611,11 +616,7 @@ def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execut
     assert ended.reason == "ibkr: TWS made the order inactive"
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
 
-    tws.fill(coid, 3.0, 190.0)  # executed at the exchange before the end, reported after it
-    (late,) = feed(kernel, venue, 1)
-    assert (late.kind.name, late.size) == ("FILL", 3.0)
-    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
-    assert kernel.slot_state(0).size == pytest.approx(3.0)
+    assert_late_fill_booked(tws, kernel, venue, coid)  # executed before the end, reported after it
 
 
 def test_an_order_tws_made_inactive_part_filled_is_a_cancel_stating_what_filled(
@@ -679,10 +680,7 @@ def test_an_order_tws_worked_and_ended_between_two_readings_is_a_cancel_and_its_
     assert events[1].reason.startswith(reason) and events[1].venue_order_id == events[0].venue_order_id
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
 
-    tws.fill(coid, 3.0, 190.0)  # executed in its moment at the exchange
-    (late,) = feed(kernel, venue, 1)
-    assert (late.kind.name, late.size) == ("FILL", 3.0)
-    assert kernel.slot_state(0).size == pytest.approx(3.0)
+    assert_late_fill_booked(tws, kernel, venue, coid)  # executed in its moment at the exchange
 
 
 def test_a_warning_right_after_tws_acknowledged_an_order_leaves_it_acknowledged(
@@ -866,10 +864,7 @@ def test_an_unfilled_order_tws_no_longer_lists_after_a_reconnect_is_a_cancel_and
     assert "no longer lists the order" in ended.reason
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
 
-    tws.fill(coid, 3.0, 190.0)  # executed before the end, reported after the listing
-    (late,) = feed(kernel, venue, 1)
-    assert (late.kind.name, late.size) == ("FILL", 3.0)
-    assert kernel.slot_state(0).size == pytest.approx(3.0)
+    assert_late_fill_booked(tws, kernel, venue, coid)  # executed before the end, reported after the listing
 
 
 def test_after_a_restart_the_orders_and_executions_reconcile_without_booking_a_fill_twice(
