@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from dita import ExecutionKernel
-from dita.gateway.engine import ForgottenIds, OrderEngine
+from dita.gateway.engine import OrderEngine
+from dita.gateway.forgotten_ids import ForgottenIds
 from dita.gateway.protocol import parse_line
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from dita import ExecutionKernel, MockVenueAdapter
-from dita.gateway.engine import ForgottenIds, OrderEngine
+from dita.gateway.engine import OrderEngine
+from dita.gateway.forgotten_ids import ForgottenIds
 from dita.gateway.protocol import parse_line
 
 Told = list[tuple[str, dict[str, Any]]]
