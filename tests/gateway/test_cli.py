@@ -20,17 +20,11 @@ import pytest
 from pydantic import ValidationError
 
 from dita.gateway.config import CONFIG_FILE_BYTES, GatewaySettings, SettingsError, load_settings
+from dita.services.hazelcast import free_port
 from gateway.helpers import DITA, wait_until
 from journal.helpers import held_chdb_directory
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

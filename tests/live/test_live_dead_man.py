@@ -8,7 +8,9 @@ import signal
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from live_process import dita, ended, free_port, get, wait_for
+from live_process import dita, ended, get, wait_for
+
+from dita.services.hazelcast import free_port
 
 HANGS = """
 import time

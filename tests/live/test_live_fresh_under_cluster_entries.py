@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 from binance_streams import BinanceStreamServer
-from live_process import dita, ended, free_port, get, wait_for
+from live_process import dita, ended, get, wait_for
 
 from dita.control.hazelcast import write_entry
 from dita.projection.hazelcast import connect_client
+from dita.services.hazelcast import free_port
 
 CLUSTER = "dita-live-fresh"
 

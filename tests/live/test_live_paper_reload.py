@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from live_process import dita, ended, free_port, get, wait_for
+from live_process import dita, ended, get, wait_for
+
+from dita.services.hazelcast import free_port
 
 CONFIG = """
 kernel_id = "e2e-paper"

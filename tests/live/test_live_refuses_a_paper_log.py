@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from binance_streams import BinanceStreamServer
-from live_process import ended, free_port, get, wait_for
+from live_process import ended, get, wait_for
 from test_live_run_resumes import start, write_config
 
 from dita import ExecutionKernel
+from dita.services.hazelcast import free_port
 
 
 @pytest.mark.parametrize("relabelled", [False, True], ids=["labelled PAPER", "HALTED since"])

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 from binance_streams import BinanceStreamServer
-from live_process import dita, ended, free_port, get, post, wait_for
+from live_process import dita, ended, get, post, wait_for
+
+from dita.services.hazelcast import free_port
 
 TOKEN = "e2e-token-of-the-live-run"
 

@@ -8,8 +8,10 @@ import signal
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from live_process import ended, free_port, get, wait_for
+from live_process import ended, get, wait_for
 from test_live_run_resumes import TOKEN, start, write_config
+
+from dita.services.hazelcast import free_port
 
 REFUSED = (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
 

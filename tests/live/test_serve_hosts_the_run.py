@@ -7,8 +7,10 @@ import signal
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from live_process import dita, ended, free_port, get, wait_for
+from live_process import dita, ended, get, wait_for
 from test_live_paper_reload import CONFIG
+
+from dita.services.hazelcast import free_port
 
 
 def test_serve_hosts_a_configured_run(exchange: BinanceStreamServer, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import math
 import os
+import random
 import re
 import shutil
 import signal
@@ -213,11 +214,28 @@ def fetch_jars(home: Path | None = None, version: str = HAZELCAST_VERSION) -> li
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
-    """A TCP port that nothing listens on right now (for tests that start their own members)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A TCP port that nothing listens on right now (for tests that start their own members).
+
+    It is drawn at random below the system's ephemeral range: a port the system hands out
+    itself could go to an outgoing connection between this answer and the caller's bind."""
+    first_ephemeral = _first_ephemeral_port()
+    for _ in range(100):
+        port = random.randrange(10_000, first_ephemeral)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ServiceError(f"no free TCP port on {host} between 10000 and {first_ephemeral}")
+
+
+def _first_ephemeral_port() -> int:
+    try:
+        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first = 32_768  # Linux's default, and below the IANA range other systems use
+    return max(first, 20_000)
 
 
 def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
