@@ -420,6 +420,21 @@ def test_order_status_of_an_order_tws_has_not_answered_about_even_asked_cannot_s
     assert len([r for r in tws.requests if r[0] == "5"]) == asked + 1
 
 
+def test_an_order_tws_has_not_answered_about_is_not_listed_open_and_reconciliation_leaves_it_unacknowledged(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=0.1, connect_timeout_s=0.5)
+    kernel = a_kernel(venue)
+    tws.lose_next = True  # ib_async holds the order as PendingSubmit, with no permId
+    coid = entered(kernel)
+    assert venue.open_orders() == []
+    report = kernel.reconcile_with_venue()
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and "TWS has not answered about order" in left["reason"]
+    (mine,) = kernel.open_orders()
+    assert (mine.venue_order_id, kernel.slot_state(0).fsm_state) == ("", TradeStage.ORDER_SENT)
+
+
 def test_open_orders_tws_does_not_list_in_time_are_a_venue_not_reached(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:

@@ -361,14 +361,16 @@ class IbkrVenue:
 
     def open_orders(self) -> list[VenueOrder]:
         """The orders TWS lists working for this client, for reconciliation; one not sent by
-        this kernel (no orderRef) carries slot 0 and an empty trade id."""
+        this kernel (no orderRef) carries slot 0 and an empty trade id. One TWS has not answered
+        about (no permId: ib_async's placeholder of a send) is left out: TWS has not taken it, and
+        reconciliation asks ``order_status`` of it, which says when TWS cannot say yet."""
         with self._lock:
             self._ensure_connected()
             self._ask_open_orders("TWS has not listed its open orders")
             assets = self._assets_by_con_id()
             listed = []
             for said in self._conn.heard().orders:
-                if said.status not in OPEN_STATUSES:
+                if said.status not in OPEN_STATUSES or not said.perm_id:
                     continue
                 tracked = self._orders.get(said.order_ref)
                 mine = tracked.order if tracked is not None else None
@@ -382,7 +384,7 @@ class IbkrVenue:
                         "LIMIT" if said.order_type == "LMT" else "MARKET",
                         said.limit_price,
                         said.total_quantity,
-                        venue_order_id=str(said.perm_id) if said.perm_id else "",
+                        venue_order_id=str(said.perm_id),
                         filled_size=said.filled,
                         avg_fill_price=said.avg_fill_price,
                         status=VenueOrderStatus.PARTIALLY_FILLED
