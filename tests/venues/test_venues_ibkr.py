@@ -248,6 +248,17 @@ def test_a_correction_adding_shares_at_a_lower_commission_settles_the_refund_on_
     assert said in caplog.text
 
 
+def heard_by_client(venue: IbkrVenue, exec_id: str, commission: bool, timeout: float = 5.0) -> None:
+    """Wait until ib_async holds the execution ``exec_id`` (with its ``commission`` report)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        fills = venue._conn.heard().fills
+        if any(f.exec_id == exec_id and (f.commission is not None or not commission) for f in fills):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"TWS's {'commission' if commission else 'execution'} {exec_id} not heard")
+
+
 def test_a_corrections_commission_on_an_execution_it_adds_no_shares_to_is_not_booked_and_names_both(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -260,8 +271,8 @@ def test_a_corrections_commission_on_an_execution_it_adds_no_shares_to_is_not_bo
 
     corrected = tws.correct_execution(first, 4.0, 189.9, commission=1.1)
     said = (
-        f"execution {corrected} corrects {first}: its commission 1.1 replaces 1.0, but it booked no"
-        " fill to settle the difference on: the kernel keeps 1.0 for the execution"
+        f"execution {corrected} corrects {first}: its commission 1.1 is not booked: it booked no fill"
+        f" to settle it on, and the kernel keeps the commission of {first}"
     )
     deadline = time.monotonic() + 5
     while said not in caplog.text and time.monotonic() < deadline:
@@ -271,44 +282,37 @@ def test_a_corrections_commission_on_an_execution_it_adds_no_shares_to_is_not_bo
     assert [r.levelname for r in caplog.records if "commission 1.1" in r.getMessage()] == ["WARNING"]
 
 
-# A correction whose commission comes before the execution's own: it settles the execution's
-# fills, split by their shares, and the execution's own commission, come later, is not booked.
-CORRECTED_FIRST = [(4.0, 1.1, [("first", 1.1)]), (5.0, 1.25, [("first", 1.0), ("corrected", 0.25)])]
+# A correction whose commission comes before the execution's own: a fill's fee counts from the
+# commission of the fill before it, so the execution's fills wait for the execution's report.
+CORRECTED_FIRST = [(4.0, 1.1, [("first", 1.0)]), (5.0, 1.25, [("first", 1.0), ("corrected", 0.25)])]
 
 
 @pytest.mark.parametrize(
     ("shares", "commission", "settled"), CORRECTED_FIRST, ids=["no shares added", "shares added"]
 )
-def test_a_corrections_commission_before_the_executions_own_settles_the_executions_fills(
+def test_a_corrections_commission_before_the_executions_own_waits_for_it_to_settle_the_fills(
     tws: TwsServer,
     make_venue: Callable[..., IbkrVenue],
-    caplog: pytest.LogCaptureFixture,
     shares: float,
     commission: float,
     settled: list[tuple[str, float]],
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    first = tws.fill(sent.order.client_order_id, 4.0, 190.0, commission=None)
+    coid = entered(kernel)
+    first = tws.fill(coid, 4.0, 190.0, commission=None)
     feed(kernel, venue, 1)
 
     corrected = tws.correct_execution(first, shares, 190.0, commission=commission)
     feed(kernel, venue, len(settled) - 1)
+    heard_by_client(venue, corrected, commission=True)
+    assert venue.account_events() == []
+    tws.report_commission(first, 1.0)
     ids = {"first": first, "corrected": corrected}
     fees = commissions(venue, len(settled))
     assert [(e.fill_id, e.fee) for e in fees] == [(ids[i], pytest.approx(fee)) for i, fee in settled]
     assert all(kernel.on_account_event(e).accepted for e in fees)
-    assert kernel.slot_state(0).fees_paid == pytest.approx(commission)
-
-    tws.report_commission(first, 1.0)  # late: the correction's replaces it
-    said = f"execution {first}: commission 1.0 not booked: the commission {commission} of its correction"
-    deadline = time.monotonic() + 5
-    while said not in caplog.text and time.monotonic() < deadline:
-        assert venue.account_events() == []
-        time.sleep(0.02)
-    assert said in caplog.text
+    assert kernel.slot_state(0).fees_paid == pytest.approx(sum(fee for _, fee in settled))
 
 
 # Each order in which TWS may send an execution (4 shares, commission 1.0) and its correction
@@ -319,27 +323,16 @@ HEARD_ORDERS = [
     for order in itertools.permutations(["exec .01", "exec .02", "commission .01", "commission .02"])
     if all(order.index(f"exec {n}") < order.index(f"commission {n}") for n in (".01", ".02"))
 ]
+# Those with the correction after the execution it corrects, as TWS sends them, and lists them.
+CORRECTION_AFTER = [order for order in HEARD_ORDERS if order.index("exec .01") < order.index("exec .02")]
 
 
-def heard_by_client(venue: IbkrVenue, exec_id: str, commission: bool, timeout: float = 5.0) -> None:
-    """Wait until ib_async holds the execution ``exec_id`` (with its ``commission`` report)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        fills = venue._conn.heard().fills
-        if any(f.exec_id == exec_id and (f.commission is not None or not commission) for f in fills):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"TWS's {'commission' if commission else 'execution'} {exec_id} not heard")
-
-
-@pytest.mark.parametrize("heard_order", HEARD_ORDERS, ids=[", ".join(o) for o in HEARD_ORDERS])
-def test_the_fees_of_a_corrected_execution_total_the_corrections_commission_in_any_order_heard(
-    tws: TwsServer, make_venue: Callable[..., IbkrVenue], heard_order: tuple[str, ...]
-) -> None:
-    venue = make_venue()
-    kernel = a_kernel(venue)
-    coid = entered(kernel)
-    first = tws.fill(coid, 4.0, 190.0, commission=None, reported=False)
+def settled_in_order(
+    tws: TwsServer, venue: IbkrVenue, kernel: ExecutionKernel, heard_order: tuple[str, ...]
+) -> list[AccountEvent]:
+    """The commissions the kernel books for an execution of 4 and its correction to 5 (``.01``,
+    ``.02``) of the kernel's entry, TWS sending them in ``heard_order`` (each read before the next)."""
+    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None, reported=False)
     corrected = first[:-2] + "02"
     sends: dict[str, Callable[[], object]] = {
         "exec .01": lambda: tws.repeat_execution(first),
@@ -353,18 +346,52 @@ def test_the_fees_of_a_corrected_execution_total_the_corrections_commission_in_a
         heard_by_client(
             venue, first if message.endswith(".01") else corrected, message.startswith("commission")
         )
-        # One reading of what TWS said so far, before its next message.
         for event in venue.poll_events():
             assert kernel.on_venue_event(event).accepted, event
         for fee in venue.account_events():
             assert kernel.on_account_event(fee).accepted, fee
             settled.append(fee)
-
     assert kernel.slot_state(0).size == pytest.approx(5.0)
+    return settled
+
+
+@pytest.mark.parametrize("heard_order", HEARD_ORDERS, ids=[", ".join(o) for o in HEARD_ORDERS])
+def test_the_fees_of_a_corrected_execution_total_the_corrections_commission_in_any_order_heard(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], heard_order: tuple[str, ...]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    settled = settled_in_order(tws, venue, kernel, heard_order)
     assert sum(e.fee for e in settled) == pytest.approx(1.2)
     assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
     fill_ids = [e.fill_id for e in settled]
     assert len(fill_ids) == len(set(fill_ids)), fill_ids  # each fill settled once
+
+
+@pytest.mark.parametrize("heard_order", CORRECTION_AFTER, ids=[", ".join(o) for o in CORRECTION_AFTER])
+def test_a_corrected_executions_fills_are_settled_at_the_same_fees_in_any_order_heard_and_after_a_restart(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path, heard_order: tuple[str, ...]
+) -> None:
+    first_venue = make_venue()
+    first_kernel = a_kernel(first_venue, tmp_path)
+    settled = [(e.fill_id, e.fee) for e in settled_in_order(tws, first_venue, first_kernel, heard_order)]
+    first, corrected = (e.exec_id for e in tws.book.executions)
+    assert settled == [(first, 1.0), (corrected, pytest.approx(0.2))]
+    first_kernel.close()
+    first_venue.close()
+    del first_kernel
+    gc.collect()
+
+    # The restarted venue reads both executions and both reports at once, and settles each fill
+    # at the fee the kernel has: a resend, not a self-trade's other side.
+    venue = make_venue()
+    kernel = a_kernel(venue, tmp_path)
+    report = kernel.reconcile_with_venue()
+    assert report.unresolved == [] and report.missed_fills == [], report
+    again = commissions(venue, 2)
+    assert [(e.fill_id, e.fee) for e in again] == settled
+    assert not any(kernel.on_account_event(e).accepted for e in again)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
 
 
 def test_order_status_counts_a_corrected_execution_once_at_its_corrected_price(

@@ -71,15 +71,15 @@ class IbkrOrder:
 
 @dataclass
 class BookedExecution:
-    """An execution booked as a fill: its first execId and the shares booked for it, those a
-    correction added included, and its commission: the fees settled for its fills in all, whose
-    commission report that is, and its fills not settled yet (shares by execId)."""
+    """An execution booked as fills: its first execId, the shares booked for it (those a
+    correction added included), its fills' execIds in the order booked, the commission each of
+    its execIds' reports stated, and its fills settled."""
 
     exec_id: str
     shares: float
-    commission: float = 0.0
-    commission_of: str = ""
-    unsettled: dict[str, float] = field(default_factory=dict)
+    fills: list[str] = field(default_factory=list)
+    commissions: dict[str, float] = field(default_factory=dict)
+    settled: set[str] = field(default_factory=set)
 
 
 class Reporter:
@@ -104,11 +104,9 @@ class Reporter:
         # refused by the kernel as a duplicate.
         self._events = events
         # Each execId once; the executions booked, by their id without TWS's correction number
-        # (a correction repeats the execution it replaces); the execIds the kernel has as fills;
-        # each execId's commission report once.
+        # (a correction repeats the execution it replaces); each execId's commission report once.
         self._seen_executions = BoundedIdSet()
         self._executions: RecentOrders[BookedExecution] = RecentOrders(100_000)
-        self._fill_ids = BoundedIdSet()
         self._commission_reports = BoundedIdSet()
         self._account_events: list[AccountEvent] = []
         # Orders by TWS's order id and by client order id, kept after the venue stops following
@@ -210,8 +208,7 @@ class Reporter:
     ) -> list[VenueEvent]:
         """``shares`` of ``fill`` as a fill of ``tracked`` for the execution ``booked``: reported,
         or matched to what the kernel booked before a restart."""
-        self._fill_ids.add(fill.exec_id)
-        booked.unsettled[fill.exec_id] = shares
+        booked.fills.append(fill.exec_id)
         if tracked.booked_unmatched > 0:
             # Booked by the kernel before the restart: matched, not reported again.
             tracked.booked_unmatched -= shares
@@ -255,68 +252,51 @@ class Reporter:
 
     def _commission(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
         """The commission TWS reports for ``fill``, which replaces that of the execution it
-        corrects: what it adds to the fees booked for the execution is settled on the
-        execution's fills not settled yet (by their shares) up to ``fill``'s own; a later
-        correction's fill is left to that correction's report, which replaces this one. The
-        kernel takes a second settlement of a settled fill for a self-trade's other side, so a
-        fill is settled once: what cannot be booked so is logged at WARNING."""
+        corrects. The kernel takes a second settlement of a settled fill at another fee for a
+        self-trade's other side, so each fill is settled once, at a fee every order of arrival
+        gives alike, a restart's listing too: the first fill its execId's commission, a
+        correction's fill its commission less that of the execution's fill before it. A fill
+        waits for both; a correction that booked no fill has nothing to settle (WARNING)."""
         booked = self._executions.get(execution_key(fill.exec_id))
-        if booked is None:  # forgotten, long ago: its own fill alone
-            if fill.exec_id in self._fill_ids:
-                self._settle(tracked, fill, {fill.exec_id: commission})
-            return
-        number = _correction_number(fill.exec_id)
-        if number < _correction_number(booked.commission_of):
-            log.warning(
-                "%s: execution %s: commission %r not booked: the commission %r of its correction %s"
-                " replaces it",
-                self.name, fill.exec_id, commission, booked.commission, booked.commission_of,
-            )  # fmt: skip
-            return
-        unsettled = {
-            exec_id: shares
-            for exec_id, shares in booked.unsettled.items()
-            if _correction_number(exec_id) <= number
-        }
-        difference = commission - booked.commission
-        if not unsettled:
-            if booked.unsettled:
-                return  # only later corrections' fills are unsettled: their reports settle them
-            if difference:
-                log.warning(
-                    "%s: execution %s corrects %s: its commission %r replaces %r, but it booked no"
-                    " fill to settle the difference on: the kernel keeps %r for the execution",
-                    self.name, fill.exec_id, booked.commission_of, commission, booked.commission,
-                    booked.commission,
-                )  # fmt: skip
-            booked.commission_of = fill.exec_id
-            return
-        if difference < 0 and booked.commission_of:
-            log.warning(
-                "%s: execution %s corrects %s: its commission %r replaces %r: the difference, %g,"
-                " is settled on its fill as a refund",
-                self.name, fill.exec_id, booked.commission_of, commission, booked.commission, difference,
-            )  # fmt: skip
-        shares = sum(unsettled.values())
-        fees = {exec_id: difference * part / shares for exec_id, part in unsettled.items()}
-        if self._settle(tracked, fill, fees):
-            booked.commission, booked.commission_of = commission, fill.exec_id
-            for exec_id in unsettled:
-                del booked.unsettled[exec_id]
-
-    def _settle(self, tracked: IbkrOrder, fill: FillHeard, fees: dict[str, float]) -> bool:
-        """``fees`` (by fill id) as FILL_SETTLED events, from the commission report of ``fill``;
-        one in another currency than the contract's is left out (logged): the kernel keeps the
-        fees it predicted."""
         currency = self._currencies.get(tracked.order.asset, "")
         if fill.commission_currency and currency and fill.commission_currency != currency:
+            why = f"is not in {currency}, the currency of {tracked.order.asset}"
+        else:
+            why = "is of an execution forgotten" if booked is None else ""
+        if booked is None or why:
             log.warning(
-                "%s: execution %s: commission %r %s is not in %s, the currency of %s: not booked",
-                self.name, fill.exec_id, fill.commission, fill.commission_currency, currency,
-                tracked.order.asset,
+                "%s: execution %s: commission %r %s %s: not booked",
+                self.name, fill.exec_id, commission, fill.commission_currency, why,
             )  # fmt: skip
-            return False
-        for fill_id, fee in fees.items():
+            return
+        booked.commissions[fill.exec_id] = commission
+        if fill.exec_id not in booked.fills:
+            number = _correction_number(fill.exec_id)
+            kept = next((f for f in reversed(booked.fills) if _correction_number(f) < number), booked.exec_id)
+            if booked.commissions.get(kept) != commission:
+                log.warning(
+                    "%s: execution %s corrects %s: its commission %r is not booked: it booked no fill"
+                    " to settle it on, and the kernel keeps the commission of %s",
+                    self.name, fill.exec_id, booked.exec_id, commission, kept,
+                )  # fmt: skip
+        self._settle(tracked, booked, fill.time or self._clock())
+
+    def _settle(self, tracked: IbkrOrder, booked: BookedExecution, at: float) -> None:
+        """Each fill of ``booked`` not settled whose fee the reports in give (``_commission``),
+        as a FILL_SETTLED event."""
+        for previous, fill_id in zip(["", *booked.fills], booked.fills, strict=False):
+            ready = fill_id in booked.commissions and (not previous or previous in booked.commissions)
+            if fill_id in booked.settled or not ready:
+                continue
+            before = booked.commissions.get(previous, 0.0)
+            fee = booked.commissions[fill_id] - before
+            if fee < 0:
+                log.warning(
+                    "%s: execution %s corrects %s: its commission %r replaces %r: the difference, %g,"
+                    " is settled on its fill as a refund",
+                    self.name, fill_id, booked.exec_id, booked.commissions[fill_id], before, fee,
+                )  # fmt: skip
+            booked.settled.add(fill_id)
             self._account_events.append(
                 AccountEvent(
                     f"{self.name}:commission:{fill_id}",
@@ -324,10 +304,9 @@ class Reporter:
                     asset=tracked.order.asset,
                     fee=fee,
                     fill_id=fill_id,
-                    timestamp=fill.time or self._clock(),
+                    timestamp=at,
                 )
             )
-        return True
 
     def _status(self, tracked: IbkrOrder, said: OrderHeard) -> list[VenueEvent]:
         if tracked.ended:
