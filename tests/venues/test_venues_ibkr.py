@@ -645,6 +645,48 @@ def test_an_execution_that_raced_an_error_ending_a_working_order_is_booked(
     assert_late_fill_booked(tws, kernel, venue, coid)  # executed at the exchange before the end
 
 
+# Not a warning to ib_async, which marks the order Cancelled, while TWS works it on.
+ROUTED = (
+    10311,
+    "This order will be directly routed to NASDAQ. Direct routed orders may result in higher fees.",
+)
+
+
+def test_an_error_after_which_tws_lists_the_order_working_leaves_it_working_in_the_kernel(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.error(coid, *ROUTED, ends=False)
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    assert [o.client_order_id for o in venue.open_orders()] == [coid]
+
+    tws.fill(coid, 4.0, 190.0)
+    assert [e.kind.name for e in feed(kernel, venue, 1)] == ["FILL"]
+    (ended,) = kernel.process_intent(cancel_intent()).emitted_events
+    assert (ended.kind.name, ended.filled_size) == ("CANCEL_ACK", 4.0)
+    assert kernel.slot_state(0).size == pytest.approx(4.0) and kernel.open_orders() == []
+
+
+def test_an_execution_after_an_error_does_not_end_the_order_before_tws_lists_its_open_orders(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(connect_timeout_s=0.3)
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.mute_open_orders = True
+    tws.error(coid, *ROUTED, ends=False)
+    # The execution read before the status that follows it: ib_async's status stays Cancelled.
+    tws.repeat_execution(tws.fill(coid, 4.0, 190.0, reported=False))
+    assert [e.kind.name for e in feed(kernel, venue, 1)] == ["FILL"]
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    tws.mute_open_orders = False
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
 def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execution_is_booked(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:

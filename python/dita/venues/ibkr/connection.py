@@ -69,7 +69,7 @@ class OrderHeard:
     filled: float
     avg_fill_price: float
     # The error code of the last change of status when an error made it (ib_async marks an
-    # order Cancelled on error 201 as on 202): the error itself says what happened.
+    # order Cancelled on any error it does not grade a warning): the error says what happened.
     error_code: int
     # Whether TWS worked the order at some time (PreSubmitted, Submitted or PendingCancel in its
     # log), whatever it says now: those statuses may pass between two readings, and a warning
@@ -204,7 +204,8 @@ def _fill(fill: Any) -> FillHeard:
 
 def _order(trade: Any) -> OrderHeard:
     order, status = trade.order, trade.orderStatus
-    last = trade.log[-1] if trade.log else None
+    # A fill's entry repeats the status and changes none.
+    last = next((e for e in reversed(trade.log) if not e.message.startswith("Fill ")), None)
     return OrderHeard(
         order_id=int(order.orderId),
         perm_id=int(order.permId or status.permId),

@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
-from dita.venues.ibkr.connection import CANCELED_STATUSES, ErrorHeard, FillHeard, Heard, OrderHeard
+from dita.venues.ibkr.connection import (
+    CANCELED_STATUSES,
+    ENDED_STATUSES,
+    ErrorHeard,
+    FillHeard,
+    Heard,
+    OrderHeard,
+)
 
 __all__ = [
     "CANCEL_REFUSED",
@@ -27,11 +34,12 @@ __all__ = [
 
 log = logging.getLogger("dita.venues.ibkr")
 
-# How TWS's error codes about an order read, as ib_async grades them (``Wrapper.error``): a
-# warning leaves the order working; a refused cancel (no such order working: it filled or ended
-# already, or is not cancellable yet) answers the cancel; any other error ended the order at TWS.
-# 10349 (a time in force set from TWS's presets) is a notice the order works on after.
-CANCELED = 202
+# How TWS's error codes about an order read. A warning (ib_async's, ``Wrapper.error``, and 10349,
+# a time in force set from TWS's presets) leaves the order working; a refused cancel (no such
+# order working: it filled or ended already, or is not cancellable yet) answers the cancel; 201
+# (rejected) and 202 (canceled) end the order. After any other TWS may work the order on (a
+# modification refused, a notice), so the order is in question until TWS lists its open orders.
+REJECTED, CANCELED = 201, 202
 CANCEL_REFUSED = frozenset({135, 161, 10147, 10148})
 WARNINGS = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
 # A price off the tick: a new order's end, a warning about a working one (a modification refused).
@@ -57,6 +65,9 @@ class IbkrOrder:
     booked_unmatched: float = 0.0
     # TWS's filled size when the order ended: fills still owed while ``filled`` is below it.
     ended_filled: float = 0.0
+    # Why it ended should TWS, asked for its open orders, not list it working ("": not in
+    # question): an error TWS may work it on after, or a reconnect.
+    in_question: str = ""
 
     @property
     def venue_order_id(self) -> str:
@@ -158,17 +169,21 @@ class Reporter:
             events.extend(self._error(tracked, error, heard))
         return events
 
-    def unlisted(self, heard: Heard, orders: dict[str, IbkrOrder]) -> list[VenueEvent]:
-        """The ends of the ``orders`` followed that TWS's listing after a reconnect (``heard``,
-        its fills reported first) leaves out: they ended while the connection was down (at the
-        close, in TWS, or the submit never arrived), with what the day's executions filled."""
-        listed = {said.order_ref for said in heard.orders}
+    def unlisted(self, heard: Heard, questioned: list[IbkrOrder]) -> list[VenueEvent]:
+        """The ends of the ``questioned`` orders (``in_question`` when TWS was asked for its open
+        orders) that its listing (``heard``, its fills reported first) does not show working,
+        with TWS's filled size: no status of them will come. The others are in question no more."""
+        said_of = {said.order_ref: said for said in heard.orders}
         events: list[VenueEvent] = []
-        for coid, tracked in orders.items():
-            if tracked.ended or tracked.settled or coid in listed:
-                continue
-            reason = f"{self.name}: TWS no longer lists the order after a reconnect: it ended meanwhile"
-            events.extend(self._end(tracked, 0.0, reason))
+        for tracked in questioned:
+            reason, tracked.in_question = tracked.in_question, ""
+            said = said_of.get(tracked.order.client_order_id)
+            if said is not None and said.status not in ENDED_STATUSES:
+                log.info(
+                    "%s: TWS lists order %s working: it works on", self.name, tracked.order.client_order_id
+                )
+            elif not tracked.settled:
+                events.extend(self._end(tracked, said.filled if said is not None else 0.0, reason))
         return events
 
     def _ack(self, tracked: IbkrOrder, perm_id: int) -> list[VenueEvent]:
@@ -332,6 +347,11 @@ class Reporter:
             return [cancel_reject(self._events, tracked, self._clock(), reason)]
         if is_warning(error.code, tracked.acknowledged):
             log.warning("%s (order %s works on)", reason, tracked.order.client_order_id)
+            return []
+        if error.code not in (REJECTED, CANCELED):
+            log.warning("%s (order %s: TWS's open orders are asked whether it works on)", reason,
+                        tracked.order.client_order_id)  # fmt: skip
+            tracked.in_question = reason
             return []
         said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
         filled = said.filled if said is not None else 0.0

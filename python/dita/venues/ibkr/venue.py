@@ -69,7 +69,7 @@ class IbkrVenue:
         self._contracts: dict[str, Any] = {}
         self._limits: dict[str, MarketLimits] = {}
         self._last_connect = 0.0
-        # After a reconnect: the orders TWS lists anew are compared with those followed once.
+        # After a reconnect, TWS's open orders and the day's executions are listed in full.
         self._relist_due = False
         self._conn = IbkrConnection(self.settings)
         try:
@@ -105,6 +105,12 @@ class IbkrVenue:
         self._contracts.clear()  # qualified again on the new connection
         self._connect()
         self._relist_due = True
+        # A new session knows only what TWS lists: an order that ended while the connection was
+        # down is in no list, and no status of it will ever come.
+        for tracked in self._orders.values():
+            tracked.in_question = tracked.in_question or (
+                f"{self.name}: TWS no longer lists the order after a reconnect: it ended meanwhile"
+            )
 
     def close(self) -> None:
         with self._lock:
@@ -266,33 +272,33 @@ class IbkrVenue:
         return mine
 
     def _news(self) -> list[VenueEvent]:
-        relisted = self._relist_due and self._relisted()
+        questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
+        listed = (self._relist_due or bool(questioned)) and self._listed()
         heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
-        if relisted:
-            # A new session knows only what TWS listed: an order that ended while the
-            # connection was down is in no list, and no status of it will ever come.
-            self._relist_due = False
-            events += self._reporter.unlisted(heard, self._orders)
+        if listed:
+            events += self._reporter.unlisted(heard, questioned)
         for coid in [c for c, o in self._orders.items() if o.settled]:
             del self._orders[coid]
         return events
 
-    def _relisted(self) -> bool:
-        """Whether TWS listed its open orders and the day's executions in full since the
-        reconnect. ib_async's own listing at the connect goes on past one that timed out, and
-        an order missing from a cut listing is not over."""
+    def _listed(self) -> bool:
+        """Whether TWS listed its open orders in full, after a reconnect the day's executions too.
+        ib_async's own listing at the connect goes on past one that timed out, and an order
+        missing from a cut listing is not over."""
         timeout = self.settings.connect_timeout_s
         try:
             self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), timeout)
-            self._conn.wait(lambda: self._conn.ib.reqExecutionsAsync(), timeout)
+            if self._relist_due:
+                self._conn.wait(lambda: self._conn.ib.reqExecutionsAsync(), timeout)
         except (TimeoutError, ConnectionError) as exc:
             log.warning(
-                "%s: TWS did not list its orders after the reconnect (%s); asked again at the next poll",
+                "%s: TWS did not list its orders (%s); asked again at the next poll",
                 self.name,
                 type(exc).__name__,
             )
             return False
+        self._relist_due = False
         return True
 
     # -- after a restart -----------------------------------------------------------------
