@@ -15,6 +15,10 @@ Orders are per symbol and side; the kernel thinks in slots. The mapping (docs/re
 The engine keeps, per symbol, the slots that may hold a position in it: those holding a
 position or an order when the session started, then those it opened. Finding a position reads
 one slot per candidate rather than every slot per order.
+
+The orders working when the session starts (an embedder's, or recovered from the kernel's log)
+are the session's to manage as its own: each is listed under the kernel's client order id, a
+CANCEL takes it, and the stop cancels it. A log has one writer, so nobody else manages them.
 """
 
 from __future__ import annotations
@@ -41,10 +45,19 @@ from dita._kernel import (
     TradeStage,
     VenueAnswerNotLogged,
     VenueEvent,
+    VenueOrder,
 )
 from dita.gateway.asset_marks import AssetMarks, engaged_sides, engaged_slots
 from dita.gateway.forgotten_ids import ForgottenIds
-from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand, asset_name
+from dita.gateway.protocol import (
+    CancelCommand,
+    Command,
+    MarkCommand,
+    OrderCommand,
+    QueryCommand,
+    asset_name,
+    client_id_fits,
+)
 from dita.kernel import FILL_TRIGGERS, ExecutionKernel, applied_events, booked_fill
 from dita.logs import order_ids
 from dita.risk import KERNEL_MAX
@@ -182,6 +195,39 @@ class OrderEngine:
         self._polled = PolledEvents()
         # Account events the kernel raised on (busy), as the polled ones.
         self._account_waiting: deque[AccountEvent] = deque()
+        for state in engaged:
+            self._told_fees[state.slot_id] = state.fees_paid
+        for order in kernel.open_orders():
+            self._take_over(order)
+
+    def _take_over(self, order: VenueOrder) -> None:
+        """Lists ``order``, working when the session started, as a session order: under the
+        kernel's client order id, or one naming its slot where that id is not one a command can
+        send (an embedder's kernel id with a ``/``, or over 64 characters)."""
+        client_id = order.client_order_id
+        if not client_id_fits(client_id) or client_id in self.orders:
+            client_id = base = f"slot-{order.slot_id}-{'entry' if order.is_entry else 'exit'}"
+            copies = 1
+            while client_id in self.orders:  # a kernel's own id of this spelling: never seen
+                copies += 1
+                client_id = f"{base}-{copies}"
+        rec = OrderRecord(
+            client_id=client_id,
+            side=order.order_side.name,
+            symbol=asset_name(order.asset),
+            qty=order.size,
+            price=order.price if order.order_type == OrderType.LIMIT else None,
+            action="ENTER" if order.is_entry else "EXIT",
+            slot_id=order.slot_id,
+            trade_id=order.trade_id,
+            status=order.status.name,
+            filled_qty=order.filled_size,
+            avg_price=order.avg_fill_price,
+            order_id=order.client_order_id,
+        )
+        self.orders[client_id] = rec
+        self._working[client_id] = rec
+        self._by_order[rec.order_id] = rec
 
     # --- dispatch ------------------------------------------------------------------------
 
@@ -354,35 +400,36 @@ class OrderEngine:
         """Why ``cmd`` is refused rather than opening the other side beside ``busy``: doing so
         while this side is still being closed, or still being entered, is rarely meant."""
         opposite = f"the {'LONG' if cmd.side == 'SELL' else 'SHORT'} {cmd.symbol} on slot {busy.slot_id}"
-        if busy.stage not in _ENTERING:
-            exit_order = next(
-                (
-                    r
-                    for r in self._working.values()
-                    if r.action == "EXIT" and r.slot_id == busy.slot_id and r.trade_id == busy.trade_id
-                ),
-                None,
-            )
-            if exit_order is None:
+        action = "ENTER" if busy.stage in _ENTERING else "EXIT"
+        # The session's orders include those working when it started; an order another thread
+        # placed on the kernel since is not one of them.
+        working = next(
+            (
+                r
+                for r in self._working.values()
+                if r.action == action and r.slot_id == busy.slot_id and r.trade_id == busy.trade_id
+            ),
+            None,
+        )
+        if action == "EXIT":
+            if working is None:
                 return "EXIT_WORKING", (
-                    f"{opposite} already has an exit working from before this session, not one of its"
-                    " orders; wait for it"
+                    f"{opposite} already has an exit working, placed on the kernel outside this session;"
+                    " wait for it"
                 )
             return "EXIT_WORKING", (
-                f"{opposite} already has an exit working, order {exit_order.client_id!r}; wait for it or"
-                f" CANCEL {exit_order.client_id} first"
+                f"{opposite} already has an exit working, order {working.client_id!r}; wait for it or"
+                f" CANCEL {working.client_id} first"
             )
         filled = "partly filled" if busy.size > 0.0 else "nothing filled yet"
-        # The session's ENTER names its trade after its client id.
-        entry = self.orders.get(busy.trade_id)
-        if entry is None or entry.action != "ENTER" or entry.slot_id != busy.slot_id:
+        if working is None:
             return "ENTRY_WORKING", (
-                f"{opposite} is still being entered by an order of trade {busy.trade_id!r} from before"
-                f" this session ({filled}), not one of its orders; wait for it to fill, then close it"
+                f"{opposite} is still being entered by an order of trade {busy.trade_id!r} placed on the"
+                f" kernel outside this session ({filled}); wait for it to fill, then close it"
             )
         return "ENTRY_WORKING", (
-            f"{opposite} is still being entered by order {entry.client_id!r}, {filled}; CANCEL"
-            f" {entry.client_id} first (or wait for it to fill), then close what filled"
+            f"{opposite} is still being entered by order {working.client_id!r}, {filled}; CANCEL"
+            f" {working.client_id} first (or wait for it to fill), then close what filled"
         )
 
     def _opposite_position(self, cmd: OrderCommand) -> tuple[_OpenPosition | None, _BusyPosition | None]:
@@ -537,8 +584,9 @@ class OrderEngine:
         )
 
     def cancel_working(self, each: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
-        """At the session's stop: cancel every order still working, each answered as a CANCEL
-        is (without cancel_received: the client sent none), inside ``each()``. Positions stay open."""
+        """At the session's stop: cancel every order still working, those working when the session
+        started too, each answered as a CANCEL is (without cancel_received: the client sent none),
+        inside ``each()``. Positions stay open."""
         self.line = None
         for rec in list(self._working.values()):
             if rec.slot_id is not None and rec.status not in TERMINAL:

@@ -28,6 +28,7 @@ __all__ = [
     "ProtocolError",
     "QueryCommand",
     "asset_name",
+    "client_id_fits",
     "json_float",
     "line_too_long",
     "parse_line",
@@ -361,6 +362,14 @@ def _symbol(value: Any) -> str:
         field="symbol",
         value=value,
     )
+
+
+def client_id_fits(value: str) -> bool:
+    """Whether a command can name an order by ``value`` (``_client_id`` takes it as it is)."""
+    try:
+        return _client_id(value) == value
+    except ProtocolError:
+        return False
 
 
 def _client_id(value: Any) -> str:
