@@ -243,3 +243,91 @@ def test_a_version_whose_account_the_exchange_did_not_answer_for_is_tried_again_
         assert "nothing sent, retrying: the account could not be read" in err.read_text()
         assert exchange.account_failing == []  # the failure was answered, not skipped
         assert len(exchange.orders) == 1 and exchange.balances["BTC"] == 0.6
+
+
+def _equity_dry_run(tmp_path: Path, exchange: BinanceStreamServer) -> tuple[int, str]:
+    """A dry run of a BTCUSDT weight on ``exchange``: its exit code and output."""
+    args = [*targets_file(tmp_path, {"symbol": "BTCUSDT", "weight": 0.5}), *ccxt_args(exchange), "--dry-run"]
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.output
+
+
+MARKETS = ("BTCUSDT", "ETHUSDT", "DOGEUSDT")  # the markets the exchange lists
+HELD = {"ETH": 2.0, "DOGE": 1000.0}
+HELD_EQUITY = 1_000_000 + 0.5 * 90_000 + (2.0 + 1000.0) * 90_000  # every mid stays at 90,000
+
+
+def test_the_currencies_held_are_valued_from_one_tickers_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each currency held but not targeted was valued from its own order book: one request per
+    currency. They are valued from one 24hr tickers request; only the target's book is asked."""
+    market = BinanceMarket(symbols=MARKETS, trade_every_s=3600.0)
+    with spot_exchange(monkeypatch, btc=0.5, market=market, **HELD) as exchange:
+        code, output = _equity_dry_run(tmp_path, exchange)
+        assert code == 0, output
+        report = json.loads(output.splitlines()[-1])
+        assert (report["equity"], report["warnings"]) == (pytest.approx(HELD_EQUITY), [])
+        assert exchange.rest_calls("GET", "/api/v3/ticker/24hr") == 1
+        assert exchange.rest_calls("GET", "/api/v3/depth") == 1  # BTCUSDT's, the target's
+
+
+def test_a_currency_whose_ticker_states_no_bid_or_ask_is_valued_from_its_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    market = BinanceMarket(symbols=MARKETS, trade_every_s=3600.0)
+    market.tickers_without_quotes = {"DOGEUSDT"}
+    with spot_exchange(monkeypatch, btc=0.5, market=market, **HELD) as exchange:
+        code, output = _equity_dry_run(tmp_path, exchange)
+        assert code == 0, output
+        report = json.loads(output.splitlines()[-1])
+        assert report["equity"] == pytest.approx(HELD_EQUITY)
+        assert report["warnings"] == []
+        assert exchange.rest_calls("GET", "/api/v3/ticker/24hr") == 1
+        assert exchange.rest_calls("GET", "/api/v3/depth") == 2  # BTCUSDT's and DOGEUSDT's
+
+
+def test_an_exchange_without_a_tickers_request_values_each_currency_from_its_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ccxt
+
+    described = ccxt.binance.describe
+
+    def without_tickers(self: object) -> dict[str, object]:
+        description = described(self)  # type: ignore[arg-type]
+        return {**description, "has": {**description["has"], "fetchTickers": False}}
+
+    monkeypatch.setattr(ccxt.binance, "describe", without_tickers)
+    market = BinanceMarket(symbols=MARKETS, trade_every_s=3600.0)
+    with spot_exchange(monkeypatch, btc=0.5, market=market, **HELD) as exchange:
+        code, output = _equity_dry_run(tmp_path, exchange)
+        assert code == 0, output
+        assert json.loads(output.splitlines()[-1])["equity"] == pytest.approx(HELD_EQUITY)
+        assert exchange.rest_calls("GET", "/api/v3/ticker/24hr") == 0
+        assert exchange.rest_calls("GET", "/api/v3/depth") == 3
+
+
+def test_a_tickers_request_the_exchange_refuses_names_the_currencies_it_was_to_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    market = BinanceMarket(symbols=MARKETS, trade_every_s=3600.0)
+    market.tickers_failing.append(DISCONNECTED)
+    with spot_exchange(monkeypatch, btc=0.5, market=market, **HELD) as exchange:
+        code, output = _equity_dry_run(tmp_path, exchange)
+        assert code == 1, output
+        said = "cannot plan the rebalance, nothing sent: the account could not be read from the venue"
+        assert said in output and "-1001" in output, output
+        assert "(the tickers asked to value the balances held: DOGE at DOGE/USDT, ETH at ETH/USDT)" in output
+
+
+def test_a_book_the_exchange_refuses_for_a_currency_without_a_ticker_quote_names_the_currency_and_market(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    market = BinanceMarket(symbols=MARKETS, trade_every_s=3600.0)
+    market.tickers_without_quotes = {"DOGEUSDT"}
+    market.depth_failing["DOGEUSDT"] = [DISCONNECTED]
+    with spot_exchange(monkeypatch, btc=0.5, market=market, **HELD) as exchange:
+        code, output = _equity_dry_run(tmp_path, exchange)
+        assert code == 1, output
+        assert "-1001" in output and "(the DOGE/USDT book asked to value the DOGE held)" in output, output

@@ -8,13 +8,16 @@ live with ``{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1s", ...], "id": n
 (its ``k.x`` true on the frame that closes the period), ``depthUpdate`` (first and final update
 ids ``U`` and ``u``, bids ``b`` and asks ``a`` as [price, quantity], quantity 0 removing the
 level) and the book ticker (``u``, ``s``, ``b``, ``B``, ``a``, ``A``, no event type). REST:
-``GET /api/v3/depth`` (``lastUpdateId``, ``bids``, ``asks``) and ``GET /api/v3/klines`` (rows
+``GET /api/v3/depth`` (``lastUpdateId``, ``bids``, ``asks``), ``GET /api/v3/klines`` (rows
 [open time, open, high, low, close, volume, close time, quote volume, trades, taker base, taker
-quote, "0"]). Source: Binance's spot API documentation, "WebSocket Streams for Binance"
-(binance/binance-spot-api-docs, web-socket-streams.md: Trade Streams, Kline/Candlestick Streams,
-Diff. Depth Stream, Individual Symbol Book Ticker Streams -- ``u`` "order book updateId", the
-same id the depth stream's ``u`` counts --, "How to manage a local order book correctly") and
-"Market Data endpoints" (rest-api.md: Order book, Kline/Candlestick data).
+quote, "0"]) and ``GET /api/v3/ticker/24hr`` (``symbol``, or ``symbols`` as a JSON array, or
+neither for all: the FULL answer, ``bidPrice``/``askPrice`` the book's top, ``"0.00000000"`` for
+a side the book lacks; an unknown symbol is -1121 "Invalid symbol."). Source: Binance's spot
+API documentation, "WebSocket Streams for Binance" (binance/binance-spot-api-docs,
+web-socket-streams.md: Trade Streams, Kline/Candlestick Streams, Diff. Depth Stream, Individual
+Symbol Book Ticker Streams -- ``u`` "order book updateId", the same id the depth stream's ``u``
+counts --, "How to manage a local order book correctly") and "Market Data endpoints"
+(rest-api.md: Order book, Kline/Candlestick data, 24hr ticker price change statistics).
 
 The market trades every ``trade_every_s`` at a seeded random walk and rebuilds its book around
 the price every ``depth_every_s``, sending its book ticker with each depth update; a kline period
@@ -131,6 +134,13 @@ class BinanceMarket:
         self.faults_injected: dict[str, int] = {}
         self.forced: list[str] = []
         self.snapshots = 0
+        # Symbols whose 24hr ticker states no bid and no ask ("0.00000000"), as Binance's does for
+        # a market whose book is empty; their depth is answered as usual.
+        self.tickers_without_quotes: set[str] = set()
+        # The answers (HTTP status, body) the next 24hr ticker requests get.
+        self.tickers_failing: list[tuple[int, dict[str, Any]]] = []
+        # The answers (HTTP status, body) the next depth requests of a symbol get, by symbol.
+        self.depth_failing: dict[str, list[tuple[int, dict[str, Any]]]] = {}
         # While set, a connection to the streams is refused (503): the network down.
         self.refusing = False
         # While set, the streams send nothing: no frame, no ping, no pong (a stale connection).
@@ -145,6 +155,7 @@ class BinanceMarket:
     def mount(self, app: web.Application) -> None:
         app.router.add_get("/api/v3/depth", self._depth)
         app.router.add_get("/api/v3/klines", self._klines)
+        app.router.add_get("/api/v3/ticker/24hr", self._ticker_24hr)
         app.router.add_get("/ws/{stream:.*}", self._websocket)
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._stop)
@@ -377,6 +388,9 @@ class BinanceMarket:
 
     async def _depth(self, request: web.Request) -> web.Response:
         symbol = request.query["symbol"]
+        if self.depth_failing.get(symbol):
+            status, body = self.depth_failing[symbol].pop(0)
+            return web.json_response(body, status=status)
         limit = int(request.query.get("limit") or 100)
         book = self.books[symbol]
         self.snapshots += 1
@@ -387,6 +401,53 @@ class BinanceMarket:
                 "asks": [[_text(p), _text(book.asks[p])] for p in sorted(book.asks)[:limit]],
             }
         )
+
+    async def _ticker_24hr(self, request: web.Request) -> web.Response:
+        if self.tickers_failing:
+            status, body = self.tickers_failing.pop(0)
+            return web.json_response(body, status=status)
+        q = request.query
+        one = q.get("symbol")
+        if one is not None:
+            asked = [one]
+        else:
+            asked = json.loads(q["symbols"]) if "symbols" in q else list(self.symbols)
+        if any(symbol not in self.books for symbol in asked):
+            return web.json_response({"code": -1121, "msg": "Invalid symbol."}, status=400)
+        answers = [self._ticker(symbol) for symbol in asked]
+        return web.json_response(answers[0] if one is not None else answers)
+
+    def _ticker(self, symbol: str) -> dict[str, Any]:
+        """``symbol``'s 24hr ticker, the FULL answer; its figures but the book's and the last price
+        are plausible, not computed."""
+        bid, bid_size, ask, ask_size = self.books[symbol].top()
+        if symbol in self.tickers_without_quotes:
+            bid = bid_size = ask = ask_size = 0.0
+        price, now = self.price[symbol], _now_ms()
+        trades = self.trades[symbol]
+        return {
+            "symbol": symbol,
+            "priceChange": _text(0.0),
+            "priceChangePercent": "0.000",
+            "weightedAvgPrice": _text(price),
+            "prevClosePrice": _text(price),
+            "lastPrice": _text(price),
+            "lastQty": _text(trades[-1].quantity if trades else 0.0),
+            "bidPrice": _text(bid),
+            "bidQty": _text(bid_size),
+            "askPrice": _text(ask),
+            "askQty": _text(ask_size),
+            "openPrice": _text(price),
+            "highPrice": _text(price),
+            "lowPrice": _text(price),
+            "volume": _text(sum(t.quantity for t in trades)),
+            "quoteVolume": _text(sum(t.quantity * t.price for t in trades)),
+            "openTime": now - 86_400_000,
+            "closeTime": now,
+            "firstId": trades[0].trade_id if trades else -1,
+            "lastId": trades[-1].trade_id if trades else -1,
+            "count": len(trades),
+        }
 
     async def _klines(self, request: web.Request) -> web.Response:
         q = request.query

@@ -61,6 +61,7 @@ SUBSCRIPTION_ID = 0
 REQUEST_WEIGHTS = {
     "GET /api/v3/time": 1,
     "GET /api/v3/exchangeInfo": 20,
+    "GET /api/v3/ticker/24hr": 2,  # for 1-20 symbols; 80 for all
     "POST /api/v3/order": 1,
     "GET /api/v3/order": 4,
     "DELETE /api/v3/order": 1,

@@ -29,7 +29,7 @@ from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, Pla
 from dita.rebalance.targets import TargetPortfolio
 from dita.risk import MarketLimits
 from dita.venues.ccxt import CcxtVenue
-from dita.venues.protocol import VenueEventStream, VenueMarketInfo, poll_once
+from dita.venues.protocol import VenueEventStream, VenueMarketInfo, VenueUnavailable, poll_once
 
 __all__ = [
     "Fill",
@@ -193,12 +193,13 @@ def _balances_value(
 ) -> float:
     """What every balance but ``quote``'s is worth in ``quote``, each at the mid of its market
     against it (``CUR/QUOTE``), else at 1 / the mid of the inverse market (``QUOTE/CUR``); a
-    target's market at the target's price. A balance with neither market, or no price there, is
-    left out and named in ``warnings``: equity is short of it."""
+    target's market at the target's price, the others' from one tickers request where the
+    exchange has one (``_mids``). A balance with neither market, or no price there, is left out
+    and named in ``warnings``: equity is short of it."""
     priced_as = {str(venue.position_asset(s)): prices[s] for s in symbols if s in prices}
     listed = venue.market_metadata()
-    total = 0.0
     unvalued: list[str] = []
+    held: list[tuple[str, float, str]] = []  # currency, amount, the market it is valued in
     for currency, amount in sorted(balances.items()):
         if currency == quote or not amount:
             continue
@@ -206,18 +207,45 @@ def _balances_value(
         if market not in listed and inverse not in listed:
             unvalued.append(f"{amount:g} {currency} (no {market} or {inverse} market)")
             continue
-        valued_in = market if market in listed else inverse
-        price = priced_as.get(str(venue.position_asset(valued_in)))
-        if price is None:
-            price = reference_prices(venue, [valued_in]).get(valued_in)
+        held.append((currency, amount, market if market in listed else inverse))
+    unpriced = {m: c for c, _, m in held if str(venue.position_asset(m)) not in priced_as}
+    mids = _mids(venue, unpriced)
+    total = 0.0
+    for currency, amount, valued_in in held:
+        price = priced_as.get(str(venue.position_asset(valued_in)), mids.get(valued_in))
         if price is None:
             unvalued.append(f"{amount:g} {currency} (no price for {valued_in})")
             continue
         # QUOTE/CUR's mid is CUR per QUOTE, above 0 (reference_prices): a CUR is 1 / mid QUOTE.
-        total += float(amount) * (price if valued_in == market else 1.0 / price)
+        total += float(amount) * (price if valued_in == f"{currency}/{quote}" else 1.0 / price)
     if unvalued:
         warnings.append(f"equity leaves out what cannot be valued in {quote}: {', '.join(unvalued)}")
     return total
+
+
+def _mids(venue: Any, markets: dict[str, str]) -> dict[str, float]:
+    """The mid of each of ``markets`` (market -> the currency it values): from one tickers
+    request where the exchange has one, each market it states no bid or ask for (or all of them,
+    where it has none) from its own book (``reference_prices``). A market with no price is left
+    out. A request that fails raises ``VenueUnavailable`` naming the currencies and markets."""
+    if not markets:
+        return {}
+    fetch = getattr(venue, "fetch_ticker_mids", None)
+    mids: dict[str, float] = {}
+    if callable(fetch):
+        try:
+            mids = dict(fetch(list(markets)) or {})
+        except VenueUnavailable as exc:
+            asked = ", ".join(f"{currency} at {market}" for market, currency in markets.items())
+            raise VenueUnavailable(f"{exc} (the tickers asked to value the balances held: {asked})") from exc
+    for market, currency in markets.items():
+        if market in mids:
+            continue
+        try:
+            mids.update(reference_prices(venue, [market]))
+        except VenueUnavailable as exc:
+            raise VenueUnavailable(f"{exc} (the {market} book asked to value the {currency} held)") from exc
+    return mids
 
 
 def _cash(

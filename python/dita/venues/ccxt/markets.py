@@ -1,7 +1,7 @@
 """The exchange's markets as the venue trades them: which are loaded (spot, or linear contracts of
 one base unit), each market's rules (lot step, tick size, minimums) and filters (``filters``), the
-``markets`` setting, an order's size and price checked against the exchange's rounding, and the top
-of a market's book."""
+``markets`` setting, an order's size and price checked against the exchange's rounding, the top
+of a market's book, and the mids of many markets' tickers."""
 
 from __future__ import annotations
 
@@ -304,6 +304,27 @@ class Markets:
         would not; ``MarketFilters.refusal``)."""
         found = self.filters.get(symbol)
         return found.refusal(order, working_orders) if found is not None else ""
+
+    def ticker_mids(self, assets: list[str]) -> dict[str, float] | None:
+        """The bid/ask mid of each of ``assets`` from one tickers request (public data); None
+        when the exchange has no such request (ccxt's ``has["fetchTickers"]``). An asset that is
+        no market here, or whose ticker states no bid or no ask, is left out: its book is asked
+        instead. A request that fails raises ``VenueUnavailable``."""
+        if not self._client.exchange.has.get("fetchTickers"):
+            return None
+        symbols = {asset: self.symbol(asset) for asset in assets}
+        wanted = sorted({symbol for symbol in symbols.values() if symbol is not None})
+        tickers = self._client.account_call("fetch_tickers", wanted) if wanted else {}
+        mids: dict[str, float] = {}
+        for asset, symbol in symbols.items():
+            ticker = tickers.get(symbol) if symbol is not None and isinstance(tickers, dict) else None
+            if not isinstance(ticker, dict):
+                continue
+            bid, ask = number(ticker.get("bid")), number(ticker.get("ask"))
+            # Binance states "0.00000000" for the side of an empty book.
+            if math.isfinite(bid) and math.isfinite(ask) and bid > 0 and ask > 0:
+                mids[asset] = (bid + ask) / 2
+        return mids
 
     def top_of_book(self, asset: str) -> TopOfBook:
         """The exchange's best bid and ask for ``asset`` now (public data, no keys needed)."""

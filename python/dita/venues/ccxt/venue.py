@@ -218,6 +218,18 @@ class CcxtVenue:
             self._reporter.commission_prices.note(symbol, (top.bid + top.ask) / 2.0)
         return top
 
+    @_serialized
+    def fetch_ticker_mids(self, assets: list[str]) -> dict[str, float] | None:
+        """The bid/ask mid of each of ``assets`` from one tickers request (public data): one
+        request where ``fetch_top_of_book`` takes one per asset. None when the exchange has no
+        such request; an asset whose ticker states no bid or ask is left out (``Markets.ticker_mids``)."""
+        mids = self._markets.ticker_mids(assets)
+        for asset, mid in (mids or {}).items():
+            symbol = self._markets.symbol(asset)
+            if symbol is not None:
+                self._reporter.commission_prices.note(symbol, mid)
+        return mids
+
     # -- orders --------------------------------------------------------------------------
 
     @_serialized
