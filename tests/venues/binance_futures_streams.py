@@ -6,7 +6,8 @@ with the futures API in place of spot's. One account in one-way mode (each marke
 What it speaks, as ccxt.pro's binance follows a USD-M account (``authenticate`` with type
 linear): the REST endpoints the venue calls (``/fapi/v1/exchangeInfo``, ``/fapi/v1/time``,
 ``/fapi/v1/order`` POST/GET/DELETE, ``/fapi/v1/userTrades``, ``/fapi/v1/openOrders``,
-``/fapi/v3/account``, ``/fapi/v3/positionRisk``, ``/fapi/v1/leverageBracket``) and the listen
+``/fapi/v3/account``, ``/fapi/v3/positionRisk``, ``/fapi/v1/leverageBracket``, and
+``/fapi/v1/depth``, the market's book as spot's depth gives it) and the listen
 key's: ``POST /fapi/v1/listenKey`` answers the account's active key (a new one once it expired),
 ``PUT`` keeps it alive (-1125 for a key that does not exist), ``DELETE`` closes it. The stream is
 the listen key's connection: ``/ws/<listenKey>`` and ``/private/ws/<listenKey>`` as Binance
@@ -97,6 +98,8 @@ class BinanceFuturesServer(BinanceStreamServer):
         self.wallet = 1_000_000.0
         self.listen_key: str | None = None
         self.listen_keys_made = 0
+        # A market given (``market=``) trades and answers its depth at /fapi/v1/depth.
+        self._books = options.get("market") is not None
         self._listen_key_numbers = itertools.count(1)
         super().__init__(faults, **options)
 
@@ -111,6 +114,9 @@ class BinanceFuturesServer(BinanceStreamServer):
         app.router.add_get("/fapi/v3/account", self._account)
         app.router.add_get("/fapi/v3/positionRisk", self._position_risk)
         app.router.add_get("/fapi/v1/leverageBracket", self._leverage_bracket)
+        if self._books:
+            app.router.add_get("/fapi/v1/depth", self.market.depth)
+            self.market.run_on(app)
         app.router.add_post("/fapi/v1/listenKey", self._new_listen_key)
         app.router.add_put("/fapi/v1/listenKey", self._keep_listen_key)
         app.router.add_delete("/fapi/v1/listenKey", self._close_listen_key)

@@ -153,10 +153,14 @@ class BinanceMarket:
         self._tasks: list[asyncio.Task[Any]] = []
 
     def mount(self, app: web.Application) -> None:
-        app.router.add_get("/api/v3/depth", self._depth)
+        app.router.add_get("/api/v3/depth", self.depth)
         app.router.add_get("/api/v3/klines", self._klines)
         app.router.add_get("/api/v3/ticker/24hr", self._ticker_24hr)
         app.router.add_get("/ws/{stream:.*}", self._websocket)
+        self.run_on(app)
+
+    def run_on(self, app: web.Application) -> None:
+        """Trade and quote while ``app`` runs, for an app that serves some of the routes only."""
         app.on_startup.append(self._start)
         app.on_shutdown.append(self._stop)
 
@@ -386,7 +390,9 @@ class BinanceMarket:
 
     # -- REST ----------------------------------------------------------------------------
 
-    async def _depth(self, request: web.Request) -> web.Response:
+    async def depth(self, request: web.Request) -> web.Response:
+        """The depth snapshot, as spot's ``GET /api/v3/depth`` and USD-M futures'
+        ``GET /fapi/v1/depth`` answer it (``E`` and ``T`` aside, which futures' adds)."""
         symbol = request.query["symbol"]
         if self.depth_failing.get(symbol):
             status, body = self.depth_failing[symbol].pop(0)

@@ -147,7 +147,8 @@ def read_account(
 ) -> Account:
     """The account before a rebalance: positions, market limits, prices of the targets and of
     what is held, and equity (``quote_currency``'s balance plus what else is held at those
-    prices: the positions, or on a spot exchange every currency balance, ``_balances_value``);
+    prices: the paper venue's positions, bought with its cash; on a spot exchange every currency
+    balance, ``_balances_value``; on a futures exchange nothing, its balance being the margin);
     ``trades``: the kernel's open trades an order may exit; ``working``: what its working orders
     have left to fill per symbol (``working_quantities``)."""
     symbols = list(symbols)
@@ -172,9 +173,19 @@ def read_account(
         )
     if _positions_are_balances(venue):
         held = _balances_value(venue, balances, quote_currency, symbols, prices, warnings)
+    elif _positions_are_contracts(venue):
+        # A futures position is not bought with the balance, so its value is not the account's:
+        # the balance is (Binance's is the margin balance, the wallet plus the unrealised PnL).
+        held = 0.0
     else:
         held = sum(q * prices[s] for s, q in positions.items())
     return Account(positions, cash + held, prices, limits, trades, dict(working or {}), tuple(warnings))
+
+
+def _positions_are_contracts(venue: Any) -> bool:
+    """Whether ``venue``'s positions are futures contracts (a ccxt linear venue): held on margin,
+    not paid for out of the balance as the paper venue's are."""
+    return isinstance(venue, CcxtVenue) and venue.settings.market_type == "linear"
 
 
 def _positions_are_balances(venue: Any) -> bool:
