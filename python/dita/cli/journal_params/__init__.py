@@ -1,14 +1,14 @@
 """``dita journal sql --param``: each value read as ClickHouse would read it for its
 placeholder's type, and refused where ClickHouse would change it without saying so (an integer
-past its type, digits past a Decimal's scale or a DateTime64's precision, an impossible day, a
-NULL where the type takes none), naming the parameter and the value.
+past its type, a float past its range, digits past a Decimal's scale or a DateTime64's
+precision, an impossible day, a NULL where the type takes none), naming the parameter and the value.
 
 One file per family of types, read in this order:
 
 - ``__init__.py``: the ``--param`` pairs and the query's placeholders they go to.
 - ``type_names.py``: a placeholder's type as written, read (Nullable and LowCardinality
   taken off, arguments split).
-- ``numeric.py``: integers and decimals.
+- ``numeric.py``: integers, decimals and floats.
 - ``times.py``: Date, Date32, DateTime and DateTime64.
 - ``composites.py``: Array, Tuple and Map values, each part checked as a value of its type.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 from dita.cli._common import fail, require_utf8
 from dita.cli.journal_params.composites import _check_composite_params
-from dita.cli.journal_params.numeric import _check_decimal_params, _check_int_params
+from dita.cli.journal_params.numeric import _check_decimal_params, _check_float_params, _check_int_params
 from dita.cli.journal_params.times import _check_time_params
 
 __all__ = ["query_params"]
@@ -36,6 +36,7 @@ def query_params(query: str, pairs: list[str] | None) -> dict[str, Any]:
     _check_time_params(found, params)
     _check_int_params(found, params)
     _check_decimal_params(found, params)
+    _check_float_params(found, params)
     _check_composite_params(found, params)
     return params
 

@@ -11,6 +11,7 @@ from dita.cli.journal_params.numeric import (
     _FLOAT_TYPES,
     _INT_TEXT,
     _decimal_scale,
+    _float_refusal,
     _holds,
     _int_bounds,
     _past_scale,
@@ -28,8 +29,9 @@ from dita.cli.journal_params.type_names import (
 def _check_composite_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
     """Refuse a value inside an Array, Tuple or Map placeholder's value, at any depth, that
     ClickHouse would read as another value without a word: an integer its type cannot hold
-    (``[300]`` as an Array(UInt8) is ``[44]``), digits past a Decimal's scale, NULL where its
-    type is not Nullable (``[NULL]`` is ``[0]``) and a time that names no real time. A text
+    (``[300]`` as an Array(UInt8) is ``[44]``), a float it reads as inf or 0 (``[1e39]`` as an
+    Array(Float32)), digits past a Decimal's scale, NULL where its type is not Nullable
+    (``[NULL]`` is ``[0]``) and a time that names no real time. A text
     read otherwise than here is left to ClickHouse, which refuses it."""
     for name, type_ in found:
         value = params.get(name)
@@ -89,6 +91,9 @@ def _check_element(name: str, value: str, type_: str, element: _Text) -> None:
             f"--param {name}={value!r}: {element.text} is outside what a {type_} holds ({low} to "
             f"{high}); ClickHouse would read it as another number without saying so"
         )
+    refusal = _float_refusal(element.text, type_)
+    if refusal is not None:
+        fail(f"--param {name}={value!r}: {element.text} is {refusal}")
     scale = _decimal_scale(type_)
     if scale is not None and _past_scale(element.text, scale):
         fail(

@@ -1,9 +1,11 @@
-"""Integer and Decimal placeholders: what each type holds, and a value refused where
+"""Integer, Decimal and Float placeholders: what each type holds, and a value refused where
 ClickHouse would read it as another number without saying so."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from dita.cli._common import fail
@@ -120,3 +122,81 @@ def _check_decimal_params(found: list[tuple[str, str]], params: dict[str, Any]) 
 
 # The float types, as _base_type spells them.
 _FLOAT_TYPES = ("float32", "float64", "bfloat16", "float", "real", "single", "double", "double precision")
+
+
+@dataclass(frozen=True)
+class _FloatRange:
+    """What a float type holds: a number of magnitude above ``infinite_above`` is read as inf
+    (or -inf), one not 0 below ``zero_below`` as 0. ``largest`` and ``nearest_zero`` as
+    ClickHouse prints them."""
+
+    infinite_above: Decimal
+    zero_below: Decimal
+    largest: str
+    nearest_zero: str
+
+
+def _over_two_to(n: int, times: int = 1) -> Decimal:
+    """``times`` * 2**-n exactly (``times`` * 5**n / 10**n): Decimal arithmetic would round it."""
+    return Decimal(f"{times * 5**n}e-{n}")
+
+
+# Each bound half a step past the type's last number, where rounding goes over to inf or 0.
+# A BFloat16 is read as a Float32 with its last 16 bits cut off: the same largest magnitude,
+# and 0 below its own smallest (2**-133).
+_FLOAT32 = _FloatRange(Decimal(2**128 - 2**103), _over_two_to(150), "3.4028235e38", "1e-45")
+_FLOAT_RANGES = {
+    **dict.fromkeys(("float32", "float", "real", "single"), _FLOAT32),
+    **dict.fromkeys(
+        ("float64", "double", "double precision"),
+        _FloatRange(Decimal(2**1024 - 2**970), _over_two_to(1075), "1.7976931348623157e308", "5e-324"),
+    ),
+    # 2**-133 less half a Float32's last step, 2**-150: (2**17 - 1) * 2**-150.
+    "bfloat16": _FloatRange(
+        _FLOAT32.infinite_above, _over_two_to(150, 2**17 - 1), "3.3895314e38", "9.1835e-41"
+    ),
+}
+# What ClickHouse reads as a float parameter in decimal: a sign, digits with a point, an exponent.
+_FLOAT_TEXT = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:[eE]([+-]?[0-9]+))?")
+
+
+def _float_refusal(text: str, type_: str) -> str | None:
+    """Why the number ``text`` is refused for the float type ``type_``: outside what the type
+    holds (ClickHouse reads it as inf or -inf) or nearer 0 than any of its numbers but 0 (read
+    as 0). None for another type, a number the type holds, and a text that is no decimal number
+    (ClickHouse refuses it, or reads inf and nan as written)."""
+    bounds = _FLOAT_RANGES.get(_base_type(type_))
+    match = _FLOAT_TEXT.fullmatch(text)
+    if bounds is None or match is None:
+        return None
+    mantissa, exponent = match[1], match[2] or "0"
+    if not mantissa.strip("+-.0"):
+        return None  # zero, at any exponent
+    # An exponent of more digits than Decimal takes is past every float's range as 10**9 is.
+    digits = exponent.lstrip("+-").lstrip("0") or "0"
+    power = int(digits) if len(digits) <= 9 else 10**9
+    magnitude = Decimal(f"{mantissa}e{-power if exponent.startswith('-') else power}").copy_abs()
+    if magnitude > bounds.infinite_above:
+        return (
+            f"outside what a {type_.strip()} holds (-{bounds.largest} to {bounds.largest}); ClickHouse "
+            f"would read it as {'-inf' if mantissa.startswith('-') else 'inf'} without saying so"
+        )
+    if magnitude < bounds.zero_below:
+        return (
+            f"nearer 0 than any {type_.strip()} but 0 ({bounds.nearest_zero} the nearest); ClickHouse "
+            "would read it as 0 without saying so"
+        )
+    return None
+
+
+def _check_float_params(found: list[tuple[str, str]], params: dict[str, Any]) -> None:
+    """Refuse a value for a float placeholder that ClickHouse would read as inf, -inf or 0:
+    one past the type's range (1e999 for a Float64, 1e39 for a Float32), or one not 0 nearer 0
+    than its smallest. ``inf`` and ``nan`` written as such are taken as asked."""
+    for name, type_ in found:
+        value = params.get(name)
+        if not isinstance(value, str):
+            continue
+        refusal = _float_refusal(value, type_)
+        if refusal is not None:
+            fail(f"--param {name}={value!r}: {refusal}")
