@@ -265,8 +265,20 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
             columns, types = list(result.column_names), [t.name for t in result.column_types]
     except Exception as exc:
         if "MEMORY_LIMIT_EXCEEDED" not in str(exc):
-            from clickhouse_connect.driver.exceptions import DatabaseError, StreamFailureError
+            from clickhouse_connect.driver.exceptions import (
+                DatabaseError,
+                OperationalError,
+                StreamFailureError,
+            )
 
+            # A query ClickHouse refused: a DatabaseError, or from chDB a StreamFailureError (an
+            # OperationalError, which otherwise says the journal was not reached).
+            if isinstance(exc, StreamFailureError) or (
+                isinstance(exc, DatabaseError) and not isinstance(exc, OperationalError)
+            ):
+                syntax_error = _syntax_error(client, sql)
+                if syntax_error is not None:
+                    raise DatabaseError(syntax_error) from exc
             quoted = QUOTED_QUERY.search(str(exc)) is not None
             if isinstance(exc, StreamFailureError) or (isinstance(exc, DatabaseError) and quoted):
                 # ClickHouse's error of the query: it failed, the journal was reached (a
@@ -290,6 +302,32 @@ def execute(client: Any, sql: str, parameters: dict[str, Any] | None = None) -> 
         except Exception as exc:  # the query itself answered: its rows, no names
             log.debug("could not describe an empty result's columns: %r", exc)
     return QueryResult(columns=columns, types=types, rows=rows, truncated=truncated)
+
+
+# The call _syntax_error asks ClickHouse to parse the query with, as its errors name it: "In
+# scope SELECT formatQuery('SELECT 1 +')" (other versions: "While processing formatQuery(...)").
+_FORMAT_QUERY_CALL = re.compile(
+    r":? (?:In scope|While processing) (?:SELECT )?formatQuery\(.*(?=\. \(SYNTAX_ERROR\))", re.S
+)
+
+
+def _syntax_error(client: Any, sql: str) -> str | None:
+    """ClickHouse's syntax error of ``sql`` as the caller wrote it, or None when it parses.
+
+    The client runs a query with a FORMAT clause appended, which an unfinished one takes in:
+    `SELECT 1 +` reads `FORMAT` as a column, `SELECT 1 AS` fails at `Native`. ClickHouse's error
+    of that run names a clause the caller never wrote; parsing the text alone names its own
+    fault and position ("failed at position 11 (end of query)")."""
+    from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
+
+    try:
+        client.query("SELECT formatQuery({sql:String})", parameters={"sql": sql})
+    except OperationalError:
+        return None  # the journal went away: the query's own error says more
+    except DatabaseError as exc:
+        said = str(exc)
+        return _FORMAT_QUERY_CALL.sub("", said) if "(SYNTAX_ERROR)" in said else None
+    return None
 
 
 # server.py and directory.py import execute and the client from this module: imported after them.
