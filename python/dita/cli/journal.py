@@ -78,6 +78,12 @@ def _print(result: Any, fmt: str) -> None:
             "are here; narrow the query (WHERE, LIMIT or an aggregate)"
         )
         typer.echo(f"warning: {cut}", err=True)
+    for name, type_ in result.times_cut_to_microseconds():
+        typer.echo(
+            f"warning: column {shown(name)!r} is {shown(type_)}: its times print to the microsecond, "
+            f"the digits after the 6th left off; select toString({shown(name)}) to print every digit",
+            err=True,
+        )
     if fmt == "json":
         # An object per row keeps one value per name: `SELECT 1, 1` or two joined tables'
         # `kernel_id` would print fewer columns than the query has, without a word.

@@ -134,6 +134,23 @@ class QueryResult:
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
+    def times_cut_to_microseconds(self) -> list[tuple[str, str]]:
+        """The columns, as (name, type), whose type keeps time past the microsecond: a
+        DateTime64 or Time64 of precision 7 to 9, alone or inside an Array, Tuple, Map or
+        Nullable. Their values are here to the microsecond only, the digits after the 6th cut
+        off: the client reads them into Python's datetime and timedelta, which keep no more.
+        ``toString()`` of such a column gives ClickHouse's text with every digit."""
+        return [
+            (name, type_)
+            for name, type_ in zip(self.columns, self.types, strict=True)
+            if _PAST_MICROSECONDS.search(_QUOTED_IN_TYPE.sub("''", type_))
+        ]
+
+
+_PAST_MICROSECONDS = re.compile(r"\b(?:DateTime64|Time64)\(\s*[789]\s*[,)]")
+# A quoted text in a type name (a time zone, an Enum's names) may read as any type.
+_QUOTED_IN_TYPE = re.compile(r"'(?:[^'\\]|\\.)*'")
+
 
 def _jsonable(value: Any) -> Any:
     if value is None or isinstance(value, bool | int | float | str):

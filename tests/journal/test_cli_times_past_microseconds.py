@@ -1,0 +1,58 @@
+"""A result column keeping time past the microsecond (DateTime64 or Time64 of precision 7 to 9)
+is read into Python's datetime and timedelta, which keep microseconds: `dita journal sql` says
+so on stderr for each such column, naming the column, its type and toString() to print every
+digit, instead of leaving the nanoseconds off without a word."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from dita.cli import app
+from dita.journal.clickhouse import ClickHouseJournal
+from dita.journal.query import QueryResult
+
+runner = CliRunner()
+
+_AT = "'2026-01-02 03:04:05.123456789'"
+
+
+def _warning(name: str, type_: str) -> str:
+    return (
+        f"warning: column {name!r} is {type_}: its times print to the microsecond, the digits after "
+        f"the 6th left off; select toString({name}) to print every digit"
+    )
+
+
+class TestATimePastTheMicrosecond:
+    def test_is_named_in_a_warning_for_each_such_column(self, class_journal: ClickHouseJournal) -> None:
+        sql = (
+            f"SELECT toDateTime64({_AT}, 9) AS t, [toNullable(toDateTime64({_AT}, 7, 'UTC'))] AS u, "
+            f"toTime64('03:04:05.123456789', 8) AS w, toDateTime64({_AT}, 6) AS v"
+        )
+        out = runner.invoke(
+            app, ["journal", "sql", "--dsn", f"chdb://{class_journal.target.path}", "-f", "csv", sql]
+        )
+        assert out.exit_code == 0, out.output
+        assert out.stderr.splitlines() == [
+            _warning("t", "DateTime64(9)"),
+            _warning("u", "Array(Nullable(DateTime64(7, 'UTC')))"),
+            _warning("w", "Time64(8)"),
+        ]
+        assert out.stdout.splitlines()[1].startswith("2026-01-02T03:04:05.123456,"), out.stdout
+
+    def test_prints_every_digit_through_to_string(self, class_journal: ClickHouseJournal) -> None:
+        sql = f"SELECT toString(toDateTime64({_AT}, 9)) AS t"
+        out = runner.invoke(
+            app, ["journal", "sql", "--dsn", f"chdb://{class_journal.target.path}", "-f", "csv", sql]
+        )
+        assert out.exit_code == 0, out.output
+        assert out.stdout.splitlines() == ["t", "2026-01-02 03:04:05.123456789"] and out.stderr == ""
+
+
+def test_a_time_to_the_microsecond_or_a_quoted_type_name_is_not_warned_of() -> None:
+    result = QueryResult(
+        columns=["ts", "e", "z"],
+        types=["DateTime64(6, 'UTC')", "Enum8('DateTime64(9)' = 1)", "DateTime64(9, 'Europe/Paris')"],
+        rows=[],
+    )
+    assert result.times_cut_to_microseconds() == [("z", "DateTime64(9, 'Europe/Paris')")]
