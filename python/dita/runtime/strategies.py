@@ -15,6 +15,7 @@ from dita._text import shortened
 from dita.strategy import Strategy
 
 if TYPE_CHECKING:
+    from dita.runtime.orders import OrderSubmission
     from dita.runtime.trading_runtime import TradingRuntime
 
 # How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
@@ -96,8 +97,9 @@ class StrategyContext:
     """What a strategy reaches through ``self.ctx``: the kernel, the clock, new ids and
     submission."""
 
-    def __init__(self, runtime: TradingRuntime) -> None:
+    def __init__(self, runtime: TradingRuntime, orders: OrderSubmission) -> None:
         self._runtime = runtime
+        self._orders = orders
         self.kernel = runtime.kernel
         self._intent_seq = 0
         self._trade_seq = 0
@@ -132,8 +134,8 @@ class StrategyContext:
         self, strategy: Strategy[Any], intent: KernelIntent, slot_id: int
     ) -> KernelOutcome:
         """The runtime's INVALID_SLOT_ID of ``intent`` (on slot -1) naming ``slot_id``, an
-        integer no KernelIntent holds (``TradingRuntime.refuse_slot_past_64_bits``)."""
-        return self._runtime.refuse_slot_past_64_bits(strategy, intent, slot_id)
+        integer no KernelIntent holds (``OrderSubmission.refuse_slot_past_64_bits``)."""
+        return self._orders.refuse_slot_past_64_bits(strategy, intent, slot_id)
 
     def trade_owner(self, trade_id: str) -> str | None:
         """The name of the strategy whose trade ``trade_id`` is (held, or freed from its slot:

@@ -99,7 +99,6 @@ class TradingRuntime:
         # halts a bust account's entries there); one raising stops the intent.
         self.intent_checks: list[Callable[[KernelIntent], None]] = []
         self.stats = _new_stats()
-        self.ctx = StrategyContext(self)
 
         # The parts, each with its own state; those built later call those built earlier.
         calls = CallDepth()
@@ -145,6 +144,7 @@ class TradingRuntime:
             self.intent_checks,
         )
         self._orders.record_data_place = bool(record_data_place)
+        self.ctx = StrategyContext(self, self._orders)
         self._doubts = OrdersInDoubt(kernel, self._router, self._venue_data, self._clock, calls, self.stats)
         # Once the runtime is out of every call, it cancels the entries of strategies that left.
         self._lifecycle = Lifecycle(
@@ -289,14 +289,6 @@ class TradingRuntime:
         """Send ``strategy``'s ``intent`` through the kernel (what ``Strategy.submit`` and its
         helpers call), its answer routed to the listeners and the strategies."""
         return self._orders.submit(strategy, intent)
-
-    def refuse_slot_past_64_bits(
-        self, strategy: Strategy[Any], intent: KernelIntent, slot_id: int
-    ) -> KernelOutcome:
-        """``strategy``'s exit or cancel of ``slot_id``, an integer past the 64 bits the kernel
-        reads a slot id in, refused INVALID_SLOT_ID naming it (``intent`` being it on slot -1),
-        counted and told to the listeners as the kernel's refusals are."""
-        return self._orders.refuse_slot_past_64_bits(strategy, intent, slot_id)
 
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         """Tell the kernel's risk guard the measured edge; a freeze cancels working orders,
