@@ -1,154 +1,34 @@
-"""The strategy API: what a quant writes.
-
-A strategy subclasses ``Strategy``, declares its parameters as a pydantic model and reacts
-to market data::
-
-    class Params(BaseModel):
-        fast: int = 10
-
-    class MyStrategy(Strategy[Params]):
-        Params = Params
-
-        def on_bar(self, bar: Bar) -> None:
-            if self.position(bar.asset) == 0 and bar.close > 100:
-                self.buy(bar.asset, 0.1, price=bar.close)
-
-Decisions go through the helpers (``buy``, ``sell``, ``close``, ``cancel``), which build
-``KernelIntent`` objects and hand them to the kernel through the runtime; the kernel's
-answer (``KernelOutcome``) comes back, refusals included. Fills arrive in ``on_fill`` and
-are kept in ``self.fills`` (every fill of a replay, the latest ones of a live run: see the
-runtime's ``fills_kept``), counted in ``self.fills_total``; ``self.slots()`` and
-``self.account()`` read the kernel.
-The same class runs in a backtest, a shadow run, paper and live: only the runtime's feed
-and the kernel's venue change.
-"""
+"""The base class of every strategy (``Strategy``): what the runtime keeps on it, the callbacks
+it overrides, what it reads of the kernel and the helpers it decides through."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import math
-import os
-import sys
-from collections.abc import Collection, Mapping, Sequence
-from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NamedTuple, TypeVar, cast, get_args, get_origin
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
-from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel
 
-from dita._kernel import KernelIntent, KernelOutcome, OrderType, TradeSlot, TradeStage
-from dita._numbers import is_real, only_a_flag, past_slot_ids
+from dita._kernel import KernelIntent, KernelOutcome, TradeSlot
+from dita._numbers import past_slot_ids
 from dita._text import shortened
-from dita.risk import KERNEL_MAX
+from dita.strategy.checks import CALLBACKS, StrategyLoadError, never_runs, strategy_name, subscriptions
+from dita.strategy.market_data import Bar, Quote
+from dita.strategy.orders import (
+    INTENT_FIELDS,
+    Fill,
+    cancel_intent,
+    exit_price,
+    exits_all,
+    is_free_stage,
+    leg_flag,
+)
+from dita.strategy.params import NoParams, input_names, validate_params
 
 if TYPE_CHECKING:
     from dita.runtime import StrategyContext
 
-__all__ = [
-    "DATA_KINDS",
-    "Bar",
-    "Fill",
-    "NoParams",
-    "Quote",
-    "Strategy",
-    "StrategyLoadError",
-    "cancel_intent",
-    "feed_gaps",
-    "feed_problem",
-    "load_strategy_class",
-    "validate_params",
-]
-
-
-def cancel_intent(
-    intent_id: str, trade_id: str, slot: TradeSlot, *, reason: str, timestamp: float
-) -> KernelIntent:
-    """The CANCEL of ``slot``'s working order under ``trade_id``: a strategy's own, or the
-    backtest's at a blown account's halt."""
-    return KernelIntent(
-        intent_id,
-        trade_id,
-        slot.slot_id,
-        slot.asset,
-        slot.side,
-        "CANCEL",
-        0.0,
-        0.0,
-        reason=reason,
-        timestamp=timestamp,
-    )
-
-
-class Bar(NamedTuple):
-    """One OHLCV bar; ``ts`` is the bar's open time in epoch seconds (UTC)."""
-
-    asset: str
-    ts: float
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
-
-
-class Quote(NamedTuple):
-    """Top of book for one asset at ``ts`` (epoch seconds)."""
-
-    asset: str
-    ts: float
-    bid: float
-    ask: float
-    bid_size: float
-    ask_size: float
-
-    @property
-    def mid(self) -> float:
-        return (self.bid + self.ask) / 2.0
-
-    @property
-    def spread_bps(self) -> float:
-        mid = (self.bid + self.ask) / 2.0
-        return (self.ask - self.bid) / mid * 1e4 if mid > 0 else 0.0
-
-
-class Fill(NamedTuple):
-    """One fill of one of the strategy's orders, as the kernel accepted it."""
-
-    trade_id: str
-    slot_id: int
-    asset: str
-    side: str  # BUY or SELL
-    price: float
-    size: float  # what the kernel booked of it (a venue's running total gives the increase)
-    fee: float | None  # as the venue stated it; of a fill booked in part, the share charged
-    ts: float
-    closed: bool  # the fill closed the trade (its slot reached CLOSED)
-
-
-class NoParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 P = TypeVar("P", bound=BaseModel)
-
-FREE_STAGES = frozenset({"IDLE", "CLOSED"})
-
-INTENT_FIELDS = frozenset(inspect.signature(KernelIntent).parameters) - {"asset", "exit_leg_ratios", "reason"}
-"""``KernelIntent`` fields ``buy``/``sell`` do not take as keywords (all but those they take
-by name): passed as metadata they would be ignored by the order, so they are refused. Read
-from the constructor's signature, so a field added to it is refused too."""
-
-DATA_KINDS = ("bars", "quotes")
-"""What a strategy can subscribe to in ``Strategy.data``."""
-
-CALLBACKS = ("on_start", "on_quote", "on_bar", "on_fill", "on_stop")
-"""The methods the runtime calls (and does not await)."""
-
-
-class StrategyLoadError(ValueError):
-    """A ``MODULE:CLASS`` reference that does not name a Strategy subclass."""
 
 
 class Strategy(Generic[P]):
@@ -206,7 +86,7 @@ class Strategy(Generic[P]):
 
     @name.setter
     def name(self, name: str | None) -> None:
-        value = _strategy_name(name) or type(self).__name__
+        value = strategy_name(name) or type(self).__name__
         if getattr(self, "_ctx", None) is not None and value != self._name:
             raise ValueError(
                 f"strategy {self._name!r} cannot be renamed {value!r}: its ids, status and fills "
@@ -343,7 +223,7 @@ class Strategy(Generic[P]):
         a market exit of the whole then replaces. With a ``price`` no exit can take (0, NaN)
         it cancels nothing: the kernel's refusal of each exit, naming the price, answers."""
         ids = list(self._open_slots.get(_asset_named("close", asset), ()))
-        if not _exit_price(price):
+        if not exit_price(price):
             # Each exit would be refused for the price (raised, for what is no number): the
             # kernel's refusals answer, and nothing is canceled. Canceled first, a take-profit
             # resting above the market would be gone and the position left with no exit at all.
@@ -356,7 +236,7 @@ class Strategy(Generic[P]):
             if stage == "POSITION_OPEN":
                 outcomes.append(self.exit(sid, price=price, reason=reason))
             elif stage in ("ORDER_SENT", "ENTRY_WORKING") or (
-                stage in ("EXIT_SENT", "EXIT_WORKING") and not _exits_all(slot)
+                stage in ("EXIT_SENT", "EXIT_WORKING") and not exits_all(slot)
             ):
                 outcomes.append(self.cancel(sid, reason=reason))
                 # A partly filled entry is a position once its cancel is acknowledged, and so
@@ -378,7 +258,7 @@ class Strategy(Generic[P]):
         """Exit the open trade in ``slot_id`` (market, or limit at ``limit``): all of it, or
         with ``leg=True`` its next exit leg, sized by the kernel from the trade's
         ``exit_leg_ratios`` (the last leg takes what remains)."""
-        leg = _leg_flag(leg)
+        leg = leg_flag(leg)
         slot = self._slot_or_none(slot_id)
         if slot is None:
             return self._no_such_slot(slot_id, "EXIT", price)
@@ -527,7 +407,7 @@ class Strategy(Generic[P]):
     def check_subscriptions(cls) -> None:
         """Refuse a ``Params`` that is not a pydantic model (or left out of a class declared
         ``Strategy[Model]``, which would run with no parameters), a callback the runtime cannot
-        run (``_never_runs``), a ``data`` that would leave the strategy without data (e.g.
+        run (``never_runs``), a ``data`` that would leave the strategy without data (e.g.
         ``("bar",)``), and ``assets`` that are not a collection of names (a bare ``"BTCUSDT"``
         would match ``"BTC"`` as a substring)."""
         params = cls.Params
@@ -544,7 +424,7 @@ class Strategy(Generic[P]):
                 "takes no parameters)"
             )
         for callback in CALLBACKS:
-            kind = _never_runs(getattr(cls, callback))
+            kind = never_runs(getattr(cls, callback))
             if kind:
                 raise StrategyLoadError(
                     f"{cls.__qualname__}.{callback} is {kind}: the runtime calls a callback and goes "
@@ -559,7 +439,7 @@ class Strategy(Generic[P]):
         params = []
         # Each field by the name a parameter takes (its alias, when the model reads no field
         # name), and the defaults made so far, which a default_factory may read.
-        names = {field: name for name, field in reversed(_input_names(cls.Params).items())}
+        names = {field: name for name, field in reversed(input_names(cls.Params).items())}
         defaults: dict[str, Any] = {}
         for pname, field in cls.Params.model_fields.items():
             default = None
@@ -594,101 +474,6 @@ class Strategy(Generic[P]):
         }
 
 
-def subscriptions(owner: str, assets: object, data: object) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """``assets`` and ``data`` of strategy ``owner`` (its class, or an instance that sets its
-    own), checked: ``assets`` a collection of asset names (a bare ``"BTCUSDT"`` would match
-    ``"BTC"`` as a substring), ``data`` of ``DATA_KINDS`` (``("bar",)`` would leave it without
-    data). StrategyLoadError naming the attribute and its value otherwise."""
-    if not _is_collection(assets):
-        raise StrategyLoadError(
-            f"{owner}.assets = {assets!r} must be a tuple of asset names, e.g. ('BTCUSDT',)"
-        )
-    assets = cast("Collection[object]", assets)
-    blank = [a for a in assets if not isinstance(a, str) or not a.strip()]
-    if blank:
-        raise StrategyLoadError(f"{owner}.assets = {assets!r}: {blank[0]!r} is not an asset name")
-    kinds = " and ".join(map(repr, DATA_KINDS))
-    where = f"{owner}.data = {data!r}"
-    if not _is_collection(data):
-        raise StrategyLoadError(f"{where} must be a tuple of {kinds}, e.g. ('bars',)")
-    if not data:
-        raise StrategyLoadError(f"{where} subscribes to nothing: give {kinds} or both")
-    data = cast("Collection[object]", data)
-    bad = [kind for kind in data if kind not in DATA_KINDS]
-    if bad:
-        raise StrategyLoadError(
-            f"{where}: {', '.join(map(repr, bad))} is not a kind of market data; the kinds are {kinds}"
-        )
-    return tuple(cast("Collection[str]", assets)), tuple(cast("Collection[str]", data))
-
-
-def _strategy_name(name: object) -> str | None:
-    """``name`` checked as a strategy's name (None or "" for the class name): text, not blank,
-    without control characters. It names the strategy's intent and trade ids, its status and its
-    logs: unchecked, a number would raise a bare "expected string" from ``add_strategy``, and a
-    NUL byte would put the strategy in ERROR at its first ``buy`` (the kernel refuses the intent
-    id)."""
-    if name is None or name == "":
-        return None
-    if not isinstance(name, str):
-        raise TypeError(
-            f"name={shortened(repr(name), 120)} must be a str (or None for the class name), "
-            f"got {type(name).__name__}"
-        )
-    if not name.strip() or not name.isprintable():
-        raise ValueError(
-            f"name={shortened(repr(name), 120)} must be a printable name, not blank and without "
-            "control characters (a NUL, a newline, a tab)"
-        )
-    return name
-
-
-def load_strategy_class(ref: str) -> type[Strategy[Any]]:
-    """``"package.module:ClassName"`` (found in the working directory too, as ``python -m``
-    finds it) or ``"path/to/file.py:ClassName"`` to the class, with a clear error for every way
-    it can be wrong."""
-    # The last colon: a file's path may hold one (a folder named by a time, ``runs/08:00/``).
-    module_name, _, class_name = ref.rpartition(":")
-    if ref.count(":") != 1 and not module_name.endswith(".py"):
-        raise StrategyLoadError(
-            f"strategy {ref!r} must be MODULE:CLASS, e.g. dita.examples.crossover:SmaCrossover"
-        )
-    if not module_name or not class_name:
-        raise StrategyLoadError(f"strategy {ref!r} must be MODULE:CLASS with both parts")
-    if module_name.endswith(".py"):
-        module = _import_strategy_file(module_name)
-    else:
-        # As ``python -m`` does, a module in the working directory is found: the installed
-        # ``dita`` script's path does not hold it. Appended, so it shadows no installed module.
-        if os.getcwd() not in sys.path:
-            sys.path.append(os.getcwd())
-        module = _import_strategy_module(module_name)
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise StrategyLoadError(
-            f"module {module_name!r} has no attribute {class_name!r}{_passed_over(module_name, module)}"
-        )
-    if not (isinstance(cls, type) and issubclass(cls, Strategy)):
-        raise StrategyLoadError(f"{ref!r} is not a dita.strategy.Strategy subclass")
-    cls.check_subscriptions()
-    return cls
-
-
-def _passed_over(module_name: str, module: ModuleType) -> str:
-    """A note when the working directory holds a module of that name that was not the one
-    imported: it comes last on the path, so ``test.py`` loses to the standard library's."""
-    here = Path.cwd()
-    top = module_name.split(".")[0]
-    local = next((p for p in (here / f"{top}.py", here / top) if p.exists()), None)
-    found = getattr(module, "__file__", None)
-    if local is None or (found is not None and Path(found).resolve().is_relative_to(here.resolve())):
-        return ""
-    return (
-        f" (the one imported is {found or 'built in'}, found before {local.name} in the working "
-        "directory: rename that file)"
-    )
-
-
 def _declared_params(cls: type) -> type[BaseModel] | None:
     """The model in the nearest ``Strategy[Model]`` base of ``cls``, if any."""
     for klass in cls.__mro__:
@@ -701,181 +486,6 @@ def _declared_params(cls: type) -> type[BaseModel] | None:
     return None
 
 
-def _import_strategy_module(module_name: str) -> ModuleType:
-    try:
-        return importlib.import_module(module_name)
-    except Exception as exc:
-        # The module is the user's code: a syntax error or an exception at import (or a relative
-        # name like ".mod") is bad input to report, not a traceback.
-        hint = ""
-        if isinstance(exc, ModuleNotFoundError) and exc.name == module_name.split(".")[0]:
-            hint = (
-                " (looked in the working directory and the Python path; "
-                "or give the file: --strategy path/to/FILE.py:CLASS)"
-            )
-        raise StrategyLoadError(
-            f"strategy module {module_name!r} cannot be imported: {type(exc).__name__}: {exc}{hint}"
-        ) from exc
-
-
-def _import_strategy_file(file_name: str) -> ModuleType:
-    """``path/to/name.py`` imported as module ``name`` with its directory on the path, as
-    ``python path/to/name.py`` would find it and its neighbours."""
-    path = Path(file_name).expanduser()
-    if not path.is_file():
-        raise StrategyLoadError(f"strategy file {file_name!r} does not exist")
-    if "." in path.stem:
-        # Imported by its name, ``sma.v2`` would be module ``v2`` of a package ``sma``: "No
-        # module named 'sma'", with a hint to give the file, which was given.
-        raise StrategyLoadError(
-            f"strategy file {file_name!r}: {path.stem!r} is not a module name (a dot in it "
-            f"means a package); rename it, e.g. {path.stem.replace('.', '_')}.py"
-        )
-    path = path.resolve()
-    if str(path.parent) not in sys.path:
-        sys.path.append(str(path.parent))
-    module = _import_strategy_module(path.stem)
-    found = getattr(module, "__file__", None)
-    if found is None or Path(found).resolve() != path:
-        raise StrategyLoadError(
-            f"strategy file {file_name!r}: its module name {path.stem!r} is another module's "
-            f"({found or 'built in'}); rename the file"
-        )
-    return module
-
-
-def _never_runs(callback: object) -> str:
-    """What makes ``callback`` one whose body a plain call never runs ('' for a plain one): an
-    ``async def`` (the call makes a coroutine nobody awaits), a ``def`` holding a ``yield`` (a
-    generator nobody iterates) or both (an async generator)."""
-    if inspect.isasyncgenfunction(callback):
-        return "an async generator (an async def holding a yield)"
-    if inspect.iscoroutinefunction(callback):
-        return "an async def"
-    if inspect.isgeneratorfunction(callback):
-        return "a generator (a def holding a yield)"
-    return ""
-
-
-def _is_collection(value: object) -> bool:
-    """A tuple, list or set of names; a bare string is not one (``in`` matches substrings)."""
-    return isinstance(value, tuple | list | frozenset | set)
-
-
-def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseModel:
-    """``params`` as an instance of ``model``, refusing names the model does not declare.
-
-    A model left at pydantic's default (``extra="ignore"``) would drop a misspelt name and
-    run on the default; only a model that asks for extras (``extra="allow"``) gets them.
-    Raises pydantic's ValidationError naming each unknown parameter and the known ones.
-    """
-    values = dict(params)
-    if model.model_config.get("extra") != "allow":
-        accepted_in_order = list(_input_names(model))
-        accepted = set(accepted_in_order)
-        unknown = [name for name in values if name not in accepted]
-        if unknown:
-            # The names it takes: an aliased field's alias, not the field name it refuses.
-            known = ", ".join(accepted_in_order)
-            message = "unknown parameter; the parameters are {known}"
-            if not known:
-                message = "unknown parameter; this strategy takes no parameters"
-            _refuse(model, values, unknown, "unknown_parameter", message, {"known": known})
-    validated = model.model_validate(values)
-    # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` would
-    # run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at after the
-    # model's own validators: one may take a bool.
-    flags = [
-        key
-        for key, name in _input_names(model).items()
-        if key in values and _read_as_a_number(getattr(validated, name, None), values[key])
-    ]
-    _refuse(model, values, flags, "number_type", "Input should be a number, not true or false")
-    # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
-    # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value (a
-    # bound never reached); a model or field that allows NaN itself (allow_inf_nan=True) gets it.
-    nans = [
-        key
-        for key, name in _input_names(model).items()
-        if key in values and _holds_nan(getattr(validated, name, None)) and not _allows_nan(model, name)
-    ]
-    _refuse(model, values, nans, "finite_number", "Input should be a number, not NaN")
-    return validated
-
-
-def _refuse(
-    model: type[BaseModel],
-    values: Mapping[str, Any],
-    keys: list[str],
-    kind: str,
-    said: str,
-    context: dict[str, Any] | None = None,
-) -> None:
-    """Raise a ValidationError naming each parameter of ``keys`` with its input, when any."""
-    if keys:
-        error = PydanticCustomError(kind, said, context)
-        raise ValidationError.from_exception_data(
-            model.__name__, [{"type": error, "loc": (key,), "input": values[key]} for key in keys]
-        )
-
-
-def _holds_nan(value: object) -> bool:
-    """Whether ``value`` is NaN, or a list, tuple, set or dict (its values) holding one."""
-    if isinstance(value, float):
-        return math.isnan(value)
-    if isinstance(value, Mapping):
-        value = list(value.values())
-    if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_nan(item) for item in value)
-    return False
-
-
-def _allows_nan(model: type[BaseModel], name: str) -> bool:
-    """Whether field ``name`` of ``model`` asks for NaN itself (``allow_inf_nan=True`` on the
-    field or the model, not pydantic's default)."""
-    for meta in model.model_fields[name].metadata:
-        allowed = getattr(meta, "allow_inf_nan", None)
-        if allowed is not None:
-            return bool(allowed)
-    return model.model_config.get("allow_inf_nan") is True
-
-
-def _read_as_a_number(value: object, given: object) -> bool:
-    """Whether a parameter given as a flag came out as the number pydantic reads it as, or one
-    given as a list, tuple or dict came out with such a number in a flag's place."""
-    if isinstance(given, bool):
-        return type(value) in (int, float) and value == int(given)
-    if isinstance(given, list | tuple) and isinstance(value, list | tuple) and len(value) == len(given):
-        return any(_read_as_a_number(v, g) for v, g in zip(value, given, strict=True))
-    if isinstance(given, Mapping) and isinstance(value, Mapping):
-        return any(k in value and _read_as_a_number(value[k], g) for k, g in given.items())
-    return False
-
-
-def _input_names(model: type[BaseModel]) -> dict[str, str]:
-    """The input names ``model`` reads, each to its field: a field's name (unless it has an
-    alias and the model does not validate by name, when pydantic would drop it as an extra)
-    and its aliases."""
-    config = model.model_config
-    by_name = bool(config.get("validate_by_name") or config.get("populate_by_name"))
-    by_alias = config.get("validate_by_alias", True) is not False
-    names: dict[str, str] = {}
-    for name, field in model.model_fields.items():
-        alias = field.validation_alias if field.validation_alias is not None else field.alias
-        if alias is None or by_name:
-            names[name] = name
-        if alias is None or not by_alias:
-            continue
-        if isinstance(alias, str):
-            names[alias] = name
-        else:  # AliasPath or AliasChoices: the first key of each path
-            paths = (
-                [alias.convert_to_aliases()] if isinstance(alias, AliasPath) else alias.convert_to_aliases()
-            )
-            names.update((p[0], name) for p in paths if p and isinstance(p[0], str))
-    return names
-
-
 def _asset_named(call: str, asset: object) -> str:
     """``asset`` checked as an asset name: a number or a list would find no trade, and ``close``
     answer that it had nothing to close (or ``position`` raise "unhashable")."""
@@ -885,69 +495,3 @@ def _asset_named(call: str, asset: object) -> str:
             f"{shortened(repr(asset), 80)}"
         )
     return asset
-
-
-def _leg_flag(leg: object) -> bool:
-    """``exit``'s ``leg`` checked as a flag (a bool, or the int 0 or 1, as the kernel takes one):
-    read by its truth, ``leg="no"`` sent a leg exit and ``leg=None`` the whole position."""
-    try:
-        return only_a_flag(leg)
-    except ValueError:
-        raise TypeError(
-            f"exit(): leg must be True or False (or the int 0 or 1), got {type(leg).__name__} "
-            f"{shortened(repr(leg), 80)}"
-        ) from None
-
-
-def _exit_price(price: object) -> bool:
-    """Whether ``price`` is one the kernel takes as an exit's reference price: a real number (not
-    a bool), finite, above 0 and within its bound."""
-    return is_real(price) and math.isfinite(price) and 0.0 < price <= KERNEL_MAX
-
-
-def _exits_all(slot: TradeSlot) -> bool:
-    """Whether ``slot``'s working exit is a market order for what is left of the position (a
-    leg's leaves the rest open once it fills; a limit's may never fill)."""
-    order = slot.active_exit_order
-    if order is None:
-        return True  # nothing the strategy could cancel
-    if order.order_type == OrderType.LIMIT:
-        return False
-    left = order.size - order.filled_size
-    return left >= slot.size - 1e-9 * max(1.0, slot.size)
-
-
-def is_free_stage(stage: TradeStage) -> bool:
-    return stage.name in FREE_STAGES
-
-
-def feed_problem(strategy: Any, kind: str, assets: Sequence[str], *, source: str = "--data") -> str | None:
-    """Why ``strategy`` would see none of a feed (``source``: a file, a live ticker) of
-    ``kind`` ("bars"/"quotes") rows for ``assets`` (None: it sees some). A replay it never
-    hears of ends as a run without trades."""
-    name = type(strategy).__qualname__
-    holds = "holds" if source == "--data" else "gives"
-    if kind not in strategy.data:
-        return f"{name} takes {' and '.join(strategy.data)} but {source} {holds} {kind}"
-    wanted = tuple(strategy.assets)
-    if wanted and not set(wanted) & set(assets):
-        return f"{name} trades {', '.join(wanted)} but {source} {holds} {', '.join(sorted(assets))}"
-    return None
-
-
-def feed_gaps(strategy: Any, assets: Sequence[str], *, source: str = "--data") -> str | None:
-    """The declared ``assets`` of ``strategy`` a feed (``source``) lacks, said, when it has some
-    of them (None when it has all, or none, which ``feed_problem`` refuses). Not refused: a
-    strategy may declare more assets than one run trades. Said, since it hears nothing of those
-    and the venue rejects its orders for them, which a run reads as a strategy not trading."""
-    wanted = tuple(dict.fromkeys(strategy.assets))
-    missing = [a for a in wanted if a not in set(assets)]
-    if not missing or len(missing) == len(wanted):
-        return None
-    holds = "holds" if source == "--data" else "gives"
-    them = "it" if len(missing) == 1 else "them"
-    return (
-        f"{type(strategy).__qualname__} trades {', '.join(wanted)}, but {source} {holds} no "
-        f"{' or '.join(missing)} ({', '.join(sorted(assets))} only): it hears nothing of {them} "
-        f"and the venue rejects its orders for {them}"
-    )
