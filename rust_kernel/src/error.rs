@@ -48,6 +48,22 @@ pub const MAX_MAGNITUDE: f64 = 1e15;
 /// Why a number over [`MAX_MAGNITUDE`] is refused.
 pub const TOO_LARGE: &str = "must be at most 1e15 in magnitude";
 
+/// Why a subnormal price is refused ([`is_subnormal`]).
+pub const SUBNORMAL_PRICE: &str =
+    "must be 0 or at least 2.2250738585072014e-308 (the smallest normal float): a subnormal \
+     price has lost its precision, and an entry price or a notional at it rounds to 0";
+
+/// Whether `price` is subnormal: not 0, and smaller in magnitude than the smallest normal
+/// float. A position's entry price at it (the fill's notional over its size) underflows to 0.
+#[inline(always)]
+pub fn is_subnormal(price: f64) -> bool {
+    price != 0.0 && price.abs() < f64::MIN_POSITIVE
+}
+
+/// The bits of the smallest normal float less one: a non-negative price's bits, less one
+/// (wrapping, so 0 stays clear), fall below them only when it is subnormal.
+pub const NORMAL_BITS_LESS_ONE: u64 = f64::MIN_POSITIVE.to_bits() - 1;
+
 /// Checks that a time (epoch seconds) is a finite number not before the epoch, naming the
 /// field if not: intents and venue events refuse a negative time, so a mark or a slot does too.
 pub fn check_timestamp(field: &str, ts: f64) -> KernelResult<f64> {

@@ -16,8 +16,8 @@
 
 use crate::account::{Account, Figures, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
-    check_number, check_numbers, check_timestamp, format_number, too_large, KernelError,
-    KernelResult, MAX_MAGNITUDE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, format_number, is_subnormal, too_large,
+    KernelError, KernelResult, MAX_MAGNITUDE, NORMAL_BITS_LESS_ONE, SUBNORMAL_PRICE, TOO_LARGE,
 };
 use crate::fees::{
     round_down_to_step, round_price_to_tick, round_up_to_step, Calibration, FeeModel, Liquidity,

@@ -53,6 +53,8 @@ mod reduce_only_exits_on_a_netted_book;
 mod reloaded_slots_keep_their_fills;
 #[path = "settlements_before_their_fill.rs"]
 mod settlements_before_their_fill;
+#[path = "subnormal_prices.rs"]
+mod subnormal_prices;
 #[path = "unread_report_fields.rs"]
 mod unread_report_fields;
 #[path = "wal_replay.rs"]

@@ -43,19 +43,27 @@ pub(super) fn format_legs(ratios: &[f64]) -> String {
 }
 
 /// Whether every number `Kernel::check_intent` judges passes its checks at one look: its price,
-/// size, leverage and limit within [0, `MAX_MAGNITUDE`], its time within [0, infinity) (a time may
-/// be beyond the bound, `too_large`). Such numbers pass the field-by-field checks; any other is
-/// judged there, in the same order. Read as their bits: a non-negative number's bits order as the
-/// number does, and a negative one (-0.0 too) has the sign bit, as NaN has bits above infinity's,
-/// so each is above the bound's bits and goes to the checks.
+/// size, leverage and limit within [0, `MAX_MAGNITUDE`], its prices not subnormal, its time within
+/// [0, infinity) (a time may be beyond the bound, `too_large`). Such numbers pass the
+/// field-by-field checks; any other is judged there, in the same order. Read as their bits: a
+/// non-negative number's bits order as the number does, and a negative one (-0.0 too) has the
+/// sign bit, as NaN has bits above infinity's, so each is above the bound's bits and goes to the
+/// checks; a subnormal price's bits, less one, are below [`NORMAL_BITS_LESS_ONE`].
 #[inline(always)]
 pub(super) fn intent_numbers_in_bounds(intent: &Intent) -> bool {
     const MOST: u64 = MAX_MAGNITUDE.to_bits();
-    let most = (intent.reference_price.to_bits())
+    let (reference, limit) = (
+        intent.reference_price.to_bits(),
+        intent.limit_price.to_bits(),
+    );
+    let most = reference
         .max(intent.target_size.to_bits())
         .max(intent.leverage.to_bits())
-        .max(intent.limit_price.to_bits());
-    most <= MOST && intent.timestamp.to_bits() < f64::INFINITY.to_bits()
+        .max(limit);
+    let least_price = reference.wrapping_sub(1).min(limit.wrapping_sub(1));
+    most <= MOST
+        && least_price >= NORMAL_BITS_LESS_ONE
+        && intent.timestamp.to_bits() < f64::INFINITY.to_bits()
 }
 
 /// Exit legs: at least one, each a positive fraction, together at most the whole position.
@@ -253,6 +261,9 @@ impl Kernel {
             }
             if too_large(field, v) {
                 return bad(field, Detail::F64(v), TOO_LARGE);
+            }
+            if field.ends_with("_price") && is_subnormal(v) {
+                return bad(field, Detail::F64(v), SUBNORMAL_PRICE);
             }
         }
         None

@@ -66,6 +66,13 @@ impl Kernel {
             ));
         }
         check_number("price", price, 0.0)?;
+        if is_subnormal(price) {
+            return Err(KernelError::invalid(
+                "price",
+                format_number(price),
+                SUBNORMAL_PRICE,
+            ));
+        }
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
         self.account.note_input_time(ts);

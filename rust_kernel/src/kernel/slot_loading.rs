@@ -104,6 +104,15 @@ pub(super) fn check_loaded_state(i: usize, s: &TradeSlot) -> KernelResult<()> {
         ],
         0.0,
     )?;
+    for (name, price) in [("entry_price", s.entry_price), ("mark_price", s.mark_price)] {
+        if is_subnormal(price) {
+            return Err(KernelError::invalid(
+                &field(name),
+                format_number(price),
+                SUBNORMAL_PRICE,
+            ));
+        }
+    }
     check_timestamp(&field("entry_time"), s.entry_time)?;
     check_timestamp(&field("last_event_time"), s.last_event_time)?;
     if matches!(

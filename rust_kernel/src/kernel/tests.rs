@@ -359,6 +359,7 @@ const SPECIAL_NUMBERS: [f64; 16] = [
 fn plain_event_numbers_are_ones_the_checks_pass() {
     let checked = |e: &VenueEvent| {
         in_bounds(e.price, true)
+            && !is_subnormal(e.price)
             && in_bounds(e.size, true)
             && in_bounds(e.filled_size, true)
             && in_bounds(e.remaining_size, true)
@@ -420,10 +421,12 @@ fn plain_numbers_are_ones_the_checks_pass() {
             i.limit_price,
             i.timestamp,
         ];
-        fields
-            .iter()
-            .zip(numbers)
-            .all(|(f, v)| v.is_finite() && v >= 0.0 && !too_large(f, v))
+        fields.iter().zip(numbers).all(|(f, v)| {
+            v.is_finite()
+                && v >= 0.0
+                && !too_large(f, v)
+                && !(f.ends_with("_price") && is_subnormal(v))
+        })
     };
     let values = SPECIAL_NUMBERS;
     for (k, field) in fields.iter().enumerate() {
@@ -439,8 +442,9 @@ fn plain_numbers_are_ones_the_checks_pass() {
             }
             let plain = intent_numbers_in_bounds(&i);
             assert!(!plain || checked(&i), "{field} = {v:e}");
-            // The usual numbers take the one look.
-            let usual = v.to_bits() <= MAX_MAGNITUDE.to_bits()
+            // The usual numbers take the one look; a subnormal price goes to the checks.
+            let subnormal_price = k != 1 && k != 2 && k != 4 && is_subnormal(v);
+            let usual = (v.to_bits() <= MAX_MAGNITUDE.to_bits() && !subnormal_price)
                 || (k == 4 && v.is_finite() && v.is_sign_positive());
             assert_eq!(plain, usual, "{field} = {v:e}");
         }
