@@ -27,6 +27,8 @@ mod fees_and_commitment;
 mod fill_reports;
 #[path = "fill_settlements.rs"]
 mod fill_settlements;
+#[path = "fills_booked_without_a_fill_id.rs"]
+mod fills_booked_without_a_fill_id;
 #[path = "kernel_props.rs"]
 mod kernel_props;
 #[path = "late_fills_of_canceled_exits.rs"]

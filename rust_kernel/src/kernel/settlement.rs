@@ -661,4 +661,63 @@ impl Kernel {
         self.early_settlements.settled(fill_key, &s.asset, s.fee);
         charged
     }
+
+    /// A fill report refused as a resend (`out`, DUPLICATE_EVENT) that names the fill id of
+    /// a fill booked without one: the fill's predicted fee waits under its event id, the
+    /// report's own, which no settlement names. The fee waits under the fill id now, and a
+    /// settlement held for that id settles it; `out` answers so. Without it, the settlement
+    /// stays held and the predicted fee stands for good.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn learn_fill_id(&mut self, ev: &VenueEvent, seq: u64, out: &mut KernelOutcome) {
+        let (event_id, fill_id) = (&ev.event_id, &ev.fill_id);
+        if fill_id.is_empty() || fill_id == event_id || self.unsettled.get(fill_id).is_some() {
+            return;
+        }
+        // One fill, of the slot the refusal names: the report's own, booked without its id.
+        let Some(sid) = self
+            .unsettled
+            .get(event_id)
+            .filter(|u| u.len() == 1 && out.slot_id == u.first.slot_id as i64)
+            .map(|u| u.first.slot_id)
+        else {
+            return;
+        };
+        let waiting = self.unsettled.take(event_id).expect("it waits");
+        let f = &waiting.first;
+        // The fee of the whole report, as its settlement states it.
+        let whole = if f.report_size > 0.0 && f.qty > 0.0 {
+            f.predicted_fee * f.report_size / f.qty
+        } else {
+            f.predicted_fee
+        };
+        let fill_asset = f.asset;
+        self.account.k_unsettled_fees -= waiting.predicted();
+        self.remember_unsettled(fill_id.clone(), fingerprint(fill_id), waiting);
+        self.slots[sid].seen_fills.insert(fingerprint(fill_id));
+        *out = self.slot_outcome(sid, seq);
+        out.details.push(("fill_id_learned", fill_id.into()));
+        out.details.push(("booked_under_event_id", event_id.into()));
+        out.details
+            .push(("reason", Detail::Static(FILL_ID_LEARNED)));
+        // The fill's asset as a settlement names it: its slot's, while that is the fill's.
+        let slot_asset = &self.slots[sid].asset;
+        let asset = if asset_print(slot_asset) == fill_asset {
+            slot_asset.clone()
+        } else {
+            id("")
+        };
+        if self.early_settlements.fill_ids.contains_key(fill_id) {
+            let mut settled = Details::new();
+            self.settle_early(fill_id, &asset, true, whole, &mut settled);
+            out.details.append(&mut settled);
+            self.account.bump(ev.timestamp);
+            self.dirty.account = true;
+        }
+    }
 }
+
+/// What a resend naming the fill id of a fill booked without one does.
+pub(super) const FILL_ID_LEARNED: &str =
+    "a resend of a fill booked without a fill id names its id: nothing is booked again, and the \
+     fill's predicted fee waits for the settlement of that id (one held for it settles it now)";

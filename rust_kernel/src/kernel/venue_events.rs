@@ -255,6 +255,13 @@ impl Kernel {
         let fps = [client_fp, key_fp];
         if let Err(whole) = self.venue_event(ev, ids, seq, &mut routed, fps, out) {
             *out = whole;
+            if out.diagnostic_code == KernelDiagnosticCode::DuplicateEvent
+                && key_fp.is_some()
+                && !ev.fill_id.is_empty()
+                && !self.unsettled.is_empty()
+            {
+                self.learn_fill_id(ev, seq, out);
+            }
         }
         // The slot remembers the event (and its fill) once taken, or throttled.
         if let Some(r) = routed
