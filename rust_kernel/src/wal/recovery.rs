@@ -208,7 +208,9 @@ pub(crate) fn recover(
 /// does (checksum, sequence, hash chain, one segment continuing the one before), and checks
 /// that they lead to `c`: its sequence and chain hash at its byte in its segment. Segments
 /// before the first kept may have been archived (an operator's decision): the walk starts
-/// where the first kept segment's header says the chain stands.
+/// where the first kept segment's header says the chain stands. A checkpoint of another log
+/// (another run of the kernel id) is refused here, saying what does not match, before any of
+/// its state is replayed.
 fn check_before_checkpoint(
     segments: &[(u64, PathBuf)],
     kernel_id: &str,
@@ -228,17 +230,25 @@ fn check_before_checkpoint(
         if header.first_seq != cursor.next_seq || header.prev_hash != cursor.prev_hash {
             return Err(segment_discontinuity(path, &header, cursor, walked_before));
         }
-        let end = if *named == c.segment_first_seq {
+        let at_checkpoint = *named == c.segment_first_seq;
+        let end = if at_checkpoint {
             c.segment_offset as usize
         } else {
             bytes.len()
         };
-        if end < header.len || end > bytes.len() {
+        if end < header.len {
             break; // the replay's start refuses it, naming the checkpoint's byte
+        }
+        let start = *cursor;
+        if end > bytes.len() {
+            return Err(checkpoint_past_records(c, path, &bytes, header.len, start));
         }
         match walk_frames(&bytes[..end], header.len, cursor, |_, _| Ok(()))? {
             Ok(_) => walked_before = Some((path.as_path(), end)),
             Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail }) => {
+                if let Some(inside) = record_around(&bytes, header.len, start, end) {
+                    return Err(checkpoint_inside_record(c, path, end, inside));
+                }
                 let detail = format!(
                     "{detail} before byte {end}, where checkpoint seq {} starts its replay",
                     c.seq
@@ -256,15 +266,99 @@ fn check_before_checkpoint(
         return Ok(()); // the checkpoint's segment is missing: the replay's start refuses it
     };
     if cursor.next_seq != c.seq + 1 || cursor.prev_hash != c.head_hash {
-        let detail = format!(
-            "the log's records end at seq {} before the checkpoint's byte, not at its seq {} \
-             and chain hash: log or checkpoint rewritten",
-            cursor.next_seq - 1,
-            c.seq
-        );
+        let ends = cursor.next_seq - 1;
+        let what = if ends != c.seq {
+            format!("the log's records end at seq {ends} before the checkpoint's byte, not at its seq {}", c.seq)
+        } else {
+            format!(
+                "the log's chain hash at seq {ends} is {}, the checkpoint's {}",
+                format::hex(&cursor.prev_hash),
+                format::hex(&c.head_hash)
+            )
+        };
+        let detail = format!("{what}: {NOT_OF_THIS_LOG}");
         return Err(WalError::corrupt(&c.path, 0, c.seq, detail));
     }
     Ok(())
+}
+
+/// What a checkpoint the log's records do not lead to is.
+const NOT_OF_THIS_LOG: &str = "the checkpoint is not of this log (another run's under the same \
+     kernel id, copied in), or the log was rewritten or cut short; remove the checkpoint, and recovery starts \
+     at an older one or at the log's first record";
+
+/// The refusal of checkpoint `c`, whose byte is past the end of its segment at `path`
+/// (`bytes`, records from byte `from`, the chain at `start` there): where the segment's
+/// records end, or the damage that stops the walk to there.
+#[cold]
+fn checkpoint_past_records(
+    c: &format::CheckpointFile,
+    path: &Path,
+    bytes: &[u8],
+    from: usize,
+    start: Cursor,
+) -> WalError {
+    let mut cursor = start;
+    let end = match walk_frames(bytes, from, &mut cursor, |_, _| Ok(())) {
+        Ok(Ok(end)) => end,
+        // A torn tail ends the records as well.
+        Ok(Err(Stop::Damaged { offset, .. }))
+            if nothing_valid_after(&bytes[offset..], cursor.next_seq - 1) =>
+        {
+            offset
+        }
+        Ok(Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail })) => {
+            return WalError::corrupt(path, offset as u64, cursor.next_seq, detail)
+        }
+        Err(e) => return e,
+    };
+    let detail = format!(
+        "checkpoint seq {} starts its replay at byte {} of {}, but the log's records end at seq \
+         {} at byte {end} of it: {NOT_OF_THIS_LOG}",
+        c.seq,
+        c.segment_offset,
+        path.display(),
+        cursor.next_seq - 1,
+    );
+    WalError::corrupt(&c.path, 0, c.seq, detail)
+}
+
+/// The record of the segment `bytes` (records from byte `from`, the chain at `start` there)
+/// whose bytes span byte `end`, when the records walk cleanly to it: its seq and bytes.
+#[cold]
+fn record_around(
+    bytes: &[u8],
+    from: usize,
+    start: Cursor,
+    end: usize,
+) -> Option<(u64, usize, usize)> {
+    let mut cursor = start;
+    let mut around = None;
+    let _ = walk_frames(bytes, from, &mut cursor, |frame, at| {
+        if at < end && end < at + frame.total_len {
+            around = Some((frame.seq, at, at + frame.total_len));
+        }
+        Ok(())
+    });
+    around
+}
+
+/// The refusal of checkpoint `c`, whose byte `end` in the segment at `path` is inside a
+/// record (`inside`: its seq and bytes), not where one ends.
+#[cold]
+fn checkpoint_inside_record(
+    c: &format::CheckpointFile,
+    path: &Path,
+    end: usize,
+    (seq, from, to): (u64, usize, usize),
+) -> WalError {
+    let detail = format!(
+        "checkpoint seq {} starts its replay at byte {end} of {}, inside record seq {seq} (bytes \
+         {from}..{to}), not where a record ends: {NOT_OF_THIS_LOG}",
+        c.seq,
+        path.display(),
+    );
+    WalError::corrupt(&c.path, 0, c.seq, detail)
 }
 
 /// Where the replay starts: in the checkpoint's segment at the byte and chain position it

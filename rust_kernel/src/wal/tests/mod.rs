@@ -8,6 +8,7 @@ mod damage_before_checkpoint;
 // Unsafe: asks the kernel, through libc, what of a file is still only in the page cache.
 #[allow(unsafe_code)]
 mod durability;
+mod foreign_checkpoints;
 mod inconsistent_kernel_checkpoints;
 mod kernel_log_versions;
 // Unsafe: forks, waits for and kills child processes through libc.
