@@ -306,6 +306,32 @@ def test_replay_of_a_damaged_log_fails_with_the_position(wal_dir: Path) -> None:
     assert f"byte offset {frames[2][0]}" in result.output and "record seq 3" in result.output
 
 
+@pytest.mark.parametrize("steps", [RECORDS + 9, RECORDS - 6])
+def test_replay_refuses_a_checkpoint_of_another_log_naming_what_does_not_match(
+    wal_dir: Path, tmp_path_factory: pytest.TempPathFactory, steps: int
+) -> None:
+    """A checkpoint of another run under the same kernel id, copied into the log, is refused
+    naming it, before its state is replayed: past the log's records, or at a seq whose chain
+    hash or record boundary is this log's own."""
+    other_dir = tmp_path_factory.mktemp("other-run")
+    other = make_kernel(other_dir, fsync="none", wal_checkpoint_every=0)
+    for _ in run(other, seed=3, steps=steps):
+        pass
+    other.wal_checkpoint()
+    other.close()
+    foreign = max(other_dir.glob("ckpt-*.ckpt"), key=lambda p: int(p.stem.split("-")[1]))
+    for own in wal_dir.glob("ckpt-*.ckpt"):
+        if int(own.stem.split("-")[1]) > 0:
+            own.unlink()  # so the foreign one is the newest
+    (wal_dir / foreign.name).write_bytes(foreign.read_bytes())
+    result = CliRunner().invoke(app, ["wal", "replay", str(wal_dir)])
+    assert result.exit_code == 1, result.output
+    assert foreign.name in result.output and "not of this log" in result.output, result.output
+    assert "recovered at" not in result.output
+    if steps > RECORDS:
+        assert f"records end at seq {RECORDS}" in result.output, result.output
+
+
 def test_an_unreadable_segment_fails_the_audit_and_the_replay_without_a_traceback(wal_dir: Path) -> None:
     segment = _segment(wal_dir)
     segment.unlink()
