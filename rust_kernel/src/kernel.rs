@@ -645,7 +645,11 @@ mod exit_legs;
 // What the venue's fill reports cover, so each fill books once, and the keys fills are
 // remembered by.
 mod fill_reports;
-// Fills of working orders: booked on the slot and the account, the order finished.
+// A fill booked on the slot's position and the account, its fee left waiting for settlement.
+mod fill_booking;
+// An order a fill completes: remembered, finished, taken off its slot, or ended short.
+mod filled_orders;
+// Fills of working orders: planned before anything changes, booked, answered.
 mod fills;
 // The indexes by id (working orders by client and venue id) and the values by asset.
 mod indexes;
@@ -686,6 +690,7 @@ pub use slot_loading::LegsTaken;
 use ended_orders::*;
 use enter::*;
 use exit_legs::*;
+use fill_booking::*;
 use fill_reports::*;
 use fills::*;
 use indexes::*;
