@@ -143,7 +143,8 @@ def test_after_a_restart_the_entry_in_doubt_is_still_its_strategys() -> None:
     restarted.add_strategy(b2)
     restarted.start()
     restarted.on_bar(BAR)
-    assert restarted.ctx.trade_owner(runtime.kernel.slot_state(sid).trade_id) == "b"
+    trade_id = runtime.kernel.slot_state(sid).trade_id
+    assert restarted.trade_owner(trade_id) == restarted.ctx.trade_owner(trade_id) == "b"
     refused = a2.cancel(sid)
     assert not refused.accepted and refused.details["field"] == "trade_id" and len(venue.canceled) == 1
     assert b2.cancel(sid).accepted and len(venue.canceled) == 2

@@ -138,11 +138,9 @@ class StrategyContext:
         return self._orders.refuse_slot_past_64_bits(strategy, intent, slot_id)
 
     def trade_owner(self, trade_id: str) -> str | None:
-        """The name of the strategy whose trade ``trade_id`` is (held, or freed from its slot:
-        a trade adopted after a restart with its order in doubt is freed), None when it is
-        nobody's."""
-        handle = self._runtime._owners.owner_of(trade_id)
-        return handle.strategy.name if handle is not None else None
+        """The name of the strategy whose trade ``trade_id`` is, None when it is nobody's
+        (``TradingRuntime.trade_owner``)."""
+        return self._runtime.trade_owner(trade_id)
 
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         return self._runtime.report_edge(asset, edge_bps)

@@ -243,6 +243,13 @@ class TradingRuntime:
     def status(self) -> list[dict[str, Any]]:
         return self._callbacks.status()
 
+    def trade_owner(self, trade_id: str) -> str | None:
+        """The name of the strategy whose trade ``trade_id`` is (held, or freed from its slot:
+        a trade adopted after a restart with its order in doubt is freed), None when it is
+        nobody's."""
+        handle = self._owners.owner_of(trade_id)
+        return handle.strategy.name if handle is not None else None
+
     # -- time and marks ------------------------------------------------------------------
 
     def now(self) -> float:
