@@ -228,6 +228,74 @@ def test_an_attach_the_projection_closed_under_leaves_its_id_to_this_process(
         later.close()
 
 
+def test_a_projection_closed_on_another_thread_during_an_attach_leaves_the_id_free_in_the_cluster(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A close that runs between the attach's claim and its check after it leaves the client to
+    the attach, which removes its claim before shutting the client down: removed by neither, the
+    claim kept a restart of that id, in another process, refused for 30 s."""
+    projection = _projection(hz_member)
+    kernel = _BusyKernel(max_slots=1, kernel_id=kernel_id)
+    closer = threading.Thread(target=projection.close)
+
+    def close_and_wait() -> None:
+        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()  # claimed already
+        closer.start()
+        closer.join(30)
+
+    kernel.on_enable = close_and_wait
+    try:
+        with pytest.raises(RuntimeError, match="HazelcastProjection is closed"):
+            projection.attach(kernel)
+        assert not closer.is_alive()
+        assert _holder(hz_client, kernel_id) is None
+        assert not projection._client.lifecycle_service.is_running()  # shut down by the attach
+        assert kernel.drain_dirty() == ([], False, False)  # its tracking turned back off
+    finally:
+        kernel.close()
+        projection.close()
+
+
+def test_a_close_that_ends_after_an_attach_under_it_removes_every_claim(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The attach under way removes its own claim and leaves the client to the close still
+    removing the claims of the kernels it served: shut down by the attach, it left those claims
+    for 30 s."""
+    projection = _projection(hz_member)
+    served = ExecutionKernel(max_slots=1, kernel_id=f"{kernel_id}-a", projection=projection)
+    attaching = _BusyKernel(max_slots=1, kernel_id=f"{kernel_id}-b")
+    closer = threading.Thread(target=projection.close)
+    releasing, attached = threading.Event(), threading.Event()
+    release_claims = projection._release_claims
+
+    def release_after_the_attach(held: Any) -> None:
+        if threading.current_thread() is closer:
+            releasing.set()
+            attached.wait(30)
+        release_claims(held)
+
+    def close_until_it_releases() -> None:
+        closer.start()
+        assert releasing.wait(30)
+
+    projection._release_claims = release_after_the_attach  # type: ignore[method-assign]
+    attaching.on_enable = close_until_it_releases
+    try:
+        with pytest.raises(RuntimeError, match="HazelcastProjection is closed"):
+            projection.attach(attaching)
+        attached.set()
+        closer.join(30)
+        assert not closer.is_alive()
+        assert [_holder(hz_client, f"{kernel_id}-{n}") for n in "ab"] == [None, None]
+        assert not projection._client.lifecycle_service.is_running()  # shut down by the close
+    finally:
+        attached.set()
+        served.close()
+        attaching.close()
+        projection.close()
+
+
 def test_a_detach_of_a_busy_kernel_still_frees_its_id(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:

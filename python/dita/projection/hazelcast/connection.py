@@ -104,6 +104,9 @@ class ProjectionConnection:
         self._cycle_done = threading.Condition(self._lock)
         self._kernels: dict[str, ExecutionKernel] = {}
         self._attaching: set[str] = set()  # kernel ids being attached (claimed), held until done
+        # Set by a close once it removed its claims: the client is shut down by whichever of it
+        # and the attaches under way ends last.
+        self._claims_released = False
         # Each attached kernel's claim of its id in the cluster (claims.py): the token of its
         # attach, the entry last written, and when it was renewed (monotonic).
         self._tokens: dict[str, str] = {}

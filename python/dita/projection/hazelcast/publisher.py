@@ -49,46 +49,58 @@ class HazelcastProjection(PublishingCycle):
         claim is made before its first write, and a refusal then stops its projection, said."""
         kid = kernel.kernel_id
         check_kernel_id(kid)  # `*`: the control entries' key of every kernel, in dita_control too
-        if self._stop.is_set():
-            raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
         with self._lock:
+            # Checked with the reservation: a close sees every attach it must leave the client to.
+            if self._stop.is_set():
+                raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
             # Reserved under the lock: two attaches of one id at once would both pass the check.
             if kid in self._kernels or kid in self._attaching:
                 raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
             self._attaching.add(kid)
         try:
-            token = new_token()
-            held = self._claim_at_attach(kid, token)
-            try:
-                # Tracking starts before the first (full) publish, so no change can fall in between.
-                kernel.set_projection_enabled(True)
-            except BaseException:
-                self._release_claims({kid: (token, held)})  # busy past its wait: the id stays free
-                raise
-            with self._lock:
-                closed = self._stop.is_set()  # closed meanwhile: it would never be served
-                if not closed:
-                    self._kernels[kid] = kernel
-                    self._tokens[kid] = token
-                    if held is None:
-                        self._unclaimed.add(kid)
-                    else:
-                        self._claims[kid] = held
-                        self._claim_renewed[kid] = time.monotonic()
-                    self._closed_again.pop(kid, None)  # the new kernel's full publish replaces it
-                    self._resync.add(kid)
-                    self._prune.add(kid)
-                    self._last_ok_drain.setdefault(kid, time.monotonic())
+            closed = self._attach_claimed(kernel, kid)
         finally:
             with self._lock:
                 self._attaching.discard(kid)
+                shut_down = self._claims_released and not self._attaching
+            if shut_down:
+                self._client.shutdown()  # the close ended first: the last attach shuts it down
+        if closed:
+            raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
+        self._wake.set()
+
+    def _attach_claimed(self, kernel: ExecutionKernel, kid: str) -> bool:
+        """``attach`` past its checks: the id claimed, the tracking turned on, the kernel served.
+        True when the projection closed meanwhile, tracking turned back off and the claim removed
+        (the client is kept for that while the attach is under way)."""
+        token = new_token()
+        held = self._claim_at_attach(kid, token)
+        try:
+            # Tracking starts before the first (full) publish, so no change can fall in between.
+            kernel.set_projection_enabled(True)
+        except BaseException:
+            self._release_claims({kid: (token, held)})  # busy past its wait: the id stays free
+            raise
+        with self._lock:
+            closed = self._stop.is_set()  # closed meanwhile: it would never be served
+            if not closed:
+                self._kernels[kid] = kernel
+                self._tokens[kid] = token
+                if held is None:
+                    self._unclaimed.add(kid)
+                else:
+                    self._claims[kid] = held
+                    self._claim_renewed[kid] = time.monotonic()
+                self._closed_again.pop(kid, None)  # the new kernel's full publish replaces it
+                self._resync.add(kid)
+                self._prune.add(kid)
+                self._last_ok_drain.setdefault(kid, time.monotonic())
         if closed:
             try:
                 kernel.set_projection_enabled(False)
             finally:
                 self._release_claims({kid: (token, held)})
-            raise RuntimeError("HazelcastProjection is closed: make a new one to attach kernels")
-        self._wake.set()
+        return closed
 
     def _claim_at_attach(self, kid: str, token: str) -> HazelcastJsonValue | None:
         """The claim of ``kid`` made for ``token``; None when the cluster cannot be asked now."""
@@ -248,7 +260,8 @@ class HazelcastProjection(PublishingCycle):
         self.sync(timeout)
 
     def close(self) -> None:
-        """Publish what is left (briefly, if the cluster is up), stop the publisher, release the client."""
+        """Publish what is left (briefly, if the cluster is up), stop the publisher, release the
+        client (an attach under way releases it as it ends, its claim removed first)."""
         self._close(flush=True)
 
     def _close(self, flush: bool) -> None:
@@ -296,7 +309,13 @@ class HazelcastProjection(PublishingCycle):
                 kernel.set_projection_enabled(False)
         finally:
             self._release_claims(held)
-            self._client.shutdown()
+            with self._lock:
+                # An attach under way removes its own claim with this client: whichever ends
+                # last, this close or an attach, shuts it down (else the claim stays for 30 s).
+                self._claims_released = True
+                shut_down = not self._attaching
+            if shut_down:
+                self._client.shutdown()
 
     def stats(self) -> dict[str, Any]:
         """Counters and staleness (seconds).
