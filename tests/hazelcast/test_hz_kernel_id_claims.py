@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 import pytest
-from hz_helpers import eventually
+from hz_helpers import eventually, expected, make_venue, projected
 
 from attach_race import attach_at_once
-from dita import ExecutionKernel
+from dita import ExecutionKernel, KernelIntent
 from dita.projection.hazelcast import HazelcastJsonValue, HazelcastProjection, publisher, publishing_cycle
 from dita.projection.hazelcast.claims import CLAIMS_MAP
 from dita.services.hazelcast import HazelcastMember
@@ -296,20 +296,36 @@ def test_a_close_that_ends_after_an_attach_under_it_removes_every_claim(
         projection.close()
 
 
-def test_a_detach_of_a_busy_kernel_still_frees_its_id(
+def _entry(kernel_id: str, slot_id: int) -> KernelIntent:
+    n = f"{kernel_id}-{slot_id}"
+    return KernelIntent(f"{n}-e", f"{n}-t", slot_id, "BTC-USD", "LONG", "ENTER", 60_000.0, 0.01)
+
+
+def test_a_detach_refused_by_a_busy_kernel_leaves_it_attached_and_a_retry_detaches_it(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:
-    """The kernel leaves the projection before its tracking is turned off: too busy for that, it
-    still gives its claim up, so the next kernel of that id attaches at once."""
+    """Tracking is turned off before the kernel leaves: too busy for that, it stays attached,
+    projected and its id held, and the error says so. Taken off regardless, it kept tracking
+    changes nobody read, and a second detach found nothing to do."""
     projection = _projection(hz_member)
-    busy = _BusyKernel(max_slots=1, kernel_id=kernel_id)
+    busy = _BusyKernel(max_slots=2, kernel_id=kernel_id, venue=make_venue())
     kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id)
     try:
         projection.attach(busy)
-        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
         busy.busy_on = (False,)
-        with pytest.raises(RuntimeError, match="busy in another thread"):
+        said = rf"kernel_id '{kernel_id}' stays attached to this projection.*busy in another thread"
+        with pytest.raises(RuntimeError, match=said):
             projection.detach(busy)
+        assert projection.stats()["kernels"] == 1
+        assert busy.process_intent(_entry(kernel_id, 0)).accepted
+        assert projection.sync(timeout=30)
+        assert projected(hz_client, kernel_id) == expected(busy.snapshot())  # still projected
+        assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
+        busy.busy_on = ()
+        projection.detach(busy)
+        assert projection.stats()["kernels"] == 0
+        assert busy.process_intent(_entry(kernel_id, 1)).accepted
+        assert busy.drain_dirty()[0] == []  # its slots' changes no longer tracked
         assert _holder(hz_client, kernel_id) is None
         projection.attach(kernel)
         assert projection.stats()["kernels"] == 1

@@ -131,11 +131,27 @@ class HazelcastProjection(PublishingCycle):
     def detach(self, kernel: ExecutionKernel) -> None:
         """Publish ``kernel``'s last changes (briefly, as a close does, without ``closed_at``) and
         stop projecting it; the other kernels stay. Never drained again, it would otherwise
-        leave the maps with the state of the last cycle before."""
+        leave the maps with the state of the last cycle before. A kernel held by another
+        thread's call past its wait, its tracking not turned off, stays attached (projected, its
+        id claimed): RuntimeError says so, and a detach once it is free takes it off."""
         # Not from inside a cycle (a kernel's call the publisher made): no cycle can run then.
         if self._thread is not threading.current_thread():
             self._publish_last(kernel, closing=False)
-        self._detach(kernel)
+        kid = kernel.kernel_id
+        with self._lock:
+            attached = self._kernels.get(kid) is kernel
+        if not attached:
+            return
+        try:
+            # Turned off while still served: a kernel that refuses it is left whole, not left
+            # tracking changes that no projection reads.
+            kernel.set_projection_enabled(False)
+        except Exception as exc:
+            raise RuntimeError(
+                f"kernel_id {kid!r} stays attached to this projection, projected and its id claimed: "
+                f"its change tracking was not turned off ({exc}); detach it again once it is free"
+            ) from exc
+        self._detach(kernel, tracking_on=False)
 
     def _publish_last(self, kernel: ExecutionKernel, *, closing: bool) -> bool:
         """Publish ``kernel``'s last changes before it leaves, briefly, as a close does
@@ -165,10 +181,10 @@ class HazelcastProjection(PublishingCycle):
                 self._closing[kid] = time.time()
         return self._flush_for_close()
 
-    def _detach(self, kernel: ExecutionKernel) -> bool:
-        """Removes ``kernel``; True if it was attached and no kernel is left (decided with the
-        removal, so two kernels released at once cannot both see the other and leave the
-        projection open)."""
+    def _detach(self, kernel: ExecutionKernel, *, tracking_on: bool = True) -> bool:
+        """Removes ``kernel`` and turns its tracking off (``tracking_on`` False: off already);
+        True if it was attached and no kernel is left (decided with the removal, so two kernels
+        released at once cannot both see the other and leave the projection open)."""
         kid = kernel.kernel_id
         with self._lock:
             # By identity, as the control plane: a kernel detached before and closed now must
@@ -191,7 +207,8 @@ class HazelcastProjection(PublishingCycle):
             self._refused_sent.pop(kid, None)
             empty = not self._kernels
         try:
-            kernel.set_projection_enabled(False)
+            if tracking_on:
+                kernel.set_projection_enabled(False)
         finally:
             self._release_claims(held)  # the kernel busy past its wait still leaves the id free
         return empty
