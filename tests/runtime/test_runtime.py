@@ -1011,6 +1011,38 @@ def test_an_order_left_in_doubt_is_asked_about_again_ever_less_often() -> None:
     assert kernel.orders_in_doubt() != [] and runtime.stats["doubt_reconciliations"] == 8
 
 
+def test_an_order_put_in_doubt_after_a_look_that_found_none_is_seen_at_the_next_look() -> None:
+    """A look that finds no order in doubt lets the next looks pass while the kernel's ``seq``
+    stays: that holds only while every input putting an order in doubt moves ``seq`` on. An
+    exit throttled between two data points (outside the runtime) is seen at the next look, and
+    reconciled after the first wait."""
+    from dita import KernelIntent
+
+    venue = Unanswering()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="doubt-later")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [])
+
+    def intent(intent_id: str, action: str, size: float = 0.0) -> KernelIntent:
+        return KernelIntent(intent_id, "t1", 0, "BTCUSDT", "LONG", action, 100.0, size, timestamp=0.0)
+
+    coid = kernel.process_intent(intent("e1", "ENTER", 1.0)).order.client_order_id
+    fill = VenueEvent("f1", "t1", 0, "FILL", venue_client_id=coid, price=100.0, size=1.0, timestamp=0.0)
+    assert kernel.on_venue_event(fill).accepted
+    xid = kernel.process_intent(intent("x1", "EXIT")).order.client_order_id
+    kernel.process_intent(intent("c1", "CANCEL"))
+    for t in (10.0, 20.0):  # each a look finding none, the second with seq as the first left it
+        runtime.on_bar(Bar("BTCUSDT", t, 100.0, 100.0, 100.0, 100.0, 1.0))
+    seq = kernel.seq
+    throttled = VenueEvent("r1", "t1", 0, "RATE_LIMITED", venue_client_id=xid, retry_after=1.0)
+    kernel.on_venue_event(throttled)
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid] and kernel.seq > seq
+    runtime.on_bar(Bar("BTCUSDT", 30.0, 100.0, 100.0, 100.0, 100.0, 1.0))  # seen: not at once
+    assert venue.asked == []
+    runtime.on_bar(Bar("BTCUSDT", 35.0, 100.0, 100.0, 100.0, 100.0, 1.0))
+    assert venue.asked == [xid] and runtime.stats["doubt_reconciliations"] == 1
+
+
 class ListsItThenCancelFails(Unanswering):
     """Works the exit in doubt, 0.4 of it filled; its cancel times out."""
 

@@ -53,6 +53,12 @@ class OrdersInDoubt:
         self._waiting = False
         # Looked up once: it is asked at every data point of a replay of minute bars.
         self._orders_in_doubt: Callable[[], list[Any]] = getattr(kernel, "orders_in_doubt", list)
+        # The kernel's ``seq`` when a look found no order in doubt (None: it found some, or the
+        # kernel has no ``seq``). Only a venue event puts an order in doubt (a rate limit ending
+        # an order whose cancel was asked), and the kernel moves ``seq`` on for every venue event
+        # before it applies it (``Kernel::on_venue_event_into``): while ``seq`` stays, none is.
+        self._clear_at_seq: int | None = None
+        self._reads_seq = isinstance(getattr(kernel, "seq", None), int)
 
     def reconcile_with_venue(
         self,
@@ -97,6 +103,14 @@ class OrdersInDoubt:
         self._router.route(batch, set())
         return report
 
+    def look(self, now: float) -> None:
+        """A data point at ``now`` reached ``next_look``: look for orders in doubt
+        (``reconcile_orders_in_doubt``), unless the kernel took no input since a look found none."""
+        if self._clear_at_seq is not None and self._kernel.seq == self._clear_at_seq:
+            self.next_look = now + DOUBT_POLL_SECONDS  # as that look would (``_no_doubts``)
+            return
+        self.reconcile_orders_in_doubt()
+
     def reconcile_orders_in_doubt(self) -> None:
         """Reconcile the kernel with its venue while it holds orders in doubt: not at once (the
         venue just throttled), then again, waiting twice as long each time, while one is left in
@@ -105,10 +119,14 @@ class OrdersInDoubt:
         DOUBT_POLL_SECONDS of the runtime's time; a reconciliation that raises (a listener's
         error) is logged and raised, its next attempt already set."""
         now = self._clock.now()
+        # Read before the orders: an input another thread gives between the two moves it on.
+        seq = self._kernel.seq if self._reads_seq else None
         doubts = self._orders_in_doubt()
         if not doubts:
             self._no_doubts(now)
+            self._clear_at_seq = seq
             return
+        self._clear_at_seq = None
         if not self._waiting:
             self._waiting = True
             self.next_look = now + self._wait

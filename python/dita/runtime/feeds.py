@@ -229,9 +229,10 @@ class FeedLoop:
                 self._polling.poll_for_data_point()
             except Exception as exc:
                 errors.append(exc)
-        if self._doubts.next_look <= (time.time() if self._clock.wall else ts):
+        now = time.time() if self._clock.wall else ts
+        if self._doubts.next_look <= now:
             try:
-                self._doubts.reconcile_orders_in_doubt()
+                self._doubts.look(now)
             except Exception as exc:
                 errors.append(exc)
         return errors
