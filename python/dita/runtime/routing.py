@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
@@ -224,18 +223,19 @@ class EventRouter:
             self._calling_on_fill = False
             calls.clear()  # what a KeyboardInterrupt left: kept in ``fills``, not heard later
 
-    @contextmanager
-    def on_fill_after(self) -> Iterator[None]:
-        """The ``on_fill`` calls of what is routed inside wait for the end of it, then are made
-        (``call_on_fill``); inside a running call of them (an intent sent from one), they are
-        left to it, after the rest."""
+    def hold_on_fill(self) -> bool:
+        """Hold the ``on_fill`` calls of what is routed next until ``release_on_fill``, given
+        what this returns: they are made then (``call_on_fill``), or, inside a running call of
+        them (an intent sent from one), left to it, after the rest. Two calls, not a context
+        manager: every fill a venue reports passes here."""
         calling = self._calling_on_fill
         self._calling_on_fill = True
-        try:
-            yield
-        finally:
-            self._calling_on_fill = calling
-        self.call_on_fill()
+        return calling
+
+    def release_on_fill(self, calling: bool) -> None:
+        """Undo ``hold_on_fill`` (``calling``: what it returned); the held calls are made by
+        the next ``call_on_fill``."""
+        self._calling_on_fill = calling
 
     # -- what an event leaves out --------------------------------------------------------
 

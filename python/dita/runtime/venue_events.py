@@ -66,14 +66,17 @@ class VenueEventIntake:
         def set_aside(event: VenueEvent, exc: Exception) -> None:
             self._stats["venue_events_stuck"] += 1  # named at ERROR by ``unapplied``
 
-        with router.on_fill_after():
-            try:
-                unapplied.take(self._kernel, events, applied, unfit, before, set_aside)
-            except Exception as exc:
-                self._on_kernel_error(exc, errors, unapplied if answer else None)
-                taken = False
-            else:
-                taken = True
+        calling = router.hold_on_fill()
+        try:
+            unapplied.take(self._kernel, events, applied, unfit, before, set_aside)
+        except Exception as exc:
+            self._on_kernel_error(exc, errors, unapplied if answer else None)
+            taken = False
+        else:
+            taken = True
+        finally:
+            router.release_on_fill(calling)
+        router.call_on_fill()
         return taken
 
     def _on_kernel_error(
