@@ -108,6 +108,25 @@ def _check_asset(asset: object) -> None:
         raise ValueError(f"asset must be a non-empty string, got {asset!r}")
 
 
+def _checked_bar(
+    asset: object, open: object, high: object, low: object, close: object, volume: object, ts: object
+) -> tuple[float, float, float, float, float, float]:
+    """A bar of ``asset`` as a market can show one: prices above 0, high and low around open and
+    close, volume not negative, ``ts`` a time not negative; as floats (open, high, low, close,
+    volume, ts). Each refusal names its field."""
+    _check_asset(asset)
+    open_ = _finite("open", open, positive=True)
+    high_ = _finite("high", high, positive=True)
+    low_ = _finite("low", low, positive=True)
+    close_ = _finite("close", close, positive=True)
+    volume_ = _finite("volume", volume)
+    if high_ < max(open_, close_, low_) or low_ > min(open_, close_):
+        raise ValueError(
+            f"bar for {asset!r} is inconsistent: open={open!r} high={high!r} low={low!r} close={close!r}"
+        )
+    return open_, high_, low_, close_, volume_, _finite("ts", ts)
+
+
 def _checked_quote(
     asset: str, bid: object, ask: object, bid_size: object, ask_size: object, named: str = ""
 ) -> _Quote:
