@@ -40,15 +40,17 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
         };
         let value = if v.is_none() {
             MetaValue::Null
+        } else if let Ok(s) = v.cast::<PyString>() {
+            // Text and floats are looked at before bool: a failed bool extraction builds an
+            // error object, which costs more than the rest of the fill's metadata.
+            MetaValue::Str(utf8(s, format_args!("{field}[{key:?}]"))?.to_string())
+        } else if v.is_instance_of::<PyFloat>() {
+            MetaValue::Float(v.extract::<f64>()?)
         } else if let Ok(b) = v.extract::<bool>() {
             // Python's bool or numpy's (which is no int, unlike Python's).
             MetaValue::Bool(b)
-        } else if v.is_instance_of::<PyInt>() || (!v.is_instance_of::<PyFloat>() && is_int(&v)?) {
+        } else if v.is_instance_of::<PyInt>() || is_int(&v)? {
             MetaValue::Int(int_value(&v, format_args!("{field}[{key:?}]"))?)
-        } else if v.is_instance_of::<PyFloat>() {
-            MetaValue::Float(v.extract::<f64>()?)
-        } else if let Ok(s) = v.cast::<PyString>() {
-            MetaValue::Str(utf8(s, format_args!("{field}[{key:?}]"))?.to_string())
         } else if is_real(&v)? {
             // Any other real number, as every entry point takes one: numpy's float32 (a model's
             // output) as numpy's integers.
