@@ -219,23 +219,23 @@ def free_port(host: str = DEFAULT_HOST) -> int:
     It is drawn at random below the system's ephemeral range: a port the system hands out
     itself could go to an outgoing connection between this answer and the caller's bind."""
     first_ephemeral = _first_ephemeral_port()
+    lowest = 10_000 if first_ephemeral > 20_000 else 1_024  # clear of common services' ports
     for _ in range(100):
-        port = random.randrange(10_000, first_ephemeral)
+        port = random.randrange(lowest, first_ephemeral)
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind((host, port))
             except OSError:
                 continue
             return port
-    raise ServiceError(f"no free TCP port on {host} between 10000 and {first_ephemeral}")
+    raise ServiceError(f"no free TCP port on {host} between {lowest} and {first_ephemeral}")
 
 
 def _first_ephemeral_port() -> int:
     try:
-        first = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
     except (OSError, ValueError, IndexError):
-        first = 32_768  # Linux's default, and below the IANA range other systems use
-    return max(first, 20_000)
+        return 32_768  # Linux's default, and below the IANA range other systems use
 
 
 def _port_open(host: str, port: int, timeout: float = 0.5) -> bool:
