@@ -169,7 +169,8 @@ def read_account(
     unpriced = [s for s, q in positions.items() if q and s not in prices]
     if unpriced:
         raise PlanError(
-            f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: equity is unknown"
+            f"the venue states no price for the positions in {', '.join(sorted(unpriced))}: "
+            "they cannot be valued or sized against their targets"
         )
     if _positions_are_balances(venue):
         held = _balances_value(venue, balances, quote_currency, symbols, prices, warnings)

@@ -121,7 +121,6 @@ def _check_decimal_params(found: list[tuple[str, str]], params: dict[str, Any]) 
 
 
 # The float types, as _base_type spells them.
-_FLOAT_TYPES = ("float32", "float64", "bfloat16", "float", "real", "single", "double", "double precision")
 
 
 @dataclass(frozen=True)
@@ -156,6 +155,7 @@ _FLOAT_RANGES = {
         _FLOAT32.infinite_above, _over_two_to(150, 2**17 - 1), "3.3895314e38", "9.1835e-41"
     ),
 }
+_FLOAT_TYPES = tuple(_FLOAT_RANGES)
 # What ClickHouse reads as a float parameter in decimal: a sign, digits with a point, an exponent.
 _FLOAT_TEXT = re.compile(r"([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:[eE]([+-]?[0-9]+))?")
 
