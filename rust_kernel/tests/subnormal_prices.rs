@@ -126,3 +126,30 @@ fn the_smallest_normal_price_books_a_position_at_it() {
         assert!(v.is_finite(), "{a:?}");
     }
 }
+
+/// A loaded slot's working order at a subnormal price, reference price or average fill price
+/// is refused naming it, and the slots stay as they were.
+#[test]
+fn a_loaded_working_order_at_a_subnormal_price_is_refused_naming_it() {
+    let mut k = kernel();
+    let out = k.process_intent(&long_btc("i1", "t1", 0, KernelCommandType::Enter, 0.3));
+    assert!(out.accepted, "{out:?}");
+    let before = k.slots().to_vec();
+    for field in ["price", "reference_price", "avg_fill_price"] {
+        let mut saved = before.clone();
+        let order = saved[0].active_entry_order.as_mut().expect("sent");
+        match field {
+            "price" => order.price = 1e-310,
+            "reference_price" => order.reference_price = 1e-310,
+            _ => order.avg_fill_price = 1e-310,
+        }
+        let err = k.replace_slots(saved).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "invalid slots[0].active_entry_order.{field}: 1e-310 (must be 0 or at least"
+            )),
+            "{err}"
+        );
+        assert_eq!(k.slots(), &before[..]);
+    }
+}

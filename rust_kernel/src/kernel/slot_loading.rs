@@ -223,6 +223,19 @@ pub(super) fn check_loaded_order(
 ) -> KernelResult<()> {
     let field = |f: &str| format!("slots[{i}].{which}.{f}");
     o.check(field)?;
+    for (name, price) in [
+        ("price", o.price),
+        ("reference_price", o.reference_price),
+        ("avg_fill_price", o.avg_fill_price),
+    ] {
+        if is_subnormal(price) {
+            return Err(KernelError::invalid(
+                &field(name),
+                format_number(price),
+                SUBNORMAL_PRICE,
+            ));
+        }
+    }
     if o.client_order_id.is_empty() {
         return Err(KernelError::invalid(
             &field("client_order_id"),
