@@ -98,7 +98,8 @@ fn check_checkpoints_at(
                 &c.path,
                 0,
                 seq,
-                "checkpoint's chain hash disagrees with the log at its sequence: log rewritten",
+                "checkpoint's chain hash disagrees with the log at its sequence: log rewritten, or the \
+                 checkpoint is another log's",
             ));
         }
         checked += 1;
@@ -144,7 +145,8 @@ fn check_none_past(checkpoints: &[CheckpointFile], last_seq: u64) -> Result<(), 
             offset: 0,
             seq: Some(last_seq + 1),
             detail: format!(
-                "checkpoint vouches for seq {} but the log ends at seq {last_seq}: records removed from the tail",
+                "checkpoint vouches for seq {} but the log ends at seq {last_seq}: records removed from the \
+                 tail, or the checkpoint is another log's",
                 c.seq
             ),
         }),
