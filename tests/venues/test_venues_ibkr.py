@@ -272,7 +272,7 @@ def test_a_corrections_commission_on_an_execution_it_adds_no_shares_to_is_not_bo
     corrected = tws.correct_execution(first, 4.0, 189.9, commission=1.1)
     said = (
         f"execution {corrected} corrects {first}: its commission 1.1 is not booked: it booked no fill"
-        f" to settle it on, and the kernel keeps the commission of {first}"
+        f" to settle it on, and the kernel keeps the fee of {first}, its commission 1.0"
     )
     deadline = time.monotonic() + 5
     while said not in caplog.text and time.monotonic() < deadline:
@@ -313,6 +313,64 @@ def test_a_corrections_commission_before_the_executions_own_waits_for_it_to_sett
     assert [(e.fill_id, e.fee) for e in fees] == [(ids[i], pytest.approx(fee)) for i, fee in settled]
     assert all(kernel.on_account_event(e).accepted for e in fees)
     assert kernel.slot_state(0).fees_paid == pytest.approx(sum(fee for _, fee in settled))
+
+
+def test_a_fill_whose_fee_waits_for_a_report_that_has_not_come_says_so_at_warning_naming_both(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    first = tws.fill(coid, 4.0, 190.0, commission=None)  # its commission report never comes
+    feed(kernel, venue, 1)
+    corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
+    feed(kernel, venue, 1)
+    heard_by_client(venue, corrected, commission=True)
+    assert venue.account_events() == []
+    said = (
+        f"execution {corrected}: its commission 1.2 settles its fill once the commission report of"
+        f" {first}, the fill before it, comes: until then the kernel keeps its predicted fee"
+    )
+    assert [r.levelname for r in caplog.records if r.getMessage().endswith(said)] == ["WARNING"]
+
+
+def test_a_correction_adding_no_shares_before_the_executions_commission_says_the_kernel_keeps_its_prediction(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)
+    feed(kernel, venue, 1)
+    corrected = tws.correct_execution(first, 4.0, 189.9, commission=1.1)
+    heard_by_client(venue, corrected, commission=True)
+    assert venue.account_events() == []
+    said = (
+        f"execution {corrected} corrects {first}: its commission 1.1 is not booked: it booked no fill"
+        f" to settle it on, and the kernel keeps the fee of {first}, its predicted fee until its"
+        " commission report comes"
+    )
+    assert said in caplog.text
+
+
+def test_an_executions_commission_in_another_currency_leaves_its_fill_predicted_and_the_correction_settles(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    first = tws.fill(coid, 4.0, 190.0, commission=0.9, commission_currency="EUR")
+    feed(kernel, venue, 1)
+    heard_by_client(venue, first, commission=True)
+    corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
+    feed(kernel, venue, 1)
+    settled = commissions(venue, 1)
+    assert [(e.fill_id, e.fee) for e in settled] == [(corrected, pytest.approx(1.2))]
+    assert kernel.on_account_event(settled[0]).accepted
+    said = (
+        f"execution {first}: commission 0.9 EUR is not in USD, the currency of AAPL: not booked:"
+        " its fill keeps the kernel's predicted fee"
+    )
+    assert said in caplog.text
 
 
 # Each order in which TWS may send an execution (4 shares, commission 1.0) and its correction

@@ -84,12 +84,13 @@ class IbkrOrder:
 class BookedExecution:
     """An execution booked as fills: its first execId, the shares booked for it (those a
     correction added included), its fills' execIds in the order booked, the commission each of
-    its execIds' reports stated, and its fills settled."""
+    its execIds' reports stated (None: a report not booked, in another currency), and its fills
+    settled."""
 
     exec_id: str
     shares: float
     fills: list[str] = field(default_factory=list)
-    commissions: dict[str, float] = field(default_factory=dict)
+    commissions: dict[str, float | None] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
 
 
@@ -268,21 +269,30 @@ class Reporter:
     def _commission(self, tracked: IbkrOrder, fill: FillHeard, commission: float) -> None:
         """The commission TWS reports for ``fill``, which replaces that of the execution it
         corrects. The kernel takes a second settlement of a settled fill at another fee for a
-        self-trade's other side, so each fill is settled once, at a fee every order of arrival
-        gives alike, a restart's listing too: the first fill its execId's commission, a
-        correction's fill its commission less that of the execution's fill before it. A fill
-        waits for both; a correction that booked no fill has nothing to settle (WARNING)."""
+        self-trade's other side, so each fill is settled once, at a fee every order of the
+        reports gives alike, a restart's listing too, when the correction is heard after the
+        execution it corrects: the first fill its execId's commission, a correction's fill its
+        commission less that of the execution's fill before it. A fill waits for both (WARNING
+        while it does); a report in another currency leaves its fill at the kernel's predicted
+        fee and counts as 0 for the fills after it; a correction that booked no fill has nothing
+        to settle (WARNING)."""
         booked = self._executions.get(execution_key(fill.exec_id))
         currency = self._currencies.get(tracked.order.asset, "")
-        if fill.commission_currency and currency and fill.commission_currency != currency:
-            why = f"is not in {currency}, the currency of {tracked.order.asset}"
-        else:
-            why = "is of an execution forgotten" if booked is None else ""
-        if booked is None or why:
+        if booked is None:
             log.warning(
-                "%s: execution %s: commission %r %s %s: not booked",
-                self.name, fill.exec_id, commission, fill.commission_currency, why,
+                "%s: execution %s: commission %r %s is of an execution forgotten: not booked",
+                self.name, fill.exec_id, commission, fill.commission_currency,
             )  # fmt: skip
+            return
+        if fill.commission_currency and currency and fill.commission_currency != currency:
+            log.warning(
+                "%s: execution %s: commission %r %s is not in %s, the currency of %s: not booked:"
+                " its fill keeps the kernel's predicted fee, and a correction's fill after it is"
+                " settled at its whole commission",
+                self.name, fill.exec_id, commission, fill.commission_currency, currency, tracked.order.asset,
+            )  # fmt: skip
+            booked.commissions[fill.exec_id] = None
+            self._settle(tracked, booked, fill.time or self._clock())
             return
         booked.commissions[fill.exec_id] = commission
         if fill.exec_id not in booked.fills:
@@ -291,25 +301,43 @@ class Reporter:
             if booked.commissions.get(kept) != commission:
                 log.warning(
                     "%s: execution %s corrects %s: its commission %r is not booked: it booked no fill"
-                    " to settle it on, and the kernel keeps the commission of %s",
-                    self.name, fill.exec_id, booked.exec_id, commission, kept,
+                    " to settle it on, and the kernel keeps the fee of %s, %s",
+                    self.name, fill.exec_id, booked.exec_id, commission, kept, self._fee_of(booked, kept),
                 )  # fmt: skip
         self._settle(tracked, booked, fill.time or self._clock())
+        if fill.exec_id in booked.fills and fill.exec_id not in booked.settled:
+            before = booked.fills[booked.fills.index(fill.exec_id) - 1]
+            log.warning(
+                "%s: execution %s: its commission %r settles its fill once the commission report of"
+                " %s, the fill before it, comes: until then the kernel keeps its predicted fee",
+                self.name, fill.exec_id, commission, before,
+            )  # fmt: skip
+
+    @staticmethod
+    def _fee_of(booked: BookedExecution, exec_id: str) -> str:
+        """What the kernel keeps as the fee of ``exec_id``'s fill, said for a log record."""
+        if exec_id not in booked.commissions:
+            return "its predicted fee until its commission report comes"
+        commission = booked.commissions[exec_id]
+        if commission is None:
+            return "its predicted fee (its commission report was not booked)"
+        return f"its commission {commission!r}"
 
     def _settle(self, tracked: IbkrOrder, booked: BookedExecution, at: float) -> None:
         """Each fill of ``booked`` not settled whose fee the reports in give (``_commission``),
         as a FILL_SETTLED event."""
         for previous, fill_id in zip(["", *booked.fills], booked.fills, strict=False):
-            ready = fill_id in booked.commissions and (not previous or previous in booked.commissions)
-            if fill_id in booked.settled or not ready:
+            commission = booked.commissions.get(fill_id)
+            ready = commission is not None and (not previous or previous in booked.commissions)
+            if fill_id in booked.settled or commission is None or not ready:
                 continue
-            before = booked.commissions.get(previous, 0.0)
-            fee = booked.commissions[fill_id] - before
+            before = booked.commissions.get(previous) or 0.0
+            fee = commission - before
             if fee < 0:
                 log.warning(
                     "%s: execution %s corrects %s: its commission %r replaces %r: the difference, %g,"
                     " is settled on its fill as a refund",
-                    self.name, fill_id, booked.exec_id, booked.commissions[fill_id], before, fee,
+                    self.name, fill_id, booked.exec_id, commission, before, fee,
                 )  # fmt: skip
             booked.settled.add(fill_id)
             self._account_events.append(
