@@ -745,6 +745,34 @@ def test_an_execution_after_an_error_does_not_end_the_order_before_tws_lists_its
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
+def test_an_order_in_question_while_tws_does_not_list_its_orders_holds_up_no_poll_nor_another_orders_submit(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=1.0, connect_timeout_s=3.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="k")
+    kernel.set_seed_capital(1e9)
+    coid = entered(kernel)
+    tws.mute_open_orders = True
+    tws.error(coid, *ROUTED, ends=False)
+    deadline = time.monotonic() + 1.5
+    while time.monotonic() < deadline:
+        began = time.monotonic()
+        assert venue.poll_events() == []
+        assert time.monotonic() - began < 0.5
+    another = KernelIntent(
+        "i2", "tr-2", 1, "AAPL", "LONG", "ENTER", 190.0, 1.0,
+        order_type="LIMIT", limit_price=190.0, timestamp=time.time(),
+    )  # fmt: skip
+    began = time.monotonic()
+    other = kernel.process_intent(another)
+    assert other.accepted and time.monotonic() - began < 1.0
+    assert [e.kind.name for e in other.emitted_events] == ["ORDER_ACK"]
+
+    tws.mute_open_orders = False  # the next listing shows the order working: it works on
+    assert until(venue.poll_events, 1, timeout=4.0) == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
 def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execution_is_booked(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:

@@ -5,6 +5,7 @@ them, they ask the loop thread for a copy."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -138,6 +139,14 @@ class IbkrConnection:
         except TimeoutError:
             future.cancel()
             raise
+
+    def start(self, make: Callable[[], Coroutine[Any, Any, _T]]) -> concurrent.futures.Future[_T]:
+        """The coroutine ``make()`` started on the loop thread, not waited for: its future."""
+
+        async def run() -> _T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(run(), self._loop)
 
     def connect(self, account: str) -> None:
         s = self._settings

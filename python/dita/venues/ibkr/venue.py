@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 from ib_async import Contract, Order
@@ -45,6 +46,9 @@ log = logging.getLogger("dita.venues.ibkr")
 # An IBKR figure left unset (``UNSET_DOUBLE``) reads as this or more: no rule.
 _UNSET = 1e300
 _ANSWER_POLL_S = 0.01
+# The least time between TWS's listings asked for orders in question (after an error, a
+# reconnect) when one goes unanswered.
+_LIST_AGAIN_S = 0.5
 
 
 class IbkrVenue:
@@ -71,6 +75,13 @@ class IbkrVenue:
         self._last_connect = 0.0
         # After a reconnect, TWS's open orders and the day's executions are listed in full.
         self._relist_due = False
+        # The listing asked for the orders in question, not waited for: each poll looks whether
+        # it came, so a listing TWS is slow with, or never sends, holds up no other order.
+        self._listing: Future[None] | None = None
+        self._listing_since = 0.0
+        self._listing_of: list[IbkrOrder] = []
+        self._listing_executions = False
+        self._next_listing = 0.0
         self._conn = IbkrConnection(self.settings)
         try:
             self._connect()
@@ -105,6 +116,7 @@ class IbkrVenue:
         self._contracts.clear()  # qualified again on the new connection
         self._connect()
         self._relist_due = True
+        self._drop_listing()  # asked of the connection that dropped
         # A new session knows only what TWS lists: an order that ended while the connection was
         # down is in no list, and no status of it will ever come.
         for tracked in self._orders.values():
@@ -272,34 +284,80 @@ class IbkrVenue:
         return mine
 
     def _news(self) -> list[VenueEvent]:
-        questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
-        listed = (self._relist_due or bool(questioned)) and self._listed()
+        """What TWS said since, as events: the orders in question ended or not by TWS's listing
+        once it came, and a listing asked when one is due (``_ask_listing``), neither waited for."""
+        listed = self._listed()
         heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
-        if listed:
-            events += self._reporter.unlisted(heard, questioned)
+        if listed is not None:
+            events += self._reporter.unlisted(heard, listed)
         for coid in [c for c, o in self._orders.items() if o.settled]:
             del self._orders[coid]
+        self._ask_listing()
         return events
 
-    def _listed(self) -> bool:
-        """Whether TWS listed its open orders in full, after a reconnect the day's executions too.
-        ib_async's own listing at the connect goes on past one that timed out, and an order
-        missing from a cut listing is not over."""
+    def _ask_listing(self) -> None:
+        """Ask TWS for its open orders (after a reconnect the day's executions too) when an order
+        is in question and no listing is on its way, nor one went unanswered in the last
+        ``_LIST_AGAIN_S``."""
+        questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
+        due = self._relist_due or bool(questioned)
+        if not due or self._listing is not None or time.monotonic() < self._next_listing:
+            return
+        executions = self._relist_due
+        ib = self._conn.ib
+
+        async def listing() -> None:
+            await ib.reqOpenOrdersAsync()
+            if executions:
+                await ib.reqExecutionsAsync()
+
+        self._listing = self._conn.start(listing)
+        self._listing_since = time.monotonic()
+        self._listing_of = questioned
+        self._listing_executions = executions
+
+    def _drop_listing(self) -> None:
+        """Give up the listing on its way, asked again at the next poll: ib_async answers only
+        the latest of two listings asked at once."""
+        if self._listing is not None:
+            self._listing.cancel()
+            self._listing = None
+            self._next_listing = 0.0
+
+    def _listed(self) -> list[IbkrOrder] | None:
+        """The orders in question when TWS was asked, once it listed its open orders in full
+        (still in question: those put in question since wait for the next listing); None while
+        it has not. ib_async's own listing at the connect goes on past one that timed out, and an
+        order missing from a cut listing is not over."""
+        asked = self._listing
+        if asked is None:
+            return None
         timeout = self.settings.connect_timeout_s
-        try:
-            self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), timeout)
-            if self._relist_due:
-                self._conn.wait(lambda: self._conn.ib.reqExecutionsAsync(), timeout)
-        except (TimeoutError, ConnectionError) as exc:
+        if not asked.done():
+            if time.monotonic() - self._listing_since < timeout:
+                return None
+            asked.cancel()
+            why = "TimeoutError"
+        elif asked.cancelled():
+            why = "CancelledError"
+        else:
+            failed = asked.exception()
+            why = type(failed).__name__ if failed is not None else ""
+        self._listing = None
+        if why:
             log.warning(
-                "%s: TWS did not list its orders (%s); asked again at the next poll",
+                "%s: TWS did not list its orders within %g s (%s); asked again in %g s",
                 self.name,
-                type(exc).__name__,
+                timeout,
+                why,
+                _LIST_AGAIN_S,
             )
-            return False
-        self._relist_due = False
-        return True
+            self._next_listing = time.monotonic() + _LIST_AGAIN_S
+            return None
+        if self._listing_executions:
+            self._relist_due = False
+        return [o for o in self._listing_of if o.in_question and not o.ended]
 
     # -- after a restart -----------------------------------------------------------------
 
@@ -459,6 +517,7 @@ class IbkrVenue:
         """Ask TWS for its open orders, waiting up to ``connect_timeout_s``; VenueUnavailable
         saying ``unanswered`` when it does not list them in time, as of any venue not reached."""
         timeout = self.settings.connect_timeout_s
+        self._drop_listing()
         try:
             self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), timeout)
         except (TimeoutError, ConnectionError) as exc:
