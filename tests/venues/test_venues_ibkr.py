@@ -383,6 +383,7 @@ HEARD_ORDERS = [
 ]
 # Those with the correction after the execution it corrects, as TWS sends them, and lists them.
 CORRECTION_AFTER = [order for order in HEARD_ORDERS if order.index("exec .01") < order.index("exec .02")]
+CORRECTION_FIRST = [order for order in HEARD_ORDERS if order not in CORRECTION_AFTER]
 
 
 def settled_in_order(
@@ -449,6 +450,28 @@ def test_a_corrected_executions_fills_are_settled_at_the_same_fees_in_any_order_
     again = commissions(venue, 2)
     assert [(e.fill_id, e.fee) for e in again] == settled
     assert not any(kernel.on_account_event(e).accepted for e in again)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize("heard_order", CORRECTION_FIRST, ids=[", ".join(o) for o in CORRECTION_FIRST])
+def test_a_correction_heard_before_its_execution_keeps_the_fees_booked_after_a_restart(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path, heard_order: tuple[str, ...]
+) -> None:
+    first_venue = make_venue()
+    first_kernel = a_kernel(first_venue, tmp_path)
+    settled_in_order(tws, first_venue, first_kernel, heard_order)
+    first_kernel.close()
+    first_venue.close()
+    del first_kernel
+    gc.collect()
+
+    # The restart's listing books the execution first: its settlements name other fills, or
+    # fills settled already, and change no fee the kernel booked.
+    venue = make_venue()
+    kernel = a_kernel(venue, tmp_path)
+    kernel.reconcile_with_venue()
+    for fee in commissions(venue, 2):
+        kernel.on_account_event(fee)
     assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
 
 
