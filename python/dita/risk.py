@@ -13,6 +13,7 @@ the field and the offending value, and nothing is changed.
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
@@ -24,6 +25,7 @@ __all__ = [
     "KERNEL_MAX",
     "KERNEL_MAX_ORDER_RATE",
     "KERNEL_MIN_LEVERAGE",
+    "KERNEL_MIN_PRICE",
     "KERNEL_MIN_SIZE",
     "KERNEL_MIN_STEP",
     "MarketLimits",
@@ -35,6 +37,9 @@ __all__ = [
 Regime = Literal["NEUTRAL", "BULL", "BEAR"]
 # The kernel refuses amounts above this in magnitude (capital, risk limits).
 KERNEL_MAX = 1e15
+# The kernel refuses a price above 0 below this, the smallest normal float: a subnormal one has
+# lost its precision (docs/concepts/slots-and-stages.md).
+KERNEL_MIN_PRICE = sys.float_info.min
 # The kernel refuses an intent whose size is at or below this (INVALID_INTENT naming target_size).
 KERNEL_MIN_SIZE = 1e-9
 # The finest lot step or tick the kernel takes (0 is none): a size over a much finer one

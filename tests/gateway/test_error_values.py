@@ -159,3 +159,17 @@ def test_a_json_number_no_float_holds_is_422_naming_it_as_sent(
     assert res.json()["message"].endswith(f"(got {sent!r})"), res.text
     slot = c.get("/v1/slots/0").json()
     assert (slot["size"], slot["unrealized_pnl"]) == (1, 0.0)  # nothing exited, nothing marked
+
+
+def test_a_subnormal_mark_is_422_naming_the_price_and_marks_nothing(live: LiveServer) -> None:
+    """A price above 0 below the smallest normal float (5e-324), which the kernel refuses: a
+    mark at it was a 500 (the kernel's ValueError, unanswered). It is a 422 naming the field."""
+    c = live.client
+    c.post("/v1/intents", json={"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1,
+                                "reference_price": 100}, headers=AUTH)  # fmt: skip
+    res = c.post("/v1/marks", json={"asset": "BTCUSDT", "price": 5e-324}, headers=AUTH)
+    assert res.status_code == 422, res.text
+    (error,) = res.json()["detail"]
+    assert error["loc"] == ["body", "price"], error
+    slot = c.get("/v1/slots/0").json()
+    assert (slot["size"], slot["unrealized_pnl"], slot["fsm_state"]) == (1, 0.0, "POSITION_OPEN")

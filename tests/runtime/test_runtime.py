@@ -829,6 +829,8 @@ def test_close_replaces_a_resting_limit_exit_with_a_market_exit() -> None:
         (Quote("BTCUSDT", 60.0, 99.0, 100.0, HUGE, 1.0), f"bid_size {TOO_LARGE} is not a finite size"),
         (Quote("BTCUSDT", 60.0, 99.0, 100.0, 1.0, HUGE), f"ask_size {TOO_LARGE} is not a finite size"),
         (Quote("BTCUSDT", 60.0, HUGE, HUGE, 1.0, 1.0), f"bid {TOO_LARGE} is not a finite price"),
+        # A subnormal price, which the kernel refuses: the venue would fill at it.
+        (Quote("BTCUSDT", 60.0, 5e-324, 100.0, 1.0, 1.0), "bid 5e-324 is below the kernel's least price"),
     ],
 )
 def test_a_quote_the_paper_venue_would_refuse_is_refused_at_once(bad: Quote, message: str) -> None:
@@ -883,6 +885,20 @@ def test_a_bar_priced_above_the_kernels_bound_is_refused_before_the_venue_fills_
     assert runtime.now() == 120.0 and venue.positions() == {"BTCUSDT": 1.0}
     runtime.on_bar(Bar("BTCUSDT", 180.0, 100.0, 101.0, 99.0, 100.0, 5.0))
     assert s.position("BTCUSDT") == 0.0 and venue.positions() == {}
+
+
+def test_a_bar_at_a_subnormal_price_is_refused_before_the_kernel_is_marked_at_it() -> None:
+    """A bar closing at 1e-310 passed the checks, and the kernel's mark raised inside the
+    runtime's step. It is refused at once, naming the price, and the clock has not moved."""
+    runtime, _, _ = make_runtime()
+    runtime.add_strategy(Counter(name="s"))
+    runtime.start()
+    runtime.on_bar(Bar("BTCUSDT", 60.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    with pytest.raises(ValueError, match=r"open 1e-310 is below the kernel's least price"):
+        runtime.on_bar(Bar("BTCUSDT", 120.0, 1e-310, 1e-310, 1e-310, 1e-310, 5.0))
+    assert runtime.now() == 60.0
+    runtime.on_bar(Bar("BTCUSDT", 120.0, 100.0, 101.0, 99.0, 100.0, 5.0))
+    assert runtime.now() == 120.0
 
 
 class Sleepy(Counter):

@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from dita._text import shortened
 from dita.gateway.protocol import NoFloatHolds, asset_name, plain_number
-from dita.risk import KERNEL_MAX
+from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
 
 __all__ = [
     "FIELDS_WITHOUT_MEANING",
@@ -320,7 +320,7 @@ class MarkRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
     asset: AssetName
-    price: Number = Field(gt=0.0, le=KERNEL_MAX)
+    price: Number = Field(ge=KERNEL_MIN_PRICE, le=KERNEL_MAX)
 
 
 class ErrorAnswer(BaseModel):

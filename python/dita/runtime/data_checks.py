@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dita._numbers import is_finite, is_real
 from dita._text import shortened
-from dita.risk import KERNEL_MAX
+from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
 from dita.strategy import Bar, Quote
 
 # The longest text the kernel takes as an id or asset name, in UTF-8 bytes.
@@ -100,6 +100,9 @@ def _time_or_price_problem(
         value = getattr(item, name)
         if not (is_finite(value) and value > 0):
             return f"{where}: {name} {shortened(repr(value))} is not a finite price above 0"
+        if value < KERNEL_MIN_PRICE:
+            # A subnormal price, which the kernel refuses as a mark.
+            return f"{where}: {name} {value!r} is below the kernel's least price of {KERNEL_MIN_PRICE!r}"
         if value > KERNEL_MAX:
             # The venues would fill at it, and the kernel refuse the fill: the two apart.
             return f"{where}: {name} {value!r} is above the kernel's bound of {KERNEL_MAX:g}"

@@ -19,7 +19,7 @@ from dita._reading import read_failed, read_items
 from dita._signals import held
 from dita._signals import installed as signals_installed
 from dita._text import shortened
-from dita.risk import KERNEL_MAX
+from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
 from dita.runtime._shared import log, raise_first
 from dita.runtime.callbacks import StrategyCallbacks, refuse_returned_orders
 from dita.runtime.clock import MarketClock
@@ -133,7 +133,7 @@ class FeedLoop:
         try:
             valid = (
                 now <= ts < _INF
-                and 0 < low <= open_ <= high <= KERNEL_MAX
+                and KERNEL_MIN_PRICE <= low <= open_ <= high <= KERNEL_MAX
                 and low <= close <= high
                 and 0 <= volume < _INF
             )
@@ -181,7 +181,7 @@ class FeedLoop:
         try:
             valid = (
                 now <= ts < _INF
-                and 0 < bid <= ask <= KERNEL_MAX
+                and KERNEL_MIN_PRICE <= bid <= ask <= KERNEL_MAX
                 and 0 <= bid_size < _INF
                 and 0 <= ask_size < _INF
             )
