@@ -1,8 +1,8 @@
 //! A fill booked without a fill id (a venue's report with no trade id) waits for its fee under
 //! its event id, which no settlement names. A resend of the report naming its fill id (the same
-//! event id) teaches the kernel that id: nothing is booked again, the fee waits under the fill
-//! id, and a settlement held for that id settles it, once. Before, the settlement stayed held
-//! for good and the predicted fee stood.
+//! event id) teaches the kernel that id: it is still a refused duplicate (nothing is booked
+//! again, and whoever hears fills hears none), the fee waits under the fill id, and a
+//! settlement held for that id settles it, once.
 
 use std::path::Path;
 
@@ -48,7 +48,8 @@ fn a_settlement_held_for_a_fill_booked_without_its_id_settles_it_once_a_resend_n
         let held = k.on_account_event(&settle("s1", "T1", "BTC", 0.06, 1_001.0));
         assert_eq!(detail(&held, "held_for_fill"), Some(Detail::Bool(true)));
         let out = well_formed_details(k.on_venue_event(&report(&order, "e1", "T1", total)));
-        assert!(out.accepted, "{out:?}");
+        assert!(!out.accepted, "{out:?}");
+        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
         assert_eq!(detail(&out, "fill_id_learned"), Some(Detail::Id(id("T1"))));
         assert_eq!(
             detail(&out, "booked_under_event_id"),
@@ -80,7 +81,8 @@ fn a_fill_booked_without_its_id_is_settled_under_the_id_a_resend_names() {
     let (mut k, order) = entered();
     assert!(k.on_venue_event(&report(&order, "e1", "", 1.0)).accepted);
     let out = well_formed_details(k.on_venue_event(&report(&order, "e1", "T1", 1.0)));
-    assert!(out.accepted, "{out:?}");
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(detail(&out, "fill_id_learned"), Some(Detail::Id(id("T1"))));
     assert_eq!(detail(&out, "settled_by"), None);
     assert!(close(k.account.k_unsettled_fees, 0.05));
     let out = k.on_account_event(&settle("s1", "T1", "BTC", 0.06, 1_001.0));
@@ -111,6 +113,31 @@ fn a_resend_naming_a_fill_id_teaches_nothing_when_no_fill_waits_under_its_event_
     assert_eq!(k.account, account);
     assert_eq!(k.slots(), &slots[..]);
     assert!(close(k.account.k_unsettled_fees, 0.1));
+}
+
+/// A resend that teaches a fill id is refused as the duplicate it is, as every other resend:
+/// whoever books what the kernel accepts (a runtime's fill count, a strategy's `on_fill`, a
+/// reconciliation's venue fills) books nothing for it.
+#[test]
+fn a_resend_teaching_a_fill_id_is_refused_as_a_duplicate_with_what_it_taught() {
+    let (mut k, order) = entered();
+    assert!(k.on_venue_event(&report(&order, "e1", "", 1.0)).accepted);
+    k.on_account_event(&settle("s1", "T1", "BTC", 0.06, 1_001.0));
+    let refused = k.counters.venue_events_refused;
+    let out = well_formed_details(k.on_venue_event(&report(&order, "e1", "T1", 1.0)));
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    assert_eq!(out.severity, KernelSeverity::Info);
+    assert!(out.transitions.is_empty(), "{out:?}");
+    assert_eq!(k.counters.venue_events_refused, refused + 1);
+    assert_eq!(detail(&out, "fill_id_learned"), Some(Detail::Id(id("T1"))));
+    assert_eq!(
+        detail(&out, "booked_under_event_id"),
+        Some(Detail::Id(id("e1")))
+    );
+    assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s1"))));
+    assert!(detail(&out, "reason").is_some());
+    assert!(close(k.account.k_fees_paid, 0.06), "{:?}", k.account);
 }
 
 fn inputs(order: &VenueOrder) -> Vec<KernelInput> {

@@ -665,11 +665,11 @@ impl Kernel {
     /// A fill report refused as a resend (`out`, DUPLICATE_EVENT) that names the fill id of
     /// a fill booked without one: the fill's predicted fee waits under its event id, the
     /// report's own, which no settlement names. The fee waits under the fill id now, and a
-    /// settlement held for that id settles it; `out` answers so. Without it, the settlement
-    /// stays held and the predicted fee stands for good.
+    /// settlement held for that id settles it; `out` stays the refusal (nothing is booked) and
+    /// says so. Without it, the settlement stays held and the predicted fee stands for good.
     #[cold]
     #[inline(never)]
-    pub(super) fn learn_fill_id(&mut self, ev: &VenueEvent, seq: u64, out: &mut KernelOutcome) {
+    pub(super) fn learn_fill_id(&mut self, ev: &VenueEvent, out: &mut KernelOutcome) {
         let (event_id, fill_id) = (&ev.event_id, &ev.fill_id);
         if fill_id.is_empty() || fill_id == event_id || self.unsettled.get(fill_id).is_some() {
             return;
@@ -695,11 +695,13 @@ impl Kernel {
         self.account.k_unsettled_fees -= waiting.predicted();
         self.remember_unsettled(fill_id.clone(), fingerprint(fill_id), waiting);
         self.slots[sid].seen_fills.insert(fingerprint(fill_id));
-        *out = self.slot_outcome(sid, seq);
         out.details.push(("fill_id_learned", fill_id.into()));
         out.details.push(("booked_under_event_id", event_id.into()));
-        out.details
-            .push(("reason", Detail::Static(FILL_ID_LEARNED)));
+        // A refusal's own reason stays: one detail of a name.
+        if !out.details.iter().any(|(name, _)| *name == "reason") {
+            out.details
+                .push(("reason", Detail::Static(FILL_ID_LEARNED)));
+        }
         // The fill's asset as a settlement names it: its slot's, while that is the fill's.
         let slot_asset = &self.slots[sid].asset;
         let asset = if asset_print(slot_asset) == fill_asset {
