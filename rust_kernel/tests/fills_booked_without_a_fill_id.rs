@@ -2,7 +2,7 @@
 //! its event id, which no settlement names. A resend of the report naming its fill id (the same
 //! event id) teaches the kernel that id: it is still a refused duplicate (nothing is booked
 //! again, and whoever hears fills hears none), the fee waits under the fill id, and a
-//! settlement held for that id settles it, once.
+//! settlement held for that id, by the fill's asset, settles it, once.
 
 use std::path::Path;
 
@@ -80,10 +80,15 @@ fn a_settlement_held_for_a_fill_booked_without_its_id_settles_it_once_a_resend_n
 fn a_fill_booked_without_its_id_is_settled_under_the_id_a_resend_names() {
     let (mut k, order) = entered();
     assert!(k.on_venue_event(&report(&order, "e1", "", 1.0)).accepted);
+    let events = k.account.event_seq;
     let out = well_formed_details(k.on_venue_event(&report(&order, "e1", "T1", 1.0)));
     assert!(!out.accepted, "{out:?}");
     assert_eq!(detail(&out, "fill_id_learned"), Some(Detail::Id(id("T1"))));
     assert_eq!(detail(&out, "settled_by"), None);
+    assert_eq!(
+        k.account.event_seq, events,
+        "nothing settled: the account is as it was"
+    );
     assert!(close(k.account.k_unsettled_fees, 0.05));
     let out = k.on_account_event(&settle("s1", "T1", "BTC", 0.06, 1_001.0));
     assert!(out.accepted, "{out:?}");
@@ -138,6 +143,71 @@ fn a_resend_teaching_a_fill_id_is_refused_as_a_duplicate_with_what_it_taught() {
     assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s1"))));
     assert!(detail(&out, "reason").is_some());
     assert!(close(k.account.k_fees_paid, 0.06), "{:?}", k.account);
+}
+
+/// Report `event_id` of all 2 BTC of `order` at 100, naming fill id `fill_id` (empty: none).
+fn whole(order: &VenueOrder, event_id: &str, fill_id: &str) -> VenueEvent {
+    let mut e = report(order, event_id, fill_id, 2.0);
+    e.size = 2.0;
+    e
+}
+
+/// Slot 0's entry (2 BTC) filled by `e1` (no fill id, 0.1 predicted), exited (fill `X2`) and
+/// closed, the slot then idle, or entering 1 ETH.
+fn closed_then(reused: bool) -> (Kernel, VenueOrder) {
+    let (mut k, order) = entered();
+    assert!(k.on_venue_event(&whole(&order, "e1", "")).accepted);
+    let exit = long_btc("i2", "t1", 0, KernelCommandType::Exit, 0.0);
+    let out = k.process_intent(&exit);
+    let sent = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    let out = k.on_venue_event(&whole(&sent, "e2", "X2"));
+    assert!(out.accepted, "{out:?}");
+    if reused {
+        let mut eth = long_btc("i3", "t2", 0, KernelCommandType::Enter, 1.0);
+        eth.trade_id = id("t2");
+        eth.asset = id("ETH");
+        let out = k.process_intent(&eth);
+        assert!(out.accepted, "{out:?}");
+        assert_eq!(k.slots()[0].asset.as_str(), "ETH");
+    }
+    (k, order)
+}
+
+/// The settlement held for a learned fill id is the one naming the fill's asset, whatever
+/// its slot trades since: idle, or reused on another asset.
+#[test]
+fn a_settlement_held_for_a_learned_fill_id_settles_it_after_its_slot_moved_on() {
+    for reused in [false, true] {
+        for asset in ["BTC", ""] {
+            let (mut k, order) = closed_then(reused);
+            let paid = k.account.k_fees_paid;
+            let held = k.on_account_event(&settle("s1", "T1", asset, 0.5, 1_001.0));
+            assert_eq!(detail(&held, "held_for_fill"), Some(Detail::Bool(true)));
+            let out = well_formed_details(k.on_venue_event(&whole(&order, "e1", "T1")));
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+            assert_eq!(
+                detail(&out, "settled_by"),
+                Some(Detail::Id(id("s1"))),
+                "reused {reused}, asset {asset:?}: {out:?}"
+            );
+            // 2 BTC at 100, 5 bp: 0.1 predicted, 0.5 charged.
+            assert!(close(k.account.k_fees_paid, paid + 0.4), "{:?}", k.account);
+        }
+    }
+}
+
+/// A settlement held under the fill id for another asset's trade of that id is not the
+/// learned fill's: it stays held, and the account is as it was.
+#[test]
+fn a_settlement_of_another_asset_held_under_a_learned_fill_id_stays_held() {
+    let (mut k, order) = closed_then(true);
+    k.on_account_event(&settle("s1", "T1", "ETH", 0.5, 1_001.0));
+    let account = k.account.clone();
+    let out = well_formed_details(k.on_venue_event(&whole(&order, "e1", "T1")));
+    assert_eq!(detail(&out, "fill_id_learned"), Some(Detail::Id(id("T1"))));
+    assert_eq!(detail(&out, "settled_by"), None, "{out:?}");
+    assert_eq!(k.account, account);
+    assert_eq!(k.slots()[0].fees_paid, 0.0);
 }
 
 fn inputs(order: &VenueOrder) -> Vec<KernelInput> {

@@ -313,6 +313,27 @@ impl EarlySettlements {
             .filter(move |s| s.fill_id == *fill_id && s.asset == asset)
     }
 
+    /// The asset named by the newest settlement held for fill `fill_id` of asset `print`
+    /// ([`asset_print`]): one naming that asset, else one naming none; for a fill of no asset
+    /// known (None), the newest of any.
+    pub(super) fn asset_held_for(&self, fill_id: &Id, print: Option<NonZeroU64>) -> Option<Id> {
+        if !self.fill_ids.contains_key(fill_id) {
+            return None;
+        }
+        let newest = |of: &dyn Fn(&EarlySettlement) -> bool| {
+            self.held
+                .iter()
+                .rev()
+                .find(|s| s.fill_id == *fill_id && of(s))
+                .map(|s| s.asset.clone())
+        };
+        match print {
+            Some(_) => newest(&|s| asset_print(&s.asset) == print)
+                .or_else(|| newest(&|s| s.asset.is_empty())),
+            None => newest(&|_| true),
+        }
+    }
+
     /// Holds `s`; returns the oldest, when it was pushed out.
     pub(super) fn hold(&mut self, s: EarlySettlement) -> Option<EarlySettlement> {
         *self.fill_ids.entry(s.fill_id.clone()).or_default() += 1;
@@ -702,20 +723,25 @@ impl Kernel {
             out.details
                 .push(("reason", Detail::Static(FILL_ID_LEARNED)));
         }
-        // The fill's asset as a settlement names it: its slot's, while that is the fill's.
-        let slot_asset = &self.slots[sid].asset;
-        let asset = if asset_print(slot_asset) == fill_asset {
-            slot_asset.clone()
-        } else {
-            id("")
+        // Held under the fill id, by the asset it names, not the slot's: the slot may trade
+        // another asset since, or none.
+        let Some(asset) = self.early_settlements.asset_held_for(fill_id, fill_asset) else {
+            return;
         };
-        if self.early_settlements.fill_ids.contains_key(fill_id) {
-            let mut settled = Details::new();
-            self.settle_early(fill_id, &asset, true, whole, &mut settled);
-            out.details.append(&mut settled);
-            self.account.bump(ev.timestamp);
-            self.dirty.account = true;
+        let Some(s) = self.early_settlements.take(fill_id, &asset, whole) else {
+            return;
+        };
+        let mut settled = Details::new();
+        settled.push(("settled_by", Detail::Id(s.event_id.clone())));
+        let charged = self.settle_fill(fill_id, &s.asset, s.fee, &mut settled);
+        debug_assert!(charged.is_ok(), "the fill just learned waits for its fee");
+        if charged.is_err() {
+            return;
         }
+        self.early_settlements.settled(fill_id, &s.asset, s.fee);
+        out.details.append(&mut settled);
+        self.account.bump(ev.timestamp);
+        self.dirty.account = true;
     }
 }
 
