@@ -849,3 +849,59 @@ def test_a_self_trades_second_settlement_is_charged_only_to_the_other_sides_fill
     assert {r["trade_id"]: r["fees"] for r in rows} == pytest.approx(paid)
     totals = journal.query(_funding_query(), {"kernel": kernel_id}).records()
     assert totals[0]["fees_charged"] == pytest.approx(0.7)
+
+
+def test_a_fill_settled_once_a_resend_names_its_id_is_charged_the_settlements_fee(
+    journal: ClickHouseJournal,
+) -> None:
+    """A fill booked without a trade id ("f0", so its row's fill_id is "f0") is settled by the
+    settlement held for "T1" once the report is resent naming "T1" (refused, a duplicate). The
+    journal writes that settlement as a FILL_SETTLED of "f0" at the resend's seq, with what it
+    charged: the queries read the exchange's fee, not the fill's prediction, and the funding
+    query counts the settlement's fee once."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), journal=journal, kernel_id="learned")
+    order = kernel.process_intent(KernelIntent("e0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 2.0)).order
+    assert order is not None
+
+    def report(fill_id: str) -> Any:
+        return kernel.on_venue_event(
+            VenueEvent(
+                "f0",
+                "t0",
+                0,
+                "FILL",
+                venue_client_id=order.client_order_id,
+                asset="BTCUSDT",
+                price=100.0,
+                size=2.0,
+                filled_size=2.0,
+                fill_id=fill_id,
+            )  # fmt: skip
+        )
+
+    assert report("").accepted
+    assert _settle(kernel, "h1", "T1", 0.5, asset="BTCUSDT").details["held_for_fill"] is True
+    resent = report("T1")
+    assert (resent.accepted, resent.details["settled_by"]) == (False, "h1")
+    journal.flush(30)
+    paid = kernel.slot_state(0).fees_paid
+    assert paid == pytest.approx(0.5) == kernel.account()["k_fees_paid"]
+    ((predicted,),) = journal.query("SELECT fee FROM fills FINAL WHERE kernel_id = 'learned'").rows
+    assert predicted != pytest.approx(0.5)
+
+    assert [(r["trade_id"], r["fees"]) for r in _run((journal, None), 6, kernel="learned")] == [
+        ("t0", pytest.approx(paid))
+    ]
+    settled = _per_fill(
+        _run((journal, None), 7, kernel="learned"), "predicted_fee", "actual_fee", "fee_charged"
+    )
+    assert settled == {("t0", "f0"): (predicted, 0.5, 0.5)}
+    totals = journal.query(_funding_query(), {"kernel": "learned"}).records()
+    assert totals == [
+        {
+            "funding": 0.0,
+            "fees_settled": pytest.approx(0.5),
+            "fees_charged": pytest.approx(paid),
+            "refused_events": 0,
+        }
+    ]

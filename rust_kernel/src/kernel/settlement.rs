@@ -690,7 +690,7 @@ impl Kernel {
     /// says so. Without it, the settlement stays held and the predicted fee stands for good.
     #[cold]
     #[inline(never)]
-    pub(super) fn learn_fill_id(&mut self, ev: &VenueEvent, out: &mut KernelOutcome) {
+    pub(super) fn learn_fill_id(&mut self, ev: &VenueEvent, seq: u64, out: &mut KernelOutcome) {
         let (event_id, fill_id) = (&ev.event_id, &ev.fill_id);
         if fill_id.is_empty() || fill_id == event_id || self.unsettled.get(fill_id).is_some() {
             return;
@@ -735,13 +735,53 @@ impl Kernel {
         settled.push(("settled_by", Detail::Id(s.event_id.clone())));
         let charged = self.settle_fill(fill_id, &s.asset, s.fee, &mut settled);
         debug_assert!(charged.is_ok(), "the fill just learned waits for its fee");
-        if charged.is_err() {
+        let Ok(charged) = charged else {
             return;
-        }
+        };
         self.early_settlements.settled(fill_id, &s.asset, s.fee);
         out.details.append(&mut settled);
         self.account.bump(ev.timestamp);
         self.dirty.account = true;
+        if self.outbox.enabled {
+            self.record_learned_settlement(ev, seq, &s, fill_asset.is_some(), charged);
+        }
+    }
+
+    /// The journal's row of settlement `s`, applied by resend `ev` (input `seq`) to the fill
+    /// booked under `ev`'s event id: written as a FILL_SETTLED after its fill is, under the
+    /// fill's key (its row's `fill_id`), so a query joining fills to settlements finds what it
+    /// charged. Its asset is the settlement's, or none for a fill of no asset known
+    /// (`by_asset` false), which a settlement naming none matches.
+    #[cold]
+    fn record_learned_settlement(
+        &mut self,
+        ev: &VenueEvent,
+        seq: u64,
+        s: &EarlySettlement,
+        by_asset: bool,
+        charged: f64,
+    ) {
+        let r = self.account.reconcile();
+        let row = AccountRow {
+            ts: ev.timestamp,
+            event_id: s.event_id.clone(),
+            kind: AccountEventKind::FillSettled,
+            asset: if by_asset { s.asset.clone() } else { id("") },
+            amount: 0.0,
+            fee: s.fee,
+            fill_id: ev.event_id.clone(),
+            wallet_balance: None,
+            available_margin: None,
+            used_margin: None,
+            maint_margin: None,
+            k_capital: self.account.k_capital(),
+            reconcile_status: r.status.name(),
+            reconcile_delta: r.delta,
+            accepted: true,
+            diagnostic_code: KernelDiagnosticCode::Ok,
+            fee_charged: Some(charged),
+        };
+        self.outbox.record_account(seq, &row);
     }
 }
 

@@ -260,7 +260,7 @@ impl Kernel {
                 && !ev.fill_id.is_empty()
                 && !self.unsettled.is_empty()
             {
-                self.learn_fill_id(ev, out);
+                self.learn_fill_id(ev, seq, out);
             }
         }
         // The slot remembers the event (and its fill) once taken, or throttled.
