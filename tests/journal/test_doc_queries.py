@@ -876,7 +876,7 @@ def test_a_fill_settled_once_a_resend_names_its_id_is_charged_the_settlements_fe
                 size=2.0,
                 filled_size=2.0,
                 fill_id=fill_id,
-            )  # fmt: skip
+            )
         )
 
     assert report("").accepted

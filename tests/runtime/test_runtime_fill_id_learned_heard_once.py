@@ -6,7 +6,6 @@ fill listeners hear the fill once."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from dita import AccountEvent, ExecutionKernel, VenueEvent, VenueOrder
@@ -20,11 +19,20 @@ def _fill(order: VenueOrder, fill_id: str) -> VenueEvent:
     """The venue's report "fill-1" of the whole of ``order``, naming trade id ``fill_id``
     (empty: none)."""
     return VenueEvent(
-        "fill-1", order.trade_id, order.slot_id, "FILL", "FILLED",
-        venue_order_id=f"V-{order.client_order_id}", venue_client_id=order.client_order_id,
-        asset=order.asset, side=order.order_side, price=100.0, size=order.size,
-        filled_size=order.size, fill_id=fill_id,
-    )  # fmt: skip
+        "fill-1",
+        order.trade_id,
+        order.slot_id,
+        "FILL",
+        "FILLED",
+        venue_order_id=f"V-{order.client_order_id}",
+        venue_client_id=order.client_order_id,
+        asset=order.asset,
+        side=order.order_side,
+        price=100.0,
+        size=order.size,
+        filled_size=order.size,
+        fill_id=fill_id,
+    )
 
 
 class Resends:
@@ -46,7 +54,7 @@ class Resends:
                 venue_client_id=order.client_order_id,
                 asset=order.asset,
                 side=order.order_side,
-            )  # fmt: skip
+            )
         ]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
