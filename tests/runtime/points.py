@@ -55,6 +55,21 @@ class BuysOnce(Strategy[NoParams]):
         self.heard.append(fill)
 
 
+def venue_ack(order: VenueOrder) -> VenueEvent:
+    """The venue's ack of ``order``, naming it whole: its client id, trade and slot, and the
+    venue's id, which the kernel learns from it."""
+    return VenueEvent(
+        f"ack-{order.client_order_id}",
+        order.trade_id,
+        order.slot_id,
+        "ORDER_ACK",
+        venue_order_id=f"V-{order.client_order_id}",
+        venue_client_id=order.client_order_id,
+        asset=order.asset,
+        side=order.order_side,
+    )
+
+
 class FillsAsTold:
     """Acks each order and fills it in ``parts`` (size, running total), in the submit's
     answer (``at_once``) or from the next poll."""

@@ -12,7 +12,7 @@ from dita import AccountEvent, ExecutionKernel, VenueEvent, VenueOrder
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar
 
-from .points import BuysOnce
+from .points import BuysOnce, venue_ack
 
 
 def _fill(order: VenueOrder, fill_id: str) -> VenueEvent:
@@ -44,18 +44,7 @@ class Resends:
         self.queue: list[VenueEvent] = []
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        return [
-            VenueEvent(
-                f"ack-{order.client_order_id}",
-                order.trade_id,
-                order.slot_id,
-                "ORDER_ACK",
-                venue_order_id=f"V-{order.client_order_id}",
-                venue_client_id=order.client_order_id,
-                asset=order.asset,
-                side=order.order_side,
-            )
-        ]
+        return [venue_ack(order)]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return []

@@ -16,22 +16,7 @@ from dita import ExecutionKernel, VenueEvent, VenueOrder
 from dita.runtime import TradingRuntime
 from dita.strategy import Bar
 
-from .points import BuysOnce
-
-
-def _ack(order: VenueOrder) -> VenueEvent:
-    """The venue's ack of ``order``, naming it whole: its client id, trade and slot, and the
-    venue's id, which the kernel learns from it."""
-    return VenueEvent(
-        f"ack-{order.client_order_id}",
-        order.trade_id,
-        order.slot_id,
-        "ORDER_ACK",
-        venue_order_id=f"V-{order.client_order_id}",
-        venue_client_id=order.client_order_id,
-        asset=order.asset,
-        side=order.order_side,
-    )
+from .points import BuysOnce, venue_ack
 
 
 def _fill(order: VenueOrder, n: int, **named: Any) -> VenueEvent:
@@ -69,7 +54,7 @@ class ByVenueId:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.orders[order.client_order_id] = order
-        return [_ack(order)]
+        return [venue_ack(order)]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return []
@@ -167,7 +152,7 @@ class FillsAtOnceByVenueId:
             named |= {"trade_id": order.trade_id, "venue_client_id": order.client_order_id}
         if self.slot_known:
             named["slot_id"] = order.slot_id
-        return [_ack(order), _fill(order, self.n, **named)]
+        return [venue_ack(order), _fill(order, self.n, **named)]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return []
@@ -251,7 +236,7 @@ class NamesNoAsset(ByVenueId):
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.orders[order.client_order_id] = order
-        ack = _ack(order).to_dict() | {"asset": "", "side": None}
+        ack = venue_ack(order).to_dict() | {"asset": "", "side": None}
         return [VenueEvent(**ack)]
 
     def fill(self, client_order_id: str) -> None:
@@ -293,7 +278,7 @@ class AckNamesNoAsset:
     name = "ack-no-asset"
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
-        ack = VenueEvent(**(_ack(order).to_dict() | {"asset": "", "side": None}))
+        ack = VenueEvent(**(venue_ack(order).to_dict() | {"asset": "", "side": None}))
         return [ack, _fill(order, 1)]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
@@ -333,7 +318,7 @@ class ResendsTheFill:
             "venue_client_id": order.client_order_id,
         }
         fill = _fill(order, 1, asset=order.asset, side=order.order_side, **whole)
-        return [_ack(order), fill, VenueEvent(**fill.to_dict() | {"event_id": "fill-again"})]
+        return [venue_ack(order), fill, VenueEvent(**fill.to_dict() | {"event_id": "fill-again"})]
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         return []
