@@ -427,19 +427,28 @@ def test_the_fees_of_a_corrected_execution_total_the_corrections_commission_in_a
     assert len(fill_ids) == len(set(fill_ids)), fill_ids  # each fill settled once
 
 
+def settled_before_a_restart(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], wal: Path, heard_order: tuple[str, ...]
+) -> list[tuple[str, float]]:
+    """The (fill id, fee) of each commission ``settled_in_order`` books in a first session
+    logging to ``wal``, which is then closed, its log free for the restart."""
+    venue = make_venue()
+    kernel = a_kernel(venue, wal)
+    settled = [(e.fill_id, e.fee) for e in settled_in_order(tws, venue, kernel, heard_order)]
+    kernel.close()
+    venue.close()
+    del kernel
+    gc.collect()
+    return settled
+
+
 @pytest.mark.parametrize("heard_order", CORRECTION_AFTER, ids=[", ".join(o) for o in CORRECTION_AFTER])
 def test_a_corrected_executions_fills_are_settled_at_the_same_fees_in_any_order_heard_and_after_a_restart(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path, heard_order: tuple[str, ...]
 ) -> None:
-    first_venue = make_venue()
-    first_kernel = a_kernel(first_venue, tmp_path)
-    settled = [(e.fill_id, e.fee) for e in settled_in_order(tws, first_venue, first_kernel, heard_order)]
+    settled = settled_before_a_restart(tws, make_venue, tmp_path, heard_order)
     first, corrected = (e.exec_id for e in tws.book.executions)
     assert settled == [(first, 1.0), (corrected, pytest.approx(0.2))]
-    first_kernel.close()
-    first_venue.close()
-    del first_kernel
-    gc.collect()
 
     # The restarted venue reads both executions and both reports at once, and settles each fill
     # at the fee the kernel has: a resend, not a self-trade's other side.
@@ -457,13 +466,7 @@ def test_a_corrected_executions_fills_are_settled_at_the_same_fees_in_any_order_
 def test_a_correction_heard_before_its_execution_keeps_the_fees_booked_after_a_restart(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path, heard_order: tuple[str, ...]
 ) -> None:
-    first_venue = make_venue()
-    first_kernel = a_kernel(first_venue, tmp_path)
-    settled_in_order(tws, first_venue, first_kernel, heard_order)
-    first_kernel.close()
-    first_venue.close()
-    del first_kernel
-    gc.collect()
+    settled_before_a_restart(tws, make_venue, tmp_path, heard_order)
 
     # The restart's listing books the execution first: its settlements name other fills, or
     # fills settled already, and change no fee the kernel booked.
