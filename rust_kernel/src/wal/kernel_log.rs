@@ -3,8 +3,10 @@
 //!
 //! The caller applies an input to the kernel and then calls [`KernelLog::record`] before
 //! anything of the input leaves the kernel (an order to a venue, an outcome to the caller).
-//! Only inputs the kernel accepted are recorded: a refused input changes nothing (not even
-//! the sequence), so the log's sequence numbers equal the kernel's. Replay applies each
+//! An input is recorded when it moves the kernel's sequence: every intent and venue event
+//! does, refused or not (its refusal is an outcome replay must give again); an input refused
+//! with an error (a mark out of range) changes nothing and is not recorded. So the log's
+//! sequence numbers equal the kernel's. Replay applies each
 //! record with [`Kernel::apply`], the same methods the live path calls, and never talks to a
 //! venue: the venue's answers are inputs of their own and are in the log.
 //!
