@@ -24,7 +24,7 @@ from tws_server import ACCOUNT, SERVER_VERSION, Listed, TwsServer
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
 from dita.venues import VenueUnavailable
-from dita.venues.ibkr import IbkrVenue
+from dita.venues.ibkr import IbkrSettings, IbkrVenue
 
 AAPL = Listed(265598, "AAPL", min_tick=0.01, size_increment=1.0, min_size=1.0)
 ES = Listed(495512563, "ES", min_tick=0.25, size_increment=1.0, min_size=1.0, sec_type="FUT", exchange="CME")
@@ -330,8 +330,51 @@ def test_a_fill_whose_fee_waits_for_a_report_that_has_not_come_says_so_at_warnin
     said = (
         f"execution {corrected}: its commission 1.2 settles its fill once the commission report of"
         f" {first}, the fill before it, comes: until then the kernel keeps its predicted fee"
+        " (at most 60 s after that fill)"
     )
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(said)] == ["WARNING"]
+
+
+def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_lets_the_next_settle(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [time.time()]
+    venue = make_venue(clock=lambda: now[0], commission_wait_s=30.0)
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    first = tws.fill(coid, 4.0, 190.0, commission=None)  # its commission report never comes
+    feed(kernel, venue, 1)
+    predicted = kernel.slot_state(0).fees_paid
+    corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
+    feed(kernel, venue, 1)
+    heard_by_client(venue, corrected, commission=True)
+    said = (
+        f"order {coid}: execution {first}: no commission report within 30 s: the kernel's predicted"
+        " fee stands"
+    )
+    now[0] += 29.9
+    assert venue.account_events() == []
+    assert said not in caplog.text
+
+    # The correction's fill is settled at its whole commission, as after a report not booked.
+    now[0] += 0.1
+    (settled,) = venue.account_events()
+    assert (settled.fill_id, settled.fee) == (corrected, pytest.approx(1.2))
+    assert kernel.on_account_event(settled).accepted
+    assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
+    assert [r.levelname for r in caplog.records if r.getMessage().endswith(said)] == ["WARNING"]
+
+    # The report coming after all settles nothing: the kernel would hold a second settlement of
+    # the fill at another fee for a self-trade's other side.
+    tws.report_commission(first, 1.0)
+    heard_by_client(venue, first, commission=True)
+    assert venue.account_events() == []
+    late = (
+        f"order {coid}: execution {first}: commission 1.0 USD came after its fill waited 30 s for it:"
+        " not booked: the kernel keeps its predicted fee"
+    )
+    assert [r.levelname for r in caplog.records if r.getMessage().endswith(late)] == ["WARNING"]
+    assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
 
 
 def test_a_correction_adding_no_shares_before_the_executions_commission_says_the_kernel_keeps_its_prediction(
@@ -1160,6 +1203,15 @@ def test_bad_settings_are_refused_naming_them(monkeypatch: pytest.MonkeyPatch) -
         IbkrVenue(port=1, contracts={})
     with pytest.raises(ValueError, match="time_in_force"):
         IbkrVenue(port=1, contracts={"AAPL": {"symbol": "AAPL"}}, time_in_force="FOK")
+
+
+@pytest.mark.parametrize("wait", [0.0, -1.0, float("inf"), float("nan"), True])
+def test_the_commission_wait_is_a_positive_finite_time_else_refused_naming_it(wait: object) -> None:
+    contracts = {"AAPL": {"symbol": "AAPL"}}
+    assert IbkrSettings(contracts=contracts).commission_wait_s == 60.0
+    assert IbkrSettings(contracts=contracts, commission_wait_s=0.5).commission_wait_s == 0.5
+    with pytest.raises(ValueError, match=rf"commission_wait_s\n.*input_value={wait!r}"):
+        IbkrVenue(port=1, contracts=contracts, commission_wait_s=wait)
 
 
 def test_the_guides_example_runs_against_a_local_tws(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> None:

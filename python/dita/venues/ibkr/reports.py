@@ -2,7 +2,7 @@
 ack, each execution as a fill once (by its execId, however often TWS or a reconnect repeats it),
 the order's end however TWS tells it (a status, an error, a listing without it), and each
 commission report as a FILL_SETTLED account event for its fill, a correction's in place of its
-execution's."""
+execution's (one that does not come in time leaves the kernel's predicted fee standing)."""
 
 from __future__ import annotations
 
@@ -84,14 +84,25 @@ class IbkrOrder:
 class BookedExecution:
     """An execution booked as fills: its first execId, the shares booked for it (those a
     correction added included), its fills' execIds in the order booked, the commission each of
-    its execIds' reports stated (None: a report not booked, in another currency), and its fills
-    settled."""
+    its execIds' reports stated (None: a report not booked, in another currency or not come in
+    time), its fills settled, and its fills whose report did not come in time."""
 
     exec_id: str
     shares: float
     fills: list[str] = field(default_factory=list)
     commissions: dict[str, float | None] = field(default_factory=dict)
     settled: set[str] = field(default_factory=set)
+    reports_overdue: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class AwaitedReport:
+    """A fill booked whose commission report has not come: its order, its execution, and when
+    it was booked (the venue's clock)."""
+
+    tracked: IbkrOrder
+    booked: BookedExecution
+    since: float
 
 
 class Reporter:
@@ -104,9 +115,11 @@ class Reporter:
         currencies: dict[str, str],
         redact: Callable[[str], str],
         events: OrderEvents,
+        commission_wait_s: float,
     ) -> None:
         self.name = name
         self._clock = clock
+        self._commission_wait_s = commission_wait_s
         # Each asset's contract currency: a commission in another is not the kernel's fee.
         self._currencies = currencies
         # TWS's error texts go into events the kernel journals: account ids are taken out.
@@ -120,6 +133,9 @@ class Reporter:
         self._seen_executions = BoundedIdSet()
         self._executions: RecentOrders[BookedExecution] = RecentOrders(100_000)
         self._commission_reports = BoundedIdSet()
+        # The fills whose commission report has not come, by execId, oldest first: each is given
+        # up ``commission_wait_s`` after its booking (``settle_overdue``).
+        self._awaited: dict[str, AwaitedReport] = {}
         self._account_events: list[AccountEvent] = []
         # Orders by TWS's order id and by client order id, kept after the venue stops following
         # them: TWS's 202 often follows the Cancelled status that ended the order, and a
@@ -223,8 +239,9 @@ class Reporter:
         self, tracked: IbkrOrder, booked: BookedExecution, fill: FillHeard, shares: float
     ) -> list[VenueEvent]:
         """``shares`` of ``fill`` as a fill of ``tracked`` for the execution ``booked``: reported,
-        or matched to what the kernel booked before a restart."""
+        or matched to what the kernel booked before a restart. Its commission report is awaited."""
         booked.fills.append(fill.exec_id)
+        self._awaited[fill.exec_id] = AwaitedReport(tracked, booked, self._clock())
         if tracked.booked_unmatched > 0:
             # Booked by the kernel before the restart: matched, not reported again.
             tracked.booked_unmatched -= shares
@@ -274,14 +291,26 @@ class Reporter:
         execution it corrects: the first fill its execId's commission, a correction's fill its
         commission less that of the execution's fill before it. A fill waits for both (WARNING
         while it does); a report in another currency leaves its fill at the kernel's predicted
-        fee and counts as 0 for the fills after it; a correction that booked no fill has nothing
-        to settle (WARNING)."""
+        fee and counts as 0 for the fills after it, as does a report that comes after its fill's
+        ``commission_wait_s`` ran out (WARNING: not booked, as the fills after it may be settled);
+        a correction that booked no fill has nothing to settle (WARNING)."""
         booked = self._executions.get(execution_key(fill.exec_id))
         currency = self._currencies.get(tracked.order.asset, "")
+        self._awaited.pop(fill.exec_id, None)
         if booked is None:
             log.warning(
                 "%s: execution %s: commission %r %s is of an execution forgotten: not booked",
                 self.name, fill.exec_id, commission, fill.commission_currency,
+            )  # fmt: skip
+            return
+        if fill.exec_id in booked.reports_overdue:
+            # A second settlement of the fill at another fee is held by the kernel for a
+            # self-trade's other side, never applied: the predicted fee stands for good.
+            log.warning(
+                "%s: order %s: execution %s: commission %r %s came after its fill waited %g s for it:"
+                " not booked: the kernel keeps its predicted fee",
+                self.name, tracked.order.client_order_id, fill.exec_id, commission,
+                fill.commission_currency, self._commission_wait_s,
             )  # fmt: skip
             return
         if fill.commission_currency and currency and fill.commission_currency != currency:
@@ -309,9 +338,28 @@ class Reporter:
             before = booked.fills[booked.fills.index(fill.exec_id) - 1]
             log.warning(
                 "%s: execution %s: its commission %r settles its fill once the commission report of"
-                " %s, the fill before it, comes: until then the kernel keeps its predicted fee",
-                self.name, fill.exec_id, commission, before,
+                " %s, the fill before it, comes: until then the kernel keeps its predicted fee"
+                " (at most %g s after that fill)",
+                self.name, fill.exec_id, commission, before, self._commission_wait_s,
             )  # fmt: skip
+
+    def settle_overdue(self) -> None:
+        """Give up each fill whose commission report has not come within ``commission_wait_s``
+        of its booking: its predicted fee stands (WARNING), and the fills of its execution after
+        it that waited for the report are settled as after a report not booked."""
+        now = self._clock()
+        overdue = [i for i, a in self._awaited.items() if now - a.since >= self._commission_wait_s]
+        for exec_id in overdue:
+            awaited = self._awaited.pop(exec_id)
+            booked = awaited.booked
+            log.warning(
+                "%s: order %s: execution %s: no commission report within %g s: the kernel's"
+                " predicted fee stands",
+                self.name, awaited.tracked.order.client_order_id, exec_id, self._commission_wait_s,
+            )  # fmt: skip
+            booked.commissions[exec_id] = None
+            booked.reports_overdue.add(exec_id)
+            self._settle(awaited.tracked, booked, now)
 
     @staticmethod
     def _fee_of(booked: BookedExecution, exec_id: str) -> str:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dita._numbers import Number
 from dita.venues._settings import AssetName, VenueName
 
 __all__ = ["IbkrContract", "IbkrSettings"]
@@ -47,6 +48,9 @@ class IbkrSettings(BaseModel):
     answer_wait_s: float = Field(default=2.0, ge=0)
     # The least time between two reconnect attempts after the connection dropped.
     reconnect_every_s: float = Field(default=1.0, ge=0)
+    # How long a fill waits for its commission report, from its booking: TWS now and then sends
+    # none, and the fills of its execution's corrections wait for it. Then its predicted fee stands.
+    commission_wait_s: Number = Field(default=60.0, gt=0, allow_inf_nan=False)
 
     def account(self) -> str:
         """The account id from ``account_env`` ('' when unset: TWS's only managed account)."""

@@ -4,7 +4,7 @@
   the order and its executions across restarts; the kernel knows an order by TWS's ``permId``.
 - Each execution is a fill once, keyed by its execId (a duplicate ``execDetails``, a reconnect's
   executions: not reported again); each ``commissionReport`` books its fill's commission as a
-  FILL_SETTLED account event (``account_events``).
+  FILL_SETTLED account event (``account_events``), awaited ``commission_wait_s`` at most.
 - Contract details give the market limits: minTick, sizeIncrement, minSize.
 - A dropped connection is reconnected on the next call, and what TWS lists then (open orders,
   the day's executions) is read as news like any other; an order it no longer lists ended.
@@ -66,7 +66,14 @@ class IbkrVenue:
         self._redactor.install()
         currencies = {asset: c.currency for asset, c in self.settings.contracts.items()}
         self._own_events = OrderEvents(self.name)
-        self._reporter = Reporter(self.name, clock, currencies, self._redactor.redact, self._own_events)
+        self._reporter = Reporter(
+            self.name,
+            clock,
+            currencies,
+            self._redactor.redact,
+            self._own_events,
+            self.settings.commission_wait_s,
+        )
         self._orders: dict[str, IbkrOrder] = {}
         self._recent: RecentOrders[IbkrOrder] = RecentOrders(10_000)
         self._waiting: list[VenueEvent] = []
@@ -285,12 +292,15 @@ class IbkrVenue:
 
     def _news(self) -> list[VenueEvent]:
         """What TWS said since, as events: the orders in question ended or not by TWS's listing
-        once it came, and a listing asked when one is due (``_ask_listing``), neither waited for."""
+        once it came, and a listing asked when one is due (``_ask_listing``), neither waited for.
+        The fills whose commission report is overdue are given up (``Reporter.settle_overdue``)."""
         listed = self._listed()
         heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
         if listed is not None:
             events += self._reporter.unlisted(heard, listed)
+        if not self._relist_due:  # a reconnect's listing may hold the reports missed meanwhile
+            self._reporter.settle_overdue()
         for coid in [c for c, o in self._orders.items() if o.settled]:
             del self._orders[coid]
         self._ask_listing()
