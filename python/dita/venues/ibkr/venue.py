@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from ib_async import Contract, Order
@@ -51,6 +52,31 @@ _ANSWER_POLL_S = 0.01
 _LIST_AGAIN_S = 0.5
 
 
+@dataclass
+class _Listing:
+    """TWS's open orders (after a reconnect the day's executions too) asked for the orders in
+    question, on its way: ``answer`` once it came, asked at ``since`` (monotonic), for the orders
+    ``questioned`` then."""
+
+    answer: Future[None]
+    since: float
+    questioned: list[IbkrOrder]
+    executions: bool
+
+    def unanswered(self, timeout: float) -> str | None:
+        """None while on its way for less than ``timeout``; once over, '' when TWS listed in full,
+        else why it did not (one still on its way after ``timeout`` is canceled: TimeoutError)."""
+        if not self.answer.done():
+            if time.monotonic() - self.since < timeout:
+                return None
+            self.answer.cancel()
+            return "TimeoutError"
+        if self.answer.cancelled():
+            return "CancelledError"
+        failed = self.answer.exception()
+        return type(failed).__name__ if failed is not None else ""
+
+
 class IbkrVenue:
     """``IbkrVenue(contracts={"AAPL": {"symbol": "AAPL"}}, host=..., port=..., client_id=...,
     account_env=...)``; see ``IbkrSettings``. Connects when built."""
@@ -82,12 +108,10 @@ class IbkrVenue:
         self._last_connect = 0.0
         # After a reconnect, TWS's open orders and the day's executions are listed in full.
         self._relist_due = False
-        # The listing asked for the orders in question, not waited for: each poll looks whether
-        # it came, so a listing TWS is slow with, or never sends, holds up no other order.
-        self._listing: Future[None] | None = None
-        self._listing_since = 0.0
-        self._listing_of: list[IbkrOrder] = []
-        self._listing_executions = False
+        # The listing asked for the orders in question, not waited for (None: none on its way):
+        # each poll looks whether it came, so a listing TWS is slow with, or never sends, holds up
+        # no other order; one not given in time is asked again from ``_next_listing``.
+        self._listing: _Listing | None = None
         self._next_listing = 0.0
         self._conn = IbkrConnection(self.settings)
         try:
@@ -322,16 +346,13 @@ class IbkrVenue:
             if executions:
                 await ib.reqExecutionsAsync()
 
-        self._listing = self._conn.start(listing)
-        self._listing_since = time.monotonic()
-        self._listing_of = questioned
-        self._listing_executions = executions
+        self._listing = _Listing(self._conn.start(listing), time.monotonic(), questioned, executions)
 
     def _drop_listing(self) -> None:
         """Give up the listing on its way, asked again at the next poll: ib_async answers only
         the latest of two listings asked at once."""
         if self._listing is not None:
-            self._listing.cancel()
+            self._listing.answer.cancel()
             self._listing = None
             self._next_listing = 0.0
 
@@ -340,20 +361,13 @@ class IbkrVenue:
         (still in question: those put in question since wait for the next listing); None while
         it has not. ib_async's own listing at the connect goes on past one that timed out, and an
         order missing from a cut listing is not over."""
-        asked = self._listing
-        if asked is None:
+        listing = self._listing
+        if listing is None:
             return None
         timeout = self.settings.connect_timeout_s
-        if not asked.done():
-            if time.monotonic() - self._listing_since < timeout:
-                return None
-            asked.cancel()
-            why = "TimeoutError"
-        elif asked.cancelled():
-            why = "CancelledError"
-        else:
-            failed = asked.exception()
-            why = type(failed).__name__ if failed is not None else ""
+        why = listing.unanswered(timeout)
+        if why is None:
+            return None
         self._listing = None
         if why:
             log.warning(
@@ -365,9 +379,9 @@ class IbkrVenue:
             )
             self._next_listing = time.monotonic() + _LIST_AGAIN_S
             return None
-        if self._listing_executions:
+        if listing.executions:
             self._relist_due = False
-        return [o for o in self._listing_of if o.in_question and not o.ended]
+        return [o for o in listing.questioned if o.in_question and not o.ended]
 
     # -- after a restart -----------------------------------------------------------------
 
