@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("ib_async")
 
-from tws_server import ACCOUNT, SERVER_VERSION, Listed, TwsServer
+from tws_server import ACCOUNT, REQ_OPEN_ORDERS, SERVER_VERSION, Listed, TwsServer
 
 from dita import AccountEvent, ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
 from dita.venues import VenueUnavailable
@@ -840,6 +840,68 @@ def test_an_order_in_question_while_tws_does_not_list_its_orders_holds_up_no_pol
     tws.mute_open_orders = False  # the next listing shows the order working: it works on
     assert until(venue.poll_events, 1, timeout=4.0) == []
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def listings_asked(tws: TwsServer) -> int:
+    return sum(1 for request in tws.requests if int(request[0]) == REQ_OPEN_ORDERS)
+
+
+def polled_until_listed(venue: IbkrVenue, tws: TwsServer, count: int, timeout: float = 5.0) -> None:
+    """Poll ``venue`` until TWS was asked for its open orders ``count`` times in all."""
+    deadline = time.monotonic() + timeout
+    while listings_asked(tws) < count and time.monotonic() < deadline:
+        assert venue.poll_events() == []
+        time.sleep(0.02)
+    assert listings_asked(tws) == count
+
+
+def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_said_once(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
+    now = [time.time()]
+    venue = make_venue(clock=lambda: now[0], connect_timeout_s=1.0)
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.mute_open_orders = True
+    asked = listings_asked(tws)
+    tws.error(coid, *ROUTED, ends=False)
+    polled_until_listed(venue, tws, asked + 1)
+    said = "TWS did not list its orders"
+    for count, wait in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0], 1):
+        now[0] += 1.0  # the listing's connect_timeout_s passes unanswered
+        assert venue.poll_events() == []
+        assert caplog.text.count(said) == count
+        now[0] += wait - 0.01
+        time.sleep(0.1)
+        assert venue.poll_events() == [] and listings_asked(tws) == asked + 1, wait
+        now[0] += 0.01
+        asked += 1
+        polled_until_listed(venue, tws, asked + 1)
+    unanswered = [r for r in caplog.records if said in r.getMessage()]
+    assert [r.levelname for r in unanswered] == ["WARNING"] + ["DEBUG"] * 7
+    assert "asked again in 0.5 s, then less often up to every 30 s" in unanswered[0].getMessage()
+
+    # Once TWS lists its orders, the order works on, and the next listing unanswered is said again
+    # and asked again half a second later.
+    tws.mute_open_orders = False
+    now[0] += 1.0  # the ninth goes unanswered too
+    assert venue.poll_events() == []
+    now[0] += 30.0
+    polled_until_listed(venue, tws, asked + 2)
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    assert "TWS listed its orders after 9 listings unanswered" in caplog.text
+    assert f"TWS lists order {coid} working: it works on" in caplog.text
+    tws.mute_open_orders = True
+    tws.error(coid, *ROUTED, ends=False)
+    polled_until_listed(venue, tws, asked + 3)
+    now[0] += 1.0
+    assert venue.poll_events() == []
+    now[0] += 0.5
+    polled_until_listed(venue, tws, asked + 4)
+    levels = [r.levelname for r in caplog.records if said in r.getMessage()]
+    assert levels == ["WARNING"] + ["DEBUG"] * 8 + ["WARNING"]
 
 
 def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execution_is_booked(

@@ -48,26 +48,28 @@ log = logging.getLogger("dita.venues.ibkr")
 _UNSET = 1e300
 _ANSWER_POLL_S = 0.01
 # The least time between TWS's listings asked for orders in question (after an error, a
-# reconnect) when one goes unanswered.
+# reconnect) when one goes unanswered, doubled after each unanswered in a row up to the most:
+# a TWS that never lists is not asked twice a second for good.
 _LIST_AGAIN_S = 0.5
+_LIST_AGAIN_MAX_S = 30.0
 
 
 @dataclass
 class _Listing:
     """TWS's open orders (after a reconnect the day's executions too) asked for the orders in
-    question, on its way: ``answer`` once it came, asked at ``since`` (monotonic), for the orders
-    ``questioned`` then."""
+    question, on its way: ``answer`` once it came, asked at ``since`` (the venue's clock), for the
+    orders ``questioned`` then."""
 
     answer: Future[None]
     since: float
     questioned: list[IbkrOrder]
     executions: bool
 
-    def unanswered(self, timeout: float) -> str | None:
+    def unanswered(self, now: float, timeout: float) -> str | None:
         """None while on its way for less than ``timeout``; once over, '' when TWS listed in full,
         else why it did not (one still on its way after ``timeout`` is canceled: TimeoutError)."""
         if not self.answer.done():
-            if time.monotonic() - self.since < timeout:
+            if now - self.since < timeout:
                 return None
             self.answer.cancel()
             return "TimeoutError"
@@ -110,9 +112,11 @@ class IbkrVenue:
         self._relist_due = False
         # The listing asked for the orders in question, not waited for (None: none on its way):
         # each poll looks whether it came, so a listing TWS is slow with, or never sends, holds up
-        # no other order; one not given in time is asked again from ``_next_listing``.
+        # no other order; one not given in time is asked again from ``_next_listing``, later
+        # after each of ``_unanswered_listings`` in a row.
         self._listing: _Listing | None = None
         self._next_listing = 0.0
+        self._unanswered_listings = 0
         self._conn = IbkrConnection(self.settings)
         try:
             self._connect()
@@ -148,6 +152,7 @@ class IbkrVenue:
         self._connect()
         self._relist_due = True
         self._drop_listing()  # asked of the connection that dropped
+        self._next_listing, self._unanswered_listings = 0.0, 0  # a new session is asked at once
         # A new session knows only what TWS lists: an order that ended while the connection was
         # down is in no list, and no status of it will ever come.
         for tracked in self._orders.values():
@@ -332,11 +337,12 @@ class IbkrVenue:
 
     def _ask_listing(self) -> None:
         """Ask TWS for its open orders (after a reconnect the day's executions too) when an order
-        is in question and no listing is on its way, nor one went unanswered in the last
-        ``_LIST_AGAIN_S``."""
+        is in question and no listing is on its way, nor is it too soon after one that went
+        unanswered (``_listed``)."""
         questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
         due = self._relist_due or bool(questioned)
-        if not due or self._listing is not None or time.monotonic() < self._next_listing:
+        now = self._clock()
+        if not due or self._listing is not None or now < self._next_listing:
             return
         executions = self._relist_due
         ib = self._conn.ib
@@ -346,7 +352,7 @@ class IbkrVenue:
             if executions:
                 await ib.reqExecutionsAsync()
 
-        self._listing = _Listing(self._conn.start(listing), time.monotonic(), questioned, executions)
+        self._listing = _Listing(self._conn.start(listing), now, questioned, executions)
 
     def _drop_listing(self) -> None:
         """Give up the listing on its way, asked again at the next poll: ib_async answers only
@@ -360,25 +366,34 @@ class IbkrVenue:
         """The orders in question when TWS was asked, once it listed its open orders in full
         (still in question: those put in question since wait for the next listing); None while
         it has not. ib_async's own listing at the connect goes on past one that timed out, and an
-        order missing from a cut listing is not over."""
+        order missing from a cut listing is not over. One not given within ``connect_timeout_s``
+        is asked again ``_LIST_AGAIN_S`` later, twice as late after each unanswered in a row (up
+        to ``_LIST_AGAIN_MAX_S``); the first of a row is said at WARNING, the others at DEBUG."""
         listing = self._listing
         if listing is None:
             return None
+        now = self._clock()
         timeout = self.settings.connect_timeout_s
-        why = listing.unanswered(timeout)
+        why = listing.unanswered(now, timeout)
         if why is None:
             return None
         self._listing = None
         if why:
-            log.warning(
-                "%s: TWS did not list its orders within %g s (%s); asked again in %g s",
-                self.name,
-                timeout,
-                why,
-                _LIST_AGAIN_S,
-            )
-            self._next_listing = time.monotonic() + _LIST_AGAIN_S
+            wait = min(_LIST_AGAIN_S * 2.0**self._unanswered_listings, _LIST_AGAIN_MAX_S)
+            self._unanswered_listings += 1
+            log.log(
+                logging.WARNING if self._unanswered_listings == 1 else logging.DEBUG,
+                "%s: TWS did not list its orders within %g s (%s); asked again in %g s, then less"
+                " often up to every %g s while it does not (%d unanswered in a row)",
+                self.name, timeout, why, wait, _LIST_AGAIN_MAX_S, self._unanswered_listings,
+            )  # fmt: skip
+            self._next_listing = now + wait
             return None
+        if self._unanswered_listings:
+            log.info(
+                "%s: TWS listed its orders after %d listings unanswered", self.name, self._unanswered_listings
+            )
+            self._unanswered_listings = 0
         if listing.executions:
             self._relist_due = False
         return [o for o in listing.questioned if o.in_question and not o.ended]
