@@ -512,12 +512,17 @@ def test_a_correction_heard_before_its_execution_keeps_the_fees_booked_after_a_r
     settled_before_a_restart(tws, make_venue, tmp_path, heard_order)
 
     # The restart's listing books the execution first: its settlements name other fills, or
-    # fills settled already, and change no fee the kernel booked.
+    # fills settled already, and change no fee the kernel booked. The execution's is held for a
+    # fill the kernel never books.
     venue = make_venue()
     kernel = a_kernel(venue, tmp_path)
     kernel.reconcile_with_venue()
+    first, _ = (e.exec_id for e in tws.book.executions)
+    held = []
     for fee in commissions(venue, 2):
-        kernel.on_account_event(fee)
+        if kernel.on_account_event(fee).details.get("held_for_fill"):
+            held.append(fee.fill_id)
+    assert held == [first]
     assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
 
 
