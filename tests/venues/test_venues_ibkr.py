@@ -1281,6 +1281,15 @@ def test_the_commission_wait_is_a_positive_finite_time_else_refused_naming_it(wa
         IbkrVenue(port=1, contracts=contracts, commission_wait_s=wait)
 
 
+@pytest.mark.parametrize("field", ["connect_timeout_s", "answer_wait_s", "reconnect_every_s"])
+@pytest.mark.parametrize("value", [float("inf"), float("nan"), True, -1.0])
+def test_a_time_setting_that_is_not_a_finite_number_of_seconds_is_refused_naming_it(
+    field: str, value: object
+) -> None:
+    with pytest.raises(ValueError, match=rf"{field}\n.*input_value={value!r}"):
+        IbkrVenue(port=1, contracts={"AAPL": {"symbol": "AAPL"}}, **{field: value})
+
+
 def test_the_guides_example_runs_against_a_local_tws(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """docs/guides/ibkr.md's example, pointed at the local TWS, which fills the order at once."""
     (block,) = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)

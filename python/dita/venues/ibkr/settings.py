@@ -30,7 +30,7 @@ class IbkrContract(BaseModel):
 class IbkrSettings(BaseModel):
     """``IbkrVenue``'s settings; each bad value is a ValidationError naming it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: VenueName = "ibkr"
     host: str = Field(default="127.0.0.1", min_length=1)
@@ -42,15 +42,15 @@ class IbkrSettings(BaseModel):
     account_env: str = ""
     contracts: dict[AssetName, IbkrContract] = Field(min_length=1)
     time_in_force: Literal["DAY", "GTC"] = "DAY"
-    connect_timeout_s: float = Field(default=4.0, gt=0)
+    connect_timeout_s: Number = Field(default=4.0, gt=0)
     # How long submit and cancel wait for TWS's first answer (ack, reject, cancel) before
     # returning; what comes later arrives through poll_events.
-    answer_wait_s: float = Field(default=2.0, ge=0)
+    answer_wait_s: Number = Field(default=2.0, ge=0)
     # The least time between two reconnect attempts after the connection dropped.
-    reconnect_every_s: float = Field(default=1.0, ge=0)
+    reconnect_every_s: Number = Field(default=1.0, ge=0)
     # How long a fill waits for its commission report, from its booking: TWS now and then sends
     # none, and the fills of its execution's corrections wait for it. Then its predicted fee stands.
-    commission_wait_s: Number = Field(default=60.0, gt=0, allow_inf_nan=False)
+    commission_wait_s: Number = Field(default=60.0, gt=0)
 
     def account(self) -> str:
         """The account id from ``account_env`` ('' when unset: TWS's only managed account)."""
