@@ -202,7 +202,7 @@ def bench_forgotten_ids(count: int) -> int:
     """``ForgottenIds`` after ``count`` ids: add and lookup times, the memory it holds."""
     import timeit
 
-    from dita.gateway.engine import ForgottenIds
+    from dita.gateway.forgotten_ids import ForgottenIds
 
     ids = ForgottenIds()
     keys = [f"order-{n}" for n in range(count)]

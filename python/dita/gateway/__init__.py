@@ -1,6 +1,7 @@
 """The engine gateway: how processes that are not Python, and people, drive a kernel.
 
-- ``dita.gateway.stdio``: the stdio NDJSON engine (``dita stdio``);
+- ``dita.gateway.stdio``: the stdio NDJSON engine (``dita stdio``), its commands run by
+  ``dita.gateway.engine`` (``OrderEngine``, a file per behaviour beside it);
 - ``dita.gateway.app``: the HTTP API, server-sent events and operator page (``dita serve``).
 - ``dita.gateway.server``: the server ``dita serve`` runs the app in, and its stop.
 
