@@ -16,12 +16,13 @@ from starlette.routing import Match
 
 from dita._kernel import VenueAnswerNotLogged, WalError
 from dita._text import shortened
-from dita.gateway.engine import input_refused, input_stopped, kernel_busy, live_order
 from dita.gateway.events import unicode_text
 from dita.gateway.lane import GatewayStopped
 from dita.gateway.protocol import DuplicateKey, NoFloatHolds
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import GatewayState
+from dita.gateway.venue_events import live_order
+from dita.venues._events import input_refused, input_stopped, kernel_busy
 
 __all__ = ["field_error", "install_error_handlers"]
 

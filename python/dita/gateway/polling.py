@@ -21,9 +21,10 @@ import anyio
 
 from dita._kernel import KernelEventKind, KernelOutcome, VenueEvent
 from dita._text import shortened
-from dita.gateway.engine import FILL_TRIGGERS, PolledEvents, applied_events, input_stopped, kernel_busy
 from dita.gateway.state import GatewayState
+from dita.kernel import FILL_TRIGGERS, applied_events
 from dita.venues import poll_once
+from dita.venues._events import PolledEvents, input_stopped, kernel_busy
 from dita.venues.account_events import take_account_events
 
 __all__ = ["CONTROL_WATCH_S", "VENUE_ENDS", "VenuePolling"]

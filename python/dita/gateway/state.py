@@ -17,12 +17,12 @@ from fastapi import Depends, HTTPException, Request
 from dita._kernel import AccountEvent
 from dita.gateway.asset_marks import AssetMarks
 from dita.gateway.config import GatewaySettings
-from dita.gateway.engine import PolledEvents
 from dita.gateway.events import Broadcaster
 from dita.gateway.lane import KernelLane
 from dita.gateway.metrics import GatewayMetrics
 from dita.kernel import ExecutionKernel
 from dita.runtime.dead_man import DeadManSwitch
+from dita.venues._events import PolledEvents
 
 __all__ = ["REMEMBERED_INTENTS", "CurrentState", "GatewayState", "HealthRead", "gateway_state"]
 

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from dita.gateway.engine import kernel_busy
 from dita.gateway.models import error_answers
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import CurrentState, GatewayState, HealthRead
+from dita.venues._events import kernel_busy
 
 __all__ = ["HEALTH_WAIT_S", "LANE_HELD_S", "add_routes"]
 

@@ -26,12 +26,13 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.gateway.auth import require_token
-from dita.gateway.engine import FILL_TRIGGERS, applied_events, kernel_busy
 from dita.gateway.errors import field_error
 from dita.gateway.models import CancelRequest, IntentRequest, SlotPath, error_answers
 from dita.gateway.polling import VENUE_ENDS
 from dita.gateway.protocol import asset_name
 from dita.gateway.state import REMEMBERED_INTENTS, CurrentState, GatewayState
+from dita.kernel import FILL_TRIGGERS, applied_events
+from dita.venues._events import kernel_busy
 
 __all__ = ["add_routes", "submit"]
 
