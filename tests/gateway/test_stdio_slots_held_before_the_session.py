@@ -2,7 +2,8 @@
 an order when the session started too (an embedder's kernel, a session on a replayed log): a
 SELL against such a LONG closes it, rather than opening a SHORT beside it. An order working when
 the session started is the session's as one it placed: listed under the kernel's client order
-id, cancelled by CANCEL of that id, and cancelled at a clean stop."""
+id, cancelled by CANCEL of that id, and cancelled at a clean stop, unless the embedder asks
+run_stdio to leave such orders working (``leave_prior_orders``)."""
 
 from __future__ import annotations
 
@@ -140,6 +141,53 @@ def test_a_clean_stop_cancels_an_order_working_from_before_the_session_as_it_can
         assert kernel.open_orders() == []
     assert sorted(_cancelled(events)) == sorted([(entry.client_order_id, "ENTER", 0), ("e1", "ENTER", 1)])
     assert not [e for e in events if e["type"] == "cancel_received"]
+
+
+def _protected_long(kernel: ExecutionKernel) -> str:
+    """A LONG on slot 0 with a resting exit protecting it; the exit's kernel order id."""
+    _enter(kernel, 0, "LONG")
+    exit_order = KernelIntent("x0", "t0", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0,
+                              order_type="LIMIT", limit_price=90.0)  # fmt: skip
+    assert kernel.process_intent(exit_order).accepted
+    (working,) = kernel.open_orders()
+    return working.client_order_id
+
+
+def _session_leaving_prior_orders(kernel: ExecutionKernel, script: str) -> list[dict[str, Any]]:
+    out = io.BytesIO()
+    assert run_stdio(kernel, io.BytesIO(script.encode()), out, leave_prior_orders=True) == 0
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def test_a_clean_stop_cancels_a_protective_exit_working_from_before_the_session_by_default() -> None:
+    with ExecutionKernel(max_slots=3, venue=LimitsRest()) as kernel:
+        exit_id = _protected_long(kernel)
+        events = _session(kernel, "ORDER BUY ETHUSDT 1 10 e1\n")
+        assert kernel.open_orders() == []
+    assert sorted(_cancelled(events)) == sorted([(exit_id, "EXIT", 0), ("e1", "ENTER", 1)])
+
+
+def test_a_clean_stop_asked_to_leave_the_orders_from_before_the_session_cancels_only_its_own() -> None:
+    with ExecutionKernel(max_slots=3, venue=LimitsRest()) as kernel:
+        exit_id = _protected_long(kernel)
+        _enter(kernel, 2, "SHORT", asset="SOLUSDT", order_type="LIMIT", limit_price=101.0)
+        before = sorted(o.client_order_id for o in kernel.open_orders())
+        events = _session_leaving_prior_orders(kernel, "ORDER BUY ETHUSDT 1 10 e1\nQUERY ORDERS\n")
+        left = sorted(o.client_order_id for o in kernel.open_orders())
+        assert kernel.slot_state(0).size == 1.0
+    listed = next(e["result"] for e in events if e["type"] == "query_received")
+    assert sorted(r["client_id"] for r in listed) == sorted([*before, "e1"])
+    assert exit_id in before and left == before
+    assert _cancelled(events) == [("e1", "ENTER", 1)]
+    assert events[-1]["type"] == "engine_stopped" and events[-1]["reason"] == "eof"
+
+
+def test_a_prior_order_a_client_cancels_is_cancelled_also_when_prior_orders_are_left_working() -> None:
+    with ExecutionKernel(max_slots=2, venue=LimitsRest()) as kernel:
+        exit_id = _protected_long(kernel)
+        events = _session_leaving_prior_orders(kernel, f"CANCEL {exit_id}\n")
+        assert kernel.open_orders() == []
+    assert _cancelled(events) == [(exit_id, "EXIT", 0)]
 
 
 def test_a_session_on_a_replayed_log_cancels_at_its_stop_the_order_an_earlier_session_left_working(

@@ -69,12 +69,16 @@ class _Cancels(_ExecutionReports):
             return
         self._apply(rec, outcome, fees_before)
 
-    def cancel_working(self, each: Callable[[], AbstractContextManager[Any]] = nullcontext) -> None:
+    def cancel_working(
+        self, each: Callable[[], AbstractContextManager[Any]] = nullcontext, *, leave_prior: bool = False
+    ) -> None:
         """At the session's stop: cancel every order still working, those working when the session
-        started too, each answered as a CANCEL is (without cancel_received: the client sent none),
-        inside ``each()``. Positions stay open."""
+        started too unless ``leave_prior``, each answered as a CANCEL is (without cancel_received:
+        the client sent none), inside ``each()``. Positions stay open."""
         self.line = None
         for rec in list(self._working.values()):
+            if leave_prior and rec.prior:
+                continue
             if rec.slot_id is not None and rec.status not in TERMINAL:
                 with each():
                     try:

@@ -5,7 +5,8 @@ the kernel's client order ids names; the slots per symbol that may hold a positi
 
 The orders working when the session starts (an embedder's, or recovered from the kernel's log)
 are the session's to manage as its own: each is listed under the kernel's client order id, a
-CANCEL takes it, and the stop cancels it. A log has one writer, so nobody else manages them.
+CANCEL takes it, and the stop cancels it, unless the embedder asks to leave them working (a
+resting stop that protects a position). A log has one writer, so nobody else manages them.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class OrderRecord:
     reason: str = ""
     # The kernel's client order id of this order (its SUBMIT's), which the venue's events name.
     order_id: str = ""
+    prior: bool = False  # working when the session started: an embedder's, or a replayed log's
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -130,6 +132,7 @@ class _SessionOrders:
             filled_qty=order.filled_size,
             avg_price=order.avg_fill_price,
             order_id=order.client_order_id,
+            prior=True,
         )
         self.orders[client_id] = rec
         self._working[client_id] = rec

@@ -5,8 +5,9 @@ Nothing a client sends can stop the engine: a line that cannot be read or acted 
 ``error`` event naming the problem and the next line is read as usual. A venue that reports
 later (``poll_events``) is polled after a read's commands and while stdin is idle, once
 ``POLL_SECONDS`` have passed since the last poll ended. EOF on
-stdin, Ctrl-C and SIGTERM cancel the orders still working and end the session with an
-``engine_stopped`` event and exit status 0. A kernel that takes no more input (its
+stdin, Ctrl-C and SIGTERM cancel the orders still working (``leave_prior_orders`` leaves those
+working when the session started) and end the session with an ``engine_stopped`` event and exit
+status 0. A kernel that takes no more input (its
 write-ahead log failed) ends it as they do, but with ``"reason":"kernel_failed"`` and status 1.
 """
 
@@ -118,8 +119,15 @@ _READER_GONE = (BrokenPipeError, ConnectionResetError)
 """How writing stdout fails when its reader went away: a pipe's closed, a socket's reset."""
 
 
-def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int:
-    """Serve one session; returns the process exit status."""
+def run_stdio(
+    kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO, *, leave_prior_orders: bool = False
+) -> int:
+    """Serve one session; returns the process exit status.
+
+    A clean stop cancels the orders still working. With ``leave_prior_orders`` those the kernel
+    worked when the session started (placed before this call, or recovered from its log) are left
+    working, a resting exit that protects a position among them; the session's own are cancelled.
+    """
     writer = NdjsonWriter(stdout)
     engine = OrderEngine(kernel, writer.emit)
     lineno = 0
@@ -210,7 +218,7 @@ def run_stdio(kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO) -> int
         failure = exc
     finally:
         closing()  # a SIGTERM from here on must not cut engine_stopped or the kernel's close short
-    interrupted, failure = _cancel_working(engine, failure)
+    interrupted, failure = _cancel_working(engine, failure, leave_prior=leave_prior_orders)
     stopped: dict[str, Any] = {"reason": reason}
     if failure is not None:
         stopped = {"reason": "kernel_failed", "message": str(failure)}
@@ -359,16 +367,19 @@ def _taken_whole(engine: OrderEngine, step: Callable[[], None]) -> None:
                 raise KernelFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _cancel_working(engine: OrderEngine, failure: KernelFailed | None) -> tuple[bool, KernelFailed | None]:
-    """At a clean stop: the venue's last news, then a cancel for each order still working,
-    since nobody manages them once the session is over, then its news once more (a venue that
+def _cancel_working(
+    engine: OrderEngine, failure: KernelFailed | None, *, leave_prior: bool
+) -> tuple[bool, KernelFailed | None]:
+    """At a clean stop: the venue's last news, then a cancel for each order still working (but
+    those working when the session started, with ``leave_prior``), since nobody manages them
+    once the session is over, then its news once more (a venue that
     reports later answers a cancel there, or a fill that beat it). A Ctrl-C during it gives up
     the steps not yet taken, once the step under way is told. A kernel that failed (``failure``,
     or in a poll here) is polled no more: news it cannot apply would be lost; the cancels are
     still tried. Returns whether a Ctrl-C came, and the failure."""
     try:
         failure = failure or _last_poll(engine)
-        engine.cancel_working(_whole)
+        engine.cancel_working(_whole, leave_prior=leave_prior)
         failure = failure or _last_poll(engine)
     except KeyboardInterrupt:
         return True, failure
