@@ -1,16 +1,21 @@
 """``dita rebalance --ccxt-exchange --ccxt-market-type linear`` against a local exchange speaking
-Binance's USD-M futures API: a position is a contract held on margin, not bought with the wallet."""
+Binance's USD-M futures API: a position is a contract held on margin, not bought with the wallet.
+Where ccxt reads that balance as the wallet alone (Bybit), the run warns of the unrealised PnL
+it leaves out."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import ccxt
 import pytest
-from binance_spot import ccxt_args, futures_exchange
+from binance_spot import BinanceFuturesServer, ccxt_args, futures_exchange
 from typer.testing import CliRunner
 
 from dita.cli import app
+from dita.venues.ccxt import settings as ccxt_settings
 
 STAMP = {"source_run": "run-f", "generated_at": "2026-11-29T09:00:00Z"}
 
@@ -36,3 +41,62 @@ def test_futures_equity_is_the_wallet_plus_the_unrealised_pnl_not_the_positions_
         (row,) = report["symbols"]
         assert row["target_quantity"] == pytest.approx(0.5 * 110_000.0 / 90_000.0)
         assert exchange.orders == {}
+
+
+def _futures_dry_run(exchange: BinanceFuturesServer, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    targets = tmp_path / "t.json"
+    targets.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTCUSDT", "weight": 0.5}]}))
+    args = ["rebalance", "--targets", str(targets), "--state-dir", str(tmp_path / "s"), "--json"]
+    args += [*ccxt_args(exchange), "--ccxt-market-type", "linear", "--dry-run"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return result.output, json.loads(result.output.splitlines()[-1])
+
+
+def test_a_run_on_an_exchange_whose_futures_balance_is_the_wallet_alone_warns_of_the_unrealised_pnl_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On Bybit ccxt reads the futures balance as the wallet alone: equity leaves out the open
+    positions' unrealised PnL. The run says so, with the PnL the positions state. The local
+    exchange speaks Binance's API, so Binance is taken for such an exchange here."""
+    monkeypatch.setattr(ccxt_settings, "WALLET_ONLY_FUTURES_BALANCES", ("binance",))
+    with futures_exchange(monkeypatch, wallet=100_000.0) as exchange:
+        exchange.positions["BTCUSDT"], exchange.entry_prices["BTCUSDT"] = -1.0, 100_000.0
+        output, report = _futures_dry_run(exchange, tmp_path)
+    said = (
+        "equity is binance's futures wallet balance, without the open positions' unrealised PnL of "
+        "10,000.00 USDT: a weight is a share of the wallet alone"
+    )
+    assert report["warnings"] == [said]
+    assert f"warning: {said}" in " ".join(output.split())
+
+
+def test_a_flat_account_on_an_exchange_whose_futures_balance_is_the_wallet_alone_draws_no_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ccxt_settings, "WALLET_ONLY_FUTURES_BALANCES", ("binance",))
+    with futures_exchange(monkeypatch, wallet=100_000.0) as exchange:
+        output, report = _futures_dry_run(exchange, tmp_path)
+    assert report["equity"] == pytest.approx(100_000.0)
+    assert report["warnings"] == []
+    assert "warning:" not in output
+
+
+def test_binance_futures_equity_with_a_position_open_draws_no_unrealised_pnl_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Binance's futures balance is its margin balance, the unrealised PnL in it."""
+    with futures_exchange(monkeypatch, wallet=100_000.0) as exchange:
+        exchange.positions["BTCUSDT"], exchange.entry_prices["BTCUSDT"] = 1.0, 80_000.0
+        output, report = _futures_dry_run(exchange, tmp_path)
+    assert report["warnings"] == []
+    assert "warning:" not in output
+
+
+@pytest.mark.parametrize(
+    ("exchange", "wallet_alone"), [("bybit", True), ("bybiteu", True), ("binance", False)]
+)
+def test_bybit_and_its_other_sites_have_a_futures_balance_that_is_the_wallet_alone(
+    exchange: str, wallet_alone: bool
+) -> None:
+    assert ccxt_settings.futures_balance_is_wallet_alone(getattr(ccxt, exchange)) is wallet_alone

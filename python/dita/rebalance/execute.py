@@ -148,7 +148,8 @@ def read_account(
     """The account before a rebalance: positions, market limits, prices of the targets and of
     what is held, and equity (``quote_currency``'s balance plus what else is held at those
     prices: the paper venue's positions, bought with its cash; on a spot exchange every currency
-    balance, ``_balances_value``; on a futures exchange nothing, its balance being the margin);
+    balance, ``_balances_value``; on a futures exchange nothing, its balance being the margin, and
+    a warning where that balance is the wallet alone, ``_unrealized_pnl_left_out``);
     ``trades``: the kernel's open trades an order may exit; ``working``: what its working orders
     have left to fill per symbol (``working_quantities``)."""
     symbols = list(symbols)
@@ -178,9 +179,27 @@ def read_account(
         # A futures position is not bought with the balance, so its value is not the account's:
         # the balance is (Binance's is the margin balance, the wallet plus the unrealised PnL).
         held = 0.0
+        if any(positions.values()) and venue.balance_leaves_out_unrealized_pnl():
+            warnings.append(_unrealized_pnl_left_out(venue))
     else:
         held = sum(q * prices[s] for s, q in positions.items())
     return Account(positions, cash + held, prices, limits, trades, dict(working or {}), tuple(warnings))
+
+
+def _unrealized_pnl_left_out(venue: CcxtVenue) -> str:
+    """The warning of an equity that is a futures wallet alone, naming the unrealised PnL it
+    leaves out where the positions state it."""
+    try:
+        pnl = venue.unrealized_pnl()
+    except (VenueUnavailable, ValueError) as exc:
+        left_out = f" (not known: the positions could not be read again for it: {exc})"
+    else:
+        amounts = ", ".join(f"{amount:,.2f} {currency}" for currency, amount in sorted((pnl or {}).items()))
+        left_out = " (not known: the positions do not state it)" if pnl is None else f" of {amounts}"
+    return (
+        f"equity is {venue.settings.exchange}'s futures wallet balance, without the open positions' "
+        f"unrealised PnL{left_out}: a weight is a share of the wallet alone"
+    )
 
 
 def _positions_are_contracts(venue: Any) -> bool:

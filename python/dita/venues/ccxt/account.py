@@ -290,6 +290,24 @@ class Account:
             result[market_id] = result.get(market_id, 0.0) + (size if side == "long" else -size)
         return {market_id: size for market_id, size in result.items() if size != 0.0}
 
+    def unrealized_pnl(self) -> dict[str, float] | None:
+        """The open futures positions' unrealised PnL as the exchange states it, summed per
+        settlement currency; None when an open position states none."""
+        self._markets.load()
+        result: dict[str, float] = {}
+        for position in self._client.account_call("fetch_positions"):
+            symbol = position.get("symbol")
+            if not self._figure(position.get("contracts"), f"position {symbol!r}", "contracts"):
+                continue
+            pnl = position.get("unrealizedPnl")
+            if pnl is None:
+                return None
+            market = self._client.exchange.market(symbol)
+            settle = str(market.get("settle") or market.get("quote"))
+            figure = self._figure(pnl, f"position {symbol!r}", "unrealizedPnl")
+            result[settle] = result.get(settle, 0.0) + figure
+        return result
+
     def _spot_positions(self) -> dict[str, float]:
         """The total base-currency balance of each market of the markets setting."""
         trade_symbols = self._markets.trade_symbols

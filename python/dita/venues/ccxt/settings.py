@@ -207,6 +207,17 @@ def by_lineage(exchange_class: Any, table: dict[str, _T]) -> _T | None:
     return None
 
 
+# Exchanges whose futures balance ccxt reads as the wallet alone, without the open positions'
+# unrealised PnL (Bybit's coin ``walletBalance``); Binance's is its margin balance, which has it.
+WALLET_ONLY_FUTURES_BALANCES: tuple[str, ...] = ("bybit",)
+
+
+def futures_balance_is_wallet_alone(exchange_class: Any) -> bool:
+    """Whether ccxt reads the futures balance of the exchange of ``exchange_class`` (or of the one
+    ccxt derives it from: Bybit's ``bybiteu``) without the positions' unrealised PnL."""
+    return any(name in WALLET_ONLY_FUTURES_BALANCES for name in lineage(exchange_class))
+
+
 # -- market types -------------------------------------------------------------------------
 
 # ccxt's market type per setting, and the market kinds fetched by load_markets (ccxt options).

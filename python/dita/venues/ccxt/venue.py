@@ -47,7 +47,7 @@ from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets, TopOfBook
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
-from dita.venues.ccxt.settings import CcxtSettings, venue_client_id
+from dita.venues.ccxt.settings import CcxtSettings, futures_balance_is_wallet_alone, venue_client_id
 from dita.venues.ccxt.streams import StreamedPolling, StreamStatus, UserStream, check_stream_supported
 from dita.venues.ccxt.trades import TradeReader
 
@@ -337,3 +337,16 @@ class CcxtVenue:
     @_serialized
     def balances(self) -> dict[str, float]:
         return self._account.balances()
+
+    @_serialized
+    def unrealized_pnl(self) -> dict[str, float] | None:
+        """The open futures positions' unrealised PnL per settlement currency, as the exchange
+        states it; None when a position states none (``Account.unrealized_pnl``)."""
+        return self._account.unrealized_pnl()
+
+    def balance_leaves_out_unrealized_pnl(self) -> bool:
+        """Whether ``balances()`` is the futures wallet alone, without the open positions'
+        unrealised PnL, as ccxt reads it on Bybit (a linear venue there)."""
+        return self.settings.market_type == "linear" and futures_balance_is_wallet_alone(
+            type(self._client.exchange)
+        )
