@@ -209,8 +209,9 @@ def test_an_attach_refused_by_a_busy_kernel_leaves_its_id_free(
 def test_an_attach_the_projection_closed_under_leaves_its_id_to_this_process(
     hz_member: HazelcastMember, kernel_id: str
 ) -> None:
-    """A projection closed while a kernel attaches turns its tracking back off and gives its claim
-    up, the kernel too busy for the first: another projection of this process takes the id."""
+    """A projection closed while a kernel attaches gives its claim up and turns its tracking back
+    off, the kernel too busy for that at once: once it is free. Another projection of this
+    process takes the id meanwhile."""
     projection = _projection(hz_member)
     busy = _BusyKernel(max_slots=1, kernel_id=kernel_id)
     busy.busy_on = (False,)
@@ -218,11 +219,16 @@ def test_an_attach_the_projection_closed_under_leaves_its_id_to_this_process(
     later = _projection(hz_member)
     kernel = ExecutionKernel(max_slots=1, kernel_id=kernel_id)
     try:
-        with pytest.raises(RuntimeError, match="busy in another thread"):
+        with pytest.raises(RuntimeError, match="HazelcastProjection is closed"):
             projection.attach(busy)
         later.attach(kernel)
         assert later.stats()["kernels"] == 1
+        assert projection.stats()["tracking_left_on"] == [kernel_id]
+        busy.busy_on = ()
+        assert eventually(lambda: projection.stats()["tracking_left_on"] == [])
+        assert busy.drain_dirty() == ([], False, False)
     finally:
+        busy.busy_on = ()
         busy.close()
         kernel.close()
         later.close()
@@ -336,22 +342,64 @@ def test_a_detach_refused_by_a_busy_kernel_leaves_it_attached_and_a_retry_detach
         projection.close()
 
 
-def test_a_close_with_a_busy_kernel_still_frees_its_id(
-    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+def test_a_close_with_a_busy_kernel_frees_its_id_and_turns_its_tracking_off_once_it_is_free(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A projection closed while a kernel of its is too busy to turn its tracking off still gives
-    the claims up."""
+    """A projection closed while a kernel of its is too busy to turn its tracking off gives the
+    claims up, turns the other kernels' tracking off at once, and the busy one's as soon as it is
+    free, naming it in stats() until then. The close raised and left the tracking on (the
+    other kernels' too) until the kernel's next attach: every change marked for nobody."""
     projection = _projection(hz_member)
-    busy = _BusyKernel(max_slots=1, kernel_id=kernel_id)
+    busy = _BusyKernel(max_slots=2, kernel_id=kernel_id, venue=make_venue())
+    other = ExecutionKernel(max_slots=2, kernel_id=f"{kernel_id}-b", venue=make_venue())
     try:
         projection.attach(busy)
+        projection.attach(other)
         busy.busy_on = (False,)
-        with pytest.raises(RuntimeError, match="busy in another thread"):
+        with caplog.at_level(logging.WARNING, logger="dita.projection.hazelcast"):
             projection.close()
-        assert _holder(hz_client, kernel_id) is None
+        assert f"kernels ['{kernel_id}'] were busy in another call" in caplog.text
+        assert [_holder(hz_client, k) for k in (kernel_id, f"{kernel_id}-b")] == [None, None]
+        assert projection.stats()["tracking_left_on"] == [kernel_id]
+        assert other.process_intent(_entry(f"{kernel_id}-b", 0)).accepted
+        assert other.drain_dirty()[0] == []  # off at once
+        assert busy.process_intent(_entry(kernel_id, 0)).accepted
+        assert busy.drain_dirty()[0] == [0]  # still tracking while busy
+        busy.busy_on = ()
+        assert eventually(lambda: projection.stats()["tracking_left_on"] == [])
+        assert busy.process_intent(_entry(kernel_id, 1)).accepted
+        assert busy.drain_dirty()[0] == []  # its slots' changes no longer tracked
     finally:
         busy.busy_on = ()
         busy.close()
+        other.close()
+        projection.close()
+
+
+def test_a_kernel_attached_again_keeps_the_tracking_a_closed_projection_was_to_turn_off(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """The turn-off left pending by a close is called off by the next attach: done after it, the
+    kernel would stop tracking under a projection that goes on serving it, its maps gone stale."""
+    projection = _projection(hz_member)
+    later = _projection(hz_member)
+    busy = _BusyKernel(max_slots=2, kernel_id=kernel_id, venue=make_venue())
+    try:
+        projection.attach(busy)
+        busy.busy_on = (False,)
+        projection.close()
+        assert projection.stats()["tracking_left_on"] == [kernel_id]
+        later.attach(busy)  # turning it on is not refused
+        assert eventually(lambda: projection.stats()["tracking_left_on"] == [])
+        busy.busy_on = ()
+        time.sleep(0.1)  # the turn-off's next try, were it still pending
+        assert busy.process_intent(_entry(kernel_id, 0)).accepted
+        assert later.sync(timeout=30)
+        assert projected(hz_client, kernel_id) == expected(busy.snapshot())
+    finally:
+        busy.busy_on = ()
+        busy.close()
+        later.close()
         projection.close()
 
 
