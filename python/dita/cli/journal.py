@@ -84,6 +84,13 @@ def _print(result: Any, fmt: str) -> None:
             f"the digits after the 6th left off; select toString({shown(name)}) to print every digit",
             err=True,
         )
+    for name, type_ in result.times_maybe_cut():
+        typer.echo(
+            f"warning: column {shown(name)!r} is {shown(type_)}: a time it holds prints to the "
+            "microsecond, any digits after the 6th left off (its precision is not in the column's "
+            f"type); select toString({shown(name)}) to print every digit",
+            err=True,
+        )
     if fmt == "json":
         # An object per row keeps one value per name: `SELECT 1, 1` or two joined tables'
         # `kernel_id` would print fewer columns than the query has, without a word.

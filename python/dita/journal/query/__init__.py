@@ -146,10 +146,45 @@ class QueryResult:
             if _PAST_MICROSECONDS.search(_QUOTED_IN_TYPE.sub("''", type_))
         ]
 
+    def times_maybe_cut(self) -> list[tuple[str, str]]:
+        """The columns, as (name, type), of a type whose values are of any type (``Dynamic``,
+        ``JSON``, alone or inside another) with a value here that reads as a time: its own type,
+        and so its precision, is not in the column's, and at 7 to 9 digits it is cut as above.
+        Text that only looks like a time is named too; a column ``times_cut_to_microseconds``
+        names is left out."""
+        found = []
+        for index, (name, type_) in enumerate(zip(self.columns, self.types, strict=True)):
+            unquoted = _NAME_IN_TYPE.sub("``", _QUOTED_IN_TYPE.sub("''", type_))
+            if _PAST_MICROSECONDS.search(unquoted) or not _ANY_TYPE.search(unquoted):
+                continue
+            if any(_holds_a_time(row[index]) for row in self.rows):
+                found.append((name, type_))
+        return found
+
 
 _PAST_MICROSECONDS = re.compile(r"\b(?:DateTime64|Time64)\(\s*[789]\s*[,)]")
-# A quoted text in a type name (a time zone, an Enum's names) may read as any type.
+# A quoted text in a type name (a time zone, an Enum's names) may read as any type; so may a
+# JSON path's name, quoted with backticks.
 _QUOTED_IN_TYPE = re.compile(r"'(?:[^'\\]|\\.)*'")
+_NAME_IN_TYPE = re.compile(r"`(?:[^`\\]|\\.)*`")
+# The types whose values are of any type, that type not in the column's (a Variant names its).
+_ANY_TYPE = re.compile(r"\b(?:Dynamic|JSON|Object)\b")
+# A time as _jsonable writes it: a datetime's isoformat, a time's, or a timedelta's str().
+_TIME_TEXT = re.compile(
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:[+-]\d{2}:\d{2})?"
+    r"|(?:-?\d+ days?, )?\d{1,2}:\d{2}:\d{2}(?:\.\d{1,6})?"
+)
+
+
+def _holds_a_time(value: Any) -> bool:
+    """Whether ``value`` (a row's value, after _jsonable) reads as a time, or holds one."""
+    if isinstance(value, str):
+        return _TIME_TEXT.fullmatch(value) is not None
+    if isinstance(value, list):
+        return any(_holds_a_time(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_a_time(v) for v in value.values())
+    return False
 
 
 def _jsonable(value: Any) -> Any:
