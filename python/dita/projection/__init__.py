@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._shared import ClosesWithTheLastKernel
 from dita.control import check_kernel_id
-from dita.projection.tracking_off import cancel_turn_off
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -76,7 +75,6 @@ class InMemoryProjection(ClosesWithTheLastKernel):
                 raise ValueError(f"kernel_id {kid!r} is already attached to this projection")
             for key in [key for key in self.slots if _slot_number(key, kid) >= kernel.max_slots]:
                 del self.slots[key]
-            cancel_turn_off(kernel)  # a closed projection's pending turn-off must not undo this
             kernel.set_projection_enabled(True)
             self._kernels[kid] = kernel
         self._publish(kernel, full=True)

@@ -107,9 +107,6 @@ class ProjectionConnection:
         # Set by a close once it removed its claims: the client is shut down by whichever of it
         # and the attaches under way ends last.
         self._claims_released = False
-        # Kernels this projection left, busy, with their tracking on when it closed: turned off
-        # from a thread of their own once free (tracking_off.py), and named by stats() until then.
-        self._tracking_left_on: set[str] = set()
         # Each attached kernel's claim of its id in the cluster (claims.py): the token of its
         # attach, the entry last written, and when it was renewed (monotonic).
         self._tokens: dict[str, str] = {}

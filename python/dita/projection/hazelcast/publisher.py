@@ -6,7 +6,6 @@ writes each kernel with ``KernelWrites`` and books the cluster's answers with
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import threading
@@ -20,7 +19,6 @@ from dita.projection.hazelcast.answers import answered_by
 from dita.projection.hazelcast.claims import KernelIdClaimed, claim, claims_map, forget, new_token
 from dita.projection.hazelcast.liveness import LIVE_WITHIN_S
 from dita.projection.hazelcast.publishing_cycle import PublishingCycle
-from dita.projection.tracking_off import cancel_turn_off, turn_off_when_free
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -78,7 +76,6 @@ class HazelcastProjection(PublishingCycle):
         token = new_token()
         held = self._claim_at_attach(kid, token)
         try:
-            cancel_turn_off(kernel)  # a closed projection's pending turn-off must not undo this
             # Tracking starts before the first (full) publish, so no change can fall in between.
             kernel.set_projection_enabled(True)
         except BaseException:
@@ -107,31 +104,20 @@ class HazelcastProjection(PublishingCycle):
 
     def _tracking_off(self, kernels: list[ExecutionKernel]) -> None:
         """Turn off the tracking of ``kernels`` this closed projection no longer serves. One held
-        by another thread's call past its wait is left to a thread of its own that turns it off
-        as soon as it is free (``tracking_off.py``): a close cannot wait for it, and left on it
-        marks every change, for nobody, until its next attach. ``stats()`` names it until then."""
+        by another thread's call past its wait keeps it on, named at WARNING: a close cannot wait
+        for it, and tracking marks at most one flag a slot, until the kernel's next attach."""
         busy: list[str] = []
         for kernel in kernels:
             try:
                 kernel.set_projection_enabled(False)
             except RuntimeError:
-                kid = kernel.kernel_id
-                busy.append(kid)
-                with self._lock:
-                    self._tracking_left_on.add(kid)
-                turn_off_when_free(kernel, functools.partial(self._tracking_turned_off, kid))
+                busy.append(kernel.kernel_id)
         if busy:
             _log.warning(
                 "hazelcast projection closed while kernels %s were busy in another call: their change "
-                "tracking is turned off as soon as each is free (stats()['tracking_left_on'] names "
-                "those left)",
+                "tracking stays on until they are attached again (it marks each changed slot once)",
                 sorted(busy),
             )
-
-    def _tracking_turned_off(self, kid: str) -> None:
-        with self._lock:
-            self._tracking_left_on.discard(kid)
-        _log.info("hazelcast projection: the change tracking of kernel %s is off", kid)
 
     def _claim_at_attach(self, kid: str, token: str) -> HazelcastJsonValue | None:
         """The claim of ``kid`` made for ``token``; None when the cluster cannot be asked now."""
@@ -309,7 +295,7 @@ class HazelcastProjection(PublishingCycle):
 
     def close(self) -> None:
         """Publish what is left (briefly, if the cluster is up), stop the publisher, turn off the
-        kernels' change tracking (one busy in another call at once it is free, ``_tracking_off``),
+        kernels' change tracking (but that of one busy in another call, ``_tracking_off``),
         release the client (an attach under way releases it as it ends, its claim removed first)."""
         self._close(flush=True)
 
@@ -398,8 +384,6 @@ class HazelcastProjection(PublishingCycle):
                 "mapping_error": self._mapping_error,
                 # The last removal of slots beyond max_slots that failed ("" once one succeeds).
                 "prune_error": self._prune_error,
-                # Kernels left with their tracking on, busy, at the close: off once each is free.
-                "tracking_left_on": sorted(self._tracking_left_on),
                 # The age of the oldest published drain, or the wait until the next cycle when
                 # the duty cap holds it off longer: a change made now is visible within that.
                 "staleness_s": max(now - oldest, self._next_cycle_at - now),
