@@ -8,7 +8,9 @@ control ``<kernel_id>``. Values are the dicts of ``snapshot()`` (same field name
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._shared import ClosesWithTheLastKernel
@@ -17,7 +19,7 @@ from dita.control import check_kernel_id
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
-__all__ = ["InMemoryProjection", "Projection", "publish_dirty"]
+__all__ = ["InMemoryProjection", "Projection", "publish_dirty", "tracking_off"]
 
 
 @runtime_checkable
@@ -50,6 +52,25 @@ def publish_dirty(
     account = kernel.account() if account_dirty else None
     control = kernel.control() if control_dirty else None
     return slots, account, control
+
+
+def tracking_off(kernels: Iterable[ExecutionKernel], log: logging.Logger, projection: str) -> None:
+    """Turn off the change tracking of ``kernels`` a closing ``projection`` no longer serves. One
+    held by another thread's call past its wait keeps it on, named at WARNING: a close cannot
+    wait for it, and tracking marks at most one flag a slot, until the kernel's next attach."""
+    busy: list[str] = []
+    for kernel in kernels:
+        try:
+            kernel.set_projection_enabled(False)
+        except RuntimeError:
+            busy.append(kernel.kernel_id)
+    if busy:
+        log.warning(
+            "%s closed while kernels %s were busy in another call: their change tracking stays on "
+            "until they are attached again (it marks each changed slot once)",
+            projection,
+            sorted(busy),
+        )
 
 
 class InMemoryProjection(ClosesWithTheLastKernel):
@@ -109,8 +130,7 @@ class InMemoryProjection(ClosesWithTheLastKernel):
 
     def close(self) -> None:
         self.flush()
-        for kernel in self._kernels.values():
-            kernel.set_projection_enabled(False)
+        tracking_off(self._kernels.values(), logging.getLogger("dita.projection"), "in-memory projection")
         self._kernels.clear()
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from dita._hazelcast_client import HazelcastJsonValue
 from dita.control import check_kernel_id
+from dita.projection import tracking_off
 from dita.projection.hazelcast.answers import answered_by
 from dita.projection.hazelcast.claims import KernelIdClaimed, claim, claims_map, forget, new_token
 from dita.projection.hazelcast.liveness import LIVE_WITHIN_S
@@ -97,27 +98,10 @@ class HazelcastProjection(PublishingCycle):
                 self._last_ok_drain.setdefault(kid, time.monotonic())
         if closed:
             try:
-                self._tracking_off([kernel])
+                tracking_off([kernel], _log, "hazelcast projection")
             finally:
                 self._release_claims({kid: (token, held)})
         return closed
-
-    def _tracking_off(self, kernels: list[ExecutionKernel]) -> None:
-        """Turn off the tracking of ``kernels`` this closed projection no longer serves. One held
-        by another thread's call past its wait keeps it on, named at WARNING: a close cannot wait
-        for it, and tracking marks at most one flag a slot, until the kernel's next attach."""
-        busy: list[str] = []
-        for kernel in kernels:
-            try:
-                kernel.set_projection_enabled(False)
-            except RuntimeError:
-                busy.append(kernel.kernel_id)
-        if busy:
-            _log.warning(
-                "hazelcast projection closed while kernels %s were busy in another call: their change "
-                "tracking stays on until they are attached again (it marks each changed slot once)",
-                sorted(busy),
-            )
 
     def _claim_at_attach(self, kid: str, token: str) -> HazelcastJsonValue | None:
         """The claim of ``kid`` made for ``token``; None when the cluster cannot be asked now."""
@@ -295,7 +279,7 @@ class HazelcastProjection(PublishingCycle):
 
     def close(self) -> None:
         """Publish what is left (briefly, if the cluster is up), stop the publisher, turn off the
-        kernels' change tracking (but that of one busy in another call, ``_tracking_off``),
+        kernels' change tracking (but that of one busy in another call, ``tracking_off``),
         release the client (an attach under way releases it as it ends, its claim removed first)."""
         self._close(flush=True)
 
@@ -340,7 +324,7 @@ class HazelcastProjection(PublishingCycle):
             self._tokens.clear()
             self._claims.clear()
         try:
-            self._tracking_off(kernels)
+            tracking_off(kernels, _log, "hazelcast projection")
         finally:
             self._release_claims(held)
             with self._lock:
