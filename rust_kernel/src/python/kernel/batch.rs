@@ -145,9 +145,11 @@ impl PyKernel {
     ) -> PyResult<Bound<'py, PyDict>> {
         let py = slf.py();
         let mut columns = OutcomeColumns::with_capacity(batch.len());
+        // One outcome answers every intent in turn, its lists reused.
+        let mut answered = PyOutcome::blank();
         for (i, intent) in batch.enumerate() {
-            match Self::apply_intent(slf, intent) {
-                Ok(answered) => columns.push(&answered),
+            match Self::apply_intent_into(slf, intent, &mut answered) {
+                Ok(()) => columns.push(&answered),
                 Err(e) => {
                     let value = e.value(py);
                     value.setattr("processed", i)?;

@@ -172,18 +172,30 @@ impl PyKernel {
 
 impl PyKernel {
     /// An intent decided, logged and handed to the venue, its time to the outcome recorded in
-    /// `intent_latency`: `process_intent`, and each intent of `process_intents`.
+    /// `intent_latency`: `process_intent`.
     pub(super) fn apply_intent(slf: &Bound<'_, Self>, intent: &Intent) -> PyResult<PyOutcome> {
+        let mut answered = PyOutcome::blank();
+        Self::apply_intent_into(slf, intent, &mut answered)?;
+        Ok(answered)
+    }
+
+    /// [`PyKernel::apply_intent`] answered in `answered`, whose lists the answer reuses (see
+    /// `Kernel::process_intent_into`): each intent of `process_intents` is answered in one.
+    pub(super) fn apply_intent_into(
+        slf: &Bound<'_, Self>,
+        intent: &Intent,
+        answered: &mut PyOutcome,
+    ) -> PyResult<()> {
         let arrived = Instant::now();
         let mut this = wait_mut(slf)?;
         let latency = Arc::clone(&this.intent_latency);
         this.check_takes_input()?;
         let seq = this.core.seq();
-        let out = this.core.process_intent(intent);
+        this.core.process_intent_into(intent, &mut answered.inner);
         this.log_input_ref(seq, InputRef::Intent(intent))?;
-        let answered = Self::send_to_venue(slf, this, out);
+        let sent = Self::send_answered_to_venue(slf, this, answered);
         latency.record(arrived.elapsed());
-        answered
+        sent
     }
 
     /// `load_slots`, its refusals naming `method`, the one called.

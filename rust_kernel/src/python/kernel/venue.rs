@@ -180,14 +180,31 @@ impl PyKernel {
     pub(super) fn send_to_venue(
         slf: &Bound<'_, Self>,
         this: PyRefMut<'_, Self>,
-        mut out: KernelOutcome,
+        out: KernelOutcome,
     ) -> PyResult<PyOutcome> {
-        let py = slf.py();
-        let submitted = out.submit.take();
-        let cancels = std::mem::take(&mut out.cancels);
         let control = this.control_at_input();
-        if submitted.is_none() && cancels.is_empty() {
-            return Ok(PyOutcome::new(out, None, control));
+        let mut answered = PyOutcome::new(out, None, control);
+        Self::send_answered_to_venue(slf, this, &mut answered)?;
+        Ok(answered)
+    }
+
+    /// [`PyKernel::send_to_venue`] of the outcome in `answered`, answered there: its order,
+    /// control and the venue's answers written in place, so the large outcome is not moved on
+    /// its way to Python.
+    pub(super) fn send_answered_to_venue(
+        slf: &Bound<'_, Self>,
+        this: PyRefMut<'_, Self>,
+        answered: &mut PyOutcome,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let out = &mut answered.inner;
+        // The order sent is the outcome's `order`, for Python to read.
+        answered.order = out.submit.take();
+        let cancels = std::mem::take(&mut out.cancels);
+        answered.control = this.control_at_input();
+        answered.answers = None;
+        if answered.order.is_none() && cancels.is_empty() {
+            return Ok(());
         }
         // Counted while the input still holds the kernel, so `close_core` cannot slip in
         // between the input and its venue call.
@@ -195,13 +212,11 @@ impl PyKernel {
         let venue = this.venue.clone_ref(py);
         drop(this);
         // Made only when an answer tells more than the kernel keeps: most tell nothing.
-        let mut facts: Option<Box<AnswerFacts>> = None;
-        if let Some(order) = &submitted {
+        let facts = &mut answered.answers;
+        if let Some(order) = &answered.order {
             match venue.call(py, "submit", order)? {
-                Ok(answer) => {
-                    wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut facts)?
-                }
-                Err(msg) => venue_raised(&mut out, "submit_outcome", msg),
+                Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, out, facts)?,
+                Err(msg) => venue_raised(out, "submit_outcome", msg),
             }
         }
         let mut cancels = cancels;
@@ -218,11 +233,9 @@ impl PyKernel {
                 let sent = venue
                     .call(py, "cancel", &order)
                     .and_then(|answer| match answer {
-                        Ok(answer) => {
-                            wait_mut_for_answer(slf).apply_answer(answer, &mut out, &mut facts)
-                        }
+                        Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, out, facts),
                         Err(msg) => {
-                            venue_raised(&mut out, "cancel_outcome", msg);
+                            venue_raised(out, "cancel_outcome", msg);
                             Ok(())
                         }
                     });
@@ -232,12 +245,7 @@ impl PyKernel {
             }
             cancels.append(&mut out.cancels);
         }
-        if let Some(e) = interrupt {
-            return Err(e);
-        }
-        let mut answered = PyOutcome::new(out, submitted, control);
-        answered.answers = facts;
-        Ok(answered)
+        interrupt.map_or(Ok(()), Err)
     }
 
     /// Applies and logs the venue's answer, then raises its interrupt (Ctrl-C, sys.exit) if it

@@ -121,6 +121,16 @@ pub struct AnswerFacts {
 }
 
 impl PyOutcome {
+    /// An outcome of no input yet, for an input to answer in (`PyKernel::apply_intent_into`),
+    /// which writes its control too.
+    pub fn blank() -> Self {
+        let control = ControlAtInput {
+            mode: ControlMode::Live,
+            verbosity: Verbosity::Normal,
+        };
+        Self::new(KernelOutcome::blank(), None, control)
+    }
+
     pub fn new(inner: KernelOutcome, order: Option<VenueOrder>, control: ControlAtInput) -> Self {
         PyOutcome {
             inner,
