@@ -342,7 +342,7 @@ def test_a_close_with_a_busy_kernel_frees_every_id_and_turns_the_other_kernels_t
 ) -> None:
     """A projection closed while a kernel of its is too busy to turn its tracking off gives the
     claims up, turns the other kernels' tracking off and names the busy one at WARNING, without
-    raising: a raise there left the tracking of every kernel after the busy one on."""
+    raising, so no kernel after the busy one is left tracking."""
     projection = _projection(hz_member)
     busy = _BusyKernel(max_slots=2, kernel_id=kernel_id, venue=make_venue())
     other = ExecutionKernel(max_slots=2, kernel_id=f"{kernel_id}-b", venue=make_venue())

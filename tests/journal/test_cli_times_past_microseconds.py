@@ -1,7 +1,7 @@
 """A result column keeping time past the microsecond (DateTime64 or Time64 of precision 7 to 9)
 is read into Python's datetime and timedelta, which keep microseconds: `dita journal sql` says
 so on stderr for each such column, naming the column, its type and toString() to print every
-digit, instead of leaving the nanoseconds off without a word. So it does for a column whose values
+digit. So it does for a column whose values
 are of any type (Dynamic, JSON) holding a value that reads as a time: its precision is not in the
 column's type, so the warning says it may have been cut."""
 
@@ -66,8 +66,8 @@ class TestATimeInAColumnOfAnyType:
         self, class_journal: ClickHouseJournal
     ) -> None:
         """A Dynamic or JSON column's values are of any type, their own not in the column's: one
-        holding a DateTime64(9) (a JSON path's text is read as one) or a Time64(8) was cut to the
-        microsecond without a word."""
+        holding a DateTime64(9) (a JSON path's text is read as one) or a Time64(8) is cut to the
+        microsecond, so each such column is warned of."""
         timed, untimed = json.dumps({"at": _AT.strip("'"), "n": 1}), json.dumps({"n": 1})
         sql = (
             f"SELECT toDateTime64({_AT}, 9)::Dynamic AS d, '{timed}'::JSON AS j, "

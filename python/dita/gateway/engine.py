@@ -20,9 +20,9 @@ from dita.gateway.cancels import _Cancels, kernel_error
 from dita.gateway.order_entry import _OrderEntry
 from dita.gateway.protocol import CancelCommand, Command, MarkCommand, OrderCommand, QueryCommand
 from dita.gateway.session_orders import Emit, OrderRecord
-from dita.gateway.venue_events import _VenueEvents, live_order
+from dita.gateway.venue_events import _VenueEvents
 from dita.kernel import FILL_TRIGGERS, applied_events
-from dita.venues._events import PolledEvents, input_refused, input_stopped, kernel_busy
+from dita.venues._events import PolledEvents, input_refused, input_stopped, kernel_busy, live_order
 
 __all__ = [
     "FILL_TRIGGERS",

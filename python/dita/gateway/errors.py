@@ -21,8 +21,7 @@ from dita.gateway.lane import GatewayStopped
 from dita.gateway.protocol import DuplicateKey, NoFloatHolds
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import GatewayState
-from dita.gateway.venue_events import live_order
-from dita.venues._events import input_refused, input_stopped, kernel_busy
+from dita.venues._events import input_refused, input_stopped, kernel_busy, live_order
 
 __all__ = ["field_error", "install_error_handlers"]
 

@@ -10,10 +10,8 @@ from typing import Any
 from dita._kernel import KernelEventKind, KernelOutcome, VenueAnswerNotLogged, VenueEvent
 from dita.gateway.execution_reports import _ExecutionReports
 from dita.venues import poll_once
-from dita.venues._events import input_stopped
+from dita.venues._events import input_stopped, live_order
 from dita.venues.account_events import take_account_events
-
-__all__ = ["live_order"]
 
 
 class _VenueEvents(_ExecutionReports):
@@ -89,16 +87,3 @@ class _VenueEvents(_ExecutionReports):
                 "message": str(exc),
             },
         )
-
-
-def live_order(exc: VenueAnswerNotLogged) -> dict[str, Any]:
-    """The order ``exc`` names, the venue's answer as received, and whether the order is live."""
-    return {
-        "client_order_id": exc.client_order_id,
-        "venue_order_id": exc.venue_order_id,
-        "slot_id": exc.slot_id,
-        "trade_id": exc.trade_id,
-        "answer": [event.to_dict() for event in exc.answer],
-        "logged": exc.logged,
-        "live": exc.live,
-    }

@@ -20,6 +20,7 @@ from dita._kernel import (
     KernelEventKind,
     KernelOutcome,
     OrderSide,
+    VenueAnswerNotLogged,
     VenueEvent,
     VenueOrder,
     VenueOrderStatus,
@@ -262,6 +263,19 @@ def kernel_busy(exc: BaseException) -> bool:
     """Whether ``exc`` is the kernel's refusal of a call while another thread's call held it
     past its wait (10 s): the call may well be taken if made again."""
     return isinstance(exc, RuntimeError) and str(exc).startswith("kernel busy in another call")
+
+
+def live_order(exc: VenueAnswerNotLogged) -> dict[str, Any]:
+    """The order ``exc`` names, the venue's answer as received, and whether the order is live."""
+    return {
+        "client_order_id": exc.client_order_id,
+        "venue_order_id": exc.venue_order_id,
+        "slot_id": exc.slot_id,
+        "trade_id": exc.trade_id,
+        "answer": [event.to_dict() for event in exc.answer],
+        "logged": exc.logged,
+        "live": exc.live,
+    }
 
 
 class PolledEvents:
