@@ -188,22 +188,32 @@ class _Recorder:
         self.refusals = KernelRefusals()
 
     def on_fill(self, event: VenueEvent, row: int) -> None:
-        side = event.order_side.name if event.order_side is not None else "BUY"
-        signed = event.size if side == "BUY" else -event.size
-        fee = event.fee if event.fee is not None else event.price * event.size * self.fallback_fee_rate
+        # Each field read once: every read of a native event's field makes a new Python object.
+        order_side, size, price, fee, asset, trade_id = (
+            event.order_side,
+            event.size,
+            event.price,
+            event.fee,
+            event.asset,
+            event.trade_id,
+        )
+        side = order_side.name if order_side is not None else "BUY"
+        signed = size if side == "BUY" else -size
+        if fee is None:
+            fee = price * size * self.fallback_fee_rate
         self.rows.append(row)
-        self.assets.append(event.asset)
+        self.assets.append(asset)
         self.qty.append(signed)
-        self.cash.append(-signed * event.price - fee)
+        self.cash.append(-signed * price - fee)
         self.fees.append(fee)
-        fills = self.by_trade.setdefault(event.trade_id, [])
-        fills.append((event.timestamp_s, event.price, event.size, side, fee))
-        open_trades = self.open_by_asset.setdefault(event.asset, set())
-        open_trades.add(event.trade_id)
+        fills = self.by_trade.setdefault(trade_id, [])
+        fills.append((event.timestamp_s, price, size, side, fee))
+        open_trades = self.open_by_asset.setdefault(asset, set())
+        open_trades.add(trade_id)
         slot = self.kernel.slot_state(event.slot_id)
-        if slot.fsm_state.name == "CLOSED" and slot.trade_id == event.trade_id:
-            self._close(event.trade_id, slot)
-            open_trades.discard(event.trade_id)
+        if slot.fsm_state.name == "CLOSED" and slot.trade_id == trade_id:
+            self._close(trade_id, slot)
+            open_trades.discard(trade_id)
         self.flat.append(not open_trades)
 
     def _close(self, trade_id: str, slot: Any) -> None:
