@@ -111,46 +111,44 @@ class EventRouter:
         freed: dict[str, StrategyHandle] = {}
         if not all(self._identifies_order_fully(e) for e in events):
             events = self._as_booked_all(events, named, sent, before)
+        max_slots = kernel.max_slots
         for i, event in enumerate(events):
             seen.add(event.event_id)
             for on_event in self._event_listeners:
                 tell(errors, on_event, event)
-            status = event.status.name if event.status is not None else ""
+            # Each field read once: every read of a native event's field makes a new object.
+            event_status, kind, client_id = event.status, event.kind, event.venue_client_id
+            status = event_status.name if event_status is not None else ""
+            fill = kind == FILL
             # A rate limit says REJECTED, yet on an order the venue holds it is a throttled
             # cancel: the kernel works the order on, and so it is polled for.
-            if status in TERMINAL_STATUSES and not (event.kind == RATE_LIMITED and self._kernel_works(event)):
-                working.discard(event.venue_client_id)
+            if status in TERMINAL_STATUSES and not (kind == RATE_LIMITED and self._kernel_works(event)):
+                working.discard(client_id)
             elif (
                 status in ("ACKNOWLEDGED", "PARTIALLY_FILLED", "NEW")
-                and event.venue_client_id
-                and event.venue_client_id not in working
+                and client_id
+                and client_id not in working
                 and self._kernel_works(event)
             ):
-                working.add(event.venue_client_id)
-            kind = event.kind
-            if kind != FILL and status not in TERMINAL_STATUSES:
+                working.add(client_id)
+            if not fill and status not in TERMINAL_STATUSES:
                 continue
-            handle = owners.owners.get(event.trade_id) or freed.get(event.trade_id)
+            trade_id, slot_id, asset = event.trade_id, event.slot_id, event.asset
+            handle = owners.owners.get(trade_id) or freed.get(trade_id)
             # An event the kernel took that names no slot, nor an order that tells it (above): its
             # trade's owner hears it, the slot it frees unknown.
-            slot = kernel.slot_state(event.slot_id) if 0 <= event.slot_id < kernel.max_slots else None
+            slot = kernel.slot_state(slot_id) if 0 <= slot_id < max_slots else None
             free = slot is not None and slot.fsm_state.name in FREE_STAGES
-            if (
-                slot is not None
-                and handle is None
-                and kind == FILL
-                and not free
-                and slot.trade_id == event.trade_id
-            ):
+            if slot is not None and handle is None and fill and not free and slot.trade_id == trade_id:
                 # A late fill gives a freed trade its position back: its strategy holds it again.
-                handle = owners.freed.pop(event.trade_id, None)
+                handle = owners.freed.pop(trade_id, None)
                 if handle is not None:
-                    owners.hold(event.trade_id, handle, event.asset, event.slot_id)
-            if kind == FILL:
+                    owners.hold(trade_id, handle, asset, slot_id)
+            if fill:
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug(
                         "fill of %s: %s %s at %s, fee %s",
-                        event.asset,
+                        asset,
                         event.order_side.name if event.order_side is not None else "",
                         event.size,
                         event.price,
@@ -158,21 +156,21 @@ class EventRouter:
                         extra=order_ids(self._kernel, event=event),
                     )
                 self._stats["fills"] += 1
-                self._clock.forget_mark(event.asset)
+                self._clock.forget_mark(asset)
                 for listener in self._fill_listeners:
                     tell(errors, listener, event, self._clock.row)
             if handle is None:
                 continue
-            if free and kind == RATE_LIMITED and self._entry_in_doubt(event.trade_id):
+            if free and kind == RATE_LIMITED and self._entry_in_doubt(trade_id):
                 # Its entry is in doubt: the venue may work it and fill it, and the slot takes no
                 # other order. Freed here (as a poll hears it), the strategy would read not busy
                 # and its slot budget count one less: it would enter again, and the late fill put
                 # it past.
                 free = False
             if free:
-                owners.free(event.trade_id, handle, event.asset, event.slot_id)
-                freed[event.trade_id] = handle
-            if kind == FILL:
+                owners.free(trade_id, handle, asset, slot_id)
+                freed[trade_id] = handle
+            if fill:
                 self._book_fill(handle, event, free and not _filled_later(event, events[i + 1 :]))
         self.call_on_fill()
         raise_first(errors)
