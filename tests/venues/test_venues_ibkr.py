@@ -338,8 +338,8 @@ def test_a_fill_whose_fee_waits_for_a_report_that_has_not_come_says_so_at_warnin
 def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_lets_the_next_settle(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
-    now = [time.time()]
-    venue = make_venue(clock=lambda: now[0], commission_wait_s=30.0)
+    now = [time.monotonic()]
+    venue = make_venue(monotonic=lambda: now[0], commission_wait_s=30.0)
     kernel = a_kernel(venue)
     coid = entered(kernel)
     first = tws.fill(coid, 4.0, 190.0, commission=None)  # its commission report never comes
@@ -375,6 +375,24 @@ def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_
     )
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(late)] == ["WARNING"]
     assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
+
+
+def test_a_step_of_the_wall_clock_gives_up_no_commission_report_and_stamps_the_settlement(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    wall, now = [time.time()], [time.monotonic()]
+    venue = make_venue(clock=lambda: wall[0], monotonic=lambda: now[0], commission_wait_s=30.0)
+    kernel = a_kernel(venue)
+    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)  # its report never comes
+    feed(kernel, venue, 1)
+    corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
+    feed(kernel, venue, 1)
+    heard_by_client(venue, corrected, commission=True)
+    wall[0] += 3600.0  # NTP steps the wall clock an hour on
+    assert venue.account_events() == []
+    now[0] += 30.0
+    (settled,) = venue.account_events()
+    assert (settled.fill_id, settled.timestamp) == (corrected, wall[0])
 
 
 def test_a_correction_adding_no_shares_before_the_executions_commission_says_the_kernel_keeps_its_prediction(
@@ -864,8 +882,8 @@ def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_s
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
-    now = [time.time()]
-    venue = make_venue(clock=lambda: now[0], connect_timeout_s=1.0)
+    now = [time.monotonic()]
+    venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
     kernel = a_kernel(venue)
     coid = entered(kernel)
     tws.mute_open_orders = True
@@ -907,6 +925,25 @@ def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_s
     polled_until_listed(venue, tws, asked + 4)
     levels = [r.levelname for r in caplog.records if said in r.getMessage()]
     assert levels == ["WARNING"] + ["DEBUG"] * 8 + ["WARNING"]
+
+
+def test_a_step_back_of_the_wall_clock_holds_no_listing_on_its_way(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    wall, now = [time.time()], [time.monotonic()]
+    venue = make_venue(clock=lambda: wall[0], monotonic=lambda: now[0], connect_timeout_s=1.0)
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.mute_open_orders = True
+    asked = listings_asked(tws)
+    tws.error(coid, *ROUTED, ends=False)
+    polled_until_listed(venue, tws, asked + 1)
+    wall[0] -= 3600.0  # NTP steps the wall clock an hour back
+    now[0] += 1.0
+    assert venue.poll_events() == []
+    assert "TWS did not list its orders within 1 s (TimeoutError)" in caplog.text
+    now[0] += 0.5
+    polled_until_listed(venue, tws, asked + 2)
 
 
 def test_an_order_tws_made_inactive_after_working_is_a_cancel_and_a_later_execution_is_booked(

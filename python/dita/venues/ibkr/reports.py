@@ -98,7 +98,7 @@ class BookedExecution:
 @dataclass(frozen=True)
 class AwaitedReport:
     """A fill booked whose commission report has not come: its order, its execution, and when
-    it was booked (the venue's clock)."""
+    it was booked (the venue's monotonic timer)."""
 
     tracked: IbkrOrder
     booked: BookedExecution
@@ -112,13 +112,17 @@ class Reporter:
         self,
         name: str,
         clock: Callable[[], float],
+        monotonic: Callable[[], float],
         currencies: dict[str, str],
         redact: Callable[[str], str],
         events: OrderEvents,
         commission_wait_s: float,
     ) -> None:
         self.name = name
+        # ``clock`` stamps the events; ``monotonic`` times the commission wait, which a step of
+        # the wall clock (NTP) would otherwise lengthen or end at once.
         self._clock = clock
+        self._monotonic = monotonic
         self._commission_wait_s = commission_wait_s
         # Each asset's contract currency: a commission in another is not the kernel's fee.
         self._currencies = currencies
@@ -241,7 +245,7 @@ class Reporter:
         """``shares`` of ``fill`` as a fill of ``tracked`` for the execution ``booked``: reported,
         or matched to what the kernel booked before a restart. Its commission report is awaited."""
         booked.fills.append(fill.exec_id)
-        self._awaited[fill.exec_id] = AwaitedReport(tracked, booked, self._clock())
+        self._awaited[fill.exec_id] = AwaitedReport(tracked, booked, self._monotonic())
         if tracked.booked_unmatched > 0:
             # Booked by the kernel before the restart: matched, not reported again.
             tracked.booked_unmatched -= shares
@@ -347,7 +351,7 @@ class Reporter:
         """Give up each fill whose commission report has not come within ``commission_wait_s``
         of its booking: its predicted fee stands (WARNING), and the fills of its execution after
         it that waited for the report are settled as after a report not booked."""
-        now = self._clock()
+        now = self._monotonic()
         overdue = [i for i, a in self._awaited.items() if now - a.since >= self._commission_wait_s]
         for exec_id in overdue:
             awaited = self._awaited.pop(exec_id)
@@ -359,7 +363,7 @@ class Reporter:
             )  # fmt: skip
             booked.commissions[exec_id] = None
             booked.reports_overdue.add(exec_id)
-            self._settle(awaited.tracked, booked, now)
+            self._settle(awaited.tracked, booked, self._clock())
 
     @staticmethod
     def _fee_of(booked: BookedExecution, exec_id: str) -> str:

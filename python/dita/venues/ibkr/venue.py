@@ -57,8 +57,8 @@ _LIST_AGAIN_MAX_S = 30.0
 @dataclass
 class _Listing:
     """TWS's open orders (after a reconnect the day's executions too) asked for the orders in
-    question, on its way: ``answer`` once it came, asked at ``since`` (the venue's clock), for the
-    orders ``questioned`` then."""
+    question, on its way: ``answer`` once it came, asked at ``since`` (the venue's monotonic
+    timer), for the orders ``questioned`` then."""
 
     answer: Future[None]
     since: float
@@ -81,12 +81,22 @@ class _Listing:
 
 class IbkrVenue:
     """``IbkrVenue(contracts={"AAPL": {"symbol": "AAPL"}}, host=..., port=..., client_id=...,
-    account_env=...)``; see ``IbkrSettings``. Connects when built."""
+    account_env=...)``; see ``IbkrSettings``. Connects when built. ``clock`` stamps the events;
+    ``monotonic`` times the listings' timeout and back-off and the commission wait."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time, **settings: Any) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+        **settings: Any,
+    ) -> None:
         self.settings = IbkrSettings.model_validate(settings)
         self.name = self.settings.name
+        # A step of the wall clock (NTP) would hold a listing "on its way" for the step back,
+        # or give up every awaited commission report at once on a step forward.
         self._clock = clock
+        self._monotonic = monotonic
         self._lock = threading.RLock()
         self._redactor = AccountRedactor()
         self._account = self.settings.account()
@@ -97,6 +107,7 @@ class IbkrVenue:
         self._reporter = Reporter(
             self.name,
             clock,
+            monotonic,
             currencies,
             self._redactor.redact,
             self._own_events,
@@ -341,7 +352,7 @@ class IbkrVenue:
         unanswered (``_listed``)."""
         questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
         due = self._relist_due or bool(questioned)
-        now = self._clock()
+        now = self._monotonic()
         if not due or self._listing is not None or now < self._next_listing:
             return
         executions = self._relist_due
@@ -372,7 +383,7 @@ class IbkrVenue:
         listing = self._listing
         if listing is None:
             return None
-        now = self._clock()
+        now = self._monotonic()
         timeout = self.settings.connect_timeout_s
         why = listing.unanswered(now, timeout)
         if why is None:
