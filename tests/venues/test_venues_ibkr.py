@@ -927,6 +927,60 @@ def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_s
     assert levels == ["WARNING"] + ["DEBUG"] * 8 + ["WARNING"]
 
 
+def test_a_listing_unanswered_for_hours_is_asked_again_every_30_s_and_holds_up_no_poll_nor_submit(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
+    now = [time.monotonic()]
+    venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
+    coid = entered(a_kernel(venue))
+    tws.mute_open_orders = True
+    asked = listings_asked(tws)
+    tws.error(coid, *ROUTED, ends=False)
+    polled_until_listed(venue, tws, asked + 1)
+    for _ in range(1030):  # past 2**1024, a float's most
+        now[0] += 1.0
+        assert venue.poll_events() == []  # unanswered
+        now[0] += 30.0
+        assert venue.poll_events() == []  # asked again
+    said = (
+        "asked again in 30 s, then less often up to every 30 s while it does not (1030 unanswered in a row)"
+    )
+    assert said in caplog.text
+    # Placed, and answered when TWS, with a thousand listings to read first, gets to it.
+    sent = venue.submit(VenueOrder("k-2", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 1.0))
+    assert [e.kind.name for e in sent] in ([], ["ORDER_ACK"])
+    assert venue.following()
+
+
+def test_open_orders_listed_end_a_row_of_unanswered_listings_and_the_next_is_said_at_warning(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
+    now = [time.monotonic()]
+    venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
+    coid = entered(a_kernel(venue))
+    tws.mute_open_orders = True
+    asked = listings_asked(tws)
+    tws.error(coid, *ROUTED, ends=False)
+    for count in (1, 2):
+        polled_until_listed(venue, tws, asked + count)
+        now[0] += 1.0
+        assert venue.poll_events() == []
+        now[0] += 30.0
+    tws.mute_open_orders = False
+    assert [o.client_order_id for o in venue.open_orders()] == [coid]
+    assert "TWS listed its orders after 2 listings unanswered" in caplog.text
+
+    tws.mute_open_orders = True
+    polled_until_listed(venue, tws, asked + 4)
+    now[0] += 1.0
+    assert venue.poll_events() == []
+    unanswered = [r for r in caplog.records if "TWS did not list its orders" in r.getMessage()]
+    assert [r.levelname for r in unanswered] == ["WARNING", "DEBUG", "WARNING"]
+    assert "asked again in 0.5 s" in unanswered[-1].getMessage()
+
+
 def test_a_step_back_of_the_wall_clock_holds_no_listing_on_its_way(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -52,6 +53,8 @@ _ANSWER_POLL_S = 0.01
 # a TWS that never lists is not asked twice a second for good.
 _LIST_AGAIN_S = 0.5
 _LIST_AGAIN_MAX_S = 30.0
+# The doublings that reach the most: more would overflow a float after 1,024 in a row.
+_LIST_AGAIN_DOUBLINGS = math.ceil(math.log2(_LIST_AGAIN_MAX_S / _LIST_AGAIN_S))
 
 
 @dataclass
@@ -390,7 +393,8 @@ class IbkrVenue:
             return None
         self._listing = None
         if why:
-            wait = min(_LIST_AGAIN_S * 2.0**self._unanswered_listings, _LIST_AGAIN_MAX_S)
+            doublings = min(self._unanswered_listings, _LIST_AGAIN_DOUBLINGS)
+            wait = min(_LIST_AGAIN_S * 2.0**doublings, _LIST_AGAIN_MAX_S)
             self._unanswered_listings += 1
             log.log(
                 logging.WARNING if self._unanswered_listings == 1 else logging.DEBUG,
@@ -400,14 +404,20 @@ class IbkrVenue:
             )  # fmt: skip
             self._next_listing = now + wait
             return None
+        self._end_unanswered_row()
+        if listing.executions:
+            self._relist_due = False
+        return [o for o in listing.questioned if o.in_question and not o.ended]
+
+    def _end_unanswered_row(self) -> None:
+        """TWS listed its orders: the next listing it leaves unanswered starts a new row (asked
+        again ``_LIST_AGAIN_S`` later, said at WARNING)."""
         if self._unanswered_listings:
             log.info(
                 "%s: TWS listed its orders after %d listings unanswered", self.name, self._unanswered_listings
             )
             self._unanswered_listings = 0
-        if listing.executions:
-            self._relist_due = False
-        return [o for o in listing.questioned if o.in_question and not o.ended]
+            self._next_listing = 0.0
 
     # -- after a restart -----------------------------------------------------------------
 
@@ -574,6 +584,7 @@ class IbkrVenue:
             raise VenueUnavailable(
                 f"{self.name}: {unanswered} within {timeout:g} s ({type(exc).__name__})"
             ) from exc
+        self._end_unanswered_row()
 
     def positions(self) -> dict[str, float]:
         """Signed position per asset of the settings (TWS's positions, asked afresh)."""
