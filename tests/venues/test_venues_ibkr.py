@@ -349,8 +349,9 @@ def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_
     feed(kernel, venue, 1)
     heard_by_client(venue, corrected, commission=True)
     said = (
-        f"order {coid}: execution {first}: no commission report within 30 s: the kernel's predicted"
-        " fee stands"
+        f"order {coid}: execution {first}: no commission report within 30 s, and the fill of"
+        f" {corrected} waits for it: the kernel's predicted fee stands, and that fill is settled at"
+        " its whole commission"
     )
     now[0] += 29.9
     assert venue.account_events() == []
@@ -362,19 +363,39 @@ def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_
     assert (settled.fill_id, settled.fee) == (corrected, pytest.approx(1.2))
     assert kernel.on_account_event(settled).accepted
     assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(predicted)  # no event says it stands
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(said)] == ["WARNING"]
 
-    # The report coming after all settles nothing: the kernel would hold a second settlement of
-    # the fill at another fee for a self-trade's other side.
+    # The report coming after all settles nothing: the correction's 1.2 counts it already.
     tws.report_commission(first, 1.0)
     heard_by_client(venue, first, commission=True)
     assert venue.account_events() == []
     late = (
-        f"order {coid}: execution {first}: commission 1.0 USD came after its fill waited 30 s for it:"
-        " not booked: the kernel keeps its predicted fee"
+        f"order {coid}: execution {first}: commission 1.0 USD came after it was given up and"
+        f" {corrected} settled at its whole commission: not booked, as it would count twice: the"
+        " kernel keeps its predicted fee"
     )
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(late)] == ["WARNING"]
     assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
+
+
+def test_a_commission_report_no_correction_waits_for_is_booked_however_late_it_comes(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    now = [time.monotonic()]
+    venue = make_venue(monotonic=lambda: now[0], commission_wait_s=30.0)
+    kernel = a_kernel(venue)
+    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)
+    feed(kernel, venue, 1)
+    now[0] += 3600.0
+    assert venue.account_events() == []
+    tws.report_commission(first, 1.0)
+    (settled,) = commissions(venue, 1)
+    assert (settled.fill_id, settled.fee) == (first, 1.0)
+    assert kernel.on_account_event(settled).accepted
+    assert kernel.slot_state(0).fees_paid == pytest.approx(1.0)
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
+    assert "no commission report within" not in caplog.text
 
 
 def test_a_step_of_the_wall_clock_gives_up_no_commission_report_and_stamps_the_settlement(

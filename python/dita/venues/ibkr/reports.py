@@ -2,7 +2,8 @@
 ack, each execution as a fill once (by its execId, however often TWS or a reconnect repeats it),
 the order's end however TWS tells it (a status, an error, a listing without it), and each
 commission report as a FILL_SETTLED account event for its fill, a correction's in place of its
-execution's (one that does not come in time leaves the kernel's predicted fee standing)."""
+execution's (one that a correction's fill waits for and that does not come in time leaves the
+kernel's predicted fee standing)."""
 
 from __future__ import annotations
 
@@ -84,8 +85,9 @@ class IbkrOrder:
 class BookedExecution:
     """An execution booked as fills: its first execId, the shares booked for it (those a
     correction added included), its fills' execIds in the order booked, the commission each of
-    its execIds' reports stated (None: a report not booked, in another currency or not come in
-    time), its fills settled, and its fills whose report did not come in time."""
+    its execIds' reports stated (None: a report not booked, in another currency or given up),
+    its fills settled, and its fills given up: their report did not come in time for the fill
+    after them, which was settled at its whole commission."""
 
     exec_id: str
     shares: float
@@ -138,7 +140,8 @@ class Reporter:
         self._executions: RecentOrders[BookedExecution] = RecentOrders(100_000)
         self._commission_reports = BoundedIdSet()
         # The fills whose commission report has not come, by execId, oldest first: each is given
-        # up ``commission_wait_s`` after its booking (``settle_overdue``).
+        # up ``commission_wait_s`` after its booking once the fill after it waits for its report
+        # (``settle_overdue``); until then it waits, as the kernel does.
         self._awaited: dict[str, AwaitedReport] = {}
         self._account_events: list[AccountEvent] = []
         # Orders by TWS's order id and by client order id, kept after the venue stops following
@@ -295,9 +298,10 @@ class Reporter:
         execution it corrects: the first fill its execId's commission, a correction's fill its
         commission less that of the execution's fill before it. A fill waits for both (WARNING
         while it does); a report in another currency leaves its fill at the kernel's predicted
-        fee and counts as 0 for the fills after it, as does a report that comes after its fill's
-        ``commission_wait_s`` ran out (WARNING: not booked, as the fills after it may be settled);
-        a correction that booked no fill has nothing to settle (WARNING)."""
+        fee and counts as 0 for the fills after it, as does a report given up
+        (``settle_overdue``), which is not booked when it comes (WARNING: the fill after it was
+        settled at its whole commission, so it would count twice); a correction that booked no
+        fill has nothing to settle (WARNING)."""
         booked = self._executions.get(execution_key(fill.exec_id))
         currency = self._currencies.get(tracked.order.asset, "")
         self._awaited.pop(fill.exec_id, None)
@@ -308,13 +312,13 @@ class Reporter:
             )  # fmt: skip
             return
         if fill.exec_id in booked.reports_overdue:
-            # A second settlement of the fill at another fee is held by the kernel for a
-            # self-trade's other side, never applied: the predicted fee stands for good.
+            # The fill after it was settled at its whole commission, which counts this one.
             log.warning(
-                "%s: order %s: execution %s: commission %r %s came after its fill waited %g s for it:"
-                " not booked: the kernel keeps its predicted fee",
+                "%s: order %s: execution %s: commission %r %s came after it was given up and %s"
+                " settled at its whole commission: not booked, as it would count twice: the kernel"
+                " keeps its predicted fee",
                 self.name, tracked.order.client_order_id, fill.exec_id, commission,
-                fill.commission_currency, self._commission_wait_s,
+                fill.commission_currency, _fill_after(booked, fill.exec_id),
             )  # fmt: skip
             return
         if fill.commission_currency and currency and fill.commission_currency != currency:
@@ -349,17 +353,25 @@ class Reporter:
 
     def settle_overdue(self) -> None:
         """Give up each fill whose commission report has not come within ``commission_wait_s``
-        of its booking: its predicted fee stands (WARNING), and the fills of its execution after
-        it that waited for the report are settled as after a report not booked."""
+        of its booking while the fill of its execution after it (a correction's) waits for that
+        report: its predicted fee stands (WARNING), and that fill is settled as after a report
+        not booked, at its whole commission. A fill no other waits for waits on, as the kernel
+        does, and its report is booked however late it comes."""
         now = self._monotonic()
-        overdue = [i for i, a in self._awaited.items() if now - a.since >= self._commission_wait_s]
+        overdue = [
+            exec_id
+            for exec_id, awaited in self._awaited.items()
+            if now - awaited.since >= self._commission_wait_s and _holds_up(awaited.booked, exec_id)
+        ]
         for exec_id in overdue:
             awaited = self._awaited.pop(exec_id)
             booked = awaited.booked
             log.warning(
-                "%s: order %s: execution %s: no commission report within %g s: the kernel's"
-                " predicted fee stands",
+                "%s: order %s: execution %s: no commission report within %g s, and the fill of %s"
+                " waits for it: the kernel's predicted fee stands, and that fill is settled at its"
+                " whole commission",
                 self.name, awaited.tracked.order.client_order_id, exec_id, self._commission_wait_s,
+                _fill_after(booked, exec_id),
             )  # fmt: skip
             booked.commissions[exec_id] = None
             booked.reports_overdue.add(exec_id)
@@ -504,6 +516,18 @@ def latest_executions(fills: list[FillHeard]) -> list[FillHeard]:
     for fill in sorted(fills, key=lambda f: _correction_number(f.exec_id)):
         latest[execution_key(fill.exec_id)] = fill
     return list(latest.values())
+
+
+def _fill_after(booked: BookedExecution, exec_id: str) -> str:
+    """The execId of the fill ``booked`` booked after ``exec_id``'s ('' when none)."""
+    index = booked.fills.index(exec_id) + 1
+    return booked.fills[index] if index < len(booked.fills) else ""
+
+
+def _holds_up(booked: BookedExecution, exec_id: str) -> bool:
+    """Whether the fill after ``exec_id``'s, its own commission in, waits for ``exec_id``'s report."""
+    after = _fill_after(booked, exec_id)
+    return bool(after) and booked.commissions.get(after) is not None and after not in booked.settled
 
 
 def _correction_number(exec_id: str) -> int:

@@ -48,8 +48,9 @@ class IbkrSettings(BaseModel):
     answer_wait_s: Number = Field(default=2.0, ge=0)
     # The least time between two reconnect attempts after the connection dropped.
     reconnect_every_s: Number = Field(default=1.0, ge=0)
-    # How long a fill waits for its commission report, from its booking: TWS now and then sends
-    # none, and the fills of its execution's corrections wait for it. Then its predicted fee stands.
+    # How long a fill waits for its commission report, from its booking, once a correction's fill
+    # waits for that report too (TWS now and then sends none): then its predicted fee stands and
+    # the correction's fill is settled at its whole commission. Else it waits, as the kernel does.
     commission_wait_s: Number = Field(default=60.0, gt=0)
 
     def account(self) -> str:

@@ -4,7 +4,8 @@
   the order and its executions across restarts; the kernel knows an order by TWS's ``permId``.
 - Each execution is a fill once, keyed by its execId (a duplicate ``execDetails``, a reconnect's
   executions: not reported again); each ``commissionReport`` books its fill's commission as a
-  FILL_SETTLED account event (``account_events``), awaited ``commission_wait_s`` at most.
+  FILL_SETTLED account event (``account_events``), awaited ``commission_wait_s`` at most when a
+  correction's fill waits for it.
 - Contract details give the market limits: minTick, sizeIncrement, minSize.
 - A dropped connection is reconnected on the next call, and what TWS lists then (open orders,
   the day's executions) is read as news like any other; an order it no longer lists ended.
