@@ -1239,6 +1239,31 @@ def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_report
     assert until(venue.poll_events, 1, timeout=0.3) == []
 
 
+def test_a_reconnects_listing_starts_the_commission_wait_anew_for_the_reports_after_it(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    now = [time.monotonic()]
+    venue = make_venue(monotonic=lambda: now[0], commission_wait_s=30.0)
+    kernel = a_kernel(venue)
+    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)
+    feed(kernel, venue, 1)
+    corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
+    feed(kernel, venue, 1)
+    heard_by_client(venue, corrected, commission=True)  # its fill waits for the report of first
+
+    dropped(tws, venue)
+    now[0] += 60.0
+    assert until(venue.poll_events, 1, timeout=1.0) == []  # reconnects; the listing comes
+    assert tws.connections == 2
+    now[0] += 29.9
+    assert venue.account_events() == []
+    tws.report_commission(first, 1.0)  # TWS's report after the listing's end
+    fees = commissions(venue, 2)
+    assert [(e.fill_id, e.fee) for e in fees] == [(first, 1.0), (corrected, pytest.approx(0.2))]
+    assert all(kernel.on_account_event(e).accepted for e in fees)
+    assert kernel.slot_state(0).fees_paid == pytest.approx(1.2)
+
+
 def test_an_order_tws_ended_while_the_connection_was_down_ends_in_the_kernel_at_the_reconnect(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:

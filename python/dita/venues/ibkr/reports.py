@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
@@ -376,6 +376,13 @@ class Reporter:
             booked.commissions[exec_id] = None
             booked.reports_overdue.add(exec_id)
             self._settle(awaited.tracked, booked, self._clock())
+
+    def restart_commission_waits(self) -> None:
+        """Start the ``commission_wait_s`` of each fill waiting for its commission report anew,
+        once a reconnect's listing, which repeats the reports missed, came: a fill booked long
+        ago is not given up a moment before its report comes."""
+        now = self._monotonic()
+        self._awaited = {exec_id: replace(awaited, since=now) for exec_id, awaited in self._awaited.items()}
 
     @staticmethod
     def _fee_of(booked: BookedExecution, exec_id: str) -> str:

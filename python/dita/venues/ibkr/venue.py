@@ -408,6 +408,8 @@ class IbkrVenue:
         self._end_unanswered_row()
         if listing.executions:
             self._relist_due = False
+            # TWS may send the listing's commission reports after the executions' end.
+            self._reporter.restart_commission_waits()
         return [o for o in listing.questioned if o.in_question and not o.ended]
 
     def _end_unanswered_row(self) -> None:
