@@ -890,6 +890,17 @@ def listings_asked(tws: TwsServer) -> int:
     return sum(1 for request in tws.requests if int(request[0]) == REQ_OPEN_ORDERS)
 
 
+def put_in_question(tws: TwsServer, venue: IbkrVenue) -> tuple[ExecutionKernel, str, int]:
+    """A kernel's entry put in question by an error TWS keeps working it after, with TWS's open
+    orders muted: (the kernel, the order's client id, the listings asked before the error)."""
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.mute_open_orders = True
+    asked = listings_asked(tws)
+    tws.error(coid, *ROUTED, ends=False)
+    return kernel, coid, asked
+
+
 def polled_until_listed(venue: IbkrVenue, tws: TwsServer, count: int, timeout: float = 5.0) -> None:
     """Poll ``venue`` until TWS was asked for its open orders ``count`` times in all."""
     deadline = time.monotonic() + timeout
@@ -905,11 +916,7 @@ def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_s
     caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
     now = [time.monotonic()]
     venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
-    kernel = a_kernel(venue)
-    coid = entered(kernel)
-    tws.mute_open_orders = True
-    asked = listings_asked(tws)
-    tws.error(coid, *ROUTED, ends=False)
+    kernel, coid, asked = put_in_question(tws, venue)
     polled_until_listed(venue, tws, asked + 1)
     said = "TWS did not list its orders"
     for count, wait in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0], 1):
@@ -954,10 +961,7 @@ def test_a_listing_unanswered_for_hours_is_asked_again_every_30_s_and_holds_up_n
     caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
     now = [time.monotonic()]
     venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
-    coid = entered(a_kernel(venue))
-    tws.mute_open_orders = True
-    asked = listings_asked(tws)
-    tws.error(coid, *ROUTED, ends=False)
+    *_, asked = put_in_question(tws, venue)
     polled_until_listed(venue, tws, asked + 1)
     for _ in range(1030):  # past 2**1024, a float's most
         now[0] += 1.0
@@ -980,10 +984,7 @@ def test_open_orders_listed_end_a_row_of_unanswered_listings_and_the_next_is_sai
     caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
     now = [time.monotonic()]
     venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
-    coid = entered(a_kernel(venue))
-    tws.mute_open_orders = True
-    asked = listings_asked(tws)
-    tws.error(coid, *ROUTED, ends=False)
+    _, coid, asked = put_in_question(tws, venue)
     for count in (1, 2):
         polled_until_listed(venue, tws, asked + count)
         now[0] += 1.0
@@ -1007,11 +1008,7 @@ def test_a_step_back_of_the_wall_clock_holds_no_listing_on_its_way(
 ) -> None:
     wall, now = [time.time()], [time.monotonic()]
     venue = make_venue(clock=lambda: wall[0], monotonic=lambda: now[0], connect_timeout_s=1.0)
-    kernel = a_kernel(venue)
-    coid = entered(kernel)
-    tws.mute_open_orders = True
-    asked = listings_asked(tws)
-    tws.error(coid, *ROUTED, ends=False)
+    *_, asked = put_in_question(tws, venue)
     polled_until_listed(venue, tws, asked + 1)
     wall[0] -= 3600.0  # NTP steps the wall clock an hour back
     now[0] += 1.0
