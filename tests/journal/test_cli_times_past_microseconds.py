@@ -8,6 +8,7 @@ column's type, so the warning says it may have been cut."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -27,16 +28,20 @@ def _warning(name: str, type_: str) -> str:
     )
 
 
+def _csv(journal: ClickHouseJournal, sql: str) -> Any:
+    """``dita journal sql -f csv`` of ``sql`` on ``journal``, which must succeed."""
+    out = runner.invoke(app, ["journal", "sql", "--dsn", f"chdb://{journal.target.path}", "-f", "csv", sql])
+    assert out.exit_code == 0, out.output
+    return out
+
+
 class TestATimePastTheMicrosecond:
     def test_is_named_in_a_warning_for_each_such_column(self, class_journal: ClickHouseJournal) -> None:
         sql = (
             f"SELECT toDateTime64({_AT}, 9) AS t, [toNullable(toDateTime64({_AT}, 7, 'UTC'))] AS u, "
             f"toTime64('03:04:05.123456789', 8) AS w, toDateTime64({_AT}, 6) AS v"
         )
-        out = runner.invoke(
-            app, ["journal", "sql", "--dsn", f"chdb://{class_journal.target.path}", "-f", "csv", sql]
-        )
-        assert out.exit_code == 0, out.output
+        out = _csv(class_journal, sql)
         assert out.stderr.splitlines() == [
             _warning("t", "DateTime64(9)"),
             _warning("u", "Array(Nullable(DateTime64(7, 'UTC')))"),
@@ -46,10 +51,7 @@ class TestATimePastTheMicrosecond:
 
     def test_prints_every_digit_through_to_string(self, class_journal: ClickHouseJournal) -> None:
         sql = f"SELECT toString(toDateTime64({_AT}, 9)) AS t"
-        out = runner.invoke(
-            app, ["journal", "sql", "--dsn", f"chdb://{class_journal.target.path}", "-f", "csv", sql]
-        )
-        assert out.exit_code == 0, out.output
+        out = _csv(class_journal, sql)
         assert out.stdout.splitlines() == ["t", "2026-01-02 03:04:05.123456789"] and out.stderr == ""
 
 
@@ -74,10 +76,7 @@ class TestATimeInAColumnOfAnyType:
             "[toTime64('03:04:05.123456789', 8)::Dynamic] AS a, 'x'::Dynamic AS s, "
             f"'{untimed}'::JSON AS k"
         )
-        out = runner.invoke(
-            app, ["journal", "sql", "--dsn", f"chdb://{class_journal.target.path}", "-f", "csv", sql]
-        )
-        assert out.exit_code == 0, out.output
+        out = _csv(class_journal, sql)
         assert out.stderr.splitlines() == [
             _maybe("d", "Dynamic"),
             _maybe("j", "JSON"),
@@ -87,10 +86,7 @@ class TestATimeInAColumnOfAnyType:
 
     def test_prints_every_digit_through_to_string(self, class_journal: ClickHouseJournal) -> None:
         sql = f"SELECT toString(toDateTime64({_AT}, 9)::Dynamic) AS d"
-        out = runner.invoke(
-            app, ["journal", "sql", "--dsn", f"chdb://{class_journal.target.path}", "-f", "csv", sql]
-        )
-        assert out.exit_code == 0, out.output
+        out = _csv(class_journal, sql)
         assert out.stdout.splitlines() == ["d", "2026-01-02 03:04:05.123456789"] and out.stderr == ""
 
 
