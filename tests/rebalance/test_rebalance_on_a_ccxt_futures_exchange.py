@@ -30,13 +30,7 @@ def test_futures_equity_is_the_wallet_plus_the_unrealised_pnl_not_the_positions_
     short's 20,000."""
     with futures_exchange(monkeypatch, wallet=100_000.0) as exchange:
         exchange.positions["BTCUSDT"], exchange.entry_prices["BTCUSDT"] = position, entry_price
-        targets = tmp_path / "t.json"
-        targets.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTCUSDT", "weight": 0.5}]}))
-        args = ["rebalance", "--targets", str(targets), "--state-dir", str(tmp_path / "s"), "--json"]
-        args += [*ccxt_args(exchange), "--ccxt-market-type", "linear", "--dry-run"]
-        result = CliRunner().invoke(app, args)
-        assert result.exit_code == 0, result.output
-        report = json.loads(result.output.splitlines()[-1])
+        _, report = _futures_dry_run(exchange, tmp_path)
         assert report["equity"] == pytest.approx(110_000.0)
         (row,) = report["symbols"]
         assert row["target_quantity"] == pytest.approx(0.5 * 110_000.0 / 90_000.0)
