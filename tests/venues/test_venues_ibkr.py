@@ -25,6 +25,7 @@ from tws_server import ACCOUNT, REQ_OPEN_ORDERS, SERVER_VERSION, Listed, TwsServ
 from dita import AccountEvent, ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
 from dita.venues import VenueUnavailable
 from dita.venues.ibkr import IbkrSettings, IbkrVenue
+from dita.venues.ibkr import reports as ibkr_reports
 
 AAPL = Listed(265598, "AAPL", min_tick=0.01, size_increment=1.0, min_size=1.0)
 ES = Listed(495512563, "ES", min_tick=0.25, size_increment=1.0, min_size=1.0, sec_type="FUT", exchange="CME")
@@ -396,6 +397,26 @@ def test_a_commission_report_no_correction_waits_for_is_booked_however_late_it_c
     assert kernel.slot_state(0).fees_paid == pytest.approx(1.0)
     assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
     assert "no commission report within" not in caplog.text
+
+
+def test_the_fills_awaiting_a_commission_report_are_bounded_as_the_executions_remembered(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fill whose report never comes, and no correction waits for, is kept no longer than its
+    execution is remembered: past the bound the oldest waits no more, the newest still books."""
+    monkeypatch.setattr(ibkr_reports, "_EXECUTIONS_KEPT", 1)
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.fill(coid, 4.0, 190.0, commission=None)
+    feed(kernel, venue, 1)
+    second = tws.fill(coid, 1.0, 190.0, commission=None)
+    feed(kernel, venue, 1)
+    assert list(venue._reporter._awaited) == [second]
+    tws.report_commission(second, 1.0)
+    (settled,) = commissions(venue, 1)
+    assert (settled.fill_id, settled.fee) == (second, 1.0)
+    assert kernel.on_account_event(settled).accepted
 
 
 def test_a_step_of_the_wall_clock_gives_up_no_commission_report_and_stamps_the_settlement(

@@ -47,6 +47,9 @@ WARNINGS = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
 OFF_TICK = 110
 # A fill's size within this share of its order counts as the whole order.
 _FULL = 1 - 1e-9
+# The executions remembered, and the fills awaiting a commission report: a report of an execution
+# forgotten can no longer be booked, so its fill waits no more.
+_EXECUTIONS_KEPT = 100_000
 
 
 @dataclass
@@ -137,7 +140,7 @@ class Reporter:
         # Each execId once; the executions booked, by their id without TWS's correction number
         # (a correction repeats the execution it replaces); each execId's commission report once.
         self._seen_executions = BoundedIdSet()
-        self._executions: RecentOrders[BookedExecution] = RecentOrders(100_000)
+        self._executions: RecentOrders[BookedExecution] = RecentOrders(_EXECUTIONS_KEPT)
         self._commission_reports = BoundedIdSet()
         # The fills whose commission report has not come, by execId, oldest first: each is given
         # up ``commission_wait_s`` after its booking once the fill after it waits for its report
@@ -249,6 +252,9 @@ class Reporter:
         or matched to what the kernel booked before a restart. Its commission report is awaited."""
         booked.fills.append(fill.exec_id)
         self._awaited[fill.exec_id] = AwaitedReport(tracked, booked, self._monotonic())
+        if len(self._awaited) > _EXECUTIONS_KEPT:
+            oldest = next(iter(self._awaited))
+            del self._awaited[oldest]
         if tracked.booked_unmatched > 0:
             # Booked by the kernel before the restart: matched, not reported again.
             tracked.booked_unmatched -= shares
