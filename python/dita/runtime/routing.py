@@ -111,7 +111,7 @@ class EventRouter:
         freed: dict[str, StrategyHandle] = {}
         if not all(self._identifies_order_fully(e) for e in events):
             events = self._as_booked_all(events, named, sent, before)
-        max_slots = kernel.max_slots
+        max_slots = kernel.max_slots if events else 0  # an empty batch asks the kernel nothing
         for i, event in enumerate(events):
             seen.add(event.event_id)
             for on_event in self._event_listeners:
