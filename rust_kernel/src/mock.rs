@@ -2,10 +2,11 @@
 //! behaviours the kernel must absorb (rejects, partial fills, rate limits, resting orders).
 
 use crate::error::{check_number, format_number, KernelError, KernelResult};
-use crate::model::{FifoMap, VenueEvent, VenueOrder};
+use crate::model::{VenueEvent, VenueOrder};
 use crate::types::*;
 use ahash::AHashMap;
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct MockConfig {
@@ -115,7 +116,7 @@ pub struct MockVenue {
     open: BTreeMap<Id, VenueOrder>,
     /// The last `MOCK_FINISHED_MEMORY` orders that ended (filled or canceled), for
     /// `order_status` and a cancel's refusal.
-    finished: FifoMap<VenueOrder>,
+    finished: FinishedOrders,
     positions: AHashMap<Id, f64>,
 }
 
@@ -140,6 +141,55 @@ impl MockIds {
 
 /// How many ended orders the mock remembers for `order_status`.
 pub const MOCK_FINISHED_MEMORY: usize = 10_000;
+
+/// The last [`MOCK_FINISHED_MEMORY`] orders that ended, found by client id. Only the oldest
+/// ever leaves, so they take the places of a ring in turn; an id that ends again while
+/// remembered keeps its place.
+#[derive(Clone, Debug, Default)]
+struct FinishedOrders {
+    /// The order of position `p` (counted from 0 as orders end) at `p % MOCK_FINISHED_MEMORY`.
+    orders: Vec<VenueOrder>,
+    /// The position of the next order to end.
+    next_position: u64,
+    /// Each remembered order's position, by its client id.
+    by_client_id: HashMap<Id, u64, foldhash::fast::RandomState>,
+}
+
+impl FinishedOrders {
+    fn place(position: u64) -> usize {
+        (position % MOCK_FINISHED_MEMORY as u64) as usize
+    }
+
+    fn get(&self, client_order_id: &str) -> Option<&VenueOrder> {
+        let position = *self.by_client_id.get(client_order_id)?;
+        self.orders.get(Self::place(position))
+    }
+
+    fn insert(&mut self, order: VenueOrder) {
+        if self.orders.capacity() == 0 {
+            // Whole at once, as the memory soon fills: growing to it would copy and rehash
+            // it on the way.
+            self.orders.reserve_exact(MOCK_FINISHED_MEMORY);
+            self.by_client_id.reserve(MOCK_FINISHED_MEMORY + 1);
+        }
+        match self.by_client_id.entry(order.client_order_id.clone()) {
+            Entry::Occupied(e) => self.orders[Self::place(*e.get())] = order,
+            Entry::Vacant(e) => {
+                let place = Self::place(self.next_position);
+                e.insert(self.next_position);
+                self.next_position += 1;
+                if place < self.orders.len() {
+                    // Full: the oldest order leaves its place to this one.
+                    self.by_client_id
+                        .remove(&self.orders[place].client_order_id);
+                    self.orders[place] = order;
+                } else {
+                    self.orders.push(order);
+                }
+            }
+        }
+    }
+}
 
 impl MockVenue {
     /// Marks this venue's ids (`<name>-s<seq>-e<n>`) with `seq`, the kernel's seq when it
@@ -175,7 +225,7 @@ impl MockVenue {
             ids,
             submitted: 0,
             open: BTreeMap::new(),
-            finished: FifoMap::new(MOCK_FINISHED_MEMORY),
+            finished: FinishedOrders::default(),
             positions: AHashMap::new(),
         })
     }
@@ -282,8 +332,7 @@ impl MockVenue {
     }
 
     fn remember_finished(&mut self, order: VenueOrder) {
-        self.finished.insert(order.client_order_id.clone(), order);
-        self.finished.pop_over_capacity();
+        self.finished.insert(order);
     }
 
     /// The venue's view of an order, open or recently ended; None if it never arrived.

@@ -1,5 +1,5 @@
 //! Values by id in arrival order, the oldest pushed out past a bound: the kernel's unsettled
-//! fills and the mock venue's ended orders.
+//! fills.
 
 use super::chunked_queue::ChunkedQueue;
 use super::tables::{mixed, stored, ProbeTable};
@@ -8,14 +8,13 @@ use crate::types::*;
 use serde::Serialize;
 use std::collections::VecDeque;
 
-/// Values by id, oldest first, for the kernel's fees waiting for the exchange's settlement
-/// and the mock venue's memory of ended orders: at most `capacity` values are live, and the
-/// queue keeps at most twice that many places (a value taken out early leaves its place
-/// behind until the place reaches the front). The oldest value goes when either bound is
-/// passed. Kept in a `ProbeTable` by the id's fingerprint, with the id checked on every
-/// match, so it is exact; an insert can be prefetched before the input needs it. The kernel's
-/// is stored in checkpoints as the map of live values and the queue of places' ids (a
-/// checkpoint's `unsettled` and `unsettled_order`).
+/// Values by id, oldest first, for the kernel's fees waiting for the exchange's settlement:
+/// at most `capacity` values are live, and the queue keeps at most twice that many places (a
+/// value taken out early leaves its place behind until the place reaches the front). The
+/// oldest value goes when either bound is passed. Kept in a `ProbeTable` by the id's
+/// fingerprint, with the id checked on every match, so it is exact; an insert can be
+/// prefetched before the input needs it. It is stored in checkpoints as the map of live
+/// values and the queue of places' ids (a checkpoint's `unsettled` and `unsettled_order`).
 ///
 /// A table entry carries the top 32 bits of its id's mixed hash beside its place's position,
 /// so probing past other entries, and shifting them back on removal, never reads a place:
