@@ -47,8 +47,8 @@ impl OutcomeColumns {
         }
     }
 
-    fn push(&mut self, answered: &PyOutcome) {
-        let out = &answered.inner;
+    fn push(&mut self, outcome: &PyOutcome) {
+        let out = &outcome.inner;
         self.accepted.push(out.accepted);
         self.applied.push(out.applied());
         self.seq.push(out.seq);
@@ -56,7 +56,7 @@ impl OutcomeColumns {
         self.state.push(out.state.code());
         self.diagnostic_code.push(out.diagnostic_code.code());
         self.severity.push(out.severity.code());
-        self.submitted.push(answered.order.is_some());
+        self.submitted.push(outcome.order.is_some());
         // The fills the venue answered with: how many, their size and their size-weighted
         // price (NaN when none), summed in the order the outcome lists them.
         let (mut fills, mut size, mut notional) = (0u32, 0.0, 0.0);
@@ -146,10 +146,10 @@ impl PyKernel {
         let py = slf.py();
         let mut columns = OutcomeColumns::with_capacity(batch.len());
         // One outcome answers every intent in turn, its lists reused.
-        let mut answered = PyOutcome::blank();
+        let mut outcome = PyOutcome::blank();
         for (i, intent) in batch.enumerate() {
-            match Self::apply_intent_into(slf, intent, &mut answered) {
-                Ok(()) => columns.push(&answered),
+            match Self::apply_intent_into(slf, intent, &mut outcome) {
+                Ok(()) => columns.push(&outcome),
                 Err(e) => {
                     let value = e.value(py);
                     value.setattr("processed", i)?;

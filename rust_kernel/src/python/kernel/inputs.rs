@@ -174,26 +174,26 @@ impl PyKernel {
     /// An intent decided, logged and handed to the venue, its time to the outcome recorded in
     /// `intent_latency`: `process_intent`.
     pub(super) fn apply_intent(slf: &Bound<'_, Self>, intent: &Intent) -> PyResult<PyOutcome> {
-        let mut answered = PyOutcome::blank();
-        Self::apply_intent_into(slf, intent, &mut answered)?;
-        Ok(answered)
+        let mut outcome = PyOutcome::blank();
+        Self::apply_intent_into(slf, intent, &mut outcome)?;
+        Ok(outcome)
     }
 
-    /// [`PyKernel::apply_intent`] answered in `answered`, whose lists the answer reuses (see
-    /// `Kernel::process_intent_into`): each intent of `process_intents` is answered in one.
+    /// [`PyKernel::apply_intent`] into `outcome`, whose lists the answer reuses (see
+    /// `Kernel::process_intent_into`): `process_intents` answers each of its intents in one.
     pub(super) fn apply_intent_into(
         slf: &Bound<'_, Self>,
         intent: &Intent,
-        answered: &mut PyOutcome,
+        outcome: &mut PyOutcome,
     ) -> PyResult<()> {
         let arrived = Instant::now();
         let mut this = wait_mut(slf)?;
         let latency = Arc::clone(&this.intent_latency);
         this.check_takes_input()?;
         let seq = this.core.seq();
-        this.core.process_intent_into(intent, &mut answered.inner);
+        this.core.process_intent_into(intent, &mut outcome.inner);
         this.log_input_ref(seq, InputRef::Intent(intent))?;
-        let sent = Self::send_answered_to_venue(slf, this, answered);
+        let sent = Self::send_outcome_to_venue(slf, this, outcome);
         latency.record(arrived.elapsed());
         sent
     }

@@ -182,28 +182,27 @@ impl PyKernel {
         this: PyRefMut<'_, Self>,
         out: KernelOutcome,
     ) -> PyResult<PyOutcome> {
-        let control = this.control_at_input();
-        let mut answered = PyOutcome::new(out, None, control);
-        Self::send_answered_to_venue(slf, this, &mut answered)?;
-        Ok(answered)
+        let mut outcome = PyOutcome::blank();
+        outcome.inner = out;
+        Self::send_outcome_to_venue(slf, this, &mut outcome)?;
+        Ok(outcome)
     }
 
-    /// [`PyKernel::send_to_venue`] of the outcome in `answered`, answered there: its order,
-    /// control and the venue's answers written in place, so the large outcome is not moved on
-    /// its way to Python.
-    pub(super) fn send_answered_to_venue(
+    /// [`PyKernel::send_to_venue`] of `outcome`: its order, control and the venue's answers
+    /// are written in place, so the large outcome is not moved on its way to Python.
+    pub(super) fn send_outcome_to_venue(
         slf: &Bound<'_, Self>,
         this: PyRefMut<'_, Self>,
-        answered: &mut PyOutcome,
+        outcome: &mut PyOutcome,
     ) -> PyResult<()> {
         let py = slf.py();
-        let out = &mut answered.inner;
+        let out = &mut outcome.inner;
         // The order sent is the outcome's `order`, for Python to read.
-        answered.order = out.submit.take();
+        outcome.order = out.submit.take();
         let cancels = std::mem::take(&mut out.cancels);
-        answered.control = this.control_at_input();
-        answered.answers = None;
-        if answered.order.is_none() && cancels.is_empty() {
+        outcome.control = this.control_at_input();
+        outcome.answers = None;
+        if outcome.order.is_none() && cancels.is_empty() {
             return Ok(());
         }
         // Counted while the input still holds the kernel, so `close_core` cannot slip in
@@ -212,8 +211,8 @@ impl PyKernel {
         let venue = this.venue.clone_ref(py);
         drop(this);
         // Made only when an answer tells more than the kernel keeps: most tell nothing.
-        let facts = &mut answered.answers;
-        if let Some(order) = &answered.order {
+        let facts = &mut outcome.answers;
+        if let Some(order) = &outcome.order {
             match venue.call(py, "submit", order)? {
                 Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, out, facts)?,
                 Err(msg) => venue_raised(out, "submit_outcome", msg),
