@@ -634,7 +634,7 @@ mod cancel;
 mod checkpoint;
 // A copy of the kernel as a checkpoint holds it, for encoding on another thread.
 mod checkpoint_copy;
-// Orders kept after they ended, their late acks and fills, and what their slots await.
+// The memory of orders kept after they ended: by slot, client and venue id, and counted.
 mod ended_orders;
 // ENTER.
 mod enter;
@@ -655,6 +655,10 @@ mod fills;
 mod indexes;
 // The checks every intent meets, and its routing to ENTER, EXIT or CANCEL.
 mod intents;
+// Orders kept as they end, their late acks and ends, and what their slots await.
+mod kept_orders;
+// Late fills of orders kept after they ended: sized, refused or booked.
+mod late_fills;
 // Market data, control and configuration: marks, the edge freeze, the mode, limits.
 mod market;
 // The venue's market rules applied to an order: lot, tick and floor.

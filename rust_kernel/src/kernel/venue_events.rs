@@ -1,5 +1,6 @@
 //! Venue events: their checks, and the routing of each to the order it names, working or kept
-//! after it ended; then to its handler (`acks`, `fills`, `ended_orders`, `order_ends`).
+//! after it ended; then to its handler (`acks`, `fills`, `kept_orders`, `late_fills`,
+//! `order_ends`).
 
 use super::*;
 
