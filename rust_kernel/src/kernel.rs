@@ -667,6 +667,8 @@ mod market_rules;
 mod netting;
 // The end of a working order: a cancel ack, reject, expiry or rate limit.
 mod order_ends;
+// The order a venue event names, and the refusal of one naming no order the kernel holds.
+mod order_lookup;
 // Building and sending an order: its id, its fields, its transitions and indexes.
 mod orders;
 // The pre-trade risk checks as the kernel asks them, and what each slot commits.
@@ -675,7 +677,9 @@ mod risk_checks;
 mod settlement;
 // Loading slots from outside, and the slot settings a strategy changes.
 mod slot_loading;
-// Venue events: their checks, and their routing to the order they name.
+// The checks a venue event meets before its handler: its id, numbers, order and stage.
+mod venue_event_checks;
+// Venue events: taken in, routed to the order they name, and handed to their handler.
 mod venue_events;
 
 #[cfg(test)]
@@ -702,9 +706,11 @@ use intents::*;
 use market_rules::*;
 use netting::*;
 use order_ends::*;
+use order_lookup::*;
 use risk_checks::*;
 use settlement::*;
 use slot_loading::*;
+use venue_event_checks::*;
 use venue_events::*;
 
 #[cfg(test)]
