@@ -499,9 +499,12 @@ def test_a_throttle_answered_to_the_stream_is_waited_out_by_rest_and_the_stream(
         clock = ManualClock()
         venue = streamed_venue(server, clock)
         try:
-            wait_for(lambda: venue._client.throttled(), "the stream's throttle noted on the client")
-            status = venue.stream_status()
-            assert status is not None and status.state == "down" and "RateLimitExceeded" in status.last_error
+            # The stream notes the throttle on the client, then says why it is down.
+            wait_for(
+                lambda: venue._client.throttled() and "RateLimitExceeded" in venue.stream_status().last_error,  # type: ignore[union-attr]
+                "the stream's throttle noted on the client and named by the stream",
+            )
+            assert venue.stream_status().state == "down"  # type: ignore[union-attr]
             server.subscribe_refusal = None
             time.sleep(0.3)
             assert server.subscriptions == 0  # still waiting it out
