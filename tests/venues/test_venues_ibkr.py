@@ -103,6 +103,16 @@ def entered(kernel: ExecutionKernel) -> str:
     return sent.order.client_order_id
 
 
+def filled_without_a_report(tws: TwsServer, venue: IbkrVenue) -> tuple[ExecutionKernel, str, str]:
+    """A kernel's entry filled 4 at 190 by TWS with no commission report yet, booked by the kernel:
+    (the kernel, the order's client id, the execution's execId)."""
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    first = tws.fill(coid, 4.0, 190.0, commission=None)
+    feed(kernel, venue, 1)
+    return kernel, coid, first
+
+
 def assert_late_fill_booked(tws: TwsServer, kernel: ExecutionKernel, venue: IbkrVenue, coid: str) -> None:
     """A fill of 3 of the ended order ``coid`` that TWS reports now is booked: the position opens."""
     tws.fill(coid, 3.0, 190.0)
@@ -299,10 +309,7 @@ def test_a_corrections_commission_before_the_executions_own_waits_for_it_to_sett
     settled: list[tuple[str, float]],
 ) -> None:
     venue = make_venue()
-    kernel = a_kernel(venue)
-    coid = entered(kernel)
-    first = tws.fill(coid, 4.0, 190.0, commission=None)
-    feed(kernel, venue, 1)
+    kernel, _, first = filled_without_a_report(tws, venue)
 
     corrected = tws.correct_execution(first, shares, 190.0, commission=commission)
     feed(kernel, venue, len(settled) - 1)
@@ -320,10 +327,7 @@ def test_a_fill_whose_fee_waits_for_a_report_that_has_not_come_says_so_at_warnin
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     venue = make_venue()
-    kernel = a_kernel(venue)
-    coid = entered(kernel)
-    first = tws.fill(coid, 4.0, 190.0, commission=None)  # its commission report never comes
-    feed(kernel, venue, 1)
+    kernel, _, first = filled_without_a_report(tws, venue)  # its commission report never comes
     corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
     feed(kernel, venue, 1)
     heard_by_client(venue, corrected, commission=True)
@@ -341,10 +345,7 @@ def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_
 ) -> None:
     now = [time.monotonic()]
     venue = make_venue(monotonic=lambda: now[0], commission_wait_s=30.0)
-    kernel = a_kernel(venue)
-    coid = entered(kernel)
-    first = tws.fill(coid, 4.0, 190.0, commission=None)  # its commission report never comes
-    feed(kernel, venue, 1)
+    kernel, coid, first = filled_without_a_report(tws, venue)  # its commission report never comes
     predicted = kernel.slot_state(0).fees_paid
     corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
     feed(kernel, venue, 1)
@@ -385,9 +386,7 @@ def test_a_commission_report_no_correction_waits_for_is_booked_however_late_it_c
 ) -> None:
     now = [time.monotonic()]
     venue = make_venue(monotonic=lambda: now[0], commission_wait_s=30.0)
-    kernel = a_kernel(venue)
-    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)
-    feed(kernel, venue, 1)
+    kernel, _, first = filled_without_a_report(tws, venue)
     now[0] += 3600.0
     assert venue.account_events() == []
     tws.report_commission(first, 1.0)
@@ -406,10 +405,7 @@ def test_the_fills_awaiting_a_commission_report_are_bounded_as_the_executions_re
     execution is remembered: past the bound the oldest waits no more, the newest still books."""
     monkeypatch.setattr(ibkr_reports, "_EXECUTIONS_KEPT", 1)
     venue = make_venue()
-    kernel = a_kernel(venue)
-    coid = entered(kernel)
-    tws.fill(coid, 4.0, 190.0, commission=None)
-    feed(kernel, venue, 1)
+    kernel, coid, _ = filled_without_a_report(tws, venue)
     second = tws.fill(coid, 1.0, 190.0, commission=None)
     feed(kernel, venue, 1)
     assert list(venue._reporter._awaited) == [second]
@@ -424,9 +420,7 @@ def test_a_step_of_the_wall_clock_gives_up_no_commission_report_and_stamps_the_s
 ) -> None:
     wall, now = [time.time()], [time.monotonic()]
     venue = make_venue(clock=lambda: wall[0], monotonic=lambda: now[0], commission_wait_s=30.0)
-    kernel = a_kernel(venue)
-    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)  # its report never comes
-    feed(kernel, venue, 1)
+    kernel, _, first = filled_without_a_report(tws, venue)  # its report never comes
     corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
     feed(kernel, venue, 1)
     heard_by_client(venue, corrected, commission=True)
@@ -441,9 +435,7 @@ def test_a_correction_adding_no_shares_before_the_executions_commission_says_the
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     venue = make_venue()
-    kernel = a_kernel(venue)
-    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)
-    feed(kernel, venue, 1)
+    *_, first = filled_without_a_report(tws, venue)
     corrected = tws.correct_execution(first, 4.0, 189.9, commission=1.1)
     heard_by_client(venue, corrected, commission=True)
     assert venue.account_events() == []
@@ -1262,9 +1254,7 @@ def test_a_reconnects_listing_starts_the_commission_wait_anew_for_the_reports_af
 ) -> None:
     now = [time.monotonic()]
     venue = make_venue(monotonic=lambda: now[0], commission_wait_s=30.0)
-    kernel = a_kernel(venue)
-    first = tws.fill(entered(kernel), 4.0, 190.0, commission=None)
-    feed(kernel, venue, 1)
+    kernel, _, first = filled_without_a_report(tws, venue)
     corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
     feed(kernel, venue, 1)
     heard_by_client(venue, corrected, commission=True)  # its fill waits for the report of first
