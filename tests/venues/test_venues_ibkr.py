@@ -903,14 +903,17 @@ def listings_asked(tws: TwsServer) -> int:
     return sum(1 for request in tws.requests if int(request[0]) == REQ_OPEN_ORDERS)
 
 
-def put_in_question(tws: TwsServer, venue: IbkrVenue) -> tuple[ExecutionKernel, str, int]:
-    """A kernel's entry put in question by an error TWS keeps working it after, with TWS's open
-    orders muted: (the kernel, the order's client id, the listings asked before the error)."""
+def put_in_question(
+    tws: TwsServer, venue: IbkrVenue, *, ends: bool = False
+) -> tuple[ExecutionKernel, str, int]:
+    """A kernel's entry put in question by an error TWS keeps working it after (``ends``: that
+    ends it, no status said), with TWS's open orders muted: (the kernel, the order's client id,
+    the listings asked before the error)."""
     kernel = a_kernel(venue)
     coid = entered(kernel)
     tws.mute_open_orders = True
     asked = listings_asked(tws)
-    tws.error(coid, *ROUTED, ends=False)
+    tws.error(coid, *ROUTED, ends=ends)
     return kernel, coid, asked
 
 
@@ -1008,12 +1011,44 @@ def test_open_orders_listed_end_a_row_of_unanswered_listings_and_the_next_is_sai
     assert "TWS listed its orders after 2 listings unanswered" in caplog.text
 
     tws.mute_open_orders = True
+    tws.error(coid, *ROUTED, ends=False)  # in question again: the listing it asks goes unanswered
     polled_until_listed(venue, tws, asked + 4)
     now[0] += 1.0
     assert venue.poll_events() == []
     unanswered = [r for r in caplog.records if "TWS did not list its orders" in r.getMessage()]
     assert [r.levelname for r in unanswered] == ["WARNING", "DEBUG", "WARNING"]
     assert "asked again in 0.5 s" in unanswered[-1].getMessage()
+
+
+def test_open_orders_end_an_order_in_question_tws_no_longer_lists_as_a_polls_listing_does(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel, coid, asked = put_in_question(tws, venue, ends=True)
+    polled_until_listed(venue, tws, asked + 1)  # the error read: a listing on its way, unanswered
+    tws.mute_open_orders = False
+    assert venue.open_orders() == []  # a reconciliation's, or an operator's look
+    (ended,) = venue.poll_events()  # at once, not once a poll's listing comes
+    assert (ended.kind.name, ended.venue_client_id) == ("CANCEL_ACK", coid)
+    assert ended.reason == f"ibkr: TWS error {ROUTED[0]}: {ROUTED[1]}"
+    assert kernel.on_venue_event(ended).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+    assert not venue.following()
+
+
+def test_open_orders_listing_an_order_in_question_working_leave_it_working_and_ask_no_more(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
+    venue = make_venue()
+    kernel, coid, asked = put_in_question(tws, venue)
+    polled_until_listed(venue, tws, asked + 1)
+    tws.mute_open_orders = False
+    assert [o.client_order_id for o in venue.open_orders()] == [coid]
+    assert f"TWS lists order {coid} working: it works on" in caplog.text
+    assert until(venue.poll_events, 1, timeout=0.3) == []
+    assert listings_asked(tws) == asked + 2  # the poll's listing and open_orders' own: no other
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
 def test_a_step_back_of_the_wall_clock_holds_no_listing_on_its_way(

@@ -354,11 +354,16 @@ class IbkrVenue:
         """Ask TWS for its open orders (after a reconnect the day's executions too) when an order
         is in question and no listing is on its way, nor is it too soon after one that went
         unanswered (``_listed``)."""
-        questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
-        due = self._relist_due or bool(questioned)
+        due = self._relist_due or any(o.in_question and not o.ended for o in self._orders.values())
         now = self._monotonic()
         if not due or self._listing is not None or now < self._next_listing:
             return
+        self._listing = self._start_listing(now)
+
+    def _start_listing(self, now: float) -> _Listing:
+        """TWS's open orders (after a reconnect the day's executions too) asked at ``now`` for
+        the orders in question then, not waited for."""
+        questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
         executions = self._relist_due
         ib = self._conn.ib
 
@@ -367,7 +372,7 @@ class IbkrVenue:
             if executions:
                 await ib.reqExecutionsAsync()
 
-        self._listing = _Listing(self._conn.start(listing), now, questioned, executions)
+        return _Listing(self._conn.start(listing), now, questioned, executions)
 
     def _drop_listing(self) -> None:
         """Give up the listing on its way, asked again at the next poll: ib_async answers only
@@ -490,7 +495,9 @@ class IbkrVenue:
         """The orders TWS lists working for this client, for reconciliation; one not sent by
         this kernel (no orderRef) carries slot 0 and an empty trade id. One TWS has not answered
         about (no permId: ib_async's placeholder of a send) is left out: TWS has not taken it, and
-        reconciliation asks ``order_status`` of it, which says when TWS cannot say yet."""
+        reconciliation asks ``order_status`` of it, which says when TWS cannot say yet. The orders
+        in question (after an error, a reconnect) end or work on by this listing as by a poll's,
+        their events given by the next ``poll_events``."""
         with self._lock:
             self._ensure_connected()
             self._ask_open_orders("TWS has not listed its open orders")
@@ -577,17 +584,23 @@ class IbkrVenue:
         return heard
 
     def _ask_open_orders(self, unanswered: str) -> None:
-        """Ask TWS for its open orders, waiting up to ``connect_timeout_s``; VenueUnavailable
-        saying ``unanswered`` when it does not list them in time, as of any venue not reached."""
+        """Ask TWS for its open orders (after a reconnect the day's executions too), waiting up
+        to ``connect_timeout_s``: the listing a poll would ask, read as a poll reads it
+        (``_news``), so the orders in question end or work on here, their events kept for
+        ``poll_events``. VenueUnavailable saying ``unanswered`` when TWS does not list them in
+        time, as of any venue not reached."""
         timeout = self.settings.connect_timeout_s
         self._drop_listing()
+        listing = self._start_listing(self._monotonic())
         try:
-            self._conn.wait(lambda: self._conn.ib.reqOpenOrdersAsync(), timeout)
+            listing.answer.result(timeout)
         except (TimeoutError, ConnectionError) as exc:
+            listing.answer.cancel()
             raise VenueUnavailable(
                 f"{self.name}: {unanswered} within {timeout:g} s ({type(exc).__name__})"
             ) from exc
-        self._end_unanswered_row()
+        self._listing = listing
+        self._waiting.extend(self._news())
 
     def positions(self) -> dict[str, float]:
         """Signed position per asset of the settings (TWS's positions, asked afresh)."""
