@@ -25,6 +25,11 @@ class ClosesWithTheLastKernel:
     def close(self) -> None:
         raise NotImplementedError
 
+    def _detach_closing(self, kernel: ExecutionKernel) -> None:
+        """``detach`` for ``kernel``'s close; a component whose detach can refuse a kernel lets
+        a closing one go regardless."""
+        self.detach(kernel)
+
     def serves(self, kernel: ExecutionKernel) -> bool:
         """Whether ``kernel`` itself (not another of its id) is attached here."""
         kernels = self._kernels.values() if isinstance(self._kernels, dict) else self._kernels
@@ -35,6 +40,6 @@ class ClosesWithTheLastKernel:
         # another kernel, say), and closing that kernel must not close it.
         if not self.serves(kernel):
             return
-        self.detach(kernel)
+        self._detach_closing(kernel)
         if not self._kernels:
             self.close()

@@ -363,6 +363,29 @@ def test_a_close_with_a_busy_kernel_frees_every_id_and_turns_the_other_kernels_t
         projection.close()
 
 
+def test_a_busy_kernel_closing_leaves_its_projection_named_at_warning_and_closes_it_as_the_last(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kernel's close takes it off its projection whatever its state: too busy to turn its
+    tracking off, it leaves, named at WARNING, its id freed and, the last kernel, the projection
+    closed, without raising; raised, the projection stayed open with no kernel to close it."""
+    projection = _projection(hz_member)
+    busy = _BusyKernel(max_slots=2, kernel_id=kernel_id, venue=make_venue(), projection=projection)
+    try:
+        busy.busy_on = (False,)
+        with caplog.at_level(logging.WARNING, logger="dita.projection.hazelcast"):
+            busy.close()
+        said = f"hazelcast projection detached a kernel while kernels ['{kernel_id}'] were busy"
+        assert said in caplog.text
+        assert projection.stats()["kernels"] == 0
+        assert _holder(hz_client, kernel_id) is None
+        assert not projection._client.lifecycle_service.is_running()  # closed with its last kernel
+    finally:
+        busy.busy_on = ()
+        busy.close()
+        projection.close()
+
+
 def test_a_kernel_detached_while_the_publisher_claims_its_id_leaves_the_id_free(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

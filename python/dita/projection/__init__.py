@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 __all__ = ["InMemoryProjection", "Projection", "publish_dirty", "tracking_off"]
 
+_log = logging.getLogger("dita.projection")
+
 
 @runtime_checkable
 class Projection(Protocol):
@@ -54,10 +56,13 @@ def publish_dirty(
     return slots, account, control
 
 
-def tracking_off(kernels: Iterable[ExecutionKernel], log: logging.Logger, projection: str) -> None:
-    """Turn off the change tracking of ``kernels`` a closing ``projection`` no longer serves. One
-    held by another thread's call past its wait keeps it on, named at WARNING: a close cannot
-    wait for it, and tracking marks at most one flag a slot, until the kernel's next attach."""
+def tracking_off(
+    kernels: Iterable[ExecutionKernel], log: logging.Logger, projection: str, event: str = "closed"
+) -> None:
+    """Turn off the change tracking of ``kernels`` ``projection`` no longer serves, as it
+    ``event`` (closed, or detached a closing kernel). One held by another thread's call past its
+    wait keeps it on, named at WARNING: a close cannot wait for it, and tracking marks at most
+    one flag a slot, until the kernel's next attach."""
     busy: list[str] = []
     for kernel in kernels:
         try:
@@ -66,9 +71,10 @@ def tracking_off(kernels: Iterable[ExecutionKernel], log: logging.Logger, projec
             busy.append(kernel.kernel_id)
     if busy:
         log.warning(
-            "%s closed while kernels %s were busy in another call: their change tracking stays on "
+            "%s %s while kernels %s were busy in another call: their change tracking stays on "
             "until they are attached again (it marks each changed slot once)",
             projection,
+            event,
             sorted(busy),
         )
 
@@ -120,7 +126,8 @@ class InMemoryProjection(ClosesWithTheLastKernel):
             self._publish(kernel)
 
     def detach(self, kernel: ExecutionKernel) -> None:
-        """Publish ``kernel``'s last changes and stop projecting it; the other kernels stay."""
+        """Publish ``kernel``'s last changes and stop projecting it; the other kernels stay. A
+        kernel held by another thread's call past its wait stays attached (RuntimeError)."""
         kid = kernel.kernel_id
         # By identity: a kernel detached before and closed now leaves the one attached since.
         if self._kernels.get(kid) is kernel:
@@ -128,9 +135,17 @@ class InMemoryProjection(ClosesWithTheLastKernel):
             kernel.set_projection_enabled(False)
             del self._kernels[kid]
 
+    def _detach_closing(self, kernel: ExecutionKernel) -> None:
+        """``detach`` for ``kernel``'s close, which it leaves whatever its state: held by another
+        thread's call past its wait, its tracking stays on, named at WARNING (``tracking_off``)."""
+        if self._kernels.get(kernel.kernel_id) is kernel:
+            self._publish(kernel)
+            del self._kernels[kernel.kernel_id]
+            tracking_off([kernel], _log, "in-memory projection", "detached a kernel")
+
     def close(self) -> None:
         self.flush()
-        tracking_off(self._kernels.values(), logging.getLogger("dita.projection"), "in-memory projection")
+        tracking_off(self._kernels.values(), _log, "in-memory projection")
         self._kernels.clear()
 
 

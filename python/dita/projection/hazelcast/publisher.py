@@ -183,7 +183,8 @@ class HazelcastProjection(PublishingCycle):
         return self._flush_for_close()
 
     def _detach(self, kernel: ExecutionKernel, *, tracking_on: bool = True) -> bool:
-        """Removes ``kernel`` and turns its tracking off (``tracking_on`` False: off already);
+        """Removes ``kernel`` and turns its tracking off (``tracking_on`` False: off already),
+        but that of a kernel busy in another call (``tracking_off``), which leaves all the same;
         True if it was attached and no kernel is left (decided with the removal, so two kernels
         released at once cannot both see the other and leave the projection open)."""
         kid = kernel.kernel_id
@@ -209,9 +210,9 @@ class HazelcastProjection(PublishingCycle):
             empty = not self._kernels
         try:
             if tracking_on:
-                kernel.set_projection_enabled(False)
+                tracking_off([kernel], _log, "hazelcast projection", "detached a kernel")
         finally:
-            self._release_claims(held)  # the kernel busy past its wait still leaves the id free
+            self._release_claims(held)
         return empty
 
     def release(self, kernel: ExecutionKernel) -> None:

@@ -5,7 +5,6 @@ SQL mappings made once connected."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -142,8 +141,7 @@ class PublishingCycle(KernelWrites, WriteConfirmations):
                 forget(token)
                 with self._lock:
                     self._claims.pop(kid, None)  # another's now: never removed by this one
-                with contextlib.suppress(RuntimeError):  # busy past its wait: it tracks in vain
-                    self._detach(kernel)
+                self._detach(kernel)
                 continue
             except Exception as exc:
                 self._record_error(exc)
