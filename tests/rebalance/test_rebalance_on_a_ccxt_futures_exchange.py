@@ -1,7 +1,7 @@
 """``dita rebalance --ccxt-exchange --ccxt-market-type linear`` against a local exchange speaking
 Binance's USD-M futures API: a position is a contract held on margin, not bought with the wallet.
-Where ccxt reads that balance as the wallet alone (Bybit), the run warns of the unrealised PnL
-it leaves out."""
+Where ccxt reads that balance as the wallet alone (Bybit, Gate), the run warns of the unrealised
+PnL it leaves out."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from binance_spot import BinanceFuturesServer, ccxt_args, futures_exchange
 from typer.testing import CliRunner
 
 from dita.cli import app
+from dita.venues.ccxt import CcxtVenue
 from dita.venues.ccxt import settings as ccxt_settings
 
 STAMP = {"source_run": "run-f", "generated_at": "2026-11-29T09:00:00Z"}
@@ -88,9 +89,46 @@ def test_binance_futures_equity_with_a_position_open_draws_no_unrealised_pnl_war
 
 
 @pytest.mark.parametrize(
-    ("exchange", "wallet_alone"), [("bybit", True), ("bybiteu", True), ("binance", False)]
+    ("exchange", "wallet_alone"),
+    [("bybit", True), ("bybiteu", True), ("gate", True), ("gateeu", True), ("binance", False)],
 )
-def test_bybit_and_its_other_sites_have_a_futures_balance_that_is_the_wallet_alone(
+def test_bybit_gate_and_their_other_sites_have_a_futures_balance_that_is_the_wallet_alone(
     exchange: str, wallet_alone: bool
 ) -> None:
+    """ccxt reads Bybit's coin ``walletBalance``, and Gate's futures account ``total``, which Gate
+    states without the unrealised PnL (beside it, in ``unrealised_pnl``)."""
     assert ccxt_settings.futures_balance_is_wallet_alone(getattr(ccxt, exchange)) is wallet_alone
+
+
+# A Gate USDT perpetual as ccxt lists it, and Gate's futures account answer (ccxt's own sample):
+# ``total`` = position_margin + order_margin + available, the unrealised PnL stated beside it.
+_GATE_SWAP = {
+    "id": "BTC_USDT", "symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT",
+    "baseId": "BTC", "quoteId": "USDT", "settleId": "USDT", "type": "swap", "swap": True,
+    "spot": False, "contract": True, "linear": True, "active": True, "contractSize": 1.0,
+    "precision": {"amount": 1, "price": 0.1}, "limits": {"amount": {"min": 1}}, "info": {},
+}  # fmt: skip
+_GATE_FUTURES_ACCOUNT = {
+    "total": "12.51345151332", "unrealised_pnl": "13.315100000006", "available": "0",
+    "position_margin": "12.51345151332", "order_margin": "0", "currency": "USDT",
+}  # fmt: skip
+
+
+def test_a_gate_futures_balance_is_the_accounts_total_and_the_venue_says_it_leaves_out_the_pnl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ccxt's Gate balance is the futures account's ``total`` alone, the ``unrealised_pnl`` Gate
+    states beside it left out: the venue says so, and the rebalance warns as on Bybit."""
+    monkeypatch.setenv("DITA_TEST_GATE_KEY", "key")
+    monkeypatch.setenv("DITA_TEST_GATE_SECRET", "secret")
+    venue = CcxtVenue(
+        exchange="gate",
+        market_type="linear",
+        api_key_env="DITA_TEST_GATE_KEY",
+        secret_env="DITA_TEST_GATE_SECRET",
+    )
+    venue._exchange.set_markets([dict(_GATE_SWAP)])
+    venue._exchange.load_unified_status = lambda params=None: None  # a classic account
+    venue._exchange.privateFuturesGetSettleAccounts = lambda request, params=None: dict(_GATE_FUTURES_ACCOUNT)
+    assert venue.balances() == {"USDT": pytest.approx(12.51345151332)}
+    assert venue.balance_leaves_out_unrealized_pnl()

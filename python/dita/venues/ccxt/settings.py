@@ -208,13 +208,15 @@ def by_lineage(exchange_class: Any, table: dict[str, _T]) -> _T | None:
 
 
 # Exchanges whose futures balance ccxt reads as the wallet alone, without the open positions'
-# unrealised PnL (Bybit's coin ``walletBalance``); Binance's is its margin balance, which has it.
-WALLET_ONLY_FUTURES_BALANCES: tuple[str, ...] = ("bybit",)
+# unrealised PnL (Bybit's coin ``walletBalance``, Gate's futures account ``total``, which Gate
+# states beside its ``unrealised_pnl``); Binance's is its margin balance, which has it.
+WALLET_ONLY_FUTURES_BALANCES: tuple[str, ...] = ("bybit", "gate")
 
 
 def futures_balance_is_wallet_alone(exchange_class: Any) -> bool:
     """Whether ccxt reads the futures balance of the exchange of ``exchange_class`` (or of the one
-    ccxt derives it from: Bybit's ``bybiteu``) without the positions' unrealised PnL."""
+    ccxt derives it from: Bybit's ``bybiteu``, Gate's ``gateeu``) without the positions'
+    unrealised PnL."""
     return any(name in WALLET_ONLY_FUTURES_BALANCES for name in lineage(exchange_class))
 
 

@@ -346,7 +346,7 @@ class CcxtVenue:
 
     def balance_leaves_out_unrealized_pnl(self) -> bool:
         """Whether ``balances()`` is the futures wallet alone, without the open positions'
-        unrealised PnL, as ccxt reads it on Bybit (a linear venue there)."""
+        unrealised PnL, as ccxt reads it on Bybit and Gate (a linear venue there)."""
         return self.settings.market_type == "linear" and futures_balance_is_wallet_alone(
             type(self._client.exchange)
         )
