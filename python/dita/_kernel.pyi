@@ -416,7 +416,12 @@ class AccountEvent:
     one of. A FILL_SETTLED with an ``amount`` or a FUNDING_FEE with a ``fee`` other than 0 is
     refused naming it. A FILL_SETTLED's ``fee`` is negative for a maker
     rebate; it teaches the fee calibration of its fill's liquidity (maker or taker), and its
-    outcome's details say ``liquidity``.
+    outcome's details say ``liquidity``. A FILL_SETTLED with ``predicted_fee_stands=True`` and no
+    ``fee`` says the venue will never report the fill's fee: the fill is settled at the kernel's
+    prediction (it leaves ``k_unsettled_fees``, the fees paid stay, nothing is learned; details
+    ``predicted_fee`` and ``predicted_fee_stands``), and any settlement of it after is refused
+    UNKNOWN_ORDER; with no fill of its id and asset waiting it is refused UNKNOWN_ORDER, not held.
+    ``predicted_fee_stands`` on another kind, or with a ``fee``, is refused INVALID_INTENT naming it.
     """
 
     def __new__(
@@ -433,6 +438,7 @@ class AccountEvent:
         used_margin: float | None = None,
         maint_margin: float | None = None,
         timestamp: float | datetime | None = None,
+        predicted_fee_stands: bool = False,
     ) -> Self: ...
     @property
     def event_id(self) -> str: ...
@@ -456,6 +462,8 @@ class AccountEvent:
     def maint_margin(self) -> float | None: ...
     @property
     def timestamp(self) -> float: ...
+    @property
+    def predicted_fee_stands(self) -> bool: ...
     def to_dict(self) -> dict[str, Any]: ...
 
 @final

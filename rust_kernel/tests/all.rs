@@ -47,6 +47,8 @@ mod mock_venue;
 mod order_rate_window;
 #[path = "orders_filled_or_acked_short.rs"]
 mod orders_filled_or_acked_short;
+#[path = "predicted_fees_that_stand.rs"]
+mod predicted_fees_that_stand;
 #[path = "reconcile_explanation.rs"]
 mod reconcile_explanation;
 #[path = "reduce_only_exits_on_a_netted_book.rs"]

@@ -26,6 +26,8 @@ struct Live {
     venue: MockVenue,
     /// Every order the kernel sent, for fills the venue sends late (after the order ended).
     sent: Vec<VenueOrder>,
+    /// The fill ids (or event ids) of the fills the kernel booked, for their settlements.
+    fill_keys: Vec<Id>,
 }
 
 impl Live {
@@ -36,6 +38,11 @@ impl Live {
             self.log.record(&self.k, &input).unwrap();
         }
         let out = out?;
+        if let KernelInput::VenueEvent(e) = &input {
+            if e.kind == KernelEventKind::Fill && out.accepted {
+                self.fill_keys.push(e.fill_key().clone());
+            }
+        }
         if let Some(order) = &out.submit {
             self.sent.push(order.clone());
             let events = self.venue.submit(order);
@@ -138,6 +145,13 @@ enum Op {
     Balance {
         wallet: f64,
     },
+    /// A settlement of a fill booked so far (waiting for it or not): at `fee`, or, `stands`,
+    /// at the fill's predicted fee.
+    Settle {
+        pick: usize,
+        fee: f64,
+        stands: bool,
+    },
     Control {
         halt: bool,
     },
@@ -163,6 +177,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => price.clone().prop_map(|price| Op::Mark { price }),
         1 => (-5.0f64..5.0).prop_map(|amount| Op::Funding { amount }),
         1 => (900.0f64..1100.0).prop_map(|wallet| Op::Balance { wallet }),
+        2 => (0usize..64, 0.0f64..0.2, any::<bool>()).prop_map(|(pick, fee, stands)| Op::Settle { pick, fee, stands }),
         1 => any::<bool>().prop_map(|halt| Op::Control { halt }),
         1 => (0.01f64..0.2).prop_map(|fee| Op::Calibrate { fee }),
         1 => (0.0001f64..0.001).prop_map(|taker| Op::Config { taker }),
@@ -278,6 +293,19 @@ fn run(live: &mut Live, n: u64, op: Op) {
             e.timestamp = ts;
             live.input(KernelInput::AccountEvent(e));
         }
+        Op::Settle { pick, fee, stands } => {
+            if !live.fill_keys.is_empty() {
+                let fill_id =
+                    &live.fill_keys[live.fill_keys.len() - 1 - pick % live.fill_keys.len()];
+                let mut e = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
+                e.fill_id = fill_id.clone();
+                e.asset = id("BTC");
+                e.fee = if stands { 0.0 } else { fee };
+                e.predicted_fee_stands = stands;
+                e.timestamp = ts;
+                live.input(KernelInput::AccountEvent(e));
+            }
+        }
         Op::Control { halt } => {
             let mode = if halt {
                 ControlMode::Halted
@@ -346,6 +374,7 @@ fn run_live(
         log,
         venue: MockVenue::new(cfg).unwrap(),
         sent: Vec::new(),
+        fill_keys: Vec::new(),
     };
     live.input(KernelInput::SeedCapital(1_000.0));
     for (n, op) in ops.into_iter().enumerate() {
@@ -417,10 +446,10 @@ proptest! {
         for (n, (op, restart)) in steps.into_iter().enumerate() {
             run(&mut live, n as u64 + 1, op);
             if restart {
-                let Live { log, venue, sent, .. } = live;
+                let Live { log, venue, sent, fill_keys, .. } = live;
                 drop(log);
                 let (log, k) = open(dir.path(), checkpoint_every);
-                live = Live { k, log, venue, sent };
+                live = Live { k, log, venue, sent, fill_keys };
             }
         }
         prop_assert!(observable(&live.k) == without, "a restart changed what the kernel went on to do");
@@ -517,6 +546,8 @@ fn borrowed_inputs_encode_exactly_like_kernel_inputs() {
     event.fee = Some(0.25);
     let mut account = AccountEvent::new("a", AccountEventKind::AccountUpdate);
     account.wallet_balance = Some(1234.5);
+    let mut stands = AccountEvent::new("s", AccountEventKind::FillSettled);
+    (stands.fill_id, stands.predicted_fee_stands) = (id("f-1"), true);
     let encode_ref = |input: InputRef<'_>| bincode::serialize(&input).unwrap();
     let mut buf = Vec::new();
     for (by_ref, owned) in [
@@ -531,6 +562,10 @@ fn borrowed_inputs_encode_exactly_like_kernel_inputs() {
         (
             encode_ref(InputRef::AccountEvent(&account)),
             KernelInput::AccountEvent(account.clone()),
+        ),
+        (
+            encode_ref(InputRef::AccountEvent(&stands)),
+            KernelInput::AccountEvent(stands.clone()),
         ),
     ] {
         encode_input(&owned, &mut buf);

@@ -168,3 +168,48 @@ def test_a_fill_report_partly_booked_is_settled_for_its_part() -> None:
     # 1 it read 3.6, an outlier not learned).
     assert d["calibration_ratio"] == pytest.approx(1.2)
     assert k.account()["fee_calibration_samples"] == 1
+
+
+def test_a_predicted_fee_standing_settles_its_fill_at_the_prediction(two_markets: ExecutionKernel) -> None:
+    k = two_markets
+    stands = AccountEvent("s1", "FILL_SETTLED", asset="ETH", fill_id="123", predicted_fee_stands=True)
+    assert stands.predicted_fee_stands and stands.to_dict()["predicted_fee_stands"] is True
+    out = k.on_account_event(stands)
+    assert out.accepted, out.details
+    assert out.details["predicted_fee_stands"] is True
+    assert out.details["predicted_fee"] == pytest.approx(1.5)
+    assert money(k) == (pytest.approx(26.5), pytest.approx(25.0), pytest.approx(25.0), pytest.approx(1.5))
+    # The exchange's fee coming after all is of a fill settled already.
+    late = settle(k, "s2", "123", 1.2, asset="ETH")
+    assert not late.accepted and late.diagnostic_code == D.UNKNOWN_ORDER
+    # Its dict form takes the flag as the event does.
+    as_dict = {"kind": "FILL_SETTLED", "event_id": "s3", "asset": "BTC", "fill_id": "123"}
+    assert k.on_account_event({**as_dict, "predicted_fee_stands": True})
+    assert money(k) == (pytest.approx(26.5), 0.0, pytest.approx(25.0), pytest.approx(1.5))
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"kind": "FILL_SETTLED", "fee": 1.2}, "fee"),
+        ({"kind": "FUNDING_FEE", "amount": -0.5}, "predicted_fee_stands"),
+    ],
+    ids=["with a fee", "of a funding payment"],
+)
+def test_a_predicted_fee_standing_with_a_fee_or_of_another_kind_is_refused_naming_it(
+    two_markets: ExecutionKernel, fields: dict[str, Any], named: str
+) -> None:
+    k = two_markets
+    before = money(k)
+    kind = fields.pop("kind")
+    out = k.on_account_event(
+        AccountEvent("s1", kind, asset="ETH", fill_id="123", predicted_fee_stands=True, **fields)
+    )
+    assert not out.accepted and out.diagnostic_code == D.INVALID_INTENT
+    assert out.details["field"] == named
+    assert money(k) == before
+
+
+def test_predicted_fee_stands_is_a_flag_else_refused_naming_it() -> None:
+    with pytest.raises(TypeError, match="predicted_fee_stands"):
+        AccountEvent("s1", "FILL_SETTLED", fill_id="123", predicted_fee_stands="yes")  # type: ignore[arg-type]

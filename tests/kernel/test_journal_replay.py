@@ -302,3 +302,40 @@ def test_the_log_gives_rows_only_of_inputs_it_holds(tmp_path: Path) -> None:
         kernel.wal_journal_blocks(to, sink=lambda _, to=to: held.append((to, kernel.journaled_through())))
     assert len(held) == 40, "each record gave rows"
     assert [(to, h) for to, h in held if h < to] == []
+
+
+def test_the_log_gives_back_a_settlement_at_the_predicted_fee_and_what_it_charged(tmp_path: Path) -> None:
+    """A FILL_SETTLED saying the predicted fee stands is journaled with its fee, 0, and the
+    prediction it charged, and the log gives the same row back; a kernel restarted on the log
+    holds the account it left."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="jp", wal_dir=str(tmp_path))
+    kernel.set_journal_enabled(True)
+    assert kernel.process_intent(intent("ENTER", 0, target_size=10.0)).accepted
+    order = kernel.slot_state(0).active_entry_order
+    assert order is not None
+    coid = order.client_order_id
+    fill = VenueEvent("e1", "", -1, "FILL", venue_client_id=coid, price=100.0, filled_size=10.0, fill_id="T1")
+    assert kernel.on_venue_event(fill).accepted
+    predicted = kernel.account()["k_unsettled_fees"]
+    assert predicted > 0
+    stands = AccountEvent("s1", "FILL_SETTLED", asset="BTCUSDT", fill_id="T1", predicted_fee_stands=True)
+    assert kernel.on_account_event(stands).accepted
+    account = kernel.account()
+    assert account["k_unsettled_fees"] == 0.0
+    kernel.wal_sync()
+    live = kernel.drain_journal(1_000_000)["account_events"]
+    chunks: list[list[Any]] = []
+    kernel.wal_journal_blocks(1, sink=chunks.append)
+    replayed = [row for blocks in chunks for b in blocks if b.table == "account_events" for row in b.tuples()]
+    assert replayed == live
+    cols = JOURNAL_COLUMNS["account_events"]
+    ((row),) = live
+    assert (row[cols.index("fee")], row[cols.index("fee_charged")]) == (0.0, pytest.approx(predicted))
+    kernel.close()
+    del kernel
+    gc.collect()
+    restarted = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="jp", wal_dir=str(tmp_path))
+    assert {k: restarted.account()[k] for k in ("k_fees_paid", "k_unsettled_fees")} == {
+        k: account[k] for k in ("k_fees_paid", "k_unsettled_fees")
+    }
+    restarted.close()

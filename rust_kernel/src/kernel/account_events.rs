@@ -35,7 +35,8 @@ pub(super) fn account_refusal(
 /// each figure in the field of its kind. A FUNDING_FEE's payment is its `amount` and a
 /// FILL_SETTLED's charge its `fee`, each reading only its own: a figure in the other field
 /// would be lost. An ACCOUNT_UPDATE carrying either is refused too, so a deposit or charge
-/// reported so is not dropped.
+/// reported so is not dropped. Only a FILL_SETTLED says its fill's predicted fee stands, and
+/// then it carries no fee of its own.
 pub(super) fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<(), KernelOutcome> {
     use KernelDiagnosticCode as D;
     let invalid = |d| {
@@ -107,6 +108,26 @@ pub(super) fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<
     if let Some((field, value, reason)) = misplaced {
         let mut d = detail_field(field, value);
         d.push(("reason", Detail::Static(reason)));
+        return invalid(d);
+    }
+    if ev.predicted_fee_stands && ev.kind != AccountEventKind::FillSettled {
+        let mut d = detail_field("predicted_fee_stands", true);
+        d.push(("kind", Detail::Static(ev.kind.name())));
+        d.push((
+            "reason",
+            Detail::Static("only a FILL_SETTLED says its fill's predicted fee stands"),
+        ));
+        return invalid(d);
+    }
+    if ev.predicted_fee_stands && ev.fee != 0.0 {
+        let mut d = detail_field("fee", ev.fee);
+        d.push((
+            "reason",
+            Detail::Static(
+                "a FILL_SETTLED whose predicted fee stands carries no fee: the kernel's \
+                 prediction is the fill's fee",
+            ),
+        ));
         return invalid(d);
     }
     Ok(())
@@ -291,7 +312,8 @@ impl Kernel {
     /// A FILL_SETTLED: the exchange's fee replaces the fill's predicted one ([`Kernel::settle_fill`],
     /// saying so in `out`; `fee_charged`: what it charged), or, with no fill of its id and asset
     /// waiting, it is held for its fill; refused when its fill was settled, or booked with its
-    /// venue's own fee, already.
+    /// venue's own fee, already. One saying the predicted fee stands settles the fill at it
+    /// ([`Kernel::settle_at_prediction`]), and is refused when no fill waits.
     pub(super) fn apply_fill_settled(
         &mut self,
         ev: &AccountEvent,
@@ -305,11 +327,21 @@ impl Kernel {
             let d = detail_field("fill_id", Detail::Static(""));
             return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
-        match self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details) {
+        let settled = if ev.predicted_fee_stands {
+            self.settle_at_prediction(&ev.fill_id, &ev.asset, &mut out.details)
+        } else {
+            self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details)
+        };
+        match settled {
             Ok(charged) => {
                 *fee_charged = Some(charged);
-                self.early_settlements
-                    .settled(&ev.fill_id, &ev.asset, ev.fee);
+                if ev.predicted_fee_stands {
+                    self.early_settlements
+                        .prediction_stands(&ev.fill_id, &ev.asset);
+                } else {
+                    self.early_settlements
+                        .settled(&ev.fill_id, &ev.asset, ev.fee);
+                }
                 Ok(())
             }
             Err(Unmatched::Ambiguous) => {
@@ -324,8 +356,43 @@ impl Kernel {
                 ));
                 refuse(D::InvalidIntent, KernelSeverity::Error, d)
             }
+            Err(Unmatched::NoFill) if ev.predicted_fee_stands => {
+                Err(self.no_prediction_waits(ev, seq))
+            }
             Err(Unmatched::NoFill) => self.unmatched_settlement(ev, seq, out),
         }
+    }
+
+    /// The refusal of FILL_SETTLED `ev`, saying its predicted fee stands, when no fill of its
+    /// id and asset waits: not held, as a venue says so only of a fill it booked.
+    #[cold]
+    fn no_prediction_waits(&self, ev: &AccountEvent, seq: u64) -> KernelOutcome {
+        use KernelDiagnosticCode as D;
+        let key = settled_key(&ev.fill_id, &ev.asset);
+        let mut d = detail_field("fill_id", &ev.fill_id);
+        d.push(("asset", (&ev.asset).into()));
+        if self
+            .early_settlements
+            .settled
+            .contains(&booked_with_fee_key(key))
+        {
+            d.push((
+                "reason",
+                Detail::Static(
+                    "the fill was booked with its venue's own fee: nothing waits for \
+                     a settlement",
+                ),
+            ));
+            return account_refusal(D::DuplicateEvent, KernelSeverity::Info, d, seq);
+        }
+        d.push((
+            "reason",
+            Detail::Static(
+                "no fill of this id and asset waits for its fee (unknown, settled already, or \
+                 waiting longer than the kernel remembers): no predicted fee to stand",
+            ),
+        ));
+        account_refusal(D::UnknownOrder, KernelSeverity::Warning, d, seq)
     }
 
     /// A FILL_SETTLED no waiting fill matches: refused when its fill was booked with its

@@ -299,7 +299,7 @@ impl Kernel {
         if ev.fee.is_some() {
             let asset = asset_print(&self.slots[sid].asset);
             self.early_settlements
-                .settled_both_ways(fill_key, asset, None);
+                .settled_both_ways(fill_key, asset, SettledAs::BookedWithFee);
             return;
         }
         let asset = print.unwrap_or_else(|| asset_print(&self.slots[sid].asset));

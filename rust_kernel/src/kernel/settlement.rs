@@ -171,8 +171,9 @@ impl Unsettled {
     /// Which of its fills a FILL_SETTLED naming `asset` settles: the fill of that asset, else
     /// one whose asset is not known; without an asset, the one fill there is. Of several of
     /// the asset (a self-trade: nothing else says its side), the one whose predicted fee is
-    /// nearest the settlement's `fee` (its share of a report booked in part), the oldest of equals.
-    pub(super) fn pick(&self, asset: &str, fee: f64) -> Result<usize, Unmatched> {
+    /// nearest the settlement's `fee` (its share of a report booked in part), the oldest of equals
+    /// (the oldest for a settlement of no fee: one whose predicted fee stands).
+    pub(super) fn pick(&self, asset: &str, fee: Option<f64>) -> Result<usize, Unmatched> {
         let nearest = |a: Option<NonZeroU64>| {
             let off = |i: usize| {
                 let f = self.fill(i);
@@ -181,7 +182,7 @@ impl Unsettled {
                 } else {
                     1.0
                 };
-                (fee * share - f.predicted_fee).abs()
+                fee.map_or(0.0, |fee| (fee * share - f.predicted_fee).abs())
             };
             (0..self.len())
                 .filter(|&i| self.fill(i).asset == a)
@@ -273,7 +274,8 @@ pub(super) fn settled_fee_key(settled_key: u64, fee: f64) -> u64 {
 }
 
 /// What the memory of settled fills knows a fill settled at a fee it does not know by (one a
-/// checkpoint of behaviour version 38 or before remembers): any settlement of it is a resend.
+/// checkpoint of behaviour version 38 or before remembers, or one whose predicted fee stands):
+/// any settlement of it is a resend.
 pub(super) fn fee_unknown_key(settled_key: u64) -> u64 {
     settled_key ^ 0xfee0_0000_0000_f00d
 }
@@ -282,6 +284,17 @@ pub(super) fn fee_unknown_key(settled_key: u64) -> u64 {
 /// [`settled_key`] set apart, so a settlement of it is answered as such.
 pub(super) fn booked_with_fee_key(settled_key: u64) -> u64 {
     settled_key ^ 0x0b00_c3d0_f1ee_5a1d
+}
+
+/// How the memory of settled fills remembers a fill.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum SettledAs {
+    /// Settled at the exchange's fee: a settlement of it at another is a self-trade's other side.
+    Fee(f64),
+    /// Its predicted fee stands: any settlement of it is a resend.
+    Prediction,
+    /// Booked with its venue's own fee: nothing to settle.
+    BookedWithFee,
 }
 
 impl EarlySettlements {
@@ -392,35 +405,42 @@ impl EarlySettlements {
     /// Remembers fill `fill_id`, settled at `fee` by a settlement naming `asset`
     /// ([`settled_key`], [`settled_fee_key`]).
     pub(super) fn settled(&mut self, fill_id: &str, asset: &str, fee: f64) {
-        self.remember(settled_key(fill_id, asset), Some(fee));
+        self.remember(settled_key(fill_id, asset), SettledAs::Fee(fee));
+    }
+
+    /// Remembers fill `fill_id`, its predicted fee standing by a settlement naming `asset`
+    /// ([`settled_key`], [`fee_unknown_key`]).
+    pub(super) fn prediction_stands(&mut self, fill_id: &str, asset: &str) {
+        self.remember(settled_key(fill_id, asset), SettledAs::Prediction);
     }
 
     /// Remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
-    /// a settlement names it either way: by its asset and by none. Settled at `fee`: by
-    /// [`settled_fee_key`] too; None: booked with its venue's own fee, nothing to settle
-    /// ([`booked_with_fee_key`]).
+    /// a settlement names it either way: by its asset and by none.
     pub(super) fn settled_both_ways(
         &mut self,
         fill_id: &str,
         asset: Option<NonZeroU64>,
-        fee: Option<f64>,
+        how: SettledAs,
     ) {
         let id_print = fingerprint(fill_id);
         let none = fingerprint("");
         for a in [asset.map_or(none, NonZeroU64::get), none] {
-            self.remember(settled_key_of(id_print, a), fee);
+            self.remember(settled_key_of(id_print, a), how);
         }
     }
 
-    /// Remembers the fill of `key` ([`settled_key`]) as settled at `fee`, or, None, as booked
-    /// with its venue's own fee.
-    fn remember(&mut self, key: u64, fee: Option<f64>) {
-        match fee {
-            Some(fee) => {
+    /// Remembers the fill of `key` ([`settled_key`]) as settled `how`.
+    fn remember(&mut self, key: u64, how: SettledAs) {
+        match how {
+            SettledAs::Fee(fee) => {
                 self.settled.insert(key);
                 self.settled.insert(settled_fee_key(key, fee));
             }
-            None => {
+            SettledAs::Prediction => {
+                self.settled.insert(key);
+                self.settled.insert(fee_unknown_key(key));
+            }
+            SettledAs::BookedWithFee => {
                 self.settled.insert(booked_with_fee_key(key));
             }
         }
@@ -522,24 +542,7 @@ impl Kernel {
         fee: f64,
         details: &mut Details,
     ) -> Result<f64, Unmatched> {
-        // The fill of the event's asset: venues number trades per market, so fills of several
-        // assets may wait under one id. The fill picked is taken out of the others of its id
-        // in place (None when it waits alone: the id is taken out whole, below).
-        let picked = match self.unsettled.get_mut(fill_id) {
-            None => Err(Unmatched::NoFill),
-            Some(u) => u
-                .pick(asset, fee)
-                .map(|i| (u.len() > 1).then(|| u.remove(i))),
-        };
-        let f = match picked? {
-            Some(f) => f,
-            None => {
-                self.unsettled
-                    .take(fill_id)
-                    .expect("a picked fill waits")
-                    .first
-            }
-        };
+        let f = self.take_unsettled(fill_id, asset, Some(fee))?;
         // A fill booked from part of a report is charged its share of the report's fee, and
         // the calibration learns from the whole report: the rest of it was booked, and
         // charged, under another report's key, which the exchange never settles.
@@ -550,7 +553,7 @@ impl Kernel {
         };
         // Settled as a resend may name it: by its asset, or by none.
         self.early_settlements
-            .settled_both_ways(fill_id, f.asset, Some(fee));
+            .settled_both_ways(fill_id, f.asset, SettledAs::Fee(fee));
         let diff = charged - f.predicted_fee;
         self.account.k_fees_paid += diff;
         self.account.k_unsettled_fees -= f.predicted_fee;
@@ -591,6 +594,55 @@ impl Kernel {
             }
         }
         Ok(charged)
+    }
+
+    /// Settles the waiting fill of `fill_id` and `asset` (as [`Kernel::settle_fill`] picks it) at
+    /// its predicted fee, which its venue says stands (it will never report the fee): the fill
+    /// waits no more, what it was charged stays, and the calibration learns nothing (the fee is
+    /// not the exchange's). Says so in `details`; returns what it charged the fill, or why no
+    /// one fill matches (nothing changed).
+    pub(super) fn settle_at_prediction(
+        &mut self,
+        fill_id: &Id,
+        asset: &str,
+        details: &mut Details,
+    ) -> Result<f64, Unmatched> {
+        let f = self.take_unsettled(fill_id, asset, None)?;
+        // Any settlement of it after this is a resend: the venue counted its fee elsewhere.
+        self.early_settlements
+            .settled_both_ways(fill_id, f.asset, SettledAs::Prediction);
+        self.account.k_unsettled_fees -= f.predicted_fee;
+        details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
+        details.push(("predicted_fee_stands", Detail::Bool(true)));
+        Ok(f.predicted_fee)
+    }
+
+    /// Takes the waiting fill of `fill_id` and `asset` out of the waiting fills
+    /// ([`Unsettled::pick`], by the settlement's `fee` when it has one).
+    fn take_unsettled(
+        &mut self,
+        fill_id: &Id,
+        asset: &str,
+        fee: Option<f64>,
+    ) -> Result<UnsettledFill, Unmatched> {
+        // The fill of the event's asset: venues number trades per market, so fills of several
+        // assets may wait under one id. The fill picked is taken out of the others of its id
+        // in place (None when it waits alone: the id is taken out whole, below).
+        let picked = match self.unsettled.get_mut(fill_id) {
+            None => Err(Unmatched::NoFill),
+            Some(u) => u
+                .pick(asset, fee)
+                .map(|i| (u.len() > 1).then(|| u.remove(i))),
+        };
+        Ok(match picked? {
+            Some(f) => f,
+            None => {
+                self.unsettled
+                    .take(fill_id)
+                    .expect("a picked fill waits")
+                    .first
+            }
+        })
     }
 
     /// Holds FILL_SETTLED `ev`, which no waiting fill matches, for its fill, saying so in

@@ -2,7 +2,8 @@
 //! on four slots (shared fill ids, fills without one, running totals that overlap so that
 //! reports are booked in part), settlements naming each asset or none, checkpoints, a memory
 //! of 1 to 5 fills so that groups of several assets are evicted, and a maker rebate (the
-//! fills at a negative maker rate, settled as rebates or charges). After every step:
+//! fills at a negative maker rate, settled as rebates or charges), and settlements saying the
+//! predicted fee stands. After every step:
 //! `k_unsettled_fees` is what the waiting fills predict, `k_fees_paid` what the slots were
 //! charged, no fill id holds two fills of one asset and slot (two slots' fills of one asset,
 //! a self-trade, wait side by side), a refused settlement changes nothing, a checkpoint gives
@@ -27,11 +28,12 @@ enum Op {
         delta: i8,
     },
     /// A settlement of fill id `f<fid>` (for 5, the previous input's event id), naming
-    /// BTC, ETH, SOL or no asset.
+    /// BTC, ETH, SOL or no asset; at `fee`, or, `stands`, at the fill's prediction.
     Settle {
         fid: usize,
         asset: usize,
         fee: u8,
+        stands: bool,
     },
     Checkpoint,
 }
@@ -40,7 +42,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         4 => (0..4usize, 0..6usize, 0..4u8, -2..4i8)
             .prop_map(|(slot, fid, size, delta)| Op::Fill { slot, fid, size, delta }),
-        3 => (0..6usize, 0..4usize, 0..50u8).prop_map(|(fid, asset, fee)| Op::Settle { fid, asset, fee }),
+        3 => (0..6usize, 0..4usize, 0..50u8, proptest::bool::weighted(0.2))
+            .prop_map(|(fid, asset, fee, stands)| Op::Settle { fid, asset, fee, stands }),
         1 => Just(Op::Checkpoint),
     ]
 }
@@ -112,7 +115,12 @@ fn step(r: &mut Run, n: usize, op: &Op) -> Result<(), TestCaseError> {
                 r.totals[slot] = r.totals[slot].max(total);
             }
         }
-        Op::Settle { fid, asset, fee } => {
+        Op::Settle {
+            fid,
+            asset,
+            fee,
+            stands,
+        } => {
             let mut ev = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
             ev.fill_id = if fid == 5 {
                 id(&format!("e{}", n.saturating_sub(1)))
@@ -121,15 +129,33 @@ fn step(r: &mut Run, n: usize, op: &Op) -> Result<(), TestCaseError> {
             };
             ev.asset = id(["BTC", "ETH", "SOL", ""][asset]);
             // With a rebate, rebates paid (-2.5 to 0) and charges where one was expected.
-            ev.fee = if r.rebate {
+            ev.fee = if stands {
+                0.0
+            } else if r.rebate {
                 (f64::from(fee) - 25.0) / 10.0
             } else {
                 f64::from(fee) / 10.0
             };
+            ev.predicted_fee_stands = stands;
             let before = (k.account.clone(), k.unsettled_details(), k.fees.clone());
+            let fills_waiting =
+                |k: &Kernel| k.unsettled.iter().map(|(_, u)| u.len()).sum::<usize>();
+            let waiting = fills_waiting(k);
             let out = k.on_account_event(&ev);
             let held = out.details.iter().any(|(n, _)| *n == "held_for_fill");
-            if !out.accepted || held {
+            if stands {
+                // Never held; accepted, its fill waits no more, charged its prediction, and
+                // nothing is learned.
+                prop_assert!(!held, "{:?}", out);
+                prop_assert_eq!(before.0.k_fees_paid, k.account.k_fees_paid);
+                prop_assert_eq!(&before.2, &k.fees);
+                if out.accepted {
+                    prop_assert_eq!(fills_waiting(k) + 1, waiting, "{:?}", out);
+                } else {
+                    prop_assert_eq!(before.0.k_unsettled_fees, k.account.k_unsettled_fees);
+                    prop_assert_eq!(&before.1, &k.unsettled_details());
+                }
+            } else if !out.accepted || held {
                 // Refused, or held for its fill: nothing charged, nothing learned.
                 prop_assert_eq!(before.0.k_fees_paid, k.account.k_fees_paid);
                 prop_assert_eq!(before.0.k_unsettled_fees, k.account.k_unsettled_fees);

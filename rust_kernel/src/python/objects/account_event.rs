@@ -3,6 +3,7 @@
 use crate::model::AccountEvent;
 use crate::python::convert::dicts::dict_items;
 use crate::python::convert::enums::enum_arg;
+use crate::python::convert::flags::flag;
 use crate::python::convert::numbers::{opt_real, real};
 use crate::python::convert::short_repr;
 use crate::python::convert::text::ident;
@@ -24,8 +25,8 @@ impl PyAccountEvent {
     // `text_signature`: the defaults as Python shows them; the text arguments' defaults in
     // `signature` are Rust values, which it would show as "...".
     #[pyo3(signature = (event_id, kind, *, asset=Id::default(), amount=0.0, fee=0.0, fill_id=Id::default(), wallet_balance=None,
-        available_margin=None, used_margin=None, maint_margin=None, timestamp=None),
-        text_signature = "(event_id, kind, *, asset=\"\", amount=0.0, fee=0.0, fill_id=\"\", wallet_balance=None, available_margin=None, used_margin=None, maint_margin=None, timestamp=None)")]
+        available_margin=None, used_margin=None, maint_margin=None, timestamp=None, predicted_fee_stands=false),
+        text_signature = "(event_id, kind, *, asset=\"\", amount=0.0, fee=0.0, fill_id=\"\", wallet_balance=None, available_margin=None, used_margin=None, maint_margin=None, timestamp=None, predicted_fee_stands=False)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = ident::event_id)] event_id: Id,
@@ -39,6 +40,7 @@ impl PyAccountEvent {
         #[pyo3(from_py_with = opt_real::used_margin)] used_margin: Option<f64>,
         #[pyo3(from_py_with = opt_real::maint_margin)] maint_margin: Option<f64>,
         #[pyo3(from_py_with = opt_time::timestamp)] timestamp: Option<f64>,
+        #[pyo3(from_py_with = flag::predicted_fee_stands)] predicted_fee_stands: bool,
     ) -> PyResult<Self> {
         Ok(PyAccountEvent {
             inner: AccountEvent {
@@ -53,6 +55,7 @@ impl PyAccountEvent {
                 used_margin,
                 maint_margin,
                 timestamp: time_or_now(timestamp),
+                predicted_fee_stands,
             },
         })
     }
@@ -101,6 +104,10 @@ impl PyAccountEvent {
     fn timestamp(&self) -> f64 {
         self.inner.timestamp
     }
+    #[getter]
+    fn predicted_fee_stands(&self) -> bool {
+        self.inner.predicted_fee_stands
+    }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let e = &self.inner;
@@ -116,6 +123,7 @@ impl PyAccountEvent {
         d.set_item("used_margin", e.used_margin)?;
         d.set_item("maint_margin", e.maint_margin)?;
         d.set_item("timestamp", e.timestamp)?;
+        d.set_item("predicted_fee_stands", e.predicted_fee_stands)?;
         Ok(d)
     }
 }
@@ -134,6 +142,7 @@ const DICT_FIELDS: &[&str] = &[
     "used_margin",
     "maint_margin",
     "timestamp",
+    "predicted_fee_stands",
 ];
 
 /// An account event from its dict form: `kind` and the event's fields, `event_id` optional
