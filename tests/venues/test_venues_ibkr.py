@@ -340,7 +340,7 @@ def test_a_fill_whose_fee_waits_for_a_report_that_has_not_come_says_so_at_warnin
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(said)] == ["WARNING"]
 
 
-def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_lets_the_next_settle(
+def test_a_fill_whose_commission_report_never_comes_is_settled_at_its_predicted_fee_and_lets_the_next_settle(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     now = [time.monotonic()]
@@ -359,13 +359,19 @@ def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_
     assert venue.account_events() == []
     assert said not in caplog.text
 
-    # The correction's fill is settled at its whole commission, as after a report not booked.
+    # The fill given up is settled at its predicted fee, and the correction's at its whole
+    # commission, as after a report not booked.
     now[0] += 0.1
-    (settled,) = venue.account_events()
-    assert (settled.fill_id, settled.fee) == (corrected, pytest.approx(1.2))
+    stands, settled = venue.account_events()
+    assert (stands.fill_id, stands.fee, stands.predicted_fee_stands) == (first, 0.0, True)
+    assert (settled.fill_id, settled.predicted_fee_stands) == (corrected, False)
+    assert settled.fee == pytest.approx(1.2)
+    outcome = kernel.on_account_event(stands)
+    assert outcome.accepted and outcome.details["predicted_fee"] == pytest.approx(predicted)
     assert kernel.on_account_event(settled).accepted
     assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
-    assert kernel.account()["k_unsettled_fees"] == pytest.approx(predicted)  # no event says it stands
+    assert kernel.account()["k_fees_paid"] == pytest.approx(predicted + 1.2)
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(said)] == ["WARNING"]
 
     # The report coming after all settles nothing: the correction's 1.2 counts it already.
@@ -379,6 +385,12 @@ def test_a_fill_whose_commission_report_never_comes_keeps_its_predicted_fee_and_
     )
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(late)] == ["WARNING"]
     assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
+    # Booked by a venue that forgot the give-up (a restart), the kernel refuses it as settled.
+    resent = AccountEvent(stands.event_id, "FILL_SETTLED", asset="AAPL", fee=1.0, fill_id=first)
+    assert not kernel.on_account_event(resent).accepted
+    resent = AccountEvent("another-id", "FILL_SETTLED", asset="AAPL", fee=1.0, fill_id=first)
+    assert kernel.on_account_event(resent).diagnostic_code.name == "UNKNOWN_ORDER"
+    assert kernel.account()["k_fees_paid"] == pytest.approx(predicted + 1.2)
 
 
 def test_a_commission_report_no_correction_waits_for_is_booked_however_late_it_comes(
@@ -427,7 +439,8 @@ def test_a_step_of_the_wall_clock_gives_up_no_commission_report_and_stamps_the_s
     wall[0] += 3600.0  # NTP steps the wall clock an hour on
     assert venue.account_events() == []
     now[0] += 30.0
-    (settled,) = venue.account_events()
+    stands, settled = venue.account_events()
+    assert (stands.fill_id, stands.timestamp) == (first, wall[0])
     assert (settled.fill_id, settled.timestamp) == (corrected, wall[0])
 
 

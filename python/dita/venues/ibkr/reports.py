@@ -2,8 +2,8 @@
 ack, each execution as a fill once (by its execId, however often TWS or a reconnect repeats it),
 the order's end however TWS tells it (a status, an error, a listing without it), and each
 commission report as a FILL_SETTLED account event for its fill, a correction's in place of its
-execution's (one that a correction's fill waits for and that does not come in time leaves the
-kernel's predicted fee standing)."""
+execution's (one that a correction's fill waits for and that does not come in time is given up:
+a FILL_SETTLED says its fill's predicted fee stands)."""
 
 from __future__ import annotations
 
@@ -89,8 +89,9 @@ class BookedExecution:
     """An execution booked as fills: its first execId, the shares booked for it (those a
     correction added included), its fills' execIds in the order booked, the commission each of
     its execIds' reports stated (None: a report not booked, in another currency or given up),
-    its fills settled, and its fills given up: their report did not come in time for the fill
-    after them, which was settled at its whole commission."""
+    its fills settled (those given up at their predicted fee too), and its fills given up: their
+    report did not come in time for the fill after them, which was settled at its whole
+    commission."""
 
     exec_id: str
     shares: float
@@ -360,9 +361,11 @@ class Reporter:
     def settle_overdue(self) -> None:
         """Give up each fill whose commission report has not come within ``commission_wait_s``
         of its booking while the fill of its execution after it (a correction's) waits for that
-        report: its predicted fee stands (WARNING), and that fill is settled as after a report
-        not booked, at its whole commission. A fill no other waits for waits on, as the kernel
-        does, and its report is booked however late it comes."""
+        report: its predicted fee stands (WARNING; a FILL_SETTLED with ``predicted_fee_stands``
+        settles it in the kernel at its prediction, under the id its report's would have), and
+        that fill is settled as after a report not booked, at its whole commission. A fill no
+        other waits for waits on, as the kernel does, and its report is booked however late it
+        comes."""
         now = self._monotonic()
         overdue = [
             exec_id
@@ -381,7 +384,19 @@ class Reporter:
             )  # fmt: skip
             booked.commissions[exec_id] = None
             booked.reports_overdue.add(exec_id)
-            self._settle(awaited.tracked, booked, self._clock())
+            booked.settled.add(exec_id)
+            at = self._clock()
+            self._account_events.append(
+                AccountEvent(
+                    _commission_event_id(self.name, exec_id),
+                    "FILL_SETTLED",
+                    asset=awaited.tracked.order.asset,
+                    fill_id=exec_id,
+                    timestamp=at,
+                    predicted_fee_stands=True,
+                )
+            )
+            self._settle(awaited.tracked, booked, at)
 
     def restart_commission_waits(self) -> None:
         """Start the ``commission_wait_s`` of each fill waiting for its commission report anew,
@@ -419,7 +434,7 @@ class Reporter:
             booked.settled.add(fill_id)
             self._account_events.append(
                 AccountEvent(
-                    f"{self.name}:commission:{fill_id}",
+                    _commission_event_id(self.name, fill_id),
                     "FILL_SETTLED",
                     asset=tracked.order.asset,
                     fee=fee,
@@ -529,6 +544,12 @@ def latest_executions(fills: list[FillHeard]) -> list[FillHeard]:
     for fill in sorted(fills, key=lambda f: _correction_number(f.exec_id)):
         latest[execution_key(fill.exec_id)] = fill
     return list(latest.values())
+
+
+def _commission_event_id(venue: str, exec_id: str) -> str:
+    """The id of the FILL_SETTLED of ``exec_id``'s fill, by its report or given up: one id, so the
+    kernel takes one of the two."""
+    return f"{venue}:commission:{exec_id}"
 
 
 def _fill_after(booked: BookedExecution, exec_id: str) -> str:
