@@ -460,7 +460,7 @@ def test_a_correction_adding_no_shares_before_the_executions_commission_says_the
     assert said in caplog.text
 
 
-def test_an_executions_commission_in_another_currency_leaves_its_fill_predicted_and_the_correction_settles(
+def test_a_commission_in_another_currency_settles_its_fill_predicted_and_the_correction_at_its_own(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     venue = make_venue()
@@ -468,12 +468,18 @@ def test_an_executions_commission_in_another_currency_leaves_its_fill_predicted_
     coid = entered(kernel)
     first = tws.fill(coid, 4.0, 190.0, commission=0.9, commission_currency="EUR")
     feed(kernel, venue, 1)
+    predicted = kernel.account()["k_fees_paid"]
     heard_by_client(venue, first, commission=True)
     corrected = tws.correct_execution(first, 5.0, 190.0, commission=1.2)
     feed(kernel, venue, 1)
-    settled = commissions(venue, 1)
-    assert [(e.fill_id, e.fee) for e in settled] == [(corrected, pytest.approx(1.2))]
-    assert kernel.on_account_event(settled[0]).accepted
+    settled = commissions(venue, 2)
+    assert [(e.fill_id, e.fee, e.predicted_fee_stands) for e in settled] == [
+        (first, 0.0, True),
+        (corrected, pytest.approx(1.2), False),
+    ]
+    assert all(kernel.on_account_event(e).accepted for e in settled)
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
+    assert kernel.account()["k_fees_paid"] == pytest.approx(predicted + 1.2)
     said = (
         f"execution {first}: commission 0.9 EUR is not in USD, the currency of AAPL: not booked:"
         " its fill keeps the kernel's predicted fee"
@@ -670,18 +676,22 @@ def test_open_orders_tws_does_not_list_in_time_are_a_venue_not_reached(
         venue.open_orders()
 
 
-def test_a_commission_in_another_currency_than_the_contracts_is_not_booked(
+def test_a_commission_in_another_currency_than_the_contracts_settles_its_fill_at_the_predicted_fee(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     venue = make_venue()
-    venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0))
-    exec_id = tws.fill("k-1", 5.0, 190.0, commission=0.9, commission_currency="EUR")
-    assert [e.kind.name for e in until(venue.poll_events, 1)] == ["FILL"]
-    deadline = time.monotonic() + 5
-    while "is not in USD" not in caplog.text and time.monotonic() < deadline:
-        assert venue.account_events() == []
-        time.sleep(0.02)
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    exec_id = tws.fill(coid, 5.0, 190.0, commission=0.9, commission_currency="EUR")
+    feed(kernel, venue, 1)
+    assert kernel.account()["k_unsettled_fees"] > 0
+    predicted = kernel.account()["k_fees_paid"]
+    (settled,) = commissions(venue, 1)
+    assert (settled.fill_id, settled.fee, settled.predicted_fee_stands) == (exec_id, 0.0, True)
     assert f"execution {exec_id}: commission 0.9 EUR is not in USD" in caplog.text
+    assert kernel.on_account_event(settled).accepted
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
+    assert kernel.account()["k_fees_paid"] == pytest.approx(predicted)
 
 
 def test_a_rejected_order_is_a_reject_naming_twss_reason(

@@ -304,7 +304,7 @@ class Reporter:
         reports gives alike, a restart's listing too, when the correction is heard after the
         execution it corrects: the first fill its execId's commission, a correction's fill its
         commission less that of the execution's fill before it. A fill waits for both (WARNING
-        while it does); a report in another currency leaves its fill at the kernel's predicted
+        while it does); a report in another currency settles its fill at the kernel's predicted
         fee and counts as 0 for the fills after it, as does a report given up
         (``settle_overdue``), which is not booked when it comes (WARNING: the fill after it was
         settled at its whole commission, so it would count twice); a correction that booked no
@@ -335,8 +335,11 @@ class Reporter:
                 " settled at its whole commission",
                 self.name, fill.exec_id, commission, fill.commission_currency, currency, tracked.order.asset,
             )  # fmt: skip
+            at = fill.time or self._clock()
+            if fill.exec_id in booked.fills and fill.exec_id not in booked.settled:
+                self._prediction_stands(tracked, booked, fill.exec_id, at)
             booked.commissions[fill.exec_id] = None
-            self._settle(tracked, booked, fill.time or self._clock())
+            self._settle(tracked, booked, at)
             return
         booked.commissions[fill.exec_id] = commission
         if fill.exec_id not in booked.fills:
@@ -382,21 +385,29 @@ class Reporter:
                 self.name, awaited.tracked.order.client_order_id, exec_id, self._commission_wait_s,
                 _fill_after(booked, exec_id),
             )  # fmt: skip
-            booked.commissions[exec_id] = None
             booked.reports_overdue.add(exec_id)
-            booked.settled.add(exec_id)
             at = self._clock()
-            self._account_events.append(
-                AccountEvent(
-                    _commission_event_id(self.name, exec_id),
-                    "FILL_SETTLED",
-                    asset=awaited.tracked.order.asset,
-                    fill_id=exec_id,
-                    timestamp=at,
-                    predicted_fee_stands=True,
-                )
-            )
+            self._prediction_stands(awaited.tracked, booked, exec_id, at)
             self._settle(awaited.tracked, booked, at)
+
+    def _prediction_stands(
+        self, tracked: IbkrOrder, booked: BookedExecution, exec_id: str, at: float
+    ) -> None:
+        """Settle ``exec_id``'s fill at the kernel's predicted fee (a FILL_SETTLED with
+        ``predicted_fee_stands``, under the id its report's would have): its report is not
+        booked, and counts as 0 for the fill after it."""
+        booked.commissions[exec_id] = None
+        booked.settled.add(exec_id)
+        self._account_events.append(
+            AccountEvent(
+                _commission_event_id(self.name, exec_id),
+                "FILL_SETTLED",
+                asset=tracked.order.asset,
+                fill_id=exec_id,
+                timestamp=at,
+                predicted_fee_stands=True,
+            )
+        )
 
     def restart_commission_waits(self) -> None:
         """Start the ``commission_wait_s`` of each fill waiting for its commission report anew,
