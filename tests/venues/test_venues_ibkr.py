@@ -1043,14 +1043,26 @@ def test_open_orders_listed_end_a_row_of_unanswered_listings_and_the_next_is_sai
     assert "asked again in 0.5 s" in unanswered[-1].getMessage()
 
 
+def listing_held(tws: TwsServer, venue: IbkrVenue, asked: int) -> None:
+    """Poll ``venue`` until it asks TWS for its open orders, held by TWS until the test answers."""
+    tws.mute_open_orders, tws.hold_open_orders = False, True
+    polled_until_listed(venue, tws, asked + 1)
+
+
+def answered_in(seconds: float, *answers: Callable[[], None]) -> None:
+    """TWS sends ``answers`` in ``seconds``, while the venue waits."""
+    threading.Timer(seconds, lambda: [answer() for answer in answers]).start()
+
+
 def test_open_orders_end_an_order_in_question_tws_no_longer_lists_as_a_polls_listing_does(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:
     venue = make_venue()
     kernel, coid, asked = put_in_question(tws, venue, ends=True)
-    polled_until_listed(venue, tws, asked + 1)  # the error read: a listing on its way, unanswered
-    tws.mute_open_orders = False
+    listing_held(tws, venue, asked)  # the error read: the poll's listing on its way
+    answered_in(0.3, tws.listed_open_orders, tws.open_orders_end)
     assert venue.open_orders() == []  # a reconciliation's, or an operator's look
+    assert listings_asked(tws) == asked + 1  # it waited for the poll's listing
     (ended,) = venue.poll_events()  # at once, not once a poll's listing comes
     assert (ended.kind.name, ended.venue_client_id) == ("CANCEL_ACK", coid)
     assert ended.reason == f"ibkr: TWS error {ROUTED[0]}: {ROUTED[1]}"
@@ -1065,13 +1077,50 @@ def test_open_orders_listing_an_order_in_question_working_leave_it_working_and_a
     caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
     venue = make_venue()
     kernel, coid, asked = put_in_question(tws, venue)
-    polled_until_listed(venue, tws, asked + 1)
-    tws.mute_open_orders = False
+    listing_held(tws, venue, asked)
+    answered_in(0.3, tws.listed_open_orders, tws.open_orders_end)
     assert [o.client_order_id for o in venue.open_orders()] == [coid]
     assert f"TWS lists order {coid} working: it works on" in caplog.text
     assert until(venue.poll_events, 1, timeout=0.3) == []
-    assert listings_asked(tws) == asked + 2  # the poll's listing and open_orders' own: no other
+    assert listings_asked(tws) == asked + 1  # the poll's listing, open_orders waited for: no other
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_an_error_about_an_order_inside_its_listing_leaves_it_in_question_until_the_next_listing(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
+    venue = make_venue()
+    kernel, coid, asked = put_in_question(tws, venue)
+    listing_held(tws, venue, asked)
+    # TWS lists the order working, then errs about it again (ib_async: Cancelled), then ends the
+    # listing while open_orders() waits: TWS may work it on after that error.
+    tws.listed_open_orders()
+    tws.error(coid, *ROUTED, ends=False)
+    assert until(venue.poll_events, 1, timeout=0.3) == []
+    answered_in(0.3, tws.open_orders_end)
+    venue.open_orders()
+    assert venue.poll_events() == []
+    assert listings_asked(tws) == asked + 2  # asked again for the order in question since
+    tws.listed_open_orders()
+    tws.open_orders_end()
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    assert f"TWS lists order {coid} working: it works on" in caplog.text
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_open_orders_waiting_for_a_polls_listing_tws_never_answers_is_unavailable_then_asks_its_own(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(connect_timeout_s=0.5)
+    _, coid, asked = put_in_question(tws, venue)
+    polled_until_listed(venue, tws, asked + 1)  # muted: TWS never answers it
+    with pytest.raises(VenueUnavailable, match=re.escape("TWS has not listed its open orders within 0.5 s")):
+        venue.open_orders()
+    assert listings_asked(tws) == asked + 1
+    tws.mute_open_orders = False
+    assert [o.client_order_id for o in venue.open_orders()] == [coid]
+    assert listings_asked(tws) == asked + 2
 
 
 def test_a_step_back_of_the_wall_clock_holds_no_listing_on_its_way(

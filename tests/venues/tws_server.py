@@ -148,6 +148,9 @@ class TwsServer:
         self.lose_next = False
         # Set by a test: requests for the open orders go unanswered (a TWS busy after its restart).
         self.mute_open_orders = False
+        # Set by a test: requests for the open orders are held, answered when the test sends
+        # their ``listed_open_orders`` and ``open_orders_end`` (a TWS slow with its listing).
+        self.hold_open_orders = False
         self.after_next: tuple[int, str] | None = None
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
@@ -269,13 +272,9 @@ class TwsServer:
                             c.exchange, c.currency, c.symbol, c.symbol, size, 0])  # fmt: skip
             self._send([POSITION_END, 1])
         elif kind == REQ_OPEN_ORDERS:
-            if self.mute_open_orders:
-                return
-            for order in self.book.orders.values():
-                if order.status in ("Submitted", "PreSubmitted"):
-                    self._open_order(order)
-                    self._order_status(order)
-            self._send([OPEN_ORDER_END, 1])
+            if not (self.mute_open_orders or self.hold_open_orders):
+                self.listed_open_orders()
+                self.open_orders_end()
         elif kind == REQ_EXECUTIONS:
             req_id = int(f[2])
             for ex in self.book.executions:
@@ -286,6 +285,18 @@ class TwsServer:
             self._place(f)
         elif kind == CANCEL_ORDER:
             self._cancel(int(f[2]))
+
+    def listed_open_orders(self) -> None:
+        """The working orders, as TWS lists them answering a request for its open orders."""
+        with self._lock:
+            for order in self.book.orders.values():
+                if order.status in ("Submitted", "PreSubmitted"):
+                    self._open_order(order)
+                    self._order_status(order)
+
+    def open_orders_end(self) -> None:
+        """The end of a listing of the open orders (it names no request)."""
+        self._send([OPEN_ORDER_END, 1])
 
     def _by_con_id(self, con_id: int) -> Listed:
         return next(c for c in self.contracts.values() if c.con_id == con_id)

@@ -72,6 +72,13 @@ class IbkrOrder:
     # Why it ended should TWS, asked for its open orders, not list it working ("": not in
     # question): an error TWS may work it on after, or a reconnect.
     in_question: str = ""
+    # The times it was put in question: a listing asked before the latest does not settle it.
+    times_questioned: int = 0
+
+    def question(self, reason: str) -> None:
+        """Put the order in question for ``reason``, until a listing asked after this one."""
+        self.in_question = reason
+        self.times_questioned += 1
 
     @property
     def venue_order_id(self) -> str:
@@ -482,7 +489,7 @@ class Reporter:
         if error.code not in (REJECTED, CANCELED):
             log.warning("%s (order %s: TWS's open orders are asked whether it works on)", reason,
                         tracked.order.client_order_id)  # fmt: skip
-            tracked.in_question = reason
+            tracked.question(reason)
             return []
         said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
         filled = said.filled if said is not None else 0.0

@@ -62,11 +62,11 @@ _LIST_AGAIN_DOUBLINGS = math.ceil(math.log2(_LIST_AGAIN_MAX_S / _LIST_AGAIN_S))
 class _Listing:
     """TWS's open orders (after a reconnect the day's executions too) asked for the orders in
     question, on its way: ``answer`` once it came, asked at ``since`` (the venue's monotonic
-    timer), for the orders ``questioned`` then."""
+    timer), for the orders ``questioned`` then, each with its ``times_questioned`` then."""
 
     answer: Future[None]
     since: float
-    questioned: list[IbkrOrder]
+    questioned: list[tuple[IbkrOrder, int]]
     executions: bool
 
     def unanswered(self, now: float, timeout: float) -> str | None:
@@ -171,8 +171,9 @@ class IbkrVenue:
         # A new session knows only what TWS lists: an order that ended while the connection was
         # down is in no list, and no status of it will ever come.
         for tracked in self._orders.values():
-            tracked.in_question = tracked.in_question or (
-                f"{self.name}: TWS no longer lists the order after a reconnect: it ended meanwhile"
+            tracked.question(
+                tracked.in_question
+                or f"{self.name}: TWS no longer lists the order after a reconnect: it ended meanwhile"
             )
 
     def close(self) -> None:
@@ -363,7 +364,7 @@ class IbkrVenue:
     def _start_listing(self, now: float) -> _Listing:
         """TWS's open orders (after a reconnect the day's executions too) asked at ``now`` for
         the orders in question then, not waited for."""
-        questioned = [o for o in self._orders.values() if o.in_question and not o.ended]
+        questioned = [(o, o.times_questioned) for o in self._orders.values() if o.in_question and not o.ended]
         executions = self._relist_due
         ib = self._conn.ib
 
@@ -383,12 +384,13 @@ class IbkrVenue:
             self._next_listing = 0.0
 
     def _listed(self) -> list[IbkrOrder] | None:
-        """The orders in question when TWS was asked, once it listed its open orders in full
-        (still in question: those put in question since wait for the next listing); None while
-        it has not. ib_async's own listing at the connect goes on past one that timed out, and an
-        order missing from a cut listing is not over. One not given within ``connect_timeout_s``
-        is asked again ``_LIST_AGAIN_S`` later, twice as late after each unanswered in a row (up
-        to ``_LIST_AGAIN_MAX_S``); the first of a row is said at WARNING, the others at DEBUG."""
+        """The orders in question when TWS was asked, once it listed its open orders in full; None
+        while it has not. One put in question again since (an error TWS may have sent after
+        listing it) waits for the next listing. ib_async's own listing at the connect goes on past
+        one that timed out, and an order missing from a cut listing is not over. One not given
+        within ``connect_timeout_s`` is asked again ``_LIST_AGAIN_S`` later, twice as late after
+        each unanswered in a row (up to ``_LIST_AGAIN_MAX_S``); the first of a row is said at
+        WARNING, the others at DEBUG."""
         listing = self._listing
         if listing is None:
             return None
@@ -415,7 +417,11 @@ class IbkrVenue:
             self._relist_due = False
             # TWS may send the listing's commission reports after the executions' end.
             self._reporter.restart_commission_waits()
-        return [o for o in listing.questioned if o.in_question and not o.ended]
+        return [
+            o
+            for o, times in listing.questioned
+            if o.times_questioned == times and o.in_question and not o.ended
+        ]
 
     def _end_unanswered_row(self) -> None:
         """TWS listed its orders: the next listing it leaves unanswered starts a new row (asked
@@ -495,9 +501,9 @@ class IbkrVenue:
         """The orders TWS lists working for this client, for reconciliation; one not sent by
         this kernel (no orderRef) carries slot 0 and an empty trade id. One TWS has not answered
         about (no permId: ib_async's placeholder of a send) is left out: TWS has not taken it, and
-        reconciliation asks ``order_status`` of it, which says when TWS cannot say yet. The orders
-        in question (after an error, a reconnect) end or work on by this listing as by a poll's,
-        their events given by the next ``poll_events``."""
+        reconciliation asks ``order_status`` of it, which says when TWS cannot say yet. This
+        listing is a poll's (``_ask_open_orders``): the orders in question (after an error, a
+        reconnect) end or work on by it, their events given by the next ``poll_events``."""
         with self._lock:
             self._ensure_connected()
             self._ask_open_orders("TWS has not listed its open orders")
@@ -584,22 +590,23 @@ class IbkrVenue:
         return heard
 
     def _ask_open_orders(self, unanswered: str) -> None:
-        """Ask TWS for its open orders (after a reconnect the day's executions too), waiting up
-        to ``connect_timeout_s``: the listing a poll would ask, read as a poll reads it
-        (``_news``), so the orders in question end or work on here, their events kept for
-        ``poll_events``. VenueUnavailable saying ``unanswered`` when TWS does not list them in
-        time, as of any venue not reached."""
+        """Wait up to ``connect_timeout_s`` for TWS's open orders (after a reconnect the day's
+        executions too): the listing a poll asked when one is on its way, else one asked here,
+        read as a poll reads it (``_news``), so the orders in question end or work on here, their
+        events kept for ``poll_events``. A listing on its way is not asked again: ib_async ends
+        the latest listing asked at the first end TWS sends, the earlier listing's, which would
+        settle orders TWS has not listed since. VenueUnavailable saying ``unanswered`` when TWS
+        does not list them in time, as of any venue not reached; the listing is given up."""
         timeout = self.settings.connect_timeout_s
-        self._drop_listing()
-        listing = self._start_listing(self._monotonic())
+        if self._listing is None:
+            self._listing = self._start_listing(self._monotonic())
         try:
-            listing.answer.result(timeout)
+            self._listing.answer.result(timeout)
         except (TimeoutError, ConnectionError) as exc:
-            listing.answer.cancel()
+            self._drop_listing()
             raise VenueUnavailable(
                 f"{self.name}: {unanswered} within {timeout:g} s ({type(exc).__name__})"
             ) from exc
-        self._listing = listing
         self._waiting.extend(self._news())
 
     def positions(self) -> dict[str, float]:
