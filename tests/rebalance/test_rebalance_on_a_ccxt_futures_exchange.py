@@ -6,6 +6,7 @@ PnL it leaves out."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +133,35 @@ def test_a_gate_futures_balance_is_the_accounts_total_and_the_venue_says_it_leav
     venue._exchange.privateFuturesGetSettleAccounts = lambda request, params=None: dict(_GATE_FUTURES_ACCOUNT)
     assert venue.balances() == {"USDT": pytest.approx(12.51345151332)}
     assert venue.balance_leaves_out_unrealized_pnl()
+
+
+# Gate's unified account answer (ccxt's own sample, USDT alone): ``total`` is the account's
+# assets in USD, each currency's balance under ``balances``.
+_GATE_UNIFIED_ACCOUNT = {
+    "user_id": 10001, "locked": False,
+    "balances": {"USDT": {"available": "100", "freeze": "5", "borrowed": "0", "negative_liab": "0",
+                          "futures_pos_liab": "0", "equity": "116.1", "total_freeze": "0",
+                          "total_liab": "0"}},
+    "total": "230.94621713", "unified_account_total_equity": "100016.1",
+}  # fmt: skip
+
+
+def test_a_gate_unified_accounts_balance_on_a_linear_venue_is_refused_naming_the_account_mode(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a unified account ccxt reads unified/accounts, and on a swap venue takes the account's
+    assets in USD for one balance of no currency: refused, not a currency named 'None'."""
+    monkeypatch.setenv("DITA_TEST_GATE_KEY", "key")
+    monkeypatch.setenv("DITA_TEST_GATE_SECRET", "secret")
+    venue = CcxtVenue(
+        exchange="gate",
+        market_type="linear",
+        api_key_env="DITA_TEST_GATE_KEY",
+        secret_env="DITA_TEST_GATE_SECRET",
+    )
+    venue._exchange.set_markets([dict(_GATE_SWAP)])
+    venue._exchange.options["unifiedAccount"] = True  # what ccxt's load_unified_status sets for mode 2
+    venue._exchange.privateUnifiedGetAccounts = lambda request, params=None: dict(_GATE_UNIFIED_ACCOUNT)
+    said = "gate-linear: ccxt's balance names no currency (total 230.94621713): the account is a Gate unified"
+    with pytest.raises(ValueError, match=re.escape(f"{said} account (mode 2)")):
+        venue.balances()

@@ -13,7 +13,7 @@ from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.orders import Orders
-from dita.venues.ccxt.settings import CcxtSettings, venue_client_id
+from dita.venues.ccxt.settings import CcxtSettings, lineage, venue_client_id
 from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, qualified_order_id
 from dita.venues.protocol import VenueUnavailable, order_status_asset
 
@@ -346,9 +346,27 @@ class Account:
         return spot
 
     def balances(self) -> dict[str, float]:
+        """Each currency's total as the exchange states it (none of those at 0). A ValueError when
+        ccxt's balance names no currency, its amount a figure of no known currency."""
         balance = self._client.account_call("fetch_balance")
         totals = balance.get("total") or {}
+        if None in totals:
+            raise ValueError(self._balance_of_no_currency(totals[None]))
         amounts = {
             str(cur): self._figure(amount, f"balance of {cur!r}", "total") for cur, amount in totals.items()
         }
         return {cur: amount for cur, amount in amounts.items() if amount}
+
+    def _balance_of_no_currency(self, amount: Any) -> str:
+        """Why a balance of no currency is not read. On a Gate unified account (mode 2) ccxt reads
+        a futures venue's balance from unified/accounts as one entry, of no currency, its amount
+        the whole account's assets in USD (Gate's ``total``), no currency's balance."""
+        said = f"{self.name}: ccxt's balance names no currency (total {amount!r})"
+        exchange = self._client.exchange
+        if "gate" in lineage(type(exchange)) and exchange.options.get("unifiedAccount") is True:
+            said += (
+                ": the account is a Gate unified account (mode 2), whose balance ccxt reads on a"
+                f" {self._settings.market_type} venue as the account's assets in USD, not a"
+                " currency's; a Gate account's balance is read on a classic account only"
+            )
+        return said

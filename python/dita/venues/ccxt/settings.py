@@ -208,8 +208,9 @@ def by_lineage(exchange_class: Any, table: dict[str, _T]) -> _T | None:
 
 
 # Exchanges whose futures balance ccxt reads as the wallet alone, without the open positions'
-# unrealised PnL (Bybit's coin ``walletBalance``, Gate's futures account ``total``, which Gate
-# states beside its ``unrealised_pnl``); Binance's is its margin balance, which has it.
+# unrealised PnL (Bybit's coin ``walletBalance``, a Gate classic account's futures ``total``, which
+# Gate states beside its ``unrealised_pnl``; a unified account's is refused, ``Account.balances``);
+# Binance's is its margin balance, which has it.
 WALLET_ONLY_FUTURES_BALANCES: tuple[str, ...] = ("bybit", "gate")
 
 
