@@ -165,3 +165,24 @@ def test_a_gate_unified_accounts_balance_on_a_linear_venue_is_refused_naming_the
     said = "gate-linear: ccxt's balance names no currency (total 230.94621713): the account is a Gate unified"
     with pytest.raises(ValueError, match=re.escape(f"{said} account (mode 2)")):
         venue.balances()
+
+
+def test_a_balance_the_venue_cannot_read_stops_the_run_naming_it_nothing_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said = "gate-linear: ccxt's balance names no currency (total 230.94621713)"
+
+    def unreadable(self: CcxtVenue) -> dict[str, float]:
+        raise ValueError(said)
+
+    monkeypatch.setattr(CcxtVenue, "balances", unreadable)
+    with futures_exchange(monkeypatch, wallet=100_000.0) as exchange:
+        targets = tmp_path / "t.json"
+        targets.write_text(json.dumps({**STAMP, "targets": [{"symbol": "BTCUSDT", "weight": 0.5}]}))
+        args = ["rebalance", "--targets", str(targets), "--state-dir", str(tmp_path / "s")]
+        result = CliRunner().invoke(app, [*args, *ccxt_args(exchange), "--ccxt-market-type", "linear"])
+        assert exchange.orders == {}
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    said_all = " ".join(result.output.split())
+    assert f"cannot plan the rebalance, nothing sent: the venue's account cannot be read: {said}" in said_all

@@ -91,6 +91,10 @@ def plan_rebalance(
         refuse_weights_priced_elsewhere(venue, portfolio, quote_currency)
     except VenueUnavailable as exc:
         raise AccountUnreadable(f"the account could not be read from the venue: {exc}") from exc
+    except PlanError:
+        raise
+    except ValueError as exc:  # an answer of the venue's that cannot be read (a balance of no currency)
+        raise PlanError(f"the venue's account cannot be read: {exc}") from exc
     return make_plan(portfolio, account), account
 
 
