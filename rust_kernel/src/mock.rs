@@ -232,16 +232,27 @@ impl MockVenue {
 
     fn event(&mut self, kind: KernelEventKind, order: &VenueOrder) -> VenueEvent {
         self.event_seq += 1;
-        let mut ev = VenueEvent::new("", kind, &order.client_order_id);
-        ev.event_id = self.ids.events.make_next(self.event_seq);
-        ev.trade_id = order.trade_id.clone();
-        ev.slot_id = order.slot_id as i64;
-        ev.venue_order_id = order.venue_order_id.clone();
-        ev.side = Some(order.side);
-        ev.asset = order.asset.clone();
-        ev.size = order.size;
-        ev.timestamp = order.created_at + self.config.latency_ms / 1000.0;
-        ev
+        VenueEvent {
+            event_id: self.ids.events.make_next(self.event_seq),
+            trade_id: order.trade_id.clone(),
+            slot_id: order.slot_id as i64,
+            kind,
+            status: kind.implied_status(),
+            venue_order_id: order.venue_order_id.clone(),
+            venue_client_id: order.client_order_id.clone(),
+            side: Some(order.side),
+            asset: order.asset.clone(),
+            price: 0.0,
+            size: order.size,
+            filled_size: 0.0,
+            remaining_size: 0.0,
+            reason: String::new(),
+            metadata: Metadata::new(),
+            timestamp: order.created_at + self.config.latency_ms / 1000.0,
+            fill_id: Id::default(),
+            fee: None,
+            retry_after: 0.0,
+        }
     }
 
     fn fill_event(&mut self, order: &mut VenueOrder, qty: f64, price: f64) -> VenueEvent {
