@@ -39,24 +39,14 @@ def _paired(
         event_id = t.event_id
         if not event_id:
             continue
-        fill = t.trigger in FILL_TRIGGERS
-        kind = "FILL" if fill else t.trigger
+        trigger = t.trigger
+        fill = trigger in FILL_TRIGGERS
+        kind = "FILL" if fill else trigger
         # A throttled cancel (a rate limit on an order the venue holds) moves the order as a
         # refused cancel does, under the rate limit's id: unpaired, its reason would go untold.
         kinds = (kind, "RATE_LIMITED") if kind == "CANCEL_REJECT" else (kind,)
         booked = t.details if fill else {}
-        same = [
-            i
-            for i, (id_, kind_of) in enumerate(ids_and_kinds)
-            if i not in used and id_ == event_id and kind_of in kinds
-        ]
-        priced = [i for i in same if events[i].price == booked.get("fill_price")]
-        sized = (
-            i
-            for i in priced
-            if events[i].filled_size == booked.get("filled_size") or events[i].size == booked.get("fill_qty")
-        )
-        i = next(sized, priced[0] if priced else same[0] if same else None)
+        i = _made_by(events, ids_and_kinds, used, event_id, kinds, booked if fill else None)
         if i is None and kind in _ENDED_BY_A_FILL and paired and paired[-1][0].event_id == event_id:
             # A fill that says its order is over short of its size ends it with a
             # transition of its own: made by that fill, which is not applied twice by it.
@@ -68,6 +58,35 @@ def _paired(
             used.add(i)
             paired.append((t, i, booked))
     return paired
+
+
+def _made_by(
+    events: Sequence[VenueEvent],
+    ids_and_kinds: Sequence[tuple[str, str]],
+    used: set[int],
+    event_id: str,
+    kinds: tuple[str, ...],
+    booked: Mapping[str, Any] | None,
+) -> int | None:
+    """The index of the event not ``used`` yet that made a transition of ``event_id`` and one of
+    ``kinds``: for a fill (``booked``, its details), the first of them at the booked price and
+    size, else the first at that price, else the first; None when there is none."""
+    first = priced = None
+    for i, (id_, kind_of) in enumerate(ids_and_kinds):
+        if i in used or id_ != event_id or kind_of not in kinds:
+            continue
+        if booked is None:
+            return i  # not a fill: its price and size tell nothing
+        if first is None:
+            first = i
+        event = events[i]
+        if event.price != booked.get("fill_price"):
+            continue
+        if event.filled_size == booked.get("filled_size") or event.size == booked.get("fill_qty"):
+            return i
+        if priced is None:
+            priced = i
+    return priced if priced is not None else first
 
 
 def applied_events(
