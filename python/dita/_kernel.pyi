@@ -419,8 +419,9 @@ class AccountEvent:
     outcome's details say ``liquidity``. A FILL_SETTLED with ``predicted_fee_stands=True`` and no
     ``fee`` says the venue will never report the fill's fee: the fill is settled at the kernel's
     prediction (it leaves ``k_unsettled_fees``, the fees paid stay, nothing is learned; details
-    ``predicted_fee`` and ``predicted_fee_stands``), and any settlement of it after is refused
-    UNKNOWN_ORDER; with no fill of its id and asset waiting it is refused UNKNOWN_ORDER, not held.
+    ``predicted_fee`` and ``predicted_fee_stands``); otherwise it is any FILL_SETTLED: held
+    before its fill (settled at the prediction when that is booked), a resend of it refused, one
+    of the exchange's fee after it held for a self-trade's other side.
     ``predicted_fee_stands`` on another kind, or with a ``fee``, is refused INVALID_INTENT naming it.
     """
 

@@ -1,12 +1,13 @@
 //! A FILL_SETTLED saying its fill's predicted fee stands (`predicted_fee_stands`: the venue will
 //! never report the fee) settles the waiting fill at its prediction: it leaves
-//! `k_unsettled_fees` and the fills waiting, the fees paid stay the prediction, the calibration
-//! learns nothing, and any settlement of the fill after it is refused as settled already. One
-//! with a fee, of another kind, or of no fill waiting is refused, nothing changed; its record
-//! replays to the same account.
+//! `k_unsettled_fees` and the fills waiting, the fees paid stay the prediction, and the
+//! calibration learns nothing. Otherwise it is any settlement: one coming before its fill is
+//! held for it (also when the fill is booked without its id, until a resend names it), a
+//! self-trade's other side is held beside it, and saying it again is a resend. One with a fee or
+//! of another kind is refused, nothing changed; its record replays to the same account.
 
 use dita_kernel::kernel::KernelInput;
-use dita_kernel::wal::kernel_log::KernelLog;
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, KernelLog};
 use dita_kernel::*;
 
 mod common;
@@ -80,21 +81,15 @@ fn a_predicted_fee_standing_settles_its_fill_at_the_prediction_and_nothing_settl
         "the calibration learned from a fee not the exchange's"
     );
 
-    // The exchange's settlement coming after all, or the same word again under another id,
-    // is of a fill settled already.
-    for (again, fee) in [
-        (settle("s2", "123", "ETH", 1.2, 1_002.0), 1.2),
-        (stands("s3", "123", "ETH"), 0.0),
-    ] {
-        let out = k.on_account_event(&again);
-        assert!(!out.accepted, "{fee}: {out:?}");
-        assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-        assert!(close(k.account.k_fees_paid, 26.5));
-        assert!(
-            k.early_settlements().0.is_empty(),
-            "held for a fill settled already"
-        );
-    }
+    // The same word again under another id is a resend.
+    let out = k.on_account_event(&stands("s2", "123", "ETH"));
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+    assert!(close(k.account.k_fees_paid, 26.5));
+    assert!(
+        k.early_settlements().0.is_empty(),
+        "held for a fill settled already"
+    );
     // BTC's is settled by the exchange's fee as ever.
     assert!(
         k.on_account_event(&settle("s4", "123", "BTC", 20.0, 1_003.0))
@@ -139,20 +134,150 @@ fn a_predicted_fee_standing_with_a_fee_or_of_another_kind_is_refused_naming_it()
     assert_eq!(k.account.k_funding_net, before.k_funding_net);
 }
 
-#[test]
-fn a_predicted_fee_standing_for_no_fill_waiting_is_refused_not_held() {
-    let mut k = Kernel::new("none", 1).unwrap();
+/// A kernel of `slots` slots and 100,000 of capital.
+fn kernel(slots: usize) -> Kernel {
+    let mut k = Kernel::new("stands", slots).unwrap();
     k.set_seed_capital(100_000.0).unwrap();
-    let out = well_formed_details(k.on_account_event(&stands("s1", "123", "BTC")));
-    assert!(!out.accepted, "{out:?}");
-    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-    assert_eq!(detail(&out, "field"), Some(Detail::Static("fill_id")));
-    assert!(k.early_settlements().0.is_empty());
-    // The fill booked after waits for its fee.
-    for input in fill_of(&mut k, 0, "BTC", 50_000.0) {
-        assert!(k.apply(&input).unwrap().accepted);
+    k
+}
+
+/// Books the inputs of [`fill_of`] 1 BTC at 50,000 on `slot`; its fee predicted at 25.
+fn book_btc(k: &mut Kernel, slot: i64) -> KernelOutcome {
+    let mut out = None;
+    for input in fill_of(k, slot, "BTC", 50_000.0) {
+        let o = k.apply(&input).unwrap();
+        assert!(o.accepted, "{o:?}");
+        out = Some(o);
     }
-    assert!(close(k.account.k_unsettled_fees, 25.0));
+    out.unwrap()
+}
+
+#[test]
+fn a_predicted_fee_standing_before_its_fill_is_held_and_settles_the_fill_at_its_prediction() {
+    let mut k = kernel(1);
+    let out = well_formed_details(k.on_account_event(&stands("s1", "123", "BTC")));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+    assert_eq!(k.early_settlements().0.len(), 1);
+    // Said again under another id, it is the one held.
+    let again = k.on_account_event(&stands("s2", "123", "BTC"));
+    assert_eq!(again.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
+    let fees = k.fees.clone();
+
+    let out = book_btc(&mut k, 0);
+    assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s1"))));
+    assert_eq!(
+        detail(&out, "predicted_fee_stands"),
+        Some(Detail::Bool(true))
+    );
+    assert!(close(k.account.k_unsettled_fees, 0.0), "{:?}", k.account);
+    assert!(close(k.account.k_fees_paid, 25.0));
+    assert!(close(k.slots()[0].fees_paid, 25.0));
+    assert!(k.early_settlements().0.is_empty());
+    assert_eq!(k.fees, fees, "the calibration learned from the prediction");
+}
+
+#[test]
+fn a_held_predicted_fee_standing_is_kept_by_a_checkpoint() {
+    let mut k = kernel(1);
+    assert!(k.on_account_event(&stands("s1", "123", "BTC")).accepted);
+    let mut back = decode_kernel(&encode_kernel(&k)).unwrap();
+    assert_eq!(back.early_settlements(), k.early_settlements());
+    assert!(back.early_settlements().0[0].predicted_fee_stands);
+    let out = book_btc(&mut back, 0);
+    assert_eq!(
+        detail(&out, "predicted_fee_stands"),
+        Some(Detail::Bool(true))
+    );
+    assert!(close(back.account.k_unsettled_fees, 0.0));
+    assert!(close(back.account.k_fees_paid, 25.0));
+}
+
+#[test]
+fn a_checkpoint_naming_a_held_settlement_that_is_not_there_as_standing_is_refused() {
+    let mut k = kernel(1);
+    assert!(k.on_account_event(&stands("s1", "123", "BTC")).accepted);
+    let state = encode_kernel(&k);
+    // The part is the checkpoint's last: one place, the first held.
+    let part = [1u64.to_le_bytes().as_slice(), &0u32.to_le_bytes()].concat();
+    assert!(state.ends_with(&part));
+    let mut bad = state[..state.len() - part.len()].to_vec();
+    bad.extend_from_slice(&1u64.to_le_bytes());
+    bad.extend_from_slice(&3u32.to_le_bytes());
+    let Err(err) = decode_kernel(&bad) else {
+        panic!("a checkpoint naming no held settlement was taken");
+    };
+    assert!(
+        err.contains("settlement 3 stands at its prediction, of 1 held"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_self_trades_other_side_settled_before_its_fill_is_held_after_one_side_stands() {
+    // Slot 0's side of trade 123 is settled, one way; the other side's settlement, the other
+    // way, comes before its fill (slot 1's) and settles it when it is booked.
+    for stands_first in [true, false] {
+        let mut k = kernel(2);
+        book_btc(&mut k, 0);
+        let (first, other) = if stands_first {
+            (
+                stands("s1", "123", "BTC"),
+                settle("s2", "123", "BTC", 10.0, 1_002.0),
+            )
+        } else {
+            (
+                settle("s1", "123", "BTC", 20.0, 1_001.0),
+                stands("s2", "123", "BTC"),
+            )
+        };
+        assert!(k.on_account_event(&first).accepted);
+        let out = k.on_account_event(&other);
+        assert!(out.accepted, "{stands_first}: {out:?}");
+        assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+
+        let out = book_btc(&mut k, 1);
+        assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s2"))));
+        assert!(close(k.account.k_unsettled_fees, 0.0), "{stands_first}");
+        // The other side stands at its prediction, calibrated by the first side's 20.
+        let (own, others) = if stands_first {
+            (25.0, 10.0)
+        } else {
+            (20.0, 20.0)
+        };
+        assert!(close(k.slots()[0].fees_paid, own), "{:?}", k.slots()[0]);
+        assert!(close(k.slots()[1].fees_paid, others), "{:?}", k.slots()[1]);
+    }
+}
+
+#[test]
+fn a_predicted_fee_standing_held_for_a_fill_booked_without_its_id_settles_it_once_a_resend_names_it(
+) {
+    let mut k = kernel(1);
+    let intent = Intent::new(
+        "i0",
+        "t0",
+        0,
+        "BTC",
+        TradeSide::Long,
+        KernelCommandType::Enter,
+        50_000.0,
+        1.0,
+    );
+    let order = k.process_intent(&intent).submit.unwrap();
+    let mut fill = VenueEvent::new("e0", KernelEventKind::Fill, &order.client_order_id);
+    (fill.price, fill.size, fill.filled_size, fill.timestamp) = (50_000.0, 1.0, 1.0, 1_000.0);
+    assert!(k.on_venue_event(&fill).accepted);
+    let out = k.on_account_event(&stands("s1", "123", "BTC"));
+    assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+
+    fill.fill_id = id("123");
+    let out = k.on_venue_event(&fill);
+    assert_eq!(detail(&out, "fill_id_learned"), Some(Detail::Id(id("123"))));
+    assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s1"))));
+    assert!(close(k.account.k_unsettled_fees, 0.0), "{:?}", k.account);
+    assert!(close(k.account.k_fees_paid, 25.0));
+    assert!(k.early_settlements().0.is_empty());
 }
 
 /// Applies `input` live and records it, as the bindings do; its outcome.
@@ -164,39 +289,44 @@ fn record(k: &mut Kernel, log: &mut KernelLog, input: KernelInput) -> KernelOutc
 
 #[test]
 fn a_predicted_fee_standing_replays_from_the_log_to_the_same_account() {
-    let dir = tempfile::tempdir().unwrap();
-    let (mut log, mut k) = open_log(dir.path(), "stands", 0);
-    record(&mut k, &mut log, KernelInput::SeedCapital(100_000.0));
-    let intent = Intent::new(
-        "i0",
-        "t0",
-        0,
-        "BTC",
-        TradeSide::Long,
-        KernelCommandType::Enter,
-        50_000.0,
-        1.0,
-    );
-    record(&mut k, &mut log, KernelInput::Intent(intent));
-    let order = k.open_orders()[0].client_order_id.clone();
-    let mut fill = VenueEvent::new("e0", KernelEventKind::Fill, &order);
-    fill.fill_id = id("123");
-    (fill.price, fill.size, fill.filled_size, fill.timestamp) = (50_000.0, 1.0, 1.0, 1_000.0);
-    assert!(record(&mut k, &mut log, KernelInput::VenueEvent(fill)).accepted);
-    let out = record(
-        &mut k,
-        &mut log,
-        KernelInput::AccountEvent(stands("s1", "123", "BTC")),
-    );
-    assert!(out.accepted, "{out:?}");
-    // Settled at the prediction, the exchange's fee after it is refused on replay too.
-    let late = KernelInput::AccountEvent(settle("s2", "123", "BTC", 20.0, 1_002.0));
-    assert!(!record(&mut k, &mut log, late).accepted);
-    assert!(close(k.account.k_unsettled_fees, 0.0));
-    drop(log);
+    // Without checkpoints, and with one after every record.
+    for every in [0, 1] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, mut k) = open_log(dir.path(), "stands", every);
+        record(&mut k, &mut log, KernelInput::SeedCapital(100_000.0));
+        let intent = Intent::new(
+            "i0",
+            "t0",
+            0,
+            "BTC",
+            TradeSide::Long,
+            KernelCommandType::Enter,
+            50_000.0,
+            1.0,
+        );
+        record(&mut k, &mut log, KernelInput::Intent(intent));
+        // Held before its fill, and the exchange's fee beside it (a self-trade's other side).
+        for ev in [
+            stands("s1", "123", "BTC"),
+            settle("s2", "123", "BTC", 20.0, 1_002.0),
+        ] {
+            let out = record(&mut k, &mut log, KernelInput::AccountEvent(ev));
+            assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+        }
+        let order = k.open_orders()[0].client_order_id.clone();
+        let mut fill = VenueEvent::new("e0", KernelEventKind::Fill, &order);
+        fill.fill_id = id("123");
+        (fill.price, fill.size, fill.filled_size, fill.timestamp) = (50_000.0, 1.0, 1.0, 1_000.0);
+        let out = record(&mut k, &mut log, KernelInput::VenueEvent(fill));
+        assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s1"))));
+        assert!(close(k.account.k_unsettled_fees, 0.0));
+        assert!(close(k.account.k_fees_paid, 25.0));
+        assert_eq!(k.early_settlements().0.len(), 1);
+        drop(log);
 
-    let (_, replayed) = open_log(dir.path(), "stands", 0);
-    assert_eq!(replayed.seq(), k.seq());
-    assert_eq!(replayed.account, k.account);
-    assert_eq!(replayed.early_settlements(), k.early_settlements());
+        let (_, replayed) = open_log(dir.path(), "stands", every);
+        assert_eq!(replayed.seq(), k.seq());
+        assert_eq!(replayed.account, k.account);
+        assert_eq!(replayed.early_settlements(), k.early_settlements());
+    }
 }

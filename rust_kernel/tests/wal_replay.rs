@@ -152,6 +152,13 @@ enum Op {
         fee: f64,
         stands: bool,
     },
+    /// A settlement, as [`Op::Settle`], of the late fill `ahead` steps on, should one come
+    /// then ([`Op::FillAny`]): held for its fill till then.
+    SettleAhead {
+        ahead: u64,
+        fee: f64,
+        stands: bool,
+    },
     Control {
         halt: bool,
     },
@@ -178,12 +185,25 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (-5.0f64..5.0).prop_map(|amount| Op::Funding { amount }),
         1 => (900.0f64..1100.0).prop_map(|wallet| Op::Balance { wallet }),
         2 => (0usize..64, 0.0f64..0.2, any::<bool>()).prop_map(|(pick, fee, stands)| Op::Settle { pick, fee, stands }),
+        1 => (1u64..4, 0.0f64..0.2, any::<bool>()).prop_map(|(ahead, fee, stands)| Op::SettleAhead { ahead, fee, stands }),
         1 => any::<bool>().prop_map(|halt| Op::Control { halt }),
         1 => (0.01f64..0.2).prop_map(|fee| Op::Calibrate { fee }),
         1 => (0.0001f64..0.001).prop_map(|taker| Op::Config { taker }),
         1 => Just(Op::Checkpoint),
         1 => Just(Op::Bad),
     ]
+}
+
+/// Settlement `s<n>` of BTC fill `fill_id` stamped `ts`: at `fee`, or, `stands`, at the fill's
+/// predicted fee.
+fn settlement(n: u64, fill_id: &Id, fee: f64, stands: bool, ts: f64) -> KernelInput {
+    let mut e = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
+    e.fill_id = fill_id.clone();
+    e.asset = id("BTC");
+    e.fee = if stands { 0.0 } else { fee };
+    e.predicted_fee_stands = stands;
+    e.timestamp = ts;
+    KernelInput::AccountEvent(e)
 }
 
 fn run(live: &mut Live, n: u64, op: Op) {
@@ -296,15 +316,13 @@ fn run(live: &mut Live, n: u64, op: Op) {
         Op::Settle { pick, fee, stands } => {
             if !live.fill_keys.is_empty() {
                 let fill_id =
-                    &live.fill_keys[live.fill_keys.len() - 1 - pick % live.fill_keys.len()];
-                let mut e = AccountEvent::new(&format!("s{n}"), AccountEventKind::FillSettled);
-                e.fill_id = fill_id.clone();
-                e.asset = id("BTC");
-                e.fee = if stands { 0.0 } else { fee };
-                e.predicted_fee_stands = stands;
-                e.timestamp = ts;
-                live.input(KernelInput::AccountEvent(e));
+                    live.fill_keys[live.fill_keys.len() - 1 - pick % live.fill_keys.len()].clone();
+                live.input(settlement(n, &fill_id, fee, stands, ts));
             }
+        }
+        Op::SettleAhead { ahead, fee, stands } => {
+            let fill_id = id(&format!("late{}", n + ahead));
+            live.input(settlement(n, &fill_id, fee, stands, ts));
         }
         Op::Control { halt } => {
             let mode = if halt {

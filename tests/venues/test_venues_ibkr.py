@@ -385,12 +385,15 @@ def test_a_fill_whose_commission_report_never_comes_is_settled_at_its_predicted_
     )
     assert [r.levelname for r in caplog.records if r.getMessage().endswith(late)] == ["WARNING"]
     assert kernel.slot_state(0).fees_paid == pytest.approx(predicted + 1.2)
-    # Booked by a venue that forgot the give-up (a restart), the kernel refuses it as settled.
+    # Booked by a venue that forgot the give-up (a restart), under the give-up's id: a resend.
     resent = AccountEvent(stands.event_id, "FILL_SETTLED", asset="AAPL", fee=1.0, fill_id=first)
     assert not kernel.on_account_event(resent).accepted
+    # Under another id it is of another fee than the one settled: held, as after any
+    # settlement, for a self-trade's other side no venue books, charging nothing.
     resent = AccountEvent("another-id", "FILL_SETTLED", asset="AAPL", fee=1.0, fill_id=first)
-    assert kernel.on_account_event(resent).diagnostic_code.name == "UNKNOWN_ORDER"
+    assert kernel.on_account_event(resent).details["held_for_fill"] is True
     assert kernel.account()["k_fees_paid"] == pytest.approx(predicted + 1.2)
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
 
 
 def test_a_commission_report_no_correction_waits_for_is_booked_however_late_it_comes(

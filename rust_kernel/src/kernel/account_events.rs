@@ -309,11 +309,10 @@ impl Kernel {
         Ok(())
     }
 
-    /// A FILL_SETTLED: the exchange's fee replaces the fill's predicted one ([`Kernel::settle_fill`],
-    /// saying so in `out`; `fee_charged`: what it charged), or, with no fill of its id and asset
-    /// waiting, it is held for its fill; refused when its fill was settled, or booked with its
-    /// venue's own fee, already. One saying the predicted fee stands settles the fill at it
-    /// ([`Kernel::settle_at_prediction`]), and is refused when no fill waits.
+    /// A FILL_SETTLED: the exchange's fee replaces the fill's predicted one, or the prediction
+    /// stands ([`Kernel::settle_fill`], saying so in `out`; `fee_charged`: what it charged), or,
+    /// with no fill of its id and asset waiting, it is held for its fill; refused when its fill
+    /// was settled, or booked with its venue's own fee, already.
     pub(super) fn apply_fill_settled(
         &mut self,
         ev: &AccountEvent,
@@ -327,21 +326,11 @@ impl Kernel {
             let d = detail_field("fill_id", Detail::Static(""));
             return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
-        let settled = if ev.predicted_fee_stands {
-            self.settle_at_prediction(&ev.fill_id, &ev.asset, &mut out.details)
-        } else {
-            self.settle_fill(&ev.fill_id, &ev.asset, ev.fee, &mut out.details)
-        };
-        match settled {
+        let fee = SettledFee::of(ev);
+        match self.settle_fill(&ev.fill_id, &ev.asset, fee, &mut out.details) {
             Ok(charged) => {
                 *fee_charged = Some(charged);
-                if ev.predicted_fee_stands {
-                    self.early_settlements
-                        .prediction_stands(&ev.fill_id, &ev.asset);
-                } else {
-                    self.early_settlements
-                        .settled(&ev.fill_id, &ev.asset, ev.fee);
-                }
+                self.early_settlements.settled(&ev.fill_id, &ev.asset, fee);
                 Ok(())
             }
             Err(Unmatched::Ambiguous) => {
@@ -356,43 +345,8 @@ impl Kernel {
                 ));
                 refuse(D::InvalidIntent, KernelSeverity::Error, d)
             }
-            Err(Unmatched::NoFill) if ev.predicted_fee_stands => {
-                Err(self.no_prediction_waits(ev, seq))
-            }
             Err(Unmatched::NoFill) => self.unmatched_settlement(ev, seq, out),
         }
-    }
-
-    /// The refusal of FILL_SETTLED `ev`, saying its predicted fee stands, when no fill of its
-    /// id and asset waits: not held, as a venue says so only of a fill it booked.
-    #[cold]
-    fn no_prediction_waits(&self, ev: &AccountEvent, seq: u64) -> KernelOutcome {
-        use KernelDiagnosticCode as D;
-        let key = settled_key(&ev.fill_id, &ev.asset);
-        let mut d = detail_field("fill_id", &ev.fill_id);
-        d.push(("asset", (&ev.asset).into()));
-        if self
-            .early_settlements
-            .settled
-            .contains(&booked_with_fee_key(key))
-        {
-            d.push((
-                "reason",
-                Detail::Static(
-                    "the fill was booked with its venue's own fee: nothing waits for \
-                     a settlement",
-                ),
-            ));
-            return account_refusal(D::DuplicateEvent, KernelSeverity::Info, d, seq);
-        }
-        d.push((
-            "reason",
-            Detail::Static(
-                "no fill of this id and asset waits for its fee (unknown, settled already, or \
-                 waiting longer than the kernel remembers): no predicted fee to stand",
-            ),
-        ));
-        account_refusal(D::UnknownOrder, KernelSeverity::Warning, d, seq)
     }
 
     /// A FILL_SETTLED no waiting fill matches: refused when its fill was booked with its
@@ -422,7 +376,7 @@ impl Kernel {
             return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
         }
         // Settled at another fee, it may be a self-trade's other side, its fill still to come.
-        if self.early_settlements.settled_at(key, ev.fee) {
+        if self.early_settlements.settled_at(key, SettledFee::of(ev)) {
             let mut d = detail_field("fill_id", &ev.fill_id);
             let reason = if !ev.asset.is_empty() {
                 d.push(("asset", (&ev.asset).into()));

@@ -223,7 +223,7 @@ impl Part {
 }
 
 /// The parts after the core, in the order they are written and read.
-pub(crate) const PARTS: [Part; 18] = [
+pub(crate) const PARTS: [Part; 19] = [
     Part {
         holds: "orders kept for late fills",
         encode: |k, out| write_value(out, &k.ended_orders()),
@@ -321,6 +321,11 @@ pub(crate) const PARTS: [Part; 18] = [
             Ok(())
         },
     },
+    Part {
+        holds: "the settlements held for their fills that say the predicted fee stands",
+        encode: |k, out| write_value(out, &k.held_standing()),
+        decode: |k, bytes| k.restore_held_standing(read_value(bytes)?),
+    },
 ];
 
 /// Appends `value`'s bincode to `out`.
@@ -373,6 +378,9 @@ pub fn decode(state: &[u8]) -> Result<Kernel, String> {
 /// total, and kept no time or source of the mode's last setting (0.0 and none here).
 fn decode_before_39(state: &[u8]) -> Result<Kernel, String> {
     let mut kernel = decode_parts(state, &PARTS[..PARTS_BEFORE_39])?;
+    kernel
+        .check_held_sides()
+        .map_err(|e| format!("undecodable kernel checkpoint: the settlements held: {e}"))?;
     kernel.early_settlements.fees_not_known();
     Ok(kernel)
 }

@@ -226,7 +226,53 @@ pub struct EarlySettlement {
     pub fill_id: Id,
     /// Empty when the event named none: it settles the first fill of its id booked.
     pub asset: Id,
+    /// The fee it names: 0 for one saying the predicted fee stands.
     pub fee: f64,
+    /// Whether it says its fill's predicted fee stands ([`SettledFee::Prediction`]). In a
+    /// checkpoint part of its own.
+    #[serde(skip)]
+    pub predicted_fee_stands: bool,
+}
+
+impl EarlySettlement {
+    /// What it settles its fill at.
+    pub(super) fn settled_fee(&self) -> SettledFee {
+        SettledFee::named(self.fee, self.predicted_fee_stands)
+    }
+}
+
+/// What a FILL_SETTLED settles its fill at.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum SettledFee {
+    /// The fee the exchange charged (for a fill booked from part of a report, the report's).
+    Exchange(f64),
+    /// The fill's predicted fee: its venue says it will never report the fee. Matched,
+    /// held and remembered as a settlement at a fee of its own, resolved when it meets its
+    /// fill; the calibration learns nothing from it.
+    Prediction,
+}
+
+impl SettledFee {
+    pub(super) fn of(ev: &AccountEvent) -> Self {
+        Self::named(ev.fee, ev.predicted_fee_stands)
+    }
+
+    /// What a settlement naming `fee`, and saying whether the predicted fee stands, settles at.
+    fn named(fee: f64, predicted_fee_stands: bool) -> Self {
+        if predicted_fee_stands {
+            SettledFee::Prediction
+        } else {
+            SettledFee::Exchange(fee)
+        }
+    }
+
+    /// The exchange's fee, when it names one.
+    pub(super) fn exchange(self) -> Option<f64> {
+        match self {
+            SettledFee::Exchange(fee) => Some(fee),
+            SettledFee::Prediction => None,
+        }
+    }
 }
 
 /// The FILL_SETTLEDs held for their fills, oldest first, at most [`EARLY_SETTLEMENT_MEMORY`]:
@@ -268,14 +314,19 @@ pub(super) fn settled_key_of(id_print: u64, asset_print: u64) -> u64 {
 
 /// What the memory of settled fills knows the fee a fill was settled at by: a settlement of
 /// the fill at another fee is its other side's (a self-trade), at the same fee a resend. -0.0
-/// is 0.0 here, as `==` has it where held settlements are compared.
-pub(super) fn settled_fee_key(settled_key: u64, fee: f64) -> u64 {
-    settled_key ^ (fee + 0.0).to_bits().rotate_left(17) ^ 0x5e77_1ed0_fee0_0000
+/// is 0.0 here, as `==` has it where held settlements are compared. The prediction standing
+/// is a fee of its own: saying so again is a resend, the exchange's fee the other side's.
+pub(super) fn settled_fee_key(settled_key: u64, fee: SettledFee) -> u64 {
+    match fee {
+        SettledFee::Exchange(fee) => {
+            settled_key ^ (fee + 0.0).to_bits().rotate_left(17) ^ 0x5e77_1ed0_fee0_0000
+        }
+        SettledFee::Prediction => settled_key ^ 0x57a9_d500_fee0_0001,
+    }
 }
 
 /// What the memory of settled fills knows a fill settled at a fee it does not know by (one a
-/// checkpoint of behaviour version 38 or before remembers, or one whose predicted fee stands):
-/// any settlement of it is a resend.
+/// checkpoint of behaviour version 38 or before remembers): any settlement of it is a resend.
 pub(super) fn fee_unknown_key(settled_key: u64) -> u64 {
     settled_key ^ 0xfee0_0000_0000_f00d
 }
@@ -289,10 +340,8 @@ pub(super) fn booked_with_fee_key(settled_key: u64) -> u64 {
 /// How the memory of settled fills remembers a fill.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum SettledAs {
-    /// Settled at the exchange's fee: a settlement of it at another is a self-trade's other side.
-    Fee(f64),
-    /// Its predicted fee stands: any settlement of it is a resend.
-    Prediction,
+    /// Settled at a fee: a settlement of it at another is a self-trade's other side.
+    Fee(SettledFee),
     /// Booked with its venue's own fee: nothing to settle.
     BookedWithFee,
 }
@@ -369,7 +418,8 @@ impl EarlySettlements {
             .position(fill_id, asset)
             .or_else(|| self.position(fill_id, ""))?;
         let named = &self.held[i].asset;
-        let off = |s: &EarlySettlement| (s.fee - fee).abs();
+        // One saying the prediction stands is at the fill's fee.
+        let off = |s: &EarlySettlement| s.settled_fee().exchange().map_or(0.0, |f| (f - fee).abs());
         // The other side's, older, nearer the fill's fee.
         let i = self
             .held
@@ -385,7 +435,7 @@ impl EarlySettlements {
 
     /// Whether a settlement at `fee` of the fill settled under `key` ([`settled_key`]) is a
     /// resend: settled at that fee, or at one not known.
-    pub(super) fn settled_at(&self, key: u64, fee: f64) -> bool {
+    pub(super) fn settled_at(&self, key: u64, fee: SettledFee) -> bool {
         self.settled.contains(&key)
             && (self.settled.contains(&settled_fee_key(key, fee))
                 || self.settled.contains(&fee_unknown_key(key)))
@@ -404,14 +454,8 @@ impl EarlySettlements {
 
     /// Remembers fill `fill_id`, settled at `fee` by a settlement naming `asset`
     /// ([`settled_key`], [`settled_fee_key`]).
-    pub(super) fn settled(&mut self, fill_id: &str, asset: &str, fee: f64) {
+    pub(super) fn settled(&mut self, fill_id: &str, asset: &str, fee: SettledFee) {
         self.remember(settled_key(fill_id, asset), SettledAs::Fee(fee));
-    }
-
-    /// Remembers fill `fill_id`, its predicted fee standing by a settlement naming `asset`
-    /// ([`settled_key`], [`fee_unknown_key`]).
-    pub(super) fn prediction_stands(&mut self, fill_id: &str, asset: &str) {
-        self.remember(settled_key(fill_id, asset), SettledAs::Prediction);
     }
 
     /// Remembers fill `fill_id` of `asset` (its fingerprint, [`asset_print`]) as
@@ -435,10 +479,6 @@ impl EarlySettlements {
             SettledAs::Fee(fee) => {
                 self.settled.insert(key);
                 self.settled.insert(settled_fee_key(key, fee));
-            }
-            SettledAs::Prediction => {
-                self.settled.insert(key);
-                self.settled.insert(fee_unknown_key(key));
             }
             SettledAs::BookedWithFee => {
                 self.settled.insert(booked_with_fee_key(key));
@@ -532,28 +572,30 @@ impl Kernel {
     }
 
     /// Settles the waiting fill of `fill_id` and `asset` (the one fill of the id without an
-    /// asset) at the exchange's `fee`: the fee replaces the prediction, and the
-    /// calibration of the fill's liquidity learns from it. Says so in `details`; returns what
-    /// it charged the fill, or why no one fill matches (nothing changed).
+    /// asset) at `fee`: the exchange's replaces the prediction, and the calibration of the
+    /// fill's liquidity learns from it; a prediction its venue says stands stays what the fill
+    /// was charged, and the calibration learns nothing (the fee is not the exchange's). Says so
+    /// in `details`; returns what it charged the fill, or why no one fill matches (nothing
+    /// changed).
     pub(super) fn settle_fill(
         &mut self,
         fill_id: &Id,
         asset: &str,
-        fee: f64,
+        fee: SettledFee,
         details: &mut Details,
     ) -> Result<f64, Unmatched> {
-        let f = self.take_unsettled(fill_id, asset, Some(fee))?;
-        // A fill booked from part of a report is charged its share of the report's fee, and
-        // the calibration learns from the whole report: the rest of it was booked, and
-        // charged, under another report's key, which the exchange never settles.
-        let part = (f.report_size > 0.0).then_some(f.report_size);
-        let (charged, calibrated_qty) = match part {
-            Some(whole) => (fee * f.qty / whole, whole),
-            None => (fee, f.qty),
-        };
+        let f = self.take_unsettled(fill_id, asset, fee.exchange())?;
         // Settled as a resend may name it: by its asset, or by none.
         self.early_settlements
             .settled_both_ways(fill_id, f.asset, SettledAs::Fee(fee));
+        details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
+        let charged = match fee {
+            SettledFee::Exchange(fee) => self.charge_exchange_fee(&f, fee, details),
+            SettledFee::Prediction => {
+                details.push(("predicted_fee_stands", Detail::Bool(true)));
+                f.predicted_fee
+            }
+        };
         let diff = charged - f.predicted_fee;
         self.account.k_fees_paid += diff;
         self.account.k_unsettled_fees -= f.predicted_fee;
@@ -563,18 +605,31 @@ impl Kernel {
                 self.dirty.slot(f.slot_id);
             }
         }
-        let liq = if f.liquidity_maker {
-            Liquidity::Maker
-        } else {
-            Liquidity::Taker
+        Ok(charged)
+    }
+
+    /// What the exchange's `fee` charges fill `f`, taken out of the waiting fills, saying so in
+    /// `details`; the calibration of the fill's liquidity learns from it.
+    fn charge_exchange_fee(&mut self, f: &UnsettledFill, fee: f64, details: &mut Details) -> f64 {
+        // A fill booked from part of a report is charged its share of the report's fee, and
+        // the calibration learns from the whole report: the rest of it was booked, and
+        // charged, under another report's key, which the exchange never settles.
+        let part = (f.report_size > 0.0).then_some(f.report_size);
+        let (charged, calibrated_qty) = match part {
+            Some(whole) => (fee * f.qty / whole, whole),
+            None => (fee, f.qty),
         };
-        details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
         details.push(("actual_fee", Detail::F64(fee)));
         if let Some(whole) = part {
             details.push(("fee_charged", Detail::F64(charged)));
             details.push(("booked_qty", Detail::F64(f.qty)));
             details.push(("reported_qty", Detail::F64(whole)));
         }
+        let liq = if f.liquidity_maker {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        };
         // Against the rate the fill was predicted at: a fee tier changed since would teach the
         // calibration the ratio of the two rates.
         let rate = f.rate.against(self.fees.rate(liq));
@@ -593,28 +648,7 @@ impl Kernel {
                 details.push(("calibration_learned", Detail::Bool(false)));
             }
         }
-        Ok(charged)
-    }
-
-    /// Settles the waiting fill of `fill_id` and `asset` (as [`Kernel::settle_fill`] picks it) at
-    /// its predicted fee, which its venue says stands (it will never report the fee): the fill
-    /// waits no more, what it was charged stays, and the calibration learns nothing (the fee is
-    /// not the exchange's). Says so in `details`; returns what it charged the fill, or why no
-    /// one fill matches (nothing changed).
-    pub(super) fn settle_at_prediction(
-        &mut self,
-        fill_id: &Id,
-        asset: &str,
-        details: &mut Details,
-    ) -> Result<f64, Unmatched> {
-        let f = self.take_unsettled(fill_id, asset, None)?;
-        // Any settlement of it after this is a resend: the venue counted its fee elsewhere.
-        self.early_settlements
-            .settled_both_ways(fill_id, f.asset, SettledAs::Prediction);
-        self.account.k_unsettled_fees -= f.predicted_fee;
-        details.push(("predicted_fee", Detail::F64(f.predicted_fee)));
-        details.push(("predicted_fee_stands", Detail::Bool(true)));
-        Ok(f.predicted_fee)
+        charged
     }
 
     /// Takes the waiting fill of `fill_id` and `asset` out of the waiting fills
@@ -658,7 +692,8 @@ impl Kernel {
         let mut held = self.early_settlements.held_for(&ev.fill_id, &ev.asset);
         let (first, second) = (held.next(), held.next());
         drop(held);
-        let same_fee = |s: &&EarlySettlement| s.fee == ev.fee;
+        let fee = SettledFee::of(ev);
+        let same_fee = |s: &&EarlySettlement| s.settled_fee() == fee;
         let refused_by = match (first, second) {
             (Some(a), Some(b)) => Some((
                 if same_fee(&a) { a } else { b },
@@ -687,6 +722,7 @@ impl Kernel {
             fill_id: ev.fill_id.clone(),
             asset: ev.asset.clone(),
             fee: ev.fee,
+            predicted_fee_stands: ev.predicted_fee_stands,
         });
         out.details.push(("held_for_fill", Detail::Bool(true)));
         out.details.push(("fill_id", (&ev.fill_id).into()));
@@ -729,9 +765,12 @@ impl Kernel {
             return None;
         }
         details.push(("settled_by", Detail::Id(s.event_id.clone())));
-        let charged = self.settle_fill(fill_key, asset, s.fee, details).ok();
+        let charged = self
+            .settle_fill(fill_key, asset, s.settled_fee(), details)
+            .ok();
         debug_assert!(charged.is_some(), "the fill just booked waits for its fee");
-        self.early_settlements.settled(fill_key, &s.asset, s.fee);
+        self.early_settlements
+            .settled(fill_key, &s.asset, s.settled_fee());
         charged
     }
 
@@ -785,12 +824,13 @@ impl Kernel {
         };
         let mut settled = Details::new();
         settled.push(("settled_by", Detail::Id(s.event_id.clone())));
-        let charged = self.settle_fill(fill_id, &s.asset, s.fee, &mut settled);
+        let charged = self.settle_fill(fill_id, &s.asset, s.settled_fee(), &mut settled);
         debug_assert!(charged.is_ok(), "the fill just learned waits for its fee");
         let Ok(charged) = charged else {
             return;
         };
-        self.early_settlements.settled(fill_id, &s.asset, s.fee);
+        self.early_settlements
+            .settled(fill_id, &s.asset, s.settled_fee());
         out.details.append(&mut settled);
         self.account.bump(ev.timestamp);
         self.dirty.account = true;

@@ -3,7 +3,7 @@
 //! reports are booked in part), settlements naming each asset or none, checkpoints, a memory
 //! of 1 to 5 fills so that groups of several assets are evicted, and a maker rebate (the
 //! fills at a negative maker rate, settled as rebates or charges), and settlements saying the
-//! predicted fee stands. After every step:
+//! predicted fee stands (before their fills too). After every step:
 //! `k_unsettled_fees` is what the waiting fills predict, `k_fees_paid` what the slots were
 //! charged, no fill id holds two fills of one asset and slot (two slots' fills of one asset,
 //! a self-trade, wait side by side), a refused settlement changes nothing, a checkpoint gives
@@ -111,8 +111,22 @@ fn step(r: &mut Run, n: usize, op: &Op) -> Result<(), TestCaseError> {
                 ev.metadata
                     .insert("liquidity".into(), MetaValue::Str("maker".into()));
             }
-            if k.on_venue_event(&ev).accepted {
+            let paid = k.account.k_fees_paid;
+            let out = k.on_venue_event(&ev);
+            if out.accepted {
                 r.totals[slot] = r.totals[slot].max(total);
+            }
+            // A settlement held for it saying its predicted fee stands charges it that.
+            let said = |name: &str| out.details.iter().find(|(n, _)| *n == name).map(|(_, d)| d);
+            if said("predicted_fee_stands").is_some() {
+                let Some(Detail::F64(predicted)) = said("predicted_fee") else {
+                    return Err(TestCaseError::fail(format!("no prediction: {out:?}")));
+                };
+                prop_assert!(
+                    (k.account.k_fees_paid - paid - predicted).abs() < 1e-9,
+                    "{:?}",
+                    out
+                );
             }
         }
         Op::Settle {
@@ -144,12 +158,11 @@ fn step(r: &mut Run, n: usize, op: &Op) -> Result<(), TestCaseError> {
             let out = k.on_account_event(&ev);
             let held = out.details.iter().any(|(n, _)| *n == "held_for_fill");
             if stands {
-                // Never held; accepted, its fill waits no more, charged its prediction, and
-                // nothing is learned.
-                prop_assert!(!held, "{:?}", out);
+                // Nothing charged beyond the prediction, nothing learned; applied, its fill
+                // waits no more; refused or held for its fill, nothing waiting changes.
                 prop_assert_eq!(before.0.k_fees_paid, k.account.k_fees_paid);
                 prop_assert_eq!(&before.2, &k.fees);
-                if out.accepted {
+                if out.accepted && !held {
                     prop_assert_eq!(fills_waiting(k) + 1, waiting, "{:?}", out);
                 } else {
                     prop_assert_eq!(before.0.k_unsettled_fees, k.account.k_unsettled_fees);

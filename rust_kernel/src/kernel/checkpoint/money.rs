@@ -283,20 +283,62 @@ impl Kernel {
                     s.fee
                 ));
             }
-            // Two of different fees: a self-trade's sides.
-            let fees: Vec<f64> = early
-                .held_for(&s.fill_id, &s.asset)
-                .map(|h| h.fee)
-                .collect();
-            if fees.len() > 1 || fees.contains(&s.fee) {
+            early.hold(s);
+        }
+        // Whether two held for one fill are of different fees is known once the part saying
+        // which of them stand at their prediction is read (`restore_held_standing`).
+        self.early_settlements = early;
+        Ok(())
+    }
+
+    /// Where, among the settlements held for their fills, those saying their fill's predicted
+    /// fee stands are.
+    pub(crate) fn held_standing(&self) -> Vec<u32> {
+        let held = self.early_settlements.held.iter().enumerate();
+        held.filter(|(_, s)| s.predicted_fee_stands)
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Restores [`Kernel::held_standing`] from a checkpoint, then checks that no fill has more
+    /// settlements held than its two sides ([`Kernel::check_held_sides`]).
+    pub(super) fn restore_held_standing(&mut self, at: Vec<u32>) -> Result<(), String> {
+        let held = &mut self.early_settlements.held;
+        for (n, &i) in at.iter().enumerate() {
+            if n > 0 && at[n - 1] >= i {
+                return Err("the settlements standing at their prediction are out of order".into());
+            }
+            let Some(s) = held.get_mut(i as usize) else {
+                return Err(format!(
+                    "settlement {i} stands at its prediction, of {} held",
+                    held.len()
+                ));
+            };
+            if s.fee != 0.0 {
+                return Err(format!(
+                    "a settlement standing at its prediction names a fee of {}",
+                    s.fee
+                ));
+            }
+            s.predicted_fee_stands = true;
+        }
+        self.check_held_sides()
+    }
+
+    /// That the settlements held for one fill are of different fees (a self-trade's sides),
+    /// two at most.
+    pub(super) fn check_held_sides(&self) -> Result<(), String> {
+        let mut fees: std::collections::HashMap<(&Id, &Id), Vec<SettledFee>> = Default::default();
+        for s in &self.early_settlements.held {
+            let of_fill = fees.entry((&s.fill_id, &s.asset)).or_default();
+            if of_fill.len() == 2 || of_fill.contains(&s.settled_fee()) {
                 return Err(format!(
                     "more settlements held for fill {:?} of {:?} than its two sides",
                     s.fill_id, s.asset
                 ));
             }
-            early.hold(s);
+            of_fill.push(s.settled_fee());
         }
-        self.early_settlements = early;
         Ok(())
     }
 
