@@ -697,6 +697,29 @@ def test_a_commission_in_another_currency_than_the_contracts_settles_its_fill_at
     assert kernel.account()["k_fees_paid"] == pytest.approx(predicted)
 
 
+@pytest.mark.parametrize("currency", ["USD", "EUR"])
+def test_a_settlement_taken_before_its_fill_is_held_and_settles_the_fill_when_it_is_booked(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], currency: str
+) -> None:
+    """account_events() reads TWS's news itself and keeps the execution for poll_events: a
+    commission report coming between the two gives the kernel its settlement first, whether at
+    the commission (USD) or at the predicted fee (EUR, not the contract's currency)."""
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.fill(coid, 5.0, 190.0, commission=0.9, commission_currency=currency)
+    (settled,) = commissions(venue, 1)
+    assert settled.predicted_fee_stands == (currency == "EUR")
+    held = kernel.on_account_event(settled)
+    assert held.accepted and held.details["held_for_fill"] is True, held.details
+    (fill,) = until(venue.poll_events, 1)
+    booked = kernel.on_venue_event(fill)
+    assert booked.accepted and booked.details["settled_by"] == settled.event_id, booked.details
+    fee = booked.details["predicted_fee"] if currency == "EUR" else 0.9
+    assert kernel.account()["k_unsettled_fees"] == pytest.approx(0.0)
+    assert kernel.account()["k_fees_paid"] == pytest.approx(fee)
+
+
 def test_a_rejected_order_is_a_reject_naming_twss_reason(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:
