@@ -36,6 +36,17 @@ def keyed(journal: InMemoryJournal) -> dict[tuple[str, int, int], dict[str, Any]
     return {(t, r["seq"], r["sub"]): r for t in tables for r in journal.rows(t)}
 
 
+def rows_live_and_from_the_log(kernel: ExecutionKernel, table: str) -> list[Any]:
+    """The rows of ``table`` the kernel made live, once the log gave the same rows back."""
+    kernel.wal_sync()
+    live = kernel.drain_journal(1_000_000)[table]
+    chunks: list[list[Any]] = []
+    kernel.wal_journal_blocks(1, sink=chunks.append)
+    replayed = [row for blocks in chunks for b in blocks if b.table == table for row in b.tuples()]
+    assert replayed == live
+    return live
+
+
 def test_restart_on_the_log_fills_the_journal_gap(tmp_path: Path) -> None:
     reference = InMemoryJournal()
     ref = ExecutionKernel(max_slots=3, venue=MockVenueAdapter(seed=5), journal=reference, kernel_id="jr")
@@ -136,12 +147,7 @@ def test_the_log_gives_back_venue_events_with_what_they_carried(tmp_path: Path) 
             )
         )
     kernel.on_venue_event(VenueEvent("r1", "", -1, "RATE_LIMITED", venue_client_id=coids[1], retry_after=2.5))
-    kernel.wal_sync()
-    live = kernel.drain_journal(1_000_000)["venue_events"]
-    chunks: list[list[Any]] = []
-    kernel.wal_journal_blocks(1, sink=chunks.append)
-    replayed = [row for blocks in chunks for b in blocks if b.table == "venue_events" for row in b.tuples()]
-    assert replayed == live
+    live = rows_live_and_from_the_log(kernel, "venue_events")
     cols = JOURNAL_COLUMNS["venue_events"]
     carried = [
         tuple(row[cols.index(c)] for c in ("event_id", "fill_id", "fee", "retry_after", "diagnostic_code"))
@@ -230,12 +236,7 @@ def test_the_log_gives_back_why_each_venue_event_was_refused_or_warned_about(tmp
         )
         for event_id, slot, kind, fields in events
     ]
-    kernel.wal_sync()
-    live = kernel.drain_journal(1_000_000)["venue_events"]
-    chunks: list[list[Any]] = []
-    kernel.wal_journal_blocks(1, sink=chunks.append)
-    replayed = [row for blocks in chunks for b in blocks if b.table == "venue_events" for row in b.tuples()]
-    assert replayed == live
+    live = rows_live_and_from_the_log(kernel, "venue_events")
     cols = JOURNAL_COLUMNS["venue_events"]
     got = [(row[cols.index("severity")], json.loads(row[cols.index("details")])) for row in live]
     assert got == [(out.severity.name, dict(out.details)) for out in outcomes]
@@ -275,12 +276,7 @@ def test_the_log_gives_back_what_each_settlement_charged(tmp_path: Path) -> None
         AccountEvent("fund", "FUNDING_FEE", amount=-0.25),
     )
     assert [kernel.on_account_event(ev).accepted for ev in events] == [True, True, False, True]
-    kernel.wal_sync()
-    live = kernel.drain_journal(1_000_000)["account_events"]
-    chunks: list[list[Any]] = []
-    kernel.wal_journal_blocks(1, sink=chunks.append)
-    replayed = [row for blocks in chunks for b in blocks if b.table == "account_events" for row in b.tuples()]
-    assert replayed == live
+    live = rows_live_and_from_the_log(kernel, "account_events")
     cols = JOURNAL_COLUMNS["account_events"]
     charged = [(row[cols.index("event_id")], row[cols.index("fee_charged")]) for row in live]
     assert charged == [("st", pytest.approx(0.06)), ("ss", 0.2), ("st-again", None), ("fund", None)]
@@ -322,12 +318,7 @@ def test_the_log_gives_back_a_settlement_at_the_predicted_fee_and_what_it_charge
     assert kernel.on_account_event(stands).accepted
     account = kernel.account()
     assert account["k_unsettled_fees"] == 0.0
-    kernel.wal_sync()
-    live = kernel.drain_journal(1_000_000)["account_events"]
-    chunks: list[list[Any]] = []
-    kernel.wal_journal_blocks(1, sink=chunks.append)
-    replayed = [row for blocks in chunks for b in blocks if b.table == "account_events" for row in b.tuples()]
-    assert replayed == live
+    live = rows_live_and_from_the_log(kernel, "account_events")
     cols = JOURNAL_COLUMNS["account_events"]
     ((row),) = live
     assert (row[cols.index("fee")], row[cols.index("fee_charged")]) == (0.0, pytest.approx(predicted))
