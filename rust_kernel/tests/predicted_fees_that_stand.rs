@@ -29,10 +29,9 @@ fn two_fills_waiting() -> Kernel {
     k
 }
 
-/// The entry of 1 `asset` at `price` on `slot` and its whole fill, trade "123", no fee: the
-/// inputs, the intent applied already (its order's id is the kernel's).
-fn fill_of(k: &mut Kernel, slot: i64, asset: &str, price: f64) -> Vec<KernelInput> {
-    let intent = Intent::new(
+/// The long entry of 1 `asset` at `price` on `slot`, intent "i{slot}" of trade "t{slot}".
+fn entry(slot: i64, asset: &str, price: f64) -> Intent {
+    Intent::new(
         &format!("i{slot}"),
         &format!("t{slot}"),
         slot,
@@ -41,8 +40,13 @@ fn fill_of(k: &mut Kernel, slot: i64, asset: &str, price: f64) -> Vec<KernelInpu
         KernelCommandType::Enter,
         price,
         1.0,
-    );
-    let order = k.process_intent(&intent).submit.unwrap();
+    )
+}
+
+/// The entry of 1 `asset` at `price` on `slot` and its whole fill, trade "123", no fee: the
+/// inputs, the intent applied already (its order's id is the kernel's).
+fn fill_of(k: &mut Kernel, slot: i64, asset: &str, price: f64) -> Vec<KernelInput> {
+    let order = k.process_intent(&entry(slot, asset, price)).submit.unwrap();
     let mut fill = VenueEvent::new(
         &format!("e{slot}"),
         KernelEventKind::Fill,
@@ -254,17 +258,7 @@ fn a_self_trades_other_side_settled_before_its_fill_is_held_after_one_side_stand
 fn a_predicted_fee_standing_held_for_a_fill_booked_without_its_id_settles_it_once_a_resend_names_it(
 ) {
     let mut k = kernel(1);
-    let intent = Intent::new(
-        "i0",
-        "t0",
-        0,
-        "BTC",
-        TradeSide::Long,
-        KernelCommandType::Enter,
-        50_000.0,
-        1.0,
-    );
-    let order = k.process_intent(&intent).submit.unwrap();
+    let order = k.process_intent(&entry(0, "BTC", 50_000.0)).submit.unwrap();
     let mut fill = VenueEvent::new("e0", KernelEventKind::Fill, &order.client_order_id);
     (fill.price, fill.size, fill.filled_size, fill.timestamp) = (50_000.0, 1.0, 1.0, 1_000.0);
     assert!(k.on_venue_event(&fill).accepted);
@@ -294,17 +288,11 @@ fn a_predicted_fee_standing_replays_from_the_log_to_the_same_account() {
         let dir = tempfile::tempdir().unwrap();
         let (mut log, mut k) = open_log(dir.path(), "stands", every);
         record(&mut k, &mut log, KernelInput::SeedCapital(100_000.0));
-        let intent = Intent::new(
-            "i0",
-            "t0",
-            0,
-            "BTC",
-            TradeSide::Long,
-            KernelCommandType::Enter,
-            50_000.0,
-            1.0,
+        record(
+            &mut k,
+            &mut log,
+            KernelInput::Intent(entry(0, "BTC", 50_000.0)),
         );
-        record(&mut k, &mut log, KernelInput::Intent(intent));
         // Held before its fill, and the exchange's fee beside it (a self-trade's other side).
         for ev in [
             stands("s1", "123", "BTC"),

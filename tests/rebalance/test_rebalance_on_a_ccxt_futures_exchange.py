@@ -115,11 +115,8 @@ _GATE_FUTURES_ACCOUNT = {
 }  # fmt: skip
 
 
-def test_a_gate_futures_balance_is_the_accounts_total_and_the_venue_says_it_leaves_out_the_pnl(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """ccxt's Gate balance is the futures account's ``total`` alone, the ``unrealised_pnl`` Gate
-    states beside it left out: the venue says so, and the rebalance warns as on Bybit."""
+def _gate_linear_venue(monkeypatch: pytest.MonkeyPatch) -> CcxtVenue:
+    """A Gate USDT-perpetual venue offline: ccxt's own parsing of the answers a test gives it."""
     monkeypatch.setenv("DITA_TEST_GATE_KEY", "key")
     monkeypatch.setenv("DITA_TEST_GATE_SECRET", "secret")
     venue = CcxtVenue(
@@ -129,6 +126,15 @@ def test_a_gate_futures_balance_is_the_accounts_total_and_the_venue_says_it_leav
         secret_env="DITA_TEST_GATE_SECRET",
     )
     venue._exchange.set_markets([dict(_GATE_SWAP)])
+    return venue
+
+
+def test_a_gate_futures_balance_is_the_accounts_total_and_the_venue_says_it_leaves_out_the_pnl(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """ccxt's Gate balance is the futures account's ``total`` alone, the ``unrealised_pnl`` Gate
+    states beside it left out: the venue says so, and the rebalance warns as on Bybit."""
+    venue = _gate_linear_venue(monkeypatch)
     venue._exchange.load_unified_status = lambda params=None: None  # a classic account
     venue._exchange.privateFuturesGetSettleAccounts = lambda request, params=None: dict(_GATE_FUTURES_ACCOUNT)
     assert venue.balances() == {"USDT": pytest.approx(12.51345151332)}
@@ -151,15 +157,7 @@ def test_a_gate_unified_accounts_balance_on_a_linear_venue_is_refused_naming_the
 ) -> None:
     """On a unified account ccxt reads unified/accounts, and on a swap venue takes the account's
     assets in USD for one balance of no currency: refused, not a currency named 'None'."""
-    monkeypatch.setenv("DITA_TEST_GATE_KEY", "key")
-    monkeypatch.setenv("DITA_TEST_GATE_SECRET", "secret")
-    venue = CcxtVenue(
-        exchange="gate",
-        market_type="linear",
-        api_key_env="DITA_TEST_GATE_KEY",
-        secret_env="DITA_TEST_GATE_SECRET",
-    )
-    venue._exchange.set_markets([dict(_GATE_SWAP)])
+    venue = _gate_linear_venue(monkeypatch)
     venue._exchange.options["unifiedAccount"] = True  # what ccxt's load_unified_status sets for mode 2
     venue._exchange.privateUnifiedGetAccounts = lambda request, params=None: dict(_GATE_UNIFIED_ACCOUNT)
     said = "gate-linear: ccxt's balance names no currency (total 230.94621713): the account is a Gate unified"
