@@ -56,7 +56,7 @@ impl OutcomeColumns {
         self.state.push(out.state.code());
         self.diagnostic_code.push(out.diagnostic_code.code());
         self.severity.push(out.severity.code());
-        self.submitted.push(outcome.order.is_some());
+        self.submitted.push(outcome.inner.submit.is_some());
         // The fills the venue answered with: how many, their size and their size-weighted
         // price (NaN when none), summed in the order the outcome lists them.
         let (mut fills, mut size, mut notional) = (0u32, 0.0, 0.0);

@@ -160,7 +160,7 @@ impl PyKernel {
         let mut out = KernelOutcome::ok(-1, Id::default(), TradeStage::Idle, this.core.seq());
         out.details
             .push(("open_positions", Detail::I64(open as i64)));
-        Ok(PyOutcome::new(out, None, this.control_at_input()))
+        Ok(PyOutcome::new(out, this.control_at_input()))
     }
 
     /// Replaces every slot from saved slot dicts (as `slots()` returns them). All are
@@ -253,6 +253,6 @@ impl PyKernel {
         let seq = this.core.seq();
         let out = this.core.on_account_event(&event.get().inner);
         this.log_input_ref(seq, InputRef::AccountEvent(&event.get().inner))?;
-        Ok(PyOutcome::new(out, None, this.control_at_input()))
+        Ok(PyOutcome::new(out, this.control_at_input()))
     }
 }

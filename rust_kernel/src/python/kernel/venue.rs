@@ -197,12 +197,11 @@ impl PyKernel {
     ) -> PyResult<()> {
         let py = slf.py();
         let out = &mut outcome.inner;
-        // The order sent is the outcome's `order`, for Python to read.
-        outcome.order = out.submit.take();
+        // The order sent stays the outcome's `submit`, for Python to read as its `order`.
         let cancels = std::mem::take(&mut out.cancels);
         outcome.control = this.control_at_input();
         outcome.answers = None;
-        if outcome.order.is_none() && cancels.is_empty() {
+        if out.submit.is_none() && cancels.is_empty() {
             return Ok(());
         }
         // Counted while the input still holds the kernel, so `close_core` cannot slip in
@@ -212,7 +211,7 @@ impl PyKernel {
         drop(this);
         // Made only when an answer tells more than the kernel keeps: most tell nothing.
         let facts = &mut outcome.answers;
-        if let Some(order) = &outcome.order {
+        if let Some(order) = &out.submit {
             match venue.call(py, "submit", order)? {
                 Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, out, facts)?,
                 Err(msg) => venue_raised(out, "submit_outcome", msg),

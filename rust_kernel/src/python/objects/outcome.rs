@@ -2,7 +2,7 @@
 
 use super::venue_event::EventExtras;
 use super::{PyVenueEvent, PyVenueOrder};
-use crate::model::{KernelOutcome, KernelTransition, VenueEvent, VenueOrder};
+use crate::model::{KernelOutcome, KernelTransition, VenueEvent};
 use crate::python::convert::details::{details_to_py, transition_details_to_py};
 use crate::python::convert::enums::trade_side_of;
 use crate::python::convert::time::datetime_of;
@@ -102,8 +102,8 @@ impl PyTransition {
 
 #[pyclass(name = "KernelOutcome", module = "dita._kernel", frozen)]
 pub struct PyOutcome {
+    /// Its `submit` is the order the input sent the venue, Python's `order`.
     pub inner: KernelOutcome,
-    pub order: Option<VenueOrder>,
     pub control: ControlAtInput,
     /// What the venue's answers told beyond what the kernel keeps; None for most (boxed: an
     /// outcome past 512 bytes leaves Python's small-object allocator, a cost on every call).
@@ -128,13 +128,12 @@ impl PyOutcome {
             mode: ControlMode::Live,
             verbosity: Verbosity::Normal,
         };
-        Self::new(KernelOutcome::blank(), None, control)
+        Self::new(KernelOutcome::blank(), control)
     }
 
-    pub fn new(inner: KernelOutcome, order: Option<VenueOrder>, control: ControlAtInput) -> Self {
+    pub fn new(inner: KernelOutcome, control: ControlAtInput) -> Self {
         PyOutcome {
             inner,
-            order,
             control,
             answers: None,
         }
@@ -166,7 +165,8 @@ impl PyOutcome {
     /// The side of the trade of the order this input sent or cancelled under `client_order_id`.
     fn trade_side_of_order(&self, client_order_id: &Id) -> Option<TradeSide> {
         if let Some(o) = self
-            .order
+            .inner
+            .submit
             .as_ref()
             .filter(|o| o.client_order_id == *client_order_id)
         {
@@ -289,7 +289,8 @@ impl PyOutcome {
     }
     #[getter]
     fn order(&self, py: Python<'_>) -> PyResult<Option<Py<PyVenueOrder>>> {
-        self.order
+        self.inner
+            .submit
             .as_ref()
             .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
             .transpose()
