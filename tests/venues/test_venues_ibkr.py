@@ -1135,15 +1135,40 @@ def test_an_error_about_an_order_inside_its_listing_leaves_it_in_question_until_
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
+@pytest.mark.parametrize("read_by", ["a poll", "open_orders"])
+def test_an_error_about_an_order_read_with_its_listings_end_leaves_it_in_question(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], read_by: str
+) -> None:
+    """TWS lists the order working, errs about it (ib_async: Cancelled) and ends the listing,
+    all read at once: the error is counted before the listing settles anything."""
+    venue = make_venue()
+    kernel, coid, asked = put_in_question(tws, venue)
+    listing_held(tws, venue, asked)
+    answer = (tws.listed_open_orders, lambda: tws.error(coid, *ROUTED, ends=False), tws.open_orders_end)
+    if read_by == "a poll":
+        for said in answer:
+            said()
+        time.sleep(0.3)  # ib_async reads the three before the venue polls
+    else:
+        answered_in(0.3, *answer)
+        venue.open_orders()
+    assert venue.poll_events() == []
+    polled_until_listed(venue, tws, asked + 2)  # asked again for the order in question since
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
 def test_open_orders_waiting_for_a_polls_listing_tws_never_answers_is_unavailable_then_asks_its_own(
-    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     venue = make_venue(connect_timeout_s=0.5)
     _, coid, asked = put_in_question(tws, venue)
     polled_until_listed(venue, tws, asked + 1)  # muted: TWS never answers it
     with pytest.raises(VenueUnavailable, match=re.escape("TWS has not listed its open orders within 0.5 s")):
         venue.open_orders()
+    # Given up as a poll gives one up: the polls ask again 0.5 s later, its late end come first.
+    assert until(venue.poll_events, 1, timeout=0.3) == []
     assert listings_asked(tws) == asked + 1
+    assert "TWS did not list its orders within 0.5 s (TimeoutError); asked again in 0.5 s" in caplog.text
     tws.mute_open_orders = False
     assert [o.client_order_id for o in venue.open_orders()] == [coid]
     assert listings_asked(tws) == asked + 2

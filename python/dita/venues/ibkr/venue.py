@@ -82,6 +82,15 @@ class _Listing:
         failed = self.answer.exception()
         return type(failed).__name__ if failed is not None else ""
 
+    def settles(self) -> list[IbkrOrder]:
+        """The orders it settles, once TWS listed in full and the errors heard with the listing
+        were read: those in question when it was asked and not put in question again since (an
+        error TWS sent after listing one, ib_async then marking it Cancelled, waits for the next
+        listing)."""
+        return [
+            o for o, times in self.questioned if o.times_questioned == times and o.in_question and not o.ended
+        ]
+
 
 class IbkrVenue:
     """``IbkrVenue(contracts={"AAPL": {"symbol": "AAPL"}}, host=..., port=..., client_id=...,
@@ -343,7 +352,7 @@ class IbkrVenue:
         heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
         if listed is not None:
-            events += self._reporter.unlisted(heard, listed)
+            events += self._reporter.unlisted(heard, listed.settles())
         if not self._relist_due:  # a reconnect's listing may hold the reports missed meanwhile
             self._reporter.settle_overdue()
         for coid in [c for c, o in self._orders.items() if o.settled]:
@@ -376,52 +385,52 @@ class IbkrVenue:
         return _Listing(self._conn.start(listing), now, questioned, executions)
 
     def _drop_listing(self) -> None:
-        """Give up the listing on its way, asked again at the next poll: ib_async answers only
-        the latest of two listings asked at once."""
+        """Give up the listing on its way: ib_async answers only the latest of two listings asked
+        at once."""
         if self._listing is not None:
             self._listing.answer.cancel()
             self._listing = None
-            self._next_listing = 0.0
 
-    def _listed(self) -> list[IbkrOrder] | None:
-        """The orders in question when TWS was asked, once it listed its open orders in full; None
-        while it has not. One put in question again since (an error TWS may have sent after
-        listing it) waits for the next listing. ib_async's own listing at the connect goes on past
-        one that timed out, and an order missing from a cut listing is not over. One not given
-        within ``connect_timeout_s`` is asked again ``_LIST_AGAIN_S`` later, twice as late after
-        each unanswered in a row (up to ``_LIST_AGAIN_MAX_S``); the first of a row is said at
-        WARNING, the others at DEBUG."""
+    def _listed(self) -> _Listing | None:
+        """The listing on its way once TWS listed its open orders in full (``_Listing.settles``);
+        None while it has not. ib_async's own listing at the connect goes on past one that timed
+        out, and an order missing from a cut listing is not over. One not given within
+        ``connect_timeout_s`` is given up (``_unanswered``)."""
         listing = self._listing
         if listing is None:
             return None
         now = self._monotonic()
-        timeout = self.settings.connect_timeout_s
-        why = listing.unanswered(now, timeout)
+        why = listing.unanswered(now, self.settings.connect_timeout_s)
         if why is None:
             return None
-        self._listing = None
         if why:
-            doublings = min(self._unanswered_listings, _LIST_AGAIN_DOUBLINGS)
-            wait = min(_LIST_AGAIN_S * 2.0**doublings, _LIST_AGAIN_MAX_S)
-            self._unanswered_listings += 1
-            log.log(
-                logging.WARNING if self._unanswered_listings == 1 else logging.DEBUG,
-                "%s: TWS did not list its orders within %g s (%s); asked again in %g s, then less"
-                " often up to every %g s while it does not (%d unanswered in a row)",
-                self.name, timeout, why, wait, _LIST_AGAIN_MAX_S, self._unanswered_listings,
-            )  # fmt: skip
-            self._next_listing = now + wait
+            self._unanswered(why, now)
             return None
+        self._listing = None
         self._end_unanswered_row()
         if listing.executions:
             self._relist_due = False
             # TWS may send the listing's commission reports after the executions' end.
             self._reporter.restart_commission_waits()
-        return [
-            o
-            for o, times in listing.questioned
-            if o.times_questioned == times and o.in_question and not o.ended
-        ]
+        return listing
+
+    def _unanswered(self, why: str, now: float) -> None:
+        """Give up the listing on its way, TWS not having listed in time (``why``): asked again
+        ``_LIST_AGAIN_S`` later, twice as late after each unanswered in a row (up to
+        ``_LIST_AGAIN_MAX_S``), so a late end of it comes before the next is asked and is not
+        taken for the next's; the first of a row is said at WARNING, the others at DEBUG."""
+        self._drop_listing()
+        timeout = self.settings.connect_timeout_s
+        doublings = min(self._unanswered_listings, _LIST_AGAIN_DOUBLINGS)
+        wait = min(_LIST_AGAIN_S * 2.0**doublings, _LIST_AGAIN_MAX_S)
+        self._unanswered_listings += 1
+        log.log(
+            logging.WARNING if self._unanswered_listings == 1 else logging.DEBUG,
+            "%s: TWS did not list its orders within %g s (%s); asked again in %g s, then less"
+            " often up to every %g s while it does not (%d unanswered in a row)",
+            self.name, timeout, why, wait, _LIST_AGAIN_MAX_S, self._unanswered_listings,
+        )  # fmt: skip
+        self._next_listing = now + wait
 
     def _end_unanswered_row(self) -> None:
         """TWS listed its orders: the next listing it leaves unanswered starts a new row (asked
@@ -603,7 +612,7 @@ class IbkrVenue:
         try:
             self._listing.answer.result(timeout)
         except (TimeoutError, ConnectionError) as exc:
-            self._drop_listing()
+            self._unanswered(type(exc).__name__, self._monotonic())
             raise VenueUnavailable(
                 f"{self.name}: {unanswered} within {timeout:g} s ({type(exc).__name__})"
             ) from exc
