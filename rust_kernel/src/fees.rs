@@ -148,6 +148,14 @@ impl Liquidity {
             Liquidity::Taker => "TAKER",
         }
     }
+
+    /// The liquidity of a trade's other side: a maker's order met a taker's, and the reverse.
+    pub fn other_side(self) -> Liquidity {
+        match self {
+            Liquidity::Maker => Liquidity::Taker,
+            Liquidity::Taker => Liquidity::Maker,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

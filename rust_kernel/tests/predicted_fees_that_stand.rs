@@ -274,6 +274,98 @@ fn a_predicted_fee_standing_held_for_a_fill_booked_without_its_id_settles_it_onc
     assert!(k.early_settlements().0.is_empty());
 }
 
+/// Books 1 BTC at 50,000 on `slot` as fill "123", taking `liquidity`: its fee predicted at 10
+/// for a maker (0.02 %), 25 for a taker (0.05 %).
+fn book_btc_as(k: &mut Kernel, slot: i64, liquidity: &str) -> KernelOutcome {
+    let mut inputs = fill_of(k, slot, "BTC", 50_000.0);
+    let KernelInput::VenueEvent(fill) = &mut inputs[0] else {
+        unreachable!("fill_of gives the fill")
+    };
+    fill.metadata
+        .insert("liquidity".into(), MetaValue::Str(liquidity.into()));
+    let out = k.apply(&inputs[0]).unwrap();
+    assert!(out.accepted, "{out:?}");
+    out
+}
+
+#[test]
+fn a_self_trades_two_sides_held_one_standing_settle_each_side_by_its_own_prediction() {
+    // The maker's side (predicted 10) settled at the exchange's fee, near it or not exactly
+    // it; the taker's (predicted 25) standing. Either settlement first, either fill first.
+    for maker_fee in [10.0, 9.5] {
+        for exchange_first in [true, false] {
+            for maker_first in [true, false] {
+                let case = format!("{maker_fee} {exchange_first} {maker_first}");
+                let mut k = kernel(2);
+                let exchange = settle("s1", "123", "BTC", maker_fee, 1_001.0);
+                let standing = stands("s2", "123", "BTC");
+                let held = if exchange_first {
+                    [exchange, standing]
+                } else {
+                    [standing, exchange]
+                };
+                for ev in held {
+                    let out = k.on_account_event(&ev);
+                    assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+                }
+                let order = if maker_first {
+                    [(0, "maker"), (1, "taker")]
+                } else {
+                    [(1, "taker"), (0, "maker")]
+                };
+                for (slot, liquidity) in order {
+                    book_btc_as(&mut k, slot, liquidity);
+                }
+                assert!(
+                    close(k.slots()[0].fees_paid, maker_fee),
+                    "{case}: {:?}",
+                    k.slots()[0]
+                );
+                assert!(
+                    close(k.slots()[1].fees_paid, 25.0),
+                    "{case}: {:?}",
+                    k.slots()[1]
+                );
+                assert!(close(k.account.k_unsettled_fees, 0.0), "{case}");
+                assert!(k.early_settlements().0.is_empty(), "{case}");
+                // The maker's calibration learned the maker's fee; the taker's, nothing.
+                assert!(
+                    close(k.fees.maker.ratio, maker_fee / 10.0),
+                    "{case}: {:?}",
+                    k.fees
+                );
+                assert_eq!(k.fees.taker.samples, 0, "{case}: {:?}", k.fees);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_self_trades_maker_side_booked_without_its_id_takes_the_exchanges_fee_once_a_resend_names_it() {
+    let mut k = kernel(2);
+    let order = k.process_intent(&entry(0, "BTC", 50_000.0)).submit.unwrap();
+    let mut fill = VenueEvent::new("e0", KernelEventKind::Fill, &order.client_order_id);
+    (fill.price, fill.size, fill.filled_size, fill.timestamp) = (50_000.0, 1.0, 1.0, 1_000.0);
+    fill.metadata
+        .insert("liquidity".into(), MetaValue::Str("maker".into()));
+    assert!(k.on_venue_event(&fill).accepted);
+    for ev in [
+        settle("s1", "123", "BTC", 9.5, 1_001.0),
+        stands("s2", "123", "BTC"),
+    ] {
+        let out = k.on_account_event(&ev);
+        assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+    }
+
+    fill.fill_id = id("123");
+    let out = k.on_venue_event(&fill);
+    assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s1"))));
+    book_btc_as(&mut k, 1, "taker");
+    assert!(close(k.slots()[0].fees_paid, 9.5), "{:?}", k.slots()[0]);
+    assert!(close(k.slots()[1].fees_paid, 25.0), "{:?}", k.slots()[1]);
+    assert!(close(k.account.k_unsettled_fees, 0.0));
+}
+
 /// Applies `input` live and records it, as the bindings do; its outcome.
 fn record(k: &mut Kernel, log: &mut KernelLog, input: KernelInput) -> KernelOutcome {
     let out = k.apply(&input).unwrap();
@@ -293,10 +385,11 @@ fn a_predicted_fee_standing_replays_from_the_log_to_the_same_account() {
             &mut log,
             KernelInput::Intent(entry(0, "BTC", 50_000.0)),
         );
-        // Held before its fill, and the exchange's fee beside it (a self-trade's other side).
+        // Held before its fill (a taker's, predicted 25), and the exchange's fee beside it: a
+        // self-trade's other side, a maker's (predicted 10).
         for ev in [
             stands("s1", "123", "BTC"),
-            settle("s2", "123", "BTC", 20.0, 1_002.0),
+            settle("s2", "123", "BTC", 10.0, 1_002.0),
         ] {
             let out = record(&mut k, &mut log, KernelInput::AccountEvent(ev));
             assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));

@@ -175,10 +175,10 @@ impl Kernel {
         let mut settled = Details::new();
         let mut fee = fee;
         if !self.early_settlements.held.is_empty() {
-            if let Some(charged) =
-                self.settle_held_settlement(ev, sid, qty, fee, partly, &mut settled)
+            if let Some(settled_at) =
+                self.settle_held_settlement(ev, sid, qty, charged, partly, &mut settled)
             {
-                fee = charged;
+                fee = settled_at;
             }
         }
         BookedFill {
@@ -323,7 +323,8 @@ impl Kernel {
     }
 
     /// The settlement held for the fill `ev` just booked on slot `sid` (`qty` of it, charged
-    /// `fee`), if one came before it: settled, saying so in `settled`. What it charged.
+    /// `fee`, taking `liquidity`), if one came before it: settled, saying so in `settled`.
+    /// What it charged.
     #[cold]
     #[inline(never)]
     pub(super) fn settle_held_settlement(
@@ -331,19 +332,27 @@ impl Kernel {
         ev: &VenueEvent,
         sid: usize,
         qty: f64,
-        fee: f64,
+        (fee, liquidity): (f64, Liquidity),
         partly: bool,
         settled: &mut Details,
     ) -> Option<f64> {
         let predicted = ev.fee.is_none();
         // The fee of the whole report, as its settlement states it.
-        let whole = match ev.fee {
-            Some(f) => f,
-            None if partly && qty > 0.0 => fee * ev.size / qty,
-            None => fee,
+        let (whole, size) = match ev.fee {
+            Some(f) => (f, ev.size),
+            None if partly && qty > 0.0 => (fee * ev.size / qty, ev.size),
+            None => (fee, qty),
         };
+        // A self-trade's other side took the other liquidity: its prediction for the report.
+        let other_side = self.fees.predict(ev.price, size, liquidity.other_side());
         let asset = self.slots[sid].asset.clone();
-        self.settle_early(ev.fill_key(), &asset, predicted, whole, settled)
+        self.settle_early(
+            ev.fill_key(),
+            &asset,
+            predicted,
+            (whole, other_side),
+            settled,
+        )
     }
 
     /// What follows a fill booked on slot `sid`: the slot's commitment (the position at its

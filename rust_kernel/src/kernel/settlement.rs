@@ -411,22 +411,39 @@ impl EarlySettlements {
 
     /// Takes out the settlement held for the fill `fill_id` of `asset` just booked: the one
     /// naming that asset, else one naming none. Searched from the newest: one that came
-    /// before its fill came just before. Of two (a self-trade's sides), the one
-    /// whose fee is nearest `fee`, the fill's (its whole report's).
-    pub(super) fn take(&mut self, fill_id: &Id, asset: &str, fee: f64) -> Option<EarlySettlement> {
+    /// before its fill came just before. Of two (a self-trade's sides), the one whose fee is
+    /// nearest `fee`, the fill's (its whole report's); of one at the exchange's fee and one
+    /// saying the prediction stands, the exchange's when its fee is as near `fee` as
+    /// `other_side_fee` (the other side's prediction) or nearer, else the standing one.
+    pub(super) fn take(
+        &mut self,
+        fill_id: &Id,
+        asset: &str,
+        fee: f64,
+        other_side_fee: f64,
+    ) -> Option<EarlySettlement> {
         let i = self
             .position(fill_id, asset)
             .or_else(|| self.position(fill_id, ""))?;
-        let named = &self.held[i].asset;
-        // One saying the prediction stands is at the fill's fee.
-        let off = |s: &EarlySettlement| s.settled_fee().exchange().map_or(0.0, |f| (f - fee).abs());
-        // The other side's, older, nearer the fill's fee.
+        let (named, newer) = (&self.held[i].asset, self.held[i].settled_fee().exchange());
+        // The exchange's fee is this side's when it is no further from this side's prediction
+        // than from the other side's: a standing prediction says nothing of which side it is.
+        let this_sides = |f: f64| (f - fee).abs() <= (f - other_side_fee).abs();
+        let older_is_this_sides = |older: Option<f64>| match (older, newer) {
+            // Two exchange fees: the nearer this fill's, the newer of equals.
+            (Some(a), Some(b)) => (a - fee).abs() < (b - fee).abs(),
+            (Some(f), None) => this_sides(f),
+            (None, Some(f)) => !this_sides(f),
+            // Two held for a fill are of different fees.
+            (None, None) => false,
+        };
+        // The other side's, older, when it is this fill's.
         let i = self
             .held
             .iter()
             .take(i)
             .rposition(|s| s.fill_id == *fill_id && s.asset == *named)
-            .filter(|&j| off(&self.held[j]) < off(&self.held[i]))
+            .filter(|&j| older_is_this_sides(self.held[j].settled_fee().exchange()))
             .unwrap_or(i);
         let s = self.held.remove(i)?;
         self.unindex(fill_id);
@@ -756,10 +773,12 @@ impl Kernel {
         fill_key: &Id,
         asset: &str,
         predicted: bool,
-        fee: f64,
+        (fee, other_side_fee): (f64, f64),
         details: &mut Details,
     ) -> Option<f64> {
-        let s = self.early_settlements.take(fill_key, asset, fee)?;
+        let s = self
+            .early_settlements
+            .take(fill_key, asset, fee, other_side_fee)?;
         if !predicted {
             details.push(("unapplied_settlement", Detail::Id(s.event_id)));
             return None;
@@ -797,12 +816,19 @@ impl Kernel {
         };
         let waiting = self.unsettled.take(event_id).expect("it waits");
         let f = &waiting.first;
-        // The fee of the whole report, as its settlement states it.
-        let whole = if f.report_size > 0.0 && f.qty > 0.0 {
-            f.predicted_fee * f.report_size / f.qty
+        // The fee of the whole report, as its settlement states it, and of a self-trade's
+        // other side, which took the other liquidity.
+        let (whole, size) = if f.report_size > 0.0 && f.qty > 0.0 {
+            (f.predicted_fee * f.report_size / f.qty, f.report_size)
         } else {
-            f.predicted_fee
+            (f.predicted_fee, f.qty)
         };
+        let other_side = if f.liquidity_maker {
+            Liquidity::Taker
+        } else {
+            Liquidity::Maker
+        };
+        let other_side_whole = self.fees.predict(f.price, size, other_side);
         let fill_asset = f.asset;
         self.account.k_unsettled_fees -= waiting.predicted();
         self.remember_unsettled(fill_id.clone(), fingerprint(fill_id), waiting);
@@ -819,7 +845,10 @@ impl Kernel {
         let Some(asset) = self.early_settlements.asset_held_for(fill_id, fill_asset) else {
             return;
         };
-        let Some(s) = self.early_settlements.take(fill_id, &asset, whole) else {
+        let Some(s) = self
+            .early_settlements
+            .take(fill_id, &asset, whole, other_side_whole)
+        else {
             return;
         };
         let mut settled = Details::new();
