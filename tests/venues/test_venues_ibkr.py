@@ -1174,6 +1174,39 @@ def test_open_orders_waiting_for_a_polls_listing_tws_never_answers_is_unavailabl
     assert listings_asked(tws) == asked + 2
 
 
+def test_open_orders_inside_the_back_off_waits_it_out_and_takes_no_late_end_for_its_listings(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """A poll's listing given up, TWS sends it late: the order working, an error about it
+    (ib_async: Cancelled), then the end. ``open_orders()`` inside the polls' back-off waits it out,
+    so that end is not taken for its own listing's, and TWS's answer to its own settles the order."""
+    venue = make_venue(connect_timeout_s=0.5)
+    kernel, coid, asked = put_in_question(tws, venue)
+    polled_until_listed(venue, tws, asked + 1)  # muted: given up after 0.5 s
+    time.sleep(0.6)
+    assert venue.poll_events() == []
+    tws.listed_open_orders()
+    tws.error(coid, *ROUTED, ends=False)
+    assert until(venue.poll_events, 1, timeout=0.1) == []
+    tws.mute_open_orders, tws.hold_open_orders = False, True
+
+    def late_end_then_its_own_listing() -> None:
+        time.sleep(0.05)
+        tws.open_orders_end()  # the late end, inside the back-off
+        deadline = time.monotonic() + 5
+        while listings_asked(tws) < asked + 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.05)
+        tws.listed_open_orders()
+        tws.open_orders_end()
+
+    threading.Thread(target=late_end_then_its_own_listing, daemon=True).start()
+    assert [o.client_order_id for o in venue.open_orders()] == [coid]
+    assert listings_asked(tws) == asked + 2
+    assert venue.poll_events() == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
 def test_a_step_back_of_the_wall_clock_holds_no_listing_on_its_way(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:

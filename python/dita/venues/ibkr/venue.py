@@ -395,7 +395,7 @@ class IbkrVenue:
         """The listing on its way once TWS listed its open orders in full (``_Listing.settles``);
         None while it has not. ib_async's own listing at the connect goes on past one that timed
         out, and an order missing from a cut listing is not over. One not given within
-        ``connect_timeout_s`` is given up (``_unanswered``)."""
+        ``connect_timeout_s`` is given up (``_give_up_listing``)."""
         listing = self._listing
         if listing is None:
             return None
@@ -404,7 +404,7 @@ class IbkrVenue:
         if why is None:
             return None
         if why:
-            self._unanswered(why, now)
+            self._give_up_listing(why, now)
             return None
         self._listing = None
         self._end_unanswered_row()
@@ -414,7 +414,7 @@ class IbkrVenue:
             self._reporter.restart_commission_waits()
         return listing
 
-    def _unanswered(self, why: str, now: float) -> None:
+    def _give_up_listing(self, why: str, now: float) -> None:
         """Give up the listing on its way, TWS not having listed in time (``why``): asked again
         ``_LIST_AGAIN_S`` later, twice as late after each unanswered in a row (up to
         ``_LIST_AGAIN_MAX_S``), so a late end of it comes before the next is asked and is not
@@ -600,19 +600,30 @@ class IbkrVenue:
 
     def _ask_open_orders(self, unanswered: str) -> None:
         """Wait up to ``connect_timeout_s`` for TWS's open orders (after a reconnect the day's
-        executions too): the listing a poll asked when one is on its way, else one asked here,
-        read as a poll reads it (``_news``), so the orders in question end or work on here, their
-        events kept for ``poll_events``. A listing on its way is not asked again: ib_async ends
-        the latest listing asked at the first end TWS sends, the earlier listing's, which would
-        settle orders TWS has not listed since. VenueUnavailable saying ``unanswered`` when TWS
-        does not list them in time, as of any venue not reached; the listing is given up."""
+        executions too): the listing a poll asked when one is on its way, else one asked here
+        once the polls' back-off after a listing given up is over (``_give_up_listing``), read as
+        a poll reads it (``_news``), so the orders in question end or work on here, their events
+        kept for ``poll_events``. A listing on its way is not asked again: ib_async ends the
+        latest listing asked at the first end TWS sends, the earlier listing's, which would settle
+        orders TWS has not listed since. VenueUnavailable saying ``unanswered`` when TWS does not
+        list them in time, or the back-off outlasts ``connect_timeout_s``, as of any venue not
+        reached; the listing is given up."""
         timeout = self.settings.connect_timeout_s
         if self._listing is None:
+            # As for a poll: a listing given up gets its late end before the next is asked.
+            held = self._next_listing - self._monotonic()
+            if held > timeout:
+                raise VenueUnavailable(
+                    f"{self.name}: {unanswered}: TWS left {self._unanswered_listings} listings in a row"
+                    f" unanswered, the next asked in {held:.1f} s"
+                )
+            if held > 0:
+                time.sleep(held)
             self._listing = self._start_listing(self._monotonic())
         try:
             self._listing.answer.result(timeout)
         except (TimeoutError, ConnectionError) as exc:
-            self._unanswered(type(exc).__name__, self._monotonic())
+            self._give_up_listing(type(exc).__name__, self._monotonic())
             raise VenueUnavailable(
                 f"{self.name}: {unanswered} within {timeout:g} s ({type(exc).__name__})"
             ) from exc
