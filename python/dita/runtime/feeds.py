@@ -35,7 +35,7 @@ from dita.runtime.doubts import OrdersInDoubt
 from dita.runtime.lifecycle import Lifecycle
 from dita.runtime.owners import TradeOwners
 from dita.runtime.polling import VenuePolling
-from dita.runtime.strategies import StrategyHandle, StrategyStatus
+from dita.runtime.strategies import StrategyStatus
 from dita.runtime.venue_data import VenueDataHandOver
 from dita.runtime.venue_events import VenueEventIntake
 from dita.strategy import Bar, Quote
@@ -53,7 +53,7 @@ the feed yields it (a file replayed, a ticker polled, a stream)."""
 
 _INF = math.inf
 # Read once: an Enum member read from its class goes through the metaclass each time, about ten
-# times a plain name's cost, and ``_to_subscribers`` reads it for every strategy at every row.
+# times a plain name's cost, and ``_hand_out`` reads it for every strategy at every row.
 _RUNNING = StrategyStatus.RUNNING
 _PROGRESS_SECONDS = 0.25
 # Rows of columnar history made Python objects at a time: whole columns as lists would take 32
@@ -165,13 +165,7 @@ class FeedLoop:
             self._lifecycle.start()
         clock.advance(bar)
         self._bar_at[asset] = ts
-        errors = self._before_strategies(bar, ts)
-        callbacks = self._callbacks
-        subscribers = callbacks.bar_subscribers.get(asset)
-        if subscribers is None:
-            subscribers = callbacks.bar_subscribers[asset] = callbacks.subscribed(asset, "bars")
-        self._to_subscribers(subscribers, "on_bar", bar)
-        raise_first(errors)
+        self._hand_out(bar, asset, ts, "bars", "on_bar")
 
     def _on_quote(self, quote: Quote) -> None:
         if type(quote) is not Quote and not isinstance(quote, Quote):
@@ -204,18 +198,13 @@ class FeedLoop:
         if not self._lifecycle.started:
             self._lifecycle.start()
         clock.advance(quote)
-        errors = self._before_strategies(quote, ts)
-        callbacks = self._callbacks
-        subscribers = callbacks.quote_subscribers.get(asset)
-        if subscribers is None:
-            subscribers = callbacks.quote_subscribers[asset] = callbacks.subscribed(asset, "quotes")
-        self._to_subscribers(subscribers, "on_quote", quote)
-        raise_first(errors)
+        self._hand_out(quote, asset, ts, "quotes", "on_quote")
 
-    def _before_strategies(self, point: Bar | Quote, ts: float) -> list[Exception]:
-        """What a data point does before the strategies hear it: the hand-over to the venues
-        (or holding it back), the poll of the venues that report later, the settling of orders
-        in doubt. Each runs whatever the one before raised; the errors are returned, to be
+    def _hand_out(self, point: Bar | Quote, asset: str, ts: float, kind: str, callback: str) -> None:
+        """A checked data point's way through the runtime: handed to the venues (or held back
+        from them), the venues that report later polled, orders in doubt looked at, then heard
+        by each strategy subscribed to its ``kind`` still RUNNING (``callback``; one raising
+        goes to ERROR). Each step runs whatever the one before raised; the first error is
         raised once the strategies have heard the point: raised at once, a venue's failure on
         the point would hide it from every strategy, no fault of theirs."""
         errors: list[Exception] = []
@@ -238,12 +227,13 @@ class FeedLoop:
                 self._doubts.look(now)
             except Exception as exc:
                 errors.append(exc)
-        return errors
-
-    def _to_subscribers(
-        self, subscribers: list[tuple[StrategyHandle, Any]], callback: str, point: Bar | Quote
-    ) -> None:
-        """Each subscribed strategy still RUNNING hears ``point``; one raising goes to ERROR."""
+        callbacks = self._callbacks
+        # Looked up after the venues: a strategy stopped or added from a fill's ``on_fill``
+        # clears the cache, and is heard (or not) from this point on.
+        cache = callbacks.bar_subscribers if kind == "bars" else callbacks.quote_subscribers
+        subscribers = cache.get(asset)
+        if subscribers is None:
+            subscribers = cache[asset] = callbacks.subscribed(asset, kind)
         for handle, fn in subscribers:
             if handle.status is not _RUNNING:
                 continue  # stopped, paused or failed by an earlier callback of this data point
@@ -252,7 +242,9 @@ class FeedLoop:
                 if returned is not None:
                     refuse_returned_orders(callback, returned)
             except Exception as exc:
-                self._callbacks.fail(handle, callback, exc)
+                callbacks.fail(handle, callback, exc)
+        if errors:
+            raise errors[0]
 
     # -- driving it ----------------------------------------------------------------------
 
