@@ -5,6 +5,10 @@ with an error naming the field and value, before anything changes."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Container, Sequence
+from typing import Any
+
 from dita._numbers import is_finite, is_real
 from dita._text import shortened
 from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
@@ -12,6 +16,8 @@ from dita.strategy import Bar, Quote
 
 # The longest text the kernel takes as an id or asset name, in UTF-8 bytes.
 KERNEL_MAX_TEXT_BYTES = 1 << 20
+# Rows compared at a time by ``rows_passing_checks``: its temporary arrays stay small.
+_CHECK_BLOCK = 1 << 16
 
 
 def is_number(value: object) -> bool:
@@ -107,3 +113,44 @@ def _time_or_price_problem(
             # The venues would fill at it, and the kernel refuse the fill: the two apart.
             return f"{where}: {name} {value!r} is above the kernel's bound of {KERNEL_MAX:g}"
     return None
+
+
+def rows_passing_checks(kind: str, ts: Any, asset: Any, columns: Sequence[Any], named: Container[str]) -> int:
+    """How many leading rows of ``run_columns``'s columns pass the checks of ``on_bar`` (``kind``
+    "bars") or ``on_quote``, all but the time against the clock's (which moves as the rows are
+    taken), found on whole columns at once: a replay's rows then skip them one by one. Only
+    float64 arrays and a list or str array of asset names are read so (their rows are floats and
+    str); other columns give 0, every row checked as it comes. ``named``: the asset names the
+    runtime took data of (they passed)."""
+    # Not imported (the runtime does not import it), no column can be an array.
+    np = sys.modules.get("numpy")
+    if np is None or not all(
+        type(c) is np.ndarray and c.dtype == np.float64 and c.ndim == 1 for c in (ts, *columns)
+    ):
+        return 0
+    if type(asset) is list:
+        if set(map(type, asset)) - {str}:
+            return 0
+        names = set(asset)
+    elif type(asset) is np.ndarray and asset.dtype.kind == "U" and asset.ndim == 1:
+        names = set(np.unique(asset).tolist())
+    else:
+        return 0
+    if not all(name and (name in named or not asset_flaw(name)) for name in names):
+        return 0
+    n = len(ts)
+    for lo in range(0, n, _CHECK_BLOCK):
+        part = slice(lo, lo + _CHECK_BLOCK)
+        t = ts[part]
+        # As the rows' chained comparisons: a NaN fails each.
+        if kind == "bars":
+            open_, high, low, close, volume = (c[part] for c in columns)
+            ok = (t < np.inf) & (KERNEL_MIN_PRICE <= low) & (low <= open_) & (open_ <= high)
+            ok &= (high <= KERNEL_MAX) & (low <= close) & (close <= high) & (0 <= volume) & (volume < np.inf)
+        else:
+            bid, ask, bid_size, ask_size = (c[part] for c in columns)
+            ok = (t < np.inf) & (KERNEL_MIN_PRICE <= bid) & (bid <= ask) & (ask <= KERNEL_MAX)
+            ok &= (0 <= bid_size) & (bid_size < np.inf) & (0 <= ask_size) & (ask_size < np.inf)
+        if not ok.all():
+            return lo + int(np.argmin(ok))
+    return n

@@ -30,6 +30,7 @@ from dita.runtime.data_checks import (
     not_a,
     numbers_fit_floats,
     quote_problem,
+    rows_passing_checks,
 )
 from dita.runtime.doubts import OrdersInDoubt
 from dita.runtime.lifecycle import Lifecycle
@@ -153,6 +154,16 @@ class FeedLoop:
             )
         ):
             raise ValueError(bar_problem(bar, now))
+        self._on_checked_bar(bar)
+
+    def _on_checked_bar(self, bar: Bar) -> None:
+        """A bar whose fields passed the checks (of ``_on_bar``, or of ``run_columns`` on whole
+        columns): refused if earlier than the runtime's time, which moves as data is taken, or
+        handed already; else taken."""
+        asset, ts = bar[0], bar[1]
+        clock = self._clock
+        if not clock.data_time <= ts:
+            raise ValueError(bar_problem(bar, clock.data_time))
         if self._bar_at.get(asset) == ts:
             # The venues refuse it (their fills of its volume share would count twice): refused
             # after the strategies heard it, or, held back, taken, a row would be heard and
@@ -195,6 +206,15 @@ class FeedLoop:
             )
         ):
             raise ValueError(quote_problem(quote, now))
+        self._on_checked_quote(quote)
+
+    def _on_checked_quote(self, quote: Quote) -> None:
+        """A quote whose fields passed the checks (of ``_on_quote``, or of ``run_columns`` on
+        whole columns): refused if earlier than the runtime's time; else taken."""
+        asset, ts = quote[0], quote[1]
+        clock = self._clock
+        if not clock.data_time <= ts:
+            raise ValueError(quote_problem(quote, clock.data_time))
         if not self._lifecycle.started:
             self._lifecycle.start()
         clock.advance(quote)
@@ -306,7 +326,11 @@ class FeedLoop:
         if not (is_number(progress_every) and isinstance(progress_every, int) and progress_every > 0):
             raise ValueError(f"progress_every={progress_every!r} must be a positive whole number of rows")
         point_type: type[Bar] | type[Quote] = Bar if kind == "bars" else Quote
-        call, handle_one = ("on_bar", self._on_bar) if kind == "bars" else ("on_quote", self._on_quote)
+        call, handle_one, handle_checked = (
+            ("on_bar", self._on_bar, self._on_checked_bar)
+            if kind == "bars"
+            else ("on_quote", self._on_quote, self._on_checked_quote)
+        )
         fields = point_type._fields[2:]  # after asset and ts
         _check_sized("columns", columns, "a list of columns")
         if len(columns) != len(fields):
@@ -338,14 +362,19 @@ class FeedLoop:
         # tuple.__new__ makes each row its NamedTuple in C, where Bar(*row) runs a Python
         # frame; every row is as long as the type's fields (the columns counted above).
         points = map(partial(tuple.__new__, point_type), _rows_in_chunks(names, asset, ts, columns, n))
+        # Checked on whole arrays at once, the rows before ``checked`` skip the checks row by row
+        # (a tenth of a backtest's work); from the first one that fails them, each is checked.
+        checked = rows_passing_checks(kind, ts, asset, columns, self._clock.latest)
         done = 0
         # Rows between two calls of ``progress``: sized to take about a quarter second, from
         # one row up to ``progress_every`` (no clock is read per row).
         chunk = 1 if progress is not None else n
         while done < n:
-            stop = min(n, done + chunk)
+            stop = min(n, done + chunk, checked if done < checked else n)
             started = time.monotonic()
-            self._one_at_a_time(call, handle_one, islice(points, stop - done))
+            self._one_at_a_time(
+                call, handle_checked if done < checked else handle_one, islice(points, stop - done)
+            )
             if progress is not None:
                 took = time.monotonic() - started
                 progress(stop)
