@@ -975,13 +975,22 @@ def polled_until_listed(venue: IbkrVenue, tws: TwsServer, count: int, timeout: f
     assert listings_asked(tws) == count
 
 
-def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_said_once(
+def in_question_on_a_held_clock(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
-) -> None:
+) -> tuple[list[float], IbkrVenue, tuple[ExecutionKernel, str, int]]:
+    """A venue timed by ``now`` (moved by the test; listings time out after 1 s) with an order
+    put in question (``put_in_question``), logged at DEBUG: (``now``, the venue, what
+    ``put_in_question`` gives)."""
     caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
     now = [time.monotonic()]
     venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
-    kernel, coid, asked = put_in_question(tws, venue)
+    return now, venue, put_in_question(tws, venue)
+
+
+def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_said_once(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    now, venue, (kernel, coid, asked) = in_question_on_a_held_clock(tws, make_venue, caplog)
     polled_until_listed(venue, tws, asked + 1)
     said = "TWS did not list its orders"
     for count, wait in enumerate([0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0], 1):
@@ -1023,10 +1032,7 @@ def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_s
 def test_a_listing_unanswered_for_hours_is_asked_again_every_30_s_and_holds_up_no_poll_nor_submit(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
-    now = [time.monotonic()]
-    venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
-    *_, asked = put_in_question(tws, venue)
+    now, venue, (*_, asked) = in_question_on_a_held_clock(tws, make_venue, caplog)
     polled_until_listed(venue, tws, asked + 1)
     for _ in range(1030):  # past 2**1024, a float's most
         now[0] += 1.0
@@ -1046,10 +1052,7 @@ def test_a_listing_unanswered_for_hours_is_asked_again_every_30_s_and_holds_up_n
 def test_open_orders_listed_end_a_row_of_unanswered_listings_and_the_next_is_said_at_warning(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="dita.venues.ibkr")
-    now = [time.monotonic()]
-    venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=1.0)
-    _, coid, asked = put_in_question(tws, venue)
+    now, venue, (_, coid, asked) = in_question_on_a_held_clock(tws, make_venue, caplog)
     for count in (1, 2):
         polled_until_listed(venue, tws, asked + count)
         now[0] += 1.0
