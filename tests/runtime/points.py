@@ -1,6 +1,7 @@
 """Data points of one asset, ``AAA``, a minute apart: what the runtime's dispatch tests feed;
 the acknowledgement their hand-made venues give an order at submit; a venue filling in the
-parts a test names; and a strategy that buys once and keeps the fills it hears."""
+parts a test names; a strategy that buys once and keeps the fills it hears; and one that keeps
+every bar and quote it hears."""
 
 from __future__ import annotations
 
@@ -126,3 +127,18 @@ class FillsAsTold:
     def poll_events(self) -> list[VenueEvent]:
         events, self.queue = self.queue, []
         return events
+
+
+class Keeps(Strategy[Any]):
+    """Keeps every bar and quote it hears, in ``seen``."""
+
+    data = ("bars", "quotes")
+
+    def on_start(self) -> None:
+        self.seen: list[Bar | Quote] = []
+
+    def on_bar(self, bar: Bar) -> None:
+        self.seen.append(bar)
+
+    def on_quote(self, quote: Quote) -> None:
+        self.seen.append(quote)

@@ -12,8 +12,9 @@ import pytest
 
 from dita import ExecutionKernel
 from dita.runtime import TradingRuntime
-from dita.strategy import Bar, Quote, Strategy
 from dita.venues.paper import PaperVenue
+
+from .points import Keeps
 
 BARS = {
     "ts": [60.0, 120.0, 180.0, 240.0, 300.0],
@@ -32,26 +33,13 @@ QUOTES = {
 }
 
 
-class Hears(Strategy[Any]):
-    data = ("bars", "quotes")
-
-    def on_start(self) -> None:
-        self.points: list[Bar | Quote] = []
-
-    def on_bar(self, bar: Bar) -> None:
-        self.points.append(bar)
-
-    def on_quote(self, quote: Quote) -> None:
-        self.points.append(quote)
-
-
 def replay(kind: str, rows: dict[str, list[Any]], assets: Any, arrays: bool) -> tuple[list[Any], str, int]:
     """What a strategy heard, the error the replay raised ('' for none), the rows taken."""
     venue = PaperVenue(taker_rate=0.001, maker_rate=0.001, slippage_bps=0.0, bar_volume_share=1.0)
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="cols")
     kernel.set_seed_capital(10_000.0)
     runtime = TradingRuntime(kernel, [venue])
-    hears = Hears(name="h")
+    hears = Keeps(name="h")
     runtime.add_strategy(hears)
     runtime.start()
     ts, *columns = (np.array(c, dtype=np.float64) if arrays else list(c) for c in rows.values())
@@ -61,7 +49,7 @@ def replay(kind: str, rows: dict[str, list[Any]], assets: Any, arrays: bool) -> 
         error = str(exc)
     else:
         error = ""
-    return hears.points, error, runtime.data_points
+    return hears.seen, error, runtime.data_points
 
 
 SPOILED = [

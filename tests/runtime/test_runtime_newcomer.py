@@ -18,18 +18,7 @@ from dita.data import SAMPLE_BARS
 from dita.runtime import StrategyStatus, TradingRuntime
 from dita.strategy import Bar, Quote, Strategy
 
-
-class Keeps(Strategy[Any]):
-    data = ("bars", "quotes")
-
-    def on_start(self) -> None:
-        self.seen: list[Bar | Quote] = []
-
-    def on_bar(self, bar: Bar) -> None:
-        self.seen.append(bar)
-
-    def on_quote(self, quote: Quote) -> None:
-        self.seen.append(quote)
+from .points import Keeps
 
 
 def runtime(kernel_id: str) -> tuple[TradingRuntime, Keeps]:
