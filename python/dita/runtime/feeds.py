@@ -263,8 +263,7 @@ class FeedLoop:
                     refuse_returned_orders(callback, returned)
             except Exception as exc:
                 callbacks.fail(handle, callback, exc)
-        if errors:
-            raise errors[0]
+        raise_first(errors)
 
     # -- driving it ----------------------------------------------------------------------
 
