@@ -38,6 +38,17 @@ pub struct UnsettledFill {
     pub rate: PredictedRate,
 }
 
+impl UnsettledFill {
+    /// The liquidity the fill took, as its fee was predicted.
+    pub(super) fn liquidity(&self) -> Liquidity {
+        if self.liquidity_maker {
+            Liquidity::Maker
+        } else {
+            Liquidity::Taker
+        }
+    }
+}
+
 /// The fee rate a waiting fill was predicted at, as an f32 in the padding beside
 /// `liquidity_maker`: the queue of 100,000 waiting fills is what the kernel's cycle waits on
 /// memory for most, and an `Option<f64>` would make each of them 16 bytes larger. NaN while not
@@ -642,11 +653,7 @@ impl Kernel {
             details.push(("booked_qty", Detail::F64(f.qty)));
             details.push(("reported_qty", Detail::F64(whole)));
         }
-        let liq = if f.liquidity_maker {
-            Liquidity::Maker
-        } else {
-            Liquidity::Taker
-        };
+        let liq = f.liquidity();
         // Against the rate the fill was predicted at: a fee tier changed since would teach the
         // calibration the ratio of the two rates.
         let rate = f.rate.against(self.fees.rate(liq));
@@ -823,12 +830,7 @@ impl Kernel {
         } else {
             (f.predicted_fee, f.qty)
         };
-        let other_side = if f.liquidity_maker {
-            Liquidity::Taker
-        } else {
-            Liquidity::Maker
-        };
-        let other_side_whole = self.fees.predict(f.price, size, other_side);
+        let other_side_whole = self.fees.predict(f.price, size, f.liquidity().other_side());
         let fill_asset = f.asset;
         self.account.k_unsettled_fees -= waiting.predicted();
         self.remember_unsettled(fill_id.clone(), fingerprint(fill_id), waiting);
