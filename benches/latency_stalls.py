@@ -3,9 +3,11 @@ collector's passes and the strategy thread's context switches, for one configura
 
 ``python benches/latency_stalls.py CONFIG [RATE] [SECONDS]``: CONFIG names the parts on, joined
 by ``+``: ``alone``, ``wal`` (fsync=batch), ``journal`` (chDB at NORMAL), ``nogc`` (the collector
-off), e.g. ``wal+journal``. ``DITA_CHECKPOINT_EVERY`` sets ``wal_checkpoint_every`` (default
-1,000,000). One loop of RATE intents/s (default 50,000) for SECONDS (default 5) after a warm-up
-loop as long, ENTER and EXIT in turn on slot 0 with the default mock venue.
+off), ``perf`` (the slow calls' time off the CPU by cause, from the strategy thread's context
+switches as Linux ``perf`` records them: ``offcpu.py``), e.g. ``wal+journal+perf``.
+``DITA_CHECKPOINT_EVERY`` sets ``wal_checkpoint_every`` (default 1,000,000). One loop of RATE
+intents/s (default 50,000) for SECONDS (default 5) after a warm-up loop as long, ENTER and EXIT
+in turn on slot 0 with the default mock venue.
 
 Printed: the percentiles; the calls over 200 us, split into those mostly on the CPU (the
 thread's own work: an encoding, a copy) and those off it (preempted, or waiting), and how many
@@ -17,15 +19,19 @@ strategy thread's voluntary (waits) and involuntary (preemptions) context switch
 from __future__ import annotations
 
 import array
+import contextlib
 import gc
 import os
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+import offcpu
 from dita import ExecutionKernel, KernelIntent
 from dita.journal.clickhouse import ClickHouseJournal
 
@@ -88,6 +94,20 @@ def report(config: str, wall: np.ndarray, cpu: np.ndarray, at: np.ndarray, switc
     print(f"  strategy thread: {switches[0]} waits (voluntary switches), {switches[1]} preemptions")
 
 
+@contextlib.contextmanager
+def recorded(wanted: bool) -> Iterator[list[offcpu.OffCpu] | None]:
+    """The strategy thread's spells off the CPU over the block (filled when it ends), or None
+    when not wanted or perf cannot record here (said)."""
+    why = offcpu.available() if wanted else "not asked"
+    if why is None:
+        with offcpu.switches_of(threading.get_native_id()) as spells:
+            yield spells
+        return
+    if wanted:
+        print(f"  perf: not recorded, {why}")
+    yield None
+
+
 def main(argv: list[str]) -> int:
     config = argv[0] if argv else "alone"
     rate = float(argv[1]) if len(argv) > 1 else 50_000.0
@@ -110,10 +130,16 @@ def main(argv: list[str]) -> int:
         try:
             paced_loop(kernel, rate, seconds, 0)
             collections.clear()
-            before = context_switches()
-            wall, cpu, at = paced_loop(kernel, rate, seconds, 1 << 40)
-            after = context_switches()
+            with recorded("perf" in parts) as spells:
+                before = context_switches()
+                wall, cpu, at = paced_loop(kernel, rate, seconds, 1 << 40)
+                after = context_switches()
             report(config, wall, cpu, at, (after[0] - before[0], after[1] - before[1]))
+            if spells is not None:
+                slow = wall > SLOW_NS
+                print(f"  the slow calls' {wall[slow].sum() / 1e6:,.1f} ms, of it off the CPU (ms):")
+                for cause, ms in offcpu.causes(spells, at[slow], wall[slow]).items():
+                    print(f"    {ms:9,.1f}  {cause}")
             print(f"  journal rows dropped from the outbox: {kernel.stats()['journal_dropped']:,}")
         finally:
             kernel.close()
