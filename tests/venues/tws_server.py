@@ -146,11 +146,14 @@ class TwsServer:
         # open orders (busy); or never gets it (lost on its way: TWS says nothing, lists nothing).
         self.hold_next = False
         self.lose_next = False
-        # Set by a test: requests for the open orders go unanswered (a TWS busy after its restart).
+        # Set by a test: requests for the open orders go unanswered (a TWS busy after its restart)
+        # until one comes unmuted: TWS answers them in order, so that one's answer ends them too.
         self.mute_open_orders = False
         # Set by a test: requests for the open orders are held, answered when the test sends
         # their ``listed_open_orders`` and ``open_orders_end`` (a TWS slow with its listing).
         self.hold_open_orders = False
+        # The requests for the open orders of this connection not yet ended.
+        self._listings_unended = 0
         self.after_next: tuple[int, str] | None = None
         # Set by a test: a cancel meets a fill of this size and price first (the race).
         self.fill_before_cancel: tuple[float, float] | None = None
@@ -219,6 +222,7 @@ class TwsServer:
             with self._lock:
                 self._client = conn
                 self.connections += 1
+                self._listings_unended = 0
             self._send([self.version, time.strftime("%Y%m%d %H:%M:%S")])
             while True:
                 fields = self._message(reader)
@@ -272,9 +276,11 @@ class TwsServer:
                             c.exchange, c.currency, c.symbol, c.symbol, size, 0])  # fmt: skip
             self._send([POSITION_END, 1])
         elif kind == REQ_OPEN_ORDERS:
+            self._listings_unended += 1
             if not (self.mute_open_orders or self.hold_open_orders):
                 self.listed_open_orders()
-                self.open_orders_end()
+                while self._listings_unended:
+                    self.open_orders_end()
         elif kind == REQ_EXECUTIONS:
             req_id = int(f[2])
             for ex in self.book.executions:
@@ -295,8 +301,10 @@ class TwsServer:
                     self._order_status(order)
 
     def open_orders_end(self) -> None:
-        """The end of a listing of the open orders (it names no request)."""
-        self._send([OPEN_ORDER_END, 1])
+        """The end of a listing of the open orders (it names no request): of the earliest not ended."""
+        with self._lock:
+            self._listings_unended = max(self._listings_unended - 1, 0)
+            self._send([OPEN_ORDER_END, 1])
 
     def _by_con_id(self, con_id: int) -> Listed:
         return next(c for c in self.contracts.values() if c.con_id == con_id)
