@@ -1210,6 +1210,58 @@ def test_open_orders_inside_the_back_off_waits_it_out_and_takes_no_late_end_for_
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
+@pytest.mark.parametrize("given_up_by", ["a poll", "open_orders"])
+def test_a_listing_given_up_whose_end_comes_after_the_next_was_asked_settles_nothing_but_the_next_does(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture, given_up_by: str
+) -> None:
+    """TWS lists the order working, errs about it (ib_async: Cancelled), and ends that listing
+    only after the venue gave it up and asked the next: that end is the given-up listing's, and
+    the order, TWS having not listed it since, works on until the next listing's own end."""
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
+    venue = make_venue(connect_timeout_s=0.5)
+    kernel, coid, asked = put_in_question(tws, venue)
+    listing_held(tws, venue, asked)
+    tws.listed_open_orders()
+    tws.error(coid, *ROUTED, ends=False)
+    if given_up_by == "a poll":
+        time.sleep(0.6)
+        assert venue.poll_events() == []
+    else:
+        with pytest.raises(VenueUnavailable):
+            venue.open_orders()
+    assert "TWS did not list its orders within 0.5 s" in caplog.text
+    polled_until_listed(venue, tws, asked + 2)  # after the back-off
+    tws.open_orders_end()  # the given-up listing's
+    time.sleep(0.3)
+    assert venue.poll_events() == []
+    assert "not awaited (given up, or ib_async's at the connect)" in caplog.text
+    assert "not taken for the end of the 1 asked after it" in caplog.text
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    tws.listed_open_orders()
+    tws.open_orders_end()  # the next listing's own
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+    assert f"TWS lists order {coid} working: it works on" in caplog.text
+    assert listings_asked(tws) == asked + 2
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_an_end_of_open_orders_no_request_asked_for_is_said_and_the_next_listing_ends_at_its_own(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    venue = make_venue()
+    tws.open_orders_end()
+    time.sleep(0.2)
+    assert venue.poll_events() == []
+    assert "TWS ended a listing of its open orders no request asked for: not counted" in caplog.text
+    _, coid, asked = put_in_question(tws, venue, ends=True)
+    listing_held(tws, venue, asked)
+    time.sleep(0.2)
+    assert venue.poll_events() == []  # not ended by the end counted before it was asked
+    tws.open_orders_end()
+    (ended,) = until(venue.poll_events, 1)
+    assert (ended.kind.name, ended.venue_client_id) == ("CANCEL_ACK", coid)
+
+
 def test_a_step_back_of_the_wall_clock_holds_no_listing_on_its_way(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:

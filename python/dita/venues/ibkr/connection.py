@@ -1,11 +1,13 @@
 """ib_async's ``IB`` on an event loop of its own thread, and what it has heard, read as plain
 facts (``Heard``): the venue's threads never touch ib_async's objects while its loop changes
-them, they ask the loop thread for a copy."""
+them, they ask the loop thread for a copy. A listing of TWS's open orders ends at its own end
+(``OpenOrderListings``)."""
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -24,10 +26,13 @@ __all__ = [
     "FillHeard",
     "Heard",
     "IbkrConnection",
+    "OpenOrderListings",
     "OrderHeard",
 ]
 
 _T = TypeVar("_T")
+
+log = logging.getLogger("dita.venues.ibkr")
 
 # TWS's order statuses, named here once. An order ever in WORKING_STATUSES is one TWS worked,
 # acknowledged; PendingSubmit is not one, as ib_async gives it to an order it sends until TWS answers.
@@ -109,11 +114,19 @@ class IbkrConnection:
         )
         self._thread.start()
         self._errors: list[ErrorHeard] = []
+        self._listings = OpenOrderListings(settings.name)
         self.ib: Any = self.call(IB)
         self.call(self._listen)
 
     def _listen(self) -> None:
         self.ib.errorEvent += self._on_error
+        self.ib.disconnectedEvent += self._listings.disconnected
+        # Every request for open orders (ib_async's own at the connect too) and every end TWS
+        # sends are counted: an end names no request, and ib_async gives it to the latest asked.
+        client, wrapper = self.ib.client, self.ib.wrapper
+        client.reqOpenOrders = self._listings.counting_asks(client.reqOpenOrders)
+        client.reqAllOpenOrders = self._listings.counting_asks(client.reqAllOpenOrders)
+        wrapper.openOrderEnd = self._listings.counting_ends(wrapper.openOrderEnd)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: object = None) -> None:
         self._errors.append(ErrorHeard(req_id, code, message))
@@ -148,15 +161,21 @@ class IbkrConnection:
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop)
 
+    async def open_orders_listed(self) -> None:
+        """TWS's open orders asked, on the loop thread, and waited for to this request's own end."""
+        await self._listings.listed(self.ib.client.reqOpenOrders)
+
     def connect(self, account: str) -> None:
         s = self._settings
         fetch = StartupFetch.POSITIONS | StartupFetch.ORDERS_OPEN | StartupFetch.EXECUTIONS
-        self.wait(
-            lambda: self.ib.connectAsync(
+
+        async def session() -> None:
+            self._listings.new_session()
+            await self.ib.connectAsync(
                 s.host, s.port, s.client_id, timeout=s.connect_timeout_s, account=account, fetchFields=fetch
-            ),
-            timeout=s.connect_timeout_s * 3,
-        )
+            )
+
+        self.wait(session, timeout=s.connect_timeout_s * 3)
 
     def connected(self) -> bool:
         return bool(self.call(self.ib.isConnected))
@@ -193,6 +212,73 @@ class IbkrConnection:
                 self._thread.join(5.0)
         if not self._thread.is_alive() and not self._loop.is_closed():
             self._loop.close()
+
+
+class OpenOrderListings:
+    """The requests for TWS's open orders of one session and the ends TWS sent, counted on the
+    loop thread. TWS answers them in order, each with one ``openOrderEnd`` that names none, so
+    the n-th end is the n-th request's: an end of a listing given up (or of ib_async's own at
+    the connect) is not taken for a later one's, whose orders TWS has not listed yet."""
+
+    def __init__(self, venue: str) -> None:
+        self._venue = venue
+        self._asked = 0
+        self._ended = 0
+        # The listings awaited, by their number in the session.
+        self._awaited: dict[int, asyncio.Future[None]] = {}
+
+    def new_session(self) -> None:
+        """A new connection: TWS answers on it only what is asked on it."""
+        self.disconnected()
+        self._asked = self._ended = 0
+
+    def counting_asks(self, ask: Callable[[], None]) -> Callable[[], None]:
+        def counted() -> None:
+            ask()
+            self._asked += 1
+
+        return counted
+
+    def counting_ends(self, end: Callable[[], None]) -> Callable[[], None]:
+        def counted() -> None:
+            self._end()
+            end()
+
+        return counted
+
+    async def listed(self, ask: Callable[[], None]) -> None:
+        """Ask with ``ask`` (a counted request) and wait for its own end."""
+        ask()
+        number = self._asked
+        awaited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._awaited[number] = awaited
+        try:
+            await awaited
+        finally:
+            self._awaited.pop(number, None)
+
+    def _end(self) -> None:
+        if self._ended >= self._asked:
+            log.warning("%s: TWS ended a listing of its open orders no request asked for: not counted",
+                        self._venue)  # fmt: skip
+            return
+        self._ended += 1
+        awaited = self._awaited.pop(self._ended, None)
+        if awaited is not None and not awaited.done():
+            awaited.set_result(None)
+        elif self._ended < self._asked:
+            log.info(
+                "%s: TWS ended listing %d of its open orders, one not awaited (given up, or ib_async's"
+                " at the connect): not taken for the end of the %d asked after it",
+                self._venue, self._ended, self._asked - self._ended,
+            )  # fmt: skip
+
+    def disconnected(self) -> None:
+        """The connection closed: no listing awaited will end."""
+        for awaited in self._awaited.values():
+            if not awaited.done():
+                awaited.set_exception(ConnectionError("Socket disconnect"))
+        self._awaited.clear()
 
 
 def _fill(fill: Any) -> FillHeard:

@@ -378,15 +378,15 @@ class IbkrVenue:
         ib = self._conn.ib
 
         async def listing() -> None:
-            await ib.reqOpenOrdersAsync()
+            await self._conn.open_orders_listed()
             if executions:
                 await ib.reqExecutionsAsync()
 
         return _Listing(self._conn.start(listing), now, questioned, executions)
 
     def _drop_listing(self) -> None:
-        """Give up the listing on its way: ib_async answers only the latest of two listings asked
-        at once."""
+        """Give up the listing on its way: its end, should TWS send it late, is counted as its own
+        and settles nothing (``OpenOrderListings``)."""
         if self._listing is not None:
             self._listing.answer.cancel()
             self._listing = None
@@ -417,8 +417,8 @@ class IbkrVenue:
     def _give_up_listing(self, why: str, now: float) -> None:
         """Give up the listing on its way, TWS not having listed in time (``why``): asked again
         ``_LIST_AGAIN_S`` later, twice as late after each unanswered in a row (up to
-        ``_LIST_AGAIN_MAX_S``), so a late end of it comes before the next is asked and is not
-        taken for the next's; the first of a row is said at WARNING, the others at DEBUG."""
+        ``_LIST_AGAIN_MAX_S``), so a TWS that never lists is not asked twice a second for good;
+        the first of a row is said at WARNING, the others at DEBUG."""
         self._drop_listing()
         timeout = self.settings.connect_timeout_s
         doublings = min(self._unanswered_listings, _LIST_AGAIN_DOUBLINGS)
@@ -603,14 +603,14 @@ class IbkrVenue:
         executions too): the listing a poll asked when one is on its way, else one asked here
         once the polls' back-off after a listing given up is over (``_give_up_listing``), read as
         a poll reads it (``_news``), so the orders in question end or work on here, their events
-        kept for ``poll_events``. A listing on its way is not asked again: ib_async ends the
-        latest listing asked at the first end TWS sends, the earlier listing's, which would settle
-        orders TWS has not listed since. VenueUnavailable saying ``unanswered`` when TWS does not
-        list them in time, or the back-off outlasts ``connect_timeout_s``, as of any venue not
-        reached; the listing is given up."""
+        kept for ``poll_events``. A listing on its way is waited for, not asked again beside it:
+        it lists the same orders, and TWS is asked no more often than the polls ask it.
+        VenueUnavailable saying ``unanswered`` when TWS does not list them in time, or the
+        back-off outlasts ``connect_timeout_s``, as of any venue not reached; the listing is given
+        up."""
         timeout = self.settings.connect_timeout_s
         if self._listing is None:
-            # As for a poll: a listing given up gets its late end before the next is asked.
+            # As for a poll: a TWS that left a listing unanswered is asked again after the back-off.
             held = self._next_listing - self._monotonic()
             if held > timeout:
                 raise VenueUnavailable(
