@@ -341,6 +341,109 @@ fn a_self_trades_two_sides_held_one_standing_settle_each_side_by_its_own_predict
 }
 
 #[test]
+fn a_predicted_fee_standing_while_both_sides_of_a_self_trade_wait_goes_to_the_side_the_exchanges_fee_fits_not(
+) {
+    // The maker's side predicted at 10, the taker's at 25, both booked before either
+    // settlement; the standing one comes first, so it names no fee to tell the sides by.
+    for (exchange_fee, maker_charged, taker_charged) in
+        [(10.0, 10.0, 25.0), (9.5, 9.5, 25.0), (24.0, 10.0, 24.0)]
+    {
+        for maker_first in [true, false] {
+            let case = format!("{exchange_fee} {maker_first}");
+            let mut k = kernel(2);
+            let order = if maker_first {
+                [(0, "maker"), (1, "taker")]
+            } else {
+                [(1, "taker"), (0, "maker")]
+            };
+            for (slot, liquidity) in order {
+                book_btc_as(&mut k, slot, liquidity);
+            }
+            let out = well_formed_details(k.on_account_event(&stands("s1", "123", "BTC")));
+            assert!(out.accepted, "{case}: {out:?}");
+            assert_eq!(
+                detail(&out, "held_for_fill"),
+                Some(Detail::Bool(true)),
+                "{case}"
+            );
+            assert!(
+                close(k.account.k_unsettled_fees, 35.0),
+                "{case}: {:?}",
+                k.account
+            );
+            // Said again under its id, it is a resend.
+            let again = k.on_account_event(&stands("s1", "123", "BTC"));
+            assert_eq!(
+                again.diagnostic_code,
+                KernelDiagnosticCode::DuplicateEvent,
+                "{case}"
+            );
+
+            let out = well_formed_details(k.on_account_event(&settle(
+                "s2",
+                "123",
+                "BTC",
+                exchange_fee,
+                1_002.0,
+            )));
+            assert!(out.accepted, "{case}: {out:?}");
+            assert_eq!(
+                detail(&out, "other_side_settled_by"),
+                Some(Detail::Id(id("s1"))),
+                "{case}"
+            );
+            assert!(
+                close(k.slots()[0].fees_paid, maker_charged),
+                "{case}: {:?}",
+                k.slots()[0]
+            );
+            assert!(
+                close(k.slots()[1].fees_paid, taker_charged),
+                "{case}: {:?}",
+                k.slots()[1]
+            );
+            assert!(
+                close(k.account.k_fees_paid, maker_charged + taker_charged),
+                "{case}"
+            );
+            assert!(
+                close(k.account.k_unsettled_fees, 0.0),
+                "{case}: {:?}",
+                k.account
+            );
+            assert!(k.early_settlements().0.is_empty(), "{case}");
+            // Neither fill is settled again.
+            let late = k.on_account_event(&stands("s3", "123", "BTC"));
+            assert!(!late.accepted, "{case}: {late:?}");
+            assert!(
+                close(k.account.k_fees_paid, maker_charged + taker_charged),
+                "{case}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_predicted_fee_standing_for_each_side_of_a_self_trade_settles_both_at_their_predictions() {
+    let mut k = kernel(2);
+    book_btc_as(&mut k, 0, "maker");
+    book_btc_as(&mut k, 1, "taker");
+    let out = k.on_account_event(&stands("s1", "123", "BTC"));
+    assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+    let out = well_formed_details(k.on_account_event(&stands("s2", "123", "BTC")));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(
+        detail(&out, "other_side_settled_by"),
+        Some(Detail::Id(id("s1")))
+    );
+    assert!(close(k.slots()[0].fees_paid, 10.0));
+    assert!(close(k.slots()[1].fees_paid, 25.0));
+    assert!(close(k.account.k_unsettled_fees, 0.0), "{:?}", k.account);
+    assert!(k.early_settlements().0.is_empty());
+    assert_eq!(k.fees.maker.samples + k.fees.taker.samples, 0);
+}
+
+#[test]
 fn a_self_trades_maker_side_booked_without_its_id_takes_the_exchanges_fee_once_a_resend_names_it() {
     let mut k = kernel(2);
     let order = k.process_intent(&entry(0, "BTC", 50_000.0)).submit.unwrap();

@@ -330,3 +330,37 @@ def test_the_log_gives_back_a_settlement_at_the_predicted_fee_and_what_it_charge
         k: account[k] for k in ("k_fees_paid", "k_unsettled_fees")
     }
     restarted.close()
+
+
+def test_a_predicted_fee_standing_held_for_a_self_trades_side_is_journaled_again_once_applied(
+    tmp_path: Path,
+) -> None:
+    """Both sides of a self-trade booked (the maker's predicted at 10, the taker's at 25), the
+    standing settlement is held, charging nothing; the exchange's maker fee then settles the
+    maker's fill, and the held one the taker's, in a second row under the fill id holding what it
+    charged. The log gives the same rows back."""
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), kernel_id="js", wal_dir=str(tmp_path))
+    kernel.set_seed_capital(1_000_000.0)
+    kernel.set_journal_enabled(True)
+    for slot, side, liquidity in ((0, "LONG", "maker"), (1, "SHORT", "taker")):
+        order = kernel.process_intent(
+            intent("ENTER", slot, asset="BTC", side=side, reference_price=50_000.0, target_size=1.0)
+        ).order
+        fill = VenueEvent(
+            f"e{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset="BTC",
+            price=50_000.0, size=1.0, filled_size=1.0, fill_id="777", metadata={"liquidity": liquidity},
+        )  # fmt: skip
+        assert kernel.on_venue_event(fill).accepted
+    held = kernel.on_account_event(
+        AccountEvent("s1", "FILL_SETTLED", asset="BTC", fill_id="777", predicted_fee_stands=True)
+    )
+    assert held.details["held_for_fill"] is True
+    out = kernel.on_account_event(AccountEvent("s2", "FILL_SETTLED", asset="BTC", fill_id="777", fee=10.0))
+    assert out.details["other_side_settled_by"] == "s1"
+    assert (kernel.slot_dict(0)["fees_paid"], kernel.slot_dict(1)["fees_paid"]) == pytest.approx((10.0, 25.0))
+    live = rows_live_and_from_the_log(kernel, "account_events")
+    cols = JOURNAL_COLUMNS["account_events"]
+    rows = [tuple(row[cols.index(c)] for c in ("event_id", "fill_id", "fee", "fee_charged")) for row in live]
+    held_row, applied_row = ("s1", "777", 0.0, None), ("s1", "777", 0.0, pytest.approx(25.0))
+    assert rows == [held_row, applied_row, ("s2", "777", 10.0, 10.0)]
+    kernel.close()

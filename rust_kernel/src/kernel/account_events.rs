@@ -312,7 +312,9 @@ impl Kernel {
     /// A FILL_SETTLED: the exchange's fee replaces the fill's predicted one, or the prediction
     /// stands ([`Kernel::settle_fill`], saying so in `out`; `fee_charged`: what it charged), or,
     /// with no fill of its id and asset waiting, it is held for its fill; refused when its fill
-    /// was settled, or booked with its venue's own fee, already.
+    /// was settled, or booked with its venue's own fee, already. One saying the prediction
+    /// stands while both sides of a self-trade wait is held for the other side's: naming no fee,
+    /// it cannot tell the sides apart ([`Kernel::settle_other_side`]).
     pub(super) fn apply_fill_settled(
         &mut self,
         ev: &AccountEvent,
@@ -327,10 +329,19 @@ impl Kernel {
             return refuse(D::InvalidIntent, KernelSeverity::Error, d);
         }
         let fee = SettledFee::of(ev);
+        if fee == SettledFee::Prediction && self.standing_waits_for_a_side(ev) {
+            return match self.hold_settlement(ev, out, HELD_FOR_A_SIDE) {
+                Some(d) => refuse(D::DuplicateEvent, KernelSeverity::Info, d),
+                None => Ok(()),
+            };
+        }
         match self.settle_fill(&ev.fill_id, &ev.asset, fee, &mut out.details) {
             Ok(charged) => {
                 *fee_charged = Some(charged);
                 self.early_settlements.settled(&ev.fill_id, &ev.asset, fee);
+                if !self.early_settlements.held.is_empty() {
+                    self.settle_other_side(ev, seq, out);
+                }
                 Ok(())
             }
             Err(Unmatched::Ambiguous) => {
@@ -388,7 +399,7 @@ impl Kernel {
             d.push(("reason", Detail::Static(reason)));
             return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
         }
-        if let Some(d) = self.hold_settlement(ev, out) {
+        if let Some(d) = self.hold_settlement(ev, out, HELD_FOR_ITS_FILL) {
             return refuse(D::DuplicateEvent, KernelSeverity::Info, d);
         }
         Ok(())

@@ -214,6 +214,21 @@ impl Unsettled {
             .ok_or(Unmatched::NoFill)
     }
 
+    /// How many of its fills a FILL_SETTLED naming `asset` chooses among ([`Unsettled::pick`]):
+    /// two or more are a self-trade's sides.
+    pub(super) fn sides(&self, asset: &str) -> usize {
+        let of =
+            |a: Option<NonZeroU64>| (0..self.len()).filter(|&i| self.fill(i).asset == a).count();
+        if asset.is_empty() {
+            let one_asset = self.more().iter().all(|f| f.asset == self.first.asset);
+            return if one_asset { self.len() } else { 0 };
+        }
+        match of(asset_print(asset)) {
+            0 => of(None),
+            n => n,
+        }
+    }
+
     /// Takes fill `i` out of the two or more it holds.
     pub(super) fn remove(&mut self, i: usize) -> UnsettledFill {
         let more = self.more.as_mut().expect("two or more fills");
@@ -461,6 +476,27 @@ impl EarlySettlements {
         Some(s)
     }
 
+    /// Where the settlement standing held for fill `fill_id` of `asset` (as the event named it,
+    /// else naming none) is: held while both sides of a self-trade wait ([`HELD_FOR_A_SIDE`]).
+    pub(super) fn standing_position(&self, fill_id: &Id, asset: &str) -> Option<usize> {
+        if !self.fill_ids.contains_key(fill_id) {
+            return None;
+        }
+        let named = |a: &str| {
+            self.held
+                .iter()
+                .rposition(|s| s.predicted_fee_stands && s.fill_id == *fill_id && s.asset == a)
+        };
+        named(asset).or_else(|| named(""))
+    }
+
+    /// Takes out the settlement held at `i`.
+    pub(super) fn take_at(&mut self, i: usize) -> Option<EarlySettlement> {
+        let s = self.held.remove(i)?;
+        self.unindex(&s.fill_id);
+        Some(s)
+    }
+
     /// Whether a settlement at `fee` of the fill settled under `key` ([`settled_key`]) is a
     /// resend: settled at that fee, or at one not known.
     pub(super) fn settled_at(&self, key: u64, fee: SettledFee) -> bool {
@@ -703,6 +739,65 @@ impl Kernel {
         })
     }
 
+    /// Whether FILL_SETTLED `ev`, saying its fill's predicted fee stands, is to wait for the
+    /// other side's settlement: both sides of a self-trade wait under its fill id and asset, and
+    /// none of their settlements standing is held (one is: each side's prediction stands).
+    pub(super) fn standing_waits_for_a_side(&self, ev: &AccountEvent) -> bool {
+        self.unsettled
+            .get(&ev.fill_id)
+            .is_some_and(|u| u.sides(&ev.asset) > 1)
+            && self
+                .early_settlements
+                .standing_position(&ev.fill_id, &ev.asset)
+                .is_none()
+    }
+
+    /// After FILL_SETTLED `ev` (input `seq`) settled one side of a self-trade, the settlement
+    /// standing held for the other side ([`HELD_FOR_A_SIDE`]) settles the fill still waiting
+    /// at its prediction, saying so in `out`.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn settle_other_side(
+        &mut self,
+        ev: &AccountEvent,
+        seq: u64,
+        out: &mut KernelOutcome,
+    ) {
+        let Some(i) = self
+            .early_settlements
+            .standing_position(&ev.fill_id, &ev.asset)
+        else {
+            return;
+        };
+        let asset = &self.early_settlements.held[i].asset;
+        let waits = self.unsettled.get(&ev.fill_id);
+        if waits.is_none_or(|u| u.pick(asset, None).is_err()) {
+            return;
+        }
+        let s = self.early_settlements.take_at(i).expect("it is held");
+        let mut settled = Details::new();
+        let charged = self.settle_fill(&ev.fill_id, &s.asset, SettledFee::Prediction, &mut settled);
+        debug_assert!(charged.is_ok(), "a fill of the side waits");
+        let Ok(charged) = charged else {
+            return;
+        };
+        self.early_settlements
+            .settled(&ev.fill_id, &s.asset, SettledFee::Prediction);
+        out.details
+            .push(("other_side_settled_by", Detail::Id(s.event_id.clone())));
+        out.details
+            .push(("other_side_predicted_fee", Detail::F64(charged)));
+        if self.outbox.enabled {
+            self.record_applied_settlement(
+                (ev.timestamp, seq),
+                &ev.fill_id,
+                &s,
+                s.asset.clone(),
+                charged,
+            );
+        }
+    }
+
     /// Holds FILL_SETTLED `ev`, which no waiting fill matches, for its fill, saying so in
     /// `out`; a settlement of the same fill held already refuses it (the details returned):
     /// one fill is settled once. One of another fee is held beside (a self-trade's other side:
@@ -712,6 +807,7 @@ impl Kernel {
         &mut self,
         ev: &AccountEvent,
         out: &mut KernelOutcome,
+        why: &'static str,
     ) -> Option<Details> {
         let mut held = self.early_settlements.held_for(&ev.fill_id, &ev.asset);
         let (first, second) = (held.next(), held.next());
@@ -750,15 +846,7 @@ impl Kernel {
         });
         out.details.push(("held_for_fill", Detail::Bool(true)));
         out.details.push(("fill_id", (&ev.fill_id).into()));
-        out.details.push((
-            "reason",
-            Detail::Static(
-                "no fill of this id and asset waits for its fee: held, the settlement settles \
-                 the fill when it is booked (a venue's account stream often runs ahead of its \
-                 orders'); a fill settled already, or booked with its venue's fee, is not \
-                 settled again",
-            ),
-        ));
+        out.details.push(("reason", Detail::Static(why)));
         if let Some(old) = forgotten {
             // Its fill, if it ever comes, keeps its predicted fee: say which it was.
             out.severity = KernelSeverity::Warning;
@@ -866,33 +954,40 @@ impl Kernel {
         self.account.bump(ev.timestamp);
         self.dirty.account = true;
         if self.outbox.enabled {
-            self.record_learned_settlement(ev, seq, &s, fill_asset.is_some(), charged);
+            // A fill of no asset known is matched by a settlement naming none.
+            let asset = if fill_asset.is_some() {
+                s.asset.clone()
+            } else {
+                id("")
+            };
+            let at = (ev.timestamp, seq);
+            self.record_applied_settlement(at, &ev.event_id, &s, asset, charged);
         }
     }
 
-    /// The journal's row of settlement `s`, applied by resend `ev` (input `seq`) to the fill
-    /// booked under `ev`'s event id: written as a FILL_SETTLED after its fill is, under the
-    /// fill's key (its row's `fill_id`), so a query joining fills to settlements finds what it
-    /// charged. Its asset is the settlement's, or none for a fill of no asset known
-    /// (`by_asset` false), which a settlement naming none matches.
+    /// The journal's second row of held settlement `s`, applied by an input of `seq`, stamped
+    /// `ts`, to the fill of key `fill_key` (a resend naming the id of a fill booked without
+    /// one, or a self-trade's other side settled): a FILL_SETTLED after its fill, under the
+    /// fill's key (its row's `fill_id`) and `asset`, so a query joining fills to settlements
+    /// finds what it charged.
     #[cold]
-    fn record_learned_settlement(
+    fn record_applied_settlement(
         &mut self,
-        ev: &VenueEvent,
-        seq: u64,
+        (ts, seq): (f64, u64),
+        fill_key: &Id,
         s: &EarlySettlement,
-        by_asset: bool,
+        asset: Id,
         charged: f64,
     ) {
         let r = self.account.reconcile();
         let row = AccountRow {
-            ts: ev.timestamp,
+            ts,
             event_id: s.event_id.clone(),
             kind: AccountEventKind::FillSettled,
-            asset: if by_asset { s.asset.clone() } else { id("") },
+            asset,
             amount: 0.0,
             fee: s.fee,
-            fill_id: ev.event_id.clone(),
+            fill_id: fill_key.clone(),
             wallet_balance: None,
             available_margin: None,
             used_margin: None,
@@ -907,6 +1002,18 @@ impl Kernel {
         self.outbox.record_account(seq, &row);
     }
 }
+
+/// Why a settlement no waiting fill matches is held.
+pub(super) const HELD_FOR_ITS_FILL: &str =
+    "no fill of this id and asset waits for its fee: held, the settlement settles the fill when \
+     it is booked (a venue's account stream often runs ahead of its orders'); a fill settled \
+     already, or booked with its venue's fee, is not settled again";
+
+/// Why a settlement saying the prediction stands is held while both sides of a self-trade wait.
+pub(super) const HELD_FOR_A_SIDE: &str =
+    "both sides of a self-trade wait under this fill id and asset, and a prediction standing \
+     names no fee to tell them by: held until the other side's settlement settles the fill its \
+     fee fits, the prediction then stands for the other";
 
 /// What a resend naming the fill id of a fill booked without one does.
 pub(super) const FILL_ID_LEARNED: &str =
