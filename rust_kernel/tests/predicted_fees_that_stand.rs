@@ -3,8 +3,10 @@
 //! `k_unsettled_fees` and the fills waiting, the fees paid stay the prediction, and the
 //! calibration learns nothing. Otherwise it is any settlement: one coming before its fill is
 //! held for it (also when the fill is booked without its id, until a resend names it), a
-//! self-trade's other side is held beside it, and saying it again is a resend. One with a fee or
-//! of another kind is refused, nothing changed; its record replays to the same account.
+//! self-trade's other side is held beside it, and saying it again is a resend; so is the
+//! exchange's fee coming after it. While both sides of a self-trade wait, it waits for the other
+//! side's settlement. One with a fee or of another kind is refused, nothing changed; its record
+//! replays to the same account.
 
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel, KernelLog};
@@ -218,39 +220,56 @@ fn a_checkpoint_naming_a_held_settlement_that_is_not_there_as_standing_is_refuse
 }
 
 #[test]
-fn a_self_trades_other_side_settled_before_its_fill_is_held_after_one_side_stands() {
-    // Slot 0's side of trade 123 is settled, one way; the other side's settlement, the other
-    // way, comes before its fill (slot 1's) and settles it when it is booked.
-    for stands_first in [true, false] {
-        let mut k = kernel(2);
-        book_btc(&mut k, 0);
-        let (first, other) = if stands_first {
-            (
-                stands("s1", "123", "BTC"),
-                settle("s2", "123", "BTC", 10.0, 1_002.0),
-            )
-        } else {
-            (
-                settle("s1", "123", "BTC", 20.0, 1_001.0),
-                stands("s2", "123", "BTC"),
-            )
-        };
-        assert!(k.on_account_event(&first).accepted);
-        let out = k.on_account_event(&other);
-        assert!(out.accepted, "{stands_first}: {out:?}");
-        assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+fn a_self_trades_other_side_standing_before_its_fill_is_held_after_one_side_took_the_exchanges_fee()
+{
+    // Slot 0's side of trade 123 is settled at the exchange's fee; the other side's settlement,
+    // saying its prediction stands, comes before its fill (slot 1's) and settles it when it is
+    // booked.
+    let mut k = kernel(2);
+    book_btc(&mut k, 0);
+    assert!(
+        k.on_account_event(&settle("s1", "123", "BTC", 20.0, 1_001.0))
+            .accepted
+    );
+    let out = k.on_account_event(&stands("s2", "123", "BTC"));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
 
-        let out = book_btc(&mut k, 1);
-        assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s2"))));
-        assert!(close(k.account.k_unsettled_fees, 0.0), "{stands_first}");
-        // The other side stands at its prediction, calibrated by the first side's 20.
-        let (own, others) = if stands_first {
-            (25.0, 10.0)
-        } else {
-            (20.0, 20.0)
-        };
-        assert!(close(k.slots()[0].fees_paid, own), "{:?}", k.slots()[0]);
-        assert!(close(k.slots()[1].fees_paid, others), "{:?}", k.slots()[1]);
+    let out = book_btc(&mut k, 1);
+    assert_eq!(detail(&out, "settled_by"), Some(Detail::Id(id("s2"))));
+    assert!(close(k.account.k_unsettled_fees, 0.0));
+    // The other side stands at its prediction, calibrated by the first side's 20.
+    assert!(close(k.slots()[0].fees_paid, 20.0), "{:?}", k.slots()[0]);
+    assert!(close(k.slots()[1].fees_paid, 20.0), "{:?}", k.slots()[1]);
+}
+
+#[test]
+fn the_exchanges_fee_coming_after_a_fills_prediction_stood_is_refused_as_late_and_changes_nothing()
+{
+    // Named by the fill's asset or by none; on the kernel that settled the fill, and on one a
+    // checkpoint of it made.
+    for asset in ["BTC", ""] {
+        let mut k = kernel(1);
+        book_btc(&mut k, 0);
+        assert!(k.on_account_event(&stands("s1", "123", "BTC")).accepted);
+        let checkpointed = decode_kernel(&encode_kernel(&k)).unwrap();
+        for mut k in [k, checkpointed] {
+            let (account, fees) = (k.account.clone(), k.fees.clone());
+            let late = settle("s2", "123", asset, 20.0, 1_002.0);
+            let out = well_formed_details(k.on_account_event(&late));
+            assert!(!out.accepted, "{asset:?}: {out:?}");
+            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
+            assert_eq!(out.severity, KernelSeverity::Warning);
+            assert_eq!(detail(&out, "field"), Some(Detail::Static("fill_id")));
+            assert_eq!(detail(&out, "value"), Some(Detail::Id(id("123"))));
+            assert_eq!(detail(&out, "fee"), Some(Detail::F64(20.0)));
+            assert!(detail(&out, "reason").is_some(), "{out:?}");
+            assert!(k.early_settlements().0.is_empty(), "{asset:?}: held");
+            assert_eq!(k.account.k_fees_paid, account.k_fees_paid);
+            assert_eq!(k.account.k_unsettled_fees, account.k_unsettled_fees);
+            assert!(close(k.slots()[0].fees_paid, 25.0));
+            assert_eq!(k.fees, fees, "the calibration learned from a late fee");
+        }
     }
 }
 
