@@ -1243,14 +1243,34 @@ def test_a_listing_given_up_whose_end_comes_after_the_next_was_asked_settles_not
     tws.open_orders_end()  # the given-up listing's
     time.sleep(0.3)
     assert venue.poll_events() == []
-    assert "not awaited (given up, or ib_async's at the connect)" in caplog.text
-    assert "not taken for the end of the 1 asked after it" in caplog.text
+    assert f"TWS ended listing {asked + 1} of its open orders, given up: it settles nothing" in caplog.text
+    assert "nor is it taken for the end of the 1 asked after it" in caplog.text
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     tws.listed_open_orders()
     tws.open_orders_end()  # the next listing's own
     assert until(venue.poll_events, 1, timeout=0.5) == []
     assert f"TWS lists order {coid} working: it works on" in caplog.text
     assert listings_asked(tws) == asked + 2
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+def test_the_late_end_of_a_listing_given_up_before_the_next_is_asked_is_said_at_info_and_settles_nothing(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
+    venue = make_venue(connect_timeout_s=0.5)
+    kernel, _, asked = put_in_question(tws, venue, ends=True)
+    listing_held(tws, venue, asked)
+    time.sleep(0.6)
+    assert venue.poll_events() == []  # given up; the next asked 0.5 s later
+    assert "TWS did not list its orders within 0.5 s" in caplog.text
+    tws.open_orders_end()  # its late end, inside the back-off
+    time.sleep(0.2)
+    (said,) = [r for r in caplog.records if "TWS ended listing" in r.getMessage()]
+    assert said.levelname == "INFO"
+    assert f"listing {asked + 1} of its open orders, given up: it settles nothing" in said.getMessage()
+    assert "the end of the 0 asked after it" in said.getMessage()
+    assert venue.poll_events() == []
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 

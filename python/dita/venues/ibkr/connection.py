@@ -226,11 +226,14 @@ class OpenOrderListings:
         self._ended = 0
         # The listings awaited, by their number in the session.
         self._awaited: dict[int, asyncio.Future[None]] = {}
+        # The listings given up whose end has not come: theirs is said when it comes.
+        self._given_up: set[int] = set()
 
     def new_session(self) -> None:
         """A new connection: TWS answers on it only what is asked on it."""
         self.disconnected()
         self._asked = self._ended = 0
+        self._given_up.clear()
 
     def counting_asks(self, ask: Callable[[], None]) -> Callable[[], None]:
         def counted() -> None:
@@ -254,6 +257,10 @@ class OpenOrderListings:
         self._awaited[number] = awaited
         try:
             await awaited
+        except asyncio.CancelledError:
+            if number > self._ended:
+                self._given_up.add(number)
+            raise
         finally:
             self._awaited.pop(number, None)
 
@@ -263,14 +270,20 @@ class OpenOrderListings:
                         self._venue)  # fmt: skip
             return
         self._ended += 1
-        awaited = self._awaited.pop(self._ended, None)
+        number = self._ended
+        awaited = self._awaited.pop(number, None)
         if awaited is not None and not awaited.done():
             awaited.set_result(None)
-        elif self._ended < self._asked:
+            return
+        # Canceled but not yet told so (``listed``), or told: a listing given up either way.
+        given_up = awaited is not None or number in self._given_up
+        self._given_up.discard(number)
+        after = self._asked - number
+        if given_up or after:
             log.info(
-                "%s: TWS ended listing %d of its open orders, one not awaited (given up, or ib_async's"
-                " at the connect): not taken for the end of the %d asked after it",
-                self._venue, self._ended, self._asked - self._ended,
+                "%s: TWS ended listing %d of its open orders, %s: it settles nothing, nor is it taken"
+                " for the end of the %d asked after it",
+                self._venue, number, "given up" if given_up else "ib_async's at the connect", after,
             )  # fmt: skip
 
     def disconnected(self) -> None:
