@@ -930,8 +930,9 @@ def test_an_execution_after_an_error_does_not_end_the_order_before_tws_lists_its
 
 
 def test_an_order_in_question_while_tws_does_not_list_its_orders_holds_up_no_poll_nor_another_orders_submit(
-    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
     venue = make_venue(answer_wait_s=1.0, connect_timeout_s=3.0)
     kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="k")
     kernel.set_seed_capital(1e9)
@@ -954,6 +955,7 @@ def test_an_order_in_question_while_tws_does_not_list_its_orders_holds_up_no_pol
 
     tws.mute_open_orders = False  # the next listing shows the order working: it works on
     assert until(venue.poll_events, 1, timeout=4.0) == []
+    assert f"TWS lists order {coid} working: it works on" in caplog.text
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
@@ -996,7 +998,7 @@ def in_question_on_a_held_clock(
     return now, venue, put_in_question(tws, venue)
 
 
-def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_said_once(
+def test_a_listing_tws_leaves_unanswered_is_asked_again_less_often_up_to_a_cap_and_said_once(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     now, venue, (kernel, coid, asked) = in_question_on_a_held_clock(tws, make_venue, caplog)
@@ -1016,8 +1018,9 @@ def test_a_listing_tws_never_answers_is_asked_again_less_often_up_to_a_cap_and_s
     assert [r.levelname for r in unanswered] == ["WARNING"] + ["DEBUG"] * 7
     assert "asked again in 0.5 s, then less often up to every 30 s" in unanswered[0].getMessage()
 
-    # Once TWS lists its orders, the order works on, and the next listing unanswered is said again
-    # and asked again half a second later.
+    # Once TWS lists its orders (the muted listings ended late, in order, before the one asked
+    # then), the order works on, and the next listing unanswered is said again and asked again
+    # half a second later.
     tws.mute_open_orders = False
     now[0] += 1.0  # the ninth goes unanswered too
     assert venue.poll_events() == []
@@ -1056,6 +1059,37 @@ def test_a_listing_unanswered_for_hours_is_asked_again_every_30_s_and_holds_up_n
     sent = venue.submit(VenueOrder("k-2", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 1.0))
     assert [e.kind.name for e in sent] in ([], ["ORDER_ACK"])
     assert venue.following()
+
+
+def test_listings_tws_loses_are_asked_again_less_often_and_the_venue_reconnects_once_tws_answers_again(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    """While TWS ends no listing, nothing says its ends are out of step, and a reconnect would
+    find it as silent. Once it answers, its first end is taken for a lost listing's and the
+    listing asked waits on; that one given up, the venue reconnects and lists afresh."""
+    now, venue, (kernel, coid, asked) = in_question_on_a_held_clock(tws, make_venue, caplog)
+    tws.mute_open_orders, tws.lose_open_orders = False, True
+    for count, wait in enumerate([0.5, 1.0, 2.0, 4.0], 1):
+        polled_until_listed(venue, tws, asked + count)
+        now[0] += 1.0
+        assert venue.poll_events() == []  # given up
+        now[0] += wait
+    polled_until_listed(venue, tws, asked + 5)
+    assert tws.connections == 1 and "reconnecting" not in caplog.text
+    tws.lose_open_orders = False
+    now[0] += 1.0
+    assert venue.poll_events() == []  # the fifth, lost too, given up
+    now[0] += 8.0
+    polled_until_listed(venue, tws, asked + 6)  # answered at once: its end taken for the first lost's
+    time.sleep(0.2)
+    assert venue.poll_events() == []
+    now[0] += 1.0
+    assert venue.poll_events() == []  # given up, the connection closed
+    assert "(6 unanswered in a row): its ends name no listing" in caplog.text
+    assert until(venue.poll_events, 1, timeout=1.0) == []  # reconnected: its listing comes at once
+    assert tws.connections == 2
+    assert f"TWS lists order {coid} working: it works on" in caplog.text
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
 def test_open_orders_listed_end_a_row_of_unanswered_listings_and_the_next_is_said_at_warning(
@@ -1169,21 +1203,45 @@ def test_an_error_about_an_order_read_with_its_listings_end_leaves_it_in_questio
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
 
-def test_open_orders_waiting_for_a_polls_listing_tws_never_answers_is_unavailable_then_asks_its_own(
+def test_open_orders_waiting_for_a_polls_listing_tws_answers_late_is_unavailable_then_asks_its_own(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
     venue = make_venue(connect_timeout_s=0.5)
     _, coid, asked = put_in_question(tws, venue)
-    polled_until_listed(venue, tws, asked + 1)  # muted: TWS never answers it
+    polled_until_listed(venue, tws, asked + 1)  # muted: TWS answers it late, with the next
     with pytest.raises(VenueUnavailable, match=re.escape("TWS has not listed its open orders within 0.5 s")):
         venue.open_orders()
-    # Given up as a poll gives one up: the polls ask again 0.5 s later, its late end come first.
+    # Given up as a poll gives one up: the polls ask again 0.5 s later.
     assert until(venue.poll_events, 1, timeout=0.3) == []
     assert listings_asked(tws) == asked + 1
     assert "TWS did not list its orders within 0.5 s (TimeoutError); asked again in 0.5 s" in caplog.text
     tws.mute_open_orders = False
     assert [o.client_order_id for o in venue.open_orders()] == [coid]
     assert listings_asked(tws) == asked + 2
+    assert "open orders, given up: it settles nothing" in caplog.text
+    assert tws.connections == 1
+
+
+def test_open_orders_after_a_listing_tws_lost_are_unavailable_until_a_new_connection_lists_them(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
+) -> None:
+    """TWS never ends the poll's listing; the one ``open_orders()`` asks next it answers at once,
+    its end taken for the lost one's. That one given up too, the venue reconnects, and the next
+    ``open_orders()`` lists on a new connection, each call bounded by ``connect_timeout_s``."""
+    venue = make_venue(connect_timeout_s=0.5)
+    _, coid, asked = put_in_question(tws, venue)
+    tws.mute_open_orders, tws.lose_open_orders = False, True
+    polled_until_listed(venue, tws, asked + 1)
+    with pytest.raises(VenueUnavailable, match=re.escape("TWS has not listed its open orders within 0.5 s")):
+        venue.open_orders()
+    tws.lose_open_orders = False
+    with pytest.raises(VenueUnavailable, match=re.escape("TWS has not listed its open orders within 0.5 s")):
+        venue.open_orders()
+    assert listings_asked(tws) == asked + 2
+    assert "(2 unanswered in a row)" in caplog.text and "reconnecting to list afresh" in caplog.text
+    assert [o.client_order_id for o in venue.open_orders()] == [coid]
+    assert tws.connections == 2
 
 
 def test_open_orders_inside_the_back_off_waits_it_out_and_takes_no_late_end_for_its_listings(
@@ -1272,6 +1330,36 @@ def test_the_late_end_of_a_listing_given_up_before_the_next_is_asked_is_said_at_
     assert "the end of the 0 asked after it" in said.getMessage()
     assert venue.poll_events() == []
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+
+
+@pytest.mark.parametrize(("listing", "connections"), [("late", 1), ("lost", 2)])
+def test_an_order_tws_ended_ends_after_a_listing_tws_answers_late_or_loses_reconnecting_for_a_lost_one(
+    tws: TwsServer,
+    make_venue: Callable[..., IbkrVenue],
+    caplog: pytest.LogCaptureFixture,
+    listing: str,
+    connections: int,
+) -> None:
+    """TWS ended the order (an error, no longer listed) and answers the listing asked then late, or
+    never (lost); every later listing it answers at once, in full. A late end is the given-up
+    listing's, and the next settles the order at its own end. A lost one's end never comes, so
+    each later end is taken for the listing before it: the second listing in a row given up
+    while TWS ended an earlier one drops the connection, and the reconnect's listing settles the
+    order."""
+    caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
+    venue = make_venue(connect_timeout_s=0.5)
+    kernel, coid, asked = put_in_question(tws, venue, ends=True)
+    tws.mute_open_orders, tws.lose_open_orders = listing == "late", listing == "lost"
+    polled_until_listed(venue, tws, asked + 1)
+    tws.mute_open_orders = tws.lose_open_orders = False
+    (ended,) = until(venue.poll_events, 1)
+    assert (ended.kind.name, ended.venue_client_id) == ("CANCEL_ACK", coid)
+    assert kernel.on_venue_event(ended).accepted
+    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE and kernel.open_orders() == []
+    assert tws.connections == connections
+    reconnected = [r for r in caplog.records if "reconnecting to list afresh" in r.getMessage()]
+    assert [r.levelname for r in reconnected] == (["WARNING"] if listing == "lost" else [])
+    assert venue.open_orders() == []  # listed on the connection TWS answers in step
 
 
 def test_an_end_of_open_orders_no_request_asked_for_is_said_and_the_next_listing_ends_at_its_own(

@@ -149,6 +149,9 @@ class TwsServer:
         # Set by a test: requests for the open orders go unanswered (a TWS busy after its restart)
         # until one comes unmuted: TWS answers them in order, so that one's answer ends them too.
         self.mute_open_orders = False
+        # Set by a test: requests for the open orders are lost on their way, TWS never listing nor
+        # ending them (a request TWS drops); those after are answered as usual.
+        self.lose_open_orders = False
         # Set by a test: requests for the open orders are held, answered when the test sends
         # their ``listed_open_orders`` and ``open_orders_end`` (a TWS slow with its listing).
         self.hold_open_orders = False
@@ -276,6 +279,8 @@ class TwsServer:
                             c.exchange, c.currency, c.symbol, c.symbol, size, 0])  # fmt: skip
             self._send([POSITION_END, 1])
         elif kind == REQ_OPEN_ORDERS:
+            if self.lose_open_orders:
+                return
             self._listings_unended += 1
             if not (self.mute_open_orders or self.hold_open_orders):
                 self.listed_open_orders()

@@ -165,6 +165,11 @@ class IbkrConnection:
         """TWS's open orders asked, on the loop thread, and waited for to this request's own end."""
         await self._listings.listed(self.ib.client.reqOpenOrders)
 
+    def listings_out_of_step(self) -> bool:
+        """Whether TWS's ends of its open orders' listings may be out of step with the listings
+        asked on this connection (``OpenOrderListings.out_of_step``)."""
+        return self.call(self._listings.out_of_step)
+
     def connect(self, account: str) -> None:
         s = self._settings
         fetch = StartupFetch.POSITIONS | StartupFetch.ORDERS_OPEN | StartupFetch.EXECUTIONS
@@ -218,7 +223,9 @@ class OpenOrderListings:
     """The requests for TWS's open orders of one session and the ends TWS sent, counted on the
     loop thread. TWS answers them in order, each with one ``openOrderEnd`` that names none, so
     the n-th end is the n-th request's: an end of a listing given up (or of ib_async's own at
-    the connect) is not taken for a later one's, whose orders TWS has not listed yet."""
+    the connect) is not taken for a later one's, whose orders TWS has not listed yet. An end TWS
+    never sends would hold every later listing one end back for the session's life, which the
+    venue ends when it sees the latest listing passed over (``out_of_step``)."""
 
     def __init__(self, venue: str) -> None:
         self._venue = venue
@@ -228,12 +235,17 @@ class OpenOrderListings:
         self._awaited: dict[int, asyncio.Future[None]] = {}
         # The listings given up whose end has not come: theirs is said when it comes.
         self._given_up: set[int] = set()
+        # The latest listing asked (``listed``), and the latest TWS ended an earlier one while it
+        # waited: TWS answers, but not it.
+        self._latest = 0
+        self._passed_over = 0
 
     def new_session(self) -> None:
         """A new connection: TWS answers on it only what is asked on it."""
         self.disconnected()
         self._asked = self._ended = 0
         self._given_up.clear()
+        self._latest = self._passed_over = 0
 
     def counting_asks(self, ask: Callable[[], None]) -> Callable[[], None]:
         def counted() -> None:
@@ -252,7 +264,7 @@ class OpenOrderListings:
     async def listed(self, ask: Callable[[], None]) -> None:
         """Ask with ``ask`` (a counted request) and wait for its own end."""
         ask()
-        number = self._asked
+        number = self._latest = self._asked
         awaited: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._awaited[number] = awaited
         try:
@@ -263,6 +275,12 @@ class OpenOrderListings:
             raise
         finally:
             self._awaited.pop(number, None)
+
+    def out_of_step(self) -> bool:
+        """Whether TWS ended an earlier listing while the latest asked (``listed``) waited, and has
+        not ended that one: TWS answers, yet its end may never come (an end TWS never sent puts
+        every later end one listing behind), or comes later than it waits."""
+        return self._passed_over == self._latest > self._ended
 
     def _end(self) -> None:
         if self._ended >= self._asked:
@@ -278,6 +296,8 @@ class OpenOrderListings:
         # Canceled but not yet told so (``listed``), or told: a listing given up either way.
         given_up = awaited is not None or number in self._given_up
         self._given_up.discard(number)
+        if self._latest > number:
+            self._passed_over = self._latest
         after = self._asked - number
         if given_up or after:
             log.info(

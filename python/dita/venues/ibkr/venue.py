@@ -8,7 +8,8 @@
   correction's fill waits for it.
 - Contract details give the market limits: minTick, sizeIncrement, minSize.
 - A dropped connection is reconnected on the next call, and what TWS lists then (open orders,
-  the day's executions) is read as news like any other; an order it no longer lists ended.
+  the day's executions) is read as news like any other; an order it no longer lists ended. So
+  is one closed when TWS's ends of its open orders' listings fall out of step with those asked.
 - Account ids never reach a log record: ib_async's loggers and this venue's carry a redactor.
 """
 
@@ -171,7 +172,7 @@ class IbkrVenue:
             return
         if time.monotonic() - self._last_connect < self.settings.reconnect_every_s:
             raise VenueUnavailable(f"{self.name}: not connected to TWS (reconnecting)")
-        log.warning("%s: the connection to TWS dropped; reconnecting", self.name)
+        log.warning("%s: not connected to TWS; reconnecting", self.name)
         self._contracts.clear()  # qualified again on the new connection
         self._connect()
         self._relist_due = True
@@ -418,7 +419,9 @@ class IbkrVenue:
         """Give up the listing on its way, TWS not having listed in time (``why``): asked again
         ``_LIST_AGAIN_S`` later, twice as late after each unanswered in a row (up to
         ``_LIST_AGAIN_MAX_S``), so a TWS that never lists is not asked twice a second for good;
-        the first of a row is said at WARNING, the others at DEBUG."""
+        the first of a row is said at WARNING, the others at DEBUG. From the second of a row on,
+        one TWS ended an earlier listing while it waited (``OpenOrderListings.out_of_step``) drops
+        the connection, said at WARNING: the next call reconnects and lists afresh."""
         self._drop_listing()
         timeout = self.settings.connect_timeout_s
         doublings = min(self._unanswered_listings, _LIST_AGAIN_DOUBLINGS)
@@ -431,6 +434,16 @@ class IbkrVenue:
             self.name, timeout, why, wait, _LIST_AGAIN_MAX_S, self._unanswered_listings,
         )  # fmt: skip
         self._next_listing = now + wait
+        if self._unanswered_listings >= 2 and self._conn.listings_out_of_step():
+            # An end TWS never sent (a request lost) holds every later listing one end back for
+            # the connection's life; a new connection counts from none.
+            log.warning(
+                "%s: TWS ended an earlier listing of its open orders while the one given up waited"
+                " (%d unanswered in a row): its ends name no listing, and one lost would hold every"
+                " later listing back; reconnecting to list afresh",
+                self.name, self._unanswered_listings,
+            )  # fmt: skip
+            self._conn.disconnect()
 
     def _end_unanswered_row(self) -> None:
         """TWS listed its orders: the next listing it leaves unanswered starts a new row (asked
