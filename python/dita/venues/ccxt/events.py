@@ -138,6 +138,13 @@ class OrderReporter:
             wanted = order.size
         if wanted > tracked.filled + order.size * 1e-9 and trades_total(tracked, trades) < wanted:
             trades.extend(self.trades.fetch(tracked, wanted, named, self.trades.order_life(raw)))
+            if tracked.trades_unread and tracked.booked_unmatched > order.size * 1e-9:
+                # What the kernel booked before this venue took the order over is matched to the
+                # oldest trades, which only the whole list shows: a streamed trade alone would be
+                # taken for one booked already. None are reported until the list reads whole.
+                trades = []
+        else:
+            tracked.trades_unread = False  # nothing owed beyond the answer's own trades
         events.extend(self._fill_events(tracked, trades, timestamp))
         # Counted once the answer has read this far: nothing below raises, and an answer that
         # broke above is read again, ack and all.

@@ -24,9 +24,9 @@ stream and again by REST is reported once) and decides what REST is asked:
   stream is up; entries sent meanwhile are refused with a reason naming the stream, exits and
   cancels still go, as what the venue holds may be behind what the exchange did while it was down
   (with no order followed there is nothing to catch up on: an entry completes the reconciliation);
-- up: only orders the stream cannot settle (a submit in doubt, an order owing trades) are
-  asked about, and every order followed once per ``user_stream_rest_sweep_s``, which recovers a
-  frame the exchange never sent.
+- up: only orders the stream cannot settle (a submit in doubt, an order owing trades or whose
+  trade list could not be read) are asked about, and every order followed once per
+  ``user_stream_rest_sweep_s``, which recovers a frame the exchange never sent.
 """
 
 from __future__ import annotations
@@ -577,11 +577,13 @@ def _order_key(order: dict[str, Any]) -> tuple[str, str]:
 
 def _needs_rest(tracked: TrackedOrder) -> bool:
     """Whether ``tracked`` is asked about by REST while the stream is up: a submit in doubt (the
-    stream shows an order only once it is placed), an order owing trades, or one whose cancel's
-    outcome is unknown (an order it left working sends no frame)."""
+    stream shows an order only once it is placed), an order owing trades or whose trade list
+    could not be read, or one whose cancel's outcome is unknown (an order it left working sends
+    no frame)."""
     return (
         tracked.unresolved_since is not None
         or tracked.cancel_unknown_since is not None
         or tracked.ended_at is not None
         or tracked.trades_missing_since is not None
+        or tracked.trades_unread
     )

@@ -90,6 +90,10 @@ class TrackedOrder:
     # An order taken over from before a restart: what the kernel had booked of it (its filled
     # size then) not yet matched to trades. Its oldest trades, up to that, were booked already.
     booked_unmatched: float = 0.0
+    # Its trade list could not be read whole the last time it was asked for (throttled, banned, a
+    # request failed): REST asks about the order at every poll, the user stream up or not, until
+    # a read goes through.
+    trades_unread: bool = False
     # An order taken over from a kernel whose log holds its id bare (not qualified with the
     # market): that id. Its events name it so, as the kernel refuses an event under another
     # venue id than its order carries.

@@ -195,9 +195,10 @@ class TradeReader:
         new or the trades add up to ``exchange_filled``; only the order's are kept. A request
         that fails (any error, ccxt's or its parser's) ends the reading with the pages read so
         far: their trades are reported, and the next poll reads again (those already reported
-        count once)."""
+        count once). ``tracked.trades_unread`` says whether the list was read short of that."""
         client = self._client
         order_id = tracked.exchange_order_id
+        tracked.trades_unread = True
         if not order_id or client.throttled():
             # Throttled or banned, nothing is sent (a streamed update owing trades would ask
             # during a ban): the next poll after it ends reads them.
@@ -224,6 +225,7 @@ class TradeReader:
                 )
                 break
             if page is None:
+                tracked.trades_unread = False
                 break
             new = [t for t in page if str(t.get("order") or "") == order_id and str(t.get("id")) not in found]
             found.update((str(t.get("id")), t) for t in new)
@@ -231,6 +233,7 @@ class TradeReader:
             # cursor gives the same page for ever); the batches by id are each asked once.
             read_out = not new and by_id is None
             if read_out or trades_total(tracked, list(found.values())) >= exchange_filled:
+                tracked.trades_unread = False
                 break
         return list(found.values())
 

@@ -1,0 +1,141 @@
+"""Fills of an order the ccxt venue took over after a restart, through the kernel against the local
+Binance: what the kernel booked before is matched to the order's oldest trades, so a trade that
+comes on the user stream while the trade list cannot be read (REST banned, or the list answered
+with a server error) waits for the list, and is then booked, not taken for one booked before."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from binance_streams import BinanceStreamServer
+from venue_helpers import ManualClock, limit_entry, on_the_log
+
+from dita import ExecutionKernel, KernelEventKind
+from dita.venues import CcxtVenue
+
+SWEEP_S = 30.0
+
+
+class TradeListFailing(BinanceStreamServer):
+    """The local Binance, its trade list answered HTTP 503 (-1008 "server busy") while
+    ``trade_list_failing``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.trade_list_failing = False
+        super().__init__(*args, **kwargs)
+
+    async def _my_trades(self, request: web.Request) -> web.Response:
+        if self.trade_list_failing:
+            return self._error(-1008, "Server is currently overloaded with other requests.", 503)
+        return await super()._my_trades(request)
+
+
+def venue_on(server: BinanceStreamServer, clock: ManualClock, **settings: Any) -> CcxtVenue:
+    venue = CcxtVenue(
+        clock=clock, sleep=clock.sleep, exchange="binance", market_type="spot", base_url=server.url,
+        api_key_env="DITA_TEST_BINANCE_KEY", secret_env="DITA_TEST_BINANCE_SECRET", markets=["BTCUSDT"],
+        timeout_ms=2000, rate_limit_ms=1, resolve_delay_ms=0, **settings,
+    )  # fmt: skip
+    venue.load_markets()
+    return venue
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
+
+
+def feed(kernel: ExecutionKernel, venue: CcxtVenue, accepted: list[str], refused: list[str]) -> None:
+    for event in venue.poll_events():
+        outcome = kernel.on_venue_event(event)
+        if event.kind == KernelEventKind.FILL:
+            (accepted if outcome.accepted else refused).append(event.fill_id)
+
+
+def ban(server: TradeListFailing) -> Callable[[bool], None]:
+    """Binance's 418: REST refused for 10 s (by the test's clock), the stream goes on."""
+
+    def cut(cut_off: bool) -> None:
+        if cut_off:
+            server.ban(10.0)
+
+    return cut
+
+
+def trade_list_failing(server: TradeListFailing) -> Callable[[bool], None]:
+    def cut(cut_off: bool) -> None:
+        server.trade_list_failing = cut_off
+
+    return cut
+
+
+@pytest.mark.parametrize("rest_failing", [ban, trade_list_failing])
+def test_a_streamed_fill_of_an_order_taken_over_is_booked_when_its_trade_list_cannot_be_read(
+    rest_failing: Callable[[TradeListFailing], Callable[[bool], None]],
+    clock: ManualClock,
+    tmp_path: Path,
+    binance_keys: None,
+) -> None:
+    """0.01 of a 0.02 limit buy fills and is booked; the process restarts and takes the order over
+    (booked 0.01). The rest (0.01, a new trade) comes on the user stream while the trade list
+    cannot be read: nothing is booked meanwhile, REST asks about the order at each poll, and once
+    the list reads, the new trade is booked and the old one is not reported again."""
+    server = TradeListFailing()
+    server.ban_clock = clock
+    cut = rest_failing(server)
+    first_venue = venue_on(server, clock)
+    first = on_the_log(first_venue, tmp_path)
+    first.set_seed_capital(1e7)
+    assert first.process_intent(limit_entry(clock())).accepted
+    client_id = server.orders[max(server.orders)].client_id
+    server.fill(client_id, 0.01)
+    feed(first, first_venue, [], [])
+    assert first.slot_state(0).size == pytest.approx(0.01)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+
+    venue = venue_on(
+        server, clock, user_stream=True, user_stream_heartbeat_s=0.6, user_stream_backoff_s=0.02,
+        user_stream_backoff_max_s=0.2, user_stream_rest_sweep_s=SWEEP_S,
+    )  # fmt: skip
+    kernel = on_the_log(venue, tmp_path)
+    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    accepted: list[str] = []
+    refused: list[str] = []
+    try:
+        kernel.reconcile_with_venue()
+        assert kernel.slot_state(0).size == pytest.approx(0.01)
+        wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+        feed(kernel, venue, accepted, refused)
+        assert venue.stream_status().state == "up"  # type: ignore[union-attr]
+
+        cut(True)
+        new = server.fill(client_id)
+        wait_for(lambda: not venue._streamed._stream.updates.empty(), "the fill's frame")  # type: ignore[union-attr]
+        feed(kernel, venue, accepted, refused)
+        assert accepted == [] and kernel.slot_state(0).size == pytest.approx(0.01)
+
+        cut(False)
+        clock.advance(11.0)  # the ban over; the REST sweep not due
+        trades_asked = server.rest_calls("GET", "/api/v3/myTrades")
+        feed(kernel, venue, accepted, refused)
+        assert server.rest_calls("GET", "/api/v3/myTrades") > trades_asked  # asked for, the stream up
+        assert accepted == [f"BTCUSDT:{new.trade_id}"]
+        assert refused == []
+        assert server.order(client_id).executed == pytest.approx(0.02)
+        assert kernel.slot_state(0).size == pytest.approx(0.02)
+    finally:
+        kernel.close()
+        venue.close()
+        server.close()
