@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiohttp import web
 from binance_futures_streams import futures_streaming
 from binance_streams import FAULT_KINDS, BinanceStreamServer, StreamFaults, _Connection, streaming
 from venue_helpers import API_KEY, API_SECRET, ManualClock
@@ -313,6 +314,63 @@ def test_a_dropped_connection_reconnects_reconciles_by_rest_and_refuses_entries_
     assert sent_after
     status = session.venue.stream_status()
     assert status is not None and status.entries_refused == 2
+
+
+class RestFailing(BinanceStreamServer):
+    """The local Binance, its next ``order_queries_failing`` order queries and
+    ``trade_lists_failing`` trade lists answered HTTP 503 (Binance's -1008 "server busy")."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.order_queries_failing = 0
+        self.trade_lists_failing = 0
+        super().__init__(*args, **kwargs)
+
+    def _busy(self) -> web.Response:
+        return self._error(-1008, "Server is currently overloaded with other requests.", 503)
+
+    async def _query_order(self, request: web.Request) -> web.Response:
+        if self.order_queries_failing:
+            self.order_queries_failing -= 1
+            return self._busy()
+        return await super()._query_order(request)
+
+    async def _my_trades(self, request: web.Request) -> web.Response:
+        if self.trade_lists_failing:
+            self.trade_lists_failing -= 1
+            return self._busy()
+        return await super()._my_trades(request)
+
+
+@pytest.mark.parametrize("unanswered", ["order_queries_failing", "trade_lists_failing"])
+def test_a_reconnect_is_not_reconciled_while_a_followed_order_could_not_be_asked_about(
+    unanswered: str,
+) -> None:
+    """A fill's frame is lost with the dropped connection. The REST round after the reconnect
+    could not ask about the order (its query, or its trade list, answered 503): the stream stays
+    reconciling (were it up, REST would ask about the order only at the next sweep, the lost
+    fill unbooked meanwhile), and the next round books the fill and reconciles."""
+    server = RestFailing()
+    session = start_session(server)
+    try:
+        session.bring_up()
+        sent, client_id = entry(session, 1)
+        assert sent
+        session.server.inject("drop")
+        session.server.fill(client_id)  # its frame lost with the connection
+        session.wait_state("reconciling")
+        setattr(server, unanswered, 1)
+        session.poll()
+        assert session.state() == "reconciling"
+        assert session.kernel.slot_state(0).size == 0.0
+        session.poll()  # the clock short of the sweep: a reconciling stream asks about every order
+        assert session.state() == "up"
+        assert (
+            session.kernel.slot_state(0).size == pytest.approx(0.02) == pytest.approx(server_position(server))
+        )
+    finally:
+        session.kernel.close()
+        session.venue.close()
+        server.close()
 
 
 def test_with_no_order_followed_a_reconciling_stream_takes_entries_at_once(session: Session) -> None:

@@ -20,8 +20,9 @@ updates through the venue's ``OrderReporter`` (fills keyed by trade id, so one s
 stream and again by REST is reported once) and decides what REST is asked:
 
 - down: every order followed is asked about, as without a stream (REST is the fallback);
-- reconciling (subscribed again after a connect): the same, and once a round completes, the
-  stream is up; entries sent meanwhile are refused with a reason naming the stream, exits and
+- reconciling (subscribed again after a connect): the same, and once a round has read an
+  answer about every order (their trade lists whole, ``Poller.answered_all``), the stream is
+  up; entries sent meanwhile are refused with a reason naming the stream, exits and
   cancels still go, as what the venue holds may be behind what the exchange did while it was down
   (with no order followed there is nothing to catch up on: an entry completes the reconciliation);
 - up: only orders the stream cannot settle (a submit in doubt, an order owing trades or whose
@@ -467,7 +468,9 @@ class StreamedPolling:
             events.extend(self._poller.poll())
             if not self._poller.cut_short:
                 self._last_sweep = now
-                if state == "reconciling" and self._balance_read():
+                # A round with an order unanswered leaves the stream reconciling: the next
+                # poll asks about every order again.
+                if state == "reconciling" and self._poller.answered_all and self._balance_read():
                     self._stream.reconciled(session)
         self._undelivered = []
         return events
