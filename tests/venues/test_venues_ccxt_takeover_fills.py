@@ -6,6 +6,7 @@ with a server error) waits for the list, and is then booked, not taken for one b
 from __future__ import annotations
 
 import gc
+import itertools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -134,6 +135,47 @@ def test_a_streamed_fill_of_an_order_taken_over_is_booked_when_its_trade_list_ca
         assert accepted == [f"BTCUSDT:{new.trade_id}"]
         assert refused == []
         assert server.order(client_id).executed == pytest.approx(0.02)
+        assert kernel.slot_state(0).size == pytest.approx(0.02)
+    finally:
+        kernel.close()
+        venue.close()
+        server.close()
+
+
+def test_trades_of_one_millisecond_are_matched_to_what_was_booked_by_their_ids_as_numbers(
+    clock: ManualClock, tmp_path: Path, binance_keys: None
+) -> None:
+    """0.01 of a 0.02 limit buy fills as trade 9999999 and is booked; the process dies; the rest
+    fills as trade 10000000 in the same millisecond. Oldest first, 9999999 is the trade booked
+    before the restart (as text "10000000" sorts first, and would be taken for it): 10000000 is
+    the fill reconciliation books, and the venue reports nothing more."""
+    server = TradeListFailing()
+    server._trade_ids = itertools.count(9_999_999)
+    first_venue = venue_on(server, clock)
+    first = on_the_log(first_venue, tmp_path)
+    first.set_seed_capital(1e7)
+    assert first.process_intent(limit_entry(clock())).accepted
+    client_id = server.orders[max(server.orders)].client_id
+    booked = server.fill(client_id, 0.01)
+    feed(first, first_venue, [], [])
+    assert first.slot_state(0).size == pytest.approx(0.01)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+    rest = server.fill(client_id)
+    rest.time_ms = booked.time_ms
+
+    venue = venue_on(server, clock)
+    kernel = on_the_log(venue, tmp_path)
+    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    accepted: list[str] = []
+    refused: list[str] = []
+    try:
+        report = kernel.reconcile_with_venue()
+        assert [m.get("fill_id") for m in report.missed_fills] == [f"BTCUSDT:{rest.trade_id}"]
+        feed(kernel, venue, accepted, refused)
+        assert accepted == [] and refused == []
         assert kernel.slot_state(0).size == pytest.approx(0.02)
     finally:
         kernel.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["number", "placed_answer", "trade_amount", "trade_id_only", "trade_ms"]
+__all__ = ["number", "placed_answer", "trade_amount", "trade_id_only", "trade_ms", "trade_sequence"]
 
 
 def number(value: Any) -> float:
@@ -54,3 +54,12 @@ def trade_ms(trade: dict[str, Any]) -> float | None:
     """The trade's timestamp (milliseconds); None when absent or not a time."""
     ms = number(trade.get("timestamp"))
     return ms if ms > 0 and math.isfinite(ms) else None
+
+
+def trade_sequence(trade: dict[str, Any]) -> tuple[float, int, int, str]:
+    """Where ``trade`` comes among an order's trades, oldest first: by its time, then, within a
+    millisecond, by its id, a number's as a number (Binance's ids count up: as text,
+    ``"10000000"`` would come before ``"9999999"``), ahead of ids that are not numbers."""
+    trade_id = str(trade.get("id"))
+    numeric = trade_id.isdecimal()
+    return trade_ms(trade) or 0.0, 0 if numeric else 1, int(trade_id) if numeric else 0, trade_id

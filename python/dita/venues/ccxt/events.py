@@ -14,7 +14,7 @@ from typing import Any
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.logs import order_ids
 from dita.venues._events import BoundedIdSet, OrderEvents
-from dita.venues.ccxt.answers import number, trade_amount, trade_id_only, trade_ms
+from dita.venues.ccxt.answers import number, trade_amount, trade_id_only, trade_ms, trade_sequence
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.fees import CommissionPrices, quote_fee
 from dita.venues.ccxt.settings import CcxtSettings
@@ -173,7 +173,7 @@ class OrderReporter:
         # racing a cancel), and is reported with what says so (the cancel's answer, a poll).
         total = tracked.filled - tracked.booked_unmatched
         within: list[dict[str, Any]] = []
-        for trade in sorted(trades, key=lambda t: (trade_ms(t) or 0.0, str(t.get("id")))):
+        for trade in sorted(trades, key=trade_sequence):
             if trade.get("id") is None or tracked.fill_key(trade) in tracked.reported_fills:
                 continue
             total += trade_amount(trade)
@@ -461,7 +461,7 @@ class OrderReporter:
         # without a price (nor a time, so sorted first) would have its copy in the list skipped.
         ordered = sorted(
             (t for t in trades if t.get("id") is not None),
-            key=lambda t: (trade_amount(t) == 0.0, trade_ms(t) or 0.0, str(t["id"])),
+            key=lambda t: (trade_amount(t) == 0.0, trade_sequence(t)),
         )
         skipped: set[str] = set()  # a trade listed twice (the answer's and the trade list's) warns once
         for trade in ordered:
