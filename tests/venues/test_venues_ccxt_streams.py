@@ -454,6 +454,34 @@ def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) 
     assert session.position() == pytest.approx(server_position(session.server))
 
 
+def test_a_lost_fill_frame_is_asked_for_at_the_next_poll_when_the_trade_list_could_not_be_read() -> None:
+    """A fill's frame never comes; the next fill's frame says more filled than its trade, and the
+    trade list asked for the rest answers 503. REST asks about the order (working on) again at
+    the next poll, the stream up and its sweep not due, and books the lost fill."""
+    server = RestFailing()
+    session = start_session(server)
+    try:
+        session.bring_up()
+        sent, client_id = entry(session, 1)
+        assert sent
+        server.inject("lose_fill")
+        server.fill(client_id, 0.008)
+        server.trade_lists_failing = 1
+        server.fill(client_id, 0.006)  # the order works on: it owes no trades by its end
+        # Polled with the clock still: the REST sweep is not due.
+        deadline = time.monotonic() + 5
+        while session.kernel.slot_state(0).size < 0.014 - 1e-12 and time.monotonic() < deadline:
+            session.poll()
+            time.sleep(0.01)
+        assert session.kernel.slot_state(0).size == pytest.approx(0.014)
+        assert server.rest_calls("GET", "/api/v3/myTrades") == 2  # the one that failed, and again
+        assert server.faults_injected == {"lose_fill": 1}
+    finally:
+        session.kernel.close()
+        session.venue.close()
+        server.close()
+
+
 @pytest.mark.parametrize("fault", ["stale", "terminate", "expire_listen_key"])
 def test_a_stale_or_ended_stream_is_down_and_dialled_again(session: Session, fault: str) -> None:
     """A connection gone silent (no frame within the heartbeat) and a subscription the exchange
