@@ -49,12 +49,13 @@ class MarketClock:
         self.data_time = float(ts)
         self.rows_at_time = rows_at_ts
 
-    def advance(self, point: Bar | Quote) -> None:
-        """``point`` is the runtime's latest data point: its time, its row, its asset's price."""
-        self.rows_at_time = self.rows_at_time + 1 if point.ts == self.data_time else 1
-        self.data_time = point.ts
+    def advance(self, point: Bar | Quote, asset: str, ts: float) -> None:
+        """``point`` (of ``asset``, stamped ``ts``: read once by the caller, as every data point
+        passes here) is the runtime's latest data point: its time, its row, its asset's price."""
+        self.rows_at_time = self.rows_at_time + 1 if ts == self.data_time else 1
+        self.data_time = ts
         self.row += 1
-        self.latest[point.asset] = point
+        self.latest[asset] = point
 
     def data_place(self) -> dict[str, float | int]:
         """Where in the data the runtime is, as an intent's metadata records it: the last data

@@ -174,7 +174,7 @@ class FeedLoop:
             )
         if not self._lifecycle.started:
             self._lifecycle.start()
-        clock.advance(bar)
+        clock.advance(bar, asset, ts)
         self._bar_at[asset] = ts
         self._hand_out(bar, asset, ts, "bars", "on_bar")
 
@@ -217,7 +217,7 @@ class FeedLoop:
             raise ValueError(quote_problem(quote, clock.data_time))
         if not self._lifecycle.started:
             self._lifecycle.start()
-        clock.advance(quote)
+        clock.advance(quote, asset, ts)
         self._hand_out(quote, asset, ts, "quotes", "on_quote")
 
     def _hand_out(self, point: Bar | Quote, asset: str, ts: float, kind: str, callback: str) -> None:
@@ -233,7 +233,7 @@ class FeedLoop:
             if self._owners.working or not venue_data.defer_venue_data:
                 venue_data.hand_over_with(point)
             else:
-                venue_data.hold_back(point)
+                venue_data.hold_back(asset, point)
         except Exception as exc:
             errors.append(exc)
         if self._polling.polled_venues:

@@ -42,9 +42,10 @@ class VenueDataHandOver:
         # The venues' data is being handed over (``hand_over``).
         self._handing_over = False
 
-    def hold_back(self, point: Bar | Quote) -> None:
-        """Keep ``point`` from the venues for now: the latest of its asset replaces the one before."""
-        self._held_back[point.asset] = point
+    def hold_back(self, asset: str, point: Bar | Quote) -> None:
+        """Keep ``point`` of ``asset`` from the venues for now: the latest of an asset replaces
+        the one before."""
+        self._held_back[asset] = point
 
     def sync_venues(self) -> None:
         """The body of ``TradingRuntime.sync_venues``, which says what it does."""
