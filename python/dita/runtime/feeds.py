@@ -10,8 +10,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
-from functools import partial
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from typing import TYPE_CHECKING, Any
 
 from dita._numbers import is_finite
@@ -359,8 +358,9 @@ class FeedLoop:
                     "datetime64[ns] column x as x.astype('int64') / 1e9)"
                 )
         # tuple.__new__ makes each row its NamedTuple in C, where Bar(*row) runs a Python
-        # frame; every row is as long as the type's fields (the columns counted above).
-        points = map(partial(tuple.__new__, point_type), _rows_in_chunks(names, asset, ts, columns, n))
+        # frame; every row is as long as the type's fields (the columns counted above). The
+        # type comes from ``repeat``: map's call is then tuple.__new__'s own, with no partial.
+        points = map(tuple.__new__, repeat(point_type), _rows_in_chunks(names, asset, ts, columns, n))
         # Checked on whole arrays at once, the rows before ``checked`` skip the checks row by row
         # (a tenth of a backtest's work); from the first one that fails them, each is checked.
         checked = rows_passing_checks(kind, ts, asset, columns, self._clock.latest)
