@@ -15,6 +15,7 @@ from dita._text import shortened
 from dita.strategy import Strategy
 
 if TYPE_CHECKING:
+    from dita.runtime.clock import MarketClock
     from dita.runtime.orders import OrderSubmission
     from dita.runtime.trading_runtime import TradingRuntime
 
@@ -97,16 +98,19 @@ class StrategyContext:
     """What a strategy reaches through ``self.ctx``: the kernel, the clock, new ids and
     submission."""
 
-    def __init__(self, runtime: TradingRuntime, orders: OrderSubmission) -> None:
+    def __init__(self, runtime: TradingRuntime, orders: OrderSubmission, clock: MarketClock) -> None:
         self._runtime = runtime
+        # Reached directly, not through the runtime's methods of the same name: every order
+        # a strategy sends asks both.
         self._orders = orders
+        self._clock = clock
         self.kernel = runtime.kernel
         self._intent_seq = 0
         self._trade_seq = 0
         self._restart_mark = restart_mark(runtime.kernel)
 
     def now(self) -> float:
-        return self._runtime.now()
+        return self._clock.now()
 
     def account(self) -> dict[str, Any]:
         self._runtime.sync_marks()
@@ -128,7 +132,7 @@ class StrategyContext:
         return f"{strategy.name}-{self._restart_mark}t{self._trade_seq}"
 
     def submit(self, strategy: Strategy[Any], intent: KernelIntent) -> KernelOutcome:
-        return self._runtime.submit(strategy, intent)
+        return self._orders.submit(strategy, intent)
 
     def refuse_slot_past_64_bits(
         self, strategy: Strategy[Any], intent: KernelIntent, slot_id: int
