@@ -92,3 +92,16 @@ def test_a_replay_of_arrays_takes_and_refuses_the_rows_a_replay_of_lists_does(
     assert (whole[1] != "") is (field is not None), whole[1]
     assert whole[2] == by_row[2] == (5 if field is None else 3)
     assert whole == by_row
+
+
+@pytest.mark.parametrize("name", [7, ["BTCUSDT"], b"BTCUSDT"], ids=["int", "list", "bytes"])
+def test_a_replay_of_arrays_with_an_asset_name_that_is_no_str_refuses_its_row_as_a_replay_of_lists(
+    name: Any,
+) -> None:
+    rows = {k: list(v) for k, v in BARS.items()}
+    assets: list[Any] = ["BTCUSDT"] * 5
+    assets[3] = name
+    by_row = replay("bars", rows, assets, arrays=False)
+    whole = replay("bars", rows, assets, arrays=True)
+    assert by_row[2] == 3 and "asset" in by_row[1]
+    assert whole == by_row
