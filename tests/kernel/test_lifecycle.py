@@ -46,6 +46,16 @@ def test_enter_and_exit_round_trip_with_the_default_mock(kernel: ExecutionKernel
     assert kernel.free_slot_id() == 0  # a CLOSED slot is free for the next ENTER
 
 
+def test_an_outcome_kept_keeps_its_answer_through_the_next_intents(kernel: ExecutionKernel) -> None:
+    opened = kernel.process_intent(intent("ENTER", 0, reference_price=100.0, target_size=2.0))
+    answer = opened.to_dict()
+    kernel.process_intent(intent("EXIT", 0, reference_price=110.0))  # its outcome let go at once
+    reopened = kernel.process_intent(intent("ENTER", 0, reference_price=120.0, target_size=3.0))
+    assert opened.to_dict() == answer
+    assert reopened is not opened and reopened.seq > opened.seq
+    assert reopened.order is not None and reopened.order.size == 3.0
+
+
 def test_short_pnl_and_mark_price(kernel: ExecutionKernel) -> None:
     kernel.process_intent(
         intent("ENTER", 1, side="SHORT", asset="ETHUSDT", reference_price=3000.0, target_size=2.0)

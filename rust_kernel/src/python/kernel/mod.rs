@@ -28,7 +28,7 @@ use crate::python::convert::text::{named_id, str_arg};
 use crate::python::convert::time::now;
 use crate::python::convert::wrong_type;
 use crate::python::errors::wal_err;
-use crate::python::objects::ControlAtInput;
+use crate::python::objects::{ControlAtInput, PyOutcome};
 use crate::python::wal::no_slot_count_error;
 use busy::wait_ref;
 use log::WalState;
@@ -64,6 +64,9 @@ pub struct PyKernel {
     /// The outcome a venue's answer is applied in, event by event, before it is folded into
     /// the intent's (`apply_answer`): kept, so the answers of every order reuse its lists.
     answer_outcome: KernelOutcome,
+    /// The outcome object `process_intent` last answered in, which the next intent is answered
+    /// in when nobody else holds it by then (`PyKernel::outcome_to_answer_in`).
+    spare_outcome: Option<Py<PyOutcome>>,
     /// How long each intent took, from the call to its outcome (the venue's answer included);
     /// shared, so it is recorded after the kernel is let go and read without taking it.
     intent_latency: Arc<LatencyHistogram>,
@@ -353,6 +356,7 @@ impl PyKernel {
             journaled_through_at_release: None,
             venue_calls: Arc::default(),
             answer_outcome: KernelOutcome::blank(),
+            spare_outcome: None,
             intent_latency: Arc::default(),
         }
     }

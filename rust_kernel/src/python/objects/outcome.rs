@@ -100,7 +100,7 @@ impl PyTransition {
     }
 }
 
-#[pyclass(name = "KernelOutcome", module = "dita._kernel", frozen)]
+#[pyclass(name = "KernelOutcome", module = "dita._kernel")]
 pub struct PyOutcome {
     /// Its `submit` is the order the input sent the venue, Python's `order`.
     pub inner: KernelOutcome,
