@@ -296,6 +296,14 @@ impl MockVenue {
     }
 
     pub fn submit(&mut self, order: &VenueOrder) -> Vec<VenueEvent> {
+        let mut events = Vec::with_capacity(2);
+        self.submit_into(order, &mut events);
+        events
+    }
+
+    /// [`MockVenue::submit`], its events pushed onto `events`: a caller answering every order
+    /// in one list keeps its allocation.
+    pub fn submit_into(&mut self, order: &VenueOrder, events: &mut Vec<VenueEvent>) {
         self.submitted += 1;
         let c = &self.config;
         let (rl, rj, fr, pr) = (
@@ -308,18 +316,19 @@ impl MockVenue {
             let mut ev = self.event(KernelEventKind::RateLimited, order);
             ev.retry_after = self.config.retry_after;
             ev.reason = "mock rate limit".into();
-            return vec![ev];
+            events.push(ev);
+            return;
         }
         if rj > 0.0 && self.rng.unit() < rj {
             let mut ev = self.event(KernelEventKind::Reject, order);
             ev.reason = "mock reject".into();
-            return vec![ev];
+            events.push(ev);
+            return;
         }
         self.order_seq += 1;
         let mut o = order.clone();
         o.venue_order_id = self.ids.orders.make_next(self.order_seq);
         o.status = VenueOrderStatus::Acknowledged;
-        let mut events = Vec::with_capacity(2);
         events.push(self.event(KernelEventKind::OrderAck, &o));
         let fills = fr >= 1.0 || self.rng.unit() < fr;
         if fills {
@@ -339,7 +348,6 @@ impl MockVenue {
             o.status = VenueOrderStatus::Filled;
             self.remember_finished(o);
         }
-        events
     }
 
     fn remember_finished(&mut self, order: VenueOrder) {

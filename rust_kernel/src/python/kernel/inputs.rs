@@ -175,8 +175,16 @@ impl PyKernel {
     /// An intent decided, logged and handed to the venue, its time to the outcome recorded in
     /// `intent_latency`: `process_intent`.
     pub(super) fn apply_intent(slf: &Bound<'_, Self>, intent: &Intent) -> PyResult<Py<PyOutcome>> {
-        let outcome = Self::outcome_to_answer_in(slf)?;
-        Self::apply_intent_into(slf, intent, &mut outcome.bind(slf.py()).borrow_mut())?;
+        let arrived = Instant::now();
+        let mut this = wait_mut(slf)?;
+        let outcome = this.outcome_to_answer_in(slf.py())?;
+        Self::answer_intent(
+            slf,
+            this,
+            arrived,
+            intent,
+            &mut outcome.bind(slf.py()).borrow_mut(),
+        )?;
         Ok(outcome)
     }
 
@@ -185,15 +193,13 @@ impl PyKernel {
     /// Making and freeing an outcome object costs about a tenth of an order. Kept only with the
     /// native mock venue, whose answers carry no Python objects: the kernel, which the garbage
     /// collector does not look into, would keep them alive.
-    fn outcome_to_answer_in(slf: &Bound<'_, Self>) -> PyResult<Py<PyOutcome>> {
-        let py = slf.py();
-        let mut this = wait_mut(slf)?;
-        let outcome = match this.spare_outcome.take() {
+    fn outcome_to_answer_in(&mut self, py: Python<'_>) -> PyResult<Py<PyOutcome>> {
+        let outcome = match self.spare_outcome.take() {
             Some(last) if last.get_refcnt(py) == 1 => last,
             _ => Py::new(py, PyOutcome::blank())?,
         };
-        if matches!(this.venue, VenueHandle::Mock(_)) {
-            this.spare_outcome = Some(outcome.clone_ref(py));
+        if matches!(self.venue, VenueHandle::Mock(_)) {
+            self.spare_outcome = Some(outcome.clone_ref(py));
         }
         Ok(outcome)
     }
@@ -206,7 +212,19 @@ impl PyKernel {
         outcome: &mut PyOutcome,
     ) -> PyResult<()> {
         let arrived = Instant::now();
-        let mut this = wait_mut(slf)?;
+        let this = wait_mut(slf)?;
+        Self::answer_intent(slf, this, arrived, intent, outcome)
+    }
+
+    /// [`PyKernel::apply_intent_into`] by the kernel taken (`this`), the intent's time counted
+    /// from `arrived`.
+    fn answer_intent(
+        slf: &Bound<'_, Self>,
+        mut this: PyRefMut<'_, Self>,
+        arrived: Instant,
+        intent: &Intent,
+        outcome: &mut PyOutcome,
+    ) -> PyResult<()> {
         let latency = Arc::clone(&this.intent_latency);
         this.check_takes_input()?;
         let seq = this.core.seq();

@@ -82,18 +82,22 @@ impl VenueHandle {
     }
 
     /// Hands an order to the venue. `Ok(Err(..))` means the venue raised: the outcome is
-    /// unknown and the order stays in flight until the venue reports on it.
+    /// unknown and the order stays in flight until the venue reports on it. `room`: an empty
+    /// list the native mock's answer to a submit is written in, keeping its allocation.
     fn call(
         &self,
         py: Python<'_>,
         method: &str,
         order: &VenueOrder,
+        room: Vec<VenueEvent>,
     ) -> PyResult<Result<VenueAnswer, String>> {
         match self {
             VenueHandle::Mock(m) => {
                 let mut mv = m.borrow_mut(py);
                 Ok(Ok(VenueAnswer::of(if method == "submit" {
-                    mv.inner.submit(order)
+                    let mut events = room;
+                    mv.inner.submit_into(order, &mut events);
+                    events
                 } else {
                     mv.inner.cancel(order)
                 })))
@@ -175,8 +179,8 @@ impl PyKernel {
     }
 
     /// Sends what an outcome asks for (a submit, cancels) and folds the venue's synchronous
-    /// answers back in, each as its own input. No borrow of the kernel is held while the
-    /// venue runs, so other threads can read the kernel and a venue may call back into it.
+    /// answers back in, each as its own input. No borrow of the kernel is held while a Python
+    /// venue runs, so other threads can read the kernel and the venue may call back into it.
     pub(super) fn send_to_venue(
         slf: &Bound<'_, Self>,
         this: PyRefMut<'_, Self>,
@@ -204,16 +208,30 @@ impl PyKernel {
         if out.submit.is_none() && cancels.is_empty() {
             return Ok(());
         }
-        // Counted while the input still holds the kernel, so `close_core` cannot slip in
-        // between the input and its venue call.
-        let _call = VenueCall::start(&this.venue_calls);
         let venue = this.venue.clone_ref(py);
-        drop(this);
+        // The native mock answers at once and runs no Python, so no other thread runs while it
+        // does: the input keeps the kernel through its answers. Any other venue runs with the
+        // kernel let go, its call counted while the input still holds it, so `close_core`
+        // cannot slip in between the input and its venue call.
+        let (mut held, _call) = match &venue {
+            VenueHandle::Mock(_) => (Some(this), None),
+            VenueHandle::Python(_) => {
+                let call = VenueCall::start(&this.venue_calls);
+                drop(this);
+                (None, Some(call))
+            }
+        };
+        let mut apply = |answer, out: &mut _, facts: &mut _| match &mut held {
+            Some(this) => this.apply_answer(answer, out, facts),
+            None => wait_mut_for_answer(slf).apply_answer(answer, out, facts),
+        };
         // Made only when an answer tells more than the kernel keeps: most tell nothing.
         let facts = &mut outcome.answers;
         if let Some(order) = &out.submit {
-            match venue.call(py, "submit", order)? {
-                Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, out, facts)?,
+            // The outcome's events list, empty before any answer: the mock answers in it.
+            let room = std::mem::take(&mut out.emitted_events);
+            match venue.call(py, "submit", order, room)? {
+                Ok(answer) => apply(answer, out, facts)?,
                 Err(msg) => venue_raised(out, "submit_outcome", msg),
             }
         }
@@ -229,9 +247,9 @@ impl PyKernel {
                     trade_side_of(order.side, order.is_entry),
                 ));
                 let sent = venue
-                    .call(py, "cancel", &order)
+                    .call(py, "cancel", &order, Vec::new())
                     .and_then(|answer| match answer {
-                        Ok(answer) => wait_mut_for_answer(slf).apply_answer(answer, out, facts),
+                        Ok(answer) => apply(answer, out, facts),
                         Err(msg) => {
                             venue_raised(out, "cancel_outcome", msg);
                             Ok(())
