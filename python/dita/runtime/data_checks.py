@@ -129,15 +129,9 @@ def rows_passing_checks(kind: str, ts: Any, asset: Any, columns: Sequence[Any], 
     ):
         return 0
     if type(asset) is list:
-        # The types of the distinct names, not of every row (a set of the types costs a call of
-        # ``type`` a row). A row naming an equal str subclass hides in the set behind a str: its
-        # row checks (``isinstance(asset, str)``) pass it all the same.
-        try:
-            names = set(asset)
-        except TypeError:
-            return 0  # a name that is no str (a list): its row is checked, and refused, as it comes
-        if any(type(name) is not str for name in names):
+        if set(map(type, asset)) - {str}:
             return 0
+        names = set(asset)
     elif type(asset) is np.ndarray and asset.dtype.kind == "U" and asset.ndim == 1:
         names = set(np.unique(asset).tolist())
     else:
