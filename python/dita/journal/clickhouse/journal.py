@@ -340,6 +340,7 @@ class ClickHouseJournal:
             return
         try:
             self._kernels.stop_recording(kernel)
+            self._progress.note_last_drop_mark(kernel)
             self._flush(timeout, refusals_of=[kernel.kernel_id])
             if self._settle_stopped([kernel.kernel_id]):
                 self._flush(timeout, refusals_of=[kernel.kernel_id])  # records the progress

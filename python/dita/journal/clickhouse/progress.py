@@ -72,6 +72,18 @@ class Progress:
         """The kernel's outbox dropped the rows of input ``mark`` (and maybe later ones)."""
         self.dropped_marks.setdefault(kernel_id, set()).add(mark)
 
+    def note_last_drop_mark(self, kernel: ExecutionKernel) -> None:
+        """Note the drop mark of ``kernel``, whose outbox is off: no drop can follow, so this
+        read (it waits for a busy kernel) is its last. A leaving kernel goes once its outbox is
+        empty, maybe before the writer reads its mark after its last batch: noted here, the
+        mark keeps its progress below the dropped input however late its last rows are stored."""
+        mark = kernel.stats()["journal_first_dropped_seq"]
+        if mark is None:
+            return
+        with self.queue.cond:
+            if kernel.kernel_id in self.kernels.with_wal_fill:  # without a fill, gap_start() skips drops
+                self.note_drop_locked(kernel.kernel_id, mark)
+
     def lift_drop_mark_locked(self, kernel_id: str, stored_through: int) -> None:
         """Rows of every input up to ``stored_through`` are stored: drops among them no longer
         hold progress back; a drop of a later input still does."""
