@@ -42,9 +42,13 @@ class Backfill:
             return completion.result
         # Sized before the lock: a resend of a million rows is tens of millions of steps.
         sizes = [tuple_bytes(r) for _, r in chunks]
+        last_seq = max(row[0] for _, table_rows in chunks for row in table_rows)
         queue = self.queue
         with queue.cond:
             self.check_open_locked()
+            # A generous resend may hold rows still waiting in the kernel's outbox: drained
+            # after this backfill stored them, they get the key check, so none is stored twice.
+            queue.check_drained_through_locked(kernel_id, last_seq)
             now = time.monotonic()
             for (table, table_rows), nbytes in zip(chunks, sizes, strict=True):
                 queue.enqueue_locked(

@@ -3,7 +3,8 @@
 The drainer puts rows in, the writer takes them out in batches, ``flush()`` waits for them to
 be stored. The queue also holds the journal's one lock (every part takes it, so a reading of
 the counts is always whole), the flush handshake between the drainer and ``flush()``, the
-burst measure behind ``burst_hold``, and the figures ``stats()`` reports.
+burst measure behind ``burst_hold``, which drained rows a resend may have stored first, and the
+figures ``stats()`` reports.
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ class RowQueue:
         self.stopping = False
         # The journal gave up waiting for ClickHouse: every wait of its threads ends.
         self.abort = threading.Event()
+        # Per kernel, drained rows up to this seq are checked key by key before they are
+        # written: a refill or a backfill resends them too, and may have stored them first.
+        self.check_through: dict[str, int] = {}
+
+    def check_drained_through_locked(self, kernel_id: str, seq: int) -> None:
+        """Rows of the kernel up to ``seq`` are resent: those drained from its outbox get the
+        key check from now on."""
+        self.check_through[kernel_id] = max(self.check_through.get(kernel_id, 0), seq)
 
     def enqueue_locked(self, chunk: Chunk) -> None:
         self.chunks.append(chunk)

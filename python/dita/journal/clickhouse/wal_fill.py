@@ -58,9 +58,6 @@ class WalFill:
         # busy, or the last refill failed: then the failures in a row, for the backoff).
         self.refill_after: dict[str, float] = {}
         self.refill_failures: Counter[str] = Counter()
-        # Per kernel, drained rows up to this seq are checked key by key before they are
-        # written: a refill derives them too, and may have stored them first.
-        self.check_through: dict[str, int] = {}
 
     def start(self, kernel: ExecutionKernel, to_seq: int, refill: bool = False) -> None:
         """Derive the rows of the kernel's records up to ``to_seq`` from its WAL."""
@@ -283,7 +280,7 @@ class WalFill:
                     self.refill_after.pop(kernel_id, None)
                     # Rows up to to_seq still in the outbox are drained later, maybe after the
                     # refill stored them: they get the key check, so none is stored twice.
-                    self.check_through[kernel_id] = max(self.check_through.get(kernel_id, 0), to_seq)
+                    self.queue.check_drained_through_locked(kernel_id, to_seq)
                 self.start(kernel, to_seq, refill=True)
                 started = True
             except WalError as exc:  # its log failed: the rows are not there to derive

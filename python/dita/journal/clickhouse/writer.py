@@ -301,9 +301,9 @@ class Writer:
                     if (
                         not must_check
                         and first_key
-                        and first_key[0] <= self.fill.check_through.get(kernel_id, 0)
+                        and first_key[0] <= self.queue.check_through.get(kernel_id, 0)
                     ):
-                        must_check = True  # rows a refill derives too: it may have stored them
+                        must_check = True  # rows a refill or a backfill resends: it may have stored them
                     if (
                         not must_check
                         and first_key
