@@ -1,7 +1,8 @@
 """What the journal logs while ClickHouse does not take its rows for a reason that may pass,
-and while a kernel's outbox drops rows: said when it starts, again at most once a minute while
-it lasts (with the rows waiting, or the rows dropped), and the recovery too, so an operator
-reading the log sees it, not only one reading stats()."""
+while a kernel's outbox drops rows, and while its progress cannot be recorded: said when it
+starts, again at most once a minute while it lasts (with the rows waiting, or the rows
+dropped), and the recovery too, so an operator reading the log sees it, not only one reading
+stats()."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import logging
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from clickhouse_connect.driver.exceptions import OperationalError
 
 from dita import ExecutionKernel
-from dita.journal.clickhouse import backoff, kernels
+from dita.journal.clickhouse import backoff, kernels, progress
 from journal.helpers import Side, Workload, assert_same_rows, twins, venue, wait_until
 from journal.test_faults import FlakyClient, _journal
 
@@ -96,4 +99,49 @@ def test_rows_an_outbox_drops_are_logged_naming_the_kernel_once_a_minute(
         wait_until(lambda: any(f"dropped {total} rows" in s for s in dropped()), "the later drops said")
         flaky.restore()
     finally:
+        journal.close()
+
+
+def test_progress_that_cannot_be_recorded_is_said_once_a_minute_and_when_recorded_again(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    journal = _journal(tmp_path / "j")
+    client = journal._connection.client
+    real = client.insert
+    refused = [True]
+
+    def insert(table: str, *args: Any, **kwargs: Any) -> Any:
+        if refused[0] and table == "journal_progress":
+            raise OperationalError("injected: progress refused")
+        return real(table, *args, **kwargs)
+
+    client.insert = insert
+    try:
+        work, _ = twins(journal)
+        for i in range(5):  # the rows go in, their progress does not
+            work.run(20, start=20 * i)
+            journal.flush(30)
+        assert journal.stats().extra["progress_failed"] >= 5
+        assert journal.gap_start("desk-1") == 1
+
+        def failing() -> list[str]:
+            return _said(caplog, logging.WARNING, "could not record progress")
+
+        (line,) = failing()  # not one line per batch
+        assert "injected: progress refused" in line and "gap_start() stays" in line, line
+
+        monkeypatch.setattr(progress, "_LOG_EVERY", 0.0)  # "a minute", made short
+        work.run(20, start=100)
+        journal.flush(30)
+        assert len(failing()) == 2
+        assert not _said(caplog, logging.INFO, "records progress again")
+
+        refused[0] = False
+        work.run(20, start=120)
+        journal.flush(30)
+        assert len(_said(caplog, logging.INFO, "records progress again")) == 1
+        assert journal.gap_start("desk-1") > 100
+    finally:
+        client.insert = real
         journal.close()

@@ -6,6 +6,7 @@ rows an outbox dropped (a drop mark), nor while a WAL fill of the kernel is not 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["Progress"]
 
 log = logging.getLogger(__package__)
+
+# Progress that keeps failing to be recorded is logged again at most this often (seconds).
+_LOG_EVERY = 60.0
 
 
 class Progress:
@@ -53,6 +57,9 @@ class Progress:
         # read again from poll to poll, and flush() waits until it was.
         self.marks_unread: set[str] = set()
         self.marks_read_at = 0.0
+        # When a failure to record progress was last logged at WARNING (-inf: none since
+        # progress was last recorded).
+        self.failure_logged_at = -math.inf
 
     def recording_due_locked(self) -> bool:
         """Whether a seq waits in ``to_record`` that may be recorded now."""
@@ -166,13 +173,33 @@ class Progress:
         )
         with self.queue.cond:
             self.settled_seq.update(dict(rows))
+            failure_logged = self.failure_logged_at > -math.inf
+            self.failure_logged_at = -math.inf
+        if failure_logged:
+            log.info("journal %s records progress again", self.queue.settings.target.display)
         self.backoff.lift(PROGRESS_TABLE)
 
     def _failed(self, exc: Exception, stored_to_seqs: dict[str, int]) -> None:
         """Recording failed: gap_start() stays where it was, says why, and the seqs recorded
-        outside a batch go with the next one."""
-        log.debug("could not record journal progress: %r", exc)
+        outside a batch go with the next one. Logged at WARNING, at most once a ``_LOG_EVERY``
+        while it lasts: rows go on being stored, so nothing else says that a restart derives
+        ever more of them again."""
         error = f"recording progress: {type(exc).__name__}: {exc}"
+        now = time.monotonic()
+        with self.queue.cond:
+            due = now - self.failure_logged_at >= _LOG_EVERY
+            if due:
+                self.failure_logged_at = now
+        if due:
+            log.warning(
+                "journal %s could not record progress (%s): gap_start() stays where it is, so a "
+                "restart derives the rows from there again (a resend starts there); tried again "
+                "after the next batch, said again at most once a minute while it lasts",
+                self.queue.settings.target.display,
+                error,
+            )
+        else:
+            log.debug("could not record journal progress: %r", exc)
         self.connection.let_go_if_dead(exc, error)
         # A dropped progress table is made again for next time.
         _, remake_error = self.connection.remake_if_missing(exc)
