@@ -181,3 +181,54 @@ def test_trades_of_one_millisecond_are_matched_to_what_was_booked_by_their_ids_a
         kernel.close()
         venue.close()
         server.close()
+
+
+def test_two_streamed_fills_of_an_order_taken_over_in_one_poll_are_both_booked(
+    clock: ManualClock, tmp_path: Path, binance_keys: None
+) -> None:
+    """0.005 of a 0.02 limit buy fills and is booked; the process restarts and takes the order
+    over (booked 0.005). Two more trades of 0.005 come on the user stream before one poll: the
+    two add up to what the first frame says filled, yet only the trade list shows that the trade
+    booked is the older one. Both are booked, the old one is not reported again."""
+    server = TradeListFailing()
+    first_venue = venue_on(server, clock)
+    first = on_the_log(first_venue, tmp_path)
+    first.set_seed_capital(1e7)
+    assert first.process_intent(limit_entry(clock())).accepted
+    client_id = server.orders[max(server.orders)].client_id
+    server.fill(client_id, 0.005)
+    feed(first, first_venue, [], [])
+    assert first.slot_state(0).size == pytest.approx(0.005)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+
+    venue = venue_on(
+        server, clock, user_stream=True, user_stream_heartbeat_s=0.6, user_stream_backoff_s=0.02,
+        user_stream_backoff_max_s=0.2, user_stream_rest_sweep_s=SWEEP_S,
+    )  # fmt: skip
+    kernel = on_the_log(venue, tmp_path)
+    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    accepted: list[str] = []
+    refused: list[str] = []
+    try:
+        kernel.reconcile_with_venue()
+        wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+        feed(kernel, venue, accepted, refused)
+        assert venue.stream_status().state == "up"  # type: ignore[union-attr]
+
+        second = server.fill(client_id, 0.005)
+        third = server.fill(client_id, 0.005)
+        wait_for(lambda: venue._streamed._stream.updates.qsize() >= 2, "both fills' frames")  # type: ignore[union-attr]
+        feed(kernel, venue, accepted, refused)
+        assert accepted == [f"BTCUSDT:{second.trade_id}", f"BTCUSDT:{third.trade_id}"]
+        clock.advance(SWEEP_S + 1)  # a sweep asks about every order: nothing more to report
+        feed(kernel, venue, accepted, refused)
+        assert refused == []
+        assert len(accepted) == 2
+        assert kernel.slot_state(0).size == pytest.approx(0.015)
+    finally:
+        kernel.close()
+        venue.close()
+        server.close()

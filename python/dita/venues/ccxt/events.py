@@ -136,7 +136,10 @@ class OrderReporter:
         wanted = exchange_filled
         if status == "closed" and (raw.get("filled") is None or not math.isfinite(exchange_filled)):
             wanted = order.size
-        if wanted > tracked.filled + order.size * 1e-9 and trades_total(tracked, trades) < wanted:
+        # Of an order taken over, the answer's trades (a batch of streamed frames) may add up to
+        # the filled size and still not show which are the ones booked: only the whole list does.
+        owed = wanted > tracked.filled + order.size * 1e-9
+        if owed and (tracked.booked_unmatched > order.size * 1e-9 or trades_total(tracked, trades) < wanted):
             trades.extend(self.trades.fetch(tracked, wanted, named, self.trades.order_life(raw)))
             if tracked.trades_unread and tracked.booked_unmatched > order.size * 1e-9:
                 # What the kernel booked before this venue took the order over is matched to the
