@@ -7,6 +7,7 @@ futures stream's tests too (``test_venues_ccxt_futures_stream.py``)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -367,6 +368,81 @@ def test_a_reconnect_is_not_reconciled_while_a_followed_order_could_not_be_asked
         assert (
             session.kernel.slot_state(0).size == pytest.approx(0.02) == pytest.approx(server_position(server))
         )
+    finally:
+        session.kernel.close()
+        session.venue.close()
+        server.close()
+
+
+class RestRefusing(BinanceStreamServer):
+    """The local Binance, its order query answering ``query_refusal`` and its trade list
+    ``trades_refusal`` (code, message, HTTP status) while set."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.query_refusal: tuple[int, str, int] | None = None
+        self.trades_refusal: tuple[int, str, int] | None = None
+        super().__init__(*args, **kwargs)
+
+    async def _query_order(self, request: web.Request) -> web.Response:
+        if self.query_refusal:
+            return self._error(*self.query_refusal)
+        return await super()._query_order(request)
+
+    async def _my_trades(self, request: web.Request) -> web.Response:
+        if self.trades_refusal:
+            return self._error(*self.trades_refusal)
+        return await super()._my_trades(request)
+
+
+@pytest.mark.parametrize(
+    ("refused", "refusal", "asked"),
+    [
+        ("query_refusal", (-1121, "Invalid symbol.", 400), "/api/v3/order"),  # a delisted market
+        ("query_refusal", (-2026, "Order was canceled or expired; archived.", 400), "/api/v3/order"),
+        ("trades_refusal", (-1008, "Server is currently overloaded.", 503), "/api/v3/myTrades"),
+    ],
+)
+def test_an_order_never_answered_about_holds_entries_up_for_one_sweep_then_is_asked_about_at_every_poll(
+    refused: str, refusal: tuple[int, str, int], asked: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fill's frame is lost with the dropped connection, and the exchange answers no question
+    about that order any more (its query refused, or its trade list failing, for good). Entries
+    are refused naming the order while the stream reconciles, for ``user_stream_rest_sweep_s``
+    at most: then the stream is up with a warning naming the order, entries go, and the order is
+    asked about at every poll until it answers, its fill then booked."""
+    server = RestRefusing()
+    session = start_session(server)
+    try:
+        session.bring_up()
+        sent, client_id = entry(session, 1)
+        assert sent
+        server.inject("drop")
+        server.fill(client_id, 0.005)  # its frame lost with the connection
+        session.wait_state("reconciling")
+        setattr(server, refused, refusal)
+        session.poll()
+        refused_meanwhile, reason = entry(session, 2, slot=1)
+        assert not refused_meanwhile and f"no answer yet about {client_id}" in reason
+        session.clock.advance(SWEEP_S - 1.0)
+        session.poll()
+        assert session.state() == "reconciling"
+
+        session.clock.advance(1.0)
+        with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+            session.poll()
+        assert session.state() == "up"
+        assert any(
+            "reconciled with REST" in r.getMessage() and client_id in r.getMessage() for r in caplog.records
+        )
+        sent_after, _ = entry(session, 3, slot=1)
+        assert sent_after
+        before = server.rest_calls("GET", asked)
+        session.poll()  # the clock short of the sweep
+        assert server.rest_calls("GET", asked) > before
+
+        setattr(server, refused, None)
+        session.poll()
+        assert session.kernel.slot_state(0).size == pytest.approx(0.005)
     finally:
         session.kernel.close()
         session.venue.close()

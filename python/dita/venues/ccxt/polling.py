@@ -44,9 +44,6 @@ class Poller:
         self._resume_from: str | None = None
         # Events a poll made and did not return (it was cut short): the next poll returns them.
         self._undelivered: list[VenueEvent] = []
-        # The last poll asked about an order and got no answer it could read (an error, an
-        # unreadable answer, a trade list not read whole): see ``answered_all``.
-        self._unanswered = False
 
     @property
     def cut_short(self) -> bool:
@@ -54,12 +51,16 @@ class Poller:
         return self._resume_from is not None
 
     @property
-    def answered_all(self) -> bool:
-        """Whether the last poll read an answer about every order it asked about, their trade
-        lists whole where it asked for them ("no such order" is an answer): a user stream's
-        reconnect is reconciled by such a round only, as the fill of a frame lost with the
-        connection may be of the order not answered about."""
-        return not self._unanswered
+    def unanswered(self) -> list[str]:
+        """The client ids of the orders followed whose last question got no answer that read,
+        their trade list not whole where it was asked for ("no such order" is an answer): a
+        user stream's reconnect is reconciled by a round that leaves none, as the fill of a
+        frame lost with the connection may be of such an order (``StreamedPolling``)."""
+        return [
+            t.client_id
+            for t in self._orders.tracked.values()
+            if not t.terminal and (t.unanswered or t.trades_unread)
+        ]
 
     def poll(self, only: Callable[[TrackedOrder], bool] | None = None) -> list[VenueEvent]:
         """Ask the exchange about every order still working (and every timed-out submit), or
@@ -72,19 +73,18 @@ class Poller:
         # Kept here until returned: their fills count as reported once made, so a poll cut
         # short (Ctrl-C in a request) hands them to the next poll instead of losing them.
         events = self._undelivered
-        self._unanswered = False
         tracked_orders = self._orders.tracked
         orders = list(tracked_orders.items())
         start = list(tracked_orders).index(self._resume_from) if self._resume_from in tracked_orders else 0
         self._resume_from = None
-        asked: list[TrackedOrder] = []
         for key, tracked in orders[start:] + orders[:start]:
             if tracked.terminal or (only is not None and not only(tracked)):
                 continue
             if self._client.throttled():
                 self._resume_from = key
                 break
-            asked.append(tracked)
+            # Set again by a question below that gets no answer.
+            tracked.unanswered = False
             if tracked.unresolved_since is not None:
                 try:
                     events.extend(self._poll_unresolved(tracked))
@@ -100,6 +100,7 @@ class Poller:
                     raw = self._lookup.fetch_by_client_id(tracked.client_id, tracked.symbol)
             except self._client.throttle_errors as exc:
                 self._client.note_throttle(exc)
+                tracked.unanswered = True
                 self._resume_from = key
                 break
             except Exception as exc:
@@ -110,8 +111,6 @@ class Poller:
                 events.extend(self._orders.cancel_not_carried_out(tracked, raw))
             except Exception as exc:
                 self._unreadable(tracked, exc)
-        if any(t.trades_unread and not t.terminal for t in asked):
-            self._unanswered = True
         for client_order_id in [k for k, t in tracked_orders.items() if t.terminal]:
             del tracked_orders[client_order_id]
         self._undelivered = []
@@ -131,7 +130,7 @@ class Poller:
         )  # fmt: skip
         self._client.sync_clock_if_refused(exc)
         if not isinstance(exc, self._client.ccxt.OrderNotFound):
-            self._unanswered = True
+            tracked.unanswered = True
         if (
             isinstance(exc, self._client.ccxt.OrderNotFound)
             and tracked.ended_at is None
@@ -167,7 +166,7 @@ class Poller:
     def _unreadable(self, tracked: TrackedOrder, exc: BaseException) -> None:
         # One order's unreadable answer must not lose the events of the others (their fills
         # already count as reported): it is logged, and the order asked about again.
-        self._unanswered = True
+        tracked.unanswered = True
         log.warning(
             "%s: the answer about %s could not be read (%s); asked again next poll",
             self.name, tracked.client_id, self._client.error_text(exc),
@@ -197,7 +196,7 @@ class Poller:
         except VenueUnavailable as exc:
             # No answer is not "no such order": the order may be working, so it stays unresolved.
             log.warning("%s", exc)
-            self._unanswered = True
+            tracked.unanswered = True
             return []
         if found is not None:
             tracked.unresolved_since = None

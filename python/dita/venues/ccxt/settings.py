@@ -130,7 +130,8 @@ class CcxtSettings(BaseModel):
         default=60.0,
         gt=0,
         description="while the stream is up, how often (by the venue's clock) every order followed is "
-        "asked about by REST, which recovers a frame the exchange never sent",
+        "asked about by REST, which recovers a frame the exchange never sent; also the longest a "
+        "reconnect stays reconciling, entries refused, over orders the exchange gives no answer about",
     )
     options: dict[str, Any] = Field(
         default_factory=dict,

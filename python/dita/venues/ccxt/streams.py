@@ -21,13 +21,17 @@ stream and again by REST is reported once) and decides what REST is asked:
 
 - down: every order followed is asked about, as without a stream (REST is the fallback);
 - reconciling (subscribed again after a connect): the same, and once a round has read an
-  answer about every order (their trade lists whole, ``Poller.answered_all``), the stream is
-  up; entries sent meanwhile are refused with a reason naming the stream, exits and
-  cancels still go, as what the venue holds may be behind what the exchange did while it was down
-  (with no order followed there is nothing to catch up on: an entry completes the reconciliation);
+  answer about every order (their trade lists whole, ``Poller.unanswered``), the stream is
+  up; entries sent meanwhile are refused with a reason naming the stream and the orders not
+  answered about, exits and cancels still go, as what the venue holds may be behind what the
+  exchange did while it was down (with no order followed there is nothing to catch up on: an
+  entry completes the reconciliation). An order the exchange does not answer about for
+  ``user_stream_rest_sweep_s`` (a delisted market, an archived order) does not hold entries up
+  for longer: the stream is up with a warning naming it, and REST asks about it at every poll;
 - up: only orders the stream cannot settle (a submit in doubt, an order owing trades or whose
-  trade list could not be read) are asked about, and every order followed once per
-  ``user_stream_rest_sweep_s``, which recovers a frame the exchange never sent.
+  trade list could not be read, one whose last question got no answer) are asked about, and
+  every order followed once per ``user_stream_rest_sweep_s``, which recovers a frame the exchange
+  never sent.
 """
 
 from __future__ import annotations
@@ -448,6 +452,8 @@ class StreamedPolling:
         self._poller = poller
         self._reporter = reporter
         self._last_sweep: float | None = None
+        # The connection whose reconciliation a poll found under way, and when.
+        self._reconciling_since: tuple[int, float] | None = None
         # Updates taken from the stream's queue and not yet reported, and events made and not yet
         # returned (their fills count as reported once made): a poll interrupted (Ctrl-C in a
         # request) leaves them to the next one instead of losing them, as ``Poller`` does.
@@ -468,12 +474,33 @@ class StreamedPolling:
             events.extend(self._poller.poll())
             if not self._poller.cut_short:
                 self._last_sweep = now
-                # A round with an order unanswered leaves the stream reconciling: the next
-                # poll asks about every order again.
-                if state == "reconciling" and self._poller.answered_all and self._balance_read():
-                    self._stream.reconciled(session)
+                if state == "reconciling":
+                    self._reconcile(session, now)
         self._undelivered = []
         return events
+
+    def _reconcile(self, session: int, now: float) -> None:
+        """After a REST round about every order, reconciling connection ``session``: up once no
+        order is left unanswered and the balance is read. An order left unanswered keeps it
+        reconciling (the next poll asks about every order again), for ``user_stream_rest_sweep_s``
+        at most: an order the exchange never answers about (a delisted market, an archived order)
+        would refuse entries for good. It is then named in a warning, and asked about at every
+        poll with the stream up (``_needs_rest``)."""
+        if self._reconciling_since is None or self._reconciling_since[0] != session:
+            self._reconciling_since = (session, now)
+        waited = now - self._reconciling_since[1]
+        unanswered = self._poller.unanswered
+        if unanswered and waited < self._settings.user_stream_rest_sweep_s:
+            return
+        if not self._balance_read():
+            return
+        if unanswered:
+            log.warning(
+                "%s: reconciled with REST after %.1fs though the exchange gave no answer about %s; "
+                "entries taken again, and those orders asked about at every poll",
+                self._stream.name, waited, ", ".join(unanswered),
+            )  # fmt: skip
+        self._stream.reconciled(session)
 
     def _balance_read(self) -> bool:
         """Read the balance by REST for the account events (what the stream lost while down);
@@ -564,12 +591,14 @@ class StreamedPolling:
         if not self._orders.following() and self._stream.reconciled(session):
             return None
         self._stream.note_entry_refused()
+        unanswered = self._poller.unanswered
+        waiting = f" (no answer yet about {', '.join(unanswered)})" if unanswered else ""
         return self._reporter.event(
             order,
             KernelEventKind.REJECT,
             VenueOrderStatus.REJECTED,
             reason=f"{self._stream.name}: entry refused while the user-data stream reconciles with "
-            "REST after a reconnect; exits and cancels still go",
+            f"REST after a reconnect{waiting}; exits and cancels still go",
         )
 
 
@@ -581,12 +610,13 @@ def _order_key(order: dict[str, Any]) -> tuple[str, str]:
 def _needs_rest(tracked: TrackedOrder) -> bool:
     """Whether ``tracked`` is asked about by REST while the stream is up: a submit in doubt (the
     stream shows an order only once it is placed), an order owing trades or whose trade list
-    could not be read, or one whose cancel's outcome is unknown (an order it left working sends
-    no frame)."""
+    could not be read, one whose last question got no answer (the stream reconciled without
+    it), or one whose cancel's outcome is unknown (an order it left working sends no frame)."""
     return (
         tracked.unresolved_since is not None
         or tracked.cancel_unknown_since is not None
         or tracked.ended_at is not None
         or tracked.trades_missing_since is not None
         or tracked.trades_unread
+        or tracked.unanswered
     )

@@ -94,6 +94,9 @@ class TrackedOrder:
     # request failed): REST asks about the order at every poll, the user stream up or not, until
     # a read goes through.
     trades_unread: bool = False
+    # The last question about it got no answer that read (an error other than "no such order",
+    # an answer that did not parse): REST asks about it at every poll, the user stream up or not.
+    unanswered: bool = False
     # An order taken over from a kernel whose log holds its id bare (not qualified with the
     # market): that id. Its events name it so, as the kernel refuses an event under another
     # venue id than its order carries.
