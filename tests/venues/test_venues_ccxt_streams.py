@@ -558,6 +558,56 @@ def test_a_lost_fill_frame_is_asked_for_at_the_next_poll_when_the_trade_list_cou
         server.close()
 
 
+class RestLagging(RestFailing):
+    """``RestFailing``, its order query answering ``lagging_filled`` as the order's filled size
+    while set: an answer from before the stream's last frame."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.lagging_filled: float | None = None
+        super().__init__(*args, **kwargs)
+
+    async def _query_order(self, request: web.Request) -> web.Response:
+        order = self._found(await self._params(request))
+        if self.lagging_filled is None or order is None:
+            return await super()._query_order(request)
+        answer = self._order_answer(order)
+        answer["executedQty"] = f"{self.lagging_filled:.8f}"
+        answer["cummulativeQuoteQty"] = f"{self.lagging_filled * order.price:.8f}"
+        return web.json_response(answer)
+
+
+def test_a_rest_answer_lagging_the_stream_leaves_a_trade_list_not_read_asked_for_at_the_next_poll() -> None:
+    """A fill's frame never comes; the next fill's frame says more filled than its trade, and the
+    trade list asked for the rest answers 503. REST's next answer about the order lags the stream
+    (it says only the trade the frame showed filled): owing nothing by it, the list is still
+    unread, and the poll after asks again and books the lost fill, the REST sweep not due."""
+    server = RestLagging()
+    session = start_session(server)
+    try:
+        session.bring_up()
+        sent, client_id = entry(session, 1)
+        assert sent
+        server.inject("lose_fill")
+        server.fill(client_id, 0.008)
+        server.trade_lists_failing = 2  # the frame's read, and the one REST asks at once
+        server.fill(client_id, 0.006)
+        deadline = time.monotonic() + 5
+        while server.rest_calls("GET", "/api/v3/myTrades") < 2 and time.monotonic() < deadline:
+            session.poll()
+            time.sleep(0.01)
+        assert session.kernel.slot_state(0).size == pytest.approx(0.006)
+        server.lagging_filled = 0.006
+        session.poll()  # the clock still: the REST sweep is not due
+        assert session.kernel.slot_state(0).size == pytest.approx(0.006)
+        server.lagging_filled = None
+        session.poll()
+        assert session.kernel.slot_state(0).size == pytest.approx(0.014)
+    finally:
+        session.kernel.close()
+        session.venue.close()
+        server.close()
+
+
 @pytest.mark.parametrize("fault", ["stale", "terminate", "expire_listen_key"])
 def test_a_stale_or_ended_stream_is_down_and_dialled_again(session: Session, fault: str) -> None:
     """A connection gone silent (no frame within the heartbeat) and a subscription the exchange

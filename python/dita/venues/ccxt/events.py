@@ -146,9 +146,9 @@ class OrderReporter:
                 # oldest trades, which only the whole list shows: a streamed trade alone would be
                 # taken for one booked already. None are reported until the list reads whole.
                 trades = []
-        else:
-            tracked.trades_unread = False  # nothing owed beyond the answer's own trades
         events.extend(self._fill_events(tracked, trades, timestamp))
+        if tracked.trades_unread and tracked.filled >= tracked.unread_filled - order.size * 1e-9:
+            tracked.trades_unread = False  # what the list was read short of is reported
         # Counted once the answer has read this far: nothing below raises, and an answer that
         # broke above is read again, ack and all.
         tracked.acknowledged = True

@@ -94,6 +94,9 @@ class TrackedOrder:
     # request failed): REST asks about the order at every poll, the user stream up or not, until
     # a read goes through.
     trades_unread: bool = False
+    # The filled size that read was to show: it stays unread until the fills reported reach it,
+    # whatever a later answer says (one lagging the stream's says less).
+    unread_filled: float = 0.0
     # The last question about it got no answer that read (an error other than "no such order",
     # an answer that did not parse): REST asks about it at every poll, the user stream up or not.
     unanswered: bool = False

@@ -198,7 +198,7 @@ class TradeReader:
         count once). ``tracked.trades_unread`` says whether the list was read short of that."""
         client = self._client
         order_id = tracked.exchange_order_id
-        tracked.trades_unread = True
+        tracked.trades_unread, tracked.unread_filled = True, exchange_filled
         if not order_id or client.throttled():
             # Throttled or banned, nothing is sent (a streamed update owing trades would ask
             # during a ban): the next poll after it ends reads them.
