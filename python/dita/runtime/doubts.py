@@ -16,6 +16,7 @@ from dita.runtime.clock import MarketClock
 from dita.runtime.routing import EventRouter
 from dita.runtime.venue_data import VenueDataHandOver
 from dita.venues import VenueUnavailable
+from dita.venues._events import kernel_busy
 
 # How often (in the runtime's time) it looks for orders in doubt (``orders_in_doubt``), and the
 # first and longest wait before reconciling them: the venue just throttled, and each
@@ -81,17 +82,25 @@ class OrdersInDoubt:
         cancel_foreign_orders: bool = False,
     ) -> ReconciliationReport:
         taken: list[tuple[VenueEvent, KernelOutcome]] = []
-        report = reconcile_with_venue(
-            self._kernel,
-            cancel_unknown=cancel_unknown,
-            cancel_foreign_orders=cancel_foreign_orders,
-            on_applied=lambda ev, out: taken.append((ev, out)),
-            clock=self._clock.now,  # the data's time in a replay, as the kernel's other inputs
-            only_in_doubt=only_in_doubt,
-            ended_lookups=ended_lookups,
-        )
-        # One batch, in the order taken, with what the kernel did of its own on each: the
-        # slots are read after all of it, as for a submit's answer (see EventRouter.route).
+        try:
+            return reconcile_with_venue(
+                self._kernel,
+                cancel_unknown=cancel_unknown,
+                cancel_foreign_orders=cancel_foreign_orders,
+                on_applied=lambda ev, out: taken.append((ev, out)),
+                clock=self._clock.now,  # the data's time in a replay, as the kernel's other inputs
+                only_in_doubt=only_in_doubt,
+                ended_lookups=ended_lookups,
+            )
+        finally:
+            # Routed also when the run is cut short (the kernel busy or closed mid-run): the
+            # kernel booked these events, and their strategies must hear them.
+            self._route_taken(taken)
+
+    def _route_taken(self, taken: list[tuple[VenueEvent, KernelOutcome]]) -> None:
+        """The events a reconciliation applied, routed as one batch, in the order taken, with
+        what the kernel did of its own on each: the slots are read after all of it, as for a
+        submit's answer (see EventRouter.route)."""
         batch: list[VenueEvent] = []
         ids: set[str] = set()
         for event, outcome in taken:
@@ -101,7 +110,6 @@ class OrdersInDoubt:
                     batch.append(ev)
         self._stats["venue_events"] += len(taken)
         self._router.route(batch, set())
-        return report
 
     def look(self, now: float) -> None:
         """A data point at ``now`` reached ``next_look``: look for orders in doubt
@@ -116,8 +124,9 @@ class OrdersInDoubt:
         venue just throttled), then again, waiting twice as long each time, while one is left in
         doubt. Only those orders are settled (``only_in_doubt``): the working orders, orders
         nobody manages and positions are left alone. Called between data points, every
-        DOUBT_POLL_SECONDS of the runtime's time; a reconciliation that raises (a listener's
-        error) is logged and raised, its next attempt already set."""
+        DOUBT_POLL_SECONDS of the runtime's time. The kernel busy in another thread's call is
+        passing (logged, tried at the next attempt); a reconciliation that raises otherwise (a
+        listener's error) is logged and raised, its next attempt already set."""
         now = self._clock.now()
         # Read before the orders: an input another thread gives between the two moves it on.
         seq = self._kernel.seq if self._reads_seq else None
@@ -145,6 +154,11 @@ class OrdersInDoubt:
             log.warning("orders in doubt (%s) not reconciled: %s", ids, exc)
             return
         except Exception as exc:
+            if kernel_busy(exc):
+                # Another thread's call (the gateway's) held the kernel: passing, as a venue that
+                # cannot answer is. What it took is routed; the rest waits for the next attempt.
+                log.warning("orders in doubt (%s) not all reconciled, tried again later: %s", ids, exc)
+                return
             log.warning("orders in doubt (%s): reconciling raised %s: %s", ids, type(exc).__name__, exc)
             raise
         left = {o.client_order_id for o in self._kernel.orders_in_doubt()}
