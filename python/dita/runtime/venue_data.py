@@ -78,7 +78,7 @@ class VenueDataHandOver:
         asked again in this call (each ask would wait as long): the later answers' events are
         kept behind, the venues still handed the data (kept from them, their orders would miss
         it). Taking no more input, the venues are handed nothing more (what they gave could not
-        be booked). A venue raising on a point (counted in ``stats["venue_data_raised"]``) is
+        be booked: named at ERROR). A venue raising on a point (counted in ``stats["venue_data_raised"]``) is
         not handed it again; the other venues and the later points are still handed over
         (stopped there, the venues would never see the points held back behind it, and their
         resting orders would miss those bars). A listener's error, a venue's, or the kernel's
@@ -109,6 +109,8 @@ class VenueDataHandOver:
                         args = (item.asset, item.bid, item.ask, item.bid_size, item.ask_size, item.ts)
                         venues, method = self.quote_venues, "on_quote"
                     for venue in venues:
+                        if intake.closed_reason:
+                            break  # the kernel closed during this point: what they fill is lost
                         try:
                             answer = getattr(venue, method)(*args)
                         except Exception as exc:
@@ -135,7 +137,10 @@ class VenueDataHandOver:
         """The kernel takes the events ``venue`` answered market data with, after those of the
         venue kept from before (``VenueEventIntake.give``); ``held``: the kernel raised busy
         earlier in this hand-over, so they are kept, not given. Whether they are held now."""
-        if not events or self._intake.closed_reason:
+        if not events:
+            return held
+        if self._intake.closed_reason:
+            self._intake.name_late(venue, events)
             return held
         self._stats["venue_events"] += len(events)
         unapplied = self._intake.of(venue)

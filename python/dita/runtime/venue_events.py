@@ -12,7 +12,7 @@ from dita._text import shortened
 from dita.logs import order_ids
 from dita.runtime._shared import log
 from dita.runtime.routing import EventRouter
-from dita.venues._events import STUCK_AFTER, PolledEvents, input_stopped, kernel_busy
+from dita.venues._events import STUCK_AFTER, PolledEvents, _described, input_stopped, kernel_busy
 
 
 class VenueEventIntake:
@@ -130,6 +130,18 @@ class VenueEventIntake:
             )
         if not busy:
             errors.append(exc)
+
+    def name_late(self, venue: Any, events: list[VenueEvent]) -> None:
+        """Name at ERROR, for reconciliation, the events ``venue`` gave after the kernel stopped
+        taking input (``closed_reason``): never applied, and a venue hands each over once."""
+        log.error(
+            "the kernel takes no more input (%s): the venue events a %s gave after it stopped, never"
+            " applied, to reconcile (a new kernel on its wal_dir runs reconcile_with_venue): %s",
+            self.closed_reason,
+            type(venue).__name__,
+            ", ".join(_described(e) for e in events),
+            extra=order_ids(self._kernel),
+        )
 
     def log_unapplied(self) -> None:
         """Name at ERROR, for reconciliation, the venue events the kernel still has not taken
