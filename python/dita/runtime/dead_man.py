@@ -21,6 +21,7 @@ heard from again, it is watched again; the mode stays until an operator changes 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -109,6 +110,7 @@ class DeadManSwitch:
         self._heard: dict[Source, float] = dict.fromkeys(SOURCES, started)
         self._intents = self._intents_taken()
         self._silent: set[Source] = set()  # tripped and not heard from since
+        self._lock = threading.Lock()
         self.trips: list[Silence] = []
 
     # --- what the sources say ----------------------------------------------------------
@@ -145,6 +147,18 @@ class DeadManSwitch:
     def check(self) -> list[Silence]:
         """Compare each watched source's silence with its limit; trip those past it. The trips
         made by this call (mostly none)."""
+        # ``dita live`` checks from the gateway's lane and the strategies' thread: one at a time,
+        # so a silence trips once and a trip reads the mode right before it sets it. The plane's
+        # entries are written after (a cluster write may take seconds: the other thread's
+        # checks would wait as long).
+        with self._lock:
+            made = self._check()
+        for silence in made:
+            if silence.applied:
+                self._write_to_plane(silence.action, silence.reason())
+        return made
+
+    def _check(self) -> list[Silence]:
         now = self._clock()
         self._listen(now)
         made: list[Silence] = []
@@ -163,24 +177,28 @@ class DeadManSwitch:
     """What a runtime calls on each data point (a bar, a tick)."""
 
     def _trip(self, source: Source, silent: float, limit: float, now: float) -> Silence:
+        """Puts the kernel's own state into ``action`` at once (the control plane away or not),
+        unless it runs that mode or a tighter one."""
         action = self.settings.action
+        reason = Silence(source, silent, limit, action, now, True).reason()
+        # The mode read right before it is set: a change another thread makes in between (an
+        # operator's halt) would be loosened. Logged after, as logging may take its time.
         running = str(self.kernel.control().get("mode"))
         applied = MODE_TIGHTNESS.get(running, 0) < MODE_TIGHTNESS[action]
+        if applied:
+            self.kernel.update_control(mode=action, source=reason)
         silence = Silence(source, silent, limit, action, now, applied)
         self.trips = [*self.trips[-(TRIPS_KEPT - 1) :], silence]
-        reason = silence.reason()
-        if not applied:
+        if applied:
+            log.error("%s: kernel %s goes %s", reason, self.kernel.kernel_id, action)
+        else:
             log.error("%s: the kernel runs %s already, left as is", reason, running)
-            return silence
-        log.error("%s: kernel %s goes %s", reason, self.kernel.kernel_id, action)
-        self._set_mode(action, reason)
         return silence
 
-    def _set_mode(self, action: str, reason: str) -> None:
-        """The kernel's own state first (at once, the control plane away or not), then its
-        plane's entry, as an operator's change is written, so the cluster sees it too."""
+    def _write_to_plane(self, action: str, reason: str) -> None:
+        """The trip's mode, set in the kernel's own state, written to its plane's entry as an
+        operator's change is, so the cluster sees it too."""
         kernel = self.kernel
-        kernel.update_control(mode=action, source=reason)
         plane = kernel.control_plane
         if plane is None:
             return
@@ -194,8 +212,11 @@ class DeadManSwitch:
                 action,
                 exc,
             )
-        # An in-process plane applies its entry at once, under its own source: the reason stays.
-        if kernel.control().get("source") != reason:
+        # An in-process plane applies its entry at once, under its own source: the reason is
+        # put back. Not over a change an operator made while the entry was written (it may
+        # take seconds): the kernel runs another mode then, and the operator's change stands.
+        control = kernel.control()
+        if control.get("mode") == action and control.get("source") != reason:
             kernel.update_control(mode=action, source=reason)
 
     # --- what an operator sees -------------------------------------------------------
