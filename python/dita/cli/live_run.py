@@ -22,7 +22,9 @@ from dita.risk import RiskLimits
 __all__ = ["LiveRun", "RunRefused", "mode_line"]
 
 SAVE_EVERY_S = 1.0  # how often a paper run saves its state file (its venue's book, for a restart)
-STOP_WAIT_S = 5.0  # how long a stop waits for the strategies' thread before closing the kernel
+# How long a stop waits for the strategies' thread to end (a submit the exchange is slow to
+# answer, a kernel busy in the gateway's call for its 10 s) before it closes the kernel under it.
+STOP_WAIT_S = 30.0
 MAX_ORDERS_NAMED = 20  # the orders a stop names of those it leaves working; the rest are counted
 
 Say = Callable[[str], None]
@@ -382,20 +384,43 @@ class LiveRun:
             self.failure = f"the strategies' thread stopped: {type(exc).__name__}: {exc}"
             self.say(f"error: {self.failure}")
         finally:
-            self.stop_requested.set()
-            self.on_stopped()
+            try:
+                self._end_trading()
+            finally:
+                self.stop_requested.set()
+                self.on_stopped()
+
+    def _end_trading(self) -> None:
+        """The end of the strategies' thread: the venue's last news taken (``finish``: a last
+        poll; what the kernel never took named at ERROR), then each strategy's ``on_stop``. On
+        this thread, so ``on_stop`` never runs beside a data point's or a fill's callbacks."""
+        for step, what in (
+            (self.runtime.finish, "the last poll of the venue"),
+            (self.runtime.stop, "stopping the strategies"),
+        ):
+            try:
+                step()
+            except Exception as exc:
+                self.say(f"error: {what} raised {type(exc).__name__}: {exc}")
 
     def stop(self) -> None:
-        """End the strategies and the feed (within STOP_WAIT_S); the kernel stays open."""
+        """End the strategies (on their own thread, waiting up to STOP_WAIT_S for it) and the
+        feed; the kernel stays open."""
         self.stop_requested.set()
-        if self._thread is not None:
-            self._thread.join(STOP_WAIT_S)
-        try:
-            self.runtime.stop()
-        finally:
-            said = self.feed.close()
-            if said is not None:
-                self.say(said)
+        thread = self._thread
+        if thread is None:
+            self.runtime.stop()  # never traded: no other thread is in the runtime
+        else:
+            thread.join(STOP_WAIT_S)
+            if thread.is_alive():
+                self.say(
+                    f"error: the strategies' thread did not end within {STOP_WAIT_S:g}s (in a strategy's"
+                    " callback, or a call of the venue or the kernel): the kernel is closed under it,"
+                    " and the strategies not stopped (no on_stop)"
+                )
+        said = self.feed.close()
+        if said is not None:
+            self.say(said)
         if self.session is not None:
             self.session.save(running=False)
 
