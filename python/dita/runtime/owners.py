@@ -27,6 +27,27 @@ class TradeOwners:
         self.owners: dict[str, StrategyHandle] = {}
         self.freed: dict[str, StrategyHandle] = {}
         self.working: set[str] = set()
+        # The kernel's ``seq`` when its open orders were last read (``any_order_works``); a
+        # kernel without ``seq`` or ``open_orders`` works the runtime's orders alone.
+        self._orders_read_at: int | None = None
+        self._reads_orders = isinstance(getattr(kernel, "seq", None), int) and hasattr(kernel, "open_orders")
+        self.any_order_works()
+
+    def any_order_works(self) -> bool:
+        """Whether an order works: ``working``, with the orders the kernel works that the
+        runtime did not send taken into it (the gateway's on the same kernel, a trade of a
+        strategy renamed or removed across a restart, an ENTER built by hand), so the venues
+        are handed every data point while they work (held back, a resting order would miss the
+        bar that reaches its price). Asked as each call hands data in (a replay's chunk of rows
+        is one call); the kernel's orders are read again only once it took input since."""
+        if self.working or not self._reads_orders:
+            return bool(self.working)
+        seq = self._kernel.seq
+        if seq == self._orders_read_at:
+            return False
+        self._orders_read_at = seq
+        self.working.update(order.client_order_id for order in self._kernel.open_orders())
+        return bool(self.working)
 
     def owner_of(self, trade_id: str) -> StrategyHandle | None:
         """The strategy whose trade ``trade_id`` is: held, or freed from its slot (a trade
