@@ -443,6 +443,28 @@ fn a_predicted_fee_standing_while_both_sides_of_a_self_trade_wait_goes_to_the_si
 }
 
 #[test]
+fn a_predicted_fee_standing_held_by_its_asset_stands_for_the_other_side_when_the_exchanges_fee_names_none(
+) {
+    let mut k = kernel(2);
+    book_btc_as(&mut k, 0, "maker"); // predicted 10
+    book_btc_as(&mut k, 1, "taker"); // predicted 25
+    let out = k.on_account_event(&stands("s1", "123", "BTC"));
+    assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+    // The exchange's fee names no asset: BTC alone waits under the id, so it settles the maker.
+    let out = well_formed_details(k.on_account_event(&settle("s2", "123", "", 9.5, 1_002.0)));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(
+        detail(&out, "other_side_settled_by"),
+        Some(Detail::Id(id("s1"))),
+        "{out:?}"
+    );
+    assert!(close(k.slots()[0].fees_paid, 9.5), "{:?}", k.slots()[0]);
+    assert!(close(k.slots()[1].fees_paid, 25.0), "{:?}", k.slots()[1]);
+    assert!(close(k.account.k_unsettled_fees, 0.0), "{:?}", k.account);
+    assert!(k.early_settlements().0.is_empty());
+}
+
+#[test]
 fn a_predicted_fee_standing_for_each_side_of_a_self_trade_settles_both_at_their_predictions() {
     let mut k = kernel(2);
     book_btc_as(&mut k, 0, "maker");

@@ -478,16 +478,21 @@ impl EarlySettlements {
 
     /// Where the settlement standing held for fill `fill_id` of `asset` (as the event named it,
     /// else naming none) is: held while both sides of a self-trade wait ([`HELD_FOR_A_SIDE`]).
+    /// For an event naming no asset, any held for the id: it names the one asset waiting under
+    /// the id ([`Unsettled::pick`]), the one a standing one is held for.
     pub(super) fn standing_position(&self, fill_id: &Id, asset: &str) -> Option<usize> {
         if !self.fill_ids.contains_key(fill_id) {
             return None;
         }
-        let named = |a: &str| {
+        let held = |of: &dyn Fn(&str) -> bool| {
             self.held
                 .iter()
-                .rposition(|s| s.predicted_fee_stands && s.fill_id == *fill_id && s.asset == a)
+                .rposition(|s| s.predicted_fee_stands && s.fill_id == *fill_id && of(&s.asset))
         };
-        named(asset).or_else(|| named(""))
+        if asset.is_empty() {
+            return held(&|_| true);
+        }
+        held(&|a| a == asset).or_else(|| held(&str::is_empty))
     }
 
     /// Takes out the settlement held at `i`.
