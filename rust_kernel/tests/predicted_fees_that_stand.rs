@@ -465,6 +465,40 @@ fn a_predicted_fee_standing_held_by_its_asset_stands_for_the_other_side_when_the
 }
 
 #[test]
+fn a_predicted_fee_standing_held_for_a_self_trades_sides_is_not_taken_by_a_fill_of_another_market_under_its_id(
+) {
+    let mut k = kernel(3);
+    book_btc_as(&mut k, 0, "maker"); // predicted 10
+    book_btc_as(&mut k, 1, "taker"); // predicted 25
+    let out = k.on_account_event(&stands("s1", "123", ""));
+    assert_eq!(
+        detail(&out, "held_for_fill"),
+        Some(Detail::Bool(true)),
+        "{out:?}"
+    );
+    // ETH's trade "123" of its market, predicted 1.5.
+    for input in fill_of(&mut k, 2, "ETH", 3_000.0) {
+        let out = k.apply(&input).unwrap();
+        assert!(out.accepted, "{out:?}");
+        assert_eq!(detail(&out, "settled_by"), None, "{out:?}");
+    }
+    // BTC's maker fee settles the maker side, and s1 stands for the taker; ETH's settles ETH.
+    let out = k.on_account_event(&settle("s2", "123", "BTC", 9.5, 1_002.0));
+    assert_eq!(
+        detail(&out, "other_side_settled_by"),
+        Some(Detail::Id(id("s1"))),
+        "{out:?}"
+    );
+    let out = k.on_account_event(&settle("s3", "123", "ETH", 1.2, 1_003.0));
+    assert!(out.accepted, "{out:?}");
+    assert!(close(k.slots()[0].fees_paid, 9.5), "{:?}", k.slots()[0]);
+    assert!(close(k.slots()[1].fees_paid, 25.0), "{:?}", k.slots()[1]);
+    assert!(close(k.slots()[2].fees_paid, 1.2), "{:?}", k.slots()[2]);
+    assert!(close(k.account.k_unsettled_fees, 0.0), "{:?}", k.account);
+    assert!(k.early_settlements().0.is_empty());
+}
+
+#[test]
 fn a_predicted_fee_standing_for_each_side_of_a_self_trade_settles_both_at_their_predictions() {
     let mut k = kernel(2);
     book_btc_as(&mut k, 0, "maker");

@@ -330,7 +330,7 @@ impl Kernel {
         }
         let fee = SettledFee::of(ev);
         if fee == SettledFee::Prediction && self.standing_waits_for_a_side(ev) {
-            return match self.hold_settlement(ev, out, HELD_FOR_A_SIDE) {
+            return match self.hold_for_a_side(ev, out) {
                 Some(d) => refuse(D::DuplicateEvent, KernelSeverity::Info, d),
                 None => Ok(()),
             };

@@ -757,6 +757,43 @@ impl Kernel {
                 .is_none()
     }
 
+    /// Holds FILL_SETTLED `ev`, saying its fill's predicted fee stands, for the other side's
+    /// settlement ([`HELD_FOR_A_SIDE`]); naming no asset, under its sides' asset (their slot's):
+    /// a fill of another market booked under the id (venues number trades per market) is not
+    /// one of the sides and takes it not.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn hold_for_a_side(
+        &mut self,
+        ev: &AccountEvent,
+        out: &mut KernelOutcome,
+    ) -> Option<Details> {
+        let sides_asset = || {
+            let u = self.unsettled.get(&ev.fill_id)?;
+            (0..u.len()).find_map(|i| {
+                let f = u.fill(i);
+                let slot = self.slots.get(f.slot_id)?;
+                (slot.trade_id == f.trade_id && asset_print(&slot.asset) == f.asset)
+                    .then(|| slot.asset.clone())
+            })
+        };
+        let sides = if ev.asset.is_empty() {
+            sides_asset()
+        } else {
+            None
+        };
+        match sides {
+            Some(asset) => {
+                let named = AccountEvent {
+                    asset,
+                    ..ev.clone()
+                };
+                self.hold_settlement(&named, out, HELD_FOR_A_SIDE)
+            }
+            None => self.hold_settlement(ev, out, HELD_FOR_A_SIDE),
+        }
+    }
+
     /// After FILL_SETTLED `ev` (input `seq`) settled one side of a self-trade, the settlement
     /// standing held for the other side ([`HELD_FOR_A_SIDE`]) settles the fill still waiting
     /// at its prediction, saying so in `out`.
