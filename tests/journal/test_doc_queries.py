@@ -905,3 +905,44 @@ def test_a_fill_settled_once_a_resend_names_its_id_is_charged_the_settlements_fe
             "refused_events": 0,
         }
     ]
+
+
+@pytest.mark.parametrize("asset", ["BTC", ""])
+def test_a_standing_settlement_applied_by_the_other_sides_fee_leaves_that_fee_in_fees_settled(
+    journal: ClickHouseJournal, asset: str
+) -> None:
+    """A self-trade's two fills wait (maker 10, taker 25); a settlement saying the prediction
+    stands is held for a side; the exchange's fee for the maker (9.5, naming the asset or none)
+    settles it and lets the held one stand for the taker. The held one's second row takes the
+    seq of the exchange's fee's row: the funding query counts the exchange's fee all the same."""
+    kernel_id = f"side-{asset or 'bare'}"
+    kernel = ExecutionKernel(max_slots=2, venue=SilentVenue(), journal=journal, kernel_id=kernel_id)
+    kernel.set_seed_capital(1_000_000.0)
+    for slot, side, liquidity in ((0, "LONG", "maker"), (1, "SHORT", "taker")):
+        intent = KernelIntent(f"e{slot}", f"t{slot}", slot, "BTC", side, "ENTER", 50_000.0, 1.0)
+        order = kernel.process_intent(intent).order
+        assert order is not None
+        ev = VenueEvent(
+            f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=order.client_order_id, asset="BTC",
+            price=50_000.0, size=1.0, filled_size=1.0, fill_id="777", metadata={"liquidity": liquidity},
+        )  # fmt: skip
+        assert kernel.on_venue_event(ev).accepted
+    held = kernel.on_account_event(
+        AccountEvent("s1", "FILL_SETTLED", asset="BTC", fill_id="777", predicted_fee_stands=True)
+    )
+    assert held.details["held_for_fill"] is True
+    journal.flush(30)
+    totals = journal.query(_funding_query(), {"kernel": kernel_id}).records()
+    assert (totals[0]["fees_settled"], totals[0]["fees_charged"]) == (0.0, 0.0)
+    # Query 6 reads both sides at the held one's fee, 0, while they wait at their predictions.
+    fees = {r["trade_id"]: r["fees"] for r in _run((journal, None), 6, kernel=kernel_id)}
+    assert fees == {"t0": 0.0, "t1": 0.0}
+
+    out = _settle(kernel, "s2", "777", 9.5, asset=asset)
+    assert out.details["other_side_settled_by"] == "s1", out
+    journal.flush(30)
+    paid = kernel.account()["k_fees_paid"]
+    assert paid == pytest.approx(9.5 + 25.0)
+    totals = journal.query(_funding_query(), {"kernel": kernel_id}).records()
+    # The exchange's figures: 0 (the standing one's) and 9.5; the kernel charged 9.5 and 25.
+    assert (totals[0]["fees_settled"], totals[0]["fees_charged"]) == (pytest.approx(9.5), pytest.approx(paid))
