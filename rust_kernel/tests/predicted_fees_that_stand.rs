@@ -3,8 +3,8 @@
 //! `k_unsettled_fees` and the fills waiting, the fees paid stay the prediction, and the
 //! calibration learns nothing. Otherwise it is any settlement: one coming before its fill is
 //! held for it (also when the fill is booked without its id, until a resend names it), a
-//! self-trade's other side is held beside it, and saying it again is a resend; so is the
-//! exchange's fee coming after it. While both sides of a self-trade wait, it waits for the other
+//! self-trade's other side is held beside it (the exchange's fee coming after it too), and saying
+//! it again is a resend. While both sides of a self-trade wait, it waits for the other
 //! side's settlement. One with a fee or of another kind is refused, nothing changed; its record
 //! replays to the same account.
 
@@ -244,31 +244,38 @@ fn a_self_trades_other_side_standing_before_its_fill_is_held_after_one_side_took
 }
 
 #[test]
-fn the_exchanges_fee_coming_after_a_fills_prediction_stood_is_refused_as_late_and_changes_nothing()
-{
-    // Named by the fill's asset or by none; on the kernel that settled the fill, and on one a
-    // checkpoint of it made.
+fn the_exchanges_fee_after_a_prediction_stood_is_held_and_the_other_side_booked_after_takes_it() {
+    // The maker side (predicted 10) waits alone: the taker's standing settlement settles it. The
+    // maker's fee at the exchange's (9.5, named by the asset or by none, on the kernel or on one
+    // a checkpoint of it made) is held for the other side, which takes it when booked: the sides'
+    // fees are swapped (a settlement names no side), and nothing waits.
     for asset in ["BTC", ""] {
-        let mut k = kernel(1);
-        book_btc(&mut k, 0);
+        let mut k = kernel(2);
+        book_btc_as(&mut k, 0, "maker");
         assert!(k.on_account_event(&stands("s1", "123", "BTC")).accepted);
         let checkpointed = decode_kernel(&encode_kernel(&k)).unwrap();
         for mut k in [k, checkpointed] {
-            let (account, fees) = (k.account.clone(), k.fees.clone());
-            let late = settle("s2", "123", asset, 20.0, 1_002.0);
-            let out = well_formed_details(k.on_account_event(&late));
-            assert!(!out.accepted, "{asset:?}: {out:?}");
-            assert_eq!(out.diagnostic_code, KernelDiagnosticCode::UnknownOrder);
-            assert_eq!(out.severity, KernelSeverity::Warning);
-            assert_eq!(detail(&out, "field"), Some(Detail::Static("fill_id")));
-            assert_eq!(detail(&out, "value"), Some(Detail::Id(id("123"))));
-            assert_eq!(detail(&out, "fee"), Some(Detail::F64(20.0)));
-            assert!(detail(&out, "reason").is_some(), "{out:?}");
-            assert!(k.early_settlements().0.is_empty(), "{asset:?}: held");
-            assert_eq!(k.account.k_fees_paid, account.k_fees_paid);
-            assert_eq!(k.account.k_unsettled_fees, account.k_unsettled_fees);
-            assert!(close(k.slots()[0].fees_paid, 25.0));
-            assert_eq!(k.fees, fees, "the calibration learned from a late fee");
+            let paid = k.account.k_fees_paid;
+            let held = settle("s2", "123", asset, 9.5, 1_002.0);
+            let out = well_formed_details(k.on_account_event(&held));
+            assert!(out.accepted, "{asset:?}: {out:?}");
+            assert_eq!(detail(&out, "held_for_fill"), Some(Detail::Bool(true)));
+            assert_eq!(k.account.k_fees_paid, paid);
+
+            let out = book_btc_as(&mut k, 1, "taker");
+            assert_eq!(
+                detail(&out, "settled_by"),
+                Some(Detail::Id(id("s2"))),
+                "{out:?}"
+            );
+            assert!(
+                close(k.account.k_unsettled_fees, 0.0),
+                "{asset:?}: {:?}",
+                k.account
+            );
+            assert!(close(k.slots()[0].fees_paid, 10.0), "{:?}", k.slots()[0]);
+            assert!(close(k.slots()[1].fees_paid, 9.5), "{:?}", k.slots()[1]);
+            assert!(k.early_settlements().0.is_empty());
         }
     }
 }

@@ -361,9 +361,10 @@ impl Kernel {
     }
 
     /// A FILL_SETTLED no waiting fill matches: refused when its fill was booked with its
-    /// venue's own fee or settled already (at its fee, or at the exchange's once its prediction
-    /// stood), else held for its fill (the venue's account stream ran ahead), unless one of the
-    /// same fill is held already.
+    /// venue's own fee or settled already at its fee, else held for its fill (the venue's account
+    /// stream ran ahead, or a self-trade's other side is still to come), unless one of the same
+    /// fill is held already. The exchange's fee after a fill's prediction stood is held too: it
+    /// may be the other side's, booked after.
     pub(super) fn unmatched_settlement(
         &mut self,
         ev: &AccountEvent,
@@ -398,18 +399,6 @@ impl Kernel {
                 "no unsettled fill with this id (unknown or already settled)"
             };
             d.push(("reason", Detail::Static(reason)));
-            return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
-        }
-        // Its venue said it would never report the fee: the fee it reports all the same is late,
-        // as a resend is.
-        let stood = settled_fee_key(key, SettledFee::Prediction);
-        if !ev.predicted_fee_stands && self.early_settlements.settled.contains(&stood) {
-            let mut d = detail_field("fill_id", &ev.fill_id);
-            if !ev.asset.is_empty() {
-                d.push(("asset", (&ev.asset).into()));
-            }
-            d.push(("fee", Detail::F64(ev.fee)));
-            d.push(("reason", Detail::Static(FEE_AFTER_PREDICTION_STOOD)));
             return refuse(D::UnknownOrder, KernelSeverity::Warning, d);
         }
         if let Some(d) = self.hold_settlement(ev, out, HELD_FOR_ITS_FILL) {

@@ -1057,11 +1057,6 @@ pub(super) const HELD_FOR_A_SIDE: &str =
      names no fee to tell them by: held until the other side's settlement settles the fill its \
      fee fits, the prediction then stands for the other";
 
-/// Why the exchange's fee for a fill whose prediction stood is refused.
-pub(super) const FEE_AFTER_PREDICTION_STOOD: &str =
-    "the fill of this id and asset was settled at its predicted fee, its venue saying it would \
-     never report the fee: this fee comes late and is not applied, the fill keeps its prediction";
-
 /// What a resend naming the fill id of a fill booked without one does.
 pub(super) const FILL_ID_LEARNED: &str =
     "a resend of a fill booked without a fill id names its id: nothing is booked again, and the \
