@@ -5,6 +5,7 @@ when it leaves before the writer read its drop mark after a stored batch."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +148,63 @@ def test_a_kernel_busy_whenever_its_drop_mark_is_asked_then_leaving_keeps_its_ga
     finally:
         journal.close()
         del work.main.journal_drop_mark
+
+
+def test_a_detach_whose_mark_read_finds_the_kernel_busy_keeps_its_gap(tmp_path: Path) -> None:
+    """stats() raises as a kernel busy for 10 s does: the mark unread, the progress already
+    recorded is the most the kernel's leaving may vouch for."""
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    journal = _journal(tmp_path / "j")
+    real_drain = work.main.drain_journal_blocks
+    real_stats = work.main.stats
+    busy = [False]
+    stats_busy = [False]
+
+    def drain_journal_blocks(*args: Any, **kwargs: Any) -> Any:
+        return None if busy[0] else real_drain(*args, **kwargs)
+
+    def stats() -> Any:
+        if stats_busy[0]:
+            raise RuntimeError("kernel busy in another call for 10 s (is a thread stuck inside it?)")
+        return real_stats()
+
+    work.main.drain_journal_blocks = drain_journal_blocks  # type: ignore[method-assign]
+    work.main.stats = stats  # type: ignore[method-assign]
+    try:
+        journal.attach(work.main)
+        work.run(20)
+        journal.flush(60)
+        busy[0] = True
+        work.run(60, start=20)  # the outbox overflows while the drainer cannot take
+        dropped_from = work.main.stats()["journal_first_dropped_seq"]
+        assert dropped_from is not None
+        stats_busy[0] = True
+        with pytest.raises(RuntimeError):
+            journal.detach(work.main, timeout=5)
+        stats_busy[0] = False
+        # The writer (a low-priority thread on a busy machine) gets to recording the progress
+        # of the kernel's last batch only after the drainer found its outbox empty: it left.
+        left = threading.Event()
+        real_record = journal._progress.record
+
+        def record(batch: Any) -> None:
+            if any(c.kernel_id == "desk-1" for c in batch):
+                left.wait(10)
+            real_record(batch)
+
+        journal._progress.record = record  # type: ignore[method-assign]
+        busy[0] = False
+        wait_until(lambda: not journal.stats().extra["leaving"], "the kernel to leave")
+        left.set()
+        journal.flush(60)
+        gap = journal.gap_start("desk-1")
+        for table, rows in reference_rows(reference).items():
+            want = len([r for r in rows if r[0] < gap])
+            got = journal.query(
+                f"SELECT count() FROM {table} WHERE kernel_id = 'desk-1' AND seq < {gap}"
+            ).rows[0][0]
+            assert got == want, f"{table}: {got} rows below {gap}, made {want} (dropped: {dropped_from})"
+    finally:
+        journal.close()
+        del work.main.drain_journal_blocks
+        del work.main.stats

@@ -145,3 +145,36 @@ def test_progress_that_cannot_be_recorded_is_said_once_a_minute_and_when_recorde
     finally:
         client.insert = real
         journal.close()
+
+
+def test_progress_failing_every_other_batch_warns_at_most_once_a_minute(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A progress table refusing every other insert (at its parts limit between merges): a
+    recording in between does not start a new minute."""
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    journal = _journal(tmp_path / "j")
+    client = journal._connection.client
+    real = client.insert
+    calls = [0]
+
+    def insert(table: str, *args: Any, **kwargs: Any) -> Any:
+        if table == "journal_progress":
+            calls[0] += 1
+            if calls[0] % 2:
+                raise OperationalError("injected: too many parts")
+        return real(table, *args, **kwargs)
+
+    client.insert = insert
+    try:
+        work, _ = twins(journal)
+        for i in range(10):
+            work.run(10, start=10 * i)
+            journal.flush(30)
+        warnings = _said(caplog, logging.WARNING, "could not record progress")
+        infos = _said(caplog, logging.INFO, "records progress again")
+        assert calls[0] >= 10
+        assert len(warnings) <= 1, f"{len(warnings)} WARNINGs and {len(infos)} INFOs within seconds"
+    finally:
+        client.insert = real
+        journal.close()

@@ -57,9 +57,10 @@ class Progress:
         # read again from poll to poll, and flush() waits until it was.
         self.marks_unread: set[str] = set()
         self.marks_read_at = 0.0
-        # When a failure to record progress was last logged at WARNING (-inf: none since
-        # progress was last recorded).
+        # When a failure to record progress was last logged at WARNING (-inf: never); a
+        # recording between two failures does not start a new minute.
         self.failure_logged_at = -math.inf
+        self.failure_warned = False  # a WARNING not yet followed by "records progress again"
 
     def recording_due_locked(self) -> bool:
         """Whether a seq waits in ``to_record`` that may be recorded now."""
@@ -84,7 +85,15 @@ class Progress:
         read (it waits for a busy kernel) is its last. A leaving kernel goes once its outbox is
         empty, maybe before the writer reads its mark after its last batch: noted here, the
         mark keeps its progress below the dropped input however late its last rows are stored."""
-        mark = kernel.stats()["journal_first_dropped_seq"]
+        try:
+            mark = kernel.stats()["journal_first_dropped_seq"]
+        except Exception:
+            # Unread (busy past the wait): the kernel may still leave with drops unnoted, so
+            # nothing past the progress recorded is vouched for; its next fill derives from there.
+            with self.queue.cond:
+                if kernel.kernel_id in self.kernels.with_wal_fill:
+                    self.note_drop_locked(kernel.kernel_id, self.settled_seq.get(kernel.kernel_id, 0) + 1)
+            raise
         if mark is None:
             return
         with self.queue.cond:
@@ -173,8 +182,7 @@ class Progress:
         )
         with self.queue.cond:
             self.settled_seq.update(dict(rows))
-            failure_logged = self.failure_logged_at > -math.inf
-            self.failure_logged_at = -math.inf
+            failure_logged, self.failure_warned = self.failure_warned, False
         if failure_logged:
             log.info("journal %s records progress again", self.queue.settings.target.display)
         self.backoff.lift(PROGRESS_TABLE)
@@ -190,6 +198,7 @@ class Progress:
             due = now - self.failure_logged_at >= _LOG_EVERY
             if due:
                 self.failure_logged_at = now
+                self.failure_warned = True
         if due:
             log.warning(
                 "journal %s could not record progress (%s): gap_start() stays where it is, so a "
