@@ -79,6 +79,42 @@ def trade_list_failing(server: TradeListFailing) -> Callable[[bool], None]:
     return cut
 
 
+def booked_before_a_restart(server: TradeListFailing, clock: ManualClock, tmp_path: Path, size: float) -> Any:
+    """A 0.02 limit buy of which ``size`` fills and is booked, then the process dies: the order's
+    client id and the trade booked."""
+    first_venue = venue_on(server, clock)
+    first = on_the_log(first_venue, tmp_path)
+    first.set_seed_capital(1e7)
+    assert first.process_intent(limit_entry(clock())).accepted
+    client_id = server.orders[max(server.orders)].client_id
+    booked = server.fill(client_id, size)
+    feed(first, first_venue, [], [])
+    assert first.slot_state(0).size == pytest.approx(size)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+    return client_id, booked
+
+
+def taken_over_on_the_stream(server: TradeListFailing, clock: ManualClock, tmp_path: Path) -> Any:
+    """The restarted kernel on its log, with a venue on the user stream that took the order over
+    (reconciled, the stream up)."""
+    venue = venue_on(
+        server, clock, user_stream=True, user_stream_heartbeat_s=0.6, user_stream_backoff_s=0.02,
+        user_stream_backoff_max_s=0.2, user_stream_rest_sweep_s=SWEEP_S,
+    )  # fmt: skip
+    kernel = on_the_log(venue, tmp_path)
+    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    kernel.reconcile_with_venue()
+    wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+    heard: list[str] = []
+    feed(kernel, venue, heard, heard)
+    assert heard == []  # nothing filled since the restart
+    assert venue.stream_status().state == "up"  # type: ignore[union-attr]
+    return venue, kernel
+
+
 @pytest.mark.parametrize("rest_failing", [ban, trade_list_failing])
 def test_a_streamed_fill_of_an_order_taken_over_is_booked_when_its_trade_list_cannot_be_read(
     rest_failing: Callable[[TradeListFailing], Callable[[bool], None]],
@@ -93,34 +129,12 @@ def test_a_streamed_fill_of_an_order_taken_over_is_booked_when_its_trade_list_ca
     server = TradeListFailing()
     server.ban_clock = clock
     cut = rest_failing(server)
-    first_venue = venue_on(server, clock)
-    first = on_the_log(first_venue, tmp_path)
-    first.set_seed_capital(1e7)
-    assert first.process_intent(limit_entry(clock())).accepted
-    client_id = server.orders[max(server.orders)].client_id
-    server.fill(client_id, 0.01)
-    feed(first, first_venue, [], [])
-    assert first.slot_state(0).size == pytest.approx(0.01)
-    first.close()
-    first_venue.close()
-    del first
-    gc.collect()
-
-    venue = venue_on(
-        server, clock, user_stream=True, user_stream_heartbeat_s=0.6, user_stream_backoff_s=0.02,
-        user_stream_backoff_max_s=0.2, user_stream_rest_sweep_s=SWEEP_S,
-    )  # fmt: skip
-    kernel = on_the_log(venue, tmp_path)
-    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    client_id, _ = booked_before_a_restart(server, clock, tmp_path, 0.01)
+    venue, kernel = taken_over_on_the_stream(server, clock, tmp_path)
     accepted: list[str] = []
     refused: list[str] = []
     try:
-        kernel.reconcile_with_venue()
         assert kernel.slot_state(0).size == pytest.approx(0.01)
-        wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
-        feed(kernel, venue, accepted, refused)
-        assert venue.stream_status().state == "up"  # type: ignore[union-attr]
-
         cut(True)
         new = server.fill(client_id)
         wait_for(lambda: not venue._streamed._stream.updates.empty(), "the fill's frame")  # type: ignore[union-attr]
@@ -151,18 +165,7 @@ def test_trades_of_one_millisecond_are_matched_to_what_was_booked_by_their_ids_a
     the fill reconciliation books, and the venue reports nothing more."""
     server = TradeListFailing()
     server._trade_ids = itertools.count(9_999_999)
-    first_venue = venue_on(server, clock)
-    first = on_the_log(first_venue, tmp_path)
-    first.set_seed_capital(1e7)
-    assert first.process_intent(limit_entry(clock())).accepted
-    client_id = server.orders[max(server.orders)].client_id
-    booked = server.fill(client_id, 0.01)
-    feed(first, first_venue, [], [])
-    assert first.slot_state(0).size == pytest.approx(0.01)
-    first.close()
-    first_venue.close()
-    del first
-    gc.collect()
+    client_id, booked = booked_before_a_restart(server, clock, tmp_path, 0.01)
     rest = server.fill(client_id)
     rest.time_ms = booked.time_ms
 
@@ -191,33 +194,11 @@ def test_two_streamed_fills_of_an_order_taken_over_in_one_poll_are_both_booked(
     two add up to what the first frame says filled, yet only the trade list shows that the trade
     booked is the older one. Both are booked, the old one is not reported again."""
     server = TradeListFailing()
-    first_venue = venue_on(server, clock)
-    first = on_the_log(first_venue, tmp_path)
-    first.set_seed_capital(1e7)
-    assert first.process_intent(limit_entry(clock())).accepted
-    client_id = server.orders[max(server.orders)].client_id
-    server.fill(client_id, 0.005)
-    feed(first, first_venue, [], [])
-    assert first.slot_state(0).size == pytest.approx(0.005)
-    first.close()
-    first_venue.close()
-    del first
-    gc.collect()
-
-    venue = venue_on(
-        server, clock, user_stream=True, user_stream_heartbeat_s=0.6, user_stream_backoff_s=0.02,
-        user_stream_backoff_max_s=0.2, user_stream_rest_sweep_s=SWEEP_S,
-    )  # fmt: skip
-    kernel = on_the_log(venue, tmp_path)
-    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    client_id, _ = booked_before_a_restart(server, clock, tmp_path, 0.005)
+    venue, kernel = taken_over_on_the_stream(server, clock, tmp_path)
     accepted: list[str] = []
     refused: list[str] = []
     try:
-        kernel.reconcile_with_venue()
-        wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
-        feed(kernel, venue, accepted, refused)
-        assert venue.stream_status().state == "up"  # type: ignore[union-attr]
-
         second = server.fill(client_id, 0.005)
         third = server.fill(client_id, 0.005)
         wait_for(lambda: venue._streamed._stream.updates.qsize() >= 2, "both fills' frames")  # type: ignore[union-attr]
