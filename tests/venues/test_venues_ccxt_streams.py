@@ -530,6 +530,19 @@ def test_a_fill_frame_that_never_comes_is_recovered_from_rest(session: Session) 
     assert session.position() == pytest.approx(server_position(session.server))
 
 
+def a_fill_frame_lost(session: Session, server: RestFailing, trade_lists_failing: int) -> None:
+    """A working order whose fill of 0.008 comes with no frame, then one of 0.006 whose frame
+    says 0.014 filled, while the next ``trade_lists_failing`` trade lists answer 503; the order
+    works on, so it owes no trades by its end."""
+    session.bring_up()
+    sent, client_id = entry(session, 1)
+    assert sent
+    server.inject("lose_fill")
+    server.fill(client_id, 0.008)
+    server.trade_lists_failing = trade_lists_failing
+    server.fill(client_id, 0.006)
+
+
 def test_a_lost_fill_frame_is_asked_for_at_the_next_poll_when_the_trade_list_could_not_be_read() -> None:
     """A fill's frame never comes; the next fill's frame says more filled than its trade, and the
     trade list asked for the rest answers 503. REST asks about the order (working on) again at
@@ -537,13 +550,7 @@ def test_a_lost_fill_frame_is_asked_for_at_the_next_poll_when_the_trade_list_cou
     server = RestFailing()
     session = start_session(server)
     try:
-        session.bring_up()
-        sent, client_id = entry(session, 1)
-        assert sent
-        server.inject("lose_fill")
-        server.fill(client_id, 0.008)
-        server.trade_lists_failing = 1
-        server.fill(client_id, 0.006)  # the order works on: it owes no trades by its end
+        a_fill_frame_lost(session, server, trade_lists_failing=1)
         # Polled with the clock still: the REST sweep is not due.
         deadline = time.monotonic() + 5
         while session.kernel.slot_state(0).size < 0.014 - 1e-12 and time.monotonic() < deadline:
@@ -584,13 +591,7 @@ def test_a_rest_answer_lagging_the_stream_leaves_a_trade_list_not_read_asked_for
     server = RestLagging()
     session = start_session(server)
     try:
-        session.bring_up()
-        sent, client_id = entry(session, 1)
-        assert sent
-        server.inject("lose_fill")
-        server.fill(client_id, 0.008)
-        server.trade_lists_failing = 2  # the frame's read, and the one REST asks at once
-        server.fill(client_id, 0.006)
+        a_fill_frame_lost(session, server, trade_lists_failing=2)  # the frame's, and REST's at once
         deadline = time.monotonic() + 5
         while server.rest_calls("GET", "/api/v3/myTrades") < 2 and time.monotonic() < deadline:
             session.poll()
