@@ -11,13 +11,14 @@ import itertools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pytest
 from binance_market import BinanceMarket, MarketFaults
 from binance_streams import BinanceStreamServer, streaming
+from venue_helpers import wait_for
 
 from dita.strategy import Bar, Quote
 from dita.venues.ccxt import market_stream
@@ -25,14 +26,6 @@ from dita.venues.ccxt.market_stream import MarketStream
 from dita.venues.ccxt.settings import CcxtSettings
 
 GRACE_S = 0.3
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 @dataclass

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 from binance_futures_streams import futures_streaming
 from binance_streams import FAULT_KINDS, BinanceStreamServer, StreamFaults, _Connection, streaming
-from venue_helpers import API_KEY, API_SECRET, ManualClock
+from venue_helpers import API_KEY, API_SECRET, ManualClock, wait_for
 
 from dita import (
     ExecutionKernel,
@@ -48,14 +48,6 @@ HEARTBEAT_S = 0.6
 def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DITA_TEST_BINANCE_KEY", API_KEY)
     monkeypatch.setenv("DITA_TEST_BINANCE_SECRET", API_SECRET)
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def streamed_venue(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from binance_streams import BinanceStreamServer
-from venue_helpers import ManualClock, limit_entry, on_the_log
+from venue_helpers import ManualClock, limit_entry, on_the_log, wait_for
 
 from dita import ExecutionKernel, KernelEventKind
 from dita.venues import CcxtVenue
@@ -45,14 +44,6 @@ def venue_on(server: BinanceStreamServer, clock: ManualClock, **settings: Any) -
     )  # fmt: skip
     venue.load_markets()
     return venue
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def feed(kernel: ExecutionKernel, venue: CcxtVenue, accepted: list[str], refused: list[str]) -> None:

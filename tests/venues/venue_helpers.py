@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,13 @@ def entries_from_threads_agree(venue: Any, kernel_id: str, *, threads: int, per_
         assert kernel.reconcile_with_venue().position_mismatches == []
     finally:
         kernel.close()
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+    """Waits (polling every 10 ms) until ``predicate`` holds; an AssertionError naming ``what``
+    after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.01)
