@@ -651,6 +651,8 @@ mod fill_booking;
 mod filled_orders;
 // Fills of working orders: planned before anything changes, booked, answered.
 mod fills;
+// Settlements held for the fills they name, and the memory of fills settled.
+mod held_settlements;
 // The indexes by id (working orders by client and venue id) and the values by asset.
 mod indexes;
 // The checks every intent meets, and its routing to ENTER, EXIT or CANCEL.
@@ -673,7 +675,7 @@ mod order_lookup;
 mod orders;
 // The pre-trade risk checks as the kernel asks them, and what each slot commits.
 mod risk_checks;
-// Fees waiting for the exchange's settlement, early settlements, funding times.
+// Fees waiting for the exchange's settlement, how a settlement settles them, funding times.
 mod settlement;
 // Loading slots from outside, and the slot settings a strategy changes.
 mod slot_loading;
@@ -688,11 +690,10 @@ pub use checkpoint::{
     decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
 };
 pub use checkpoint_copy::CheckpointCopy;
+pub use held_settlements::EarlySettlement;
 pub use intents::validate_leg_ratios;
 pub use market::Control;
-pub use settlement::{
-    asset_print, EarlySettlement, FundingTimes, PredictedRate, Unsettled, UnsettledFill,
-};
+pub use settlement::{asset_print, FundingTimes, PredictedRate, Unsettled, UnsettledFill};
 pub use slot_loading::LegsTaken;
 
 use ended_orders::*;
@@ -701,6 +702,7 @@ use exit_legs::*;
 use fill_booking::*;
 use fill_reports::*;
 use fills::*;
+use held_settlements::*;
 use indexes::*;
 use intents::*;
 use market_rules::*;
