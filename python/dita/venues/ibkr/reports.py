@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
@@ -404,15 +405,22 @@ class Reporter:
         ``predicted_fee_stands``, under the id its report's would have): its report is not
         booked, and counts as 0 for the fill after it."""
         booked.commissions[exec_id] = None
-        booked.settled.add(exec_id)
+        self._send_settlement(tracked, booked, exec_id, at, predicted_fee_stands=True)
+
+    def _send_settlement(
+        self, tracked: IbkrOrder, booked: BookedExecution, fill_id: str, at: float, **settled_by: Any
+    ) -> None:
+        """A FILL_SETTLED of ``fill_id``'s fill, at a ``fee`` or its ``predicted_fee_stands``,
+        under the id its commission report gives; the fill counts as settled."""
+        booked.settled.add(fill_id)
         self._account_events.append(
             AccountEvent(
-                _commission_event_id(self.name, exec_id),
+                _commission_event_id(self.name, fill_id),
                 "FILL_SETTLED",
                 asset=tracked.order.asset,
-                fill_id=exec_id,
+                fill_id=fill_id,
                 timestamp=at,
-                predicted_fee_stands=True,
+                **settled_by,
             )
         )
 
@@ -449,17 +457,7 @@ class Reporter:
                     " is settled on its fill as a refund",
                     self.name, fill_id, booked.exec_id, commission, before, fee,
                 )  # fmt: skip
-            booked.settled.add(fill_id)
-            self._account_events.append(
-                AccountEvent(
-                    _commission_event_id(self.name, fill_id),
-                    "FILL_SETTLED",
-                    asset=tracked.order.asset,
-                    fee=fee,
-                    fill_id=fill_id,
-                    timestamp=at,
-                )
-            )
+            self._send_settlement(tracked, booked, fill_id, at, fee=fee)
 
     def _status(self, tracked: IbkrOrder, said: OrderHeard) -> list[VenueEvent]:
         if tracked.ended:
