@@ -208,3 +208,36 @@ def test_a_detach_whose_mark_read_finds_the_kernel_busy_keeps_its_gap(tmp_path: 
         journal.close()
         del work.main.drain_journal_blocks
         del work.main.stats
+
+
+def test_a_detach_asks_the_kernel_for_its_last_drops_and_mark_once(tmp_path: Path) -> None:
+    """Each read of a busy kernel's stats waits up to 10 s: the detach's last drops and drop
+    mark come from one read, and the drops counted are those that read says."""
+    work, _ = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    real_stats = work.main.stats
+    reads = [0]
+    detaching = threading.current_thread()
+
+    def stats() -> Any:
+        reads[0] += threading.current_thread() is detaching  # the drainer reads drops too
+        return real_stats()
+
+    try:
+        journal.attach(work.main)
+        work.run(50)
+        journal.flush(60)
+        flaky = FlakyClient(journal._connection.client, insert_rule=lambda n: "before")
+        work.run(200, start=50)
+        dropped = real_stats()["journal_dropped"]
+        assert dropped
+        work.main.stats = stats  # type: ignore[method-assign]
+        with pytest.raises(TimeoutError):
+            journal.detach(work.main, timeout=0.2)
+        assert reads[0] == 1
+        del work.main.stats
+        flaky.restore()
+        wait_until(lambda: not journal.stats().extra["leaving"], "the kernel to leave")
+        assert journal.stats().dropped == dropped
+    finally:
+        journal.close()

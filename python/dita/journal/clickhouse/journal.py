@@ -339,8 +339,12 @@ class ClickHouseJournal:
         if not self.records(kernel):
             return
         try:
-            self._kernels.stop_recording(kernel)
-            self._progress.note_last_drop_mark(kernel)
+            try:
+                last = self._kernels.stop_recording(kernel)
+            except Exception:
+                self._progress.note_drop_mark_unread(kernel.kernel_id)
+                raise
+            self._progress.note_last_drop_mark(kernel.kernel_id, last["journal_first_dropped_seq"])
             self._flush(timeout, refusals_of=[kernel.kernel_id])
             if self._settle_stopped([kernel.kernel_id]):
                 self._flush(timeout, refusals_of=[kernel.kernel_id])  # records the progress

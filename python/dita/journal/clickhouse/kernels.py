@@ -263,12 +263,16 @@ class AttachedKernels:
 
     # ------------------------------------------------------------------ stopping
 
-    def stop_recording(self, kernel: ExecutionKernel) -> None:
+    def stop_recording(self, kernel: ExecutionKernel) -> dict[str, Any]:
         """Turn ``kernel``'s outbox off before the last drain of a detach or close: rows a
         kernel still trading made after that drain would stay in its outbox, drained by nobody
-        and counted nowhere. The rows it holds stay to be drained; its drops are read last."""
+        and counted nowhere. The rows it holds stay to be drained. Returns its stats read then,
+        its last drops and drop mark (the outbox takes no more rows); raises when a kernel busy
+        past the wait cannot say them."""
         kernel.set_journal_enabled(False)
-        self.read_dropped(kernel)  # its last drops: the outbox takes no more rows now
+        stats = kernel.stats()
+        self.note_dropped(kernel.kernel_id, int(stats.get("journal_dropped") or 0))
+        return stats
 
     def stop_recording_all(self, warn: bool) -> None:
         """Stop recording every kernel attached, for close(); with ``warn``, name each kernel
@@ -335,23 +339,25 @@ class AttachedKernels:
 
     # ------------------------------------------------------------------ rows the outboxes dropped
 
-    def read_dropped(self, kernel: ExecutionKernel) -> int | None:
+    def read_dropped(self, kernel: ExecutionKernel) -> None:
         """Read the rows ``kernel``'s outbox has dropped in all (not holding the lock: a busy
-        kernel makes the read wait) and keep it for when the kernel leaves. New drops are
-        logged, at most once a ``_LOG_EVERY`` per kernel."""
+        kernel makes the read wait) and note them."""
         now = outbox_dropped(kernel)
-        if now is None:
-            return None
-        kernel_id = kernel.kernel_id
+        if now is not None:
+            self.note_dropped(kernel.kernel_id, now)
+
+    def note_dropped(self, kernel_id: str, now: int) -> None:
+        """Keep the rows a kernel's outbox has dropped in all, ``now``, for when it leaves. New
+        drops are logged, at most once a ``_LOG_EVERY`` per kernel."""
         with self.queue.cond:
             if kernel_id not in self.dropped_at_attach:
-                return now
+                return
             self.dropped_read[kernel_id] = max(self.dropped_read[kernel_id], now)
             dropped = self.dropped_read[kernel_id] - self.dropped_at_attach[kernel_id]
             told, told_at = self.drops_told.get(kernel_id, (0, -math.inf))
             t = time.monotonic()
             if dropped <= told or t - told_at < _LOG_EVERY:
-                return now
+                return
             self.drops_told[kernel_id] = (dropped, t)
             if kernel_id in self.refused:
                 fate = "its rows are refused (see stats().blocked), and the journal does not drain it"
@@ -370,7 +376,6 @@ class AttachedKernels:
             dropped - told,
             fate,
         )
-        return now
 
     def count_dropped_of_gone_locked(self, kernel_id: str) -> None:
         """An attached kernel leaves: what its outbox dropped while here stays counted."""

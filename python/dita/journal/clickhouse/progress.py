@@ -80,25 +80,24 @@ class Progress:
         """The kernel's outbox dropped the rows of input ``mark`` (and maybe later ones)."""
         self.dropped_marks.setdefault(kernel_id, set()).add(mark)
 
-    def note_last_drop_mark(self, kernel: ExecutionKernel) -> None:
-        """Note the drop mark of ``kernel``, whose outbox is off: no drop can follow, so this
-        read (it waits for a busy kernel) is its last. A leaving kernel goes once its outbox is
-        empty, maybe before the writer reads its mark after its last batch: noted here, the
-        mark keeps its progress below the dropped input however late its last rows are stored."""
-        try:
-            mark = kernel.stats()["journal_first_dropped_seq"]
-        except Exception:
-            # Unread (busy past the wait): the kernel may still leave with drops unnoted, so
-            # nothing past the progress recorded is vouched for; its next fill derives from there.
-            with self.queue.cond:
-                if kernel.kernel_id in self.kernels.with_wal_fill:
-                    self.note_drop_locked(kernel.kernel_id, self.settled_seq.get(kernel.kernel_id, 0) + 1)
-            raise
+    def note_last_drop_mark(self, kernel_id: str, mark: int | None) -> None:
+        """Note the drop mark read from a kernel whose outbox is off: no drop can follow, so
+        it is its last. A leaving kernel goes once its outbox is empty, maybe before the writer
+        reads its mark after its last batch: noted here, the mark keeps its progress below the
+        dropped input however late its last rows are stored."""
         if mark is None:
             return
         with self.queue.cond:
-            if kernel.kernel_id in self.kernels.with_wal_fill:  # without a fill, gap_start() skips drops
-                self.note_drop_locked(kernel.kernel_id, mark)
+            if kernel_id in self.kernels.with_wal_fill:  # without a fill, gap_start() skips drops
+                self.note_drop_locked(kernel_id, mark)
+
+    def note_drop_mark_unread(self, kernel_id: str) -> None:
+        """A kernel's last drop mark could not be read (busy past the wait): it may leave with
+        drops unnoted, so nothing past the progress recorded is vouched for; its next fill
+        derives from there."""
+        with self.queue.cond:
+            if kernel_id in self.kernels.with_wal_fill:
+                self.note_drop_locked(kernel_id, self.settled_seq.get(kernel_id, 0) + 1)
 
     def lift_drop_mark_locked(self, kernel_id: str, stored_through: int) -> None:
         """Rows of every input up to ``stored_through`` are stored: drops among them no longer
