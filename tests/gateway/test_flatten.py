@@ -160,6 +160,34 @@ def test_flatten_refusals_carry_the_kernels_reason() -> None:
         live.stop()
 
 
+def test_flatten_closes_what_an_entry_filled_while_its_cancel_was_on_its_way() -> None:
+    """Nothing of the entry is filled when the plan is read; the venue filled half of it before
+    the cancel arrived, and says so in the cancel's answer (the fill, then the rest's cancel)."""
+
+    class FillsHalfBeforeTheCancel(LimitsRest):
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            coid, half = order.client_order_id, order.size / 2
+            fill = VenueEvent(f"fill-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
+                              price=order.price, size=half, filled_size=half)  # fmt: skip
+            return [fill, *super().cancel(order)]
+
+    live = start_server(max_slots=2, venue=FillsHalfBeforeTheCancel)
+    try:
+        c = live.client
+        rest = enter(c, asset="ETHUSDT", order_type="LIMIT", limit_price=2_000.0, reference_price=2_100.0)
+        assert rest["state"] == "ENTRY_WORKING"
+        assert c.get("/v1/flatten").json()["exit_slots"] == []
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert [(s["slot_id"], s["action"], s["accepted"]) for s in out["steps"]] == [
+            (0, "CANCEL", True),
+            (0, "EXIT", True),
+        ]
+        assert c.get("/v1/slots/0").json()["fsm_state"] == "CLOSED"
+        assert c.get("/v1/account").json()["open_positions"] == 0
+    finally:
+        live.stop()
+
+
 @pytest.mark.parametrize("body", [None, {}, {"confirm": False}, {"confirm": "yes"}, {"confirm": 1}])
 def test_flatten_needs_confirm_true(live: LiveServer, body: dict[str, Any] | None) -> None:
     res = live.client.post("/v1/flatten", json=body, headers=AUTH)

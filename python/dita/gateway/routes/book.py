@@ -92,15 +92,16 @@ async def flatten(state: CurrentState, req: FlattenRequest) -> SafeJSONResponse:
 
 
 def _close_the_book(state: GatewayState, reason: str) -> list[dict[str, Any]]:
-    """The cancels, then the exits (on the lane): a slot's entry cancelled may leave a fill to
-    close, so each slot is read again after its cancel."""
+    """The cancels, then the exits (on the lane): the venue may have filled an order before its
+    cancel reached it (the cancel's answer brings the fill), so each slot cancelled is read
+    again for a position to close, with those the plan found holding one."""
     plan = flatten_plan(state.engaged_slots())
     steps: list[dict[str, Any]] = []
     for slot_id in plan.cancels:
         slot = state.kernel.slot_dict(slot_id)
         if working_order(slot) is not None:
             steps.append(_step("CANCEL", slot, submit(state, cancel_intent(slot, None, reason), False)))
-    for slot_id in plan.exits:
+    for slot_id in sorted({*plan.exits, *plan.cancels}):
         slot = state.kernel.slot_dict(slot_id)
         if float(slot.get("size") or 0.0) > 0.0:
             steps.append(_step("EXIT", slot, submit(state, exit_intent(slot, None, reason), False)))
