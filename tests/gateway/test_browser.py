@@ -2,9 +2,10 @@
 
 Loads the page, sees a slot change after an intent is posted from outside, switches the mode
 to HALTED through the page's confirmation, and sees the next entry refused; closes the book
-from the page (a slot's exit and cancel, flatten all through its confirmation), reads a
-refusal as a sentence, an unmarked position as unknown, the journal switch only with a
-journal, and every page of a large kernel's slots. Screenshots go to tests/gateway/artifacts/ (git-ignored).
+from the page (a slot's exit and cancel, refused on a row the slot has moved on from, flatten
+all through its confirmation), reads a refusal as a sentence, an unmarked position as unknown,
+the journal switch only with a journal, and every page of a large kernel's slots. Screenshots
+go to tests/gateway/artifacts/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -209,6 +210,29 @@ def test_the_cancel_button_cancels_a_working_order(book: Book, browser_page: Any
     expect(page.locator("#slot-1 button.cancel")).to_be_disabled()
     shot(page, "05-cancel.png")
     assert book.server.client.get("/v1/orders").json() == []
+
+
+def test_a_click_on_a_stale_row_leaves_the_slots_newer_trade_alone(book: Book, browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    c = book.server.client
+    page.route("**/v1/events", lambda route: route.abort())  # the page hears of no change
+    page.goto(book.server.url + "/")
+    expect(page.locator("#slot-1 td.stage")).to_have_text("ENTRY_WORKING")
+    page.fill("#token", TOKEN)
+    page.dispatch_event("#token", "change")
+    # Meanwhile slots 0 and 1 move on to new trades: the page still shows the old ones.
+    assert c.post("/v1/slots/0/exit", headers=AUTH).json()["accepted"] is True
+    assert enter(c, asset="BTCUSDT", slot_id=0, trade_id="newer-0")["state"] == "POSITION_OPEN"
+    assert c.post("/v1/slots/1/cancel", headers=AUTH).json()["accepted"] is True
+    rest = enter(c, asset="ETHUSDT", order_type="LIMIT", limit_price=2_000.0, reference_price=2_100.0,
+                 slot_id=1, trade_id="newer-1")  # fmt: skip
+    assert rest["state"] == "ENTRY_WORKING"
+    for slot_id, action in ((1, "cancel"), (0, "exit")):
+        page.click(f"#slot-{slot_id} button.{action}")
+        expect(page.locator("#slot-result")).to_contain_text("409: trade_id")
+        expect(page.locator("#slot-result")).to_contain_text(f"holds trade 'newer-{slot_id}'")
+    assert [o["trade_id"] for o in c.get("/v1/orders").json()] == ["newer-1"]
+    assert c.get("/v1/slots/0").json()["size"] == 0.5
 
 
 def test_flatten_all_says_what_it_will_do_then_does_it(book: Book, browser_page: Any) -> None:

@@ -118,6 +118,7 @@ def test_every_status_the_server_answers_is_documented_with_its_body() -> None:
         big = b'{"reason": "' + b"x" * 2000 + b'"}'
         json_auth = {**AUTH, "content-type": "application/json"}
         enter = {"action": "ENTER", "asset": "BTC", "side": "LONG", "reference_price": 100, "target_size": 1}
+        other_trade = {"json": {"trade_id": "t"}, "headers": AUTH}
         calls: list[tuple[str, str, str, dict[str, Any]]] = [
             ("get", "/v1/slots/{slot_id}", "/v1/slots/7", {}),
             ("get", "/v1/slots/{slot_id}", "/v1/slots/x", {}),
@@ -138,6 +139,9 @@ def test_every_status_the_server_answers_is_documented_with_its_body() -> None:
                 "/v1/slots/0/cancel",
                 {"content": big, "headers": json_auth},
             ),
+            # Meant for a trade slot 0 does not hold.
+            ("post", "/v1/slots/{slot_id}/cancel", "/v1/slots/0/cancel", other_trade),
+            ("post", "/v1/slots/{slot_id}/exit", "/v1/slots/0/exit", other_trade),
             ("post", "/v1/marks", "/v1/marks", {"json": {"asset": "BTC", "price": 1}}),
             ("post", "/v1/marks", "/v1/marks", {"content": big, "headers": json_auth}),
             ("post", "/v1/marks", "/v1/marks", {"json": {"asset": "BTC"}, "headers": AUTH}),

@@ -1,5 +1,6 @@
 """The gateway's error answers: a request that does not fit (422, naming each field and value),
-and a kernel that cannot take the request (503, saying whether to send it again)."""
+a slot's cancel or exit meant for a trade the slot no longer holds (409), and a kernel that
+cannot take the request (503, saying whether to send it again)."""
 
 from __future__ import annotations
 
@@ -23,11 +24,12 @@ from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import GatewayState
 from dita.venues._events import input_refused, input_stopped, kernel_busy, live_order
 
-__all__ = ["field_error", "install_error_handlers"]
+__all__ = ["OtherTrade", "expect_trade", "field_error", "install_error_handlers"]
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(OtherTrade, _other_trade)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(OSError, _kernel_failed)
     app.add_exception_handler(WalError, _kernel_failed)
@@ -44,6 +46,37 @@ def field_error(field: str, msg: str, where: str = "body", value: Any = None) ->
     if value is not None:
         error["input"] = value
     return RequestValidationError([error])
+
+
+class OtherTrade(Exception):
+    """A slot's cancel or exit named ``trade_id`` while the slot holds another trade, or none."""
+
+    def __init__(self, slot: dict[str, Any], trade_id: str) -> None:
+        self.trade_id = trade_id
+        self.slot_trade_id = str(slot.get("trade_id") or "") or None
+        holds = f"holds trade {self.slot_trade_id!r}" if self.slot_trade_id else "holds no trade"
+        super().__init__(
+            f"trade_id {trade_id!r} is not the trade on slot {slot['slot_id']}, which {holds}"
+            f" ({slot.get('fsm_state')}); nothing was sent: read the slot again"
+        )
+
+
+def expect_trade(slot: dict[str, Any], trade_id: str | None) -> None:
+    """Raises ``OtherTrade`` when the request named ``trade_id`` and the slot holds another
+    trade, or none: a click on a page read before the slot moved on must not cancel or close
+    the trade that came after."""
+    if trade_id is not None and trade_id != slot.get("trade_id"):
+        raise OtherTrade(slot, trade_id)
+
+
+async def _other_trade(request: Request, exc: OtherTrade) -> Response:
+    answer = {
+        "detail": str(exc),
+        "field": "trade_id",
+        "trade_id": exc.trade_id,
+        "slot_trade_id": exc.slot_trade_id,
+    }
+    return SafeJSONResponse(answer, status_code=409)
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -26,6 +26,7 @@ from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
 
 __all__ = [
     "FIELDS_WITHOUT_MEANING",
+    "OTHER_TRADE_NOTE",
     "CancelRequest",
     "ControlRequest",
     "ErrorAnswer",
@@ -33,6 +34,7 @@ __all__ = [
     "FlattenRequest",
     "IntentRequest",
     "MarkRequest",
+    "OtherTradeAnswer",
     "SlotPath",
     "TooLargeAnswer",
     "TooSlowAnswer",
@@ -274,20 +276,36 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
+_SLOT_TRADE = (
+    "The trade the client expects on the slot (the trade_id it last read there): when the slot"
+    " holds another trade, or none, the answer is a 409 and nothing is sent."
+)
+
+
 class CancelRequest(BaseModel):
+    """A CANCEL of the order working on the slot. With ``trade_id``, only while that trade
+    holds the slot."""
+
     model_config = ConfigDict(extra="forbid")
 
     intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    trade_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$", description=_SLOT_TRADE
+    )
     reason: Reason = Field(default="", max_length=256)
 
 
 class ExitRequest(BaseModel):
     """A slot's whole position closed at market. ``reference_price`` is the price the order is
-    sized and checked at (default: the slot's mark, else its entry price)."""
+    sized and checked at (default: the slot's mark, else its entry price). With ``trade_id``,
+    only while that trade holds the slot."""
 
     model_config = ConfigDict(extra="forbid", **_FINITE)  # type: ignore[typeddict-item]
 
     intent_id: str | None = Field(default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
+    trade_id: str | None = Field(
+        default=None, min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$", description=_SLOT_TRADE
+    )
     reference_price: Number | None = Field(default=None, gt=0.0, le=KERNEL_MAX)
     reason: Reason = Field(default="", max_length=256)
 
@@ -330,6 +348,19 @@ class ErrorAnswer(BaseModel):
     stopped, its server's lifespan ended)."""
 
     detail: str
+
+
+OTHER_TRADE_NOTE = "trade_id given, and the slot holds another trade or none: nothing was sent"
+
+
+class OtherTradeAnswer(BaseModel):
+    """409: a slot's cancel or exit named a trade the slot does not hold (a page read before
+    the slot moved on); nothing was sent."""
+
+    detail: str
+    field: Literal["trade_id"]
+    trade_id: str = Field(description="The trade the request named")
+    slot_trade_id: str | None = Field(description="The trade the slot holds; null when it holds none")
 
 
 class TooLargeAnswer(BaseModel):

@@ -14,9 +14,16 @@ from typing import Annotated, Any
 from fastapi import Body, Depends, FastAPI, HTTPException
 
 from dita.gateway.auth import require_token
-from dita.gateway.errors import field_error
+from dita.gateway.errors import expect_trade, field_error
 from dita.gateway.flatten import cancel_intent, exit_intent, exit_price, flatten_plan, working_order
-from dita.gateway.models import ExitRequest, FlattenRequest, SlotPath, error_answers
+from dita.gateway.models import (
+    OTHER_TRADE_NOTE,
+    ExitRequest,
+    FlattenRequest,
+    OtherTradeAnswer,
+    SlotPath,
+    error_answers,
+)
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.routes.control import change_control
 from dita.gateway.routes.intents import submit
@@ -52,6 +59,7 @@ async def exit_slot(
 
     def place() -> dict[str, Any]:
         slot = state.slot_or_404(slot_id)
+        expect_trade(slot, req.trade_id)
         price = req.reference_price if req.reference_price is not None else exit_price(slot)
         if price <= 0.0:
             raise field_error(
@@ -130,7 +138,10 @@ def add_routes(app: FastAPI) -> None:
         dependencies=[Depends(require_token)],
         summary="Close a slot's position at market",
         description=_EXIT_NOTE,
-        responses=error_answers(401, 404, 408, 413, 422, 503),
+        responses={
+            **error_answers(401, 404, 408, 413, 422, 503),
+            409: {"model": OtherTradeAnswer, "description": OTHER_TRADE_NOTE},
+        },
     )
     app.add_api_route(
         "/v1/flatten",

@@ -26,8 +26,15 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.gateway.auth import require_token
-from dita.gateway.errors import field_error
-from dita.gateway.models import CancelRequest, IntentRequest, SlotPath, error_answers
+from dita.gateway.errors import expect_trade, field_error
+from dita.gateway.models import (
+    OTHER_TRADE_NOTE,
+    CancelRequest,
+    IntentRequest,
+    OtherTradeAnswer,
+    SlotPath,
+    error_answers,
+)
 from dita.gateway.polling import VENUE_ENDS
 from dita.gateway.protocol import asset_name
 from dita.gateway.state import REMEMBERED_INTENTS, CurrentState, GatewayState
@@ -185,6 +192,7 @@ def _entered_slot(state: GatewayState, intent_id: str | None) -> int | None:
 
 def _cancel_on(state: GatewayState, slot_id: int, req: CancelRequest) -> dict[str, Any]:
     slot = state.slot_or_404(slot_id)
+    expect_trade(slot, req.trade_id)
     slot_side = str(slot.get("side") or "FLAT")
     intent = KernelIntent(
         intent_id=req.intent_id or uuid.uuid4().hex,
@@ -315,5 +323,8 @@ def add_routes(app: FastAPI) -> None:
         dependencies=[Depends(require_token)],
         summary="Cancel the order working on a slot",
         description=_RETRY_NOTE,
-        responses=error_answers(401, 404, 408, 413, 422, 503),
+        responses={
+            **error_answers(401, 404, 408, 413, 422, 503),
+            409: {"model": OtherTradeAnswer, "description": OTHER_TRADE_NOTE},
+        },
     )
