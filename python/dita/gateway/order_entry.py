@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from dita._kernel import (
     KernelCommandType,
+    KernelDiagnosticCode,
     KernelIntent,
     OrderType,
     TradeSide,
@@ -81,12 +82,7 @@ class _OrderEntry(_ExecutionReports):
                 return
         if cmd.client_id in self.orders or cmd.client_id in self.forgotten:
             kept = "" if cmd.client_id in self.orders else " (by an order that ended and is no longer kept)"
-            self.error(
-                "DUPLICATE_CLIENT_ID",
-                f"client_id {cmd.client_id!r} was already used{kept}",
-                field="client_id",
-                value=cmd.client_id,
-            )
+            self._used(cmd.client_id, kept)
             return
         position, busy = self._opposite_position(cmd)
         rec = OrderRecord(
@@ -133,6 +129,17 @@ class _OrderEntry(_ExecutionReports):
                 outcome.diagnostic_code.name,
                 extra=order_ids(self.kernel, outcome=outcome, gateway_client_id=rec.client_id),
             )
+        if outcome.diagnostic_code == KernelDiagnosticCode.DUPLICATE_INTENT and not outcome.accepted:
+            # The kernel took an intent under this id before: an order of an earlier session on
+            # its log, or another caller's. The id is used, as one of this session's is, and the
+            # line changes nothing.
+            self.orders.pop(rec.client_id, None)
+            self._finish(rec)
+            self._used(
+                cmd.client_id,
+                " (by an intent the kernel took: an earlier session's order, or another caller's)",
+            )
+            return
         if outcome.accepted:
             # Only a price the kernel took prices later MKT orders: a refused order changes nothing.
             if cmd.price is not None:
@@ -142,6 +149,14 @@ class _OrderEntry(_ExecutionReports):
                 self._positions.setdefault(cmd.symbol, {})[planned.slot_id] = planned.side.name
         self._received(rec)
         self._apply(rec, outcome, position.fees_paid if position is not None else 0.0)  # ENTER starts afresh
+
+    def _used(self, client_id: str, by: str) -> None:
+        self.error(
+            "DUPLICATE_CLIENT_ID",
+            f"client_id {client_id!r} was already used{by}",
+            field="client_id",
+            value=client_id,
+        )
 
     def _received(self, rec: OrderRecord) -> None:
         self._emit(
