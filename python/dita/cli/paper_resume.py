@@ -7,7 +7,7 @@ each act with its own place: an intent carries where it was decided in its metad
 (``TradingRuntime(record_data_place=True)``), and a fill the paper venue made on a row is of that
 row's asset and time. A run killed between two saves continues after the last of them
 (``last_place``), so no row the killed run traded is traded again and no row it never handled
-is skipped."""
+is skipped. A paper book saved before the log's end is brought forward to it (``catch_up_book``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dita._numbers import is_real
 
 if TYPE_CHECKING:
     from dita.backtest.data import MarketData
-    from dita.venues.paper import CaughtUp
+    from dita.venues.paper import CaughtUp, PaperVenue
 
 # A place in the data: a time, and how many of its rows were handled (None: every one).
 Place = tuple[float, int | None]
@@ -211,14 +211,48 @@ def _answer_fill(fill: dict[str, Any], answering: tuple[str, str, float]) -> boo
 
 
 class CatchUp:
-    """What a continued run read from the log after a state file saved before its end, and
-    what the paper venue made of it (``PaperSession._catch_up``)."""
+    """What a continued run read from the log after a book saved before its end, and what the
+    paper venue made of it (``catch_up_book``)."""
 
     def __init__(self, saved: int) -> None:
         self.saved = saved
         self.rows: list[dict[str, Any]] = []  # the kernel's fills after the save, journal rows
         self.venue: CaughtUp | None = None
         self.unread = ""  # why the log could not be read (then nothing was caught up)
+
+
+def catch_up_book(venue: PaperVenue, kernel: Any, saved: int, after_save: LogAfterSave) -> CatchUp:
+    """Bring ``venue``'s book, just restored from a save at the kernel's seq ``saved``, forward to
+    ``kernel``'s log, whose records after the save ``after_save`` holds: the fills the kernel
+    booked (its journal's ``fills`` rows, derived from the log, which holds only the fills it
+    accepted) and the orders it works now, with their cancels asked (``PaperVenue.catch_up``)."""
+    from dita.reconcile import EVENT_ID_PREFIX
+    from dita.venues.paper import BookedFill
+
+    done = CatchUp(saved)
+    done.rows = after_save.fills
+    fills = [
+        BookedFill(
+            event_id=r["event_id"],
+            fill_id=r["fill_id"],
+            client_order_id=r["client_order_id"],
+            venue_order_id=r["venue_order_id"],
+            asset=r["asset"],
+            side=r["side"],
+            price=r["price"],
+            qty=r["qty"],
+            fee=r["fee"],
+            liquidity=r["liquidity"],
+        )
+        # Reconciliation's own fills were the kernel catching up with what the venue held.
+        for r in done.rows
+        if not str(r["event_id"]).startswith(EVENT_ID_PREFIX)
+    ]
+    working = kernel.open_orders()
+    cancels = after_save.cancels
+    asked = {o.client_order_id: cancels[o.trade_id] for o in working if o.trade_id in cancels}
+    done.venue = venue.catch_up(fills, working, asked, after_save.sent)
+    return done
 
 
 def fill_entry(row: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from dita.cli.paper_resume import (
     LogAfterSave,
     Place,
     Replayed,
+    catch_up_book,
     fill_entry,
     last_place,
     place_order,
@@ -229,42 +230,16 @@ class PaperSession:
 
     def _catch_up(self, previous: dict[str, Any]) -> CatchUp | None:
         """Bring the restored book forward to the kernel's log when the state file was saved
-        before its end (a run killed between two saves): the fills the kernel booked after the
-        save (its journal's ``fills`` rows, derived from the log, which holds only the fills it
-        accepted) and the orders it works now (``PaperVenue.catch_up``). None when the book goes
-        with the log."""
+        before its end (a run killed between two saves): ``catch_up_book``. None when the book
+        goes with the log."""
         saved = previous.get("seq")
         if not isinstance(saved, int) or isinstance(saved, bool) or not 0 <= saved < self.recovered_seq:
             return None
-        done = CatchUp(saved)
         if self.after_save is None:
+            done = CatchUp(saved)
             done.unread = self.log_unread
             return done
-        done.rows, cancels = self.after_save.fills, self.after_save.cancels
-        from dita.reconcile import EVENT_ID_PREFIX
-        from dita.venues.paper import BookedFill
-
-        fills = [
-            BookedFill(
-                event_id=r["event_id"],
-                fill_id=r["fill_id"],
-                client_order_id=r["client_order_id"],
-                venue_order_id=r["venue_order_id"],
-                asset=r["asset"],
-                side=r["side"],
-                price=r["price"],
-                qty=r["qty"],
-                fee=r["fee"],
-                liquidity=r["liquidity"],
-            )
-            # Reconciliation's own fills were the kernel catching up with what the venue held.
-            for r in done.rows
-            if not str(r["event_id"]).startswith(EVENT_ID_PREFIX)
-        ]
-        working = self.kernel.open_orders()
-        asked = {o.client_order_id: cancels[o.trade_id] for o in working if o.trade_id in cancels}
-        done.venue = self.venue.catch_up(fills, working, asked, self.after_save.sent)
-        return done
+        return catch_up_book(self.venue, self.kernel, saved, self.after_save)
 
     def snapshot(self, *, running: bool) -> dict[str, Any]:
         try:
