@@ -63,3 +63,20 @@ def test_a_written_plan_it_cannot_read_is_refused_naming_it(tmp_path: Path, writ
         f"cannot be read: {said}"
     )
     assert not book.exists() and not (state / "reports").exists()
+
+
+@pytest.mark.parametrize("kernel_seq", ["7", -1, 2.5, True])
+def test_a_paper_book_with_a_kernel_seq_it_cannot_take_is_refused_naming_it(
+    tmp_path: Path, kernel_seq: object
+) -> None:
+    from dita.venues.paper import PaperVenue
+
+    book, state = tmp_path / "book.json", tmp_path / "s"
+    book.write_text(json.dumps({**PaperVenue().book(), "kernel_seq": kernel_seq}))
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    result = CliRunner().invoke(app, [*args, "--paper-book", str(book), "--price", "BTC=50000"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: --paper-book {book}: kernel_seq {kernel_seq!r} is not a seq of the kernel's log (a count)\n"
+    )
+    assert not state.exists()

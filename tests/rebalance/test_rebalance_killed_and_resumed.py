@@ -65,7 +65,7 @@ def test_the_rebalance_command_syncs_each_intent_before_its_order_goes_out(tmp_p
     from dita.cli.rebalance import _kernel
     from dita.venues.paper import PaperVenue
 
-    kernel = _kernel(PaperVenue(), tmp_path, "rb", 4, live=False)
+    kernel, _reconciled = _kernel(PaperVenue(), tmp_path, "rb", 4, live=False)
     try:
         assert kernel.wal_info()["fsync"] == "always"
     finally:

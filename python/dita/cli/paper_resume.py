@@ -7,7 +7,8 @@ each act with its own place: an intent carries where it was decided in its metad
 (``TradingRuntime(record_data_place=True)``), and a fill the paper venue made on a row is of that
 row's asset and time. A run killed between two saves continues after the last of them
 (``last_place``), so no row the killed run traded is traded again and no row it never handled
-is skipped. A paper book saved before the log's end is brought forward to it (``catch_up_book``)."""
+is skipped. A paper book saved before the log's end is brought forward to it (``catch_up_book``),
+for ``dita paper`` and ``dita rebalance --paper-book`` alike."""
 
 from __future__ import annotations
 

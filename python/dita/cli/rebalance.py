@@ -33,6 +33,7 @@ from dita.cli._common import (
     warn,
 )
 from dita.cli._state import default_state_dir
+from dita.cli.rebalance_book import read_book, saved_book, take_over
 from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
 from dita.kernel import ExecutionKernel
 from dita.rebalance import (
@@ -48,6 +49,7 @@ from dita.rebalance.execute import PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable
 from dita.rebalance.run import RebalanceRun, finished
 from dita.rebalance.run import dry_run as plan_only
+from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
 from dita.venues.paper import PaperVenue
 
@@ -77,7 +79,9 @@ def _paper_venue(
     balance: float,
     limits: dict[str, MarketLimits],
     quote_currency: str,
-) -> PaperVenue:
+) -> tuple[PaperVenue, int | None]:
+    """The paper venue, its book restored from ``book_path``, quoted at ``prices``; and the
+    kernel's seq its book goes with (``read_book``; None without a book file)."""
     # The paper account's cash is in the currency the trader counts equity in.
     try:
         venue = PaperVenue(
@@ -85,11 +89,7 @@ def _paper_venue(
         )
     except ValidationError as exc:
         fail_options(exc, {"starting_balance": "--balance"})
-    if book_path is not None and book_path.exists():
-        try:
-            venue.restore_book(json.loads(book_path.read_text()))
-        except (ValueError, OSError) as exc:
-            fail(f"--paper-book {book_path}: {exc}")
+    book_seq = None if book_path is None else read_book(venue, book_path)
     stamp = max(time.time(), venue.data_time or 0.0)
     for given in prices:
         symbol, _, price_text = given.partition("=")
@@ -100,7 +100,7 @@ def _paper_venue(
         if not symbol or not (price > 0 and math.isfinite(price)):
             fail(f"--price {given!r}: not SYMBOL=PRICE with a finite price above 0")
         venue.on_quote(symbol, price, price, PAPER_DEPTH, PAPER_DEPTH, stamp)
-    return venue
+    return venue, book_seq
 
 
 def _ccxt_venue(
@@ -132,7 +132,11 @@ def _ccxt_venue(
     return venue
 
 
-def _kernel(venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: bool) -> ExecutionKernel:
+def _kernel(
+    venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: bool, book_seq: int | None = None
+) -> tuple[ExecutionKernel, ReconciliationReport | None]:
+    """The kernel of ``state_dir``'s log, and for one recovered from it its reconciliation with
+    ``venue`` (``take_over``: a paper book saved at ``book_seq`` is brought forward first)."""
     wal_dir = state_dir / "wal"
     # Each leg's intent is on disk before its order goes out: a run killed right after would
     # otherwise lose the record (a group commit's last 10 ms) and send the leg again when rerun.
@@ -142,9 +146,12 @@ def _kernel(venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: b
     if kernel.seq == 0:
         # A new kernel only: a recovered one keeps the mode its log holds (an operator's HALTED).
         kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
-    else:
-        kernel.reconcile_with_venue()
-    return kernel
+        return kernel, None
+    try:
+        return kernel, take_over(kernel, book_seq)
+    except BaseException:
+        kernel.close()
+        raise
 
 
 def _read(path: Path) -> TargetPortfolio:
@@ -169,10 +176,15 @@ class _Session:
     # The markets a spot exchange's venue was opened with (None: any market).
     markets: list[str] | None = None
 
+    # The recovered kernel's reconciliation with the venue (None for a new kernel): each
+    # rebalance report says the positions it found apart.
+    reconciled: ReconciliationReport | None = None
+
     def save_book(self) -> None:
-        """The paper venue's book saved to --paper-book (after each leg: a run killed keeps it)."""
-        if self.paper_book is not None and isinstance(self.venue, PaperVenue):
-            book = self.venue.book()
+        """The paper venue's book saved to --paper-book with the kernel's seq (after each leg: a
+        run killed keeps it, and the run after it catches up from the log's records after it)."""
+        if self.paper_book is not None and isinstance(self.venue, PaperVenue) and self.kernel is not None:
+            book = saved_book(self.venue, self.kernel.seq)
             replace_whole(self.paper_book, lambda tmp: tmp.write_text(json.dumps(book)))
 
     def run(self, portfolio: TargetPortfolio) -> None:
@@ -197,6 +209,7 @@ class _Session:
                 quote_currency=self.quote_currency,
                 fill_wait_s=self.fill_wait,
                 after_leg=lambda _result: self.save_book(),
+                reconciled=self.reconciled,
             )
             self.save_book()
         self._answer(portfolio, run)
@@ -292,20 +305,25 @@ def rebalance_command(
     portfolio = _read(targets)
     state = state_dir if state_dir is not None else default_state_dir() / "rebalance"
     live = ccxt_exchange is not None
+    book_seq = None
     if live:
         assert ccxt_exchange is not None
         venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox, portfolio.symbols())
     else:
-        venue = _paper_venue(paper_book, price or [], balance, _market_limits(market_limits), quote_currency)
+        venue, book_seq = _paper_venue(
+            paper_book, price or [], balance, _market_limits(market_limits), quote_currency
+        )
 
-    kernel = None
+    kernel: ExecutionKernel | None = None
+    reconciled: ReconciliationReport | None = None
     if not dry_run:
         state.mkdir(parents=True, exist_ok=True)
         try:
-            kernel = _kernel(venue, state, kernel_id, max_slots, live)
+            kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book_seq)
         except WalError as exc:
             fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
+    session.reconciled = reconciled
     if live:
         session.markets = venue.settings.markets
     try:

@@ -37,9 +37,20 @@ from dita.rebalance.plan import (
 )
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
+from dita.reconcile import ReconciliationReport
+from dita.venues.paper import PaperVenue
 from dita.venues.protocol import VenueUnavailable
 
-__all__ = ["RebalanceRun", "dry_run", "finished", "plan_path", "plan_rebalance", "rebalance"]
+__all__ = [
+    "RebalanceRun",
+    "dry_run",
+    "finished",
+    "plan_path",
+    "plan_rebalance",
+    "positions_apart",
+    "rebalance",
+    "refuse_resume_apart",
+]
 
 
 @dataclass
@@ -114,6 +125,37 @@ def dry_run(
     return RebalanceRun(plan, account is None, [], report_json(plan, [], None, dry_run=True), None)
 
 
+def positions_apart(reconciled: ReconciliationReport) -> list[str]:
+    """The positions the venue and the kernel's trades were found to hold apart (and why they
+    could not be compared), one warning each."""
+    said = [
+        f"{m['asset']}: the venue holds {m['venue']!r}, the kernel's trades {m['kernel']!r} (reconciliation "
+        "found them apart: the account is not what the kernel's log says)"
+        for m in reconciled.position_mismatches
+    ]
+    if reconciled.positions_unchecked:
+        said.append(f"the positions were not reconciled with the kernel's: {reconciled.positions_unchecked}")
+    return said
+
+
+def refuse_resume_apart(venue: Any, reconciled: ReconciliationReport) -> None:
+    """PlanError naming each asset and both positions when a written plan would be resumed on a
+    paper venue whose positions are not the kernel's: the legs the kernel took count as sent
+    before, and an account without their fills would end off its target with nothing said. (An
+    exchange account may hold what the kernel never traded: its differences are said only.)"""
+    if not isinstance(venue, PaperVenue) or not reconciled.position_mismatches:
+        return
+    apart = "; ".join(
+        f"{m['asset']}: the paper venue holds {m['venue']!r}, the kernel's log {m['kernel']!r}"
+        for m in reconciled.position_mismatches
+    )
+    raise PlanError(
+        f"the plan written for these targets is not resumed on a paper book the kernel's log does not "
+        f"explain ({apart}): its legs sent before would count as filled; give the --paper-book saved "
+        "with this log, or a new --state-dir to plan afresh from the book as it is"
+    )
+
+
 def rebalance(
     kernel: Any,
     portfolio: TargetPortfolio,
@@ -122,9 +164,13 @@ def rebalance(
     quote_currency: str,
     fill_wait_s: float = FILL_WAIT_S,
     after_leg: Callable[[LegResult], object] | None = None,
+    reconciled: ReconciliationReport | None = None,
 ) -> RebalanceRun:
     """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it.
-    ``state_dir`` None keeps no plan or report."""
+    ``state_dir`` None keeps no plan or report. ``reconciled``: the reconciliation of a kernel
+    recovered from its log with the venue, whose positions found apart the report's warnings
+    say. Raises PlanError, nothing sent, to resume a written plan on a paper venue whose
+    positions are not the kernel's (``refuse_resume_apart``)."""
     venue = kernel.venue
     plan, account = plan_rebalance(
         venue,
@@ -135,6 +181,8 @@ def rebalance(
         working=working_quantities(kernel),
     )
     resumed = account is None
+    if resumed and reconciled is not None:
+        refuse_resume_apart(venue, reconciled)
     written = plan_path(state_dir, portfolio) if state_dir is not None else None
     if account is not None:
         # The kernel floors each leg by the same limits the plan rounded it to.
@@ -145,6 +193,9 @@ def rebalance(
             # from the account it left half rebalanced.
             _write_json(written, plan_json(plan))
     results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
+    if reconciled is not None:
+        # Said in this report only: a plan resumed later says what its own run finds.
+        plan = replace(plan, warnings=(*plan.warnings, *positions_apart(reconciled)))
     try:
         after: dict[str, float] | None = named_positions(venue, plan.targets)
     except VenueUnavailable as exc:

@@ -1,0 +1,120 @@
+"""``dita rebalance --paper-book`` killed after a leg filled and before the book was saved, then
+run again: the book is brought forward from the kernel's log, so the account reaches its target;
+a book the log cannot explain is said and its plan not resumed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dita._kernel import wal_replay
+from dita.cli import app
+from dita.venues.paper import PaperVenue
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = {
+    "source_run": "run-k",
+    "generated_at": "2026-11-28T09:00:00Z",
+    "targets": [{"symbol": "BTC", "quantity": 0.1}, {"symbol": "ETH", "quantity": 1.0}],
+}
+PRICES = ["--price", "BTC=50000", "--price", "ETH=2000", "--balance", "100000"]
+
+
+def rebalance_args(tmp_path: Path) -> list[str]:
+    targets, state, book = tmp_path / "t.json", tmp_path / "s", tmp_path / "book.json"
+    targets.write_text(json.dumps(TARGETS))
+    return ["rebalance", "--targets", str(targets), "--state-dir", str(state), "--paper-book", str(book)]
+
+
+def killed_at_save(args: list[str], save: int = 1) -> None:
+    """The rebalance of ``args`` killed at its ``save``-th save of the book (after leg ``save``)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    script = Path(__file__).with_name("killed_before_book_saved.py")
+    killed = subprocess.run(
+        [sys.executable, str(script), str(save), *args, *PRICES],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == 9, killed.stderr
+
+
+@pytest.mark.parametrize(("save", "saved_positions"), [(1, None), (2, {"BTC": 0.1})])
+def test_a_rebalance_killed_before_its_book_is_saved_reaches_its_target_rerun(
+    tmp_path: Path, save: int, saved_positions: dict[str, float] | None
+) -> None:
+    args = rebalance_args(tmp_path)
+    killed_at_save(args, save)
+    book_path = tmp_path / "book.json"
+    # The last leg sent filled, in the log only.
+    saved = json.loads(book_path.read_text())["positions"] if book_path.exists() else None
+    assert saved == saved_positions
+
+    rerun = CliRunner().invoke(app, [*args, *PRICES, "--json"])
+
+    assert rerun.exit_code == 0, rerun.output
+    book = json.loads((tmp_path / "book.json").read_text())
+    assert book["positions"] == {"BTC": 0.1, "ETH": 1.0}
+    assert book["cash"] == pytest.approx(100_000 - 0.1 * 50_000 - 1.0 * 2_000 - book["fees_paid"])
+    report = json.loads(rerun.stdout)
+    assert report["resumed"]
+    assert [(s["symbol"], s["filled"], s["position_after"]) for s in report["symbols"]] == [
+        ("BTC", 0.1, 0.1),
+        ("ETH", 1.0, 1.0),
+    ]
+    assert report["warnings"] == []
+    assert "caught up the paper venue with the write-ahead log: 1 fill and 0 working orders" in rerun.stderr
+
+
+def a_book_the_log_cannot_explain(tmp_path: Path) -> Path:
+    """A book saved at the log's last seq that holds 0.05 BTC where the kernel's log bought 0.1:
+    no record of the log comes after it, so nothing brings it forward."""
+    kernel, _recovery = wal_replay(tmp_path / "s" / "wal")
+    book = PaperVenue(starting_balance=100_000).book()
+    book.update(positions={"BTC": 0.05}, cash=97_500.0, kernel_seq=kernel.seq)
+    path = tmp_path / "book.json"
+    path.write_text(json.dumps(book))
+    return path
+
+
+def test_a_book_the_log_cannot_explain_is_said_and_its_plan_not_resumed(tmp_path: Path) -> None:
+    args = rebalance_args(tmp_path)
+    killed_at_save(args)
+    book = a_book_the_log_cannot_explain(tmp_path)
+    saved = book.read_text()
+
+    rerun = CliRunner().invoke(app, [*args, *PRICES])
+
+    assert rerun.exit_code == 1, rerun.output
+    assert "warning: reconcile: position_mismatches: BTC: venue 0.05, kernel 0.1" in rerun.stderr
+    assert (
+        "error: cannot plan the rebalance, nothing sent: the plan written for these targets is not "
+        "resumed on a paper book the kernel's log does not explain (BTC: the paper venue holds 0.05, "
+        "the kernel's log 0.1)"
+    ) in rerun.stderr
+    assert book.read_text() == saved  # ETH not bought
+    assert not (tmp_path / "s" / "reports").exists()
+
+
+def test_a_new_version_of_the_targets_on_such_a_book_says_it_in_its_report(tmp_path: Path) -> None:
+    args = rebalance_args(tmp_path)
+    killed_at_save(args)
+    a_book_the_log_cannot_explain(tmp_path)
+    (tmp_path / "t.json").write_text(json.dumps({**TARGETS, "source_run": "run-k2"}))
+
+    rerun = CliRunner().invoke(app, [*args, *PRICES, "--json"])
+
+    assert rerun.exit_code == 0, rerun.output
+    apart = (
+        "BTC: the venue holds 0.05, the kernel's trades 0.1 (reconciliation found them apart: the "
+        "account is not what the kernel's log says)"
+    )
+    assert json.loads(rerun.stdout)["warnings"] == [apart]
+    assert f"warning: {apart}" in rerun.stderr
