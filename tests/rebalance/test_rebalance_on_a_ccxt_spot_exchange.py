@@ -331,3 +331,22 @@ def test_a_book_the_exchange_refuses_for_a_currency_without_a_ticker_quote_names
         code, output = _equity_dry_run(tmp_path, exchange)
         assert code == 1, output
         assert "-1001" in output and "(the DOGE/USDT book asked to value the DOGE held)" in output, output
+
+
+def test_a_rerun_the_exchange_cannot_be_reconciled_with_says_so_and_sends_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kernel recovered from its log is reconciled with the exchange before it trades: when
+    the exchange does not answer, the command exits 1 saying so, not with a traceback."""
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        args = [*targets_file(tmp_path, {"symbol": "BTCUSDT", "quantity": 0.6}), *ccxt_args(exchange)]
+        assert CliRunner().invoke(app, args).exit_code == 0
+        orders = dict(exchange.orders)
+        exchange.open_orders_failing.extend([DISCONNECTED] * 20)
+        rerun = [*targets_file(tmp_path, {"symbol": "BTCUSDT", "quantity": 0.7}), *ccxt_args(exchange)]
+        result = CliRunner().invoke(app, rerun)
+        assert result.exit_code == 1, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+        assert "not reconciled with the venue, nothing sent" in result.output
+        assert "-1001" in result.output
+        assert exchange.orders == orders

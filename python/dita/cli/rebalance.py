@@ -51,6 +51,7 @@ from dita.rebalance.run import RebalanceRun, finished
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
+from dita.venues import VenueUnavailable
 from dita.venues.paper import PaperVenue
 
 __all__ = ["register"]
@@ -322,6 +323,9 @@ def rebalance_command(
             kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book_seq)
         except WalError as exc:
             fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
+        except VenueUnavailable as exc:
+            # A kernel recovered from its log trades only once it agrees with the venue.
+            fail(f"the kernel is not reconciled with the venue, nothing sent: {exc}", code=1)
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
     session.reconciled = reconciled
     if live:
