@@ -89,3 +89,23 @@ def test_a_cancel_or_exit_without_a_trade_id_acts_on_the_slots_trade(live: LiveS
     _open(live, "trade-b")
     assert c.post("/v1/slots/0/exit", headers=AUTH).json()["accepted"] is True
     assert c.get("/v1/slots/0").json()["size"] == 0.0
+
+
+@pytest.mark.parametrize("action", ["exit", "cancel"])
+def test_a_retry_naming_its_trade_after_the_slot_moved_on_is_told_its_first_outcome(
+    live: LiveServer, action: str
+) -> None:
+    """The first answer was lost and the slot took a newer trade since: the retry, under its
+    first intent_id, is the kernel's DUPLICATE_INTENT with the first outcome, not a 409 saying
+    nothing was sent, and the newer trade is left alone."""
+    c = live.client
+    (_open if action == "exit" else _resting)(live, "trade-a")
+    body = {"trade_id": "trade-a", "intent_id": f"{action}-a"}
+    assert c.post(f"/v1/slots/0/{action}", json=body, headers=AUTH).json()["accepted"]
+    (_open if action == "exit" else _resting)(live, "trade-b")
+    retry = c.post(f"/v1/slots/0/{action}", json=body, headers=AUTH)
+    assert retry.status_code == 200, retry.text
+    out = retry.json()
+    assert out["diagnostic_code"] == "DUPLICATE_INTENT" and out["details"]["first_outcome"]["accepted"]
+    assert c.get("/v1/slots/0").json()["trade_id"] == "trade-b"
+    assert c.get("/v1/slots/0").json()["fsm_state"] in ("POSITION_OPEN", "ENTRY_WORKING")

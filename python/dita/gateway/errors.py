@@ -61,12 +61,18 @@ class OtherTrade(Exception):
         )
 
 
-def expect_trade(slot: dict[str, Any], trade_id: str | None) -> None:
+def expect_trade(
+    state: GatewayState, slot: dict[str, Any], trade_id: str | None, intent_id: str | None
+) -> None:
     """Raises ``OtherTrade`` when the request named ``trade_id`` and the slot holds another
     trade, or none: a click on a page read before the slot moved on must not cancel or close
-    the trade that came after."""
-    if trade_id is not None and trade_id != slot.get("trade_id"):
-        raise OtherTrade(slot, trade_id)
+    the trade that came after. A retry of an intent the kernel took goes on: it is answered
+    ``DUPLICATE_INTENT`` with its first outcome, which the client needs."""
+    if trade_id is None or trade_id == slot.get("trade_id"):
+        return
+    if intent_id is not None and intent_id in state.first_outcomes:
+        return
+    raise OtherTrade(slot, trade_id)
 
 
 async def _other_trade(request: Request, exc: OtherTrade) -> Response:

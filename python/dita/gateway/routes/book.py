@@ -59,7 +59,7 @@ async def exit_slot(
 
     def place() -> dict[str, Any]:
         slot = state.slot_or_404(slot_id)
-        expect_trade(slot, req.trade_id)
+        expect_trade(state, slot, req.trade_id, req.intent_id)
         price = req.reference_price if req.reference_price is not None else exit_price(slot)
         if price <= 0.0:
             raise field_error(

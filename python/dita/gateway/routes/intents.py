@@ -192,7 +192,7 @@ def _entered_slot(state: GatewayState, intent_id: str | None) -> int | None:
 
 def _cancel_on(state: GatewayState, slot_id: int, req: CancelRequest) -> dict[str, Any]:
     slot = state.slot_or_404(slot_id)
-    expect_trade(slot, req.trade_id)
+    expect_trade(state, slot, req.trade_id, req.intent_id)
     slot_side = str(slot.get("side") or "FLAT")
     intent = KernelIntent(
         intent_id=req.intent_id or uuid.uuid4().hex,
