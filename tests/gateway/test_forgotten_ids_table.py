@@ -47,7 +47,9 @@ def test_forgotten_ids_hold_exactly_the_newest_capacity(kind: type[ForgottenIds]
     assert 42 not in ids  # not a str: never an id
 
 
-def test_an_id_forgotten_past_the_memory_is_free_again_and_a_newer_one_is_not() -> None:
+def test_an_id_forgotten_past_the_memory_is_still_refused_while_the_kernel_remembers_its_intent() -> None:
+    """The engine's table forgets its oldest ids; the kernel's memory of the intents it took
+    still refuses one of those, naming it as the kernel's."""
     kernel = ExecutionKernel(max_slots=8)
     try:
         engine = OrderEngine(kernel, lambda kind, fields: told.append((kind, fields)), remember=1)
@@ -64,7 +66,8 @@ def test_an_id_forgotten_past_the_memory_is_free_again_and_a_newer_one_is_not() 
             assert command is not None
             engine.handle(command)
         errors = [(f["code"], f["value"]) for kind, f in told if kind == "error"]
-        assert errors == [("DUPLICATE_CLIENT_ID", "c2")], told
-        assert engine.orders["c0"].status != "NEW", "c0, free again, was taken as a new order"
+        assert errors == [("DUPLICATE_CLIENT_ID", "c2"), ("DUPLICATE_CLIENT_ID", "c0")], told
+        assert "by an intent the kernel took" in told[-1][1]["message"]
+        assert "c0" not in engine.orders and not any(kind == "order_received" for kind, _ in told)
     finally:
         kernel.close()

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dita.gateway.engine import OrderEngine
+from dita.gateway.protocol import parse_line
 from dita.gateway.stdio import run_stdio
 from dita.kernel import ExecutionKernel
 
@@ -56,3 +58,22 @@ def test_the_refused_line_leaves_the_session_free_to_trade_under_a_new_client_id
     assert received == [("s1", "EXIT", 0)]
     assert [e["code"] for e in events if e["type"] == "error"] == ["DUPLICATE_CLIENT_ID"]
     assert next(e["result"] for e in events if e["type"] == "query_received") == []
+
+
+def test_the_refused_line_forgets_no_order_of_this_session(tmp_path: Path) -> None:
+    """At the engine's ``remember`` limit, a new order pushes the oldest ended one out; a line
+    refused as a reused client id is no order, and pushes none out."""
+    with ExecutionKernel(max_slots=4, wal_dir=str(tmp_path)) as kernel:
+        _session(kernel, "ORDER BUY BTCUSDT 1 100 x1\n")
+    told: list[tuple[str, dict[str, Any]]] = []
+    with ExecutionKernel(max_slots=4, wal_dir=str(tmp_path)) as kernel:
+        engine = OrderEngine(kernel, lambda kind, fields: told.append((kind, fields)), remember=1)
+        for line in ("ORDER BUY ETHUSDT 1 10 c1", "ORDER BUY BTCUSDT 1 100 x1", "QUERY c1"):
+            command = parse_line(line)
+            assert command is not None
+            engine.handle(command)
+    assert [(kind, f.get("code")) for kind, f in told if kind == "error"] == [
+        ("error", "DUPLICATE_CLIENT_ID")
+    ]
+    (answer,) = [f for kind, f in told if kind == "query_received"]
+    assert answer["result"]["client_id"] == "c1", answer

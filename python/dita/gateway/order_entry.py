@@ -159,6 +159,7 @@ class _OrderEntry(_ExecutionReports):
         )
 
     def _received(self, rec: OrderRecord) -> None:
+        self._forget_oldest_orders()
         self._emit(
             "order_received",
             {

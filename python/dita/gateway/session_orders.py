@@ -161,7 +161,10 @@ class _SessionOrders:
     def _remember_order(self, rec: OrderRecord) -> None:
         self.orders[rec.client_id] = rec
         self._working[rec.client_id] = rec
-        # Forget the oldest finished orders; working ones move to the back and stay findable.
+
+    def _forget_oldest_orders(self) -> None:
+        """Forget the oldest finished orders past ``remember``; working ones move to the back and
+        stay findable. Run once an order is received: a line refused changes nothing."""
         spins = 0
         while len(self.orders) > self._remember and spins < len(self._working) + 1:
             client_id, oldest = self.orders.popitem(last=False)
