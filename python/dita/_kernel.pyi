@@ -841,14 +841,30 @@ class KernelCore:
     ) -> dict[str, Any]: ...
     # ``source`` is kept with the control state, journaled and projected: one holding a NUL
     # byte is refused as an id is (ValueError naming it), nothing changed.
-    # ``mode`` may be the original kernel's update: a dict of these arguments.
+    # ``mode`` may be the original kernel's update: a dict of these arguments. With ``if_mode``
+    # (the mode its caller read) the change applies only while the kernel runs that mode, checked
+    # under the kernel's own lock; else nothing changes and it returns None. An ``if_mode`` that
+    # is no mode is refused naming it (ValueError, TypeError), nothing changed.
+    @overload
     def update_control(
         self,
         mode: ControlMode | str | Mapping[str, Any] | None = None,
         verbosity: Verbosity | str | None = None,
         debug_clickhouse_enabled: bool | None = None,
         source: str = "local",
+        *,
+        if_mode: None = None,
     ) -> dict[str, Any]: ...
+    @overload
+    def update_control(
+        self,
+        mode: ControlMode | str | Mapping[str, Any] | None = None,
+        verbosity: Verbosity | str | None = None,
+        debug_clickhouse_enabled: bool | None = None,
+        source: str = "local",
+        *,
+        if_mode: ControlMode | str,
+    ) -> dict[str, Any] | None: ...
     def control(self) -> dict[str, Any]: ...
     # K/E figures, and the fee calibration: fee_calibration_ratio (the newest learned
     # sample's) and fee_calibration_samples (all), then {maker,taker}_fee_calibration_ratio

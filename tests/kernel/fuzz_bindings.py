@@ -301,7 +301,13 @@ TARGETS: dict[str, tuple[Callable[[ExecutionKernel], dict[str, Any]], Call]] = {
         lambda k, a: k.calibrate_fee(**a),
     ),
     "update_control": (
-        lambda k: {"mode": None, "verbosity": None, "debug_clickhouse_enabled": None, "source": "fz"},
+        lambda k: {
+            "mode": None,
+            "verbosity": None,
+            "debug_clickhouse_enabled": None,
+            "source": "fz",
+            "if_mode": None,
+        },
         lambda k, a: k.update_control(**a),
     ),
     "set_slot_metadata": (

@@ -228,6 +228,26 @@ impl Kernel {
         }
     }
 
+    /// `update_control` while the kernel runs `running`, the mode its caller read before
+    /// deciding: a change made between that read and this call is not overwritten. Whether
+    /// it applied; one that did not changes nothing, its sequence number and journal row
+    /// included.
+    pub fn update_control_if_mode(
+        &mut self,
+        running: ControlMode,
+        mode: Option<ControlMode>,
+        verbosity: Option<Verbosity>,
+        debug: Option<bool>,
+        source: &str,
+        ts: f64,
+    ) -> bool {
+        if self.control.mode != running {
+            return false;
+        }
+        self.update_control(mode, verbosity, debug, source, ts);
+        true
+    }
+
     pub(super) fn sync_outbox_gate(&mut self) {
         self.outbox.enabled = self.journal_attached && self.control.debug_clickhouse_enabled;
         self.outbox.verbosity = self.control.verbosity;

@@ -535,3 +535,52 @@ fn a_settled_fills_settlement_again_is_a_resend_at_its_fee_or_one_not_known() {
     assert!(refused(&mut migrated, &settlement("s3", 0.06)));
     assert!(migrated.early_settlements.held.is_empty());
 }
+
+#[test]
+fn a_control_change_if_mode_applies_only_while_the_kernel_runs_the_mode_read() {
+    let mut k = Kernel::new("k", 1).unwrap();
+    k.set_journal_enabled(true);
+    let _ = k.outbox.drain_tables(usize::MAX);
+    // Read LIVE, set while it still runs: applied as a plain change, its journal row written.
+    k.update_control(Some(ControlMode::Live), None, None, "operator", 1.0);
+    let applied = k.update_control_if_mode(
+        ControlMode::Live,
+        Some(ControlMode::ReduceOnly),
+        None,
+        None,
+        "dead-man",
+        2.0,
+    );
+    assert!(applied);
+    assert_eq!(k.control.mode, ControlMode::ReduceOnly);
+    assert_eq!(
+        (k.control.source.as_str(), k.control.updated_seq),
+        ("dead-man", k.seq())
+    );
+    assert_eq!(
+        k.outbox.drain_tables(usize::MAX)[crate::journal::CONTROL_CHANGES].len(),
+        2
+    );
+    // The operator halts after another reader read REDUCE_ONLY: its change does not apply.
+    k.update_control(Some(ControlMode::Halted), None, None, "operator", 3.0);
+    let _ = k.outbox.drain_tables(usize::MAX);
+    k.dirty.control = false;
+    let (control, seq) = (k.control.clone(), k.seq());
+    let applied = k.update_control_if_mode(
+        ControlMode::ReduceOnly,
+        Some(ControlMode::ReduceOnly),
+        Some(Verbosity::Debug),
+        None,
+        "dead-man",
+        4.0,
+    );
+    assert!(!applied);
+    assert_eq!(k.control, control);
+    assert_eq!(
+        (k.control.mode_set_at, k.control.mode_set_by.as_str()),
+        (3.0, "operator")
+    );
+    assert_eq!(k.seq(), seq);
+    assert!(!k.dirty.control);
+    assert!(k.outbox.is_empty());
+}

@@ -237,27 +237,30 @@ impl PyKernel {
     }
 
     /// Changes the control; `mode` may be the original kernel's update, a dict of these
-    /// arguments. Returns the new control.
+    /// arguments. Returns the new control. With `if_mode`, the change applies only while the
+    /// kernel runs that mode (the one its caller read), else changes nothing and returns None.
     // `text_signature`: the defaults as Python shows them; `source`'s default in `signature` is
     // a Rust value, which it would show as "...".
-    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string()),
-        text_signature = "($self, mode=None, verbosity=None, debug_clickhouse_enabled=None, source=\"local\")")]
+    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string(), *, if_mode=None),
+        text_signature = "($self, mode=None, verbosity=None, debug_clickhouse_enabled=None, source=\"local\", *, if_mode=None)")]
     fn update_control<'py>(
         slf: &Bound<'py, Self>,
         mode: Option<&Bound<'_, PyAny>>,
         verbosity: Option<&Bound<'_, PyAny>>,
         debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = nul_free_text::source)] source: String,
-    ) -> PyResult<Bound<'py, PyDict>> {
+        if_mode: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         if let Some(update) = mode.map(as_dict).transpose()?.flatten() {
             if verbosity.is_some() || debug_clickhouse_enabled.is_some() {
                 return Err(PyTypeError::new_err(
                     "update_control takes an update dict or the fields as arguments, not both",
                 ));
             }
-            return Self::update_control_from(slf, &update, source);
+            return Self::update_control_from(slf, &update, source, if_mode);
         }
         let mode: Option<ControlMode> = opt_enum_arg(mode, "mode")?;
+        let if_mode: Option<ControlMode> = opt_enum_arg(if_mode, "if_mode")?;
         let verbosity: Option<Verbosity> = opt_enum_arg(verbosity, "verbosity")?;
         let debug = match debug_clickhouse_enabled {
             None => None,
@@ -271,8 +274,21 @@ impl PyKernel {
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let (seq, ts) = (this.core.seq(), now());
-        this.core
-            .update_control(mode, verbosity, debug, &source, ts);
+        match if_mode {
+            None => this
+                .core
+                .update_control(mode, verbosity, debug, &source, ts),
+            // Compared under the kernel's own lock: no other thread's change lands in between.
+            Some(running) => {
+                if !this
+                    .core
+                    .update_control_if_mode(running, mode, verbosity, debug, &source, ts)
+                {
+                    return Ok(None);
+                }
+            }
+        }
+        // Logged as a plain change: it applied, and its replay applies it again.
         this.log_input(seq, || KernelInput::Control {
             mode,
             verbosity,
@@ -280,7 +296,7 @@ impl PyKernel {
             source: source.clone(),
             ts,
         })?;
-        this.control_dict(slf.py())
+        this.control_dict(slf.py()).map(Some)
     }
 
     fn control<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -299,7 +315,8 @@ impl PyKernel {
         slf: &Bound<'py, Self>,
         update: &Bound<'_, PyDict>,
         source: String,
-    ) -> PyResult<Bound<'py, PyDict>> {
+        if_mode: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
         for (key, value) in dict_items(update)? {
             let key = str_arg(&key, "control update field")?;
             if !CONTROL_FIELDS.contains(&key.as_str()) {
@@ -342,6 +359,7 @@ impl PyKernel {
             field("verbosity")?.as_ref(),
             field("debug_clickhouse_enabled")?.as_ref(),
             source,
+            if_mode,
         )
     }
 }
