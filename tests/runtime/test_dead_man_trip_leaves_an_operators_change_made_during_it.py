@@ -1,6 +1,7 @@
-"""A dead-man trip leaves standing an operator's mode change that lands while the trip's control
-plane entry is being written (a cluster write may take seconds): the kernel runs what the
-operator set, as the plane's entries say, and the trip is not put back over it."""
+"""A dead-man trip leaves standing an operator's mode change that lands while the trip is being
+made: between the trip's read of the mode and its set, while its control plane entry is being
+written (a cluster write may take seconds), or between its read of the source and putting its
+reason back. The kernel runs what the operator set, and the trip is not put back over it."""
 
 from __future__ import annotations
 
@@ -36,6 +37,63 @@ class OperatorDuringTheWrite(InMemoryControlPlane):
             operator_kernel, mode = self.operator
             super().set(operator_kernel, mode=mode)
         return answer
+
+
+class OperatorAfterARead:
+    """``kernel`` as the switch sees it: the operator's change (set on the kernel, as the
+    gateway sets it) lands right after the switch's ``read``-th read of the control, before the
+    switch acts on what it read."""
+
+    def __init__(self, kernel: ExecutionKernel, read: int, mode: str) -> None:
+        self.kernel = kernel
+        self.operator_at_read = read
+        self.operator_mode = mode
+        self.reads = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.kernel, name)
+
+    def control(self) -> dict[str, Any]:
+        read = dict(self.kernel.control())
+        self.reads += 1
+        if self.reads == self.operator_at_read:
+            self.kernel.update_control(mode=self.operator_mode, source="operator")
+        return read
+
+
+def test_an_operators_halt_after_the_trip_read_the_mode_is_not_loosened() -> None:
+    """The trip reads PAPER, the operator halts, the trip's REDUCE_ONLY does not apply: the
+    kernel stays HALTED and the trip writes no plane entry."""
+    plane = InMemoryControlPlane()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-read") as kernel:
+        operator = OperatorAfterARead(kernel, read=1, mode="HALTED")
+        settings = DeadManSettings(strategy_silence_s=5, action="REDUCE_ONLY")
+        switch = DeadManSwitch(operator, settings, clock=clock)  # type: ignore[arg-type]
+        clock.now += 6
+        [trip] = switch.check()
+        assert operator.reads >= 1
+        assert not trip.applied
+        assert (kernel.control()["mode"], kernel.control()["source"]) == ("HALTED", "operator")
+        assert plane.entries.get("dm-read") is None
+        assert switch.status()["trips"][0]["applied"] is False
+
+
+def test_an_operators_resume_after_the_trip_read_its_source_is_not_undone() -> None:
+    """The trip halts and writes its entry (the in-process plane applies it under its own
+    source); the operator resumes right after the trip reads that source: the trip's reason is
+    not put back, so the kernel is not halted again."""
+    plane = InMemoryControlPlane()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-relabel") as kernel:
+        operator = OperatorAfterARead(kernel, read=2, mode="LIVE")
+        settings = DeadManSettings(strategy_silence_s=5, action="HALTED")
+        switch = DeadManSwitch(operator, settings, clock=clock)  # type: ignore[arg-type]
+        clock.now += 6
+        [trip] = switch.check()
+        assert operator.reads == 2
+        assert trip.applied
+        assert (kernel.control()["mode"], kernel.control()["source"]) == ("LIVE", "operator")
 
 
 @pytest.mark.parametrize(

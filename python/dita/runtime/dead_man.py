@@ -14,8 +14,10 @@ Each source counts as heard when:
 puts the kernel into ``action`` the way an operator's mode change goes (its own control
 state at once, then its control plane's entry, so the whole cluster sees it), with the
 reason as the change's source; it logs at ERROR and keeps the record in ``status()``. It
-never loosens a mode: a kernel already HALTED stays so. A source trips once per silence:
-heard from again, it is watched again; the mode stays until an operator changes it.
+never loosens a mode: a kernel already HALTED stays so, and a change an operator makes while the
+trip is being made stands (the kernel sets the trip's mode only while it runs the mode the trip
+read). A source trips once per silence: heard from again, it is watched again; the mode stays
+until an operator changes it.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class Silence:
     limit_s: float
     action: str
     at: float
-    applied: bool  # False: the kernel already ran that mode or a tighter one
+    applied: bool  # False: the kernel ran that mode or a tighter one, or another change landed
 
     def reason(self) -> str:
         return (
@@ -148,9 +150,8 @@ class DeadManSwitch:
         """Compare each watched source's silence with its limit; trip those past it. The trips
         made by this call (mostly none)."""
         # ``dita live`` checks from the gateway's lane and the strategies' thread: one at a time,
-        # so a silence trips once and a trip reads the mode right before it sets it. The plane's
-        # entries are written after (a cluster write may take seconds: the other thread's
-        # checks would wait as long).
+        # so a silence trips once. The plane's entries are written after (a cluster write may
+        # take seconds: the other thread's checks would wait as long).
         with self._lock:
             made = self._check()
         for silence in made:
@@ -178,21 +179,22 @@ class DeadManSwitch:
 
     def _trip(self, source: Source, silent: float, limit: float, now: float) -> Silence:
         """Puts the kernel's own state into ``action`` at once (the control plane away or not),
-        unless it runs that mode or a tighter one."""
+        unless it runs that mode or a tighter one, or another change lands after the trip's read."""
         action = self.settings.action
         reason = Silence(source, silent, limit, action, now, True).reason()
-        # The mode read right before it is set: a change another thread makes in between (an
-        # operator's halt) would be loosened. Logged after, as logging may take its time.
+        # Set only while the kernel runs the mode read (``if_mode``): a change another thread
+        # makes in between (an operator's halt) is newer than the trip, and stands. Logged
+        # after, as logging may take its time.
         running = str(self.kernel.control().get("mode"))
-        applied = MODE_TIGHTNESS.get(running, 0) < MODE_TIGHTNESS[action]
-        if applied:
-            self.kernel.update_control(mode=action, source=reason)
+        applied = MODE_TIGHTNESS.get(running, 0) < MODE_TIGHTNESS[action] and (
+            self.kernel.update_control(mode=action, source=reason, if_mode=running) is not None
+        )
         silence = Silence(source, silent, limit, action, now, applied)
         self.trips = [*self.trips[-(TRIPS_KEPT - 1) :], silence]
         if applied:
             log.error("%s: kernel %s goes %s", reason, self.kernel.kernel_id, action)
         else:
-            log.error("%s: the kernel runs %s already, left as is", reason, running)
+            log.error("%s: the kernel runs %s, left as is", reason, self.kernel.control().get("mode"))
         return silence
 
     def _write_to_plane(self, action: str, reason: str) -> None:
@@ -213,11 +215,10 @@ class DeadManSwitch:
                 exc,
             )
         # An in-process plane applies its entry at once, under its own source: the reason is
-        # put back. Not over a change an operator made while the entry was written (it may
-        # take seconds): the kernel runs another mode then, and the operator's change stands.
-        control = kernel.control()
-        if control.get("mode") == action and control.get("source") != reason:
-            kernel.update_control(mode=action, source=reason)
+        # put back, only while the kernel runs the trip's mode. An operator's change made while
+        # the entry was written (it may take seconds) runs another mode, and stands.
+        if kernel.control().get("source") != reason:
+            kernel.update_control(mode=action, source=reason, if_mode=action)
 
     # --- what an operator sees -------------------------------------------------------
 
