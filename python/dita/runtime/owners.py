@@ -82,10 +82,16 @@ class TradeOwners:
         slots = getattr(self._kernel, "slots", None)
         if not callable(slots):
             return
-        mine = re.compile(re.escape(handle.name) + r"-(?:r\d+-)?t\d+")
-        for s in slots():
-            trade_id = s.get("trade_id") or ""
-            if not mine.fullmatch(trade_id) or trade_id in self.owners:
+        mine = re.compile(re.escape(handle.name) + r"-(?:r(\d+)-)?t(\d+)")
+        held = [(s, found) for s in slots() if (found := mine.fullmatch(s.get("trade_id") or ""))]
+        # Taken back in the order the trades opened, as a run that went on holds them: ``close``
+        # exits them in that order, and a venue fills a bar's orders oldest first. The kernel
+        # keeps when each was asked (``entry_time``); those asked at one time are in the order
+        # of their ids' counts (the restart mark's seq, then the run's count).
+        held.sort(key=lambda h: (h[0].get("entry_time") or 0.0, int(h[1][1] or 0), int(h[1][2])))
+        for s, _ in held:
+            trade_id = s["trade_id"]
+            if trade_id in self.owners:
                 continue
             if s.get("fsm_state") in FREE_STAGES and not s.get("order_in_doubt"):
                 self.remember_freed(trade_id, handle)
