@@ -180,6 +180,37 @@ def test_an_order_sent_after_the_save_whose_answer_the_log_lost_is_taken_and_fil
     ]
 
 
+def test_orders_put_back_keep_their_place_in_the_venues_queue() -> None:
+    """The venue shares a bar's volume among orders oldest first. Orders placed after the save
+    are put back in the order it took them, however the kernel lists them (slot by slot): those
+    it answered by their venue order ids, then those whose answer the log lost, in the order the
+    log sent them. The next bar fills them as it fills the killed run's."""
+    killed = PaperVenue(taker_rate=0.001, slippage_bps=0.0, bar_volume_share=0.1)
+    killed.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 10.0, T0)
+    book = killed.book()
+    # Four sells of 0.4 on a bar of 10 at a share of 0.1: 1.0 to share, the first two fill whole.
+    orders = [
+        make_order(cid, side="SELL", size=0.4, slot_id=slot, trade_id=f"t-{cid}", timestamp=T0)
+        for cid, slot in (("k-1", 3), ("k-2", 2), ("k-3", 1), ("k-4", 0))
+    ]
+    for order in orders:
+        killed.submit(order)
+    answered = [o for o in killed.open_orders() if o.client_order_id in ("k-1", "k-2")]
+    # k-3 and k-4 were sent with their answers lost with the run.
+    working = sorted([*answered, *orders[2:]], key=lambda o: o.slot_id)
+    fresh = PaperVenue(taker_rate=0.001, slippage_bps=0.0, bar_volume_share=0.1)
+    fresh.restore_book(book)
+    done = fresh.catch_up([], working, sent_after_save=["k-3", "k-4"])
+    assert (done.working, done.taken, done.not_applied) == (4, ["k-3", "k-4"], [])
+
+    theirs = killed.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 10.0, T0 + 60)
+    mine = fresh.on_bar("BTCUSDT", 100.0, 101.0, 99.0, 100.0, 10.0, T0 + 60)
+    filled = [(e.venue_client_id, e.size) for e in theirs if e.kind == KernelEventKind.FILL]
+    assert filled == [("k-1", pytest.approx(0.4)), ("k-2", pytest.approx(0.4)), ("k-3", pytest.approx(0.2))]
+    assert [(e.venue_client_id, e.size) for e in mine if e.kind == KernelEventKind.FILL] == filled
+    assert _held(fresh) == _held(killed)
+
+
 def test_an_order_sent_after_the_save_the_venue_refuses_is_named_and_not_taken() -> None:
     """Taken as ``submit`` takes it, an order the account cannot carry is refused: named, it is
     left to reconciliation, which ends it in the kernel."""

@@ -71,24 +71,26 @@ class _CatchUp(_OrderEntry):
     ) -> CaughtUp:
         """Bring a book just restored (``restore_book``) forward to what the kernel took from
         this venue after the book was saved: a run killed between two saves left a book older
-        than the kernel's write-ahead log. ``fills``: the fills the kernel booked after the save,
-        oldest first (each once, by its fill id); ``working``: the orders the kernel works now
-        (``open_orders()``). Each fill is applied as the venue made it: its order's filled size
-        and fill count, the position, the cash and the fee it charged. An order the kernel works
-        that the book lacks, placed after the save (its venue order id counts past the book's),
-        is put back working with what it filled; an order of the book the kernel no longer works
-        (filled, canceled or expired after the save) is taken off. What cannot be applied (a fill
-        of another venue's event, of an order neither in the book nor placed after it, or that
-        disagrees with the book's order) is left as it was and named in ``not_applied``:
-        reconciliation finds it. ``cancels_asked``: when the kernel asked the cancel of an order
-        it works with its cancel pending, by client order id; the cancel reaches the venue a
-        latency after that (on bars, after the close of the bar it was asked on), or after the
-        book's clock when not given. ``sent_after_save``: the client order ids of the orders the
-        kernel sent after the save (its log's SUBMIT transitions); one it works with no venue
-        order id has no answer in the log (the run was killed between the submit's record and its
-        answer's): this venue takes it now, as ``submit`` would have (refused, it is named in
-        ``not_applied``), under a venue order id of this run, and reconciliation acknowledges it.
-        Returns what was done. Raises TypeError naming the item for a client order id of
+        than the kernel's write-ahead log. ``fills``: the fills the kernel booked after the
+        save, oldest first (each once, by its fill id); ``working``: the orders the kernel works
+        now (``open_orders()``). Each fill is applied as the venue made it: its order's filled
+        size and fill count, the position, the cash and the fee it charged. An order the kernel
+        works that the book lacks, placed after the save (its venue order id counts past the
+        book's), is put back working with what it filled, in the order this venue took it (by
+        its venue order id; ``working`` may list them in any order); an order of the book the
+        kernel no longer works (filled, canceled or expired after the save) is taken off. What
+        cannot be applied (a fill of another venue's event, of an order neither in the book nor
+        placed after it, or that disagrees with the book's order) is left as it was and named in
+        ``not_applied``: reconciliation finds it. ``cancels_asked``: when the kernel asked the
+        cancel of an order it works with its cancel pending, by client order id; the cancel
+        reaches the venue a latency after that (on bars, after the close of the bar it was asked
+        on), or after the book's clock when not given. ``sent_after_save``: the client order ids
+        of the orders the kernel sent after the save (its log's SUBMIT transitions); one it
+        works with no venue order id has no answer in the log (the run was killed between the
+        submit's record and its answer's): this venue takes it now, as ``submit`` would have
+        (refused, it is named in ``not_applied``), under a venue order id of this run, after the
+        answered ones and in the order of ``sent_after_save``, and reconciliation acknowledges
+        it. Returns what was done. Raises TypeError naming the item for a client order id of
         ``sent_after_save`` that is not text, changing nothing."""
         # Taken whole before the guard: an iterable may run the caller's code.
         fills = list(read_items("catch_up()", "fills", fills))
@@ -99,14 +101,14 @@ class _CatchUp(_OrderEntry):
                 raise TypeError(f"catch_up(): sent_after_save item {i} is {cid!r}, not a client order id")
         clock = self._read_clock()
         with self._lock:
-            return self._catch_up(fills, working, dict(cancels_asked or {}), set(sent), clock)
+            return self._catch_up(fills, working, dict(cancels_asked or {}), sent, clock)
 
     def _catch_up(
         self,
         fills: list[BookedFill],
         working: list[VenueOrder],
         asked: dict[str, float],
-        sent: set[str],
+        sent: list[str],
         clock: float | None,
     ) -> CaughtUp:
         done = CaughtUp()
@@ -125,12 +127,20 @@ class _CatchUp(_OrderEntry):
             if client_order_id not in kernel_works:
                 self._remove(held, VenueOrderStatus.CANCELED)
                 done.ended.append(client_order_id)
-        for order in kernel_works.values():
+        # Put back in the order this venue took them, as it fills a bar's orders oldest first:
+        # by their venue order ids' count; those sent with no answer last, in the log's order.
+        unanswered = {cid: i for i, cid in enumerate(sent)}
+
+        def taken_at(order: VenueOrder) -> tuple[int, int]:
+            count = self._order_count(order.venue_order_id)
+            return (0, count) if count is not None else (1, unanswered.get(order.client_order_id, 0))
+
+        for order in sorted(kernel_works.values(), key=taken_at):
             cid = order.client_order_id
             if self._assets is not None and order.asset not in self._assets:
                 continue  # left out of the book (restore_book said so): reconciliation ends it
             w = self._by_client_id.get(cid)
-            if w is None and not order.venue_order_id and cid in sent:
+            if w is None and not order.venue_order_id and cid in unanswered:
                 w = self._take_unanswered(order, done)
                 if w is None:
                     continue
@@ -286,18 +296,19 @@ class _CatchUp(_OrderEntry):
         self._fees_paid += fee
         return ""
 
+    def _order_count(self, venue_order_id: str) -> int | None:
+        """Where this venue took the order ``venue_order_id``: its ids are
+        ``<name>[-s<seq>...]-<n>``, n counting the orders over its runs. None for another id."""
+        head, _, count = venue_order_id.rpartition("-")
+        if not count.isdigit() or not (head == self.name or head.startswith(f"{self.name}-s")):
+            return None
+        return int(count)
+
     def _placed_after_save(self, venue_order_id: str) -> bool:
         """Whether ``venue_order_id`` is one this venue gave after the restored book's save: its
-        ids are ``<name>[-s<seq>...]-<n>``, n counting on from the book's ``order_seq``."""
-        head, _, count = venue_order_id.rpartition("-")
-        saved = self._book_order_seq
-        if (
-            saved is None
-            or not count.isdigit()
-            or not (head == self.name or head.startswith(f"{self.name}-s"))
-        ):
-            return False
-        return int(count) > saved
+        count (``_order_count``) is past the book's ``order_seq``."""
+        count, saved = self._order_count(venue_order_id), self._book_order_seq
+        return count is not None and saved is not None and count > saved
 
     def _put_back(self, order: VenueOrder, taken: _Placed | None, venue_order_id: str) -> _Working:
         """``order``, placed after the book's save and still worked by the kernel, back on the
