@@ -62,6 +62,31 @@ class Scripted(_Hears):
             self.buy(bar.asset, 0.7, price=bar.close, limit=round(bar.close + 0.1, 2))
 
 
+def blowup_bars(path: Path) -> Path:
+    """Five one-minute BTCUSDT bars: 100, 100, then 301 (a short of 5 from 100 on 1,000 of
+    balance is blown), a bar whose high reaches 410, and 305; 1,000 traded a bar."""
+    rows = ["timestamp,asset,open,high,low,close,volume"]
+    bars = [(100, 100.5, 99.5, 100), (100, 100.5, 99.5, 100), (301, 302, 300, 301), (305, 410, 300, 305)]
+    bars.append((305, 306, 304, 305))
+    rows += [f"{T0 + 60 * i},BTCUSDT,{o},{h},{lo},{c},1000" for i, (o, h, lo, c) in enumerate(bars)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+class ShortsThenBlowsUp(_Hears):
+    """Shorts 5 at the market (bar 0), rests a short entry at 400 (bar 1), and asks one more
+    entry (bar 2), once the price has blown an account of 1,000."""
+
+    def on_bar(self, bar: Bar) -> None:
+        i = round((bar.ts - T0) / 60)
+        if i == 0:
+            self.sell(bar.asset, 5.0, price=bar.close)
+        if i == 1:
+            self.sell(bar.asset, 1.0, price=bar.close, limit=400.0)
+        if i == 2:
+            self.buy(bar.asset, 0.01, price=bar.close)
+
+
 def paper_fills(tmp_path: Path, strategy: str, data: Path, *extra: str) -> list[tuple[Any, ...]]:
     """The fills ``strategy`` (``scripted_paper:CLASS``'s class name) heard in one ``dita
     paper`` run of ``data`` (see ``run_paper``)."""

@@ -19,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dita._kernel import KernelIntent, VenueEvent
+from dita._kernel import VenueEvent
 from dita._numbers import Count, Number, OptionalNumber
 from dita.backtest.data import MarketData
 from dita.backtest.metrics import (
@@ -40,7 +40,8 @@ from dita.runtime import (
     check_strategy_instance,
     check_strategy_unused,
 )
-from dita.strategy import Strategy, cancel_intent, feed_problem
+from dita.runtime.blown_account import halt_when_bust
+from dita.strategy import Strategy, feed_problem
 from dita.venues._settings import check_rebate
 from dita.venues.paper import MAX_LATENCY_MS, MAX_LEVERAGE, PaperVenue
 
@@ -364,49 +365,7 @@ def run_backtest(
     runtime.fill_listeners.append(recorder.on_fill)
     runtime.event_listeners.append(recorder.rejections.on_event)
     runtime.intent_listeners.append(recorder.refusals.on_intent)
-    halted: dict[str, Any] = {}
-    if cfg.halt_when_bust:
-
-        def halt_if_bust(at: float, row: int) -> None:
-            if halted:
-                return
-            runtime.sync_marks()
-            equity = kernel.equity()
-            if equity <= 0:
-                # Exits stay allowed (HALTED refuses entries only), so positions can still close.
-                kernel.update_control(mode="HALTED", source="backtest")
-                # Numbered from 1, as the data's errors number its rows.
-                halted.update({"halted_at": at, "halted_equity": equity, "halted_row": row + 1})
-                cancel_working_entries(at)
-
-        def cancel_working_entries(at: float) -> None:
-            # HALTED refuses new entries only: an entry order still working (one larger than
-            # the bars' volume, a resting limit) would go on filling after the halt, growing the
-            # position of an account already blown. An exchange stopping the account ends
-            # those orders too; what they filled stays open, and exits still work.
-            for slot_id in range(cfg.max_slots):
-                slot = kernel.slot_state(slot_id)
-                if slot.fsm_state.name not in ("ORDER_SENT", "ENTRY_WORKING"):
-                    continue
-                intent = cancel_intent(
-                    f"backtest-halt-cancel-{slot_id}-{slot.trade_id}",
-                    slot.trade_id,
-                    slot,
-                    reason="account blown: halted",
-                    timestamp=at,
-                )
-                # Its answer routed as a strategy's own cancel's: the slot is freed (or left
-                # holding what filled) and the venue's order stops working.
-                runtime.operator_intent(intent)
-
-        def halt_before_entry(intent: KernelIntent) -> None:
-            # Prices alone can take the equity to zero between fills: an entry asked then would
-            # be taken and filled, an account already blown trading on.
-            if intent.action.name == "ENTER":
-                halt_if_bust(runtime.now(), runtime.row)
-
-        runtime.fill_listeners.append(lambda event, row: halt_if_bust(event.timestamp_s, row))
-        runtime.intent_checks.append(halt_before_entry)
+    halted = halt_when_bust(runtime, source="backtest") if cfg.halt_when_bust else {}
     runtime.add_strategy(strategy)
 
     started = time.perf_counter()

@@ -64,6 +64,7 @@ class PaperSession:
         from dita._kernel import wal_kernel_id
         from dita.kernel import ExecutionKernel
         from dita.runtime import KernelRefusals, TradingRuntime, VenueRejections
+        from dita.runtime.blown_account import halt_when_bust
 
         # The backtest's venue and kernel set-up, so a paper rehearsal fills as the backtest
         # did. ``assets``: those the feed has. A live run (clock "wall") times orders by the
@@ -124,6 +125,9 @@ class PaperSession:
             self.kernel, [self.venue], clock=clock, record_data_place=clock == "data"
         )
         self.runtime.fill_listeners.append(self._on_fill)
+        # A blown account halts as the backtest's does, so a replay fills as the backtest did.
+        if fill_model.halt_when_bust:
+            halt_when_bust(self.runtime, source="dita-paper")
         # Orders the venue rejected this run (an asset outside the feed, say): the kernel took
         # them, so the strategy's outcome reads accepted and nothing else would say so.
         self.rejections = VenueRejections()
