@@ -230,7 +230,7 @@ impl EndedOrders {
         if self.quiet_on(asset) {
             return owed;
         }
-        for k in self.by_key.values() {
+        for (_, k) in self.in_key_order() {
             if k.order.side != side || k.order.asset != *asset {
                 continue;
             }
@@ -379,7 +379,8 @@ impl EndedOrders {
     }
 
     /// What the entries in doubt (of `asset`, or all) may still fill, each at the price it
-    /// went out at: the venue may work them, so the notional caps count it.
+    /// went out at: the venue may work them, so the notional caps count it. Summed in key order
+    /// ([`EndedOrders::in_key_order`]).
     pub(super) fn doubt_notional(&self, asset: Option<&str>, entry_marks: &[f64]) -> f64 {
         // An entry fill the venue reported and the kernel has not booked yet counts too, at
         // the entry's working price, or a second entry would pass the caps beside it.
@@ -387,8 +388,8 @@ impl EndedOrders {
         if self.in_doubt_count == 0 && !owed_too {
             return 0.0;
         }
-        self.by_key
-            .iter()
+        self.in_key_order()
+            .into_iter()
             .filter(|(k, _)| k.1 && !k.2)
             .filter(|(_, kept)| asset.is_none_or(|a| kept.order.asset == a))
             .map(|(_, kept)| {
@@ -409,11 +410,61 @@ impl EndedOrders {
             .sum()
     }
 
+    /// The kept orders by key (slot, then exit before entry): the map's own order is seeded at
+    /// random per map, and a sum taken in another order can differ in its last digit, so a
+    /// reopened kernel, or a second one holding the same orders, would judge a cap otherwise.
+    pub(super) fn in_key_order(&self) -> Vec<(&KeptOrderKey, &KeptOrder)> {
+        let mut kept: Vec<_> = self.by_key.iter().collect();
+        kept.sort_unstable_by_key(|(k, _)| **k);
+        kept
+    }
+
     pub(super) fn get_mut(&mut self, key: KeptOrderKey) -> Option<&mut KeptOrder> {
         self.by_key.get_mut(&key)
     }
 
     pub(super) fn clear(&mut self) {
         *self = EndedOrders::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Slot `sid`'s entry, kept in doubt with `size` of it unfilled, at a limit of 1.
+    fn entry_in_doubt(sid: usize, size: f64) -> KeptOrder {
+        let (client, trade) = (id(&format!("c{sid}")), id(&format!("t{sid}")));
+        let mut order = VenueOrder::sample(client, id(""), trade, id("AAA"));
+        (order.slot_id, order.side, order.price) = (sid, OrderSide::Buy, 1.0);
+        (order.size, order.filled_size) = (size, 0.0);
+        KeptOrder {
+            order,
+            final_filled: None,
+            stated_total: 0.0,
+            in_doubt: true,
+            fills: RecentRing::default(),
+            leg: 0,
+            counted: (0, 0),
+        }
+    }
+
+    #[test]
+    fn kept_orders_holding_the_same_entries_value_them_bit_for_bit_alike() {
+        let sizes = [0.1, 0.2, 0.3, 0.7, 1.1, 1e-3, 3.3, 0.01];
+        let valued: Vec<(u64, u64)> = (0..32)
+            .map(|turn| {
+                let mut ended = EndedOrders::default();
+                for i in 0..sizes.len() {
+                    let sid = (i + turn) % sizes.len();
+                    ended.keep((sid, true, false), entry_in_doubt(sid, sizes[sid]));
+                }
+                let mut taken = 0.0;
+                ended.taken_on(&id("AAA"), OrderSide::Buy, &mut taken);
+                (ended.doubt_notional(None, &[]).to_bits(), taken.to_bits())
+            })
+            .collect();
+        assert!(f64::from_bits(valued[0].0) > 5.7, "{valued:?}");
+        assert!(valued.iter().all(|v| *v == valued[0]), "{valued:x?}");
     }
 }
