@@ -309,8 +309,10 @@ pub(crate) fn listed_kernel_id(listing: &Listing) -> Result<Option<String>, WalE
     let Some(mut kernel_id) = ids.last().map(|(_, id)| id.clone()) else {
         return Ok(None);
     };
-    for (id, n) in &counts {
-        if *n > counts[&kernel_id] {
+    // Newest segment first, so a tie goes to the id with the newer segment whatever the
+    // counts' map order (seeded at random per map): a second look names the same files.
+    for (_, id) in ids.iter().rev() {
+        if counts[id] > counts[&kernel_id] {
             kernel_id = id.clone();
         }
     }

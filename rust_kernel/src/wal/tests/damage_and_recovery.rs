@@ -116,6 +116,35 @@ fn a_segment_of_another_kernel_is_named_wherever_it_sorts() {
 }
 
 #[test]
+fn a_log_of_kernels_tied_on_segments_names_the_same_files_at_every_look() {
+    // Segments of kernels b, c, b, c, a: b and c tie, and c's segment is the newer.
+    let dir = log_with(200, options(FsyncPolicy::None).with_segment_bytes(1024));
+    let segments = scan::list_dir(dir.path()).unwrap().segments;
+    assert!(segments.len() >= 5);
+    for (_, between) in &segments[4..segments.len() - 1] {
+        fs::remove_file(between).unwrap();
+    }
+    let of = |kernel: &str| log_with(1, WalOptions::new(kernel).with_fsync(FsyncPolicy::None));
+    let (b, c) = (of("kernel-b"), of("kernel-c"));
+    for (i, other) in [&b, &c, &b, &c].into_iter().enumerate() {
+        fs::copy(seg(other.path(), 1), &segments[i].1).unwrap();
+    }
+    for _ in 0..16 {
+        match log_kernel_id(dir.path()).unwrap_err() {
+            WalError::KernelIdMismatch {
+                file,
+                found,
+                expected,
+            } => assert_eq!(
+                (&file, found.as_str(), expected.as_str()),
+                (&segments[0].1, "kernel-b", "kernel-c")
+            ),
+            other => panic!("unexpected error: {other}"),
+        }
+    }
+}
+
+#[test]
 fn a_checkpoint_with_a_damaged_version_or_kernel_id_is_skipped_not_refused() {
     let dir = log_with_checkpoints_at_10_and_20();
     let newest = dir.path().join(checkpoint_file(20));
