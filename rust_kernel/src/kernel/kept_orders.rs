@@ -6,20 +6,16 @@
 use super::*;
 
 impl Kernel {
-    /// The kept orders `wanted` picks, in slot order (entry before exit).
+    /// The kept orders `wanted` picks, in slot order (exit before entry:
+    /// [`EndedOrders::in_key_order`]).
     pub(super) fn kept_orders(
         &self,
         wanted: impl Fn(&KeptOrderKey, &KeptOrder) -> bool,
     ) -> Vec<&VenueOrder> {
-        let mut v: Vec<_> = self
-            .ended
-            .by_key
-            .iter()
+        (self.ended.in_key_order().into_iter())
             .filter(|(k, kept)| wanted(k, kept))
-            .map(|(k, kept)| (*k, &kept.order))
-            .collect();
-        v.sort_unstable_by_key(|(k, _)| *k);
-        v.into_iter().map(|(_, o)| o).collect()
+            .map(|(_, kept)| &kept.order)
+            .collect()
     }
 
     /// Keeps an order that ended (see [`EndedOrders`]), with what its reports covered while
