@@ -80,3 +80,25 @@ def test_a_paper_book_with_a_kernel_seq_it_cannot_take_is_refused_naming_it(
         f"error: --paper-book {book}: kernel_seq {kernel_seq!r} is not a seq of the kernel's log (a count)\n"
     )
     assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    "from_elsewhere", [[], {"SOL": "5"}, {"SOL": None}, {"SOL": True}, {"SOL": float("nan")}, 5.0]
+)
+def test_a_paper_book_with_positions_from_elsewhere_it_cannot_take_is_refused_naming_it(
+    tmp_path: Path, from_elsewhere: object
+) -> None:
+    from dita.venues.paper import PaperVenue
+
+    book, state = tmp_path / "book.json", tmp_path / "s"
+    book.write_text(
+        json.dumps({**PaperVenue().book(), "kernel_seq": 0, "positions_from_elsewhere": from_elsewhere})
+    )
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    result = CliRunner().invoke(app, [*args, "--paper-book", str(book), "--price", "BTC=50000"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: --paper-book {book}: positions_from_elsewhere {from_elsewhere!r} is not an object of asset "
+        "to a finite position\n"
+    )
+    assert not state.exists()

@@ -1,6 +1,6 @@
 """``dita rebalance --paper-book`` killed after a leg filled and before the book was saved, then
 run again: the book is brought forward from the kernel's log, so the account reaches its target;
-a book the log cannot explain is said and its plan not resumed."""
+a book the log cannot explain is refused, before reconciliation, and its plan not resumed."""
 
 from __future__ import annotations
 
@@ -74,26 +74,29 @@ def test_a_rebalance_killed_before_its_book_is_saved_reaches_its_target_rerun(
 
 
 def a_book_the_log_cannot_explain(tmp_path: Path) -> Path:
-    """A book saved at the log's last seq that holds 0.05 BTC where the kernel's log bought 0.1:
-    no record of the log comes after it, so nothing brings it forward."""
+    """A book saved at the log's last seq, holding nothing from elsewhere, that holds 0.05 BTC
+    where the kernel's log bought 0.1: no record of the log comes after it, so nothing brings
+    it forward."""
     kernel, _recovery = wal_replay(tmp_path / "s" / "wal")
     book = PaperVenue(starting_balance=100_000).book()
-    book.update(positions={"BTC": 0.05}, cash=97_500.0, kernel_seq=kernel.seq)
+    book.update(positions={"BTC": 0.05}, cash=97_500.0, kernel_seq=kernel.seq, positions_from_elsewhere={})
     path = tmp_path / "book.json"
     path.write_text(json.dumps(book))
     return path
 
 
-def test_a_book_the_log_cannot_explain_is_said_and_its_plan_not_resumed(tmp_path: Path) -> None:
+def test_a_book_the_log_cannot_explain_is_refused_before_reconciliation(tmp_path: Path) -> None:
     args = rebalance_args(tmp_path)
     killed_at_save(args)
     book = a_book_the_log_cannot_explain(tmp_path)
     saved = book.read_text()
+    seq = wal_replay(tmp_path / "s" / "wal")[0].seq
 
     rerun = CliRunner().invoke(app, [*args, *PRICES])
 
     assert rerun.exit_code == 1, rerun.output
-    assert "warning: reconcile: position_mismatches: BTC: venue 0.05, kernel 0.1" in rerun.stderr
+    assert "reconcile:" not in rerun.stderr
+    assert wal_replay(tmp_path / "s" / "wal")[0].seq == seq  # nothing of the kernel's ended
     assert (
         "error: cannot plan the rebalance, nothing sent: the plan written for these targets is not "
         "resumed on a paper book the kernel's log does not explain (BTC: the paper venue holds 0.05, "

@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from dita._files import replace_whole
 from dita._kernel import WalError, wal_replay
 from dita.cli._common import (
     MAX_SLOTS,
@@ -33,7 +32,7 @@ from dita.cli._common import (
     warn,
 )
 from dita.cli._state import default_state_dir
-from dita.cli.rebalance_book import read_book, saved_book, take_over
+from dita.cli.rebalance_book import PaperBookFile, read_book, save_book, take_over
 from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
 from dita.kernel import ExecutionKernel
 from dita.rebalance import (
@@ -47,7 +46,7 @@ from dita.rebalance import (
 )
 from dita.rebalance.execute import PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable
-from dita.rebalance.run import RebalanceRun, finished
+from dita.rebalance.run import RebalanceRun, finished, plan_path
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
@@ -80,9 +79,9 @@ def _paper_venue(
     balance: float,
     limits: dict[str, MarketLimits],
     quote_currency: str,
-) -> tuple[PaperVenue, int | None]:
-    """The paper venue, its book restored from ``book_path``, quoted at ``prices``; and the
-    kernel's seq its book goes with (``read_book``; None without a book file)."""
+) -> tuple[PaperVenue, PaperBookFile | None]:
+    """The paper venue, its book restored from ``book_path``, quoted at ``prices``; and what its
+    book says of the kernel's log (``read_book``; None without --paper-book)."""
     # The paper account's cash is in the currency the trader counts equity in.
     try:
         venue = PaperVenue(
@@ -90,7 +89,7 @@ def _paper_venue(
         )
     except ValidationError as exc:
         fail_options(exc, {"starting_balance": "--balance"})
-    book_seq = None if book_path is None else read_book(venue, book_path)
+    book = None if book_path is None else read_book(venue, book_path)
     stamp = max(time.time(), venue.data_time or 0.0)
     for given in prices:
         symbol, _, price_text = given.partition("=")
@@ -101,7 +100,7 @@ def _paper_venue(
         if not symbol or not (price > 0 and math.isfinite(price)):
             fail(f"--price {given!r}: not SYMBOL=PRICE with a finite price above 0")
         venue.on_quote(symbol, price, price, PAPER_DEPTH, PAPER_DEPTH, stamp)
-    return venue, book_seq
+    return venue, book
 
 
 def _ccxt_venue(
@@ -134,10 +133,17 @@ def _ccxt_venue(
 
 
 def _kernel(
-    venue: Any, state_dir: Path, kernel_id: str, max_slots: int, live: bool, book_seq: int | None = None
+    venue: Any,
+    state_dir: Path,
+    kernel_id: str,
+    max_slots: int,
+    live: bool,
+    book: PaperBookFile | None = None,
+    resuming: bool = False,
 ) -> tuple[ExecutionKernel, ReconciliationReport | None]:
     """The kernel of ``state_dir``'s log, and for one recovered from it its reconciliation with
-    ``venue`` (``take_over``: a paper book saved at ``book_seq`` is brought forward first)."""
+    ``venue`` (``take_over``: a paper ``book`` is brought forward first, and refused for a
+    written plan ``resuming`` when the log does not explain it: PlanError, nothing written)."""
     wal_dir = state_dir / "wal"
     # Each leg's intent is on disk before its order goes out: a run killed right after would
     # otherwise lose the record (a group commit's last 10 ms) and send the leg again when rerun.
@@ -149,7 +155,7 @@ def _kernel(
         kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
         return kernel, None
     try:
-        return kernel, take_over(kernel, book_seq)
+        return kernel, take_over(kernel, book, resuming)
     except BaseException:
         kernel.close()
         raise
@@ -185,8 +191,7 @@ class _Session:
         """The paper venue's book saved to --paper-book with the kernel's seq (after each leg: a
         run killed keeps it, and the run after it catches up from the log's records after it)."""
         if self.paper_book is not None and isinstance(self.venue, PaperVenue) and self.kernel is not None:
-            book = saved_book(self.venue, self.kernel.seq)
-            replace_whole(self.paper_book, lambda tmp: tmp.write_text(json.dumps(book)))
+            save_book(self.paper_book, self.venue, self.kernel)
 
     def run(self, portfolio: TargetPortfolio) -> None:
         """Rebalances to ``portfolio`` (plans it only, for a dry run) and answers with the report.
@@ -306,12 +311,12 @@ def rebalance_command(
     portfolio = _read(targets)
     state = state_dir if state_dir is not None else default_state_dir() / "rebalance"
     live = ccxt_exchange is not None
-    book_seq = None
+    book: PaperBookFile | None = None
     if live:
         assert ccxt_exchange is not None
         venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox, portfolio.symbols())
     else:
-        venue, book_seq = _paper_venue(
+        venue, book = _paper_venue(
             paper_book, price or [], balance, _market_limits(market_limits), quote_currency
         )
 
@@ -320,12 +325,19 @@ def rebalance_command(
     if not dry_run:
         state.mkdir(parents=True, exist_ok=True)
         try:
-            kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book_seq)
+            resuming = plan_path(state, portfolio).exists()
+            kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book, resuming)
         except WalError as exc:
             fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
         except VenueUnavailable as exc:
             # A kernel recovered from its log trades only once it agrees with the venue.
             fail(f"the kernel is not reconciled with the venue, nothing sent: {exc}", code=1)
+        except PlanError as exc:
+            fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
+    if kernel is not None and reconciled is None and paper_book is not None and paper_book.exists():
+        # A new log: the book goes with its start, so the fill of a first leg killed before the
+        # book's save is brought forward from the log, not lost with a book that names no seq.
+        save_book(paper_book, venue, kernel)
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
     session.reconciled = reconciled
     if live:

@@ -38,7 +38,6 @@ from dita.rebalance.plan import (
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
 from dita.reconcile import ReconciliationReport
-from dita.venues.paper import PaperVenue
 from dita.venues.protocol import VenueUnavailable
 
 __all__ = [
@@ -49,7 +48,6 @@ __all__ = [
     "plan_rebalance",
     "positions_apart",
     "rebalance",
-    "refuse_resume_apart",
 ]
 
 
@@ -138,24 +136,6 @@ def positions_apart(reconciled: ReconciliationReport) -> list[str]:
     return said
 
 
-def refuse_resume_apart(venue: Any, reconciled: ReconciliationReport) -> None:
-    """PlanError naming each asset and both positions when a written plan would be resumed on a
-    paper venue whose positions are not the kernel's: the legs the kernel took count as sent
-    before, and an account without their fills would end off its target with nothing said. (An
-    exchange account may hold what the kernel never traded: its differences are said only.)"""
-    if not isinstance(venue, PaperVenue) or not reconciled.position_mismatches:
-        return
-    apart = "; ".join(
-        f"{m['asset']}: the paper venue holds {m['venue']!r}, the kernel's log {m['kernel']!r}"
-        for m in reconciled.position_mismatches
-    )
-    raise PlanError(
-        f"the plan written for these targets is not resumed on a paper book the kernel's log does not "
-        f"explain ({apart}): its legs sent before would count as filled; give the --paper-book saved "
-        "with this log, or a new --state-dir to plan afresh from the book as it is"
-    )
-
-
 def rebalance(
     kernel: Any,
     portfolio: TargetPortfolio,
@@ -169,8 +149,7 @@ def rebalance(
     """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it.
     ``state_dir`` None keeps no plan or report. ``reconciled``: the reconciliation of a kernel
     recovered from its log with the venue, whose positions found apart the report's warnings
-    say. Raises PlanError, nothing sent, to resume a written plan on a paper venue whose
-    positions are not the kernel's (``refuse_resume_apart``)."""
+    say."""
     venue = kernel.venue
     plan, account = plan_rebalance(
         venue,
@@ -181,8 +160,6 @@ def rebalance(
         working=working_quantities(kernel),
     )
     resumed = account is None
-    if resumed and reconciled is not None:
-        refuse_resume_apart(venue, reconciled)
     written = plan_path(state_dir, portfolio) if state_dir is not None else None
     if account is not None:
         # The kernel floors each leg by the same limits the plan rounded it to.

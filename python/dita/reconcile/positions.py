@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
 
 
-def _kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
+def kernel_positions(kernel: ExecutionKernel) -> dict[str, float]:
     """The kernel's net position per asset, each under the name the venue's ``positions()``
     gives it (``position_asset`` where the venue has it: a ccxt symbol, ``BTC/USDT``, is listed
     by its market id, and one position read under both names would be two mismatches)."""
@@ -64,7 +64,7 @@ def _compare_positions(kernel: ExecutionKernel, venue: Any, report: Reconciliati
             )
             return
     theirs_pos = {a: q for a, q in venue_positions.items() if abs(q) > QTY_EPS}
-    mine_pos = _kernel_positions(kernel)
+    mine_pos = kernel_positions(kernel)
     for asset in sorted(set(theirs_pos) | set(mine_pos)):
         v, k = theirs_pos.get(asset, 0.0), mine_pos.get(asset, 0.0)
         if abs(v - k) > QTY_EPS * max(1.0, abs(v)):

@@ -1,0 +1,123 @@
+"""``dita rebalance --paper-book`` on a book that holds what the kernel never traded (a symbol the
+targets leave alone): run again, killed or not, the plan is resumed on it; a book whose position
+from elsewhere changed since its save is refused, before reconciliation writes to the log."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dita._kernel import wal_replay
+from dita.cli import app
+from dita.venues.paper import PaperVenue
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = {
+    "source_run": "run-k",
+    "generated_at": "2026-11-28T09:00:00Z",
+    "targets": [{"symbol": "BTC", "quantity": 0.1}, {"symbol": "ETH", "quantity": 1.0}],
+}
+PRICES = ["--price", "BTC=50000", "--price", "ETH=2000", "--price", "SOL=100", "--balance", "100000"]
+REACHED = {"SOL": 5.0, "BTC": 0.1, "ETH": 1.0}
+
+
+def holding_sol(tmp_path: Path) -> list[str]:
+    """The rebalance's arguments, on a book that holds 5 SOL before the kernel's first trade."""
+    targets, state, book = tmp_path / "t.json", tmp_path / "s", tmp_path / "book.json"
+    targets.write_text(json.dumps(TARGETS))
+    start = PaperVenue(starting_balance=100_000).book()
+    start.update(positions={"SOL": 5.0})
+    book.write_text(json.dumps(start))
+    return ["rebalance", "--targets", str(targets), "--state-dir", str(state), "--paper-book", str(book)]
+
+
+def log_end(tmp_path: Path) -> int:
+    kernel, _recovery = wal_replay(tmp_path / "s" / "wal")
+    return int(kernel.seq)
+
+
+def test_the_same_command_run_again_on_a_book_holding_positions_from_elsewhere_is_resumed(
+    tmp_path: Path,
+) -> None:
+    args = holding_sol(tmp_path)
+    first = CliRunner().invoke(app, [*args, *PRICES])
+    assert first.exit_code == 0, first.output
+    book = json.loads((tmp_path / "book.json").read_text())
+    assert book["positions"] == REACHED
+    assert book["positions_from_elsewhere"] == {"SOL": 5.0}
+
+    again = CliRunner().invoke(app, [*args, *PRICES, "--json"])
+
+    assert again.exit_code == 0, again.stderr
+    assert json.loads(again.stdout)["resumed"]
+    assert json.loads((tmp_path / "book.json").read_text())["positions"] == REACHED
+
+
+@pytest.mark.parametrize(("save", "saved"), [(1, {"SOL": 5.0}), (2, {"SOL": 5.0, "BTC": 0.1}), (3, REACHED)])
+def test_a_rebalance_killed_on_a_book_holding_positions_from_elsewhere_is_resumed(
+    tmp_path: Path, save: int, saved: dict[str, float]
+) -> None:
+    """Killed at the save after a leg (its fill in the log only; 1: the book on disk is the one
+    the run started from) or at the run's last save."""
+    args = holding_sol(tmp_path)
+    script = Path(__file__).with_name("killed_before_book_saved.py")
+    killed = subprocess.run(
+        [sys.executable, str(script), str(save), *args, *PRICES],
+        env={**os.environ, "PYTHONPATH": str(ROOT / "python")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == 9, killed.stderr
+    assert json.loads((tmp_path / "book.json").read_text())["positions"] == saved
+
+    rerun = CliRunner().invoke(app, [*args, *PRICES, "--json"])
+
+    assert rerun.exit_code == 0, rerun.stderr
+    assert json.loads((tmp_path / "book.json").read_text())["positions"] == REACHED
+
+
+def test_a_book_whose_position_from_elsewhere_changed_is_refused_before_reconciliation(
+    tmp_path: Path,
+) -> None:
+    args = holding_sol(tmp_path)
+    assert CliRunner().invoke(app, [*args, *PRICES]).exit_code == 0
+    book_path = tmp_path / "book.json"
+    book = json.loads(book_path.read_text())
+    book["positions"]["SOL"] = 3.0
+    book_path.write_text(json.dumps(book))
+    seq = log_end(tmp_path)
+
+    rerun = CliRunner().invoke(app, [*args, *PRICES])
+
+    assert rerun.exit_code == 1, rerun.output
+    assert rerun.stderr == (
+        "error: cannot plan the rebalance, nothing sent: the plan written for these targets is not "
+        "resumed on a paper book the kernel's log does not explain (SOL: the paper venue holds 3.0, the "
+        "kernel's log 0.0 and 5.0 from elsewhere): its legs sent before would count as filled; give the "
+        "--paper-book saved with this log, or a new --state-dir to plan afresh from the book as it is\n"
+    )
+    assert log_end(tmp_path) == seq
+    assert json.loads(book_path.read_text()) == book
+
+
+def test_a_book_that_does_not_say_what_it_holds_from_elsewhere_is_taken_as_going_with_the_log(
+    tmp_path: Path,
+) -> None:
+    args = holding_sol(tmp_path)
+    assert CliRunner().invoke(app, [*args, *PRICES]).exit_code == 0
+    book_path = tmp_path / "book.json"
+    book = json.loads(book_path.read_text())
+    del book["positions_from_elsewhere"]
+    book_path.write_text(json.dumps(book))
+
+    rerun = CliRunner().invoke(app, [*args, *PRICES, "--json"])
+
+    assert rerun.exit_code == 0, rerun.stderr
+    assert "SOL: the venue holds 5.0, the kernel's trades 0.0" in json.loads(rerun.stdout)["warnings"][0]
