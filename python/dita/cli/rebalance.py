@@ -183,8 +183,8 @@ class _Session:
     # The markets a spot exchange's venue was opened with (None: any market).
     markets: list[str] | None = None
 
-    # The recovered kernel's reconciliation with the venue (None for a new kernel): each
-    # rebalance report says the positions it found apart.
+    # The recovered kernel's reconciliation with the venue (None for a new kernel): the first
+    # rebalance report says the positions it found apart, later versions' reports do not.
     reconciled: ReconciliationReport | None = None
 
     def save_book(self) -> None:
@@ -217,6 +217,8 @@ class _Session:
                 after_leg=lambda _result: self.save_book(),
                 reconciled=self.reconciled,
             )
+            # Found when the kernel opened: a later version's report would repeat figures of then.
+            self.reconciled = None
             self.save_book()
         self._answer(portfolio, run)
 
