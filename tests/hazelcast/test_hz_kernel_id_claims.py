@@ -71,7 +71,7 @@ def test_two_clients_attaching_one_kernel_id_at_once_admit_one_and_refuse_the_ot
         holder = f"{socket.gethostname()} pid {os.getpid()}"
         assert f"kernel_id {kernel_id!r} is already projected by {holder}" in str(refused[0])
         assert [p.stats()["kernels"] for p in projections] == [int(n == winner) for n in (0, 1)]
-        assert kernels[1 - winner].drain_dirty() == ([], False, False)  # the loser tracks nothing
+        assert kernels[1 - winner].projection_changes() == ({}, None, None)  # the loser tracks nothing
         assert projections[winner].sync(timeout=30)
         assert (_holder(hz_client, kernel_id) or {})["pid"] == os.getpid()
     finally:
@@ -251,7 +251,7 @@ def test_a_projection_closed_on_another_thread_during_an_attach_leaves_the_id_fr
         assert not closer.is_alive()
         assert _holder(hz_client, kernel_id) is None
         assert not projection._client.lifecycle_service.is_running()  # shut down by the attach
-        assert kernel.drain_dirty() == ([], False, False)  # its tracking turned back off
+        assert kernel.projection_changes() == ({}, None, None)  # its tracking turned back off
     finally:
         kernel.close()
         projection.close()
@@ -326,7 +326,7 @@ def test_a_detach_refused_by_a_busy_kernel_leaves_it_attached_and_a_retry_detach
         projection.detach(busy)
         assert projection.stats()["kernels"] == 0
         assert busy.process_intent(_entry(kernel_id, 1)).accepted
-        assert busy.drain_dirty()[0] == []  # its slots' changes no longer tracked
+        assert busy.projection_changes()[0] == {}  # its slots' changes no longer tracked
         assert _holder(hz_client, kernel_id) is None
         projection.attach(kernel)
         assert projection.stats()["kernels"] == 1
@@ -355,7 +355,7 @@ def test_a_close_with_a_busy_kernel_frees_every_id_and_turns_the_other_kernels_t
         assert f"kernels ['{kernel_id}'] were busy in another call" in caplog.text
         assert [_holder(hz_client, k) for k in (kernel_id, f"{kernel_id}-b")] == [None, None]
         assert other.process_intent(_entry(f"{kernel_id}-b", 0)).accepted
-        assert other.drain_dirty()[0] == []  # its tracking is off
+        assert other.projection_changes()[0] == {}  # its tracking is off
     finally:
         busy.busy_on = ()
         busy.close()

@@ -25,7 +25,7 @@ def test_the_projection_refuses_a_kernel_of_id_star(hz_member: HazelcastMember, 
             projection.attach(core)  # type: ignore[arg-type]
         assert projection.sync(timeout=10)
         assert projection.stats()["kernels"] == 0
-        assert core.drain_dirty() == ([], False, False)  # tracking was never turned on
+        assert core.projection_changes() == ({}, None, None)  # tracking was never turned on
         for name in (ACCOUNTS_MAP, CONTROL_MAP):
             assert hz_client.get_map(name).blocking().get("*") is None
         assert hz_client.get_map(SLOTS_MAP).blocking().get("*:0") is None

@@ -367,8 +367,10 @@ def test_a_kernel_detached_while_its_writes_are_out_leaves_staleness_alone(
     detached_at: list[float] = []
 
     class ClosedMidCycle(ExecutionKernel):
-        def drain_dirty(self) -> tuple[list[int], bool, bool]:
-            drained = super().drain_dirty()
+        def projection_changes(
+            self, *, full: bool = False, with_account: bool = False
+        ) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
+            drained = super().projection_changes(full=full, with_account=with_account)
             if self.projection is not None and not detached_at:
                 # What kernel.close() on the strategy's thread does between this cycle's
                 # drain and the cluster's answer to its writes.

@@ -31,10 +31,10 @@ def test_the_journal_outbox_takes_a_flag_as_every_entry_point_does(on: object, o
 def test_the_projection_takes_a_flag_as_every_entry_point_does(on: object) -> None:
     kernel = ExecutionKernel(max_slots=1, kernel_id="flags-projection")
     kernel.set_projection_enabled(on)  # type: ignore[arg-type]
-    kernel.drain_dirty()
+    kernel.projection_changes()
     _enter(kernel, 1)
-    slots, _, _ = kernel.drain_dirty()
-    assert slots == [0]
+    slots, _, _ = kernel.projection_changes()
+    assert list(slots) == [0]
 
 
 @pytest.mark.parametrize("method", ["set_journal_enabled", "set_projection_enabled"])

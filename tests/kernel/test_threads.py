@@ -58,7 +58,7 @@ def test_reads_and_control_changes_work_while_a_venue_call_is_in_flight() -> Non
             seen["kernel_id"] = kernel.kernel_id
             seen["slot"] = kernel.slot_dict(0)["fsm_state"]
             seen["account"] = kernel.account()["open_positions"]
-            kernel.drain_dirty()
+            kernel.projection_changes()
             seen["control"] = kernel.update_control(mode="HALTED", source="operator")["mode"]
         except BaseException as e:  # the test reports whatever went wrong
             errors.append(e)

@@ -59,7 +59,7 @@ def test_a_kernel_core_of_id_star_is_refused_by_the_in_memory_projection() -> No
     with pytest.raises(ValueError, match=KERNEL_SAID):
         projection.attach(core)  # type: ignore[arg-type]
     assert (projection.slots, projection.accounts, projection.writes) == ({}, {}, 0)
-    assert core.drain_dirty() == ([], False, False)  # tracking was never turned on
+    assert core.projection_changes() == ({}, None, None)  # tracking was never turned on
 
 
 def test_a_change_for_kernel_id_star_is_refused_not_taken_for_every_kernel() -> None:

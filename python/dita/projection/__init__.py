@@ -1,8 +1,9 @@
 """Projections: the latest state of every slot, account and control entry, for operators.
 
-The hot path only marks keys dirty inside the Rust kernel. A projection drains the dirty
-set with ``kernel.drain_dirty()`` and publishes the latest value per key, so a burst of
-updates to one slot costs one write. Keys: slots ``<kernel_id>:<slot_id>``, accounts and
+The hot path only marks keys dirty inside the Rust kernel. A projection takes what changed
+with ``kernel.projection_changes()``, drained and read in one call so one cycle publishes one
+kernel state, and publishes the latest value per key, so a burst of updates to one slot costs
+one write. Keys: slots ``<kernel_id>:<slot_id>``, accounts and
 control ``<kernel_id>``. Values are the dicts of ``snapshot()`` (same field names).
 """
 
@@ -38,22 +39,20 @@ class Projection(Protocol):
 
 
 def publish_dirty(
-    kernel: ExecutionKernel, *, full: bool = False
+    kernel: ExecutionKernel, *, full: bool = False, with_account: bool = False
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
-    """Collect the latest values of what changed in ``kernel`` since the last call.
+    """Collect the latest values of what changed in ``kernel`` since the last call, all of one
+    kernel state (a strategy's input on another thread lands before or after all of them).
 
     Returns (slots by key, account or None, control or None). ``full`` returns everything,
-    for a resync after the projection target was away.
+    for a resync after the projection target was away; ``with_account`` the account even
+    when it did not change (a heartbeat's rewrite).
     """
-    slot_ids, account_dirty, control_dirty = kernel.drain_dirty()
-    kid = kernel.kernel_id
-    if full:
-        slot_ids = list(range(kernel.max_slots))
-        account_dirty = control_dirty = True
-    slots = {f"{kid}:{sid}": kernel.slot_dict(sid) for sid in slot_ids}
-    account = kernel.account() if account_dirty else None
-    control = kernel.control() if control_dirty else None
-    return slots, account, control
+    slots, account, control = kernel.projection_changes(full=full, with_account=with_account)
+    # Keyed by the id each dict carries: reading kernel.kernel_id waits while another thread
+    # is inside the kernel, which this call, without full or with_account, never does.
+    by_key = {f"{slot['kernel_id']}:{sid}": slot for sid, slot in slots.items()}
+    return by_key, account, control
 
 
 def tracking_off(

@@ -22,7 +22,14 @@ pub fn bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<bool> {
     }
 }
 
-named_extractors!(flag -> bool = bool_arg(maker, reduce_only, every_intent, predicted_fee_stands));
+named_extractors!(flag -> bool = bool_arg(
+    maker,
+    reduce_only,
+    every_intent,
+    predicted_fee_stands,
+    full,
+    with_account
+));
 
 fn opt_bool_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<bool>> {
     if obj.is_none() {

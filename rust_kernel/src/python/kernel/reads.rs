@@ -2,28 +2,75 @@
 
 use super::busy::wait_ref;
 use super::PyKernel;
+use crate::model::TradeSlot;
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::objects::{orders_to_py, slot_dict, PySlot, PyVenueOrder};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-impl PyKernel {
-    /// A slot's dict as `slots()` and the projections show it: its own fields plus what it
-    /// waits for of fills the venue said happened (`awaited_fill_qty`) and the client id of
-    /// its order in doubt (`order_in_doubt`, "" when none); neither is read on load.
-    fn shown_slot_dict<'py>(
+/// A slot's dict as `slots()` and the projections show it: its own fields plus what it waits
+/// for of fills the venue said happened (`awaited_fill_qty`) and the client id of its order in
+/// doubt (`order_in_doubt`, "" when none); neither is read on load.
+fn shown_dict<'py>(
+    py: Python<'py>,
+    s: &TradeSlot,
+    awaited_fill_qty: f64,
+    order_in_doubt: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = slot_dict(py, s)?;
+    d.set_item("awaited_fill_qty", awaited_fill_qty)?;
+    d.set_item("order_in_doubt", order_in_doubt)?;
+    Ok(d)
+}
+
+/// A slot copied out of the kernel with what its dict shows beside its own fields, made a dict
+/// once the kernel is free again (`projection_changes`).
+pub(super) struct ShownSlot {
+    slot: TradeSlot,
+    awaited_fill_qty: f64,
+    order_in_doubt: String,
+}
+
+impl ShownSlot {
+    pub(super) fn slot_id(&self) -> usize {
+        self.slot.slot_id
+    }
+
+    /// Its dict as `slot_dict()` returns it.
+    pub(super) fn dict<'py>(
         &self,
         py: Python<'py>,
-        s: &crate::model::TradeSlot,
+        kernel_id: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let d = slot_dict(py, s)?;
-        d.set_item("awaited_fill_qty", self.core.awaited_fill_qty(s.slot_id))?;
-        let doubt = self.core.order_in_doubt(s.slot_id);
-        d.set_item(
-            "order_in_doubt",
-            doubt.map_or("", |o| o.client_order_id.as_str()),
-        )?;
+        let d = shown_dict(py, &self.slot, self.awaited_fill_qty, &self.order_in_doubt)?;
+        d.set_item("kernel_id", kernel_id)?;
         Ok(d)
+    }
+}
+
+impl PyKernel {
+    fn shown_slot_dict<'py>(&self, py: Python<'py>, s: &TradeSlot) -> PyResult<Bound<'py, PyDict>> {
+        let sid = s.slot_id;
+        shown_dict(
+            py,
+            s,
+            self.core.awaited_fill_qty(sid),
+            self.order_in_doubt_id(sid),
+        )
+    }
+
+    /// The slot `slot_id` copied with what its dict shows; None past the last slot.
+    pub(super) fn shown_slot(&self, slot_id: usize) -> Option<ShownSlot> {
+        Some(ShownSlot {
+            slot: self.core.slot(slot_id)?.clone(),
+            awaited_fill_qty: self.core.awaited_fill_qty(slot_id),
+            order_in_doubt: self.order_in_doubt_id(slot_id).to_string(),
+        })
+    }
+
+    fn order_in_doubt_id(&self, slot_id: usize) -> &str {
+        let doubt = self.core.order_in_doubt(slot_id);
+        doubt.map_or("", |o| o.client_order_id.as_str())
     }
 
     pub(super) fn account_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -1,0 +1,157 @@
+"""What one projection cycle publishes of a kernel (its changed slots, account and control) is
+of one kernel state, though a strategy trades on another thread meanwhile: the Hazelcast
+publisher reads on a thread of its own."""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import sys
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel, KernelIntent
+from dita.projection import publish_dirty
+
+
+def _intent(action: str, n: int, slot_id: int = 0) -> KernelIntent:
+    return KernelIntent(
+        intent_id=f"{action}-{n}",
+        trade_id=f"t-{n}",
+        slot_id=slot_id,
+        asset="BTCUSDT",
+        side="LONG",
+        action=action,
+        reference_price=100.0,
+        target_size=1.0,
+    )
+
+
+def _open_positions(slots: dict[str, dict[str, Any]]) -> int:
+    return sum(1 for s in slots.values() if s["fsm_state"] == "POSITION_OPEN" and s["size"] > 0.0)
+
+
+def test_one_publish_never_mixes_the_slots_of_one_kernel_state_with_the_account_of_another() -> None:
+    """Full publishes (a resync's) while a strategy enters and exits slot 0 on its own thread:
+    the account published must count the open positions the slots published with it hold."""
+    kernel = ExecutionKernel(max_slots=4, kernel_id="one-state")
+    stop = threading.Event()
+    trades = [0]
+
+    def strategy() -> None:
+        while not stop.is_set():
+            trades[0] += 1
+            kernel.process_intent(_intent("ENTER", trades[0]))
+            kernel.process_intent(_intent("EXIT", trades[0]))
+
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, between any two calls
+    trading = threading.Thread(target=strategy, daemon=True)
+    trading.start()
+    mixed: list[tuple[int, int]] = []
+    publishes = 0
+    try:
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline and len(mixed) < 3:
+            slots, account, _ = publish_dirty(kernel, full=True)
+            publishes += 1
+            assert account is not None
+            if account["open_positions"] != _open_positions(slots):
+                mixed.append((account["open_positions"], _open_positions(slots)))
+    finally:
+        stop.set()
+        trading.join()
+        sys.setswitchinterval(switch_interval)
+        kernel.close()
+    assert trades[0] > 10 and publishes > 10  # both threads ran
+    assert mixed == [], f"publishes held an account and slots of different kernel states: {mixed}"
+
+
+def _traded_kernel() -> ExecutionKernel:
+    """A tracked kernel with slot 0 in a position, a mark, and its control changed."""
+    kernel = ExecutionKernel(max_slots=3, kernel_id="changes")
+    kernel.set_projection_enabled(True)
+    kernel.projection_changes()  # what the construction marked
+    kernel.process_intent(_intent("ENTER", 1))
+    kernel.mark_price("BTCUSDT", 101.0)
+    kernel.update_control(mode="HALTED", source="operator")
+    return kernel
+
+
+def test_the_changes_read_are_what_the_separate_reads_return() -> None:
+    kernel = _traded_kernel()
+    try:
+        slot, account, control = kernel.slot_dict(0), kernel.account(), kernel.control()
+        assert kernel.projection_changes() == ({0: slot}, account, dict(control))
+        assert kernel.projection_changes() == ({}, None, None)  # drained
+        assert kernel.projection_changes(with_account=True) == ({}, account, None)
+        everything = {sid: kernel.slot_dict(sid) for sid in range(kernel.max_slots)}
+        assert kernel.projection_changes(full=True) == (everything, account, dict(control))
+    finally:
+        kernel.close()
+
+
+def test_publish_dirty_keys_the_changed_slots_by_kernel_and_slot_id() -> None:
+    kernel = _traded_kernel()
+    try:
+        slot, account = kernel.slot_dict(0), kernel.account()
+        slots, published_account, control = publish_dirty(kernel)
+        assert slots == {"changes:0": slot}
+        assert published_account == account
+        assert control is not None and control["mode"] == "HALTED"
+    finally:
+        kernel.close()
+
+
+@pytest.mark.parametrize("field", ["full", "with_account"])
+@pytest.mark.parametrize("value", ["yes", 2, None, 1.0])
+def test_what_is_no_flag_is_refused_naming_the_field_and_the_changes_stay(field: str, value: object) -> None:
+    kernel = _traded_kernel()
+    try:
+        with pytest.raises(TypeError) as raised:
+            kernel.projection_changes(**{field: value})
+        message = str(raised.value)
+        assert field in message and repr(value) in message, message
+        slots, account, control = kernel.projection_changes()
+        assert list(slots) == [0] and account is not None and control is not None
+    finally:
+        kernel.close()
+
+
+def test_the_strategy_trades_on_while_the_changes_of_many_slots_are_read() -> None:
+    """A full read of 20,000 slots takes a few hundred milliseconds of dict making, the collector
+    held off as the publisher holds it: the strategy's thread gets the GIL in between, as it did
+    between reads of one slot each, and is never held off for most of the read."""
+    kernel = ExecutionKernel(max_slots=20_000, kernel_id="many")
+    kernel.set_projection_enabled(True)
+    stop = threading.Event()
+    marked: list[float] = []
+
+    def strategy() -> None:
+        while not stop.is_set():
+            kernel.mark_price("BTCUSDT", 100.0 + len(marked) % 7)
+            marked.append(time.perf_counter())
+
+    trading = threading.Thread(target=strategy, daemon=True)
+    trading.start()
+    gc.disable()
+    try:
+        while not marked:
+            time.sleep(0.001)
+        started = time.perf_counter()
+        slots, _, _ = kernel.projection_changes(full=True)
+        ended = time.perf_counter()
+    finally:
+        gc.enable()
+        stop.set()
+        trading.join()
+        kernel.close()
+    assert len(slots) == 20_000
+    times = [started, *sorted(t for t in marked if started < t < ended), ended]
+    longest = max(b - a for a, b in itertools.pairwise(times))
+    assert longest < (ended - started) / 3, (
+        f"the strategy waited {longest:.3f} s of a {ended - started:.3f} s read"
+    )
