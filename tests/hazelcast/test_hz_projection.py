@@ -124,6 +124,91 @@ def test_the_accounts_heartbeat_goes_on_through_a_long_duty_pause(
         kernel.close()
 
 
+def _positions_shown(projection: dict[str, Any]) -> int:
+    return sum(1 for s in projection["slots"] if s["fsm_state"] == "POSITION_OPEN" and s["size"] > 0.0)
+
+
+def test_a_heartbeat_through_a_duty_pause_writes_the_account_of_the_slots_in_the_maps(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """An entry made during a long duty pause waits, its slot and the account with it, for the
+    next cycle: the heartbeats meanwhile rewrite the account the last cycle wrote, not the
+    kernel's account now, which counts a position the slots in the maps do not hold."""
+    projection = _projection(hz_member, interval=0.01, heartbeat=0.4, max_duty=1e-8)  # as above
+    kernel = ExecutionKernel(max_slots=4, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        accounts = hz_client.get_map(ACCOUNTS_MAP).blocking()
+
+        def stamp() -> float:
+            return float(json.loads(accounts.get(kernel_id).to_string())["projected_at"])
+
+        enter = KernelIntent(f"{kernel_id}-e", f"{kernel_id}-t", 1, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1)
+        assert kernel.process_intent(enter).accepted
+        first = stamp()
+        assert eventually(lambda: stamp() > first, timeout=15)  # a heartbeat since the entry
+        shown = projected(hz_client, kernel_id)
+        assert shown["slots"][1]["fsm_state"] != "POSITION_OPEN"  # the slot waits
+        assert shown["account"]["open_positions"] == _positions_shown(shown) == 0
+        assert projection.sync(timeout=30)  # the next cycle writes both
+        shown = projected(hz_client, kernel_id)
+        assert shown["account"]["open_positions"] == _positions_shown(shown) == 1
+    finally:
+        kernel.close()
+
+
+def test_a_cycle_rewrites_the_account_of_the_state_of_the_slots_it_writes(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A cycle whose heartbeat is due rewrites the account though it did not change: read after
+    the cycle's slots, it would count an entry made in between, whose slot waits for the next
+    cycle. Here the strategy enters right after such a cycle's read, and the next cycle is held
+    off at its read while the maps are looked at."""
+    import threading
+    import time
+
+    class EntersAfterARead(ExecutionKernel):
+        pausing = False  # the next read is followed by two heartbeats' pause: the one after is due
+        armed = False  # the next read is followed by the entry
+        entered: list[bool] = []
+        held = threading.Event()  # the cycle after the entry's reached its read
+        release = threading.Event()
+
+        def projection_changes(
+            self, *, full: bool = False, with_account: bool = False
+        ) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]:
+            if self.entered:
+                self.held.set()
+                self.release.wait(10)
+            changes = super().projection_changes(full=full, with_account=with_account)
+            if self.armed:
+                self.armed = False
+                enter = KernelIntent(
+                    f"{kernel_id}-e", f"{kernel_id}-t", 1, "ETH-USD", "LONG", "ENTER", 3_000.0, 0.1
+                )
+                self.entered.append(self.process_intent(enter).accepted)
+            elif self.pausing:
+                self.pausing = False
+                time.sleep(0.1)
+                self.armed = True
+            return changes
+
+    # Cycles every 10 ms, an account rewrite due 50 ms after the last (no heartbeats between cycles).
+    projection = _projection(hz_member, interval=0.01, heartbeat=0.05)
+    kernel = EntersAfterARead(max_slots=4, projection=projection, kernel_id=kernel_id)
+    try:
+        assert projection.sync(timeout=30)
+        kernel.pausing = True
+        # The next cycle reads only once the writes of the entry's cycle were confirmed.
+        assert kernel.held.wait(10) and kernel.entered == [True]
+        shown = projected(hz_client, kernel_id)
+        assert shown["slots"][1]["fsm_state"] != "POSITION_OPEN"  # the slot waits
+        assert shown["account"]["open_positions"] == _positions_shown(shown) == 0
+    finally:
+        kernel.release.set()
+        kernel.close()
+
+
 def test_bad_settings_are_refused_naming_the_value() -> None:
     with pytest.raises(ValueError, match=r"interval .* got -1"):
         HazelcastProjection(["127.0.0.1:1"], interval=-1)

@@ -116,10 +116,10 @@ def test_the_periodic_rewrites_are_spread_one_kernel_a_cycle(
             cycle[0] += 1
         real_cycle(accounts_only)
 
-    def recorded(kernel: ExecutionKernel, *, full: bool = False) -> Any:
+    def recorded(kernel: ExecutionKernel, *, full: bool = False, with_account: bool = False) -> Any:
         if full and recording.is_set():
             fulls[cycle[0]].append(kernel.kernel_id)
-        return publish_dirty(kernel, full=full)
+        return publish_dirty(kernel, full=full, with_account=with_account)
 
     def rewrites() -> list[str]:
         return [kid for kids in list(fulls.values()) for kid in list(kids)]

@@ -92,6 +92,10 @@ class ProjectionConnection:
         self._account_written: dict[str, float] = {}  # monotonic time of each kernel's last account write
         # The input_refused_reason each kernel's last account write sent: a change is written at once.
         self._refused_sent: dict[str, str | None] = {}
+        # Each kernel's account as its last cycle read it, with the slots that cycle wrote: what
+        # a heartbeat between cycles writes again (the kernel's account now may hold an input
+        # whose slots wait for the next cycle).
+        self._account_sent: dict[str, dict[str, Any]] = {}
         # Kernels closing cleanly, with the wall-clock time of their close: their last account
         # write carries it as closed_at, so readers take them for stopped at once.
         self._closing: dict[str, float] = {}

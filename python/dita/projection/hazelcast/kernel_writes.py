@@ -104,23 +104,29 @@ class KernelWrites(ProjectionConnection):
         drained_at = time.monotonic()
         try:
             with kernel_reads():
+                due = drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat
+                refused = kernel.input_refused_reason()
+                with self._lock:
+                    refused_changed = refused != self._refused_sent.get(kid)
+                # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead
+                # one; a closing kernel's last write says it closed; a failed log, that it no
+                # longer trades, which marks nothing dirty.
+                rewrite = due or closed_at is not None or refused_changed
                 slots: dict[str, dict[str, Any]]
                 account: dict[str, Any] | None
                 control: dict[str, Any] | None
                 if accounts_only:
                     slots, account, control = {}, None, None
+                    if rewrite:
+                        with self._lock:
+                            sent = self._account_sent.get(kid)
+                        # As the last cycle wrote it, of the state of the slots in the maps.
+                        account = kernel.account() if sent is None else dict(sent)
                 else:
-                    slots, account, control = publish_dirty(kernel, full=full)
+                    # The rewritten account read with the slots: read after them, it could hold
+                    # an input whose slots this cycle does not write.
+                    slots, account, control = publish_dirty(kernel, full=full, with_account=rewrite)
                 max_slots = kernel.max_slots
-                due = drained_at - self._account_written.get(kid, 0.0) >= self.heartbeat
-                refused = kernel.input_refused_reason()
-                with self._lock:
-                    refused_changed = refused != self._refused_sent.get(kid)
-                if account is None and (due or closed_at is not None or refused_changed):
-                    # A periodic rewrite keeps projected_at fresh: a live idle kernel is not a dead
-                    # one; a closing kernel's last write says it closed; a failed log, that it no
-                    # longer trades, which marks nothing dirty.
-                    account = kernel.account()
         except RuntimeError:
             # The kernel is mid-call in another thread (its venue is Python code): try again
             # next cycle, in full since part of the dirty set may already have been drained.
@@ -152,6 +158,8 @@ class KernelWrites(ProjectionConnection):
                     values[key] = to_json_value(value)
                 futures.append(slots_map.put_all(values))
             if account is not None:
+                with self._lock:
+                    self._account_sent[kid] = dict(account)
                 account["kernel_id"] = kid
                 account["projected_at"] = now
                 account["closed_at"] = closed_at

@@ -47,7 +47,8 @@ class PublishingCycle(KernelWrites, WriteConfirmations):
         """Wait ``pause`` seconds, or until woken (``sync``). A pause the duty cap made longer
         than half a heartbeat (a cycle that wrote tens of thousands of slots) is broken up by
         heartbeats of the accounts alone: one write a kernel, so readers do not take a live
-        kernel for gone (its account older than LIVE_WITHIN_S) while its slots wait."""
+        kernel for gone (its account older than LIVE_WITHIN_S) while its slots wait. Each is
+        the account its last cycle wrote, of the kernel state of the slots in the maps."""
         self._next_cycle_at = time.monotonic() + pause
         step = self.heartbeat / 2
         while True:
