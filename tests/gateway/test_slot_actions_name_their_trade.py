@@ -109,3 +109,19 @@ def test_a_retry_naming_its_trade_after_the_slot_moved_on_is_told_its_first_outc
     assert out["diagnostic_code"] == "DUPLICATE_INTENT" and out["details"]["first_outcome"]["accepted"]
     assert c.get("/v1/slots/0").json()["trade_id"] == "trade-b"
     assert c.get("/v1/slots/0").json()["fsm_state"] in ("POSITION_OPEN", "ENTRY_WORKING")
+
+
+def test_a_retry_of_a_refused_cancel_naming_an_older_trade_is_a_409_and_leaves_the_newer_order(
+    live: LiveServer,
+) -> None:
+    """The first cancel was refused (trade-a had no working order): the kernel took nothing
+    under its id, so its retry, once trade-b holds the slot, is checked as a first attempt."""
+    c = live.client
+    _open(live, "trade-a")
+    body = {"trade_id": "trade-a", "intent_id": "cxl-a"}
+    assert not c.post("/v1/slots/0/cancel", json=body, headers=AUTH).json()["accepted"]
+    assert c.post("/v1/slots/0/exit", headers=AUTH).json()["accepted"]
+    _resting(live, "trade-b")
+    retry = c.post("/v1/slots/0/cancel", json=body, headers=AUTH)
+    assert retry.status_code == 409, retry.text
+    assert [o["trade_id"] for o in c.get("/v1/orders").json()] == ["trade-b"]
