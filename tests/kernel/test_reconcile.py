@@ -23,6 +23,7 @@ from dita import (
 )
 from dita.reconcile import ReconciliationReport
 from dita.venues import VenueTimeout, VenueUnavailable
+from dita.venues._events import answered
 
 
 def open_kernel(wal: Path, venue: Any) -> ExecutionKernel:
@@ -435,6 +436,12 @@ class InDoubt(EndedOrders):
         filled = order.filled_size if self.cancel_filled is None else self.cancel_filled
         why = "" if kind == "CANCEL_ACK" else "too many requests"
         coid = order.client_order_id
+        held = self.orders.get(coid)
+        if kind == "CANCEL_ACK" and held is not None:
+            # Canceled there: its order status says so from then on, with its figure.
+            done = max(held.filled_size, filled)
+            status = VenueOrderStatus.CANCELED
+            self.orders[coid] = answered(held, held.venue_order_id, status, done, held.avg_fill_price)
         return [
             *self.answer_fills,
             VenueEvent(
@@ -508,6 +515,43 @@ def test_an_exit_in_doubt_working_at_the_venue_is_canceled_and_its_fill_booked(f
     assert kernel.orders_in_doubt() == [] and kernel.awaited_orders() == []
     assert kernel.slot_state(0).size == pytest.approx(1.0 - filled)
     assert kernel.process_intent(intent("EXIT", 0)).accepted
+
+
+class FillsBeforeItsCancel(InDoubt):
+    """Fills 0.2 more of the exit before reconciliation's cancel lands (reported later on the
+    stream), and acknowledges the cancel without a filled size ("cannot say")."""
+
+    def __init__(self) -> None:
+        super().__init__(cancel_filled=0.0)
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        held = self.orders[order.client_order_id]
+        raced = held.filled_size + 0.2
+        self.orders[held.client_order_id] = answered(
+            held, held.venue_order_id, VenueOrderStatus.PARTIALLY_FILLED, raced, held.avg_fill_price
+        )
+        return super().cancel(order)
+
+
+def test_a_fill_racing_the_cancel_of_an_exit_in_doubt_is_booked() -> None:
+    """The exit in doubt works at the venue, listed 0.4 sold; 0.2 more sells before
+    reconciliation's cancel, acknowledged without a figure. The exit was ended with the
+    listing's 0.4, and the 0.2, reported on the stream, refused as an overfill: the kernel held
+    0.2 more than the venue. Its order status, asked once it is canceled, says 0.6: the slot
+    waits for the 0.2, booked when it comes."""
+    venue = FillsBeforeItsCancel()
+    kernel, xid = exit_in_doubt(venue, "doubt-raced")
+    exit_as_held(venue, xid, "PARTIALLY_FILLED", 0.4)
+    report = kernel.reconcile_with_venue()
+    assert venue.canceled == [xid] and report.unresolved == []
+    [settled] = report.awaited_settled
+    assert settled["venue_filled_size"] == pytest.approx(0.6) and settled["canceled"] is True
+    late = VenueEvent(
+        "vf2", "t0", 0, "FILL", venue_client_id=xid, fill_id="T2", price=102.0, size=0.2, filled_size=0.6
+    )
+    out = kernel.on_venue_event(late)
+    assert out.accepted, (out.diagnostic_code, out.details)
+    assert kernel.slot_state(0).size == pytest.approx(0.4) and kernel.awaited_orders() == []
 
 
 def test_an_exit_in_doubt_the_venue_filled_is_booked() -> None:

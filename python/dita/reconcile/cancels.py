@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dita._kernel import VenueEvent, VenueOrder
-from dita.reconcile.answers import QTY_EPS, _finite
+from dita.reconcile.answers import QTY_EPS, _check_answer, _ending, _finite, _Malformed
 from dita.reconcile.booking import _Booking
 from dita.reconcile.events import _Refused, _venue_id
 from dita.reconcile.kernel_orders import _as_booked
@@ -34,28 +34,13 @@ def _cancel_refused(answer: Any) -> str:
     return ""
 
 
-def _cancel_at_venue(venue: Any, theirs: VenueOrder, how: str) -> tuple[float | None, str, list[VenueEvent]]:
-    """Cancels at the venue an order the kernel ended while it works there (``how`` it came to:
-    its cancel throttled before the ack, say): the filled size the venue's cancel (or its
-    listing) states, or None and why the order may still work (the cancel raised or was
-    refused, or the venue did not say it is canceled); and the fills the cancel's answer
-    reports (a venue reports there what filled since it last said, and not again)."""
-    prefix = f"the order works at the venue, though the kernel ended it ({how})"
-    try:
-        answer = list(venue.cancel(theirs) or ())
-    except Exception as exc:
-        return None, f"{prefix}; its cancel failed: {type(exc).__name__}: {exc}", []
-    why_not = _cancel_refused(answer)
-    # The fills come with a refusal too (the order filled before the cancel reached it), but
-    # only from an answer whose every item is an event (else nothing in it is certain).
-    certain = all(isinstance(ev, VenueEvent) for ev in answer)
-    fills = [ev for ev in answer if ev.kind.name == "FILL"] if certain else []
-    if why_not:
-        return None, f"{prefix}; {why_not}", fills
-    ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
-    if not ends:
-        return None, f"{prefix}; its cancel was sent, and the venue has not said it is canceled yet", fills
-    return _highest_filled(theirs, [*ends, *fills]), "", fills
+def _stated_filled(answer: list[VenueEvent]) -> float | None:
+    """The highest filled size a cancel's answer states (its end's, its fills' running totals),
+    or None when it states none: a figure of 0 is the adapters' "cannot say" (HTX's cancel
+    through ccxt)."""
+    kinds = ("CANCEL_ACK", "EXPIRED", "FILL")
+    stated = [ev.filled_size for ev in answer if ev.kind.name in kinds and _finite(ev.filled_size)]
+    return max((f for f in stated if f > QTY_EPS), default=None)
 
 
 def _highest_filled(theirs: VenueOrder, events: list[VenueEvent]) -> float:
@@ -111,7 +96,7 @@ class _Cancelling(_Booking):
         # awaited and ended orders, and done for each order it grows with the square of the slots.
         if callable(self.watch) and mine.client_order_id not in self.unwatchable:
             self.follow(_as_booked(self.kernel, mine, theirs, refused is None))
-        canceled, why_not, fills = _cancel_at_venue(self.venue, theirs, how)
+        canceled, why_not, fills = self._cancel_at_venue(mine, theirs, how)
         if refused is None and canceled is not None and canceled + QTY_EPS >= told:
             self._end_canceled(mine, theirs, canceled, fills, item)
             return canceled, why_not, fills
@@ -123,6 +108,62 @@ class _Cancelling(_Booking):
         if canceled is not None:
             return None, _below_told(canceled, told), fills
         return canceled, why_not, fills
+
+    def _cancel_at_venue(
+        self, mine: VenueOrder, theirs: VenueOrder, how: str
+    ) -> tuple[float | None, str, list[VenueEvent]]:
+        """Cancels at the venue an order the kernel ended while it works there (``how`` it came
+        to: its cancel throttled before the ack, say): the filled size the venue states once it
+        is canceled, or None and why the order may still work (the cancel raised or was refused,
+        or the venue did not say it is canceled) or its figure is not known; and the fills the
+        cancel's answer reports (a venue reports there what filled since it last said, and not
+        again)."""
+        prefix = f"the order works at the venue, though the kernel ended it ({how})"
+        try:
+            answer = list(self.venue.cancel(theirs) or ())
+        except Exception as exc:
+            return None, f"{prefix}; its cancel failed: {type(exc).__name__}: {exc}", []
+        why_not = _cancel_refused(answer)
+        # The fills come with a refusal too (the order filled before the cancel reached it), but
+        # only from an answer whose every item is an event (else nothing in it is certain).
+        certain = all(isinstance(ev, VenueEvent) for ev in answer)
+        fills = [ev for ev in answer if ev.kind.name == "FILL"] if certain else []
+        if why_not:
+            return None, f"{prefix}; {why_not}", fills
+        ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
+        if not ends:
+            unsaid = "its cancel was sent, and the venue has not said it is canceled yet"
+            return None, f"{prefix}; {unsaid}", fills
+        if _stated_filled(answer) is not None:
+            return _highest_filled(theirs, [*ends, *fills]), "", fills
+        # The answer states no figure. The listing's was read before the cancel: ended with it,
+        # the order would refuse a fill that raced the cancel (reported later on the stream) as
+        # an overfill, and never be asked about again. Over now, its figure is final: asked again.
+        final, cannot_say = self._final_filled(mine, theirs)
+        if final is None:
+            return None, f"{prefix}; it was canceled there, and {cannot_say}", fills
+        return final, "", fills
+
+    def _final_filled(self, mine: VenueOrder, theirs: VenueOrder) -> tuple[float | None, str]:
+        """What the venue's ``order_status`` says an order it canceled filled in all (never
+        below its listing's ``theirs``), or None and why it cannot say (then nothing is ended:
+        the order is asked about again at the next reconciliation)."""
+        unknown = "what it filled in all is unknown (a fill may have raced the cancel): reconcile again"
+        if self.lookup is None:
+            return None, f"the venue cannot look orders up, so {unknown}"
+        try:
+            final = self.lookup(mine.client_order_id, mine.asset)
+        except Exception as exc:
+            return None, f"its lookup failed ({type(exc).__name__}: {exc}), so {unknown}"
+        if final is None:
+            return None, f"the venue then had no record of it, so {unknown}"
+        try:
+            _check_answer(final, mine, self.venue)
+        except _Malformed as malformed:
+            return None, f"its lookup is malformed ({malformed}), so {unknown}"
+        if _ending(final) is None:
+            return None, f"its lookup still shows it {final.status.name}, so {unknown}"
+        return max(final.filled_size, theirs.filled_size), ""
 
     def _end_canceled(
         self,
