@@ -500,6 +500,35 @@ def test_an_exit_in_doubt_the_venue_never_took_is_ended_and_the_slot_exits_again
     assert kernel.process_intent(intent("EXIT", 0)).accepted
 
 
+def test_an_exit_in_doubt_that_filled_is_not_taken_for_a_submit_the_venue_never_took() -> None:
+    """A late part fill (0.6, with the exit's venue id) leaves the exit in doubt: the venue took
+    it. Its order status then says no such order (purged once over; TWS past the day's
+    executions). It was rejected as a submit the venue never took, its slot freed, and the rest
+    of its fill, reported late, refused as an overfill. It is named, the slot waits on, and the
+    rest is booked when it comes."""
+    venue = InDoubt()
+    kernel, xid = exit_in_doubt(venue, "doubt-filled-gone")
+    fill = VenueEvent(
+        "xf1", "t0", 0, "FILL", "PARTIALLY_FILLED", venue_client_id=xid, price=101.0, size=0.6,
+        filled_size=0.6, remaining_size=0.4, fill_id="X1", venue_order_id="VX",
+    )  # fmt: skip
+    assert kernel.on_venue_event(fill).accepted
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    report = kernel.reconcile_with_venue()
+    assert report.awaited_settled == [] and venue.canceled == []
+    [left] = report.unresolved
+    assert left["client_order_id"] == xid and "venue order id VX" in left["reason"]
+    assert "no longer has it" in left["reason"] and "a fill may be missing" in left["reason"]
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    late = VenueEvent(
+        "xf2", "t0", 0, "FILL", venue_client_id=xid, price=101.0, size=0.4, filled_size=1.0,
+        fill_id="X2", venue_order_id="VX",
+    )  # fmt: skip
+    out = kernel.on_venue_event(late)
+    assert out.accepted, (out.diagnostic_code, out.details)
+    assert kernel.orders_in_doubt() == [] and kernel.slot_state(0).fsm_state == TradeStage.CLOSED
+
+
 @pytest.mark.parametrize("filled", [0.0, 0.4])
 def test_an_exit_in_doubt_working_at_the_venue_is_canceled_and_its_fill_booked(filled: float) -> None:
     """The rate limit was the exit's cancel: the venue works the order. Reconciliation

@@ -141,6 +141,24 @@ def _works(theirs: Any) -> bool:
     return isinstance(status, VenueOrderStatus) and status not in (*_ENDINGS, VenueOrderStatus.FILLED)
 
 
+def _taken_by_venue(mine: VenueOrder) -> bool:
+    """Whether the venue took ``mine``: it acknowledged it (a venue id) or filled some of it. One
+    it no longer has is over there, not a submit it never had (ended as one, a REJECT, a fill
+    it made beyond what is booked would go unsaid)."""
+    return bool(mine.venue_order_id) or mine.filled_size > QTY_EPS
+
+
+def _gone_reason(mine: VenueOrder, then: str) -> str:
+    """Why an order the venue took (``_taken_by_venue``) and no longer has is ``then`` (ended here,
+    its slot waiting on), and what that leaves unknown."""
+    had = f"venue order id {mine.venue_order_id}" if mine.venue_order_id else "it filled"
+    return (
+        f"the venue took it ({had}) and no longer has it (purged, or its record lost): {then}; "
+        f"what it filled beyond the {mine.filled_size!r} booked is unknown, so a fill may be "
+        "missing: check the venue's trade history and the positions"
+    )
+
+
 def _filled_short(mine: VenueOrder, theirs: VenueOrder, then: str) -> str:
     """Why an order the venue says FILLED, counting less than its size (an exchange reporting a
     closed order without its filled size), is left unresolved: no end or fill is guessed."""

@@ -8,7 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from dita._kernel import VenueOrder
-from dita.reconcile.answers import QTY_EPS, _ending, _Malformed, _missed_fill, _works
+from dita.reconcile.answers import (
+    QTY_EPS,
+    _ending,
+    _gone_reason,
+    _Malformed,
+    _missed_fill,
+    _taken_by_venue,
+    _works,
+)
 from dita.reconcile.cancels import _Cancelling, _highest_filled
 from dita.reconcile.events import _item, _Refused
 
@@ -58,12 +66,17 @@ class _AwaitedOrders(_Cancelling):
     ) -> None:
         coid = mine.client_order_id
         item = _item(mine)
-        if theirs is None and coid in in_doubt and not cannot_say:
+        if theirs is None and not cannot_say and not _taken_by_venue(mine) and coid in in_doubt:
             self._reject_throttled_submit(mine, item)
             return
         if theirs is None:
-            why = cannot_say or "the venue has no such order"
-            reason = f"the slot waits for fills of this ended order; {why}"
+            # One the venue took (a venue id, a fill) is over there, yet what it filled is not
+            # known: it is named, and its slot waits on for the rest of its fills.
+            if cannot_say or not _taken_by_venue(mine):
+                why = cannot_say or "the venue has no such order"
+                reason = f"the slot waits for fills of this ended order; {why}"
+            else:
+                reason = _gone_reason(mine, "its slot waits on for fills")
             self.report.unresolved.append({**item, "reason": reason})
             return
         try:
@@ -85,7 +98,8 @@ class _AwaitedOrders(_Cancelling):
         self.report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
 
     def _reject_throttled_submit(self, mine: VenueOrder, item: dict[str, Any]) -> None:
-        """The venue never took it: the throttled request was its submit. It ends unfilled."""
+        """The venue never took it (no venue id, nothing filled: ``_taken_by_venue``), so the
+        throttled request was its submit. It ends unfilled."""
         try:
             self.apply(self.event(mine, "REJECT", reason="not at the venue: its submit was throttled"))
         except _Refused as refused:

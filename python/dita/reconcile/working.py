@@ -6,21 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from dita._kernel import TradeStage, VenueOrder, VenueOrderStatus
-from dita.reconcile.answers import _ENDINGS, QTY_EPS, _filled_short, _Malformed, _missed_fill
+from dita.reconcile.answers import (
+    _ENDINGS,
+    _filled_short,
+    _gone_reason,
+    _Malformed,
+    _missed_fill,
+    _taken_by_venue,
+)
 from dita.reconcile.cancels import _Cancelling
 from dita.reconcile.events import _item, _Refused
 from dita.reconcile.kernel_orders import _held_now, _still_working, _working_order
-
-
-def _purged_reason(mine: VenueOrder) -> str:
-    """Why an order the venue took and no longer has is ended, and what it leaves unknown."""
-    had = f"venue order id {mine.venue_order_id}" if mine.venue_order_id else "it filled"
-    return (
-        f"the venue took it ({had}) and no longer has it "
-        f"(purged, or its record lost): ended here; what it filled beyond the "
-        f"{mine.filled_size!r} booked is unknown, so a fill may be missing: check the venue's "
-        "trade history and the positions"
-    )
 
 
 class _WorkingOrders(_Cancelling):
@@ -54,7 +50,7 @@ class _WorkingOrders(_Cancelling):
         # touches no other slot, so the other orders are still reconciled. A malformed answer
         # is found before the first event, so it changes nothing for its order.
         try:
-            if theirs is None and (mine.venue_order_id or mine.filled_size > QTY_EPS):
+            if theirs is None and _taken_by_venue(mine):
                 self._end_purged(mine, item)
             elif theirs is None:
                 # The venue never received it: the submit was lost, so it ends here.
@@ -70,7 +66,7 @@ class _WorkingOrders(_Cancelling):
         a lost submit (ended as one, a REJECT, a fill it made beyond what is booked would go
         unsaid). Its figure is the kernel's "cannot say", as an adapter's."""
         cancel_asked = mine.cancel_requested
-        reason = _purged_reason(mine)
+        reason = _gone_reason(mine, "ended here")
         self.apply(self.event(mine, "CANCEL_ACK" if cancel_asked else "EXPIRED", reason=reason))
         self.report.purged_at_venue.append(
             {
