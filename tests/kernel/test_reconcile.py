@@ -893,7 +893,17 @@ class CancelTimesOut(CanceledWhileDown):
         if order.client_order_id == "stray-1":
             raise VenueTimeout("cancel of 'stray-1' timed out and the order is still working")
         self.canceled.append(order.client_order_id)
-        return []
+        return acked(order)
+
+
+def acked(order: Any) -> list[VenueEvent]:
+    """The venue's CANCEL_ACK of ``order``, an order nobody manages (listed with any fields)."""
+    coid = getattr(order, "client_order_id", None)
+    return [
+        VenueEvent(
+            f"c-{id(order)}", "", -1, "CANCEL_ACK", venue_client_id=coid if isinstance(coid, str) else ""
+        )
+    ]
 
 
 def test_a_failed_cancel_of_an_unknown_order_lands_in_the_report_and_the_rest_are_canceled(
@@ -928,7 +938,7 @@ class HandPlaced(CancelTimesOut):
 
     def cancel(self, order: VenueOrder) -> list[Any]:
         self.canceled.append(order.venue_order_id)
-        return []
+        return acked(order)
 
 
 @pytest.mark.parametrize("cancel_unknown", [True, False])
@@ -966,6 +976,34 @@ def test_an_unknown_order_whose_cancel_the_venue_refuses_is_not_reported_cancele
     assert failed["client_order_id"] == "stray-1"
     assert failed["reason"] == "the venue answered the cancel with CANCEL_REJECT: order already filled"
     assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["stray-2"]
+    assert not report.clean
+
+
+class KeepsUnknown(CancelTimesOut):
+    """Lists an order under a client id this kernel issued (its log lost it); its cancel is
+    sent and answered with nothing (IBKR's when TWS does not answer in time), and not done."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.strays = [
+            VenueOrder("k6-7", 0, "", "BTCUSDT", "BUY", "LIMIT", 99.0, 1.0, venue_order_id="V7",
+                       status="ACKNOWLEDGED")
+        ]  # fmt: skip
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        self.canceled.append(order.client_order_id)
+        return []
+
+
+def test_an_unknown_orders_cancel_the_venue_did_not_confirm_is_not_reported_canceled() -> None:
+    """An empty answer to the cancel was taken for success: the order, still working at the
+    venue, was reported canceled. Without a CANCEL_ACK or EXPIRED it may work on, and fill."""
+    venue = KeepsUnknown()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k6")
+    report = kernel.reconcile_with_venue()
+    assert venue.canceled == ["k6-7"] and report.unknown_at_venue_canceled == []
+    [failed] = report.unknown_at_venue_cancel_failed
+    assert failed["client_order_id"] == "k6-7" and "cancel was sent, not confirmed" in failed["reason"]
     assert not report.clean
 
 
@@ -1349,7 +1387,7 @@ class ListsLazily(CancelTimesOut):
 
     def cancel(self, order: VenueOrder) -> list[Any]:
         self.canceled.append(order.client_order_id)
-        return []
+        return acked(order)
 
 
 def test_open_orders_given_as_a_generator_are_each_reconciled() -> None:

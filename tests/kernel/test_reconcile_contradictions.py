@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from kernel_helpers import intent
-from test_reconcile import EndedOrders, FilledWhileUnheard, InDoubt, canceled_half_filled
+from test_reconcile import EndedOrders, FilledWhileUnheard, InDoubt, acked, canceled_half_filled
 
 from dita import ExecutionKernel, TradeStage, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues import VenueUnavailable
@@ -124,7 +124,7 @@ class Lists(FilledWhileUnheard):
 
     def cancel(self, order: Any) -> list[Any]:
         self.canceled.append(order)
-        return []
+        return acked(order)
 
 
 def working_half_filled(venue: Lists, kernel: ExecutionKernel) -> str:

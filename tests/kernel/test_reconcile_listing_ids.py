@@ -28,7 +28,11 @@ class Lists:
     def cancel(self, order: VenueOrder) -> list[Any]:
         self.canceled.append(order.venue_order_id)
         self.listed = [o for o in self.listed if o.venue_order_id != order.venue_order_id]
-        return []
+        return [
+            VenueEvent(
+                f"c-{order.venue_order_id}", "", -1, "CANCEL_ACK", venue_client_id=order.client_order_id
+            )
+        ]
 
     def open_orders(self) -> list[VenueOrder]:
         return list(self.listed)

@@ -14,9 +14,9 @@ from dita.reconcile.kernel_orders import _as_booked
 
 def _cancel_refused(answer: Any) -> str:
     """Why a venue's answer to a cancel does not show the order canceled (a CANCEL_REJECT, a
-    REJECT or a rate limit, and no CANCEL_ACK or EXPIRED beside it); "" when it was, or when
-    the venue answers later (no events). An answer that raised part-way or holds an item that is
-    not an event says nothing for certain, so the order may still work: that is the reason."""
+    REJECT or a rate limit, or no answer yet: no CANCEL_ACK or EXPIRED in it); "" when it
+    does. An answer that raised part-way or holds an item that is not an event says nothing for
+    certain, so the order may still work: that is the reason."""
     try:
         events = list(answer or ())
     except Exception as exc:
@@ -31,7 +31,9 @@ def _cancel_refused(answer: Any) -> str:
         if kind in kinds:
             why = kinds[kind].reason
             return f"the venue answered the cancel with {kind}" + (f": {why}" if why else "")
-    return ""
+    # Nothing said yet (IBKR's cancel when TWS does not answer within ``answer_wait_s``): the
+    # order may work on, and may fill.
+    return "the cancel was sent, not confirmed: the venue has not said it is canceled yet"
 
 
 def _stated_filled(answer: list[VenueEvent]) -> float | None:
@@ -131,9 +133,6 @@ class _Cancelling(_Booking):
         if why_not:
             return None, f"{prefix}; {why_not}", fills
         ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
-        if not ends:
-            unsaid = "its cancel was sent, and the venue has not said it is canceled yet"
-            return None, f"{prefix}; {unsaid}", fills
         if _stated_filled(answer) is not None:
             return _highest_filled(theirs, [*ends, *fills]), "", fills
         # The answer states no figure. The listing's was read before the cancel: ended with it,
