@@ -47,6 +47,8 @@ mod mock_venue;
 mod order_rate_window;
 #[path = "orders_filled_or_acked_short.rs"]
 mod orders_filled_or_acked_short;
+#[path = "orders_of_a_billion_lots.rs"]
+mod orders_of_a_billion_lots;
 #[path = "predicted_fees_that_stand.rs"]
 mod predicted_fees_that_stand;
 #[path = "reconcile_explanation.rs"]

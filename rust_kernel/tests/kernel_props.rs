@@ -1409,11 +1409,12 @@ fn a_venue_id_a_working_and_a_kept_order_carry_names_neither() {
 }
 
 #[test]
-fn a_fill_a_whole_lot_short_of_its_order_is_booked_as_reported() {
+fn a_fill_a_whole_lot_from_its_order_is_booked_as_reported() {
     // The completing fill's tolerance (1e-9 of the size) is a whole unit for an order of 1e9
     // (a meme coin on a lot of 1): a venue that filled 999,999,999 and ended the order must
     // not have that booked as 1e9, or the exit of the whole position asks the venue for a unit
     // it does not hold. Only a difference under half a lot is the float noise snapped away.
+    // Each fill says the order is over (FILLED, nothing remaining): one short of it ends it.
     for (fill, booked) in [
         (999_999_999.0, 999_999_999.0),
         (1_000_000_001.0, 1_000_000_001.0),
@@ -1425,7 +1426,9 @@ fn a_fill_a_whole_lot_short_of_its_order_is_booked_as_reported() {
             .unwrap();
         let enter = intent(1, KernelCommandType::Enter, 0, TradeSide::Long, 1.0, 1e9);
         let order = k.process_intent(&enter).submit.expect("accepted");
-        let out = k.on_venue_event(&numbered_fill(&order, 1, fill, fill));
+        let mut over = numbered_fill(&order, 1, fill, fill);
+        over.status = VenueOrderStatus::Filled;
+        let out = k.on_venue_event(&over);
         assert!(out.accepted, "{:?}", out.details);
         let slot = k.slot(0).unwrap();
         assert_eq!(slot.fsm_state, TradeStage::PositionOpen, "filled {fill}");

@@ -74,10 +74,11 @@ impl KeptOrder {
     }
 
     /// What the venue said filled of the order beyond what is booked (its end's figure, or
-    /// the running total its reports stated), 0 within the size's tolerance.
+    /// the running total its reports stated), 0 within their float error: at a billion units,
+    /// the size's tolerance is a lot, and a lot owed is a fill to wait for.
     pub(super) fn due(&self) -> f64 {
         let due = self.final_filled.unwrap_or(self.stated_total) - self.order.filled_size;
-        if due > size_tolerance(self.order.size) {
+        if due > float_error(self.order.size) {
             due
         } else {
             0.0

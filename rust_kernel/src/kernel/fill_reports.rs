@@ -49,8 +49,9 @@ impl Covered {
             .map(|&(a, b)| (b.min(to) - a.max(from)).max(0.0))
             .sum();
         let free = (to - from - taken).max(0.0);
-        // A fill nothing covered books its own size, not the difference of two totals.
-        let free = if per_fill && (free - ev.size).abs() <= size_tolerance(to) {
+        // A fill nothing covered books its own size, not the difference of two totals, which
+        // is off by their float error; a fill covered in part by more is booked for the rest.
+        let free = if per_fill && (free - ev.size).abs() <= float_error(to) {
             ev.size
         } else {
             free
@@ -62,7 +63,8 @@ impl Covered {
     }
 
     pub(super) fn insert(&mut self, from: f64, to: f64) {
-        let eps = size_tolerance(to);
+        // Totals apart by their float error are one; by a lot, a fill still to come lies between.
+        let eps = float_error(to);
         let (mut from, mut to) = (from, to);
         self.intervals.retain(|&mut (a, b)| {
             let apart = b < from - eps || a > to + eps;
@@ -136,7 +138,7 @@ pub(super) fn running_total_ahead(
     new_filled: f64,
     details: &mut Details,
 ) -> Option<KernelSeverity> {
-    if !(ev.size > 0.0 && ev.filled_size > new_filled + size_tolerance(size)) {
+    if !(ev.size > 0.0 && ev.filled_size > new_filled + float_error(size)) {
         return None;
     }
     running_total_ahead_details(ev, size, new_filled, details)
@@ -333,14 +335,11 @@ impl Kernel {
         // left: booked as reported, a hair over or under, the position would leave the lot
         // grid, and the next exit of the whole position would go out off the grid, which the
         // venue refuses (`whole_position`).
-        // Only a difference under half the asset's lot: the tolerance is a whole lot of 1 for
-        // an order of 1e9, and a venue that filled a lot less did not fill it.
+        // Only a difference that is noise ([`Kernel::short_is_noise`]): the tolerance is a whole
+        // lot of 1 for an order of 1e9, and a venue that filled a lot less did not fill it.
         // A fill of just what is left is booked as it is: nothing to snap, no lot to look up.
         let left = order.size - order.filled_size;
-        let snaps = left > QTY_EPS
-            && left != qty
-            && left - qty <= size_tolerance(order.size)
-            && self.below_half_a_lot(&order.asset, left - qty);
+        let snaps = left > QTY_EPS && left != qty && self.short_is_noise(ev, order, left - qty);
         let qty = if snaps { left } else { qty };
         Ok((qty, keys.remembered, placed.map(|(p, _)| p)))
     }
@@ -462,7 +461,7 @@ impl Kernel {
             return None;
         }
         let upto = *self.ended.reconciled.get(&order.client_order_id)?;
-        let within = ev.filled_size <= upto + size_tolerance(upto);
+        let within = ev.filled_size <= upto + float_error(upto);
         (within && !is_reconciliation(ev)).then_some(upto)
     }
 

@@ -2,7 +2,7 @@
 //! against `Kernel::fill_size_checked`, which sizes every fill: the same size, keys and
 //! place, or the same refusal, for fills and orders around the edges of each check (sizes
 //! at and about what the order has left, within and beyond the snap's tolerance and half a
-//! lot, none, negative, NaN and infinite numbers, running totals, fill ids), an order followed,
+//! lot, with and without a remaining size stated, none, negative, NaN and infinite numbers, running totals, fill ids), an order followed,
 //! one with a fill booked without a place, and one with nothing covered (a checkpoint of an
 //! earlier version), lots of none, a thousandth and one.
 
@@ -30,6 +30,7 @@ const PRICES: [f64; 4] = [100.0, 0.0, -1.0, f64::NAN];
 const ORDER_SIZES: [f64; 5] = [1.0, 0.3, 1e9, f64::INFINITY, 1.0 + 1e-10];
 const ORDER_FILLED: [f64; 4] = [0.0, 0.5, 0.3 - 1e-12, f64::NAN];
 const LOTS: [f64; 3] = [0.0, 0.001, 1.0];
+const REMAINING: [f64; 3] = [0.0, 1e-13, 1.0];
 
 /// What `fill_size` answered, comparable: numbers by their bits, a refusal by its text.
 type Sized = Result<(u64, Option<u64>, Option<[u64; 3]>), String>;
@@ -50,7 +51,7 @@ proptest! {
     fn inline_fill_size_is_the_checked_one(
         cases in proptest::collection::vec(
             (0..SIZES.len(), 0..TOTALS.len(), 0..PRICES.len(), any::<bool>(),
-             0..ORDER_SIZES.len(), 0..ORDER_FILLED.len()),
+             0..ORDER_SIZES.len(), 0..ORDER_FILLED.len(), 0..REMAINING.len()),
             1..40,
         ),
         lot in 0..LOTS.len(),
@@ -69,7 +70,7 @@ proptest! {
             1 => k.covered[0][0].as_mut().expect("followed").booked(None),
             _ => {}
         }
-        for (size, total, price, fill_id, order_size, order_filled) in cases {
+        for (size, total, price, fill_id, order_size, order_filled, remaining) in cases {
             let mut order = working.clone();
             order.size = ORDER_SIZES[order_size];
             order.filled_size = ORDER_FILLED[order_filled];
@@ -77,6 +78,7 @@ proptest! {
             ev.size = SIZES[size];
             ev.filled_size = TOTALS[total];
             ev.price = PRICES[price];
+            ev.remaining_size = REMAINING[remaining];
             if fill_id {
                 ev.fill_id = id("f1");
             }

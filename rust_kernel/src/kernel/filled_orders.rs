@@ -167,7 +167,7 @@ impl Kernel {
     #[inline(never)]
     pub(super) fn ends_short(ev: &VenueEvent, order: &VenueOrder, new_filled: f64) -> bool {
         ev.status == VenueOrderStatus::Filled
-            && (ev.filled_size - new_filled).abs() <= size_tolerance(order.size)
+            && (ev.filled_size - new_filled).abs() <= float_error(order.size)
     }
 
     /// Ends slot `sid`'s working order, booked by fill `ev` short of its size, which the venue

@@ -22,11 +22,33 @@ pub(super) struct FillPlan {
 }
 
 /// How close two quantities around `size` must be to count as equal (fills arrive as floats
-/// from venues): 1e-9 of it, at least [`QTY_EPS`]. A fill's running total this close to its
-/// order's size completes the order.
+/// from venues, some rounded to the venue's own precision): 1e-9 of it, at least [`QTY_EPS`].
+/// A fill's running total this close to its order's size completes the order, when what it
+/// is short by is noise ([`Kernel::short_is_noise`]): at 1e9 this is a whole lot of 1.
 #[inline(always)]
 pub(super) fn size_tolerance(size: f64) -> f64 {
     QTY_EPS.max(size * 1e-9)
+}
+
+/// The float error of quantities summed to around `total`, at least [`QTY_EPS`]: each double
+/// added is off by 1e-16 of the sum at most, so 1e-12 bounds thousands of fills, and stays far
+/// below one lot of 1 at totals of 1e9 and more. Two running totals this close are the same.
+#[inline(always)]
+pub(super) fn float_error(total: f64) -> f64 {
+    QTY_EPS.max(total * 1e-12)
+}
+
+/// Whether fill `ev` of `order` says the venue works it past `filled`: its running total
+/// (without one, `filled`) and the remaining size it states reach beyond by more than float
+/// error. A late report of an earlier fill states what remained then, which its total offsets.
+#[inline]
+pub(super) fn works_on_past(ev: &VenueEvent, order: &VenueOrder, filled: f64) -> bool {
+    let stated = if ev.filled_size > 0.0 {
+        ev.filled_size
+    } else {
+        filled
+    };
+    ev.remaining_size > 0.0 && stated + ev.remaining_size > filled + float_error(order.size)
 }
 
 /// The transition details of a fill.
@@ -98,11 +120,29 @@ impl Kernel {
             None => kept(),
         };
         match order {
-            Some(o) if o.size - after(o) > size_tolerance(o.size) => {
-                VenueOrderStatus::PartiallyFilled
-            }
+            Some(o) if !self.completes(ev, o, after(o)) => VenueOrderStatus::PartiallyFilled,
             _ => VenueOrderStatus::Filled,
         }
+    }
+
+    /// Whether `order` is complete with `filled` booked, by fill `ev`: short of its size by
+    /// no more than the smallest size the kernel trades ([`QTY_EPS`]), or by noise
+    /// ([`Kernel::short_is_noise`]). A venue that ends an order a lot short says so
+    /// (`ends_short`), and the order ends there, kept for a late fill.
+    #[inline]
+    pub(super) fn completes(&self, ev: &VenueEvent, order: &VenueOrder, filled: f64) -> bool {
+        let left = order.size - filled;
+        left <= QTY_EPS || self.short_is_noise(ev, order, left)
+    }
+
+    /// Whether `short`, what fill `ev` leaves of `order` (or how far it is from what the order
+    /// had left, either way), is noise rather than what the venue did: within the tolerance,
+    /// under half the asset's lot, and not contradicted by `ev` ([`works_on_past`]). More is a
+    /// part the venue still works.
+    pub(super) fn short_is_noise(&self, ev: &VenueEvent, order: &VenueOrder, short: f64) -> bool {
+        short <= size_tolerance(order.size)
+            && self.below_half_a_lot(&order.asset, short)
+            && !works_on_past(ev, order, order.size - short)
     }
 
     /// Whether `diff` is less than half a lot of `asset` (any `diff` when no lot is set): off
@@ -118,20 +158,24 @@ impl Kernel {
     /// an exit of the whole position leaves off the grid ([`whole_position`]) and the venue
     /// takes no order for. A deliberate partial exit leaves a lot or more.
     #[inline]
-    pub(super) fn after_exit_fill(&self, sid: usize, order: &VenueOrder, qty: f64) -> f64 {
+    pub(super) fn after_exit_fill(
+        &self,
+        ev: &VenueEvent,
+        sid: usize,
+        order: &VenueOrder,
+        qty: f64,
+    ) -> f64 {
         let rest = self.slots[sid].size - qty;
         if rest <= QTY_EPS {
             return rest;
         }
-        let completes = order.size - (order.filled_size + qty) <= size_tolerance(order.size);
-        if !completes {
+        if !self.completes(ev, order, order.filled_size + qty) {
             return rest;
         }
         let lot = self.limits_for(&order.asset).lot_step;
-        let float_error =
-            rest <= QTY_EPS.max(order.size * 1e-13) && (lot <= 0.0 || rest < lot / 2.0);
+        let noise = rest <= float_error(order.size) && (lot <= 0.0 || rest < lot / 2.0);
         let dust = lot > 0.0 && lot - rest > size_tolerance(lot);
-        if float_error || dust {
+        if noise || dust {
             0.0
         } else {
             rest
@@ -152,7 +196,7 @@ impl Kernel {
         if order.is_entry {
             self.slots[sid].size + qty - base_fee_of(ev, qty)
         } else {
-            self.after_exit_fill(sid, order, qty)
+            self.after_exit_fill(ev, sid, order, qty)
         }
     }
 
@@ -222,7 +266,7 @@ impl Kernel {
         let (qty, total_key, placed) =
             self.fill_size(ev, sid, order, None, covered, seq, client_fp)?;
         let new_filled = order.filled_size + qty;
-        let complete = order.size - new_filled <= size_tolerance(order.size);
+        let complete = self.completes(ev, order, new_filled);
         let trigger = if complete {
             Trigger::Fill
         } else {

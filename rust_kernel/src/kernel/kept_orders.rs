@@ -77,7 +77,7 @@ impl Kernel {
         let kept = self.ended.get_mut(key).expect("kept orders are indexed");
         kept.in_doubt = false;
         let booked = kept.order.filled_size;
-        if ev.filled_size > 0.0 && ev.filled_size >= booked - size_tolerance(kept.order.size) {
+        if ev.filled_size > 0.0 && ev.filled_size >= booked - float_error(kept.order.size) {
             kept.final_filled = Some(ev.filled_size.min(kept.order.size));
             kept.stated_total = 0.0;
         }

@@ -65,7 +65,7 @@ impl Kernel {
         let key_fp = fingerprint(ev.fill_key());
         let mut booked = self.book_fill(ev, sid, &order, qty, size_after, partly, key_fp);
         self.recount_slot(sid, was);
-        let complete = order.size - new_filled <= size_tolerance(order.size);
+        let complete = self.completes(ev, &order, new_filled);
         let leg_done = self.fill_kept_order(ev, key, qty, total_key, placed, complete);
         if learns_venue_id {
             self.learn_kept_venue_id(key, &ev.venue_order_id);
@@ -144,7 +144,7 @@ impl Kernel {
         let Some(total) = kept.final_filled else {
             return Ok(sized);
         };
-        let tol = size_tolerance(total);
+        let tol = float_error(total);
         if ev.filled_size > total + tol && !is_reconciliation(ev) {
             // The fill's own running total contradicts the end: it must not fill the gap
             // the end left for the fills it counted (they would then read as resends).

@@ -153,7 +153,7 @@ impl Kernel {
         let learned_or_own = learned || !order.venue_order_id.is_empty();
         // The venue's filled size at the end bounds late fills, unless it says less than
         // the kernel booked from the venue's own fills: then it is no bound, and said.
-        let tol = size_tolerance(order.size);
+        let tol = float_error(order.size);
         let short = end.figure > 0.0 && end.figure < order.filled_size - tol;
         // Less than the kernel booked is no bound, and said here; more than the kernel was
         // told of (above the order's size too) is said after, once.
@@ -230,7 +230,7 @@ impl Kernel {
         stated: f64,
         out: &mut KernelOutcome,
     ) {
-        if end.figure > order.filled_size + size_tolerance(order.size) {
+        if end.figure > order.filled_size + float_error(order.size) {
             // The order ended at the venue with more filled than the kernel was told of: the
             // position is off until the missing fill comes, which is applied when it comes
             // (`apply_late_fill`). What is owed is at most what the order had left.
@@ -259,7 +259,7 @@ impl Kernel {
                 Detail::F64(end.figure.min(order.size) - order.filled_size),
             ));
             out.details.push(("reason", Detail::Static(reason)));
-        } else if stated > order.filled_size + size_tolerance(order.size) {
+        } else if stated > order.filled_size + float_error(order.size) {
             out.severity = KernelSeverity::Warning;
             out.details
                 .push(("reported_filled_size", Detail::F64(stated)));
