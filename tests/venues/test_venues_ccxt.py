@@ -283,6 +283,48 @@ def test_resting_limit_partial_then_full_fill_deduplicated_by_trade_id(
     assert len(exchange.calls("GET", "/api/v3/order")) == 2
 
 
+def test_an_order_of_a_billion_filled_a_lot_short_is_reported_partially_filled(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """On a lot of 1 (a meme coin), 1e-9 of an order of 1e9 is a whole lot: trades a lot short
+    of the order are a part fill, and the last lot's trade is reported when it comes."""
+    info = exchange.fixture("binance/spot_exchange_info.json")
+    for rule in info["symbols"][0]["filters"]:
+        if rule["filterType"] == "LOT_SIZE":
+            rule.update(minQty="1.00000000", maxQty="90000000000.00000000", stepSize="1.00000000")
+        if rule["filterType"] == "NOTIONAL":
+            rule.update(maxNotional="90000000000.00000000")
+    exchange.script("GET", "/api/v3/exchangeInfo", payload=info)  # answered before the fixture's
+    venue = make_venue()
+    placed = exchange.fixture("binance/spot_order_limit_new.json")
+    placed.update(origQty="1000000000.00000000")
+    exchange.script("POST", "/api/v3/order", payload=placed)
+    acked = venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=1.0, size=1e9))
+    assert kinds(acked) == ["ORDER_ACK"], acked
+
+    def answer(status: str, executed: str, trades: list[tuple[int, str]]) -> None:
+        query = exchange.fixture("binance/spot_query_limit_partial.json")
+        query.update(origQty="1000000000.00000000", executedQty=executed, status=status)
+        listed = []
+        for trade_id, qty in trades:
+            trade = exchange.fixture("binance/spot_trades_limit_partial.json")[0]
+            trade.update(id=trade_id, qty=qty, quoteQty=qty, price="1.00000000")
+            listed.append(trade)
+        exchange.script("GET", "/api/v3/order", payload=query)
+        exchange.script("GET", "/api/v3/myTrades", payload=listed)
+
+    answer("PARTIALLY_FILLED", "999999999.00000000", [(4101, "999999999.00000000")])
+    [part] = venue.poll_events()
+    assert part.status == VenueOrderStatus.PARTIALLY_FILLED
+    assert (part.size, part.filled_size) == (999_999_999.0, 999_999_999.0)
+    assert part.remaining_size == 1.0
+
+    answer("FILLED", "1000000000.00000000", [(4101, "999999999.00000000"), (4102, "1.00000000")])
+    [last] = venue.poll_events()
+    assert last.status == VenueOrderStatus.FILLED
+    assert (last.size, last.filled_size) == (1.0, 1e9)
+
+
 def test_a_fee_of_zero_is_zero_in_any_currency(make_venue: VenueFactory, exchange: RecordedExchange) -> None:
     """A zero commission in BNB (a zero-fee market with BNB fees on) needs no price: left to the
     kernel's model, it would be charged a fee the exchange never took."""

@@ -14,7 +14,7 @@ from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.settings import CcxtSettings, lineage, venue_client_id
-from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, qualified_order_id
+from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, qualified_order_id, sum_error
 from dita.venues.protocol import VenueUnavailable, order_status_asset
 
 __all__ = ["Account"]
@@ -88,7 +88,8 @@ class Account:
         status = _ENDED_STATUSES.get(str(raw.get("status"))) or (
             VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED
         )
-        if status == VenueOrderStatus.FILLED and raw.get("filled") is not None and filled < size * (1 - 1e-9):
+        closed_short = raw.get("filled") is not None and filled < size - sum_error(size)
+        if status == VenueOrderStatus.FILLED and closed_short:
             # Closed short of its size (as OrderReporter reads it): ended part filled, the rest never fills.
             status = VenueOrderStatus.EXPIRED
         if status == VenueOrderStatus.REJECTED and filled > 0:

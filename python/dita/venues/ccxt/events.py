@@ -18,7 +18,7 @@ from dita.venues.ccxt.answers import number, trade_amount, trade_id_only, trade_
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.fees import CommissionPrices, quote_fee
 from dita.venues.ccxt.settings import CcxtSettings
-from dita.venues.ccxt.tracking import TrackedOrder
+from dita.venues.ccxt.tracking import TrackedOrder, sum_error
 from dita.venues.ccxt.trades import TradeReader, trades_total
 
 __all__ = ["OrderReporter"]
@@ -138,16 +138,17 @@ class OrderReporter:
             wanted = order.size
         # Of an order taken over, the answer's trades (a batch of streamed frames) may add up to
         # the filled size and still not show which are the ones booked: only the whole list does.
-        owed = wanted > tracked.filled + order.size * 1e-9
-        if owed and (tracked.booked_unmatched > order.size * 1e-9 or trades_total(tracked, trades) < wanted):
+        error = sum_error(order.size)
+        owed = wanted > tracked.filled + error
+        if owed and (tracked.booked_unmatched > error or trades_total(tracked, trades) < wanted):
             trades.extend(self.trades.fetch(tracked, wanted, named, self.trades.order_life(raw)))
-            if tracked.trades_unread and tracked.booked_unmatched > order.size * 1e-9:
+            if tracked.trades_unread and tracked.booked_unmatched > error:
                 # What the kernel booked before this venue took the order over is matched to the
                 # oldest trades, which only the whole list shows: a streamed trade alone would be
                 # taken for one booked already. None are reported until the list reads whole.
                 trades = []
         events.extend(self._fill_events(tracked, trades, timestamp))
-        if tracked.trades_unread and tracked.filled >= tracked.unread_filled - order.size * 1e-9:
+        if tracked.trades_unread and tracked.filled >= tracked.unread_filled - error:
             tracked.trades_unread = False  # what the list was read short of is reported
         # Counted once the answer has read this far: nothing below raises, and an answer that
         # broke above is read again, ack and all.
@@ -157,11 +158,11 @@ class OrderReporter:
         # ccxt counts a closed order without one as full, and a fill the end left out is refused.
         stated = raw.get("filled") is not None and math.isfinite(exchange_filled)
         closed_short = (
-            status == "closed" and stated and max(tracked.filled, exchange_filled) < order.size * (1 - 1e-9)
+            status == "closed" and stated and max(tracked.filled, exchange_filled) < order.size - error
         )
         if status in ("canceled", "expired") or closed_short:
             events.extend(self._end_events(tracked, raw, str(status), rejected_late, timestamp))
-        elif status == "closed" and tracked.filled >= order.size * (1 - 1e-9):
+        elif status == "closed" and tracked.filled >= order.size - error:
             tracked.terminal = True
         elif status == "closed":
             events.extend(self._closed_with_trades_missing(tracked, raw, stated, timestamp))
@@ -180,7 +181,7 @@ class OrderReporter:
             if trade.get("id") is None or tracked.fill_key(trade) in tracked.reported_fills:
                 continue
             total += trade_amount(trade)
-            if total > exchange_filled + tracked.order.size * 1e-9:
+            if total > exchange_filled + sum_error(tracked.order.size):
                 break
             within.append(trade)
         return self._fill_events(tracked, within, self._client.clock())
@@ -205,7 +206,7 @@ class OrderReporter:
             # given up on at the grace, and the fill the end told the kernel of never booked).
             raw = tracked.owed_answer
             exchange_filled, stated = number(raw.get("filled")), True
-        behind = exchange_filled > tracked.filled + order.size * 1e-9
+        behind = exchange_filled > tracked.filled + sum_error(order.size)
         settled = tracked.filled >= order.size or (stated and not behind)
         if not settled and stated:
             tracked.owed_answer = dict(raw)
@@ -347,10 +348,10 @@ class OrderReporter:
         order = tracked.order
         tracked.terminal = True
         total = min(exchange_filled, order.size)
-        if order.size - total <= order.size * 1e-9:
+        if order.size - total <= sum_error(order.size):
             total = order.size
         missing = total - tracked.filled
-        if missing <= order.size * 1e-9:
+        if missing <= sum_error(order.size):
             return []
         price, source = self._price_of_rest(tracked, raw, total, missing)
         if not price > 0:
@@ -483,8 +484,8 @@ class OrderReporter:
                     self.name, fill_key, tracked.client_id, field_name, trade.get(field_name),
                 )  # fmt: skip
                 continue
-            if unmatched > order.size * 1e-9:
-                if qty <= unmatched + order.size * 1e-9:
+            if unmatched > sum_error(order.size):
+                if qty <= unmatched + sum_error(order.size):
                     # Within what the kernel had booked when this venue took the order over
                     # (after a restart): reported then, so not again.
                     unmatched = max(unmatched - qty, 0.0)
@@ -494,7 +495,7 @@ class OrderReporter:
                 filled -= unmatched
                 booked_before, unmatched = unmatched, 0.0
             filled = min(filled + qty, order.size)
-            if order.size - filled <= order.size * 1e-9:
+            if order.size - filled <= sum_error(order.size):
                 filled = order.size
             done = filled >= order.size
             named = f"trade {fill_key} of order {tracked.client_id}"

@@ -23,6 +23,7 @@ from dita.venues.ccxt.tracking import (
     never_acknowledged,
     qualified_order_id,
     record_key,
+    sum_error,
 )
 from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
@@ -352,7 +353,7 @@ class Orders:
         reported, up to that, were booked. Followed as it was, its next poll (or its cancel's
         answer) would report them again, to be refused as duplicates."""
         extra = order.filled_size - tracked.filled
-        if extra <= order.size * 1e-9:
+        if extra <= sum_error(order.size):
             return
         tracked.booked_unmatched += extra
         tracked.booked_cost = max(tracked.booked_cost, order.filled_size * order.avg_fill_price)

@@ -8,7 +8,22 @@ from typing import Any
 
 from dita._kernel import VenueOrder, VenueOrderStatus
 
-__all__ = ["TrackedOrder", "exchange_order_id", "never_acknowledged", "qualified_order_id", "record_key"]
+__all__ = [
+    "TrackedOrder",
+    "exchange_order_id",
+    "never_acknowledged",
+    "qualified_order_id",
+    "record_key",
+    "sum_error",
+]
+
+
+def sum_error(size: float) -> float:
+    """How far trade amounts summed to about ``size`` may be from the exchange's own figure by
+    float rounding alone: 1e-12 of it (each double added is off by 1e-16 of the sum at most).
+    Anything more is a trade: at 1e9 units on a lot of 1 (a meme coin), 1e-9 of the size would
+    be a whole lot, still working, read as filled."""
+    return size * 1e-12
 
 
 def qualified_order_id(market_id: str, exchange_order_id: str) -> str:
