@@ -332,6 +332,7 @@ class LiveRun:
         self.runtime.start()
         if self.continued:
             self._reconcile()
+            self._refuse_trades_no_strategy_takes_back()
         self._thread = threading.Thread(target=self._trade, name="dita-live-strategies", daemon=True)
         self._thread.start()
 
@@ -351,6 +352,43 @@ class LiveRun:
             self.say(f"reconcile: {line}")
         if not lines:
             self.say("reconcile: the kernel agrees with the venue")
+
+    def _refuse_trades_no_strategy_takes_back(self) -> None:
+        """RunRefused when the log holds open trades of a strategy the file no longer runs (its
+        class renamed, or the table removed): trades are taken back by the strategy's name, and
+        nobody would ever exit those positions. A trade opened by hand (the gateway's ids) is
+        the operator's to close: it is named, and the run trades on."""
+        from dita.runtime.strategies import TRADE_ID
+        from dita.strategy import FREE_STAGES
+
+        by_strategy: dict[str, list[str]] = {}
+        by_hand: list[str] = []
+        for slot in self.kernel.slots():
+            trade_id = str(slot.get("trade_id") or "")
+            held = slot.get("fsm_state") not in FREE_STAGES or slot.get("order_in_doubt")
+            if not trade_id or not held or self.runtime.trade_owner(trade_id) is not None:
+                continue
+            made_by = TRADE_ID.fullmatch(trade_id)
+            if made_by is None:
+                by_hand.append(trade_id)
+            else:
+                by_strategy.setdefault(made_by.group(1), []).append(trade_id)
+        if by_hand:
+            self.say(
+                f"open trades of no strategy (opened by hand): {', '.join(by_hand)}; close them on the "
+                "operator page (the slot's Exit) or with POST /v1/slots/{slot_id}/exit"
+            )
+        if not by_strategy:
+            return
+        named = "; ".join(f"{', '.join(ids)} of strategy {name!r}" for name, ids in by_strategy.items())
+        running = ", ".join(repr(name) for name in self.runtime.handles)
+        raise RunRefused(
+            f"the log holds open trades no strategy of {self.config_path} takes back ({named}); the file "
+            f"runs {running}, and trades are taken back by the strategy's name, so nobody would exit "
+            "them: run that strategy under its name again (a class of that name), which takes them "
+            "back and exits them as it trades, or close them with that run's operator page (the slot's "
+            "Exit, or Flatten all: POST /v1/slots/{slot_id}/exit, POST /v1/flatten) before you change it"
+        )
 
     def _trade(self) -> None:
         from dita.runtime import StrategyStatus
