@@ -94,6 +94,49 @@ def test_a_live_strategy_without_its_research_run_is_named(
     assert "strategies[0].source_run: missing: in mode live every intent names the research run" in err
 
 
+SECOND = '[[strategies]]\nstrategy = "dita.examples.crossover:SmaCrossover"\n'
+
+
+def test_two_strategies_of_one_class_are_refused_until_each_has_a_name(tmp_path: Path) -> None:
+    """A strategy's name is its trade ids': two parameter sets of one class would share them."""
+    err = refused(tmp_path, strategy=f"params = {{ fast = 2, slow = 5 }}\n{SECOND}params = {{ fast = 3 }}")
+    assert (
+        "strategies[1].strategy: 'dita.examples.crossover:SmaCrossover' given: strategies[0] runs under "
+        "the name 'SmaCrossover' already; give this table a name of its own (name = ...)" in err
+    ), err
+    assert "on the log" not in err
+    err = refused(tmp_path, strategy=f'name = "fast"\n{SECOND}name = "fast"')
+    assert "strategies[1].name: 'fast' given: strategies[0] runs under the name 'fast' already" in err
+
+
+def test_strategies_of_one_class_under_names_of_their_own_are_a_run(tmp_path: Path) -> None:
+    from dita.live.config import load_config
+
+    path = tmp_path / "run.toml"
+    path.write_text(RUN.format(top="", venue="", strategy=f'name = "fast"\n{SECOND}'))
+    config = load_config(path, environ={})
+    assert [s.strategy_name() for s in config.strategies] == ["fast", "SmaCrossover"]
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("", "empty"), ("  ", "must be a printable name, not blank"), ("trend-r5", "ends like a restart mark")],
+)
+def test_a_strategy_name_its_ids_cannot_carry_is_named(tmp_path: Path, name: str, why: str) -> None:
+    err = refused(tmp_path, strategy=f'name = "{name}"')
+    assert f"strategies[0].name: {name!r} given: " in err and why in err, err
+
+
+def test_a_strategy_slot_budget_over_the_kernels_is_refused_as_a_problem_of_the_file(tmp_path: Path) -> None:
+    err = refused(tmp_path, top="max_slots = 10", strategy="max_slots = 50")
+    assert "strategies[0].max_slots: 50 given: more slots than the kernel's max_slots 10" in err
+
+
+def test_a_blank_source_run_is_refused(tmp_path: Path) -> None:
+    err = refused(tmp_path, strategy='source_run = "  "')
+    assert "strategies[0].source_run: '  ' given: blank" in err
+
+
 def test_a_live_run_without_the_live_flag_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DITA_TEST_LIVE_KEY", "k")
     monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "s")

@@ -1,7 +1,7 @@
 """A paper ``dita live`` run stopped with a trade open and started again on its log with its
 strategy renamed (another class name): trades are taken back by the strategy's name, so that
 trade is nobody's. The start is refused naming the trade and its strategy; started again under
-the old name, the run takes the trade back."""
+the old name (the table's ``name``), the run takes the trade back."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ symbols = ["BTC/USDT"]
 bar_interval = "1s"
 [[strategies]]
 strategy = "{strategy}"
+{name}
 params = {{ fast = 1, slow = 2, trade_size = 0.01, allow_short = false }}
 """
 
@@ -44,9 +45,11 @@ class TrendV2(SmaCrossover):
 """
 
 
-def _run(tmp_path: Path, exchange: BinanceStreamServer, strategy: str, said: list[str]) -> LiveRun:
+def _run(
+    tmp_path: Path, exchange: BinanceStreamServer, strategy: str, said: list[str], name: str = ""
+) -> LiveRun:
     path = tmp_path / "run.toml"
-    path.write_text(RUN.format(state=tmp_path / "state", url=exchange.url, strategy=strategy))
+    path.write_text(RUN.format(state=tmp_path / "state", url=exchange.url, strategy=strategy, name=name))
     return LiveRun(load_config(path), path, said.append)
 
 
@@ -84,8 +87,10 @@ def test_a_restart_with_the_strategy_renamed_is_refused_naming_its_open_trades(
     assert all(t in str(refused.value) for t in still_open), refused.value
     assert "of strategy 'Trend'" in str(refused.value), refused.value
     assert "runs 'TrendV2'" in str(refused.value), refused.value
+    assert 'name = "Trend"' in str(refused.value), refused.value
 
-    run = _run(tmp_path, exchange, f"{module}:Trend", said)
+    # The renamed class under the old name (the table's ``name``) takes the trade back.
+    run = _run(tmp_path, exchange, f"{module}:TrendV2", said, name='name = "Trend"')
     try:
         run.start()
         assert all(run.runtime.trade_owner(t) == "Trend" for t in still_open)

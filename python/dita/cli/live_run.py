@@ -61,7 +61,8 @@ class LiveRun:
         self.say = say
         # Loaded before anything opens: a bad strategy or parameter exits 2 with nothing to close.
         self.strategies = [
-            (load_strategy(s.strategy, s.params), s.max_slots, s.source_run) for s in config.strategies
+            (_named(load_strategy(s.strategy, s.params), s.name), s.max_slots, s.source_run)
+            for s in config.strategies
         ]
         self.stop_requested = threading.Event()
         # Set (by SIGHUP) to re-read the file's [risk] table on the strategies' thread.
@@ -382,12 +383,14 @@ class LiveRun:
             return
         named = "; ".join(f"{', '.join(ids)} of strategy {name!r}" for name, ids in by_strategy.items())
         running = ", ".join(repr(name) for name in self.runtime.handles)
+        names = " or ".join(f'name = "{name}"' for name in by_strategy)
         raise RunRefused(
             f"the log holds open trades no strategy of {self.config_path} takes back ({named}); the file "
             f"runs {running}, and trades are taken back by the strategy's name, so nobody would exit "
-            "them: run that strategy under its name again (a class of that name), which takes them "
-            "back and exits them as it trades, or close them with that run's operator page (the slot's "
-            "Exit, or Flatten all: POST /v1/slots/{slot_id}/exit, POST /v1/flatten) before you change it"
+            f"them: run that strategy under its name again ({names} in its [[strategies]] table), "
+            "which takes them back and exits them as it trades, or close them with that run's "
+            "operator page (the slot's Exit, or Flatten all: POST /v1/slots/{slot_id}/exit, "
+            "POST /v1/flatten) before you change it"
         )
 
     def _trade(self) -> None:
@@ -524,6 +527,13 @@ class LiveRun:
         ]
         if others:
             self.say(f"reload: only [risk] is applied while running; {', '.join(others)} take a restart")
+
+
+def _named(strategy: Any, name: str | None) -> Any:
+    """``strategy`` under the table's ``name`` (checked with the file), else its class's."""
+    if name is not None:
+        strategy.name = name
+    return strategy
 
 
 def _order_line(order: Any) -> str:

@@ -63,11 +63,40 @@ class VenueTable(_Table):
 
 class StrategyTable(_Table):
     strategy: str = Field(min_length=1, description='"MODULE:CLASS" or "FILE.py:CLASS"')
+    name: str | None = Field(
+        default=None, description="the strategy's name, its trade ids' (default: the class name)"
+    )
     params: dict[str, Any] = Field(default_factory=dict)
     max_slots: int | None = Field(default=None, ge=1, description="slots this strategy may hold at once")
     source_run: str | None = Field(
         default=None, min_length=1, description="the research run its parameters come from"
     )
+
+    @field_validator("name")
+    @classmethod
+    def _a_name(cls, name: str | None) -> str | None:
+        from dita.runtime.strategies import RESTART_MARK
+        from dita.strategy.checks import strategy_name
+
+        if name is None:
+            return None
+        if strategy_name(name) is None:  # its ValueError names a blank one, or a control character
+            raise ValueError("empty: give a name, or leave the key out for the class name")
+        if RESTART_MARK.search(name):
+            # ``trend-r5-t1`` would read as strategy ``trend``'s trade after a restart.
+            raise ValueError("ends like a restart mark (-r<digits>), which makes its trade ids another's")
+        return name
+
+    @field_validator("source_run")
+    @classmethod
+    def _not_blank(cls, source_run: str | None) -> str | None:
+        if source_run is not None and not source_run.strip():
+            raise ValueError("blank: give the id of the research run, or leave the key out")
+        return source_run
+
+    def strategy_name(self) -> str:
+        """The name the strategy runs under: ``name``, else its class's."""
+        return self.name or self.strategy.rpartition(":")[2]
 
 
 class PaperTable(_Table):
@@ -219,10 +248,43 @@ def parse_config(raw: Mapping[str, Any], path: Path, *, environ: Mapping[str, st
         config = LiveConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(path, [_problem(error) for error in exc.errors()]) from None
-    problems = _unset_variables(config, environ) + _strategies_without_source_run(config)
+    problems = (
+        _unset_variables(config, environ)
+        + _strategies_sharing_a_name(config)
+        + _strategy_budgets_over_the_kernels(config)
+        + _strategies_without_source_run(config)
+    )
     if problems:
         raise ConfigError(path, problems)
     return config
+
+
+def _strategies_sharing_a_name(config: LiveConfig) -> list[str]:
+    """A strategy's name is its trade ids' and the runtime's key for it: two tables of one class
+    (two parameter sets) need a ``name`` each."""
+    first_of: dict[str, int] = {}
+    problems = []
+    for i, strategy in enumerate(config.strategies):
+        name = strategy.strategy_name()
+        if name in first_of:
+            key = "name" if strategy.name is not None else "strategy"
+            given = _shown(getattr(strategy, key))
+            problems.append(
+                f"strategies[{i}].{key}: {given} given: strategies[{first_of[name]}] runs under the "
+                f"name {name!r} already; give this table a name of its own (name = ...)"
+            )
+        else:
+            first_of[name] = i
+    return problems
+
+
+def _strategy_budgets_over_the_kernels(config: LiveConfig) -> list[str]:
+    return [
+        f"strategies[{i}].max_slots: {strategy.max_slots!r} given: more slots than the kernel's "
+        f"max_slots {config.max_slots}; give at most {config.max_slots}, or leave it out for no budget"
+        for i, strategy in enumerate(config.strategies)
+        if strategy.max_slots is not None and strategy.max_slots > config.max_slots
+    ]
 
 
 def _strategies_without_source_run(config: LiveConfig) -> list[str]:
