@@ -137,6 +137,20 @@ def test_a_blank_source_run_is_refused(tmp_path: Path) -> None:
     assert "strategies[0].source_run: '  ' given: blank" in err
 
 
+def test_a_strategy_module_that_exits_at_import_is_named_not_a_silent_exit(tmp_path: Path) -> None:
+    strategy_file = tmp_path / "exits_at_import.py"
+    strategy_file.write_text("import sys\nsys.exit(0)\n")
+    path = tmp_path / "run.toml"
+    path.write_text(
+        RUN.format(top="", venue="", strategy="").replace(
+            "dita.examples.crossover:SmaCrossover", f"{strategy_file}:S"
+        )
+    )
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "strategy module 'exits_at_import' cannot be imported: SystemExit: 0" in result.stderr
+
+
 def test_a_live_run_without_the_live_flag_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DITA_TEST_LIVE_KEY", "k")
     monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "s")

@@ -1,5 +1,6 @@
-"""A strategy module that fails to import (syntax error, exception at import, a relative
-name) or a Params that is not a pydantic model is a StrategyLoadError, and exit 2 from the CLI."""
+"""A strategy module that fails to import (syntax error, exception at import, sys.exit at
+import, a relative name) or a Params that is not a pydantic model is a StrategyLoadError, and
+exit 2 from the CLI."""
 
 from __future__ import annotations
 
@@ -22,12 +23,17 @@ runner = CliRunner()
 def strategy_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "rev_badsyntax.py").write_text("def x(:\n")
     (tmp_path / "rev_raises.py").write_text("raise RuntimeError('no config file')\n")
+    (tmp_path / "rev_exits.py").write_text("import sys\nsys.exit(0)\n")
+    (tmp_path / "rev_parses_argv.py").write_text(
+        "import argparse\nargparse.ArgumentParser().add_argument('--must', required=True)\n"
+        "argparse.ArgumentParser().parse_args(['--bogus'])\n"
+    )
     (tmp_path / "rev_badparams.py").write_text(
         "from dita.strategy import Strategy\nclass S(Strategy):\n    Params = dict\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    for name in ("rev_badsyntax", "rev_raises", "rev_badparams"):
+    for name in ("rev_badsyntax", "rev_raises", "rev_exits", "rev_parses_argv", "rev_badparams"):
         sys.modules.pop(name, None)
 
 
@@ -37,6 +43,8 @@ def strategy_modules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
         (".relative:Thing", "strategy module '.relative' cannot be imported: TypeError"),
         ("rev_badsyntax:X", "strategy module 'rev_badsyntax' cannot be imported: SyntaxError"),
         ("rev_raises:X", "cannot be imported: RuntimeError: no config file"),
+        ("rev_exits:X", "strategy module 'rev_exits' cannot be imported: SystemExit: 0 (the module exits"),
+        ("rev_parses_argv:X", "strategy module 'rev_parses_argv' cannot be imported: SystemExit: 2"),
         ("rev_badparams:S", "S.Params = <class 'dict'> must be a pydantic BaseModel subclass"),
     ],
 )

@@ -63,11 +63,17 @@ def _passed_over(module_name: str, module: ModuleType) -> str:
 def _import_strategy_module(module_name: str) -> ModuleType:
     try:
         return importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         # The module is the user's code: a syntax error or an exception at import (or a relative
-        # name like ".mod") is bad input to report, not a traceback.
+        # name like ".mod") is bad input to report, not a traceback. A sys.exit at import (a
+        # script's argparse) would end the command with its code and no word of the strategy.
         hint = ""
-        if isinstance(exc, ModuleNotFoundError) and exc.name == module_name.split(".")[0]:
+        if isinstance(exc, SystemExit):
+            hint = (
+                " (the module exits at import: sys.exit or argparse at its top level; put a script's "
+                'own run under if __name__ == "__main__":)'
+            )
+        elif isinstance(exc, ModuleNotFoundError) and exc.name == module_name.split(".")[0]:
             hint = (
                 " (looked in the working directory and the Python path; "
                 "or give the file: --strategy path/to/FILE.py:CLASS)"
