@@ -53,8 +53,11 @@ class LiveFeed:
         self.poll_s = poll_s
 
     def items(self, should_stop: Callable[[], bool], not_before: float) -> Iterator[Any]:
-        """Bars or quotes until ``should_stop`` says so; none stamped before ``not_before``."""
+        """Bars or quotes until ``should_stop`` says so; none stamped before ``not_before`` (a
+        continued run's restored venue clock), and no bar stamped at it: that bar was handed."""
         if self.stream is not None:
+            if self.kind == "bars" and not_before > 0:
+                not_before = math.nextafter(not_before, math.inf)
             return iter(self.stream.feed(should_stop, not_before))
         return _ccxt_quotes(
             self.client, self.symbols, self.poll_s, should_stop=should_stop, not_before=not_before

@@ -419,8 +419,7 @@ class LiveRun:
             return self.failure is not None or self.stop_requested.is_set()
 
         try:
-            not_before = time.time()
-            self.runtime.run(self.feed.items(should_stop, not_before), should_stop=should_stop)
+            self.runtime.run(self.feed.items(should_stop, self._not_before()), should_stop=should_stop)
         except Exception as exc:  # said by the run's end, which closes the kernel all the same
             self.failure = f"the strategies' thread stopped: {type(exc).__name__}: {exc}"
             self.say(f"error: {self.failure}")
@@ -430,6 +429,15 @@ class LiveRun:
             finally:
                 self.stop_requested.set()
                 self.on_stopped()
+
+    def _not_before(self) -> float:
+        """The time the feed's first item may be stamped: the restored clock of a continued paper
+        run's venue (it refuses earlier data, and took a bar at that time already), else none.
+        The stream's first bar is the period in progress at its start, stamped with its open:
+        the exchange's closing kline covers the whole period, so it is handed, not dropped."""
+        from dita.cli.paper_run import restored_clock
+
+        return 0.0 if self.session is None else restored_clock(self.session, self.say)
 
     def _end_trading(self) -> None:
         """The end of the strategies' thread: the venue's last news taken (``finish``: a last

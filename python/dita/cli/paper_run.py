@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +134,9 @@ def run_session(
         return should_stop()
 
     if live_feed is not None:
-        feed = live_feed.items(waiting_stop, _restored_clock(session, console))
+        feed = live_feed.items(
+            waiting_stop, restored_clock(session, lambda line: console.print(line, highlight=False))
+        )
 
     path: Path | None = None
     restore_sigterm = sigterm_as_interrupt()
@@ -218,20 +221,20 @@ def run_session(
         raise typer.Exit(1)
 
 
-def _restored_clock(session: PaperSession, console: Any) -> float:
-    """The clock of the paper venue a continued live run restored (0 when none): quotes are
-    stamped no earlier, since the venue refuses data that goes back in time. A clock past this
-    host's (the state moved from a host whose clock ran ahead, or the clock was stepped back)
-    is said: quotes carry it until the wall clock catches up."""
+def restored_clock(session: PaperSession, say: Callable[[str], None]) -> float:
+    """The clock of the paper venue a continued run restored (0 when none): no data stamped
+    earlier is handed, since the venue refuses data that goes back in time (a live feed's
+    ``not_before``). A clock past this host's (the state moved from a host whose clock ran
+    ahead, or the clock was stepped back) is said: data waits for the wall clock to catch up."""
     now = session.venue.data_time
     if now is None:
         return 0.0
     ahead = now - time.time()
     if ahead > 1.0:
-        console.print(
+        say(
             f"warning: the restored paper venue's clock is {ahead:,.1f} s ahead of this host's; "
-            "quotes are stamped with it until the wall clock catches up",
-            highlight=False,
+            "polled quotes are stamped with it, and streamed bars and quotes stamped earlier "
+            "skipped, until the wall clock catches up"
         )
     return now
 
