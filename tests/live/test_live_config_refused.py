@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import typer
 from binance_streams import BinanceStreamServer
 from typer.testing import CliRunner
 
@@ -203,6 +204,28 @@ def test_a_bar_interval_the_exchange_does_not_have_is_named_by_its_key(
     assert result.exit_code == 2, result.output
     assert f"error: {path}: venue.bar_interval='7s' is not a kline interval of binance" in result.stderr
     assert "--bar-interval" not in result.stderr
+
+
+@pytest.mark.parametrize("interval", ["1w", "1M"])
+def test_weekly_and_monthly_bars_are_refused_naming_the_key(
+    tmp_path: Path, exchange: BinanceStreamServer, interval: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The stream's bar clock counts periods in whole intervals from 1970-01-01 (a Thursday;
+    ccxt's month is 30 days): no closing kline of the exchange's weeks or months would ever
+    match a period it hands. Refused as the run is built, exit 2, before anything trades."""
+    from dita.cli.live_run import LiveRun
+    from dita.live.config import load_config
+
+    path = tmp_path / "run.toml"
+    venue = f'base_url = "{exchange.url}"\nbar_interval = "{interval}"\n[gateway]\nenabled = false'
+    path.write_text(
+        RUN.format(top=f'state_dir = "{tmp_path}"\n[journal]\nenabled = false', venue=venue, strategy="")
+    )
+    with pytest.raises(typer.Exit) as refused:
+        LiveRun(load_config(path), path, print).close()
+    assert refused.value.exit_code == 2
+    said = f"error: {path}: venue.bar_interval={interval!r}: weekly, monthly and yearly bars are not"
+    assert said in capsys.readouterr().err
 
 
 def test_a_log_level_python_does_not_know_is_named(tmp_path: Path) -> None:

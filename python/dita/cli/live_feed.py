@@ -26,6 +26,9 @@ __all__ = ["PAPER_OPTIONS", "LiveFeed", "check_quote_feed", "choose_live_feed"]
 STOP_CHECK_S = 0.5  # the live feed looks at --duration (and the other stops) this often while it waits
 FEED_SILENCE_EVERY_S = 60.0  # how often a live feed symbol without quotes says so on stderr
 BAR_GRACE_S = 2.0  # how long past a period's end its closing kline is waited for before REST is asked
+# Kline units whose periods the market stream's bar clock does not keep (ccxt's w, M, y): it
+# counts whole intervals from the epoch, a Thursday, and ccxt's month is 30 days.
+CALENDAR_UNITS = frozenset("wMy")
 # The market stream's kind and the ccxt.pro method it needs, by --quote-feed (poll needs none).
 _STREAMED_QUOTES: dict[str, tuple[MarketKind, str]] = {
     "stream": ("quotes", "watchOrderBook"),
@@ -114,10 +117,16 @@ def choose_live_feed(
             needs = f"{names['quote_feed']} {quote_feed}"
         fail(f"{names['exchange']}={exchange!r}: ccxt.pro has no {watch} for it, which {needs} follows")
     timeframes = dict(getattr(client, "timeframes", None) or {})
+    given = f"{names['bar_interval']}={bar_interval!r}"
     if kind == "bars" and bar_interval not in timeframes:
         listed = ", ".join(timeframes) or "none"
-        given = f"{names['bar_interval']}={bar_interval!r}"
         fail(f"{given} is not a kline interval of {exchange} (ccxt lists {listed})")
+    if kind == "bars" and bar_interval[-1:] in CALENDAR_UNITS:
+        fail(
+            f"{given}: weekly, monthly and yearly bars are not followed live: the stream's periods "
+            "are whole intervals counted from 1970-01-01 (a Thursday; a month as 30 days), never "
+            "the exchange's weeks and months; give a kline interval of days or shorter (1d)"
+        )
     stream = MarketStream(venue.settings, symbols, kind, bar_interval=bar_interval, grace_s=BAR_GRACE_S)
     return LiveFeed(client, symbols, takes, stream=stream, poll_s=poll_s)
 
