@@ -145,6 +145,9 @@ class BinanceMarket:
         self.refusing = False
         # While set, the streams send nothing: no frame, no ping, no pong (a stale connection).
         self.silent = False
+        # While set, the streams send no data frame, and pings and pongs go on: a subscription
+        # stalled on a connection that stays up.
+        self.stalled = False
         self._trade_id = 5_000_000
         self._quiet_period: tuple[int, bool] = (-1, False)
         self._kline_open: dict[tuple[str, str], int] = {}
@@ -467,6 +470,8 @@ class BinanceMarket:
 
     async def _broadcast(self, stream: str, frame: dict[str, Any]) -> None:
         text = json.dumps(frame)
+        if self.stalled:
+            return
         for connection in [c for c in self._connections if _follows(c, stream) and not self.silent]:
             if self._chance("drop", self.faults.drop):
                 await connection.ws.close()

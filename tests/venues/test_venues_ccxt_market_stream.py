@@ -449,6 +449,43 @@ def test_a_stale_book_ticker_connection_is_down_and_quotes_resume(
     assert ticker.stream.status().reconnects >= 1
 
 
+@pytest.mark.parametrize("kind", ["ticker", "quotes"])
+def test_quotes_stalled_on_a_connection_still_up_are_said_once_per_silence(
+    server: BinanceStreamServer, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    """The heartbeat counts every frame, the exchange's pings and pongs too: a subscription that
+    stops sending while the connection stays up is a symbol without quotes, said at WARNING once
+    as it passes quote_silence_s, and its end said when quotes come again."""
+    caplog.set_level(logging.WARNING, logger="dita.venues.ccxt")
+    stream = MarketStream(
+        CcxtSettings(exchange="binance", base_url=server.url, timeout_ms=3000),
+        ["BTC/USDT"],
+        kind,  # type: ignore[arg-type]
+        heartbeat_s=1.0,
+        quote_silence_s=1.0,
+        backoff_s=0.05,
+        backoff_max_s=0.2,
+    )
+    followed = Followed(stream)
+    followed.start()
+
+    def said(what: str) -> list[str]:
+        return [r.getMessage() for r in caplog.records if what in r.getMessage()]
+
+    try:
+        wait_for(lambda: len(followed.items) >= 2, "quotes")
+        server.market.call(lambda: setattr(server.market, "stalled", True))
+        wait_for(lambda: said("BTC/USDT: no quote for"), "the silence said")
+        time.sleep(1.5)  # a few more checks of a silence said already
+        (line,) = said("BTC/USDT: no quote for")
+        assert "while the connection is up" in line, line
+        assert stream.status().state == "up" and stream.status().reconnects == 0
+        server.market.call(lambda: setattr(server.market, "stalled", False))
+        wait_for(lambda: said("BTC/USDT: quotes again after"), "the end of the silence said")
+    finally:
+        followed.stop()
+
+
 @pytest.mark.parametrize("seed", [3, 11])
 def test_book_ticker_quotes_through_seeded_faults_never_go_back(seed: int) -> None:
     market = BinanceMarket(MarketFaults(seed, duplicate=0.1, reorder=0.1, drop=0.02))

@@ -17,6 +17,7 @@ import typer
 
 from dita._text import shortened
 from dita.cli._common import fail
+from dita.venues.ccxt.quote_silence import QuoteSilence
 
 if TYPE_CHECKING:
     from dita.venues.ccxt.market_stream import MarketKind
@@ -161,7 +162,7 @@ def _ccxt_quotes(
     from dita.strategy import Quote
 
     last_ts = not_before
-    silence = {sym: _Silence(sym) for sym in symbols}
+    silence = {sym: QuoteSilence(sym, _said_on_stderr, repeat_s=FEED_SILENCE_EVERY_S) for sym in symbols}
     while True:
         for sym in symbols:
             if should_stop():
@@ -169,20 +170,20 @@ def _ccxt_quotes(
             try:
                 t = client.fetch_ticker(sym)
             except Exception as exc:
-                silence[sym].no_quote(f"{type(exc).__name__}: {exc}", clock())
+                silence[sym].missed(f"{type(exc).__name__}: {exc}", clock())
                 continue
             bid, ask = t.get("bid"), t.get("ask")
             if not bid or not ask:
-                silence[sym].no_quote("ticker without bid or ask", clock(), tell=False)
+                silence[sym].missed("ticker without bid or ask", clock(), tell=False)
                 continue
             bad = _ticker_problem(t)
             if bad:
                 # The runtime refuses such a quote: handed on, it would end the run with a traceback.
-                silence[sym].no_quote(f"ticker skipped: {bad}", clock())
+                silence[sym].missed(f"ticker skipped: {bad}", clock())
                 continue
             if float(bid) > float(ask):
                 # The paper venue refuses a crossed book; a momentary one is skipped, not fatal.
-                silence[sym].no_quote(f"crossed ticker (bid {bid} > ask {ask}) skipped", clock())
+                silence[sym].missed(f"crossed ticker (bid {bid} > ask {ask}) skipped", clock())
                 continue
             received = clock()
             silence[sym].quote(received)
@@ -230,34 +231,5 @@ def _ticker_problem(ticker: dict[str, Any]) -> str:
     return ""
 
 
-class _Silence:
-    """How long one symbol of the live feed has given no quote: its first problem is said at
-    once, then once every FEED_SILENCE_EVERY_S while it lasts (a line a poll would bury the
-    output, and a ticker without a book would say nothing at all), and the end of it."""
-
-    def __init__(self, symbol: str) -> None:
-        self.symbol = symbol
-        self.since: float | None = None  # when the current run of failed polls began
-        self.told = 0.0
-        self.polls = 0
-
-    def no_quote(self, why: str, now: float, *, tell: bool = True) -> None:
-        self.polls += 1
-        if self.since is None:
-            self.since = self.told = now
-            if tell:
-                typer.echo(f"feed: {self.symbol}: {why}", err=True)
-            return
-        if now - self.told >= FEED_SILENCE_EVERY_S:
-            self.told = now
-            typer.echo(
-                f"feed: {self.symbol}: no quote for {now - self.since:.0f}s "
-                f"({self.polls:,} polls without one; last: {why})",
-                err=True,
-            )
-
-    def quote(self, now: float) -> None:
-        if self.since is not None and self.told > self.since:
-            typer.echo(f"feed: {self.symbol}: quotes again after {now - self.since:.0f}s", err=True)
-        self.since = None
-        self.polls = 0
+def _said_on_stderr(line: str) -> None:
+    typer.echo(f"feed: {line}", err=True)

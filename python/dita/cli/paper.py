@@ -54,7 +54,6 @@ from dita.cli.live_feed import (  # noqa: F401  (the live feed's names, importab
     STOP_CHECK_S,
     LiveFeed,
     _ccxt_quotes,
-    _Silence,
     _ticker_problem,
     check_quote_feed,
     choose_live_feed,

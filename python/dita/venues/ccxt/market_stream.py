@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 from dita.strategy import Bar, Quote
 from dita.venues.ccxt.client import pro_exchange
+from dita.venues.ccxt.quote_silence import QuoteSilence
 from dita.venues.ccxt.settings import CcxtSettings
 from dita.venues.ccxt.stream_thread import StreamThread
 from dita.venues.ccxt.streams import redial_delay
@@ -110,6 +111,7 @@ class MarketStream(StreamThread):
         bar_interval: str = "1m",
         grace_s: float = 2.0,
         heartbeat_s: float = 30.0,
+        quote_silence_s: float = 60.0,
         backoff_s: float = 0.5,
         backoff_max_s: float = 30.0,
         clock: Callable[[], float] = time.time,
@@ -124,6 +126,7 @@ class MarketStream(StreamThread):
         self.bar_interval = bar_interval
         self._grace_s = grace_s
         self._heartbeat_s = heartbeat_s
+        self._quote_silence_s = quote_silence_s
         self._backoff_s = backoff_s
         self._backoff_max_s = backoff_max_s
         self._clock = clock
@@ -153,6 +156,10 @@ class MarketStream(StreamThread):
         # bar and of the last one said at WARNING.
         self._no_price: dict[str, tuple[int, int | None]] = {}
         self._last_quote_ts = 0.0
+        # Quotes: when each market's last quote came, or its connection was dialled since (the
+        # silence counted while up); each market's silence, said once as it passes quote_silence_s.
+        self._quoted_at: dict[str, float] = {}
+        self._silences: dict[str, QuoteSilence] = {}
         # Ticker: the update id of the last book ticker handed, by market id.
         self._last_update_id: dict[str, int] = {}
         self._failure: BaseException | None = None
@@ -281,6 +288,9 @@ class MarketStream(StreamThread):
         with self._lock:
             self._current = exchange
             self._last_frame = time.time()  # the heartbeat counts from the dial
+        dialled = self._clock()
+        for market_id, at in self._quoted_at.items():
+            self._quoted_at[market_id] = max(at, dialled)
         watches = {"bars": self._watch_klines, "quotes": self._watch_book, "ticker": self._watch_ticker}
         watch = watches[self.kind]
         watchers = [watch(exchange, symbol) for symbol in self._symbols]
@@ -355,16 +365,44 @@ class MarketStream(StreamThread):
         if not (0 < bid < ask):
             return False  # the paper venue refuses a crossed or empty book; the next update mends it
         # Stamped at receipt and never before the last quote: the venue's clock must not go back.
-        self._last_quote_ts = max(self._last_quote_ts, self._clock())
+        now = self._clock()
+        self._last_quote_ts = max(self._last_quote_ts, now)
         self.items.put(Quote(market_id, self._last_quote_ts, bid, ask, bid_size, ask_size))
         with self._lock:
             self._counts["quotes"] += 1
+        self._quoted_at[market_id] = now
+        self._silence(market_id).quote(now)
         return True
+
+    def _tell_quiet_markets(self) -> None:
+        """Say at WARNING each market without a quote for ``quote_silence_s`` while its connection
+        is up, once per silence: the heartbeat counts any frame, the exchange's pongs included,
+        so a subscription that stopped sending on a live connection is seen only here."""
+        now = self._clock()
+        for market_id in self._symbol_of:
+            last = self._quoted_at.setdefault(market_id, now)
+            if now - last >= self._quote_silence_s:
+                self._silence(market_id).missed(
+                    f"no quote for {now - last:.0f}s while the connection is up", now, since=last
+                )
+
+    def _silence(self, market_id: str) -> QuoteSilence:
+        silence = self._silences.get(market_id)
+        if silence is None:
+            symbol = self._symbol_of.get(market_id, market_id)
+            silence = QuoteSilence(symbol, self._warn, repeat_s=None)
+            self._silences[market_id] = silence
+        return silence
+
+    def _warn(self, line: str) -> None:
+        log.warning("%s market stream %s", self.name, line)
 
     async def _heartbeat(self, exchange: Any) -> None:
         """Raise when no frame (pings included) came within the heartbeat."""
         while True:
             await asyncio.sleep(self._heartbeat_s / 4)
+            if self.kind != "bars":
+                self._tell_quiet_markets()
             pinged = [getattr(c, "last_message_at", None) or 0 for c in (exchange.clients or {}).values()]
             with self._lock:
                 last = max([self._last_frame or 0.0, *(p / 1000.0 for p in pinged)])
