@@ -186,12 +186,27 @@ class _Session:
     # The recovered kernel's reconciliation with the venue (None for a new kernel): the first
     # rebalance report says the positions it found apart, later versions' reports do not.
     reconciled: ReconciliationReport | None = None
+    # The kernel's log started with this command: a --paper-book file given is saved at its
+    # start before the first leg goes out (``save_book_at_log_start``).
+    new_log: bool = False
 
     def save_book(self) -> None:
         """The paper venue's book saved to --paper-book with the kernel's seq (after each leg: a
         run killed keeps it, and the run after it catches up from the log's records after it)."""
         if self.paper_book is not None and isinstance(self.venue, PaperVenue) and self.kernel is not None:
             save_book(self.paper_book, self.venue, self.kernel)
+
+    def save_book_at_log_start(self) -> None:
+        """On a new log, a --paper-book file that exists saved with the log's start once the
+        first plan is going out: one prepared by hand names no seq, and the fill of a first leg
+        killed before the book's next save would be lost with it, not brought forward from the
+        log. A run refused before sending leaves the file as it was."""
+        if not self.new_log:
+            return
+        self.new_log = False
+        book, venue = self.paper_book, self.venue
+        if book is not None and book.exists() and isinstance(venue, PaperVenue) and self.kernel is not None:
+            save_book(book, venue, self.kernel)
 
     def run(self, portfolio: TargetPortfolio) -> None:
         """Rebalances to ``portfolio`` (plans it only, for a dry run) and answers with the report.
@@ -214,6 +229,7 @@ class _Session:
                 state_dir=self.state,
                 quote_currency=self.quote_currency,
                 fill_wait_s=self.fill_wait,
+                before_send=self.save_book_at_log_start,
                 after_leg=lambda _result: self.save_book(),
                 reconciled=self.reconciled,
             )
@@ -336,12 +352,9 @@ def rebalance_command(
             fail(f"the kernel is not reconciled with the venue, nothing sent: {exc}", code=1)
         except PlanError as exc:
             fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
-    if kernel is not None and reconciled is None and paper_book is not None and paper_book.exists():
-        # A new log: the book goes with its start, so the fill of a first leg killed before the
-        # book's save is brought forward from the log, not lost with a book that names no seq.
-        save_book(paper_book, venue, kernel)
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
     session.reconciled = reconciled
+    session.new_log = kernel is not None and reconciled is None
     if live:
         session.markets = venue.settings.markets
     try:

@@ -143,10 +143,12 @@ def rebalance(
     state_dir: Path | None,
     quote_currency: str,
     fill_wait_s: float = FILL_WAIT_S,
+    before_send: Callable[[], object] | None = None,
     after_leg: Callable[[LegResult], object] | None = None,
     reconciled: ReconciliationReport | None = None,
 ) -> RebalanceRun:
-    """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it.
+    """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it,
+    ``before_send`` called once the plan is going out, ``after_leg`` after each leg.
     ``state_dir`` None keeps no plan or report. ``reconciled``: the reconciliation of a kernel
     recovered from its log with the venue, whose positions found apart the report's warnings
     say."""
@@ -169,6 +171,8 @@ def rebalance(
             # Before the first order: a run killed after it resumes this plan, not one made
             # from the account it left half rebalanced.
             _write_json(written, plan_json(plan))
+    if before_send is not None:
+        before_send()
     results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
     if reconciled is not None:
         # Said in this report only: a plan resumed later says what its own run finds.
