@@ -11,8 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 
+import dita.cli.rebalance as cli_rebalance
 from dita._kernel import wal_replay
 from dita.cli import app
 from dita.venues.paper import PaperVenue
@@ -121,3 +123,72 @@ def test_a_new_version_of_the_targets_on_such_a_book_says_it_in_its_report(tmp_p
     )
     assert json.loads(rerun.stdout)["warnings"] == [apart]
     assert f"warning: {apart}" in rerun.stderr
+
+
+def watched(monkeypatch: pytest.MonkeyPatch, args: list[str], *later: dict[str, object]) -> Result:
+    """``args`` run with --watch, the targets file replaced by each of ``later`` at a look, and
+    the watch interrupted at the look after them."""
+    looks = 0
+
+    def sleep(_seconds: float) -> None:
+        nonlocal looks
+        looks += 1
+        if looks > len(later):
+            raise KeyboardInterrupt
+        Path(args[args.index("--targets") + 1]).write_text(json.dumps(later[looks - 1]))
+
+    monkeypatch.setattr(cli_rebalance.time, "sleep", sleep)
+    return CliRunner().invoke(app, [*args, *PRICES, "--json", "--watch"])
+
+
+REFUSED = (
+    "warning: cannot plan the rebalance, nothing sent: the plan written for these targets is not resumed "
+    "on a paper book the kernel's log does not explain (BTC: the paper venue holds "
+)
+
+
+def test_a_watch_opening_on_a_plan_it_cannot_resume_says_so_and_follows_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = rebalance_args(tmp_path)
+    killed_at_save(args)
+    book = a_book_the_log_cannot_explain(tmp_path)
+
+    result = watched(monkeypatch, args, {**TARGETS, "source_run": "run-k2"})
+
+    assert result.exit_code == 0, result.output
+    assert f"{REFUSED}0.05, the kernel's log 0.1)" in result.stderr
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["source_run"] for r in reports] == ["run-k2"]
+    assert json.loads(book.read_text())["positions"] == {"BTC": pytest.approx(0.1), "ETH": pytest.approx(1.0)}
+
+
+def test_a_later_version_whose_plan_an_earlier_run_left_unfinished_is_checked_under_watch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = rebalance_args(tmp_path)
+    killed_at_save(args)
+    a_book_the_log_cannot_explain(tmp_path)
+    (tmp_path / "t.json").write_text(json.dumps({**TARGETS, "source_run": "run-k2"}))
+
+    result = watched(monkeypatch, args, TARGETS)
+
+    assert result.exit_code == 0, result.output
+    reports = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    assert [r["source_run"] for r in reports] == ["run-k2"]
+    # run-k2 bought the 0.05 BTC the book lacked of its 0.1: both moved by that much since.
+    assert f"{REFUSED}0.1, the kernel's log 0.15000000000000002)" in result.stderr
+
+
+def test_a_watch_opening_on_a_finished_plan_follows_the_file_whatever_the_book(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished plan resumes nothing: a book edited since is no reason to refuse the watch."""
+    args = rebalance_args(tmp_path)
+    assert CliRunner().invoke(app, [*args, *PRICES]).exit_code == 0
+    a_book_the_log_cannot_explain(tmp_path)
+
+    result = watched(monkeypatch, args)
+
+    assert result.exit_code == 0, result.output
+    assert "cannot plan the rebalance" not in result.stderr

@@ -32,7 +32,7 @@ from dita.cli._common import (
     warn,
 )
 from dita.cli._state import default_state_dir
-from dita.cli.rebalance_book import PaperBookFile, read_book, save_book, take_over
+from dita.cli.rebalance_book import PaperBookFile, read_book, refuse_resume_apart, save_book, take_over
 from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
 from dita.kernel import ExecutionKernel
 from dita.rebalance import (
@@ -46,7 +46,7 @@ from dita.rebalance import (
 )
 from dita.rebalance.execute import PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable
-from dita.rebalance.run import RebalanceRun, finished, plan_path
+from dita.rebalance.run import RebalanceRun, finished, resumed_plan
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
@@ -186,6 +186,8 @@ class _Session:
     # The recovered kernel's reconciliation with the venue (None for a new kernel): the first
     # rebalance report says the positions it found apart, later versions' reports do not.
     reconciled: ReconciliationReport | None = None
+    # What the --paper-book file said of the kernel's log it goes with (None: no book).
+    book: PaperBookFile | None = None
     # The kernel's log started with this command: a --paper-book file given is saved at its
     # start before the first leg goes out (``save_book_at_log_start``).
     new_log: bool = False
@@ -223,6 +225,7 @@ class _Session:
                 working=working_quantities(logged) if logged is not None else None,
             )
         else:
+            self._refuse_resume_apart(portfolio)
             run = rebalance(
                 self.kernel,
                 portfolio,
@@ -237,6 +240,16 @@ class _Session:
             self.reconciled = None
             self.save_book()
         self._answer(portfolio, run)
+
+    def _refuse_resume_apart(self, portfolio: TargetPortfolio) -> None:
+        """PlanError, nothing sent, for a plan an earlier run wrote and did not finish, on a paper
+        book the kernel's log does not explain (``refuse_resume_apart``): checked for each
+        version a watch takes, as for the one a run opens with (before reconciling, there)."""
+        book, venue = self.book, self.venue
+        if self.kernel is None or book is None or book.positions_from_elsewhere is None:
+            return
+        if isinstance(venue, PaperVenue) and resumed_plan(self.state, portfolio) is not None:
+            refuse_resume_apart(self.kernel, venue, book.positions_from_elsewhere)
 
     def _check_markets(self, portfolio: TargetPortfolio) -> None:
         """A spot exchange's venue states the positions of the markets it was opened with only:
@@ -343,7 +356,9 @@ def rebalance_command(
     if not dry_run:
         state.mkdir(parents=True, exist_ok=True)
         try:
-            resuming = plan_path(state, portfolio).exists()
+            # A watch goes on past a version refused (the session checks each one it takes):
+            # its kernel is reconciled all the same, to trade the versions after it.
+            resuming = not watch and resumed_plan(state, portfolio) is not None
             kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book, resuming)
         except WalError as exc:
             fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
@@ -355,6 +370,7 @@ def rebalance_command(
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
     session.reconciled = reconciled
     session.new_log = kernel is not None and reconciled is None
+    session.book = book
     if live:
         session.markets = venue.settings.markets
     try:

@@ -48,6 +48,7 @@ __all__ = [
     "plan_rebalance",
     "positions_apart",
     "rebalance",
+    "resumed_plan",
 ]
 
 
@@ -74,6 +75,27 @@ def finished(state_dir: Path, portfolio: TargetPortfolio) -> bool:
     return (state_dir / "reports" / plan_path(state_dir, portfolio).name).exists()
 
 
+def resumed_plan(state_dir: Path, portfolio: TargetPortfolio) -> Plan | None:
+    """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` and did not run to its
+    end, which a run now resumes (None: none written, or one finished, which resumes nothing).
+    Raises PlanError for a plan that cannot be read."""
+    if finished(state_dir, portfolio):
+        return None
+    return _written_plan(plan_path(state_dir, portfolio))
+
+
+def _written_plan(written: Path) -> Plan | None:
+    if not written.exists():
+        return None
+    try:
+        return plan_from_json(json.loads(written.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # Planned afresh, a half-sent plan's legs would be refused as duplicates and left short.
+        raise PlanError(
+            f"the plan written for these targets, {written}, cannot be read: {type(exc).__name__}: {exc}"
+        ) from None
+
+
 def plan_rebalance(
     venue: Any,
     portfolio: TargetPortfolio,
@@ -86,15 +108,9 @@ def plan_rebalance(
     """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` (the account None), or
     one made from the account ``venue`` states, with the kernel's open ``trades`` and what its
     ``working`` orders have left to fill."""
-    written = plan_path(state_dir, portfolio) if state_dir is not None else None
-    if written is not None and written.exists():
-        try:
-            return plan_from_json(json.loads(written.read_text())), None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            # Planned afresh, a half-sent plan's legs would be refused as duplicates and left short.
-            raise PlanError(
-                f"the plan written for these targets, {written}, cannot be read: {type(exc).__name__}: {exc}"
-            ) from None
+    written = _written_plan(plan_path(state_dir, portfolio)) if state_dir is not None else None
+    if written is not None:
+        return written, None
     try:
         account = read_account(venue, portfolio.symbols(), quote_currency, trades, working)
         refuse_weights_priced_elsewhere(venue, portfolio, quote_currency)
