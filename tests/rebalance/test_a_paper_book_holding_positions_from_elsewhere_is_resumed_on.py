@@ -88,14 +88,14 @@ def test_a_rebalance_killed_on_a_book_holding_positions_from_elsewhere_is_resume
     assert json.loads((tmp_path / "book.json").read_text())["positions"] == REACHED
 
 
-def test_a_book_whose_position_from_elsewhere_changed_is_refused_before_reconciliation(
+def test_a_book_apart_from_the_log_where_the_plan_trades_is_refused_before_reconciliation(
     tmp_path: Path,
 ) -> None:
     args = holding_sol(tmp_path)
     killed_at_save(args, 2)  # the plan written, its report not: resumed by a rerun
     book_path = tmp_path / "book.json"
     book = json.loads(book_path.read_text())
-    book["positions"]["SOL"] = 3.0
+    book["positions"]["BTC"] = 0.05
     book_path.write_text(json.dumps(book))
     seq = log_end(tmp_path)
 
@@ -104,19 +104,44 @@ def test_a_book_whose_position_from_elsewhere_changed_is_refused_before_reconcil
     assert rerun.exit_code == 1, rerun.output
     assert rerun.stderr.endswith(
         "error: cannot plan the rebalance, nothing sent: the plan written for these targets is not "
-        "resumed on a paper book the kernel's log does not explain (SOL: the paper venue holds 3.0, the "
-        "kernel's log 0.0 and 5.0 from elsewhere): its legs sent before would count as filled; give the "
-        "--paper-book saved with this log, or a new --state-dir to plan afresh from the book as it is\n"
+        "resumed on a paper book the kernel's log does not explain (BTC: the paper venue holds 0.05, the "
+        "kernel's log 0.1): its legs sent before would count as filled; give the --paper-book saved with "
+        "this log, or a new --state-dir to plan afresh from the book as it is\n"
     )
     assert log_end(tmp_path) == seq
     assert json.loads(book_path.read_text()) == book
 
 
-def test_a_book_that_does_not_say_what_it_holds_from_elsewhere_is_taken_as_going_with_the_log(
+def test_a_position_from_elsewhere_changed_since_the_save_is_said_and_the_plan_resumed(
     tmp_path: Path,
 ) -> None:
+    """SOL, which the plan does not trade, cannot put the resumed plan off its target."""
     args = holding_sol(tmp_path)
-    assert CliRunner().invoke(app, [*args, *PRICES]).exit_code == 0
+    killed_at_save(args, 2)
+    book_path = tmp_path / "book.json"
+    book = json.loads(book_path.read_text())
+    book["positions"]["SOL"] = 3.0
+    book_path.write_text(json.dumps(book))
+
+    rerun = CliRunner().invoke(app, [*args, *PRICES, "--json"])
+
+    assert rerun.exit_code == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["resumed"]
+    said = (
+        "warning: SOL: the paper venue holds 3.0, the kernel's log 0.0 and 5.0 from elsewhere: the log "
+        "does not explain it, but the plan resumed does not trade it"
+    )
+    assert rerun.stderr.count(said) == 1
+    assert json.loads(book_path.read_text())["positions"] == {**REACHED, "SOL": 3.0}
+
+
+def test_a_book_saved_before_positions_from_elsewhere_is_resumed_on_where_the_plan_trades_what_the_log_says(
+    tmp_path: Path,
+) -> None:
+    """Such a book is taken as holding nothing from elsewhere: the SOL it holds, which the plan does
+    not trade, is said only."""
+    args = holding_sol(tmp_path)
+    killed_at_save(args, 2)
     book_path = tmp_path / "book.json"
     book = json.loads(book_path.read_text())
     del book["positions_from_elsewhere"]
@@ -125,4 +150,10 @@ def test_a_book_that_does_not_say_what_it_holds_from_elsewhere_is_taken_as_going
     rerun = CliRunner().invoke(app, [*args, *PRICES, "--json"])
 
     assert rerun.exit_code == 0, rerun.stderr
+    assert json.loads(rerun.stdout)["resumed"]
+    assert (
+        "warning: SOL: the paper venue holds 5.0, the kernel's log 0.0: the log does not explain it"
+        in rerun.stderr
+    )
     assert "SOL: the venue holds 5.0, the kernel's trades 0.0" in json.loads(rerun.stdout)["warnings"][0]
+    assert json.loads(book_path.read_text())["positions"] == REACHED

@@ -75,22 +75,27 @@ def test_a_rebalance_killed_before_its_book_is_saved_reaches_its_target_rerun(
     assert "caught up the paper venue with the write-ahead log: 1 fill and 0 working orders" in rerun.stderr
 
 
-def a_book_the_log_cannot_explain(tmp_path: Path) -> Path:
-    """A book saved at the log's last seq, holding nothing from elsewhere, that holds 0.05 BTC
-    where the kernel's log bought 0.1: no record of the log comes after it, so nothing brings
-    it forward."""
+def a_book_the_log_cannot_explain(tmp_path: Path, **fields: object) -> Path:
+    """A book saved at the log's last seq that holds 0.05 BTC where the kernel's log bought 0.1:
+    no record of the log comes after it, so nothing brings it forward. Without ``fields``, as
+    saved before ``positions_from_elsewhere``: holding nothing from elsewhere."""
     kernel, _recovery = wal_replay(tmp_path / "s" / "wal")
     book = PaperVenue(starting_balance=100_000).book()
-    book.update(positions={"BTC": 0.05}, cash=97_500.0, kernel_seq=kernel.seq, positions_from_elsewhere={})
+    book.update(positions={"BTC": 0.05}, cash=97_500.0, kernel_seq=kernel.seq, **fields)
     path = tmp_path / "book.json"
     path.write_text(json.dumps(book))
     return path
 
 
-def test_a_book_the_log_cannot_explain_is_refused_before_reconciliation(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "fields", [{"positions_from_elsewhere": {}}, {}], ids=["saved", "saved-before-the-field"]
+)
+def test_a_book_the_log_cannot_explain_is_refused_before_reconciliation(
+    tmp_path: Path, fields: dict[str, object]
+) -> None:
     args = rebalance_args(tmp_path)
     killed_at_save(args)
-    book = a_book_the_log_cannot_explain(tmp_path)
+    book = a_book_the_log_cannot_explain(tmp_path, **fields)
     saved = book.read_text()
     seq = wal_replay(tmp_path / "s" / "wal")[0].seq
 

@@ -45,7 +45,7 @@ from dita.rebalance import (
     trace_source_run,
 )
 from dita.rebalance.execute import PlanError, open_trades, working_quantities
-from dita.rebalance.plan import AccountUnreadable
+from dita.rebalance.plan import AccountUnreadable, Plan
 from dita.rebalance.run import RebalanceRun, finished, resumed_plan
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
@@ -139,11 +139,11 @@ def _kernel(
     max_slots: int,
     live: bool,
     book: PaperBookFile | None = None,
-    resuming: bool = False,
+    resumed: Plan | None = None,
 ) -> tuple[ExecutionKernel, ReconciliationReport | None]:
     """The kernel of ``state_dir``'s log, and for one recovered from it its reconciliation with
-    ``venue`` (``take_over``: a paper ``book`` is brought forward first, and refused for a
-    written plan ``resuming`` when the log does not explain it: PlanError, nothing written)."""
+    ``venue`` (``take_over``: a paper ``book`` is brought forward first, and refused for the
+    written plan ``resumed`` when the log does not explain it: PlanError, nothing written)."""
     wal_dir = state_dir / "wal"
     # Each leg's intent is on disk before its order goes out: a run killed right after would
     # otherwise lose the record (a group commit's last 10 ms) and send the leg again when rerun.
@@ -155,7 +155,7 @@ def _kernel(
         kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
         return kernel, None
     try:
-        return kernel, take_over(kernel, book, resuming)
+        return kernel, take_over(kernel, book, resumed)
     except BaseException:
         kernel.close()
         raise
@@ -188,6 +188,8 @@ class _Session:
     reconciled: ReconciliationReport | None = None
     # What the --paper-book file said of the kernel's log it goes with (None: no book).
     book: PaperBookFile | None = None
+    # The version whose written plan was checked as the kernel opened, before reconciling.
+    checked: str | None = None
     # The kernel's log started with this command: a --paper-book file given is saved at its
     # start before the first leg goes out (``save_book_at_log_start``).
     new_log: bool = False
@@ -244,12 +246,16 @@ class _Session:
     def _refuse_resume_apart(self, portfolio: TargetPortfolio) -> None:
         """PlanError, nothing sent, for a plan an earlier run wrote and did not finish, on a paper
         book the kernel's log does not explain (``refuse_resume_apart``): checked for each
-        version a watch takes, as for the one a run opens with (before reconciling, there)."""
+        version a watch takes; without --watch, the one version is ``checked`` as the kernel
+        opens, before reconciling."""
         book, venue = self.book, self.venue
-        if self.kernel is None or book is None or book.positions_from_elsewhere is None:
+        if self.kernel is None or book is None or not isinstance(venue, PaperVenue):
             return
-        if isinstance(venue, PaperVenue) and resumed_plan(self.state, portfolio) is not None:
-            refuse_resume_apart(self.kernel, venue, book.positions_from_elsewhere)
+        if portfolio.content_hash == self.checked:
+            return
+        resumed = resumed_plan(self.state, portfolio)
+        if resumed is not None:
+            refuse_resume_apart(self.kernel, venue, book, resumed)
 
     def _check_markets(self, portfolio: TargetPortfolio) -> None:
         """A spot exchange's venue states the positions of the markets it was opened with only:
@@ -358,8 +364,8 @@ def rebalance_command(
         try:
             # A watch goes on past a version refused (the session checks each one it takes):
             # its kernel is reconciled all the same, to trade the versions after it.
-            resuming = not watch and resumed_plan(state, portfolio) is not None
-            kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book, resuming)
+            resumed = None if watch else resumed_plan(state, portfolio)
+            kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book, resumed)
         except WalError as exc:
             fail(f"cannot open the rebalance kernel's log in {state / 'wal'}: {exc}", code=1)
         except VenueUnavailable as exc:
@@ -371,6 +377,7 @@ def rebalance_command(
     session.reconciled = reconciled
     session.new_log = kernel is not None and reconciled is None
     session.book = book
+    session.checked = None if watch else portfolio.content_hash
     if live:
         session.markets = venue.settings.markets
     try:

@@ -4,7 +4,8 @@ kernel's seq it goes with and the positions it holds from elsewhere (``save_book
 reconciled (``take_over``). A run killed after a leg filled and before the book's save leaves
 the fill in the log only; the run after it catches the book up (``catch_up_book``, as ``dita
 paper`` does), so a resumed plan, which counts that leg as sent before, reaches its target. A
-book the log still does not explain then is not resumed on (``refuse_resume_apart``)."""
+book the log still does not explain where the written plan trades is not resumed on
+(``refuse_resume_apart``)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from dita.cli._common import fail, warn
 from dita.cli.paper_continued import _say_caught_up
 from dita.cli.paper_resume import catch_up_book, read_log_after_save
 from dita.rebalance.execute import PlanError
+from dita.rebalance.plan import Plan
 from dita.reconcile import QTY_EPS
 from dita.reconcile.positions import kernel_positions
 from dita.venues.paper import PaperVenue
@@ -49,8 +51,9 @@ FROM_ELSEWHERE = "positions_from_elsewhere"
 
 @dataclass(frozen=True)
 class PaperBookFile:
-    """What a ``--paper-book`` file says of the kernel's log it goes with (None: it says nothing
-    of it, and is taken as going with the log)."""
+    """What a ``--paper-book`` file says of the kernel's log it goes with. A book naming neither
+    (prepared by hand) is taken as going with the log; one naming its kernel_seq only as holding
+    nothing from elsewhere."""
 
     kernel_seq: int | None
     positions_from_elsewhere: dict[str, float] | None
@@ -103,19 +106,21 @@ def _positions(given: object) -> bool:
     )
 
 
-def take_over(kernel: ExecutionKernel, book: PaperBookFile | None, resuming: bool) -> ReconciliationReport:
+def take_over(
+    kernel: ExecutionKernel, book: PaperBookFile | None, resumed: Plan | None
+) -> ReconciliationReport:
     """A kernel recovered from its log, with its venue: a paper ``book`` saved before the log's
-    end is brought forward to it first; for a written plan to be ``resuming``, a book the log
-    does not explain is refused then, before reconciliation ends any of the kernel's orders
-    (``refuse_resume_apart``); then the kernel is reconciled with the venue and each difference
-    said on stderr. Returns the reconciliation's report, whose position mismatches the first
-    rebalance report says (``rebalance``)."""
+    end is brought forward to it first; a book the log does not explain is refused then for the
+    written plan ``resumed`` (``refuse_resume_apart``), before reconciliation ends any of the
+    kernel's orders; then the kernel is reconciled with the venue and each difference said on
+    stderr. Returns the reconciliation's report, whose position mismatches the first rebalance
+    report says (``rebalance``)."""
     venue = kernel.venue
     if isinstance(venue, PaperVenue) and book is not None:
         if book.kernel_seq is not None:
             _catch_up(kernel, venue, book.kernel_seq)
-        if resuming and book.positions_from_elsewhere is not None:
-            refuse_resume_apart(kernel, venue, book.positions_from_elsewhere)
+        if resumed is not None:
+            refuse_resume_apart(kernel, venue, book, resumed)
     report = kernel.reconcile_with_venue()
     for line in report.lines():
         warn(f"reconcile: {line}")
@@ -147,18 +152,29 @@ def _catch_up(kernel: ExecutionKernel, venue: PaperVenue, saved: int) -> None:
     _say_caught_up(caught, caught.venue)
 
 
-def refuse_resume_apart(kernel: ExecutionKernel, venue: PaperVenue, from_elsewhere: dict[str, float]) -> None:
-    """PlanError naming each asset whose paper position is apart from the kernel's by other than
-    what the book held from elsewhere when saved: a written plan's legs the kernel took count as
-    sent before, and an account without their fills would end off its target with nothing said.
-    (An exchange account may hold what the kernel never traded: its differences are said only.)"""
+def refuse_resume_apart(kernel: ExecutionKernel, venue: PaperVenue, book: PaperBookFile, plan: Plan) -> None:
+    """PlanError naming each asset the written ``plan`` trades whose paper position is apart from
+    the kernel's by other than what the ``book`` held from elsewhere when saved (nothing, for a
+    book that names its kernel_seq only): its legs the kernel took
+    count as sent before, and an account without their fills would end off its target with
+    nothing said. An asset the plan does not trade cannot put it off its target: said only, as
+    is every difference on an exchange, whose account may hold what the kernel never traded."""
+    if book.kernel_seq is None and book.positions_from_elsewhere is None:
+        return  # a book prepared by hand: taken as going with the log
+    from_elsewhere = book.positions_from_elsewhere or {}
     held, traded = venue.positions(), kernel_positions(kernel)
+    planned = {leg.symbol for leg in plan.legs}
     apart = []
     for asset in sorted(set(held) | set(traded) | set(from_elsewhere)):
         v, k, elsewhere = held.get(asset, 0.0), traded.get(asset, 0.0), from_elsewhere.get(asset, 0.0)
-        if abs(v - k - elsewhere) > QTY_EPS * max(1.0, abs(v)):
-            said = f"{asset}: the paper venue holds {v!r}, the kernel's log {k!r}"
-            apart.append(f"{said} and {elsewhere!r} from elsewhere" if elsewhere else said)
+        if abs(v - k - elsewhere) <= QTY_EPS * max(1.0, abs(v)):
+            continue
+        said = f"{asset}: the paper venue holds {v!r}, the kernel's log {k!r}"
+        said = f"{said} and {elsewhere!r} from elsewhere" if elsewhere else said
+        if asset in planned:
+            apart.append(said)
+        else:
+            warn(f"{said}: the log does not explain it, but the plan resumed does not trade it")
     if apart:
         raise PlanError(
             f"the plan written for these targets is not resumed on a paper book the kernel's log does not "
