@@ -504,8 +504,8 @@ def test_an_exit_in_doubt_that_filled_is_not_taken_for_a_submit_the_venue_never_
     """A late part fill (0.6, with the exit's venue id) leaves the exit in doubt: the venue took
     it. Its order status then says no such order (purged once over; TWS past the day's
     executions). It was rejected as a submit the venue never took, its slot freed, and the rest
-    of its fill, reported late, refused as an overfill. It is named, the slot waits on, and the
-    rest is booked when it comes."""
+    of its fill, reported late, refused as an overfill. It is ended as purged (its figure
+    unknown), named, and the rest is booked when it comes."""
     venue = InDoubt()
     kernel, xid = exit_in_doubt(venue, "doubt-filled-gone")
     fill = VenueEvent(
@@ -516,10 +516,10 @@ def test_an_exit_in_doubt_that_filled_is_not_taken_for_a_submit_the_venue_never_
     assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
     report = kernel.reconcile_with_venue()
     assert report.awaited_settled == [] and venue.canceled == []
-    [left] = report.unresolved
-    assert left["client_order_id"] == xid and "venue order id VX" in left["reason"]
-    assert "no longer has it" in left["reason"] and "a fill may be missing" in left["reason"]
-    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [xid]
+    [purged] = report.purged_at_venue
+    assert purged["client_order_id"] == xid and purged["ended_as"] == "CANCELED"
+    assert "venue order id VX" in purged["reason"] and "a fill may be missing" in purged["reason"]
+    assert report.unresolved == [] and kernel.orders_in_doubt() == []
     late = VenueEvent(
         "xf2", "t0", 0, "FILL", venue_client_id=xid, price=101.0, size=0.4, filled_size=1.0,
         fill_id="X2", venue_order_id="VX",
@@ -527,6 +527,23 @@ def test_an_exit_in_doubt_that_filled_is_not_taken_for_a_submit_the_venue_never_
     out = kernel.on_venue_event(late)
     assert out.accepted, (out.diagnostic_code, out.details)
     assert kernel.orders_in_doubt() == [] and kernel.slot_state(0).fsm_state == TradeStage.CLOSED
+
+
+def test_an_exit_in_doubt_the_venue_took_and_purged_frees_its_slot() -> None:
+    """The exit's venue id came with a late ack; the venue then has no record of it (HTX and
+    Binance drop canceled unfilled orders from lookups). Nothing more can come of asking: it is
+    ended as purged, and the position can be exited again, not refused SLOT_BUSY for good."""
+    venue = InDoubt()
+    kernel, xid = exit_in_doubt(venue, "doubt-purged")
+    ack = VenueEvent("xa", "t0", 0, "ORDER_ACK", venue_client_id=xid, venue_order_id="VX")
+    assert kernel.on_venue_event(ack).accepted
+    assert [o.venue_order_id for o in kernel.orders_in_doubt()] == ["VX"]
+    first, again = kernel.reconcile_with_venue(), kernel.reconcile_with_venue()
+    [purged] = first.purged_at_venue
+    assert purged["client_order_id"] == xid and purged["venue_order_id"] == "VX"
+    assert first.unresolved == [] and again.unresolved == [] and again.purged_at_venue == []
+    assert kernel.orders_in_doubt() == [] and kernel.awaited_orders() == []
+    assert kernel.process_intent(intent("EXIT", 0)).accepted
 
 
 @pytest.mark.parametrize("filled", [0.0, 0.4])

@@ -66,17 +66,27 @@ class _AwaitedOrders(_Cancelling):
     ) -> None:
         coid = mine.client_order_id
         item = _item(mine)
-        if theirs is None and not cannot_say and not _taken_by_venue(mine) and coid in in_doubt:
+        gone = theirs is None and not cannot_say
+        if gone and coid in in_doubt and not _taken_by_venue(mine):
             self._reject_throttled_submit(mine, item)
             return
+        if gone and coid in in_doubt:
+            # The venue took it (a venue id, a fill) and no longer has it, and nothing more comes
+            # of asking: ended as the working pass ends one (its figure unknown), its slot is
+            # free and the rest of a fill reported late is still booked.
+            try:
+                self.end_purged(mine, item, in_doubt=True)
+            except _Refused as refused:
+                self.report.unresolved.append(refused.unresolved(item))
+            return
         if theirs is None:
-            # One the venue took (a venue id, a fill) is over there, yet what it filled is not
-            # known: it is named, and its slot waits on for the rest of its fills.
-            if cannot_say or not _taken_by_venue(mine):
+            # An ended order the venue took and no longer has: the fills its end stated may still
+            # come on the stream, so its slot waits on for them.
+            if gone and _taken_by_venue(mine):
+                reason = _gone_reason(mine, "its slot waits on for fills")
+            else:
                 why = cannot_say or "the venue has no such order"
                 reason = f"the slot waits for fills of this ended order; {why}"
-            else:
-                reason = _gone_reason(mine, "its slot waits on for fills")
             self.report.unresolved.append({**item, "reason": reason})
             return
         try:

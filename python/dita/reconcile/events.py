@@ -55,7 +55,7 @@ def _event(order: VenueOrder, kind: str, seq: str, now: float, **kw: Any) -> Ven
         order_side=order.order_side,
         asset=order.asset,
         reason=kw.pop("reason", "reconciliation after restart"),
-        metadata={"source": "reconciliation"},
+        metadata=kw.pop("metadata", {"source": "reconciliation"}),
         timestamp=now,
         **kw,
     )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelDiagnosticCode, KernelOutcome, VenueEvent, VenueOrder
+from dita.reconcile.answers import _gone_reason
 from dita.reconcile.events import _event, _item, _Refused, _venue_id
 from dita.reconcile.listing import _by_client_id, _by_venue_id, _listed, _one_of, _untold
 from dita.reconcile.report import ReconciliationReport
@@ -79,6 +80,29 @@ class _Run:
         """``mine``'s end as the venue says, with its filled size."""
         return self.event(
             mine, ending, venue_order_id=_venue_id(mine, theirs), filled_size=theirs.filled_size
+        )
+
+    def end_purged(self, mine: VenueOrder, item: dict[str, Any], in_doubt: bool = False) -> None:
+        """Ends ``mine``, which reached the venue (acknowledged or filled) and which the venue no
+        longer has: over there, not a lost submit (ended as one, a REJECT, a fill it made beyond
+        what is booked would go unsaid). Its figure is the kernel's "cannot say", as an
+        adapter's, so the rest of a fill reported late is still booked. Raises ``_Refused``."""
+        cancel_asked = mine.cancel_requested
+        reason = _gone_reason(mine, "ended here")
+        kind = "CANCEL_ACK" if cancel_asked else "EXPIRED"
+        # The kernel takes a reconciliation-sourced end of an order in doubt for the venue's
+        # order status (its figure at least what is booked, no late fill beyond it). This end
+        # has no figure, so it is sourced as the venue's own end is, which leaves late fills open.
+        source = {"metadata": {"source": "purged_at_venue"}} if in_doubt else {}
+        self.apply(self.event(mine, kind, reason=reason, **source))
+        self.report.purged_at_venue.append(
+            {
+                **item,
+                "venue_order_id": mine.venue_order_id,
+                "booked_filled_size": mine.filled_size,
+                "ended_as": "CANCELED" if cancel_asked else "EXPIRED",
+                "reason": reason,
+            }
         )
 
     def apply(self, ev: VenueEvent) -> None:

@@ -6,14 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dita._kernel import TradeStage, VenueOrder, VenueOrderStatus
-from dita.reconcile.answers import (
-    _ENDINGS,
-    _filled_short,
-    _gone_reason,
-    _Malformed,
-    _missed_fill,
-    _taken_by_venue,
-)
+from dita.reconcile.answers import _ENDINGS, _filled_short, _Malformed, _missed_fill, _taken_by_venue
 from dita.reconcile.cancels import _Cancelling
 from dita.reconcile.events import _item, _Refused
 from dita.reconcile.kernel_orders import _held_now, _still_working, _working_order
@@ -51,7 +44,7 @@ class _WorkingOrders(_Cancelling):
         # is found before the first event, so it changes nothing for its order.
         try:
             if theirs is None and _taken_by_venue(mine):
-                self._end_purged(mine, item)
+                self.end_purged(mine, item)
             elif theirs is None:
                 # The venue never received it: the submit was lost, so it ends here.
                 self.apply(self.event(mine, "REJECT", reason="not at the venue after restart (submit lost)"))
@@ -60,23 +53,6 @@ class _WorkingOrders(_Cancelling):
                 self._settle_listed(mine, theirs, item)
         except (_Refused, _Malformed) as left:
             self.report.unresolved.append(left.unresolved(item))
-
-    def _end_purged(self, mine: VenueOrder, item: dict[str, Any]) -> None:
-        """It reached the venue (acknowledged or filled), which no longer has it: over there, not
-        a lost submit (ended as one, a REJECT, a fill it made beyond what is booked would go
-        unsaid). Its figure is the kernel's "cannot say", as an adapter's."""
-        cancel_asked = mine.cancel_requested
-        reason = _gone_reason(mine, "ended here")
-        self.apply(self.event(mine, "CANCEL_ACK" if cancel_asked else "EXPIRED", reason=reason))
-        self.report.purged_at_venue.append(
-            {
-                **item,
-                "venue_order_id": mine.venue_order_id,
-                "booked_filled_size": mine.filled_size,
-                "ended_as": "CANCELED" if cancel_asked else "EXPIRED",
-                "reason": reason,
-            }
-        )
 
     def _settle_listed(self, mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]) -> None:
         """The venue has the order: its ack and what it filled are booked, then its end."""
