@@ -600,6 +600,32 @@ def test_a_fill_racing_the_cancel_of_an_exit_in_doubt_is_booked() -> None:
     assert kernel.slot_state(0).size == pytest.approx(0.4) and kernel.awaited_orders() == []
 
 
+class InDoubtNoLookup(InDoubt):
+    """Cannot look orders up by client id (``order_status`` is optional in the protocol)."""
+
+    order_status = None
+
+
+@pytest.mark.parametrize("listed", [0.0, 0.4])
+def test_an_exit_in_doubt_canceled_without_a_figure_at_a_venue_without_lookup_ends_with_the_listings(
+    listed: float,
+) -> None:
+    """The exit in doubt works at a venue that cannot look orders up, listed ``listed`` sold;
+    reconciliation's cancel is acknowledged stating 0. No later run can ask (the order is no
+    longer listed), so it was named unresolved for good and EXIT refused SLOT_BUSY. The
+    listing's figure, the only one that venue has, ends it."""
+    venue = InDoubtNoLookup(cancel_filled=0.0)
+    kernel, xid = exit_in_doubt(venue, f"doubt-nolookup-{int(listed * 10)}")
+    exit_as_held(venue, xid, "PARTIALLY_FILLED" if listed else "ACKNOWLEDGED", listed)
+    report = kernel.reconcile_with_venue()
+    assert venue.canceled == [xid] and report.unresolved == []
+    [settled] = report.awaited_settled
+    assert settled["venue_filled_size"] == listed and settled["canceled"] is True
+    assert kernel.orders_in_doubt() == [] and kernel.awaited_orders() == []
+    assert kernel.slot_state(0).size == pytest.approx(1.0 - listed)
+    assert kernel.process_intent(intent("EXIT", 0)).accepted
+
+
 def test_an_exit_in_doubt_the_venue_filled_is_booked() -> None:
     venue = InDoubt()
     kernel, xid = exit_in_doubt(venue, "doubt-filled")

@@ -145,11 +145,15 @@ class _Cancelling(_Booking):
 
     def _final_filled(self, mine: VenueOrder, theirs: VenueOrder) -> tuple[float | None, str]:
         """What the venue's ``order_status`` says an order it canceled filled in all (never
-        below its listing's ``theirs``), or None and why it cannot say (then nothing is ended:
-        the order is asked about again at the next reconciliation)."""
+        below its listing's ``theirs``; the listing's where the venue has no ``order_status``),
+        or None and why it cannot say (then nothing is ended: the order is asked about again
+        at the next reconciliation)."""
         unknown = "what it filled in all is unknown (a fill may have raced the cancel): reconcile again"
         if self.lookup is None:
-            return None, f"the venue cannot look orders up, so {unknown}"
+            # The listing's is the only figure such a venue has, and no later reconciliation has
+            # a better one (the order, canceled, is no longer listed): a fill that raced the
+            # cancel is refused as an overfill when the stream reports it.
+            return theirs.filled_size, ""
         try:
             final = self.lookup(mine.client_order_id, mine.asset)
         except Exception as exc:
