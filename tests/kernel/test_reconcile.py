@@ -22,7 +22,7 @@ from dita import (
     VenueOrderStatus,
 )
 from dita.reconcile import ReconciliationReport
-from dita.venues import VenueTimeout, VenueUnavailable
+from dita.venues import PaperVenue, VenueTimeout, VenueUnavailable
 from dita.venues._events import answered
 
 
@@ -1040,14 +1040,31 @@ class KeepsUnknown(CancelTimesOut):
 
 def test_an_unknown_orders_cancel_the_venue_did_not_confirm_is_not_reported_canceled() -> None:
     """An empty answer to the cancel was taken for success: the order, still working at the
-    venue, was reported canceled. Without a CANCEL_ACK or EXPIRED it may work on, and fill."""
+    venue, was reported canceled. Without a CANCEL_ACK or EXPIRED it may work on, and fill:
+    it is reported as a cancel sent, not confirmed, and not as a failed one."""
     venue = KeepsUnknown()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k6")
     report = kernel.reconcile_with_venue()
     assert venue.canceled == ["k6-7"] and report.unknown_at_venue_canceled == []
-    [failed] = report.unknown_at_venue_cancel_failed
-    assert failed["client_order_id"] == "k6-7" and "cancel was sent, not confirmed" in failed["reason"]
+    assert [o["client_order_id"] for o in report.unknown_at_venue_cancel_sent] == ["k6-7"]
+    assert report.unknown_at_venue_cancel_failed == []
     assert not report.clean
+
+
+def test_an_unknown_orders_cancel_a_paper_venue_carries_out_late_is_not_reported_failed() -> None:
+    """A paper venue with latency answers a cancel with nothing and carries it out once the
+    latency passed: the cancel was reported failed, though the venue canceled the order."""
+    venue = PaperVenue(latency_ms=100)
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    stray = VenueOrder("k8-7", 0, "", "BTCUSDT", "BUY", "LIMIT", 98.0, 1.0, reference_price=98.0)
+    venue.submit(stray)  # the kernel's own, its log lost
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.2)
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="k8")
+    report = kernel.reconcile_with_venue()
+    assert [o["client_order_id"] for o in report.unknown_at_venue_cancel_sent] == ["k8-7"]
+    assert report.unknown_at_venue_cancel_failed == [] and report.unknown_at_venue_canceled == []
+    venue.on_quote("BTCUSDT", 99.0, 100.0, 5.0, 5.0, ts=1.4)  # the cancel lands
+    assert venue.open_orders() == [] and kernel.reconcile_with_venue().clean
 
 
 class OverfilledAtVenue(CanceledWhileDown):

@@ -11,6 +11,10 @@ from dita.reconcile.booking import _Booking
 from dita.reconcile.events import _Refused, _venue_id
 from dita.reconcile.kernel_orders import _as_booked
 
+# Why a cancel answered without a CANCEL_ACK or EXPIRED (nor a refusal) does not show the order
+# canceled: sent, and the venue may carry it out later.
+CANCEL_UNCONFIRMED = "the cancel was sent, not confirmed: the venue has not said it is canceled yet"
+
 
 def _cancel_refused(answer: Any) -> str:
     """Why a venue's answer to a cancel does not show the order canceled (a CANCEL_REJECT, a
@@ -33,7 +37,7 @@ def _cancel_refused(answer: Any) -> str:
             return f"the venue answered the cancel with {kind}" + (f": {why}" if why else "")
     # Nothing said yet (IBKR's cancel when TWS does not answer within ``answer_wait_s``): the
     # order may work on, and may fill.
-    return "the cancel was sent, not confirmed: the venue has not said it is canceled yet"
+    return CANCEL_UNCONFIRMED
 
 
 def _stated_filled(answer: list[VenueEvent]) -> float | None:

@@ -22,8 +22,11 @@ class ReconciliationReport:
     purged_at_venue: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_canceled: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_left: list[dict[str, Any]] = field(default_factory=list)
-    # Unknown orders whose cancel raised, the venue refused or did not confirm (with the
-    # reason): they may still work at the venue.
+    # Unknown orders whose cancel was sent and not confirmed yet (answered without a CANCEL_ACK,
+    # EXPIRED or refusal): the venue may carry it out later, or the order work on and fill.
+    unknown_at_venue_cancel_sent: list[dict[str, Any]] = field(default_factory=list)
+    # Unknown orders whose cancel raised or the venue refused (with the reason): they may still
+    # work at the venue.
     unknown_at_venue_cancel_failed: list[dict[str, Any]] = field(default_factory=list)
     # Open orders at the venue whose client id this kernel did not issue (another bot's, one
     # placed by hand): left alone unless ``cancel_foreign_orders``. Not a difference (``clean``).

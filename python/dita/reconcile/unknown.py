@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from dita._kernel import VenueOrder
-from dita.reconcile.cancels import _cancel_refused
+from dita.reconcile.cancels import CANCEL_UNCONFIRMED, _cancel_refused
 from dita.reconcile.listing import _issued_by
 from dita.reconcile.run import _Run
 
@@ -117,6 +117,12 @@ class _UnknownOrders(_Run):
             self.report.unknown_at_venue_cancel_failed.append({**item, "reason": reason})
             return
         why_not = _cancel_refused(answer or [])
+        if why_not == CANCEL_UNCONFIRMED:
+            # Sent, and no failure: a paper venue with latency, and exchanges whose cancel reply
+            # states no status, carry it out later (a lookup now may still show it working). The
+            # next reconciliation lists the order or not.
+            self.report.unknown_at_venue_cancel_sent.append(item)
+            return
         if why_not:
             self.report.unknown_at_venue_cancel_failed.append({**item, "reason": why_not})
             return
