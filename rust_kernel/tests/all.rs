@@ -23,6 +23,8 @@ mod exit_legs;
 mod fee_calibration;
 #[path = "fees_and_commitment.rs"]
 mod fees_and_commitment;
+#[path = "figures_the_venue_rounds.rs"]
+mod figures_the_venue_rounds;
 #[path = "fill_reports.rs"]
 mod fill_reports;
 #[path = "fill_settlements.rs"]

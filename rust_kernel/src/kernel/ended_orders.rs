@@ -28,6 +28,11 @@ pub(crate) struct KeptOrder {
     /// its own ([`Kernel::stated_totals`]).
     #[serde(skip)]
     pub(super) stated_total: f64,
+    /// The venue's rounding of the order's figures ([`Kernel::rounding`], from the asset's lot
+    /// when it was kept): what the end's figure or the stated total exceeds the booked size by
+    /// within it is owed nothing. Not part of a checkpoint: set as the order is kept.
+    #[serde(skip)]
+    pub(super) rounding: f64,
     /// For an order rate limited before the venue acknowledged it, with a cancel asked: whether it
     /// may still work at the venue (the throttled request may have been its cancel as well as its
     /// submit). Until that is known (a late fill completes it, the venue or a reconciliation ends
@@ -74,11 +79,11 @@ impl KeptOrder {
     }
 
     /// What the venue said filled of the order beyond what is booked (its end's figure, or
-    /// the running total its reports stated), 0 within their float error: at a billion units,
-    /// the size's tolerance is a lot, and a lot owed is a fill to wait for.
+    /// the running total its reports stated), 0 within the venue's rounding: at a billion
+    /// units on a lot of 1, a lot owed is a fill to wait for; 9e-7 at 2000, none is.
     pub(super) fn due(&self) -> f64 {
         let due = self.final_filled.unwrap_or(self.stated_total) - self.order.filled_size;
-        if due > float_error(self.order.size) {
+        if due > self.rounding {
             due
         } else {
             0.0
@@ -137,8 +142,11 @@ pub(super) struct KeptCounts {
 }
 
 impl EndedOrders {
-    pub(super) fn keep(&mut self, key: KeptOrderKey, mut kept: KeptOrder) {
+    /// Keeps `kept` under `key`, with the venue's `rounding` of its figures
+    /// ([`Kernel::rounding`]).
+    pub(super) fn keep(&mut self, key: KeptOrderKey, mut kept: KeptOrder, rounding: f64) {
         self.forget(key);
+        kept.rounding = rounding;
         // Counted afresh here (`note_owed`, below), whatever it was counted as elsewhere.
         kept.counted = (0, 0);
         self.by_client_id
@@ -443,6 +451,7 @@ mod tests {
             order,
             final_filled: None,
             stated_total: 0.0,
+            rounding: 0.0,
             in_doubt: true,
             fills: RecentRing::default(),
             leg: 0,
@@ -458,7 +467,7 @@ mod tests {
                 let mut ended = EndedOrders::default();
                 for i in 0..sizes.len() {
                     let sid = (i + turn) % sizes.len();
-                    ended.keep((sid, true, false), entry_in_doubt(sid, sizes[sid]));
+                    ended.keep((sid, true, false), entry_in_doubt(sid, sizes[sid]), QTY_EPS);
                 }
                 let mut taken = 0.0;
                 ended.taken_on(&id("AAA"), OrderSide::Buy, &mut taken);

@@ -110,6 +110,7 @@ impl Kernel {
             order: o,
             final_filled: Some(new_filled),
             stated_total: 0.0,
+            rounding: 0.0,
             in_doubt: false,
             fills: slot.seen_fills.clone(),
             leg: slot.active_leg_index,
@@ -157,17 +158,17 @@ impl Kernel {
         }
     }
 
-    /// Whether fill `ev` of `order`, booked to `new_filled` short of the order's size, is the
+    /// Whether fill `ev` of an order, booked to `new_filled` short of the order's size, is the
     /// venue saying the order is over (the caller checked that it states a running total and
-    /// nothing remaining): its status says FILLED, and its running total is
-    /// what is booked with it, so no fill of the order is missing or resent. A fill without a
-    /// status says FILLED (the kind's own): a venue that builds its partial fills so, with a
-    /// running total, must state PARTIALLY_FILLED or what remains.
+    /// nothing remaining): its status says FILLED, and its running total is what is booked
+    /// with it, within the venue's `rounding` ([`Kernel::rounding`]), so no fill of the order
+    /// is missing or resent. A fill without a status says FILLED (the kind's own): a venue
+    /// that builds its partial fills so, with a running total, must state PARTIALLY_FILLED or
+    /// what remains.
     #[cold]
     #[inline(never)]
-    pub(super) fn ends_short(ev: &VenueEvent, order: &VenueOrder, new_filled: f64) -> bool {
-        ev.status == VenueOrderStatus::Filled
-            && (ev.filled_size - new_filled).abs() <= float_error(order.size)
+    pub(super) fn ends_short(ev: &VenueEvent, new_filled: f64, rounding: f64) -> bool {
+        ev.status == VenueOrderStatus::Filled && (ev.filled_size - new_filled).abs() <= rounding
     }
 
     /// Ends slot `sid`'s working order, booked by fill `ev` short of its size, which the venue

@@ -23,8 +23,8 @@ pub(super) struct FillPlan {
 
 /// How close two quantities around `size` must be to count as equal (fills arrive as floats
 /// from venues, some rounded to the venue's own precision): 1e-9 of it, at least [`QTY_EPS`].
-/// A fill's running total this close to its order's size completes the order, when what it
-/// is short by is noise ([`Kernel::short_is_noise`]): at 1e9 this is a whole lot of 1.
+/// A venue's figure this close to the kernel's is its rounding while under half a lot
+/// ([`Kernel::rounding`]): at 1e9 this is a whole lot of 1.
 #[inline(always)]
 pub(super) fn size_tolerance(size: f64) -> f64 {
     QTY_EPS.max(size * 1e-9)
@@ -40,15 +40,27 @@ pub(super) fn float_error(total: f64) -> f64 {
 
 /// Whether fill `ev` of `order` says the venue works it past `filled`: its running total
 /// (without one, `filled`) and the remaining size it states reach beyond by more than float
-/// error. A late report of an earlier fill states what remained then, which its total offsets.
+/// error, or, when it says FILLED, by more than the venue's `rounding`: a venue that rounds its
+/// figures states their difference from the order's size as remaining (`size - filled`).
+/// A late report of an earlier fill states what remained then, which its total offsets.
 #[inline]
-pub(super) fn works_on_past(ev: &VenueEvent, order: &VenueOrder, filled: f64) -> bool {
+pub(super) fn works_on_past(
+    ev: &VenueEvent,
+    order: &VenueOrder,
+    filled: f64,
+    rounding: f64,
+) -> bool {
     let stated = if ev.filled_size > 0.0 {
         ev.filled_size
     } else {
         filled
     };
-    ev.remaining_size > 0.0 && stated + ev.remaining_size > filled + float_error(order.size)
+    let noise = if ev.status == VenueOrderStatus::Filled {
+        rounding
+    } else {
+        float_error(order.size)
+    };
+    ev.remaining_size > 0.0 && stated + ev.remaining_size > filled + noise
 }
 
 /// The transition details of a fill.
@@ -136,20 +148,30 @@ impl Kernel {
     }
 
     /// Whether `short`, what fill `ev` leaves of `order` (or how far it is from what the order
-    /// had left, either way), is noise rather than what the venue did: within the tolerance,
-    /// under half the asset's lot, and not contradicted by `ev` ([`works_on_past`]). More is a
-    /// part the venue still works.
+    /// had left, either way), is noise rather than what the venue did: within the venue's
+    /// rounding ([`Kernel::rounding`]) and not contradicted by `ev` ([`works_on_past`]). More
+    /// is a part the venue still works.
     pub(super) fn short_is_noise(&self, ev: &VenueEvent, order: &VenueOrder, short: f64) -> bool {
-        short <= size_tolerance(order.size)
-            && self.below_half_a_lot(&order.asset, short)
-            && !works_on_past(ev, order, order.size - short)
+        // The rounding is at most the size's tolerance: a part fill, short by far more, is told
+        // without looking up the lot.
+        if short.abs() > size_tolerance(order.size) {
+            return false;
+        }
+        let rounding = self.rounding(order);
+        short.abs() <= rounding && !works_on_past(ev, order, order.size - short, rounding)
     }
 
-    /// Whether `diff` is less than half a lot of `asset` (any `diff` when no lot is set): off
-    /// the lot grid by less, a size is float noise; by a whole lot, it is what the venue did.
-    pub(super) fn below_half_a_lot(&self, asset: &str, diff: f64) -> bool {
-        let lot = self.limits_for(asset).lot_step;
-        lot <= 0.0 || diff.abs() < lot / 2.0
+    /// How far a venue's figure for `order` (a filled size, a running total, what remains) may
+    /// be from the kernel's and still be the same: the venue's own rounding, 1e-9 of the size
+    /// ([`size_tolerance`]), while under half the asset's lot (off the lot grid by less, a size
+    /// is noise; by a whole lot, it is what the venue did), and never under the float error of
+    /// the sums ([`float_error`]). With no lot set, the rounding alone bounds it.
+    pub(super) fn rounding(&self, order: &VenueOrder) -> f64 {
+        let lot = self.limits_for(&order.asset).lot_step;
+        let half_lot = if lot > 0.0 { lot / 2.0 } else { f64::INFINITY };
+        size_tolerance(order.size)
+            .min(half_lot)
+            .max(float_error(order.size))
     }
 
     /// What slot `sid` holds once exit `order`'s fill of `qty` is booked. A fill completing
@@ -240,7 +262,7 @@ impl Kernel {
             self.order_filled(sid, &order, stated, plan.new_filled, client, uncounted);
         } else if ev.remaining_size == 0.0
             && ev.filled_size > 0.0
-            && Self::ends_short(ev, &order, plan.new_filled)
+            && Self::ends_short(ev, plan.new_filled, self.rounding(&order))
         {
             // The venue says the order is over short of its size: it ends. An ordinary
             // partial fill states a remainder, or no running total.

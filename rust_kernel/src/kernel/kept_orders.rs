@@ -25,7 +25,8 @@ impl Kernel {
             .covered
             .get_mut(key.0)
             .and_then(|legs| legs[usize::from(!key.1)].take());
-        self.ended.keep(key, kept);
+        let rounding = self.rounding(&kept.order);
+        self.ended.keep(key, kept, rounding);
         if let Some(c) = covered {
             self.ended.covered.insert(key, c);
         }
@@ -77,7 +78,7 @@ impl Kernel {
         let kept = self.ended.get_mut(key).expect("kept orders are indexed");
         kept.in_doubt = false;
         let booked = kept.order.filled_size;
-        if ev.filled_size > 0.0 && ev.filled_size >= booked - float_error(kept.order.size) {
+        if ev.filled_size > 0.0 && ev.filled_size >= booked - kept.rounding {
             kept.final_filled = Some(ev.filled_size.min(kept.order.size));
             kept.stated_total = 0.0;
         }
@@ -205,7 +206,8 @@ impl Kernel {
                     kept.stated_total = 0.0;
                     kept.in_doubt = false;
                 }
-                self.ended.keep(*key, kept);
+                let rounding = self.rounding(&kept.order);
+                self.ended.keep(*key, kept, rounding);
                 if let Some(c) = old.covered.get(key).filter(|_| !changed) {
                     self.ended.covered.insert(*key, c.clone());
                 }

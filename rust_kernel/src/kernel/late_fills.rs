@@ -244,6 +244,8 @@ impl Kernel {
         let active_leg = self.slots[key.0].active_leg_index;
         // An exit sent since for what this one left of the leg completes the leg itself.
         let exit_working = self.slots[key.0].active_exit_order.is_some();
+        let kept = self.ended.get(key).expect("kept orders are indexed");
+        let rounding = self.rounding(&kept.order);
         let kept = self.ended.get_mut(key).expect("kept orders are indexed");
         let o = &mut kept.order;
         let new_filled = o.filled_size + qty;
@@ -252,7 +254,7 @@ impl Kernel {
         let over = complete
             || (ev.remaining_size == 0.0
                 && ev.filled_size > 0.0
-                && Self::ends_short(ev, o, new_filled));
+                && Self::ends_short(ev, new_filled, rounding));
         o.avg_fill_price = (o.avg_fill_price * o.filled_size + ev.price * qty) / new_filled;
         o.filled_size = new_filled;
         let (is_entry, size) = (o.is_entry, o.size);

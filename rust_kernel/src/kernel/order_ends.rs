@@ -108,7 +108,8 @@ impl Kernel {
             }
         }
         self.clear_ended_order(sid, order.is_entry, holds);
-        Self::say_what_end_filled(&order, &end, kept, stated, out);
+        let rounding = self.rounding(&order);
+        Self::say_what_end_filled(&order, &end, kept, stated, rounding, out);
         if end.kind == K::RateLimited {
             rate_limited(out, ev, &order.client_order_id);
             if maybe_working {
@@ -153,8 +154,7 @@ impl Kernel {
         let learned_or_own = learned || !order.venue_order_id.is_empty();
         // The venue's filled size at the end bounds late fills, unless it says less than
         // the kernel booked from the venue's own fills: then it is no bound, and said.
-        let tol = float_error(order.size);
-        let short = end.figure > 0.0 && end.figure < order.filled_size - tol;
+        let short = end.figure > 0.0 && end.figure < order.filled_size - self.rounding(order);
         // Less than the kernel booked is no bound, and said here; more than the kernel was
         // told of (above the order's size too) is said after, once.
         if short {
@@ -185,6 +185,7 @@ impl Kernel {
                 order: ended,
                 final_filled,
                 stated_total: stated,
+                rounding: 0.0,
                 in_doubt: maybe_working,
                 fills: self.slots[sid].seen_fills.clone(),
                 leg: self.slots[sid].active_leg_index,
@@ -222,15 +223,17 @@ impl Kernel {
 
     /// Says, into `out`, what `end` of `order` says filled beyond what the kernel booked: a
     /// figure above it (the missing fill is applied when it comes, if the order is `kept`),
-    /// or, without one, what its reports `stated`.
+    /// or, without one, what its reports `stated`; beyond the venue's `rounding`
+    /// ([`Kernel::rounding`]).
     pub(super) fn say_what_end_filled(
         order: &VenueOrder,
         end: &OrderEnd,
         kept: bool,
         stated: f64,
+        rounding: f64,
         out: &mut KernelOutcome,
     ) {
-        if end.figure > order.filled_size + float_error(order.size) {
+        if end.figure > order.filled_size + rounding {
             // The order ended at the venue with more filled than the kernel was told of: the
             // position is off until the missing fill comes, which is applied when it comes
             // (`apply_late_fill`). What is owed is at most what the order had left.
@@ -259,7 +262,7 @@ impl Kernel {
                 Detail::F64(end.figure.min(order.size) - order.filled_size),
             ));
             out.details.push(("reason", Detail::Static(reason)));
-        } else if stated > order.filled_size + float_error(order.size) {
+        } else if stated > order.filled_size + rounding {
             out.severity = KernelSeverity::Warning;
             out.details
                 .push(("reported_filled_size", Detail::F64(stated)));

@@ -69,7 +69,8 @@ impl Kernel {
         }
         self.ended.clear();
         for (key, kept) in repr.kept {
-            self.ended.keep(key, kept);
+            let rounding = self.rounding(&kept.order);
+            self.ended.keep(key, kept, rounding);
         }
         for v in &repr.shared {
             self.ended.finished_elsewhere(v);
