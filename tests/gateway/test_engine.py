@@ -1279,3 +1279,47 @@ def test_an_oserror_of_the_kernels_log_ends_the_session_in_order_not_as_an_outpu
     assert (events[-1]["reason"], events[-1]["lines"]) == ("kernel_failed", 2)
     err = capsys.readouterr().err
     assert "dita stdio: the kernel takes no more input: OSError: " in err and "I/O error" not in err
+
+
+class LotShortVenue:
+    """Fills each order a lot short of its size and says it still works the last lot."""
+
+    name = "lot-short"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        cid = order.client_order_id
+        ack = VenueEvent(f"ack-{cid}", "", -1, "ORDER_ACK", venue_client_id=cid, venue_order_id=f"V-{cid}")
+        short = order.size - 1.0
+        fill = VenueEvent(
+            f"fill-{cid}",
+            "",
+            -1,
+            "FILL",
+            "PARTIALLY_FILLED",
+            venue_client_id=cid,
+            price=order.price,
+            size=short,
+            filled_size=short,
+            remaining_size=1.0,
+        )
+        return [ack, fill]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_an_order_of_a_billion_filled_a_lot_short_is_told_partially_filled_and_kept() -> None:
+    """1e9 units on a lot of 1: the last lot is within 1e-9 of the size, and the kernel keeps
+    the order working for it; the client hears it working, and can query and cancel it."""
+    kernel = ExecutionKernel(max_slots=2, venue=LotShortVenue())
+    kernel.set_seed_capital(1e7)
+    kernel.set_market_limits("PEPE", {"lot_step": 1.0})
+    events = session(kernel, "ORDER BUY PEPE 1000000000 0.00001 b1\nQUERY ORDERS\n")
+    assert not [e for e in events if e["type"] == "error"], events
+    fill = next(e for e in events if e["type"] == "fill")
+    assert fill["filled_qty"] == 1e9 - 1.0 and fill["remaining_qty"] == 1.0
+    updates = [e["status"] for e in events if e["type"] == "order_update" and e["client_id"] == "b1"]
+    assert updates[0] == "ACKNOWLEDGED" and set(updates[1:]) == {"PARTIALLY_FILLED"}, updates
+    working = next(e for e in events if e["type"] == "query_received")["result"]
+    assert [(o["client_id"], o["status"]) for o in working] == [("b1", "PARTIALLY_FILLED")]
+    assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"

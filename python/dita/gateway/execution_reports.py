@@ -23,6 +23,19 @@ _STATUS_BY_KIND = {
     KernelEventKind.RATE_LIMITED: "REJECTED",
 }
 
+# The smallest size the kernel trades: what a fill completing an order leaves, the kernel having
+# booked what the order had left when the venue's figure differs by its rounding.
+_QTY_EPS = 1e-9
+
+
+def _completes(trigger: str, remaining: float) -> bool:
+    """Whether a fill of ``trigger`` completes its order, as the kernel judged it: FILL does,
+    PARTIAL_FILL does not (a lot short of an order of 1e9 is within 1e-9 of its size, and the
+    kernel keeps it working), and a late fill of an ended order does when nothing is left."""
+    if trigger == "LATE_FILL":
+        return remaining <= _QTY_EPS
+    return trigger == "FILL"
+
 
 class _ExecutionReports(_SessionOrders):
     """Tells the client what the kernel did with an order: ``OrderEngine``'s reports."""
@@ -121,7 +134,7 @@ class _ExecutionReports(_SessionOrders):
                 qty, fee = booked_fill(event, booked)
                 if fee is None and fills == 1:
                     fee = fee_total
-                self._fill(rec, event, qty, fee, stage, booked)
+                self._fill(rec, event, qty, fee, stage, booked, transition.trigger)
             elif event.kind == KernelEventKind.RATE_LIMITED and event.venue_client_id in working:
                 # The venue held the order, so the kernel kept it: a throttled cancel.
                 rec.diagnostic = "RATE_LIMITED"
@@ -160,17 +173,18 @@ class _ExecutionReports(_SessionOrders):
         fee: float | None,
         stage: str | None,
         booked: dict[str, Any],
+        trigger: str,
     ) -> None:
         """Tell fill ``event`` of ``rec``: ``qty`` and ``fee`` as the kernel booked them (a fill
         resent in part books only the part no earlier report covered), ``booked`` the details
-        of its transition."""
+        of its transition, ``trigger`` its move."""
         total = rec.filled_qty + qty
         if total > 0.0:
             rec.avg_price = (rec.avg_price * rec.filled_qty + event.price * qty) / total
         rec.filled_qty = float(booked.get("filled_size", total))
         order_size = float(booked.get("order_size", rec.qty))
         remaining = max(order_size - rec.filled_qty, 0.0)
-        if remaining <= order_size * 1e-9:
+        if _completes(trigger, remaining):
             rec.status = "FILLED"
         elif rec.status not in TERMINAL:
             # A late fill of a canceled or expired order: it stays ended, with more filled.
