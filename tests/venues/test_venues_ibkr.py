@@ -188,6 +188,27 @@ def test_a_partial_fill_then_the_rest_reach_the_kernel_once_each_with_their_comm
     assert kernel.on_account_event(late).accepted
 
 
+def test_an_order_of_a_billion_filled_a_share_short_is_reported_partially_filled(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """1e-9 of an order of 1e9 shares is a whole share: executions a share short of the order
+    are a part fill, and the order is followed until its last share's execution comes."""
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry(size=1e9, price=0.01))
+    assert sent.accepted and sent.order is not None, sent.details
+    cid = sent.order.client_order_id
+    tws.fill(cid, 1e9 - 1.0, 0.01, commission=1.0)
+    (part,) = feed(kernel, venue, 1)
+    assert (part.status.name, part.filled_size) == ("PARTIALLY_FILLED", 1e9 - 1.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    assert venue.following()
+    tws.fill(cid, 1.0, 0.01, commission=1.0)
+    (last,) = feed(kernel, venue, 1)
+    assert (last.status.name, last.filled_size) == ("FILLED", 1e9)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+
+
 def test_a_correction_of_an_execution_is_not_booked_as_a_second_fill(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:

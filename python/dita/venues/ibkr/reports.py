@@ -46,8 +46,10 @@ CANCEL_REFUSED = frozenset({135, 161, 10147, 10148})
 WARNINGS = frozenset({105, 165, 321, 329, 399, 404, 434, 492, 10167, 10349})
 # A price off the tick: a new order's end, a warning about a working one (a modification refused).
 OFF_TICK = 110
-# A fill's size within this share of its order counts as the whole order.
-_FULL = 1 - 1e-9
+# Executions' shares summed within this share of their order's size are the whole order: only
+# float rounding (1e-16 of the sum per addition) lies between them. 1e-9 would be a whole share
+# still to fill at 1e9 shares.
+FULL = 1 - 1e-12
 # The executions remembered, and the fills awaiting a commission report: a report of an execution
 # forgotten can no longer be booked, so its fill waits no more.
 _EXECUTIONS_KEPT = 100_000
@@ -88,8 +90,8 @@ class IbkrOrder:
     @property
     def settled(self) -> bool:
         """Nothing more to report: over, and every fill TWS counted reported."""
-        full = self.filled >= self.order.size * _FULL
-        return full or (self.ended and self.filled >= self.ended_filled * _FULL)
+        full = self.filled >= self.order.size * FULL
+        return full or (self.ended and self.filled >= self.ended_filled * FULL)
 
 
 @dataclass
@@ -278,7 +280,7 @@ class Reporter:
                 tracked.order,
                 KernelEventKind.FILL,
                 VenueOrderStatus.FILLED
-                if tracked.filled >= tracked.order.size * _FULL
+                if tracked.filled >= tracked.order.size * FULL
                 else VenueOrderStatus.PARTIALLY_FILLED,
                 venue_order_id=tracked.venue_order_id,
                 timestamp=fill.time or self._clock(),
@@ -296,7 +298,7 @@ class Reporter:
         only shares beyond those booked for it are a fill (at the corrected price). Fewer shares
         or another price cannot be taken back from the kernel: they are logged."""
         extra = fill.shares - booked.shares
-        if extra > booked.shares * (1 - _FULL):
+        if extra > booked.shares * (1 - FULL):
             booked.shares = fill.shares
             return self._book(tracked, booked, fill, extra)
         log.warning(

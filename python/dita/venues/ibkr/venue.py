@@ -39,7 +39,7 @@ from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
 from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, Heard, IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
-from dita.venues.ibkr.reports import IbkrOrder, Reporter, cancel_reject, latest_executions
+from dita.venues.ibkr.reports import FULL, IbkrOrder, Reporter, cancel_reject, latest_executions
 from dita.venues.ibkr.settings import IbkrSettings
 from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
@@ -590,9 +590,7 @@ class IbkrVenue:
             avg = sum(f.shares * f.price for f in fills) / filled if filled else 0.0
             perm = str(tracked.perm_id or (fills[0].perm_id if fills else ""))
             status = (
-                VenueOrderStatus.FILLED
-                if filled >= tracked.order.size * (1 - 1e-9)
-                else VenueOrderStatus.CANCELED
+                VenueOrderStatus.FILLED if filled >= tracked.order.size * FULL else VenueOrderStatus.CANCELED
             )
             return answered(tracked.order, perm, status, filled, avg)
 
