@@ -722,6 +722,29 @@ def test_size_off_the_lot_step_is_refused_before_sending(
     assert exchange.calls("POST", "/api/v3/order") == []
 
 
+def test_a_size_off_the_lot_step_by_more_than_float_error_is_refused_before_sending(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """On a lot of 1, 1000.0000009 (within 1e-9 of 1000) would go out as 1000: the exchange
+    would fill 1000, and its trades, summed within float error, would read as a fill short of
+    the order's size. Float error alone (0.1 + 0.2 style) goes out on the lot."""
+    info = exchange.fixture("binance/spot_exchange_info.json")
+    for rule in info["symbols"][0]["filters"]:
+        if rule["filterType"] == "LOT_SIZE":
+            rule.update(minQty="1.00000000", maxQty="90000000000.00000000", stepSize="1.00000000")
+    exchange.script("GET", "/api/v3/exchangeInfo", payload=info)  # answered before the fixture's
+    venue = make_venue()
+    events = venue.submit(make_order("s9-entry-1", order_type="LIMIT", price=1.0, size=1000.0000009))
+    assert kinds(events) == ["REJECT"] and "lot step" in events[0].reason, events
+    assert exchange.calls("POST", "/api/v3/order") == []
+    placed = exchange.fixture("binance/spot_order_limit_new.json")
+    placed.update(origQty="1000.00000000")
+    exchange.script("POST", "/api/v3/order", payload=placed)
+    noise = 1000.0 + 1000.0 * 2**-52
+    events = venue.submit(make_order("s9-entry-2", order_type="LIMIT", price=1.0, size=noise))
+    assert kinds(events) == ["ORDER_ACK"], events
+
+
 @pytest.mark.parametrize("rule", ["amount", "price"])
 def test_a_market_that_states_no_precision_refuses_the_order_before_sending(
     make_venue: VenueFactory, exchange: RecordedExchange, rule: str
