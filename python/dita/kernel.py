@@ -176,6 +176,20 @@ def _tell_recovery(kernel: KernelCore) -> None:
         )
 
 
+def _tell_held_assets(kernel: KernelCore) -> None:
+    """Gives a venue that takes them (``note_held_assets``) the assets the kernel holds a position
+    or works an order in: the ccxt venue takes a market under two names, and the kernel keys caps
+    and positions by the name, so a kernel recovered from its log fixes the name of each market."""
+    note_held = getattr(kernel.venue, "note_held_assets", None)
+    if not callable(note_held):
+        return
+    engaged = set(kernel.open_slot_ids())
+    engaged.update(order.slot_id for order in kernel.open_orders())
+    assets = sorted({kernel.slot_state(slot_id).asset for slot_id in engaged})
+    if assets:
+        note_held(assets)
+
+
 class ExecutionKernel(KernelCore):
     """One strategy's execution kernel.
 
@@ -216,6 +230,7 @@ class ExecutionKernel(KernelCore):
     ) -> None:
         # The native __new__ has already validated and consumed every argument.
         _tell_recovery(self)
+        _tell_held_assets(self)
         self._metadata_write = threading.RLock()  # see _metadata_lock
         self.journal = journal
         self.projection = projection

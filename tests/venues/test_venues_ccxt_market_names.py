@@ -4,13 +4,15 @@ rules are given under both names, and entries go under one name per market."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
+from pathlib import Path
 
 from recorded_exchange import RecordedExchange
 from venue_helpers import make_order
 
 from dita import ExecutionKernel, KernelEventKind, KernelIntent, VenueOrderStatus
-from dita.venues import CcxtVenue
+from dita.venues import CcxtVenue, VenueRouter
 
 VenueFactory = Callable[..., CcxtVenue]
 
@@ -46,7 +48,7 @@ def test_an_entry_under_a_second_name_of_a_market_traded_here_is_refused_naming_
     [refused] = venue.submit(make_order("k-2", asset="BTC/USDT", size=0.015, reference_price=91_000.0))
     assert refused.kind == KernelEventKind.REJECT and refused.status == VenueOrderStatus.REJECTED
     assert refused.reason == (
-        "'BTC/USDT' is the market BTC/USDT on binance-spot, entered here as 'BTCUSDT': the kernel "
+        "asset 'BTC/USDT' is the market BTC/USDT on binance-spot, traded here as 'BTCUSDT': the kernel "
         "keeps a per-asset cap and a position for each asset name, so enter it as 'BTCUSDT'"
     )
     assert len(exchange.calls("POST", "/api/v3/order")) == 1
@@ -58,3 +60,48 @@ def test_an_entry_under_a_second_name_of_a_market_traded_here_is_refused_naming_
     exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
     venue.submit(make_order("k-4", asset="ETH/USDT", size=0.5, reference_price=3_000.0))
     assert len(exchange.calls("POST", "/api/v3/order")) == 3
+
+
+def entry(slot: int, asset: str) -> KernelIntent:
+    return KernelIntent(f"i{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", 91_000.0, 0.015)
+
+
+def test_a_kernel_recovered_holding_a_market_under_one_name_keeps_refusing_entries_under_the_other(
+    make_venue: VenueFactory, exchange: RecordedExchange, tmp_path: Path
+) -> None:
+    """The venue that saw the first name is gone after a restart; the kernel recovered from its
+    log still keys the position by it, and tells the new venue so."""
+    first = ExecutionKernel(max_slots=3, venue=make_venue(), kernel_id="k", wal_dir=str(tmp_path))
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    assert first.process_intent(entry(0, "BTCUSDT")).accepted
+    assert first.slot_state(0).size > 0
+    first.close()
+    del first
+    gc.collect()
+
+    kernel = ExecutionKernel(max_slots=3, venue=make_venue(), kernel_id="k", wal_dir=str(tmp_path))
+    refused = kernel.process_intent(entry(1, "BTC/USDT"))
+    [reject] = [e for e in refused.emitted_events if e.kind == KernelEventKind.REJECT]
+    assert reject.reason.startswith(
+        "asset 'BTC/USDT' is the market BTC/USDT on binance-spot, traded here as 'BTCUSDT'"
+    )
+    assert kernel.slot_state(1).size == 0 and kernel.open_slot_ids() == [0]
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1
+    # Under the name it holds, the market is entered again.
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    assert kernel.process_intent(entry(2, "BTCUSDT")).accepted
+    assert len(exchange.calls("POST", "/api/v3/order")) == 2
+    kernel.close()
+
+
+def test_a_venue_behind_a_router_learns_the_names_a_recovered_kernel_holds(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    router = VenueRouter({"binance": make_venue()}, default="binance")
+    router.note_held_assets(["BTC/USDT"])
+    router.add(make_venue(name="binance-2"), name="later")
+    for venue_name in ("binance", "later"):
+        router.route("BTCUSDT", venue_name)
+        [refused] = router.submit(make_order(f"k-{venue_name}", size=0.015, reference_price=91_000.0))
+        assert refused.kind == KernelEventKind.REJECT and "enter it as 'BTC/USDT'" in refused.reason
+    assert exchange.calls("POST", "/api/v3/order") == []

@@ -85,6 +85,9 @@ class VenueAdapter(Protocol):
     # Optional: ``resume(seq)``. A kernel recovered from its write-ahead log calls it with its
     # seq when it is built, so a venue naming events with its own counts never repeats an id
     # of the last run's (the kernel would refuse the answer as a duplicate).
+    # Optional: ``note_held_assets(assets)``. An ``ExecutionKernel`` built over the venue calls it
+    # with the assets its slots hold a position or work an order in (the ccxt venue fixes the
+    # name each market's entries go under by them).
 
 
 @runtime_checkable

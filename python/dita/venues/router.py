@@ -121,6 +121,8 @@ class VenueRouter:
         # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids would
         # repeat the last run's, and the recovered kernel refuse its answers as duplicates.
         self._resumed: list[int] = []
+        # The assets ``note_held_assets`` was given, for a venue added after it.
+        self._held_assets: list[str] = []
         # The venue whose account events the kernel's account takes: the first to give any.
         self._account_venue: str | None = None
         for venue_name, adapter in (venues or {}).items():
@@ -161,6 +163,9 @@ class VenueRouter:
         if callable(resume):
             for seq in self._resumed:
                 resume(seq)
+        note_held = getattr(adapter, "note_held_assets", None)
+        if callable(note_held) and self._held_assets:
+            note_held(list(self._held_assets))
         self._venues[venue_name] = adapter
 
     def route(self, asset: str, venue_name: str) -> None:
@@ -258,6 +263,15 @@ class VenueRouter:
             resume = getattr(venue, "resume", None)
             if callable(resume):
                 resume(seq)
+
+    def note_held_assets(self, assets: list[str]) -> None:
+        """Give the assets a kernel holds a position or works an order in to every venue behind
+        the router that takes them (a kernel built over it calls this), and to any added later."""
+        self._held_assets.extend(a for a in assets if a not in self._held_assets)
+        for venue in self._venues.values():
+            note_held = getattr(venue, "note_held_assets", None)
+            if callable(note_held):
+                note_held(list(assets))
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         try:

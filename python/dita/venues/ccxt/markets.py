@@ -112,6 +112,9 @@ class Markets:
         self.assets_traded: set[str] = set()
         # The asset name each market (ccxt symbol) was first entered under in this process.
         self.entered_as: dict[str, str] = {}
+        # The assets a kernel built over the venue holds a position or works an order in
+        # (``note_held_assets``): after a restart they fix each market's name.
+        self.held_assets: set[str] = set()
         # The clock's time the rules were loaded at (None: not yet).
         self.loaded_at: float | None = None
         self._reload_failed_at: float | None = None
@@ -254,14 +257,23 @@ class Markets:
         return self.asset_symbols.get(asset)
 
     def second_name_refusal(self, order: VenueOrder, symbol: str) -> str:
-        """Why an entry of ``order`` under another asset name than ``symbol``'s market was
-        entered under here is refused ('' when it is not): the kernel would give the market a
-        second per-asset cap and a second position. Exits go under any name."""
+        """Why an entry of ``order`` under another asset name than the one ``symbol``'s market
+        is traded under here is refused ('' when it is not): the name an entry went under in
+        this process, else one a kernel holds it under (``held_assets``, which a restart keeps).
+        Under a second name the kernel would give the market a second per-asset cap and a
+        second position. Exits go under any name."""
+        if not order.is_entry:
+            return ""
         first = self.entered_as.get(symbol)
-        if not order.is_entry or first is None or first == order.asset:
+        if first is None:
+            held = sorted(a for a in self.held_assets if self.asset_symbols.get(a) == symbol)
+            if not held or order.asset in held:
+                return ""
+            first = held[0]
+        if first == order.asset:
             return ""
         return (
-            f"{order.asset!r} is the market {symbol} on {self._client.name}, entered here as {first!r}: "
+            f"asset {order.asset!r} is the market {symbol} on {self._client.name}, traded here as {first!r}: "
             f"the kernel keeps a per-asset cap and a position for each asset name, so enter it as {first!r}"
         )
 

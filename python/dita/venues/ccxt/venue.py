@@ -266,6 +266,13 @@ class CcxtVenue:
         kernel recovered from its write-ahead log beside it calls this."""
         self._reporter.resume(seq)
 
+    @_serialized
+    def note_held_assets(self, assets: list[str]) -> None:
+        """Take ``assets`` as names a kernel holds a position or works an order under (a kernel
+        built over this venue calls this): an entry under another name of one of their markets
+        is rejected before sending, so a restart does not give a market a second name."""
+        self._markets.held_assets.update(assets)
+
     # -- asynchronous reports ------------------------------------------------------------
 
     @_serialized
