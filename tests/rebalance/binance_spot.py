@@ -62,4 +62,4 @@ def futures_exchange(monkeypatch: pytest.MonkeyPatch, wallet: float) -> Iterator
 
 
 def ccxt_args(server: BinanceStreamServer) -> list[str]:
-    return ["--ccxt-exchange", "binance", "--ccxt-base-url", server.url, "--fill-wait", "5"]
+    return ["--ccxt-exchange", "binance", "--ccxt-base-url", server.url, "--live", "--fill-wait", "5"]

@@ -102,3 +102,19 @@ def test_a_paper_book_with_positions_from_elsewhere_it_cannot_take_is_refused_na
         "to a finite position\n"
     )
     assert not state.exists()
+
+
+def test_an_exchange_without_live_sandbox_or_dry_run_is_refused_before_it_is_reached(tmp_path: Path) -> None:
+    """Real orders, sent with the API keys the environment holds, are asked for on the command
+    line (as `dita live` asks of a config's mode live): nothing is reached, nothing written."""
+    state = tmp_path / "s"
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    # Port 9 (discard): reached, the run would fail on the network, not on the option.
+    exchange = ["--ccxt-exchange", "binance", "--ccxt-base-url", "http://127.0.0.1:9"]
+    result = CliRunner().invoke(app, [*args, *exchange, "--fill-wait", "0"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: --ccxt-exchange binance sends real orders: give --live to send them "
+        "(or --ccxt-sandbox for the exchange's testnet, --dry-run for the plan only)\n"
+    )
+    assert not state.exists()

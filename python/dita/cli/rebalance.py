@@ -339,12 +339,22 @@ def rebalance_command(
     ] = None,
     ccxt_market_type: Annotated[str, typer.Option(help="spot or linear")] = "spot",
     ccxt_sandbox: Annotated[bool, typer.Option(help="Use the exchange's testnet")] = False,
+    live_orders: Annotated[
+        bool, typer.Option("--live", help="Allow --ccxt-exchange without --ccxt-sandbox to send real orders")
+    ] = False,
     fill_wait: Annotated[
         float, typer.Option(min=0.0, help="Seconds to wait for fills reported later")
     ] = 30.0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
 ) -> None:
     """Bring the account to the targets: sells, then buys, through the kernel's risk guard."""
+    if ccxt_exchange is not None and not (live_orders or ccxt_sandbox or dry_run):
+        # Real orders with the keys the environment holds: said on the command line, as `dita
+        # live` asks of a config's mode live.
+        fail(
+            f"--ccxt-exchange {ccxt_exchange} sends real orders: give --live to send them "
+            "(or --ccxt-sandbox for the exchange's testnet, --dry-run for the plan only)"
+        )
     portfolio = _read(targets)
     state = state_dir if state_dir is not None else default_state_dir() / "rebalance"
     live = ccxt_exchange is not None
