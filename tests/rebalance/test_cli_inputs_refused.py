@@ -118,3 +118,33 @@ def test_an_exchange_without_live_sandbox_or_dry_run_is_refused_before_it_is_rea
         "(or --ccxt-sandbox for the exchange's testnet, --dry-run for the plan only)\n"
     )
     assert not state.exists()
+
+
+@pytest.mark.parametrize("under", [False, True])
+def test_a_state_dir_that_is_a_file_is_refused_naming_the_option(tmp_path: Path, under: bool) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    state = a_file / "s" if under else a_file
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    result = CliRunner().invoke(app, [*args, "--price", "BTC=50000", "--fill-wait", "0"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --state-dir {state}")
+    assert f"{a_file} is a file" in result.stderr
+    assert a_file.read_text() == "keep me"
+
+
+def test_a_state_dir_variable_that_is_a_file_is_refused_naming_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    monkeypatch.setenv("DITA_STATE_DIR", str(a_file))
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--price", "BTC=50000", "--fill-wait", "0"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    state = a_file / "rebalance"
+    assert (
+        result.stderr
+        == f"error: $DITA_STATE_DIR {state}: {a_file} is a file, not a directory; give a directory\n"
+    )
+    assert a_file.read_text() == "keep me"

@@ -561,6 +561,19 @@ def test_paper_refuses_a_kernel_id_that_is_no_file_name(tmp_path: Path, kernel_i
     assert list(tmp_path.rglob("*")) == []  # nothing started, nothing written
 
 
+@pytest.mark.parametrize("under", [False, True])
+def test_paper_refuses_a_wal_dir_that_is_a_file_naming_the_option(tmp_path: Path, under: bool) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    wal = a_file / "wal" if under else a_file
+    state = tmp_path / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--wal-dir", str(wal)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --wal-dir {wal}")
+    assert f"{a_file} is a file" in result.stderr
+    assert a_file.read_text() == "keep me" and not state.exists()
+
+
 def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
     state = tmp_path / "state"
     # 3 s, not less: the deadline runs from before the first row, which a loaded machine delays.

@@ -278,6 +278,19 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("DITA_STATE_DIR") or "var/run")
 
 
+def require_directory_path(path: Path, named: str) -> None:
+    """Exit 2 naming ``named`` (the option or variable that gives ``path``) unless ``path`` is a
+    directory or can be made one: itself, or the nearest of its parents that exists, a file would
+    fail ``mkdir`` (FileExistsError, NotADirectoryError) once the command has begun."""
+    for place in (path, *path.parents):
+        if place.is_dir():
+            return
+        if place.exists():
+            if place == path:
+                fail(f"{named} {path} is a file; give a directory")
+            fail(f"{named} {path}: {place} is a file, not a directory; give a directory")
+
+
 def cluster_options(
     members: str | Sequence[str] | None,
     name: str | None,

@@ -47,6 +47,7 @@ from dita.cli._common import (
     open_projection,
     out_console,
     parse_params,
+    require_directory_path,
     require_finite,
 )
 from dita.cli.live_feed import (  # noqa: F401  (the live feed's names, importable here as before)
@@ -205,8 +206,9 @@ def paper(
     except ValueError as exc:
         fail(f"--kernel-id: {exc}")
     state, named = named_state_dir(state_dir)
-    if state.exists() and not state.is_dir():
-        fail(f"{named} {state} is a file; give a directory for the state file")
+    require_directory_path(state, named)
+    if wal_dir is not None:
+        require_directory_path(wal_dir, "--wal-dir")
     state_file = state / f"{kernel_id}.json"
     # Two runs of one kernel id would rewrite one state file in turn: `dita status` would show
     # their states by turns, and a run continuing its log could find the other's book in it.

@@ -28,10 +28,11 @@ from dita.cli._common import (
     fail_options,
     given_path,
     out_console,
+    require_directory_path,
     shown,
     warn,
 )
-from dita.cli._state import default_state_dir
+from dita.cli._state import default_state_dir, named_state_dir
 from dita.cli.rebalance_book import PaperBookFile, read_book, refuse_resume_apart, save_book, take_over
 from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
 from dita.kernel import ExecutionKernel
@@ -355,8 +356,13 @@ def rebalance_command(
             f"--ccxt-exchange {ccxt_exchange} sends real orders: give --live to send them "
             "(or --ccxt-sandbox for the exchange's testnet, --dry-run for the plan only)"
         )
+    if state_dir is not None:
+        state, named = state_dir, "--state-dir"
+    else:
+        base, named = named_state_dir(None)
+        state = base / "rebalance"
+    require_directory_path(state, named)
     portfolio = _read(targets)
-    state = state_dir if state_dir is not None else default_state_dir() / "rebalance"
     live = ccxt_exchange is not None
     book: PaperBookFile | None = None
     if live:
