@@ -83,5 +83,5 @@ def test_dita_paper_refuses_kernel_id_star_before_making_its_state_directory(tmp
     args = ["paper", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", str(bars), "--max-speed"]
     result = CliRunner().invoke(app, [*args, "--kernel-id", "*", "--state-dir", str(state)])
     assert result.exit_code == 2, result.output
-    assert "--kernel-id: kernel_id '*' is the control plane's entry for every kernel" in result.output
+    assert "--kernel-id '*': it is the control plane's entry for every kernel" in result.output
     assert not state.exists()

@@ -148,3 +148,25 @@ def test_a_state_dir_variable_that_is_a_file_is_refused_naming_the_variable(
         == f"error: $DITA_STATE_DIR {state}: {a_file} is a file, not a directory; give a directory\n"
     )
     assert a_file.read_text() == "keep me"
+
+
+@pytest.mark.parametrize(
+    ("kernel_id", "flaw"),
+    [
+        ("", "it is empty"),
+        ("*", "it is the control plane's entry for every kernel"),
+        ("a b", "it holds white space"),
+        ("a\x00b", "it holds a NUL"),
+    ],
+)
+def test_a_kernel_id_no_kernel_can_have_is_refused_before_the_state_dir_is_made(
+    tmp_path: Path, kernel_id: str, flaw: str
+) -> None:
+    state = tmp_path / "s"
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    result = CliRunner().invoke(
+        app, [*args, "--kernel-id", kernel_id, "--price", "BTC=50000", "--fill-wait", "0"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --kernel-id {kernel_id!r}: {flaw}")
+    assert not state.exists()

@@ -561,6 +561,28 @@ def test_paper_refuses_a_kernel_id_that_is_no_file_name(tmp_path: Path, kernel_i
     assert list(tmp_path.rglob("*")) == []  # nothing started, nothing written
 
 
+@pytest.mark.parametrize(
+    ("kernel_id", "flaw"),
+    [
+        ("", "it is empty"),
+        ("a b", "it holds white space"),
+        ("a\x00b", "it holds a NUL"),
+        ("x" * 201, "it is over 200 bytes of UTF-8"),
+    ],
+)
+def test_paper_refuses_a_kernel_id_no_kernel_can_have_naming_the_option_before_making_the_state_dir(
+    tmp_path: Path, kernel_id: str, flaw: str
+) -> None:
+    """The kernel refused it once the state directory was made, naming kernel_id, no option."""
+    state = tmp_path / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--kernel-id", kernel_id])
+    assert result.exit_code == 2, result.output
+    # An id over 80 characters is shown shortened.
+    assert result.stderr.startswith(f"error: --kernel-id {kernel_id[:40]!r}"[:-1])
+    assert result.stderr.endswith(f": {flaw}\n")
+    assert not state.exists()
+
+
 @pytest.mark.parametrize("under", [False, True])
 def test_paper_refuses_a_wal_dir_that_is_a_file_naming_the_option(tmp_path: Path, under: bool) -> None:
     a_file = tmp_path / "a-file"

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from dita._text import is_utf8
+from dita._text import is_utf8, kernel_id_flaw, shortened
 from dita.strategy import feed_gaps, feed_problem
 
 __all__ = [
@@ -289,6 +289,19 @@ def require_directory_path(path: Path, named: str) -> None:
             if place == path:
                 fail(f"{named} {path} is a file; give a directory")
             fail(f"{named} {path}: {place} is a file, not a directory; give a directory")
+
+
+def require_kernel_id(kernel_id: str) -> None:
+    """Exit 2 naming --kernel-id unless a kernel can have ``kernel_id`` (``kernel_id_flaw``) and it
+    is not ``*``, the control plane's entry for every kernel (``check_kernel_id``): checked before
+    any directory is made, as the kernel would refuse it only once its log is opened."""
+    from dita.control import GLOBAL
+
+    flaw = kernel_id_flaw(kernel_id)
+    if flaw is None and kernel_id == GLOBAL:
+        flaw = "it is the control plane's entry for every kernel: give the kernel another id"
+    if flaw is not None:
+        fail(f"--kernel-id {shortened(repr(kernel_id))}: {flaw}")
 
 
 def cluster_options(

@@ -49,6 +49,7 @@ from dita.cli._common import (
     parse_params,
     require_directory_path,
     require_finite,
+    require_kernel_id,
 )
 from dita.cli.live_feed import (  # noqa: F401  (the live feed's names, importable here as before)
     FEED_SILENCE_EVERY_S,
@@ -172,7 +173,6 @@ def paper(
     from dita.backtest.data import DataError, load_market_data
     from dita.backtest.engine import BacktestConfig
     from dita.cli._state import live_run, named_state_dir
-    from dita.control import check_kernel_id
     from dita.strategy import Bar, Quote
 
     require_finite("--speed", speed, hint=" (use --max-speed for no pacing)")
@@ -201,10 +201,7 @@ def paper(
         kernel_id = default_kernel_id()
     if "/" in kernel_id:
         fail(f"--kernel-id {kernel_id!r} names the state file <id>.json: it must not contain '/'")
-    try:
-        check_kernel_id(kernel_id)  # `*`: refused before the state directory is made
-    except ValueError as exc:
-        fail(f"--kernel-id: {exc}")
+    require_kernel_id(kernel_id)
     state, named = named_state_dir(state_dir)
     require_directory_path(state, named)
     if wal_dir is not None:

@@ -29,6 +29,7 @@ from dita.cli._common import (
     given_path,
     out_console,
     require_directory_path,
+    require_kernel_id,
     shown,
     warn,
 )
@@ -356,6 +357,7 @@ def rebalance_command(
             f"--ccxt-exchange {ccxt_exchange} sends real orders: give --live to send them "
             "(or --ccxt-sandbox for the exchange's testnet, --dry-run for the plan only)"
         )
+    require_kernel_id(kernel_id)
     if state_dir is not None:
         state, named = state_dir, "--state-dir"
     else:
