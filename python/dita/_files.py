@@ -1,6 +1,7 @@
 """Files replaced whole: written beside their name, synced, then renamed over it, so a reader
 never sees half a file and a write cut short (a full disk, a crash) leaves the old one. And
-files read whole, only when regular and, with a limit, no larger than it."""
+files read whole, only when regular and, with a limit, no larger than it; and a document read
+from one, nested deeper than the parser can follow, refused (``NestedTooDeeply``)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 __all__ = [
+    "NestedTooDeeply",
     "NotRegularFile",
     "PipeNotFinished",
     "TooLarge",
+    "parsed",
     "regular_file_bytes",
     "replace_all_whole",
     "replace_whole",
@@ -196,3 +200,24 @@ def config_file_text(path: Path) -> str:
     except NotRegularFile as exc:
         raise ValueError(f"{exc.kind}, not a regular file") from None
     return data.decode("utf-8")  # as tomllib.load decodes it: a UnicodeDecodeError is a ValueError
+
+
+_Text = TypeVar("_Text", str, bytes)
+
+
+class NestedTooDeeply(ValueError):
+    """A JSON or TOML document nested deeper than its parser's recursion can follow (json and
+    tomllib raise RecursionError): a ValueError, as the document's other flaws are."""
+
+    def __init__(self) -> None:
+        super().__init__("nested too deeply")
+
+
+def parsed(parse: Callable[[_Text], Any], text: _Text) -> Any:
+    """``parse(text)`` (``json.loads``, ``tomllib.loads``), a RecursionError raised as
+    NestedTooDeeply: a reader catching ValueError reports it as it does a document it cannot
+    parse, naming the file, where the RecursionError would end the command in a traceback."""
+    try:
+        return parse(text)
+    except RecursionError:
+        raise NestedTooDeeply from None

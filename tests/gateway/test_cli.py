@@ -263,6 +263,8 @@ def test_a_table_given_for_a_setting_is_not_shown_and_an_unknown_flag_is_unknown
         ("[gateway\n", "Expected ']'"),
         ("gateway = 5\n", "[gateway] must be a table, got int"),
         (b"[gateway]\nhost = '\xff'\n", "can't decode byte 0xff"),
+        # Deeper than tomllib's recursion can follow: a RecursionError, not a TOMLDecodeError.
+        ("a = " + "[" * 100_000, "nested too deeply"),
     ],
 )
 def test_a_config_file_that_cannot_be_read_is_named(tmp_path: Path, text: str | bytes, message: str) -> None:

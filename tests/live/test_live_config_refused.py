@@ -159,6 +159,16 @@ def test_a_live_run_without_the_live_flag_is_refused(tmp_path: Path, monkeypatch
     assert 'mode = "live" sends real orders' in err and "give --live on the command line" in err
 
 
+def test_a_file_nested_too_deeply_is_refused_naming_it(tmp_path: Path) -> None:
+    """Deeper than tomllib's recursion can follow: a RecursionError, which ended the run in a
+    traceback."""
+    path = tmp_path / "run.toml"
+    path.write_text("a = " + "[" * 100_000)
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {path}: nested too deeply\n"
+
+
 def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
     path.write_text("kernel_id = \n")

@@ -170,3 +170,15 @@ def test_a_kernel_id_no_kernel_can_have_is_refused_before_the_state_dir_is_made(
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith(f"error: --kernel-id {kernel_id!r}: {flaw}")
     assert not state.exists()
+
+
+@pytest.mark.parametrize("option", ["--market-limits", "--paper-book"])
+def test_a_json_file_nested_too_deeply_is_refused_naming_the_option(tmp_path: Path, option: str) -> None:
+    """Deeper than json's recursion can follow: a RecursionError, which ended the run in a traceback."""
+    path, state = tmp_path / "deep.json", tmp_path / "s"
+    path.write_text("[" * 100_000)
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    result = CliRunner().invoke(app, [*args, "--price", "BTC=50000", option, str(path)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {option} {path}: nested too deeply\n"
+    assert not state.exists()

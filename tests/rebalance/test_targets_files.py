@@ -78,6 +78,14 @@ def test_a_bad_row_is_refused_naming_row_field_and_value(
     assert f"row 2: {field} {value!r}" in str(refused.value)
 
 
+def test_a_json_file_nested_too_deeply_is_refused_naming_it(tmp_path: Path) -> None:
+    """Deeper than json's recursion can follow: a RecursionError, which ended the run in a traceback."""
+    path = tmp_path / "t.json"
+    path.write_text("[" * 100_000)
+    with pytest.raises(TargetError, match=r"t\.json' is not JSON: nested too deeply"):
+        read_targets(path)
+
+
 def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     path.write_text("")

@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from dita._files import parsed
 from dita._kernel import WalError, wal_replay
 from dita.cli._common import (
     MAX_SLOTS,
@@ -67,7 +68,7 @@ def _market_limits(path: Path | None) -> dict[str, MarketLimits]:
     if path is None:
         return {}
     try:
-        given = json.loads(path.read_text())
+        given = parsed(json.loads, path.read_text())
         if not isinstance(given, dict):
             fail(f"--market-limits {path}: not a JSON object of symbol -> limits")
         return {symbol: MarketLimits.model_validate(limits) for symbol, limits in given.items()}

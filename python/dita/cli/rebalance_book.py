@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dita._files import replace_whole
+from dita._files import parsed, replace_whole
 from dita._kernel import WalError
 from dita.cli._common import fail, warn
 from dita.cli.paper_continued import _say_caught_up
@@ -84,7 +84,7 @@ def read_book(venue: PaperVenue, path: Path) -> PaperBookFile:
         venue.restore_book(venue.book())
         return PaperBookFile(0, _from_elsewhere(venue, {}))
     try:
-        book = json.loads(path.read_text())
+        book = parsed(json.loads, path.read_text())
         venue.restore_book(book)
     except (ValueError, OSError) as exc:
         fail(f"--paper-book {path}: {exc}")

@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from dita._files import CONFIG_FILE_BYTES, config_file_text
+from dita._files import CONFIG_FILE_BYTES, config_file_text, parsed
 from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
 from dita.venues import POLL_SECONDS
@@ -247,7 +247,7 @@ def load_settings(path: Path | None = None, *, text: str | None = None, **overri
     sources: dict[str, str] = {}
     problems: list[str] = []
     if path is not None:
-        doc = tomllib.loads(config_file_text(path) if text is None else text)
+        doc = parsed(tomllib.loads, config_file_text(path) if text is None else text)
         table = doc.get("gateway", {})
         if not isinstance(table, dict):
             raise ValueError(f"[gateway] must be a table, got {type(table).__name__}")

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from dita._files import config_file_text
+from dita._files import NestedTooDeeply, config_file_text, parsed
 from dita.risk import RiskLimits
 from dita.runtime.dead_man import DeadManSettings
 
@@ -219,8 +219,8 @@ def configures_a_run(text: str) -> bool:
     """Whether the TOML ``text`` configures a run (a [venue] or [[strategies]]), rather than
     only a gateway (``dita serve``'s [gateway] table); False when it is not TOML."""
     try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+        raw = parsed(tomllib.loads, text)
+    except (tomllib.TOMLDecodeError, NestedTooDeeply):
         return False
     return "venue" in raw or "strategies" in raw
 
@@ -237,9 +237,11 @@ def load_config(
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(path, [f"cannot read the file: {reason}"]) from None
     try:
-        raw = tomllib.loads(text)
+        raw = parsed(tomllib.loads, text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(path, [f"not TOML: {exc}"]) from None
+    except NestedTooDeeply as exc:
+        raise ConfigError(path, [str(exc)]) from None
     return parse_config(raw, path, environ=os.environ if environ is None else environ)
 
 

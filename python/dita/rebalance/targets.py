@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from dita._files import parsed
+
 __all__ = ["Target", "TargetError", "TargetPortfolio", "parse_targets", "read_targets"]
 
 FORMATS = (".json", ".csv", ".parquet")
@@ -99,7 +101,7 @@ def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
     """A list of rows, or ``{"source_run", "generated_at", "targets": [rows]}`` whose stamp each
     row takes unless it carries its own."""
     try:
-        loaded = json.loads(data)
+        loaded = parsed(json.loads, data)
     except (ValueError, UnicodeDecodeError) as exc:
         raise TargetError(name, 0, "file", name, f"is not JSON: {exc}") from None
     if isinstance(loaded, list):
