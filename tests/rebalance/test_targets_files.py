@@ -86,6 +86,37 @@ def test_a_json_file_nested_too_deeply_is_refused_naming_it(tmp_path: Path) -> N
         read_targets(path)
 
 
+def test_a_csv_cell_over_the_csv_modules_field_limit_is_refused_naming_row_and_line(tmp_path: Path) -> None:
+    """The csv module's _csv.Error ended the run in a traceback."""
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "symbol,weight,source_run,generated_at\n"
+        "BTCUSDT,0.5,run-7,2026-11-28T09:00:00Z\n"
+        f"ETHUSDT,0.1,{'r' * 200_000},2026-11-28T09:00:00Z\n"
+    )
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.value) == (2, "line", 3)
+    assert str(refused.value).startswith(
+        f"{path} row 2: line 3 cannot be read: field larger than field limit"
+    )
+
+
+def test_a_csv_row_with_cells_past_the_header_is_refused_naming_them(tmp_path: Path) -> None:
+    """The cells past the header were dropped unread: a weight shifted by a stray comma."""
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "symbol,weight,source_run,generated_at\n"
+        "BTCUSDT,0.5,run-7,2026-11-28T09:00:00Z\n"
+        "ETHUSDT,,0.1,run-7,2026-11-28T09:00:00Z\n"
+    )
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (
+        str(refused.value) == f"{path} row 2: cells ['2026-11-28T09:00:00Z'] are past the header's 4 columns"
+    )
+
+
 def test_a_file_of_another_format_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "t.xlsx"
     path.write_text("")

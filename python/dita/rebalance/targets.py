@@ -87,7 +87,7 @@ def _rows(data: bytes, suffix: str, name: str) -> list[dict[str, Any]]:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise TargetError(name, 0, "encoding", "utf-8", f"does not read it: {exc}") from None
-        return [dict(r) for r in csv.DictReader(io.StringIO(text))]
+        return _csv_rows(text, name)
     import pyarrow.parquet as pq
 
     try:
@@ -95,6 +95,32 @@ def _rows(data: bytes, suffix: str, name: str) -> list[dict[str, Any]]:
     except Exception as exc:  # pyarrow raises its own kinds for a file that is not Parquet
         raise TargetError(name, 0, "file", name, f"is not a Parquet file: {exc}") from None
     return list(table.to_pylist())
+
+
+def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
+    """The rows under the header. A row with more cells than the header names is refused: the
+    cells past it would be dropped unread (a weight in a column shifted by a stray comma). So is a
+    line the csv module cannot read (a cell over its field limit)."""
+    reader = csv.DictReader(io.StringIO(text))
+    rows: list[dict[str, Any]] = []
+    try:
+        columns = len(reader.fieldnames or ())
+    except csv.Error as exc:
+        raise TargetError(name, 0, "line", 1, f"cannot be read: {exc}") from None
+    while True:
+        try:
+            cells = next(reader, None)
+        except csv.Error as exc:
+            # line_num counts the lines read whole: the one that failed is the next.
+            line = reader.line_num + 1
+            raise TargetError(name, len(rows) + 1, "line", line, f"cannot be read: {exc}") from None
+        if cells is None:
+            return rows
+        if None in cells:
+            raise TargetError(
+                name, len(rows) + 1, "cells", cells[None], f"are past the header's {columns} columns"
+            )
+        rows.append(dict(cells))
 
 
 def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
