@@ -182,3 +182,22 @@ def test_a_json_file_nested_too_deeply_is_refused_naming_the_option(tmp_path: Pa
     assert result.exit_code == 2, result.output
     assert result.stderr == f"error: {option} {path}: nested too deeply\n"
     assert not state.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--watch", "--watch-every", "inf"], "--watch-every=inf must be positive and finite"),
+        (["--fill-wait", "inf"], "--fill-wait=inf must be zero or more and finite"),
+    ],
+)
+def test_a_wait_that_never_ends_is_refused_before_the_targets_are_read(
+    tmp_path: Path, options: list[str], said: str
+) -> None:
+    """time.sleep(inf) raised OverflowError after the first rebalance, its orders sent."""
+    state, book = tmp_path / "s", tmp_path / "book.json"
+    args = ["rebalance", "--targets", str(tmp_path / "none.json"), "--state-dir", str(state)]
+    result = CliRunner().invoke(app, [*args, "--paper-book", str(book), "--price", "BTC=50000", *options])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {said}\n"
+    assert not state.exists() and not book.exists()

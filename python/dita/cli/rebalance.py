@@ -30,6 +30,7 @@ from dita.cli._common import (
     given_path,
     out_console,
     require_directory_path,
+    require_finite,
     require_kernel_id,
     shown,
     warn,
@@ -359,6 +360,9 @@ def rebalance_command(
             "(or --ccxt-sandbox for the exchange's testnet, --dry-run for the plan only)"
         )
     require_kernel_id(kernel_id)
+    # Slept on after a rebalance has sent its orders: inf would end the run there, in a traceback.
+    require_finite("--watch-every", watch_every)
+    require_finite("--fill-wait", fill_wait, allow_zero=True)
     if state_dir is not None:
         state, named = state_dir, "--state-dir"
     else:
