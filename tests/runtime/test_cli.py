@@ -596,6 +596,30 @@ def test_paper_refuses_a_wal_dir_that_is_a_file_naming_the_option(tmp_path: Path
     assert a_file.read_text() == "keep me" and not state.exists()
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--poll", "nan"),
+        ("--quote-feed", "bogus"),
+        ("--bar-interval", "7q"),
+        ("--symbols", "ETHUSDT"),
+        ("--ccxt-base-url", "http://127.0.0.1:9"),
+    ],
+)
+def test_paper_replay_refuses_an_option_of_the_live_feed_naming_it(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    """Taken and ignored, the value was neither checked nor used (as --allow-gaps without --data
+    is refused)."""
+    state = tmp_path / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), option, value])
+    assert result.exit_code == 2, result.output
+    assert (
+        result.stderr == f"error: {option} is about the live feed of --ccxt-exchange; --data replays a file\n"
+    )
+    assert not state.exists()
+
+
 def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
     state = tmp_path / "state"
     # 3 s, not less: the deadline runs from before the first row, which a loaded machine delays.

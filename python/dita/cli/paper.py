@@ -197,6 +197,12 @@ def paper(
         fail("give exactly one of --data (replay) or --ccxt-exchange (live feed)")
     if allow_gaps and data is None:
         fail("--allow-gaps is about the bars of --data; a live feed has no gaps to allow")
+    if data is not None:
+        # Read by the live feed only: with --data a value would be neither checked nor used.
+        for name in _LIVE_FEED_OPTIONS:
+            if _given(ctx, name):
+                option = "--" + name.replace("_", "-")
+                fail(f"{option} is about the live feed of --ccxt-exchange; --data replays a file")
     if kernel_id is None:
         kernel_id = default_kernel_id()
     if "/" in kernel_id:
@@ -381,6 +387,10 @@ def paper(
         wal_dir=wal_dir,
         jr=jr,
     )
+
+
+# The parameters of the live feed (--ccxt-exchange) a replay has no use for.
+_LIVE_FEED_OPTIONS = ("ccxt_base_url", "symbols", "poll", "bar_interval", "quote_feed")
 
 
 def _given(ctx: typer.Context, name: str) -> bool:
