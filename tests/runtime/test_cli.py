@@ -1168,6 +1168,35 @@ def test_a_strategy_whose_assets_are_not_in_the_data_is_refused() -> None:
     assert feed_problem(SmaCrossover(), data.kind, data.assets) is None
 
 
+@pytest.mark.parametrize("command", ["status", "orders", "pnl"])
+def test_a_damaged_state_file_is_skipped_saying_which_and_why(tmp_path: Path, command: str) -> None:
+    """Skipped without a word, its kernel read as gone ("no running kernels found")."""
+    damaged = {
+        "empty.json": b"",
+        "bytes.json": b"\xff",
+        "deep.json": b"[" * 100_000,
+        "list.json": b"[1]",
+        "anonymous.json": b'{"running": true}',
+        "surrogate.json": b'{"kernel_id": "surrogate", "note": "\\ud800"}',
+    }
+    for name, data in damaged.items():
+        (tmp_path / name).write_bytes(data)
+    result = runner.invoke(app, [command, "--state-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    skipped = f"warning: skipped state file {tmp_path}/"
+    said = sorted(
+        line.removeprefix(skipped) for line in result.stderr.splitlines() if line.startswith(skipped)
+    )
+    assert said == [
+        "anonymous.json: no kernel_id",
+        "bytes.json: not UTF-8 text (byte 0)",
+        "deep.json: JSON nested too deeply",
+        "empty.json: not JSON: Expecting value: line 1 column 1 (char 0)",
+        "list.json: not a JSON object, got list",
+        "surrogate.json: it holds a string no UTF-8 text can (a lone surrogate escape)",
+    ]
+
+
 def test_status_skips_a_state_file_with_a_pid_that_is_not_a_number(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text('{"kernel_id": "x", "running": true, "pid": "abc"}')
     result = runner.invoke(app, ["status", "--state-dir", str(tmp_path)])

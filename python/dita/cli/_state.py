@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, ValidationError
 
-from dita._files import NotRegularFile, TooLarge, regular_file_bytes, replace_whole
+from dita._files import NestedTooDeeply, NotRegularFile, TooLarge, parsed, regular_file_bytes, replace_whole
 from dita._numbers import finite_json
 from dita._text import shortened
 from dita.cli._common import default_state_dir, warn
@@ -250,7 +250,7 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             text = _read_state_file(path)
             if text is None:
                 continue
-            snap = json.loads(text)
+            snap = parsed(json.loads, text)
             # A "\ud800" escape gives a string no terminal or UTF-8 file can take: not ours either.
             json.dumps(snap, ensure_ascii=False).encode()
         except (FileNotFoundError, IsADirectoryError):
@@ -260,10 +260,16 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
             # without a word, its kernel would read as gone ("no kernel found" for its --kernel).
             warn(f"cannot read the state file {path}: {exc.strerror or exc}")
             continue
-        except (ValueError, RecursionError):
-            # A file being replaced, or not ours: not JSON, not UTF-8 text, or nested too deeply.
+        except ValueError as exc:
+            # Damaged (a power cut can leave a file empty) or not ours: said, as a file of the
+            # wrong shape is, since its kernel is read as gone ("no running kernels found").
+            warn(f"skipped state file {path}: {_unparsed(exc)}")
             continue
-        if not isinstance(snap, dict) or "kernel_id" not in snap:
+        if not isinstance(snap, dict):
+            warn(f"skipped state file {path}: not a JSON object, got {type(snap).__name__}")
+            continue
+        if "kernel_id" not in snap:
+            warn(f"skipped state file {path}: no kernel_id")
             continue
         # A file with a kernel_id but a field of another shape is not one `dita paper` wrote
         # (edited by hand, or of another version): skipped, and said naming the field, as the
@@ -298,6 +304,17 @@ def read_state_files(state_dir: Path) -> list[dict[str, Any]]:
         snap["source"] = str(path)
         out.append(snap)
     return out
+
+
+def _unparsed(exc: ValueError) -> str:
+    """Why a state file's text is no JSON document to read (``read_state_files``)."""
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not UTF-8 text (byte {exc.start})"
+    if isinstance(exc, UnicodeEncodeError):
+        return "it holds a string no UTF-8 text can (a lone surrogate escape)"
+    if isinstance(exc, NestedTooDeeply):
+        return "JSON nested too deeply"
+    return f"not JSON: {exc}"
 
 
 def _read_state_file(path: Path) -> str | None:
