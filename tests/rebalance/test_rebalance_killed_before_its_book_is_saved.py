@@ -197,3 +197,37 @@ def test_a_watch_opening_on_a_finished_plan_follows_the_file_whatever_the_book(
 
     assert result.exit_code == 0, result.output
     assert "cannot plan the rebalance" not in result.stderr
+
+
+def test_a_book_prepared_by_hand_is_brought_forward_after_a_first_run_refused_before_sending(
+    tmp_path: Path,
+) -> None:
+    """The first run, refused before sending, leaves a log (its mode change); the second is
+    killed after its first leg filled, before the book's save: the book, which names no seq,
+    was saved with the log as that plan went out, so the third brings the fill forward."""
+    targets, book, state = tmp_path / "t.json", tmp_path / "book.json", tmp_path / "s"
+    prepared = PaperVenue(starting_balance=10_000).book()
+    prepared.update(positions={"BTC": -1.0})
+    book.write_text(json.dumps(prepared))
+    args = ["rebalance", "--targets", str(targets), "--state-dir", str(state), "--paper-book", str(book)]
+    stamp = {"generated_at": "2026-11-28T09:00:00Z"}
+    targets.write_text(
+        json.dumps({**stamp, "source_run": "run-w", "targets": [{"symbol": "BTC", "weight": 0.5}]})
+    )
+    first = CliRunner().invoke(app, [*args, "--price", "BTC=50000"])
+    assert first.exit_code == 1 and "equity -40000 is not above 0" in first.stderr, first.output
+    quantity = {"symbol": "BTC", "quantity": -0.5}
+    targets.write_text(json.dumps({**stamp, "source_run": "run-q", "targets": [quantity]}))
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "python")}
+    script = Path(__file__).with_name("killed_before_book_saved.py")
+    killed = subprocess.run(
+        [sys.executable, str(script), "1", *args, "--price", "BTC=50000"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert killed.returncode == 9, killed.stderr
+    rerun = CliRunner().invoke(app, [*args, "--price", "BTC=50000", "--json"])
+    assert rerun.exit_code == 0, rerun.output
+    assert json.loads(book.read_text())["positions"] == {"BTC": -0.5}

@@ -194,8 +194,8 @@ class _Session:
     book: PaperBookFile | None = None
     # The version whose written plan was checked as the kernel opened, before reconciling.
     checked: str | None = None
-    # The kernel's log started with this command: a --paper-book file given is saved at its
-    # start before the first leg goes out (``save_book_at_log_start``).
+    # The kernel's log started with this command, or the --paper-book file names no seq: the
+    # file is saved with the log before the first leg goes out (``save_book_at_log_start``).
     new_log: bool = False
 
     def save_book(self) -> None:
@@ -398,7 +398,11 @@ def rebalance_command(
             fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
     session.reconciled = reconciled
-    session.new_log = kernel is not None and reconciled is None
+    # A book prepared by hand names no seq: saved with the log as the first plan goes out, also
+    # on a log an earlier run left (refused before sending), or a killed leg's fill is lost.
+    session.new_log = kernel is not None and (
+        reconciled is None or (book is not None and book.kernel_seq is None)
+    )
     session.book = book
     session.checked = None if watch else portfolio.content_hash
     if live:
