@@ -322,8 +322,9 @@ class VenueEvent:
     ``fee``: what the venue charged for the fill, negative for a maker rebate; None to have the
     kernel predict it from its exchange config. ``metadata["base_fee_qty"]``: the part of an
     entry FILL the venue kept as its commission in the base asset (a spot buy's), which the
-    slot does not hold. ``status`` None is the kind's own (``status``
-    reads it), but a FILL made so takes it from the sizes when a kernel takes it:
+    slot does not hold; negative for a maker rebate paid in it, which the slot holds too.
+    ``status`` None is the kind's own (``status`` reads it), but a FILL made so takes it from
+    the sizes when a kernel takes it:
     PARTIALLY_FILLED while its order (working, or kept after it ended) has more left, else
     FILLED; ``to_dict()`` gives None.
     """

@@ -9,6 +9,8 @@
 
 #[path = "account_figures_and_payments.rs"]
 mod account_figures_and_payments;
+#[path = "commission_in_the_coin.rs"]
+mod commission_in_the_coin;
 #[path = "edge_freeze.rs"]
 mod edge_freeze;
 #[path = "error_numbers.rs"]

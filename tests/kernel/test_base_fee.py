@@ -1,7 +1,9 @@
 """A spot buy whose venue keeps its commission in the coin bought (``metadata["base_fee_qty"]``):
 the slot holds what the account was credited, an exit of the whole position goes out on the lot
 grid, and its last fill closes the slot with what was less than a lot closed at the entry price.
-A ``base_fee_qty`` that is no commission the fill can have kept is refused and changes nothing."""
+A maker's rebate paid in the coin (a negative ``base_fee_qty``) is credited with the fill. A
+``base_fee_qty`` that is no commission the fill can have kept, nor a rebate it can have paid, is
+refused and changes nothing."""
 
 from __future__ import annotations
 
@@ -59,6 +61,28 @@ def test_a_report_booked_in_part_keeps_its_share_of_the_base_commission(kernel: 
     assert kernel.slot_state(0).size == pytest.approx(0.01 - 0.00001 + 0.005 - 0.000005, abs=1e-12)
 
 
+def test_an_entry_paid_a_maker_rebate_in_the_base_asset_holds_the_fill_and_the_rebate(
+    kernel: ExecutionKernel,
+) -> None:
+    # ccxt states a rebate as a negative fee: 0.00001 BTC paid on a buy of 0.01 BTC.
+    coid = entered(kernel, target_size=0.01, reference_price=91_000.0)
+    out = _fill(
+        kernel, coid, "f1", size=0.01, filled_size=0.01, fee=-0.91, metadata={"base_fee_qty": -0.00001}
+    )
+    assert out.accepted, out.details
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.01001, abs=1e-12)
+    assert slot.entry_price == pytest.approx(91_000.0)
+    assert slot.fees_paid == pytest.approx(-0.91)
+    account = kernel.account()
+    assert account["k_fees_paid"] == pytest.approx(-0.91)
+    # Marked at the fill's price, the account gained the rebate: 0.01001 BTC cost 0.01's price.
+    kernel.mark_price("BTCUSDT", 91_000.0)
+    assert kernel.slot_state(0).unrealized_pnl == pytest.approx(0.0)
+    assert kernel.equity() == pytest.approx(10_000.0 + 0.91)
+
+
 def test_an_exit_of_a_position_off_the_lot_grid_sells_it_rounded_down_and_closes_the_slot(
     kernel: ExecutionKernel,
 ) -> None:
@@ -98,7 +122,9 @@ def test_a_partial_exit_of_a_position_off_the_lot_grid_leaves_its_lots(kernel: E
     ("value", "shown"),
     [
         ("0.000015", "0.000015"),
-        (-0.000001, -0.000001),
+        # A rebate of the whole fill or more: no venue pays one.
+        (-0.015, -0.015),
+        (-0.02, -0.02),
         (math.nan, "NaN"),
         (math.inf, "inf"),
         (0.015, 0.015),

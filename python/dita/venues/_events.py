@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from dita._kernel import (
     KernelEventKind,
     KernelOutcome,
+    KernelSeverity,
     OrderSide,
     VenueAnswerNotLogged,
     VenueEvent,
@@ -340,6 +341,8 @@ class PolledEvents:
                     set_aside(event, exc)
                 continue
             self._taken()
+            if not outcome.accepted and event.kind == KernelEventKind.FILL:
+                _refused_fill(event, outcome)
             applied(event, outcome)
 
     def _taken(self) -> None:
@@ -385,6 +388,22 @@ class PolledEvents:
         self.waiting.clear()
         self._failing, self._failures = None, 0
         return described
+
+
+def _refused_fill(event: VenueEvent, outcome: KernelOutcome) -> None:
+    """A fill the kernel refused as an error, named at ERROR: the venue reports each trade once,
+    so the position, its fee and the account miss it until reconciled. A duplicate (a warning)
+    was booked already."""
+    if outcome.severity not in (KernelSeverity.ERROR, KernelSeverity.CRITICAL):
+        return
+    log.error(
+        "venue fill %s, trade %s, refused by the kernel (%s %s): not booked, and the venue reports"
+        " it once; to reconcile (reconcile_with_venue)",
+        _described(event),
+        event.fill_id or "(none)",
+        outcome.diagnostic_code.name,
+        str(outcome.details)[:300],
+    )
 
 
 def _described(event: Any) -> str:

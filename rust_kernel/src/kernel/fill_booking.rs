@@ -31,11 +31,13 @@ pub(super) const DUST_CLOSED: &str =
 
 /// Why a fill's `metadata.base_fee_qty` is refused.
 pub(super) const BAD_BASE_FEE: &str =
-    "must be a finite number of the base asset, at least 0 and less than the fill's size";
+    "must be a finite number of the base asset, above minus the fill's size (a rebate) and \
+     less than the fill's size";
 
 /// The part of an entry fill's `qty` (of report `ev`) the venue kept as its commission in the
 /// base asset (`metadata.base_fee_qty`, a spot buy's commission): the account is credited the
-/// rest, and so is the slot. A report booked in part keeps its share.
+/// rest, and so is the slot. A maker's rebate paid in the base asset is negative: the account
+/// is credited more than the fill. A report booked in part keeps its share.
 #[inline]
 pub(super) fn base_fee_of(ev: &VenueEvent, qty: f64) -> f64 {
     let whole = match ev.metadata.get("base_fee_qty") {
@@ -51,13 +53,15 @@ pub(super) fn base_fee_of(ev: &VenueEvent, qty: f64) -> f64 {
 }
 
 /// The details refusing a fill whose `metadata.base_fee_qty` is no commission it can have
-/// kept: not a number, negative, or all of the fill or more.
+/// kept, nor a rebate it can have paid: not a number, all of the fill or more, or a rebate of
+/// the fill's size or more.
 #[cold]
 pub(super) fn base_fee_refusal(ev: &VenueEvent) -> Option<Details> {
     let value = ev.metadata.get("base_fee_qty")?;
+    let fits = |f: f64| f.is_finite() && f > -ev.size && ev.size - f > QTY_EPS;
     let fits = match value {
-        MetaValue::Float(f) => f.is_finite() && *f >= 0.0 && ev.size - *f > QTY_EPS,
-        MetaValue::Int(i) => *i >= 0 && ev.size - (*i as f64) > QTY_EPS,
+        MetaValue::Float(f) => fits(*f),
+        MetaValue::Int(i) => fits(*i as f64),
         _ => false,
     };
     if fits {

@@ -314,15 +314,16 @@ pub(super) fn check_loaded_order_fits(
 ) -> KernelResult<()> {
     let field = |f: &str| format!("slots[{i}].{which}.{f}");
     // While its entry works, all a trade holds is what that entry filled, less a commission
-    // the venue kept in the base asset (`metadata.base_fee_qty`, always below the fill).
-    let holds_more = s.size - o.filled_size > size_tolerance(s.size);
+    // the venue kept in the base asset (`metadata.base_fee_qty`, below the fill), or plus a
+    // rebate it paid in it (below the fill too): less than twice what filled.
+    let holds_more = s.size - 2.0 * o.filled_size > size_tolerance(s.size);
     let holds_none = o.filled_size > size_tolerance(o.filled_size) && s.size <= QTY_EPS;
     if o.is_entry && (holds_more || holds_none) {
         return Err(KernelError::invalid(
             &field("filled_size"),
             format_number(o.filled_size),
             "must be what the slot holds while the entry works (or more, by a commission kept \
-             in the base asset)",
+             in the base asset, or less, by a rebate paid in it)",
         ));
     }
     if !o.is_entry && o.remaining() > s.size * (1.0 + 1e-9) + QTY_EPS {

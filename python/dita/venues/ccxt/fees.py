@@ -113,7 +113,8 @@ def quote_fee(
     note: dict[str, str | float] = {"fee_currency": str(currency), "fee_native": native}
     if currency == market.get("base"):
         if buys:
-            # Kept out of what the buy credited: the kernel's slot holds what the account does.
+            # Kept out of what the buy credited (a rebate, negative, added to it): the kernel's
+            # slot holds what the account does.
             note["base_fee_qty"] = native
         return native * price, note
     quote = market.get("settle") or market.get("quote")
