@@ -57,3 +57,49 @@ fn a_rebate_in_the_coin_of_the_whole_fill_or_more_is_refused_and_changes_nothing
         assert_eq!(k.slots()[0], before);
     }
 }
+
+/// Slot 0 short 1 BTC from 100 (its entry filled whole, fee 0.1), and its exit of the whole
+/// position sent.
+fn short_covering() -> (Kernel, VenueOrder) {
+    let (mut k, entry) = entered(TradeSide::Short);
+    let mut f = fill(&entry, "f1", 100.0, 0.1, 0.0);
+    f.metadata.clear();
+    assert!(k.on_venue_event(&f).accepted);
+    let mut x = long_btc("x0", "t0", 0, KernelCommandType::Exit, 0.0);
+    x.side = TradeSide::Short;
+    let out = k.process_intent(&x);
+    let exit = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    assert!(close(exit.size, 1.0));
+    (k, exit)
+}
+
+#[test]
+fn a_cover_whose_commission_is_kept_in_the_coin_repays_what_was_credited_and_owes_the_rest() {
+    let (mut k, exit) = short_covering();
+    // The buy of 1 credited 0.999: 0.001 of the borrowed coin is still owed.
+    let out = k.on_venue_event(&fill(&exit, "x1", 90.0, 0.09, 0.001));
+    assert!(out.accepted, "{out:?}");
+    let s = &k.slots()[0];
+    assert_eq!(s.fsm_state, TradeStage::PositionOpen);
+    assert!(close(s.size, 0.001), "{}", s.size);
+    // PnL realized on what it repaid; the commission charged at its value in the quote.
+    assert!(close(s.realized_pnl, 0.999 * 10.0), "{}", s.realized_pnl);
+    assert!(close(s.fees_paid, 0.1 + 0.09));
+    assert!(close(k.account.k_realized_pnl, 9.99));
+}
+
+#[test]
+fn a_cover_paid_a_rebate_in_the_coin_beyond_the_short_says_what_no_slot_holds() {
+    let (mut k, exit) = short_covering();
+    // The buy of 1 credited 1.001: 0.001 more than the short owed.
+    let out = k.on_venue_event(&fill(&exit, "x1", 90.0, -0.09, -0.001));
+    assert!(out.accepted, "{out:?}");
+    let s = &k.slots()[0];
+    assert_eq!(s.fsm_state, TradeStage::Closed);
+    assert_eq!(s.size, 0.0);
+    assert!(close(s.realized_pnl, 10.0), "{}", s.realized_pnl);
+    let Some(Detail::F64(unheld)) = detail(&out, "unheld_qty") else {
+        panic!("{out:?}")
+    };
+    assert!(close(unheld, 0.001), "{unheld}");
+}

@@ -2,6 +2,7 @@
 the slot holds what the account was credited, an exit of the whole position goes out on the lot
 grid, and its last fill closes the slot with what was less than a lot closed at the entry price.
 A maker's rebate paid in the coin (a negative ``base_fee_qty``) is credited with the fill. A
+buy covering a short repays what the account was credited, and the rest stays owed. A
 ``base_fee_qty`` that is no commission the fill can have kept, nor a rebate it can have paid, is
 refused and changes nothing."""
 
@@ -116,6 +117,27 @@ def test_a_partial_exit_of_a_position_off_the_lot_grid_leaves_its_lots(kernel: E
     slot = kernel.slot_state(0)
     assert slot.fsm_state == TradeStage.POSITION_OPEN
     assert slot.size == pytest.approx(0.004985, abs=1e-12)
+
+
+def test_a_short_covered_by_a_buy_whose_commission_is_kept_in_the_coin_still_owes_it(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = entered(kernel, target_size=1.0, reference_price=100.0, side="SHORT")
+    assert _fill(kernel, coid, "e1", price=100.0, size=1.0, filled_size=1.0, fee=0.1).accepted
+    assert kernel.process_intent(intent("EXIT", reference_price=100.0, side="SHORT")).accepted
+    order = kernel.slot_state(0).active_exit_order
+    assert order is not None and order.size == 1.0
+    # The buy of 1.0 credited 0.999: 0.001 of the borrowed coin is still owed at the venue.
+    out = _fill(
+        kernel, order.client_order_id, "x1", price=90.0, size=1.0, filled_size=1.0, fee=0.09,
+        metadata={"base_fee_qty": 0.001},
+    )  # fmt: skip
+    assert out.accepted, out.details
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN
+    assert slot.size == pytest.approx(0.001, abs=1e-12)
+    assert slot.realized_pnl == pytest.approx(0.999 * 10.0)
+    assert kernel.account()["k_fees_paid"] == pytest.approx(0.1 + 0.09)
 
 
 @pytest.mark.parametrize(

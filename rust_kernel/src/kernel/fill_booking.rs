@@ -34,9 +34,9 @@ pub(super) const BAD_BASE_FEE: &str =
     "must be a finite number of the base asset, above minus the fill's size (a rebate) and \
      less than the fill's size";
 
-/// The part of an entry fill's `qty` (of report `ev`) the venue kept as its commission in the
+/// The part of a fill's `qty` (of report `ev`) the venue kept as its commission in the
 /// base asset (`metadata.base_fee_qty`, a spot buy's commission): the account is credited the
-/// rest, and so is the slot. A maker's rebate paid in the base asset is negative: the account
+/// rest, which an entry's slot holds and a short's cover repays. A maker's rebate paid in the base asset is negative: the account
 /// is credited more than the fill. A report booked in part keeps its share.
 #[inline]
 pub(super) fn base_fee_of(ev: &VenueEvent, qty: f64) -> f64 {
@@ -50,6 +50,14 @@ pub(super) fn base_fee_of(ev: &VenueEvent, qty: f64) -> f64 {
     } else {
         whole
     }
+}
+
+/// What an exit's fill of `qty` (of report `ev`) closes of its position: the fill, less a
+/// commission the venue kept in the coin ([`base_fee_of`]; a buy covering a short repays only
+/// what the account was credited, and the rest stays owed).
+#[inline]
+pub(super) fn closed_by(ev: &VenueEvent, qty: f64) -> f64 {
+    qty - base_fee_of(ev, qty)
 }
 
 /// The details refusing a fill whose `metadata.base_fee_qty` is no commission it can have
@@ -154,7 +162,7 @@ impl Kernel {
     ) -> BookedFill {
         let (liquidity, fee, prorated) = self.fill_fee(ev, order, qty, partly);
         self.note_reconciliation(ev, order);
-        let rest = self.slots[sid].size - qty;
+        let rest = self.slots[sid].size - closed_by(ev, qty);
         let dust = if !order.is_entry && size_after == 0.0 && rest > QTY_EPS.max(order.size * 1e-13)
         {
             rest
@@ -252,10 +260,11 @@ impl Kernel {
             // A fill beyond what the slot holds (an exit the venue does not cap, after a late
             // fill of an earlier exit took part of the position) realizes PnL on what it held:
             // the rest sold a position the trade never had.
-            if qty - slot.size > size_tolerance(slot.size) {
-                unheld = qty - slot.size;
+            let closes = closed_by(ev, qty);
+            if closes - slot.size > size_tolerance(slot.size) {
+                unheld = closes - slot.size;
             }
-            realized = slot.side.sign() * (ev.price - slot.entry_price) * (qty - unheld);
+            realized = slot.side.sign() * (ev.price - slot.entry_price) * (closes - unheld);
             slot.realized_pnl += realized;
             slot.size = size_after;
             slot.leg_taken += qty;

@@ -174,11 +174,12 @@ impl Kernel {
             .max(float_error(order.size))
     }
 
-    /// What slot `sid` holds once exit `order`'s fill of `qty` is booked. A fill completing
-    /// the exit leaves nothing when what is left is float error (the fills' sizes add up to the
-    /// position only within it, under half the asset's lot) or dust: less than one lot, which
-    /// an exit of the whole position leaves off the grid ([`whole_position`]) and the venue
-    /// takes no order for. A deliberate partial exit leaves a lot or more.
+    /// What slot `sid` holds once exit `order`'s fill of `qty`, closing `closes` of the
+    /// position, is booked. A fill completing the exit leaves nothing when what is left is
+    /// float error (the fills' sizes add up to the position only within it, under half the
+    /// asset's lot) or dust: less than one lot, which an exit of the whole position leaves off
+    /// the grid ([`whole_position`]) and the venue takes no order for. A deliberate partial
+    /// exit leaves a lot or more.
     #[inline]
     pub(super) fn after_exit_fill(
         &self,
@@ -186,8 +187,9 @@ impl Kernel {
         sid: usize,
         order: &VenueOrder,
         qty: f64,
+        closes: f64,
     ) -> f64 {
-        let rest = self.slots[sid].size - qty;
+        let rest = self.slots[sid].size - closes;
         if rest <= QTY_EPS {
             return rest;
         }
@@ -206,7 +208,7 @@ impl Kernel {
 
     /// What slot `sid` holds once `order`'s fill of `qty` (of report `ev`) is booked: its size
     /// plus what an entry's fill credited ([`base_fee_of`]), or what an exit's leaves
-    /// ([`Kernel::after_exit_fill`]).
+    /// ([`Kernel::after_exit_fill`]) once it closed what the fill did ([`closed_by`]).
     #[inline]
     pub(super) fn size_after_fill(
         &self,
@@ -218,7 +220,7 @@ impl Kernel {
         if order.is_entry {
             self.slots[sid].size + qty - base_fee_of(ev, qty)
         } else {
-            self.after_exit_fill(ev, sid, order, qty)
+            self.after_exit_fill(ev, sid, order, qty, closed_by(ev, qty))
         }
     }
 
