@@ -39,6 +39,8 @@ mod kernel_props;
 mod late_fills_of_canceled_exits;
 #[path = "late_fills_of_orders_in_doubt.rs"]
 mod late_fills_of_orders_in_doubt;
+#[path = "loaded_slots_value_their_positions.rs"]
+mod loaded_slots_value_their_positions;
 #[path = "maker_rebates.rs"]
 mod maker_rebates;
 #[path = "mark_prices_and_notional_caps.rs"]

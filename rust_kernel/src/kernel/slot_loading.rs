@@ -581,12 +581,22 @@ impl Kernel {
     }
 
     /// Loaded slot `i` in the indexes (free or open, its orders by client and venue id) and
-    /// the commitments, its order counter followed.
+    /// the commitments, its order counter followed; a position's unrealized PnL made again.
     pub(super) fn index_loaded_slot(&mut self, i: usize) {
         if fsm::is_free(self.slots[i].fsm_state) {
             self.free.insert(i);
         }
         if self.slots[i].size > QTY_EPS {
+            // A figure of its mark, entry and size, as a mark makes it (unmarked, at its entry,
+            // as its notional is): one loaded, or left by a slot view's write of the mark, entry
+            // or size, would stand in the account's equity until the next mark.
+            let s = &mut self.slots[i];
+            let mark = if s.mark_price > 0.0 {
+                s.mark_price
+            } else {
+                s.entry_price
+            };
+            s.unrealized_pnl = s.side.sign() * (mark - s.entry_price) * s.size;
             self.update_open_index(i, true);
         }
         let orders: Vec<(Id, Id)> = [
