@@ -62,10 +62,11 @@ def test_longest_drawdown_by_hand(equity: list[float], days: float) -> None:
 def test_risk_ratios_by_hand(fixture_metrics) -> None:  # type: ignore[no-untyped-def]
     m = fixture_metrics
     # Returns 0.1, -0.1, 0.1, 0.1: mean 0.05; squared deviations 0.0025 * 3 + 0.0225 = 0.03,
-    # / 3 = 0.01, sd = 0.1. Sharpe = 0.05 / 0.1 * sqrt(365) = 9.55248...
-    assert m.sharpe == pytest.approx(9.552486, rel=1e-6)
-    # Downside deviation sqrt((0 + 0.01 + 0 + 0) / 4) = 0.05: Sortino = 0.05 / 0.05 * sqrt(365).
-    assert m.sortino == pytest.approx(19.104973, rel=1e-6)
+    # / 3 = 0.01, sd = 0.1. Four returns in the year the quarters span: Sharpe = 0.05 / 0.1 *
+    # sqrt(4) = 1.
+    assert m.sharpe == pytest.approx(1.0, rel=1e-9)
+    # Downside deviation sqrt((0 + 0.01 + 0 + 0) / 4) = 0.05: Sortino = 0.05 / 0.05 * sqrt(4).
+    assert m.sortino == pytest.approx(2.0, rel=1e-9)
     # Exactly one year: CAGR = 19.79 %; Calmar = 0.1979 / 0.10.
     assert m.cagr == pytest.approx(0.1979)
     assert m.calmar == pytest.approx(1.979)
@@ -265,3 +266,24 @@ def test_weekly_bars_need_two_weeks_for_a_sharpe() -> None:
     )
     assert one.sharpe is None and "fewer than two" in one.notes["sharpe"]
     assert one.cagr is None and "shorter than a year" in one.notes["cagr"]
+
+
+def test_sharpe_of_weekday_data_is_annualised_by_the_periods_the_data_has() -> None:
+    # Two years of daily bars on weekdays only (an equity market): 261 returns a year.
+    days = [d for d in range(730) if d % 7 not in (5, 6)]
+    ts = np.array([1_704_067_200.0 + d * DAY for d in days])  # 2024-01-01 is a Monday
+    r = np.random.default_rng(1).normal(0.001, 0.01, len(days))
+    equity = 10_000.0 * np.cumprod(1 + r)
+    m = compute_metrics(ts=ts, equity=equity, balance=10_000.0, trades=[], bar_interval=DAY, period_s=DAY)
+    per_year = len(days) / ((ts[-1] - ts[0] + DAY) / (365 * DAY))  # ~261
+    assert m.sharpe == pytest.approx(np.mean(r) / np.std(r, ddof=1) * math.sqrt(per_year), rel=1e-12)
+    downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
+    assert m.sortino == pytest.approx(np.mean(r) / downside * math.sqrt(per_year), rel=1e-12)
+
+
+def test_sharpe_of_data_every_day_is_annualised_by_365_days() -> None:
+    ts = 1_704_067_200.0 + DAY * np.arange(400.0)
+    r = np.random.default_rng(2).normal(0.001, 0.01, len(ts))
+    equity = 10_000.0 * np.cumprod(1 + r)
+    m = compute_metrics(ts=ts, equity=equity, balance=10_000.0, trades=[], bar_interval=DAY, period_s=DAY)
+    assert m.sharpe == pytest.approx(np.mean(r) / np.std(r, ddof=1) * math.sqrt(365.0), rel=1e-12)

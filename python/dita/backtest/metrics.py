@@ -14,11 +14,13 @@ its new price and the others at their old); "bar" below is such a point.
   its own period, one a time, when ``period_s`` is above a day) over the previous period's
   (the balance for the first), up to the first period ending at or below
   zero (ruin): a return of a negative equity has its sign flipped, so none is taken after
-  it. ``sharpe`` = mean / sample std (ddof=1) * sqrt(periods per year: 365 days over the
-  period, or for bars longer than a day the times a year the data has); ``sortino`` =
-  mean / downside deviation * sqrt(periods per year), downside deviation =
-  sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365
-  days. Both are ``None`` for data covering less than two periods (the span, last time -
+  it. ``sharpe`` = mean / sample std (ddof=1) * sqrt(periods per year: the periods with
+  data per year of the span from the first period to the last, or to the end of the last bar
+  when that is later; 365 days over the period for data in every period, about 261 days for
+  weekday-only data; for bars longer than a day the times a year the data has); ``sortino``
+  = mean / downside deviation * sqrt(periods per year), downside deviation =
+  sqrt(mean(min(r, 0)^2)) over all periods. Crypto trades every day, so a year is 365 days.
+  Both are ``None`` for data covering less than two periods (the span, last time -
   first time + one bar, is shorter than two days; for bars longer than a day, fewer than two
   bars): the first and last days' returns are over the part of the day the data covers, and
   two half-day returns annualised as days measure nothing. Fewer than
@@ -239,6 +241,16 @@ def compute_metrics(
         # spacing (365 / 31 for month-start bars, not 12), nor one a row of each asset.
         steps = len(last_of_each_time(ts)) - 1
         per_year = YEAR_DAYS * DAY * steps / float(ts[-1] - ts[0])
+    elif len(ts) >= 2:
+        # Only periods with data are returns: as many a year as the data has (365 days for data
+        # every day, about 261 for weekdays only), not every calendar period's worth. The span
+        # runs to the end of the last bar when that is past the last period (bars longer than
+        # the period: quarterly bars give 4 a year).
+        bucket = ts / period_s
+        np.floor(bucket, out=bucket)  # in place: one array a row at a time, as period_returns
+        with_data = 1 + int(np.count_nonzero(bucket[1:] != bucket[:-1]))
+        spanned = max(float(bucket[-1] - bucket[0]) + 1.0, float(ts[-1] - ts[0] + bar_interval) / period_s)
+        per_year *= with_data / spanned
     notes: dict[str, str] = {}
     sharpe = sortino = None
     covered = _periods_covered(ts, bar_interval, period_s)
