@@ -94,14 +94,40 @@ def test_a_kernel_recovered_holding_a_market_under_one_name_keeps_refusing_entri
     kernel.close()
 
 
-def test_a_venue_behind_a_router_learns_the_names_a_recovered_kernel_holds(
+def test_a_venue_behind_a_router_learns_the_names_held_that_are_routed_to_it(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
+    """Each held name goes to the venue its orders go to: the default, or one a route, even a
+    later one to a venue added later, sends it to."""
     router = VenueRouter({"binance": make_venue()}, default="binance")
     router.note_held_assets(["BTC/USDT"])
     router.add(make_venue(name="binance-2"), name="later")
-    for venue_name in ("binance", "later"):
-        router.route("BTCUSDT", venue_name)
-        [refused] = router.submit(make_order(f"k-{venue_name}", size=0.015, reference_price=91_000.0))
-        assert refused.kind == KernelEventKind.REJECT and "enter it as 'BTC/USDT'" in refused.reason
+    router.route("BTCUSDT", "binance")
+    [refused] = router.submit(make_order("k-1", size=0.015, reference_price=91_000.0))
+    assert refused.kind == KernelEventKind.REJECT and "enter it as 'BTC/USDT'" in refused.reason
+
+    router.route("BTC/USDT", "later")
+    router.route("BTCUSDT", "later")
+    [refused] = router.submit(make_order("k-2", size=0.015, reference_price=91_000.0))
+    assert refused.kind == KernelEventKind.REJECT and "enter it as 'BTC/USDT'" in refused.reason
     assert exchange.calls("POST", "/api/v3/order") == []
+
+
+def test_a_name_held_on_another_venue_does_not_refuse_this_venues_entries(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """A kernel recovered holding BTCUSDT on venue 'b' enters BTC/USDT on venue 'a': 'BTCUSDT'
+    routes to 'b', so 'BTC/USDT' is the only name that reaches 'a''s market."""
+    router = VenueRouter(
+        {"a": make_venue(), "b": make_venue(name="binance-b")}, routes={"BTCUSDT": "b"}, default="a"
+    )
+    router.note_held_assets(["BTCUSDT"])
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
+    answer = router.submit(make_order("k-1", asset="BTC/USDT", size=0.015, reference_price=91_000.0))
+    assert answer[-1].status == VenueOrderStatus.FILLED, [e.reason for e in answer]
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1
+    # On 'b', where it is held, the market keeps its name.
+    router.route("BTC/USDT", "b")
+    [refused] = router.submit(make_order("k-2", asset="BTC/USDT", size=0.015, reference_price=91_000.0))
+    assert refused.kind == KernelEventKind.REJECT and "enter it as 'BTCUSDT'" in refused.reason
+    assert len(exchange.calls("POST", "/api/v3/order")) == 1

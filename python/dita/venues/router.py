@@ -121,7 +121,7 @@ class VenueRouter:
         # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids would
         # repeat the last run's, and the recovered kernel refuse its answers as duplicates.
         self._resumed: list[int] = []
-        # The assets ``note_held_assets`` was given, for a venue added after it.
+        # The assets ``note_held_assets`` was given, for the venue ``route()`` sends one to later.
         self._held_assets: list[str] = []
         # The venue whose account events the kernel's account takes: the first to give any.
         self._account_venue: str | None = None
@@ -163,16 +163,17 @@ class VenueRouter:
         if callable(resume):
             for seq in self._resumed:
                 resume(seq)
-        note_held = getattr(adapter, "note_held_assets", None)
-        if callable(note_held) and self._held_assets:
-            note_held(list(self._held_assets))
+        # No asset is routed to a venue being added: ``route()`` gives it the held ones it sends there.
         self._venues[venue_name] = adapter
 
     def route(self, asset: str, venue_name: str) -> None:
-        """Send orders for ``asset`` to ``venue_name`` from now on."""
+        """Send orders for ``asset`` to ``venue_name`` from now on, and tell that venue the
+        kernel holds ``asset`` when ``note_held_assets`` said so."""
         if not isinstance(asset, str) or not asset:
             raise ValueError(f"asset must be a non-empty string, got {asset!r}")
         self._routes[asset] = self._known(venue_name, field="routes")
+        if asset in self._held_assets:
+            self._note_held(venue_name, [asset])
 
     def _known(self, venue_name: str, *, field: str) -> str:
         # Not a str: no venue's name (a list would raise "unhashable type", naming neither).
@@ -265,13 +266,23 @@ class VenueRouter:
                 resume(seq)
 
     def note_held_assets(self, assets: list[str]) -> None:
-        """Give the assets a kernel holds a position or works an order in to every venue behind
-        the router that takes them (a kernel built over it calls this), and to any added later."""
+        """Give each asset a kernel holds a position or works an order in (a kernel built over
+        the router calls this) to the venue it is routed to, and again to any venue ``route()``
+        sends it to later. Only there: a venue fixes a market's name by them, and a name held on
+        another venue would refuse entries of its own market that no other name can reach."""
         self._held_assets.extend(a for a in assets if a not in self._held_assets)
-        for venue in self._venues.values():
-            note_held = getattr(venue, "note_held_assets", None)
-            if callable(note_held):
-                note_held(list(assets))
+        by_venue: dict[str, list[str]] = {}
+        for asset in assets:
+            venue_name = self._routes.get(asset, self._default)
+            if venue_name is not None:
+                by_venue.setdefault(venue_name, []).append(asset)
+        for venue_name, routed in by_venue.items():
+            self._note_held(venue_name, routed)
+
+    def _note_held(self, venue_name: str, assets: list[str]) -> None:
+        note_held = getattr(self._venues[venue_name], "note_held_assets", None)
+        if callable(note_held):
+            note_held(assets)
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
         try:
