@@ -1,11 +1,13 @@
 //! A late fill of an exit whose cancel was acknowledged is booked while a second exit of the
 //! slot works (the venue sold it: the slot must not hold it, nor the second exit be sized on
-//! it), and an exit ending with nothing left to hold closes the trade. An exit fill beyond what
+//! it), and an exit ending with nothing left to hold closes the trade.
+//! A second exit working for more than the late fill left is asked to cancel: the venue caps
+//! reduce-only at its netted position, which other slots still cover. An exit fill beyond what
 //! its slot holds realizes PnL on what the slot held, and says the rest (CRITICAL,
 //! `unheld_qty`): the venue sold a position no slot holds, which the operator must hear of, and
-//! the trade never held it to gain or lose on. Only an exit the venue does not cap (one not
-//! reduce-only, in a book hedged on the asset) can get there, after a late fill of an earlier
-//! exit took part of the position.
+//! the trade never held it to gain or lose on. It gets there after a late fill of an earlier
+//! exit took part of the position: an exit the venue does not cap (one not reduce-only, in a
+//! book hedged on the asset), or one capped at a net other slots cover, filled before its cancel.
 
 use dita_kernel::*;
 
@@ -70,16 +72,18 @@ fn a_late_fill_of_a_canceled_exit_is_booked_while_a_second_exit_works() {
         s.size
     );
     assert_eq!(s.fsm_state, TradeStage::ExitWorking);
-    // The second exit is left as it went out: the venue caps a reduce-only order at the
-    // position, and a fill of it beyond that is the venue's to report.
+    // The second exit works for more than is left: it is asked to cancel, since the venue
+    // nets the slots' positions and a reduce-only order is capped at the net, not the slot.
     let working = s.active_exit_order.as_ref().unwrap();
     assert_eq!(working.client_order_id, x2.client_order_id);
-    assert!((working.remaining() - 1.0).abs() < 1e-12);
+    assert!(working.cancel_requested);
+    assert_eq!(out.cancels.len(), 1);
+    assert_eq!(out.cancels[0].client_order_id, x2.client_order_id);
     assert_eq!(k.side_counts_difference(), None);
     // Resent, it is known.
     let again = k.on_venue_event(&fill("fx1-again", &x1, 0.4, 0.4, "T1"));
     assert_eq!(again.diagnostic_code, KernelDiagnosticCode::DuplicateEvent);
-    // X2 fills what the venue held, and the venue drops the rest of the reduce-only order.
+    // X2 fills what the slot held before its cancel, which ends the rest.
     assert!(k.on_venue_event(&fill("fx2", &x2, 0.6, 0.6, "T2")).accepted);
     assert_eq!(k.slots()[0].fsm_state, TradeStage::ExitWorking);
     assert!(k.slots()[0].size.abs() < 1e-12);
@@ -227,4 +231,52 @@ fn an_exit_filling_what_the_slot_holds_realizes_it_all() {
     assert_eq!(out.severity, KernelSeverity::Info, "{out:?}");
     assert_eq!(detail(&out, "unheld_qty"), None);
     assert!(close(k.account.k_realized_pnl, 10.0));
+}
+
+#[test]
+fn a_late_exit_fill_asks_to_cancel_the_exit_working_for_more_than_is_left() {
+    // Two slots long 1 each on a netted book: slot 0's exits go out reduce-only, and the
+    // venue's net (2) covers X2 even once X1's late fill left slot 0 nothing.
+    let mut k = Kernel::new("late-exit-net", 2).unwrap();
+    open_btc(&mut k, 1, TradeSide::Long, 1.0);
+    let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+    assert!(x2.reduce_only);
+    let out = k.on_venue_event(&fill("fx1", &x1, 1.0, 1.0, "T1"));
+    assert!(out.accepted, "{out:?}");
+    let asked: Vec<_> = out.cancels.iter().map(|o| &o.client_order_id).collect();
+    assert_eq!(asked, [&x2.client_order_id]);
+    let triggers: Vec<_> = out.transitions.iter().map(|t| t.trigger).collect();
+    assert_eq!(triggers, ["LATE_FILL", "CANCEL_REQUESTED"]);
+    assert_eq!(
+        out.transitions[1].details,
+        TransitionDetails::Reason(Detail::Static("late_exit_fill"))
+    );
+    assert!(
+        k.slots()[0]
+            .active_exit_order
+            .as_ref()
+            .unwrap()
+            .cancel_requested
+    );
+    // The cancel acknowledged with nothing filled, the trade closes; slot 1 keeps its 1.
+    let out = k.on_venue_event(&event("cx2", KernelEventKind::CancelAck, &x2));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    assert!(close(k.slots()[1].size, 1.0));
+    assert_eq!(k.side_counts_difference(), None);
+}
+
+#[test]
+fn a_fill_of_the_exit_racing_its_cancel_realizes_nothing_and_says_what_it_sold() {
+    let mut k = Kernel::new("late-exit-race", 2).unwrap();
+    open_btc(&mut k, 1, TradeSide::Long, 1.0);
+    let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+    assert!(k.on_venue_event(&fill("fx1", &x1, 1.0, 1.0, "T1")).accepted);
+    // The venue filled X2 before the cancel reached it: slot 1's position was sold.
+    let out = k.on_venue_event(&fill("fx2", &x2, 1.0, 1.0, "T2"));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Critical, "{out:?}");
+    assert_eq!(detail(&out, "unheld_qty"), Some(Detail::F64(1.0)));
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    assert_eq!(k.free_slot(), Some(0));
 }

@@ -448,7 +448,8 @@ def test_an_ended_exit_the_venue_works_on_is_canceled_and_its_fill_booked() -> N
     """Exit 1, ended in the kernel by a bare cancel ack, works on at the venue beside exit 2
     and fills there. Left working, unmanaged, beside exit 2, it could sell the position twice;
     it is canceled. Its fill is booked, though its slot works another exit (refused, the kernel
-    would hold what the venue has sold); exit 2 works on."""
+    would hold what the venue has sold); exit 2, working for more than is left, is asked to
+    cancel."""
     venue = AcksCancelButWorks()
     kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="exits")
     entry = kernel.process_intent(intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=99.0))
@@ -463,12 +464,15 @@ def test_an_ended_exit_the_venue_works_on_is_canceled_and_its_fill_booked() -> N
     venue.fill(exit1, 0.5)
     report = kernel.reconcile_with_venue()
     assert venue.orders[exit1].status.name == "CANCELED"
-    assert report.unresolved == []
     [missed] = report.missed_fills
     assert missed["client_order_id"] == exit1 and missed["qty"] == 0.5 and missed["price"] == 120.0
+    exit2 = second.order.client_order_id
+    assert exit2 in venue.acked
+    # The venue acknowledged exit 2's cancel bare: the slot's kept exit is exit 2 now, and exit
+    # 1's cancel at the venue is no longer the kernel's to confirm.
+    assert [u["client_order_id"] for u in report.unresolved] == [exit1]
     slot = kernel.slot_state(0)
-    assert slot.size == 1.5 and slot.fsm_state.name == "EXIT_WORKING"
-    assert slot.active_exit_order.client_order_id == second.order.client_order_id
+    assert slot.size == 1.5 and slot.fsm_state.name == "POSITION_OPEN"
 
 
 def test_an_ended_order_the_venue_says_filled_short_is_booked_and_named_not_ended_short() -> None:

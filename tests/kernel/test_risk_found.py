@@ -2,7 +2,8 @@
 could never go out, an entry fill owed that the notional caps did not see, an intent stamped
 ahead of the clock that blocked the order-rate rule for as long, an edge freeze that left an
 order in doubt working or outlived its threshold, an entry at the total cap refused for float
-error, and a blank provenance taken in LIVE."""
+error, a blank provenance taken in LIVE, and an exit left working on a position a late exit fill
+closed."""
 
 from __future__ import annotations
 
@@ -176,3 +177,38 @@ def test_risk_limits_changed_while_frozen_keep_the_asset_that_froze() -> None:
     control = k.control()
     assert (control["frozen"], control["freeze_asset"]) == (True, "BBB")
     assert control["freeze_reason"] == "edge 1.0000 bps below threshold 5.0000 bps"
+
+
+def test_a_late_exit_fill_asks_to_cancel_the_exit_working_beyond_what_is_left() -> None:
+    # docs/concepts/risk.md: slots 0 and 1 long 10 each (the venue nets 20). Slot 0's exit 1
+    # is canceled without a figure, exit 2 goes out reduce-only, then exit 1's fill comes: slot
+    # 0 holds 0, and exit 2, covered by slot 1's 10 at the venue, would sell slot 1's position.
+    venue = CancelsKept()
+    k = ExecutionKernel(max_slots=2, venue=venue)
+    for slot in (0, 1):
+        order = k.process_intent(intent("ENTER", slot, target_size=10.0)).order
+        assert order is not None
+        fill = VenueEvent(
+            f"f{slot}", "", slot, "FILL", venue_client_id=order.client_order_id, price=100.0, size=10.0
+        )
+        assert k.on_venue_event(fill).accepted
+    first = k.process_intent(intent("EXIT", 0)).order
+    assert first is not None
+    assert k.process_intent(intent("CANCEL", 0)).accepted
+    assert k.on_venue_event(
+        VenueEvent("c1", "", 0, "CANCEL_ACK", venue_client_id=first.client_order_id)
+    ).accepted
+    second = k.process_intent(intent("EXIT", 0)).order
+    assert second is not None and second.reduce_only and second.size == 10.0
+    venue.cancels.clear()
+    late = VenueEvent("f9", "", 0, "FILL", venue_client_id=first.client_order_id, price=100.0, size=10.0)
+    out = k.on_venue_event(late)
+    assert out.accepted and k.slots()[0]["size"] == 0.0
+    assert venue.cancels == [second.client_order_id]
+    working = k.slot_state(0).active_exit_order
+    assert working is not None and working.cancel_requested
+    # The cancel acknowledged, the trade closes and slot 1 keeps its 10.
+    assert k.on_venue_event(
+        VenueEvent("c2", "", 0, "CANCEL_ACK", venue_client_id=second.client_order_id)
+    ).accepted
+    assert k.slots()[0]["fsm_state"] == "CLOSED" and k.slots()[1]["size"] == 10.0

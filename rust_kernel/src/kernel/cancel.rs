@@ -71,6 +71,46 @@ impl Kernel {
         out
     }
 
+    /// Asks to cancel slot `sid`'s working order for `reason` (the kernel's own cancel, no
+    /// intent): marked asked, its CANCEL_REQUEST said, the order put in `out.cancels`. Nothing
+    /// when its stage has no order the venue can cancel or the cancel is asked already.
+    pub(super) fn ask_to_cancel_working(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        ts: f64,
+        reason: &'static str,
+    ) {
+        let stage = self.slots[sid].fsm_state;
+        if !fsm::CANCELLABLE.contains(&stage) {
+            return;
+        }
+        let Some(o) = self.slots[sid].active_order_mut() else {
+            return;
+        };
+        if o.cancel_requested {
+            return;
+        }
+        o.cancel_requested = true;
+        let order = o.clone();
+        let ctx = Ctx {
+            holds_position: self.slots[sid].size > QTY_EPS,
+        };
+        let d = TransitionDetails::Reason(Detail::Static(reason));
+        self.transition(
+            out,
+            sid,
+            Trigger::CancelRequest,
+            ctx,
+            ts,
+            &id(""),
+            &id(""),
+            d,
+        );
+        self.counters.cancels_requested += 1;
+        out.cancels.push(order);
+    }
+
     /// A CANCEL on a slot whose `order` is in doubt: its cancel may have been the request the
     /// venue throttled, so it is asked again (`cancels`), the slot's stage kept, rather than
     /// refused while the order may still fill at the venue. The venue's answer ends the doubt

@@ -112,7 +112,23 @@ impl Kernel {
             out.severity = KernelSeverity::Critical;
         }
         self.record_fill_row(seq, ev, sid, &order, qty, &booked);
+        if !order.is_entry {
+            self.cancel_exit_beyond_position(&mut out, sid, ev.timestamp);
+        }
         out
+    }
+
+    /// Asks to cancel slot `sid`'s working exit when a late exit fill left the slot holding
+    /// less than the exit's remainder. Reduce-only is no stop: the venue nets the slots'
+    /// positions, so another slot's holding covers the rest, and the exit would sell it.
+    fn cancel_exit_beyond_position(&mut self, out: &mut KernelOutcome, sid: usize, ts: f64) {
+        let slot = &self.slots[sid];
+        let Some(exit) = slot.active_exit_order.as_ref() else {
+            return;
+        };
+        if exit.size - exit.filled_size > slot.size + size_tolerance(slot.size) {
+            self.ask_to_cancel_working(out, sid, ts, "late_exit_fill");
+        }
     }
 
     /// The size late fill `ev` books of kept `order` ([`Kernel::fill_size`], the kept order's
@@ -208,9 +224,8 @@ impl Kernel {
             None
         };
         // An exit's late fill while another exit of the trade works (sent after the first's
-        // cancel was acknowledged) is booked too: the venue sold. The second exit is left as
-        // it went out: the venue caps a reduce-only order at the position, and what it fills
-        // beyond is the venue's to say.
+        // cancel was acknowledged) is booked too: the venue sold. The second exit is then
+        // asked to cancel if it works for more than is left (`cancel_exit_beyond_position`).
         if let Some(reason) = why_not {
             return Some(self.ended_order_refusal(ev, Some(sid), seq, reason));
         }

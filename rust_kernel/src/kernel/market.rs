@@ -132,34 +132,7 @@ impl Kernel {
             ids.sort_unstable();
             ids.dedup();
             for sid in ids {
-                let stage = self.slots[sid].fsm_state;
-                if !fsm::CANCELLABLE.contains(&stage) {
-                    continue;
-                }
-                let Some(o) = self.slots[sid].active_order_mut() else {
-                    continue;
-                };
-                if o.cancel_requested {
-                    continue;
-                }
-                o.cancel_requested = true;
-                let order = o.clone();
-                let ctx = Ctx {
-                    holds_position: self.slots[sid].size > QTY_EPS,
-                };
-                let d = TransitionDetails::Reason(Detail::Static("edge_freeze"));
-                self.transition(
-                    &mut out,
-                    sid,
-                    Trigger::CancelRequest,
-                    ctx,
-                    ts,
-                    &id(""),
-                    &id(""),
-                    d,
-                );
-                self.counters.cancels_requested += 1;
-                out.cancels.push(order);
+                self.ask_to_cancel_working(&mut out, sid, ts, "edge_freeze");
             }
         } else {
             self.edge_below.remove(asset);
