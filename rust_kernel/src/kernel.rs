@@ -251,9 +251,9 @@ pub struct Kernel {
     total_notional: f64,
     /// The submit times the order-rate rule counts.
     rate: RateWindow,
-    /// The assets whose last edge update was below the freeze threshold, with that edge: the
-    /// freeze lifts once none is left.
-    edge_below: BTreeMap<Id, f64>,
+    /// Every asset's last edge update, kept while the freeze rule is off too: the freeze holds
+    /// while one is below the threshold, and a new threshold judges them all again.
+    last_edges: BTreeMap<Id, f64>,
     /// The sequence number of the last input.
     seq: u64,
     /// The counter in the last client order id (`<kernel_id>-<n>`) made.
@@ -336,7 +336,7 @@ impl Kernel {
             asset_notional: AssetNotional::default(),
             total_notional: 0.0,
             rate: RateWindow::default(),
-            edge_below: BTreeMap::new(),
+            last_edges: BTreeMap::new(),
             seq: 0,
             order_counter: 0,
             order_ids: None,

@@ -1,7 +1,8 @@
 //! The edge freeze holds across assets: it lifts only once no asset's last edge is below the
 //! threshold (not when the edge of the asset that froze the kernel comes back while another
-//! asset's is still below), a checkpoint keeps the assets below, and turning the freeze off
-//! lifts it in place.
+//! asset's is still below), a new threshold judges every asset's last edge again (those above
+//! the old one, and those received while the rule was off), a checkpoint keeps the last edges,
+//! and turning the freeze off lifts it in place.
 
 use dita_kernel::risk::RiskLimits;
 use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
@@ -81,19 +82,70 @@ fn a_checkpoint_keeps_the_assets_whose_edge_is_below() {
     assert_eq!(back.control.freeze_asset, "BTC");
 }
 
+/// Risk limits with the edge freeze at `threshold` bp.
+fn freeze_at(threshold: f64) -> RiskLimits {
+    RiskLimits {
+        edge_freeze_threshold_bps: Some(threshold),
+        ..RiskLimits::default()
+    }
+}
+
 #[test]
-fn turning_the_freeze_off_forgets_the_assets_below() {
+fn turning_the_freeze_on_judges_the_last_edges_received_while_it_was_off() {
     let mut k = frozen_by_eth_with_btc_below();
     k.set_risk_limits(RiskLimits::default());
     assert!(!k.control.frozen);
-    k.set_risk_limits(RiskLimits {
-        edge_freeze_threshold_bps: Some(0.0),
-        ..RiskLimits::default()
-    });
-    // ETH's edge below again freezes; its coming back lifts: BTC's old edge is forgotten.
-    k.on_edge_update("ETH", -1.0, 5.0).unwrap();
-    k.on_edge_update("ETH", 1.0, 6.0).unwrap();
+    k.on_edge_update("SOL", -50.0, 3.0).unwrap();
+    assert!(!k.control.frozen, "the rule is off");
+    k.set_risk_limits(freeze_at(0.0));
+    assert!(k.control.frozen);
+    assert_eq!(k.control.freeze_asset, "BTC");
+    assert_eq!(
+        enter_btc(&mut k, 1).diagnostic_code,
+        KernelDiagnosticCode::RiskRejected
+    );
+    // Each asset coming back leaves the freeze to the next still below, then lifts it.
+    k.on_edge_update("BTC", 1.0, 4.0).unwrap();
+    assert_eq!(k.control.freeze_asset, "ETH");
+    k.on_edge_update("ETH", 1.0, 5.0).unwrap();
+    assert_eq!(k.control.freeze_asset, "SOL");
+    k.on_edge_update("SOL", 1.0, 6.0).unwrap();
     assert!(!k.control.frozen);
+}
+
+#[test]
+fn raising_the_freeze_threshold_judges_the_last_edges_above_the_old_one() {
+    let mut k = Kernel::new("raise", 1).unwrap();
+    k.set_risk_limits(freeze_at(1.0));
+    k.on_edge_update("BTC", 3.0, 1.0).unwrap();
+    assert!(!k.control.frozen);
+    k.set_risk_limits(freeze_at(5.0));
+    assert!(k.control.frozen);
+    assert_eq!(k.control.freeze_asset, "BTC");
+    assert_eq!(
+        k.control.freeze_reason,
+        "edge 3.0000 bps below threshold 5.0000 bps"
+    );
+    assert_eq!(k.control.freeze_events, 1);
+    assert_eq!(
+        enter_btc(&mut k, 1).diagnostic_code,
+        KernelDiagnosticCode::RiskRejected
+    );
+    // Lowered again below the edge, the freeze lifts.
+    k.set_risk_limits(freeze_at(2.0));
+    assert!(!k.control.frozen);
+    assert!(enter_btc(&mut k, 2).accepted);
+}
+
+#[test]
+fn a_checkpoint_keeps_the_last_edges_above_the_threshold() {
+    let mut k = Kernel::new("kept", 1).unwrap();
+    k.set_risk_limits(freeze_at(1.0));
+    k.on_edge_update("BTC", 3.0, 1.0).unwrap();
+    let mut back = decode_kernel(&encode_kernel(&k)).unwrap();
+    assert_eq!(encode_kernel(&back), encode_kernel(&k));
+    back.set_risk_limits(freeze_at(5.0));
+    assert!(back.control.frozen);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 """Defects reviews of the money and risk rules found: a leg exit below the venue's floor that
 could never go out, an entry fill owed that the notional caps did not see, an intent stamped
 ahead of the clock that blocked the order-rate rule for as long, an edge freeze that left an
-order in doubt working or outlived its threshold, an entry at the total cap refused for float
+order in doubt working, outlived its threshold, or missed the last edges a new threshold or
+the rule turned on put below it, an entry at the total cap refused for float
 error, a blank provenance taken in LIVE, and an exit left working on a position a late exit fill
 closed."""
 
@@ -115,6 +116,23 @@ def test_a_new_freeze_threshold_judges_the_edges_below_the_old_one_again(
         assert control["freeze_reason"] == "edge 0.2000 bps below threshold 0.5000 bps"
         refused = k.process_intent(intent("ENTER", asset="CCC"))
         assert refused.diagnostic_code == D.RISK_REJECTED and refused.details["rule"] == "edge_freeze"
+
+
+@pytest.mark.parametrize(("before", "edge", "after"), [(1.0, 3.0, 5.0), (None, -50.0, 0.0)])
+def test_a_new_freeze_threshold_judges_every_assets_last_edge(
+    before: float | None, edge: float, after: float
+) -> None:
+    # docs/concepts/risk.md: a last edge above the old threshold, or received while the rule
+    # was off, freezes the kernel once the new threshold is above it.
+    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=before).model_dump())
+    k.on_edge_update("BTCUSDT", edge)
+    assert k.control()["frozen"] is False
+    k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=after).model_dump())
+    control = k.control()
+    assert control["frozen"] is True and control["freeze_asset"] == "BTCUSDT"
+    refused = k.process_intent(intent("ENTER", 0))
+    assert refused.diagnostic_code == D.RISK_REJECTED and refused.details["rule"] == "edge_freeze"
 
 
 def test_an_entry_at_the_total_cap_is_taken_after_trades_that_closed() -> None:

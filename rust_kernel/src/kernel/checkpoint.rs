@@ -193,7 +193,7 @@ impl Core {
             asset_notional: self.asset_notional,
             total_notional: self.total_notional,
             rate: self.rate,
-            edge_below: BTreeMap::new(),
+            last_edges: BTreeMap::new(),
             seq: self.seq,
             order_counter: self.order_counter,
             order_ids: None,
@@ -265,9 +265,9 @@ pub(crate) const PARTS: [Part; 19] = [
         decode: |k, bytes| k.restore_unsettled_rates(read_value(bytes)?),
     },
     Part {
-        holds: "the assets whose edge is below the freeze threshold",
-        encode: |k, out| write_value(out, &k.edge_below),
-        decode: |k, bytes| k.restore_edge_below(read_value(bytes)?),
+        holds: "every asset's last edge",
+        encode: |k, out| write_value(out, &k.last_edges),
+        decode: |k, bytes| k.restore_last_edges(read_value(bytes)?),
     },
     Part {
         holds: "the ids of the account events that moved money",

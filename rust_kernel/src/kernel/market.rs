@@ -113,12 +113,17 @@ impl Kernel {
         check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
+        match self.last_edges.get_mut(asset) {
+            Some(e) => *e = edge_bps,
+            None => {
+                self.last_edges.insert(id(asset), edge_bps);
+            }
+        }
         let mut out = self.simple_outcome();
         let Some(threshold) = self.risk.edge_freeze_threshold_bps else {
             return Ok(out);
         };
         if edge_bps < threshold {
-            self.edge_below.insert(id(asset), edge_bps);
             if !self.control.frozen {
                 self.control.frozen = true;
                 self.control.freeze_events += 1;
@@ -134,20 +139,26 @@ impl Kernel {
             for sid in ids {
                 self.ask_to_cancel_working(&mut out, sid, ts, "edge_freeze");
             }
-        } else {
-            self.edge_below.remove(asset);
-            if self.control.frozen && self.control.freeze_asset == asset {
-                // Another asset's edge still below keeps the freeze, naming it.
-                if let Some((below, &edge)) = self.edge_below.iter().next() {
-                    self.control.freeze_for(below, edge, threshold);
-                } else {
-                    self.control.lift_freeze();
-                    out.details.push(("frozen", Detail::Bool(false)));
-                }
-                self.dirty.control = true;
+        } else if self.control.frozen && self.control.freeze_asset == asset {
+            // Another asset's edge still below keeps the freeze, naming it.
+            if let Some((below, edge)) = self.edge_below(threshold, asset) {
+                self.control.freeze_for(&below, edge, threshold);
+            } else {
+                self.control.lift_freeze();
+                out.details.push(("frozen", Detail::Bool(false)));
             }
+            self.dirty.control = true;
         }
         Ok(out)
+    }
+
+    /// An asset whose last edge is below `threshold`, with that edge: `prefer` if its is,
+    /// else the first by name.
+    fn edge_below(&self, threshold: f64, prefer: &str) -> Option<(Id, f64)> {
+        let below = |(_, edge): &(&Id, &f64)| **edge < threshold;
+        (self.last_edges.get_key_value(prefer).filter(below))
+            .or_else(|| self.last_edges.iter().find(below))
+            .map(|(asset, &edge)| (asset.clone(), edge))
     }
 
     /// Asks again to cancel every order in doubt (rate limited before its ack, a cancel asked):
@@ -289,26 +300,26 @@ impl Kernel {
 
     pub fn set_risk_limits(&mut self, limits: RiskLimits) {
         self.seq += 1;
-        // The edges below the old threshold are judged against the new one (none while the rule
-        // is off): the freeze names an asset still below, or lifts, as an edge update would.
-        match limits.edge_freeze_threshold_bps {
-            Some(threshold) => self.edge_below.retain(|_, edge| *edge < threshold),
-            None => self.edge_below.clear(),
-        }
-        if self.control.frozen {
-            // The asset that froze it names the freeze while its edge is still below.
-            let holding = (self
-                .edge_below
-                .get_key_value(self.control.freeze_asset.as_str()))
-            .or_else(|| self.edge_below.iter().next())
-            .map(|(below, &edge)| (below.clone(), edge));
-            match (holding, limits.edge_freeze_threshold_bps) {
-                (Some((below, edge)), Some(threshold)) => {
-                    self.control.freeze_for(&below, edge, threshold);
+        // Every asset's last edge is judged against the new threshold (none while the rule is
+        // off): the freeze holds naming an asset below, the one that froze it first, or lifts.
+        // Entries are refused at once; working orders are asked to cancel by the next edge
+        // update below (a limit change answers with nothing to send).
+        let threshold = limits.edge_freeze_threshold_bps;
+        let holding = threshold.and_then(|t| self.edge_below(t, &self.control.freeze_asset));
+        match (holding, threshold) {
+            (Some((below, edge)), Some(threshold)) => {
+                if !self.control.frozen {
+                    self.control.frozen = true;
+                    self.control.freeze_events += 1;
                 }
-                _ => self.control.lift_freeze(),
+                self.control.freeze_for(&below, edge, threshold);
+                self.dirty.control = true;
             }
-            self.dirty.control = true;
+            _ if self.control.frozen => {
+                self.control.lift_freeze();
+                self.dirty.control = true;
+            }
+            _ => {}
         }
         self.risk = limits;
     }

@@ -60,7 +60,7 @@ fn compared_fields(kernel: &Kernel) {
         asset_notional: _,
         total_notional: _,
         rate: _,
-        edge_below: _,
+        last_edges: _,
         seq: _,
         order_counter: _,
         order_ids: _,

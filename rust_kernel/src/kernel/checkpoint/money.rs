@@ -342,14 +342,13 @@ impl Kernel {
         Ok(())
     }
 
-    /// Restores the assets whose edge is below the freeze threshold from a checkpoint.
-    pub(super) fn restore_edge_below(&mut self, below: BTreeMap<Id, f64>) -> Result<(), String> {
-        if let Some((asset, edge)) = below.iter().find(|(_, e)| !e.is_finite()) {
-            return Err(format!(
-                "the edge of {asset} below the threshold, {edge}, is not finite"
-            ));
+    /// Restores every asset's last edge from a checkpoint (one written by a kernel that kept
+    /// only the edges below the threshold holds those).
+    pub(super) fn restore_last_edges(&mut self, edges: BTreeMap<Id, f64>) -> Result<(), String> {
+        if let Some((asset, edge)) = edges.iter().find(|(_, e)| !e.is_finite()) {
+            return Err(format!("the last edge of {asset}, {edge}, is not finite"));
         }
-        self.edge_below = below;
+        self.last_edges = edges;
         Ok(())
     }
 
