@@ -114,6 +114,9 @@ pub fn next_stage(stage: TradeStage, trigger: Trigger, ctx: Ctx) -> Option<Trade
         // exit is working on and may close the trade, or from one another exit works on,
         // which keeps working, and whose end closes the trade if nothing is left.
         (Idle | Closed, LateFill) if held => PositionOpen,
+        // An exit's fill its end stated, which came after the end closed the trade: the exit
+        // sold beyond the position (a cancel it raced), and the trade stays closed.
+        (Closed, LateFill) => Closed,
         (PositionOpen, LateFill) => {
             if held {
                 PositionOpen
@@ -176,6 +179,7 @@ mod tests {
     #[case(ExitWorking, Expired, HELD, PositionOpen)]
     #[case(Idle, LateFill, HELD, PositionOpen)]
     #[case(Closed, LateFill, HELD, PositionOpen)]
+    #[case(Closed, LateFill, FLAT, Closed)]
     #[case(PositionOpen, LateFill, HELD, PositionOpen)]
     #[case(PositionOpen, LateFill, FLAT, Closed)]
     #[case(ExitRequested, LateFill, HELD, ExitRequested)]
@@ -251,6 +255,6 @@ mod tests {
             }
         }
         // The table has a fixed size; a change to it should be deliberate.
-        assert_eq!(legal, 104);
+        assert_eq!(legal, 105);
     }
 }

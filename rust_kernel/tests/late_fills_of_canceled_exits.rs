@@ -280,3 +280,25 @@ fn a_fill_of_the_exit_racing_its_cancel_realizes_nothing_and_says_what_it_sold()
     assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
     assert_eq!(k.free_slot(), Some(0));
 }
+
+#[test]
+fn a_fill_its_cancel_ack_stated_is_booked_beyond_the_position_and_frees_the_slot() {
+    let mut k = Kernel::new("late-exit-stated", 2).unwrap();
+    open_btc(&mut k, 1, TradeSide::Long, 1.0);
+    let (x1, x2) = second_exit_beside_a_canceled_one(&mut k);
+    assert!(k.on_venue_event(&fill("fx1", &x1, 1.0, 1.0, "T1")).accepted);
+    // The venue sold 0.4 on X2 before the cancel, said with the ack; the fill comes after.
+    let mut ack = event("cx2", KernelEventKind::CancelAck, &x2);
+    ack.filled_size = 0.4;
+    assert!(k.on_venue_event(&ack).accepted);
+    assert_eq!(k.slots()[0].fsm_state, TradeStage::Closed);
+    let out = k.on_venue_event(&fill("fx2", &x2, 0.4, 0.4, "T2"));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Critical, "{out:?}");
+    assert_eq!(detail(&out, "unheld_qty"), Some(Detail::F64(0.4)));
+    assert_eq!(detail(&out, "late_fill"), Some(Detail::Bool(true)));
+    let s = &k.slots()[0];
+    assert_eq!((s.fsm_state, s.size), (TradeStage::Closed, 0.0));
+    assert_eq!(k.free_slot(), Some(0));
+    assert_eq!(k.side_counts_difference(), None);
+}

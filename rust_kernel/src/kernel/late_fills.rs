@@ -86,6 +86,9 @@ impl Kernel {
         out.details.push(("late_fill", Detail::Bool(true)));
         out.details
             .push(("client_order_id", (&order.client_order_id).into()));
+        if booked.unheld > 0.0 {
+            booked.beyond_position(&mut out);
+        }
         let moved = self.transition(
             &mut out,
             sid,
@@ -214,9 +217,15 @@ impl Kernel {
     ) -> Option<KernelOutcome> {
         let sid = key.0;
         let slot = &self.slots[sid];
+        // An exit's fill its end stated (a cancel it raced) is the venue's word that it sold:
+        // booked beyond the position as a working exit's fill would be, not left owed.
+        let stated = self
+            .ended
+            .get(key)
+            .is_some_and(|k| k.final_filled.is_some());
         let why_not = if slot.trade_id != order.trade_id {
             Some("fill for an order that ended; the slot has taken another trade since; reconcile with the venue")
-        } else if !order.is_entry && qty > slot.size + size_tolerance(slot.size) {
+        } else if !order.is_entry && qty > slot.size + size_tolerance(slot.size) && !stated {
             Some("exit fill for an order that ended, larger than the position; reconcile with the venue")
         } else if next_stage(slot.fsm_state, Trigger::LateFill, ctx).is_none() {
             Some("fill for an order that ended, in a stage that cannot take it; reconcile with the venue")
