@@ -54,7 +54,8 @@ def test_other_metadata_still_goes_to_the_slot() -> None:
     kernel, strategy = attached()
     out = strategy.buy("AAA", 1.0, price=100.0, signal="breakout", score=2.5)
     assert out.accepted
-    assert kernel.slot_state(out.slot_id).metadata == {"signal": "breakout", "score": 2.5}
+    # Next to the name of the strategy whose trade it is, which the runtime stamps on each ENTER.
+    assert kernel.slot_state(out.slot_id).metadata == {"signal": "breakout", "score": 2.5, "strategy": "s"}
 
 
 def test_exit_legs_set_at_entry_and_exited_one_by_one() -> None:

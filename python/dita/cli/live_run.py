@@ -357,23 +357,24 @@ class LiveRun:
     def _refuse_trades_no_strategy_takes_back(self) -> None:
         """RunRefused when the log holds open trades of a strategy the file no longer runs (its
         class renamed, or the table removed): trades are taken back by the strategy's name, and
-        nobody would ever exit those positions. A trade opened by hand (the gateway's ids) is
-        the operator's to close: it is named, and the run trades on."""
-        from dita.runtime.strategies import TRADE_ID
+        nobody would ever exit those positions. A trade opened by hand (its ENTER not the
+        runtime's, whatever its id) is the operator's to close: it is named, and the run trades on."""
+        from dita.runtime.strategies import trade_strategies
         from dita.strategy import FREE_STAGES
 
         by_strategy: dict[str, list[str]] = {}
         by_hand: list[str] = []
-        for slot in self.kernel.slots():
+        slots = self.kernel.slots()
+        whose = trade_strategies(slots)
+        for slot in slots:
             trade_id = str(slot.get("trade_id") or "")
             held = slot.get("fsm_state") not in FREE_STAGES or slot.get("order_in_doubt")
             if not trade_id or not held or self.runtime.trade_owner(trade_id) is not None:
                 continue
-            made_by = TRADE_ID.fullmatch(trade_id)
-            if made_by is None:
-                by_hand.append(trade_id)
+            if trade_id in whose:
+                by_strategy.setdefault(whose[trade_id], []).append(trade_id)
             else:
-                by_strategy.setdefault(made_by.group(1), []).append(trade_id)
+                by_hand.append(trade_id)
         if by_hand:
             self.say(
                 f"open trades of no strategy (opened by hand): {', '.join(by_hand)}; close them on the "

@@ -27,7 +27,7 @@ from dita.runtime.clock import MarketClock
 from dita.runtime.owners import TradeOwners
 from dita.runtime.polling import VenuePolling
 from dita.runtime.routing import IntentListener
-from dita.runtime.strategies import TRADE_ID, KernelClosed, StrategyHandle, StrategyStatus
+from dita.runtime.strategies import STRATEGY_KEY, TRADE_ID, KernelClosed, StrategyHandle, StrategyStatus
 from dita.runtime.venue_data import VenueDataHandOver
 from dita.strategy import Strategy
 
@@ -170,6 +170,8 @@ class OrderSubmission:
         recorded = self._recorded(intent)
         if handle.source_run is not None and "source_run" not in intent.metadata:
             recorded["source_run"] = handle.source_run
+        if intent.action.name == "ENTER":
+            recorded[STRATEGY_KEY] = handle.name  # whose trade this is, read back after a restart
         if recorded:
             intent = _with_metadata(intent, recorded)
         for check in self._intent_checks:

@@ -8,12 +8,19 @@ import re
 from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
-from dita.runtime.strategies import StrategyHandle
+from dita.runtime.strategies import StrategyHandle, trade_strategies
 from dita.strategy import FREE_STAGES
 
 # How many freed trades keep their owner for a late fill (the kernel keeps one ended order
 # per slot, so more than a few thousand slots' worth is never needed).
 RELEASED_MEMORY = 10_000
+# The counts ending a runtime's trade id: the restart mark's seq (if any), then the run's count.
+_COUNTS = re.compile(r"(?:-r(\d+))?-t(\d+)\Z")
+
+
+def _id_counts(trade_id: str) -> tuple[int, int]:
+    found = _COUNTS.search(trade_id)
+    return (int(found[1] or 0), int(found[2])) if found else (0, 0)
 
 
 class TradeOwners:
@@ -82,14 +89,15 @@ class TradeOwners:
         slots = getattr(self._kernel, "slots", None)
         if not callable(slots):
             return
-        mine = re.compile(re.escape(handle.name) + r"-(?:r(\d+)-)?t(\d+)")
-        held = [(s, found) for s in slots() if (found := mine.fullmatch(s.get("trade_id") or ""))]
+        every = slots()
+        whose = trade_strategies(every)
+        held = [s for s in every if whose.get(s.get("trade_id") or "") == handle.name]
         # Taken back in the order the trades opened, as a run that went on holds them: ``close``
         # exits them in that order, and a venue fills a bar's orders oldest first. The kernel
         # keeps when each was asked (``entry_time``); those asked at one time are in the order
         # of their ids' counts (the restart mark's seq, then the run's count).
-        held.sort(key=lambda h: (h[0].get("entry_time") or 0.0, int(h[1][1] or 0), int(h[1][2])))
-        for s, _ in held:
+        held.sort(key=lambda s: (s.get("entry_time") or 0.0, *_id_counts(s["trade_id"])))
+        for s in held:
             trade_id = s["trade_id"]
             if trade_id in self.owners:
                 continue

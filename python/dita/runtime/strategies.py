@@ -23,6 +23,30 @@ if TYPE_CHECKING:
 RESTART_MARK = re.compile(r"-r\d+\Z")
 # A trade id the runtime makes: ``<name>-t<n>``, or ``<name>-r<seq>-t<n>`` (group 1: the name).
 TRADE_ID = re.compile(r"(.+?)-(?:r\d+-)?t\d+")
+# The metadata key the runtime stamps on each ENTER it sends: the strategy's name. The gateway
+# takes any id, so an operator's ``btc-hedge-t1`` has the form of a strategy's ids.
+STRATEGY_KEY = "strategy"
+
+
+def trade_strategies(slots: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """The name of the strategy whose trade each slot's is, by trade id; a trade absent is
+    nobody's (opened by hand). A trade is a strategy's when its ENTER carries ``STRATEGY_KEY``;
+    a slot without the key is read by its id's form (``TRADE_ID``) only when it opened before
+    every stamped trade the kernel holds (a log written before the key), since after one, the
+    runtime stamps its ENTERs and an unstamped trade is the operator's."""
+    slots = [s for s in slots if s.get("trade_id")]
+    stamped = [s for s in slots if STRATEGY_KEY in (s.get("metadata") or {})]
+    first_stamped = min((s.get("entry_time") or 0.0 for s in stamped), default=None)
+    names: dict[str, str] = {}
+    for slot in slots:
+        trade_id = str(slot["trade_id"])
+        name = (slot.get("metadata") or {}).get(STRATEGY_KEY)
+        if name is not None:
+            names[trade_id] = str(name)
+        elif first_stamped is None or (slot.get("entry_time") or 0.0) < first_stamped:
+            if (made_by := TRADE_ID.fullmatch(trade_id)) is not None:
+                names[trade_id] = made_by[1]
+    return names
 
 
 class KernelClosed(RuntimeError):
