@@ -116,7 +116,7 @@ def test_strategies_of_one_class_under_names_of_their_own_are_a_run(tmp_path: Pa
     path = tmp_path / "run.toml"
     path.write_text(RUN.format(top="", venue="", strategy=f'name = "fast"\n{SECOND}'))
     config = load_config(path, environ={})
-    assert [s.strategy_name() for s in config.strategies] == ["fast", "SmaCrossover"]
+    assert [s.name for s in config.strategies] == ["fast", None]
 
 
 @pytest.mark.parametrize(

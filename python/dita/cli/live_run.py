@@ -64,6 +64,7 @@ class LiveRun:
             (_named(load_strategy(s.strategy, s.params), s.name), s.max_slots, s.source_run)
             for s in config.strategies
         ]
+        self._refuse_strategies_sharing_a_name()
         self.stop_requested = threading.Event()
         # Set (by SIGHUP) to re-read the file's [risk] table on the strategies' thread.
         self.reload_requested = reload_requested or threading.Event()
@@ -85,6 +86,25 @@ class LiveRun:
             raise
 
     # --- building -------------------------------------------------------------------------
+
+    def _refuse_strategies_sharing_a_name(self) -> None:
+        """ConfigError naming both tables when two strategies run under one name (two tables of
+        one class without a ``name``, or a class naming itself alike for both parameter sets):
+        the name is their trade ids' and the runtime's key for each."""
+        from dita.live.config import sharing_a_name
+
+        first_of: dict[str, int] = {}
+        problems = []
+        tables = self.config.strategies
+        for i, ((strategy, _, _), table) in enumerate(zip(self.strategies, tables, strict=True)):
+            if strategy.name in first_of:
+                key = "name" if table.name is not None else "strategy"
+                given = table.name if table.name is not None else table.strategy
+                problems.append(sharing_a_name(i, key, given, first_of[strategy.name], strategy.name))
+            else:
+                first_of[strategy.name] = i
+        if problems:
+            raise ConfigError(self.config_path, problems)
 
     def _market_source(self) -> Any:
         """The ccxt venue of the configured exchange: the one traded in mode live, the source of

@@ -94,10 +94,6 @@ class StrategyTable(_Table):
             raise ValueError("blank: give the id of the research run, or leave the key out")
         return source_run
 
-    def strategy_name(self) -> str:
-        """The name the strategy runs under: ``name``, else its class's."""
-        return self.name or self.strategy.rpartition(":")[2]
-
 
 class PaperTable(_Table):
     """The paper venue's money and fees (mode ``paper``)."""
@@ -262,22 +258,28 @@ def parse_config(raw: Mapping[str, Any], path: Path, *, environ: Mapping[str, st
 
 
 def _strategies_sharing_a_name(config: LiveConfig) -> list[str]:
-    """A strategy's name is its trade ids' and the runtime's key for it: two tables of one class
-    (two parameter sets) need a ``name`` each."""
+    """A strategy's name is its trade ids' and the runtime's key for it: two tables may not give
+    one ``name``. The names the strategies run under without one (a class may name itself from
+    its parameters) are known once they are loaded, and checked then (``LiveRun``)."""
     first_of: dict[str, int] = {}
     problems = []
     for i, strategy in enumerate(config.strategies):
-        name = strategy.strategy_name()
-        if name in first_of:
-            key = "name" if strategy.name is not None else "strategy"
-            given = _shown(getattr(strategy, key))
-            problems.append(
-                f"strategies[{i}].{key}: {given} given: strategies[{first_of[name]}] runs under the "
-                f"name {name!r} already; give this table a name of its own (name = ...)"
-            )
+        if strategy.name is None:
+            continue
+        if strategy.name in first_of:
+            problems.append(sharing_a_name(i, "name", strategy.name, first_of[strategy.name], strategy.name))
         else:
-            first_of[name] = i
+            first_of[strategy.name] = i
     return problems
+
+
+def sharing_a_name(i: int, key: str, given: str, first: int, name: str) -> str:
+    """The problem of table ``strategies[i]``, whose ``key`` gave ``given``, running under the name
+    ``name`` that ``strategies[first]`` runs under."""
+    return (
+        f"strategies[{i}].{key}: {_shown(given)} given: strategies[{first}] runs under the "
+        f"name {name!r} already; give this table a name of its own (name = ...)"
+    )
 
 
 def _strategy_budgets_over_the_kernels(config: LiveConfig) -> list[str]:
