@@ -60,21 +60,28 @@ def test_the_feeds_venue_is_closed_when_the_run_ends(
     assert len(venues["made"]) == 1 and venues["closed"] == venues["made"]
 
 
-@pytest.mark.parametrize("refused", ["not-a-market", "bars-interval", "state-dir-not-made"])
+@pytest.mark.parametrize("refused", ["not-a-market", "bars-interval"])
 def test_the_feeds_venue_is_closed_when_the_command_refuses_an_option(
     fake_binance: FakeBinance, tmp_path: Path, venues: dict[str, list[CcxtVenue]], refused: str
 ) -> None:
     # Each refused once the venue is made and its markets loaded.
     if refused == "not-a-market":
         result = _paper(fake_binance.url, tmp_path, "--symbols", "NOPE/USDT")
-    elif refused == "bars-interval":
+    else:
         bars = ("--strategy", "dita.examples.crossover:SmaCrossover", "--bar-interval", "2m")
         result = _paper(fake_binance.url, tmp_path, strategy=bars)
-    else:
-        (tmp_path / "a-file").write_text("")
-        result = _paper(fake_binance.url, tmp_path / "a-file")
     assert result.exit_code == 2, result.output
     assert len(venues["made"]) == 1 and venues["closed"] == venues["made"]
+
+
+def test_a_state_dir_that_is_a_file_is_refused_before_the_feeds_venue_is_made(
+    fake_binance: FakeBinance, tmp_path: Path, venues: dict[str, list[CcxtVenue]]
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    result = _paper(fake_binance.url, tmp_path / "a-file")
+    assert result.exit_code == 2, result.output
+    assert "--state-dir" in result.output
+    assert venues["made"] == []
 
 
 def test_the_feeds_venue_is_closed_when_the_exchange_is_unreachable(
