@@ -155,10 +155,10 @@ def _catch_up(kernel: ExecutionKernel, venue: PaperVenue, saved: int) -> None:
 def refuse_resume_apart(kernel: ExecutionKernel, venue: PaperVenue, book: PaperBookFile, plan: Plan) -> None:
     """PlanError naming each asset the written ``plan`` trades whose paper position is apart from
     the kernel's by other than what the ``book`` held from elsewhere when saved (nothing, for a
-    book that names its kernel_seq only): its legs the kernel took
-    count as sent before, and an account without their fills would end off its target with
-    nothing said. An asset the plan does not trade cannot put it off its target: said only, as
-    is every difference on an exchange, whose account may hold what the kernel never traded."""
+    book that names its kernel_seq only): its legs the kernel took count as sent before, and an
+    account without their fills would end off its target with nothing said. An asset the plan
+    does not trade cannot put it off its target: said only, as is every difference on an
+    exchange, whose account may hold what the kernel never traded."""
     if book.kernel_seq is None and book.positions_from_elsewhere is None:
         return  # a book prepared by hand: taken as going with the log
     from_elsewhere = book.positions_from_elsewhere or {}
