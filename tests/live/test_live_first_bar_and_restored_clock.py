@@ -10,25 +10,10 @@ import time
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
+from paper_runs import run_file
 
 from dita.cli.live_run import LiveRun
 from dita.live.config import load_config
-
-RUN = """
-kernel_id = "bars"
-state_dir = "{state}"
-[journal]
-enabled = false
-[gateway]
-enabled = false
-[venue]
-exchange = "binance"
-base_url = "{url}"
-symbols = ["BTC/USDT"]
-bar_interval = "1s"
-[[strategies]]
-strategy = "{strategy}"
-"""
 
 RECORDER = """
 from dita.strategy import Strategy
@@ -48,7 +33,8 @@ def _run(tmp_path: Path, exchange: BinanceStreamServer, said: list[str]) -> tupl
     module = tmp_path / f"bar_recorder_{tmp_path.name}.py"
     module.write_text(RECORDER)
     path = tmp_path / "run.toml"
-    path.write_text(RUN.format(state=tmp_path / "state", url=exchange.url, strategy=f"{module}:BarRecorder"))
+    table = f'[[strategies]]\nstrategy = "{module}:BarRecorder"'
+    path.write_text(run_file("bars", tmp_path / "state", exchange.url, table))
     run = LiveRun(load_config(path), path, said.append)
     bar_times: list[float] = type(run.strategies[0][0]).bar_times
     bar_times.clear()

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 
 from binance_streams import BinanceStreamServer
-from test_live_restart_refuses_trades_no_strategy_takes_back import STRATEGIES, _open_trades, _run
+from paper_runs import open_trades, started_until_a_trade_opens
+from test_live_restart_refuses_trades_no_strategy_takes_back import STRATEGIES, _run
 
 from dita._kernel import KernelIntent
 
@@ -21,11 +22,9 @@ def test_a_restart_with_a_hand_trade_named_like_a_strategys_names_it_by_hand_and
     module.write_text(STRATEGIES)
     said: list[str] = []
     run = _run(tmp_path, exchange, f"{module}:Trend", said)
-    run.start()
-    deadline = time.monotonic() + 60
     try:
-        while not _open_trades(run) and time.monotonic() < deadline:
-            time.sleep(0.2)
+        started_until_a_trade_opens(run)
+        deadline = time.monotonic() + 60
         slot = next(s for s in run.kernel.slots() if s.get("trade_id"))
         free = run.kernel.free_slot_id()
         run.kernel.process_intents(
@@ -46,7 +45,7 @@ def test_a_restart_with_a_hand_trade_named_like_a_strategys_names_it_by_hand_and
         while time.monotonic() < deadline and run.kernel.slot_dict(free).get("fsm_state") != "POSITION_OPEN":
             time.sleep(0.2)
         assert run.kernel.slot_dict(free).get("fsm_state") == "POSITION_OPEN", run.kernel.slot_dict(free)
-        strategys = [t for t in _open_trades(run) if t != "btc-hedge-t1"]
+        strategys = [t for t in open_trades(run) if t != "btc-hedge-t1"]
     finally:
         run.stop()
         run.close()

@@ -5,27 +5,16 @@ the old name (the table's ``name``), the run takes the trade back."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from binance_streams import BinanceStreamServer
+from paper_runs import open_trades, run_file, started_until_a_trade_opens
 
 from dita.cli.live_run import LiveRun, RunRefused
 from dita.live.config import load_config
 
-RUN = """
-kernel_id = "renamed"
-state_dir = "{state}"
-[journal]
-enabled = false
-[gateway]
-enabled = false
-[venue]
-exchange = "binance"
-base_url = "{url}"
-symbols = ["BTC/USDT"]
-bar_interval = "1s"
+TABLE = """
 [[strategies]]
 strategy = "{strategy}"
 {name}
@@ -49,27 +38,20 @@ def _run(
     tmp_path: Path, exchange: BinanceStreamServer, strategy: str, said: list[str], name: str = ""
 ) -> LiveRun:
     path = tmp_path / "run.toml"
-    path.write_text(RUN.format(state=tmp_path / "state", url=exchange.url, strategy=strategy, name=name))
+    table = TABLE.format(strategy=strategy, name=name)
+    path.write_text(run_file("renamed", tmp_path / "state", exchange.url, table))
     return LiveRun(load_config(path), path, said.append)
 
 
-def _open_trades(run: LiveRun) -> list[str]:
-    return [s["trade_id"] for s in run.kernel.slots() if s.get("fsm_state") not in ("IDLE", "CLOSED")]
-
-
-def test_a_restart_with_the_strategy_renamed_is_refused_naming_its_open_trades(
+def test_a_restart_with_the_strategy_renamed_is_refused_naming_itsopen_trades(
     tmp_path: Path, exchange: BinanceStreamServer
 ) -> None:
     module = tmp_path / "renamed_strategies.py"
     module.write_text(STRATEGIES)
     said: list[str] = []
     run = _run(tmp_path, exchange, f"{module}:Trend", said)
-    run.start()
-    deadline = time.monotonic() + 60
     try:
-        while not _open_trades(run) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        open_before = _open_trades(run)
+        open_before = started_until_a_trade_opens(run)
         assert open_before, said
     finally:
         run.stop()
@@ -82,7 +64,7 @@ def test_a_restart_with_the_strategy_renamed_is_refused_naming_its_open_trades(
     finally:
         run.stop()
         run.close()
-    still_open = [t for t in _open_trades(run) if t in open_before]
+    still_open = [t for t in open_trades(run) if t in open_before]
     assert still_open, "the trade ended across the restart"
     assert all(t in str(refused.value) for t in still_open), refused.value
     assert "of strategy 'Trend'" in str(refused.value), refused.value
