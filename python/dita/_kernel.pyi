@@ -910,9 +910,10 @@ class KernelCore:
         every_intent: bool = False,
     ) -> int: ...
     def set_projection_enabled(self, enabled: bool) -> None: ...
-    # What changed since the last call, drained and read in one borrow (one kernel state):
-    # (slot dicts by slot id, account or None, control or None). ``full``: everything;
-    # ``with_account``: the account even unchanged. Without either, a busy kernel gives nothing.
+    # What changed since the last call, all of one kernel state: (slot dicts by slot id, in
+    # slot order, account or None, control or None). ``full``: everything; ``with_account``: the
+    # account even unchanged. Without either, a busy kernel gives nothing. A read of many slots
+    # takes the kernel and the GIL in turns, copying again at its end the slots changed meanwhile.
     def projection_changes(
         self, *, full: bool = False, with_account: bool = False
     ) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]: ...

@@ -4,6 +4,7 @@ publisher reads on a thread of its own."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 import threading
 import time
@@ -116,4 +117,68 @@ def test_what_is_no_flag_is_refused_naming_the_field_and_the_changes_stay(field:
         slots, account, control = kernel.projection_changes()
         assert list(slots) == [0] and account is not None and control is not None
     finally:
+        kernel.close()
+
+
+def _kernel_long_in_every_slot(slots: int) -> ExecutionKernel:
+    """A tracked kernel holding one BTCUSDT position in each of its ``slots`` slots, drained."""
+    kernel = ExecutionKernel(max_slots=slots, kernel_id="many")
+    kernel.set_projection_enabled(True)
+    for sid in range(slots):
+        kernel.process_intent(_intent("ENTER", sid, slot_id=sid))
+    kernel.projection_changes()
+    return kernel
+
+
+def test_a_read_of_many_changed_slots_gives_each_once_in_slot_order_as_the_slot_reads_do() -> None:
+    """More slots changed than one borrow copies (a few hundred): the read still gives each
+    changed slot once, in slot order, as ``slot_dict`` reads it, and nothing else."""
+    kernel = _kernel_long_in_every_slot(3_000)
+    try:
+        for sid in reversed(range(0, 3_000, 2)):  # half of them, marked last to first
+            kernel.process_intent(_intent("EXIT", sid, slot_id=sid))
+        slots, account, _ = kernel.projection_changes()
+        assert list(slots) == list(range(0, 3_000, 2))
+        assert all(slots[sid] == kernel.slot_dict(sid) for sid in slots)
+        assert account == kernel.account()
+        assert kernel.projection_changes() == ({}, None, None)
+    finally:
+        kernel.close()
+
+
+def test_a_full_read_of_many_slots_lets_the_strategy_trade_and_is_still_of_one_kernel_state() -> None:
+    """A resync's read of 20,000 slots while a strategy marks their asset on its own thread: the
+    read takes the kernel and the GIL in turns, so the strategy is never held off for most of
+    it, and what the read gives is still of one kernel state: every slot at the account's mark."""
+    kernel = _kernel_long_in_every_slot(20_000)
+    stop = threading.Event()
+    marked: list[float] = []
+
+    def strategy() -> None:
+        while not stop.is_set():
+            kernel.mark_price("BTCUSDT", 100.0 + len(marked) % 7)
+            marked.append(time.perf_counter())
+
+    trading = threading.Thread(target=strategy, daemon=True)
+    trading.start()
+    try:
+        while not marked:
+            time.sleep(0.001)
+        for _ in range(3):
+            started = time.perf_counter()
+            slots, account, _ = kernel.projection_changes(full=True)
+            ended = time.perf_counter()
+            assert account is not None and len(slots) == 20_000
+            shown_marks = {slot["mark_price"] for slot in slots.values()}
+            assert len(shown_marks) == 1, f"one read showed the slots at marks {sorted(shown_marks)}"
+            unrealized = sum(slot["unrealized_pnl"] for slot in slots.values())
+            assert unrealized == pytest.approx(account["unrealized_pnl"])
+            times = [started, *(t for t in marked[-200_000:] if started < t < ended), ended]
+            longest = max(b - a for a, b in itertools.pairwise(sorted(times)))
+            assert longest < (ended - started) / 3, (
+                f"the strategy waited {longest:.3f} s of a {ended - started:.3f} s read"
+            )
+    finally:
+        stop.set()
+        trading.join()
         kernel.close()

@@ -50,3 +50,29 @@ pub(super) fn wait_for<T>(py: Python<'_>, mut take: impl FnMut() -> Option<T>) -
         }
     }
 }
+
+/// How often a long read hands the GIL to a thread waiting for it, and how long it lets go.
+const TURN_EVERY: Duration = Duration::from_millis(1);
+const TURN_LENGTH: Duration = Duration::from_micros(20);
+
+/// Turns at the GIL for a long read holding it. Letting go and taking it straight back is not
+/// enough: the waiting thread counts that as a switch and waits on, so the read sleeps briefly.
+pub(super) struct GilTurns {
+    since: Instant,
+}
+
+impl GilTurns {
+    pub(super) fn new() -> Self {
+        Self {
+            since: Instant::now(),
+        }
+    }
+
+    /// Lets another thread have the GIL if `TURN_EVERY` passed since the last turn.
+    pub(super) fn take_if_due(&mut self, py: Python<'_>) {
+        if self.since.elapsed() >= TURN_EVERY {
+            py.detach(|| std::thread::sleep(TURN_LENGTH));
+            self.since = Instant::now();
+        }
+    }
+}

@@ -1,8 +1,7 @@
-//! Feeding the journal and the projection: the outbox's rows, drained as tuples or blocks or
-//! derived again from the write-ahead log, its drop mark, and what the projection publishes.
+//! Feeding the journal: the outbox's rows, drained as tuples or blocks or derived again from
+//! the write-ahead log, and its drop mark.
 
 use super::busy::wait_mut;
-use super::reads::ShownSlot;
 use super::PyKernel;
 use crate::journal::SEGMENT_POOL;
 use crate::kernel::Kernel;
@@ -228,73 +227,4 @@ impl PyKernel {
         replayed.map_err(wal_err)?;
         Ok(rows)
     }
-
-    fn set_projection_enabled(slf: &Bound<'_, Self>, enabled: &Bound<'_, PyAny>) -> PyResult<()> {
-        // A flag as every entry point takes one: a bool, Python's or numpy's, or 0 or 1.
-        let enabled = bool_arg(enabled, "enabled")?;
-        let mut this = wait_mut(slf)?;
-        this.core.set_projection_enabled(enabled);
-        Ok(())
-    }
-
-    /// What changed since the last call, for a projection publisher: `({slot_id: slot dict},
-    /// account or None, control or None)`, the dicts of `slot_dict`, `account` and `control`.
-    /// Drained and read in one borrow, so one cycle publishes one kernel state: an input
-    /// between two separate reads would show in the account and not in the slots. `full`:
-    /// every slot, the account and the control (a resync); `with_account`: the account even
-    /// unchanged (a heartbeat's rewrite). Either waits for a busy kernel as reads do; without
-    /// them a busy kernel gives nothing and its changes wait for the next call.
-    #[pyo3(signature = (*, full=false, with_account=false))]
-    fn projection_changes<'py>(
-        slf: &Bound<'py, Self>,
-        #[pyo3(from_py_with = flag::full)] full: bool,
-        #[pyo3(from_py_with = flag::with_account)] with_account: bool,
-    ) -> PyResult<ProjectionChanges<'py>> {
-        let py = slf.py();
-        let (slots, account, control, kernel_id) = {
-            let mut this = if full || with_account {
-                wait_mut(slf)?
-            } else {
-                match slf.try_borrow_mut() {
-                    Ok(k) => k,
-                    Err(_) => return Ok((PyDict::new(py), None, None)),
-                }
-            };
-            let (mut slot_ids, mut account, mut control) = this.core.dirty.drain();
-            if full {
-                slot_ids = (0..this.core.max_slots()).collect();
-                (account, control) = (true, true);
-            }
-            let slots: Vec<ShownSlot> = slot_ids
-                .into_iter()
-                .filter_map(|sid| this.shown_slot(sid))
-                .collect();
-            let account = (account || with_account)
-                .then(|| this.account_dict(py))
-                .transpose()?;
-            let control = control.then(|| this.control_dict(py)).transpose()?;
-            (slots, account, control, this.core.kernel_id.clone())
-        };
-        // The slots' dicts are made from their copies with the kernel free: thousands take long
-        // enough for the strategy's thread to ask for the GIL, which it gets between two chunks.
-        let dicts = PyDict::new(py);
-        for (n, slot) in slots.iter().enumerate() {
-            if n > 0 && n % SLOTS_BETWEEN_TURNS == 0 {
-                py.detach(|| ());
-            }
-            dicts.set_item(slot.slot_id(), slot.dict(py, &kernel_id)?)?;
-        }
-        Ok((dicts, account, control))
-    }
 }
-
-/// How many slot dicts `projection_changes` makes between two chances for another thread to
-/// take the GIL (about 1 ms of work).
-const SLOTS_BETWEEN_TURNS: usize = 128;
-
-/// `projection_changes`' answer: the changed slots' dicts by slot id, the account, the control.
-type ProjectionChanges<'py> = (
-    Bound<'py, PyDict>,
-    Option<Bound<'py, PyDict>>,
-    Option<Bound<'py, PyDict>>,
-);

@@ -14,6 +14,7 @@ mod intent_columns;
 mod journal;
 mod log;
 mod log_options;
+mod projection;
 mod reads;
 mod venue;
 
