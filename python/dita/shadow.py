@@ -191,12 +191,22 @@ class _ShadowQuoter(TwoSidedQuoter):
         return outcome
 
 
+_UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def frozen_or_now_utc() -> str:
-    """``DITA_FREEZE_UTC`` when set (reproducible reports), else the current UTC time."""
+    """``DITA_FREEZE_UTC`` when set (reproducible reports), else the current UTC time. A value
+    that is no UTC time in that form is a ValueError naming the variable and the value."""
     frozen = os.environ.get(FREEZE_ENV)
     if frozen:
+        try:
+            datetime.strptime(frozen, _UTC_FORMAT)
+        except ValueError:
+            raise ValueError(
+                f"{FREEZE_ENV}={frozen!r} is no UTC time: give one as 2026-01-01T00:00:00Z"
+            ) from None
         return frozen
-    return datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(tz=UTC).strftime(_UTC_FORMAT)
 
 
 def _unquotable(

@@ -363,6 +363,14 @@ def test_shadow_report_is_byte_identical_with_a_frozen_clock() -> None:
     assert pos["total_notional_usd"] <= 50_000 * 1.02
 
 
+@pytest.mark.parametrize("frozen", ["tomorrow", "2026-01-01", "2026-13-01T00:00:00Z"])
+def test_shadow_refuses_a_frozen_clock_that_is_no_utc_time_naming_it(frozen: str) -> None:
+    result = runner.invoke(app, SHADOW_ARGS, env={"DITA_FREEZE_UTC": frozen})
+    assert result.exit_code == 2
+    assert f"DITA_FREEZE_UTC={frozen!r} is no UTC time" in result.stderr
+    assert result.stdout == ""
+
+
 def test_shadow_changes_with_the_seed() -> None:
     env = {"DITA_FREEZE_UTC": "2026-01-01T00:00:00Z"}
     args = [a if a != "42" else "43" for a in SHADOW_ARGS]

@@ -50,7 +50,12 @@ def shadow(
     from pydantic import ValidationError
 
     from dita._signals import sigterm_as_interrupt
-    from dita.shadow import MAX_SYMBOLS, ShadowSettings, run_shadow, too_many_symbols
+    from dita.shadow import MAX_SYMBOLS, ShadowSettings, frozen_or_now_utc, run_shadow, too_many_symbols
+
+    try:
+        frozen_or_now_utc()  # a bad DITA_FREEZE_UTC is said before the run, not at its report
+    except ValueError as exc:
+        fail(str(exc))
 
     names = [s for s in (part.strip() for part in symbols.split(",")) if s]
     if not names:
