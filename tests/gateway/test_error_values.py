@@ -64,6 +64,19 @@ def test_a_metadata_error_names_the_text_at_fault(
     assert message.startswith("metadata: ") and named in message, message
 
 
+def test_an_enter_stamped_as_a_strategys_trade_is_refused_and_nothing_sent(shared: LiveServer) -> None:
+    """`dita live` reads the `strategy` metadata key as the strategy whose trade it is: a trade
+    entered through the gateway with it would be handed to that strategy at a restart."""
+    body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 1, "reference_price": 100}
+    res = shared.client.post(
+        "/v1/intents", content=json.dumps({**body, "metadata": {"strategy": "btc-trend"}}), headers=JSON_AUTH
+    )
+    assert res.status_code == 422, res.text
+    message = res.json()["message"]
+    assert message.startswith("metadata: ") and "metadata key 'strategy' is the runtime's" in message
+    assert shared.client.get("/v1/slots/0").json()["fsm_state"] == "IDLE"
+
+
 @pytest.mark.parametrize("sent", ["1e-400", '"1e-400"'])
 def test_an_order_qty_too_small_for_a_float_names_the_text_sent(sent: str) -> None:
     """The stdio ORDER's qty and price: refused naming what was sent, in the error event too."""

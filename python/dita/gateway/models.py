@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 from dita._text import shortened
 from dita.gateway.protocol import NoFloatHolds, asset_name, plain_number
 from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
+from dita.runtime.strategies import STRATEGY_KEY
 
 __all__ = [
     "FIELDS_WITHOUT_MEANING",
@@ -243,6 +244,11 @@ class IntentRequest(BaseModel):
     def _metadata(cls, value: dict[str, MetaValue] | None) -> dict[str, MetaValue] | None:
         for key, item in (value or {}).items():
             # Each error names the text at fault: the key, or the value under it.
+            if key == STRATEGY_KEY:
+                raise ValueError(
+                    f"metadata key {key!r} is the runtime's stamp of the strategy whose trade it "
+                    "is: a restart of `dita live` would hand this trade to that strategy"
+                )
             if "\0" in key:
                 raise ValueError(f"metadata key {shortened(key, 64)!r}: {_NUL_REFUSED}")
             if len(key) > 64:
