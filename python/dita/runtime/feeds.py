@@ -44,6 +44,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from dita.runtime.dead_man import DeadManSwitch
+
     # A column of ``run_columns``: a list, or an array made Python numbers a chunk at a time.
     Column = Sequence[float] | npt.NDArray[np.float64]
 
@@ -84,6 +86,7 @@ class FeedLoop:
         intake: VenueEventIntake,
         polling: VenuePolling,
         doubts: OrdersInDoubt,
+        dead_man: DeadManSwitch | None = None,
     ) -> None:
         self._lifecycle = lifecycle
         self._callbacks = callbacks
@@ -93,6 +96,7 @@ class FeedLoop:
         self._intake = intake
         self._polling = polling
         self._doubts = doubts
+        self._dead_man = dead_man
         # The time of each asset's last bar: a second bar of one asset and time is refused.
         self._bar_at: dict[str, float] = {}
         # A data point is being handed out: one handed over meanwhile (a strategy feeding the
@@ -223,13 +227,20 @@ class FeedLoop:
         self._hand_out(quote, asset, ts, "quotes", "on_quote")
 
     def _hand_out(self, point: Bar | Quote, asset: str, ts: float, kind: str, callback: str) -> None:
-        """A checked data point's way through the runtime: handed to the venues (or held back
-        from them), the venues that report later polled, orders in doubt looked at, then heard
-        by each strategy subscribed to its ``kind`` still RUNNING (``callback``; one raising
-        goes to ERROR). Each step runs whatever the one before raised; the first error is
-        raised once the strategies have heard the point: raised at once, a venue's failure on
-        the point would hide it from every strategy, no fault of theirs."""
+        """A checked data point's way through the runtime: the dead-man switch checked, handed to
+        the venues (or held back from them), the venues that report later polled, orders in doubt
+        looked at, then heard by each strategy subscribed to its ``kind`` still RUNNING
+        (``callback``; one raising goes to ERROR). Each step runs whatever the one before raised;
+        the first error is raised once the strategies have heard the point: raised at once, a
+        venue's failure on the point would hide it from every strategy, no fault of theirs."""
         errors: list[Exception] = []
+        if self._dead_man is not None:
+            # First: a silence past its limit sets the kernel's mode before the strategies act on
+            # the point.
+            try:
+                self._dead_man.on_data_point()
+            except Exception as exc:
+                errors.append(exc)
         venue_data = self._venue_data
         try:
             if self._owners.working or not venue_data.defer_venue_data:

@@ -28,6 +28,7 @@ from dita.strategy import Bar, Quote, Strategy
 from dita.venues import POLL_SECONDS
 
 if TYPE_CHECKING:
+    from dita.runtime.dead_man import DeadManSwitch
     from dita.runtime.feeds import Column
 
 # How many of its latest fills each strategy keeps in ``fills`` under the wall clock by default
@@ -56,6 +57,9 @@ class TradingRuntime:
     decided in its metadata, ``data_time`` (the last data point's time) and
     ``rows_at_data_time`` (that point's place among those of its time, from 1), so a kernel's
     log tells which data points a run killed mid-way had handled (``dita paper``).
+    ``dead_man``: a ``DeadManSwitch`` on the kernel, checked (``on_data_point``) on each data
+    point before the strategies hear it; one that raises is raised as a venue's failure on the
+    point is, once the strategies have heard it.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class TradingRuntime:
         poll_interval: float = POLL_SECONDS,
         fills_kept: int | None = None,
         record_data_place: bool = False,
+        dead_man: DeadManSwitch | None = None,
     ) -> None:
         if clock not in ("data", "wall"):
             raise ValueError(f"clock={clock!r} must be 'data' or 'wall'")
@@ -159,6 +164,7 @@ class TradingRuntime:
             self._intake,
             self._polling,
             self._doubts,
+            dead_man,
         )
 
     # -- settings ------------------------------------------------------------------------

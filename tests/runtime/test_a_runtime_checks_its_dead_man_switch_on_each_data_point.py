@@ -1,0 +1,61 @@
+"""A ``TradingRuntime`` given a dead-man switch checks it on each data point: a strategy that hears
+the data and sends nothing for longer than its limit trips it (docs/guides/operations.md)."""
+
+from __future__ import annotations
+
+from dita import ExecutionKernel
+from dita.runtime import TradingRuntime
+from dita.runtime.dead_man import DeadManSettings, DeadManSwitch
+from dita.strategy import Bar, Quote, Strategy
+
+
+class Silent(Strategy):
+    data = ("bars", "quotes")
+
+    def on_bar(self, bar: Bar) -> None:  # hears the data, never sends an intent
+        pass
+
+    def on_quote(self, quote: Quote) -> None:
+        pass
+
+
+def test_a_silent_strategy_trips_the_switch_on_the_next_bar() -> None:
+    now = [1_000.0]
+    kernel = ExecutionKernel(max_slots=2)
+    try:
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=60), clock=lambda: now[0])
+        runtime = TradingRuntime(kernel, dead_man=switch)
+        runtime.add_strategy(Silent())
+        runtime.on_bar(Bar("BTCUSDT", 1_700_000_000.0, 100.0, 101.0, 99.0, 100.5, 1.0))
+        assert switch.trips == []  # heard from within its limit
+        now[0] += 3_600.0  # an hour of silence
+        runtime.on_bar(Bar("BTCUSDT", 1_700_000_060.0, 100.0, 101.0, 99.0, 100.5, 1.0))
+        assert [t.source for t in switch.trips] == ["strategy"]
+        assert kernel.control()["mode"] == "REDUCE_ONLY"
+    finally:
+        kernel.close()
+
+
+def test_a_quote_is_a_data_point_too() -> None:
+    now = [1_000.0]
+    kernel = ExecutionKernel(max_slots=2)
+    try:
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=60), clock=lambda: now[0])
+        runtime = TradingRuntime(kernel, dead_man=switch)
+        runtime.add_strategy(Silent())
+        now[0] += 3_600.0
+        runtime.on_quote(Quote("BTCUSDT", 1_700_000_000.0, 100.0, 100.5, 1.0, 1.0))
+        assert [t.source for t in switch.trips] == ["strategy"]
+    finally:
+        kernel.close()
+
+
+def test_a_runtime_without_a_switch_changes_no_mode() -> None:
+    kernel = ExecutionKernel(max_slots=2)
+    try:
+        runtime = TradingRuntime(kernel)
+        runtime.add_strategy(Silent())
+        runtime.on_bar(Bar("BTCUSDT", 1_700_000_000.0, 100.0, 101.0, 99.0, 100.5, 1.0))
+        assert kernel.control()["mode"] != "REDUCE_ONLY"
+    finally:
+        kernel.close()
