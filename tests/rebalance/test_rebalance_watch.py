@@ -46,6 +46,8 @@ def test_each_new_version_is_rebalanced_to(tmp_path: Path) -> None:
         *args,
         "--price",
         "BTC=50000",
+        "--balance",  # the second version's 0.25 BTC is 12,500: within the paper account's cash
+        "20000",
         "--watch",
         "--watch-every",
         "0.2",

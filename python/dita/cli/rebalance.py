@@ -83,16 +83,22 @@ def _paper_venue(
     balance: float,
     limits: dict[str, MarketLimits],
     quote_currency: str,
+    leverage: float,
 ) -> tuple[PaperVenue, PaperBookFile | None]:
     """The paper venue, its book restored from ``book_path``, quoted at ``prices``; and what its
     book says of the kernel's log (``read_book``; None without --paper-book)."""
-    # The paper account's cash is in the currency the trader counts equity in.
+    # The paper account's cash is in the currency the trader counts equity in. Its margin judges
+    # each buy as an exchange's would: without it, a buy beyond the cash would fill.
     try:
         venue = PaperVenue(
-            starting_balance=balance, slippage_bps=0.0, market_limits=limits, quote_currency=quote_currency
+            starting_balance=balance,
+            slippage_bps=0.0,
+            market_limits=limits,
+            quote_currency=quote_currency,
+            leverage=leverage,
         )
     except ValidationError as exc:
-        fail_options(exc, {"starting_balance": "--balance"})
+        fail_options(exc, {"starting_balance": "--balance", "leverage": "--leverage"})
     book = None if book_path is None else read_book(venue, book_path)
     stamp = max(time.time(), venue.data_time or 0.0)
     for given in prices:
@@ -328,6 +334,9 @@ def rebalance_command(
         list[str] | None, typer.Option(help="Paper venue: SYMBOL=PRICE quoted (repeatable)")
     ] = None,
     balance: Annotated[float, typer.Option(help="Paper venue: starting cash without a book")] = 10_000.0,
+    leverage: Annotated[
+        float, typer.Option(help="Paper venue: the account's leverage; a buy beyond its margin is refused")
+    ] = 1.0,
     market_limits: Annotated[
         Path | None,
         typer.Option(
@@ -377,7 +386,7 @@ def rebalance_command(
         venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox, portfolio.symbols())
     else:
         venue, book = _paper_venue(
-            paper_book, price or [], balance, _market_limits(market_limits), quote_currency
+            paper_book, price or [], balance, _market_limits(market_limits), quote_currency, leverage
         )
 
     kernel: ExecutionKernel | None = None

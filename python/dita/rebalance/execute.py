@@ -60,8 +60,8 @@ class Fill:
 @dataclass
 class LegResult:
     """What became of one leg: ``status`` "sent", "sent before" (taken by the kernel in an earlier
-    run of this plan: not sent again), "refused" (the kernel's diagnostic and reason) or
-    "no free slot"."""
+    run of this plan: not sent again), "refused" (the kernel's diagnostic and reason, or the
+    venue's: diagnostic ``REJECT``, its reason) or "no free slot"."""
 
     leg: Leg
     status: str
@@ -419,10 +419,16 @@ def _reason(outcome: KernelOutcome) -> str:
 
 
 def _take_fills(result: LegResult, events: Iterable[VenueEvent]) -> None:
+    """The leg's fills among ``events``; a venue's reject of its order makes it refused (the
+    venue's margin or rules: nothing of it fills)."""
     for event in events:
-        if event.kind == KernelEventKind.FILL and event.trade_id == result.leg.trade_id:
+        if event.trade_id != result.leg.trade_id:
+            continue
+        if event.kind == KernelEventKind.FILL:
             qty = event.size if event.size > 0 else event.filled_size - result.filled
             result.fills.append(Fill(event.price, qty, event.fee or 0.0, event.fill_id))
+        elif event.kind == KernelEventKind.REJECT:
+            result.status, result.diagnostic, result.reason = "refused", "REJECT", event.reason
 
 
 def _await_fills(
