@@ -103,12 +103,13 @@ class Leg:
 @dataclass(frozen=True)
 class Skipped:
     """A symbol whose order is not sent: ``reason`` "dust" (under one lot), "below floor" (under
-    the minimum size or notional), "no price"; ``residual``: the quantity left off target."""
+    the minimum size or notional), "no price"; ``residual``: the quantity left off target, None
+    when that is not known (a weight target the venue states no price for)."""
 
     symbol: str
     side: str
     reason: str
-    residual: float
+    residual: float | None
     detail: str
 
 
@@ -154,9 +155,9 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
             "quantity": target.quantity,
             "target_quantity": wanted,
         }
-        if wanted is None or not (price > 0 and math.isfinite(price)):
-            # A market order needs a reference price: the kernel values and floors it at it.
-            skipped.append(Skipped(target.symbol, "", "no price", 0.0, "the venue states no price for it"))
+        if wanted is None:
+            # A weight is sized at the price: without one, how far off target is not known.
+            skipped.append(Skipped(target.symbol, "", "no price", None, "the venue states no price for it"))
             continue
         # An order still working fills toward the target: sent again, the target is overshot.
         working = account.working.get(target.symbol, 0.0)
@@ -166,6 +167,12 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         if abs(delta) <= QTY_EPS:
             continue
         side = "BUY" if delta > 0 else "SELL"
+        if not (price > 0 and math.isfinite(price)):
+            # A market order needs a reference price: the kernel values and floors it at it.
+            skipped.append(
+                Skipped(target.symbol, side, "no price", abs(delta), "the venue states no price for it")
+            )
+            continue
         limits = account.limits.get(target.symbol)
         order = _sized(portfolio, target.symbol, side, abs(delta), price, limits)
         if isinstance(order, Skipped):

@@ -110,11 +110,11 @@ def report_table(report: dict[str, Any]) -> Table:
             target += f" = {row['target_quantity']:.6g}"
         orders = ", ".join(f"{o['side']} {o['quantity']:g} {o['status']}" for o in row["orders"]) or "-"
         skipped = row["skipped"]
-        said = (
-            f"{skipped['reason']}: residual {skipped['residual']:.6g} ({skipped['detail']})"
-            if skipped
-            else ""
-        )
+        said = ""
+        if skipped:
+            residual = skipped["residual"]
+            off = "" if residual is None else f": residual {residual:.6g}"
+            said = f"{skipped['reason']}{off} ({skipped['detail']})"
         table.add_row(
             row["symbol"],
             target,
