@@ -77,6 +77,19 @@ def test_a_key_variable_not_set_is_named(tmp_path: Path, monkeypatch: pytest.Mon
     assert "venue.secret_env" not in err and "a-secret-never-printed" not in err
 
 
+def test_the_checks_across_keys_come_once_every_value_is_valid(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As the Configuration page says: a bad value is said first, the unset variable once it is
+    mended."""
+    monkeypatch.delenv("DITA_TEST_LIVE_KEY", raising=False)
+    monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "a-secret-never-printed")
+    err = refused(tmp_path, "--live", top='mode = "live"', venue="market_type = 'futures'")
+    assert "venue.market_type: 'futures' given" in err and "DITA_TEST_LIVE_KEY" not in err
+    err = refused(tmp_path, "--live", top='mode = "live"')
+    assert "venue.api_key_env: the environment variable 'DITA_TEST_LIVE_KEY' it names is not set" in err
+
+
 def test_a_token_too_short_for_the_gateway_is_named_not_printed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
