@@ -628,6 +628,17 @@ def test_paper_replay_refuses_an_option_of_the_live_feed_naming_it(
     assert not state.exists()
 
 
+def test_paper_refuses_speed_and_max_speed_together_naming_both(tmp_path: Path) -> None:
+    """The two pace a replay each their way: taken together, one was silently ignored."""
+    state = tmp_path / "state"
+    result = runner.invoke(app, [*PAPER, "--state-dir", str(state), "--speed", "10", "--max-speed"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        "error: --speed 10 and --max-speed are alternatives: give one (--max-speed replays unpaced)\n"
+    )
+    assert not state.exists()
+
+
 def test_paper_duration_stops_the_replay(tmp_path: Path) -> None:
     state = tmp_path / "state"
     # 3 s, not less: the deadline runs from before the first row, which a loaded machine delays.

@@ -176,6 +176,9 @@ def paper(
     from dita.strategy import Bar, Quote
 
     require_finite("--speed", speed, hint=" (use --max-speed for no pacing)")
+    if max_speed and _given(ctx, "speed"):
+        # One of them would be ignored: the run would not go at the pace the operator asked for.
+        fail(f"--speed {speed:g} and --max-speed are alternatives: give one (--max-speed replays unpaced)")
     require_finite("--status-every", status_every)
     if duration is not None:
         require_finite("--duration", duration, hint=" (leave it out to run until the data ends)")
