@@ -241,6 +241,25 @@ def test_router_keeps_the_venue_of_an_order_that_left_its_venues_list_before_its
     assert router._left_list == {}  # its end came through: nothing more to send there
 
 
+def test_an_order_that_left_its_venues_list_keeps_its_venue_when_another_venue_lists_its_client_id() -> None:
+    """vb lists an order of its own under the client id of the kernel's order, which left va's list
+    before its trade showed: the listing took the client id for vb, so the kernel's cancel canceled
+    vb's order and left the kernel's at va."""
+    va, vb = _TradesLag("va"), _TradesLag("vb")
+    router = VenueRouter({"va": va, "vb": vb}, default="va")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="left-then-listed")
+    order = _resting(kernel)
+    coid = order.client_order_id
+    va.fill_quietly(coid)
+    router._forget_ended_orders()
+    vb.submit(make_order(coid, order_type="LIMIT", price=90.0))
+    router.open_orders()  # reconciliation lists the venues
+    (working,) = kernel.open_orders()
+    assert router.venue_name_holding(working) == "va"
+    router.cancel(working)
+    assert (va.cancels, vb.cancels, sorted(vb.working)) == ([coid], [], [coid])
+
+
 class _NoLookup(_TradesLag):
     """Cannot look its orders up by client id (no ``order_status``)."""
 

@@ -22,11 +22,11 @@ restart), so reconciliation cancels them on the right venue, and the kernel's ow
 follow their cancel there, also one a venue lists under the client id it went out under
 (``listed_client_order_id``: a hash on OKX and Gate). A listed order is cancelled on the venue
 that listed it (known by its client id and venue id: one client id may be on two venues, and an
-order placed by hand may have none); a listing never moves an order the router knows to another
-venue, and only the holding venue's events end or confirm an order. An order it knows nothing of
-is cancelled on the routed venue. ``order_status`` asks the venue holding the order, or, not
-knowing it (after a restart), the venue the order's asset is routed to when given it, else each
-venue in turn.
+order placed by hand may have none); a listing never moves an order the router knows (one that
+left its venue's list too) to another venue, and only the holding venue's events end or
+confirm an order. An order it knows nothing of is cancelled on the routed venue.
+``order_status`` asks the venue holding the order, or, not knowing it (after a restart), the
+venue the order's asset is routed to when given it, else each venue in turn.
 An order for an asset no venue is routed for (and no default) is rejected, naming the asset.
 """
 
@@ -360,9 +360,15 @@ class VenueRouter:
                 if not isinstance(coid, str) or not isinstance(venue_order_id, str):
                     continue
                 listed[(coid, venue_order_id)] = venue_name
-                # Another venue listing the id leaves an order known elsewhere there: were the
-                # last to list it to take it, the kernel's cancel would go to a venue without it.
-                if coid and self._order_venue.setdefault(coid, venue_name) == venue_name:
+                if not coid:
+                    continue
+                # Another venue listing the id leaves an order known elsewhere (working, or left
+                # its own venue's list) there: were the last to list it to take it, the kernel's
+                # cancel would go to a venue without it.
+                known = self._order_venue.get(coid) or self._left_list.get(coid)
+                if known is None:
+                    self._remember(coid, venue_name)
+                if known is None or known == venue_name:
                     # Listed, so the venue has it: in doubt no more (as in _forget_ended_orders).
                     self._in_doubt.discard(coid)
             orders.extend(theirs)
