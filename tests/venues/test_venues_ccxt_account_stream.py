@@ -7,6 +7,7 @@ stream documentation)."""
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from test_venues_ccxt_streams import Session, wait_for
 
 from dita import AccountEvent, AccountEventKind, ExecutionKernel
 from dita.runtime import TradingRuntime
-from dita.venues import PaperVenue, VenueRouter
+from dita.venues import PaperVenue, UnknownVenueError, VenueRouter
 from dita.venues.account_events import take_account_events
 from dita.venues.ccxt.account_stream import AccountFacts, account_currency
 
@@ -262,3 +263,54 @@ def test_a_router_gives_the_kernel_one_venue_s_account(caplog: pytest.LogCapture
         events = router.account_events()
     assert [e.event_id for e in events] == ["a1"]
     assert "account event(s) of venue 'b' dropped" in caplog.text
+
+
+def _answers(*answers: object) -> Any:
+    """An ``account_events`` giving ``answers`` one per call (an exception raised), then none."""
+    queue = list(answers)
+
+    def account_events() -> Any:
+        answer = queue.pop(0) if queue else []
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    return account_events
+
+
+def test_a_failed_account_poll_of_the_account_venue_does_not_hand_the_account_to_another() -> None:
+    reconnecting = ConnectionError("stream reconnecting")
+    first = paper_with(_answers(reconnecting, [update("a1", 1000.0, 2.0)]), name="a")
+    second = paper_with(_answers([update("b1", 5.0, 1.0)], [update("b2", 6.0, 2.0)]), name="b")
+    router = VenueRouter({"a": first, "b": second}, default="a")
+    kernel = ExecutionKernel(max_slots=1)
+    taken = [take_account_events(kernel, router).given for _ in range(2)]
+    assert taken == [0, 1]
+    assert kernel.account()["e_available_margin"] == 1000.0
+
+
+def test_the_account_venue_is_the_one_set_whichever_venue_reports_first() -> None:
+    first = paper_with(_answers([], [update("a1", 1000.0, 2.0)]), name="a")
+    second = paper_with(_answers([update("b1", 5.0, 1.0)], [update("b2", 6.0, 2.0)]), name="b")
+    router = VenueRouter({"a": first, "b": second}, default="b", account_venue="a")
+    assert [[e.event_id for e in router.account_events()] for _ in range(2)] == [[], ["a1"]]
+
+
+def test_every_venue_s_fill_settlements_pass_without_their_balance_figures() -> None:
+    settled = AccountEvent("b-s1", "FILL_SETTLED", asset="ETHUSDT", fee=0.25, fill_id="b-f1",
+                           wallet_balance=7.0, timestamp=1.0)  # fmt: skip
+    first = paper_with(_answers([update("a1", 1000.0)]), name="a")
+    second = paper_with(_answers([settled, update("b1", 5.0)]), name="b")
+    router = VenueRouter({"a": first, "b": second}, default="a")
+    events = router.account_events()
+    assert [(e.event_id, e.kind.name) for e in events] == [("a1", "ACCOUNT_UPDATE"), ("b-s1", "FILL_SETTLED")]
+    passed = events[1]
+    assert (passed.fill_id, passed.fee, passed.asset) == ("b-f1", 0.25, "ETHUSDT")
+    assert passed.wallet_balance is None
+
+
+@pytest.mark.parametrize("account_venue", ["c", 3, ["a"]])
+def test_a_router_refuses_an_account_venue_it_does_not_have(account_venue: Any) -> None:
+    named = rf"unknown venue {re.escape(repr(account_venue))} in account_venue"
+    with pytest.raises(UnknownVenueError, match=named):
+        VenueRouter({"a": PaperVenue(name="a")}, default="a", account_venue=account_venue)

@@ -74,6 +74,8 @@ class VenueRouter:
     """``VenueRouter({"paper": PaperVenue(), "binance": CcxtVenue(...)}, default="paper",
     routes={"ETHUSDT": "binance"})``.
 
+    ``account_venue`` (else ``default``) names the venue whose account events (balances,
+    margins, funding) the kernel's one account takes; every venue's FILL_SETTLED pass.
     ``router["binance"]`` returns an adapter; an unknown name raises ``UnknownVenueError``
     naming it and the known ones. As a venue, the router sends each new order to the venue
     its asset is routed to, and its cancel to the venue that holds it.
@@ -86,6 +88,7 @@ class VenueRouter:
         default: str | None = None,
         routes: Mapping[str, str] | None = None,
         name: str = "router",
+        account_venue: str | None = None,
     ) -> None:
         if not isinstance(name, str) or not name:
             raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -123,7 +126,8 @@ class VenueRouter:
         self._resumed: list[int] = []
         # The assets ``note_held_assets`` was given, for the venue ``route()`` sends one to later.
         self._held_assets: list[str] = []
-        # The venue whose account events the kernel's account takes: the first to give any.
+        # The venue whose account events the kernel's account takes (``account_venue``, else
+        # the default): chosen by setting, so a poll that fails or is quiet never hands it on.
         self._account_venue: str | None = None
         for venue_name, adapter in (venues or {}).items():
             self.add(adapter, name=venue_name)
@@ -131,6 +135,10 @@ class VenueRouter:
             self._default = self._known(default, field="default")
         for asset, venue_name in (routes or {}).items():
             self.route(asset, venue_name)
+        if account_venue is not None:
+            self._account_venue = self._known(account_venue, field="account_venue")
+        else:
+            self._account_venue = self._default
 
     # -- names ---------------------------------------------------------------------------
 
@@ -607,9 +615,11 @@ class VenueRouter:
         return events
 
     def account_events(self) -> list[AccountEvent]:
-        """The account events of the first venue to give any (see ``CcxtVenue.account_events``).
-        The kernel keeps one account: another venue's balances would overwrite that venue's
-        figures, so its events are dropped, logged at WARNING."""
+        """The account events of the account venue (``account_venue``, else the default; see
+        ``CcxtVenue.account_events``). The kernel keeps one account: another venue's balances
+        would overwrite that venue's figures, so its events are dropped, logged at WARNING, all
+        but its FILL_SETTLED, which settle its own fills' fees and pass without the balance
+        figures they carry."""
         events: list[AccountEvent] = []
         for venue_name, adapter in self._venues.items():
             account_events = getattr(adapter, "account_events", None)
@@ -623,22 +633,47 @@ class VenueRouter:
                     venue_name, type(exc).__name__, exc,
                 )  # fmt: skip
                 continue
-            if not theirs:
-                continue
-            if self._account_venue is None:
-                self._account_venue = venue_name
             if venue_name == self._account_venue:
                 events.extend(theirs)
-            else:
+                continue
+            settled = [_settlement_only(e) for e in theirs if _is_settlement(e)]
+            events.extend(settled)
+            if len(settled) < len(theirs):
+                taken = (
+                    f"venue {self._account_venue!r}'s (account_venue)"
+                    if self._account_venue is not None
+                    else "none: the router has no account_venue and no default"
+                )
                 log.warning(
-                    "router: %d account event(s) of venue %r dropped: the kernel's account takes "
-                    "venue %r's, the first to report one",
-                    len(theirs), venue_name, self._account_venue,
+                    "router: %d account event(s) of venue %r dropped: the kernel's account takes %s",
+                    len(theirs) - len(settled), venue_name, taken,
                 )  # fmt: skip
         return events
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
+
+
+def _is_settlement(event: object) -> bool:
+    return getattr(getattr(event, "kind", None), "name", None) == "FILL_SETTLED"
+
+
+def _settlement_only(event: AccountEvent) -> AccountEvent:
+    """``event``, a FILL_SETTLED of a venue other than the account venue, without the balance
+    and margin figures it carries: they are that venue's, and would overwrite the account's."""
+    figures = (event.wallet_balance, event.available_margin, event.used_margin, event.maint_margin)
+    if all(figure is None for figure in figures):
+        return event
+    return AccountEvent(
+        event.event_id,
+        event.kind,
+        asset=event.asset,
+        amount=event.amount,
+        fee=event.fee,
+        fill_id=event.fill_id,
+        timestamp=event.timestamp,
+        predicted_fee_stands=event.predicted_fee_stands,
+    )
 
 
 def _whole(answer: object) -> bool:
