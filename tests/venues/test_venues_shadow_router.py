@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import math
 import re
 from pathlib import Path
@@ -352,6 +353,100 @@ def test_router_cancels_an_order_on_the_venue_that_holds_it_after_a_reroute() ->
     for event in pa.on_quote("BTCUSDT", 90.0, 94.0, 10, 10, 4.0):  # would have filled it
         kernel.on_venue_event(event)
     assert kernel.slot_state(0).fsm_state.name == "IDLE" and kernel.slot_state(0).size == 0.0
+
+
+def _enter(kernel: ExecutionKernel) -> None:
+    assert kernel.process_intent(KernelIntent("in", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)).accepted
+
+
+def _exit(kernel: ExecutionKernel) -> Any:
+    return kernel.process_intent(KernelIntent("out", "t1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0))
+
+
+def test_a_trades_exit_goes_to_the_venue_its_entry_went_to_after_a_reroute() -> None:
+    a, b = ShadowVenue(name="a"), ShadowVenue(name="b")
+    router = VenueRouter({"a": a, "b": b}, default="a")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="exit-reroute")
+    _enter(kernel)
+    router.route("BTCUSDT", "b")  # new trades of BTCUSDT go to b
+    assert _exit(kernel).accepted and kernel.slot_state(0).size == 0.0
+    assert router.positions_by_venue() == {"a": {}, "b": {}}
+
+
+def _restarted(
+    tmp_path: Path, a: ShadowVenue, b: ShadowVenue, after: tuple[ShadowVenue, ShadowVenue] | None = None
+) -> tuple[ExecutionKernel, VenueRouter]:
+    """A kernel that entered t1 on a (the default then), rebuilt from its log over a router that
+    routes BTCUSDT to b: over the same venues (exchanges that outlive the process), or ``after``."""
+    first = ExecutionKernel(max_slots=2, venue=VenueRouter({"a": a, "b": b}, default="a"),
+                            wal_dir=str(tmp_path), kernel_id="k")  # fmt: skip
+    _enter(first)
+    first.close()
+    del first
+    gc.collect()
+    a, b = after or (a, b)
+    router = VenueRouter({"a": a, "b": b}, default="a", routes={"BTCUSDT": "b"})
+    return ExecutionKernel(max_slots=2, venue=router, wal_dir=str(tmp_path), kernel_id="k"), router
+
+
+def test_a_trades_exit_after_a_restart_goes_to_the_one_venue_holding_its_position(tmp_path: Path) -> None:
+    a, b = ShadowVenue(name="a"), ShadowVenue(name="b")
+    kernel, router = _restarted(tmp_path, a, b)
+    try:
+        assert _exit(kernel).accepted and kernel.slot_state(0).size == 0.0
+        assert router.positions_by_venue() == {"a": {}, "b": {}}
+        assert router.venue_name_of_trade("t1") == "a"
+    finally:
+        kernel.close()
+
+
+def test_an_exit_after_a_restart_that_two_venues_could_hold_is_refused_naming_the_trade(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """b holds a long BTCUSDT position too (another trade's): the router cannot tell which venue
+    holds t1's, so it sends the exit nowhere, and ``route_trade`` places it."""
+    a, b = ShadowVenue(name="a"), ShadowVenue(name="b")
+    b.submit(make_order("by-hand", size=2.0, reference_price=100.0))
+    kernel, router = _restarted(tmp_path, a, b)
+    try:
+        with caplog.at_level(logging.ERROR, "dita.venues.router"):
+            refused = _exit(kernel)
+        (reject,) = [e for e in refused.emitted_events if e.kind.name == "REJECT"]
+        assert "trade 't1'" in reject.reason and "venues 'a', 'b'" in reject.reason
+        assert "route_trade('t1', venue)" in reject.reason
+        assert "trade 't1'" in caplog.text
+        assert kernel.slot_state(0).size == 1.0 and a.positions() == {"BTCUSDT": 1.0}
+        assert b.positions() == {"BTCUSDT": 2.0}
+        router.route_trade("t1", "a")
+        out = kernel.process_intent(
+            KernelIntent("out-again", "t1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0, timestamp=3.0)
+        )
+        assert out.accepted and kernel.slot_state(0).size == 0.0
+        assert router.positions_by_venue() == {"a": {}, "b": {"BTCUSDT": 2.0}}
+    finally:
+        kernel.close()
+
+
+def test_an_exit_after_a_restart_held_on_no_venue_goes_to_the_routed_one(tmp_path: Path) -> None:
+    """Fresh venues (a shadow keeps no position across a restart) hold the trade nowhere: its exit
+    goes where its asset is routed, as with one venue."""
+    fresh = ShadowVenue(name="a"), ShadowVenue(name="b")
+    kernel, router = _restarted(tmp_path, ShadowVenue(name="a"), ShadowVenue(name="b"), after=fresh)
+    try:
+        assert _exit(kernel).accepted and kernel.slot_state(0).size == 0.0
+        assert router.positions_by_venue() == {"a": {}, "b": {"BTCUSDT": -1.0}}
+        assert router.venue_name_of_trade("t1") == "b"
+    finally:
+        kernel.close()
+
+
+def test_route_trade_refuses_a_bad_trade_or_venue_naming_it() -> None:
+    router = VenueRouter({"a": ShadowVenue(name="a")}, default="a")
+    with pytest.raises(ValueError, match="trade_id must be a non-empty string, got ''"):
+        router.route_trade("", "a")
+    with pytest.raises(UnknownVenueError, match="unknown venue 'c' in venue_name"):
+        router.route_trade("t1", "c")
+    assert router.venue_name_of_trade("t1") is None
 
 
 def test_router_learns_where_orders_it_did_not_send_are_from_open_orders() -> None:

@@ -1,9 +1,13 @@
 """VenueRouter: names to adapters, assets to venues.
 
 A kernel has one venue; the router is that venue when a strategy trades on several. A new
-order goes to the venue its asset is routed to (or the default one). An order stays where
-it was submitted: its cancel goes to that venue even after ``route()`` sent the asset
-elsewhere, so an order and all of its events stay on one venue.
+trade's entry goes to the venue its asset is routed to (or the default one), and every later
+order of the trade (its exits) to that venue, even after ``route()`` or a restart sent the asset
+elsewhere: the trade's position is there. An exit of a trade entered before a restart goes to
+the one venue holding a position of its side in the asset (or, held nowhere, the routed one);
+when that is not one venue, it is rejected naming the trade, for ``route_trade`` to place. An
+order stays where it was submitted: its cancel goes to that venue even after ``route()`` sent
+the asset elsewhere, so an order and all of its events stay on one venue.
 
 The router remembers each order's venue until the order ends: a final event (filled,
 canceled, rejected, expired; not a cancel refused as FILLED, whose fill is still to come)
@@ -68,6 +72,12 @@ _NOT_PROOF_OF_ORDER = (KernelEventKind.CANCEL_REJECT, KernelEventKind.RATE_LIMIT
 _LEFT_LIST_KEPT = 10_000
 # Events that end no order in the kernel whatever status they state: a cancel refused as FILLED.
 _NOT_AN_END = (KernelEventKind.CANCEL_REJECT,)
+# Trades whose venue is kept (the newest): an older one's exit is placed by the venues' positions.
+_TRADES_KEPT = 100_000
+
+
+class _TradeVenueUnknown(Exception):
+    """The venue of an exit's trade cannot be told: the exit is refused, not guessed."""
 
 
 class VenueRouter:
@@ -115,6 +125,9 @@ class VenueRouter:
         # show, and the kernel works it on till then, or reconciliation books its trades. The
         # newest ``_LEFT_LIST_KEPT``, dropped once an end passes through.
         self._left_list: OrderedDict[str, str] = OrderedDict()
+        # Trade id -> the venue its entry went to: its exits go there whatever the routes say
+        # since, as its position is there. The newest ``_TRADES_KEPT``.
+        self._trade_venue: OrderedDict[str, str] = OrderedDict()
         self._check_open_at = _CHECK_OPEN_AFTER
         # The venue of each order its last ``open_orders()`` listed, by client id and venue id: one
         # client id may be on two venues (one label on orders placed by hand, an earlier life's
@@ -175,8 +188,9 @@ class VenueRouter:
         self._venues[venue_name] = adapter
 
     def route(self, asset: str, venue_name: str) -> None:
-        """Send orders for ``asset`` to ``venue_name`` from now on, and tell that venue the
-        kernel holds ``asset`` when ``note_held_assets`` said so."""
+        """Send new trades of ``asset`` to ``venue_name`` from now on (a trade entered already
+        is exited where it was entered), and tell that venue the kernel holds ``asset`` when
+        ``note_held_assets`` said so."""
         if not isinstance(asset, str) or not asset:
             raise ValueError(f"asset must be a non-empty string, got {asset!r}")
         self._routes[asset] = self._known(venue_name, field="routes")
@@ -218,7 +232,7 @@ class VenueRouter:
         return list(self._venues)
 
     def venue_name_for(self, asset: str) -> str:
-        """The name of the venue orders for ``asset`` go to."""
+        """The name of the venue new trades of ``asset`` go to."""
         venue_name = self._routes.get(asset, self._default)
         if venue_name is None:
             raise UnknownVenueError(
@@ -234,15 +248,19 @@ class VenueRouter:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         try:
-            venue_name = self.venue_name_for(order.asset)
-        except UnknownVenueError as exc:
+            venue_name = self._venue_name_of_trade(order)
+        except (UnknownVenueError, _TradeVenueUnknown) as exc:
             # Not raised: the kernel keeps an order whose submit raised in flight, and this one
             # certainly went nowhere, so its slot would wait for an answer that never comes.
-            return [self._refusal(order, KernelEventKind.REJECT, VenueOrderStatus.REJECTED, str(exc))]
+            reason = exc.args[0] if isinstance(exc, _TradeVenueUnknown) else str(exc)
+            if isinstance(exc, _TradeVenueUnknown):
+                log.error("router: %s", reason)
+            return [self._refusal(order, KernelEventKind.REJECT, VenueOrderStatus.REJECTED, reason)]
         if len(self._order_venue) >= self._check_open_at:
             self._forget_ended_orders()
         # Remembered before the call: a submit that times out still has its venue.
         self._remember(order.client_order_id, venue_name)
+        self._keep_trade(order.trade_id, venue_name)
         try:
             events = self._venues[venue_name].submit(order)
         except BaseException:
@@ -261,6 +279,67 @@ class VenueRouter:
         if _whole(seen):
             self._in_doubt.discard(order.client_order_id)
         return seen
+
+    def route_trade(self, trade_id: str, venue_name: str) -> None:
+        """Send the orders of trade ``trade_id`` to ``venue_name``, the venue its entry went to:
+        after a restart, for an exit the router refuses because it cannot tell that venue."""
+        if not isinstance(trade_id, str) or not trade_id:
+            raise ValueError(f"trade_id must be a non-empty string, got {trade_id!r}")
+        self._keep_trade(trade_id, self._known(venue_name, field="venue_name"))
+
+    def venue_name_of_trade(self, trade_id: str) -> str | None:
+        """The venue the orders of trade ``trade_id`` go to, if the router knows it."""
+        return self._trade_venue.get(trade_id)
+
+    def _venue_name_of_trade(self, order: VenueOrder) -> str:
+        """The venue ``order`` goes to: for an entry (a new trade), the one its asset is routed
+        to; for an exit, its trade's, known from the trade's entry (or ``route_trade``). An exit
+        of a trade the router does not know (after a restart) goes to the one venue holding a
+        position of the trade's side in its asset, or, held nowhere, to the routed venue; two
+        holding one, or one that cannot say, raise ``_TradeVenueUnknown``: a guess may sell on a
+        venue where the trade holds nothing."""
+        if order.is_entry:
+            return self.venue_name_for(order.asset)
+        known = self._trade_venue.get(order.trade_id) if order.trade_id else None
+        if known is not None:
+            return known
+        routed = self.venue_name_for(order.asset)
+        if len(self._venues) == 1:
+            return routed
+        long = order.side.name == "LONG"
+        holding: list[str] = []
+        cannot_say: list[str] = []
+        for venue_name, adapter in self._venues.items():
+            named = getattr(adapter, "position_asset", None)
+            try:
+                asset = str(named(order.asset)) if callable(named) else order.asset
+                size = float(adapter.positions().get(asset, 0.0))
+            except Exception as exc:
+                cannot_say.append(f"{venue_name!r} ({type(exc).__name__}: {exc})")
+                continue
+            if (size > 0.0) if long else (size < 0.0):
+                holding.append(venue_name)
+        if not cannot_say and len(holding) <= 1:
+            return holding[0] if holding else routed
+        holders = ", ".join(repr(n) for n in holding)
+        why = (
+            f"venues {holders} each hold a {order.side.name} {order.asset} position"
+            if len(holding) > 1
+            else f"venue {'; '.join(cannot_say)} could not list its positions"
+        )
+        raise _TradeVenueUnknown(
+            f"exit of trade {order.trade_id!r} ({order.asset}) refused: the router does not know the "
+            f"venue its entry went to (entered before a restart) and {why}; name it with "
+            f"route_trade({order.trade_id!r}, venue)"
+        )
+
+    def _keep_trade(self, trade_id: str, venue_name: str) -> None:
+        """Keep the venue of trade ``trade_id`` among the newest ``_TRADES_KEPT``."""
+        if trade_id:
+            self._trade_venue.pop(trade_id, None)
+            self._trade_venue[trade_id] = venue_name
+            while len(self._trade_venue) > _TRADES_KEPT:
+                self._trade_venue.popitem(last=False)
 
     def resume(self, seq: int) -> None:
         """Mark the router's ids, and those of every venue behind it that can, with ``seq``
