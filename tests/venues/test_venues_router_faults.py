@@ -4,6 +4,8 @@ ack. In each the router must keep the order's venue while the kernel still works
 
 from __future__ import annotations
 
+import itertools
+import logging
 import re
 from collections.abc import Iterator
 from types import SimpleNamespace
@@ -422,3 +424,50 @@ def test_router_takes_a_whole_answer_to_a_submit_as_it_did(answer: Any) -> None:
     router = VenueRouter({"va": _Answers("va", answer)}, default="va")
     router.submit(make_order("o1", order_type="LIMIT", price=95.0))
     assert router._in_doubt == set() and router._order_venue == {"o1": "va"}
+
+
+def _numbered(name: str) -> PaperVenue:
+    """A paper venue numbering its orders from 1001, as an exchange does with its own counter."""
+    venue = PaperVenue(name=name, slippage_bps=0)
+    counter = itertools.count(1001)
+    venue._events.venue_order_id = lambda: str(next(counter))  # type: ignore[method-assign]
+    for asset in ("BTCUSDT", "ETHUSDT"):
+        venue.on_quote(asset, 99.0, 100.0, 5.0, 5.0, ts=1.0)
+    return venue
+
+
+def _rest_on_each(kernel: ExecutionKernel) -> None:
+    for slot, asset in enumerate(("BTCUSDT", "ETHUSDT")):
+        entry = KernelIntent(f"i{slot}", f"t{slot}", slot, asset, "LONG", "ENTER", 100.0, 1.0,
+                             order_type="LIMIT", limit_price=95.0, timestamp=2.0)  # fmt: skip
+        assert kernel.process_intent(entry).accepted
+
+
+def test_two_venues_working_orders_of_one_venue_order_id_are_named_at_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The kernel knows working orders by venue id alone: b's order of a's order's id is refused
+    its ack and fills. The router cannot tell them apart for it, so it names them at ERROR."""
+    a, b = _numbered("a"), _numbered("b")
+    router = VenueRouter({"a": a, "b": b}, default="a", routes={"ETHUSDT": "b"})
+    kernel = ExecutionKernel(max_slots=2, venue=router, kernel_id="ids")
+    with caplog.at_level(logging.ERROR, "dita.venues.router"):
+        _rest_on_each(kernel)
+    assert [o.venue_order_id for o in a.open_orders() + b.open_orders()] == ["1001", "1001"]
+    (error,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "venue 'b''s order 'ids-2' has the venue order id '1001' of venue 'a''s order 'ids-1'" in error
+    assert "UNKNOWN_ORDER" in error
+
+
+def test_a_venue_order_id_used_again_after_the_other_venues_order_ended_is_no_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    a, b = _numbered("a"), _numbered("b")
+    router = VenueRouter({"a": a, "b": b}, default="a", routes={"ETHUSDT": "b"})
+    kernel = ExecutionKernel(max_slots=2, venue=router, kernel_id="ids-ended")
+    first = KernelIntent("i0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=2.0)
+    assert kernel.process_intent(first).accepted and kernel.slot_state(0).size == 1.0  # a's 1001 filled
+    with caplog.at_level(logging.ERROR, "dita.venues.router"):
+        second = KernelIntent("i1", "t1", 1, "ETHUSDT", "LONG", "ENTER", 100.0, 1.0, timestamp=2.0)
+        assert kernel.process_intent(second).accepted and kernel.slot_state(1).size == 1.0  # b's 1001
+    assert caplog.records == []

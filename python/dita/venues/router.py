@@ -32,6 +32,8 @@ confirm an order. An order it knows nothing of is cancelled on the routed venue.
 ``order_status`` asks the venue holding the order, or, not knowing it (after a restart), the
 venue the order's asset is routed to when given it, else each venue in turn.
 An order for an asset no venue is routed for (and no default) is rejected, naming the asset.
+Venue order ids pass as each venue gives them: two venues' working orders of one id, which the
+kernel, knowing orders by venue id alone, cannot both take, are named at ERROR.
 """
 
 from __future__ import annotations
@@ -125,6 +127,9 @@ class VenueRouter:
         # show, and the kernel works it on till then, or reconciliation books its trades. The
         # newest ``_LEFT_LIST_KEPT``, dropped once an end passes through.
         self._left_list: OrderedDict[str, str] = OrderedDict()
+        # Venue order id -> (venue, client id) of the orders events named, until the order ends
+        # (the newest ``_LEFT_LIST_KEPT``): two venues' working orders of one venue id are named.
+        self._venue_ids: OrderedDict[str, tuple[str, str]] = OrderedDict()
         # Trade id -> the venue its entry went to: its exits go there whatever the routes say
         # since, as its position is there. The newest ``_TRADES_KEPT``.
         self._trade_venue: OrderedDict[str, str] = OrderedDict()
@@ -609,6 +614,9 @@ class VenueRouter:
             coid = event.venue_client_id
             if event.kind not in _NOT_PROOF_OF_ORDER and self._order_venue.get(coid) == venue_name:
                 self._in_doubt.discard(coid)
+            venue_order_id = event.venue_order_id
+            if venue_order_id and event.kind not in _NOT_PROOF_OF_ORDER:
+                self._note_venue_id(venue_order_id, coid, venue_name)
             status = event.status
             # A refused cancel's FILLED is the venue's word, not the order's end: the kernel works
             # the order on until its fill comes, which the trade list may yet lag.
@@ -617,6 +625,26 @@ class VenueRouter:
                     self._order_venue.pop(coid, None)
                 if self._left_list.get(coid) == venue_name:
                     self._left_list.pop(coid, None)
+                if self._venue_ids.get(venue_order_id) == (venue_name, coid):
+                    self._venue_ids.pop(venue_order_id, None)
+
+    def _note_venue_id(self, venue_order_id: str, client_order_id: str, venue_name: str) -> None:
+        """Name, at ERROR, an order of ``venue_name`` whose venue id another venue's working order
+        has. The kernel knows working orders by venue id alone: it refuses the second one's ack
+        and fills (UNKNOWN_ORDER), and the order works on at its venue, its fills unbooked."""
+        other = self._venue_ids.get(venue_order_id)
+        if other is None:
+            self._venue_ids[venue_order_id] = (venue_name, client_order_id)
+            while len(self._venue_ids) > _LEFT_LIST_KEPT:
+                self._venue_ids.popitem(last=False)
+        elif other[0] != venue_name:
+            log.error(
+                "router: venue %r's order %r has the venue order id %r of venue %r's order %r: the "
+                "kernel knows working orders by venue id alone and refuses this one's ack and fills "
+                "(UNKNOWN_ORDER) while that one works; the venues behind one router must number "
+                "their orders apart",
+                venue_name, client_order_id, venue_order_id, other[0], other[1],
+            )  # fmt: skip
 
     def _forget_ended_orders(self) -> None:
         """Drop remembered orders their venue no longer lists as working. The next check
