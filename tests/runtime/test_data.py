@@ -520,10 +520,11 @@ def test_assets_on_one_clock_load_with_gaps_or_calendar_steps(
 
 def test_one_stray_bar_does_not_make_an_assets_bars_short(tmp_path: Path) -> None:
     """A bar's length was its asset's shortest step: one stray bar an hour after a daily one
-    made every daily bar an hour long, and hourly bars of another asset inside them loaded."""
+    made every daily bar an hour long, and hourly bars of another asset inside them loaded. The
+    stray bar, inside its own asset's daily bar, is what is refused."""
     days = [f"2024-01-0{d}T00:00:00Z" for d in range(1, 4)] + ["2024-01-03T01:00:00Z"]
     hours = [f"2024-01-01T{h:02d}:00:00Z" for h in range(24)]
-    with pytest.raises(DataError, match="BBB bar at 2024-01-01T01:00:00Z opens while the AAA bar"):
+    with pytest.raises(DataError, match="AAA bar at 2024-01-03T01:00:00Z opens 3600 s after the AAA bar"):
         load_market_data(multi_asset_csv(tmp_path, {"AAA": days, "BBB": hours}), allow_gaps=True)
 
 

@@ -2,10 +2,11 @@
 
 A backtest on bad data gives numbers that look fine and mean nothing, so every problem
 (missing column, a cell that is not a number, NaN or non-positive price, unsorted or
-repeated time, a gap in the bar series, high below low, bars of an asset none of which has
-volume) is refused with a ``DataError`` naming the row. Rows are numbered from 1 for the
-first data row; for CSV the file line is the row number plus one (header), where no blank line
-(which the reader skips) or cell holding a line break comes before it.
+repeated time, a gap in the bar series, a bar opening inside its asset's previous bar, high
+below low, bars of an asset none of which has volume) is refused with a ``DataError`` naming the
+row. Rows are numbered from 1 for the first data row; for CSV the file line is the row number
+plus one (header), where no blank line (which the reader skips) or cell holding a line break
+comes before it.
 """
 
 from __future__ import annotations
@@ -68,12 +69,7 @@ def _check_one_clock(
         own = ts[rows]
         if own.size < 2:
             continue  # how long its bar lasts is unknown
-        # Its bars' length: the shortest step its bars take more than once (and in at least
-        # 1 % of its steps), not a single one (one stray bar an hour after a daily one would make
-        # every bar an hour long) nor the most common (sparse minute bars read as longer).
-        values, counts = np.unique(steps, return_counts=True)
-        often = np.flatnonzero(counts >= max(2, 0.01 * (own.size - 1)))
-        length = float(values[often[0]] if often.size else values[np.argmax(counts)])
+        length = _bar_length(steps)
         until = np.minimum(np.append(own[1:], np.inf), own + length)
         # The first time any bar opens after each of this asset's bars opened.
         nxt = np.searchsorted(opens, own, side="right")
@@ -92,6 +88,16 @@ def _check_one_clock(
                 path=src,
                 row=i + 1,
             )
+
+
+def _bar_length(steps: np.ndarray) -> float:
+    """The length of an asset's bars from the steps between them: the shortest step they take
+    more than once (and in at least 1 % of the steps), not a single one (one stray bar an hour
+    after a daily one would make every bar an hour long) nor the most common (sparse minute bars
+    would read as longer)."""
+    values, counts = np.unique(steps, return_counts=True)
+    often = np.flatnonzero(counts >= max(2, 0.01 * steps.size))
+    return float(values[often[0]] if often.size else values[np.argmax(counts)])
 
 
 class DataError(ValueError):
@@ -661,6 +667,7 @@ def load_market_data(
                     row=int(idx[0]) + 1,
                 )
         if kind == "bars" and d.size:
+            _refuse_bar_inside_bar(name, ts, idx, d, src)
             # The lower median: a step the bars take, where the median of an even count is
             # the mean of two (60 s and 240 s made bars of 150 s).
             k = (d.size - 1) // 2
@@ -695,6 +702,26 @@ def load_market_data(
                 path=src,
             )
     return data
+
+
+def _refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, src: str) -> None:
+    """Refuses a bar of an asset opening less than half its bars' length after the one before
+    (two feeds merged, a bar stamped off the grid): the earlier bar reaches the strategy
+    carrying its close, and an order decided on it would fill at the later bar's open, before
+    that close existed. ``--allow-gaps`` does not accept it: it is no missing bar."""
+    length = _bar_length(steps)
+    short = np.flatnonzero(steps < length / 2)
+    if short.size:
+        j = int(short[0])
+        before, after = int(rows[j]), int(rows[j + 1])
+        raise DataError(
+            f"{name} bar at {_iso(ts[after])} opens {steps[j]:g} s after the {name} bar of "
+            f"{_iso(ts[before])} (row {before + 1}), where its bars are {length:g} s long: it opens "
+            "while that bar is open, and an order decided on that bar's close would fill on it "
+            "before the close existed; keep one bar per time on the bars' grid (resample)",
+            path=src,
+            row=after + 1,
+        )
 
 
 def _show(x: float) -> str:

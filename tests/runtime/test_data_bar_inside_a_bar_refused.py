@@ -1,0 +1,68 @@
+"""A bar opening less than half a bar after the one before (two feeds merged, one stamped a
+second late) is refused: the earlier bar reaches the strategy with its close, and an order
+decided on it would fill at the later bar's open, before that close existed."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dita.backtest.data import DataError, load_market_data
+from dita.cli import app
+
+MINUTES = ("00:00:00", "00:01:00", "00:02:00", "00:03:00", "00:03:01", "00:04:00", "00:05:00", "00:06:00")
+
+
+def _write(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "".join(r + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("allow_gaps", [False, True])
+def test_a_bar_one_second_after_another_is_refused_naming_both(tmp_path: Path, allow_gaps: bool) -> None:
+    rows = [f"2024-01-01T{t}Z,100,110,100,105,1000" for t in MINUTES]
+    path = _write(tmp_path / "btc_1m.csv", "timestamp,open,high,low,close,volume", rows)
+    with pytest.raises(DataError) as refused:
+        load_market_data(path, allow_gaps=allow_gaps)
+    said = str(refused.value)
+    assert refused.value.row == 5
+    assert "2024-01-01T00:03:01Z opens 1 s after the BTC bar of 2024-01-01T00:03:00Z (row 4)" in said
+    assert "60 s long" in said
+
+
+def test_an_off_grid_bar_is_refused_with_an_asset_column(tmp_path: Path) -> None:
+    rows = [f"2024-01-01T{t}Z,BTC,100,110,100,105,1000" for t in MINUTES]
+    path = _write(tmp_path / "x.csv", "timestamp,asset,open,high,low,close,volume", rows)
+    with pytest.raises(DataError, match="BTC bar at 2024-01-01T00:03:01Z opens 1 s after"):
+        load_market_data(path)
+
+
+def test_an_off_grid_bar_every_asset_shares_is_refused(tmp_path: Path) -> None:
+    """Both assets' bars open at the same times, so no bar of one opens inside the other's: the
+    bar inside its own asset's bar is what is wrong."""
+    rows = []
+    for t in MINUTES:
+        rows += [f"2024-01-01T{t}Z,BTC,100,110,100,105,1000", f"2024-01-01T{t}Z,ETH,10,11,10,10.5,1000"]
+    path = _write(tmp_path / "x.csv", "timestamp,asset,open,high,low,close,volume", rows)
+    with pytest.raises(DataError, match="opens 1 s after"):
+        load_market_data(path)
+
+
+def test_calendar_month_bars_load(tmp_path: Path) -> None:
+    starts = [dt.datetime(2020 + i // 12, i % 12 + 1, 1, tzinfo=dt.UTC).isoformat() for i in range(40)]
+    rows = [f"{t},1,2,1,1,1" for t in starts]
+    path = _write(tmp_path / "spx_1mo.csv", "timestamp,open,high,low,close,volume", rows)
+    assert len(load_market_data(path)) == 40
+
+
+def test_dita_backtest_refuses_it_with_exit_2(tmp_path: Path) -> None:
+    rows = [f"2024-01-01T{t}Z,100,110,100,105,1000" for t in MINUTES]
+    path = _write(tmp_path / "btc_1m.csv", "timestamp,open,high,low,close,volume", rows)
+    args = ["backtest", "--strategy", "dita.examples.crossover:SmaCrossover", "--data", str(path)]
+    done = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out"), "--allow-gaps"])
+    assert done.exit_code == 2, done.output
+    assert "opens 1 s after" in done.output
+    assert done.exception is None or isinstance(done.exception, SystemExit)
