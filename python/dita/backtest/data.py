@@ -114,7 +114,8 @@ class DataError(ValueError):
 
 @dataclass(frozen=True)
 class MarketData:
-    """Columnar history, time-sorted. ``kind`` says whether rows are bars or quotes.
+    """Columnar history, time-sorted, the rows of one time in the order of their assets' names.
+    ``kind`` says whether rows are bars or quotes.
 
     ``ts`` is float seconds since the Unix epoch (UTC). Bars fill ``open..volume``; quotes fill
     ``bid..ask_size``; the other group's arrays are empty. ``asset`` holds one name per row.
@@ -686,6 +687,8 @@ def load_market_data(
 
     if kind == "bars" and asset_name is not None:
         _check_one_clock(ts, assets, per_asset, src)
+    if asset_name is not None:
+        ts, assets, cols = _in_asset_order(ts, assets, of_row, cols)
     data = MarketData(kind=kind, ts=ts, asset=assets, columns=cols, source=src, interval=interval)
     if start is not None or end is not None:
         if start is not None and end is not None and end <= start:
@@ -722,6 +725,20 @@ def _refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: n
             path=src,
             row=after + 1,
         )
+
+
+def _in_asset_order(
+    ts: FloatArray, assets: list[str], of_asset: np.ndarray, cols: dict[str, FloatArray]
+) -> tuple[FloatArray, list[str], dict[str, FloatArray]]:
+    """The rows of one time in the order of their assets' names (``of_asset``: each row's
+    asset's place among the sorted names), rows already in time order: what the strategy sees
+    first, and which order takes a bar's volume first, is the same whatever order a file lists
+    them in."""
+    out_of_order = (np.diff(ts) == 0) & (np.diff(of_asset) < 0)
+    if not out_of_order.any():
+        return ts, assets, cols
+    order = np.lexsort((of_asset, ts))
+    return ts[order], [assets[i] for i in order], {k: v[order] for k, v in cols.items()}
 
 
 def _show(x: float) -> str:
