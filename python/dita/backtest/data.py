@@ -171,9 +171,9 @@ def _time_problem(value: float) -> str | None:
 
 def _date_or_seconds(text: str) -> tuple[str, str] | None:
     """What else all digits could mean besides epoch seconds, and that date in ISO: "20240105"
-    is an ISO date to Python (and to a person), "2024" a year; read as seconds, both are in
-    1970, and a window starting there would silently take all the data. None when they are no
-    date."""
+    is an ISO date to Python (and to a person), "202401" a month, "2024" a year; read as
+    seconds, all are in 1970, and a window starting there would silently take all the data. None
+    when they are no date."""
     if not text.isdigit():
         return None
     if len(text) == 8:
@@ -182,6 +182,8 @@ def _date_or_seconds(text: str) -> tuple[str, str] | None:
         except ValueError:
             return None
         return f"the date {day}", day
+    if len(text) == 6 and 1970 <= int(text[:4]) <= 2999 and 1 <= int(text[4:]) <= 12:
+        return f"the month {text[:4]}-{text[4:]}", f"{text[:4]}-{text[4:]}-01"
     if len(text) == 4 and 1970 <= int(text) <= 2999:
         return f"the year {text}", f"{text}-01-01"
     return None
@@ -374,7 +376,7 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
             raise DataError(
                 f"{name} {_show_number(arr[0])} is ambiguous: {meant[0]} or {int(arr[0]):,} epoch "
                 f"seconds ({_iso(arr[0])})? all {arr.size:,} of its values read as dates written as "
-                f"digits (YYYYMMDD): write them as ISO dates ({meant[1]})",
+                f"digits ({meant[2]}): write them as ISO dates ({meant[1]})",
                 path=path,
                 row=1,
             )
@@ -405,19 +407,28 @@ _EPOCH_UNIT_ABOVE = np.array([1e11, 1e14, 1e17])
 _EPOCH_UNITS = ("s", "ms", "us", "ns")
 
 
-def _digit_dates(arr: FloatArray) -> tuple[str, str] | None:
-    """What the first epoch number means (``_date_or_seconds``) when every one is a date
-    written as digits, YYYYMMDD (20240105), as epoch seconds of a file's rows almost never all
-    are; None when they are not all such dates."""
-    if not np.all((arr >= 19_000_101) & (arr <= 29_991_231) & (arr == np.floor(arr))):
-        return None
-    digits = arr.astype(np.int64)
-    month, day = digits // 100 % 100, digits % 100
-    if not np.all((month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)):
-        return None
-    if any(_date_or_seconds(str(d)) is None for d in np.unique(digits)):
-        return None  # a day past its month's end (20240230)
-    return _date_or_seconds(str(digits[0]))
+# Dates written as digits: the form and the numbers it takes.
+_DIGIT_DATES = (("YYYY", 1_970, 2_999), ("YYYYMM", 197_001, 299_912), ("YYYYMMDD", 19_000_101, 29_991_231))
+
+
+def _digit_dates(arr: FloatArray) -> tuple[str, str, str] | None:
+    """What the first epoch number means (``_date_or_seconds``) and the form of the digits
+    when every one is a date written as digits, YYYY (2020), YYYYMM (202001) or YYYYMMDD
+    (20240105), as epoch seconds of a file's rows almost never all are; None when they are not
+    all such dates."""
+    whole = arr == np.floor(arr)
+    for form, low, high in _DIGIT_DATES:
+        if not np.all((arr >= low) & (arr <= high) & whole):
+            continue
+        digits = arr.astype(np.int64)
+        month = digits // 100 % 100 if form == "YYYYMMDD" else digits % 100
+        if form != "YYYY" and not np.all((month >= 1) & (month <= 12)):
+            return None
+        if any(_date_or_seconds(str(d)) is None for d in np.unique(digits)):
+            return None  # a day past its month's end (20240230)
+        meant = _date_or_seconds(str(digits[0]))
+        return None if meant is None else (*meant, form)
+    return None
 
 
 def _show_number(x: float) -> str:
