@@ -518,6 +518,15 @@ def _refuse_same_name_twice(columns: list[str], path: str) -> None:
             )
 
 
+def _refuse_two_columns_of_one_kind(found: list[str], names: dict[str, str], kind: str, path: str) -> None:
+    """Refuses a file with two columns that could each give the rows' time (``open_time`` and
+    ``timestamp``, the second a close time) or asset (``asset`` and ``symbol``): which one the
+    file means is not for the reader to guess."""
+    if len(found) > 1:
+        said = " and ".join(repr(names[c]) for c in found)
+        raise DataError(f"columns {said} are both {kind}: keep one (drop or rename the others)", path=path)
+
+
 def load_market_data(
     path: str | Path,
     *,
@@ -528,11 +537,11 @@ def load_market_data(
 ) -> MarketData:
     """Read and check ``path`` (CSV or Parquet) and return the rows with ``start <= ts < end``.
 
-    Bars need a time column (one of ``timestamp, ts, time, datetime, date, open_time``) and
+    Bars need one time column (one of ``timestamp, ts, time, datetime, date, open_time``) and
     ``open, high, low, close, volume``; quotes need time and ``bid, ask`` (sizes optional: a side
     without one is ``UNKNOWN_DEPTH`` deep, so orders fill whole at the touch). A file with both
     ``bid`` and ``ask`` is quotes, any bar columns beside them unread.
-    An ``asset`` or ``symbol`` column names the instrument; without one every row is ``asset``
+    An ``asset`` or ``symbol`` column (not both) names the instrument; without one every row is ``asset``
     (default ``"ASSET"``, or the file name's first part such as ``BTCUSDT`` in ``BTCUSDT_1m.csv``).
     Checks run on the whole file, so a bad row outside the window is still reported.
     """
@@ -546,11 +555,16 @@ def load_market_data(
     if table.num_rows == 0:
         raise DataError("no rows", path=src)
 
-    time_name = next((c for c in TIME_COLUMNS if c in names), None)
-    if time_name is None:
+    time_names = [c for c in TIME_COLUMNS if c in names]
+    if not time_names:
         raise DataError(
             f"missing time column: need one of {', '.join(TIME_COLUMNS)} ({_columns_read(table)})", path=src
         )
+    # A date column beside one of times of day is said as such where the times are read.
+    of_day = [c for c in time_names if pa.types.is_time(table.column(c).type)]
+    if len(time_names) > 1 and not of_day:
+        _refuse_two_columns_of_one_kind(time_names, names, "time columns", src)
+    time_name = (of_day or time_names)[0]
     if all(c in names for c in ("bid", "ask")):
         kind: Literal["bars", "quotes"] = "quotes"
         required: tuple[str, ...] = ("bid", "ask")
@@ -574,7 +588,9 @@ def load_market_data(
         t = float(ts[i])
         problem = _time_problem(t) or "is before 1970 (the venues take no earlier time)"
         raise DataError(f"{time_name} {problem} (read as {t:g} s since 1970)", path=src, row=i + 1)
-    asset_name = next((c for c in ASSET_COLUMNS if c in names), None)
+    asset_names = [c for c in ASSET_COLUMNS if c in names]
+    _refuse_two_columns_of_one_kind(asset_names, names, "asset columns", src)
+    asset_name = asset_names[0] if asset_names else None
     if asset_name is not None:
         raw = table.column(asset_name).cast(pa.string())
         null_row = _first_null(raw)

@@ -1,0 +1,37 @@
+"""A file with two columns that could each give the rows' time, or their asset, is refused
+naming both: which one the file means is not for the reader to guess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dita.backtest.data import DataError, load_market_data
+
+
+def test_an_open_time_and_a_timestamp_column_are_refused(tmp_path: Path) -> None:
+    """The timestamp column here holds each bar's close: taken by the order of the time column
+    names, every bar was stamped a minute late."""
+    rows = "".join(f"2024-01-01T00:0{i}:00Z,2024-01-01T00:0{i + 1}:00Z,100,101,99,100,10\n" for i in range(4))
+    path = tmp_path / "k_1m.csv"
+    path.write_text("Open_Time,timestamp,open,high,low,close,volume\n" + rows)
+    with pytest.raises(
+        DataError, match="columns 'timestamp' and 'Open_Time' are both time columns: keep one"
+    ):
+        load_market_data(path)
+
+
+def test_an_asset_and_a_symbol_column_are_refused(tmp_path: Path) -> None:
+    rows = "".join(f"2024-01-01T00:0{i}:00Z,spot,BTCUSDT,100,101,99,100,10\n" for i in range(3))
+    path = tmp_path / "k_1m.csv"
+    path.write_text("timestamp,asset,symbol,open,high,low,close,volume\n" + rows)
+    with pytest.raises(DataError, match="columns 'asset' and 'symbol' are both asset columns: keep one"):
+        load_market_data(path)
+
+
+def test_a_date_column_beside_times_of_day_is_said_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "x.csv"
+    path.write_text("Date,Time,Open,High,Low,Close,Volume\n2024-01-01,00:00:00,100,101,99,100,1\n")
+    with pytest.raises(DataError, match="'time' holds times of day without their date"):
+        load_market_data(path)
