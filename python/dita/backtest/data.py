@@ -191,6 +191,12 @@ def _date_or_seconds(text: str) -> tuple[str, str] | None:
 
 def parse_time(value: str, field: str = "time") -> float:
     """An ISO date or datetime (UTC unless it says otherwise), or epoch seconds, as epoch seconds."""
+    return _time_and_zone(value, field)[0]
+
+
+def _time_and_zone(value: str, field: str) -> tuple[float, bool | None]:
+    """``parse_time``'s seconds, and whether the text gave its time zone (None for epoch
+    seconds, which are UTC by what they are)."""
     text = value.strip()
     meant = _date_or_seconds(text)
     if meant is not None:
@@ -206,19 +212,20 @@ def parse_time(value: str, field: str = "time") -> float:
         problem = _time_problem(seconds)
         if problem:
             raise ValueError(f"{field}={value!r} {problem} (give an ISO date/datetime or epoch seconds)")
-        return seconds
+        return seconds, None
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{field}={value!r} is not an ISO date/datetime or epoch seconds") from None
-    if dt.tzinfo is None:
+    zoned = dt.tzinfo is not None
+    if not zoned:
         dt = dt.replace(tzinfo=UTC)
     seconds = dt.timestamp()
     # ISO text reaches back to year 1 (and past 9999 with an offset): hold it to the same years.
     problem = _time_problem(seconds)
     if problem:
         raise ValueError(f"{field}={value!r} {problem} (give an ISO date/datetime or epoch seconds)")
-    return seconds
+    return seconds, zoned
 
 
 def _read_table(path: Path) -> pa.Table:
@@ -352,13 +359,28 @@ def _time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> Float
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         values = col.to_pylist()
         out = np.empty(len(values), dtype=np.float64)
+        first_zoned: tuple[int, bool] | None = None  # the first ISO time's row, and whether it has a zone
         for i, v in enumerate(values):
             if v is None:
                 raise DataError(f"{name} is empty", path=path, row=i + 1)
             try:
-                out[i] = parse_time(v, name)
+                out[i], zoned = _time_and_zone(v, name)
             except ValueError as exc:
                 raise DataError(str(exc), path=path, row=i + 1) from None
+            if zoned is None:
+                continue
+            if first_zoned is None:
+                first_zoned = (i, zoned)
+            elif zoned != first_zoned[1]:
+                # A file in local time with some rows stamped with their offset is two clocks.
+                said = ("gives its time zone", "gives none") if zoned else ("gives no time zone", "gives one")
+                raise DataError(
+                    f"{name} {v!r} {said[0]}, where row {first_zoned[0] + 1}'s {values[first_zoned[0]]!r} "
+                    f"{said[1]} (a time without one is read as UTC): give every time with its offset "
+                    "(2024-01-01T00:00:00+02:00) or every one in UTC without",
+                    path=path,
+                    row=i + 1,
+                )
         return out
     if pa.types.is_integer(typ) or pa.types.is_floating(typ):
         arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
