@@ -11,6 +11,7 @@ comes before it.
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from dataclasses import dataclass
@@ -243,7 +244,9 @@ def _read_table(path: Path) -> pa.Table:
         if kind in ("csv", "csv.gz"):
             _refuse_other_encodings(path, gzipped=kind == "csv.gz")
             try:
-                return pacsv.read_csv(csv_source())
+                return pacsv.read_csv(
+                    csv_source(), convert_options=_asset_columns_as_text(path, kind == "csv.gz")
+                )
             except pa.ArrowInvalid as exc:
                 if _COUNT_ERROR.search(str(exc)):
                     _refuse_row_of_other_width(path, csv_source)
@@ -252,6 +255,23 @@ def _read_table(path: Path) -> pa.Table:
         raise DataError(f"cannot read {path.name}: {_escaped(str(exc))}", path=str(path)) from exc
     raise DataError(
         f"unsupported file type {path.suffix.lower()!r} (use .csv, .csv.gz or .parquet)", path=str(path)
+    )
+
+
+def _asset_columns_as_text(path: Path, gzipped: bool) -> pacsv.ConvertOptions:
+    """Options reading the asset column as text: read as numbers, codes lose their leading zeros
+    (Hong Kong's 0700 becomes 700). Names are read case-insensitively, so the header gives the
+    spelling to name. Only a regular file's header is read: a pipe's would be taken from the reader."""
+    if not path.is_file():
+        return pacsv.ConvertOptions()
+    try:
+        with pa.CompressedInputStream(str(path), "gzip") if gzipped else pa.OSFile(str(path)) as stream:
+            head = bytes(stream.read(1 << 16)).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+    except (OSError, pa.ArrowInvalid, EOFError):
+        head = ""  # the reader says what is wrong
+    names = next(csv.reader([head.rstrip("\r")]), [])
+    return pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names if _column_key(n) in ASSET_COLUMNS}
     )
 
 
@@ -614,7 +634,13 @@ def load_market_data(
     _refuse_two_columns_of_one_kind(asset_names, names, "asset columns", src)
     asset_name = asset_names[0] if asset_names else None
     if asset_name is not None:
-        raw = table.column(asset_name).cast(pa.string())
+        try:
+            raw = table.column(asset_name).cast(pa.string())
+        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+            typ = table.column(asset_name).type
+            raise DataError(
+                f"column {names[asset_name]!r} has type {typ}, expected text (one asset name a row)", path=src
+            ) from None
         null_row = _first_null(raw)
         if null_row is not None:
             raise DataError(f"{asset_name} is empty", path=src, row=null_row + 1)
