@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 
 from dita._files import replace_whole
 from dita._numbers import is_count, is_real
+from dita.risk import KERNEL_MAX
 
 __all__ = ["SAMPLE_BARS", "bars_table", "generate_bars", "generate_quotes", "iter_quotes", "write_bars"]
 
@@ -79,7 +80,9 @@ def generate_bars(
     """OHLCV bars from a seeded random walk with slowly changing drift (so trends exist).
 
     ``volatility`` is the standard deviation of one bar's log return. Prices are rounded to
-    0.01 and bars are consistent (low <= open, close <= high).
+    0.01 and bars are consistent (0 < low <= open, close <= high <= 1e15): arguments whose walk
+    makes a bar outside that (a wick below 0 at a volatility near 1, a close rounding to 0.00
+    near a price of 0.01) raise ValueError naming them.
     """
     _check_numbers(
         days=(days, "positive"),
@@ -108,9 +111,27 @@ def generate_bars(
     wick = np.abs(rng.normal(0.0, volatility * 0.6, size=(2, n)))
     high = np.round(np.maximum(open_, close) * (1.0 + wick[0]), 2)
     low = np.round(np.minimum(open_, close) * (1.0 - wick[1]), 2)
+    _refuse_prices_no_reader_takes(low, high, price=price, volatility=volatility, seed=seed)
     volume = np.round(rng.lognormal(mean=1.5, sigma=0.6, size=n), 4)
     ts = start + np.arange(n, dtype=np.float64) * interval_s
     return {"timestamp": ts, "open": open_, "high": high, "low": low, "close": close, "volume": volume}
+
+
+def _refuse_prices_no_reader_takes(
+    low: np.ndarray, high: np.ndarray, *, price: float, volatility: float, seed: int
+) -> None:
+    """Refuses the walk of ``price`` at ``volatility`` when a bar's low (and so maybe its close)
+    is at or below 0, or its high above the largest price the kernel takes: every reader of the
+    bars refuses them. The low is at most the bar's open and close, so a low above 0 keeps them
+    above it too."""
+    bad = np.flatnonzero(~(low > 0) | ~(high <= KERNEL_MAX))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"price={price!r} with volatility={volatility!r} (seed={seed!r}) makes bar {i + 1} with low "
+            f"{float(low[i])!r} and high {float(high[i])!r}: prices, rounded to 0.01, must stay above 0 "
+            f"and at most {KERNEL_MAX:g}; give a lower volatility or another price"
+        )
 
 
 def generate_quotes(
