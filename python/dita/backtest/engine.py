@@ -70,7 +70,7 @@ class BacktestConfig(BaseModel):
         default=0.0, ge=0, le=MAX_LATENCY_MS, description="order latency at the paper venue"
     )
     volume_share: Number = Field(
-        default=0.1, gt=0, le=1, description="largest share of a bar's volume to take"
+        default=0.1, gt=0, le=1, description="share of a bar's volume its asset's orders take, together"
     )
     max_slots: Count = Field(
         default=64, ge=1, le=100_000, description="kernel trade slots (as many as `dita paper`'s)"

@@ -70,7 +70,7 @@ MakerFeeRateOption = Annotated[
 ]
 SlippageBpsOption = Annotated[float, typer.Option(help="Taker price moved against each order, bps")]
 LatencyMsOption = Annotated[float, typer.Option(help="Order latency at the paper venue, ms (0 to 60,000)")]
-VolumeShareOption = Annotated[float, typer.Option(help="Largest share of one bar's volume to fill")]
+VolumeShareOption = Annotated[float, typer.Option(help="Share of a bar's volume all its asset's orders fill")]
 # Their help is `dita paper`'s too, which says what leaving them out stands for after it.
 MAX_SLOTS_HELP = "Kernel trade slots: trades open or working at once"
 MaxSlotsOption = Annotated[int, typer.Option(help=MAX_SLOTS_HELP)]

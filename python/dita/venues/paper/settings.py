@@ -36,7 +36,7 @@ class PaperSettings(BaseModel):
         default=0.0, ge=0, le=MAX_LATENCY_MS, description="from submit/cancel to the venue acting on it"
     )
     bar_volume_share: Number = Field(
-        default=0.1, gt=0, le=1, description="largest share of one bar's volume that orders may take"
+        default=0.1, gt=0, le=1, description="share of a bar's volume its asset's orders take, together"
     )
     bar_seconds: Number = Field(
         default=0.0,
