@@ -52,7 +52,7 @@ UNKNOWN_DEPTH = 1e15
 
 
 def _check_one_clock(
-    ts: np.ndarray, assets: Any, per_asset: list[tuple[str, np.ndarray, np.ndarray]], src: str
+    ts: np.ndarray, assets: Any, per_asset: list[tuple[str, np.ndarray, float]], src: str
 ) -> None:
     """Refuses bars of one asset opening while a bar of another is still open. A bar reaches
     the strategy at its open time carrying its close: a decision on an hourly bar's close
@@ -62,15 +62,12 @@ def _check_one_clock(
     later (a gap): the shortest step its bars take more than once, so calendar months and
     bars with gaps on one clock load. An asset of one bar is not judged (its length is
     unknown), and one whose bars are seldom neighbours reads as of the longer length.
-    ``per_asset``: each asset's name, rows and steps between its bars, as the caller's checks
-    found them."""
+    ``per_asset``: the name, rows and bar length (``_bar_length``) of each asset of two bars or
+    more, as the caller's checks found them."""
     names = np.asarray(assets)
     opens = np.unique(ts)  # every time some bar opens, sorted
-    for name, rows, steps in per_asset:
+    for name, rows, length in per_asset:
         own = ts[rows]
-        if own.size < 2:
-            continue  # how long its bar lasts is unknown
-        length = _bar_length(steps)
         until = np.minimum(np.append(own[1:], np.inf), own + length)
         # The first time any bar opens after each of this asset's bars opened.
         nxt = np.searchsorted(opens, own, side="right")
@@ -708,7 +705,7 @@ def load_market_data(
             row=i + 1,
         )
     interval = 0.0
-    per_asset: list[tuple[str, np.ndarray, np.ndarray]] = []  # for the one-clock check below
+    per_asset: list[tuple[str, np.ndarray, float]] = []  # for the one-clock check below
     # Each asset's rows, in time order, found in one sort: an array of the names made again for
     # each asset would take time of the rows x the assets.
     if asset_name is None:
@@ -721,7 +718,6 @@ def load_market_data(
     for name, lo, hi in zip(listed.tolist(), stops - rows_of, stops, strict=True):
         idx = by_asset[lo:hi]
         d = np.diff(ts[idx])
-        per_asset.append((name, idx, d))
         dup = np.flatnonzero(d <= 0)
         if dup.size:
             i = int(idx[dup[0] + 1])
@@ -743,7 +739,9 @@ def load_market_data(
                     row=int(idx[0]) + 1,
                 )
         if kind == "bars" and d.size:
-            _refuse_bar_inside_bar(name, ts, idx, d, src)
+            length = _bar_length(d)
+            per_asset.append((name, idx, length))
+            _refuse_bar_inside_bar(name, ts, idx, d, length, src)
             # The lower median: a step the bars take, where the median of an even count is
             # the mean of two (60 s and 240 s made bars of 150 s).
             k = (d.size - 1) // 2
@@ -782,12 +780,13 @@ def load_market_data(
     return data
 
 
-def _refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, src: str) -> None:
-    """Refuses a bar of an asset opening less than half its bars' length after the one before
+def _refuse_bar_inside_bar(
+    name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, length: float, src: str
+) -> None:
+    """Refuses a bar of an asset opening less than half its bars' ``length`` after the one before
     (two feeds merged, a bar stamped off the grid): the earlier bar reaches the strategy
     carrying its close, and an order decided on it would fill at the later bar's open, before
     that close existed. ``--allow-gaps`` does not accept it: it is no missing bar."""
-    length = _bar_length(steps)
     short = np.flatnonzero(steps < length / 2)
     if short.size:
         j = int(short[0])
