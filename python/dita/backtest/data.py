@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -557,13 +558,52 @@ def _refuse_same_name_twice(columns: list[str], path: str) -> None:
             )
 
 
-def _refuse_two_columns_of_one_kind(found: list[str], names: dict[str, str], kind: str, path: str) -> None:
-    """Refuses a file with two columns that could each give the rows' time (``open_time`` and
-    ``timestamp``, the second a close time) or asset (``asset`` and ``symbol``): which one the
-    file means is not for the reader to guess."""
-    if len(found) > 1:
-        said = " and ".join(repr(names[c]) for c in found)
-        raise DataError(f"columns {said} are both {kind}: keep one (drop or rename the others)", path=path)
+def _one_of_agreeing_columns(
+    found: list[str], read: Callable[[str], Sequence[Any]], names: dict[str, str], kind: str, path: str
+) -> str:
+    """The first of ``found``, columns that could each give the rows' time (``open_time`` and
+    ``timestamp``, say) or asset (``asset`` and ``symbol``), once each says the same on every row
+    as it (``read``: a column's values): a ccxt dump's ``timestamp`` and ``datetime`` do. Two
+    that differ (a ``timestamp`` of close times) are refused naming the first row they differ
+    at: which one the file means is not for the reader to guess."""
+    first = read(found[0])
+    for other in found[1:]:
+        values = read(other)
+        row = next((i for i, (a, b) in enumerate(zip(first, values, strict=True)) if _differ(a, b)), None)
+        if row is not None:
+            raise DataError(
+                f"columns {names[found[0]]!r} and {names[other]!r} are both {kind} and differ "
+                f"({first[row]!r} against {values[row]!r}): keep the one the rows mean",
+                path=path,
+                row=row + 1,
+            )
+    return found[0]
+
+
+def _differ(a: Any, b: Any) -> bool:
+    """Whether two cells say different things; two missing times (NaN) say the same."""
+    return bool(a != b) and not (a != a and b != b)
+
+
+def _asset_names(table: pa.Table, column: str, names: dict[str, str], path: str) -> list[str]:
+    """The asset each row names in ``column``, refused when the column is no text or a cell is
+    empty."""
+    try:
+        raw = table.column(column).cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        typ = table.column(column).type
+        raise DataError(
+            f"column {names[column]!r} has type {typ}, expected text (one asset name a row)", path=path
+        ) from None
+    null_row = _first_null(raw)
+    if null_row is not None:
+        raise DataError(f"{column} is empty", path=path, row=null_row + 1)
+    # Text cells keep the spaces after a comma (numbers lose them): " BTCUSDT" is BTCUSDT.
+    assets: list[str] = [str(a).strip() for a in raw.to_pylist()]
+    blank = next((i for i, a in enumerate(assets) if not a), None)
+    if blank is not None:
+        raise DataError(f"{column} is empty", path=path, row=blank + 1)
+    return assets
 
 
 def load_market_data(
@@ -576,12 +616,13 @@ def load_market_data(
 ) -> MarketData:
     """Read and check ``path`` (CSV or Parquet) and return the rows with ``start <= ts < end``.
 
-    Bars need one time column (one of ``timestamp, ts, time, datetime, date, open_time``) and
+    Bars need a time column (one of ``timestamp, ts, time, datetime, date, open_time``) and
     ``open, high, low, close, volume``; quotes need time and ``bid, ask`` (sizes optional: a side
     without one is ``UNKNOWN_DEPTH`` deep, so orders fill whole at the touch). A file with both
     ``bid`` and ``ask`` is quotes, any bar columns beside them unread.
-    An ``asset`` or ``symbol`` column (not both) names the instrument; without one every row is ``asset``
-    (default ``"ASSET"``, or the file name's first part such as ``BTCUSDT`` in ``BTCUSDT_1m.csv``).
+    An ``asset`` or ``symbol`` column (both only when they agree) names the instrument; without
+    one every row is ``asset`` (default ``"ASSET"``, or the file name's first part such as
+    ``BTCUSDT`` in ``BTCUSDT_1m.csv``). Two time columns are read only when they agree too.
     Checks run on the whole file, so a bad row outside the window is still reported.
     """
     p = Path(path)
@@ -602,8 +643,15 @@ def load_market_data(
     # A date column beside one of times of day is said as such where the times are read.
     of_day = [c for c in time_names if pa.types.is_time(table.column(c).type)]
     if len(time_names) > 1 and not of_day:
-        _refuse_two_columns_of_one_kind(time_names, names, "time columns", src)
-    time_name = (of_day or time_names)[0]
+        time_name = _one_of_agreeing_columns(
+            time_names,
+            lambda c: _time_column_to_seconds(table.column(c), c, src).tolist(),
+            names,
+            "time columns",
+            src,
+        )
+    else:
+        time_name = (of_day or time_names)[0]
     if all(c in names for c in ("bid", "ask")):
         kind: Literal["bars", "quotes"] = "quotes"
         required: tuple[str, ...] = ("bid", "ask")
@@ -628,24 +676,12 @@ def load_market_data(
         problem = _time_problem(t) or "is before 1970 (the venues take no earlier time)"
         raise DataError(f"{time_name} {problem} (read as {t:g} s since 1970)", path=src, row=i + 1)
     asset_names = [c for c in ASSET_COLUMNS if c in names]
-    _refuse_two_columns_of_one_kind(asset_names, names, "asset columns", src)
-    asset_name = asset_names[0] if asset_names else None
-    if asset_name is not None:
-        try:
-            raw = table.column(asset_name).cast(pa.string())
-        except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
-            typ = table.column(asset_name).type
-            raise DataError(
-                f"column {names[asset_name]!r} has type {typ}, expected text (one asset name a row)", path=src
-            ) from None
-        null_row = _first_null(raw)
-        if null_row is not None:
-            raise DataError(f"{asset_name} is empty", path=src, row=null_row + 1)
-        # Text cells keep the spaces after a comma (numbers lose them): " BTCUSDT" is BTCUSDT.
-        assets: list[str] = [str(a).strip() for a in raw.to_pylist()]
-        blank = next((i for i, a in enumerate(assets) if not a), None)
-        if blank is not None:
-            raise DataError(f"{asset_name} is empty", path=src, row=blank + 1)
+    asset_name: str | None = None
+    if asset_names:
+        asset_name = _one_of_agreeing_columns(
+            asset_names, lambda c: _asset_names(table, c, names, src), names, "asset columns", src
+        )
+        assets = _asset_names(table, asset_name, names, src)
     else:
         default = asset or p.name.split(".")[0].split("_")[0].upper() or "ASSET"
         assets = [default] * table.num_rows
