@@ -553,6 +553,21 @@ def test_cli_reports_an_unreachable_cluster(monkeypatch: pytest.MonkeyPatch) -> 
     assert result.exit_code == 2 and "'not-an-address'" in result.output
 
 
+def test_cli_set_whose_entry_keeps_changing_says_so_and_exits_3(
+    hz_member: HazelcastMember, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write whose every compare-and-set lost to another writer ended `set` in a traceback."""
+
+    def kept_changing(*args: Any, **kwargs: Any) -> Any:
+        raise ControlPlaneUnavailable("control entry '*' kept changing under us; try again")
+
+    monkeypatch.setattr("dita.control.hazelcast.write_entry", kept_changing)  # where `set` finds it
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    result = _cli("control", "set", "--mode", "HALTED", *where)
+    assert result.exit_code == 3, (result.output, result.exception)
+    assert "control entry '*' kept changing under us; try again; nothing was written" in result.stderr
+
+
 class _HeldVenue:
     """A Python venue whose submit waits until released: the kernel is mid-call meanwhile."""
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import typer
+from hazelcast.config import IntType
 from hz_helpers import FOREIGN_TYPE_ID, Foreign, ForeignSerializer, eventually, mode
 from typer.testing import CliRunner
 
@@ -169,6 +170,40 @@ def test_a_kernel_s_write_goes_through_an_undecodable_global_entry_and_replaces_
     assert f"skipped entry '*' of {CONTROL_PLANE_MAP}: {WHY}" in said, said
     assert [m for m in said if m.startswith(REPLACED.format(key=kernel_id))], said
     assert isinstance(foreign.get("*"), Foreign)  # the global entry is not this write's
+
+
+@pytest.mark.parametrize("which", ["*", "own"])
+def test_a_halt_replaces_a_number_another_client_stored_as_a_long(
+    hz_member: HazelcastMember, hz_client: Any, foreign: Any, kernel_id: str, which: str
+) -> None:
+    """A number a Java client stored is a Long, which this client reads back as an int and sends
+    as an INT: the write's compare-and-set, given that, never matched the entry, and after 50 tries
+    the halt failed ("kept changing under us") until someone removed the entry by hand. It is
+    replaced, by the bytes the member holds, through `dita control set` too."""
+    java_like = HazelcastClient(
+        cluster_name=hz_member.cluster_name,
+        cluster_members=[hz_member.address],
+        default_int_type=IntType.LONG,
+    )
+    key = "*" if which == "*" else kernel_id
+    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    try:
+        java_like.get_map(CONTROL_PLANE_MAP).blocking().put(key, 1)
+        written = write_entry(hz_client, None if which == "*" else kernel_id, {"mode": "HALTED"})
+        assert written["mode"] == "HALTED"
+        assert entries.get(key).loads()["mode"] == "HALTED"
+        java_like.get_map(CONTROL_PLANE_MAP).blocking().put(key, 2)
+        where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+        app = typer.Typer()
+        control_cli.register(app)
+        args = ["control", "set", "--mode", "REDUCE_ONLY", *where]
+        if which == "own":
+            args += ["--kernel", kernel_id, "--new-kernel"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, (result.output, result.exception)
+        assert entries.get(key).loads()["mode"] == "REDUCE_ONLY"
+    finally:
+        java_like.shutdown()
 
 
 @pytest.mark.parametrize("which", ["own", "*", "other"])

@@ -217,13 +217,19 @@ def set_(
 
     A cluster that leaves a read or the write unanswered (a member frozen answers none until the
     others declare it dead, a minute or more) ends the command at --timeout, exit 3, saying
-    whether the write went out; a read of --wait left unanswered ends it at --wait, exit 4. A
+    whether the write went out; an entry other writers keep changing under the write, exit 3,
+    nothing written; a read of --wait left unanswered ends it at --wait, exit 4. A
     global write whose read of every entry is unanswered at half --timeout is made after the
     global entry alone, stamped 2 s ahead, and says which kernels it may not reach (exit 0)."""
     from dita._kernel import ControlMode, Verbosity
     from dita._text import shortened
     from dita.control import GLOBAL, enum_names
-    from dita.control.hazelcast import ControlWriteUnconfirmed, normalize_change, write_entry
+    from dita.control.hazelcast import (
+        ControlPlaneUnavailable,
+        ControlWriteUnconfirmed,
+        normalize_change,
+        write_entry,
+    )
 
     # Checked one at a time so the refusal names the option typed, not the entry's field.
     try:
@@ -282,6 +288,8 @@ def set_(
             fail(str(exc))
         except ControlWriteUnconfirmed as exc:
             _unanswered(cluster, cluster_name, exc.said(timeout))
+        except ControlPlaneUnavailable as exc:  # every compare-and-set lost to another writer
+            _unanswered(cluster, cluster_name, f"{exc}; nothing was written")
         written = True
         fields = ", ".join(f"{k}={v}" for k, v in change.items())
         typer.echo(shown(f"set {kernel or 'every kernel (*)'}: {fields}"))

@@ -32,7 +32,7 @@ from dita.control.hazelcast.entries import (
 from dita.control.hazelcast.stamps import _ahead, _competing_stamps, _drop_unusable_stamps, _stamp_after
 from dita.projection.hazelcast.answers import Unanswered, answered_by
 from dita.projection.hazelcast.liveness import CLOCKS_AGREE_WITHIN_S
-from dita.projection.hazelcast.map_reads import Undecodable, entries_decoded, get_decoded
+from dita.projection.hazelcast.map_reads import Undecodable, entries_decoded, get_decoded, get_held
 from dita.projection.hazelcast.maps import to_json_value
 
 _log = logging.getLogger("dita.control.hazelcast")  # one logger for the package, as docs name it
@@ -170,6 +170,8 @@ def write_entry(
 
     An entry this client cannot decode (another client's serializer) is replaced when it is the
     one written (that value only, by its bytes), said to ``warn``; another one is skipped, said.
+    One that is not dita's JSON (a number another client stored) is read again as the member
+    holds it, and replaced by those bytes.
     """
     key = _validate_kernel_id(kernel_id)
     change = _checked_change(change)
@@ -197,6 +199,12 @@ def write_entry(
             elif key != GLOBAL:
                 read = _read_for_write(cp_map, key, deadline, warn or _log.warning)
             current = read.get(key)
+            old = current.data if isinstance(current, Undecodable) else current
+            if current is not None and not isinstance(current, HazelcastJsonValue | Undecodable):
+                # Typed by hand or by another client (a Java Long): encoded again by this client
+                # it may not be the bytes the member holds, and no compare-and-set would match.
+                what = f"the read of entry {key!r} as the member holds it"
+                current, old = answered_by(get_held(cp_map, key), deadline, what)
             # A value of another client's serializer holds nothing a kernel takes: it is replaced
             # (by its raw form, so only that value), or no halt could be written over it.
             foreign = current if isinstance(current, Undecodable) else None
@@ -217,7 +225,6 @@ def write_entry(
             if current is None:
                 write, answered = cp_map.put_if_absent(key, new), _absent_before
             else:
-                old = foreign.data if foreign is not None else current
                 write, answered = cp_map.replace_if_same(key, old, new), _replaced
             done = _written(cp_map, key, write, new, deadline, what, answered)
             sent = False  # answered: not written (the entry changed since the read), or written

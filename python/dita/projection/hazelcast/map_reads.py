@@ -125,18 +125,27 @@ def _entries_decoded_one_by_one(
 def get_decoded(entries_map: Map[Any, Any], key: str) -> Future[Any]:
     """``entries_map.get(key)``, with a value this client cannot decode as ``Undecodable`` instead
     of the client's error (another client version without its own request: its ``get``)."""
+    return get_held(entries_map, key).continue_with(lambda done: done.result()[0])
+
+
+def get_held(entries_map: Map[Any, Any], key: str) -> Future[tuple[Any, Any]]:
+    """``get_decoded(entries_map, key)`` with the value as the member holds it: the client's Data
+    (None for no entry), which a compare-and-set given it matches byte for byte. A value decoded
+    and encoded again by this client's rules may not be those bytes (another client's Long comes
+    back an int, sent as an INT). Another client version without its own request: its ``get``,
+    the value twice."""
     from hazelcast.protocol.codec import map_get_codec
     from hazelcast.util import thread_id
 
     invoke = getattr(entries_map, "_invoke_on_key", None)
     to_data, to_object = getattr(entries_map, "_to_data", None), getattr(entries_map, "_to_object", None)
     if invoke is None or to_data is None or to_object is None:
-        return entries_map.get(key)
+        return entries_map.get(key).continue_with(lambda done: (done.result(), done.result()))
     key_data = to_data(key)
     request = map_get_codec.encode_request(entries_map.name, key_data, thread_id())  # type: ignore[no-untyped-call]
     read: Future[Any] = invoke(request, key_data, map_get_codec.decode_response)
     decode = _tolerant(to_object)
-    return read.continue_with(lambda done: decode(done.result()))
+    return read.continue_with(lambda done: (decode(done.result()), done.result()))
 
 
 _LISTENED = {
