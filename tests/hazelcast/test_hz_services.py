@@ -50,11 +50,35 @@ def test_member_config_binds_loopback_with_sql_and_backups(tmp_path: Path) -> No
     xml = member.config_xml()
     assert "<cluster-name>c1</cluster-name>" in xml
     assert "<interface>127.0.0.1</interface>" in xml
+    assert '<property name="hazelcast.socket.bind.any">false</property>' in xml
     assert '<port auto-increment="false">5799</port>' in xml
     assert "<member>127.0.0.1:5798</member>" in xml and "<member>127.0.0.1:5799</member>" in xml
     assert '<jet enabled="true"' in xml
     assert "<backup-count>1</backup-count>" in xml
     assert member.state_dir == tmp_path / "run" / "c1-5799"
+
+
+def _listening_on(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp and tcp6 give them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            host, port_hex = local.rsplit(":", 1)
+            if int(port_hex, 16) == port and state == "0A":  # 0A: LISTEN
+                found.add(host)
+    return found
+
+
+def test_the_member_listens_on_loopback_only(hz_member: HazelcastMember) -> None:
+    """The member listened on every interface ([::]:port) though its config names 127.0.0.1:
+    open-source Hazelcast has no authentication, so anyone reaching the machine could write the
+    control entries and un-halt kernels."""
+    listening = _listening_on(hz_member.port)
+    # 127.0.0.1 in /proc's byte order, as an IPv4 address or an IPv6 socket's ::ffff:127.0.0.1
+    loopback = {"0100007F", "0000000000000000FFFF00000100007F"}
+    assert listening and listening <= loopback, listening
+    assert client_can_connect(hz_member.address, hz_member.cluster_name)
 
 
 @pytest.mark.parametrize(

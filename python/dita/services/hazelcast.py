@@ -401,6 +401,9 @@ class HazelcastMember:
     <!-- SIGTERM migrates partitions away before leaving, so a stopped member loses nothing. -->
     <property name="hazelcast.shutdownhook.policy">GRACEFUL</property>
     <property name="hazelcast.graceful.shutdown.max.wait">30</property>
+    <!-- Listen on the interface below alone, not every one: open-source Hazelcast has no
+         authentication, and anyone reaching the port could un-halt kernels. -->
+    <property name="hazelcast.socket.bind.any">false</property>
   </properties>
   <network>
     <port auto-increment="false">{self.port}</port>
