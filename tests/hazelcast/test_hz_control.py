@@ -553,6 +553,21 @@ def test_cli_reports_an_unreachable_cluster(monkeypatch: pytest.MonkeyPatch) -> 
     assert result.exit_code == 2 and "'not-an-address'" in result.output
 
 
+def test_a_conditional_write_sees_what_the_entries_give_the_kernel_and_refused_writes_nothing(
+    hz_client: Any, kernel_id: str
+) -> None:
+    write_entry(hz_client, kernel_id, {"verbosity": "DEBUG"})
+    write_entry(hz_client, None, {"mode": "HALTED"})
+    seen: list[dict[str, Any]] = []
+    refused = write_entry(hz_client, kernel_id, {"mode": "LIVE"}, only_if=lambda g: seen.append(g) or False)
+    assert refused is None
+    assert seen == [{"mode": "HALTED", "verbosity": "DEBUG"}]
+    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    assert "mode" not in entries.get(kernel_id).loads()
+    written = write_entry(hz_client, None, {"mode": "PAPER"}, only_if=lambda g: g == {"mode": "HALTED"})
+    assert written is not None and entries.get("*").loads()["mode"] == "PAPER"
+
+
 def test_cli_set_whose_entry_keeps_changing_says_so_and_exits_3(
     hz_member: HazelcastMember, monkeypatch: pytest.MonkeyPatch
 ) -> None:

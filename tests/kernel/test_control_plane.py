@@ -38,6 +38,19 @@ def test_entries_compose_field_by_field() -> None:
     assert k.control()["verbosity"] == "QUIET"  # the global entry is newer for verbosity
 
 
+def test_a_conditional_set_sees_what_the_entries_give_the_kernel_and_refused_changes_nothing() -> None:
+    plane = InMemoryControlPlane()
+    plane.set("k", verbosity="DEBUG")
+    plane.set(mode="HALTED")
+    k = ExecutionKernel(max_slots=1, kernel_id="k", control_plane=plane)
+    seen: list[dict[str, Any]] = []
+    assert plane.set("k", mode="LIVE", only_if=lambda given: seen.append(given) or False) is None
+    assert seen == [{"verbosity": "DEBUG", "mode": "HALTED"}]
+    assert plane.entries["k"] == {"verbosity": "DEBUG"} and mode(k) == "HALTED"
+    assert plane.set(mode="PAPER", only_if=lambda given: given == {"mode": "HALTED"}) == {"mode": "PAPER"}
+    assert mode(k) == "PAPER"
+
+
 @pytest.mark.parametrize("kernel_id", ["", "  ", 7])
 def test_a_blank_kernel_id_is_refused_not_taken_as_global(kernel_id: object) -> None:
     plane = InMemoryControlPlane()

@@ -39,6 +39,23 @@ class OperatorDuringTheWrite(InMemoryControlPlane):
         return answer
 
 
+class OperatorBeforeTheWrite(InMemoryControlPlane):
+    """The operator's change (to ``kernel_id``'s entry, or with None every kernel's) lands after
+    the trip set the kernel's own mode, before its entry is written."""
+
+    def __init__(self, kernel_id: str | None, mode: str) -> None:
+        super().__init__()
+        self.operator = (kernel_id, mode)
+        self.writes = 0
+
+    def set(self, kernel_id: str | None = None, **change: Any) -> dict[str, Any] | None:
+        self.writes += 1
+        if self.writes == 1:
+            operator_kernel, mode = self.operator
+            super().set(operator_kernel, mode=mode)
+        return super().set(kernel_id, **change)
+
+
 class OperatorAfterARead:
     """``kernel`` as the switch sees it: the operator's change (set on the kernel, as the
     gateway sets it) lands right after the switch's ``read``-th read of the control, before the
@@ -114,6 +131,29 @@ def test_an_operators_change_during_the_trips_write_stands(
         assert plane._effective("dm-op")["mode"] == mode
         assert kernel.control()["mode"] == mode
         assert kernel.control()["source"] == "control-plane"
+
+
+@pytest.mark.parametrize(
+    ("action", "operator", "mode"),
+    [("REDUCE_ONLY", None, "HALTED"), ("REDUCE_ONLY", "dm-op", "HALTED"), ("HALTED", "dm-op", "LIVE")],
+    ids=["a-halt-of-every-kernel", "a-halt-of-the-kernel", "a-resume-from-a-halted-trip"],
+)
+def test_an_operators_change_before_the_trips_entry_is_written_stands(
+    action: str, operator: str | None, mode: str
+) -> None:
+    """The trip's entry, written after the operator's change, was the newest: the kernel ran the
+    trip's mode after the operator's (REDUCE_ONLY after a halt, HALTED after a resume). The
+    entries give the kernel another mode than the trip read: its entry is not written."""
+    plane = OperatorBeforeTheWrite(operator, mode)
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-op") as kernel:
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action=action), clock=clock)
+        clock.now += 6
+        [trip] = switch.check()
+        assert trip.applied and trip.action == action
+        assert plane._effective("dm-op")["mode"] == mode
+        assert (kernel.control()["mode"], kernel.control()["source"]) == (mode, "control-plane")
+        assert plane.entries.get("dm-op", {}).get("mode") in (None, mode)
 
 
 def test_a_trip_written_undisturbed_keeps_its_reason() -> None:

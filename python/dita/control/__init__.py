@@ -8,6 +8,7 @@ whatever pushes changes into it. The in-memory one serves one process; the Hazel
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._kernel import ControlMode, Verbosity
@@ -125,8 +126,12 @@ class ControlPlane(Protocol):
         mode: ControlMode | str | None = None,
         verbosity: Verbosity | str | None = None,
         debug_clickhouse_enabled: bool | None = None,
-    ) -> dict[str, Any]:
-        """Change the entry of ``kernel_id`` (None: the global entry)."""
+        only_if: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """Change the entry of ``kernel_id`` (None: the global entry) and return it. ``only_if``:
+        the change is made only when it holds for the control values the entries give the kernel
+        (its own and the global one; for the global entry, its own) as the change is made, else
+        nothing is changed and None returned."""
 
     def close(self) -> None:
         """Detach every kernel and release the plane."""
@@ -196,11 +201,14 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
         mode: ControlMode | str | None = None,
         verbosity: Verbosity | str | None = None,
         debug_clickhouse_enabled: bool | None = None,
-    ) -> dict[str, Any]:
+        only_if: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
         key = entry_key(kernel_id)
         # Validated here too, so a bad value is refused even before any kernel is attached.
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         with self._lock:
+            if only_if is not None and not only_if(self._effective(key)):
+                return None
             return self._set(key, change)
 
     def _set(self, key: str, change: dict[str, Any]) -> dict[str, Any]:

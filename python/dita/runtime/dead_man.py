@@ -16,8 +16,9 @@ state at once, then its control plane's entry, so the whole cluster sees it), wi
 reason as the change's source; it logs at ERROR and keeps the record in ``status()``. It
 never loosens a mode: a kernel already HALTED stays so, and a change an operator makes while the
 trip is being made stands (the kernel sets the trip's mode only while it runs the mode the trip
-read). A source trips once per silence: heard from again, it is watched again; the mode stays
-until an operator changes it.
+read, and its plane's entry is written only while the entries give it that mode, or none). A
+source trips once per silence: heard from again, it is watched again; the mode stays until an
+operator changes it.
 """
 
 from __future__ import annotations
@@ -154,15 +155,16 @@ class DeadManSwitch:
         # take seconds: the other thread's checks would wait as long).
         with self._lock:
             made = self._check()
-        for silence in made:
+        for silence, tripped_from in made:
             if silence.applied:
-                self._write_to_plane(silence.action, silence.reason())
-        return made
+                self._write_to_plane(silence.action, silence.reason(), tripped_from)
+        return [silence for silence, _ in made]
 
-    def _check(self) -> list[Silence]:
+    def _check(self) -> list[tuple[Silence, str]]:
+        """The trips made, each with the mode the kernel ran when it was made."""
         now = self._clock()
         self._listen(now)
-        made: list[Silence] = []
+        made: list[tuple[Silence, str]] = []
         for source, limit in self.settings.limits().items():
             silent = now - self._heard[source]
             if silent <= limit:
@@ -177,9 +179,10 @@ class DeadManSwitch:
     on_data_point = check
     """What a runtime calls on each data point (a bar, a tick)."""
 
-    def _trip(self, source: Source, silent: float, limit: float, now: float) -> Silence:
+    def _trip(self, source: Source, silent: float, limit: float, now: float) -> tuple[Silence, str]:
         """Puts the kernel's own state into ``action`` at once (the control plane away or not),
-        unless it runs that mode or a tighter one, or another change lands after the trip's read."""
+        unless it runs that mode or a tighter one, or another change lands after the trip's read.
+        The trip, and the mode the kernel ran."""
         action = self.settings.action
         reason = Silence(source, silent, limit, action, now, True).reason()
         # Set only while the kernel runs the mode read (``if_mode``): a change another thread
@@ -195,17 +198,26 @@ class DeadManSwitch:
             log.error("%s: kernel %s goes %s", reason, self.kernel.kernel_id, action)
         else:
             log.error("%s: the kernel runs %s, left as is", reason, self.kernel.control().get("mode"))
-        return silence
+        return silence, running
 
-    def _write_to_plane(self, action: str, reason: str) -> None:
+    def _write_to_plane(self, action: str, reason: str, tripped_from: str) -> None:
         """The trip's mode, set in the kernel's own state, written to its plane's entry as an
-        operator's change is, so the cluster sees it too."""
+        operator's change is, so the cluster sees it too: only while the entries give the kernel
+        ``tripped_from`` (or no mode), so a change an operator made since stands."""
         kernel = self.kernel
         plane = kernel.control_plane
         if plane is None:
             return
+        given: list[Any] = []
+
+        def undisturbed(control: dict[str, Any]) -> bool:
+            # Run on each read of the write's compare-and-set: a mode written since the trip (an
+            # operator's halt, or resume) is newer than it, and a write stamped past it would undo it.
+            given.append(control.get("mode"))
+            return given[-1] in (None, tripped_from)
+
         try:
-            plane.set(kernel.kernel_id, mode=action)
+            written = plane.set(kernel.kernel_id, mode=action, only_if=undisturbed)
         except Exception as exc:
             log.error(
                 "%s: kernel %s runs %s, but its control plane entry was not written: %s",
@@ -214,6 +226,17 @@ class DeadManSwitch:
                 action,
                 exc,
             )
+        else:
+            if written is None:
+                log.warning(
+                    "%s: kernel %s's control plane entry not written: the entries give it mode %s, "
+                    "not the %s the trip read (a change made since the trip, which stands)",
+                    reason,
+                    kernel.kernel_id,
+                    given[-1],
+                    tripped_from,
+                )
+                return
         # An in-process plane applies its entry at once, under its own source: the reason is
         # put back, only while the kernel runs the trip's mode. An operator's change made while
         # the entry was written (it may take seconds) runs another mode, and stands.

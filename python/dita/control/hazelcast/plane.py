@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
@@ -135,8 +136,11 @@ class HazelcastControlPlane(PlaneWorker):
         mode: ControlMode | str | None = None,
         verbosity: Verbosity | str | None = None,
         debug_clickhouse_enabled: bool | None = None,
-    ) -> dict[str, Any]:
-        """Write a change for ``kernel_id`` (None: every kernel); raises when the cluster is away
+        only_if: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> dict[str, Any] | None:
+        """Write a change for ``kernel_id`` (None: every kernel) and return the entry; with
+        ``only_if``, only when it holds for the values the entries give the kernel on the write's
+        read (``write_entry``), else None and nothing written. Raises when the cluster is away
         (a new plane first waits up to ``attach_timeout`` for its connection), ControlWriteUnconfirmed
         when it leaves the write unanswered for ``write_timeout`` seconds (a global write made
         without reading every entry, ``write_entry`` says, is logged as a warning), ValueError for a bad
@@ -160,7 +164,12 @@ class HazelcastControlPlane(PlaneWorker):
             )
         try:
             return write_entry(
-                self._client, kernel_id, change, updated_by=self.updated_by, timeout=self.write_timeout
+                self._client,
+                kernel_id,
+                change,
+                updated_by=self.updated_by,
+                timeout=self.write_timeout,
+                only_if=only_if,
             )
         except (ControlPlaneUnavailable, ValueError):
             # ValueError: an entry holds a stamp no write can follow, and says which;

@@ -29,7 +29,13 @@ from dita.control.hazelcast.entries import (
     _decode,
     _validate_kernel_id,
 )
-from dita.control.hazelcast.stamps import _ahead, _competing_stamps, _drop_unusable_stamps, _stamp_after
+from dita.control.hazelcast.stamps import (
+    _ahead,
+    _competing_stamps,
+    _drop_unusable_stamps,
+    _stamp_after,
+    effective_control,
+)
 from dita.projection.hazelcast.answers import Unanswered, answered_by
 from dita.projection.hazelcast.liveness import CLOCKS_AGREE_WITHIN_S
 from dita.projection.hazelcast.map_reads import Undecodable, entries_decoded, get_decoded, get_held
@@ -151,8 +157,13 @@ def write_entry(
     updated_by: str = "dita",
     timeout: float = WRITE_TIMEOUT_S,
     warn: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
+    only_if: Callable[[dict[str, Any]], bool] | None = None,
+) -> dict[str, Any] | None:
     """Merge ``change`` into the entry of ``kernel_id`` (None: global, ``*`` refused); return the entry.
+
+    ``only_if`` is given, on each read of the compare-and-set, the control values the entries read
+    give the kernel (its own and the global one, the newer stamp winning; for the global entry, its
+    own), as ``{field: value}``: False writes nothing and returns None.
 
     ``change`` holds control fields only (``mode``, ``verbosity``, ``debug_clickhouse_enabled``),
     each a value a kernel takes: the writer stamps them. Compare-and-set, so two operators writing
@@ -210,6 +221,8 @@ def write_entry(
             foreign = current if isinstance(current, Undecodable) else None
             entry = _decode(key, current) if current is not None and foreign is None else {}
             others = [(k, _decode(k, v)) for k, v in read.items() if k != key and v is not None]
+            if only_if is not None and not only_if(_given(entry, others)):
+                return None
             now = _stamp_after(key, _competing_stamps(key, entry, others, change))
             if every_unread:
                 now = _ahead(now)
@@ -245,6 +258,13 @@ def write_entry(
             key=key, change=change, waited_for=late.what, sent=sent, timeout=timeout
         ) from None
     raise ControlPlaneUnavailable(f"control entry {key!r} kept changing under us; try again")
+
+
+def _given(entry: dict[str, Any], others: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    """The control values ``entry`` and the global entry among ``others`` give a kernel, as a
+    kernel takes them (``effective_control``)."""
+    held = [other for k, other in others if k == GLOBAL] + [entry]
+    return {field: value for field, (value, _) in effective_control(held).items()}
 
 
 _WRITER_FIELDS = ("kernel_id", "updated_at", "updated_by")
