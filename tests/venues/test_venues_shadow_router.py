@@ -1233,3 +1233,26 @@ def test_router_after_a_restart_and_a_reroute_finds_an_order_its_venue_lists_und
         assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"] and va.listed == {}
     finally:
         kernel.close()
+
+
+def test_an_exit_whose_asset_lost_its_route_at_a_restart_goes_to_the_one_venue_holding_it(
+    tmp_path: Path,
+) -> None:
+    """No default, and BTCUSDT routed to b by ``route()`` at run time, which a restart does not
+    keep: b alone holds the trade's position, so the exit goes there, not refused as unroutable."""
+    a, b = ShadowVenue(name="a"), ShadowVenue(name="b")
+    first_router = VenueRouter({"a": a, "b": b})
+    first_router.route("BTCUSDT", "b")
+    first = ExecutionKernel(max_slots=1, venue=first_router, wal_dir=str(tmp_path), kernel_id="k")
+    _enter(first)
+    first.close()
+    del first
+    gc.collect()
+    kernel = ExecutionKernel(
+        max_slots=1, venue=VenueRouter({"a": a, "b": b}), wal_dir=str(tmp_path), kernel_id="k"
+    )
+    try:
+        assert _exit(kernel).accepted and kernel.slot_state(0).size == 0.0
+        assert b.positions() == {}
+    finally:
+        kernel.close()

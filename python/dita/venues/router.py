@@ -308,9 +308,8 @@ class VenueRouter:
         known = self._trade_venue.get(order.trade_id) if order.trade_id else None
         if known is not None:
             return known
-        routed = self.venue_name_for(order.asset)
         if len(self._venues) == 1:
-            return routed
+            return self.venue_name_for(order.asset)
         long = order.side.name == "LONG"
         holding: list[str] = []
         cannot_say: list[str] = []
@@ -325,7 +324,9 @@ class VenueRouter:
             if (size > 0.0) if long else (size < 0.0):
                 holding.append(venue_name)
         if not cannot_say and len(holding) <= 1:
-            return holding[0] if holding else routed
+            # Held nowhere: the routed venue, looked up only now, since an asset the router has
+            # no route for may still be held on one venue.
+            return holding[0] if holding else self.venue_name_for(order.asset)
         holders = ", ".join(repr(n) for n in holding)
         why = (
             f"venues {holders} each hold a {order.side.name} {order.asset} position"
