@@ -912,8 +912,8 @@ class KernelCore:
     def set_projection_enabled(self, enabled: bool) -> None: ...
     # What changed since the last call, all of one kernel state: (slot dicts by slot id, in
     # slot order, account or None, control or None). ``full``: everything; ``with_account``: the
-    # account even unchanged. Without either, a busy kernel gives nothing. A read of many slots
-    # takes the kernel and the GIL in turns, copying again at its end the slots changed meanwhile.
+    # account even unchanged. Without either, a busy kernel gives nothing. Copied in one borrow;
+    # the dicts are made with the kernel free, the GIL handed over every millisecond.
     def projection_changes(
         self, *, full: bool = False, with_account: bool = False
     ) -> tuple[dict[int, dict[str, Any]], dict[str, Any] | None, dict[str, Any] | None]: ...

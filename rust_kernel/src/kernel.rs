@@ -163,9 +163,6 @@ pub struct Dirty {
     slots: Vec<usize>,
     pub account: bool,
     pub control: bool,
-    /// How many times tracking was set: a read taken in turns checks it is unchanged, since
-    /// setting it again forgets the marks of changes made in between.
-    pub settings: u64,
 }
 
 impl Dirty {

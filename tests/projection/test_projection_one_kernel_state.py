@@ -5,6 +5,7 @@ publisher reads on a thread of its own."""
 from __future__ import annotations
 
 import itertools
+import random
 import sys
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from dita import ExecutionKernel, KernelIntent
-from dita.projection import publish_dirty
+from dita.projection import InMemoryProjection, publish_dirty
 
 
 def _intent(action: str, n: int, slot_id: int = 0) -> KernelIntent:
@@ -131,8 +132,8 @@ def _kernel_long_in_every_slot(slots: int) -> ExecutionKernel:
 
 
 def test_a_read_of_many_changed_slots_gives_each_once_in_slot_order_as_the_slot_reads_do() -> None:
-    """More slots changed than one borrow copies (a few hundred): the read still gives each
-    changed slot once, in slot order, as ``slot_dict`` reads it, and nothing else."""
+    """Many slots changed: the read gives each changed slot once, in slot order, as
+    ``slot_dict`` reads it, and nothing else."""
     kernel = _kernel_long_in_every_slot(3_000)
     try:
         for sid in reversed(range(0, 3_000, 2)):  # half of them, marked last to first
@@ -148,8 +149,8 @@ def test_a_read_of_many_changed_slots_gives_each_once_in_slot_order_as_the_slot_
 
 def test_a_full_read_of_many_slots_lets_the_strategy_trade_and_is_still_of_one_kernel_state() -> None:
     """A resync's read of 20,000 slots while a strategy marks their asset on its own thread: the
-    read takes the kernel and the GIL in turns, so the strategy is never held off for most of
-    it, and what the read gives is still of one kernel state: every slot at the account's mark."""
+    read hands the GIL over while it makes the dicts, so the strategy is never held off for most
+    of it, and what the read gives is of one kernel state: every slot at the account's mark."""
     kernel = _kernel_long_in_every_slot(20_000)
     stop = threading.Event()
     marked: list[float] = []
@@ -181,4 +182,49 @@ def test_a_full_read_of_many_slots_lets_the_strategy_trade_and_is_still_of_one_k
     finally:
         stop.set()
         trading.join()
+        kernel.close()
+
+
+def test_a_projection_flushed_while_a_strategy_trades_ends_as_the_kernel_is() -> None:
+    """3,000 slots flushed over and over while a strategy marks, enters and exits on its own
+    thread, the reads long enough to hand the GIL over: once it stops and one flush more, every
+    slot the projection shows is the kernel's (a change whose mark a read took without
+    publishing it was never shown again). Test data after the review in /work/review124."""
+    kernel = _kernel_long_in_every_slot(3_000)
+    projection = InMemoryProjection()
+    projection.attach(kernel)
+    stop = threading.Event()
+    made = [0]
+
+    def strategy() -> None:
+        rng = random.Random(7)
+        while not stop.is_set():
+            made[0] += 1
+            kernel.mark_price("BTCUSDT", 100.0 + rng.random())
+            sid = rng.randrange(3_000)
+            slot = kernel.slot_dict(sid)
+            if slot["fsm_state"] == "POSITION_OPEN":
+                kernel.process_intent(
+                    KernelIntent(f"x-{made[0]}", slot["trade_id"], sid, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0)
+                )
+            else:
+                kernel.process_intent(_intent("ENTER", 10_000 + made[0], slot_id=sid))
+
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    trading = threading.Thread(target=strategy, daemon=True)
+    trading.start()
+    try:
+        for _ in range(30):
+            projection.flush()
+    finally:
+        stop.set()
+        trading.join()
+        sys.setswitchinterval(switch_interval)
+    projection.flush()
+    try:
+        assert made[0] > 100
+        stale = [sid for sid in range(3_000) if projection.slots[f"many:{sid}"] != kernel.slot_dict(sid)]
+        assert stale == [], f"{len(stale)} slots show an older state than the kernel's, e.g. {stale[:5]}"
+    finally:
         kernel.close()

@@ -262,7 +262,6 @@ impl Kernel {
         self.dirty = Dirty {
             enabled,
             flags: vec![false; if enabled { n } else { 0 }],
-            settings: self.dirty.settings + 1,
             ..Dirty::default()
         };
         if enabled {
