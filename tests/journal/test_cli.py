@@ -307,19 +307,20 @@ def test_a_result_cut_at_the_byte_cap_is_reported(
 
     dsn, journal = live
     monkeypatch.setattr(query, "RESULT_BYTES_CAP", 1 << 20)
-    wide = "SELECT number, repeat('x', 1000) AS pad FROM numbers(100000)"  # 1,016 bytes a row
+    # 1,052 bytes a row: its list 32, the number 16, the text 1,000 and its quotes and ", ".
+    wide = "SELECT number, repeat('x', 1000) AS pad FROM numbers(100000)"
     result = journal.query(wide)
-    assert result.truncated and len(result.rows) == 1033  # 1,033 * 1,016 >= 1 MiB
-    assert [r[0] for r in result.rows] == list(range(1033))
+    assert result.truncated and len(result.rows) == 997  # 997 * 1,052 >= 1 MiB
+    assert [r[0] for r in result.rows] == list(range(997))
     cut = _sql("--dsn", dsn, "-f", "csv", "--no-progress", wide)  # through the owner's socket
     assert cut.exit_code == 0, cut.output
-    assert len(cut.stdout.splitlines()) == 1 + 1033
+    assert len(cut.stdout.splitlines()) == 1 + 997
     assert cut.stderr == (
         "warning: the result has more than 1 MiB of values (the cap of a journal query): only the first "
-        "1,033 rows are here; narrow the query (WHERE, LIMIT or an aggregate)\n"
+        "997 rows are here; narrow the query (WHERE, LIMIT or an aggregate)\n"
     )
-    whole = journal.query("SELECT number, repeat('x', 1000) AS pad FROM numbers(1032)")
-    assert not whole.truncated and len(whole.rows) == 1032
+    whole = journal.query("SELECT number, repeat('x', 1000) AS pad FROM numbers(997)")
+    assert not whole.truncated and len(whole.rows) == 997
 
 
 def test_the_byte_cap_counts_a_text_as_its_json_on_the_socket(
@@ -335,7 +336,7 @@ def test_the_byte_cap_counts_a_text_as_its_json_on_the_socket(
     for char, per_char in (("€", 6), ("\U0001f600", 12), ("\x01", 6)):
         sql = "SELECT number, repeat({c:String}, 1000) AS pad FROM numbers(100000)"
         result = journal.query(sql, {"c": char})
-        row = 16 + 1000 * per_char
+        row = 32 + 16 + 1000 * per_char + 4
         assert result.truncated and len(result.rows) == -(-(1 << 20) // row), char
         sent = json.dumps(result.rows).encode()
         assert len(sent) < (1 << 20) + 2 * row + 20 * len(result.rows), char
@@ -395,8 +396,28 @@ def test_a_number_counts_as_its_json_would_towards_the_byte_cap(
     _, journal = live
     monkeypatch.setattr(query, "RESULT_BYTES_CAP", 1 << 20)
     result = journal.query("SELECT arrayMap(x -> x * 1.000001, range(100)) AS a FROM numbers(100000)")
-    assert result.truncated and len(result.rows) == -(-(1 << 20) // 1600)
+    assert result.truncated and len(result.rows) == -(-(1 << 20) // (32 + 32 + 1600))
     assert len(json.dumps(result.rows).encode()) < 1.5 * (1 << 20)
+
+
+@pytest.mark.parametrize("value", ["''", "[]", "'a'", "toUInt256('1' || repeat('0', 70))"])
+def test_a_result_of_small_values_is_cut_at_the_byte_cap(
+    live: tuple[str, ClickHouseJournal], monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    """'' and [] counted 0 bytes, 'a' 1 and a UInt256 of 71 digits 16: rows of 200 of them passed
+    the cap several times over as JSON, and SELECT arrayMap(x -> [], range(1000)) FROM
+    numbers(1000000) built 1e9 Python objects in the owner's process without being cut."""
+    from dita.journal import query
+
+    _, journal = live
+    cap = 1 << 20
+    monkeypatch.setattr(query, "RESULT_BYTES_CAP", cap)
+    result = journal.query(f"SELECT arrayMap(x -> {value}, range(200)) AS a FROM numbers(20000)")
+    assert result.truncated
+    # At most one row past the cap, each value counted at least 16 bytes of the owner's memory.
+    assert (len(result.rows) - 1) * 200 * 16 < cap
+    sent = len(json.dumps(result.rows).encode())
+    assert sent <= 2 * cap, f"{len(result.rows)} rows: {sent:,} bytes of JSON"
 
 
 def test_the_table_footer_says_the_result_was_cut(capsys: pytest.CaptureFixture[str]) -> None:

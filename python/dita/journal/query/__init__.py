@@ -84,10 +84,11 @@ said to be (``QueryResult.truncated``)."""
 
 
 RESULT_BYTES_CAP = 256 << 20
-"""The most bytes of values (a text's length as JSON, 16 for a number) a journal query returns: a
-result past it is cut after the row that reached it, and said to be. ``max_memory_usage``
-bounds what ClickHouse holds, not the result's rows as Python objects and JSON in the owner's
-process (1,000,000 rows of 1,000 characters took a kernel's process to 4.3 GB)."""
+"""The most bytes of values a journal query returns, each value counted as the larger of its JSON
+on the owner's socket and a floor for its Python object (:func:`_result_bytes`): a result past it
+is cut after the row that reached it, and said to be. ``max_memory_usage`` bounds what ClickHouse
+holds, not the result's rows as Python objects and JSON in the owner's process (1,000,000 rows of
+1,000 characters took a kernel's process to 4.3 GB)."""
 
 
 # Applied to every operator query: ClickHouse's own read-only mode, and bounds so a careless
@@ -208,21 +209,32 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
+# The least a value counts towards RESULT_BYTES_CAP: about half what it takes as a Python object
+# in its list (a float 24 bytes and its pointer 8; an empty list 56 and 8; a short text 50 and
+# 8), so a result of many small values is cut as one of few large ones is. Counted as their JSON
+# alone, '' and [] were nothing, and rows of 1,000 empty arrays built 1e9 Python objects.
+_NUMBER_FLOOR = 16
+_OBJECT_FLOOR = 32
+# An int of more digits than this counts its digits (a UInt256 has up to 78).
+_SHORT_INT = 10**14
+
+
 def _result_bytes(value: Any) -> int:
-    """What :data:`RESULT_BYTES_CAP` counts of a row's (:func:`_jsonable`) values."""
+    """What :data:`RESULT_BYTES_CAP` counts of a row's (:func:`_jsonable`) values: a value's JSON
+    on the owner's socket with the ", " after it, or its floor when that is more."""
     if isinstance(value, str):
-        # Its text as the owner's socket sends it: JSON escapes a non-ASCII or control
-        # character to 6 bytes (12 for one past U+FFFF), so a character each let a result of
-        # '€' through with 6 times the cap in JSON (and 3.9 GB in the owner's process).
-        return len(encode_basestring_ascii(value)) - 2
+        # JSON escapes a non-ASCII or control character to 6 bytes (12 for one past U+FFFF):
+        # a character each let a result of '€' through with 6 times the cap in JSON.
+        return max(len(encode_basestring_ascii(value)) + 2, _OBJECT_FLOOR)
     if isinstance(value, list):
-        return sum(_result_bytes(v) for v in value)
+        return _OBJECT_FLOOR + sum(_result_bytes(v) for v in value)
     if isinstance(value, dict):
-        return sum(_result_bytes(k) + _result_bytes(v) for k, v in value.items())
-    # A number, a bool or None: about what a float takes as JSON ("0.30000000000000004" is 19),
-    # and half what it takes as a Python object in its list. Counted as 8, rows of 1,000
-    # floats went out as JSON at twice the cap.
-    return 16
+        return _OBJECT_FLOOR + sum(_result_bytes(k) + _result_bytes(v) for k, v in value.items())
+    if isinstance(value, int) and not -_SHORT_INT < value < _SHORT_INT:
+        return len(str(value)) + 2
+    # Any other number, a bool or None: a float's JSON is at most 24 bytes ("-2.2250738585072014e-308",
+    # "0.30000000000000004" is 19), so a result of floats goes out as at most 1.6 times the cap.
+    return _NUMBER_FLOOR
 
 
 def row_cap_settings() -> dict[str, int]:
