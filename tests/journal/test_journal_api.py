@@ -4,6 +4,7 @@ one query socket shared by the journals of a directory, and the HTTP DSN path.""
 from __future__ import annotations
 
 import atexit
+import logging
 import math
 import os
 import re
@@ -438,6 +439,43 @@ def test_an_operators_slow_query_does_not_hold_up_the_owners_own_queries(journal
     assert operator.is_alive(), "the owner's queries waited for the operator's"
     operator.join(30)
     assert answered == [[[5]]]
+
+
+def test_close_stops_an_operators_query_still_running_after_close_timeout(
+    journal_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """close() waited for an operator's query served on the socket to end, up to its 120 s: 12.9 s
+    with close_timeout 2. It waits close_timeout, then stops the query and logs it; the operator
+    is told why."""
+    journal = ClickHouseJournal(journal_dsn, max_delay=0.02, close_timeout=0.5)
+    slow = "SELECT count() FROM numbers(20000) WHERE sleepEachRow(0.0005) = 0"  # 10 s, 2 s a block
+    address = journal.query_address or ""
+    answered: list[Any] = []
+
+    def operator() -> None:
+        try:
+            answered.append(query_via_socket(address, "dita", slow).rows)
+        except Exception as exc:
+            answered.append(exc)
+
+    asking = threading.Thread(target=operator)
+    asking.start()
+    watcher = open_read_only_client(journal.target)
+    running = "SELECT count() FROM system.processes WHERE query LIKE '%sleepEachRow(0.0005) = 0%'"
+    try:
+        wait_until(lambda: watcher.query(running).result_rows[0][0] > 1, "the operator's query to run")
+    finally:
+        watcher.close()
+    start = time.monotonic()
+    with caplog.at_level(logging.WARNING, logger="dita.journal.query"):
+        journal.close()
+    took = time.monotonic() - start
+    asking.join(30)
+    assert took < 0.5 + 2.0, f"close() took {took:.1f} s with close_timeout 0.5 s"
+    (told,) = answered
+    assert isinstance(told, RuntimeError) and "closed its query server" in str(told), told
+    assert "stopping an operator's query on database 'dita' still running after 0.5 s" in caplog.text
+    assert slow in caplog.text
 
 
 _AS_NOBODY = """

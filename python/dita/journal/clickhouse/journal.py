@@ -640,7 +640,7 @@ class ClickHouseJournal:
             for kernel_id, _ in self._kernels.attached:
                 self._kernels.count_dropped_of_gone_locked(kernel_id)
             self._kernels.attached.clear()
-        self._queries.release()
+        self._queries.release(self.settings.close_timeout)
         self._connection.close()
 
     def __enter__(self) -> ClickHouseJournal:

@@ -67,15 +67,16 @@ class Queries:
         """The Unix socket serving read-only SQL, when this journal serves one."""
         return self.server.address if self.server is not None else None
 
-    def release(self) -> None:
-        """At close: stop serving SQL and close the reader. Taken under the reader's lock: a
-        query that got in first has stored its reader by now, and one that comes later sees
-        the journal closed and opens its own."""
+    def release(self, timeout: float) -> None:
+        """At close: stop serving SQL (a query still running after ``timeout`` seconds is
+        stopped) and close the reader. Taken under the reader's lock: a query that got in first
+        has stored its reader by now, and one that comes later sees the journal closed and opens
+        its own."""
         with self.reader_lock:
             server, self.server = self.server, None
             reader, self.reader = self.reader, None
         if server is not None:
-            server.release()
+            server.release(timeout)
         if reader is not None:
             reader.close()
 

@@ -250,13 +250,17 @@ def row_cap_settings() -> dict[str, int]:
     return {"limit": past_the_cap, "max_result_rows": past_the_cap}
 
 
-def open_read_only_client(target: JournalTarget, nice: int | None = None) -> Any:
+def open_read_only_client(target: JournalTarget, nice: int | None = None, label: str | None = None) -> Any:
     """A client on ``target`` that ClickHouse itself keeps read-only, in the journal database.
 
     ``nice``: the nice value of the chDB threads running its queries (for the journal owner's
     SQL server, whose threads are its own: chDB may put the calling thread back to nice 0).
+    ``label``: the ``log_comment`` of its queries, by which ``KILL QUERY`` finds the one it runs
+    (chDB runs a query under an id of its own, which the caller cannot set).
     """
     settings = {**row_cap_settings(), **READ_ONLY_SETTINGS}
+    if label is not None:
+        settings = {"log_comment": label, **settings}
     if nice is not None and target.kind == "chdb":
         settings = {"os_threads_nice_value_query": max(nice, os.getpriority(os.PRIO_PROCESS, 0)), **settings}
     client = target.connect(settings=settings)

@@ -13,6 +13,8 @@ import socket
 import socketserver
 import struct
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -83,8 +85,7 @@ class _Handler(socketserver.StreamRequestHandler):
             owner = self.server.owner
             lower_thread_priority(owner.nice)  # started by the serving thread: already is
             # A caller that goes away meanwhile (Ctrl-C) does not stop the query: it runs to its
-            # end, at most max_execution_time. Stopping it would take a KILL QUERY from a second
-            # client, and the embedded client runs a query under an id of its own, not ours.
+            # end, at most max_execution_time, unless close() stops it.
             res = owner.run(database, request["sql"], params, served=True)
             lower_thread_priority(owner.nice)  # again, as chDB may have reset it
             reply: dict[str, Any] = {
@@ -178,13 +179,14 @@ class QueryServer:
             server._users += 1
             return server
 
-    def release(self) -> None:
+    def release(self, timeout: float = 30.0) -> None:
+        """One journal less; the last one closes the server (see :meth:`close`)."""
         with self._registry_lock:
             self._users -= 1
             if self._users > 0:
                 return
             self._registry.pop(self.address, None)
-        self.close()
+        self.close(timeout)
 
     def __init__(self, target: JournalTarget, nice: int | None = None) -> None:
         self.target = target
@@ -196,6 +198,11 @@ class QueryServer:
         self._users = 0
         self._clients: dict[tuple[str, bool], Any] = {}
         self._client_locks: dict[tuple[str, bool], threading.Lock] = {}
+        # A client's queries carry its label (log_comment), by which close() stops one.
+        self._labels: dict[tuple[str, bool], str] = {}
+        self._running: dict[tuple[str, bool], str] = {}  # the SQL a client runs now
+        # Clients close() stopped a query of, left to whoever next holds their lock to close.
+        self._abandoned: dict[tuple[str, bool], Any] = {}
         self._lock = threading.Lock()
         self._closed = False
         if not self.address.startswith("\0"):
@@ -226,20 +233,50 @@ class QueryServer:
         # seq check, a WAL fill's gap_start) do not wait for an operator's, up to 120 s long.
         with in_use:
             with self._lock:
-                if self._closed:
-                    raise ServerClosed(f"the query server of {self.address!r} is closed")
+                closed = self._closed
                 client = self._clients.get(key)
+            if closed:
+                self._close_abandoned(key)
+                raise ServerClosed(f"the query server of {self.address!r} is closed")
             if client is None:
                 nice = self.nice if served else None
-                client = open_read_only_client(replace(self.target, database=database), nice)
+                label = f"dita-journal-sql {uuid.uuid4().hex}"
+                client = open_read_only_client(replace(self.target, database=database), nice, label)
                 with self._lock:
                     if self._closed:  # closed while this one opened: it would stay open
                         client.close()
                         raise ServerClosed(f"the query server of {self.address!r} is closed")
                     self._clients[key] = client
-            return execute(client, sql, parameters)
+                    self._labels[key] = label
+            with self._lock:
+                self._running[key] = sql
+            try:
+                return execute(client, sql, parameters)
+            except Exception as exc:
+                with self._lock:
+                    stopped = key in self._abandoned
+                if stopped:  # not ServerClosed: the journal's own query would run it again
+                    raise RuntimeError(
+                        f"the journal's owner closed its query server on {self.address!r} while the "
+                        "query ran, and stopped it"
+                    ) from exc
+                raise
+            finally:
+                with self._lock:
+                    del self._running[key]
+                self._close_abandoned(key)
 
-    def close(self) -> None:
+    def _close_abandoned(self, key: tuple[str, bool]) -> None:
+        """Close the client of ``key`` if close() left it to this thread, which holds its lock."""
+        with self._lock:
+            client = self._abandoned.pop(key, None)
+        if client is not None:
+            client.close()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop serving and close the clients. A query still running ``timeout`` seconds on is
+        stopped (``KILL QUERY``) and logged; its thread closes its client when it ends."""
+        deadline = time.monotonic() + timeout
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -251,8 +288,46 @@ class QueryServer:
             clients = list(self._clients.items())
             self._clients.clear()
         for key, client in clients:
-            with self._client_locks[key]:  # a query still running on it ends first
-                client.close()
+            in_use = self._client_locks[key]
+            if in_use.acquire(timeout=max(0.0, deadline - time.monotonic())):  # its query ends first
+                try:
+                    client.close()
+                finally:
+                    in_use.release()
+                continue
+            with self._lock:
+                self._abandoned[key] = client
+                sql = self._running.get(key, "")
+            self._stop_query(key, sql, timeout)
+            # Its query may have ended between the wait and the mark, its thread not seeing the mark.
+            if in_use.acquire(blocking=False):
+                try:
+                    self._close_abandoned(key)
+                finally:
+                    in_use.release()
+
+    def _stop_query(self, key: tuple[str, bool], sql: str, timeout: float) -> None:
+        """Stop the query a client runs, found by its label (chDB runs it under an id of its own)."""
+        database, served = key
+        whose = "an operator's query" if served else "a query of the journal's"
+        log.warning(
+            "closing the journal's query server on %r: stopping %s on database %r still running after "
+            "%g s: %s",
+            self.address,
+            whose,
+            database,
+            timeout,
+            sql,
+        )
+        try:
+            killer = self.target.connect(settings={"readonly": 1})
+            try:
+                # The label is ours (hex digits): safe to quote as it is.
+                killer.query(f"KILL QUERY WHERE Settings['log_comment'] = '{self._labels[key]}' ASYNC")
+            finally:
+                killer.close()
+        except Exception as exc:  # the query then runs to its end, at most max_execution_time
+            log.warning("could not stop the query on %r: %s", self.address, exc)
 
 
 def is_wait_seconds(value: object, *, zero: bool = False) -> bool:
