@@ -946,3 +946,55 @@ def test_a_standing_settlement_applied_by_the_other_sides_fee_leaves_that_fee_in
     totals = journal.query(_funding_query(), {"kernel": kernel_id}).records()
     # The exchange's figures: 0 (the standing one's) and 9.5; the kernel charged 9.5 and 25.
     assert (totals[0]["fees_settled"], totals[0]["fees_charged"]) == (pytest.approx(9.5), pytest.approx(paid))
+
+
+def test_a_quiet_kernels_working_slot_is_not_in_query_5_and_the_cli_says_why(
+    journal: ClickHouseJournal, journal_dsn: str
+) -> None:
+    """Query 5 answered none for a kernel at QUIET with an order working, unsaid: QUIET journals
+    only the transitions into CLOSED, and no intent. The guide says which queries need NORMAL,
+    and `dita journal sql` warns on a query of those tables when the kernel's verbosity is QUIET."""
+    from typer.testing import CliRunner
+
+    from dita.cli import app
+
+    kernel = ExecutionKernel(
+        max_slots=1, venue=MockVenueAdapter(seed=1, fill_rate=0.0), journal=journal, kernel_id="quiet"
+    )
+    kernel.update_control(verbosity="QUIET", source="test")
+    kernel.process_intent(
+        KernelIntent(
+            intent_id="enter-0",
+            trade_id="T0",
+            slot_id=0,
+            asset="BTC-USDT",
+            side="LONG",
+            action="ENTER",
+            reference_price=100.0,
+            target_size=2.0,
+            order_type="LIMIT",
+            limit_price=99.0,
+            timestamp=T,
+        )
+    )
+    assert kernel.slot_state(0).fsm_state.name == "ENTRY_WORKING"
+    journal.flush()
+    assert journal.query(_query(5), {"kernel": "quiet"}).rows == []
+    assert journal.query("SELECT count() FROM intents").rows == [[0]]
+    sections = re.split(r"^### ", DOC.read_text(), flags=re.M)[1:]
+    for number in (1, 3, 4, 5, 10):
+        (section,) = [s for s in sections if s.startswith(f"{number}. ")]
+        assert "Needs NORMAL or higher" in section.split("```sql")[0], number
+
+    runner = CliRunner()
+    said = runner.invoke(app, ["journal", "sql", "--dsn", journal_dsn, "-p", "kernel=quiet", _query(5)])
+    assert said.exit_code == 0, said.output
+    assert said.stderr.startswith("warning: kernel 'quiet' journals at QUIET"), said.stderr
+    # A query of a table QUIET fills, or naming another kernel, is not warned about.
+    for args in (["SELECT count() FROM fills"], ["-p", "kernel=other", _query(5)]):
+        quiet = runner.invoke(app, ["journal", "sql", "--dsn", journal_dsn, *args])
+        assert quiet.exit_code == 0 and quiet.stderr == "", (args, quiet.output)
+    kernel.update_control(verbosity="NORMAL", source="test")
+    journal.flush()
+    normal = runner.invoke(app, ["journal", "sql", "--dsn", journal_dsn, "-p", "kernel=quiet", _query(5)])
+    assert normal.exit_code == 0 and normal.stderr == "", normal.output

@@ -222,6 +222,34 @@ def _server_said(exc: Exception) -> str:
     return repeated[1] + repeated[2] if repeated else text
 
 
+QUIET_THIN_TABLES = frozenset({"transitions", "intents", "slot_timeline"})
+"""The tables a kernel at QUIET leaves thin: it journals only the transitions into CLOSED, and no
+intent (docs/reference/journal.md)."""
+
+
+def _quiet_kernels(target: Any, sql: str, params: dict[str, Any]) -> list[str]:
+    """The kernels whose latest control change set QUIET, when ``sql`` reads a table QUIET leaves
+    thin (only the kernel the ``kernel`` parameter names, when there is one); none when that
+    cannot be read: the query's own answer stands without it."""
+    from dita.journal.query import run_query
+    from dita.journal.query.guard import _lex, _significant
+
+    names = {text.strip('`"').lower() for kind, text in _significant(_lex(sql)) if kind in ("word", "ident")}
+    if not names & QUIET_THIN_TABLES:
+        return []
+    named = params.get("kernel")
+    check = (
+        "SELECT kernel_id FROM control_changes FINAL"
+        + (" WHERE kernel_id = {kernel:String}" if isinstance(named, str) else "")
+        + " GROUP BY kernel_id HAVING argMax(verbosity, seq) = 'QUIET' ORDER BY kernel_id"
+    )
+    try:
+        rows = run_query(target, check, {"kernel": named} if isinstance(named, str) else None).rows
+    except Exception:  # an old schema, a journal gone meanwhile: nothing to add
+        return []
+    return [str(row[0]) for row in rows]
+
+
 @journal_app.command("sql")
 def sql_command(
     query: Annotated[str, typer.Argument(help="One SELECT (or WITH/SHOW/DESCRIBE/EXISTS) statement")],
@@ -238,7 +266,14 @@ def sql_command(
         fail(f"--format must be one of {', '.join(_FORMATS)}, got {fmt!r}")
     params = query_params(query, param)
     target = journal_target(dsn)
-    _print(query_journal(target, query, params, progress=progress), fmt)
+    result = query_journal(target, query, params, progress=progress)
+    for kernel_id in _quiet_kernels(target, query, params):
+        warn(
+            f"kernel {shown(kernel_id)!r} journals at QUIET (its latest control change): its transitions "
+            "are only those into CLOSED and it journals no intents, so a query of its stages or intents "
+            "answers from those alone; they are journaled at NORMAL or higher"
+        )
+    _print(result, fmt)
 
 
 @journal_app.command("info")
