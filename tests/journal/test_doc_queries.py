@@ -998,3 +998,15 @@ def test_a_quiet_kernels_working_slot_is_not_in_query_5_and_the_cli_says_why(
     journal.flush()
     normal = runner.invoke(app, ["journal", "sql", "--dsn", journal_dsn, "-p", "kernel=quiet", _query(5)])
     assert normal.exit_code == 0 and normal.stderr == "", normal.output
+
+
+def test_every_query_of_the_guide_that_picks_a_slot_picks_its_kernel() -> None:
+    """The guide's first example picked slot 3 of every kernel in the journal: kernels sharing a
+    journal number their slots alike."""
+    text = DOC.read_text()
+    queries = re.findall(r"```sql\n(.*?)```", text, re.S)
+    queries += [line for block in re.findall(r"```\n(.*?)```", text, re.S) for line in block.splitlines()]
+    picking = [q for q in queries if re.search(r"\bslot_id = \{", q)]
+    assert len(picking) >= 3
+    for query in picking:
+        assert re.search(r"\bkernel_id = \{kernel:String\}", query), query
