@@ -165,3 +165,38 @@ def test_a_trip_written_undisturbed_keeps_its_reason() -> None:
         switch.check()
         assert kernel.control()["mode"] == "HALTED"
         assert kernel.control()["source"].startswith("dead-man switch: the strategy process silent")
+
+
+def test_a_trip_from_a_mode_the_entries_do_not_give_is_written_to_the_plane() -> None:
+    """The kernel runs REDUCE_ONLY no entry gives it (as a mode kept from its log over an older
+    LIVE entry runs): nobody changes anything after the trip, so the plane's entry holds the
+    halt too, for the cluster to see."""
+    plane = InMemoryControlPlane()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-kept") as kernel:
+        plane.set("dm-kept", mode="LIVE")
+        kernel.update_control(mode="REDUCE_ONLY", source="gateway")
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
+        clock.now += 6
+        [trip] = switch.check()
+        assert trip.applied and kernel.control()["mode"] == "HALTED"
+        assert plane.given("dm-kept")["mode"] == "HALTED"
+
+
+class PlaneReturningNothing(InMemoryControlPlane):
+    """A plane of one's own that passes every argument on but ``only_if`` and returns nothing."""
+
+    def set(self, kernel_id: str | None = None, **change: Any) -> None:
+        change.pop("only_if", None)
+        super().set(kernel_id, **change)
+
+
+def test_a_plane_whose_set_returns_nothing_does_not_break_the_trip() -> None:
+    plane = PlaneReturningNothing()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-none") as kernel:
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
+        clock.now += 6
+        [trip] = switch.check()
+        assert trip.applied and kernel.control()["mode"] == "HALTED"
+        assert plane.given("dm-none")["mode"] == "HALTED"

@@ -184,6 +184,12 @@ class InMemoryControlPlane(ClosesWithTheLastKernel):
         with self._lock:
             super().release(kernel)
 
+    def given(self, kernel_id: str) -> dict[str, Any]:
+        """The control values the entries give kernel ``kernel_id`` now (its own and the global
+        one, the one set last winning per field)."""
+        with self._lock:
+            return self._effective(kernel_id)
+
     def _effective(self, kernel_id: str) -> dict[str, Any]:
         """Per field, the most recently set value of the global entry and ``kernel_id``'s."""
         latest: dict[str, tuple[int, Any]] = {}

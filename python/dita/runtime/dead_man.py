@@ -155,16 +155,17 @@ class DeadManSwitch:
         # take seconds: the other thread's checks would wait as long).
         with self._lock:
             made = self._check()
-        for silence, tripped_from in made:
+        for silence, tripped_from, entries_gave in made:
             if silence.applied:
-                self._write_to_plane(silence.action, silence.reason(), tripped_from)
-        return [silence for silence, _ in made]
+                self._write_to_plane(silence.action, silence.reason(), tripped_from, entries_gave)
+        return [silence for silence, _, _ in made]
 
-    def _check(self) -> list[tuple[Silence, str]]:
-        """The trips made, each with the mode the kernel ran when it was made."""
+    def _check(self) -> list[tuple[Silence, str, Any]]:
+        """The trips made, each with the mode the kernel ran when it was made and the mode its
+        plane's entries gave it then."""
         now = self._clock()
         self._listen(now)
-        made: list[tuple[Silence, str]] = []
+        made: list[tuple[Silence, str, Any]] = []
         for source, limit in self.settings.limits().items():
             silent = now - self._heard[source]
             if silent <= limit:
@@ -179,16 +180,17 @@ class DeadManSwitch:
     on_data_point = check
     """What a runtime calls on each data point (a bar, a tick)."""
 
-    def _trip(self, source: Source, silent: float, limit: float, now: float) -> tuple[Silence, str]:
+    def _trip(self, source: Source, silent: float, limit: float, now: float) -> tuple[Silence, str, Any]:
         """Puts the kernel's own state into ``action`` at once (the control plane away or not),
         unless it runs that mode or a tighter one, or another change lands after the trip's read.
-        The trip, and the mode the kernel ran."""
+        The trip, the mode the kernel ran and the mode its plane's entries gave it."""
         action = self.settings.action
         reason = Silence(source, silent, limit, action, now, True).reason()
         # Set only while the kernel runs the mode read (``if_mode``): a change another thread
         # makes in between (an operator's halt) is newer than the trip, and stands. Logged
         # after, as logging may take its time.
         running = str(self.kernel.control().get("mode"))
+        entries_gave = self._plane_mode()
         applied = MODE_TIGHTNESS.get(running, 0) < MODE_TIGHTNESS[action] and (
             self.kernel.update_control(mode=action, source=reason, if_mode=running) is not None
         )
@@ -198,12 +200,22 @@ class DeadManSwitch:
             log.error("%s: kernel %s goes %s", reason, self.kernel.kernel_id, action)
         else:
             log.error("%s: the kernel runs %s, left as is", reason, self.kernel.control().get("mode"))
-        return silence, running
+        return silence, running, entries_gave
 
-    def _write_to_plane(self, action: str, reason: str, tripped_from: str) -> None:
+    def _plane_mode(self) -> Any:
+        """The mode the kernel's plane entries, as the plane last saw them, give it; None with no
+        plane, none given, or a plane that cannot say."""
+        given = getattr(self.kernel.control_plane, "given", None)
+        try:
+            return given(self.kernel.kernel_id).get("mode") if callable(given) else None
+        except Exception:
+            return None
+
+    def _write_to_plane(self, action: str, reason: str, tripped_from: str, entries_gave: Any) -> None:
         """The trip's mode, set in the kernel's own state, written to its plane's entry as an
         operator's change is, so the cluster sees it too: only while the entries give the kernel
-        ``tripped_from`` (or no mode), so a change an operator made since stands."""
+        ``tripped_from``, the mode they gave it at the trip (the kernel may run another, kept
+        from its log), or no mode, so a change an operator made since stands."""
         kernel = self.kernel
         plane = kernel.control_plane
         if plane is None:
@@ -214,7 +226,7 @@ class DeadManSwitch:
             # Run on each read of the write's compare-and-set: a mode written since the trip (an
             # operator's halt, or resume) is newer than it, and a write stamped past it would undo it.
             given.append(control.get("mode"))
-            return given[-1] in (None, tripped_from)
+            return given[-1] in (None, tripped_from, entries_gave)
 
         try:
             written = plane.set(kernel.kernel_id, mode=action, only_if=undisturbed)
@@ -227,7 +239,7 @@ class DeadManSwitch:
                 exc,
             )
         else:
-            if written is None:
+            if written is None and given:  # a plane that asked nothing of only_if wrote as it could
                 log.warning(
                     "%s: kernel %s's control plane entry not written: the entries give it mode %s, "
                     "not the %s the trip read (a change made since the trip, which stands)",

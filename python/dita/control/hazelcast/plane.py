@@ -12,10 +12,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import ControlMode, Verbosity
-from dita.control import check_kernel_id, normalize_change
+from dita.control import GLOBAL, check_kernel_id, normalize_change
 from dita.control.hazelcast.entries import _validate_kernel_id
 from dita.control.hazelcast.kept_mode import _kept_mode
 from dita.control.hazelcast.kernel_updates import KernelApplier
+from dita.control.hazelcast.stamps import effective_control
 from dita.control.hazelcast.worker import PlaneWorker
 from dita.control.hazelcast.writing import ControlPlaneUnavailable, write_entry
 
@@ -177,6 +178,13 @@ class HazelcastControlPlane(PlaneWorker):
             raise
         except Exception as exc:
             raise ControlPlaneUnavailable(f"could not write control entry {key!r}: {exc}") from exc
+
+    def given(self, kernel_id: str) -> dict[str, Any]:
+        """The control values the entries as last seen give kernel ``kernel_id`` (its own and the
+        global one, the newer stamp winning per field); stale while disconnected."""
+        with self._lock:
+            held = [self._entries[k] for k in (GLOBAL, kernel_id) if k in self._entries]
+        return {field: value for field, (value, _) in effective_control(held).items()}
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """The entries as last seen (a local copy; may be stale while disconnected, see status())."""
