@@ -252,7 +252,9 @@ class KernelIntent:
     Enum arguments take the native enum or its name. ``exit_leg_ratios`` defaults to
     ``(1.0,)`` (one leg), ``order_type`` to MARKET. Numbers are taken as given; the kernel
     refuses non-finite or negative ones, and an ENTER's ``leverage`` below 1e-15, with
-    INVALID_INTENT when the intent is processed.
+    INVALID_INTENT when the intent is processed. An EXIT or CANCEL acts on its slot: a
+    ``trade_id`` or ``asset`` other than the slot's (empty names the slot's) is refused, and its
+    ``side`` is not read (an exit closes the slot's own side).
     """
 
     def __new__(

@@ -21,6 +21,8 @@ mod events_under_another_venue_id;
 mod eviction;
 #[path = "exit_legs.rs"]
 mod exit_legs;
+#[path = "exits_and_cancels_act_on_their_slots_market.rs"]
+mod exits_and_cancels_act_on_their_slots_market;
 #[path = "fee_calibration.rs"]
 mod fee_calibration;
 #[path = "fees_and_commitment.rs"]

@@ -103,3 +103,29 @@ fn a_cover_paid_a_rebate_in_the_coin_beyond_the_short_says_what_no_slot_holds() 
     };
     assert!(close(unheld, 0.001), "{unheld}");
 }
+
+#[test]
+fn a_whole_exit_of_what_a_commission_in_the_coin_left_is_judged_by_the_minimum_quantity() {
+    // 2.0 bought, 0.002 kept by the venue: 1.998 held on a lot of 0.01 goes out as 1.99, the
+    // whole position as the venue takes it, so it is taken under the minimum notional (139.3
+    // at 70 against 150).
+    let mut k = Kernel::new("coin", 1).unwrap();
+    k.set_seed_capital(10_000.0).unwrap();
+    let limits = [
+        ("lot_step".to_string(), 0.01),
+        ("min_notional".to_string(), 150.0),
+    ];
+    k.set_market_limits("BTC", &limits).unwrap();
+    let out = k.process_intent(&long_btc("e0", "t0", 0, KernelCommandType::Enter, 2.0));
+    let order = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    assert!(
+        k.on_venue_event(&fill(&order, "f1", 100.0, 0.2, 0.002))
+            .accepted
+    );
+    assert!(close(k.slots()[0].size, 1.998));
+    let mut x = long_btc("x0", "", 0, KernelCommandType::Exit, 0.0);
+    x.reference_price = 70.0;
+    let out = k.process_intent(&x);
+    let sent = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    assert!(sent.reduce_only && close(sent.size, 1.99), "{sent:?}");
+}

@@ -181,6 +181,24 @@ fn a_plain_exit_of_the_whole_position_is_judged_by_the_minimum_notional() {
 }
 
 #[test]
+fn a_whole_exit_leaving_dust_under_a_lot_is_judged_by_the_minimum_quantity() {
+    // A long of 1.05 on a lot that became 0.1 goes out as 1.0, the 0.05 under a lot left: it
+    // closes the whole position as the venue takes it, so it is taken below the minimum
+    // notional (100 against 200), as an exit of exactly 1.0 is.
+    let mut k = Kernel::new("ro", 1).unwrap();
+    k.set_market_limits("BTC", &[("lot_step".to_string(), 0.01)])
+        .unwrap();
+    open(&mut k, 0, TradeSide::Long, 1.05);
+    let limits = [
+        ("lot_step".to_string(), 0.1),
+        ("min_notional".to_string(), 200.0),
+    ];
+    k.set_market_limits("BTC", &limits).unwrap();
+    let x = exit(&mut k, 0, 1);
+    assert!(x.reduce_only && common::close(x.size, 1.0), "{x:?}");
+}
+
+#[test]
 fn many_longs_closing_at_once_all_exit_reduce_only() {
     // The usual way to close a book: every exit sent before any fills. Each exit beside the
     // others' working sells is covered by its own position (decided without walking the

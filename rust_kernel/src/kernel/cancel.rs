@@ -27,10 +27,9 @@ impl Kernel {
             if let Some(order) = self.ended.in_doubt(sid, None).cloned() {
                 return self.cancel_in_doubt(intent, sid, order, seq);
             }
-            let d = vec![
-                ("fsm_state", Detail::Static(stage.name())),
-                ("reason", Detail::Static("no working order to cancel")),
-            ];
+            let mut d = detail_field("slot_id", sid as i64);
+            d.push(("fsm_state", Detail::Static(stage.name())));
+            d.push(("reason", Detail::Static("no working order to cancel")));
             return self.refuse(
                 intent,
                 Some(sid),
@@ -41,6 +40,9 @@ impl Kernel {
             );
         }
         if let Some(refused) = self.other_trade(intent, sid, seq) {
+            return refused;
+        }
+        if let Some(refused) = self.other_asset(intent, sid, &self.slots[sid].asset, seq) {
             return refused;
         }
         let trade_id = self.slots[sid].trade_id.clone();
@@ -125,6 +127,10 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         if let Some(refused) = self.other_trade(intent, sid, seq) {
+            return refused;
+        }
+        // The slot may be free by now: the order's asset is the one the cancel acts on.
+        if let Some(refused) = self.other_asset(intent, sid, &order.asset, seq) {
             return refused;
         }
         let slot = &self.slots[sid];

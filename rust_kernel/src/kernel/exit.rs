@@ -70,11 +70,8 @@ impl Kernel {
         if let Some(refused) = self.other_trade(intent, sid, seq) {
             return Err(refused);
         }
-        if !intent.asset.is_empty() && intent.asset != slot.asset {
-            let mut d = detail_field("asset", &intent.asset);
-            d.push(("slot_asset", (&slot.asset).into()));
-            let severity = KernelSeverity::Error;
-            return Err(self.refuse(intent, Some(sid), D::InvalidIntent, severity, d, seq));
+        if let Some(refused) = self.other_asset(intent, sid, &slot.asset, seq) {
+            return Err(refused);
         }
         if intent.target_size > 0.0 && intent.target_size <= QTY_EPS {
             let mut d = detail_field("target_size", intent.target_size);
@@ -190,8 +187,9 @@ impl Kernel {
 
     /// Whether `exit` reaches the venue's floor. Venues take a reduce-only exit closing the
     /// whole position below their minimum notional: refused, a position whose price fell under
-    /// it could never be closed. One the netted position does not cover goes out plain, and
-    /// the floor applies to it as to any order.
+    /// it could never be closed. The whole position is what goes out on the lot grid, the dust
+    /// under one lot left (a base-asset fee or a coarser lot leaves some). One the netted
+    /// position does not cover goes out plain, and the floor applies to it as to any order.
     #[inline(always)]
     pub(super) fn check_exit_floor(
         &self,
@@ -201,7 +199,8 @@ impl Kernel {
         seq: u64,
     ) -> Result<(), KernelOutcome> {
         let (m, qty) = (&exit.m, exit.qty);
-        let below = if qty + QTY_EPS >= self.slots[sid].size && exit.reduce_only {
+        let whole = whole_position(self.slots[sid].size, m.lot_step);
+        let below = if qty + QTY_EPS >= whole && exit.reduce_only {
             Self::below_min_qty(m, qty)
         } else {
             Self::below_floor(m, qty, exit.price)

@@ -351,6 +351,44 @@ impl Kernel {
         )
     }
 
+    /// The refusal of an EXIT or a CANCEL naming another asset than `asset`, that of the
+    /// order slot `sid` works or the position it holds: a stale slot id must not act on
+    /// another market. An empty asset names the slot's.
+    #[inline(always)]
+    pub(super) fn other_asset(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        asset: &Id,
+        seq: u64,
+    ) -> Option<KernelOutcome> {
+        if intent.asset.is_empty() || intent.asset == *asset {
+            return None;
+        }
+        Some(self.other_asset_refusal(intent, sid, asset, seq))
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(super) fn other_asset_refusal(
+        &self,
+        intent: &Intent,
+        sid: usize,
+        asset: &Id,
+        seq: u64,
+    ) -> KernelOutcome {
+        let mut d = detail_field("asset", &intent.asset);
+        d.push(("slot_asset", asset.into()));
+        self.refuse(
+            intent,
+            Some(sid),
+            KernelDiagnosticCode::InvalidIntent,
+            KernelSeverity::Error,
+            d,
+            seq,
+        )
+    }
+
     /// The refusal of a new order on a slot waiting for fills the venue said happened (see
     /// `EndedOrders::awaited`): entered or exited now, the slot would be sized on a position
     /// the venue does not hold, and a new trade would forget the order the fill is for.

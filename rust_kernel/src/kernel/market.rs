@@ -55,6 +55,12 @@ impl Default for Control {
     }
 }
 
+/// Why a subnormal mark is refused: a mark is above 0, so unlike an order's price it has no 0
+/// that means none.
+const SUBNORMAL_MARK: &str =
+    "must be at least 2.2250738585072014e-308 (the smallest normal float): a subnormal \
+     price has lost its precision, and a position's value at it rounds to 0";
+
 impl Kernel {
     pub fn mark_price(&mut self, asset: &str, price: f64, ts: f64) -> KernelResult<usize> {
         check_asset(asset)?;
@@ -70,7 +76,7 @@ impl Kernel {
             return Err(KernelError::invalid(
                 "price",
                 format_number(price),
-                SUBNORMAL_PRICE,
+                SUBNORMAL_MARK,
             ));
         }
         check_timestamp("timestamp", ts)?;
