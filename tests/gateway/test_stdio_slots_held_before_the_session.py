@@ -251,3 +251,15 @@ def test_a_polled_fill_of_an_exit_working_from_before_the_session_is_told_with_i
     (fill,) = [e for e in events if e["type"] == "fill"]
     assert (fill["client_id"], fill["qty"], fill["price"]) == (working.client_order_id, 1.0, 120.0)
     assert fill["fee"] == exit_fee
+
+
+def test_a_cancel_of_an_entry_held_before_under_a_lower_case_spelling_of_its_symbol_cancels_it() -> None:
+    """The session lists the order under its symbol upper-cased; the kernel refuses a CANCEL
+    naming another asset than the slot's, so the cancel names the slot's own spelling."""
+    with ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0)) as kernel:
+        _enter(kernel, 0, "LONG", asset="btcusdt", order_type="LIMIT", limit_price=100.0)
+        (entry,) = kernel.open_orders()
+        events = _session(kernel, f"CANCEL {entry.client_order_id}\n")
+        assert kernel.open_orders() == []
+    assert not [e for e in events if e["type"] == "error" or e.get("status") == "REJECTED"], events
+    assert _cancelled(events) == [(entry.client_order_id, "ENTER", 0)]

@@ -45,7 +45,9 @@ class _Cancels(_ExecutionReports):
             intent_id=f"{rec.client_id}:cancel:{time.monotonic_ns()}",
             trade_id=rec.trade_id,
             slot_id=rec.slot_id,
-            asset=rec.symbol,
+            # The slot's own spelling (the symbol is upper-cased): the kernel refuses a CANCEL
+            # naming another asset. A free slot's is empty, which names its order's.
+            asset=state.asset,
             side=state.side if state.side != TradeSide.FLAT else ("LONG" if rec.side == "BUY" else "SHORT"),
             action=KernelCommandType.CANCEL,
             reference_price=rec.price or self._last_price.get(rec.symbol, 0.0),
