@@ -248,8 +248,10 @@ def run_shadow(
     """Run the shadow loop and return the report (a dict of plain JSON values). ``progress``
     is called with the number of quote rounds done after each round. A ``quote_usd`` too
     small for any order on a symbol raises ValueError naming it, before anything runs: the
-    feed is read once for that first, ``checking`` called with the rounds read so far."""
+    feed is read once for that first, ``checking`` called with the rounds read so far. A bad
+    ``DITA_FREEZE_UTC`` raises ValueError naming it, before anything runs too."""
     s = settings
+    frozen_or_now_utc()
     # Read twice, each time made afresh from the seed (the same quotes): held as a list, the
     # feed of a long run would take gigabytes before its first round.
     feed = iter_quotes(n=s.iterations, symbols=s.symbols, seed=s.seed)

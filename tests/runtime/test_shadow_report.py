@@ -253,3 +253,12 @@ def test_a_run_whose_only_refusals_are_edge_freezes_warns_of_none() -> None:
 def test_a_run_without_refusals_says_nothing_of_them() -> None:
     report = run_shadow(ShadowSettings(symbols=["BTCUSDT"], iterations=3))
     assert report["risk"]["edge_frozen"] == 0 and report["risk"]["refused"] is None
+
+
+def test_a_bad_freeze_time_is_refused_before_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused after the run, its report would be lost with the time it took."""
+    monkeypatch.setenv("DITA_FREEZE_UTC", "2026-01-01 00:00")
+    rounds: list[int] = []
+    with pytest.raises(ValueError, match="DITA_FREEZE_UTC='2026-01-01 00:00' is no UTC time"):
+        run_shadow(ShadowSettings(iterations=200, symbols=["BTCUSDT"]), progress=rounds.append)
+    assert rounds == []
