@@ -41,6 +41,16 @@ def test_a_position_on_its_target_is_not_skipped_for_want_of_a_price() -> None:
     assert plan_for({"XRP": 5.0}, {}, {"symbol": "XRP", "quantity": 5}).skipped == ()
 
 
+def test_a_weight_of_zero_without_a_price_is_off_by_what_is_held() -> None:
+    """Zero of anything is zero: a weight of 0 needs no price to say what is left to sell."""
+    plan = plan_for({"XRP": 2.0}, {}, {"symbol": "XRP", "weight": 0})
+    assert [(s.side, s.reason, s.residual) for s in plan.skipped] == [("SELL", "no price", 2.0)]
+
+
+def test_a_weight_of_zero_without_a_price_and_nothing_held_is_on_target() -> None:
+    assert plan_for({}, {}, {"symbol": "XRP", "weight": 0}).skipped == ()
+
+
 def test_the_report_of_dita_rebalance_gives_the_residual(tmp_path: Path) -> None:
     targets = tmp_path / "targets.csv"
     targets.write_text(

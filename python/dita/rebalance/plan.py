@@ -227,6 +227,8 @@ def _target_quantity(target: Target, equity: float, price: float) -> float | Non
     if target.quantity is not None:
         return target.quantity
     assert target.weight is not None
+    if target.weight == 0:
+        return 0.0  # nothing held is nothing at any price
     if not (price > 0 and math.isfinite(price)):
         return None
     return target.weight * equity / price
