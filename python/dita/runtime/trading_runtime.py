@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelIntent, KernelOutcome, VenueEvent
 from dita._reading import read_items
+from dita._text import shortened
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport
 from dita.runtime._shared import CallDepth, raise_first
 from dita.runtime.callbacks import StrategyCallbacks
@@ -76,6 +77,14 @@ class TradingRuntime:
     ) -> None:
         if clock not in ("data", "wall"):
             raise ValueError(f"clock={clock!r} must be 'data' or 'wall'")
+        if dead_man is not None and not (
+            callable(getattr(dead_man, "on_data_point", None)) and getattr(dead_man, "kernel", None) is kernel
+        ):
+            # Found at the first data point, it would raise on every point; on another kernel,
+            # a trip would set that kernel's mode, not this runtime's.
+            raise ValueError(
+                f"dead_man={shortened(repr(dead_man))} must be a DeadManSwitch on this runtime's kernel"
+            )
         if not (is_number(poll_interval) and math.isfinite(poll_interval) and poll_interval > 0):
             raise ValueError(f"poll_interval={poll_interval!r} must be a positive finite number of seconds")
         if fills_kept is not None and not (
