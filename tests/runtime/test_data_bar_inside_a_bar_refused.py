@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -56,6 +57,26 @@ def test_calendar_month_bars_load(tmp_path: Path) -> None:
     rows = [f"{t},1,2,1,1,1" for t in starts]
     path = _write(tmp_path / "spx_1mo.csv", "timestamp,open,high,low,close,volume", rows)
     assert len(load_market_data(path)) == 40
+
+
+def test_sparse_minute_bars_of_an_illiquid_asset_load(tmp_path: Path) -> None:
+    """Minute bars written only for minutes with trades, a bar every 2.5 h on average: no step is
+    taken in 1 % of the steps, and a bar 180 s after the one before is no bar inside it."""
+    rng = np.random.default_rng(0)
+    ts = 1.7e9 + np.cumsum(rng.geometric(1 / 150, size=2000) * 60.0)
+    rows = [f"{t!r},100,101,99,100,5" for t in ts.tolist()]
+    path = _write(tmp_path / "illiq_1m.csv", "timestamp,open,high,low,close,volume", rows)
+    assert len(load_market_data(path, allow_gaps=True)) == 2000
+
+
+def test_a_stray_bar_among_sparse_minute_bars_is_refused(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    ts = 1.7e9 + np.cumsum(rng.geometric(1 / 150, size=2000) * 60.0)
+    ts = np.insert(ts, 100, ts[99] + 1.0)
+    rows = [f"{t!r},100,101,99,100,5" for t in ts.tolist()]
+    path = _write(tmp_path / "illiq_1m.csv", "timestamp,open,high,low,close,volume", rows)
+    with pytest.raises(DataError, match=r"opens 1 s after the ILLIQ bar of .* where its bars are 60 s long"):
+        load_market_data(path, allow_gaps=True)
 
 
 def test_dita_backtest_refuses_it_with_exit_2(tmp_path: Path) -> None:

@@ -775,9 +775,8 @@ def load_market_data(
                     row=int(idx[0]) + 1,
                 )
         if kind == "bars" and d.size:
-            length = _bar_length(d)
-            per_asset.append((name, idx, length))
-            _refuse_bar_inside_bar(name, ts, idx, d, length, src)
+            per_asset.append((name, idx, _bar_length(d)))
+            _refuse_bar_inside_bar(name, ts, idx, d, src)
             # The lower median: a step the bars take, where the median of an even count is
             # the mean of two (60 s and 240 s made bars of 150 s).
             k = (d.size - 1) // 2
@@ -816,13 +815,19 @@ def load_market_data(
     return data
 
 
-def _refuse_bar_inside_bar(
-    name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, length: float, src: str
-) -> None:
-    """Refuses a bar of an asset opening less than half its bars' ``length`` after the one before
+def _refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, src: str) -> None:
+    """Refuses a bar of an asset opening less than half its bars' length after the one before
     (two feeds merged, a bar stamped off the grid): the earlier bar reaches the strategy
     carrying its close, and an order decided on it would fill at the later bar's open, before
-    that close existed. ``--allow-gaps`` does not accept it: it is no missing bar."""
+    that close existed. ``--allow-gaps`` does not accept it: it is no missing bar. The length is
+    the shortest step taken twice, however seldom: sparse minute bars of an illiquid asset (a
+    bar every few hours) take their 60 s and 180 s steps too rarely for ``_bar_length``'s, and
+    one stray bar's step is taken once."""
+    values, counts = np.unique(steps, return_counts=True)
+    twice = values[counts >= 2]
+    if not twice.size:
+        return  # no step repeats: the bars' length is unknown
+    length = float(twice[0])
     short = np.flatnonzero(steps < length / 2)
     if short.size:
         j = int(short[0])
