@@ -55,3 +55,13 @@ def test_a_date_column_beside_times_of_day_is_said_as_such(tmp_path: Path) -> No
     path.write_text("Date,Time,Open,High,Low,Close,Volume\n2024-01-01,00:00:00,100,101,99,100,1\n")
     with pytest.raises(DataError, match="'time' holds times of day without their date"):
         load_market_data(path)
+
+
+def test_a_timestamp_beside_times_of_day_is_read(tmp_path: Path) -> None:
+    """``time`` (HH:MM:SS, which the CSV reader types as a time of day) comes before no full time
+    of the rows: the epoch ``timestamp`` beside it gives them."""
+    rows = "".join(f"{1704184200 + 60 * i}.0,08:3{i}:00,100,101,99,100,10\n" for i in range(4))
+    path = tmp_path / "es_1m.csv"
+    path.write_text("timestamp,time,open,high,low,close,volume\n" + rows)
+    data = load_market_data(path)
+    assert data.ts.tolist() == [1704184200.0 + 60 * i for i in range(4)]

@@ -580,6 +580,28 @@ def _one_of_agreeing_columns(
     return found[0]
 
 
+def _time_column_name(table: pa.Table, found: list[str], names: dict[str, str], path: str) -> str:
+    """The column of ``found`` (time columns, in ``TIME_COLUMNS``' order) giving the rows' time:
+    the first that holds no times of day, once the others agree with it. A column of times of
+    day (``08:30:00``) gives no date, so it is taken only when nothing else gives a time (a
+    ``date`` column beside it holds whole days only), and refused there, saying so."""
+    if len(found) == 1:
+        return found[0]
+    of_day = [c for c in found if pa.types.is_time(table.column(c).type)]
+    others = [c for c in found if c not in of_day]
+    if not others:
+        return of_day[0]
+    seconds = {c: _time_column_to_seconds(table.column(c), c, path) for c in others}
+    if of_day and all(_whole_days(s) for s in seconds.values()):
+        return of_day[0]
+    return _one_of_agreeing_columns(others, lambda c: seconds[c].tolist(), names, "time columns", path)
+
+
+def _whole_days(seconds: FloatArray) -> bool:
+    """Whether every time is a midnight UTC: a column of dates, no time of day."""
+    return bool(np.all(seconds % 86_400 == 0))
+
+
 def _differ(a: Any, b: Any) -> bool:
     """Whether two cells say different things; two missing times (NaN) say the same."""
     return bool(a != b) and not (a != a and b != b)
@@ -640,18 +662,7 @@ def load_market_data(
         raise DataError(
             f"missing time column: need one of {', '.join(TIME_COLUMNS)} ({_columns_read(table)})", path=src
         )
-    # A date column beside one of times of day is said as such where the times are read.
-    of_day = [c for c in time_names if pa.types.is_time(table.column(c).type)]
-    if len(time_names) > 1 and not of_day:
-        time_name = _one_of_agreeing_columns(
-            time_names,
-            lambda c: _time_column_to_seconds(table.column(c), c, src).tolist(),
-            names,
-            "time columns",
-            src,
-        )
-    else:
-        time_name = (of_day or time_names)[0]
+    time_name = _time_column_name(table, time_names, names, src)
     if all(c in names for c in ("bid", "ask")):
         kind: Literal["bars", "quotes"] = "quotes"
         required: tuple[str, ...] = ("bid", "ask")
