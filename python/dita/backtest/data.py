@@ -582,19 +582,30 @@ def _one_of_agreeing_columns(
 
 def _time_column_name(table: pa.Table, found: list[str], names: dict[str, str], path: str) -> str:
     """The column of ``found`` (time columns, in ``TIME_COLUMNS``' order) giving the rows' time:
-    the first that holds no times of day, once the others agree with it. A column of times of
-    day (``08:30:00``) gives no date, so it is taken only when nothing else gives a time (a
-    ``date`` column beside it holds whole days only), and refused there, saying so."""
+    the first that holds no times of day, once the others that are bar times too agree with it.
+    A column of times of day (``08:30:00``) gives no date, so it is taken only when nothing else
+    gives a time (a ``date`` column beside it holds whole days only), and refused there, saying
+    so. A column that is no bar time is not compared: one that does not parse as times (a
+    ``time`` of day with a fraction, read as text), or of whole days beside times finer than a
+    day (the session ``date`` of intraday bars)."""
     if len(found) == 1:
         return found[0]
     of_day = [c for c in found if pa.types.is_time(table.column(c).type)]
     others = [c for c in found if c not in of_day]
     if not others:
         return of_day[0]
-    seconds = {c: _time_column_to_seconds(table.column(c), c, path) for c in others}
-    if of_day and all(_whole_days(s) for s in seconds.values()):
+    chosen = others[0]
+    seconds = {chosen: _time_column_to_seconds(table.column(chosen), chosen, path)}
+    for c in others[1:]:
+        try:
+            seconds[c] = _time_column_to_seconds(table.column(c), c, path)
+        except DataError:
+            continue
+    days = {c: _whole_days(s) for c, s in seconds.items()}
+    if of_day and all(days.values()):
         return of_day[0]
-    return _one_of_agreeing_columns(others, lambda c: seconds[c].tolist(), names, "time columns", path)
+    compared = [c for c in seconds if days[chosen] or not days[c]]
+    return _one_of_agreeing_columns(compared, lambda c: seconds[c].tolist(), names, "time columns", path)
 
 
 def _whole_days(seconds: FloatArray) -> bool:
@@ -644,7 +655,8 @@ def load_market_data(
     ``bid`` and ``ask`` is quotes, any bar columns beside them unread.
     An ``asset`` or ``symbol`` column (both only when they agree) names the instrument; without
     one every row is ``asset`` (default ``"ASSET"``, or the file name's first part such as
-    ``BTCUSDT`` in ``BTCUSDT_1m.csv``). Two time columns are read only when they agree too.
+    ``BTCUSDT`` in ``BTCUSDT_1m.csv``). Two time columns giving bar times are read only when
+    they agree too (``_time_column_name``).
     Checks run on the whole file, so a bad row outside the window is still reported.
     """
     p = Path(path)
