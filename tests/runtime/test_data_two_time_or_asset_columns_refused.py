@@ -109,3 +109,12 @@ def test_daily_bars_with_a_date_of_the_day_before_are_refused(tmp_path: Path) ->
     path.write_text("timestamp,date,open,high,low,close,volume\n" + rows)
     with pytest.raises(DataError, match="columns 'timestamp' and 'date' are both time columns and differ"):
         load_market_data(path)
+
+
+def test_daily_bars_with_a_closing_time_of_day_are_read(tmp_path: Path) -> None:
+    """``timestamp`` comes before ``time`` among the time columns and gives each day's bar; the
+    time of day beside it (the close) is not read."""
+    rows = "".join(f"2024-01-0{d + 1},16:00:00,100,101,99,100,10\n" for d in range(4))
+    path = tmp_path / "spx_1d.csv"
+    path.write_text("timestamp,time,open,high,low,close,volume\n" + rows)
+    assert load_market_data(path).interval == 86_400.0

@@ -583,11 +583,12 @@ def _one_of_agreeing_columns(
 def _time_column_name(table: pa.Table, found: list[str], names: dict[str, str], path: str) -> str:
     """The column of ``found`` (time columns, in ``TIME_COLUMNS``' order) giving the rows' time:
     the first that holds no times of day, once the others that are bar times too agree with it.
-    A column of times of day (``08:30:00``) gives no date, so it is taken only when nothing else
-    gives a time (a ``date`` column beside it holds whole days only), and refused there, saying
-    so. A column that is no bar time is not compared: one that does not parse as times (a
-    ``time`` of day with a fraction, read as text), or of whole days beside times finer than a
-    day (the session ``date`` of intraday bars)."""
+    A column of times of day (``08:30:00``) gives no date, so it is taken, and refused there
+    saying so, only when nothing else gives a time: it comes first and the others hold whole days
+    only (a ``date`` beside a ``time``, one time in two columns). A column that is no bar time
+    is not compared: one that does not parse as times (a ``time`` of day with a fraction, read
+    as text), or of whole days beside times finer than a day (the session ``date`` of intraday
+    bars)."""
     if len(found) == 1:
         return found[0]
     of_day = [c for c in found if pa.types.is_time(table.column(c).type)]
@@ -602,8 +603,8 @@ def _time_column_name(table: pa.Table, found: list[str], names: dict[str, str], 
         except DataError:
             continue
     days = {c: _whole_days(s) for c, s in seconds.items()}
-    if of_day and all(days.values()):
-        return of_day[0]
+    if found[0] in of_day and all(days.values()):
+        return found[0]
     compared = [c for c in seconds if days[chosen] or not days[c]]
     return _one_of_agreeing_columns(compared, lambda c: seconds[c].tolist(), names, "time columns", path)
 
