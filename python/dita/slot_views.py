@@ -146,8 +146,8 @@ class SlotMetadata(dict[str, Any]):
         return (dict, (dict(self),))
 
 
-# The slot fields a view writes through ``load_slots`` (checked there with every slot, nothing
-# changed on a refusal), by the name assigned: each is the slot dict's field of the same name,
+# The slot fields a view writes through ``set_slot_fields`` (checked there with every slot,
+# nothing changed on a refusal), by the name assigned: each is the slot dict's field of the same name,
 # but the seconds (``*_s``) and ``last_mark_price``, which it keeps as the times and ``mark_price``.
 _LOADED_FIELDS = {
     "trade_id": "trade_id",
@@ -190,9 +190,10 @@ class SlotView:
     state on every access, and assigning a field writes it into the kernel.
 
     ``metadata`` and ``exit_leg_ratios`` write through their own setters (``metadata`` when
-    changed in place too); every other field through ``load_slots`` with all the slots, as the
-    kernel checks a loaded slot: a value it refuses raises, naming the field and the value, and
-    changes nothing. ``seen_event_ids`` and ``slot_id`` are the kernel's own.
+    changed in place too); every other field through ``set_slot_fields``, which checks the slot
+    with the others as ``load_slots`` does, in one step: a value it refuses raises, naming the
+    field and the value, and changes nothing. ``seen_event_ids`` and ``slot_id`` are the
+    kernel's own.
     """
 
     __slots__ = ("_kernel", "slot_id")
@@ -238,16 +239,14 @@ class SlotView:
             raise AttributeError(f"slot field {name!r} is the kernel's own and cannot be set")
 
     def _load(self, changes: Mapping[str, Any], name: str, value: Any) -> None:
-        """Writes ``changes`` into this slot's dict and loads every slot back (``load_slots``),
-        under the metadata lock, so no other view's write is lost in between. A refusal raises
-        the kernel's error naming the field ``name`` and the ``value`` given; nothing changed."""
-        with _metadata_lock(self._kernel):
-            slots = self._kernel.slots()
-            slots[self.slot_id].update(changes)
-            try:
-                self._kernel.load_slots(slots)
-            except (ValueError, TypeError) as exc:
-                raise type(exc)(f"cannot set slot {self.slot_id}'s {name} to {value!r}: {exc}") from exc
+        """Writes ``changes`` (slot dict fields) into this slot, the other slots as the kernel
+        holds them, in one step of the kernel's (``set_slot_fields``): an input another thread
+        applies meanwhile, a fill, is kept. A refusal raises the kernel's error naming the field
+        ``name`` and the ``value`` given; nothing changed."""
+        try:
+            self._kernel.set_slot_fields(self.slot_id, dict(changes))
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(f"cannot set slot {self.slot_id}'s {name} to {value!r}: {exc}") from exc
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"slot field {name!r} cannot be deleted (assign metadata={{}} to empty it)")
@@ -281,11 +280,12 @@ class SlotView:
     def consume_exit_leg(self) -> float | None:
         """Counts the active exit leg as done: the next leg exit sends the next one. Returns the
         ratio of the leg consumed; None when every leg was done (nothing changes)."""
-        state = self.state()
-        ratio = state.next_exit_ratio()
-        if ratio is not None:
-            leg = state.active_leg_index + 1
-            self._load({"active_leg_index": leg, "leg_taken": 0.0}, "active_leg_index", leg)
+        with _metadata_lock(self._kernel):  # two views' consumes each count their own leg
+            state = self.state()
+            ratio = state.next_exit_ratio()
+            if ratio is not None:
+                leg = state.active_leg_index + 1
+                self._load({"active_leg_index": leg, "leg_taken": 0.0}, "active_leg_index", leg)
         return ratio
 
     def __repr__(self) -> str:

@@ -440,6 +440,17 @@ pub(super) fn check_stage_matches(i: usize, s: &TradeSlot) -> KernelResult<()> {
     Ok(())
 }
 
+/// Whether `new` holds the position `old` holds: the same trade, asset, side, entry, size and
+/// mark.
+fn same_position(old: &TradeSlot, new: &TradeSlot) -> bool {
+    old.trade_id == new.trade_id
+        && old.asset == new.asset
+        && old.side == new.side
+        && old.entry_price.to_bits() == new.entry_price.to_bits()
+        && old.size.to_bits() == new.size.to_bits()
+        && old.mark_price.to_bits() == new.mark_price.to_bits()
+}
+
 impl Kernel {
     pub(super) fn slot_index(&self, slot_id: i64) -> KernelResult<usize> {
         if slot_id < 0 || slot_id as usize >= self.slots.len() {
@@ -558,6 +569,14 @@ impl Kernel {
             .iter()
             .map(|s| (s.size, s.initial_size))
             .collect();
+        // A position loaded as the kernel holds it keeps the kernel's valuation: an unmarked
+        // one is valued at its last fill, which no slot field says.
+        let valued: Vec<Option<f64>> = self
+            .slots
+            .iter()
+            .zip(&slots)
+            .map(|(old, new)| same_position(old, new).then_some(old.unrealized_pnl))
+            .collect();
         self.retain_covered(&slots);
         self.retain_entry_marks(&slots);
         self.slots = slots;
@@ -571,8 +590,8 @@ impl Kernel {
         let ended = std::mem::take(&mut self.ended);
         self.asset_notional.clear();
         self.total_notional = 0.0;
-        for i in 0..self.slots.len() {
-            self.index_loaded_slot(i);
+        for (i, valued) in valued.into_iter().enumerate() {
+            self.index_loaded_slot(i, valued);
         }
         self.retain_ended(ended, &held_before);
         self.recount_sides();
@@ -581,8 +600,9 @@ impl Kernel {
     }
 
     /// Loaded slot `i` in the indexes (free or open, its orders by client and venue id) and
-    /// the commitments, its order counter followed; a position's unrealized PnL made again.
-    pub(super) fn index_loaded_slot(&mut self, i: usize) {
+    /// the commitments, its order counter followed; a position's unrealized PnL made again,
+    /// unless it is `valued` (the kernel held the same position).
+    pub(super) fn index_loaded_slot(&mut self, i: usize, valued: Option<f64>) {
         if fsm::is_free(self.slots[i].fsm_state) {
             self.free.insert(i);
         }
@@ -596,7 +616,8 @@ impl Kernel {
             } else {
                 s.entry_price
             };
-            s.unrealized_pnl = s.side.sign() * (mark - s.entry_price) * s.size;
+            s.unrealized_pnl =
+                valued.unwrap_or_else(|| s.side.sign() * (mark - s.entry_price) * s.size);
             self.update_open_index(i, true);
         }
         let orders: Vec<(Id, Id)> = [

@@ -5,6 +5,7 @@ use super::busy::{wait_mut, wait_ref};
 use super::venue::VenueHandle;
 use super::PyKernel;
 use crate::kernel::KernelInput;
+use crate::model::TradeSlot;
 use crate::model::{Intent, KernelOutcome};
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::ints::slot_id_arg;
@@ -14,7 +15,8 @@ use crate::python::convert::text::ident;
 use crate::python::convert::time::{opt_time, time_or_now};
 use crate::python::convert::{expect_native, wrong_type};
 use crate::python::objects::{
-    account_event_from_dict, slot_from_dict, PyAccountEvent, PyIntent, PyOutcome, PyVenueEvent,
+    account_event_from_dict, slot_dict, slot_from_dict, take_slot_field, PyAccountEvent, PyIntent,
+    PyOutcome, PyVenueEvent, WRITABLE_SLOT_FIELDS,
 };
 use crate::types::{details_json, Detail, Id, TradeStage};
 use crate::wal::kernel_log::{too_large_to_log, InputRef};
@@ -169,6 +171,59 @@ impl PyKernel {
     fn load_slots(slf: &Bound<'_, Self>, slots: &Bound<'_, PyAny>) -> PyResult<usize> {
         Self::load_slot_dicts(slf, slots, "load_slots")
     }
+
+    /// Writes `fields` (a slot dict's fields by name, as `slots()` gives them) into slot
+    /// `slot_id`, every other slot as the kernel holds it, checked and logged as `load_slots`
+    /// is: one step, so an input another thread applies meanwhile (a fill) is never undone.
+    /// A refusal raises naming the field; nothing changes. Returns the open positions.
+    fn set_slot_fields(
+        slf: &Bound<'_, Self>,
+        #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
+        fields: &Bound<'_, PyAny>,
+    ) -> PyResult<usize> {
+        let py = slf.py();
+        let Some(fields) = as_dict(fields)? else {
+            return Err(wrong_type(
+                "set_slot_fields expects a dict of slot fields",
+                fields,
+            ));
+        };
+        // The caller's values are read before the kernel is taken, into the slot as it stands:
+        // only the fields named are taken from it.
+        let (sid, d) = {
+            let this = wait_ref(slf)?;
+            let s = this.slot_by_id(slot_id)?;
+            (s.slot_id, slot_dict(py, s)?)
+        };
+        let mut names = Vec::with_capacity(fields.len());
+        for (name, value) in fields.iter() {
+            let name: String = name.extract().map_err(|_| {
+                wrong_type("set_slot_fields expects slot field names as str", &name)
+            })?;
+            if !WRITABLE_SLOT_FIELDS.contains(&name.as_str()) {
+                return Err(PyValueError::new_err(format!(
+                    "invalid slot field {name:?}: not one a caller sets (one of {})",
+                    WRITABLE_SLOT_FIELDS.join(", ")
+                )));
+            }
+            d.set_item(&name, value)?;
+            names.push(name);
+        }
+        let given = slot_from_dict(&d, sid)?;
+        let mut this = wait_mut(slf)?;
+        this.check_takes_input()?;
+        let mut slots = this.core.slots().to_vec();
+        let slot = &mut slots[sid];
+        for name in &names {
+            take_slot_field(slot, &given, name);
+        }
+        if slot.trade_id != this.core.slots()[sid].trade_id {
+            // What the slot remembers of events and fills is its trade's, as a loaded slot's is.
+            let fresh = TradeSlot::new(sid);
+            (slot.seen_events, slot.seen_fills) = (fresh.seen_events, fresh.seen_fills);
+        }
+        this.replace_slots_logged(slots)
+    }
 }
 
 impl PyKernel {
@@ -263,11 +318,17 @@ impl PyKernel {
         }
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
-        let seq = this.core.seq();
-        let logged = this
+        this.replace_slots_logged(parsed)
+    }
+
+    /// `slots` in place of the kernel's (`Kernel::replace_slots`), logged as `load_slots` is;
+    /// the open positions after.
+    fn replace_slots_logged(&mut self, slots: Vec<TradeSlot>) -> PyResult<usize> {
+        let seq = self.core.seq();
+        let logged = self
             .wal
             .is_some()
-            .then(|| KernelInput::replace_slots(parsed.clone()));
+            .then(|| KernelInput::replace_slots(slots.clone()));
         if let Some(n) = logged.as_ref().and_then(too_large_to_log) {
             return Err(PyValueError::new_err(format!(
                 "invalid slots: {n} bytes as one write-ahead log record (at most {} bytes; \
@@ -275,9 +336,9 @@ impl PyKernel {
                 MAX_PAYLOAD_BYTES
             )));
         }
-        this.core.replace_slots(parsed)?;
-        this.log_input(seq, || logged.expect("made for the log"))?;
-        Ok(this.core.open_positions())
+        self.core.replace_slots(slots)?;
+        self.log_input(seq, || logged.expect("made for the log"))?;
+        Ok(self.core.open_positions())
     }
 
     /// Applies and logs an account event.

@@ -126,7 +126,7 @@ impl PyKernel {
     }
 
     /// The slot `slot_id`, or an IndexError naming it and the slot count.
-    fn slot_by_id(&self, slot_id: i64) -> PyResult<&crate::model::TradeSlot> {
+    pub(super) fn slot_by_id(&self, slot_id: i64) -> PyResult<&crate::model::TradeSlot> {
         if slot_id < 0 {
             return Err(crate::error::KernelError::SlotOutOfRange {
                 slot_id,

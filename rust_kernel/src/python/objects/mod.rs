@@ -12,5 +12,7 @@ pub use account_event::{account_event_from_dict, PyAccountEvent};
 pub use intent::PyIntent;
 pub use order::{orders_to_py, terminal_order_statuses, PyVenueOrder};
 pub use outcome::{AnswerFacts, ControlAtInput, PyOutcome, PyTransition};
-pub use slot::{slot_dict, slot_from_dict, PySeenEventIds, PySlot};
+pub use slot::{
+    slot_dict, slot_from_dict, take_slot_field, PySeenEventIds, PySlot, WRITABLE_SLOT_FIELDS,
+};
 pub use venue_event::{EventExtras, PyVenueEvent};

@@ -368,3 +368,59 @@ pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlo
     s.metadata = metadata_arg(d.get_item("metadata")?.as_ref(), &field("metadata"))?;
     Ok(s)
 }
+
+/// The fields of a slot's dict a caller writes into one slot (`set_slot_fields`): all that
+/// `slot_from_dict` reads but the slot's id.
+pub const WRITABLE_SLOT_FIELDS: &[&str] = &[
+    "trade_id",
+    "asset",
+    "side",
+    "entry_price",
+    "size",
+    "initial_size",
+    "leverage",
+    "entry_time",
+    "unrealized_pnl",
+    "realized_pnl",
+    "fees_paid",
+    "closed",
+    "exit_leg_ratios",
+    "active_leg_index",
+    "leg_taken",
+    "active_entry_order",
+    "active_exit_order",
+    "fsm_state",
+    "close_reason",
+    "last_event_time",
+    "mark_price",
+    "metadata",
+];
+
+/// Sets `into`'s field `name` (its dict's name, one of [`WRITABLE_SLOT_FIELDS`]) to `from`'s.
+pub fn take_slot_field(into: &mut TradeSlot, from: &TradeSlot, name: &str) {
+    match name {
+        "trade_id" => into.trade_id.clone_from(&from.trade_id),
+        "asset" => into.asset.clone_from(&from.asset),
+        "side" => into.side = from.side,
+        "entry_price" => into.entry_price = from.entry_price,
+        "size" => into.size = from.size,
+        "initial_size" => into.initial_size = from.initial_size,
+        "leverage" => into.leverage = from.leverage,
+        "entry_time" => into.entry_time = from.entry_time,
+        "unrealized_pnl" => into.unrealized_pnl = from.unrealized_pnl,
+        "realized_pnl" => into.realized_pnl = from.realized_pnl,
+        "fees_paid" => into.fees_paid = from.fees_paid,
+        "closed" => into.closed = from.closed,
+        "exit_leg_ratios" => into.exit_leg_ratios.clone_from(&from.exit_leg_ratios),
+        "active_leg_index" => into.active_leg_index = from.active_leg_index,
+        "leg_taken" => into.leg_taken = from.leg_taken,
+        "active_entry_order" => into.active_entry_order.clone_from(&from.active_entry_order),
+        "active_exit_order" => into.active_exit_order.clone_from(&from.active_exit_order),
+        "fsm_state" => into.fsm_state = from.fsm_state,
+        "close_reason" => into.close_reason.clone_from(&from.close_reason),
+        "last_event_time" => into.last_event_time = from.last_event_time,
+        "mark_price" => into.mark_price = from.mark_price,
+        "metadata" => into.metadata.clone_from(&from.metadata),
+        _ => unreachable!("{name} is no writable slot field"),
+    }
+}
