@@ -338,13 +338,16 @@ class ExecutionKernel(KernelCore):
             slots = read_items("reconcile_from_slots()", "slots", slots)
         return super().reconcile_from_slots(slots)
 
-    def set_slot_metadata(self, slot_id: int, metadata: Mapping[str, MetaValue]) -> None:
+    def set_slot_metadata(
+        self, slot_id: int, metadata: Mapping[str, MetaValue], *, if_trade: tuple[str, float] | None = None
+    ) -> None:
         """Replaces slot ``slot_id``'s metadata (validated; a refusal changes nothing), under the
         metadata lock: a change in place another thread is making meanwhile (``SlotView``) would
-        write the older content back over it."""
+        write the older content back over it. With ``if_trade`` (trade id, entry time in
+        seconds) only while the slot holds that trade: RuntimeError otherwise, nothing changed."""
         with _metadata_lock(self):
             try:
-                super().set_slot_metadata(slot_id, metadata)
+                super().set_slot_metadata(slot_id, metadata, if_trade=if_trade)
             except ValueError:
                 self._no_slot_past_64_bits(slot_id)
                 raise

@@ -74,14 +74,7 @@ class SlotMetadata(dict[str, Any]):
         # dict was read is kept; read and written under the lock, so one made meanwhile is too.
         with _metadata_lock(self._kernel):
             state = self._kernel.slot_state(self._slot_id)
-            now = _trade_of(state)
-            if now != self._trade:
-                another = "another " if now[0] and self._trade[0] else ""
-                raise RuntimeError(
-                    f"slot {self._slot_id}'s metadata was read when it held {_named(self._trade)}; "
-                    f"it now holds {another}{_named(now)}: nothing changed (read it again: "
-                    f"kernel.slot({self._slot_id}).metadata)"
-                )
+            self._refuse_another_trade(state)
             new = state.metadata
             before = dict(new)
             result = getattr(new, method)(*args, **kwargs)
@@ -89,10 +82,28 @@ class SlotMetadata(dict[str, Any]):
             # default, update() of nothing) is a read: it logs no input and works on a closed
             # kernel. Compared by identity, so 1 -> True or 1 -> 1.0 still counts as a change.
             if new.keys() != before.keys() or any(new[k] is not before[k] for k in before):
-                self._kernel.set_slot_metadata(self._slot_id, new)
+                try:
+                    # Written only while the slot holds the trade read: another thread's exit
+                    # and entry since the read would get this trade's metadata otherwise.
+                    self._kernel.set_slot_metadata(self._slot_id, new, if_trade=self._trade)
+                except RuntimeError:
+                    self._refuse_another_trade(self._kernel.slot_state(self._slot_id))
+                    raise
             dict.clear(self)
             dict.update(self, new)
         return result
+
+    def _refuse_another_trade(self, state: TradeSlot) -> None:
+        """Raises RuntimeError when ``state``, the slot now, holds another trade than the one
+        this was read for (or none)."""
+        now = _trade_of(state)
+        if now != self._trade:
+            another = "another " if now[0] and self._trade[0] else ""
+            raise RuntimeError(
+                f"slot {self._slot_id}'s metadata was read when it held {_named(self._trade)}; "
+                f"it now holds {another}{_named(now)}: nothing changed (read it again: "
+                f"kernel.slot({self._slot_id}).metadata)"
+            )
 
     def _held_by(self, kernel: KernelCore, slot_id: int) -> bool:
         """Whether this is ``kernel``'s metadata of ``slot_id`` and holds what the slot does."""

@@ -3,10 +3,14 @@ past it."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from kernel_helpers import intent
 
-from dita import ExecutionKernel
+from dita import ExecutionKernel, TradeSlot
 
 
 def _round_trip(k: ExecutionKernel, slot: int, **kw: object) -> None:
@@ -62,3 +66,50 @@ def test_metadata_read_within_one_trade_still_writes_through() -> None:
     assert k.process_intent(intent("EXIT", 0)).accepted  # the trade is over
     meta["done"] = True
     assert k.slot_state(0).metadata == {"a": 1, "stop": 95.0, "done": True}
+
+
+class TradeTurnsOverMidChange(ExecutionKernel):
+    """A kernel on which another thread ends slot 0's trade and enters another on it right after
+    a metadata change read the slot (``slot_state``), before it writes."""
+
+    turnover: Callable[[], Any] | None = None
+
+    def slot_state(self, slot_id: int) -> TradeSlot:
+        read = super().slot_state(slot_id)
+        work, self.turnover = self.turnover, None
+        if work is not None:
+            t = threading.Thread(target=work)
+            t.start()
+            t.join()
+        return read
+
+
+def test_a_metadata_change_is_not_written_into_a_trade_entered_while_it_is_made() -> None:
+    k = TradeTurnsOverMidChange(max_slots=1, kernel_id="turnover-meta")
+    k.set_seed_capital(10_000.0)
+    assert k.process_intent(intent("ENTER", 0, trade_id="old", metadata={"stop": 95.0})).accepted
+    meta = k.slot(0).metadata
+
+    def turnover() -> None:  # the other thread: the old trade exits, a new one enters the slot
+        k.process_intent(intent("EXIT", 0, trade_id="old"))
+        k.process_intent(intent("ENTER", 0, trade_id="new", metadata={"stop": 120.0}))
+
+    k.turnover = turnover
+    with pytest.raises(RuntimeError, match=r"slot 0's metadata was read when it held trade 'old'"):
+        meta["trail"] = 1.5
+    s = k.slot_state(0)
+    assert (s.trade_id, s.metadata) == ("new", {"stop": 120.0})
+
+
+def test_set_slot_metadata_for_a_trade_the_slot_no_longer_holds_changes_nothing() -> None:
+    k = ExecutionKernel(max_slots=1, kernel_id="if-trade")
+    k.set_seed_capital(10_000.0)
+    assert k.process_intent(intent("ENTER", 0, trade_id="t0", metadata={"a": 1})).accepted
+    held = k.slot_state(0)
+    k.set_slot_metadata(0, {"a": 2}, if_trade=(held.trade_id, held.entry_time_s))
+    seq = k.seq
+    with pytest.raises(RuntimeError, match=r"slot 0 holds trade \"t0\" entered at .*, not trade \"t9\""):
+        k.set_slot_metadata(0, {"a": 3}, if_trade=("t9", held.entry_time_s))
+    with pytest.raises(RuntimeError, match="metadata not set"):
+        k.set_slot_metadata(0, {"a": 3}, if_trade=("t0", held.entry_time_s + 1.0))
+    assert (k.slot_state(0).metadata, k.seq) == ({"a": 2}, seq)

@@ -21,7 +21,7 @@ use crate::python::objects::{
 use crate::types::{details_json, Detail, Id, TradeStage};
 use crate::wal::kernel_log::{too_large_to_log, InputRef};
 use crate::wal::MAX_PAYLOAD_BYTES;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
@@ -122,14 +122,29 @@ impl PyKernel {
         Self::send_to_venue(slf, this, out)
     }
 
+    /// Replaces slot `slot_id`'s metadata. With `if_trade` (a trade id and its entry time in
+    /// seconds, as the slot read gave them) only while the slot holds that trade: RuntimeError
+    /// otherwise, nothing changed, so a change made for one trade never lands in the next.
+    #[pyo3(signature = (slot_id, metadata, *, if_trade=None))]
     fn set_slot_metadata(
         slf: &Bound<'_, Self>,
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         metadata: &Bound<'_, PyAny>,
+        if_trade: Option<(String, f64)>,
     ) -> PyResult<()> {
         let meta = metadata_arg(Some(metadata), "metadata")?;
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
+        if let Some((trade_id, entry_time)) = &if_trade {
+            let s = this.slot_by_id(slot_id)?;
+            if *s.trade_id != **trade_id || s.entry_time.to_bits() != entry_time.to_bits() {
+                return Err(PyRuntimeError::new_err(format!(
+                    "slot {slot_id} holds trade {:?} entered at {}, not trade {trade_id:?} \
+                     entered at {entry_time}: metadata not set",
+                    &*s.trade_id, s.entry_time
+                )));
+            }
+        }
         let (seq, logged) = (this.core.seq(), this.wal.is_some().then(|| meta.clone()));
         this.core.set_slot_metadata(slot_id, meta)?;
         this.log_input(seq, || KernelInput::SlotMetadata {
