@@ -262,8 +262,13 @@ class SlotView:
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"slot field {name!r} cannot be deleted (assign metadata={{}} to empty it)")
 
-    def __copy__(self) -> SlotView:
-        return SlotView(self._kernel, self.slot_id)
+    def __copy__(self) -> TradeSlot:
+        """The slot as it is now (``slot_state``), as a copy of the original's data class kept
+        it: another live view would read the kernel's later state."""
+        return self.state()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TradeSlot:
+        return self.state()
 
     def to_dict(self) -> dict[str, Any]:
         return self._kernel.slot_dict(self.slot_id)

@@ -462,13 +462,17 @@ def test_slot_view_metadata_read_in_place_logs_nothing(kernel: ExecutionKernel) 
     assert kernel.slot(1).metadata.setdefault("stop", 2) is True
 
 
-def test_a_slot_view_copies_as_a_view_of_the_same_slot(kernel: ExecutionKernel) -> None:
-    """copy.copy of a view recursed without end (its __getattr__ read the unset _kernel)."""
+def test_a_slot_view_copies_as_the_slot_as_it_is_now(kernel: ExecutionKernel) -> None:
+    """As a copy of the original's ``TradeSlot`` data class: a before/after comparison around an
+    exit reads the position the copy was taken of, not the kernel's later state."""
     kernel.process_intent(intent("ENTER", 0))
-    twin = copy.copy(kernel.slot(0))
-    assert twin.slot_id == 0 and twin.size == kernel.slot(0).size
-    with pytest.raises(TypeError, match="pickle"):
-        copy.deepcopy(kernel.slot(0))
+    before, deep = copy.copy(kernel.slot(0)), copy.deepcopy(kernel.slot(0))
+    assert before.fsm_state == TradeStage.POSITION_OPEN and before.size > 0
+    kernel.process_intent(intent("EXIT", 0))
+    assert kernel.slot(0).fsm_state == TradeStage.CLOSED
+    for copied in (before, deep):
+        assert (copied.slot_id, copied.fsm_state) == (0, TradeStage.POSITION_OPEN)
+        assert copied.size == before.size > 0
 
 
 def test_reconcile_from_slots_validates_before_applying(kernel: ExecutionKernel) -> None:

@@ -14,6 +14,7 @@ from dita import (
     KernelCommandType,
     KernelDiagnosticCode,
     KernelEventKind,
+    KernelIntent,
     KernelSeverity,
     MockVenueAdapter,
     TradeSide,
@@ -272,3 +273,19 @@ def test_a_venue_order_in_dita_s_names_alone_needs_its_slot_asset_type_and_price
 def test_a_venue_order_with_nothing_given_names_its_first_argument_missing() -> None:
     with pytest.raises(TypeError, match="missing required argument: 'client_order_id'"):
         dita.VenueOrder()
+
+
+def test_an_intent_s_and_an_event_s_metadata_refuse_a_change_in_place() -> None:
+    """Each read gives the metadata anew: a change in place would be lost without a word (a run
+    id the risk guard asks for in LIVE, say), so it raises; a changed copy is built in."""
+    intent = KernelIntent(
+        intent_id="i1", trade_id="t1", slot_id=0, asset="BTCUSDT", side="LONG", action="ENTER",
+        reference_price=100.0, target_size=1.0, metadata={"strategy": "s"},
+    )  # fmt: skip
+    event = VenueEvent(event_id="e1", trade_id="t1", slot_id=0, kind="ORDER_ACK", metadata={"a": 1})
+    for meta in (intent.metadata, event.metadata):
+        with pytest.raises(TypeError):
+            meta["source_run"] = "run-42"  # type: ignore[index]
+    assert intent.metadata == {"strategy": "s"} and dict(event.metadata) == {"a": 1}
+    again = KernelIntent(**{**intent.to_dict(), "metadata": {**intent.metadata, "source_run": "run-42"}})
+    assert again.metadata["source_run"] == "run-42"

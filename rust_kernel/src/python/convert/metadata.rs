@@ -8,7 +8,8 @@ use super::type_name;
 use crate::types::{MetaValue, Metadata};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyString};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyString, PyType};
 
 /// The most bytes of keys and text values one metadata dict may hold.
 pub const MAX_METADATA_BYTES: usize = 4 << 20;
@@ -75,6 +76,15 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
         out.insert(key, value);
     }
     Ok(out)
+}
+
+/// `meta` as a read-only mapping (`types.MappingProxyType`), for an object whose metadata is its
+/// own: a change in place would change a fresh copy and be lost without a word, so it raises.
+pub fn read_only_metadata<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'py, PyAny>> {
+    static PROXY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+    PROXY
+        .import(py, "types", "MappingProxyType")?
+        .call1((metadata_to_py(py, meta)?,))
 }
 
 pub fn metadata_to_py<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'py, PyDict>> {

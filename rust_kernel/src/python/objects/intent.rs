@@ -3,7 +3,7 @@
 use crate::model::Intent;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg};
 use crate::python::convert::ints::slot_id_arg;
-use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
+use crate::python::convert::metadata::{metadata_arg, metadata_to_py, read_only_metadata};
 use crate::python::convert::numbers::{exit_legs, opt_real_list, real};
 use crate::python::convert::text::{free_text, ident};
 use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
@@ -125,8 +125,8 @@ impl PyIntent {
         &self.inner.reason
     }
     #[getter]
-    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        metadata_to_py(py, &self.inner.metadata)
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only_metadata(py, &self.inner.metadata)
     }
     /// When the strategy made it, in UTC (`timestamp_s` holds the seconds).
     #[getter]

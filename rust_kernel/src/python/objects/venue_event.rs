@@ -4,7 +4,7 @@ use crate::model::VenueEvent;
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, SideArg};
 use crate::python::convert::ints::slot_id_arg;
-use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
+use crate::python::convert::metadata::{metadata_arg, metadata_to_py, read_only_metadata};
 use crate::python::convert::numbers::{opt_real, real};
 use crate::python::convert::text::{free_text, ident};
 use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
@@ -227,8 +227,8 @@ impl PyVenueEvent {
         &self.inner.reason
     }
     #[getter]
-    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        metadata_to_py(py, &self.inner.metadata)
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only_metadata(py, &self.inner.metadata)
     }
     /// When the venue said it, in UTC (`timestamp_s` holds the seconds).
     #[getter]
