@@ -47,8 +47,9 @@ def _named(trade: tuple[str, float]) -> str:
     return f"trade {trade[0]!r}" if trade[0] else "no trade"
 
 
-# Per thread, the SlotMetadata its last ``|=`` changed (a weak reference: it holds its kernel),
-# until it assigns slot metadata (see ``SlotMetadata._just_augmented``).
+# Per thread, the SlotMetadata its last ``|=`` changed (a weak reference: it holds its kernel)
+# and the items that ``|=`` wrote, until it assigns slot metadata (see
+# ``SlotMetadata._just_augmented``).
 _augmented = threading.local()
 
 
@@ -115,11 +116,15 @@ class SlotMetadata(dict[str, Any]):
 
     def _just_augmented(self, last: Any, kernel: KernelCore, slot_id: int) -> bool:
         """Whether this is ``kernel``'s metadata of ``slot_id`` and ``last``, what this thread's
-        last ``|=`` changed with no metadata assigned by it since (written through already):
-        ``view.metadata |= x`` assigns it back once, and writing it again would undo another
-        thread's change made in between. Any assignment ends it: a dict changed so, kept, and
-        assigned back after another assignment (a restore) is written."""
-        return last is self and self._kernel is kernel and self._slot_id == slot_id
+        last ``|=`` changed with no metadata assigned by it since, and the slot still holds the
+        items that ``|=`` wrote (written through already): ``view.metadata |= x`` assigns it
+        back once, and writing it again would undo another thread's change made in between.
+        Any assignment ends it, and so does a change of an item it wrote: a dict changed so,
+        kept, and assigned back after either (a restore) is written."""
+        if last is None or last[0]() is not self or self._kernel is not kernel or self._slot_id != slot_id:
+            return False
+        held = kernel.slot_state(slot_id).metadata
+        return all(k in held and type(held[k]) is type(v) and held[k] == v for k, v in last[1].items())
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._change("__setitem__", key, value)
@@ -128,8 +133,10 @@ class SlotMetadata(dict[str, Any]):
         self._change("__delitem__", key)
 
     def __ior__(self, other: Any) -> SlotMetadata:  # type: ignore[override,misc]
-        self._change("update", other)
-        _augmented.last = weakref.ref(self)
+        items = dict(other)  # read once: an iterator of pairs is spent by the update
+        self._change("update", items)
+        held = self._kernel.slot_state(self._slot_id).metadata  # the values as the kernel keeps them
+        _augmented.last = (weakref.ref(self), {k: held[k] for k in items if k in held})
         return self
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -230,8 +237,7 @@ class SlotView:
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "metadata":
             # Taken by every assignment of this thread's, of whatever value.
-            ref, _augmented.last = getattr(_augmented, "last", None), None
-            last = None if ref is None else ref()
+            last, _augmented.last = getattr(_augmented, "last", None), None
             with _metadata_lock(self._kernel):
                 # ``view.metadata |= x`` changes the metadata in place, then assigns it back:
                 # written through already, it is not written (and logged) again, nor over a

@@ -56,3 +56,16 @@ def test_a_dict_changed_with_or_equals_then_assigned_after_another_assignment_is
     view.metadata = {}
     view.metadata = saved
     assert k.slot_state(0).metadata == {"stop": 95.0}
+
+
+def test_a_dict_changed_with_or_equals_is_written_when_assigned_after_its_item_was_changed() -> None:
+    """``meta |= {...}`` on a kept dict, the item it wrote changed afterwards, then ``meta``
+    assigned back (a restore): the assignment was taken for the tail of ``view.metadata |= x``
+    and dropped, the later value kept without a word."""
+    k = ExecutionKernel(max_slots=1, kernel_id="ior-moved")
+    view = k.slot(0)
+    meta = view.metadata
+    meta |= {"stop": 95.0}
+    view.metadata["stop"] = 90.0
+    view.metadata = meta
+    assert k.slot_state(0).metadata == {"stop": 95.0}
