@@ -289,3 +289,23 @@ def test_an_intent_s_and_an_event_s_metadata_refuse_a_change_in_place() -> None:
     assert intent.metadata == {"strategy": "s"} and dict(event.metadata) == {"a": 1}
     again = KernelIntent(**{**intent.to_dict(), "metadata": {**intent.metadata, "source_run": "run-42"}})
     assert again.metadata["source_run"] == "run-42"
+
+
+def test_an_intent_equals_one_of_the_same_fields_and_copies_and_pickles_as_equal() -> None:
+    import copy
+    import pickle
+
+    fields: dict[str, object] = {
+        "intent_id": "i1", "trade_id": "t1", "slot_id": 2, "asset": "BTCUSDT", "side": "SHORT",
+        "action": "ENTER", "reference_price": 100.0, "target_size": 1.5, "leverage": 3.0,
+        "exit_leg_ratios": (0.5, 0.5), "order_type": "LIMIT", "limit_price": 101.0, "reason": "r",
+        "metadata": {"a": 1, "b": None}, "timestamp": 1_700_000_000.25, "stage": "IDLE",
+    }  # fmt: skip
+    intent = KernelIntent(**fields)  # type: ignore[arg-type]
+    assert intent == KernelIntent(**fields)  # type: ignore[arg-type]
+    assert hash(intent) == hash(KernelIntent(**fields))  # type: ignore[arg-type]
+    assert intent != KernelIntent(**{**fields, "limit_price": 102.0})  # type: ignore[arg-type]
+    assert intent != KernelIntent(**{**fields, "stage": "CLOSED"})  # type: ignore[arg-type]
+    assert intent != intent.to_dict()
+    for again in (pickle.loads(pickle.dumps(intent)), copy.copy(intent), copy.deepcopy(intent)):
+        assert again == intent and again.to_dict() == intent.to_dict() and again.stage == TradeStage.IDLE

@@ -118,3 +118,24 @@ def test_an_event_made_without_a_status_reads_its_kinds_and_an_ack_reads_acked()
     assert ack.status == VenueEventStatus.ACKED and ack.status.value == "ACKNOWLEDGED"
     stated = dita.VenueEvent(event_id="e2", trade_id="t", slot_id=0, kind="ORDER_ACK", status="ACKED")
     assert stated.status == VenueEventStatus.ACKED
+
+
+@pytest.mark.parametrize(("enum", "name"), MEMBERS, ids=[f"{e.__name__}.{n}" for e, n in MEMBERS])
+def test_a_member_formats_and_answers_str_methods_as_its_name(enum: type, name: str) -> None:
+    member = getattr(enum, name)
+    assert f"{member:<30}|" == f"{name:<30}|" and f"{member}" == name and format(member) == name
+    assert member.startswith(name[:2]) and member.lower() == name.lower()
+    assert member.split("_") == name.split("_")
+    with pytest.raises(AttributeError, match=f"'{enum.__name__}' object has no attribute 'nope'"):
+        member.nope  # noqa: B018
+    with pytest.raises(AttributeError):
+        member.__deepcopy__  # noqa: B018 (a str's own dunders are not the member's)
+
+
+def test_a_member_is_got_by_its_name_in_brackets_as_from_an_enum_class() -> None:
+    assert TradeStage["POSITION_OPEN"] == TradeStage.POSITION_OPEN
+    assert VenueEventStatus["ACKED"] == VenueOrderStatus.ACKNOWLEDGED
+    with pytest.raises(KeyError, match="'position_open'"):
+        TradeStage["position_open"]
+    with pytest.raises(KeyError):
+        TradeSide[0]  # type: ignore[index]

@@ -3,10 +3,10 @@
 use super::text::utf8;
 use super::{short_repr, type_name};
 use crate::types::*;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
-use pyo3::types::{PyInt, PyString};
+use pyo3::types::{PyInt, PyString, PyType};
 
 /// Native enums and the names of their members share one extractor, so every
 /// enum argument accepts `TradeSide.LONG` and `"LONG"` alike and names the field on error.
@@ -74,6 +74,32 @@ macro_rules! named_enum_py {
             }
 
             fn __str__(&self) -> &'static str { $t::name(*self) }
+
+            /// Formatted as its name is (`f"{stage:<15}"`), as a string enum's member is.
+            fn __format__<'py>(&self, py: Python<'py>, spec: &str) -> PyResult<Bound<'py, PyAny>> {
+                PyString::new(py, $t::name(*self)).call_method1("__format__", (spec,))
+            }
+
+            /// A str method of the member's name (`stage.startswith("EXIT")`), as a string
+            /// enum's member has; other names raise AttributeError as for any object.
+            fn __getattr__<'py>(&self, py: Python<'py>, attr: &str) -> PyResult<Bound<'py, PyAny>> {
+                let name = PyString::new(py, $t::name(*self));
+                match name.getattr(attr) {
+                    Ok(method) if !attr.starts_with('_') => Ok(method),
+                    _ => Err(PyAttributeError::new_err(format!(
+                        "'{}' object has no attribute '{attr}'", stringify!($t)))),
+                }
+            }
+
+            /// The member named `name` (`TradeStage["POSITION_OPEN"]`), as an Enum class gives
+            /// it; KeyError naming the name otherwise.
+            #[classmethod]
+            fn __class_getitem__(_cls: &Bound<'_, PyType>, name: &Bound<'_, PyAny>) -> PyResult<Self> {
+                name.cast::<PyString>()
+                    .ok()
+                    .and_then(|s| s.to_str().ok().and_then(<$t as NamedEnum>::from_name))
+                    .ok_or_else(|| PyKeyError::new_err(name.clone().unbind()))
+            }
 
             fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
                 let py = other.py();

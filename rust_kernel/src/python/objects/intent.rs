@@ -164,6 +164,53 @@ impl PyIntent {
         Ok(d)
     }
 
+    /// Equal to an intent of the same fields, as the original's data class was.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyIntent>()
+            .is_ok_and(|o| o.get().inner == self.inner && o.get().stage == self.stage)
+    }
+
+    /// Of its ids, which equal intents share.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        let i = &self.inner;
+        (&*i.intent_id, &*i.trade_id, i.slot_id)
+            .into_pyobject(py)?
+            .hash()
+    }
+
+    /// Built again from its fields: pickle, `copy.copy` and `copy.deepcopy` work.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let py = slf.py();
+        let this = slf.get();
+        let i = &this.inner;
+        // In the constructor's order (more fields than a Rust tuple converts at once).
+        let args = PyTuple::new(
+            py,
+            [
+                i.intent_id.into_pyobject(py)?.into_any(),
+                i.trade_id.into_pyobject(py)?.into_any(),
+                i.slot_id.into_pyobject(py)?.into_any(),
+                i.asset.into_pyobject(py)?.into_any(),
+                i.side.into_pyobject(py)?.into_any(),
+                i.action.into_pyobject(py)?.into_any(),
+                i.reference_price.into_pyobject(py)?.into_any(),
+                i.target_size.into_pyobject(py)?.into_any(),
+                i.leverage.into_pyobject(py)?.into_any(),
+                PyTuple::new(py, &i.exit_leg_ratios)?.into_any(),
+                i.order_type.into_pyobject(py)?.into_any(),
+                i.limit_price.into_pyobject(py)?.into_any(),
+                i.reason.as_str().into_pyobject(py)?.into_any(),
+                metadata_to_py(py, &i.metadata)?.into_any(),
+                i.timestamp.into_pyobject(py)?.into_any(),
+                this.stage.into_pyobject(py)?.into_any(),
+            ],
+        )?;
+        Ok((slf.get_type().into_any(), args))
+    }
+
     fn __repr__(&self) -> String {
         let i = &self.inner;
         format!(
