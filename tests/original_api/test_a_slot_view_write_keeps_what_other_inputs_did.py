@@ -106,3 +106,26 @@ def test_a_log_holding_view_writes_replays_to_the_same_state(tmp_path: Path) -> 
     assert again.snapshot() == expected
     assert again.on_venue_event(fill).diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT
     again.close()
+
+
+def test_a_view_write_keeps_what_a_long_trade_remembers_of_its_fills(tmp_path: Path) -> None:
+    """A trade filled in more parts than its slot's ring holds remembers the first beyond it:
+    a view write (and its replay) keeps that memory, so the first fill resent is refused."""
+    venue = HandDrivenVenue()
+    made = {"max_slots": 1, "kernel_id": "long-trade", "wal_dir": str(tmp_path), "wal_checkpoint_every": 0}
+    kernel = ExecutionKernel(venue=venue, **made)
+    kernel.process_intent(
+        original_intent("ENTER", 0, at(0), order_type="LIMIT", limit_price=99.0, target_size=100.0)
+    )
+    cid = kernel.slot(0).active_entry_order.venue_client_id
+    fills = [venue.fill(cid, 0.5, 99.0) for _ in range(100)]
+    for f in fills:
+        assert kernel.on_venue_event(f).accepted
+    kernel.slot(0).close_reason = "note"
+    assert kernel.on_venue_event(fills[0]).diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT
+    kernel.wal_sync()
+    del kernel
+    again = ExecutionKernel(venue=HandDrivenVenue(), **made)
+    assert again.slot_state(0).size == 50.0
+    assert again.on_venue_event(fills[0]).diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT
+    again.close()

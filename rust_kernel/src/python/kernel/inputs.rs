@@ -228,14 +228,15 @@ impl PyKernel {
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let mut slots = this.core.slots().to_vec();
-        let slot = &mut slots[sid];
         for name in &names {
-            take_slot_field(slot, &given, name);
+            take_slot_field(&mut slots[sid], &given, name);
         }
-        if slot.trade_id != this.core.slots()[sid].trade_id {
-            // What the slot remembers of events and fills is its trade's, as a loaded slot's is.
-            let fresh = TradeSlot::new(sid);
-            (slot.seen_events, slot.seen_fills) = (fresh.seen_events, fresh.seen_fills);
+        // Without what the slots remember of events and fills, as a slot dict is: each slot
+        // still holding its trade takes the kernel's memory back (`carry_slot_memories`), in
+        // the live kernel and in the replay alike, and the record stays small.
+        for s in &mut slots {
+            let fresh = TradeSlot::new(s.slot_id);
+            (s.seen_events, s.seen_fills) = (fresh.seen_events, fresh.seen_fills);
         }
         this.replace_slots_logged(slots)
     }
