@@ -6,7 +6,7 @@ Kept by hand; ``make lint`` runs mypy's stubtest against the built module so it 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from os import PathLike
-from typing import Any, ClassVar, Self, final, overload
+from typing import Any, ClassVar, Protocol, Self, final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -21,6 +21,10 @@ TERMINAL_ORDER_STATUSES: frozenset[str]
 MAX_VENUE_ANSWER_ITEMS: int
 
 MetaValue = str | int | float | bool | None
+
+# A slot given to load_slots as an object (a TradeSlot, a slot view): read by its to_dict().
+class _SlotWithDict(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
 
 @final
 class TradeStage:
@@ -884,9 +888,9 @@ class KernelCore:
     # any changes; returns the open positions. A dict's leg_taken (what exits took of its
     # active leg, 0 when it has none) is kept, so the next leg exit sends the rest of the leg.
     # At most max_slots items are read (more: ValueError), each checked before any applies.
-    def load_slots(self, slots: Iterable[Mapping[str, Any]]) -> int: ...
+    def load_slots(self, slots: Iterable[Mapping[str, Any] | _SlotWithDict]) -> int: ...
     # load_slots answered as the original kernel did: an outcome, details["open_positions"].
-    def reconcile_from_slots(self, slots: Iterable[Mapping[str, Any]]) -> KernelOutcome: ...
+    def reconcile_from_slots(self, slots: Iterable[Mapping[str, Any] | _SlotWithDict]) -> KernelOutcome: ...
     # Writes the slot dict fields given (slot_id and committed_notional excepted) into one slot,
     # every other slot as the kernel holds it, checked and logged as load_slots is, in one step:
     # an input another thread applies meanwhile is kept. Returns the open positions.

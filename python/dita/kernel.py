@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from dita._kernel import MetaValue
+    from dita._kernel import MetaValue, _SlotWithDict
 
 __all__ = [
     "FILL_TRIGGERS",
@@ -325,14 +325,14 @@ class ExecutionKernel(KernelCore):
             intents = read_items("process_intents()", "intents", intents)
         return super().process_intents(intents)
 
-    def load_slots(self, slots: Iterable[Mapping[str, Any]]) -> int:
+    def load_slots(self, slots: Iterable[Mapping[str, Any] | _SlotWithDict]) -> int:
         """The native ``load_slots``; an iterator's own error is raised as ``ArgumentReadError``
         naming the item it came at, no slot changed."""
         if isinstance(slots, Iterator):
             slots = read_items("load_slots()", "slots", slots)
         return super().load_slots(slots)
 
-    def reconcile_from_slots(self, slots: Iterable[Mapping[str, Any]]) -> KernelOutcome:
+    def reconcile_from_slots(self, slots: Iterable[Mapping[str, Any] | _SlotWithDict]) -> KernelOutcome:
         """The native ``reconcile_from_slots``, an iterator's error raised as ``load_slots`` does."""
         if isinstance(slots, Iterator):
             slots = read_items("reconcile_from_slots()", "slots", slots)

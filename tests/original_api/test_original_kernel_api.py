@@ -175,6 +175,20 @@ def test_reconcile_from_slots_answers_with_an_outcome_and_validates_first(kernel
     assert kernel.slots() == before
 
 
+def test_reconcile_from_slots_takes_slots_as_the_kernel_gives_them(kernel: ExecutionKernel) -> None:
+    """The original's slots were objects with ``to_dict()``: a kernel's slot states and views,
+    given back, load as their dicts do."""
+    kernel.process_intent(original_intent("ENTER", 0, at(0)))
+    states, dicts = [kernel.slot_state(i) for i in range(kernel.max_slots)], kernel.slots()
+    fresh = ExecutionKernel(max_slots=kernel.max_slots)
+    assert fresh.reconcile_from_slots(states).details["open_positions"] == 1
+    assert fresh.slots() == dicts
+    other = ExecutionKernel(max_slots=kernel.max_slots)
+    assert other.load_slots(kernel.state.slots) == 1 and other.slots() == dicts
+    with pytest.raises(TypeError, match=r"slots\[0\] must be a dict, got int 1"):
+        fresh.reconcile_from_slots([1, 2, 3])
+
+
 def test_seed_capital_and_exchange_config_are_set_as_the_original_set_them(kernel: ExecutionKernel) -> None:
     assert kernel.set_seed_capital(20_000.0) is None
     assert kernel.snapshot()["account"]["k_capital"] == 20_000.0

@@ -268,10 +268,18 @@ impl PySeenEventIds {
     }
 }
 
-/// A slot from its dict form (as `slots()` writes it), every field checked and named.
+/// A slot from its dict form (as `slots()` writes it), every field checked and named; an
+/// object that is no mapping by its `to_dict()` (a `TradeSlot`, a slot view).
 pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlot> {
-    let d = &as_dict(obj)?
-        .ok_or_else(|| wrong_type(format_args!("slots[{index}] must be a dict"), obj))?;
+    let not_a_dict = || wrong_type(format_args!("slots[{index}] must be a dict"), obj);
+    let d = match as_dict(obj)? {
+        Some(d) => d,
+        None if obj.hasattr("to_dict")? => {
+            as_dict(&obj.call_method0("to_dict")?)?.ok_or_else(not_a_dict)?
+        }
+        None => return Err(not_a_dict()),
+    };
+    let d = &d;
     let field = |name: &str| format!("slots[{index}].{name}");
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(name)?
