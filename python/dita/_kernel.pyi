@@ -894,7 +894,14 @@ class KernelCore:
     # Writes the slot dict fields given (slot_id and committed_notional excepted) into one slot,
     # every other slot as the kernel holds it, checked and logged as load_slots is, in one step:
     # an input another thread applies meanwhile is kept. Returns the open positions.
-    def set_slot_fields(self, slot_id: int, fields: Mapping[str, Any]) -> int: ...
+    def set_slot_fields(
+        self,
+        slot_id: int,
+        fields: Mapping[str, Any],
+        *,
+        if_trade: tuple[str, float] | None = None,
+        if_leg: int | None = None,
+    ) -> int: ...
     def set_seed_capital(self, capital: float) -> None: ...
     # taker_rate, maker_rate, lot_step, tick_size, min_notional, funding_interval_secs, all
     # checked before any applies: maker_rate may be negative (a rebate) down to -taker_rate;

@@ -31,7 +31,7 @@ from dita.control import check_kernel_id
 from dita.logs import order_ids
 from dita.outcome_events import FILL_TRIGGERS, applied_events, booked_events, booked_fill, event_with
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport, reconcile_with_venue
-from dita.slot_views import ControlSnapshot, KernelState, SlotView, _metadata_lock
+from dita.slot_views import ControlSnapshot, KernelState, SlotView, _metadata_lock, forget_augmented
 
 if TYPE_CHECKING:
     import numpy as np
@@ -345,6 +345,7 @@ class ExecutionKernel(KernelCore):
         metadata lock: a change in place another thread is making meanwhile (``SlotView``) would
         write the older content back over it. With ``if_trade`` (trade id, entry time in
         seconds) only while the slot holds that trade: RuntimeError otherwise, nothing changed."""
+        forget_augmented()
         with _metadata_lock(self):
             try:
                 super().set_slot_metadata(slot_id, metadata, if_trade=if_trade)

@@ -47,10 +47,15 @@ def _named(trade: tuple[str, float]) -> str:
     return f"trade {trade[0]!r}" if trade[0] else "no trade"
 
 
-# Per thread, the SlotMetadata its last ``|=`` changed (a weak reference: it holds its kernel)
-# and the items that ``|=`` wrote, until it assigns slot metadata (see
-# ``SlotMetadata._just_augmented``).
+# Per thread, the SlotMetadata its last ``|=`` changed (a weak reference: it holds its kernel),
+# until it changes or assigns slot metadata otherwise (see ``SlotMetadata._just_augmented``).
 _augmented = threading.local()
+
+
+def forget_augmented() -> None:
+    """This thread changed slot metadata otherwise than by ``|=``: an assignment of the dict of
+    its last ``|=`` is its own again (a restore), not the tail of ``view.metadata |= x``."""
+    _augmented.last = None
 
 
 class SlotMetadata(dict[str, Any]):
@@ -73,6 +78,7 @@ class SlotMetadata(dict[str, Any]):
     def _change(self, method: str, *args: Any, **kwargs: Any) -> Any:
         # Applied to the kernel's current metadata, so a change made elsewhere since this
         # dict was read is kept; read and written under the lock, so one made meanwhile is too.
+        forget_augmented()
         with _metadata_lock(self._kernel):
             state = self._kernel.slot_state(self._slot_id)
             self._refuse_another_trade(state)
@@ -116,15 +122,11 @@ class SlotMetadata(dict[str, Any]):
 
     def _just_augmented(self, last: Any, kernel: KernelCore, slot_id: int) -> bool:
         """Whether this is ``kernel``'s metadata of ``slot_id`` and ``last``, what this thread's
-        last ``|=`` changed with no metadata assigned by it since, and the slot still holds the
-        items that ``|=`` wrote (written through already): ``view.metadata |= x`` assigns it
-        back once, and writing it again would undo another thread's change made in between.
-        Any assignment ends it, and so does a change of an item it wrote: a dict changed so,
-        kept, and assigned back after either (a restore) is written."""
-        if last is None or last[0]() is not self or self._kernel is not kernel or self._slot_id != slot_id:
-            return False
-        held = kernel.slot_state(slot_id).metadata
-        return all(k in held and type(held[k]) is type(v) and held[k] == v for k, v in last[1].items())
+        last ``|=`` changed with no slot metadata changed or assigned by it since (written through
+        already): ``view.metadata |= x`` assigns it back once, and writing it again would undo
+        another thread's change made in between. This thread's own change or assignment ends it:
+        a dict changed so, kept, and assigned back after either (a restore) is written."""
+        return last is not None and last() is self and self._kernel is kernel and self._slot_id == slot_id
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._change("__setitem__", key, value)
@@ -133,10 +135,8 @@ class SlotMetadata(dict[str, Any]):
         self._change("__delitem__", key)
 
     def __ior__(self, other: Any) -> SlotMetadata:  # type: ignore[override,misc]
-        items = dict(other)  # read once: an iterator of pairs is spent by the update
-        self._change("update", items)
-        held = self._kernel.slot_state(self._slot_id).metadata  # the values as the kernel keeps them
-        _augmented.last = (weakref.ref(self), {k: held[k] for k in items if k in held})
+        self._change("update", other)
+        _augmented.last = weakref.ref(self)
         return self
 
     def update(self, *args: Any, **kwargs: Any) -> None:
@@ -201,6 +201,10 @@ def _loaded_value(field: str, value: Any) -> Any:
     if field in ("entry_time", "last_event_time") and value is None:
         return 0.0
     return value
+
+
+# How many times ``consume_exit_leg`` reads the slot again when its leg moved under it.
+_CONSUME_TRIES = 100
 
 
 class SlotView:
@@ -301,14 +305,36 @@ class SlotView:
 
     def consume_exit_leg(self) -> float | None:
         """Counts the active exit leg as done: the next leg exit sends the next one. Returns the
-        ratio of the leg consumed; None when every leg was done (nothing changes)."""
+        ratio of the leg consumed; None when every leg was done (nothing changes). The slot
+        taken by another trade meanwhile raises RuntimeError, nothing changed."""
         with _metadata_lock(self._kernel):  # two views' consumes each count their own leg
-            state = self.state()
-            ratio = state.next_exit_ratio()
-            if ratio is not None:
+            trade = _trade_of(self.state())
+            for _ in range(_CONSUME_TRIES):
+                state = self.state()
+                if _trade_of(state) != trade:
+                    raise RuntimeError(
+                        f"slot {self.slot_id} held {_named(trade)} when its exit leg was to be "
+                        f"consumed; it now holds {_named(_trade_of(state))}: nothing changed"
+                    )
+                ratio = state.next_exit_ratio()
+                if ratio is None:
+                    return None
                 leg = state.active_leg_index + 1
-                self._load({"active_leg_index": leg, "leg_taken": 0.0}, "active_leg_index", leg)
-        return ratio
+                try:
+                    # Only over the state read: a fill another thread books meanwhile may end the
+                    # leg itself, or the trade and let another in; read again then.
+                    self._kernel.set_slot_fields(
+                        self.slot_id,
+                        {"active_leg_index": leg, "leg_taken": 0.0},
+                        if_trade=trade,
+                        if_leg=state.active_leg_index,
+                    )
+                except RuntimeError:
+                    continue
+                return ratio
+        raise RuntimeError(
+            f"slot {self.slot_id}'s exit leg moved under each of {_CONSUME_TRIES} consumes: nothing changed"
+        )
 
     def __repr__(self) -> str:
         s = self.state()

@@ -3,6 +3,8 @@ metadata) what Python callers pass it: each test checks one of them stays fixed.
 
 from __future__ import annotations
 
+import threading
+
 from dita import ExecutionKernel
 from together import together
 
@@ -16,7 +18,9 @@ def test_an_augmented_assignment_keeps_a_change_made_between_its_two_steps() -> 
     view = k.slot(0)
     meta = view.metadata  # what `view.metadata |= {"stop": 95.0}` runs, step by step
     meta |= {"stop": 95.0}
-    k.slot(0).metadata["trail"] = 2.0  # another thread, in between
+    other = threading.Thread(target=lambda: k.slot(0).metadata.__setitem__("trail", 2.0))
+    other.start()  # another thread, in between
+    other.join()
     seq = k.seq
     view.metadata = meta
     assert k.slot_state(0).metadata == {"stop": 95.0, "trail": 2.0}

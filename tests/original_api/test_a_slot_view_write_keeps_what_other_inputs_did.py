@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pytest
 from original_style import HandDrivenVenue, at, original_intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, TradeStage
@@ -129,3 +130,100 @@ def test_a_view_write_keeps_what_a_long_trade_remembers_of_its_fills(tmp_path: P
     assert again.slot_state(0).size == 50.0
     assert again.on_venue_event(fills[0]).diagnostic_code == KernelDiagnosticCode.DUPLICATE_EVENT
     again.close()
+
+
+class FillLandsAfterSlotRead(ExecutionKernel):
+    """A venue stream thread books ``pending`` right after the next read of one slot, as
+    tests/original_api/test_a_slot_view_write_keeps_what_other_inputs_did.py does for slots()."""
+
+    pending: Any = None
+
+    def slot_state(self, slot_id: int) -> Any:
+        read = super().slot_state(slot_id)
+        event, self.pending = self.pending, None
+        if event is not None:
+            act = event if callable(event) else lambda: self.on_venue_event(event)
+            t = threading.Thread(target=act)
+            t.start()
+            t.join()
+        return read
+
+
+def test_consume_exit_leg_racing_an_exit_fill_counts_both_legs() -> None:
+    """An exit fill completing the active leg (which advances the leg itself) between
+    consume_exit_leg's read and its write: both legs count, as either order one after the other
+    gives. (Review /work/review126.)"""
+    venue = HandDrivenVenue()
+    k = FillLandsAfterSlotRead(max_slots=1, venue=venue)
+    k.process_intent(original_intent("ENTER", 0, at(0), exit_leg_ratios=(0.4, 0.3, 0.3)))
+    k.on_venue_event(venue.fill(k.slot(0).active_entry_order.venue_client_id, 1.0, 100.0))
+    k.process_intent(original_intent("EXIT", 0, at(1), order_type="LIMIT", limit_price=110.0))
+    exit_order = k.slot_state(0).active_exit_order
+    assert exit_order is not None and abs(exit_order.size - 0.4) < 1e-9
+    view = k.slot(0)
+    k.pending = venue.fill(exit_order.venue_client_id, 0.4, 110.0)
+    view.consume_exit_leg()
+    s = k.slot_state(0)
+    assert s.fsm_state == TradeStage.POSITION_OPEN and abs(s.size - 0.6) < 1e-9
+    assert s.active_leg_index == 2
+    k.close()
+
+
+def test_consume_exit_leg_never_lands_on_the_next_trade() -> None:
+    """Trade A closes and trade B enters the slot between consume_exit_leg's read (for A) and
+    its write: B's first leg is not counted done (its next leg exit would send the whole
+    position), and the consume raises, nothing changed."""
+    venue = HandDrivenVenue()
+    k = FillLandsAfterSlotRead(max_slots=1, venue=venue)
+    k.process_intent(original_intent("ENTER", 0, at(0), trade_id="A", exit_leg_ratios=(0.5, 0.5)))
+    k.on_venue_event(venue.fill(k.slot(0).active_entry_order.venue_client_id, 1.0, 100.0))
+    k.process_intent(original_intent("EXIT", 0, at(1), trade_id="A", target_size=1.0))
+    close_a = venue.fill(k.slot_state(0).active_exit_order.venue_client_id, 1.0, 101.0)
+
+    def a_closes_and_b_enters() -> None:
+        k.on_venue_event(close_a)
+        k.process_intent(original_intent("ENTER", 0, at(2), trade_id="B", exit_leg_ratios=(0.5, 0.5)))
+        k.on_venue_event(venue.fill(k.slot_state(0).active_entry_order.venue_client_id, 1.0, 100.0))
+
+    view = k.slot(0)
+    k.pending = a_closes_and_b_enters
+    with pytest.raises(RuntimeError, match=r"held trade 'A' .* it now holds trade 'B'"):
+        view.consume_exit_leg()
+    s = k.slot_state(0)
+    assert (s.trade_id, s.size) == ("B", 1.0)
+    assert s.active_leg_index == 0, "trade B's first leg counted done by a consume read for A"
+    k.close()
+
+
+def test_metadata_or_assign_keeps_another_threads_change_made_meanwhile(monkeypatch: Any) -> None:
+    """``view.metadata |= {"stop": 95.0}`` writes through in ``__ior__``, then assigns the dict
+    back: another thread setting stop=96 and tp=120 in between keeps both (the assignment back
+    writes nothing), as either order one after the other would."""
+    from dita.slot_views import SlotView
+
+    k = ExecutionKernel(max_slots=1, venue=HandDrivenVenue())
+    k.process_intent(original_intent("ENTER", 0, at(0), metadata={"strategy": "s"}))
+
+    def other_thread() -> None:
+        m = k.slot(0).metadata
+        m["stop"] = 96.0
+        m["tp"] = 120.0
+
+    assign = SlotView.__setattr__
+    ran = []
+
+    def assign_after_other_thread(view: Any, name: str, value: Any) -> None:
+        if name == "metadata" and not ran:
+            ran.append(1)
+            t = threading.Thread(target=other_thread)  # between __ior__ and the assignment back
+            t.start()
+            t.join()
+        assign(view, name, value)
+
+    monkeypatch.setattr(SlotView, "__setattr__", assign_after_other_thread)
+    view = k.slot(0)
+    view.metadata |= {"stop": 95.0}
+    assert ran
+    meta = k.slot_state(0).metadata
+    assert meta.get("tp") == 120.0, meta
+    k.close()

@@ -190,11 +190,18 @@ impl PyKernel {
     /// Writes `fields` (a slot dict's fields by name, as `slots()` gives them) into slot
     /// `slot_id`, every other slot as the kernel holds it, checked and logged as `load_slots`
     /// is: one step, so an input another thread applies meanwhile (a fill) is never undone.
-    /// A refusal raises naming the field; nothing changes. Returns the open positions.
+    /// A refusal raises naming the field; nothing changes. Returns the open positions. With
+    /// `if_trade` (a trade id and its entry time in seconds, as a slot read gave them) and
+    /// `if_leg` (its active leg index), only while the slot still holds them: RuntimeError
+    /// otherwise, nothing changed, so a write computed from a read is never made over a later
+    /// state (an exit fill that moved the leg, another trade).
+    #[pyo3(signature = (slot_id, fields, *, if_trade=None, if_leg=None))]
     fn set_slot_fields(
         slf: &Bound<'_, Self>,
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         fields: &Bound<'_, PyAny>,
+        if_trade: Option<(String, f64)>,
+        if_leg: Option<usize>,
     ) -> PyResult<usize> {
         let py = slf.py();
         let Some(fields) = as_dict(fields)? else {
@@ -227,6 +234,17 @@ impl PyKernel {
         let given = slot_from_dict(&d, sid)?;
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
+        let s = this.slot_by_id(slot_id)?;
+        let other_trade = if_trade.as_ref().is_some_and(|(trade_id, entry_time)| {
+            *s.trade_id != **trade_id || s.entry_time.to_bits() != entry_time.to_bits()
+        });
+        if other_trade || if_leg.is_some_and(|leg| s.active_leg_index != leg) {
+            return Err(PyRuntimeError::new_err(format!(
+                "slot {slot_id} holds trade {:?} entered at {} on leg {}, not the {:?} and {:?} \
+                 asked for: nothing set",
+                &*s.trade_id, s.entry_time, s.active_leg_index, if_trade, if_leg
+            )));
+        }
         let mut slots = this.core.slots().to_vec();
         for name in &names {
             take_slot_field(&mut slots[sid], &given, name);
