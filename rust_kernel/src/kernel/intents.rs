@@ -327,20 +327,26 @@ impl Kernel {
         if intent.trade_id.is_empty() || intent.trade_id == slot.trade_id {
             return None;
         }
-        Some(self.other_trade_refusal(intent, sid, seq))
+        let d = (
+            ("trade_id", &intent.trade_id),
+            ("slot_trade_id", &slot.trade_id),
+        );
+        Some(self.other_than_the_slots_refusal(intent, sid, d, seq))
     }
 
+    /// The refusal of an intent naming another trade or asset than its slot's:
+    /// `((field, given), (slot_field, the slot's))`.
     #[cold]
     #[inline(never)]
-    pub(super) fn other_trade_refusal(
+    pub(super) fn other_than_the_slots_refusal(
         &self,
         intent: &Intent,
         sid: usize,
+        ((field, given), (slot_field, slots)): ((&'static str, &Id), (&'static str, &Id)),
         seq: u64,
     ) -> KernelOutcome {
-        let slot = &self.slots[sid];
-        let mut d = detail_field("trade_id", &intent.trade_id);
-        d.push(("slot_trade_id", (&slot.trade_id).into()));
+        let mut d = detail_field(field, given);
+        d.push((slot_field, slots.into()));
         self.refuse(
             intent,
             Some(sid),
@@ -365,28 +371,8 @@ impl Kernel {
         if intent.asset.is_empty() || intent.asset == *asset {
             return None;
         }
-        Some(self.other_asset_refusal(intent, sid, asset, seq))
-    }
-
-    #[cold]
-    #[inline(never)]
-    pub(super) fn other_asset_refusal(
-        &self,
-        intent: &Intent,
-        sid: usize,
-        asset: &Id,
-        seq: u64,
-    ) -> KernelOutcome {
-        let mut d = detail_field("asset", &intent.asset);
-        d.push(("slot_asset", asset.into()));
-        self.refuse(
-            intent,
-            Some(sid),
-            KernelDiagnosticCode::InvalidIntent,
-            KernelSeverity::Error,
-            d,
-            seq,
-        )
+        let d = (("asset", &intent.asset), ("slot_asset", asset));
+        Some(self.other_than_the_slots_refusal(intent, sid, d, seq))
     }
 
     /// The refusal of a new order on a slot waiting for fills the venue said happened (see
