@@ -16,7 +16,7 @@ from dita.control import GLOBAL, check_kernel_id, normalize_change
 from dita.control.hazelcast.entries import _validate_kernel_id
 from dita.control.hazelcast.kept_mode import _kept_mode
 from dita.control.hazelcast.kernel_updates import KernelApplier
-from dita.control.hazelcast.stamps import effective_control
+from dita.control.hazelcast.stamps import control_values
 from dita.control.hazelcast.worker import PlaneWorker
 from dita.control.hazelcast.writing import ControlPlaneUnavailable, write_entry
 
@@ -184,7 +184,7 @@ class HazelcastControlPlane(PlaneWorker):
         global one, the newer stamp winning per field); stale while disconnected."""
         with self._lock:
             held = [self._entries[k] for k in (GLOBAL, kernel_id) if k in self._entries]
-        return {field: value for field, (value, _) in effective_control(held).items()}
+        return control_values(held)
 
     def entries(self) -> dict[str, dict[str, Any]]:
         """The entries as last seen (a local copy; may be stale while disconnected, see status())."""

@@ -40,6 +40,12 @@ def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[A
     return best
 
 
+def control_values(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The control values ``entries`` (a kernel's own and the global one) give the kernel, as it
+    takes them (``effective_control``), without their stamps."""
+    return {field: value for field, (value, _) in effective_control(entries).items()}
+
+
 def _superseded(entry: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
     """Whether ``entry`` is an older version of ``known`` (an event that comes after a resync
     read a newer one): ``known`` holds a field set later and ``entry`` none.

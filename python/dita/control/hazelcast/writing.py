@@ -34,7 +34,7 @@ from dita.control.hazelcast.stamps import (
     _competing_stamps,
     _drop_unusable_stamps,
     _stamp_after,
-    effective_control,
+    control_values,
 )
 from dita.projection.hazelcast.answers import Unanswered, answered_by
 from dita.projection.hazelcast.liveness import CLOCKS_AGREE_WITHIN_S
@@ -263,8 +263,7 @@ def write_entry(
 def _given(entry: dict[str, Any], others: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """The control values ``entry`` and the global entry among ``others`` give a kernel, as a
     kernel takes them (``effective_control``)."""
-    held = [other for k, other in others if k == GLOBAL] + [entry]
-    return {field: value for field, (value, _) in effective_control(held).items()}
+    return control_values([other for k, other in others if k == GLOBAL] + [entry])
 
 
 _WRITER_FIELDS = ("kernel_id", "updated_at", "updated_by")
