@@ -16,7 +16,8 @@ state at once, then its control plane's entry, so the whole cluster sees it), wi
 reason as the change's source; it logs at ERROR and keeps the record in ``status()``. It
 never loosens a mode: a kernel already HALTED stays so, and a change an operator makes while the
 trip is being made stands (the kernel sets the trip's mode only while it runs the mode the trip
-read, and its plane's entry is written only while the entries give it that mode, or none). A
+read, and its plane's entry is written only while the entries give it that mode, the mode they
+gave it at the trip, or none). A
 source trips once per silence: heard from again, it is watched again; the mode stays until an
 operator changes it.
 """
