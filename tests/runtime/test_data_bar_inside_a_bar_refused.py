@@ -87,3 +87,18 @@ def test_dita_backtest_refuses_it_with_exit_2(tmp_path: Path) -> None:
     assert done.exit_code == 2, done.output
     assert "opens 1 s after" in done.output
     assert done.exception is None or isinstance(done.exception, SystemExit)
+
+
+def test_two_stray_bars_at_one_offset_among_hourly_bars_are_refused(tmp_path: Path) -> None:
+    """Two strays at :20 of different hours make the 1,200 s and 2,400 s steps twice each: the
+    hourly step, taken often, is still the bars' length. (Review /work/review127.)"""
+    start, hour = 1_704_067_200, 3600
+    times = sorted(
+        [start + i * hour for i in range(500)] + [start + 10 * hour + 1200, start + 200 * hour + 1200]
+    )
+    path = tmp_path / "BTCUSDT_1h.csv"
+    path.write_text(
+        "timestamp,open,high,low,close,volume\n" + "".join(f"{t},100,101,99,100.5,10\n" for t in times)
+    )
+    with pytest.raises(DataError, match="opens while that bar is open"):
+        load_market_data(path)

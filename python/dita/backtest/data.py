@@ -95,8 +95,14 @@ def _bar_length(steps: np.ndarray) -> float:
     after a daily one would make every bar an hour long) nor the most common (sparse minute bars
     would read as longer)."""
     values, counts = np.unique(steps, return_counts=True)
-    often = np.flatnonzero(counts >= max(2, 0.01 * steps.size))
-    return float(values[often[0]] if often.size else values[np.argmax(counts)])
+    often = values[_often(counts, steps.size)]
+    return float(often[0] if often.size else values[np.argmax(counts)])
+
+
+def _often(counts: np.ndarray, steps: int) -> np.ndarray:
+    """Which of the steps counted ``counts`` times, of ``steps`` in all, are taken often: more
+    than once and in at least 1 % of the steps."""
+    return counts >= max(2, 0.01 * steps)
 
 
 class DataError(ValueError):
@@ -844,14 +850,14 @@ def _refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: n
     (two feeds merged, a bar stamped off the grid): the earlier bar reaches the strategy
     carrying its close, and an order decided on it would fill at the later bar's open, before
     that close existed. ``--allow-gaps`` does not accept it: it is no missing bar. The length is
-    the shortest step taken twice, however seldom: sparse minute bars of an illiquid asset (a
-    bar every few hours) take their 60 s and 180 s steps too rarely for ``_bar_length``'s, and
-    one stray bar's step is taken once."""
+    the shortest step taken often, as ``_bar_length`` takes it, so two strays of one offset do
+    not make it theirs; bars too sparse for any (an illiquid asset's minute bars, one every few
+    hours) are judged by the shortest step taken twice, and one stray bar's step is taken once."""
     values, counts = np.unique(steps, return_counts=True)
-    twice = values[counts >= 2]
+    often, twice = values[_often(counts, steps.size)], values[counts >= 2]
     if not twice.size:
         return  # no step repeats: the bars' length is unknown
-    length = float(twice[0])
+    length = float(often[0] if often.size else twice[0])
     short = np.flatnonzero(steps < length / 2)
     if short.size:
         j = int(short[0])
