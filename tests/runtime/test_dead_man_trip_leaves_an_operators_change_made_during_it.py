@@ -200,3 +200,37 @@ def test_a_plane_whose_set_returns_nothing_does_not_break_the_trip() -> None:
         [trip] = switch.check()
         assert trip.applied and kernel.control()["mode"] == "HALTED"
         assert plane.given("dm-none")["mode"] == "HALTED"
+
+
+class AppliesLater(InMemoryControlPlane):
+    """A plane whose operator change is stored in its entries before the kernel is set (as the
+    Hazelcast plane's entry event, then its applier)."""
+
+    def store_only(self, kernel_id: str, mode: str) -> None:
+        with self._lock:
+            kernel = self._kernels.pop(kernel_id)  # stored, not applied yet
+            try:
+                super().set(kernel_id, mode=mode)
+            finally:
+                self._kernels[kernel_id] = kernel
+
+    def apply(self, kernel: ExecutionKernel) -> None:
+        kernel.update_control(**self._effective(kernel.kernel_id), source="control-plane")
+
+
+def test_a_reduce_only_trip_does_not_write_over_a_halt_on_its_way_to_the_kernel() -> None:
+    """An operator's halt the plane's entries hold and its applier has yet to set on the kernel
+    (the Hazelcast plane's window): a REDUCE_ONLY trip's entry must not loosen it. (Review
+    /work/review127.)"""
+    plane = AppliesLater()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-lag") as kernel:
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5), clock=clock)
+        plane.store_only("dm-lag", "HALTED")  # the operator's halt, in the entries
+        assert kernel.control()["mode"] not in ("REDUCE_ONLY", "HALTED")
+        clock.now += 6
+        [trip] = switch.check()  # REDUCE_ONLY, the default action
+        assert trip.applied
+        plane.apply(kernel)  # the applier sets what the entries give
+        assert plane.given("dm-lag")["mode"] == "HALTED", "the operator's halt was written over"
+        assert kernel.control()["mode"] == "HALTED"

@@ -192,6 +192,10 @@ class DeadManSwitch:
         # after, as logging may take its time.
         running = str(self.kernel.control().get("mode"))
         entries_gave = self._plane_mode()
+        if MODE_TIGHTNESS.get(str(entries_gave), 0) >= MODE_TIGHTNESS[action]:
+            # An operator's halt the entries hold and the kernel has yet to apply: the trip's
+            # entry written over it would loosen it.
+            entries_gave = None
         applied = MODE_TIGHTNESS.get(running, 0) < MODE_TIGHTNESS[action] and (
             self.kernel.update_control(mode=action, source=reason, if_mode=running) is not None
         )
