@@ -330,6 +330,9 @@ class SlotView:
                         if_leg=state.active_leg_index,
                     )
                 except RuntimeError:
+                    moved = self.state()
+                    if _trade_of(moved) == trade and moved.active_leg_index == state.active_leg_index:
+                        raise  # not the leg moving under it (a closed kernel, a failed log)
                     continue
                 return ratio
         raise RuntimeError(

@@ -227,3 +227,15 @@ def test_metadata_or_assign_keeps_another_threads_change_made_meanwhile(monkeypa
     meta = k.slot_state(0).metadata
     assert meta.get("tp") == 120.0, meta
     k.close()
+
+
+def test_consume_exit_leg_on_a_closed_kernel_says_closed() -> None:
+    """The kernel's own refusal is raised at once, not retried as a leg that moved."""
+    venue = HandDrivenVenue()
+    k = ExecutionKernel(max_slots=1, venue=venue)
+    k.process_intent(original_intent("ENTER", 0, at(0), exit_leg_ratios=(0.5, 0.5)))
+    k.on_venue_event(venue.fill(k.slot(0).active_entry_order.venue_client_id, 1.0, 100.0))
+    view = k.slot(0)
+    k.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        view.consume_exit_leg()
