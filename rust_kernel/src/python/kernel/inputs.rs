@@ -137,7 +137,7 @@ impl PyKernel {
         this.check_takes_input()?;
         if let Some((trade_id, entry_time)) = &if_trade {
             let s = this.slot_by_id(slot_id)?;
-            if *s.trade_id != **trade_id || s.entry_time.to_bits() != entry_time.to_bits() {
+            if !holds_trade(s, trade_id, *entry_time) {
                 return Err(PyRuntimeError::new_err(format!(
                     "slot {slot_id} holds trade {:?} entered at {}, not trade {trade_id:?} \
                      entered at {entry_time}: metadata not set",
@@ -235,9 +235,9 @@ impl PyKernel {
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let s = this.slot_by_id(slot_id)?;
-        let other_trade = if_trade.as_ref().is_some_and(|(trade_id, entry_time)| {
-            *s.trade_id != **trade_id || s.entry_time.to_bits() != entry_time.to_bits()
-        });
+        let other_trade = if_trade
+            .as_ref()
+            .is_some_and(|(trade_id, entry_time)| !holds_trade(s, trade_id, *entry_time));
         if other_trade || if_leg.is_some_and(|leg| s.active_leg_index != leg) {
             return Err(PyRuntimeError::new_err(format!(
                 "slot {slot_id} holds trade {:?} entered at {} on leg {}, not the {:?} and {:?} \
@@ -258,6 +258,12 @@ impl PyKernel {
         }
         this.replace_slots_logged(slots)
     }
+}
+
+/// Whether slot `s` holds trade `trade_id` entered at `entry_time` (seconds, as a slot read gave
+/// them): an `if_trade=` write is made only then, never into the trade after it.
+fn holds_trade(s: &TradeSlot, trade_id: &str, entry_time: f64) -> bool {
+    *s.trade_id == *trade_id && s.entry_time.to_bits() == entry_time.to_bits()
 }
 
 impl PyKernel {
