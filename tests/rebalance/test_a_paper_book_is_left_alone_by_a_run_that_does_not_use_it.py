@@ -1,6 +1,6 @@
 """A ``--paper-book`` file that exists is saved with a new log's start only once a paper plan goes
-out: a rebalance on an exchange (``--ccxt-exchange``) leaves it as it is, and so does a paper run
-refused before sending anything."""
+out: a rebalance on an exchange (``--ccxt-exchange``) refuses the option and leaves the book as
+it is, and so does a paper run refused before sending anything."""
 
 from __future__ import annotations
 
@@ -29,15 +29,16 @@ def files(tmp_path: Path, *rows: dict[str, object]) -> tuple[list[str], Path, st
     return args, book, book.read_text()
 
 
-def test_a_ccxt_rebalance_given_a_paper_book_that_exists_trades_and_leaves_the_book(
+def test_a_ccxt_rebalance_given_a_paper_book_is_refused_and_sends_nothing_nor_touches_the_book(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     args, book, prepared = files(tmp_path, {"symbol": "BTCUSDT", "quantity": 0.6})
     with spot_exchange(monkeypatch, btc=0.5) as exchange:
         result = CliRunner().invoke(app, [*args, "--json", *ccxt_args(exchange)])
 
-        assert result.exit_code == 0, result.output
-        assert exchange.balances["BTC"] == 0.6
+        assert result.exit_code == 2, result.output
+        assert "--paper-book only set the paper venue's account" in result.stderr
+        assert exchange.balances["BTC"] == 0.5
     assert book.read_text() == prepared
 
 

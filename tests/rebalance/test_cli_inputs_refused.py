@@ -120,6 +120,32 @@ def test_an_exchange_without_live_sandbox_or_dry_run_is_refused_before_it_is_rea
     assert not state.exists()
 
 
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["--balance", "5000"], "--balance"),
+        (["--leverage", "3"], "--leverage"),
+        (["--price", "BTC=50000", "--leverage", "1"], "--price, --leverage"),
+        (["--market-limits", "limits.json"], "--market-limits"),
+    ],
+)
+def test_paper_options_with_an_exchange_are_refused_naming_each(
+    tmp_path: Path, given: list[str], named: str
+) -> None:
+    """The exchange trades on its own cash, leverage and prices: a paper option given with it
+    would be ignored without a word, so it is refused before anything is reached or written."""
+    state = tmp_path / "s"
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    exchange = ["--ccxt-exchange", "binance", "--ccxt-base-url", "http://127.0.0.1:9", "--live"]
+    result = CliRunner().invoke(app, [*args, *exchange, *given, "--fill-wait", "0"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == (
+        f"error: --ccxt-exchange binance: {named} only set the paper venue's account and prices; "
+        "the exchange trades on its own: leave them out\n"
+    )
+    assert not state.exists()
+
+
 @pytest.mark.parametrize("under", [False, True])
 def test_a_state_dir_that_is_a_file_is_refused_naming_the_option(tmp_path: Path, under: bool) -> None:
     a_file = tmp_path / "a-file"

@@ -63,6 +63,8 @@ KERNEL_ID = "rebalance"
 # The quote size the paper venue is given at a --price: deep enough that no order of a
 # rebalance waits for liquidity.
 PAPER_DEPTH = 1e12
+# The paper account's cash without a book, in --quote-currency.
+PAPER_BALANCE = 10_000.0
 
 
 def _market_limits(path: Path | None) -> dict[str, MarketLimits]:
@@ -111,6 +113,17 @@ def _paper_venue(
             fail(f"--price {given!r}: not SYMBOL=PRICE with a finite price above 0")
         venue.on_quote(symbol, price, price, PAPER_DEPTH, PAPER_DEPTH, stamp)
     return venue, book
+
+
+def _refuse_paper_options(exchange: str, given: dict[str, object]) -> None:
+    """Exit 2 naming the paper venue's options given with an exchange: the exchange's own cash,
+    leverage, prices and limits are what it trades on, so each would be ignored."""
+    named = [option for option, value in given.items() if value not in (None, [], ())]
+    if named:
+        fail(
+            f"--ccxt-exchange {exchange}: {', '.join(named)} only set the paper venue's account "
+            "and prices; the exchange trades on its own: leave them out"
+        )
 
 
 def _ccxt_venue(
@@ -333,10 +346,13 @@ def rebalance_command(
     price: Annotated[
         list[str] | None, typer.Option(help="Paper venue: SYMBOL=PRICE quoted (repeatable)")
     ] = None,
-    balance: Annotated[float, typer.Option(help="Paper venue: starting cash without a book")] = 10_000.0,
+    balance: Annotated[
+        float | None, typer.Option(help="Paper venue: starting cash without a book (10000)")
+    ] = None,
     leverage: Annotated[
-        float, typer.Option(help="Paper venue: the account's leverage; a buy beyond its margin is refused")
-    ] = 1.0,
+        float | None,
+        typer.Option(help="Paper venue: the account's leverage; a buy beyond its margin is refused (1)"),
+    ] = None,
     market_limits: Annotated[
         Path | None,
         typer.Option(
@@ -368,6 +384,17 @@ def rebalance_command(
             f"--ccxt-exchange {ccxt_exchange} sends real orders: give --live to send them "
             "(or --ccxt-sandbox for the exchange's testnet, --dry-run for the plan only)"
         )
+    if ccxt_exchange is not None:
+        _refuse_paper_options(
+            ccxt_exchange,
+            {
+                "--paper-book": paper_book,
+                "--price": price,
+                "--balance": balance,
+                "--leverage": leverage,
+                "--market-limits": market_limits,
+            },
+        )
     require_kernel_id(kernel_id)
     # Slept on after a rebalance has sent its orders: inf would end the run there, in a traceback.
     require_finite("--watch-every", watch_every)
@@ -386,7 +413,12 @@ def rebalance_command(
         venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox, portfolio.symbols())
     else:
         venue, book = _paper_venue(
-            paper_book, price or [], balance, _market_limits(market_limits), quote_currency, leverage
+            paper_book,
+            price or [],
+            PAPER_BALANCE if balance is None else balance,
+            _market_limits(market_limits),
+            quote_currency,
+            1.0 if leverage is None else leverage,
         )
 
     kernel: ExecutionKernel | None = None
