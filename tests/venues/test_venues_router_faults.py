@@ -16,8 +16,7 @@ from venue_helpers import make_order
 
 from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._kernel import KernelEventKind
-from dita.venues import PaperVenue, VenueRouter, VenueUnavailable
-from dita.venues import router as router_module
+from dita.venues import PaperVenue, VenueRouter, VenueUnavailable, order_venues
 from dita.venues._events import OrderEvents, answered
 
 
@@ -163,7 +162,7 @@ def test_router_keeps_the_venue_of_an_order_whose_cancel_was_refused_as_filled()
     for event in router.poll_events():
         kernel.on_venue_event(event)
     assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN" and kernel.slot_state(0).size == 1.0
-    assert router._order_venue == {}  # the fill ended it: forgotten then
+    assert router._orders.order_venue == {}  # the fill ended it: forgotten then
 
 
 class _ListsTrades(_TradesLag):
@@ -229,7 +228,7 @@ def test_router_keeps_the_venue_of_an_order_that_left_its_venues_list_before_its
     order = _resting(kernel)
     coid = order.client_order_id
     va.fill_quietly(coid)
-    router._forget_ended_orders()  # what a long run does each time the memory has doubled
+    router._orders.forget_ended_orders()  # what a long run does each time the memory has doubled
     router.route("BTCUSDT", "vb")
     (working,) = kernel.open_orders()
     assert router.venue_name_holding(working) == "va"
@@ -240,7 +239,7 @@ def test_router_keeps_the_venue_of_an_order_that_left_its_venues_list_before_its
     for event in router.poll_events():
         kernel.on_venue_event(event)
     assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN" and kernel.slot_state(0).size == 1.0
-    assert router._left_list == {}  # its end came through: nothing more to send there
+    assert router._orders.left_list == {}  # its end came through: nothing more to send there
 
 
 def test_an_order_that_left_its_venues_list_keeps_its_venue_when_another_venue_lists_its_client_id() -> None:
@@ -253,7 +252,7 @@ def test_an_order_that_left_its_venues_list_keeps_its_venue_when_another_venue_l
     order = _resting(kernel)
     coid = order.client_order_id
     va.fill_quietly(coid)
-    router._forget_ended_orders()
+    router._orders.forget_ended_orders()
     vb.submit(make_order(coid, order_type="LIMIT", price=90.0))
     router.open_orders()  # reconciliation lists the venues
     (working,) = kernel.open_orders()
@@ -279,7 +278,7 @@ def test_reconciliation_ends_an_order_that_left_its_venues_list_once_that_venue_
     coid = _resting(kernel).client_order_id
     va.working.discard(coid)
     del va.orders[coid]  # canceled unfilled at the exchange, unseen, and purged since
-    router._forget_ended_orders()  # what a long run does each time the memory has doubled
+    router._orders.forget_ended_orders()  # what a long run does each time the memory has doubled
 
     report = kernel.reconcile_with_venue()
     assert [p["client_order_id"] for p in report.purged_at_venue] == [coid] and report.unresolved == []
@@ -289,17 +288,17 @@ def test_reconciliation_ends_an_order_that_left_its_venues_list_once_that_venue_
 def test_router_keeps_the_venues_of_the_newest_orders_that_left_their_lists(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(router_module, "_LEFT_LIST_KEPT", 2)
+    monkeypatch.setattr(order_venues, "_LEFT_LIST_KEPT", 2)
     va = _TradesLag("va")
     router = VenueRouter({"va": va}, default="va")
     for coid in ("o1", "o2", "o3", "o4"):
         router.submit(make_order(coid, order_type="LIMIT", price=95.0))
     va.fill_quietly("o1")
-    router._forget_ended_orders()
+    router._orders.forget_ended_orders()
     for coid in ("o2", "o3", "o4"):
         va.fill_quietly(coid)
-    router._forget_ended_orders()
-    assert router._order_venue == {} and list(router._left_list) == ["o3", "o4"]
+    router._orders.forget_ended_orders()
+    assert router._orders.order_venue == {} and list(router._orders.left_list) == ["o3", "o4"]
 
 
 class _AnswersRaw(_TradesLag):
@@ -387,14 +386,14 @@ def test_router_keeps_a_submit_whose_answer_broke_before_the_ack_in_doubt(
     submit that raised does: the order may be at the venue, which lists it late. The router took
     it for an answer and at its next check forgot the venue of the order its list did not show;
     after a reroute its cancel went to the other venue, and it worked on, free to fill."""
-    monkeypatch.setattr(router_module, "_LEFT_LIST_KEPT", 0)  # no later order's end to keep it
+    monkeypatch.setattr(order_venues, "_LEFT_LIST_KEPT", 0)  # no later order's end to keep it
     lossy, other = _AnswerBreaks(form, name="lossy"), PaperVenue(name="other")
     router = VenueRouter({"lossy": lossy, "other": other}, default="lossy")
     kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="broken-answer")
     order = _resting(kernel)
     assert kernel.slot_state(0).fsm_state.name == "ORDER_SENT"  # in flight
-    assert router._in_doubt == {order.client_order_id}
-    router._forget_ended_orders()
+    assert router._orders.in_doubt == {order.client_order_id}
+    router._orders.forget_ended_orders()
     router.route("BTCUSDT", "other")
     assert router.venue_name_holding(order) == "lossy"
     (ack,) = router.cancel(order)
@@ -423,7 +422,7 @@ def test_router_takes_a_whole_answer_to_a_submit_as_it_did(answer: Any) -> None:
     one is the answer of a venue that reports later."""
     router = VenueRouter({"va": _Answers("va", answer)}, default="va")
     router.submit(make_order("o1", order_type="LIMIT", price=95.0))
-    assert router._in_doubt == set() and router._order_venue == {"o1": "va"}
+    assert router._orders.in_doubt == set() and router._orders.order_venue == {"o1": "va"}
 
 
 def _numbered(name: str) -> PaperVenue:

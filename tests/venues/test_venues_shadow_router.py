@@ -519,7 +519,7 @@ def test_router_keeps_any_submit_that_raised_on_the_venue_it_went_to() -> None:
     order = make_order("maybe", order_type="LIMIT", price=95.0)
     with pytest.raises(ConnectionError):
         router.submit(order)
-    router._forget_ended_orders()  # what a long run does each time the memory has doubled
+    router._orders.forget_ended_orders()  # what a long run does each time the memory has doubled
     router.route("BTCUSDT", "other")
     assert router.venue_name_holding(order) == "lossy"
     (ack,) = router.cancel(order)
@@ -575,8 +575,8 @@ def test_router_lets_go_of_lost_submits_once_reconciliation_ends_them() -> None:
         report = kernel.reconcile_with_venue()
         assert len(report.lost_submits) == 4 and kernel.free_slot_id() == 0
         assert [a["client_order_id"] for a in report.acknowledged] == ([placed] if run == 0 else [])
-    router._forget_ended_orders()  # what a long run does each time the memory has doubled
-    assert router._in_doubt == {placed} and router._order_venue == {placed: "drops"}
+    router._orders.forget_ended_orders()  # what a long run does each time the memory has doubled
+    assert router._orders.in_doubt == {placed} and router._orders.order_venue == {placed: "drops"}
 
 
 def test_router_lets_go_of_a_raised_submit_the_venue_listed_once_it_ends_unseen() -> None:
@@ -588,12 +588,12 @@ def test_router_lets_go_of_a_raised_submit_the_venue_listed_once_it_ends_unseen(
     order = make_order("maybe", order_type="LIMIT", price=95.0)
     with pytest.raises(VenueTimeout):
         router.submit(order)
-    router._forget_ended_orders()
-    assert router._order_venue == {"maybe": "slow"} and router._in_doubt == set()
+    router._orders.forget_ended_orders()
+    assert router._orders.order_venue == {"maybe": "slow"} and router._orders.in_doubt == set()
     paper.on_quote("BTCUSDT", 90.0, 94.0, 1e9, 1e9, 2.0)  # fills below the limit
     assert paper.open_orders() == []
-    router._forget_ended_orders()
-    assert router._order_venue == {}
+    router._orders.forget_ended_orders()
+    assert router._orders.order_venue == {}
 
 
 def test_router_lets_go_of_a_raised_submit_its_open_orders_listed_once_it_ends_unseen() -> None:
@@ -608,8 +608,8 @@ def test_router_lets_go_of_a_raised_submit_its_open_orders_listed_once_it_ends_u
     assert [o.client_order_id for o in router.open_orders()] == ["maybe"]
     paper.on_quote("BTCUSDT", 90.0, 94.0, 1e9, 1e9, 2.0)  # fills below the limit
     assert paper.open_orders() == []
-    router._forget_ended_orders()
-    assert router._order_venue == {} and router._in_doubt == set()
+    router._orders.forget_ended_orders()
+    assert router._orders.order_venue == {} and router._orders.in_doubt == set()
 
 
 class _RefusesCancelsItDoesNotShow(_LosesTheAnswer):
@@ -636,7 +636,7 @@ def test_router_keeps_a_raised_submit_in_doubt_when_the_venue_refuses_its_cancel
         router.submit(order)
     (refused,) = router.cancel(order)
     assert refused.kind.name == "CANCEL_REJECT"
-    router._forget_ended_orders()
+    router._orders.forget_ended_orders()
     router.route("BTCUSDT", "other")
     assert router.venue_name_holding(order) == "lossy"
     assert [o.client_order_id for o in PaperVenue.open_orders(lossy)] == ["maybe"]
@@ -648,9 +648,9 @@ def test_router_forgets_orders_once_they_end() -> None:
     router.submit(make_order("filled", asset="ETHUSDT", reference_price=50.0))  # filled at once
     resting = make_order("resting", order_type="LIMIT", price=95.0)
     router.submit(resting)
-    assert router._order_venue == {"resting": "paper"}
+    assert router._orders.order_venue == {"resting": "paper"}
     router.cancel(resting)
-    assert router._order_venue == {}
+    assert router._orders.order_venue == {}
     # Orders that end where the router cannot see it (fills from bars fed to the venue) are
     # dropped once the venue no longer lists them, so the bookkeeping stays bounded.
     paper.on_quote("BTCUSDT", 99.0, 101.0, 1e9, 1e9, 1.0)
@@ -661,8 +661,8 @@ def test_router_forgets_orders_once_they_end() -> None:
         paper.on_quote("BTCUSDT", 99.0, 101.0, 1e9, 1e9, 2.6 + i)
     working = {o.client_order_id for o in paper.open_orders()}
     assert len(working) == 500
-    assert working <= set(router._order_venue)
-    assert len(router._order_venue) <= 2 * 1024  # not the 5,000 sent
+    assert working <= set(router._orders.order_venue)
+    assert len(router._orders.order_venue) <= 2 * 1024  # not the 5,000 sent
     assert router.venue_name_holding(make_order("o4999", asset="ETHUSDT")) == "paper"
 
 
@@ -1061,7 +1061,7 @@ def test_router_keeps_a_submit_stopped_by_ctrl_c_in_doubt() -> None:
     with pytest.raises(KeyboardInterrupt):
         kernel.process_intent(KernelIntent("i1", "t1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0))
     (order,) = kernel.open_orders()
-    assert router._in_doubt == {order.client_order_id}
+    assert router._orders.in_doubt == {order.client_order_id}
 
 
 class _FilledWhileListing:
@@ -1105,9 +1105,9 @@ def test_router_forgetting_ended_orders_survives_a_poll_that_ends_one_meanwhile(
     router = VenueRouter({"slow": venue}, default="slow")
     venue.router = router
     router.submit(make_order("o1", order_type="LIMIT", price=95.0))
-    router._check_open_at = 1  # past the count that has it ask which orders still work
+    router._orders.check_open_at = 1  # past the count that has it ask which orders still work
     assert router.submit(make_order("o2", order_type="LIMIT", price=95.0)) == []
-    assert set(router._order_venue) == {"o2"}
+    assert set(router._orders.order_venue) == {"o2"}
 
 
 def test_router_after_a_restart_with_the_assets_route_changed_still_books_the_orders_fill(

@@ -9,26 +9,8 @@ when that is not one venue, it is rejected naming the trade, for ``route_trade``
 order stays where it was submitted: its cancel goes to that venue even after ``route()`` sent
 the asset elsewhere, so an order and all of its events stay on one venue.
 
-The router remembers each order's venue until the order ends: a final event (filled,
-canceled, rejected, expired; not a cancel refused as FILLED, whose fill is still to come)
-that passes through it (``submit``, ``cancel``, ``poll_events``), or, for orders that end
-where the router cannot see it (a paper venue fed bars directly), the venue no longer listing
-it in ``open_orders()``, which the router asks each time the number of orders it remembers has
-doubled (the newest such keep their venue: an exchange drops an order from its list as it
-fills, before its trades show), as do orders its ``order_status`` says are over, whose trades
-reconciliation asks there next. An order whose submit raised (or whose answer broke before
-any event of it) may be listed late, so its absence does not count until the venue shows it knows the order
-(an event about it other than a refused cancel or a rate limit, a list that shows it, an
-``order_status`` saying it ended) or ``order_status`` says the venue never received it
-(reconciliation then ends it in the kernel); until then it is kept, as the kernel keeps it
-in flight. ``open_orders()`` also teaches it where orders it did not send are (after a
-restart), so reconciliation cancels them on the right venue, and the kernel's own orders
-follow their cancel there, also one a venue lists under the client id it went out under
-(``listed_client_order_id``: a hash on OKX and Gate). A listed order is cancelled on the venue
-that listed it (known by its client id and venue id: one client id may be on two venues, and an
-order placed by hand may have none); a listing never moves an order the router knows (one that
-left its venue's list too) to another venue, and only the holding venue's events end or
-confirm an order. An order it knows nothing of is cancelled on the routed venue.
+The router remembers each order's venue until the order ends (``order_venues``: how it learns
+it, and when it forgets it). An order it knows nothing of is cancelled on the routed venue.
 ``order_status`` asks the venue holding the order, or, not knowing it (after a restart), the
 venue the order's asset is routed to when given it, else each venue in turn.
 An order for an asset no venue is routed for (and no default) is rejected, naming the asset.
@@ -39,14 +21,14 @@ kernel, knowing orders by venue id alone, cannot both take, are named at ERROR.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.venues._events import OrderEvents
 from dita.venues._settings import check_venue_name
+from dita.venues.order_venues import OrderVenues
 from dita.venues.protocol import (
     UnknownVenueError,
     VenueAdapter,
@@ -57,6 +39,7 @@ from dita.venues.protocol import (
     order_status_asset,
     venue_following,
 )
+from dita.venues.trade_venues import TradeVenues, TradeVenueUnknown
 
 if TYPE_CHECKING:
     from dita.risk import MarketLimits
@@ -64,22 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["VenueRouter"]
 
 log = logging.getLogger(__name__)
-
-# Orders remembered before the router first asks the venues which of them still work.
-_CHECK_OPEN_AFTER = 1024
-# Events that do not show the venue holds the order: a venue that does not list an order
-# yet refuses its cancel as unknown, so neither ends the doubt about a submit that raised.
-_NOT_PROOF_OF_ORDER = (KernelEventKind.CANCEL_REJECT, KernelEventKind.RATE_LIMITED)
-# Orders forgotten for no longer being listed whose venue is still known (the newest ones).
-_LEFT_LIST_KEPT = 10_000
-# Events that end no order in the kernel whatever status they state: a cancel refused as FILLED.
-_NOT_AN_END = (KernelEventKind.CANCEL_REJECT,)
-# Trades whose venue is kept (the newest): an older one's exit is placed by the venues' positions.
-_TRADES_KEPT = 100_000
-
-
-class _TradeVenueUnknown(Exception):
-    """The venue of an exit's trade cannot be told: the exit is refused, not guessed."""
 
 
 class VenueRouter:
@@ -116,28 +83,10 @@ class VenueRouter:
         self._venues: dict[str, VenueAdapter] = {}
         self._routes: dict[str, str] = {}
         self._default: str | None = None
-        # Client order id -> the venue holding it, until the order ends (module docstring).
-        self._order_venue: dict[str, str] = {}
-        # Orders whose submit raised: a venue may not list them yet, so they are kept until
-        # the venue shows it knows them (an event about them, listing them, its order status
-        # saying they ended) or says it never received them (``order_status`` giving None).
-        self._in_doubt: set[str] = set()
-        # Orders forgotten as no longer listed or said over by ``order_status``, their end unseen,
-        # and their venue: an exchange drops an order from its list as it fills, before its trades
-        # show, and the kernel works it on till then, or reconciliation books its trades. The
-        # newest ``_LEFT_LIST_KEPT``, dropped once an end passes through.
-        self._left_list: OrderedDict[str, str] = OrderedDict()
-        # Venue order id -> (venue, client id) of the orders events named, until the order ends
-        # (the newest ``_LEFT_LIST_KEPT``): two venues' working orders of one venue id are named.
-        self._venue_ids: OrderedDict[str, tuple[str, str]] = OrderedDict()
-        # Trade id -> the venue its entry went to: its exits go there whatever the routes say
-        # since, as its position is there. The newest ``_TRADES_KEPT``.
-        self._trade_venue: OrderedDict[str, str] = OrderedDict()
-        self._check_open_at = _CHECK_OPEN_AFTER
-        # The venue of each order its last ``open_orders()`` listed, by client id and venue id: one
-        # client id may be on two venues (one label on orders placed by hand, an earlier life's
-        # order under an id the kernel uses again), and an order placed by hand may have none.
-        self._listed: dict[tuple[str, str], str] = {}
+        # Where each order is, and which venue each trade's orders go to: both read the venues
+        # as ``add`` registers them.
+        self._orders = OrderVenues(self._venues)
+        self._trades = TradeVenues(self._venues)
         self._events = OrderEvents(name)
         # The seqs ``resume`` was given, for a venue added after it: unmarked, its ids would
         # repeat the last run's, and the recovered kernel refuse its answers as duplicates.
@@ -253,19 +202,18 @@ class VenueRouter:
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         try:
-            venue_name = self._venue_name_of_trade(order)
-        except (UnknownVenueError, _TradeVenueUnknown) as exc:
+            # An entry, or an exit held nowhere, goes where its asset is routed: looked up only
+            # then, since an asset the router has no route for may still be held on one venue.
+            venue_name = self._trades.venue_name_of(order) or self.venue_name_for(order.asset)
+        except (UnknownVenueError, TradeVenueUnknown) as exc:
             # Not raised: the kernel keeps an order whose submit raised in flight, and this one
             # certainly went nowhere, so its slot would wait for an answer that never comes.
-            reason = exc.args[0] if isinstance(exc, _TradeVenueUnknown) else str(exc)
-            if isinstance(exc, _TradeVenueUnknown):
+            reason = exc.args[0] if isinstance(exc, TradeVenueUnknown) else str(exc)
+            if isinstance(exc, TradeVenueUnknown):
                 log.error("router: %s", reason)
             return [self._refusal(order, KernelEventKind.REJECT, VenueOrderStatus.REJECTED, reason)]
-        if len(self._order_venue) >= self._check_open_at:
-            self._forget_ended_orders()
-        # Remembered before the call: a submit that times out still has its venue.
-        self._remember(order.client_order_id, venue_name)
-        self._keep_trade(order.trade_id, venue_name)
+        self._orders.sending(order.client_order_id, venue_name)
+        self._trades.keep(order.trade_id, venue_name)
         try:
             events = self._venues[venue_name].submit(order)
         except BaseException:
@@ -273,79 +221,20 @@ class VenueRouter:
             # venue: the kernel keeps it in flight, and the router must not take a venue's
             # open-orders list that does not show it yet for its end.
             if order.client_order_id:
-                self._in_doubt.add(order.client_order_id)
+                self._orders.in_doubt.add(order.client_order_id)
             raise
-        # An answer that broke (raised part-way, a dict) leaves the order in flight in the kernel,
-        # as a submit that raised does: in doubt, unless an event before the fault shows the
-        # venue has it (``_seen`` ends the doubt then).
-        if order.client_order_id:
-            self._in_doubt.add(order.client_order_id)
-        seen = self._seen(events, venue_name)
-        if _whole(seen):
-            self._in_doubt.discard(order.client_order_id)
-        return seen
+        return self._orders.submitted(order.client_order_id, events, venue_name)
 
     def route_trade(self, trade_id: str, venue_name: str) -> None:
         """Send the orders of trade ``trade_id`` to ``venue_name``, the venue its entry went to:
         after a restart, for an exit the router refuses because it cannot tell that venue."""
         if not isinstance(trade_id, str) or not trade_id:
             raise ValueError(f"trade_id must be a non-empty string, got {trade_id!r}")
-        self._keep_trade(trade_id, self._known(venue_name, field="venue_name"))
+        self._trades.keep(trade_id, self._known(venue_name, field="venue_name"))
 
     def venue_name_of_trade(self, trade_id: str) -> str | None:
         """The venue the orders of trade ``trade_id`` go to, if the router knows it."""
-        return self._trade_venue.get(trade_id)
-
-    def _venue_name_of_trade(self, order: VenueOrder) -> str:
-        """The venue ``order`` goes to: for an entry (a new trade), the one its asset is routed
-        to; for an exit, its trade's, known from the trade's entry (or ``route_trade``). An exit
-        of a trade the router does not know (after a restart) goes to the one venue holding a
-        position of the trade's side in its asset, or, held nowhere, to the routed venue; two
-        holding one, or one that cannot say, raise ``_TradeVenueUnknown``: a guess may sell on a
-        venue where the trade holds nothing."""
-        if order.is_entry:
-            return self.venue_name_for(order.asset)
-        known = self._trade_venue.get(order.trade_id) if order.trade_id else None
-        if known is not None:
-            return known
-        if len(self._venues) == 1:
-            return self.venue_name_for(order.asset)
-        long = order.side.name == "LONG"
-        holding: list[str] = []
-        cannot_say: list[str] = []
-        for venue_name, adapter in self._venues.items():
-            named = getattr(adapter, "position_asset", None)
-            try:
-                asset = str(named(order.asset)) if callable(named) else order.asset
-                size = float(adapter.positions().get(asset, 0.0))
-            except Exception as exc:
-                cannot_say.append(f"{venue_name!r} ({type(exc).__name__}: {exc})")
-                continue
-            if (size > 0.0) if long else (size < 0.0):
-                holding.append(venue_name)
-        if not cannot_say and len(holding) <= 1:
-            # Held nowhere: the routed venue, looked up only now, since an asset the router has
-            # no route for may still be held on one venue.
-            return holding[0] if holding else self.venue_name_for(order.asset)
-        holders = ", ".join(repr(n) for n in holding)
-        why = (
-            f"venues {holders} each hold a {order.side.name} {order.asset} position"
-            if len(holding) > 1
-            else f"venue {'; '.join(cannot_say)} could not list its positions"
-        )
-        raise _TradeVenueUnknown(
-            f"exit of trade {order.trade_id!r} ({order.asset}) refused: the router does not know the "
-            f"venue its entry went to (entered before a restart) and {why}; name it with "
-            f"route_trade({order.trade_id!r}, venue)"
-        )
-
-    def _keep_trade(self, trade_id: str, venue_name: str) -> None:
-        """Keep the venue of trade ``trade_id`` among the newest ``_TRADES_KEPT``."""
-        if trade_id:
-            self._trade_venue.pop(trade_id, None)
-            self._trade_venue[trade_id] = venue_name
-            while len(self._trade_venue) > _TRADES_KEPT:
-                self._trade_venue.popitem(last=False)
+        return self._trades.get(trade_id)
 
     def resume(self, seq: int) -> None:
         """Mark the router's ids, and those of every venue behind it that can, with ``seq``
@@ -382,7 +271,7 @@ class VenueRouter:
             venue_name = self.venue_name_holding(order)
         except UnknownVenueError as exc:
             return [self._refusal(order, KernelEventKind.CANCEL_REJECT, order.status, str(exc))]
-        return self._seen(self._venues[venue_name].cancel(order), venue_name)
+        return self._orders.seen(self._venues[venue_name].cancel(order), venue_name)
 
     def _refusal(
         self, order: VenueOrder, kind: KernelEventKind, status: VenueOrderStatus, reason: str
@@ -409,64 +298,13 @@ class VenueRouter:
 
     def venue_name_holding(self, order: VenueOrder) -> str:
         """The name of the venue ``order`` was submitted to (the routed one if unknown)."""
-        return (
-            self._listed.get((order.client_order_id, order.venue_order_id))
-            or self._order_venue.get(order.client_order_id)
-            or self._left_list.get(order.client_order_id)
-            or self._listed_at(order)
-            or self.venue_name_for(order.asset)
-        )
-
-    def _listed_at(self, order: VenueOrder) -> str | None:
-        """The venue whose open-orders list showed ``order`` under the client id it sent it as
-        (``listed_client_order_id``: a hash on OKX and Gate), learnt as the order's venue. After a
-        restart that list is all the router knows, and the routed venue, changed since, would get
-        the order's cancel and ``watch``."""
-        for venue_name, adapter in self._venues.items():
-            listed_as = getattr(adapter, "listed_client_order_id", None)
-            if not callable(listed_as):
-                continue
-            try:
-                listed = str(listed_as(order))
-            except Exception:
-                continue  # found as without this hook
-            if self._order_venue.get(listed) == venue_name:
-                self._remember(order.client_order_id, venue_name)
-                return venue_name
-        return None
+        return self._orders.holding(order) or self.venue_name_for(order.asset)
 
     def venue_holding(self, order: VenueOrder) -> VenueAdapter:
         return self._venues[self.venue_name_holding(order)]
 
     def open_orders(self) -> list[VenueOrder]:
-        orders: list[VenueOrder] = []
-        listed: dict[tuple[str, str], str] = {}
-        for venue_name, adapter in self._venues.items():
-            # Read once: learning where its orders are would spend a venue's generator, and the
-            # router list none of them (reconciliation would leave the venue's orders unmanaged).
-            theirs = list(adapter.open_orders())
-            for order in theirs:
-                # Read as an adapter may give it (None, its exchange's raw dict): not an order's ids,
-                # passed on for the kernel's reconciliation to name, with its value.
-                coid = getattr(order, "client_order_id", None)
-                venue_order_id = getattr(order, "venue_order_id", None)
-                if not isinstance(coid, str) or not isinstance(venue_order_id, str):
-                    continue
-                listed[(coid, venue_order_id)] = venue_name
-                if not coid:
-                    continue
-                # Another venue listing the id leaves an order known elsewhere (working, or left
-                # its own venue's list) there: were the last to list it to take it, the kernel's
-                # cancel would go to a venue without it.
-                known = self._order_venue.get(coid) or self._left_list.get(coid)
-                if known is None:
-                    self._remember(coid, venue_name)
-                if known is None or known == venue_name:
-                    # Listed, so the venue has it: in doubt no more (as in _forget_ended_orders).
-                    self._in_doubt.discard(coid)
-            orders.extend(theirs)
-        self._listed = listed
-        return orders
+        return self._orders.open_orders()
 
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """The order as the venue holding it has it, for reconciliation. Not knowing which (after
@@ -483,7 +321,7 @@ class VenueRouter:
         asset = order_status_asset(asset, self.name)
         # Also one that left its venue's list: the router knows where it is, and another venue
         # that cannot say would keep an order its own venue says it no longer has unresolved.
-        owner = self._order_venue.get(client_order_id) or self._left_list.get(client_order_id)
+        owner = self._orders.venue_of(client_order_id)
         routed = self._routes.get(asset, self._default) if owner is None and asset is not None else None
         asks: list[tuple[str, str | None]]
         if owner is not None:
@@ -510,14 +348,10 @@ class VenueRouter:
                 # passed on as it came, for reconciliation to name its field and value.
                 status = getattr(found, "status", None)
                 if isinstance(status, VenueOrderStatus) and status.name in FINAL_STATUSES:
-                    self._order_venue.pop(client_order_id, None)
-                    self._in_doubt.discard(client_order_id)
-                    # Over there, yet the kernel may still book or await its fills: reconciliation
-                    # asks that venue next for its trades, and tells it to follow the order.
-                    self._keep_left(client_order_id, venue_name)
+                    self._orders.ended_at(client_order_id, venue_name)
                 else:
                     # Still in doubt if it was: working, yet not listed, is the lag it guards.
-                    self._remember(client_order_id, venue_name)
+                    self._orders.remember(client_order_id, venue_name)
                 return found
         if cannot_say:
             raise VenueUnavailable(
@@ -525,7 +359,7 @@ class VenueRouter:
             )
         # The venue says it never received it (reconciliation ends it as a lost submit): it is
         # in doubt no more, and its venue is forgotten once that venue does not list it.
-        self._in_doubt.discard(client_order_id)
+        self._orders.in_doubt.discard(client_order_id)
         return None
 
     def following(self) -> bool:
@@ -564,113 +398,6 @@ class VenueRouter:
         ``CcxtVenue.position_asset``); ``asset`` itself for a venue that names it so."""
         named = getattr(self.venue_for(asset), "position_asset", None)
         return str(named(asset)) if callable(named) else asset
-
-    def _remember(self, client_order_id: str, venue_name: str) -> None:
-        if client_order_id:
-            self._order_venue[client_order_id] = venue_name
-
-    def _keep_left(self, client_order_id: str, venue_name: str) -> None:
-        """Keep the venue of an order no longer working there, among the newest ``_LEFT_LIST_KEPT``."""
-        if client_order_id:
-            # Popped, not moved to the end: a poll on another thread may forget it in between.
-            self._left_list.pop(client_order_id, None)
-            self._left_list[client_order_id] = venue_name
-            while len(self._left_list) > _LEFT_LIST_KEPT:
-                self._left_list.popitem(last=False)
-
-    def _seen(self, answer: Iterable[VenueEvent], venue_name: str) -> list[VenueEvent]:
-        """Forget the orders whose final event is among ``answer`` (venue ``venue_name``'s);
-        return its items as the venue gave them. The kernel applies the events of a broken answer
-        up to the fault and reports it, so a fault must reach the kernel where it was, not
-        before: an item that is not an event is passed on, and an answer that raised part-way is
-        passed on as its events followed by the same error. A generator would otherwise reach
-        the kernel empty, and any fault as a raised submit, losing the fills before it."""
-        if isinstance(answer, VenueEvent):
-            self._seen([answer], venue_name)
-            return answer
-        if answer is None or isinstance(answer, (str, bytes, Mapping)) or not _iterable(answer):
-            # Not a list of events: the kernel takes None as empty, one event on its own as the
-            # answer, and names the rest. Iterated here, each read as an answer that raised.
-            return answer  # type: ignore[return-value]
-        events: list[VenueEvent] = []
-        fault: Exception | None = None
-        try:
-            for event in answer:
-                events.append(event)
-        except Exception as exc:
-            fault = exc
-        self._note(events, venue_name)
-        if fault is not None:
-            # Not a list, but what the venue gave: the kernel reads any iterable answer.
-            return _then_raise(events, fault)  # type: ignore[return-value]
-        return events
-
-    def _note(self, events: list[VenueEvent], venue_name: str) -> None:
-        """Take what venue ``venue_name``'s ``events`` show of the orders it holds. An event of
-        another venue's order of the same client id shows nothing of this one: its end would make
-        the router forget where the order is, and the kernel's cancel go to a venue without it."""
-        for event in events:
-            if not isinstance(event, VenueEvent):
-                continue
-            coid = event.venue_client_id
-            if event.kind not in _NOT_PROOF_OF_ORDER and self._order_venue.get(coid) == venue_name:
-                self._in_doubt.discard(coid)
-            venue_order_id = event.venue_order_id
-            if venue_order_id and event.kind not in _NOT_PROOF_OF_ORDER:
-                self._note_venue_id(venue_order_id, coid, venue_name)
-            status = event.status
-            # A refused cancel's FILLED is the venue's word, not the order's end: the kernel works
-            # the order on until its fill comes, which the trade list may yet lag.
-            if status is not None and status.name in FINAL_STATUSES and event.kind not in _NOT_AN_END:
-                if self._order_venue.get(coid) == venue_name:
-                    self._order_venue.pop(coid, None)
-                if self._left_list.get(coid) == venue_name:
-                    self._left_list.pop(coid, None)
-                if self._venue_ids.get(venue_order_id) == (venue_name, coid):
-                    self._venue_ids.pop(venue_order_id, None)
-
-    def _note_venue_id(self, venue_order_id: str, client_order_id: str, venue_name: str) -> None:
-        """Name, at ERROR, an order of ``venue_name`` whose venue id another venue's working order
-        has. The kernel knows working orders by venue id alone: it refuses the second one's ack
-        and fills (UNKNOWN_ORDER), and the order works on at its venue, its fills unbooked."""
-        other = self._venue_ids.get(venue_order_id)
-        if other is None:
-            self._venue_ids[venue_order_id] = (venue_name, client_order_id)
-            while len(self._venue_ids) > _LEFT_LIST_KEPT:
-                self._venue_ids.popitem(last=False)
-        elif other[0] != venue_name:
-            log.error(
-                "router: venue %r's order %r has the venue order id %r of venue %r's order %r: the "
-                "kernel knows working orders by venue id alone and refuses this one's ack and fills "
-                "(UNKNOWN_ORDER) while that one works; the venues behind one router must number "
-                "their orders apart",
-                venue_name, client_order_id, venue_order_id, other[0], other[1],
-            )  # fmt: skip
-
-    def _forget_ended_orders(self) -> None:
-        """Drop remembered orders their venue no longer lists as working. The next check
-        comes when the number remembered has doubled, so asking costs little per order."""
-        by_venue: dict[str, list[str]] = {}
-        # A copy, and no KeyError on one gone: the HTTP gateway's poll thread forgets orders
-        # (poll_events) while a submit on its loop is here, waiting for open_orders().
-        for client_order_id, venue_name in list(self._order_venue.items()):
-            by_venue.setdefault(venue_name, []).append(client_order_id)
-        for venue_name, ids in by_venue.items():
-            try:
-                working = {o.client_order_id for o in self._venues[venue_name].open_orders()}
-            except Exception as exc:
-                log.warning("router: venue %r could not list its open orders (%s); kept", venue_name, exc)
-                continue
-            for client_order_id in ids:
-                if client_order_id in working:
-                    # Listed, so the venue has it: a later list without it means it ended.
-                    self._in_doubt.discard(client_order_id)
-                elif client_order_id not in self._in_doubt:
-                    # Kept unless a poll meanwhile passed its end on (the pop finds nothing then).
-                    if self._order_venue.pop(client_order_id, None) is not None:
-                        self._keep_left(client_order_id, venue_name)
-        self._in_doubt.intersection_update(self._order_venue)
-        self._check_open_at = max(_CHECK_OPEN_AFTER, 2 * len(self._order_venue))
 
     def positions(self) -> dict[str, float]:
         """Position per asset, summed over venues (see ``positions_by_venue`` for the split)."""
@@ -718,7 +445,7 @@ class VenueRouter:
                     log.warning(
                         "router: venue %r could not be polled (%s: %s)", venue_name, type(exc).__name__, exc
                     )
-                self._note(theirs, venue_name)
+                self._orders.note(theirs, venue_name)
                 events.extend(theirs)
         return events
 
@@ -782,25 +509,3 @@ def _settlement_only(event: AccountEvent) -> AccountEvent:
         timestamp=event.timestamp,
         predicted_fee_stands=event.predicted_fee_stands,
     )
-
-
-def _whole(answer: object) -> bool:
-    """Whether ``answer``, as ``_seen`` passes it on, is one the kernel reads whole: None (no
-    events), one event, or a list of events (``_seen`` gives one that broke as a generator)."""
-    if answer is None or isinstance(answer, VenueEvent):
-        return True
-    return isinstance(answer, list) and all(isinstance(e, VenueEvent) for e in answer)
-
-
-def _iterable(answer: object) -> bool:
-    try:
-        iter(answer)  # type: ignore[call-overload]
-    except TypeError:
-        return False
-    return True
-
-
-def _then_raise(events: list[VenueEvent], fault: Exception) -> Iterator[VenueEvent]:
-    """The events of an answer that broke part-way, then its error, as the venue gave them."""
-    yield from events
-    raise fault
