@@ -1,4 +1,4 @@
-"""A bar opening less than half a bar after the one before (two feeds merged, one stamped a
+"""A bar opening half a bar or less after the one before (two feeds merged, one stamped a
 second late) is refused: the earlier bar reaches the strategy with its close, and an order
 decided on it would fill at the later bar's open, before that close existed."""
 
@@ -32,6 +32,15 @@ def test_a_bar_one_second_after_another_is_refused_naming_both(tmp_path: Path, a
     assert refused.value.row == 5
     assert "2024-01-01T00:03:01Z opens 1 s after the BTC bar of 2024-01-01T00:03:00Z (row 4)" in said
     assert "60 s long" in said
+
+
+def test_a_stray_bar_at_exactly_half_a_bar_is_refused(tmp_path: Path) -> None:
+    hours = [dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=h) for h in range(300)]
+    hours.insert(101, hours[100] + dt.timedelta(minutes=30))
+    rows = [f"{t.isoformat()},100,110,100,105,1000" for t in hours]
+    path = _write(tmp_path / "btc_1h.csv", "timestamp,open,high,low,close,volume", rows)
+    with pytest.raises(DataError, match=r"opens 1800 s after the BTC bar of .* bars are 3600 s long"):
+        load_market_data(path)
 
 
 def test_an_off_grid_bar_is_refused_with_an_asset_column(tmp_path: Path) -> None:
