@@ -590,8 +590,11 @@ def test_slow_sse_client_is_dropped_not_buffered() -> None:
         fat = {f"k{i}": "x" * 250 for i in range(32)}  # slot events carry metadata: ~9 KB each
         for i in range(8):
             enter(c, asset="FAT", metadata=fat, intent_id=f"f{i}")
-        sock = socket.create_connection(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
+        # A small window from the handshake on: set after it, the window stays wide enough for
+        # megabytes to queue, and reading them to the end takes minutes of delayed acks.
+        sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(("127.0.0.1", int(live.url.rsplit(":", 1)[1])))
         sock.sendall(b"GET /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         wait_until(lambda: c.get("/healthz").json()["sse_clients"] == 1)
         # Each mark publishes the account and 8 fat slots; the socket fills, then the buffer.
