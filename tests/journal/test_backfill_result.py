@@ -4,6 +4,7 @@ rejected, whatever retries it took, and a key given twice is stored and counted 
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -86,4 +87,26 @@ def test_two_different_rows_under_one_key_are_refused_before_anything_is_written
         assert journal.stats().written == 0
         assert _stored(journal, "desk-1") == [0, 0]
     finally:
+        journal.close()
+
+
+def test_rows_a_backfill_returned_as_written_are_no_longer_counted_queued(tmp_path: Path) -> None:
+    """The writer settles its batch's count after the batch's bookkeeping (progress, refills);
+    a backfill returns once its rows are stored, so stats() must not count them queued then."""
+    journal = _journal(tmp_path / "j")
+    settled = threading.Event()
+    record = journal._progress.record
+
+    def slow_record(batch: Any) -> None:
+        settled.wait(5)  # the batch's count is settled only after this returns
+        record(batch)
+
+    journal._progress.record = slow_record  # type: ignore[method-assign]
+    rows = _fills()
+    try:
+        result = journal.backfill("desk-1", {"fills": rows}, timeout=20)
+        assert result.written == len(rows)
+        assert journal.stats().queued == 0
+    finally:
+        settled.set()
         journal.close()

@@ -656,8 +656,9 @@ class ClickHouseJournal:
         kernels = self._kernels
         with queue.cond:
             s = JournalStats(**{k: v for k, v in vars(queue.stats).items() if k != "extra"})
-            # Rows a refused kernel's check holds are drained and unwritten too.
-            s.queued = queue.pending_rows + kernels.held_rows.total()
+            # Rows a refused kernel's check holds are drained and unwritten too; the parts of the
+            # batch in flight already stored are not.
+            s.queued = queue.pending_rows - queue.in_flight_stored + kernels.held_rows.total()
             now = time.monotonic()
             blocked = self._backoff.blocked
             s.blocked = "; ".join(

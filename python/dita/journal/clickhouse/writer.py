@@ -205,11 +205,11 @@ class Writer:
             cpu = time.thread_time()
             res = self._insert_part(kernel_id, table, part, completion is not None, chunks[0].drained_at)
             self.queue.share_gil(time.thread_time() - cpu)
-            # Counted as each part is done: a close that gives up later in the batch must not
-            # report these rows as unwritten.
-            self.queue.in_flight_stored += len(part)
-            if completion is not None:
-                with self.queue.cond:
+            with self.queue.cond:
+                # Counted as each part is done: a close that gives up later in the batch must not
+                # report these rows as unwritten, nor stats() once a backfill of them returned.
+                self.queue.in_flight_stored += len(part)
+                if completion is not None:
                     completion.result.written += res.written
                     completion.result.already_present += res.already_present
                     completion.result.rejected += res.rejected
