@@ -17,13 +17,15 @@ import pytest
 from dita import ExecutionKernel, KernelIntent
 from dita.projection import InMemoryProjection, publish_dirty
 
+_ASSETS = ("BTCUSDT", "ETHUSDT")
 
-def _intent(action: str, n: int, slot_id: int = 0) -> KernelIntent:
+
+def _intent(action: str, n: int, slot_id: int = 0, asset: str = "BTCUSDT") -> KernelIntent:
     return KernelIntent(
         intent_id=f"{action}-{n}",
         trade_id=f"t-{n}",
         slot_id=slot_id,
-        asset="BTCUSDT",
+        asset=asset,
         side="LONG",
         action=action,
         reference_price=100.0,
@@ -188,46 +190,65 @@ def test_a_full_read_of_many_slots_lets_the_strategy_trade_and_is_still_of_one_k
         kernel.close()
 
 
-def test_a_projection_flushed_while_a_strategy_trades_ends_as_the_kernel_is() -> None:
-    """3,000 slots flushed over and over while a strategy marks, enters and exits on its own
-    thread, the reads long enough to hand the GIL over: once it stops and one flush more, every
-    slot the projection shows is the kernel's (a change whose mark a read took without
-    publishing it was never shown again). Test data after the review in /work/review124."""
-    kernel = _kernel_long_in_every_slot(3_000)
+def test_a_projection_flushed_while_a_strategy_trades_is_the_kernel_at_every_pause() -> None:
+    """3,000 slots flushed over and over while a strategy marks the even slots' asset and enters
+    and exits the odd slots on its own thread: each read has many slots to copy, and the trades
+    land on slots its first drain did not hold. At each of a dozen pauses, one flush more shows
+    every slot as the kernel holds it: no change a read took the mark of went unpublished. Each
+    round waits for the strategy's trades, so none passes without them. After /work/review124."""
+    slots = 3_000
+    kernel = ExecutionKernel(max_slots=slots, kernel_id="many")
+    for sid in range(slots):
+        kernel.process_intent(_intent("ENTER", sid, slot_id=sid, asset=_ASSETS[sid % 2]))
     projection = InMemoryProjection()
     projection.attach(kernel)
-    stop = threading.Event()
+    trading, paused, stop = threading.Event(), threading.Event(), threading.Event()
     made = [0]
 
     def strategy() -> None:
         rng = random.Random(7)
         while not stop.is_set():
+            if not trading.is_set():
+                paused.set()
+                trading.wait(0.01)
+                continue
+            paused.clear()
             made[0] += 1
             kernel.mark_price("BTCUSDT", 100.0 + rng.random())
-            sid = rng.randrange(3_000)
+            sid = rng.randrange(1, slots, 2)
             slot = kernel.slot_dict(sid)
             if slot["fsm_state"] == "POSITION_OPEN":
+                trade = slot["trade_id"]
                 kernel.process_intent(
-                    KernelIntent(f"x-{made[0]}", slot["trade_id"], sid, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0)
+                    KernelIntent(f"x-{made[0]}", trade, sid, "ETHUSDT", "LONG", "EXIT", 100.0, 1.0)
                 )
             else:
-                kernel.process_intent(_intent("ENTER", 10_000 + made[0], slot_id=sid))
+                kernel.process_intent(_intent("ENTER", 10_000 + made[0], slot_id=sid, asset="ETHUSDT"))
 
     switch_interval = sys.getswitchinterval()
     sys.setswitchinterval(1e-5)
-    trading = threading.Thread(target=strategy, daemon=True)
-    trading.start()
+    thread = threading.Thread(target=strategy, daemon=True)
+    thread.start()
+    stale_at_pause: dict[int, list[int]] = {}
     try:
-        for _ in range(30):
+        for pause in range(12):
+            trading.set()
+            before = made[0]
+            while made[0] < before + 50 and thread.is_alive():
+                projection.flush()
+            assert thread.is_alive(), "the strategy stopped trading"
+            trading.clear()
+            assert paused.wait(10), "the strategy did not pause"
             projection.flush()
+            stale = [sid for sid in range(slots) if projection.slots[f"many:{sid}"] != kernel.slot_dict(sid)]
+            if stale:
+                stale_at_pause[pause] = stale[:5]
+                for sid in stale:  # the next pause counts only what is lost after this one
+                    projection.slots[f"many:{sid}"] = kernel.slot_dict(sid)
     finally:
         stop.set()
-        trading.join()
+        trading.set()
+        thread.join()
         sys.setswitchinterval(switch_interval)
-    projection.flush()
-    try:
-        assert made[0] > 100
-        stale = [sid for sid in range(3_000) if projection.slots[f"many:{sid}"] != kernel.slot_dict(sid)]
-        assert stale == [], f"{len(stale)} slots show an older state than the kernel's, e.g. {stale[:5]}"
-    finally:
         kernel.close()
+    assert stale_at_pause == {}, f"slots showing an older state than the kernel's, by pause: {stale_at_pause}"
