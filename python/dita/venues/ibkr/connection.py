@@ -53,6 +53,8 @@ class FillHeard:
     perm_id: int
     order_id: int
     shares: float
+    # The order's filled size with this execution (cumQty), on earlier days too.
+    cum_qty: float
     price: float
     time: float
     commission: float | None
@@ -323,6 +325,7 @@ def _fill(fill: Any) -> FillHeard:
         perm_id=int(ex.permId),
         order_id=int(ex.orderId),
         shares=float(ex.shares),
+        cum_qty=float(ex.cumQty),
         price=float(ex.price),
         time=ex.time.timestamp() if ex.time else 0.0,
         commission=float(report.commission) if reported else None,

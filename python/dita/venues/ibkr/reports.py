@@ -67,9 +67,10 @@ class IbkrOrder:
     ended: bool = False
     cancel_requested: bool = False
     filled: float = 0.0
-    # What the kernel had booked of an order followed after a restart, not yet matched to
-    # executions: its oldest executions, up to that, were booked already.
-    booked_unmatched: float = 0.0
+    # What the kernel had booked of an order followed after a restart (``filled`` starts at it):
+    # the shares of each execution up to that cumulative size (its cumQty) were booked already.
+    # Not the oldest of the day's executions: a GTC order may have filled on an earlier day.
+    booked_before: float = 0.0
     # TWS's filled size when the order ended: fills still owed while ``filled`` is below it.
     ended_filled: float = 0.0
     # Why it ended should TWS, asked for its open orders, not list it working ("": not in
@@ -266,10 +267,8 @@ class Reporter:
         if len(self._awaited) > _EXECUTIONS_KEPT:
             oldest = next(iter(self._awaited))
             del self._awaited[oldest]
-        if tracked.booked_unmatched > 0:
-            # Booked by the kernel before the restart: matched, not reported again.
-            tracked.booked_unmatched -= shares
-            tracked.filled += shares
+        shares = self._unbooked(tracked, fill, shares)
+        if shares <= 0:
             if not tracked.perm_id:
                 tracked.perm_id = fill.perm_id
             return []
@@ -292,6 +291,23 @@ class Reporter:
             )
         )
         return events
+
+    def _unbooked(self, tracked: IbkrOrder, fill: FillHeard, shares: float) -> float:
+        """The part of ``shares`` of ``fill`` the kernel has not booked: those above what it
+        booked before a restart (``booked_before``) by the execution's cumQty, the order's
+        filled size with it. An execution without one (0) of an order followed after a restart
+        is taken for booked (WARNING): reconciliation books a fill missed, not one booked twice."""
+        if tracked.booked_before <= 0:
+            return shares
+        if fill.cum_qty <= 0:
+            log.warning(
+                "%s: order %s: execution %s of %g states no cumulative quantity: taken for booked"
+                " before the restart (reconciliation books it if it was not)",
+                self.name, tracked.order.client_order_id, fill.exec_id, shares,
+            )  # fmt: skip
+            return 0.0
+        above = min(shares, fill.cum_qty - tracked.booked_before)
+        return above if above > shares * (1 - FULL) else 0.0
 
     def _correction(self, tracked: IbkrOrder, booked: BookedExecution, fill: FillHeard) -> list[VenueEvent]:
         """``fill``, TWS's correction of the execution ``booked``: it replaces that execution, so
@@ -505,7 +521,7 @@ class Reporter:
         execution that raced the end as of an unknown order. Otherwise a CANCEL_ACK, which keeps
         the order in the kernel for such an execution (no size stated: the kernel asks at
         reconciliation)."""
-        filled = max(filled, tracked.filled + max(tracked.booked_unmatched, 0.0))
+        filled = max(filled, tracked.filled)
         if not tracked.acknowledged and filled <= 0 and not canceled:
             return self._ended(tracked, KernelEventKind.REJECT, 0.0, reason)
         if filled > 0 and reason:

@@ -462,7 +462,8 @@ class IbkrVenue:
             order,
             perm_id=int(order.venue_order_id) if order.venue_order_id.isdigit() else 0,
             acknowledged=bool(order.venue_order_id),
-            booked_unmatched=order.filled_size,
+            filled=order.filled_size,
+            booked_before=order.filled_size,
         )
         self._orders[order.client_order_id] = tracked
         self._recent.put(order.client_order_id, tracked)
@@ -476,9 +477,9 @@ class IbkrVenue:
 
     def watch(self, order: VenueOrder) -> None:
         """Follow ``order``, one the kernel works that this venue has no record of (sent before
-        a restart): its executions beyond what the kernel booked are reported in ``poll_events``.
-        Told again with more booked (reconciliation booked a missed fill), the executions up to
-        that are taken for booked."""
+        a restart): its executions' shares beyond what the kernel booked (by their cumQty) are
+        reported in ``poll_events``. Told again with more booked (reconciliation booked a missed
+        fill), the shares up to that are taken for booked."""
         require_order(order)
         with self._lock:
             if order.asset not in self.settings.contracts:
@@ -487,9 +488,9 @@ class IbkrVenue:
             if tracked is None:
                 self._follow(order)
                 self._learn_order_ids()
-            elif order.filled_size > tracked.filled + tracked.booked_unmatched:
+            elif order.filled_size > tracked.filled:
                 # Reconciliation booked what TWS filled meanwhile: those executions are booked.
-                tracked.booked_unmatched = order.filled_size - tracked.filled
+                tracked.filled = tracked.booked_before = order.filled_size
 
     def resume(self, seq: int) -> None:
         with self._lock:
