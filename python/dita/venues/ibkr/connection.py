@@ -28,6 +28,7 @@ __all__ = [
     "IbkrConnection",
     "OpenOrderListings",
     "OrderHeard",
+    "StatusesTold",
 ]
 
 _T = TypeVar("_T")
@@ -77,8 +78,12 @@ class OrderHeard:
     filled: float
     avg_fill_price: float
     # The error code of the last change of status when an error made it (ib_async marks an
-    # order Cancelled on any error it does not grade a warning): the error says what happened.
+    # order Cancelled on any error it does not grade a warning) and TWS sent no status after it:
+    # the error says what happened.
     error_code: int
+    # TWS's own last status of the order this session ('' none), the error after it aside: what
+    # the order is when that error leaves it working (a warning, a cancel refused).
+    status_told: str
     # Whether TWS worked the order at some time (PreSubmitted, Submitted or PendingCancel in its
     # log), whatever it says now: those statuses may pass between two readings, and a warning
     # leaves ib_async's status at ValidationError.
@@ -118,10 +123,12 @@ class IbkrConnection:
         self._errors: list[ErrorHeard] = []
         self._listings = OpenOrderListings(settings.name)
         self.ib: Any = self.call(IB)
+        self._told = StatusesTold(self.ib.wrapper)
         self.call(self._listen)
 
     def _listen(self) -> None:
         self.ib.errorEvent += self._on_error
+        self.ib.errorEvent += self._told.error
         self.ib.disconnectedEvent += self._listings.disconnected
         # Every request for open orders (ib_async's own at the connect too) and every end TWS
         # sends are counted: an end names no request, and ib_async gives it to the latest asked.
@@ -129,6 +136,7 @@ class IbkrConnection:
         client.reqOpenOrders = self._listings.counting_asks(client.reqOpenOrders)
         client.reqAllOpenOrders = self._listings.counting_asks(client.reqAllOpenOrders)
         wrapper.openOrderEnd = self._listings.counting_ends(wrapper.openOrderEnd)
+        wrapper.orderStatus = self._told.telling(wrapper.orderStatus)
 
     def _on_error(self, req_id: int, code: int, message: str, contract: object = None) -> None:
         self._errors.append(ErrorHeard(req_id, code, message))
@@ -178,6 +186,7 @@ class IbkrConnection:
 
         async def session() -> None:
             self._listings.new_session()
+            self._told.new_session()
             await self.ib.connectAsync(
                 s.host, s.port, s.client_id, timeout=s.connect_timeout_s, account=account, fetchFields=fetch
             )
@@ -203,7 +212,7 @@ class IbkrConnection:
         return Heard(
             connected=self.ib.isConnected(),
             fills=[_fill(f) for f in self.ib.fills()],
-            orders=[_order(t) for t in self.ib.trades()],
+            orders=[_order(t, self._told) for t in self.ib.trades()],
             errors=errors,
         )
 
@@ -219,6 +228,58 @@ class IbkrConnection:
                 self._thread.join(5.0)
         if not self._thread.is_alive() and not self._loop.is_closed():
             self._loop.close()
+
+
+class StatusesTold:
+    """TWS's own last status of each order (``orderStatus``) and the last error about each of
+    this client's, counted in the order heard on the loop thread. ib_async marks an order
+    Cancelled on an error it does not grade a warning (10349, a refused cancel among them), and
+    adds no log entry when TWS's next status equals that: only the count tells that TWS ended
+    the order after the error."""
+
+    def __init__(self, wrapper: Any) -> None:
+        self._wrapper = wrapper
+        self._count = 0
+        # By ib_async's order key: the count when TWS's last status was heard, with it; the
+        # count when the last error was.
+        self._statuses: dict[Any, tuple[int, str]] = {}
+        self._errors: dict[Any, int] = {}
+
+    def new_session(self) -> None:
+        """A new connection: ib_async forgets its orders, and TWS tells them afresh."""
+        self._statuses.clear()
+        self._errors.clear()
+
+    def telling(self, order_status: Callable[..., None]) -> Callable[..., None]:
+        def told(
+            order_id: int, status: str, filled: float, remaining: float, avg_fill_price: float,
+            perm_id: int, *rest: Any,
+        ) -> None:  # fmt: skip
+            client_id = rest[2]  # parentId, lastFillPrice, clientId, whyHeld, mktCapPrice
+            self._count += 1
+            self._statuses[self.key(client_id, order_id, perm_id)] = (self._count, status)
+            order_status(order_id, status, filled, remaining, avg_fill_price, perm_id, *rest)
+
+        return told
+
+    def error(self, req_id: int, code: int, message: str, contract: object = None) -> None:
+        """An error TWS sent (``errorEvent``, after ib_async marked its order): about this
+        client's order ``req_id`` when above 0."""
+        if req_id > 0:
+            self._count += 1
+            self._errors[self.key(self._wrapper.clientId, req_id, 0)] = self._count
+
+    def key(self, client_id: int, order_id: int, perm_id: int) -> Any:
+        """ib_async's key of an order: (client id, order id), or its permId when placed in TWS."""
+        return self._wrapper.orderKey(client_id, order_id, perm_id)
+
+    def status(self, key: Any) -> str:
+        """TWS's own last status of the order of ``key`` ('' when none was heard)."""
+        return self._statuses.get(key, (0, ""))[1]
+
+    def since_error(self, key: Any) -> bool:
+        """Whether TWS sent a status of the order of ``key`` after the last error about it."""
+        return self._statuses.get(key, (0, ""))[0] > self._errors.get(key, 0)
 
 
 class OpenOrderListings:
@@ -333,10 +394,14 @@ def _fill(fill: Any) -> FillHeard:
     )
 
 
-def _order(trade: Any) -> OrderHeard:
+def _order(trade: Any, told: StatusesTold) -> OrderHeard:
     order, status = trade.order, trade.orderStatus
-    # A fill's entry repeats the status and changes none.
+    key = told.key(order.clientId, order.orderId, order.permId)
+    # A fill's entry repeats the status and changes none; TWS's status after an error ends the
+    # error's say, though ib_async logs none when it equals the status the error made.
     last = next((e for e in reversed(trade.log) if not e.message.startswith("Fill ")), None)
+    if told.since_error(key):
+        last = None
     return OrderHeard(
         order_id=int(order.orderId),
         perm_id=int(order.permId or status.permId),
@@ -350,5 +415,6 @@ def _order(trade: Any) -> OrderHeard:
         filled=float(status.filled),
         avg_fill_price=float(status.avgFillPrice),
         error_code=int(getattr(last, "errorCode", 0) or 0),
+        status_told=told.status(key),
         worked=any(s in WORKING_STATUSES for s in [status.status, *(entry.status for entry in trade.log)]),
     )

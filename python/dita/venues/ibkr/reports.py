@@ -32,6 +32,7 @@ __all__ = [
     "execution_key",
     "is_warning",
     "latest_executions",
+    "tws_works",
 ]
 
 log = logging.getLogger("dita.venues.ibkr")
@@ -217,7 +218,7 @@ class Reporter:
         for tracked in questioned:
             reason, tracked.in_question = tracked.in_question, ""
             said = said_of.get(tracked.order.client_order_id)
-            if said is not None and said.status not in ENDED_STATUSES:
+            if said is not None and tws_works(said, tracked.acknowledged):
                 log.info(
                     "%s: TWS lists order %s working: it works on", self.name, tracked.order.client_order_id
                 )
@@ -601,6 +602,16 @@ def _holds_up(booked: BookedExecution, exec_id: str) -> bool:
 def _correction_number(exec_id: str) -> int:
     tail = exec_id.rpartition(".")[2]
     return int(tail) if tail.isdigit() else 0
+
+
+def tws_works(said: OrderHeard, acknowledged: bool) -> bool:
+    """Whether TWS works the order ``said`` (``acknowledged`` by TWS or not): by its status, or by
+    TWS's own last status when an error after it, which ib_async takes for the order's end,
+    leaves the order working (a warning, a refused cancel; no status yet: not over)."""
+    code = said.error_code
+    if code in CANCEL_REFUSED or (code and is_warning(code, acknowledged)):
+        return said.status_told not in ENDED_STATUSES
+    return said.status not in ENDED_STATUSES
 
 
 def is_warning(code: int, acknowledged: bool) -> bool:

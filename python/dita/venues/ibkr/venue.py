@@ -39,7 +39,7 @@ from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
 from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, Heard, IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
-from dita.venues.ibkr.reports import FULL, IbkrOrder, Reporter, cancel_reject, latest_executions
+from dita.venues.ibkr.reports import FULL, IbkrOrder, Reporter, cancel_reject, latest_executions, tws_works
 from dita.venues.ibkr.settings import IbkrSettings
 from dita.venues.protocol import VenueTimeout, VenueUnavailable
 
@@ -576,7 +576,7 @@ class IbkrVenue:
             if _unanswered(heard, client_order_id):
                 heard = self._asked_open_orders(client_order_id)
             for said in heard.orders:
-                if said.order_ref == client_order_id and said.status not in ENDED_STATUSES:
+                if said.order_ref == client_order_id and tws_works(said, tracked.acknowledged):
                     return answered(
                         tracked.order,
                         str(said.perm_id),
