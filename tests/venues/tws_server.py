@@ -446,6 +446,13 @@ class TwsServer:
             order.status = status
             self._order_status(order)
 
+    def tell(self, order: Working) -> None:
+        """Send ``order`` as it is now (``openOrder`` and ``orderStatus``), as TWS tells a master
+        client, or client 0, of another client's order, which is not in the book."""
+        with self._lock:
+            self._open_order(order)
+            self._order_status(order)
+
     def report_commission(self, exec_id: str, commission: float) -> None:
         """Send an execution's commission report, which TWS may send well after the execution."""
         with self._lock:

@@ -67,6 +67,8 @@ class OrderHeard:
     """An order TWS told this session of (``openOrder`` and its last ``orderStatus``)."""
 
     order_id: int
+    # The API client that placed it: order ids are per client, and a master client hears others'.
+    client_id: int
     perm_id: int
     order_ref: str
     con_id: int
@@ -404,6 +406,7 @@ def _order(trade: Any, told: StatusesTold) -> OrderHeard:
         last = None
     return OrderHeard(
         order_id=int(order.orderId),
+        client_id=int(order.clientId),
         perm_id=int(order.permId or status.permId),
         order_ref=order.orderRef,
         con_id=int(trade.contract.conId),

@@ -129,6 +129,7 @@ class Reporter:
     def __init__(
         self,
         name: str,
+        client_id: int,
         clock: Callable[[], float],
         monotonic: Callable[[], float],
         currencies: dict[str, str],
@@ -137,6 +138,8 @@ class Reporter:
         commission_wait_s: float,
     ) -> None:
         self.name = name
+        # This venue's API client: TWS's order ids are its own, another client's order may carry one.
+        self._client_id = client_id
         # ``clock`` stamps the events; ``monotonic`` times the commission wait, which a step of
         # the wall clock (NTP) would otherwise lengthen or end at once.
         self._clock = clock
@@ -160,9 +163,9 @@ class Reporter:
         # (``settle_overdue``); until then it waits, as the kernel does.
         self._awaited: dict[str, AwaitedReport] = {}
         self._account_events: list[AccountEvent] = []
-        # Orders by TWS's order id and by client order id, kept after the venue stops following
-        # them: TWS's 202 often follows the Cancelled status that ended the order, and a
-        # commission report may come well after the order filled.
+        # Orders by TWS's order id (this client's) and by client order id, kept after the venue
+        # stops following them: TWS's 202 often follows the Cancelled status that ended the
+        # order, and a commission report may come well after the order filled.
         self._by_ib_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
         self._by_client_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
 
@@ -185,7 +188,7 @@ class Reporter:
                 events.extend(self._fill(tracked, fill))
         for said in heard.orders:
             tracked = self._by_client_id.get(said.order_ref)
-            if tracked is None and said.order_id:
+            if tracked is None and said.order_id and said.client_id == self._client_id:
                 tracked = self._by_ib_id.get(str(said.order_id))
             if tracked is None:
                 continue
@@ -508,7 +511,10 @@ class Reporter:
                         tracked.order.client_order_id)  # fmt: skip
             tracked.question(reason)
             return []
-        said = next((o for o in heard.orders if o.order_id == tracked.ib_order_id), None)
+        said = next(
+            (o for o in heard.orders if (o.client_id, o.order_id) == (self._client_id, tracked.ib_order_id)),
+            None,
+        )
         filled = said.filled if said is not None else 0.0
         return self._end(tracked, filled, reason, canceled=error.code == CANCELED)
 

@@ -120,6 +120,7 @@ class IbkrVenue:
         self._own_events = OrderEvents(self.name)
         self._reporter = Reporter(
             self.name,
+            self.settings.client_id,
             clock,
             monotonic,
             currencies,

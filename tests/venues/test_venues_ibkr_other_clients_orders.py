@@ -1,0 +1,38 @@
+"""IbkrVenue hearing other API clients' orders (TWS tells a master client, or client 0, of
+them): order ids are per client, so another client's order carrying our order's id is not ours."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import test_venues_ibkr
+from test_venues_ibkr import a_kernel, entry, until
+from tws_server import TwsServer
+
+from dita import TradeStage
+from dita.venues.ibkr import IbkrVenue
+
+tws = test_venues_ibkr.tws
+make_venue = test_venues_ibkr.make_venue
+
+
+def test_a_cancel_of_another_clients_order_with_the_same_order_id_does_not_end_ours(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
+    (ours,) = tws.book.orders.values()
+    other = replace(
+        ours, perm_id=ours.perm_id + 1000, client_id=ours.client_id + 1, action="SELL", quantity=1.0,
+        limit_price=200.0, order_ref="someone-else",
+    )  # fmt: skip
+    tws.tell(other)
+    other.status = "Cancelled"
+    tws.tell(other)
+    assert until(venue.poll_events, 1, timeout=1.0) == []
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
+    tws.cancel_at_tws(ours.order_ref)  # ours ends as ever
+    assert [e.kind.name for e in until(venue.poll_events, 1, timeout=2.0)] == ["CANCEL_ACK"]
