@@ -21,6 +21,7 @@ __all__ = [
     "CANCELED_STATUSES",
     "ENDED_STATUSES",
     "OPEN_STATUSES",
+    "UNSET",
     "WORKING_STATUSES",
     "ErrorHeard",
     "FillHeard",
@@ -35,6 +36,9 @@ _T = TypeVar("_T")
 
 log = logging.getLogger("dita.venues.ibkr")
 
+# TWS marks a figure it does not state with the largest double (UNSET_DOUBLE), which ib_async
+# passes on for most fields (a commission among them): one this large or more is unset.
+UNSET = 1e300
 # TWS's order statuses, named here once. An order ever in WORKING_STATUSES is one TWS worked,
 # acknowledged; PendingSubmit is not one, as ib_async gives it to an order it sends until TWS answers.
 WORKING_STATUSES = frozenset({"PreSubmitted", "Submitted", "PendingCancel"})
@@ -413,7 +417,7 @@ def _order(trade: Any, told: StatusesTold) -> OrderHeard:
         action=order.action,
         order_type=order.orderType,
         total_quantity=float(order.totalQuantity),
-        limit_price=float(order.lmtPrice) if order.lmtPrice and order.lmtPrice < 1e300 else 0.0,
+        limit_price=float(order.lmtPrice) if order.lmtPrice and order.lmtPrice < UNSET else 0.0,
         status=status.status,
         filled=float(status.filled),
         avg_fill_price=float(status.avgFillPrice),

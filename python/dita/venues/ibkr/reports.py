@@ -17,6 +17,7 @@ from dita.venues._events import BoundedIdSet, OrderEvents, RecentOrders
 from dita.venues.ibkr.connection import (
     CANCELED_STATUSES,
     ENDED_STATUSES,
+    UNSET,
     ErrorHeard,
     FillHeard,
     Heard,
@@ -334,7 +335,8 @@ class Reporter:
         reports gives alike, a restart's listing too, when the correction is heard after the
         execution it corrects: the first fill its execId's commission, a correction's fill its
         commission less that of the execution's fill before it. A fill waits for both (WARNING
-        while it does); a report in another currency settles its fill at the kernel's predicted
+        while it does); a report in another currency, or of TWS's unset figure (no commission
+        stated, which the kernel would refuse as a fee), settles its fill at the kernel's predicted
         fee and counts as 0 for the fills after it, as does a report given up
         (``settle_overdue``), which is not booked when it comes (WARNING: the fill after it was
         settled at its whole commission, so it would count twice); a correction that booked no
@@ -358,12 +360,15 @@ class Reporter:
                 fill.commission_currency, _fill_after(booked, fill.exec_id),
             )  # fmt: skip
             return
-        if fill.commission_currency and currency and fill.commission_currency != currency:
+        foreign = fill.commission_currency and currency and fill.commission_currency != currency
+        unset = not abs(commission) < UNSET  # NaN too
+        if foreign or unset:
             log.warning(
-                "%s: execution %s: commission %r %s is not in %s, the currency of %s: not booked:"
-                " its fill keeps the kernel's predicted fee, and a correction's fill after it is"
-                " settled at its whole commission",
-                self.name, fill.exec_id, commission, fill.commission_currency, currency, tracked.order.asset,
+                "%s: execution %s: commission %r %s is %s: not booked: its fill keeps the kernel's"
+                " predicted fee, and a correction's fill after it is settled at its whole commission",
+                self.name, fill.exec_id, commission, fill.commission_currency,
+                "TWS's unset figure (none stated)" if unset
+                else f"not in {currency}, the currency of {tracked.order.asset}",
             )  # fmt: skip
             at = fill.time or self._clock()
             if fill.exec_id in booked.fills and fill.exec_id not in booked.settled:

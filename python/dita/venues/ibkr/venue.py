@@ -37,7 +37,7 @@ from dita._kernel import (
 )
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
-from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, Heard, IbkrConnection
+from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, UNSET, Heard, IbkrConnection
 from dita.venues.ibkr.redaction import AccountRedactor
 from dita.venues.ibkr.reports import FULL, IbkrOrder, Reporter, cancel_reject, latest_executions, tws_works
 from dita.venues.ibkr.settings import IbkrSettings
@@ -47,8 +47,6 @@ __all__ = ["IbkrVenue"]
 
 log = logging.getLogger("dita.venues.ibkr")
 
-# An IBKR figure left unset (``UNSET_DOUBLE``) reads as this or more: no rule.
-_UNSET = 1e300
 _ANSWER_POLL_S = 0.01
 # The least time between TWS's listings asked for orders in question (after an error, a
 # reconnect) when one goes unanswered, doubled after each unanswered in a row up to the most:
@@ -674,4 +672,4 @@ def _unanswered(heard: Heard, client_order_id: str) -> bool:
 
 def _rule(value: float) -> float:
     """An IBKR figure as a market rule: 0 (no rule) when unset."""
-    return float(value) if 0 < value < _UNSET else 0.0
+    return float(value) if 0 < value < UNSET else 0.0
