@@ -52,6 +52,7 @@ class Listed:
     sec_type: str = "STK"
     exchange: str = "SMART"
     currency: str = "USD"
+    multiplier: str = ""
 
 
 @dataclass
@@ -323,9 +324,9 @@ class TwsServer:
         if c is not None:
             self._send([
                 CONTRACT_DATA, req_id, c.symbol, c.sec_type, "", 0, "", c.exchange, c.currency, c.symbol,
-                "NMS", c.symbol, c.con_id, c.min_tick, "", "LMT,MKT", "SMART,NASDAQ", 1, 0, f"{c.symbol} INC",
-                "NASDAQ", "", "Technology", "Computers", "Computers", "US/Eastern", "", "", "", "", 0,
-                1, "", "", "26", "", "COMMON", c.min_size, c.size_increment, c.size_increment,
+                "NMS", c.symbol, c.con_id, c.min_tick, c.multiplier, "LMT,MKT", "SMART,NASDAQ", 1, 0,
+                f"{c.symbol} INC", "NASDAQ", "", "Technology", "Computers", "Computers", "US/Eastern", "",
+                "", "", "", 0, 1, "", "", "26", "", "COMMON", c.min_size, c.size_increment, c.size_increment,
             ])  # fmt: skip
         else:
             self._send([ERR_MSG, 2, req_id, 200, "No security definition has been found for the request", ""])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dita._numbers import Number
 from dita.venues._settings import AssetName, VenueName
@@ -16,7 +16,9 @@ __all__ = ["IbkrContract", "IbkrSettings"]
 
 class IbkrContract(BaseModel):
     """What IBKR's contract search takes for one asset: ``symbol`` (``AAPL``), ``sec_type``
-    (``STK``, ``FUT``, ``CASH``), ``exchange`` (``SMART``) and ``currency``."""
+    (``STK``, ``CASH``), ``exchange`` (``SMART``) and ``currency``. A contract whose multiplier
+    is not 1 (futures, options) is refused when the venue is built: its fills would be booked at
+    price times contracts, not at its notional."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -52,6 +54,18 @@ class IbkrSettings(BaseModel):
     # waits for that report too (TWS now and then sends none): then its predicted fee stands and
     # the correction's fill is settled at its whole commission. Else it waits, as the kernel does.
     commission_wait_s: Number = Field(default=60.0, gt=0)
+
+    @field_validator("contracts")
+    @classmethod
+    def _one_currency(cls, contracts: dict[str, IbkrContract]) -> dict[str, IbkrContract]:
+        # The venue converts nothing: every fill and commission goes into the kernel's one capital.
+        if len({c.currency for c in contracts.values()}) > 1:
+            named = ", ".join(f"{asset}: {c.currency}" for asset, c in contracts.items())
+            raise ValueError(
+                f"the contracts are in more than one currency ({named}): the venue books every fill"
+                " into the kernel's one capital with no conversion; keep one currency per venue"
+            )
+        return contracts
 
     def account(self) -> str:
         """The account id from ``account_env`` ('' when unset: TWS's only managed account)."""

@@ -93,7 +93,8 @@ class _Listing:
 
 class IbkrVenue:
     """``IbkrVenue(contracts={"AAPL": {"symbol": "AAPL"}}, host=..., port=..., client_id=...,
-    account_env=...)``; see ``IbkrSettings``. Connects when built. ``clock`` stamps the events;
+    account_env=...)``; see ``IbkrSettings``. Connects when built, and asks each asset's contract
+    details (a ValueError names a contract whose multiplier is not 1). ``clock`` stamps the events;
     ``monotonic`` times the listings' timeout and back-off and the commission wait."""
 
     def __init__(
@@ -144,6 +145,7 @@ class IbkrVenue:
         self._conn = IbkrConnection(self.settings)
         try:
             self._connect()
+            self.load_markets()  # a contract the venue cannot book is refused at once (``_contract``)
         except BaseException:
             self.close()  # the loop thread ends, and the redactor leaves the loggers
             raise
@@ -241,6 +243,12 @@ class IbkrVenue:
                 f"{self.name}: {asset!r}: TWS gave {len(details)} contracts for {spec!r}, not one"
             )
         detail = details[0]
+        multiplier = detail.contract.multiplier or "1"
+        if _number(multiplier) != 1.0:
+            raise ValueError(
+                f"{self.name}: {asset!r}: TWS gives {spec!r} the multiplier {multiplier!r}: the venue"
+                " books a fill at price times quantity, so only contracts of multiplier 1 are traded"
+            )
         self._limits[asset] = MarketLimits(
             tick_size=_rule(detail.minTick),
             lot_step=_rule(detail.sizeIncrement),
@@ -668,6 +676,14 @@ def _unanswered(heard: Heard, client_order_id: str) -> bool:
         said.order_ref == client_order_id and said.status not in ENDED_STATUSES and not said.perm_id
         for said in heard.orders
     )
+
+
+def _number(text: str) -> float:
+    """``text`` as a number; NaN when it is none."""
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
 
 
 def _rule(value: float) -> float:
