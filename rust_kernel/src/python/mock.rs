@@ -46,6 +46,10 @@ fn answer_about(
         .collect()
 }
 
+// Each method reads its arguments before it takes the mock and lets the mock go before it
+// makes Python objects: reading a number (a Fraction's __float__) or allocating may run Python,
+// where another thread or the kernel may call into the mock, which must not find it held. A
+// kernel holds its mock through an input; a method called meanwhile raises RuntimeError.
 #[pymethods]
 impl PyMockVenue {
     #[new]
@@ -91,22 +95,21 @@ impl PyMockVenue {
     }
 
     fn submit(
-        &mut self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         order: PyRef<'_, PyVenueOrder>,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        answer_about(py, &order.inner, self.inner.submit(&order.inner))
+        let events = slf.try_borrow_mut()?.inner.submit(&order.inner);
+        answer_about(slf.py(), &order.inner, events)
     }
 
     /// Cancels `order`; `reason` (the original kernel's argument) becomes the cancel ack's.
     #[pyo3(signature = (order, reason=String::new()), text_signature = "($self, order, reason=\"\")")]
     fn cancel(
-        &mut self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         order: PyRef<'_, PyVenueOrder>,
         #[pyo3(from_py_with = free_text::reason)] reason: String,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        let mut events = self.inner.cancel(&order.inner);
+        let mut events = slf.try_borrow_mut()?.inner.cancel(&order.inner);
         if !reason.is_empty() {
             for ev in events
                 .iter_mut()
@@ -115,19 +118,22 @@ impl PyMockVenue {
                 ev.reason.clone_from(&reason);
             }
         }
-        answer_about(py, &order.inner, events)
+        answer_about(slf.py(), &order.inner, events)
     }
 
     /// Fills what is left of a resting order at `price` (None: its own price); a limit order
     /// at its limit or better only (a worse price: ValueError, the order stays open).
     #[pyo3(signature = (client_order_id, price=None))]
     fn fill_open_order(
-        &mut self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
         #[pyo3(from_py_with = opt_real::price)] price: Option<f64>,
     ) -> PyResult<Vec<Py<PyVenueEvent>>> {
-        events_to_py(py, self.inner.fill_within_limit(&client_order_id, price)?)
+        let events = slf
+            .try_borrow_mut()?
+            .inner
+            .fill_within_limit(&client_order_id, price)?;
+        events_to_py(slf.py(), events)
     }
 
     /// The venue's view of an order, open or recently ended (filled, canceled); None if the
@@ -135,44 +141,54 @@ impl PyMockVenue {
     /// `asset`: an order of another asset is not the one asked for (None).
     #[pyo3(signature = (client_order_id, asset=None))]
     fn order_status(
-        &self,
-        py: Python<'_>,
+        slf: &Bound<'_, Self>,
         #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
         #[pyo3(from_py_with = opt_ident::asset)] asset: Option<Id>,
     ) -> PyResult<Option<Py<PyVenueOrder>>> {
-        self.inner
+        let order = slf
+            .try_borrow()?
+            .inner
             .order_status(&client_order_id)
             .filter(|o| asset.as_ref().is_none_or(|a| o.asset == *a))
-            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+            .cloned();
+        order
+            .map(|inner| Py::new(slf.py(), PyVenueOrder { inner }))
             .transpose()
     }
 
     /// Marks this venue's ids with `seq`, the seq of a kernel recovered from its log beside
     /// it (the kernel calls it), so they never repeat the kernel's earlier run's.
-    fn resume(&mut self, #[pyo3(from_py_with = count::seq)] seq: u64) {
-        self.inner.resume(seq);
+    fn resume(slf: &Bound<'_, Self>, #[pyo3(from_py_with = count::seq)] seq: u64) -> PyResult<()> {
+        slf.try_borrow_mut()?.inner.resume(seq);
+        Ok(())
     }
 
     fn forget_order(
-        &mut self,
+        slf: &Bound<'_, Self>,
         #[pyo3(from_py_with = ident::client_order_id)] client_order_id: Id,
-    ) -> bool {
-        self.inner.forget_order(&client_order_id)
+    ) -> PyResult<bool> {
+        Ok(slf.try_borrow_mut()?.inner.forget_order(&client_order_id))
     }
 
-    fn open_orders(&self, py: Python<'_>) -> PyResult<Vec<Py<PyVenueOrder>>> {
-        self.inner
-            .open_orders()
-            .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
+    fn open_orders(slf: &Bound<'_, Self>) -> PyResult<Vec<Py<PyVenueOrder>>> {
+        let orders: Vec<VenueOrder> = slf.try_borrow()?.inner.open_orders().cloned().collect();
+        orders
+            .into_iter()
+            .map(|inner| Py::new(slf.py(), PyVenueOrder { inner }))
             .collect()
     }
 
-    fn positions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let d = PyDict::new(py);
-        let mut items: Vec<_> = self.inner.positions().collect();
-        items.sort_by(|a, b| a.0.cmp(b.0));
+    fn positions<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyDict>> {
+        let mut items: Vec<(Id, f64)> = slf
+            .try_borrow()?
+            .inner
+            .positions()
+            .map(|(asset, qty)| (asset.clone(), *qty))
+            .collect();
+        items.sort_by(|a, b| a.0.cmp(&b.0));
+        let d = PyDict::new(slf.py());
         for (asset, qty) in items {
-            d.set_item(&**asset, *qty)?;
+            d.set_item(&*asset, qty)?;
         }
         Ok(d)
     }

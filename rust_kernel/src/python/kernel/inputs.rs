@@ -40,12 +40,13 @@ impl PyKernel {
         let mut this = wait_mut(slf)?;
         let event = expect_native::<PyVenueEvent>(event, "on_venue_event expects a VenueEvent")?;
         this.check_takes_input()?;
+        let mock = this.venue.take_mock(slf.py())?;
         let seq = this.core.seq();
         let stated = this.with_fill_status(event.get());
         let ev = stated.as_ref().unwrap_or(&event.get().inner);
         let out = this.core.on_venue_event(ev);
         this.log_input_ref(seq, InputRef::VenueEvent(ev))?;
-        Self::send_to_venue(slf, this, out)
+        Self::send_to_venue(slf, this, mock, out)
     }
 
     /// Applies an account event. An `AccountEvent` is answered with the outcome; the original
@@ -112,6 +113,7 @@ impl PyKernel {
         let edge = float_arg(edge_bps, "edge_bps")?;
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
+        let mock = this.venue.take_mock(slf.py())?;
         let (seq, ts) = (this.core.seq(), time_or_now(timestamp));
         let out = this.core.on_edge_update(&asset, edge, ts)?;
         this.log_input(seq, || KernelInput::EdgeUpdate {
@@ -119,7 +121,7 @@ impl PyKernel {
             edge_bps: edge,
             ts,
         })?;
-        Self::send_to_venue(slf, this, out)
+        Self::send_to_venue(slf, this, mock, out)
     }
 
     /// Replaces slot `slot_id`'s metadata. With `if_trade` (a trade id and its entry time in
@@ -322,10 +324,11 @@ impl PyKernel {
     ) -> PyResult<()> {
         let latency = Arc::clone(&this.intent_latency);
         this.check_takes_input()?;
+        let mock = this.venue.take_mock(slf.py())?;
         let seq = this.core.seq();
         this.core.process_intent_into(intent, &mut outcome.inner);
         this.log_input_ref(seq, InputRef::Intent(intent))?;
-        let sent = Self::send_outcome_to_venue(slf, this, outcome);
+        let sent = Self::send_outcome_to_venue(slf, this, mock, outcome);
         latency.record(arrived.elapsed());
         sent
     }

@@ -11,11 +11,14 @@ use crate::python::mock::PyMockVenue;
 use crate::python::objects::{AnswerFacts, PyOutcome, PyVenueEvent, PyVenueOrder};
 use crate::types::{Detail, KernelEventKind, KernelSeverity};
 use crate::wal::kernel_log::InputRef;
-use pyo3::exceptions::{PyException, PyTypeError};
+use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+/// The native mock taken for one input (`VenueHandle::take_mock`); None for a Python venue.
+pub(super) type HeldMock<'py> = Option<PyRefMut<'py, PyMockVenue>>;
 
 /// Where orders go: the native mock (no Python on the path) or any Python adapter.
 pub(super) enum VenueHandle {
@@ -63,7 +66,11 @@ impl VenueHandle {
     /// in every process) the seq of the kernel recovered beside it; others are left alone.
     pub(super) fn resume(&self, py: Python<'_>, seq: u64) -> PyResult<()> {
         match self {
-            VenueHandle::Mock(m) => m.borrow_mut(py).inner.resume(seq),
+            VenueHandle::Mock(m) => m
+                .try_borrow_mut(py)
+                .map_err(|_| mock_busy("the kernel's recovery"))?
+                .inner
+                .resume(seq),
             VenueHandle::Python(v) => {
                 let v = v.bind(py);
                 if v.getattr("resume").is_ok_and(|r| r.is_callable()) {
@@ -74,6 +81,21 @@ impl VenueHandle {
         Ok(())
     }
 
+    /// The native mock, taken for an input that may send to it before the kernel applies the
+    /// input, and held until its answers are applied; None for a Python venue. Refused while
+    /// the mock is inside one of its own methods (on another thread, or up this one's stack):
+    /// the input changes nothing.
+    #[inline]
+    pub(super) fn take_mock<'py>(&self, py: Python<'py>) -> PyResult<HeldMock<'py>> {
+        match self {
+            VenueHandle::Mock(m) => match m.bind(py).try_borrow_mut() {
+                Ok(held) => Ok(Some(held)),
+                Err(_) => Err(mock_busy("the input")),
+            },
+            VenueHandle::Python(_) => Ok(None),
+        }
+    }
+
     pub(super) fn clone_ref(&self, py: Python<'_>) -> VenueHandle {
         match self {
             VenueHandle::Mock(m) => VenueHandle::Mock(m.clone_ref(py)),
@@ -81,19 +103,23 @@ impl VenueHandle {
         }
     }
 
-    /// Hands an order to the venue. `Ok(Err(..))` means the venue raised: the outcome is
-    /// unknown and the order stays in flight until the venue reports on it. `room`: an empty
-    /// list the native mock's answer to a submit is written in, keeping its allocation.
+    /// Hands an order to the venue: the native mock `mock`, taken for the input (`take_mock`),
+    /// or the Python venue. `Ok(Err(..))` means the venue raised: the outcome is unknown and
+    /// the order stays in flight until the venue reports on it. `room`: an empty list the
+    /// native mock's answer to a submit is written in, keeping its allocation.
     fn call(
         &self,
         py: Python<'_>,
+        mock: &mut HeldMock<'_>,
         method: &str,
         order: &VenueOrder,
         room: Vec<VenueEvent>,
     ) -> PyResult<Result<VenueAnswer, String>> {
         match self {
-            VenueHandle::Mock(m) => {
-                let mut mv = m.borrow_mut(py);
+            VenueHandle::Mock(_) => {
+                let Some(mv) = mock.as_mut() else {
+                    return Ok(Err(mock_busy(method).to_string()));
+                };
                 Ok(Ok(VenueAnswer::of(if method == "submit" {
                     let mut events = room;
                     mv.inner.submit_into(order, &mut events);
@@ -161,6 +187,15 @@ impl Drop for VenueCall {
     }
 }
 
+/// The error of `what` meeting the native mock held by one of its own methods.
+#[cold]
+fn mock_busy(what: &str) -> PyErr {
+    PyRuntimeError::new_err(format!(
+        "{what} refused: the kernel's MockVenueAdapter is inside one of its own methods (on \
+         another thread, or called from within it); nothing changed, try again"
+    ))
+}
+
 /// A venue call that raised: its order may have left, so `what` (`submit_outcome`,
 /// `cancel_outcome`) is unknown, with the exception in `venue_error`, severity ERROR.
 fn venue_raised(out: &mut KernelOutcome, what: &'static str, msg: String) {
@@ -184,11 +219,12 @@ impl PyKernel {
     pub(super) fn send_to_venue(
         slf: &Bound<'_, Self>,
         this: PyRefMut<'_, Self>,
+        mock: HeldMock<'_>,
         out: KernelOutcome,
     ) -> PyResult<PyOutcome> {
         let mut outcome = PyOutcome::blank();
         outcome.inner = out;
-        Self::send_outcome_to_venue(slf, this, &mut outcome)?;
+        Self::send_outcome_to_venue(slf, this, mock, &mut outcome)?;
         Ok(outcome)
     }
 
@@ -197,6 +233,7 @@ impl PyKernel {
     pub(super) fn send_outcome_to_venue(
         slf: &Bound<'_, Self>,
         this: PyRefMut<'_, Self>,
+        mut mock: HeldMock<'_>,
         outcome: &mut PyOutcome,
     ) -> PyResult<()> {
         let py = slf.py();
@@ -230,7 +267,7 @@ impl PyKernel {
         if let Some(order) = &out.submit {
             // The outcome's events list, empty before any answer: the mock answers in it.
             let room = std::mem::take(&mut out.emitted_events);
-            match venue.call(py, "submit", order, room)? {
+            match venue.call(py, &mut mock, "submit", order, room)? {
                 Ok(answer) => apply(answer, out, facts)?,
                 Err(msg) => venue_raised(out, "submit_outcome", msg),
             }
@@ -247,7 +284,7 @@ impl PyKernel {
                     trade_side_of(order.side, order.is_entry),
                 ));
                 let sent = venue
-                    .call(py, "cancel", &order, Vec::new())
+                    .call(py, &mut mock, "cancel", &order, Vec::new())
                     .and_then(|answer| match answer {
                         Ok(answer) => apply(answer, out, facts),
                         Err(msg) => {
