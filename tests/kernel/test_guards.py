@@ -239,7 +239,7 @@ def _loaded_with(change: dict[str, Any]) -> Any:
         (
             _loaded_with({"exit_leg_ratios": "1"}),
             TypeError,
-            r"slots\[0\]\.exit_leg_ratios must be a list of numbers, got str '1'",
+            r"invalid slots\[0\]\.exit_leg_ratios: expected a list of numbers, got str '1'",
         ),
         (
             lambda k: k.set_risk_limits([("max_leverage", 2.0)]),
@@ -1262,12 +1262,17 @@ def test_a_refused_list_of_too_many_legs_is_shown_short_naming_the_count() -> No
     a slot of a million legs gave an error of megabytes."""
     k = ExecutionKernel(max_slots=2, kernel_id="legs")
     slots = k.slots()
-    slots[0] = slots[0] | {"exit_leg_ratios": [0.0001] * 100_000}
+    slots[0] = slots[0] | {"exit_leg_ratios": [0.0001] * 1000}
     with pytest.raises(
-        ValueError, match=r"invalid slots\[0\].exit_leg_ratios: \[0.0001, .*, \.\.\.\] \(100000 legs\)"
+        ValueError, match=r"invalid slots\[0\].exit_leg_ratios: \[0.0001, .*, \.\.\.\] \(1000 legs\)"
     ) as e:
         k.reconcile_from_slots(slots)
     assert "has more than 64 legs" in str(e.value) and len(str(e.value)) < 200
+    # Past the 1024 legs the bindings read, refused unread.
+    slots[0] = slots[0] | {"exit_leg_ratios": [0.0001] * 100_000}
+    unread = r"^invalid slots\[0\].exit_leg_ratios: 100000 legs \(at most 1024\)$"
+    with pytest.raises(ValueError, match=unread):
+        k.reconcile_from_slots(slots)
     out = k.process_intent(intent("ENTER", 0, exit_leg_ratios=[0.01] * 65))
     assert out.diagnostic_code == D.INVALID_INTENT
     assert out.details["value"].endswith("(65 legs)"), out.details

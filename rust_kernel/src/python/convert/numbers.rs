@@ -4,7 +4,10 @@ use super::{short_repr, type_name, wrong_type};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyMemoryView, PyString, PyType};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyMapping, PyMemoryView, PySequence, PyString,
+    PyType,
+};
 
 /// Whether `obj` is a real number as dita takes one everywhere, Python's layer included
 /// (`dita._numbers.is_real`): a `numbers.Real` (int, float, numpy's integers and floats, a
@@ -81,11 +84,10 @@ fn refuse_bool(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// A list of floats as PyO3 takes one; an int too large for a float is named by its place.
+/// The exit legs `obj` gives as `field`, a list of numbers; refused naming the field (and an
+/// item by its place) when it is no list or an item no number (`float_arg`).
 fn real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<f64>> {
-    refuse_non_numbers(obj, field)?;
-    obj.extract::<Vec<f64>>()
-        .map_err(|e| list_overflow(obj, field, &e).unwrap_or_else(|| not_a_list(obj, field)))
+    leg_ratios(obj, field)?.ok_or_else(|| not_a_list(obj, field))
 }
 
 /// The TypeError for `obj`, given as `field`, a list of numbers, when it is none (text, a
@@ -98,47 +100,60 @@ pub fn not_a_list(obj: &Bound<'_, PyAny>, field: &str) -> PyErr {
     )
 }
 
-/// A TypeError naming the place in `field` of an item of `obj` that is no number as
-/// `float_arg` takes one (a bool, a `Decimal`, a complex, text), walking whatever iterates:
-/// a numpy array too, which PyO3 reads as a list but is no registered `Sequence`. Text and
-/// what does not iterate are left to PyO3's reading, which refuses them. Bytes are refused
-/// whole: PyO3 reads b"\x01" as the list [1.0].
-pub fn refuse_non_numbers(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<()> {
-    if obj.is_instance_of::<PyString>() {
-        return Ok(());
+/// The exit-leg ratios `obj` gives as `field`: None when it is no sequence (text, bytes, a
+/// number, None, a set, an iterator), which the caller names; each item a number as
+/// `float_arg` takes one, refused by its place. More than [`MAX_EXIT_LEGS`] is refused by its
+/// `len()` or, failing that, at the first item past the cap: an endless sequence, or one whose
+/// `len()` claims 2**40 items, is neither read to its end nor allocated for.
+pub fn leg_ratios(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<Vec<f64>>> {
+    if !is_sequence(obj)? {
+        return Ok(None);
     }
-    if obj.is_instance_of::<PyBytes>()
-        || obj.is_instance_of::<PyByteArray>()
-        || obj.is_instance_of::<PyMemoryView>()
-    {
-        return Err(not_a_list(obj, field));
-    }
-    let Ok(items) = obj.try_iter() else {
-        return Ok(());
-    };
-    for (i, item) in items.enumerate() {
-        let item = item?;
-        if !item.is_exact_instance_of::<PyFloat>() {
-            float_arg(&item, &format!("{field}[{i}]"))?;
+    if let Ok(n) = obj.len() {
+        if n > MAX_EXIT_LEGS {
+            return Err(too_many_legs(field, Some(n)));
         }
     }
-    Ok(())
+    let mut ratios = Vec::new();
+    for (i, item) in obj.try_iter()?.enumerate() {
+        if i == MAX_EXIT_LEGS {
+            return Err(too_many_legs(field, None));
+        }
+        let item = item?;
+        ratios.push(if item.is_exact_instance_of::<PyFloat>() {
+            item.extract::<f64>()?
+        } else {
+            float_arg(&item, &format!("{field}[{i}]"))?
+        });
+    }
+    Ok(Some(ratios))
 }
 
-/// When `e`, the error of reading `obj` as a list of floats, is an int too large for a float:
-/// the ValueError naming that int and its place in `field`.
-pub fn list_overflow(obj: &Bound<'_, PyAny>, field: &str, e: &PyErr) -> Option<PyErr> {
-    if !e.is_instance_of::<PyOverflowError>(obj.py()) {
-        return None;
+/// Whether `obj` is a sequence as a list of legs may be: a list, a tuple, a `Sequence`, or
+/// what is indexed as one (a numpy array, no registered `Sequence`). Not text, nor bytes,
+/// which read as numbers (b"\x01" as [1.0]), nor a mapping, a set or an iterator.
+fn is_sequence(obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+        || obj.is_instance_of::<PyMemoryView>()
+        || obj.cast::<PyMapping>().is_ok()
+    {
+        return Ok(false);
     }
-    // A sequence (PyO3 reads no other as a list), so it can be walked again for the culprit.
-    let items = obj.try_iter().ok()?;
-    let (i, v) = items
-        .flatten()
-        .enumerate()
-        .find(|(_, v)| v.extract::<f64>().is_err())?;
-    let field = format!("{field}[{i}]");
-    Some(too_large(&v, &field, crate::error::TOO_LARGE))
+    Ok(obj.cast::<PySequence>().is_ok() || obj.get_type().hasattr("__getitem__")?)
+}
+
+/// The ValueError for `count` exit legs given as `field` (None: more than the cap, the rest
+/// not read), more than a trade may have.
+fn too_many_legs(field: &str, count: Option<usize>) -> PyErr {
+    PyValueError::new_err(match count {
+        Some(n) => format!("invalid {field}: {n} legs (at most {MAX_EXIT_LEGS})"),
+        None => format!(
+            "invalid {field}: more than {MAX_EXIT_LEGS} legs (at most {MAX_EXIT_LEGS}; the rest \
+             was not read)"
+        ),
+    })
 }
 
 fn opt_real_list_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<Vec<f64>>> {
@@ -183,14 +198,3 @@ named_extractors!(opt_real_list -> Option<Vec<f64>> = opt_real_list_arg(exit_leg
 
 /// The most exit legs one trade may have.
 pub const MAX_EXIT_LEGS: usize = 1024;
-
-/// `ratios`, refused (naming `field` and the count) when more than [`MAX_EXIT_LEGS`].
-pub fn exit_legs(ratios: Vec<f64>, field: &str) -> PyResult<Vec<f64>> {
-    if ratios.len() > MAX_EXIT_LEGS {
-        return Err(PyValueError::new_err(format!(
-            "invalid {field}: {} legs (at most {MAX_EXIT_LEGS})",
-            ratios.len()
-        )));
-    }
-    Ok(ratios)
-}

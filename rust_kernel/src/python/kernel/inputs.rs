@@ -10,7 +10,7 @@ use crate::model::{Intent, KernelOutcome};
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::metadata_arg;
-use crate::python::convert::numbers::{exit_legs, float_arg, real_list};
+use crate::python::convert::numbers::{float_arg, real_list};
 use crate::python::convert::text::ident;
 use crate::python::convert::time::{opt_time, time_or_now};
 use crate::python::convert::{expect_native, wrong_type};
@@ -160,7 +160,6 @@ impl PyKernel {
         #[pyo3(from_py_with = slot_id_arg)] slot_id: i64,
         #[pyo3(from_py_with = real_list::ratios)] ratios: Vec<f64>,
     ) -> PyResult<()> {
-        let ratios = exit_legs(ratios, "ratios")?;
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let seq = this.core.seq();

@@ -4,7 +4,7 @@ use crate::model::Intent;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg};
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py, read_only_metadata};
-use crate::python::convert::numbers::{exit_legs, opt_real_list, real};
+use crate::python::convert::numbers::{opt_real_list, real};
 use crate::python::convert::text::{free_text, ident};
 use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
 use crate::types::{Id, KernelCommandType, OrderType, TradeSide, TradeStage};
@@ -59,10 +59,7 @@ impl PyIntent {
                 reference_price,
                 target_size,
                 leverage,
-                exit_leg_ratios: exit_legs(
-                    exit_leg_ratios.unwrap_or_else(|| vec![1.0]),
-                    "exit_leg_ratios",
-                )?,
+                exit_leg_ratios: exit_leg_ratios.unwrap_or_else(|| vec![1.0]),
                 order_type: opt_enum_arg(order_type, "order_type")?.unwrap_or(OrderType::Market),
                 limit_price,
                 reason,

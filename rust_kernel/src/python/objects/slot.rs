@@ -8,7 +8,7 @@ use crate::python::convert::enums::enum_arg;
 use crate::python::convert::flags::bool_arg;
 use crate::python::convert::ints::{index_arg, int_arg};
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
-use crate::python::convert::numbers::{float_arg, list_overflow, refuse_non_numbers};
+use crate::python::convert::numbers::{float_arg, leg_ratios, not_a_list};
 use crate::python::convert::text::{bounded_text, named_id, str_arg};
 use crate::python::convert::time::{opt_datetime_of, seconds_arg};
 use crate::python::convert::wrong_type;
@@ -345,16 +345,9 @@ pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlo
     s.fees_paid = num("fees_paid")?;
     s.closed = bool_arg(&get("closed")?, &field("closed"))?;
     let legs = get("exit_leg_ratios")?;
-    // As an intent's legs: no bool read as 1.0 (the kernel checks the count and the values).
-    refuse_non_numbers(&legs, &field("exit_leg_ratios"))?;
-    let ratios: Vec<f64> = legs.extract().map_err(|e| {
-        list_overflow(&legs, &field("exit_leg_ratios"), &e).unwrap_or_else(|| {
-            wrong_type(
-                format_args!("{} must be a list of numbers", field("exit_leg_ratios")),
-                &legs,
-            )
-        })
-    })?;
+    // As an intent's legs: no bool read as 1.0 (the kernel checks the values).
+    let legs_field = field("exit_leg_ratios");
+    let ratios = leg_ratios(&legs, &legs_field)?.ok_or_else(|| not_a_list(&legs, &legs_field))?;
     s.exit_leg_ratios = ratios.into();
     s.active_leg_index = index_arg(&get("active_leg_index")?, &field("active_leg_index"))?;
     s.active_entry_order = order("active_entry_order")?;
