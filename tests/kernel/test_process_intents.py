@@ -332,3 +332,31 @@ def test_bad_columns_are_refused_naming_them_and_nothing_is_taken(
     with pytest.raises(error, match=message):
         kernel.process_intents(columns)
     assert kernel.seq == 0 and kernel.free_slot_id() == 0
+
+
+def test_a_column_that_changes_the_batch_while_it_is_read_gets_no_panic() -> None:
+    """The batch's columns are read from a copy of its items: a column's own ``tolist`` (or
+    ``len``, ``dtype``) that adds a column to the dict made PyO3's dict iterator panic
+    (PanicException, which ``except Exception`` does not catch)."""
+    kernel = ExecutionKernel(max_slots=3)
+    batch: dict[str, Any] = {
+        "trade_id": ["t-1"],
+        "slot_id": [0],
+        "asset": ["BTCUSDT"],
+        "side": ["LONG"],
+        "action": ["ENTER"],
+        "reference_price": [100.0],
+        "target_size": [1.0],
+    }
+
+    class Column(list):  # type: ignore[type-arg]
+        def tolist(self) -> list[Any]:
+            batch["reason"] = ["added while read"]
+            return list(self)
+
+    batch["intent_id"] = Column(["i-1"])
+    try:
+        out = kernel.process_intents(batch)
+    except BaseException as exc:  # a PanicException is no Exception
+        pytest.fail(f"{type(exc).__module__}.{type(exc).__name__}: {exc}")
+    assert list(out["accepted"]) == [True] and kernel.slot_state(0).trade_id == "t-1"

@@ -4,6 +4,7 @@
 //! any is applied.
 
 use crate::model::Intent;
+use crate::python::convert::dicts::dict_items;
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::numbers::{opt_real_list, real};
 use crate::python::convert::text::{free_text, ident};
@@ -88,7 +89,9 @@ pub(super) fn intents_from_columns(batch: &Bound<'_, PyAny>) -> PyResult<Vec<Int
         )
     })?;
     let mut columns: Vec<(&'static str, Bound<'_, PyList>)> = Vec::with_capacity(dict.len());
-    for (name, column) in dict.iter() {
+    // A copy of the items, as `dict_items` reads a config's: a column's own len, dtype or
+    // tolist may change the dict, and PyO3's dict iterator panics when it changes size.
+    for (name, column) in dict_items(&dict)? {
         let name: String = name
             .extract()
             .map_err(|_| wrong_type("process_intents: column names must be str", &name))?;
