@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from kernel_helpers import intent
 
 from dita import ExecutionKernel, KernelDiagnosticCode, TradeStage, VenueEvent, VenueOrder
@@ -292,3 +293,31 @@ def test_a_venue_answer_waits_for_a_kernel_held_past_the_busy_limit() -> None:
     assert holding.is_set()
     assert out.accepted and out.state == TradeStage.POSITION_OPEN
     assert kernel.slot_state(0).size == 1.0
+
+
+def test_a_close_that_gives_up_waiting_for_a_venue_call_leaves_the_kernel_taking_input() -> None:
+    """close() stops input, then waits for the venue call under way; given up after 10 s it
+    raises "kernel busy" having changed nothing (docs/concepts/venues.md), so the kernel takes
+    input as before, not refusing every input as "closed" though it was not closed."""
+    release = threading.Event()
+
+    class StuckVenue(SlowVenue):
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            self.inside.set()
+            release.wait(30)
+            return super().submit(order)
+
+    venue = StuckVenue(pause=0.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="stuck-close")
+    strategy = threading.Thread(target=kernel.process_intent, args=(intent("ENTER", 0),))
+    strategy.start()
+    assert venue.inside.wait(10)
+    try:
+        with pytest.raises(RuntimeError, match="busy"):
+            kernel.close()
+    finally:
+        release.set()
+        strategy.join(10)
+    assert kernel.input_refused_reason() is None
+    assert kernel.process_intent(intent("ENTER", 1, trade_id="t2")).accepted
+    kernel.close()

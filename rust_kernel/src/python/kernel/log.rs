@@ -111,13 +111,21 @@ impl PyKernel {
                  its answer is not applied yet; stop or close the kernel after the call returns"
             )));
         }
-        wait_mut(slf)?.stopping = true;
+        let was_stopping = std::mem::replace(&mut wait_mut(slf)?.stopping, true);
         // A venue call under way has an answer still to apply and log: wait for it.
-        let mut this = wait_for(slf.py(), || {
+        let waited = wait_for(slf.py(), || {
             slf.try_borrow_mut()
                 .ok()
                 .filter(|k| k.venue_calls.load(Ordering::SeqCst) == 0)
-        })?;
+        });
+        let mut this = match waited {
+            Ok(this) => this,
+            Err(busy) => {
+                // Given up ("busy"), the call changed nothing: the kernel takes input again.
+                wait_mut(slf)?.stopping = was_stopping;
+                return Err(busy);
+            }
+        };
         this.closed = true;
         Ok(this)
     }
