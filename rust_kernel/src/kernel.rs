@@ -684,6 +684,7 @@ mod venue_event_checks;
 // Venue events: taken in, routed to the order they name, and handed to their handler.
 mod venue_events;
 
+pub use account_events::check_account_event_fields;
 #[cfg(test)]
 pub(crate) use checkpoint::encode_before_39;
 pub use checkpoint::{

@@ -37,7 +37,7 @@ pub(super) fn account_refusal(
 /// would be lost. An ACCOUNT_UPDATE carrying either is refused too, so a deposit or charge
 /// reported so is not dropped. Only a FILL_SETTLED says its fill's predicted fee stands, and
 /// then it carries no fee of its own.
-pub(super) fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<(), KernelOutcome> {
+pub fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<(), KernelOutcome> {
     use KernelDiagnosticCode as D;
     let invalid = |d| {
         Err(account_refusal(

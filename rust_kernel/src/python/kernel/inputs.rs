@@ -4,9 +4,9 @@
 use super::busy::{wait_mut, wait_ref};
 use super::venue::VenueHandle;
 use super::PyKernel;
-use crate::kernel::KernelInput;
+use crate::kernel::{check_account_event_fields, KernelInput};
 use crate::model::TradeSlot;
-use crate::model::{Intent, KernelOutcome};
+use crate::model::{AccountEvent, Intent, KernelOutcome};
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::convert::metadata::metadata_arg;
@@ -66,14 +66,14 @@ impl PyKernel {
         // Its id, when it has none: the seq the event takes, which no earlier input took.
         let next_seq = wait_ref(slf)?.core.seq() + 1;
         let event = account_event_from_dict(&d, || format!("account-event-{next_seq}"))?;
+        // Its figures are checked before the kernel takes it, so a refusal of them (raised)
+        // changes nothing: no seq, no log record, no count, no journal row.
+        if let Err(refused) = check_account_event_fields(&event.get().inner, next_seq) {
+            return Err(account_dict_refused(&refused, &event.get().inner));
+        }
         let out = Self::apply_account_event(slf, &event)?;
         if !out.inner.accepted {
-            return Err(PyValueError::new_err(format!(
-                "account event refused: {} ({}): {}",
-                out.inner.diagnostic_code,
-                event.get().inner.kind,
-                details_json(&out.inner.details)
-            )));
+            return Err(account_dict_refused(&out.inner, &event.get().inner));
         }
         Ok(wait_ref(slf)?.account_dict(py)?.into_any().unbind())
     }
@@ -259,6 +259,16 @@ impl PyKernel {
         }
         this.replace_slots_logged(slots)
     }
+}
+
+/// The ValueError of an account event given as a dict that the kernel refused (`out`).
+fn account_dict_refused(out: &KernelOutcome, event: &AccountEvent) -> PyErr {
+    PyValueError::new_err(format!(
+        "account event refused: {} ({}): {}",
+        out.diagnostic_code,
+        event.kind,
+        details_json(&out.details)
+    ))
 }
 
 /// Whether slot `s` holds trade `trade_id` entered at `entry_time` (seconds, as a slot read gave
