@@ -82,7 +82,7 @@ class SlotMetadata(dict[str, Any]):
         with _metadata_lock(self._kernel):
             state = self._kernel.slot_state(self._slot_id)
             self._refuse_another_trade(state)
-            new = state.metadata
+            new = dict(state.metadata)  # a slot's own metadata is read-only
             before = dict(new)
             result = getattr(new, method)(*args, **kwargs)
             # A call that changed nothing (setdefault of a key held, pop of a missing key with a

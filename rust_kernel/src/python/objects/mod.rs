@@ -2,6 +2,7 @@
 //! boundary, read lazily.
 
 mod account_event;
+mod copying;
 mod intent;
 mod order;
 mod outcome;

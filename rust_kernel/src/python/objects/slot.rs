@@ -7,7 +7,7 @@ use crate::python::convert::dicts::as_dict;
 use crate::python::convert::enums::enum_arg;
 use crate::python::convert::flags::bool_arg;
 use crate::python::convert::ints::{index_arg, int_arg};
-use crate::python::convert::metadata::{metadata_arg, metadata_to_py};
+use crate::python::convert::metadata::{metadata_arg, metadata_to_py, read_only_metadata};
 use crate::python::convert::numbers::{float_arg, leg_ratios, not_a_list};
 use crate::python::convert::text::{bounded_text, named_id, str_arg};
 use crate::python::convert::time::{opt_datetime_of, seconds_arg};
@@ -196,9 +196,11 @@ impl PySlot {
     fn leg_taken(&self) -> f64 {
         self.inner.leg_taken
     }
+    /// Read-only, as an intent's: a change made to it would be lost (the slot is a copy);
+    /// `ExecutionKernel.set_slot_metadata` or the live view's `metadata` changes the kernel's.
     #[getter]
-    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        metadata_to_py(py, &self.inner.metadata)
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only_metadata(py, &self.inner.metadata)
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

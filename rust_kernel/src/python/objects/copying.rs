@@ -1,0 +1,127 @@
+//! Copying and pickling the kernel's objects. Each is immutable from Python, so a copy (or a
+//! deep copy) is the object itself; a slot, an order and an event pickle as their fields, in
+//! this build's encoding (read back by the same dita version).
+
+use super::{PyOutcome, PySlot, PyTransition, PyVenueEvent, PyVenueOrder};
+use crate::model::{TradeSlot, VenueEvent, VenueOrder};
+use crate::python::objects::EventExtras;
+use crate::types::TradeSide;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// `__copy__` and `__deepcopy__` of a type immutable from Python: the object itself.
+macro_rules! copied_as_itself {
+    ($($t:ty),+) => {$(
+        #[pymethods]
+        impl $t {
+            fn __copy__(slf: Py<Self>) -> Py<Self> {
+                slf
+            }
+            fn __deepcopy__(slf: Py<Self>, _memo: &Bound<'_, PyAny>) -> Py<Self> {
+                slf
+            }
+        }
+    )+};
+}
+
+copied_as_itself!(PySlot, PyVenueOrder, PyVenueEvent, PyTransition, PyOutcome);
+
+/// What `__reduce__` gives: the function that makes the object again, and its arguments.
+type Reduced<'py, Args> = PyResult<(Bound<'py, PyAny>, Args)>;
+
+/// `value` in this build's encoding, as bytes for a pickle.
+fn state_of<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes = bincode::serialize(value).expect("the kernel's objects always encode");
+    Ok(PyBytes::new(py, &bytes))
+}
+
+/// The value `state_of` encoded; a ValueError naming `what` for bytes it did not make.
+fn from_state<T: DeserializeOwned>(state: &[u8], what: &str) -> PyResult<T> {
+    bincode::deserialize(state).map_err(|e| {
+        PyValueError::new_err(format!(
+            "invalid {what} state: {e} (pickled by another dita version?)"
+        ))
+    })
+}
+
+#[pymethods]
+impl PySlot {
+    /// Pickled as its fields: read back as the slot it was, the free flag included.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Reduced<'py, (Bound<'py, PyBytes>, bool)> {
+        let this = slf.get();
+        let restore = slf.get_type().getattr("_from_state")?;
+        Ok((restore, (state_of(slf.py(), &this.inner)?, this.free)))
+    }
+
+    #[classmethod]
+    fn _from_state(
+        _cls: &Bound<'_, pyo3::types::PyType>,
+        state: &[u8],
+        free: bool,
+    ) -> PyResult<Self> {
+        let inner: TradeSlot = from_state(state, "TradeSlot")?;
+        Ok(PySlot { inner, free })
+    }
+}
+
+#[pymethods]
+impl PyVenueOrder {
+    /// Pickled as its fields.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Reduced<'py, (Bound<'py, PyBytes>,)> {
+        let restore = slf.get_type().getattr("_from_state")?;
+        Ok((restore, (state_of(slf.py(), &slf.get().inner)?,)))
+    }
+
+    #[classmethod]
+    fn _from_state(_cls: &Bound<'_, pyo3::types::PyType>, state: &[u8]) -> PyResult<Self> {
+        let inner: VenueOrder = from_state(state, "VenueOrder")?;
+        Ok(PyVenueOrder { inner })
+    }
+}
+
+/// What a pickled `VenueEvent` carries: its fields, whether its status was stated, and the
+/// side of its trade; its raw payload goes beside it, as the dict it is.
+type EventState = (VenueEvent, bool, Option<TradeSide>);
+
+#[pymethods]
+impl PyVenueEvent {
+    /// Pickled as its fields and its raw payload (which must pickle too).
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> Reduced<'py, (Bound<'py, PyBytes>, Option<Py<PyDict>>)> {
+        let py = slf.py();
+        let this = slf.get();
+        let extras = this.extras.as_deref();
+        let state: EventState = (
+            this.inner.clone(),
+            this.status_stated,
+            extras.and_then(|x| x.trade_side),
+        );
+        let payload = extras.and_then(|x| x.raw_payload.as_ref().map(|p| p.clone_ref(py)));
+        let restore = slf.get_type().getattr("_from_state")?;
+        Ok((restore, (state_of(py, &state)?, payload)))
+    }
+
+    #[classmethod]
+    fn _from_state(
+        _cls: &Bound<'_, pyo3::types::PyType>,
+        state: &[u8],
+        raw_payload: Option<Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let (inner, status_stated, trade_side): EventState = from_state(state, "VenueEvent")?;
+        let extras = (trade_side.is_some() || raw_payload.is_some()).then(|| {
+            Box::new(EventExtras {
+                trade_side,
+                raw_payload: raw_payload.map(Bound::unbind),
+            })
+        });
+        Ok(PyVenueEvent {
+            inner,
+            status_stated,
+            extras,
+        })
+    }
+}
