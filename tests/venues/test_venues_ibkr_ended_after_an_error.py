@@ -1,6 +1,7 @@
 """IbkrVenue: an order TWS works on after an error ib_async takes for its end (10349, a refused
 cancel: ib_async marks it Cancelled) is read by TWS's own last status, so TWS's later end
-reaches the kernel and ``order_status`` says it works meanwhile."""
+reaches the kernel and ``order_status`` says it works meanwhile; an error after TWS's last
+status that ends the order (201, one dita does not know) is what the order's end says."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from collections.abc import Callable
 
 import test_venues_ibkr
-from test_venues_ibkr import a_kernel, cancel_intent, entry, until
+from test_venues_ibkr import ROUTED, a_kernel, cancel_intent, entry, until
 from tws_server import TwsServer
 
 from dita import KernelIntent, TradeStage, VenueOrder
@@ -72,3 +73,113 @@ def test_order_status_of_an_order_working_after_a_10349_warning_says_working(
     time.sleep(0.3)
     status = venue.order_status("k-1")
     assert status is not None and status.status.name == "CANCELED", status
+
+
+def test_an_order_tws_ends_with_an_unknown_error_after_a_10349_warning_ends_when_tws_no_longer_lists_it(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """TWS ends the order with an error dita does not know and sends no status; ib_async, which
+    marked it Cancelled on the 10349, logs nothing: TWS's listing leaves it out, and TWS's status
+    from before the error (Submitted) does not say otherwise."""
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    tws.after_next = TIF_PRESET
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
+    tws.error(sent.order.client_order_id, *ROUTED, ends=True)
+    events = until(venue.poll_events, 1, timeout=3.0)
+    for event in events:
+        kernel.on_venue_event(event)
+    assert [e.kind.name for e in events] == ["CANCEL_ACK"]
+    assert kernel.slot_state(0).fsm_state != TradeStage.ENTRY_WORKING
+
+
+def test_order_status_of_an_order_tws_ended_with_an_unknown_error_after_a_10349_warning_says_canceled(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    tws.after_next = TIF_PRESET
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    tws.error(coid, *ROUTED, ends=True)
+    time.sleep(0.5)
+    until(venue.poll_events, 1, timeout=2.0)  # TWS's listing leaves the order out
+    answer = venue.order_status(coid)
+    assert answer is not None and answer.status.name == "CANCELED", answer
+
+
+def test_a_cancel_refused_after_tws_ended_an_order_that_had_a_10349_warning_ends_it_in_the_kernel(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """TWS ends the order (a DAY order at the close), then refuses a cancel of it that crossed
+    the end, both heard before the next poll: TWS's own last status, Cancelled, ends it. The
+    refusal is sent by the server directly, so that both come before the poll."""
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    tws.after_next = TIF_PRESET
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
+    coid = sent.order.client_order_id
+    tws.cancel_at_tws(coid)
+    order_id = next(o.order_id for o in tws.book.orders.values() if o.order_ref == coid)
+    tws._error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+    time.sleep(0.3)
+    events = until(venue.poll_events, 1, timeout=2.0)
+    for event in events:
+        kernel.on_venue_event(event)
+    assert [e.kind.name for e in events] == ["CANCEL_ACK"]
+    assert kernel.slot_state(0).fsm_state != TradeStage.ENTRY_WORKING
+    assert not venue.following()
+
+
+def test_a_margin_rejection_followed_by_tws_cancelled_status_keeps_the_rejections_reason(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """TWS's 201 and its Cancelled status after it heard in one poll: the end says why."""
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    tws.error(coid, 201, "Order rejected - reason:Insufficient margin", ends=True)
+    tws.cancel_at_tws(coid)
+    time.sleep(0.3)
+    (ended,) = until(venue.poll_events, 1, timeout=2.0)
+    assert ended.kind.name == "CANCEL_ACK"
+    assert ended.reason == "ibkr: TWS error 201: Order rejected - reason:Insufficient margin"
+
+
+def test_an_order_tws_leaves_out_of_its_listing_ends_though_a_warning_after_its_error_left_it_working(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """A warning after the error that put the order in question has ib_async mark it working
+    again (ValidationError), and TWS's last status was Submitted: TWS's listing, which leaves it
+    out, says it ended."""
+    venue = make_venue(answer_wait_s=1.0)
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    coid = sent.order.client_order_id
+    tws.error(coid, *ROUTED, ends=True)
+    tws.error(coid, 399, "Order message: Warning: your order will not be placed at the exchange", ends=False)
+    events = until(venue.poll_events, 1, timeout=3.0)
+    assert [e.kind.name for e in events] == ["CANCEL_ACK"]
+    assert events[0].reason.startswith("ibkr: TWS error 10311"), events[0].reason
+
+
+def test_a_rejection_of_an_order_tws_never_acknowledged_followed_by_its_cancelled_status_is_a_reject(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue(answer_wait_s=0.2)
+    tws.hold_next = True  # TWS books it, but says nothing of it
+    assert venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0)) == []
+    tws.error("k-1", 201, "Order rejected - reason:Insufficient margin", ends=True)
+    tws.cancel_at_tws("k-1")
+    time.sleep(0.3)
+    (ended,) = until(venue.poll_events, 1, timeout=2.0)
+    assert (ended.kind.name, ended.filled_size) == ("REJECT", 0.0)
+    assert ended.reason == "ibkr: TWS error 201: Order rejected - reason:Insufficient margin"

@@ -58,8 +58,10 @@ class FillHeard:
     perm_id: int
     order_id: int
     shares: float
-    # The order's filled size with this execution (cumQty), on earlier days too.
+    # The order's filled size with this execution (cumQty), on earlier days too, and its
+    # average price (avgPrice).
     cum_qty: float
+    avg_price: float
     price: float
     time: float
     commission: float | None
@@ -83,13 +85,16 @@ class OrderHeard:
     status: str
     filled: float
     avg_fill_price: float
-    # The error code of the last change of status when an error made it (ib_async marks an
-    # order Cancelled on any error it does not grade a warning) and TWS sent no status after it:
-    # the error says what happened.
+    # TWS's last error about the order when TWS sent no status after it (0: none): the error
+    # says what happened (ib_async marks an order Cancelled on any error it does not grade a
+    # warning, and logs nothing on a later error when it marked it so already).
     error_code: int
     # TWS's own last status of the order this session ('' none), the error after it aside: what
     # the order is when that error leaves it working (a warning, a cancel refused).
     status_told: str
+    # When TWS's last status of it was heard, by ``StatusesTold.count`` (0: none this session):
+    # a listing of TWS's open orders asked before that told of it.
+    told_at: int
     # Whether TWS worked the order at some time (PreSubmitted, Submitted or PendingCancel in its
     # log), whatever it says now: those statuses may pass between two readings, and a warning
     # leaves ib_async's status at ValidationError.
@@ -222,6 +227,10 @@ class IbkrConnection:
             errors=errors,
         )
 
+    def statuses_heard(self) -> int:
+        """TWS's statuses and errors about orders heard so far (``StatusesTold.count``)."""
+        return self.call(lambda: self._told.count)
+
     def disconnect(self) -> None:
         self.call(self.ib.disconnect)
 
@@ -247,9 +256,9 @@ class StatusesTold:
         self._wrapper = wrapper
         self._count = 0
         # By ib_async's order key: the count when TWS's last status was heard, with it; the
-        # count when the last error was.
+        # count when the last error was, with its code.
         self._statuses: dict[Any, tuple[int, str]] = {}
-        self._errors: dict[Any, int] = {}
+        self._errors: dict[Any, tuple[int, int]] = {}
 
     def new_session(self) -> None:
         """A new connection: ib_async forgets its orders, and TWS tells them afresh."""
@@ -273,19 +282,26 @@ class StatusesTold:
         client's order ``req_id`` when above 0."""
         if req_id > 0:
             self._count += 1
-            self._errors[self.key(self._wrapper.clientId, req_id, 0)] = self._count
+            self._errors[self.key(self._wrapper.clientId, req_id, 0)] = (self._count, code)
 
     def key(self, client_id: int, order_id: int, perm_id: int) -> Any:
         """ib_async's key of an order: (client id, order id), or its permId when placed in TWS."""
         return self._wrapper.orderKey(client_id, order_id, perm_id)
 
-    def status(self, key: Any) -> str:
-        """TWS's own last status of the order of ``key`` ('' when none was heard)."""
-        return self._statuses.get(key, (0, ""))[1]
+    @property
+    def count(self) -> int:
+        """The statuses and errors heard so far (on any connection)."""
+        return self._count
 
-    def since_error(self, key: Any) -> bool:
-        """Whether TWS sent a status of the order of ``key`` after the last error about it."""
-        return self._statuses.get(key, (0, ""))[0] > self._errors.get(key, 0)
+    def status(self, key: Any) -> tuple[int, str]:
+        """TWS's own last status of the order of ``key`` and when it was heard ((0, '') when none)."""
+        return self._statuses.get(key, (0, ""))
+
+    def error_since_status(self, key: Any) -> int:
+        """The code of TWS's last error about the order of ``key`` when TWS sent no status of it
+        after that error (0 otherwise)."""
+        at, code = self._errors.get(key, (0, 0))
+        return code if at > self.status(key)[0] else 0
 
 
 class OpenOrderListings:
@@ -393,6 +409,7 @@ def _fill(fill: Any) -> FillHeard:
         order_id=int(ex.orderId),
         shares=float(ex.shares),
         cum_qty=float(ex.cumQty),
+        avg_price=float(ex.avgPrice),
         price=float(ex.price),
         time=ex.time.timestamp() if ex.time else 0.0,
         commission=float(report.commission) if reported else None,
@@ -403,11 +420,7 @@ def _fill(fill: Any) -> FillHeard:
 def _order(trade: Any, told: StatusesTold) -> OrderHeard:
     order, status = trade.order, trade.orderStatus
     key = told.key(order.clientId, order.orderId, order.permId)
-    # A fill's entry repeats the status and changes none; TWS's status after an error ends the
-    # error's say, though ib_async logs none when it equals the status the error made.
-    last = next((e for e in reversed(trade.log) if not e.message.startswith("Fill ")), None)
-    if told.since_error(key):
-        last = None
+    told_at, status_told = told.status(key)
     return OrderHeard(
         order_id=int(order.orderId),
         client_id=int(order.clientId),
@@ -421,7 +434,8 @@ def _order(trade: Any, told: StatusesTold) -> OrderHeard:
         status=status.status,
         filled=float(status.filled),
         avg_fill_price=float(status.avgFillPrice),
-        error_code=int(getattr(last, "errorCode", 0) or 0),
-        status_told=told.status(key),
+        error_code=told.error_since_status(key),
+        status_told=status_told,
+        told_at=told_at,
         worked=any(s in WORKING_STATUSES for s in [status.status, *(entry.status for entry in trade.log)]),
     )

@@ -177,7 +177,8 @@ class Reporter:
     def events(self, heard: Heard, orders: dict[str, IbkrOrder]) -> list[VenueEvent]:
         """The news in ``heard`` about ``orders`` (those followed, by client order id) and the
         orders followed lately: fills first, so an end that counts a fill comes after it when
-        both are known."""
+        both are known; then TWS's 201 and 202, so an end they tell says why though TWS's
+        Cancelled status came after them."""
         for coid, known in orders.items():
             self._by_client_id.put(coid, known)
             if known.ib_order_id:
@@ -187,18 +188,27 @@ class Reporter:
             tracked = self._by_client_id.get(fill.order_ref)
             if tracked is not None:
                 events.extend(self._fill(tracked, fill))
-        for said in heard.orders:
-            tracked = self._by_client_id.get(said.order_ref)
-            if tracked is None and said.order_id and said.client_id == self._client_id:
-                tracked = self._by_ib_id.get(str(said.order_id))
-            if tracked is None:
-                continue
-            if said.order_id and not tracked.ib_order_id:
-                # A submit that timed out never learned it, and TWS's errors name the order by it.
-                tracked.ib_order_id = said.order_id
-                self._by_ib_id.put(str(said.order_id), tracked)
+        statuses = [(tracked, said) for said in heard.orders if (tracked := self._tracked(said)) is not None]
+        events.extend(self._errors([e for e in heard.errors if e.code in (REJECTED, CANCELED)], heard))
+        for tracked, said in statuses:
             events.extend(self._status(tracked, said))
-        for error in heard.errors:
+        events.extend(self._errors([e for e in heard.errors if e.code not in (REJECTED, CANCELED)], heard))
+        return events
+
+    def _tracked(self, said: OrderHeard) -> IbkrOrder | None:
+        """The order followed (lately) that ``said`` is, by its orderRef or this client's order id."""
+        tracked = self._by_client_id.get(said.order_ref)
+        if tracked is None and said.order_id and said.client_id == self._client_id:
+            tracked = self._by_ib_id.get(str(said.order_id))
+        if tracked is not None and said.order_id and not tracked.ib_order_id:
+            # A submit that timed out never learned it, and TWS's errors name the order by it.
+            tracked.ib_order_id = said.order_id
+            self._by_ib_id.put(str(said.order_id), tracked)
+        return tracked
+
+    def _errors(self, errors: list[ErrorHeard], heard: Heard) -> list[VenueEvent]:
+        events: list[VenueEvent] = []
+        for error in errors:
             tracked = self._by_ib_id.get(str(error.req_id))
             if tracked is None:
                 log.log(
@@ -213,16 +223,18 @@ class Reporter:
             events.extend(self._error(tracked, error, heard))
         return events
 
-    def unlisted(self, heard: Heard, questioned: list[IbkrOrder]) -> list[VenueEvent]:
+    def unlisted(self, heard: Heard, questioned: list[IbkrOrder], asked_at: int) -> list[VenueEvent]:
         """The ends of the ``questioned`` orders (``in_question`` when TWS was asked for its open
-        orders) that its listing (``heard``, its fills reported first) does not show working,
-        with TWS's filled size: no status of them will come. The others are in question no more."""
+        orders, ``asked_at`` by ``StatusesTold.count``) that its listing (``heard``, its fills
+        reported first) does not show working, with TWS's filled size: no status of them will
+        come. TWS lists an order with its status, so one it told no status of since it was asked
+        is not listed. The others are in question no more."""
         said_of = {said.order_ref: said for said in heard.orders}
         events: list[VenueEvent] = []
         for tracked in questioned:
             reason, tracked.in_question = tracked.in_question, ""
             said = said_of.get(tracked.order.client_order_id)
-            if said is not None and tws_works(said, tracked.acknowledged):
+            if said is not None and said.told_at > asked_at and tws_works(said, tracked.acknowledged):
                 log.info(
                     "%s: TWS lists order %s working: it works on", self.name, tracked.order.client_order_id
                 )
@@ -491,12 +503,17 @@ class Reporter:
             return []
         if said.perm_id and not tracked.perm_id:
             tracked.perm_id = said.perm_id
-        acked = self._ack(tracked, said.perm_id) if said.worked or said.status == "Filled" else []
+        acked = self._acked(tracked, said)
+        status = said.status
         if said.error_code:
-            return acked  # the error that changed it says what happened (``_error``)
-        if said.status in CANCELED_STATUSES:
+            # An error that leaves the order working (a warning, a cancel refused as it crossed
+            # TWS's end) leaves it as TWS's own last status says; any other says what happened.
+            if not leaves_working(said.error_code, tracked.acknowledged):
+                return acked  # (``_error``)
+            status = said.status_told
+        if status in CANCELED_STATUSES:
             return acked + self._end(tracked, said.filled, "", canceled=True)
-        if said.status == "Inactive":
+        if status == "Inactive":
             return acked + self._end(tracked, said.filled, f"{self.name}: TWS made the order inactive")
         return acked
 
@@ -520,8 +537,17 @@ class Reporter:
             (o for o in heard.orders if (o.client_id, o.order_id) == (self._client_id, tracked.ib_order_id)),
             None,
         )
-        filled = said.filled if said is not None else 0.0
-        return self._end(tracked, filled, reason, canceled=error.code == CANCELED)
+        canceled = error.code == CANCELED
+        if said is None:
+            return self._end(tracked, 0.0, reason, canceled=canceled)
+        # Read before the order's status (``events``), which may say TWS acknowledged it.
+        return self._acked(tracked, said) + self._end(tracked, said.filled, reason, canceled=canceled)
+
+    def _acked(self, tracked: IbkrOrder, said: OrderHeard) -> list[VenueEvent]:
+        """The ack of ``tracked`` when ``said`` shows TWS worked it (or filled it), if not given."""
+        if tracked.ended or not (said.worked or said.status == "Filled"):
+            return []
+        return self._ack(tracked, said.perm_id)
 
     def _end(
         self, tracked: IbkrOrder, filled: float, reason: str, *, canceled: bool = False
@@ -619,10 +645,15 @@ def tws_works(said: OrderHeard, acknowledged: bool) -> bool:
     """Whether TWS works the order ``said`` (``acknowledged`` by TWS or not): by its status, or by
     TWS's own last status when an error after it, which ib_async takes for the order's end,
     leaves the order working (a warning, a refused cancel; no status yet: not over)."""
-    code = said.error_code
-    if code in CANCEL_REFUSED or (code and is_warning(code, acknowledged)):
+    if said.error_code and leaves_working(said.error_code, acknowledged):
         return said.status_told not in ENDED_STATUSES
     return said.status not in ENDED_STATUSES
+
+
+def leaves_working(code: int, acknowledged: bool) -> bool:
+    """Whether TWS's error ``code`` about an order (``acknowledged`` by TWS or not) leaves it as
+    it was: a warning, or a cancel refused."""
+    return code in CANCEL_REFUSED or is_warning(code, acknowledged)
 
 
 def is_warning(code: int, acknowledged: bool) -> bool:

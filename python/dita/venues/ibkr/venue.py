@@ -61,10 +61,12 @@ _LIST_AGAIN_DOUBLINGS = math.ceil(math.log2(_LIST_AGAIN_MAX_S / _LIST_AGAIN_S))
 class _Listing:
     """TWS's open orders (after a reconnect the day's executions too) asked for the orders in
     question, on its way: ``answer`` once it came, asked at ``since`` (the venue's monotonic
-    timer), for the orders ``questioned`` then, each with its ``times_questioned`` then."""
+    timer) and ``told_before`` TWS's statuses and errors heard then (``StatusesTold.count``), for
+    the orders ``questioned`` then, each with its ``times_questioned`` then."""
 
     answer: Future[None]
     since: float
+    told_before: int
     questioned: list[tuple[IbkrOrder, int]]
     executions: bool
 
@@ -360,7 +362,7 @@ class IbkrVenue:
         heard = self._conn.heard(take_errors=True)
         events = self._reporter.events(heard, self._orders)
         if listed is not None:
-            events += self._reporter.unlisted(heard, listed.settles())
+            events += self._reporter.unlisted(heard, listed.settles(), listed.told_before)
         if not self._relist_due:  # a reconnect's listing may hold the reports missed meanwhile
             self._reporter.settle_overdue()
         for coid in [c for c, o in self._orders.items() if o.settled]:
@@ -383,6 +385,7 @@ class IbkrVenue:
         the orders in question then, not waited for."""
         questioned = [(o, o.times_questioned) for o in self._orders.values() if o.in_question and not o.ended]
         executions = self._relist_due
+        told_before = self._conn.statuses_heard()
         ib = self._conn.ib
 
         async def listing() -> None:
@@ -390,7 +393,7 @@ class IbkrVenue:
             if executions:
                 await ib.reqExecutionsAsync()
 
-        return _Listing(self._conn.start(listing), now, questioned, executions)
+        return _Listing(self._conn.start(listing), now, told_before, questioned, executions)
 
     def _drop_listing(self) -> None:
         """Give up the listing on its way: its end, should TWS send it late, is counted as its own
@@ -567,11 +570,12 @@ class IbkrVenue:
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """TWS's order for the kernel's ``client_order_id``: working when its open orders list it;
         else over, FILLED when the day's executions fill it, CANCELED with what they count
-        otherwise (each execution as its latest correction states it); None when TWS never knew
-        it (no executions, no permId). Of an order sent in this session that TWS has not answered
-        about, TWS's open orders are asked once, for up to ``connect_timeout_s``: VenueUnavailable
-        when they do not state it either. Needs the order followed (``watch``) or sent in this
-        run, as only the kernel knows its size."""
+        otherwise (each execution as its latest correction states it; the largest cumQty among
+        them, with that execution's avgPrice, when more: a GTC order's earlier days count in it);
+        None when TWS never knew it (no executions, no permId). Of an order sent in this session
+        that TWS has not answered about, TWS's open orders are asked once, for up to
+        ``connect_timeout_s``: VenueUnavailable when they do not state it either. Needs the order
+        followed (``watch``) or sent in this run, as only the kernel knows its size."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -596,6 +600,10 @@ class IbkrVenue:
             if not fills and not tracked.perm_id:
                 return None
             avg = sum(f.shares * f.price for f in fills) / filled if filled else 0.0
+            # TWS lists only the day's executions; their cumQty counts a GTC order's earlier days.
+            latest = max(fills, key=lambda f: f.cum_qty, default=None)
+            if latest is not None and latest.cum_qty > filled:
+                filled, avg = latest.cum_qty, latest.avg_price
             perm = str(tracked.perm_id or (fills[0].perm_id if fills else ""))
             status = (
                 VenueOrderStatus.FILLED if filled >= tracked.order.size * FULL else VenueOrderStatus.CANCELED
