@@ -104,6 +104,25 @@ def test_an_exit_of_a_position_off_the_lot_grid_sells_it_rounded_down_and_closes
     assert slot.realized_pnl == pytest.approx(0.01498 * 1_000.0)
 
 
+def test_a_whole_exit_of_billions_of_lots_a_commission_left_under_a_lot_never_sells_more_than_held() -> None:
+    # 0.1 % of 10,000,000,005 PEPE kept in the coin leaves 9,990,000,004.995: an exit of
+    # 9,990,000,005 is more than the account holds, refused by the venue at every retry.
+    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    k.set_seed_capital(1e6)
+    k.set_market_limits("PEPEUSDT", {"lot_step": 1.0})
+    size = 10_000_000_005.0
+    coid = entered(k, asset="PEPEUSDT", target_size=size, reference_price=1e-5)
+    fill = {"size": size, "filled_size": size, "fee": 100.00000005, "status": "FILLED"}
+    assert _fill(
+        k, coid, "f1", asset="PEPEUSDT", price=1e-5, **fill, metadata={"base_fee_qty": 10_000_000.005}
+    ).accepted
+    assert k.slot_state(0).size == 9_990_000_004.995
+    out = k.process_intent(intent("EXIT", asset="PEPEUSDT", reference_price=1e-5))
+    assert out.accepted, out.details
+    order = k.slot_state(0).active_exit_order
+    assert order is not None and order.size == 9_990_000_004.0
+
+
 def test_a_partial_exit_of_a_position_off_the_lot_grid_leaves_its_lots(kernel: ExecutionKernel) -> None:
     coid = entered(kernel, target_size=0.015, reference_price=91_000.0)
     assert _fill(

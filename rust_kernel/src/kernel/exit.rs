@@ -149,7 +149,7 @@ impl Kernel {
         let mut qty = if (leg_qty - size).abs() <= QTY_EPS {
             whole
         } else {
-            round_down_to_step(leg_qty, m.lot_step)
+            lots_in(leg_qty, m.lot_step)
         };
         if share_left.is_some() && Self::below_floor(&m, qty, price) {
             // A leg below the venue's floor goes out at the smallest size the venue takes (all
@@ -162,7 +162,7 @@ impl Kernel {
             }
         }
         let rest = size - qty;
-        if rest > QTY_EPS && (Self::below_floor(&m, round_down_to_step(rest, m.lot_step), price)) {
+        if rest > QTY_EPS && (Self::below_floor(&m, lots_in(rest, m.lot_step), price)) {
             // What would remain could never be sold: close all of it now.
             details.push(("dust_avoided", Detail::F64(rest)));
             details.push((

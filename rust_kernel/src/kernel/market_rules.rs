@@ -12,15 +12,36 @@ pub(super) const TOO_SMALL: &str = "at or below the smallest size the kernel tra
 /// refuses), else the multiple below it: what is left is dust the venue takes no order for (a
 /// spot buy's commission kept in the base asset, a lot changed since the entry), which the
 /// exit's last fill closes ([`Kernel::after_exit_fill`]). A position under one lot goes out as
-/// it is. Float error is a few hundred units of the size's last place at most: a wider
-/// tolerance would take one lot more than the position where rounding goes a lot up.
+/// it is.
 pub(super) fn whole_position(size: f64, lot_step: f64) -> f64 {
-    let on_grid = round_down_to_step(size, lot_step);
-    if (size - on_grid).abs() <= QTY_EPS.max(size * 1e-13) || on_grid > QTY_EPS {
+    let on_grid = lots_in(size, lot_step);
+    if (size - on_grid).abs() <= within_float_error(size) || on_grid > QTY_EPS {
         on_grid
     } else {
         size
     }
+}
+
+/// The lot's multiple at or below `qty`, for an order that reduces a position: never above it
+/// by more than float error. [`round_down_to_step`] takes a count of lots within 1e-12 of it
+/// (at most a hundredth of a lot) of a whole one as that one (at 1e10 lots of 1, 9990000004.995 as 9990000005): a sell of it is
+/// more than the account holds, which a spot venue refuses at every retry.
+pub(super) fn lots_in(qty: f64, lot_step: f64) -> f64 {
+    let on_grid = round_down_to_step(qty, lot_step);
+    if on_grid - qty > within_float_error(qty) {
+        // Re-snapped: the multiple below on the lot's decimals, as round_down_to_step gives it.
+        round_down_to_step(on_grid - lot_step, lot_step)
+    } else {
+        on_grid
+    }
+}
+
+/// How far a position may be from the lot's multiple it is and still be that multiple: a few
+/// hundred units of the size's last place (one is 2.2e-16 of it). Wider, as [`float_error`]'s
+/// 1e-12, a real fraction of a lot (the 0.995 a commission in the coin leaves at 1e10 lots of
+/// 1) would be taken as float error.
+fn within_float_error(size: f64) -> f64 {
+    QTY_EPS.max(size * 1e-13)
 }
 
 impl Kernel {
@@ -170,5 +191,60 @@ impl Kernel {
             d,
             seq,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn a_whole_exit_of_what_a_commission_in_the_coin_left_goes_out_on_the_lot_below() {
+        // 10,000,000,005 PEPE bought, 0.1 % kept in the coin: a whole exit of 9990000005
+        // would sell half a PEPE more than the account holds.
+        assert_eq!(whole_position(9_990_000_004.995, 1.0), 9_990_000_004.0);
+        assert_eq!(whole_position(0.014985, 0.00001), 0.01498);
+        // Float error stays on the lot it is off: 1.0 - 0.6 on a 0.1 lot.
+        assert_eq!(whole_position(1.0 - 0.6, 0.1), 0.4);
+        assert_eq!(whole_position(0.3, 0.1), 0.3);
+        // Under one lot, the position goes out as it is.
+        assert_eq!(whole_position(0.995, 1.0), 0.995);
+    }
+
+    /// A lot of 1, 2, 2.5 or 5 times a power of ten from 1e-8 to 1e3.
+    fn lot() -> impl Strategy<Value = f64> {
+        (prop::sample::select(vec![1.0, 2.0, 2.5, 5.0]), -8..=3i32)
+            .prop_map(|(m, e)| m * 10f64.powi(e))
+    }
+
+    /// How far past a whole lot a position is, in lots: anywhere, on it, or just under the next.
+    fn fraction() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            0.0..1.0,
+            Just(0.0),
+            (1..16i32).prop_map(|k| 1.0 - 10f64.powi(-k)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+        #[test]
+        fn a_whole_exit_is_never_above_the_position_nor_a_lot_below_it(
+            magnitude in -8.0..12.0f64,
+            lot in lot(),
+            fraction in fraction(),
+        ) {
+            let lots = (10f64.powf(magnitude) / lot).floor();
+            let size = (lots + fraction) * lot;
+            prop_assume!(size > QTY_EPS);
+            let sent = whole_position(size, lot);
+            let error = within_float_error(size);
+            prop_assert!(sent <= size + error, "{sent} sent of {size} held on a lot of {lot}");
+            // Under one lot the position goes out as it is, or as the lot it is within error of.
+            prop_assert!(sent > size - lot - error, "{sent} sent of {size} held on {lot}");
+            let part = lots_in(size * 0.5, lot);
+            prop_assert!(part <= size * 0.5 + error, "{part} of {size} on a lot of {lot}");
+        }
     }
 }
