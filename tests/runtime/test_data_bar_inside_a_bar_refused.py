@@ -1,6 +1,7 @@
-"""A bar opening half a bar or less after the one before (two feeds merged, one stamped a
+"""A bar opening less than half a bar after the one before (two feeds merged, one stamped a
 second late) is refused: the earlier bar reaches the strategy with its close, and an order
-decided on it would fill at the later bar's open, before that close existed."""
+decided on it would fill at the later bar's open, before that close existed. Exactly half a bar
+is refused too where most steps are the bars' length."""
 
 from __future__ import annotations
 
@@ -76,6 +77,18 @@ def test_sparse_minute_bars_of_an_illiquid_asset_load(tmp_path: Path) -> None:
     rows = [f"{t!r},100,101,99,100,5" for t in ts.tolist()]
     path = _write(tmp_path / "illiq_1m.csv", "timestamp,open,high,low,close,volume", rows)
     assert len(load_market_data(path, allow_gaps=True)) == 2000
+
+
+def test_sparse_minute_bars_with_one_pair_of_neighbouring_minutes_load(tmp_path: Path) -> None:
+    """The bars' length is read as the shortest step taken twice (120 s here), which few steps
+    are: the one 60 s step is exactly half of it, and two neighbouring minutes are no stray."""
+    rng = np.random.default_rng(2)
+    steps = rng.geometric(1 / 150, size=200)
+    assert (steps == 1).sum() == 1 and (steps == 2).sum() == 2
+    ts = 1.7e9 + np.cumsum(steps * 60.0)
+    rows = [f"{t!r},100,101,99,100,5" for t in ts.tolist()]
+    path = _write(tmp_path / "illiq_1m.csv", "timestamp,open,high,low,close,volume", rows)
+    assert len(load_market_data(path, allow_gaps=True)) == 200
 
 
 def test_a_stray_bar_among_sparse_minute_bars_is_refused(tmp_path: Path) -> None:
