@@ -123,6 +123,26 @@ def test_a_whole_exit_of_billions_of_lots_a_commission_left_under_a_lot_never_se
     assert order is not None and order.size == 9_990_000_004.0
 
 
+@pytest.mark.parametrize("stated", [False, True], ids=["no-running-total", "running-total"])
+def test_a_whole_exit_of_ten_thousand_fills_added_up_sells_all_the_venue_holds(stated: bool) -> None:
+    """10,000 fills of 12.34 add up to 2.5e-8 under the 123,400 the venue holds: a whole exit
+    one lot under it would leave that lot at the venue while its fill closes the slot."""
+    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    k.set_seed_capital(1e12)
+    k.set_market_limits("BTCUSDT", {"lot_step": 0.01})
+    coid = entered(k, target_size=200_000.0, reference_price=1.0)
+    for i in range(1, 10_001):
+        running = {"filled_size": round(i * 12.34, 2)} if stated else {}
+        assert _fill(k, coid, f"e{i}", price=1.0, size=12.34, fill_id=f"f{i}", **running).accepted
+    cancelled = VenueEvent("c", "t0", 0, "CANCEL_ACK", asset="BTCUSDT", venue_client_id=coid)
+    assert k.on_venue_event(cancelled).accepted
+    assert k.slot_state(0).size < 123_400.0
+    out = k.process_intent(intent("EXIT", reference_price=1.0))
+    assert out.accepted, out.details
+    order = k.slot_state(0).active_exit_order
+    assert order is not None and order.size == 123_400.0
+
+
 def test_a_partial_exit_of_a_position_off_the_lot_grid_leaves_its_lots(kernel: ExecutionKernel) -> None:
     coid = entered(kernel, target_size=0.015, reference_price=91_000.0)
     assert _fill(

@@ -29,14 +29,21 @@ pub(super) fn whole_position(size: f64, lot_step: f64) -> f64 {
 /// venue refuses at every retry.
 pub(super) fn lots_in(qty: f64, lot_step: f64) -> f64 {
     let on_grid = round_down_to_step(qty, lot_step);
-    // A millionth of a lot is float error too: 50,000 fills of 0.21 add up to 8e-13 of the
-    // total under 10,500, which the venue holds whole; a commission in the coin leaves more.
-    if on_grid - qty > within_float_error(qty).max(lot_step * 1e-6) {
+    if on_grid - qty > reducing_tolerance(qty, lot_step) {
         // Re-snapped: the multiple below on the lot's decimals, as round_down_to_step gives it.
         round_down_to_step(on_grid - lot_step, lot_step)
     } else {
         on_grid
     }
+}
+
+/// How far under the lot's multiple a reducing quantity may be and still be that multiple: a
+/// sum of fills' float error ([`float_error`]: thousands of fills of 12.34 fall 2.5e-8 short of
+/// 123,400, which the venue holds whole), but no more than a thousandth of a lot, which a sum
+/// reaches only at a billion lots and more, where a commission kept in the coin leaves a real
+/// fraction (9990000004.995 on a lot of 1, 0.005 of a lot under the multiple).
+fn reducing_tolerance(qty: f64, lot_step: f64) -> f64 {
+    within_float_error(qty).max(float_error(qty).min(lot_step * 1e-3))
 }
 
 /// How far a position may be from the lot's multiple it is and still be that multiple: a few
@@ -213,10 +220,13 @@ mod tests {
         assert_eq!(whole_position(0.3, 0.1), 0.3);
         // Under one lot, the position goes out as it is.
         assert_eq!(whole_position(0.995, 1.0), 0.995);
-        // 50,000 fills of 0.21 add up to 8e-13 of the total under 10,500: still 10,500.
+        // Fills added up fall short of the multiple the venue holds: still that multiple.
         let held = (0..50_000).fold(0.0, |held, _| held + 0.21);
         assert!(held < 10_500.0 && 10_500.0 - held > within_float_error(held));
         assert_eq!(whole_position(held, 0.01), 10_500.0);
+        let held = (0..10_000).fold(0.0, |held, _| held + 12.34);
+        assert!(held < 123_400.0 && 123_400.0 - held > 0.01 * 1e-6);
+        assert_eq!(whole_position(held, 0.01), 123_400.0);
     }
 
     /// A lot of 1, 2, 2.5 or 5 times a power of ten from 1e-8 to 1e3.
@@ -246,7 +256,7 @@ mod tests {
             let size = (lots + fraction) * lot;
             prop_assume!(size > QTY_EPS);
             let sent = whole_position(size, lot);
-            let error = within_float_error(size).max(lot * 1e-6);
+            let error = reducing_tolerance(size, lot);
             prop_assert!(sent <= size + error, "{sent} sent of {size} held on a lot of {lot}");
             // Under one lot the position goes out as it is, or as the lot it is within error of.
             prop_assert!(sent > size - lot - error, "{sent} sent of {size} held on {lot}");
