@@ -175,6 +175,32 @@ def test_a_futures_balance_is_the_wallet_balance_and_a_funding_settlement_a_paym
     assert kernel.account()["k_funding_net"] == pytest.approx(-0.22345678)
 
 
+@pytest.mark.parametrize("reason", ["DEPOSIT", "WITHDRAW", "ASSET_TRANSFER"])
+def test_money_moved_into_the_futures_wallet_is_the_new_balance_with_a_warning_naming_the_amount(
+    reason: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The kernel has no account event that adds money moved in or out to its capital (K): the
+    wallet balance (E) moves alone, and K and E differ by the amount from then on. The operator
+    is told the amount, not left with a MISMATCH whose explanation blames fees or fills."""
+    facts = AccountFacts("binance-linear", "USDT")
+    frame = futures_frame(reason, "15000", "5000")
+    with caplog.at_level(logging.WARNING, "dita.venues.ccxt"):
+        facts.futures_update(frame)
+    (balance,) = facts.taken()
+    assert (balance.kind, balance.wallet_balance) == (AccountEventKind.ACCOUNT_UPDATE, 15000.0)
+    assert (
+        f"binance-linear: {reason} of 5000 USDT moved the wallet balance to 15000; the kernel's capital "
+        "(K) does not count money moved in or out, so E differs from K by 5000 from now on"
+    ) in caplog.text
+
+
+def test_a_trading_balance_change_logs_no_money_moved(caplog: pytest.LogCaptureFixture) -> None:
+    facts = AccountFacts("binance-linear", "USDT")
+    with caplog.at_level(logging.WARNING, "dita.venues.ccxt"):
+        facts.futures_update(futures_frame("ORDER", "9990", "-10"))
+    assert facts.taken() and "moved the wallet balance" not in caplog.text
+
+
 def test_a_frame_without_its_figures_is_logged_and_makes_no_event(caplog: pytest.LogCaptureFixture) -> None:
     facts = AccountFacts("binance-spot", "USDT")
     with caplog.at_level(logging.WARNING, "dita.venues.ccxt"):

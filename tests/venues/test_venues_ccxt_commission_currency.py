@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from types import SimpleNamespace
 
 import pytest
 from recorded_exchange import RecordedExchange
 from venue_helpers import make_order
 
 from dita.venues import CcxtVenue
+from dita.venues.ccxt.fees import CommissionPrices, quote_fee
 
 VenueFactory = Callable[..., CcxtVenue]
 
@@ -85,3 +87,28 @@ def test_a_commission_whose_price_the_exchange_does_not_give_is_left_to_the_mode
         [fill] = _fill_paid_in_bnb(venue, exchange)
     assert fill.fee is None
     assert "no price of BNB in USDT is known" in caplog.text
+
+
+def test_a_futures_commission_paid_in_bnb_warns_once_that_the_wallet_e_does_not_pay_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """On USD-M futures the BNB commission leaves the BNB wallet: the kernel charges it to its USDT
+    capital (K, still in PnL), while the USDT wallet the account stream gives (E) never pays it,
+    so E stays above K by it; the operator is told why once, not left with an unexplained WARN."""
+    market = {"symbol": "BTC/USDT:USDT", "base": "BTC", "quote": "USDT", "settle": "USDT"}
+    exchange = SimpleNamespace(
+        market=lambda symbol: market, markets={"BTC/USDT:USDT": market, "BNB/USDT:USDT": {}}
+    )
+    client = SimpleNamespace(exchange=exchange, clock=lambda: 1_000.0, name="binance-linear")
+    prices = CommissionPrices(client)  # type: ignore[arg-type]
+    prices.note("BNB/USDT:USDT", 600.0)
+    trade = {"symbol": "BTC/USDT:USDT", "fee": {"cost": 0.162, "currency": "BNB"}}
+    with caplog.at_level(logging.WARNING, logger="dita.venues.ccxt"):
+        for _ in range(2):
+            fee, note = quote_fee("binance-linear", exchange, trade, 100_000.0, "trade 1", prices)
+            assert fee == pytest.approx(97.2) and note["fee_currency"] == "BNB"
+    told = [r.getMessage() for r in caplog.records if "wallet (E) does not pay them" in r.getMessage()]
+    assert told == [
+        "binance-linear: futures fees paid in BNB are charged to the kernel's capital in USDT (K), "
+        "while the USDT wallet (E) does not pay them: E stays above K by them (docs: K and E)"
+    ]

@@ -8,7 +8,9 @@
 - USD-M futures (``ACCOUNT_UPDATE``): an ACCOUNT_UPDATE whose ``wallet_balance`` is the
   currency's wallet balance (``wb``: realised profit and fees in, unrealised out, as the kernel
   counts its capital), and, for a funding settlement (``m`` FUNDING_FEE), a FUNDING_FEE of the
-  balance change ``bc`` carrying the same balance.
+  balance change ``bc`` carrying the same balance. Money moved in or out (``m`` DEPOSIT,
+  WITHDRAW, a transfer) is the new balance alone, with a WARNING naming the amount: the kernel
+  has no account event that adds it to K, so K and E differ by it.
 - After each reconnect, the balance REST answers (``rest_balance``) is one more ACCOUNT_UPDATE,
   so what the stream lost while down is repaired.
 
@@ -29,6 +31,13 @@ from dita._kernel import AccountEvent, AccountEventKind
 __all__ = ["AccountFacts", "account_currency"]
 
 log = logging.getLogger("dita.venues.ccxt")
+
+# Binance's ACCOUNT_UPDATE reasons (``m``) for money moved into or out of the wallet, not made or
+# paid by trading: the kernel has no account event that adds it to its capital (K).
+_MONEY_MOVED = frozenset(
+    {"DEPOSIT", "WITHDRAW", "WITHDRAW_REJECT", "ADMIN_DEPOSIT", "ADMIN_WITHDRAW", "TRANSFER",
+     "ASSET_TRANSFER", "MARGIN_TRANSFER", "COIN_SWAP_DEPOSIT", "COIN_SWAP_WITHDRAW"}
+)  # fmt: skip
 
 
 def account_currency(given: str | None, markets: list[dict[str, Any]], market_type: str) -> str | None:
@@ -112,6 +121,12 @@ class AccountFacts:
                 with self._lock:
                     self._payments.append(payment)
             else:
+                if reason in _MONEY_MOVED and change:
+                    log.warning(
+                        "%s: %s of %s %s moved the wallet balance to %s; the kernel's capital (K) "
+                        "does not count money moved in or out, so E differs from K by %s from now on",
+                        self._venue, reason, entry["bc"], self.currency, entry["wb"], entry["bc"],
+                    )  # fmt: skip
                 self._update(f"{self._venue}-balance-{key}", at, wallet_balance=wallet)
 
     def rest_balance(self, balance: dict[str, Any], market_type: str, exchange_now: float) -> None:

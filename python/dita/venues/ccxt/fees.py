@@ -30,6 +30,21 @@ class CommissionPrices:
         self._client = client
         # Each market's symbol to its last price and the clock's time then.
         self._prices: dict[str, tuple[float, float]] = {}
+        # The settle currencies a futures fee paid in another currency was said of (``tell_paid_aside``).
+        self._told: set[tuple[str, str]] = set()
+
+    def tell_paid_aside(self, currency: str, settle: str) -> None:
+        """Warn, once per pair, that futures fees paid in ``currency`` (BNB) leave the ``settle``
+        wallet untouched: the kernel charges them to its capital (K), while the wallet balance the
+        account stream gives (E) never pays them, so E stays above K by them."""
+        if (currency, settle) in self._told:
+            return
+        self._told.add((currency, settle))
+        log.warning(
+            "%s: futures fees paid in %s are charged to the kernel's capital in %s (K), while the %s "
+            "wallet (E) does not pay them: E stays above K by them (docs: K and E)",
+            self._client.name, currency, settle, settle,
+        )  # fmt: skip
 
     def note(self, symbol: str, price: float) -> None:
         """The market ``symbol`` traded about ``price`` now (the middle of its top of book)."""
@@ -126,4 +141,6 @@ def quote_fee(
         )  # fmt: skip
         return None, note
     currency_price, source = priced
+    if market.get("settle") and commission_prices is not None:
+        commission_prices.tell_paid_aside(str(currency), str(quote))
     return native * currency_price, {**note, "fee_price": currency_price, "fee_price_market": source}
