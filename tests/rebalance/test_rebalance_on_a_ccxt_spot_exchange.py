@@ -350,3 +350,19 @@ def test_a_rerun_the_exchange_cannot_be_reconciled_with_says_so_and_sends_nothin
         assert "not reconciled with the venue, nothing sent" in result.output
         assert "-1001" in result.output
         assert exchange.orders == orders
+
+
+def test_targets_in_markets_of_two_quote_currencies_are_refused_naming_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel counts one currency: ETHBTC's fills, in BTC, would be booked beside BTCUSDT's
+    as USDT. Refused before anything is sent, not a traceback."""
+    with spot_exchange(monkeypatch, btc=0.5) as exchange:
+        info = exchange._exchange_info
+        btc = next(s for s in info["symbols"] if s["symbol"] == "BTCUSDT")
+        info["symbols"].append({**btc, "symbol": "ETHBTC", "baseAsset": "ETH", "quoteAsset": "BTC"})
+        rows = ({"symbol": "BTCUSDT", "quantity": 0.6}, {"symbol": "ETHBTC", "quantity": 1})
+        result = CliRunner().invoke(app, [*targets_file(tmp_path, *rows), *ccxt_args(exchange)])
+        assert result.exit_code == 2, result.output
+        assert "quote currencies differ: 'BTCUSDT' in USDT, 'ETHBTC' in BTC" in result.stderr
+        assert "Traceback" not in result.stderr and exchange.orders == {}

@@ -1688,35 +1688,17 @@ def test_spot_positions_without_the_markets_setting_are_an_error_not_none(
     assert exchange.calls("GET", "/api/v3/account") == []
 
 
-def test_spot_markets_sharing_a_base_currency_do_not_each_report_its_balance(
-    make_venue: VenueFactory, exchange: RecordedExchange
+@pytest.mark.parametrize(("base", "quote"), [("BTC", "USDC"), ("ETH", "BTC")])
+def test_spot_markets_whose_balances_cannot_be_told_apart_are_refused_when_the_venue_is_built(
+    make_venue: VenueFactory, exchange: RecordedExchange, base: str, quote: str
 ) -> None:
-    """BTCUSDT and BTCUSDC both hold BTC: the one balance cannot be split by market, and
-    reported as each market's position it would count twice."""
-    with_market(exchange, "BTC", "USDC")
-    venue = make_venue(markets=["BTCUSDT", "BTCUSDC"])
-    exchange.script("POST", "/api/v3/order", "binance/spot_order_market_buy_full.json")
-    venue.submit(make_order("s1-entry-1", size=0.015))
-    usdc = exchange.fixture("binance/spot_order_market_buy_full.json")
-    usdc.update(symbol="BTCUSDC", clientOrderId="s1-entry-2", orderId=28457102)
-    usdc["fills"] = [{**f, "tradeId": f["tradeId"] + 100} for f in usdc["fills"]]
-    exchange.script("POST", "/api/v3/order", payload=usdc)
-    venue.submit(make_order("s1-entry-2", asset="BTCUSDC", size=0.015))
-    exchange.script("GET", "/api/v3/account", "binance/spot_account.json", repeat=True)
-    with pytest.raises(RuntimeError, match=r"BTCUSDC, BTCUSDT.*'BTC'"):
-        venue.positions()
-
-
-def test_a_spot_market_whose_base_another_market_pays_in_reports_no_position(
-    make_venue: VenueFactory, exchange: RecordedExchange
-) -> None:
-    """ETHBTC is paid for in BTC: the BTC balance holds what those trades left besides the
-    BTCUSDT position, and read as that position it would be wrong by as much."""
-    with_market(exchange, "ETH", "BTC")
-    venue = make_venue(markets=["BTCUSDT", "ETHBTC"])
-    exchange.script("GET", "/api/v3/account", "binance/spot_account.json", repeat=True)
-    with pytest.raises(RuntimeError, match=r"BTCUSDT.*'BTC'.*ETHBTC"):
-        venue.positions()
+    """BTCUSDT and BTCUSDC both hold BTC (one balance, reported as each market's position, would
+    count twice); ETHBTC is paid for in BTC (the BTC balance would be read as the BTCUSDT
+    position). Each pair is quoted in two currencies, which the kernel's one capital cannot
+    count: the venue refuses it before ``positions()`` could be asked."""
+    with_market(exchange, base, quote)
+    with pytest.raises(ValueError, match=rf"'BTCUSDT' in USDT, '{base}{quote}' in {quote}"):
+        make_venue(markets=["BTCUSDT", base + quote])
 
 
 def without(payload: dict, *fields: str) -> dict:

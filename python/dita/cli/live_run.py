@@ -154,7 +154,26 @@ class LiveRun:
                         f"{self.config.venue.exchange}"
                     ],
                 ) from None
+        self._refuse_symbols_of_two_currencies(client)
         return list(self.config.venue.symbols), ids
+
+    def _refuse_symbols_of_two_currencies(self, client: Any) -> None:
+        """ConfigError naming each symbol's currency when their quote (spot) or settle (futures)
+        currencies differ: the kernel counts its capital, PnL, fees and caps in one currency
+        (the first symbol's, the seed capital's), and would add another's as that."""
+        key = "quote" if self.config.venue.market_type == "spot" else "settle"
+        currencies = {
+            symbol: str(client.market(symbol).get(key) or "") for symbol in self.config.venue.symbols
+        }
+        if len(set(currencies.values())) > 1:
+            named = ", ".join(f"{symbol!r} in {currency}" for symbol, currency in currencies.items())
+            raise ConfigError(
+                self.config_path,
+                [
+                    f"venue.symbols: their {key} currencies differ ({named}); the kernel counts its capital, "
+                    "PnL, fees and caps in one currency: trade one currency's symbols"
+                ],
+            )
 
     def _open_sinks(self) -> None:
         from dita.cli._common import open_projection
@@ -261,7 +280,7 @@ class LiveRun:
         if self.continued:
             self._refuse_a_paper_log(wal_dir)
         else:
-            # A fresh kernel's capital is the account's quote balance (a continued one keeps its
+            # A fresh kernel's capital is the account's balance in its currency (a continued one keeps its
             # log's), its first record: the kernel takes a seed capital only on an empty log, so
             # a start that fails before it (the keys refused) leaves the log empty for the next.
             capital = self._account_capital()
@@ -302,17 +321,31 @@ class LiveRun:
         )
 
     def _account_capital(self) -> float:
-        """The account's balance in the first symbol's quote currency; RunRefused when the
-        exchange does not give it (the keys refused, the exchange away)."""
+        """The account's balance in the currency the kernel counts its capital in, the first
+        symbol's quote (spot) or settle currency (futures). On futures, its wallet balance: the
+        exchange's total less the open positions' unrealised PnL where ccxt's total holds it
+        (Binance's marginBalance), as the account stream's E is, which K is reconciled with.
+        RunRefused when the exchange does not give it (the keys refused, the exchange away)."""
         venue = self.market_source
-        quote = str(venue._exchange.market(self.symbols[0]).get("quote") or "")
+        linear = self.config.venue.market_type == "linear"
+        market = venue._exchange.market(self.symbols[0])
+        currency = str((market.get("settle") if linear else None) or market.get("quote") or "")
         try:
-            return float(venue.balances().get(quote) or 0.0)
+            capital = float(venue.balances().get(currency) or 0.0)
+            unrealized = (
+                venue.unrealized_pnl() if linear and not venue.balance_leaves_out_unrealized_pnl() else {}
+            )
         except Exception as exc:
             raise RunRefused(
-                f"cannot read the account's {quote} balance at {self.config.venue.exchange} with the keys "
+                f"cannot read the account's {currency} balance at {self.config.venue.exchange} with the keys "
                 f"in ${self.config.venue.api_key_env}: {type(exc).__name__}: {exc}"
             ) from None
+        if unrealized is None:
+            raise RunRefused(
+                f"cannot read the account's {currency} wallet balance at {self.config.venue.exchange}: "
+                "an open position states no unrealised PnL, which the balance includes"
+            )
+        return capital - float(unrealized.get(currency, 0.0))
 
     def _dead_man(self) -> Any:
         """The [dead_man] table's switch on the kernel, or None. The streams it watches are the

@@ -151,7 +151,11 @@ def _ccxt_venue(
     if not traded:
         venue.close()
         fail(f"none of the targets' symbols is a {market_type} market of {exchange}: {', '.join(symbols)}")
-    venue.trade_only(traded)
+    try:
+        venue.trade_only(traded)
+    except ValueError as exc:  # markets of two quote currencies: the kernel counts one
+        venue.close()
+        fail(f"the targets' markets: {exc}")
     return venue
 
 

@@ -71,6 +71,19 @@ def market_limits(market: dict[str, Any], precision_mode: int, ccxt: Any) -> Mar
     )
 
 
+def _round_prices_where_the_tick_rule_is_off(market: dict[str, Any], precision_mode: int, ccxt: Any) -> None:
+    """Give ccxt the quote currency's precision as the price step of ``market`` when its tick
+    rule is off (Binance: a tickSize of 0 "disables that rule"; ccxt's precision.price is 0),
+    so its rounding of an order's price, which asserts on a step of 0, sends the order. The
+    kernel's tick size stays 0 (``market_limits``, read before): it rounds no price."""
+    precision = market.get("precision")
+    if precision_mode != ccxt.TICK_SIZE or not isinstance(precision, dict) or precision.get("price") != 0:
+        return
+    quote_step = number(precision.get("quote"))
+    if math.isfinite(quote_step) and quote_step > 0:
+        precision["price"] = quote_step
+
+
 def _market_figure(market: dict[str, Any], field_name: str, value: Any) -> float:
     """``value``, the figure ``field_name`` of a ccxt ``market``, as a number (0 when absent); a
     ValueError naming the market, the field and the value when it is not a finite one (float()
@@ -96,9 +109,11 @@ class Markets:
     """The markets the venue trades, loaded from the exchange on first use: an asset (a market id,
     ``BTCUSDT``, or a ccxt symbol, ``BTC/USDT``) to its ccxt symbol, and each market's rules."""
 
-    def __init__(self, client: ExchangeClient, market_type: str) -> None:
+    def __init__(self, client: ExchangeClient, market_type: str, account_currency: str | None = None) -> None:
         self._client = client
         self._market_type = market_type
+        # The currency the kernel's capital is counted in (the setting); None: the first traded's.
+        self._account_currency = account_currency
         # Each market id and symbol to its ccxt symbol.
         self.asset_symbols: dict[str, str] = {}
         self.limits: dict[str, MarketLimits] = {}
@@ -167,6 +182,7 @@ class Markets:
                     market, client.exchange.precisionMode, client.ccxt
                 )
                 filters[symbol] = market_filters(market)
+                _round_prices_where_the_tick_rule_is_off(market, client.exchange.precisionMode, client.ccxt)
         except ValueError as exc:
             # A figure that is not a number: nothing is loaded, and a submit is rejected naming it.
             raise RuntimeError(f"{client.name}: load_markets failed: {exc}") from None
@@ -239,7 +255,51 @@ class Markets:
                 f"{', '.join(map(repr, unknown))} not among {self._client.name}'s markets "
                 "(give market ids like 'BTCUSDT' or ccxt symbols like 'BTC/USDT')"
             )
+        currencies = {m: self.currency(self.asset_symbols[m]) for m in markets}
+        counted = set(currencies.values()) | ({self._account_currency} if self._account_currency else set())
+        if len(counted) > 1:
+            named = ", ".join(f"{m!r} in {c}" for m, c in currencies.items())
+            setting = f" and account_currency {self._account_currency!r}" if self._account_currency else ""
+            return (
+                f"the kernel counts its capital, PnL, fees and caps in one currency, and these markets' "
+                f"{self._currency_key} currencies{setting} differ: {named}; trade one currency's markets"
+            )
         return ""
+
+    @property
+    def _currency_key(self) -> str:
+        return "quote" if self._market_type == "spot" else "settle"
+
+    def currency(self, symbol: str) -> str:
+        """The currency ``symbol``'s market counts money in: its quote (spot) or settle currency
+        (futures), in which its fills' PnL, fees and notionals reach the kernel."""
+        return str(self._client.exchange.market(symbol).get(self._currency_key) or "")
+
+    def currency_refusal(self, order: VenueOrder, symbol: str) -> str:
+        """Why an entry of ``order`` in ``symbol``'s market is refused for its currency ('' when it
+        is not): the kernel adds its PnL, fees and notional to a capital counted in one currency,
+        the ``account_currency`` setting, else that of the first market entered in this process,
+        else of the markets a kernel built over the venue holds (``held_assets``). Exits go out
+        in any currency, so a position is never kept from closing."""
+        if not order.is_entry:
+            return ""
+        currency = self.currency(symbol)
+        if self._account_currency:
+            counted, source = self._account_currency, "the account_currency setting"
+        else:
+            named = [*self.entered_as.values(), *sorted(self.held_assets)]
+            first = next((a for a in named if a in self.asset_symbols), None)
+            if first is None:
+                return ""
+            counted = self.currency(self.asset_symbols[first])
+            source = f"the {self._currency_key} currency of {first!r}, traded first"
+        if currency == counted:
+            return ""
+        return (
+            f"asset {order.asset!r} is the market {symbol}, whose {self._currency_key} currency is "
+            f"{currency}; the kernel counts its capital in {counted} ({source}), and would add this "
+            f"market's PnL, fees and notional to it as {counted}"
+        )
 
     def contract_refusal(self, market: str) -> str:
         """Why ``market`` is not traded here when its contract is not one base unit ('' else)."""

@@ -181,8 +181,8 @@ class Orders:
 
     def _checked_symbol(self, order: VenueOrder) -> tuple[str | None, str]:
         """The ccxt symbol ``order`` goes out in, and ''; or None and why it is refused unsent: a
-        market this venue does not trade, a size or price off the market's rules or filters, no API
-        keys."""
+        market this venue does not trade, an entry in a market of another currency than the
+        capital's, a size or price off the market's rules or filters, no API keys."""
         try:
             symbol = self._markets.symbol(order.asset)
         except RuntimeError as exc:
@@ -195,6 +195,7 @@ class Orders:
             return None, f"{order.asset!r} is not among {self.name}'s markets setting"
         refusal = (
             self._markets.second_name_refusal(order, symbol)
+            or self._markets.currency_refusal(order, symbol)
             or self._markets.precision_refusal(order, symbol)
             or self._markets.filter_refusal(order, symbol, self._working_in(symbol))
         )

@@ -114,8 +114,8 @@ class CcxtSettings(BaseModel):
         default=None,
         min_length=1,
         description="the currency the kernel's capital is counted in, whose balance the user stream "
-        "gives the kernel as account events; None: the quote (spot) or settle (futures) currency "
-        "the markets of the markets setting share, and no account events when they share none",
+        "gives the kernel as account events, and every market traded is quoted (spot) or settled "
+        "(futures) in; None: the markets setting's, and no account events without that setting",
     )
     user_stream_heartbeat_s: Number = Field(
         default=60.0,

@@ -100,7 +100,7 @@ class CcxtVenue:
         self.name = s.name or f"{s.exchange}-{s.market_type}"
         self._lock = threading.RLock()
         self._client = ExchangeClient(s, self.name, ccxt, inputs.clock or time.time)
-        self._markets = Markets(self._client, s.market_type)
+        self._markets = Markets(self._client, s.market_type, s.account_currency)
         lookup = OrderLookup(self._client)
         self._reporter = OrderReporter(self._client, s, TradeReader(self._client, s.market_type))
         self._orders = Orders(
@@ -118,7 +118,7 @@ class CcxtVenue:
             if currency is None:
                 log.warning(
                     "%s: the user stream gives the kernel no account events: set account_currency "
-                    "(the markets setting names no one quote or settle currency)", self.name,
+                    "or the markets setting (the currency is theirs)", self.name,
                 )  # fmt: skip
             self._stream = UserStream(s, self._client, AccountFacts(self.name, currency))
             self._streamed = StreamedPolling(
