@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel, KernelIntent, VenueEvent
+from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, VenueEvent
 
 
 def _kernel_with_a_trade() -> tuple[ExecutionKernel, Any]:
@@ -59,4 +59,53 @@ def test_an_order_an_event_and_an_outcome_copy_and_pickle() -> None:
         {"id": [1]},
         100.0,
     )
-    assert copy.deepcopy(event) is event
+    assert copy.copy(event) is event
+    assert copy.deepcopy(VenueEvent("e-2", "t-1", 0, "ORDER_ACK")).event_id == "e-2"
+
+
+def _kernel_with_a_leg_part_taken() -> ExecutionKernel:
+    """4 held in two legs of 0.5; the first leg's exit fills 1 of its 2 and is cancelled."""
+    mock = MockVenueAdapter(partial_fill_rate=1.0, partial_fill_ratio=0.5)
+    kernel = ExecutionKernel(max_slots=2, venue=mock)
+    kernel.process_intent(
+        KernelIntent("i-1", "t-1", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 4.0, exit_leg_ratios=[0.5, 0.5])
+    )
+    for order in mock.open_orders():
+        for event in mock.fill_open_order(order.client_order_id):
+            kernel.on_venue_event(event)
+    kernel.process_intent(KernelIntent("i-2", "t-1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0))
+    kernel.process_intent(KernelIntent("i-3", "t-1", 0, "BTCUSDT", "LONG", "CANCEL", 100.0, 0.0))
+    slot = kernel.slot_state(0)
+    assert (slot.size, slot.leg_taken, slot.active_leg_index) == (3.0, 1.0, 0)
+    return kernel
+
+
+def test_a_pickled_slot_keeps_what_its_exit_leg_took() -> None:
+    kernel = _kernel_with_a_leg_part_taken()
+    slot = kernel.slot_state(0)
+    again = pickle.loads(pickle.dumps(slot))
+    assert again.leg_taken == 1.0
+    assert again.to_dict() == slot.to_dict()
+
+
+def test_a_slot_loaded_from_a_pickle_exits_the_rest_of_its_leg() -> None:
+    """A strategy that saves its slots with pickle and loads them into a new kernel sends the
+    next leg exit for what is left of the leg (1), not the whole leg (2)."""
+    kernel = _kernel_with_a_leg_part_taken()
+    saved = pickle.loads(pickle.dumps([kernel.slot_state(0), kernel.slot_state(1)]))
+    restored = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    restored.load_slots([slot.to_dict() for slot in saved])
+    out = restored.process_intent(KernelIntent("i-9", "t-1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 0.0))
+    assert out.accepted and out.order is not None
+    assert out.order.intended_size == 1.0
+
+
+def test_a_deep_copy_of_an_event_has_a_payload_of_its_own() -> None:
+    event = VenueEvent("e-1", "t-1", 0, "FILL", price=100.0, size=1.0, raw_payload={"fills": {"qty": 1}})
+    snapshot = copy.deepcopy(event)
+    assert snapshot.raw_payload == {"fills": {"qty": 1}} and snapshot.to_dict() == event.to_dict()
+    snapshot.raw_payload["fills"]["qty"] = 2
+    assert event.raw_payload == {"fills": {"qty": 1}}
+    # Shared within one deep copy, as copy.deepcopy shares what the original shares.
+    both = copy.deepcopy([event, event])
+    assert both[0] is both[1]

@@ -321,3 +321,46 @@ def test_a_close_that_gives_up_waiting_for_a_venue_call_leaves_the_kernel_taking
     assert kernel.input_refused_reason() is None
     assert kernel.process_intent(intent("ENTER", 1, trade_id="t2")).accepted
     kernel.close()
+
+
+def test_two_closes_that_both_give_up_leave_the_kernel_taking_input() -> None:
+    """Two close() calls overlapping, both giving up "busy": input stays refused until the
+    second gives up too, then the kernel takes input as before."""
+    release = threading.Event()
+
+    class StuckVenue(SlowVenue):
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            self.inside.set()
+            release.wait(60)
+            return super().submit(order)
+
+    venue = StuckVenue(pause=0.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="two-stuck-closes")
+    strategy = threading.Thread(target=kernel.process_intent, args=(intent("ENTER", 0),))
+    strategy.start()
+    assert venue.inside.wait(10)
+    errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            kernel.close()
+        except RuntimeError as exc:
+            errors.append(exc)
+
+    first, second = threading.Thread(target=close), threading.Thread(target=close)
+    try:
+        first.start()
+        time.sleep(3)
+        second.start()
+        first.join(30)
+        assert second.is_alive()
+        # The second close still waits: input stays refused.
+        assert kernel.input_refused_reason() is not None
+        second.join(30)
+    finally:
+        release.set()
+        strategy.join(10)
+    assert len(errors) == 2 and all("busy" in str(e) for e in errors), errors
+    assert kernel.input_refused_reason() is None, kernel.input_refused_reason()
+    assert kernel.process_intent(intent("ENTER", 1, trade_id="t2")).accepted
+    kernel.close()

@@ -101,8 +101,8 @@ pub fn not_a_list(obj: &Bound<'_, PyAny>, field: &str) -> PyErr {
 }
 
 /// The exit-leg ratios `obj` gives as `field`: None when it is no sequence (text, bytes, a
-/// number, None, a set, an iterator), which the caller names; each item a number as
-/// `float_arg` takes one, refused by its place. More than [`MAX_EXIT_LEGS`] is refused by its
+/// number, None, a set, an iterator, a 0-d array), which the caller names; each item a number
+/// as `float_arg` takes one, refused by its place. More than [`MAX_EXIT_LEGS`] is refused by its
 /// `len()` or, failing that, at the first item past the cap: an endless sequence, or one whose
 /// `len()` claims 2**40 items, is neither read to its end nor allocated for.
 pub fn leg_ratios(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<Vec<f64>>> {
@@ -114,8 +114,12 @@ pub fn leg_ratios(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<Vec<f6
             return Err(too_many_legs(field, Some(n)));
         }
     }
+    // What is indexed yet not iterable (a 0-d numpy array) is no list either.
+    let Ok(items) = obj.try_iter() else {
+        return Ok(None);
+    };
     let mut ratios = Vec::new();
-    for (i, item) in obj.try_iter()?.enumerate() {
+    for (i, item) in items.enumerate() {
         if i == MAX_EXIT_LEGS {
             return Err(too_many_legs(field, None));
         }

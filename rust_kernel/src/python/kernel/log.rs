@@ -111,7 +111,7 @@ impl PyKernel {
                  its answer is not applied yet; stop or close the kernel after the call returns"
             )));
         }
-        let was_stopping = std::mem::replace(&mut wait_mut(slf)?.stopping, true);
+        wait_mut(slf)?.stops_waiting += 1;
         // A venue call under way has an answer still to apply and log: wait for it.
         let waited = wait_for(slf.py(), || {
             slf.try_borrow_mut()
@@ -121,11 +121,13 @@ impl PyKernel {
         let mut this = match waited {
             Ok(this) => this,
             Err(busy) => {
-                // Given up ("busy"), the call changed nothing: the kernel takes input again.
-                wait_mut(slf)?.stopping = was_stopping;
+                // Given up ("busy"), the call changed nothing: once no other stop waits, the
+                // kernel takes input again.
+                wait_mut(slf)?.stops_waiting -= 1;
                 return Err(busy);
             }
         };
+        this.stops_waiting -= 1;
         this.closed = true;
         Ok(this)
     }
@@ -134,7 +136,7 @@ impl PyKernel {
     /// an input the log does not.
     #[inline]
     pub(super) fn check_takes_input(&self) -> PyResult<()> {
-        if self.closed || (self.stopping && !self.in_own_venue_call()) {
+        if self.closed || (self.stops_waiting > 0 && !self.in_own_venue_call()) {
             return Err(PyRuntimeError::new_err(format!(
                 "kernel {:?} is closed: it takes no more input (open a new one on its wal_dir)",
                 self.core.kernel_id
@@ -143,7 +145,7 @@ impl PyKernel {
         self.check_log_usable()
     }
 
-    /// Whether this thread is inside one of this kernel's venue calls (see `stopping`).
+    /// Whether this thread is inside one of this kernel's venue calls (see `stops_waiting`).
     fn in_own_venue_call(&self) -> bool {
         VenueCall::inside(&self.venue_calls)
     }

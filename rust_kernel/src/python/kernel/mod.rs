@@ -49,10 +49,11 @@ pub struct PyKernel {
     wal: Option<WalState>,
     /// Set by `stop_input`: every later input is refused.
     closed: bool,
-    /// Set by `stop_input` before it waits for the venue calls under way: input is refused
-    /// from then on but from inside those calls (a venue reporting back from its submit), so
-    /// a thread trading on cannot keep a call under way for ever and `close` never get in.
-    stopping: bool,
+    /// How many `stop_input`/`close` calls wait for the venue calls under way: while any does,
+    /// input is refused but from inside those calls (a venue reporting back from its submit),
+    /// so a thread trading on cannot keep a call under way for ever and `close` never get in.
+    /// A call that gives up counts itself out: the last one out lets input in again.
+    stops_waiting: u32,
     /// Set by `close_core`: the log is gone, and with it what the journal's refills need.
     log_released: bool,
     /// What `journaled_through` was when `close_core` released the log, after its last sync:
@@ -352,7 +353,7 @@ impl PyKernel {
             venue,
             wal,
             closed: false,
-            stopping: false,
+            stops_waiting: 0,
             log_released: false,
             journaled_through_at_release: None,
             venue_calls: Arc::default(),

@@ -1,5 +1,6 @@
 //! Copying and pickling the kernel's objects. Each is immutable from Python, so a copy (or a
-//! deep copy) is the object itself; a slot, an order and an event pickle as their fields, in
+//! deep copy) is the object itself, but for the deep copy of an event with a raw payload: its
+//! payload is a dict of its own. A slot, an order and an event pickle as their fields, in
 //! this build's encoding (read back by the same dita version).
 
 use super::{PyOutcome, PySlot, PyTransition, PyVenueEvent, PyVenueOrder};
@@ -27,7 +28,7 @@ macro_rules! copied_as_itself {
     )+};
 }
 
-copied_as_itself!(PySlot, PyVenueOrder, PyVenueEvent, PyTransition, PyOutcome);
+copied_as_itself!(PySlot, PyVenueOrder, PyTransition, PyOutcome);
 
 /// What `__reduce__` gives: the function that makes the object again, and its arguments.
 type Reduced<'py, Args> = PyResult<(Bound<'py, PyAny>, Args)>;
@@ -47,13 +48,18 @@ fn from_state<T: DeserializeOwned>(state: &[u8], what: &str) -> PyResult<T> {
     })
 }
 
+/// What a pickled `TradeSlot` carries: its fields, and what its active leg's exit fills took
+/// (which the slot's own encoding leaves to checkpoints, and `to_dict` carries).
+type SlotState = (TradeSlot, f64);
+
 #[pymethods]
 impl PySlot {
     /// Pickled as its fields: read back as the slot it was, the free flag included.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Reduced<'py, (Bound<'py, PyBytes>, bool)> {
         let this = slf.get();
         let restore = slf.get_type().getattr("_from_state")?;
-        Ok((restore, (state_of(slf.py(), &this.inner)?, this.free)))
+        let state = (&this.inner, this.inner.leg_taken);
+        Ok((restore, (state_of(slf.py(), &state)?, this.free)))
     }
 
     #[classmethod]
@@ -62,7 +68,8 @@ impl PySlot {
         state: &[u8],
         free: bool,
     ) -> PyResult<Self> {
-        let inner: TradeSlot = from_state(state, "TradeSlot")?;
+        let (mut inner, leg_taken): SlotState = from_state(state, "TradeSlot")?;
+        inner.leg_taken = leg_taken;
         Ok(PySlot { inner, free })
     }
 }
@@ -88,6 +95,37 @@ type EventState = (VenueEvent, bool, Option<TradeSide>);
 
 #[pymethods]
 impl PyVenueEvent {
+    fn __copy__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// The event itself, or, when it has a raw payload, a new event with a deep copy of it:
+    /// what a venue sent may nest dicts, and the original's must not change through the copy.
+    fn __deepcopy__(slf: &Bound<'_, Self>, memo: &Bound<'_, PyAny>) -> PyResult<Py<Self>> {
+        let py = slf.py();
+        let this = slf.get();
+        let Some(EventExtras {
+            trade_side,
+            raw_payload: Some(payload),
+        }) = this.extras.as_deref()
+        else {
+            return Ok(slf.clone().unbind());
+        };
+        let payload = py
+            .import("copy")?
+            .call_method1("deepcopy", (payload.bind(py), memo))?
+            .cast_into::<PyDict>()?;
+        let copy = PyVenueEvent {
+            inner: this.inner.clone(),
+            status_stated: this.status_stated,
+            extras: Some(Box::new(EventExtras {
+                trade_side: *trade_side,
+                raw_payload: Some(payload.unbind()),
+            })),
+        };
+        Py::new(py, copy)
+    }
+
     /// Pickled as its fields and its raw payload (which must pickle too).
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
