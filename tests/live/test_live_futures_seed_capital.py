@@ -1,44 +1,82 @@
 """A fresh live kernel on futures is seeded with the account's wallet balance, as the account
-stream's E is: ccxt's total of a Binance futures balance is the margin balance, which holds the
-open positions' unrealised PnL, and seeded with it K would differ from E by that PnL from the
-first reconcile on."""
+stream's E is, read from one balance answer: Binance states it (walletBalance) beside the margin
+balance ccxt gives as the total. Taking the total less the positions' unrealised PnL asked in a
+second request would put a mark move between the two into K for good."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from binance_futures_streams import BinanceFuturesServer
+from binance_market import BinanceMarket
+from venue_helpers import API_KEY, API_SECRET
 
-from dita.cli.live_run import LiveRun, RunRefused
+from dita.cli.live_run import LiveRun
+from dita.venues.ccxt import CcxtVenue
 
-MARKET = {"id": "BTCUSDT", "symbol": "BTC/USDT:USDT", "quote": "USDT", "settle": "USDT"}
+
+@pytest.fixture
+def futures(monkeypatch: pytest.MonkeyPatch) -> Iterator[BinanceFuturesServer]:
+    """USD-M futures with 100,000 USDT in the wallet and 10 BTC bought at 80,000."""
+    monkeypatch.setenv("DITA_CCXT_API_KEY", API_KEY)
+    monkeypatch.setenv("DITA_CCXT_SECRET", API_SECRET)
+    server = BinanceFuturesServer(market=BinanceMarket(symbols=("BTCUSDT",), trade_every_s=3600.0))
+    server.wallet = 100_000.0
+    server.positions["BTCUSDT"], server.entry_prices["BTCUSDT"] = 10.0, 80_000.0
+    try:
+        yield server
+    finally:
+        server.close()
 
 
-def run_over(market_type: str, total: float, unrealized: dict[str, float] | None, wallet_alone: bool) -> Any:
-    venue = SimpleNamespace(
-        _exchange=SimpleNamespace(market=lambda symbol: MARKET),
-        balances=lambda: {"USDT": total},
-        unrealized_pnl=lambda: unrealized,
-        balance_leaves_out_unrealized_pnl=lambda: wallet_alone,
+def seed_over(venue: CcxtVenue) -> float:
+    run: Any = LiveRun.__new__(LiveRun)
+    run.config = SimpleNamespace(
+        venue=SimpleNamespace(market_type="linear", exchange="binance", api_key_env="DITA_CCXT_API_KEY")
     )
-    run = LiveRun.__new__(LiveRun)
-    venue_table = SimpleNamespace(market_type=market_type, exchange="binance", api_key_env="K")
-    run.config = SimpleNamespace(venue=venue_table)  # type: ignore[assignment]
     run.market_source = venue
     run.symbols = ["BTC/USDT:USDT"]
-    return run
+    return float(run._account_capital())
 
 
-def test_a_futures_seed_capital_is_the_wallet_balance_not_the_margin_balance() -> None:
-    assert run_over("linear", 10_250.0, {"USDT": 250.0}, wallet_alone=False)._account_capital() == 10_000.0
+def futures_venue(server: BinanceFuturesServer) -> CcxtVenue:
+    venue = CcxtVenue(exchange="binance", market_type="linear", base_url=server.url)
+    venue.load_markets()
+    return venue
 
 
-def test_a_balance_without_the_unrealised_pnl_is_taken_whole() -> None:
-    assert run_over("linear", 10_000.0, {"USDT": 250.0}, wallet_alone=True)._account_capital() == 10_000.0
-    assert run_over("spot", 10_000.0, {"USDT": 250.0}, wallet_alone=False)._account_capital() == 10_000.0
+def test_the_futures_seed_is_the_wallet_balance_whatever_the_mark_does_between_requests(
+    futures: BinanceFuturesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = futures_venue(futures)
+    try:
+        exchange = venue._exchange
+        fetch_balance, fetch_positions = exchange.fetch_balance, exchange.fetch_positions
+
+        def balance_then_the_mark_moves(*args: Any, **kwargs: Any) -> Any:
+            answer = fetch_balance(*args, **kwargs)
+            futures.market_price = 90_100.0  # before any later request is answered
+            return answer
+
+        monkeypatch.setattr(exchange, "fetch_balance", balance_then_the_mark_moves)
+        monkeypatch.setattr(exchange, "fetch_positions", fetch_positions)
+        seed = seed_over(venue)
+    finally:
+        venue.close()
+    assert seed == pytest.approx(100_000.0), f"seed {seed}, wallet 100,000"
 
 
-def test_a_position_stating_no_unrealised_pnl_refuses_the_start() -> None:
-    with pytest.raises(RunRefused, match="states no unrealised PnL"):
-        run_over("linear", 10_250.0, None, wallet_alone=False)._account_capital()
+def test_an_answer_stating_no_wallet_balance_seeds_ccxts_total_whole(
+    futures: BinanceFuturesServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = futures_venue(futures)
+    try:
+        answer = {"info": {}, "total": {"USDT": 100_250.0}, "USDT": {"total": 100_250.0}}
+        monkeypatch.setattr(venue._exchange, "fetch_balance", lambda *args, **kwargs: answer)
+        seed = seed_over(venue)
+    finally:
+        venue.close()
+    assert seed == 100_250.0

@@ -322,30 +322,22 @@ class LiveRun:
 
     def _account_capital(self) -> float:
         """The account's balance in the currency the kernel counts its capital in, the first
-        symbol's quote (spot) or settle currency (futures). On futures, its wallet balance: the
-        exchange's total less the open positions' unrealised PnL where ccxt's total holds it
-        (Binance's marginBalance), as the account stream's E is, which K is reconciled with.
+        symbol's quote (spot) or settle currency (futures). On futures, its wallet balance, as
+        the account stream's E is, which K is reconciled with: the figure the exchange's balance
+        answer states (Binance's walletBalance), from that one answer, so no price move between
+        two requests gets into K; where it states none, ccxt's total.
         RunRefused when the exchange does not give it (the keys refused, the exchange away)."""
         venue = self.market_source
         linear = self.config.venue.market_type == "linear"
         market = venue._exchange.market(self.symbols[0])
         currency = str((market.get("settle") if linear else None) or market.get("quote") or "")
         try:
-            capital = float(venue.balances().get(currency) or 0.0)
-            unrealized = (
-                venue.unrealized_pnl() if linear and not venue.balance_leaves_out_unrealized_pnl() else {}
-            )
+            return float(venue.wallet_balance(currency))
         except Exception as exc:
             raise RunRefused(
                 f"cannot read the account's {currency} balance at {self.config.venue.exchange} with the keys "
                 f"in ${self.config.venue.api_key_env}: {type(exc).__name__}: {exc}"
             ) from None
-        if unrealized is None:
-            raise RunRefused(
-                f"cannot read the account's {currency} wallet balance at {self.config.venue.exchange}: "
-                "an open position states no unrealised PnL, which the balance includes"
-            )
-        return capital - float(unrealized.get(currency, 0.0))
 
     def _dead_man(self) -> Any:
         """The [dead_man] table's switch on the kernel, or None. The streams it watches are the

@@ -358,6 +358,24 @@ class Account:
         }
         return {cur: amount for cur, amount in amounts.items() if amount}
 
+    def wallet_balance(self, currency: str) -> float:
+        """``currency``'s wallet balance, without the open futures positions' unrealised PnL, as
+        one balance answer states it: Binance futures' ``walletBalance`` (its ccxt total is the
+        margin balance, the PnL in); where the answer states none, ccxt's total (spot, and Bybit,
+        Gate and Kraken futures: the wallet; elsewhere it may hold the PnL). A ValueError when
+        ccxt's balance names no currency, or the figure is not a number."""
+        balance = self._client.account_call("fetch_balance")
+        info = balance.get("info")
+        assets = info.get("assets") if isinstance(info, dict) else None
+        for entry in assets if isinstance(assets, list) else []:
+            wallet = entry.get("walletBalance") if isinstance(entry, dict) else None
+            if wallet is not None and entry.get("asset") == currency:
+                return self._figure(wallet, f"balance of {currency!r}", "walletBalance")
+        totals = balance.get("total") or {}
+        if None in totals:
+            raise ValueError(self._balance_of_no_currency(totals[None]))
+        return self._figure(totals.get(currency), f"balance of {currency!r}", "total")
+
     def _balance_of_no_currency(self, amount: Any) -> str:
         """Why a balance of no currency is not read. On a Gate unified account (mode 2) ccxt reads
         a futures venue's balance from unified/accounts as one entry, of no currency, its amount

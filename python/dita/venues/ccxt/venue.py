@@ -346,6 +346,12 @@ class CcxtVenue:
         return self._account.balances()
 
     @_serialized
+    def wallet_balance(self, currency: str) -> float:
+        """``currency``'s wallet balance, the open positions' unrealised PnL left out where the
+        exchange's balance answer states it so (``Account.wallet_balance``)."""
+        return self._account.wallet_balance(currency)
+
+    @_serialized
     def unrealized_pnl(self) -> dict[str, float] | None:
         """The open futures positions' unrealised PnL per settlement currency, as the exchange
         states it; None when a position states none (``Account.unrealized_pnl``)."""
