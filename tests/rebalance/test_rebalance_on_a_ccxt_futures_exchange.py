@@ -5,6 +5,7 @@ PnL it leaves out."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -184,3 +185,27 @@ def test_a_balance_the_venue_cannot_read_stops_the_run_naming_it_nothing_sent(
     assert result.exception is None or isinstance(result.exception, SystemExit)
     said_all = " ".join(result.output.split())
     assert f"cannot plan the rebalance, nothing sent: the venue's account cannot be read: {said}" in said_all
+
+
+def test_targets_settled_in_two_currencies_are_refused_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BTCUSDT settles in USDT, BTCUSDC in USDC: the kernel counts its capital in one, so the run
+    stops naming each market's currency, not half done with the USDT leg sent."""
+    with futures_exchange(monkeypatch, wallet=100_000.0) as exchange:
+        info = exchange._exchange_info
+        usdc = copy.deepcopy(next(s for s in info["symbols"] if s["symbol"] == "BTCUSDT"))
+        usdc.update(symbol="BTCUSDC", pair="BTCUSDC", quoteAsset="USDC", marginAsset="USDC")
+        info["symbols"].append(usdc)
+        for name in ("price", "trades", "books", "book_tickers"):
+            table = getattr(exchange.market, name)
+            table["BTCUSDC"] = copy.deepcopy(table["BTCUSDT"])
+        exchange.market.symbols = ("BTCUSDT", "BTCUSDC")
+        targets = tmp_path / "t.json"
+        rows = [{"symbol": "BTCUSDT", "quantity": 0.1}, {"symbol": "BTCUSDC", "quantity": 0.1}]
+        targets.write_text(json.dumps({**STAMP, "targets": rows}))
+        args = ["rebalance", "--targets", str(targets), "--state-dir", str(tmp_path / "s"), "--json"]
+        result = CliRunner().invoke(app, [*args, *ccxt_args(exchange), "--ccxt-market-type", "linear"])
+        assert result.exit_code == 2, result.output
+        assert "'BTCUSDT' in USDT" in result.output and "'BTCUSDC' in USDC" in result.output
+        assert exchange.orders == {}

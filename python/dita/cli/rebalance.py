@@ -131,7 +131,8 @@ def _ccxt_venue(
 ) -> Any:
     """The exchange's venue, its markets loaded once. On spot, a position is a currency balance,
     which the venue names by market only among the markets it trades: those of ``symbols`` it
-    lists."""
+    lists. Those markets of two quote (spot) or settle (futures) currencies are refused (exit 2)
+    before anything is sent: the kernel counts its capital in one."""
     from dita.venues.ccxt import CcxtVenue
 
     try:
@@ -145,15 +146,16 @@ def _ccxt_venue(
     except Exception as exc:
         venue.close()
         fail(f"cannot reach {exchange}: {type(exc).__name__}: {exc}", code=1)
-    if market_type != "spot":
-        return venue
     traded = [s for s in symbols if s in listed]
-    if not traded:
+    if not traded and market_type == "spot":
         venue.close()
         fail(f"none of the targets' symbols is a {market_type} market of {exchange}: {', '.join(symbols)}")
     try:
-        venue.trade_only(traded)
-    except ValueError as exc:  # markets of two quote currencies: the kernel counts one
+        if market_type == "spot":
+            venue.trade_only(traded)
+        elif traded:
+            venue.check_markets(traded)
+    except ValueError as exc:  # markets of two currencies: the kernel counts one
         venue.close()
         fail(f"the targets' markets: {exc}")
     return venue

@@ -112,8 +112,10 @@ class Markets:
     def __init__(self, client: ExchangeClient, market_type: str, account_currency: str | None = None) -> None:
         self._client = client
         self._market_type = market_type
-        # The currency the kernel's capital is counted in (the setting); None: the first traded's.
+        # The currency the kernel's capital is counted in (the setting); None: the markets setting's.
         self._account_currency = account_currency
+        # The quote (spot) or settle (futures) currencies of the markets entered in this process.
+        self._entered_currencies: set[str] = set()
         # Each market id and symbol to its ccxt symbol.
         self.asset_symbols: dict[str, str] = {}
         self.limits: dict[str, MarketLimits] = {}
@@ -278,28 +280,37 @@ class Markets:
     def currency_refusal(self, order: VenueOrder, symbol: str) -> str:
         """Why an entry of ``order`` in ``symbol``'s market is refused for its currency ('' when it
         is not): the kernel adds its PnL, fees and notional to a capital counted in one currency,
-        the ``account_currency`` setting, else that of the first market entered in this process,
-        else of the markets a kernel built over the venue holds (``held_assets``). Exits go out
-        in any currency, so a position is never kept from closing."""
-        if not order.is_entry:
+        the ``account_currency`` setting (the ``markets`` setting's one is checked when the venue
+        is built). Without either, kernels of different currencies may share the venue, so no
+        entry is refused for it (``note_entry_currency`` warns). Exits go out in any currency,
+        so a position is never kept from closing."""
+        if not order.is_entry or not self._account_currency:
             return ""
         currency = self.currency(symbol)
-        if self._account_currency:
-            counted, source = self._account_currency, "the account_currency setting"
-        else:
-            named = [*self.entered_as.values(), *sorted(self.held_assets)]
-            first = next((a for a in named if a in self.asset_symbols), None)
-            if first is None:
-                return ""
-            counted = self.currency(self.asset_symbols[first])
-            source = f"the {self._currency_key} currency of {first!r}, traded first"
-        if currency == counted:
+        if currency == self._account_currency:
             return ""
         return (
             f"asset {order.asset!r} is the market {symbol}, whose {self._currency_key} currency is "
-            f"{currency}; the kernel counts its capital in {counted} ({source}), and would add this "
-            f"market's PnL, fees and notional to it as {counted}"
+            f"{currency}; the kernel counts its capital in {self._account_currency} (the account_currency "
+            f"setting), and would add this market's PnL, fees and notional to it as {self._account_currency}"
         )
+
+    def note_entry_currency(self, order: VenueOrder, symbol: str) -> None:
+        """A WARNING, once per currency, when an entry goes to a market of another currency than
+        the markets entered before in this process: a kernel counting its capital in one would
+        add this market's PnL, fees and notional to it as that one, and nothing refuses it."""
+        currency = self.currency(symbol)
+        if currency in self._entered_currencies:
+            return
+        self._entered_currencies.add(currency)
+        if len(self._entered_currencies) > 1:
+            log.warning(
+                "%s: entries go to markets of more than one %s currency (%s; %r, the market %s, is "
+                "in %s): a kernel counts its capital, PnL, fees and caps in one; set account_currency "
+                "or the markets setting to refuse entries in another",
+                self._client.name, self._currency_key, ", ".join(sorted(self._entered_currencies)),
+                order.asset, symbol, currency,
+            )  # fmt: skip
 
     def contract_refusal(self, market: str) -> str:
         """Why ``market`` is not traded here when its contract is not one base unit ('' else)."""

@@ -145,6 +145,7 @@ class Orders:
         self._markets.assets_traded.add(order.asset)
         if order.is_entry:
             self._markets.entered_as.setdefault(symbol, order.asset)
+            self._markets.note_entry_currency(order, symbol)
         try:
             raw = self._client.exchange.create_order(symbol, order_type, side, order.size, price, params)
         except self._client.throttle_errors as exc:
@@ -181,8 +182,8 @@ class Orders:
 
     def _checked_symbol(self, order: VenueOrder) -> tuple[str | None, str]:
         """The ccxt symbol ``order`` goes out in, and ''; or None and why it is refused unsent: a
-        market this venue does not trade, an entry in a market of another currency than the
-        capital's, a size or price off the market's rules or filters, no API keys."""
+        market this venue does not trade, an entry in a market of another currency than
+        ``account_currency``, a size or price off the market's rules or filters, no API keys."""
         try:
             symbol = self._markets.symbol(order.asset)
         except RuntimeError as exc:

@@ -114,8 +114,9 @@ class CcxtSettings(BaseModel):
         default=None,
         min_length=1,
         description="the currency the kernel's capital is counted in, whose balance the user stream "
-        "gives the kernel as account events, and every market traded is quoted (spot) or settled "
-        "(futures) in; None: the markets setting's, and no account events without that setting",
+        "gives the kernel as account events, and every market entered is quoted (spot) or settled "
+        "(futures) in; None: the markets setting's, and without that setting no account events "
+        "and entries in markets of any currency",
     )
     user_stream_heartbeat_s: Number = Field(
         default=60.0,

@@ -208,6 +208,12 @@ class CcxtVenue:
         # The parts read the markets traded from ``_markets``; the settings say what they are.
         self.settings = self.settings.model_copy(update={"markets": list(markets)})
 
+    def check_markets(self, markets: list[str]) -> None:
+        """Check ``markets`` as the ``markets`` setting is checked, against the markets loaded
+        (loaded once), changing nothing: a market the exchange does not have, or markets of two
+        quote (spot) or settle (futures) currencies, are a ValueError naming them."""
+        self._markets.checked_symbols(list(markets), closing=False)
+
     @_serialized
     def fetch_top_of_book(self, asset: str) -> TopOfBook:
         """The exchange's best bid and ask for ``asset`` now (public data, no keys needed),
