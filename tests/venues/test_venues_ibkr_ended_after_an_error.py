@@ -12,7 +12,7 @@ import test_venues_ibkr
 from test_venues_ibkr import ROUTED, a_kernel, cancel_intent, entry, until
 from tws_server import TwsServer
 
-from dita import KernelIntent, TradeStage, VenueOrder
+from dita import ExecutionKernel, KernelIntent, TradeStage, VenueOrder
 from dita.venues.ibkr import IbkrVenue
 
 tws = test_venues_ibkr.tws
@@ -22,16 +22,25 @@ TIF_PRESET = (10349, "Order TIF was set to DAY based on order preset.")
 NOT_CANCELLABLE = (161, "Cancel attempted when order is not in a cancellable state. Order permId ={perm_id}")
 
 
-def test_an_order_tws_cancels_after_a_10349_warning_ends_in_the_kernel(
+def _entered_after_a_10349(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
-) -> None:
+) -> tuple[IbkrVenue, ExecutionKernel, str]:
+    """A kernel's entry TWS acknowledged with the 10349 warning after it: its venue, kernel and
+    client order id."""
     venue = make_venue(answer_wait_s=1.0)
     kernel = a_kernel(venue)
     tws.after_next = TIF_PRESET
     sent = kernel.process_intent(entry())
     assert sent.order is not None
     assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
-    tws.cancel_at_tws(sent.order.client_order_id)  # a DAY order canceled at the close
+    return venue, kernel, sent.order.client_order_id
+
+
+def test_an_order_tws_cancels_after_a_10349_warning_ends_in_the_kernel(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue, _kernel, coid = _entered_after_a_10349(tws, make_venue)
+    tws.cancel_at_tws(coid)  # a DAY order canceled at the close
     events = until(venue.poll_events, 1, timeout=3.0)
     assert [e.kind.name for e in events] == ["CANCEL_ACK"]
 
@@ -81,13 +90,8 @@ def test_an_order_tws_ends_with_an_unknown_error_after_a_10349_warning_ends_when
     """TWS ends the order with an error dita does not know and sends no status; ib_async, which
     marked it Cancelled on the 10349, logs nothing: TWS's listing leaves it out, and TWS's status
     from before the error (Submitted) does not say otherwise."""
-    venue = make_venue(answer_wait_s=1.0)
-    kernel = a_kernel(venue)
-    tws.after_next = TIF_PRESET
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
-    tws.error(sent.order.client_order_id, *ROUTED, ends=True)
+    venue, kernel, coid = _entered_after_a_10349(tws, make_venue)
+    tws.error(coid, *ROUTED, ends=True)
     events = until(venue.poll_events, 1, timeout=3.0)
     for event in events:
         kernel.on_venue_event(event)
@@ -98,12 +102,7 @@ def test_an_order_tws_ends_with_an_unknown_error_after_a_10349_warning_ends_when
 def test_order_status_of_an_order_tws_ended_with_an_unknown_error_after_a_10349_warning_says_canceled(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:
-    venue = make_venue(answer_wait_s=1.0)
-    kernel = a_kernel(venue)
-    tws.after_next = TIF_PRESET
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    coid = sent.order.client_order_id
+    venue, _kernel, coid = _entered_after_a_10349(tws, make_venue)
     tws.error(coid, *ROUTED, ends=True)
     time.sleep(0.5)
     until(venue.poll_events, 1, timeout=2.0)  # TWS's listing leaves the order out
@@ -117,13 +116,7 @@ def test_a_cancel_refused_after_tws_ended_an_order_that_had_a_10349_warning_ends
     """TWS ends the order (a DAY order at the close), then refuses a cancel of it that crossed
     the end, both heard before the next poll: TWS's own last status, Cancelled, ends it. The
     refusal is sent by the server directly, so that both come before the poll."""
-    venue = make_venue(answer_wait_s=1.0)
-    kernel = a_kernel(venue)
-    tws.after_next = TIF_PRESET
-    sent = kernel.process_intent(entry())
-    assert sent.order is not None
-    assert [e.kind.name for e in sent.emitted_events] == ["ORDER_ACK"]
-    coid = sent.order.client_order_id
+    venue, kernel, coid = _entered_after_a_10349(tws, make_venue)
     tws.cancel_at_tws(coid)
     order_id = next(o.order_id for o in tws.book.orders.values() if o.order_ref == coid)
     tws._error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
