@@ -154,26 +154,18 @@ class LiveRun:
                         f"{self.config.venue.exchange}"
                     ],
                 ) from None
-        self._refuse_symbols_of_two_currencies(client)
+        self._refuse_symbols_of_two_currencies()
         return list(self.config.venue.symbols), ids
 
-    def _refuse_symbols_of_two_currencies(self, client: Any) -> None:
+    def _refuse_symbols_of_two_currencies(self) -> None:
         """ConfigError naming each symbol's currency when their quote (spot) or settle (futures)
-        currencies differ: the kernel counts its capital, PnL, fees and caps in one currency
-        (the first symbol's, the seed capital's), and would add another's as that."""
-        key = "quote" if self.config.venue.market_type == "spot" else "settle"
-        currencies = {
-            symbol: str(client.market(symbol).get(key) or "") for symbol in self.config.venue.symbols
-        }
-        if len(set(currencies.values())) > 1:
-            named = ", ".join(f"{symbol!r} in {currency}" for symbol, currency in currencies.items())
-            raise ConfigError(
-                self.config_path,
-                [
-                    f"venue.symbols: their {key} currencies differ ({named}); the kernel counts its capital, "
-                    "PnL, fees and caps in one currency: trade one currency's symbols"
-                ],
-            )
+        currencies differ, as the venue's markets setting is checked: the kernel counts its
+        capital, PnL, fees and caps in one currency (the first symbol's, the seed capital's),
+        and would add another's as that."""
+        try:
+            self.market_source.check_markets(list(self.config.venue.symbols))
+        except ValueError as exc:
+            raise ConfigError(self.config_path, [f"venue.symbols: {exc}"]) from None
 
     def _open_sinks(self) -> None:
         from dita.cli._common import open_projection
