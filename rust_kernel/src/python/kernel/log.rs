@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 /// The log of one kernel, and the reason it stopped accepting input if a write failed.
 pub(super) struct WalState {
@@ -111,23 +112,18 @@ impl PyKernel {
                  its answer is not applied yet; stop or close the kernel after the call returns"
             )));
         }
-        wait_mut(slf)?.stops_waiting += 1;
+        let stops_waiting = Arc::clone(&wait_ref(slf)?.stops_waiting);
+        stops_waiting.fetch_add(1, Ordering::SeqCst);
         // A venue call under way has an answer still to apply and log: wait for it.
         let waited = wait_for(slf.py(), || {
             slf.try_borrow_mut()
                 .ok()
                 .filter(|k| k.venue_calls.load(Ordering::SeqCst) == 0)
         });
-        let mut this = match waited {
-            Ok(this) => this,
-            Err(busy) => {
-                // Given up ("busy"), the call changed nothing: once no other stop waits, the
-                // kernel takes input again.
-                wait_mut(slf)?.stops_waiting -= 1;
-                return Err(busy);
-            }
-        };
-        this.stops_waiting -= 1;
+        // Given up ("busy"), the call changed nothing: once no other stop waits, the kernel
+        // takes input again.
+        stops_waiting.fetch_sub(1, Ordering::SeqCst);
+        let mut this = waited?;
         this.closed = true;
         Ok(this)
     }
@@ -136,7 +132,9 @@ impl PyKernel {
     /// an input the log does not.
     #[inline]
     pub(super) fn check_takes_input(&self) -> PyResult<()> {
-        if self.closed || (self.stops_waiting > 0 && !self.in_own_venue_call()) {
+        if self.closed
+            || (self.stops_waiting.load(Ordering::SeqCst) > 0 && !self.in_own_venue_call())
+        {
             return Err(PyRuntimeError::new_err(format!(
                 "kernel {:?} is closed: it takes no more input (open a new one on its wal_dir)",
                 self.core.kernel_id

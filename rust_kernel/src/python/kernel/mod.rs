@@ -52,8 +52,9 @@ pub struct PyKernel {
     /// How many `stop_input`/`close` calls wait for the venue calls under way: while any does,
     /// input is refused but from inside those calls (a venue reporting back from its submit),
     /// so a thread trading on cannot keep a call under way for ever and `close` never get in.
-    /// A call that gives up counts itself out: the last one out lets input in again.
-    stops_waiting: u32,
+    /// A call that gives up counts itself out, without the kernel (it may still be held): the
+    /// last one out lets input in again.
+    stops_waiting: Arc<AtomicUsize>,
     /// Set by `close_core`: the log is gone, and with it what the journal's refills need.
     log_released: bool,
     /// What `journaled_through` was when `close_core` released the log, after its last sync:
@@ -353,7 +354,7 @@ impl PyKernel {
             venue,
             wal,
             closed: false,
-            stops_waiting: 0,
+            stops_waiting: Arc::default(),
             log_released: false,
             journaled_through_at_release: None,
             venue_calls: Arc::default(),
