@@ -37,13 +37,16 @@ pub(super) fn lots_in(qty: f64, lot_step: f64) -> f64 {
     }
 }
 
-/// How far under the lot's multiple a reducing quantity may be and still be that multiple: a
-/// sum of fills' float error ([`float_error`]: thousands of fills of 12.34 fall 2.5e-8 short of
-/// 123,400, which the venue holds whole), but no more than a thousandth of a lot, which a sum
-/// reaches only at a billion lots and more, where a commission kept in the coin leaves a real
-/// fraction (9990000004.995 on a lot of 1, 0.005 of a lot under the multiple).
+/// How far under the lot's multiple a reducing quantity may be and still be that multiple:
+/// a sum of fills' float error ([`float_error`], 1e-12 of it, as [`round_down_to_step`] takes
+/// it), but from a million lots up no more than a millionth of a lot. There a sell above the
+/// holding (a commission kept in the coin leaving 0.0002 of a lot) is refused at every retry,
+/// while stepping down leaves one lot, a millionth of the position or less. Never under four
+/// units of the quantity's last place, which no comparison tells apart.
 fn reducing_tolerance(qty: f64, lot_step: f64) -> f64 {
-    within_float_error(qty).max(float_error(qty).min(lot_step * 1e-3))
+    float_error(qty)
+        .min(lot_step * 1e-6)
+        .max(qty * 4.0 * f64::EPSILON)
 }
 
 /// How far a position may be from the lot's multiple it is and still be that multiple: a few
@@ -220,13 +223,19 @@ mod tests {
         assert_eq!(whole_position(0.3, 0.1), 0.3);
         // Under one lot, the position goes out as it is.
         assert_eq!(whole_position(0.995, 1.0), 0.995);
-        // Fills added up fall short of the multiple the venue holds: still that multiple.
-        let held = (0..50_000).fold(0.0, |held, _| held + 0.21);
-        assert!(held < 10_500.0 && 10_500.0 - held > within_float_error(held));
-        assert_eq!(whole_position(held, 0.01), 10_500.0);
+        // Under a million lots, fills added up that fall short of the multiple the venue holds
+        // are that multiple: 1,000 fills of 0.07 on a lot of 0.01 (7,000 lots).
+        let held = (0..1_000).fold(0.0, |held, _| held + 0.07);
+        assert!(held < 70.0);
+        assert_eq!(whole_position(held, 0.01), 70.0);
+        // From a million lots, a commission's 0.0002 of a lot steps down (0.02 % of 1,000,000,001
+        // PEPE kept in the coin), and so does float error over a millionth of a lot: one lot, a
+        // millionth of the position at most, is left rather than a sell above the holding.
+        assert_eq!(whole_position(999_800_000.999_8, 1.0), 999_800_000.0);
+        assert_eq!(whole_position(19_980_000_000.999, 1.0), 19_980_000_000.0);
         let held = (0..10_000).fold(0.0, |held, _| held + 12.34);
         assert!(held < 123_400.0 && 123_400.0 - held > 0.01 * 1e-6);
-        assert_eq!(whole_position(held, 0.01), 123_400.0);
+        assert_eq!(whole_position(held, 0.01), 123_399.99);
     }
 
     /// A lot of 1, 2, 2.5 or 5 times a power of ten from 1e-8 to 1e3.
