@@ -1,7 +1,7 @@
 """A bar opening less than half a bar after the one before (two feeds merged, one stamped a
 second late) is refused: the earlier bar reaches the strategy with its close, and an order
 decided on it would fill at the later bar's open, before that close existed. Exactly half a bar
-is refused too where most steps are the bars' length."""
+is refused too where the bars open on their length's grid."""
 
 from __future__ import annotations
 
@@ -44,6 +44,18 @@ def test_a_stray_bar_at_exactly_half_a_bar_is_refused(tmp_path: Path) -> None:
         load_market_data(path)
 
 
+def test_a_stray_bar_at_half_a_bar_among_sparse_minute_bars_is_refused(tmp_path: Path) -> None:
+    """Sparse minute bars open on the minute's grid: a bar at :30 is a stray, though few steps
+    are one minute long."""
+    rng = np.random.default_rng(0)
+    ts = 1.7e9 // 60 * 60 + np.cumsum(rng.geometric(1 / 3, size=500) * 60.0)
+    ts = np.insert(ts, 100, ts[99] + 30.0)
+    rows = [f"{t!r},100,101,99,100,5" for t in ts.tolist()]
+    path = _write(tmp_path / "illiq_1m.csv", "timestamp,open,high,low,close,volume", rows)
+    with pytest.raises(DataError, match=r"opens 30 s after the ILLIQ bar of .* bars are 60 s long"):
+        load_market_data(path, allow_gaps=True)
+
+
 def test_an_off_grid_bar_is_refused_with_an_asset_column(tmp_path: Path) -> None:
     rows = [f"2024-01-01T{t}Z,BTC,100,110,100,105,1000" for t in MINUTES]
     path = _write(tmp_path / "x.csv", "timestamp,asset,open,high,low,close,volume", rows)
@@ -80,8 +92,9 @@ def test_sparse_minute_bars_of_an_illiquid_asset_load(tmp_path: Path) -> None:
 
 
 def test_sparse_minute_bars_with_one_pair_of_neighbouring_minutes_load(tmp_path: Path) -> None:
-    """The bars' length is read as the shortest step taken twice (120 s here), which few steps
-    are: the one 60 s step is exactly half of it, and two neighbouring minutes are no stray."""
+    """The bars' length is read as the shortest step taken twice (120 s here), on whose grid the
+    bars do not open: the one 60 s step is exactly half of it, and two neighbouring minutes are
+    no stray."""
     rng = np.random.default_rng(2)
     steps = rng.geometric(1 / 150, size=200)
     assert (steps == 1).sum() == 1 and (steps == 2).sum() == 2

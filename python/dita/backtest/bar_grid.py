@@ -45,8 +45,8 @@ def bar_step(
 
 def refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, src: str) -> None:
     """Refuses a bar of an asset opening less than half its bars' length after the one before,
-    or exactly half where most steps are that length (two feeds merged, a bar stamped off the
-    grid): the earlier bar reaches the strategy
+    or exactly half where its bars open on the length's grid (two feeds merged, a bar stamped
+    off the grid): the earlier bar reaches the strategy
     carrying its close, and an order decided on it would fill at the later bar's open, before
     that close existed. ``--allow-gaps`` does not accept it: it is no missing bar. The length is
     the shortest step taken often, as ``bar_length`` takes it, so two strays of one offset do
@@ -58,10 +58,12 @@ def refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: np
         return  # no step repeats: the bars' length is unknown
     length = float(often[0] if often.size else twice[0])
     # Calendar months (28 to 31 days) step more than half a bar. A bar at exactly half a bar is
-    # a stray where most steps are the length (a steady grid); sparse bars' length is a guess,
-    # and half of it one of their own steps (one minute where two minutes came up twice).
-    steady = 2 * np.count_nonzero(steps == length) >= steps.size
-    short = np.flatnonzero((steps < length / 2) | ((steps == length / 2) & steady))
+    # a stray where the bars open on the length's grid; where they do not, the length is a guess
+    # (sparse minute bars read as two minutes long), and half of it one of their own steps.
+    own = ts[rows]
+    off = np.remainder(own - own[0], length)
+    on_grid = np.count_nonzero(np.minimum(off, length - off) <= 1e-6) >= 0.9 * own.size
+    short = np.flatnonzero((steps < length / 2) | ((steps == length / 2) & on_grid))
     if short.size:
         j = int(short[0])
         before, after = int(rows[j]), int(rows[j + 1])
