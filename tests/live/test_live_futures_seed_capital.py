@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
+import ccxt
 import pytest
 from binance_futures_streams import BinanceFuturesServer
 from binance_market import BinanceMarket
@@ -80,3 +81,33 @@ def test_an_answer_stating_no_wallet_balance_seeds_ccxts_total_whole(
     finally:
         venue.close()
     assert seed == 100_250.0
+
+
+def _okx_answer() -> dict[str, Any]:
+    """OKX: ccxt's total is ``eq``, the unrealised PnL in; ``cashBal`` is the wallet."""
+    usdt = {"ccy": "USDT", "eq": "100250", "cashBal": "100000", "upl": "250", "availEq": "90000"}
+    response = {"code": "0", "data": [{"uTime": "1700000000000", "details": [usdt]}]}
+    return dict(ccxt.okx().parse_trading_balance(response))
+
+
+def _binance_portfolio_margin_answer() -> dict[str, Any]:
+    """Binance portfolio margin: ``info`` is a list; ccxt's total is the wallet plus the PnL."""
+    response = [{"asset": "USDT", "totalWalletBalance": "100000", "umWalletBalance": "100000",
+                 "umUnrealizedPNL": "250", "cmWalletBalance": "0", "cmUnrealizedPNL": "0"}]  # fmt: skip
+    return dict(ccxt.binance().parse_balance_custom(response, "linear", None, True))
+
+
+@pytest.mark.parametrize("answer", [_okx_answer, _binance_portfolio_margin_answer], ids=["okx", "binance-pm"])
+def test_the_seed_is_the_wallet_balance_another_exchanges_answer_states(
+    futures: BinanceFuturesServer, monkeypatch: pytest.MonkeyPatch, answer: Any
+) -> None:
+    """The wallet stated beside a total that holds 250 of unrealised PnL: 100,000 is seeded."""
+    venue = futures_venue(futures)
+    try:
+        balance = answer()
+        assert balance["USDT"]["total"] == 100_250.0
+        monkeypatch.setattr(venue._exchange, "fetch_balance", lambda *a, **k: balance)
+        seed = seed_over(venue)
+    finally:
+        venue.close()
+    assert seed == pytest.approx(100_000.0)

@@ -360,17 +360,18 @@ class Account:
 
     def wallet_balance(self, currency: str) -> float:
         """``currency``'s wallet balance, without the open futures positions' unrealised PnL, as
-        one balance answer states it: Binance futures' ``walletBalance`` (its ccxt total is the
-        margin balance, the PnL in); where the answer states none, ccxt's total (spot, and Bybit,
-        Gate and Kraken futures: the wallet; elsewhere it may hold the PnL). A ValueError when
-        ccxt's balance names no currency, or the figure is not a number."""
+        one balance answer states it beside ccxt's total, which holds the PnL there: Binance
+        futures' ``walletBalance``, Binance portfolio margin's ``umWalletBalance``, OKX's
+        ``cashBal``. Where the answer states none, ccxt's total (spot, and Bybit, Gate and
+        Kraken futures: the wallet). A ValueError when ccxt's balance names no currency, or the
+        figure is not a number."""
         balance = self._client.account_call("fetch_balance")
-        info = balance.get("info")
-        assets = info.get("assets") if isinstance(info, dict) else None
-        for entry in assets if isinstance(assets, list) else []:
-            wallet = entry.get("walletBalance") if isinstance(entry, dict) else None
-            if wallet is not None and entry.get("asset") == currency:
-                return self._figure(wallet, f"balance of {currency!r}", "walletBalance")
+        for entry in _balance_entries(balance.get("info")):
+            if entry.get("asset", entry.get("ccy")) != currency:
+                continue
+            for key in _WALLET_KEYS:
+                if entry.get(key) is not None:
+                    return self._figure(entry[key], f"balance of {currency!r}", key)
         totals = balance.get("total") or {}
         if None in totals:
             raise ValueError(self._balance_of_no_currency(totals[None]))
@@ -389,3 +390,17 @@ class Account:
                 " currency's; a Gate account's balance is read on a classic account only"
             )
         return said
+
+
+# The wallet balance, without unrealised PnL, as exchanges' balance answers name it per currency.
+_WALLET_KEYS = ("walletBalance", "umWalletBalance", "cashBal")
+
+
+def _balance_entries(info: Any) -> list[dict[str, Any]]:
+    """The per-currency entries of a balance answer's raw ``info``: Binance futures'
+    ``assets``, Binance portfolio margin's list, OKX's ``data[0].details``."""
+    if isinstance(info, dict):
+        data = info.get("data")
+        first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        info = info.get("assets", first.get("details"))
+    return [e for e in info if isinstance(e, dict)] if isinstance(info, list) else []
