@@ -123,43 +123,40 @@ def test_a_whole_exit_of_billions_of_lots_a_commission_left_under_a_lot_never_se
     assert order is not None and order.size == 9_990_000_004.0
 
 
+def _whole_exit_after(fills: int, size: float, *, stated: bool = False) -> tuple[float, float]:
+    """An entry filled ``fills`` times by ``size`` on a lot of 0.01, the rest cancelled, then
+    exited whole: what the slot held and the exit's size."""
+    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    k.set_seed_capital(1e12)
+    k.set_market_limits("BTCUSDT", {"lot_step": 0.01})
+    coid = entered(k, target_size=fills * size * 2, reference_price=1.0)
+    for i in range(1, fills + 1):
+        running = {"filled_size": round(i * size, 2)} if stated else {}
+        assert _fill(k, coid, f"e{i}", price=1.0, size=size, fill_id=f"f{i}", **running).accepted
+    cancelled = VenueEvent("c", "t0", 0, "CANCEL_ACK", asset="BTCUSDT", venue_client_id=coid)
+    assert k.on_venue_event(cancelled).accepted
+    held = k.slot_state(0).size
+    out = k.process_intent(intent("EXIT", reference_price=1.0))
+    assert out.accepted, out.details
+    order = k.slot_state(0).active_exit_order
+    assert order is not None
+    return held, order.size
+
+
 @pytest.mark.parametrize("stated", [False, True], ids=["no-running-total", "running-total"])
 def test_a_whole_exit_of_millions_of_lots_never_sells_above_the_holding_for_float_error(stated: bool) -> None:
     """10,000 fills of 12.34 (12.34 million lots of 0.01) add up to 2.5e-8 under the 123,400 the
     venue holds. From a million lots, a shortfall over a millionth of a lot steps one lot down:
     a lot, 8e-8 of the position, is left rather than risk a sell above the holding, which a
     commission kept in the coin makes and the venue refuses at every retry."""
-    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
-    k.set_seed_capital(1e12)
-    k.set_market_limits("BTCUSDT", {"lot_step": 0.01})
-    coid = entered(k, target_size=200_000.0, reference_price=1.0)
-    for i in range(1, 10_001):
-        running = {"filled_size": round(i * 12.34, 2)} if stated else {}
-        assert _fill(k, coid, f"e{i}", price=1.0, size=12.34, fill_id=f"f{i}", **running).accepted
-    cancelled = VenueEvent("c", "t0", 0, "CANCEL_ACK", asset="BTCUSDT", venue_client_id=coid)
-    assert k.on_venue_event(cancelled).accepted
-    assert k.slot_state(0).size < 123_400.0
-    out = k.process_intent(intent("EXIT", reference_price=1.0))
-    assert out.accepted, out.details
-    order = k.slot_state(0).active_exit_order
-    assert order is not None and order.size == 123_399.99
+    held, sent = _whole_exit_after(10_000, 12.34, stated=stated)
+    assert held < 123_400.0 and sent == 123_399.99
 
 
 def test_a_whole_exit_of_a_thousand_fills_added_up_sells_all_the_venue_holds() -> None:
     """Under a million lots, a sum of fills' float error is never taken for a remainder."""
-    k = ExecutionKernel(max_slots=1, venue=SilentVenue())
-    k.set_seed_capital(1e12)
-    k.set_market_limits("BTCUSDT", {"lot_step": 0.01})
-    coid = entered(k, target_size=100.0, reference_price=1.0)
-    for i in range(1, 1_001):
-        assert _fill(k, coid, f"e{i}", price=1.0, size=0.07, fill_id=f"f{i}").accepted
-    cancelled = VenueEvent("c", "t0", 0, "CANCEL_ACK", asset="BTCUSDT", venue_client_id=coid)
-    assert k.on_venue_event(cancelled).accepted
-    assert k.slot_state(0).size < 70.0
-    out = k.process_intent(intent("EXIT", reference_price=1.0))
-    assert out.accepted, out.details
-    order = k.slot_state(0).active_exit_order
-    assert order is not None and order.size == 70.0
+    held, sent = _whole_exit_after(1_000, 0.07)
+    assert held < 70.0 and sent == 70.0
 
 
 def test_a_partial_exit_of_a_position_off_the_lot_grid_leaves_its_lots(kernel: ExecutionKernel) -> None:
