@@ -504,13 +504,9 @@ class Reporter:
         if said.perm_id and not tracked.perm_id:
             tracked.perm_id = said.perm_id
         acked = self._acked(tracked, said)
-        status = said.status
-        if said.error_code:
-            # An error that leaves the order working (a warning, a cancel refused as it crossed
-            # TWS's end) leaves it as TWS's own last status says; any other says what happened.
-            if not leaves_working(said.error_code, tracked.acknowledged):
-                return acked  # (``_error``)
-            status = said.status_told
+        if said.error_code and not leaves_working(said.error_code, tracked.acknowledged):
+            return acked  # the error says what happened (``_error``)
+        status = tws_status(said, tracked.acknowledged)
         if status in CANCELED_STATUSES:
             return acked + self._end(tracked, said.filled, "", canceled=True)
         if status == "Inactive":
@@ -642,12 +638,18 @@ def _correction_number(exec_id: str) -> int:
 
 
 def tws_works(said: OrderHeard, acknowledged: bool) -> bool:
-    """Whether TWS works the order ``said`` (``acknowledged`` by TWS or not): by its status, or by
-    TWS's own last status when an error after it, which ib_async takes for the order's end,
-    leaves the order working (a warning, a refused cancel; no status yet: not over)."""
+    """Whether TWS works the order ``said`` (``acknowledged`` by TWS or not), by ``tws_status``
+    (no status yet: not over)."""
+    return tws_status(said, acknowledged) not in ENDED_STATUSES
+
+
+def tws_status(said: OrderHeard, acknowledged: bool) -> str:
+    """The status of the order ``said`` (``acknowledged`` by TWS or not): ib_async's, or TWS's own
+    last status when an error after it, which ib_async takes for the order's end, leaves the
+    order working (a warning, a cancel refused as it crossed TWS's end)."""
     if said.error_code and leaves_working(said.error_code, acknowledged):
-        return said.status_told not in ENDED_STATUSES
-    return said.status not in ENDED_STATUSES
+        return said.status_told
+    return said.status
 
 
 def leaves_working(code: int, acknowledged: bool) -> bool:
