@@ -208,6 +208,7 @@ class CcxtVenue:
         # The parts read the markets traded from ``_markets``; the settings say what they are.
         self.settings = self.settings.model_copy(update={"markets": list(markets)})
 
+    @_serialized
     def check_markets(self, markets: list[str]) -> None:
         """Check ``markets`` as the ``markets`` setting is checked, against the markets loaded
         (loaded once), changing nothing: a market the exchange does not have, or markets of two
