@@ -3,6 +3,7 @@ manager, a container or `kill` stops them (`dita paper`, `dita stdio`, `dita sha
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -16,7 +17,9 @@ __all__ = [
     "ignore_sigterm_to_exit",
     "installed",
     "rearm",
+    "signal_wakeup",
     "sigterm_as_interrupt",
+    "take_wakeups",
 ]
 
 
@@ -163,3 +166,36 @@ def held() -> Iterator[None]:
         raise Terminated
     if interrupted:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def signal_wakeup() -> Iterator[int | None]:
+    """A descriptor that turns readable when a signal comes, for a wait in ``select`` to watch
+    with its own: a signal that lands just before the wait starts, or on another thread,
+    interrupts no system call, and its handler would run only when the wait ended by itself
+    (never, for stdin that stays quiet). None off the main thread, where no handler runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    read_end, write_end = os.pipe()
+    try:
+        os.set_blocking(read_end, False)
+        os.set_blocking(write_end, False)  # a signal handler must never block on a full pipe
+        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        try:
+            yield read_end
+        finally:
+            signal.set_wakeup_fd(previous)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def take_wakeups(fd: int) -> None:
+    """Empty ``fd`` of :func:`signal_wakeup`: the signals it told of have had their handlers run
+    (or kept, inside :func:`held`), so the next wait waits again."""
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass

@@ -150,6 +150,16 @@ def read_sse(lines: Iterator[str], count: int, *, skip: tuple[str, ...] = ()) ->
 # --- stdio -------------------------------------------------------------------------------
 
 DITA = [sys.executable, "-c", "from dita.cli import main; main()"]
+# The `dita` program with SIGINT and SIGTERM blocked on its main thread, so that the OS hands them
+# to another one: the main thread's wait is not interrupted, as when a signal lands just before
+# the wait starts, and only the handler's wake-up can end it.
+DITA_SIGNALLED_ELSEWHERE = [
+    sys.executable,
+    "-c",
+    "import signal, threading, time; threading.Thread(target=time.sleep, args=(600,), daemon=True).start(); "
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM}); "
+    "from dita.cli import main; main()",
+]
 
 
 def run_stdio(

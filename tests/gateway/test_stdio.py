@@ -7,11 +7,12 @@ import random
 import select
 import signal
 import subprocess
+import time
 from typing import Any
 
 import pytest
 
-from gateway.helpers import DITA, run_stdio
+from gateway.helpers import DITA, DITA_SIGNALLED_ELSEWHERE, run_stdio
 
 ORDER_FIELDS = {"client_id", "status", "action", "slot_id", "filled_qty", "avg_price"}
 
@@ -339,12 +340,23 @@ def test_a_signal_ends_the_session_as_cleanly_as_eof(signum: int, reason: str) -
         _reap(proc)
 
 
-@pytest.mark.parametrize("stop", [None, signal.SIGTERM, signal.SIGINT])
-def test_every_clean_stop_cancels_the_orders_still_working(stop: int | None) -> None:
+@pytest.mark.parametrize(
+    ("stop", "dita"),
+    [
+        (None, DITA),
+        (signal.SIGTERM, DITA),
+        (signal.SIGINT, DITA),
+        pytest.param(signal.SIGTERM, DITA_SIGNALLED_ELSEWHERE, id="SIGTERM-elsewhere"),
+        pytest.param(signal.SIGINT, DITA_SIGNALLED_ELSEWHERE, id="SIGINT-elsewhere"),
+    ],
+)
+def test_every_clean_stop_cancels_the_orders_still_working(stop: int | None, dita: list[str]) -> None:
     """EOF, SIGTERM and Ctrl-C alike: a resting order is canceled, and told, before
-    ``engine_stopped``; it was left working with nobody to manage it."""
+    ``engine_stopped``; it was left working with nobody to manage it. A signal that interrupts
+    no system call (DITA_SIGNALLED_ELSEWHERE) ends the wait for stdin as well: it left the
+    engine waiting for a line that never came."""
     proc = subprocess.Popen(
-        [*DITA, "stdio", "--fill-rate", "0"],
+        [*dita, "stdio", "--fill-rate", "0"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -362,6 +374,7 @@ def test_every_clean_stop_cancels_the_orders_still_working(stop: int | None) -> 
         if stop is None:
             proc.stdin.close()
         else:
+            time.sleep(0.3)  # the engine waits for the next line by then
             proc.send_signal(stop)
         assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()
         *at_stop, stopped = [json.loads(line) for line in proc.stdout.read().splitlines()]
@@ -590,9 +603,18 @@ def _flood_until_stdout_is_full(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.mark.parametrize(
-    ("signum", "eof_first"), [(signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGTERM, True)]
+    ("signum", "eof_first", "dita"),
+    [
+        (signal.SIGTERM, False, DITA),
+        (signal.SIGINT, False, DITA),
+        (signal.SIGTERM, True, DITA),
+        pytest.param(signal.SIGINT, False, DITA_SIGNALLED_ELSEWHERE, id="SIGINT-elsewhere"),
+        pytest.param(signal.SIGTERM, True, DITA_SIGNALLED_ELSEWHERE, id="eof-SIGTERM-elsewhere"),
+    ],
 )
-def test_a_signal_stops_the_engine_when_the_client_does_not_read(signum: int, eof_first: bool) -> None:
+def test_a_signal_stops_the_engine_when_the_client_does_not_read(
+    signum: int, eof_first: bool, dita: list[str]
+) -> None:
     """A client that stopped reading (its stdout pipe full) held the engine in its write after
     SIGTERM or Ctrl-C, or after EOF and SIGTERM, so it never exited and the kernel was never
     closed: a supervisor had to SIGKILL it. The output not read in time is given up, said on
@@ -600,7 +622,7 @@ def test_a_signal_stops_the_engine_when_the_client_does_not_read(signum: int, eo
     import time
 
     proc = subprocess.Popen(
-        [*DITA, "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
+        [*dita, "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
     )
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:

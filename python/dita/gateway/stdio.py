@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, BinaryIO
 
 from dita._kernel import VenueAnswerNotLogged, __version__
-from dita._signals import Terminated, closing, held, installed, rearm
+from dita._signals import Terminated, closing, held, installed, rearm, signal_wakeup, take_wakeups
 from dita.gateway.engine import OrderEngine, input_refused, kernel_error
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
@@ -61,8 +61,9 @@ class NdjsonWriter:
     session can give up what a client does not read (a full pipe) and say how many events
     that was; a stream without one (``io.BytesIO``) is written to as it is."""
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, wakeup: int | None = None) -> None:
         self._out = out
+        self._wakeup = () if wakeup is None else (wakeup,)  # see signal_wakeup
         self.seq = 0
         self.errors = 0
         self._pending = bytearray()  # written lines the client has not taken yet
@@ -104,7 +105,10 @@ class NdjsonWriter:
         try:
             while done < len(view):
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                _, writable, _ = select.select([], [self._fd], [], timeout)
+                woken, writable, _ = select.select(self._wakeup, [self._fd], [], timeout)
+                if woken and not writable:
+                    take_wakeups(woken[0])  # its signal's handler ran and did not raise
+                    continue
                 if not writable:
                     raise OutputAbandoned
                 # A pipe with room takes PIPE_BUF bytes without blocking, whatever the client does.
@@ -128,7 +132,14 @@ def run_stdio(
     worked when the session started (placed before this call, or recovered from its log) are left
     working, a resting exit that protects a position among them; the session's own are cancelled.
     """
-    writer = NdjsonWriter(stdout)
+    with signal_wakeup() as wakeup:
+        return _serve(kernel, stdin, stdout, leave_prior_orders, wakeup)
+
+
+def _serve(
+    kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO, leave_prior: bool, wakeup: int | None
+) -> int:
+    writer = NdjsonWriter(stdout, wakeup)
     engine = OrderEngine(kernel, writer.emit)
     lineno = 0
     pending = b""  # the start of a line whose end has not arrived yet
@@ -151,7 +162,7 @@ def run_stdio(
         poll()
         writer.flush()
 
-    read = _reader(stdin, idle if polled else None, lambda: poll_at - time.monotonic())
+    read = _reader(stdin, idle if polled else None, lambda: poll_at - time.monotonic(), wakeup)
     reason = "eof"
     failure: KernelFailed | None = None
     try:
@@ -218,7 +229,7 @@ def run_stdio(
         failure = exc
     finally:
         closing()  # a SIGTERM from here on must not cut engine_stopped or the kernel's close short
-    interrupted, failure = _cancel_working(engine, failure, leave_prior=leave_prior_orders)
+    interrupted, failure = _cancel_working(engine, failure, leave_prior=leave_prior)
     stopped: dict[str, Any] = {"reason": reason}
     if failure is not None:
         stopped = {"reason": "kernel_failed", "message": str(failure)}
@@ -232,7 +243,7 @@ def run_stdio(
 
 
 def _reader(
-    stdin: BinaryIO, idle: Callable[[], None] | None, idle_in: Callable[[], float]
+    stdin: BinaryIO, idle: Callable[[], None] | None, idle_in: Callable[[], float], wakeup: int | None
 ) -> Callable[[int], bytes]:
     """``stdin``'s read of whatever has arrived, b"" only at EOF; while nothing arrives on a
     descriptor, ``idle`` is called once the ``idle_in()`` seconds (asked before each wait: the
@@ -254,11 +265,19 @@ def _reader(
     # burst, a full pipe) had the next read wait for input without polling the venue.
     drained = False
 
+    wake = () if wakeup is None else (wakeup,)
+
     def wait(fd: int) -> None:
-        """Until a byte or EOF (when b"" is EOF) is there to read."""
-        while not select.select([fd], [], [], None if idle is None else max(0.0, idle_in()))[0]:
-            assert idle is not None
-            idle()
+        """Until a byte or EOF (when b"" is EOF) is there to read, or a signal's handler raised."""
+        while True:
+            ready = select.select([fd, *wake], [], [], None if idle is None else max(0.0, idle_in()))[0]
+            if fd in ready:
+                return
+            if ready:
+                take_wakeups(ready[0])  # its signal's handler ran and did not raise
+            else:
+                assert idle is not None
+                idle()
 
     def take(size: int) -> bytes | None:
         try:
@@ -272,8 +291,8 @@ def _reader(
 
     def read_arrived(size: int) -> bytes:
         nonlocal drained
-        if drained and idle is not None and fd is not None:
-            wait(fd)
+        if drained and fd is not None:
+            wait(fd)  # not in read1: a signal just before its read would not interrupt it
         chunk = take(size if drained or read1 is None else -1)
         if not chunk and fd is not None and not os.get_blocking(fd):
             wait(fd)
