@@ -44,6 +44,17 @@ def test_a_stray_bar_at_exactly_half_a_bar_is_refused(tmp_path: Path) -> None:
         load_market_data(path)
 
 
+def test_a_stray_first_bar_at_exactly_half_a_bar_is_refused(tmp_path: Path) -> None:
+    """The grid is the one most bars open on, not the first bar's: a stray that is the first
+    bar (23:59:30, then minute bars) would put every other bar off it."""
+    minutes = [dt.datetime(2024, 1, 2, tzinfo=dt.UTC) + dt.timedelta(minutes=m) for m in range(300)]
+    stamps = [minutes[0] - dt.timedelta(seconds=30), *minutes]
+    rows = [f"{t.isoformat()},100,110,100,105,1000" for t in stamps]
+    path = _write(tmp_path / "btc_1m.csv", "timestamp,open,high,low,close,volume", rows)
+    with pytest.raises(DataError, match=r"opens 30 s after the BTC bar of 2024-01-01T23:59:30Z"):
+        load_market_data(path)
+
+
 def test_a_stray_bar_at_half_a_bar_among_sparse_minute_bars_is_refused(tmp_path: Path) -> None:
     """Sparse minute bars open on the minute's grid: a bar at :30 is a stray, though few steps
     are one minute long."""
