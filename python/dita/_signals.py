@@ -7,10 +7,11 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, suppress
 from typing import Any
 
 __all__ = [
+    "SignalWakeup",
     "Terminated",
     "closing",
     "held",
@@ -19,7 +20,6 @@ __all__ = [
     "rearm",
     "signal_wakeup",
     "sigterm_as_interrupt",
-    "take_wakeups",
 ]
 
 
@@ -168,12 +168,36 @@ def held() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
+class SignalWakeup:
+    """The read end of the process's signal wake-up descriptor while :func:`signal_wakeup` is on:
+    readable once a signal came, for a wait to watch beside its own descriptor."""
+
+    def __init__(self, fd: int, passed_on_to: int) -> None:
+        self.fd = fd
+        self._passed_on_to = passed_on_to  # the wake-up descriptor set before, -1 for none
+
+    def take(self) -> None:
+        """Empty it once its signals' handlers have run (or been kept, inside :func:`held`), so
+        the next wait waits again. The bytes go on to the descriptor set before: an asyncio loop
+        learns of its own signals from them."""
+        while True:
+            try:
+                told = os.read(self.fd, 512)
+            except BlockingIOError:
+                return
+            if not told:
+                return
+            if self._passed_on_to >= 0:
+                with suppress(OSError):  # full, or closed by its owner: its signals are its own
+                    os.write(self._passed_on_to, told)
+
+
 @contextmanager
-def signal_wakeup() -> Iterator[int | None]:
-    """A descriptor that turns readable when a signal comes, for a wait in ``select`` to watch
-    with its own: a signal that lands just before the wait starts, or on another thread,
-    interrupts no system call, and its handler would run only when the wait ended by itself
-    (never, for stdin that stays quiet). None off the main thread, where no handler runs."""
+def signal_wakeup() -> Iterator[SignalWakeup | None]:
+    """The process's signal wake-up descriptor (``signal.set_wakeup_fd``) for the block: a
+    signal that lands just before a wait starts, or on another thread, interrupts no system
+    call, and its handler would run only when the wait ended by itself (never, for a quiet
+    stdin). None off the main thread, where no handler runs."""
     if threading.current_thread() is not threading.main_thread():
         yield None
         return
@@ -181,21 +205,16 @@ def signal_wakeup() -> Iterator[int | None]:
     try:
         os.set_blocking(read_end, False)
         os.set_blocking(write_end, False)  # a signal handler must never block on a full pipe
-        previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        previous = -1
         try:
-            yield read_end
+            # Whole: a Ctrl-C between the set and the try would leave a closed descriptor set.
+            with held() if _installed else nullcontext():
+                previous = signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+            yield SignalWakeup(read_end, previous)
         finally:
-            signal.set_wakeup_fd(previous)
+            with held() if _installed else nullcontext():
+                signal.set_wakeup_fd(previous)
+            SignalWakeup(read_end, previous).take()  # the signals since the last wait, passed on
     finally:
         os.close(read_end)
         os.close(write_end)
-
-
-def take_wakeups(fd: int) -> None:
-    """Empty ``fd`` of :func:`signal_wakeup`: the signals it told of have had their handlers run
-    (or kept, inside :func:`held`), so the next wait waits again."""
-    try:
-        while os.read(fd, 512):
-            pass
-    except BlockingIOError:
-        pass

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import random
+import resource
 import select
 import signal
 import subprocess
+import threading
 import time
 from typing import Any
 
 import pytest
 
+from dita.gateway.stdio import run_stdio as run_stdio_in_process
+from dita.kernel import ExecutionKernel
 from gateway.helpers import DITA, DITA_SIGNALLED_ELSEWHERE, run_stdio
 
 ORDER_FIELDS = {"client_id", "status", "action", "slot_id", "filled_qty", "avg_price"}
@@ -312,6 +318,90 @@ def _reap(proc: subprocess.Popen[bytes]) -> None:
     for pipe in (proc.stdin, proc.stdout, proc.stderr):
         if pipe is not None:
             pipe.close()
+
+
+@pytest.mark.parametrize(
+    ("signum", "reason"), [(signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted")]
+)
+def test_a_signal_before_the_first_line_ends_the_session(signum: int, reason: str) -> None:
+    """A signal that interrupts no system call (DITA_SIGNALLED_ELSEWHERE) while the engine waits
+    for its first line ends the session: a supervisor stopping a fresh engine of a quiet client
+    had to kill it."""
+    proc = subprocess.Popen(
+        [*DITA_SIGNALLED_ELSEWHERE, "stdio"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "no engine_started from dita stdio"
+        assert json.loads(proc.stdout.readline())["type"] == "engine_started"
+        time.sleep(0.3)  # the engine waits for its first line by then
+        proc.send_signal(signum)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read().decode()
+        stopped = json.loads(proc.stdout.read().splitlines()[-1])
+        assert (stopped["type"], stopped["reason"], stopped["lines"]) == ("engine_stopped", reason, 0)
+    finally:
+        _reap(proc)
+
+
+def test_a_signal_during_a_session_still_reaches_the_embedding_processs_wakeup_descriptor() -> None:
+    """run_stdio watches its own wake-up descriptor for the session and passes each signal's byte
+    on to the one set before (an asyncio loop learns of its signals from it): the embedding
+    process's SIGTERM handler ran never."""
+    own_read, own_write = os.pipe()
+    os.set_blocking(own_read, False)
+    os.set_blocking(own_write, False)
+    previous_handler = signal.signal(signal.SIGUSR1, lambda *_: None)
+    previous_fd = signal.set_wakeup_fd(own_write)
+    stdin_read, stdin_write = os.pipe()
+
+    def client() -> None:
+        time.sleep(0.3)  # the engine waits for input
+        os.kill(os.getpid(), signal.SIGUSR1)
+        time.sleep(0.3)
+        os.close(stdin_write)
+
+    feeder = threading.Thread(target=client)
+    feeder.start()
+    try:
+        with open(stdin_read, "rb") as stdin:
+            assert run_stdio_in_process(ExecutionKernel(max_slots=2), stdin, io.BytesIO()) == 0
+        feeder.join()
+        assert signal.set_wakeup_fd(own_write) == own_write  # put back after the session
+        assert os.read(own_read, 64) == bytes([signal.SIGUSR1])
+    finally:
+        signal.set_wakeup_fd(previous_fd)
+        signal.signal(signal.SIGUSR1, previous_handler)
+        os.close(own_read)
+        os.close(own_write)
+
+
+def test_a_session_runs_with_over_a_thousand_descriptors_open() -> None:
+    """An embedding server with many files open: the session's descriptors may number above
+    select()'s 1024, and every wait raised ValueError before engine_started went out."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this machine allows {hard} open descriptors, under the 1,200 the test needs")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    stdin_read, stdin_write = os.pipe()
+    out_read, out_write = os.pipe()
+    os.write(stdin_write, b"QUERY ORDERS\n")
+    os.close(stdin_write)
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with open(stdin_read, "rb") as stdin, open(out_write, "wb") as stdout:
+            assert run_stdio_in_process(ExecutionKernel(max_slots=2), stdin, stdout) == 0
+        with open(out_read, "rb") as out:
+            events = [json.loads(line) for line in out.read().splitlines()]
+        assert [e["type"] for e in events] == ["engine_started", "query_received", "engine_stopped"]
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.mark.parametrize(

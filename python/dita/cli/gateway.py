@@ -128,7 +128,8 @@ def stdio(
     # A supervisor stops the engine with SIGTERM: the session closes as at EOF, not cut off.
     restore_sigterm = sigterm_as_interrupt()
     try:
-        code = run_stdio(kernel, sys.stdin.buffer, sys.stdout.buffer)
+        # Unbuffered: a buffered stdin's first read cannot wait for a signal as well.
+        code = run_stdio(kernel, getattr(sys.stdin.buffer, "raw", sys.stdin.buffer), sys.stdout.buffer)
     finally:
         try:
             kernel.close()

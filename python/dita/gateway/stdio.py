@@ -23,7 +23,7 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any, BinaryIO
 
 from dita._kernel import VenueAnswerNotLogged, __version__
-from dita._signals import Terminated, closing, held, installed, rearm, signal_wakeup, take_wakeups
+from dita._signals import SignalWakeup, Terminated, closing, held, installed, rearm, signal_wakeup
 from dita.gateway.engine import OrderEngine, input_refused, kernel_error
 from dita.gateway.events import encode_json_bytes
 from dita.gateway.protocol import MAX_LINE_BYTES, ProtocolError, line_too_long, parse_line
@@ -61,9 +61,9 @@ class NdjsonWriter:
     session can give up what a client does not read (a full pipe) and say how many events
     that was; a stream without one (``io.BytesIO``) is written to as it is."""
 
-    def __init__(self, out: BinaryIO, wakeup: int | None = None) -> None:
+    def __init__(self, out: BinaryIO, wakeup: SignalWakeup | None = None) -> None:
         self._out = out
-        self._wakeup = () if wakeup is None else (wakeup,)  # see signal_wakeup
+        self._wakeup = wakeup
         self.seq = 0
         self.errors = 0
         self._pending = bytearray()  # written lines the client has not taken yet
@@ -105,11 +105,9 @@ class NdjsonWriter:
         try:
             while done < len(view):
                 timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-                woken, writable, _ = select.select(self._wakeup, [self._fd], [], timeout)
-                if woken and not writable:
-                    take_wakeups(woken[0])  # its signal's handler ran and did not raise
-                    continue
-                if not writable:
+                if not _ready(self._fd, select.POLLOUT, self._wakeup, timeout):
+                    if deadline is None or time.monotonic() < deadline:
+                        continue  # a signal whose handler did not raise
                     raise OutputAbandoned
                 # A pipe with room takes PIPE_BUF bytes without blocking, whatever the client does.
                 with held():
@@ -131,13 +129,16 @@ def run_stdio(
     A clean stop cancels the orders still working. With ``leave_prior_orders`` those the kernel
     worked when the session started (placed before this call, or recovered from its log) are left
     working, a resting exit that protects a position among them; the session's own are cancelled.
+    A Ctrl-C or SIGTERM ends the session at any moment but one: before the first read of a
+    buffered ``stdin`` (``sys.stdin.buffer``), it waits for that read. Pass ``stdin``'s ``raw``
+    stream, as ``dita stdio`` does, to have it end that wait too.
     """
     with signal_wakeup() as wakeup:
         return _serve(kernel, stdin, stdout, leave_prior_orders, wakeup)
 
 
 def _serve(
-    kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO, leave_prior: bool, wakeup: int | None
+    kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO, leave_prior: bool, wakeup: SignalWakeup | None
 ) -> int:
     writer = NdjsonWriter(stdout, wakeup)
     engine = OrderEngine(kernel, writer.emit)
@@ -242,8 +243,25 @@ def _serve(
     return code
 
 
+def _ready(fd: int, events: int, wakeup: SignalWakeup | None, timeout: float | None) -> bool:
+    """Whether ``fd`` is ready for ``events`` (select.POLLIN, POLLOUT) within ``timeout`` seconds
+    (None: no bound); False too when a signal came first and its handler did not raise. poll,
+    not select: a process with over 1024 descriptors open has numbers select cannot take."""
+    poller = select.poll()
+    poller.register(fd, events)
+    if wakeup is not None:
+        poller.register(wakeup.fd, select.POLLIN)
+    ready = dict(poller.poll(None if timeout is None else math.ceil(timeout * 1000)))
+    if wakeup is not None and wakeup.fd in ready:
+        wakeup.take()
+    return fd in ready
+
+
 def _reader(
-    stdin: BinaryIO, idle: Callable[[], None] | None, idle_in: Callable[[], float], wakeup: int | None
+    stdin: BinaryIO,
+    idle: Callable[[], None] | None,
+    idle_in: Callable[[], float],
+    wakeup: SignalWakeup | None,
 ) -> Callable[[int], bytes]:
     """``stdin``'s read of whatever has arrived, b"" only at EOF; while nothing arrives on a
     descriptor, ``idle`` is called once the ``idle_in()`` seconds (asked before each wait: the
@@ -263,20 +281,14 @@ def _reader(
     # quiet), and read1 with nothing buffered reads the descriptor itself, buffering nothing.
     # Taken as empty only when a read gave less than asked, a full read (a client's 64 KiB
     # burst, a full pipe) had the next read wait for input without polling the venue.
-    drained = False
-
-    wake = () if wakeup is None else (wakeup,)
+    # A raw stream (dita stdio's) buffers nothing: its first read waits as the later ones do,
+    # so a signal just before it still ends the session.
+    drained = read1 is None
 
     def wait(fd: int) -> None:
         """Until a byte or EOF (when b"" is EOF) is there to read, or a signal's handler raised."""
-        while True:
-            ready = select.select([fd, *wake], [], [], None if idle is None else max(0.0, idle_in()))[0]
-            if fd in ready:
-                return
-            if ready:
-                take_wakeups(ready[0])  # its signal's handler ran and did not raise
-            else:
-                assert idle is not None
+        while not _ready(fd, select.POLLIN, wakeup, None if idle is None else max(0.0, idle_in())):
+            if idle is not None and idle_in() <= 0:
                 idle()
 
     def take(size: int) -> bytes | None:
