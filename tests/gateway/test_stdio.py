@@ -10,6 +10,7 @@ import resource
 import select
 import signal
 import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -346,6 +347,36 @@ def test_a_signal_before_the_first_line_ends_the_session(signum: int, reason: st
         assert (stopped["type"], stopped["reason"], stopped["lines"]) == ("engine_stopped", reason, 0)
     finally:
         _reap(proc)
+
+
+# dita stdio signalled from inside the session's set-up (its OrderEngine), once the handlers are on.
+_SIGNALLED_AT_START = """
+import os, signal, sys
+import dita.gateway.stdio as stdio
+SIGNAL = getattr(signal, sys.argv[1])
+
+class SignalledAtStart(stdio.OrderEngine):
+    def __init__(self, *args, **kwargs):
+        os.kill(os.getpid(), SIGNAL)
+        super().__init__(*args, **kwargs)
+
+stdio.OrderEngine = SignalledAtStart
+from dita.cli import main
+sys.argv = ["dita", "stdio"]
+main()
+"""
+
+
+@pytest.mark.parametrize(("signame", "reason"), [("SIGTERM", "terminated"), ("SIGINT", "interrupted")])
+def test_a_signal_while_the_session_is_set_up_still_ends_it_cleanly(signame: str, reason: str) -> None:
+    """It ended the process with status 130 and no line at all: no engine_started, no engine_stopped."""
+    run = subprocess.run(
+        [sys.executable, "-c", _SIGNALLED_AT_START, signame], input=b"", capture_output=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    events = [json.loads(line) for line in run.stdout.splitlines()]
+    assert [e["type"] for e in events] == ["engine_started", "engine_stopped"]
+    assert events[-1]["reason"] == reason
 
 
 def test_a_signal_during_a_session_still_reaches_the_embedding_processs_wakeup_descriptor() -> None:

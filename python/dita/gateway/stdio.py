@@ -140,8 +140,6 @@ def run_stdio(
 def _serve(
     kernel: ExecutionKernel, stdin: BinaryIO, stdout: BinaryIO, leave_prior: bool, wakeup: SignalWakeup | None
 ) -> int:
-    writer = NdjsonWriter(stdout, wakeup)
-    engine = OrderEngine(kernel, writer.emit)
     lineno = 0
     pending = b""  # the start of a line whose end has not arrived yet
     skipping = 0  # bytes of an overlong line dropped so far (0: not in one)
@@ -167,9 +165,12 @@ def _serve(
     reason = "eof"
     failure: KernelFailed | None = None
     try:
-        # In the try: a signal that comes while the first line is written still gets the last.
-        # Whole: a signal raised in the middle took its seq and lost the line (a gap in seq).
+        # In the try: a signal that comes while the session is set up, or its first line written,
+        # still gets the last. Whole: one raised in the middle of the emit took its seq and lost
+        # the line (a gap in seq).
         with _whole():
+            writer = NdjsonWriter(stdout, wakeup)
+            engine = OrderEngine(kernel, writer.emit)
             writer.emit(
                 "engine_started",
                 {
