@@ -143,7 +143,8 @@ def _wait(run: Any) -> None:
 
 
 def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
-    """Serve the run's kernel over HTTP until SIGINT or SIGTERM; the strategies stop first."""
+    """Serve the run's kernel over HTTP until SIGINT or SIGTERM: at once no new request, then
+    the strategies stop, then the gateway's own stop."""
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
     from dita.gateway.server import GatewayServer
@@ -161,6 +162,9 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
 
     class RunServer(GatewayServer):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # The strategies take up to STOP_WAIT_S to stop: an order the API took meanwhile
+            # would go out after the stop began, and be left working.
+            self.stop_taking_requests(sockets)
             await asyncio.to_thread(run.stop)  # no strategy input once the kernel closes
             await super().shutdown(sockets)
             # uvicorn re-raises the signal once this returns, ending the process (as `dita

@@ -192,19 +192,24 @@ class GatewayServer(uvicorn.Server):
         # Served without lifespan: the venue's polling (create_app) is started here.
         self._polling = self.app.state.start_polling()
 
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        # One grace for the whole stop: a wait per step (the poll, the connections, the lane) would
-        # make it three graces, past what a supervisor allows before it kills the process.
-        deadline = time.monotonic() + self.grace
-        self.stop_step = "waiting for the venue's poll and the requests under way"
-        # No new connection or request from here, as uvicorn's own stop does it, before waiting
-        # for the poll below: an ENTER taken meanwhile would leave its order at the venue.
+    def stop_taking_requests(self, sockets: list[socket.socket] | None = None) -> None:
+        """No new connection, nor a new request on those open, as uvicorn's own stop does it;
+        the requests under way finish. Called again it changes nothing, so a stop with work of
+        its own before this one (``dita live`` ends its strategies) calls it first."""
         for server in self.servers:
             server.close()
         for sock in sockets or []:
             sock.close()
         for connection in list(self.server_state.connections):
             connection.shutdown()  # an idle one closes; one under way closes after its answer
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # One grace for the whole stop: a wait per step (the poll, the connections, the lane) would
+        # make it three graces, past what a supervisor allows before it kills the process.
+        deadline = time.monotonic() + self.grace
+        self.stop_step = "waiting for the venue's poll and the requests under way"
+        # Before waiting for the poll below: an ENTER taken meanwhile would leave its order at the venue.
+        self.stop_taking_requests(sockets)
         # A poll under way is applied (and published) first; none is applied to a closed kernel.
         await self.app.state.stop_polling(getattr(self, "_polling", None), deadline)
         # uvicorn waits for every response to finish, and an event stream never does.

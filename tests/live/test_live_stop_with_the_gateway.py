@@ -1,0 +1,123 @@
+"""``dita live`` with its gateway, stopped by SIGTERM: the API takes nothing new once the stop
+begins, however long the strategies take to stop."""
+
+from __future__ import annotations
+
+import signal
+import time
+import urllib.error
+from pathlib import Path
+
+import pytest
+from binance_streams import BinanceStreamServer
+from live_process import dita, ended, post, wait_for
+
+from dita.services.hazelcast import free_port
+
+STRATEGY = '''
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from dita.strategy import Bar, Strategy
+
+
+class NoParams(BaseModel):
+    pass
+
+
+class SlowToStop(Strategy[NoParams]):
+    """Trades nothing; its on_stop takes 4 s (a model saved, a report written)."""
+
+    Params = NoParams
+    data = ("bars",)
+
+    def on_bar(self, bar: Bar) -> None:
+        Path(MARK).with_suffix(".bar").write_text(str(bar.close))
+
+    def on_stop(self) -> None:
+        Path(MARK).write_text("stopping")
+        time.sleep(4.0)
+
+
+class SlowToStart(Strategy[NoParams]):
+    """Loads for 5 s in on_start (history, a model)."""
+
+    Params = NoParams
+    data = ("bars",)
+
+    def on_start(self) -> None:
+        Path(MARK).write_text("starting")
+        time.sleep(5.0)
+
+    def on_bar(self, bar: Bar) -> None:
+        pass
+'''
+
+CONFIG = """
+kernel_id = "stop-window"
+state_dir = "{state}"
+
+[venue]
+exchange = "binance"
+base_url = "{url}"
+symbols = ["BTC/USDT"]
+bar_interval = "1s"
+
+[[strategies]]
+strategy = "{strategy}"
+
+[journal]
+enabled = false
+
+[gateway]
+port = {port}
+token_env = "STOP_WINDOW_TOKEN"
+"""
+
+TOKEN = "stop-window-token-of-the-test"
+
+
+def _config(tmp_path: Path, exchange: BinanceStreamServer, strategy: str, port: int) -> Path:
+    mark = tmp_path / "strategy.mark"
+    module = tmp_path / "slow_strategies.py"
+    module.write_text(f"MARK = {str(mark)!r}\n" + STRATEGY)
+    path = tmp_path / "run.toml"
+    path.write_text(
+        CONFIG.format(state=tmp_path / "state", url=exchange.url, strategy=f"{module}:{strategy}", port=port)
+    )
+    return path
+
+
+def test_the_gateway_takes_no_order_while_the_strategies_stop(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = _config(tmp_path, exchange, "SlowToStop", port)
+    mark = tmp_path / "strategy.mark"
+    log = tmp_path / "run.log"
+    run = dita(log, "live", "--config", str(config), env={"STOP_WINDOW_TOKEN": TOKEN})
+    try:
+        wait_for("a first bar", lambda: mark.with_suffix(".bar").exists(), 60, log, run)
+        price = float(mark.with_suffix(".bar").read_text())
+        run.send_signal(signal.SIGTERM)
+        wait_for("on_stop begun", mark.exists, 20, log, run)
+        time.sleep(0.5)  # on_stop has 3.5 s to go
+        enter = {
+            "action": "ENTER",
+            "asset": "BTCUSDT",
+            "side": "LONG",
+            "reference_price": price,
+            "target_size": 0.01,
+        }
+        with pytest.raises(urllib.error.URLError) as refused:
+            taken = post(f"http://127.0.0.1:{port}", "/v1/intents", enter, TOKEN)
+            pytest.fail(f"an ENTER posted while the strategies stop was answered: {taken}")
+        assert isinstance(refused.value.reason, ConnectionRefusedError), refused.value
+        assert run.wait(60) == -signal.SIGTERM
+    finally:
+        ended(run)
+    said = log.read_text()
+    assert "left working" not in said, said
+    assert "Traceback" not in said, said
