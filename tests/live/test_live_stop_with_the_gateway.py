@@ -1,8 +1,9 @@
 """``dita live`` with its gateway, stopped by SIGTERM: the API takes nothing new once the stop
-begins, however long the strategies take to stop."""
+begins, however long the strategies take to stop, and a SIGTERM while they start closes the run."""
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 import urllib.error
@@ -121,3 +122,24 @@ def test_the_gateway_takes_no_order_while_the_strategies_stop(
     said = log.read_text()
     assert "left working" not in said, said
     assert "Traceback" not in said, said
+
+
+def test_sigterm_while_the_strategies_start_stops_and_closes_the_run(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = _config(tmp_path, exchange, "SlowToStart", port)
+    mark = tmp_path / "strategy.mark"
+    log = tmp_path / "run.log"
+    run = dita(log, "live", "--config", str(config), env={"STOP_WINDOW_TOKEN": TOKEN})
+    try:
+        wait_for("on_start begun", mark.exists, 60, log, run)
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(60) == 0, log.read_text()
+    finally:
+        ended(run)
+    said = log.read_text()
+    assert "terminated" in said.splitlines(), said
+    assert "Traceback" not in said, said
+    state = json.loads((tmp_path / "state" / "stop-window.json").read_text())
+    assert state["running"] is False

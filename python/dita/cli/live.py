@@ -145,6 +145,7 @@ def _wait(run: Any) -> None:
 def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
     """Serve the run's kernel over HTTP until SIGINT or SIGTERM: at once no new request, then
     the strategies stop, then the gateway's own stop."""
+    from dita._signals import Terminated, closing, sigterm_as_interrupt
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
     from dita.gateway.server import GatewayServer
@@ -167,26 +168,34 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
             self.stop_taking_requests(sockets)
             await asyncio.to_thread(run.stop)  # no strategy input once the kernel closes
             await super().shutdown(sockets)
-            # uvicorn re-raises the signal once this returns, ending the process (as `dita
-            # serve` ends): the venue's streams are closed here, after the kernel.
-            await asyncio.to_thread(run.close)
 
     server = RunServer.for_settings(app, run.kernel, settings)
     run.on_stopped = lambda: setattr(server, "should_exit", True)
     host, port = sock.getsockname()[:2]
     _say(f"dita gateway for kernel {run.kernel.kernel_id} on http://{host}:{port}/ (metrics: /metrics)")
+    # A SIGTERM while the strategies start (on_start, a continued run's reconciliation) stops
+    # the run as Ctrl-C does. While it serves, uvicorn takes the signals, then raises the one
+    # it stopped on again through these handlers.
+    restore = sigterm_as_interrupt()
+    terminated = False
     try:
         run.start()
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it stopped on
-        pass
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        if not server.started:
+            _say("terminated" if terminated else "interrupted")
     finally:
+        closing()
         sock.close()
         try:
             if not server.started:
                 run.stop()
         finally:
-            run.close()
+            run.close()  # the kernel (once served, the server's stop closed it), then the venue's streams
+            restore()
+    if terminated and server.started:
+        signal.raise_signal(signal.SIGTERM)  # the process ends by the signal, as `dita serve` ends
 
 
 def live(
