@@ -395,15 +395,26 @@ class ExecutionKernel(KernelCore):
         Input stops first, once the venue calls under way have had their answers applied, so
         those answers reach the journal and projection too. Reads still work afterwards;
         closing twice is harmless; closing from inside this kernel's own venue call raises
-        RuntimeError and changes nothing."""
-        self.stop_input()
-        _unclosed.pop(id(self), None)
+        RuntimeError and changes nothing. A Ctrl-C (or SystemExit) while it waits for a venue
+        call or a component is raised once every component and the log are released."""
         failed: BaseException | None = None
         try:
+            self.stop_input()
+        except Exception:
+            raise  # refused (inside its own venue call, or busy): nothing changed
+        except BaseException as exc:
+            # A Ctrl-C raised as the wait for the venue calls returns: input has stopped.
+            failed = exc
+        _unclosed.pop(id(self), None)
+        try:
             # The log durable first: a journal takes the rows of the inputs the log holds, and
-            # records its progress up to there (a log that failed raises at close_core below).
-            with contextlib.suppress(Exception):
+            # records its progress up to there.
+            try:
                 self.wal_sync()
+            except Exception:
+                pass  # a log that failed raises at close_core below
+            except BaseException as exc:  # a Ctrl-C: kept as a component's is
+                failed = failed or exc
             for component in (self.control_plane, self.journal, self.projection):
                 if component is None:
                     continue
