@@ -241,23 +241,36 @@ def restored_clock(session: PaperSession, say: Callable[[str], None]) -> float:
 
 def _close_kernel(kernel: Any, jr: Any, problems: list[str]) -> None:
     """Close the kernel (its journal and projection) even when waiting fails; add to
-    ``problems`` the journal rows that were not written (a paper run has no WAL to resend)."""
+    ``problems`` the journal rows that were not written (a paper run has no WAL to resend).
+    A Ctrl-C stops the wait for the journal, said; the rows left are counted all the same."""
     past_log = 0
     try:
         if jr is not None:
-            _wait_for_journal(jr)
+            try:
+                _wait_for_journal(jr)
+            except KeyboardInterrupt:
+                # The operator gives up on the journal, not on being told what it lost.
+                typer.echo(f"interrupted: stopped waiting for the journal {jr.target.display}", err=True)
             past_log = _rows_past_a_failed_log(kernel)
     finally:
+        # A Ctrl-C in the close (the journal's last flush, up to its close_timeout) is kept to
+        # its end and let go, as in the final save; a second one stops at once.
+        closed = False
         try:
-            kernel.close()
+            with held() if installed() else contextlib.nullcontext():
+                kernel.close()
+                closed = True
+        except KeyboardInterrupt:
+            if not closed:
+                raise
         except WalError as exc:  # its log failed earlier: said, not a traceback
             problems.append(f"closing the kernel: {exc}")
     if jr is None:
         return
     left = jr.stats()
     outbox = kernel.stats()
-    held = int(outbox["journal_queued"])
-    past_log = min(past_log, held)
+    in_outbox = int(outbox["journal_queued"])
+    past_log = min(past_log, in_outbox)
     if past_log:
         # Not the journal's failure: a journal holds only rows of inputs the log keeps, and
         # a restart on this log does not know those inputs.
@@ -265,7 +278,7 @@ def _close_kernel(kernel: Any, jr: Any, problems: list[str]) -> None:
             f"{past_log:,} journal rows of inputs the failed write-ahead log did not keep were "
             "not journaled (a restart on the log does not recover those inputs)"
         )
-    unwritten = left.queued + held - past_log + int(outbox["journal_dropped"])
+    unwritten = left.queued + in_outbox - past_log + int(outbox["journal_dropped"])
     if unwritten:
         problems.append(
             f"{unwritten:,} journal rows were not written to {jr.target.display} "
