@@ -311,6 +311,19 @@ def test_interactive_client_gets_answers_before_eof() -> None:
             proc.stdin.close()
 
 
+def _session(dita: list[str], *args: str) -> subprocess.Popen[bytes]:
+    """A ``dita stdio`` session on pipes, unbuffered (select() must see every byte not read)."""
+    proc = subprocess.Popen(
+        [*dita, "stdio", *args],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    return proc
+
+
 def _reap(proc: subprocess.Popen[bytes]) -> None:
     """A ``dita stdio`` a test started, killed if it still runs, with its pipes closed."""
     if proc.poll() is None:
@@ -328,13 +341,7 @@ def test_a_signal_before_the_first_line_ends_the_session(signum: int, reason: st
     """A signal that interrupts no system call (DITA_SIGNALLED_ELSEWHERE) while the engine waits
     for its first line ends the session: a supervisor stopping a fresh engine of a quiet client
     had to kill it."""
-    proc = subprocess.Popen(
-        [*DITA_SIGNALLED_ELSEWHERE, "stdio"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-    )
+    proc = _session(DITA_SIGNALLED_ELSEWHERE)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 60)
@@ -441,9 +448,7 @@ def test_a_session_runs_with_over_a_thousand_descriptors_open() -> None:
 def test_a_signal_ends_the_session_as_cleanly_as_eof(signum: int, reason: str) -> None:
     """A supervisor stops the engine with SIGTERM, a person with Ctrl-C: either gets the
     ``engine_stopped`` line (saying which it was) and exit status 0, as EOF does."""
-    proc = subprocess.Popen(
-        [*DITA, "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
-    )
+    proc = _session(DITA)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         ready, _, _ = select.select([proc.stdout], [], [], 60)
@@ -476,13 +481,7 @@ def test_every_clean_stop_cancels_the_orders_still_working(stop: int | None, dit
     ``engine_stopped``; it was left working with nobody to manage it. A signal that interrupts
     no system call (DITA_SIGNALLED_ELSEWHERE) ends the wait for stdin as well: it left the
     engine waiting for a line that never came."""
-    proc = subprocess.Popen(
-        [*dita, "stdio", "--fill-rate", "0"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        bufsize=0,
-    )
+    proc = _session(dita, "--fill-rate", "0")
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         proc.stdin.write(b"ORDER BUY BTC 1 100 w1\n")
@@ -742,9 +741,7 @@ def test_a_signal_stops_the_engine_when_the_client_does_not_read(
     stderr, and the kernel closes."""
     import time
 
-    proc = subprocess.Popen(
-        [*dita, "stdio"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0
-    )
+    proc = _session(dita)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     try:
         _flood_until_stdout_is_full(proc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import subprocess
 import time
 import urllib.error
 from pathlib import Path
@@ -80,25 +81,28 @@ token_env = "STOP_WINDOW_TOKEN"
 TOKEN = "stop-window-token-of-the-test"
 
 
-def _config(tmp_path: Path, exchange: BinanceStreamServer, strategy: str, port: int) -> Path:
+def _started(
+    tmp_path: Path, exchange: BinanceStreamServer, strategy: str
+) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
+    """``dita live`` with its gateway on a free port, running ``strategy`` of STRATEGY: the
+    process, the port, the strategy's mark file and the run's log."""
+    port = free_port()
     mark = tmp_path / "strategy.mark"
     module = tmp_path / "slow_strategies.py"
     module.write_text(f"MARK = {str(mark)!r}\n" + STRATEGY)
-    path = tmp_path / "run.toml"
-    path.write_text(
+    config = tmp_path / "run.toml"
+    config.write_text(
         CONFIG.format(state=tmp_path / "state", url=exchange.url, strategy=f"{module}:{strategy}", port=port)
     )
-    return path
+    log = tmp_path / "run.log"
+    run = dita(log, "live", "--config", str(config), env={"STOP_WINDOW_TOKEN": TOKEN})
+    return run, port, mark, log
 
 
 def test_the_gateway_takes_no_order_while_the_strategies_stop(
     exchange: BinanceStreamServer, tmp_path: Path
 ) -> None:
-    port = free_port()
-    config = _config(tmp_path, exchange, "SlowToStop", port)
-    mark = tmp_path / "strategy.mark"
-    log = tmp_path / "run.log"
-    run = dita(log, "live", "--config", str(config), env={"STOP_WINDOW_TOKEN": TOKEN})
+    run, port, mark, log = _started(tmp_path, exchange, "SlowToStop")
     try:
         wait_for("a first bar", lambda: mark.with_suffix(".bar").exists(), 60, log, run)
         price = float(mark.with_suffix(".bar").read_text())
@@ -127,11 +131,7 @@ def test_the_gateway_takes_no_order_while_the_strategies_stop(
 def test_sigterm_while_the_strategies_start_stops_and_closes_the_run(
     exchange: BinanceStreamServer, tmp_path: Path
 ) -> None:
-    port = free_port()
-    config = _config(tmp_path, exchange, "SlowToStart", port)
-    mark = tmp_path / "strategy.mark"
-    log = tmp_path / "run.log"
-    run = dita(log, "live", "--config", str(config), env={"STOP_WINDOW_TOKEN": TOKEN})
+    run, _, mark, log = _started(tmp_path, exchange, "SlowToStart")
     try:
         wait_for("on_start begun", mark.exists, 60, log, run)
         run.send_signal(signal.SIGTERM)
