@@ -360,11 +360,12 @@ def test_a_signal_before_the_first_line_ends_the_session(signum: int, reason: st
 _SIGNALLED_AT_START = """
 import os, signal, sys
 import dita.gateway.stdio as stdio
-SIGNAL = getattr(signal, sys.argv[1])
+SIGNALS = [getattr(signal, name) for name in sys.argv[1:]]
 
 class SignalledAtStart(stdio.OrderEngine):
     def __init__(self, *args, **kwargs):
-        os.kill(os.getpid(), SIGNAL)
+        for signum in SIGNALS:
+            os.kill(os.getpid(), signum)
         super().__init__(*args, **kwargs)
 
 stdio.OrderEngine = SignalledAtStart
@@ -384,6 +385,18 @@ def test_a_signal_while_the_session_is_set_up_still_ends_it_cleanly(signame: str
     events = [json.loads(line) for line in run.stdout.splitlines()]
     assert [e["type"] for e in events] == ["engine_started", "engine_stopped"]
     assert events[-1]["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("SIGINT", "SIGINT"), ("SIGINT", "SIGTERM"), ("SIGTERM", "SIGINT")]
+)
+def test_a_second_signal_while_the_session_is_set_up_ends_it_at_once(first: str, second: str) -> None:
+    """As a second signal does at any other moment; it ended on an UnboundLocalError (a traceback)."""
+    run = subprocess.run(
+        [sys.executable, "-c", _SIGNALLED_AT_START, first, second], input=b"", capture_output=True, timeout=60
+    )
+    assert run.returncode == 130, run.stderr.decode()
+    assert "Error" not in run.stderr.decode()
 
 
 def test_a_signal_during_a_session_still_reaches_the_embedding_processs_wakeup_descriptor() -> None:

@@ -164,6 +164,7 @@ def _serve(
     read = _reader(stdin, idle if polled else None, lambda: poll_at - time.monotonic(), wakeup)
     reason = "eof"
     failure: KernelFailed | None = None
+    set_up = False  # the writer and the engine made, engine_started told
     try:
         # In the try: a signal that comes while the session is set up, or its first line written,
         # still gets the last. Whole: one raised in the middle of the emit took its seq and lost
@@ -181,6 +182,7 @@ def _serve(
                     "mode": kernel.control().get("mode"),
                 },
             )
+            set_up = True
         writer.flush()
         while True:
             # Take whatever has arrived, answer every whole line in it, then flush once (and
@@ -226,6 +228,8 @@ def _serve(
     except OSError as exc:  # stdout on a full disk, a device error: the events cannot go out
         return _io_failed(exc)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM when sigterm_as_interrupt() is on
+        if not set_up:
+            raise  # a second signal while the session was set up: it ends at once, as held() says
         reason = "terminated" if isinstance(exc, Terminated) else "interrupted"
     except KernelFailed as exc:  # no more input is read: the kernel would refuse every line
         failure = exc
