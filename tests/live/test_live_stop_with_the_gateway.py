@@ -55,6 +55,33 @@ class SlowToStart(Strategy[NoParams]):
 
     def on_bar(self, bar: Bar) -> None:
         pass
+
+
+class SlowToClose(Strategy[NoParams]):
+    """Rests one buy at half the first bar's close; the venue's close takes 3 s (its user
+    stream's thread joined, its HTTP session closed)."""
+
+    Params = NoParams
+    data = ("bars",)
+
+    def on_start(self) -> None:
+        import dita.venues.ccxt.venue as venue
+
+        close = venue.CcxtVenue.close
+
+        def slow_close(this):
+            Path(MARK).with_suffix(".closing").write_text("closing")
+            time.sleep(3.0)
+            close(this)
+
+        venue.CcxtVenue.close = slow_close
+        self.sent = False
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.sent:
+            self.sent = True
+            self.buy(bar.asset, 0.01, price=bar.close, limit=round(bar.close / 2, 2))
+        Path(MARK).with_suffix(".bar").write_text(str(bar.close))
 '''
 
 CONFIG = """
@@ -143,3 +170,39 @@ def test_sigterm_while_the_strategies_start_stops_and_closes_the_run(
     assert "Traceback" not in said, said
     state = json.loads((tmp_path / "state" / "stop-window.json").read_text())
     assert state["running"] is False
+
+
+def test_a_sigterm_then_a_ctrl_c_during_the_stop_still_ends_by_the_sigterm(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    """uvicorn raises the signals it stopped on again newest first: the Ctrl-C hid the SIGTERM,
+    and the process ended with status 0 where a supervisor expects the signal's."""
+    run, _, mark, log = _started(tmp_path, exchange, "SlowToStop")
+    try:
+        wait_for("a first bar", lambda: mark.with_suffix(".bar").exists(), 60, log, run)
+        run.send_signal(signal.SIGTERM)
+        wait_for("on_stop begun", mark.exists, 20, log, run)
+        run.send_signal(signal.SIGINT)
+        assert run.wait(60) == -signal.SIGTERM, log.read_text()
+    finally:
+        ended(run)
+
+
+@pytest.mark.parametrize(("first", "status"), [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 0)])
+def test_a_ctrl_c_while_the_run_closes_does_not_cut_the_close_short(
+    exchange: BinanceStreamServer, tmp_path: Path, first: int, status: int
+) -> None:
+    """The close (the kernel, the venue's streams, the list of orders left working) is taken
+    whole: a Ctrl-C in it ended the process with the streams half closed and the operator
+    never told of the order left at the venue."""
+    run, _, mark, log = _started(tmp_path, exchange, "SlowToClose")
+    try:
+        wait_for("the resting order", lambda: mark.with_suffix(".bar").exists(), 60, log, run)
+        run.send_signal(first)
+        wait_for("the venue's close begun", mark.with_suffix(".closing").exists, 60, log, run)
+        run.send_signal(signal.SIGINT)  # the operator, impatient
+        assert run.wait(60) == status, log.read_text()
+    finally:
+        ended(run)
+    said = log.read_text()
+    assert "stop: 1 order left working" in said and "Traceback" not in said, said

@@ -145,7 +145,7 @@ def _wait(run: Any) -> None:
 def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
     """Serve the run's kernel over HTTP until SIGINT or SIGTERM: at once no new request, then
     the strategies stop, then the gateway's own stop."""
-    from dita._signals import Terminated, closing, sigterm_as_interrupt
+    from dita._signals import Terminated, closing, held, sigterm_as_interrupt
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
     from dita.gateway.server import GatewayServer
@@ -162,6 +162,12 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
         _say(f"no token configured (gateway.token_env); this session's bearer token: {app.state.token}")
 
     class RunServer(GatewayServer):
+        terminated = False  # a SIGTERM among the signals it stopped on
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self.terminated = self.terminated or sig == signal.SIGTERM
+            super().handle_exit(sig, frame)
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # The strategies take up to STOP_WAIT_S to stop: an order the API took meanwhile
             # would go out after the stop began, and be left working.
@@ -192,9 +198,21 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
             if not server.started:
                 run.stop()
         finally:
-            run.close()  # the kernel (once served, the server's stop closed it), then the venue's streams
-            restore()
-    if terminated and server.started:
+            closed = False
+            try:
+                # Whole: a Ctrl-C in its middle would leave the venue's streams open and the
+                # orders left working untold. One is kept to its end and let go; a second stops it.
+                with held():
+                    run.close()  # the kernel (once served, the server's stop closed it), the streams
+                    closed = True
+            except KeyboardInterrupt:
+                if not closed:
+                    raise
+            finally:
+                restore()
+    # uvicorn raises the signals it stopped on again newest first: a Ctrl-C after the SIGTERM
+    # would hide it.
+    if (terminated or server.terminated) and server.started:
         signal.raise_signal(signal.SIGTERM)  # the process ends by the signal, as `dita serve` ends
 
 

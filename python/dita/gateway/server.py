@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, Self
 
 import h11
 import uvicorn
@@ -175,7 +175,7 @@ class GatewayServer(uvicorn.Server):
             )
 
     @classmethod
-    def for_settings(cls, app: Any, kernel: Any, settings: Any) -> GatewayServer:
+    def for_settings(cls, app: Any, kernel: Any, settings: Any) -> Self:
         """The server ``dita serve`` runs for its ``GatewaySettings``."""
         return cls(
             app,
