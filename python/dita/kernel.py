@@ -398,13 +398,22 @@ class ExecutionKernel(KernelCore):
         RuntimeError and changes nothing. A Ctrl-C (or SystemExit) while it waits for a venue
         call or a component is raised once every component and the log are released."""
         failed: BaseException | None = None
+
+        def keep(exc: BaseException) -> None:
+            """The first failure is raised at the end; one after it is logged, not lost."""
+            nonlocal failed
+            if failed is None:
+                failed = exc
+            else:
+                _log.error("closing kernel %s, after %r: %r", self.kernel_id, failed, exc, exc_info=exc)
+
         try:
             self.stop_input()
         except Exception:
             raise  # refused (inside its own venue call, or busy): nothing changed
         except BaseException as exc:
             # A Ctrl-C raised as the wait for the venue calls returns: input has stopped.
-            failed = exc
+            keep(exc)
         _unclosed.pop(id(self), None)
         try:
             # The log durable first: a journal takes the rows of the inputs the log holds, and
@@ -414,7 +423,7 @@ class ExecutionKernel(KernelCore):
             except Exception:
                 pass  # a log that failed raises at close_core below
             except BaseException as exc:  # a Ctrl-C: kept as a component's is
-                failed = failed or exc
+                keep(exc)
             for component in (self.control_plane, self.journal, self.projection):
                 if component is None:
                     continue
@@ -429,7 +438,7 @@ class ExecutionKernel(KernelCore):
                     else:
                         component.close()
                 except BaseException as exc:
-                    failed = failed or exc
+                    keep(exc)
             if failed is not None:
                 raise failed
         finally:

@@ -6,6 +6,7 @@ its last rows, and the log its lock (the wal_dir could not be opened again)."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,25 @@ class _InterruptedAt(ExecutionKernel):
         synced = super().wal_sync()
         self._ctrl_c("wal_sync")
         return synced
+
+
+class _FailingJournal(InMemoryJournal):
+    def release(self, kernel: ExecutionKernel) -> None:
+        super().release(kernel)
+        raise RuntimeError("journal: 12 rows not written (the database refused them)")
+
+
+def test_a_components_failure_after_a_ctrl_c_in_close_is_logged_not_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The Ctrl-C is raised, the first failure; the journal's rows not written used to be
+    dropped without a word."""
+    k = _InterruptedAt(max_slots=1, kernel_id="c", wal_dir=tmp_path, journal=_FailingJournal())
+    k.interrupted_at = "stop_input"
+    with caplog.at_level(logging.ERROR, logger="dita.kernel"), pytest.raises(KeyboardInterrupt):
+        k.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "dita.kernel"]
+    assert any("closing kernel c" in m and "12 rows not written" in m for m in said), said
 
 
 @pytest.mark.parametrize("where", ["stop_input", "wal_sync"])
