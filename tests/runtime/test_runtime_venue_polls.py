@@ -250,6 +250,44 @@ def test_a_live_loop_without_data_polls_by_itself() -> None:
     assert runtime.poll_venues() == [] and venue.polls == 2
 
 
+def test_a_live_loop_waiting_for_data_polls_when_a_data_point_would(monotonic: FakeMonotonic) -> None:
+    """``poll_venues_if_due``: a poll while an order works, at most every ``poll_interval``,
+    the interval shared with the data points (one right after it polls nothing)."""
+    venue = FillsLater(polls_before=2)
+    runtime, kernel, s = on_later(venue, clock="wall", poll_interval=1.0)
+    runtime.poll_venues_if_due()
+    assert venue.polls == 0  # nothing works
+    runtime.on_quote(quote(0))  # buys
+    runtime.poll_venues_if_due()
+    assert venue.polls == 1
+    runtime.poll_venues_if_due()
+    runtime.on_quote(quote(1))
+    monotonic.now += 0.99
+    runtime.poll_venues_if_due()
+    assert venue.polls == 1 and s.heard == []
+    monotonic.now += 0.02
+    runtime.poll_venues_if_due()
+    assert venue.polls == 2 and len(s.heard) == 1
+    assert kernel.slot_state(0).fsm_state.name == "POSITION_OPEN"
+    monotonic.now += 10
+    runtime.poll_venues_if_due()
+    assert venue.polls == 2  # nothing works any more
+
+
+def test_a_listener_s_error_in_a_poll_between_data_points_is_raised() -> None:
+    venue = FillsLater()
+    runtime, _, s = on_later(venue, clock="wall")
+
+    def broken(event: VenueEvent, row: Any) -> None:
+        raise RuntimeError("sink down")
+
+    runtime.fill_listeners.append(broken)
+    runtime.on_quote(quote(0))
+    with pytest.raises(RuntimeError, match="sink down"):
+        runtime.poll_venues_if_due()
+    assert len(s.heard) == 1  # routed to the strategy all the same
+
+
 @pytest.mark.parametrize("fault", ["raise", "none", "junk"])
 def test_a_poll_that_fails_is_logged_and_counted_and_the_run_goes_on(
     fault: str, caplog: pytest.LogCaptureFixture

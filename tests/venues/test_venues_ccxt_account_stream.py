@@ -53,7 +53,7 @@ def test_with_no_order_working_a_data_point_gives_the_kernel_the_account_s_news(
     session.server.deposit("USDT", 10.0)
     # Nothing works: the data point asks the venue about no order, yet takes the account's news.
     wait_for(
-        lambda: (runtime._polling.poll_for_data_point() or True) and available(session) == 1_000_010.0,
+        lambda: (runtime.poll_venues_if_due() or True) and available(session) == 1_000_010.0,
         "the deposit",
     )
     assert runtime.stats["venue_events"] == 0

@@ -447,6 +447,13 @@ class LiveRun:
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self.reload_risk()
+            if self.failure is None and not self.stop_requested.is_set():
+                # Between data points too: a fill the venue has (its user stream's, at once)
+                # reaches the kernel and on_fill within poll_interval, not a bar later.
+                try:
+                    self.runtime.poll_venues_if_due()
+                except Exception as exc:
+                    self._stopped_by(exc)
             if self.session is not None and time.monotonic() - last_save >= SAVE_EVERY_S:
                 last_save = time.monotonic()
                 self.session.save(running=True)
@@ -459,14 +466,18 @@ class LiveRun:
         try:
             self.runtime.run(self.feed.items(should_stop, self._not_before()), should_stop=should_stop)
         except Exception as exc:  # said by the run's end, which closes the kernel all the same
-            self.failure = f"the strategies' thread stopped: {type(exc).__name__}: {exc}"
-            self.say(f"error: {self.failure}")
+            self._stopped_by(exc)
         finally:
             try:
                 self._end_trading()
             finally:
                 self.stop_requested.set()
                 self.on_stopped()
+
+    def _stopped_by(self, exc: Exception) -> None:
+        """The strategies' thread ends on ``exc`` (a data point's, a poll's between them)."""
+        self.failure = f"the strategies' thread stopped: {type(exc).__name__}: {exc}"
+        self.say(f"error: {self.failure}")
 
     def _not_before(self) -> float:
         """The time the feed's first item may be stamped: the restored clock of a continued paper

@@ -15,9 +15,9 @@ Venues that report later (``poll_events``: a live exchange's fills of resting or
 cancels and expiries) are polled on each data point while orders work (or the kernel awaits
 an ended order's fills, ``awaited_orders``), before the strategies hear it: under the wall
 clock at most every ``poll_interval`` seconds after the last poll ended, under the data clock
-on every data point. ``poll_venues()`` polls at once (a live loop with no data for a while calls
-it itself; called while a poll's events are routed, it has that poll poll again after them), and
-``finish()`` polls once more.
+on every data point. A live loop calls ``poll_venues_if_due()`` while it waits for data, which
+polls as a data point would; ``poll_venues()`` polls at once (called while a poll's events are
+routed, it has that poll poll again after them), and ``finish()`` polls once more.
 
 Speed: a replay spends most of its time in strategy code, so the loop does nothing per
 data point that it can defer. A venue only needs data while it has working orders or

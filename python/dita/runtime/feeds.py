@@ -251,7 +251,7 @@ class FeedLoop:
             errors.append(exc)
         if self._polling.polled_venues:
             try:
-                self._polling.poll_for_data_point()
+                self._polling.poll_if_due()
             except Exception as exc:
                 errors.append(exc)
         now = time.time() if self._clock.wall else ts

@@ -1,7 +1,7 @@
 """Polling the venues that report later (``VenuePolling``): a live exchange's fills of resting
-orders, its cancels and expiries come from its ``poll_events``, asked on data points while
-orders work, and routed as any venue event; polls asked for while events are being routed are
-made once they all are."""
+orders, its cancels and expiries come from its ``poll_events``, asked on data points (and by a
+live loop between them) while orders work, and routed as any venue event; polls asked for while
+events are being routed are made once they all are."""
 
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ POLL_ROUNDS = 10
 
 class VenuePolling:
     """Polls ``polled_venues`` (each a callable ``poll_events``; a router once, which asks those
-    behind it), under the wall clock at most every ``poll_interval`` seconds on data points."""
+    behind it), under the wall clock at most every ``poll_interval`` seconds when due
+    (``poll_if_due``: on data points, and between them in a live loop)."""
 
     def __init__(
         self,
@@ -51,9 +52,9 @@ class VenuePolling:
         self._owners = owners
         self._calls = calls
         self._stats = stats
-        # When a data point may poll them next (time.monotonic(); the wall clock only).
+        # When they may be polled next when due (time.monotonic(); the wall clock only).
         self._poll_at = -math.inf
-        # When a data point may take the venues' account events next, with no order to poll.
+        # When the venues' account events may be taken next when due, with no order to poll.
         self._account_at = -math.inf
         # Each venue's account events the kernel was busy for, by venue id: given first next time.
         self._account_waiting: dict[int, deque[AccountEvent]] = {}
@@ -165,12 +166,13 @@ class VenuePolling:
         self._stats["venue_poll_errors"] += 1
         log.warning("venue %r: %s; polled again later", describe(venue), shortened(problem, 300))
 
-    def poll_for_data_point(self) -> None:
-        """Poll the venues that report later before the strategies hear a data point, while
-        orders work or the kernel awaits the fills of an ended order (``awaited_orders``: a
-        cancel that counted a fill the venue reports later): under the wall clock once
-        ``poll_interval`` has passed since the last poll. Else the venues' account events are
-        taken (under the wall clock at most every ``poll_interval``)."""
+    def poll_if_due(self) -> None:
+        """The body of ``TradingRuntime.poll_venues_if_due``, which a data point calls before the
+        strategies hear it: poll the venues that report later while orders work or the kernel
+        awaits the fills of an ended order (``awaited_orders``: a cancel that counted a fill the
+        venue reports later), under the wall clock once ``poll_interval`` has passed since the
+        last poll. Else the venues' account events are taken (under the wall clock at most every
+        ``poll_interval``)."""
         if self._wall and time.monotonic() < self._poll_at:
             return
         if self._intake.closed_reason:

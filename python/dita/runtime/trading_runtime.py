@@ -46,10 +46,10 @@ class TradingRuntime:
     kernel's venue, or each venue of a router, that has those methods. ``clock="data"``
     makes the data's timestamps the time (replay); ``"wall"`` uses the machine clock (live).
     ``poll_interval``: under the wall clock, the fewest seconds between two polls of the
-    venues that report later (``poll_venues``) that data points make; a positive finite
-    number (a fast quote feed must not hammer an exchange), counted from the end of the last
-    poll. Under the data clock they are polled on every data point while orders work (or the
-    kernel awaits an ended order's fills).
+    venues that report later (``poll_venues``) that data points (and ``poll_venues_if_due``)
+    make; a positive finite number (a fast quote feed must not hammer an exchange), counted
+    from the end of the last poll. Under the data clock they are polled on every data point
+    while orders work (or the kernel awaits an ended order's fills).
     ``fills_kept``: how many of its latest fills each strategy keeps in ``Strategy.fills`` (at
     least that many, up to twice as many between two trims); None, the default, keeps every
     fill under the data clock (a replay's feed ends) and the latest ``LIVE_FILLS_KEPT`` under
@@ -337,8 +337,8 @@ class TradingRuntime:
         about, at each data point (under the wall clock, every ``poll_interval``).
 
         Data points call it while orders work (see the class docstring), and ``finish()``
-        once; a live loop that may go a while without data calls it itself, every
-        ``poll_interval`` say, or a resting order's fill waits for the next data point. A poll
+        once; a live loop that may go a while without data calls ``poll_venues_if_due()`` while
+        it waits, or a resting order's fill waits for the next data point. A poll
         that raises or gives what is not a list of events (or an item that is no
         ``VenueEvent``) is logged at WARNING and counted in ``stats["venue_poll_errors"]``,
         and the rest goes on: the next poll may answer. A listener's error is raised once
@@ -365,6 +365,23 @@ class TradingRuntime:
         Under the wall clock the next data point's poll comes ``poll_interval`` after this
         call ends (all its polls made and routed), not after it started."""
         return self._polling.poll_venues()
+
+    def poll_venues_if_due(self) -> None:
+        """What a data point asks of the venues that report later, without one: ``poll_venues()``
+        while orders work, the kernel awaits an ended order's fills (``awaited_orders``), a venue
+        still asks about an order (``following()``) or events wait for a busy kernel, under the
+        wall clock once ``poll_interval`` has passed since the last poll ended (under the data
+        clock at every call); else the account events the venues hold (a deposit, a funding
+        payment) are given to the kernel, at most every ``poll_interval``.
+
+        A live loop calls it while it waits for data (``dita live`` about every quarter second),
+        so a fill the venue has is routed to the kernel and the strategy's ``on_fill`` within
+        ``poll_interval``, not at the next bar. It shares the interval with the data points: a
+        data point within ``poll_interval`` of its poll polls nothing. Call it on the thread that
+        hands over the data, between data points. Raises as ``poll_venues()`` does (a
+        listener's error once every event is routed)."""
+        if self._polling.polled_venues:
+            self._polling.poll_if_due()
 
     def reconcile_with_venue(
         self,
