@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import test_venues_ccxt_streams as stream_tests
-from test_venues_ccxt_streams import Session, wait_for
+from test_venues_ccxt_streams import Session, entry, wait_for
 
 from dita import AccountEvent, AccountEventKind, ExecutionKernel
 from dita.runtime import TradingRuntime
@@ -93,6 +93,64 @@ def test_a_balance_that_cannot_be_read_keeps_the_stream_reconciling(
     monkeypatch.setattr(client, "account_call", account_call)
     session.poll()
     assert session.state() == "up"
+
+
+def test_a_balance_lost_while_down_is_read_before_an_entry_puts_the_stream_up(session: Session) -> None:
+    """With no order followed a live run polls nothing: the first entry after the reconnect
+    completes the reconciliation, and reads the balance the stream lost first."""
+    session.bring_up()
+    take_account_events(session.kernel, session.venue)
+    assert available(session) == pytest.approx(1_000_000.0)
+    session.server.deposit("USDT", 700.0, streamed=False)  # while the stream is down: no frame
+    session.server.drop_connections()
+    session.wait_state("reconciling")
+    sent, _ = entry(session, 1)
+    assert sent and session.state() == "up"
+    assert session.server.rest_calls("GET", "/api/v3/account") >= 2
+    take_account_events(session.kernel, session.venue)
+    assert available(session) == pytest.approx(1_000_700.0)
+
+
+def test_with_no_order_followed_an_unreadable_balance_refuses_the_entry_and_keeps_the_stream_reconciling(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session.bring_up()
+    client = session.venue._client
+    account_call = client.account_call
+
+    def balance_unreadable(method: str, *args: Any) -> Any:
+        if method == "fetch_balance":
+            raise RuntimeError("binance-spot: fetch_balance failed: connection reset")
+        return account_call(method, *args)
+
+    monkeypatch.setattr(client, "account_call", balance_unreadable)
+    session.server.drop_connections()
+    session.wait_state("reconciling")
+    sent, reason = entry(session, 1)
+    assert not sent and "entry refused while the user-data stream reconciles" in reason
+    assert session.state() == "reconciling"
+    monkeypatch.setattr(client, "account_call", account_call)
+    sent, _ = entry(session, 2, slot=1)
+    assert sent and session.state() == "up"
+
+
+def test_with_no_order_followed_an_entry_during_a_throttle_is_refused_for_it_and_reads_the_balance_after(
+    session: Session,
+) -> None:
+    session.bring_up()
+    session.server.drop_connections()
+    session.wait_state("reconciling")
+    reads = session.server.rest_calls("GET", "/api/v3/account")
+    client = session.venue._client
+    client.throttled_until = session.clock() + 30.0  # as a 429's Retry-After sets it
+    sent, reason = entry(session, 1)
+    assert not sent and "throttling" in reason and "reconciles" not in reason
+    assert session.state() == "reconciling"
+    assert session.server.rest_calls("GET", "/api/v3/account") == reads  # nothing sent meanwhile
+    session.clock.advance(31.0)
+    sent, _ = entry(session, 2, slot=1)
+    assert sent and session.state() == "up"
+    assert session.server.rest_calls("GET", "/api/v3/account") == reads + 1
 
 
 # -- the frames, as Binance documents them -------------------------------------------------

@@ -24,10 +24,11 @@ stream and again by REST is reported once) and decides what REST is asked:
   answer about every order (their trade lists whole, ``Poller.unanswered``), the stream is
   up; entries sent meanwhile are refused with a reason naming the stream and the orders not
   answered about, exits and cancels still go, as what the venue holds may be behind what the
-  exchange did while it was down (with no order followed there is nothing to catch up on: an
-  entry completes the reconciliation). An order the exchange does not answer about for
-  ``user_stream_rest_sweep_s`` (a delisted market, an archived order) does not hold entries up
-  for longer: the stream is up with a warning naming it, and REST asks about it at every poll;
+  exchange did while it was down (with no order followed only the balance is caught up on: an
+  entry reads it and completes the reconciliation). An order the exchange does not answer
+  about for ``user_stream_rest_sweep_s`` (a delisted market, an archived order) does not hold
+  entries up for longer: the stream is up with a warning naming it, and REST asks about it at
+  every poll;
 - up: only orders the stream cannot settle (a submit in doubt, an order owing trades or whose
   trade list could not be read, one whose last question got no answer) are asked about, and
   every order followed once per ``user_stream_rest_sweep_s``, which recovers a frame the exchange
@@ -582,14 +583,19 @@ class StreamedPolling:
 
     def entry_refusal(self, order: VenueOrder) -> VenueEvent | None:
         """A REJECT of ``order`` when it is an entry and the stream is reconciling with orders
-        followed; else None."""
+        followed, or its balance could not be read; else None (while the exchange throttles, the
+        submit refuses the entry for that, and the balance is read once it ends)."""
         state, session = self._stream.session()
         if state != "reconciling" or not order.is_entry:
             return None
-        # With no order followed REST has nothing to catch up on (and a runtime would not poll
-        # to find that out): the reconciliation is complete.
-        if not self._orders.following() and self._stream.reconciled(session):
-            return None
+        if not self._orders.following():
+            # REST has no order to catch up on (and a runtime would not poll to find that out):
+            # once the balance lost while down is read, the reconciliation is complete. An
+            # unreadable balance refuses the entry, as during any reconciliation.
+            if self._client.throttled():
+                return None  # nothing is sent: the submit's refusal names the throttle and its end
+            if self._balance_read() and self._stream.reconciled(session):
+                return None
         self._stream.note_entry_refused()
         unanswered = self._poller.unanswered
         waiting = f" (no answer yet about {', '.join(unanswered)})" if unanswered else ""
