@@ -153,6 +153,47 @@ def test_with_no_order_followed_an_entry_during_a_throttle_is_refused_for_it_and
     assert session.server.rest_calls("GET", "/api/v3/account") == reads + 1
 
 
+def test_with_no_order_followed_an_entry_as_a_throttle_ends_is_not_sent_unreconciled(
+    session: Session,
+) -> None:
+    """A throttle that ends between the refusal's look and the submit's let the entry go out
+    with the stream still reconciling and the balance unread."""
+    session.bring_up()
+    session.server.drop_connections()
+    session.wait_state("reconciling")
+    client = session.venue._client
+    looks = iter([True])  # throttled at the refusal's look, over by the submit's
+    throttled = client.throttled
+    client.throttled = lambda: next(looks, None) or throttled()  # type: ignore[method-assign]
+    reads = session.server.rest_calls("GET", "/api/v3/account")
+    sent, reason = entry(session, 1)
+    assert not sent, reason
+    assert session.state() == "reconciling"
+    assert session.server.rest_calls("GET", "/api/v3/account") == reads
+
+
+def test_with_no_order_followed_a_balance_read_answered_by_a_throttle_refuses_the_entry_for_it(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused as 'reconciling', the entry would not say when to retry."""
+    session.bring_up()
+    session.server.drop_connections()
+    session.wait_state("reconciling")
+    client = session.venue._client
+    account_call = client.account_call
+
+    def throttled_answer(method: str, *args: Any) -> Any:
+        if method == "fetch_balance":
+            client.throttled_until = session.clock() + 30.0  # as a 429's Retry-After sets it
+            raise RuntimeError("binance-spot: fetch_balance: 429 Too Many Requests")
+        return account_call(method, *args)
+
+    monkeypatch.setattr(client, "account_call", throttled_answer)
+    sent, reason = entry(session, 1)
+    assert not sent and "throttling" in reason and "retry in" in reason, reason
+    assert session.state() == "reconciling"
+
+
 # -- the frames, as Binance documents them -------------------------------------------------
 
 

@@ -79,18 +79,17 @@ class Orders:
         finally:
             self._forget_if_over(record_key(order))
 
-    def _rate_limited(self, order: VenueOrder) -> list[VenueEvent]:
+    def rate_limited(self, order: VenueOrder) -> VenueEvent:
+        """The refusal of ``order`` while the exchange throttles: not sent, retry when it ends."""
         wait = max(self._client.throttled_until - self._client.clock(), 0.0)
-        return [
-            self._reporter.event(
-                order,
-                KernelEventKind.RATE_LIMITED,
-                order.status,
-                venue_order_id=order.venue_order_id,
-                reason=f"{self.name} is throttling requests; order not sent, retry in {wait:.3f}s",
-                retry_after=wait,
-            )
-        ]
+        return self._reporter.event(
+            order,
+            KernelEventKind.RATE_LIMITED,
+            order.status,
+            venue_order_id=order.venue_order_id,
+            reason=f"{self.name} is throttling requests; order not sent, retry in {wait:.3f}s",
+            retry_after=wait,
+        )
 
     def _cancel_throttled(self, tracked: TrackedOrder) -> list[VenueEvent]:
         # A CANCEL_REJECT, not RATE_LIMITED: the kernel ends an order it has not seen
@@ -121,10 +120,10 @@ class Orders:
     def _submit(self, order: VenueOrder) -> list[VenueEvent]:
         ccxt = self._client.ccxt
         if self._client.throttled():
-            return self._rate_limited(order)
+            return [self.rate_limited(order)]
         self._markets.reload_if_due(self._settings.market_rules_reload_s)
         if self._client.throttled():  # the reload was answered with a throttle or a ban
-            return self._rate_limited(order)
+            return [self.rate_limited(order)]
         symbol, refusal = self._checked_symbol(order)
         if symbol is None:
             return [
@@ -151,7 +150,7 @@ class Orders:
         except self._client.throttle_errors as exc:
             # Binance answers 429/418 before processing: the order was not placed.
             self._client.note_throttle(exc)
-            return self._rate_limited(order)
+            return [self.rate_limited(order)]
         except ccxt.BaseError as exc:
             if not self._client.outcome_unknown(exc):
                 return self._submit_refused(order, exc)

@@ -583,8 +583,8 @@ class StreamedPolling:
 
     def entry_refusal(self, order: VenueOrder) -> VenueEvent | None:
         """A REJECT of ``order`` when it is an entry and the stream is reconciling with orders
-        followed, or its balance could not be read; else None (while the exchange throttles, the
-        submit refuses the entry for that, and the balance is read once it ends)."""
+        followed, or its balance could not be read (RATE_LIMITED while the exchange throttles:
+        the balance is read once it ends); else None."""
         state, session = self._stream.session()
         if state != "reconciling" or not order.is_entry:
             return None
@@ -592,10 +592,10 @@ class StreamedPolling:
             # REST has no order to catch up on (and a runtime would not poll to find that out):
             # once the balance lost while down is read, the reconciliation is complete. An
             # unreadable balance refuses the entry, as during any reconciliation.
-            if self._client.throttled():
-                return None  # nothing is sent: the submit's refusal names the throttle and its end
-            if self._balance_read() and self._stream.reconciled(session):
+            if not self._client.throttled() and self._balance_read() and self._stream.reconciled(session):
                 return None
+            if self._client.throttled():  # before the read, or its answer: the refusal says when it ends
+                return self._orders.rate_limited(order)
         self._stream.note_entry_refused()
         unanswered = self._poller.unanswered
         waiting = f" (no answer yet about {', '.join(unanswered)})" if unanswered else ""
