@@ -7,9 +7,15 @@ from __future__ import annotations
 import signal
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
+import pytest
 from binance_streams import BinanceStreamServer
 from live_process import dita, ended, wait_for
+
+from dita import ExecutionKernel, InMemoryJournal, KernelIntent
+from dita.cli._common import mock_venue
+from dita.cli.live_run import LiveRun
 
 STRATEGY = '''
 from pydantic import BaseModel
@@ -101,3 +107,34 @@ def test_a_stop_names_each_order_it_leaves_working_at_the_exchange(
         f"{order.client_id} BUY 0.01 BTCUSDT LIMIT at "
     ), said
     assert said.index("terminated") < said.index("stop: ") and "Traceback" not in said
+
+
+class _JournalRefusedAtTheStop(InMemoryJournal):
+    def release(self, kernel: ExecutionKernel) -> None:
+        super().release(kernel)
+        raise RuntimeError("journal: 12 rows not written (the database refused them)")
+
+
+def test_the_orders_left_working_are_told_though_the_kernels_close_failed(tmp_path: Path) -> None:
+    """A close that raises (its log's disk full, a journal refusing its last rows) left the
+    operator without the list, though the orders work on at the exchange all the same."""
+    kernel = ExecutionKernel(
+        max_slots=1, kernel_id="left", venue=mock_venue(fill_rate=0.0), journal=_JournalRefusedAtTheStop()
+    )
+    kernel.set_seed_capital(1e6)
+    kernel.process_intent(
+        KernelIntent(
+            intent_id="i1", trade_id="t1", slot_id=0, asset="BTCUSDT", side="LONG", action="ENTER",
+            reference_price=100.0, target_size=1.0, timestamp=1_700_000_000.0,
+        )
+    )  # fmt: skip
+    assert len(kernel.open_orders()) == 1
+    said: list[str] = []
+    run = LiveRun.__new__(LiveRun)  # the close alone, not a run's set-up
+    run.say, run.kernel, run.market_source = said.append, kernel, SimpleNamespace(close=lambda: None)
+    run._left_told = False
+    run.config = SimpleNamespace(mode="live", venue=SimpleNamespace(exchange="binance"))
+    run.config_path = tmp_path / "live.toml"
+    with pytest.raises(RuntimeError, match="rows not written"):
+        run.close()
+    assert [line for line in said if line.startswith("stop: 1 order left working at binance")], said

@@ -524,14 +524,17 @@ class LiveRun:
 
     def close(self) -> None:
         """Close the kernel (its journal, projection and control plane with it) and the venue,
-        then say which orders the run leaves working (once, however often it is closed)."""
+        then say which orders the run leaves working (once, however often it is closed; also when
+        a close fails, its log's disk full: the orders work on at the exchange all the same)."""
         try:
             self.kernel.close()
         finally:
-            self.market_source.close()
-        if not self._left_told:
-            self._left_told = True
-            self._tell_left_working()
+            try:
+                self.market_source.close()
+            finally:
+                if not self._left_told:
+                    self._left_told = True
+                    self._tell_left_working()
 
     def _tell_left_working(self) -> None:
         """A stop leaves the book for a restart to take back: the operator is told what works on
