@@ -55,6 +55,23 @@ def test_a_risk_limit_is_checked_as_the_kernel_checks_it(tmp_path: Path) -> None
     assert "risk.max_leverage: -1 given" in err
 
 
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ("0", "venue.poll_interval: 0 given: Input should be greater than 0"),
+        ("-1.5", "venue.poll_interval: -1.5 given: Input should be greater than 0"),
+        ("inf", "venue.poll_interval: inf given: Input should be a finite number"),
+        ("nan", "venue.poll_interval: nan given: Input should be a finite number"),
+        ("'2'", "venue.poll_interval: '2' given: Input should be a valid number"),
+        ("true", "venue.poll_interval: True given: Input should be a valid number"),
+    ],
+)
+def test_a_poll_interval_not_a_positive_finite_number_of_seconds_is_named_with_its_value(
+    tmp_path: Path, given: str, problem: str
+) -> None:
+    assert problem in refused(tmp_path, venue=f"poll_interval = {given}")
+
+
 def test_every_problem_is_said_at_once(tmp_path: Path) -> None:
     err = refused(tmp_path, venue="market_type = 'futures'\nbogus = 1", strategy="max_slots = 0")
     assert "venue.market_type" in err and "venue.bogus" in err and "strategies[0].max_slots" in err
@@ -191,9 +208,10 @@ def test_a_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
 
 def test_serve_refuses_a_bad_run_file_the_same_way(tmp_path: Path) -> None:
     path = tmp_path / "run.toml"
-    path.write_text(RUN.format(top="", venue="bogus = 1", strategy=""))
+    path.write_text(RUN.format(top="", venue="bogus = 1\npoll_interval = 0", strategy=""))
     result = CliRunner().invoke(app, ["serve", "--config", str(path)])
     assert result.exit_code == 2 and "venue.bogus: unknown key" in result.stderr
+    assert "venue.poll_interval: 0 given: Input should be greater than 0" in result.stderr
 
 
 def test_the_example_config_is_a_run() -> None:

@@ -285,7 +285,7 @@ class LiveRun:
             self.kernel.set_market_limits(asset, limits.model_dump())
         # After the LIVE label, so what the cluster sets (a HALTED) wins over it.
         self.kernel.attach_control_plane(self.control_plane)
-        self.runtime = TradingRuntime(self.kernel, [venue], clock="wall")
+        self.runtime = TradingRuntime(self.kernel, [venue], clock="wall", poll_interval=c.venue.poll_interval)
         for strategy, max_slots, source_run in self.strategies:
             self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)
 
