@@ -156,8 +156,8 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
     )
     app = create_app(run.kernel, settings, dead_man=run.dead_man)
     # The runtime polls the venue and hands its events to the strategies that own the trades:
-    # the gateway polling it too would take those events past them.
-    app.state.polling.poll_events = None
+    # the gateway publishes what the runtime books instead of polling the venue too.
+    app.state.polling.follow_runtime(run.runtime)
     if token is None:
         _say(f"no token configured (gateway.token_env); this session's bearer token: {app.state.token}")
 

@@ -4,8 +4,10 @@ gateway's kernel and event streams by one background task.
 A venue with ``poll_events`` (a resting order's fills, the outcome of a submit in doubt) is
 asked every ``venue_poll_seconds`` on a worker thread, as a REST venue takes its time and the
 gateway (a halt) must not wait for it; what it gave is applied on the kernel's lane and
-published. Every round also sends the kernel's control state as a `control` event when it
-changed by another way than PUT /v1/control.
+published. With a runtime beside it that polls the venue itself (``follow_runtime``: ``dita
+live``), every round publishes what the runtime booked instead (``runtime_bookings``). Every
+round also sends the kernel's control state as a `control` event when it changed by another way
+than PUT /v1/control.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import contextlib
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -27,7 +29,11 @@ from dita.venues import poll_once
 from dita.venues._events import PolledEvents, input_stopped, kernel_busy
 from dita.venues.account_events import take_account_events
 
-__all__ = ["CONTROL_WATCH_S", "VENUE_ENDS", "VenuePolling"]
+if TYPE_CHECKING:
+    from dita.gateway.runtime_bookings import RuntimeBookings
+    from dita.runtime import TradingRuntime
+
+__all__ = ["CONTROL_WATCH_S", "VENUE_ENDS", "VenuePolling", "venue_event_data"]
 
 # The HTTP gateway logs under one name, that of the module embedders serve: dita.gateway.app.
 log = logging.getLogger("dita.gateway.app")
@@ -39,6 +45,24 @@ VENUE_ENDS = (KernelEventKind.REJECT, KernelEventKind.EXPIRED)
 CONTROL_WATCH_S = 0.5
 
 
+def venue_event_data(event: VenueEvent, outcome: KernelOutcome) -> tuple[dict[str, Any], int]:
+    """The `venue_event` event of ``event``, which the kernel answered with ``outcome``, and the
+    fills it booked."""
+    fills = sum(1 for t, _ in applied_events(outcome, [event]) if t.trigger in FILL_TRIGGERS)
+    data = {
+        "event_id": event.event_id,
+        "kind": event.kind.name,
+        "slot_id": event.slot_id,
+        "trade_id": event.trade_id,
+        "accepted": outcome.accepted,
+        "diagnostic_code": outcome.diagnostic_code.name,
+        "state": outcome.state.name,
+        "fills": fills,
+        "seq": outcome.seq,
+    }
+    return data, fills
+
+
 class VenuePolling:
     """The polling task of one app: ``start`` at the server's start, ``stop`` before the kernel
     closes; ``poll_venue`` is one round of it."""
@@ -46,11 +70,21 @@ class VenuePolling:
     def __init__(self, state: GatewayState) -> None:
         self.state = state
         self.poll_events = getattr(state.kernel.venue, "poll_events", None)
+        self.runtime_bookings: RuntimeBookings | None = None
         # The polls under way on a worker thread, each [] until the stop gives it up ([True]);
         # the lock orders a poll's answer with the stop's giving up.
         self._polls_under_way: list[list[bool]] = []
         self._handoff = threading.Lock()
         self._stops: dict[asyncio.Task[None], asyncio.Event] = {}
+
+    def follow_runtime(self, runtime: TradingRuntime) -> None:
+        """Leave the venue to ``runtime``, which polls it on the strategies' thread and routes its
+        events to the strategies owning the trades (polled here too, they would go past them),
+        and publish what the runtime books instead, every round (``CONTROL_WATCH_S``)."""
+        from dita.gateway.runtime_bookings import RuntimeBookings
+
+        self.poll_events = None
+        self.runtime_bookings = RuntimeBookings(runtime)
 
     # --- applying what the venue gave (on the lane) -------------------------------------
 
@@ -72,7 +106,7 @@ class VenuePolling:
 
         def applied(event: VenueEvent, outcome: KernelOutcome) -> None:
             nonlocal fills
-            booked = sum(1 for t, _ in applied_events(outcome, [event]) if t.trigger in FILL_TRIGGERS)
+            data, booked = venue_event_data(event, outcome)
             fills += booked
             if not outcome.accepted:
                 log.warning(
@@ -82,14 +116,7 @@ class VenuePolling:
                 )  # fmt: skip
             elif event.kind in VENUE_ENDS:
                 metrics.venue_rejects.labels(event.kind.name).inc()
-            self._publish_venue_event(
-                event,
-                accepted=outcome.accepted,
-                diagnostic_code=outcome.diagnostic_code.name,
-                state=outcome.state.name,
-                fills=booked,
-                seq=outcome.seq,
-            )
+            self.state.publish("venue_event", data)
             touched.update(dict.fromkeys(t.slot_id for t in outcome.transitions))
 
         def set_aside(event: VenueEvent, exc: Exception) -> None:
@@ -223,6 +250,8 @@ class VenuePolling:
                 await self.poll_venue()
                 next_poll = time.monotonic() + self.state.settings.venue_poll_seconds
             with contextlib.suppress(RuntimeError):  # the kernel busy past its wait: next round
+                if self.runtime_bookings is not None:
+                    await self.state.lane.run(self._publish_bookings)
                 if self.state.dead_man is not None:
                     # Before the control event: a trip's mode goes out in the same round.
                     await self.state.lane.run(self._check_dead_man)
@@ -232,6 +261,11 @@ class VenuePolling:
                 wait = min(wait, max(0.0, next_poll - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
+
+    def _publish_bookings(self) -> None:
+        """Publish what the runtime booked since the last round (on the lane)."""
+        assert self.runtime_bookings is not None
+        self.runtime_bookings.publish(self.state)
 
     def _check_dead_man(self) -> None:
         """The dead-man switch's check (on the lane); one that raises is logged, and the polling
@@ -286,7 +320,10 @@ class VenuePolling:
 
     def _last_take(self) -> None:
         """At the stop (on the lane, after what the polling queued there): the polled events the
-        kernel raised on (busy) given to it a last time before it closes, or named for reconciling."""
+        kernel raised on (busy) given to it a last time before it closes, or named for reconciling;
+        what a runtime followed booked since the last round (its last poll) published."""
+        if self.runtime_bookings is not None:
+            self._publish_bookings()
         polled = self.state.polled
         if polled.waiting and not self.state.polling_ended:
             self.take_polled([])

@@ -61,7 +61,7 @@ from dita.runtime.refusals import (
     refusal_reason,
     refusals_said,
 )
-from dita.runtime.routing import EventListener, FillListener, IntentListener
+from dita.runtime.routing import EventListener, FillListener, IntentListener, TakenListener
 from dita.runtime.strategies import (
     KernelClosed,
     StrategyContext,
@@ -96,6 +96,7 @@ __all__ = [
     "StrategyContext",
     "StrategyHandle",
     "StrategyStatus",
+    "TakenListener",
     "TradingRuntime",
     "VenueRejections",
     "check_strategy_instance",

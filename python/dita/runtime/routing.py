@@ -29,6 +29,9 @@ EventListener = Callable[[VenueEvent], None]
 """Called with every venue event the kernel took in (acks, fills, cancels, rejects ...)."""
 IntentListener = Callable[[KernelIntent, KernelOutcome], None]
 """Called with every intent a strategy submitted and the kernel's answer."""
+TakenListener = Callable[[VenueEvent, KernelOutcome], None]
+"""Called with every event a venue reported on its own (a poll's, an answer to market data)
+and the kernel's outcome, refused ones too."""
 
 
 class EventRouter:
@@ -43,6 +46,7 @@ class EventRouter:
         clock: MarketClock,
         event_listeners: list[EventListener],
         fill_listeners: list[FillListener],
+        taken_listeners: list[TakenListener],
         stats: dict[str, int],
         fills_kept: int | None,
     ) -> None:
@@ -52,6 +56,7 @@ class EventRouter:
         self._clock = clock
         self._event_listeners = event_listeners
         self._fill_listeners = fill_listeners
+        self._taken_listeners = taken_listeners
         self._stats = stats
         self.fills_kept = fills_kept
         # The ``on_fill`` calls of the events routed, in the order booked, and whether they are
@@ -65,8 +70,10 @@ class EventRouter:
     ) -> None:
         """Route ``event``, which a venue reported later (polled, or answering market data)
         and the kernel took, and what the kernel sent on its own meanwhile; ``order``: the
-        kernel's order it names, read before the kernel took it (``order_named``). A
-        listener's error is added to ``errors``."""
+        kernel's order it names, read before the kernel took it (``order_named``). The taken
+        listeners hear it with its outcome, refused too. A listener's error is added to ``errors``."""
+        for listener in self._taken_listeners:
+            tell(errors, listener, event, outcome)
         # A rate limit is refused, yet it ends an order the venue never acknowledged (or is a
         # throttled cancel): routed, as a venue's answer routes it.
         if not outcome.applied:

@@ -21,7 +21,7 @@ from dita.runtime.lifecycle import Lifecycle
 from dita.runtime.orders import OrderSubmission
 from dita.runtime.owners import TradeOwners
 from dita.runtime.polling import VenuePolling
-from dita.runtime.routing import EventListener, EventRouter, FillListener, IntentListener
+from dita.runtime.routing import EventListener, EventRouter, FillListener, IntentListener, TakenListener
 from dita.runtime.strategies import StrategyContext, StrategyHandle
 from dita.runtime.venue_data import VenueDataHandOver
 from dita.runtime.venue_events import VenueEventIntake
@@ -109,6 +109,7 @@ class TradingRuntime:
         self.fill_listeners: list[FillListener] = []
         self.event_listeners: list[EventListener] = []
         self.intent_listeners: list[IntentListener] = []
+        self.taken_listeners: list[TakenListener] = []
         # Called with each intent before the kernel takes it, the marks synced (the backtest
         # halts a bust account's entries there); one raising stops the intent.
         self.intent_checks: list[Callable[[KernelIntent], None]] = []
@@ -127,6 +128,7 @@ class TradingRuntime:
             self._clock,
             self.event_listeners,
             self.fill_listeners,
+            self.taken_listeners,
             self.stats,
             fills_kept,
         )
