@@ -13,6 +13,8 @@ from dita import ExecutionKernel, VenueEvent
 from dita.gateway.config import GatewaySettings
 from dita.gateway.runtime_bookings import RuntimeBookings
 from dita.gateway.state import GatewayState
+from dita.runtime import TradingRuntime
+from runtime.test_runtime_fills_by_venue_id import BuysOnce, CancelAnswerStatesItsFill, _bar, _started
 
 
 def test_the_slots_and_account_a_busy_round_could_not_read_are_published_at_the_next() -> None:
@@ -22,7 +24,10 @@ def test_the_slots_and_account_a_busy_round_could_not_read_are_published_at_the_
     published: list[tuple[str, dict[str, Any]]] = []
     state.publish = lambda event_type, data: published.append((event_type, data))  # type: ignore[method-assign]
     runtime = SimpleNamespace(
-        stats={"account_events": 0}, taken_listeners=[], intent_listeners=[], event_listeners=[]
+        stats={"fills": 0, "account_events": 0, "venue_poll_errors": 0, "venue_events_stuck": 0},
+        taken_listeners=[],
+        intent_listeners=[],
+        event_listeners=[],
     )
     bookings = RuntimeBookings(runtime)  # type: ignore[arg-type]
     (routed,) = runtime.event_listeners
@@ -42,3 +47,62 @@ def test_the_slots_and_account_a_busy_round_could_not_read_are_published_at_the_
     assert [(kind, d.get("slot_id")) for kind, d in published] == [("slot", 2), ("account", None)]
     bookings.publish(state)
     assert len(published) == 2  # nothing new booked: nothing told again
+
+
+@pytest.mark.parametrize("by", ["strategy", "freeze"])
+def test_a_fill_booked_in_any_answer_is_counted_and_the_account_published(by: str) -> None:
+    """A fill in the answer to an edge freeze's cancel (not a strategy's own intent) was noted
+    as a slot only: no `account` event, and dita_gateway_fills_total missed it."""
+    runtime, strategy, kernel, _ = _started(CancelAnswerStatesItsFill())
+    state = GatewayState(kernel, GatewaySettings(token="t" * 32))
+    published: list[str] = []
+    state.publish = lambda event_type, data: published.append(event_type)  # type: ignore[method-assign]
+    bookings = RuntimeBookings(runtime)
+    try:
+        if by == "freeze":
+            kernel.set_risk_limits({"edge_freeze_threshold_bps": 0.0})
+            runtime.report_edge("BTCUSDT", -5.0)
+        else:
+            assert strategy.cancel(0).accepted
+        assert runtime.stats["fills"] == 1  # the cancel's answer booked the fill
+        bookings.publish(state)
+        assert "slot" in published and "account" in published
+        assert state.metrics.registry.get_sample_value("dita_gateway_fills_total") == 1
+    finally:
+        kernel.close()
+
+
+class _RejectsAtSubmit:
+    name = "rejects"
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [
+            VenueEvent(
+                f"rej-{coid}", order.trade_id, order.slot_id, "REJECT", status="REJECTED",
+                venue_client_id=coid, asset=order.asset, side=order.order_side,
+            )
+        ]  # fmt: skip
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_a_venue_reject_in_the_answer_to_a_strategys_entry_is_counted() -> None:
+    """As the same answer to an HTTP intent is, and the same REJECT polled."""
+    kernel = ExecutionKernel(max_slots=2, venue=_RejectsAtSubmit(), kernel_id="rej-count")
+    kernel.set_seed_capital(1e6)
+    runtime = TradingRuntime(kernel)
+    runtime.add_strategy(BuysOnce())
+    state = GatewayState(kernel, GatewaySettings(token="t" * 32))
+    state.publish = lambda event_type, data: None  # type: ignore[method-assign]
+    bookings = RuntimeBookings(runtime)
+    try:
+        runtime.run([_bar(0)])
+        bookings.publish(state)
+        rejects = state.metrics.registry.get_sample_value(
+            "dita_gateway_venue_rejects_total", {"kind": "REJECT"}
+        )
+        assert rejects == 1
+    finally:
+        kernel.close()

@@ -29,24 +29,14 @@ __all__ = ["RuntimeBookings"]
 
 class _Booked:
     """One note: the `venue_event` to publish (None for an intent's or a routed event's), the
-    slots it moved, the fills it booked, a venue's end of an order (its kind's name), and
-    whether the account is to be published after it."""
+    slots it moved, and the venue's ends of orders it booked (their kinds' names)."""
 
-    __slots__ = ("account", "data", "fills", "slot_ids", "venue_end")
+    __slots__ = ("data", "slot_ids", "venue_ends")
 
-    def __init__(
-        self,
-        data: dict[str, Any] | None,
-        slot_ids: list[int],
-        fills: int = 0,
-        venue_end: str = "",
-        account: bool = False,
-    ) -> None:
+    def __init__(self, data: dict[str, Any] | None, slot_ids: list[int], venue_ends: list[str]) -> None:
         self.data = data
         self.slot_ids = slot_ids
-        self.fills = fills
-        self.venue_end = venue_end
-        self.account = account or fills > 0
+        self.venue_ends = venue_ends
 
 
 class RuntimeBookings:
@@ -56,53 +46,68 @@ class RuntimeBookings:
         self.runtime = runtime
         # Appended on the strategies' thread, taken on the lane: a deque's ends are thread-safe.
         self._notes: deque[_Booked] = deque()
-        self._account_events = runtime.stats["account_events"]
+        # The runtime's counts at the last publish: fills, the account's news and poll errors
+        # are told from their growth, whichever way the run booked them (a strategy's intent,
+        # an edge freeze's cancels, a reconciliation).
+        self._counts = self._counted()
+        self._account_owed = False  # the kernel was busy for the last account read
         runtime.taken_listeners.append(self._taken)
         runtime.intent_listeners.append(self._intent)
         # Every event the kernel took, the answers to intents of the run's own, an edge freeze's
         # cancels and a reconciliation's included: the slots they moved.
         runtime.event_listeners.append(self._routed)
 
+    def _counted(self) -> tuple[int, int, int]:
+        stats = self.runtime.stats
+        errors = stats["venue_poll_errors"] + stats["venue_events_stuck"]
+        return stats["fills"], stats["account_events"], errors
+
     def _taken(self, event: VenueEvent, outcome: KernelOutcome) -> None:
-        data, fills = venue_event_data(event, outcome)
+        data, _ = venue_event_data(event, outcome)
         ended = outcome.accepted and event.kind in VENUE_ENDS
         moved = [t.slot_id for t in outcome.transitions]
-        self._notes.append(_Booked(data, moved, fills, event.kind.name if ended else ""))
+        self._notes.append(_Booked(data, moved, [event.kind.name] if ended else []))
 
     def _intent(self, intent: KernelIntent, outcome: KernelOutcome) -> None:
         if not isinstance(outcome, KernelOutcome) or not (outcome.accepted or outcome.transitions):
             return  # refused, by the runtime (a slot budget) or the kernel: no slot moved
-        fills = sum(1 for t, _ in applied_events(outcome) if t.trigger in FILL_TRIGGERS)
-        self._notes.append(_Booked(None, [intent.slot_id, *(t.slot_id for t in outcome.transitions)], fills))
+        # The venue's answer to the submit: a reject counted as an HTTP intent's is.
+        ends = [
+            e.kind.name
+            for t, e in applied_events(outcome)
+            if t.trigger not in FILL_TRIGGERS and e.kind in VENUE_ENDS
+        ]
+        self._notes.append(_Booked(None, [intent.slot_id, *(t.slot_id for t in outcome.transitions)], ends))
 
     def _routed(self, event: VenueEvent) -> None:
-        self._notes.append(_Booked(None, [event.slot_id]))
+        self._notes.append(_Booked(None, [event.slot_id], []))
 
     def publish(self, state: GatewayState) -> None:
         """Publish what was noted since the last call (on the lane), and the account after a fill
-        or the account's news (``stats["account_events"]`` grew). The kernel busy for the slots'
-        or the account's read: they are noted again, first, for the next call."""
+        or the account's news. The kernel busy for the slots' or the account's read: they are
+        noted again, first, for the next call."""
+        (fills, account_events, errors), before = self._counted(), self._counts
+        self._counts = (fills, account_events, errors)
+        account = self._account_owed or fills != before[0] or account_events != before[1]
+        if fills > before[0]:
+            state.metrics.fills.inc(fills - before[0])
+        if errors > before[2]:
+            state.metrics.venue_poll_errors.inc(errors - before[2])
         touched: dict[int, None] = {}
-        fills = 0
-        account_events = self.runtime.stats["account_events"]
-        account = account_events != self._account_events
-        self._account_events = account_events
         notes = self._notes
         while notes:
             booked = notes.popleft()
             if booked.data is not None:
                 state.publish("venue_event", booked.data)
-            if booked.venue_end:
-                state.metrics.venue_rejects.labels(booked.venue_end).inc()
+            for kind in booked.venue_ends:
+                state.metrics.venue_rejects.labels(kind).inc()
             touched.update(dict.fromkeys(booked.slot_ids))
-            fills += booked.fills
-            account = account or booked.account
-        if fills:
-            state.metrics.fills.inc(fills)
         try:
             state.publish_slots(touched)
             if account:
                 state.publish("account", state.kernel.account())
+            self._account_owed = False
         except Exception:
-            notes.appendleft(_Booked(None, list(touched), account=account))
+            notes.appendleft(_Booked(None, list(touched), []))
+            self._account_owed = account
             raise
