@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import test_venues_ccxt_streams as stream_tests
+from bare_run import bare_run
 from binance_streams import streaming
 from test_venues_ccxt_streams import streamed_venue
 from venue_helpers import ManualClock
@@ -65,19 +66,7 @@ class OneBarThenAQuietPeriod:
 
 def a_run(runtime: TradingRuntime, said: list[str], asset: str) -> LiveRun:
     """A LiveRun around ``runtime`` and a quiet feed (the stack a config builds left out)."""
-    run = LiveRun.__new__(LiveRun)
-    run.say = said.append
-    run.stop_requested = threading.Event()
-    run.reload_requested = threading.Event()
-    run.failure = None
-    run.on_stopped = lambda: None
-    run._thread = None
-    run.session = None
-    run.dead_man = None
-    run.continued = False
-    run.runtime = runtime
-    run.feed = OneBarThenAQuietPeriod(asset)
-    return run
+    return bare_run(runtime, said, OneBarThenAQuietPeriod(asset))
 
 
 def test_a_fill_between_two_bars_reaches_on_fill_and_its_exit_goes_out_before_the_next_bar() -> None:

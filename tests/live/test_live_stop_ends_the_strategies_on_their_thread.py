@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from bare_run import bare_run
 
 from dita import ExecutionKernel
 from dita.cli import live_run
@@ -68,19 +69,7 @@ def a_run(said: list[str]) -> tuple[LiveRun, SlowOnBars, list[str], ExecutionKer
         finish()
 
     runtime.finish = finish_heard  # type: ignore[method-assign]
-    run = LiveRun.__new__(LiveRun)
-    run.say = said.append
-    run.stop_requested = threading.Event()
-    run.reload_requested = threading.Event()
-    run.failure = None
-    run.on_stopped = lambda: None
-    run._thread = None
-    run.session = None
-    run.dead_man = None
-    run.continued = False
-    run.runtime = runtime
-    run.feed = Bars()
-    return run, strategy, finished, kernel
+    return bare_run(runtime, said, Bars()), strategy, finished, kernel
 
 
 def test_a_stop_ends_the_strategies_on_their_thread_after_the_last_poll() -> None:

@@ -73,10 +73,8 @@ def test_a_balance_lost_while_the_stream_was_down_is_read_by_rest_before_it_is_u
     assert session.server.rest_calls("GET", "/api/v3/account") >= 2
 
 
-def test_a_balance_that_cannot_be_read_keeps_the_stream_reconciling(
-    session: Session, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    session.bring_up()
+def _balance_unreadable(session: Session, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The exchange's balance answer fails from here on; returns the real call, to put back."""
     client = session.venue._client
     account_call = client.account_call
 
@@ -86,11 +84,19 @@ def test_a_balance_that_cannot_be_read_keeps_the_stream_reconciling(
         return account_call(method, *args)
 
     monkeypatch.setattr(client, "account_call", balance_unreadable)
+    return account_call
+
+
+def test_a_balance_that_cannot_be_read_keeps_the_stream_reconciling(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session.bring_up()
+    account_call = _balance_unreadable(session, monkeypatch)
     session.server.drop_connections()
     session.wait_state("reconciling")
     session.poll()  # the orders' round completes; the balance is not read
     assert session.state() == "reconciling"
-    monkeypatch.setattr(client, "account_call", account_call)
+    monkeypatch.setattr(session.venue._client, "account_call", account_call)
     session.poll()
     assert session.state() == "up"
 
@@ -115,21 +121,13 @@ def test_with_no_order_followed_an_unreadable_balance_refuses_the_entry_and_keep
     session: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     session.bring_up()
-    client = session.venue._client
-    account_call = client.account_call
-
-    def balance_unreadable(method: str, *args: Any) -> Any:
-        if method == "fetch_balance":
-            raise RuntimeError("binance-spot: fetch_balance failed: connection reset")
-        return account_call(method, *args)
-
-    monkeypatch.setattr(client, "account_call", balance_unreadable)
+    account_call = _balance_unreadable(session, monkeypatch)
     session.server.drop_connections()
     session.wait_state("reconciling")
     sent, reason = entry(session, 1)
     assert not sent and "entry refused while the user-data stream reconciles" in reason
     assert session.state() == "reconciling"
-    monkeypatch.setattr(client, "account_call", account_call)
+    monkeypatch.setattr(session.venue._client, "account_call", account_call)
     sent, _ = entry(session, 2, slot=1)
     assert sent and session.state() == "up"
 
