@@ -928,6 +928,30 @@ def test_a_poll_cut_short_by_a_throttle_is_followed_by_one_starting_where_it_sto
     ]  # fmt: skip
 
 
+def test_a_poll_stops_at_a_network_error_and_the_next_starts_after_that_order(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    """The exchange out of reach: each order's question waited out its own timeout, holding the
+    venue, and a stop, for as many timeouts as orders working."""
+    venue = make_venue()
+    ids = {9001: "nr-1", 9002: "nr-2", 9003: "nr-3"}
+    for order_id, client_id in ids.items():
+        placed = resting(exchange, order_id, client_id, "binance/spot_order_limit_new.json")
+        exchange.script("POST", "/api/v3/order", payload=placed)
+        venue.submit(make_order(client_id, order_type="LIMIT", price=90000.0, size=0.02))
+    exchange.script("GET", "/api/v3/order", payload=resting(exchange, 9001, "nr-1",
+                    "binance/spot_query_limit_new_2.json"), delay=HOLD)  # fmt: skip
+    assert venue.poll_events() == []
+    assert [c.params["orderId"] for c in exchange.calls("GET", "/api/v3/order")] == ["9001"]
+    for order_id in (9002, 9003, 9001):
+        query = resting(exchange, order_id, ids[order_id], "binance/spot_query_limit_new_2.json")
+        exchange.script("GET", "/api/v3/order", payload=query)
+    assert venue.poll_events() == []
+    assert [c.params["orderId"] for c in exchange.calls("GET", "/api/v3/order")][1:] == [
+        "9002", "9003", "9001"
+    ]  # fmt: skip
+
+
 def test_timed_out_submit_is_resolved_by_client_order_id(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:

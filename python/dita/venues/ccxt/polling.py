@@ -69,7 +69,9 @@ class Poller:
         error, ccxt's or its parser's) is logged and that order asked about again next poll;
         the others' events are returned. A throttle stops the poll, and the next one starts
         with the order it stopped at, going round: starting from the first order each time, the
-        last ones would never be asked about while the exchange keeps throttling."""
+        last ones would never be asked about while the exchange keeps throttling. A network
+        error (a timeout, the exchange out of reach) stops it too, the next starting after that
+        order."""
         # Kept here until returned: their fills count as reported once made, so a poll cut
         # short (Ctrl-C in a request) hands them to the next poll instead of losing them.
         events = self._undelivered
@@ -77,7 +79,8 @@ class Poller:
         orders = list(tracked_orders.items())
         start = list(tracked_orders).index(self._resume_from) if self._resume_from in tracked_orders else 0
         self._resume_from = None
-        for key, tracked in orders[start:] + orders[:start]:
+        rotation = orders[start:] + orders[:start]
+        for at, (key, tracked) in enumerate(rotation):
             if tracked.terminal or (only is not None and not only(tracked)):
                 continue
             if self._client.throttled():
@@ -105,6 +108,11 @@ class Poller:
                 break
             except Exception as exc:
                 events.extend(self._status_unavailable(tracked, exc))
+                if isinstance(exc, self._client.ccxt.NetworkError):
+                    # Out of reach: each question after it would wait out its timeout too, holding
+                    # the venue (and a stop) for as many. The next poll starts after this order.
+                    self._resume_from = rotation[(at + 1) % len(rotation)][0]
+                    break
                 continue
             try:
                 events.extend(self._reporter.order_events(tracked, raw))
