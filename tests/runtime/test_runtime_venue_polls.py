@@ -16,10 +16,12 @@ import pytest
 
 from dita import ExecutionKernel, VenueEvent
 from dita.runtime import TradingRuntime, VenueRejections
+from dita.runtime.doubts import OrdersInDoubt
 from dita.strategy import Bar, Fill, Quote, Strategy
 from dita.venues import PaperVenue, VenueRouter
 
 from .points import ack, bar, quote
+from .test_strategy_ownership import Idle, ThrottlesFirstCancel
 
 VENUE_TESTS = Path(__file__).resolve().parents[1] / "venues"
 
@@ -571,3 +573,34 @@ def test_a_throttle_the_venue_reports_later_frees_the_strategy() -> None:
     runtime.run([bar(0), bar(1)])
     assert kernel.slot_state(0).fsm_state.name == "IDLE" and venue.polls >= 1
     assert not s.busy("AAA") and runtime.working_orders == 0
+
+
+class _InDoubtVenue(ThrottlesFirstCancel):
+    """Throttles the first cancel (the order's end is in doubt), and reports nothing later."""
+
+    def poll_events(self) -> list[VenueEvent]:
+        return []
+
+
+def test_between_data_points_the_orders_in_doubt_are_asked_about_when_due(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As a data point asks: on 1h bars an entry in doubt (maybe filled at the exchange, its slot
+    idle) waited for the next bar."""
+    looks: list[int] = []
+    monkeypatch.setattr(OrdersInDoubt, "reconcile_orders_in_doubt", lambda self: looks.append(1))
+    venue = _InDoubtVenue()
+    kernel = ExecutionKernel(max_slots=4, venue=venue, kernel_id="doubt-between-bars")
+    kernel.set_seed_capital(100_000.0)
+    runtime = TradingRuntime(kernel, [venue], clock="wall")
+    strategy = Idle(name="g")
+    runtime.add_strategy(strategy)
+    runtime.start()
+    runtime.on_bar(Bar("AAA", 1.7e9, 100.0, 101.0, 99.0, 100.0, 10.0))
+    strategy.cancel(strategy.buy("AAA", 1.0, price=100.0, limit=99.0).slot_id)
+    assert kernel.orders_in_doubt()
+    runtime._doubts.next_look = 0.0  # due, as DOUBT_FIRST_WAIT after the cancel
+    looks.clear()
+    runtime.poll_venues_if_due()
+    assert looks == [1]
+    kernel.close()

@@ -249,17 +249,7 @@ class FeedLoop:
                 venue_data.hold_back(asset, point)
         except Exception as exc:
             errors.append(exc)
-        if self._polling.polled_venues:
-            try:
-                self._polling.poll_if_due()
-            except Exception as exc:
-                errors.append(exc)
-        now = time.time() if self._clock.wall else ts
-        if self._doubts.next_look <= now:
-            try:
-                self._doubts.look(now)
-            except Exception as exc:
-                errors.append(exc)
+        self.ask_venues(time.time() if self._clock.wall else ts, errors)
         callbacks = self._callbacks
         # Looked up after the venues: a strategy stopped or added from a fill's ``on_fill``
         # clears the cache, and is heard (or not) from this point on.
@@ -277,6 +267,21 @@ class FeedLoop:
             except Exception as exc:
                 callbacks.fail(handle, callback, exc)
         raise_first(errors)
+
+    def ask_venues(self, now: float, errors: list[Exception]) -> None:
+        """What a data point asks of the venues (and a live loop between data points, through
+        ``poll_venues_if_due``): those that report later polled when due, then the orders in
+        doubt looked at when due (``now``: the clock's time). Each error is added to ``errors``."""
+        if self._polling.polled_venues:
+            try:
+                self._polling.poll_if_due()
+            except Exception as exc:
+                errors.append(exc)
+        if self._doubts.next_look <= now:
+            try:
+                self._doubts.look(now)
+            except Exception as exc:
+                errors.append(exc)
 
     # -- driving it ----------------------------------------------------------------------
 

@@ -374,16 +374,18 @@ class TradingRuntime:
         still asks about an order (``following()``) or events wait for a busy kernel, under the
         wall clock once ``poll_interval`` has passed since the last poll ended (under the data
         clock at every call); else the account events the venues hold (a deposit, a funding
-        payment) are given to the kernel, at most every ``poll_interval``.
+        payment) are given to the kernel, at most every ``poll_interval``. Then the orders in
+        doubt (a submit that timed out) are asked about when due, as at a data point.
 
-        A live loop calls it while it waits for data (``dita live`` about every quarter second),
-        so a fill the venue has is routed to the kernel and the strategy's ``on_fill`` within
+        A live loop calls it while it waits for data (``dita live`` between bars), so a fill the
+        venue has is routed to the kernel and the strategy's ``on_fill`` within
         ``poll_interval``, not at the next bar. It shares the interval with the data points: a
         data point within ``poll_interval`` of its poll polls nothing. Call it on the thread that
         hands over the data, between data points. Raises as ``poll_venues()`` does (a
         listener's error once every event is routed)."""
-        if self._polling.polled_venues:
-            self._polling.poll_if_due()
+        errors: list[Exception] = []
+        self._feeds.ask_venues(self._clock.now(), errors)
+        raise_first(errors)
 
     def reconcile_with_venue(
         self,

@@ -506,7 +506,7 @@ class StreamedPolling:
     def _balance_read(self) -> bool:
         """Read the balance by REST for the account events (what the stream lost while down);
         False when it could not be read: the reconciliation is not complete, and the next poll
-        tries again."""
+        or entry tries again."""
         account = self._stream.account
         if account.currency is None:
             return True
@@ -519,7 +519,7 @@ class StreamedPolling:
         except Exception as exc:
             log.warning(
                 "%s: the balance could not be read to reconcile the user stream (%s); read again "
-                "at the next poll", self._stream.name, self._client.error_text(exc),
+                "at the next poll or entry", self._stream.name, self._client.error_text(exc),
             )  # fmt: skip
             return False
         account.rest_balance(balance, self._settings.market_type, asked_at)
