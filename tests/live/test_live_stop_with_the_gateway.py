@@ -109,18 +109,19 @@ TOKEN = "stop-window-token-of-the-test"
 
 
 def _started(
-    tmp_path: Path, exchange: BinanceStreamServer, strategy: str
+    tmp_path: Path, exchange: BinanceStreamServer, strategy: str, *, gateway: bool = True
 ) -> tuple[subprocess.Popen[bytes], int, Path, Path]:
-    """``dita live`` with its gateway on a free port, running ``strategy`` of STRATEGY: the
-    process, the port, the strategy's mark file and the run's log."""
+    """``dita live`` with its gateway on a free port (or none), running ``strategy`` of
+    STRATEGY: the process, the port, the strategy's mark file and the run's log."""
     port = free_port()
     mark = tmp_path / "strategy.mark"
     module = tmp_path / "slow_strategies.py"
     module.write_text(f"MARK = {str(mark)!r}\n" + STRATEGY)
     config = tmp_path / "run.toml"
-    config.write_text(
-        CONFIG.format(state=tmp_path / "state", url=exchange.url, strategy=f"{module}:{strategy}", port=port)
+    text = CONFIG.format(
+        state=tmp_path / "state", url=exchange.url, strategy=f"{module}:{strategy}", port=port
     )
+    config.write_text(text if gateway else text[: text.index("[gateway]")] + "[gateway]\nenabled = false\n")
     log = tmp_path / "run.log"
     run = dita(log, "live", "--config", str(config), env={"STOP_WINDOW_TOKEN": TOKEN})
     return run, port, mark, log
@@ -188,14 +189,22 @@ def test_a_sigterm_then_a_ctrl_c_during_the_stop_still_ends_by_the_sigterm(
         ended(run)
 
 
-@pytest.mark.parametrize(("first", "status"), [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 0)])
+@pytest.mark.parametrize(
+    ("first", "gateway", "status"),
+    [
+        (signal.SIGTERM, True, -signal.SIGTERM),
+        (signal.SIGINT, True, 0),
+        (signal.SIGTERM, False, 0),
+        (signal.SIGINT, False, 0),
+    ],
+)
 def test_a_ctrl_c_while_the_run_closes_does_not_cut_the_close_short(
-    exchange: BinanceStreamServer, tmp_path: Path, first: int, status: int
+    exchange: BinanceStreamServer, tmp_path: Path, first: int, gateway: bool, status: int
 ) -> None:
     """The close (the kernel, the venue's streams, the list of orders left working) is taken
-    whole: a Ctrl-C in it ended the process with the streams half closed and the operator
-    never told of the order left at the venue."""
-    run, _, mark, log = _started(tmp_path, exchange, "SlowToClose")
+    whole, with the gateway or without: a Ctrl-C in it ended the process with the streams half
+    closed and the operator never told of the order left at the venue."""
+    run, _, mark, log = _started(tmp_path, exchange, "SlowToClose", gateway=gateway)
     try:
         wait_for("the resting order", lambda: mark.with_suffix(".bar").exists(), 60, log, run)
         run.send_signal(first)

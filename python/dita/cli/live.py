@@ -138,14 +138,32 @@ def _wait(run: Any) -> None:
         try:
             run.stop()
         finally:
+            try:
+                _close_whole(run)
+            finally:
+                restore()
+
+
+def _close_whole(run: Any) -> None:
+    """The run's close (the kernel, the venue's streams, the orders left working told), whole: a
+    Ctrl-C in its middle would leave the streams open and the orders untold. One is kept to its
+    end and let go; a second stops it."""
+    from dita._signals import held
+
+    closed = False
+    try:
+        with held():
             run.close()
-            restore()
+            closed = True
+    except KeyboardInterrupt:
+        if not closed:
+            raise
 
 
 def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
     """Serve the run's kernel over HTTP until SIGINT or SIGTERM: at once no new request, then
     the strategies stop, then the gateway's own stop."""
-    from dita._signals import Terminated, closing, held, sigterm_as_interrupt
+    from dita._signals import Terminated, closing, sigterm_as_interrupt
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
     from dita.gateway.server import GatewayServer
@@ -198,16 +216,8 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
             if not server.started:
                 run.stop()
         finally:
-            closed = False
             try:
-                # Whole: a Ctrl-C in its middle would leave the venue's streams open and the
-                # orders left working untold. One is kept to its end and let go; a second stops it.
-                with held():
-                    run.close()  # the kernel (once served, the server's stop closed it), the streams
-                    closed = True
-            except KeyboardInterrupt:
-                if not closed:
-                    raise
+                _close_whole(run)  # the kernel once served: the server's stop closed it
             finally:
                 restore()
     # uvicorn raises the signals it stopped on again newest first: a Ctrl-C after the SIGTERM
