@@ -191,12 +191,7 @@ def test_a_sigterm_then_a_ctrl_c_during_the_stop_still_ends_by_the_sigterm(
 
 @pytest.mark.parametrize(
     ("first", "gateway", "status"),
-    [
-        (signal.SIGTERM, True, -signal.SIGTERM),
-        (signal.SIGINT, True, 0),
-        (signal.SIGTERM, False, 0),
-        (signal.SIGINT, False, 0),
-    ],
+    [(signal.SIGTERM, True, -signal.SIGTERM), (signal.SIGINT, False, 0)],  # both paths share one close
 )
 def test_a_ctrl_c_while_the_run_closes_does_not_cut_the_close_short(
     exchange: BinanceStreamServer, tmp_path: Path, first: int, gateway: bool, status: int
