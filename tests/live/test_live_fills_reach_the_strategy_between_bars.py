@@ -48,6 +48,19 @@ class BuysOnTheFirstBarExitsOnItsFill(Strategy[Any]):
         self.filled.set()
 
 
+def buyer_on(
+    venue: Any, kernel_id: str
+) -> tuple[ExecutionKernel, TradingRuntime, BuysOnTheFirstBarExitsOnItsFill]:
+    """A kernel of ``kernel_id`` over ``venue`` and a wall-clock runtime (as a live run builds
+    it) running one buyer."""
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=kernel_id)
+    kernel.set_seed_capital(1e6)
+    runtime = TradingRuntime(kernel, [venue], clock="wall")
+    strategy = BuysOnTheFirstBarExitsOnItsFill(name="buyer")
+    runtime.add_strategy(strategy)
+    return kernel, runtime, strategy
+
+
 class OneBarThenAQuietPeriod:
     """As the market stream between two bars: one closed bar, then nothing while it waits for the
     next period's (``should_stop`` asked every quarter second)."""
@@ -72,11 +85,7 @@ def a_run(runtime: TradingRuntime, said: list[str], asset: str) -> LiveRun:
 def test_a_fill_between_two_bars_reaches_on_fill_and_its_exit_goes_out_before_the_next_bar() -> None:
     with streaming() as server:
         venue = streamed_venue(server, ManualClock())
-        kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="live-poll")
-        kernel.set_seed_capital(1e6)
-        runtime = TradingRuntime(kernel, [venue], clock="wall")  # as a live run builds it
-        strategy = BuysOnTheFirstBarExitsOnItsFill(name="buyer")
-        runtime.add_strategy(strategy)
+        kernel, runtime, strategy = buyer_on(venue, "live-poll")
         said: list[str] = []
         run = a_run(runtime, said, "BTCUSDT")
         try:
@@ -137,11 +146,7 @@ class FillsAtTheFirstPoll:
 
 def test_a_listener_s_error_in_a_poll_between_bars_ends_the_run_as_a_data_point_s_does() -> None:
     venue = FillsAtTheFirstPoll()
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="live-poll-error")
-    kernel.set_seed_capital(1e6)
-    runtime = TradingRuntime(kernel, clock="wall")
-    strategy = BuysOnTheFirstBarExitsOnItsFill(name="buyer")
-    runtime.add_strategy(strategy)
+    kernel, runtime, strategy = buyer_on(venue, "live-poll-error")
 
     def broken_listener(event: VenueEvent, row: Any) -> None:
         raise RuntimeError("the fills sink is down")

@@ -11,9 +11,9 @@ from typing import Any
 
 from starlette.exceptions import StarletteDeprecationWarning
 from test_live_fills_reach_the_strategy_between_bars import (
-    BuysOnTheFirstBarExitsOnItsFill,
     FillsAtTheFirstPoll,
     a_run,
+    buyer_on,
 )
 
 from dita import AccountEvent, ExecutionKernel
@@ -45,11 +45,7 @@ def served(kernel: ExecutionKernel, runtime: TradingRuntime) -> tuple[Any, list[
 
 def test_a_fill_polled_between_bars_and_the_exit_placed_on_it_reach_the_event_stream() -> None:
     venue = FillsAtTheFirstPoll()
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="live-page")
-    kernel.set_seed_capital(1e6)
-    runtime = TradingRuntime(kernel, clock="wall")
-    strategy = BuysOnTheFirstBarExitsOnItsFill(name="buyer")
-    runtime.add_strategy(strategy)
+    kernel, runtime, strategy = buyer_on(venue, "live-page")
     app, published = served(kernel, runtime)
     run = a_run(runtime, [], "AAA")
     try:

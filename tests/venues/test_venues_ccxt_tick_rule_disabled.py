@@ -16,14 +16,19 @@ from dita.venues import CcxtVenue
 VenueFactory = Callable[..., CcxtVenue]
 
 
-def test_a_limit_order_on_a_market_whose_tick_rule_is_disabled_is_sent(
-    make_venue: VenueFactory, exchange: RecordedExchange
-) -> None:
+def _tick_rule_disabled(exchange: RecordedExchange) -> None:
+    """The exchange's markets as recorded, BTCUSDT's PRICE_FILTER with tickSize 0."""
     info = exchange.fixture("binance/spot_exchange_info.json")
     for rule in info["symbols"][0]["filters"]:
         if rule["filterType"] == "PRICE_FILTER":
             rule.update(tickSize="0.00000000")
     exchange.script("GET", "/api/v3/exchangeInfo", payload=info)
+
+
+def test_a_limit_order_on_a_market_whose_tick_rule_is_disabled_is_sent(
+    make_venue: VenueFactory, exchange: RecordedExchange
+) -> None:
+    _tick_rule_disabled(exchange)
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
     venue = make_venue()
     assert venue.load_markets()["BTCUSDT"].tick_size == 0.0
@@ -39,11 +44,7 @@ def test_a_limit_order_on_a_market_whose_tick_rule_is_disabled_is_sent(
 def test_a_size_off_the_lot_is_still_refused_where_the_tick_rule_is_disabled(
     make_venue: VenueFactory, exchange: RecordedExchange
 ) -> None:
-    info = exchange.fixture("binance/spot_exchange_info.json")
-    for rule in info["symbols"][0]["filters"]:
-        if rule["filterType"] == "PRICE_FILTER":
-            rule.update(tickSize="0.00000000")
-    exchange.script("GET", "/api/v3/exchangeInfo", payload=info)
+    _tick_rule_disabled(exchange)
     venue = make_venue()
     (event,) = venue.submit(
         make_order("tick0-2", order_type="LIMIT", price=90000.0, size=0.0011111111, reference_price=90000.0)
