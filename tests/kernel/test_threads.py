@@ -295,23 +295,30 @@ def test_a_venue_answer_waits_for_a_kernel_held_past_the_busy_limit() -> None:
     assert kernel.slot_state(0).size == 1.0
 
 
+def _stuck_in_a_submit(kernel_id: str, release: threading.Event) -> tuple[ExecutionKernel, threading.Thread]:
+    """A kernel whose ENTER, sent on the returned thread, is inside its venue's submit until
+    ``release`` is set (a minute at most)."""
+
+    class StuckVenue(SlowVenue):
+        def submit(self, order: VenueOrder) -> list[VenueEvent]:
+            self.inside.set()
+            release.wait(60)
+            return super().submit(order)
+
+    venue = StuckVenue(pause=0.0)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=kernel_id)
+    strategy = threading.Thread(target=kernel.process_intent, args=(intent("ENTER", 0),))
+    strategy.start()
+    assert venue.inside.wait(10)
+    return kernel, strategy
+
+
 def test_a_close_that_gives_up_waiting_for_a_venue_call_leaves_the_kernel_taking_input() -> None:
     """close() stops input, then waits for the venue call under way; given up after 10 s it
     raises "kernel busy" having changed nothing (docs/concepts/venues.md), so the kernel takes
     input as before, not refusing every input as "closed" though it was not closed."""
     release = threading.Event()
-
-    class StuckVenue(SlowVenue):
-        def submit(self, order: VenueOrder) -> list[VenueEvent]:
-            self.inside.set()
-            release.wait(30)
-            return super().submit(order)
-
-    venue = StuckVenue(pause=0.0)
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="stuck-close")
-    strategy = threading.Thread(target=kernel.process_intent, args=(intent("ENTER", 0),))
-    strategy.start()
-    assert venue.inside.wait(10)
+    kernel, strategy = _stuck_in_a_submit("stuck-close", release)
     try:
         with pytest.raises(RuntimeError, match="busy"):
             kernel.close()
@@ -327,18 +334,7 @@ def test_two_closes_that_both_give_up_leave_the_kernel_taking_input() -> None:
     """Two close() calls overlapping, both giving up "busy": input stays refused until the
     second gives up too, then the kernel takes input as before."""
     release = threading.Event()
-
-    class StuckVenue(SlowVenue):
-        def submit(self, order: VenueOrder) -> list[VenueEvent]:
-            self.inside.set()
-            release.wait(60)
-            return super().submit(order)
-
-    venue = StuckVenue(pause=0.0)
-    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="two-stuck-closes")
-    strategy = threading.Thread(target=kernel.process_intent, args=(intent("ENTER", 0),))
-    strategy.start()
-    assert venue.inside.wait(10)
+    kernel, strategy = _stuck_in_a_submit("two-stuck-closes", release)
     errors: list[BaseException] = []
 
     def close() -> None:
