@@ -50,10 +50,7 @@ def venue_event_data(event: VenueEvent, outcome: KernelOutcome) -> tuple[dict[st
     fills it booked."""
     fills = sum(1 for t, _ in applied_events(outcome, [event]) if t.trigger in FILL_TRIGGERS)
     data = {
-        "event_id": event.event_id,
-        "kind": event.kind.name,
-        "slot_id": event.slot_id,
-        "trade_id": event.trade_id,
+        **_named(event),
         "accepted": outcome.accepted,
         "diagnostic_code": outcome.diagnostic_code.name,
         "state": outcome.state.name,
@@ -61,6 +58,16 @@ def venue_event_data(event: VenueEvent, outcome: KernelOutcome) -> tuple[dict[st
         "seq": outcome.seq,
     }
     return data, fills
+
+
+def _named(event: VenueEvent) -> dict[str, Any]:
+    """The fields of a `venue_event` that name its event."""
+    return {
+        "event_id": event.event_id,
+        "kind": event.kind.name,
+        "slot_id": event.slot_id,
+        "trade_id": event.trade_id,
+    }
 
 
 class VenuePolling:
@@ -87,11 +94,6 @@ class VenuePolling:
         self.runtime_bookings = RuntimeBookings(runtime)
 
     # --- applying what the venue gave (on the lane) -------------------------------------
-
-    def _publish_venue_event(self, event: VenueEvent, **outcome: Any) -> None:
-        """Publish a polled ``event`` as a ``venue_event``, with what became of it."""
-        named = {"event_id": event.event_id, "kind": event.kind.name, "slot_id": event.slot_id}
-        self.state.publish("venue_event", {**named, "trade_id": event.trade_id, **outcome})
 
     def take_polled(self, events: list[Any]) -> int:
         """Give the kernel the polled events waiting, then ``events``, and publish what they
@@ -125,7 +127,9 @@ class VenuePolling:
             metrics.venue_poll_errors.inc()
             error = shortened(f"{type(exc).__name__}: {exc}", 300)
             refused = {"accepted": False, "diagnostic_code": "SET_ASIDE", "state": None}
-            self._publish_venue_event(event, **refused, fills=0, seq=None, error=error)
+            self.state.publish(
+                "venue_event", {**_named(event), **refused, "fills": 0, "seq": None, "error": error}
+            )
 
         try:
             state.polled.take(state.kernel, events, applied, not_an_event, set_aside=set_aside)
