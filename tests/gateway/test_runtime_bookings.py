@@ -4,6 +4,7 @@ next round, which publishes them; nothing is told twice."""
 
 from __future__ import annotations
 
+import contextlib
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,7 +15,12 @@ from dita.gateway.config import GatewaySettings
 from dita.gateway.runtime_bookings import RuntimeBookings
 from dita.gateway.state import GatewayState
 from dita.runtime import TradingRuntime
+from dita.venues._events import STUCK_AFTER
+from kernel_faults import ReportsLater
+from runtime.points import bar
 from runtime.test_runtime_fills_by_venue_id import BuysOnce, CancelAnswerStatesItsFill, _bar, _started
+from runtime.test_runtime_poll_kernel_errors import BuysThree
+from runtime.test_runtime_venue_event_stuck import Refuses
 
 
 def test_the_slots_and_account_a_busy_round_could_not_read_are_published_at_the_next() -> None:
@@ -26,6 +32,7 @@ def test_the_slots_and_account_a_busy_round_could_not_read_are_published_at_the_
     runtime = SimpleNamespace(
         stats={"fills": 0, "account_events": 0, "venue_poll_errors": 0, "venue_events_stuck": 0},
         taken_listeners=[],
+        set_aside_listeners=[],
         intent_listeners=[],
         event_listeners=[],
     )
@@ -104,5 +111,43 @@ def test_a_venue_reject_in_the_answer_to_a_strategys_entry_is_counted() -> None:
             "dita_gateway_venue_rejects_total", {"kind": "REJECT"}
         )
         assert rejects == 1
+    finally:
+        kernel.close()
+
+
+def test_an_event_the_runtime_sets_aside_is_published_once_as_set_aside_in_the_order_booked() -> None:
+    """As the gateway's own poll publishes it: the kernel raised on the fill ``STUCK_AFTER`` polls
+    in a row, and the page shows it waiting for reconciling, between the fills booked before and
+    after it; the poll errors are counted as that poll counts them, each raise and the setting aside."""
+    venue = ReportsLater()
+    kernel = Refuses(max_slots=3, venue=venue, kernel_id="bookings-set-aside")
+    kernel.refused = set()
+    runtime = TradingRuntime(kernel)
+    runtime.add_strategy(BuysThree(name="s"))
+    state = GatewayState(kernel, GatewaySettings(token="t" * 32))
+    published: list[tuple[str, dict[str, Any]]] = []
+    state.publish = lambda event_type, data: published.append((event_type, data))  # type: ignore[method-assign]
+    bookings = RuntimeBookings(runtime)
+    try:
+        runtime.on_bar(bar(0))  # three orders rest; their fills (fill-0, 1, 2) come from the next poll
+        kernel.refused = {"fill-1"}
+        for _ in range(STUCK_AFTER + 2):  # rounds after the setting aside tell it no more
+            with contextlib.suppress(RuntimeError):
+                runtime.poll_venues()
+            bookings.publish(state)
+        told = [
+            (d["event_id"], d["accepted"], d["diagnostic_code"], d["fills"], d.get("error"))
+            for kind, d in published
+            if kind == "venue_event"
+        ]
+        assert told == [
+            ("fill-0", True, "OK", 1, None),
+            ("fill-1", False, "SET_ASIDE", 0, "RuntimeError: cannot book fill-1"),
+            ("fill-2", True, "OK", 1, None),
+        ]
+        (aside,) = (d for kind, d in published if kind == "venue_event" and d["event_id"] == "fill-1")
+        assert (aside["state"], aside["seq"], aside["slot_id"], aside["kind"]) == (None, None, 1, "FILL")
+        errors = state.metrics.registry.get_sample_value("dita_gateway_venue_poll_errors_total")
+        assert errors == STUCK_AFTER
     finally:
         kernel.close()

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from dita import ExecutionKernel
+from dita import ExecutionKernel, VenueEvent
 from dita.runtime import TradingRuntime
+from dita.venues._events import STUCK_AFTER
 from kernel_faults import ReportsLater
 
 from .points import bar
@@ -60,3 +61,35 @@ def test_fills_after_an_event_the_kernel_always_raises_on_are_booked(
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert any("set aside" in m and "fill-1" in m for m in errors)
     assert "set aside in this run" in errors[-1] and "fill-1" in errors[-1]  # finish() names it again
+
+
+def test_a_set_aside_listener_that_raises_stops_neither_the_others_nor_the_fills_after_it() -> None:
+    """The set-aside listeners hear the event with the kernel's error. One that raises is
+    raised once the poll is done, as another listener's error is: the next listener hears the
+    event, and the fill after it is booked in the same poll; no poll error is counted for it."""
+    venue = ReportsLater()
+    kernel = Refuses(max_slots=3, venue=venue)
+    kernel.refused = set()
+    runtime = TradingRuntime(kernel)
+    strategy = BuysThree(name="s")
+    runtime.add_strategy(strategy)
+    heard: list[tuple[str, str]] = []
+
+    def fails(event: VenueEvent, exc: Exception) -> None:
+        raise KeyError("the listener's own fault")
+
+    runtime.set_aside_listeners.append(fails)
+    runtime.set_aside_listeners.append(lambda event, exc: heard.append((event.event_id, str(exc))))
+    runtime.on_bar(bar(0))  # three resting orders, filled by the next poll
+    kernel.refused = {"fill-1"}
+    for _ in range(STUCK_AFTER - 1):
+        with pytest.raises(RuntimeError, match="cannot book fill-1"):
+            runtime.poll_venues()
+    with pytest.raises(KeyError, match="the listener's own fault"):
+        runtime.poll_venues()  # the poll that sets it aside
+    assert heard == [("fill-1", "cannot book fill-1")]
+    assert [f.asset for f in strategy.heard] == [ASSETS[0], ASSETS[2]]
+    stages = [kernel.slot_state(i).fsm_state.name for i in range(3)]
+    assert stages == ["POSITION_OPEN", "ENTRY_WORKING", "POSITION_OPEN"]
+    assert runtime.stats["venue_events_stuck"] == 1
+    assert runtime.stats["venue_poll_errors"] == STUCK_AFTER - 1  # the kernel's raises alone

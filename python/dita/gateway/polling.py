@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from dita.gateway.runtime_bookings import RuntimeBookings
     from dita.runtime import TradingRuntime
 
-__all__ = ["CONTROL_WATCH_S", "VENUE_ENDS", "VenuePolling", "venue_event_data"]
+__all__ = ["CONTROL_WATCH_S", "VENUE_ENDS", "VenuePolling", "set_aside_data", "venue_event_data"]
 
 # The HTTP gateway logs under one name, that of the module embedders serve: dita.gateway.app.
 log = logging.getLogger("dita.gateway.app")
@@ -58,6 +58,20 @@ def venue_event_data(event: VenueEvent, outcome: KernelOutcome) -> tuple[dict[st
         "seq": outcome.seq,
     }
     return data, fills
+
+
+def set_aside_data(event: VenueEvent, exc: Exception) -> dict[str, Any]:
+    """The `venue_event` event of ``event``, which the kernel raised ``exc`` on poll after poll
+    and which is set aside unapplied: an operator sees a fill that waits for reconciling."""
+    return {
+        **_named(event),
+        "accepted": False,
+        "diagnostic_code": "SET_ASIDE",
+        "state": None,
+        "fills": 0,
+        "seq": None,
+        "error": shortened(f"{type(exc).__name__}: {exc}", 300),
+    }
 
 
 def _named(event: VenueEvent) -> dict[str, Any]:
@@ -123,13 +137,9 @@ class VenuePolling:
 
         def set_aside(event: VenueEvent, exc: Exception) -> None:
             # The kernel raised on it poll after poll (named at ERROR by PolledEvents): counted,
-            # and told to the streams, so an operator sees a fill that waits for reconciling.
+            # and told to the streams.
             metrics.venue_poll_errors.inc()
-            error = shortened(f"{type(exc).__name__}: {exc}", 300)
-            refused = {"accepted": False, "diagnostic_code": "SET_ASIDE", "state": None}
-            self.state.publish(
-                "venue_event", {**_named(event), **refused, "fills": 0, "seq": None, "error": error}
-            )
+            self.state.publish("venue_event", set_aside_data(event, exc))
 
         try:
             state.polled.take(state.kernel, events, applied, not_an_event, set_aside=set_aside)

@@ -6,9 +6,9 @@ venue polling brings what it books.
 The runtime's listeners run on the strategies' thread and only note what was booked, in the
 order booked: they never call the kernel. The polling task's next round takes the notes on the
 kernel's lane and publishes them there: a `venue_event` for each event a venue reported on its
-own, then a `slot` event for each slot the notes name (read on the lane, after every call queued
-before it, so a slot is never told older than the lane told it), then `account` after a fill or
-the account's news.
+own (one the runtime set aside as `SET_ASIDE`, with the kernel's error), then a `slot` event for
+each slot the notes name (read on the lane, after every call queued before it, so a slot is
+never told older than the lane told it), then `account` after a fill or the account's news.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelIntent, KernelOutcome, VenueEvent
-from dita.gateway.polling import VENUE_ENDS, venue_event_data
+from dita.gateway.polling import VENUE_ENDS, set_aside_data, venue_event_data
 from dita.kernel import FILL_TRIGGERS, applied_events
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ class RuntimeBookings:
         self._counts = self._counted()
         self._account_owed = False  # the kernel was busy for the last account read
         runtime.taken_listeners.append(self._taken)
+        runtime.set_aside_listeners.append(self._set_aside)
         runtime.intent_listeners.append(self._intent)
         # Every event the kernel took, the answers to intents of the run's own, an edge freeze's
         # cancels and a reconciliation's included: the slots they moved.
@@ -67,6 +68,10 @@ class RuntimeBookings:
         ended = outcome.accepted and event.kind in VENUE_ENDS
         moved = [t.slot_id for t in outcome.transitions]
         self._notes.append(_Booked(data, moved, [event.kind.name] if ended else []))
+
+    def _set_aside(self, event: VenueEvent, exc: Exception) -> None:
+        # Counted with the poll errors from the runtime's stats (``_counted``); no slot moved.
+        self._notes.append(_Booked(set_aside_data(event, exc), [], []))
 
     def _intent(self, intent: KernelIntent, outcome: KernelOutcome) -> None:
         if not isinstance(outcome, KernelOutcome) or not (outcome.accepted or outcome.transitions):

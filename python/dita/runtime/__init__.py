@@ -61,7 +61,7 @@ from dita.runtime.refusals import (
     refusal_reason,
     refusals_said,
 )
-from dita.runtime.routing import EventListener, FillListener, IntentListener, TakenListener
+from dita.runtime.routing import EventListener, FillListener, IntentListener, SetAsideListener, TakenListener
 from dita.runtime.strategies import (
     KernelClosed,
     StrategyContext,
@@ -93,6 +93,7 @@ __all__ = [
     "KernelRefusals",
     "ReasonCounts",
     "RuntimeRefusal",
+    "SetAsideListener",
     "StrategyContext",
     "StrategyHandle",
     "StrategyStatus",

@@ -32,6 +32,9 @@ IntentListener = Callable[[KernelIntent, KernelOutcome], None]
 TakenListener = Callable[[VenueEvent, KernelOutcome], None]
 """Called with every event a venue reported on its own (a poll's, an answer to market data)
 and the kernel's outcome, refused ones too."""
+SetAsideListener = Callable[[VenueEvent, Exception], None]
+"""Called with every event a venue reported on its own that the kernel raised on
+``STUCK_AFTER`` times in a row, set aside unapplied (to reconcile), and the kernel's error."""
 
 
 class EventRouter:

@@ -21,7 +21,14 @@ from dita.runtime.lifecycle import Lifecycle
 from dita.runtime.orders import OrderSubmission
 from dita.runtime.owners import TradeOwners
 from dita.runtime.polling import VenuePolling
-from dita.runtime.routing import EventListener, EventRouter, FillListener, IntentListener, TakenListener
+from dita.runtime.routing import (
+    EventListener,
+    EventRouter,
+    FillListener,
+    IntentListener,
+    SetAsideListener,
+    TakenListener,
+)
 from dita.runtime.strategies import StrategyContext, StrategyHandle
 from dita.runtime.venue_data import VenueDataHandOver
 from dita.runtime.venue_events import VenueEventIntake
@@ -110,6 +117,7 @@ class TradingRuntime:
         self.event_listeners: list[EventListener] = []
         self.intent_listeners: list[IntentListener] = []
         self.taken_listeners: list[TakenListener] = []
+        self.set_aside_listeners: list[SetAsideListener] = []
         # Called with each intent before the kernel takes it, the marks synced (the backtest
         # halts a bust account's entries there); one raising stops the intent.
         self.intent_checks: list[Callable[[KernelIntent], None]] = []
@@ -132,7 +140,7 @@ class TradingRuntime:
             self.stats,
             fills_kept,
         )
-        self._intake = VenueEventIntake(kernel, self._router, self.stats)
+        self._intake = VenueEventIntake(kernel, self._router, self.set_aside_listeners, self.stats)
         self._polling = VenuePolling(
             kernel,
             self.polled_venues,

@@ -10,8 +10,8 @@ from typing import Any
 from dita._kernel import KernelOutcome, VenueEvent
 from dita._text import shortened
 from dita.logs import order_ids
-from dita.runtime._shared import log
-from dita.runtime.routing import EventRouter
+from dita.runtime._shared import log, tell
+from dita.runtime.routing import EventRouter, SetAsideListener
 from dita.venues._events import STUCK_AFTER, PolledEvents, _described, input_stopped, kernel_busy
 
 
@@ -20,9 +20,16 @@ class VenueEventIntake:
     once the kernel takes no more input, why (``closed_reason``): the venues are then polled,
     and handed data, no more."""
 
-    def __init__(self, kernel: Any, router: EventRouter, stats: dict[str, int]) -> None:
+    def __init__(
+        self,
+        kernel: Any,
+        router: EventRouter,
+        set_aside_listeners: list[SetAsideListener],
+        stats: dict[str, int],
+    ) -> None:
         self._kernel = kernel
         self._router = router
+        self._set_aside_listeners = set_aside_listeners
         self._stats = stats
         self.unapplied: dict[int, PolledEvents] = {}
         self.closed_reason = ""
@@ -46,10 +53,11 @@ class VenueEventIntake:
         one (skipped), is added to ``errors`` and the next event is still taken. False when the
         kernel raised otherwise (``_on_kernel_error``): that event and those after it wait in
         ``unapplied``; the ``STUCK_AFTER``-th time in a row on one event, not busy, it is set
-        aside instead (``PolledEvents``), counted in ``stats["venue_events_stuck"]``, and the
-        rest taken. The strategies hear the fills (``on_fill``) once the kernel took them all:
-        heard as each is booked, an intent sent from ``on_fill`` would reach the kernel before
-        the rest of what the venue reported (the fill ending the order it meant to close)."""
+        aside instead (``PolledEvents``), counted in ``stats["venue_events_stuck"]``, told to the
+        set-aside listeners (an error of one's added to ``errors``), and the rest taken. The
+        strategies hear the fills (``on_fill``) once the kernel took them all: heard as each is
+        booked, an intent sent from ``on_fill`` would reach the kernel before the rest of what
+        the venue reported (the fill ending the order it meant to close)."""
         router = self._router
         seen: set[str] = set()
         named: list[Any] = [None]
@@ -65,6 +73,8 @@ class VenueEventIntake:
 
         def set_aside(event: VenueEvent, exc: Exception) -> None:
             self._stats["venue_events_stuck"] += 1  # named at ERROR by ``unapplied``
+            for listener in self._set_aside_listeners:
+                tell(errors, listener, event, exc)
 
         calling = router.hold_on_fill()
         try:
