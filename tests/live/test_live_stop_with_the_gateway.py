@@ -14,6 +14,7 @@ import pytest
 from binance_streams import BinanceStreamServer
 from live_process import dita, ended, post, wait_for
 
+from dita.cli.live_run import STOP_WAIT_S
 from dita.services.hazelcast import free_port
 
 STRATEGY = '''
@@ -173,10 +174,12 @@ def test_sigterm_while_the_strategies_start_stops_and_closes_the_run(
     assert state["running"] is False
 
 
-def test_a_sigterm_then_a_ctrl_c_during_the_stop_still_ends_by_the_sigterm(
+def test_a_ctrl_c_while_the_strategies_stop_is_told_their_limit_and_the_sigterm_still_ends_it(
     exchange: BinanceStreamServer, tmp_path: Path
 ) -> None:
-    """uvicorn raises the signals it stopped on again newest first: the Ctrl-C hid the SIGTERM,
+    """The second signal is told the step under way and its limit: the gateway's 5 s grace, told
+    while the strategies had 30 s, had the operator kill a stop that was within its limit.
+    uvicorn raises the signals it stopped on again newest first: the Ctrl-C hid the SIGTERM,
     and the process ended with status 0 where a supervisor expects the signal's."""
     run, _, mark, log = _started(tmp_path, exchange, "SlowToStop")
     try:
@@ -187,6 +190,10 @@ def test_a_sigterm_then_a_ctrl_c_during_the_stop_still_ends_by_the_sigterm(
         assert run.wait(60) == -signal.SIGTERM, log.read_text()
     finally:
         ended(run)
+    told = [line for line in log.read_text().splitlines() if "stopping already" in line]
+    assert len(told) == 1, told
+    assert told[0].startswith("dita live: stopping already (stopping the strategies)"), told
+    assert f"at most {STOP_WAIT_S:g} s to end" in told[0], told
 
 
 @pytest.mark.parametrize(

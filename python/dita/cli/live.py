@@ -24,6 +24,8 @@ from dita.live.config import ConfigError, LiveConfig, load_config
 
 __all__ = ["register", "run_configured"]
 
+STOPPING_STRATEGIES = "stopping the strategies"  # the first step of the stop with the gateway
+
 LiveOption = Annotated[
     bool, typer.Option("--live", help='Allow a file with mode = "live" to send real orders')
 ]
@@ -164,6 +166,7 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
     """Serve the run's kernel over HTTP until SIGINT or SIGTERM: at once no new request, then
     the strategies stop, then the gateway's own stop."""
     from dita._signals import Terminated, closing, sigterm_as_interrupt
+    from dita.cli.live_run import STOP_WAIT_S
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
     from dita.gateway.server import GatewayServer
@@ -186,9 +189,19 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
             self.terminated = self.terminated or sig == signal.SIGTERM
             super().handle_exit(sig, frame)
 
+        def stopping_already(self) -> str:
+            if self.stop_step not in ("", STOPPING_STRATEGIES):
+                return super().stopping_already()  # the gateway's own stop: the strategies ended
+            return (
+                f"dita live: stopping already ({STOPPING_STRATEGIES}); a signal does not cut it short:"
+                f" their thread has at most {STOP_WAIT_S:g} s to end (an on_stop, a venue call under"
+                f" way), then the gateway's own stop: {self.own_stop()}"
+            )
+
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # The strategies take up to STOP_WAIT_S to stop: an order the API took meanwhile
             # would go out after the stop began, and be left working.
+            self.stop_step = STOPPING_STRATEGIES
             self.stop_taking_requests(sockets)
             await asyncio.to_thread(run.stop)  # no strategy input once the kernel closes
             await super().shutdown(sockets)

@@ -165,14 +165,20 @@ class GatewayServer(uvicorn.Server):
         if stopping:
             # Said, or a stop that seems stuck gets killed, its journal rows and log unsynced.
             # os.write: the handler may run while the main thread is inside a print to stderr.
-            step = f" ({self.stop_step})" if self.stop_step else ""
-            os.write(
-                2,
-                f"dita serve: stopping already{step}; a signal does not cut it short: it waits at"
-                f" most {self.grace:g} s (stop_grace_seconds) in all for the requests and venue calls"
-                " under way, then closes the kernel to its end (the journal's last rows, the"
-                " projection, the log's sync: a kill -9 would leave them unsynced)\n".encode(),
-            )
+            os.write(2, f"{self.stopping_already()}\n".encode())
+
+    def stopping_already(self) -> str:
+        """What a signal during the stop is told: the step under way and the stop's limits."""
+        step = f" ({self.stop_step})" if self.stop_step else ""
+        return f"dita serve: stopping already{step}; a signal does not cut it short: {self.own_stop()}"
+
+    def own_stop(self) -> str:
+        """The gateway's own stop and its limit, as a signal during the stop is told."""
+        return (
+            f"it waits at most {self.grace:g} s (stop_grace_seconds) in all for the requests and venue"
+            " calls under way, then closes the kernel to its end (the journal's last rows, the"
+            " projection, the log's sync: a kill -9 would leave them unsynced)"
+        )
 
     @classmethod
     def for_settings(cls, app: Any, kernel: Any, settings: Any) -> Self:
