@@ -59,6 +59,7 @@ def checked_config(path: Path, live_allowed: bool, text: str | None = None) -> L
 def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> None:
     """Run what ``path`` configures (``text``: its text, read already) until Ctrl-C or SIGTERM
     (or the run fails)."""
+    from dita._signals import Terminated, sigterm_as_interrupt
     from dita.cli.live_run import RunRefused, mode_line
 
     config = checked_config(path, live_allowed, text)
@@ -68,26 +69,38 @@ def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> N
     # From here on a SIGHUP asks for a reload, not the end of the process (its default action).
     reload_requested = threading.Event()
     previous_hup = signal.signal(signal.SIGHUP, lambda *_: reload_requested.set())
+    # From the build on a SIGTERM stops the run as Ctrl-C does: one while the run is built (the
+    # log, the journal, the venue's streams opened) has the build close what it opened.
+    restore = sigterm_as_interrupt()
+    end_by_sigterm = False
     try:
-        run = _built(config, path, reload_requested)
-    except BaseException:  # the refusals' typer.Exit too
-        _close_socket(sock)
-        signal.signal(signal.SIGHUP, previous_hup)
-        raise
-    typer.echo(f"kernel id: {run.kernel.kernel_id}")
-    if run.continued:
-        typer.echo(f"continued from the write-ahead log in {config.wal_dir()} (seq {run.kernel.seq:,})")
-    try:
+        try:
+            run = _built(config, path, reload_requested)
+        except KeyboardInterrupt as exc:  # the build closed what it had opened
+            _say("terminated" if isinstance(exc, Terminated) else "interrupted")
+            return
         if sock is not None:
-            _serve(run, config, sock)
+            end_by_sigterm = _serve(run, config, sock)
         else:
-            _wait(run)
+            _wait(run, config)
     except RunRefused as exc:  # its start: the run is stopped and closed already
         fail(str(exc), code=1)
     finally:
-        signal.signal(signal.SIGHUP, previous_hup)
+        _close_socket(sock)
+        try:
+            restore()
+        finally:
+            signal.signal(signal.SIGHUP, previous_hup)
+    if end_by_sigterm:
+        signal.raise_signal(signal.SIGTERM)  # the process ends by the signal, as `dita serve` ends
     if run.failure is not None:
         raise typer.Exit(1)
+
+
+def _say_started(run: Any, config: LiveConfig) -> None:
+    typer.echo(f"kernel id: {run.kernel.kernel_id}")
+    if run.continued:
+        typer.echo(f"continued from the write-ahead log in {config.wal_dir()} (seq {run.kernel.seq:,})")
 
 
 def _configure_logging(config: LiveConfig) -> None:
@@ -124,12 +137,12 @@ def _close_socket(sock: socket.socket | None) -> None:
         sock.close()
 
 
-def _wait(run: Any) -> None:
+def _wait(run: Any, config: LiveConfig) -> None:
     """A run without a gateway: wait for its end, or Ctrl-C or SIGTERM."""
-    from dita._signals import Terminated, closing, sigterm_as_interrupt
+    from dita._signals import Terminated, closing
 
-    restore = sigterm_as_interrupt()
     try:
+        _say_started(run, config)
         run.start()
         while not run.stop_requested.wait(0.2):
             pass
@@ -140,10 +153,7 @@ def _wait(run: Any) -> None:
         try:
             run.stop()
         finally:
-            try:
-                _close_whole(run)
-            finally:
-                restore()
+            _close_whole(run)
 
 
 def _close_whole(run: Any) -> None:
@@ -162,10 +172,43 @@ def _close_whole(run: Any) -> None:
             raise
 
 
-def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
+def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> bool:
     """Serve the run's kernel over HTTP until SIGINT or SIGTERM: at once no new request, then
-    the strategies stop, then the gateway's own stop."""
-    from dita._signals import Terminated, closing, sigterm_as_interrupt
+    the strategies stop, then the gateway's own stop. Returns whether the process is to end by
+    SIGTERM, as `dita serve` ends: a SIGTERM stopped the run once served."""
+    from dita._signals import Terminated, closing
+
+    server: Any = None
+    terminated = False
+    try:
+        _say_started(run, config)
+        server = _server(run, config)
+        host, port = sock.getsockname()[:2]
+        _say(f"dita gateway for kernel {run.kernel.kernel_id} on http://{host}:{port}/ (metrics: /metrics)")
+        # A SIGTERM while the strategies start (on_start, a continued run's reconciliation) stops
+        # the run as Ctrl-C does. While it serves, uvicorn takes the signals, then raises the one
+        # it stopped on again through the handlers of sigterm_as_interrupt.
+        run.start()
+        server.run(sockets=[sock])
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        if server is None or not server.started:
+            _say("terminated" if terminated else "interrupted")
+    finally:
+        closing()
+        sock.close()
+        try:
+            if server is None or not server.started:
+                run.stop()
+        finally:
+            _close_whole(run)  # the kernel once served: the server's stop closed it
+    # uvicorn raises the signals it stopped on again newest first: a Ctrl-C after the SIGTERM
+    # would hide it.
+    return server.started and (terminated or server.terminated)
+
+
+def _server(run: Any, config: LiveConfig) -> Any:
+    """The gateway's server for the run: its stop ends the strategies first."""
     from dita.cli.live_run import STOP_WAIT_S
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
@@ -208,35 +251,7 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> None:
 
     server = RunServer.for_settings(app, run.kernel, settings)
     run.on_stopped = lambda: setattr(server, "should_exit", True)
-    host, port = sock.getsockname()[:2]
-    _say(f"dita gateway for kernel {run.kernel.kernel_id} on http://{host}:{port}/ (metrics: /metrics)")
-    # A SIGTERM while the strategies start (on_start, a continued run's reconciliation) stops
-    # the run as Ctrl-C does. While it serves, uvicorn takes the signals, then raises the one
-    # it stopped on again through these handlers.
-    restore = sigterm_as_interrupt()
-    terminated = False
-    try:
-        run.start()
-        server.run(sockets=[sock])
-    except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
-        if not server.started:
-            _say("terminated" if terminated else "interrupted")
-    finally:
-        closing()
-        sock.close()
-        try:
-            if not server.started:
-                run.stop()
-        finally:
-            try:
-                _close_whole(run)  # the kernel once served: the server's stop closed it
-            finally:
-                restore()
-    # uvicorn raises the signals it stopped on again newest first: a Ctrl-C after the SIGTERM
-    # would hide it.
-    if (terminated or server.terminated) and server.started:
-        signal.raise_signal(signal.SIGTERM)  # the process ends by the signal, as `dita serve` ends
+    return server
 
 
 def live(
