@@ -15,7 +15,7 @@ __all__ = [
     "Terminated",
     "closing",
     "held",
-    "ignore_sigterm_to_exit",
+    "ignore_sigterm_once_closed",
     "installed",
     "rearm",
     "signal_wakeup",
@@ -38,8 +38,8 @@ _held_interrupt = False  # a Ctrl-C kept the same way
 _installed = False
 # A SIGTERM that came after closing(): not raised, kept for rearm() to tell.
 _late = False
-# Whether a command of this process handled SIGTERM (see ignore_sigterm_to_exit).
-_used = False
+# Whether this process is the `dita` program (see ignore_sigterm_once_closed).
+_program = False
 
 
 def sigterm_as_interrupt() -> Callable[[], None]:
@@ -70,8 +70,7 @@ def sigterm_as_interrupt() -> Callable[[], None]:
         else:
             _late = True
 
-    global _used
-    _armed = _installed = _used = True
+    _armed = _installed = True
     _late = False
     signal.signal(signal.SIGTERM, on_sigterm)
     # Ctrl-C as Python's own handler does it, except inside held(): a count of written bytes
@@ -84,22 +83,23 @@ def sigterm_as_interrupt() -> Callable[[], None]:
         global _armed, _installed
         _armed = _installed = False
         # None: a handler set outside Python; the default is the nearest we can put back.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+        back = signal.SIG_DFL if previous is None else previous
+        signal.signal(signal.SIGTERM, signal.SIG_IGN if _program and back is signal.SIG_DFL else back)
         if own_sigint:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
     return restore
 
 
-def ignore_sigterm_to_exit() -> None:
-    """For the `dita` program once its command returned: a command that handled SIGTERM
-    (`dita paper`, `dita stdio`) has closed, and a SIGTERM sent again in the process's last
-    moments (the interpreter's teardown) would end it by the signal, status 143 where the stop
-    promised 0. Nothing for a command that did not handle it, nor for a process embedding
-    dita (its handler is its own)."""
-    if _used and threading.current_thread() is threading.main_thread():
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+def ignore_sigterm_once_closed() -> None:
+    """For the `dita` program, before its command runs: a command that handles SIGTERM (`dita
+    paper`, `dita stdio`) puts it back ignored, not as its default, once it has closed. A
+    SIGTERM sent again in the process's last moments (the interpreter's teardown) would end it
+    by the signal, status 143 where the stop promised 0; ignored as the handler is put back, not
+    once the command returned, no instant between the two is left for one. Nothing for a
+    command that does not handle it, nor for a process embedding dita (its handler is its own)."""
+    global _program
+    _program = True
 
 
 def _on_sigint(signum: int, frame: Any) -> None:

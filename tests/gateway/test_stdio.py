@@ -1002,6 +1002,34 @@ def test_the_dita_program_ignores_a_late_sigterm_once_a_stop_closed_it(
     assert done.stdout.strip().splitlines()[-1] == f"sigterm ignored: {ignored}", done.stderr
 
 
+# dita stdio sent a SIGTERM the instant its session's SIGTERM handler is put back.
+_SIGTERM_AS_THE_HANDLER_GOES = """
+import os, signal, sys
+set_handler = signal.signal
+
+def set_then_signalled(signum, handler):
+    previous = set_handler(signum, handler)
+    if signum == signal.SIGTERM and not callable(handler):
+        os.kill(os.getpid(), signal.SIGTERM)
+    return previous
+
+signal.signal = set_then_signalled
+from dita.cli import main
+sys.argv = ["dita", "stdio"]
+main()
+"""
+
+
+def test_a_sigterm_as_the_session_puts_its_handler_back_does_not_end_the_process_by_the_signal() -> None:
+    """The handler was put back as the default, then the program ignored SIGTERM once the command
+    returned: one in between ended a session that had closed with status 143, not its 0."""
+    run = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_AS_THE_HANDLER_GOES], input=b"", capture_output=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr.decode()
+    assert json.loads(run.stdout.splitlines()[-1])["reason"] == "eof"
+
+
 @pytest.mark.parametrize(
     ("signum", "reason"), [(signal.SIGTERM, "terminated"), (signal.SIGINT, "interrupted")]
 )

@@ -79,10 +79,8 @@ for _name in COMMAND_MODULES:
 
 
 def main() -> None:
-    from dita._signals import ignore_sigterm_to_exit
+    from dita._signals import ignore_sigterm_once_closed
 
-    try:
-        # Named as the installed command, also when run as `python -m dita` or `-m dita.cli`.
-        app(prog_name="dita")
-    finally:
-        ignore_sigterm_to_exit()
+    ignore_sigterm_once_closed()
+    # Named as the installed command, also when run as `python -m dita` or `-m dita.cli`.
+    app(prog_name="dita")

@@ -92,7 +92,10 @@ def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> N
         finally:
             signal.signal(signal.SIGHUP, previous_hup)
     if end_by_sigterm:
-        signal.raise_signal(signal.SIGTERM)  # the process ends by the signal, as `dita serve` ends
+        # The process ends by the signal, as `dita serve` ends: its default, which the `dita`
+        # program's restore above puts back as ignored.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
     if run.failure is not None:
         raise typer.Exit(1)
 
