@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -176,9 +177,16 @@ def test_cli_takes_the_cluster_name_from_the_environment(
 def _fake_member(config_file: Path) -> subprocess.Popen[bytes]:
     """A process with a member's command line for ``config_file`` (all that pid() and the
     watchdog read of it), without a JVM."""
-    return subprocess.Popen(
+    fake = subprocess.Popen(
         [sys.executable, "-c", "import time; time.sleep(60)", MAIN_CLASS, f"{_CONFIG_ARG}{config_file}"]
     )
+    # Popen returns as the exec begins; /proc shows the new command line a moment later (longer
+    # on a loaded machine), and a member's is read long after its start.
+    cmdline = Path(f"/proc/{fake.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while MAIN_CLASS.encode() not in cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return fake
 
 
 def test_a_member_under_a_home_not_utf8_is_found_and_stopped(tmp_path: Path) -> None:
