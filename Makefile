@@ -52,18 +52,24 @@ chromium:
 hazelcast-jar: build
 	$(PY) -m dita.cli services hazelcast fetch
 
-# pytest in TEST_WORKERS processes (pytest-xdist): most tests wait on subprocesses, a JVM or
-# ClickHouse, so two cores keep three workers busy (pytest 9-11 minutes; 11-13 with two).
+# pytest in TEST_WORKERS processes (pytest-xdist): many tests wait on subprocesses, a JVM or
+# ClickHouse, so two cores keep four workers busy (pytest about 10 minutes; 12 with three).
 # Each worker starts its own Hazelcast member on a free port. TEST_WORKERS=0 runs in one process.
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 4
 
 # With bytecode caches written (a shell may turn them off), the hundreds of `python -m dita`
 # runs the tests start and pytest's rewritten test modules each compile once, not every time:
 # about a tenth of a CLI-heavy file's time.
-py-test: build chromium hazelcast-jar
-	env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS)
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(PY) -m pytest -q -n $(TEST_WORKERS)
 
-test: rust-test py-test
+py-test: build chromium hazelcast-jar
+	$(PYTEST)
+
+# The Rust tests' debug build runs beside the release build and the installs (each leaves a
+# core idle for a while: its links, the release build's last unit), each target's output whole.
+test:
+	$(MAKE) -j2 --output-sync=target --no-print-directory rust-test build chromium hazelcast-jar
+	$(PYTEST)
 
 # The bench extra brings NautilusTrader, the baseline the Python benchmarks compare against.
 bench: venv
