@@ -174,26 +174,31 @@ def test_sigterm_while_the_strategies_start_stops_and_closes_the_run(
     assert state["running"] is False
 
 
-def test_a_ctrl_c_while_the_strategies_stop_is_told_their_limit_and_the_sigterm_still_ends_it(
-    exchange: BinanceStreamServer, tmp_path: Path
+@pytest.mark.parametrize(
+    ("gateway", "status", "then"), [(True, -signal.SIGTERM, "gateway's own stop"), (False, 0, "run closes")]
+)
+def test_a_ctrl_c_while_the_strategies_stop_is_told_their_limit_and_does_not_cut_the_stop_short(
+    exchange: BinanceStreamServer, tmp_path: Path, gateway: bool, status: int, then: str
 ) -> None:
     """The second signal is told the step under way and its limit: the gateway's 5 s grace, told
     while the strategies had 30 s, had the operator kill a stop that was within its limit.
-    uvicorn raises the signals it stopped on again newest first: the Ctrl-C hid the SIGTERM,
-    and the process ended with status 0 where a supervisor expects the signal's."""
-    run, _, mark, log = _started(tmp_path, exchange, "SlowToStop")
+    Without the gateway the Ctrl-C cut the stop short (the feed unclosed, the run's state left
+    running). With it, uvicorn raises the signals it stopped on again newest first: the Ctrl-C
+    hid the SIGTERM, and the process ended with status 0 where a supervisor expects the signal's."""
+    run, _, mark, log = _started(tmp_path, exchange, "SlowToStop", gateway=gateway)
     try:
         wait_for("a first bar", lambda: mark.with_suffix(".bar").exists(), 60, log, run)
         run.send_signal(signal.SIGTERM)
         wait_for("on_stop begun", mark.exists, 20, log, run)
         run.send_signal(signal.SIGINT)
-        assert run.wait(60) == -signal.SIGTERM, log.read_text()
+        assert run.wait(60) == status, log.read_text()
     finally:
         ended(run)
     told = [line for line in log.read_text().splitlines() if "stopping already" in line]
     assert len(told) == 1, told
     assert told[0].startswith("dita live: stopping already (stopping the strategies)"), told
-    assert f"at most {STOP_WAIT_S:g} s to end" in told[0], told
+    assert f"at most {STOP_WAIT_S:g} s to end" in told[0] and f"then the {then}" in told[0], told
+    assert json.loads((tmp_path / "state" / "stop-window.json").read_text())["running"] is False
 
 
 @pytest.mark.parametrize(

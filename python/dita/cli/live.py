@@ -24,7 +24,7 @@ from dita.live.config import ConfigError, LiveConfig, load_config
 
 __all__ = ["register", "run_configured"]
 
-STOPPING_STRATEGIES = "stopping the strategies"  # the first step of the stop with the gateway
+STOPPING_STRATEGIES = "stopping the strategies"  # the stop's first step
 
 LiveOption = Annotated[
     bool, typer.Option("--live", help='Allow a file with mode = "live" to send real orders')
@@ -154,9 +154,36 @@ def _wait(run: Any, config: LiveConfig) -> None:
     finally:
         closing()
         try:
-            run.stop()
+            _stop_strategies(run)
         finally:
             _close_whole(run)
+
+
+def _strategies_stopping(then: str) -> str:
+    """What a signal while the strategies stop is told: the step, its limit, and ``then``."""
+    from dita.cli.live_run import STOP_WAIT_S
+
+    return (
+        f"dita live: stopping already ({STOPPING_STRATEGIES}); a signal does not cut it short: their"
+        f" thread has at most {STOP_WAIT_S:g} s to end (an on_stop, a venue call under way), {then}"
+    )
+
+
+def _stop_strategies(run: Any) -> None:
+    """The strategies' stop, not cut short by a Ctrl-C (SIGTERM is ignored already: closing()):
+    the feed's close and the run's last state would be skipped. Told instead; the stop ends on
+    its own within STOP_WAIT_S."""
+
+    said = _strategies_stopping("then the run closes (the kernel, the venue's streams)")
+
+    def told(signum: int, frame: Any) -> None:
+        os.write(2, f"{said}\n".encode())  # os.write: the main thread may be inside a print
+
+    previous = signal.signal(signal.SIGINT, told)
+    try:
+        run.stop()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _close_whole(run: Any) -> None:
@@ -202,17 +229,16 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> bool:
         sock.close()
         try:
             if server is None or not server.started:
-                run.stop()
+                _stop_strategies(run)
         finally:
             _close_whole(run)  # the kernel once served: the server's stop closed it
     # uvicorn raises the signals it stopped on again newest first: a Ctrl-C after the SIGTERM
     # would hide it.
-    return server.started and (terminated or server.terminated)
+    return server is not None and server.started and (terminated or server.terminated)
 
 
 def _server(run: Any, config: LiveConfig) -> Any:
     """The gateway's server for the run: its stop ends the strategies first."""
-    from dita.cli.live_run import STOP_WAIT_S
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
     from dita.gateway.server import GatewayServer
@@ -238,11 +264,7 @@ def _server(run: Any, config: LiveConfig) -> Any:
         def stopping_already(self) -> str:
             if self.stop_step not in ("", STOPPING_STRATEGIES):
                 return super().stopping_already()  # the gateway's own stop: the strategies ended
-            return (
-                f"dita live: stopping already ({STOPPING_STRATEGIES}); a signal does not cut it short:"
-                f" their thread has at most {STOP_WAIT_S:g} s to end (an on_stop, a venue call under"
-                f" way), then the gateway's own stop: {self.own_stop()}"
-            )
+            return _strategies_stopping(f"then the gateway's own stop: {self.own_stop()}")
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # The strategies take up to STOP_WAIT_S to stop: an order the API took meanwhile
@@ -253,6 +275,7 @@ def _server(run: Any, config: LiveConfig) -> Any:
             await super().shutdown(sockets)
 
     server = RunServer.for_settings(app, run.kernel, settings)
+    server.program = "dita live"
     run.on_stopped = lambda: setattr(server, "should_exit", True)
     return server
 

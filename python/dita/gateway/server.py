@@ -158,6 +158,7 @@ class GatewayServer(uvicorn.Server):
         # kernel's lane past the grace (the kernel then closes on the lane once that call returns).
         self.kernel_closed: bool | None = None
         self.stop_step = ""  # what the stop does now, as a signal during it is told
+        self.program = "dita serve"  # who says so
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         stopping = self.should_exit
@@ -170,7 +171,7 @@ class GatewayServer(uvicorn.Server):
     def stopping_already(self) -> str:
         """What a signal during the stop is told: the step under way and the stop's limits."""
         step = f" ({self.stop_step})" if self.stop_step else ""
-        return f"dita serve: stopping already{step}; a signal does not cut it short: {self.own_stop()}"
+        return f"{self.program}: stopping already{step}; a signal does not cut it short: {self.own_stop()}"
 
     def own_stop(self) -> str:
         """The gateway's own stop and its limit, as a signal during the stop is told."""
