@@ -49,8 +49,10 @@ chromium:
 
 # The Hazelcast member jars (Maven, cached in .cache/hazelcast) for tests/hazelcast. Through the
 # CLI, which says it still works while Maven runs quiet (minutes on a first fetch).
+FETCH_HAZELCAST := $(PY) -m dita.cli services hazelcast fetch
+
 hazelcast-jar: build
-	$(PY) -m dita.cli services hazelcast fetch
+	$(FETCH_HAZELCAST)
 
 # pytest in TEST_WORKERS processes (pytest-xdist): many tests wait on subprocesses, a JVM or
 # ClickHouse, so two cores keep four workers busy (pytest about 10 minutes; 12 with three).
@@ -67,8 +69,10 @@ py-test: build chromium hazelcast-jar
 
 # The Rust tests' debug build runs beside the release build and the installs (each leaves a
 # core idle for a while: its links, the release build's last unit), each target's output whole.
+# The jars' fetch comes after, its progress said as it goes.
 test:
-	$(MAKE) -j2 --output-sync=target --no-print-directory rust-test build chromium hazelcast-jar
+	$(MAKE) -j2 --output-sync=target --no-print-directory rust-test build chromium
+	$(FETCH_HAZELCAST)
 	$(PYTEST)
 
 # The bench extra brings NautilusTrader, the baseline the Python benchmarks compare against.
