@@ -32,17 +32,25 @@ class Refuses(ExecutionKernel):
         return super().on_venue_event(event)
 
 
-def test_fills_after_an_event_the_kernel_always_raises_on_are_booked(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+def _three_resting_fill_1_refused() -> tuple[ReportsLater, Refuses, TradingRuntime, BuysThree]:
+    """A runtime whose strategy has three resting orders, filled by the next poll; the kernel
+    raises on the second fill ("fill-1") each time: (the venue, the kernel, the runtime, the
+    strategy)."""
     venue = ReportsLater()
     kernel = Refuses(max_slots=3, venue=venue)
     kernel.refused = set()
     runtime = TradingRuntime(kernel)
     strategy = BuysThree(name="s")
     runtime.add_strategy(strategy)
-    runtime.on_bar(bar(0))  # three resting orders, filled by the next poll
+    runtime.on_bar(bar(0))
     kernel.refused = {"fill-1"}
+    return venue, kernel, runtime, strategy
+
+
+def test_fills_after_an_event_the_kernel_always_raises_on_are_booked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    venue, kernel, runtime, strategy = _three_resting_fill_1_refused()
     raised = 0
     with caplog.at_level(logging.ERROR, logger="dita"):
         for _ in range(6):  # a live loop polls on, whatever one poll raised
@@ -67,12 +75,7 @@ def test_a_set_aside_listener_that_raises_stops_neither_the_others_nor_the_fills
     """The set-aside listeners hear the event with the kernel's error. One that raises is
     raised once the poll is done, as another listener's error is: the next listener hears the
     event, and the fill after it is booked in the same poll; no poll error is counted for it."""
-    venue = ReportsLater()
-    kernel = Refuses(max_slots=3, venue=venue)
-    kernel.refused = set()
-    runtime = TradingRuntime(kernel)
-    strategy = BuysThree(name="s")
-    runtime.add_strategy(strategy)
+    _, kernel, runtime, strategy = _three_resting_fill_1_refused()
     heard: list[tuple[str, str]] = []
 
     def fails(event: VenueEvent, exc: Exception) -> None:
@@ -80,8 +83,6 @@ def test_a_set_aside_listener_that_raises_stops_neither_the_others_nor_the_fills
 
     runtime.set_aside_listeners.append(fails)
     runtime.set_aside_listeners.append(lambda event, exc: heard.append((event.event_id, str(exc))))
-    runtime.on_bar(bar(0))  # three resting orders, filled by the next poll
-    kernel.refused = {"fill-1"}
     for _ in range(STUCK_AFTER - 1):
         with pytest.raises(RuntimeError, match="cannot book fill-1"):
             runtime.poll_venues()
