@@ -6,6 +6,7 @@ from under it."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -102,3 +103,40 @@ def test_a_thread_that_does_not_end_in_time_is_said_and_not_stopped_under(
         run._thread.join(10)
         assert strategy.stopped == [(THREAD, False)]
         assert finished == [THREAD]
+
+
+class StuckOnStop(Strategy[Any]):
+    """Its ``on_stop`` waits for ``go`` (a stop stuck in a strategy)."""
+
+    def on_start(self) -> None:
+        self.go = threading.Event()
+        self.stopped_on: list[str] = []
+
+    def on_stop(self) -> None:
+        self.go.wait(10)
+        self.stopped_on.append(threading.current_thread().name)
+
+
+def test_a_run_stopped_before_it_traded_waits_for_a_stuck_on_stop_no_longer_than_a_trading_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped while its strategies started (no strategies' thread yet), the run ran each
+    ``on_stop`` on the caller's thread, with no limit: a stuck one held the stop for good, while
+    `dita live` told the operator the strategies had at most STOP_WAIT_S."""
+    monkeypatch.setattr(live_run, "STOP_WAIT_S", 0.2)
+    said: list[str] = []
+    kernel = ExecutionKernel(max_slots=2, kernel_id="live-stop")
+    runtime = TradingRuntime(kernel, [])
+    strategy = StuckOnStop(name="stuck")
+    runtime.add_strategy(strategy)
+    run = bare_run(runtime, said, Bars())
+    with kernel:
+        strategy.on_start()  # started, as run.start() would, then the signal: no thread yet
+        run.stop()
+        assert strategy.stopped_on == []  # still inside it: the stop did not wait for good
+        assert any("did not end within 0.2s" in line for line in said), said
+        strategy.go.set()
+        deadline = time.monotonic() + 5
+        while not strategy.stopped_on and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert strategy.stopped_on == ["dita-live-stop"]

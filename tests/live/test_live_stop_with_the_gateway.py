@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 from pathlib import Path
@@ -222,3 +223,36 @@ def test_a_ctrl_c_while_the_run_closes_does_not_cut_the_close_short(
         ended(run)
     said = log.read_text()
     assert "stop: 1 order left working" in said and "Traceback" not in said, said
+
+
+def test_a_stop_whose_terminal_reader_is_gone_still_saves_the_run_as_stopped(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    """`dita live ... 2>&1 | tee run.log`, then Ctrl-C: tee ends with it, and each line the stop
+    says raised BrokenPipeError, which cut the stop short before the run's state was saved."""
+    mark = tmp_path / "strategy.mark"
+    module = tmp_path / "slow_strategies.py"
+    module.write_text(f"MARK = {str(mark)!r}\n" + STRATEGY)
+    config = tmp_path / "run.toml"
+    text = CONFIG.format(
+        state=tmp_path / "state", url=exchange.url, strategy=f"{module}:SlowToStop", port=free_port()
+    )
+    config.write_text(text[: text.index("[gateway]")] + "[gateway]\nenabled = false\n")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dita", "live", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not mark.with_suffix(".bar").exists():
+            assert time.monotonic() < deadline and run.poll() is None, "no first bar"
+            time.sleep(0.1)
+        assert run.stdout is not None
+        run.stdout.close()  # the reader gone, as tee is
+        run.send_signal(signal.SIGINT)
+        run.wait(60)
+    finally:
+        ended(run)
+    assert mark.exists()  # on_stop ran
+    assert json.loads((tmp_path / "state" / "stop-window.json").read_text())["running"] is False

@@ -195,7 +195,7 @@ def serve(
         if configures_a_run(text):
             from dita.cli.live import run_configured
 
-            run_configured(config, live, text)
+            run_configured(config, live, text, program="dita serve")
             return
 
     if seed_capital is not None:

@@ -10,6 +10,7 @@ ends the process by the signal once the run closed, as ``dita serve`` ends. SIGH
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -32,7 +33,10 @@ LiveOption = Annotated[
 
 
 def _say(line: str) -> None:
-    typer.echo(line, err=True)
+    # A closed stderr (`dita live ... 2>&1 | tee`, the tee ended by the same Ctrl-C) tells nobody,
+    # and must not cut the stop short: the run's last state is saved after its lines.
+    with contextlib.suppress(OSError):
+        typer.echo(line, err=True)
 
 
 def _refuse(problems: list[str]) -> NoReturn:
@@ -56,9 +60,11 @@ def checked_config(path: Path, live_allowed: bool, text: str | None = None) -> L
     return config
 
 
-def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> None:
+def run_configured(
+    path: Path, live_allowed: bool, text: str | None = None, program: str = "dita live"
+) -> None:
     """Run what ``path`` configures (``text``: its text, read already) until Ctrl-C or SIGTERM
-    (or the run fails)."""
+    (or the run fails); ``program`` names the command in what a signal during the stop is told."""
     from dita._signals import Terminated, sigterm_as_interrupt
     from dita.cli.live_run import RunRefused, mode_line
 
@@ -80,9 +86,9 @@ def run_configured(path: Path, live_allowed: bool, text: str | None = None) -> N
             _say("terminated" if isinstance(exc, Terminated) else "interrupted")
             return
         if sock is not None:
-            end_by_sigterm = _serve(run, config, sock)
+            end_by_sigterm = _serve(run, config, sock, program)
         else:
-            _wait(run, config)
+            _wait(run, config, program)
     except RunRefused as exc:  # its start: the run is stopped and closed already
         fail(str(exc), code=1)
     finally:
@@ -140,9 +146,9 @@ def _close_socket(sock: socket.socket | None) -> None:
         sock.close()
 
 
-def _wait(run: Any, config: LiveConfig) -> None:
+def _wait(run: Any, config: LiveConfig, program: str) -> None:
     """A run without a gateway: wait for its end, or Ctrl-C or SIGTERM."""
-    from dita._signals import Terminated, closing
+    from dita._signals import Terminated
 
     try:
         _say_started(run, config)
@@ -152,35 +158,37 @@ def _wait(run: Any, config: LiveConfig) -> None:
     except KeyboardInterrupt as exc:
         _say("terminated" if isinstance(exc, Terminated) else "interrupted")
     finally:
-        closing()
         try:
-            _stop_strategies(run)
+            _stop_strategies(run, program)
         finally:
             _close_whole(run)
 
 
-def _strategies_stopping(then: str) -> str:
+def _strategies_stopping(program: str, then: str) -> str:
     """What a signal while the strategies stop is told: the step, its limit, and ``then``."""
     from dita.cli.live_run import STOP_WAIT_S
 
     return (
-        f"dita live: stopping already ({STOPPING_STRATEGIES}); a signal does not cut it short: their"
+        f"{program}: stopping already ({STOPPING_STRATEGIES}); a signal does not cut it short: their"
         f" thread has at most {STOP_WAIT_S:g} s to end (an on_stop, a venue call under way), {then}"
     )
 
 
-def _stop_strategies(run: Any) -> None:
-    """The strategies' stop, not cut short by a Ctrl-C (SIGTERM is ignored already: closing()):
-    the feed's close and the run's last state would be skipped. Told instead; the stop ends on
-    its own within STOP_WAIT_S."""
+def _stop_strategies(run: Any, program: str) -> None:
+    """The strategies' stop (``LiveRun.stop``: within STOP_WAIT_S), not cut short by a signal: the
+    feed's close and the run's last state would be skipped. A Ctrl-C is told instead, and from
+    here a SIGTERM is ignored (``closing()``)."""
+    from dita._signals import closing
 
-    said = _strategies_stopping("then the run closes (the kernel, the venue's streams)")
+    said = _strategies_stopping(program, "then the run closes (the kernel, the venue's streams)")
 
     def told(signum: int, frame: Any) -> None:
-        os.write(2, f"{said}\n".encode())  # os.write: the main thread may be inside a print
+        with contextlib.suppress(OSError):  # os.write: the main thread may be inside a print
+            os.write(2, f"{said}\n".encode())
 
     previous = signal.signal(signal.SIGINT, told)
     try:
+        closing()
         run.stop()
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -202,7 +210,7 @@ def _close_whole(run: Any) -> None:
             raise
 
 
-def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> bool:
+def _serve(run: Any, config: LiveConfig, sock: socket.socket, program: str) -> bool:
     """Serve the run's kernel over HTTP until SIGINT or SIGTERM: at once no new request, then
     the strategies stop, then the gateway's own stop. Returns whether the process is to end by
     SIGTERM, as `dita serve` ends: a SIGTERM stopped the run once served."""
@@ -212,7 +220,7 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> bool:
     terminated = False
     try:
         _say_started(run, config)
-        server = _server(run, config)
+        server = _server(run, config, program)
         host, port = sock.getsockname()[:2]
         _say(f"dita gateway for kernel {run.kernel.kernel_id} on http://{host}:{port}/ (metrics: /metrics)")
         # A SIGTERM while the strategies start (on_start, a continued run's reconciliation) stops
@@ -225,11 +233,12 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> bool:
         if server is None or not server.started:
             _say("terminated" if terminated else "interrupted")
     finally:
-        closing()
-        sock.close()
         try:
+            sock.close()
             if server is None or not server.started:
-                _stop_strategies(run)
+                _stop_strategies(run, program)
+            else:
+                closing()  # the server's stop ended the strategies
         finally:
             _close_whole(run)  # the kernel once served: the server's stop closed it
     # uvicorn raises the signals it stopped on again newest first: a Ctrl-C after the SIGTERM
@@ -237,7 +246,7 @@ def _serve(run: Any, config: LiveConfig, sock: socket.socket) -> bool:
     return server is not None and server.started and (terminated or server.terminated)
 
 
-def _server(run: Any, config: LiveConfig) -> Any:
+def _server(run: Any, config: LiveConfig, program: str) -> Any:
     """The gateway's server for the run: its stop ends the strategies first."""
     from dita.gateway.app import create_app
     from dita.gateway.config import GatewaySettings
@@ -264,7 +273,7 @@ def _server(run: Any, config: LiveConfig) -> Any:
         def stopping_already(self) -> str:
             if self.stop_step not in ("", STOPPING_STRATEGIES):
                 return super().stopping_already()  # the gateway's own stop: the strategies ended
-            return _strategies_stopping(f"then the gateway's own stop: {self.own_stop()}")
+            return _strategies_stopping(program, f"then the gateway's own stop: {self.own_stop()}")
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             # The strategies take up to STOP_WAIT_S to stop: an order the API took meanwhile
@@ -275,7 +284,7 @@ def _server(run: Any, config: LiveConfig) -> Any:
             await super().shutdown(sockets)
 
     server = RunServer.for_settings(app, run.kernel, settings)
-    server.program = "dita live"
+    server.program = program
     run.on_stopped = lambda: setattr(server, "should_exit", True)
     return server
 

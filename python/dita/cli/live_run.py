@@ -488,14 +488,13 @@ class LiveRun:
 
         return 0.0 if self.session is None else restored_clock(self.session, self.say)
 
-    def _end_trading(self) -> None:
+    def _end_trading(self, traded: bool = True) -> None:
         """The end of the strategies' thread: the venue's last news taken (``finish``: a last
         poll; what the kernel never took named at ERROR), then each strategy's ``on_stop``. On
-        this thread, so ``on_stop`` never runs beside a data point's or a fill's callbacks."""
-        for step, what in (
-            (self.runtime.finish, "the last poll of the venue"),
-            (self.runtime.stop, "stopping the strategies"),
-        ):
+        this thread, so ``on_stop`` never runs beside a data point's or a fill's callbacks. A run
+        stopped while its strategies started (not ``traded``) has no last poll to make."""
+        last_poll = [(self.runtime.finish, "the last poll of the venue")] if traded else []
+        for step, what in (*last_poll, (self.runtime.stop, "stopping the strategies")):
             try:
                 step()
             except Exception as exc:
@@ -507,15 +506,19 @@ class LiveRun:
         self.stop_requested.set()
         thread = self._thread
         if thread is None:
-            self.runtime.stop()  # never traded: no other thread is in the runtime
-        else:
-            thread.join(STOP_WAIT_S)
-            if thread.is_alive():
-                self.say(
-                    f"error: the strategies' thread did not end within {STOP_WAIT_S:g}s (in a strategy's"
-                    " callback, or a call of the venue or the kernel): the kernel is closed under it,"
-                    " and the strategies not stopped (no on_stop)"
-                )
+            # Never traded (stopped while the strategies started): their on_stop runs on a thread
+            # of its own all the same, so a stuck one holds the stop STOP_WAIT_S, not for good.
+            thread = threading.Thread(
+                target=self._end_trading, args=(False,), name="dita-live-stop", daemon=True
+            )
+            thread.start()
+        thread.join(STOP_WAIT_S)
+        if thread.is_alive():
+            self.say(
+                f"error: the strategies' thread did not end within {STOP_WAIT_S:g}s (in a strategy's"
+                " callback or on_stop, or a call of the venue or the kernel): the kernel is closed"
+                " under it, its strategies' stop not waited for"
+            )
         said = self.feed.close()
         if said is not None:
             self.say(said)

@@ -6,6 +6,7 @@ The gateway's tests serve with it too, so they stop as ``dita serve`` does."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -166,7 +167,8 @@ class GatewayServer(uvicorn.Server):
         if stopping:
             # Said, or a stop that seems stuck gets killed, its journal rows and log unsynced.
             # os.write: the handler may run while the main thread is inside a print to stderr.
-            os.write(2, f"{self.stopping_already()}\n".encode())
+            with contextlib.suppress(OSError):  # stderr's reader gone: nobody to tell
+                os.write(2, f"{self.stopping_already()}\n".encode())
 
     def stopping_already(self) -> str:
         """What a signal during the stop is told: the step under way and the stop's limits."""
