@@ -3,6 +3,7 @@ manager, a container or `kill` stops them (`dita paper`, `dita stdio`, `dita sha
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -20,6 +21,7 @@ __all__ = [
     "rearm",
     "signal_wakeup",
     "sigterm_as_interrupt",
+    "unread_dropped",
 ]
 
 
@@ -89,6 +91,18 @@ def sigterm_as_interrupt() -> Callable[[], None]:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
     return restore
+
+
+@contextmanager
+def unread_dropped() -> Iterator[None]:
+    """For a line said during a stop: one whose reader is gone (a closed pipe, `2>&1 | tee` with
+    the tee ended by the same Ctrl-C; a hung-up terminal) is dropped, since raising for it would
+    cut the stop short and lose the run's last state. Other write errors are raised."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in (errno.EPIPE, errno.EIO):
+            raise
 
 
 def ignore_sigterm_once_closed() -> None:

@@ -288,13 +288,16 @@ def _close_after_stop(server: Any, kernel: Any) -> None:
     kernel's busy error as a traceback. The process ends once the call returns and the lane
     closed the kernel (its thread is waited for at exit)."""
     if server.kernel_closed is False:
-        print(
-            "dita serve: a venue call holds the kernel; the process ends once it returns and the"
-            " kernel is closed after it (if it never returns, kill the process and reconcile on"
-            " restart: the log recovers what it holds)",
-            file=sys.stderr,
-            flush=True,
-        )
+        from dita._signals import unread_dropped
+
+        with unread_dropped():
+            print(
+                "dita serve: a venue call holds the kernel; the process ends once it returns and the"
+                " kernel is closed after it (if it never returns, kill the process and reconcile on"
+                " restart: the log recovers what it holds)",
+                file=sys.stderr,
+                flush=True,
+            )
         return
     kernel.close()
 

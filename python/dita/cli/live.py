@@ -10,7 +10,6 @@ ends the process by the signal once the run closed, as ``dita serve`` ends. SIGH
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -33,9 +32,9 @@ LiveOption = Annotated[
 
 
 def _say(line: str) -> None:
-    # A closed stderr (`dita live ... 2>&1 | tee`, the tee ended by the same Ctrl-C) tells nobody,
-    # and must not cut the stop short: the run's last state is saved after its lines.
-    with contextlib.suppress(OSError):
+    from dita._signals import unread_dropped
+
+    with unread_dropped():  # the stop's lines come before the run's last state is saved
         typer.echo(line, err=True)
 
 
@@ -178,17 +177,17 @@ def _stop_strategies(run: Any, program: str) -> None:
     """The strategies' stop (``LiveRun.stop``: within STOP_WAIT_S), not cut short by a signal: the
     feed's close and the run's last state would be skipped. A Ctrl-C is told instead, and from
     here a SIGTERM is ignored (``closing()``)."""
-    from dita._signals import closing
+    from dita._signals import closing, unread_dropped
 
+    closing()
     said = _strategies_stopping(program, "then the run closes (the kernel, the venue's streams)")
 
     def told(signum: int, frame: Any) -> None:
-        with contextlib.suppress(OSError):  # os.write: the main thread may be inside a print
+        with unread_dropped():  # os.write: the main thread may be inside a print
             os.write(2, f"{said}\n".encode())
 
     previous = signal.signal(signal.SIGINT, told)
     try:
-        closing()
         run.stop()
     finally:
         signal.signal(signal.SIGINT, previous)

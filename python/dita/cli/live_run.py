@@ -454,7 +454,8 @@ class LiveRun:
                     self.runtime.poll_venues_if_due()
                 except Exception as exc:
                     self._stopped_by(exc)
-            if self.session is not None and time.monotonic() - last_save >= SAVE_EVERY_S:
+            stopping = self.stop_requested.is_set()  # the stop saves the run as stopped
+            if self.session is not None and not stopping and time.monotonic() - last_save >= SAVE_EVERY_S:
                 last_save = time.monotonic()
                 self.session.save(running=True)
             if self.failure is None and all(h.status is StrategyStatus.ERROR for h in handles):
@@ -488,13 +489,14 @@ class LiveRun:
 
         return 0.0 if self.session is None else restored_clock(self.session, self.say)
 
-    def _end_trading(self, traded: bool = True) -> None:
+    def _end_trading(self) -> None:
         """The end of the strategies' thread: the venue's last news taken (``finish``: a last
         poll; what the kernel never took named at ERROR), then each strategy's ``on_stop``. On
-        this thread, so ``on_stop`` never runs beside a data point's or a fill's callbacks. A run
-        stopped while its strategies started (not ``traded``) has no last poll to make."""
-        last_poll = [(self.runtime.finish, "the last poll of the venue")] if traded else []
-        for step, what in (*last_poll, (self.runtime.stop, "stopping the strategies")):
+        this thread, so ``on_stop`` never runs beside a data point's or a fill's callbacks."""
+        for step, what in (
+            (self.runtime.finish, "the last poll of the venue"),
+            (self.runtime.stop, "stopping the strategies"),
+        ):
             try:
                 step()
             except Exception as exc:
@@ -505,12 +507,10 @@ class LiveRun:
         feed; the kernel stays open."""
         self.stop_requested.set()
         thread = self._thread
-        if thread is None:
-            # Never traded (stopped while the strategies started): their on_stop runs on a thread
-            # of its own all the same, so a stuck one holds the stop STOP_WAIT_S, not for good.
-            thread = threading.Thread(
-                target=self._end_trading, args=(False,), name="dita-live-stop", daemon=True
-            )
+        if thread is None or thread.ident is None:
+            # Never traded (stopped while the strategies started): their end runs on a thread of
+            # its own all the same, so a stuck on_stop holds the stop STOP_WAIT_S, not for good.
+            thread = threading.Thread(target=self._end_trading, name="dita-live-stop", daemon=True)
             thread.start()
         thread.join(STOP_WAIT_S)
         if thread.is_alive():

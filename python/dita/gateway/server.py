@@ -6,7 +6,6 @@ The gateway's tests serve with it too, so they stop as ``dita serve`` does."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -20,6 +19,7 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from dita._signals import unread_dropped
 from dita.gateway.responses import response_abandoned
 
 __all__ = ["GatewayServer"]
@@ -167,7 +167,7 @@ class GatewayServer(uvicorn.Server):
         if stopping:
             # Said, or a stop that seems stuck gets killed, its journal rows and log unsynced.
             # os.write: the handler may run while the main thread is inside a print to stderr.
-            with contextlib.suppress(OSError):  # stderr's reader gone: nobody to tell
+            with unread_dropped():
                 os.write(2, f"{self.stopping_already()}\n".encode())
 
     def stopping_already(self) -> str:
@@ -232,12 +232,13 @@ class GatewayServer(uvicorn.Server):
         finally:
             give_up.cancel()
         if self.aborted:
-            print(
-                f"dita serve: closed {self.aborted} connection(s) still open {self.grace:g} s after "
-                "the stop (a request or response not finished)",
-                file=sys.stderr,
-                flush=True,
-            )
+            with unread_dropped():  # the kernel's close comes after
+                print(
+                    f"{self.program}: closed {self.aborted} connection(s) still open {self.grace:g} s"
+                    " after the stop (a request or response not finished)",
+                    file=sys.stderr,
+                    flush=True,
+                )
         # uvicorn then re-raises the signal it caught, which ends the process before any
         # `finally` runs: close the kernel (journal rows, projection, log) here, on its lane
         # after the call under way there (a venue's submit), waited for until the deadline.
