@@ -143,15 +143,19 @@ def test_the_listen_key_is_kept_alive_by_put_and_a_refused_extension_dials_again
         clock = stream_tests.ManualClock()
         # ccxt's keep-alive every 200 ms instead of every 20 minutes.
         options = {"listenKeyRefreshRate": 200}
-        venue = stream_tests.streamed_venue(server, clock, start=False, market_type="linear", options=options)
+        # A heartbeat a loaded host cannot miss (ccxt's pings come every third of it, each
+        # pong missed twice ends the connection): only the refused extension redials here.
+        venue = stream_tests.streamed_venue(
+            server, clock, start=False, market_type="linear", options=options, user_stream_heartbeat_s=30.0
+        )
         try:
             venue.load_markets()
-            wait_for(lambda: server.rest_calls("PUT", "/fapi/v1/listenKey") >= 2, "the keep-alive", 5.0)
+            wait_for(lambda: server.rest_calls("PUT", "/fapi/v1/listenKey") >= 2, "the keep-alive")
             assert server.listen_keys_made == 1
             assert venue.stream_status().reconnects == 0  # type: ignore[union-attr]
             # The key gone (its extension refused, -1125): the stream is dialled with a new one.
             server._call(lambda: setattr(server, "listen_key", None))
-            wait_for(lambda: venue.stream_status().reconnects == 1, "the reconnect", 5.0)  # type: ignore[union-attr]
+            wait_for(lambda: venue.stream_status().reconnects == 1, "the reconnect")  # type: ignore[union-attr]
             assert server.listen_keys_made == 2
             assert "-1125" in venue.stream_status().last_error  # type: ignore[union-attr]
         finally:
