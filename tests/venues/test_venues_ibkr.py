@@ -72,6 +72,16 @@ def until(poll: Callable[[], list[VenueEvent]], count: int, timeout: float = 5.0
     return events
 
 
+def quiet_until(venue: IbkrVenue, done: Callable[[], bool], window: float, timeout: float = 5.0) -> None:
+    """Poll ``venue`` for ``window`` seconds, and on until ``done()`` (up to ``timeout`` more):
+    no event comes. A loaded host may read TWS's answer only after the window."""
+    began = time.monotonic()
+    while time.monotonic() < began + window or (not done() and time.monotonic() < began + window + timeout):
+        assert venue.poll_events() == []
+        time.sleep(0.02)
+    assert done()
+
+
 def commissions(venue: IbkrVenue, count: int, timeout: float = 5.0) -> list[AccountEvent]:
     """The venue's commission reports until ``count`` came (or the time is up)."""
     settled: list[AccountEvent] = []
@@ -966,7 +976,7 @@ def test_an_order_in_question_while_tws_does_not_list_its_orders_holds_up_no_pol
     assert [e.kind.name for e in other.emitted_events] == ["ORDER_ACK"]
 
     tws.mute_open_orders = False  # the next listing shows the order working: it works on
-    assert until(venue.poll_events, 1, timeout=4.0) == []
+    quiet_until(venue, lambda: f"TWS lists order {coid} working: it works on" in caplog.text, 4.0)
     assert f"TWS lists order {coid} working: it works on" in caplog.text
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
@@ -1047,7 +1057,7 @@ def test_a_listing_tws_leaves_unanswered_is_asked_again_less_often_up_to_a_cap_a
     assert venue.poll_events() == []
     now[0] += 30.0
     polled_until_listed(venue, tws, asked + 2)
-    assert until(venue.poll_events, 1, timeout=0.5) == []
+    quiet_until(venue, lambda: f"TWS lists order {coid} working: it works on" in caplog.text, 0.5)
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     assert "TWS listed its orders after 9 listings unanswered" in caplog.text
     assert f"TWS lists order {coid} working: it works on" in caplog.text
@@ -1107,7 +1117,8 @@ def test_listings_tws_loses_are_asked_again_less_often_and_the_venue_reconnects_
     now[0] += 1.0
     assert venue.poll_events() == []  # given up, the connection closed
     assert "(6 unanswered in a row): its ends name no listing" in caplog.text
-    assert until(venue.poll_events, 1, timeout=1.0) == []  # reconnected: its listing comes at once
+    # Reconnected: its listing comes at once.
+    quiet_until(venue, lambda: f"TWS lists order {coid} working: it works on" in caplog.text, 1.0)
     assert tws.connections == 2
     assert f"TWS lists order {coid} working: it works on" in caplog.text
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
@@ -1197,7 +1208,7 @@ def test_an_error_about_an_order_inside_its_listing_leaves_it_in_question_until_
     assert listings_asked_by_now(tws, asked + 2) == asked + 2  # asked again for the order in question
     tws.listed_open_orders()
     tws.open_orders_end()
-    assert until(venue.poll_events, 1, timeout=0.5) == []
+    quiet_until(venue, lambda: f"TWS lists order {coid} working: it works on" in caplog.text, 0.5)
     assert f"TWS lists order {coid} working: it works on" in caplog.text
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
 
@@ -1259,7 +1270,7 @@ def test_open_orders_after_a_listing_tws_lost_are_unavailable_until_a_new_connec
     tws.lose_open_orders = False
     with pytest.raises(VenueUnavailable, match=re.escape("TWS has not listed its open orders within 0.5 s")):
         venue.open_orders()
-    assert listings_asked(tws) == asked + 2
+    assert listings_asked_by_now(tws, asked + 2) == asked + 2
     assert "(2 unanswered in a row)" in caplog.text and "reconnecting to list afresh" in caplog.text
     assert [o.client_order_id for o in venue.open_orders()] == [coid]
     assert tws.connections == 2
@@ -1306,28 +1317,33 @@ def test_a_listing_given_up_whose_end_comes_after_the_next_was_asked_settles_not
     only after the venue gave it up and asked the next: that end is the given-up listing's, and
     the order, TWS having not listed it since, works on until the next listing's own end."""
     caplog.set_level(logging.INFO, logger="dita.venues.ibkr")
-    venue = make_venue(connect_timeout_s=0.5)
+    # The polls' clock held: the next listing is given up only when the test moves it, not
+    # while a loaded host reads TWS's answer.
+    now = [time.monotonic()]
+    venue = make_venue(monotonic=lambda: now[0], connect_timeout_s=0.5)
     kernel, coid, asked = put_in_question(tws, venue)
     listing_held(tws, venue, asked)
     tws.listed_open_orders()
     tws.error(coid, *ROUTED, ends=False)
     if given_up_by == "a poll":
-        time.sleep(0.6)
+        time.sleep(0.6)  # ib_async reads the two
+        now[0] += 0.6
         assert venue.poll_events() == []
     else:
         with pytest.raises(VenueUnavailable):
             venue.open_orders()
     assert "TWS did not list its orders within 0.5 s" in caplog.text
+    now[0] += 0.5
     polled_until_listed(venue, tws, asked + 2)  # after the back-off
     tws.open_orders_end()  # the given-up listing's
-    time.sleep(0.3)
-    assert venue.poll_events() == []
-    assert f"TWS ended listing {asked + 1} of its open orders, given up: it settles nothing" in caplog.text
+    given_up = f"TWS ended listing {asked + 1} of its open orders, given up: it settles nothing"
+    quiet_until(venue, lambda: given_up in caplog.text, 0.3)
+    assert given_up in caplog.text
     assert "nor is it taken for the end of the 1 asked after it" in caplog.text
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     tws.listed_open_orders()
     tws.open_orders_end()  # the next listing's own
-    assert until(venue.poll_events, 1, timeout=0.5) == []
+    quiet_until(venue, lambda: f"TWS lists order {coid} working: it works on" in caplog.text, 0.5)
     assert f"TWS lists order {coid} working: it works on" in caplog.text
     assert listings_asked(tws) == asked + 2
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
@@ -1645,7 +1661,7 @@ def test_a_reconnects_listing_starts_the_commission_wait_anew_for_the_reports_af
 
     dropped(tws, venue)
     now[0] += 60.0
-    assert until(venue.poll_events, 1, timeout=1.0) == []  # reconnects; the listing comes
+    quiet_until(venue, lambda: tws.connections == 2, 1.0)  # reconnects; the listing comes
     assert tws.connections == 2
     now[0] += 29.9
     assert venue.account_events() == []
