@@ -988,7 +988,9 @@ def test_a_kernel_closed_right_after_its_outbox_dropped_rows_still_gets_them_ref
     """close() stops input first; the journal's refill of the dropped rows must still run
     (its bookkeeping is not input), and, with the journal shared, the releasing kernel must
     stay served until the refill is done, or progress is recorded past the gap for good."""
-    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100)
+    # close() waits for the refill up to close_timeout, given as long as the flushes here: a
+    # loaded host takes about a minute to derive the 3,000-odd rows again (10 s when idle).
+    journal = _journal(tmp_path / "j", queue_rows=200, drain_rows=100, close_timeout=120)
     work, reference = twins(journal, wal_dir=str(tmp_path / "wal"), fsync="none", journal_capacity=300)
     other = ExecutionKernel(max_slots=2, journal=journal, kernel_id="other") if shared else None
     try:
