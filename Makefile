@@ -30,8 +30,10 @@ build: venv
 run: build
 	$(PY) -m dita.cli demo
 
+# Its own jobs, not make's: under `make test`'s -j2, rustdoc warns that make's jobserver is out
+# of its reach.
 rust-test:
-	cargo test --manifest-path rust_kernel/Cargo.toml -q
+	env -u MAKEFLAGS -u MFLAGS cargo test --manifest-path rust_kernel/Cargo.toml -q
 
 # Headless Chromium for the tests that open HTML (backtest report, operator page). Idempotent.
 # Either name will do (Debian: chromium, Ubuntu: chromium-browser), as for the tests.
@@ -55,7 +57,7 @@ hazelcast-jar: build
 	$(FETCH_HAZELCAST)
 
 # pytest in TEST_WORKERS processes (pytest-xdist): many tests wait on subprocesses, a JVM or
-# ClickHouse, so two cores keep four workers busy (pytest about 10 minutes; 12 with three).
+# ClickHouse, so two cores keep four workers busy (pytest about 11 minutes; 12 with three).
 # Each worker starts its own Hazelcast member on a free port. TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 4
 
