@@ -95,13 +95,14 @@ def sigterm_as_interrupt() -> Callable[[], None]:
 
 @contextmanager
 def unread_dropped() -> Iterator[None]:
-    """For a line said during a stop: one whose reader is gone (a closed pipe, `2>&1 | tee` with
-    the tee ended by the same Ctrl-C; a hung-up terminal) is dropped, since raising for it would
-    cut the stop short and lose the run's last state. Other write errors are raised."""
+    """For a line said on stderr during a stop: one whose reader is gone (a closed pipe, `2>&1 |
+    tee` with the tee ended by the same Ctrl-C; a hung-up terminal) is dropped, since raising for
+    it would cut the stop short and lose the run's last state. Other write errors are raised (EIO
+    on a file is a disk's)."""
     try:
         yield
     except OSError as exc:
-        if exc.errno not in (errno.EPIPE, errno.EIO):
+        if not (exc.errno == errno.EPIPE or (exc.errno == errno.EIO and os.isatty(2))):
             raise
 
 

@@ -140,20 +140,3 @@ def test_a_run_stopped_before_it_traded_waits_for_a_stuck_on_stop_no_longer_than
         while not strategy.stopped_on and time.monotonic() < deadline:
             time.sleep(0.02)
         assert strategy.stopped_on == ["dita-live-stop"]
-
-
-def test_a_run_stopped_between_making_its_thread_and_starting_it_stops_its_strategies() -> None:
-    """A signal between the strategies' thread made and started: the stop joined a thread never
-    started, which raises RuntimeError, and no on_stop ran."""
-    said: list[str] = []
-    kernel = ExecutionKernel(max_slots=2, kernel_id="live-stop")
-    runtime = TradingRuntime(kernel, [])
-    strategy = StuckOnStop(name="stuck")
-    runtime.add_strategy(strategy)
-    run = bare_run(runtime, said, Bars())
-    strategy.on_start()
-    strategy.go.set()
-    run._thread = threading.Thread(target=run._trade, name="dita-live-strategies")  # not started
-    with kernel:
-        run.stop()
-    assert strategy.stopped_on == ["dita-live-stop"] and not said

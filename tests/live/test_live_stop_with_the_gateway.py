@@ -251,7 +251,7 @@ def test_a_stop_whose_terminal_reader_is_gone_still_saves_the_run_as_stopped(
         assert run.stdout is not None
         run.stdout.close()  # the reader gone, as tee is
         run.send_signal(signal.SIGINT)
-        run.wait(60)
+        assert run.wait(60) == 0  # a clean stop's status
     finally:
         ended(run)
     assert mark.exists()  # on_stop ran

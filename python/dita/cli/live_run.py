@@ -371,8 +371,11 @@ class LiveRun:
         if self.continued:
             self._reconcile()
             self._refuse_trades_no_strategy_takes_back()
-        self._thread = threading.Thread(target=self._trade, name="dita-live-strategies", daemon=True)
-        self._thread.start()
+        from dita._signals import held
+
+        with held():  # a signal mid-start would leave a thread running that stop() takes for none
+            self._thread = threading.Thread(target=self._trade, name="dita-live-strategies", daemon=True)
+            self._thread.start()
 
     def _reconcile(self) -> None:
         """RunRefused when the venue cannot be asked: a kernel not reconciled does not trade."""
@@ -507,7 +510,7 @@ class LiveRun:
         feed; the kernel stays open."""
         self.stop_requested.set()
         thread = self._thread
-        if thread is None or thread.ident is None:
+        if thread is None:
             # Never traded (stopped while the strategies started): their end runs on a thread of
             # its own all the same, so a stuck on_stop holds the stop STOP_WAIT_S, not for good.
             thread = threading.Thread(target=self._end_trading, name="dita-live-stop", daemon=True)
