@@ -22,7 +22,16 @@ pytest.importorskip("ib_async")
 
 from tws_server import ACCOUNT, REQ_OPEN_ORDERS, SERVER_VERSION, Listed, TwsServer
 
-from dita import AccountEvent, ExecutionKernel, KernelIntent, TradeStage, VenueEvent, VenueOrder
+from dita import (
+    AccountEvent,
+    ExecutionKernel,
+    KernelDiagnosticCode,
+    KernelIntent,
+    KernelSeverity,
+    TradeStage,
+    VenueEvent,
+    VenueOrder,
+)
 from dita.venues import VenueUnavailable
 from dita.venues.ibkr import IbkrSettings, IbkrVenue
 from dita.venues.ibkr import reports as ibkr_reports
@@ -1647,6 +1656,56 @@ def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_report
     assert kernel.slot_state(0).size == pytest.approx(7.0)
     assert [e.fee for e in commissions(venue, 2)] == [1.0, 0.75]
     assert until(venue.poll_events, 1, timeout=0.3) == []
+
+
+def test_executions_past_the_orders_size_reach_the_kernel_as_an_overfill_it_names(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)  # 10 shares
+    tws.fill(coid, 6.0, 190.0)
+    feed(kernel, venue, 1)
+    tws.fill(coid, 6.0, 190.0)  # TWS executes 12 of an order of 10
+
+    (fill,) = [e for e in until(venue.poll_events, 1) if e.kind.name == "FILL"]
+    assert (fill.size, fill.filled_size) == (6.0, 12.0)
+    outcome = kernel.on_venue_event(fill)
+    # Refused loudly, for reconciliation: nothing books, where 4 of it would pass as a report.
+    assert outcome.diagnostic_code == KernelDiagnosticCode.OVERFILL
+    assert outcome.severity == KernelSeverity.CRITICAL
+    assert kernel.slot_state(0).size == pytest.approx(6.0)
+
+
+def test_a_fill_read_by_a_poll_whose_listing_ask_raises_is_still_reported_once(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    coid = entered(kernel)
+    tws.fill(coid, 4.0, 190.0, commission=None)
+    stalled = []
+
+    def loop_thread_stalled() -> int:
+        stalled.append(True)
+        raise TimeoutError("ib_async's loop did not answer")
+
+    # A listing is due (as after a reconnect), and asking it finds the loop thread stalled.
+    venue._relist_due = True
+    monkeypatch.setattr(venue._conn, "statuses_heard", loop_thread_stalled)
+    events: list[VenueEvent] = []
+    deadline = time.monotonic() + 5.0
+    while not any(e.kind.name == "FILL" for e in events) and time.monotonic() < deadline:
+        events += venue.poll_events()
+        time.sleep(0.02)
+
+    assert stalled
+    assert [(e.kind.name, e.size) for e in events if e.kind.name == "FILL"] == [("FILL", 4.0)]
+    for event in events:
+        kernel.on_venue_event(event)
+    assert kernel.slot_state(0).size == pytest.approx(4.0)
+    monkeypatch.undo()
+    assert [e for e in until(venue.poll_events, 1, timeout=0.3) if e.kind.name == "FILL"] == []
 
 
 def test_a_reconnects_listing_starts_the_commission_wait_anew_for_the_reports_after_it(

@@ -19,6 +19,7 @@ from dita import (
     ExecutionKernel,
     KernelDiagnosticCode,
     KernelIntent,
+    KernelSeverity,
     MockVenueAdapter,
     TradeStage,
     VenueEvent,
@@ -383,6 +384,39 @@ def test_ccxt_partial_fill_then_cancel_leaves_the_filled_position(
     assert slot.fsm_state == TradeStage.POSITION_OPEN
     assert slot.size == pytest.approx(0.005)
     assert slot.fees_paid == pytest.approx(0.089)
+
+
+def test_ccxt_trades_past_the_orders_size_reach_the_kernel_as_an_overfill_it_names(
+    spot_venue: CcxtVenue, exchange: RecordedExchange
+) -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
+    exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
+    outcome = kernel.process_intent(enter("i1", 0.02, 89500.0, order_type="LIMIT", limit_price=89000.0))
+    assert outcome.accepted, outcome.to_dict()
+    order = kernel.slot_state(0).active_entry_order
+    answer = exchange.fixture("binance/spot_query_limit_filled.json")
+    answer.update(orderId=28457300, clientOrderId=order.client_order_id, price="89000.00000000")
+    answer["executedQty"] = "0.02400000"
+    exchange.script("GET", "/api/v3/order", payload=answer)
+    trade = exchange.fixture("binance/spot_trades_cancel_partial.json")[0]
+    exchange.script(
+        "GET",
+        "/api/v3/myTrades",
+        payload=[
+            {**trade, "id": 4101, "qty": "0.00800000", "time": 1763679610000},
+            {**trade, "id": 4102, "qty": "0.01200000", "time": 1763679620000},
+            {**trade, "id": 4103, "qty": "0.00400000", "time": 1763679630000},
+        ],
+    )
+
+    fills = [e for e in spot_venue.poll_events() if e.kind.name == "FILL"]
+    assert [e.size for e in fills] == pytest.approx([0.008, 0.012, 0.004])
+    assert [e.filled_size for e in fills] == pytest.approx([0.008, 0.02, 0.024])
+    outcomes = [kernel.on_venue_event(e) for e in fills]
+    # The exchange holds 0.004 the order never asked for: refused, and named for reconciliation.
+    assert [o.accepted for o in outcomes] == [True, True, False]
+    assert outcomes[-1].severity == KernelSeverity.CRITICAL
+    assert kernel.slot_state(0).size == pytest.approx(0.02)
 
 
 def test_ccxt_a_cancel_that_overtakes_a_timed_out_entry_is_refused_and_the_order_works(

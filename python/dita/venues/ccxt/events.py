@@ -494,8 +494,10 @@ class OrderReporter:
                 # Booked in part: its running total ends where it does, so only the rest is new.
                 filled -= unmatched
                 booked_before, unmatched = unmatched, 0.0
-            filled = min(filled + qty, order.size)
-            if order.size - filled <= sum_error(order.size):
+            # Past the order's size only by float error is the size; past it by more, the
+            # exchange overfilled, and the kernel is told the true total (it refuses it, loudly).
+            filled += qty
+            if abs(order.size - filled) <= sum_error(order.size):
                 filled = order.size
             done = filled >= order.size
             named = f"trade {fill_key} of order {tracked.client_id}"

@@ -291,18 +291,21 @@ class Reporter:
             return []
         events = self._ack(tracked, fill.perm_id)
         tracked.filled += shares
+        size = tracked.order.size
+        # Past the order's size by more than float error, TWS overfilled: the kernel is told the
+        # true total and refuses it loudly; capped, it would take part for an earlier report.
         events.append(
             self._events.make(
                 tracked.order,
                 KernelEventKind.FILL,
                 VenueOrderStatus.FILLED
-                if tracked.filled >= tracked.order.size * FULL
+                if tracked.filled >= size * FULL
                 else VenueOrderStatus.PARTIALLY_FILLED,
                 venue_order_id=tracked.venue_order_id,
                 timestamp=fill.time or self._clock(),
                 price=fill.price,
                 size=shares,
-                filled_size=min(tracked.filled, tracked.order.size),
+                filled_size=size if size <= tracked.filled <= size / FULL else tracked.filled,
                 fill_id=fill.exec_id,
                 event_id=f"{self.name}:fill:{fill.exec_id}",
             )

@@ -367,7 +367,11 @@ class IbkrVenue:
             self._reporter.settle_overdue()
         for coid in [c for c, o in self._orders.items() if o.settled]:
             del self._orders[coid]
-        self._ask_listing()
+        try:
+            self._ask_listing()
+        except Exception as exc:
+            # The events read are marked reported: raised now, they would never be given again.
+            log.warning("%s: asking TWS for a listing raised %r; asked at the next poll", self.name, exc)
         return events
 
     def _ask_listing(self) -> None:
