@@ -113,6 +113,14 @@ def test_venue_event_status_is_the_status_an_event_carries_with_acked() -> None:
     assert VenueEventStatus("FILLED") == VenueOrderStatus.FILLED
 
 
+def test_acked_is_found_in_sets_and_dicts_under_acknowledged_its_one_hash() -> None:
+    # Equal to two names, a value can hash as one: the guide says to key by "ACKNOWLEDGED".
+    ack = VenueEventStatus.ACKED
+    assert {"ACKNOWLEDGED": "working"}.get(ack) == "working" and ack in {"ACKNOWLEDGED"}
+    assert {VenueOrderStatus.ACKNOWLEDGED: "working"}[ack] == "working"
+    assert ack not in {"ACKED"}
+
+
 def test_an_event_made_without_a_status_reads_its_kinds_and_an_ack_reads_acked() -> None:
     ack = dita.VenueEvent(event_id="e1", trade_id="t", slot_id=0, kind="ORDER_ACK")
     assert ack.status == VenueEventStatus.ACKED and ack.status.value == "ACKNOWLEDGED"
