@@ -48,11 +48,13 @@ def not_text(value: object) -> object:
 # The number fields of dita's settings models: a bool given for one is refused naming it.
 Number = Annotated[float, BeforeValidator(not_a_flag)]
 OptionalNumber = Annotated[float | None, BeforeValidator(not_a_flag)]
-# The same for models only code fills (limits handed to the kernel): text refused too. Settings
-# read from the environment arrive as text, so those keep ``Number``.
+# The same for models only code or a typed file (TOML) fills: text refused too. Settings read
+# from the environment arrive as text, so those keep ``Number`` and ``Count``.
 PlainNumber = Annotated[float, BeforeValidator(not_text)]
 OptionalPlainNumber = Annotated[float | None, BeforeValidator(not_text)]
 Count = Annotated[int, BeforeValidator(not_a_flag)]
+PlainCount = Annotated[int, BeforeValidator(not_text)]
+OptionalPlainCount = Annotated[int | None, BeforeValidator(not_text)]
 # A settings model's flag, taken as the kernel takes one.
 Flag = Annotated[bool, BeforeValidator(only_a_flag)]
 

@@ -42,7 +42,7 @@ from dita.runtime import (
 )
 from dita.runtime.blown_account import halt_when_bust
 from dita.strategy import Strategy, feed_problem
-from dita.venues._settings import check_rebate
+from dita.venues._settings import FEE_RATE_BOUND, check_rebate
 from dita.venues.paper import MAX_LATENCY_MS, MAX_LEVERAGE, PaperVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "run_backtest"]
@@ -56,11 +56,13 @@ class BacktestConfig(BaseModel):
     balance: Number = Field(
         default=10_000.0, gt=0, le=KERNEL_MAX, description="starting balance, quote currency"
     )
-    fee_rate: Number = Field(default=0.001, ge=0, lt=0.1, description="taker fee, fraction of notional")
+    fee_rate: Number = Field(
+        default=0.001, ge=0, lt=FEE_RATE_BOUND, description="taker fee, fraction of notional"
+    )
     maker_fee_rate: OptionalNumber = Field(
         default=None,
-        gt=-0.1,
-        lt=0.1,
+        gt=-FEE_RATE_BOUND,
+        lt=FEE_RATE_BOUND,
         description="maker fee (default: fee_rate; negative: a rebate, at most fee_rate)",
     )
     slippage_bps: Number = Field(

@@ -6,9 +6,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,12 +24,50 @@ from dita._numbers import Count, Number, OptionalNumber
 from dita.risk import KERNEL_MAX
 from dita.venues import POLL_SECONDS
 
-__all__ = ["CONFIG_FILE_BYTES", "GatewaySettings", "SettingsError", "host_name", "load_settings"]
+__all__ = [
+    "CONFIG_FILE_BYTES",
+    "TOKEN_MIN_LENGTH",
+    "GatewaySettings",
+    "ListenHost",
+    "SettingsError",
+    "check_token",
+    "host_name",
+    "load_settings",
+]
 
 _SECRET = ("token", "secret", "password", "key")
 _ENV_PREFIX = "DITA_GATEWAY_"
 # Connections kept for commands beyond the event streams (see GatewaySettings).
 COMMAND_CONNECTIONS = 10
+TOKEN_MIN_LENGTH = 16  # characters of a bearer token
+
+
+def _no_nul_in_host(host: str) -> str:
+    # TOML and Python can hold one; the socket's bind would raise a TypeError, not an OSError,
+    # and the command end in a traceback instead of naming the setting.
+    if "\0" in host:
+        raise ValueError("must not hold a NUL character: no address has one")
+    return host
+
+
+# The address the gateway listens on. Not empty: asyncio takes "" for every interface, and a
+# blank setting should not open the API up.
+ListenHost = Annotated[str, Field(min_length=1), AfterValidator(_no_nul_in_host)]
+
+
+def check_token(token: str) -> str:
+    """``token``, refused (ValueError, the value not in its message) when a client cannot send it:
+    header values reach the app as Latin-1 text, so a token with "ñ", sent as UTF-8 (curl), would
+    never match, and every mutating endpoint, a halt included, would be a 401. Nor can a header
+    carry a control character, or whitespace at its ends."""
+    if not (
+        token.isascii() and token == token.strip() and all(" " <= c < "\x7f" or c == "\t" for c in token)
+    ):
+        raise ValueError(
+            "must be printable ASCII (spaces and tabs only inside): what an Authorization header"
+            " carries as sent"
+        )
+    return token
 
 
 def host_name(host: str) -> str:
@@ -42,10 +81,11 @@ def host_name(host: str) -> str:
 class GatewaySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # Not empty: asyncio takes "" for every interface, and a blank setting should not open the API up.
-    host: str = Field(default="127.0.0.1", min_length=1)
+    host: ListenHost = "127.0.0.1"
     port: Count = Field(default=8080, ge=0, le=65535)
-    token: str | None = Field(default=None, min_length=16, description="Bearer token for mutating endpoints")
+    token: str | None = Field(
+        default=None, min_length=TOKEN_MIN_LENGTH, description="Bearer token for mutating endpoints"
+    )
     allowed_hosts: tuple[str, ...] | None = Field(
         default=None,
         description="Host header names served (any port), comma-separated or a list; others get "
@@ -135,15 +175,6 @@ class GatewaySettings(BaseModel):
         default=None, description="Hazelcast cluster name (unset: $DITA_HAZELCAST_CLUSTER, else dita)"
     )
 
-    @field_validator("host")
-    @classmethod
-    def _no_nul_in_host(cls, host: str) -> str:
-        # TOML and Python can hold one; the socket's bind would raise a TypeError, not an OSError,
-        # and `dita serve` end in a traceback instead of naming the setting.
-        if "\0" in host:
-            raise ValueError("must not hold a NUL character: no address has one")
-        return host
-
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _host_names(cls, value: Any) -> Any:
@@ -180,17 +211,7 @@ class GatewaySettings(BaseModel):
     @field_validator("token")
     @classmethod
     def _token_a_client_can_send(cls, token: str | None) -> str | None:
-        # Header values reach the app as Latin-1 text: a token with "ñ", sent as UTF-8 (curl),
-        # would never match, and every mutating endpoint, a halt included, would be a 401. Nor can a
-        # header carry a control character, or whitespace at its ends. (No value in the message.)
-        if token is not None and not (
-            token.isascii() and token == token.strip() and all(" " <= c < "\x7f" or c == "\t" for c in token)
-        ):
-            raise ValueError(
-                "must be printable ASCII (spaces and tabs only inside): what an Authorization"
-                " header carries as sent"
-            )
-        return token
+        return None if token is None else check_token(token)
 
     @field_validator("journal", "hazelcast")
     @classmethod

@@ -14,9 +14,11 @@ from dita._numbers import is_real
 from dita._text import is_utf8
 from dita.risk import MarketLimits
 
-__all__ = ["AssetName", "VenueInputs", "VenueName", "check_rebate", "check_venue_name"]
+__all__ = ["FEE_RATE_BOUND", "AssetName", "VenueInputs", "VenueName", "check_rebate", "check_venue_name"]
 
 AssetName = Annotated[str, Field(min_length=1)]
+# A paper venue's fee rates, fractions of notional, are below this in magnitude (10 %).
+FEE_RATE_BOUND = 0.1
 
 
 def check_venue_name(name: str) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dita._numbers import Number, OptionalNumber
-from dita.venues._settings import VenueName, check_rebate
+from dita.venues._settings import FEE_RATE_BOUND, VenueName, check_rebate
 
 # The longest order latency the paper venue takes, ms (a minute), as the shadow run's.
 MAX_LATENCY_MS = 60_000.0
@@ -21,11 +21,13 @@ class PaperSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     name: VenueName = "paper"
-    taker_rate: Number = Field(default=0.0005, ge=0, lt=0.1, description="fee fraction of notional, taker")
+    taker_rate: Number = Field(
+        default=0.0005, ge=0, lt=FEE_RATE_BOUND, description="fee fraction of notional, taker"
+    )
     maker_rate: Number = Field(
         default=0.0002,
-        gt=-0.1,
-        lt=0.1,
+        gt=-FEE_RATE_BOUND,
+        lt=FEE_RATE_BOUND,
         description="fee fraction of notional, maker (negative: a rebate, at most taker_rate)",
     )
     slippage_bps: Number = Field(
