@@ -42,7 +42,7 @@ def test_an_unknown_key_is_named_with_its_value(tmp_path: Path) -> None:
 
 def test_a_value_of_the_wrong_type_is_named_with_its_value(tmp_path: Path) -> None:
     err = refused(tmp_path, strategy="max_slots = 'two'")
-    assert "strategies[0].max_slots: 'two' given: Input should be a valid integer" in err
+    assert "strategies[0].max_slots: 'two' given: 'two' is text, not a number" in err
 
 
 def test_a_value_out_of_its_choices_is_named(tmp_path: Path) -> None:
@@ -62,8 +62,8 @@ def test_a_risk_limit_is_checked_as_the_kernel_checks_it(tmp_path: Path) -> None
         ("-1.5", "venue.poll_interval: -1.5 given: Input should be greater than 0"),
         ("inf", "venue.poll_interval: inf given: Input should be a finite number"),
         ("nan", "venue.poll_interval: nan given: Input should be a finite number"),
-        ("'2'", "venue.poll_interval: '2' given: Input should be a valid number"),
-        ("true", "venue.poll_interval: True given: Input should be a valid number"),
+        ("'2'", "venue.poll_interval: '2' given: '2' is text, not a number"),
+        ("true", "venue.poll_interval: True given: True is a flag, not a number"),
     ],
 )
 def test_a_poll_interval_not_a_positive_finite_number_of_seconds_is_named_with_its_value(
@@ -123,6 +123,130 @@ def test_a_live_strategy_without_its_research_run_is_named(
     monkeypatch.setenv("DITA_TEST_LIVE_SECRET", "s")
     err = refused(tmp_path, "--live", top='mode = "live"')
     assert "strategies[0].source_run: missing: in mode live every intent names the research run" in err
+
+
+UNREACHABLE = """
+kernel_id = "{kernel_id}"
+{top}
+[venue]
+exchange = "binance"
+base_url = "http://127.0.0.1:9"
+symbols = ["BTC/USDT"]
+[[strategies]]
+strategy = "dita.examples.crossover:SmaCrossover"
+{strategy}
+[gateway]
+{gateway}
+{tables}
+"""
+
+
+def refused_unwritten(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    kernel_id: str = "unwritten",
+    top: str = "",
+    strategy: str = "",
+    gateway: str = "port = 0",
+    tables: str = "",
+) -> str:
+    """What ``dita live`` says of a file it refuses: exit 2, before the exchange is asked (it cannot
+    be reached: that is exit 1) and before anything is written in the working directory, where the
+    run's state, log and journal go by default."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DITA_STATE_DIR", raising=False)
+    path = tmp_path / "run.toml"
+    path.write_text(
+        UNREACHABLE.format(kernel_id=kernel_id, top=top, strategy=strategy, gateway=gateway, tables=tables)
+    )
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert written == ["run.toml"], written
+    return str(result.stderr)
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["a-long-enough-token-with-cr\r", "a-long-enough-token-with-a-space ", "ein-langes-token-mit-ümlaut"],
+)
+def test_a_token_the_gateway_refuses_is_named_by_its_key_and_never_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, token: str
+) -> None:
+    """No client could send it in a header; taken, the gateway's own settings refused it once the
+    run was built, in a traceback printing it."""
+    monkeypatch.setenv("DITA_TEST_LIVE_TOKEN", token)
+    err = refused_unwritten(tmp_path, monkeypatch, gateway='port = 0\ntoken_env = "DITA_TEST_LIVE_TOKEN"')
+    assert "gateway.token_env: the token in 'DITA_TEST_LIVE_TOKEN' must be printable ASCII" in err, err
+    assert token.strip() not in err
+
+
+@pytest.mark.parametrize(
+    ("place", "text", "key"),
+    [
+        ("top", "max_slots = true", "max_slots"),
+        ("strategy", "max_slots = true", "strategies[0].max_slots"),
+        ("tables", "[paper]\nbalance = true", "paper.balance"),
+        ("tables", "[paper]\nfee_rate = false", "paper.fee_rate"),
+        ("tables", "[dead_man]\nstrategy_silence_s = true", "dead_man.strategy_silence_s"),
+        ("tables", "[dead_man]\ncontrol_plane_silence_s = true", "dead_man.control_plane_silence_s"),
+        ("tables", "[dead_man]\nstreams_silence_s = true", "dead_man.streams_silence_s"),
+        ("gateway", "port = true", "gateway.port"),
+    ],
+)
+def test_a_boolean_for_a_number_is_refused_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, place: str, text: str, key: str
+) -> None:
+    """Pydantic would take true for 1: one slot, a balance of 1.0, a 1 s dead-man limit, port 1."""
+    given = "False" if "false" in text else "True"
+    err = refused_unwritten(tmp_path, monkeypatch, **{place: text})
+    assert f"{key}: {given} given: {given} is a flag, not a number" in err, err
+
+
+@pytest.mark.parametrize(
+    ("place", "text", "key"),
+    [
+        ("tables", "[paper]\nbalance = 1e300", "paper.balance"),
+        ("tables", "[paper]\nbalance = 2e15", "paper.balance"),
+        ("tables", "[paper]\nfee_rate = 0.1", "paper.fee_rate"),
+        ("tables", "[paper]\nfee_rate = 0.5", "paper.fee_rate"),
+        ("kernel_id", "k" * 201, "kernel_id"),
+        ("kernel_id", "btc 1", "kernel_id"),
+        ("kernel_id", "btc-1\\t", "kernel_id"),
+        ("gateway", 'port = 0\nhost = "127.0.0.1\\u0000x"', "gateway.host"),
+    ],
+)
+def test_a_value_the_run_would_refuse_later_is_refused_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, place: str, text: str, key: str
+) -> None:
+    """The paper venue's bounds (a balance up to the kernel's 1e15, a fee rate below 0.1), the
+    kernel's id rule (1-200 bytes, no white space) and the gateway's host rule (no NUL) are the
+    file's: past them the run ended after asking the exchange and writing its state, exit 1."""
+    err = refused_unwritten(tmp_path, monkeypatch, **{place: text})
+    assert f"{key}: " in err, err
+
+
+@pytest.mark.parametrize(
+    ("place", "text", "key"),
+    [("top", 'state_dir = ""', "state_dir"), ("tables", '[log]\nwal_dir = " "', "log.wal_dir")],
+)
+def test_a_blank_directory_is_refused_not_taken_for_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, place: str, text: str, key: str
+) -> None:
+    err = refused_unwritten(tmp_path, monkeypatch, **{place: text})
+    assert f"{key}: " in err and "blank: give a directory, or leave the key out" in err, err
+
+
+@pytest.mark.parametrize("kernel_id", [".", ".."])
+def test_a_kernel_id_naming_a_directory_of_its_own_path_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_id: str
+) -> None:
+    """The id names the log's and the journal's directories: "." is <state_dir>/wal itself, where
+    every kernel's log is, and ".." the state directory."""
+    err = refused_unwritten(tmp_path, monkeypatch, kernel_id=kernel_id)
+    assert f"kernel_id: {kernel_id!r} given: it names files" in err, err
 
 
 SECOND = '[[strategies]]\nstrategy = "dita.examples.crossover:SmaCrossover"\n'

@@ -15,11 +15,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from dita._files import NestedTooDeeply, config_file_text, parsed
-from dita.risk import RiskLimits
+from dita._numbers import OptionalPlainCount, PlainCount, PlainNumber
+from dita._text import KERNEL_ID_BYTES, kernel_id_flaw
+from dita.gateway.config import TOKEN_MIN_LENGTH, ListenHost, check_token
+from dita.risk import KERNEL_MAX, RiskLimits
 from dita.runtime.dead_man import DeadManSettings
+from dita.venues._settings import FEE_RATE_BOUND
 
 __all__ = [
     "ConfigError",
@@ -38,14 +50,25 @@ __all__ = [
 ]
 
 Mode = Literal["paper", "live"]
-TOKEN_MIN_LENGTH = 16  # as the gateway's settings ask of a bearer token
 # Without the user stream each poll asks REST about each working order (venues.md's weight
 # table): at 2 s, 10 orders use 1,200 of Binance spot's 6,000 a minute; a fill is heard in 2 s.
 POLL_INTERVAL_S = 2.0
 
 
 class _Table(BaseModel):
+    # The numbers are ``dita._numbers``' plain ones: a TOML number is typed, and pydantic would
+    # take `max_slots = true` for 1 and `balance = "1e4"` for 10000.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def _not_blank(path: object) -> object:
+    # Pydantic reads "" as Path("."): the files would go to whatever directory the run started in.
+    if isinstance(path, str) and not path.strip():
+        raise ValueError("blank: give a directory, or leave the key out for the default")
+    return path
+
+
+Directory = Annotated[Path | None, BeforeValidator(_not_blank)]
 
 
 class VenueTable(_Table):
@@ -62,10 +85,9 @@ class VenueTable(_Table):
     symbols: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
     bar_interval: str = Field(default="1m", min_length=1, description="kline interval of the bars")
     user_stream: bool = Field(default=True, description="live: the account's fills streamed as they happen")
-    poll_interval: float = Field(
+    poll_interval: PlainNumber = Field(
         default=POLL_INTERVAL_S,
         gt=0,
-        strict=True,  # a TOML string or boolean is a mistake, not a number of seconds
         description="live: the fewest seconds between two polls of the venue about its working orders",
     )
 
@@ -76,7 +98,9 @@ class StrategyTable(_Table):
         default=None, description="the strategy's name, its trade ids' (default: the class name)"
     )
     params: dict[str, Any] = Field(default_factory=dict)
-    max_slots: int | None = Field(default=None, ge=1, description="slots this strategy may hold at once")
+    max_slots: OptionalPlainCount = Field(
+        default=None, ge=1, description="slots this strategy may hold at once"
+    )
     source_run: str | None = Field(
         default=None, min_length=1, description="the research run its parameters come from"
     )
@@ -105,14 +129,14 @@ class StrategyTable(_Table):
 
 
 class PaperTable(_Table):
-    """The paper venue's money and fees (mode ``paper``)."""
+    """The paper venue's money and fees (mode ``paper``), bounded as the paper venue's are."""
 
-    balance: float = Field(default=10_000.0, gt=0)
-    fee_rate: float = Field(default=0.001, ge=0, lt=1)
+    balance: PlainNumber = Field(default=10_000.0, gt=0, le=KERNEL_MAX)
+    fee_rate: PlainNumber = Field(default=0.001, ge=0, lt=FEE_RATE_BOUND)
 
 
 class LogTable(_Table):
-    wal_dir: Path | None = Field(default=None, description="default: <state_dir>/wal/<kernel_id>")
+    wal_dir: Directory = Field(default=None, description="default: <state_dir>/wal/<kernel_id>")
     fsync: Literal["always", "batch", "none"] = "always"
 
 
@@ -166,8 +190,8 @@ class ProjectionTable(_Table):
 
 class GatewayTable(_Table):
     enabled: bool = True
-    host: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=8080, ge=0, le=65535)
+    host: ListenHost = "127.0.0.1"
+    port: PlainCount = Field(default=8080, ge=0, le=65535)
     token_env: str | None = Field(default=None, description="the variable that holds the bearer token")
 
 
@@ -176,8 +200,8 @@ class LiveConfig(_Table):
 
     mode: Mode = "paper"
     kernel_id: str = Field(min_length=1)
-    max_slots: int = Field(default=10, ge=1, le=100_000)
-    state_dir: Path | None = Field(default=None, description="default: $DITA_STATE_DIR, else var/run")
+    max_slots: PlainCount = Field(default=10, ge=1, le=100_000)
+    state_dir: Directory = Field(default=None, description="default: $DITA_STATE_DIR, else var/run")
     venue: VenueTable
     strategies: list[StrategyTable] = Field(min_length=1)
     risk: RiskLimits = Field(default_factory=RiskLimits)
@@ -195,8 +219,16 @@ class LiveConfig(_Table):
         from dita.control import check_kernel_id
 
         check_kernel_id(kernel_id)
-        if "/" in kernel_id:
-            raise ValueError("it names files (<id>.json, the log's directory): it must not contain '/'")
+        why = kernel_id_flaw(kernel_id)
+        if why is not None:
+            raise ValueError(
+                f"{why}: a kernel id is 1-{KERNEL_ID_BYTES} bytes of UTF-8 without white space or NUL"
+            )
+        if "/" in kernel_id or kernel_id in (".", ".."):
+            # "." would put the log in <state_dir>/wal, the directory of every kernel's log.
+            raise ValueError(
+                "it names files (<id>.json, the log's directory): it must not contain '/' nor be '.' or '..'"
+            )
         return kernel_id
 
     def run_state_dir(self) -> Path:
@@ -316,7 +348,7 @@ def _strategies_without_source_run(config: LiveConfig) -> list[str]:
 def _unset_variables(config: LiveConfig, environ: Mapping[str, str]) -> list[str]:
     """The variables the file names that are not set (the keys only in mode live: paper reads
     public market data; the token whenever a gateway is served with one named), and a token
-    too short for the gateway."""
+    the gateway refuses, named without its value."""
     named: list[tuple[str, str]] = []
     if config.mode == "live":
         named += [
@@ -337,6 +369,11 @@ def _unset_variables(config: LiveConfig, environ: Mapping[str, str]) -> list[str
             f"gateway.token_env: the token in {token_env!r} has {len(token)} characters; a bearer "
             f"token needs at least {TOKEN_MIN_LENGTH}"
         )
+    elif token:
+        try:
+            check_token(token)
+        except ValueError as exc:
+            problems.append(f"gateway.token_env: the token in {token_env!r} {exc}")
     return problems
 
 

@@ -31,8 +31,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat
+from pydantic import BaseModel, ConfigDict, Field
 
+from dita._numbers import OptionalPlainNumber
 from dita.control import MODE_TIGHTNESS
 
 if TYPE_CHECKING:
@@ -59,9 +60,9 @@ class DeadManSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    strategy_silence_s: PositiveFloat | None = None
-    control_plane_silence_s: PositiveFloat | None = None
-    streams_silence_s: PositiveFloat | None = None
+    strategy_silence_s: OptionalPlainNumber = Field(default=None, gt=0)
+    control_plane_silence_s: OptionalPlainNumber = Field(default=None, gt=0)
+    streams_silence_s: OptionalPlainNumber = Field(default=None, gt=0)
     action: Literal["REDUCE_ONLY", "HALTED"] = "REDUCE_ONLY"
 
     def limits(self) -> dict[Source, float]:
