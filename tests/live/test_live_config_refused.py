@@ -27,9 +27,19 @@ strategy = "dita.examples.crossover:SmaCrossover"
 """
 
 
-def refused(tmp_path: Path, *args: str, top: str = "", venue: str = "", strategy: str = "") -> str:
+def run_file(tmp_path: Path, top: str = "", venue: str = "", strategy: str = "") -> Path:
+    text = RUN.format(top=top, venue=venue, strategy=strategy)
+    if "[gateway]" not in text:
+        # Any free port: a refusal made by the build comes after the gateway's port is taken, and
+        # a run beside this one (another test's) may hold the default.
+        text += "[gateway]\nport = 0\n"
     path = tmp_path / "run.toml"
-    path.write_text(RUN.format(top=top, venue=venue, strategy=strategy))
+    path.write_text(text)
+    return path
+
+
+def refused(tmp_path: Path, *args: str, top: str = "", venue: str = "", strategy: str = "") -> str:
+    path = run_file(tmp_path, top=top, venue=venue, strategy=strategy)
     result = CliRunner().invoke(app, ["live", "--config", str(path), *args])
     assert result.exit_code == 2, result.output
     return str(result.stderr)
@@ -295,12 +305,8 @@ def test_a_blank_source_run_is_refused(tmp_path: Path) -> None:
 def test_a_strategy_module_that_exits_at_import_is_named_not_a_silent_exit(tmp_path: Path) -> None:
     strategy_file = tmp_path / "exits_at_import.py"
     strategy_file.write_text("import sys\nsys.exit(0)\n")
-    path = tmp_path / "run.toml"
-    path.write_text(
-        RUN.format(top="", venue="", strategy="").replace(
-            "dita.examples.crossover:SmaCrossover", f"{strategy_file}:S"
-        )
-    )
+    path = run_file(tmp_path)
+    path.write_text(path.read_text().replace("dita.examples.crossover:SmaCrossover", f"{strategy_file}:S"))
     result = CliRunner().invoke(app, ["live", "--config", str(path)])
     assert result.exit_code == 2, result.output
     assert "strategy module 'exits_at_import' cannot be imported: SystemExit: 0" in result.stderr
