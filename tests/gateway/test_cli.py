@@ -554,7 +554,7 @@ def test_stdio_refuses_a_bad_kernel_id_or_seed_capital_like_serve() -> None:
         assert res.stdout == b""  # no engine_started: nothing ran
     res = subprocess.run([*DITA, "serve", "--kernel-id", "a b"], capture_output=True, timeout=120)
     assert res.returncode == 2
-    assert 'error: cannot start the kernel: invalid kernel_id: "a b"' in res.stderr.decode()
+    assert "error: --kernel-id: it holds white space" in res.stderr.decode()
 
 
 def test_serve_takes_the_seed_capital_as_stdio_does() -> None:

@@ -40,6 +40,7 @@ __all__ = [
     "load_strategy",
     "mock_venue",
     "open_projection",
+    "option_given",
     "out_console",
     "parse_params",
     "print_table",
@@ -289,6 +290,13 @@ def require_directory_path(path: Path, named: str) -> None:
             if place == path:
                 fail(f"{named} {path} is a file; give a directory")
             fail(f"{named} {path}: {place} is a file, not a directory; give a directory")
+
+
+def option_given(ctx: typer.Context, name: str) -> bool:
+    """Whether the command's parameter ``name`` was given (on its command line or through the
+    environment), not left to its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def require_kernel_id(kernel_id: str) -> None:

@@ -3,6 +3,7 @@ docs/reference/http-api.md)."""
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from pathlib import Path
@@ -23,12 +24,14 @@ from dita.cli._common import (
     listen_socket,
     mock_venue,
     open_projection,
+    option_given,
     require_finite,
     url_authority,
 )
 
 if TYPE_CHECKING:
     from dita.gateway.config import GatewaySettings
+    from dita.live.config import LiveConfig
 
 __all__ = ["register"]
 
@@ -139,6 +142,7 @@ def stdio(
 
 
 def serve(
+    ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option(help=r"TOML file with a \[gateway] table", parser=given_path)
     ] = None,
@@ -172,7 +176,8 @@ def serve(
     The venue is the seeded mock, as for `dita stdio`: it fills every order at once unless
     --fill-rate, --reject-rate, --partial-fill-rate or --rate-limit-rate say otherwise.
     A --config file that configures a run (\[venue], \[\[strategies]]: `dita live`) is hosted as
-    `dita live` runs it: its strategies, venue and gateway.
+    `dita live` runs it: its strategies, venue and gateway, with the file's settings alone (any
+    other option, and a DITA_GATEWAY_* variable the file does not name, is refused).
 
     The bearer token comes from the config file or DITA_GATEWAY_TOKEN; without one a random
     token is made and printed on stderr.
@@ -193,9 +198,11 @@ def serve(
         except ValueError as exc:
             fail(f"--config {config}: {exc}")
         if configures_a_run(text):
-            from dita.cli.live import run_configured
+            from dita.cli.live import checked_config, run_configured
 
-            run_configured(config, live, text, program="dita serve")
+            run = checked_config(config, live, text)
+            _refuse_gateway_settings(ctx, config, run)
+            run_configured(config, run, program="dita serve")
             return
 
     if seed_capital is not None:
@@ -262,6 +269,57 @@ def serve(
         err=True,
     )
     _run(app, kernel, settings, sock)
+
+
+# What a run's file holds in place of an option or a DITA_GATEWAY_* variable of `dita serve`.
+_IN_THE_RUN_FILE = {
+    "host": "give it there as [gateway] host",
+    "port": "give it there as [gateway] port",
+    "token": "name the variable holding it as [gateway] token_env",
+    "max_slots": "give it there as max_slots",
+    "kernel_id": "give it there as kernel_id",
+    "journal": "give it there as [journal] dsn",
+    "hazelcast": 'give it there as [projection] kind = "hazelcast" and members',
+    "hazelcast_cluster": "give it there as [projection] cluster",
+    "seed_capital": "a run has no seed capital ([paper] balance is a paper run's cash)",
+    "openapi_out": "without the run's file, dita serve --openapi-out FILE writes the schema",
+}
+_VENUE_OPTIONS = frozenset(
+    ("fill_rate", "reject_rate", "partial_fill_rate", "partial_fill_ratio", "rate_limit_rate", "venue_seed")
+)
+
+
+def _refuse_gateway_settings(ctx: typer.Context, path: Path, run: LiveConfig) -> None:
+    """Exit 2 naming each option given besides --config and --live, and each DITA_GATEWAY_*
+    variable set that the run's file does not name: the run takes its settings from its file
+    alone, and one dropped without a word (--hazelcast: the cluster whose HALT stops it) would
+    leave the run unlike what the command asked for."""
+    from dita.gateway.config import ENV_PREFIX
+
+    given = [
+        (param.opts[0], param.name)
+        for param in ctx.command.params
+        if param.name not in (None, "config", "live") and option_given(ctx, param.name)
+    ]
+    named = {run.gateway.token_env, run.venue.api_key_env, run.venue.secret_env}
+    given += [
+        (variable, variable.removeprefix(ENV_PREFIX).lower())
+        for variable in sorted(os.environ)
+        if variable.startswith(ENV_PREFIX) and variable not in named
+    ]
+    if not given:
+        return
+    for source, name in given:
+        instead = (
+            "a run trades on its file's [venue]"
+            if name in _VENUE_OPTIONS
+            else _IN_THE_RUN_FILE.get(name, "a run's gateway has no such setting")
+        )
+        typer.echo(
+            f"error: {source}: not taken: {path} configures a run, whose file holds its settings; {instead}",
+            err=True,
+        )
+    raise typer.Exit(2)
 
 
 def _run(app: Any, kernel: Any, settings: GatewaySettings, sock: socket.socket) -> None:

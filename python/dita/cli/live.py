@@ -22,7 +22,7 @@ import typer
 from dita.cli._common import fail, given_path, listen_socket
 from dita.live.config import ConfigError, LiveConfig, load_config
 
-__all__ = ["register", "run_configured"]
+__all__ = ["checked_config", "register", "run_configured"]
 
 STOPPING_STRATEGIES = "stopping the strategies"  # the stop's first step
 
@@ -59,15 +59,12 @@ def checked_config(path: Path, live_allowed: bool, text: str | None = None) -> L
     return config
 
 
-def run_configured(
-    path: Path, live_allowed: bool, text: str | None = None, program: str = "dita live"
-) -> None:
-    """Run what ``path`` configures (``text``: its text, read already) until Ctrl-C or SIGTERM
+def run_configured(path: Path, config: LiveConfig, program: str = "dita live") -> None:
+    """Run ``config``, what ``path`` configures (``checked_config``), until Ctrl-C or SIGTERM
     (or the run fails); ``program`` names the command in what a signal during the stop is told."""
     from dita._signals import Terminated, sigterm_as_interrupt
     from dita.cli.live_run import RunRefused, mode_line
 
-    config = checked_config(path, live_allowed, text)
     _configure_logging(config)
     typer.echo(mode_line(config))  # the first line: which money the run trades
     sock = _listen(config) if config.gateway.enabled else None
@@ -300,7 +297,7 @@ def live(
     and also needs --live. A restart on the same log recovers, reconciles and trades on.
     Ctrl-C or SIGTERM stop cleanly; SIGHUP re-reads the file's \[risk] limits.
     """
-    run_configured(config, live)
+    run_configured(config, checked_config(config, live))
 
 
 def register(app: typer.Typer) -> None:

@@ -45,6 +45,7 @@ from dita.cli._common import (
     given_path,
     load_strategy,
     open_projection,
+    option_given,
     out_console,
     parse_params,
     require_directory_path,
@@ -176,7 +177,7 @@ def paper(
     from dita.strategy import Bar, Quote
 
     require_finite("--speed", speed, hint=" (use --max-speed for no pacing)")
-    if max_speed and _given(ctx, "speed"):
+    if max_speed and option_given(ctx, "speed"):
         # One of them would be ignored: the run would not go at the pace the operator asked for.
         fail(f"--speed {speed:g} and --max-speed are alternatives: give one (--max-speed replays unpaced)")
     require_finite("--status-every", status_every)
@@ -203,7 +204,7 @@ def paper(
     if data is not None:
         # Read by the live feed only: with --data a value would be neither checked nor used.
         for name in _LIVE_FEED_OPTIONS:
-            if _given(ctx, name):
+            if option_given(ctx, name):
                 option = "--" + name.replace("_", "-")
                 fail(f"{option} is about the live feed of --ccxt-exchange; --data replays a file")
     if kernel_id is None:
@@ -236,7 +237,9 @@ def paper(
     if wal_dir is not None and (previous := _previous_state(state_file)) is not None:
         previous = _of_this_log(previous, state_file, wal_dir)
     if previous is not None and wal_dir is not None and _continues_kernel(wal_dir, kernel_id):
-        fill_model = _continued_fill_model(previous, state_file, fill_model, lambda name: _given(ctx, name))
+        fill_model = _continued_fill_model(
+            previous, state_file, fill_model, lambda name: option_given(ctx, name)
+        )
         kept = _continued_leverage(previous, state_file, leverage)
         # Checked by StateFile as the option is by BacktestConfig: taken as it is.
         fill_model = fill_model.model_copy(update={"leverage": kept})
@@ -394,13 +397,6 @@ def paper(
 
 # The parameters of the live feed (--ccxt-exchange) a replay has no use for.
 _LIVE_FEED_OPTIONS = ("ccxt_base_url", "symbols", "poll", "bar_interval", "quote_feed")
-
-
-def _given(ctx: typer.Context, name: str) -> bool:
-    """Whether the command's parameter ``name`` was given (on its command line or through the
-    environment), not left to its default."""
-    source = ctx.get_parameter_source(name)
-    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def default_kernel_id() -> str:

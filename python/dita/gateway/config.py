@@ -21,11 +21,14 @@ from pydantic import (
 
 from dita._files import CONFIG_FILE_BYTES, config_file_text, parsed
 from dita._numbers import Count, Number, OptionalNumber
+from dita._text import KERNEL_ID_BYTES, kernel_id_flaw, shortened
+from dita.control import check_kernel_id
 from dita.risk import KERNEL_MAX
 from dita.venues import POLL_SECONDS
 
 __all__ = [
     "CONFIG_FILE_BYTES",
+    "ENV_PREFIX",
     "TOKEN_MIN_LENGTH",
     "GatewaySettings",
     "ListenHost",
@@ -36,7 +39,7 @@ __all__ = [
 ]
 
 _SECRET = ("token", "secret", "password", "key")
-_ENV_PREFIX = "DITA_GATEWAY_"
+ENV_PREFIX = "DITA_GATEWAY_"
 # Connections kept for commands beyond the event streams (see GatewaySettings).
 COMMAND_CONNECTIONS = 10
 TOKEN_MIN_LENGTH = 16  # characters of a bearer token
@@ -175,6 +178,20 @@ class GatewaySettings(BaseModel):
         default=None, description="Hazelcast cluster name (unset: $DITA_HAZELCAST_CLUSTER, else dita)"
     )
 
+    @field_validator("kernel_id")
+    @classmethod
+    def _a_kernels_id(cls, kernel_id: str | None) -> str | None:
+        # The kernel's own rule, checked here: the kernel checks it only after the journal's
+        # directory is made, and a refused start would leave that directory behind.
+        if kernel_id is not None:
+            flaw = kernel_id_flaw(kernel_id)
+            if flaw is not None:
+                raise ValueError(
+                    f"{flaw}: a kernel id is 1-{KERNEL_ID_BYTES} bytes of UTF-8 without white space or NUL"
+                )
+            check_kernel_id(kernel_id)
+        return kernel_id
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _host_names(cls, value: Any) -> Any:
@@ -269,6 +286,15 @@ def load_settings(path: Path | None = None, *, text: str | None = None, **overri
     problems: list[str] = []
     if path is not None:
         doc = parsed(tomllib.loads, config_file_text(path) if text is None else text)
+        # A key outside [gateway] (a misspelt header, a setting above it) would serve without it:
+        # with no journal, or no cluster whose control plane halts the kernel.
+        for key, value in doc.items():
+            if key != "gateway":
+                name = shortened(key if key.isprintable() else repr(key))
+                problems.append(
+                    f"{f'[{name}]' if isinstance(value, dict) else name}: not a gateway file's key: the"
+                    " file holds only a [gateway] table (a key above the header is outside it)"
+                )
         table = doc.get("gateway", {})
         if not isinstance(table, dict):
             raise ValueError(f"[gateway] must be a table, got {type(table).__name__}")
@@ -279,9 +305,9 @@ def load_settings(path: Path | None = None, *, text: str | None = None, **overri
             else:
                 values[key] = value
                 sources[key] = f"gateway.{key}"
-    known = {f"{_ENV_PREFIX}{name.upper()}": name for name in GatewaySettings.model_fields}
+    known = {f"{ENV_PREFIX}{name.upper()}": name for name in GatewaySettings.model_fields}
     for variable, env in os.environ.items():
-        if not variable.startswith(_ENV_PREFIX):
+        if not variable.startswith(ENV_PREFIX):
             continue
         if variable not in known:
             # As an unknown key of the file: a typo (DITA_GATEWAY_TOKN) must not go unnoticed.
