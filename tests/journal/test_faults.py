@@ -768,6 +768,41 @@ def _assert_filled_once(journal: ClickHouseJournal, reference: InMemoryJournal) 
     assert_same_rows(journal, reference, "desk-1")
 
 
+def test_a_flush_is_woken_as_soon_as_a_finished_fill_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer records a finished WAL fill's progress with no batch to follow. The flush
+    waiting for that is woken by it, not at its next look (every 0.5 s: per fill and flush)."""
+    work, reference = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
+    work.run(50)  # all of it derived from the log at attach
+    journal = _journal(tmp_path / "j")
+    cond = journal._queue.cond
+    real_wait = cond.wait
+    flusher = threading.get_ident()
+    looked_unwoken: list[float | None] = []
+
+    def wait(timeout: float | None = None) -> bool:
+        if threading.get_ident() != flusher:
+            return real_wait(timeout)
+        # The flush's looks of its own made rare: only being woken ends its waits in time.
+        woken = real_wait(None if timeout is None else 10.0)
+        if not woken:
+            looked_unwoken.append(timeout)
+        return woken
+
+    try:
+        journal.attach(work.main)
+        with monkeypatch.context() as patch:
+            patch.setattr(cond, "wait", wait)
+            journal.flush(120)
+        assert looked_unwoken == []
+        assert journal.stats().extra["wal_filled"] > 0
+        assert journal.gap_start("desk-1") >= work.main.seq
+        assert_same_rows(journal, reference, "desk-1")
+    finally:
+        journal.close()
+
+
 def _crash_past_a_checkpoint(path: Path, wal_dir: Path) -> tuple[Workload, InMemoryJournal, int]:
     """ClickHouse stops taking rows; the kernel goes on, writes a checkpoint, goes on and dies
     (its journal with it). Returns the twin left (on an InMemoryJournal, not on the log), its

@@ -114,6 +114,8 @@ class Writer:
             lower_thread_priority(self.settings.nice)  # as after an insert: chDB reset it
             self.fill.start_refills()  # before the batch counts as settled, so flush() waits for it
             if not batch:
+                with queue.cond:
+                    queue.cond.notify_all()  # flush() waits for a finished fill's seq to be recorded
                 continue
             with queue.cond:
                 n = sum(len(c.rows) for c in batch) - held  # held rows left the queue's count already
