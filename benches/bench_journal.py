@@ -1,7 +1,9 @@
 """Journal benchmarks, each printed with a ratio against a baseline from the same run.
 
 1. Sustained rows/s into embedded chDB through ClickHouseJournal (drain, batch, insert),
-   against a bare clickhouse-connect insert of the same rows already in column form.
+   against a bare clickhouse-connect insert of the same rows already in column form; and the
+   same trades' rows derived again from a write-ahead log at attach (the path a refill of
+   dropped rows takes: replay, key check, insert), against the rows from the outbox.
 2. ``process_intent`` throughput with journaling at NORMAL against journaling off (target
    overhead <= 1.2x): ENTER/EXIT pairs on the default mock venue (instant fills), prebuilt
    intents; also with a GIL budget, without the default burst hold (``burst_hold=None``:
@@ -50,6 +52,8 @@ from dita.journal.schema import TABLE_COLUMNS, migrate
 LABEL_SUSTAINED = "journal rows/s into chDB (drain + batch + insert)"
 LABEL_RAW = "bare clickhouse-connect insert rows/s (same rows, prebuilt columns)"
 LABEL_SUSTAINED_RATIO = "ratio journal / bare insert"
+LABEL_WAL_FILL = "journal rows/s derived again from the WAL (attach fill, as a refill)"
+LABEL_WAL_FILL_RATIO = "ratio WAL fill / journal rows from the outbox"
 LABEL_OFF = "process_intent/s, journaling off"
 LABEL_NORMAL = "process_intent/s, journaling NORMAL"
 LABEL_OUTBOX = "process_intent/s, outbox on at NORMAL, nobody draining (the kernel's own share)"
@@ -150,6 +154,18 @@ def bench_sustained(report: Report, root: Path, trades: int) -> None:
         assert journal.stats().written == rows, journal.stats()
         sustained = rows / elapsed
 
+        # The same trades on a kernel with a log and no journal: all its rows come from the log.
+        logged = ExecutionKernel(max_slots=16, kernel_id="from-log", wal_dir=str(root / "wal"), fsync="none")
+        run_loop(logged, intents(trades, 16))
+        before = journal.stats().written
+        t = time.perf_counter()
+        journal.attach(logged)
+        journal.flush(600)
+        elapsed = time.perf_counter() - t
+        filled = journal.stats().extra["wal_filled"]
+        assert filled == journal.stats().written - before > 0, journal.stats()
+        wal_fill = filled / elapsed
+
         # Baseline: the same number of rows, already in column form, straight into the client.
         twin = ExecutionKernel(max_slots=16, kernel_id="raw", journal_capacity=5_000_000)
         twin.set_journal_enabled(True)
@@ -180,6 +196,8 @@ def bench_sustained(report: Report, root: Path, trades: int) -> None:
     report.add(LABEL_SUSTAINED, sustained, "rows/s", fmt_rate(sustained))
     report.add(LABEL_RAW, raw, "rows/s", fmt_rate(raw))
     report.add(LABEL_SUSTAINED_RATIO, sustained / raw, "x")
+    report.add(LABEL_WAL_FILL, wal_fill, "rows/s", fmt_rate(wal_fill))
+    report.add(LABEL_WAL_FILL_RATIO, wal_fill / sustained, "x")
 
 
 def run_normal(dsn: str, kernel_id: str, pairs: int, **options: Any) -> tuple[float, float, float]:
