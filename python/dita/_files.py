@@ -1,7 +1,8 @@
 """Files replaced whole: written beside their name, synced, then renamed over it, so a reader
 never sees half a file and a write cut short (a full disk, a crash) leaves the old one. And
 files read whole, only when regular and, with a limit, no larger than it; and a document read
-from one, nested deeper than the parser can follow, refused (``NestedTooDeeply``)."""
+from one, nested deeper than the parser can follow, refused (``NestedTooDeeply``), as is a JSON
+object giving a key twice (``one_value_each``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = [
+    "GivenTwice",
     "NestedTooDeeply",
     "NotRegularFile",
     "PipeNotFinished",
     "TooLarge",
+    "one_value_each",
     "parsed",
     "regular_file_bytes",
     "replace_all_whole",
@@ -221,3 +224,23 @@ def parsed(parse: Callable[[_Text], Any], text: _Text) -> Any:
         return parse(text)
     except RecursionError:
         raise NestedTooDeeply from None
+
+
+class GivenTwice(ValueError):
+    """A JSON object gives ``key`` twice, ``first`` then ``then`` (``one_value_each``)."""
+
+    def __init__(self, key: str, first: Any, then: Any) -> None:
+        super().__init__(f"{key!r} is given more than once ({first!r}, then {then!r})")
+        self.key, self.first, self.then = key, first, then
+
+
+def one_value_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook``: json.loads keeps the last of two equal keys, so a
+    weight or a limit written twice would be taken as the second without a word. Raises
+    ``GivenTwice``, at any depth."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise GivenTwice(key, obj[key], value)
+        obj[key] = value
+    return obj

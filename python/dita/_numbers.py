@@ -4,10 +4,26 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeGuard
 
 from pydantic import BeforeValidator
+
+# A number written as text: ASCII decimal, as in JSON (a leading "+", ".5" and "5." too).
+# float() also reads "1_000", " 2 " and other scripts' digits (Arabic-Indic, full-width): a
+# typo would trade 1000. inf and nan pass here and are refused as not finite. ASCII case folding:
+# as Unicode, "inf" also matches a dotless or dotted I ("\u0131nf"), which float() cannot read.
+_PLAIN_NUMBER = re.compile(
+    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
+    re.IGNORECASE | re.ASCII,
+)
+
+
+def plain_number(text: str) -> bool:
+    """``text`` is a number written in ASCII decimal (or inf/nan, which finite checks refuse):
+    what dita reads a number written as text by, from a client, a file or an option."""
+    return _PLAIN_NUMBER.fullmatch(text) is not None
 
 
 def is_flag(value: object) -> bool:

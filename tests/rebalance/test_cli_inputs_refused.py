@@ -227,3 +227,52 @@ def test_a_wait_that_never_ends_is_refused_before_the_targets_are_read(
     assert result.exit_code == 2, result.output
     assert result.stderr == f"error: {said}\n"
     assert not state.exists() and not book.exists()
+
+
+@pytest.mark.parametrize(
+    ("prices", "said"),
+    [
+        (["BTC=100", "BTC=200"], "--price BTC is given more than once ('100', then '200')"),
+        (["BTC=1_00"], "--price 'BTC=1_00': not SYMBOL=PRICE with the price in ASCII digits"),
+        (
+            ["BTC=\uff11\uff10\uff10"],
+            "--price 'BTC=\uff11\uff10\uff10': not SYMBOL=PRICE with the price in ASCII digits",
+        ),
+    ],
+)
+def test_a_price_given_twice_or_not_in_ascii_digits_is_refused_naming_it(
+    tmp_path: Path, prices: list[str], said: str
+) -> None:
+    """The last --price of a symbol won without a word (BUY 25 planned at 200, not 50 at 100), and
+    float() read "1_00" as 100."""
+    state = tmp_path / "s"
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state), "--dry-run"]
+    result = CliRunner().invoke(app, [*args, *(a for p in prices for a in ("--price", p))])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {said}\n"
+    assert "planned" not in result.stdout and not state.exists()
+
+
+def test_a_limit_given_twice_in_market_limits_is_refused_naming_it(tmp_path: Path) -> None:
+    """json.loads kept the last: a lot step written twice was the second without a word."""
+    limits, state = tmp_path / "limits.json", tmp_path / "s"
+    limits.write_text('{"BTC": {"lot_step": 0.1, "lot_step": 1}}')
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state), "--dry-run"]
+    result = CliRunner().invoke(app, [*args, "--price", "BTC=50000", "--market-limits", str(limits)])
+    assert result.exit_code == 2, result.output
+    assert (
+        result.stderr
+        == f"error: --market-limits {limits}: 'lot_step' is given more than once (0.1, then 1)\n"
+    )
+    assert "planned" not in result.stdout and not state.exists()
+
+
+def test_a_weight_not_in_ascii_digits_plans_nothing(tmp_path: Path) -> None:
+    """float() read "1_0" as 10: ten times equity, planned with a warning only."""
+    path, state = tmp_path / "t.csv", tmp_path / "s"
+    path.write_text("symbol,weight,source_run,generated_at\nBTC,1_0,run-c,2026-11-28T09:00:00Z\n")
+    args = ["rebalance", "--targets", str(path), "--state-dir", str(state), "--dry-run"]
+    result = CliRunner().invoke(app, [*args, "--price", "BTC=50000"])
+    assert result.exit_code == 2, result.output
+    assert "row 1: weight '1_0' is not a number in ASCII digits" in result.stderr
+    assert "planned" not in result.stdout and not state.exists()

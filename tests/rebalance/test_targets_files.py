@@ -78,6 +78,91 @@ def test_a_bad_row_is_refused_naming_row_field_and_value(
     assert f"row 2: {field} {value!r}" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("weight", "quantity", "field", "value"),
+    [
+        ("1_0", "", "weight", "1_0"),  # float() reads 10: ten times equity
+        ("0_5", "", "weight", "0_5"),  # 5
+        ("\u0660.\u0665", "", "weight", "\u0660.\u0665"),  # Arabic-Indic digits, 0.5 to float()
+        ("", "1_000", "quantity", "1_000"),
+        ("", "\uff13", "quantity", "\uff13"),  # a full-width 3
+    ],
+)
+def test_a_number_not_in_ascii_digits_is_refused_naming_row_field_and_value(
+    tmp_path: Path, weight: str, quantity: str, field: str, value: str
+) -> None:
+    """Read as the gateway reads a number sent as text: float()'s own spellings are numbers a
+    person does not read there."""
+    path = tmp_path / "t.csv"
+    path.write_text(
+        "symbol,weight,quantity,source_run,generated_at\n"
+        "BTCUSDT,0.5,,run-7,2026-11-28T09:00:00Z\n"
+        f"ETHUSDT,{weight},{quantity},run-7,2026-11-28T09:00:00Z\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.value) == (2, field, value)
+    assert f"row 2: {field} {value!r} is not a number in ASCII digits" in str(refused.value)
+
+
+def test_a_number_written_as_text_in_json_is_read_as_a_csv_cell_is(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    rows = [{"symbol": "BTCUSDT", "weight": "0.25"}, {"symbol": "ETHUSDT", "quantity": "1_5"}]
+    path.write_text(json.dumps({**STAMP, "targets": rows}))
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.value) == (2, "quantity", "1_5")
+
+
+def test_blanks_around_a_number_in_a_cell_are_read_past(tmp_path: Path) -> None:
+    """ "BTCUSDT, 0.5" is how a person writes a CSV by hand: the number is 0.5 all the same."""
+    path = tmp_path / "t.csv"
+    path.write_text("symbol,weight,source_run,generated_at\nBTCUSDT, 0.5 ,run-7,2026-11-28T09:00:00Z\n")
+    assert [t.weight for t in read_targets(path).targets] == [0.5]
+
+
+def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    """A row read as a dict keeps the last cell of a column named twice: 0.5 then 0.6 planned 0.6."""
+    as_csv = tmp_path / "t.csv"
+    as_csv.write_text(
+        "symbol,weight,weight,source_run,generated_at\nBTCUSDT,0.5,0.6,run-7,2026-11-28T09:00:00Z\n"
+    )
+    as_parquet = tmp_path / "t.parquet"
+    columns = [["BTCUSDT"], [0.5], [0.6], ["run-7"], [STAMP["generated_at"]]]
+    names = ["symbol", "weight", "weight", "source_run", "generated_at"]
+    pq.write_table(pa.Table.from_arrays([pa.array(c) for c in columns], names=names), as_parquet)
+    for path in (as_csv, as_parquet):
+        with pytest.raises(TargetError) as refused:
+            read_targets(path)
+        assert (refused.value.row, refused.value.field, refused.value.value) == (0, "column", "weight")
+        assert str(refused.value) == f"{path}: column 'weight' is named twice (columns 2 and 3)"
+
+
+STAMP_TEXT = '"source_run": "run-7", "generated_at": "2026-11-28T09:00:00Z"'
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "first", "then"),
+    [
+        (f'[{{"symbol": "BTCUSDT", "weight": 0.5, "weight": 0.6, {STAMP_TEXT}}}]', "weight", 0.5, 0.6),
+        (f'{{"source_run": "run-8", {STAMP_TEXT}, "targets": []}}', "source_run", "run-8", "run-7"),
+    ],
+)
+def test_a_key_given_twice_in_a_json_object_is_refused_naming_it(
+    tmp_path: Path, text: str, key: str, first: object, then: object
+) -> None:
+    """json.loads keeps the last of a repeated key: a weight written twice was planned as the second."""
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.field, refused.value.value) == ("key", key)
+    assert str(refused.value) == (
+        f"{path}: key {key!r} is given more than once in one object ({first!r}, then {then!r})"
+    )
+
+
 def test_a_json_file_nested_too_deeply_is_refused_naming_it(tmp_path: Path) -> None:
     """Deeper than json's recursion can follow: a RecursionError, which ended the run in a traceback."""
     path = tmp_path / "t.json"

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from dita._files import GivenTwice, one_value_each
 from dita._text import is_utf8, kernel_id_flaw, shortened
 from dita.strategy import feed_gaps, feed_problem
 
@@ -501,8 +502,8 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> tuple[dict[st
     texts: dict[str, str] = {}
     if params_json:
         try:
-            loaded = json.loads(params_json, object_pairs_hook=_one_value_each)
-        except _GivenTwice as exc:
+            loaded = json.loads(params_json, object_pairs_hook=one_value_each)
+        except GivenTwice as exc:
             fail(f"--params gives {exc.key!r} more than once ({exc.first!r}, then {exc.then!r})")
         except json.JSONDecodeError as exc:
             fail(f"--params is not valid JSON: {exc}")
@@ -521,22 +522,6 @@ def parse_params(pairs: Sequence[str], params_json: str | None) -> tuple[dict[st
         except json.JSONDecodeError:
             out[key] = raw
     return out, texts
-
-
-class _GivenTwice(ValueError):
-    def __init__(self, key: str, first: Any, then: Any) -> None:
-        super().__init__(key)
-        self.key, self.first, self.then = key, first, then
-
-
-def _one_value_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json.loads``'s ``object_pairs_hook``: json.loads keeps the last of two equal keys."""
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _GivenTwice(key, obj[key], value)
-        obj[key] = value
-    return obj
 
 
 def load_strategy(ref: str, params: Mapping[str, Any], texts: Mapping[str, str] | None = None) -> Any:

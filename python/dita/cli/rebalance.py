@@ -18,8 +18,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from dita._files import parsed
+from dita._files import one_value_each, parsed
 from dita._kernel import WalError, wal_replay
+from dita._numbers import plain_number
 from dita.cli._common import (
     MAX_SLOTS,
     MAX_SLOTS_HELP,
@@ -68,10 +69,11 @@ PAPER_BALANCE = 10_000.0
 
 
 def _market_limits(path: Path | None) -> dict[str, MarketLimits]:
+    """The limits in ``path`` by symbol; a key given twice is refused (``one_value_each``)."""
     if path is None:
         return {}
     try:
-        given = parsed(json.loads, path.read_text())
+        given = parsed(lambda text: json.loads(text, object_pairs_hook=one_value_each), path.read_text())
         if not isinstance(given, dict):
             fail(f"--market-limits {path}: not a JSON object of symbol -> limits")
         return {symbol: MarketLimits.model_validate(limits) for symbol, limits in given.items()}
@@ -79,9 +81,30 @@ def _market_limits(path: Path | None) -> dict[str, MarketLimits]:
         fail(f"--market-limits {path}: {exc}")
 
 
+def _prices(given: list[str]) -> dict[str, float]:
+    """Each ``--price SYMBOL=PRICE`` by symbol. The price is read as the gateway reads a number
+    (``plain_number``: float() also reads "1_00" as 100), and a symbol quoted twice is refused,
+    as a repeated --param is: the second would win without a word."""
+    prices: dict[str, float] = {}
+    texts: dict[str, str] = {}
+    for pair in given:
+        symbol, sep, price_text = pair.partition("=")
+        if not sep or not symbol:
+            fail(f"--price {pair!r}: not SYMBOL=PRICE")
+        if not plain_number(price_text):
+            fail(f"--price {pair!r}: not SYMBOL=PRICE with the price in ASCII digits")
+        price = float(price_text)
+        if not (price > 0 and math.isfinite(price)):
+            fail(f"--price {pair!r}: not SYMBOL=PRICE with a finite price above 0")
+        if symbol in texts:
+            fail(f"--price {symbol} is given more than once ({texts[symbol]!r}, then {price_text!r})")
+        texts[symbol], prices[symbol] = price_text, price
+    return prices
+
+
 def _paper_venue(
     book_path: Path | None,
-    prices: list[str],
+    prices: dict[str, float],
     balance: float,
     limits: dict[str, MarketLimits],
     quote_currency: str,
@@ -103,14 +126,7 @@ def _paper_venue(
         fail_options(exc, {"starting_balance": "--balance", "leverage": "--leverage"})
     book = None if book_path is None else read_book(venue, book_path)
     stamp = max(time.time(), venue.data_time or 0.0)
-    for given in prices:
-        symbol, _, price_text = given.partition("=")
-        try:
-            price = float(price_text)
-        except ValueError:
-            fail(f"--price {given!r}: not SYMBOL=PRICE")
-        if not symbol or not (price > 0 and math.isfinite(price)):
-            fail(f"--price {given!r}: not SYMBOL=PRICE with a finite price above 0")
+    for symbol, price in prices.items():
         venue.on_quote(symbol, price, price, PAPER_DEPTH, PAPER_DEPTH, stamp)
     return venue, book
 
@@ -405,6 +421,7 @@ def rebalance_command(
     # Slept on after a rebalance has sent its orders: inf would end the run there, in a traceback.
     require_finite("--watch-every", watch_every)
     require_finite("--fill-wait", fill_wait, allow_zero=True)
+    prices = _prices(price or [])
     if state_dir is not None:
         state, named = state_dir, "--state-dir"
     else:
@@ -420,7 +437,7 @@ def rebalance_command(
     else:
         venue, book = _paper_venue(
             paper_book,
-            price or [],
+            prices,
             PAPER_BALANCE if balance is None else balance,
             _market_limits(market_limits),
             quote_currency,

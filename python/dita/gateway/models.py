@@ -20,8 +20,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from dita._numbers import plain_number
 from dita._text import shortened
-from dita.gateway.protocol import NoFloatHolds, asset_name, plain_number
+from dita.gateway.protocol import NoFloatHolds, asset_name
 from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
 from dita.runtime.strategies import STRATEGY_KEY
 

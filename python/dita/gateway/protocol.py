@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dita._numbers import plain_number
 from dita._text import shortened
 from dita.gateway.events import unicode_text
 from dita.risk import KERNEL_MAX
@@ -32,7 +33,6 @@ __all__ = [
     "json_float",
     "line_too_long",
     "parse_line",
-    "plain_number",
     "unique_keys",
 ]
 
@@ -42,14 +42,6 @@ MAX_LINE_BYTES = 4096
 # Used with fullmatch: `$` also matches before a final newline, which would let "c1\n" through.
 _CLIENT_ID = re.compile(r"[A-Za-z0-9._:\-]{1,64}")
 _SYMBOL = re.compile(r"[A-Za-z0-9._/:\-]{1,32}")
-# A number written as text: ASCII decimal, as in JSON (a leading "+", ".5" and "5." too).
-# float() also reads "1_000", " 2 " and other scripts' digits (Arabic-Indic, full-width): a
-# typo would trade 1000. inf and nan pass here and are refused as not finite. ASCII case folding:
-# as Unicode, "inf" also matches a dotless or dotted I ("\u0131nf"), which float() cannot read.
-_PLAIN_NUMBER = re.compile(
-    r"[+-]?(?:(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|inf|infinity|nan)",
-    re.IGNORECASE | re.ASCII,
-)
 # QUERY reads these words as what to list, so an order under one of them could not be named.
 _RESERVED_CLIENT_IDS = ("ORDERS", "ACCOUNT", "SLOTS")
 # What separates a text command's words, and is trimmed from a line's ends: ASCII spaces and
@@ -116,11 +108,6 @@ _TEXT_USAGE = {
     "QUERY": "QUERY ORDERS|ACCOUNT|SLOTS|<CLIENT_ID>",
     "MARK": "MARK <SYMBOL> <PRICE>",
 }
-
-
-def plain_number(text: str) -> bool:
-    """``text`` is a number written in ASCII decimal (or inf/nan, which finite checks refuse)."""
-    return _PLAIN_NUMBER.fullmatch(text) is not None
 
 
 def line_too_long(size: int) -> ProtocolError:

@@ -13,10 +13,12 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from dita._files import parsed
+from dita._files import GivenTwice, one_value_each, parsed
+from dita._numbers import is_real, plain_number
 
 __all__ = ["Target", "TargetError", "TargetPortfolio", "parse_targets", "read_targets"]
 
@@ -24,6 +26,7 @@ FORMATS = (".json", ".csv", ".parquet")
 # A weight is a share of equity: beyond this in magnitude, alone or all together, it is a typo,
 # not a portfolio.
 MAX_WEIGHT = 10.0
+_NOT_PLAIN = "is not a number in ASCII digits (sign, fraction and exponent optional)"
 
 
 class TargetError(ValueError):
@@ -91,10 +94,24 @@ def _rows(data: bytes, suffix: str, name: str) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(io.BytesIO(data))
+        # Read as one file: read_table's dataset reader refuses a column named twice as a bad file.
+        table = pq.ParquetFile(io.BytesIO(data)).read()
     except Exception as exc:  # pyarrow raises its own kinds for a file that is not Parquet
         raise TargetError(name, 0, "file", name, f"is not a Parquet file: {exc}") from None
+    _refuse_repeated_columns(table.column_names, name)
     return list(table.to_pylist())
+
+
+def _refuse_repeated_columns(columns: Iterable[str], name: str) -> None:
+    """A column named twice is refused: a row read as a dict keeps the last of its cells, so
+    weights 0.5 then 0.6 would plan 0.6 without a word."""
+    first: dict[str, int] = {}
+    for number, column in enumerate(columns, 1):
+        if column in first:
+            raise TargetError(
+                name, 0, "column", column, f"is named twice (columns {first[column]} and {number})"
+            )
+        first[column] = number
 
 
 def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
@@ -104,9 +121,11 @@ def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text))
     rows: list[dict[str, Any]] = []
     try:
-        columns = len(reader.fieldnames or ())
+        header = reader.fieldnames or ()
     except csv.Error as exc:
         raise TargetError(name, 0, "line", 1, f"cannot be read: {exc}") from None
+    _refuse_repeated_columns(header, name)
+    columns = len(header)
     while True:
         try:
             cells = next(reader, None)
@@ -125,9 +144,13 @@ def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
 
 def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
     """A list of rows, or ``{"source_run", "generated_at", "targets": [rows]}`` whose stamp each
-    row takes unless it carries its own."""
+    row takes unless it carries its own. An object giving a key twice is refused: json.loads
+    keeps the last, a weight written twice would be planned as the second."""
     try:
-        loaded = parsed(json.loads, data)
+        loaded = parsed(lambda text: json.loads(text, object_pairs_hook=one_value_each), data)
+    except GivenTwice as exc:
+        given = f"is given more than once in one object ({exc.first!r}, then {exc.then!r})"
+        raise TargetError(name, 0, "key", exc.key, given) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise TargetError(name, 0, "file", name, f"is not JSON: {exc}") from None
     if isinstance(loaded, list):
@@ -213,14 +236,19 @@ def _target(row: Mapping[str, Any], name: str, i: int) -> Target:
 
 
 def _number(value: object, field: str, name: str, row: int) -> float | None:
-    """A finite number, or None for a blank (a CSV's empty cell, a JSON null, a missing key)."""
+    """A finite number, or None for a blank (a CSV's empty cell, a JSON null, a missing key).
+    Text is read as the gateway reads it (``plain_number``), its blanks around it aside: float()
+    also reads "1_0" as 10 and other scripts' digits, numbers a person does not read there."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, bool):
+    if isinstance(value, str):
+        if not plain_number(value.strip()):
+            raise TargetError(name, row, field, value, _NOT_PLAIN)
+    elif not (is_real(value) or isinstance(value, Decimal)):  # a Parquet decimal column gives Decimal
         raise TargetError(name, row, field, value, "is not a number")
     try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        number = float(value)
+    except ValueError:  # a signalling NaN's Decimal
         raise TargetError(name, row, field, value, "is not a number") from None
     except OverflowError:  # an integer beyond any float (JSON reads 1 and 400 zeros as one)
         raise TargetError(name, row, field, value, "is too large") from None
