@@ -46,6 +46,34 @@ def test_control_set_names_a_long_bad_value_shortened(option: str) -> None:
     assert "x... must be one of " in result.stderr and len(result.stderr) < 300, result.stderr[:500]
 
 
+@pytest.mark.parametrize(
+    ("kernel", "flaw"),
+    [
+        ("btc-1 ", "it holds white space"),
+        ("btc\u00a01", "it holds white space"),
+        ("", "it is empty"),
+        ("k" * 201, "it is over 200 bytes of UTF-8"),
+    ],
+)
+def test_control_set_refuses_a_kernel_id_no_kernel_can_have_before_connecting(
+    kernel: str, flaw: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An id no kernel can have ("btc-1 ", a paste's trailing space) names no entry a kernel reads:
+    refused naming --kernel and the value before any client is made, not once the cluster has
+    been asked, by the write, naming its own kernel_id argument."""
+    import dita.cli.control
+
+    def connect(*_: object) -> None:
+        pytest.fail("connected to the cluster")
+
+    monkeypatch.setattr(dita.cli.control, "_client", connect)
+    args = ["control", "set", "--mode", "HALTED", "--kernel", kernel, "--new-kernel"]
+    result = runner.invoke(app, [*args, "--cluster", "127.0.0.1:1"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --kernel {kernel!r}"[:40]), result.stderr
+    assert flaw in result.stderr
+
+
 def test_control_set_refuses_a_kernel_id_that_is_not_utf8_before_connecting() -> None:
     """A byte that is not UTF-8 (Python reads it as a lone surrogate) was refused by the client
     mid-write: exit 3, "lost Hazelcast cluster ... may or may not have been written"."""

@@ -300,8 +300,8 @@ def option_given(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
-def require_kernel_id(kernel_id: str) -> None:
-    """Exit 2 naming --kernel-id unless a kernel can have ``kernel_id`` (``kernel_id_flaw``) and it
+def require_kernel_id(kernel_id: str, option: str = "--kernel-id") -> None:
+    """Exit 2 naming ``option`` unless a kernel can have ``kernel_id`` (``kernel_id_flaw``) and it
     is not ``*``, the control plane's entry for every kernel (``check_kernel_id``): checked before
     any directory is made, as the kernel would refuse it only once its log is opened."""
     from dita.control import GLOBAL
@@ -310,7 +310,7 @@ def require_kernel_id(kernel_id: str) -> None:
     if flaw is None and kernel_id == GLOBAL:
         flaw = "it is the control plane's entry for every kernel: give the kernel another id"
     if flaw is not None:
-        fail(f"--kernel-id {shortened(repr(kernel_id))}: {flaw}")
+        fail(f"{option} {shortened(repr(kernel_id))}: {flaw}")
 
 
 def cluster_options(

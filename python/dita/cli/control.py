@@ -22,6 +22,7 @@ from dita.cli._common import (
     out_console,
     require_cluster_timeout,
     require_finite,
+    require_kernel_id,
     require_utf8,
     shown,
     warn,
@@ -243,8 +244,10 @@ def set_(
     change = normalize_change(mode, verbosity, debug_clickhouse)
     if not change:
         fail("nothing to set: give --mode, --verbosity or --debug-clickhouse/--no-debug-clickhouse")
-    if kernel is not None and not kernel.strip():
-        fail(f"--kernel must be a kernel id, got {kernel!r}")
+    if kernel is not None and kernel != GLOBAL:
+        # Before connecting, naming the option: the write refuses an id no kernel can have
+        # ("btc-1 ") only once the cluster has been asked, naming its own argument.
+        require_kernel_id(kernel, "--kernel")
     if kernel is not None:
         # Before connecting: the client refuses the key mid-write, which would read as a lost
         # cluster.
