@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, TypeGuard
 
 from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 # A number written as text: ASCII decimal, as in JSON (a leading "+", ".5" and "5." too).
 # float() also reads "1_000", " 2 " and other scripts' digits (Arabic-Indic, full-width): a
@@ -61,14 +62,32 @@ def not_text(value: object) -> object:
     return not_a_flag(value)
 
 
-# The number fields of dita's settings models: a bool given for one is refused naming it.
-Number = Annotated[float, BeforeValidator(not_a_flag)]
-OptionalNumber = Annotated[float | None, BeforeValidator(not_a_flag)]
+_NOT_PLAIN = "Input should be a number in ASCII digits (sign, fraction and exponent optional)"
+
+
+def a_number(value: object) -> object:
+    """Refuses a flag (``not_a_flag``) and a number written as text other than in ASCII digits
+    (``plain_number``): pydantic reads "1_000" and " 10 " as numbers, where the gateway's HTTP API
+    refuses them (a typo would trade 1000), so ``DITA_GATEWAY_MAX_SLOTS=1_0`` would be 10 slots. Text
+    that is no number at all is left to the field's type, which says so in its own words."""
+    if isinstance(value, str) and not plain_number(value):
+        try:
+            float(value)
+        except ValueError:
+            return value
+        raise PydanticCustomError("number_parsing", _NOT_PLAIN)
+    return not_a_flag(value)
+
+
+# The number fields of dita's settings models: a bool given for one is refused naming it, and so
+# is text not in ASCII digits (``a_number``).
+Number = Annotated[float, BeforeValidator(a_number)]
+OptionalNumber = Annotated[float | None, BeforeValidator(a_number)]
 # The same for models only code or a typed file (TOML) fills: text refused too. Settings read
 # from the environment arrive as text, so those keep ``Number`` and ``Count``.
 PlainNumber = Annotated[float, BeforeValidator(not_text)]
 OptionalPlainNumber = Annotated[float | None, BeforeValidator(not_text)]
-Count = Annotated[int, BeforeValidator(not_a_flag)]
+Count = Annotated[int, BeforeValidator(a_number)]
 PlainCount = Annotated[int, BeforeValidator(not_text)]
 OptionalPlainCount = Annotated[int | None, BeforeValidator(not_text)]
 # A settings model's flag, taken as the kernel takes one.

@@ -393,6 +393,28 @@ def test_a_seed_capital_the_kernel_refuses_is_refused_as_a_setting(
     assert load_settings().seed_capital == 1e15
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DITA_GATEWAY_SEED_CAPITAL", "1_000"),
+        ("DITA_GATEWAY_MAX_SLOTS", "1_0"),
+        ("DITA_GATEWAY_MAX_SLOTS", "\uff11\uff10"),
+        ("DITA_GATEWAY_STOP_GRACE_SECONDS", " 5 "),
+    ],
+)
+def test_a_number_setting_not_in_ascii_digits_is_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    """Read as the HTTP API reads a number: pydantic took "1_0" for 10 slots."""
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as refused:
+        load_settings()
+    assert str(refused.value) == (
+        f"{variable}: Input should be a number in ASCII digits (sign, fraction and exponent optional)"
+        f" (got {value!r})"
+    )
+
+
 @pytest.mark.parametrize("key", ["max_slots", "port", "seed_capital", "kernel_id"])
 def test_a_boolean_setting_is_refused_not_taken_for_1(tmp_path: Path, key: str) -> None:
     """TOML `max_slots = true` would validate as 1 slot: no setting is a boolean."""
