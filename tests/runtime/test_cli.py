@@ -587,7 +587,8 @@ def test_paper_refuses_a_kernel_id_no_kernel_can_have_naming_the_option_before_m
     assert result.exit_code == 2, result.output
     # An id over 80 characters is shown shortened.
     assert result.stderr.startswith(f"error: --kernel-id {kernel_id[:40]!r}"[:-1])
-    assert result.stderr.endswith(f": {flaw}\n")
+    rule = "a kernel id is 1-200 bytes of UTF-8 without white space or NUL"
+    assert result.stderr.endswith(f": {flaw}: {rule}\n")
     assert not state.exists()
 
 

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dita._files import GivenTwice, one_value_each
-from dita._text import is_utf8, kernel_id_flaw, shortened
+from dita._text import is_utf8, shortened
 from dita.strategy import feed_gaps, feed_problem
 
 __all__ = [
@@ -301,16 +301,13 @@ def option_given(ctx: typer.Context, name: str) -> bool:
 
 
 def require_kernel_id(kernel_id: str, option: str = "--kernel-id") -> None:
-    """Exit 2 naming ``option`` unless a kernel can have ``kernel_id`` (``kernel_id_flaw``) and it
-    is not ``*``, the control plane's entry for every kernel (``check_kernel_id``): checked before
-    any directory is made, as the kernel would refuse it only once its log is opened."""
-    from dita.control import GLOBAL
+    """Exit 2 naming ``option`` unless a kernel can take ``kernel_id`` (``kernel_id_problem``):
+    checked before any directory is made, as the kernel would refuse it only once its log is opened."""
+    from dita.control import kernel_id_problem
 
-    flaw = kernel_id_flaw(kernel_id)
-    if flaw is None and kernel_id == GLOBAL:
-        flaw = "it is the control plane's entry for every kernel: give the kernel another id"
-    if flaw is not None:
-        fail(f"{option} {shortened(repr(kernel_id))}: {flaw}")
+    problem = kernel_id_problem(kernel_id)
+    if problem is not None:
+        fail(f"{option} {shortened(repr(kernel_id))}: {problem}")
 
 
 def cluster_options(

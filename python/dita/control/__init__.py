@@ -28,6 +28,7 @@ __all__ = [
     "check_kernel_id",
     "entry_key",
     "enum_names",
+    "kernel_id_problem",
     "normalize_change",
 ]
 
@@ -83,6 +84,18 @@ def check_kernel_id(kernel_id: object, hint: str = ": give the kernel another id
     unambiguously; the kernel checks the rest (1-200 bytes, no white space or NUL)."""
     if isinstance(kernel_id, str) and kernel_id == GLOBAL:
         raise ValueError(f"kernel_id {kernel_id!r} is the control plane's entry for every kernel{hint}")
+
+
+def kernel_id_problem(kernel_id: str) -> str | None:
+    """Why no kernel can take ``kernel_id`` as its own, or None: the kernel's rule
+    (``kernel_id_flaw``), or ``*``, the control plane's entry for every kernel. Settings and
+    commands check it before anything is made; the kernel would refuse it once its log is open."""
+    flaw = kernel_id_flaw(kernel_id)
+    if flaw is not None:
+        return f"{flaw}: a kernel id is 1-{KERNEL_ID_BYTES} bytes of UTF-8 without white space or NUL"
+    if kernel_id == GLOBAL:
+        return "it is the control plane's entry for every kernel: give the kernel another id"
+    return None
 
 
 def entry_key(kernel_id: str | None) -> str:

@@ -21,8 +21,8 @@ from pydantic import (
 
 from dita._files import CONFIG_FILE_BYTES, config_file_text, parsed
 from dita._numbers import Count, Number, OptionalNumber
-from dita._text import KERNEL_ID_BYTES, kernel_id_flaw, shortened
-from dita.control import check_kernel_id
+from dita._text import shortened
+from dita.control import kernel_id_problem
 from dita.risk import KERNEL_MAX
 from dita.venues import POLL_SECONDS
 
@@ -183,13 +183,9 @@ class GatewaySettings(BaseModel):
     def _a_kernels_id(cls, kernel_id: str | None) -> str | None:
         # The kernel's own rule, checked here: the kernel checks it only after the journal's
         # directory is made, and a refused start would leave that directory behind.
-        if kernel_id is not None:
-            flaw = kernel_id_flaw(kernel_id)
-            if flaw is not None:
-                raise ValueError(
-                    f"{flaw}: a kernel id is 1-{KERNEL_ID_BYTES} bytes of UTF-8 without white space or NUL"
-                )
-            check_kernel_id(kernel_id)
+        problem = None if kernel_id is None else kernel_id_problem(kernel_id)
+        if problem is not None:
+            raise ValueError(problem)
         return kernel_id
 
     @field_validator("allowed_hosts", mode="before")

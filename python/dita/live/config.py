@@ -27,7 +27,6 @@ from pydantic import (
 
 from dita._files import NestedTooDeeply, config_file_text, parsed
 from dita._numbers import OptionalPlainCount, PlainCount, PlainNumber
-from dita._text import KERNEL_ID_BYTES, kernel_id_flaw
 from dita.gateway.config import TOKEN_MIN_LENGTH, ListenHost, check_token
 from dita.risk import KERNEL_MAX, RiskLimits
 from dita.runtime.dead_man import DeadManSettings
@@ -216,14 +215,11 @@ class LiveConfig(_Table):
     @field_validator("kernel_id")
     @classmethod
     def _an_id(cls, kernel_id: str) -> str:
-        from dita.control import check_kernel_id
+        from dita.control import kernel_id_problem
 
-        check_kernel_id(kernel_id)
-        why = kernel_id_flaw(kernel_id)
-        if why is not None:
-            raise ValueError(
-                f"{why}: a kernel id is 1-{KERNEL_ID_BYTES} bytes of UTF-8 without white space or NUL"
-            )
+        problem = kernel_id_problem(kernel_id)
+        if problem is not None:
+            raise ValueError(problem)
         if "/" in kernel_id or kernel_id in (".", ".."):
             # "." would put the log in <state_dir>/wal, the directory of every kernel's log.
             raise ValueError(
