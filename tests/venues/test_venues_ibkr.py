@@ -25,9 +25,7 @@ from tws_server import ACCOUNT, REQ_OPEN_ORDERS, SERVER_VERSION, Listed, TwsServ
 from dita import (
     AccountEvent,
     ExecutionKernel,
-    KernelDiagnosticCode,
     KernelIntent,
-    KernelSeverity,
     TradeStage,
     VenueEvent,
     VenueOrder,
@@ -1658,8 +1656,8 @@ def test_a_dropped_connection_is_reconnected_and_the_fills_made_meanwhile_report
     assert until(venue.poll_events, 1, timeout=0.3) == []
 
 
-def test_executions_past_the_orders_size_reach_the_kernel_as_an_overfill_it_names(
-    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+def test_executions_past_the_orders_size_fill_it_and_the_rest_is_named_for_reconciliation(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], caplog: pytest.LogCaptureFixture
 ) -> None:
     venue = make_venue()
     kernel = a_kernel(venue)
@@ -1668,13 +1666,14 @@ def test_executions_past_the_orders_size_reach_the_kernel_as_an_overfill_it_name
     feed(kernel, venue, 1)
     tws.fill(coid, 6.0, 190.0)  # TWS executes 12 of an order of 10
 
-    (fill,) = [e for e in until(venue.poll_events, 1) if e.kind.name == "FILL"]
-    assert (fill.size, fill.filled_size) == (6.0, 12.0)
-    outcome = kernel.on_venue_event(fill)
-    # Refused loudly, for reconciliation: nothing books, where 4 of it would pass as a report.
-    assert outcome.diagnostic_code == KernelDiagnosticCode.OVERFILL
-    assert outcome.severity == KernelSeverity.CRITICAL
-    assert kernel.slot_state(0).size == pytest.approx(6.0)
+    with caplog.at_level(logging.ERROR, logger="dita.venues.ibkr"):
+        (fill,) = [e for e in until(venue.poll_events, 1) if e.kind.name == "FILL"]
+    assert (fill.size, fill.filled_size) == (6.0, 10.0)
+    assert kernel.on_venue_event(fill).accepted
+    assert kernel.slot_state(0).size == pytest.approx(10.0)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    [named] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "puts its filled size at 12, past its size 10" in named and "the 2 beyond it" in named, named
 
 
 def test_a_fill_read_by_a_poll_whose_listing_ask_raises_is_still_reported_once(

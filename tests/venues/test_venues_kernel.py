@@ -19,7 +19,6 @@ from dita import (
     ExecutionKernel,
     KernelDiagnosticCode,
     KernelIntent,
-    KernelSeverity,
     MockVenueAdapter,
     TradeStage,
     VenueEvent,
@@ -386,8 +385,20 @@ def test_ccxt_partial_fill_then_cancel_leaves_the_filled_position(
     assert slot.fees_paid == pytest.approx(0.089)
 
 
-def test_ccxt_trades_past_the_orders_size_reach_the_kernel_as_an_overfill_it_names(
-    spot_venue: CcxtVenue, exchange: RecordedExchange
+@pytest.mark.parametrize(
+    ("trades", "filled_sizes"),
+    [
+        # The last trade past the filled order; a trade crossing the order's size.
+        ([0.008, 0.012, 0.004], [0.008, 0.02, 0.02]),
+        ([0.008, 0.016], [0.008, 0.02]),
+    ],
+)
+def test_ccxt_trades_past_the_orders_size_fill_it_and_the_rest_is_named_for_reconciliation(
+    spot_venue: CcxtVenue,
+    exchange: RecordedExchange,
+    caplog: pytest.LogCaptureFixture,
+    trades: list[float],
+    filled_sizes: list[float],
 ) -> None:
     kernel = ExecutionKernel(max_slots=1, venue=spot_venue, kernel_id="k")
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new_2.json")
@@ -399,24 +410,24 @@ def test_ccxt_trades_past_the_orders_size_reach_the_kernel_as_an_overfill_it_nam
     answer["executedQty"] = "0.02400000"
     exchange.script("GET", "/api/v3/order", payload=answer)
     trade = exchange.fixture("binance/spot_trades_cancel_partial.json")[0]
-    exchange.script(
-        "GET",
-        "/api/v3/myTrades",
-        payload=[
-            {**trade, "id": 4101, "qty": "0.00800000", "time": 1763679610000},
-            {**trade, "id": 4102, "qty": "0.01200000", "time": 1763679620000},
-            {**trade, "id": 4103, "qty": "0.00400000", "time": 1763679630000},
-        ],
-    )
+    listed = [
+        {**trade, "id": 4101 + i, "qty": f"{qty:.8f}", "time": trade["time"] + i}
+        for i, qty in enumerate(trades)
+    ]
+    exchange.script("GET", "/api/v3/myTrades", payload=listed)
 
-    fills = [e for e in spot_venue.poll_events() if e.kind.name == "FILL"]
-    assert [e.size for e in fills] == pytest.approx([0.008, 0.012, 0.004])
-    assert [e.filled_size for e in fills] == pytest.approx([0.008, 0.02, 0.024])
-    outcomes = [kernel.on_venue_event(e) for e in fills]
-    # The exchange holds 0.004 the order never asked for: refused, and named for reconciliation.
-    assert [o.accepted for o in outcomes] == [True, True, False]
-    assert outcomes[-1].severity == KernelSeverity.CRITICAL
+    with caplog.at_level(logging.ERROR, logger="dita.venues.ccxt"):
+        fills = [e for e in spot_venue.poll_events() if e.kind.name == "FILL"]
+    assert [e.size for e in fills] == pytest.approx(trades)
+    assert [e.filled_size for e in fills] == pytest.approx(filled_sizes)
+    for fill in fills:
+        kernel.on_venue_event(fill)
+    # The order's 0.02 is booked and the order over; the 0.004 the exchange filled beyond it is
+    # in no slot, and named.
     assert kernel.slot_state(0).size == pytest.approx(0.02)
+    assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    [named] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert "puts its filled size at 0.024" in named and "past its size 0.02" in named, named
 
 
 def test_ccxt_a_cancel_that_overtakes_a_timed_out_entry_is_refused_and_the_order_works(

@@ -347,13 +347,15 @@ class OrderReporter:
         a duplicate. With no price known, the fill is left owed (``_owed_without_price``)."""
         order = tracked.order
         tracked.terminal = True
+        if exchange_filled > order.size + sum_error(order.size):
+            self._overfilled(tracked, exchange_filled, "the order's answer")
         total = min(exchange_filled, order.size)
         if order.size - total <= sum_error(order.size):
             total = order.size
         missing = total - tracked.filled
         if missing <= sum_error(order.size):
             return []
-        price, source = self._price_of_rest(tracked, raw, total, missing)
+        price, source = self._price_of_rest(tracked, raw, total, missing, exchange_filled)
         if not price > 0:
             return self._owed_without_price(tracked, total, missing, timestamp, waited)
         # Built on the exchange's bare id (``order_key``): the fill keeps the id an older log holds.
@@ -385,7 +387,7 @@ class OrderReporter:
 
     @staticmethod
     def _price_of_rest(
-        tracked: TrackedOrder, raw: dict[str, Any], total: float, missing: float
+        tracked: TrackedOrder, raw: dict[str, Any], total: float, missing: float, exchange_filled: float
     ) -> tuple[float, str]:
         """The price of the ``missing`` rest of ``total`` that ``raw`` (an order that is over)
         filled, and its source (a key of ``_PRICE_SOURCES``): the order's cost (or average) less
@@ -400,6 +402,8 @@ class OrderReporter:
         cost = number(raw.get("cost"))
         if not (math.isfinite(cost) and cost > 0) and math.isfinite(average) and average > 0:
             cost = average * total
+        elif exchange_filled > total:
+            cost *= total / exchange_filled  # the cost of the order's size, of an overfill's
         for price in ((cost - tracked.booked_cost) / missing, cost / total):
             if math.isfinite(price) and price > 0:
                 return price, "average"
@@ -413,6 +417,16 @@ class OrderReporter:
             if math.isfinite(price) and price > 0:
                 return price, source
         return 0.0, ""
+
+    def _overfilled(self, tracked: TrackedOrder, filled: float, source: str) -> None:
+        """ERROR: ``source`` puts ``tracked``'s filled size at ``filled``, past its size. The
+        order is booked at its size; what the exchange filled beyond it is in no slot."""
+        log.error(
+            "%s: order %s (%s): %s puts its filled size at %r, past its size %r: the order is booked"
+            " filled, and the %r beyond it, in no slot, is to reconcile with the exchange",
+            self.name, tracked.client_id, tracked.venue_order_id or "no exchange id", source, filled,
+            tracked.order.size, filled - tracked.order.size, extra=order_ids(order=tracked.order),
+        )  # fmt: skip
 
     def _owed_without_price(
         self, tracked: TrackedOrder, total: float, missing: float, timestamp: float, waited: float
@@ -494,10 +508,12 @@ class OrderReporter:
                 # Booked in part: its running total ends where it does, so only the rest is new.
                 filled -= unmatched
                 booked_before, unmatched = unmatched, 0.0
-            # Past the order's size only by float error is the size; past it by more, the
-            # exchange overfilled, and the kernel is told the true total (it refuses it, loudly).
             filled += qty
-            if abs(order.size - filled) <= sum_error(order.size):
+            if filled > order.size + sum_error(order.size):
+                # What fits completes the order; told as a total past its size, the kernel would
+                # refuse the whole fill, the order's own part with it. The rest is named.
+                self._overfilled(tracked, filled, f"trade {fill_key}")
+            if order.size - filled <= sum_error(order.size):
                 filled = order.size
             done = filled >= order.size
             named = f"trade {fill_key} of order {tracked.client_id}"

@@ -292,8 +292,15 @@ class Reporter:
         events = self._ack(tracked, fill.perm_id)
         tracked.filled += shares
         size = tracked.order.size
-        # Past the order's size by more than float error, TWS overfilled: the kernel is told the
-        # true total and refuses it loudly; capped, it would take part for an earlier report.
+        if tracked.filled > size / FULL:
+            # What fits completes the order; told as a total past its size, the kernel would
+            # refuse the whole fill, the order's own part with it. The rest is named.
+            log.error(
+                "%s: order %s: execution %s puts its filled size at %g, past its size %g: the order"
+                " is booked filled, and the %g beyond it, in no slot, is to reconcile with TWS",
+                self.name, tracked.order.client_order_id, fill.exec_id, tracked.filled, size,
+                tracked.filled - size,
+            )  # fmt: skip
         events.append(
             self._events.make(
                 tracked.order,
@@ -305,7 +312,7 @@ class Reporter:
                 timestamp=fill.time or self._clock(),
                 price=fill.price,
                 size=shares,
-                filled_size=size if size <= tracked.filled <= size / FULL else tracked.filled,
+                filled_size=min(tracked.filled, size),
                 fill_id=fill.exec_id,
                 event_id=f"{self.name}:fill:{fill.exec_id}",
             )
