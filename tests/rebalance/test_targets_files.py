@@ -139,6 +139,25 @@ def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
         assert str(refused.value) == f"{path}: column 'weight' is named twice (columns 2 and 3)"
 
 
+def test_a_column_left_unread_may_be_named_twice(tmp_path: Path) -> None:
+    """A spreadsheet's CSV export names its blank columns past the data '' each: those are not
+    read, so the file is, as a Parquet file naming an unread column twice is."""
+    as_csv = tmp_path / "t.csv"
+    as_csv.write_bytes(
+        b"symbol,weight,source_run,generated_at,,\r\n"
+        b"BTCUSDT,0.5,run-7,2026-11-28T09:00:00Z,,\r\n"
+        b"ETHUSDT,0.3,run-7,2026-11-28T09:00:00Z,,\r\n"
+    )
+    as_parquet = tmp_path / "t.parquet"
+    columns = [["BTCUSDT", "ETHUSDT"], [0.5, 0.3], ["run-7"] * 2, [STAMP["generated_at"]] * 2]
+    columns += [["a", "b"], ["c", "d"]]
+    names = ["symbol", "weight", "source_run", "generated_at", "note", "note"]
+    pq.write_table(pa.Table.from_arrays([pa.array(c) for c in columns], names=names), as_parquet)
+    for path in (as_csv, as_parquet):
+        portfolio = read_targets(path)
+        assert [(t.symbol, t.weight) for t in portfolio.targets] == [("BTCUSDT", 0.5), ("ETHUSDT", 0.3)]
+
+
 STAMP_TEXT = '"source_run": "run-7", "generated_at": "2026-11-28T09:00:00Z"'
 
 

@@ -27,6 +27,9 @@ FORMATS = (".json", ".csv", ".parquet")
 # not a portfolio.
 MAX_WEIGHT = 10.0
 _NOT_PLAIN = "is not a number in ASCII digits (sign, fraction and exponent optional)"
+# The columns a row is read from; any other is left unread, named once or more (a spreadsheet's
+# export names its blank columns past the data '' each).
+READ_COLUMNS = frozenset({"symbol", "weight", "quantity", "source_run", "generated_at"})
 
 
 class TargetError(ValueError):
@@ -103,10 +106,12 @@ def _rows(data: bytes, suffix: str, name: str) -> list[dict[str, Any]]:
 
 
 def _refuse_repeated_columns(columns: Iterable[str], name: str) -> None:
-    """A column named twice is refused: a row read as a dict keeps the last of its cells, so
-    weights 0.5 then 0.6 would plan 0.6 without a word."""
+    """A column read (``READ_COLUMNS``) named twice is refused: a row read as a dict keeps the
+    last of its cells, so weights 0.5 then 0.6 would plan 0.6 without a word."""
     first: dict[str, int] = {}
     for number, column in enumerate(columns, 1):
+        if column not in READ_COLUMNS:
+            continue
         if column in first:
             raise TargetError(
                 name, 0, "column", column, f"is named twice (columns {first[column]} and {number})"
