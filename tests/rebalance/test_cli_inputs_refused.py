@@ -104,6 +104,21 @@ def test_a_paper_book_with_positions_from_elsewhere_it_cannot_take_is_refused_na
     assert not state.exists()
 
 
+def test_a_position_given_twice_in_the_paper_book_is_refused_naming_it(tmp_path: Path) -> None:
+    """json.loads kept the last: a position from elsewhere written twice was the second without a word."""
+    from dita.venues.paper import PaperVenue
+
+    book, state = tmp_path / "book.json", tmp_path / "s"
+    saved = json.dumps({**PaperVenue().book(), "kernel_seq": 0})[:-1]
+    written = saved + ', "positions_from_elsewhere": {"BTC": 1, "BTC": 2}}'
+    book.write_text(written)
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state)]
+    result = CliRunner().invoke(app, [*args, "--paper-book", str(book), "--price", "BTC=50000"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: --paper-book {book}: 'BTC' is given more than once (1, then 2)\n"
+    assert book.read_text() == written and not state.exists()
+
+
 def test_an_exchange_without_live_sandbox_or_dry_run_is_refused_before_it_is_reached(tmp_path: Path) -> None:
     """Real orders, sent with the API keys the environment holds, are asked for on the command
     line (as `dita live` asks of a config's mode live): nothing is reached, nothing written."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dita._files import parsed, replace_whole
+from dita._files import one_value_each, parsed, replace_whole
 from dita._kernel import WalError
 from dita.cli._common import fail, warn
 from dita.cli.paper_continued import _say_caught_up
@@ -77,14 +77,15 @@ def save_book(path: Path, venue: PaperVenue, kernel: ExecutionKernel) -> None:
 def read_book(venue: PaperVenue, path: Path) -> PaperBookFile:
     """Restores the book at ``path`` in ``venue`` (new, with its starting balance) and returns
     what it says of the kernel's log: for no file yet, the starting account at seq 0, all of it
-    from elsewhere. Exits 2 naming the field and value of a book that cannot be restored,
-    nothing written."""
+    from elsewhere. Exits 2 naming the field and value of a book that cannot be restored, and a
+    key given twice with both values (json.loads keeps the last: a position written twice would
+    be taken as the second), nothing written."""
     if not path.exists():
         # Restored as a book, the starting account tells the orders placed after it (``catch_up``).
         venue.restore_book(venue.book())
         return PaperBookFile(0, _from_elsewhere(venue, {}))
     try:
-        book = parsed(json.loads, path.read_text())
+        book = parsed(lambda text: json.loads(text, object_pairs_hook=one_value_each), path.read_text())
         venue.restore_book(book)
     except (ValueError, OSError) as exc:
         fail(f"--paper-book {path}: {exc}")
