@@ -235,8 +235,9 @@ class GivenTwice(ValueError):
 
 
 def one_value_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json.loads``'s ``object_pairs_hook``: json.loads keeps the last of two equal keys, so a
-    weight or a limit written twice would be taken as the second without a word. Raises
+    """``json.loads``'s ``object_pairs_hook`` for files and client input (the gateway's stdio
+    lines and HTTP bodies) alike: json.loads keeps the last of two equal keys, so a weight, a
+    limit or an order's "side" written twice would be taken as the second without a word. Raises
     ``GivenTwice``, at any depth."""
     obj: dict[str, Any] = {}
     for key, value in pairs:

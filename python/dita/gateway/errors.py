@@ -15,11 +15,12 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
+from dita._files import GivenTwice
 from dita._kernel import VenueAnswerNotLogged, WalError
 from dita._text import shortened
 from dita.gateway.events import unicode_text
 from dita.gateway.lane import GatewayStopped
-from dita.gateway.protocol import DuplicateKey, NoFloatHolds
+from dita.gateway.protocol import NoFloatHolds
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.state import GatewayState
 from dita.venues._events import input_refused, input_stopped, kernel_busy, live_order
@@ -106,13 +107,13 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     cause = exc.__cause__
-    if exc.status_code == 400 and isinstance(cause, DuplicateKey):
+    if exc.status_code == 400 and isinstance(cause, GivenTwice):
         # Its value given again, as stdio's INVALID_JSON names it (a list or object left out).
         error = {
             "loc": ("body", cause.key),
-            "msg": str(cause),
+            "msg": f"the key {shortened(cause.key, 64)!r} is given more than once",
             "type": "duplicate_key",
-            "input": cause.value,
+            "input": cause.then,
         }
         return await _invalid(request, RequestValidationError([error]))
     if exc.status_code == 400 and isinstance(cause, ValueError | RecursionError):

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from dita._files import GivenTwice, one_value_each
 from dita._numbers import plain_number
 from dita._text import shortened
 from dita.gateway.events import unicode_text
@@ -22,7 +23,6 @@ __all__ = [
     "MAX_LINE_BYTES",
     "CancelCommand",
     "Command",
-    "DuplicateKey",
     "MarkCommand",
     "NoFloatHolds",
     "OrderCommand",
@@ -33,7 +33,6 @@ __all__ = [
     "json_float",
     "line_too_long",
     "parse_line",
-    "unique_keys",
 ]
 
 MAX_LINE_BYTES = 4096
@@ -181,11 +180,12 @@ def _parse_text(text: str) -> Command:
 
 def _parse_json(text: str) -> Command:
     try:
-        obj = json.loads(text, object_pairs_hook=unique_keys, parse_float=json_float)
+        # A key twice would act on one the client may not have meant ("client_id" or "side").
+        obj = json.loads(text, object_pairs_hook=one_value_each, parse_float=json_float)
     # Each names a value, as every error whose field has one: null read as a field sent as null.
-    except DuplicateKey as exc:
+    except GivenTwice as exc:
         message = f"line gives the key {_quoted(exc.key)} more than once"
-        raise ProtocolError("INVALID_JSON", message, field=unicode_text(exc.key), value=exc.value) from None
+        raise ProtocolError("INVALID_JSON", message, field=unicode_text(exc.key), value=exc.then) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         pos = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
@@ -263,27 +263,6 @@ def _parse_json(text: str) -> Command:
 
 
 # --- fields ------------------------------------------------------------------------------
-
-
-class DuplicateKey(ValueError):
-    """A JSON object gives ``key`` more than once (``unique_keys``)."""
-
-    def __init__(self, key: str, value: Any = None) -> None:
-        super().__init__(f"the key {_quoted(key)} is given more than once")
-        self.key = key
-        self.value = value  # its second value
-
-
-def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """``json.loads``'s ``object_pairs_hook`` for client input, stdio lines and HTTP bodies
-    alike: json.loads keeps the last of two equal keys, so "client_id" (or "side") twice would
-    act on one the client may not have meant. Raises ``DuplicateKey``, at any depth."""
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise DuplicateKey(key, value)
-        obj[key] = value
-    return obj
 
 
 class NoFloatHolds:

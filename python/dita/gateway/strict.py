@@ -17,8 +17,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from dita._files import one_value_each
 from dita._text import shortened
-from dita.gateway.protocol import json_float, unique_keys
+from dita.gateway.protocol import json_float
 
 __all__ = ["StrictRoute"]
 
@@ -35,12 +36,12 @@ class _StrictJSONRequest(Request):
         # A number no float holds stays its text, as stdio keeps it (``json_float``).
         if not hasattr(self, "_json"):
             text = (await self.body()).decode("utf-8-sig")
-            self._json = json.loads(text, object_pairs_hook=unique_keys, parse_float=json_float)
+            self._json = json.loads(text, object_pairs_hook=one_value_each, parse_float=json_float)
         return self._json
 
 
 class StrictRoute(APIRoute):
-    """A route whose JSON body may not give a key twice, at any depth (``unique_keys``); on a
+    """A route whose JSON body may not give a key twice, at any depth (``one_value_each``); on a
     route of the schema, a query parameter or declared header given twice, a query parameter
     the route does not take, and a body where it takes none (but ``_BODY_IGNORED``'s) are refused."""
 
@@ -111,7 +112,7 @@ def _body_problems(body: bytes, route: str) -> list[dict[str, Any]]:
     if not body.strip():
         return []
     try:
-        sent = json.loads(body.decode("utf-8-sig"), object_pairs_hook=unique_keys, parse_float=json_float)
+        sent = json.loads(body.decode("utf-8-sig"), object_pairs_hook=one_value_each, parse_float=json_float)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, a key twice, nested too deeply
         sent = ...
     if sent is None or sent == {}:
