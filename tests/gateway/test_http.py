@@ -1153,7 +1153,7 @@ def test_requests_beyond_max_connections_get_503_not_a_reset() -> None:
 def test_a_key_given_twice_in_a_body_is_refused_naming_it(live: LiveServer) -> None:
     """HTTP took a JSON body with a key twice and acted on the last ("side" SHORT then LONG
     entered LONG; "mode" twice set the second), where stdio refuses it: the same check
-    (protocol.unique_keys), at any depth, now answers 422 naming the key."""
+    (dita._files.one_value_each), at any depth, answers 422 naming the key."""
     c = live.client
     twice = ('{"action":"ENTER","asset":"BTCUSDT","side":"SHORT","side":"LONG",'
              '"reference_price":100,"target_size":1}')  # fmt: skip
