@@ -304,3 +304,21 @@ class LimitsRest:
     def cancel(self, order: Any) -> list[VenueEvent]:
         coid = order.client_order_id
         return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]
+
+
+class ExitsRest:
+    """Fills an entry at once at its reference price; an exit (reduce-only) rests until
+    cancelled, whatever its type."""
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        ack = VenueEvent(f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)
+        if order.reduce_only:
+            return [ack]
+        fill = VenueEvent(f"fill-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
+                          price=order.reference_price, size=order.size, filled_size=order.size)  # fmt: skip
+        return [ack, fill]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from dita import VenueEvent
-from gateway.helpers import AUTH, LimitsRest, LiveServer, enter, start_server
+from gateway.helpers import (
+    AUTH,
+    ExitsRest,
+    LimitsRest,
+    LiveServer,
+    enter,
+    start_server,
+)
 
 
 @pytest.fixture
@@ -184,6 +191,83 @@ def test_flatten_closes_what_an_entry_filled_while_its_cancel_was_on_its_way() -
         ]
         assert c.get("/v1/slots/0").json()["fsm_state"] == "CLOSED"
         assert c.get("/v1/account").json()["open_positions"] == 0
+    finally:
+        live.stop()
+
+
+def _market_exit(client: Any, **extra: Any) -> dict[str, Any]:
+    body = {"action": "EXIT", "slot_id": 0, "reference_price": 50_000.0, **extra}
+    out: dict[str, Any] = client.post("/v1/intents", json=body, headers=AUTH).json()
+    assert out["accepted"] is True and out["state"] == "EXIT_WORKING", out
+    return out
+
+
+@pytest.mark.parametrize(
+    "entry, exit_",
+    [
+        ({"target_size": 1.0}, {"target_size": 0.3}),  # an EXIT of part of the position
+        ({"target_size": 1.0, "exit_leg_ratios": [0.5, 0.5]}, {}),  # the trade's first exit leg
+    ],
+    ids=["part", "leg"],
+)
+def test_flatten_closes_what_a_market_exit_of_part_of_the_position_leaves_open(
+    entry: dict[str, Any], exit_: dict[str, Any]
+) -> None:
+    live = start_server(max_slots=2, venue=ExitsRest)
+    try:
+        c = live.client
+        assert enter(c, **entry)["state"] == "POSITION_OPEN"
+        part = _market_exit(c, **exit_)
+        assert part["state"] == "EXIT_WORKING"
+        assert c.get("/v1/slots/0").json()["active_exit_order"]["size"] < 1.0
+        plan = c.get("/v1/flatten").json()
+        assert (plan["cancel_slots"], plan["exit_slots"], plan["closing_slots"]) == ([0], [0], []), plan
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert [(s["action"], s["accepted"]) for s in out["steps"]] == [("CANCEL", True), ("EXIT", True)]
+        working = c.get("/v1/slots/0").json()["active_exit_order"]
+        assert (working["size"], working["order_type"], working["reduce_only"]) == (1.0, "MARKET", True)
+    finally:
+        live.stop()
+
+
+def test_flatten_leaves_a_market_exit_of_the_whole_position_to_fill() -> None:
+    live = start_server(max_slots=2, venue=ExitsRest)
+    try:
+        c = live.client
+        assert enter(c, target_size=1.0)["state"] == "POSITION_OPEN"
+        whole = _market_exit(c, target_size=1.0)
+        plan = c.get("/v1/flatten").json()
+        assert (plan["cancel_slots"], plan["exit_slots"], plan["closing_slots"]) == ([], [], [0]), plan
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert out["steps"] == [] and out["refused"] == 0
+        working = c.get("/v1/slots/0").json()["active_exit_order"]
+        assert working["size"] == 1.0 and working["client_order_id"] in str(whole)
+    finally:
+        live.stop()
+
+
+def test_flatten_does_not_count_a_market_exit_whose_cancel_is_asked_as_the_close() -> None:
+    """Its cancel asked, the exit may end unfilled at any time: the position is no longer
+    closing, and flatten says it will close it (the kernel refuses the exit while the order
+    works, and says so)."""
+
+    class SlowCancels(ExitsRest):
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            return []
+
+    live = start_server(max_slots=2, venue=SlowCancels)
+    try:
+        c = live.client
+        assert enter(c, target_size=1.0)["state"] == "POSITION_OPEN"
+        _market_exit(c, target_size=1.0)
+        assert c.post("/v1/slots/0/cancel", headers=AUTH).json()["accepted"] is True
+        plan = c.get("/v1/flatten").json()
+        assert (plan["cancel_slots"], plan["exit_slots"], plan["closing_slots"]) == ([], [0], []), plan
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert [(s["action"], s["accepted"], s["diagnostic_code"]) for s in out["steps"]] == [
+            ("EXIT", False, "SLOT_BUSY")
+        ]
+        assert out["refused"] == 1, out
     finally:
         live.stop()
 

@@ -1,10 +1,10 @@
 """Closing the book from the gateway: the intents of a slot's exit at market and of its cancel,
 and what "flatten all" does to each slot (``flatten_plan``), read from the slots' dicts.
 
-Flatten all cancels every working order except a market exit (already the close it would
-place), then closes every position with a reduce-only market EXIT of its whole size. The
-route (``routes/book.py``) halts the kernel first, so nothing enters while it closes: the
-kernel takes EXIT and CANCEL in HALTED.
+Flatten all cancels every working order except a market exit of what is left of the position
+(already the close it would place), then closes every position with a reduce-only market EXIT
+of its whole size. The route (``routes/book.py``) halts the kernel first, so nothing enters
+while it closes: the kernel takes EXIT and CANCEL in HALTED.
 """
 
 from __future__ import annotations
@@ -88,15 +88,21 @@ def working_order(slot: dict[str, Any]) -> dict[str, Any] | None:
     return order if isinstance(order, dict) else None
 
 
-def _market_exit_working(slot: dict[str, Any]) -> bool:
+def _closing_at_market(slot: dict[str, Any]) -> bool:
+    """Whether the slot's working exit closes its whole position: a market order, no cancel
+    asked, whose size left covers the slot's (a leg's, or an EXIT of part, leaves the rest open)."""
     order = slot.get("active_exit_order")
-    return isinstance(order, dict) and order.get("order_type") == "MARKET"
+    if not isinstance(order, dict) or order.get("order_type") != "MARKET" or order.get("cancel_requested"):
+        return False
+    left = float(order.get("size") or 0.0) - float(order.get("filled_size") or 0.0)
+    size = float(slot.get("size") or 0.0)
+    return left >= size - 1e-9 * max(1.0, size)
 
 
 @dataclass
 class FlattenPlan:
     """What flatten all does, slot by slot: the slots whose working order it cancels, those
-    whose position it closes, and those already closing at market (left as they are)."""
+    whose position it closes, and those whose market exit already closes it (left as they are)."""
 
     cancels: list[int] = field(default_factory=list)
     exits: list[int] = field(default_factory=list)
@@ -119,7 +125,7 @@ def flatten_plan(slots: list[dict[str, Any]]) -> FlattenPlan:
     for slot in slots:
         slot_id = int(slot["slot_id"])
         order = working_order(slot)
-        if _market_exit_working(slot):
+        if _closing_at_market(slot):
             plan.closing.append(slot_id)
             continue
         if order is not None and not order.get("cancel_requested"):

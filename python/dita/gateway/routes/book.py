@@ -41,8 +41,9 @@ _EXIT_NOTE = (
 )
 _FLATTEN_NOTE = (
     "Sets the mode HALTED (so nothing enters meanwhile), then cancels every working order"
-    " (a market exit already working is left to close the position) and closes every position"
-    " with a reduce-only market order of its whole size. `steps` says what was done to each"
+    " (a market exit already working for what is left of the position, no cancel asked, is left"
+    " to close it; an exit leg or an exit of part is cancelled), and closes every position with a"
+    " reduce-only market order of its whole size. `steps` says what was done to each"
     " slot, with the kernel's outcome; `refused` counts the steps the kernel refused (their"
     " `diagnostic_code` and `details` say why). When the mode change itself is not made"
     " (a cluster control plane away), the book is closed all the same and `halted` is false,"
@@ -151,8 +152,8 @@ def add_routes(app: FastAPI) -> None:
         response_model=dict[str, Any],
         responses=error_answers(422),
         description="The slots whose working order flatten all would cancel (`cancel_slots`), whose"
-        " position it would close (`exit_slots`), and those already closing at market"
-        " (`closing_slots`), with the counts `working_orders` and `positions`.",
+        " position it would close (`exit_slots`), and those whose market exit already closes the"
+        " whole position (`closing_slots`), with the counts `working_orders` and `positions`.",
     )
     app.add_api_route(
         "/v1/flatten",
