@@ -322,3 +322,34 @@ class ExitsRest:
     def cancel(self, order: Any) -> list[VenueEvent]:
         coid = order.client_order_id
         return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]
+
+
+class ThrottlesCancels:
+    """Takes an order without answering (its ack is late) and rate limits every cancel: an
+    entry cancelled before its ack is then in doubt (it may still work at the venue). The
+    cancels asked are kept, by client order id."""
+
+    def __init__(self) -> None:
+        self.cancels: list[str] = []
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        self.cancels.append(coid)
+        return [VenueEvent(f"rl-{coid}-{len(self.cancels)}", order.trade_id, order.slot_id, "RATE_LIMITED",
+                           venue_client_id=coid, retry_after=1.0)]  # fmt: skip
+
+
+def order_in_doubt(client: httpx.Client) -> str:
+    """Rests a limit entry on slot 0 of a gateway over ``ThrottlesCancels`` and asks its cancel,
+    which the venue throttles: the entry is then in doubt. Returns its client order id."""
+    body = {"action": "ENTER", "asset": "BTCUSDT", "side": "LONG", "target_size": 0.5,
+            "reference_price": 50_000.0, "order_type": "LIMIT", "limit_price": 49_000.0}  # fmt: skip
+    assert client.post("/v1/intents", json=body, headers=AUTH).json()["accepted"] is True
+    cancel = client.post("/v1/slots/0/cancel", headers=AUTH).json()
+    assert cancel["diagnostic_code"] == "RATE_LIMITED", cancel
+    slot = client.get("/v1/slots/0").json()
+    assert slot["order_in_doubt"] and slot["active_entry_order"] is None, slot
+    return str(slot["order_in_doubt"])

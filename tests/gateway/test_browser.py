@@ -17,7 +17,17 @@ from typing import Any
 
 import pytest
 
-from gateway.helpers import ARTIFACTS, AUTH, TOKEN, LimitsRest, LiveServer, enter, start_server
+from gateway.helpers import (
+    ARTIFACTS,
+    AUTH,
+    TOKEN,
+    LimitsRest,
+    LiveServer,
+    ThrottlesCancels,
+    enter,
+    order_in_doubt,
+    start_server,
+)
 
 # Debian names it chromium, Ubuntu chromium-browser (as `make chromium` accepts).
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -342,5 +352,36 @@ def test_the_operator_page_lists_every_page_of_slots(browser_page: object) -> No
         page.goto(srv.url + "/")
         sync_api.expect(page.locator("#slots tbody tr")).to_have_count(5_001, timeout=30_000)
         sync_api.expect(page.locator("#slot-5000 td.stage")).to_have_text("IDLE")
+    finally:
+        srv.stop()
+
+
+def test_the_cancel_button_cancels_an_order_in_doubt_again(browser_page: Any) -> None:
+    """An order in doubt may still work at the venue: its slot is idle, with no working order,
+    and its Cancel sends the cancel again."""
+    expect, page = sync_api.expect, browser_page
+    venues: list[ThrottlesCancels] = []
+
+    def venue() -> ThrottlesCancels:
+        venues.append(ThrottlesCancels())
+        return venues[0]
+
+    srv = start_server(max_slots=2, venue=venue)
+    try:
+        coid = order_in_doubt(srv.client)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.goto(srv.url + "/")
+        expect(page.locator("#conn")).to_have_text("connected")
+        expect(page.locator("#slot-0 td.stage")).to_have_text("IDLE")
+        page.fill("#token", TOKEN)
+        page.dispatch_event("#token", "change")
+        expect(page.locator("#slot-0 button.cancel")).to_be_enabled()
+        expect(page.locator("#slot-0 button.cancel")).to_have_attribute(
+            "title", f"order {coid} in doubt: cancel it again"
+        )
+        expect(page.locator("#slot-1 button.cancel")).to_be_disabled()
+        page.click("#slot-0 button.cancel")
+        expect(page.locator("#slot-result")).to_contain_text("cancel on slot 0 accepted")
+        assert venues[0].cancels == [coid, coid]
     finally:
         srv.stop()

@@ -14,7 +14,9 @@ from gateway.helpers import (
     ExitsRest,
     LimitsRest,
     LiveServer,
+    ThrottlesCancels,
     enter,
+    order_in_doubt,
     start_server,
 )
 
@@ -268,6 +270,29 @@ def test_flatten_does_not_count_a_market_exit_whose_cancel_is_asked_as_the_close
             ("EXIT", False, "SLOT_BUSY")
         ]
         assert out["refused"] == 1, out
+    finally:
+        live.stop()
+
+
+def test_flatten_all_cancels_an_order_in_doubt_again() -> None:
+    """An order in doubt (rate limited before its ack, with a cancel asked) may still work at the
+    venue: flatten counts it, and sends its cancel again."""
+    venues: list[ThrottlesCancels] = []
+
+    def venue() -> ThrottlesCancels:
+        venues.append(ThrottlesCancels())
+        return venues[0]
+
+    live = start_server(max_slots=2, venue=venue)
+    try:
+        c = live.client
+        coid = order_in_doubt(c)
+        plan = c.get("/v1/flatten").json()
+        assert (plan["working_orders"], plan["cancel_slots"], plan["exit_slots"]) == (1, [0], []), plan
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert [(s["slot_id"], s["action"]) for s in out["steps"]] == [(0, "CANCEL")], out
+        assert out["steps"][0]["details"]["order_in_doubt"] is True
+        assert venues[0].cancels == [coid, coid]
     finally:
         live.stop()
 

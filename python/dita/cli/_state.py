@@ -88,6 +88,8 @@ class _Order(_Shape):
 class _Slot(_Shape):
     fsm_state: str | None = None
     size: float | None = None
+    # The client id of the slot's order in doubt ("" when none): `dita orders` lists it.
+    order_in_doubt: str = ""
     active_entry_order: _Order | None = None
     active_exit_order: _Order | None = None
 
@@ -514,8 +516,12 @@ def active_slots(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def open_orders(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
-    """Working orders, from the slots' active entry and exit orders."""
+    """Working orders, from the slots' active entry and exit orders, and the orders in doubt
+    (a slot's ``order_in_doubt``: rate limited before their ack, with a cancel asked, they may
+    still work at the venue), marked ``in_doubt``. A slot names its order in doubt by its client
+    id alone: the row has the slot's asset, and status ``IN_DOUBT``."""
     orders = []
+    kernel_id = snapshot["kernel_id"]
     for slot in snapshot.get("slots", []):
         for key in ("active_entry_order", "active_exit_order"):
             order = slot.get(key)
@@ -525,7 +531,22 @@ def open_orders(snapshot: dict[str, Any]) -> list[dict[str, Any]]:
                 "REJECTED",
                 "EXPIRED",
             ):
-                orders.append({"kernel_id": snapshot["kernel_id"], "leg": key.split("_")[1].upper(), **order})
+                orders.append(
+                    {"kernel_id": kernel_id, "leg": key.split("_")[1].upper(), **order, "in_doubt": False}
+                )
+        if slot.get("order_in_doubt"):
+            orders.append(
+                {
+                    "kernel_id": kernel_id,
+                    "leg": "",
+                    "client_order_id": slot["order_in_doubt"],
+                    "slot_id": slot.get("slot_id"),
+                    "asset": slot.get("asset") or "",
+                    "status": "IN_DOUBT",
+                    "cancel_requested": True,
+                    "in_doubt": True,
+                }
+            )
     return orders
 
 

@@ -309,8 +309,9 @@ def orders(
             str(o.get("side", "")),
             str(o.get("order_type", "")),
             "" if o.get("price") is None else _exact(o["price"], decimals=2),
-            _exact(o.get("size", 0.0)),
-            _exact(o.get("filled_size", 0.0)),
+            # An order in doubt comes with its client id alone: its size is not known here.
+            "" if o.get("size") is None else _exact(o["size"]),
+            "" if o.get("filled_size") is None else _exact(o["filled_size"]),
             str(o.get("status", "")) + (", cancel requested" if o.get("cancel_requested") else ""),
         )
     console.print(table)

@@ -2,9 +2,10 @@
 and what "flatten all" does to each slot (``flatten_plan``), read from the slots' dicts.
 
 Flatten all cancels every working order except a market exit of what is left of the position
-(already the close it would place), then closes every position with a reduce-only market EXIT
-of its whole size. The route (``routes/book.py``) halts the kernel first, so nothing enters
-while it closes: the kernel takes EXIT and CANCEL in HALTED.
+(already the close it would place), and every order in doubt (it may still work at the venue),
+then closes every position with a reduce-only market EXIT of its whole size. The route
+(``routes/book.py``) halts the kernel first, so nothing enters while it closes: the kernel
+takes EXIT and CANCEL in HALTED.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def flatten_plan(slots: list[dict[str, Any]]) -> FlattenPlan:
         if _closing_at_market(slot):
             plan.closing.append(slot_id)
             continue
-        if order is not None and not order.get("cancel_requested"):
+        # An order in doubt takes a cancel again: the venue may have throttled the one asked.
+        if (order is not None and not order.get("cancel_requested")) or slot.get("order_in_doubt"):
             plan.cancels.append(slot_id)
         filled = float(slot.get("size") or 0.0) > 0.0
         entry = slot.get("active_entry_order")

@@ -1,8 +1,8 @@
 """The trading gauges of ``/metrics``, read from the kernel at scrape time, each labelled with
 its ``kernel_id``: the account (equity, available capital, realized and unrealized PnL, open
 positions and notional), the mode and the reconcile status (one gauge per value, 1 for the
-current one, so an alert matches a label, not a number), the reconcile delta and, when the
-venue offers ``stream_status()``, its user stream's state and lag."""
+current one, so an alert matches a label, not a number), the orders in doubt, the reconcile
+delta and, when the venue offers ``stream_status()``, its user stream's state and lag."""
 
 from __future__ import annotations
 
@@ -51,16 +51,31 @@ class TradingGauges(Collector):
                        MODES, control.get("mode"))  # fmt: skip
         yield _one_hot("dita_kernel_reconcile_status", "1 for the reconcile status of K against E",
                        kernel_id, "status", RECONCILE_STATUSES, account.get("reconcile_status"))  # fmt: skip
+        yield from _in_doubt_gauge(kernel_id, kernel)
         yield from _stream_gauges(kernel_id, getattr(kernel, "venue", None))
+
+
+def _gauge(name: str, doc: str, kernel_id: str, value: float) -> GaugeMetricFamily:
+    gauge = GaugeMetricFamily(name, doc, labels=["kernel_id"])
+    gauge.add_metric([kernel_id], value)
+    return gauge
 
 
 def _account_gauges(kernel_id: str, account: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
     for field, name, doc in ACCOUNT_GAUGES:
         value = account.get(field)
         if isinstance(value, int | float):
-            gauge = GaugeMetricFamily(name, doc, labels=["kernel_id"])
-            gauge.add_metric([kernel_id], float(value))
-            yield gauge
+            yield _gauge(name, doc, kernel_id, float(value))
+
+
+def _in_doubt_gauge(kernel_id: str, kernel: Any) -> Iterator[GaugeMetricFamily]:
+    # dita_kernel_stat{name="open_orders"} counts the working orders only; these may work too.
+    try:
+        count = len(kernel.orders_in_doubt())
+    except Exception:  # busy or closed: the next scrape tries again
+        return
+    yield _gauge("dita_kernel_orders_in_doubt", "Orders in doubt: they may still work at the venue",
+                 kernel_id, float(count))  # fmt: skip
 
 
 def _one_hot(

@@ -123,10 +123,12 @@ class GatewayState:
     # --- slots ---------------------------------------------------------------------------
 
     def engaged_slots(self) -> list[dict[str, Any]]:
-        """The slots holding a position or working an order, in slot order: all a flatten
-        touches, read without the idle ones (a kernel may have 100,000 slots)."""
+        """The slots holding a position, working an order or keeping one in doubt, in slot
+        order: all a flatten touches, read without the idle ones (a kernel may have 100,000
+        slots)."""
         ids = set(self.kernel.open_slot_ids())
         ids.update(order.slot_id for order in self.kernel.open_orders())
+        ids.update(order.slot_id for order in self.kernel.orders_in_doubt())
         # slot_dict(), not slots(): every answer and event gives a slot the same fields
         # (slots() leaves out kernel_id).
         return [self.kernel.slot_dict(i) for i in sorted(ids)]

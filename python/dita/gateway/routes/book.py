@@ -3,8 +3,9 @@
 
 Flatten all halts the kernel first, so no entry slips in while it closes (the kernel takes
 EXIT and CANCEL in HALTED), then, in one call on the kernel's lane, cancels every working
-order and closes every position with a reduce-only market order. Its answer says what it did
-to each slot and, for what the kernel refused, why (the kernel's diagnostic).
+order and order in doubt, and closes every position with a reduce-only market order. Its
+answer says what it did to each slot and, for what the kernel refused, why (the kernel's
+diagnostic).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ _EXIT_NOTE = (
 _FLATTEN_NOTE = (
     "Sets the mode HALTED (so nothing enters meanwhile), then cancels every working order"
     " (a market exit already working for what is left of the position, no cancel asked, is left"
-    " to close it; an exit leg or an exit of part is cancelled), and closes every position with a"
+    " to close it; an exit leg or an exit of part is cancelled), sends again the cancel of every"
+    " order in doubt (it may still work at the venue), and closes every position with a"
     " reduce-only market order of its whole size. `steps` says what was done to each"
     " slot, with the kernel's outcome; `refused` counts the steps the kernel refused (their"
     " `diagnostic_code` and `details` say why). When the mode change itself is not made"
@@ -108,7 +110,7 @@ def _close_the_book(state: GatewayState, reason: str) -> list[dict[str, Any]]:
     steps: list[dict[str, Any]] = []
     for slot_id in plan.cancels:
         slot = state.kernel.slot_dict(slot_id)
-        if working_order(slot) is not None:
+        if working_order(slot) is not None or slot.get("order_in_doubt"):
             steps.append(_step("CANCEL", slot, submit(state, cancel_intent(slot, None, reason), False)))
     for slot_id in sorted({*plan.exits, *plan.cancels}):
         slot = state.kernel.slot_dict(slot_id)
@@ -151,9 +153,10 @@ def add_routes(app: FastAPI) -> None:
         summary="What flatten all would do now",
         response_model=dict[str, Any],
         responses=error_answers(422),
-        description="The slots whose working order flatten all would cancel (`cancel_slots`), whose"
-        " position it would close (`exit_slots`), and those whose market exit already closes the"
-        " whole position (`closing_slots`), with the counts `working_orders` and `positions`.",
+        description="The slots whose working order, or order in doubt, flatten all would cancel"
+        " (`cancel_slots`), whose position it would close (`exit_slots`), and those whose market"
+        " exit already closes the whole position (`closing_slots`), with the counts"
+        " `working_orders` and `positions`.",
     )
     app.add_api_route(
         "/v1/flatten",
