@@ -385,3 +385,28 @@ def test_the_cancel_button_cancels_an_order_in_doubt_again(browser_page: Any) ->
         assert venues[0].cancels == [coid, coid]
     finally:
         srv.stop()
+
+
+def test_an_edge_freeze_shows_as_frozen_beside_the_mode(browser_page: Any) -> None:
+    expect, page = sync_api.expect, browser_page
+    srv = start_server(max_slots=2)
+    try:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.goto(srv.url + "/")
+        expect(page.locator("#conn")).to_have_text("connected")
+        expect(page.locator("#mode-badge")).to_have_text("PAPER")
+        expect(page.locator("#frozen-badge")).to_be_hidden()
+        kernel = srv.app.state.kernel
+        kernel.set_risk_limits({"edge_freeze_threshold_bps": 10.0})
+        assert kernel.on_edge_update("BTCUSDT", 1.0).details["frozen"] is True
+        # The control event the gateway sends of a change made another way brings it, unreloaded.
+        expect(page.locator("#mode-badge")).to_have_text("PAPER")
+        expect(page.locator("#frozen-badge")).to_be_visible()
+        expect(page.locator("#frozen-badge")).to_have_text("FROZEN")
+        reason = kernel.control()["freeze_reason"]
+        expect(page.locator("#frozen-badge")).to_have_attribute(
+            "title", f"entries frozen: {reason} (BTCUSDT)"
+        )
+        shot(page, "12-frozen.png")
+    finally:
+        srv.stop()

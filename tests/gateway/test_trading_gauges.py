@@ -1,5 +1,6 @@
-"""The trading gauges of /metrics, read back as Prometheus text: the account, the mode, the
-reconcile status and delta per kernel, and the venue's stream state and lag when it has one."""
+"""The trading gauges of /metrics, read back as Prometheus text: the account, the mode, an edge
+freeze, the reconcile status and delta per kernel, and the venue's stream state and lag when it
+has one."""
 
 from __future__ import annotations
 
@@ -50,6 +51,18 @@ def test_the_account_mode_and_reconcile_gauges_follow_the_kernel(live: LiveServe
     assert modes == {"PAPER": 0.0, "REDUCE_ONLY": 1.0}
     # A venue without a user stream: no stream gauges.
     assert not any(name.startswith("dita_venue_stream") for name, _ in after)
+
+
+def test_the_frozen_gauge_says_an_edge_freeze_holds_the_kernel(live: LiveServer) -> None:
+    kernel = live.app.state.kernel
+    kernel_id = kernel.kernel_id
+    assert gauge(scraped(live), "dita_kernel_frozen", kernel_id) == 0.0
+    kernel.set_risk_limits({"edge_freeze_threshold_bps": 10.0})
+    assert kernel.on_edge_update("BTCUSDT", 1.0).details["frozen"] is True
+    after = scraped(live)
+    assert gauge(after, "dita_kernel_frozen", kernel_id) == 1.0
+    # The mode is unchanged: the freeze alone says the kernel takes no entry.
+    assert gauge(after, "dita_kernel_mode", kernel_id, mode="PAPER") == 1.0
 
 
 class StreamedVenue(LimitsRest):

@@ -1,8 +1,9 @@
 """The trading gauges of ``/metrics``, read from the kernel at scrape time, each labelled with
 its ``kernel_id``: the account (equity, available capital, realized and unrealized PnL, open
 positions and notional), the mode and the reconcile status (one gauge per value, 1 for the
-current one, so an alert matches a label, not a number), the orders in doubt, the reconcile
-delta and, when the venue offers ``stream_status()``, its user stream's state and lag."""
+current one, so an alert matches a label, not a number), whether an edge freeze holds, the
+orders in doubt, the reconcile delta and, when the venue offers ``stream_status()``, its user
+stream's state and lag."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ class TradingGauges(Collector):
                        MODES, control.get("mode"))  # fmt: skip
         yield _one_hot("dita_kernel_reconcile_status", "1 for the reconcile status of K against E",
                        kernel_id, "status", RECONCILE_STATUSES, account.get("reconcile_status"))  # fmt: skip
+        # An edge freeze refuses entries whatever the mode: an alert of its own.
+        yield _gauge("dita_kernel_frozen", "1 while an edge freeze holds the kernel's entries", kernel_id,
+                     1.0 if control.get("frozen") else 0.0)  # fmt: skip
         yield from _in_doubt_gauge(kernel_id, kernel)
         yield from _stream_gauges(kernel_id, getattr(kernel, "venue", None))
 
