@@ -291,11 +291,14 @@ class LimitsRest:
     def __init__(self) -> None:
         self.reduce_only: dict[str, bool] = {}
 
+    def rests(self, order: Any) -> bool:
+        return str(order.order_type).upper().endswith("LIMIT")
+
     def submit(self, order: Any) -> list[VenueEvent]:
         coid = order.client_order_id
         self.reduce_only[coid] = bool(order.reduce_only)
         ack = VenueEvent(f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)
-        if str(order.order_type).upper().endswith("LIMIT"):
+        if self.rests(order):
             return [ack]
         fill = VenueEvent(f"fill-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
                           price=order.reference_price, size=order.size, filled_size=order.size)  # fmt: skip
@@ -306,22 +309,12 @@ class LimitsRest:
         return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]
 
 
-class ExitsRest:
+class ExitsRest(LimitsRest):
     """Fills an entry at once at its reference price; an exit (reduce-only) rests until
     cancelled, whatever its type."""
 
-    def submit(self, order: Any) -> list[VenueEvent]:
-        coid = order.client_order_id
-        ack = VenueEvent(f"ack-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)
-        if order.reduce_only:
-            return [ack]
-        fill = VenueEvent(f"fill-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
-                          price=order.reference_price, size=order.size, filled_size=order.size)  # fmt: skip
-        return [ack, fill]
-
-    def cancel(self, order: Any) -> list[VenueEvent]:
-        coid = order.client_order_id
-        return [VenueEvent(f"cxl-{coid}", order.trade_id, order.slot_id, "CANCEL_ACK", venue_client_id=coid)]
+    def rests(self, order: Any) -> bool:
+        return bool(order.reduce_only)
 
 
 class ThrottlesCancels:
