@@ -73,4 +73,4 @@ def test_trades_asked_at_one_time_are_taken_back_in_the_order_of_their_ids() -> 
         ]
     )
     TradeOwners(kernel).adopt(StrategyHandle(strategy))
-    assert strategy._open_slots == {"BTCUSDT": [3, 1, 0, 2]}
+    assert list(strategy._open_slots["BTCUSDT"]) == [3, 1, 0, 2]

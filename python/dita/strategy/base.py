@@ -70,8 +70,9 @@ class Strategy(Generic[P]):
         self.fills = []
         # How many fills it got (each appended to ``fills``), however many ``fills`` keeps.
         self.fills_total = 0
-        # Slots this strategy has opened and not yet seen close, by asset.
-        self._open_slots: dict[str, list[int]] = {}
+        # Slots this strategy has opened and not yet seen close, by asset, each with the id of
+        # its trade there: the slot is the strategy's only while it holds that trade.
+        self._open_slots: dict[str, dict[int, str]] = {}
 
     # -- what the runtime keeps on it --------------------------------------------------------
     # Checked as they are set, so a strategy that reuses one of these names for its own state
@@ -161,23 +162,18 @@ class Strategy(Generic[P]):
 
     def slots(self) -> list[TradeSlot]:
         """This strategy's slots that hold a trade (not free), at the latest prices."""
-        return self.ctx.slots([sid for ids in self._open_slots.values() for sid in ids])
+        return self.ctx.slots(self._own_slot_ids())
 
     def position(self, asset: str) -> float:
         """Signed open size in ``asset`` over this strategy's slots (long > 0, short < 0)."""
-        ids = self._open_slots.get(_asset_named("position", asset))
-        if not ids:
-            return 0.0
-        kernel = self.ctx.kernel
         total = 0.0
-        for sid in ids:
-            slot = kernel.slot_state(sid)
+        for slot in self._own_slots(_asset_named("position", asset)):
             total += slot.size if slot.side.name == "LONG" else -slot.size
         return total
 
     def busy(self, asset: str) -> bool:
         """Whether any of this strategy's slots in ``asset`` holds a trade or a working order."""
-        return bool(self._open_slots.get(_asset_named("busy", asset)))
+        return bool(self._own_slots(_asset_named("busy", asset)))
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -222,7 +218,7 @@ class Strategy(Generic[P]):
         market leaves the trade open) and market exits of part of the position (a leg), which
         a market exit of the whole then replaces. With a ``price`` no exit can take (0, NaN)
         it cancels nothing: the kernel's refusal of each exit, naming the price, answers."""
-        ids = list(self._open_slots.get(_asset_named("close", asset), ()))
+        ids = [slot.slot_id for slot in self._own_slots(_asset_named("close", asset))]
         if not exit_price(price):
             # Each exit would be refused for the price (raised, for what is no number): the
             # kernel's refusals answer, and nothing is canceled. Canceled first, a take-profit
@@ -347,7 +343,8 @@ class Strategy(Generic[P]):
         a slot id kept after the slot was freed and reused by another strategy, say). A free
         stage whose trade is still another strategy's (its order in doubt at the venue) is
         not this strategy's: named by it, the runtime would refuse the helper with an exception."""
-        if slot.slot_id in self._open_slots.get(slot.asset, ()):
+        held = self._open_slots.get(slot.asset)
+        if held and held.get(slot.slot_id) == slot.trade_id:
             return True
         return is_free_stage(slot.fsm_state) and self.ctx.trade_owner(slot.trade_id) in (None, self.name)
 
@@ -393,15 +390,41 @@ class Strategy(Generic[P]):
 
     # -- bookkeeping the runtime calls ---------------------------------------------------
 
-    def _track_open(self, asset: str, slot_id: int) -> None:
-        ids = self._open_slots.setdefault(asset, [])
-        if slot_id not in ids:
-            ids.append(slot_id)
+    def _track_open(self, asset: str, slot_id: int, trade_id: str) -> None:
+        self._open_slots.setdefault(asset, {})[slot_id] = trade_id
 
-    def _track_free(self, asset: str, slot_id: int) -> None:
-        ids = self._open_slots.get(asset)
-        if ids and slot_id in ids:
-            ids.remove(slot_id)
+    def _track_free(self, asset: str, slot_id: int, trade_id: str) -> None:
+        held = self._open_slots.get(asset)
+        if held and held.get(slot_id) == trade_id:
+            del held[slot_id]  # not a later trade of this strategy's in the slot
+
+    def _own_slots(self, asset: str) -> list[TradeSlot]:
+        """This strategy's slots in ``asset``, each still holding its trade. A slot whose trade
+        ended without the runtime routing the end (an operator's exit or cancel on the gateway
+        of ``dita live`` goes to the kernel directly) is released: read as its own, it would
+        count against ``max_slots`` for good, and a trade the slot took since be read and
+        closed as the strategy's."""
+        held = self._open_slots.get(asset)
+        if not held:
+            return []
+        kernel = self.ctx.kernel
+        own: list[TradeSlot] = []
+        ended: list[tuple[int, str]] = []
+        for slot_id, trade_id in held.items():
+            slot = kernel.slot_state(slot_id)
+            if slot.trade_id == trade_id and (
+                not is_free_stage(slot.fsm_state) or _entry_in_doubt(kernel, trade_id)
+            ):
+                own.append(slot)
+            else:
+                ended.append((slot_id, trade_id))
+        for slot_id, trade_id in ended:
+            self.ctx.release_ended(self, asset, slot_id, trade_id)
+        return own
+
+    def _own_slot_ids(self) -> list[int]:
+        """The ids of this strategy's slots still holding its trades, every asset (``_own_slots``)."""
+        return [slot.slot_id for asset in list(self._open_slots) for slot in self._own_slots(asset)]
 
     @classmethod
     def check_subscriptions(cls) -> None:
@@ -484,6 +507,13 @@ def _declared_params(cls: type) -> type[BaseModel] | None:
                 if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
                     return args[0]
     return None
+
+
+def _entry_in_doubt(kernel: Any, trade_id: str) -> bool:
+    """Whether trade ``trade_id``'s order is in doubt (rate limited before the venue's ack):
+    its slot is free, yet the venue may work the order and fill it, so the trade is held."""
+    doubts: list[Any] = getattr(kernel, "orders_in_doubt", list)()
+    return any(order.trade_id == trade_id for order in doubts)
 
 
 def _asset_named(call: str, asset: object) -> str:
