@@ -74,14 +74,6 @@ class TradeOwners:
         self.owners.pop(trade_id, None)
         self.remember_freed(trade_id, handle)
 
-    def release_ended(self, handle: StrategyHandle, asset: str, slot_id: int, trade_id: str) -> None:
-        """Trade ``trade_id`` of ``handle``'s strategy left slot ``slot_id`` without the runtime
-        routing it (an operator's exit or cancel on the gateway over the same kernel): freed."""
-        if self.owners.get(trade_id) is handle:
-            self.free(trade_id, handle, asset, slot_id)
-        else:
-            handle.strategy._track_free(asset, slot_id, trade_id)
-
     def remember_freed(self, trade_id: str, handle: StrategyHandle) -> None:
         self.freed[trade_id] = handle
         if len(self.freed) > RELEASED_MEMORY:

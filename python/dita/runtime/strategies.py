@@ -17,7 +17,6 @@ from dita.strategy import Strategy
 if TYPE_CHECKING:
     from dita.runtime.clock import MarketClock
     from dita.runtime.orders import OrderSubmission
-    from dita.runtime.owners import TradeOwners
     from dita.runtime.trading_runtime import TradingRuntime
 
 # How a runtime over a used kernel marks its ids (``<name>-r<seq>-t<n>``); no name may end so.
@@ -123,15 +122,12 @@ class StrategyContext:
     """What a strategy reaches through ``self.ctx``: the kernel, the clock, new ids and
     submission."""
 
-    def __init__(
-        self, runtime: TradingRuntime, orders: OrderSubmission, clock: MarketClock, owners: TradeOwners
-    ) -> None:
+    def __init__(self, runtime: TradingRuntime, orders: OrderSubmission, clock: MarketClock) -> None:
         self._runtime = runtime
         # Reached directly, not through the runtime's methods of the same name: every order
         # a strategy sends asks both.
         self._orders = orders
         self._clock = clock
-        self._owners = owners
         self.kernel = runtime.kernel
         self._intent_seq = 0
         self._trade_seq = 0
@@ -176,15 +172,6 @@ class StrategyContext:
 
     def report_edge(self, asset: str, edge_bps: float) -> KernelOutcome:
         return self._runtime.report_edge(asset, edge_bps)
-
-    def release_ended(self, strategy: Strategy[Any], asset: str, slot_id: int, trade_id: str) -> None:
-        """Free ``strategy``'s trade ``trade_id``, which left slot ``slot_id`` without the
-        runtime routing it (``TradeOwners.release_ended``)."""
-        handle = self._runtime.handles.get(strategy.name)
-        if handle is not None and handle.strategy is strategy:
-            self._owners.release_ended(handle, asset, slot_id, trade_id)
-        else:
-            strategy._track_free(asset, slot_id, trade_id)
 
 
 def restart_mark(kernel: Any) -> str:

@@ -168,7 +168,7 @@ class TradingRuntime:
             self.intent_checks,
         )
         self._orders.record_data_place = bool(record_data_place)
-        self.ctx = StrategyContext(self, self._orders, self._clock, self._owners)
+        self.ctx = StrategyContext(self, self._orders, self._clock)
         self._doubts = OrdersInDoubt(kernel, self._router, self._venue_data, self._clock, calls, self.stats)
         # Once the runtime is out of every call, it cancels the entries of strategies that left.
         self._lifecycle = Lifecycle(

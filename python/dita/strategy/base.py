@@ -399,27 +399,22 @@ class Strategy(Generic[P]):
             del held[slot_id]  # not a later trade of this strategy's in the slot
 
     def _own_slots(self, asset: str) -> list[TradeSlot]:
-        """This strategy's slots in ``asset``, each still holding its trade. A slot whose trade
-        ended without the runtime routing the end (an operator's exit or cancel on the gateway
-        of ``dita live`` goes to the kernel directly) is released: read as its own, it would
-        count against ``max_slots`` for good, and a trade the slot took since be read and
-        closed as the strategy's."""
+        """This strategy's slots in ``asset`` still holding its trade. A trade can end without the
+        runtime routing the end (an operator's exit or cancel on the gateway of ``dita live`` goes
+        to the kernel directly): its slot is not the strategy's then, nor counted against
+        ``max_slots``, and a trade it took since is not read or closed as the strategy's. Only
+        read: the runtime frees the trade when it routes the end, even one a listener reads before."""
         held = self._open_slots.get(asset)
         if not held:
             return []
         kernel = self.ctx.kernel
         own: list[TradeSlot] = []
-        ended: list[tuple[int, str]] = []
         for slot_id, trade_id in held.items():
             slot = kernel.slot_state(slot_id)
             if slot.trade_id == trade_id and (
                 not is_free_stage(slot.fsm_state) or _entry_in_doubt(kernel, trade_id)
             ):
                 own.append(slot)
-            else:
-                ended.append((slot_id, trade_id))
-        for slot_id, trade_id in ended:
-            self.ctx.release_ended(self, asset, slot_id, trade_id)
         return own
 
     def _own_slot_ids(self) -> list[int]:
