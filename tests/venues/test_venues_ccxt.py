@@ -2200,14 +2200,14 @@ def test_a_filled_order_whose_trades_never_show_is_booked_from_the_order_after_t
 def test_an_order_filled_past_its_size_is_booked_from_the_order_at_its_average_and_the_rest_named(
     make_venue: VenueFactory, exchange: RecordedExchange, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The exchange says 0.024 of the order's 0.02 filled, for 2160 USDT (all at 90000), and its
-    trade list shows only the first 0.008: the rest is booked at the order's own average, not at
-    the whole cost over the order's part, and the 0.004 beyond the order is named at ERROR."""
+    """The exchange says 0.024 of the order's 0.02 filled, for 2320 USDT, and its trade list shows
+    only the first 0.008 (at 90000): the other 0.016 cost 1600, so the rest is booked at 100000,
+    not at the whole cost over the order's part, and the 0.004 beyond the order is named at ERROR."""
     venue = make_venue()
     exchange.script("POST", "/api/v3/order", "binance/spot_order_limit_new.json")
-    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=90000.0, size=0.02))
+    venue.submit(make_order("s2-entry-1", order_type="LIMIT", price=100000.0, size=0.02))
     filled = exchange.fixture("binance/spot_query_limit_filled.json")
-    filled.update(executedQty="0.02400000", cummulativeQuoteQty="2160.00000000")
+    filled.update(executedQty="0.02400000", cummulativeQuoteQty="2320.00000000", price="100000.00000000")
     exchange.script("GET", "/api/v3/order", payload=filled, repeat=True)
     first = exchange.fixture("binance/spot_trades_limit_partial.json")  # 4101: 0.008 at 90000
     exchange.script("GET", "/api/v3/myTrades", payload=first, repeat=True)
@@ -2216,13 +2216,13 @@ def test_an_order_filled_past_its_size_is_booked_from_the_order_at_its_average_a
     with caplog.at_level(logging.ERROR, logger="dita.venues.ccxt"):
         [fill] = venue.poll_events()
     assert (fill.size, fill.filled_size) == pytest.approx((0.012, 0.02))
-    assert fill.price == pytest.approx(90000.0)
+    assert fill.price == pytest.approx(100000.0)
     [named] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert "the order's answer puts its filled size at 0.024, past its size 0.02" in named, named
     # Looked up for a reconciliation, the order is its size at its average.
     found = venue.order_status("s2-entry-1")
     assert found is not None and found.filled_size == pytest.approx(0.02)
-    assert found.average_fill_price == pytest.approx(90000.0)
+    assert found.average_fill_price == pytest.approx(2320.0 / 0.024)
 
 
 def test_the_trades_of_an_order_filled_meanwhile_are_booked_not_the_order(

@@ -355,7 +355,7 @@ class OrderReporter:
         missing = total - tracked.filled
         if missing <= sum_error(order.size):
             return []
-        price, source = self._price_of_rest(tracked, raw, total, missing, exchange_filled)
+        price, source = self._price_of_rest(tracked, raw, total, exchange_filled)
         if not price > 0:
             return self._owed_without_price(tracked, total, missing, timestamp, waited)
         # Built on the exchange's bare id (``order_key``): the fill keeps the id an older log holds.
@@ -387,10 +387,10 @@ class OrderReporter:
 
     @staticmethod
     def _price_of_rest(
-        tracked: TrackedOrder, raw: dict[str, Any], total: float, missing: float, exchange_filled: float
+        tracked: TrackedOrder, raw: dict[str, Any], total: float, exchange_filled: float
     ) -> tuple[float, str]:
-        """The price of the ``missing`` rest of ``total`` that ``raw`` (an order that is over)
-        filled, and its source (a key of ``_PRICE_SOURCES``): the order's cost (or average) less
+        """The price of the rest of ``total`` that ``raw`` (an order that is over) filled beyond
+        the reported trades, and its source (a key of ``_PRICE_SOURCES``): the order's cost (or average) less
         what the reported trades cost (its average where that does not make sense); else the
         order's price as the exchange states it (a limit, or a market order's price bound) or
         the limit it was sent with, which the fill cannot be worse than; else the price it was
@@ -400,11 +400,12 @@ class OrderReporter:
         order = tracked.order
         average = number(raw.get("average"))
         cost = number(raw.get("cost"))
+        # The exchange's cost covers all it filled, past the order's size too (an overfill): the
+        # rest is priced at what that leaves once the reported trades are taken out.
+        filled = exchange_filled if exchange_filled > total else total
         if not (math.isfinite(cost) and cost > 0) and math.isfinite(average) and average > 0:
-            cost = average * total
-        elif exchange_filled > total:
-            cost *= total / exchange_filled  # the cost of the order's size, of an overfill's
-        for price in ((cost - tracked.booked_cost) / missing, cost / total):
+            cost = average * filled
+        for price in ((cost - tracked.booked_cost) / (filled - tracked.filled), cost / filled):
             if math.isfinite(price) and price > 0:
                 return price, "average"
         limit = order.order_type == OrderType.LIMIT
