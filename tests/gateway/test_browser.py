@@ -358,7 +358,7 @@ def test_the_operator_page_lists_every_page_of_slots(browser_page: object) -> No
 
 def test_the_cancel_button_cancels_an_order_in_doubt_again(browser_page: Any) -> None:
     """An order in doubt may still work at the venue: its slot is idle, with no working order,
-    and its Cancel sends the cancel again."""
+    and its Cancel sends the cancel again; the venue throttling that one too, the page says so."""
     expect, page = sync_api.expect, browser_page
     venues: list[ThrottlesCancels] = []
 
@@ -381,7 +381,10 @@ def test_the_cancel_button_cancels_an_order_in_doubt_again(browser_page: Any) ->
         )
         expect(page.locator("#slot-1 button.cancel")).to_be_disabled()
         page.click("#slot-0 button.cancel")
-        expect(page.locator("#slot-result")).to_contain_text("cancel on slot 0 accepted")
+        expect(page.locator("#slot-result")).to_contain_text(
+            "Refused (RATE_LIMITED): the venue throttled the cancel; the order may still work"
+        )
+        expect(page.locator("#slot-result")).to_have_attribute("data-diagnostic", "RATE_LIMITED")
         assert venues[0].cancels == [coid, coid]
     finally:
         srv.stop()

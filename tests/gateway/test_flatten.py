@@ -297,6 +297,119 @@ def test_flatten_all_cancels_an_order_in_doubt_again() -> None:
         live.stop()
 
 
+def test_flatten_counts_a_cancel_the_venue_throttles_again_as_refused() -> None:
+    """The kernel refuses the throttle of a cancel sent again (its order has ended in its books)
+    and lists it in ``venue_refusals``: the order may still work, so nothing was cancelled."""
+    venues: list[ThrottlesCancels] = []
+
+    def venue() -> ThrottlesCancels:
+        venues.append(ThrottlesCancels())
+        return venues[0]
+
+    live = start_server(max_slots=2, venue=venue)
+    try:
+        c = live.client
+        coid = order_in_doubt(c)
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        (cancel,) = out["steps"]
+        assert (cancel["accepted"], cancel["diagnostic_code"]) == (False, "RATE_LIMITED"), cancel
+        assert "throttled" in cancel["details"]["reason"], cancel
+        assert (out["orders_cancelled"], out["refused"]) == (0, 1), out
+        assert venues[0].cancels == [coid, coid]
+    finally:
+        live.stop()
+
+
+def test_flatten_counts_a_cancel_the_venue_refuses_as_refused() -> None:
+    class RefusesCancels(ExitsRest):
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            coid = order.client_order_id
+            return [VenueEvent(f"rej-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
+                               venue_client_id=coid, reason="too late to cancel")]  # fmt: skip
+
+    live = start_server(max_slots=2, venue=RefusesCancels)
+    try:
+        c = live.client
+        assert enter(c, target_size=1.0)["state"] == "POSITION_OPEN"
+        _market_exit(c, target_size=0.3)
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        cancel = out["steps"][0]
+        assert (cancel["action"], cancel["accepted"], cancel["diagnostic_code"]) == (
+            "CANCEL",
+            False,
+            "CANCEL_REJECTED",
+        )
+        assert cancel["details"]["reason"] == "the venue refused the cancel: too late to cancel"
+        assert out["orders_cancelled"] == 0, out
+        assert c.get("/v1/slots/0").json()["active_exit_order"]["size"] == 0.3
+    finally:
+        live.stop()
+
+
+def test_a_slots_cancel_the_venue_throttles_again_answers_rate_limited() -> None:
+    venues: list[ThrottlesCancels] = []
+
+    def venue() -> ThrottlesCancels:
+        venues.append(ThrottlesCancels())
+        return venues[0]
+
+    live = start_server(max_slots=2, venue=venue)
+    try:
+        coid = order_in_doubt(live.client)
+        out = live.client.post("/v1/slots/0/cancel", headers=AUTH).json()
+        assert (out["accepted"], out["diagnostic_code"]) == (False, "RATE_LIMITED"), out
+        assert out["details"]["kernel_reason"] == "late event for an order that already ended"
+        assert venues[0].cancels == [coid, coid]
+    finally:
+        live.stop()
+
+
+def test_a_cancel_intent_the_venue_refuses_answers_cancel_rejected() -> None:
+    class RefusesCancels(ExitsRest):
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            coid = order.client_order_id
+            return [VenueEvent(f"rej-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
+                               venue_client_id=coid, reason="unknown order")]  # fmt: skip
+
+    live = start_server(max_slots=2, venue=RefusesCancels)
+    try:
+        c = live.client
+        assert enter(c, target_size=1.0)["state"] == "POSITION_OPEN"
+        _market_exit(c, target_size=1.0)
+        out = c.post("/v1/intents", json={"action": "CANCEL", "slot_id": 0}, headers=AUTH).json()
+        assert (out["accepted"], out["diagnostic_code"]) == (False, "CANCEL_REJECTED"), out
+        assert out["details"]["reason"] == "the venue refused the cancel: unknown order"
+    finally:
+        live.stop()
+
+
+def test_flatten_leaves_the_kernels_whole_close_of_a_position_off_the_lot_grid() -> None:
+    """The kernel sends a whole close rounded down to the lot step (1.0005 at a step of 0.001
+    goes out as 1.0): that exit is the close, not an exit of part, and flatten leaves it."""
+
+    cancels: list[str] = []
+
+    class CancelsLate(ExitsRest):
+        def cancel(self, order: Any) -> list[VenueEvent]:
+            cancels.append(order.client_order_id)
+            return []
+
+    live = start_server(max_slots=2, venue=CancelsLate)
+    try:
+        c = live.client
+        assert enter(c, target_size=1.0005)["state"] == "POSITION_OPEN"
+        # The venue's lot step learned after the entry (a market-limits refresh).
+        live.app.state.kernel.set_market_limits("BTCUSDT", {"lot_step": 0.001})
+        assert c.post("/v1/slots/0/exit", json={}, headers=AUTH).json()["accepted"] is True
+        assert c.get("/v1/slots/0").json()["active_exit_order"]["size"] == 1.0
+        plan = c.get("/v1/flatten").json()
+        assert (plan["cancel_slots"], plan["exit_slots"], plan["closing_slots"]) == ([], [], [0]), plan
+        out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
+        assert out["steps"] == [] and cancels == [], out
+    finally:
+        live.stop()
+
+
 @pytest.mark.parametrize("body", [None, {}, {"confirm": False}, {"confirm": "yes"}, {"confirm": 1}])
 def test_flatten_needs_confirm_true(live: LiveServer, body: dict[str, Any] | None) -> None:
     res = live.client.post("/v1/flatten", json=body, headers=AUTH)

@@ -811,6 +811,53 @@ def test_close_replaces_a_resting_limit_exit_with_a_market_exit() -> None:
     assert venue.positions() == {} and venue.open_orders() == []
 
 
+class ExitsRest:
+    """Fills an entry at once at its price; an exit (reduce-only) rests, its cancel unanswered."""
+
+    name = "exits-rest"
+
+    def __init__(self) -> None:
+        self.cancels: list[str] = []
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        ack = VenueEvent(f"a-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)
+        if order.reduce_only:
+            return [ack]
+        fill = VenueEvent(
+            f"f-{coid}", order.trade_id, order.slot_id, "FILL", status="FILLED", venue_client_id=coid,
+            price=order.price, size=order.size, filled_size=order.size,
+        )  # fmt: skip
+        return [ack, fill]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        self.cancels.append(order.client_order_id)
+        return []
+
+
+def test_close_leaves_the_kernels_whole_market_exit_of_a_position_off_the_lot_grid() -> None:
+    """The kernel sends a whole exit rounded down to the lot step (1.0005 at a step of 0.001
+    goes out as 1.0): that exit is the close, and ``close`` leaves it to fill."""
+    venue = ExitsRest()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="rt-close-off-grid")
+    kernel.set_seed_capital(10_000.0)
+    runtime = TradingRuntime(kernel, [])
+    s = Quiet(name="s")
+    runtime.add_strategy(s)
+    runtime.start()
+    runtime.on_quote(Quote("AAA", 1.0, 99.0, 100.0, 5.0, 5.0))
+    assert s.buy("AAA", 1.0005, price=100.0).accepted
+    # The venue's lot step learned after the entry (a market-limits refresh).
+    kernel.set_market_limits("AAA", {"lot_step": 0.001})
+    whole = s.exit(0, price=100.0)
+    assert whole.accepted and whole.order is not None and whole.order.size == 1.0
+    assert kernel.slot_state(0).fsm_state.name == "EXIT_WORKING"
+
+    assert s.close("AAA", price=100.0) == [] and venue.cancels == []
+    working = kernel.slot_state(0).active_exit_order
+    assert working is not None and working.client_order_id == whole.order.client_order_id
+
+
 @pytest.mark.parametrize(
     ("bad", "message"),
     [

@@ -113,7 +113,7 @@ def test_a_cancel_in_doubt_left_working_is_reported_not_carried_out_and_a_flatte
         assert out.details["cancel_outcome"] == "unknown" and "VenueTimeout" in out.details["venue_error"]
         a_cancel_left_unanswered_is_reported_not_carried_out_after_the_grace(kernel, venue, clock)
         slots = [kernel.slot_dict(0)]
-        assert flatten_plan(slots).to_dict()["cancel_slots"] == [0]
+        assert flatten_plan(kernel, slots).to_dict()["cancel_slots"] == [0]
 
         out = cancel_entry(kernel, clock, "i3")
         assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"], out.to_dict()

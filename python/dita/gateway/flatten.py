@@ -1,5 +1,6 @@
 """Closing the book from the gateway: the intents of a slot's exit at market and of its cancel,
-and what "flatten all" does to each slot (``flatten_plan``), read from the slots' dicts.
+and what "flatten all" does to each slot (``flatten_plan``), read from the slots' dicts and the
+kernel's lot steps.
 
 Flatten all cancels every working order except a market exit of what is left of the position
 (already the close it would place), and every order in doubt (it may still work at the venue),
@@ -14,7 +15,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from dita._kernel import KernelCommandType, KernelIntent, TradeSide
+from dita._kernel import KernelCommandType, KernelCore, KernelIntent, TradeSide
+from dita._lots import exit_closes_whole
 
 OPERATOR_RUN = "operator"  # the source_run of the exits an operator places from the gateway
 
@@ -89,15 +91,15 @@ def working_order(slot: dict[str, Any]) -> dict[str, Any] | None:
     return order if isinstance(order, dict) else None
 
 
-def _closing_at_market(slot: dict[str, Any]) -> bool:
+def _closing_at_market(kernel: KernelCore, slot: dict[str, Any]) -> bool:
     """Whether the slot's working exit closes its whole position: a market order, no cancel
-    asked, whose size left covers the slot's (a leg's, or an EXIT of part, leaves the rest open)."""
+    asked, whose size left covers what the kernel sends for the whole position (a leg's, or an
+    EXIT of part, leaves the rest open)."""
     order = slot.get("active_exit_order")
     if not isinstance(order, dict) or order.get("order_type") != "MARKET" or order.get("cancel_requested"):
         return False
     left = float(order.get("size") or 0.0) - float(order.get("filled_size") or 0.0)
-    size = float(slot.get("size") or 0.0)
-    return left >= size - 1e-9 * max(1.0, size)
+    return exit_closes_whole(kernel, str(slot.get("asset") or ""), float(slot.get("size") or 0.0), left)
 
 
 @dataclass
@@ -119,14 +121,14 @@ class FlattenPlan:
         }
 
 
-def flatten_plan(slots: list[dict[str, Any]]) -> FlattenPlan:
-    """The plan for these slots as they are now. A slot whose entry is cancelled keeps what of
+def flatten_plan(kernel: KernelCore, slots: list[dict[str, Any]]) -> FlattenPlan:
+    """The plan for these slots of ``kernel`` as they are now. A slot whose entry is cancelled keeps what of
     it filled: the position is closed after the cancel (``exits`` counts it already)."""
     plan = FlattenPlan()
     for slot in slots:
         slot_id = int(slot["slot_id"])
         order = working_order(slot)
-        if _closing_at_market(slot):
+        if _closing_at_market(kernel, slot):
             plan.closing.append(slot_id)
             continue
         # An order in doubt takes a cancel again: the venue may have throttled the one asked.

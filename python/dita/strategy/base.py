@@ -232,7 +232,7 @@ class Strategy(Generic[P]):
             if stage == "POSITION_OPEN":
                 outcomes.append(self.exit(sid, price=price, reason=reason))
             elif stage in ("ORDER_SENT", "ENTRY_WORKING") or (
-                stage in ("EXIT_SENT", "EXIT_WORKING") and not exits_all(slot)
+                stage in ("EXIT_SENT", "EXIT_WORKING") and not exits_all(kernel, slot)
             ):
                 outcomes.append(self.cancel(sid, reason=reason))
                 # A partly filled entry is a position once its cancel is acknowledged, and so

@@ -8,7 +8,8 @@ import inspect
 import math
 from typing import NamedTuple
 
-from dita._kernel import KernelIntent, OrderType, TradeSlot, TradeStage
+from dita._kernel import KernelCore, KernelIntent, OrderType, TradeSlot, TradeStage
+from dita._lots import exit_closes_whole
 from dita._numbers import is_real, only_a_flag
 from dita._text import shortened
 from dita.risk import KERNEL_MAX
@@ -73,16 +74,16 @@ def exit_price(price: object) -> bool:
     return is_real(price) and math.isfinite(price) and 0.0 < price <= KERNEL_MAX
 
 
-def exits_all(slot: TradeSlot) -> bool:
-    """Whether ``slot``'s working exit is a market order for what is left of the position (a
-    leg's leaves the rest open once it fills; a limit's may never fill)."""
+def exits_all(kernel: KernelCore, slot: TradeSlot) -> bool:
+    """Whether ``slot``'s working exit is a market order for what is left of the position, as
+    ``kernel`` sends a whole exit (a leg's leaves the rest open once it fills; a limit's may
+    never fill)."""
     order = slot.active_exit_order
     if order is None:
         return True  # nothing the strategy could cancel
     if order.order_type == OrderType.LIMIT:
         return False
-    left = order.size - order.filled_size
-    return left >= slot.size - 1e-9 * max(1.0, slot.size)
+    return exit_closes_whole(kernel, slot.asset, slot.size, order.size - order.filled_size)
 
 
 def is_free_stage(stage: TradeStage) -> bool:

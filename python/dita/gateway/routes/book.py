@@ -5,7 +5,7 @@ Flatten all halts the kernel first, so no entry slips in while it closes (the ke
 EXIT and CANCEL in HALTED), then, in one call on the kernel's lane, cancels every working
 order and order in doubt, and closes every position with a reduce-only market order. Its
 answer says what it did to each slot and, for what the kernel refused, why (the kernel's
-diagnostic).
+diagnostic); a cancel the venue refused or throttled is no order cancelled (``cancel_answer``).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dita.gateway.models import (
 )
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.routes.control import change_control
-from dita.gateway.routes.intents import submit
+from dita.gateway.routes.intents import cancel_answer, submit
 from dita.gateway.state import CurrentState, GatewayState
 
 __all__ = ["add_routes"]
@@ -42,13 +42,16 @@ _EXIT_NOTE = (
 )
 _FLATTEN_NOTE = (
     "Sets the mode HALTED (so nothing enters meanwhile), then cancels every working order"
-    " (a market exit already working for what is left of the position, no cancel asked, is left"
-    " to close it; an exit leg or an exit of part is cancelled), sends again the cancel of every"
+    " (a market exit already working for what the kernel sends to close the whole position, its"
+    " size rounded down to the lot step, no cancel asked, is left to close it; an exit leg or an"
+    " exit of part is cancelled), sends again the cancel of every"
     " order in doubt (it may still work at the venue), and closes every position with a"
     " reduce-only market order of its whole size. `steps` says what was done to each"
-    " slot, with the kernel's outcome; `refused` counts the steps the kernel refused (their"
-    " `diagnostic_code` and `details` say why). When the mode change itself is not made"
-    " (a cluster control plane away), the book is closed all the same and `halted` is false,"
+    " slot, with the kernel's outcome; `refused` counts the steps refused (their"
+    " `diagnostic_code` and `details` say why): by the kernel, or a cancel the venue refused"
+    " (`CANCEL_REJECTED`) or throttled (`RATE_LIMITED`), which `orders_cancelled` leaves out."
+    " When the mode change itself is not made (a cluster control plane away), the book is"
+    " closed all the same and `halted` is false,"
     " `mode_error` saying why. Needs `confirm: true`."
 )
 
@@ -78,8 +81,8 @@ async def exit_slot(
 
 
 async def get_flatten_plan(state: CurrentState) -> SafeJSONResponse:
-    slots = await state.lane.run(state.engaged_slots)
-    return SafeJSONResponse(flatten_plan(slots).to_dict())
+    plan = await state.lane.run(lambda: flatten_plan(state.kernel, state.engaged_slots()))
+    return SafeJSONResponse(plan.to_dict())
 
 
 async def flatten(state: CurrentState, req: FlattenRequest) -> SafeJSONResponse:
@@ -106,12 +109,13 @@ def _close_the_book(state: GatewayState, reason: str) -> list[dict[str, Any]]:
     """The cancels, then the exits (on the lane): the venue may have filled an order before its
     cancel reached it (the cancel's answer brings the fill), so each slot cancelled is read
     again for a position to close, with those the plan found holding one."""
-    plan = flatten_plan(state.engaged_slots())
+    plan = flatten_plan(state.kernel, state.engaged_slots())
     steps: list[dict[str, Any]] = []
     for slot_id in plan.cancels:
         slot = state.kernel.slot_dict(slot_id)
         if working_order(slot) is not None or slot.get("order_in_doubt"):
-            steps.append(_step("CANCEL", slot, submit(state, cancel_intent(slot, None, reason), False)))
+            answer = cancel_answer(submit(state, cancel_intent(slot, None, reason), False))
+            steps.append(_step("CANCEL", slot, answer))
     for slot_id in sorted({*plan.exits, *plan.cancels}):
         slot = state.kernel.slot_dict(slot_id)
         if float(slot.get("size") or 0.0) > 0.0:

@@ -8,6 +8,7 @@ each ENTER and what became of each intent, so a retry is told what the first att
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -41,7 +42,7 @@ from dita.gateway.state import REMEMBERED_INTENTS, CurrentState, GatewayState
 from dita.kernel import FILL_TRIGGERS, applied_events
 from dita.venues._events import kernel_busy
 
-__all__ = ["add_routes", "submit"]
+__all__ = ["add_routes", "cancel_answer", "submit"]
 
 # The HTTP gateway logs under one name, that of the module embedders serve: dita.gateway.app.
 log = logging.getLogger("dita.gateway.app")
@@ -53,6 +54,13 @@ _RETRY_NOTE = (
     " the first attempt (`accepted`, `diagnostic_code`, `state`, `slot_id`, `trade_id`,"
     " `venue_events`, `seq`): `RATE_LIMITED`, or a `REJECT` in `venue_events`, means nothing"
     " was placed (send it again under a new `intent_id`)."
+)
+
+_CANCEL_NOTE = (
+    " A cancel the venue refused (`CANCEL_REJECT` in its answer) or throttled (`RATE_LIMITED`,"
+    " also when the kernel refuses that event for an order in doubt, listed in"
+    " `details.venue_refusals`) is answered `accepted: false`, `diagnostic_code`"
+    " `CANCEL_REJECTED` or `RATE_LIMITED`, `details.reason` saying so: the order may still work."
 )
 
 
@@ -152,7 +160,7 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
         state.entered_slots[req.intent_id] = (slot_id, trade_id)
         if len(state.entered_slots) > REMEMBERED_INTENTS:
             state.entered_slots.popitem(last=False)
-    return answer
+    return cancel_answer(answer) if req.action == "CANCEL" else answer
 
 
 def _slot_for(state: GatewayState, req: IntentRequest) -> int:
@@ -205,7 +213,48 @@ def _cancel_on(state: GatewayState, slot_id: int, req: CancelRequest) -> dict[st
         target_size=0.0,
         reason=req.reason or "gateway cancel",
     )
-    return submit(state, intent, client_chose_id=req.intent_id is not None)
+    return cancel_answer(submit(state, intent, client_chose_id=req.intent_id is not None))
+
+
+# What the venue answered to a cancel that leaves the order where it was: it refused it, or
+# throttled it (the order may still work).
+_CANCEL_REFUSALS = {"CANCEL_REJECT": "CANCEL_REJECTED", "RATE_LIMITED": "RATE_LIMITED"}
+
+
+def cancel_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """A CANCEL's answer as the venue's answer carried with it makes it: the kernel takes a
+    cancel the venue refused (CANCEL_REJECT), and a throttle of the cancel of an order in doubt
+    is an event for an order already ended, which it refuses (listed in ``venue_refusals``).
+    Either answer is ``accepted: false``, its ``diagnostic_code`` ``CANCEL_REJECTED`` or
+    ``RATE_LIMITED``, as a throttled cancel of a working order is; the kernel's own reason, if
+    any, is kept as ``kernel_reason``."""
+    if not answer["accepted"]:
+        return answer
+    details = answer["details"]
+    said = [
+        (str(e["kind"]), str(e.get("reason") or ""))
+        for e in answer["emitted_events"]
+        if e.get("slot_id") == answer["slot_id"]
+    ]
+    refusals = details.get("venue_refusals")
+    if isinstance(refusals, str):
+        said += [(str(r.get("kind")), "") for r in json.loads(refusals)]
+    refused = next(((_CANCEL_REFUSALS[k], why) for k, why in said if k in _CANCEL_REFUSALS), None)
+    if refused is None:
+        return answer
+    code, why = refused
+    reason = (
+        f"the venue refused the cancel{': ' + why if why else ''}"
+        if code == "CANCEL_REJECTED"
+        else "the venue throttled the cancel; the order may still work: send it again later"
+    )
+    kept = {"kernel_reason": details["reason"]} if "reason" in details else {}
+    return {
+        **answer,
+        "accepted": False,
+        "diagnostic_code": code,
+        "details": {**details, **kept, "reason": reason},
+    }
 
 
 def submit(state: GatewayState, intent: KernelIntent, client_chose_id: bool) -> dict[str, Any]:
@@ -313,7 +362,7 @@ def add_routes(app: FastAPI) -> None:
         methods=["POST"],
         dependencies=[Depends(require_token)],
         summary="Submit an ENTER, EXIT or CANCEL intent",
-        description=_RETRY_NOTE,
+        description=_RETRY_NOTE + _CANCEL_NOTE,
         responses=error_answers(401, 404, 408, 409, 413, 422, 503),
     )
     app.add_api_route(
@@ -322,7 +371,7 @@ def add_routes(app: FastAPI) -> None:
         methods=["POST"],
         dependencies=[Depends(require_token)],
         summary="Cancel the order working on a slot",
-        description=_RETRY_NOTE,
+        description=_RETRY_NOTE + _CANCEL_NOTE,
         responses={
             **error_answers(401, 404, 408, 413, 422, 503),
             409: {"model": OtherTradeAnswer, "description": OTHER_TRADE_NOTE},
