@@ -320,13 +320,16 @@ def test_flatten_counts_a_cancel_the_venue_throttles_again_as_refused() -> None:
         live.stop()
 
 
-def test_flatten_counts_a_cancel_the_venue_refuses_as_refused() -> None:
-    class RefusesCancels(ExitsRest):
-        def cancel(self, order: Any) -> list[VenueEvent]:
-            coid = order.client_order_id
-            return [VenueEvent(f"rej-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
-                               venue_client_id=coid, reason="too late to cancel")]  # fmt: skip
+class RefusesCancels(ExitsRest):
+    """Refuses every cancel (CANCEL_REJECT): the order works on."""
 
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [VenueEvent(f"rej-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
+                           venue_client_id=coid, reason="too late to cancel")]  # fmt: skip
+
+
+def test_flatten_counts_a_cancel_the_venue_refuses_as_refused() -> None:
     live = start_server(max_slots=2, venue=RefusesCancels)
     try:
         c = live.client
@@ -365,12 +368,6 @@ def test_a_slots_cancel_the_venue_throttles_again_answers_rate_limited() -> None
 
 
 def test_a_cancel_intent_the_venue_refuses_answers_cancel_rejected() -> None:
-    class RefusesCancels(ExitsRest):
-        def cancel(self, order: Any) -> list[VenueEvent]:
-            coid = order.client_order_id
-            return [VenueEvent(f"rej-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
-                               venue_client_id=coid, reason="unknown order")]  # fmt: skip
-
     live = start_server(max_slots=2, venue=RefusesCancels)
     try:
         c = live.client
@@ -378,7 +375,7 @@ def test_a_cancel_intent_the_venue_refuses_answers_cancel_rejected() -> None:
         _market_exit(c, target_size=1.0)
         out = c.post("/v1/intents", json={"action": "CANCEL", "slot_id": 0}, headers=AUTH).json()
         assert (out["accepted"], out["diagnostic_code"]) == (False, "CANCEL_REJECTED"), out
-        assert out["details"]["reason"] == "the venue refused the cancel: unknown order"
+        assert out["details"]["reason"] == "the venue refused the cancel: too late to cancel"
     finally:
         live.stop()
 
