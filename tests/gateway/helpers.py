@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -346,3 +347,15 @@ def order_in_doubt(client: httpx.Client) -> str:
     slot = client.get("/v1/slots/0").json()
     assert slot["order_in_doubt"] and slot["active_entry_order"] is None, slot
     return str(slot["order_in_doubt"])
+
+
+@contextmanager
+def serving_an_order_in_doubt() -> Iterator[tuple[LiveServer, ThrottlesCancels, str]]:
+    """A gateway of 2 slots over ``ThrottlesCancels`` with an entry in doubt on slot 0
+    (``order_in_doubt``): the server, its venue and the entry's client order id."""
+    venue = ThrottlesCancels()
+    live = start_server(max_slots=2, venue=lambda: venue)
+    try:
+        yield live, venue, order_in_doubt(live.client)
+    finally:
+        live.stop()

@@ -23,9 +23,8 @@ from gateway.helpers import (
     TOKEN,
     LimitsRest,
     LiveServer,
-    ThrottlesCancels,
     enter,
-    order_in_doubt,
+    serving_an_order_in_doubt,
     start_server,
 )
 
@@ -360,15 +359,7 @@ def test_the_cancel_button_cancels_an_order_in_doubt_again(browser_page: Any) ->
     """An order in doubt may still work at the venue: its slot is idle, with no working order,
     and its Cancel sends the cancel again; the venue throttling that one too, the page says so."""
     expect, page = sync_api.expect, browser_page
-    venues: list[ThrottlesCancels] = []
-
-    def venue() -> ThrottlesCancels:
-        venues.append(ThrottlesCancels())
-        return venues[0]
-
-    srv = start_server(max_slots=2, venue=venue)
-    try:
-        coid = order_in_doubt(srv.client)
+    with serving_an_order_in_doubt() as (srv, venue, coid):
         ARTIFACTS.mkdir(exist_ok=True)
         page.goto(srv.url + "/")
         expect(page.locator("#conn")).to_have_text("connected")
@@ -385,9 +376,7 @@ def test_the_cancel_button_cancels_an_order_in_doubt_again(browser_page: Any) ->
             "Refused (RATE_LIMITED): the venue throttled the cancel; the order may still work"
         )
         expect(page.locator("#slot-result")).to_have_attribute("data-diagnostic", "RATE_LIMITED")
-        assert venues[0].cancels == [coid, coid]
-    finally:
-        srv.stop()
+        assert venue.cancels == [coid, coid]
 
 
 def test_an_edge_freeze_shows_as_frozen_beside_the_mode(browser_page: Any) -> None:

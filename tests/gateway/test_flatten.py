@@ -14,9 +14,8 @@ from gateway.helpers import (
     ExitsRest,
     LimitsRest,
     LiveServer,
-    ThrottlesCancels,
     enter,
-    order_in_doubt,
+    serving_an_order_in_doubt,
     start_server,
 )
 
@@ -277,47 +276,27 @@ def test_flatten_does_not_count_a_market_exit_whose_cancel_is_asked_as_the_close
 def test_flatten_all_cancels_an_order_in_doubt_again() -> None:
     """An order in doubt (rate limited before its ack, with a cancel asked) may still work at the
     venue: flatten counts it, and sends its cancel again."""
-    venues: list[ThrottlesCancels] = []
-
-    def venue() -> ThrottlesCancels:
-        venues.append(ThrottlesCancels())
-        return venues[0]
-
-    live = start_server(max_slots=2, venue=venue)
-    try:
+    with serving_an_order_in_doubt() as (live, venue, coid):
         c = live.client
-        coid = order_in_doubt(c)
         plan = c.get("/v1/flatten").json()
         assert (plan["working_orders"], plan["cancel_slots"], plan["exit_slots"]) == (1, [0], []), plan
         out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
         assert [(s["slot_id"], s["action"]) for s in out["steps"]] == [(0, "CANCEL")], out
         assert out["steps"][0]["details"]["order_in_doubt"] is True
-        assert venues[0].cancels == [coid, coid]
-    finally:
-        live.stop()
+        assert venue.cancels == [coid, coid]
 
 
 def test_flatten_counts_a_cancel_the_venue_throttles_again_as_refused() -> None:
     """The kernel refuses the throttle of a cancel sent again (its order has ended in its books)
     and lists it in ``venue_refusals``: the order may still work, so nothing was cancelled."""
-    venues: list[ThrottlesCancels] = []
-
-    def venue() -> ThrottlesCancels:
-        venues.append(ThrottlesCancels())
-        return venues[0]
-
-    live = start_server(max_slots=2, venue=venue)
-    try:
+    with serving_an_order_in_doubt() as (live, venue, coid):
         c = live.client
-        coid = order_in_doubt(c)
         out = c.post("/v1/flatten", json={"confirm": True}, headers=AUTH).json()
         (cancel,) = out["steps"]
         assert (cancel["accepted"], cancel["diagnostic_code"]) == (False, "RATE_LIMITED"), cancel
         assert "throttled" in cancel["details"]["reason"], cancel
         assert (out["orders_cancelled"], out["refused"]) == (0, 1), out
-        assert venues[0].cancels == [coid, coid]
-    finally:
-        live.stop()
+        assert venue.cancels == [coid, coid]
 
 
 class RefusesCancels(ExitsRest):
@@ -350,21 +329,11 @@ def test_flatten_counts_a_cancel_the_venue_refuses_as_refused() -> None:
 
 
 def test_a_slots_cancel_the_venue_throttles_again_answers_rate_limited() -> None:
-    venues: list[ThrottlesCancels] = []
-
-    def venue() -> ThrottlesCancels:
-        venues.append(ThrottlesCancels())
-        return venues[0]
-
-    live = start_server(max_slots=2, venue=venue)
-    try:
-        coid = order_in_doubt(live.client)
+    with serving_an_order_in_doubt() as (live, venue, coid):
         out = live.client.post("/v1/slots/0/cancel", headers=AUTH).json()
         assert (out["accepted"], out["diagnostic_code"]) == (False, "RATE_LIMITED"), out
         assert out["details"]["kernel_reason"] == "late event for an order that already ended"
-        assert venues[0].cancels == [coid, coid]
-    finally:
-        live.stop()
+        assert venue.cancels == [coid, coid]
 
 
 def test_a_cancel_intent_the_venue_refuses_answers_cancel_rejected() -> None:

@@ -16,9 +16,8 @@ from dita.cli._state import write_state_file
 from gateway.helpers import (
     LimitsRest,
     LiveServer,
-    ThrottlesCancels,
     enter,
-    order_in_doubt,
+    serving_an_order_in_doubt,
     start_server,
 )
 from gateway.test_trading_gauges import gauge, scraped
@@ -26,11 +25,8 @@ from gateway.test_trading_gauges import gauge, scraped
 
 @pytest.fixture
 def in_doubt() -> Iterator[tuple[LiveServer, str]]:
-    live = start_server(max_slots=2, venue=ThrottlesCancels)
-    try:
-        yield live, order_in_doubt(live.client)
-    finally:
-        live.stop()
+    with serving_an_order_in_doubt() as (live, _, coid):
+        yield live, coid
 
 
 def test_v1_orders_lists_an_order_in_doubt_marked_in_doubt(in_doubt: tuple[LiveServer, str]) -> None:
