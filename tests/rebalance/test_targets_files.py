@@ -139,6 +139,32 @@ def test_a_column_named_twice_is_refused_naming_it(tmp_path: Path) -> None:
         assert str(refused.value) == f"{path}: column 'weight' is named twice (columns 2 and 3)"
 
 
+@pytest.mark.parametrize("column", ["Weight", " weight", "SYMBOL"])
+def test_a_column_read_but_for_case_or_blanks_is_refused_naming_it(tmp_path: Path, column: str) -> None:
+    """Left unread, a ``Weight`` column would leave every row with neither weight nor quantity."""
+    header = ["symbol", "weight", "source_run", "generated_at"]
+    header[["symbol", "weight"].index(column.strip().lower())] = column
+    as_csv = tmp_path / "t.csv"
+    as_csv.write_text(",".join(header) + "\nBTCUSDT,0.5,run-7,2026-11-28T09:00:00Z\n")
+    as_parquet = tmp_path / "t.parquet"
+    columns = [["BTCUSDT"], [0.5], ["run-7"], [STAMP["generated_at"]]]
+    pq.write_table(pa.Table.from_arrays([pa.array(c) for c in columns], names=header), as_parquet)
+    for path in (as_csv, as_parquet):
+        with pytest.raises(TargetError) as refused:
+            read_targets(path)
+        assert (refused.value.row, refused.value.field, refused.value.value) == (0, "column", column)
+        assert f"did you mean {column.strip().lower()!r}" in str(refused.value)
+
+
+def test_a_json_key_read_but_for_case_is_refused_naming_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    rows = [{"symbol": "BTCUSDT", "weight": 0.5}, {"symbol": "ETHUSDT", "Weight": 0.3}]
+    path.write_text(json.dumps({**STAMP, "targets": rows}))
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.value) == (2, "key", "Weight")
+
+
 def test_a_column_left_unread_may_be_named_twice(tmp_path: Path) -> None:
     """A spreadsheet's CSV export names its blank columns past the data '' each: those are not
     read, so the file is, as a Parquet file naming an unread column twice is."""

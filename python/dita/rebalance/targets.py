@@ -111,12 +111,21 @@ def _refuse_repeated_columns(columns: Iterable[str], name: str) -> None:
     first: dict[str, int] = {}
     for number, column in enumerate(columns, 1):
         if column not in READ_COLUMNS:
+            _refuse_misspelt(column, name, 0, "column")
             continue
         if column in first:
             raise TargetError(
                 name, 0, "column", column, f"is named twice (columns {first[column]} and {number})"
             )
         first[column] = number
+
+
+def _refuse_misspelt(key: object, name: str, row: int, field: str) -> None:
+    """A column or key that reads as one of ``READ_COLUMNS`` but for case or blanks is refused:
+    left unread, its weights would leave every row without one."""
+    meant = key.strip().lower() if isinstance(key, str) else None
+    if meant in READ_COLUMNS:
+        raise TargetError(name, row, field, key, f"is not read: names are lowercase, did you mean {meant!r}?")
 
 
 def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
@@ -172,6 +181,8 @@ def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
     for i, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             raise TargetError(name, i, "row", row, "is not an object")
+        for key in row.keys() - READ_COLUMNS:
+            _refuse_misspelt(key, name, i, "key")
         out.append({**stamp, **row})
     return out
 
