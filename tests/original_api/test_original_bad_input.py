@@ -57,8 +57,8 @@ def test_an_unknown_name_is_refused_naming_the_enum_and_the_text(enum: type, tex
         enum(text)
 
 
-def test_an_enum_of_no_text_is_refused_naming_the_enum_and_the_value() -> None:
-    with pytest.raises(TypeError, match=r"KernelEventKind\(\) takes a member's name as str, got int 3"):
+def test_an_enum_of_no_text_is_refused_as_a_string_enum_refuses_it_naming_the_enum_and_the_value() -> None:
+    with pytest.raises(ValueError, match=r"KernelEventKind\(\) takes a member's name as str, got int 3"):
         KernelEventKind(3)
 
 

@@ -98,6 +98,15 @@ def test_a_member_still_equals_its_number_and_differs_from_other_names() -> None
     assert TradeSide.LONG != TradeStage.IDLE
 
 
+def test_members_order_by_name_against_members_and_text_as_a_string_enums_do() -> None:
+    stages = [TradeStage.IDLE, TradeStage.CLOSED, TradeStage.EXIT_SENT]
+    assert sorted(stages) == [TradeStage.CLOSED, TradeStage.EXIT_SENT, TradeStage.IDLE]
+    assert max([KernelSeverity.INFO, KernelSeverity.WARNING]) is KernelSeverity.WARNING
+    assert TradeStage.CLOSED < "IDLE" and TradeStage.IDLE >= "IDLE" and not TradeStage.IDLE > "IDLE"
+    with pytest.raises(TypeError):
+        _ = TradeStage.IDLE < 3
+
+
 def test_a_member_written_back_with_value_is_read_again_and_pickles() -> None:
     for enum, names in LISTED.items():
         for name in names:

@@ -49,8 +49,9 @@ macro_rules! named_enum_py {
                 if let Ok(member) = value.cast::<$t>() {
                     return Ok(*member.get());
                 }
+                // ValueError, as a string enum raises for any value no member has.
                 let Ok(text) = value.cast::<PyString>() else {
-                    return Err(PyTypeError::new_err(format!(
+                    return Err(PyValueError::new_err(format!(
                         "{}() takes a member's name as str, got {} {}",
                         stringify!($t), type_name(value), short_repr(value))));
                 };
@@ -103,6 +104,18 @@ macro_rules! named_enum_py {
 
             fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
                 let py = other.py();
+                if !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+                    // Ordered by name against a member or text, as a string enum's member is.
+                    let other_name = if let Ok(member) = other.cast::<$t>() {
+                        $t::name(*member.get()).to_owned()
+                    } else if let Ok(text) = other.cast::<PyString>() {
+                        text.to_str()?.to_owned()
+                    } else {
+                        return Ok(py.NotImplemented());
+                    };
+                    return Ok(op.matches($t::name(*self).cmp(other_name.as_str()))
+                        .into_pyobject(py)?.to_owned().into_any().unbind());
+                }
                 let equal = if let Ok(member) = other.cast::<$t>() {
                     *member.get() == *self
                 } else if let Ok(text) = other.cast::<PyString>() {
@@ -112,11 +125,7 @@ macro_rules! named_enum_py {
                 } else {
                     return Ok(py.NotImplemented());
                 };
-                Ok(match op {
-                    CompareOp::Eq => equal.into_pyobject(py)?.to_owned().into_any().unbind(),
-                    CompareOp::Ne => (!equal).into_pyobject(py)?.to_owned().into_any().unbind(),
-                    _ => py.NotImplemented(),
-                })
+                Ok((equal == matches!(op, CompareOp::Eq)).into_pyobject(py)?.to_owned().into_any().unbind())
             }
 
             fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
