@@ -109,6 +109,16 @@ NEEDS_CLUSTER: dict[tuple[str, str], tuple[str, str]] = {
 
 # Fragments: the names their text assumes are made first, and what they do is checked after.
 FRAGMENTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("concepts/reconciliation.md", "# Closed at the venue by hand: fields that agree, in one write."): (
+        """
+        from dita import ExecutionKernel, KernelIntent
+        kernel = ExecutionKernel(max_slots=1)
+        kernel.process_intent(KernelIntent("i-1", "t-1", 0, "BTCUSDT", "LONG", "ENTER", 60_000.0, 0.1))
+        """,
+        """
+        assert kernel.slot(0).is_free() and kernel.slot(0).close_reason == "closed at the venue by hand"
+        """,
+    ),
     ("concepts/risk.md", "from dita.risk import MarketLimits, RiskLimits"): (
         """
         from dita import ExecutionKernel

@@ -253,7 +253,10 @@ class SlotView:
                     return
                 self._kernel.set_slot_metadata(self.slot_id, value)
         elif name == "exit_leg_ratios":
-            self._kernel.set_slot_exit_leg_ratios(self.slot_id, value)
+            try:
+                self._kernel.set_slot_exit_leg_ratios(self.slot_id, value)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"cannot set slot {self.slot_id}'s {name} to {value!r}: {exc}") from exc
         elif name in _LOADED_FIELDS:
             self._load({_LOADED_FIELDS[name]: _loaded_value(_LOADED_FIELDS[name], value)}, name, value)
         else:
@@ -271,6 +274,16 @@ class SlotView:
 
     def __delattr__(self, name: str) -> None:
         raise AttributeError(f"slot field {name!r} cannot be deleted (assign metadata={{}} to empty it)")
+
+    def __eq__(self, other: object) -> bool:
+        """A view of the same slot of the same kernel, as the original's slot object was itself:
+        ``kernel.free_slot() in kernel.state.slots`` holds."""
+        if not isinstance(other, SlotView):
+            return NotImplemented
+        return self._kernel is other._kernel and self.slot_id == other.slot_id
+
+    def __hash__(self) -> int:
+        return hash((id(self._kernel), self.slot_id))
 
     def __copy__(self) -> TradeSlot:
         """The slot as it is now (``slot_state``), as a copy of the original's data class kept

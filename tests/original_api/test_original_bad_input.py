@@ -127,7 +127,8 @@ def test_a_bad_account_event_dict_is_refused_naming_it_and_changes_nothing(
         ("leverage", "high", r"cannot set slot 0's leverage to 'high': .*expected a number, got str 'high'"),
         ("entry_time", NAIVE, r"cannot set slot 0's entry_time to .*naive datetime"),
         ("metadata", {"k": object()}, r"metadata"),
-        ("exit_leg_ratios", (0.5, 0.6), r"exit_leg_ratios"),
+        ("exit_leg_ratios", (0.5, 0.6), r"cannot set slot 0's exit_leg_ratios to \(0\.5, 0\.6\): "),
+        ("exit_leg_ratios", None, r"cannot set slot 0's exit_leg_ratios to None: "),
     ],
 )
 def test_a_bad_value_assigned_to_a_slot_view_is_refused_and_changes_nothing(

@@ -110,6 +110,17 @@ def test_free_slot_gives_the_first_free_slot_s_view_or_none(kernel: ExecutionKer
     assert kernel.free_slot() is None and kernel.free_slot_id() is None
 
 
+def test_a_slot_s_views_are_equal_and_found_in_state_slots_as_the_original_s_slot_object_was(
+    kernel: ExecutionKernel,
+) -> None:
+    slot = kernel.free_slot()
+    assert slot is not None and slot == kernel.slot(0) and slot != kernel.slot(1)
+    assert slot in kernel.state.slots and kernel.state.slots.index(slot) == 0
+    assert {kernel.slot(0), kernel.slot(0), kernel.slot(1)} == {kernel.slot(0), kernel.slot(1)}
+    with ExecutionKernel(max_slots=3) as other:
+        assert other.slot(0) != slot
+
+
 def test_state_holds_the_slots_views_and_the_three_id_indexes() -> None:
     venue = HandDrivenVenue()
     with ExecutionKernel(max_slots=2, venue=venue) as k:
