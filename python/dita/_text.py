@@ -38,6 +38,8 @@ def kernel_id_flaw(kernel_id: str) -> str | None:
         return "it holds white space"
     if "\0" in kernel_id:
         return "it holds a NUL"
+    if not is_utf8(kernel_id):
+        return "it is not UTF-8 (it holds a byte the terminal's encoding does not read)"
     if len(kernel_id.encode("utf-8", "surrogatepass")) > KERNEL_ID_BYTES:
         return f"it is over {KERNEL_ID_BYTES} bytes of UTF-8"
     return None

@@ -2494,12 +2494,27 @@ def test_pnl_refuses_an_empty_journal_instead_of_reading_the_state_files(tmp_pat
     assert "error: --journal: journal dsn must be a non-empty string" in result.stderr
 
 
-def test_pnl_refuses_a_kernel_id_that_is_not_utf8(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["pnl", "status", "orders", "paper"])
+def test_a_kernel_id_that_is_not_utf8_is_refused_showing_its_bytes(tmp_path: Path, command: str) -> None:
     """Bytes from a Latin-1 shell arrive as lone surrogates; the journal's client named its own
-    internals for them."""
-    result = runner.invoke(app, ["pnl", "--state-dir", str(tmp_path), "--kernel", "caf\udce9"])
+    internals for them, and the other commands took the id for one no kernel had."""
+    option = "--kernel-id" if command == "paper" else "--kernel"
+    args = [*PAPER] if command == "paper" else [command]
+    result = runner.invoke(app, [*args, "--state-dir", str(tmp_path / "state"), option, "caf\udce9"])
     assert result.exit_code == 2, result.output
-    assert "error: --kernel is not valid UTF-8: caf\\xe9" in result.stderr
+    assert f"error: {option} is not valid UTF-8: caf\\xe9" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["pnl", "status", "orders"])
+@pytest.mark.parametrize("kernel_id", ["", " "])
+def test_a_blank_kernel_filter_is_refused_not_taken_for_no_kernel(
+    tmp_path: Path, command: str, kernel_id: str
+) -> None:
+    """`--kernel "$K"` with the variable unset showed no kernel, as if none ran."""
+    (tmp_path / "good.json").write_text(json.dumps(GOOD_STATE))
+    result = runner.invoke(app, [command, "--state-dir", str(tmp_path), "--kernel", kernel_id])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith(f"error: --kernel {kernel_id!r}: it "), result.stderr
 
 
 @pytest.mark.parametrize("command", ["backtest", "paper"])

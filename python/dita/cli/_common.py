@@ -305,6 +305,7 @@ def require_kernel_id(kernel_id: str, option: str = "--kernel-id") -> None:
     checked before any directory is made, as the kernel would refuse it only once its log is opened."""
     from dita.control import kernel_id_problem
 
+    require_utf8(option, kernel_id)  # its bytes shown as given, not as Python's surrogates
     problem = kernel_id_problem(kernel_id)
     if problem is not None:
         fail(f"{option} {shortened(repr(kernel_id))}: {problem}")

@@ -23,6 +23,7 @@ from dita.cli._common import (
     out_console,
     rejected_said,
     require_cluster_timeout,
+    require_kernel_id,
     shown,
 )
 
@@ -64,6 +65,8 @@ def _snapshots(
     from dita.cli._state import read_hazelcast, read_state_files, unread_said
 
     require_cluster_timeout(timeout)  # before anything is read: a bad value is refused whichever the source
+    if kernel is not None:
+        require_kernel_id(kernel, "--kernel")  # an empty or blank id would match no kernel, unsaid
     unread: list[str] = []
     said = ""
     if hazelcast is not None:
@@ -338,14 +341,13 @@ def pnl(
 ) -> None:
     """Realized PnL, fees and net over a period, per kernel (plus unrealized now)."""
     from dita.backtest.data import parse_time
-    from dita.cli._common import require_utf8
     from dita.cli._state import PERIODS, now_for, period_start
 
     if period not in PERIODS:
         fail(f"--period {period!r} must be one of {', '.join(PERIODS)}")
     require_cluster_timeout(timeout)  # --journal does not read it, but a bad value is refused all the same
     if kernel is not None:
-        require_utf8("--kernel", kernel)  # no kernel id is anything else
+        require_kernel_id(kernel, "--kernel")
     if journal is None and hazelcast is not None:
         # Totals as they stand now: no period, and no earlier moment, can be taken from them.
         if period != "all":
