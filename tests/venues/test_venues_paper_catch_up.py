@@ -241,6 +241,64 @@ def test_a_sent_order_id_that_is_not_text_is_refused_naming_it() -> None:
     assert fresh.book() == book
 
 
+def _part_filled_while_saved() -> tuple[dict[str, Any], PaperVenue, list[VenueEvent]]:
+    """A market buy of 1.0 the quote fills 0.4 of at submit, the book saved right after: it holds
+    the fill, which the kernel logs after the seq saved with the book (a save on another thread
+    than the submit's). The next quote fills the rest, after the save. Returns the book, the
+    venue as the kill left it, and the fills (the part fill's logged after the saved seq too)."""
+    venue = _venue()
+    venue.on_quote("BTCUSDT", 99.5, 100.5, 0.4, 0.4, ts=T0)
+    answer = venue.submit(make_order("a", timestamp=T0))
+    book = venue.book()
+    after = venue.on_quote("BTCUSDT", 99.5, 100.5, 5.0, 5.0, ts=T0 + 60)
+    return book, venue, [*answer, *after]
+
+
+def test_a_fill_the_saved_book_holds_already_is_not_applied_again() -> None:
+    book, killed, logged = _part_filled_while_saved()
+    assert book["positions"] == {"BTCUSDT": 0.4}
+    fresh = _venue()
+    fresh.resume(42)
+    fresh.restore_book(book)
+    done = fresh.catch_up(_booked(logged), killed.open_orders())
+    assert (done.held, done.fills, done.not_applied) == (1, 1, [])
+    assert _held(fresh) == _held(killed)
+    assert fresh.positions() == {"BTCUSDT": pytest.approx(1.0)}
+
+
+def test_a_book_saved_without_its_last_event_applies_every_fill_after_its_seq() -> None:
+    """A book an older dita saved names no last event: it still restores, and catch-up applies
+    every fill it is given, as it did then."""
+    book, killed, logged = _part_filled_while_saved()
+    del book["last_event_id"]
+    fresh = _venue()
+    fresh.restore_book(book)
+    done = fresh.catch_up(_booked(logged)[1:], killed.open_orders())  # those after the book
+    assert (done.held, done.fills, done.not_applied) == (0, 1, [])
+    assert _held(fresh) == _held(killed)
+
+
+def test_a_restored_venue_counts_its_events_on_from_the_book() -> None:
+    """Its events never take a count the book holds, so catch-up never takes one for the book's,
+    even under the same marks (a run whose kernel took no input before the next run started)."""
+    book, _, logged = _part_filled_while_saved()
+    fresh = _venue()
+    fresh.restore_book(book)
+    assert book["last_event_id"] == _booked(logged)[0].event_id == "paper-e2"  # its ack was paper-e1
+    [event] = fresh.submit(make_order("b", order_type="LIMIT", price=90.0, timestamp=T0))
+    assert event.event_id == "paper-e3"
+
+
+@pytest.mark.parametrize("last", ["paper", "paper-e", "paper-ex", 7, "-e3"])
+def test_a_saved_last_event_that_is_no_event_id_is_refused_naming_it(last: object) -> None:
+    book, _, _ = _part_filled_while_saved()
+    book["last_event_id"] = last
+    fresh = _venue()
+    with pytest.raises(ValueError, match=f"paper book: last_event_id .*{last!r} is not an event id"):
+        fresh.restore_book(book)
+    assert fresh.positions() == {} and fresh.open_orders() == []
+
+
 def _bar_at(venue: PaperVenue, minute: int, *, low: float = 99.0, high: float = 101.0) -> list[VenueEvent]:
     return venue.on_bar("BTCUSDT", 100.0, high, low, 100.0, 1000.0, T0 + 60 * minute)
 

@@ -154,6 +154,11 @@ def _say_caught_up(caught: CatchUp, venue: CaughtUp) -> None:
     """Say on stderr what the catch-up of the paper venue with the log did, and what it left to
     reconciliation, naming each order."""
     fills = f"{venue.fills} fill" + ("" if venue.fills == 1 else "s")
+    held = ""
+    if venue.held:
+        # Made while the save ran, before the kernel logged them: the saved book holds them.
+        n = venue.held
+        held = f"; {n} fill{'' if n == 1 else 's'} logged after it already in the saved book"
     ended = ""
     if venue.ended:
         n = len(venue.ended)
@@ -168,7 +173,7 @@ def _say_caught_up(caught: CatchUp, venue: CaughtUp) -> None:
         )
     typer.echo(
         f"caught up the paper venue with the write-ahead log: {fills} and {_orders(venue.working)} "
-        f"after seq {caught.saved:,}{ended}{taken}",
+        f"after seq {caught.saved:,}{held}{ended}{taken}",
         err=True,
     )
     for line in venue.not_applied:

@@ -255,6 +255,10 @@ class PaperSession:
             pass
         slots = [s for s in self.kernel.slots() if s.get("fsm_state") not in ("IDLE", "CLOSED")]
         account = self.kernel.account()
+        # The seq before the book: every fill the log holds up to it is in the book, and one the book
+        # holds past it (another thread's, logged later) is told by the book's ``last_event_id``.
+        seq = self.kernel.seq
+        book = self.venue.book()
         return {
             "format": STATE_FORMAT,
             "kernel_id": self.kernel.kernel_id,
@@ -287,12 +291,12 @@ class PaperSession:
             # What the simulated venue holds (its resting orders above all), for the run that
             # continues this kernel from --wal-dir: an exchange keeps them while its client is
             # down. Written every time, so a run killed outright leaves its last book too.
-            "venue": self.venue.book(),
+            "venue": book,
             # Resolved: the next run finds its own account's file from any working directory.
             "wal_dir": None if self.wal_dir is None else str(self.wal_dir.resolve()),
             # The kernel's seq the book goes with: a run continuing the log tells from it
             # whether the book is older than the log (the last run stopped between saves).
-            "seq": self.kernel.seq,
+            "seq": seq,
         }
 
     def _rejected(self) -> dict[str, Any]:

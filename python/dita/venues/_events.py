@@ -193,6 +193,11 @@ class OrderEvents:
         self._seq += 1
         return f"{self._prefix}-e{self._seq}"
 
+    @property
+    def last_id(self) -> str:
+        """The id :meth:`next_id` gave last, under the marks as they are now (``-e0`` before any)."""
+        return f"{self._prefix}-e{self._seq}"
+
     def venue_order_id(self) -> str:
         """A new order's venue id (its fills' ids build on it)."""
         self._order_seq += 1

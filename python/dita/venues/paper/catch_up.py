@@ -40,13 +40,14 @@ class CaughtUp:
     """What ``PaperVenue.catch_up`` did: fills applied, orders put back working, orders of the
     book ended (the kernel no longer works them), and what it could not apply, one line each.
     ``taken``: the orders put back whose answer the log does not hold (``sent_after_save``), by
-    client order id, counted in ``working`` too."""
+    client order id, counted in ``working`` too. ``held``: the fills the book held already."""
 
     fills: int = 0
     working: int = 0
     ended: list[str] = field(default_factory=list)
     not_applied: list[str] = field(default_factory=list)
     taken: list[str] = field(default_factory=list)
+    held: int = 0
 
 
 @dataclass
@@ -74,7 +75,9 @@ class _CatchUp(_OrderEntry):
         than the kernel's write-ahead log. ``fills``: the fills the kernel booked after the
         save, oldest first (each once, by its fill id); ``working``: the orders the kernel works
         now (``open_orders()``). Each fill is applied as the venue made it: its order's filled
-        size and fill count, the position, the cash and the fee it charged. An order the kernel
+        size and fill count, the position, the cash and the fee it charged; one the book holds
+        already (its event at or before the book's ``last_event_id``: made before the book was
+        read, logged after the seq saved with it) is left alone, counted in ``held``. An order the kernel
         works that the book lacks, placed after the save (its venue order id counts past the
         book's), is put back working with what it filled, in the order this venue took it (by
         its venue order id; ``working`` may list them in any order); an order of the book the
@@ -114,6 +117,10 @@ class _CatchUp(_OrderEntry):
         done = CaughtUp()
         placed: dict[str, _Placed] = {}  # orders placed after the save: what their fills took
         for fill in fills:
+            if self._book_holds(fill.event_id):
+                # The saver reads the seq before the book: a fill logged after that seq may be in it.
+                done.held += 1
+                continue
             why = self._apply_booked_fill(fill, placed)
             if why:
                 done.not_applied.append(
@@ -303,6 +310,15 @@ class _CatchUp(_OrderEntry):
         if not count.isdigit() or not (head == self.name or head.startswith(f"{self.name}-s")):
             return None
         return int(count)
+
+    def _book_holds(self, event_id: str) -> bool:
+        """Whether the restored book holds the event ``event_id``: one this venue made up to the
+        book's last (``last_event_id``), under its marks and with a count at or below its."""
+        if self._book_last_event is None:
+            return False
+        head, _, count = event_id.rpartition("-e")
+        last_head, last_count = self._book_last_event
+        return head == last_head and count.isdecimal() and int(count) <= last_count
 
     def _placed_after_save(self, venue_order_id: str) -> bool:
         """Whether ``venue_order_id`` is one this venue gave after the restored book's save: its

@@ -200,6 +200,9 @@ class _OrderBook:
         # The ``order_seq`` of the book ``restore_book`` took (None: none): the orders ``catch_up``
         # puts back are those this venue placed after it.
         self._book_order_seq: int | None = None
+        # The last event of that book, as its marks and count (None: none, or an older book without
+        # it): ``catch_up`` leaves alone a fill the book holds already.
+        self._book_last_event: tuple[str, int] | None = None
         # The orders ``catch_up`` put back, and the times the cancels it put back were asked, by
         # client order id: whether each was sent on a bar is the data's ``pass_over`` takes up to
         # it (``_sent_on_data``). The ask's time is kept: a bar's close moves ``cancel_at`` on.

@@ -66,6 +66,17 @@ def _check_book_order(w: _Working) -> None:
             raise ValueError(f"{name}: fills {w.fills!r} with {w.filled!r} filled")
 
 
+def _book_event(value: object) -> tuple[str, int] | None:
+    """A saved ``last_event_id`` as its marks and count (``<name>[-s<seq>...]``, n of ``-e<n>``);
+    None for an older book, which lacks it."""
+    if value is None:
+        return None
+    head, _, count = value.rpartition("-e") if isinstance(value, str) else ("", "", "")
+    if not head or not count.isdecimal():
+        raise ValueError(f"last_event_id {value!r} is not an event id")
+    return head, int(count)
+
+
 def _book_quote(asset: str, saved: object) -> _Quote:
     """A saved top of book, as ``on_quote`` takes one (a bar's close is one too): read as any
     finite numbers, a negative ask or a crossed quote would be restored and filled at."""
@@ -129,6 +140,9 @@ class _SavedBook(_OrderBook):
             "fees_paid": self._fees_paid,
             "submitted": self.submitted,
             "order_seq": self._events._order_seq,
+            # Every event up to it is in this book: ``catch_up`` applies none of them again (a
+            # fill the kernel logged after the seq saved with the book, made before the book).
+            "last_event_id": self._events.last_id,
             "quotes": {a: [q.bid, q.ask, q.bid_size, q.ask_size] for a, q in self._quotes.items()},
             "bar_assets": sorted(self._bar_assets),
             # Each asset's last bar: handed again to the restored venue (a run feeding the data
@@ -224,6 +238,8 @@ class _SavedBook(_OrderBook):
             )
             submitted = _book_count("submitted", book["submitted"])
             order_seq = _book_count("order_seq", book["order_seq"])
+            part = "last_event_id"
+            last_event = _book_event(book.get("last_event_id"))
             part = "quotes"
             quotes = {str(a): _book_quote(str(a), q) for a, q in book["quotes"].items()}
             bar_assets = {str(a) for a in book["bar_assets"]}
@@ -261,4 +277,8 @@ class _SavedBook(_OrderBook):
         self._quotes, self._bar_assets, self._now = quotes, bar_assets, now
         self._bar_at = bar_at
         self._book_order_seq = order_seq
+        self._book_last_event = last_event
+        if last_event is not None:
+            # Counted on from the book's: no event of this venue takes a count the book holds.
+            self._events._seq = max(self._events._seq, last_event[1])
         return left_out
