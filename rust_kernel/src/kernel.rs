@@ -355,10 +355,20 @@ impl Kernel {
         self.ended.awaited(sid).unwrap_or(0.0)
     }
 
-    /// What slot `sid` waits for of its entry's fills alone (see `awaited_fill_qty`): it
-    /// commits towards the notional caps at the entry's working price.
+    /// What slot `sid` waits for of its entry's fills alone (see `awaited_fill_qty`): the
+    /// notional caps count at least this of the entry, at its working price.
     pub fn awaited_entry_qty(&self, sid: usize) -> f64 {
         self.ended.owed(sid, true).unwrap_or(0.0)
+    }
+
+    /// What slot `sid`'s kept entry may still fill as the notional caps count it (0 when none
+    /// is kept): all that is left of it while in doubt or ended without the venue's figure,
+    /// else its fill owed. For tests that sum the caps over the kept orders.
+    #[doc(hidden)]
+    pub fn kept_entry_unsettled_qty(&self, sid: usize) -> f64 {
+        self.ended
+            .get((sid, true, false))
+            .map_or(0.0, KeptOrder::unsettled)
     }
 
     /// Orders that ended with the venue reporting more filled than it has sent (their
@@ -426,9 +436,9 @@ impl Kernel {
         self.market_limits.get(asset)
     }
     /// What the notional caps count in all: the slots' `committed_notional` and what the
-    /// entries in doubt may still fill.
+    /// kept entries may still fill (in doubt, owed a fill or ended without the venue's figure).
     pub fn total_committed_notional(&self) -> f64 {
-        self.total_notional + self.committed_in_doubt(None)
+        self.total_notional + self.committed_unsettled(None, None)
     }
 
     /// Orders at the venue, oldest slot first.

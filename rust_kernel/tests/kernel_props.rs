@@ -268,7 +268,7 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
     }
     // What each slot commits towards the notional caps: its position at its entry price and
     // what still works of its entry, at the price it went out at; the caps count their sum
-    // and what the entries in doubt may still fill, and the entry fills owed. A SELL LIMIT
+    // and what the kept entries may still fill. A SELL LIMIT
     // counts at the higher of its price and its reference (it fills at its limit or above),
     // and a SELL LIMIT or a MARKET one at the mark its entry was judged at when that is higher.
     let price = |o: &VenueOrder| {
@@ -282,15 +282,31 @@ fn check_invariants(h: &mut Harness, fills: &mut (f64, f64)) {
         }
     };
     let at = |o: &VenueOrder| o.remaining() * price(o);
+    // A kept entry in doubt, or ended without the venue's figure, may fill all that is left of
+    // it; one that ended with it, only the fill owed.
     let in_doubt = k.orders_in_doubt();
-    let mut sum: f64 = in_doubt.iter().filter(|o| o.is_entry).map(|o| at(o)).sum();
+    let unfigured = k.orders_ended_without_figure();
+    let mut sum: f64 = (in_doubt.iter().chain(&unfigured))
+        .filter(|o| o.is_entry)
+        .map(|o| at(o))
+        .sum();
     for o in k.awaited_orders() {
         if o.is_entry
             && !in_doubt
                 .iter()
                 .any(|d| d.client_order_id == o.client_order_id)
         {
-            sum += k.awaited_entry_qty(o.slot_id) * price(o);
+            // Owed a fill: all that is left of it when its end gave no figure (its reports
+            // stated more than is booked), else what is owed.
+            let (qty, owed) = (
+                k.kept_entry_unsettled_qty(o.slot_id),
+                k.awaited_entry_qty(o.slot_id),
+            );
+            assert!(
+                qty == owed || qty == o.remaining(),
+                "{qty} of {o:?} owed {owed}"
+            );
+            sum += qty * price(o);
         }
     }
     for s in k.slots() {

@@ -56,15 +56,37 @@ pub(crate) struct KeptOrder {
     pub(super) counted: (u8, i128),
 }
 
-/// [`KeptOrder::flags`]: owed a fill, kept in doubt.
+/// [`KeptOrder::flags`]: owed a fill, kept in doubt, an entry the notional caps count.
 pub(super) const OWED: u8 = 1;
 
 pub(super) const DOUBTED: u8 = 2;
 
+pub(super) const CAPPED: u8 = 4;
+
 impl KeptOrder {
-    /// Whether the order is owed a fill (`due`) and in doubt, as [`EndedOrders`] counts them.
+    /// Whether the order is owed a fill (`due`), in doubt, and an entry that may still fill
+    /// (`unsettled`), as [`EndedOrders`] counts them.
     pub(super) fn flags(&self) -> u8 {
-        (if self.due() > 0.0 { OWED } else { 0 }) | (if self.in_doubt { DOUBTED } else { 0 })
+        (if self.due() > 0.0 { OWED } else { 0 })
+            | (if self.in_doubt { DOUBTED } else { 0 })
+            | (if self.order.is_entry && self.unsettled() > 0.0 {
+                CAPPED
+            } else {
+                0
+            })
+    }
+
+    /// What the venue may still fill of the order, as the notional caps count it: all that is
+    /// left of it while in doubt (it may still work) or while it ended without the venue's
+    /// figure (a fill may have raced its end: "cannot say"), else what the venue said filled
+    /// of it that is not booked (`due`). A late fill, a reconciliation's figure or a load of
+    /// its slot at another size settles it.
+    pub(super) fn unsettled(&self) -> f64 {
+        if self.in_doubt || self.final_filled.is_none() {
+            self.order.remaining()
+        } else {
+            self.due()
+        }
     }
 
     /// What the order may still take from the venue's position, in [`units`]: what is left
@@ -115,15 +137,13 @@ pub(crate) struct EndedOrders {
     pub(super) covered: IdMap<KeptOrderKey, Covered>,
     /// How many kept orders are owed a fill (`KeptOrder::due`), and how many are in doubt: while none
     /// is, `Kernel::orders_in_doubt`, which a runtime asks between data points, looks at no kept
-    /// order, and the caps look at none in doubt. A fill owed moved the venue's position, not yet
-    /// the slots'.
+    /// order. A fill owed moved the venue's position, not yet the slots'.
     pub(super) owed_count: u32,
     pub(super) in_doubt_count: u32,
-    /// How many kept entries are owed a fill: while none is, the notional caps look at no
-    /// kept order for one. Counted, not a flag set for good: an entry cancelled
-    /// unfilled is kept (a fill may race the cancel), and one owed a fill once would have
-    /// had every capped ENTER after walk every kept order.
-    pub(super) owed_entries: u32,
+    /// How many kept entries may still fill ([`KeptOrder::unsettled`]): while none may, the
+    /// notional caps look at no kept order. Counted, not a flag set for good: one settled once
+    /// would have had every capped ENTER after walk every kept order.
+    pub(super) capped_entries: u32,
     /// The same two counts by asset, and what the asset's kept orders may still take from
     /// the venue's position, by side ([`KeptCounts`]; an asset leaves when none counts):
     /// while none is owed or in doubt on an asset, its exits decide their reduce-only
@@ -158,7 +178,7 @@ impl EndedOrders {
     }
 
     /// Counts kept order `key` again as owed a fill or not and in doubt or not (`owed_count`,
-    /// `in_doubt_count`, `owed_entries`, `by_asset`): called after it is kept and after every
+    /// `in_doubt_count`, `capped_entries`, `by_asset`): called after it is kept and after every
     /// change of what it is owed (its end's figure, its reports' running total, a late fill)
     /// or of its doubt.
     pub(super) fn note_owed(&mut self, key: KeptOrderKey) {
@@ -186,28 +206,24 @@ impl EndedOrders {
         if was == now {
             return;
         }
-        let entry = key.1 && !key.2;
         let by_asset = self.by_asset.entry(asset.clone()).or_default();
         by_asset.taken[book_side(side)] += now.1 - was.1;
         let (was, now) = (was.0, now.0);
+        let step = |n: &mut u32, flag: u8| match (was & flag != 0, now & flag != 0) {
+            (false, true) => *n += 1,
+            (true, false) => *n -= 1,
+            _ => {}
+        };
         for (i, flag) in [OWED, DOUBTED].into_iter().enumerate() {
-            let (total, of_entries) = match flag {
-                OWED => (
-                    &mut self.owed_count,
-                    entry.then_some(&mut self.owed_entries),
-                ),
-                _ => (&mut self.in_doubt_count, None),
+            let total = match flag {
+                OWED => &mut self.owed_count,
+                _ => &mut self.in_doubt_count,
             };
-            let step = |n: &mut u32| match (was & flag != 0, now & flag != 0) {
-                (false, true) => *n += 1,
-                (true, false) => *n -= 1,
-                _ => {}
-            };
-            step(total);
-            step(&mut by_asset.n[i]);
-            if let Some(n) = of_entries {
-                step(n);
-            }
+            step(total, flag);
+            step(&mut by_asset.n[i], flag);
+        }
+        if key.1 && !key.2 {
+            step(&mut self.capped_entries, CAPPED);
         }
         if *by_asset == KeptCounts::default() {
             self.by_asset.remove(asset);
@@ -387,28 +403,25 @@ impl EndedOrders {
             .map(|k| &k.order)
     }
 
-    /// What the entries in doubt (of `asset`, or all) may still fill, each at the price it
-    /// went out at: the venue may work them, so the notional caps count it. Summed in key order
-    /// ([`EndedOrders::in_key_order`]).
-    pub(super) fn doubt_notional(&self, asset: Option<&str>, entry_marks: &[f64]) -> f64 {
-        // An entry fill the venue reported and the kernel has not booked yet counts too, at
-        // the entry's working price, or a second entry would pass the caps beside it.
-        let owed_too = self.owed_entries > 0;
-        if self.in_doubt_count == 0 && !owed_too {
+    /// What the kept entries (of `asset`, or all) may still fill ([`KeptOrder::unsettled`]),
+    /// each at the price it went out at: the venue may still fill them, so the notional caps
+    /// count it. Slot `starting`'s are left out: the trade it starts forgets them. Summed in
+    /// key order ([`EndedOrders::in_key_order`]).
+    pub(super) fn doubt_notional(
+        &self,
+        asset: Option<&str>,
+        starting: Option<usize>,
+        entry_marks: &[f64],
+    ) -> f64 {
+        if self.capped_entries == 0 {
             return 0.0;
         }
         self.in_key_order()
             .into_iter()
-            .filter(|(k, _)| k.1 && !k.2)
+            .filter(|(k, _)| k.1 && !k.2 && Some(k.0) != starting)
             .filter(|(_, kept)| asset.is_none_or(|a| kept.order.asset == a))
             .map(|(_, kept)| {
-                let qty = if kept.in_doubt {
-                    kept.order.remaining()
-                } else if owed_too {
-                    kept.due()
-                } else {
-                    0.0
-                };
+                let qty = kept.unsettled();
                 if qty > 0.0 {
                     let sid = kept.order.slot_id;
                     qty * working_price(&kept.order, entry_mark(entry_marks, sid))
@@ -460,6 +473,30 @@ mod tests {
     }
 
     #[test]
+    fn an_entry_ended_without_the_venues_figure_counts_its_rest_until_settled() {
+        // Cancelled with no figure ("cannot say"): a fill may have raced the cancel.
+        let key = (0, true, false);
+        let mut ended = EndedOrders::default();
+        let mut cancelled = entry_in_doubt(0, 10.0);
+        cancelled.in_doubt = false;
+        ended.keep(key, cancelled, QTY_EPS);
+        assert_eq!(ended.capped_entries, 1);
+        assert_eq!(ended.doubt_notional(None, None, &[]), 10.0);
+        assert_eq!(ended.doubt_notional(Some("BBB"), None, &[]), 0.0);
+        // The slot starting a new trade forgets it: that trade's entry is judged without it.
+        assert_eq!(ended.doubt_notional(None, Some(0), &[]), 0.0);
+        // A late fill books 4 (now the slot's): the other 6 may still come.
+        ended.get_mut(key).unwrap().order.filled_size = 4.0;
+        ended.note_owed(key);
+        assert_eq!(ended.doubt_notional(None, None, &[]), 6.0);
+        // A reconciliation's figure of 4 settles it: nothing more can fill.
+        ended.get_mut(key).unwrap().final_filled = Some(4.0);
+        ended.note_owed(key);
+        assert_eq!(ended.capped_entries, 0);
+        assert_eq!(ended.doubt_notional(None, None, &[]), 0.0);
+    }
+
+    #[test]
     fn kept_orders_holding_the_same_entries_value_them_bit_for_bit_alike() {
         let sizes = [0.1, 0.2, 0.3, 0.7, 1.1, 1e-3, 3.3, 0.01];
         let valued: Vec<(u64, u64)> = (0..32)
@@ -471,7 +508,10 @@ mod tests {
                 }
                 let mut taken = 0.0;
                 ended.taken_on(&id("AAA"), OrderSide::Buy, &mut taken);
-                (ended.doubt_notional(None, &[]).to_bits(), taken.to_bits())
+                (
+                    ended.doubt_notional(None, None, &[]).to_bits(),
+                    taken.to_bits(),
+                )
             })
             .collect();
         assert!(f64::from_bits(valued[0].0) > 5.7, "{valued:?}");

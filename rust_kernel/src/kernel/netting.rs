@@ -486,27 +486,27 @@ impl Kernel {
             .or_else(|| self.recounted_sides_difference())
     }
 
-    /// Where the kept orders counted owed a fill or in doubt, in all and by asset, differ
-    /// from those that are.
+    /// Where the kept orders counted owed a fill or in doubt, in all and by asset, and the
+    /// kept entries counted as may still fill, differ from those that are.
     pub(super) fn kept_counts_difference(&self) -> Option<String> {
         let e = &self.ended;
         let flagged = |f: u8| e.by_key.values().filter(|k| k.flags() & f != 0).count() as u32;
         let (owed, in_doubt) = (flagged(OWED), flagged(DOUBTED));
-        let owed_entries = e
+        let capped = e
             .by_key
             .iter()
-            .filter(|(key, k)| key.1 && !key.2 && k.flags() & OWED != 0)
+            .filter(|(key, k)| key.1 && !key.2 && k.flags() & CAPPED != 0)
             .count() as u32;
-        if e.owed_count != owed || e.in_doubt_count != in_doubt || e.owed_entries != owed_entries {
+        if e.owed_count != owed || e.in_doubt_count != in_doubt || e.capped_entries != capped {
             return Some(format!(
-                "kept orders counted owed {}, in doubt {} and entries owed {}, are {owed}, \
-                 {in_doubt} and {owed_entries}",
-                e.owed_count, e.in_doubt_count, e.owed_entries
+                "kept orders counted owed {}, in doubt {} and entries unsettled {}, are {owed}, \
+                 {in_doubt} and {capped}",
+                e.owed_count, e.in_doubt_count, e.capped_entries
             ));
         }
         let mut by_asset: Vec<(Id, KeptCounts)> = Vec::new();
         for k in e.by_key.values() {
-            let (f, u) = (k.flags(), k.units());
+            let (f, u) = (k.flags() & (OWED | DOUBTED), k.units());
             if f == 0 && u == 0 {
                 continue;
             }

@@ -60,8 +60,8 @@ impl Kernel {
     }
 
     /// The risk checks of an ENTER sized as `entry`, each in its turn: the edge freeze, the
-    /// leverage, the notional caps per asset and in total (what the slots and the entries in
-    /// doubt commit, worked out only for a cap that is set), and the regime's parity.
+    /// leverage, the notional caps per asset and in total (what the slots and the kept entries
+    /// that may still fill commit, worked out only for a cap that is set), and the regime's parity.
     #[inline(always)]
     pub(super) fn check_entry_risk(
         &self,
@@ -79,9 +79,9 @@ impl Kernel {
         let asset = &intent.asset;
         let committed_on_asset = || {
             self.asset_notional.get(asset).copied().unwrap_or(0.0)
-                + self.committed_in_doubt(Some(asset))
+                + self.committed_unsettled(Some(asset), Some(sid))
         };
-        let committed = || self.total_notional + self.committed_in_doubt(None);
+        let committed = || self.total_notional + self.committed_unsettled(None, Some(sid));
         risk.check_asset_notional(&value, committed_on_asset)
             .map_err(refused)?;
         risk.check_total_notional(&value, committed)
@@ -181,10 +181,12 @@ impl Kernel {
         self.refuse(intent, Some(sid), code, KernelSeverity::Warning, d, seq)
     }
 
-    /// What the entries in doubt (of `asset`, or all) count towards the notional caps (see
-    /// `EndedOrders::doubt_notional`): an order that may work at the venue is exposure.
-    pub(super) fn committed_in_doubt(&self, asset: Option<&str>) -> f64 {
-        self.ended.doubt_notional(asset, &self.entry_marks)
+    /// What the kept entries (of `asset`, or all; slot `starting`'s aside) count towards the
+    /// notional caps (see `EndedOrders::doubt_notional`): an order the venue may still fill
+    /// is exposure.
+    pub(super) fn committed_unsettled(&self, asset: Option<&str>, starting: Option<usize>) -> f64 {
+        self.ended
+            .doubt_notional(asset, starting, &self.entry_marks)
     }
 
     /// Sets what slot `sid` commits and the totals by asset and overall: one lookup of the

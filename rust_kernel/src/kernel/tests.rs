@@ -168,39 +168,44 @@ fn a_sent_order_counts_as_a_recount_of_its_slot_does() {
 }
 
 #[test]
-fn only_an_entry_owed_a_fill_has_the_caps_look_at_the_kept_orders() {
-    // Every entry cancelled unfilled is kept (a fill may race the cancel): were the caps
-    // to look at the kept orders from the first, every capped ENTER after walked them all.
+fn the_caps_look_at_the_kept_orders_only_while_an_entry_may_still_fill() {
+    // An entry cancelled without the venue's figure may still fill (a fill racing the cancel):
+    // the caps count what is left of it until it is settled, and then look at no kept order
+    // again, where a flag set for good had every capped ENTER walk them for the rest of the run.
     let mut k = Kernel::new("owed", 2).unwrap();
     let first = k.process_intent(&enter(1, 0)).submit.unwrap();
     let ack = VenueEvent::new("a1", KernelEventKind::CancelAck, &first.client_order_id);
     assert!(k.on_venue_event(&ack).accepted);
     assert!(k.ended.get((0, true, false)).is_some(), "the entry is kept");
-    assert_eq!(k.ended.owed_entries, 0);
-    // An entry the venue ends stating a fill it has not sent.
+    assert_eq!((k.ended.capped_entries, k.ended.owed_count), (1, 0));
+    assert_eq!(k.total_committed_notional(), 100.0);
+    // An entry the venue ends stating a fill it has not sent: that fill is owed.
     let second = k.process_intent(&enter(2, 1)).submit.unwrap();
     let mut end = VenueEvent::new("a2", KernelEventKind::CancelAck, &second.client_order_id);
     end.filled_size = 1.0;
     assert!(k.on_venue_event(&end).accepted);
-    assert_eq!(k.ended.owed_entries, 1);
+    assert_eq!((k.ended.capped_entries, k.ended.owed_count), (2, 1));
     assert!(!k.ended.quiet_on(&id("BTC")));
     // Counted by asset: another asset's exits do not look at it.
     assert!(k.ended.quiet_on(&id("ETH")));
-    assert_eq!(k.total_committed_notional(), 100.0);
-    // Once the fill comes, nothing is owed: the caps and the exits look at no kept order
-    // again, where a flag set for good had them walk for the rest of the run.
-    let mut fill = VenueEvent::new("f2", KernelEventKind::Fill, &second.client_order_id);
-    fill.price = 100.0;
-    fill.size = 1.0;
-    assert!(k.on_venue_event(&fill).accepted);
-    assert_eq!((k.ended.owed_entries, k.ended.owed_count), (0, 0));
+    assert_eq!(k.total_committed_notional(), 200.0);
+    // Once both fills come, each is a position, and nothing else may fill.
+    for (n, order) in [&first, &second].into_iter().enumerate() {
+        let mut fill = VenueEvent::new(
+            &format!("f{n}"),
+            KernelEventKind::Fill,
+            &order.client_order_id,
+        );
+        fill.price = 100.0;
+        fill.size = 1.0;
+        assert!(k.on_venue_event(&fill).accepted);
+        assert_eq!(k.total_committed_notional(), 200.0);
+    }
+    assert_eq!((k.ended.capped_entries, k.ended.owed_count), (0, 0));
     assert!(k.ended.quiet_on(&id("BTC")));
     assert_eq!(k.side_counts_difference(), None);
 }
 
-/// An order filled by a report naming it by its venue id, under `venue_client_id`
-/// (the order's own, another, or none) and the venue id `venue_id` (its client id, or its
-/// own): the kernel and the client and venue ids it remembers as finished.
 fn filled_by(venue_client_id: Option<&str>, venue_id: Option<&str>) -> (Kernel, Id) {
     let mut k = Kernel::new("fp", 1).unwrap();
     let order = k.process_intent(&enter(1, 0)).submit.unwrap();
