@@ -47,6 +47,8 @@ mod loaded_slots_value_their_positions;
 mod maker_rebates;
 #[path = "mark_prices_and_notional_caps.rs"]
 mod mark_prices_and_notional_caps;
+#[path = "market_closes_pass_the_order_rate.rs"]
+mod market_closes_pass_the_order_rate;
 #[path = "minimum_leverage.rs"]
 mod minimum_leverage;
 #[path = "mock_venue.rs"]

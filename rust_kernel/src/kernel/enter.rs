@@ -236,7 +236,7 @@ impl Kernel {
             &entry.m,
             &mut out.submit,
         );
-        self.send_order(sid, Trigger::Enter, Ctx::default(), intent, out);
+        self.send_order(sid, Trigger::Enter, Ctx::default(), true, intent, out);
         if entry.qty != intent.target_size {
             out.details.push(("rounded_size", Detail::F64(entry.qty)));
         }

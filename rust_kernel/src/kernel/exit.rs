@@ -5,15 +5,27 @@
 use super::*;
 
 /// An exit as it goes out: the asset's market rules, its order's side, price and size, whether
-/// it goes out reduce-only, the leg it closes (a leg exit), and what its sizing says.
+/// it closes the whole position (on the lot grid) and goes out reduce-only, the leg it closes (a
+/// leg exit), and what its sizing says.
 pub(super) struct ExitSizing {
     pub(super) m: MarketLimits,
     pub(super) side: OrderSide,
     pub(super) price: f64,
     pub(super) qty: f64,
+    pub(super) whole: bool,
     pub(super) reduce_only: bool,
     pub(super) leg: Option<LegExit>,
     pub(super) details: Details,
+}
+
+/// Whether the order-rate rule judges and counts `intent`'s exit sized as `exit`: every exit
+/// but a MARKET one of the whole position. A rate rule must never keep a position from being
+/// closed (flatten all, `Strategy.close`: one exit per slot at once); a market close ends the
+/// position unless the venue ends it unfilled, so each needs an entry the rule counted. A
+/// resting LIMIT close can be cancelled and sent again without end: it stays counted.
+#[inline(always)]
+pub(super) fn rated_exit(intent: &Intent, exit: &ExitSizing) -> bool {
+    !(exit.whole && intent.order_type == OrderType::Market)
 }
 
 impl Kernel {
@@ -38,7 +50,9 @@ impl Kernel {
         }
         let exit = self.size_exit(intent, sid, m, side);
         self.check_exit_floor(intent, sid, &exit, seq)?;
-        self.check_order_rate(intent, sid, seq)?;
+        if rated_exit(intent, &exit) {
+            self.check_order_rate(intent, sid, seq)?;
+        }
         self.send_exit(intent, sid, stage, exit, seq, out);
         Ok(())
     }
@@ -179,6 +193,7 @@ impl Kernel {
             side,
             price,
             qty,
+            whole: qty + QTY_EPS >= whole,
             reduce_only,
             leg,
             details,
@@ -199,8 +214,7 @@ impl Kernel {
         seq: u64,
     ) -> Result<(), KernelOutcome> {
         let (m, qty) = (&exit.m, exit.qty);
-        let whole = whole_position(self.slots[sid].size, m.lot_step);
-        let below = if qty + QTY_EPS >= whole && exit.reduce_only {
+        let below = if exit.whole && exit.reduce_only {
             Self::below_min_qty(m, qty)
         } else {
             Self::below_floor(m, qty, exit.price)
@@ -212,8 +226,9 @@ impl Kernel {
         Ok(())
     }
 
-    /// The accepted EXIT goes out, into `out`: its order sent, the slot's exit reason set, and
-    /// the legs an earlier exit took done.
+    /// The accepted EXIT goes out, into `out`: its order sent (counted by the order-rate rule
+    /// as [`rated_exit`] says), the slot's exit reason set, and the legs an earlier exit took
+    /// done.
     #[inline(always)]
     pub(super) fn send_exit(
         &mut self,
@@ -224,6 +239,7 @@ impl Kernel {
         seq: u64,
         out: &mut KernelOutcome,
     ) {
+        let rated = rated_exit(intent, &exit);
         let ExitSizing {
             m,
             side,
@@ -247,7 +263,7 @@ impl Kernel {
             holds_position: true,
         };
         out.details.append(&mut details);
-        self.send_order(sid, Trigger::Exit, held, intent, out);
+        self.send_order(sid, Trigger::Exit, held, rated, intent, out);
         let slot = &mut self.slots[sid];
         slot.exit_reason.clone_from(&intent.reason);
         if let Some(l) = leg.filter(|l| l.leg > slot.active_leg_index) {

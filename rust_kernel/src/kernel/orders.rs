@@ -69,21 +69,24 @@ impl Kernel {
     }
 
     /// An accepted ENTER or EXIT goes out: the request and submit transitions, into `out`
-    /// (its stage with them), then the order is registered (rate window, order index, the
-    /// slot's active order). The order is the one [`Kernel::new_order`] put in `out`'s
+    /// (its stage with them), then the order is registered (the rate window when `rated`, order
+    /// index, the slot's active order). The order is the one [`Kernel::new_order`] put in `out`'s
     /// `submit` (built there, where it stays for the caller to hand to the venue).
     pub(super) fn send_order(
         &mut self,
         sid: usize,
         request: Trigger,
         ctx: Ctx,
+        rated: bool,
         intent: &Intent,
         out: &mut KernelOutcome,
     ) {
         if !self.request_and_submit(out, sid, request, ctx, intent) {
             self.request_then_submit(out, sid, request, ctx, intent);
         }
-        self.rate.record(intent.timestamp);
+        if rated {
+            self.rate.record(intent.timestamp);
+        }
         // The order's id is `<kernel_id>-<order_counter>` (`new_order` made it just before):
         // its place in the index is the counter's last three digits, not read from its text.
         let place = (self.order_counter % ORDER_PLACES as u64) as usize;
