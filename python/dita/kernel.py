@@ -190,6 +190,14 @@ def _tell_held_assets(kernel: KernelCore) -> None:
         note_held(assets)
 
 
+def _tell_venue_of(kernel: ExecutionKernel) -> None:
+    """Gives a venue that takes it (``note_kernel``) the kernel built over it: a ``VenueRouter``
+    reads its open trades before it moves an asset to another venue."""
+    note_kernel = getattr(kernel.venue, "note_kernel", None)
+    if callable(note_kernel):
+        note_kernel(kernel)
+
+
 class ExecutionKernel(KernelCore):
     """One strategy's execution kernel.
 
@@ -231,6 +239,7 @@ class ExecutionKernel(KernelCore):
         # The native __new__ has already validated and consumed every argument.
         _tell_recovery(self)
         _tell_held_assets(self)
+        _tell_venue_of(self)
         self._metadata_write = threading.RLock()  # see _metadata_lock
         self.journal = journal
         self.projection = projection

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from venue_helpers import make_order
+from venue_helpers import make_order, reroute
 
 from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder, VenueOrderStatus
 from dita._kernel import KernelEventKind
@@ -142,7 +142,7 @@ def test_router_keeps_the_venue_of_an_order_whose_cancel_was_refused_as_filled()
     kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="refused-as-filled")
     order = _resting(kernel)
     coid = order.client_order_id
-    router.route("BTCUSDT", "vb")  # new orders go to vb; this one is on va
+    reroute(router, "BTCUSDT", "vb")  # new orders go to vb; this one is on va
     va.fill_quietly(coid)
     cancel = KernelIntent("c0", "t0", 0, "BTCUSDT", "LONG", "CANCEL", 0.0, 0.0, timestamp=2.0)
     out = kernel.process_intent(cancel)
@@ -207,7 +207,7 @@ def test_reconciliation_after_a_reroute_books_an_order_over_at_its_venue_from_th
     _resting(kernel)
     (order,) = kernel.open_orders()
     coid = order.client_order_id
-    router.route("BTCUSDT", "vb")  # new orders go to vb; this one is on va
+    reroute(router, "BTCUSDT", "vb")  # new orders go to vb; this one is on va
     va.fill_quietly(coid)  # filled while the process was away: not listed, its trades shown
 
     report = kernel.reconcile_with_venue()
@@ -229,7 +229,7 @@ def test_router_keeps_the_venue_of_an_order_that_left_its_venues_list_before_its
     coid = order.client_order_id
     va.fill_quietly(coid)
     router._orders.forget_ended_orders()  # what a long run does each time the memory has doubled
-    router.route("BTCUSDT", "vb")
+    reroute(router, "BTCUSDT", "vb")
     (working,) = kernel.open_orders()
     assert router.venue_name_holding(working) == "va"
     router.watch(working)
@@ -394,7 +394,7 @@ def test_router_keeps_a_submit_whose_answer_broke_before_the_ack_in_doubt(
     assert kernel.slot_state(0).fsm_state.name == "ORDER_SENT"  # in flight
     assert router._orders.in_doubt == {order.client_order_id}
     router._orders.forget_ended_orders()
-    router.route("BTCUSDT", "other")
+    reroute(router, "BTCUSDT", "other")
     assert router.venue_name_holding(order) == "lossy"
     (ack,) = router.cancel(order)
     assert ack.kind.name == "CANCEL_ACK" and PaperVenue.open_orders(lossy) == []

@@ -6,7 +6,7 @@ cancel went to the venue that did not hold the order, which worked on, free to f
 
 from __future__ import annotations
 
-from venue_helpers import make_order
+from venue_helpers import make_order, reroute
 
 from dita import ExecutionKernel, KernelIntent, VenueEvent, VenueOrder
 from dita.venues import PaperVenue, VenueRouter
@@ -90,7 +90,7 @@ def test_another_venues_order_of_the_client_id_ending_keeps_the_kernels_order_wh
     kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="reused")
     order = _rest(kernel)
     assert order.client_order_id == "reused-1"
-    router.route("BTCUSDT", "vb")
+    reroute(router, "BTCUSDT", "vb")
     vb.quote(88.0, 89.0, ts=2.0)  # vb's order fills
     assert [e.venue_client_id for e in router.poll_events()] == ["reused-1"]
     (working,) = kernel.open_orders()
@@ -113,7 +113,7 @@ def test_another_venues_listing_of_the_client_id_keeps_the_kernels_order_where_i
         ("relisted-1", "va-1"),
         ("relisted-1", "vb-1"),
     ]
-    router.route("BTCUSDT", "vb")
+    reroute(router, "BTCUSDT", "vb")
     assert router.venue_name_holding(order) == "va"
     assert router.venue_name_holding(listed[1]) == "vb"  # its own cancel goes where it is
     _cancel(kernel)

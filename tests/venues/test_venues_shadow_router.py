@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from venue_helpers import make_order
+from venue_helpers import make_order, reroute
 
 from dita import (
     ExecutionKernel,
@@ -345,7 +345,7 @@ def test_router_cancels_an_order_on_the_venue_that_holds_it_after_a_reroute() ->
         "i1", "t1", 0, btc, "LONG", "ENTER", 100.0, 1.0, order_type="LIMIT", limit_price=95.0, timestamp=2.0
     )
     assert kernel.process_intent(enter).accepted
-    router.route("BTCUSDT", "pb")  # new orders go to pb; the resting one is still on pa
+    reroute(router, "BTCUSDT", "pb")  # new orders go to pb; the resting one is still on pa
     cancel = KernelIntent("i2", "t1", 0, btc, "LONG", "CANCEL", 0.0, 0.0, timestamp=3.0)
     out = kernel.process_intent(cancel)
     assert [e.kind.name for e in out.emitted_events] == ["CANCEL_ACK"]
@@ -361,16 +361,6 @@ def _enter(kernel: ExecutionKernel) -> None:
 
 def _exit(kernel: ExecutionKernel) -> Any:
     return kernel.process_intent(KernelIntent("out", "t1", 0, "BTCUSDT", "LONG", "EXIT", 100.0, 1.0))
-
-
-def test_a_trades_exit_goes_to_the_venue_its_entry_went_to_after_a_reroute() -> None:
-    a, b = ShadowVenue(name="a"), ShadowVenue(name="b")
-    router = VenueRouter({"a": a, "b": b}, default="a")
-    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="exit-reroute")
-    _enter(kernel)
-    router.route("BTCUSDT", "b")  # new trades of BTCUSDT go to b
-    assert _exit(kernel).accepted and kernel.slot_state(0).size == 0.0
-    assert router.positions_by_venue() == {"a": {}, "b": {}}
 
 
 def _restarted(

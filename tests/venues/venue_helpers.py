@@ -142,3 +142,10 @@ def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def reroute(router: Any, asset: str, venue_name: str) -> None:
+    """Route ``asset`` to ``venue_name`` with an order of it working elsewhere, as a router built
+    with other ``routes`` after a restart does: ``route()`` refuses to move an asset while a trade
+    of it is open on another venue."""
+    router._routes[asset] = venue_name

@@ -88,6 +88,8 @@ class VenueAdapter(Protocol):
     # Optional: ``note_held_assets(assets)``. An ``ExecutionKernel`` built over the venue calls it
     # with the assets its slots hold a position or work an order in (the ccxt venue fixes the
     # name each market's entries go under by them).
+    # Optional: ``note_kernel(kernel)``. An ``ExecutionKernel`` built over the venue calls it with
+    # itself (a ``VenueRouter`` reads its open trades before it moves an asset to another venue).
 
 
 @runtime_checkable

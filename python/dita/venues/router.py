@@ -7,7 +7,10 @@ elsewhere: the trade's position is there. An exit of a trade entered before a re
 the one venue holding a position of its side in the asset (or, held nowhere, the routed one);
 when that is not one venue, it is rejected naming the trade, for ``route_trade`` to place. An
 order stays where it was submitted: its cancel goes to that venue even after ``route()`` sent
-the asset elsewhere, so an order and all of its events stay on one venue.
+the asset elsewhere, so an order and all of its events stay on one venue. ``route()`` refuses to
+move an asset while a kernel built over the router holds an open trade of it on another venue:
+the kernel nets an asset's trades as one position, as on one venue, to decide an exit's
+reduce-only flag, so an asset's open trades are kept on one venue.
 
 The router remembers each order's venue until the order ends (``order_venues``: how it learns
 it, and when it forgets it). An order it knows nothing of is cancelled on the routed venue.
@@ -21,6 +24,7 @@ kernel, knowing orders by venue id alone, cannot both take, are named at ERROR.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -42,6 +46,7 @@ from dita.venues.protocol import (
 from dita.venues.trade_venues import TradeVenues, TradeVenueUnknown
 
 if TYPE_CHECKING:
+    from dita.kernel import ExecutionKernel
     from dita.risk import MarketLimits
 
 __all__ = ["VenueRouter"]
@@ -93,6 +98,9 @@ class VenueRouter:
         self._resumed: list[int] = []
         # The assets ``note_held_assets`` was given, for the venue ``route()`` sends one to later.
         self._held_assets: list[str] = []
+        # The kernels built over the router (``note_kernel``), whose open trades ``route()`` reads;
+        # held weakly, so a kernel dropped is not kept alive by its venue.
+        self._kernels: list[weakref.ref[ExecutionKernel]] = []
         # The venue whose account events the kernel's account takes (``account_venue``, else
         # the default): chosen by setting, so a poll that fails or is quiet never hands it on.
         self._account_venue: str | None = None
@@ -142,14 +150,60 @@ class VenueRouter:
         self._venues[venue_name] = adapter
 
     def route(self, asset: str, venue_name: str) -> None:
-        """Send new trades of ``asset`` to ``venue_name`` from now on (a trade entered already
-        is exited where it was entered), and tell that venue the kernel holds ``asset`` when
-        ``note_held_assets`` said so."""
+        """Send new trades of ``asset`` to ``venue_name`` from now on, and tell that venue the
+        kernel holds ``asset`` when ``note_held_assets`` said so. A ValueError, changing nothing,
+        while a kernel built over the router holds an open trade of ``asset`` (a position, or a
+        working order) on another venue: the kernel nets an asset's trades as one position to
+        decide an exit's reduce-only flag, and trades on two venues would get it wrong."""
         if not isinstance(asset, str) or not asset:
             raise ValueError(f"asset must be a non-empty string, got {asset!r}")
-        self._routes[asset] = self._known(venue_name, field="routes")
+        venue_name = self._known(venue_name, field="routes")
+        self._refuse_move_with_trades_open(asset, venue_name)
+        self._routes[asset] = venue_name
         if asset in self._held_assets:
             self._note_held(venue_name, [asset])
+
+    def _refuse_move_with_trades_open(self, asset: str, venue_name: str) -> None:
+        """Raise ValueError naming ``asset``, ``venue_name`` and the venue holding them when a
+        kernel over the router holds open trades of ``asset`` on a venue other than
+        ``venue_name``. A trade whose venue the router does not know (entered before a restart,
+        or its entry not yet sent) counts as on the venue the asset is routed to."""
+        routed = self._routes.get(asset, self._default)
+        elsewhere: dict[str, list[str]] = {}
+        for trade_id in self._open_trades(asset):
+            held_on = self._trades.get(trade_id) or routed
+            if held_on is not None and held_on != venue_name:
+                elsewhere.setdefault(held_on, []).append(trade_id)
+        if elsewhere:
+            held = "; ".join(
+                f"venue {name!r} holds trade(s) {', '.join(repr(t) for t in trades)}"
+                for name, trades in sorted(elsewhere.items())
+            )
+            raise ValueError(
+                f"cannot route asset {asset!r} to venue {venue_name!r}: {held} of it open; the kernel "
+                f"nets an asset's open trades as one position on one venue (reduce-only exits), so "
+                f"route {asset!r} once they are closed"
+            )
+
+    def _open_trades(self, asset: str) -> list[str]:
+        """The trade ids of ``asset`` the kernels over the router hold a position or work an order
+        in."""
+        trade_ids: list[str] = []
+        for ref in self._kernels:
+            kernel = ref()
+            if kernel is None:
+                continue
+            held = [kernel.slot_state(slot_id).trade_id for slot_id in kernel.open_slot_ids(asset)]
+            working = [order.trade_id for order in kernel.open_orders() if order.asset == asset]
+            trade_ids.extend(t for t in held + working if t and t not in trade_ids)
+        return trade_ids
+
+    def note_kernel(self, kernel: ExecutionKernel) -> None:
+        """Remember ``kernel``, built over the router (``ExecutionKernel`` calls this), whose open
+        trades ``route()`` reads."""
+        self._kernels = [ref for ref in self._kernels if ref() is not None]
+        if all(ref() is not kernel for ref in self._kernels):
+            self._kernels.append(weakref.ref(kernel))
 
     def _known(self, venue_name: str, *, field: str) -> str:
         # Not a str: no venue's name (a list would raise "unhashable type", naming neither).

@@ -1,0 +1,104 @@
+"""A VenueRouter keeps an asset's open trades on one venue: ``route()`` refuses to move an asset
+while a kernel over the router holds a trade of it open on another venue, as the kernel nets an
+asset's slots as one position (on one venue) to decide an exit's reduce-only flag."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from dita import ExecutionKernel, KernelIntent, VenueEvent
+from dita.venues import ShadowVenue, VenueRouter
+
+
+class Recording:
+    """Takes every order and answers nothing (the test plays the venue), keeping what it got."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.orders: list[Any] = []
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        self.orders.append(order)
+        return []
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+    def open_orders(self) -> list[Any]:
+        return []
+
+    def positions(self) -> dict[str, float]:
+        return {}
+
+
+def _intent(
+    n: int, slot: int, action: str, side: str = "LONG", size: float = 10.0, trade: str | None = None
+) -> KernelIntent:
+    return KernelIntent(
+        f"i{n}", trade or f"t{slot}", slot, "BTCUSDT", side, action, 100.0, size,
+        timestamp=1_700_000_000.0 + n,
+    )  # fmt: skip
+
+
+def _entered(kernel: ExecutionKernel, slot: int, side: str = "LONG", filled: bool = True) -> None:
+    assert kernel.process_intent(_intent(slot, slot, "ENTER", side)).accepted
+    if filled:
+        cid = kernel.slot_state(slot).active_entry_order.client_order_id
+        fill = VenueEvent(f"f{slot}", f"t{slot}", slot, "FILL", venue_client_id=cid, price=100.0, size=10.0,
+                          filled_size=10.0)  # fmt: skip
+        assert kernel.on_venue_event(fill).accepted
+
+
+def test_an_asset_is_not_routed_to_another_venue_while_a_trade_of_it_is_open() -> None:
+    """Slot 0 LONG 10 on a. Moved to b, slot 1's LONG 10 would go to b and slot 2's SHORT 10 back
+    to a: a would net 0 while the kernel, netting all three, sent slot 0's exit reduce-only, which
+    a one-way venue refuses. The move is refused, naming the asset and both venues."""
+    a, b = Recording("a"), Recording("b")
+    router = VenueRouter({"a": a, "b": b}, default="a")
+    kernel = ExecutionKernel(max_slots=3, venue=router)
+    _entered(kernel, 0)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("cannot route asset 'BTCUSDT' to venue 'b': venue 'a' holds trade(s) 't0'"),
+    ):
+        router.route("BTCUSDT", "b")
+    assert router.venue_name_for("BTCUSDT") == "a"  # unchanged
+    _entered(kernel, 1)
+    _entered(kernel, 2, side="SHORT")
+    assert [o.trade_id for o in a.orders] == ["t0", "t1", "t2"] and b.orders == []
+    assert kernel.process_intent(_intent(9, 0, "EXIT")).accepted
+    exit_order = a.orders[-1]
+    assert exit_order.trade_id == "t0" and not exit_order.is_entry
+    assert exit_order.reduce_only is True  # a holds 10 + 10 - 10 = 10 long: it covers the sale
+
+
+def test_an_entry_still_working_holds_its_asset_on_its_venue() -> None:
+    a, b = Recording("a"), Recording("b")
+    router = VenueRouter({"a": a, "b": b}, default="a")
+    kernel = ExecutionKernel(max_slots=1, venue=router)
+    _entered(kernel, 0, filled=False)
+    with pytest.raises(ValueError, match="venue 'a' holds trade"):
+        router.route("BTCUSDT", "b")
+    router.route("BTCUSDT", "a")  # where its trades are: no move, no refusal
+    router.route("ETHUSDT", "b")  # another asset moves freely
+    assert (router.venue_name_for("BTCUSDT"), router.venue_name_for("ETHUSDT")) == ("a", "b")
+
+
+def test_an_asset_moves_once_its_trades_are_closed_and_its_next_trade_goes_to_the_new_venue() -> None:
+    a, b = ShadowVenue(name="a"), ShadowVenue(name="b")
+    router = VenueRouter({"a": a, "b": b}, default="a")
+    kernel = ExecutionKernel(max_slots=1, venue=router, kernel_id="moves-when-closed")
+    assert kernel.process_intent(_intent(1, 0, "ENTER", size=1.0)).accepted
+    with pytest.raises(ValueError, match="cannot route asset 'BTCUSDT'"):
+        router.route("BTCUSDT", "b")
+    assert (
+        kernel.process_intent(_intent(2, 0, "EXIT", size=1.0)).accepted and kernel.slot_state(0).size == 0.0
+    )
+    assert router.positions_by_venue() == {"a": {}, "b": {}}  # the exit went to a, where t0 was
+    router.route("BTCUSDT", "b")
+    assert kernel.process_intent(_intent(3, 0, "ENTER", size=1.0, trade="t-next")).accepted
+    assert router.positions_by_venue() == {"a": {}, "b": {"BTCUSDT": 1.0}}
+    assert router.venue_name_of_trade("t-next") == "b"
