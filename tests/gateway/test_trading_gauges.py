@@ -8,6 +8,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from dita.venues import VenueRouter
 from dita.venues.ccxt.streams import StreamStatus
 from gateway.helpers import AUTH, LimitsRest, LiveServer, enter, start_server
 
@@ -89,5 +90,35 @@ def test_the_stream_gauges_show_the_venues_stream_status() -> None:
         assert gauge(samples, "dita_venue_stream_max_lag_seconds", kernel_id) == 1.5
         assert gauge(samples, "dita_venue_stream_silence_seconds", kernel_id) == 0.1
         assert gauge(samples, "dita_venue_stream_reconnects", kernel_id) == 2.0
+    finally:
+        live.stop()
+
+
+class FreshStreamVenue(StreamedVenue):
+    name = "fresh"
+
+
+class QuietStreamVenue(StreamedVenue):
+    """A second venue's user stream, silent for two minutes."""
+
+    name = "quiet"
+
+    def stream_status(self) -> StreamStatus:
+        return StreamStatus(
+            state="up", reconnects=0, lag_s=0.5, max_lag_s=0.5, since_last_frame_s=120.0,
+            frames=3, entries_refused=0, balances=None, last_error="",
+        )  # fmt: skip
+
+
+def test_the_stream_gauges_behind_a_venue_router_show_the_stream_silent_longest() -> None:
+    def router() -> VenueRouter:
+        return VenueRouter({"fresh": FreshStreamVenue(), "quiet": QuietStreamVenue()}, default="fresh")
+
+    live = start_server(max_slots=2, venue=router)
+    try:
+        kernel_id = live.client.get("/healthz").json()["kernel_id"]
+        samples = scraped(live)
+        assert gauge(samples, "dita_venue_stream_silence_seconds", kernel_id) == 120.0
+        assert gauge(samples, "dita_venue_stream_state", kernel_id, state="up") == 1.0
     finally:
         live.stop()

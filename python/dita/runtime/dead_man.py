@@ -7,8 +7,9 @@ Each source counts as heard when:
   strategy says so itself (``heard_from_strategy``: ``POST /v1/heartbeat``);
 - the control plane: its last read of the cluster succeeded (``status()["last_sync_at"]``); an
   in-process plane, or none, is never silent;
-- the venue's streams: a frame arrived (``stream_status().since_last_frame_s``); a venue without
-  a user stream is never silent.
+- the venue's streams: a frame arrived (``stream_status().since_last_frame_s``; behind a
+  ``VenueRouter``, the stream silent longest among its venues); a venue without a user stream is
+  never silent, and a switch with ``streams_silence_s`` set over one says so at WARNING when built.
 
 ``check`` (the gateway's poll, a runtime's data point) compares each with its limit. A trip
 puts the kernel into ``action`` the way an operator's mode change goes (its own control
@@ -109,6 +110,13 @@ class DeadManSwitch:
         self.settings = settings
         self._clock = clock
         self._stream_status = stream_status or getattr(kernel.venue, "stream_status", None)
+        if settings.streams_silence_s is not None and not self._has_streams():
+            venue = getattr(kernel.venue, "name", type(kernel.venue).__name__)
+            log.warning(
+                "dead-man switch: streams_silence_s is set (%gs), but venue %r of kernel %r has no user "
+                "stream: the streams are not watched",
+                settings.streams_silence_s, venue, kernel.kernel_id,
+            )  # fmt: skip
         self._control_plane = control_plane if control_plane is not None else kernel.control_plane
         started = clock()
         # A source is heard from at the start: its limit runs from there.
@@ -117,6 +125,14 @@ class DeadManSwitch:
         self._silent: set[Source] = set()  # tripped and not heard from since
         self._lock = threading.Lock()
         self.trips: list[Silence] = []
+
+    def _has_streams(self) -> bool:
+        if self._stream_status is None:
+            return False
+        try:
+            return self._stream_status() is not None
+        except Exception:  # a stream that cannot tell its state yet is a stream
+            return True
 
     # --- what the sources say ----------------------------------------------------------
 

@@ -12,6 +12,9 @@ move an asset while a kernel built over the router holds an open trade of it on 
 the kernel nets an asset's trades as one position, as on one venue, to decide an exit's
 reduce-only flag, so an asset's open trades are kept on one venue.
 
+``stream_status()`` gives the user stream silent longest among the venues that have one, so
+the dead-man switch and the gateway's stream gauges watch the streams behind the router.
+
 The router remembers each order's venue until the order ends (``order_venues``: how it learns
 it, and when it forgets it). An order it knows nothing of is cancelled on the routed venue.
 ``order_status`` asks the venue holding the order, or, not knowing it (after a restart), the
@@ -24,9 +27,10 @@ kernel, knowing orders by venue id alone, cannot both take, are named at ERROR.
 from __future__ import annotations
 
 import logging
+import math
 import weakref
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
 from dita._kernel import AccountEvent, KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
@@ -416,6 +420,18 @@ class VenueRouter:
         self._orders.in_doubt.discard(client_order_id)
         return None
 
+    def stream_status(self) -> Any:
+        """The ``stream_status()`` of the venue whose user stream is silent longest (one that has
+        had no frame yet before any), for the dead-man switch and the gateway's gauges; None when
+        no venue has a user stream."""
+        longest: Any = None
+        for adapter in self._venues.values():
+            stream_status = getattr(adapter, "stream_status", None)
+            status = stream_status() if callable(stream_status) else None
+            if status is not None and (longest is None or _silence(status) > _silence(longest)):
+                longest = status
+        return longest
+
     def following(self) -> bool:
         """Whether a venue behind the router still asks its exchange about an order (see
         ``CcxtVenue.following``)."""
@@ -541,6 +557,12 @@ class VenueRouter:
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
+
+
+def _silence(status: Any) -> float:
+    """Seconds since a user stream's last frame; one that has had none is the most silent."""
+    since = getattr(status, "since_last_frame_s", None)
+    return math.inf if since is None else float(since)
 
 
 def _is_settlement(event: object) -> bool:
