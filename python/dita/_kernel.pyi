@@ -388,9 +388,10 @@ class VenueEvent:
     ``fill_id`` (the venue's trade id) deduplicates fills that arrive twice under new event ids.
     ``fee``: what the venue charged for the fill, negative for a maker rebate; None to have the
     kernel predict it from its exchange config. ``metadata["base_fee_qty"]``: the part of a
-    FILL the venue kept as its commission in the base asset (a spot buy's), which an entry's
-    slot does not hold and a short's cover does not repay; negative for a maker rebate paid in
-    it, which the slot holds too.
+    buy FILL the venue kept as its commission in the base asset (a spot buy's), which a long
+    entry's slot does not hold and a short's cover does not repay; negative for a maker rebate
+    paid in it, which the slot holds too. A sell FILL carrying any but 0 is refused
+    (INVALID_INTENT naming ``metadata.base_fee_qty``): its fee goes in ``fee``.
     ``status`` None is the kind's own (``status`` reads it), but a FILL made so takes it from
     the sizes when a kernel takes it:
     PARTIALLY_FILLED while its order (working, or kept after it ended) has more left, else

@@ -129,3 +129,44 @@ fn a_whole_exit_of_what_a_commission_in_the_coin_left_is_judged_by_the_minimum_q
     let sent = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
     assert!(sent.reduce_only && close(sent.size, 1.99), "{sent:?}");
 }
+
+/// `ev` refused as a sell carrying a commission in the coin (`value`), the slot unchanged,
+/// then taken under the same event id without it.
+fn refused_then_taken_without_it(k: &mut Kernel, mut ev: VenueEvent, value: f64) {
+    let before = k.slots()[0].clone();
+    let out = k.on_venue_event(&ev);
+    assert!(!out.accepted, "{out:?}");
+    assert_eq!(out.diagnostic_code, KernelDiagnosticCode::InvalidIntent);
+    assert_eq!(
+        detail(&out, "field"),
+        Some(Detail::Static("metadata.base_fee_qty"))
+    );
+    assert_eq!(detail(&out, "value"), Some(Detail::F64(value)));
+    assert_eq!(k.slots()[0], before);
+    ev.metadata.clear();
+    let out = k.on_venue_event(&ev);
+    assert!(out.accepted, "{out:?}");
+}
+
+#[test]
+fn a_short_entrys_sell_carrying_a_commission_in_the_coin_is_refused_and_books_nothing() {
+    let (mut k, entry) = entered(TradeSide::Short);
+    refused_then_taken_without_it(&mut k, fill(&entry, "f1", 100.0, 0.1, 0.01), 0.01);
+    let s = &k.slots()[0];
+    assert_eq!(s.fsm_state, TradeStage::PositionOpen);
+    assert_eq!(s.size, 1.0);
+}
+
+#[test]
+fn a_long_exits_sell_carrying_a_commission_in_the_coin_is_refused_and_books_nothing() {
+    let (mut k, entry) = entered(TradeSide::Long);
+    let mut f = fill(&entry, "f1", 100.0, 0.1, 0.0);
+    f.metadata.clear();
+    assert!(k.on_venue_event(&f).accepted);
+    let out = k.process_intent(&long_btc("x0", "t0", 0, KernelCommandType::Exit, 0.5));
+    let exit = out.submit.clone().unwrap_or_else(|| panic!("{out:?}"));
+    refused_then_taken_without_it(&mut k, fill(&exit, "x1", 110.0, 0.055, 0.001), 0.001);
+    let s = &k.slots()[0];
+    assert!(close(s.size, 0.5), "{}", s.size);
+    assert!(close(s.realized_pnl, 5.0), "{}", s.realized_pnl);
+}

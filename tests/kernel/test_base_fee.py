@@ -4,7 +4,7 @@ grid, and its last fill closes the slot with what was less than a lot closed at 
 A maker's rebate paid in the coin (a negative ``base_fee_qty``) is credited with the fill. A
 buy covering a short repays what the account was credited, and the rest stays owed. A
 ``base_fee_qty`` that is no commission the fill can have kept, nor a rebate it can have paid, is
-refused and changes nothing."""
+refused and changes nothing, as is one on a sell fill (a LONG's exit, a SHORT's entry)."""
 
 from __future__ import annotations
 
@@ -225,3 +225,54 @@ def test_a_base_commission_that_the_fill_cannot_have_kept_is_refused_and_changes
     assert "less than the fill's size" in out.details["reason"]
     after = kernel.snapshot()
     assert after["slots"] == before["slots"] and after["account"] == before["account"]
+
+
+def _refused_as_a_sells_then_taken_without_it(
+    kernel: ExecutionKernel, coid: str, event_id: str, value: float, **fill: Any
+) -> Any:
+    """The fill refused for carrying ``value`` as a sell's commission in the coin, changing
+    nothing; then the same fill, under the same event id, without it: its outcome."""
+    before = kernel.snapshot()
+    out = _fill(kernel, coid, event_id, **fill, metadata={"base_fee_qty": value})
+    assert not out.accepted
+    assert out.diagnostic_code == KernelDiagnosticCode.INVALID_INTENT
+    assert (out.details["field"], out.details["value"]) == ("metadata.base_fee_qty", value)
+    assert "sell fill" in out.details["reason"]
+    after = kernel.snapshot()
+    assert after["slots"] == before["slots"] and after["account"] == before["account"]
+    return _fill(kernel, coid, event_id, **fill)
+
+
+def test_a_long_exits_sell_fill_carrying_a_commission_in_the_coin_is_refused_and_books_nothing(
+    kernel: ExecutionKernel,
+) -> None:
+    # Booked as a buy's, 0.5 sold with 0.001 in the coin left the slot 0.501, PnL on 0.499.
+    coid = entered(kernel, target_size=1.0, reference_price=100.0)
+    assert _fill(kernel, coid, "e1", price=100.0, size=1.0, filled_size=1.0, fill_id="f1").accepted
+    assert kernel.process_intent(intent("EXIT", reference_price=110.0, target_size=0.5)).accepted
+    order = kernel.slot_state(0).active_exit_order
+    assert order is not None
+    sold = {"price": 110.0, "size": 0.5, "filled_size": 0.5, "fill_id": "g1"}
+    out = _refused_as_a_sells_then_taken_without_it(kernel, order.client_order_id, "x1", 0.001, **sold)
+    assert out.accepted, out.details
+    slot = kernel.slot_state(0)
+    assert slot.size == pytest.approx(0.5) and slot.realized_pnl == pytest.approx(5.0)
+
+
+def test_a_short_entrys_sell_fill_carrying_a_commission_in_the_coin_is_refused_and_books_nothing(
+    kernel: ExecutionKernel,
+) -> None:
+    # Booked as a buy's, a short of 1.0 sold with 0.01 in the coin was a short of 0.99.
+    coid = entered(kernel, target_size=1.0, reference_price=100.0, side="SHORT")
+    sold = {"price": 100.0, "size": 1.0, "filled_size": 1.0, "fill_id": "f1"}
+    out = _refused_as_a_sells_then_taken_without_it(kernel, coid, "e1", 0.01, **sold)
+    assert out.accepted, out.details
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == 1.0
+
+
+def test_a_sell_fill_stating_no_commission_in_the_coin_is_booked(kernel: ExecutionKernel) -> None:
+    coid = entered(kernel, target_size=1.0, reference_price=100.0, side="SHORT")
+    out = _fill(kernel, coid, "e1", price=100.0, size=1.0, filled_size=1.0, metadata={"base_fee_qty": 0.0})
+    assert out.accepted, out.details
+    assert kernel.slot_state(0).size == 1.0

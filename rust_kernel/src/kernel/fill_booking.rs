@@ -34,10 +34,17 @@ pub(super) const BAD_BASE_FEE: &str =
     "must be a finite number of the base asset, above minus the fill's size (a rebate) and \
      less than the fill's size";
 
-/// The part of a fill's `qty` (of report `ev`) the venue kept as its commission in the
+/// Why a sell fill's `metadata.base_fee_qty` is refused: booked as on a buy, it would leave
+/// the position larger than the sale did.
+pub(super) const SOLD_BASE_FEE: &str =
+    "a sell fill carries no commission in the base asset (the kernel books one on a buy only); \
+     send the fill again without it, its fee in `fee`";
+
+/// The part of a buy fill's `qty` (of report `ev`) the venue kept as its commission in the
 /// base asset (`metadata.base_fee_qty`, a spot buy's commission): the account is credited the
-/// rest, which an entry's slot holds and a short's cover repays. A maker's rebate paid in the base asset is negative: the account
-/// is credited more than the fill. A report booked in part keeps its share.
+/// rest, which a long entry's slot holds and a short's cover repays. A maker's rebate paid in
+/// the base asset is negative: the account is credited more than the fill. A report booked in
+/// part keeps its share. A sell fill carries none ([`base_fee_refusal`]).
 #[inline]
 pub(super) fn base_fee_of(ev: &VenueEvent, qty: f64) -> f64 {
     let whole = match ev.metadata.get("base_fee_qty") {
@@ -60,13 +67,17 @@ pub(super) fn closed_by(ev: &VenueEvent, qty: f64) -> f64 {
     qty - base_fee_of(ev, qty)
 }
 
-/// The details refusing a fill whose `metadata.base_fee_qty` is no commission it can have
-/// kept, nor a rebate it can have paid: not a number, all of the fill or more, or a rebate of
-/// the fill's size or more.
+/// The details refusing a fill (of an order on `side`) whose `metadata.base_fee_qty` is no
+/// commission it can have kept, nor a rebate it can have paid: not a number, all of the fill
+/// or more, a rebate of the fill's size or more, or any but 0 on a sell, which the kernel
+/// books only on a buy ([`base_fee_of`]).
 #[cold]
-pub(super) fn base_fee_refusal(ev: &VenueEvent) -> Option<Details> {
+pub(super) fn base_fee_refusal(ev: &VenueEvent, side: OrderSide) -> Option<Details> {
     let value = ev.metadata.get("base_fee_qty")?;
-    let fits = |f: f64| f.is_finite() && f > -ev.size && ev.size - f > QTY_EPS;
+    let fits = |f: f64| match side {
+        OrderSide::Buy => f.is_finite() && f > -ev.size && ev.size - f > QTY_EPS,
+        OrderSide::Sell => f == 0.0,
+    };
     let fits = match value {
         MetaValue::Float(f) => fits(*f),
         MetaValue::Int(i) => fits(*i as f64),
@@ -85,7 +96,11 @@ pub(super) fn base_fee_refusal(ev: &VenueEvent) -> Option<Details> {
         MetaValue::Str(s) => Detail::Str(s.clone()),
     };
     let mut d = detail_field("metadata.base_fee_qty", shown);
-    d.push(("reason", Detail::Static(BAD_BASE_FEE)));
+    let sold = side == OrderSide::Sell && matches!(value, MetaValue::Float(_) | MetaValue::Int(_));
+    d.push((
+        "reason",
+        Detail::Static(if sold { SOLD_BASE_FEE } else { BAD_BASE_FEE }),
+    ));
     Some(d)
 }
 
@@ -451,5 +466,47 @@ impl Kernel {
             realized_pnl: b.realized,
         };
         self.outbox.record_fill(seq, &row);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fill of 0.5 carrying `base_fee_qty`.
+    fn fill_with(base_fee_qty: MetaValue) -> VenueEvent {
+        let mut ev = VenueEvent::new("f1", KernelEventKind::Fill, &id("c1"));
+        (ev.price, ev.size) = (100.0, 0.5);
+        ev.metadata.insert("base_fee_qty".into(), base_fee_qty);
+        ev
+    }
+
+    #[test]
+    fn a_commission_in_the_coin_is_taken_on_a_buy_and_refused_on_a_sell() {
+        let kept = fill_with(MetaValue::Float(0.001));
+        assert_eq!(base_fee_refusal(&kept, OrderSide::Buy), None);
+        assert_eq!(base_fee_of(&kept, 0.5), 0.001);
+        let d = base_fee_refusal(&kept, OrderSide::Sell).expect("refused on a sell");
+        assert_eq!(
+            d[0],
+            ("field", Detail::Static("metadata.base_fee_qty")),
+            "{d:?}"
+        );
+        assert_eq!(d[1], ("value", Detail::F64(0.001)));
+        assert_eq!(d[2], ("reason", Detail::Static(SOLD_BASE_FEE)));
+        // A rebate in the coin is refused on a sell too; none at all is no commission.
+        let rebate = fill_with(MetaValue::Float(-0.001));
+        assert!(base_fee_refusal(&rebate, OrderSide::Sell).is_some());
+        for none in [
+            MetaValue::Float(0.0),
+            MetaValue::Int(0),
+            MetaValue::Float(-0.0),
+        ] {
+            assert_eq!(base_fee_refusal(&fill_with(none), OrderSide::Sell), None);
+        }
+        // A value no fill can carry says so on either side.
+        let text = fill_with(MetaValue::Str("0.001".into()));
+        let d = base_fee_refusal(&text, OrderSide::Sell).expect("refused");
+        assert_eq!(d[2], ("reason", Detail::Static(BAD_BASE_FEE)));
     }
 }

@@ -69,6 +69,15 @@ impl Kernel {
         })
     }
 
+    /// The order `found` is: the slot's working order, or the one kept after it ended.
+    #[inline(always)]
+    pub(super) fn order_of(&self, found: FoundOrder) -> Option<&VenueOrder> {
+        match found.late {
+            Some(key) => self.ended.get(key).map(|k| &k.order),
+            None => self.slots[found.sid].active_order(),
+        }
+    }
+
     /// The refusal of an event naming its order only by a venue id that a working order and
     /// an order kept for its late fills both carry: it may be either's, and
     /// booked on the working order a fill owed to the kept one moves a position the venue

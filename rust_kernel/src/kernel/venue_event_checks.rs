@@ -133,11 +133,10 @@ impl Kernel {
             d.push(("order_slot_id", Detail::I64(sid as i64)));
             return unknown(d);
         }
-        let order = match found.late {
-            Some(key) => self.ended.get(key).map(|k| &k.order),
-            None => self.slots[sid].active_order(),
-        };
-        if let Some(d) = order.and_then(|o| Self::disagreement(ev, ids.venue, o)) {
+        if let Some(d) = self
+            .order_of(found)
+            .and_then(|o| Self::disagreement(ev, ids.venue, o))
+        {
             return unknown(d);
         }
         Ok(())

@@ -235,15 +235,19 @@ impl Kernel {
                 return Err(refused);
             }
         }
-        if ev.kind == KernelEventKind::Fill && !ev.metadata.is_empty() {
-            if let Some(d) = base_fee_refusal(ev) {
-                use KernelDiagnosticCode as D;
-                let sev = KernelSeverity::Error;
-                return Err(self.event_refusal(ev, None, D::InvalidIntent, sev, d, seq));
-            }
-        }
         let found = self.find_order(ev, seq)?;
         self.check_event_matches_order(ev, ids, found, seq)?;
+        // Judged on the order's side (a sell carries no commission in the coin; an order not
+        // held takes none), before the event is remembered: a corrected resend is taken.
+        if ev.kind == KernelEventKind::Fill && !ev.metadata.is_empty() {
+            let side = self.order_of(found).map_or(OrderSide::Sell, |o| o.side);
+            if let Some(d) = base_fee_refusal(ev, side) {
+                use KernelDiagnosticCode as D;
+                let sev = KernelSeverity::Error;
+                let sid = Some(found.sid);
+                return Err(self.event_refusal(ev, sid, D::InvalidIntent, sev, d, seq));
+            }
+        }
         let (event_fp, fill_fp) = self.check_event_is_new(ev, ids, found.sid, fps[1], seq)?;
         *routed = Some(RoutedEvent {
             sid: found.sid,
