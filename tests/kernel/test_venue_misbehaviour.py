@@ -663,6 +663,37 @@ def test_an_exit_whose_running_total_equals_the_entrys_still_closes(kernel: Exec
     assert closed.accepted and closed.state == TradeStage.CLOSED
 
 
+def _on_slot_0(kind: str, event_id: str, client_id: str, **kw: Any) -> VenueEvent:
+    return VenueEvent(event_id, "", 0, kind, venue_client_id=client_id, timestamp=1_700_000_100.0, **kw)
+
+
+def _entry_filled(kernel: ExecutionKernel) -> str:
+    """The client id of slot 0's entry of 1.0 (trade t0), filled whole and ended."""
+    coid = entered(kernel)
+    filled = _on_slot_0("FILL", "e1", coid, price=100.0, size=1.0, filled_size=1.0)
+    assert kernel.on_venue_event(filled).accepted
+    return coid
+
+
+def test_an_ack_after_its_entry_filled_is_refused_naming_the_slots_stage_and_trade(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = _entry_filled(kernel)
+    out = kernel.on_venue_event(_on_slot_0("ORDER_ACK", "e2", coid, venue_order_id="v1", size=1.0))
+    assert out.diagnostic_code == D.INVALID_TRANSITION
+    assert (out.slot_id, out.state, out.trade_id) == (0, TradeStage.POSITION_OPEN, "t0")
+
+
+def test_a_fill_past_a_filled_orders_total_is_critical_naming_the_slots_stage_and_trade(
+    kernel: ExecutionKernel,
+) -> None:
+    coid = _entry_filled(kernel)
+    out = kernel.on_venue_event(_on_slot_0("FILL", "e9", coid, price=100.0, size=0.5, filled_size=1.5))
+    assert out.diagnostic_code == D.UNKNOWN_ORDER and out.severity == KernelSeverity.CRITICAL
+    assert (out.slot_id, out.state, out.trade_id) == (0, TradeStage.POSITION_OPEN, "t0")
+    assert kernel.slot_state(0).size == 1.0
+
+
 def test_a_fill_of_an_earlier_trade_is_refused_even_under_the_same_trade_id(kernel: ExecutionKernel) -> None:
     """Trade ids need not be unique: a new ENTER forgets the slot's ended orders, so a fill the
     venue resends for the last trade cannot open a phantom position in the new one."""

@@ -193,6 +193,10 @@ impl Kernel {
         }
     }
 
+    /// The refusal of `ev`, naming slot `sid` (the slot of the order it names), else the slot
+    /// the event names when there is one: that slot's stage and its current trade as they are,
+    /// whatever trade the event names (an operator reconciles the slot as it stands). An event
+    /// naming none of the kernel's slots says IDLE and its own trade.
     #[cold]
     pub(super) fn event_refusal(
         &self,
@@ -203,7 +207,8 @@ impl Kernel {
         details: Details,
         seq: u64,
     ) -> KernelOutcome {
-        let (state, trade, slot_id) = match sid.and_then(|i| self.slots.get(i)) {
+        let named = usize::try_from(ev.slot_id).ok();
+        let (state, trade, slot_id) = match sid.or(named).and_then(|i| self.slots.get(i)) {
             Some(s) => (s.fsm_state, s.trade_id.clone(), s.slot_id as i64),
             None => (TradeStage::Idle, ev.trade_id.clone(), ev.slot_id),
         };
@@ -321,5 +326,39 @@ impl Kernel {
             }
         };
         Err(whole)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_finding_no_order_says_the_stage_and_trade_of_the_slot_the_event_names() {
+        let mut k = Kernel::new("refusal", 2).unwrap();
+        k.slots[0].fsm_state = TradeStage::PositionOpen;
+        k.slots[0].trade_id = id("t-open");
+        // An ack of an entry that filled and ended, naming its trade.
+        let mut ev = VenueEvent::new("e1", KernelEventKind::OrderAck, &id("c-ended"));
+        (ev.trade_id, ev.slot_id) = (id("t-entered"), 0);
+        let refused = |ev: &VenueEvent| {
+            let (code, sev) = (
+                KernelDiagnosticCode::InvalidTransition,
+                KernelSeverity::Info,
+            );
+            k.event_refusal(ev, None, code, sev, Vec::new(), 1)
+        };
+        let out = refused(&ev);
+        assert_eq!(out.slot_id, 0);
+        assert_eq!(out.state, TradeStage::PositionOpen);
+        assert_eq!(out.trade_id, id("t-open"));
+        // An event naming no slot of the kernel's says IDLE and its own trade.
+        for outside in [-1, 2] {
+            ev.slot_id = outside;
+            let out = refused(&ev);
+            assert_eq!(out.slot_id, outside);
+            assert_eq!(out.state, TradeStage::Idle);
+            assert_eq!(out.trade_id, id("t-entered"));
+        }
     }
 }
