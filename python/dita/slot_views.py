@@ -305,7 +305,9 @@ class SlotView:
         return self.state().is_open()
 
     def next_exit_ratio(self) -> float | None:
-        """The share of the initial size the next leg exit closes; None once every leg is done."""
+        """The share of the initial size the next leg exit closes (the active leg's ratio); once
+        every leg is done, the share still held, which a leg exit closes whole; None when
+        nothing is."""
         return self.state().next_exit_ratio()
 
     def mark_price(self, price: float) -> None:
@@ -329,9 +331,9 @@ class SlotView:
                         f"slot {self.slot_id} held {_named(trade)} when its exit leg was to be "
                         f"consumed; it now holds {_named(_trade_of(state))}: nothing changed"
                     )
-                ratio = state.next_exit_ratio()
-                if ratio is None:
+                if state.active_leg_index >= len(state.exit_leg_ratios):
                     return None
+                ratio = state.exit_leg_ratios[state.active_leg_index]
                 leg = state.active_leg_index + 1
                 try:
                     # Only over the state read: a fill another thread books meanwhile may end the

@@ -1178,6 +1178,28 @@ def test_a_late_entry_fill_after_an_exit_leg_keeps_the_legs_of_what_was_entered(
     assert second_leg is not None and second_leg.size == pytest.approx(0.25)
 
 
+def test_a_slot_a_late_entry_fill_opened_after_its_last_leg_gives_the_share_its_leg_exit_closes(
+    kernel: ExecutionKernel,
+) -> None:
+    """Every leg done, the slot holds 0.5 of the 1.0 entered: a leg exit closes all of it, and
+    next_exit_ratio() says 0.5, where None said nothing was left to exit."""
+    coid = entered(kernel)
+    assert kernel.on_venue_event(fill("f1", coid, 0.5, total=0.5)).accepted
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    assert kernel.on_venue_event(event("CANCEL_ACK", "c1", coid)).accepted
+    leg = exit_order_id(kernel)
+    assert kernel.on_venue_event(fill("x1", leg, 0.5, total=0.5)).state == TradeStage.CLOSED
+    assert kernel.on_venue_event(fill("f2", coid, 0.5, total=1.0)).accepted
+    slot = kernel.slot_state(0)
+    assert slot.fsm_state == TradeStage.POSITION_OPEN and slot.size == 0.5
+    assert slot.active_leg_index == len(slot.exit_leg_ratios) == 1
+    assert slot.next_exit_ratio() == 0.5 and kernel.slot(0).next_exit_ratio() == 0.5
+    assert kernel.slot(0).consume_exit_leg() is None  # no leg left to count as done
+    exit_order_id(kernel)
+    order = kernel.slot_state(0).active_exit_order
+    assert order is not None and order.size == slot.next_exit_ratio() * slot.initial_size
+
+
 def test_a_venue_id_a_filled_order_shared_with_an_ended_one_names_neither(kernel: ExecutionKernel) -> None:
     ended = entered(kernel, 0)
     kernel.on_venue_event(event("ORDER_ACK", "a1", ended, venue_order_id="V"))

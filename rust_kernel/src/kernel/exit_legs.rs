@@ -74,3 +74,40 @@ pub(super) fn leg_exit(slot: &TradeSlot) -> LegExit {
         left: None,
     }
 }
+
+/// The share of its initial size the next leg exit on `slot` closes: the active leg's ratio;
+/// once every leg is done, while the slot still holds a position (an entry's late fill opened
+/// it again), what it holds, which a leg exit then closes whole ([`leg_exit`] leaves no
+/// share); None when it holds nothing either. `TradeSlot.next_exit_ratio()` answers it.
+pub fn next_exit_ratio(slot: &TradeSlot) -> Option<f64> {
+    match slot.exit_leg_ratios.get(slot.active_leg_index) {
+        Some(&ratio) => Some(ratio),
+        // A slot loaded with an initial size below what it holds: all of it.
+        None => (slot.size > 0.0).then(|| slot.size / slot.initial_size.max(slot.size)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_exit_ratio_is_the_active_legs_then_what_a_leg_exit_closes_whole() {
+        let mut slot = TradeSlot::new(0);
+        slot.exit_leg_ratios = vec![0.25, 0.75].into();
+        (slot.size, slot.initial_size) = (1.0, 1.0);
+        assert_eq!(next_exit_ratio(&slot), Some(0.25));
+        slot.active_leg_index = 1;
+        assert_eq!(next_exit_ratio(&slot), Some(0.75));
+        // Every leg done while the slot holds 0.5 of 1.0 entered (an entry's late fill opened
+        // it again): a leg exit closes all of it.
+        (slot.active_leg_index, slot.size) = (2, 0.5);
+        assert!(leg_exit(&slot).left.is_none());
+        assert_eq!(next_exit_ratio(&slot), Some(0.5));
+        slot.size = 0.0;
+        assert_eq!(next_exit_ratio(&slot), None);
+        // A slot loaded holding more than its initial size: all of it.
+        (slot.size, slot.initial_size) = (2.0, 1.0);
+        assert_eq!(next_exit_ratio(&slot), Some(1.0));
+    }
+}

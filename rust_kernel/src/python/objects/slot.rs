@@ -217,13 +217,10 @@ impl PySlot {
         self.inner.size > 0.0
     }
 
-    /// The share of the initial size the next leg exit closes (its exit leg ratio); None once
-    /// every leg is done (an exit then closes the whole position).
+    /// The share of the initial size the next leg exit closes (its exit leg ratio); once every
+    /// leg is done, the share still held, which a leg exit closes whole; None when nothing is.
     fn next_exit_ratio(&self) -> Option<f64> {
-        self.inner
-            .exit_leg_ratios
-            .get(self.inner.active_leg_index)
-            .copied()
+        crate::kernel::next_exit_ratio(&self.inner)
     }
 
     fn __repr__(&self) -> String {
