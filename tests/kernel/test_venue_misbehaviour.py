@@ -965,6 +965,26 @@ def test_a_cancel_on_a_slot_whose_entry_is_in_doubt_asks_the_venue_again(
         assert out.details["cancel_outcome"] == "unknown" and "no answer" in out.details["venue_error"]
 
 
+def test_an_entry_in_doubt_whose_late_fill_opened_the_position_takes_an_exit(
+    kernel: ExecutionKernel,
+) -> None:
+    """Exiting what the entry's late fill opened reduces risk, as with an entry owed a fill;
+    the entry stays in doubt (it may fill more) and no new entry is taken beside it."""
+    coid = entered(kernel)
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    kernel.on_venue_event(event("RATE_LIMITED", "r1", coid, retry_after=1.0))
+    late = kernel.on_venue_event(fill("f1", coid, 0.3, total=0.3, venue_order_id="V1"))
+    assert late.accepted and late.details["late_fill"] is True, late.details
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
+    out = kernel.process_intent(intent("EXIT", 0))
+    assert out.accepted, out.details
+    order = kernel.slot_state(0).active_exit_order
+    assert order is not None and order.size == pytest.approx(0.3)
+    assert [o.client_order_id for o in kernel.orders_in_doubt()] == [coid]
+    busy = kernel.process_intent(intent("ENTER", 0, trade_id="t-new"))
+    assert busy.diagnostic_code == D.SLOT_BUSY and busy.details["client_order_id"] == coid
+
+
 def test_a_rate_limit_stating_a_fill_is_a_throttled_cancel_of_an_order_that_works_on(
     kernel: ExecutionKernel,
 ) -> None:
