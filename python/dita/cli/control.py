@@ -219,7 +219,9 @@ def set_(
     A cluster that leaves a read or the write unanswered (a member frozen answers none until the
     others declare it dead, a minute or more) ends the command at --timeout, exit 3, saying
     whether the write went out; an entry other writers keep changing under the write, exit 3,
-    nothing written; a read of --wait left unanswered ends it at --wait, exit 4. A
+    nothing written; a global write that kernels' own entries, written meanwhile by clocks ahead,
+    keep overtaking (three times) ends it, exit 3, naming them; a read of --wait left unanswered
+    ends it at --wait, exit 4. A
     global write whose read of every entry is unanswered at half --timeout is made after the
     global entry alone, stamped 2 s ahead, and says which kernels it may not reach (exit 0)."""
     from dita._kernel import ControlMode, Verbosity
@@ -228,6 +230,7 @@ def set_(
     from dita.control.hazelcast import (
         ControlPlaneUnavailable,
         ControlWriteUnconfirmed,
+        GlobalWriteOutrun,
         normalize_change,
         write_entry,
     )
@@ -291,6 +294,8 @@ def set_(
             fail(str(exc))
         except ControlWriteUnconfirmed as exc:
             _unanswered(cluster, cluster_name, exc.said(timeout))
+        except GlobalWriteOutrun as exc:  # written, but kernels' own entries written past it
+            _unanswered(cluster, cluster_name, str(exc))
         except ControlPlaneUnavailable as exc:  # every compare-and-set lost to another writer
             _unanswered(cluster, cluster_name, f"{exc}; nothing was written")
         written = True

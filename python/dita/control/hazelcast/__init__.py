@@ -28,6 +28,8 @@ answers none until the others declare it dead, a minute or more), raising
 ``ControlWriteUnconfirmed``, which says whether the write itself went out. A global write
 (an emergency halt) whose read of every entry is left unanswered goes on at half its timeout
 with the global entry alone, stamped a little ahead, and says which kernels it may not reach.
+A global write reads every entry again once written, and is made again past a kernel's entry
+written meanwhile by a clock ahead (``GlobalWriteOutrun`` when that keeps happening).
 
 One file per part, read in this order:
 
@@ -54,6 +56,7 @@ from dita.control.hazelcast.writing import (
     WRITE_TIMEOUT_S,
     ControlPlaneUnavailable,
     ControlWriteUnconfirmed,
+    GlobalWriteOutrun,
     write_entry,
 )
 
@@ -64,6 +67,7 @@ __all__ = [
     "WRITE_TIMEOUT_S",
     "ControlPlaneUnavailable",
     "ControlWriteUnconfirmed",
+    "GlobalWriteOutrun",
     "HazelcastControlPlane",
     "effective_control",
     "normalize_change",

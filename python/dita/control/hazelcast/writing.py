@@ -34,6 +34,7 @@ from dita.control.hazelcast.stamps import (
     _competing_stamps,
     _drop_unusable_stamps,
     _stamp_after,
+    _stamps_held,
     control_values,
 )
 from dita.projection.hazelcast.answers import Unanswered, answered_by
@@ -59,6 +60,22 @@ UNANSWERED_WHY = (
 
 class ControlPlaneUnavailable(RuntimeError):
     """The control plane's cluster could not be reached to read or write an entry."""
+
+
+class GlobalWriteOutrun(ControlPlaneUnavailable):
+    """A global entry written ``GLOBAL_REWRITES`` + 1 times, each time a kernel's own entry
+    (``kernel_ids``) written meanwhile past its stamp with another value: those kernels may run
+    their own value. The global entry holds the write."""
+
+    def __init__(self, key: str, change: Mapping[str, Any], kernel_ids: list[str]) -> None:
+        self.kernel_ids = kernel_ids
+        fields = ", ".join(f"{f}={v}" for f, v in change.items())
+        kernels = ", ".join(repr(k) for k in kernel_ids)
+        super().__init__(
+            f"control entry {key!r}: {fields} written {GLOBAL_REWRITES + 1} times, and each time the "
+            f"entry of kernel {kernels} was written meanwhile, stamped past it by a clock ahead of this "
+            "one: that kernel may run its own value; set again"
+        )
 
 
 class ControlWriteUnconfirmed(ControlPlaneUnavailable):
@@ -93,6 +110,10 @@ class ControlWriteUnconfirmed(ControlPlaneUnavailable):
             f"{timeout:g}s ({UNANSWERED_WHY}); nothing was written"
         )
 
+
+GLOBAL_REWRITES = 2
+"""How many times a global write is made again when a kernel's entry, written between its read
+of every entry and its compare-and-set by a clock ahead, is stamped past it."""
 
 READ_BACK_AFTER_S = 0.5
 """How long a write's answer may be out before the entry is read back: the member that owns the
@@ -176,7 +197,11 @@ def write_entry(
     ``timeout`` it reads the global entry alone and is stamped ``CLOCKS_AGREE_WITHIN_S`` past the
     later of the writer's clock and that entry's own stamp, saying so to ``warn`` (default: this
     module's log, as a warning): a kernel's own entry, unread, stamped later keeps its value. A
-    kernel's entry is never written without its reads. A write whose answer is out
+    kernel's entry is never written without its reads. A global write reads every entry again once
+    written: a kernel's entry then holding a changed field with another value stamped at or after
+    it (written since the first read, by a clock ahead) has it made again, stamped past it, up to
+    ``GLOBAL_REWRITES`` times, then ``GlobalWriteOutrun`` naming the kernels; that read unanswered
+    by the deadline leaves it written, said to ``warn``. A write whose answer is out
     ``READ_BACK_AFTER_S`` is read back: the entry's owner holding it confirms it.
 
     An entry this client cannot decode (another client's serializer) is replaced when it is the
@@ -195,6 +220,7 @@ def write_entry(
     what = f"the proxy of map {CONTROL_PLANE_MAP}"
     sent = False
     every_unread = ""  # the read of every entry, when a global write went on without it
+    rewrites = 0
     try:
         cp_map = answered_by(_control_map(client), deadline, what)
         for _ in range(50):
@@ -221,7 +247,7 @@ def write_entry(
             foreign = current if isinstance(current, Undecodable) else None
             entry = _decode(key, current) if current is not None and foreign is None else {}
             others = [(k, _decode(k, v)) for k, v in read.items() if k != key and v is not None]
-            if only_if is not None and not only_if(_given(entry, others)):
+            if only_if is not None and not rewrites and not only_if(_given(entry, others)):
                 return None
             now = _stamp_after(key, _competing_stamps(key, entry, others, change))
             if every_unread:
@@ -252,12 +278,55 @@ def write_entry(
                     # Three figures: ``timeout`` is what was left of a caller's deadline (1.99998).
                     why = f"{every_unread} not answered within {timeout / 2:.3g}s"
                     (warn or _log.warning)(_written_alone(change, now, why))
+                elif key == GLOBAL:
+                    # A kernel's entry written after the read of every entry, by a clock ahead,
+                    # would beat this later write: it is made again, stamped past that entry.
+                    past = _kernels_written_past(cp_map, change, now, deadline, warn or _log.warning)
+                    if past:
+                        if rewrites == GLOBAL_REWRITES:
+                            raise GlobalWriteOutrun(key, change, past)
+                        rewrites += 1
+                        continue
                 return entry
     except Unanswered as late:
         raise ControlWriteUnconfirmed(
             key=key, change=change, waited_for=late.what, sent=sent, timeout=timeout
         ) from None
     raise ControlPlaneUnavailable(f"control entry {key!r} kept changing under us; try again")
+
+
+def _kernels_written_past(
+    cp_map: Map[str, Any],
+    change: Mapping[str, Any],
+    stamp: float,
+    deadline: float,
+    say: Callable[[str], None],
+) -> list[str]:
+    """The kernels whose own entry, read again after a global write of ``change`` stamped
+    ``stamp``, holds a changed field with another value stamped at or after it: written after the
+    global write's read (which it is stamped past), so a kernel would run that value over the
+    global one written last. None when the read goes unanswered by ``deadline``: the global
+    entry is written, said to ``say``."""
+    try:
+        # Another client's value it skips, the first read named; it holds nothing a kernel takes.
+        read = _read_for_write(cp_map, GLOBAL, deadline, lambda _: None)
+    except Unanswered as late:
+        say(
+            f"control entry {GLOBAL!r}: written; {late.what} after it not answered ({UNANSWERED_WHY}): "
+            "a kernel's entry written meanwhile, stamped past it by a clock ahead, keeps its own value"
+        )
+        return []
+    past = []
+    for kernel_id, held in read.items():
+        if kernel_id == GLOBAL or held is None:
+            continue
+        entry = _decode(kernel_id, held)
+        for field, value in change.items():
+            at = _stamps_held([entry]).get(field, set())
+            if at and max(at) >= stamp and _control_value(field, entry[field]) != value:
+                past.append(kernel_id)
+                break
+    return sorted(past)
 
 
 def _given(entry: dict[str, Any], others: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
