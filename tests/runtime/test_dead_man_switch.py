@@ -141,6 +141,7 @@ def test_the_trip_goes_through_the_control_plane_and_keeps_its_reason(clock: Fak
         switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
         clock.now += 6
         switch.check()
+        assert switch.close()  # the trip's entry written
         assert plane.entries[kernel.kernel_id] == {"mode": "HALTED"}
         assert kernel.control()["mode"] == "HALTED"
         assert kernel.control()["source"].startswith("dead-man switch: the strategy process silent")

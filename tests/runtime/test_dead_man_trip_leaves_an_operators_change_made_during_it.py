@@ -89,6 +89,7 @@ def test_an_operators_halt_after_the_trip_read_the_mode_is_not_loosened() -> Non
         switch = DeadManSwitch(operator, settings, clock=clock)  # type: ignore[arg-type]
         clock.now += 6
         [trip] = switch.check()
+        assert switch.close()  # the trip's entry written
         assert operator.reads >= 1
         assert not trip.applied
         assert (kernel.control()["mode"], kernel.control()["source"]) == ("HALTED", "operator")
@@ -108,6 +109,7 @@ def test_an_operators_resume_after_the_trip_read_its_source_is_not_undone() -> N
         switch = DeadManSwitch(operator, settings, clock=clock)  # type: ignore[arg-type]
         clock.now += 6
         [trip] = switch.check()
+        assert switch.close()  # the trip's entry written
         assert operator.reads == 2
         assert trip.applied
         assert (kernel.control()["mode"], kernel.control()["source"]) == ("LIVE", "operator")
@@ -127,6 +129,7 @@ def test_an_operators_change_during_the_trips_write_stands(
         switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action=action), clock=clock)
         clock.now += 6
         [trip] = switch.check()
+        assert switch.close()  # the trip's entry written
         assert trip.applied and trip.action == action
         assert plane._effective("dm-op")["mode"] == mode
         assert kernel.control()["mode"] == mode
@@ -150,6 +153,7 @@ def test_an_operators_change_before_the_trips_entry_is_written_stands(
         switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action=action), clock=clock)
         clock.now += 6
         [trip] = switch.check()
+        assert switch.close()  # the trip's entry written
         assert trip.applied and trip.action == action
         assert plane._effective("dm-op")["mode"] == mode
         assert (kernel.control()["mode"], kernel.control()["source"]) == (mode, "control-plane")
@@ -163,6 +167,7 @@ def test_a_trip_written_undisturbed_keeps_its_reason() -> None:
         switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
         clock.now += 6
         switch.check()
+        assert switch.close()  # the trip's entry written
         assert kernel.control()["mode"] == "HALTED"
         assert kernel.control()["source"].startswith("dead-man switch: the strategy process silent")
 
@@ -179,6 +184,7 @@ def test_a_trip_from_a_mode_the_entries_do_not_give_is_written_to_the_plane() ->
         switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
         clock.now += 6
         [trip] = switch.check()
+        assert switch.close()  # the trip's entry written
         assert trip.applied and kernel.control()["mode"] == "HALTED"
         assert plane.given("dm-kept")["mode"] == "HALTED"
 
@@ -198,6 +204,7 @@ def test_a_plane_whose_set_returns_nothing_does_not_break_the_trip() -> None:
         switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
         clock.now += 6
         [trip] = switch.check()
+        assert switch.close()  # the trip's entry written
         assert trip.applied and kernel.control()["mode"] == "HALTED"
         assert plane.given("dm-none")["mode"] == "HALTED"
 
@@ -230,6 +237,7 @@ def test_a_reduce_only_trip_does_not_write_over_a_halt_on_its_way_to_the_kernel(
         assert kernel.control()["mode"] not in ("REDUCE_ONLY", "HALTED")
         clock.now += 6
         [trip] = switch.check()  # REDUCE_ONLY, the default action
+        assert switch.close()  # the trip's entry written
         assert trip.applied
         plane.apply(kernel)  # the applier sets what the entries give
         assert plane.given("dm-lag")["mode"] == "HALTED", "the operator's halt was written over"

@@ -533,6 +533,8 @@ class LiveRun:
         then say which orders the run leaves working (once, however often it is closed; also when
         a close fails, its log's disk full: the orders work on at the exchange all the same)."""
         try:
+            if self.dead_man is not None:
+                self.dead_man.close()  # a trip's plane entry still being written, before the plane closes
             self.kernel.close()
         finally:
             try:

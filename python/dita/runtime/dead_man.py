@@ -14,13 +14,14 @@ Each source counts as heard when:
 ``check`` (the gateway's poll, a runtime's data point) compares each with its limit. A trip
 puts the kernel into ``action`` the way an operator's mode change goes (its own control
 state at once, then its control plane's entry, so the whole cluster sees it), with the
-reason as the change's source; it logs at ERROR and keeps the record in ``status()``. It
-never loosens a mode: a kernel already HALTED stays so, and a change an operator makes while the
-trip is being made stands (the kernel sets the trip's mode only while it runs the mode the trip
-read, and its plane's entry is written only while the entries give it that mode, the mode they
-gave it at the trip, or none). A
-source trips once per silence: heard from again, it is watched again; the mode stays until an
-operator changes it.
+reason as the change's source. The entry is written in the background, one trip after the
+other, so the check (on the strategy's thread) does not wait for the cluster; ``close`` waits
+for the writes left, up to ``CLOSE_WAIT_S``, and says which were not written. A trip logs at
+ERROR and is kept in ``status()``. It never loosens a mode: a kernel already HALTED stays so,
+and a change an operator makes while the trip is being made stands (the kernel sets the trip's
+mode only while it runs the mode the trip read, and its plane's entry is written only while the
+entries give it that mode, the mode they gave it at the trip, or none). A source trips once per
+silence: heard from again, it is watched again; the mode stays until an operator changes it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ _SAID: dict[Source, str] = {
 }
 TRIPS_KEPT = 20
 """How many trips ``status()`` lists, the newest last."""
+CLOSE_WAIT_S = 10.0
+"""How long ``close`` waits for the trips' plane entries still being written (a plane's own
+write gives up after its write timeout, 10 s for the Hazelcast one)."""
 
 
 class DeadManSettings(BaseModel):
@@ -125,6 +129,10 @@ class DeadManSwitch:
         self._silent: set[Source] = set()  # tripped and not heard from since
         self._lock = threading.Lock()
         self.trips: list[Silence] = []
+        # The trips' plane entries to write, oldest first, and whether the writer thread runs.
+        self._to_write: list[tuple[str, str, str, Any]] = []
+        self._writing = threading.Condition()
+        self._writer_runs = False
 
     def _has_streams(self) -> bool:
         if self._stream_status is None:
@@ -169,14 +177,60 @@ class DeadManSwitch:
         """Compare each watched source's silence with its limit; trip those past it. The trips
         made by this call (mostly none)."""
         # ``dita live`` checks from the gateway's lane and the strategies' thread: one at a time,
-        # so a silence trips once. The plane's entries are written after (a cluster write may
-        # take seconds: the other thread's checks would wait as long).
+        # so a silence trips once. The plane's entries are written on a thread of their own: a
+        # cluster write may take its whole timeout (a member frozen), and this is the strategy's
+        # thread.
         with self._lock:
             made = self._check()
-        for silence, tripped_from, entries_gave in made:
-            if silence.applied:
-                self._write_to_plane(silence.action, silence.reason(), tripped_from, entries_gave)
+            with self._writing:
+                for silence, tripped_from, entries_gave in made:
+                    if silence.applied:
+                        self._to_write.append((silence.action, silence.reason(), tripped_from, entries_gave))
+                if self._to_write and not self._writer_runs:
+                    self._writer_runs = True
+                    threading.Thread(
+                        target=self._write_trips, name="dita-dead-man-write", daemon=True
+                    ).start()
         return [silence for silence, _, _ in made]
+
+    def _write_trips(self) -> None:
+        """The writer thread: the trips' plane entries, one after the other in the order of the
+        trips; it ends when none is left."""
+        while True:
+            with self._writing:
+                if not self._to_write:
+                    self._writer_runs = False
+                    self._writing.notify_all()
+                    return
+                action, reason, tripped_from, entries_gave = self._to_write[0]
+            try:
+                self._write_to_plane(action, reason, tripped_from, entries_gave)
+            except Exception:  # the kernel's own mode is set: the thread must go on to the next
+                log.exception(
+                    "%s: writing kernel %s's control plane entry failed", reason, self.kernel.kernel_id
+                )
+            with self._writing:
+                del self._to_write[0]
+
+    def close(self, timeout: float = CLOSE_WAIT_S) -> bool:
+        """Wait up to ``timeout`` seconds for the trips' plane entries still being written; False,
+        logged at ERROR naming each trip, when some are not written by then (the kernel runs the
+        trip's mode all the same; a write that failed said so when it failed). Close the switch
+        before its kernel: the kernel's plane closes with it."""
+        deadline = time.monotonic() + timeout
+        with self._writing:
+            while self._writer_runs and (left := deadline - time.monotonic()) > 0:
+                self._writing.wait(left)
+            unwritten = [reason for _, reason, _, _ in self._to_write]
+        for reason in unwritten:
+            log.error(
+                "%s: kernel %s's control plane entry not written within %gs of closing the switch "
+                "(the cluster not answering): the kernel runs the trip's mode, the cluster may not show it",
+                reason,
+                self.kernel.kernel_id,
+                timeout,
+            )
+        return not unwritten
 
     def _check(self) -> list[tuple[Silence, str, Any]]:
         """The trips made, each with the mode the kernel ran when it was made and the mode its

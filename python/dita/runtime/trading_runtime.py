@@ -66,8 +66,9 @@ class TradingRuntime:
     ``rows_at_data_time`` (that point's place among those of its time, from 1), so a kernel's
     log tells which data points a run killed mid-way had handled (``dita paper``).
     ``dead_man``: a ``DeadManSwitch`` on the kernel, checked (``on_data_point``) on each data
-    point before the strategies hear it; one that raises is raised as a venue's failure on the
-    point is, once the strategies have heard it.
+    point before the strategies hear it (a trip's plane entry is written in the background: close
+    the switch before the kernel); one that raises is raised as a venue's failure on the point
+    is, once the strategies have heard it.
     """
 
     def __init__(
