@@ -5,7 +5,9 @@ holder taken for gone), renewed with each heartbeat and removed when the kernel 
 Two processes projecting one kernel id would overwrite each other's slots, account and control
 entries, each believing the maps its own: the second to claim is refused, naming the holder. A
 holder is taken for gone, and its claim taken over, as readers take a kernel for gone: its claim
-not renewed for ``LIVE_WITHIN_S`` seconds, or its process no longer running on this machine."""
+not renewed for ``LIVE_WITHIN_S`` seconds, or its process no longer running on this machine: its
+host name, boot id and PID namespace those of this process (another container or a cloned machine
+may share the host name while its pids are not this one's to look up)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import socket
 import threading
 import time
 import uuid
+from functools import cache
 from typing import Any
 
 from dita._hazelcast_client import HazelcastClient, HazelcastJsonValue, Map
@@ -49,6 +52,26 @@ def new_token() -> str:
     return uuid.uuid4().hex
 
 
+_PID_SPACE = ("boot_id", "pid_ns")
+
+
+@cache
+def _pid_space() -> dict[str, Any]:
+    """Where this process's pid names this process: the machine's boot (``boot_id``) and its PID
+    namespace (``pid_ns``, the inode of ``/proc/self/ns/pid``), each where the system has it."""
+    space: dict[str, Any] = {}
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as boot:
+            space["boot_id"] = boot.read().strip()
+    except (OSError, ValueError):
+        pass
+    try:
+        space["pid_ns"] = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        pass
+    return space
+
+
 def claim_value(kernel_id: str, token: str, claimed_at: float) -> HazelcastJsonValue:
     """The entry a holder keeps; ``projected_at`` is renewed with its heartbeat."""
     value = {
@@ -56,6 +79,7 @@ def claim_value(kernel_id: str, token: str, claimed_at: float) -> HazelcastJsonV
         "holder": f"{socket.gethostname()} pid {os.getpid()}",
         "host": socket.gethostname(),
         "pid": os.getpid(),
+        **_pid_space(),
         "token": token,
         "claimed_at": claimed_at,
         "projected_at": time.time(),
@@ -78,6 +102,11 @@ def _gone(fields: dict[str, Any]) -> bool:
         return True  # not renewed for that long, or no claim of ours (typed by hand)
     pid = fields.get("pid")
     if fields.get("host") != socket.gethostname() or not isinstance(pid, int) or isinstance(pid, bool):
+        return False
+    # The same host name is no proof of the same pids: a container with the host's network, or
+    # a cloned machine. A claim written without them (an older dita) goes by the host name.
+    stored = {name: fields[name] for name in _PID_SPACE if name in fields}
+    if stored and stored != _pid_space():
         return False
     if pid == os.getpid():
         with _held_lock:
