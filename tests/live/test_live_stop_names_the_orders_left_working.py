@@ -132,7 +132,7 @@ def test_the_orders_left_working_are_told_though_the_kernels_close_failed(tmp_pa
     said: list[str] = []
     run = LiveRun.__new__(LiveRun)  # the close alone, not a run's set-up
     run.say, run.kernel, run.market_source = said.append, kernel, SimpleNamespace(close=lambda: None)
-    run._left_told = False
+    run._left_told, run.dead_man = False, None
     run.config = SimpleNamespace(mode="live", venue=SimpleNamespace(exchange="binance"))
     run.config_path = tmp_path / "live.toml"
     with pytest.raises(RuntimeError, match="rows not written"):
