@@ -239,7 +239,6 @@ class ExecutionKernel(KernelCore):
         # The native __new__ has already validated and consumed every argument.
         _tell_recovery(self)
         _tell_held_assets(self)
-        _tell_venue_of(self)
         self._metadata_write = threading.RLock()  # see _metadata_lock
         self.journal = journal
         self.projection = projection
@@ -250,6 +249,7 @@ class ExecutionKernel(KernelCore):
                 if component is not None:
                     component.attach(self)
                     attached.append(component)
+            _tell_venue_of(self)  # last: a venue keeps no kernel whose construction failed
         except BaseException:
             # A component refused (a journal holding rows above this kernel's seq, say): the
             # ones attached before would keep this half-made kernel, and with it its log's

@@ -110,7 +110,7 @@ class QuietStreamVenue(StreamedVenue):
         )  # fmt: skip
 
 
-def test_the_stream_gauges_behind_a_venue_router_show_the_stream_silent_longest() -> None:
+def test_the_stream_gauges_behind_a_venue_router_show_the_longest_silence_and_the_worst_state() -> None:
     def router() -> VenueRouter:
         return VenueRouter({"fresh": FreshStreamVenue(), "quiet": QuietStreamVenue()}, default="fresh")
 
@@ -118,7 +118,9 @@ def test_the_stream_gauges_behind_a_venue_router_show_the_stream_silent_longest(
     try:
         kernel_id = live.client.get("/healthz").json()["kernel_id"]
         samples = scraped(live)
-        assert gauge(samples, "dita_venue_stream_silence_seconds", kernel_id) == 120.0
-        assert gauge(samples, "dita_venue_stream_state", kernel_id, state="up") == 1.0
+        assert gauge(samples, "dita_venue_stream_silence_seconds", kernel_id) == 120.0  # quiet's
+        assert gauge(samples, "dita_venue_stream_state", kernel_id, state="reconciling") == 1.0  # fresh's
+        assert gauge(samples, "dita_venue_stream_reconnects", kernel_id) == 2.0  # both venues'
+        assert gauge(samples, "dita_venue_stream_max_lag_seconds", kernel_id) == 1.5
     finally:
         live.stop()

@@ -105,6 +105,9 @@ def test_members_order_by_name_against_members_and_text_as_a_string_enums_do() -
     assert TradeStage.CLOSED < "IDLE" and TradeStage.IDLE >= "IDLE" and not TradeStage.IDLE > "IDLE"
     with pytest.raises(TypeError):
         _ = TradeStage.IDLE < 3
+    # An alias orders as the member it names, as it compares equal to it.
+    acked = VenueOrderStatus.ACKNOWLEDGED
+    assert acked == "ACKED" and acked <= "ACKED" and acked >= "ACKED" and not acked < "ACKED"
 
 
 def test_a_member_written_back_with_value_is_read_again_and_pickles() -> None:

@@ -12,6 +12,7 @@ import pytest
 from dita import ExecutionKernel, VenueEvent
 from dita.runtime.dead_man import DeadManSettings, DeadManSwitch
 from dita.venues import PaperVenue, VenueRouter
+from dita.venues.ccxt.streams import StreamStatus
 
 
 class StreamedVenue:
@@ -95,3 +96,20 @@ def test_a_switch_over_streams_or_not_watching_them_says_nothing_at_start(
         DeadManSwitch(streamed, DeadManSettings(streams_silence_s=30))
         DeadManSwitch(plain, DeadManSettings(strategy_silence_s=30))
     assert caplog.records == []
+
+
+def test_the_routers_stream_status_says_a_stream_down_and_every_reconnect() -> None:
+    """Venue a's stream dropped 5 s ago; b's is up, its last frame 60 s ago: the status of b alone
+    (silent longest) read `up` with no reconnect, so the state gauge hid a stream that was down."""
+
+    def status(state: str, silent_s: float, reconnects: int, max_lag_s: float) -> StreamStatus:
+        return StreamStatus(state=state, reconnects=reconnects, lag_s=0.1, max_lag_s=max_lag_s,  # type: ignore[arg-type]
+                            since_last_frame_s=silent_s, frames=10, entries_refused=0, balances=None,
+                            last_error="")  # fmt: skip
+
+    a, b = StreamedVenue("a", None), StreamedVenue("b", None)
+    a.stream_status = lambda: status("down", 5.0, 4, 0.9)  # type: ignore[method-assign]
+    b.stream_status = lambda: status("up", 60.0, 1, 0.2)  # type: ignore[method-assign]
+    merged = VenueRouter({"a": a, "b": b}, default="a").stream_status()
+    assert (merged.state, merged.reconnects, merged.max_lag_s) == ("down", 5, 0.9)
+    assert merged.since_last_frame_s == 60.0  # the silence the dead-man switch reads: b's

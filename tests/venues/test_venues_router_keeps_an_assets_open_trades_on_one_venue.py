@@ -102,3 +102,23 @@ def test_an_asset_moves_once_its_trades_are_closed_and_its_next_trade_goes_to_th
     assert kernel.process_intent(_intent(3, 0, "ENTER", size=1.0, trade="t-next")).accepted
     assert router.positions_by_venue() == {"a": {}, "b": {"BTCUSDT": 1.0}}
     assert router.venue_name_of_trade("t-next") == "b"
+
+
+def test_a_second_kernel_over_a_router_is_refused_while_the_first_trades() -> None:
+    """The router knows a trade's venue by its id alone: kernel B's trade t0 sent B's exit to the
+    venue of kernel A's t0."""
+    router = VenueRouter({"a": Recording("a"), "b": Recording("b")}, default="a")
+    with ExecutionKernel(max_slots=1, venue=router, kernel_id="A"):
+        with pytest.raises(ValueError, match="a VenueRouter serves one kernel at a time: kernel 'A' still"):
+            ExecutionKernel(max_slots=1, venue=router, kernel_id="B")
+    with ExecutionKernel(max_slots=1, venue=router, kernel_id="B") as after:  # A closed: B takes it
+        _entered(after, 0, filled=False)
+
+
+def test_a_closed_kernel_holds_no_asset_on_its_venue() -> None:
+    router = VenueRouter({"a": Recording("a"), "b": Recording("b")}, default="a")
+    kernel = ExecutionKernel(max_slots=1, venue=router)
+    _entered(kernel, 0, filled=False)  # working on a
+    kernel.close()
+    router.route("BTCUSDT", "b")
+    assert router.venue_name_for("BTCUSDT") == "b"

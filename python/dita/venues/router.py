@@ -26,6 +26,7 @@ kernel, knowing orders by venue id alone, cannot both take, are named at ERROR.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import weakref
@@ -102,9 +103,9 @@ class VenueRouter:
         self._resumed: list[int] = []
         # The assets ``note_held_assets`` was given, for the venue ``route()`` sends one to later.
         self._held_assets: list[str] = []
-        # The kernels built over the router (``note_kernel``), whose open trades ``route()`` reads;
+        # The kernel built over the router (``note_kernel``), whose open trades ``route()`` reads;
         # held weakly, so a kernel dropped is not kept alive by its venue.
-        self._kernels: list[weakref.ref[ExecutionKernel]] = []
+        self._kernel: weakref.ref[ExecutionKernel] | None = None
         # The venue whose account events the kernel's account takes (``account_venue``, else
         # the default): chosen by setting, so a poll that fails or is quiet never hands it on.
         self._account_venue: str | None = None
@@ -190,24 +191,32 @@ class VenueRouter:
             )
 
     def _open_trades(self, asset: str) -> list[str]:
-        """The trade ids of ``asset`` the kernels over the router hold a position or work an order
-        in."""
-        trade_ids: list[str] = []
-        for ref in self._kernels:
-            kernel = ref()
-            if kernel is None:
-                continue
-            held = [kernel.slot_state(slot_id).trade_id for slot_id in kernel.open_slot_ids(asset)]
-            working = [order.trade_id for order in kernel.open_orders() if order.asset == asset]
-            trade_ids.extend(t for t in held + working if t and t not in trade_ids)
-        return trade_ids
+        """The trade ids of ``asset`` the kernel over the router holds a position or works an
+        order in; none once it is closed."""
+        kernel = self._live_kernel()
+        if kernel is None:
+            return []
+        held = [kernel.slot_state(slot_id).trade_id for slot_id in kernel.open_slot_ids(asset)]
+        working = [order.trade_id for order in kernel.open_orders() if order.asset == asset]
+        return list(dict.fromkeys(t for t in held + working if t))
+
+    def _live_kernel(self) -> ExecutionKernel | None:
+        """The kernel over the router while it takes input: a closed one trades no more."""
+        kernel = self._kernel() if self._kernel is not None else None
+        return kernel if kernel is not None and kernel.input_refused_reason() is None else None
 
     def note_kernel(self, kernel: ExecutionKernel) -> None:
         """Remember ``kernel``, built over the router (``ExecutionKernel`` calls this), whose open
-        trades ``route()`` reads."""
-        self._kernels = [ref for ref in self._kernels if ref() is not None]
-        if all(ref() is not kernel for ref in self._kernels):
-            self._kernels.append(weakref.ref(kernel))
+        trades ``route()`` reads. One kernel at a time: the router knows a trade's venue by its
+        id alone, and two kernels may each have a trade of one id (a ValueError while another
+        takes input)."""
+        other = self._live_kernel()
+        if other is not None and other is not kernel:
+            raise ValueError(
+                f"a VenueRouter serves one kernel at a time: kernel {other.kernel_id!r} still trades "
+                f"over it; close it, or build another router for kernel {kernel.kernel_id!r}"
+            )
+        self._kernel = weakref.ref(kernel)
 
     def _known(self, venue_name: str, *, field: str) -> str:
         # Not a str: no venue's name (a list would raise "unhashable type", naming neither).
@@ -421,16 +430,28 @@ class VenueRouter:
         return None
 
     def stream_status(self) -> Any:
-        """The ``stream_status()`` of the venue whose user stream is silent longest (one that has
-        had no frame yet before any), for the dead-man switch and the gateway's gauges; None when
-        no venue has a user stream."""
-        longest: Any = None
+        """One ``stream_status()`` for the venues' user streams, for the dead-man switch and the
+        gateway's gauges: the silence and lag of the one silent longest (one that has had no
+        frame yet before any), the worst state of them all (``down``, then ``reconciling``),
+        their reconnects summed and the largest lag seen; None when no venue has a user stream."""
+        statuses = []
         for adapter in self._venues.values():
             stream_status = getattr(adapter, "stream_status", None)
             status = stream_status() if callable(stream_status) else None
-            if status is not None and (longest is None or _silence(status) > _silence(longest)):
-                longest = status
-        return longest
+            if status is not None:
+                statuses.append(status)
+        if not statuses:
+            return None
+        longest = max(statuses, key=_silence)
+        if len(statuses) == 1 or not dataclasses.is_dataclass(longest) or isinstance(longest, type):
+            return longest
+        lags = [s.max_lag_s for s in statuses if s.max_lag_s is not None]
+        return dataclasses.replace(
+            longest,
+            state=min((s.state for s in statuses), key=lambda state: _STREAM_RANK.get(state, -1)),
+            reconnects=sum(s.reconnects for s in statuses),
+            max_lag_s=max(lags, default=None),
+        )
 
     def following(self) -> bool:
         """Whether a venue behind the router still asks its exchange about an order (see
@@ -557,6 +578,10 @@ class VenueRouter:
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
+
+
+# A user stream's states (``StreamStatus.state``), worst first; one not named here is worse still.
+_STREAM_RANK = {"down": 0, "reconciling": 1, "up": 2}
 
 
 def _silence(status: Any) -> float:

@@ -109,7 +109,12 @@ macro_rules! named_enum_py {
                     let other_name = if let Ok(member) = other.cast::<$t>() {
                         $t::name(*member.get()).to_owned()
                     } else if let Ok(text) = other.cast::<PyString>() {
-                        text.to_str()?.to_owned()
+                        // An alias ("ACKED") orders as the member it names, as it compares equal.
+                        let text = text.to_str()?;
+                        match <$t as NamedEnum>::from_name(text) {
+                            Some(member) => $t::name(member).to_owned(),
+                            None => text.to_owned(),
+                        }
                     } else {
                         return Ok(py.NotImplemented());
                     };
