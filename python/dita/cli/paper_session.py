@@ -36,6 +36,9 @@ KEPT_FILLS = 10_000  # fills the state file lists one by one; older ones are kep
 # The log records a continued run without a state file reads for the kernel's last act: the whole
 # log of a long account would take minutes to replay, and its last act is near its end.
 LAST_ACT_SEARCH_RECORDS = 100_000
+# Reads of the book a save makes while other threads' orders move the seq; past them, the last
+# read is saved, its fills told apart by ``last_event_id``.
+_BOOK_READS = 5
 
 
 class PaperSession:
@@ -255,10 +258,14 @@ class PaperSession:
             pass
         slots = [s for s in self.kernel.slots() if s.get("fsm_state") not in ("IDLE", "CLOSED")]
         account = self.kernel.account()
-        # The seq before the book: every fill the log holds up to it is in the book, and one the book
-        # holds past it (another thread's, logged later) is told by the book's ``last_event_id``.
-        seq = self.kernel.seq
-        book = self.venue.book()
+        # The seq read before and after the book, again while another thread's input moves it: every
+        # fill the log holds up to the seq is in the book, no order the book holds is sent after it,
+        # and a fill the venue made but the kernel has not logged yet is told by ``last_event_id``.
+        for _ in range(_BOOK_READS):
+            seq = self.kernel.seq
+            book = self.venue.book()
+            if self.kernel.seq == seq:
+                break
         return {
             "format": STATE_FORMAT,
             "kernel_id": self.kernel.kernel_id,
