@@ -318,7 +318,10 @@ class KernelIntent:
     refuses non-finite or negative ones, and an ENTER's ``leverage`` below 1e-15, with
     INVALID_INTENT when the intent is processed. An EXIT or CANCEL acts on its slot: a
     ``trade_id`` or ``asset`` other than the slot's (empty names the slot's) is refused, and its
-    ``side`` is not read (an exit closes the slot's own side).
+    ``side`` is not read (an exit closes the slot's own side). A MARKET ENTER or EXIT with a
+    ``limit_price`` above 0 is refused INVALID_INTENT naming it (a limit is for a LIMIT order).
+    A ``timestamp`` past 253402300799 (9999-12-31 23:59:59 UTC, the last second a datetime
+    holds: milliseconds passed as seconds) is refused, ValueError naming it.
     """
 
     def __new__(
@@ -396,6 +399,8 @@ class VenueEvent:
     the sizes when a kernel takes it:
     PARTIALLY_FILLED while its order (working, or kept after it ended) has more left, else
     FILLED; ``to_dict()`` gives None.
+    A ``timestamp`` past 253402300799 (9999-12-31 23:59:59 UTC, the last second a datetime
+    holds: milliseconds passed as seconds) is refused, ValueError naming it.
     """
 
     def __new__(
@@ -499,6 +504,8 @@ class AccountEvent:
     before its fill (settled at the prediction when that is booked), a resend of it refused, one
     of the exchange's fee after it held for a self-trade's other side.
     ``predicted_fee_stands`` on another kind, or with a ``fee``, is refused INVALID_INTENT naming it.
+    A ``timestamp`` past 253402300799 (9999-12-31 23:59:59 UTC, the last second a datetime
+    holds: milliseconds passed as seconds) is refused, ValueError naming it.
     """
 
     def __new__(
@@ -546,9 +553,10 @@ class AccountEvent:
 @final
 class VenueOrder:
     """An order the kernel handed (or will hand) to a venue. Prices, sizes and the time must
-    be finite and not negative, and ``filled_size`` at most ``size`` (ValueError naming the
-    field; ``reference_price`` 0, the default, is the price); the client id and size may be
-    empty or 0 for an order someone else placed. ``is_entry`` (None: an entry unless
+    be finite and not negative, the time at most 253402300799 (9999-12-31 UTC), and
+    ``filled_size`` at most ``size`` (ValueError naming the field; ``reference_price`` 0, the
+    default, is the price); the client id and size may be empty or 0 for an order someone else
+    placed. ``is_entry`` (None: an entry unless
     ``reduce_only``) says whether it opens its slot's position: an exit may go out plain."""
 
     # ``client_order_id``, ``trade_id``, ``side`` and ``size`` are required, each under dita's
@@ -902,7 +910,7 @@ class KernelCore:
     def slot_state(self, slot_id: int) -> TradeSlot: ...
     def slot_dict(self, slot_id: int) -> dict[str, Any]: ...
     # With if_trade (trade id, entry time in seconds): only while the slot holds that trade,
-    # RuntimeError otherwise, nothing changed.
+    # RuntimeError otherwise, nothing changed. None is refused (TypeError): {} clears it.
     def set_slot_metadata(
         self, slot_id: int, metadata: Mapping[str, MetaValue], *, if_trade: tuple[str, float] | None = None
     ) -> None: ...
@@ -925,7 +933,7 @@ class KernelCore:
         if_trade: tuple[str, float] | None = None,
         if_leg: int | None = None,
     ) -> int: ...
-    def set_seed_capital(self, capital: float) -> None: ...
+    def set_seed_capital(self, seed: float) -> None: ...
     # taker_rate, maker_rate, lot_step, tick_size, min_notional, funding_interval_secs, all
     # checked before any applies: maker_rate may be negative (a rebate) down to -taker_rate;
     # the others not negative, rates below 0.1. ValueError naming the field and the value.
@@ -949,7 +957,8 @@ class KernelCore:
     ) -> dict[str, Any]: ...
     # ``source`` is kept with the control state, journaled and projected: one holding a NUL
     # byte is refused as an id is (ValueError naming it), nothing changed.
-    # ``mode`` may be the original kernel's update: a dict of these arguments. With ``if_mode``
+    # ``mode`` may be the original kernel's update: a dict of these arguments, also given as
+    # ``update`` (the original's name; with ``mode`` too, TypeError). With ``if_mode``
     # (the mode its caller read) the change applies only while the kernel runs that mode, checked
     # under the kernel's own lock; else nothing changes and it returns None. An ``if_mode`` that
     # is no mode is refused naming it (ValueError, TypeError), nothing changed.
@@ -962,6 +971,7 @@ class KernelCore:
         source: str = "local",
         *,
         if_mode: None = None,
+        update: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]: ...
     @overload
     def update_control(
@@ -972,6 +982,7 @@ class KernelCore:
         source: str = "local",
         *,
         if_mode: ControlMode | str,
+        update: Mapping[str, Any] | None = None,
     ) -> dict[str, Any] | None: ...
     def control(self) -> dict[str, Any]: ...
     # K/E figures, and the fee calibration: fee_calibration_ratio (the newest learned

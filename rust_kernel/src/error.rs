@@ -64,24 +64,41 @@ pub fn is_subnormal(price: f64) -> bool {
 /// (wrapping, so 0 stays clear), fall below them only when it is subnormal.
 pub const NORMAL_BITS_LESS_ONE: u64 = f64::MIN_POSITIVE.to_bits() - 1;
 
-/// Checks that a time (epoch seconds) is a finite number not before the epoch, naming the
-/// field if not: intents and venue events refuse a negative time, so a mark or a slot does too.
-pub fn check_timestamp(field: &str, ts: f64) -> KernelResult<f64> {
+/// The last second a datetime holds (9999-12-31 23:59:59 UTC), in seconds since the epoch:
+/// every time the kernel keeps is read back as a datetime.
+pub const LAST_DATETIME_SECOND: f64 = 253_402_300_799.0;
+
+/// Why a time past [`LAST_DATETIME_SECOND`] is refused.
+pub const PAST_LAST_DATETIME: &str =
+    "must be seconds since the epoch, at most 253402300799 (9999-12-31 23:59:59 UTC, the last \
+     second a datetime holds): this reads as milliseconds";
+
+/// Why time `ts` (epoch seconds) is refused, if it is: not finite, before the epoch, or past
+/// [`LAST_DATETIME_SECOND`]. The one check of a time, which intents, venue events, slots,
+/// orders, marks and the Python constructors meet alike.
+#[inline(always)]
+pub fn timestamp_flaw(ts: f64) -> Option<&'static str> {
     if !ts.is_finite() {
-        return Err(KernelError::invalid(field, ts, "must be a finite number"));
+        Some("must be a finite number")
+    } else if ts < 0.0 {
+        Some("must not be negative")
+    } else if ts > LAST_DATETIME_SECOND {
+        Some(PAST_LAST_DATETIME)
+    } else {
+        None
     }
-    if ts < 0.0 {
-        return Err(KernelError::invalid(
-            field,
-            format_number(ts),
-            "must not be negative",
-        ));
-    }
-    Ok(ts)
 }
 
-/// Whether `value` of `field` is beyond [`MAX_MAGNITUDE`]. Times are epoch seconds, but a
-/// caller's milliseconds must not read as nonsense: they are not bounded.
+/// [`timestamp_flaw`] as an error naming `field` and the time.
+pub fn check_timestamp(field: &str, ts: f64) -> KernelResult<f64> {
+    match timestamp_flaw(ts) {
+        None => Ok(ts),
+        Some(why) => Err(KernelError::invalid(field, format_number(ts), why)),
+    }
+}
+
+/// Whether `value` of `field` is beyond [`MAX_MAGNITUDE`]. A time has a bound of its own,
+/// [`LAST_DATETIME_SECOND`], far below it.
 pub fn too_large(field: &str, value: f64) -> bool {
     value.abs() > MAX_MAGNITUDE && field != "timestamp"
 }

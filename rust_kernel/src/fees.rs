@@ -352,15 +352,15 @@ impl FeeModel {
     /// The uncalibrated fee [`FeeModel::calibrate`] compares `actual_fee` with, the sample's
     /// numbers checked first; an expectation of 0 is refused.
     fn expected_fee(price: f64, qty: f64, actual_fee: f64, rate: f64) -> KernelResult<f64> {
-        check_number("price", price, 0.0)?;
-        check_number("qty", qty, 0.0)?;
+        check_number("fill_price", price, 0.0)?;
+        check_number("fill_qty", qty, 0.0)?;
         check_number("actual_fee", actual_fee, -MAX_MAGNITUDE)?;
         let expected_fee = price * qty * rate;
         if expected_fee == 0.0 {
             return Err(KernelError::invalid(
                 "expected_fee",
                 format_number(expected_fee),
-                "price, qty and the fee rate must all be other than 0 to calibrate",
+                "fill_price, fill_qty and the fee rate must all be other than 0 to calibrate",
             ));
         }
         Ok(expected_fee)
@@ -381,14 +381,15 @@ impl FeeModel {
             return Ok(());
         }
         let (field, value) = if price < qty {
-            ("price", price)
+            ("fill_price", price)
         } else {
-            ("qty", qty)
+            ("fill_qty", qty)
         };
         Err(KernelError::invalid(
             field,
             format!("{value:?}, an expected fee of {expected_fee:?}"),
-            "price * qty * the fee rate is too small an expected fee to calibrate against",
+            "fill_price * fill_qty * the fee rate is too small an expected fee to calibrate \
+             against",
         ))
     }
 

@@ -16,8 +16,9 @@
 
 use crate::account::{Account, Figures, JudgedFigures, StaleFigure, E_FIGURES, FIGURE_TIME_LEAD};
 use crate::error::{
-    check_number, check_numbers, check_timestamp, format_number, is_subnormal, too_large,
-    KernelError, KernelResult, MAX_MAGNITUDE, NORMAL_BITS_LESS_ONE, SUBNORMAL_PRICE, TOO_LARGE,
+    check_number, check_numbers, check_timestamp, format_number, is_subnormal, timestamp_flaw,
+    too_large, KernelError, KernelResult, LAST_DATETIME_SECOND, MAX_MAGNITUDE,
+    NORMAL_BITS_LESS_ONE, SUBNORMAL_PRICE, TOO_LARGE,
 };
 use crate::fees::{
     round_down_to_step, round_price_to_tick, round_up_to_step, Calibration, FeeModel, Liquidity,

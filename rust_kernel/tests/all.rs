@@ -49,6 +49,8 @@ mod maker_rebates;
 mod mark_prices_and_notional_caps;
 #[path = "market_closes_pass_the_order_rate.rs"]
 mod market_closes_pass_the_order_rate;
+#[path = "market_orders_with_a_limit_price.rs"]
+mod market_orders_with_a_limit_price;
 #[path = "minimum_leverage.rs"]
 mod minimum_leverage;
 #[path = "mock_venue.rs"]
@@ -71,6 +73,8 @@ mod reloaded_slots_keep_their_fills;
 mod settlements_before_their_fill;
 #[path = "subnormal_prices.rs"]
 mod subnormal_prices;
+#[path = "times_past_the_last_datetime.rs"]
+mod times_past_the_last_datetime;
 #[path = "unread_report_fields.rs"]
 mod unread_report_fields;
 #[path = "wal_replay.rs"]

@@ -199,14 +199,14 @@ fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
             1e-320,
             0.05,
             None,
-            "invalid qty: 1e-320, an expected fee of ",
+            "invalid fill_qty: 1e-320, an expected fee of ",
         ),
         (
             1e-320,
             1.0,
             0.05,
             None,
-            "invalid price: 1e-320, an expected fee of ",
+            "invalid fill_price: 1e-320, an expected fee of ",
         ),
         // 0 over a subnormal expectation is a ratio, of a number that lost its precision.
         (
@@ -214,14 +214,14 @@ fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
             1e-320,
             0.0,
             None,
-            "invalid qty: 1e-320, an expected fee of ",
+            "invalid fill_qty: 1e-320, an expected fee of ",
         ),
         (
             100.0,
             1.0,
             1e15,
             Some(&tiny_rate),
-            "invalid qty: 1.0, an expected fee of 1.0000000000000001e-298",
+            "invalid fill_qty: 1.0, an expected fee of 1.0000000000000001e-298",
         ),
     ] {
         if let Some(rates) = rates {
@@ -235,7 +235,7 @@ fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
         assert!(err.starts_with(shown), "{err}");
         assert!(
             err.ends_with(
-                "(price * qty * the fee rate is too small an expected fee to calibrate against)"
+                "(fill_price * fill_qty * the fee rate is too small an expected fee to calibrate against)"
             ),
             "{err}"
         );

@@ -928,10 +928,11 @@ def test_a_refused_intent_with_a_time_that_is_not_a_number_is_stored_with_its_re
 def test_a_time_beyond_the_columns_range_is_stored_at_its_end_and_the_table_stays_readable(
     journal: ClickHouseJournal,
 ) -> None:
-    """Epoch milliseconds passed as seconds once made every query touching the row fail
-    (ClickHouse and its clients cannot read a DateTime64 that far out)."""
+    """A time past the column's end (2299; the kernel takes times up to the year 9999) made
+    every query touching the row fail (ClickHouse and its clients cannot read a DateTime64
+    that far out)."""
     kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="ms-time")
-    for n, ts in enumerate((1_790_000_000_000.0, -1e12, 1_790_000_000.5)):
+    for n, ts in enumerate((253_402_300_799.0, -1e12, 1_790_000_000.5)):
         kernel.process_intent(
             KernelIntent(f"i{n}", f"T{n}", n % 2, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=ts)
         )

@@ -283,7 +283,7 @@ TARGETS: dict[str, tuple[Callable[[ExecutionKernel], dict[str, Any]], Call]] = {
         lambda k: {"asset": "BTCUSDT", "edge_bps": 5.0, "timestamp": None},
         lambda k, a: k.on_edge_update(**a),
     ),
-    "set_seed_capital": (lambda k: {"capital": 5000.0}, lambda k, a: k.set_seed_capital(**a)),
+    "set_seed_capital": (lambda k: {"seed": 5000.0}, lambda k, a: k.set_seed_capital(**a)),
     "set_exchange_config": (
         lambda k: {"taker_rate": 0.0005, "lot_step": 0.001},
         lambda k, a: k.set_exchange_config(a),
@@ -297,7 +297,7 @@ TARGETS: dict[str, tuple[Callable[[ExecutionKernel], dict[str, Any]], Call]] = {
         lambda k, a: k.set_market_limits("BTCUSDT", a),
     ),
     "calibrate_fee": (
-        lambda k: {"price": 100.0, "qty": 1.0, "actual_fee": 0.05, "maker": False},
+        lambda k: {"fill_price": 100.0, "fill_qty": 1.0, "actual_fee": 0.05, "maker": False},
         lambda k, a: k.calibrate_fee(**a),
     ),
     "update_control": (

@@ -23,7 +23,7 @@ NUMBER_CALLS: list[tuple[str, Call]] = [
     ("taker_rate", lambda k, v: k.set_exchange_config({"taker_rate": v, "lot_step": 0.001})),
     ("lot_step", lambda k, v: k.set_market_limits("BTCUSDT", {"lot_step": v, "min_qty": 0.001})),
     ("max_leverage", lambda k, v: k.set_risk_limits({"max_leverage": v, "regime": "NEUTRAL"})),
-    ("capital", lambda k, v: k.set_seed_capital(v)),
+    ("seed", lambda k, v: k.set_seed_capital(v)),
     ("price", lambda k, v: k.mark_price("BTCUSDT", v)),
     ("fill_qty", lambda k, v: k.calibrate_fee(100.0, v, 0.05)),
 ]

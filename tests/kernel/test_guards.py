@@ -433,7 +433,7 @@ def _slots_with(k: ExecutionKernel, **kw: Any) -> int:
         ("price", lambda k: MockVenueAdapter().fill_open_order("c1", HUGE)),
         ("timestamp", lambda k: k.mark_price("BTCUSDT", 100.0, timestamp=HUGE)),
         ("timestamp", lambda k: k.on_edge_update("BTCUSDT", 1.0, timestamp=HUGE)),
-        ("capital", lambda k: k.set_seed_capital(HUGE)),
+        ("seed", lambda k: k.set_seed_capital(HUGE)),
         ("taker_rate", lambda k: k.set_exchange_config({"taker_rate": HUGE})),
         ("max_leverage", lambda k: k.set_risk_limits({"max_leverage": HUGE})),
         ("ratios[0]", lambda k: k.set_slot_exit_leg_ratios(0, [HUGE])),
@@ -754,10 +754,10 @@ def test_risk_limits_refuses_as_a_flag_what_the_kernel_refuses(bad: object) -> N
 @pytest.mark.parametrize(
     ("price", "qty", "actual_fee", "field", "value"),
     [
-        (100.0, 1e-320, 0.05, "qty", "1e-320"),
-        (1e-320, 1.0, 0.05, "price", "1e-320"),
-        (100.0, 1e-320, 0.0, "qty", "1e-320"),
-        (100.0, 1e-300, 1e15, "qty", "1e-300"),  # 5e-302 expected: 1e15 over it is no float
+        (100.0, 1e-320, 0.05, "fill_qty", "1e-320"),
+        (1e-320, 1.0, 0.05, "fill_price", "1e-320"),
+        (100.0, 1e-320, 0.0, "fill_qty", "1e-320"),
+        (100.0, 1e-300, 1e15, "fill_qty", "1e-300"),  # 5e-302 expected: 1e15 over it is no float
     ],
 )
 def test_a_calibration_whose_expected_fee_underflows_is_refused_naming_the_field(
@@ -769,7 +769,7 @@ def test_a_calibration_whose_expected_fee_underflows_is_refused_naming_the_field
     with pytest.raises(
         ValueError,
         match=rf"^invalid {field}: {value}, an expected fee of \S+ "
-        r"\(price \* qty \* the fee rate is too small an expected fee to calibrate against\)$",
+        r"\(fill_price \* fill_qty \* the fee rate is too small an expected fee to calibrate against\)$",
     ):
         k.calibrate_fee(price, qty, actual_fee)
     assert k.seq == 0 and k.snapshot() == before
@@ -791,7 +791,7 @@ def test_other_configuration_errors() -> None:
     with pytest.raises(ValueError, match=r"fill_rate: 1\.5"):
         MockVenueAdapter(fill_rate=1.5)
     k = ExecutionKernel(max_slots=1)
-    with pytest.raises(ValueError, match="capital: -1"):
+    with pytest.raises(ValueError, match="seed: -1"):
         k.set_seed_capital(-1.0)
     with pytest.raises(ValueError, match="price"):
         k.mark_price("BTCUSDT", math.nan)
@@ -805,8 +805,10 @@ def test_other_configuration_errors() -> None:
         k.calibrate_fee(100.0, 1.0, 1e300)
     with pytest.raises(ValueError, match="price: 1e300"):
         k.calibrate_fee(1e300, 1e300, 1.0)
+    with pytest.raises(ValueError, match=r"timestamp: 1700000000000000 \(must be seconds since the epoch"):
+        k.mark_price("BTCUSDT", 100.0, timestamp=1.7e15)  # microseconds: no datetime holds it
     assert k.seq == 0, "nothing refused moved the kernel on"
-    k.mark_price("BTCUSDT", 100.0, timestamp=1.7e15)  # microseconds are not nonsense
+    k.mark_price("BTCUSDT", 100.0, timestamp=1.7e9)
     assert k.seq == 1
     with pytest.raises(ValueError, match='unknown ControlMode "PANIC"'):
         k.update_control(mode="PANIC")
@@ -1252,7 +1254,7 @@ def test_what_is_no_real_number_is_refused_everywhere_naming_the_field(value: An
         # A numpy array of legs is read as a list, though no registered Sequence: walked too.
         with pytest.raises(TypeError, match=r"invalid exit_leg_ratios\[0\]: expected a number"):
             intent("ENTER", 0, exit_leg_ratios=np.array([value]))
-    with pytest.raises(TypeError, match=r"invalid (capital|taker_rate|seed_capital)"):
+    with pytest.raises(TypeError, match=r"invalid (seed|taker_rate|seed_capital)"):
         k.set_seed_capital(value)
     assert state_of(k) == before
 

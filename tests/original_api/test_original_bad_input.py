@@ -3,7 +3,7 @@ field and the value, and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from original_style import at, original_intent
@@ -22,6 +22,8 @@ from dita import (
 )
 
 NAIVE = datetime(2025, 3, 1, 9, 30)  # no tzinfo: its moment depends on the machine's zone
+MILLIS = 1_740_821_400_000.0  # 2025-03-01 09:30 UTC in milliseconds, the commonest clock mistake
+IN_MILLIS = r"invalid timestamp: 1740821400000 \(must be seconds since the epoch.*reads as milliseconds\)"
 
 
 @pytest.mark.parametrize(
@@ -39,6 +41,76 @@ def test_a_naive_datetime_is_refused_naming_the_field_and_value(make: object) ->
         ValueError, match=r"invalid timestamp: naive datetime datetime\.datetime\(2025, 3, 1, 9, 30\)"
     ):
         make()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: original_intent("ENTER", 0, MILLIS),  # type: ignore[arg-type]
+        lambda: VenueEvent(event_id="e", trade_id="t", slot_id=0, kind="FILL", timestamp=MILLIS),
+        lambda: AccountEvent("a", "FUNDING_FEE", amount=1.0, timestamp=MILLIS),
+        lambda: VenueOrder("c", 0, "t", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, timestamp=MILLIS),
+    ],
+    ids=["intent", "venue_event", "account_event", "venue_order"],
+)
+def test_a_time_in_milliseconds_is_refused_naming_the_field_and_value(make: object) -> None:
+    # Taken, it entered the trade, and every datetime read of it then raised.
+    with pytest.raises(ValueError, match=IN_MILLIS):
+        make()  # type: ignore[operator]
+
+
+def test_the_last_second_a_datetime_holds_is_taken_and_reads_back() -> None:
+    last = original_intent("ENTER", 0, 253_402_300_799.0)  # type: ignore[arg-type]
+    assert last.timestamp == datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def test_a_mark_or_a_loaded_slot_in_milliseconds_is_refused_and_changes_nothing(
+    kernel: ExecutionKernel,
+) -> None:
+    kernel.process_intent(original_intent("ENTER", 0, at(0)))
+    before = (kernel.seq, kernel.slots())
+    with pytest.raises(ValueError, match=IN_MILLIS):
+        kernel.mark_price("BTCUSDT", 101.0, MILLIS)
+    slots = kernel.slots()
+    with pytest.raises(ValueError, match=r"invalid slots\[0\]\.entry_time: 1740821400000 \(.*milliseconds"):
+        kernel.reconcile_from_slots([{**slots[0], "entry_time": MILLIS}, *slots[1:]])
+    assert (kernel.seq, kernel.slots()) == before
+
+
+@pytest.mark.parametrize("action", ["ENTER", "EXIT"])
+def test_a_limit_price_on_a_market_order_is_refused_naming_it_and_sends_nothing(
+    kernel: ExecutionKernel, action: str
+) -> None:
+    # A take-profit written with a limit price and order_type left at its default (MARKET)
+    # went out as a market order at once; the gateway refuses it too (422 naming limit_price).
+    if action == "EXIT":
+        assert kernel.process_intent(original_intent("ENTER", 0, at(0))).accepted
+    before = kernel.slots()
+    out = kernel.process_intent(
+        KernelIntent(
+            timestamp=at(1), intent_id="tp-1", trade_id="trade-0", slot_id=0, asset="BTCUSDT",
+            side=TradeSide("LONG"), action=KernelCommandType(action), reference_price=100.0,
+            target_size=1.0 if action == "ENTER" else 0.0, limit_price=120.0,
+        )
+    )  # fmt: skip
+    assert not out.accepted and out.order is None
+    assert out.diagnostic_code.name == "INVALID_INTENT"
+    assert out.details["field"] == "limit_price" and out.details["value"] == 120.0
+    assert "LIMIT" in out.details["reason"]
+    assert kernel.slots() == before
+
+
+def test_none_assigned_to_a_slot_s_metadata_is_refused_and_keeps_it(kernel: ExecutionKernel) -> None:
+    # None emptied the metadata unseen; {} clears it.
+    kernel.process_intent(original_intent("ENTER", 0, at(0), metadata={"stop": 95.0}))
+    seq = kernel.seq
+    with pytest.raises(TypeError, match=r"invalid metadata: .*got None \(give \{\} to clear it\)"):
+        kernel.slot(0).metadata = None
+    with pytest.raises(TypeError, match=r"invalid metadata: .*got None"):
+        kernel.set_slot_metadata(0, None)  # type: ignore[arg-type]
+    assert dict(kernel.slot(0).metadata) == {"stop": 95.0} and kernel.seq == seq
+    kernel.slot(0).metadata = {}
+    assert dict(kernel.slot(0).metadata) == {}
 
 
 def test_a_naive_datetime_to_mark_price_changes_nothing(kernel: ExecutionKernel) -> None:
@@ -126,6 +198,7 @@ def test_a_bad_account_event_dict_is_refused_naming_it_and_changes_nothing(
         ("side", "UP", r"cannot set slot 0's side to 'UP': .*unknown TradeSide \"UP\""),
         ("leverage", "high", r"cannot set slot 0's leverage to 'high': .*expected a number, got str 'high'"),
         ("entry_time", NAIVE, r"cannot set slot 0's entry_time to .*naive datetime"),
+        ("entry_time", MILLIS, r"cannot set slot 0's entry_time to .*reads as milliseconds"),
         ("metadata", {"k": object()}, r"metadata"),
         ("exit_leg_ratios", (0.5, 0.6), r"cannot set slot 0's exit_leg_ratios to \(0\.5, 0\.6\): "),
         ("exit_leg_ratios", None, r"cannot set slot 0's exit_leg_ratios to None: "),

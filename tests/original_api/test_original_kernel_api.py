@@ -88,6 +88,16 @@ def test_control_is_a_property_and_update_control_takes_an_update(kernel: Execut
     assert kernel.update_control(mode="HALTED")["mode"] == "HALTED"  # dita's keywords stay
 
 
+def test_update_control_takes_the_original_keyword_update(kernel: ExecutionKernel) -> None:
+    assert kernel.update_control(update={"mode": "HALTED"})["mode"] == "HALTED"
+    assert kernel.control["mode"] == "HALTED"
+    with pytest.raises(TypeError, match="update or as mode, not both"):
+        kernel.update_control("PAPER", update={"mode": "PAPER"})
+    with pytest.raises(TypeError, match="invalid update: expected a dict, got str 'PAPER'"):
+        kernel.update_control(update="PAPER")  # type: ignore[arg-type]
+    assert kernel.control["mode"] == "HALTED"
+
+
 def test_an_unknown_control_update_field_is_refused_naming_it(kernel: ExecutionKernel) -> None:
     before = kernel.control
     with pytest.raises(ValueError, match=r'unknown field "halt" \(value True\)'):
@@ -207,6 +217,25 @@ def test_seed_capital_and_exchange_config_are_set_as_the_original_set_them(kerne
     assert kernel.set_exchange_config(config) is None
     assert kernel.set_exchange_config({"funding_interval_secs": 28_800}) is None  # all optional
     assert kernel.exchange_config()["taker_rate"] == 0.0005
+
+
+def test_set_seed_capital_takes_the_original_keyword_seed(kernel: ExecutionKernel) -> None:
+    kernel.set_seed_capital(seed=5_000.0)
+    assert kernel.snapshot()["account"]["k_capital"] == 5_000.0
+    with pytest.raises(ValueError, match=r"invalid seed: -1 \(must not be negative\)"):
+        kernel.set_seed_capital(seed=-1.0)
+
+
+def test_calibrate_fee_errors_name_the_argument(kernel: ExecutionKernel) -> None:
+    kernel.set_exchange_config({"taker_rate": 0.0005})
+    seq = kernel.seq
+    with pytest.raises(ValueError, match=r"invalid fill_price: NaN"):
+        kernel.calibrate_fee(float("nan"), 1.0, 0.05)
+    with pytest.raises(ValueError, match=r"invalid fill_qty: -1"):
+        kernel.calibrate_fee(100.0, -1.0, 0.05)
+    with pytest.raises(ValueError, match=r"invalid fill_qty: 1e-320, an expected fee"):
+        kernel.calibrate_fee(100.0, 1e-320, 0.05)
+    assert kernel.seq == seq
 
 
 @pytest.mark.parametrize(("actual", "status"), [(0.05, "OK"), (0.0515, "WARN"), (0.06, "ERROR")])

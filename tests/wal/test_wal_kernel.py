@@ -60,7 +60,7 @@ def test_log_sequence_equals_kernel_sequence_and_refusals_are_not_recorded(tmp_p
     _feed(kernel, seed=3, steps=50)
     with pytest.raises(ValueError, match="price"):
         kernel.mark_price("BTC", -5.0)
-    with pytest.raises(ValueError, match="capital"):
+    with pytest.raises(ValueError, match="seed"):
         kernel.set_seed_capital(float("nan"))
     info = kernel.wal_info()
     assert info is not None and info["last_seq"] == kernel.seq == 51

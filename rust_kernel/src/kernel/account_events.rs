@@ -85,6 +85,11 @@ pub fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<(), Ker
             return invalid(d);
         }
     }
+    if let Some(why) = timestamp_flaw(ev.timestamp) {
+        let mut d = detail_field("timestamp", Detail::F64(ev.timestamp));
+        d.push(("reason", Detail::Static(why)));
+        return invalid(d);
+    }
     const UPDATE_FIGURES: &str =
         "ACCOUNT_UPDATE carries balance and margin figures only: a payment is a FUNDING_FEE's \
          amount, a fill's charge a FILL_SETTLED's fee";

@@ -44,7 +44,7 @@ pub(super) fn format_legs(ratios: &[f64]) -> String {
 
 /// Whether every number `Kernel::check_intent` judges passes its checks at one look: its price,
 /// size, leverage and limit within [0, `MAX_MAGNITUDE`], its prices not subnormal, its time within
-/// [0, infinity) (a time may be beyond the bound, `too_large`). Such numbers pass the
+/// [0, `LAST_DATETIME_SECOND`] (a bound of its own, `timestamp_flaw`). Such numbers pass the
 /// field-by-field checks; any other is judged there, in the same order. Read as their bits: a
 /// non-negative number's bits order as the number does, and a negative one (-0.0 too) has the
 /// sign bit, as NaN has bits above infinity's, so each is above the bound's bits and goes to the
@@ -63,7 +63,7 @@ pub(super) fn intent_numbers_in_bounds(intent: &Intent) -> bool {
     let least_price = reference.wrapping_sub(1).min(limit.wrapping_sub(1));
     most <= MOST
         && least_price >= NORMAL_BITS_LESS_ONE
-        && intent.timestamp.to_bits() < f64::INFINITY.to_bits()
+        && intent.timestamp.to_bits() <= LAST_DATETIME_SECOND.to_bits()
 }
 
 /// Exit legs: at least one, each a positive fraction, together at most the whole position.
@@ -244,7 +244,6 @@ impl Kernel {
             ("target_size", intent.target_size),
             ("leverage", intent.leverage),
             ("limit_price", intent.limit_price),
-            ("timestamp", intent.timestamp),
         ];
         let bad =
             |field, value, reason| Some(self.invalid_field(intent, field, value, reason, seq));
@@ -266,7 +265,14 @@ impl Kernel {
                 return bad(field, Detail::F64(v), SUBNORMAL_PRICE);
             }
         }
-        None
+        let ts = intent.timestamp;
+        let why = timestamp_flaw(ts)?;
+        let value = if ts.is_finite() {
+            Detail::F64(ts)
+        } else {
+            Detail::Str(format!("{ts}"))
+        };
+        bad("timestamp", value, why)
     }
 
     /// An INVALID_INTENT refusal of `intent`'s `field`, whose `value` is refused for `reason`.
@@ -289,7 +295,8 @@ impl Kernel {
         self.refuse(intent, None, code, severity, d, seq)
     }
 
-    /// The prices an ENTER or EXIT needs: a positive reference, and a LIMIT order's limit.
+    /// The prices an ENTER or EXIT needs: a positive reference, a LIMIT order's limit, and no
+    /// limit on a MARKET order (it would fill at market whatever the limit says).
     pub(super) fn check_order_prices(
         &self,
         intent: &Intent,
@@ -308,6 +315,12 @@ impl Kernel {
         }
         if intent.order_type == OrderType::Limit && intent.limit_price <= 0.0 {
             let reason = "must be positive for a LIMIT order";
+            return bad("limit_price", intent.limit_price, reason);
+        }
+        if intent.order_type == OrderType::Market && intent.limit_price > 0.0 {
+            let reason = "is for LIMIT orders: a MARKET order fills at market whatever its limit \
+                          (order_type defaults to MARKET); give order_type LIMIT, or leave \
+                          limit_price at 0";
             return bad("limit_price", intent.limit_price, reason);
         }
         Ok(())

@@ -369,14 +369,15 @@ fn plain_event_numbers_are_ones_the_checks_pass() {
             && in_bounds(e.filled_size, true)
             && in_bounds(e.remaining_size, true)
             && in_bounds(e.retry_after, true)
-            && in_bounds(e.timestamp, true)
+            && timestamp_flaw(e.timestamp).is_none()
             && in_bounds(e.fee.unwrap_or(0.0), false)
     };
     // A fee may be negative (a rebate): its bound's negatives too.
     let beyond = f64::from_bits(MAX_MAGNITUDE.to_bits() + 1);
+    let last_second = f64::from_bits(LAST_DATETIME_SECOND.to_bits() + 1);
     let values: Vec<f64> = SPECIAL_NUMBERS
         .into_iter()
-        .chain([-MAX_MAGNITUDE, -beyond])
+        .chain([-MAX_MAGNITUDE, -beyond, LAST_DATETIME_SECOND, last_second])
         .collect();
     let mut base = VenueEvent::new("e1", KernelEventKind::Fill, &id("c-1"));
     base.price = 100.0;
@@ -431,11 +432,15 @@ fn plain_numbers_are_ones_the_checks_pass() {
                 && v >= 0.0
                 && !too_large(f, v)
                 && !(f.ends_with("_price") && is_subnormal(v))
+                && !(*f == "timestamp" && timestamp_flaw(v).is_some())
         })
     };
-    let values = SPECIAL_NUMBERS;
+    let past_last_second = f64::from_bits(LAST_DATETIME_SECOND.to_bits() + 1);
+    let values = SPECIAL_NUMBERS
+        .into_iter()
+        .chain([LAST_DATETIME_SECOND, past_last_second]);
     for (k, field) in fields.iter().enumerate() {
-        for v in values {
+        for v in values.clone() {
             let mut i = enter(1, 0);
             i.timestamp = 1.7e9;
             match k {
@@ -449,8 +454,11 @@ fn plain_numbers_are_ones_the_checks_pass() {
             assert!(!plain || checked(&i), "{field} = {v:e}");
             // The usual numbers take the one look; a subnormal price goes to the checks.
             let subnormal_price = k != 1 && k != 2 && k != 4 && is_subnormal(v);
-            let usual = (v.to_bits() <= MAX_MAGNITUDE.to_bits() && !subnormal_price)
-                || (k == 4 && v.is_finite() && v.is_sign_positive());
+            let usual = if k == 4 {
+                v.to_bits() <= LAST_DATETIME_SECOND.to_bits()
+            } else {
+                v.to_bits() <= MAX_MAGNITUDE.to_bits() && !subnormal_price
+            };
             assert_eq!(plain, usual, "{field} = {v:e}");
         }
     }

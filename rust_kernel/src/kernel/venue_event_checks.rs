@@ -23,7 +23,8 @@ pub(super) fn in_bounds(v: f64, non_negative: bool) -> bool {
 /// side. Read as their bits, as [`intent_numbers_in_bounds`] reads an intent's: a non-negative number's
 /// bits order as the number does, a negative one (-0.0 too) has the sign bit and NaN bits
 /// above infinity's, so each is above the bound's bits; the fee is read without its sign. A
-/// subnormal price ([`is_subnormal`]) goes to the checks too.
+/// subnormal price ([`is_subnormal`]) goes to the checks too, as does a time past
+/// [`LAST_DATETIME_SECOND`] ([`timestamp_flaw`]).
 /// What this lets through `in_bounds` passes; anything else (-0.0 among it, which
 /// `in_bounds` passes) goes to the field-by-field checks.
 #[inline(always)]
@@ -35,9 +36,10 @@ pub(super) fn event_numbers_in_bounds(ev: &VenueEvent) -> bool {
         .max(ev.filled_size.to_bits())
         .max(ev.remaining_size.to_bits())
         .max(ev.retry_after.to_bits())
-        .max(ev.timestamp.to_bits())
         .max(fee);
-    most <= MOST && ev.price.to_bits().wrapping_sub(1) >= NORMAL_BITS_LESS_ONE
+    most <= MOST
+        && ev.timestamp.to_bits() <= LAST_DATETIME_SECOND.to_bits()
+        && ev.price.to_bits().wrapping_sub(1) >= NORMAL_BITS_LESS_ONE
 }
 
 /// The details refusing `v` of an event's `field`, if it is not finite, negative where
@@ -203,11 +205,14 @@ impl Kernel {
                 "must be a finite number (negative for a rebate)"
             };
             let refusal = number_refusal(field, v, non_negative, reason).or_else(|| {
-                (field == "price" && is_subnormal(v)).then(|| {
-                    let mut d = detail_field(field, Detail::F64(v));
-                    d.push(("reason", Detail::Static(SUBNORMAL_PRICE)));
-                    d
-                })
+                let why = match field {
+                    "price" if is_subnormal(v) => SUBNORMAL_PRICE,
+                    "timestamp" => timestamp_flaw(v)?,
+                    _ => return None,
+                };
+                let mut d = detail_field(field, Detail::F64(v));
+                d.push(("reason", Detail::Static(why)));
+                Some(d)
             });
             if let Some(d) = refusal {
                 return Some(self.event_refusal(

@@ -93,9 +93,9 @@ async def cancel_slot(
 
 def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
     if req.action != "CANCEL" and req.order_type == "MARKET" and req.limit_price > 0.0:
-        # The kernel sends a MARKET order at market whatever limit_price says: a buy meant to be
-        # capped at 90 would fill at 100 (order_type defaults to MARKET; stdio makes a priced
-        # order LIMIT).
+        # A buy meant to be capped at 90 would fill at 100 (order_type defaults to MARKET; stdio
+        # makes a priced order LIMIT). The kernel refuses it as INVALID_INTENT too; the body is
+        # answered 422 here, as its other field errors are, and never reaches the kernel's log.
         raise field_error(
             "limit_price",
             f"limit_price is for LIMIT orders: this {req.action} is a MARKET order (order_type"

@@ -4,6 +4,7 @@
 
 use super::numbers::float_arg;
 use super::short_repr;
+use crate::error::check_timestamp;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDateTime, PyFloat, PyTzInfo};
@@ -46,12 +47,19 @@ fn datetime_seconds(moment: &Bound<'_, PyDateTime>, field: &str) -> PyResult<f64
     moment.call_method0("timestamp")?.extract::<f64>()
 }
 
-/// A time argument as `seconds_arg` takes it, None when not given.
+/// A time argument as `seconds_arg` takes it, None when not given. A time past the last
+/// second a datetime holds is refused (`check_timestamp`), as the object's own reads of it
+/// would fail; one not finite or negative is taken as given, and refused where the kernel
+/// takes the input, as other numbers are.
 fn opt_seconds_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<Option<f64>> {
     if obj.is_none() {
         return Ok(None);
     }
-    seconds_arg(obj, field).map(Some)
+    let ts = seconds_arg(obj, field)?;
+    if ts.is_finite() && ts >= 0.0 {
+        check_timestamp(field, ts)?;
+    }
+    Ok(Some(ts))
 }
 
 named_extractors!(opt_time -> Option<f64> = opt_seconds_arg(timestamp));

@@ -3,6 +3,7 @@
 
 use super::busy::{wait_mut, wait_ref};
 use super::PyKernel;
+use crate::error::check_number;
 use crate::kernel::KernelInput;
 use crate::python::convert::dicts::{as_dict, dict_items};
 use crate::python::convert::enums::opt_enum_arg;
@@ -89,10 +90,14 @@ impl PyKernel {
 
 #[pymethods]
 impl PyKernel {
-    fn set_seed_capital(slf: &Bound<'_, Self>, capital: &Bound<'_, PyAny>) -> PyResult<()> {
+    /// Sets the account's seed capital (`seed`, the original kernel's name for it).
+    fn set_seed_capital(slf: &Bound<'_, Self>, seed: &Bound<'_, PyAny>) -> PyResult<()> {
         // Arguments are read before the kernel is taken: reading one may run Python code that
         // calls into this kernel, which would wait for itself.
-        let c = float_arg(capital, "capital")?;
+        let c = float_arg(seed, "seed")?;
+        // Refused naming the argument as the caller wrote it (the kernel's check names it
+        // "capital"); the kernel checks it again by the same rule.
+        check_number("seed", c, 0.0)?;
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
         let seq = this.core.seq();
@@ -237,12 +242,14 @@ impl PyKernel {
     }
 
     /// Changes the control; `mode` may be the original kernel's update, a dict of these
-    /// arguments. Returns the new control. With `if_mode`, the change applies only while the
-    /// kernel runs that mode (the one its caller read), else changes nothing and returns None.
+    /// arguments, which `update` names as the original did. Returns the new control. With
+    /// `if_mode`, the change applies only while the kernel runs that mode (the one its caller
+    /// read), else changes nothing and returns None.
     // `text_signature`: the defaults as Python shows them; `source`'s default in `signature` is
     // a Rust value, which it would show as "...".
-    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string(), *, if_mode=None),
-        text_signature = "($self, mode=None, verbosity=None, debug_clickhouse_enabled=None, source=\"local\", *, if_mode=None)")]
+    #[pyo3(signature = (mode=None, verbosity=None, debug_clickhouse_enabled=None, source="local".to_string(), *, if_mode=None, update=None),
+        text_signature = "($self, mode=None, verbosity=None, debug_clickhouse_enabled=None, source=\"local\", *, if_mode=None, update=None)")]
+    #[allow(clippy::too_many_arguments)]
     fn update_control<'py>(
         slf: &Bound<'py, Self>,
         mode: Option<&Bound<'_, PyAny>>,
@@ -250,8 +257,22 @@ impl PyKernel {
         debug_clickhouse_enabled: Option<&Bound<'_, PyAny>>,
         #[pyo3(from_py_with = nul_free_text::source)] source: String,
         if_mode: Option<&Bound<'_, PyAny>>,
+        update: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        if let Some(update) = mode.map(as_dict).transpose()?.flatten() {
+        let update = match update {
+            Some(u) => {
+                if mode.is_some() {
+                    return Err(PyTypeError::new_err(
+                        "update_control takes its update as update or as mode, not both",
+                    ));
+                }
+                Some(as_dict(u)?.ok_or_else(|| {
+                    wrong_type(format_args!("invalid update: expected a dict"), u)
+                })?)
+            }
+            None => mode.map(as_dict).transpose()?.flatten(),
+        };
+        if let Some(update) = update {
             if verbosity.is_some() || debug_clickhouse_enabled.is_some() {
                 return Err(PyTypeError::new_err(
                     "update_control takes an update dict or the fields as arguments, not both",
@@ -360,6 +381,7 @@ impl PyKernel {
             field("debug_clickhouse_enabled")?.as_ref(),
             source,
             if_mode,
+            None,
         )
     }
 }

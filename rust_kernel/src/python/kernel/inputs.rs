@@ -21,7 +21,7 @@ use crate::python::objects::{
 use crate::types::{details_json, Detail, Id, TradeStage};
 use crate::wal::kernel_log::{too_large_to_log, InputRef};
 use crate::wal::MAX_PAYLOAD_BYTES;
-use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use std::sync::Arc;
 use std::time::Instant;
@@ -134,6 +134,13 @@ impl PyKernel {
         metadata: &Bound<'_, PyAny>,
         if_trade: Option<(String, f64)>,
     ) -> PyResult<()> {
+        if metadata.is_none() {
+            // A slot's metadata is cleared by `{}`, never by a None taken for "not given".
+            return Err(PyTypeError::new_err(
+                "invalid metadata: expected a dict of str to str/int/float/bool/None, got None \
+                 (give {} to clear it)",
+            ));
+        }
         let meta = metadata_arg(Some(metadata), "metadata")?;
         let mut this = wait_mut(slf)?;
         this.check_takes_input()?;
