@@ -70,6 +70,15 @@ STANDALONE: dict[tuple[str, str], str] = {
         assert f[0] == 60_000.0 and math.isnan(f[1]) and f[2] == 3_000.0
         assert kernel.stats()["intent_latency_count"] == 3
     """,
+    (
+        "reference/kernel.md",
+        "from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, TradeSlot",
+    ): """
+        assert slot.active_entry_order is not None
+        assert slot.active_entry_order == kernel.slot_state(0).active_entry_order
+        assert TradeSlot(**saved).active_entry_order == slot.active_entry_order
+        kernel.close()
+    """,
     ("guides/coming-from-the-original-kernel.md", "from datetime import UTC, datetime"): """
         assert out.state.value == "POSITION_OPEN" and account["reconcile_status"] == "OK"
         assert kernel.slot_state(0).metadata == {"stop": 57_000.0}

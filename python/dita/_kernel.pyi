@@ -401,6 +401,9 @@ class VenueEvent:
     FILLED; ``to_dict()`` gives None.
     A ``timestamp`` past 253402300799 (9999-12-31 23:59:59 UTC, the last second a datetime
     holds: milliseconds passed as seconds) is refused, ValueError naming it.
+    Equal to an event of the same fields (with whether a status was stated, the trade's
+    ``side`` and ``raw_payload``, compared as dicts; none given equals an empty one); hashed by
+    its ids.
     """
 
     def __new__(
@@ -463,8 +466,9 @@ class VenueEvent:
     # Read-only (a types.MappingProxyType): a change in place raises TypeError.
     @property
     def metadata(self) -> Mapping[str, MetaValue]: ...
+    # Read-only (a types.MappingProxyType): a change in place raises TypeError (it would be lost).
     @property
-    def raw_payload(self) -> dict[str, Any]: ...
+    def raw_payload(self) -> Mapping[str, Any]: ...
     @property
     def timestamp(self) -> datetime: ...
     @property
@@ -557,7 +561,9 @@ class VenueOrder:
     ``filled_size`` at most ``size`` (ValueError naming the field; ``reference_price`` 0, the
     default, is the price); the client id and size may be empty or 0 for an order someone else
     placed. ``is_entry`` (None: an entry unless
-    ``reduce_only``) says whether it opens its slot's position: an exit may go out plain."""
+    ``reduce_only``) says whether it opens its slot's position: an exit may go out plain.
+    Equal to an order of the same fields (a slot's working order read twice is one order);
+    hashed by its ids."""
 
     # ``client_order_id``, ``trade_id``, ``side`` and ``size`` are required, each under dita's
     # name or the original kernel's (``venue_client_id``, ``internal_trade_id``,
@@ -647,6 +653,24 @@ class VenueOrder:
 
 @final
 class KernelTransition:
+    """A slot's move from one stage to another, and the input that made it. Equal to a
+    transition of the same fields (``details`` compared as dicts); hashed by its ids."""
+
+    def __new__(
+        cls,
+        timestamp: float | datetime,
+        trade_id: str,
+        slot_id: int,
+        prev_state: TradeStage | str,
+        next_state: TradeStage | str,
+        trigger: str,
+        *,
+        intent_id: str = "",
+        event_id: str = "",
+        details: Mapping[str, Any] | None = None,
+        control_mode: ControlMode | str = "LIVE",
+        control_verbosity: Verbosity | str = "NORMAL",
+    ) -> Self: ...
     @property
     def timestamp(self) -> float: ...
     @property
@@ -677,6 +701,10 @@ class KernelTransition:
 
 @final
 class KernelOutcome:
+    """What one input did. Only a kernel makes one (``KernelOutcome(...)`` raises TypeError): a
+    strategy's test takes one from a kernel, whose ``MockVenueAdapter`` fills, rejects, fills in
+    part or rate limits as asked."""
+
     @property
     def accepted(self) -> bool: ...
     # Accepted, or a venue's rate limit: refused (RATE_LIMITED), yet it ended an order the
@@ -716,8 +744,43 @@ class KernelOutcome:
 
 @final
 class TradeSlot:
-    """A copy of one slot's state at the moment it was read."""
+    """A copy of one slot's state at the moment it was read, or a slot built from its fields.
 
+    Equal to a slot of the same fields (two copies of an unchanged slot are equal); hashed by
+    its ids. ``TradeSlot(slot_id, **fields)`` takes the fields of a slot's dict as ``load_slots``
+    reads them, each checked as it checks them (ValueError or TypeError naming the field); a
+    field not given is a free slot's, and ``committed_notional`` is 0 until a kernel loads it.
+    Orders may be ``VenueOrder``s or their dicts, times datetimes, seconds or None. The slot as
+    a whole (its stage against its size and orders) is checked when a kernel loads it.
+    """
+
+    def __new__(
+        cls,
+        slot_id: int,
+        *,
+        trade_id: str = "",
+        asset: str = "",
+        side: TradeSide | str = "FLAT",
+        entry_price: float = 0.0,
+        size: float = 0.0,
+        initial_size: float = 0.0,
+        leverage: float = 1.0,
+        entry_time: float | datetime | None = None,
+        unrealized_pnl: float = 0.0,
+        realized_pnl: float = 0.0,
+        fees_paid: float = 0.0,
+        closed: bool = False,
+        exit_leg_ratios: Sequence[float] | None = None,
+        active_leg_index: int = 0,
+        leg_taken: float = 0.0,
+        active_entry_order: VenueOrder | Mapping[str, Any] | None = None,
+        active_exit_order: VenueOrder | Mapping[str, Any] | None = None,
+        fsm_state: TradeStage | str = "IDLE",
+        close_reason: str = "",
+        last_event_time: float | datetime | None = None,
+        mark_price: float = 0.0,
+        metadata: Mapping[str, MetaValue] | None = None,
+    ) -> Self: ...
     @property
     def slot_id(self) -> int: ...
     @property

@@ -310,3 +310,132 @@ def test_an_intent_equals_one_of_the_same_fields_and_copies_and_pickles_as_equal
     assert intent != intent.to_dict()
     for again in (pickle.loads(pickle.dumps(intent)), copy.copy(intent), copy.deepcopy(intent)):
         assert again == intent and again.to_dict() == intent.to_dict() and again.stage == TradeStage.IDLE
+
+
+# The original's data classes compare by their fields and are built by keywords.
+
+
+def test_a_slot_s_working_order_read_twice_is_one_order() -> None:
+    """Strategy code that watches a slot's order for a change sees none while nothing changed."""
+    k = ExecutionKernel(max_slots=1, venue=MockVenueAdapter(fill_rate=0.0))
+    k.process_intent(original_intent("ENTER", 0, at(0), order_type="LIMIT", limit_price=99.0))
+    slot = k.slot(0)
+    before = slot.active_entry_order
+    assert before is not None
+    assert before == slot.active_entry_order and hash(before) == hash(slot.active_entry_order)
+    assert len({before, slot.active_entry_order}) == 1
+    k.process_intent(original_intent("CANCEL", 0, at(1)))
+    assert slot.active_entry_order != before
+    k.close()
+
+
+def test_venue_events_of_the_same_fields_are_equal() -> None:
+    def event(**fields: object) -> VenueEvent:
+        given: dict[str, object] = {"event_id": "e1", "trade_id": "t", "slot_id": 0, "kind": "FILL"}
+        return VenueEvent(**{**given, "price": 99.0, "size": 1.0, "timestamp": at(1), **fields})  # type: ignore[arg-type]
+
+    assert event() == event() and hash(event()) == hash(event())
+    assert event(raw_payload={"fills": [1]}) == event(raw_payload={"fills": [1]})
+    assert event(raw_payload={}) == event()  # none given reads as an empty payload
+    # What the event carries beyond the kernel's fields counts too.
+    assert event(raw_payload={"fills": [1]}) != event(raw_payload={"fills": [2]})
+    assert event(side="LONG") != event() and event(status="FILLED") != event()
+    assert event(price=98.0) != event() and event() != event().to_dict()
+
+
+def test_two_copies_of_an_unchanged_slot_are_equal(kernel: ExecutionKernel) -> None:
+    import copy
+
+    kernel.process_intent(original_intent("ENTER", 0, at(0)))
+    a, b = copy.copy(kernel.slot(0)), copy.copy(kernel.slot(0))
+    assert a == b and hash(a) == hash(b)
+    kernel.slot(0).mark_price(101.0)
+    assert copy.copy(kernel.slot(0)) != a
+
+
+def test_an_event_s_raw_payload_refuses_a_change_in_place() -> None:
+    """Each read of the payload is the event's own: a change in place would be lost without a
+    word, so it raises."""
+    event = VenueEvent("e1", "t", 0, "FILL", raw_payload={"a": 1})
+    with pytest.raises(TypeError):
+        event.raw_payload["seen"] = True  # type: ignore[index]
+    assert event.raw_payload == {"a": 1}
+    again = VenueEvent(**{**event.to_dict(), "raw_payload": {**event.raw_payload, "seen": True}})
+    assert again.raw_payload == {"a": 1, "seen": True}
+
+
+# The keys of a slot's dict a kernel computes: not fields a slot is built from.
+COMPUTED = ("committed_notional", "awaited_fill_qty", "order_in_doubt", "kernel_id")
+
+
+def test_a_trade_slot_is_built_from_the_fields_of_a_slot_dict_for_a_restore() -> None:
+    k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    k.process_intent(original_intent("ENTER", 0, at(0), order_type="LIMIT", limit_price=99.0))
+    saved = [{f: v for f, v in k.slot(i).to_dict().items() if f not in COMPUTED} for i in range(2)]
+    slots = [dita.TradeSlot(**fields) for fields in saved]
+    assert slots[0].to_dict() == {**saved[0], "committed_notional": 0.0}  # a kernel computes it
+    assert slots[0].fsm_state == TradeStage.ENTRY_WORKING and not slots[0].is_free()
+    assert slots[1] == dita.TradeSlot(1) and slots[1].is_free()
+    restored = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    restored.load_slots(slots)
+    assert restored.slot(0).active_entry_order == k.slot(0).active_entry_order
+    k.close()
+    restored.close()
+
+
+def test_a_trade_slot_is_built_from_the_original_s_values() -> None:
+    """An order as a VenueOrder, times as datetimes or None, legs not given as one leg."""
+    order = dita.VenueOrder("c-1", 0, "trade-0", "BTCUSDT", "BUY", "LIMIT", 99.0, 1.0, status="ACKNOWLEDGED")
+    slot = dita.TradeSlot(
+        slot_id=0, trade_id="trade-0", asset="BTCUSDT", side=TradeSide.LONG, entry_time=at(2),
+        last_event_time=None, active_entry_order=order, fsm_state=TradeStage.ENTRY_WORKING,
+        exit_leg_ratios=None, metadata={"strategy": "s"},
+    )  # fmt: skip
+    assert slot.active_entry_order == order and slot.entry_time == at(2) and slot.last_event_time is None
+    assert slot.exit_leg_ratios == (1.0,) and slot.metadata == {"strategy": "s"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"size": "1"}, TypeError, "invalid size: expected a number, got str '1'"),
+        ({"side": "UP"}, ValueError, 'invalid side: unknown TradeSide "UP"'),
+        ({"entry_time": "noon"}, TypeError, "entry_time"),
+        ({"active_exit_order": 5}, TypeError, "active_exit_order must be a dict or None"),
+        ({"sise": 1.0}, TypeError, "unexpected keyword argument 'sise'"),
+        ({"committed_notional": 1.0}, TypeError, "unexpected keyword argument 'committed_notional'"),
+    ],
+)
+def test_a_trade_slot_built_with_a_bad_field_is_refused_naming_it(
+    fields: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        dita.TradeSlot(0, **fields)  # type: ignore[arg-type]
+
+
+def test_a_transition_is_built_from_its_fields_and_equals_the_kernel_s(kernel: ExecutionKernel) -> None:
+    made = kernel.process_intent(original_intent("ENTER", 0, at(1))).transitions[0]
+    built = dita.KernelTransition(
+        timestamp=at(1), trade_id="trade-0", slot_id=0, prev_state=TradeStage.IDLE,
+        next_state=TradeStage.ORDER_REQUESTED, trigger="ENTER", intent_id=made.intent_id,
+        control_mode=ControlMode.PAPER, control_verbosity=Verbosity.NORMAL,
+    )  # fmt: skip
+    assert built == made and hash(built) == hash(made) and built.to_dict() == made.to_dict()
+    with_details = dita.KernelTransition(
+        1.0, "t", 0, "IDLE", "ORDER_REQUESTED", "ENTER", details={"why": "test"}
+    )
+    assert with_details.details == {"why": "test"} and with_details.control_mode == ControlMode.LIVE
+    assert with_details != dita.KernelTransition(1.0, "t", 0, "IDLE", "ORDER_REQUESTED", "ENTER")
+    with pytest.raises(ValueError, match='invalid trigger: "ENTERED"'):
+        dita.KernelTransition(1.0, "t", 0, "IDLE", "ORDER_REQUESTED", "ENTERED")
+
+
+def test_a_strategy_test_takes_its_outcome_from_a_kernel_as_only_a_kernel_makes_one() -> None:
+    """The guide's way to a rate-limited outcome: a mock venue that rate limits every order."""
+    with pytest.raises(TypeError):
+        dita.KernelOutcome(accepted=False)  # type: ignore[call-arg]
+    k = ExecutionKernel(max_slots=1, venue=MockVenueAdapter(rate_limit_rate=1.0, retry_after=1.0))
+    out = k.process_intent(original_intent("ENTER", 0, at(0)))
+    assert (out.accepted, out.diagnostic_code) == (False, KernelDiagnosticCode.RATE_LIMITED)
+    assert out.details["retry_after_ms"] == 1000.0
+    k.close()

@@ -81,10 +81,15 @@ pub fn metadata_arg(obj: Option<&Bound<'_, PyAny>>, field: &str) -> PyResult<Met
 /// `meta` as a read-only mapping (`types.MappingProxyType`), for an object whose metadata is its
 /// own: a change in place would change a fresh copy and be lost without a word, so it raises.
 pub fn read_only_metadata<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'py, PyAny>> {
+    read_only(metadata_to_py(py, meta)?)
+}
+
+/// `dict` behind a read-only view (a `types.MappingProxyType`).
+pub fn read_only<'py>(dict: Bound<'py, PyDict>) -> PyResult<Bound<'py, PyAny>> {
     static PROXY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
     PROXY
-        .import(py, "types", "MappingProxyType")?
-        .call1((metadata_to_py(py, meta)?,))
+        .import(dict.py(), "types", "MappingProxyType")?
+        .call1((dict,))
 }
 
 pub fn metadata_to_py<'py>(py: Python<'py>, meta: &Metadata) -> PyResult<Bound<'py, PyDict>> {

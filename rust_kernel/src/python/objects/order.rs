@@ -357,6 +357,22 @@ impl PyVenueOrder {
         order_dict(py, &self.inner)
     }
 
+    /// Equal to an order of the same fields, as the original's data class was: a slot's
+    /// working order read twice is one order.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PyVenueOrder>()
+            .is_ok_and(|o| o.get().inner == self.inner)
+    }
+
+    /// Of its ids, which equal orders share.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        let o = &self.inner;
+        (&*o.client_order_id, &*o.trade_id, o.slot_id)
+            .into_pyobject(py)?
+            .hash()
+    }
+
     fn __repr__(&self) -> String {
         let o = &self.inner;
         format!(

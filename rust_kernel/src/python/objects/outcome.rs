@@ -2,20 +2,26 @@
 
 use super::venue_event::EventExtras;
 use super::{PyVenueEvent, PyVenueOrder};
+use crate::fsm::Trigger;
 use crate::model::{KernelOutcome, KernelTransition, VenueEvent};
 use crate::python::convert::details::{details_to_py, transition_details_to_py};
-use crate::python::convert::enums::trade_side_of;
-use crate::python::convert::time::datetime_of;
+use crate::python::convert::dicts::as_dict;
+use crate::python::convert::enums::{enum_arg, opt_enum_arg, trade_side_of};
+use crate::python::convert::ints::slot_index_arg;
+use crate::python::convert::text::{ident, str_arg};
+use crate::python::convert::time::{datetime_of, seconds_arg};
+use crate::python::convert::wrong_type;
 use crate::types::{
     details_json, ControlMode, Detail, Id, KernelDiagnosticCode, KernelEventKind, KernelSeverity,
-    TradeSide, TradeStage, Verbosity,
+    TradeSide, TradeStage, TransitionDetails, Verbosity,
 };
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
 
 /// The kernel's control when an input was taken: its mode and journal verbosity, which each
 /// transition the input made names (the original kernel's `control_mode`, `control_verbosity`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ControlAtInput {
     pub mode: ControlMode,
     pub verbosity: Verbosity,
@@ -25,10 +31,100 @@ pub struct ControlAtInput {
 pub struct PyTransition {
     pub inner: KernelTransition,
     pub control: ControlAtInput,
+    /// The details of a transition made in Python, as given (a kernel's are in `inner`).
+    pub given_details: Option<Py<PyDict>>,
+}
+
+impl PyTransition {
+    /// A transition a kernel made, under the control its input was taken in.
+    pub fn made(inner: KernelTransition, control: ControlAtInput) -> Self {
+        PyTransition {
+            inner,
+            control,
+            given_details: None,
+        }
+    }
+}
+
+/// The triggers a kernel's transitions name, which a transition made in Python names too.
+const TRIGGERS: [Trigger; 13] = [
+    Trigger::Enter,
+    Trigger::Exit,
+    Trigger::Submit,
+    Trigger::CancelRequest,
+    Trigger::Ack,
+    Trigger::PartialFill,
+    Trigger::Fill,
+    Trigger::CancelAck,
+    Trigger::CancelReject,
+    Trigger::Reject,
+    Trigger::Expired,
+    Trigger::RateLimited,
+    Trigger::LateFill,
+];
+
+/// `obj` as the name of one of [`TRIGGERS`], refused naming it and the value otherwise.
+fn trigger_arg(obj: &Bound<'_, PyAny>) -> PyResult<&'static str> {
+    let text = str_arg(obj, "trigger")?;
+    let names = TRIGGERS.map(Trigger::name);
+    names.into_iter().find(|n| *n == text).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "invalid trigger: {text:?} (one of {})",
+            names.join(", ")
+        ))
+    })
 }
 
 #[pymethods]
 impl PyTransition {
+    /// A transition from its fields, as a strategy's test or a restore builds one.
+    #[new]
+    #[pyo3(signature = (timestamp, trade_id, slot_id, prev_state, next_state, trigger, *,
+        intent_id=Id::default(), event_id=Id::default(), details=None, control_mode=None,
+        control_verbosity=None),
+        text_signature = "(timestamp, trade_id, slot_id, prev_state, next_state, trigger, *, intent_id=\"\", event_id=\"\", details=None, control_mode=\"LIVE\", control_verbosity=\"NORMAL\")")]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        timestamp: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = ident::trade_id)] trade_id: Id,
+        #[pyo3(from_py_with = slot_index_arg)] slot_id: usize,
+        prev_state: &Bound<'_, PyAny>,
+        next_state: &Bound<'_, PyAny>,
+        trigger: &Bound<'_, PyAny>,
+        #[pyo3(from_py_with = ident::intent_id)] intent_id: Id,
+        #[pyo3(from_py_with = ident::event_id)] event_id: Id,
+        details: Option<&Bound<'_, PyAny>>,
+        control_mode: Option<&Bound<'_, PyAny>>,
+        control_verbosity: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        // A copy: later changes to the caller's dict are not the transition's.
+        let given_details = match details.filter(|d| !d.is_none()) {
+            None => PyDict::new(timestamp.py()),
+            Some(d) => as_dict(d)?
+                .ok_or_else(|| wrong_type("invalid details: expected a dict", d))?
+                .copy()?,
+        };
+        Ok(PyTransition {
+            inner: KernelTransition {
+                timestamp: seconds_arg(timestamp, "timestamp")?,
+                trade_id,
+                slot_id,
+                prev_state: enum_arg(prev_state, "prev_state")?,
+                next_state: enum_arg(next_state, "next_state")?,
+                trigger: trigger_arg(trigger)?,
+                intent_id,
+                event_id,
+                details: TransitionDetails::default(),
+            },
+            control: ControlAtInput {
+                mode: opt_enum_arg(control_mode, "control_mode")?.unwrap_or(ControlMode::Live),
+                verbosity: opt_enum_arg(control_verbosity, "control_verbosity")?
+                    .unwrap_or(Verbosity::Normal),
+            },
+            given_details: Some(given_details.unbind()),
+        })
+    }
+
     #[getter]
     fn timestamp(&self) -> f64 {
         self.inner.timestamp
@@ -63,7 +159,10 @@ impl PyTransition {
     }
     #[getter]
     fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        transition_details_to_py(py, &self.inner.details)
+        match &self.given_details {
+            Some(d) => d.bind(py).copy(),
+            None => transition_details_to_py(py, &self.inner.details),
+        }
     }
     /// The trading mode in force when the input that made it was taken.
     #[getter]
@@ -87,8 +186,39 @@ impl PyTransition {
         d.set_item("trigger", t.trigger)?;
         d.set_item("intent_id", &*t.intent_id)?;
         d.set_item("event_id", &*t.event_id)?;
-        d.set_item("details", transition_details_to_py(py, &t.details)?)?;
+        d.set_item("details", self.details(py)?)?;
         Ok(d)
+    }
+
+    /// Equal to a transition of the same fields, as the original's data class was (the
+    /// details compared as Python compares the two dicts).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast::<PyTransition>() else {
+            return Ok(false);
+        };
+        let (a, b) = (&self.inner, &other.get().inner);
+        let facts = |t: &KernelTransition| {
+            let ids = (
+                t.trade_id.clone(),
+                t.slot_id,
+                t.intent_id.clone(),
+                t.event_id.clone(),
+            );
+            (t.timestamp, ids, t.prev_state, t.next_state, t.trigger)
+        };
+        if facts(a) != facts(b) || self.control != other.get().control {
+            return Ok(false);
+        }
+        let py = other.py();
+        self.details(py)?.eq(other.get().details(py)?)
+    }
+
+    /// Of its ids, which equal transitions share.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        let t = &self.inner;
+        (&*t.trade_id, t.slot_id, &*t.intent_id, &*t.event_id)
+            .into_pyobject(py)?
+            .hash()
     }
 
     fn __repr__(&self) -> String {
@@ -264,15 +394,7 @@ impl PyOutcome {
             .inner
             .transitions
             .iter()
-            .map(|t| {
-                Py::new(
-                    py,
-                    PyTransition {
-                        inner: t.clone(),
-                        control: self.control,
-                    },
-                )
-            })
+            .map(|t| Py::new(py, PyTransition::made(t.clone(), self.control)))
             .collect::<PyResult<_>>()?;
         PyTuple::new(py, made)
     }
@@ -315,10 +437,7 @@ impl PyOutcome {
         d.set_item("severity", o.severity.name())?;
         let ts = PyList::empty(py);
         for t in &o.transitions {
-            let t = PyTransition {
-                inner: t.clone(),
-                control: self.control,
-            };
+            let t = PyTransition::made(t.clone(), self.control);
             ts.append(t.to_dict(py)?)?;
         }
         d.set_item("transitions", ts)?;

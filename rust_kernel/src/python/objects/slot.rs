@@ -1,12 +1,13 @@
 //! `TradeSlot`: one position's slot, and its dict form.
 
-use super::order::opt_order_dict;
+use super::order::{opt_order_dict, order_dict};
 use super::PyVenueOrder;
+use crate::fsm::is_free;
 use crate::model::{RecentRing, TradeSlot, VenueOrder};
-use crate::python::convert::dicts::as_dict;
+use crate::python::convert::dicts::{as_dict, dict_items};
 use crate::python::convert::enums::enum_arg;
 use crate::python::convert::flags::bool_arg;
-use crate::python::convert::ints::{index_arg, int_arg};
+use crate::python::convert::ints::{index_arg, int_arg, slot_index_arg};
 use crate::python::convert::metadata::{metadata_arg, metadata_to_py, read_only_metadata};
 use crate::python::convert::numbers::{float_arg, leg_ratios, not_a_list};
 use crate::python::convert::text::{bounded_text, named_id, str_arg};
@@ -71,8 +72,56 @@ pub struct PySlot {
     pub free: bool,
 }
 
+/// Field `name`'s `value` as a slot dict holds it, where the original kernel's slot held it
+/// otherwise: an order as its dict, a time not given (None) as 0; exit legs not given (None)
+/// are one leg, as an intent's.
+fn as_dict_field<'py>(name: &str, value: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = value.py();
+    match name {
+        "entry_time" | "last_event_time" if value.is_none() => {
+            Ok(0.0_f64.into_pyobject(py)?.into_any())
+        }
+        "exit_leg_ratios" if value.is_none() => Ok(PyList::new(py, [1.0])?.into_any()),
+        "active_entry_order" | "active_exit_order" => match value.cast::<PyVenueOrder>() {
+            Ok(order) => Ok(order_dict(py, &order.get().inner)?.into_any()),
+            Err(_) => Ok(value),
+        },
+        _ => Ok(value),
+    }
+}
+
 #[pymethods]
 impl PySlot {
+    /// A slot from the fields of its dict as `load_slots` reads them, each checked as it checks
+    /// them; a field not given is a free slot's. The slot as a whole (its stage against its
+    /// size and orders) is checked when a kernel loads it.
+    #[new]
+    #[pyo3(signature = (slot_id, **fields),
+        text_signature = "(slot_id, *, trade_id=\"\", asset=\"\", side=\"FLAT\", entry_price=0.0, size=0.0, initial_size=0.0, leverage=1.0, entry_time=None, unrealized_pnl=0.0, realized_pnl=0.0, fees_paid=0.0, closed=False, exit_leg_ratios=None, active_leg_index=0, leg_taken=0.0, active_entry_order=None, active_exit_order=None, fsm_state=\"IDLE\", close_reason=\"\", last_event_time=None, mark_price=0.0, metadata=None)")]
+    fn new(
+        py: Python<'_>,
+        #[pyo3(from_py_with = slot_index_arg)] slot_id: usize,
+        fields: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Self> {
+        let d = slot_dict(py, &TradeSlot::new(slot_id))?;
+        for (name, value) in fields.map(dict_items).transpose()?.unwrap_or_default() {
+            let name: String = name.extract()?;
+            if !WRITABLE_SLOT_FIELDS.contains(&name.as_str()) {
+                return Err(PyTypeError::new_err(format!(
+                    "TradeSlot() got an unexpected keyword argument '{name}': a slot is built \
+                     from slot_id, {} (a kernel computes the rest of a slot's dict)",
+                    WRITABLE_SLOT_FIELDS.join(", ")
+                )));
+            }
+            d.set_item(&name, as_dict_field(&name, value)?)?;
+        }
+        let inner = read_slot(&d, slot_id, &|name| name.to_string())?;
+        Ok(PySlot {
+            free: is_free(inner.fsm_state),
+            inner,
+        })
+    }
+
     #[getter]
     fn slot_id(&self) -> usize {
         self.inner.slot_id
@@ -223,6 +272,21 @@ impl PySlot {
         crate::kernel::next_exit_ratio(&self.inner)
     }
 
+    /// Equal to a slot of the same fields, as the original's data class was: two copies of
+    /// an unchanged slot are equal.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<PySlot>()
+            .is_ok_and(|o| o.get().inner == self.inner && o.get().free == self.free)
+    }
+
+    /// Of its ids, which equal slots share.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        (self.inner.slot_id, &*self.inner.trade_id)
+            .into_pyobject(py)?
+            .hash()
+    }
+
     fn __repr__(&self) -> String {
         let s = &self.inner;
         format!(
@@ -278,8 +342,16 @@ pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlo
         }
         None => return Err(not_a_dict()),
     };
-    let d = &d;
-    let field = |name: &str| format!("slots[{index}].{name}");
+    read_slot(&d, index, &|name| format!("slots[{index}].{name}"))
+}
+
+/// Slot `index` from the fields of dict `d`, each checked and named on error as `field` names
+/// it: what `load_slots` and `TradeSlot(...)` read.
+fn read_slot(
+    d: &Bound<'_, PyDict>,
+    index: usize,
+    field: &dyn Fn(&str) -> String,
+) -> PyResult<TradeSlot> {
     let get = |name: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(name)?
             .ok_or_else(|| PyValueError::new_err(format!("missing {}", field(name))))

@@ -4,7 +4,9 @@ use crate::model::VenueEvent;
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, SideArg};
 use crate::python::convert::ints::slot_id_arg;
-use crate::python::convert::metadata::{metadata_arg, metadata_to_py, read_only_metadata};
+use crate::python::convert::metadata::{
+    metadata_arg, metadata_to_py, read_only, read_only_metadata,
+};
 use crate::python::convert::numbers::{opt_real, real};
 use crate::python::convert::text::{free_text, ident};
 use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
@@ -46,6 +48,14 @@ impl PyVenueEvent {
             inner,
             status_stated: true,
             extras: None,
+        }
+    }
+
+    /// The venue's payload: its own dict, or a new empty one when it gave none.
+    fn payload<'py>(&self, py: Python<'py>) -> Bound<'py, PyDict> {
+        match self.extras.as_ref().and_then(|x| x.raw_payload.as_ref()) {
+            Some(p) => p.bind(py).clone(),
+            None => PyDict::new(py),
         }
     }
 }
@@ -194,13 +204,11 @@ impl PyVenueEvent {
     fn order_side(&self) -> Option<OrderSide> {
         self.inner.side
     }
-    /// The venue's own payload, as it gave it (an empty dict when it gave none).
+    /// The venue's own payload, as it gave it (empty when it gave none). Read-only, as an
+    /// intent's metadata: a change in place would be lost, so it raises TypeError.
     #[getter]
-    fn raw_payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        match self.extras.as_ref().and_then(|x| x.raw_payload.as_ref()) {
-            Some(p) => p.bind(py).copy(),
-            None => Ok(PyDict::new(py)),
-        }
+    fn raw_payload<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only(self.payload(py))
     }
     #[getter]
     fn asset(&self) -> &str {
@@ -277,6 +285,29 @@ impl PyVenueEvent {
         d.set_item("fee", e.fee)?;
         d.set_item("retry_after", e.retry_after)?;
         Ok(d)
+    }
+
+    /// Equal to an event of the same fields, as the original's data class was: the kernel's
+    /// fields, whether a status was stated, its trade's side and its raw payload (as Python
+    /// compares the two dicts).
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(other) = other.cast::<PyVenueEvent>() else {
+            return Ok(false);
+        };
+        let (py, o) = (other.py(), other.get());
+        if o.inner != self.inner || o.status_stated != self.status_stated || o.side() != self.side()
+        {
+            return Ok(false);
+        }
+        self.payload(py).eq(o.payload(py))
+    }
+
+    /// Of its ids, which equal events share.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        let e = &self.inner;
+        (&*e.event_id, &*e.trade_id, e.slot_id)
+            .into_pyobject(py)?
+            .hash()
     }
 
     fn __repr__(&self) -> String {
