@@ -266,7 +266,8 @@ class FeedLoop:
                     refuse_returned_orders(callback, returned)
             except Exception as exc:
                 callbacks.fail(handle, callback, exc)
-        raise_first(errors)
+        if errors:  # rarely: every data point passes here
+            raise_first(errors)
 
     def ask_venues(self, now: float, errors: list[Exception]) -> None:
         """What a data point asks of the venues (and a live loop between data points, through
