@@ -24,6 +24,23 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// Every trigger, as a transition made in Python may name one.
+    pub const ALL: [Trigger; 13] = [
+        Trigger::Enter,
+        Trigger::Exit,
+        Trigger::Submit,
+        Trigger::CancelRequest,
+        Trigger::Ack,
+        Trigger::PartialFill,
+        Trigger::Fill,
+        Trigger::CancelAck,
+        Trigger::CancelReject,
+        Trigger::Reject,
+        Trigger::Expired,
+        Trigger::RateLimited,
+        Trigger::LateFill,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Trigger::Enter => "ENTER",

@@ -46,27 +46,10 @@ impl PyTransition {
     }
 }
 
-/// The triggers a kernel's transitions name, which a transition made in Python names too.
-const TRIGGERS: [Trigger; 13] = [
-    Trigger::Enter,
-    Trigger::Exit,
-    Trigger::Submit,
-    Trigger::CancelRequest,
-    Trigger::Ack,
-    Trigger::PartialFill,
-    Trigger::Fill,
-    Trigger::CancelAck,
-    Trigger::CancelReject,
-    Trigger::Reject,
-    Trigger::Expired,
-    Trigger::RateLimited,
-    Trigger::LateFill,
-];
-
-/// `obj` as the name of one of [`TRIGGERS`], refused naming it and the value otherwise.
+/// `obj` as the name of one of [`Trigger::ALL`], refused naming it and the value otherwise.
 fn trigger_arg(obj: &Bound<'_, PyAny>) -> PyResult<&'static str> {
     let text = str_arg(obj, "trigger")?;
-    let names = TRIGGERS.map(Trigger::name);
+    let names = Trigger::ALL.map(Trigger::name);
     names.into_iter().find(|n| *n == text).ok_or_else(|| {
         PyValueError::new_err(format!(
             "invalid trigger: {text:?} (one of {})",
