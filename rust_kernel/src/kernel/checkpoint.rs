@@ -27,11 +27,12 @@ mod orders;
 /// The behaviour versions whose checkpoints this build reads besides its own, each with what
 /// turns its state into today's. 36, 37 and 38 wrote the first [`PARTS_BEFORE_39`] parts this
 /// build writes, in the same layout, so their state loads as it stands (a part or field they
-/// lacked gets its default here).
-pub const MIGRATIONS: [(u16, Migration); 3] = [
+/// lacked gets its default here); 39 wrote every part, in the same layout.
+pub const MIGRATIONS: [(u16, Migration); 4] = [
     (36, decode_before_39),
     (37, decode_before_39),
     (38, decode_before_39),
+    (39, decode),
 ];
 
 /// How many of [`PARTS`] the checkpoints of versions 36 to 38 hold.
