@@ -83,8 +83,8 @@ class RiskLimits(BaseModel):
         le=KERNEL_MAX_ORDER_RATE,
         description="orders (entries and exits) per second, sliding one-second window on intent "
         "timestamps; at least 1 (below it every order is refused) and at most 100,000 (the most "
-        "the window counts), a fraction rounds down; a MARKET exit of a whole position is neither "
-        "refused nor counted",
+        "the window counts), a fraction rounds down; the first MARKET exit of a whole position since a "
+        "fill changed it is neither refused nor counted",
     )
     regime: Regime = Field(
         default="NEUTRAL",

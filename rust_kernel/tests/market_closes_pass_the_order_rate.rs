@@ -1,9 +1,10 @@
-//! The order-rate rule never keeps a position from being closed: a MARKET exit of a slot's
-//! whole position is neither refused nor counted by `max_order_rate`, so flatten all (one exit
-//! per slot at once) closes every position under a rate of 2. A LIMIT close can rest, be
-//! cancelled and be sent again without end, and an exit of part of the position leaves it
-//! open: both are judged and counted as entries are. The rule reads the intent and the slot
-//! alone, so a log replays it as it ran.
+//! The order-rate rule never keeps a position from being closed: the first MARKET exit of a
+//! slot's whole position since a fill changed it is neither refused nor counted by
+//! `max_order_rate`, so flatten all (one exit per slot at once) closes every position under a
+//! rate of 2. The closes after one the venue ended unfilled, a LIMIT close (it can rest, be
+//! cancelled and be sent again without end) and an exit of part of the position (it leaves
+//! the position open) are judged and counted as entries are. The rule reads the intent and
+//! the slot alone, so a log replays it as it ran.
 
 use dita_kernel::kernel::KernelInput;
 use dita_kernel::risk::RiskLimits;
@@ -118,4 +119,75 @@ fn a_limit_close_and_an_exit_of_part_are_judged_and_counted_by_the_rate() {
     let (_, recovered) = open(dir.path());
     assert_eq!(recovered.seq(), k.seq());
     assert_eq!(recovered.slots(), k.slots());
+}
+
+/// Market closes of slot 0, each ended unfilled by the venue with `kind` (a rejection or a
+/// throttle), all within one second: whether each went out.
+fn rejected_closes(log: &mut KernelLog, k: &mut Kernel, kind: KernelEventKind) -> Vec<bool> {
+    (0..6)
+        .map(|n| {
+            let close = on_slot(&format!("x{n}"), 0, KernelCommandType::Exit, 1.0);
+            let out = step(log, k, KernelInput::Intent(close));
+            if let Some(order) = out.submit.as_ref() {
+                let end = VenueEvent::new(&format!("r{n}"), kind, &order.client_order_id);
+                step(log, k, KernelInput::VenueEvent(end));
+                assert!(k.slots()[0].active_exit_order.is_none(), "{kind:?}");
+                assert_eq!(k.slots()[0].size, 1.0);
+            }
+            assert!(out.accepted || refused_by_the_rate(&out), "{out:?}");
+            out.accepted
+        })
+        .collect()
+}
+
+#[test]
+fn market_closes_after_one_the_venue_ended_unfilled_are_bounded_by_the_rate() {
+    for kind in [KernelEventKind::Reject, KernelEventKind::RateLimited] {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut log, mut k) = open(dir.path());
+        three_open(&mut log, &mut k);
+        // The first close is exempt; the next two fill the window of 2; the rest are refused.
+        let sent = rejected_closes(&mut log, &mut k, kind);
+        assert_eq!(sent, [true, true, true, false, false, false], "{kind:?}");
+        // A fill that changes the position gives the slot's next market close its exemption.
+        let mut part = on_slot("part", 0, KernelCommandType::Exit, 0.5);
+        part.timestamp = 61.0;
+        let order = step(&mut log, &mut k, KernelInput::Intent(part))
+            .submit
+            .unwrap();
+        let mut f = VenueEvent::new("pf", KernelEventKind::Fill, &order.client_order_id);
+        (f.price, f.size, f.filled_size) = (100.0, 0.5, 0.5);
+        assert!(step(&mut log, &mut k, KernelInput::VenueEvent(f)).accepted);
+        for n in 0..2 {
+            let mut entry = on_slot(&format!("w{n}"), 3 + n, KernelCommandType::Enter, 1.0);
+            entry.timestamp = 62.0;
+            assert!(step(&mut log, &mut k, KernelInput::Intent(entry)).accepted);
+        }
+        let mut close = on_slot("after-fill", 0, KernelCommandType::Exit, 0.5);
+        close.timestamp = 62.0;
+        assert!(step(&mut log, &mut k, KernelInput::Intent(close)).accepted);
+        // The log and a checkpoint of it load the slots as they ran.
+        log.checkpoint(&k).unwrap();
+        drop(log);
+        let (_, recovered) = open(dir.path());
+        assert_eq!(recovered.seq(), k.seq());
+        assert_eq!(recovered.slots(), k.slots());
+        assert!(recovered.slots()[0].exempt_close_sent);
+    }
+}
+
+#[test]
+fn the_rate_after_rejected_market_closes_replays_as_it_ran() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path());
+    three_open(&mut log, &mut k);
+    rejected_closes(&mut log, &mut k, KernelEventKind::Reject);
+    drop(log);
+    let (_, mut recovered) = open(dir.path());
+    assert_eq!(recovered.seq(), k.seq());
+    assert_eq!(recovered.slots(), k.slots());
+    // Both spent slot 0's exemption and filled the window: its next close is refused by both.
+    let close = on_slot("probe", 0, KernelCommandType::Exit, 1.0);
+    assert!(refused_by_the_rate(&recovered.process_intent(&close)));
+    assert!(refused_by_the_rate(&k.process_intent(&close)));
 }

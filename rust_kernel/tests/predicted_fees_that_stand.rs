@@ -204,12 +204,15 @@ fn a_checkpoint_naming_a_held_settlement_that_is_not_there_as_standing_is_refuse
     let mut k = kernel(1);
     assert!(k.on_account_event(&stands("s1", "123", "BTC")).accepted);
     let state = encode_kernel(&k);
-    // The part is the checkpoint's last: one place, the first held.
-    let part = [1u64.to_le_bytes().as_slice(), &0u32.to_le_bytes()].concat();
+    // The part is the checkpoint's last but one: one place, the first held. The last says no
+    // slot spent its exempt close (an empty list).
+    let last = 0u64.to_le_bytes();
+    let part = [1u64.to_le_bytes().as_slice(), &0u32.to_le_bytes(), &last].concat();
     assert!(state.ends_with(&part));
     let mut bad = state[..state.len() - part.len()].to_vec();
     bad.extend_from_slice(&1u64.to_le_bytes());
     bad.extend_from_slice(&3u32.to_le_bytes());
+    bad.extend_from_slice(&last);
     let Err(err) = decode_kernel(&bad) else {
         panic!("a checkpoint naming no held settlement was taken");
     };

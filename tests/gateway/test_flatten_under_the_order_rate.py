@@ -1,6 +1,6 @@
 """Flatten all closes every position under the kernel's order-rate rule: its exits go out in one
-burst, and a MARKET exit of a slot's whole position is neither refused nor counted by
-``max_order_rate`` (binds 127.0.0.1 on an ephemeral port through
+burst, and the first MARKET exit of a slot's whole position since a fill changed it is neither
+refused nor counted by ``max_order_rate`` (binds 127.0.0.1 on an ephemeral port through
 tests/gateway/helpers.start_server, stopped in the test)."""
 
 from __future__ import annotations

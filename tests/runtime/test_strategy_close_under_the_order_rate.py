@@ -1,5 +1,6 @@
 """``Strategy.close`` closes every trade of an asset at once, one market exit of the whole
-position per slot: the order-rate rule neither refuses nor counts them, so a rate of 2 a second
+position per slot, each its slot's first since a fill: the order-rate rule neither refuses nor
+counts them, so a rate of 2 a second
 closes three positions, and the entries after them still get the whole rate."""
 
 from __future__ import annotations

@@ -224,7 +224,7 @@ impl Part {
 }
 
 /// The parts after the core, in the order they are written and read.
-pub(crate) const PARTS: [Part; 19] = [
+pub(crate) const PARTS: [Part; 20] = [
     Part {
         holds: "orders kept for late fills",
         encode: |k, out| write_value(out, &k.ended_orders()),
@@ -327,7 +327,30 @@ pub(crate) const PARTS: [Part; 19] = [
         encode: |k, out| write_value(out, &k.held_standing()),
         decode: |k, bytes| k.restore_held_standing(read_value(bytes)?),
     },
+    Part {
+        holds: "the slots whose market close went out exempt from the order rate",
+        encode: |k, out| write_value(out, &exempt_closes_sent(&k.slots)),
+        decode: |k, bytes| set_exempt_closes_sent(&mut k.slots, &read_value::<Vec<u32>>(bytes)?),
+    },
 ];
+
+/// The ids of the slots whose exemption from the order-rate rule is spent
+/// (`TradeSlot::exempt_close_sent`), in slot order.
+fn exempt_closes_sent(slots: &[TradeSlot]) -> Vec<u32> {
+    let spent = slots.iter().filter(|s| s.exempt_close_sent);
+    spent.map(|s| s.slot_id as u32).collect()
+}
+
+/// Marks the slots `ids` names as having spent their exemption from the order-rate rule, the
+/// others not, once `ids` is checked as this build writes it. Nothing changes on an error.
+fn set_exempt_closes_sent(slots: &mut [TradeSlot], ids: &[u32]) -> Result<(), String> {
+    let by_slot: Vec<(u32, ())> = ids.iter().map(|&sid| (sid, ())).collect();
+    check_by_slot(&by_slot, slots.len(), "exempt close")?;
+    slots.iter_mut().for_each(|s| s.exempt_close_sent = false);
+    ids.iter()
+        .for_each(|&sid| slots[sid as usize].exempt_close_sent = true);
+    Ok(())
+}
 
 /// Appends `value`'s bincode to `out`.
 fn write_value<T: Serialize>(out: &mut Vec<u8>, value: &T) {

@@ -18,14 +18,15 @@ pub(super) struct ExitSizing {
     pub(super) details: Details,
 }
 
-/// Whether the order-rate rule judges and counts `intent`'s exit sized as `exit`: every exit
-/// but a MARKET one of the whole position. A rate rule must never keep a position from being
-/// closed (flatten all, `Strategy.close`: one exit per slot at once); a market close ends the
-/// position unless the venue ends it unfilled, so each needs an entry the rule counted. A
-/// resting LIMIT close can be cancelled and sent again without end: it stays counted.
+/// Whether the order-rate rule judges and counts `intent`'s exit from `slot`, sized as `exit`:
+/// every exit but the first MARKET one of the whole position since a fill last changed it. A
+/// rate rule must never keep a position from being closed (flatten all, `Strategy.close`: one
+/// exit per slot at once), and the exempt closes are no more than the fills. One the venue
+/// ended unfilled (rejected, expired, cancelled, throttled) leaves the position as it was: the
+/// closes after it are judged and counted, as a resting LIMIT close is.
 #[inline(always)]
-pub(super) fn rated_exit(intent: &Intent, exit: &ExitSizing) -> bool {
-    !(exit.whole && intent.order_type == OrderType::Market)
+pub(super) fn rated_exit(intent: &Intent, exit: &ExitSizing, slot: &TradeSlot) -> bool {
+    !(exit.whole && intent.order_type == OrderType::Market && !slot.exempt_close_sent)
 }
 
 impl Kernel {
@@ -50,7 +51,7 @@ impl Kernel {
         }
         let exit = self.size_exit(intent, sid, m, side);
         self.check_exit_floor(intent, sid, &exit, seq)?;
-        if rated_exit(intent, &exit) {
+        if rated_exit(intent, &exit, &self.slots[sid]) {
             self.check_order_rate(intent, sid, seq)?;
         }
         self.send_exit(intent, sid, stage, exit, seq, out);
@@ -227,8 +228,8 @@ impl Kernel {
     }
 
     /// The accepted EXIT goes out, into `out`: its order sent (counted by the order-rate rule
-    /// as [`rated_exit`] says), the slot's exit reason set, and the legs an earlier exit took
-    /// done.
+    /// as [`rated_exit`] says, the slot's exemption spent when it is not), the slot's exit
+    /// reason set, and the legs an earlier exit took done.
     #[inline(always)]
     pub(super) fn send_exit(
         &mut self,
@@ -239,7 +240,7 @@ impl Kernel {
         seq: u64,
         out: &mut KernelOutcome,
     ) {
-        let rated = rated_exit(intent, &exit);
+        let rated = rated_exit(intent, &exit, &self.slots[sid]);
         let ExitSizing {
             m,
             side,
@@ -265,6 +266,7 @@ impl Kernel {
         out.details.append(&mut details);
         self.send_order(sid, Trigger::Exit, held, rated, intent, out);
         let slot = &mut self.slots[sid];
+        slot.exempt_close_sent |= !rated;
         slot.exit_reason.clone_from(&intent.reason);
         if let Some(l) = leg.filter(|l| l.leg > slot.active_leg_index) {
             // Exits that did not complete them took the legs before: they are done.
@@ -275,5 +277,115 @@ impl Kernel {
             slot.active_leg_index = l.leg;
             slot.leg_taken = l.taken;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::risk::RiskLimits;
+
+    /// A kernel whose slot 0 holds 1 BTC, orders limited to 1 a second.
+    fn held() -> Kernel {
+        let mut k = Kernel::new("rx", 2).unwrap();
+        let entry = Intent::new(
+            "e",
+            "t0",
+            0,
+            "BTC",
+            TradeSide::Long,
+            KernelCommandType::Enter,
+            100.0,
+            1.0,
+        );
+        let order = k.process_intent(&entry).submit.unwrap();
+        let mut fill = VenueEvent::new("f", KernelEventKind::Fill, &order.client_order_id);
+        (fill.price, fill.size, fill.filled_size) = (100.0, 1.0, 1.0);
+        assert!(k.on_venue_event(&fill).accepted);
+        let rate = RiskLimits {
+            max_order_rate: Some(1.0),
+            ..RiskLimits::default()
+        };
+        k.apply(&KernelInput::RiskLimits(rate)).unwrap();
+        k
+    }
+
+    fn exit_of(n: &str, size: f64, order_type: OrderType) -> Intent {
+        let mut x = Intent::new(
+            n,
+            "t0",
+            0,
+            "BTC",
+            TradeSide::Long,
+            KernelCommandType::Exit,
+            100.0,
+            size,
+        );
+        x.order_type = order_type;
+        x.limit_price = if order_type == OrderType::Limit {
+            101.0
+        } else {
+            0.0
+        };
+        x.timestamp = 60.0;
+        x
+    }
+
+    /// Whether the rule judges `intent` on `k`'s slot 0 as it stands.
+    fn rated(k: &Kernel, intent: &Intent) -> bool {
+        let m = k.limits_for(&k.slots[0].asset);
+        let exit = k.size_exit(intent, 0, m, OrderSide::Sell);
+        rated_exit(intent, &exit, &k.slots[0])
+    }
+
+    #[test]
+    fn only_the_first_market_close_since_a_fill_changed_the_position_is_exempt() {
+        let mut k = held();
+        let close = exit_of("x1", 1.0, OrderType::Market);
+        assert!(rated(&k, &exit_of("l", 1.0, OrderType::Limit)));
+        assert!(rated(&k, &exit_of("p", 0.5, OrderType::Market)));
+        assert!(!rated(&k, &close));
+        let order = k.process_intent(&close).submit.unwrap();
+        assert!(k.slots[0].exempt_close_sent);
+        let reject = VenueEvent::new("r1", KernelEventKind::Reject, &order.client_order_id);
+        assert!(k.on_venue_event(&reject).accepted);
+        // Ended unfilled: the next close is judged and counted (the window's one order)...
+        let again = exit_of("x2", 1.0, OrderType::Market);
+        assert!(rated(&k, &again));
+        let order = k.process_intent(&again).submit.unwrap();
+        let reject = VenueEvent::new("r2", KernelEventKind::Reject, &order.client_order_id);
+        assert!(k.on_venue_event(&reject).accepted);
+        // ...and the one after it refused, the window full.
+        let third = k.process_intent(&exit_of("x3", 1.0, OrderType::Market));
+        assert_eq!(
+            third.diagnostic_code,
+            KernelDiagnosticCode::RiskRejected,
+            "{third:?}"
+        );
+        // A fill of part of the position gives the next close its exemption back.
+        let mut part = exit_of("p2", 0.5, OrderType::Market);
+        part.timestamp = 62.0;
+        let order = k.process_intent(&part).submit.unwrap();
+        let mut fill = VenueEvent::new("pf", KernelEventKind::Fill, &order.client_order_id);
+        (fill.price, fill.size, fill.filled_size) = (100.0, 0.5, 0.5);
+        assert!(k.on_venue_event(&fill).accepted);
+        assert!(!k.slots[0].exempt_close_sent);
+        let mut last = exit_of("x4", 0.5, OrderType::Market);
+        last.timestamp = 62.0;
+        assert!(k.process_intent(&last).accepted);
+    }
+
+    #[test]
+    fn a_checkpoint_keeps_which_slots_spent_their_exempt_close() {
+        let mut k = held();
+        let order = k
+            .process_intent(&exit_of("x1", 1.0, OrderType::Market))
+            .submit
+            .unwrap();
+        let reject = VenueEvent::new("r1", KernelEventKind::Reject, &order.client_order_id);
+        assert!(k.on_venue_event(&reject).accepted);
+        let loaded = checkpoint::decode(&checkpoint::encode(&k)).unwrap();
+        assert!(loaded.slots[0].exempt_close_sent && !loaded.slots[1].exempt_close_sent);
+        assert_eq!(loaded.slots, k.slots);
     }
 }

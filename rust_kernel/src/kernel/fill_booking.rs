@@ -288,6 +288,8 @@ impl Kernel {
             }
         }
         slot.fees_paid += fee;
+        // The position changed: its next market close is exempt from the order-rate rule.
+        slot.exempt_close_sent = false;
         // A position opening takes its asset's latest mark, so its PnL is not shown at the
         // fill's price until the next mark; so does one a late entry fill reopens, whose slot
         // kept the mark of the position it held before.

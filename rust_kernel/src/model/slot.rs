@@ -51,6 +51,11 @@ pub struct TradeSlot {
     /// record beside the slots (`KernelInput::ReplaceSlots`'s `legs`).
     #[serde(skip)]
     pub leg_taken: f64,
+    /// A MARKET close of the whole position went out exempt from the order-rate rule, and no
+    /// fill changed the position since: the next close is judged and counted by the rule. Kept
+    /// out of the slot's own encoding: a checkpoint keeps it in a part of its own.
+    #[serde(skip)]
+    pub exempt_close_sent: bool,
 }
 
 impl TradeSlot {
@@ -83,6 +88,7 @@ impl TradeSlot {
             seen_fills: RecentRing::default(),
             exit_reason: String::new(),
             leg_taken: 0.0,
+            exempt_close_sent: false,
         }
     }
 
@@ -135,6 +141,7 @@ impl TradeSlot {
             seen_fills,
             exit_reason,
             leg_taken,
+            exempt_close_sent,
         } = self;
         *trade_id = id("");
         *asset = id("");
@@ -163,6 +170,7 @@ impl TradeSlot {
         seen_fills.clear();
         exit_reason.clear();
         *leg_taken = 0.0;
+        *exempt_close_sent = false;
     }
 
     /// This slot taking the trade `intent` (an accepted ENTER) opens, at stage `stage`: what
@@ -198,6 +206,7 @@ impl TradeSlot {
             seen_fills,
             exit_reason,
             leg_taken,
+            exempt_close_sent,
         } = self;
         trade_id.clone_from(&intent.trade_id);
         asset.clone_from(&intent.asset);
@@ -238,6 +247,7 @@ impl TradeSlot {
         seen_fills.clear();
         exit_reason.clear();
         *leg_taken = 0.0;
+        *exempt_close_sent = false;
     }
 
     pub fn active_order(&self) -> Option<&VenueOrder> {
@@ -328,6 +338,7 @@ mod tests {
         used.seen_fills.insert(99);
         used.exit_reason = "target".into();
         used.leg_taken = 0.3;
+        used.exempt_close_sent = true;
         let fresh = TradeSlot::new(3);
         let mut plain = Intent::new(
             "i-1",
@@ -412,6 +423,7 @@ mod tests {
         s.seen_events.insert(7);
         s.seen_fills.insert(8);
         s.exit_reason = "tp".into();
+        s.exempt_close_sent = true;
         s.reset();
         assert_eq!(s, TradeSlot::new(3));
     }
