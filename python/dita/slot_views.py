@@ -305,9 +305,11 @@ class SlotView:
         return self.state().is_open()
 
     def next_exit_ratio(self) -> float | None:
-        """The share of the initial size the next leg exit closes (the active leg's ratio); once
-        every leg is done, the share still held, which a leg exit closes whole; None when
-        nothing is."""
+        """The share of the initial size the kernel's next leg EXIT closes, as the kernel sizes
+        that exit: the active leg's share less what exits took of it, on the lot grid; the whole
+        position for the last leg, past the legs, or where the rest would be below the venue's
+        floor (legs [0.25, 0.25] of 1.0, the first leg filled: 0.75). A slot holding nothing
+        says its active leg's ratio, None past its legs."""
         return self.state().next_exit_ratio()
 
     def mark_price(self, price: float) -> None:

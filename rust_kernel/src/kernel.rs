@@ -702,7 +702,6 @@ pub use checkpoint::{
     decode as decode_checkpoint, decode_version, encode as encode_checkpoint, Migration, MIGRATIONS,
 };
 pub use checkpoint_copy::CheckpointCopy;
-pub use exit_legs::next_exit_ratio;
 pub use held_settlements::EarlySettlement;
 pub use intents::validate_leg_ratios;
 pub use market::Control;

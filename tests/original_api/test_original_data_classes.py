@@ -172,7 +172,9 @@ def test_a_slot_s_methods_answer_as_the_original_s(kernel: ExecutionKernel) -> N
     assert not slot.is_free() and slot.is_open() and slot.next_exit_ratio() == 0.25
     slot.mark_price(110.0)
     assert slot.unrealized_pnl == pytest.approx(10.0) and slot.last_mark_price == 110.0
-    assert slot.consume_exit_leg() == 0.25 and slot.active_leg_index == 1 and slot.next_exit_ratio() == 0.75
+    # The last leg's exit closes the whole position held: all 1.0 of it, the first leg consumed
+    # without a fill.
+    assert slot.consume_exit_leg() == 0.25 and slot.active_leg_index == 1 and slot.next_exit_ratio() == 1.0
     # Every leg done while the position is held: a leg exit closes all of it.
     assert slot.consume_exit_leg() == 0.75 and slot.next_exit_ratio() == 1.0
     assert slot.consume_exit_leg() is None and slot.active_leg_index == 2

@@ -75,15 +75,37 @@ pub(super) fn leg_exit(slot: &TradeSlot) -> LegExit {
     }
 }
 
-/// The share of its initial size the next leg exit on `slot` closes: the active leg's ratio;
-/// once every leg is done, while the slot still holds a position (an entry's late fill opened
-/// it again), what it holds, which a leg exit then closes whole ([`leg_exit`] leaves no
-/// share); None when it holds nothing either. `TradeSlot.next_exit_ratio()` answers it.
-pub fn next_exit_ratio(slot: &TradeSlot) -> Option<f64> {
-    match slot.exit_leg_ratios.get(slot.active_leg_index) {
-        Some(&ratio) => Some(ratio),
-        // A slot loaded with an initial size below what it holds: all of it.
-        None => (slot.size > 0.0).then(|| slot.size / slot.initial_size.max(slot.size)),
+impl Kernel {
+    /// The share of its initial size the next leg exit on slot `slot_id` closes: what the
+    /// EXIT sizes ([`Kernel::size_exit`], at the slot's mark price, its entry price before a
+    /// mark, as a MARKET exit) over the initial size, or over what the slot holds when that
+    /// is more (a slot loaded so). A slot holding nothing answers its active leg's ratio (what
+    /// a trade's first leg exit closes), None past its legs. `TradeSlot.next_exit_ratio()`
+    /// answers it.
+    pub fn next_exit_ratio(&self, slot_id: usize) -> Option<f64> {
+        let slot = self.slots.get(slot_id)?;
+        if slot.size <= 0.0 {
+            return slot.exit_leg_ratios.get(slot.active_leg_index).copied();
+        }
+        let price = if slot.mark_price > 0.0 {
+            slot.mark_price
+        } else {
+            slot.entry_price
+        };
+        let (kind, side) = (KernelCommandType::Exit, slot.side);
+        let leg = Intent::new(
+            "",
+            &slot.trade_id,
+            slot_id as i64,
+            &slot.asset,
+            side,
+            kind,
+            price,
+            0.0,
+        );
+        let m = self.limits_for(&slot.asset);
+        let exit = self.size_exit(&leg, slot_id, m, side.exit_order_side());
+        Some(exit.qty / slot.initial_size.max(slot.size))
     }
 }
 
@@ -91,23 +113,90 @@ pub fn next_exit_ratio(slot: &TradeSlot) -> Option<f64> {
 mod tests {
     use super::*;
 
+    /// A kernel whose slot 0 holds 1 BTC bought at 100, in exit legs `legs`, the venue
+    /// taking no order below `min_qty`.
+    fn held(legs: &[f64], min_qty: f64) -> Kernel {
+        let mut k = Kernel::new("nx", 1).unwrap();
+        let rules = MarketLimits {
+            min_qty,
+            ..k.limits_for("BTC")
+        };
+        k.market_limits.insert(id("BTC"), rules);
+        let mut entry = leg_intent("e", KernelCommandType::Enter, 1.0);
+        entry.exit_leg_ratios = legs.to_vec();
+        let order = k.process_intent(&entry).submit.unwrap();
+        fill(&mut k, "f", &order.client_order_id, 1.0);
+        k
+    }
+
+    fn leg_intent(n: &str, action: KernelCommandType, size: f64) -> Intent {
+        Intent::new(n, "t0", 0, "BTC", TradeSide::Long, action, 100.0, size)
+    }
+
+    fn fill(k: &mut Kernel, n: &str, client_order_id: &Id, size: f64) {
+        let mut f = VenueEvent::new(n, KernelEventKind::Fill, client_order_id);
+        (f.price, f.size, f.filled_size) = (100.0, size, size);
+        assert!(k.on_venue_event(&f).accepted);
+    }
+
+    /// The leg exit the kernel sends next on slot 0, as a share of its initial size.
+    fn sent_share(k: &mut Kernel) -> f64 {
+        let leg = leg_intent("x", KernelCommandType::Exit, 0.0);
+        let order = k.process_intent(&leg).submit.unwrap();
+        order.size / k.slots[0].initial_size
+    }
+
     #[test]
-    fn the_next_exit_ratio_is_the_active_legs_then_what_a_leg_exit_closes_whole() {
-        let mut slot = TradeSlot::new(0);
-        slot.exit_leg_ratios = vec![0.25, 0.75].into();
-        (slot.size, slot.initial_size) = (1.0, 1.0);
-        assert_eq!(next_exit_ratio(&slot), Some(0.25));
-        slot.active_leg_index = 1;
-        assert_eq!(next_exit_ratio(&slot), Some(0.75));
-        // Every leg done while the slot holds 0.5 of 1.0 entered (an entry's late fill opened
-        // it again): a leg exit closes all of it.
-        (slot.active_leg_index, slot.size) = (2, 0.5);
-        assert!(leg_exit(&slot).left.is_none());
-        assert_eq!(next_exit_ratio(&slot), Some(0.5));
-        slot.size = 0.0;
-        assert_eq!(next_exit_ratio(&slot), None);
+    fn the_next_exit_ratio_is_what_the_next_leg_exit_sends() {
+        // Legs summing below one: the last leg closes what the first left, 0.75.
+        let mut k = held(&[0.25, 0.25], 0.0);
+        assert_eq!(k.next_exit_ratio(0), Some(0.25));
+        let leg = leg_intent("x1", KernelCommandType::Exit, 0.0);
+        let order = k.process_intent(&leg).submit.unwrap();
+        fill(&mut k, "x1", &order.client_order_id, 0.25);
+        assert_eq!(k.next_exit_ratio(0), Some(0.75));
+        assert_eq!(sent_share(&mut k), 0.75);
+        // What an exit of explicit size took of the leg is carried: 0.4 of the 0.5 leg left.
+        let mut k = held(&[0.5, 0.5], 0.0);
+        let part = leg_intent("p", KernelCommandType::Exit, 0.25);
+        let order = k.process_intent(&part).submit.unwrap();
+        fill(&mut k, "pf", &order.client_order_id, 0.1);
+        assert!(
+            k.slots[0].active_exit_order.is_none(),
+            "a market exit's fill ends it"
+        );
+        let said = k.next_exit_ratio(0).unwrap();
+        assert!((said - 0.4).abs() < 1e-12, "{said}");
+        assert!((sent_share(&mut k) - said).abs() < 1e-12);
+        // A venue taking no less than 0.6: the 0.5 leg goes out at 0.6, which would leave 0.4
+        // no venue takes, so the leg exit closes the whole position.
+        let mut k = held(&[0.5, 0.5], 0.6);
+        assert_eq!(k.next_exit_ratio(0), Some(1.0));
+        assert_eq!(sent_share(&mut k), 1.0);
+    }
+
+    #[test]
+    fn a_slot_holding_nothing_says_its_active_legs_ratio_and_past_its_legs_nothing() {
+        let mut k = Kernel::new("nx", 1).unwrap();
+        assert_eq!(k.next_exit_ratio(0), Some(1.0));
+        k.slots[0].exit_leg_ratios = vec![0.25, 0.75].into();
+        k.slots[0].active_leg_index = 1;
+        assert_eq!(k.next_exit_ratio(0), Some(0.75));
+        k.slots[0].active_leg_index = 2;
+        assert_eq!(k.next_exit_ratio(0), None);
+        assert_eq!(k.next_exit_ratio(1), None);
+    }
+
+    #[test]
+    fn every_leg_done_a_leg_exit_closes_what_the_slot_holds_whole() {
+        // A late entry fill opened 0.5 of 1.0 entered again: a leg exit closes all of it.
+        let mut k = held(&[1.0], 0.0);
+        let slot = &mut k.slots[0];
+        (slot.active_leg_index, slot.size) = (1, 0.5);
+        assert!(leg_exit(slot).left.is_none());
+        assert_eq!(k.next_exit_ratio(0), Some(0.5));
         // A slot loaded holding more than its initial size: all of it.
-        (slot.size, slot.initial_size) = (2.0, 1.0);
-        assert_eq!(next_exit_ratio(&slot), Some(1.0));
+        (k.slots[0].size, k.slots[0].initial_size) = (2.0, 1.0);
+        assert_eq!(k.next_exit_ratio(0), Some(1.0));
     }
 }

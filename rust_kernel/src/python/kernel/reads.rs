@@ -160,7 +160,12 @@ impl PyKernel {
         let this = wait_ref(slf)?;
         let inner = this.slot_by_id(slot_id)?.clone();
         let free = this.core.slot_is_free(inner.slot_id);
-        Ok(PySlot { inner, free })
+        let next_exit = this.core.next_exit_ratio(inner.slot_id);
+        Ok(PySlot {
+            inner,
+            free,
+            next_exit,
+        })
     }
 
     fn slot_dict<'py>(

@@ -54,12 +54,18 @@ type SlotState = (TradeSlot, f64);
 
 #[pymethods]
 impl PySlot {
-    /// Pickled as its fields: read back as the slot it was, the free flag included.
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Reduced<'py, (Bound<'py, PyBytes>, bool)> {
+    /// Pickled as its fields: read back as the slot it was, the free flag and next exit ratio
+    /// included.
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> Reduced<'py, (Bound<'py, PyBytes>, bool, Option<f64>)> {
         let this = slf.get();
         let restore = slf.get_type().getattr("_from_state")?;
         let state = (&this.inner, this.inner.leg_taken);
-        Ok((restore, (state_of(slf.py(), &state)?, this.free)))
+        Ok((
+            restore,
+            (state_of(slf.py(), &state)?, this.free, this.next_exit),
+        ))
     }
 
     #[classmethod]
@@ -67,10 +73,15 @@ impl PySlot {
         _cls: &Bound<'_, pyo3::types::PyType>,
         state: &[u8],
         free: bool,
+        next_exit: Option<f64>,
     ) -> PyResult<Self> {
         let (mut inner, leg_taken): SlotState = from_state(state, "TradeSlot")?;
         inner.leg_taken = leg_taken;
-        Ok(PySlot { inner, free })
+        Ok(PySlot {
+            inner,
+            free,
+            next_exit,
+        })
     }
 }
 

@@ -70,6 +70,9 @@ pub struct PySlot {
     /// Whether the kernel offered the slot for a new trade when it was read (`free_slot`): a
     /// free stage, and no fill the venue said happened still awaited.
     pub free: bool,
+    /// The share of its initial size the kernel's next leg exit on the slot closed when it was
+    /// read (`Kernel::next_exit_ratio`).
+    pub next_exit: Option<f64>,
 }
 
 /// Field `name`'s `value` as a slot dict holds it, where the original kernel's slot held it
@@ -266,10 +269,13 @@ impl PySlot {
         self.inner.size > 0.0
     }
 
-    /// The share of the initial size the next leg exit closes (its exit leg ratio); once every
-    /// leg is done, the share still held, which a leg exit closes whole; None when nothing is.
+    /// The share of the initial size the kernel's next leg exit closed when the slot was read:
+    /// its size as the EXIT sizes it (its leg's share, less what exits took of it; the whole
+    /// position for the last leg or past the legs, or where the rest would be below the
+    /// venue's floor), over the initial size. A slot holding nothing: its active leg's ratio,
+    /// None past its legs.
     fn next_exit_ratio(&self) -> Option<f64> {
-        crate::kernel::next_exit_ratio(&self.inner)
+        self.next_exit
     }
 
     /// Equal to a slot of the same fields, as the original's data class was: two copies of
