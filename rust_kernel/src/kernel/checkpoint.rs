@@ -27,16 +27,20 @@ mod orders;
 /// The behaviour versions whose checkpoints this build reads besides its own, each with what
 /// turns its state into today's. 36, 37 and 38 wrote the first [`PARTS_BEFORE_39`] parts this
 /// build writes, in the same layout, so their state loads as it stands (a part or field they
-/// lacked gets its default here); 39 wrote every part, in the same layout.
+/// lacked gets its default here); 39 wrote the first [`PARTS_OF_39`] parts, in the same layout.
 pub const MIGRATIONS: [(u16, Migration); 4] = [
     (36, decode_before_39),
     (37, decode_before_39),
     (38, decode_before_39),
-    (39, decode),
+    (39, decode_39),
 ];
 
 /// How many of [`PARTS`] the checkpoints of versions 36 to 38 hold.
 const PARTS_BEFORE_39: usize = 16;
+
+/// How many of [`PARTS`] the checkpoints of version 39 hold: all but the slots whose market
+/// close went out exempt from the order rate (none, for a checkpoint of 39).
+const PARTS_OF_39: usize = 19;
 
 /// What reads a checkpoint of an earlier behaviour version into today's state.
 pub type Migration = fn(&[u8]) -> Result<Kernel, String>;
@@ -407,6 +411,11 @@ fn decode_before_39(state: &[u8]) -> Result<Kernel, String> {
         .map_err(|e| format!("undecodable kernel checkpoint: the settlements held: {e}"))?;
     kernel.early_settlements.fees_not_known();
     Ok(kernel)
+}
+
+/// The kernel a checkpoint of version 39 holds: the first [`PARTS_OF_39`] parts.
+fn decode_39(state: &[u8]) -> Result<Kernel, String> {
+    decode_parts(state, &PARTS[..PARTS_OF_39])
 }
 
 /// The kernel `state` holds: its core, then `parts`, and nothing after the last.

@@ -121,6 +121,9 @@ impl PySlot {
         let inner = read_slot(&d, slot_id, &|name| name.to_string())?;
         Ok(PySlot {
             free: is_free(inner.fsm_state),
+            // No kernel, no market rules to size an exit by: the active leg's share, as the
+            // original's slot said.
+            next_exit: inner.exit_leg_ratios.get(inner.active_leg_index).copied(),
             inner,
         })
     }
