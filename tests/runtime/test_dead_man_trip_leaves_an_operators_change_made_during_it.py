@@ -104,13 +104,13 @@ def test_an_operators_resume_after_the_trip_read_its_source_is_not_undone() -> N
     plane = InMemoryControlPlane()
     clock = Clock()
     with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-relabel") as kernel:
-        operator = OperatorAfterARead(kernel, read=2, mode="LIVE")
+        operator = OperatorAfterARead(kernel, read=3, mode="LIVE")
         settings = DeadManSettings(strategy_silence_s=5, action="HALTED")
         switch = DeadManSwitch(operator, settings, clock=clock)  # type: ignore[arg-type]
         clock.now += 6
         [trip] = switch.check()
         assert switch.close()  # the trip's entry written
-        assert operator.reads == 2
+        assert operator.reads == 3
         assert trip.applied
         assert (kernel.control()["mode"], kernel.control()["source"]) == ("LIVE", "operator")
 

@@ -301,8 +301,15 @@ class DeadManSwitch:
         def undisturbed(control: dict[str, Any]) -> bool:
             # Run on each read of the write's compare-and-set: a mode written since the trip (an
             # operator's halt, or resume) is newer than it, and a write stamped past it would undo it.
-            given.append(control.get("mode"))
-            return given[-1] in (None, tripped_from, entries_gave)
+            # A resume to the mode the trip read is told by the kernel no longer running the trip.
+            running = kernel.control()
+            if running.get("mode") != action or running.get("source") != reason:
+                given.append(f"the kernel runs {running.get('mode')}, set since the trip")
+                return False
+            given.append(
+                f"the entries give it mode {control.get('mode')}, not the {tripped_from} the trip read"
+            )
+            return control.get("mode") in (None, tripped_from, entries_gave)
 
         try:
             written = plane.set(kernel.kernel_id, mode=action, only_if=undisturbed)
@@ -317,12 +324,11 @@ class DeadManSwitch:
         else:
             if written is None and given:  # a plane that asked nothing of only_if wrote as it could
                 log.warning(
-                    "%s: kernel %s's control plane entry not written: the entries give it mode %s, "
-                    "not the %s the trip read (a change made since the trip, which stands)",
+                    "%s: kernel %s's control plane entry not written: %s (a change made since the "
+                    "trip, which stands)",
                     reason,
                     kernel.kernel_id,
                     given[-1],
-                    tripped_from,
                 )
                 return
         # An in-process plane applies its entry at once, under its own source: the reason is
