@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from dita._kernel import VenueOrder, VenueOrderStatus
-from dita.venues.ccxt.answers import number
+from dita.venues.ccxt.answers import number, time_ms
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets
@@ -84,7 +84,7 @@ class Account:
             cost = self._figure(raw.get("cost"), what, "cost") if filled > 0 else 0.0
             average = cost / filled if cost > 0 else 0.0
         price = self._figure(raw.get("price"), what, "price")
-        timestamp = self._figure(raw.get("timestamp"), what, "timestamp")
+        timestamp = time_ms(raw.get("timestamp"))  # an order listed without a time is listed all the same
         status = _ENDED_STATUSES.get(str(raw.get("status"))) or (
             VenueOrderStatus.PARTIALLY_FILLED if filled > 0 else VenueOrderStatus.ACKNOWLEDGED
         )

@@ -50,10 +50,21 @@ def placed_answer(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# The last millisecond a datetime holds (9999-12-31 23:59:59 UTC): the kernel refuses a later
+# time, and an event or order stamped so could not be made.
+LAST_MS = 253_402_300_799_000.0
+
+
+def time_ms(value: object) -> float | None:
+    """An exchange's time in milliseconds; None when absent, not a time, or past ``LAST_MS``
+    (a time in microseconds, say)."""
+    ms = number(value)
+    return ms if 0 < ms <= LAST_MS else None
+
+
 def trade_ms(trade: dict[str, Any]) -> float | None:
-    """The trade's timestamp (milliseconds); None when absent or not a time."""
-    ms = number(trade.get("timestamp"))
-    return ms if ms > 0 and math.isfinite(ms) else None
+    """The trade's timestamp (milliseconds); None when absent or not a time (``time_ms``)."""
+    return time_ms(trade.get("timestamp"))
 
 
 def trade_sequence(trade: dict[str, Any]) -> tuple[float, int, int, str]:

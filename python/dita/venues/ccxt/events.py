@@ -14,7 +14,7 @@ from typing import Any
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
 from dita.logs import order_ids
 from dita.venues._events import BoundedIdSet, OrderEvents
-from dita.venues.ccxt.answers import number, trade_amount, trade_id_only, trade_ms, trade_sequence
+from dita.venues.ccxt.answers import number, time_ms, trade_amount, trade_id_only, trade_ms, trade_sequence
 from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.fees import CommissionPrices, quote_fee
 from dita.venues.ccxt.settings import CcxtSettings
@@ -90,8 +90,8 @@ class OrderReporter:
         tracked.unresolved_since = None  # and it is no submit in doubt any more (a cancel's lookup found it)
         if raw.get("id") is not None:
             tracked.exchange_order_id = str(raw["id"])
-        ts = number(raw.get("lastUpdateTimestamp") or raw.get("timestamp"))
-        timestamp = ts / 1000.0 if math.isfinite(ts) and ts > 0 else self._client.clock()
+        ms = time_ms(raw.get("lastUpdateTimestamp") or raw.get("timestamp"))
+        timestamp = ms / 1000.0 if ms is not None else self._client.clock()
         # Read before anything is counted as reported (the ack below), so a figure that is
         # not a number cannot break the answer half-way.
         exchange_filled = number(raw.get("filled"))
