@@ -2,6 +2,12 @@
 //! over, and the `record_*` methods that write each table's values in column order.
 
 use super::*;
+use crate::kernel::Control;
+use crate::model::{TradeSlot, VenueOrder};
+
+/// The trigger of the transition journaled for a slot that slots loaded from outside changed
+/// (`reconcile_from_slots`, `load_slots`, `set_slot_fields`).
+pub const SLOTS_LOADED: &str = "SLOTS_LOADED";
 
 /// A fill as the journal records it (built by the kernel when it applies the fill, from
 /// what it holds: the ids are borrowed, not cloned).
@@ -116,6 +122,63 @@ impl Outbox {
             .named_values(t.details.len(), t.details.iter());
     }
 
+    /// Records the transition of each slot that slots loaded from outside changed (`old` to
+    /// `new`, slot by slot), as verbosity allows transitions: trigger `SLOTS_LOADED`, the new
+    /// values of the fields that changed in its details. A load carries no time of its own:
+    /// `ts` is the kernel's latest input time, or the slot's `last_event_time` when later.
+    pub fn record_slots_loaded(&mut self, seq: u64, ts: f64, old: &[TradeSlot], new: &[TradeSlot]) {
+        if !self.enabled {
+            return;
+        }
+        let all = self.verbosity >= Verbosity::Normal;
+        for (before, after) in old.iter().zip(new) {
+            if !all && after.fsm_state != TradeStage::Closed {
+                continue;
+            }
+            let details = loaded_changes(before, after);
+            if details.is_empty() && before.fsm_state == after.fsm_state {
+                continue;
+            }
+            // A slot emptied by the load keeps the row on the trade it held.
+            let trade_id = if after.trade_id.is_empty() {
+                &before.trade_id
+            } else {
+                &after.trade_id
+            };
+            let t = KernelTransition {
+                timestamp: ts.max(after.last_event_time),
+                trade_id: trade_id.clone(),
+                slot_id: after.slot_id,
+                prev_state: before.fsm_state,
+                next_state: after.fsm_state,
+                trigger: SLOTS_LOADED,
+                intent_id: id(""),
+                event_id: id(""),
+                details: TransitionDetails::Named(details),
+            };
+            self.record_transition(seq, &t);
+        }
+    }
+
+    /// Records the edge freeze set (`source` `edge_freeze:<asset>`, the asset whose edge froze
+    /// it) or lifted (`edge_freeze_lifted`) as a control change, at every verbosity: the
+    /// control holds the freeze. The caller checks that the outbox is enabled.
+    pub fn record_freeze(&mut self, seq: u64, ts: f64, control: &Control) {
+        let source = if control.frozen {
+            format!("edge_freeze:{}", control.freeze_asset)
+        } else {
+            "edge_freeze_lifted".to_string()
+        };
+        let row = ControlRow {
+            ts,
+            mode: control.mode,
+            verbosity: control.verbosity,
+            debug_clickhouse_enabled: control.debug_clickhouse_enabled,
+            source,
+        };
+        self.record_control(seq, &row);
+    }
+
     /// Records a venue event at DEBUG, and the transitions it caused as verbosity allows.
     /// Out of line: it runs only with a journal attached, and inlined, its code would weigh
     /// on the path of every venue event without one.
@@ -205,6 +268,68 @@ impl Outbox {
             .bool(c.debug_clickhouse_enabled)
             .str(&c.source);
     }
+}
+
+/// The fields a slot load changed, each with its new value: the trade, its position and
+/// figures, its exit progress and its working orders (by client order id, `''` for none).
+fn loaded_changes(before: &TradeSlot, after: &TradeSlot) -> Details {
+    let mut changed: Details = Vec::new();
+    for (name, a, b) in [
+        ("trade_id", &before.trade_id, &after.trade_id),
+        ("asset", &before.asset, &after.asset),
+    ] {
+        if a != b {
+            changed.push((name, Detail::Id(b.clone())));
+        }
+    }
+    if before.side != after.side {
+        changed.push(("side", Detail::Static(after.side.name())));
+    }
+    for (name, a, b) in [
+        ("size", before.size, after.size),
+        ("initial_size", before.initial_size, after.initial_size),
+        ("entry_price", before.entry_price, after.entry_price),
+        ("entry_time", before.entry_time, after.entry_time),
+        ("leverage", before.leverage, after.leverage),
+        ("realized_pnl", before.realized_pnl, after.realized_pnl),
+        ("fees_paid", before.fees_paid, after.fees_paid),
+        ("leg_taken", before.leg_taken, after.leg_taken),
+    ] {
+        if a != b {
+            changed.push((name, Detail::F64(b)));
+        }
+    }
+    if before.active_leg_index != after.active_leg_index {
+        changed.push(("active_leg_index", Detail::from(after.active_leg_index)));
+    }
+    if before.closed != after.closed {
+        changed.push(("closed", Detail::Bool(after.closed)));
+    }
+    if before.close_reason != after.close_reason {
+        changed.push(("close_reason", Detail::Str(after.close_reason.clone())));
+    }
+    let order_id = |o: &Option<VenueOrder>| {
+        o.as_ref()
+            .map(|o| o.client_order_id.clone())
+            .unwrap_or_default()
+    };
+    for (name, a, b) in [
+        (
+            "entry_order",
+            &before.active_entry_order,
+            &after.active_entry_order,
+        ),
+        (
+            "exit_order",
+            &before.active_exit_order,
+            &after.active_exit_order,
+        ),
+    ] {
+        if a != b {
+            changed.push((name, Detail::Id(order_id(b))));
+        }
+    }
+    changed
 }
 
 #[cfg(test)]

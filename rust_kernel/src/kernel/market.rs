@@ -119,6 +119,7 @@ impl Kernel {
         check_number("edge_bps", edge_bps, -MAX_MAGNITUDE)?;
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
+        let was_frozen = self.control.frozen;
         match self.last_edges.get_mut(asset) {
             Some(e) => *e = edge_bps,
             None => {
@@ -155,6 +156,10 @@ impl Kernel {
             }
             self.dirty.control = true;
         }
+        if self.control.frozen != was_frozen && self.outbox.enabled {
+            self.outbox.record_freeze(out.seq, ts, &self.control);
+        }
+        self.outbox.record_transitions(&out);
         Ok(out)
     }
 
@@ -311,6 +316,7 @@ impl Kernel {
         // Entries are refused at once; working orders are asked to cancel by the next edge
         // update below (a limit change answers with nothing to send).
         let threshold = limits.edge_freeze_threshold_bps;
+        let was_frozen = self.control.frozen;
         let holding = threshold.and_then(|t| self.edge_below(t, &self.control.freeze_asset));
         match (holding, threshold) {
             (Some((below, edge)), Some(threshold)) => {
@@ -326,6 +332,11 @@ impl Kernel {
                 self.dirty.control = true;
             }
             _ => {}
+        }
+        // A limit change carries no time of its own: the row takes the latest input's.
+        if self.control.frozen != was_frozen && self.outbox.enabled {
+            self.outbox
+                .record_freeze(self.seq, self.account.input_time, &self.control);
         }
         self.risk = limits;
     }

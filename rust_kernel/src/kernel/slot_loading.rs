@@ -495,6 +495,9 @@ impl Kernel {
         self.check_replacement(&mut slots)?;
         self.carry_slot_memories(&mut slots);
         self.seq += 1;
+        let ts = self.account.input_time;
+        self.outbox
+            .record_slots_loaded(self.seq, ts, &self.slots, &slots);
         self.load_slots(slots);
         Ok(())
     }
