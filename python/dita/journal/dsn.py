@@ -15,11 +15,31 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-__all__ = ["DEFAULT_DATABASE", "DEFAULT_DSN", "JournalTarget", "default_dsn", "parse_dsn", "without_password"]
+__all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
+    "DEFAULT_DATABASE",
+    "DEFAULT_DSN",
+    "FIRST_OPEN_TIMEOUT_SECONDS",
+    "READ_TIMEOUT_SECONDS",
+    "JournalTarget",
+    "default_dsn",
+    "parse_dsn",
+    "without_password",
+]
 
 DEFAULT_DSN = "chdb://./dita-journal"
 DEFAULT_DATABASE = "dita"
 DSN_ENV = "DITA_JOURNAL_DSN"
+
+CONNECT_TIMEOUT_SECONDS = 5
+"""How long a server's client waits to connect."""
+
+READ_TIMEOUT_SECONDS = 30
+"""How long a server's client waits for an answer: a large insert or query takes its time."""
+
+FIRST_OPEN_TIMEOUT_SECONDS = 5
+"""How long the journal's first open waits for a server's answer: a server that takes the
+connection and never answers must not hold the kernel's start (the writer keeps trying)."""
 
 # sun_path holds 108 bytes on Linux; leave room for the terminator.
 _MAX_SOCKET_PATH = 100
@@ -69,12 +89,17 @@ class JournalTarget:
         return f"\0dita-journal-{digest}"
 
     def connect(
-        self, *, settings: dict[str, Any] | None = None, chdb_options: dict[str, Any] | None = None
+        self,
+        *,
+        settings: dict[str, Any] | None = None,
+        chdb_options: dict[str, Any] | None = None,
+        read_timeout: int = READ_TIMEOUT_SECONDS,
     ) -> Any:
         """A new clickhouse-connect client (no database selected: it may not exist yet).
 
         ``chdb_options``: server settings for an embedded engine, taken by the first client
         that opens it in this process (later ones share that engine as it is).
+        ``read_timeout``: how long a server's client waits for an answer (seconds).
         """
         import clickhouse_connect
 
@@ -89,8 +114,8 @@ class JournalTarget:
             username=self.username or "default",
             password=self.password,
             settings=settings,
-            connect_timeout=5,
-            send_receive_timeout=30,
+            connect_timeout=CONNECT_TIMEOUT_SECONDS,
+            send_receive_timeout=read_timeout,
         )
 
 

@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from clickhouse_connect.driver.exceptions import OperationalError
+from urllib3 import Timeout
 
 from dita.journal.clickhouse.errors import Aborted, Unreachable, answered_by_clickhouse, permanent_cause
 from dita.journal.clickhouse.queue import RowQueue
+from dita.journal.dsn import CONNECT_TIMEOUT_SECONDS, FIRST_OPEN_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
 from dita.journal.query import QUERY_WAIT_SECONDS, chdb_holder, held_by_a_query, refused_as_held
 from dita.journal.schema import migrate, restore_missing_tables
 
@@ -64,15 +66,18 @@ class WriterConnection:
     def open_at_start(self) -> None:
         """Open the first client. A server that is down must not stop the kernel from
         starting: the writer keeps trying to connect (and migrate) while rows wait in the
-        queue and the outbox."""
+        queue and the outbox. A server that takes the connection and never answers is given up
+        after ``FIRST_OPEN_TIMEOUT_SECONDS``, not the read timeout of a working client."""
         try:
-            self.client = self.open()
+            self.client = self.open(read_timeout=FIRST_OPEN_TIMEOUT_SECONDS)
         except Unreachable as exc:
             self.queue.stats.last_error = str(exc)
             log.warning("%s; the journal will keep trying", exc)
 
-    def open(self) -> Any:
-        """A new client on the journal's database, migrated to this dita's schema."""
+    def open(self, read_timeout: int = READ_TIMEOUT_SECONDS) -> Any:
+        """A new client on the journal's database, migrated to this dita's schema; a server's
+        waits ``read_timeout`` seconds for each answer until then, and ``READ_TIMEOUT_SECONDS``
+        for the writer's inserts after."""
         target = self.target
         made: list[Path] = []  # directories made here for an embedded journal, deepest first
         if target.kind == "chdb":
@@ -113,7 +118,7 @@ class WriterConnection:
                 assert target.path is not None
                 _wait_for_a_query(target.path, deadline)
             try:
-                client = target.connect(chdb_options=chdb_options)
+                client = target.connect(chdb_options=chdb_options, read_timeout=read_timeout)
                 break
             except Exception as exc:
                 held = self._held_by_a_query()
@@ -123,6 +128,8 @@ class WriterConnection:
         try:
             migrate(client, target.database)
             client.database = target.database
+            if target.kind != "chdb":
+                client.timeout = Timeout(connect=CONNECT_TIMEOUT_SECONDS, read=READ_TIMEOUT_SECONDS)
             if niced:
                 # The threads running the writer's inserts. Set only now: chDB puts a thread it
                 # ran such a query on back to nice 0, and this may be the caller's thread.

@@ -175,7 +175,9 @@ class ClickHouseJournal:
         self._died: dict[str, str] = {}  # thread -> the exception that ended it
         self._queries = Queries(self.target, server, closed=lambda: self._queue.closed)
         self._backoff = Backoff(self._queue)
-        self._kernels = AttachedKernels(self._queue, self._queries)
+        self._kernels = AttachedKernels(
+            self._queue, self._queries, lambda: self._connection.client is not None
+        )
         self._progress = Progress(self._queue, self._kernels, self._connection, self._backoff)
         self._fill = WalFill(self._queue, self._kernels, self._progress, self._backoff, self._queries)
         self._writer = Writer(

@@ -91,8 +91,11 @@ class AttachedKernels:
     """The kernels a journal records, and what it knows of each. Read and changed under the
     queue's lock."""
 
-    def __init__(self, queue: RowQueue, queries: Queries) -> None:
+    def __init__(self, queue: RowQueue, queries: Queries, connected: Callable[[], bool]) -> None:
         self.queue = queue
+        # Whether the writer holds a client: without one ClickHouse is known not to answer, so an
+        # attach does not read the stored rows (the read would wait out the client's timeout).
+        self.connected = connected
         self.settings = queue.settings
         self.queries = queries
         self.attached: list[tuple[str, ExecutionKernel]] = []
@@ -202,6 +205,14 @@ class AttachedKernels:
         kernel_id = kernel.kernel_id
         seq = kernel.seq
         wal_dir = None if wal is None else str(wal["dir"])
+        if not self.connected():
+            log.warning(
+                "journal %s is not connected: kernel_id %r is attached unchecked, and checked before "
+                "any of its rows is written",
+                self.settings.target.display,
+                kernel_id,
+            )
+            return UncheckedAttach(seq, wal_dir)
         stored = self.queries.stored_seq(kernel_id)
         if stored is None:
             return UncheckedAttach(seq, wal_dir)
@@ -210,7 +221,10 @@ class AttachedKernels:
         return None
 
     def refuse_new_log(self, kernel_id: str, first_seq: int, wal_dir: str | os.PathLike[str] | None) -> None:
-        """Raise the refusal ``check_new_seqs`` would give a kernel on a new write-ahead log."""
+        """Raise the refusal ``check_new_seqs`` would give a kernel on a new write-ahead log.
+        Not connected, the attach that follows is unchecked."""
+        if not self.connected():
+            return
         stored = self.queries.stored_seq(kernel_id)
         if stored is not None and stored > first_seq:
             where = "a new one" if wal_dir is None else f"a new one in {wal_dir}"
