@@ -203,9 +203,28 @@ def query_journal(target: Any, sql: str, params: dict[str, Any], *, progress: bo
     except OperationalError as exc:  # the client's error for a server it could not talk to
         fail(f"cannot reach the journal {target.display}: {_server_said(exc)}", code=UNREACHABLE)
     except Exception as exc:  # ClickHouse errors: show the server's message, not a traceback
-        fail(f"query failed on {target.display}: {_server_said(exc)}", code=1)
+        # A column a later migration adds (the fees `pnl --journal` sums) is missing from a
+        # journal no kernel of this dita has opened: say so, and how to migrate it.
+        behind = journal_behind(target)
+        fail(
+            f"query failed on {target.display}: {_server_said(exc)}" + (f" ({behind})" if behind else ""),
+            code=1,
+        )
     finally:
         driver_log.setLevel(level)
+
+
+def journal_behind(target: Any) -> str | None:
+    """What to say of the journal ``target`` when its schema is below this dita's (a column a
+    query names may not be there yet); None when it is not, or its version cannot be read."""
+    from dita.journal.query import run_query
+    from dita.journal.schema import VERSION_TABLE, behind_latest
+
+    try:
+        rows = run_query(target, f"SELECT max(version) FROM `{VERSION_TABLE}`", {}).rows
+    except Exception:
+        return None
+    return behind_latest(int(rows[0][0] or 0))
 
 
 _REPEATED_CODE = re.compile(r"(Code: \d+\. DB::Exception: )\1(.*?)(?:\. \([A-Z_]+\))?", re.DOTALL)
@@ -300,7 +319,13 @@ def info_command(
         f"last_seq, last_ts FROM ({counts}) ORDER BY table, kernel_id"
     )
     target = journal_target(dsn)
-    _print(query_journal(target, sql, {}, progress=progress), fmt)
+    result = query_journal(target, sql, {}, progress=progress)
+    from dita.journal.schema import behind_latest
+
+    behind = behind_latest(int(result.rows[0][0] or 0)) if result.rows else None
+    if behind:
+        warn(behind)
+    _print(result, fmt)
 
 
 def register(app: typer.Typer) -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "VERSION_TABLE",
     "Migration",
     "NewerSchemaError",
+    "behind_latest",
     "check_kernel_columns",
     "current_version",
     "migrate",
@@ -422,6 +423,18 @@ def current_version(client: SqlClient, database: str) -> int:
     if not exists:
         return 0
     return int(client.query(f"SELECT max(version) FROM {db}.`{VERSION_TABLE}`").result_rows[0][0] or 0)
+
+
+def behind_latest(version: int) -> str | None:
+    """What a reader says of a journal at schema ``version``, when that is below this dita's:
+    queries of the columns the later migrations add fail on it (None when it is not behind)."""
+    if version >= LATEST_VERSION:
+        return None
+    return (
+        f"the journal is at schema version {version}, behind this dita's {LATEST_VERSION}, and reading "
+        "does not migrate it: open it once with this dita's journal (ClickHouseJournal(dsn), as a kernel "
+        "given the journal does) to migrate it"
+    )
 
 
 def migrate(client: SqlClient, database: str, target: int | None = None) -> list[int]:
