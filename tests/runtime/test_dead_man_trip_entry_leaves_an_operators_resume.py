@@ -7,6 +7,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import pytest
+
 from dita import ExecutionKernel
 from dita.control import InMemoryControlPlane
 from dita.runtime.dead_man import DeadManSettings, DeadManSwitch
@@ -51,3 +53,27 @@ def test_an_operators_resume_made_before_the_trips_entry_is_written_stands() -> 
         assert switch.close()
         assert plane.given("dm-aba")["mode"] == "LIVE", "the trip's HALTED was written over the resume"
         assert kernel.control()["mode"] == "LIVE"
+
+
+@pytest.mark.parametrize("through", ["the kernel", "the plane"])
+def test_an_operators_verbosity_change_before_the_trips_entry_is_written_leaves_it_written(
+    through: str,
+) -> None:
+    """A verbosity change sets the control's source, not the mode's setter: the trip still runs,
+    and its HALTED must reach the plane, which gave LIVE for a halted kernel."""
+    plane = SlowPlane()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-verbose") as kernel:
+        plane.set("dm-verbose", mode="LIVE")
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
+        clock.now += 6
+        [trip] = switch.check()
+        assert trip.applied
+        if through == "the kernel":
+            kernel.update_control(verbosity="DEBUG", source="gateway")
+        else:
+            plane.set("dm-verbose", verbosity="DEBUG")
+        plane.answer.set()
+        assert switch.close()
+        assert kernel.control()["mode"] == "HALTED"
+        assert plane.given("dm-verbose")["mode"] == "HALTED"

@@ -301,9 +301,10 @@ class DeadManSwitch:
         def undisturbed(control: dict[str, Any]) -> bool:
             # Run on each read of the write's compare-and-set: a mode written since the trip (an
             # operator's halt, or resume) is newer than it, and a write stamped past it would undo it.
-            # A resume to the mode the trip read is told by the kernel no longer running the trip.
+            # A resume to the mode the trip read is told by the kernel no longer running the trip
+            # (its mode last set by another: a verbosity change leaves the mode's setter).
             running = kernel.control()
-            if running.get("mode") != action or running.get("source") != reason:
+            if running.get("mode") != action or running.get("mode_set_by") != reason:
                 given.append(f"the kernel runs {running.get('mode')}, set since the trip")
                 return False
             given.append(
