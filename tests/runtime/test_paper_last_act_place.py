@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from dita import ExecutionKernel
+from dita import ExecutionKernel, KernelIntent, MockVenueAdapter
 from dita.backtest.data import MarketData
 from dita.cli.paper_resume import last_place, read_log_after_save
 from dita.runtime import TradingRuntime
@@ -96,3 +96,43 @@ def test_a_bar_fill_after_the_last_intent_is_on_its_assets_row(tmp_path: Path) -
     ]
     kernel = _run(tmp_path, bars)
     assert _last_place(kernel, bars) == (T0 + 120, 2)
+
+
+def _entered_at_row_1(tmp_path: Path) -> ExecutionKernel:
+    """A kernel whose entry (resting) was decided on row 1 of the rows of time T0."""
+    kernel = ExecutionKernel(
+        max_slots=2, venue=MockVenueAdapter(seed=1, fill_rate=0.0), kernel_id="pr", wal_dir=str(tmp_path)
+    )
+    kernel.process_intent(
+        KernelIntent(
+            "e0", "T0", 0, "BTC-USDT", "LONG", "ENTER", 100.0, 1.0, order_type="LIMIT", limit_price=99.0,
+            timestamp=T0, metadata={"data_time": T0, "rows_at_data_time": 1},
+        )
+    )  # fmt: skip
+    return kernel
+
+
+def _place_of_the_last_act(kernel: ExecutionKernel) -> object:
+    kernel.wal_sync()
+    return last_place(read_log_after_save(kernel, 1, kernel.seq).acts, None)  # type: ignore[arg-type]
+
+
+def test_a_strategys_write_to_its_slot_is_no_act_on_the_data(tmp_path: Path) -> None:
+    """Its journal row (SLOTS_LOADED) names no intent or event: taken for an act at every row of
+    its time, it put the resume past rows 2 and 3 of T0, which the killed run never handled."""
+    kernel = _entered_at_row_1(tmp_path)
+    try:
+        kernel.set_slot_fields(1, {"close_reason": "note"})  # what a strategy's slot view write does
+        assert _place_of_the_last_act(kernel) == (T0, 1)
+    finally:
+        kernel.close()
+
+
+def test_an_edge_freezes_cancel_is_no_act_on_the_data(tmp_path: Path) -> None:
+    kernel = _entered_at_row_1(tmp_path)
+    try:
+        kernel.set_risk_limits({"edge_freeze_threshold_bps": 5.0})
+        kernel.on_edge_update("BTC-USDT", 1.0, timestamp=T0)  # cancels the resting entry
+        assert _place_of_the_last_act(kernel) == (T0, 1)
+    finally:
+        kernel.close()

@@ -127,6 +127,16 @@ def _json_object(text: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _unplaced(move: dict[str, Any]) -> bool:
+    """A transition the log does not place among the data's rows: a slot loaded from outside, or
+    an edge freeze's cancel."""
+    if move["trigger"] == "SLOTS_LOADED":
+        return True
+    return (
+        move["trigger"] == "CANCEL_REQUESTED" and _json_object(move["details"]).get("reason") == "edge_freeze"
+    )
+
+
 def _acts(
     fills: list[dict[str, Any]], moves: list[dict[str, Any]], intents: list[dict[str, Any]]
 ) -> list[Act]:
@@ -136,8 +146,9 @@ def _acts(
     time, as a taker: the paper venue's answer to it (a quote taken at once), at the intent's
     place. Reconciliation's events are no act on the data; a venue's other events (an
     acknowledgement, a cancel, an expiry) say their time was reached; a transition that names
-    neither an intent nor an event is at every row of its time. An edge freeze's cancels leave no
-    row here (the kernel journals no transition of an edge update): the log does not place them."""
+    neither an intent nor an event is at every row of its time, but for a slot loaded from
+    outside (``SLOTS_LOADED``: a strategy's write to its slot) and an edge freeze's cancel, which
+    the log does not place: taken for acts at every row, they would skip the rows after them."""
     from dita.reconcile import EVENT_ID_PREFIX
 
     records: dict[int, dict[str, list[dict[str, Any]]]] = {}
@@ -169,7 +180,7 @@ def _acts(
             acts.append(Act(float(f["ts"]), asset=str(f["asset"])))
         for t in record["moves"]:
             event = str(t["event_id"])
-            if event.startswith(EVENT_ID_PREFIX) or event in filled or t["intent_id"]:
+            if event.startswith(EVENT_ID_PREFIX) or event in filled or t["intent_id"] or _unplaced(t):
                 continue
             acts.append(Act(float(t["ts"]), 0 if event else None))
     return acts
