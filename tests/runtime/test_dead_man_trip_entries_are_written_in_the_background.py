@@ -1,7 +1,8 @@
 """A dead-man trip sets the kernel's mode on the checking thread (a strategy's data point) and
 writes its control plane entry on a thread of its own: the check does not wait for the cluster,
-the trips' entries are written in the order of the trips, and ``close`` waits for them a bounded
-time, saying which were not written."""
+the trips' entries are written in the order of the trips, only while the kernel still runs the
+trip (an operator's resume before the write stands), and ``close`` waits for them a bounded time,
+saying which were not written."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ class Clock:
 
 
 class SlowPlane(InMemoryControlPlane):
-    """A plane whose writes wait for ``answer`` (a cluster not answering), each recorded."""
+    """A plane whose writes of the switch's (the only ones with ``only_if``) wait for ``answer``
+    (a cluster not answering), each recorded; an operator's go through at once."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -33,6 +35,8 @@ class SlowPlane(InMemoryControlPlane):
         self.written: list[Any] = []
 
     def set(self, kernel_id: str | None = None, **change: Any) -> dict[str, Any] | None:
+        if change.get("only_if") is None:
+            return super().set(kernel_id, **change)
         self.answer.wait(30)
         answer = super().set(kernel_id, **change)
         self.written.append(change["mode"])
@@ -80,3 +84,48 @@ def test_close_says_which_trips_entry_was_not_written_in_time(caplog: pytest.Log
         assert kernel.control()["mode"] == "REDUCE_ONLY"
         plane.answer.set()
         assert switch.close()
+
+
+def test_an_operators_resume_made_before_the_trips_entry_is_written_stands() -> None:
+    plane = SlowPlane()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-aba") as kernel:
+        plane.set("dm-aba", mode="LIVE")  # the kernel trades LIVE
+        assert kernel.control()["mode"] == "LIVE"
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
+        clock.now += 6
+        [trip] = switch.check()
+        assert trip.applied and kernel.control()["mode"] == "HALTED"
+        # The operator sees the halt, restarts the strategy and resumes the kernel
+        # (dita control set --kernel dm-aba --mode LIVE), while the trip's entry is still queued.
+        switch.heard_from_strategy()
+        plane.set("dm-aba", mode="LIVE")
+        assert kernel.control()["mode"] == "LIVE"
+        plane.answer.set()  # the cluster answers
+        assert switch.close()
+        assert plane.given("dm-aba")["mode"] == "LIVE", "the trip's HALTED was written over the resume"
+        assert kernel.control()["mode"] == "LIVE"
+
+
+@pytest.mark.parametrize("through", ["the kernel", "the plane"])
+def test_an_operators_verbosity_change_before_the_trips_entry_is_written_leaves_it_written(
+    through: str,
+) -> None:
+    """A verbosity change sets the control's source, not the mode's setter: the trip still runs,
+    and its HALTED must reach the plane, which gave LIVE for a halted kernel."""
+    plane = SlowPlane()
+    clock = Clock()
+    with ExecutionKernel(max_slots=1, control_plane=plane, kernel_id="dm-verbose") as kernel:
+        plane.set("dm-verbose", mode="LIVE")
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=5, action="HALTED"), clock=clock)
+        clock.now += 6
+        [trip] = switch.check()
+        assert trip.applied
+        if through == "the kernel":
+            kernel.update_control(verbosity="DEBUG", source="gateway")
+        else:
+            plane.set("dm-verbose", verbosity="DEBUG")
+        plane.answer.set()
+        assert switch.close()
+        assert kernel.control()["mode"] == "HALTED"
+        assert plane.given("dm-verbose")["mode"] == "HALTED"
