@@ -746,12 +746,19 @@ class KernelOutcome:
 class TradeSlot:
     """A copy of one slot's state at the moment it was read, or a slot built from its fields.
 
-    Equal to a slot of the same fields (two copies of an unchanged slot are equal); hashed by
-    its ids. ``TradeSlot(slot_id, **fields)`` takes the fields of a slot's dict as ``load_slots``
-    reads them, each checked as it checks them (ValueError or TypeError naming the field); a
-    field not given is a free slot's, and ``committed_notional`` is 0 until a kernel loads it.
-    Orders may be ``VenueOrder``s or their dicts, times datetimes, seconds or None. The slot as
-    a whole (its stage against its size and orders) is checked when a kernel loads it.
+    Equal to a slot of the same fields a caller sets: those of ``to_dict()`` but
+    ``committed_notional``, which the kernel computes from them (a NaN equal to a NaN). So two
+    copies of an unchanged slot are equal, a slot loaded from its own ``to_dict()`` equals it, and
+    a ``SlotView`` equals a copy of its slot as it is now; hashed by its slot id, as a view is.
+    ``TradeSlot(slot_id, **fields)`` takes the fields of a slot's dict as ``load_slots`` reads
+    them, each checked as it checks it (ValueError or TypeError naming the field): numbers
+    finite and within bounds, sizes, prices, leverage and ``leg_taken`` not negative (PnLs and
+    fees of either sign), no subnormal price, times in seconds (not negative, not past the year
+    9999), exit legs as an intent's, each order's own numbers. A field not given is a free
+    slot's, and ``committed_notional`` is 0 until a kernel loads it. Orders may be
+    ``VenueOrder``s or their dicts, times datetimes, seconds or None. How the fields fit
+    together (its stage against its size and orders, a position's price, side, asset and trade
+    id, its orders against its trade) is checked only when a kernel loads it.
     """
 
     def __new__(

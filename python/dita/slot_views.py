@@ -277,13 +277,17 @@ class SlotView:
 
     def __eq__(self, other: object) -> bool:
         """A view of the same slot of the same kernel, as the original's slot object was itself:
-        ``kernel.free_slot() in kernel.state.slots`` holds."""
+        ``kernel.free_slot() in kernel.state.slots`` holds. Against a ``TradeSlot`` (a copy kept
+        from an earlier bar), the slot as it is now: an unchanged slot equals its copy."""
+        if isinstance(other, TradeSlot):
+            return self.state() == other
         if not isinstance(other, SlotView):
             return NotImplemented
         return self._kernel is other._kernel and self.slot_id == other.slot_id
 
     def __hash__(self) -> int:
-        return hash((id(self._kernel), self.slot_id))
+        # The slot id alone, as a TradeSlot's hash: a view equals a copy of its slot.
+        return hash(self.slot_id)
 
     def __copy__(self) -> TradeSlot:
         """The slot as it is now (``slot_state``), as a copy of the original's data class kept

@@ -706,7 +706,7 @@ pub use held_settlements::EarlySettlement;
 pub use intents::validate_leg_ratios;
 pub use market::Control;
 pub use settlement::{asset_print, FundingTimes, PredictedRate, Unsettled, UnsettledFill};
-pub use slot_loading::LegsTaken;
+pub use slot_loading::{check_slot_fields, LegsTaken};
 
 use ended_orders::*;
 use enter::*;

@@ -59,8 +59,8 @@ pub(super) fn check_by_slot<T>(entries: &[(u32, T)], n: usize, what: &str) -> Re
     }
 }
 
-/// The checks of a loaded slot (`replace_slots`) beyond its numbers and its stage: finite
-/// times and mark price, a stage that outlives a call, a position with a price and no more
+/// The checks of a loaded slot (`replace_slots`) beyond its fields on their own and its
+/// stage: a stage that outlives a call, a position with a price and no more
 /// than its initial size, a side, an asset, a trade id and a leverage wherever a position is
 /// held or an order works, and each working order a real one of this slot
 /// ([`check_loaded_order`]; `seen`: the client and venue ids of the slots checked before).
@@ -91,19 +91,50 @@ pub(super) fn check_loaded_slot(
     Ok(())
 }
 
-/// A loaded slot's times, mark price and commitment, its stage (one that outlives a call),
-/// its position (a price, no more than its initial size, all of it while its entry works),
-/// and its orders (not closed while it has any, an entry or an exit).
-pub(super) fn check_loaded_state(i: usize, s: &TradeSlot) -> KernelResult<()> {
-    let field = |f: &str| format!("slots[{i}].{f}");
+/// Each of a slot's fields on its own, each named `field(name)`: what `load_slots` and
+/// `TradeSlot(...)` check alike. Its sizes, entry price, leverage, mark price, commitment and
+/// leg taken finite and not negative; its PnLs and fees finite, of either sign; no price
+/// subnormal; its times in seconds (finite, not negative, not past the year 9999); its exit
+/// legs as an intent's; each working order's own numbers ([`VenueOrder::check`]). How the
+/// fields fit together (its stage against its size and orders) is checked on loading.
+pub fn check_slot_fields(s: &TradeSlot, field: impl Fn(&str) -> String) -> KernelResult<()> {
     check_numbers(
-        field,
+        &field,
         &[
+            ("entry_price", s.entry_price),
+            ("size", s.size),
+            ("initial_size", s.initial_size),
+            ("leverage", s.leverage),
+        ],
+        0.0,
+    )?;
+    // Signed (a trade paid in maker rebates has negative fees), finite and bounded.
+    check_numbers(
+        &field,
+        &[
+            ("realized_pnl", s.realized_pnl),
+            ("unrealized_pnl", s.unrealized_pnl),
+            ("fees_paid", s.fees_paid),
+        ],
+        f64::NEG_INFINITY,
+    )?;
+    // Past the legs' shares it counts them done: the next leg exit closes the rest.
+    check_numbers(
+        &field,
+        &[
+            ("leg_taken", s.leg_taken),
             ("mark_price", s.mark_price),
             ("committed_notional", s.committed_notional),
         ],
         0.0,
     )?;
+    validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
+        KernelError::invalid(
+            &field("exit_leg_ratios"),
+            format_legs(&s.exit_leg_ratios),
+            why,
+        )
+    })?;
     for (name, price) in [("entry_price", s.entry_price), ("mark_price", s.mark_price)] {
         if is_subnormal(price) {
             return Err(KernelError::invalid(
@@ -115,6 +146,35 @@ pub(super) fn check_loaded_state(i: usize, s: &TradeSlot) -> KernelResult<()> {
     }
     check_timestamp(&field("entry_time"), s.entry_time)?;
     check_timestamp(&field("last_event_time"), s.last_event_time)?;
+    for (which, order) in [
+        ("active_entry_order", &s.active_entry_order),
+        ("active_exit_order", &s.active_exit_order),
+    ] {
+        let Some(o) = order else { continue };
+        let field = |f: &str| field(&format!("{which}.{f}"));
+        o.check(field)?;
+        for (name, price) in [
+            ("price", o.price),
+            ("reference_price", o.reference_price),
+            ("avg_fill_price", o.avg_fill_price),
+        ] {
+            if is_subnormal(price) {
+                return Err(KernelError::invalid(
+                    &field(name),
+                    format_number(price),
+                    SUBNORMAL_PRICE,
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A loaded slot's stage (one that outlives a call), its position (a price, no more than its
+/// initial size, all of it while its entry works), and its orders (not closed while it has
+/// any, an entry or an exit).
+pub(super) fn check_loaded_state(i: usize, s: &TradeSlot) -> KernelResult<()> {
+    let field = |f: &str| format!("slots[{i}].{f}");
     if matches!(
         s.fsm_state,
         TradeStage::OrderRequested | TradeStage::ExitRequested
@@ -210,8 +270,8 @@ pub(super) fn check_loaded_holder(i: usize, s: &TradeSlot) -> KernelResult<()> {
     Ok(())
 }
 
-/// Loaded slot `i`'s working order `o` (its field `which`) as an order of its own: its
-/// numbers as [`VenueOrder::check`] takes them, an id, a positive size, the slot's trade and
+/// Loaded slot `i`'s working order `o` (its field `which`) as an order of its own, past its
+/// numbers ([`check_slot_fields`]): an id, a positive size, the slot's trade and
 /// asset, the `side` and `reduce_only` its role needs, a LIMIT price above zero, and a
 /// status that has not ended.
 pub(super) fn check_loaded_order(
@@ -222,20 +282,6 @@ pub(super) fn check_loaded_order(
     side: OrderSide,
 ) -> KernelResult<()> {
     let field = |f: &str| format!("slots[{i}].{which}.{f}");
-    o.check(field)?;
-    for (name, price) in [
-        ("price", o.price),
-        ("reference_price", o.reference_price),
-        ("avg_fill_price", o.avg_fill_price),
-    ] {
-        if is_subnormal(price) {
-            return Err(KernelError::invalid(
-                &field(name),
-                format_number(price),
-                SUBNORMAL_PRICE,
-            ));
-        }
-    }
     if o.client_order_id.is_empty() {
         return Err(KernelError::invalid(
             &field("client_order_id"),
@@ -348,9 +394,9 @@ pub(super) fn check_loaded_order_fits(
     Ok(())
 }
 
-/// A replacement slot ([`Kernel::replace_slots`]) at position `i`: its id, its numbers
-/// within bounds, its exit legs, the checks of [`check_loaded_slot`], and a stage that
-/// matches its size and orders.
+/// A replacement slot ([`Kernel::replace_slots`]) at position `i`: its id, each field on its
+/// own ([`check_slot_fields`]), the checks of [`check_loaded_slot`], and a stage that matches
+/// its size and orders.
 pub(super) fn check_replacement_slot(
     i: usize,
     s: &TradeSlot,
@@ -364,35 +410,7 @@ pub(super) fn check_replacement_slot(
             "must equal the slot's position",
         ));
     }
-    check_numbers(
-        field,
-        &[
-            ("entry_price", s.entry_price),
-            ("size", s.size),
-            ("initial_size", s.initial_size),
-            ("leverage", s.leverage),
-        ],
-        0.0,
-    )?;
-    // Signed (a trade paid in maker rebates has negative fees), finite and bounded.
-    check_numbers(
-        field,
-        &[
-            ("realized_pnl", s.realized_pnl),
-            ("unrealized_pnl", s.unrealized_pnl),
-            ("fees_paid", s.fees_paid),
-        ],
-        f64::NEG_INFINITY,
-    )?;
-    // Past the legs' shares it counts them done: the next leg exit closes the rest.
-    check_number(&field("leg_taken"), s.leg_taken, 0.0)?;
-    validate_leg_ratios(&s.exit_leg_ratios).map_err(|why| {
-        KernelError::invalid(
-            &field("exit_leg_ratios"),
-            format_legs(&s.exit_leg_ratios),
-            why,
-        )
-    })?;
+    check_slot_fields(s, field)?;
     check_loaded_slot(i, s, seen)?;
     check_stage_matches(i, s)
 }

@@ -1,5 +1,6 @@
 //! `KernelIntent`: what a strategy asks the kernel to do with a slot.
 
+use super::equality::{equal_as_data, intent_floats};
 use crate::model::Intent;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg};
 use crate::python::convert::ints::slot_id_arg;
@@ -163,9 +164,9 @@ impl PyIntent {
 
     /// Equal to an intent of the same fields, as the original's data class was.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .cast::<PyIntent>()
-            .is_ok_and(|o| o.get().inner == self.inner && o.get().stage == self.stage)
+        other.cast::<PyIntent>().is_ok_and(|o| {
+            equal_as_data(&o.get().inner, &self.inner, intent_floats) && o.get().stage == self.stage
+        })
     }
 
     /// Of its ids, which equal intents share.

@@ -3,6 +3,7 @@
 
 mod account_event;
 mod copying;
+mod equality;
 mod intent;
 mod order;
 mod outcome;

@@ -1,8 +1,10 @@
 //! `TradeSlot`: one position's slot, and its dict form.
 
+use super::equality::{equal_as_data, slot_floats};
 use super::order::{opt_order_dict, order_dict};
 use super::PyVenueOrder;
 use crate::fsm::is_free;
+use crate::kernel::check_slot_fields;
 use crate::model::{RecentRing, TradeSlot, VenueOrder};
 use crate::python::convert::dicts::{as_dict, dict_items};
 use crate::python::convert::enums::enum_arg;
@@ -96,8 +98,8 @@ fn as_dict_field<'py>(name: &str, value: Bound<'py, PyAny>) -> PyResult<Bound<'p
 #[pymethods]
 impl PySlot {
     /// A slot from the fields of its dict as `load_slots` reads them, each checked as it checks
-    /// them; a field not given is a free slot's. The slot as a whole (its stage against its
-    /// size and orders) is checked when a kernel loads it.
+    /// them (`check_slot_fields`); a field not given is a free slot's. How the fields fit
+    /// together (its stage against its size and orders) is checked when a kernel loads it.
     #[new]
     #[pyo3(signature = (slot_id, **fields),
         text_signature = "(slot_id, *, trade_id=\"\", asset=\"\", side=\"FLAT\", entry_price=0.0, size=0.0, initial_size=0.0, leverage=1.0, entry_time=None, unrealized_pnl=0.0, realized_pnl=0.0, fees_paid=0.0, closed=False, exit_leg_ratios=None, active_leg_index=0, leg_taken=0.0, active_entry_order=None, active_exit_order=None, fsm_state=\"IDLE\", close_reason=\"\", last_event_time=None, mark_price=0.0, metadata=None)")]
@@ -119,6 +121,7 @@ impl PySlot {
             d.set_item(&name, as_dict_field(&name, value)?)?;
         }
         let inner = read_slot(&d, slot_id, &|name| name.to_string())?;
+        check_slot_fields(&inner, |name| name.to_string())?;
         Ok(PySlot {
             free: is_free(inner.fsm_state),
             // No kernel, no market rules to size an exit by: the active leg's share, as the
@@ -281,19 +284,26 @@ impl PySlot {
         self.next_exit
     }
 
-    /// Equal to a slot of the same fields, as the original's data class was: two copies of
-    /// an unchanged slot are equal.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .cast::<PySlot>()
-            .is_ok_and(|o| o.get().inner == self.inner && o.get().free == self.free)
+    /// Equal to a slot of the same fields a caller sets, as the original's data class was:
+    /// those of `to_dict()` but `committed_notional`, which the kernel computes from them. A
+    /// kernel's view of a slot (`SlotView`) answers for itself.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let Ok(other) = other.cast::<PySlot>() else {
+            return Ok(py.NotImplemented());
+        };
+        let equal = equal_as_data(
+            &settable(&self.inner),
+            &settable(&other.get().inner),
+            slot_floats,
+        );
+        Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind())
     }
 
-    /// Of its ids, which equal slots share.
-    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
-        (self.inner.slot_id, &*self.inner.trade_id)
-            .into_pyobject(py)?
-            .hash()
+    /// Its slot id, which equal slots share, and a kernel's view of the slot (`SlotView`),
+    /// which equals a copy of the slot as it is.
+    fn __hash__(&self) -> isize {
+        self.inner.slot_id as isize
     }
 
     fn __repr__(&self) -> String {
@@ -302,6 +312,20 @@ impl PySlot {
             "TradeSlot(slot_id={}, fsm_state={}, asset={:?}, side={}, size={}, entry_price={})",
             s.slot_id, s.fsm_state, &*s.asset, s.side, s.size, s.entry_price
         )
+    }
+}
+
+/// `s` as a caller sets it: what the kernel keeps beside a slot's fields (its commitment, the
+/// event and fill ids it saw, its working exit's reason, its exempt close) as a fresh slot's.
+fn settable(s: &TradeSlot) -> TradeSlot {
+    let fresh = TradeSlot::new(s.slot_id);
+    TradeSlot {
+        committed_notional: fresh.committed_notional,
+        seen_events: fresh.seen_events,
+        seen_fills: fresh.seen_fills,
+        exit_reason: fresh.exit_reason,
+        exempt_close_sent: fresh.exempt_close_sent,
+        ..s.clone()
     }
 }
 

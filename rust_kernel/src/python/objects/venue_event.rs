@@ -1,5 +1,6 @@
 //! `VenueEvent`: what a venue reports about an order.
 
+use super::equality::{equal_as_data, event_floats};
 use crate::model::VenueEvent;
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, SideArg};
@@ -295,7 +296,9 @@ impl PyVenueEvent {
             return Ok(false);
         };
         let (py, o) = (other.py(), other.get());
-        if o.inner != self.inner || o.status_stated != self.status_stated || o.side() != self.side()
+        if !equal_as_data(&o.inner, &self.inner, event_floats)
+            || o.status_stated != self.status_stated
+            || o.side() != self.side()
         {
             return Ok(false);
         }

@@ -1,0 +1,100 @@
+"""The data classes' `==` as the original's dataclasses compared: a copy of an unchanged slot
+equals the slot (the live view too), a slot restored from its own dict equals it, and a NaN
+field equals itself."""
+
+from __future__ import annotations
+
+import copy
+
+from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, TradeSlot, VenueEvent
+
+
+def _kernel_with_entry(fill_rate: float = 0.0) -> ExecutionKernel:
+    k = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=fill_rate))
+    k.set_seed_capital(1_000_000.0)
+    out = k.process_intent(
+        KernelIntent(
+            "i-1",
+            "t-1",
+            0,
+            "BTCUSDT",
+            "LONG",
+            "ENTER",
+            reference_price=60_000.0,
+            target_size=0.1,
+            order_type="LIMIT",
+            limit_price=59_000.0,
+        )
+    )
+    assert out.accepted, out
+    return k
+
+
+def test_a_copy_of_an_unchanged_slot_equals_its_live_view() -> None:
+    k = _kernel_with_entry()
+    try:
+        before = copy.copy(k.slot(0))
+        assert before == k.slot_state(0)
+        assert k.slot(0) == before
+        assert before == k.slot(0)
+        assert hash(before) == hash(k.slot(0))
+        assert k.slot(0) != copy.copy(k.slot(1))
+        k.slot(0).metadata["stop"] = 58_000.0
+        assert k.slot(0) != before
+    finally:
+        k.close()
+
+
+def test_a_slot_loaded_from_its_own_dict_equals_it() -> None:
+    k = _kernel_with_entry(fill_rate=1.0)
+    k2 = ExecutionKernel(max_slots=2, venue=MockVenueAdapter(fill_rate=0.0))
+    try:
+        saved = k.slot_state(0)
+        k2.load_slots([saved.to_dict(), k.slot_state(1).to_dict()])
+        restored = k2.slot_state(0)
+        assert restored.to_dict() == saved.to_dict()
+        assert restored == saved
+        assert hash(restored) == hash(saved)
+    finally:
+        k.close()
+        k2.close()
+
+
+def test_a_slot_built_from_its_saved_fields_equals_it() -> None:
+    k = _kernel_with_entry(fill_rate=1.0)
+    try:
+        slot = k.slot_state(0)
+        saved = {f: v for f, v in slot.to_dict().items() if f != "committed_notional"}
+        assert TradeSlot(**saved) == slot
+        assert TradeSlot(**{**saved, "fees_paid": slot.fees_paid + 1.0}) != slot
+    finally:
+        k.close()
+
+
+def test_a_trade_slot_leaves_another_type_s_equality_to_it() -> None:
+    assert TradeSlot(0).__eq__(object()) is NotImplemented
+    assert TradeSlot(0) != "slot 0"
+
+
+def test_an_event_holding_nan_equals_itself_and_its_copy() -> None:
+    e = VenueEvent("e-1", "t-1", 0, "FILL", price=float("nan"), size=1.0, timestamp=1.0)
+    assert e == e
+    assert e == copy.copy(e)
+    assert len({e, VenueEvent(**e.to_dict())}) == 1
+    assert e != VenueEvent("e-1", "t-1", 0, "FILL", price=1.0, size=1.0, timestamp=1.0)
+
+
+def test_an_intent_holding_nan_equals_its_copy() -> None:
+    i = KernelIntent(
+        "i",
+        "t",
+        0,
+        "BTC",
+        "LONG",
+        "ENTER",
+        reference_price=float("nan"),
+        target_size=1.0,
+        metadata={"stop": float("nan")},
+    )
+    assert i == copy.copy(i)
+    assert i == KernelIntent(**i.to_dict())
