@@ -118,7 +118,8 @@ pub fn check_slot_fields(s: &TradeSlot, field: impl Fn(&str) -> String) -> Kerne
         ],
         f64::NEG_INFINITY,
     )?;
-    // Past the legs' shares it counts them done: the next leg exit closes the rest.
+    // `leg_taken` has no upper bound: past the legs' shares it counts them done (the next
+    // leg exit closes the rest).
     check_numbers(
         &field,
         &[
