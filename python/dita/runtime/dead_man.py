@@ -20,7 +20,8 @@ for the writes left, up to ``CLOSE_WAIT_S``, and says which were not written. A 
 ERROR and is kept in ``status()``. It never loosens a mode: a kernel already HALTED stays so,
 and a change an operator makes while the trip is being made stands (the kernel sets the trip's
 mode only while it runs the mode the trip read, and its plane's entry is written only while the
-entries give it that mode, the mode they gave it at the trip, or none). A source trips once per
+kernel still runs the trip and the entries give it that mode, the mode they gave it at the
+trip, or none). A source trips once per
 silence: heard from again, it is watched again; the mode stays until an operator changes it.
 """
 
@@ -289,14 +290,15 @@ class DeadManSwitch:
 
     def _write_to_plane(self, action: str, reason: str, tripped_from: str, entries_gave: Any) -> None:
         """The trip's mode, set in the kernel's own state, written to its plane's entry as an
-        operator's change is, so the cluster sees it too: only while the entries give the kernel
-        ``tripped_from``, the mode they gave it at the trip (the kernel may run another, kept
-        from its log), or no mode, so a change an operator made since stands."""
+        operator's change is, so the cluster sees it too: only while the kernel still runs the
+        trip and the entries give it ``tripped_from``, the mode they gave it at the trip (the
+        kernel may run another, kept from its log), or no mode, so a change an operator made since
+        stands."""
         kernel = self.kernel
         plane = kernel.control_plane
         if plane is None:
             return
-        given: list[Any] = []
+        found: list[str] = []  # what each read of only_if found: the last, why no write was made
 
         def undisturbed(control: dict[str, Any]) -> bool:
             # Run on each read of the write's compare-and-set: a mode written since the trip (an
@@ -305,9 +307,9 @@ class DeadManSwitch:
             # (its mode last set by another: a verbosity change leaves the mode's setter).
             running = kernel.control()
             if running.get("mode") != action or running.get("mode_set_by") != reason:
-                given.append(f"the kernel runs {running.get('mode')}, set since the trip")
+                found.append(f"the kernel runs {running.get('mode')}, set since the trip")
                 return False
-            given.append(
+            found.append(
                 f"the entries give it mode {control.get('mode')}, not the {tripped_from} the trip read"
             )
             return control.get("mode") in (None, tripped_from, entries_gave)
@@ -323,13 +325,13 @@ class DeadManSwitch:
                 exc,
             )
         else:
-            if written is None and given:  # a plane that asked nothing of only_if wrote as it could
+            if written is None and found:  # a plane that asked nothing of only_if wrote as it could
                 log.warning(
                     "%s: kernel %s's control plane entry not written: %s (a change made since the "
                     "trip, which stands)",
                     reason,
                     kernel.kernel_id,
-                    given[-1],
+                    found[-1],
                 )
                 return
         # An in-process plane applies its entry at once, under its own source: the reason is

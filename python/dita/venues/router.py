@@ -8,12 +8,13 @@ the one venue holding a position of its side in the asset (or, held nowhere, the
 when that is not one venue, it is rejected naming the trade, for ``route_trade`` to place. An
 order stays where it was submitted: its cancel goes to that venue even after ``route()`` sent
 the asset elsewhere, so an order and all of its events stay on one venue. ``route()`` refuses to
-move an asset while a kernel built over the router holds an open trade of it on another venue:
-the kernel nets an asset's trades as one position, as on one venue, to decide an exit's
-reduce-only flag, so an asset's open trades are kept on one venue.
+move an asset while the kernel built over the router (one at a time) holds an open trade of it
+on another venue: the kernel nets an asset's trades as one position, as on one venue, to decide
+an exit's reduce-only flag, so an asset's open trades are kept on one venue.
 
-``stream_status()`` gives the user stream silent longest among the venues that have one, so
-the dead-man switch and the gateway's stream gauges watch the streams behind the router.
+``stream_status()`` gives one status of the venues' user streams (the silence of the one silent
+longest, the worst state), so the dead-man switch and the gateway's stream gauges watch the
+streams behind the router.
 
 The router remembers each order's venue until the order ends (``order_venues``: how it learns
 it, and when it forgets it). An order it knows nothing of is cancelled on the routed venue.
