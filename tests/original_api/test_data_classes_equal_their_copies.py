@@ -5,8 +5,16 @@ field equals itself."""
 from __future__ import annotations
 
 import copy
+from unittest import mock
 
-from dita import ExecutionKernel, KernelIntent, MockVenueAdapter, TradeSlot, VenueEvent
+from dita import (
+    ExecutionKernel,
+    KernelIntent,
+    KernelTransition,
+    MockVenueAdapter,
+    TradeSlot,
+    VenueEvent,
+)
 
 
 def _kernel_with_entry(fill_rate: float = 0.0) -> ExecutionKernel:
@@ -71,9 +79,22 @@ def test_a_slot_built_from_its_saved_fields_equals_it() -> None:
         k.close()
 
 
-def test_a_trade_slot_leaves_another_type_s_equality_to_it() -> None:
-    assert TradeSlot(0).__eq__(object()) is NotImplemented
-    assert TradeSlot(0) != "slot 0"
+def test_each_data_class_leaves_another_type_s_equality_to_it() -> None:
+    k = _kernel_with_entry()
+    (order,) = k.open_orders()
+    made = [
+        TradeSlot(0),
+        k.slot(0),
+        order,
+        VenueEvent("e-1", "t-1", 0, "FILL", price=1.0, size=1.0, timestamp=1.0),
+        KernelIntent("i", "t", 0, "BTC", "LONG", "ENTER", reference_price=1.0, target_size=1.0),
+        KernelTransition(1.0, "t", 0, "IDLE", "ORDER_REQUESTED", "ENTER"),
+    ]
+    for value in made:
+        # A dataclass answers NotImplemented, so Python asks the other side: mock.ANY matches.
+        assert value == mock.ANY, type(value).__name__
+        assert not value != mock.ANY, type(value).__name__
+        assert value != "something else", type(value).__name__
 
 
 def test_an_event_holding_nan_equals_itself_and_its_copy() -> None:

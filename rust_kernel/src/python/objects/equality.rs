@@ -2,8 +2,28 @@
 //! equal to a NaN one. A dataclass compares tuples of its fields, and a tuple finds a float
 //! object equal to itself, so a copy of an event holding NaN equals the event.
 
+use pyo3::prelude::*;
+use pyo3::types::PyBool;
+use pyo3::PyClass;
+
 use crate::model::{Intent, TradeSlot, VenueEvent, VenueOrder};
 use crate::types::{MetaValue, Metadata};
+
+/// `==` of a data class `C`: `equal` asked of another `C`, NotImplemented for any other type, so
+/// Python asks the other side (`mock.ANY`, a wrapper of its own), as a dataclass does.
+pub fn data_eq<'py, C: PyClass>(
+    other: &Bound<'py, PyAny>,
+    equal: impl FnOnce(&Bound<'py, C>) -> PyResult<bool>,
+) -> PyResult<Py<PyAny>> {
+    let py = other.py();
+    let Ok(other) = other.cast::<C>() else {
+        return Ok(py.NotImplemented());
+    };
+    Ok(PyBool::new(py, equal(other)?)
+        .to_owned()
+        .into_any()
+        .unbind())
+}
 
 /// Whether `a` equals `b` field by field, each float `floats` lends out of them equal to the
 /// other's when both are NaN.

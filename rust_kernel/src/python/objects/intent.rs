@@ -1,6 +1,6 @@
 //! `KernelIntent`: what a strategy asks the kernel to do with a slot.
 
-use super::equality::{equal_as_data, intent_floats};
+use super::equality::{data_eq, equal_as_data, intent_floats};
 use crate::model::Intent;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg};
 use crate::python::convert::ints::slot_id_arg;
@@ -163,9 +163,10 @@ impl PyIntent {
     }
 
     /// Equal to an intent of the same fields, as the original's data class was.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other.cast::<PyIntent>().is_ok_and(|o| {
-            equal_as_data(&o.get().inner, &self.inner, intent_floats) && o.get().stage == self.stage
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        data_eq(other, |o: &Bound<'_, PyIntent>| {
+            let o = o.get();
+            Ok(equal_as_data(&o.inner, &self.inner, intent_floats) && o.stage == self.stage)
         })
     }
 

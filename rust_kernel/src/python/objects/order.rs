@@ -1,6 +1,6 @@
 //! `VenueOrder`: an order the kernel sent or a venue reports, and its dict form.
 
-use super::equality::{equal_as_data, order_floats};
+use super::equality::{data_eq, equal_as_data, order_floats};
 use crate::model::VenueOrder;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, trade_side_of, SideArg};
 use crate::python::convert::flags::{flag, opt_flag};
@@ -360,10 +360,10 @@ impl PyVenueOrder {
 
     /// Equal to an order of the same fields, as the original's data class was: a slot's
     /// working order read twice is one order.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        other
-            .cast::<PyVenueOrder>()
-            .is_ok_and(|o| equal_as_data(&o.get().inner, &self.inner, order_floats))
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        data_eq(other, |o: &Bound<'_, PyVenueOrder>| {
+            Ok(equal_as_data(&o.get().inner, &self.inner, order_floats))
+        })
     }
 
     /// Of its ids, which equal orders share.

@@ -1,5 +1,6 @@
 //! `KernelOutcome` and its `KernelTransition`s: what an input did.
 
+use super::equality::data_eq;
 use super::venue_event::EventExtras;
 use super::{PyVenueEvent, PyVenueOrder};
 use crate::fsm::Trigger;
@@ -175,25 +176,8 @@ impl PyTransition {
 
     /// Equal to a transition of the same fields, as the original's data class was (the
     /// details compared as Python compares the two dicts).
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let Ok(other) = other.cast::<PyTransition>() else {
-            return Ok(false);
-        };
-        let (a, b) = (&self.inner, &other.get().inner);
-        let facts = |t: &KernelTransition| {
-            let ids = (
-                t.trade_id.clone(),
-                t.slot_id,
-                t.intent_id.clone(),
-                t.event_id.clone(),
-            );
-            (t.timestamp, ids, t.prev_state, t.next_state, t.trigger)
-        };
-        if facts(a) != facts(b) || self.control != other.get().control {
-            return Ok(false);
-        }
-        let py = other.py();
-        self.details(py)?.eq(other.get().details(py)?)
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        data_eq(other, |o: &Bound<'_, PyTransition>| self.same_fields(o))
     }
 
     /// Of its ids, which equal transitions share.
@@ -444,5 +428,26 @@ impl PyOutcome {
             o.diagnostic_code,
             details_json(&o.details)
         )
+    }
+}
+
+impl PyTransition {
+    /// Whether `other` has the same fields, for `__eq__`.
+    fn same_fields(&self, other: &Bound<'_, PyTransition>) -> PyResult<bool> {
+        let (a, b) = (&self.inner, &other.get().inner);
+        let facts = |t: &KernelTransition| {
+            let ids = (
+                t.trade_id.clone(),
+                t.slot_id,
+                t.intent_id.clone(),
+                t.event_id.clone(),
+            );
+            (t.timestamp, ids, t.prev_state, t.next_state, t.trigger)
+        };
+        if facts(a) != facts(b) || self.control != other.get().control {
+            return Ok(false);
+        }
+        let py = other.py();
+        self.details(py)?.eq(other.get().details(py)?)
     }
 }

@@ -1,6 +1,6 @@
 //! `TradeSlot`: one position's slot, and its dict form.
 
-use super::equality::{equal_as_data, slot_floats};
+use super::equality::{data_eq, equal_as_data, slot_floats};
 use super::order::{opt_order_dict, order_dict};
 use super::PyVenueOrder;
 use crate::fsm::is_free;
@@ -288,16 +288,10 @@ impl PySlot {
     /// those of `to_dict()` but `committed_notional`, which the kernel computes from them. A
     /// kernel's view of a slot (`SlotView`) answers for itself.
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let py = other.py();
-        let Ok(other) = other.cast::<PySlot>() else {
-            return Ok(py.NotImplemented());
-        };
-        let equal = equal_as_data(
-            &settable(&self.inner),
-            &settable(&other.get().inner),
-            slot_floats,
-        );
-        Ok(equal.into_pyobject(py)?.to_owned().into_any().unbind())
+        data_eq(other, |o: &Bound<'_, PySlot>| {
+            let (a, b) = (settable(&self.inner), settable(&o.get().inner));
+            Ok(equal_as_data(&a, &b, slot_floats))
+        })
     }
 
     /// Its slot id, which equal slots share, and a kernel's view of the slot (`SlotView`),

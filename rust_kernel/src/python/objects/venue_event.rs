@@ -1,6 +1,6 @@
 //! `VenueEvent`: what a venue reports about an order.
 
-use super::equality::{equal_as_data, event_floats};
+use super::equality::{data_eq, equal_as_data, event_floats};
 use crate::model::VenueEvent;
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, SideArg};
@@ -291,18 +291,8 @@ impl PyVenueEvent {
     /// Equal to an event of the same fields, as the original's data class was: the kernel's
     /// fields, whether a status was stated, its trade's side and its raw payload (as Python
     /// compares the two dicts).
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let Ok(other) = other.cast::<PyVenueEvent>() else {
-            return Ok(false);
-        };
-        let (py, o) = (other.py(), other.get());
-        if !equal_as_data(&o.inner, &self.inner, event_floats)
-            || o.status_stated != self.status_stated
-            || o.side() != self.side()
-        {
-            return Ok(false);
-        }
-        self.payload(py).eq(o.payload(py))
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        data_eq(other, |o: &Bound<'_, PyVenueEvent>| self.same_fields(o))
     }
 
     /// Of its ids, which equal events share.
@@ -319,5 +309,19 @@ impl PyVenueEvent {
             "VenueEvent(event_id={:?}, kind={}, venue_client_id={:?}, price={}, size={}, filled_size={})",
             &*e.event_id, e.kind, &*e.venue_client_id, e.price, e.size, e.filled_size
         )
+    }
+}
+
+impl PyVenueEvent {
+    /// Whether `other` has the same fields, for `__eq__`.
+    fn same_fields(&self, other: &Bound<'_, PyVenueEvent>) -> PyResult<bool> {
+        let (py, o) = (other.py(), other.get());
+        if !equal_as_data(&o.inner, &self.inner, event_floats)
+            || o.status_stated != self.status_stated
+            || o.side() != self.side()
+        {
+            return Ok(false);
+        }
+        self.payload(py).eq(o.payload(py))
     }
 }
