@@ -1,15 +1,17 @@
 """The dead-man switch against a real cluster: the control plane's reads stop when its member
 dies, and past the limit the kernel goes HALTED, saying why, with the cluster away; an operator's
-change landing while the trip's entry is being written stands."""
+change landing while the trip's entry is being written stands, a resume to the mode the trip read
+among them."""
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from typing import Any
 
 import pytest
-from hz_helpers import eventually
+from hz_helpers import eventually, mode
 
 from dita import ExecutionKernel
 from dita.control.hazelcast import CONTROL_PLANE_MAP, HazelcastControlPlane, write_entry
@@ -120,4 +122,50 @@ def test_an_operators_change_landing_before_the_trips_entry_is_written_stands(
         own = hz_client.get_map(CONTROL_PLANE_MAP).blocking().get(kernel_id)
         assert own is None or own.loads()["mode"] == mode
     finally:
+        kernel.close()
+
+
+def test_an_operators_resume_to_the_mode_the_trip_read_written_after_the_trip_stands(
+    hz_member: HazelcastMember,
+    hz_client: Any,
+    clean_control_entries: None,
+    kernel_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The trip reads LIVE and sets REDUCE_ONLY; the operator resumes to LIVE after it, and the
+    kernel has yet to apply the resume when the trip's entry is written. The entries give the
+    LIVE the trip read, but stamped after the trip: the resume stands, and the kernel takes it."""
+    plane = HazelcastControlPlane([hz_member.address], hz_member.cluster_name, attach_timeout=30)
+    kernel = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id=kernel_id)
+    entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
+    resume_applied = threading.Event()
+    try:
+        assert plane.wait_synced(30)
+        write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="op")
+        assert eventually(lambda: mode(kernel) == "LIVE")
+        real_apply, real_set = plane._apply, plane.set
+
+        def applied_once_the_trip_is_written(kid: str, applied_to: ExecutionKernel) -> bool:
+            resume_applied.wait(10)  # the applier's window, held open
+            return real_apply(kid, applied_to)
+
+        def set_after_the_operators_resume(*args: Any, **kwargs: Any) -> Any:
+            write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="op")
+            return real_set(*args, **kwargs)
+
+        plane._apply = applied_once_the_trip_is_written  # type: ignore[method-assign]
+        plane.set = set_after_the_operators_resume  # type: ignore[method-assign]
+        clock = [1_000.0]
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=1), clock=lambda: clock[0])
+        clock[0] += 5
+        (trip,) = switch.check()
+        assert switch.close()  # the trip's entry written, or not
+        assert trip.applied and trip.action == "REDUCE_ONLY"
+        own = entries.get(kernel_id).loads()
+        assert (own["mode"], own["updated_by"]) == ("LIVE", "op"), "the operator's resume was written over"
+        assert "entries give it mode LIVE, written after the trip" in caplog.text
+        resume_applied.set()
+        assert eventually(lambda: mode(kernel) == "LIVE")
+    finally:
+        resume_applied.set()
         kernel.close()

@@ -21,8 +21,8 @@ ERROR and is kept in ``status()``. It never loosens a mode: a kernel already HAL
 and a change an operator makes while the trip is being made stands (the kernel sets the trip's
 mode only while it runs the mode the trip read, and its plane's entry is written only while the
 kernel still runs the trip and the entries give it that mode, the mode they gave it at the
-trip, or none). A source trips once per
-silence: heard from again, it is watched again; the mode stays until an operator changes it.
+trip, or none, in each case stamped before the trip). A source trips once per silence: heard
+from again, it is watched again; the mode stays until an operator changes it.
 """
 
 from __future__ import annotations
@@ -292,8 +292,8 @@ class DeadManSwitch:
         """The trip's mode, set in the kernel's own state, written to its plane's entry as an
         operator's change is, so the cluster sees it too: only while the kernel still runs the
         trip and the entries give it ``tripped_from``, the mode they gave it at the trip (the
-        kernel may run another, kept from its log), or no mode, so a change an operator made since
-        stands."""
+        kernel may run another, kept from its log), or no mode, stamped before the trip, so a
+        change an operator made since stands."""
         kernel = self.kernel
         plane = kernel.control_plane
         if plane is None:
@@ -308,6 +308,9 @@ class DeadManSwitch:
             running = kernel.control()
             if running.get("mode") != action or running.get("mode_set_by") != reason:
                 found.append(f"the kernel runs {running.get('mode')}, set since the trip")
+                return False
+            if _stamped_after_the_trip(control.get("mode_at"), running.get("mode_set_at")):
+                found.append(f"the entries give it mode {control.get('mode')}, written after the trip")
                 return False
             found.append(
                 f"the entries give it mode {control.get('mode')}, not the {tripped_from} the trip read"
@@ -353,3 +356,17 @@ class DeadManSwitch:
             "tripped": sorted(self._silent),
             "trips": [{**asdict(t), "reason": t.reason()} for t in self.trips],
         }
+
+
+def _stamped_after_the_trip(mode_at: Any, trip_set_at: Any) -> bool:
+    """Whether the entries' mode, stamped ``mode_at``, was written after the trip set the kernel's
+    mode at ``trip_set_at``: an operator's resume to the mode the trip read, which the kernel has
+    yet to apply, stands. False when either is unknown (a plane that gives no stamps applies its
+    entries at once: the kernel no longer running the trip tells such a change)."""
+    # ``mode_at`` is the writer's wall clock (or just past the stamp it competed with), the trip's
+    # ``mode_set_at`` the kernel host's; the entry holds no stamp of the cluster's own. Only a write
+    # within the hosts' clock difference (milliseconds under NTP) of the trip may be misordered:
+    # the trip's entry then goes over it (the kernel stays tight), or one made just before stands.
+    if not isinstance(mode_at, float) or not isinstance(trip_set_at, float) or trip_set_at <= 0:
+        return False
+    return mode_at > trip_set_at

@@ -141,12 +141,12 @@ class HazelcastControlPlane(PlaneWorker):
     ) -> dict[str, Any] | None:
         """Write a change for ``kernel_id`` (None: every kernel) and return the entry; with
         ``only_if``, only when it holds for the values the entries give the kernel on the write's
-        read (``write_entry``), else None and nothing written. Raises when the cluster is away
-        (a new plane first waits up to ``attach_timeout`` for its connection), ControlWriteUnconfirmed
-        when it leaves the write unanswered for ``write_timeout`` seconds (a global write made
-        without reading every entry, ``write_entry`` says, is logged as a warning), ValueError for a bad
-        value or when an entry holds a stamp no write can be stamped after, and RuntimeError once
-        the plane is closed."""
+        read, with their stamps (``write_entry``), else None and nothing written. Raises when the
+        cluster is away (a new plane first waits up to ``attach_timeout`` for its connection),
+        ControlWriteUnconfirmed when it leaves the write unanswered for ``write_timeout`` seconds
+        (a global write made without reading every entry, ``write_entry`` says, is logged as a
+        warning), ValueError for a bad value or when an entry holds a stamp no write can be
+        stamped after, and RuntimeError once the plane is closed."""
         change = normalize_change(mode, verbosity, debug_clickhouse_enabled)
         if not change:
             raise ValueError("nothing to set: give mode, verbosity or debug_clickhouse_enabled")

@@ -35,7 +35,7 @@ from dita.control.hazelcast.stamps import (
     _drop_unusable_stamps,
     _stamp_after,
     _stamps_held,
-    control_values,
+    effective_control,
 )
 from dita.projection.hazelcast.answers import Unanswered, answered_by
 from dita.projection.hazelcast.liveness import CLOCKS_AGREE_WITHIN_S
@@ -184,7 +184,8 @@ def write_entry(
 
     ``only_if`` is given, on each read of the compare-and-set, the control values the entries read
     give the kernel (its own and the global one, the newer stamp winning; for the global entry, its
-    own), as ``{field: value}``: False writes nothing and returns None.
+    own), as ``{field: value}``, with each value's stamp as ``<field>_at`` (its writer's clock) when
+    it has one: False writes nothing and returns None.
 
     ``change`` holds control fields only (``mode``, ``verbosity``, ``debug_clickhouse_enabled``),
     each a value a kernel takes: the writer stamps them. Compare-and-set, so two operators writing
@@ -331,8 +332,14 @@ def _kernels_written_past(
 
 def _given(entry: dict[str, Any], others: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
     """The control values ``entry`` and the global entry among ``others`` give a kernel, as a
-    kernel takes them (``effective_control``)."""
-    return control_values([other for k, other in others if k == GLOBAL] + [entry])
+    kernel takes them (``effective_control``), each with its stamp as ``<field>_at`` when it has one."""
+    given: dict[str, Any] = {}
+    held = [other for k, other in others if k == GLOBAL] + [entry]
+    for field, (value, at) in effective_control(held).items():
+        given[field] = value
+        if at > 0:  # 0: no usable stamp, never newer than a stamped value
+            given[f"{field}_at"] = at
+    return given
 
 
 _WRITER_FIELDS = ("kernel_id", "updated_at", "updated_by")
