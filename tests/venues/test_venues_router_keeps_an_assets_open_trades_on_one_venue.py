@@ -1,10 +1,13 @@
 """A VenueRouter keeps an asset's open trades on one venue: ``route()`` refuses to move an asset
 while a kernel over the router holds a trade of it open on another venue, as the kernel nets an
-asset's slots as one position (on one venue) to decide an exit's reduce-only flag."""
+asset's slots as one position (on one venue) to decide an exit's reduce-only flag; and a kernel
+recovered from its log over a router that sends an asset away from its open trade is refused."""
 
 from __future__ import annotations
 
+import gc
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +125,32 @@ def test_a_closed_kernel_holds_no_asset_on_its_venue() -> None:
     kernel.close()
     router.route("BTCUSDT", "b")
     assert router.venue_name_for("BTCUSDT") == "b"
+
+
+def test_a_kernel_recovered_over_a_router_moved_while_none_traded_is_refused(tmp_path: Path) -> None:
+    """t0 is open on a; its kernel closes, so ``route()`` moves BTCUSDT to b (no kernel to ask).
+    The kernel recovered from its log over that router would send the next BTCUSDT trade to b
+    while t0 stays on a: it is refused, naming the asset, the trade and both venues, and sends
+    nothing. Routed back to a, it starts."""
+    a, b = Recording("a"), Recording("b")
+    router = VenueRouter({"a": a, "b": b}, default="a")
+    kernel = ExecutionKernel(max_slots=2, venue=router, wal_dir=str(tmp_path), kernel_id="moved")
+    _entered(kernel, 0)
+    kernel.close()
+    del kernel
+    gc.collect()
+    router.route("BTCUSDT", "b")
+    with pytest.raises(
+        ValueError,
+        match=re.escape(
+            "kernel 'moved' holds trade 't0' of asset 'BTCUSDT' open on venue 'a' (where its orders "
+            "went, or route_trade named), but the router sends asset 'BTCUSDT' to venue 'b'"
+        ),
+    ):
+        ExecutionKernel(max_slots=2, venue=router, wal_dir=str(tmp_path), kernel_id="moved")
+    assert [o.trade_id for o in a.orders] == ["t0"] and b.orders == []
+    router.route("BTCUSDT", "a")
+    with ExecutionKernel(max_slots=2, venue=router, wal_dir=str(tmp_path), kernel_id="moved") as back:
+        assert back.slot_state(0).trade_id == "t0"
+        with pytest.raises(ValueError, match="cannot route asset 'BTCUSDT' to venue 'b'"):
+            router.route("BTCUSDT", "b")

@@ -379,9 +379,20 @@ def _restarted(
     return ExecutionKernel(max_slots=2, venue=router, wal_dir=str(tmp_path), kernel_id="k"), router
 
 
-def test_a_trades_exit_after_a_restart_goes_to_the_one_venue_holding_its_position(tmp_path: Path) -> None:
+def test_a_restart_that_routes_an_asset_away_from_its_open_trade_is_refused(tmp_path: Path) -> None:
+    """a holds t1's position; the router built for the restart sends BTCUSDT to b, where the next
+    trade of it would go while t1 stays on a: the kernel is refused, naming the asset, the trade
+    and both venues, before any order goes out. Routed to a, it starts, and t1's exit goes there."""
     a, b = ShadowVenue(name="a"), ShadowVenue(name="b")
-    kernel, router = _restarted(tmp_path, a, b)
+    with pytest.raises(ValueError) as refused:
+        _restarted(tmp_path, a, b)
+    said = str(refused.value)
+    assert "holds trade 't1' of asset 'BTCUSDT' open on venue 'a'" in said
+    assert "sends asset 'BTCUSDT' to venue 'b' (routes=" in said
+    assert "route 'BTCUSDT' to 'a' until the trade is closed" in said
+    assert (a.submitted, b.submitted) == (1, 0)  # t1's entry, before the restart
+    router = VenueRouter({"a": a, "b": b}, default="a", routes={"BTCUSDT": "a"})
+    kernel = ExecutionKernel(max_slots=2, venue=router, wal_dir=str(tmp_path), kernel_id="k")
     try:
         assert _exit(kernel).accepted and kernel.slot_state(0).size == 0.0
         assert router.positions_by_venue() == {"a": {}, "b": {}}
@@ -1104,9 +1115,11 @@ def test_router_after_a_restart_with_the_assets_route_changed_still_books_the_or
     tmp_path: Path,
 ) -> None:
     """Routes are configuration and ``route()`` changes them "from now on": the route of an
-    order's asset today is not where the router sent it before the restart. An order that filled
-    there while the process was down must not be ended as a lost submit (its fill unbooked)
-    because the venue the asset is routed to now never had it."""
+    order's asset today is not where the router sent it before the restart. An order that fills
+    there once the kernel is back, before its reconciliation, must not be ended as a lost submit
+    (its fill unbooked) because the venue the asset is routed to now never had it. (Filled while
+    the process was down, its position tells the router where the trade is, and the restart is
+    refused: see test_a_restart_that_routes_an_asset_away_from_its_open_trade_is_refused.)"""
     va, vb = MockVenueAdapter(fill_rate=0.0, name="va"), MockVenueAdapter(fill_rate=0.0, name="vb")
 
     def start(routes: dict[str, str]) -> ExecutionKernel:
@@ -1121,10 +1134,10 @@ def test_router_after_a_restart_with_the_assets_route_changed_still_books_the_or
     first.close()
     del first
     gc.collect()
-    vb.fill_open_order(order.client_order_id, 100.0)  # filled while the process was down
 
     kernel = start({})  # restarted with ETHUSDT on the default venue from now on
     try:
+        vb.fill_open_order(order.client_order_id, 100.0)  # before the kernel reconciles
         report = kernel.reconcile_with_venue()
         assert report.lost_submits == []
         assert kernel.slot_state(0).size == pytest.approx(1.0)

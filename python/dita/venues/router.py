@@ -10,7 +10,10 @@ order stays where it was submitted: its cancel goes to that venue even after ``r
 the asset elsewhere, so an order and all of its events stay on one venue. ``route()`` refuses to
 move an asset while the kernel built over the router (one at a time) holds an open trade of it
 on another venue: the kernel nets an asset's trades as one position, as on one venue, to decide
-an exit's reduce-only flag, so an asset's open trades are kept on one venue.
+an exit's reduce-only flag, so an asset's open trades are kept on one venue. A kernel built over
+the router (recovered from its log) holding an open trade on another venue than its asset's
+route is refused the same way, when the router can tell the trade's venue: from its orders,
+``route_trade``, or the one venue holding a position of its side.
 
 ``stream_status()`` gives one status of the venues' user streams (the silence of the one silent
 longest, the worst state), so the dead-man switch and the gateway's stream gauges watch the
@@ -207,17 +210,46 @@ class VenueRouter:
         return kernel if kernel is not None and kernel.input_refused_reason() is None else None
 
     def note_kernel(self, kernel: ExecutionKernel) -> None:
-        """Remember ``kernel``, built over the router (``ExecutionKernel`` calls this), whose open
-        trades ``route()`` reads. One kernel at a time: the router knows a trade's venue by its
-        id alone, and two kernels may each have a trade of one id (a ValueError while another
-        takes input)."""
+        """Remember ``kernel``, built over the router (``ExecutionKernel`` calls this once it has
+        recovered from its log), whose open trades ``route()`` reads. One kernel at a time: the
+        router knows a trade's venue by its id alone, and two kernels may each have a trade of one
+        id (a ValueError while another takes input). A ValueError too when ``kernel`` holds an
+        open trade on another venue than the one its asset is routed to."""
         other = self._live_kernel()
         if other is not None and other is not kernel:
             raise ValueError(
                 f"a VenueRouter serves one kernel at a time: kernel {other.kernel_id!r} still trades "
                 f"over it; close it, or build another router for kernel {kernel.kernel_id!r}"
             )
+        self._refuse_routes_away_from_open_trades(kernel)
         self._kernel = weakref.ref(kernel)
+
+    def _refuse_routes_away_from_open_trades(self, kernel: ExecutionKernel) -> None:
+        """Raise ValueError naming the asset, the trade, its venue and the routed one when
+        ``kernel`` (recovered from its log) holds an open trade on another venue than the one new
+        trades of its asset go to: ``route()`` refuses that move, and ``routes=`` set before any
+        kernel existed must not make it. A trade whose venue the router cannot tell is not
+        checked: its exit goes to the routed venue, or is refused naming the trade."""
+        for trade_id, asset, side in _open_trades_of(kernel):
+            routed = self._routes.get(asset, self._default)
+            if routed is None:
+                continue  # its new trades are rejected: none goes to another venue
+            held_on = self._trades.venue_name_of_open_trade(trade_id, asset, side, routed)
+            if held_on is None:
+                continue
+            how = (
+                "where its orders went, or route_trade named"
+                if self._trades.get(trade_id) is not None
+                else f"the one venue holding a {side} {asset} position"
+            )
+            raise ValueError(
+                f"kernel {kernel.kernel_id!r} holds trade {trade_id!r} of asset {asset!r} open on venue "
+                f"{held_on!r} ({how}), but the router sends asset {asset!r} to venue {routed!r} "
+                f"(routes=, else default): the kernel nets an asset's open trades as one position on one "
+                f"venue (reduce-only exits), so route {asset!r} to {held_on!r} until the trade is closed; "
+                f"if the trade is on {routed!r}, say so with route_trade({trade_id!r}, {routed!r}) "
+                f"before building the kernel"
+            )
 
     def _known(self, venue_name: str, *, field: str) -> str:
         # Not a str: no venue's name (a list would raise "unhashable type", naming neither).
@@ -579,6 +611,18 @@ class VenueRouter:
 
     def __repr__(self) -> str:
         return f"VenueRouter(venues={list(self._venues)}, default={self._default!r}, routes={self._routes})"
+
+
+def _open_trades_of(kernel: ExecutionKernel) -> list[tuple[str, str, str]]:
+    """The trades ``kernel`` holds a position or works an order in, as (trade id, asset, side)."""
+    held = [kernel.slot_state(slot_id) for slot_id in kernel.open_slot_ids()]
+    trades = [(slot.trade_id, slot.asset, slot.side.name) for slot in held]
+    trades += [(order.trade_id, order.asset, order.side.name) for order in kernel.open_orders()]
+    by_id: dict[str, tuple[str, str, str]] = {}
+    for trade in trades:
+        if trade[0]:
+            by_id.setdefault(trade[0], trade)
+    return list(by_id.values())
 
 
 # A user stream's states (``StreamStatus.state``), worst first; one not named here is worse still.

@@ -60,35 +60,58 @@ class TradeVenues:
             return known
         if len(self._venues) == 1:
             return None
-        return self._holding_its_side(order)
+        return self._holding(order.trade_id, order.asset, order.side.name)
 
-    def _holding_its_side(self, order: VenueOrder) -> str | None:
-        """The one venue holding a position of exit ``order``'s side in its asset, None when held
-        nowhere; raises ``TradeVenueUnknown`` naming the trade when that is not one venue."""
-        long = order.side.name == "LONG"
-        holding: list[str] = []
-        cannot_say: list[str] = []
-        for venue_name, adapter in self._venues.items():
-            named = getattr(adapter, "position_asset", None)
-            try:
-                asset = str(named(order.asset)) if callable(named) else order.asset
-                size = float(adapter.positions().get(asset, 0.0))
-            except Exception as exc:
-                cannot_say.append(f"{venue_name!r} ({type(exc).__name__}: {exc})")
-                continue
-            if (size > 0.0) if long else (size < 0.0):
-                holding.append(venue_name)
+    def venue_name_of_open_trade(self, trade_id: str, asset: str, side: str, routed: str) -> str | None:
+        """The venue other than ``routed`` that open trade ``trade_id`` (``side`` in ``asset``) is
+        on, as its exit would be sent: known from its entry (or ``route_trade``), else the one
+        venue holding a position of its side in ``asset``. None when it is on ``routed`` or the
+        router cannot tell (held nowhere, on two venues, or a venue cannot list its positions).
+        ``routed`` is asked for its positions only when another venue holds one."""
+        known = self._trade_venue.get(trade_id)
+        if known is not None:
+            return known if known != routed else None
+        others = [name for name in self._venues if name != routed]
+        elsewhere, cannot_say = self._holding_side(others, asset, side)
+        if cannot_say or len(elsewhere) != 1:
+            return None
+        on_routed, cannot_say = self._holding_side([routed], asset, side)
+        return None if on_routed or cannot_say else elsewhere[0]
+
+    def _holding(self, trade_id: str, asset: str, side: str) -> str | None:
+        """The one venue holding a position of ``side`` in ``asset``, None when held nowhere;
+        raises ``TradeVenueUnknown`` naming exit trade ``trade_id`` when that is not one venue."""
+        holding, cannot_say = self._holding_side(list(self._venues), asset, side)
         if not cannot_say and len(holding) <= 1:
             # Held nowhere: the routed venue, which the router looks up only then.
             return holding[0] if holding else None
         holders = ", ".join(repr(n) for n in holding)
         why = (
-            f"venues {holders} each hold a {order.side.name} {order.asset} position"
+            f"venues {holders} each hold a {side} {asset} position"
             if len(holding) > 1
             else f"venue {'; '.join(cannot_say)} could not list its positions"
         )
         raise TradeVenueUnknown(
-            f"exit of trade {order.trade_id!r} ({order.asset}) refused: the router does not know the "
+            f"exit of trade {trade_id!r} ({asset}) refused: the router does not know the "
             f"venue its entry went to (entered before a restart) and {why}; name it with "
-            f"route_trade({order.trade_id!r}, venue)"
+            f"route_trade({trade_id!r}, venue)"
         )
+
+    def _holding_side(self, venue_names: list[str], asset: str, side: str) -> tuple[list[str], list[str]]:
+        """Which of ``venue_names`` hold a position of ``side`` in ``asset``, and those that could
+        not list their positions, each with why."""
+        long = side == "LONG"
+        holding: list[str] = []
+        cannot_say: list[str] = []
+        for venue_name in venue_names:
+            adapter = self._venues[venue_name]
+            named = getattr(adapter, "position_asset", None)
+            try:
+                held_as = str(named(asset)) if callable(named) else asset
+                size = float(adapter.positions().get(held_as, 0.0))
+            except Exception as exc:
+                cannot_say.append(f"{venue_name!r} ({type(exc).__name__}: {exc})")
+                continue
+            if (size > 0.0) if long else (size < 0.0):
+                holding.append(venue_name)
+        return holding, cannot_say
