@@ -21,56 +21,123 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
 
     A model left at pydantic's default (``extra="ignore"``) would drop a misspelt name and
     run on the default; only a model that asks for extras (``extra="allow"``) gets them.
+    A parameter that is itself a model (``risk: Risk``, also inside a list or dict) is read
+    with the same care, each error naming its path (``risk.stop_los``).
     Raises pydantic's ValidationError naming each unknown parameter and the known ones.
     """
     values = dict(params)
-    if model.model_config.get("extra") != "allow":
-        accepted_in_order = list(input_names(model))
-        accepted = set(accepted_in_order)
-        unknown = [name for name in values if name not in accepted]
-        if unknown:
-            # The names it takes: an aliased field's alias, not the field name it refuses.
-            known = ", ".join(accepted_in_order)
-            message = "unknown parameter; the parameters are {known}"
-            if not known:
-                message = "unknown parameter; this strategy takes no parameters"
-            _refuse(model, values, unknown, "unknown_parameter", message, {"known": known})
+    unknown = _unknown_names(model, values, ())
+    if unknown:
+        raise ValidationError.from_exception_data(model.__name__, unknown)
     validated = model.model_validate(values)
-    # Lax validation reads true and false as 1 and 0 for a number: `--param window=true` would
-    # run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at after the
-    # model's own validators: one may take a bool.
-    flags = [
-        key
-        for key, name in input_names(model).items()
-        if key in values and _read_as_a_number(getattr(validated, name, None), values[key])
-    ]
-    _refuse(model, values, flags, "number_type", "Input should be a number, not true or false")
-    # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
-    # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value (a
-    # bound never reached); a model or field that allows NaN itself (allow_inf_nan=True) gets it.
-    nans = [
-        key
-        for key, name in input_names(model).items()
-        if key in values and _holds_nan(getattr(validated, name, None)) and not _allows_nan(model, name)
-    ]
-    _refuse(model, values, nans, "finite_number", "Input should be a number, not NaN")
+    misread = _misread(model, validated, values, ())
+    if misread:
+        raise ValidationError.from_exception_data(model.__name__, misread)
     return validated
 
 
-def _refuse(
-    model: type[BaseModel],
-    values: Mapping[str, Any],
-    keys: list[str],
-    kind: str,
-    said: str,
-    context: dict[str, Any] | None = None,
-) -> None:
-    """Raise a ValidationError naming each parameter of ``keys`` with its input, when any."""
-    if keys:
-        error = PydanticCustomError(kind, said, context)
-        raise ValidationError.from_exception_data(
-            model.__name__, [{"type": error, "loc": (key,), "input": values[key]} for key in keys]
-        )
+def _unknown_names(model: type[BaseModel], values: Mapping[str, Any], loc: tuple[Any, ...]) -> list[Any]:
+    """An error for each name of ``values`` that ``model`` does not read, unless it asks for
+    extras (``extra="allow"``); ``loc``: where ``values`` sit, () for the parameters."""
+    if model.model_config.get("extra") == "allow":
+        return []
+    accepted_in_order = list(input_names(model))
+    accepted = set(accepted_in_order)
+    unknown = [name for name in values if name not in accepted]
+    if not unknown:
+        return []
+    # The names it takes: an aliased field's alias, not the field name it refuses.
+    known = ", ".join(accepted_in_order)
+    if loc:
+        message = "unknown name; {model} takes {known}"
+    elif known:
+        message = "unknown parameter; the parameters are {known}"
+    else:
+        message = "unknown parameter; this strategy takes no parameters"
+    context = {"known": known, "model": model.__name__}
+    return [_error("unknown_parameter", message, (*loc, name), values[name], context) for name in unknown]
+
+
+def _misread(
+    model: type[BaseModel], validated: BaseModel, values: Mapping[str, Any], loc: tuple[Any, ...]
+) -> list[Any]:
+    """An error for each input of ``values`` that ``validated`` (``model`` made of them) holds
+    as pydantic misread it: a flag read as a number, NaN; and for each such input inside a
+    model-typed input, at any depth, and each unknown name there."""
+    errors: list[Any] = []
+    for key, name in input_names(model).items():
+        if key not in values:
+            continue
+        value, given, at = getattr(validated, name, None), values[key], (*loc, key)
+        # Lax validation reads true and false as 1 and 0 for a number: `--param window=true`
+        # would run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at
+        # after the model's own validators: one may take a bool.
+        if _read_as_a_number(value, given):
+            errors.append(_error("number_type", "Input should be a number, not true or false", at, given))
+        # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
+        # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value
+        # (a bound never reached); a model or field that allows NaN itself gets it.
+        if _holds_nan(value) and not _allows_nan(model, name):
+            errors.append(_error("finite_number", "Input should be a number, not NaN", at, given))
+        errors.extend(_misread_inside(value, given, at))
+    return errors
+
+
+def _misread_inside(value: object, given: object, loc: tuple[Any, ...]) -> list[Any]:
+    """The errors of each model in ``value`` (a model, or a list, tuple or dict holding one)
+    read from its input in ``given``: a mapping is checked as parameters are, an instance of
+    the model for NaN (``nans_in``), anything else pydantic read by its own rules."""
+    if isinstance(value, BaseModel):
+        if isinstance(given, Mapping):
+            model = type(value)
+            return _unknown_names(model, given, loc) + _misread(model, value, given, loc)
+        if isinstance(given, BaseModel):
+            return nans_in(given, loc)
+        return []
+    errors: list[Any] = []
+    if isinstance(value, list | tuple) and isinstance(given, list | tuple) and len(value) == len(given):
+        for i, (v, g) in enumerate(zip(value, given, strict=True)):
+            errors.extend(_misread_inside(v, g, (*loc, i)))
+    elif isinstance(value, Mapping) and isinstance(given, Mapping):
+        for k, g in given.items():
+            if k in value:
+                errors.extend(_misread_inside(value[k], g, (*loc, k)))
+    return errors
+
+
+def nans_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
+    """An error for each field of ``instance`` holding NaN (alone, in a list, tuple, set or dict,
+    or in a model-typed field at any depth), unless the field or its model allows NaN: what can
+    be checked on an instance of a model, whose flags are already read as numbers."""
+    model = type(instance)
+    errors: list[Any] = []
+    for name in model.model_fields:
+        value = getattr(instance, name, None)
+        if _holds_nan(value) and not _allows_nan(model, name):
+            errors.append(_error("finite_number", "Input should be a number, not NaN", (*loc, name), value))
+        errors.extend(_nans_in_models(value, (*loc, name)))
+    return errors
+
+
+def _nans_in_models(value: object, loc: tuple[Any, ...]) -> list[Any]:
+    """``nans_in`` of each model in ``value``: a model, or a list, tuple or dict holding one."""
+    if isinstance(value, BaseModel):
+        return nans_in(value, loc)
+    errors: list[Any] = []
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            errors.extend(_nans_in_models(item, (*loc, i)))
+    elif isinstance(value, Mapping):
+        for k, item in value.items():
+            errors.extend(_nans_in_models(item, (*loc, k)))
+    return errors
+
+
+def _error(
+    kind: str, said: str, loc: tuple[Any, ...], given: object, context: dict[str, Any] | None = None
+) -> Any:
+    """One line of a ValidationError: ``said`` of the input ``given`` at ``loc``."""
+    return {"type": PydanticCustomError(kind, said, context), "loc": loc, "input": given}
 
 
 def _holds_nan(value: object) -> bool:
