@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelIntent, KernelOutcome, VenueEvent
+from dita._numbers import only_a_flag
 from dita._reading import read_items
 from dita._text import shortened
 from dita.reconcile import ENDED_LOOKUPS, ReconciliationReport
@@ -69,6 +70,9 @@ class TradingRuntime:
     point before the strategies hear it (a trip's plane entry is written in the background: close
     the switch before the kernel); one that raises is raised as a venue's failure on the point
     is, once the strategies have heard it.
+
+    ``defer_venue_data``, ``poll_interval`` and ``fills_kept`` set later are checked as here: a
+    value refused raises (ValueError; TypeError for a flag) naming it, the setting unchanged.
     """
 
     def __init__(
@@ -93,17 +97,9 @@ class TradingRuntime:
             raise ValueError(
                 f"dead_man={shortened(repr(dead_man))} must be a DeadManSwitch on this runtime's kernel"
             )
-        if not (is_number(poll_interval) and math.isfinite(poll_interval) and poll_interval > 0):
-            raise ValueError(f"poll_interval={poll_interval!r} must be a positive finite number of seconds")
-        if fills_kept is not None and not (
-            is_number(fills_kept) and isinstance(fills_kept, int) and fills_kept > 0
-        ):
-            raise ValueError(
-                f"fills_kept={fills_kept!r} must be a positive whole number of fills, or None "
-                "(every fill under the data clock, the latest LIVE_FILLS_KEPT under the wall clock)"
-            )
-        if fills_kept is None and clock == "wall":
-            fills_kept = LIVE_FILLS_KEPT
+        poll_interval = _checked_poll_interval(poll_interval)
+        fills_kept = _checked_fills_kept(fills_kept, clock)
+        defer_venue_data = _checked_flag("defer_venue_data", defer_venue_data)
         self.kernel = kernel
         if venues is None:
             venues = _market_venues(kernel.venue)
@@ -145,7 +141,7 @@ class TradingRuntime:
         self._polling = VenuePolling(
             kernel,
             self.polled_venues,
-            float(poll_interval),
+            poll_interval,
             self._clock.wall,
             self._intake,
             self._router,
@@ -188,6 +184,8 @@ class TradingRuntime:
         )
 
     # -- settings ------------------------------------------------------------------------
+    # Set after the runtime is made, each is checked as the constructor checks it: a
+    # ``fills_kept`` of "5" would raise inside the routing of a venue's fills, losing them.
 
     @property
     def clock(self) -> str:
@@ -200,7 +198,7 @@ class TradingRuntime:
 
     @poll_interval.setter
     def poll_interval(self, seconds: float) -> None:
-        self._polling.poll_interval = seconds
+        self._polling.poll_interval = _checked_poll_interval(seconds)
 
     @property
     def defer_venue_data(self) -> bool:
@@ -208,7 +206,7 @@ class TradingRuntime:
 
     @defer_venue_data.setter
     def defer_venue_data(self, defer: bool) -> None:
-        self._venue_data.defer_venue_data = defer
+        self._venue_data.defer_venue_data = _checked_flag("defer_venue_data", defer)
 
     @property
     def fills_kept(self) -> int | None:
@@ -216,7 +214,7 @@ class TradingRuntime:
 
     @fills_kept.setter
     def fills_kept(self, fills: int | None) -> None:
-        self._router.fills_kept = fills
+        self._router.fills_kept = _checked_fills_kept(fills, self.clock)
 
     # -- strategies ----------------------------------------------------------------------
 
@@ -488,6 +486,44 @@ class TradingRuntime:
         the open trades keep old marks. Venue events the kernel still has not taken (busy), or
         set aside (``stuck``), are named in an ERROR, for reconciliation."""
         self._feeds.finish()
+
+
+def _checked_poll_interval(seconds: object) -> float:
+    """``poll_interval`` as the runtime keeps it; what is no positive finite number of seconds is
+    a ValueError naming it (inf would never poll again under the wall clock, 0 or NaN poll on
+    every data point)."""
+    if (
+        not (isinstance(seconds, int | float) and is_number(seconds) and math.isfinite(seconds))
+        or seconds <= 0
+    ):
+        raise ValueError(
+            f"poll_interval={shortened(repr(seconds), 80)} must be a positive finite number of seconds"
+        )
+    return float(seconds)
+
+
+def _checked_fills_kept(fills: object, clock: str) -> int | None:
+    """``fills_kept`` as the runtime keeps it under ``clock``: None, the clock's default, is
+    LIVE_FILLS_KEPT under the wall clock; what is no positive whole number is a ValueError."""
+    if fills is None:
+        return LIVE_FILLS_KEPT if clock == "wall" else None
+    if not (is_number(fills) and isinstance(fills, int) and fills > 0):
+        raise ValueError(
+            f"fills_kept={shortened(repr(fills), 80)} must be a positive whole number of fills, or None "
+            "(every fill under the data clock, the latest LIVE_FILLS_KEPT under the wall clock)"
+        )
+    return fills
+
+
+def _checked_flag(name: str, flag: object) -> bool:
+    """Setting ``name`` read as a flag (a bool, or the int 0 or 1); anything else is a TypeError
+    naming it: read by its truth, ``"false"`` would be True."""
+    try:
+        return only_a_flag(flag)
+    except ValueError:
+        raise TypeError(
+            f"{name}={shortened(repr(flag), 80)} must be True or False (or the int 0 or 1)"
+        ) from None
 
 
 def _new_stats() -> dict[str, int]:
