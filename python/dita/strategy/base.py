@@ -23,7 +23,7 @@ from dita.strategy.orders import (
     is_free_stage,
     leg_flag,
 )
-from dita.strategy.params import NoParams, input_names, validate_params
+from dita.strategy.params import NoParams, check_params_instance, input_names, validate_params
 
 if TYPE_CHECKING:
     from dita.runtime import StrategyContext
@@ -54,7 +54,8 @@ class Strategy(Generic[P]):
         if isinstance(params, BaseModel):
             if not isinstance(params, self.Params):
                 raise TypeError(f"params must be {self.Params.__name__}, got {type(params).__name__}")
-            self.params: P = params
+            # What an instance shows is checked (NaN); a flag it read as a number cannot be seen.
+            self.params: P = check_params_instance(params)
         elif params is None or isinstance(params, Mapping):
             self.params = validate_params(self.Params, params or {})  # type: ignore[assignment]
         else:

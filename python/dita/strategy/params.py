@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticCustomError
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class NoParams(BaseModel):
@@ -131,6 +133,15 @@ def _nans_in_models(value: object, loc: tuple[Any, ...]) -> list[Any]:
         for k, item in value.items():
             errors.extend(_nans_in_models(item, (*loc, k)))
     return errors
+
+
+def check_params_instance(instance: M) -> M:
+    """``instance`` (of a strategy's ``Params``) when it holds no NaN where its model does not
+    allow NaN (``nans_in``); else pydantic's ValidationError naming each such field's path."""
+    errors = nans_in(instance)
+    if errors:
+        raise ValidationError.from_exception_data(type(instance).__name__, errors)
+    return instance
 
 
 def _error(
