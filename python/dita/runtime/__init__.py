@@ -6,9 +6,9 @@ every RUNNING strategy subscribed to it. Strategies decide through the kernel; t
 runtime routes each fill back to the strategy that owns the trade.
 
 Each strategy is RUNNING, PAUSED (gets no data, still hears its fills), STOPPED or ERROR:
-an exception in one strategy's callback moves only that strategy to ERROR, records the
-error, cancels its working entry orders (its exits keep working, its positions are left to
-the operator), and the loop carries on with the others. ``stop(name)`` cancels the stopped
+an exception (or sys.exit) in one strategy's callback moves only that strategy to ERROR,
+records the error, cancels its working entry orders (its exits keep working, its positions are
+left to the operator), and the loop carries on with the others. ``stop(name)`` cancels the stopped
 strategy's working entries alike; ``stop()`` (every strategy, a run's end) leaves the book.
 
 Venues that report later (``poll_events``: a live exchange's fills of resting orders, its

@@ -17,6 +17,11 @@ from dita.runtime.strategies import LIVE_STATUSES, KernelClosed, StrategyHandle,
 # is written to metrics.json and a paper run's state file.
 ERROR_TEXT = 1_000
 
+# What a strategy's callback may raise that is its own failure: a sys.exit there (a script's
+# "give up") fails that strategy alone, as the loader refuses one at import. KeyboardInterrupt
+# (Ctrl-C, a SIGTERM as ``Terminated``) is the operator's and ends the run.
+STRATEGY_ERRORS = (Exception, SystemExit)
+
 # A strategy's callback for each kind of data it subscribes to.
 _DATA_CALLBACK = {"bars": "on_bar", "quotes": "on_quote"}
 
@@ -72,13 +77,13 @@ class StrategyCallbacks:
         return out
 
     def call(self, handle: StrategyHandle, callback: str, *args: Any) -> bool:
-        """Run one callback; False (and the strategy in ERROR) when it raised, or returned
-        orders (``refuse_returned_orders``)."""
+        """Run one callback; False (and the strategy in ERROR) when it raised (``SystemExit``
+        too: ``STRATEGY_ERRORS``), or returned orders (``refuse_returned_orders``)."""
         try:
             returned = getattr(handle.strategy, callback)(*args)
             if returned is not None:
                 refuse_returned_orders(callback, returned)
-        except Exception as exc:
+        except STRATEGY_ERRORS as exc:
             self.fail(handle, callback, exc)
             return False
         return True
@@ -118,7 +123,7 @@ class StrategyCallbacks:
                 handle.strategy.on_stop()
             except KernelClosed:
                 pass
-            except Exception as stop_exc:
+            except STRATEGY_ERRORS as stop_exc:
                 self.fail(handle, "on_stop", stop_exc)
 
     def _closed_meanwhile(self, exc: BaseException) -> KernelClosed | None:

@@ -38,7 +38,7 @@ class Strategy(Generic[P]):
     the strategy wants; empty means every asset in the feed) and ``data`` (a tuple of
     ``"bars"``, ``"quotes"`` or both; anything else is refused when the class is loaded or
     instantiated). Unknown parameter names are refused (see ``validate_params``). An
-    exception in a callback puts this strategy in ERROR (the runtime cancels its working
+    exception (or a sys.exit) in a callback puts this strategy in ERROR (the runtime cancels its working
     entries; its exits keep working); the runtime keeps running the others.
     """
 
