@@ -191,8 +191,17 @@ def restart_mark(kernel: Any) -> str:
 
 def check_strategy_instance(strategy: object, where: str) -> None:
     """Refuse what is not a ``Strategy`` instance (its class, a ``MODULE:CLASS`` text) with
-    what to pass instead."""
+    what to pass instead, and an instance whose ``__init__`` skipped ``Strategy.__init__``."""
     if isinstance(strategy, Strategy):
+        if not hasattr(strategy, "_open_slots"):
+            # Set last by Strategy.__init__: without it the runtime would fail on its name,
+            # fills or slots with an AttributeError that says nothing of the cause.
+            name = type(strategy).__qualname__
+            raise TypeError(
+                f"{where} got a {name} whose __init__ does not call Strategy.__init__: call "
+                f"super().__init__(params, name=name) in {name}.__init__ (it sets the strategy's "
+                "name, parameters, fills and slots)"
+            )
         return
     if isinstance(strategy, type) and issubclass(strategy, Strategy):
         name = strategy.__name__
