@@ -406,12 +406,13 @@ class TwsServer:
         commission_currency: str = "USD",
         *,
         reported: bool = True,
+        order_id: int | None = None,
     ) -> str:
-        """Execute ``shares`` of the order of ``order_ref`` at ``price`` and report it (to a
-        client connected now; a reconnecting one reads it from the executions), or not yet
+        """Execute ``shares`` of the order of ``order_ref`` (``_order``) at ``price`` and report it
+        (to a client connected now; a reconnecting one reads it from the executions), or not yet
         (``reported`` False: ``repeat_execution`` sends it, after its correction say). Its exec id."""
         with self._lock:
-            order = next(o for o in self.book.orders.values() if o.order_ref == order_ref)
+            order = self._order(order_ref, order_id)
             ex = self._execute(order, shares, price, commission)
             ex.commission_currency = commission_currency
             if order.filled >= order.quantity:
@@ -438,14 +439,25 @@ class TwsServer:
         # Server versions from 166 to 193 add the advanced reject's JSON (empty), not the time.
         self._send([ERR_MSG, 2, req_id, code, message, ""])
 
-    def cancel_at_tws(self, order_ref: str, status: str = "Cancelled") -> None:
-        """End the order of ``order_ref`` on TWS's side with ``status`` (a DAY order canceled at
-        the close, an operator in TWS; ``Inactive``: TWS or the exchange deactivated it), telling
-        a client connected now."""
+    def cancel_at_tws(
+        self, order_ref: str, status: str = "Cancelled", *, order_id: int | None = None
+    ) -> None:
+        """End the order of ``order_ref`` (``_order``) on TWS's side with ``status`` (a DAY order
+        canceled at the close, an operator in TWS; ``Inactive``: TWS or the exchange deactivated
+        it), telling a client connected now."""
         with self._lock:
-            order = next(o for o in self.book.orders.values() if o.order_ref == order_ref)
+            order = self._order(order_ref, order_id)
             order.status = status
             self._order_status(order)
+
+    def _order(self, order_ref: str, order_id: int | None) -> Working:
+        """The order of ``order_ref``, the first TWS took under it, or the one of ``order_id``:
+        a client that runs again without its records sends its orderRefs again."""
+        if order_id is not None:
+            order = self.book.orders[order_id]
+            assert order.order_ref == order_ref, (order_ref, order)
+            return order
+        return next(o for o in self.book.orders.values() if o.order_ref == order_ref)
 
     def tell(self, order: Working) -> None:
         """Send ``order`` as it is now (``openOrder`` and ``orderStatus``), as TWS tells a master
