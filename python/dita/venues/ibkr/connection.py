@@ -56,6 +56,8 @@ class FillHeard:
     exec_id: str
     order_ref: str
     perm_id: int
+    # The API client that placed the order, whose order id it is (order ids are per client).
+    client_id: int
     order_id: int
     shares: float
     # The order's filled size with this execution (cumQty), on earlier days too, and its
@@ -406,6 +408,7 @@ def _fill(fill: Any) -> FillHeard:
         exec_id=ex.execId,
         order_ref=ex.orderRef,
         perm_id=int(ex.permId),
+        client_id=int(ex.clientId),
         order_id=int(ex.orderId),
         shares=float(ex.shares),
         cum_qty=float(ex.cumQty),

@@ -90,6 +90,19 @@ class IbkrOrder:
     def venue_order_id(self) -> str:
         return str(self.perm_id) if self.perm_id else ""
 
+    def is_placed_as(self, told: FillHeard | OrderHeard, client_id: int) -> bool:
+        """Whether ``told``, an execution or an order TWS told of, is the order TWS gave this one:
+        by its permId once both know it, else by this API client's (``client_id``) order id once
+        known (a send of this session before TWS's first answer), else by its orderRef alone (a
+        send whose fate is unknown, an order followed without a venue order id). The orderRef
+        alone is not enough: a kernel run without its log numbers its orders from 1 again, and
+        TWS lists the day's executions and orders of an earlier run under the same orderRefs."""
+        if self.perm_id and told.perm_id:
+            return told.perm_id == self.perm_id
+        if self.ib_order_id:
+            return (told.client_id, told.order_id) == (client_id, self.ib_order_id)
+        return not self.perm_id and told.order_ref == self.order.client_order_id
+
     @property
     def settled(self) -> bool:
         """Nothing more to report: over, and every fill TWS counted reported."""
@@ -169,6 +182,9 @@ class Reporter:
         # order, and a commission report may come well after the order filled.
         self._by_ib_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
         self._by_client_id: RecentOrders[IbkrOrder] = RecentOrders(10_000)
+        # The executions and orders under a followed order's orderRef that are not it, each said
+        # once: TWS lists them again with every reading.
+        self._not_placed_as = BoundedIdSet()
 
     def account_events(self) -> list[AccountEvent]:
         taken, self._account_events = self._account_events, []
@@ -186,7 +202,7 @@ class Reporter:
         events: list[VenueEvent] = []
         for fill in sorted(heard.fills, key=lambda f: (f.time, f.exec_id)):
             tracked = self._by_client_id.get(fill.order_ref)
-            if tracked is not None:
+            if tracked is not None and self._placed_as(tracked, fill):
                 events.extend(self._fill(tracked, fill))
         statuses = [(tracked, said) for said in heard.orders if (tracked := self._tracked(said)) is not None]
         events.extend(self._errors([e for e in heard.errors if e.code in (REJECTED, CANCELED)], heard))
@@ -196,15 +212,40 @@ class Reporter:
         return events
 
     def _tracked(self, said: OrderHeard) -> IbkrOrder | None:
-        """The order followed (lately) that ``said`` is, by its orderRef or this client's order id."""
+        """The order followed (lately) that ``said`` is, found by its orderRef or this client's
+        order id, and placed as it by TWS (``_placed_as``)."""
         tracked = self._by_client_id.get(said.order_ref)
         if tracked is None and said.order_id and said.client_id == self._client_id:
             tracked = self._by_ib_id.get(str(said.order_id))
-        if tracked is not None and said.order_id and not tracked.ib_order_id:
+        if tracked is None or not self._placed_as(tracked, said):
+            return None
+        if said.order_id and not tracked.ib_order_id:
             # A submit that timed out never learned it, and TWS's errors name the order by it.
             tracked.ib_order_id = said.order_id
             self._by_ib_id.put(str(said.order_id), tracked)
         return tracked
+
+    def _placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard) -> bool:
+        """Whether ``told`` is of the order TWS gave ``tracked`` (``IbkrOrder.is_placed_as``). One
+        under its orderRef that is not is said once at WARNING, with both orders' ids: nothing
+        of it is booked for the kernel's order."""
+        if tracked.is_placed_as(told, self._client_id):
+            return True
+        coid = tracked.order.client_order_id
+        if isinstance(told, FillHeard):
+            what, key = f"execution {told.exec_id} of {told.shares:g}", f"execution:{told.exec_id}"
+        else:
+            what, key = f"order {told.status}", f"order:{told.client_id}:{told.order_id}:{told.perm_id}"
+        if told.order_ref == coid and self._not_placed_as.add(key):
+            log.warning(
+                "%s: TWS's %s under orderRef %r is of TWS's order %s, not of the kernel's order %r (%s):"
+                " not booked for it. A kernel id run again without its log (wal_dir) sends its client"
+                " order ids again, and TWS lists an earlier run's orders and the day's executions"
+                " under them",
+                self.name, what, coid, _ids(told.perm_id, told.client_id, told.order_id), coid,
+                _ids(tracked.perm_id, self._client_id, tracked.ib_order_id),
+            )  # fmt: skip
+        return False
 
     def _errors(self, errors: list[ErrorHeard], heard: Heard) -> list[VenueEvent]:
         events: list[VenueEvent] = []
@@ -229,11 +270,10 @@ class Reporter:
         reported first) does not show working, with TWS's filled size: no status of them will
         come. TWS lists an order with its status, so one it told no status of since it was asked
         is not listed. The others are in question no more."""
-        said_of = {said.order_ref: said for said in heard.orders}
         events: list[VenueEvent] = []
         for tracked in questioned:
             reason, tracked.in_question = tracked.in_question, ""
-            said = said_of.get(tracked.order.client_order_id)
+            said = next((s for s in heard.orders if tracked.is_placed_as(s, self._client_id)), None)
             if said is not None and said.told_at > asked_at and tws_works(said, tracked.acknowledged):
                 log.info(
                     "%s: TWS lists order %s working: it works on", self.name, tracked.order.client_order_id
@@ -539,10 +579,7 @@ class Reporter:
                         tracked.order.client_order_id)  # fmt: skip
             tracked.question(reason)
             return []
-        said = next(
-            (o for o in heard.orders if (o.client_id, o.order_id) == (self._client_id, tracked.ib_order_id)),
-            None,
-        )
+        said = next((o for o in heard.orders if tracked.is_placed_as(o, self._client_id)), None)
         canceled = error.code == CANCELED
         if said is None:
             return self._end(tracked, 0.0, reason, canceled=canceled)
@@ -628,6 +665,12 @@ def _commission_event_id(venue: str, exec_id: str) -> str:
     """The id of the FILL_SETTLED of ``exec_id``'s fill, by its report or given up: one id, so the
     kernel takes one of the two."""
     return f"{venue}:commission:{exec_id}"
+
+
+def _ids(perm_id: int, client_id: int, order_id: int) -> str:
+    """An order's ids at TWS, said for a log record: those not known (0) named so."""
+    perm = f"permId {perm_id}" if perm_id else "permId not known yet"
+    return f"{perm}, client {client_id} order id {order_id or 'not known'}"
 
 
 def _fill_after(booked: BookedExecution, exec_id: str) -> str:

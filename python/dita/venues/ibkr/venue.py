@@ -2,6 +2,8 @@
 
 - Orders go out with the kernel's client order id as their ``orderRef``, which TWS keeps with
   the order and its executions across restarts; the kernel knows an order by TWS's ``permId``.
+  What TWS says under an ``orderRef`` is the order's only when it is the order TWS gave it
+  (``IbkrOrder.is_placed_as``): a kernel run without its log sends its client order ids again.
 - Each execution is a fill once, keyed by its execId (a duplicate ``execDetails``, a reconnect's
   executions: not reported again); each ``commissionReport`` books its fill's commission as a
   FILL_SETTLED account event (``account_events``), awaited ``commission_wait_s`` at most when a
@@ -37,7 +39,15 @@ from dita._kernel import (
 )
 from dita.risk import MarketLimits
 from dita.venues._events import OrderEvents, RecentOrders, answered, require_order
-from dita.venues.ibkr.connection import ENDED_STATUSES, OPEN_STATUSES, UNSET, Heard, IbkrConnection
+from dita.venues.ibkr.connection import (
+    ENDED_STATUSES,
+    OPEN_STATUSES,
+    UNSET,
+    FillHeard,
+    Heard,
+    IbkrConnection,
+    OrderHeard,
+)
 from dita.venues.ibkr.redaction import AccountRedactor
 from dita.venues.ibkr.reports import FULL, IbkrOrder, Reporter, cancel_reject, latest_executions, tws_works
 from dita.venues.ibkr.settings import IbkrSettings
@@ -486,8 +496,12 @@ class IbkrVenue:
     def _learn_order_ids(self) -> None:
         for said in self._conn.heard().orders:
             tracked = self._orders.get(said.order_ref)
-            if tracked is not None and not tracked.ib_order_id:
+            if tracked is not None and not tracked.ib_order_id and self._placed_as(tracked, said):
                 tracked.ib_order_id = said.order_id
+
+    def _placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard) -> bool:
+        """Whether ``told`` is of the order TWS gave ``tracked`` (``IbkrOrder.is_placed_as``)."""
+        return tracked.is_placed_as(told, self.settings.client_id)
 
     def watch(self, order: VenueOrder) -> None:
         """Follow ``order``, one the kernel works that this venue has no record of (sent before
@@ -536,8 +550,9 @@ class IbkrVenue:
 
     def open_orders(self) -> list[VenueOrder]:
         """The orders TWS lists working for this client, for reconciliation; one not sent by
-        this kernel (no orderRef) carries slot 0 and an empty trade id. One TWS has not answered
-        about (no permId: ib_async's placeholder of a send) is left out: TWS has not taken it, and
+        this kernel (no orderRef, or not the order TWS gave the kernel's of its orderRef: an
+        earlier run's) carries slot 0 and an empty trade id. One TWS has not answered about (no
+        permId: ib_async's placeholder of a send) is left out: TWS has not taken it, and
         reconciliation asks ``order_status`` of it, which says when TWS cannot say yet. This
         listing is a poll's (``_ask_open_orders``): the orders in question (after an error, a
         reconnect) end or work on by it, their events given by the next ``poll_events``."""
@@ -550,7 +565,7 @@ class IbkrVenue:
                 if said.status not in OPEN_STATUSES or not said.perm_id:
                     continue
                 tracked = self._orders.get(said.order_ref)
-                mine = tracked.order if tracked is not None else None
+                mine = tracked.order if tracked is not None and self._placed_as(tracked, said) else None
                 listed.append(
                     VenueOrder(
                         said.order_ref,
@@ -576,10 +591,12 @@ class IbkrVenue:
         else over, FILLED when the day's executions fill it, CANCELED with what they count
         otherwise (each execution as its latest correction states it; the largest cumQty among
         them, with that execution's avgPrice, when more: a GTC order's earlier days count in it);
-        None when TWS never knew it (no executions, no permId). Of an order sent in this session
-        that TWS has not answered about, TWS's open orders are asked once, for up to
-        ``connect_timeout_s``: VenueUnavailable when they do not state it either. Needs the order
-        followed (``watch``) or sent in this run, as only the kernel knows its size."""
+        None when TWS never knew it (no executions, no permId). Only what TWS says of the order it
+        gave the kernel's counts (``IbkrOrder.is_placed_as``), not an earlier run's under the same
+        orderRef. Of an order sent in this session that TWS has not answered about, TWS's open
+        orders are asked once, for up to ``connect_timeout_s``: VenueUnavailable when they do not
+        state it either. Needs the order followed (``watch``) or sent in this run, as only the
+        kernel knows its size."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -591,7 +608,7 @@ class IbkrVenue:
             if _unanswered(heard, client_order_id):
                 heard = self._asked_open_orders(client_order_id)
             for said in heard.orders:
-                if said.order_ref == client_order_id and tws_works(said, tracked.acknowledged):
+                if self._placed_as(tracked, said) and tws_works(said, tracked.acknowledged):
                     return answered(
                         tracked.order,
                         str(said.perm_id),
@@ -599,7 +616,7 @@ class IbkrVenue:
                         said.filled,
                         said.avg_fill_price,
                     )
-            fills = latest_executions([f for f in heard.fills if f.order_ref == client_order_id])
+            fills = latest_executions([f for f in heard.fills if self._placed_as(tracked, f)])
             filled = sum(f.shares for f in fills)
             if not fills and not tracked.perm_id:
                 return None
