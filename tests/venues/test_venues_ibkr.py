@@ -1893,12 +1893,16 @@ def test_a_time_setting_that_is_not_a_finite_number_of_seconds_is_refused_naming
         IbkrVenue(port=1, contracts={"AAPL": {"symbol": "AAPL"}}, **{field: value})
 
 
-def test_the_guides_example_runs_against_a_local_tws(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """docs/guides/ibkr.md's example, pointed at the local TWS, which fills the order at once."""
+def test_the_guides_example_runs_against_a_local_tws(
+    tws: TwsServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docs/guides/ibkr.md's example, pointed at the local TWS, which fills the order at once;
+    its kernel keeps its log under the working directory."""
     (block,) = re.findall(r"```python\n(.*?)```", GUIDE.read_text(encoding="utf-8"), re.S)
     code = block.replace("port=7497", f"port={tws.port}")
     assert code != block
     monkeypatch.setenv("DITA_IBKR_ACCOUNT", ACCOUNT)
+    monkeypatch.chdir(tmp_path)
     tws.fill_on_place = True
     namespace: dict[str, Any] = {}
     exec(compile(code, "docs/guides/ibkr.md", "exec"), namespace)
@@ -1907,6 +1911,8 @@ def test_the_guides_example_runs_against_a_local_tws(tws: TwsServer, monkeypatch
     assert kernel.slot_state(0).size == pytest.approx(10.0)
     assert kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
     assert kernel.market_limits("AAPL")["tick_size"] == 0.01
+    kernel.close()
+    assert any((tmp_path / "var" / "wal" / "aapl-1").iterdir())
 
 
 def test_a_venue_that_cannot_connect_raises_and_leaves_no_thread_behind() -> None:
