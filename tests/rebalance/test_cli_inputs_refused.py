@@ -282,6 +282,26 @@ def test_a_limit_given_twice_in_market_limits_is_refused_naming_it(tmp_path: Pat
     assert "planned" not in result.stdout and not state.exists()
 
 
+@pytest.mark.parametrize(
+    ("eth", "said"),
+    [
+        ({"lot_step": -0.1}, "ETH lot_step -0.1: Input should be greater than or equal to 0"),
+        ({"lot_step": 1e-20}, "ETH lot_step 1e-20: 1e-20 must be 0 (no rounding) or at least 1e-15"),
+        ({"lot_stp": 0.1}, "ETH lot_stp 0.1: Extra inputs are not permitted"),
+        (5, "ETH 5: Input should be a valid dictionary or instance of MarketLimits"),
+    ],
+)
+def test_a_bad_market_limit_is_refused_naming_its_symbol(tmp_path: Path, eth: object, said: str) -> None:
+    """Of several markets' limits, the error names the one whose field and value are wrong."""
+    limits, state = tmp_path / "limits.json", tmp_path / "s"
+    limits.write_text(json.dumps({"BTC": {"lot_step": 0.001}, "ETH": eth, "SOL": {"lot_step": 0.1}}))
+    args = ["rebalance", "--targets", str(targets_file(tmp_path)), "--state-dir", str(state), "--dry-run"]
+    result = CliRunner().invoke(app, [*args, "--price", "BTC=50000", "--market-limits", str(limits)])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: --market-limits {limits}: {said}\n"
+    assert "planned" not in result.stdout and not state.exists()
+
+
 def test_a_weight_not_in_ascii_digits_plans_nothing(tmp_path: Path) -> None:
     """float() read "1_0" as 10: ten times equity, planned with a warning only."""
     path, state = tmp_path / "t.csv", tmp_path / "s"

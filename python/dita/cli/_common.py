@@ -50,6 +50,7 @@ __all__ = [
     "require_utf8",
     "shown",
     "stderr",
+    "validator_reason",
     "warn_rejected",
 ]
 
@@ -472,7 +473,7 @@ def fail_options(exc: ValidationError, options: Mapping[str, str] | None = None)
 
     problems = []
     for e in exc.errors():
-        msg = _validator_reason(e["msg"])
+        msg = validator_reason(e["msg"])
         if not e["loc"]:
             problems.append(_FIELD_IS.sub(lambda m: option(m[1]) + "=", msg))
             continue
@@ -480,7 +481,7 @@ def fail_options(exc: ValidationError, options: Mapping[str, str] | None = None)
     fail("; ".join(problems))
 
 
-def _validator_reason(msg: str) -> str:
+def validator_reason(msg: str) -> str:
     """A validator's own message without the prefix pydantic puts before it: "Value error, "
     (a ValueError it raised) or "Assertion failed, " (an assert)."""
     for prefix in ("Value error, ", "Assertion failed, "):
@@ -580,7 +581,7 @@ def _param_problem(error: Any) -> str:
     """One parameter's validation error: its name, the value given and the reason. A missing
     one has no value (pydantic gives the whole parameter dict as its input), nor has a
     refusal of several together (a model validator's, whose message names them)."""
-    msg = _validator_reason(error["msg"])
+    msg = validator_reason(error["msg"])
     if not error["loc"]:
         return msg
     name = ".".join(str(p) for p in error["loc"])

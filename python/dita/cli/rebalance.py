@@ -34,6 +34,7 @@ from dita.cli._common import (
     require_finite,
     require_kernel_id,
     shown,
+    validator_reason,
     warn,
 )
 from dita.cli._state import default_state_dir, named_state_dir
@@ -69,16 +70,33 @@ PAPER_BALANCE = 10_000.0
 
 
 def _market_limits(path: Path | None) -> dict[str, MarketLimits]:
-    """The limits in ``path`` by symbol; a key given twice is refused (``one_value_each``)."""
+    """The limits in ``path`` by symbol; a key given twice is refused (``one_value_each``), and
+    a symbol's bad limits naming the symbol, the field and the value."""
     if path is None:
         return {}
     try:
         given = parsed(lambda text: json.loads(text, object_pairs_hook=one_value_each), path.read_text())
-        if not isinstance(given, dict):
-            fail(f"--market-limits {path}: not a JSON object of symbol -> limits")
-        return {symbol: MarketLimits.model_validate(limits) for symbol, limits in given.items()}
-    except (OSError, ValueError) as exc:  # ValidationError is a ValueError and names the field
+    except (OSError, ValueError) as exc:
         fail(f"--market-limits {path}: {exc}")
+    if not isinstance(given, dict):
+        fail(f"--market-limits {path}: not a JSON object of symbol -> limits")
+    limits: dict[str, MarketLimits] = {}
+    for symbol, fields in given.items():
+        try:
+            limits[symbol] = MarketLimits.model_validate(fields)
+        except ValidationError as exc:
+            fail(f"--market-limits {path}: {_limits_refused(symbol, exc)}")
+    return limits
+
+
+def _limits_refused(symbol: str, exc: ValidationError) -> str:
+    """Each of ``exc``'s errors as ``SYMBOL field VALUE: reason`` (``SYMBOL VALUE: reason`` for
+    limits that are not an object): of several symbols, the one whose limits are wrong."""
+    problems = []
+    for e in exc.errors():
+        field = f" {'.'.join(str(part) for part in e['loc'])}" if e["loc"] else ""
+        problems.append(f"{symbol}{field} {e.get('input')!r}: {validator_reason(e['msg'])}")
+    return "; ".join(problems)
 
 
 def _prices(given: list[str]) -> dict[str, float]:
