@@ -165,6 +165,48 @@ def test_a_json_key_read_but_for_case_is_refused_naming_its_row(tmp_path: Path) 
     assert (refused.value.row, refused.value.field, refused.value.value) == (2, "key", "Weight")
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("source_run", "run-6", "differs from the file's 'run-7'"),
+        ("generated_at", "2026-11-27T09:00:00Z", "differs from the file's '2026-11-28T09:00:00Z'"),
+    ],
+)
+@pytest.mark.parametrize("row", [1, 2])
+def test_a_json_row_stamped_otherwise_than_its_file_is_refused_naming_it(
+    tmp_path: Path, field: str, value: str, said: str, row: int
+) -> None:
+    """A row pasted from an older file: taken, its orders would go out under that file's run,
+    and `dita audit trace run-7` would find none of them."""
+    path = tmp_path / "t.json"
+    rows: list[dict[str, object]] = [
+        {"symbol": "BTCUSDT", "weight": 0.5},
+        {"symbol": "ETHUSDT", "weight": 0.3},
+    ]
+    rows[row - 1][field] = value
+    path.write_text(json.dumps({**STAMP, "targets": rows}))
+    with pytest.raises(TargetError) as refused:
+        read_targets(path)
+    assert (refused.value.row, refused.value.field, refused.value.value) == (row, field, value)
+    assert str(refused.value) == f"{path} row {row}: {field} {value!r} {said}"
+
+
+def test_a_json_row_stamped_as_its_file_is_taken(tmp_path: Path) -> None:
+    """The same run and the same time, written otherwise (blanks around the id, another zone's
+    spelling of UTC), are the file's stamp."""
+    path = tmp_path / "t.json"
+    rows = [
+        {"symbol": "BTCUSDT", "weight": 0.5, "source_run": " run-7 "},
+        {"symbol": "ETHUSDT", "weight": 0.3, "generated_at": "2026-11-28T09:00:00+00:00"},
+    ]
+    path.write_text(json.dumps({**STAMP, "targets": rows}))
+    portfolio = read_targets(path)
+    assert (portfolio.source_run, portfolio.generated_at.isoformat()) == (
+        "run-7",
+        "2026-11-28T09:00:00+00:00",
+    )
+
+
 def test_a_column_left_unread_may_be_named_twice(tmp_path: Path) -> None:
     """A spreadsheet's CSV export names its blank columns past the data '' each: those are not
     read, so the file is, as a Parquet file naming an unread column twice is."""

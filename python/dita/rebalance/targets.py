@@ -158,8 +158,9 @@ def _csv_rows(text: str, name: str) -> list[dict[str, Any]]:
 
 def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
     """A list of rows, or ``{"source_run", "generated_at", "targets": [rows]}`` whose stamp each
-    row takes unless it carries its own. An object giving a key twice is refused: json.loads
-    keeps the last, a weight written twice would be planned as the second."""
+    row takes: a row stamped otherwise is refused (``_refuse_stamped_apart``). An object giving a
+    key twice is refused: json.loads keeps the last, a weight written twice would be planned as
+    the second."""
     try:
         loaded = parsed(lambda text: json.loads(text, object_pairs_hook=one_value_each), data)
     except GivenTwice as exc:
@@ -183,8 +184,31 @@ def _json_rows(data: bytes, name: str) -> list[dict[str, Any]]:
             raise TargetError(name, i, "row", row, "is not an object")
         for key in row.keys() - READ_COLUMNS:
             _refuse_misspelt(key, name, i, "key")
+        _refuse_stamped_apart(row, stamp, name, i)
         out.append({**stamp, **row})
     return out
+
+
+def _refuse_stamped_apart(row: Mapping[str, Any], stamp: Mapping[str, Any], name: str, i: int) -> None:
+    """A row carrying a ``source_run`` or ``generated_at`` other than the file's (one pasted from
+    an older file) is refused: its orders would go out under that run, and tracing the file's
+    run would find none of them. A row stamped as the file is taken."""
+    if "source_run" in stamp and "source_run" in row:
+        file_run = _source_run(stamp["source_run"], name, 0)
+        if _source_run(row["source_run"], name, i) != file_run:
+            raise TargetError(
+                name, i, "source_run", row["source_run"], f"differs from the file's {file_run!r}"
+            )
+    if "generated_at" in stamp and "generated_at" in row:
+        file_time = _generated_at(stamp["generated_at"], name, 0)
+        if _generated_at(row["generated_at"], name, i) != file_time:
+            raise TargetError(
+                name,
+                i,
+                "generated_at",
+                row["generated_at"],
+                f"differs from the file's {stamp['generated_at']!r}",
+            )
 
 
 def _portfolio(rows: list[dict[str, Any]], content_hash: str, name: str) -> TargetPortfolio:
