@@ -199,6 +199,54 @@ def test_an_exit_and_an_entry_both_under_the_floor_are_one_residual_in_the_repor
     }
 
 
+def btc_longs(*sizes: float) -> tuple[OpenTrade, ...]:
+    """BTC longs a rebalance opened on a finer lot than the market's now."""
+    return tuple(
+        OpenTrade("BTC", "LONG", f"rebalance:r{slot}:BTC", slot, size) for slot, size in enumerate(sizes)
+    )
+
+
+@pytest.mark.parametrize(
+    ("sizes", "target", "legs"),
+    [
+        # Each exit takes its trade's whole lots; their 0.05s together are the lot the entry sells.
+        ((0.15, 0.15), 0, [("EXIT", 0, 0.1), ("EXIT", 1, 0.1), ("ENTER", -1, 0.1)]),
+        # A trade under one lot is no exit: its share goes out with the entry too.
+        ((0.05, 0.15), 0, [("EXIT", 1, 0.1), ("ENTER", -1, 0.1)]),
+        # Beyond what the trades hold, the entry sells what their exits leave as well.
+        ((0.15, 0.1), -0.15, [("EXIT", 0, 0.1), ("EXIT", 1, 0.1), ("ENTER", -1, 0.2)]),
+    ],
+)
+def test_an_exit_over_several_trades_sells_every_whole_lot_of_the_order(
+    sizes: tuple[float, ...], target: float, legs: list[tuple[str, int, float]]
+) -> None:
+    """Trades opened when the lot was 0.05, the lot now 0.1: the exits, floored each, left whole
+    lots of the order unsold and reported them as "dust ... under one lot"."""
+    held = sum(sizes)
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "quantity": target}),
+        replace(account({"BTC": held}, BTC=MarketLimits(lot_step=0.1)), trades=btc_longs(*sizes)),
+    )
+    assert [(leg.action, leg.slot_id, leg.quantity) for leg in plan.legs] == legs
+    assert {leg.side for leg in plan.legs} == {"SELL"}
+    assert plan.skipped == ()
+    assert sum(leg.quantity for leg in plan.legs) == pytest.approx(held - target)
+
+
+def test_what_an_order_over_several_trades_leaves_under_one_lot_is_said_on_its_last_leg() -> None:
+    """0.25 held, target 0, lot 0.1: two lots go out, and the 0.05 left is the last exit's lot
+    residual, not said nowhere."""
+    plan = make_plan(
+        portfolio({"symbol": "BTC", "quantity": 0}),
+        replace(account({"BTC": 0.25}, BTC=MarketLimits(lot_step=0.1)), trades=btc_longs(0.15, 0.1)),
+    )
+    assert [(leg.action, leg.quantity, leg.residual) for leg in plan.legs] == [
+        ("EXIT", 0.1, 0.0),
+        ("EXIT", 0.1, 0.05),
+    ]
+    assert plan.skipped == ()
+
+
 def test_weights_over_one_in_all_are_planned_with_a_warning_of_the_leverage() -> None:
     plan = make_plan(
         portfolio({"symbol": "BTC", "weight": 1.0}, {"symbol": "ETH", "weight": -0.5}), account({})

@@ -16,6 +16,7 @@ from dita._kernel import WalError
 from dita.cli import app
 from dita.rebalance import parse_targets, rebalance, trace_source_run
 from dita.risk import MarketLimits
+from dita.venues.paper import PaperVenue
 
 STAMP = {"source_run": "run-9", "generated_at": "2026-11-28T09:00:00Z"}
 
@@ -305,3 +306,30 @@ def test_an_exit_under_the_venues_floor_is_skipped_not_sent(tmp_path: Path) -> N
     assert row["skipped"]["reason"] == "below floor" and row["skipped"]["residual"] == 0.005
     assert "the exit of slot 0: 0.005 is under min_qty 0.01" in row["skipped"]["detail"]
     assert venue.positions() == {"BTC": pytest.approx(-0.095)}
+
+
+def test_exits_of_trades_opened_on_a_finer_lot_bring_the_account_to_its_target(tmp_path: Path) -> None:
+    """Two longs of 0.15 opened when the lot was 0.05, the lot now 0.1, the target 0: each exit
+    sells its trade's whole lot, and the lot their halves make goes out as an entry, so nothing
+    is left held (the exits alone left 0.1, reported as dust under one lot)."""
+    wal = str(tmp_path / "wal")
+    fine = paper_venue(100_000.0, {}, market_limits={"BTC": MarketLimits(lot_step=0.05)})
+    with ExecutionKernel(venue=fine, kernel_id="rb", wal_dir=wal, max_slots=8) as kernel:
+        for held in (0.15, 0.3):
+            rebalance(
+                kernel, targets({"symbol": "BTC", "quantity": held}), state_dir=None, quote_currency="USDT"
+            )
+    coarse = PaperVenue(slippage_bps=0.0, market_limits={"BTC": MarketLimits(lot_step=0.1)})
+    coarse.restore_book(fine.book())
+    with ExecutionKernel(venue=coarse, kernel_id="rb", wal_dir=wal, max_slots=8) as kernel:
+        run = rebalance(
+            kernel, targets({"symbol": "BTC", "quantity": 0}), state_dir=None, quote_currency="USDT"
+        )
+    assert [(r.leg.action, r.leg.side, r.status, r.filled) for r in run.results] == [
+        ("EXIT", "SELL", "sent", 0.1),
+        ("EXIT", "SELL", "sent", 0.1),
+        ("ENTER", "SELL", "sent", 0.1),
+    ]
+    (row,) = run.report["symbols"]
+    assert row["skipped"] is None
+    assert abs(coarse.positions().get("BTC", 0.0)) < 1e-9

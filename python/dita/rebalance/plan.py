@@ -6,7 +6,8 @@ before buys, so the cash they free is there when the buys go out.
 
 An order against the side of trades an earlier rebalance opened in the kernel exits those
 first (a sell exits LONG trades, a buy SHORT ones), so the kernel's slots hold what the account
-holds; what goes beyond them opens a trade of its own. Exits are floored as entries are.
+holds; what goes beyond them opens a trade of its own. Exits are floored as entries are, and
+the whole lots they leave together (each under one lot of its trade) go out with the entry.
 
 A plan is pure data: the same account and targets give the same plan, and a plan written
 before the first order (``plan_json``) is what a resumed run sends the rest of."""
@@ -277,9 +278,11 @@ def _under_floor(qty: float, price: float, limits: MarketLimits | None) -> tuple
 def _exits_first(
     portfolio: TargetPortfolio, order: Leg, trades: tuple[OpenTrade, ...], limits: MarketLimits | None
 ) -> tuple[list[Leg], list[Skipped], Leg | Skipped | None]:
-    """``order`` as exits of the open trades it goes against (oldest slot first) and what goes
-    beyond what they hold as an entry. An exit under the venue's floor is not sent, as an entry
-    under it is not: its share goes to the next trade, and what none can take is skipped."""
+    """``order`` as exits of the open trades it goes against (oldest slot first) and the rest as
+    an entry: what goes beyond what they hold, and the whole lots their exits cannot take (two
+    trades of 0.15 on a lot of 0.1 exit 0.1 each: their 0.05s together are a lot no exit sends).
+    An exit under the venue's floor is not sent, as an entry under it is not: its share goes to
+    the next trade, and what none can take is skipped."""
     closes = "LONG" if order.side == "SELL" else "SHORT"
     against = [
         t for t in sorted(trades, key=lambda t: t.slot_id) if t.symbol == order.symbol and t.side == closes
@@ -291,14 +294,21 @@ def _exits_first(
     held = sum((decimal(t.size) for t in against), Decimal(0))
     to_exit = min(quantity, held)
     exits = []
-    passed: list[tuple[str, str]] = []
+    below_floor: list[str] = []
+    # What no exit can take as each is under one lot: a trade's share under one lot, what an
+    # exit leaves of its share; together they may be whole lots.
+    under_lots = Decimal(0)
     for trade in against:
         if to_exit <= QTY_EPS:
             break
-        qty = floor_to_step(float(min(decimal(trade.size), to_exit)), lot_step)
+        share = min(decimal(trade.size), to_exit)
+        qty = floor_to_step(float(share), lot_step)
         under = _under_floor(qty, order.reference_price, limits)
+        if under is not None and under[0] == "dust":
+            under_lots += share
+            continue
         if under is not None:
-            passed.append((under[0], f"the exit of slot {trade.slot_id}: {under[1]}"))
+            below_floor.append(f"the exit of slot {trade.slot_id}: {under[1]}")
             continue
         leg_name = f"{order.side.lower()}-exit-{trade.slot_id}"
         exits.append(
@@ -313,17 +323,24 @@ def _exits_first(
             )
         )
         to_exit -= decimal(qty)
+        under_lots += share - decimal(qty)
+    # The lots under one lot each go out with the entry; the trades passed over as under the
+    # floor keep the rest.
+    with_entry = min(under_lots, to_exit)
     unexited = []
-    if to_exit > QTY_EPS:
-        # Passed over, or what the trades hold beyond their whole lots.
-        reason = "below floor" if any(r == "below floor" for r, _ in passed) else "dust"
-        detail = "; ".join(d for _, d in passed) or f"under one lot of the trades (lot_step {lot_step:g})"
-        unexited.append(Skipped(order.symbol, order.side, reason, float(to_exit), detail))
-    beyond = quantity - held
-    if beyond <= QTY_EPS:
+    if to_exit - with_entry > QTY_EPS:
+        skipped = float(to_exit - with_entry)
+        unexited.append(Skipped(order.symbol, order.side, "below floor", skipped, "; ".join(below_floor)))
+    rest = with_entry + max(quantity - held, Decimal(0))
+    if rest <= QTY_EPS:
+        if exits:
+            # What the order's rounding to the lot left off target is said on its last leg.
+            exits[-1] = replace(exits[-1], residual=order.residual)
         return exits, unexited, None
-    entry = _sized(portfolio, order.symbol, order.side, float(beyond), order.reference_price, limits)
-    return exits, unexited, (replace(entry, residual=order.residual) if isinstance(entry, Leg) else entry)
+    entry = _sized(portfolio, order.symbol, order.side, float(rest), order.reference_price, limits)
+    # Off target by what this entry leaves and the order's own rounding to the lot.
+    assert entry.residual is not None
+    return exits, unexited, replace(entry, residual=float(decimal(entry.residual) + decimal(order.residual)))
 
 
 def decimal(qty: float) -> Decimal:
