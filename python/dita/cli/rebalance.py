@@ -11,7 +11,8 @@ import hashlib
 import json
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -127,9 +128,10 @@ def _paper_venue(
     limits: dict[str, MarketLimits],
     quote_currency: str,
     leverage: float,
-) -> tuple[PaperVenue, PaperBookFile | None]:
-    """The paper venue, its book restored from ``book_path``, quoted at ``prices``; and what its
-    book says of the kernel's log (``read_book``; None without --paper-book)."""
+) -> tuple[PaperVenue, PaperBookFile | None, dict[str, str]]:
+    """The paper venue, its book restored from ``book_path``, quoted at ``prices``; what its
+    book says of the kernel's log (``read_book``; None without --paper-book); and the quotes it
+    keeps from an earlier run, by symbol with their age (``_stale_quotes``)."""
     # The paper account's cash is in the currency the trader counts equity in. Its margin judges
     # each buy as an exchange's would: without it, a buy beyond the cash would fill.
     try:
@@ -143,10 +145,42 @@ def _paper_venue(
     except ValidationError as exc:
         fail_options(exc, {"starting_balance": "--balance", "leverage": "--leverage"})
     book = None if book_path is None else read_book(venue, book_path)
+    stale = _stale_quotes(venue, prices)
     stamp = max(time.time(), venue.data_time or 0.0)
     for symbol, price in prices.items():
         venue.on_quote(symbol, price, price, PAPER_DEPTH, PAPER_DEPTH, stamp)
-    return venue, book
+    return venue, book, stale
+
+
+def _stale_quotes(venue: PaperVenue, prices: dict[str, float]) -> dict[str, str]:
+    """The quotes the restored book keeps for symbols not given a ``--price`` now, each said
+    with its age: an earlier run's prices, which value what is held but are not traded at (the
+    market has moved since). The book's clock is its latest quote's time: each is that old or
+    older."""
+    saved = venue.book()["quotes"]
+    clock = venue.data_time
+    if clock is None:
+        when = "of unknown age"
+    else:
+        at = datetime.fromtimestamp(clock, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        when = f"quoted at {at} or before, {_age(time.time() - clock)} ago or more"
+    stale = {}
+    for symbol, (bid, ask, *_sizes) in saved.items():
+        if symbol not in prices:
+            quote = f"the paper book's quote {(bid + ask) / 2:g} is an earlier run's ({when})"
+            stale[symbol] = f"no --price {symbol} given: {quote}"
+    return stale
+
+
+def _age(seconds: float) -> str:
+    """``seconds`` in the two largest units (2d 3h, 3h 12m, 4m 5s, 7s)."""
+    whole = max(0, int(seconds))
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    first = next((i for i, (n, _) in enumerate(parts) if n), len(parts) - 1)
+    return " ".join(f"{n}{unit}" for n, unit in parts[first : first + 2])
 
 
 def _refuse_paper_options(exchange: str, given: dict[str, object]) -> None:
@@ -245,6 +279,8 @@ class _Session:
     json_out: bool
     # The markets a spot exchange's venue was opened with (None: any market).
     markets: list[str] | None = None
+    # The paper book's quotes of an earlier run, not traded at (``_stale_quotes``).
+    stale_prices: dict[str, str] = field(default_factory=dict)
 
     # The recovered kernel's reconciliation with the venue (None for a new kernel): the first
     # rebalance report says the positions it found apart, later versions' reports do not.
@@ -288,6 +324,7 @@ class _Session:
                 quote_currency=self.quote_currency,
                 trades=open_trades(logged) if logged is not None else (),
                 working=working_quantities(logged) if logged is not None else None,
+                stale_prices=self.stale_prices,
             )
         else:
             self._refuse_resume_apart(portfolio)
@@ -300,6 +337,7 @@ class _Session:
                 before_send=self.save_book_at_log_start,
                 after_leg=lambda _result: self.save_book(),
                 reconciled=self.reconciled,
+                stale_prices=self.stale_prices,
             )
             # Found when the kernel opened: a later version's report would repeat figures of then.
             self.reconciled = None
@@ -449,11 +487,12 @@ def rebalance_command(
     portfolio = _read(targets)
     live = ccxt_exchange is not None
     book: PaperBookFile | None = None
+    stale: dict[str, str] = {}
     if live:
         assert ccxt_exchange is not None
         venue = _ccxt_venue(ccxt_exchange, ccxt_base_url, ccxt_market_type, ccxt_sandbox, portfolio.symbols())
     else:
-        venue, book = _paper_venue(
+        venue, book, stale = _paper_venue(
             paper_book,
             prices,
             PAPER_BALANCE if balance is None else balance,
@@ -486,6 +525,7 @@ def rebalance_command(
         reconciled is None or (book is not None and book.kernel_seq is None)
     )
     session.book = book
+    session.stale_prices = stale
     session.checked = None if watch else portfolio.content_hash
     if live:
         session.markets = venue.settings.markets

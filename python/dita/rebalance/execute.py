@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -144,6 +144,7 @@ def read_account(
     quote_currency: str,
     trades: tuple[OpenTrade, ...] = (),
     working: dict[str, float] | None = None,
+    stale_prices: Mapping[str, str] | None = None,
 ) -> Account:
     """The account before a rebalance: positions, market limits, prices of the targets and of
     what is held, and equity (``quote_currency``'s balance plus what else is held at those
@@ -151,7 +152,9 @@ def read_account(
     balance, ``_balances_value``; on a futures exchange nothing, its balance being the margin, and
     a warning where that balance is the wallet alone, ``_unrealized_pnl_left_out``);
     ``trades``: the kernel's open trades an order may exit; ``working``: what its working orders
-    have left to fill per symbol (``working_quantities``)."""
+    have left to fill per symbol (``working_quantities``); ``stale_prices``: the venue's prices
+    not this run's, by symbol with why, which value what is held (said in a warning) and are
+    not traded at."""
     symbols = list(symbols)
     positions = named_positions(venue, symbols)
     wanted = list(dict.fromkeys([*symbols, *positions]))
@@ -183,7 +186,16 @@ def read_account(
             warnings.append(_unrealized_pnl_left_out(venue))
     else:
         held = sum(q * prices[s] for s, q in positions.items())
-    return Account(positions, cash + held, prices, limits, trades, dict(working or {}), tuple(warnings))
+    stale = {s: why for s, why in (stale_prices or {}).items() if s in prices}
+    warnings += [
+        f"{s}: {stale[s]}; the {q:g} held is valued at it in equity"
+        for s, q in positions.items()
+        if q and s in stale
+    ]
+    traded_at = {s: p for s, p in prices.items() if s not in stale}
+    return Account(
+        positions, cash + held, traded_at, limits, trades, dict(working or {}), tuple(warnings), stale
+    )
 
 
 def _unrealized_pnl_left_out(venue: CcxtVenue) -> str:

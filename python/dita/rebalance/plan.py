@@ -73,7 +73,8 @@ class Account:
     """What the venue states before the plan: signed positions, equity, each symbol's price and
     market limits; the kernel's open trades an order may exit, what its working orders have
     left to buy (+) or sell (-) per symbol, and what a trader should know of how it was read
-    (a quote balance counted as 0)."""
+    (a quote balance counted as 0). ``stale_prices``: why a symbol the venue prices is not
+    priced here (a paper book's quote from an earlier run), skipped as no price."""
 
     positions: dict[str, float]
     equity: float
@@ -82,6 +83,7 @@ class Account:
     trades: tuple[OpenTrade, ...] = ()
     working: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    stale_prices: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
     targets: dict[str, dict[str, float | None]] = {}
     for target in portfolio.targets:
         price = account.prices.get(target.symbol, 0.0)
+        unpriced = account.stale_prices.get(target.symbol, "the venue states no price for it")
         wanted = _target_quantity(target, account.equity, price)
         targets[target.symbol] = {
             "weight": target.weight,
@@ -158,7 +161,7 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         }
         if wanted is None:
             # A weight is sized at the price: without one, how far off target is not known.
-            skipped.append(Skipped(target.symbol, "", "no price", None, "the venue states no price for it"))
+            skipped.append(Skipped(target.symbol, "", "no price", None, unpriced))
             continue
         # An order still working fills toward the target: sent again, the target is overshot.
         working = account.working.get(target.symbol, 0.0)
@@ -170,9 +173,7 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         side = "BUY" if delta > 0 else "SELL"
         if not (price > 0 and math.isfinite(price)):
             # A market order needs a reference price: the kernel values and floors it at it.
-            skipped.append(
-                Skipped(target.symbol, side, "no price", abs(delta), "the venue states no price for it")
-            )
+            skipped.append(Skipped(target.symbol, side, "no price", abs(delta), unpriced))
             continue
         limits = account.limits.get(target.symbol)
         order = _sized(portfolio, target.symbol, side, abs(delta), price, limits)

@@ -9,7 +9,7 @@ the same write-ahead log sends only what the kernel has not taken."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -104,15 +104,17 @@ def plan_rebalance(
     quote_currency: str,
     trades: tuple[OpenTrade, ...] = (),
     working: dict[str, float] | None = None,
+    stale_prices: Mapping[str, str] | None = None,
 ) -> tuple[Plan, Account | None]:
     """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` (the account None), or
-    one made from the account ``venue`` states, with the kernel's open ``trades`` and what its
-    ``working`` orders have left to fill."""
+    one made from the account ``venue`` states, with the kernel's open ``trades``, what its
+    ``working`` orders have left to fill, and the venue's ``stale_prices`` it does not trade at
+    (``read_account``)."""
     written = _written_plan(plan_path(state_dir, portfolio)) if state_dir is not None else None
     if written is not None:
         return written, None
     try:
-        account = read_account(venue, portfolio.symbols(), quote_currency, trades, working)
+        account = read_account(venue, portfolio.symbols(), quote_currency, trades, working, stale_prices)
         refuse_weights_priced_elsewhere(venue, portfolio, quote_currency)
     except VenueUnavailable as exc:
         raise AccountUnreadable(f"the account could not be read from the venue: {exc}") from exc
@@ -131,10 +133,17 @@ def dry_run(
     quote_currency: str,
     trades: tuple[OpenTrade, ...] = (),
     working: dict[str, float] | None = None,
+    stale_prices: Mapping[str, str] | None = None,
 ) -> RebalanceRun:
     """The plan ``rebalance`` would send, and its report, with nothing written or sent."""
     plan, account = plan_rebalance(
-        venue, portfolio, state_dir=state_dir, quote_currency=quote_currency, trades=trades, working=working
+        venue,
+        portfolio,
+        state_dir=state_dir,
+        quote_currency=quote_currency,
+        trades=trades,
+        working=working,
+        stale_prices=stale_prices,
     )
     return RebalanceRun(plan, account is None, [], report_json(plan, [], None, dry_run=True), None)
 
@@ -162,12 +171,13 @@ def rebalance(
     before_send: Callable[[], object] | None = None,
     after_leg: Callable[[LegResult], object] | None = None,
     reconciled: ReconciliationReport | None = None,
+    stale_prices: Mapping[str, str] | None = None,
 ) -> RebalanceRun:
     """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it,
     ``before_send`` called once the plan is going out, ``after_leg`` after each leg.
     ``state_dir`` None keeps no plan or report. ``reconciled``: the reconciliation of a kernel
     recovered from its log with the venue, whose positions found apart the report's warnings
-    say."""
+    say. ``stale_prices``: the venue's prices not this run's, which it does not trade at."""
     venue = kernel.venue
     plan, account = plan_rebalance(
         venue,
@@ -176,6 +186,7 @@ def rebalance(
         quote_currency=quote_currency,
         trades=open_trades(kernel),
         working=working_quantities(kernel),
+        stale_prices=stale_prices,
     )
     resumed = account is None
     written = plan_path(state_dir, portfolio) if state_dir is not None else None
