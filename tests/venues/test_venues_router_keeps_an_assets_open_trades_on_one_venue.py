@@ -154,3 +154,39 @@ def test_a_kernel_recovered_over_a_router_moved_while_none_traded_is_refused(tmp
         assert back.slot_state(0).trade_id == "t0"
         with pytest.raises(ValueError, match="cannot route asset 'BTCUSDT' to venue 'b'"):
             router.route("BTCUSDT", "b")
+
+
+class AskedForPositions(Recording):
+    """Counts its ``positions()`` calls (an exchange's REST call each); ``down`` raises them."""
+
+    def __init__(self, name: str, down: bool = False) -> None:
+        super().__init__(name)
+        self.asked = 0
+        self.down = down
+
+    def positions(self) -> dict[str, float]:
+        self.asked += 1
+        if self.down:
+            raise TimeoutError("the exchange did not answer in 10s")
+        return {}
+
+
+@pytest.mark.parametrize("down", [False, True], ids=["answering", "not-answering"])
+def test_a_restart_asks_each_venue_for_its_positions_once_however_many_trades_are_open(
+    tmp_path: Path, down: bool
+) -> None:
+    """Five trades open, held by a router that kept no record of them: the build finds each trade's
+    venue from the venues' positions, asking each venue once (a venue that times out, once too),
+    not once a trade: a slow exchange holds the kernel's start one timeout, not five."""
+    kernel = ExecutionKernel(max_slots=5, venue=VenueRouter({"a": Recording("a"), "b": Recording("b")}, default="a"),
+                             wal_dir=str(tmp_path), kernel_id="k")  # fmt: skip
+    for slot in range(5):
+        _entered(kernel, slot)
+    kernel.close()
+    del kernel
+    gc.collect()
+    a, b = AskedForPositions("a"), AskedForPositions("b", down=down)
+    with ExecutionKernel(max_slots=5, venue=VenueRouter({"a": a, "b": b}, default="a"),
+                         wal_dir=str(tmp_path), kernel_id="k") as back:  # fmt: skip
+        assert len(back.open_slot_ids()) == 5
+    assert b.asked == 1 and a.asked <= 1

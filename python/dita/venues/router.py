@@ -52,7 +52,7 @@ from dita.venues.protocol import (
     order_status_asset,
     venue_following,
 )
-from dita.venues.trade_venues import TradeVenues, TradeVenueUnknown
+from dita.venues.trade_venues import PositionsAsked, TradeVenues, TradeVenueUnknown
 
 if TYPE_CHECKING:
     from dita.kernel import ExecutionKernel
@@ -230,11 +230,12 @@ class VenueRouter:
         trades of its asset go to: ``route()`` refuses that move, and ``routes=`` set before any
         kernel existed must not make it. A trade whose venue the router cannot tell is not
         checked: its exit goes to the routed venue, or is refused naming the trade."""
+        asked: PositionsAsked = {}  # each venue asked once, however many trades are open
         for trade_id, asset, side in _open_trades_of(kernel):
             routed = self._routes.get(asset, self._default)
             if routed is None:
                 continue  # its new trades are rejected: none goes to another venue
-            held_on = self._trades.venue_name_of_open_trade(trade_id, asset, side, routed)
+            held_on = self._trades.venue_name_of_open_trade(trade_id, asset, side, routed, asked)
             if held_on is None:
                 continue
             how = (

@@ -16,6 +16,9 @@ from dita.venues.protocol import VenueAdapter
 
 __all__ = ["TradeVenueUnknown", "TradeVenues"]
 
+# Each venue's positions, or what its ``positions()`` raised, as asked over one check.
+PositionsAsked = dict[str, "Mapping[str, float] | Exception"]
+
 # Trades whose venue is kept (the newest): an older one's exit is placed by the venues' positions.
 _TRADES_KEPT = 100_000
 
@@ -62,26 +65,29 @@ class TradeVenues:
             return None
         return self._holding(order.trade_id, order.asset, order.side.name)
 
-    def venue_name_of_open_trade(self, trade_id: str, asset: str, side: str, routed: str) -> str | None:
+    def venue_name_of_open_trade(
+        self, trade_id: str, asset: str, side: str, routed: str, asked: PositionsAsked
+    ) -> str | None:
         """The venue other than ``routed`` that open trade ``trade_id`` (``side`` in ``asset``) is
         on, as its exit would be sent: known from its entry (or ``route_trade``), else the one
         venue holding a position of its side in ``asset``. None when it is on ``routed`` or the
         router cannot tell (held nowhere, on two venues, or a venue cannot list its positions).
-        ``routed`` is asked for its positions only when another venue holds one."""
+        ``routed`` is asked for its positions only when another venue holds one, and each venue
+        once over the calls sharing ``asked``: a venue's positions may be an exchange's REST call."""
         known = self._trade_venue.get(trade_id)
         if known is not None:
             return known if known != routed else None
         others = [name for name in self._venues if name != routed]
-        elsewhere, cannot_say = self._holding_side(others, asset, side)
+        elsewhere, cannot_say = self._holding_side(others, asset, side, asked)
         if cannot_say or len(elsewhere) != 1:
             return None
-        on_routed, cannot_say = self._holding_side([routed], asset, side)
+        on_routed, cannot_say = self._holding_side([routed], asset, side, asked)
         return None if on_routed or cannot_say else elsewhere[0]
 
     def _holding(self, trade_id: str, asset: str, side: str) -> str | None:
         """The one venue holding a position of ``side`` in ``asset``, None when held nowhere;
         raises ``TradeVenueUnknown`` naming exit trade ``trade_id`` when that is not one venue."""
-        holding, cannot_say = self._holding_side(list(self._venues), asset, side)
+        holding, cannot_say = self._holding_side(list(self._venues), asset, side, {})
         if not cannot_say and len(holding) <= 1:
             # Held nowhere: the routed venue, which the router looks up only then.
             return holding[0] if holding else None
@@ -97,9 +103,11 @@ class TradeVenues:
             f"route_trade({trade_id!r}, venue)"
         )
 
-    def _holding_side(self, venue_names: list[str], asset: str, side: str) -> tuple[list[str], list[str]]:
+    def _holding_side(
+        self, venue_names: list[str], asset: str, side: str, asked: PositionsAsked
+    ) -> tuple[list[str], list[str]]:
         """Which of ``venue_names`` hold a position of ``side`` in ``asset``, and those that could
-        not list their positions, each with why."""
+        not list their positions, each with why; each venue's answer kept in ``asked``."""
         long = side == "LONG"
         holding: list[str] = []
         cannot_say: list[str] = []
@@ -108,10 +116,22 @@ class TradeVenues:
             named = getattr(adapter, "position_asset", None)
             try:
                 held_as = str(named(asset)) if callable(named) else asset
-                size = float(adapter.positions().get(held_as, 0.0))
+                if venue_name not in asked:
+                    asked[venue_name] = _positions(adapter)
+                held = asked[venue_name]
+                if isinstance(held, Exception):
+                    raise held
+                size = float(held.get(held_as, 0.0))
             except Exception as exc:
                 cannot_say.append(f"{venue_name!r} ({type(exc).__name__}: {exc})")
                 continue
             if (size > 0.0) if long else (size < 0.0):
                 holding.append(venue_name)
         return holding, cannot_say
+
+
+def _positions(adapter: VenueAdapter) -> Mapping[str, float] | Exception:
+    try:
+        return adapter.positions()
+    except Exception as exc:
+        return exc
