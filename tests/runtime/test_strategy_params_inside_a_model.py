@@ -5,6 +5,7 @@ default (``extra="ignore"``), ``{"risk": {"stop_los": 0.02}}`` ran with no stop 
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from collections.abc import Iterator
@@ -12,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic.alias_generators import to_camel
 from typer.testing import CliRunner
 
 from dita.cli import app
@@ -118,3 +120,122 @@ def test_a_misspelt_name_inside_a_model_parameter_given_on_the_command_line_is_r
         result = CliRunner().invoke(app, [*args, *given])
         assert result.exit_code == 2
         assert "risk.stop_los=0.02: unknown name; Risk takes stop_loss" in " ".join(result.stderr.split())
+
+
+class Weights(RootModel[dict[str, float]]):  # its keys are data (assets), not names
+    pass
+
+
+class Level(BaseModel):
+    price: float = 1.0
+
+
+class OneLevel(RootModel[Level]):
+    pass
+
+
+class Book(BaseModel):
+    weights: Weights = Weights({})
+    level: OneLevel = OneLevel(Level())
+    levels: dict[int, Level] = Field(default_factory=dict)  # from JSON each key is text, "1"
+    marks: dict[int, float] = Field(default_factory=dict)
+
+
+def test_a_root_model_and_an_int_keyed_dict_of_models_are_taken() -> None:
+    p = validate_params(
+        Book,
+        {
+            "weights": {"BTC": 0.6, "ETH": 0.4},
+            "level": {"price": 2},
+            "levels": {"1": {"price": 3}, "2": {}},
+            "marks": {"1": 0.5},
+        },
+    )
+    assert p.weights.root == {"BTC": 0.6, "ETH": 0.4} and p.level.root == Level(price=2)  # type: ignore[attr-defined]
+    assert p.levels == {1: Level(price=3), 2: Level()} and p.marks == {1: 0.5}  # type: ignore[attr-defined]
+
+
+NOT_NAN = "Input should be a number, not NaN"
+NOT_A_FLAG = "Input should be a number, not true or false"
+
+
+@pytest.mark.parametrize(
+    ("params", "loc", "msg"),
+    [
+        ({"weights": {"BTC": math.nan}}, ("weights",), NOT_NAN),
+        ({"weights": {"BTC": True}}, ("weights",), NOT_A_FLAG),
+        ({"weights": Weights({"BTC": math.nan})}, ("weights",), NOT_NAN),
+        ({"level": {"pricee": 2}}, ("level", "pricee"), "unknown name; Level takes price"),
+        ({"level": OneLevel(Level(price=math.nan))}, ("level", "price"), NOT_NAN),
+        ({"levels": {"1": {"pricee": 2}}}, ("levels", "1", "pricee"), "unknown name; Level takes price"),
+        ({"levels": {"1": {}, "2": {"price": math.nan}}}, ("levels", "2", "price"), NOT_NAN),
+        ({"levels": {"1": {"price": True}}}, ("levels", "1", "price"), NOT_A_FLAG),
+        ({"marks": {"1": True}}, ("marks",), NOT_A_FLAG),
+    ],
+)
+def test_a_misread_input_in_a_root_model_or_an_int_keyed_dict_is_refused_naming_its_path(
+    params: dict[str, Any], loc: tuple[Any, ...], msg: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_params(Book, params)
+    (error,) = caught.value.errors()
+    assert (error["loc"], error["msg"]) == (loc, msg)
+
+
+@pytest.mark.parametrize("field", ["levels", "marks"])
+def test_two_keys_read_as_one_are_refused_as_pydantic_would_drop_one(field: str) -> None:
+    entry = {} if field == "levels" else 0.5
+    with pytest.raises(ValidationError) as caught:
+        validate_params(Book, {field: {"1": entry, "01": entry}})
+    (error,) = caught.value.errors()
+    assert error["loc"] == (field,)
+    assert error["msg"].startswith("Input should have distinct keys: its 2 keys read as 1 (1)")
+
+
+class ByPath(BaseModel):
+    risk: Risk = Field(default_factory=Risk, validation_alias=AliasPath("settings", "risk"))
+
+
+class ByChoice(BaseModel):
+    risk: Risk = Field(default_factory=Risk, validation_alias=AliasChoices(AliasPath("legs", 1), "r"))
+
+
+class ByAlias(BaseModel):
+    risk: Risk = Field(default_factory=Risk, alias="r")
+
+
+class ByAliasOrName(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True)
+    stop_risk: Risk = Field(default_factory=Risk)
+
+
+@pytest.mark.parametrize(
+    ("model", "given", "at"),
+    [
+        (ByPath, {"settings": {"risk": {}}}, ("settings", "risk")),
+        (ByChoice, {"legs": [{}, {}]}, ("legs", 1)),
+        (ByChoice, {"legs": [{}], "r": {}}, ("r",)),  # the path holds nothing: the next choice
+        (ByAlias, {"r": {}}, ("r",)),
+        (ByAliasOrName, {"stopRisk": {}}, ("stopRisk",)),
+        (ByAliasOrName, {"stop_risk": {}}, ("stop_risk",)),
+    ],
+)
+def test_a_model_parameter_read_through_an_alias_is_taken_and_checked_inside(
+    model: type[BaseModel], given: dict[str, Any], at: tuple[Any, ...]
+) -> None:
+    def at_the_alias(risk: dict[str, Any]) -> dict[str, Any]:
+        params = copy.deepcopy(given)
+        *outer, last = at
+        inner: Any = params
+        for key in outer:
+            inner = inner[key]
+        inner[last] = risk
+        return params
+
+    taken = validate_params(model, at_the_alias({"stop_loss": 0.02}))
+    (field,) = model.model_fields
+    assert getattr(taken, field) == Risk(stop_loss=0.02)
+    with pytest.raises(ValidationError) as caught:
+        validate_params(model, at_the_alias({"stop_los": 0.02}))
+    (error,) = caught.value.errors()
+    assert (error["loc"], error["msg"]) == ((*at, "stop_los"), UNKNOWN)

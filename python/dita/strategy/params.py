@@ -8,10 +8,11 @@ import math
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import AliasPath, BaseModel, ConfigDict, ValidationError
+from pydantic import AliasPath, BaseModel, ConfigDict, RootModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 M = TypeVar("M", bound=BaseModel)
+_ABSENT = object()  # no input at a place (None is an input)
 
 
 class NoParams(BaseModel):
@@ -67,28 +68,44 @@ def _misread(
     as pydantic misread it: a flag read as a number, NaN; and for each such input inside a
     model-typed input, at any depth, and each unknown name there."""
     errors: list[Any] = []
-    for key, name in input_names(model).items():
-        if key not in values:
-            continue
-        value, given, at = getattr(validated, name, None), values[key], (*loc, key)
-        # Lax validation reads true and false as 1 and 0 for a number: `--param window=true`
-        # would run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at
-        # after the model's own validators: one may take a bool.
-        if _read_as_a_number(value, given):
-            errors.append(_error("number_type", "Input should be a number, not true or false", at, given))
-        # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
-        # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value
-        # (a bound never reached); a model or field that allows NaN itself gets it.
-        if _holds_nan(value) and not _allows_nan(model, name):
-            errors.append(_error("finite_number", "Input should be a number, not NaN", at, given))
-        errors.extend(_misread_inside(value, given, at))
+    for name in model.model_fields:
+        value = getattr(validated, name, None)
+        # The input pydantic read the field from: the first of its places that holds one.
+        for path in _lookup_paths(model, name):
+            given = _input_at(values, path)
+            if given is not _ABSENT:
+                errors.extend(_misread_field(model, name, value, given, (*loc, *path)))
+                break
+    return errors
+
+
+def _misread_field(
+    model: type[BaseModel], name: str, value: object, given: object, at: tuple[Any, ...]
+) -> list[Any]:
+    """The errors of field ``name`` of ``model``, read as ``value`` from the input ``given``
+    found at ``at``: a flag read as a number, NaN, and those inside (``_misread_inside``)."""
+    errors: list[Any] = []
+    # Lax validation reads true and false as 1 and 0 for a number: `--param window=true`
+    # would run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at
+    # after the model's own validators: one may take a bool.
+    if _read_as_a_number(value, given):
+        errors.append(_error("number_type", "Input should be a number, not true or false", at, given))
+    # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
+    # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value
+    # (a bound never reached); a model or field that allows NaN itself gets it.
+    if _holds_nan(value) and not _allows_nan(model, name):
+        errors.append(_error("finite_number", "Input should be a number, not NaN", at, given))
+    errors.extend(_misread_inside(value, given, at))
     return errors
 
 
 def _misread_inside(value: object, given: object, loc: tuple[Any, ...]) -> list[Any]:
     """The errors of each model in ``value`` (a model, or a list, tuple or dict holding one)
     read from its input in ``given``: a mapping is checked as parameters are, an instance of
-    the model for NaN (``nans_in``), anything else pydantic read by its own rules."""
+    the model for NaN (``nans_in``), anything else pydantic read by its own rules. A
+    ``RootModel`` is read from its input whole, as its one field ``root``."""
+    if isinstance(value, RootModel) and not isinstance(given, BaseModel):
+        return _misread_field(type(value), "root", value.root, given, loc)
     if isinstance(value, BaseModel):
         if isinstance(given, Mapping):
             model = type(value)
@@ -101,10 +118,31 @@ def _misread_inside(value: object, given: object, loc: tuple[Any, ...]) -> list[
         for i, (v, g) in enumerate(zip(value, given, strict=True)):
             errors.extend(_misread_inside(v, g, (*loc, i)))
     elif isinstance(value, Mapping) and isinstance(given, Mapping):
-        for k, g in given.items():
-            if k in value:
-                errors.extend(_misread_inside(value[k], g, (*loc, k)))
+        pairs = _entries_with_inputs(value, given)
+        if pairs is None:
+            # Two keys read as one ("1" and "01" as the int 1): pydantic keeps the last input's
+            # entry and drops the other without a word.
+            read = ", ".join(map(str, value))
+            said = (
+                f"Input should have distinct keys: its {len(given)} keys read as {len(value)} ({read}), "
+                "keeping only the last entry of those read alike"
+            )
+            return [_error("distinct_keys", said, loc, given)]
+        for k, v, g in pairs:
+            errors.extend(_misread_inside(v, g, (*loc, k)))
     return errors
+
+
+def _entries_with_inputs(
+    value: Mapping[Any, Any], given: Mapping[Any, Any]
+) -> list[tuple[Any, Any, Any]] | None:
+    """Each entry of ``value`` (a dict pydantic read from ``given``) with its given key and its
+    input; None when keys read as another type ran together ("1" and "01" as the int 1)."""
+    if all(k in given for k in value):  # keys kept as given, some maybe left out by the model
+        return [(k, value[k], g) for k, g in given.items() if k in value]
+    if len(value) == len(given):  # keys read as another type ("1" as 1), in the order given
+        return [(k, v, g) for (k, g), v in zip(given.items(), value.values(), strict=True)]
+    return None
 
 
 def nans_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
@@ -115,9 +153,10 @@ def nans_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
     errors: list[Any] = []
     for name in model.model_fields:
         value = getattr(instance, name, None)
+        at = loc if isinstance(instance, RootModel) else (*loc, name)  # its input is its root
         if _holds_nan(value) and not _allows_nan(model, name):
-            errors.append(_error("finite_number", "Input should be a number, not NaN", (*loc, name), value))
-        errors.extend(_nans_in_models(value, (*loc, name)))
+            errors.append(_error("finite_number", "Input should be a number, not NaN", at, value))
+        errors.extend(_nans_in_models(value, at))
     return errors
 
 
@@ -180,29 +219,53 @@ def _read_as_a_number(value: object, given: object) -> bool:
     if isinstance(given, list | tuple) and isinstance(value, list | tuple) and len(value) == len(given):
         return any(_read_as_a_number(v, g) for v, g in zip(value, given, strict=True))
     if isinstance(given, Mapping) and isinstance(value, Mapping):
-        return any(k in value and _read_as_a_number(value[k], g) for k, g in given.items())
+        pairs = _entries_with_inputs(value, given) or []
+        return any(_read_as_a_number(v, g) for _, v, g in pairs)
     return False
 
 
 def input_names(model: type[BaseModel]) -> dict[str, str]:
     """The input names ``model`` reads, each to its field: a field's name (unless it has an
     alias and the model does not validate by name, when pydantic would drop it as an extra)
-    and its aliases."""
-    config = model.model_config
-    by_name = bool(config.get("validate_by_name") or config.get("populate_by_name"))
-    by_alias = config.get("validate_by_alias", True) is not False
+    and its aliases (an ``AliasPath``'s first key)."""
     names: dict[str, str] = {}
-    for name, field in model.model_fields.items():
-        alias = field.validation_alias if field.validation_alias is not None else field.alias
-        if alias is None or by_name:
-            names[name] = name
-        if alias is None or not by_alias:
-            continue
-        if isinstance(alias, str):
-            names[alias] = name
-        else:  # AliasPath or AliasChoices: the first key of each path
-            paths = (
-                [alias.convert_to_aliases()] if isinstance(alias, AliasPath) else alias.convert_to_aliases()
-            )
-            names.update((p[0], name) for p in paths if p and isinstance(p[0], str))
+    for name in model.model_fields:
+        paths = _lookup_paths(model, name)
+        for path in sorted(paths, key=lambda p: p != (name,)):  # the field's name first
+            if isinstance(path[0], str):
+                names[path[0]] = name
     return names
+
+
+def _lookup_paths(model: type[BaseModel], name: str) -> list[tuple[str | int, ...]]:
+    """Where in its input ``model`` reads field ``name``, in the order pydantic looks: each
+    alias (an ``AliasPath`` a path of keys and indexes), then the name when the model
+    validates by name or the field has no alias."""
+    config = model.model_config
+    field = model.model_fields[name]
+    alias = field.validation_alias if field.validation_alias is not None else field.alias
+    paths: list[tuple[str | int, ...]] = []
+    if alias is not None and config.get("validate_by_alias", True) is not False:
+        if isinstance(alias, str):
+            paths.append((alias,))
+        elif isinstance(alias, AliasPath):
+            paths.append(tuple(alias.convert_to_aliases()))
+        else:  # AliasChoices
+            paths.extend(tuple(p) for p in alias.convert_to_aliases())
+    if alias is None or config.get("validate_by_name") or config.get("populate_by_name"):
+        paths.append((name,))
+    return paths
+
+
+def _input_at(values: Mapping[str, Any], path: tuple[str | int, ...]) -> object:
+    """The input at ``path`` in ``values`` as pydantic finds it (each key or index taken from
+    what the one before gave, never from text), or ``_ABSENT``."""
+    given: object = values
+    for item in path:
+        if isinstance(given, str):
+            return _ABSENT
+        try:
+            given = given[item]  # type: ignore[index]
+        except Exception:  # pydantic takes any failed lookup as no input there
+            return _ABSENT
+    return given
