@@ -2,11 +2,11 @@
 
 A bar reaches the strategy at its open time carrying its close, so a bar that opens while
 another is still open lets a decision on that close fill before the close existed: profits no
-live run could have. The loader (``data``) asks, for each asset, the step its bars take
-(``bar_step``, refusing a gap), refuses a bar opening inside the one before
+live run could have. The loader (``data``) takes, for each asset, its bars' length
+(``bar_length``: the shortest step its bars take often, or twice where they are sparse), refuses
+a gap of more than one and a half lengths (``refuse_gaps``), a bar opening inside the one before
 (``refuse_bar_inside_bar``), and across assets a bar opening inside another asset's
-(``check_one_clock``). An asset's bar length is the shortest step its bars take often
-(``bar_length``).
+(``check_one_clock``).
 """
 
 from __future__ import annotations
@@ -18,45 +18,45 @@ import numpy as np
 from dita.backtest.data_error import DataError
 from dita.backtest.times import FloatArray, iso
 
-__all__ = ["bar_length", "bar_step", "check_one_clock", "refuse_bar_inside_bar"]
+__all__ = ["bar_length", "check_one_clock", "refuse_bar_inside_bar", "refuse_gaps"]
 
 
-def bar_step(
-    name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, src: str, *, allow_gaps: bool
-) -> float:
-    """The step between an asset's bars (``rows`` of ``ts``, ``steps`` apart), refusing a gap of
-    more than one and a half steps unless ``allow_gaps``."""
-    # The lower median: a step the bars take, where the median of an even count is
-    # the mean of two (60 s and 240 s made bars of 150 s).
-    k = (steps.size - 1) // 2
-    step = float(np.partition(steps, k)[k])
-    gap = np.flatnonzero(steps > step * 1.5)
+def refuse_gaps(
+    name: str,
+    ts: FloatArray,
+    rows: np.ndarray,
+    steps: np.ndarray,
+    length: float,
+    src: str,
+    *,
+    allow_gaps: bool,
+) -> None:
+    """Refuses a step between an asset's bars (``rows`` of ``ts``, ``steps`` apart) of more than one
+    and a half times their ``length`` (``bar_length``) unless ``allow_gaps``: sparse minute bars
+    an hour apart are minute bars with gaps, not hourly bars."""
+    gap = np.flatnonzero(steps > length * 1.5)
     if gap.size and not allow_gaps:
         j = int(gap[0])
         i = int(rows[j + 1])
         raise DataError(
             f"gap in {name} bars: {iso(ts[i])} follows {iso(ts[rows[j]])}, "
-            f"{steps[j]:g} s apart where bars are {step:g} s (pass allow_gaps / --allow-gaps to accept)",
+            f"{steps[j]:g} s apart where bars are {length:g} s (pass allow_gaps / --allow-gaps to accept)",
             path=src,
             row=i + 1,
         )
-    return step
 
 
-def refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, src: str) -> None:
-    """Refuses a bar of an asset opening less than half its bars' length after the one before,
-    or exactly half where its bars open on the length's grid (two feeds merged, a bar stamped
-    off the grid): the earlier bar reaches the strategy
-    carrying its close, and an order decided on it would fill at the later bar's open, before
-    that close existed. ``--allow-gaps`` does not accept it: it is no missing bar. The length is
-    the shortest step taken often, as ``bar_length`` takes it, so two strays of one offset do
-    not make it theirs; bars too sparse for any (an illiquid asset's minute bars, one every few
-    hours) are judged by the shortest step taken twice, and one stray bar's step is taken once."""
-    values, counts = np.unique(steps, return_counts=True)
-    often, twice = values[_often(counts, steps.size)], values[counts >= 2]
-    if not twice.size:
-        return  # no step repeats: the bars' length is unknown
-    length = float(often[0] if often.size else twice[0])
+def refuse_bar_inside_bar(
+    name: str, ts: FloatArray, rows: np.ndarray, steps: np.ndarray, length: float, src: str
+) -> None:
+    """Refuses a bar of an asset opening less than half its bars' ``length`` (``bar_length``)
+    after the one before, or exactly half where its bars open on the length's grid (two feeds
+    merged, a bar stamped off the grid): the earlier bar reaches the strategy carrying its
+    close, and an order decided on it would fill at the later bar's open, before that close
+    existed. ``--allow-gaps`` does not accept it: it is no missing bar. Bars none of whose steps
+    repeats are not judged: their length is unknown, and one stray bar's step is taken once."""
+    if np.unique(steps).size == steps.size:
+        return
     # Calendar months (28 to 31 days) step more than half a bar. A bar at exactly half a bar is
     # a stray where the bars open on the length's grid; where they do not, the length is a guess
     # (sparse minute bars read as two minutes long), and half of it one of their own steps.
@@ -81,12 +81,14 @@ def refuse_bar_inside_bar(name: str, ts: FloatArray, rows: np.ndarray, steps: np
 
 def bar_length(steps: np.ndarray) -> float:
     """The length of an asset's bars from the steps between them: the shortest step they take
-    more than once (and in at least 1 % of the steps), not a single one (one stray bar an hour
+    more than once and in at least 1 % of the steps, not a single one (one stray bar an hour
     after a daily one would make every bar an hour long) nor the most common (sparse minute bars
-    would read as longer)."""
+    would read as longer). Bars too sparse for any (an illiquid asset's minute bars, one every
+    few hours) take the shortest step taken twice, and bars none of whose steps repeats the
+    shortest step."""
     values, counts = np.unique(steps, return_counts=True)
-    often = values[_often(counts, steps.size)]
-    return float(often[0] if often.size else values[np.argmax(counts)])
+    often, twice = values[_often(counts, steps.size)], values[counts >= 2]
+    return float(often[0] if often.size else twice[0] if twice.size else values[0])
 
 
 def _often(counts: np.ndarray, steps: int) -> np.ndarray:
@@ -103,9 +105,8 @@ def check_one_clock(
     would fill on another asset's minute bars inside that hour, before that close existed, and
     so would one on a bar opening half a step later. That look-ahead makes profits no live run
     could have. A bar is taken to last until its asset's next bar, or its length when that comes
-    later (a gap): the shortest step its bars take more than once, so calendar months and
-    bars with gaps on one clock load. An asset of one bar is not judged (its length is
-    unknown), and one whose bars are seldom neighbours reads as of the longer length.
+    later (a gap): ``bar_length``, so calendar months and bars with gaps on one clock load. An
+    asset of one bar is not judged (its length is unknown).
     ``per_asset``: the name, rows and bar length (``bar_length``) of each asset of two bars or
     more, as the caller's checks found them."""
     names = np.asarray(assets)

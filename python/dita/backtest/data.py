@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dita.backtest.bar_grid import bar_length, bar_step, check_one_clock, refuse_bar_inside_bar
+from dita.backtest.bar_grid import bar_length, check_one_clock, refuse_bar_inside_bar, refuse_gaps
 from dita.backtest.data_error import DataError
 from dita.backtest.data_file import (
     ASSET_COLUMNS,
@@ -78,6 +78,9 @@ class MarketData:
 
     ``ts`` is float seconds since the Unix epoch (UTC). Bars fill ``open..volume``; quotes fill
     ``bid..ask_size``; the other group's arrays are empty. ``asset`` holds one name per row.
+    ``interval`` is the bars' length in seconds (``bar_grid.bar_length``, of the first asset
+    with two bars or more, by name), the paper venue's ``bar_seconds``: an order sent on a bar is
+    decided at its close. It is 0 for quotes and for bars of one time.
     """
 
     kind: Literal["bars", "quotes"]
@@ -230,10 +233,11 @@ def load_market_data(
                     row=int(idx[0]) + 1,
                 )
         if kind == "bars" and d.size:
-            per_asset.append((name, idx, bar_length(d)))
-            refuse_bar_inside_bar(name, ts, idx, d, src)
-            step = bar_step(name, ts, idx, d, src, allow_gaps=allow_gaps)
-            interval = interval or step
+            length = bar_length(d)
+            per_asset.append((name, idx, length))
+            refuse_bar_inside_bar(name, ts, idx, d, length, src)
+            refuse_gaps(name, ts, idx, d, length, src, allow_gaps=allow_gaps)
+            interval = interval or length
 
     if kind == "bars" and asset_name is not None:
         check_one_clock(ts, assets, per_asset, src)
