@@ -454,9 +454,40 @@ def test_a_price_past_the_kernels_bound_is_refused(tmp_path: Path, rows: str, co
     then ended in a ValueError traceback, or blamed the strategy for it ("strategy failed")."""
     path = tmp_path / "BTCUSDT.csv"
     path.write_text(rows)
-    refused = rf"row 2: {column} is .*, expected a positive price of at most 1e\+15$"
+    refused = rf"row 2: {column} is .*, expected a price from 2\.2250738585072014e-308 .* to 1e\+15$"
     with pytest.raises(DataError, match=refused):
         load_market_data(path)
+
+
+@pytest.mark.parametrize(
+    ("rows", "refused"),
+    [
+        (HEADER + "1,100,100,100,100,10\n61,1e-310,100,1e-310,100,10\n", "open is 1e-310"),
+        ("ts,bid,ask\n1,100,101\n61,1e-320,101\n", "bid is 1e-320"),
+    ],
+)
+def test_a_price_below_the_kernels_least_is_refused_naming_row_column_and_value(
+    tmp_path: Path, rows: str, refused: str
+) -> None:
+    """A subnormal price is positive but below the kernel's least: loaded, the replay refuses
+    it mid-run, and `dita backtest` ends in a traceback rather than "bad data", exit 2."""
+    path = tmp_path / "BTCUSDT.csv"
+    path.write_text(rows)
+    with pytest.raises(DataError, match=rf"row 2: {refused}, expected a price from 2\.2250738585072014e-308"):
+        load_market_data(path)
+
+
+def test_an_asset_name_the_replay_refuses_is_refused_naming_the_row(tmp_path: Path) -> None:
+    rows = "".join(f"{60 * i},{name},100,100,100,100,10\n" for i, name in enumerate(["A", "A\x00B", "A"]))
+    path = tmp_path / "bars.csv"
+    path.write_bytes(("ts,asset,open,high,low,close,volume\n" + rows).encode())
+    with pytest.raises(DataError, match=r"row 2: asset is 'A\\x00B', not an asset name \(it holds a NUL\)"):
+        load_market_data(path)
+
+
+def test_an_asset_given_that_the_replay_refuses_is_refused_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"asset 'A\\x00B' is not an asset name \(it holds a NUL\)"):
+        load_market_data(bars_csv(tmp_path, good_rows()), asset="A\x00B")
 
 
 def multi_asset_csv(tmp_path: Path, times: dict[str, list[str]]) -> Path:

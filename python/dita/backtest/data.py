@@ -1,12 +1,12 @@
 """Market history for backtests: bars or quotes from CSV or Parquet, checked before replay.
 
 A backtest on bad data gives numbers that look fine and mean nothing, so every problem
-(missing column, a cell that is not a number, NaN or non-positive price, unsorted or
-repeated time, a gap in the bar series, a bar opening inside its asset's previous bar, high
-below low, bars of an asset none of which has volume) is refused with a ``DataError`` naming the
-row. Rows are numbered from 1 for the first data row; for CSV the file line is the row number
-plus one (header), where no blank line (which the reader skips) or cell holding a line break
-comes before it.
+(missing column, a cell that is not a number, NaN or a price the kernel refuses, an asset name
+the replay refuses, unsorted or repeated time, a gap in the bar series, a bar opening inside
+its asset's previous bar, high below low, bars of an asset none of which has volume) is refused
+with a ``DataError`` naming the row. Rows are numbered from 1 for the first data row; for CSV
+the file line is the row number plus one (header), where no blank line (which the reader skips)
+or cell holding a line break comes before it.
 
 ``load_market_data`` reads a file into ``MarketData`` in steps, one module each beside this one:
 
@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dita._text import shortened
 from dita.backtest.bar_grid import bar_length, check_one_clock, refuse_bar_inside_bar, refuse_gaps
 from dita.backtest.data_error import DataError
 from dita.backtest.data_file import (
@@ -54,7 +55,8 @@ from dita.backtest.times import (
     time_column_name,
     time_column_to_seconds,
 )
-from dita.risk import KERNEL_MAX
+from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
+from dita.runtime.data_checks import asset_flaw
 
 __all__ = [
     "BAR_COLUMNS",
@@ -178,6 +180,10 @@ def load_market_data(
         assets = _asset_names(table, asset_name, names, src)
     else:
         default = asset or p.name.split(".")[0].split("_")[0].upper() or "ASSET"
+        flaw = asset_flaw(default)
+        if flaw:
+            given = "asset" if asset else "the asset the file name gives,"
+            raise DataError(f"{given} {shortened(repr(default))} is not an asset name ({flaw})", path=src)
         assets = [default] * table.num_rows
 
     cols: dict[str, FloatArray] = {}
@@ -251,19 +257,22 @@ def load_market_data(
 
 
 def _refuse_impossible_values(kind: Literal["bars", "quotes"], cols: dict[str, FloatArray], src: str) -> None:
-    """Refuses, naming the first such row, a price that is not a positive number of at most
-    ``KERNEL_MAX``, a size that is not a number >= 0, a bar whose open or close lies outside its
-    low..high (or whose high is below its low) and a quote whose bid is above its ask."""
+    """Refuses, naming the first such row, a price the kernel refuses as a mark (not a number
+    from ``KERNEL_MIN_PRICE`` to ``KERNEL_MAX``), a size that is not a number >= 0, a bar whose
+    open or close lies outside its low..high (or whose high is below its low) and a quote whose
+    bid is above its ask."""
     price_cols = ("open", "high", "low", "close") if kind == "bars" else ("bid", "ask")
     size_cols = ("volume",) if kind == "bars" else ("bid_size", "ask_size")
     for c in price_cols:
         arr = cols[c]
-        # Above KERNEL_MAX the kernel refuses the mark: the replay would end in a traceback there.
-        bad = np.flatnonzero(~np.isfinite(arr) | (arr <= 0) | (arr > KERNEL_MAX))
+        # The replay's bounds (a subnormal price is below the least): a price outside them
+        # would end the replay in a traceback. NaN fails both comparisons.
+        bad = np.flatnonzero(~((arr >= KERNEL_MIN_PRICE) & (arr <= KERNEL_MAX)))
         if bad.size:
             i = int(bad[0])
             raise DataError(
-                f"{c} is {_show(arr[i])}, expected a positive price of at most {KERNEL_MAX:g}",
+                f"{c} is {_show(arr[i])}, expected a price from {KERNEL_MIN_PRICE!r} (the kernel's "
+                f"least) to {KERNEL_MAX:g}",
                 path=src,
                 row=i + 1,
             )
@@ -348,8 +357,8 @@ def _columns_read(table: pa.Table) -> str:
 
 
 def _asset_names(table: pa.Table, column: str, names: dict[str, str], path: str) -> list[str]:
-    """The asset each row names in ``column``, refused when the column is no text or a cell is
-    empty."""
+    """The asset each row names in ``column``, refused when the column is no text, a cell is
+    empty or a name is one the replay refuses (``asset_flaw``: it holds a NUL, say)."""
     try:
         raw = table.column(column).cast(pa.string())
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
@@ -365,6 +374,12 @@ def _asset_names(table: pa.Table, column: str, names: dict[str, str], path: str)
     blank = next((i for i, a in enumerate(assets) if not a), None)
     if blank is not None:
         raise DataError(f"{column} is empty", path=path, row=blank + 1)
+    flawed = {name: flaw for name in set(assets) if (flaw := asset_flaw(name))}
+    if flawed:
+        i, name = next((i, a) for i, a in enumerate(assets) if a in flawed)
+        raise DataError(
+            f"{column} is {shortened(repr(name))}, not an asset name ({flawed[name]})", path=path, row=i + 1
+        )
     return assets
 
 
