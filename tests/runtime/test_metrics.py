@@ -51,6 +51,8 @@ def test_pnl_and_drawdown_by_hand(fixture_metrics) -> None:  # type: ignore[no-u
         ),  # 2 days (peak on bar 0, back on 2), then 3 not back
         ([1010.0, 1000.0, 1000.0, 1000.0, 1020.0, 1019.0], 4.0),  # 4 days under 1010, then 1 under 1020
         ([1100.0, 1050.0, 1099.99, 1100.0], 3.0),  # 1099.99 is still under water
+        # At the balance for bars 0-3, then never back: counted from the last bar at the peak.
+        ([1000.0, 1000.0, 1000.0, 1000.0, 950.0, 960.0], 2.0),
     ],
 )
 def test_longest_drawdown_by_hand(equity: list[float], days: float) -> None:

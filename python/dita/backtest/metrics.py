@@ -8,8 +8,8 @@ its new price and the others at their old); "bar" below is such a point.
 - Drawdown at a bar = running peak of equity (the balance counts as the first peak) minus
   equity; ``max_drawdown`` is its largest value and ``max_drawdown_pct`` the largest
   drawdown / peak * 100. ``max_drawdown_days`` is the longest time under water, in days: from
-  the bar that set a peak (the first bar, for the balance) to the first bar back at or above
-  it, or to the last bar when none is.
+  the last bar at the peak before equity fell below it (the first bar, when that one is already
+  below the balance) to the first bar back at or above it, or to the last bar when none is.
 - Period returns: equity at the last bar of each period (UTC days by default; each bar
   its own period, one a time, when ``period_s`` is above a day) over the previous period's
   (the balance for the first), up to the first period ending at or below
@@ -154,8 +154,9 @@ def drawdown_series(equity: FloatArray, balance: float) -> tuple[FloatArray, Flo
 
 def longest_drawdown(ts: FloatArray, dd: FloatArray) -> float:
     """The longest time under water, in seconds, from the drawdown at each bar (``dd``, of
-    ``drawdown_series``): from the bar that set a peak (the first bar, for the balance) to the
-    first bar back at or above it, or to the last bar when none is."""
+    ``drawdown_series``): from the last bar at the peak before equity fell below it (the first
+    bar, when that one is already below the balance) to the first bar back at or above it, or
+    to the last bar when none is."""
     n = len(ts)
     if n == 0:
         return 0.0
