@@ -159,6 +159,33 @@ def test_a_blown_account_stops_opening_trades(sample_bars: MarketData) -> None:
     assert unguarded.metrics.trades > result.metrics.trades
 
 
+class _BuysUntilBlown(Strategy):
+    """Buys 100 once, then asks small entries once the price has collapsed."""
+
+    def on_bar(self, bar: Bar) -> None:
+        if not self.busy(bar.asset) and self.position(bar.asset) == 0:
+            self.buy(bar.asset, 100.0, price=bar.close)
+        elif bar.close < 10:
+            self.buy(bar.asset, 0.01, price=bar.close)
+
+
+def test_the_halted_row_is_the_files_row_under_a_from_window(tmp_path: Path) -> None:
+    """halted_row numbers rows as the data's errors do, the file's: a --from window starting at
+    the file's row 11 moves neither the halt nor its row."""
+    t0 = 1_704_067_200
+    prices = [100] * 12 + [50, 5, 5, 5]
+    path = tmp_path / "bars.csv"
+    path.write_text(
+        "ts,open,high,low,close,volume\n"
+        + "".join(f"{t0 + 60 * i},{x},{x},{x},{x},1000\n" for i, x in enumerate(prices))
+    )
+    cfg = BacktestConfig(balance=1000, leverage=None, fee_rate=0, slippage_bps=0, volume_share=1)
+    whole = run_backtest(_BuysUntilBlown(), load_market_data(path), cfg).run_info
+    windowed = run_backtest(_BuysUntilBlown(), load_market_data(path, start=t0 + 600), cfg).run_info
+    assert windowed["halted_at"] == whole["halted_at"] == t0 + 60 * 13  # the file's row 14
+    assert windowed["halted_row"] == whole["halted_row"] == 14
+
+
 class _BuyThenBuyAgain(Strategy):
     """Buys 10 on the first bar and 1 more on the third and fourth, noting each answer."""
 

@@ -82,7 +82,9 @@ class MarketData:
     ``bid..ask_size``; the other group's arrays are empty. ``asset`` holds one name per row.
     ``interval`` is the bars' length in seconds (``bar_grid.bar_length``, of the first asset
     with two bars or more, by name), the paper venue's ``bar_seconds``: an order sent on a bar is
-    decided at its close. It is 0 for quotes and for bars of one time.
+    decided at its close. It is 0 for quotes and for bars of one time. ``first_row`` is the
+    file's row, from 0, of the first row (past the rows before a ``--from`` window), the rows of
+    one time counted in their assets' order.
     """
 
     kind: Literal["bars", "quotes"]
@@ -91,6 +93,7 @@ class MarketData:
     columns: dict[str, FloatArray]
     source: str = ""
     interval: float = 0.0
+    first_row: int = 0
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -116,6 +119,7 @@ class MarketData:
             columns={k: v[lo:hi] for k, v in self.columns.items()},
             source=self.source,
             interval=self.interval,
+            first_row=self.first_row + lo,
         )
 
 

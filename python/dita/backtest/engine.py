@@ -441,6 +441,9 @@ def run_backtest(
         # byte-identical artefacts, which a run's time made differ from run to run.
         **halted,
     }
+    if halted:
+        # The file's row, as the data's errors number rows, not the --from window's.
+        info["halted_row"] = halted["halted_row"] + data.first_row
     if recorder.rejections.orders:
         info["rejections"] = recorder.rejections.text()
     if failed:

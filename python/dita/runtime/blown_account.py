@@ -24,7 +24,8 @@ def halt_when_bust(runtime: TradingRuntime, source: str) -> dict[str, Any]:
     """Halt ``runtime``'s kernel once its account is blown (see the module docstring), the mode
     set by ``source: account blown`` and the cancels' intent ids starting ``source``. Returns
     the record of the halt, empty until it happens: ``halted_at`` (its time), ``halted_equity``
-    and ``halted_row`` (the data point's, numbered from 1 as the data's errors number rows)."""
+    and ``halted_row`` (the data point's, numbered from 1 among those the runtime took;
+    ``run_backtest`` gives the file's row, as the data's errors number rows)."""
     kernel = runtime.kernel
     halted: dict[str, Any] = {}
 
