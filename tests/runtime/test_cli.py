@@ -259,7 +259,7 @@ def test_backtest_refuses_bad_data_naming_the_row(tmp_path: Path) -> None:
     args = ["backtest", "--strategy", CROSSOVER, "--data", str(bad), "--out", str(tmp_path / "o")]
     result = runner.invoke(app, args)
     assert result.exit_code == 2
-    assert "row 2: close is NaN" in result.stderr
+    assert "row 2: close is 'NaN', expected a number" in result.stderr
     assert not (tmp_path / "o").exists()  # nothing written for refused data
 
     unsorted = tmp_path / "u.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dita.backtest.data import DataError, load_market_data, parse_time
 from dita.data import SAMPLE_BARS, generate_bars, generate_quotes, iter_quotes, write_bars
 
 HEADER = "timestamp,open,high,low,close,volume\n"
+BAR_NAMES = ("open", "high", "low", "close")
 
 
 def bars_csv(tmp_path: Path, rows: list[str], name: str = "BTCUSDT_1m.csv") -> Path:
@@ -123,8 +125,8 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("bad_row", "message"),
     [
-        ("2024-01-01T00:02:00Z,100,101,99,NaN,3", "close is NaN"),
-        ("2024-01-01T00:02:00Z,100,101,99,,3", "close is NaN"),
+        ("2024-01-01T00:02:00Z,100,101,99,NaN,3", "close is 'NaN'"),
+        ("2024-01-01T00:02:00Z,100,101,99,,3", "close is empty"),
         ("2024-01-01T00:02:00Z,-1,101,99,100,3", "open is -1.0"),
         ("2024-01-01T00:02:00Z,100,98,99,100,3", "bar is not consistent"),
         ("2024-01-01T00:02:00Z,100,101,99,100,-2", "volume is -2.0"),
@@ -562,8 +564,39 @@ def test_one_stray_bar_does_not_make_an_assets_bars_short(tmp_path: Path) -> Non
 def test_an_empty_price_cell_is_named_as_empty_not_nan(tmp_path: Path) -> None:
     rows = good_rows(3)
     rows[1] = "2024-01-01T00:01:00Z,100,101,99,,3"
-    with pytest.raises(DataError, match="row 2: close is NaN or empty, expected a number"):
+    with pytest.raises(DataError, match="row 2: close is empty, expected a number"):
         load_market_data(bars_csv(tmp_path, rows))
+
+
+@pytest.mark.parametrize("marker", ["NULL", "NA", "N/A", "#N/A", "nan", "null"])
+@pytest.mark.parametrize("name", ["BTCUSDT_1m.csv", "BTCUSDT_1m.csv.gz"])
+def test_a_null_marker_in_a_number_column_is_named_as_written(tmp_path: Path, marker: str, name: str) -> None:
+    """The reader takes NULL, NA, N/A, nan... for no value, as an empty cell: the error names the
+    cell as the file holds it, not as "NaN or empty"."""
+    rows = good_rows(3)
+    rows[2] = f"2024-01-01T00:02:00Z,100,101,99,100,{marker}"
+    path = tmp_path / name
+    text = (HEADER + "".join(r + "\n" for r in rows)).encode()
+    path.write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    with pytest.raises(DataError, match=rf"row 3: volume is '{re.escape(marker)}', expected a number"):
+        load_market_data(path)
+
+
+def test_a_null_marker_in_an_epoch_time_column_is_named_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT_1m.csv"
+    path.write_text("ts,open,high,low,close,volume\n0,1,1,1,1,1\nNULL,1,1,1,1,1\n120,1,1,1,1,1\n")
+    with pytest.raises(DataError, match=r"row 2: ts is 'NULL'$"):
+        load_market_data(path)
+
+
+def test_an_empty_cell_of_a_parquet_file_is_named_as_no_value(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT_1m.parquet"
+    volume = pa.array([1.0, None, 1.0], type=pa.float64())
+    pq.write_table(
+        pa.table({"ts": [0, 60, 120], **{c: [1.0] * 3 for c in BAR_NAMES}, "volume": volume}), path
+    )
+    with pytest.raises(DataError, match="row 2: volume is NaN or empty, expected a number"):
+        load_market_data(path)
 
 
 @pytest.mark.parametrize("allow_gaps", [False, True])

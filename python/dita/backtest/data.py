@@ -38,6 +38,7 @@ from dita.backtest.data_file import (
     BAR_COLUMNS,
     QUOTE_COLUMNS,
     TIME_COLUMNS,
+    as_written,
     column_key,
     first_null,
     one_of_agreeing_columns,
@@ -337,9 +338,13 @@ def _float_column(table: pa.Table, name: str, path: str) -> FloatArray:
         raise DataError(f"column {name!r} has type {col.type}, expected numbers", path=path)
     empty = first_null(col)
     if empty is not None:
-        # The reader takes an empty cell (and the text NaN) for no value: said as such, so an
-        # empty cell is not reported as "NaN", a value the file does not hold.
-        raise DataError(f"{name} is NaN or empty, expected a number", path=path, row=empty + 1)
+        # The reader takes an empty cell and markers such as NULL or NA for no value: named as
+        # written, so a NULL is not reported as "NaN", a value the file does not hold.
+        raise DataError(
+            f"{name} is {as_written(path, name, empty) or 'NaN or empty'}, expected a number",
+            path=path,
+            row=empty + 1,
+        )
     return np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
 
 

@@ -8,7 +8,8 @@ the file holds, where the reader would give a message about its own internals.
 The header's names are read case-insensitively (``column_key``), so a name read twice
 (``Close`` and ``close``) is refused. The names a file of bars or quotes may use are here (``TIME_COLUMNS``,
 ``ASSET_COLUMNS``, ``BAR_COLUMNS``, ``QUOTE_COLUMNS``), with what reading a column needs in
-more than one place: its first empty cell (``first_null``) and one of two columns that say the
+more than one place: its first empty cell (``first_null``), a cell as the file writes it
+(``as_written``: the reader takes NULL or NA for no value) and one of two columns that say the
 same (``one_of_agreeing_columns``).
 """
 
@@ -35,6 +36,7 @@ __all__ = [
     "BAR_COLUMNS",
     "QUOTE_COLUMNS",
     "TIME_COLUMNS",
+    "as_written",
     "column_key",
     "first_null",
     "one_of_agreeing_columns",
@@ -82,18 +84,54 @@ def read_table(path: Path) -> pa.Table:
 def _asset_columns_as_text(path: Path, gzipped: bool) -> pacsv.ConvertOptions:
     """Options reading the asset column as text: read as numbers, codes lose their leading zeros
     (Hong Kong's 0700 becomes 700). Names are read case-insensitively, so the header gives the
-    spelling to name. Only a regular file's header is read: a pipe's would be taken from the reader."""
+    spelling to name."""
+    names = _header(path, gzipped)
+    return pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names if column_key(n) in ASSET_COLUMNS}
+    )
+
+
+def _header(path: Path, gzipped: bool) -> list[str]:
+    """The names in a CSV file's header as written, [] when it cannot be read (the reader says
+    what is wrong). Only a regular file's header is read: a pipe's would be taken from the reader."""
     if not path.is_file():
-        return pacsv.ConvertOptions()
+        return []
     try:
         with pa.CompressedInputStream(str(path), "gzip") if gzipped else pa.OSFile(str(path)) as stream:
             head = bytes(stream.read(1 << 16)).split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
     except (OSError, pa.ArrowInvalid, EOFError):
-        head = ""  # the reader says what is wrong
-    names = next(csv.reader([head.rstrip("\r")]), [])
-    return pacsv.ConvertOptions(
-        column_types={n: pa.string() for n in names if column_key(n) in ASSET_COLUMNS}
+        return []
+    try:
+        return next(csv.reader([head.rstrip("\r")]), [])
+    except csv.Error:  # a line break inside it: no header of a CSV file
+        return []
+
+
+def as_written(path: str, column: str, row: int) -> str | None:
+    """The cell of ``column`` (read as ``column_key``) in a CSV file's data row ``row`` (from 0)
+    as written, for an error about a cell the reader took for no value: it takes markers such as
+    NULL, NA, N/A and nan for none besides an empty cell. ``'NULL'``, ``empty``, or None where
+    the text is not at hand (Parquet, a pipe)."""
+    p = Path(path)
+    kind = table_format(p)
+    if kind not in ("csv", "csv.gz"):
+        return None
+    written = [n for n in _header(p, kind == "csv.gz") if column_key(n) == column]
+    if len(written) != 1:
+        return None
+    # The column read again as text, every cell a string: on the error's way out only.
+    as_text = pacsv.ConvertOptions(
+        include_columns=written, column_types={written[0]: pa.string()}, strings_can_be_null=False
     )
+    try:
+        source = pa.CompressedInputStream(str(p), "gzip") if kind == "csv.gz" else p
+        cells = pacsv.read_csv(source, convert_options=as_text).column(0)
+    except (pa.ArrowInvalid, OSError):
+        return None
+    cell = cells[row].as_py() if row < len(cells) else None
+    if cell is None:
+        return None
+    return "empty" if not cell.strip() else repr(cell)
 
 
 # What the reader says of a row with more or fewer cells than the header: without the row's number

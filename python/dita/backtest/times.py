@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dita.backtest.data_error import DataError
-from dita.backtest.data_file import first_null, one_of_agreeing_columns
+from dita.backtest.data_file import as_written, first_null, one_of_agreeing_columns
 
 __all__ = [
     "EARLIEST_TIME",
@@ -151,7 +151,8 @@ def time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatA
         arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=np.float64)
         bad = np.flatnonzero(~np.isfinite(arr))
         if bad.size:
-            raise DataError(f"{name} is NaN or empty", path=path, row=int(bad[0]) + 1)
+            i = int(bad[0])
+            raise DataError(f"{name} is {as_written(path, name, i) or 'NaN or empty'}", path=path, row=i + 1)
         # Each value's unit by its size; a column must keep one (files joined across a
         # provider's switch from ms to us would put the ms rows in 1970).
         if not arr.size:
