@@ -26,6 +26,7 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError, decimal
+from dita.rebalance.sent_before import Fill, LoggedOrder, logged_orders
 from dita.rebalance.targets import TargetPortfolio
 from dita.risk import MarketLimits
 from dita.venues.ccxt import CcxtVenue
@@ -47,14 +48,6 @@ __all__ = [
 # How long fills of orders a venue reports later are waited for, by default.
 FILL_WAIT_S = 30.0
 POLL_S = 0.5
-
-
-@dataclass
-class Fill:
-    price: float
-    quantity: float
-    fee: float
-    fill_id: str
 
 
 @dataclass
@@ -362,8 +355,9 @@ def send_plan(
     waits up to ``fill_wait_s`` for the fills a venue reports later. ``after_leg`` hears each
     leg's result once sent (the paper venue's book is saved there)."""
     results = []
+    log = _PlanLog(kernel, plan)
     for leg in plan.legs:
-        results.append(_send(kernel, plan.source_run, leg))
+        results.append(_send(kernel, plan.source_run, leg, log))
         if after_leg is not None:
             after_leg(results[-1])
     venue = kernel.venue
@@ -372,7 +366,24 @@ def send_plan(
     return results
 
 
-def _send(kernel: Any, source_run: str, leg: Leg) -> LegResult:
+@dataclass
+class _PlanLog:
+    """The orders of ``plan``'s legs the kernel's log holds, read once, when the first leg is
+    found taken in an earlier run (a plan sent whole never reads it)."""
+
+    kernel: Any
+    plan: Plan
+    orders: dict[str, LoggedOrder] | None = None
+    read: bool = False
+
+    def order(self, intent_id: str) -> LoggedOrder | None:
+        if not self.read:
+            self.read = True
+            self.orders = logged_orders(self.kernel, 1, (leg.intent_id for leg in self.plan.legs))
+        return None if self.orders is None else self.orders.get(intent_id)
+
+
+def _send(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> LegResult:
     slot_id = kernel.free_slot_id() if leg.action == "ENTER" else leg.slot_id
     # An ENTER opens a trade on the order's side; an EXIT names the side of the trade it exits.
     opens_long = leg.side == "BUY"
@@ -393,7 +404,7 @@ def _send(kernel: Any, source_run: str, leg: Leg) -> LegResult:
     outcome = kernel.process_intent(intent)
     # Slot 0 stands in when no slot is free, so a leg taken already is still told by its id.
     if outcome.diagnostic_code == KernelDiagnosticCode.DUPLICATE_INTENT:
-        return _sent_before(kernel, leg)
+        return _sent_before(leg, log)
     if slot_id is None:
         return LegResult(leg, "no free slot", reason="every slot of the kernel holds a trade")
     if not outcome.accepted and outcome.order is None:
@@ -405,18 +416,19 @@ def _send(kernel: Any, source_run: str, leg: Leg) -> LegResult:
     return result
 
 
-def _sent_before(kernel: Any, leg: Leg) -> LegResult:
-    """A leg the kernel took in an earlier run: what its trade holds stands for its fills (the
-    fills themselves are in the log, ``dita audit trace``)."""
+def _sent_before(leg: Leg, log: _PlanLog) -> LegResult:
+    """A leg the kernel took in an earlier run: its order and the fills the log booked for it
+    (``dita audit trace`` lists them with their records)."""
     result = LegResult(leg, "sent before")
-    if leg.action != "ENTER":
+    logged = log.order(leg.intent_id)
+    if logged is None:
+        kept = (
+            "its intent is not in the kernel's log" if log.orders is not None else "the kernel keeps no log"
+        )
+        result.reason = f"{kept}: what it filled is not known here"
         return result
-    for slot in kernel.slots():
-        if slot.get("trade_id") == leg.trade_id and slot.get("initial_size"):
-            booked = Fill(
-                float(slot["entry_price"]), float(slot["initial_size"]), float(slot["fees_paid"]), ""
-            )
-            result.fills.append(booked)
+    result.client_order_id = logged.client_order_id
+    result.fills = list(logged.fills)
     return result
 
 

@@ -1,0 +1,48 @@
+"""A run killed after some of its legs went out and resumed on the same write-ahead log: each leg
+the kernel took before is reported as its order ended, with the fills the log booked for it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from paper_account import paper_venue
+
+from dita import ExecutionKernel
+from dita.rebalance import parse_targets, rebalance
+
+STAMP = {"generated_at": "2026-11-28T09:00:00Z"}
+
+
+def targets(run: str, *rows: dict[str, object]):  # type: ignore[no-untyped-def]
+    body = {**STAMP, "source_run": run, "targets": list(rows)}
+    return parse_targets(json.dumps(body).encode(), ".json", f"{run}.json")
+
+
+def test_a_resumed_exit_and_entry_report_what_they_filled(tmp_path: Path) -> None:
+    """A long of 0.1 turned short: an exit of 0.1 and an entry of 0.1, both filled, then the run
+    killed before its report. Resumed, the report counts both legs' fills and fees, not the
+    entry's alone."""
+    venue = paper_venue(100_000.0, {})
+    with ExecutionKernel(venue=venue, kernel_id="rb", wal_dir=str(tmp_path / "wal"), max_slots=8) as kernel:
+        rebalance(
+            kernel,
+            targets("a", {"symbol": "BTC", "quantity": 0.1}),
+            state_dir=tmp_path,
+            quote_currency="USDT",
+        )
+        turned = targets("b", {"symbol": "BTC", "quantity": -0.1})
+        whole = rebalance(kernel, turned, state_dir=tmp_path, quote_currency="USDT")
+        assert whole.report_path is not None
+        whole.report_path.unlink()  # killed after its legs, before its report
+        resumed = rebalance(kernel, turned, state_dir=tmp_path, quote_currency="USDT")
+    assert resumed.resumed
+    assert [(r.leg.action, r.status, r.filled) for r in resumed.results] == [
+        ("EXIT", "sent before", 0.1),
+        ("ENTER", "sent before", 0.1),
+    ]
+    (row,) = resumed.report["symbols"]
+    assert (row["position_before"], row["position_after"]) == (0.1, -0.1)
+    assert (row["filled"], row["fees"]) == (pytest.approx(0.2), pytest.approx(5.0))
+    assert row["fills"] == whole.report["symbols"][0]["fills"]
