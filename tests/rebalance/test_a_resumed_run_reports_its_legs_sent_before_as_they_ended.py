@@ -46,3 +46,25 @@ def test_a_resumed_exit_and_entry_report_what_they_filled(tmp_path: Path) -> Non
     assert (row["position_before"], row["position_after"]) == (0.1, -0.1)
     assert (row["filled"], row["fees"]) == (pytest.approx(0.2), pytest.approx(5.0))
     assert row["fills"] == whole.report["symbols"][0]["fills"]
+
+
+def test_a_resumed_run_waits_for_a_leg_sent_before_that_still_works(tmp_path: Path) -> None:
+    """Killed before its report while the buy still worked at a venue that reports fills later:
+    resumed, the leg sent before is waited for as a leg sent now is, and its fill is in the
+    report, not booked after it, with the report saying nothing filled."""
+    from test_fills_reported_later import LaterVenue
+
+    portfolio = targets("run-l", {"symbol": "SOL", "quantity": 5})
+    with ExecutionKernel(
+        venue=LaterVenue(), kernel_id="later", wal_dir=str(tmp_path / "wal"), max_slots=4
+    ) as kernel:
+        first = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT", fill_wait_s=0.0)
+        assert [(r.status, r.filled) for r in first.results] == [("sent", 0.0)]
+        assert first.report_path is not None
+        first.report_path.unlink()  # killed before its report
+        resumed = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT", fill_wait_s=10.0)
+        working = kernel.open_orders()
+    assert resumed.resumed and working == []
+    assert [(r.status, r.filled) for r in resumed.results] == [("sent before", 5.0)]
+    (row,) = resumed.report["symbols"]
+    assert (row["filled"], row["position_after"], row["average_price"]) == (5.0, 5.0, 100.5)

@@ -463,7 +463,8 @@ def _await_fills(
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> None:
-    by_trade = {r.leg.trade_id: r for r in results if r.status == "sent"}
+    # A leg sent before whose order still works fills in this run's report, or in none.
+    by_trade = {r.leg.trade_id: r for r in results if r.status in ("sent", "sent before")}
     deadline = clock() + wait_s
     while by_trade and _working(kernel, by_trade) and clock() < deadline:
         events, _problem = poll_once(venue.poll_events)
