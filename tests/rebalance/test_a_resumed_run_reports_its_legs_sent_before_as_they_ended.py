@@ -68,3 +68,59 @@ def test_a_resumed_run_waits_for_a_leg_sent_before_that_still_works(tmp_path: Pa
     assert [(r.status, r.filled) for r in resumed.results] == [("sent before", 5.0)]
     (row,) = resumed.report["symbols"]
     assert (row["filled"], row["position_after"], row["average_price"]) == (5.0, 5.0, 100.5)
+
+
+def test_a_leg_the_venue_rejected_is_sent_again_when_run_again(tmp_path: Path) -> None:
+    """The venue rejects the buy for margin; the account is funded and the same targets run
+    again on the same log: the buy is reported refused in the earlier run and sent again under
+    a retry id, not reported "sent before" with nothing filled and never sent."""
+    wal = str(tmp_path / "wal")
+    wanted = targets("run-9", {"symbol": "BTC", "quantity": 0.1})
+    with ExecutionKernel(venue=paper_venue(1_000.0, {}, leverage=1.0), kernel_id="rb", wal_dir=wal) as kernel:
+        first = rebalance(kernel, wanted, state_dir=None, quote_currency="USDT")
+    assert [(r.status, r.diagnostic) for r in first.results] == [("refused", "REJECT")]
+    funded = paper_venue(100_000.0, {}, leverage=1.0)
+    with ExecutionKernel(venue=funded, kernel_id="rb", wal_dir=wal) as kernel:
+        again = rebalance(kernel, wanted, state_dir=None, quote_currency="USDT")
+    buy = first.results[0].leg.intent_id
+    assert [(r.leg.intent_id, r.status, r.diagnostic, r.filled) for r in again.results] == [
+        (buy, "refused (earlier run)", "REJECT", 0.0),
+        (f"{buy}:retry-1", "sent", "OK", 0.1),
+    ]
+    assert "insufficient margin" in again.results[0].reason
+    assert funded.positions() == {"BTC": 0.1}
+    (row,) = again.report["symbols"]
+    assert [(o["intent_id"], o["status"]) for o in row["orders"]] == [
+        (buy, "refused (earlier run)"),
+        (f"{buy}:retry-1", "sent"),
+    ]
+    assert row["filled"] == 0.1
+
+
+def test_a_retry_killed_while_it_works_is_taken_up_not_sent_twice(tmp_path: Path) -> None:
+    """The buy rejected, then its retry sent and left working (the run killed before its
+    report): run again, the retry is found taken, waited for and reported, and nothing more
+    is sent."""
+    from test_fills_reported_later import LaterVenue
+
+    wal = str(tmp_path / "wal")
+    portfolio = targets("run-r", {"symbol": "SOL", "quantity": 5})
+    report = tmp_path / "reports"
+    with ExecutionKernel(venue=paper_venue(100.0, {}, leverage=1.0), kernel_id="rb", wal_dir=wal) as kernel:
+        first = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT")
+    assert [r.status for r in first.results] == ["refused"]
+    for path in report.iterdir():
+        path.unlink()  # killed before its report
+    later = LaterVenue()
+    with ExecutionKernel(venue=later, kernel_id="rb", wal_dir=wal) as kernel:
+        second = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT", fill_wait_s=0.0)
+    assert [(r.status, r.filled) for r in second.results] == [("refused (earlier run)", 0.0), ("sent", 0.0)]
+    for path in report.iterdir():
+        path.unlink()
+    with ExecutionKernel(venue=later, kernel_id="rb", wal_dir=wal) as kernel:
+        third = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT", fill_wait_s=10.0)
+    assert [(r.leg.intent_id.rpartition(":")[2], r.status, r.filled) for r in third.results] == [
+        ("buy", "refused (earlier run)", 0.0),
+        ("retry-1", "sent before", 5.0),
+    ]
+    assert later.mock.submitted == 1 and later.positions() == {"SOL": 5.0}

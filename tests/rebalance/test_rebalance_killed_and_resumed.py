@@ -1,5 +1,6 @@
 """A rebalance killed (SIGKILL) while an order is at the venue, and started again on the same
-write-ahead log: the legs the kernel took are not sent again, the rest are."""
+write-ahead log: the legs the kernel took are not sent again (one whose order ended with nothing
+filled is, under its retry id), the rest are."""
 
 from __future__ import annotations
 
@@ -51,12 +52,18 @@ def test_killed_mid_run_and_resumed_sends_nothing_twice(tmp_path: Path) -> None:
     resumed = start(tmp_path)
     out, err = resumed.communicate(timeout=120)
     assert resumed.returncode == 0, err
-    assert json.loads(out) == [["BTC", "sent before"], ["ETH", "sent before"], ["SOL", "sent"]]
+    # ETH reached the dead venue only: its order died with it (reconciliation ends it as a lost
+    # submit, nothing filled), so it is sent again, once, under its retry id.
+    assert json.loads(out) == [
+        ["BTC", "sent before"],
+        ["ETH", "refused (earlier run)"],
+        ["ETH", "sent"],
+        ["SOL", "sent"],
+    ]
     trades = ledger(tmp_path)
-    assert trades == [f"{RUN}:BTC", f"{RUN}:ETH", f"{RUN}:SOL"]
+    assert trades == [f"{RUN}:BTC", f"{RUN}:ETH", f"{RUN}:ETH", f"{RUN}:SOL"]
     book = json.loads((tmp_path / "book.json").read_text())
-    # ETH reached the dead venue only: its order died with it, and is not sent again.
-    assert book["positions"] == {"BTC": 0.06, "SOL": 5.0}
+    assert book["positions"] == {"BTC": 0.06, "ETH": 1.0, "SOL": 5.0}
 
 
 def test_the_rebalance_command_syncs_each_intent_before_its_order_goes_out(tmp_path: Path) -> None:

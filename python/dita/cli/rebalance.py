@@ -391,7 +391,7 @@ class _Session:
         if run.resumed:
             console.print(
                 f"resuming the plan written for {shown(portfolio.source_run)}: "
-                "legs sent before are not sent again"
+                "legs sent before are not sent again, unless their orders filled nothing"
             )
         console.print(report_table(run.report))
         if run.report_path is not None:

@@ -6,14 +6,14 @@ Each leg is a MARKET order: an EXIT of a trade an earlier rebalance opened, or a
 trade of its own (LONG to buy, SHORT to sell) on a free slot. Its intent id is derived from
 (source_run, the targets file's version, symbol, leg), so a run resumed on the same
 write-ahead log finds the legs the kernel took already refused as DUPLICATE_INTENT and sends
-only the rest."""
+only the rest, and a leg whose order ended with nothing filled again under a retry id."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +45,8 @@ __all__ = [
     "working_quantities",
 ]
 
+# A leg's status when an earlier run saw its order end with nothing filled: it is sent again.
+UNFILLED_BEFORE = ("refused (earlier run)", "unfilled (earlier run)")
 # How long fills of orders a venue reports later are waited for, by default.
 FILL_WAIT_S = 30.0
 POLL_S = 0.5
@@ -54,7 +56,9 @@ POLL_S = 0.5
 class LegResult:
     """What became of one leg: ``status`` "sent", "sent before" (taken by the kernel in an earlier
     run of this plan: not sent again), "refused" (the kernel's diagnostic and reason, or the
-    venue's: diagnostic ``REJECT``, its reason) or "no free slot"."""
+    venue's: diagnostic ``REJECT``, its reason), "no free slot", or, for an order an earlier run
+    saw end with nothing filled (sent again after it), "refused (earlier run)" (diagnostic
+    ``REJECT`` or ``RATE_LIMITED``) or "unfilled (earlier run)" (``CANCEL_ACK``, ``EXPIRED``)."""
 
     leg: Leg
     status: str
@@ -357,9 +361,10 @@ def send_plan(
     results = []
     log = _PlanLog(kernel, plan)
     for leg in plan.legs:
-        results.append(_send(kernel, plan.source_run, leg, log))
-        if after_leg is not None:
-            after_leg(results[-1])
+        for result in _send(kernel, plan.source_run, leg, log):
+            results.append(result)
+            if after_leg is not None:
+                after_leg(result)
     venue = kernel.venue
     if isinstance(venue, VenueEventStream):
         _await_fills(kernel, venue, results, fill_wait_s, clock, sleep)
@@ -383,7 +388,19 @@ class _PlanLog:
         return None if self.orders is None else self.orders.get(intent_id)
 
 
-def _send(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> LegResult:
+def _send(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> list[LegResult]:
+    """``leg`` sent, or as an earlier run sent it. One whose order ended with nothing filled is
+    sent again under the next retry id (``ID:retry-N``), the same in every run, so a retry killed
+    mid-way is found taken as the leg was, never sent twice."""
+    earlier: list[LegResult] = []
+    tried = leg
+    while (result := _send_once(kernel, source_run, tried, log)).status in UNFILLED_BEFORE:
+        earlier.append(result)
+        tried = replace(leg, intent_id=f"{leg.intent_id}:retry-{len(earlier)}")
+    return [*earlier, result]
+
+
+def _send_once(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> LegResult:
     slot_id = kernel.free_slot_id() if leg.action == "ENTER" else leg.slot_id
     # An ENTER opens a trade on the order's side; an EXIT names the side of the trade it exits.
     opens_long = leg.side == "BUY"
@@ -429,7 +446,26 @@ def _sent_before(leg: Leg, log: _PlanLog) -> LegResult:
         return result
     result.client_order_id = logged.client_order_id
     result.fills = list(logged.fills)
+    if _ended_unfilled(log.kernel, logged):
+        refused = logged.ending in ("REJECT", "RATE_LIMITED")
+        result.status = "refused (earlier run)" if refused else "unfilled (earlier run)"
+        result.diagnostic, result.reason = logged.ending, logged.reason
     return result
+
+
+def _ended_unfilled(kernel: Any, logged: LoggedOrder) -> bool:
+    """Whether the log holds the end of ``logged``'s order stating nothing filled, and no fill
+    of it. An order the kernel still holds (working, awaited, in doubt, its end's figure to be
+    asked for) may fill yet, so it is not."""
+    if not logged.client_order_id or logged.fills or not logged.ending or logged.filled_at_end != 0:
+        return False
+    held = (
+        *kernel.open_orders(),
+        *kernel.awaited_orders(),
+        *kernel.orders_in_doubt(),
+        *kernel.orders_ended_without_figure(),
+    )
+    return all(order.client_order_id != logged.client_order_id for order in held)
 
 
 def _reason(outcome: KernelOutcome) -> str:

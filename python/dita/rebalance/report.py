@@ -9,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from dita.rebalance.execute import LegResult
-from dita.rebalance.plan import Plan, decimal
+from dita.rebalance.plan import Leg, Plan, decimal
 
 __all__ = ["cost_bps", "report_json", "report_table"]
 
@@ -41,18 +41,13 @@ def report_json(
             "skipped": None,
         }
     for leg in plan.legs:
-        by_symbol[leg.symbol]["orders"].append(
-            {
-                "intent_id": leg.intent_id,
-                "side": leg.side,
-                "quantity": leg.quantity,
-                "status": "planned",
-                "lot_residual": leg.residual,
-            }
-        )
+        by_symbol[leg.symbol]["orders"].append(_planned(leg))
     for result in results:
         row = by_symbol[result.leg.symbol]
-        order = next(o for o in row["orders"] if o["intent_id"] == result.leg.intent_id)
+        order = next((o for o in row["orders"] if o["intent_id"] == result.leg.intent_id), None)
+        if order is None:  # a leg sent again, its order in an earlier run having filled nothing
+            order = _planned(result.leg)
+            row["orders"].append(order)
         order.update(
             status=result.status,
             diagnostic=result.diagnostic,
@@ -84,6 +79,16 @@ def report_json(
         "equity": plan.equity,
         "warnings": list(plan.warnings),
         "symbols": list(by_symbol.values()),
+    }
+
+
+def _planned(leg: Leg) -> dict[str, Any]:
+    return {
+        "intent_id": leg.intent_id,
+        "side": leg.side,
+        "quantity": leg.quantity,
+        "status": "planned",
+        "lot_residual": leg.residual,
     }
 
 
