@@ -1,6 +1,7 @@
 """``dita rebalance --paper-book`` on a book that holds what the kernel never traded (a symbol the
-targets leave alone): run again, killed or not, the plan is resumed on it; a book whose position
-from elsewhere changed since its save is refused, before reconciliation writes to the log."""
+targets leave alone): run again, the plan is resumed on it when the run was killed, and planned
+afresh (sending nothing, on target) when it ran to its end; a book whose position from elsewhere
+changed since its save is refused, before reconciliation writes to the log."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def log_end(tmp_path: Path) -> int:
     return int(kernel.seq)
 
 
-def test_the_same_command_run_again_on_a_book_holding_positions_from_elsewhere_is_resumed(
+def test_the_same_command_run_again_on_a_book_holding_positions_from_elsewhere_sends_nothing(
     tmp_path: Path,
 ) -> None:
     args = holding_sol(tmp_path)
@@ -68,7 +69,9 @@ def test_the_same_command_run_again_on_a_book_holding_positions_from_elsewhere_i
     again = CliRunner().invoke(app, [*args, *PRICES, "--json"])
 
     assert again.exit_code == 0, again.stderr
-    assert json.loads(again.stdout)["resumed"]
+    report = json.loads(again.stdout)
+    # Its plan ran to its end: planned afresh from the book, already on target.
+    assert not report["resumed"] and [row["orders"] for row in report["symbols"]] == [[], []]
     assert json.loads((tmp_path / "book.json").read_text())["positions"] == REACHED
 
 

@@ -44,10 +44,10 @@ def test_a_paper_option_it_cannot_take_is_refused_naming_it(
 @pytest.mark.parametrize(
     ("written", "said"),
     [
-        ('{"format": 7}', "ValueError: rebalance plan format 7: this version reads 1"),
-        ('{"format": 1, "legs": [', "JSONDecodeError: Expecting value"),
+        ('{"format": 7}', "ValueError: rebalance plan format 7: this version reads 2"),
+        ('{"format": 2, "legs": [', "JSONDecodeError: Expecting value"),
         ("[]", "ValueError: a rebalance plan is a JSON object, not list"),
-        ('{"format": 1}', "KeyError: 'source_run'"),
+        ('{"format": 2}', "KeyError: 'source_run'"),
     ],
 )
 def test_a_written_plan_it_cannot_read_is_refused_naming_it(tmp_path: Path, written: str, said: str) -> None:

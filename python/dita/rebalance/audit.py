@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
 from dita.kernel import ExecutionKernel
 
-__all__ = ["TracedFill", "trace_source_run"]
+__all__ = ["TracedFill", "record_hash", "trace_source_run"]
 
 _SEGMENT_MAGIC = b"DITAWAL\x00"
 # crc32 u32 | len u32 | seq u64 | ts f64 | hash [32] (docs/reference/log-format.md, "Segments")
@@ -158,6 +158,13 @@ def _record_hashes(wal_dir: Path, seqs: set[int], head_hash: str) -> dict[int, s
     if missing:
         raise WalError(f"{wal_dir}: no record of seq {min(missing)} in the segments kept")
     return found
+
+
+def record_hash(wal_dir: Path, seq: int) -> str | None:
+    """The chain hash of the record of ``seq`` in the segments of ``wal_dir`` (None when they keep
+    none: a seq past the log's end, or in segments archived). Each record's checksum is checked
+    on the way."""
+    return next((hashed for at, hashed in _records(wal_dir) if at == seq), None)
 
 
 def _records(wal_dir: Path) -> Iterator[tuple[int, str]]:

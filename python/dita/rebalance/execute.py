@@ -384,7 +384,10 @@ class _PlanLog:
     def order(self, intent_id: str) -> LoggedOrder | None:
         if not self.read:
             self.read = True
-            self.orders = logged_orders(self.kernel, 1, (leg.intent_id for leg in self.plan.legs))
+            # Its legs are the log's records after the plan was written.
+            at = self.plan.written_at
+            since = 1 if at is None else at.seq + 1
+            self.orders = logged_orders(self.kernel, since, (leg.intent_id for leg in self.plan.legs))
         return None if self.orders is None else self.orders.get(intent_id)
 
 

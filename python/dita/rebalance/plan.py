@@ -25,6 +25,7 @@ from dita.risk import MarketLimits
 __all__ = [
     "Account",
     "Leg",
+    "LogPosition",
     "OpenTrade",
     "Plan",
     "PlanError",
@@ -33,10 +34,11 @@ __all__ = [
     "make_plan",
     "plan_from_json",
     "plan_json",
+    "plan_version",
     "trade_id",
 ]
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 # The trade ids rebalances open: the trades a later rebalance may exit.
 TRADE_PREFIX = "rebalance:"
 # Hex digits of the targets file's content hash in the ids a rebalance gives: a new version of one
@@ -117,6 +119,17 @@ class Skipped:
 
 
 @dataclass(frozen=True)
+class LogPosition:
+    """Where in a kernel's write-ahead log a plan was written: the kernel's id, the seq of the
+    log's last record then and that record's chain hash. A log whose record at that seq has that
+    hash holds the plan; another (a new log, another's) does not."""
+
+    kernel_id: str
+    seq: int
+    head_hash: str
+
+
+@dataclass(frozen=True)
 class Plan:
     source_run: str
     content_hash: str
@@ -127,6 +140,8 @@ class Plan:
     legs: tuple[Leg, ...]
     skipped: tuple[Skipped, ...]
     warnings: tuple[str, ...] = ()  # how the account was read (a quote balance of 0), leverage
+    attempt: int = 1  # the targets file's N-th plan in its state dir (``plan_version``)
+    written_at: LogPosition | None = None  # None: not written, or by a kernel with no log
 
 
 def trade_id(portfolio: TargetPortfolio, symbol: str) -> str:
@@ -134,6 +149,14 @@ def trade_id(portfolio: TargetPortfolio, symbol: str) -> str:
     ``rebalance:SOURCE_RUN:VERSION:SYMBOL``, VERSION the file's content hash cut to
     ``VERSION_CHARS``."""
     return f"{TRADE_PREFIX}{portfolio.source_run}:{portfolio.content_hash[:VERSION_CHARS]}:{symbol}"
+
+
+def plan_version(portfolio: TargetPortfolio, attempt: int) -> str:
+    """The version the ``attempt``-th plan of ``portfolio`` in a state dir names its ids with:
+    the file's content hash cut to ``VERSION_CHARS``, then ``-N`` from the second plan on (the
+    file rebalanced to again), whose legs are not the earlier plans'."""
+    version = portfolio.content_hash[:VERSION_CHARS]
+    return version if attempt == 1 else f"{version}-{attempt}"
 
 
 def intent_id(portfolio: TargetPortfolio, symbol: str, leg: str) -> str:
@@ -377,4 +400,6 @@ def plan_from_json(data: dict[str, Any]) -> Plan:
         tuple(Leg(**leg) for leg in data["legs"]),
         tuple(Skipped(**s) for s in data["skipped"]),
         tuple(str(w) for w in data.get("warnings", ())),
+        int(data["attempt"]),
+        None if data["written_at"] is None else LogPosition(**data["written_at"]),
     )

@@ -2,9 +2,11 @@
 an earlier run of the same targets, which a resumed run continues), written before the first
 order is sent, the legs sent through the kernel, and the report written beside it.
 
-The plan and report of a targets file live under ``state_dir/plans`` and ``state_dir/reports``,
-named by the file's content hash: a run killed mid-way and started again on the same file and
-the same write-ahead log sends only what the kernel has not taken."""
+The plans and reports of a targets file live under ``state_dir/plans`` and ``state_dir/reports``,
+named by the file's content hash (and from its second plan on, ``-N``): a run killed mid-way and
+started again on the same file and the same write-ahead log sends only what the kernel has not
+taken. A plan is taken up only on the log it was written with (``LogPosition``); a plan that ran
+to its end is not taken up: the file is planned afresh, from the account, under ids of its own."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dita._files import replace_whole
+from dita.rebalance.audit import record_hash
 from dita.rebalance.execute import (
     FILL_WAIT_S,
     LegResult,
@@ -26,14 +29,18 @@ from dita.rebalance.execute import (
     working_quantities,
 )
 from dita.rebalance.plan import (
+    TRADE_PREFIX,
     Account,
     AccountUnreadable,
+    LogPosition,
     OpenTrade,
     Plan,
     PlanError,
     make_plan,
     plan_from_json,
     plan_json,
+    plan_version,
+    trade_id,
 )
 from dita.rebalance.report import report_json
 from dita.rebalance.targets import TargetPortfolio
@@ -48,6 +55,7 @@ __all__ = [
     "plan_rebalance",
     "positions_apart",
     "rebalance",
+    "refuse_another_log",
     "resumed_plan",
 ]
 
@@ -61,8 +69,14 @@ class RebalanceRun:
     report_path: Path | None
 
 
-def plan_path(state_dir: Path, portfolio: TargetPortfolio) -> Path:
-    return state_dir / "plans" / f"{portfolio.content_hash[:24]}.json"
+def plan_path(state_dir: Path, portfolio: TargetPortfolio, attempt: int = 1) -> Path:
+    """Where the ``attempt``-th plan of ``portfolio`` in ``state_dir`` is written."""
+    version = portfolio.content_hash[:24] if attempt == 1 else f"{portfolio.content_hash[:24]}-{attempt}"
+    return state_dir / "plans" / f"{version}.json"
+
+
+def _report_path(written: Path) -> Path:
+    return written.parent.parent / "reports" / written.name
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -70,18 +84,29 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     replace_whole(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2, sort_keys=True)))
 
 
+def _attempts(state_dir: Path, portfolio: TargetPortfolio) -> int:
+    """How many plans of ``portfolio`` ``state_dir`` holds (numbered from 1, none missing)."""
+    attempts = 0
+    while plan_path(state_dir, portfolio, attempts + 1).exists():
+        attempts += 1
+    return attempts
+
+
 def finished(state_dir: Path, portfolio: TargetPortfolio) -> bool:
-    """Whether a run of these targets ran to its end (its report is written)."""
-    return (state_dir / "reports" / plan_path(state_dir, portfolio).name).exists()
+    """Whether the last run of these targets ran to its end (its report is written)."""
+    attempts = _attempts(state_dir, portfolio)
+    return attempts > 0 and _report_path(plan_path(state_dir, portfolio, attempts)).exists()
 
 
 def resumed_plan(state_dir: Path, portfolio: TargetPortfolio) -> Plan | None:
-    """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` and did not run to its
-    end, which a run now resumes (None: none written, or one finished, which resumes nothing).
-    Raises PlanError for a plan that cannot be read."""
-    if finished(state_dir, portfolio):
+    """The plan the last run of ``portfolio`` wrote under ``state_dir`` and did not run to its
+    end, which a run now resumes (None: none written, or one finished: the positions it brought
+    on target are planned afresh, which sends what they are off it). Raises PlanError for a
+    plan that cannot be read."""
+    attempts = _attempts(state_dir, portfolio)
+    if attempts == 0 or finished(state_dir, portfolio):
         return None
-    return _written_plan(plan_path(state_dir, portfolio))
+    return _written_plan(plan_path(state_dir, portfolio, attempts))
 
 
 def _written_plan(written: Path) -> Plan | None:
@@ -110,7 +135,7 @@ def plan_rebalance(
     one made from the account ``venue`` states, with the kernel's open ``trades``, what its
     ``working`` orders have left to fill, and the venue's ``stale_prices`` it does not trade at
     (``read_account``)."""
-    written = _written_plan(plan_path(state_dir, portfolio)) if state_dir is not None else None
+    written = resumed_plan(state_dir, portfolio) if state_dir is not None else None
     if written is not None:
         return written, None
     try:
@@ -122,7 +147,70 @@ def plan_rebalance(
         raise
     except ValueError as exc:  # an answer of the venue's that cannot be read (a balance of no currency)
         raise PlanError(f"the venue's account cannot be read: {exc}") from exc
-    return make_plan(portfolio, account), account
+    attempt = _attempts(state_dir, portfolio) + 1 if state_dir is not None else 1
+    return _numbered(make_plan(portfolio, account), portfolio, attempt), account
+
+
+def _numbered(plan: Plan, portfolio: TargetPortfolio, attempt: int) -> Plan:
+    """``plan`` as the ``attempt``-th of ``portfolio`` in its state dir: from the second on its
+    intents, and the trades it opens, are named by ``plan_version``, so the kernel does not
+    refuse them as the legs an earlier run of the file sent. An exit names the trade it exits."""
+    if attempt == 1:
+        return plan
+    first = trade_id(portfolio, "")
+    then = f"{TRADE_PREFIX}{portfolio.source_run}:{plan_version(portfolio, attempt)}:"
+
+    def renamed(name: str) -> str:
+        return then + name.removeprefix(first) if name.startswith(first) else name
+
+    legs = tuple(
+        replace(
+            leg,
+            intent_id=renamed(leg.intent_id),
+            trade_id=renamed(leg.trade_id) if leg.action == "ENTER" else leg.trade_id,
+        )
+        for leg in plan.legs
+    )
+    return replace(plan, legs=legs, attempt=attempt)
+
+
+def _log_position(kernel: Any) -> LogPosition | None:
+    """Where the kernel's log is (None: it keeps none), synced: a plan naming a record the log
+    lost would be refused. An empty log is given a record first (the control's source), as
+    every new log of one kernel id starts at the same hash."""
+    info = kernel.wal_info()
+    if info is None:
+        return None
+    if info["last_seq"] == 0:
+        kernel.update_control(source="dita-rebalance")
+    kernel.wal_sync()
+    info = kernel.wal_info()
+    return LogPosition(kernel.kernel_id, info["last_seq"], info["head_hash"])
+
+
+def refuse_another_log(kernel: Any, plan: Plan, written: Path) -> None:
+    """PlanError, nothing sent, for the plan ``written`` when ``kernel``'s log does not hold it
+    (``LogPosition``): a new log, or another's. Its legs may have gone out on the log it was
+    written with, and on this one the kernel would not refuse them as duplicates: sent again,
+    they would be bought or sold twice."""
+    at, info = plan.written_at, kernel.wal_info()
+    if at is not None and info is not None and at.kernel_id == kernel.kernel_id:
+        held = info["head_hash"] if at.seq == info["last_seq"] else None
+        if held is None and at.seq < info["last_seq"]:
+            held = record_hash(Path(info["dir"]), at.seq)
+        if held == at.head_hash:
+            return
+    sent_on = (
+        "by a kernel that keeps no log"
+        if at is None
+        else f"on kernel {at.kernel_id}'s log at seq {at.seq:,} (hash {at.head_hash[:16]}...)"
+    )
+    here = "this kernel keeps no log" if info is None else f"the log in {info['dir']} does not hold it"
+    raise PlanError(
+        f"the plan written for these targets, {written}, was sent {sent_on}, and {here}: its legs "
+        "may have gone out there, and sent again here they would trade twice. Give back the log it "
+        f"was sent on, or move {written} aside to plan afresh from the account as the venue states it"
+    )
 
 
 def dry_run(
@@ -173,8 +261,9 @@ def rebalance(
     reconciled: ReconciliationReport | None = None,
     stale_prices: Mapping[str, str] | None = None,
 ) -> RebalanceRun:
-    """Plans (or takes up the written plan of) ``portfolio`` on ``kernel``'s venue and sends it,
-    ``before_send`` called once the plan is going out, ``after_leg`` after each leg.
+    """Plans (or takes up the written plan of, on the log it was written with: else PlanError,
+    ``refuse_another_log``) ``portfolio`` on ``kernel``'s venue and sends it, ``before_send``
+    called once the plan is going out, ``after_leg`` after each leg.
     ``state_dir`` None keeps no plan or report. ``reconciled``: the reconciliation of a kernel
     recovered from its log with the venue, whose positions found apart the report's warnings
     say. ``stale_prices``: the venue's prices not this run's, which it does not trade at."""
@@ -189,14 +278,18 @@ def rebalance(
         stale_prices=stale_prices,
     )
     resumed = account is None
-    written = plan_path(state_dir, portfolio) if state_dir is not None else None
+    written = plan_path(state_dir, portfolio, plan.attempt) if state_dir is not None else None
+    if resumed:
+        assert written is not None
+        refuse_another_log(kernel, plan, written)
     if account is not None:
         # The kernel floors each leg by the same limits the plan rounded it to.
         for symbol, limits in account.limits.items():
             kernel.set_market_limits(symbol, limits.model_dump())
         if written is not None:
             # Before the first order: a run killed after it resumes this plan, not one made
-            # from the account it left half rebalanced.
+            # from the account it left half rebalanced; on this log only, which holds its legs.
+            plan = replace(plan, written_at=_log_position(kernel))
             _write_json(written, plan_json(plan))
     if before_send is not None:
         before_send()
@@ -212,7 +305,7 @@ def rebalance(
         plan = replace(plan, warnings=(*plan.warnings, f"the positions after could not be read: {exc}"))
     report = report_json(plan, results, after)
     report_path = None
-    if written is not None and state_dir is not None:
-        report_path = state_dir / "reports" / written.name
+    if written is not None:
+        report_path = _report_path(written)
         _write_json(report_path, report)
     return RebalanceRun(plan, resumed, results, report, report_path)
