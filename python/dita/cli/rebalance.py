@@ -53,7 +53,7 @@ from dita.rebalance import (
 )
 from dita.rebalance.execute import PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable, Plan
-from dita.rebalance.run import RebalanceRun, finished, resumed_plan
+from dita.rebalance.run import RebalanceRun, rebalanced_to, resumed_plan
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
@@ -542,19 +542,19 @@ def rebalance_command(
 
 
 def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) -> None:
-    """Rebalances to each version of ``path`` not rebalanced to yet (told by its content hash, so
-    a new source_run or new rows alike), until interrupted. A bad version is reported and waited
-    past: the next good one is taken. One the venue could not be asked for is tried again at
-    each look, until a newer version replaces it."""
-    done: set[str] = set()
+    """Rebalances to each version of ``path`` other than the one rebalanced to last (told by its
+    content hash, so a new source_run or new rows alike, and an older version restored), until
+    interrupted. A bad version is reported and waited past: the next good one is taken. One the
+    venue could not be asked for is tried again at each look, until a newer version replaces it."""
+    last: str | None = None  # the content hash of the version taken last
     portfolio: TargetPortfolio | None = first
     unread: TargetPortfolio | None = None  # the version whose account the venue did not answer
     seen_hash = ""
     try:
         while True:
-            if portfolio is not None and portfolio.content_hash not in done:
+            if portfolio is not None and portfolio.content_hash != last:
                 unread = None
-                if session.kernel is None or not finished(session.state, portfolio):
+                if session.kernel is None or not rebalanced_to(session.state, portfolio):
                     try:
                         session.run(portfolio)
                     except AccountUnreadable as exc:
@@ -563,7 +563,7 @@ def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) 
                     except PlanError as exc:
                         warn(f"cannot plan the rebalance, nothing sent: {exc}")
                 if unread is None:
-                    done.add(portfolio.content_hash)
+                    last = portfolio.content_hash
             time.sleep(every)
             try:
                 data = path.read_bytes()

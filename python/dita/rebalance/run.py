@@ -55,9 +55,15 @@ __all__ = [
     "plan_rebalance",
     "positions_apart",
     "rebalance",
+    "rebalanced_to",
     "refuse_another_log",
     "resumed_plan",
 ]
+
+
+# The file under state_dir/plans naming the last plan written there: an older one is not taken
+# up (a targets file restored after a newer one is planned afresh, to be back on its targets).
+NEWEST_PLAN = "newest"
 
 
 @dataclass
@@ -98,15 +104,31 @@ def finished(state_dir: Path, portfolio: TargetPortfolio) -> bool:
     return attempts > 0 and _report_path(plan_path(state_dir, portfolio, attempts)).exists()
 
 
+def _newest(state_dir: Path, written: Path) -> bool:
+    """Whether ``written`` is the last plan written under ``state_dir`` (``NEWEST_PLAN`` names
+    it; a state dir without that file, its plans put there by hand, holds no other)."""
+    newest = state_dir / "plans" / NEWEST_PLAN
+    return not newest.exists() or newest.read_text().strip() == written.name
+
+
+def rebalanced_to(state_dir: Path, portfolio: TargetPortfolio) -> bool:
+    """Whether the last plan written under ``state_dir`` is ``portfolio``'s and ran to its end:
+    the account was brought to it, and to no other file since."""
+    attempts = _attempts(state_dir, portfolio)
+    return finished(state_dir, portfolio) and _newest(state_dir, plan_path(state_dir, portfolio, attempts))
+
+
 def resumed_plan(state_dir: Path, portfolio: TargetPortfolio) -> Plan | None:
     """The plan the last run of ``portfolio`` wrote under ``state_dir`` and did not run to its
-    end, which a run now resumes (None: none written, or one finished: the positions it brought
-    on target are planned afresh, which sends what they are off it). Raises PlanError for a
-    plan that cannot be read."""
+    end, which a run now resumes (None: none written; one finished: the positions it brought on
+    target are planned afresh, which sends what they are off it; or one another file's plan was
+    written after: made from an account since rebalanced to that file, it is planned afresh).
+    Raises PlanError for a plan that cannot be read."""
     attempts = _attempts(state_dir, portfolio)
     if attempts == 0 or finished(state_dir, portfolio):
         return None
-    return _written_plan(plan_path(state_dir, portfolio, attempts))
+    written = plan_path(state_dir, portfolio, attempts)
+    return _written_plan(written) if _newest(state_dir, written) else None
 
 
 def _written_plan(written: Path) -> Plan | None:
@@ -291,6 +313,8 @@ def rebalance(
             # from the account it left half rebalanced; on this log only, which holds its legs.
             plan = replace(plan, written_at=_log_position(kernel))
             _write_json(written, plan_json(plan))
+            newest = written.parent / NEWEST_PLAN
+            replace_whole(newest, lambda tmp: tmp.write_text(f"{written.name}\n"))
     if before_send is not None:
         before_send()
     results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
