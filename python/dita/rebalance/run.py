@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dita._files import replace_whole
+from dita._kernel import WalError
 from dita.rebalance.audit import record_hash
 from dita.rebalance.execute import (
     FILL_WAIT_S,
@@ -219,7 +221,8 @@ def refuse_another_log(kernel: Any, plan: Plan, written: Path) -> None:
     if at is not None and info is not None and at.kernel_id == kernel.kernel_id:
         held = info["head_hash"] if at.seq == info["last_seq"] else None
         if held is None and at.seq < info["last_seq"]:
-            held = record_hash(Path(info["dir"]), at.seq)
+            with suppress(WalError, OSError):  # a segment that cannot be read proves nothing
+                held = record_hash(Path(info["dir"]), at.seq)
         if held == at.head_hash:
             return
     sent_on = (
