@@ -6,7 +6,9 @@ its permId once known, else by this client's order id (a send before TWS's first
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import test_venues_ibkr
@@ -14,6 +16,7 @@ from test_venues_ibkr import a_kernel, dropped, entry, feed, until
 from tws_server import TwsServer, Working
 
 from dita import TradeStage, VenueOrder, VenueOrderStatus
+from dita.venues import VenueTimeout, VenueUnavailable
 from dita.venues.ibkr import IbkrVenue
 
 tws = test_venues_ibkr.tws
@@ -174,3 +177,79 @@ def test_a_reconnect_ends_the_new_order_tws_no_longer_lists_though_it_lists_an_e
     # The poll reconnects; TWS lists the earlier k-1 working, not the new one.
     assert [e.kind.name for e in feed(kernel, venue, 1)] == ["CANCEL_ACK"]
     assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
+
+
+def taken(tws: TwsServer, orders: int) -> Working:
+    """The order TWS took last, once it holds ``orders`` (a send the client's loop did not
+    confirm reaches TWS a moment later)."""
+    deadline = time.monotonic() + 3.0
+    while len(tws.book.orders) < orders and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(tws.book.orders) == orders
+    return latest(tws)
+
+
+def test_the_own_execution_of_a_timed_out_submit_is_booked_beside_an_earlier_runs_working_order_of_its_id(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """The send's order id is reserved before it goes out: a submit whose answer the client's
+    loop did not give is matched by it, not by its orderRef, which the earlier k-1 shares."""
+    earlier = earlier_run(tws, make_venue, filled=0.0)  # works on at TWS
+    venue = make_venue()
+    real_call = venue._conn.call
+
+    def loop_late(fn: Any, *args: Any, **kw: Any) -> Any:
+        answer = real_call(fn, *args, **kw)
+        if getattr(fn, "__name__", "") == "placeOrder":
+            raise TimeoutError  # sent, but the loop's answer came too late
+        return answer
+
+    venue._conn.call = loop_late  # type: ignore[method-assign]
+    with pytest.raises(VenueTimeout):
+        venue.submit(order_k1())
+    venue._conn.call = real_call  # type: ignore[method-assign]
+    new = taken(tws, 2)
+    assert [(e.kind.name, e.venue_order_id) for e in until(venue.poll_events, 1)] == [
+        ("ORDER_ACK", str(new.perm_id))
+    ]
+    mine = tws.fill("k-1", 4.0, 189.5, order_id=new.order_id)
+    assert [(e.kind.name, e.fill_id, e.size) for e in until(venue.poll_events, 1)] == [("FILL", mine, 4.0)]
+    tws.cancel_at_tws("k-1", order_id=earlier.order_id)  # the earlier one's end ends nothing
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+
+
+def test_an_order_followed_without_a_venue_order_id_is_not_canceled_when_tws_lists_two_under_its_id(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """A run that sent k-1 and stopped before TWS's answer was logged leaves its kernel an order
+    without a venue order id; TWS also lists an earlier run's k-1: which is the kernel's cannot be
+    told by the orderRef, and neither is canceled for it."""
+    earlier = earlier_run(tws, make_venue, filled=0.0)
+    second = make_venue()
+    second.submit(order_k1())
+    second.close()
+    new = latest(tws)
+
+    venue = make_venue()
+    venue.watch(order_k1())
+    (refused,) = venue.cancel(order_k1())
+    assert refused.kind.name == "CANCEL_REJECT"
+    assert "TWS tells of 2 orders under orderRef 'k-1'" in refused.reason, refused.reason
+    assert (earlier.status, new.status) == ("Submitted", "Submitted")
+
+
+def test_reconciliation_leaves_an_order_without_a_venue_order_id_unresolved_when_tws_lists_two_under_its_id(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """Neither of TWS's orders under k-1 can be told for the kernel's k-1, sent and not answered
+    before a restart: none is booked, canceled or taken for lost."""
+    earlier_run(tws, make_venue, filled=3.0)
+    second = make_venue()
+    second.submit(order_k1())
+    second.close()
+
+    venue = make_venue()
+    venue.watch(order_k1())
+    with pytest.raises(VenueUnavailable, match="TWS tells of 2 orders under orderRef 'k-1'"):
+        venue.order_status("k-1")
+    assert sorted(o.client_order_id for o in venue.open_orders()) == ["k-1", "k-1"]

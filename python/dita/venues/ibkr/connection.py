@@ -121,6 +121,16 @@ class Heard:
     fills: list[FillHeard] = field(default_factory=list)
     orders: list[OrderHeard] = field(default_factory=list)
     errors: list[ErrorHeard] = field(default_factory=list)
+    # The orders told of under each orderRef (``orders_under``), counted at the first asking.
+    _under: dict[str, int] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def orders_under(self, order_ref: str) -> int:
+        """How many orders TWS tells of under ``order_ref``, in its orders and executions alike:
+        an order by its permId, one TWS has not answered about yet (no permId) by its placing
+        client's order id."""
+        if self._under is None:
+            self._under = _count_orders(self.orders, self.fills)
+        return self._under.get(order_ref, 0)
 
 
 class IbkrConnection:
@@ -399,6 +409,20 @@ class OpenOrderListings:
             if not awaited.done():
                 awaited.set_exception(ConnectionError("Socket disconnect"))
         self._awaited.clear()
+
+
+def _count_orders(orders: list[OrderHeard], fills: list[FillHeard]) -> dict[str, int]:
+    """The orders told of under each orderRef in ``orders`` and ``fills``: each once, by its
+    permId, or by (client id, order id) while it has none (and no other entry of it has one)."""
+    told: list[OrderHeard | FillHeard] = [*orders, *fills]
+    placed = {(t.order_ref, t.client_id, t.order_id) for t in told if t.perm_id}
+    under: dict[str, set[object]] = {}
+    for t in told:
+        if t.perm_id:
+            under.setdefault(t.order_ref, set()).add(t.perm_id)
+        elif (t.order_ref, t.client_id, t.order_id) not in placed:
+            under.setdefault(t.order_ref, set()).add((t.client_id, t.order_id))
+    return {ref: len(ids) for ref, ids in under.items()}
 
 
 def _fill(fill: Any) -> FillHeard:

@@ -90,18 +90,20 @@ class IbkrOrder:
     def venue_order_id(self) -> str:
         return str(self.perm_id) if self.perm_id else ""
 
-    def is_placed_as(self, told: FillHeard | OrderHeard, client_id: int) -> bool:
-        """Whether ``told``, an execution or an order TWS told of, is the order TWS gave this one:
-        by its permId once both know it, else by this API client's (``client_id``) order id once
-        known (a send of this session before TWS's first answer), else by its orderRef alone (a
-        send whose fate is unknown, an order followed without a venue order id). The orderRef
-        alone is not enough: a kernel run without its log numbers its orders from 1 again, and
-        TWS lists the day's executions and orders of an earlier run under the same orderRefs."""
+    def is_placed_as(self, told: FillHeard | OrderHeard, client_id: int, heard: Heard) -> bool:
+        """Whether ``told``, an execution or an order TWS told of (in ``heard``), is the order TWS
+        gave this one: by its permId once both know it, else by this API client's (``client_id``)
+        order id once known (a send of this session, reserved before it went out), else by its
+        orderRef alone when TWS tells of no other order under it (an order followed without a
+        venue order id). The orderRef alone is not enough: a kernel run without its log numbers
+        its orders from 1 again, and TWS lists the day's executions and orders of an earlier run
+        under the same orderRefs."""
         if self.perm_id and told.perm_id:
             return told.perm_id == self.perm_id
         if self.ib_order_id:
             return (told.client_id, told.order_id) == (client_id, self.ib_order_id)
-        return not self.perm_id and told.order_ref == self.order.client_order_id
+        coid = self.order.client_order_id
+        return not self.perm_id and told.order_ref == coid and heard.orders_under(coid) == 1
 
     @property
     def settled(self) -> bool:
@@ -202,41 +204,59 @@ class Reporter:
         events: list[VenueEvent] = []
         for fill in sorted(heard.fills, key=lambda f: (f.time, f.exec_id)):
             tracked = self._by_client_id.get(fill.order_ref)
-            if tracked is not None and self._placed_as(tracked, fill):
+            if tracked is not None and self._placed_as(tracked, fill, heard):
                 events.extend(self._fill(tracked, fill))
-        statuses = [(tracked, said) for said in heard.orders if (tracked := self._tracked(said)) is not None]
+        statuses = [
+            (tracked, said) for said in heard.orders if (tracked := self._tracked(said, heard)) is not None
+        ]
         events.extend(self._errors([e for e in heard.errors if e.code in (REJECTED, CANCELED)], heard))
         for tracked, said in statuses:
             events.extend(self._status(tracked, said))
         events.extend(self._errors([e for e in heard.errors if e.code not in (REJECTED, CANCELED)], heard))
         return events
 
-    def _tracked(self, said: OrderHeard) -> IbkrOrder | None:
-        """The order followed (lately) that ``said`` is, found by its orderRef or this client's
-        order id, and placed as it by TWS (``_placed_as``)."""
-        tracked = self._by_client_id.get(said.order_ref)
-        if tracked is None and said.order_id and said.client_id == self._client_id:
-            tracked = self._by_ib_id.get(str(said.order_id))
-        if tracked is None or not self._placed_as(tracked, said):
+    def _tracked(self, said: OrderHeard, heard: Heard) -> IbkrOrder | None:
+        """The order followed (lately) that ``said`` (in ``heard``) is, found by its orderRef or
+        this client's order id, and placed as it by TWS (``_placed_as``): by the order id, an
+        order followed under another client order id than its orderRef (one canceled for
+        reconciliation that is not the kernel's)."""
+        mine = bool(said.order_id) and said.client_id == self._client_id
+        by_ref = self._by_client_id.get(said.order_ref)
+        by_id = self._by_ib_id.get(str(said.order_id)) if mine else None
+        if by_id is not None and by_id is not by_ref and by_id.is_placed_as(said, self._client_id, heard):
+            return by_id
+        if by_ref is None or not self._placed_as(by_ref, said, heard):
             return None
-        if said.order_id and not tracked.ib_order_id:
-            # A submit that timed out never learned it, and TWS's errors name the order by it.
-            tracked.ib_order_id = said.order_id
-            self._by_ib_id.put(str(said.order_id), tracked)
-        return tracked
+        if mine and not by_ref.ib_order_id:
+            # An order followed after a restart has not learned it, and TWS's errors name the
+            # order by it.
+            by_ref.ib_order_id = said.order_id
+            self._by_ib_id.put(str(said.order_id), by_ref)
+        return by_ref
 
-    def _placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard) -> bool:
-        """Whether ``told`` is of the order TWS gave ``tracked`` (``IbkrOrder.is_placed_as``). One
-        under its orderRef that is not is said once at WARNING, with both orders' ids: nothing
-        of it is booked for the kernel's order."""
-        if tracked.is_placed_as(told, self._client_id):
+    def _placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard, heard: Heard) -> bool:
+        """Whether ``told`` (in ``heard``) is of the order TWS gave ``tracked``
+        (``IbkrOrder.is_placed_as``). One under its orderRef that is not is said once at WARNING,
+        with both orders' ids: nothing of it is booked for the kernel's order."""
+        if tracked.is_placed_as(told, self._client_id, heard):
             return True
         coid = tracked.order.client_order_id
         if isinstance(told, FillHeard):
             what, key = f"execution {told.exec_id} of {told.shares:g}", f"execution:{told.exec_id}"
         else:
             what, key = f"order {told.status}", f"order:{told.client_id}:{told.order_id}:{told.perm_id}"
-        if told.order_ref == coid and self._not_placed_as.add(key):
+        if told.order_ref != coid or not self._not_placed_as.add(key):
+            return False
+        if not tracked.perm_id and not tracked.ib_order_id:
+            log.warning(
+                "%s: TWS's %s under orderRef %r (%s) is one of %d orders TWS tells of under it, and"
+                " the kernel's order %r carries neither of TWS's ids (followed without a venue order"
+                " id): which is the kernel's cannot be told, and none is booked for it. A kernel id"
+                " run again without its log (wal_dir) sends its client order ids again",
+                self.name, what, coid, _ids(told.perm_id, told.client_id, told.order_id),
+                heard.orders_under(coid), coid,
+            )  # fmt: skip
+        else:
             log.warning(
                 "%s: TWS's %s under orderRef %r is of TWS's order %s, not of the kernel's order %r (%s):"
                 " not booked for it. A kernel id run again without its log (wal_dir) sends its client"
@@ -273,7 +293,7 @@ class Reporter:
         events: list[VenueEvent] = []
         for tracked in questioned:
             reason, tracked.in_question = tracked.in_question, ""
-            said = next((s for s in heard.orders if tracked.is_placed_as(s, self._client_id)), None)
+            said = next((s for s in heard.orders if tracked.is_placed_as(s, self._client_id, heard)), None)
             if said is not None and said.told_at > asked_at and tws_works(said, tracked.acknowledged):
                 log.info(
                     "%s: TWS lists order %s working: it works on", self.name, tracked.order.client_order_id
@@ -579,7 +599,7 @@ class Reporter:
                         tracked.order.client_order_id)  # fmt: skip
             tracked.question(reason)
             return []
-        said = next((o for o in heard.orders if tracked.is_placed_as(o, self._client_id)), None)
+        said = next((o for o in heard.orders if tracked.is_placed_as(o, self._client_id, heard)), None)
         canceled = error.code == CANCELED
         if said is None:
             return self._end(tracked, 0.0, reason, canceled=canceled)

@@ -288,20 +288,27 @@ class IbkrVenue:
             refusal = self._refusal(order)
             if refusal:
                 return [self._refused(order, refusal)]
-            tracked = IbkrOrder(order)
+            try:
+                # The send's order id, reserved before it goes out: what TWS says of a send whose
+                # answer the loop did not give (VenueTimeout) is matched by it, not by the
+                # orderRef alone, under which TWS may list an earlier run's order.
+                ib_order_id = int(self._conn.call(self._conn.ib.client.getReqId))
+            except (ConnectionError, TimeoutError) as exc:
+                return [self._refused(order, f"nothing sent: no order id: {type(exc).__name__}: {exc}")]
+            tracked = IbkrOrder(order, ib_order_id=ib_order_id)
             self._orders[order.client_order_id] = tracked
             self._recent.put(order.client_order_id, tracked)
             try:
-                trade = self._conn.call(self._conn.ib.placeOrder, contract, self._ib_order(order))
+                self._conn.call(self._conn.ib.placeOrder, contract, self._ib_order(order, ib_order_id))
             except ConnectionError as exc:  # the socket closed before the order was written
                 del self._orders[order.client_order_id]
                 return [self._refused(order, f"nothing sent: {exc}")]
             except TimeoutError as exc:
                 raise VenueTimeout(
-                    f"{self.name}: placing {order.client_order_id} got no answer from the client's loop",
+                    f"{self.name}: placing {order.client_order_id} (order id {ib_order_id}) got no"
+                    " answer from the client's loop",
                     client_order_id=order.client_order_id,
                 ) from exc
-            tracked.ib_order_id = int(trade.order.orderId)
             return self._answer(order.client_order_id, lambda: tracked.acknowledged or tracked.ended)
 
     def _refusal(self, order: VenueOrder) -> str:
@@ -320,9 +327,10 @@ class IbkrVenue:
             reason=f"{self.name}: {reason}",
         )
 
-    def _ib_order(self, order: VenueOrder) -> Any:
+    def _ib_order(self, order: VenueOrder, ib_order_id: int) -> Any:
         limit = order.order_type == OrderType.LIMIT
         return Order(
+            orderId=ib_order_id,
             action="BUY" if order.order_side == OrderSide.BUY else "SELL",
             totalQuantity=order.size,
             orderType="LMT" if limit else "MKT",
@@ -343,10 +351,21 @@ class IbkrVenue:
             if not tracked.ib_order_id:
                 self._learn_order_ids()
             if not tracked.ib_order_id:
-                return [self._cancel_refused(tracked, "TWS lists no such order working")]
+                return [self._cancel_refused(tracked, self._not_found(tracked))]
             tracked.cancel_requested = True
             self._conn.call(self._conn.ib.client.cancelOrder, tracked.ib_order_id, "")
             return self._answer(order.client_order_id, lambda: tracked.ended or not tracked.cancel_requested)
+
+    def _not_found(self, tracked: IbkrOrder) -> str:
+        """Why ``tracked``, whose order id the venue could not learn, is not canceled."""
+        coid = tracked.order.client_order_id
+        under = self._conn.heard().orders_under(coid)
+        if tracked.perm_id or under <= 1:
+            return "TWS lists no such order working"
+        return (
+            f"TWS tells of {under} orders under orderRef {coid!r} and the order carries no venue order"
+            " id: which is the kernel's cannot be told, and none is canceled"
+        )
 
     def _cancel_refused(self, tracked: IbkrOrder, reason: str) -> VenueEvent:
         return cancel_reject(self._own_events, tracked, self._clock(), f"{self.name}: {reason}")
@@ -494,14 +513,22 @@ class IbkrVenue:
         return tracked
 
     def _learn_order_ids(self) -> None:
-        for said in self._conn.heard().orders:
-            tracked = self._orders.get(said.order_ref)
-            if tracked is not None and not tracked.ib_order_id and self._placed_as(tracked, said):
+        """This client's order id of each order followed that has none, from the order TWS
+        placed as it (``IbkrOrder.is_placed_as``): by its permId, else by its orderRef when TWS
+        tells of no other order under it. Another client's order id would name this client's
+        order of that id to TWS."""
+        heard = self._conn.heard()
+        for tracked in self._orders.values():
+            if tracked.ib_order_id:
+                continue
+            said = next((s for s in heard.orders if self._placed_as(tracked, s, heard)), None)
+            if said is not None and said.client_id == self.settings.client_id:
                 tracked.ib_order_id = said.order_id
 
-    def _placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard) -> bool:
-        """Whether ``told`` is of the order TWS gave ``tracked`` (``IbkrOrder.is_placed_as``)."""
-        return tracked.is_placed_as(told, self.settings.client_id)
+    def _placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard, heard: Heard) -> bool:
+        """Whether ``told`` (in ``heard``) is of the order TWS gave ``tracked``
+        (``IbkrOrder.is_placed_as``)."""
+        return tracked.is_placed_as(told, self.settings.client_id, heard)
 
     def watch(self, order: VenueOrder) -> None:
         """Follow ``order``, one the kernel works that this venue has no record of (sent before
@@ -561,11 +588,14 @@ class IbkrVenue:
             self._ask_open_orders("TWS has not listed its open orders")
             assets = self._assets_by_con_id()
             listed = []
-            for said in self._conn.heard().orders:
+            heard = self._conn.heard()
+            for said in heard.orders:
                 if said.status not in OPEN_STATUSES or not said.perm_id:
                     continue
                 tracked = self._orders.get(said.order_ref)
-                mine = tracked.order if tracked is not None and self._placed_as(tracked, said) else None
+                mine = (
+                    tracked.order if tracked is not None and self._placed_as(tracked, said, heard) else None
+                )
                 listed.append(
                     VenueOrder(
                         said.order_ref,
@@ -595,8 +625,9 @@ class IbkrVenue:
         gave the kernel's counts (``IbkrOrder.is_placed_as``), not an earlier run's under the same
         orderRef. Of an order sent in this session that TWS has not answered about, TWS's open
         orders are asked once, for up to ``connect_timeout_s``: VenueUnavailable when they do not
-        state it either. Needs the order followed (``watch``) or sent in this run, as only the
-        kernel knows its size."""
+        state it either, or when the order carries neither of TWS's ids (followed without a
+        venue order id) and TWS tells of several orders under its orderRef. Needs the order
+        followed (``watch``) or sent in this run, as only the kernel knows its size."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(client_order_id) or self._recent.get(client_order_id)
@@ -607,8 +638,14 @@ class IbkrVenue:
             heard = self._conn.heard()
             if _unanswered(heard, client_order_id):
                 heard = self._asked_open_orders(client_order_id)
+            under = heard.orders_under(client_order_id)
+            if not tracked.perm_id and not tracked.ib_order_id and under > 1:
+                raise VenueUnavailable(
+                    f"{self.name}: TWS tells of {under} orders under orderRef {client_order_id!r}, and the"
+                    " order carries no venue order id: which is the kernel's cannot be told"
+                )
             for said in heard.orders:
-                if self._placed_as(tracked, said) and tws_works(said, tracked.acknowledged):
+                if self._placed_as(tracked, said, heard) and tws_works(said, tracked.acknowledged):
                     return answered(
                         tracked.order,
                         str(said.perm_id),
@@ -616,7 +653,7 @@ class IbkrVenue:
                         said.filled,
                         said.avg_fill_price,
                     )
-            fills = latest_executions([f for f in heard.fills if self._placed_as(tracked, f)])
+            fills = latest_executions([f for f in heard.fills if self._placed_as(tracked, f, heard)])
             filled = sum(f.shares for f in fills)
             if not fills and not tracked.perm_id:
                 return None
