@@ -189,6 +189,13 @@ def taken(tws: TwsServer, orders: int) -> Working:
     return latest(tws)
 
 
+def settles(done: Callable[[], bool], timeout: float = 3.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert done()
+
+
 def test_the_own_execution_of_a_timed_out_submit_is_booked_beside_an_earlier_runs_working_order_of_its_id(
     tws: TwsServer, make_venue: Callable[..., IbkrVenue]
 ) -> None:
@@ -236,6 +243,82 @@ def test_an_order_followed_without_a_venue_order_id_is_not_canceled_when_tws_lis
     assert refused.kind.name == "CANCEL_REJECT"
     assert "TWS tells of 2 orders under orderRef 'k-1'" in refused.reason, refused.reason
     assert (earlier.status, new.status) == ("Submitted", "Submitted")
+
+
+def test_open_orders_lists_an_earlier_runs_order_beside_the_kernels_under_no_client_order_id(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """Listed under k-1, reconciliation would take it for the kernel's k-1 once that one is over
+    at TWS, and book its fills."""
+    earlier = earlier_run(tws, make_venue, filled=3.0)  # works on at TWS
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    sent = kernel.process_intent(entry())
+    assert sent.order is not None
+    new = latest(tws)
+    listed = sorted((o.client_order_id, o.venue_order_id, o.slot_id, o.trade_id) for o in venue.open_orders())
+    assert listed == [("", str(earlier.perm_id), 0, ""), ("k-1", str(new.perm_id), 0, sent.order.trade_id)]
+
+
+def test_reconciliation_books_no_fill_of_an_earlier_runs_order_once_the_kernels_of_its_id_ended_unheard(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    earlier = earlier_run(tws, make_venue, filled=3.0)  # works on at TWS, 3 filled
+    venue = make_venue()
+    kernel = a_kernel(venue)
+    kernel.process_intent(entry())
+    new = latest(tws)
+    tws.cancel_at_tws("k-1", order_id=new.order_id)  # not yet polled: the kernel works it on
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills == [], report
+    assert [(o["client_order_id"], o["status"]) for o in report.ended_at_venue] == [("k-1", "CANCELED")], (
+        report
+    )
+    assert (kernel.slot_state(0).fsm_state, kernel.slot_state(0).size) == (TradeStage.IDLE, 0.0)
+    # Another's order to reconciliation: left working unless told to cancel others' orders.
+    assert [(o["client_order_id"], o["venue_order_id"]) for o in report.foreign_orders_left] == [
+        ("", str(earlier.perm_id))
+    ]
+    assert earlier.status == "Submitted"
+
+
+def test_a_cancel_of_an_earlier_runs_order_listed_under_no_client_order_id_cancels_it(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """As reconciliation cancels an order of another's (``cancel_foreign_orders``)."""
+    earlier = earlier_run(tws, make_venue, filled=0.0)
+    venue = make_venue()
+    venue.submit(order_k1())
+    new = latest(tws)
+    (other,) = [o for o in venue.open_orders() if not o.client_order_id]
+    (ended,) = venue.cancel(other)
+    assert (ended.kind.name, ended.venue_order_id) == ("CANCEL_ACK", str(earlier.perm_id))
+    assert (earlier.status, new.status) == ("Cancelled", "Submitted")
+
+
+def test_a_cancel_naming_another_permid_than_the_kernels_order_of_its_client_order_id_cancels_that_order(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    """Reconciliation cancels an earlier run's order listed under k-1 (after a restart, before the
+    venue follows the kernel's k-1) as one nobody manages: the venue's k-1 is not it."""
+    earlier = earlier_run(tws, make_venue, filled=0.0)
+    venue = make_venue()
+    venue.submit(order_k1())
+    new = latest(tws)
+    assert venue.cancel(order_k1(venue_order_id=str(earlier.perm_id))) == []  # not the kernel's: not followed
+    settles(lambda: earlier.status == "Cancelled")
+    assert new.status == "Submitted"
+    assert until(venue.poll_events, 1, timeout=0.5) == []
+
+
+def test_the_venue_tells_reconciliation_an_order_listed_under_the_kernels_id_with_another_permid_is_another(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue]
+) -> None:
+    venue = make_venue()
+    mine = order_k1(venue_order_id="1700000002")
+    assert venue.is_other_order(mine, order_k1(venue_order_id="1700000001"))
+    assert not venue.is_other_order(mine, order_k1(venue_order_id="1700000002"))
+    assert not venue.is_other_order(order_k1(), order_k1(venue_order_id="1700000001"))  # cannot tell
 
 
 def test_reconciliation_leaves_an_order_without_a_venue_order_id_unresolved_when_tws_lists_two_under_its_id(

@@ -341,9 +341,16 @@ class IbkrVenue:
         )
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        """Cancel ``order`` at TWS, and return TWS's answer, waited for up to ``answer_wait_s``.
+        One whose venue order id is another permId than that of the order the venue follows
+        under its client order id (an earlier run's, listed to reconciliation) is canceled by its
+        own ids (``_cancel_another``), not the order followed."""
         with self._lock:
             self._ensure_connected()
             tracked = self._orders.get(order.client_order_id) or self._recent.get(order.client_order_id)
+            named = order.venue_order_id
+            if tracked is not None and named and tracked.venue_order_id and named != tracked.venue_order_id:
+                return self._cancel_another(order)
             if tracked is not None and tracked.ended:
                 return []  # its end went out already
             if tracked is None:
@@ -366,6 +373,28 @@ class IbkrVenue:
             f"TWS tells of {under} orders under orderRef {coid!r} and the order carries no venue order"
             " id: which is the kernel's cannot be told, and none is canceled"
         )
+
+    def _cancel_another(self, order: VenueOrder) -> list[VenueEvent]:
+        """Cancel the order TWS lists under ``order``'s venue order id, a permId, which is not the
+        order the venue follows under its client order id: by this client's order id of it. It
+        is none of the kernel's, so its end is not followed: none is returned (reconciliation
+        finds it ended, or not, at its next listing)."""
+        other = IbkrOrder(order, perm_id=int(order.venue_order_id) if order.venue_order_id.isdigit() else 0)
+        client_id = self.settings.client_id
+        said = next(
+            (s for s in self._conn.heard().orders if other.perm_id and s.perm_id == other.perm_id), None
+        )
+        if said is None or said.client_id != client_id or not said.order_id:
+            whose = "" if said is None else f" (it is client {said.client_id}'s, order id {said.order_id})"
+            return [
+                self._cancel_refused(
+                    other,
+                    f"TWS lists no order of this client (client {client_id}) of permId"
+                    f" {order.venue_order_id!r} to cancel{whose}",
+                )
+            ]
+        self._conn.call(self._conn.ib.client.cancelOrder, said.order_id, "")
+        return []
 
     def _cancel_refused(self, tracked: IbkrOrder, reason: str) -> VenueEvent:
         return cancel_reject(self._own_events, tracked, self._clock(), f"{self.name}: {reason}")
@@ -576,9 +605,12 @@ class IbkrVenue:
     # -- account -------------------------------------------------------------------------
 
     def open_orders(self) -> list[VenueOrder]:
-        """The orders TWS lists working for this client, for reconciliation; one not sent by
-        this kernel (no orderRef, or not the order TWS gave the kernel's of its orderRef: an
-        earlier run's) carries slot 0 and an empty trade id. One TWS has not answered about (no
+        """The orders TWS lists working for this client, for reconciliation; one the venue has
+        not sent or followed carries slot 0 and an empty trade id. One under the orderRef of an
+        order the venue follows (or followed lately) that is not the order TWS gave it (an
+        earlier run's, ``IbkrOrder.is_placed_as``) is listed under no client order id, as one
+        placed by another: reconciliation would take it for the kernel's (``is_other_order``
+        tells it where the venue follows neither). One TWS has not answered about (no
         permId: ib_async's placeholder of a send) is left out: TWS has not taken it, and
         reconciliation asks ``order_status`` of it, which says when TWS cannot say yet. This
         listing is a poll's (``_ask_open_orders``): the orders in question (after an error, a
@@ -592,13 +624,15 @@ class IbkrVenue:
             for said in heard.orders:
                 if said.status not in OPEN_STATUSES or not said.perm_id:
                     continue
-                tracked = self._orders.get(said.order_ref)
-                mine = (
-                    tracked.order if tracked is not None and self._placed_as(tracked, said, heard) else None
-                )
+                tracked = self._orders.get(said.order_ref) or self._recent.get(said.order_ref)
+                placed = tracked is not None and self._placed_as(tracked, said, heard)
+                mine = tracked.order if tracked is not None and placed else None
+                # Not the order TWS gave the one followed under its orderRef, known by an id:
+                # listed under that client order id, reconciliation would take it for it.
+                other = tracked is not None and bool(tracked.perm_id or tracked.ib_order_id) and not placed
                 listed.append(
                     VenueOrder(
-                        said.order_ref,
+                        "" if other else said.order_ref,
                         mine.slot_id if mine else 0,
                         mine.trade_id if mine else "",
                         assets.get(said.con_id, str(said.con_id)),
@@ -615,6 +649,17 @@ class IbkrVenue:
                     )
                 )
             return listed
+
+    def is_other_order(self, mine: VenueOrder, listed: VenueOrder) -> bool:
+        """Whether ``listed``, an order ``open_orders`` lists under the client order id of the
+        kernel's ``mine``, is another order: both carry TWS's permId, and they differ (an
+        earlier run's order under a client order id the kernel reused, ``mine`` over at TWS).
+        A listing before the venue follows ``mine`` (after a restart) cannot tell, and a lone
+        order listed under a client order id is otherwise taken for the kernel's."""
+        return (
+            bool(mine.venue_order_id and listed.venue_order_id)
+            and mine.venue_order_id != listed.venue_order_id
+        )
 
     def order_status(self, client_order_id: str, asset: str | None = None) -> VenueOrder | None:
         """TWS's order for the kernel's ``client_order_id``: working when its open orders list it;
