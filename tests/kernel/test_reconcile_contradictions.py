@@ -81,6 +81,41 @@ def test_an_answer_under_the_kernels_client_id_for_the_other_side_books_nothing(
     assert left["details"]["value"] == repr(side) and "nothing was changed" in left["reason"]
 
 
+def test_a_listed_order_of_another_market_under_the_kernels_client_id_books_nothing() -> None:
+    """The venue lists one order under the kernel's client id: an ETHUSDT buy of an earlier life
+    (a kernel id reused, its log lost), half filled at 3000. Its fill was booked into the
+    kernel's BTCUSDT slot at 3000. The kernel's order is left as it was, named with the field."""
+    venue = FilledWhileUnheard()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="other-market")
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    venue.orders[coid] = held(
+        coid, asset="ETHUSDT", price=3000.0, avg_fill_price=3000.0, status="PARTIALLY_FILLED"
+    )
+    before = kernel.slot_dict(0)
+    report = kernel.reconcile_with_venue(cancel_unknown=False)
+    assert kernel.slot_dict(0) == before and report.missed_fills == [] and report.events_applied == 0
+    (left,) = report.unresolved
+    assert left["client_order_id"] == coid and left["details"]["field"] == "asset"
+    assert left["details"]["value"] == "'ETHUSDT'" and "'BTCUSDT'" in left["reason"]
+
+
+def test_an_answer_naming_the_kernels_asset_as_the_venue_names_it_is_the_kernels() -> None:
+    """A ccxt venue restarted lists the kernel's ``BTC/USDT`` order under its market id
+    (``position_asset``): the kernel's order, booked."""
+
+    class ByMarketId(FilledWhileUnheard):
+        def position_asset(self, asset: str) -> str:
+            return asset.replace("/", "")
+
+    venue = ByMarketId()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="market-id")
+    coid = kernel.process_intent(intent("ENTER", 0, asset="BTC/USDT")).order.client_order_id
+    venue.orders[coid] = held(coid, asset="BTCUSDT", status="PARTIALLY_FILLED")
+    report = kernel.reconcile_with_venue()
+    assert report.unresolved == [] and [m["qty"] for m in report.missed_fills] == [0.5]
+    assert kernel.slot_state(0).size == 0.5
+
+
 def test_an_answer_under_another_client_id_with_the_kernels_venue_id_is_the_kernels() -> None:
     """Listed under a client id of the venue's own yet with the venue id the kernel holds: the
     kernel's order, booked."""

@@ -49,8 +49,8 @@ _FIGURES = ("size", "filled_size", "avg_fill_price", "price")
 def _check_answer(theirs: Any, mine: VenueOrder, venue: Any) -> None:
     """Raise ``_Malformed`` naming the first field of the venue's order that is unusable: a
     status that is not a ``VenueOrderStatus``, a figure that is not a finite number >= 0, or an
-    id or side showing it another order than the kernel's ``mine`` (``_same_order``). A native
-    ``VenueOrder`` passes the first checks; a Python adapter may hand back anything."""
+    id, side or asset showing it another order than the kernel's ``mine`` (``_same_order``). A
+    native ``VenueOrder`` passes the first checks; a Python adapter may hand back anything."""
     status = getattr(theirs, "status", None)
     if not isinstance(status, VenueOrderStatus):
         raise _Malformed("status", status, "not a VenueOrderStatus")
@@ -82,14 +82,26 @@ def _hooked(venue: Any, hook: str, mine: VenueOrder) -> str:
         return ""
 
 
+def _asset_names(venue: Any, asset: str) -> set[str]:
+    """The names the venue may give the kernel's ``asset``: the kernel's own, and the venue's
+    (``position_asset``: a ccxt symbol, ``BTC/USDT``, is listed by its market id after a restart)."""
+    named = getattr(venue, "position_asset", None)
+    if not callable(named):
+        return {asset}
+    try:
+        return {asset, str(named(asset))}
+    except Exception:
+        return {asset}  # compared under the kernel's name, as without this hook
+
+
 def _same_order(theirs: Any, mine: VenueOrder, venue: Any) -> None:
     """Raise ``_Malformed`` when the venue's answer is about another order than ``mine``: a client
     id other than the kernel's (or the one it went out under, ``listed_client_order_id``) with no
-    venue id of ``mine`` (in either form) to match, or the other side. An adapter answering about
-    another order (or an order of an earlier life under a client id the kernel reused) would
-    have its fills booked into ``mine``, at its price. A venue id alone is not compared: a
-    venue may give it in a form of its own, and the client id names the order, as for the
-    kernel's events."""
+    venue id of ``mine`` (in either form) to match, the other side, or another market. An
+    adapter answering about another order (or an order of an earlier life under a client id the
+    kernel reused) would have its fills booked into ``mine``, at its price. A venue id alone is
+    not compared: a venue may give it in a form of its own, and the client id names the order,
+    as for the kernel's events."""
     coid = getattr(theirs, "client_order_id", None)
     if coid is not None and not isinstance(coid, str):
         raise _Malformed("client_order_id", coid, "must be a string")
@@ -107,6 +119,12 @@ def _same_order(theirs: Any, mine: VenueOrder, venue: Any) -> None:
     side = getattr(side, "name", side)
     if isinstance(side, str) and side.upper() != mine.order_side.name:
         raise _Malformed("side", side, f"another order's: the kernel's order is a {mine.order_side.name}")
+    # An answer leaving its asset out is matched by its ids and side, as one leaving its side out.
+    asset = getattr(theirs, "asset", None)
+    if asset is not None and not isinstance(asset, str):
+        raise _Malformed("asset", asset, "must be a string")
+    if asset and asset not in _asset_names(venue, mine.asset):
+        raise _Malformed("asset", asset, f"another market's order: the kernel's order is in {mine.asset!r}")
 
 
 def _missed_fill(mine: VenueOrder, theirs: VenueOrder, venue: Any) -> tuple[float, float] | None:
