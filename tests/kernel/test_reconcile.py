@@ -1214,6 +1214,26 @@ def test_a_malformed_venue_answer_changes_nothing_for_its_order_and_the_rest_is_
     assert kernel.slot_state(0).size == 0.5 and report.events_applied == 3
 
 
+@pytest.mark.parametrize("order_type", ["MARKET", "LIMIT"])
+def test_a_missed_fill_the_venue_gives_no_price_for_is_not_booked_at_the_kernels_reference(
+    order_type: str,
+) -> None:
+    """The venue counts half the order filled with no average and no order price (0: ccxt's market
+    order whose answer has no average or cost). The fill was booked at the intent's reference
+    price, a guess reported as the venue's. It is malformed: nothing is applied for the order."""
+    venue = EndedOrders()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"no-price-{order_type}")
+    fields = {"order_type": order_type, "limit_price": 101.0} if order_type == "LIMIT" else {}
+    bad = kernel.process_intent(intent("ENTER", 0, reference_price=97.0, **fields)).order
+    venue.orders[bad.client_order_id] = malformed(bad, avg_fill_price=0.0, price=0.0)  # type: ignore[assignment]
+    before = kernel.slot_dict(0)
+    report = kernel.reconcile_with_venue()
+    assert kernel.slot_dict(0) == before and report.missed_fills == [] and report.events_applied == 0
+    (left,) = report.unresolved
+    assert left["client_order_id"] == bad.client_order_id and left["details"]["field"] == "avg_fill_price"
+    assert "0.5 filled without a price" in left["reason"]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -140,7 +140,9 @@ def _missed_fill(mine: VenueOrder, theirs: VenueOrder, venue: Any) -> tuple[floa
     paid = theirs.avg_fill_price * theirs.filled_size - mine.avg_fill_price * mine.filled_size
     price = paid / missed
     if not (price > 0 and math.isfinite(price)):
-        price = theirs.avg_fill_price or theirs.price or mine.reference_price
+        # The venue's figures alone: the kernel's reference price is a guess, which would book
+        # the fill as if the venue had stated it.
+        price = theirs.avg_fill_price or theirs.price
     if not price > 0:
         raise _Malformed("avg_fill_price", theirs.avg_fill_price, f"{missed!r} filled without a price")
     return missed, price
