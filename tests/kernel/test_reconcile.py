@@ -1160,6 +1160,56 @@ def test_an_order_the_venue_says_filled_short_of_its_size_is_left_unresolved(ven
     assert kernel.slot_state(0).size == venue_filled
 
 
+class HoldsALot(EndedOrders):
+    """Holds 1.0 BTCUSDT: a lot of the kernel's order."""
+
+    def positions(self) -> dict[str, float]:
+        return {"BTCUSDT": 1.0}
+
+
+def cut_to_its_lot(venue: Any, coid: str) -> None:
+    """The venue holds the kernel's 1.05 buy ``coid`` as a 1.0 order (cut to its lot), FILLED."""
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, venue_order_id="V1",
+        filled_size=1.0, avg_fill_price=100.0, status="FILLED",
+    )  # fmt: skip
+
+
+def test_an_order_the_venue_filled_cut_to_its_lot_is_settled_at_every_reconciliation() -> None:
+    """The first reconciliation books the 1.0 and ends the order, held to the venue's size; every
+    later one asked about it again (ended without a figure) and judged it by the kernel's 1.05:
+    ``unresolved``, FILLED short, though nothing changed at the venue."""
+    venue = HoldsALot()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="lot-again")
+    coid = kernel.process_intent(intent("ENTER", 0, target_size=1.05)).order.client_order_id
+    cut_to_its_lot(venue, coid)
+    first = kernel.reconcile_with_venue()
+    assert first.unresolved == [] and [m["qty"] for m in first.missed_fills] == [1.0]
+    for _ in range(2):
+        again = kernel.reconcile_with_venue()
+        assert again.clean and again.missed_fills == [], again.lines()
+    assert kernel.slot_state(0).size == 1.0 and kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+
+
+def test_an_order_the_venue_filled_cut_to_its_lot_all_booked_is_ended_with_its_figure() -> None:
+    """Its fill reached the kernel (1.0 of its 1.05): the venue says FILLED, 1.0 of its 1.0. It was
+    named FILLED short and worked on in the kernel; it ends with the venue's figure."""
+    venue = HoldsALot()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id="lot-booked")
+    coid = kernel.process_intent(intent("ENTER", 0, target_size=1.05)).order.client_order_id
+    fill = VenueEvent(
+        "f1", "t0", 0, "FILL", venue_client_id=coid, venue_order_id="V1", price=100.0, size=1.0,
+        filled_size=1.0, fill_id="F1", status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    assert kernel.on_venue_event(fill).accepted
+    cut_to_its_lot(venue, coid)
+    report = kernel.reconcile_with_venue()
+    assert report.unresolved == [] and report.missed_fills == []
+    assert [(e["client_order_id"], e["status"]) for e in report.ended_at_venue] == [(coid, "FILLED")]
+    assert kernel.open_orders() == [] and kernel.slot_state(0).size == 1.0
+    assert kernel.reconcile_with_venue().clean
+
+
 def malformed(order: VenueOrder, **figures: Any) -> SimpleNamespace:
     """The venue's answer about ``order`` as a Python adapter may build it (not a native
     ``VenueOrder``, which validates itself): canceled after filling half, unless ``figures``

@@ -179,10 +179,25 @@ def _gone_reason(mine: VenueOrder, then: str) -> str:
     )
 
 
+def _filled_size_held(mine: VenueOrder, theirs: VenueOrder) -> float:
+    """The size an order the venue says FILLED is full at: the venue's (an order it cut to its
+    lot is full at its lot), never above the kernel's, which is all it was sent."""
+    return min(theirs.size, mine.size)
+
+
+def _counts_short(mine: VenueOrder, theirs: VenueOrder) -> bool:
+    """Whether the venue says ``mine`` FILLED yet counts less filled than the size it is full at
+    (``_filled_size_held``): an exchange reporting a closed order without its filled size. The one
+    rule of every pass: judged by the kernel's size at a later run, an order cut to its lot that
+    the first run booked and ended (``_after_fill``) would be named short at every run."""
+    full_at = _filled_size_held(mine, theirs)
+    return theirs.status == VenueOrderStatus.FILLED and theirs.filled_size + QTY_EPS < full_at
+
+
 def _filled_short(mine: VenueOrder, theirs: VenueOrder, then: str) -> str:
-    """Why an order the venue says FILLED, counting less than its size (an exchange reporting a
-    closed order without its filled size), is left unresolved: no end or fill is guessed."""
+    """Why an order the venue says FILLED counting short (``_counts_short``) is left unresolved:
+    no end or fill is guessed."""
     return (
-        f"the venue says FILLED with {theirs.filled_size!r} of {mine.size!r} filled; {then} "
-        "(nothing is guessed)"
+        f"the venue says FILLED with {theirs.filled_size!r} of {_filled_size_held(mine, theirs)!r} "
+        f"filled; {then} (nothing is guessed)"
     )

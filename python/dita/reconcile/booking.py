@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from dita._kernel import KernelDiagnosticCode, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.reconcile.answers import _ENDINGS, QTY_EPS, _finite
+from dita.reconcile.answers import _ENDINGS, QTY_EPS, _counts_short, _filled_size_held, _finite
 from dita.reconcile.events import EVENT_ID_PREFIX, _Refused, _venue_id
 from dita.reconcile.run import _Run
 
@@ -16,17 +16,19 @@ def _after_fill(mine: VenueOrder, theirs: VenueOrder) -> tuple[VenueOrderStatus,
     """The status and remaining size a missed fill of ``mine`` states, from the venue's order."""
     # Stated, not left to the kind: a FILL says FILLED, and a runtime routing the event would
     # take an order whose rest works on for over. An order the venue ended has no rest open.
-    over = theirs.status in _ENDINGS
+    if theirs.status in _ENDINGS:
+        return theirs.status, 0.0
+    if theirs.status == VenueOrderStatus.FILLED:
+        # Held to the venue's size (an order cut to its lot), by the rule every pass judges
+        # a FILLED order short by: its rest stays open only when short.
+        if not _counts_short(mine, theirs):
+            return VenueOrderStatus.FILLED, 0.0
+        return VenueOrderStatus.PARTIALLY_FILLED, _filled_size_held(mine, theirs) - theirs.filled_size
     # What is left of an order the venue works is the kernel's size less what it filled: a
     # size listed short (an adapter giving what is left as the size) would say FILLED with
     # nothing left, and the kernel would end an order the venue works, saying nothing.
-    # One the venue says FILLED is held to the venue's size (an order cut to its lot).
-    works = not over and theirs.status != VenueOrderStatus.FILLED
-    remaining = 0.0 if over else max((mine.size if works else theirs.size) - theirs.filled_size, 0.0)
-    if over:
-        status = theirs.status
-    else:
-        status = VenueOrderStatus.PARTIALLY_FILLED if remaining > QTY_EPS else VenueOrderStatus.FILLED
+    remaining = max(mine.size - theirs.filled_size, 0.0)
+    status = VenueOrderStatus.PARTIALLY_FILLED if remaining > QTY_EPS else VenueOrderStatus.FILLED
     return status, remaining
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dita._kernel import VenueOrder, VenueOrderStatus
-from dita.reconcile.answers import QTY_EPS, _ending, _filled_short, _Malformed, _missed_fill
+from dita._kernel import VenueOrder
+from dita.reconcile.answers import QTY_EPS, _counts_short, _ending, _filled_short, _Malformed, _missed_fill
 from dita.reconcile.cancels import _Cancelling, _highest_filled
 from dita.reconcile.events import _item, _Refused
 from dita.reconcile.kernel_orders import _held_now
@@ -80,7 +80,7 @@ class _EndedOrders(_Cancelling):
             elif _highest_filled(theirs, fills) + QTY_EPS < mine.size:
                 self.report.unresolved.append({**item, "reason": why_not})
             return
-        if theirs.status == VenueOrderStatus.FILLED and theirs.filled_size + QTY_EPS < mine.size:
+        if _counts_short(mine, theirs):
             # Over, yet counted short (as a working order can be, ``_end_as_listed``): what it
             # counts is booked, and no figure is taken for the end, which would refuse the rest.
             self.book_missed(mine, theirs, fill, item)

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from dita._kernel import TradeStage, VenueOrder, VenueOrderStatus
-from dita.reconcile.answers import _ENDINGS, _filled_short, _Malformed, _missed_fill, _taken_by_venue
+from dita.reconcile.answers import (
+    _counts_short,
+    _ending,
+    _filled_short,
+    _Malformed,
+    _missed_fill,
+    _taken_by_venue,
+)
 from dita.reconcile.cancels import _Cancelling
 from dita.reconcile.events import _item, _Refused
 from dita.reconcile.kernel_orders import _held_now, _still_working, _working_order
@@ -67,18 +74,20 @@ class _WorkingOrders(_Cancelling):
     def _end_as_listed(self, mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]) -> None:
         """Ends the order the venue says is over; names it where venue and kernel still differ."""
         coid = mine.client_order_id
-        ending = _ENDINGS.get(theirs.status)
-        if ending is not None and _still_working(self.kernel, mine.slot_id, coid):
-            # With the venue's final filled size: a report of a fill booked just before, arriving
-            # late from the venue's stream, is then known as one (the order is full).
-            self.apply(self.venue_end(mine, theirs, ending))
-            self.report.ended_at_venue.append({**item, "status": theirs.status.name})
-        elif theirs.status == VenueOrderStatus.FILLED and _still_working(self.kernel, mine.slot_id, coid):
+        # FILLED ends with a CANCEL_ACK carrying its figure: an order the venue cut to its lot,
+        # all of it booked, would otherwise work on in the kernel.
+        ending = _ending(theirs)
+        if _counts_short(mine, theirs) and _still_working(self.kernel, mine.slot_id, coid):
             # Over at the venue, yet counted short of the order (an exchange reporting a
             # closed order without its filled size): no end or fill is guessed, but the
             # report must not call kernel and venue in agreement.
             reason = _filled_short(mine, theirs, "the order works on in the kernel")
             self.report.unresolved.append({**item, "reason": reason})
+        elif ending is not None and _still_working(self.kernel, mine.slot_id, coid):
+            # With the venue's final filled size: a report of a fill booked just before, arriving
+            # late from the venue's stream, is then known as one (the order is full).
+            self.apply(self.venue_end(mine, theirs, ending))
+            self.report.ended_at_venue.append({**item, "status": theirs.status.name})
         elif theirs.status != VenueOrderStatus.FILLED and getattr(
             _working_order(self.kernel, mine.slot_id, coid), "cancel_requested", False
         ):
