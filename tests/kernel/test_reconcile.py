@@ -73,7 +73,7 @@ def test_the_report_reads_as_one_line_per_order_for_a_person(tmp_path: Path) -> 
         f"missed_fills: {coid} (slot 0, BTCUSDT): qty 2.0, price 98.5",
         "foreign_orders_left: someone-else-1 (BTCUSDT): venue_order_id "
         + (report.foreign_orders_left[0]["venue_order_id"] or "''")
-        + ", size 1.0, side BUY",
+        + ", size 1.0, side BUY, filled_size 0.0, avg_fill_price 0.0",
     ]
     assert report.lines(skip=("missed_fills",)) == report.lines()[1:]
     # A venue's text with a line break stays on its line.
@@ -103,6 +103,24 @@ def test_orders_only_the_venue_knows_are_canceled_or_reported(tmp_path: Path) ->
     report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert [o["client_order_id"] for o in report.unknown_at_venue_canceled] == ["someone-else-1"]
     assert venue.open_orders() == []
+
+
+@pytest.mark.parametrize("cancel_unknown", [True, False])
+def test_an_order_nobody_manages_is_reported_with_what_it_filled(cancel_unknown: bool) -> None:
+    """The kernel's own order, its log tail lost, filled 1.5 of 2.0 at the venue: a position the
+    kernel never booked. Its item said only its size, so the 1.5 in ``position_mismatches`` came
+    from nowhere the report named."""
+    venue = FilledWhileUnheard()
+    venue.orders["lost-9"] = VenueOrder(
+        "lost-9", 0, "", "BTCUSDT", "BUY", "LIMIT", 99.0, 2.0,
+        venue_order_id="V9", filled_size=1.5, avg_fill_price=98.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="lost")
+    report = kernel.reconcile_with_venue(cancel_unknown=cancel_unknown)
+    # Its cancel is answered with nothing yet: sent, not confirmed.
+    (item,) = report.unknown_at_venue_cancel_sent if cancel_unknown else report.unknown_at_venue_left
+    assert (item["client_order_id"], item["size"]) == ("lost-9", 2.0)
+    assert (item["filled_size"], item["avg_fill_price"]) == (1.5, 98.0)
 
 
 def test_a_timed_out_submit_that_reached_the_venue_is_acknowledged_and_filled(tmp_path: Path) -> None:
@@ -1362,6 +1380,8 @@ def test_a_malformed_cancel_answer_for_an_unknown_order_lands_in_the_report_and_
             "asset": "BTCUSDT",
             "size": 3.0,
             "side": "SELL",
+            "filled_size": None,
+            "avg_fill_price": None,
         }
     ]
     assert report.positions_unchecked == "" and report.position_mismatches == [] and not report.clean

@@ -196,8 +196,11 @@ def test_a_listed_order_nobody_manages_missing_a_field_is_reported_with_what_was
     report = kernel.reconcile_with_venue(cancel_foreign_orders=True)
     assert [m["client_order_id"] for m in report.missed_fills] == [coid]
     assert report.unknown_at_venue_canceled == [
-        {"client_order_id": "by-hand-1", "venue_order_id": "77", "asset": None, "size": None, "side": None}
-    ]
+        {
+            "client_order_id": "by-hand-1", "venue_order_id": "77", "asset": None, "size": None,
+            "side": None, "filled_size": None, "avg_fill_price": None,
+        }
+    ]  # fmt: skip
     assert venue.canceled == [stray] and kernel.slot_state(0).size == 0.5
 
 

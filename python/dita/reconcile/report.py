@@ -20,6 +20,9 @@ class ReconciliationReport:
     # unknown (a fill may be missing), each with its ``venue_order_id``, ``booked_filled_size``,
     # ``ended_as`` and the ``reason``.
     purged_at_venue: list[dict[str, Any]] = field(default_factory=list)
+    # Orders nobody manages (as the ``unknown_at_venue_*`` and ``foreign_orders_left`` items name
+    # them): ``client_order_id``, ``venue_order_id``, ``asset``, ``size``, ``side``, and what the
+    # venue lists filled, ``filled_size`` and ``avg_fill_price`` (None where it gives none).
     unknown_at_venue_canceled: list[dict[str, Any]] = field(default_factory=list)
     unknown_at_venue_left: list[dict[str, Any]] = field(default_factory=list)
     # Unknown orders whose cancel was sent and not confirmed yet (answered without a CANCEL_ACK,

@@ -13,7 +13,8 @@ from dita.reconcile.run import _Run
 
 def _unknown_item(theirs: Any, coid: Any, venue_order_id: Any) -> dict[str, Any]:
     """How the report names an order at the venue the kernel does not track (listed under
-    ``coid`` and ``venue_order_id``)."""
+    ``coid`` and ``venue_order_id``), with what it filled: a position the kernel never booked,
+    which shows in ``position_mismatches`` with no other word of where it came from."""
     # An adapter may give a plain "BUY", or leave a field out: read as an enum, that would
     # raise AttributeError here, after the events before it are applied, and lose their report.
     # Whether it buys or sells: a VenueOrder's order_side (its side is its trade's).
@@ -24,6 +25,8 @@ def _unknown_item(theirs: Any, coid: Any, venue_order_id: Any) -> dict[str, Any]
         "asset": getattr(theirs, "asset", None),
         "size": getattr(theirs, "size", None),
         "side": getattr(side, "name", side),
+        "filled_size": getattr(theirs, "filled_size", None),
+        "avg_fill_price": getattr(theirs, "avg_fill_price", None),
     }
 
 
