@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
 from collections.abc import Iterator
@@ -1027,6 +1028,34 @@ class CancelRefused(CancelTimesOut):
         reason = "order already filled" if kind == "CANCEL_REJECT" else ""
         return [VenueEvent(f"c-{order.client_order_id}", "", -1, kind, venue_client_id=order.client_order_id,
                            reason=reason)]  # fmt: skip
+
+
+class ListsAPageTwice(CancelTimesOut):
+    """Lists each order nobody manages twice (a page read twice), each time as a new copy;
+    refuses the cancel of an order it canceled already, as an exchange does."""
+
+    def open_orders(self) -> list[VenueOrder]:
+        return [*self.strays, *(copy.copy(o) for o in self.strays)]
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        kind = "CANCEL_REJECT" if order.client_order_id in self.canceled else "CANCEL_ACK"
+        self.canceled.append(order.client_order_id)
+        return [VenueEvent(f"c-{len(self.canceled)}", "", -1, kind, venue_client_id=order.client_order_id)]
+
+
+@pytest.mark.parametrize("cancel_unknown", [True, False])
+def test_an_order_nobody_manages_listed_twice_is_canceled_and_reported_once(cancel_unknown: bool) -> None:
+    """The listing read for the kernel's orders takes one order listed twice for one entry; the
+    pass over the orders nobody manages walked it raw: each was canceled twice, and reported
+    both canceled and failed (the venue refusing the second cancel)."""
+    venue = ListsAPageTwice()
+    kernel = ExecutionKernel(max_slots=1, venue=venue, kernel_id="twice")
+    report = kernel.reconcile_with_venue(cancel_unknown=cancel_unknown, cancel_foreign_orders=True)
+    strays = ["stray-1", "stray-2"]
+    assert venue.canceled == (strays if cancel_unknown else [])
+    done = report.unknown_at_venue_canceled if cancel_unknown else report.unknown_at_venue_left
+    assert [o["client_order_id"] for o in done] == strays
+    assert report.unknown_at_venue_cancel_failed == []
 
 
 def test_an_unknown_order_whose_cancel_the_venue_refuses_is_not_reported_canceled() -> None:

@@ -54,6 +54,18 @@ def _by_client_id(listed: list[Any]) -> dict[str, list[Any]]:
     return venue_open
 
 
+def _distinct(listed: list[Any]) -> list[Any]:
+    """The listed orders, one listed twice (a page read twice) once: the last copy, as
+    ``_by_client_id`` takes it, by its client id and venue id. One without a venue id (or whose
+    ids are no text) cannot be told from another, so each such entry is one order."""
+    orders: dict[Any, Any] = {}
+    for o in listed:
+        coid, venue_order_id = o.client_order_id, getattr(o, "venue_order_id", None)
+        named = isinstance(venue_order_id, str) and venue_order_id and (coid is None or isinstance(coid, str))
+        orders[(coid, venue_order_id) if named else id(o)] = o
+    return list(orders.values())
+
+
 def _by_venue_id(listed: list[Any]) -> dict[str, Any]:
     """The listed orders by venue id: some exchanges list an order without its client id."""
     by_venue_id = {o.venue_order_id: o for o in listed if isinstance(getattr(o, "venue_order_id", None), str)}

@@ -7,7 +7,7 @@ from typing import Any
 
 from dita._kernel import VenueOrder
 from dita.reconcile.cancels import CANCEL_UNCONFIRMED, _cancel_refused
-from dita.reconcile.listing import _issued_by
+from dita.reconcile.listing import _distinct, _issued_by
 from dita.reconcile.run import _Run
 
 
@@ -55,7 +55,9 @@ class _UnknownOrders(_Run):
         self._own_venue_ids(still_open)
         self._know_listed_client_ids(known, [*still_open, *awaited])
         issued = _issued_by(self.kernel.kernel_id)
-        for theirs in self.listed:
+        # Once each: an order listed twice would be canceled twice, and reported twice (both
+        # canceled and failed where the venue refuses the second cancel).
+        for theirs in _distinct(self.listed):
             coid = theirs.client_order_id
             venue_order_id = getattr(theirs, "venue_order_id", None)
             if self._is_kernels(theirs, coid, venue_order_id, known):
