@@ -324,8 +324,10 @@ def test_reconciliation_books_what_a_slot_waits_for_by_its_reports_stated_total(
 def test_an_awaited_order_the_venue_says_still_works_is_canceled(answer: str) -> None:
     """An order ended for the kernel (a CANCEL_ACK counting 0.4) that the venue lists as
     working was reported unresolved and left working, and its 0.4 unbooked: a fill past the
-    0.4 its slot waits for would have been refused as an overfill. What the listing counts is
-    booked and the order is canceled; a cancel the venue does not confirm is named."""
+    0.4 its slot waits for would have been refused as an overfill. The order is canceled, and
+    what the listing counts booked once the venue says it is canceled; a cancel the venue does
+    not confirm is named, and the order stays awaited (booked, its wait settled, it would be
+    taken for one nobody manages at the next reconciliation, its later fills never booked)."""
     venue = InDoubt(cancel=answer)
     kernel, coid = awaiting(venue, f"aw-working-{answer}")
     venue.orders[coid] = VenueOrder(
@@ -336,16 +338,22 @@ def test_an_awaited_order_the_venue_says_still_works_is_canceled(answer: str) ->
     report = kernel.reconcile_with_venue()
     item = {"client_order_id": coid, "slot_id": 0, "asset": "BTCUSDT"}
     assert venue.canceled == [coid] and report.unknown_at_venue_canceled == []
-    assert report.missed_fills == [{**item, "qty": pytest.approx(0.4), "price": 100.0}]
-    assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.4)
     if answer == "ack":
+        assert report.missed_fills == [{**item, "qty": pytest.approx(0.4), "price": 100.0}]
+        assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.4)
         assert report.awaited_settled == [{**item, "venue_filled_size": pytest.approx(0.4), "canceled": True}]
         assert report.unresolved == []
     else:
-        assert report.awaited_settled == [] and not report.clean
+        assert report.missed_fills == [] and report.awaited_settled == [] and not report.clean
+        assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
         why = "not said it is canceled yet" if answer == "none" else "CANCEL_REJECT: too many requests"
         assert [u["client_order_id"] for u in report.unresolved] == [coid]
         assert why in report.unresolved[0]["reason"]
+        assert "booked once it says the order is canceled" in report.unresolved[0]["reason"]
+        venue.orders[coid] = answered(venue.orders[coid], "", VenueOrderStatus.CANCELED, 0.4, 100.0)
+        again = kernel.reconcile_with_venue()
+        assert [m["qty"] for m in again.missed_fills] == [pytest.approx(0.4)]
+        assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.4)
 
 
 @pytest.mark.parametrize("cancel_filled", [0.0, 0.2])

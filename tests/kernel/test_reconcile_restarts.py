@@ -106,6 +106,46 @@ def test_a_second_reconciliation_books_the_fills_since_the_first(tmp_path: Path)
     kernel.close()
 
 
+def test_an_awaited_order_whose_cancel_is_not_confirmed_is_still_the_kernels_at_later_runs(
+    tmp_path: Path,
+) -> None:
+    """The kernel's 2.0 buy booked 0.5; its cancel was acknowledged stating 0.8 (0.3 awaited)
+    while the venue worked on. Reconciliation booked the 0.3, which settled the slot's wait,
+    and the venue did not confirm its cancel: at the next run the order, awaited no more, was
+    canceled as one nobody manages and the 0.2 it filled meanwhile never booked. It stays
+    awaited until the venue says it is canceled, across restarts, and all it filled is booked."""
+    venue = PartlyFills()
+    kernel = _open(tmp_path, venue)
+    coid = kernel.process_intent(
+        intent("ENTER", 0, target_size=2.0, order_type="LIMIT", limit_price=99.0)
+    ).order.client_order_id
+
+    def said(kind: str, **kw: Any) -> VenueEvent:
+        return VenueEvent(f"{kind}-1", "t0", 0, kind, venue_client_id=coid, venue_order_id=f"v-{coid}", **kw)
+
+    assert kernel.on_venue_event(said("FILL", price=99.0, size=0.5, filled_size=0.5, fill_id="F1")).accepted
+    assert kernel.process_intent(intent("CANCEL", 0)).accepted
+    assert kernel.on_venue_event(said("CANCEL_ACK", filled_size=0.8)).accepted
+    for filled in (0.8, 1.0):  # the venue works on, and its cancels go unanswered
+        venue.fill(coid, filled)
+        kernel.close()
+        gc.collect()
+        kernel = _open(tmp_path, venue)
+        report = kernel.reconcile_with_venue()
+        assert report.unknown_at_venue_cancel_sent == [] and report.unknown_at_venue_canceled == []
+        assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+        (left,) = report.unresolved
+        assert left["client_order_id"] == coid
+        assert "booked once it says the order is canceled" in left["reason"]
+    venue.orders[coid] = venue._copy(venue.orders[coid], 1.0, "CANCELED")
+    report = kernel.reconcile_with_venue()
+    assert [a["client_order_id"] for a in report.awaited_settled] == [coid] and report.unresolved == []
+    assert [m["qty"] for m in report.missed_fills] == [pytest.approx(0.5)]
+    assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(1.0)
+    assert report.position_mismatches == []
+    kernel.close()
+
+
 class CancelAckedBare(PartlyFills):
     """Acknowledges a cancel without the filled size (as some exchanges answer one) and lists
     the order no more: what filled before the cancel shows only in its order status. Counts the

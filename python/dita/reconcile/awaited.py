@@ -135,8 +135,15 @@ class _AwaitedOrders(_Cancelling):
         # counts both of its orders' when both still wait, both worked at the venue or one
         # unresolved: then higher, and nothing is lowered).
         told = 0.0 if doubted else mine.filled_size + self.kernel.slot_dict(mine.slot_id)["awaited_fill_qty"]
+        # One the kernel ended with a figure is booked once the venue says it is canceled: booked
+        # first, its listed fill would settle the slot's wait, and were the cancel not confirmed,
+        # the order, awaited no more, would be taken for one nobody manages at the next
+        # reconciliation and its later fills never booked. Awaited, it is asked about again.
+        # (One in doubt stays in doubt once booked.)
         try:
-            canceled, why_not, fills = self.cancel_working(mine, theirs, fill, item, how, told)
+            canceled, why_not, fills = self.cancel_working(
+                mine, theirs, fill, item, how, told, book_first=doubted
+            )
         except _Refused as refused:
             self.report.unresolved.append(refused.unresolved(item))
             return
@@ -148,6 +155,8 @@ class _AwaitedOrders(_Cancelling):
         else:
             still = _highest_filled(theirs, fills) + QTY_EPS < mine.size
         if still:
+            if not doubted and fill is not None:
+                why_not += "; what the venue lists filled is booked once it says the order is canceled"
             self.report.unresolved.append({**item, "reason": why_not})
         else:  # the fills the answer reported completed it: it is over
             done = _highest_filled(theirs, fills)

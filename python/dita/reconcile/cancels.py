@@ -9,7 +9,7 @@ from dita._kernel import VenueEvent, VenueOrder
 from dita.reconcile.answers import QTY_EPS, _check_answer, _ending, _finite, _Malformed
 from dita.reconcile.booking import _Booking
 from dita.reconcile.events import _Refused, _venue_id
-from dita.reconcile.kernel_orders import _as_booked
+from dita.reconcile.kernel_orders import _as_booked, _with_listed_fill
 
 # Why a cancel answered without a CANCEL_ACK or EXPIRED (nor a refusal) does not show the order
 # canceled: sent, and the venue may carry it out later.
@@ -77,6 +77,7 @@ class _Cancelling(_Booking):
         item: dict[str, Any],
         how: str,
         told: float = 0.0,
+        book_first: bool = True,
     ) -> tuple[float | None, str, list[VenueEvent]]:
         """An order the kernel ended that the venue works (``how`` it came to): what it filled
         as listed is booked first (a kept order takes its late fills, whether or not the cancel
@@ -88,23 +89,32 @@ class _Cancelling(_Booking):
         could fill beside what its slot does next, an exit selling the position twice), saying so.
         ``told``: the filled size the venue stated when the order ended for the kernel; a figure
         below it now (a stale listing, a cancel's answer without one) is not taken, since it
-        would settle the slot's wait for fills the venue reported as none."""
+        would settle the slot's wait for fills the venue reported as none.
+        Not ``book_first``: what it filled as listed is booked once the venue says it is
+        canceled, after its end, and not at all while the cancel is not confirmed."""
         refused: _Refused | None = None
-        try:
-            self.book_missed(mine, theirs, fill, item)
-        except _Refused as exc:
-            refused = exc
+        if book_first:
+            try:
+                self.book_missed(mine, theirs, fill, item)
+            except _Refused as exc:
+                refused = exc
         # The venue is told the order as booked here, before its cancel: a restarted adapter
         # without a record of it (or with one from before that fill) would report the fills
         # booked above again in the cancel's answer, refused as duplicates, and name the
         # listing's slot 0 and no trade, so a fill that raced the cancel on another slot would
         # be refused. Read only for a venue that follows orders: each read lists every slot's
         # awaited and ended orders, and done for each order it grows with the square of the slots.
+        # Booked after the cancel, its listed fill is told as booked all the same: the answer
+        # would report it again, refused as a duplicate. Were the cancel not confirmed, the
+        # venue does not report it, and the next reconciliation books it (the order awaited).
         if callable(self.watch) and mine.client_order_id not in self.unwatchable:
-            self.follow(_as_booked(self.kernel, mine, theirs, refused is None))
+            if book_first:
+                self.follow(_as_booked(self.kernel, mine, theirs, refused is None))
+            else:
+                self.follow(_with_listed_fill(mine, theirs))
         canceled, why_not, fills = self._cancel_at_venue(mine, theirs, how)
         if refused is None and canceled is not None and canceled + QTY_EPS >= told:
-            self._end_canceled(mine, theirs, canceled, fills, item)
+            self._end_canceled(mine, theirs, canceled, fills, item, None if book_first else fill)
             return canceled, why_not, fills
         for venue_fill in fills:
             self.take_venue_fill(venue_fill, item)
@@ -179,9 +189,11 @@ class _Cancelling(_Booking):
         canceled: float,
         fills: list[VenueEvent],
         item: dict[str, Any],
+        listed: tuple[float, float] | None = None,
     ) -> None:
-        """Ends ``mine`` (CANCEL_ACK) with the figure the venue's cancel states, then takes the
-        fills its answer reports."""
+        """Ends ``mine`` (CANCEL_ACK) with the figure the venue's cancel states, books the
+        ``listed`` fill (what its listing counts beyond what was booked, when not booked before),
+        then takes the fills its answer reports."""
         # The end with the cancel's figure before the fills its answer reports: a fill that
         # raced the cancel runs beyond the figure the order ended with, and taken first it
         # would be refused as an overfill, then awaited for good (the venue reports it once).
@@ -190,6 +202,11 @@ class _Cancelling(_Booking):
             self.apply(
                 self.event(mine, "CANCEL_ACK", venue_order_id=_venue_id(mine, theirs), filled_size=canceled)
             )
+            try:
+                self.book_missed(mine, theirs, listed, item)
+            except _Refused as refused:
+                refused.then = "the order was canceled at the venue and ended with its figure"
+                raise
         finally:
             for venue_fill in fills:
                 self.take_venue_fill(venue_fill, item)
