@@ -5,9 +5,11 @@ its permId once known, else by this client's order id (a send before TWS's first
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -336,3 +338,31 @@ def test_reconciliation_leaves_an_order_without_a_venue_order_id_unresolved_when
     with pytest.raises(VenueUnavailable, match="TWS tells of 2 orders under orderRef 'k-1'"):
         venue.order_status("k-1")
     assert sorted(o.client_order_id for o in venue.open_orders()) == ["k-1", "k-1"]
+
+
+def test_reconciliation_after_a_restart_reports_an_earlier_runs_order_of_a_reused_id_as_another(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
+) -> None:
+    """An earlier run without a log left k-1 working at TWS, 3 filled; the kernel, now with its
+    log, sent its own k-1, which TWS cancelled unfilled while the process was down. After the
+    restart TWS lists only the earlier k-1 under that orderRef, before the venue follows the
+    kernel's: reconciliation asks the venue (``is_other_order``, by permId), books nothing of it
+    and reports it left working as another's."""
+    earlier = earlier_run(tws, make_venue, filled=3.0)
+    first_venue = make_venue()
+    first = a_kernel(first_venue, tmp_path)
+    sent = first.process_intent(entry())
+    assert sent.order is not None and sent.order.client_order_id == "k-1"
+    new = latest(tws)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+    tws.cancel_at_tws("k-1", order_id=new.order_id)
+
+    kernel = a_kernel(make_venue(), tmp_path)
+    report = kernel.reconcile_with_venue()
+    assert report.missed_fills == [], report
+    assert kernel.slot_state(0).size == 0.0
+    assert [item["venue_order_id"] for item in report.foreign_orders_left] == [str(earlier.perm_id)]
+    assert earlier.status == "Submitted"  # left working: not the kernel's to cancel

@@ -81,12 +81,24 @@ def _one_of(mine: VenueOrder, venue: Any, entries: list[Any]) -> Any:
     book the other's fills into ``mine``, or take it for ``mine``, neither canceled nor reported.
     A lone one is ``mine`` whatever its venue id (a venue may give one of its own form)."""
     if len(entries) <= 1:
-        return entries[0] if entries else None
+        lone = entries[0] if entries else None
+        return None if lone is not None and _is_other(venue, mine, lone) else lone
     ids = {mine.venue_order_id, _hooked(venue, "listed_venue_order_id", mine)} - {""}
     # An id that is no text (a raw answer's list) is no id of the kernel's, and unhashable.
     held = [getattr(e, "venue_order_id", None) for e in entries]
     same = [e for e, id_ in zip(entries, held, strict=True) if isinstance(id_, str) and id_ in ids]
     return same[0] if len(same) == 1 else None
+
+
+def _is_other(venue: Any, mine: VenueOrder, theirs: Any) -> bool:
+    """Whether the venue says ``theirs``, listed under ``mine``'s client id, is another order
+    (``is_other_order``: an earlier life's order under a client id the kernel reused, ``mine``
+    over at the venue); False without the hook or when it raised."""
+    is_other = getattr(venue, "is_other_order", None)
+    try:
+        return callable(is_other) and bool(is_other(mine, theirs))
+    except Exception:
+        return False
 
 
 def _listed(

@@ -63,6 +63,8 @@ class _Run:
         self.taken: set[int] = set()
         # The client ids under which several orders are listed, the kernel's told apart from them.
         self.told_apart: set[str] = set()
+        # The listed entries the venue says are not the kernel's order of their client id.
+        self.others: set[int] = set()
         # The kernel's orders asked about (or found listed) in this run: one ended here is not
         # asked about again as ended without the venue's figure.
         self.asked: set[str] = set()
@@ -145,6 +147,9 @@ class _Run:
         self.asked.add(coid)
         entries = self.venue_open.get(coid, [])
         theirs = _one_of(mine, self.venue, entries)
+        if theirs is None and len(entries) == 1:
+            # The venue says the lone one is another order (``is_other_order``): another's.
+            self.others.add(id(entries[0]))
         if theirs is None and len(entries) > 1:
             # Several listed under its client id, none with its venue id: listed under that id
             # alone, or which is the kernel's cannot be told (asked by client id, the venue would

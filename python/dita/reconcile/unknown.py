@@ -63,7 +63,7 @@ class _UnknownOrders(_Run):
             if self._is_kernels(theirs, coid, venue_order_id, known):
                 continue
             item = _unknown_item(theirs, coid, venue_order_id)
-            if not cancel_foreign_orders and not issued(coid):
+            if not cancel_foreign_orders and (not issued(coid) or id(theirs) in self.others):
                 self.report.foreign_orders_left.append(item)
             elif cancel_unknown:
                 self._cancel_unknown(theirs, item)

@@ -512,6 +512,12 @@ class VenueRouter:
         listed_as = getattr(self.venue_holding(order), "listed_venue_order_id", None)
         return str(listed_as(order)) if callable(listed_as) else order.venue_order_id
 
+    def is_other_order(self, order: VenueOrder, listed: Any) -> bool:
+        """Whether the venue holding ``order`` says ``listed``, under its client id, is another
+        order (see ``IbkrVenue.is_other_order``); False for a venue that cannot tell."""
+        is_other = getattr(self.venue_holding(order), "is_other_order", None)
+        return bool(is_other(order, listed)) if callable(is_other) else False
+
     def listed_client_order_id(self, order: VenueOrder) -> str:
         """The client id under which the venue holding ``order`` lists it (see
         ``CcxtVenue.listed_client_order_id``); the kernel's own for a venue that sends that."""
