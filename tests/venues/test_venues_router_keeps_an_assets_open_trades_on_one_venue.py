@@ -178,8 +178,8 @@ def test_a_restart_asks_each_venue_for_its_positions_once_however_many_trades_ar
     """Five trades open, held by a router that kept no record of them: the build finds each trade's
     venue from the venues' positions, asking each venue once (a venue that times out, once too),
     not once a trade: a slow exchange holds the kernel's start one timeout, not five."""
-    kernel = ExecutionKernel(max_slots=5, venue=VenueRouter({"a": Recording("a"), "b": Recording("b")}, default="a"),
-                             wal_dir=str(tmp_path), kernel_id="k")  # fmt: skip
+    first = VenueRouter({"a": Recording("a"), "b": Recording("b")}, default="a")
+    kernel = ExecutionKernel(max_slots=5, venue=first, wal_dir=str(tmp_path), kernel_id="k")
     for slot in range(5):
         _entered(kernel, slot)
     kernel.close()
