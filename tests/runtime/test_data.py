@@ -589,6 +589,23 @@ def test_a_null_marker_in_an_epoch_time_column_is_named_as_written(tmp_path: Pat
         load_market_data(path)
 
 
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("2026-01-01T00:00:00Z", "2026-01-01T00:02:00Z"), ("2026-01-01 00:00", "2026-01-01 00:02")],
+)
+@pytest.mark.parametrize("marker", ["NULL", "", "nan"])
+def test_a_null_marker_in_an_iso_time_column_is_named_as_written(
+    tmp_path: Path, first: str, last: str, marker: str
+) -> None:
+    path = tmp_path / "BTCUSDT_1m.csv"
+    path.write_text(
+        f"time,open,high,low,close,volume\n{first},1,1,1,1,1\n{marker},1,1,1,1,1\n{last},1,1,1,1,1\n"
+    )
+    written = repr(marker) if marker else "empty"
+    with pytest.raises(DataError, match=rf"row 2: time is {re.escape(written)}$"):
+        load_market_data(path)
+
+
 def test_an_empty_cell_of_a_parquet_file_is_named_as_no_value(tmp_path: Path) -> None:
     path = tmp_path / "BTCUSDT_1m.parquet"
     volume = pa.array([1.0, None, 1.0], type=pa.float64())

@@ -119,7 +119,7 @@ def time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatA
         raw = pc.cast(col, pa.int64())
         nulls = first_null(raw)
         if nulls is not None:
-            raise DataError(f"{name} is empty", path=path, row=nulls + 1)
+            raise DataError(f"{name} is {as_written(path, name, nulls) or 'empty'}", path=path, row=nulls + 1)
         return np.asarray(raw.to_numpy(), dtype=np.int64).astype(np.float64) / per_second
     if pa.types.is_string(typ) or pa.types.is_large_string(typ):
         values = col.to_pylist()
@@ -127,7 +127,7 @@ def time_column_to_seconds(col: pa.ChunkedArray, name: str, path: str) -> FloatA
         first_zoned: tuple[int, bool] | None = None  # the first ISO time's row, and whether it has a zone
         for i, v in enumerate(values):
             if v is None:
-                raise DataError(f"{name} is empty", path=path, row=i + 1)
+                raise DataError(f"{name} is {as_written(path, name, i) or 'empty'}", path=path, row=i + 1)
             try:
                 out[i], zoned = _time_and_zone(v, name)
             except ValueError as exc:
