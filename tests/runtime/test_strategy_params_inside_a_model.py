@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import AliasChoices, AliasPath, BaseModel, ConfigDict, Field, RootModel, ValidationError
+from pydantic import (
+    AliasChoices,
+    AliasPath,
+    BaseModel,
+    ConfigDict,
+    Field,
+    RootModel,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from typer.testing import CliRunner
 
@@ -157,6 +166,7 @@ def test_a_root_model_and_an_int_keyed_dict_of_models_are_taken() -> None:
 
 NOT_NAN = "Input should be a number, not NaN"
 NOT_A_FLAG = "Input should be a number, not true or false"
+PRICE = "unknown name; Level takes price"
 
 
 @pytest.mark.parametrize(
@@ -165,7 +175,7 @@ NOT_A_FLAG = "Input should be a number, not true or false"
         ({"weights": {"BTC": math.nan}}, ("weights",), NOT_NAN),
         ({"weights": {"BTC": True}}, ("weights",), NOT_A_FLAG),
         ({"weights": Weights({"BTC": math.nan})}, ("weights",), NOT_NAN),
-        ({"level": {"pricee": 2}}, ("level", "pricee"), "unknown name; Level takes price"),
+        ({"level": {"pricee": 2}}, ("level", "pricee"), PRICE),
         ({"level": OneLevel(Level(price=math.nan))}, ("level", "price"), NOT_NAN),
         ({"levels": {"1": {"pricee": 2}}}, ("levels", "1", "pricee"), "unknown name; Level takes price"),
         ({"levels": {"1": {}, "2": {"price": math.nan}}}, ("levels", "2", "price"), NOT_NAN),
@@ -189,7 +199,86 @@ def test_two_keys_read_as_one_are_refused_as_pydantic_would_drop_one(field: str)
         validate_params(Book, {field: {"1": entry, "01": entry}})
     (error,) = caught.value.errors()
     assert error["loc"] == (field,)
-    assert error["msg"].startswith("Input should have distinct keys: its 2 keys read as 1 (1)")
+    assert (
+        error["msg"]
+        == "Input should have distinct keys: '1' and '01' read as 1, of which only the last entry is kept"
+    )
+
+
+class Ladder(BaseModel):
+    rungs: dict[int, float]  # size by rung; a rung of size 0 is no rung
+    levels: dict[int, Level] = Field(default_factory=dict)  # a level of price 0 is no level
+
+    @field_validator("rungs")
+    @classmethod
+    def _drop_empty_rungs(cls, rungs: dict[int, float]) -> dict[int, float]:
+        return {k: size for k, size in rungs.items() if size != 0}
+
+    @field_validator("levels")
+    @classmethod
+    def _drop_empty_levels(cls, levels: dict[int, Level]) -> dict[int, Level]:
+        return {k: level for k, level in levels.items() if level.price != 0}
+
+
+class TargetWeights(BaseModel):
+    weights: dict[str, float]  # what they leave is held as CASH
+
+    @field_validator("weights")
+    @classmethod
+    def _with_cash(cls, weights: dict[str, float]) -> dict[str, float]:
+        return {**weights, "CASH": 1.0 - sum(weights.values())}
+
+
+class Portfolio(BaseModel):
+    ladder: Ladder | None = None
+    targets: TargetWeights | None = None
+
+
+@pytest.mark.parametrize(
+    ("model", "params", "field", "taken"),
+    [
+        (Ladder, {"rungs": {"1": 0.5, "2": 0}}, "rungs", {1: 0.5}),
+        (Ladder, {"rungs": {}, "levels": {"1": {"price": 0}, "2": {}}}, "levels", {2: Level()}),
+        (TargetWeights, {"weights": {"BTC": 0.75}}, "weights", {"BTC": 0.75, "CASH": 0.25}),
+        (Portfolio, {"ladder": {"rungs": {"1": 0.5, "2": 0}}}, "ladder", Ladder(rungs={1: 0.5})),
+        (Portfolio, {"targets": {"weights": {"BTC": 1}}}, "targets", TargetWeights(weights={"BTC": 1})),
+    ],
+)
+def test_a_dict_whose_validator_drops_or_adds_entries_is_taken(
+    model: type[BaseModel], params: dict[str, Any], field: str, taken: object
+) -> None:
+    assert getattr(validate_params(model, params), field) == taken
+
+
+@pytest.mark.parametrize(
+    ("params", "loc", "msg"),
+    [
+        ({"rungs": {"1": True, "2": 0}}, ("rungs",), NOT_A_FLAG),
+        ({"rungs": {}, "levels": {"1": {"price": 0}, "2": {"pricee": 1}}}, ("levels", "2", "pricee"), PRICE),
+        (
+            {"rungs": {}, "levels": {"1": {"price": 0}, "01": {}}},
+            ("levels",),
+            "Input should have distinct keys",
+        ),
+    ],
+)
+def test_the_entries_a_validator_keeps_are_checked(
+    params: dict[str, Any], loc: tuple[Any, ...], msg: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_params(Ladder, params)
+    (error,) = caught.value.errors()
+    assert error["loc"] == loc and error["msg"].startswith(msg)
+
+
+class LowerCaseAssets(BaseModel):
+    model_config = ConfigDict(str_to_lower=True)
+    weights: dict[str, float]
+
+
+def test_two_keys_read_as_one_under_the_models_config_are_refused() -> None:
+    with pytest.raises(ValidationError, match="'BTC' and 'btc' read as 'btc'"):
+        validate_params(LowerCaseAssets, {"weights": {"BTC": 0.5, "btc": 0.4}})
 
 
 class ByPath(BaseModel):

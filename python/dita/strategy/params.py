@@ -5,10 +5,11 @@ flag given for a number, NaN)."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any, TypeVar
+import types
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import AliasPath, BaseModel, ConfigDict, RootModel, ValidationError
+from pydantic import AliasPath, BaseModel, ConfigDict, RootModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticCustomError
 
 M = TypeVar("M", bound=BaseModel)
@@ -88,22 +89,27 @@ def _misread_field(
     # Lax validation reads true and false as 1 and 0 for a number: `--param window=true`
     # would run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at
     # after the model's own validators: one may take a bool.
-    if _read_as_a_number(value, given):
+    declared = model.model_fields[name].annotation
+    config = model.model_config
+    if _read_as_a_number(value, given, declared, config):
         errors.append(_error("number_type", "Input should be a number, not true or false", at, given))
     # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
     # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value
     # (a bound never reached); a model or field that allows NaN itself gets it.
     if _holds_nan(value) and not _allows_nan(model, name):
         errors.append(_error("finite_number", "Input should be a number, not NaN", at, given))
-    errors.extend(_misread_inside(value, given, at))
+    errors.extend(_misread_inside(value, given, at, declared, config))
     return errors
 
 
-def _misread_inside(value: object, given: object, loc: tuple[Any, ...]) -> list[Any]:
+def _misread_inside(
+    value: object, given: object, loc: tuple[Any, ...], declared: Any, config: ConfigDict
+) -> list[Any]:
     """The errors of each model in ``value`` (a model, or a list, tuple or dict holding one)
     read from its input in ``given``: a mapping is checked as parameters are, an instance of
     the model for NaN (``nans_in``), anything else pydantic read by its own rules. A
-    ``RootModel`` is read from its input whole, as its one field ``root``."""
+    ``RootModel`` is read from its input whole, as its one field ``root``. ``declared``: the
+    type ``value`` was read as, under the model's ``config``."""
     if isinstance(value, RootModel) and not isinstance(given, BaseModel):
         return _misread_field(type(value), "root", value.root, given, loc)
     if isinstance(value, BaseModel):
@@ -116,33 +122,100 @@ def _misread_inside(value: object, given: object, loc: tuple[Any, ...]) -> list[
     errors: list[Any] = []
     if isinstance(value, list | tuple) and isinstance(given, list | tuple) and len(value) == len(given):
         for i, (v, g) in enumerate(zip(value, given, strict=True)):
-            errors.extend(_misread_inside(v, g, (*loc, i)))
+            errors.extend(_misread_inside(v, g, (*loc, i), _item_type(declared, i), config))
     elif isinstance(value, Mapping) and isinstance(given, Mapping):
-        pairs = _entries_with_inputs(value, given)
-        if pairs is None:
+        key_type, value_type = _key_and_value_types(declared)
+        read = _keys_as_read(given, key_type, config)
+        alike = _keys_read_alike(read)
+        if alike:
             # Two keys read as one ("1" and "01" as the int 1): pydantic keeps the last input's
             # entry and drops the other without a word.
-            read = ", ".join(map(str, value))
-            said = (
-                f"Input should have distinct keys: its {len(given)} keys read as {len(value)} ({read}), "
-                "keeping only the last entry of those read alike"
-            )
-            return [_error("distinct_keys", said, loc, given)]
-        for k, v, g in pairs:
-            errors.extend(_misread_inside(v, g, (*loc, k)))
+            said = "Input should have distinct keys: {alike}, of which only the last entry is kept"
+            errors.append(_error("distinct_keys", said, loc, given, {"alike": alike}))
+        for k, v, g in _entries_with_inputs(value, given, read):
+            errors.extend(_misread_inside(v, g, (*loc, k), value_type, config))
     return errors
 
 
+def _keys_as_read(given: Mapping[Any, Any], key_type: Any, config: ConfigDict) -> dict[Any, Any]:
+    """Each key of ``given`` with the key pydantic reads it as for ``key_type`` under ``config``
+    ("1" as 1 for int), or with itself where that cannot be told."""
+    as_given = {k: k for k in given}
+    if key_type is Any:
+        return as_given
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(key_type, config=config)
+        read = {k: adapter.validate_python(k) for k in given}
+        hash(tuple(read.values()))
+    except Exception:  # a key type or validator this reading cannot follow: keys as given
+        return as_given
+    return read
+
+
+def _keys_read_alike(read: Mapping[Any, Any]) -> str:
+    """The keys that ``read`` (given key to key read) reads as one, said for an error: ``'1' and
+    '01' read as 1``; empty when each is read as its own."""
+    by_read: dict[Any, list[Any]] = {}
+    for k, r in read.items():
+        by_read.setdefault(r, []).append(k)
+    alike = [ks for ks in by_read.values() if len(ks) > 1]
+    return "; ".join(f"{' and '.join(map(repr, ks))} read as {read[ks[0]]!r}" for ks in alike)
+
+
 def _entries_with_inputs(
-    value: Mapping[Any, Any], given: Mapping[Any, Any]
-) -> list[tuple[Any, Any, Any]] | None:
-    """Each entry of ``value`` (a dict pydantic read from ``given``) with its given key and its
-    input; None when keys read as another type ran together ("1" and "01" as the int 1)."""
-    if all(k in given for k in value):  # keys kept as given, some maybe left out by the model
-        return [(k, value[k], g) for k, g in given.items() if k in value]
-    if len(value) == len(given):  # keys read as another type ("1" as 1), in the order given
-        return [(k, v, g) for (k, g), v in zip(given.items(), value.values(), strict=True)]
-    return None
+    value: Mapping[Any, Any], given: Mapping[Any, Any], read: Mapping[Any, Any]
+) -> list[tuple[Any, Any, Any]]:
+    """Each entry of ``value`` (a dict pydantic read from ``given``, each key read as ``read``
+    says) with its given key and its input. An entry the model's validators added, a key they
+    dropped and keys read as one are left out: no entry of ``value`` is surely theirs."""
+    count: dict[Any, int] = {}
+    for r in read.values():
+        count[r] = count.get(r, 0) + 1
+    return [(k, value[r], given[k]) for k, r in read.items() if count[r] == 1 and r in value]
+
+
+def _arms(declared: Any) -> list[Any]:
+    """The types ``declared`` allows: each arm of a union, without ``Annotated``'s metadata."""
+    origin = get_origin(declared)
+    if origin is Annotated:
+        return _arms(get_args(declared)[0])
+    if origin is Union or origin is types.UnionType:
+        return [arm for a in get_args(declared) for arm in _arms(a)]
+    return [declared]
+
+
+def _the_arm_of(declared: Any, kind: type) -> tuple[Any, tuple[Any, ...]] | None:
+    """The one arm of ``declared`` that is a ``kind`` (a subclass of it, text aside), with its
+    type arguments; None when there is none or more than one to tell apart."""
+    found = [
+        (origin, get_args(arm))
+        for arm in _arms(declared)
+        for origin in [get_origin(arm) or arm]
+        if isinstance(origin, type) and issubclass(origin, kind) and not issubclass(origin, str | bytes)
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+def _key_and_value_types(declared: Any) -> tuple[Any, Any]:
+    """The key and value types of the dict type ``declared`` holds (``Any`` where unknown)."""
+    arm = _the_arm_of(declared, Mapping)
+    if arm is None or len(arm[1]) != 2:
+        return Any, Any
+    return arm[1][0], arm[1][1]
+
+
+def _item_type(declared: Any, i: int) -> Any:
+    """The type of item ``i`` of the list or tuple type ``declared`` holds (``Any`` where
+    unknown)."""
+    arm = _the_arm_of(declared, Sequence)
+    if arm is None or not arm[1]:
+        return Any
+    origin, args = arm
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    if origin is tuple:
+        return args[i] if i < len(args) else Any
+    return args[0]
 
 
 def nans_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
@@ -211,16 +284,24 @@ def _allows_nan(model: type[BaseModel], name: str) -> bool:
     return model.model_config.get("allow_inf_nan") is True
 
 
-def _read_as_a_number(value: object, given: object) -> bool:
+def _read_as_a_number(value: object, given: object, declared: Any, config: ConfigDict) -> bool:
     """Whether a parameter given as a flag came out as the number pydantic reads it as, or one
-    given as a list, tuple or dict came out with such a number in a flag's place."""
+    given as a list, tuple or dict came out with such a number in a flag's place; ``declared``
+    and ``config`` as for ``_misread_inside``."""
     if isinstance(given, bool):
         return type(value) in (int, float) and value == int(given)
     if isinstance(given, list | tuple) and isinstance(value, list | tuple) and len(value) == len(given):
-        return any(_read_as_a_number(v, g) for v, g in zip(value, given, strict=True))
+        return any(
+            _read_as_a_number(v, g, _item_type(declared, i), config)
+            for i, (v, g) in enumerate(zip(value, given, strict=True))
+        )
     if isinstance(given, Mapping) and isinstance(value, Mapping):
-        pairs = _entries_with_inputs(value, given) or []
-        return any(_read_as_a_number(v, g) for _, v, g in pairs)
+        key_type, value_type = _key_and_value_types(declared)
+        read = _keys_as_read(given, key_type, config)
+        return any(
+            _read_as_a_number(v, g, value_type, config)
+            for _, v, g in _entries_with_inputs(value, given, read)
+        )
     return False
 
 
