@@ -41,15 +41,17 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
 
 
 def _unknown_names(model: type[BaseModel], values: Mapping[str, Any], loc: tuple[Any, ...]) -> list[Any]:
-    """An error for each name of ``values`` that ``model`` does not read, unless it asks for
-    extras (``extra="allow"``); ``loc``: where ``values`` sit, () for the parameters."""
+    """An error for each name of ``values`` that ``model`` does not read, there or inside a key
+    an ``AliasPath`` reads from, unless it asks for extras (``extra="allow"``); ``loc``: where
+    ``values`` sit, () for the parameters."""
     if model.model_config.get("extra") == "allow":
         return []
     accepted_in_order = list(input_names(model))
     accepted = set(accepted_in_order)
     unknown = [name for name in values if name not in accepted]
+    inside = _unknown_names_inside_alias_paths(model, values, loc)
     if not unknown:
-        return []
+        return inside
     # The names it takes: an aliased field's alias, not the field name it refuses.
     known = ", ".join(accepted_in_order)
     if loc:
@@ -59,7 +61,36 @@ def _unknown_names(model: type[BaseModel], values: Mapping[str, Any], loc: tuple
     else:
         message = "unknown parameter; this strategy takes no parameters"
     context = {"known": known, "model": model.__name__}
-    return [_error("unknown_parameter", message, (*loc, name), values[name], context) for name in unknown]
+    return [
+        _error("unknown_parameter", message, (*loc, name), values[name], context) for name in unknown
+    ] + inside
+
+
+def _unknown_names_inside_alias_paths(
+    model: type[BaseModel], values: Mapping[str, Any], loc: tuple[Any, ...]
+) -> list[Any]:
+    """An error for each name in a mapping that ``model``'s ``AliasPath``s lead through
+    (``settings`` of ``AliasPath("settings", "risk")``) that none of them reads: pydantic finds
+    nothing at ``settings.risk`` for ``{"settings": {"rsk": 0.5}}`` and runs on the default."""
+    paths = [path for name in model.model_fields for path in _lookup_paths(model, name)]
+    whole = set(paths)  # each a field's input whole: what lies inside is its data, not names
+    errors: list[Any] = []
+    for through in dict.fromkeys(path[:i] for path in paths for i in range(1, len(path))):
+        if any(through[:i] in whole for i in range(1, len(through) + 1)):
+            continue
+        read = list(dict.fromkeys(path[len(through)] for path in paths if path[: len(through)] == through))
+        given = _input_at(values, through)
+        if not isinstance(given, Mapping) or not all(isinstance(name, str) for name in read):
+            continue  # a list's index, or a mapping read by index: no names to check
+        place = ".".join(map(str, through))
+        context = {"known": ", ".join(map(str, read)), "model": model.__name__, "place": place}
+        said = "unknown name; {model} reads {known} in {place}"
+        errors.extend(
+            _error("unknown_parameter", said, (*loc, *through, name), given[name], context)
+            for name in given
+            if name not in read
+        )
+    return errors
 
 
 def _misread(
