@@ -1,6 +1,6 @@
 """A strategy's parameters: a pydantic model (``NoParams`` for none), read by
 ``validate_params``, which refuses what the model would drop or misread (an unknown name, a
-flag given for a number, NaN)."""
+field given two values under two names, a flag given for a number, NaN)."""
 
 from __future__ import annotations
 
@@ -97,18 +97,44 @@ def _misread(
     model: type[BaseModel], validated: BaseModel, values: Mapping[str, Any], loc: tuple[Any, ...]
 ) -> list[Any]:
     """An error for each input of ``values`` that ``validated`` (``model`` made of them) holds
-    as pydantic misread it: a flag read as a number, NaN; and for each such input inside a
-    model-typed input, at any depth, and each unknown name there."""
+    as pydantic misread it: a flag read as a number, NaN, a field given other values under
+    its other names; and for each such input inside a model-typed input, at any depth, and
+    each unknown name there."""
     errors: list[Any] = []
     for name in model.model_fields:
         value = getattr(validated, name, None)
-        # The input pydantic read the field from: the first of its places that holds one.
-        for path in _lookup_paths(model, name):
-            given = _input_at(values, path)
-            if given is not _ABSENT:
-                errors.extend(_misread_field(model, name, value, given, (*loc, *path)))
-                break
+        found = [
+            (path, g) for path in _lookup_paths(model, name) if (g := _input_at(values, path)) is not _ABSENT
+        ]
+        if not found:
+            continue
+        # pydantic reads the field from the first of its places that holds an input.
+        (path, given), *others = found
+        errors.extend(_misread_field(model, name, value, given, (*loc, *path)))
+        # It drops the others without a word: `--param stop=0.1 --param sl=0.2` ran with 0.1.
+        for other_path, other in others:
+            if not _same_input(given, other):
+                said = "{field} is given twice, as {first} and as {second}: give it once"
+                context = {
+                    "field": name,
+                    "first": _as_given(path, given),
+                    "second": _as_given(other_path, other),
+                }
+                errors.append(_error("given_twice", said, (*loc, *other_path), other, context))
     return errors
+
+
+def _same_input(given: object, other: object) -> bool:
+    """Whether two inputs are equal (the same value given under two names)."""
+    try:
+        return bool(given == other)
+    except Exception:  # an input whose == is not a truth value (an array): not told equal
+        return False
+
+
+def _as_given(path: tuple[Any, ...], given: object) -> str:
+    """An input as an error names it: ``sl=0.2``, ``settings.risk=0.5``."""
+    return f"{'.'.join(map(str, path))}={given!r}"
 
 
 def _misread_field(
