@@ -5,9 +5,10 @@ size or notional ("below floor") skipped and reported with the residual left. Se
 before buys, so the cash they free is there when the buys go out.
 
 An order against the side of trades an earlier rebalance opened in the kernel exits those
-first (a sell exits LONG trades, a buy SHORT ones), so the kernel's slots hold what the account
-holds; what goes beyond them opens a trade of its own. Exits are floored as entries are, and
-the whole lots they leave together (each under one lot of its trade) go out with the entry.
+first (a sell exits LONG trades, a buy SHORT ones), as far as the venue holds that side, so the
+kernel's slots hold what the account holds; what goes beyond opens a trade of its own. Exits are
+floored as entries are, and the whole lots they leave together (each under one lot of its trade)
+go out with the entry.
 
 A plan is pure data: the same account and targets give the same plan, and a plan written
 before the first order (``plan_json``) is what a resumed run sends the rest of."""
@@ -203,7 +204,8 @@ def make_plan(portfolio: TargetPortfolio, account: Account) -> Plan:
         if isinstance(order, Skipped):
             skipped.append(order)
             continue
-        exits, unexited, entry = _exits_first(portfolio, order, account.trades, limits)
+        exitable = _venue_holds_against(account, target.symbol, side)
+        exits, unexited, entry = _exits_first(portfolio, order, account.trades, limits, exitable)
         legs += exits
         skipped += unexited
         if isinstance(entry, Skipped):
@@ -299,14 +301,31 @@ def _under_floor(qty: float, price: float, limits: MarketLimits | None) -> tuple
     return None
 
 
+def _venue_holds_against(account: Account, symbol: str, side: str) -> Decimal:
+    """What the venue holds of ``symbol`` on the side an order of ``side`` exits (a SELL the long,
+    a BUY the short), less what working orders have left to take off it: all the kernel's trades
+    of that side may exit. The kernel may send an exit reduce-only (it nets an asset's trades as
+    one position), and the venue expires one it holds nothing against unfilled."""
+    sign = 1 if side == "SELL" else -1
+    held = sign * decimal(account.positions.get(symbol, 0.0))
+    working = sign * decimal(account.working.get(symbol, 0.0))
+    return max(held + min(working, Decimal(0)), Decimal(0))
+
+
 def _exits_first(
-    portfolio: TargetPortfolio, order: Leg, trades: tuple[OpenTrade, ...], limits: MarketLimits | None
+    portfolio: TargetPortfolio,
+    order: Leg,
+    trades: tuple[OpenTrade, ...],
+    limits: MarketLimits | None,
+    exitable: Decimal,
 ) -> tuple[list[Leg], list[Skipped], Leg | Skipped | None]:
-    """``order`` as exits of the open trades it goes against (oldest slot first) and the rest as
-    an entry: what goes beyond what they hold, and the whole lots their exits cannot take (two
-    trades of 0.15 on a lot of 0.1 exit 0.1 each: their 0.05s together are a lot no exit sends).
-    An exit under the venue's floor is not sent, as an entry under it is not: its share goes to
-    the next trade, and what none can take is skipped."""
+    """``order`` as exits of the open trades it goes against (oldest slot first), no more than
+    ``exitable`` (what the venue holds on their side) in all, and the rest as an entry: what goes
+    beyond that, and the whole lots their exits cannot take (two trades of 0.15 on a lot of 0.1
+    exit 0.1 each: their 0.05s together are a lot no exit sends). A trade the venue holds nothing
+    of (sold by hand, or the lot an entry sold for the exits) is not exited: its exit would go
+    unfilled. An exit under the venue's floor is not sent, as an entry under it is not: its share
+    goes to the next trade, and what none can take is skipped."""
     closes = "LONG" if order.side == "SELL" else "SHORT"
     against = [
         t for t in sorted(trades, key=lambda t: t.slot_id) if t.symbol == order.symbol and t.side == closes
@@ -315,7 +334,7 @@ def _exits_first(
         return [], [], order
     lot_step = limits.lot_step if limits is not None else 0.0
     quantity = decimal(order.quantity)
-    held = sum((decimal(t.size) for t in against), Decimal(0))
+    held = min(sum((decimal(t.size) for t in against), Decimal(0)), exitable)
     to_exit = min(quantity, held)
     exits = []
     below_floor: list[str] = []
