@@ -51,7 +51,7 @@ from dita.rebalance import (
     report_table,
     trace_source_run,
 )
-from dita.rebalance.execute import PlanError, open_trades, working_quantities
+from dita.rebalance.execute import NOT_FILLED, PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable, Plan
 from dita.rebalance.run import RebalanceRun, rebalanced_to, resumed_plan
 from dita.rebalance.run import dry_run as plan_only
@@ -311,9 +311,10 @@ class _Session:
         if book is not None and book.exists() and isinstance(venue, PaperVenue) and self.kernel is not None:
             save_book(book, venue, self.kernel)
 
-    def run(self, portfolio: TargetPortfolio) -> None:
-        """Rebalances to ``portfolio`` (plans it only, for a dry run) and answers with the report.
-        Raises PlanError, nothing sent, for an account that cannot be planned from."""
+    def run(self, portfolio: TargetPortfolio) -> RebalanceRun:
+        """Rebalances to ``portfolio`` (plans it only, for a dry run), answers with the report and
+        returns the run. Raises PlanError, nothing sent, for an account that cannot be planned
+        from."""
         self._check_markets(portfolio)
         if self.kernel is None:
             logged = self._logged_kernel() if _holds_log(self.state / "wal") else None
@@ -343,6 +344,7 @@ class _Session:
             self.reconciled = None
             self.save_book()
         self._answer(portfolio, run)
+        return run
 
     def _refuse_resume_apart(self, portfolio: TargetPortfolio) -> None:
         """PlanError, nothing sent, for a plan an earlier run wrote and did not finish, on a paper
@@ -533,12 +535,25 @@ def rebalance_command(
         if watch:
             _watch(session, targets, portfolio, watch_every)
         else:
-            session.run(portfolio)
+            _fail_off_target(session.run(portfolio))
     except PlanError as exc:
         fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
     finally:
         if kernel is not None:
             kernel.close()
+
+
+def _fail_off_target(run: RebalanceRun) -> None:
+    """Exit 1, its report out, for a run a leg of which was refused or whose order ended short of
+    its size (``NOT_FILLED``): the account is left off its targets by what they did not fill."""
+    short = [r for r in run.results if r.status in NOT_FILLED]
+    if short:
+        said = "; ".join(
+            f"{r.leg.intent_id} {r.status}, {r.unfilled:g} of {r.leg.quantity:g} not filled"
+            + (f" ({r.diagnostic}: {r.reason})" if r.reason else "")
+            for r in short
+        )
+        fail(f"the account is left off its targets: {said}", code=1)
 
 
 def _watch(session: _Session, path: Path, first: TargetPortfolio, every: float) -> None:

@@ -25,7 +25,7 @@ from dita._kernel import (
     OrderSide,
     VenueEvent,
 )
-from dita.rebalance.plan import TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError, decimal
+from dita.rebalance.plan import QTY_EPS, TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError, decimal
 from dita.rebalance.sent_before import Fill, LoggedOrder, logged_orders
 from dita.rebalance.targets import TargetPortfolio
 from dita.risk import MarketLimits
@@ -33,6 +33,7 @@ from dita.venues.ccxt import CcxtVenue
 from dita.venues.protocol import VenueEventStream, VenueMarketInfo, VenueUnavailable, poll_once
 
 __all__ = [
+    "NOT_FILLED",
     "Fill",
     "LegResult",
     "PlanError",
@@ -47,6 +48,11 @@ __all__ = [
 
 # A leg's status when an earlier run saw its order end with nothing filled: it is sent again.
 UNFILLED_BEFORE = ("refused (earlier run)", "unfilled (earlier run)")
+# A leg's status when this run's order of it was refused, or ended short of its size, or it found
+# no slot: what it did not fill leaves the account off its target.
+NOT_FILLED = ("refused", "unfilled", "no free slot")
+# The venue's ends of an order short of its size, other than a reject.
+_ENDED_UNFILLED = (KernelEventKind.EXPIRED, KernelEventKind.CANCEL_ACK)
 # How long fills of orders a venue reports later are waited for, by default.
 FILL_WAIT_S = 30.0
 POLL_S = 0.5
@@ -56,7 +62,9 @@ POLL_S = 0.5
 class LegResult:
     """What became of one leg: ``status`` "sent", "sent before" (taken by the kernel in an earlier
     run of this plan: not sent again), "refused" (the kernel's diagnostic and reason, or the
-    venue's: diagnostic ``REJECT``, its reason), "no free slot", or, for an order an earlier run
+    venue's: diagnostic ``REJECT``, its reason), "unfilled" (its order ended with less than its
+    size filled: diagnostic ``EXPIRED`` or ``CANCEL_ACK``, the venue's reason; its fills say what
+    did), "no free slot", or, for an order an earlier run
     saw end with nothing filled (sent again after it), "refused (earlier run)" (diagnostic
     ``REJECT`` or ``RATE_LIMITED``) or "unfilled (earlier run)" (``CANCEL_ACK``, ``EXPIRED``)."""
 
@@ -70,6 +78,12 @@ class LegResult:
     @property
     def filled(self) -> float:
         return sum(f.quantity for f in self.fills)
+
+    @property
+    def unfilled(self) -> float:
+        """What of the leg's size its fills leave, on decimals (0 for a leg filled whole)."""
+        left = decimal(self.leg.quantity) - sum((decimal(f.quantity) for f in self.fills), Decimal(0))
+        return max(float(left), 0.0)
 
 
 def reference_prices(venue: Any, symbols: Iterable[str]) -> dict[str, float]:
@@ -483,7 +497,9 @@ def _reason(outcome: KernelOutcome) -> str:
 
 def _take_fills(result: LegResult, events: Iterable[VenueEvent]) -> None:
     """The leg's fills among ``events``; a venue's reject of its order makes it refused (the
-    venue's margin or rules: nothing of it fills)."""
+    venue's margin or rules: nothing of it fills), and its order's end short of its size
+    unfilled (a reduce-only order with nothing left to reduce, a market order's remainder the
+    book could not fill), each with the venue's reason."""
     for event in events:
         if event.trade_id != result.leg.trade_id:
             continue
@@ -492,6 +508,8 @@ def _take_fills(result: LegResult, events: Iterable[VenueEvent]) -> None:
             result.fills.append(Fill(event.price, qty, event.fee or 0.0, event.fill_id))
         elif event.kind == KernelEventKind.REJECT:
             result.status, result.diagnostic, result.reason = "refused", "REJECT", event.reason
+        elif event.kind in _ENDED_UNFILLED and result.unfilled > QTY_EPS:
+            result.status, result.diagnostic, result.reason = "unfilled", event.kind.name, event.reason
 
 
 def _await_fills(

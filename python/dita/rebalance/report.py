@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from dita.rebalance.execute import LegResult
+from dita.rebalance.execute import NOT_FILLED, LegResult
 from dita.rebalance.plan import Leg, Plan, decimal
 
 __all__ = ["cost_bps", "report_json", "report_table"]
@@ -63,15 +63,15 @@ def report_json(
             average = sum(f["price"] * f["quantity"] for f in row["fills"]) / filled
             row["filled"], row["average_price"] = filled, average
             row["cost_bps"] = cost_bps(result.leg.side, result.leg.reference_price, average)
-    for skipped in plan.skipped:
-        row = by_symbol[skipped.symbol]
-        said = {
-            "reason": skipped.reason,
-            "side": skipped.side,
-            "residual": skipped.residual,
-            "detail": skipped.detail,
-        }
-        row["skipped"] = said if row["skipped"] is None else _together(row["skipped"], said)
+    said = [
+        (s.symbol, {"reason": s.reason, "side": s.side, "residual": s.residual, "detail": s.detail})
+        for s in plan.skipped
+    ]
+    # A leg refused, or whose order ended short, leaves off target what it did not fill.
+    said += [(r.leg.symbol, _not_filled(r)) for r in results if r.status in NOT_FILLED]
+    for symbol, skipped in said:
+        row = by_symbol[symbol]
+        row["skipped"] = skipped if row["skipped"] is None else _together(row["skipped"], skipped)
     return {
         "source_run": plan.source_run,
         "content_hash": plan.content_hash,
@@ -92,10 +92,24 @@ def _planned(leg: Leg) -> dict[str, Any]:
     }
 
 
+def _not_filled(result: LegResult) -> dict[str, Any]:
+    """What ``result``'s leg left off target (reason "not filled"), with its status and why."""
+    why = ": ".join(part for part in (result.diagnostic, result.reason) if part)
+    return {
+        "reason": "not filled",
+        "side": result.leg.side,
+        "residual": result.unfilled,
+        "detail": f"{result.leg.intent_id} {result.status}, {result.filled:g} of {result.leg.quantity:g} "
+        f"filled" + (f" ({why})" if why else ""),
+    }
+
+
 def _together(first: dict[str, Any], then: dict[str, Any]) -> dict[str, Any]:
-    """Two parts of one symbol's order skipped (an exit and the entry after it): one residual
-    off target, "below floor" when either part is."""
-    reason = "below floor" if "below floor" in (first["reason"], then["reason"]) else first["reason"]
+    """Two parts of one symbol's order skipped (an exit and the entry after it, a leg not
+    filled): one residual off target; "not filled" when either part is, else "below floor" when
+    either part is."""
+    reasons = (first["reason"], then["reason"])
+    reason = next((r for r in ("not filled", "below floor") if r in reasons), first["reason"])
     return {
         "reason": reason,
         "side": first["side"],
