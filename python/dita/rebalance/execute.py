@@ -64,7 +64,8 @@ class LegResult:
     run of this plan: not sent again), "refused" (the kernel's diagnostic and reason, or the
     venue's: diagnostic ``REJECT``, its reason), "unfilled" (its order ended with less than its
     size filled: diagnostic ``EXPIRED`` or ``CANCEL_ACK``, the venue's reason; its fills say what
-    did), "no free slot", or, for an order an earlier run
+    did), "no free slot", "no price" (not sent: the venue's price of its symbol is not this
+    run's, ``send_plan``), or, for an order an earlier run
     saw end with nothing filled (sent again after it), "refused (earlier run)" (diagnostic
     ``REJECT`` or ``RATE_LIMITED``) or "unfilled (earlier run)" (``CANCEL_ACK``, ``EXPIRED``)."""
 
@@ -368,14 +369,19 @@ def send_plan(
     after_leg: Callable[[LegResult], object] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    stale_prices: Mapping[str, str] | None = None,
 ) -> list[LegResult]:
     """Sends each leg of ``plan`` through ``kernel`` in the plan's order (sells first), then
     waits up to ``fill_wait_s`` for the fills a venue reports later. ``after_leg`` hears each
-    leg's result once sent (the paper venue's book is saved there)."""
+    leg's result once sent (the paper venue's book is saved there). ``stale_prices``: the
+    venue's prices not this run's, by symbol with why (a paper book's quote of an earlier run):
+    a leg of one that the kernel has not taken (a written plan's, resumed) is not sent, as the
+    venue would fill it there, and is reported "no price" with why."""
     results = []
     log = _PlanLog(kernel, plan)
     for leg in plan.legs:
-        for result in _send(kernel, plan.source_run, leg, log):
+        unpriced = (stale_prices or {}).get(leg.symbol)
+        for result in _send(kernel, plan.source_run, leg, log, unpriced):
             results.append(result)
             if after_leg is not None:
                 after_leg(result)
@@ -405,16 +411,22 @@ class _PlanLog:
         return None if self.orders is None else self.orders.get(intent_id)
 
 
-def _send(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> list[LegResult]:
+def _send(kernel: Any, source_run: str, leg: Leg, log: _PlanLog, unpriced: str | None) -> list[LegResult]:
     """``leg`` sent, or as an earlier run sent it. One whose order ended with nothing filled is
     sent again under the next retry id (``ID:retry-N``), the same in every run, so a retry killed
-    mid-way is found taken as the leg was, never sent twice."""
+    mid-way is found taken as the leg was, never sent twice. ``unpriced``: why the venue's price
+    of the leg's symbol is not this run's; a leg (or retry) the kernel has not taken is then
+    reported "no price", not sent."""
     earlier: list[LegResult] = []
     tried = leg
-    while (result := _send_once(kernel, source_run, tried, log)).status in UNFILLED_BEFORE:
+    while True:
+        if unpriced is not None and log.order(tried.intent_id) is None:
+            return [*earlier, LegResult(tried, "no price", reason=unpriced)]
+        result = _send_once(kernel, source_run, tried, log)
+        if result.status not in UNFILLED_BEFORE:
+            return [*earlier, result]
         earlier.append(result)
         tried = replace(leg, intent_id=f"{leg.intent_id}:retry-{len(earlier)}")
-    return [*earlier, result]
 
 
 def _send_once(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> LegResult:

@@ -69,6 +69,8 @@ def report_json(
     ]
     # A leg refused, or whose order ended short, leaves off target what it did not fill.
     said += [(r.leg.symbol, _not_filled(r)) for r in results if r.status in NOT_FILLED]
+    # A resumed plan's leg not sent as its symbol is not priced in this run.
+    said += [(r.leg.symbol, _unpriced(r)) for r in results if r.status == "no price"]
     for symbol, skipped in said:
         row = by_symbol[symbol]
         row["skipped"] = skipped if row["skipped"] is None else _together(row["skipped"], skipped)
@@ -101,6 +103,17 @@ def _not_filled(result: LegResult) -> dict[str, Any]:
         "residual": result.unfilled,
         "detail": f"{result.leg.intent_id} {result.status}, {result.filled:g} of {result.leg.quantity:g} "
         f"filled" + (f" ({why})" if why else ""),
+    }
+
+
+def _unpriced(result: LegResult) -> dict[str, Any]:
+    """``result``'s leg skipped as "no price": off target by its size and its lot residual."""
+    leg = result.leg
+    return {
+        "reason": "no price",
+        "side": leg.side,
+        "residual": float(decimal(leg.quantity) + decimal(leg.residual)),
+        "detail": f"{leg.intent_id} not sent: {result.reason}",
     }
 
 

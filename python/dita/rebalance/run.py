@@ -320,7 +320,9 @@ def rebalance(
             replace_whole(newest, lambda tmp: tmp.write_text(f"{written.name}\n"))
     if before_send is not None:
         before_send()
-    results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg)
+    # A written plan's legs were sized in an earlier run: one of a symbol not priced in this one
+    # is not sent at the venue's stale price.
+    results = send_plan(kernel, plan, fill_wait_s=fill_wait_s, after_leg=after_leg, stale_prices=stale_prices)
     if reconciled is not None:
         # Said in this report only: a plan resumed later says what its own run finds.
         plan = replace(plan, warnings=(*plan.warnings, *positions_apart(reconciled)))
