@@ -455,3 +455,36 @@ def test_a_file_that_is_no_config_is_refused_unread(tmp_path: Path, kind: str) -
     result = CliRunner().invoke(app, ["live", "--config", str(path)])
     assert result.exit_code == 2, result.output
     assert f"{path}: cannot read the file: {said}" in str(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("where", "key"),
+    [
+        ('state_dir = "{file}"', "state_dir"),
+        ('state_dir = "{file}/state"', "state_dir"),
+        ('[log]\nwal_dir = "{file}/wal"', "log.wal_dir"),
+        ('[journal]\ndsn = "chdb://{file}/journal"', "journal.dsn"),
+    ],
+)
+def test_a_directory_key_where_a_file_stands_is_refused_naming_the_key_and_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, key: str
+) -> None:
+    """The run makes the directories of its state file, log and journal: a file in the way would
+    fail that once the journal or the log were open, a traceback."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DITA_STATE_DIR", raising=False)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory\n")
+    text = where.format(file=blocker)
+    state = f'state_dir = "{tmp_path / "state"}"'
+    top, tables = (text, "") if where.startswith("state_dir") else (state, text)
+    path = tmp_path / "run.toml"
+    path.write_text(
+        UNREACHABLE.format(kernel_id="k", top=top, strategy="", gateway="port = 0", tables=tables)
+    )
+    result = CliRunner().invoke(app, ["live", "--config", str(path)])
+    assert result.exit_code == 2, (result.exit_code, result.output)
+    assert "Traceback" not in result.output
+    assert f"{key}: " in result.stderr and f"{blocker} is a file" in result.stderr, result.stderr
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert written == ["a-file", "run.toml"], written

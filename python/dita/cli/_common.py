@@ -281,17 +281,26 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("DITA_STATE_DIR") or "var/run")
 
 
-def require_directory_path(path: Path, named: str) -> None:
-    """Exit 2 naming ``named`` (the option or variable that gives ``path``) unless ``path`` is a
-    directory or can be made one: itself, or the nearest of its parents that exists, a file would
-    fail ``mkdir`` (FileExistsError, NotADirectoryError) once the command has begun."""
+def directory_path_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a directory: itself, or the nearest of its parents that exists, is
+    a file, which would fail ``mkdir`` (FileExistsError, NotADirectoryError) once the command has
+    begun. None when it is a directory or can be made one."""
     for place in (path, *path.parents):
         if place.is_dir():
-            return
+            return None
         if place.exists():
             if place == path:
-                fail(f"{named} {path} is a file; give a directory")
-            fail(f"{named} {path}: {place} is a file, not a directory; give a directory")
+                return f"{path} is a file; give a directory"
+            return f"{path}: {place} is a file, not a directory; give a directory"
+    return None
+
+
+def require_directory_path(path: Path, named: str) -> None:
+    """Exit 2 naming ``named`` (the option or variable that gives ``path``) unless ``path`` is a
+    directory or can be made one (``directory_path_problem``)."""
+    problem = directory_path_problem(path)
+    if problem is not None:
+        fail(f"{named} {problem}")
 
 
 def option_given(ctx: typer.Context, name: str) -> bool:

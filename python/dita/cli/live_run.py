@@ -65,6 +65,7 @@ class LiveRun:
             for s in config.strategies
         ]
         self._refuse_strategies_sharing_a_name()
+        self._refuse_directories_that_are_files()
         self.stop_requested = threading.Event()
         # Set (by SIGHUP) to re-read the file's [risk] table on the strategies' thread.
         self.reload_requested = reload_requested or threading.Event()
@@ -103,6 +104,34 @@ class LiveRun:
                 problems.append(sharing_a_name(i, key, given, first_of[strategy.name], strategy.name))
             else:
                 first_of[strategy.name] = i
+        if problems:
+            raise ConfigError(self.config_path, problems)
+
+    def _refuse_directories_that_are_files(self) -> None:
+        """ConfigError naming each key whose directory the run makes (the state file's, the
+        log's, the journal's) where a file stands, itself or a parent: its ``mkdir`` would fail
+        once the run had opened the journal or the log."""
+        import os
+
+        from dita.cli._common import directory_path_problem
+
+        c = self.config
+        dsn = c.journal.dsn if c.journal.enabled else None
+        uses_state_dir = c.mode == "paper" or c.log.wal_dir is None or (c.journal.enabled and dsn is None)
+        directories = []
+        if uses_state_dir:
+            from_environment = c.state_dir is None and os.environ.get("DITA_STATE_DIR")
+            key = "state_dir ($DITA_STATE_DIR)" if from_environment else "state_dir"
+            directories.append((key, c.run_state_dir()))
+        if c.log.wal_dir is not None:
+            directories.append(("log.wal_dir", c.log.wal_dir))
+        if dsn is not None and dsn.startswith("chdb://"):
+            directories.append(("journal.dsn", Path(dsn.removeprefix("chdb://"))))
+        problems = [
+            f"{key}: {problem}"
+            for key, path in directories
+            if (problem := directory_path_problem(path)) is not None
+        ]
         if problems:
             raise ConfigError(self.config_path, problems)
 
@@ -178,9 +207,9 @@ class LiveRun:
         if dsn is not None:
             from dita.journal.clickhouse import ClickHouseJournal
 
-            if dsn.startswith("chdb://"):
-                Path(dsn.removeprefix("chdb://")).parent.mkdir(parents=True, exist_ok=True)
             try:
+                if dsn.startswith("chdb://"):
+                    Path(dsn.removeprefix("chdb://")).parent.mkdir(parents=True, exist_ok=True)
                 self.journal = ClickHouseJournal(dsn, close_timeout=2.0)
             except (ValueError, OSError, RuntimeError) as exc:  # RuntimeError: a chDB directory held
                 raise RunRefused(f"journal.dsn {dsn!r}: cannot open the journal: {exc}") from None
@@ -206,8 +235,8 @@ class LiveRun:
 
         c = self.config
         wal_dir = c.wal_dir()
-        wal_dir.parent.mkdir(parents=True, exist_ok=True)
         try:
+            wal_dir.parent.mkdir(parents=True, exist_ok=True)
             if c.mode == "paper":
                 self._build_paper(wal_dir)
             else:
