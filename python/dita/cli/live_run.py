@@ -66,6 +66,7 @@ class LiveRun:
         ]
         self._refuse_strategies_sharing_a_name()
         self._refuse_directories_that_are_files()
+        self._refuse_a_kernel_another_run_holds()
         self.stop_requested = threading.Event()
         # Set (by SIGHUP) to re-read the file's [risk] table on the strategies' thread.
         self.reload_requested = reload_requested or threading.Event()
@@ -134,6 +135,18 @@ class LiveRun:
         ]
         if problems:
             raise ConfigError(self.config_path, problems)
+
+    def _refuse_a_kernel_another_run_holds(self) -> None:
+        """RunRefused, in mode paper, while another process runs the kernel and writes its state
+        file (a `dita paper` run of the same id and state directory), as `dita paper` refuses it."""
+        from dita.cli.paper_state_file import run_holding
+
+        c = self.config
+        if c.mode != "paper":
+            return
+        held = run_holding(c.run_state_dir() / f"{c.kernel_id}.json", c.kernel_id, "kernel_id")
+        if held is not None:
+            raise RunRefused(held)
 
     def _market_source(self) -> Any:
         """The ccxt venue of the configured exchange: the one traded in mode live, the source of

@@ -73,6 +73,7 @@ from dita.cli.paper_state_file import (
     _continued_fill_model,
     _continued_leverage,
     _continues_kernel,
+    run_holding,
 )
 from dita.cli.paper_state_file import (
     _of_this_log as _of_this_log,  # as: dita live's paper mode imports them from here
@@ -173,7 +174,7 @@ def paper(
 
     from dita.backtest.data import DataError, load_market_data
     from dita.backtest.engine import BacktestConfig
-    from dita.cli._state import live_run, named_state_dir
+    from dita.cli._state import named_state_dir
     from dita.strategy import Bar, Quote
 
     require_finite("--speed", speed, hint=" (use --max-speed for no pacing)")
@@ -217,13 +218,8 @@ def paper(
     if wal_dir is not None:
         require_directory_path(wal_dir, "--wal-dir")
     state_file = state / f"{kernel_id}.json"
-    # Two runs of one kernel id would rewrite one state file in turn: `dita status` would show
-    # their states by turns, and a run continuing its log could find the other's book in it.
-    if (holder := live_run(state_file)) is not None:
-        fail(
-            f"kernel {kernel_id!r} is run by process {holder}, which is still running (its state file "
-            f"{state_file} says so): stop that run first, or give this one another --kernel-id"
-        )
+    if (held := run_holding(state_file, kernel_id, "--kernel-id")) is not None:
+        fail(held)
     if wal_dir is None and (log := _account_log(state_file, kernel_id)) is not None:
         # Started afresh, the run would replace that file: the run continuing the log would then
         # find another account's state (its book and fills gone, its orders ended, the positions

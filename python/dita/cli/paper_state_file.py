@@ -147,6 +147,22 @@ def _of_this_log(previous: dict[str, Any], path: Path, wal_dir: Path) -> dict[st
     return None
 
 
+def run_holding(state_file: Path, kernel_id: str, another_id: str) -> str | None:
+    """Why no run may start on the kernel ``kernel_id`` whose state file is ``state_file``:
+    another process runs it (``live_run``), and the two would rewrite the file in turn (`dita
+    status` showing their states by turns, a run continuing the log finding the other's book in
+    it); None when no other run holds it. ``another_id`` names the option or key of the id."""
+    from dita.cli._state import live_run
+
+    holder = live_run(state_file)
+    if holder is None:
+        return None
+    return (
+        f"kernel {kernel_id!r} is run by process {holder}, which is still running (its state file "
+        f"{state_file} says so): stop that run first, or give this one another {another_id}"
+    )
+
+
 def _account_log(path: Path, kernel_id: str) -> str | None:
     """The write-ahead log the state file ``path`` names (its ``wal_dir``) when that log still
     holds the kernel ``kernel_id``, whose account the file's book and fills are; else None (no
