@@ -261,6 +261,7 @@ class LiveRun:
     def _build_paper(self, wal_dir: Path) -> None:
         from dita.backtest.engine import BacktestConfig
         from dita.cli.paper import PaperSession, _of_this_log, _previous_state
+        from dita.cli.paper_session import LiveLogRefused
 
         c = self.config
         state_dir = c.run_state_dir()
@@ -271,21 +272,27 @@ class LiveRun:
             previous = _of_this_log(previous, state_file, wal_dir)
         fill_model = BacktestConfig(balance=c.paper.balance, fee_rate=c.paper.fee_rate, max_slots=c.max_slots)
         (first, first_slots, first_run), *others = self.strategies
-        self.session = PaperSession(
-            first,
-            strategy_max_slots=first_slots,
-            strategy_source_run=first_run,
-            fill_model=fill_model,
-            kernel_id=c.kernel_id,
-            assets=self.assets,
-            state_dir=state_dir,
-            clock="wall",
-            journal=self.journal,
-            projection=self.projection,
-            control_plane=self.control_plane,
-            wal_dir=wal_dir,
-            previous=previous,
-        )
+        try:
+            self.session = PaperSession(
+                first,
+                strategy_max_slots=first_slots,
+                strategy_source_run=first_run,
+                fill_model=fill_model,
+                kernel_id=c.kernel_id,
+                assets=self.assets,
+                state_dir=state_dir,
+                clock="wall",
+                journal=self.journal,
+                projection=self.projection,
+                control_plane=self.control_plane,
+                wal_dir=wal_dir,
+                previous=previous,
+            )
+        except LiveLogRefused as exc:
+            raise RunRefused(
+                f"{exc}; give the paper run another kernel_id or state_dir (and another [log] wal_dir "
+                'where the file names one): the live run continues this log with mode = "live" and --live'
+            ) from None
         self.kernel, self.runtime, self.continued = (
             self.session.kernel,
             self.session.runtime,

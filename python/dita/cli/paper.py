@@ -67,7 +67,7 @@ from dita.cli.paper_run import (
     _close_kernel,  # noqa: F401  (importable here as before)
     run_session,
 )
-from dita.cli.paper_session import PaperSession
+from dita.cli.paper_session import LiveLogRefused, PaperSession
 from dita.cli.paper_state_file import (
     _account_log,
     _continued_fill_model,
@@ -339,6 +339,9 @@ def paper(
             bar_seconds=history.interval if history is not None and history.kind == "bars" else 0.0,
             status_every=status_every,
         )
+    except LiveLogRefused as exc:
+        close_all(plane, jr, proj)
+        fail(f"{exc}; give this paper run another --kernel-id and --wal-dir")
     except (ValueError, OSError, WalError) as exc:
         # A journal that already has this kernel id's rows; a --wal-dir of another kernel id
         # or --max-slots, or that cannot be opened; a state file whose book is not readable.

@@ -39,6 +39,15 @@ LAST_ACT_SEARCH_RECORDS = 100_000
 # Reads of the book a save makes while other threads' orders move the seq; past them, the last
 # read is saved, its fills told apart by ``last_event_id``.
 _BOOK_READS = 5
+# The records a log's first label is among: a run labels a fresh kernel right after its seed
+# capital (and, on paper, its fees).
+FIRST_LABEL_RECORDS = 8
+
+
+class LiveLogRefused(ValueError):
+    """The write-ahead log a paper session would continue is a live run's: paper orders and fees
+    written into it would be the live account's, and the live run would refuse the log as the
+    paper run's. Raised before the session writes anything, its kernel closed."""
 
 
 class PaperSession:
@@ -94,6 +103,13 @@ class PaperSession:
         # A kernel recovered from its write-ahead log continues the last run: its capital,
         # trades and mode are those of the log, and its venue takes back the last run's book.
         self.continued = self.kernel.seq > 0
+        if self.continued and (found := live_label(self.kernel)) is not None:
+            self.kernel.close()
+            raise LiveLogRefused(
+                f"the write-ahead log in {wal_dir} holds the live run of kernel {kernel_id!r} ({found}): "
+                "a paper run on it would write paper orders and fees into the live account's log, "
+                "and the live run would then refuse the log as the paper run's"
+            )
         self.recovered_seq = self.kernel.seq  # the log's last seq, before this run's set-up
         self.wal_dir = wal_dir
         self.previous = previous if self.continued else None
@@ -387,6 +403,36 @@ class PaperSession:
         except OSError as exc:  # the log's own I/O error (its first), not the state file's
             raise WalError(str(exc)) from exc
         return write_state_file(self.state_dir, snap)
+
+
+def live_label(kernel: Any) -> str | None:
+    """How ``kernel``'s log says a live run wrote it (None when it does not): the label `dita
+    live` gives a live kernel, or the first label of the log, LIVE (a live run halted since, say
+    by the dead-man switch or an operator). Read without writing to the log."""
+    from dita._kernel import JOURNAL_COLUMNS
+
+    control = kernel.control()
+    if control.get("mode_set_by") == "dita-live":
+        return f"labelled {control.get('mode')} by dita-live"
+    first: list[dict[str, Any]] = []
+
+    def sink(blocks: list[Any]) -> None:
+        for block in blocks:
+            if block.table == "control_changes":
+                names = JOURNAL_COLUMNS[block.table]
+                first.extend(dict(zip(names, row, strict=True)) for row in block.tuples())
+
+    try:
+        kernel.wal_journal_blocks(1, min(kernel.seq, FIRST_LABEL_RECORDS), sink=sink)
+    except (WalError, OSError, ValueError):
+        return None  # unread: the label alone tells
+    first.sort(key=lambda row: (row["seq"], row["sub"]))
+    if not first or first[0]["mode"] != "LIVE":
+        return None
+    return (
+        f"labelled LIVE by {first[0]['source']} when the log began, {control.get('mode')} "
+        f"by {control.get('mode_set_by') or 'nobody'} since"
+    )
 
 
 def _own_start() -> str | None:
