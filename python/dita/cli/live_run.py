@@ -76,6 +76,7 @@ class LiveRun:
         self._opened: list[Any] = []  # what to close if the build fails half-way
         self._left_told = False  # whether close said which orders the run leaves working
         self.session: Any = None  # the paper run's PaperSession (its book and state file)
+        self.taken_over: dict[str, Any] | None = None  # the state file the paper session took over
         try:
             self.market_source = self._market_source()
             self.symbols, self.assets = self._checked_symbols()
@@ -293,6 +294,7 @@ class LiveRun:
                 f"{exc}; give the paper run another kernel_id or state_dir (and another [log] wal_dir "
                 'where the file names one): the live run continues this log with mode = "live" and --live'
             ) from None
+        self.taken_over = previous
         self.kernel, self.runtime, self.continued = (
             self.session.kernel,
             self.session.runtime,
@@ -416,6 +418,12 @@ class LiveRun:
     def start(self) -> None:
         """Start the strategies, reconcile a continued kernel with the venue, and trade on a
         thread; RunRefused when the venue cannot be reconciled with (nothing traded)."""
+        if self.session is not None:
+            from dita.cli.paper_continued import _say_continued
+
+            c = self.config
+            state_file = c.run_state_dir() / f"{c.kernel_id}.json"
+            _say_continued(self.session, state_file, self.taken_over, self.say)
         self.runtime.start()
         if self.continued:
             self._reconcile()

@@ -378,7 +378,7 @@ def paper(
                 highlight=False,
             )
         feed = session.replay.feed(feed)
-    _say_continued(session, state_file, previous, console)
+    _say_continued(session, state_file, previous, tell=lambda line: console.print(line, highlight=False))
     run_session(
         session,
         feed,

@@ -6,7 +6,7 @@ each difference said on stderr."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from dita.cli.paper_resume import CatchUp
     from dita.cli.paper_session import PaperSession
     from dita.venues.paper import CaughtUp
+
+
+Say = Callable[[str], None]
+
+
+def _on_stderr(line: str) -> None:
+    typer.echo(line, err=True)
 
 
 # How the `dita.kernel` logger's warnings of a torn record cut, and of a checkpoint skipped, by
@@ -43,91 +50,94 @@ def _recovery_said_by_the_cli() -> Iterator[None]:
         log.removeFilter(not_said_here)
 
 
-def _say_recovery_damage(kernel: Any) -> None:
+def _say_recovery_damage(kernel: Any, say: Say = _on_stderr) -> None:
     """What opening the log cut or passed over (a record the process died writing, a damaged
     checkpoint): said, not only kept in ``wal_info()``, since the inputs it held are gone."""
     recovery = (kernel.wal_info() or {}).get("recovery") or {}
     torn = recovery.get("torn_tail")
     if torn:
-        typer.echo(
+        say(
             f"warning: the write-ahead log's last record was unfinished (the process stopped, or its "
             f"disk failed, while writing it): {torn['bytes_dropped']:,} bytes cut from "
             f"{torn['segment']} at byte {torn['offset']:,} (it would have been seq {torn['seq']}); the "
             f"kernel continues from seq {recovery['last_seq']}, its last whole record, and the input "
-            "cut is not recovered",
-            err=True,
+            "cut is not recovered"
         )
     at = recovery.get("checkpoint_seq")
     # Not "an earlier one" where none was usable: the log was replayed from its start.
     recovered = "the start of the log" if at is None else f"checkpoint {at} and the log after it"
     for skipped in recovery.get("skipped_checkpoints") or []:
-        typer.echo(
+        say(
             f"warning: checkpoint {skipped['path']} was passed over ({skipped['reason']}): the kernel "
-            f"was recovered from {recovered}",
-            err=True,
+            f"was recovered from {recovered}"
         )
 
 
-def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] | None, console: Any) -> None:
-    """Say what a run on --wal-dir took over from the runs before it."""
+def _say_continued(
+    session: PaperSession,
+    path: Path,
+    previous: dict[str, Any] | None,
+    say: Say = _on_stderr,
+    *,
+    tell: Say | None = None,
+) -> None:
+    """Say what a run on a write-ahead log took over from the runs before it: the kernel and the
+    orders restored to the paper venue (``tell``, when given: `dita live` says the kernel it
+    continues itself), then, through ``say``, what opening the log cut, the book's catch-up and
+    what could not be taken over (`dita paper` and `dita live` in paper alike)."""
     if session.wal_dir is None:
         return
     if not session.continued:
         left = len(((previous or {}).get("venue") or {}).get("orders") or [])
         if left:
-            typer.echo(
+            say(
                 f"warning: {path} lists {_orders(left)} of an earlier run: not carried over, since the "
-                f"write-ahead log in {session.wal_dir} is new (the kernel starts afresh)",
-                err=True,
+                f"write-ahead log in {session.wal_dir} is new (the kernel starts afresh)"
             )
         return
     leverage = session.venue.settings.leverage
-    console.print(
-        f"continues kernel {session.kernel.kernel_id} from its write-ahead log {session.wal_dir} "
-        f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper venue, "
-        f"{'with no margin check' if leverage is None else f'at leverage {leverage:g}'}",
-        highlight=False,
-    )
-    _say_recovery_damage(session.kernel)
+    if tell is not None:
+        tell(
+            f"continues kernel {session.kernel.kernel_id} from its write-ahead log {session.wal_dir} "
+            f"(seq {session.kernel.seq}): {_orders(session.restored_orders)} restored to the paper "
+            f"venue, {'with no margin check' if leverage is None else f'at leverage {leverage:g}'}"
+        )
+    _say_recovery_damage(session.kernel, say)
     if session.left_out:
-        typer.echo(
+        say(
             f"warning: {_orders(len(session.left_out))} of the saved book not restored, for an asset "
-            f"this run's feed does not have: {', '.join(session.left_out)} (ended below)",
-            err=True,
+            f"this run's feed does not have: {', '.join(session.left_out)} (ended below)"
         )
     if not isinstance((previous or {}).get("venue"), dict):
         if previous is not None:
             why = f"format {previous.get('format', 1)}"
         else:
             why = "another log's" if path.exists() else "no such file"
-        typer.echo(
+        say(
             f"warning: {path} holds no paper venue book ({why}): the orders the kernel still works "
-            "cannot be restored, and are ended",
-            err=True,
+            "cannot be restored, and are ended"
         )
     saved = (previous or {}).get("seq")
     caught = session.caught_up
     if caught is not None and caught.venue is not None:
         # Killed between two saves: the log has inputs (fills among them) the book was saved
         # before; the book and the fills listed for `dita pnl` were brought forward from it.
-        typer.echo(
+        say(
             f"warning: {path} was saved at seq {caught.saved:,}, before the end of the write-ahead log "
             f"(seq {session.recovered_seq:,}): the paper venue's book and the fills it lists for "
-            "`dita pnl` are brought forward to the kernel's last input from the log",
-            err=True,
+            "`dita pnl` are brought forward to the kernel's last input from the log"
         )
-        _say_caught_up(caught, caught.venue)
+        _say_caught_up(caught, caught.venue, say)
     elif isinstance(saved, int) and not isinstance(saved, bool) and saved != session.recovered_seq:
         # Saved after the end of the log (records it lost: fsync "none" and a machine crash), or
         # before it with the log unreadable: reconciliation can only report the differences.
         when = "before the end" if saved < session.recovered_seq else "after the end"
         unread = f" (the log was not read: {caught.unread})" if caught is not None and caught.unread else ""
-        typer.echo(
+        say(
             f"warning: {path} was saved at seq {saved:,}, {when} of the write-ahead log "
             f"(seq {session.recovered_seq:,}): the paper venue's book is not the kernel's as of its last "
             f"input{unread} (the differences are reconciled below), and the fills it lists for "
-            "`dita pnl` are those up to the save",
-            err=True,
+            "`dita pnl` are those up to the save"
         )
     if session.acted_after_save is not None:
         acted, rows = session.acted_after_save
@@ -142,15 +152,14 @@ def _say_continued(session: PaperSession, path: Path, previous: dict[str, Any] |
             where = f"past {path}'s data time"
         else:
             where = f"and {path} is another account's" if path.exists() else f"and there is no {path}"
-        typer.echo(
+        say(
             f"warning: the write-ahead log goes on to the kernel's last act at {at}, {where}: the rows "
             "up to it are not replayed, so the strategies do not trade them again (the signals of rows "
-            "the killed run had not finished are lost)",
-            err=True,
+            "the killed run had not finished are lost)"
         )
 
 
-def _say_caught_up(caught: CatchUp, venue: CaughtUp) -> None:
+def _say_caught_up(caught: CatchUp, venue: CaughtUp, say: Say = _on_stderr) -> None:
     """Say on stderr what the catch-up of the paper venue with the log did, and what it left to
     reconciliation, naming each order."""
     fills = f"{venue.fills} fill" + ("" if venue.fills == 1 else "s")
@@ -171,13 +180,12 @@ def _say_caught_up(caught: CatchUp, venue: CaughtUp) -> None:
             f"; {n} order{'' if n == 1 else 's'} sent with no answer in the log, taken by the venue now: "
             f"{', '.join(venue.taken)}"
         )
-    typer.echo(
+    say(
         f"caught up the paper venue with the write-ahead log: {fills} and {_orders(venue.working)} "
-        f"after seq {caught.saved:,}{held}{ended}{taken}",
-        err=True,
+        f"after seq {caught.saved:,}{held}{ended}{taken}"
     )
     for line in venue.not_applied:
-        typer.echo(f"warning: not caught up: {line} (left to reconciliation)", err=True)
+        say(f"warning: not caught up: {line} (left to reconciliation)")
 
 
 def _orders(n: int) -> str:
