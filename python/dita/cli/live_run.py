@@ -454,39 +454,26 @@ class LiveRun:
     def _refuse_trades_no_strategy_takes_back(self) -> None:
         """RunRefused when the log holds open trades of a strategy the file no longer runs (its
         class renamed, or the table removed): trades are taken back by the strategy's name, and
-        nobody would ever exit those positions. A trade opened by hand (its ENTER not the
-        runtime's, whatever its id) is the operator's to close: it is named, and the run trades on."""
-        from dita.runtime.strategies import trade_strategies
-        from dita.strategy import FREE_STAGES
+        nobody would ever exit those positions (``trades_left``, as `dita paper` asks it). A trade
+        opened by hand (its ENTER not the runtime's, whatever its id) is the operator's to close:
+        it is named, and the run trades on."""
+        from dita.runtime.strategies import trades_left
 
-        by_strategy: dict[str, list[str]] = {}
-        by_hand: list[str] = []
-        slots = self.kernel.slots()
-        whose = trade_strategies(slots)
-        for slot in slots:
-            trade_id = str(slot.get("trade_id") or "")
-            held = slot.get("fsm_state") not in FREE_STAGES or slot.get("order_in_doubt")
-            if not trade_id or not held or self.runtime.trade_owner(trade_id) is not None:
-                continue
-            if trade_id in whose:
-                by_strategy.setdefault(whose[trade_id], []).append(trade_id)
-            else:
-                by_hand.append(trade_id)
-        if by_hand:
+        left = trades_left(self.runtime)
+        if left.by_hand:
             self.say(
-                f"open trades of no strategy (opened by hand): {', '.join(by_hand)}; close them on the "
-                "operator page (the slot's Exit) or with POST /v1/slots/{slot_id}/exit"
+                f"open trades of no strategy (opened by hand): {', '.join(left.by_hand)}; close them on "
+                "the operator page (the slot's Exit) or with POST /v1/slots/{slot_id}/exit"
             )
-        if not by_strategy:
+        if not left.by_strategy:
             return
-        named = "; ".join(f"{', '.join(ids)} of strategy {name!r}" for name, ids in by_strategy.items())
         running = ", ".join(repr(name) for name in self.runtime.handles)
-        names = " or ".join(f'name = "{name}"' for name in by_strategy)
+        names = " or ".join(f'name = "{name}"' for name in left.by_strategy)
         raise RunRefused(
-            f"the log holds open trades no strategy of {self.config_path} takes back ({named}); the file "
-            f"runs {running}, and trades are taken back by the strategy's name, so nobody would exit "
-            f"them: run that strategy under its name again ({names} in its [[strategies]] table), "
-            "which takes them back and exits them as it trades, or close them with that run's "
+            f"the log holds open trades no strategy of {self.config_path} takes back ({left.named()}); "
+            f"the file runs {running}, and trades are taken back by the strategy's name, so nobody "
+            f"would exit them: run that strategy under its name again ({names} in its [[strategies]] "
+            "table), which takes them back and exits them as it trades, or close them with that run's "
             "operator page (the slot's Exit, or Flatten all: POST /v1/slots/{slot_id}/exit, "
             "POST /v1/flatten) before you change it"
         )

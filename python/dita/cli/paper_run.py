@@ -147,25 +147,29 @@ def run_session(
         session.runtime.start()
         if session.continued:
             _reconcile(session)
-        with live:
-            try:
-                session.runtime.run(
-                    feed,
-                    speed=None if max_speed else speed,
-                    progress=tick,
-                    should_stop=should_stop if max_speed else waiting_stop,
-                )
-                session.runtime.finish()
-            except WalError as exc:
-                # The log's writer thread met a full disk or an I/O error, and an input of the
-                # run (a strategy's, a venue event, the last marks) was refused for it: the
-                # kernel takes no more input. Stopped as a failed save stops the run (below),
-                # not as a traceback that would skip the final save's error.
-                log_stopped(exc)
-            finally:
-                # Stopped or not, the table left on screen is the run's last state, not the last
-                # tick's (up to --status-every behind) after a Ctrl-C or SIGTERM.
-                live.update(_status_table(session), refresh=True)
+            refused = _trades_no_strategy_takes_back(session)
+            if refused is not None:
+                problems.append(refused)
+        if not problems:
+            with live:
+                try:
+                    session.runtime.run(
+                        feed,
+                        speed=None if max_speed else speed,
+                        progress=tick,
+                        should_stop=should_stop if max_speed else waiting_stop,
+                    )
+                    session.runtime.finish()
+                except WalError as exc:
+                    # The log's writer thread met a full disk or an I/O error, and an input of the
+                    # run (a strategy's, a venue event, the last marks) was refused for it: the
+                    # kernel takes no more input. Stopped as a failed save stops the run (below),
+                    # not as a traceback that would skip the final save's error.
+                    log_stopped(exc)
+                finally:
+                    # Stopped or not, the table left on screen is the run's last state, not the
+                    # last tick's (up to --status-every behind) after a Ctrl-C or SIGTERM.
+                    live.update(_status_table(session), refresh=True)
     except KeyboardInterrupt as exc:
         closing()
         console.print("terminated" if isinstance(exc, Terminated) else "interrupted")
@@ -219,6 +223,32 @@ def run_session(
         typer.echo(f"error: {problem}", err=True)
     if problems or failed:
         raise typer.Exit(1)
+
+
+def _trades_no_strategy_takes_back(session: PaperSession) -> str | None:
+    """Why a continued run does not trade (None when it may): the log holds open trades of a
+    strategy it no longer runs (another --strategy, or one naming itself otherwise), which
+    nobody would ever exit (``trades_left``, as `dita live` asks it). A trade opened by hand is
+    named on stderr, and the run trades on."""
+    from dita.runtime.strategies import trades_left
+
+    left = trades_left(session.runtime)
+    if left.by_hand:
+        typer.echo(
+            f"warning: open trades of no strategy (opened by hand): {', '.join(left.by_hand)}; "
+            "this run does not exit them",
+            err=True,
+        )
+    if not left.by_strategy:
+        return None
+    running = ", ".join(repr(name) for name in session.runtime.handles)
+    return (
+        f"the write-ahead log holds open trades no strategy of this run takes back ({left.named()}); "
+        f"the run's strategy is {running}, and trades are taken back by the strategy's name, so "
+        "nobody would exit them: continue the kernel with that strategy, which takes them back and "
+        "exits them as it trades, or start a new account with another --kernel-id and --wal-dir; "
+        "nothing was traded"
+    )
 
 
 def restored_clock(session: PaperSession, say: Callable[[str], None]) -> float:

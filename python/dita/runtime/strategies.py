@@ -49,6 +49,42 @@ def trade_strategies(slots: Iterable[dict[str, Any]]) -> dict[str, str]:
     return names
 
 
+@dataclass(frozen=True)
+class TradesLeft:
+    """A continued kernel's open trades that no strategy of its runtime takes back: those of a
+    strategy it no longer runs (``by_strategy``: its name, their ids), which nobody would ever
+    exit, and those opened by hand (``by_hand``), the operator's to close."""
+
+    by_strategy: dict[str, list[str]]
+    by_hand: list[str]
+
+    def named(self) -> str:
+        """``Trend-t1, Trend-t2 of strategy 'Trend'; ...``"""
+        return "; ".join(f"{', '.join(ids)} of strategy {name!r}" for name, ids in self.by_strategy.items())
+
+
+def trades_left(runtime: TradingRuntime) -> TradesLeft:
+    """The open trades (held, or an order in doubt) of ``runtime``'s kernel that none of its
+    strategies takes back (``trade_owner``): asked once its strategies are added, after a
+    restart's reconciliation (which ends the orders the venue does not hold)."""
+    from dita.strategy import FREE_STAGES
+
+    by_strategy: dict[str, list[str]] = {}
+    by_hand: list[str] = []
+    slots = runtime.kernel.slots()
+    whose = trade_strategies(slots)
+    for slot in slots:
+        trade_id = str(slot.get("trade_id") or "")
+        held = slot.get("fsm_state") not in FREE_STAGES or slot.get("order_in_doubt")
+        if not trade_id or not held or runtime.trade_owner(trade_id) is not None:
+            continue
+        if trade_id in whose:
+            by_strategy.setdefault(whose[trade_id], []).append(trade_id)
+        else:
+            by_hand.append(trade_id)
+    return TradesLeft(by_strategy, by_hand)
+
+
 class KernelClosed(RuntimeError):
     """A strategy's submit (or ``report_edge``) refused because the runtime's kernel takes no
     more input (closed, or its write-ahead log failed): no fault of the strategy's. Escaping its
