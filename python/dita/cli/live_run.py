@@ -255,6 +255,8 @@ class LiveRun:
                 self._build_paper(wal_dir)
             else:
                 self._build_live(wal_dir)
+        except ConfigError:
+            raise  # a key of the file, named
         except (ValueError, OSError, WalError) as exc:
             raise RunRefused(f"cannot start the kernel on the log in {wal_dir}: {exc}") from None
         self.kernel.set_risk_limits(c.risk.model_dump())
@@ -263,6 +265,12 @@ class LiveRun:
         from dita.backtest.engine import BacktestConfig
         from dita.cli.paper import PaperSession, _of_this_log, _previous_state
         from dita.cli.paper_session import LiveLogRefused
+        from dita.cli.paper_state_file import (
+            PAPER_TABLE_KEYS,
+            AccountKept,
+            _continued_fill_model,
+            _continues_kernel,
+        )
 
         c = self.config
         state_dir = c.run_state_dir()
@@ -272,6 +280,19 @@ class LiveRun:
         if previous is not None:
             previous = _of_this_log(previous, state_file, wal_dir)
         fill_model = BacktestConfig(balance=c.paper.balance, fee_rate=c.paper.fee_rate, max_slots=c.max_slots)
+        if previous is not None and _continues_kernel(wal_dir, c.kernel_id):
+            # The continued account keeps the fill model its state file records, as `dita paper`'s does.
+            try:
+                fill_model = _continued_fill_model(
+                    previous,
+                    state_file,
+                    fill_model,
+                    lambda name: name in c.paper.model_fields_set,
+                    PAPER_TABLE_KEYS,
+                    "another kernel_id",
+                )
+            except AccountKept as exc:
+                raise ConfigError(self.config_path, [str(exc)]) from None
         (first, first_slots, first_run), *others = self.strategies
         try:
             self.session = PaperSession(

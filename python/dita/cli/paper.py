@@ -69,6 +69,7 @@ from dita.cli.paper_run import (
 )
 from dita.cli.paper_session import LiveLogRefused, PaperSession
 from dita.cli.paper_state_file import (
+    AccountKept,
     _account_log,
     _continued_fill_model,
     _continued_leverage,
@@ -233,10 +234,13 @@ def paper(
     if wal_dir is not None and (previous := _previous_state(state_file)) is not None:
         previous = _of_this_log(previous, state_file, wal_dir)
     if previous is not None and wal_dir is not None and _continues_kernel(wal_dir, kernel_id):
-        fill_model = _continued_fill_model(
-            previous, state_file, fill_model, lambda name: option_given(ctx, name)
-        )
-        kept = _continued_leverage(previous, state_file, leverage)
+        try:
+            fill_model = _continued_fill_model(
+                previous, state_file, fill_model, lambda name: option_given(ctx, name)
+            )
+            kept = _continued_leverage(previous, state_file, leverage)
+        except AccountKept as exc:
+            fail(str(exc))
         # Checked by StateFile as the option is by BacktestConfig: taken as it is.
         fill_model = fill_model.model_copy(update={"leverage": kept})
     strat = load_strategy(strategy, *parse_params(param or [], params))

@@ -1,11 +1,12 @@
 """The state file a ``dita paper`` run continuing its kernel (--wal-dir) takes over: read and
 checked before the kernel opens its log (``_previous_state``), taken only when a run on the same
 log wrote it (``_of_this_log``), and the fill model and leverage the continued account keeps
-(``_continued_fill_model``, ``_continued_leverage``: an option given otherwise exits 2)."""
+(``_continued_fill_model``, ``_continued_leverage``: an option given otherwise is refused,
+``AccountKept``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -33,6 +34,16 @@ FILL_MODEL_OPTIONS = {
     "latency_ms": "--latency-ms",
     "volume_share": "--volume-share",
 }
+
+
+# The fill model's keys of a `dita live` file ([paper]); the rest of the model is not configurable
+# there, and is the state file's.
+PAPER_TABLE_KEYS = {"balance": "paper.balance", "fee_rate": "paper.fee_rate"}
+
+
+class AccountKept(ValueError):
+    """An option or key given another value than the continued account's state file records for
+    what the account keeps (its fill model, its margin rules): the message names both."""
 
 
 def _previous_state(path: Path) -> dict[str, Any] | None:
@@ -221,14 +232,21 @@ def _fill_model_record(fill_model: BacktestConfig, seed_capital: Any) -> dict[st
 
 
 def _continued_fill_model(
-    previous: dict[str, Any], path: Path, fill_model: BacktestConfig, given: Callable[[str], bool]
+    previous: dict[str, Any],
+    path: Path,
+    fill_model: BacktestConfig,
+    given: Callable[[str], bool],
+    options: Mapping[str, str] = FILL_MODEL_OPTIONS,
+    new_account: str = "another --kernel-id and --wal-dir",
 ) -> BacktestConfig:
     """The fill model of a run continuing its kernel: the fees, slippage, latency, volume share
     and balance its state file ``path`` records, where the options were left out or given the
-    same (``given`` says which were given); ``fill_model`` as it is for a file that does not
-    record them. Exits 2, before the log opens, when one given differs from the
+    same (``given`` says which were given; ``options`` names those a run can give, `dita
+    paper`'s options or `dita live`'s [paper] keys); ``fill_model`` as it is for a file that
+    does not record them. AccountKept, before the log opens, when one given differs from the
     recorded one (the orders the account placed would fill under other rules part-way, and the
-    balance is the log's), or the file records one no option takes."""
+    balance is the log's), saying to leave it out or start a new account with ``new_account``;
+    exits 2 when the file records one no option takes."""
     from pydantic import ValidationError
 
     from dita.backtest.engine import BacktestConfig
@@ -246,24 +264,33 @@ def _continued_fill_model(
             f"the state file {path} is not one `dita paper` wrote: {where}: "
             f"{first['msg'].removeprefix('Value error, ')}, got {shortened(repr(first['input']))}"
         )
-    for name, option in FILL_MODEL_OPTIONS.items():
+    for name, option in options.items():
         ours = fill_model.maker_rate if name == "maker_fee_rate" else getattr(fill_model, name)
         if given(name) and ours != kept_values[name]:
             theirs = _number(kept_values[name])
-            _refuse_other(option, _number(ours), f"{name} {theirs}", theirs, path, previous, "fill model")
+            _refuse_other(
+                option, _number(ours), f"{name} {theirs}", theirs, path, previous, "fill model", new_account
+            )
     return kept
 
 
 def _refuse_other(
-    option: str, given: str, recorded: str, resumed: str, path: Path, previous: dict[str, Any], keeps: str
+    option: str,
+    given: str,
+    recorded: str,
+    resumed: str,
+    path: Path,
+    previous: dict[str, Any],
+    keeps: str,
+    new_account: str = "another --kernel-id and --wal-dir",
 ) -> NoReturn:
-    """Exit 2: ``option`` was given ``given``, where the state file ``path`` of the kernel a
+    """AccountKept: ``option`` was given ``given``, where the state file ``path`` of the kernel a
     run continues records ``recorded``; a continued account keeps its ``keeps``, so the option
-    is left out (to continue at ``resumed``) or the account is a new one."""
-    fail(
+    is left out (to continue at ``resumed``) or the account is a new one (``new_account``)."""
+    raise AccountKept(
         f"{option} {given} differs from the {recorded} the state file {path} records for kernel "
         f"{previous['kernel_id']!r}: a continued account keeps its {keeps}. Leave {option} out to "
-        f"continue at {resumed}, or start a new account with another --kernel-id and --wal-dir"
+        f"continue at {resumed}, or start a new account with {new_account}"
     )
 
 
@@ -277,7 +304,7 @@ def _continued_leverage(previous: dict[str, Any], path: Path, given: float | Non
     """The account leverage of a run continuing its kernel: the one its state file ``path``
     records (None: no margin check) when ``given`` (--leverage) is left out or the same; else
     ``given``, or the default. A state file that does not record the leverage leaves it to
-    ``given`` or the default. Exits 2, before the log opens, when ``given``
+    ``given`` or the default. AccountKept, before the log opens, when ``given``
     differs from the recorded one: the account would change its margin rules part-way, and
     the orders it took under them."""
     default = LEVERAGE if given is None else given
