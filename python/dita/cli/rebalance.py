@@ -53,7 +53,7 @@ from dita.rebalance import (
 )
 from dita.rebalance.execute import NOT_FILLED, PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable, Plan
-from dita.rebalance.run import RebalanceRun, rebalanced_to, resumed_plan
+from dita.rebalance.run import RebalanceRun, rebalanced_to, record_attempts, resumed_plan
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
@@ -328,6 +328,7 @@ class _Session:
                 stale_prices=self.stale_prices,
             )
         else:
+            record_attempts(self.state, portfolio)
             self._refuse_resume_apart(portfolio)
             run = rebalance(
                 self.kernel,
@@ -510,6 +511,9 @@ def rebalance_command(
         try:
             # A watch goes on past a version refused (the session checks each one it takes):
             # its kernel is reconciled all the same, to trade the versions after it.
+            # Counted before a written plan is refused: moved aside, a plan made afresh is
+            # numbered past it, not under its ids.
+            record_attempts(state, portfolio)
             resumed = None if watch else resumed_plan(state, portfolio)
             kernel, reconciled = _kernel(venue, state, kernel_id, max_slots, live, book, resumed)
         except WalError as exc:

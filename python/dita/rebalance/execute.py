@@ -26,7 +26,7 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.rebalance.plan import QTY_EPS, TRADE_PREFIX, Account, Leg, OpenTrade, Plan, PlanError, decimal
-from dita.rebalance.sent_before import Fill, LoggedOrder, logged_orders
+from dita.rebalance.sent_before import Fill, LoggedOrder, LogUnread, logged_orders
 from dita.rebalance.targets import TargetPortfolio
 from dita.risk import MarketLimits
 from dita.venues.ccxt import CcxtVenue
@@ -394,20 +394,31 @@ def send_plan(
 @dataclass
 class _PlanLog:
     """The orders of ``plan``'s legs the kernel's log holds, read once, when the first leg is
-    found taken in an earlier run (a plan sent whole never reads it)."""
+    found taken in an earlier run (a plan sent whole never reads it); ``unread``: why it could
+    not be read."""
 
     kernel: Any
     plan: Plan
     orders: dict[str, LoggedOrder] | None = None
+    unread: str = ""
     read: bool = False
+
+    @property
+    def since(self) -> int:
+        """The seq its legs' records start at: the log's records after the plan was written."""
+        at = self.plan.written_at
+        return 1 if at is None else at.seq + 1
 
     def order(self, intent_id: str) -> LoggedOrder | None:
         if not self.read:
             self.read = True
-            # Its legs are the log's records after the plan was written.
-            at = self.plan.written_at
-            since = 1 if at is None else at.seq + 1
-            self.orders = logged_orders(self.kernel, since, (leg.intent_id for leg in self.plan.legs))
+            try:
+                legs = (leg.intent_id for leg in self.plan.legs)
+                self.orders = logged_orders(self.kernel, self.since, legs)
+            except LogUnread as exc:
+                self.unread = str(exc)
+            else:
+                self.unread = "" if self.orders is not None else "the kernel keeps no log to find it in"
         return None if self.orders is None else self.orders.get(intent_id)
 
 
@@ -464,15 +475,21 @@ def _send_once(kernel: Any, source_run: str, leg: Leg, log: _PlanLog) -> LegResu
 
 def _sent_before(leg: Leg, log: _PlanLog) -> LegResult:
     """A leg the kernel took in an earlier run: its order and the fills the log booked for it
-    (``dita audit trace`` lists them with their records)."""
-    result = LegResult(leg, "sent before")
+    (``dita audit trace`` lists them with their records). One whose intent the log after the
+    plan was written does not hold is refused, not sent: taken for another plan under its id, or
+    its records not to be read, it may have traded, and is not this plan's leg sent."""
     logged = log.order(leg.intent_id)
     if logged is None:
-        kept = (
-            "its intent is not in the kernel's log" if log.orders is not None else "the kernel keeps no log"
+        unfound = log.unread or (
+            f"its log after this plan was written (from seq {log.since:,}) holds no such intent: "
+            "it was taken before, for another plan"
         )
-        result.reason = f"{kept}: what it filled is not known here"
-        return result
+        reason = (
+            f"the kernel took intent {leg.intent_id} before, and {unfound}; what it traded is not known "
+            "here, so it is not sent again: run these targets again to plan them afresh from the account"
+        )
+        return LegResult(leg, "refused", KernelDiagnosticCode.DUPLICATE_INTENT.name, reason)
+    result = LegResult(leg, "sent before")
     result.client_order_id = logged.client_order_id
     result.fills = list(logged.fills)
     if _ended_unfilled(log.kernel, logged):

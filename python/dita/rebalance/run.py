@@ -3,7 +3,8 @@ an earlier run of the same targets, which a resumed run continues), written befo
 order is sent, the legs sent through the kernel, and the report written beside it.
 
 The plans and reports of a targets file live under ``state_dir/plans`` and ``state_dir/reports``,
-named by the file's content hash (and from its second plan on, ``-N``): a run killed mid-way and
+named by the file's content hash (and from its second plan on, ``-N``; ``HASH.attempts`` keeps how
+many were written, a plan moved aside or removed counted too): a run killed mid-way and
 started again on the same file and the same write-ahead log sends only what the kernel has not
 taken. A plan is taken up only on the log it was written with (``LogPosition``); a plan that ran
 to its end is not taken up: the file is planned afresh, from the account, under ids of its own."""
@@ -58,6 +59,7 @@ __all__ = [
     "positions_apart",
     "rebalance",
     "rebalanced_to",
+    "record_attempts",
     "refuse_another_log",
     "resumed_plan",
 ]
@@ -93,11 +95,59 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def _attempts(state_dir: Path, portfolio: TargetPortfolio) -> int:
-    """How many plans of ``portfolio`` ``state_dir`` holds (numbered from 1, none missing)."""
+    """How many plans of ``portfolio`` were written in ``state_dir``: the plan files it holds
+    (numbered from 1, none missing), or more where its ``.attempts`` file records more (a plan
+    moved aside or removed is still counted, so no later plan takes its ids)."""
     attempts = 0
     while plan_path(state_dir, portfolio, attempts + 1).exists():
         attempts += 1
-    return attempts
+    return max(attempts, _recorded_attempts(state_dir, portfolio))
+
+
+def _attempts_path(state_dir: Path, portfolio: TargetPortfolio) -> Path:
+    return state_dir / "plans" / f"{portfolio.content_hash[:24]}.attempts"
+
+
+def _recorded_attempts(state_dir: Path, portfolio: TargetPortfolio) -> int:
+    path = _attempts_path(state_dir, portfolio)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return 0
+    except OSError as exc:
+        raise PlanError(f"{path} cannot be read: {exc}") from None
+    if not (text.strip().isascii() and text.strip().isdigit()):
+        # Counted as 0, a plan made afresh could take the ids of one the kernel took.
+        said = text.strip()[:40]
+        raise PlanError(f"{path} holds {said!r}, not the number of plans written for these targets")
+    return int(text)
+
+
+def record_attempts(state_dir: Path, portfolio: TargetPortfolio, attempts: int = 0) -> None:
+    """Records in ``state_dir`` that ``portfolio`` has had ``attempts`` plans, or as many as its
+    plan files say when more, before one is taken up or refused: a plan file moved aside or
+    removed after leaves its number taken, and a plan made afresh is numbered past it."""
+    attempts = max(attempts, _attempts(state_dir, portfolio))
+    if attempts > _recorded_attempts(state_dir, portfolio):
+        path = _attempts_path(state_dir, portfolio)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_whole(path, lambda tmp: tmp.write_text(f"{attempts}\n"))
+
+
+def _attempt_held(portfolio: TargetPortfolio, trades: tuple[OpenTrade, ...]) -> int:
+    """The highest of ``portfolio``'s plans whose trades the kernel holds open (0: none), which
+    a plan made afresh is numbered past wherever the state dir's count was lost."""
+    version = trade_id(portfolio, "").removesuffix(":")
+    held = 0
+    for trade in trades:
+        named = trade.trade_id.removeprefix(version)
+        if named == trade.trade_id:
+            continue
+        if named.startswith(":"):
+            held = max(held, 1)
+        elif named.startswith("-") and (n := named[1:].partition(":")[0]).isdigit():
+            held = max(held, int(n))
+    return held
 
 
 def finished(state_dir: Path, portfolio: TargetPortfolio) -> bool:
@@ -139,9 +189,11 @@ def _written_plan(written: Path) -> Plan | None:
     try:
         return plan_from_json(json.loads(written.read_text()))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        # Planned afresh, a half-sent plan's legs would be refused as duplicates and left short.
+        # Not replaced unasked: it may be half sent, and its operator says when to plan afresh.
         raise PlanError(
-            f"the plan written for these targets, {written}, cannot be read: {type(exc).__name__}: {exc}"
+            f"the plan written for these targets, {written}, cannot be read: {type(exc).__name__}: {exc}. "
+            f"Give back a plan this version reads, or move {written} aside to plan afresh from the "
+            "account as the venue states it, under ids of its own"
         ) from None
 
 
@@ -171,7 +223,8 @@ def plan_rebalance(
         raise
     except ValueError as exc:  # an answer of the venue's that cannot be read (a balance of no currency)
         raise PlanError(f"the venue's account cannot be read: {exc}") from exc
-    attempt = _attempts(state_dir, portfolio) + 1 if state_dir is not None else 1
+    written_before = _attempts(state_dir, portfolio) if state_dir is not None else 0
+    attempt = max(written_before, _attempt_held(portfolio, trades)) + 1
     return _numbered(make_plan(portfolio, account), portfolio, attempt), account
 
 
@@ -293,6 +346,8 @@ def rebalance(
     recovered from its log with the venue, whose positions found apart the report's warnings
     say. ``stale_prices``: the venue's prices not this run's, which it does not trade at."""
     venue = kernel.venue
+    if state_dir is not None:
+        record_attempts(state_dir, portfolio)
     plan, account = plan_rebalance(
         venue,
         portfolio,
@@ -311,11 +366,12 @@ def rebalance(
         # The kernel floors each leg by the same limits the plan rounded it to.
         for symbol, limits in account.limits.items():
             kernel.set_market_limits(symbol, limits.model_dump())
-        if written is not None:
+        if state_dir is not None and written is not None:
             # Before the first order: a run killed after it resumes this plan, not one made
             # from the account it left half rebalanced; on this log only, which holds its legs.
             plan = replace(plan, written_at=_log_position(kernel))
             _write_json(written, plan_json(plan))
+            record_attempts(state_dir, portfolio, plan.attempt)
             newest = written.parent / NEWEST_PLAN
             replace_whole(newest, lambda tmp: tmp.write_text(f"{written.name}\n"))
     if before_send is not None:

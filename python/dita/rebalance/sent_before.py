@@ -13,7 +13,7 @@ from typing import Any
 
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError
 
-__all__ = ["ENDINGS", "Fill", "LoggedOrder", "logged_orders"]
+__all__ = ["ENDINGS", "Fill", "LogUnread", "LoggedOrder", "logged_orders"]
 
 # The transitions that end an order short of its size, as the log names their triggers.
 ENDINGS = frozenset({"REJECT", "RATE_LIMITED", "CANCEL_ACK", "EXPIRED"})
@@ -48,15 +48,22 @@ class LoggedOrder:
 
 def logged_orders(kernel: Any, from_seq: int, intent_ids: Iterable[str]) -> dict[str, LoggedOrder] | None:
     """The orders of the intents among ``intent_ids`` (and their retries, ``ID:retry-N``) the
-    kernel took from seq ``from_seq`` on, by intent id. None for a kernel without a log, or one
-    whose log cannot be read there."""
+    kernel took from seq ``from_seq`` on, by intent id. None for a kernel without a log; raises
+    ``LogUnread`` for one whose log cannot be read from there (its segments archived, damaged)."""
+    if kernel.wal_info() is None:
+        return None
     wanted = set(intent_ids)
     rows = _Rows(wanted)
     try:
         kernel.wal_journal_blocks(max(from_seq, 1), sink=rows.take, every_intent=True)
-    except (ValueError, WalError, OSError):
-        return None
+    except (ValueError, WalError, OSError) as exc:
+        raise LogUnread(f"its log from seq {max(from_seq, 1):,} cannot be read ({exc})") from exc
     return rows.orders()
+
+
+class LogUnread(Exception):
+    """The kernel's log cannot be read from where a plan's legs were sent: what they did is not
+    known."""
 
 
 def retried(intent_id: str) -> str:
