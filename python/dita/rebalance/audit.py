@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
 from dita.kernel import ExecutionKernel
 
-__all__ = ["TracedFill", "record_hash", "trace_source_run"]
+__all__ = ["TracedFill", "first_kept_seq", "record_hash", "trace_source_run"]
 
 _SEGMENT_MAGIC = b"DITAWAL\x00"
 # crc32 u32 | len u32 | seq u64 | ts f64 | hash [32] (docs/reference/log-format.md, "Segments")
@@ -165,6 +165,25 @@ def record_hash(wal_dir: Path, seq: int) -> str | None:
     none: a seq past the log's end, or in segments archived). Each record's checksum is checked
     on the way."""
     return next((hashed for at, hashed in _records(wal_dir) if at == seq), None)
+
+
+def first_kept_seq(wal_dir: Path) -> int | None:
+    """The seq the oldest segment of ``wal_dir`` starts at, as its header states it (None: no
+    segment): the records before it are archived."""
+    segments = sorted(wal_dir.glob("seg-*.wal"))
+    if not segments:
+        return None
+    with segments[0].open("rb") as file:
+        header = file.read(14)
+        if not header.startswith(_SEGMENT_MAGIC) or len(header) < 14:
+            raise WalError(f"{segments[0]}: not a segment of a write-ahead log")
+        (id_len,) = struct.unpack_from("<H", header, 12)
+        file.seek(14 + id_len)
+        first = file.read(8)
+    if len(first) < 8:
+        raise WalError(f"{segments[0]}: its header is cut short")
+    (seq,) = struct.unpack("<Q", first)
+    return int(seq)
 
 
 def _records(wal_dir: Path) -> Iterator[tuple[int, str]]:

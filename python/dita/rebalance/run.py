@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dita._files import replace_whole
 from dita._kernel import WalError
-from dita.rebalance.audit import record_hash
+from dita.rebalance.audit import first_kept_seq, record_hash
 from dita.rebalance.execute import (
     FILL_WAIT_S,
     LegResult,
@@ -51,6 +50,7 @@ from dita.reconcile import ReconciliationReport
 from dita.venues.protocol import VenueUnavailable
 
 __all__ = [
+    "KernelLog",
     "RebalanceRun",
     "dry_run",
     "finished",
@@ -265,29 +265,80 @@ def _log_position(kernel: Any) -> LogPosition | None:
     return LogPosition(kernel.kernel_id, info["last_seq"], info["head_hash"])
 
 
-def refuse_another_log(kernel: Any, plan: Plan, written: Path) -> None:
-    """PlanError, nothing sent, for the plan ``written`` when ``kernel``'s log does not hold it
-    (``LogPosition``): a new log, or another's. Its legs may have gone out on the log it was
-    written with, and on this one the kernel would not refuse them as duplicates: sent again,
-    they would be bought or sold twice."""
-    at, info = plan.written_at, kernel.wal_info()
-    if at is not None and info is not None and at.kernel_id == kernel.kernel_id:
-        held = info["head_hash"] if at.seq == info["last_seq"] else None
-        if held is None and at.seq < info["last_seq"]:
-            with suppress(WalError, OSError):  # a segment that cannot be read proves nothing
-                held = record_hash(Path(info["dir"]), at.seq)
-        if held == at.head_hash:
-            return
+@dataclass(frozen=True)
+class KernelLog:
+    """A kernel's write-ahead log as a written plan is judged against it: the kernel's id, its
+    directory, the seq of its last record (0: none yet) and that record's chain hash."""
+
+    kernel_id: str
+    dir: Path
+    last_seq: int
+    head_hash: str
+
+
+def kernel_log(kernel: Any) -> KernelLog | None:
+    """``kernel``'s log (None: it keeps none)."""
+    info = kernel.wal_info()
+    if info is None:
+        return None
+    return KernelLog(kernel.kernel_id, Path(info["dir"]), info["last_seq"], info["head_hash"])
+
+
+def refuse_another_log(
+    plan: Plan, written: Path, log: KernelLog | None, trades: tuple[OpenTrade, ...]
+) -> None:
+    """PlanError, nothing sent, for the plan ``written`` when ``log`` (None: the kernel keeps
+    none) does not hold it (``LogPosition``): a new log, or another's. Its legs may have gone
+    out on the log it was written with, and on this one the kernel would not refuse them as
+    duplicates: sent again, they would be bought or sold twice. ``trades``: the kernel's open
+    trades, which vouch for a plan whose record is in segments archived."""
+    at = plan.written_at
+    here = "this kernel keeps no log" if log is None else _not_held(plan, log, trades)
+    if here is None:
+        return
     sent_on = (
         "by a kernel that keeps no log"
         if at is None
         else f"on kernel {at.kernel_id}'s log at seq {at.seq:,} (hash {at.head_hash[:16]}...)"
     )
-    here = "this kernel keeps no log" if info is None else f"the log in {info['dir']} does not hold it"
     raise PlanError(
         f"the plan written for these targets, {written}, was sent {sent_on}, and {here}: its legs "
         "may have gone out there, and sent again here they would trade twice. Give back the log it "
-        f"was sent on, or move {written} aside to plan afresh from the account as the venue states it"
+        f"was sent on, or move {written} aside to plan afresh from the account as the venue states "
+        "it, under ids of its own"
+    )
+
+
+def _not_held(plan: Plan, log: KernelLog, trades: tuple[OpenTrade, ...]) -> str | None:
+    """Why ``log`` does not hold ``plan`` (None: it does: its record at the plan's seq has the
+    plan's hash, or that record is archived and the kernel holds a trade the plan opened)."""
+    at = plan.written_at
+    if at is None:
+        return f"the log in {log.dir} does not hold it"
+    if at.kernel_id != log.kernel_id:
+        return f"the log in {log.dir} does not hold it (it is kernel {log.kernel_id}'s)"
+    if at.seq > log.last_seq:
+        return f"the log in {log.dir} does not hold it (it ends at seq {log.last_seq:,})"
+    try:
+        held = log.head_hash if at.seq == log.last_seq else record_hash(log.dir, at.seq)
+        first = first_kept_seq(log.dir) if held is None else None
+    except (WalError, OSError) as exc:  # a segment that cannot be read proves nothing
+        return f"the log in {log.dir} cannot be read at seq {at.seq:,} ({exc})"
+    if held == at.head_hash:
+        return None
+    if held is not None:
+        return f"the log in {log.dir} does not hold it (its record at seq {at.seq:,} has hash {held[:16]}...)"
+    if first is not None and at.seq >= first:
+        return f"the log in {log.dir} does not hold it (it keeps no record of seq {at.seq:,})"
+    opened = {leg.trade_id for leg in plan.legs if leg.action == "ENTER"}
+    if any(trade.trade_id in opened for trade in trades):
+        # Its record archived, the kernel's own trade of it says the log is the plan's.
+        return None
+    kept = "no segment" if first is None else f"its records from seq {first:,} on"
+    return (
+        f"whether the log in {log.dir} holds it cannot be told: it keeps {kept}, the ones before "
+        "archived, and the kernel holds no trade the plan opened (put the archived segments back "
+        "to take it up)"
     )
 
 
@@ -348,12 +399,13 @@ def rebalance(
     venue = kernel.venue
     if state_dir is not None:
         record_attempts(state_dir, portfolio)
+    trades = open_trades(kernel)
     plan, account = plan_rebalance(
         venue,
         portfolio,
         state_dir=state_dir,
         quote_currency=quote_currency,
-        trades=open_trades(kernel),
+        trades=trades,
         working=working_quantities(kernel),
         stale_prices=stale_prices,
     )
@@ -361,7 +413,7 @@ def rebalance(
     written = plan_path(state_dir, portfolio, plan.attempt) if state_dir is not None else None
     if resumed:
         assert written is not None
-        refuse_another_log(kernel, plan, written)
+        refuse_another_log(plan, written, kernel_log(kernel), trades)
     if account is not None:
         # The kernel floors each leg by the same limits the plan rounded it to.
         for symbol, limits in account.limits.items():
