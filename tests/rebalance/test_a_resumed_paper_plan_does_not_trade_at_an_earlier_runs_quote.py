@@ -79,3 +79,15 @@ def test_a_resumed_leg_of_a_symbol_given_no_price_is_skipped_not_traded_at_the_b
     assert not again["resumed"]
     sol = next(row for row in again["symbols"] if row["symbol"] == "SOL")
     assert [f["price"] for f in sol["fills"]] == [100.0] and sol["position_after"] == 10.0
+
+
+def test_a_dry_run_shows_a_resumed_leg_of_a_symbol_given_no_price_as_not_sent(tmp_path: Path) -> None:
+    args = killed_after_two_legs(tmp_path)
+    dry = CliRunner().invoke(app, [*args, "--dry-run", PRICES["BTC"]])
+    assert dry.exit_code == 0, dry.output
+    rows = {row["symbol"]: row for row in json.loads(dry.stdout)["symbols"]}
+    assert [o["status"] for o in rows["SOL"]["orders"]] == ["no price"]
+    assert (rows["SOL"]["skipped"]["reason"], rows["SOL"]["skipped"]["residual"]) == ("no price", 10.0)
+    # ETH's leg the kernel took before the kill: the run reports it as it went, it is no skip.
+    assert rows["ETH"]["skipped"] is None
+    assert resumed(args, "BTC")["symbols"][2]["orders"][0]["status"] == "no price"

@@ -91,3 +91,18 @@ def test_a_finished_plan_run_again_is_planned_afresh_under_ids_of_its_own(tmp_pa
     ]
     assert sold.positions() == {"BTC": 0.1}
     assert again.report_path == tmp_path / "reports" / f"{portfolio.content_hash[:24]}-2.json"
+
+
+def test_a_dry_run_of_a_plan_on_a_log_that_does_not_hold_it_is_refused_as_the_run_is(tmp_path: Path) -> None:
+    args = bought(tmp_path)
+    (plan,) = (tmp_path / "s" / "plans").glob("*.json")
+    for report in (tmp_path / "s" / "reports").iterdir():
+        report.unlink()  # as if killed before its report
+    shutil.rmtree(tmp_path / "s" / "wal")
+    dry = CliRunner().invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 1, dry.output
+    assert f"the plan written for these targets, {plan}, was sent on kernel rebalance's log" in dry.stderr
+    assert f"and the log in {tmp_path / 's' / 'wal'} does not hold it" in dry.stderr
+    assert not (tmp_path / "s" / "wal").exists()
+    real = CliRunner().invoke(app, args)
+    assert real.exit_code == 1 and "does not hold it" in real.stderr

@@ -53,7 +53,7 @@ from dita.rebalance import (
 )
 from dita.rebalance.execute import NOT_FILLED, PlanError, open_trades, working_quantities
 from dita.rebalance.plan import AccountUnreadable, Plan
-from dita.rebalance.run import RebalanceRun, rebalanced_to, record_attempts, resumed_plan
+from dita.rebalance.run import KernelLog, RebalanceRun, rebalanced_to, record_attempts, resumed_plan
 from dita.rebalance.run import dry_run as plan_only
 from dita.reconcile import ReconciliationReport
 from dita.risk import MarketLimits
@@ -277,6 +277,9 @@ class _Session:
     fill_wait: float
     paper_book: Path | None
     json_out: bool
+    # The kernel's id: a dry run on a state dir with no log judges a written plan against the
+    # new log the run would open under it.
+    kernel_id: str = KERNEL_ID
     # The markets a spot exchange's venue was opened with (None: any market).
     markets: list[str] | None = None
     # The paper book's quotes of an earlier run, not traded at (``_stale_quotes``).
@@ -317,7 +320,10 @@ class _Session:
         from."""
         self._check_markets(portfolio)
         if self.kernel is None:
-            logged = self._logged_kernel() if _holds_log(self.state / "wal") else None
+            wal = self.state / "wal"
+            logged, log = (
+                self._logged_kernel() if _holds_log(wal) else (None, KernelLog(self.kernel_id, wal, 0, ""))
+            )
             run = plan_only(
                 self.venue,
                 portfolio,
@@ -326,6 +332,7 @@ class _Session:
                 trades=open_trades(logged) if logged is not None else (),
                 working=working_quantities(logged) if logged is not None else None,
                 stale_prices=self.stale_prices,
+                on_log=log,
             )
         else:
             record_attempts(self.state, portfolio)
@@ -375,14 +382,15 @@ class _Session:
                 "start dita rebalance again to trade them"
             )
 
-    def _logged_kernel(self) -> Any:
-        """The kernel of the log, replayed without writing to it: its open trades and working
-        orders, for a dry run."""
+    def _logged_kernel(self) -> tuple[Any, KernelLog]:
+        """The kernel of the log, replayed without writing to it, and where the log is: its open
+        trades and working orders, and whether it holds a written plan, for a dry run."""
+        wal = self.state / "wal"
         try:
-            kernel, _recovery = wal_replay(self.state / "wal")
+            kernel, recovery = wal_replay(wal)
         except (WalError, OSError) as exc:
-            fail(f"cannot read the rebalance kernel's log in {self.state / 'wal'}: {exc}", code=1)
-        return kernel
+            fail(f"cannot read the rebalance kernel's log in {wal}: {exc}", code=1)
+        return kernel, KernelLog(kernel.kernel_id, wal, recovery["last_seq"], recovery["head_hash"])
 
     def _answer(self, portfolio: TargetPortfolio, run: RebalanceRun) -> None:
         for said in run.report["warnings"]:
@@ -525,6 +533,7 @@ def rebalance_command(
             fail(f"cannot plan the rebalance, nothing sent: {exc}", code=1)
     session = _Session(venue, kernel, state, quote_currency, fill_wait, paper_book, json_out)
     session.reconciled = reconciled
+    session.kernel_id = kernel_id
     # A book prepared by hand names no seq: saved with the log as the first plan goes out, also
     # on a log an earlier run left (refused before sending), or a killed leg's fill is lost.
     session.new_log = kernel is not None and (

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError, wal_verify
 from dita.kernel import ExecutionKernel
 
-__all__ = ["TracedFill", "first_kept_seq", "record_hash", "trace_source_run"]
+__all__ = ["TracedFill", "first_kept_seq", "record_hash", "replay_rows", "trace_source_run"]
 
 _SEGMENT_MAGIC = b"DITAWAL\x00"
 # crc32 u32 | len u32 | seq u64 | ts f64 | hash [32] (docs/reference/log-format.md, "Segments")
@@ -60,7 +60,7 @@ def trace_source_run(wal_dir: Path, source_run: str) -> tuple[dict[str, Any], li
     if report["records"] == 0:
         return report, []
     rows = _RunRows(source_run)
-    _replay_rows(wal_dir, report["kernel_id"], rows.take)
+    replay_rows(wal_dir, report["kernel_id"], rows.take)
     hashes = _record_hashes(wal_dir, {f[0] for f in rows.fills}, report["head_hash"])
     column = _FILL_COLUMNS.index
     traced = [
@@ -126,7 +126,10 @@ class _RunRows:
         self.fills.extend(row for row in rows if row[order] in self.sent_by)
 
 
-def _replay_rows(wal_dir: Path, kernel_id: str, sink: Any) -> None:
+def replay_rows(wal_dir: Path, kernel_id: str, sink: Any, from_seq: int = 1) -> None:
+    """The journal rows of the log in ``wal_dir`` from seq ``from_seq`` on, handed to ``sink``
+    in chunks, derived by a read-only replay of a copy of it (the log neither locked nor
+    written)."""
     with tempfile.TemporaryDirectory(prefix="dita-trace-") as tmp:
         copy = Path(tmp) / "wal"
         copy.mkdir()
@@ -135,7 +138,7 @@ def _replay_rows(wal_dir: Path, kernel_id: str, sink: Any) -> None:
                 shutil.copy2(file, copy / file.name)
         kernel = ExecutionKernel(kernel_id=kernel_id, wal_dir=str(copy))
         try:
-            kernel.wal_journal_blocks(1, sink=sink, chunk_rows=_CHUNK_ROWS, every_intent=True)
+            kernel.wal_journal_blocks(from_seq, sink=sink, chunk_rows=_CHUNK_ROWS, every_intent=True)
         finally:
             kernel.close()
 

@@ -45,6 +45,7 @@ from dita.rebalance.plan import (
     trade_id,
 )
 from dita.rebalance.report import report_json
+from dita.rebalance.sent_before import LogUnread, orders_in_log
 from dita.rebalance.targets import TargetPortfolio
 from dita.reconcile import ReconciliationReport
 from dita.venues.protocol import VenueUnavailable
@@ -54,6 +55,7 @@ __all__ = [
     "RebalanceRun",
     "dry_run",
     "finished",
+    "kernel_log",
     "plan_path",
     "plan_rebalance",
     "positions_apart",
@@ -317,6 +319,8 @@ def _not_held(plan: Plan, log: KernelLog, trades: tuple[OpenTrade, ...]) -> str 
         return f"the log in {log.dir} does not hold it"
     if at.kernel_id != log.kernel_id:
         return f"the log in {log.dir} does not hold it (it is kernel {log.kernel_id}'s)"
+    if log.last_seq == 0:
+        return f"the log in {log.dir} does not hold it (it holds no record)"
     if at.seq > log.last_seq:
         return f"the log in {log.dir} does not hold it (it ends at seq {log.last_seq:,})"
     try:
@@ -351,8 +355,11 @@ def dry_run(
     trades: tuple[OpenTrade, ...] = (),
     working: dict[str, float] | None = None,
     stale_prices: Mapping[str, str] | None = None,
+    on_log: KernelLog | None = None,
 ) -> RebalanceRun:
-    """The plan ``rebalance`` would send, and its report, with nothing written or sent."""
+    """The plan ``rebalance`` would send, and its report, with nothing written or sent. A written
+    plan is refused as ``rebalance`` refuses it on ``on_log``, the log the run would take it up
+    on (None: not checked), and its legs of a symbol ``stale_prices`` names read "no price"."""
     plan, account = plan_rebalance(
         venue,
         portfolio,
@@ -362,7 +369,34 @@ def dry_run(
         working=working,
         stale_prices=stale_prices,
     )
-    return RebalanceRun(plan, account is None, [], report_json(plan, [], None, dry_run=True), None)
+    results: list[LegResult] = []
+    if account is None:
+        if state_dir is not None and on_log is not None:
+            refuse_another_log(plan, plan_path(state_dir, portfolio, plan.attempt), on_log, trades)
+        # Sized in an earlier run, a leg the kernel has not taken is not sent at the venue's
+        # stale price (``send_plan``).
+        unpriced = stale_prices or {}
+        if any(leg.symbol in unpriced for leg in plan.legs):
+            taken = _taken(plan, on_log)
+            results = [
+                LegResult(leg, "no price", reason=unpriced[leg.symbol])
+                for leg in plan.legs
+                if leg.symbol in unpriced and leg.intent_id not in taken
+            ]
+    report = report_json(plan, results, None, dry_run=True)
+    return RebalanceRun(plan, account is None, results, report, None)
+
+
+def _taken(plan: Plan, log: KernelLog | None) -> set[str]:
+    """The intents of ``plan``'s legs ``log`` took after the plan was written, read from a copy
+    of it; none where it cannot be read there, as the run then finds none."""
+    if log is None or log.last_seq == 0:
+        return set()
+    since = 1 if plan.written_at is None else plan.written_at.seq + 1
+    try:
+        return set(orders_in_log(log.dir, log.kernel_id, since, (leg.intent_id for leg in plan.legs)))
+    except LogUnread:
+        return set()
 
 
 def positions_apart(reconciled: ReconciliationReport) -> list[str]:

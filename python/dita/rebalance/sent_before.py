@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError
+from dita.rebalance.audit import replay_rows
 
-__all__ = ["ENDINGS", "Fill", "LogUnread", "LoggedOrder", "logged_orders"]
+__all__ = ["ENDINGS", "Fill", "LogUnread", "LoggedOrder", "logged_orders", "orders_in_log"]
 
 # The transitions that end an order short of its size, as the log names their triggers.
 ENDINGS = frozenset({"REJECT", "RATE_LIMITED", "CANCEL_ACK", "EXPIRED"})
@@ -56,6 +58,19 @@ def logged_orders(kernel: Any, from_seq: int, intent_ids: Iterable[str]) -> dict
     rows = _Rows(wanted)
     try:
         kernel.wal_journal_blocks(max(from_seq, 1), sink=rows.take, every_intent=True)
+    except (ValueError, WalError, OSError) as exc:
+        raise LogUnread(f"its log from seq {max(from_seq, 1):,} cannot be read ({exc})") from exc
+    return rows.orders()
+
+
+def orders_in_log(
+    wal_dir: Path, kernel_id: str, from_seq: int, intent_ids: Iterable[str]
+) -> dict[str, LoggedOrder]:
+    """``logged_orders`` of the log in ``wal_dir``, read from a copy of it with no kernel open on
+    it (a dry run's). Raises ``LogUnread`` for a log that cannot be read from there."""
+    rows = _Rows(set(intent_ids))
+    try:
+        replay_rows(wal_dir, kernel_id, rows.take, max(from_seq, 1))
     except (ValueError, WalError, OSError) as exc:
         raise LogUnread(f"its log from seq {max(from_seq, 1):,} cannot be read ({exc})") from exc
     return rows.orders()
