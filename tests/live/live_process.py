@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -81,3 +82,25 @@ def wait_for(
         except subprocess.TimeoutExpired:
             pass
     raise AssertionError(f"{what} within {timeout:g} s; the run said:\n{log.read_text()}{metrics}")
+
+
+def traded_then_stopped(config: Path, log: Path, gateway: str, what: str, timeout: float) -> None:
+    """Run ``dita live`` on ``config`` until its gateway shows a slot holding a position (``what``,
+    within ``timeout`` seconds), then stop it with SIGINT, as an operator's Ctrl-C: exit 0."""
+    from test_live_run_resumes import start
+
+    run = start(config, log)
+    try:
+        wait_for(what, lambda: any(s["size"] for s in get(gateway, "/v1/slots")), timeout, log, run)
+        run.send_signal(signal.SIGINT)
+        assert run.wait(30) == 0, log.read_text()
+    finally:
+        ended(run)
+
+
+def halted_by_operator(wal_dir: Path, kernel_id: str) -> None:
+    """An operator's HALTED written to the stopped kernel's log: its label no longer says how it ran."""
+    from dita import ExecutionKernel
+
+    with ExecutionKernel(kernel_id=kernel_id, wal_dir=str(wal_dir)) as kernel:
+        kernel.update_control(mode="HALTED", source="operator")

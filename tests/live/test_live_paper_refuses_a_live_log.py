@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 from binance_streams import BinanceStreamServer
-from live_process import ended, get, wait_for
+from live_process import ended, get, halted_by_operator, traded_then_stopped, wait_for
 from test_live_run_resumes import start, write_config
 
-from dita import ExecutionKernel
 from dita.services.hazelcast import free_port
 
 
@@ -33,18 +32,11 @@ def test_a_paper_start_on_the_log_of_a_live_run_is_refused_and_writes_nothing(
     config = write_config(tmp_path, exchange, port)
     live_text = config.read_text()
     log = tmp_path / "run.log"
-    run = start(config, log)
-    try:
-        wait_for("a live position", lambda: any(s["size"] for s in get(gateway, "/v1/slots")), 90, log, run)
-        run.send_signal(signal.SIGINT)
-        assert run.wait(30) == 0, log.read_text()
-    finally:
-        ended(run)
+    traded_then_stopped(config, log, gateway, "a live position", 90)
     wal_dir = tmp_path / "state" / "wal" / "e2e-live"
     if relabelled:
         # An operator's HALTED since (or the dead-man switch's): the label no longer says LIVE.
-        with ExecutionKernel(kernel_id="e2e-live", wal_dir=str(wal_dir)) as kernel:
-            kernel.update_control(mode="HALTED", source="operator")
+        halted_by_operator(wal_dir, "e2e-live")
     before = log_files(wal_dir)
     orders = dict(exchange.orders)
 

@@ -4,15 +4,13 @@ the paper book and capital, under a kernel labelled PAPER. The live start refuse
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import pytest
 from binance_streams import BinanceStreamServer
-from live_process import ended, get, wait_for
+from live_process import ended, halted_by_operator, traded_then_stopped
 from test_live_run_resumes import start, write_config
 
-from dita import ExecutionKernel
 from dita.services.hazelcast import free_port
 
 
@@ -26,18 +24,11 @@ def test_a_live_start_on_the_log_of_the_paper_run_is_refused_and_sends_nothing(
     live_text = config.read_text()
     config.write_text(live_text.replace('mode = "live"', 'mode = "paper"'))
     log = tmp_path / "run.log"
-    run = start(config, log)
-    try:
-        wait_for("a paper trade", lambda: any(s["size"] for s in get(gateway, "/v1/slots")), 60, log, run)
-        run.send_signal(signal.SIGINT)
-        assert run.wait(30) == 0, log.read_text()
-    finally:
-        ended(run)
+    traded_then_stopped(config, log, gateway, "a paper trade", 60)
     wal_dir = tmp_path / "state" / "wal" / "e2e-live"
     if relabelled:
         # An operator's HALTED since: the label no longer says PAPER; the paper state file does.
-        with ExecutionKernel(kernel_id="e2e-live", wal_dir=str(wal_dir)) as kernel:
-            kernel.update_control(mode="HALTED", source="operator")
+        halted_by_operator(wal_dir, "e2e-live")
     config.write_text(live_text)
     run = start(config, log)
     try:
