@@ -1,16 +1,19 @@
 """A leg whose order the venue ended short of its size (expired, canceled) is reported
 ``unfilled`` with the venue's reason, and what it did not fill is in the symbol's ``skipped``
 as ``not filled``: the report never says ``sent`` with nothing skipped of an account left off
-its target (docs/guides/rebalancing.md)."""
+its target, nor, resumed after a kill, ``sent before`` (docs/guides/rebalancing.md)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+import typer
 from paper_account import paper_venue
 
 from dita import ExecutionKernel
+from dita.cli.rebalance import _fail_off_target
 from dita.rebalance import Account, make_plan, parse_targets, rebalance, report_json, send_plan
 from dita.rebalance.plan import OpenTrade
 from dita.venues.paper import PaperVenue
@@ -23,13 +26,19 @@ def targets(*rows: dict[str, object]):  # type: ignore[no-untyped-def]
     return parse_targets(json.dumps({**stamp, "targets": list(rows)}).encode(), ".json", "t.json")
 
 
-def test_a_market_order_whose_remainder_expired_is_reported_with_what_it_left() -> None:
-    """The book holds 0.1 BTC at the ask; a buy of 0.3 on a venue that expires a market order's
-    remainder (IOC) fills 0.1 and ends with 0.2 unfilled."""
+def short_book_venue() -> PaperVenue:
+    """A venue whose book holds 0.1 BTC at the ask and expires a market order's remainder."""
     venue = PaperVenue(slippage_bps=0.0, market_remainder="expire")
     book = venue.book()
     book.update(cash=100_000.0, now=1.0, quotes={"BTC": [50_000.0, 50_000.0, 0.1, 0.1]})
     venue.restore_book(book)
+    return venue
+
+
+def test_a_market_order_whose_remainder_expired_is_reported_with_what_it_left() -> None:
+    """The book holds 0.1 BTC at the ask; a buy of 0.3 on a venue that expires a market order's
+    remainder (IOC) fills 0.1 and ends with 0.2 unfilled."""
+    venue = short_book_venue()
     with ExecutionKernel(venue=venue, kernel_id="rb", max_slots=8) as kernel:
         run = rebalance(
             kernel, targets({"symbol": "BTC", "quantity": 0.3}), state_dir=None, quote_currency="USDT"
@@ -44,6 +53,41 @@ def test_a_market_order_whose_remainder_expired_is_reported_with_what_it_left() 
     assert row["skipped"]["residual"] == pytest.approx(0.2)
     assert row["skipped"]["detail"].startswith(
         f"{result.leg.intent_id} unfilled, 0.1 of 0.3 filled (EXPIRED: "
+    )
+
+
+def test_a_leg_that_ended_short_in_a_killed_run_is_reported_off_target_when_resumed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The buy of 0.3 filled 0.1 and expired, then the run was killed before its report. Resumed,
+    the leg is reported as its order ended in that run, what it left is skipped as not filled,
+    the command exits 1 saying so, and the rest is not sent again."""
+    venue = short_book_venue()
+    portfolio = targets({"symbol": "BTC", "quantity": 0.3})
+    with ExecutionKernel(venue=venue, kernel_id="rb", max_slots=8, wal_dir=str(tmp_path / "wal")) as kernel:
+        killed = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT")
+        assert killed.report_path is not None
+        killed.report_path.unlink()  # killed after its leg, before its report
+        resumed = rebalance(kernel, portfolio, state_dir=tmp_path, quote_currency="USDT")
+    assert resumed.resumed
+    (result,) = resumed.results
+    assert (result.status, result.diagnostic) == ("part filled (earlier run)", "EXPIRED")
+    assert result.filled == pytest.approx(0.1)
+    assert "found no liquidity" in result.reason
+    assert venue.positions() == {"BTC": pytest.approx(0.1)}  # the rest not sent again
+    (row,) = resumed.report["symbols"]
+    assert [o["status"] for o in row["orders"]] == ["part filled (earlier run)"]
+    assert row["skipped"]["reason"] == "not filled"
+    assert row["skipped"]["residual"] == pytest.approx(0.2)
+    assert row["skipped"]["detail"].startswith(
+        f"{result.leg.intent_id} part filled (earlier run), 0.1 of 0.3 filled (EXPIRED: "
+    )
+    with pytest.raises(typer.Exit) as exited:
+        _fail_off_target(resumed)
+    assert exited.value.exit_code == 1
+    assert (
+        f"error: the account is left off its targets: {result.leg.intent_id} part filled (earlier run), "
+        "0.2 of 0.3 not filled (EXPIRED: " in capsys.readouterr().err
     )
 
 

@@ -48,9 +48,12 @@ __all__ = [
 
 # A leg's status when an earlier run saw its order end with nothing filled: it is sent again.
 UNFILLED_BEFORE = ("refused (earlier run)", "unfilled (earlier run)")
-# A leg's status when this run's order of it was refused, or ended short of its size, or it found
-# no slot: what it did not fill leaves the account off its target.
-NOT_FILLED = ("refused", "unfilled", "no free slot")
+# A leg's status when an earlier run saw its order end with part of it filled: it is not sent again.
+PART_FILLED_BEFORE = "part filled (earlier run)"
+# A leg's status when its order was refused, or ended short of its size (in this run or, part
+# filled, in an earlier one), or it found no slot: what it did not fill leaves the account off
+# its target.
+NOT_FILLED = ("refused", "unfilled", "no free slot", PART_FILLED_BEFORE)
 # The venue's ends of an order short of its size, other than a reject.
 _ENDED_UNFILLED = (KernelEventKind.EXPIRED, KernelEventKind.CANCEL_ACK)
 # How long fills of orders a venue reports later are waited for, by default.
@@ -65,9 +68,11 @@ class LegResult:
     venue's: diagnostic ``REJECT``, its reason), "unfilled" (its order ended with less than its
     size filled: diagnostic ``EXPIRED`` or ``CANCEL_ACK``, the venue's reason; its fills say what
     did), "no free slot", "no price" (not sent: the venue's price of its symbol is not this
-    run's, ``send_plan``), or, for an order an earlier run
-    saw end with nothing filled (sent again after it), "refused (earlier run)" (diagnostic
-    ``REJECT`` or ``RATE_LIMITED``) or "unfilled (earlier run)" (``CANCEL_ACK``, ``EXPIRED``)."""
+    run's, ``send_plan``), "part filled (earlier run)" (an earlier run saw its order end with
+    less than its size filled: the ending and the venue's reason, its fills; not sent again),
+    or, for an order an earlier run saw end with nothing filled (sent again after it), "refused
+    (earlier run)" (diagnostic ``REJECT`` or ``RATE_LIMITED``) or "unfilled (earlier run)"
+    (``CANCEL_ACK``, ``EXPIRED``)."""
 
     leg: Leg
     status: str
@@ -492,18 +497,26 @@ def _sent_before(leg: Leg, log: _PlanLog) -> LegResult:
     result = LegResult(leg, "sent before")
     result.client_order_id = logged.client_order_id
     result.fills = list(logged.fills)
-    if _ended_unfilled(log.kernel, logged):
+    if not _ended(log.kernel, logged):
+        return result
+    if not logged.fills and logged.filled_at_end == 0:
         refused = logged.ending in ("REJECT", "RATE_LIMITED")
         result.status = "refused (earlier run)" if refused else "unfilled (earlier run)"
-        result.diagnostic, result.reason = logged.ending, logged.reason
+    elif result.unfilled > QTY_EPS:
+        # Not sent again, as a leg of this run that ends short is not: the account is planned
+        # afresh from what the venue holds by the next run of the file.
+        result.status = PART_FILLED_BEFORE
+    else:
+        return result
+    result.diagnostic, result.reason = logged.ending, logged.reason
     return result
 
 
-def _ended_unfilled(kernel: Any, logged: LoggedOrder) -> bool:
-    """Whether the log holds the end of ``logged``'s order stating nothing filled, and no fill
-    of it. An order the kernel still holds (working, awaited, in doubt, its end's figure to be
-    asked for) may fill yet, so it is not."""
-    if not logged.client_order_id or logged.fills or not logged.ending or logged.filled_at_end != 0:
+def _ended(kernel: Any, logged: LoggedOrder) -> bool:
+    """Whether the log holds the end of ``logged``'s order short of its size. An order the
+    kernel still holds (working, awaited, in doubt, its end's figure to be asked for) may fill
+    yet, so it has not ended."""
+    if not logged.client_order_id or not logged.ending:
         return False
     held = (
         *kernel.open_orders(),
