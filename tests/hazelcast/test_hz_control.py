@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from unittest.mock import ANY
 
 import pytest
 import typer
@@ -561,10 +562,12 @@ def test_a_conditional_write_sees_what_the_entries_give_the_kernel_and_refused_w
     seen: list[dict[str, Any]] = []
     refused = write_entry(hz_client, kernel_id, {"mode": "LIVE"}, only_if=lambda g: seen.append(g) or False)
     assert refused is None
-    assert seen == [{"mode": "HALTED", "verbosity": "DEBUG"}]
+    # Each value with its stamp, the writer's clock: the dead-man switch tells a newer one by it.
+    assert seen == [{"mode": "HALTED", "mode_at": ANY, "verbosity": "DEBUG", "verbosity_at": ANY}]
+    assert all(isinstance(seen[0][f], float) for f in ("mode_at", "verbosity_at"))
     entries = hz_client.get_map(CONTROL_PLANE_MAP).blocking()
     assert "mode" not in entries.get(kernel_id).loads()
-    written = write_entry(hz_client, None, {"mode": "PAPER"}, only_if=lambda g: g == {"mode": "HALTED"})
+    written = write_entry(hz_client, None, {"mode": "PAPER"}, only_if=lambda g: g["mode"] == "HALTED")
     assert written is not None and entries.get("*").loads()["mode"] == "PAPER"
 
 
