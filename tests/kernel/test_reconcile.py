@@ -1339,6 +1339,49 @@ def test_a_missed_fill_the_venue_gives_no_price_for_is_not_booked_at_the_kernels
     assert "0.5 filled without a price" in left["reason"]
 
 
+class TradesPriceIt(FilledWhileUnheard):
+    """States an order 0.5 filled with no average and no order price (a market order whose
+    answer has neither), and lists its trades (``trade_fills``, as CcxtVenue): ``traded`` of it
+    at 101."""
+
+    def __init__(self, traded: float) -> None:
+        super().__init__()
+        self.traded = traded
+
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        fill = VenueEvent(
+            "tr1", order.trade_id, order.slot_id, "FILL", venue_client_id=order.client_order_id,
+            venue_order_id="V1", fill_id="T1", price=101.0, size=self.traded, filled_size=self.traded,
+            status="PARTIALLY_FILLED", remaining_size=1.0 - self.traded,
+        )  # fmt: skip
+        return [fill]
+
+
+@pytest.mark.parametrize("traded", [0.5, 0.3])
+def test_a_missed_fill_without_the_orders_price_is_booked_as_far_as_its_trades_price_it(
+    traded: float,
+) -> None:
+    """The order's status states 0.5 filled and no price; its trades state ``traded`` at 101.
+    The fill was named malformed (avg_fill_price) before the trades were asked, and none of it
+    booked. What the trades price is booked; only the rest, without a price, is named."""
+    venue = TradesPriceIt(traded)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=f"trades-price-{traded}")
+    coid = kernel.process_intent(intent("ENTER", 0, reference_price=97.0)).order.client_order_id
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 0.0, 1.0, venue_order_id="V1",
+        filled_size=0.5, avg_fill_price=0.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    assert [(m["qty"], m["price"]) for m in report.missed_fills] == [(pytest.approx(traded), 101.0)]
+    assert kernel.slot_state(0).size == pytest.approx(traded)
+    if traded == 0.5:
+        assert report.unresolved == []
+        return
+    (left,) = report.unresolved
+    assert left["details"]["field"] == "avg_fill_price" and "0.2" in left["details"]["reason"]
+    assert "its trades' fills (0.3) are booked, the rest is not" in left["reason"]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

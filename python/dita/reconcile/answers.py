@@ -23,17 +23,18 @@ class _Malformed(Exception):
     """The venue's answer about an order has a figure reconciliation cannot use, or is about
     another order. Checked before any event for that order is applied, so that order is left
     exactly as it was, unresolved with the field and the value, and the other orders are still
-    reconciled."""
+    reconciled; a rest without a price is found once its trades' fills are booked (``then``)."""
 
     def __init__(self, field: str, value: Any, why: str) -> None:
         super().__init__(f"{field}={value!r} ({why})")
         self.details = {"field": field, "value": repr(value), "reason": why}
+        # What was done for the order all the same, where something was (its trades' fills
+        # booked before the rest was found without a price).
+        self.then = ""
 
     def unresolved(self, item: dict[str, Any]) -> dict[str, Any]:
-        reason = (
-            f"the venue's answer about {item['client_order_id']!r} cannot be used: {self}; "
-            "nothing was changed for this order"
-        )
+        then = self.then or "nothing was changed for this order"
+        reason = f"the venue's answer about {item['client_order_id']!r} cannot be used: {self}; {then}"
         return {**item, "reason": reason, "details": self.details}
 
 
@@ -131,7 +132,9 @@ def _missed_fill(mine: VenueOrder, theirs: VenueOrder, venue: Any) -> tuple[floa
     """The size and price of what the venue filled beyond what the kernel booked (None when
     nothing); the answer is checked first (``_check_answer``). Raises ``_Malformed`` when the
     answer is malformed or the venue filled more without any usable price, so nothing is
-    applied for the order rather than its end without its fill."""
+    applied for the order rather than its end without its fill. A venue that lists the order's
+    trades (``trade_fills``) may price it there: the price is then 0.0, and ``book_missed``
+    names only what its trades leave without one."""
     _check_answer(theirs, mine, venue)
     missed = theirs.filled_size - mine.filled_size
     if missed <= QTY_EPS:
@@ -143,7 +146,7 @@ def _missed_fill(mine: VenueOrder, theirs: VenueOrder, venue: Any) -> tuple[floa
         # The venue's figures alone: the kernel's reference price is a guess, which would book
         # the fill as if the venue had stated it.
         price = theirs.avg_fill_price or theirs.price
-    if not price > 0:
+    if not price > 0 and not callable(getattr(venue, "trade_fills", None)):
         raise _Malformed("avg_fill_price", theirs.avg_fill_price, f"{missed!r} filled without a price")
     return missed, price
 

@@ -102,7 +102,7 @@ class _AwaitedOrders(_Cancelling):
             # The venue's figure first (it may be above the end's), then what it filled.
             self.apply(self.venue_end(mine, theirs, ending))
             self.book_missed(mine, theirs, fill, item)
-        except _Refused as refused:
+        except (_Refused, _Malformed) as refused:
             self.report.unresolved.append(refused.unresolved(item))
             return
         self.report.awaited_settled.append({**item, "venue_filled_size": theirs.filled_size})
@@ -112,7 +112,7 @@ class _AwaitedOrders(_Cancelling):
         throttled request was its submit. It ends unfilled."""
         try:
             self.apply(self.event(mine, "REJECT", reason="not at the venue: its submit was throttled"))
-        except _Refused as refused:
+        except (_Refused, _Malformed) as refused:
             self.report.unresolved.append(refused.unresolved(item))
             return
         self.report.awaited_settled.append({**item, "venue_filled_size": 0.0})
@@ -144,7 +144,7 @@ class _AwaitedOrders(_Cancelling):
             canceled, why_not, fills = self.cancel_working(
                 mine, theirs, fill, item, how, told, book_first=doubted
             )
-        except _Refused as refused:
+        except (_Refused, _Malformed) as refused:
             self.report.unresolved.append(refused.unresolved(item))
             return
         if canceled is not None:

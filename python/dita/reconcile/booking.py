@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from dita._kernel import KernelDiagnosticCode, VenueEvent, VenueOrder, VenueOrderStatus
-from dita.reconcile.answers import _ENDINGS, QTY_EPS, _counts_short, _filled_size_held, _finite
+from dita.reconcile.answers import _ENDINGS, QTY_EPS, _counts_short, _filled_size_held, _finite, _Malformed
 from dita.reconcile.events import EVENT_ID_PREFIX, _Refused, _venue_id
 from dita.reconcile.run import _Run
 
@@ -71,7 +71,8 @@ class _Booking(_Run):
     ) -> None:
         """FILLs for what the venue filled beyond what the kernel booked (``_missed_fill``): its
         trades' where the venue lists them (``book_trades``), then one from the order's status
-        for what they leave missing."""
+        for what they leave missing. Raises ``_Malformed`` (avg_fill_price) when that rest has
+        no price (the order's status states none), its trades' fills booked."""
         if fill is None:
             return
         missed, price = fill
@@ -82,8 +83,19 @@ class _Booking(_Run):
                 return
             # The rest is priced by what the trades left of the order's cost.
             rest_price = (missed * price - trades_cost) / rest
-            price = rest_price if rest_price > 0 and math.isfinite(rest_price) else price
+            price = rest_price if price > 0 and rest_price > 0 and math.isfinite(rest_price) else price
             missed = rest
+        if not price > 0:
+            # The venue states no price for it: booked at a guess, it would read as the venue's.
+            unpriced = _Malformed(
+                "avg_fill_price", theirs.avg_fill_price, f"{missed!r} filled without a price"
+            )
+            unpriced.then = (
+                f"its trades' fills ({by_trades!r}) are booked, the rest is not"
+                if by_trades > QTY_EPS
+                else f"its trades price none of it ({unread or 'none listed'}); none of it is booked"
+            )
+            raise unpriced
         status, remaining = _after_fill(mine, theirs)
         try:
             self.apply(

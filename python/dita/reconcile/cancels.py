@@ -84,19 +84,20 @@ class _Cancelling(_Booking):
         goes through) and the venue told the order as booked (``watch``); then it is canceled,
         ended (CANCEL_ACK) with what the venue says it filled, and the fills the cancel's answer
         reports are booked (those too when the cancel is not confirmed). The figure, or None and
-        why the order may still work; and the answer's fills. Raises ``_Refused``: a listed fill
-        the kernel refuses is raised once the order is canceled all the same (left working, it
-        could fill beside what its slot does next, an exit selling the position twice), saying so.
+        why the order may still work; and the answer's fills. Raises ``_Refused`` (or
+        ``_Malformed``): a listed fill the kernel refuses is raised once the order is canceled all
+        the same (left working, it could fill beside what its slot does next, an exit selling the
+        position twice), saying so.
         ``told``: the filled size the venue stated when the order ended for the kernel; a figure
         below it now (a stale listing, a cancel's answer without one) is not taken, since it
         would settle the slot's wait for fills the venue reported as none.
         Not ``book_first``: what it filled as listed is booked once the venue says it is
         canceled, after its end, and not at all while the cancel is not confirmed."""
-        refused: _Refused | None = None
+        refused: _Refused | _Malformed | None = None
         if book_first:
             try:
                 self.book_missed(mine, theirs, fill, item)
-            except _Refused as exc:
+            except (_Refused, _Malformed) as exc:
                 refused = exc
         # The venue is told the order as booked here, before its cancel: a restarted adapter
         # without a record of it (or with one from before that fill) would report the fills
@@ -119,7 +120,8 @@ class _Cancelling(_Booking):
         for venue_fill in fills:
             self.take_venue_fill(venue_fill, item)
         if refused is not None:
-            refused.then = why_not or "the order was canceled at the venue"
+            then = why_not or "the order was canceled at the venue"
+            refused.then = f"{refused.then}; {then}" if refused.then else then
             raise refused
         if canceled is not None:
             return None, _below_told(canceled, told), fills
@@ -204,8 +206,9 @@ class _Cancelling(_Booking):
             )
             try:
                 self.book_missed(mine, theirs, listed, item)
-            except _Refused as refused:
-                refused.then = "the order was canceled at the venue and ended with its figure"
+            except (_Refused, _Malformed) as refused:
+                then = "the order was canceled at the venue and ended with its figure"
+                refused.then = f"{refused.then}; {then}" if refused.then else then
                 raise
         finally:
             for venue_fill in fills:
