@@ -483,6 +483,86 @@ class InDoubt(EndedOrders):
         ]
 
 
+class FollowsOrders(InDoubt):
+    """A venue that follows orders (``watch``, as CcxtVenue and IbkrVenue): what it was last told
+    is booked of each, which its stream then does not report again."""
+
+    def __init__(self, cancel: str) -> None:
+        super().__init__(cancel=cancel)
+        self.told_booked: dict[str, float] = {}
+
+    def watch(self, order: VenueOrder) -> None:
+        self.told_booked[order.client_order_id] = order.filled_size
+
+
+@pytest.mark.parametrize("answer", ["ack", "none", "refused"])
+def test_the_venue_is_told_an_awaited_orders_listed_fill_only_once_it_is_booked(answer: str) -> None:
+    """The awaited order is listed working with 0.4 filled, booked once its cancel is confirmed.
+    The venue was told the 0.4 booked before the cancel: with the cancel not confirmed, nothing
+    booked it, and a venue that follows orders would not report those shares (IBKR's stream)."""
+    venue = FollowsOrders(answer)
+    kernel, coid = awaiting(venue, f"aw-told-{answer}")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, venue_order_id="V1",
+        filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    venue.reconciling = True
+    refused = kernel.stats()["venue_events_refused"]
+    kernel.reconcile_with_venue()
+    booked = kernel.slot_state(0).size
+    assert booked == pytest.approx(0.4 if answer == "ack" else 0.0)
+    assert venue.told_booked[coid] == pytest.approx(booked)
+    assert kernel.stats()["venue_events_refused"] == refused
+
+
+class FillsBeforeReconciliationsCancel(InDoubt):
+    """Refuses reconciliation's cancel: the order's last 0.6 filled first (running total 1.0),
+    reported in the answer (``in_answer``) or not; its order status says FILLED from then on."""
+
+    def __init__(self, in_answer: bool) -> None:
+        super().__init__(cancel="refused")
+        self.in_answer = in_answer
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        coid = order.client_order_id
+        self.canceled.append(coid)
+        self.orders[coid] = answered(self.orders[coid], "V1", VenueOrderStatus.FILLED, 1.0, 100.0)
+        refusal = VenueEvent("vr", "t0", 0, "CANCEL_REJECT", venue_client_id=coid, reason="order filled")
+        if not self.in_answer:
+            return [refusal]
+        fill = VenueEvent(
+            "vf", "t0", 0, "FILL", venue_client_id=coid, fill_id="T2", price=100.0, size=0.6,
+            filled_size=1.0, status="FILLED",
+        )  # fmt: skip
+        return [fill, refusal]
+
+
+@pytest.mark.parametrize("in_answer", [True, False])
+def test_an_awaited_order_that_fills_before_reconciliations_cancel_is_booked_in_full(in_answer: bool) -> None:
+    """The kernel ended the order with 0.4 counted; the venue lists it working with 0.4 filled,
+    and refuses reconciliation's cancel: the rest filled first. The order was reported settled
+    with nothing booked (the answer's 0.6 refused as an overfill against the end's 0.4). It is
+    ended with the venue's figure, then the listed 0.4 and the answer's 0.6 are booked; without
+    the fill in the answer, the 0.6 is awaited."""
+    venue = FillsBeforeReconciliationsCancel(in_answer)
+    kernel, coid = awaiting(venue, f"aw-filled-first-{in_answer}")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, venue_order_id="V1",
+        filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    report = kernel.reconcile_with_venue()
+    item = {"client_order_id": coid, "slot_id": 0, "asset": "BTCUSDT"}
+    assert venue.canceled == [coid] and report.unresolved == []
+    assert report.awaited_settled == [{**item, "venue_filled_size": pytest.approx(1.0)}]
+    assert [m["qty"] for m in report.missed_fills] == pytest.approx([0.4, 0.6] if in_answer else [0.4])
+    assert kernel.slot_state(0).size == pytest.approx(1.0 if in_answer else 0.4)
+    if not in_answer:
+        assert kernel.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.6)
+        late = VenueEvent("vf", "t0", 0, "FILL", venue_client_id=coid, price=100.0, size=0.6, filled_size=1.0)
+        assert kernel.on_venue_event(late).accepted
+    assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(1.0)
+
+
 def exit_in_doubt(venue: Any, kernel_id: str) -> tuple[ExecutionKernel, str]:
     """A kernel holding 1.0 in slot 0 whose exit was rate limited before the venue
     acknowledged it, with a cancel asked: the exit may still work at the venue. The kernel

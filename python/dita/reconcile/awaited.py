@@ -112,7 +112,7 @@ class _AwaitedOrders(_Cancelling):
         throttled request was its submit. It ends unfilled."""
         try:
             self.apply(self.event(mine, "REJECT", reason="not at the venue: its submit was throttled"))
-        except (_Refused, _Malformed) as refused:
+        except _Refused as refused:
             self.report.unresolved.append(refused.unresolved(item))
             return
         self.report.awaited_settled.append({**item, "venue_filled_size": 0.0})
@@ -148,12 +148,16 @@ class _AwaitedOrders(_Cancelling):
             self.report.unresolved.append(refused.unresolved(item))
             return
         if canceled is not None:
-            self.report.awaited_settled.append({**item, "venue_filled_size": canceled, "canceled": True})
+            # Ended with the venue's figure: canceled, or FILLED before the cancel reached it.
+            settled = {**item, "venue_filled_size": canceled}
+            self.report.awaited_settled.append(settled if why_not else {**settled, "canceled": True})
             return
         if doubted:
             still = coid in {o.client_order_id for o in self.kernel.orders_in_doubt()}
         else:
-            still = _highest_filled(theirs, fills) + QTY_EPS < mine.size
+            # Settled only once the kernel awaits it no more: the venue's word alone books nothing.
+            awaited = {o.client_order_id for o in self.kernel.awaited_orders()}
+            still = _highest_filled(theirs, fills) + QTY_EPS < mine.size or coid in awaited
         if still:
             if not doubted and fill is not None:
                 why_not += "; what the venue lists filled is booked once it says the order is canceled"

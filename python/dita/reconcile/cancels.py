@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from dita._kernel import VenueEvent, VenueOrder
-from dita.reconcile.answers import QTY_EPS, _check_answer, _ending, _finite, _Malformed
+from dita._kernel import VenueEvent, VenueOrder, VenueOrderStatus
+from dita.reconcile.answers import QTY_EPS, _check_answer, _counts_short, _ending, _finite, _Malformed
 from dita.reconcile.booking import _Booking
 from dita.reconcile.events import _Refused, _venue_id
-from dita.reconcile.kernel_orders import _as_booked, _with_listed_fill
+from dita.reconcile.kernel_orders import _as_booked
 
 # Why a cancel answered without a CANCEL_ACK or EXPIRED (nor a refusal) does not show the order
 # canceled: sent, and the venue may carry it out later.
@@ -84,15 +84,16 @@ class _Cancelling(_Booking):
         goes through) and the venue told the order as booked (``watch``); then it is canceled,
         ended (CANCEL_ACK) with what the venue says it filled, and the fills the cancel's answer
         reports are booked (those too when the cancel is not confirmed). The figure, or None and
-        why the order may still work; and the answer's fills. Raises ``_Refused`` (or
-        ``_Malformed``): a listed fill the kernel refuses is raised once the order is canceled all
-        the same (left working, it could fill beside what its slot does next, an exit selling the
-        position twice), saying so.
-        ``told``: the filled size the venue stated when the order ended for the kernel; a figure
-        below it now (a stale listing, a cancel's answer without one) is not taken, since it
-        would settle the slot's wait for fills the venue reported as none.
+        why the order may still work; and the answer's fills. A figure with a reason: the cancel
+        did not go through, but the venue shows the order FILLED (``_filled_at_venue``), and it is
+        ended with that figure all the same. Raises ``_Refused`` (or ``_Malformed``): a listed
+        fill the kernel refuses is raised once the order is canceled all the same (left working,
+        it could fill beside what its slot does next, an exit selling the position twice), saying
+        so. ``told``: the filled size the venue stated when the order ended for the kernel; a
+        figure below it now (a stale listing, a cancel's answer without one) is not taken, since
+        it would settle the slot's wait for fills the venue reported as none.
         Not ``book_first``: what it filled as listed is booked once the venue says it is
-        canceled, after its end, and not at all while the cancel is not confirmed."""
+        canceled (or FILLED), after its end, and not at all while the cancel is not confirmed."""
         refused: _Refused | _Malformed | None = None
         if book_first:
             try:
@@ -105,17 +106,16 @@ class _Cancelling(_Booking):
         # listing's slot 0 and no trade, so a fill that raced the cancel on another slot would
         # be refused. Read only for a venue that follows orders: each read lists every slot's
         # awaited and ended orders, and done for each order it grows with the square of the slots.
-        # Booked after the cancel, its listed fill is told as booked all the same: the answer
-        # would report it again, refused as a duplicate. Were the cancel not confirmed, the
-        # venue does not report it, and the next reconciliation books it (the order awaited).
+        # A listed fill not booked yet is not told: a venue told it booked (IBKR) does not report
+        # it again, and were the cancel not confirmed, nothing would book it while the process runs.
         if callable(self.watch) and mine.client_order_id not in self.unwatchable:
-            if book_first:
-                self.follow(_as_booked(self.kernel, mine, theirs, refused is None))
-            else:
-                self.follow(_with_listed_fill(mine, theirs))
+            self.follow(_as_booked(self.kernel, mine, theirs, book_first and refused is None))
         canceled, why_not, fills = self._cancel_at_venue(mine, theirs, how)
         if refused is None and canceled is not None and canceled + QTY_EPS >= told:
             self._end_canceled(mine, theirs, canceled, fills, item, None if book_first else fill)
+            if not book_first and callable(self.watch) and mine.client_order_id not in self.unwatchable:
+                # Booked now: told, so the venue does not report it again.
+                self.follow(_as_booked(self.kernel, mine, theirs, True))
             return canceled, why_not, fills
         for venue_fill in fills:
             self.take_venue_fill(venue_fill, item)
@@ -123,9 +123,9 @@ class _Cancelling(_Booking):
             then = why_not or "the order was canceled at the venue"
             refused.then = f"{refused.then}; {then}" if refused.then else then
             raise refused
-        if canceled is not None:
+        if canceled is not None and not why_not:
             return None, _below_told(canceled, told), fills
-        return canceled, why_not, fills
+        return None, why_not, fills
 
     def _cancel_at_venue(
         self, mine: VenueOrder, theirs: VenueOrder, how: str
@@ -135,7 +135,8 @@ class _Cancelling(_Booking):
         is canceled, or None and why the order may still work (the cancel raised or was refused,
         or the venue did not say it is canceled) or its figure is not known; and the fills the
         cancel's answer reports (a venue reports there what filled since it last said, and not
-        again)."""
+        again). A cancel that did not go through because the order filled first gives its
+        figure (``_filled_at_venue``) with the reason."""
         prefix = f"the order works at the venue, though the kernel ended it ({how})"
         try:
             answer = list(self.venue.cancel(theirs) or ())
@@ -147,7 +148,7 @@ class _Cancelling(_Booking):
         certain = all(isinstance(ev, VenueEvent) for ev in answer)
         fills = [ev for ev in answer if ev.kind.name == "FILL"] if certain else []
         if why_not:
-            return None, f"{prefix}; {why_not}", fills
+            return self._filled_at_venue(mine, theirs, answer, fills), f"{prefix}; {why_not}", fills
         ends = [ev for ev in answer if ev.kind.name in ("CANCEL_ACK", "EXPIRED")]
         if _stated_filled(answer) is not None:
             return _highest_filled(theirs, [*ends, *fills]), "", fills
@@ -158,6 +159,32 @@ class _Cancelling(_Booking):
         if final is None:
             return None, f"{prefix}; it was canceled there, and {cannot_say}", fills
         return final, "", fills
+
+    def _filled_at_venue(
+        self, mine: VenueOrder, theirs: VenueOrder, answer: list[Any], fills: list[VenueEvent]
+    ) -> float | None:
+        """The figure of an order whose cancel did not go through because it filled first: the
+        answer's fills count it full, or, the cancel refused, its ``order_status`` says FILLED (not
+        short). None while the venue does not show it over: it may work on. Left as it was, the
+        kernel's figure from its end would refuse the fills that completed it as an overfill."""
+        stated = _highest_filled(theirs, fills)
+        if stated + QTY_EPS >= mine.size:
+            return stated
+        refused = any(
+            isinstance(ev, VenueEvent) and ev.kind.name in ("CANCEL_REJECT", "REJECT") for ev in answer
+        )
+        if self.lookup is None or not refused:
+            return None
+        try:
+            final = self.lookup(mine.client_order_id, mine.asset)
+            if final is None:
+                return None
+            _check_answer(final, mine, self.venue)
+        except Exception:  # _Malformed too: cannot say, so the next reconciliation asks again
+            return None
+        if final.status != VenueOrderStatus.FILLED or _counts_short(mine, final):
+            return None
+        return max(final.filled_size, stated)
 
     def _final_filled(self, mine: VenueOrder, theirs: VenueOrder) -> tuple[float | None, str]:
         """What the venue's ``order_status`` says an order it canceled filled in all (never
@@ -200,16 +227,23 @@ class _Cancelling(_Booking):
         # raced the cancel runs beyond the figure the order ended with, and taken first it
         # would be refused as an overfill, then awaited for good (the venue reports it once).
         # What the figure counts beyond what is booked is awaited until those fills come.
+        listed_booked = False
         try:
             self.apply(
                 self.event(mine, "CANCEL_ACK", venue_order_id=_venue_id(mine, theirs), filled_size=canceled)
             )
             try:
                 self.book_missed(mine, theirs, listed, item)
+                listed_booked = listed is not None
             except (_Refused, _Malformed) as refused:
-                then = "the order was canceled at the venue and ended with its figure"
+                then = "the order was ended with the venue's figure"
                 refused.then = f"{refused.then}; {then}" if refused.then else then
                 raise
         finally:
             for venue_fill in fills:
+                # Not told of the listed fill before the cancel (it might not be booked), the
+                # venue reports it again in the answer: a fill whose running total the listing
+                # counts is that one, booked just now, and fed it would be refused as a duplicate.
+                if listed_booked and 0.0 < venue_fill.filled_size <= theirs.filled_size + QTY_EPS:
+                    continue
                 self.take_venue_fill(venue_fill, item)

@@ -75,7 +75,9 @@ class _EndedOrders(_Cancelling):
             canceled, why_not, fills = self.cancel_working(
                 mine, theirs, fill, item, "its cancel was acknowledged while it worked on"
             )
-            if canceled is not None:
+            if canceled is not None and why_not:  # FILLED before the cancel reached it
+                self.report.ended_at_venue.append({**item, "status": "FILLED"})
+            elif canceled is not None:
                 self.report.ended_at_venue.append({**item, "status": "CANCELED", "canceled": True})
             elif _highest_filled(theirs, fills) + QTY_EPS < mine.size:
                 self.report.unresolved.append({**item, "reason": why_not})

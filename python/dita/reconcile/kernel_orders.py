@@ -34,9 +34,9 @@ def _as_booked(kernel: ExecutionKernel, mine: VenueOrder, theirs: VenueOrder, bo
     return _with_listed_fill(mine, theirs, booked)
 
 
-def _with_listed_fill(mine: VenueOrder, theirs: VenueOrder, booked: bool = True) -> VenueOrder:
-    """``mine`` with the venue's id and, when its missed fill is ``booked`` (or is to be), the
-    filled size and average price of the venue's ``theirs`` where it counts more filled."""
+def _with_listed_fill(mine: VenueOrder, theirs: VenueOrder, booked: bool) -> VenueOrder:
+    """``mine`` with the venue's id and, when its missed fill is ``booked``, the filled size and
+    average price of the venue's ``theirs`` where it counts more filled."""
     filled, average = mine.filled_size, mine.avg_fill_price
     if booked and theirs.filled_size > filled:
         filled, average = theirs.filled_size, theirs.avg_fill_price
