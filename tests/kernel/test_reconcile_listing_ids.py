@@ -138,3 +138,51 @@ def test_one_order_listed_twice_in_the_venues_form_is_still_the_kernels() -> Non
     assert report.unresolved == [], report.unresolved
     assert [(m["qty"], m["price"]) for m in report.missed_fills] == [(0.25, 96.0)]
     assert kernel.slot_state(0).size == 0.25
+
+
+class TellsOthersApart(Lists):
+    """Says by venue id which order listed alone under the kernel's client id is another (as
+    IbkrVenue.is_other_order does by permId). Its order status answers from ``held`` (the
+    kernel's orders over at the venue), and cannot say of the others (``down``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: dict[str, VenueOrder] = {}
+
+    def is_other_order(self, mine: VenueOrder, theirs: VenueOrder) -> bool:
+        return (
+            bool(mine.venue_order_id and theirs.venue_order_id)
+            and mine.venue_order_id != theirs.venue_order_id
+        )
+
+    def order_status(self, client_order_id: str) -> VenueOrder | None:
+        if client_order_id not in self.held:
+            raise TimeoutError("status unknown: timed out")
+        return self.held[client_order_id]
+
+
+@pytest.mark.parametrize("kernels", ["works on", "awaits fills"])
+def test_an_order_the_venue_calls_another_is_reported_whatever_the_kernels_of_its_id_does(
+    kernels: str,
+) -> None:
+    """The kernel's V1 works on (its lookup fails) or awaits fills (ended with 0.4 counted, over
+    at the venue); the venue lists an earlier life's V0 alone under its client id and says it is
+    another. V0 was reported nowhere, as the kernel's client id was known: it is left in
+    ``foreign_orders_left``, nothing of it booked."""
+    venue = TellsOthersApart()
+    kernel, coid = working(venue, f"other-{kernels.split()[0]}")
+    booked = 0.0
+    if kernels == "awaits fills":
+        end = VenueEvent("c1", "t0", 0, "CANCEL_ACK", venue_client_id=coid, filled_size=0.4)
+        assert kernel.on_venue_event(end).applied
+        assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+        venue.held[coid] = VenueOrder(
+            coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 100.0, 1.0, venue_order_id="V1",
+            filled_size=0.4, avg_fill_price=100.0, status="CANCELED",
+        )  # fmt: skip
+        booked = 0.4
+    venue.listed = [listed(coid, "V0", filled=0.3)]
+    report = kernel.reconcile_with_venue()
+    assert [o["venue_order_id"] for o in report.foreign_orders_left] == ["V0"]
+    assert report.unknown_at_venue_left == [] and report.unknown_at_venue_canceled == []
+    assert venue.canceled == [] and kernel.slot_state(0).size == pytest.approx(booked)

@@ -102,6 +102,10 @@ class _UnknownOrders(_Run):
         # The kernel's ids are text: one that is not (a list, where an adapter kept a raw answer)
         # names no order of the kernel's, and checked as text it would raise a TypeError here,
         # after the events before it are applied, and lose their report.
+        # One the venue says is another order under the kernel's client id (``is_other_order``) is
+        # not the kernel's, whether or not the kernel's order of that id works on or awaits fills.
+        if id(theirs) in self.others:
+            return False
         # One of several under a client id of the kernel's, beside the one taken for the
         # kernel's order, is another order (an earlier life's, another venue's of a router).
         if (
