@@ -324,7 +324,6 @@ class _Session:
             logged, log = (
                 self._logged_kernel() if _holds_log(wal) else (None, KernelLog(self.kernel_id, wal, 0, ""))
             )
-            self._refuse_resume_apart(portfolio, logged)
             run = plan_only(
                 self.venue,
                 portfolio,
@@ -337,7 +336,7 @@ class _Session:
             )
         else:
             record_attempts(self.state, portfolio)
-            self._refuse_resume_apart(portfolio, self.kernel)
+            self._refuse_resume_apart(portfolio)
             run = rebalance(
                 self.kernel,
                 portfolio,
@@ -355,19 +354,19 @@ class _Session:
         self._answer(portfolio, run)
         return run
 
-    def _refuse_resume_apart(self, portfolio: TargetPortfolio, kernel: Any) -> None:
+    def _refuse_resume_apart(self, portfolio: TargetPortfolio) -> None:
         """PlanError, nothing sent, for a plan an earlier run wrote and did not finish, on a paper
-        book ``kernel``'s log does not explain (``refuse_resume_apart``): checked for each
-        version a watch takes, and by a dry run on the log's replay; without --watch, the one
-        version is ``checked`` as the kernel opens, before reconciling."""
+        book the kernel's log does not explain (``refuse_resume_apart``): checked for each
+        version a watch takes; without --watch, the one version is ``checked`` as the kernel
+        opens, before reconciling."""
         book, venue = self.book, self.venue
-        if kernel is None or book is None or not isinstance(venue, PaperVenue):
+        if self.kernel is None or book is None or not isinstance(venue, PaperVenue):
             return
         if portfolio.content_hash == self.checked:
             return
         resumed = resumed_plan(self.state, portfolio)
         if resumed is not None:
-            refuse_resume_apart(kernel, venue, book, resumed)
+            refuse_resume_apart(self.kernel, venue, book, resumed)
 
     def _check_markets(self, portfolio: TargetPortfolio) -> None:
         """A spot exchange's venue states the positions of the markets it was opened with only:
@@ -542,7 +541,7 @@ def rebalance_command(
     )
     session.book = book
     session.stale_prices = stale
-    session.checked = None if watch or kernel is None else portfolio.content_hash
+    session.checked = None if watch else portfolio.content_hash
     if live:
         session.markets = venue.settings.markets
     try:
