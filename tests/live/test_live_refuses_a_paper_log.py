@@ -4,6 +4,8 @@ the paper book and capital, under a kernel labelled PAPER. The live start refuse
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,5 +40,36 @@ def test_a_live_start_on_the_log_of_the_paper_run_is_refused_and_sends_nothing(
     said = log.read_text()
     assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
     assert ("paper state file" in said) == relabelled, said
+    assert "Traceback" not in said
+    assert exchange.orders == {}
+
+
+def test_a_live_start_on_a_paper_log_halted_since_with_its_state_file_elsewhere_is_refused(
+    exchange: BinanceStreamServer, tmp_path: Path
+) -> None:
+    # `dita paper --wal-dir` on the file's log, its state file in another --state-dir, halted by an
+    # operator since: neither the label nor the live run's state_dir tells; the log's first label does.
+    wal_dir = tmp_path / "state" / "wal" / "e2e-live"
+    paper = subprocess.run(
+        [
+            sys.executable, "-c", "from dita.cli import main; main()", "paper",
+            "--strategy", "dita.examples.crossover:SmaCrossover", "--data", "sample", "--max-speed",
+            "--max-slots", "10", "--kernel-id", "e2e-live", "--wal-dir", str(wal_dir),
+            "--state-dir", str(tmp_path / "paper-state"),
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert paper.returncode == 0, paper.stderr
+    halted_by_operator(wal_dir, "e2e-live")
+    config = write_config(tmp_path, exchange, free_port())
+    log = tmp_path / "run.log"
+    run = start(config, log)
+    try:
+        assert run.wait(60) == 1, log.read_text()
+    finally:
+        ended(run)
+    said = log.read_text()
+    assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
+    assert "labelled PAPER by dita-paper when the log began, HALTED by operator since" in said, said
     assert "Traceback" not in said
     assert exchange.orders == {}

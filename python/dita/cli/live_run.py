@@ -363,19 +363,31 @@ class LiveRun:
 
     def _refuse_a_paper_log(self, wal_dir: Path) -> None:
         """RunRefused when the log continued was written by a paper run (the file's mode switched
-        to live under the same kernel_id): real orders would go out on the paper book and capital,
-        under a kernel labelled PAPER. Told by the kernel's label, or by the paper state file
-        that names this log (a paper run labelled HALTED since by the cluster)."""
+        to live under the same kernel_id, or a ``dita paper --wal-dir`` log): real orders would go
+        out on the paper book and capital, under a kernel labelled PAPER. Told by the kernel's
+        label, by the paper state file that names this log, or by the log's first label (a paper
+        run labelled HALTED since, by an operator or the cluster, its state file elsewhere)."""
+        from dita._kernel import WalError
+        from dita.cli.log_label import PAPER_SOURCE, first_label
         from dita.cli.paper_state_file import _account_log, _same_dir
 
         c = self.config
         control = self.kernel.control()
         state_file = c.run_state_dir() / f"{c.kernel_id}.json"
         paper_log = _account_log(state_file, c.kernel_id)
-        if control.get("mode") == "PAPER" or control.get("mode_set_by") == "dita-paper":
+        try:
+            first = first_label(self.kernel)
+        except WalError:
+            first = None  # unread: the label and the state file tell
+        if control.get("mode") == "PAPER" or control.get("mode_set_by") == PAPER_SOURCE:
             found = f"the kernel is labelled {control.get('mode')} by {control.get('mode_set_by')}"
         elif paper_log is not None and _same_dir(Path(paper_log), wal_dir):
             found = f"the paper state file {state_file} names it"
+        elif first is not None and first.paper:
+            found = (
+                f"labelled {first.mode} by {first.source} when the log began, {control.get('mode')} "
+                f"by {control.get('mode_set_by') or 'nobody'} since"
+            )
         else:
             return
         raise RunRefused(

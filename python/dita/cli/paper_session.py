@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import WalError
+from dita.cli.log_label import LIVE_SOURCE, first_label
 from dita.cli.paper_continued import _recovery_said_by_the_cli
 from dita.cli.paper_resume import (
     Act,
@@ -39,9 +40,6 @@ LAST_ACT_SEARCH_RECORDS = 100_000
 # Reads of the book a save makes while other threads' orders move the seq; past them, the last
 # read is saved, its fills told apart by ``last_event_id``.
 _BOOK_READS = 5
-# The records a log's first label is among: a run labels a fresh kernel right after its seed
-# capital (and, on paper, its fees).
-FIRST_LABEL_RECORDS = 8
 
 
 class LiveLogRefused(ValueError):
@@ -407,30 +405,19 @@ class PaperSession:
 
 def live_label(kernel: Any) -> str | None:
     """How ``kernel``'s log says a live run wrote it (None when it does not): the label `dita
-    live` gives a live kernel, or the first label of the log, LIVE (a live run halted since, say
-    by the dead-man switch or an operator). Read without writing to the log."""
-    from dita._kernel import JOURNAL_COLUMNS
-
+    live` gives a live kernel, or the first label of the log, LIVE or set by dita-live (a live
+    run halted since, say by the dead-man switch or an operator). Read without writing to the log."""
     control = kernel.control()
-    if control.get("mode_set_by") == "dita-live":
-        return f"labelled {control.get('mode')} by dita-live"
-    first: list[dict[str, Any]] = []
-
-    def sink(blocks: list[Any]) -> None:
-        for block in blocks:
-            if block.table == "control_changes":
-                names = JOURNAL_COLUMNS[block.table]
-                first.extend(dict(zip(names, row, strict=True)) for row in block.tuples())
-
+    if control.get("mode_set_by") == LIVE_SOURCE:
+        return f"labelled {control.get('mode')} by {LIVE_SOURCE}"
     try:
-        kernel.wal_journal_blocks(1, min(kernel.seq, FIRST_LABEL_RECORDS), sink=sink)
-    except (WalError, OSError, ValueError):
+        first = first_label(kernel)
+    except WalError:
         return None  # unread: the label alone tells
-    first.sort(key=lambda row: (row["seq"], row["sub"]))
-    if not first or first[0]["mode"] != "LIVE":
+    if first is None or not first.live:
         return None
     return (
-        f"labelled LIVE by {first[0]['source']} when the log began, {control.get('mode')} "
+        f"labelled {first.mode} by {first.source} when the log began, {control.get('mode')} "
         f"by {control.get('mode_set_by') or 'nobody'} since"
     )
 
