@@ -104,3 +104,25 @@ def halted_by_operator(wal_dir: Path, kernel_id: str) -> None:
 
     with ExecutionKernel(kernel_id=kernel_id, wal_dir=str(wal_dir)) as kernel:
         kernel.update_control(mode="HALTED", source="operator")
+
+
+def archived_log(wal_dir: Path, kernel_id: str, mode: str, by: str, *, told_since: bool = True) -> None:
+    """A log labelled ``mode`` by ``by`` whose first segments an operator archived, then halted by
+    the operator. ``told_since`` False: halted by the operator before its records went on, so
+    neither its checkpoints kept nor its records kept say how it ran."""
+    from dita import ExecutionKernel
+
+    small = {"max_slots": 10, "wal_segment_bytes": 4096, "wal_checkpoint_every": 50}
+    with ExecutionKernel(kernel_id=kernel_id, wal_dir=str(wal_dir), **small) as kernel:
+        kernel.set_seed_capital(10_000.0)
+        kernel.update_control(mode=mode, source=by)
+        if not told_since:
+            kernel.update_control(mode="HALTED", source="operator")
+        for i in range(400):  # records enough for several segments
+            kernel.update_control(
+                verbosity="DEBUG" if i % 2 else "NORMAL", source=by if told_since else "operator"
+            )
+    segments = sorted(wal_dir.glob("seg-*.wal"))
+    assert len(segments) > 2, segments
+    segments[0].unlink()  # the operator archives the oldest segment
+    halted_by_operator(wal_dir, kernel_id)

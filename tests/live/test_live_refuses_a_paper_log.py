@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from binance_streams import BinanceStreamServer
-from live_process import ended, halted_by_operator, traded_then_stopped
+from live_process import archived_log, ended, halted_by_operator, traded_then_stopped
 from test_live_run_resumes import start, write_config
 
 from dita.services.hazelcast import free_port
@@ -71,5 +71,32 @@ def test_a_live_start_on_a_paper_log_halted_since_with_its_state_file_elsewhere_
     said = log.read_text()
     assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
     assert "labelled PAPER by dita-paper when the log began, HALTED by operator since" in said, said
+    assert "Traceback" not in said
+    assert exchange.orders == {}
+
+
+@pytest.mark.parametrize("told_since", [True, False], ids=["told by what is kept", "not told"])
+def test_a_live_start_on_a_paper_log_whose_start_is_archived_is_refused(
+    exchange: BinanceStreamServer, tmp_path: Path, told_since: bool
+) -> None:
+    wal_dir = tmp_path / "state" / "wal" / "e2e-live"
+    archived_log(wal_dir, "e2e-live", "PAPER", "dita-paper", told_since=told_since)
+    config = write_config(tmp_path, exchange, free_port())
+    log = tmp_path / "run.log"
+    run = start(config, log)
+    try:
+        assert run.wait(60) == 1, log.read_text()
+    finally:
+        ended(run)
+    said = log.read_text()
+    if told_since:
+        assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
+        assert "labelled PAPER by dita-paper at its oldest checkpoint kept" in said, said
+    else:
+        assert (
+            f"the write-ahead log in {wal_dir} of kernel_id 'e2e-live' cannot be told from a paper run's"
+            in said
+        )
+        assert f"Put its archived segments back in {wal_dir}" in said, said
     assert "Traceback" not in said
     assert exchange.orders == {}

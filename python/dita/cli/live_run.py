@@ -264,7 +264,7 @@ class LiveRun:
     def _build_paper(self, wal_dir: Path) -> None:
         from dita.backtest.engine import BacktestConfig
         from dita.cli.paper import PaperSession, _of_this_log, _previous_state
-        from dita.cli.paper_session import LiveLogRefused
+        from dita.cli.paper_session import LiveLogRefused, UntoldLogRefused
         from dita.cli.paper_state_file import (
             PAPER_TABLE_KEYS,
             AccountKept,
@@ -311,9 +311,14 @@ class LiveRun:
                 previous=previous,
             )
         except LiveLogRefused as exc:
+            live = (
+                ""
+                if isinstance(exc, UntoldLogRefused)
+                else ': the live run continues this log with mode = "live" and --live'
+            )
             raise RunRefused(
                 f"{exc}; give the paper run another kernel_id or state_dir (and another [log] wal_dir "
-                'where the file names one): the live run continues this log with mode = "live" and --live'
+                f"where the file names one){live}"
             ) from None
         self.taken_over = previous
         self.kernel, self.runtime, self.continued = (
@@ -366,27 +371,33 @@ class LiveRun:
         to live under the same kernel_id, or a ``dita paper --wal-dir`` log): real orders would go
         out on the paper book and capital, under a kernel labelled PAPER. Told by the kernel's
         label, by the paper state file that names this log, or by the log's first label (a paper
-        run labelled HALTED since, by an operator or the cluster, its state file elsewhere)."""
-        from dita._kernel import WalError
-        from dita.cli.log_label import PAPER_SOURCE, first_label
+        run labelled HALTED since, by an operator or the cluster, its state file elsewhere). A log
+        whose first label cannot be read (its start archived, the records kept telling nothing)
+        is refused unless dita-live labelled the kernel last."""
+        from dita.cli.log_label import LIVE_SOURCE, PAPER_SOURCE, LabelUnread, first_label
         from dita.cli.paper_state_file import _account_log, _same_dir
 
         c = self.config
         control = self.kernel.control()
         state_file = c.run_state_dir() / f"{c.kernel_id}.json"
         paper_log = _account_log(state_file, c.kernel_id)
+        unread: LabelUnread | None = None
         try:
             first = first_label(self.kernel)
-        except WalError:
-            first = None  # unread: the label and the state file tell
+        except LabelUnread as exc:
+            first, unread = None, exc
         if control.get("mode") == "PAPER" or control.get("mode_set_by") == PAPER_SOURCE:
             found = f"the kernel is labelled {control.get('mode')} by {control.get('mode_set_by')}"
         elif paper_log is not None and _same_dir(Path(paper_log), wal_dir):
             found = f"the paper state file {state_file} names it"
         elif first is not None and first.paper:
-            found = (
-                f"labelled {first.mode} by {first.source} when the log began, {control.get('mode')} "
-                f"by {control.get('mode_set_by') or 'nobody'} since"
+            found = first.said(control)
+        elif unread is not None and control.get("mode_set_by") != LIVE_SOURCE:
+            raise RunRefused(
+                f"the write-ahead log in {wal_dir} of kernel_id {c.kernel_id!r} cannot be told from a paper "
+                f"run's: {unread}; a live run on it could send real orders on a paper book and capital. Put "
+                f"its archived segments back in {wal_dir} to continue it, or give the live run another "
+                "kernel_id or state_dir"
             )
         else:
             return

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import WalError
-from dita.cli.log_label import LIVE_SOURCE, first_label
+from dita.cli.log_label import LIVE_SOURCE, PAPER_SOURCE, LabelUnread, first_label
 from dita.cli.paper_continued import _recovery_said_by_the_cli
 from dita.cli.paper_resume import (
     Act,
@@ -46,6 +46,12 @@ class LiveLogRefused(ValueError):
     """The write-ahead log a paper session would continue is a live run's: paper orders and fees
     written into it would be the live account's, and the live run would refuse the log as the
     paper run's. Raised before the session writes anything, its kernel closed."""
+
+
+class UntoldLogRefused(LiveLogRefused):
+    """The write-ahead log a paper session would continue cannot be told from a live run's (its
+    first records archived, the records kept holding no label) and no paper run labelled it
+    last: refused as a live one would be."""
 
 
 class PaperSession:
@@ -101,7 +107,16 @@ class PaperSession:
         # A kernel recovered from its write-ahead log continues the last run: its capital,
         # trades and mode are those of the log, and its venue takes back the last run's book.
         self.continued = self.kernel.seq > 0
-        if self.continued and (found := live_label(self.kernel)) is not None:
+        try:
+            found = live_label(self.kernel) if self.continued else None
+        except LabelUnread as exc:
+            self.kernel.close()
+            raise UntoldLogRefused(
+                f"the write-ahead log in {wal_dir} of kernel {kernel_id!r} cannot be told from a live run's: "
+                f"{exc}; a paper run on it could write paper orders and fees into a live account's log. "
+                f"Put its archived segments back in {wal_dir} to continue it"
+            ) from None
+        if found is not None:
             self.kernel.close()
             raise LiveLogRefused(
                 f"the write-ahead log in {wal_dir} holds the live run of kernel {kernel_id!r} ({found}): "
@@ -406,20 +421,21 @@ class PaperSession:
 def live_label(kernel: Any) -> str | None:
     """How ``kernel``'s log says a live run wrote it (None when it does not): the label `dita
     live` gives a live kernel, or the first label of the log, LIVE or set by dita-live (a live
-    run halted since, say by the dead-man switch or an operator). Read without writing to the log."""
+    run halted since, say by the dead-man switch or an operator). LabelUnread when the log's
+    first records are archived, the records kept tell nothing, and no paper run labelled the
+    kernel last. Read without writing to the log."""
     control = kernel.control()
     if control.get("mode_set_by") == LIVE_SOURCE:
         return f"labelled {control.get('mode')} by {LIVE_SOURCE}"
     try:
         first = first_label(kernel)
-    except WalError:
-        return None  # unread: the label alone tells
+    except LabelUnread:
+        if control.get("mode_set_by") == PAPER_SOURCE:
+            return None  # a paper run's label, the log's start archived
+        raise
     if first is None or not first.live:
         return None
-    return (
-        f"labelled {first.mode} by {first.source} when the log began, {control.get('mode')} "
-        f"by {control.get('mode_set_by') or 'nobody'} since"
-    )
+    return first.said(control)
 
 
 def _own_start() -> str | None:
