@@ -4,13 +4,16 @@ field given two values under two names, a flag given for a number, NaN)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, NotRequired, Required, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from pydantic import AliasPath, BaseModel, ConfigDict, RootModel, TypeAdapter, ValidationError
+import pydantic.dataclasses
+from pydantic import AliasPath, BaseModel, ConfigDict, RootModel, TypeAdapter, ValidationError, create_model
 from pydantic_core import PydanticCustomError
+from typing_extensions import ReadOnly, is_typeddict
 
 M = TypeVar("M", bound=BaseModel)
 _ABSENT = object()  # no input at a place (None is an input)
@@ -25,8 +28,8 @@ def validate_params(model: type[BaseModel], params: Mapping[str, Any]) -> BaseMo
 
     A model left at pydantic's default (``extra="ignore"``) would drop a misspelt name and
     run on the default; only a model that asks for extras (``extra="allow"``) gets them.
-    A parameter that is itself a model (``risk: Risk``, also inside a list or dict) is read
-    with the same care, each error naming its path (``risk.stop_los``).
+    A parameter that is itself a model, a dataclass or a TypedDict (``risk: Risk``, also inside
+    a list or dict) is read with the same care, each error naming its path (``risk.stop_los``).
     Raises pydantic's ValidationError naming each unknown parameter and the known ones.
     """
     values = dict(params)
@@ -94,15 +97,15 @@ def _unknown_names_inside_alias_paths(
 
 
 def _misread(
-    model: type[BaseModel], validated: BaseModel, values: Mapping[str, Any], loc: tuple[Any, ...]
+    model: type[BaseModel], validated: object, values: Mapping[str, Any], loc: tuple[Any, ...]
 ) -> list[Any]:
     """An error for each input of ``values`` that ``validated`` (``model`` made of them) holds
     as pydantic misread it: a flag read as a number, NaN, a field given other values under
     its other names; and for each such input inside a model-typed input, at any depth, and
-    each unknown name there."""
+    each unknown name there. ``validated`` may be what ``model`` stands for (``_model_of``)."""
     errors: list[Any] = []
     for name in model.model_fields:
-        value = getattr(validated, name, None)
+        value = validated.get(name) if isinstance(validated, dict) else getattr(validated, name, None)
         found = [
             (path, g) for path in _lookup_paths(model, name) if (g := _input_at(values, path)) is not _ABSENT
         ]
@@ -143,32 +146,38 @@ def _misread_field(
     """The errors of field ``name`` of ``model``, read as ``value`` from the input ``given``
     found at ``at``: a flag read as a number, NaN, and those inside (``_misread_inside``)."""
     errors: list[Any] = []
+    declared = model.model_fields[name].annotation
+    config = model.model_config
+    inside = _misread_inside(value, given, at, declared, config)
+    # What a TypedDict inside holds is told at its own place (`td.stop_loss`), not again here.
+    told_inside = {error["type"].type for error in inside}
     # Lax validation reads true and false as 1 and 0 for a number: `--param window=true`
     # would run with a window of 1, `levels=[0.5,true]` with levels of 0.5 and 1. Looked at
     # after the model's own validators: one may take a bool.
-    declared = model.model_fields[name].annotation
-    config = model.model_config
-    if _read_as_a_number(value, given, declared, config):
+    if "number_type" not in told_inside and _read_as_a_number(value, given, declared, config):
         errors.append(_error("number_type", "Input should be a number, not true or false", at, given))
     # NaN passes pydantic's default (allow_inf_nan) and compares false with everything: a
     # strategy given `--param entry_z=nan` would run and never trade. Infinity stays a value
     # (a bound never reached); a model or field that allows NaN itself gets it.
-    if _holds_nan(value) and not _allows_nan(model, name):
+    if "finite_number" not in told_inside and _holds_nan(value) and not _allows_nan(model, name):
         errors.append(_error("finite_number", "Input should be a number, not NaN", at, given))
-    errors.extend(_misread_inside(value, given, at, declared, config))
-    return errors
+    return errors + inside
 
 
 def _misread_inside(
     value: object, given: object, loc: tuple[Any, ...], declared: Any, config: ConfigDict
 ) -> list[Any]:
-    """The errors of each model in ``value`` (a model, or a list, tuple or dict holding one)
-    read from its input in ``given``: a mapping is checked as parameters are, an instance of
-    the model for NaN (``nans_in``), anything else pydantic read by its own rules. A
-    ``RootModel`` is read from its input whole, as its one field ``root``. ``declared``: the
-    type ``value`` was read as, under the model's ``config``."""
+    """The errors of each model, dataclass or TypedDict in ``value`` (one, or a list, tuple or
+    dict holding one) read from its input in ``given``: a mapping is checked as parameters are,
+    an instance of the model for NaN (``nans_in``), anything else pydantic read by its own
+    rules. A ``RootModel`` is read from its input whole, as its one field ``root``.
+    ``declared``: the type ``value`` was read as, under the model's ``config``."""
     if isinstance(value, RootModel) and not isinstance(given, BaseModel):
         return _misread_field(type(value), "root", value.root, given, loc)
+    if isinstance(given, Mapping) and (stand_in := _model_of(value, declared, config)) is not None:
+        return _unknown_names(stand_in, given, loc) + _misread(stand_in, value, given, loc)
+    if dataclasses.is_dataclass(given) and not isinstance(given, type):
+        return _nans_in_models(value, loc, config)  # an instance: what can be seen on it
     if isinstance(value, BaseModel):
         if isinstance(given, Mapping):
             model = type(value)
@@ -192,6 +201,41 @@ def _misread_inside(
         for k, v, g in _entries_with_inputs(value, given, read):
             errors.extend(_misread_inside(v, g, (*loc, k), value_type, config))
     return errors
+
+
+def _model_of(value: object, declared: Any, config: ConfigDict) -> type[BaseModel] | None:
+    """A model with the fields and config pydantic read ``value`` by (a dataclass, or a dict of
+    the TypedDict ``declared``), to check its input as a model's; None for anything else. A
+    stdlib dataclass or TypedDict without a config of its own is read under ``config``."""
+    arm = _the_arm_of(declared, Mapping)
+    if isinstance(value, dict) and arm is not None and is_typeddict(arm[0]):
+        kind: Any = arm[0]
+        fields: dict[str, Any]
+        hints = get_type_hints(kind, include_extras=True)
+        fields = {n: (_required_stripped(h), None) for n, h in hints.items()}
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        kind = type(value)
+        read = kind
+        if not pydantic.dataclasses.is_pydantic_dataclass(kind):  # its fields as pydantic reads them
+            own = hasattr(kind, "__pydantic_config__")  # the decorator warns at a second config
+            read = pydantic.dataclasses.dataclass(kind, config=None if own else config)
+        fields = {n: (f.annotation, f) for n, f in read.__pydantic_fields__.items()}
+    else:
+        return None
+    try:
+        stand_in: type[BaseModel] = create_model(
+            kind.__name__, __config__=getattr(kind, "__pydantic_config__", config), **fields
+        )
+        return stand_in
+    except Exception:  # a field name a model cannot have (`_hidden`): pydantic's reading stands
+        return None
+
+
+def _required_stripped(hint: Any) -> Any:
+    """A TypedDict field's type without ``Required``, ``NotRequired`` or ``ReadOnly``."""
+    while get_origin(hint) in (Required, NotRequired, ReadOnly):
+        hint = get_args(hint)[0]
+    return hint
 
 
 def _keys_as_read(given: Mapping[Any, Any], key_type: Any, config: ConfigDict) -> dict[Any, Any]:
@@ -277,30 +321,38 @@ def _item_type(declared: Any, i: int) -> Any:
 
 def nans_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
     """An error for each field of ``instance`` holding NaN (alone, in a list, tuple, set or dict,
-    or in a model-typed field at any depth), unless the field or its model allows NaN: what can
-    be checked on an instance of a model, whose flags are already read as numbers."""
-    model = type(instance)
+    or in a model- or dataclass-typed field at any depth), unless the field or its model allows
+    NaN: what can be checked on an instance of a model, whose flags are already read as numbers."""
+    return _nans_in(type(instance), instance, loc)
+
+
+def _nans_in(model: type[BaseModel], instance: object, loc: tuple[Any, ...]) -> list[Any]:
+    """``nans_in`` of ``instance``, read by the fields of ``model`` (its own, or its stand-in's:
+    ``_model_of``)."""
     errors: list[Any] = []
     for name in model.model_fields:
         value = getattr(instance, name, None)
         at = loc if isinstance(instance, RootModel) else (*loc, name)  # its input is its root
         if _holds_nan(value) and not _allows_nan(model, name):
             errors.append(_error("finite_number", "Input should be a number, not NaN", at, value))
-        errors.extend(_nans_in_models(value, at))
+        errors.extend(_nans_in_models(value, at, model.model_config))
     return errors
 
 
-def _nans_in_models(value: object, loc: tuple[Any, ...]) -> list[Any]:
-    """``nans_in`` of each model in ``value``: a model, or a list, tuple or dict holding one."""
+def _nans_in_models(value: object, loc: tuple[Any, ...], config: ConfigDict) -> list[Any]:
+    """``nans_in`` of each model or dataclass in ``value`` (one, or a list, tuple or dict holding
+    one); ``config``: the one a stdlib dataclass without its own is read under."""
     if isinstance(value, BaseModel):
         return nans_in(value, loc)
+    if (stand_in := _model_of(value, None, config)) is not None:
+        return _nans_in(stand_in, value, loc)
     errors: list[Any] = []
     if isinstance(value, list | tuple):
         for i, item in enumerate(value):
-            errors.extend(_nans_in_models(item, (*loc, i)))
+            errors.extend(_nans_in_models(item, (*loc, i), config))
     elif isinstance(value, Mapping):
         for k, item in value.items():
-            errors.extend(_nans_in_models(item, (*loc, k)))
+            errors.extend(_nans_in_models(item, (*loc, k), config))
     return errors
 
 
