@@ -72,8 +72,8 @@ def test_a_resumed_run_waits_for_a_leg_sent_before_that_still_works(tmp_path: Pa
 
 def test_a_leg_the_venue_rejected_is_sent_again_when_run_again(tmp_path: Path) -> None:
     """The venue rejects the buy for margin; the account is funded and the same targets run
-    again on the same log: the buy is reported refused in the earlier run and sent again under
-    a retry id, not reported "sent before" with nothing filled and never sent."""
+    again on the same log with no state dir: the buy is planned afresh under ids of its own
+    (the log holds the first plan's) and sent, not reported "sent before" with nothing filled."""
     wal = str(tmp_path / "wal")
     wanted = targets("run-9", {"symbol": "BTC", "quantity": 0.1})
     with ExecutionKernel(venue=paper_venue(1_000.0, {}, leverage=1.0), kernel_id="rb", wal_dir=wal) as kernel:
@@ -82,18 +82,13 @@ def test_a_leg_the_venue_rejected_is_sent_again_when_run_again(tmp_path: Path) -
     funded = paper_venue(100_000.0, {}, leverage=1.0)
     with ExecutionKernel(venue=funded, kernel_id="rb", wal_dir=wal) as kernel:
         again = rebalance(kernel, wanted, state_dir=None, quote_currency="USDT")
-    buy = first.results[0].leg.intent_id
-    assert [(r.leg.intent_id, r.status, r.diagnostic, r.filled) for r in again.results] == [
-        (buy, "refused (earlier run)", "REJECT", 0.0),
-        (f"{buy}:retry-1", "sent", "OK", 0.1),
-    ]
-    assert "insufficient margin" in again.results[0].reason
+    assert not again.resumed and again.plan.attempt == 2
+    (buy,) = again.results
+    assert (buy.status, buy.diagnostic, buy.filled) == ("sent", "OK", 0.1)
+    assert buy.leg.intent_id != first.results[0].leg.intent_id
     assert funded.positions() == {"BTC": 0.1}
     (row,) = again.report["symbols"]
-    assert [(o["intent_id"], o["status"]) for o in row["orders"]] == [
-        (buy, "refused (earlier run)"),
-        (f"{buy}:retry-1", "sent"),
-    ]
+    assert [o["status"] for o in row["orders"]] == ["sent"]
     assert row["filled"] == 0.1
 
 
