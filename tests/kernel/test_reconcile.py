@@ -563,6 +563,54 @@ def test_an_awaited_order_that_fills_before_reconciliations_cancel_is_booked_in_
     assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(1.0)
 
 
+class TellsItsExecutionUnconfirmed(InDoubt):
+    """Answers reconciliation's cancel with no CANCEL_ACK yet (IbkrVenue's when TWS does not
+    answer in ``answer_wait_s``), the order's execution of 0.4 in it the first time (a restarted
+    adapter told the order with nothing booked reports it)."""
+
+    def __init__(self) -> None:
+        super().__init__(cancel="none")
+        self.told = False
+
+    def cancel(self, order: VenueOrder) -> list[Any]:
+        if not self.reconciling:
+            return []
+        self.canceled.append(order.client_order_id)
+        if self.told:
+            return []
+        self.told = True
+        execution = VenueEvent(
+            "ex1", "t0", 0, "FILL", venue_client_id=order.client_order_id, venue_order_id="V1",
+            fill_id="E1", price=100.0, size=0.4, filled_size=0.4, status="PARTIALLY_FILLED",
+            remaining_size=0.6,
+        )  # fmt: skip
+        return [execution]
+
+
+def test_an_awaited_orders_fill_in_an_unconfirmed_cancels_answer_is_booked_once_the_venue_ends_it() -> None:
+    """The awaited order is listed working with 0.4 filled; its cancel is not confirmed, its
+    answer carrying that 0.4. Booked, it would settle the slot's wait while the venue works the
+    order on, which the next reconciliation would take for one nobody manages, its later 0.3
+    never booked. It stays awaited, and once the venue says it is canceled, all 0.7 is booked."""
+    venue = TellsItsExecutionUnconfirmed()
+    kernel, coid = awaiting(venue, "aw-unconfirmed-fill")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 100.0, 1.0, venue_order_id="V1",
+        filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    venue.reconciling = True
+    first = kernel.reconcile_with_venue()
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+    assert kernel.slot_state(0).size == pytest.approx(0.0) and first.missed_fills == []
+    [left] = first.unresolved
+    assert left["reason"].endswith("what the venue lists filled is booked once it says the order is canceled")
+
+    venue.orders[coid] = answered(venue.orders[coid], "V1", VenueOrderStatus.CANCELED, 0.7, 100.0)
+    second = kernel.reconcile_with_venue()
+    assert [a["client_order_id"] for a in second.awaited_settled] == [coid]
+    assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.7)
+
+
 def exit_in_doubt(venue: Any, kernel_id: str) -> tuple[ExecutionKernel, str]:
     """A kernel holding 1.0 in slot 0 whose exit was rate limited before the venue
     acknowledged it, with a cancel asked: the exit may still work at the venue. The kernel

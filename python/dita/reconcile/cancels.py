@@ -83,17 +83,19 @@ class _Cancelling(_Booking):
         as listed is booked first (a kept order takes its late fills, whether or not the cancel
         goes through) and the venue told the order as booked (``watch``); then it is canceled,
         ended (CANCEL_ACK) with what the venue says it filled, and the fills the cancel's answer
-        reports are booked (those too when the cancel is not confirmed). The figure, or None and
-        why the order may still work; and the answer's fills. A figure with a reason: the cancel
-        did not go through, but the venue shows the order FILLED (``_filled_at_venue``), and it is
-        ended with that figure all the same. Raises ``_Refused`` (or ``_Malformed``): a listed
-        fill the kernel refuses is raised once the order is canceled all the same (left working,
-        it could fill beside what its slot does next, an exit selling the position twice), saying
-        so. ``told``: the filled size the venue stated when the order ended for the kernel; a
-        figure below it now (a stale listing, a cancel's answer without one) is not taken, since
-        it would settle the slot's wait for fills the venue reported as none.
+        reports are booked (those too when the cancel is not confirmed, but for one not
+        ``book_first``). The figure, or None and why the order may still work; and the answer's
+        fills. A figure with a reason: the cancel did not go through, but the venue shows the
+        order FILLED (``_filled_at_venue``), and it is ended with that figure all the same.
+        Raises ``_Refused`` (or ``_Malformed``): a listed fill the kernel refuses is raised once
+        the order is canceled all the same (left working, it could fill beside what its slot does
+        next, an exit selling the position twice), saying so. ``told``: the filled size the venue
+        stated when the order ended for the kernel; a figure below it now (a stale listing, a
+        cancel's answer without one) is not taken, since it would settle the slot's wait for fills
+        the venue reported as none.
         Not ``book_first``: what it filled as listed is booked once the venue says it is
-        canceled (or FILLED), after its end, and not at all while the cancel is not confirmed."""
+        canceled (or FILLED), after its end, and neither it nor the answer's fills while the
+        cancel is not confirmed."""
         refused: _Refused | _Malformed | None = None
         if book_first:
             try:
@@ -117,8 +119,12 @@ class _Cancelling(_Booking):
                 # Booked now: told, so the venue does not report it again.
                 self.follow(_as_booked(self.kernel, mine, theirs, True))
             return canceled, why_not, fills
-        for venue_fill in fills:
-            self.take_venue_fill(venue_fill, item)
+        if book_first or canceled is not None:
+            # Not for an awaited order whose cancel is not confirmed: a fill would settle its
+            # slot's wait while the venue may work it on, its next fill refused as an overfill.
+            # Awaited, it is asked about again, and the venue's figure books these then.
+            for venue_fill in fills:
+                self.take_venue_fill(venue_fill, item)
         if refused is not None:
             then = why_not or "the order was canceled at the venue"
             refused.then = f"{refused.then}; {then}" if refused.then else then
