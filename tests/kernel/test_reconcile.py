@@ -1510,6 +1510,46 @@ def test_a_missed_fill_without_the_orders_price_is_booked_as_far_as_its_trades_p
     assert "its trades' fills (0.3) are booked, the rest is not" in left["reason"]
 
 
+class TradesPartlyAnswersTheRest(InDoubt):
+    """Lists 0.3 of an awaited order's listed 0.4 as a trade at 101 (``trade_fills``, as
+    CcxtVenue), its answer stating no price (a market order); the cancel's answer reports the
+    0.4 again under another trade id, priced (running total 0.4), then its CANCEL_ACK."""
+
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        fill = VenueEvent(
+            "tr1", order.trade_id, order.slot_id, "FILL", venue_client_id=order.client_order_id,
+            venue_order_id="V1", fill_id="T1", price=101.0, size=0.3, filled_size=0.3,
+        )  # fmt: skip
+        return [fill]
+
+
+def test_a_cancels_answer_booking_the_rest_its_trades_leave_unpriced_is_reported_as_booked() -> None:
+    """The trades book 0.3 and the answer's fill 0.1 more (to its running total 0.4). The report
+    listed 0.3 + 0.4 missed, and named a rest of 0.1 without a price unbooked, which an operator
+    booking it by hand would hold too much."""
+    venue = TradesPartlyAnswersTheRest("ack", cancel_filled=0.4)
+    kernel, coid = awaiting(venue, "aw-trades-partly")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 0.0, 1.0, venue_order_id="V1",
+        filled_size=0.4, avg_fill_price=0.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    venue.answer_fills = [
+        VenueEvent(
+            "va", "t0", 0, "FILL", venue_client_id=coid, fill_id="E-other", price=100.0, size=0.4,
+            filled_size=0.4, venue_order_id="V1",
+        )
+    ]  # fmt: skip
+    venue.reconciling = True
+    report = kernel.reconcile_with_venue()
+    assert kernel.slot_state(0).size == pytest.approx(0.4) and kernel.awaited_orders() == []
+    assert [(m["qty"], m["price"]) for m in report.missed_fills] == [
+        (pytest.approx(0.3), 101.0),
+        (pytest.approx(0.1), 100.0),
+    ]
+    assert report.unresolved == []
+    assert [a["client_order_id"] for a in report.awaited_settled] == [coid]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

@@ -228,12 +228,14 @@ class _Cancelling(_Booking):
     ) -> None:
         """Ends ``mine`` (CANCEL_ACK) with the figure the venue's cancel states, books the
         ``listed`` fill (what its listing counts beyond what was booked, when not booked before),
-        then takes the fills its answer reports."""
+        then takes the fills its answer reports. Raises ``_Malformed`` for a rest of the listed
+        fill without a price only when the answer's fills leave it unbooked."""
         # The end with the cancel's figure before the fills its answer reports: a fill that
         # raced the cancel runs beyond the figure the order ended with, and taken first it
         # would be refused as an overfill, then awaited for good (the venue reports it once).
         # What the figure counts beyond what is booked is awaited until those fills come.
         listed_booked = False
+        unpriced: _Malformed | None = None
         try:
             self.apply(
                 self.event(mine, "CANCEL_ACK", venue_order_id=_venue_id(mine, theirs), filled_size=canceled)
@@ -241,7 +243,11 @@ class _Cancelling(_Booking):
             try:
                 self.book_missed(mine, theirs, listed, item)
                 listed_booked = listed is not None
-            except (_Refused, _Malformed) as refused:
+            except _Malformed as malformed:
+                # A rest without a price: the answer may report it under its own trade id, priced,
+                # so it is named only if still unbooked once the answer's fills are taken.
+                unpriced = malformed
+            except _Refused as refused:
                 then = "the order was ended with the venue's figure"
                 refused.then = f"{refused.then}; {then}" if refused.then else then
                 raise
@@ -253,3 +259,14 @@ class _Cancelling(_Booking):
                 if listed_booked and 0.0 < venue_fill.filled_size <= theirs.filled_size + QTY_EPS:
                     continue
                 self.take_venue_fill(venue_fill, item)
+        if unpriced is not None and self._short_of_listing(mine, theirs):
+            then = "the order was ended with the venue's figure"
+            unpriced.then = f"{unpriced.then}; {then}" if unpriced.then else then
+            raise unpriced
+
+    def _short_of_listing(self, mine: VenueOrder, theirs: VenueOrder) -> bool:
+        """Whether the kernel, having ended ``mine`` with the venue's figure, still awaits part
+        of what the listing ``theirs`` counts filled (not awaited, all its end stated is booked)."""
+        coid = mine.client_order_id
+        held = next((o for o in self.kernel.awaited_orders() if o.client_order_id == coid), None)
+        return held is not None and held.filled_size + QTY_EPS < theirs.filled_size

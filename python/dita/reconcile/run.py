@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import KernelDiagnosticCode, KernelOutcome, VenueEvent, VenueOrder
+from dita.outcome_events import booked_events
 from dita.reconcile.answers import _gone_reason
 from dita.reconcile.events import _event, _item, _Refused, _venue_id
 from dita.reconcile.listing import _by_client_id, _by_venue_id, _listed, _one_of, _untold
@@ -125,7 +126,10 @@ class _Run:
         out = self.kernel.on_venue_event(ev)
         if out.accepted:
             self.report.events_applied += 1
-            self.report.missed_fills.append({**item, "qty": ev.size, "price": ev.price})
+            # What the kernel booked of it: one resending a fill booked under another trade id,
+            # its running total counted in part, books only the rest.
+            booked = booked_events(out, [ev])[0].size
+            self.report.missed_fills.append({**item, "qty": booked, "price": ev.price})
             if self.on_applied is not None:
                 self.on_applied(ev, out)
         elif out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
