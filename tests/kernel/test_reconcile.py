@@ -1510,6 +1510,71 @@ def test_a_missed_fill_without_the_orders_price_is_booked_as_far_as_its_trades_p
     assert "its trades' fills (0.3) are booked, the rest is not" in left["reason"]
 
 
+class TradesOverTheStream(FilledWhileUnheard):
+    """Lists an order's trades (``trade_fills``, as CcxtVenue): ``trades``, each its size, the
+    running total it brings the order to and its price."""
+
+    def __init__(self, trades: list[tuple[float, float, float]]) -> None:
+        super().__init__()
+        self.trades = trades
+
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        return [
+            VenueEvent(
+                f"tr{i}", order.trade_id, order.slot_id, "FILL", venue_client_id=order.client_order_id,
+                venue_order_id="V1", fill_id=f"T{i}", price=price, size=size, filled_size=total,
+            )
+            for i, (size, total, price) in enumerate(self.trades)
+        ]  # fmt: skip
+
+
+def streamed_then_listed(
+    trades: list[tuple[float, float, float]], listed: float, kernel_id: str
+) -> ExecutionKernel:
+    """A kernel whose entry the stream filled 0.2 at 100 under its own fill id, the venue
+    listing it ``listed`` filled at an average of 100 and its ``trades``."""
+    venue = TradesOverTheStream(trades)
+    kernel = ExecutionKernel(max_slots=2, venue=venue, kernel_id=kernel_id)
+    coid = kernel.process_intent(intent("ENTER", 0)).order.client_order_id
+    kernel.on_venue_event(VenueEvent("a1", "t0", 0, "ORDER_ACK", venue_client_id=coid, venue_order_id="V1"))
+    streamed = VenueEvent(
+        "s1", "t0", 0, "FILL", venue_client_id=coid, venue_order_id="V1", fill_id="S1",
+        price=100.0, size=0.2, filled_size=0.2,
+    )  # fmt: skip
+    assert kernel.on_venue_event(streamed).accepted
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 100.0, 1.0, venue_order_id="V1",
+        filled_size=listed, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    return kernel
+
+
+def test_trades_the_kernel_books_in_part_are_reported_as_booked() -> None:
+    """The trades split the listed 0.5 as 0.3 then 0.2 (running totals); the kernel, holding
+    the stream's 0.2, books 0.1 of the first. The report listed 0.3 + 0.2 missed."""
+    kernel = streamed_then_listed([(0.3, 0.3, 100.0), (0.2, 0.5, 100.0)], 0.5, "trades-in-part")
+    report = kernel.reconcile_with_venue()
+    assert kernel.slot_state(0).size == pytest.approx(0.5)
+    assert [(m["qty"], m["fill_id"]) for m in report.missed_fills] == [
+        (pytest.approx(0.1), "T0"),
+        (pytest.approx(0.2), "T1"),
+    ]
+
+
+def test_the_rest_of_trades_booked_in_part_is_booked_at_what_the_listing_leaves() -> None:
+    """Listed 0.6 at an average of 100 (cost 60); the trades list 0.3 at 101, of which the kernel,
+    holding the stream's 0.2, books 0.1. The trades were counted at 0.3 costing 30.3, so the rest
+    was sent as 0.1 at 97 (the kernel booking 0.3 of it by its running total): the slot held 0.6
+    at 98.67, not the venue's 100."""
+    kernel = streamed_then_listed([(0.3, 0.3, 101.0)], 0.6, "trades-rest")
+    report = kernel.reconcile_with_venue()
+    state = kernel.slot_state(0)
+    assert state.size == pytest.approx(0.6) and state.entry_price == pytest.approx(100.0)
+    assert [m["qty"] for m in report.missed_fills] == [pytest.approx(0.1), pytest.approx(0.3)]
+    assert report.missed_fills[1]["price"] == pytest.approx((60.0 - 20.0 - 10.1) / 0.3)
+    assert report.unresolved == []
+
+
 class TradesPartlyAnswersTheRest(InDoubt):
     """Lists 0.3 of an awaited order's listed 0.4 as a trade at 101 (``trade_fills``, as
     CcxtVenue), its answer stating no price (a market order); the cancel's answer reports the

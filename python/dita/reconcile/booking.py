@@ -39,9 +39,9 @@ class _Booking(_Run):
         self, mine: VenueOrder, theirs: VenueOrder, item: dict[str, Any]
     ) -> tuple[float, float, str]:
         """The venue's fills of ``mine`` by trade (``trade_fills``), each fed to the kernel: the
-        size and cost of those it booked (one it knows already is no part of what was missed),
-        and why none could be read ("" when they were). Raises ``_Refused`` on a fill the kernel
-        refuses."""
+        size and cost of what it booked of them (``book_venue_fill``: one it knows already, or
+        counts in part, is no part of what was missed), and why none could be read ("" when
+        they were). Raises ``_Refused`` on a fill the kernel refuses."""
         if not callable(self.trade_fills):
             return 0.0, 0.0, ""
         try:
@@ -52,18 +52,9 @@ class _Booking(_Run):
         for ev in fills:
             if not isinstance(ev, VenueEvent) or ev.kind.name != "FILL" or not _finite(ev.size):
                 return size, cost, f"its trades are malformed: {ev!r} is not a fill"
-            out = self.kernel.on_venue_event(ev)
-            if out.accepted:
-                self.report.events_applied += 1
-                self.report.missed_fills.append(
-                    {**item, "qty": ev.size, "price": ev.price, "fill_id": ev.fill_id}
-                )
-                if self.on_applied is not None:
-                    self.on_applied(ev, out)
-                size += ev.size
-                cost += ev.size * ev.price
-            elif out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
-                raise _Refused(ev.event_id, out.diagnostic_code, out.details)
+            booked = self.book_venue_fill(ev, item, fill_id=ev.fill_id)
+            size += booked
+            cost += booked * ev.price
         return size, cost, ""
 
     def book_missed(

@@ -119,21 +119,31 @@ class _Run:
         if self.on_applied is not None and out.accepted:
             self.on_applied(ev, out)
 
-    def take_venue_fill(self, ev: VenueEvent, item: dict[str, Any]) -> None:
-        """The venue's own fill (one its cancel's answer reports): booked when the kernel takes
-        it; one it knows already (booked from the venue's listing first) changes nothing, and any
-        other refusal is reported."""
+    def book_venue_fill(self, ev: VenueEvent, item: dict[str, Any], **noted: Any) -> float:
+        """Feeds the venue's own fill ``ev`` to the kernel and reports in ``missed_fills`` what
+        the kernel booked of it (``noted`` added), which it returns; 0.0 for one it knows
+        already. Raises ``_Refused`` on any other refusal."""
         out = self.kernel.on_venue_event(ev)
         if out.accepted:
             self.report.events_applied += 1
-            # What the kernel booked of it: one resending a fill booked under another trade id,
-            # its running total counted in part, books only the rest.
+            # What the kernel booked of it: a fill whose running total the kernel counts in part
+            # (booked under another trade id, or by the stream) books only the rest.
             booked = booked_events(out, [ev])[0].size
-            self.report.missed_fills.append({**item, "qty": booked, "price": ev.price})
+            self.report.missed_fills.append({**item, "qty": booked, "price": ev.price, **noted})
             if self.on_applied is not None:
                 self.on_applied(ev, out)
-        elif out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
-            refused = _Refused(ev.event_id, out.diagnostic_code, out.details)
+            return booked
+        if out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
+            raise _Refused(ev.event_id, out.diagnostic_code, out.details)
+        return 0.0
+
+    def take_venue_fill(self, ev: VenueEvent, item: dict[str, Any]) -> None:
+        """The venue's own fill (one its cancel's answer reports): booked when the kernel takes
+        it (``book_venue_fill``); one it knows already (booked from the venue's listing first)
+        changes nothing, and any other refusal is reported."""
+        try:
+            self.book_venue_fill(ev, item)
+        except _Refused as refused:
             self.report.unresolved.append(refused.unresolved(item))
 
     def claim(self, theirs: VenueOrder) -> None:
