@@ -1615,6 +1615,32 @@ def test_a_cancels_answer_booking_the_rest_its_trades_leave_unpriced_is_reported
     assert [a["client_order_id"] for a in report.awaited_settled] == [coid]
 
 
+def test_a_fill_racing_the_cancel_beyond_the_listing_leaves_its_unpriced_rest_named() -> None:
+    """The trades book 0.3 of the listed 0.4; the answer reports a fill of 0.1 that raced the
+    cancel (running total 0.5) and ends the order at 0.5, so the kernel holds the listing's 0.4
+    and awaits 0.1. The booked total matched the listing's, so the unpriced rest went unnamed and
+    the order was reported settled."""
+    venue = TradesPartlyAnswersTheRest("ack", cancel_filled=0.5)
+    kernel, coid = awaiting(venue, "aw-trades-raced")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 0.0, 1.0, venue_order_id="V1",
+        filled_size=0.4, avg_fill_price=0.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    venue.answer_fills = [
+        VenueEvent(
+            "va", "t0", 0, "FILL", venue_client_id=coid, fill_id="E-race", price=100.0, size=0.1,
+            filled_size=0.5, venue_order_id="V1",
+        )
+    ]  # fmt: skip
+    venue.reconciling = True
+    report = kernel.reconcile_with_venue()
+    assert kernel.slot_state(0).size == pytest.approx(0.4)
+    assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
+    (left,) = report.unresolved
+    assert left["details"]["field"] == "avg_fill_price" and report.awaited_settled == []
+    assert "the order was ended with the venue's figure" in left["reason"]
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [

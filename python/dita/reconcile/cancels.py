@@ -259,14 +259,16 @@ class _Cancelling(_Booking):
                 if listed_booked and 0.0 < venue_fill.filled_size <= theirs.filled_size + QTY_EPS:
                     continue
                 self.take_venue_fill(venue_fill, item)
-        if unpriced is not None and self._short_of_listing(mine, theirs):
+        # Named while the kernel awaits any of the figure the order ended with: a fill that raced
+        # the cancel, beyond the listing, books by its running total what the rest left unbooked,
+        # so the booked total cannot tell that the rest is booked.
+        if unpriced is not None and self.still_awaited(mine):
             then = "the order was ended with the venue's figure"
             unpriced.then = f"{unpriced.then}; {then}" if unpriced.then else then
             raise unpriced
 
-    def _short_of_listing(self, mine: VenueOrder, theirs: VenueOrder) -> bool:
-        """Whether the kernel, having ended ``mine`` with the venue's figure, still awaits part
-        of what the listing ``theirs`` counts filled (not awaited, all its end stated is booked)."""
+    def still_awaited(self, mine: VenueOrder) -> bool:
+        """Whether the kernel still awaits fills of ``mine`` (``awaited_orders()``): part of the
+        figure it ended with is unbooked."""
         coid = mine.client_order_id
-        held = next((o for o in self.kernel.awaited_orders() if o.client_order_id == coid), None)
-        return held is not None and held.filled_size + QTY_EPS < theirs.filled_size
+        return any(o.client_order_id == coid for o in self.kernel.awaited_orders())
