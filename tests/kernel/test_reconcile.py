@@ -611,6 +611,29 @@ def test_an_awaited_orders_fill_in_an_unconfirmed_cancels_answer_is_booked_once_
     assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.7)
 
 
+def test_the_stream_execution_of_an_order_whose_cancel_is_unconfirmed_is_booked_once_it_is_over() -> None:
+    """As the docs say: while the cancel is unconfirmed, the venue's next execution on the stream
+    runs beyond the figure the order was ended with, and is refused as an overfill; the
+    reconciliation after the venue says the order is canceled books all 0.7."""
+    venue = TellsItsExecutionUnconfirmed()
+    kernel, coid = awaiting(venue, "aw-unconfirmed-stream")
+    venue.orders[coid] = VenueOrder(
+        coid, 0, "t0", "BTCUSDT", "BUY", "LIMIT", 100.0, 1.0, venue_order_id="V1",
+        filled_size=0.4, avg_fill_price=100.0, status="PARTIALLY_FILLED",
+    )  # fmt: skip
+    venue.reconciling = True
+    kernel.reconcile_with_venue()
+    streamed = VenueEvent(
+        "ex2", "t0", 0, "FILL", venue_client_id=coid, venue_order_id="V1", fill_id="E2",
+        price=100.0, size=0.3, filled_size=0.7, status="PARTIALLY_FILLED", remaining_size=0.3,
+    )  # fmt: skip
+    out = kernel.on_venue_event(streamed)
+    assert not out.accepted and out.diagnostic_code == KernelDiagnosticCode.OVERFILL
+    venue.orders[coid] = answered(venue.orders[coid], "V1", VenueOrderStatus.CANCELED, 0.7, 100.0)
+    kernel.reconcile_with_venue()
+    assert kernel.awaited_orders() == [] and kernel.slot_state(0).size == pytest.approx(0.7)
+
+
 def exit_in_doubt(venue: Any, kernel_id: str) -> tuple[ExecutionKernel, str]:
     """A kernel holding 1.0 in slot 0 whose exit was rate limited before the venue
     acknowledged it, with a cancel asked: the exit may still work at the venue. The kernel
