@@ -373,7 +373,8 @@ class LiveRun:
         label, by the paper state file that names this log, or by the log's first label (a paper
         run labelled HALTED since, by an operator or the cluster, its state file elsewhere). A log
         whose first label cannot be read (its start archived, the records kept telling nothing)
-        is refused unless dita-live labelled the kernel last."""
+        is refused unless dita-live labelled the kernel last; one whose first records are of the
+        behaviour version before an upgrade is continued when neither tells a paper run."""
         from dita.cli.log_label import LIVE_SOURCE, PAPER_SOURCE, LabelUnread, first_label
         from dita.cli.paper_state_file import _account_log, _same_dir
 
@@ -392,6 +393,10 @@ class LiveRun:
             found = f"the paper state file {state_file} names it"
         elif first is not None and first.paper:
             found = first.said(control)
+        elif unread is not None and unread.other_version is not None:
+            # A log of the build before an upgrade, halted before it: the checkpoint it opens from
+            # says no paper run labelled it last, nor does a paper state file here name it.
+            return
         elif unread is not None and control.get("mode_set_by") != LIVE_SOURCE:
             raise RunRefused(
                 f"the write-ahead log in {wal_dir} of kernel_id {c.kernel_id!r} cannot be told from a paper "

@@ -1,7 +1,8 @@
 """Which run a write-ahead log is: the label its first records hold, read by ``dita paper`` and
 ``dita live`` alike before either writes to a log it continues, so neither continues the other's
 log whatever the kernel's label says since (an operator's or the dead-man switch's HALTED). A log
-whose first records are archived is told by the oldest label kept, or not at all (``LabelUnread``)."""
+whose first records are archived, or of a behaviour version this build does not replay (an
+upgrade), is told by the oldest label kept, or not at all (``LabelUnread``)."""
 
 from __future__ import annotations
 
@@ -49,9 +50,19 @@ class Label:
 
 
 class LabelUnread(Exception):
-    """The log's first records cannot be read (archived) and what is kept (the oldest checkpoint
-    after seq 0, the records after it) holds no label of a live or a paper run: which run wrote
-    the log cannot be told."""
+    """The log's first records cannot be read and what is kept (the oldest checkpoint after seq
+    0, the records after it) holds no label of a live or a paper run: which run wrote the log
+    cannot be told. ``other_version``: the behaviour version of those records when this build
+    refuses them as another version's (the log opens from the checkpoint a clean stop before an
+    upgrade wrote; nothing is archived); None when they are missing (archived) or damaged."""
+
+    def __init__(self, message: str, other_version: int | None = None) -> None:
+        super().__init__(message)
+        self.other_version = other_version
+
+
+# How the kernel refuses a record of another behaviour version than its own.
+_OTHER_VERSION = re.compile(r"was written under behaviour version (\d+)")
 
 
 def first_label(kernel: Any) -> Label | None:
@@ -88,11 +99,28 @@ def _kept_label(kernel: Any, unread: WalError) -> Label:
             return Label(told.mode, told.source, told.seq, "at its oldest record kept that says")
         after = f" nor records {at + 1} to {last} after it" if at < last else ""
         raise LabelUnread(
-            f"its first records cannot be read ({unread}), and neither the oldest checkpoint kept "
-            f"(seq {at}: {held.mode} by {held.source or 'nobody'}){after} holds a label of a live or a "
-            "paper run"
+            f"{_why_unread(unread)}, and neither the oldest checkpoint kept (seq {at}: {held.mode} by "
+            f"{held.source or 'nobody'}){after} holds a label of a live or a paper run",
+            _other_version(unread),
         )
-    raise LabelUnread(f"its first records cannot be read ({unread}), nor any checkpoint kept after seq 0")
+    raise LabelUnread(f"{_why_unread(unread)}, nor any checkpoint kept after seq 0", _other_version(unread))
+
+
+def _other_version(unread: WalError) -> int | None:
+    found = _OTHER_VERSION.search(str(unread))
+    return int(found.group(1)) if found else None
+
+
+def _why_unread(unread: WalError) -> str:
+    """Why the first records are not read, as true of a log of another version as of one whose
+    start is archived."""
+    version = _other_version(unread)
+    if version is None:
+        return f"its first records cannot be read ({unread})"
+    return (
+        f"its first records are of behaviour version {version}, which this build does not replay "
+        "(the log opens from the checkpoint its last run's clean stop wrote; nothing is archived)"
+    )
 
 
 def _checkpoints(wal_dir: Path) -> list[tuple[int, Path]]:

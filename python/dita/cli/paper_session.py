@@ -50,8 +50,9 @@ class LiveLogRefused(ValueError):
 
 class UntoldLogRefused(LiveLogRefused):
     """The write-ahead log a paper session would continue cannot be told from a live run's (its
-    first records archived, the records kept holding no label) and no paper run labelled it
-    last: refused as a live one would be."""
+    first records archived, or of another behaviour version with no paper state file naming the
+    log, the records kept holding no label) and no paper run labelled it last: refused as a live
+    one would be."""
 
 
 class PaperSession:
@@ -108,13 +109,19 @@ class PaperSession:
         # trades and mode are those of the log, and its venue takes back the last run's book.
         self.continued = self.kernel.seq > 0
         try:
-            found = live_label(self.kernel) if self.continued else None
+            found = live_label(self.kernel, state_dir / f"{kernel_id}.json") if self.continued else None
         except LabelUnread as exc:
             self.kernel.close()
+            forward = (
+                f"Put its archived segments back in {wal_dir} to continue it"
+                if exc.other_version is None
+                else f"No paper state file in {state_dir} names it as its account's log: start the paper "
+                "run with the state directory of the paper run that wrote it to continue it"
+            )
             raise UntoldLogRefused(
                 f"the write-ahead log in {wal_dir} of kernel {kernel_id!r} cannot be told from a live run's: "
                 f"{exc}; a paper run on it could write paper orders and fees into a live account's log. "
-                f"Put its archived segments back in {wal_dir} to continue it"
+                f"{forward}"
             ) from None
         if found is not None:
             self.kernel.close()
@@ -418,20 +425,29 @@ class PaperSession:
         return write_state_file(self.state_dir, snap)
 
 
-def live_label(kernel: Any) -> str | None:
+def live_label(kernel: Any, state_file: Path | None = None) -> str | None:
     """How ``kernel``'s log says a live run wrote it (None when it does not): the label `dita
     live` gives a live kernel, or the first label of the log, LIVE or set by dita-live (a live
     run halted since, say by the dead-man switch or an operator). LabelUnread when the log's
-    first records are archived, the records kept tell nothing, and no paper run labelled the
-    kernel last. Read without writing to the log."""
+    first records cannot be read, the records kept tell nothing, and no paper run labelled the
+    kernel last; for first records of another behaviour version (an upgrade), not when the paper
+    ``state_file`` names this log as its account's, which only a paper run writes. Read without
+    writing to the log."""
+    from dita.cli.paper_state_file import _account_log, _same_dir
+
     control = kernel.control()
     if control.get("mode_set_by") == LIVE_SOURCE:
         return f"labelled {control.get('mode')} by {LIVE_SOURCE}"
     try:
         first = first_label(kernel)
-    except LabelUnread:
+    except LabelUnread as exc:
         if control.get("mode_set_by") == PAPER_SOURCE:
-            return None  # a paper run's label, the log's start archived
+            return None  # a paper run's label, the log's start unread
+        if exc.other_version is not None and state_file is not None:
+            paper_log = _account_log(state_file, kernel.kernel_id)
+            log_dir = (kernel.wal_info() or {}).get("dir")
+            if paper_log is not None and log_dir and _same_dir(Path(paper_log), Path(str(log_dir))):
+                return None  # the paper run's own log, written before the upgrade
         raise
     if first is None or not first.live:
         return None
