@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import types
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, NotRequired, Required, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import pydantic.dataclasses
 from pydantic import AliasPath, BaseModel, ConfigDict, RootModel, TypeAdapter, ValidationError, create_model
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from typing_extensions import ReadOnly, is_typeddict
 
@@ -47,7 +49,7 @@ def _unknown_names(model: type[BaseModel], values: Mapping[str, Any], loc: tuple
     """An error for each name of ``values`` that ``model`` does not read, there or inside a key
     an ``AliasPath`` reads from, unless it asks for extras (``extra="allow"``); ``loc``: where
     ``values`` sit, () for the parameters."""
-    if model.model_config.get("extra") == "allow":
+    if model.model_config.get("extra") == "allow" or _reshapes_input(model):
         return []
     accepted_in_order = list(input_names(model))
     accepted = set(accepted_in_order)
@@ -148,7 +150,8 @@ def _misread_field(
     errors: list[Any] = []
     declared = model.model_fields[name].annotation
     config = model.model_config
-    inside = _misread_inside(value, given, at, declared, config)
+    reshaped = name in _reshaped_fields(model)
+    inside = [] if reshaped else _misread_inside(value, given, at, declared, config)
     # What a TypedDict inside holds is told at its own place (`td.stop_loss`), not again here.
     told_inside = {error["type"].type for error in inside}
     # Lax validation reads true and false as 1 and 0 for a number: `--param window=true`
@@ -205,30 +208,74 @@ def _misread_inside(
 
 def _model_of(value: object, declared: Any, config: ConfigDict) -> type[BaseModel] | None:
     """A model with the fields and config pydantic read ``value`` by (a dataclass, or a dict of
-    the TypedDict ``declared``), to check its input as a model's; None for anything else. A
-    stdlib dataclass or TypedDict without a config of its own is read under ``config``."""
+    the TypedDict ``declared``), to check its input as a model's; None for anything else, and
+    for a kind whose fields cannot be told here or whose validators reshape its input (pydantic's
+    reading stands). A stdlib dataclass or TypedDict without a config of its own is read under
+    ``config``. Made once for each kind and config: a list of 10,000 dataclasses has one kind."""
     arm = _the_arm_of(declared, Mapping)
     if isinstance(value, dict) and arm is not None and is_typeddict(arm[0]):
         kind: Any = arm[0]
-        fields: dict[str, Any]
-        hints = get_type_hints(kind, include_extras=True)
-        fields = {n: (_required_stripped(h), None) for n, h in hints.items()}
     elif dataclasses.is_dataclass(value) and not isinstance(value, type):
         kind = type(value)
-        read = kind
-        if not pydantic.dataclasses.is_pydantic_dataclass(kind):  # its fields as pydantic reads them
-            own = hasattr(kind, "__pydantic_config__")  # the decorator warns at a second config
-            read = pydantic.dataclasses.dataclass(kind, config=None if own else config)
-        fields = {n: (f.annotation, f) for n, f in read.__pydantic_fields__.items()}
     else:
         return None
+    made = _STAND_INS.setdefault(kind, {})
+    key = repr(config)
+    if key not in made:
+        made[key] = _stand_in(kind, config)
+    return made[key]
+
+
+# Each kind's stand-in, by the repr of the config it is read under; gone with the kind.
+_STAND_INS: weakref.WeakKeyDictionary[Any, dict[str, type[BaseModel] | None]] = weakref.WeakKeyDictionary()
+
+
+def _stand_in(kind: Any, config: ConfigDict) -> type[BaseModel] | None:
+    """``_model_of`` a TypedDict or dataclass ``kind``, made from its fields as declared (never
+    by making a pydantic dataclass of it, which a frozen one refuses)."""
+    if _reshapes_input(kind):
+        return None
+    fields: dict[str, Any]
     try:
+        if is_typeddict(kind):
+            hints = get_type_hints(kind, include_extras=True)
+            fields = {n: (_required_stripped(h), None) for n, h in hints.items()}
+        elif pydantic.dataclasses.is_pydantic_dataclass(kind):
+            fields = {n: (f.annotation, f) for n, f in kind.__pydantic_fields__.items()}
+        else:
+            hints = get_type_hints(kind, include_extras=True)
+            fields = {
+                f.name: (hints[f.name], f.default if isinstance(f.default, FieldInfo) else None)
+                for f in dataclasses.fields(kind)
+                if f.init
+            }
         stand_in: type[BaseModel] = create_model(
             kind.__name__, __config__=getattr(kind, "__pydantic_config__", config), **fields
         )
         return stand_in
-    except Exception:  # a field name a model cannot have (`_hidden`): pydantic's reading stands
+    except Exception:  # a type not resolvable here, a name a model cannot have (`_hidden`)
         return None
+
+
+def _reshapes_input(kind: Any) -> bool:
+    """Whether ``kind`` has a model validator that runs before its fields are read (``before``
+    or ``wrap``): the names it is given may be ones the validator renames."""
+    decorators = getattr(kind, "__pydantic_decorators__", None)
+    if decorators is None:
+        return False
+    return any(d.info.mode in ("before", "wrap") for d in decorators.model_validators.values())
+
+
+def _reshaped_fields(model: type[BaseModel]) -> set[str]:
+    """The fields of ``model`` with a field validator that sees the input first (``before``,
+    ``wrap`` or ``plain``): what lies inside the input is the validator's to read."""
+    decorators = model.__pydantic_decorators__
+    return {
+        name
+        for d in decorators.field_validators.values()
+        if d.info.mode in ("before", "wrap", "plain")
+        for name in (model.model_fields if "*" in d.info.fields else d.info.fields)
+    }
 
 
 def _required_stripped(hint: Any) -> Any:
