@@ -8,7 +8,9 @@ import dataclasses
 import math
 import types
 import weakref
+from collections import deque
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Annotated, Any, NotRequired, Required, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import pydantic.dataclasses
@@ -189,9 +191,16 @@ def _misread_inside(
             return nans_in(given, loc)
         return []
     errors: list[Any] = []
-    if isinstance(value, list | tuple) and isinstance(given, list | tuple) and len(value) == len(given):
+    if (
+        isinstance(value, list | tuple | deque)
+        and isinstance(given, list | tuple)
+        and len(value) == len(given)
+    ):
         for i, (v, g) in enumerate(zip(value, given, strict=True)):
             errors.extend(_misread_inside(v, g, (*loc, i), _item_type(declared, i), config))
+    elif isinstance(value, set | frozenset):
+        for i, v, g, item_type in _set_items_as_read(given, declared, config):
+            errors.extend(_misread_inside(v, g, (*loc, i), item_type, config))
     elif isinstance(value, Mapping) and isinstance(given, Mapping):
         key_type, value_type = _key_and_value_types(declared)
         read = _keys_as_read(given, key_type, config)
@@ -366,6 +375,29 @@ def _item_type(declared: Any, i: int) -> Any:
     return args[0]
 
 
+def _set_items_as_read(given: object, declared: Any, config: ConfigDict) -> list[tuple[int, Any, Any, Any]]:
+    """Each input of a set field (``given``, a list, tuple or set) with its place among the
+    inputs, the item it reads as alone and the item type: a set keeps no input order, nor the
+    inputs that read as one, so each input is read again by itself. An input that does not
+    read alone (a validator of the whole set) is left out."""
+    if not isinstance(given, list | tuple | set | frozenset):
+        return []
+    arm = _the_arm_of(declared, AbstractSet)
+    item_type = arm[1][0] if arm is not None and arm[1] else Any
+    adapter: TypeAdapter[Any]
+    try:
+        adapter = TypeAdapter(item_type, config=config)
+    except Exception:  # a model or dataclass with a config of its own takes no other
+        adapter = TypeAdapter(item_type)
+    items = []
+    for i, g in enumerate(given):
+        try:
+            items.append((i, adapter.validate_python(g), g, item_type))
+        except Exception:  # pydantic took the set whole; this reading of one input cannot
+            continue
+    return items
+
+
 def nans_in(instance: BaseModel, loc: tuple[Any, ...] = ()) -> list[Any]:
     """An error for each field of ``instance`` holding NaN (alone, in a list, tuple, set or dict,
     or in a model- or dataclass-typed field at any depth), unless the field or its model allows
@@ -445,11 +477,20 @@ def _read_as_a_number(value: object, given: object, declared: Any, config: Confi
     given as a list, tuple or dict came out with such a number in a flag's place; ``declared``
     and ``config`` as for ``_misread_inside``."""
     if isinstance(given, bool):
-        return type(value) in (int, float) and value == int(given)
-    if isinstance(given, list | tuple) and isinstance(value, list | tuple) and len(value) == len(given):
+        # An IntEnum member is an int: `tier=true` read as Tier(1).
+        return isinstance(value, int | float) and not isinstance(value, bool) and value == int(given)
+    if (
+        isinstance(given, list | tuple)
+        and isinstance(value, list | tuple | deque)
+        and len(value) == len(given)
+    ):
         return any(
             _read_as_a_number(v, g, _item_type(declared, i), config)
             for i, (v, g) in enumerate(zip(value, given, strict=True))
+        )
+    if isinstance(value, set | frozenset):
+        return any(
+            _read_as_a_number(v, g, t, config) for _, v, g, t in _set_items_as_read(given, declared, config)
         )
     if isinstance(given, Mapping) and isinstance(value, Mapping):
         key_type, value_type = _key_and_value_types(declared)
