@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 import math
 import os
@@ -14,10 +16,10 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, get_args, get_origin
 
 import typer
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -558,7 +560,7 @@ def _as_written(model: Any, params: Mapping[str, Any], texts: Mapping[str, str])
     read it (and one ``--params`` gave, typed JSON, is never changed)."""
     from dita.strategy import validate_params
 
-    values = dict(params)
+    values = dict(params) | _read_for_their_fields(model, params, texts)
     try:
         validate_params(model, values)
         return values
@@ -573,6 +575,47 @@ def _as_written(model: Any, params: Mapping[str, Any], texts: Mapping[str, str])
     except ValidationError as again:
         still = _refused(again)
     return values | {k: texts[k] for k in keys - still}
+
+
+def _read_for_their_fields(model: Any, params: Mapping[str, Any], texts: Mapping[str, str]) -> dict[str, Any]:
+    """Each ``--param`` whose field the JSON reading would misread, read for it: one holding a
+    Decimal with each number as written (JSON reads ``12345678901234567.89`` as a float, which
+    keeps 17 digits). Raises a ValidationError naming each date or datetime field given an
+    integer, which pydantic reads as seconds since 1970 (``start=20240105`` as 1970-08-23)."""
+    from pydantic_core import PydanticCustomError
+
+    from dita.strategy.params import input_names
+
+    read: dict[str, Any] = {}
+    errors: list[Any] = []
+    fields = input_names(model) if isinstance(model, type) and issubclass(model, BaseModel) else {}
+    for key, text in texts.items():
+        if key not in fields or isinstance(params.get(key), str):
+            continue
+        kinds = _types_in(model.model_fields[fields[key]].annotation)
+        if decimal.Decimal in kinds:
+            read[key] = json.loads(text, parse_float=decimal.Decimal)
+        given = params.get(key)
+        takes_a_number = bool(kinds & {int, float, decimal.Decimal})
+        if kinds & {datetime.date, datetime.datetime} and not takes_a_number:
+            if isinstance(given, int | float) and not isinstance(given, bool):
+                said = "Input should be a date or time written as one (2024-01-05), not a number"
+                errors.append({"type": PydanticCustomError("date_type", said), "loc": (key,), "input": text})
+    if errors:
+        raise ValidationError.from_exception_data(model.__name__, errors)
+    return read
+
+
+def _types_in(declared: Any) -> set[Any]:
+    """Each class ``declared`` names, at any depth (``list[Decimal] | None``: list, Decimal,
+    NoneType)."""
+    found: set[Any] = {declared} if isinstance(declared, type) else set()
+    for arg in get_args(declared):
+        found |= _types_in(arg)
+    origin = get_origin(declared)
+    if isinstance(origin, type):
+        found.add(origin)
+    return found
 
 
 def _refused(exc: ValidationError) -> set[Any]:
