@@ -426,6 +426,11 @@ impl Kernel {
     pub fn free_slot(&self) -> Option<usize> {
         self.free.first()
     }
+    /// Whether an intent of id `intent_id` would be refused as taken: the kernel remembers
+    /// it among the last ids it accepted (an id pushed out of that memory is not taken).
+    pub fn intent_taken(&self, intent_id: &str) -> bool {
+        self.intents_seen.contains(&fingerprint(intent_id))
+    }
     /// Whether slot `slot_id` is one `free_slot` may offer.
     pub fn slot_is_free(&self, slot_id: usize) -> bool {
         self.free.contains(slot_id)

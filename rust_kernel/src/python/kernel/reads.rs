@@ -5,8 +5,9 @@ use super::PyKernel;
 use crate::model::TradeSlot;
 use crate::python::convert::ints::slot_id_arg;
 use crate::python::objects::{orders_to_py, slot_dict, PySlot, PyVenueOrder};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 
 /// A slot's dict as `slots()` and the projections show it: its own fields plus what it waits
 /// for of fills the venue said happened (`awaited_fill_qty`) and the client id of its order in
@@ -177,6 +178,20 @@ impl PyKernel {
         let d = this.shown_slot_dict(py, this.slot_by_id(slot_id)?)?;
         d.set_item("kernel_id", &this.core.kernel_id)?;
         Ok(d)
+    }
+
+    /// Whether the kernel refuses an intent of id `intent_id` as one it took (a read: it
+    /// changes nothing).
+    fn intent_taken(slf: &Bound<'_, Self>, intent_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(intent_id) = intent_id.cast::<PyString>() else {
+            return Err(PyTypeError::new_err(format!(
+                "intent_id must be a str, got {} {}",
+                intent_id.get_type().name()?,
+                intent_id.repr()?
+            )));
+        };
+        let intent_id = intent_id.to_cow()?;
+        Ok(wait_ref(slf)?.core.intent_taken(&intent_id))
     }
 
     fn account<'py>(slf: &Bound<'_, Self>, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
