@@ -5,23 +5,22 @@ order is sent, the legs sent through the kernel, and the report written beside i
 The plans and reports of a targets file live under ``state_dir/plans`` and ``state_dir/reports``,
 named by the file's content hash (and from its second plan on, ``-N``; ``HASH.attempts`` keeps how
 many were written, a plan moved aside or removed counted too). A plan made afresh is numbered past
-those and past the file's plans whose intents the kernel took, as its log holds them, so no state
-dir (or a new one) takes their ids either. A run killed mid-way and started again on the same file
-and the same write-ahead log sends only what the kernel has not taken. A plan is taken up only on
-the log it was written with (``LogPosition``); a plan that ran to its end is not taken up: the
-file is planned afresh, from the account, under ids of its own."""
+those and past every number under which one of its intent ids is one the kernel took (it would
+refuse it), so no state dir (or a new one) takes their ids either. A run killed mid-way and
+started again on the same file and the same write-ahead log sends only what the kernel has not
+taken. A plan is taken up only on the log it was written with (``LogPosition``); a plan that ran
+to its end is not taken up: the file is planned afresh, from the account, under ids of its own."""
 
 from __future__ import annotations
 
 import json
-import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from dita._files import replace_whole
-from dita._kernel import JOURNAL_COLUMNS, JournalBlock, WalError
+from dita._kernel import WalError
 from dita.rebalance.audit import first_kept_seq, record_hash
 from dita.rebalance.execute import (
     FILL_WAIT_S,
@@ -73,9 +72,6 @@ __all__ = [
 # The file under state_dir/plans naming the last plan written there: an older one is not taken
 # up (a targets file restored after a newer one is planned afresh, to be back on its targets).
 NEWEST_PLAN = "newest"
-# The highest plan of each targets file (by content hash) made afresh on a kernel in this
-# process: a kernel that keeps no log holds the intents it took here only, and none tells them.
-_MADE_HERE: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -145,62 +141,17 @@ def record_attempts(state_dir: Path, portfolio: TargetPortfolio, attempts: int =
 def _attempt_held(portfolio: TargetPortfolio, trades: tuple[OpenTrade, ...]) -> int:
     """The highest of ``portfolio``'s plans whose trades the kernel holds open (0: none), which
     a plan made afresh is numbered past wherever the state dir's count was lost."""
-    return _attempt_named(portfolio, (trade.trade_id for trade in trades))
-
-
-def _attempt_named(portfolio: TargetPortfolio, ids: Iterable[str]) -> int:
-    """The highest of ``portfolio``'s plans that one of ``ids`` (trade or intent ids) is of (0:
-    none)."""
     version = trade_id(portfolio, "").removesuffix(":")
     held = 0
-    for named_id in ids:
-        named = named_id.removeprefix(version)
-        if named == named_id:
+    for trade in trades:
+        named = trade.trade_id.removeprefix(version)
+        if named == trade.trade_id:
             continue
         if named.startswith(":"):
             held = max(held, 1)
         elif named.startswith("-") and (n := named[1:].partition(":")[0]).isdigit():
             held = max(held, int(n))
     return held
-
-
-def _attempt_taken(kernel: Any, portfolio: TargetPortfolio, *, state_dir: Path | None) -> int:
-    """The highest of ``portfolio``'s plans whose intents ``kernel`` took (0: none), as its log
-    holds them, or for a kernel that keeps none, as this process made them: a plan made afresh
-    is numbered past it, as the kernel refuses an id it took as a duplicate. Without
-    ``state_dir`` the log is the only count kept, so one whose early records are archived, or
-    that cannot be read, is PlanError; with one, its count covers what the log cannot tell."""
-    made_here = _MADE_HERE.get(kernel, {}).get(portfolio.content_hash, 0)
-    info = kernel.wal_info()
-    if info is None or info["last_seq"] == 0:
-        return made_here
-    log_dir = Path(info["dir"])
-    column = JOURNAL_COLUMNS["intents"].index("intent_id")
-    version = trade_id(portfolio, "").removesuffix(":")
-    ids: list[str] = []
-
-    def take(blocks: list[JournalBlock]) -> None:
-        for block in blocks:
-            if block.table == "intents":
-                ids.extend(r[column] for r in block.tuples() if r[column].startswith(version))
-
-    unknown = ""
-    try:
-        first = first_kept_seq(log_dir) or 1
-        if first > 1:
-            unknown = f"its log in {log_dir} keeps its records from seq {first:,} on, those before archived"
-        # With a state dir, its count covers the archived records, and the kept ones are read.
-        if not (unknown and state_dir is None):
-            kernel.wal_journal_blocks(first, sink=take, every_intent=True)
-    except (ValueError, WalError, OSError) as exc:
-        unknown = f"its log in {log_dir} cannot be read ({exc})"
-    if unknown and state_dir is None:
-        raise PlanError(
-            f"the ids the kernel took for targets file {portfolio.path} cannot be told with no state dir: "
-            f"{unknown}. Pass the state_dir this file's runs used (rebalance(..., state_dir=DIR)), whose "
-            "count of its plans numbers a new one past theirs"
-        )
-    return max(made_here, _attempt_named(portfolio, ids))
 
 
 def finished(state_dir: Path, portfolio: TargetPortfolio) -> bool:
@@ -259,13 +210,13 @@ def plan_rebalance(
     trades: tuple[OpenTrade, ...] = (),
     working: dict[str, float] | None = None,
     stale_prices: Mapping[str, str] | None = None,
-    taken: int = 0,
+    taken: Callable[[str], bool] | None = None,
 ) -> tuple[Plan, Account | None]:
     """The plan an earlier run of ``portfolio`` wrote under ``state_dir`` (the account None), or
     one made from the account ``venue`` states, with the kernel's open ``trades``, what its
     ``working`` orders have left to fill, and the venue's ``stale_prices`` it does not trade at
-    (``read_account``), numbered past the ``taken``-th plan, whose intents the kernel
-    took (``_attempt_taken``)."""
+    (``read_account``), numbered past each plan number under which one of its intent ids is
+    ``taken`` (the kernel's ``intent_taken``: it would refuse it)."""
     written = resumed_plan(state_dir, portfolio) if state_dir is not None else None
     if written is not None:
         return written, None
@@ -279,8 +230,14 @@ def plan_rebalance(
     except ValueError as exc:  # an answer of the venue's that cannot be read (a balance of no currency)
         raise PlanError(f"the venue's account cannot be read: {exc}") from exc
     written_before = _attempts(state_dir, portfolio) if state_dir is not None else 0
-    attempt = max(written_before, _attempt_held(portfolio, trades), taken) + 1
-    return _numbered(make_plan(portfolio, account), portfolio, attempt), account
+    attempt = max(written_before, _attempt_held(portfolio, trades)) + 1
+    plan = make_plan(portfolio, account)
+    numbered = _numbered(plan, portfolio, attempt)
+    # The kernel's memory of the ids it took outlives a lost or new state dir and any log.
+    while taken is not None and any(taken(leg.intent_id) for leg in numbered.legs):
+        attempt += 1
+        numbered = _numbered(plan, portfolio, attempt)
+    return numbered, account
 
 
 def _numbered(plan: Plan, portfolio: TargetPortfolio, attempt: int) -> Plan:
@@ -495,12 +452,9 @@ def rebalance(
         trades=trades,
         working=working_quantities(kernel),
         stale_prices=stale_prices,
-        taken=_attempt_taken(kernel, portfolio, state_dir=state_dir),
+        taken=kernel.intent_taken,
     )
     resumed = account is None
-    if not resumed:
-        made = _MADE_HERE.setdefault(kernel, {})
-        made[portfolio.content_hash] = max(made.get(portfolio.content_hash, 0), plan.attempt)
     written = plan_path(state_dir, portfolio, plan.attempt) if state_dir is not None else None
     if resumed:
         assert written is not None
