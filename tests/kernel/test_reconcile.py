@@ -1611,24 +1611,34 @@ class TradesPartlyAnswersTheRest(InDoubt):
         return [fill]
 
 
-def test_a_cancels_answer_booking_the_rest_its_trades_leave_unpriced_is_reported_as_booked() -> None:
-    """The trades book 0.3 and the answer's fill 0.1 more (to its running total 0.4). The report
-    listed 0.3 + 0.4 missed, and named a rest of 0.1 without a price unbooked, which an operator
-    booking it by hand would hold too much."""
-    venue = TradesPartlyAnswersTheRest("ack", cancel_filled=0.4)
-    kernel, coid = awaiting(venue, "aw-trades-partly")
+def _listed_unpriced_then_answered(
+    name: str, cancel_filled: float, answer_fill: tuple[str, float, float]
+) -> tuple[ExecutionKernel, str, Any]:
+    """An awaited order listed 0.4 filled with no price, its trades pricing 0.3 (T1 at 101), and
+    reconciliation's cancel answered with a fill (its id, size and running total) at 100 and
+    ended at ``cancel_filled``: the kernel, the order's client id and the report."""
+    venue = TradesPartlyAnswersTheRest("ack", cancel_filled=cancel_filled)
+    kernel, coid = awaiting(venue, name)
     venue.orders[coid] = VenueOrder(
         coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 0.0, 1.0, venue_order_id="V1",
         filled_size=0.4, avg_fill_price=0.0, status="PARTIALLY_FILLED",
     )  # fmt: skip
+    fill_id, size, filled_size = answer_fill
     venue.answer_fills = [
         VenueEvent(
-            "va", "t0", 0, "FILL", venue_client_id=coid, fill_id="E-other", price=100.0, size=0.4,
-            filled_size=0.4, venue_order_id="V1",
+            "va", "t0", 0, "FILL", venue_client_id=coid, fill_id=fill_id, price=100.0, size=size,
+            filled_size=filled_size, venue_order_id="V1",
         )
     ]  # fmt: skip
     venue.reconciling = True
-    report = kernel.reconcile_with_venue()
+    return kernel, coid, kernel.reconcile_with_venue()
+
+
+def test_a_cancels_answer_booking_the_rest_its_trades_leave_unpriced_is_reported_as_booked() -> None:
+    """The trades book 0.3 and the answer's fill repeats the listing's 0.4 under another id: the
+    kernel books 0.1 of it (to its running total 0.4), and the report says 0.3 and 0.1, with no
+    rest named unbooked, which an operator booking it by hand would hold twice."""
+    kernel, coid, report = _listed_unpriced_then_answered("aw-trades-partly", 0.4, ("E-other", 0.4, 0.4))
     assert kernel.slot_state(0).size == pytest.approx(0.4) and kernel.awaited_orders() == []
     assert [(m["qty"], m["price"]) for m in report.missed_fills] == [
         (pytest.approx(0.3), 101.0),
@@ -1640,23 +1650,9 @@ def test_a_cancels_answer_booking_the_rest_its_trades_leave_unpriced_is_reported
 
 def test_a_fill_racing_the_cancel_beyond_the_listing_leaves_its_unpriced_rest_named() -> None:
     """The trades book 0.3 of the listed 0.4; the answer reports a fill of 0.1 that raced the
-    cancel (running total 0.5) and ends the order at 0.5, so the kernel holds the listing's 0.4
-    and awaits 0.1. The booked total matched the listing's, so the unpriced rest went unnamed and
-    the order was reported settled."""
-    venue = TradesPartlyAnswersTheRest("ack", cancel_filled=0.5)
-    kernel, coid = awaiting(venue, "aw-trades-raced")
-    venue.orders[coid] = VenueOrder(
-        coid, 0, "t0", "BTCUSDT", "BUY", "MARKET", 0.0, 1.0, venue_order_id="V1",
-        filled_size=0.4, avg_fill_price=0.0, status="PARTIALLY_FILLED",
-    )  # fmt: skip
-    venue.answer_fills = [
-        VenueEvent(
-            "va", "t0", 0, "FILL", venue_client_id=coid, fill_id="E-race", price=100.0, size=0.1,
-            filled_size=0.5, venue_order_id="V1",
-        )
-    ]  # fmt: skip
-    venue.reconciling = True
-    report = kernel.reconcile_with_venue()
+    cancel (running total 0.5) and ends the order at 0.5, so the kernel holds 0.4 and awaits 0.1.
+    The listing's rest without a price is named unresolved, and the order is not settled."""
+    kernel, coid, report = _listed_unpriced_then_answered("aw-trades-raced", 0.5, ("E-race", 0.1, 0.5))
     assert kernel.slot_state(0).size == pytest.approx(0.4)
     assert [o.client_order_id for o in kernel.awaited_orders()] == [coid]
     (left,) = report.unresolved
