@@ -126,3 +126,15 @@ def archived_log(wal_dir: Path, kernel_id: str, mode: str, by: str, *, told_sinc
     assert len(segments) > 2, segments
     segments[0].unlink()  # the operator archives the oldest segment
     halted_by_operator(wal_dir, kernel_id)
+
+
+def refused_start(config: Path, log: Path) -> str:
+    """Run ``dita live`` on ``config``, which must refuse to start (exit 1 within 60 s): what it said."""
+    from test_live_run_resumes import start
+
+    run = start(config, log)
+    try:
+        assert run.wait(60) == 1, log.read_text()
+    finally:
+        ended(run)
+    return log.read_text()

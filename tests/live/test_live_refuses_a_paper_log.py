@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from binance_streams import BinanceStreamServer
-from live_process import archived_log, ended, halted_by_operator, traded_then_stopped
-from test_live_run_resumes import start, write_config
+from live_process import archived_log, halted_by_operator, refused_start, traded_then_stopped
+from test_live_run_resumes import write_config
 
 from dita.services.hazelcast import free_port
 
@@ -32,12 +32,7 @@ def test_a_live_start_on_the_log_of_the_paper_run_is_refused_and_sends_nothing(
         # An operator's HALTED since: the label no longer says PAPER; the paper state file does.
         halted_by_operator(wal_dir, "e2e-live")
     config.write_text(live_text)
-    run = start(config, log)
-    try:
-        assert run.wait(60) == 1, log.read_text()
-    finally:
-        ended(run)
-    said = log.read_text()
+    said = refused_start(config, log)
     assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
     assert ("paper state file" in said) == relabelled, said
     assert "Traceback" not in said
@@ -63,12 +58,7 @@ def test_a_live_start_on_a_paper_log_halted_since_with_its_state_file_elsewhere_
     halted_by_operator(wal_dir, "e2e-live")
     config = write_config(tmp_path, exchange, free_port())
     log = tmp_path / "run.log"
-    run = start(config, log)
-    try:
-        assert run.wait(60) == 1, log.read_text()
-    finally:
-        ended(run)
-    said = log.read_text()
+    said = refused_start(config, log)
     assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
     assert "labelled PAPER by dita-paper when the log began, HALTED by operator since" in said, said
     assert "Traceback" not in said
@@ -83,12 +73,7 @@ def test_a_live_start_on_a_paper_log_whose_start_is_archived_is_refused(
     archived_log(wal_dir, "e2e-live", "PAPER", "dita-paper", told_since=told_since)
     config = write_config(tmp_path, exchange, free_port())
     log = tmp_path / "run.log"
-    run = start(config, log)
-    try:
-        assert run.wait(60) == 1, log.read_text()
-    finally:
-        ended(run)
-    said = log.read_text()
+    said = refused_start(config, log)
     if told_since:
         assert f"the write-ahead log in {wal_dir} holds the paper run of kernel_id 'e2e-live'" in said, said
         assert "labelled PAPER by dita-paper at its oldest checkpoint kept" in said, said
