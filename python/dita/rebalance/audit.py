@@ -177,11 +177,7 @@ def first_kept_seq(wal_dir: Path) -> int | None:
     if not segments:
         return None
     with segments[0].open("rb") as file:
-        header = file.read(14)
-        if not header.startswith(_SEGMENT_MAGIC) or len(header) < 14:
-            raise WalError(f"{segments[0]}: not a segment of a write-ahead log")
-        (id_len,) = struct.unpack_from("<H", header, 12)
-        file.seek(14 + id_len)
+        file.seek(_kernel_id_end(segments[0], file))
         first = file.read(8)
     if len(first) < 8:
         raise WalError(f"{segments[0]}: its header is cut short")
@@ -195,12 +191,18 @@ def _records(wal_dir: Path) -> Iterator[tuple[int, str]]:
             yield from _segment_records(segment, file)
 
 
-def _segment_records(segment: Path, file: BinaryIO) -> Iterator[tuple[int, str]]:
+def _kernel_id_end(segment: Path, file: BinaryIO) -> int:
+    """Where the header of ``segment`` (``file``, read from its start) ends its kernel id: its
+    first_seq follows."""
     header = file.read(14)
     if not header.startswith(_SEGMENT_MAGIC) or len(header) < 14:
         raise WalError(f"{segment}: not a segment of a write-ahead log")
     (id_len,) = struct.unpack_from("<H", header, 12)
-    offset = 14 + id_len + 8 + 32 + 4  # kernel id, first_seq, prev_hash, header_crc
+    return 14 + int(id_len)
+
+
+def _segment_records(segment: Path, file: BinaryIO) -> Iterator[tuple[int, str]]:
+    offset = _kernel_id_end(segment, file) + 8 + 32 + 4  # first_seq, prev_hash, header_crc
     file.seek(offset)
     while len(head := file.read(_RECORD_HEAD.size)) == _RECORD_HEAD.size:
         crc, length, seq, _ts, record_hash = _RECORD_HEAD.unpack(head)
