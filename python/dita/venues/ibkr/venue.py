@@ -550,13 +550,14 @@ class IbkrVenue:
         for tracked in self._orders.values():
             if tracked.ib_order_id:
                 continue
-            said = next((s for s in heard.orders if self._placed_as(tracked, s, heard)), None)
+            said = next((s for s in heard.orders if self._is_placed_as(tracked, s, heard)), None)
             if said is not None and said.client_id == self.settings.client_id:
                 tracked.ib_order_id = said.order_id
 
-    def _placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard, heard: Heard) -> bool:
+    def _is_placed_as(self, tracked: IbkrOrder, told: FillHeard | OrderHeard, heard: Heard) -> bool:
         """Whether ``told`` (in ``heard``) is of the order TWS gave ``tracked``
-        (``IbkrOrder.is_placed_as``)."""
+        (``IbkrOrder.is_placed_as``), saying nothing of one that is not: the venue's reads ask
+        it; the reporter's ``_placed_as`` says such an order once at WARNING."""
         return tracked.is_placed_as(told, self.settings.client_id, heard)
 
     def watch(self, order: VenueOrder) -> None:
@@ -625,7 +626,7 @@ class IbkrVenue:
                 if said.status not in OPEN_STATUSES or not said.perm_id:
                     continue
                 tracked = self._orders.get(said.order_ref) or self._recent.get(said.order_ref)
-                placed = tracked is not None and self._placed_as(tracked, said, heard)
+                placed = tracked is not None and self._is_placed_as(tracked, said, heard)
                 mine = tracked.order if tracked is not None and placed else None
                 # Not the order TWS gave the one followed under its orderRef, known by an id:
                 # listed under that client order id, reconciliation would take it for it.
@@ -690,7 +691,7 @@ class IbkrVenue:
                     " order carries no venue order id: which is the kernel's cannot be told"
                 )
             for said in heard.orders:
-                if self._placed_as(tracked, said, heard) and tws_works(said, tracked.acknowledged):
+                if self._is_placed_as(tracked, said, heard) and tws_works(said, tracked.acknowledged):
                     return answered(
                         tracked.order,
                         str(said.perm_id),
@@ -698,7 +699,7 @@ class IbkrVenue:
                         said.filled,
                         said.avg_fill_price,
                     )
-            fills = latest_executions([f for f in heard.fills if self._placed_as(tracked, f, heard)])
+            fills = latest_executions([f for f in heard.fills if self._is_placed_as(tracked, f, heard)])
             filled = sum(f.shares for f in fills)
             if not fills and not tracked.perm_id:
                 return None
