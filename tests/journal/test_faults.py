@@ -803,6 +803,28 @@ def test_a_flush_is_woken_as_soon_as_a_finished_fill_is_recorded(
         journal.close()
 
 
+def test_a_flush_waits_for_a_finished_fills_progress_to_be_in_clickhouse(tmp_path: Path) -> None:
+    """A flush returns once the progress a finished WAL fill left is inserted, not when the
+    writer took it up: gap_start() read right after points past the filled rows."""
+    work, _ = twins(None, wal_dir=str(tmp_path / "wal"), fsync="none")
+    work.run(50)  # all of it derived from the log at attach
+    journal = _journal(tmp_path / "j")
+    progress = journal._progress
+    real_insert = progress._insert
+
+    def slow_insert(rows: list[tuple[str, int]]) -> None:
+        time.sleep(0.5)  # the insert in flight when the flush looks
+        real_insert(rows)
+
+    progress._insert = slow_insert  # type: ignore[method-assign]
+    try:
+        journal.attach(work.main)
+        journal.flush(120)
+        assert journal.gap_start("desk-1") >= work.main.seq
+    finally:
+        journal.close()
+
+
 def _crash_past_a_checkpoint(path: Path, wal_dir: Path) -> tuple[Workload, InMemoryJournal, int]:
     """ClickHouse stops taking rows; the kernel goes on, writes a checkpoint, goes on and dies
     (its journal with it). Returns the twin left (on an InMemoryJournal, not on the log), its

@@ -49,6 +49,9 @@ class Progress:
         # failed.
         self.to_record: dict[str, int] = {}
         self.to_record_again: dict[str, int] = {}
+        # Whether the writer is inserting seqs taken from ``to_record``: flush() waits for them
+        # to be in ClickHouse, not only out of ``to_record``.
+        self.recording = False
         # Per kernel, every drop mark seen while attached here that no fill has covered yet
         # (a mark read during a refill lies above its span and outlives it); the smallest is
         # the oldest input whose rows are missing. Never an empty set.
@@ -64,7 +67,7 @@ class Progress:
 
     def recording_due_locked(self) -> bool:
         """Whether a seq waits in ``to_record`` that may be recorded now."""
-        return any(k not in self.held_for_fill for k in self.to_record)
+        return self.recording or any(k not in self.held_for_fill for k in self.to_record)
 
     def marks_due_locked(self, now: float) -> bool:
         return bool(self.marks_unread and now >= self.marks_read_at)
@@ -124,6 +127,7 @@ class Progress:
             stored_to_seqs = {k: v for k, v in self.to_record.items() if k not in held}
             for k in stored_to_seqs:
                 del self.to_record[k]
+            self.recording = bool(stored_to_seqs)
             if batch:  # seqs whose recording failed before go with a real batch
                 for k, v in self.to_record_again.items():
                     stored_to_seqs.setdefault(k, v)
@@ -155,6 +159,9 @@ class Progress:
                 self._insert(rows)
         except Exception as exc:  # advisory: the rows themselves are stored
             self._failed(exc, stored_to_seqs)
+        finally:
+            with cond:
+                self.recording = False
 
     @staticmethod
     def _read_marks(kernels: list[tuple[str, ExecutionKernel]]) -> tuple[set[str], dict[str, int]]:
