@@ -5,7 +5,8 @@ Flatten all halts the kernel first, so no entry slips in while it closes (the ke
 EXIT and CANCEL in HALTED), then, in one call on the kernel's lane, cancels every working
 order and order in doubt, and closes every position with a reduce-only market order. Its
 answer says what it did to each slot and, for what the kernel refused, why (the kernel's
-diagnostic); a cancel the venue refused or throttled is no order cancelled (``cancel_answer``).
+diagnostic); a cancel the venue refused or throttled is no order cancelled (``submit`` answers
+it as ``cancel_answer`` makes it).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dita.gateway.models import (
 )
 from dita.gateway.responses import SafeJSONResponse
 from dita.gateway.routes.control import change_control
-from dita.gateway.routes.intents import cancel_answer, submit
+from dita.gateway.routes.intents import submit
 from dita.gateway.state import CurrentState, GatewayState
 
 __all__ = ["add_routes"]
@@ -114,7 +115,7 @@ def _close_the_book(state: GatewayState, reason: str) -> list[dict[str, Any]]:
     for slot_id in plan.cancels:
         slot = state.kernel.slot_dict(slot_id)
         if working_order(slot) is not None or slot.get("order_in_doubt"):
-            answer = cancel_answer(submit(state, cancel_intent(slot, None, reason), False))
+            answer = submit(state, cancel_intent(slot, None, reason), False)
             steps.append(_step("CANCEL", slot, answer))
     for slot_id in sorted({*plan.exits, *plan.cancels}):
         slot = state.kernel.slot_dict(slot_id)

@@ -42,7 +42,7 @@ from dita.gateway.state import REMEMBERED_INTENTS, CurrentState, GatewayState
 from dita.kernel import FILL_TRIGGERS, applied_events
 from dita.venues._events import kernel_busy
 
-__all__ = ["add_routes", "cancel_answer", "submit"]
+__all__ = ["add_routes", "submit"]
 
 # The HTTP gateway logs under one name, that of the module embedders serve: dita.gateway.app.
 log = logging.getLogger("dita.gateway.app")
@@ -160,7 +160,7 @@ def _place_intent(state: GatewayState, req: IntentRequest) -> dict[str, Any]:
         state.entered_slots[req.intent_id] = (slot_id, trade_id)
         if len(state.entered_slots) > REMEMBERED_INTENTS:
             state.entered_slots.popitem(last=False)
-    return cancel_answer(answer) if req.action == "CANCEL" else answer
+    return answer
 
 
 def _slot_for(state: GatewayState, req: IntentRequest) -> int:
@@ -213,7 +213,7 @@ def _cancel_on(state: GatewayState, slot_id: int, req: CancelRequest) -> dict[st
         target_size=0.0,
         reason=req.reason or "gateway cancel",
     )
-    return cancel_answer(submit(state, intent, client_chose_id=req.intent_id is not None))
+    return submit(state, intent, client_chose_id=req.intent_id is not None)
 
 
 # What the venue answered to a cancel that leaves the order where it was: it refused it, or
@@ -258,15 +258,21 @@ def cancel_answer(answer: dict[str, Any]) -> dict[str, Any]:
 
 
 def submit(state: GatewayState, intent: KernelIntent, client_chose_id: bool) -> dict[str, Any]:
-    """Process ``intent`` (on the lane), count and publish it; returns the answer (the
-    outcome's dict)."""
+    """Process ``intent`` (on the lane), count, remember and publish it; returns the answer (the
+    outcome's dict, a CANCEL's as ``cancel_answer`` makes it)."""
     kernel, metrics = state.kernel, state.metrics
     start = time.perf_counter()
     outcome = kernel.process_intent(intent)
     metrics.intent_latency.observe(time.perf_counter() - start)
-    metrics.intents.labels(intent.action.name, str(outcome.accepted).lower()).inc()
-    if not outcome.accepted:
-        metrics.rejects.labels(outcome.diagnostic_code.name).inc()
+    # A cancel the venue refused or throttled is counted, remembered and published as it is
+    # answered: a retry or a page following the stream must not take a working order for cancelled.
+    answer = outcome.to_dict()
+    if intent.action == KernelCommandType.CANCEL:
+        answer = cancel_answer(answer)
+    accepted, code = bool(answer["accepted"]), str(answer["diagnostic_code"])
+    metrics.intents.labels(intent.action.name, str(accepted).lower()).inc()
+    if not accepted:
+        metrics.rejects.labels(code).inc()
     # What the kernel applied, not every event of the venue's answer: a fill sent twice or
     # beyond its order is refused, and counting it would report a fill never booked.
     applied = applied_events(outcome)
@@ -278,7 +284,7 @@ def submit(state: GatewayState, intent: KernelIntent, client_chose_id: bool) -> 
             metrics.venue_rejects.labels(e.kind.name).inc()
     if fills:
         metrics.fills.inc(fills)
-    details = _remember_outcome(state, intent, outcome, applied, client_chose_id)
+    answer["details"] = _remember_outcome(state, intent, outcome, answer, applied, client_chose_id)
     state.publish(
         "outcome",
         {
@@ -286,11 +292,11 @@ def submit(state: GatewayState, intent: KernelIntent, client_chose_id: bool) -> 
             "action": intent.action.name,
             "asset": intent.asset,
             "slot_id": intent.slot_id,
-            "accepted": outcome.accepted,
-            "diagnostic_code": outcome.diagnostic_code.name,
+            "accepted": accepted,
+            "diagnostic_code": code,
             "severity": outcome.severity.name,
             "state": outcome.state.name,
-            "details": details,
+            "details": answer["details"],
             "fills": fills,
             "seq": outcome.seq,
         },
@@ -311,8 +317,6 @@ def submit(state: GatewayState, intent: KernelIntent, client_chose_id: bool) -> 
             intent.intent_id,
             exc,
         )
-    answer = outcome.to_dict()
-    answer["details"] = details
     return answer
 
 
@@ -320,18 +324,19 @@ def _remember_outcome(
     state: GatewayState,
     intent: KernelIntent,
     outcome: KernelOutcome,
+    answer: dict[str, Any],
     applied: list[tuple[KernelTransition, VenueEvent]],
     client_chose_id: bool,
 ) -> dict[str, Any]:
-    """The outcome's details, with the first attempt's outcome when the kernel refused a retry
+    """The answer's details, with the first attempt's outcome when the kernel refused a retry
     as DUPLICATE_INTENT; an intent under a client's id taken for the first time is remembered."""
-    details = outcome.details
+    details: dict[str, Any] = answer["details"]
     first = state.first_outcomes.get(intent.intent_id) if client_chose_id else None
     if outcome.diagnostic_code == KernelDiagnosticCode.DUPLICATE_INTENT:
         if first is not None:
             details = {**details, "first_outcome": first}
     elif client_chose_id:
-        state.first_outcomes[intent.intent_id] = _first_outcome(outcome, applied)
+        state.first_outcomes[intent.intent_id] = _first_outcome(outcome, answer, applied)
         state.first_outcomes.move_to_end(intent.intent_id)
         if len(state.first_outcomes) > REMEMBERED_INTENTS:
             state.first_outcomes.popitem(last=False)
@@ -339,14 +344,15 @@ def _remember_outcome(
 
 
 def _first_outcome(
-    outcome: KernelOutcome, applied: list[tuple[KernelTransition, VenueEvent]]
+    outcome: KernelOutcome, answer: dict[str, Any], applied: list[tuple[KernelTransition, VenueEvent]]
 ) -> dict[str, Any]:
-    """What a retry refused as DUPLICATE_INTENT is told of its first attempt (details.first_outcome).
-    Its venue events are those the kernel applied to the intent's slot: a reject the answer
-    carried of an order the kernel does not know (or another slot's) says nothing of this one."""
+    """What a retry refused as DUPLICATE_INTENT is told of its first attempt (details.first_outcome):
+    whether it was accepted and its diagnostic as its answer said. Its venue events are those the
+    kernel applied to the intent's slot: a reject the answer carried of an order the kernel does
+    not know (or another slot's) says nothing of this one."""
     return {
-        "accepted": outcome.accepted,
-        "diagnostic_code": outcome.diagnostic_code.name,
+        "accepted": answer["accepted"],
+        "diagnostic_code": answer["diagnostic_code"],
         "state": outcome.state.name,
         "slot_id": outcome.slot_id,
         "trade_id": outcome.trade_id,
