@@ -179,3 +179,47 @@ def test_the_lifespans_end_gives_up_on_a_lane_call_that_does_not_return(
         assert len(errors) == 1 and "stop_grace_seconds" in errors[0] and "lane" in errors[0], errors
     finally:
         kernel.close()
+
+
+def test_plain_uvicorn_with_a_graceful_timeout_stops_with_an_event_stream_open() -> None:
+    """uvicorn waits for every connection to close before the lifespan's end, and an event stream
+    does not end by itself: served as docs/reference/http-api.md says, `timeout_graceful_shutdown`
+    given, the stop cuts the stream off and runs the lifespan's end (the lane's thread stops)."""
+    before = _lane_threads()
+    kernel = ExecutionKernel(max_slots=2)
+    app = create_app(kernel, GatewaySettings(token=TOKEN, max_slots=2, stop_grace_seconds=1.0))
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on", timeout_graceful_shutdown=1.0
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="plain-uvicorn", daemon=True)
+    opened, ended = threading.Event(), threading.Event()
+
+    def follow(port: int) -> None:
+        url = f"http://127.0.0.1:{port}/v1/events"
+        try:
+            with httpx.Client(timeout=None) as c, c.stream("GET", url) as res:
+                opened.set()
+                for _ in res.iter_lines():
+                    pass
+        except httpx.RemoteProtocolError:
+            pass  # the stream cut off unfinished
+        ended.set()
+
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive())
+        assert server.started, "uvicorn did not start"
+        port = server.servers[0].sockets[0].getsockname()[1]
+        threading.Thread(target=follow, args=(port,), daemon=True).start()
+        assert opened.wait(5)
+        wait_until(lambda: _lane_threads() - before)
+        server.should_exit = True  # what Ctrl-C does
+        thread.join(8)
+        assert not thread.is_alive(), "uvicorn did not stop with an event stream open"
+        assert ended.wait(5), "the event stream was not ended"
+        assert _lane_threads() - before == set(), "the lifespan's end did not run"
+    finally:
+        server.force_exit = True
+        thread.join(5)
+        kernel.close()
