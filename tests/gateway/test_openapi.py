@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+
+from dita.gateway.app import create_app
+from dita.gateway.config import GatewaySettings
+from dita.kernel import ExecutionKernel
 from gateway.helpers import AUTH, TOKEN, LiveServer, start_server
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
@@ -188,3 +195,60 @@ def test_the_mutating_endpoints_declare_bearer_auth() -> None:
             names = [p["name"].lower() for p in op.get("parameters", [])]
             assert "authorization" not in names, (method, path)
             assert bool(op.get("security")) == ((method, path) in mutating), (method, path)
+
+
+async def _ask(app: Any, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
+        return await c.request(method, path, **kwargs)
+
+
+async def _body_never_done() -> AsyncIterator[bytes]:
+    yield b"{"
+    await asyncio.sleep(5)
+
+
+def test_every_route_lists_what_any_request_and_a_stopped_gateway_are_answered() -> None:
+    """The layers before the routes answer any request 421 (a Host not served), 413 (a
+    Content-Length over max_body_bytes) and 408 (a body too slow), reads too; and every read of
+    the kernel answers 503 once the gateway stopped. Each route's schema lists each answer it
+    gives, with its body."""
+    import jsonschema_rs
+
+    doc = json.loads(DOC.read_text())
+    kernel = ExecutionKernel(max_slots=2)
+    settings = GatewaySettings(token=TOKEN, max_slots=2, max_body_bytes=1024, body_timeout_seconds=0.1)
+    app = create_app(kernel, settings)
+    operations = [(m, p) for p, ops in doc["paths"].items() for m in ops]
+    answers: list[tuple[str, str, int, Any]] = []
+
+    async def ask(method: str, template: str, **kwargs: Any) -> None:
+        res = await _ask(app, method.upper(), template.replace("{slot_id}", "0"), **kwargs)
+        answers.append((method, template, res.status_code, res.json()))
+
+    async def run() -> None:
+        async with app.router.lifespan_context(app):
+            for method, template in operations:
+                await ask(method, template, headers={"host": "attacker.example"})
+                await ask(method, template, headers={"content-length": "5000"}, content=b"x" * 5000)
+                await ask(
+                    method, template, headers={"content-type": "application/json"}, content=_body_never_done()
+                )
+        for method, template in operations:
+            if method == "get" and template != "/v1/events":  # a stream, which needs no kernel
+                await ask(method, template)
+
+    try:
+        asyncio.run(run())
+    finally:
+        kernel.close()
+    statuses = {(method, template, status) for method, template, status, _ in answers}
+    assert {s for _, _, s in statuses} == {200, 401, 408, 413, 421, 503}, statuses
+    assert ("get", "/v1/account", 503) in statuses
+    for method, template, status, body in answers:
+        documented = doc["paths"][template][method]["responses"]
+        assert str(status) in documented, (method, template, status, body)
+        if status != 200:
+            schema = documented[str(status)]["content"]["application/json"]["schema"]
+            validator = jsonschema_rs.validator_for({**schema, "components": doc["components"]})
+            assert validator.is_valid(body), (method, template, status, body)

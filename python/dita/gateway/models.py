@@ -378,10 +378,11 @@ class TooLargeAnswer(BaseModel):
 
 
 class TooSlowAnswer(BaseModel):
-    """408: the body did not arrive in full within ``body_timeout_seconds``."""
+    """408: the body did not arrive in full within ``body_timeout_seconds``, or (``dita serve``)
+    the request line and headers within ``header_timeout_seconds``."""
 
     detail: str
-    field: Literal["body"]
+    field: Literal["body", "headers"]
 
 
 class ValidationProblem(BaseModel):
@@ -402,20 +403,32 @@ class ValidationAnswer(BaseModel):
 _ERROR_ANSWERS: dict[int, tuple[type[BaseModel], str]] = {
     401: (ErrorAnswer, "Missing or wrong bearer token"),
     404: (ErrorAnswer, "slot_id out of range"),
-    408: (TooSlowAnswer, "Body not received in full within body_timeout_seconds"),
+    408: (
+        TooSlowAnswer,
+        "Body not received in full within body_timeout_seconds, or (dita serve) the request line"
+        " and headers within header_timeout_seconds",
+    ),
     409: (ErrorAnswer, "ENTER without slot_id and no free slot"),
     413: (TooLargeAnswer, "Body over max_body_bytes"),
+    421: (ErrorAnswer, "Host header names a host not served (allowed_hosts), or is malformed"),
     422: (ValidationAnswer, "Request does not fit the schema"),
     503: (
         ErrorAnswer,
-        "The kernel takes no more input (its write-ahead log failed, or it is closed), or is busy"
-        " in another call (retryable, with Retry-After); `detail` says which",
+        "The kernel takes no more input (its write-ahead log failed, or it is closed), the gateway"
+        " stopped (its server's lifespan ended), or the kernel is busy in another call (retryable,"
+        " with Retry-After); `detail` says which",
     ),
 }
 
+# What the layers before every route answer (HostGate, DeclaredBodyLimit, BodyLimit, and the
+# deadline on headers), whatever the route: each route's schema lists them.
+_EVERY_ROUTE = (408, 413, 421)
+
 
 def error_answers(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses`` of a route that may answer these error statuses, as the schema shows them."""
+    """The ``responses`` of a route that may answer these error statuses, with those any request
+    may be answered before its route (408, 413, 421), as the schema shows them."""
     return {
-        code: {"model": _ERROR_ANSWERS[code][0], "description": _ERROR_ANSWERS[code][1]} for code in codes
+        code: {"model": _ERROR_ANSWERS[code][0], "description": _ERROR_ANSWERS[code][1]}
+        for code in sorted({*codes, *_EVERY_ROUTE})
     }

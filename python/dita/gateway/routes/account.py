@@ -22,5 +22,5 @@ def add_routes(app: FastAPI) -> None:
         get_account,
         methods=["GET"],
         summary="The K/E account and its reconciliation",
-        responses=error_answers(422),
+        responses=error_answers(422, 503),
     )

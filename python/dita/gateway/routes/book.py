@@ -157,7 +157,7 @@ def add_routes(app: FastAPI) -> None:
         methods=["GET"],
         summary="What flatten all would do now",
         response_model=dict[str, Any],
-        responses=error_answers(422),
+        responses=error_answers(422, 503),
         description="The slots whose working order, or order in doubt, flatten all would cancel"
         " (`cancel_slots`), whose position it would close (`exit_slots`), and those whose market"
         " exit already closes the whole position (`closing_slots`), with the counts"

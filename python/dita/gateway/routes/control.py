@@ -107,7 +107,7 @@ def add_routes(app: FastAPI) -> None:
         get_control,
         methods=["GET"],
         summary="Trading mode, journal verbosity, ClickHouse debug switch",
-        responses=error_answers(422),
+        responses=error_answers(422, 503),
     )
     app.add_api_route(
         "/v1/control",

@@ -133,5 +133,5 @@ def add_routes(app: FastAPI) -> None:
         methods=["GET"],
         summary="Liveness and a short status",
         response_model=dict[str, Any],
-        responses={**error_answers(422), 503: {"description": _BUSY_OR_CLOSED}},
+        responses={**error_answers(422), 503: {"model": dict[str, Any], "description": _BUSY_OR_CLOSED}},
     )

@@ -45,5 +45,5 @@ def add_routes(app: FastAPI) -> None:
         " fill at the venue. A cancel of its slot (`POST /v1/slots/{slot_id}/cancel`, flatten all)"
         " sends its cancel again.",
         response_model=list[dict[str, Any]],
-        responses=error_answers(422),
+        responses=error_answers(422, 503),
     )

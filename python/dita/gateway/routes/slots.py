@@ -58,7 +58,7 @@ def add_routes(app: FastAPI) -> None:
         response_model=list[dict[str, Any]],
         responses={
             404: {"model": ErrorAnswer, "description": "from_slot at or beyond max_slots"},
-            **error_answers(422),
+            **error_answers(422, 503),
         },
     )
     app.add_api_route(
@@ -66,5 +66,5 @@ def add_routes(app: FastAPI) -> None:
         get_slot,
         methods=["GET"],
         summary="One slot's state",
-        responses=error_answers(404, 422),
+        responses=error_answers(404, 422, 503),
     )
