@@ -7,6 +7,7 @@ object giving a key twice (``one_value_each``)."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import select
 import stat
@@ -21,6 +22,7 @@ __all__ = [
     "NotRegularFile",
     "PipeNotFinished",
     "TooLarge",
+    "loads_one_value_each",
     "one_value_each",
     "parsed",
     "regular_file_bytes",
@@ -227,11 +229,13 @@ def parsed(parse: Callable[[_Text], Any], text: _Text) -> Any:
 
 
 class GivenTwice(ValueError):
-    """A JSON object gives ``key`` twice, ``first`` then ``then`` (``one_value_each``)."""
+    """A JSON object gives ``key`` twice, ``first`` then ``then`` (``one_value_each``); ``path``
+    is where that object lies in the document, its keys and list indexes from the top (empty:
+    the top, or not known)."""
 
-    def __init__(self, key: str, first: Any, then: Any) -> None:
+    def __init__(self, key: str, first: Any, then: Any, path: tuple[str | int, ...] = ()) -> None:
         super().__init__(f"{key!r} is given more than once ({first!r}, then {then!r})")
-        self.key, self.first, self.then = key, first, then
+        self.key, self.first, self.then, self.path = key, first, then, path
 
 
 def one_value_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -245,3 +249,37 @@ def one_value_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise GivenTwice(key, obj[key], value)
         obj[key] = value
     return obj
+
+
+def loads_one_value_each(text: str, parse_float: Callable[[str], Any] | None = None) -> Any:
+    """``json.loads(text)`` refusing a key given twice (``one_value_each``), the ``GivenTwice``
+    naming the path of its object: a key twice inside ``metadata`` is not the top's own key."""
+    try:
+        return json.loads(text, object_pairs_hook=one_value_each, parse_float=parse_float)
+    except GivenTwice as exc:
+        # Read again only on this refusal: the hook sees one object, not where it lies.
+        tree = json.loads(text, object_pairs_hook=_Pairs, parse_float=parse_float)
+        raise GivenTwice(exc.key, exc.first, exc.then, _first_given_twice(tree)) from None
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its pairs in order, two equal keys kept (``loads_one_value_each``)."""
+
+
+def _first_given_twice(tree: Any) -> tuple[str | int, ...]:
+    """The path of the first object ``json.loads`` finishes that gives a key twice: objects
+    finish inner first, then in order, so the walk checks an object after its values."""
+    stack: list[tuple[Any, tuple[str | int, ...], bool]] = [(tree, (), False)]
+    while stack:  # not recursive: the document may nest as deep as json.loads reads
+        node, path, values_checked = stack.pop()
+        if isinstance(node, _Pairs):
+            if values_checked:
+                keys = [key for key, _ in node]
+                if len(set(keys)) < len(keys):
+                    return path
+                continue
+            stack.append((node, path, True))
+            stack.extend((value, (*path, key), False) for key, value in reversed(node))
+        elif isinstance(node, list):
+            stack.extend((value, (*path, i), False) for i, value in reversed(list(enumerate(node))))
+    return ()

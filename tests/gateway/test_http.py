@@ -1171,7 +1171,7 @@ def test_a_key_given_twice_in_a_body_is_refused_naming_it(live: LiveServer) -> N
     nested = ('{"action":"ENTER","asset":"BTCUSDT","side":"LONG","reference_price":100,'
               '"target_size":1,"metadata":{"k":1,"k":2}}')  # fmt: skip
     res = c.post("/v1/intents", content=nested, headers=JSON_AUTH)
-    assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["body", "k"]
+    assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["body", "metadata", "k"]
     assert {s["fsm_state"] for s in c.get("/v1/slots").json()} == {"IDLE"}  # nothing entered
     mode = c.get("/v1/control").json()["mode"]
     res = c.put("/v1/control", content='{"mode":"HALTED","mode":"PAPER"}', headers=JSON_AUTH)

@@ -108,9 +108,10 @@ async def _invalid(request: Request, exc: RequestValidationError) -> Response:
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     cause = exc.__cause__
     if exc.status_code == 400 and isinstance(cause, GivenTwice):
-        # Its value given again, as stdio's INVALID_JSON names it (a list or object left out).
+        # Its value given again, as stdio's INVALID_JSON names it (a list or object left out),
+        # at its path: a key twice inside metadata is not the intent's own field.
         error = {
-            "loc": ("body", cause.key),
+            "loc": ("body", *cause.path, cause.key),
             "msg": f"the key {shortened(cause.key, 64)!r} is given more than once",
             "type": "duplicate_key",
             "input": cause.then,

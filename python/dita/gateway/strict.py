@@ -7,7 +7,6 @@ route runs."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -17,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
-from dita._files import one_value_each
+from dita._files import loads_one_value_each
 from dita._text import shortened
 from dita.gateway.protocol import json_float
 
@@ -36,7 +35,7 @@ class _StrictJSONRequest(Request):
         # A number no float holds stays its text, as stdio keeps it (``json_float``).
         if not hasattr(self, "_json"):
             text = (await self.body()).decode("utf-8-sig")
-            self._json = json.loads(text, object_pairs_hook=one_value_each, parse_float=json_float)
+            self._json = loads_one_value_each(text, parse_float=json_float)
         return self._json
 
 
@@ -112,7 +111,7 @@ def _body_problems(body: bytes, route: str) -> list[dict[str, Any]]:
     if not body.strip():
         return []
     try:
-        sent = json.loads(body.decode("utf-8-sig"), object_pairs_hook=one_value_each, parse_float=json_float)
+        sent = loads_one_value_each(body.decode("utf-8-sig"), parse_float=json_float)
     except (ValueError, RecursionError):  # not JSON, not UTF-8, a key twice, nested too deeply
         sent = ...
     if sent is None or sent == {}:
