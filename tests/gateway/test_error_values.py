@@ -186,3 +186,14 @@ def test_a_subnormal_mark_is_422_naming_the_price_and_marks_nothing(live: LiveSe
     assert error["loc"] == ["body", "price"], error
     slot = c.get("/v1/slots/0").json()
     assert (slot["size"], slot["unrealized_pnl"], slot["fsm_state"]) == (1, 0.0, "POSITION_OPEN")
+
+
+@pytest.mark.parametrize("price", [0, 5e-324])
+def test_a_mark_below_the_least_price_names_the_bound_as_a_float(shared: LiveServer, price: float) -> None:
+    """The least price a mark takes is the smallest normal float: the message writes it as
+    2.2250738585072014e-308, not as a decimal of over 300 digits."""
+    res = shared.client.post("/v1/marks", json={"asset": "BTCUSDT", "price": price}, headers=AUTH)
+    assert res.status_code == 422, res.text
+    (error,) = res.json()["detail"]
+    assert error["msg"] == "Input should be greater than or equal to 2.2250738585072014e-308", error
+    assert res.json()["message"] == f"price: {error['msg']} (got {price!r})"

@@ -215,12 +215,31 @@ def _describe(error: dict[str, Any]) -> str:
     return f"{field}: {error['msg']}{shown}"
 
 
+# A bound's key in a validation error's ctx, and its words in pydantic's message.
+_BOUNDS = {
+    "greater_than": ("gt", "greater than"),
+    "greater_than_equal": ("ge", "greater than or equal to"),
+    "less_than": ("lt", "less than"),
+    "less_than_equal": ("le", "less than or equal to"),
+}
+
+
+def _message(error: Any) -> str:
+    """pydantic's message, a float bound it would write out in full as its shortest exact text:
+    the kernel's least price is 2.2250738585072014e-308, not a decimal of over 300 digits."""
+    kind = _BOUNDS.get(str(error.get("type", "")))
+    bound = (error.get("ctx") or {}).get(kind[0]) if kind is not None else None
+    if kind is not None and isinstance(bound, float) and "e" in repr(bound):
+        return f"Input should be {kind[1]} {bound!r}"
+    return str(error.get("msg", ""))
+
+
 def _clean_error(error: Any) -> dict[str, Any]:
     """A validation error in plain JSON: location, message, type and a short copy of the input
     (a long number as its text cut short; a lone surrogate as its escape, ``unicode_text``)."""
     out: dict[str, Any] = {
         "loc": [unicode_text(p) if isinstance(p, str) else p for p in error.get("loc", ())],
-        "msg": unicode_text(str(error.get("msg", ""))),
+        "msg": unicode_text(_message(error)),
         "type": str(error.get("type", "")),
     }
     if "input" in error and error.get("type") != "missing":  # a missing value's input is None
