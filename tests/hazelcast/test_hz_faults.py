@@ -323,6 +323,51 @@ def test_a_halt_is_applied_while_a_frozen_member_leaves_the_periodic_read_unansw
         writer.shutdown()
 
 
+def test_a_kernel_started_with_a_frozen_member_takes_a_global_halt_its_entries_hold(
+    member_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kernel started while one member of two is frozen (a GC pause, a stalled VM) took nothing
+    from the cluster: the plane's first read is of every entry, which the frozen member leaves
+    unanswered until the other declares it dead, a minute and more. The kernel started PAPER
+    under a global HALTED held by the live member, logging "unreachable" while connected. It reads
+    its own entry and the global one on their own; when one of them is on the frozen member, it
+    says that read is unanswered."""
+    name = "dita-frozen-start"
+    (one, other), _, client, owner = _pair_with_owners(member_factory, name)
+    live, frozen = (one, other) if owner("*") == one.address else (other, one)
+    on_live = next(k for k in (f"live-{i}" for i in range(1_000)) if owner(k) == live.address)
+    on_frozen = next(k for k in (f"frozen-{i}" for i in range(1_000)) if owner(k) == frozen.address)
+    write_entry(client, None, {"mode": "HALTED"})
+    write_entry(client, on_frozen, {"verbosity": "NORMAL"})  # some entry for the full read to meet
+    pid = frozen.pid()
+    assert pid is not None
+    kernels: list[ExecutionKernel] = []
+    plane: HazelcastControlPlane | None = None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        plane = HazelcastControlPlane([live.address], name, attach_timeout=5)
+        kernels.append(ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=on_live))
+        assert kernels[0].control()["mode"] == "HALTED", plane.status()
+        kernels.append(ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=on_frozen))
+        assert kernels[1].control()["mode"] == "PAPER"  # its entry unread: the local state
+        warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        warned = [m for m in warned if m.startswith("control plane")]
+        assert not [m for m in warned if on_live in m], warned
+        assert [m for m in warned if "unreachable" in m] == [], warned
+        assert any(
+            f"connected, but its read of entries '*' and {on_frozen!r} is unanswered after 5s" in m
+            and f"kernel {on_frozen} starts on its local control state PAPER" in m
+            for m in warned
+        ), warned
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        for kernel in kernels:
+            kernel.close()
+        if plane is not None:
+            plane.close()
+        client.shutdown()
+
+
 def test_slots_lost_with_two_of_three_members_are_published_again(
     member_factory: Any, kernel_id: str
 ) -> None:

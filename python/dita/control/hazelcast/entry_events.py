@@ -48,6 +48,11 @@ class EntryEvents(PlaneConnection):
             self._on_removed(event)
             return
         entry = _decode(key, event.value)  # never raises: that would close the client's connection
+        self._take_entry(key, entry)
+
+    def _take_entry(self, key: str, entry: dict[str, Any]) -> None:
+        """Note ``entry``, as the cluster holds it under ``key``, for the worker to apply: an
+        event's, or one a kernel's attach read on its own."""
         with self._lock:
             if self._arrived is not None:
                 # Judged against the read when it is stored, not against what we knew before

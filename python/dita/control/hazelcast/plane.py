@@ -8,12 +8,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dita._hazelcast_client import Future
 from dita._kernel import ControlMode, Verbosity
 from dita.control import GLOBAL, check_kernel_id, normalize_change
-from dita.control.hazelcast.entries import _validate_kernel_id
+from dita.control.hazelcast.entries import _control_map, _decode, _validate_kernel_id
 from dita.control.hazelcast.kept_mode import _kept_mode
 from dita.control.hazelcast.kernel_updates import KernelApplier
 from dita.control.hazelcast.stamps import control_values
@@ -58,7 +60,8 @@ class HazelcastControlPlane(PlaneWorker):
             self._appliers[kid] = KernelApplier(self, kid, kernel)
             if kept is not None:
                 self._kept[kid] = kept
-        if self._synced.wait(self.attach_timeout):
+        deadline = time.monotonic() + self.attach_timeout
+        if self._entries_of(kid, deadline):
             self._apply(kid, kernel)
             return
         with self._lock:
@@ -69,14 +72,65 @@ class HazelcastControlPlane(PlaneWorker):
             if not synced:
                 with self._conn_lock:
                     self._lost = True
-                _log.warning(
-                    "control plane %s unreachable: kernel %s starts on its local control state %s",
-                    self.cluster_members,
-                    kid,
-                    kernel.control().get("mode"),
-                )
+                    connected = self._connected.is_set()
+                if connected:
+                    _log.warning(
+                        "control plane %s connected, but its read of entries %r and %r is unanswered "
+                        "after %.0fs (a member takes requests and does not answer them): kernel %s "
+                        "starts on its local control state %s",
+                        self.cluster_members,
+                        GLOBAL,
+                        kid,
+                        self.attach_timeout,
+                        kid,
+                        kernel.control().get("mode"),
+                    )
+                else:
+                    _log.warning(
+                        "control plane %s unreachable: kernel %s starts on its local control state %s",
+                        self.cluster_members,
+                        kid,
+                        kernel.control().get("mode"),
+                    )
         if synced:
             self._apply(kid, kernel)  # outside the plane's lock: an apply takes it after its own
+
+    def _entries_of(self, kid: str, deadline: float) -> bool:
+        """Whether the plane knows by ``deadline`` (monotonic) what the cluster holds for kernel
+        ``kid``: it is in sync, or ``kid``'s entry and the global one were read on their own.
+
+        The plane's first read is of every entry, and a member that takes requests and answers
+        none (frozen: a GC pause, a stalled VM) leaves it unanswered until the others declare it
+        dead, a minute and more; the two entries a kernel runs may be on a member that answers."""
+        if self._synced.is_set():
+            return True
+        if not self._connected.wait(max(deadline - time.monotonic(), 0.0)):
+            return self._synced.is_set()
+        read: Future[dict[Any, Any]] = _control_map(self._client).continue_with(
+            lambda proxy: proxy.result().get_all([GLOBAL, kid])
+        )
+        answered = threading.Event()
+        read.add_done_callback(lambda _: answered.set())
+        while not answered.is_set():
+            if self._synced.wait(min(0.05, max(deadline - time.monotonic(), 0.0))):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+        try:
+            entries = read.result()
+        except Exception as exc:  # an undecodable value, a lost connection: the full read decides
+            _log.debug("control plane could not read entries %r and %r: %s", GLOBAL, kid, exc)
+            return self._synced.is_set()
+        for key, value in entries.items():
+            self._take_entry(str(key), _decode(str(key), value))
+        if not self._synced.is_set():
+            _log.info(
+                "control plane %s: kernel %s takes its entry and the global one, read on their own; "
+                "the read of every entry is not answered yet",
+                self.cluster_members,
+                kid,
+            )
+        return True
 
     def detach(self, kernel: ExecutionKernel) -> None:
         self._detach(kernel)
