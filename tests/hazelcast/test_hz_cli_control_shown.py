@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from dita.cli import control as control_cli
+from dita.control.hazelcast import CONTROL_PLANE_MAP
 from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, connect_client, to_json_value
 
 
@@ -51,5 +52,28 @@ def test_cli_global_wait_counts_a_live_kernel_without_its_control_projection(mem
         result = _cli("control", "set", "--mode", "HALTED", "--wait", "5", *where)
         assert result.exit_code == 0, result.output
         assert "\x1b" not in result.stdout and "k\\x1b[1A\\x1b[2K\\u202e" in result.stdout  # not waited for
+    finally:
+        client.shutdown()
+
+
+def test_show_marks_an_entry_value_without_its_stamp(member_factory: Any) -> None:
+    """A global HALTED typed by hand without `mode_at` is ignored by every kernel that took a
+    stamped mode; `show` printed it as any other entry, so it read as a halt in force."""
+    member = member_factory("dita-show-unstamped")
+    member.start()
+    where = ("--cluster", member.address, "--cluster-name", member.cluster_name)
+    client = connect_client([member.address], member.cluster_name, block=True, connect_timeout=30)
+    try:
+        entries = client.get_map(CONTROL_PLANE_MAP).blocking()
+        entries.set("*", to_json_value({"mode": "HALTED", "verbosity": "QUIET", "verbosity_at": time.time()}))
+        result = _cli("control", "show", *where)
+        assert result.exit_code == 0, result.output
+        assert "HALTED (no stamp)" in result.stdout, result.stdout
+        assert "QUIET (no stamp)" not in result.stdout, result.stdout
+        said = " ".join(result.stdout.split())
+        assert "a kernel that took a stamped value ignores it" in said, result.stdout
+        assert _cli("control", "set", "--mode", "HALTED", *where).exit_code == 0
+        result = _cli("control", "show", *where)
+        assert "(no stamp)" not in result.stdout, result.stdout
     finally:
         client.shutdown()

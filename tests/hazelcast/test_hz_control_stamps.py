@@ -272,6 +272,44 @@ def test_a_stamp_before_1970_counts_as_missing_and_is_said(
     assert eventually(lambda: mode(kernel) == "LIVE", timeout=5.0)
 
 
+def test_a_value_without_its_stamp_a_kernel_ignores_is_said_once(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A global HALTED typed by hand without its `mode_at` never counts as newer than the stamped
+    mode a kernel took: the kernel trades on, and a stamp that is there but unusable was logged
+    while a missing one said nothing, so the operator's halt was ignored without a word."""
+    plane, kernel = plane_and_kernel
+    plane._on_entry(Event("k1", entry(mode="REDUCE_ONLY", mode_at=time.time())))
+    assert eventually(lambda: mode(kernel) == "REDUCE_ONLY", timeout=5.0)
+    for _ in range(3):  # said once, not on every event that still carries it
+        plane._on_entry(Event("*", entry(mode="HALTED", verbosity="DEBUG")))
+        time.sleep(0.2)
+    assert mode(kernel) == "REDUCE_ONLY"
+    assert kernel.control()["verbosity"] == "DEBUG"  # no stamp in the way: taken, not said
+    said = [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("dita")
+    ]
+    assert said == [
+        "control entry *: mode 'HALTED' has no mode_at stamp, so it never counts as newer than a "
+        "stamped value: kernel k1 ignores it and runs mode 'REDUCE_ONLY' (write it with `dita control "
+        "set`, which stamps it)"
+    ], said
+    # The value the kernel runs, unstamped, is nothing to say; typed again once stamped, it is.
+    caplog.clear()
+    plane._on_entry(Event("*", entry(mode="REDUCE_ONLY")))
+    plane._on_entry(Event("*", entry(mode="HALTED", mode_at=time.time())))
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
+    plane._on_entry(Event("k1", entry(mode="REDUCE_ONLY", mode_at=time.time())))
+    assert eventually(lambda: mode(kernel) == "REDUCE_ONLY", timeout=5.0)
+    plane._on_removed(Event("*", "{}"))  # an unstamped entry's event over a stamped one reads as late
+    plane._on_entry(Event("*", entry(mode="HALTED")))
+    assert eventually(lambda: any("mode 'HALTED' has no mode_at" in r.getMessage() for r in caplog.records))
+    said = [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("dita")
+    ]
+    assert len(said) == 1, said
+
+
 @pytest.mark.parametrize(
     ("change", "said"),
     [

@@ -111,6 +111,7 @@ def show(
     """
     from dita._numbers import finite_json
     from dita.control.hazelcast import CONTROL_PLANE_MAP
+    from dita.control.hazelcast.stamps import _field_stamp
     from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, HazelcastError, shutdown_client
 
     require_cluster_timeout(timeout)
@@ -142,18 +143,32 @@ def show(
     table = Table(title="control entries (dita_control_plane; '*' = every kernel)", title_justify="left")
     for column in ("entry", "mode", "verbosity", "debug_clickhouse", "updated (UTC)", "by"):
         table.add_column(column)
+    unstamped = False
     for key in sorted(entries):
         e = entries[key]
+        cells = {f: "" if f not in e else str(e[f]) for f in ("mode", "verbosity")}
+        if "debug_clickhouse_enabled" in e:
+            cells["debug_clickhouse_enabled"] = str(e["debug_clickhouse_enabled"]).lower()
+        for field in cells:
+            if field in e and _field_stamp(e, field) is None:
+                cells[field] += " (no stamp)"
+                unstamped = True
         _add_row(
             table,
             key,
-            str(e.get("mode", "")),
-            str(e.get("verbosity", "")),
-            "" if "debug_clickhouse_enabled" not in e else str(e["debug_clickhouse_enabled"]).lower(),
+            cells["mode"],
+            cells["verbosity"],
+            cells.get("debug_clickhouse_enabled", ""),
             _fmt_time(e.get("updated_at")),
             str(e.get("updated_by", "")),
         )
     console.print(table)
+    if unstamped:
+        console.print(
+            "(no stamp): written without its <field>_at (by hand?), a value never newer than a "
+            "stamped one: a kernel that took a stamped value ignores it; `dita control set` stamps it",
+            highlight=False,
+        )
     table = Table(title="kernels (dita_control: the state each kernel runs with)", title_justify="left")
     for column in ("kernel", "running", "mode", "verbosity", "debug_clickhouse", "source", "projected (UTC)"):
         table.add_column(column)

@@ -86,6 +86,9 @@ class PlaneConnection:
         # Values no kernel takes, as (key, field), and stamps that are not finite numbers, as
         # (key, "<field>_at"), -> the value logged: each is logged once, not on every event.
         self._bad_stamps: dict[tuple[str, str], str] = {}
+        # Values without a stamp that differ from what a kernel runs, as (key, field) -> the value
+        # logged: a kernel that took a stamped value never takes them, said once while so.
+        self._unstamped: dict[tuple[str, str], str] = {}
         self._client = connect_client(
             self.cluster_members, self.cluster_name, lifecycle_listener=self._on_lifecycle
         )

@@ -88,6 +88,8 @@ class EntryEvents(PlaneConnection):
         whose stamp is there but not a finite number (``1e999`` reads as infinity), once per
         entry and field while it stays so."""
         for field in CONTROL_FIELDS:
+            if field not in entry or f"{field}_at" in entry:
+                self._unstamped.pop((key, field), None)
             try:
                 if field in entry:
                     _control_value(field, entry[field])
@@ -130,6 +132,8 @@ class EntryEvents(PlaneConnection):
         self._entries.pop(key, None)
         for gone in [b for b in self._bad_stamps if b[0] == key]:
             del self._bad_stamps[gone]
+        for said in [u for u in self._unstamped if u[0] == key]:
+            del self._unstamped[said]
         self._forget_removed_stamps_locked()
         # Writes that arrived before this removal without competing with it were made after it.
         self._unblock_locked(key)
@@ -171,6 +175,7 @@ class EntryEvents(PlaneConnection):
             self._entries = {}
             self._blocked.clear()
             self._bad_stamps.clear()
+            self._unstamped.clear()
             self._forget_removed_stamps_locked()
             if self._arrived is not None:
                 # A resync's read is out and may predate the clear: read once more after it.

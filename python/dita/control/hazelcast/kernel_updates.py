@@ -11,8 +11,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from dita._text import shortened
 from dita.control import GLOBAL, normalize_change
 from dita.control.hazelcast.connection import PlaneConnection
+from dita.control.hazelcast.entries import CONTROL_FIELDS, _control_value
 from dita.control.hazelcast.stamps import effective_control
 from dita.projection.hazelcast.kernel_borrow import kernel_reads
 
@@ -148,7 +150,8 @@ class KernelUpdates(PlaneConnection):
                     _log.error("control entry for %s ignored: %s", kid, exc)
                     continue
                 stamps[field] = at
-            if not change:
+            unstamped = self._unstamped_ignored_locked(kid, applied)
+            if not change and not unstamped:
                 return True
             keys = sorted(k for k in (GLOBAL, kid) if k in self._entries)
         try:
@@ -159,6 +162,8 @@ class KernelUpdates(PlaneConnection):
                 if differing:
                     kernel.update_control(**differing, source="hazelcast:" + ",".join(keys))
         except RuntimeError:
+            if not change:
+                return True  # only a warning to give: at the kernel's next apply
             # The kernel stayed busy in a call on another thread past its wait (10 s) or is
             # being closed: not applied yet, so it is tried again instead of dropping a HALTED.
             return False
@@ -169,7 +174,55 @@ class KernelUpdates(PlaneConnection):
         self._booked(kid, stamps)
         if differing:
             _log.info("kernel %s control updated from the cluster: %s", kid, differing)
+        runs = {f: differing.get(f, _current_value(current, f)) for f in CONTROL_FIELDS}
+        self._say_unstamped(kid, unstamped, runs)
         return True
+
+    def _unstamped_ignored_locked(self, kid: str, applied: Mapping[str, float]) -> list[tuple[str, str, Any]]:
+        """The values of ``kid``'s entries without a stamp that it does not take, not said yet,
+        as (key, field, value): a field without its stamp never counts as newer than a value the
+        kernel took from a stamped one, so a hand-typed global HALTED is ignored by it."""
+        held = effective_control([self._entries[k] for k in (GLOBAL, kid) if k in self._entries])
+        ignored = []
+        for key in (GLOBAL, kid):
+            entry = self._entries.get(key, {})
+            for field in CONTROL_FIELDS:
+                if field not in entry or f"{field}_at" in entry or field not in held:
+                    continue  # a stamp there but unusable is said where entries are noted
+                if held[field][1] <= 0 and applied.get(field, -1.0) < 0:
+                    continue  # no stamped value in the way: the kernel takes it
+                try:
+                    value = _control_value(field, entry[field])
+                except ValueError:
+                    continue  # said where entries are noted
+                if self._unstamped.get((key, field)) != shortened(repr(value)):
+                    ignored.append((key, field, value))
+        return ignored
+
+    def _say_unstamped(self, kid: str, ignored: list[tuple[str, str, Any]], runs: Mapping[str, Any]) -> None:
+        """Warn of each of ``ignored`` (``_unstamped_ignored_locked``) that differs from what
+        kernel ``kid`` ``runs``, once per entry and field while it stays so."""
+        for key, field, value in ignored:
+            if runs.get(field) == value:
+                continue
+            shown = shortened(repr(value))
+            with self._lock:
+                gone = self._entries.get(key, {}).get(field) is None
+                if gone or self._unstamped.get((key, field)) == shown:
+                    continue  # removed meanwhile, or said by another kernel's apply
+                self._unstamped[(key, field)] = shown
+            _log.warning(
+                "control entry %s: %s %s has no %s_at stamp, so it never counts as newer than a "
+                "stamped value: kernel %s ignores it and runs %s %s (write it with `dita control "
+                "set`, which stamps it)",
+                key,
+                field,
+                shown,
+                field,
+                kid,
+                field,
+                shortened(repr(runs.get(field))),
+            )
 
     def _booked(self, kid: str, stamps: dict[str, float]) -> None:
         """Count ``stamps`` as applied to ``kid``, each at most the newest its entries still hold:

@@ -157,6 +157,8 @@ class PlaneWorker(EntryEvents, KernelUpdates):
                 self._entries = entries
                 for gone in [b for b in self._bad_stamps if b[0] not in entries]:
                     del self._bad_stamps[gone]
+                for said in [u for u in self._unstamped if u[0] not in entries]:
+                    del self._unstamped[said]
                 for key, entry in entries.items():
                     self._note_bad_stamps_locked(key, entry)
                 self._forget_removed_stamps_locked(known)  # entries removed while we were away
