@@ -5,6 +5,7 @@ of its own."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -106,3 +107,39 @@ def test_a_kernel_held_by_another_thread_holds_up_no_other_kernels_halt(
         held.held.clear()
         free.close()
         held.close()
+
+
+def test_a_change_for_a_kernel_taking_no_more_input_is_dropped_and_said_once(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A kernel whose input was stopped (stop_input() without close()) stays attached. Its
+    refusal of a change ("... takes no more input") was taken for a kernel busy in another call:
+    the change was tried again every 2 ms for as long as the process ran, and nothing said so."""
+    from dita.control.hazelcast import kernel_updates
+
+    tries: list[str] = []
+    real = kernel_updates.KernelUpdates._apply_held
+
+    def counted(self: Any, kid: str, kernel: ExecutionKernel) -> bool:
+        tries.append(kid)
+        return real(self, kid, kernel)
+
+    plane = _plane(hz_member)
+    kernel = ExecutionKernel(max_slots=1, control_plane=plane, kernel_id=kernel_id)
+    try:
+        kernel.stop_input()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(kernel_updates.KernelUpdates, "_apply_held", counted)
+            write_entry(hz_client, kernel_id, {"mode": "HALTED"}, updated_by="test")
+            assert eventually(lambda: kernel_id in tries)
+            time.sleep(1.0)
+            write_entry(hz_client, kernel_id, {"mode": "REDUCE_ONLY"}, updated_by="test")
+            time.sleep(1.0)
+        assert tries.count(kernel_id) <= 4, f"{tries.count(kernel_id)} tries of two changes"
+        said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        said = [m for m in said if "takes no more input" in m]
+        assert len(said) == 1, said
+        assert f"control change {{'mode': 'HALTED'}} dropped for kernel {kernel_id}" in said[0], said
+        assert mode(kernel) == "PAPER"
+    finally:
+        kernel.close()

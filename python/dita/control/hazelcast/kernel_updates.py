@@ -161,12 +161,29 @@ class KernelUpdates(PlaneConnection):
                 differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
                 if differing:
                     kernel.update_control(**differing, source="hazelcast:" + ",".join(keys))
-        except RuntimeError:
+        except RuntimeError as exc:
             if not change:
                 return True  # only a warning to give: at the kernel's next apply
-            # The kernel stayed busy in a call on another thread past its wait (10 s) or is
-            # being closed: not applied yet, so it is tried again instead of dropping a HALTED.
-            return False
+            refused = kernel.input_refused_reason()
+            if refused is None:
+                # The kernel stayed busy in a call on another thread past its wait (10 s): not
+                # applied yet, so it is tried again instead of dropping a HALTED.
+                return False
+            # It takes no more input (stopped, closing): no try would ever be taken.
+            self._booked(kid, stamps)
+            with self._lock:
+                said = kid in self._refusing
+                self._refusing.add(kid)
+            if not said:
+                _log.warning(
+                    "control change %s dropped for kernel %s, which takes no more input (%s): %s; "
+                    "later changes for it are dropped too, unsaid",
+                    change,
+                    kid,
+                    refused,
+                    exc,
+                )
+            return True
         except Exception as exc:
             self._booked(kid, stamps)
             _log.error("control change %s refused by kernel %s: %s", change, kid, exc)

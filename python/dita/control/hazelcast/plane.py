@@ -157,6 +157,7 @@ class HazelcastControlPlane(PlaneWorker):
                 applier.stop()
             self._applied_at.pop(kernel.kernel_id, None)
             self._kept.pop(kernel.kernel_id, None)
+            self._refusing.discard(kernel.kernel_id)
             return not self._kernels
 
     def release(self, kernel: ExecutionKernel) -> None:
