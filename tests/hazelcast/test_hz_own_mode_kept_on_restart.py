@@ -62,6 +62,8 @@ def test_a_dead_man_trip_not_written_to_the_cluster_is_kept_on_restart(
         assert control["source"] == trip.reason()
         kept = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert any(f"kernel {kernel_id} keeps HALTED, recovered from its log" in m for m in kept), kept
+        # Its advice holds only where the writer's clock agrees with the kernel's: it says so.
+        assert any("from a host whose clock agrees with this one's changes it" in m for m in kept), kept
         # A write made after the trip is the operator's word: it loosens the mode.
         write_entry(hz_client, kernel_id, {"mode": "LIVE"}, updated_by="operator")
         assert _eventually(lambda: kernel.control()["mode"] == "LIVE"), kernel.control()

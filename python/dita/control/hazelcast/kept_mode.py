@@ -37,7 +37,8 @@ class _KeptMode:
         return (
             f"kernel {kid} keeps {self.mode}, recovered from its log (set at {_utc(self.set_at)} by "
             f"{self.source!r}), over the cluster's mode {getattr(value, 'name', value)} stamped "
-            f"{_utc(stamp)}, before it: `dita control set --kernel {kid} --mode ...` changes it"
+            f"{_utc(stamp)}, before it by this host's clock: `dita control set --kernel {kid} --mode "
+            "...` from a host whose clock agrees with this one's changes it"
         )
 
 
