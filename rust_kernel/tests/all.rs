@@ -63,6 +63,8 @@ mod orders_filled_or_acked_short;
 mod orders_of_a_billion_lots;
 #[path = "predicted_fees_that_stand.rs"]
 mod predicted_fees_that_stand;
+#[path = "rate_limits_naming_the_venue_id.rs"]
+mod rate_limits_naming_the_venue_id;
 #[path = "reconcile_explanation.rs"]
 mod reconcile_explanation;
 #[path = "reduce_only_exits_on_a_netted_book.rs"]

@@ -168,6 +168,45 @@ def test_a_venue_rate_limit_refuses_the_intent_with_the_original_details() -> No
     assert out.to_dict()["details"] == d
 
 
+class ThrottlingVenue(HandDrivenVenue):
+    """A venue as the original's strategies wrote one, every event stamped with the venue's
+    order id, whose submits are throttled while ``throttling``: RATE_LIMITED, the order never
+    taken."""
+
+    throttling = False
+
+    def submit(self, order: VenueOrder) -> list[VenueEvent]:
+        if not self.throttling:
+            return super().submit(order)
+        return [self.event(order, "RATE_LIMITED", "REJECTED", retry_after=2.0, reason="too many requests")]
+
+
+@pytest.mark.parametrize("action", ["ENTER", "EXIT"])
+def test_a_submit_answered_rate_limited_under_the_venue_s_order_id_is_refused_and_may_be_sent_again(
+    action: str,
+) -> None:
+    """The venue's id on the rate limit does not show it took the order: with no cancel asked,
+    the rate limit answers the submit, so the intent is refused RATE_LIMITED and the slot is
+    where it was, free to send the order again."""
+    venue = ThrottlingVenue()
+    with ExecutionKernel(max_slots=1, venue=venue) as k:
+        k.set_seed_capital(10_000.0)
+        if action == "EXIT":
+            k.process_intent(original_intent("ENTER", 0, at(0)))
+            k.on_venue_event(venue.fill(next(iter(venue.orders)), 1.0, 100.0))
+        venue.throttling = True
+        before = k.slot(0).fsm_state
+        out = k.process_intent(original_intent(action, 0, at(1)))
+        assert (out.accepted, out.diagnostic_code) == (False, KernelDiagnosticCode.RATE_LIMITED), out.details
+        assert out.details["retry_after_ms"] == 2000.0 and out.details["reason"] == "too many requests"
+        assert out.state == k.slot(0).fsm_state == before
+        assert k.slot(0).active_entry_order is None and k.slot(0).active_exit_order is None
+        assert k.orders_in_doubt() == []
+        venue.throttling = False
+        again = k.process_intent(original_intent(action, 0, at(4)))
+        assert again.accepted and again.state != before, again.details
+
+
 def test_on_venue_event_answers_with_an_outcome() -> None:
     venue = HandDrivenVenue()
     with ExecutionKernel(max_slots=1, venue=venue) as k:

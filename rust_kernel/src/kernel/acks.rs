@@ -227,6 +227,19 @@ impl Kernel {
         })
     }
 
+    /// Whether a rate limit on slot `sid`'s working order shows the venue holds it: the venue
+    /// acknowledged or filled part of it, or the rate limit states a filled size, or it names
+    /// the venue's id of an order asked to cancel. With no ack and no cancel asked, the only
+    /// request of the kernel's it can answer is the submit, whatever id a venue stamps on it.
+    pub(super) fn rate_limit_shows_it_held(&self, ev: &VenueEvent, sid: usize) -> bool {
+        let cancel_asked = self.slots[sid]
+            .active_order()
+            .is_some_and(|o| o.cancel_requested);
+        self.venue_holds(sid)
+            || ev.filled_size > 0.0
+            || (cancel_asked && !ev.venue_order_id.is_empty())
+    }
+
     /// A rate limit on an order the venue holds. With a cancel asked for, the
     /// cancel was throttled: the order keeps working as after a refused cancel, and the
     /// outcome says `RATE_LIMITED` with `retry_after` so the caller can ask again later.

@@ -6,12 +6,6 @@
 
 use super::*;
 
-/// Whether a rate limit says the venue holds its order: it states a filled size
-/// or the venue's id of the order, so the throttled request was not the order's submit.
-pub(super) fn rate_limit_shows_it_held(ev: &VenueEvent) -> bool {
-    ev.filled_size > 0.0 || !ev.venue_order_id.is_empty()
-}
-
 /// Whether a fill is one a reconciliation with the venue made (its metadata says so).
 pub(super) fn is_reconciliation(ev: &VenueEvent) -> bool {
     matches!(ev.metadata.get("source"), Some(MetaValue::Str(s)) if s == "reconciliation")
@@ -318,7 +312,7 @@ impl Kernel {
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
             // An order the venue acknowledged or filled is at the venue, and a rate limit
             // cannot take it back: the throttled request was its cancel.
-            K::RateLimited if self.venue_holds(sid) || rate_limit_shows_it_held(ev) => {
+            K::RateLimited if self.rate_limit_shows_it_held(ev, sid) => {
                 self.throttled_cancel(ev, sid, seq)
             }
             K::CancelAck | K::Reject | K::Expired | K::RateLimited => {
