@@ -30,6 +30,8 @@ BAD = [
     ("mark_price", -3.0),
     ("leverage", math.inf),
     ("exit_leg_ratios", [0.5, 0.7]),
+    ("asset", " "),  # an id of only whitespace, which an ENTER refuses
+    ("trade_id", "\t\n"),
 ]
 
 

@@ -202,6 +202,17 @@ def test_a_bad_account_event_dict_is_refused_naming_it_and_changes_nothing(
         ("metadata", {"k": object()}, r"metadata"),
         ("exit_leg_ratios", (0.5, 0.6), r"cannot set slot 0's exit_leg_ratios to \(0\.5, 0\.6\): "),
         ("exit_leg_ratios", None, r"cannot set slot 0's exit_leg_ratios to None: "),
+        # An ENTER refuses such ids: the position would be one no intent or mark can name.
+        (
+            "asset",
+            " ",
+            r"cannot set slot 0's asset to ' ': invalid slots\[0\]\.asset: \" \" \(must not be only",
+        ),
+        (
+            "trade_id",
+            "\t",
+            r"cannot set slot 0's trade_id to '\\t': invalid slots\[0\]\.trade_id: \"\\t\" \(must not",
+        ),
     ],
 )
 def test_a_bad_value_assigned_to_a_slot_view_is_refused_and_changes_nothing(
