@@ -297,6 +297,11 @@ class SlotView:
     def __deepcopy__(self, memo: dict[int, Any]) -> TradeSlot:
         return self.state()
 
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickles as its copy (the slot as it is now), as the original's data class pickled:
+        the kernel behind the view is no part of what a strategy saves."""
+        return self.state().__reduce__()
+
     def to_dict(self) -> dict[str, Any]:
         return self._kernel.slot_dict(self.slot_id)
 

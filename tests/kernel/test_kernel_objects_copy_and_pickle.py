@@ -33,6 +33,18 @@ def test_a_slot_copies_deep_copies_and_pickles_as_it_was() -> None:
     assert again.committed_notional == slot.committed_notional
 
 
+def test_a_slot_view_pickles_as_the_slot_it_shows_a_copy_of_it_as_it_is_now() -> None:
+    """The original's TradeSlot was a data class and pickled; a strategy saving its slots with
+    pickle saves what a copy of the view holds, not the kernel behind it."""
+    kernel, _ = _kernel_with_a_trade()
+    view = kernel.slot(0)
+    saved = pickle.dumps(view)
+    assert pickle.loads(saved) == copy.copy(view) == kernel.slot_state(0)
+    assert pickle.loads(pickle.dumps([kernel.slot(1), view]))[1].trade_id == "t-1"
+    kernel.slot(0).metadata["stop"] = 95.0  # a later change is no part of what was saved
+    assert pickle.loads(saved).metadata == {"stop": 90.0}
+
+
 def test_a_slot_reads_its_metadata_read_only() -> None:
     kernel, _ = _kernel_with_a_trade()
     slot = kernel.slot_state(0)
