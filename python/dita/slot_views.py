@@ -324,10 +324,13 @@ class SlotView:
     def mark_price(self, price: float) -> None:
         """Marks the slot's asset at ``price`` (``ExecutionKernel.mark_price``: every slot of
         the asset follows, as one market price values them all). A slot without an asset has
-        nothing to mark."""
+        nothing to mark, but the price is checked all the same: a bad one raises as on an
+        open slot."""
         asset = self.state().asset
         if asset:
             self._kernel.mark_price(asset, price)
+        else:
+            self._kernel._check_mark_price(price)
 
     def consume_exit_leg(self) -> float | None:
         """Counts the active exit leg as done: the next leg exit sends the next one. Returns the

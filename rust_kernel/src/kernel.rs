@@ -709,7 +709,7 @@ pub use checkpoint::{
 pub use checkpoint_copy::CheckpointCopy;
 pub use held_settlements::EarlySettlement;
 pub use intents::validate_leg_ratios;
-pub use market::Control;
+pub use market::{check_mark_price, Control};
 pub use settlement::{asset_print, FundingTimes, PredictedRate, Unsettled, UnsettledFill};
 pub use slot_loading::{check_slot_fields, LegsTaken};
 

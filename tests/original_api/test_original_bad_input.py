@@ -226,6 +226,29 @@ def test_a_bad_value_assigned_to_a_slot_view_is_refused_and_changes_nothing(
     assert (kernel.seq, kernel.slots()) == before
 
 
+@pytest.mark.parametrize(
+    ("price", "error", "message"),
+    [
+        (float("nan"), ValueError, r"invalid price: NaN \(must be a finite positive number\)"),
+        (-1.0, ValueError, r"invalid price: -1 \(must be a finite positive number\)"),
+        (0.0, ValueError, r"invalid price: 0 "),
+        ("100", TypeError, r"invalid price: expected a number, got str '100'"),
+        (True, TypeError, r"invalid price: expected a number, got bool True"),
+    ],
+)
+def test_a_free_slot_s_mark_price_refuses_a_bad_price_as_an_open_slot_s_does(
+    kernel: ExecutionKernel, price: object, error: type[Exception], message: str
+) -> None:
+    kernel.process_intent(original_intent("ENTER", 0, at(0)))
+    before = (kernel.seq, kernel.slots())
+    for slot_id in (0, 1):  # an open slot, a free one holding no asset
+        with pytest.raises(error, match=message):
+            kernel.slot(slot_id).mark_price(price)  # type: ignore[arg-type]
+    assert (kernel.seq, kernel.slots()) == before
+    kernel.slot(1).mark_price(101.0)  # a good price on a free slot marks nothing, and is taken
+    assert (kernel.seq, kernel.slots()) == before
+
+
 def test_a_field_the_kernel_keeps_cannot_be_assigned(kernel: ExecutionKernel) -> None:
     slot = kernel.slot(0)
     for field in ("seen_event_ids", "committed_notional", "is_free"):

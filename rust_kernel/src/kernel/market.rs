@@ -61,24 +61,31 @@ const SUBNORMAL_MARK: &str =
     "must be at least 2.2250738585072014e-308 (the smallest normal float): a subnormal \
      price has lost its precision, and a position's value at it rounds to 0";
 
+/// A mark price as [`Kernel::mark_price`] takes one: finite, positive, within the bound and
+/// not subnormal.
+pub fn check_mark_price(price: f64) -> KernelResult<()> {
+    if !price.is_finite() || price <= 0.0 {
+        return Err(KernelError::invalid(
+            "price",
+            format_number(price),
+            "must be a finite positive number",
+        ));
+    }
+    check_number("price", price, 0.0)?;
+    if is_subnormal(price) {
+        return Err(KernelError::invalid(
+            "price",
+            format_number(price),
+            SUBNORMAL_MARK,
+        ));
+    }
+    Ok(())
+}
+
 impl Kernel {
     pub fn mark_price(&mut self, asset: &str, price: f64, ts: f64) -> KernelResult<usize> {
         check_asset(asset)?;
-        if !price.is_finite() || price <= 0.0 {
-            return Err(KernelError::invalid(
-                "price",
-                format_number(price),
-                "must be a finite positive number",
-            ));
-        }
-        check_number("price", price, 0.0)?;
-        if is_subnormal(price) {
-            return Err(KernelError::invalid(
-                "price",
-                format_number(price),
-                SUBNORMAL_MARK,
-            ));
-        }
+        check_mark_price(price)?;
         check_timestamp("timestamp", ts)?;
         self.seq += 1;
         self.account.note_input_time(ts);

@@ -4,7 +4,7 @@
 use super::busy::{wait_mut, wait_ref};
 use super::venue::VenueHandle;
 use super::PyKernel;
-use crate::kernel::{check_account_event_fields, KernelInput};
+use crate::kernel::{check_account_event_fields, check_mark_price, KernelInput};
 use crate::model::TradeSlot;
 use crate::model::{AccountEvent, Intent, KernelOutcome};
 use crate::python::convert::dicts::as_dict;
@@ -99,6 +99,14 @@ impl PyKernel {
             ts,
         })?;
         Ok(n)
+    }
+
+    /// Refuses `price` as `mark_price` refuses it, marking nothing: a slot view of a slot
+    /// without an asset checks the price it is given, as a view of an open slot does.
+    #[staticmethod]
+    fn _check_mark_price(price: &Bound<'_, PyAny>) -> PyResult<()> {
+        check_mark_price(float_arg(price, "price")?)?;
+        Ok(())
     }
 
     /// The measured edge of `asset` in basis points; below the risk limit's threshold the
