@@ -796,7 +796,8 @@ def test_a_burst_longer_than_the_hold_is_written_while_it_lasts(tmp_path: Path, 
         assert journal.stats().written > 0, "nothing written during a 20 s burst"
         if hold is not None:
             assert first_write >= hold
-        journal.flush(60)
+        # The burst runs until the first write, so a loaded host makes more rows to store.
+        journal.flush(240)
         assert_same_rows(journal, reference, "long")
     finally:
         journal.close()
