@@ -21,7 +21,7 @@ from dita.projection.hazelcast import map_reads
 from dita.services.hazelcast import HazelcastMember
 
 runner = CliRunner()
-WITHIN_S = 2 + 3.0  # the client's shutdown (2 s at most), and room for a loaded machine
+WITHIN_S = 2 + 10.0  # the client's shutdown (2 s at most), and room for a loaded host (a stuck read: 30 s)
 WHY = "(a member not answering: frozen, or its partition threads stuck, until the others declare it dead)"
 
 

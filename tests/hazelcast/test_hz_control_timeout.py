@@ -36,7 +36,7 @@ from dita.projection.hazelcast import HazelcastJsonValue
 from dita.services.hazelcast import HazelcastMember
 
 TIMEOUT_S = 0.5
-WITHIN_S = 3.0  # the timeout, with room for a loaded machine; what it replaces waited a minute
+WITHIN_S = 15.0  # the timeout, with room for a loaded machine; what it replaces waited a minute (or 30 s)
 
 
 class Unanswered:
@@ -235,7 +235,7 @@ def test_a_write_the_owner_holds_is_confirmed_by_reading_it_back(
     started = time.monotonic()
     entry = write_entry(Client(cp_map), kernel_id, {"mode": "LIVE"}, timeout=5.0)  # type: ignore[arg-type]
     took = time.monotonic() - started
-    assert writing.READ_BACK_AFTER_S <= took < writing.READ_BACK_AFTER_S + WITHIN_S, took
+    assert writing.READ_BACK_AFTER_S <= took < 5.0, took  # confirmed by the read back, not at the timeout
     assert entry["mode"] == "LIVE"
     assert json.loads(cp_map.values[key].to_string()) == entry
     assert cp_map.sent[cp_map.sent.index(write) :][:2] == [write, "get"]

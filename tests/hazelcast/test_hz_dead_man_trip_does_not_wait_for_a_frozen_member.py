@@ -39,7 +39,8 @@ def test_a_trip_with_the_member_frozen_does_not_hold_the_data_point(
         finally:
             os.kill(pid, signal.SIGCONT)
         assert trip.applied and str(kernel.control()["mode"]) == "REDUCE_ONLY"
-        assert took < 2.0, f"the data point waited {took:.1f}s for the trip's cluster write"
+        # Short of the write timeout's 10 s, with room for a loaded host.
+        assert took < 5.0, f"the data point waited {took:.1f}s for the trip's cluster write"
         assert switch.close(timeout=30)
         assert eventually(lambda: plane.given(kernel_id).get("mode") == "REDUCE_ONLY"), plane.given(kernel_id)
     finally:

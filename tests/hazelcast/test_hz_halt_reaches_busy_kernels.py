@@ -99,7 +99,8 @@ def test_a_kernel_held_by_another_thread_holds_up_no_other_kernels_halt(
         write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="test")
         assert eventually(lambda: mode(free) == "HALTED", timeout=15)
         took = time.monotonic() - put_at
-        assert took < 1.0, f"the free kernel was halted {took:.1f}s after the put"
+        # Short of the held kernel's 10 s, with room for a loaded host.
+        assert took < 5.0, f"the free kernel was halted {took:.1f}s after the put"
         assert mode(held) != "HALTED"  # still waited for
         held.held.clear()
         assert eventually(lambda: mode(held) == "HALTED")  # once free, it takes the change too

@@ -161,7 +161,7 @@ def test_an_argument_read_calling_back_into_the_kernel_does_not_wait_for_it(call
     number.kernel = kernel
     started = time.monotonic()
     call(kernel, number)
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 8.0  # short of the busy limit's 10 s, whatever the load
 
 
 def test_slot_metadata_read_calling_back_into_the_kernel_does_not_wait_for_it() -> None:
@@ -181,7 +181,7 @@ def test_slot_metadata_read_calling_back_into_the_kernel_does_not_wait_for_it() 
 
     started = time.monotonic()
     kernel.set_slot_metadata(0, Reads())
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 8.0  # short of the busy limit's 10 s, whatever the load
     assert kernel.slot_state(0).metadata == {"note": "x"}
 
 
