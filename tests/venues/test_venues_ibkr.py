@@ -69,7 +69,7 @@ def make_venue(tws: TwsServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Call
         venue.close()
 
 
-def until(poll: Callable[[], list[VenueEvent]], count: int, timeout: float = 5.0) -> list[VenueEvent]:
+def until(poll: Callable[[], list[VenueEvent]], count: int, timeout: float = 30.0) -> list[VenueEvent]:
     """What ``poll`` gives until ``count`` events came (or the time is up)."""
     events: list[VenueEvent] = []
     deadline = time.monotonic() + timeout
@@ -79,7 +79,7 @@ def until(poll: Callable[[], list[VenueEvent]], count: int, timeout: float = 5.0
     return events
 
 
-def quiet_until(venue: IbkrVenue, done: Callable[[], bool], window: float, timeout: float = 5.0) -> None:
+def quiet_until(venue: IbkrVenue, done: Callable[[], bool], window: float, timeout: float = 30.0) -> None:
     """Poll ``venue`` for ``window`` seconds, and on until ``done()`` (up to ``timeout`` more):
     no event comes. A loaded host may read TWS's answer only after the window."""
     began = time.monotonic()
@@ -89,7 +89,16 @@ def quiet_until(venue: IbkrVenue, done: Callable[[], bool], window: float, timeo
     assert done()
 
 
-def commissions(venue: IbkrVenue, count: int, timeout: float = 5.0) -> list[AccountEvent]:
+def logged(caplog: pytest.LogCaptureFixture, said: str, timeout: float = 30.0) -> None:
+    """Wait until ``said`` is logged: the loop thread logs what TWS sent as it reads it, which a
+    loaded host does well after TWS sent it."""
+    deadline = time.monotonic() + timeout
+    while said not in caplog.text and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert said in caplog.text, caplog.text
+
+
+def commissions(venue: IbkrVenue, count: int, timeout: float = 30.0) -> list[AccountEvent]:
     """The venue's commission reports until ``count`` came (or the time is up)."""
     settled: list[AccountEvent] = []
     deadline = time.monotonic() + timeout
@@ -297,7 +306,7 @@ def test_a_correction_adding_shares_at_a_lower_commission_settles_the_refund_on_
     assert said in caplog.text
 
 
-def heard_by_client(venue: IbkrVenue, exec_id: str, commission: bool, timeout: float = 5.0) -> None:
+def heard_by_client(venue: IbkrVenue, exec_id: str, commission: bool, timeout: float = 30.0) -> None:
     """Wait until ib_async holds the execution ``exec_id`` (with its ``commission`` report)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -1367,7 +1376,7 @@ def test_the_late_end_of_a_listing_given_up_before_the_next_is_asked_is_said_at_
     assert venue.poll_events() == []  # given up; the next asked 0.5 s later
     assert "TWS did not list its orders within 0.5 s" in caplog.text
     tws.open_orders_end()  # its late end, inside the back-off
-    time.sleep(0.2)
+    logged(caplog, "TWS ended listing")
     (said,) = [r for r in caplog.records if "TWS ended listing" in r.getMessage()]
     assert said.levelname == "INFO"
     assert f"listing {asked + 1} of its open orders, given up: it settles nothing" in said.getMessage()
@@ -1411,9 +1420,8 @@ def test_an_end_of_open_orders_no_request_asked_for_is_said_and_the_next_listing
 ) -> None:
     venue = make_venue()
     tws.open_orders_end()
-    time.sleep(0.2)
+    logged(caplog, "TWS ended a listing of its open orders no request asked for: not counted")
     assert venue.poll_events() == []
-    assert "TWS ended a listing of its open orders no request asked for: not counted" in caplog.text
     _, coid, asked = put_in_question(tws, venue, ends=True)
     listing_held(tws, venue, asked)
     time.sleep(0.2)

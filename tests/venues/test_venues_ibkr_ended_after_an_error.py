@@ -14,12 +14,24 @@ from tws_server import TwsServer
 
 from dita import ExecutionKernel, KernelIntent, TradeStage, VenueOrder
 from dita.venues.ibkr import IbkrVenue
+from dita.venues.ibkr.connection import OrderHeard
 
 tws = test_venues_ibkr.tws
 make_venue = test_venues_ibkr.make_venue
 
 TIF_PRESET = (10349, "Order TIF was set to DAY based on order preset.")
 NOT_CANCELLABLE = (161, "Cancel attempted when order is not in a cancellable state. Order permId ={perm_id}")
+
+
+def _heard(venue: IbkrVenue, coid: str, what: Callable[[OrderHeard], bool]) -> None:
+    """Wait until ib_async has read what TWS sent of the order of ``coid``: ``what`` holds of it
+    (a loaded host reads TWS's messages well after TWS sent them)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if any(o.order_ref == coid and what(o) for o in venue._conn.heard().orders):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"TWS's messages of {coid} not heard: {venue._conn.heard().orders}")
 
 
 def _entered_after_a_10349(
@@ -41,7 +53,7 @@ def test_an_order_tws_cancels_after_a_10349_warning_ends_in_the_kernel(
 ) -> None:
     venue, _kernel, coid = _entered_after_a_10349(tws, make_venue)
     tws.cancel_at_tws(coid)  # a DAY order canceled at the close
-    events = until(venue.poll_events, 1, timeout=3.0)
+    events = until(venue.poll_events, 1, timeout=30.0)
     assert [e.kind.name for e in events] == ["CANCEL_ACK"]
 
 
@@ -59,7 +71,7 @@ def test_an_order_tws_cancels_after_refusing_a_cancel_ends_in_the_kernel_and_fre
     tws.refuse_cancels = False
     tws.cancel_refusal = (10147, "OrderId {order_id} that needs to be cancelled is not found.")
     tws.cancel_at_tws(sent.order.client_order_id)
-    events = until(venue.poll_events, 1, timeout=3.0)
+    events = until(venue.poll_events, 1, timeout=30.0)
     assert [e.kind.name for e in events] == ["CANCEL_ACK"]
     for event in events:
         assert kernel.on_venue_event(event).accepted
@@ -75,11 +87,11 @@ def test_order_status_of_an_order_working_after_a_10349_warning_says_working(
     tws.after_next = TIF_PRESET
     (ack,) = venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0))
     assert ack.kind.name == "ORDER_ACK"
-    time.sleep(0.3)  # the warning comes
+    _heard(venue, "k-1", lambda o: o.error_code == TIF_PRESET[0])  # the warning came
     status = venue.order_status("k-1")
     assert status is not None and status.status.name == "ACKNOWLEDGED", status
     tws.cancel_at_tws("k-1")
-    time.sleep(0.3)
+    _heard(venue, "k-1", lambda o: o.status_told == "Cancelled")
     status = venue.order_status("k-1")
     assert status is not None and status.status.name == "CANCELED", status
 
@@ -92,7 +104,7 @@ def test_an_order_tws_ends_with_an_unknown_error_after_a_10349_warning_ends_when
     from before the error (Submitted) does not say otherwise."""
     venue, kernel, coid = _entered_after_a_10349(tws, make_venue)
     tws.error(coid, *ROUTED, ends=True)
-    events = until(venue.poll_events, 1, timeout=3.0)
+    events = until(venue.poll_events, 1, timeout=30.0)
     for event in events:
         kernel.on_venue_event(event)
     assert [e.kind.name for e in events] == ["CANCEL_ACK"]
@@ -104,8 +116,8 @@ def test_order_status_of_an_order_tws_ended_with_an_unknown_error_after_a_10349_
 ) -> None:
     venue, _kernel, coid = _entered_after_a_10349(tws, make_venue)
     tws.error(coid, *ROUTED, ends=True)
-    time.sleep(0.5)
-    until(venue.poll_events, 1, timeout=2.0)  # TWS's listing leaves the order out
+    _heard(venue, coid, lambda o: o.error_code == ROUTED[0])
+    until(venue.poll_events, 1, timeout=30.0)  # TWS's listing leaves the order out
     answer = venue.order_status(coid)
     assert answer is not None and answer.status.name == "CANCELED", answer
 
@@ -120,8 +132,8 @@ def test_a_cancel_refused_after_tws_ended_an_order_that_had_a_10349_warning_ends
     tws.cancel_at_tws(coid)
     order_id = next(o.order_id for o in tws.book.orders.values() if o.order_ref == coid)
     tws._error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
-    time.sleep(0.3)
-    events = until(venue.poll_events, 1, timeout=2.0)
+    _heard(venue, coid, lambda o: o.status_told == "Cancelled" and o.error_code == 10147)
+    events = until(venue.poll_events, 1, timeout=30.0)
     for event in events:
         kernel.on_venue_event(event)
     assert [e.kind.name for e in events] == ["CANCEL_ACK"]
@@ -140,8 +152,8 @@ def test_a_margin_rejection_followed_by_tws_cancelled_status_keeps_the_rejection
     coid = sent.order.client_order_id
     tws.error(coid, 201, "Order rejected - reason:Insufficient margin", ends=True)
     tws.cancel_at_tws(coid)
-    time.sleep(0.3)
-    (ended,) = until(venue.poll_events, 1, timeout=2.0)
+    _heard(venue, coid, lambda o: o.status_told == "Cancelled")  # the error came before it
+    (ended,) = until(venue.poll_events, 1, timeout=30.0)
     assert ended.kind.name == "CANCEL_ACK"
     assert ended.reason == "ibkr: TWS error 201: Order rejected - reason:Insufficient margin"
 
@@ -159,7 +171,7 @@ def test_an_order_tws_leaves_out_of_its_listing_ends_though_a_warning_after_its_
     coid = sent.order.client_order_id
     tws.error(coid, *ROUTED, ends=True)
     tws.error(coid, 399, "Order message: Warning: your order will not be placed at the exchange", ends=False)
-    events = until(venue.poll_events, 1, timeout=3.0)
+    events = until(venue.poll_events, 1, timeout=30.0)
     assert [e.kind.name for e in events] == ["CANCEL_ACK"]
     assert events[0].reason.startswith("ibkr: TWS error 10311"), events[0].reason
 
@@ -172,7 +184,7 @@ def test_a_rejection_of_an_order_tws_never_acknowledged_followed_by_its_cancelle
     assert venue.submit(VenueOrder("k-1", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 5.0)) == []
     tws.error("k-1", 201, "Order rejected - reason:Insufficient margin", ends=True)
     tws.cancel_at_tws("k-1")
-    time.sleep(0.3)
-    (ended,) = until(venue.poll_events, 1, timeout=2.0)
+    _heard(venue, "k-1", lambda o: o.status_told == "Cancelled")  # the error came before it
+    (ended,) = until(venue.poll_events, 1, timeout=30.0)
     assert (ended.kind.name, ended.filled_size) == ("REJECT", 0.0)
     assert ended.reason == "ibkr: TWS error 201: Order rejected - reason:Insufficient margin"
