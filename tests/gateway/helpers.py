@@ -174,7 +174,7 @@ def run_stdio(
     return events, proc.returncode, proc.stderr.decode()
 
 
-def wait_until(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> Any:
+def wait_until(predicate: Any, timeout: float = 30.0, interval: float = 0.02) -> Any:
     """Poll ``predicate`` until it returns something truthy (never a timing assertion: it
     only bounds how long a test waits for something that must happen)."""
     deadline = time.monotonic() + timeout

@@ -205,7 +205,7 @@ class Child:
         return code
 
 
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> bool:
+def eventually(check: Callable[[], bool], timeout: float = 30.0) -> bool:
     """Liveness, not speed: the bench measures how fast; this only waits for it to happen."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -18,7 +18,7 @@ from dita.runtime.dead_man import DeadManSettings, DeadManSwitch
 from dita.services.hazelcast import HazelcastMember, free_port
 
 
-def _eventually(check: Any, timeout: float = 10.0) -> bool:
+def _eventually(check: Any, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

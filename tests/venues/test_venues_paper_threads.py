@@ -136,7 +136,7 @@ def test_the_clock_is_read_outside_the_venues_guard() -> None:
 
         reader = threading.Thread(target=read)
         reader.start()
-        reader.join(timeout=5.0)
+        reader.join(timeout=30.0)  # a deadlock holds it the whole time; a loaded host, a while
         return 1_000.0
 
     venue = PaperVenue(clock=clock)

@@ -134,7 +134,7 @@ def entries_from_threads_agree(venue: Any, kernel_id: str, *, threads: int, per_
         kernel.close()
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 10.0) -> None:
+def wait_for(predicate: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
     """Waits (polling every 10 ms) until ``predicate`` holds; an AssertionError naming ``what``
     after ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
