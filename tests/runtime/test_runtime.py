@@ -963,15 +963,11 @@ def test_run_columns_reports_progress_as_it_goes_for_a_slow_strategy() -> None:
     n = 40  # 0.8 s of strategy at 20 ms a row
     ts = [60.0 * (i + 1) for i in range(n)]
     columns = [[100.0] * n, [101.0] * n, [99.0] * n, [100.0] * n, [5.0] * n]
-    calls: list[tuple[int, float]] = []
-    started = time.monotonic()
-    runtime.run_columns(
-        ts, ["X"] * n, columns, "bars", progress=lambda done: calls.append((done, time.monotonic()))
-    )
-    done = [d for d, _ in calls]
+    done: list[int] = []
+    runtime.run_columns(ts, ["X"] * n, columns, "bars", progress=done.append)
     assert done == sorted(done) and done[-1] == n and len(s.bars) == n
     assert len(done) >= 3  # before: one call, at the end
-    assert calls[0][1] - started < 0.5  # the first comes early, not after the whole run
+    assert done[0] <= n // 4  # the first comes early, not after the whole run (counted in rows, not seconds)
 
 
 class Unanswering:
