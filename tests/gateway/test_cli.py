@@ -964,8 +964,29 @@ def test_sigterm_stops_the_server_when_a_client_does_not_take_its_response(
             with contextlib.suppress(BlockingIOError):
                 for _ in range(2000):  # and never read: the answers fill both sockets
                     client.send(request)
-            time.sleep(2)
+            # Until the server's answers wait on the client: queued in its socket and no longer
+            # moving. A stop before the server read a request closes an idle connection at once.
+            deadline, last, since = time.monotonic() + 60, (-1, -1), time.monotonic()
+            while (queued := _server_queues(port, client.getsockname()[1])) != last or (
+                last[0] <= 0 or time.monotonic() - since < 0.5
+            ):
+                if queued != last:
+                    last, since = queued, time.monotonic()
+                assert time.monotonic() < deadline, f"the server's answers never filled the sockets: {last}"
+                time.sleep(0.05)
             _sigterm_ends_it(proc)
+
+
+def _server_queues(port: int, client_port: int) -> tuple[int, int]:
+    """The bytes the server on ``port`` has queued to send to the client on ``client_port``
+    and has not read from it yet ((-1, -1): no such connection), from Linux's /proc/net/tcp."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(a.rsplit(":", 1)[1], 16) for a in fields[1:3])
+        if (local, remote) == (port, client_port):
+            tx, rx = fields[4].split(":")
+            return int(tx, 16), int(rx, 16)
+    return -1, -1
 
 
 def test_a_stop_names_a_connection_stuck_mid_request_truthfully() -> None:
@@ -982,5 +1003,10 @@ def test_a_stop_names_a_connection_stuck_mid_request_truthfully() -> None:
             client.sendall(b"POST /v1/marks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                            b"Authorization: Bearer " + token.encode() + b"\r\n"
                            b"Content-Length: 100\r\n\r\n{")  # fmt: skip
-            time.sleep(0.5)  # the server has it (well within body_timeout_seconds, 30 s)
+            # The server has read it (well within body_timeout_seconds, 30 s): a stop before that
+            # closes an idle connection at once.
+            deadline = time.monotonic() + 60
+            while _server_queues(port, client.getsockname()[1])[1] != 0:
+                assert time.monotonic() < deadline, "the server never read the request"
+                time.sleep(0.05)
             _sigterm_ends_it(proc)
