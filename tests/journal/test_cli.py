@@ -783,6 +783,36 @@ def test_a_date_param_written_yyyymmdd_that_names_no_real_day_is_refused(
     assert not where.exists()
 
 
+@pytest.mark.parametrize(
+    ("type_", "value", "day"),
+    [
+        ("DateTime", "20251131", "20251131"),  # ClickHouse read it as 1970-08-23 09:18:51
+        ("DateTime64(6, 'UTC')", "20250229", "20250229"),  # no 29th of February in 2025
+        ("Nullable(DateTime)", "20251301", "20251301"),  # month 13
+        ("Array(DateTime)", "[1763635267, 20251131]", "20251131"),
+    ],
+)
+def test_a_datetime_param_written_yyyymmdd_that_names_no_real_day_is_refused(
+    tmp_path: Path, type_: str, value: str, day: str
+) -> None:
+    """Eight digits from a year 1900 on are a day meant, real or not: not epoch seconds of 1970."""
+    where = tmp_path / "none"
+    out = _sql("--dsn", f"chdb://{where}", "-p", f"at={value}", f"SELECT {{at:{type_}}} AS at")
+    assert out.exit_code == 2, out.output
+    said = f"error: --param at={day!r}: a day written YYYYMMDD that names no real day ("
+    assert out.output.startswith(said), out.output
+    assert not where.exists()
+
+
+def test_a_datetime_param_of_eight_digits_below_the_year_1900_is_epoch_seconds(
+    live: tuple[str, ClickHouseJournal],
+) -> None:
+    dsn, _ = live
+    out = _sql("--dsn", dsn, "-f", "json", "-p", "at=18991231", "SELECT toUnixTimestamp({at:DateTime}) AS at")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.output) == [{"at": 18991231}]
+
+
 def test_a_date_param_written_yyyymmdd_answers_that_day(live: tuple[str, ClickHouseJournal]) -> None:
     dsn, _ = live
     out = _sql("--dsn", dsn, "-f", "json", "-p", "d=20251130", "SELECT {d:Date} AS d")

@@ -88,6 +88,10 @@ def _check_time_params(found: list[tuple[str, str]], params: dict[str, Any]) -> 
 
 _EPOCH_TEXT = re.compile(r"([+-]?)([0-9]+)(\.[0-9]+)?")
 
+_DAY_SHAPE = re.compile(r"(19[0-9]{2}|[2-9][0-9]{3})([0-9]{2})([0-9]{2})")
+"""Eight digits read as a day YYYYMMDD from the year 1900, real or not (20251131, 20251301): as
+epoch seconds they are a time from 1970-08-08 to 1973-03-03, before any journal's rows."""
+
 _EPOCH_SECONDS_BELOW = 10**10
 """Epoch seconds have 10 digits until 2286-11-20. ClickHouse reads a longer number for a DateTime64
 as a count of its ticks or as seconds, depending on its size, the type's precision and the version
@@ -107,17 +111,23 @@ def _check_epoch(name: str, value: str, type_: str, time_type: str, epoch: re.Ma
             "saying so. Give epoch seconds (10 digits) or YYYY-MM-DD hh:mm:ss[.ffffff] (UTC)"
         )
     seconds = int(digits)  # below 10**10 here
-    if not sign and fraction is None and len(digits) == 8:
+    shaped = _DAY_SHAPE.fullmatch(digits) if not sign and fraction is None else None
+    if shaped is not None:
+        year, month, mday = (int(part) for part in shaped.groups())
+        at = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
         try:
-            day = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
-        except ValueError:
-            day = None
-        if day is not None and day.year >= 1900:
-            at = dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
+            day = dt.date(year, month, mday)
+        except ValueError as exc:
+            # Meant as a day all the same (20251131), not as seconds of 1970.
             fail(
-                f"--param {name}={value!r}: read as epoch seconds, {at:%Y-%m-%d %H:%M:%S} UTC, for a "
-                f"{type_}; for the day {day} write {day:%Y-%m-%d} (for that time, {at:%Y-%m-%d %H:%M:%S})"
+                f"--param {name}={value!r}: a day written YYYYMMDD that names no real day ({exc}); "
+                f"ClickHouse would read it for a {type_} as epoch seconds, {at:%Y-%m-%d %H:%M:%S} UTC, "
+                "without saying so. Give YYYY-MM-DD of a real day, or epoch seconds (10 digits)"
             )
+        fail(
+            f"--param {name}={value!r}: read as epoch seconds, {at:%Y-%m-%d %H:%M:%S} UTC, for a "
+            f"{type_}; for the day {day} write {day:%Y-%m-%d} (for that time, {at:%Y-%m-%d %H:%M:%S})"
+        )
     _check_fraction(name, value, type_, time_type, fraction)
     if time_type == "datetime" and not sign and fraction is None:
         _, last, shown = _TIME_RANGES["datetime"]
