@@ -413,6 +413,11 @@ def test_a_parsed_dsn_printed_or_logged_shows_no_password() -> None:
         ("http://h:0/db", r"'http://h:0/db' has port 0; name the server's port"),
         ("https://h:00/db", r"'https://h:00/db' has port 0"),
         ("http://h:8123/bad.name", "database 'bad.name'"),
+        # ClickHouse's own: chDB keeps no journal table made there past its close.
+        ("chdb:///tmp/x?database=system", r"names database 'system', one ClickHouse keeps for itself"),
+        ("chdb:///tmp/x?database=INFORMATION_schema", r"database 'INFORMATION_schema', one ClickHouse keeps"),
+        ("http://h:8123/information_schema", r"database 'information_schema', one ClickHouse keeps"),
+        ("http://h:8123/_temporary_and_external_tables", r"'_temporary_and_external_tables', one ClickHouse"),
         ("http://h:8123/db;x", "parameters after the database"),
         ("http://h:8123/db?compress=1", "parameters after the database"),
         ("chdb:///tmp/x?database=a&database=b", r"names database more than once \['a', 'b'\]"),

@@ -254,8 +254,18 @@ def without_password(dsn: str) -> str:
     return f"{scheme}://{user}{':***' if colon else ''}@{rest[at + 1 :]}"
 
 
+_SERVER_DATABASES = frozenset({"system", "information_schema", "_temporary_and_external_tables"})
+"""ClickHouse's own databases (in any case): chDB keeps no table made in the first two past its
+close and refuses the third; a server's are its own, not a journal's."""
+
+
 def _check_database(dsn: str, database: str) -> None:
     if not database or "/" in database or not database.replace("_", "").isalnum():
         raise ValueError(
             f"journal dsn {dsn!r} names database {database!r}; use letters, digits and underscores only"
+        )
+    if database.lower() in _SERVER_DATABASES:
+        raise ValueError(
+            f"journal dsn {dsn!r} names database {database!r}, one ClickHouse keeps for itself: a "
+            "journal's rows there are not kept; name another (the default is dita)"
         )
