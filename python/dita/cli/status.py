@@ -511,8 +511,9 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     funded = "kind = 'FUNDING_FEE' AND accepted"
     if kernel is not None:
         funded += " AND kernel_id = {kernel:String}"
-    db = target.database
-    fills = _charged_fills(db, one_kernel=kernel is not None)
+    # Tables unqualified, as `journal sql` and `journal info` name them: the client is in the
+    # journal's database, whatever its name (`123` would need quoting after FROM).
+    fills = _charged_fills(one_kernel=kernel is not None)
     sql = (
         "SELECT kernel_id, sum(fills) AS fills, sum(realized) AS realized, sum(fees) AS fees, "
         "sum(funding) AS funding FROM ("
@@ -520,15 +521,13 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
         f"sumIf(fee, {cond}) AS fees, toFloat64(0) AS funding FROM ({fills}) "
         "GROUP BY kernel_id UNION ALL "
         "SELECT kernel_id, toUInt64(0) AS fills, toFloat64(0) AS realized, toFloat64(0) AS fees, "
-        f"sumIf(amount, {cond}) AS funding FROM {db}.account_events FINAL WHERE {funded} "
+        f"sumIf(amount, {cond}) AS funding FROM account_events FINAL WHERE {funded} "
         "GROUP BY kernel_id) GROUP BY kernel_id ORDER BY kernel_id"
     )
     records = _journal_records(target, sql, params)
     if kernel is not None and not records:
         # No fills at all: a kernel the journal knows from its other rows gets a zero row.
-        known = " UNION ALL ".join(
-            f"SELECT kernel_id FROM {target.database}.{table} {where}" for table in TABLE_COLUMNS
-        )
+        known = " UNION ALL ".join(f"SELECT kernel_id FROM `{table}` {where}" for table in TABLE_COLUMNS)
         if not _journal_records(target, f"SELECT count() AS n FROM ({known})", named)[0]["n"]:
             fail(f"no kernel {kernel!r} found in the journal {target.display}", code=1)
         records = [{"kernel_id": kernel, "fills": 0, "realized": 0.0, "fees": 0.0, "funding": 0.0}]
@@ -551,7 +550,7 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     ]
 
 
-def _charged_fills(db: str, *, one_kernel: bool) -> str:
+def _charged_fills(*, one_kernel: bool) -> str:
     """The fills of the journal with the fee the kernel charged each by ``{to}``, as
     docs/guides/debugging-with-sql.md query 6 takes it: what the FILL_SETTLED after the fill
     charged (its ``fee_charged``; worked out for one stored before that column), the fill's own
@@ -564,7 +563,7 @@ def _charged_fills(db: str, *, one_kernel: bool) -> str:
         # of its id that waited then, the first after it (ASOF below: two markets' fills of one
         # id, each settled in turn, are each charged their own); settled by --at (``to``) or not.
         where = (
-            f"FROM {db}.account_events FINAL WHERE kind = 'FILL_SETTLED' AND accepted "
+            "FROM account_events FINAL WHERE kind = 'FILL_SETTLED' AND accepted "
             f"AND asset {'!=' if named else '='} ''{of_kernel} "
             "AND toUnixTimestamp64Micro(ts) <= {to:Int64}"
         )
@@ -586,14 +585,14 @@ def _charged_fills(db: str, *, one_kernel: bool) -> str:
         "if(by_asset, s.fee, e.fee) AS actual_fee, if(by_asset, s.charge, e.charge) AS charge, "
         "if(is_settled, ifNull(charge, if(v.found = 1 AND NOT v.whole AND v.size > f.qty, "
         "actual_fee * f.qty / v.size, actual_fee)), f.fee) AS fee "
-        f"FROM {db}.fills AS f FINAL "
+        "FROM fills AS f FINAL "
         f"LEFT JOIN ({settlements(True)}) AS s "
         "ON s.kernel_id = f.kernel_id AND s.fill_id = f.fill_id AND s.asset = f.asset "
         f"ASOF LEFT JOIN ({settlements(False)}) AS e "
         "ON e.kernel_id = f.kernel_id AND e.fill_id = f.fill_id AND e.settled_seq > f.seq "
         "LEFT JOIN (SELECT kernel_id, seq, any(size) AS size, "
         "any(JSONExtractString(metadata, 'source') = 'reconciliation') AS whole, 1 AS found "
-        f"FROM {db}.venue_events FINAL WHERE kind = 'FILL'{of_kernel} GROUP BY kernel_id, seq) AS v "
+        f"FROM venue_events FINAL WHERE kind = 'FILL'{of_kernel} GROUP BY kernel_id, seq) AS v "
         "ON v.kernel_id = f.kernel_id AND v.seq = f.seq"
         + (" WHERE f.kernel_id = {kernel:String}" if one_kernel else "")
     )
