@@ -161,6 +161,44 @@ def test_a_kernel_id_is_attached_once_and_not_after_close(journal_dsn: str) -> N
         ExecutionKernel(max_slots=2, journal=journal, kernel_id="two")
 
 
+@pytest.mark.parametrize(("kernel", "named"), [(None, "NoneType"), ("btc-trend-1", "str")])
+def test_attach_refuses_what_is_no_kernel_naming_its_type(
+    journal: ClickHouseJournal, kernel: Any, named: str
+) -> None:
+    with pytest.raises(TypeError, match=f"attach kernel must be an ExecutionKernel, got {named}$"):
+        journal.attach(kernel)
+
+
+def test_attach_refuses_a_closed_kernel_naming_it(journal: ClickHouseJournal) -> None:
+    """It makes no more rows: taken, it stayed listed, and the journal's close() warned it was
+    still attached."""
+    kernel = ExecutionKernel(max_slots=2, kernel_id="closed-one")
+    kernel.close()
+    with pytest.raises(RuntimeError, match="kernel 'closed-one' is closed"):
+        journal.attach(kernel)
+    assert "closed-one" not in journal.stats().extra["kernels"]
+    assert not journal.records(kernel)
+
+
+@pytest.mark.parametrize(
+    ("kernel_id", "said"),
+    [
+        ("", "gap_start kernel_id must be a non-empty string, got ''"),
+        (None, "gap_start kernel_id must be a non-empty string, got None"),
+        (123, "gap_start kernel_id must be a non-empty string, got 123"),
+        ("a b", "gap_start kernel_id 'a b' (3 bytes) is no kernel's"),
+        ("*", "gap_start kernel_id '*' is no kernel's: the control plane's entry for every kernel"),
+    ],
+)
+def test_gap_start_refuses_a_kernel_id_no_kernel_can_have(
+    journal: ClickHouseJournal, kernel_id: Any, said: str
+) -> None:
+    """Answered 1 ("resend everything"), a wrong value (None, a slot number) read as a kernel
+    with nothing stored."""
+    with pytest.raises(ValueError, match=re.escape(said)):
+        journal.gap_start(kernel_id)
+
+
 def test_detach_writes_the_kernels_rows_and_stops_recording(journal: ClickHouseJournal) -> None:
     kernel = ExecutionKernel(max_slots=2, journal=journal, kernel_id="leaving")
     kernel.process_intent(

@@ -119,6 +119,7 @@ class TestBackfillKernelIds:
             ("d\0", r"'d\x00'"),
             ("x" * 201, "'xxxx"),
             ("\u00e9" * 101, "202 bytes"),  # the kernel counts bytes
+            ("*", "the control plane's entry for every kernel"),
         ],
     )
     def test_a_backfill_under_a_kernel_id_no_kernel_can_have_is_refused(

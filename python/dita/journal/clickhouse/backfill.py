@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from dita._text import kernel_id_flaw
+from dita.control import GLOBAL
 from dita.journal.clickhouse.backoff import Backoff
 from dita.journal.clickhouse.queue import RowQueue
 from dita.journal.clickhouse.rows import BackfillResult, Chunk, Completion, TupleRows, tuple_bytes
@@ -87,17 +88,22 @@ class Backfill:
         return completion.result
 
 
-def check_kernel_id(kernel_id: object) -> None:
+def check_kernel_id(kernel_id: object, method: str = "backfill") -> None:
     """Refuse a kernel_id no kernel can have (``Kernel::new``: 1 to 200 bytes of UTF-8 without
-    white space, no NUL): rows stored under it would lie beside the kernel's, found by no
-    query for it (a kernel_id read from a file with its line end, say)."""
+    white space, no NUL; not ``*``): rows stored under it would lie beside the kernel's, found by no
+    query for it (a kernel_id read from a file with its line end, say). ``method``: the
+    journal's method given it, named in the error."""
     if not isinstance(kernel_id, str) or not kernel_id:
-        raise ValueError(f"backfill kernel_id must be a non-empty string, got {kernel_id!r}")
+        raise ValueError(f"{method} kernel_id must be a non-empty string, got {kernel_id!r}")
     if kernel_id_flaw(kernel_id) is not None:
         size = len(kernel_id.encode("utf-8", "surrogatepass"))
         raise ValueError(
-            f"backfill kernel_id {kernel_id!r} ({size} bytes) is no kernel's: a kernel_id is 1 to 200 "
+            f"{method} kernel_id {kernel_id!r} ({size} bytes) is no kernel's: a kernel_id is 1 to 200 "
             "bytes of UTF-8 without white space or NUL"
+        )
+    if kernel_id == GLOBAL:
+        raise ValueError(
+            f"{method} kernel_id {kernel_id!r} is no kernel's: the control plane's entry for every kernel"
         )
 
 

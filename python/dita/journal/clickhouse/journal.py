@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from dita._kernel import WalError
 from dita.journal import JournalStats, sole_journal, sync_log
-from dita.journal.clickhouse.backfill import Backfill
+from dita.journal.clickhouse.backfill import Backfill, check_kernel_id
 from dita.journal.clickhouse.backoff import Backoff
 from dita.journal.clickhouse.connection import WriterConnection
 from dita.journal.clickhouse.drainer import Drainer
@@ -219,10 +219,24 @@ class ClickHouseJournal:
         skipped. A kernel another journal records (until that one detaches it or closes) is
         refused too (ValueError): each would drain a part of the kernel's one outbox. On a
         journal closed or closing (another thread's ``close()``) it is refused (RuntimeError),
-        the kernel left free: nothing would write its rows.
+        the kernel left free: nothing would write its rows; so is a closed kernel, and
+        anything but an ExecutionKernel (TypeError).
         """
+        from dita.kernel import ExecutionKernel
+
+        if not isinstance(kernel, ExecutionKernel):
+            raise TypeError(
+                f"ClickHouseJournal.attach kernel must be an ExecutionKernel, got {type(kernel).__name__}"
+            )
         if not isinstance(replay, bool):
             raise ValueError(f"ClickHouseJournal.attach replay must be True or False, got {replay!r}")
+        # Closed: no input and no log left (one that failed stays, its rows still to write). It
+        # makes no more rows, and attached, this journal's close() would warn it still is.
+        if kernel.input_refused_reason() is not None and kernel.wal_info() is None:
+            raise RuntimeError(
+                f"ClickHouseJournal.attach: kernel {kernel.kernel_id!r} is closed, it makes no more rows; "
+                "attach a kernel before closing it"
+            )
         if self._closing:
             raise RuntimeError(self._closed_to_attach(kernel))
         if not self._columns_checked:
@@ -317,8 +331,10 @@ class ClickHouseJournal:
         fill (``wal_fill=False``), rows its outbox dropped when it overflowed excepted
         (``stats().dropped``), and rows of inputs before its newest checkpoint that a crash left
         unwritten: once later rows are stored, it moves past them (read it before attaching to
-        resend them). 1 when nothing is recorded.
+        resend them). 1 when nothing is recorded. A ``kernel_id`` no kernel can have is refused
+        (ValueError), as ``backfill`` refuses it.
         """
+        check_kernel_id(kernel_id, "gap_start")
         return self._queries.gap_start(kernel_id)
 
     def _forget_kernel_locked(self, kernel_id: str, keep_marks: bool = False) -> None:
