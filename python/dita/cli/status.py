@@ -496,7 +496,10 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
     # in microseconds rounded as the journal rounds a row's time: cut down, a fill at --at's very
     # moment (1790000000.1234567, stored as ...123457) fell outside it.
     in_period = ["toUnixTimestamp64Micro(ts) <= {to:Int64}"]
-    params: dict[str, Any] = {"to": round(now * 1e6)}
+    # All, without --at: every row, those stamped past the host's clock too (a venue's clock
+    # ahead of it, replay data), as the kernel counts them.
+    unbounded = start is None and at_ts is None
+    params: dict[str, Any] = {"to": 2**63 - 1 if unbounded else round(now * 1e6)}
     if start is not None:
         in_period.append("toUnixTimestamp64Micro(ts) >= {from:Int64}")
         params["from"] = round(start * 1e6)
