@@ -534,6 +534,7 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
         if not _journal_records(target, f"SELECT count() AS n FROM ({known})", named)[0]["n"]:
             fail(f"no kernel {kernel!r} found in the journal {target.display}", code=1)
         records = [{"kernel_id": kernel, "fills": 0, "realized": 0.0, "fees": 0.0, "funding": 0.0}]
+    off = _journaling_off(target, kernel, start, None if unbounded else now)
     return [
         {
             "kernel_id": r["kernel_id"],
@@ -547,10 +548,48 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
             "net_pnl": _net(float(r["realized"]), float(r["fees"]), float(r["funding"])),
             # The journal has fills, not marks: an open position's value is unknown here.
             "unrealized_pnl": None,
-            "note": "",
+            "note": off.get(r["kernel_id"], ""),
         }
         for r in records
     ]
+
+
+def _journaling_off(
+    target: Any, kernel: str | None, start: float | None, end: float | None
+) -> dict[str, str]:
+    """A note per kernel whose journaling (``debug_clickhouse_enabled``) was off for a while of
+    the period from ``start`` to ``end`` (None: no bound): nothing was queued then, fills
+    included, so the sums may fall short of the kernel's. Read from the control changes that
+    turned it off and on again."""
+    sql = (
+        "SELECT kernel_id, toUnixTimestamp64Micro(ts) AS at, debug_clickhouse_enabled AS journaling "
+        "FROM control_changes FINAL"
+        + (" WHERE kernel_id = {kernel:String}" if kernel is not None else "")
+        + " ORDER BY kernel_id, seq, sub"
+    )
+    spans: dict[str, list[tuple[float, float | None]]] = {}
+    off_since: dict[str, float] = {}
+    for r in _journal_records(target, sql, {"kernel": kernel} if kernel is not None else {}):
+        kid, at = r["kernel_id"], int(r["at"]) / 1e6
+        if not r["journaling"]:
+            off_since.setdefault(kid, at)
+        elif kid in off_since:
+            spans.setdefault(kid, []).append((off_since.pop(kid), at))
+    for kid, since in off_since.items():
+        spans.setdefault(kid, []).append((since, None))
+    notes = {}
+    for kid, kid_spans in spans.items():
+        shown_spans = [
+            f"from {_iso(a)} " + (f"to {_iso(b)}" if b is not None else "on")
+            for a, b in kid_spans
+            if (end is None or a <= end) and (start is None or b is None or b >= start)
+        ]
+        if shown_spans:
+            notes[kid] = (
+                f"journaling was off (debug_clickhouse_enabled) {', '.join(shown_spans)}: the journal "
+                "holds none of the kernel's fills then, so these sums may fall short of its own"
+            )
+    return notes
 
 
 def _charged_fills(*, one_kernel: bool) -> str:

@@ -217,8 +217,11 @@ impl Kernel {
         self.control.source = source.to_string();
         self.control.updated_seq = seq;
         self.dirty.control = true;
+        let was_journaling = self.outbox.enabled;
         self.sync_outbox_gate();
-        if self.outbox.enabled {
+        // The change turning journaling off is journaled too: a reader of the journal learns
+        // that its rows stop there (fills included), not only that they start again.
+        if self.outbox.enabled || was_journaling {
             let row = ControlRow {
                 ts,
                 mode: self.control.mode,

@@ -1,0 +1,37 @@
+"""With ``debug_clickhouse_enabled`` off a kernel queues no journal rows, fills included: the
+change turning it off is journaled, so `dita pnl --journal` says when its sums may fall short
+of the kernel's own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dita.journal.clickhouse import ClickHouseJournal
+from journal.helpers import pnl_rows, twins
+
+
+def test_pnl_says_when_journaling_was_off_for_a_while(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 'j'}"
+    journal = ClickHouseJournal(dsn, max_delay=0.02, close_timeout=20)
+    try:
+        work, _ = twins(journal, kernel_id="sw-1")
+        work.run(20)
+        work.control(debug_clickhouse_enabled=False)  # an operator lightening the load
+        work.run(20, start=20)
+        work.control(debug_clickhouse_enabled=True)
+        work.run(20, start=40)
+        account = work.main.account()
+        work.main.close()
+        changes = journal.query(
+            "SELECT debug_clickhouse_enabled FROM control_changes FINAL WHERE kernel_id = 'sw-1' ORDER BY seq"
+        ).rows
+    finally:
+        journal.close()
+    assert changes == [[False], [True]]  # the change turning it off too
+    (row,) = pnl_rows("--journal", dsn, "--kernel", "sw-1")
+    assert row["fills"] > 0 and row["realized_pnl"] != account["k_realized_pnl"]
+    assert row["note"].startswith("journaling was off (debug_clickhouse_enabled) from ")
+    assert "the journal holds none of the kernel's fills then" in row["note"]
+    # A period ending before it was turned off has no such note.
+    (row,) = pnl_rows("--journal", dsn, "--kernel", "sw-1", "--at", "2000-01-01T00:00:00")
+    assert row["note"] == ""
