@@ -397,8 +397,9 @@ impl Kernel {
     /// Orders kept after they ended short of their size whose end stated no filled size (a
     /// cancel ack or expiry without one, or stating 0), owed nothing and not in doubt: a
     /// fill may have raced the end, and its report been lost with the process, so a
-    /// reconciliation asks the venue what they filled. Those whose end stated the figure are
-    /// not listed: the venue said what filled, and the slot waits for any of it unbooked.
+    /// reconciliation asks the venue what they filled. Those whose end stated the figure, or
+    /// whose end came again stating it, are not listed: the venue said what filled, and the
+    /// slot waits for any of it unbooked.
     pub fn orders_ended_without_figure(&self) -> Vec<&VenueOrder> {
         self.kept_orders(|k, kept| {
             !k.2 && !kept.in_doubt && kept.final_filled.is_none() && kept.due() == 0.0

@@ -41,6 +41,8 @@ mod kernel_props;
 mod late_fills_of_canceled_exits;
 #[path = "late_fills_of_orders_in_doubt.rs"]
 mod late_fills_of_orders_in_doubt;
+#[path = "later_ends_of_ended_orders.rs"]
+mod later_ends_of_ended_orders;
 #[path = "loaded_slots_value_their_positions.rs"]
 mod loaded_slots_value_their_positions;
 #[path = "maker_rebates.rs"]

@@ -32,6 +32,25 @@ impl Kernel {
         }
     }
 
+    /// Kept order `key` takes `figure` as what the venue says it filled in all (None: the
+    /// figure it has stays), and its doubt ends: late fills may bring it up to that figure,
+    /// and its slot waits for what of it is unbooked. The one place an end coming after the
+    /// order ended (a reconciliation's, the venue's own) settles what its slot waits for.
+    /// Returns the figure the order had.
+    fn take_final_figure(&mut self, key: KeptOrderKey, figure: Option<f64>) -> Option<f64> {
+        let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+        let before = kept.final_filled;
+        if let Some(total) = figure {
+            kept.final_filled = Some(total);
+            kept.stated_total = 0.0;
+        }
+        kept.in_doubt = false;
+        self.ended.note_owed(key);
+        self.sync_free(key.0);
+        self.dirty.slot(key.0);
+        before
+    }
+
     /// A reconciliation's end of an order kept after it ended: the venue's
     /// order status gives its filled size now, which becomes what late fills may reach. Below
     /// the end's figure (the end was wrong, or the fills it counted are booked), it ends the
@@ -43,16 +62,10 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         let sid = key.0;
-        let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+        let kept = self.ended.get(key).expect("kept orders are indexed");
         let booked = kept.order.filled_size;
         let total = ev.filled_size.max(booked).min(kept.order.size);
-        let before = kept.final_filled;
-        kept.final_filled = Some(total);
-        kept.stated_total = 0.0;
-        kept.in_doubt = false;
-        self.ended.note_owed(key);
-        self.sync_free(sid);
-        self.dirty.slot(sid);
+        let before = self.take_final_figure(key, Some(total));
         let mut out = self.slot_outcome(sid, seq);
         out.details.push(("venue_filled_size", Detail::F64(total)));
         if let Some(b) = before {
@@ -75,17 +88,12 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         let sid = key.0;
-        let kept = self.ended.get_mut(key).expect("kept orders are indexed");
-        kept.in_doubt = false;
+        let kept = self.ended.get(key).expect("kept orders are indexed");
         let booked = kept.order.filled_size;
-        if ev.filled_size > 0.0 && ev.filled_size >= booked - kept.rounding {
-            kept.final_filled = Some(ev.filled_size.min(kept.order.size));
-            kept.stated_total = 0.0;
-        }
+        let figure = (ev.filled_size > 0.0 && ev.filled_size >= booked - kept.rounding)
+            .then(|| ev.filled_size.min(kept.order.size));
         let coid = kept.order.client_order_id.clone();
-        self.ended.note_owed(key);
-        self.sync_free(sid);
-        self.dirty.slot(sid);
+        self.take_final_figure(key, figure);
         let mut out = self.slot_outcome(sid, seq);
         out.severity = KernelSeverity::Warning;
         out.details.push(("client_order_id", (&coid).into()));
@@ -96,6 +104,54 @@ impl Kernel {
             Detail::F64(self.ended.owed(sid, key.1).unwrap_or(0.0)),
         ));
         out.details.push(("reason", Detail::Static(IN_DOUBT_ENDED)));
+        out
+    }
+
+    /// The venue's end (cancel ack, expiry, reject) of an order kept after it ended, come
+    /// again (an order-status poll, a redelivered event). Stating more filled than is booked,
+    /// beyond the venue's rounding, it gives the order's figure when it had none: the slot
+    /// waits for the rest, WARNING with `unreported_qty`. Against another figure the order
+    /// has, nothing changes: CRITICAL, the venue contradicts itself. Else a late event,
+    /// refused at INFO.
+    pub(super) fn apply_late_end(
+        &mut self,
+        ev: &VenueEvent,
+        sid: usize,
+        key: KeptOrderKey,
+        seq: u64,
+    ) -> KernelOutcome {
+        let kept = self.ended.get(key).expect("kept orders are indexed");
+        let (booked, rounding) = (kept.order.filled_size, kept.rounding);
+        let figure = ev.filled_size.min(kept.order.size);
+        let earlier = kept.final_filled;
+        if figure <= booked + rounding || earlier.is_some_and(|f| (f - figure).abs() <= rounding) {
+            return self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END);
+        }
+        let coid = kept.order.client_order_id.clone();
+        let mut d = vec![
+            ("client_order_id", (&coid).into()),
+            ("venue_filled_size", Detail::F64(ev.filled_size)),
+            ("unreported_qty", Detail::F64(figure - booked)),
+        ];
+        if let Some(f) = earlier {
+            d.push(("previous_final_filled_size", Detail::F64(f)));
+            d.push(("reason", Detail::Static(LATE_END_CONTRADICTS)));
+            let (code, sev) = (
+                KernelDiagnosticCode::InvalidTransition,
+                KernelSeverity::Critical,
+            );
+            return self.event_refusal(ev, Some(sid), code, sev, d, seq);
+        }
+        self.take_final_figure(key, Some(figure));
+        let mut out = self.slot_outcome(sid, seq);
+        out.severity = KernelSeverity::Warning;
+        out.details.extend(d);
+        out.details.push((
+            "awaited_fill_qty",
+            Detail::F64(self.ended.owed(sid, key.1).unwrap_or(0.0)),
+        ));
+        out.details
+            .push(("reason", Detail::Static(LATE_END_FIGURE)));
         out
     }
 

@@ -103,6 +103,15 @@ pub(super) const IN_DOUBT_ENDED: &str =
 pub(super) const THROTTLED_BEFORE_ACK: &str =
     "the throttled request may have been its cancel: the order \
      is ended here but kept for its fills, which are booked if it was working at the venue";
+/// Why an order's end, come again after it ended, stating more filled than is booked is taken.
+pub(super) const LATE_END_FIGURE: &str =
+    "the venue ended the order again stating more filled than is booked, after an end that \
+     gave no figure: the missing fill is applied when it comes, and the slot takes no new \
+     order until then";
+/// Why an order's end, come again, stating another figure than the order has is refused.
+pub(super) const LATE_END_CONTRADICTS: &str =
+    "the venue ended the order again stating another filled size than its earlier figure, \
+     above what is booked: nothing changes; reconcile with the venue";
 /// Why a rate limit on an order the venue holds, with no cancel asked for, is refused.
 pub(super) const UNASKED_THROTTLE: &str =
     "a rate limit for an order the venue holds, with no cancel asked for: the order still works";
@@ -284,6 +293,10 @@ impl Kernel {
                 if late.is_some_and(|k| self.ended.is_in_doubt(k)) =>
             {
                 self.end_in_doubt(ev, late.expect("checked"), seq)
+            }
+            // Its end again, after it ended: it may give the figure the first end did not.
+            K::CancelAck | K::Expired | K::Reject if late.is_some() => {
+                self.apply_late_end(ev, sid, late.expect("checked"), seq)
             }
             K::OrderAck if late.is_some() => {
                 self.apply_late_ack(ev, sid, late.expect("checked"), seq)
