@@ -168,7 +168,9 @@ def fill_the_disk_at(limit_bytes: int) -> None:
 def trade_until_the_log_fails(kernel: ExecutionKernel, *, sync_at: int | None = None) -> tuple[str, int]:
     """ENTER and EXIT on slot 0 until the kernel's log refuses input (its disk full, see
     :func:`fill_the_disk_at`): the log's error, and the durable seq of a ``wal_sync()`` at
-    step ``sync_at`` (0 without one)."""
+    step ``sync_at`` (0 without one). The write an order makes before it goes to the venue
+    meets the full disk itself (OSError); the log's thread meets it otherwise (WalError
+    at the next input)."""
     from dita._kernel import WalError
 
     synced = 0
@@ -182,7 +184,7 @@ def trade_until_the_log_fails(kernel: ExecutionKernel, *, sync_at: int | None = 
             kernel.process_intent(intent)
             if i == sync_at:
                 synced = kernel.wal_sync() or 0
-    except WalError as exc:
+    except (WalError, OSError) as exc:
         return str(exc), synced
     raise AssertionError("the log never failed: the disk limit is too high for 100,000 inputs")
 

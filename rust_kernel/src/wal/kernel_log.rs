@@ -516,6 +516,12 @@ impl KernelLog {
         Ok(seq)
     }
 
+    /// Hands every recorded input to the OS (see [`Wal::write_through`]): called before an
+    /// order goes to a venue, so a restart after a crash of this process knows its client id.
+    pub fn write_through(&self) -> Result<(), WalError> {
+        self.wal.write_through(self.wal.last_seq())
+    }
+
     /// How many records were appended since the last checkpoint (or since the open).
     pub fn records_since_checkpoint(&self) -> u64 {
         self.records_since_checkpoint

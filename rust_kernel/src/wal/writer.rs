@@ -388,6 +388,18 @@ impl Wal {
         Ok(seq)
     }
 
+    /// Hands the records up to `seq` to the OS (a write; a sync only as the policy makes one
+    /// anyway), so a crash of this process keeps them; a no-op once they are written. One
+    /// atomic load when nothing waits: cheap enough before each order leaves for a venue.
+    pub fn write_through(&self, seq: u64) -> Result<(), WalError> {
+        self.refuse_if_forked()?;
+        if self.written_seq() >= seq {
+            return Ok(());
+        }
+        let shared = &*self.shared;
+        unless_durable(shared, seq, flush_io(shared, &mut lock_io(shared)))
+    }
+
     /// Flushes and syncs everything appended so far, whatever the policy; returns the
     /// durable sequence number.
     pub fn sync(&self) -> Result<u64, WalError> {

@@ -195,6 +195,21 @@ impl PyKernel {
         }
     }
 
+    /// Hands the log's buffered records to the OS before something goes to the venue, so a
+    /// crash of this process, during or after the venue call, never loses the record of an
+    /// order the venue may hold: a restart would issue its client id again for another order.
+    /// A write that fails fails the log as a record's would: nothing is sent.
+    pub(super) fn write_log_through(&mut self) -> PyResult<()> {
+        let Some(state) = self.wal.as_mut() else {
+            return Ok(());
+        };
+        state.log.write_through().map_err(|e| {
+            state.write_failure = Some(e.to_string());
+            self.core.outbox.discard_from(self.core.seq());
+            wal_err(e)
+        })
+    }
+
     /// [`PyKernel::log_input`] for the hot inputs, encoded from a borrow (no clone).
     #[inline]
     pub(super) fn log_input_ref(&mut self, seq_before: u64, input: InputRef<'_>) -> PyResult<()> {

@@ -232,7 +232,7 @@ impl PyKernel {
     /// are written in place, so the large outcome is not moved on its way to Python.
     pub(super) fn send_outcome_to_venue(
         slf: &Bound<'_, Self>,
-        this: PyRefMut<'_, Self>,
+        mut this: PyRefMut<'_, Self>,
         mut mock: HeldMock<'_>,
         outcome: &mut PyOutcome,
     ) -> PyResult<()> {
@@ -245,6 +245,7 @@ impl PyKernel {
         if out.submit.is_none() && cancels.is_empty() {
             return Ok(());
         }
+        this.write_log_through()?;
         let venue = this.venue.clone_ref(py);
         // The native mock answers at once and runs no Python, so no other thread runs while it
         // does: the input keeps the kernel through its answers. Any other venue runs with the
@@ -362,6 +363,13 @@ impl PyKernel {
             // lose the outcome (and its order) after the kernel took both.
             out.severity = out.severity.max(KernelSeverity::Error);
             out.details.push(("venue_answer_error", Detail::Str(error)));
+        }
+        // The cancels the answer's events asked for go to the venue next.
+        if !out.cancels.is_empty() {
+            if let Err(failed) = self.write_log_through() {
+                out.cancels.clear();
+                return Err(failed);
+            }
         }
         interrupt.map_or(Ok(()), Err)
     }

@@ -34,6 +34,33 @@ fn always_policy_syncs_before_append_returns() {
     }
 }
 
+/// What the kernel asks before an order goes to a venue: the records reach the OS, where a
+/// crash of the process leaves them, without waiting for a sync the policy makes later.
+#[test]
+fn write_through_hands_buffered_records_to_the_os_without_a_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = FsyncPolicy::Batch {
+        max_records: 1000,
+        max_delay: Duration::from_secs(3600),
+    };
+    let (mut wal, _, _) = open_collect(dir.path(), options(policy)).unwrap();
+    wal.hold_flusher(true);
+    for i in 1..=3 {
+        wal.append(0.0, &payload(i)).unwrap();
+    }
+    assert_eq!(
+        (wal.written_seq(), frames(&seg(dir.path(), 1)).len()),
+        (0, 0)
+    );
+    wal.write_through(3).unwrap();
+    assert_eq!((wal.written_seq(), wal.durable_seq()), (3, 0));
+    assert_eq!(frames(&seg(dir.path(), 1)).len(), 3);
+    // Written once: a second call has nothing to write.
+    wal.write_through(3).unwrap();
+    assert_eq!(frames(&seg(dir.path(), 1)).len(), 3);
+    wal.hold_flusher(false);
+}
+
 #[test]
 fn batch_policy_commits_when_max_records_are_pending() {
     let dir = tempfile::tempdir().unwrap();
