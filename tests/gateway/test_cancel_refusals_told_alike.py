@@ -9,7 +9,16 @@ from typing import Any
 import httpx
 
 from dita import VenueEvent
-from gateway.helpers import AUTH, LimitsRest, LiveServer, read_sse, serving_an_order_in_doubt, start_server
+from gateway.helpers import (
+    AUTH,
+    LimitsRest,
+    LiveServer,
+    ThrottlesCancels,
+    order_in_doubt,
+    read_sse,
+    serving_an_order_in_doubt,
+    start_server,
+)
 
 LIMIT_ENTRY = {
     "action": "ENTER",
@@ -30,6 +39,19 @@ class RefusesCancels(LimitsRest):
         coid = order.client_order_id
         return [VenueEvent(f"crj-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
                            venue_client_id=coid, reason="too late")]  # fmt: skip
+
+
+class ThrottlesTwoCancels(ThrottlesCancels):
+    """Rate limits the first two cancels (the entry's, then the one sent again of the entry in
+    doubt) and acknowledges the next ones."""
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        if len(self.cancels) < 2:
+            return super().cancel(order)
+        coid = order.client_order_id
+        self.cancels.append(coid)
+        return [VenueEvent(f"ca-{coid}-{len(self.cancels)}", order.trade_id, order.slot_id, "CANCEL_ACK",
+                           venue_client_id=coid)]  # fmt: skip
 
 
 def _outcome_events(live: LiveServer, after: int, count: int) -> list[dict[str, Any]]:
@@ -99,3 +121,28 @@ def test_flattens_cancel_throttled_again_is_published_and_counted_as_refused() -
         (event,) = _outcome_events(live, last, 1)
         assert (event["action"], *_told(event)) == ("CANCEL", False, "RATE_LIMITED"), event
         assert _rejects(live, "RATE_LIMITED") == before + 1
+
+
+def test_a_throttled_cancels_retry_after_the_slot_moved_on_is_told_its_first_outcome() -> None:
+    """The kernel took the cancel sent again of an order in doubt, which the venue throttled
+    (answered accepted: false): once the slot holds another trade, its retry under the same
+    intent_id is DUPLICATE_INTENT with its first outcome, not a 409 saying nothing was sent."""
+    venue = ThrottlesTwoCancels()
+    live = start_server(max_slots=1, venue=lambda: venue)
+    try:
+        c = live.client
+        order_in_doubt(c)
+        body = {"intent_id": "c9", "trade_id": c.get("/v1/slots/0").json()["trade_id"]}
+        first = c.post("/v1/slots/0/cancel", json=body, headers=AUTH).json()
+        assert _told(first) == (False, "RATE_LIMITED"), first
+        assert c.post("/v1/slots/0/cancel", headers=AUTH).json()["accepted"] is True
+        assert c.post("/v1/intents", json=LIMIT_ENTRY, headers=AUTH).json()["accepted"] is True
+        cancels = len(venue.cancels)
+        retry = c.post("/v1/slots/0/cancel", json=body, headers=AUTH)
+        assert retry.status_code == 200, retry.text
+        out = retry.json()
+        assert out["diagnostic_code"] == "DUPLICATE_INTENT", out
+        assert _told(out["details"]["first_outcome"]) == (False, "RATE_LIMITED"), out
+        assert len(venue.cancels) == cancels  # the newer trade's order is left alone
+    finally:
+        live.stop()

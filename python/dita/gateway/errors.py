@@ -67,14 +67,16 @@ def expect_trade(
 ) -> None:
     """Raises ``OtherTrade`` when the request named ``trade_id`` and the slot holds another
     trade, or none: a click on a page read before the slot moved on must not cancel or close
-    the trade that came after. A retry of an intent the kernel took for that trade goes on: it
-    is answered ``DUPLICATE_INTENT`` with its first outcome, which the client needs."""
+    the trade that came after. A retry of an intent the kernel took for that trade (its
+    ``intent_taken``) goes on: it is answered ``DUPLICATE_INTENT`` with its first outcome,
+    which the client needs."""
     if trade_id is None or trade_id == slot.get("trade_id"):
         return
     first = state.first_outcomes.get(intent_id) if intent_id is not None else None
-    # Taken: accepted, or answered by the venue (rate limited); a refused one is not a duplicate.
-    taken = first is not None and (first["accepted"] or bool(first["venue_events"]))
-    if taken and first is not None and first["trade_id"] == trade_id:
+    # Taken is the kernel's fact, not what the answer told: a cancel the venue throttled is
+    # answered accepted: false, yet the kernel took its id; one it refused took nothing.
+    for_that_trade = first is not None and first["trade_id"] == trade_id
+    if for_that_trade and intent_id is not None and state.kernel.intent_taken(intent_id):
         return
     raise OtherTrade(slot, trade_id)
 
