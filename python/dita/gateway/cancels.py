@@ -10,6 +10,7 @@ from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL
 from dita._kernel import KernelCommandType, KernelEventKind, KernelIntent, TradeSide
+from dita.gateway.cancel_answers import cancel_refusal
 from dita.gateway.execution_reports import _ExecutionReports
 from dita.gateway.protocol import CancelCommand
 from dita.gateway.session_orders import OrderRecord
@@ -69,7 +70,9 @@ class _Cancels(_ExecutionReports):
                 ),
             )
             return
-        self._apply(rec, outcome, fees_before)
+        # Taken, and the venue refused or throttled it (the order works on, or may): told
+        # refused, by the rule HTTP answers it by.
+        self._apply(rec, outcome, fees_before, refused=cancel_refusal(outcome.to_dict()))
 
     def cancel_working(
         self, each: Callable[[], AbstractContextManager[Any]] = nullcontext, *, leave_prior: bool = False

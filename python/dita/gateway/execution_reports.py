@@ -11,6 +11,7 @@ from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL
 from dita._kernel import KernelEventKind, KernelOutcome, KernelTransition, VenueEvent
+from dita.gateway.cancel_answers import CANCEL_REFUSALS, refusal_reason
 from dita.gateway.session_orders import OrderRecord, _SessionOrders, log
 from dita.kernel import FILL_TRIGGERS, applied_events, booked_fill
 from dita.logs import order_ids
@@ -48,8 +49,15 @@ class _ExecutionReports(_SessionOrders):
             fields["details"] = details
         self._emit("order_update", fields)
 
-    def _apply(self, rec: OrderRecord, outcome: KernelOutcome, fees_before: float = 0.0) -> None:
-        """Tell the client what ``outcome``, the kernel's answer to ``rec``'s command, did."""
+    def _apply(
+        self,
+        rec: OrderRecord,
+        outcome: KernelOutcome,
+        fees_before: float = 0.0,
+        refused: tuple[str, str] | None = None,
+    ) -> None:
+        """Tell the client what ``outcome``, the kernel's answer to ``rec``'s command, did;
+        ``refused``: the diagnostic and the venue's words of a cancel it refused or throttled."""
         if not outcome.accepted:
             details = outcome.details
             # A venue's refusal (a rate limit) has its words on the event, not in the details.
@@ -62,7 +70,7 @@ class _ExecutionReports(_SessionOrders):
             if t.trigger == "SUBMIT" and t.intent_id == rec.client_id and t.details.get("client_order_id"):
                 rec.order_id = str(t.details["client_order_id"])
                 self._by_order[rec.order_id] = rec
-        self._tell(rec, outcome, fees_before)
+        self._tell(rec, outcome, fees_before, refused=refused)
 
     def _tell(
         self,
@@ -70,6 +78,7 @@ class _ExecutionReports(_SessionOrders):
         outcome: KernelOutcome,
         fees_before: float = 0.0,
         reported: list[VenueEvent] | None = None,
+        refused: tuple[str, str] | None = None,
     ) -> None:
         """Tell the client what the accepted ``outcome`` did: to ``rec``, the order whose command
         it answers (None for a polled event, ``reported``), then to each other order one of its
@@ -93,7 +102,15 @@ class _ExecutionReports(_SessionOrders):
         if rec is not None:
             before[rec.slot_id] = fees_before
         for owner, pairs in told.values():
-            self._tell_order(owner, pairs, outcome if owner is rec else None, before[owner.slot_id], fills_on)
+            own = owner is rec
+            self._tell_order(
+                owner,
+                pairs,
+                outcome if own else None,
+                before[owner.slot_id],
+                fills_on,
+                refused if own else None,
+            )
         if fills_on:
             self._emit("account", self.kernel.account())
 
@@ -104,8 +121,10 @@ class _ExecutionReports(_SessionOrders):
         outcome: KernelOutcome | None,
         fees_before: float,
         fills_on: dict[int, int],
+        refused: tuple[str, str] | None = None,
     ) -> None:
-        """``rec``'s venue events ``applied``; ``outcome``: the answer to its own command."""
+        """``rec``'s venue events ``applied``; ``outcome``: the answer to its own command;
+        ``refused``: that command's, a cancel, refused or throttled by the venue."""
         events = [e for _, e in applied]
         # A submit or cancel that raised, or answered with what is not a list of events: the
         # kernel took the intent and keeps the order in flight; its details name the venue's
@@ -127,6 +146,8 @@ class _ExecutionReports(_SessionOrders):
             self._told_fees[rec.slot_id] = state.fees_paid
         fills = fills_on.get(rec.slot_id, 0) if rec.slot_id is not None else 0
         for transition, event in applied:
+            if refused is not None and event.kind.name in CANCEL_REFUSALS:
+                continue  # told once, below, as the cancel's refusal
             if transition.trigger in FILL_TRIGGERS:
                 # What the kernel booked, as a strategy hears it; when the venue states no fee,
                 # the kernel's prediction for this fill, told when it is the slot's only fill.
@@ -156,7 +177,16 @@ class _ExecutionReports(_SessionOrders):
                     rec.diagnostic = "RATE_LIMITED"
                 # The venue's own words (a reject's or expiry's reason) go out with the update.
                 self._emit("order_update", self._update_fields(rec, stage=stage, reason=event.reason or None))
-        if outcome is not None and (not events or fault):
+        if refused is not None:
+            # As a cancel the kernel refuses is told: the order's status kept, the venue's own
+            # words where it said any.
+            code, words = refused
+            reason = words or refusal_reason(code, "")
+            fields = self._update_fields(
+                rec, stage=stage, diagnostic=code, reason=reason, details=details or None
+            )
+            self._emit("order_update", fields)
+        elif outcome is not None and (not events or fault):
             # Sent and accepted; the venue has not answered yet, or its answer failed.
             fields = self._update_fields(rec, stage=stage)
             if fault:

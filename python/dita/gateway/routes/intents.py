@@ -8,7 +8,6 @@ each ENTER and what became of each intent, so a retry is told what the first att
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -27,6 +26,7 @@ from dita._kernel import (
     VenueEvent,
 )
 from dita.gateway.auth import require_token
+from dita.gateway.cancel_answers import cancel_answer
 from dita.gateway.errors import expect_trade, field_error
 from dita.gateway.models import (
     OTHER_TRADE_NOTE,
@@ -214,47 +214,6 @@ def _cancel_on(state: GatewayState, slot_id: int, req: CancelRequest) -> dict[st
         reason=req.reason or "gateway cancel",
     )
     return submit(state, intent, client_chose_id=req.intent_id is not None)
-
-
-# What the venue answered to a cancel that leaves the order where it was: it refused it, or
-# throttled it (the order may still work).
-_CANCEL_REFUSALS = {"CANCEL_REJECT": "CANCEL_REJECTED", "RATE_LIMITED": "RATE_LIMITED"}
-
-
-def cancel_answer(answer: dict[str, Any]) -> dict[str, Any]:
-    """A CANCEL's answer as the venue's answer carried with it makes it: the kernel takes a
-    cancel the venue refused (CANCEL_REJECT), and a throttle of the cancel of an order in doubt
-    is an event for an order already ended, which it refuses (listed in ``venue_refusals``).
-    Either answer is ``accepted: false``, its ``diagnostic_code`` ``CANCEL_REJECTED`` or
-    ``RATE_LIMITED``, as a throttled cancel of a working order is; the kernel's own reason, if
-    any, is kept as ``kernel_reason``."""
-    if not answer["accepted"]:
-        return answer
-    details = answer["details"]
-    said = [
-        (str(e["kind"]), str(e.get("reason") or ""))
-        for e in answer["emitted_events"]
-        if e.get("slot_id") == answer["slot_id"]
-    ]
-    refusals = details.get("venue_refusals")
-    if isinstance(refusals, str):
-        said += [(str(r.get("kind")), "") for r in json.loads(refusals)]
-    refused = next(((_CANCEL_REFUSALS[k], why) for k, why in said if k in _CANCEL_REFUSALS), None)
-    if refused is None:
-        return answer
-    code, why = refused
-    reason = (
-        f"the venue refused the cancel{': ' + why if why else ''}"
-        if code == "CANCEL_REJECTED"
-        else "the venue throttled the cancel; the order may still work: send it again later"
-    )
-    kept = {"kernel_reason": details["reason"]} if "reason" in details else {}
-    return {
-        **answer,
-        "accepted": False,
-        "diagnostic_code": code,
-        "details": {**details, **kept, "reason": reason},
-    }
 
 
 def submit(state: GatewayState, intent: KernelIntent, client_chose_id: bool) -> dict[str, Any]:

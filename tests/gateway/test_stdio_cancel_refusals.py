@@ -1,0 +1,58 @@
+"""stdio tells a cancel the kernel took but the venue refused (CANCEL_REJECT) or throttled (the
+cancel sent again of an order in doubt) as HTTP answers it: an ``order_update`` keeping the
+order's status, with ``diagnostic`` ``CANCEL_REJECTED`` or ``RATE_LIMITED``, not as a cancel sent
+and not answered yet, so no client waits for a CANCELED while the order works on."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any, BinaryIO, cast
+
+from dita import ExecutionKernel, VenueEvent
+from dita.gateway.stdio import run_stdio
+from gateway.helpers import LimitsRest, ThrottlesCancels
+
+
+def _session(kernel: ExecutionKernel, script: str) -> list[dict[str, Any]]:
+    out = io.BytesIO()
+    run_stdio(kernel, cast(BinaryIO, io.BytesIO(script.encode())), out)
+    return [json.loads(line) for line in out.getvalue().splitlines()]
+
+
+def _answers(events: list[dict[str, Any]], nth: int) -> list[dict[str, Any]]:
+    """The order updates that answer the ``nth`` (from 0) CANCEL of the session: those right
+    after its ``cancel_received``."""
+    start = [i for i, e in enumerate(events) if e["type"] == "cancel_received"][nth] + 1
+    end = next(i for i in range(start, len(events)) if events[i]["type"] != "order_update")
+    return events[start:end]
+
+
+class RefusesCancels(LimitsRest):
+    """Rests limit orders and refuses every cancel, saying why: the order works on."""
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [VenueEvent(f"crj-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
+                           venue_client_id=coid, reason="too late")]  # fmt: skip
+
+
+def test_a_cancel_the_venue_refused_is_told_cancel_rejected_in_the_venues_words() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=RefusesCancels())
+    events = _session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\nQUERY r1\n")
+    (update,) = _answers(events, 0)
+    assert (update["status"], update.get("diagnostic"), update.get("reason")) == (
+        "ACKNOWLEDGED",
+        "CANCEL_REJECTED",
+        "too late",
+    ), update
+    assert kernel.slot_state(0).active_entry_order is not None  # it works on
+
+
+def test_the_throttled_cancel_sent_again_of_an_order_in_doubt_is_told_rate_limited() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=ThrottlesCancels())
+    events = _session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\nCANCEL r1\nQUERY r1\n")
+    assert kernel.slot_dict(0)["order_in_doubt"]  # the first cancel's throttle
+    (update,) = _answers(events, 1)
+    assert update.get("diagnostic") == "RATE_LIMITED", update
+    assert update["status"] == "NEW" and "may still work" in update["reason"], update
