@@ -265,6 +265,23 @@ def test_a_key_given_twice_is_refused_naming_it(key: str) -> None:
 
 
 @pytest.mark.parametrize(
+    ("inner", "field", "value"),
+    [
+        ('{"side":1,"side":2}', "tag.side", 2),
+        ('{"legs":[{"side":3},{"side":4,"side":5}]}', "tag.legs.1.side", 5),
+    ],
+)
+def test_a_key_given_twice_inside_an_object_is_named_at_its_path(inner: str, field: str, value: int) -> None:
+    """The command's own "side" was given once: the key twice is named where it is, as HTTP names
+    one inside metadata, not as the order's side with a value the client never gave it."""
+    err = _refused(
+        '{"cmd":"ORDER","side":"BUY","symbol":"B","qty":1,"price":1,"client_id":"a","tag":' + inner + "}"
+    )
+    assert (err.code, err.field, err.value) == ("INVALID_JSON", field, value)
+    assert err.message == f"line gives the key 'side' more than once inside {field.rsplit('.', 1)[0]!r}"
+
+
+@pytest.mark.parametrize(
     ("line", "field"),
     [
         ("X" * 4000, "command"),

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dita._files import GivenTwice, one_value_each
+from dita._files import GivenTwice, loads_one_value_each
 from dita._numbers import plain_number
 from dita._text import shortened
 from dita.gateway.events import unicode_text
@@ -181,11 +181,15 @@ def _parse_text(text: str) -> Command:
 def _parse_json(text: str) -> Command:
     try:
         # A key twice would act on one the client may not have meant ("client_id" or "side").
-        obj = json.loads(text, object_pairs_hook=one_value_each, parse_float=json_float)
+        obj = loads_one_value_each(text, parse_float=json_float)
     # Each names a value, as every error whose field has one: null read as a field sent as null.
     except GivenTwice as exc:
+        # At its path, as HTTP names it: a key twice inside an object is not the command's own.
+        field = ".".join(unicode_text(str(p)) for p in (*exc.path, exc.key))
         message = f"line gives the key {_quoted(exc.key)} more than once"
-        raise ProtocolError("INVALID_JSON", message, field=unicode_text(exc.key), value=exc.then) from None
+        if exc.path:
+            message += f" inside {_quoted('.'.join(str(p) for p in exc.path))}"
+        raise ProtocolError("INVALID_JSON", message, field=field, value=exc.then) from None
     except (json.JSONDecodeError, RecursionError) as exc:
         detail = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         pos = f" at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
