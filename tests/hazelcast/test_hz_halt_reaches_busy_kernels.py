@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from hz_helpers import eventually, mode
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, KernelIntent, VenueEvent
 from dita.control.hazelcast import HazelcastControlPlane, write_entry
 from dita.services.hazelcast import HazelcastMember
 
@@ -110,12 +110,12 @@ def test_a_kernel_held_by_another_thread_holds_up_no_other_kernels_halt(
         held.close()
 
 
-def test_a_change_for_a_kernel_taking_no_more_input_is_dropped_and_said_once(
+def test_a_change_for_a_kernel_taking_no_more_input_is_tried_again_each_second_and_said_once(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A kernel whose input was stopped (stop_input() without close()) stays attached. Its
-    refusal of a change ("... takes no more input") was taken for a kernel busy in another call:
-    the change was tried again every 2 ms for as long as the process ran, and nothing said so."""
+    """A kernel whose input was stopped (stop_input() without close()) stays attached and refuses
+    each change ("... takes no more input"): not tried every 2 ms as a busy kernel's change is,
+    but about once a second, and said once."""
     from dita.control.hazelcast import kernel_updates
 
     tries: list[str] = []
@@ -135,12 +135,72 @@ def test_a_change_for_a_kernel_taking_no_more_input_is_dropped_and_said_once(
             assert eventually(lambda: kernel_id in tries)
             time.sleep(1.0)
             write_entry(hz_client, kernel_id, {"mode": "REDUCE_ONLY"}, updated_by="test")
-            time.sleep(1.0)
-        assert tries.count(kernel_id) <= 4, f"{tries.count(kernel_id)} tries of two changes"
+            time.sleep(1.5)
+        assert 3 <= tries.count(kernel_id) <= 7, f"{tries.count(kernel_id)} tries of two changes in 2.5 s"
         said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
         said = [m for m in said if "takes no more input" in m]
         assert len(said) == 1, said
-        assert f"control change {{'mode': 'HALTED'}} dropped for kernel {kernel_id}" in said[0], said
+        assert f"control change {{'mode': 'HALTED'}} not taken by kernel {kernel_id}" in said[0], said
         assert mode(kernel) == "PAPER"
     finally:
+        kernel.close()
+
+
+class _Stuck:
+    """A venue whose submit of slot 0 stays inside until ``release``: a close() waits for it."""
+
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.inside = threading.Event()
+        self.release = threading.Event()
+
+    def submit(self, order: Any) -> list[VenueEvent]:
+        if order.slot_id == 0:
+            self.inside.set()
+            self.release.wait(60)
+        coid = order.client_order_id
+        return [VenueEvent(f"a-{coid}", order.trade_id, order.slot_id, "ORDER_ACK", venue_client_id=coid)]
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        return []
+
+
+def test_a_halt_refused_while_a_close_waits_is_taken_once_the_close_gives_up(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A close() refuses input while it waits for a venue call under way; after 10 s it gives up
+    ("kernel busy") and the kernel takes input again. A HALTED written meanwhile must reach it."""
+    venue = _Stuck()
+    kernel = ExecutionKernel(max_slots=2, venue=venue, control_plane=_plane(hz_member), kernel_id=kernel_id)
+    enter = KernelIntent(f"{kernel_id}-e0", "t0", 0, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+    strategy = threading.Thread(target=kernel.process_intent, args=(enter,))
+    closing: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            kernel.close()
+        except RuntimeError as exc:
+            closing.append(exc)
+
+    try:
+        strategy.start()
+        assert venue.inside.wait(10)
+        closer = threading.Thread(target=close)
+        closer.start()
+        assert eventually(lambda: kernel.input_refused_reason() is not None)
+        write_entry(hz_client, None, {"mode": "HALTED"}, updated_by="test")
+        closer.join(30)
+        assert closing and "busy" in str(closing[0]), closing  # the close gave up
+        assert kernel.input_refused_reason() is None  # and the kernel takes input again
+        venue.release.set()
+        strategy.join(30)
+        assert eventually(lambda: mode(kernel) == "HALTED")
+        entered = kernel.process_intent(
+            KernelIntent(f"{kernel_id}-e1", "t1", 1, "BTCUSDT", "LONG", "ENTER", 100.0, 1.0)
+        )
+        assert entered.diagnostic_code.name == "MODE_BLOCKED"
+    finally:
+        venue.release.set()
+        strategy.join(30)
         kernel.close()

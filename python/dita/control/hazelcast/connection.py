@@ -57,7 +57,7 @@ class PlaneConnection:
         self._entries: dict[str, dict[str, Any]] = {}  # last known entries by key
         self._applied_at: dict[str, dict[str, float]] = {}  # kernel id -> field -> set_at applied
         self._kept: dict[str, _KeptMode] = {}  # kernel id -> the tight mode it recovered, set by itself
-        self._refusing: set[str] = set()  # kernels said to take no more input: a change dropped
+        self._refusing: set[str] = set()  # kernels said to take no more input: a change waits
         self._connected = threading.Event()
         self._ever_connected = threading.Event()
         self._synced = threading.Event()

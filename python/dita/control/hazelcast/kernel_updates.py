@@ -28,6 +28,10 @@ SYNC_APPLY_WAIT_S = 1.0
 """How long a read of every entry waits for the kernels to take what it read before the plane
 says it is in sync; a kernel held longer by another thread takes it once free."""
 
+REFUSED_RETRY_S = 1.0
+"""How soon a change a kernel refused as taking no more input is tried again: a close that gives
+up ("kernel busy") has it take input again, and it must not then trade on without the change."""
+
 
 class KernelApplier:
     """Brings one kernel to what its entries say, on a thread of its own.
@@ -44,6 +48,7 @@ class KernelApplier:
         self._kid = kid
         self._changed = threading.Condition()
         self._asked = self._done = 0
+        self._retry_at: float | None = None  # monotonic: when a refused change is tried again
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name=f"dita-control-apply-{kid}", daemon=True)
         self._thread.start()
@@ -65,6 +70,11 @@ class KernelApplier:
                 self._changed.wait(remaining)
             return self._done >= ticket
 
+    def later(self, delay: float) -> None:
+        """Have the kernel brought to its entries again in ``delay`` seconds, unless asked sooner."""
+        with self._changed:
+            self._retry_at = time.monotonic() + delay
+
     def stop(self) -> None:
         with self._changed:
             self._stopped = True
@@ -74,9 +84,15 @@ class KernelApplier:
         while True:
             with self._changed:
                 while self._done >= self._asked and not self._stopped:
-                    self._changed.wait()
+                    if self._retry_at is None:
+                        self._changed.wait()
+                    elif self._retry_at <= time.monotonic():
+                        self._asked += 1
+                    else:
+                        self._changed.wait(self._retry_at - time.monotonic())
                 if self._stopped:
                     return
+                self._retry_at = None
                 asked = self._asked
             try:
                 applied = self._plane._apply(self._kid, self.kernel)  # looked up: tests wrap it
@@ -169,19 +185,23 @@ class KernelUpdates(PlaneConnection):
                 # The kernel stayed busy in a call on another thread past its wait (10 s): not
                 # applied yet, so it is tried again instead of dropping a HALTED.
                 return False
-            # It takes no more input (stopped, closing): no try would ever be taken.
-            self._booked(kid, stamps)
+            # It takes no more input (input stopped, closing), which a close that gives up
+            # undoes: not booked, the change is tried again while the kernel stays attached.
             with self._lock:
+                applier = self._appliers.get(kid)
                 said = kid in self._refusing
                 self._refusing.add(kid)
+            if applier is not None and applier.kernel is kernel:
+                applier.later(REFUSED_RETRY_S)
             if not said:
                 _log.warning(
-                    "control change %s dropped for kernel %s, which takes no more input (%s): %s; "
-                    "later changes for it are dropped too, unsaid",
+                    "control change %s not taken by kernel %s, which takes no more input (%s): %s; "
+                    "tried again every %g s while it stays attached, dropped once it is closed",
                     change,
                     kid,
                     refused,
                     exc,
+                    REFUSED_RETRY_S,
                 )
             return True
         except Exception as exc:
@@ -189,6 +209,8 @@ class KernelUpdates(PlaneConnection):
             _log.error("control change %s refused by kernel %s: %s", change, kid, exc)
             return True
         self._booked(kid, stamps)
+        with self._lock:
+            self._refusing.discard(kid)  # a later refusal is said again
         if differing:
             _log.info("kernel %s control updated from the cluster: %s", kid, differing)
         runs = {f: differing.get(f, _current_value(current, f)) for f in CONTROL_FIELDS}

@@ -157,7 +157,12 @@ class HazelcastControlPlane(PlaneWorker):
                 applier.stop()
             self._applied_at.pop(kernel.kernel_id, None)
             self._kept.pop(kernel.kernel_id, None)
-            self._refusing.discard(kernel.kernel_id)
+            if kernel.kernel_id in self._refusing:
+                self._refusing.discard(kernel.kernel_id)
+                _log.info(
+                    "kernel %s detached taking no more input: the control change it refused is dropped",
+                    kernel.kernel_id,
+                )
             return not self._kernels
 
     def release(self, kernel: ExecutionKernel) -> None:
