@@ -110,6 +110,46 @@ def test_a_kernel_held_by_another_thread_holds_up_no_other_kernels_halt(
         held.close()
 
 
+BUSY = "kernel busy in another call for 10 s (is a thread stuck inside it?)"
+
+
+class _HeldPastItsWaits(ExecutionKernel):
+    """A kernel another thread holds past its waits: while ``held`` is set, a change and the read
+    of why it takes no input raise the native busy error at once (the native ones after 10 s)."""
+
+    held: threading.Event
+
+    def update_control(self, *args: Any, **kwargs: Any) -> Any:
+        if self.held.is_set():
+            raise RuntimeError(BUSY)
+        return super().update_control(*args, **kwargs)
+
+    def input_refused_reason(self) -> str | None:
+        if self.held.is_set():
+            raise RuntimeError(BUSY)
+        return super().input_refused_reason()
+
+
+def test_a_halt_for_a_kernel_held_past_its_waits_is_taken_once_it_is_free_not_at_the_next_resync(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    plane = HazelcastControlPlane([hz_member.address], hz_member.cluster_name, resync_interval=300)
+    kernel = _HeldPastItsWaits(max_slots=1, control_plane=plane, kernel_id=kernel_id)
+    kernel.held = threading.Event()
+    try:
+        kernel.held.set()
+        write_entry(hz_client, kernel_id, {"mode": "HALTED"}, updated_by="test")
+        time.sleep(1.0)  # tried while held
+        assert mode(kernel) == "PAPER"
+        kernel.held.clear()
+        assert eventually(lambda: mode(kernel) == "HALTED", timeout=60), (
+            "not taken before the resync 300 s on"
+        )
+    finally:
+        kernel.held.clear()
+        kernel.close()
+
+
 def test_a_change_for_a_kernel_taking_no_more_input_is_tried_again_each_second_and_said_once(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str, caplog: pytest.LogCaptureFixture
 ) -> None:

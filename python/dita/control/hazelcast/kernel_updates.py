@@ -180,7 +180,12 @@ class KernelUpdates(PlaneConnection):
         except RuntimeError as exc:
             if not change:
                 return True  # only a warning to give: at the kernel's next apply
-            refused = kernel.input_refused_reason()
+            try:
+                refused = kernel.input_refused_reason()
+            except RuntimeError:
+                # The read waits for a held kernel as the change does, and is busy too: not
+                # applied, tried again as the change is.
+                return False
             if refused is None:
                 # The kernel stayed busy in a call on another thread past its wait (10 s): not
                 # applied yet, so it is tried again instead of dropping a HALTED.
