@@ -310,6 +310,34 @@ def test_a_value_without_its_stamp_a_kernel_ignores_is_said_once(
     assert len(said) == 1, said
 
 
+def test_a_hand_typed_mode_tighter_than_the_hand_typed_one_a_kernel_took_is_taken(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel], caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no stamp anywhere, two hand-typed values both counted as set at 0: a kernel that took
+    a hand-typed REDUCE_ONLY ignored the hand-typed HALTED replacing it, and the warning blamed a
+    stamped value there was none of. A tighter mode is taken; a looser one is not, said so."""
+    plane, kernel = plane_and_kernel
+    plane._on_entry(Event("*", entry(mode="REDUCE_ONLY")))
+    assert eventually(lambda: mode(kernel) == "REDUCE_ONLY", timeout=5.0)
+    plane._on_entry(Event("*", entry(mode="HALTED")))
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
+    for _ in range(3):  # said once, not on every event that still carries it
+        plane._on_entry(Event("*", entry(mode="PAPER")))
+        time.sleep(0.2)
+    assert mode(kernel) == "HALTED"
+    said = [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("dita")
+    ]
+    assert said == [
+        "control entry *: mode 'PAPER' has no mode_at stamp, so it never counts as newer than the "
+        "value without a stamp the kernel took, unless a tighter mode (REDUCE_ONLY over PAPER, SHADOW "
+        "and LIVE; HALTED over any): kernel k1 ignores it and runs mode 'HALTED' (write it with "
+        "`dita control set`, which stamps it)"
+    ], said
+    plane._on_entry(Event("*", entry(mode="LIVE", mode_at=time.time())))
+    assert eventually(lambda: mode(kernel) == "LIVE", timeout=5.0)  # a stamped one is newer
+
+
 @pytest.mark.parametrize(
     ("change", "said"),
     [

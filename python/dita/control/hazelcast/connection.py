@@ -56,6 +56,7 @@ class PlaneConnection:
         self._appliers: dict[str, KernelApplier] = {}  # kernel id -> its applier (kernel_updates.py)
         self._entries: dict[str, dict[str, Any]] = {}  # last known entries by key
         self._applied_at: dict[str, dict[str, float]] = {}  # kernel id -> field -> set_at applied
+        self._modes_taken: dict[str, str] = {}  # kernel id -> the mode it last took from its entries
         self._kept: dict[str, _KeptMode] = {}  # kernel id -> the tight mode it recovered, set by itself
         self._refusing: set[str] = set()  # kernels said to take no more input: a change waits
         self._connected = threading.Event()

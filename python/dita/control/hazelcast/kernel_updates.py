@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dita._text import shortened
-from dita.control import GLOBAL, normalize_change
+from dita.control import GLOBAL, MODE_TIGHTNESS, normalize_change
 from dita.control.hazelcast.connection import PlaneConnection
 from dita.control.hazelcast.entries import CONTROL_FIELDS, _control_value
 from dita.control.hazelcast.stamps import effective_control
@@ -153,10 +153,12 @@ class KernelUpdates(PlaneConnection):
             change: dict[str, Any] = {}
             stamps: dict[str, float] = {}
             for field, (value, at) in effective_control(entries).items():
-                if at <= applied.get(field, -1.0):
+                took = applied.get(field, -1.0)
+                if at < took or (at == took and not self._tightens_unstamped_locked(kid, field, value, at)):
                     continue
                 if field == "mode" and kept is not None and kept.loosened_by(value, at):
                     applied[field] = at  # said once, not on every event
+                    self._modes_taken[kid] = kept.mode
                     _log.warning(kept.said(kid, value, at))
                     continue
                 try:
@@ -216,16 +218,30 @@ class KernelUpdates(PlaneConnection):
         self._booked(kid, stamps)
         with self._lock:
             self._refusing.discard(kid)  # a later refusal is said again
+            if "mode" in change:
+                self._modes_taken[kid] = _name(change["mode"])
         if differing:
             _log.info("kernel %s control updated from the cluster: %s", kid, differing)
         runs = {f: differing.get(f, _current_value(current, f)) for f in CONTROL_FIELDS}
         self._say_unstamped(kid, unstamped, runs)
         return True
 
-    def _unstamped_ignored_locked(self, kid: str, applied: Mapping[str, float]) -> list[tuple[str, str, Any]]:
+    def _tightens_unstamped_locked(self, kid: str, field: str, value: Any, at: float) -> bool:
+        """Whether ``value`` of ``field``, without a stamp (``at`` 0) as the value kernel ``kid``
+        took last, is taken all the same: a mode tighter than the one it took, the safe way for
+        a hand-typed HALTED replacing a hand-typed REDUCE_ONLY."""
+        taken = self._modes_taken.get(kid, "")
+        return (
+            at == 0 and field == "mode" and MODE_TIGHTNESS.get(_name(value), 0) > MODE_TIGHTNESS.get(taken, 0)
+        )
+
+    def _unstamped_ignored_locked(
+        self, kid: str, applied: Mapping[str, float]
+    ) -> list[tuple[str, str, Any, bool]]:
         """The values of ``kid``'s entries without a stamp that it does not take, not said yet,
-        as (key, field, value): a field without its stamp never counts as newer than a value the
-        kernel took from a stamped one, so a hand-typed global HALTED is ignored by it."""
+        as (key, field, value, stamped): a field without its stamp never counts as newer than a
+        value the kernel took from a stamped one (``stamped``), so a hand-typed global HALTED is
+        ignored by it; nor than one it took without a stamp, unless a tighter mode."""
         held = effective_control([self._entries[k] for k in (GLOBAL, kid) if k in self._entries])
         ignored = []
         for key in (GLOBAL, kid):
@@ -240,13 +256,16 @@ class KernelUpdates(PlaneConnection):
                 except ValueError:
                     continue  # said where entries are noted
                 if self._unstamped.get((key, field)) != shortened(repr(value)):
-                    ignored.append((key, field, value))
+                    stamped = held[field][1] > 0 or applied.get(field, -1.0) > 0
+                    ignored.append((key, field, value, stamped))
         return ignored
 
-    def _say_unstamped(self, kid: str, ignored: list[tuple[str, str, Any]], runs: Mapping[str, Any]) -> None:
+    def _say_unstamped(
+        self, kid: str, ignored: list[tuple[str, str, Any, bool]], runs: Mapping[str, Any]
+    ) -> None:
         """Warn of each of ``ignored`` (``_unstamped_ignored_locked``) that differs from what
         kernel ``kid`` ``runs``, once per entry and field while it stays so."""
-        for key, field, value in ignored:
+        for key, field, value, stamped in ignored:
             if runs.get(field) == value:
                 continue
             shown = shortened(repr(value))
@@ -256,13 +275,17 @@ class KernelUpdates(PlaneConnection):
                     continue  # removed meanwhile, or said by another kernel's apply
                 self._unstamped[(key, field)] = shown
             _log.warning(
-                "control entry %s: %s %s has no %s_at stamp, so it never counts as newer than a "
-                "stamped value: kernel %s ignores it and runs %s %s (write it with `dita control "
-                "set`, which stamps it)",
+                "control entry %s: %s %s has no %s_at stamp, so it never counts as newer than %s: "
+                "kernel %s ignores it and runs %s %s (write it with `dita control set`, which "
+                "stamps it)",
                 key,
                 field,
                 shown,
                 field,
+                "a stamped value"
+                if stamped
+                else "the value without a stamp the kernel took, unless a tighter mode (REDUCE_ONLY "
+                "over PAPER, SHADOW and LIVE; HALTED over any)",
                 kid,
                 field,
                 shortened(repr(runs.get(field))),
@@ -280,6 +303,9 @@ class KernelUpdates(PlaneConnection):
                 applied[field] = max(applied.get(field, -1.0), min(at, newest))
 
 
-def _current_value(control: Mapping[str, Any], field: str) -> Any:
-    value = control.get(field)
+def _name(value: Any) -> Any:
     return getattr(value, "name", value)
+
+
+def _current_value(control: Mapping[str, Any], field: str) -> Any:
+    return _name(control.get(field))

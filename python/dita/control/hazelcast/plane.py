@@ -157,6 +157,7 @@ class HazelcastControlPlane(PlaneWorker):
                 applier.stop()
             self._applied_at.pop(kernel.kernel_id, None)
             self._kept.pop(kernel.kernel_id, None)
+            self._modes_taken.pop(kernel.kernel_id, None)
             if kernel.kernel_id in self._refusing:
                 self._refusing.discard(kernel.kernel_id)
                 _log.info(
