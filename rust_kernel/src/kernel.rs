@@ -51,6 +51,11 @@ type IdMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 /// Quantities closer than this are equal (fills arrive as floats from venues).
 pub const QTY_EPS: f64 = 1e-9;
 
+/// Why the kernel asks on its own to cancel a working order: its CANCEL_REQUESTED transition's
+/// reason, and the reason a venue's `cancel(order, reason=...)` is given.
+pub const EDGE_FREEZE_CANCEL: &str = "edge_freeze";
+pub const LATE_EXIT_FILL_CANCEL: &str = "late_exit_fill";
+
 /// How many accepted intent ids the kernel remembers to refuse reuse.
 pub const INTENT_MEMORY: usize = 100_000;
 /// How many finished orders are remembered to recognise late events for them.

@@ -22,6 +22,7 @@ from dita import (
     VenueEvent,
     VenueOrder,
 )
+from dita.risk import RiskLimits
 
 SNAPSHOT_ACCOUNT = (
     "capital",
@@ -356,3 +357,74 @@ def test_a_venue_written_for_the_original_gets_orders_by_the_original_names() ->
     with ExecutionKernel(max_slots=1, venue=OriginalVenue()) as k:
         k.process_intent(original_intent("ENTER", 0, at(0), side="SHORT", target_size=3.0))
         assert seen == [("trade-0", k.slot(0).active_entry_order.venue_client_id, TradeSide.SHORT, 3.0)]
+
+
+def test_a_venue_written_for_the_original_reads_the_order_by_the_intent_s_names() -> None:
+    seen: list[tuple[Any, ...]] = []
+
+    class IntentReadingVenue(HandDrivenVenue):
+        """The original's venue read the intent it was sent: its action, size, price and time."""
+
+        def submit(self, intent: VenueOrder) -> list[VenueEvent]:
+            seen.append((intent.action, intent.target_size, intent.limit_price, intent.timestamp))
+            return super().submit(intent)
+
+    venue = IntentReadingVenue()
+    with ExecutionKernel(max_slots=1, venue=venue) as k:
+        k.process_intent(
+            original_intent("ENTER", 0, at(0), order_type="LIMIT", limit_price=99.0, target_size=2.0)
+        )
+        k.on_venue_event(venue.fill(next(iter(venue.orders)), 2.0, 99.0))
+        k.process_intent(original_intent("EXIT", 0, at(5)))
+    assert seen == [("ENTER", 2.0, 99.0, at(0)), ("EXIT", 2.0, 0.0, at(5))]
+
+
+class ReasonTakingVenue(HandDrivenVenue):
+    """The original kernel cancels through ``cancel(order, reason=...)``: an adapter may take
+    the reason as a required argument."""
+
+    def cancel(self, order: VenueOrder, reason: str) -> list[VenueEvent]:  # type: ignore[override]
+        return super().cancel(order, reason)
+
+
+class KeywordReasonVenue(HandDrivenVenue):
+    def cancel(self, order: VenueOrder, *, reason: str) -> list[VenueEvent]:  # type: ignore[override]
+        return super().cancel(order, reason)
+
+
+@pytest.mark.parametrize("venue_class", [ReasonTakingVenue, KeywordReasonVenue])
+def test_a_cancel_gives_its_intent_s_reason_to_a_venue_whose_cancel_takes_one(
+    venue_class: type[HandDrivenVenue],
+) -> None:
+    venue = venue_class()
+    with ExecutionKernel(max_slots=1, venue=venue) as k:
+        k.process_intent(original_intent("ENTER", 0, at(0), order_type="LIMIT", limit_price=90.0))
+        out = k.process_intent(original_intent("CANCEL", 0, at(1), reason="stale signal"))
+        assert "venue_error" not in out.details, out.details
+        assert venue.cancel_reasons == ["stale signal"]
+        assert k.slot(0).fsm_state == TradeStage.IDLE
+
+
+def test_the_kernel_s_own_cancel_gives_its_reason_to_a_venue_whose_cancel_takes_one() -> None:
+    venue = ReasonTakingVenue()
+    with ExecutionKernel(max_slots=1, venue=venue) as k:
+        k.set_risk_limits(RiskLimits(edge_freeze_threshold_bps=0).model_dump())
+        k.process_intent(original_intent("ENTER", 0, at(0), order_type="LIMIT", limit_price=90.0))
+        k.on_edge_update("BTCUSDT", -5.0)
+        assert venue.cancel_reasons == ["edge_freeze"]
+
+
+def test_a_venue_whose_cancel_takes_no_reason_is_asked_with_the_order_alone() -> None:
+    asked: list[str] = []
+
+    class OrderOnlyVenue(HandDrivenVenue):
+        def cancel(self, order: VenueOrder) -> list[VenueEvent]:  # type: ignore[override]
+            asked.append(order.venue_client_id)
+            return super().cancel(order)
+
+    venue = OrderOnlyVenue()
+    with ExecutionKernel(max_slots=1, venue=venue) as k:
+        k.process_intent(original_intent("ENTER", 0, at(0), order_type="LIMIT", limit_price=90.0))
+        out = k.process_intent(original_intent("CANCEL", 0, at(1), reason="stale signal"))
+        assert "venue_error" not in out.details, out.details
+        assert asked == [out.transitions[0].details["client_order_id"]]

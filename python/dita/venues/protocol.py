@@ -54,7 +54,9 @@ class VenueAdapter(Protocol):
         """Send ``order``; return what the venue said synchronously (may be empty)."""
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
-        """Ask the venue to cancel ``order``; return what it said synchronously."""
+        """Ask the venue to cancel ``order``; return what it said synchronously. A ``cancel``
+        with a parameter named ``reason`` (by keyword) is given why: a CANCEL intent's reason,
+        or the kernel's own (``edge_freeze``, ``late_exit_fill``)."""
 
     def open_orders(self) -> list[VenueOrder]:
         """Orders the venue holds as working (for reconciliation after a restart)."""

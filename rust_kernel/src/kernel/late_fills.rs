@@ -130,7 +130,7 @@ impl Kernel {
             return;
         };
         if exit.size - exit.filled_size > slot.size + size_tolerance(slot.size) {
-            self.ask_to_cancel_working(out, sid, ts, "late_exit_fill");
+            self.ask_to_cancel_working(out, sid, ts, LATE_EXIT_FILL_CANCEL);
         }
     }
 

@@ -151,7 +151,7 @@ impl Kernel {
             ids.sort_unstable();
             ids.dedup();
             for sid in ids {
-                self.ask_to_cancel_working(&mut out, sid, ts, "edge_freeze");
+                self.ask_to_cancel_working(&mut out, sid, ts, EDGE_FREEZE_CANCEL);
             }
         } else if self.control.frozen && self.control.freeze_asset == asset {
             // Another asset's edge still below keeps the freeze, naming it.

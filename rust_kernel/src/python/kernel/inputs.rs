@@ -4,7 +4,10 @@
 use super::busy::{wait_mut, wait_ref};
 use super::venue::VenueHandle;
 use super::PyKernel;
-use crate::kernel::{check_account_event_fields, check_mark_price, KernelInput};
+use crate::kernel::{
+    check_account_event_fields, check_mark_price, KernelInput, EDGE_FREEZE_CANCEL,
+    LATE_EXIT_FILL_CANCEL,
+};
 use crate::model::TradeSlot;
 use crate::model::{AccountEvent, Intent, KernelOutcome};
 use crate::python::convert::dicts::as_dict;
@@ -46,7 +49,7 @@ impl PyKernel {
         let ev = stated.as_ref().unwrap_or(&event.get().inner);
         let out = this.core.on_venue_event(ev);
         this.log_input_ref(seq, InputRef::VenueEvent(ev))?;
-        Self::send_to_venue(slf, this, mock, out)
+        Self::send_to_venue(slf, this, mock, out, LATE_EXIT_FILL_CANCEL)
     }
 
     /// Applies an account event. An `AccountEvent` is answered with the outcome; the original
@@ -129,7 +132,7 @@ impl PyKernel {
             edge_bps: edge,
             ts,
         })?;
-        Self::send_to_venue(slf, this, mock, out)
+        Self::send_to_venue(slf, this, mock, out, EDGE_FREEZE_CANCEL)
     }
 
     /// Replaces slot `slot_id`'s metadata. With `if_trade` (a trade id and its entry time in
@@ -352,7 +355,7 @@ impl PyKernel {
         let seq = this.core.seq();
         this.core.process_intent_into(intent, &mut outcome.inner);
         this.log_input_ref(seq, InputRef::Intent(intent))?;
-        let sent = Self::send_outcome_to_venue(slf, this, mock, outcome);
+        let sent = Self::send_outcome_to_venue(slf, this, mock, outcome, &intent.reason);
         latency.record(arrived.elapsed());
         sent
     }

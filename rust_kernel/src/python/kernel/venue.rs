@@ -4,6 +4,7 @@
 use super::answer::VenueAnswer;
 use super::busy::wait_mut_for_answer;
 use super::PyKernel;
+use crate::kernel::LATE_EXIT_FILL_CANCEL;
 use crate::model::{KernelOutcome, VenueEvent, VenueOrder};
 use crate::python::convert::enums::trade_side_of;
 use crate::python::errors::venue_answer_not_logged;
@@ -13,7 +14,7 @@ use crate::types::{Detail, KernelEventKind, KernelSeverity};
 use crate::wal::kernel_log::InputRef;
 use pyo3::exceptions::{PyException, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -23,7 +24,41 @@ pub(super) type HeldMock<'py> = Option<PyRefMut<'py, PyMockVenue>>;
 /// Where orders go: the native mock (no Python on the path) or any Python adapter.
 pub(super) enum VenueHandle {
     Mock(Py<PyMockVenue>),
-    Python(Py<PyAny>),
+    Python(Py<PyAny>, CancelArgs),
+}
+
+/// What a Python venue's `cancel` takes: the order alone (dita's adapters), or the order and a
+/// `reason` as well (the original kernel's `cancel(order, reason=...)`).
+#[derive(Clone, Copy)]
+pub(super) enum CancelArgs {
+    Order,
+    OrderAndReason,
+}
+
+impl CancelArgs {
+    /// Read once from the signature of `venue`'s `cancel`: a parameter named `reason` taken by
+    /// keyword is given it, as the original kernel gave it (as `order_status` is given `asset`,
+    /// `dita.venues.protocol`). One the signature does not show (a builtin without one) is not.
+    fn of(venue: &Bound<'_, PyAny>) -> PyResult<CancelArgs> {
+        let inspect = venue.py().import("inspect")?;
+        let Ok(signature) = inspect.call_method1("signature", (venue.getattr("cancel")?,)) else {
+            return Ok(CancelArgs::Order);
+        };
+        let reason = signature
+            .getattr("parameters")?
+            .call_method1("get", ("reason",))?;
+        if reason.is_none() {
+            return Ok(CancelArgs::Order);
+        }
+        let kind = reason.getattr("kind")?;
+        let parameter = inspect.getattr("Parameter")?;
+        for by_keyword in ["POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY"] {
+            if kind.eq(parameter.getattr(by_keyword)?)? {
+                return Ok(CancelArgs::OrderAndReason);
+            }
+        }
+        Ok(CancelArgs::Order)
+    }
 }
 
 impl VenueHandle {
@@ -59,7 +94,8 @@ impl VenueHandle {
                 )));
             }
         }
-        Ok(VenueHandle::Python(v.unbind()))
+        let cancel = CancelArgs::of(&v)?;
+        Ok(VenueHandle::Python(v.unbind(), cancel))
     }
 
     /// Tells a venue that can mark its ids with a seq (the simulated ones, which count from 1
@@ -71,7 +107,7 @@ impl VenueHandle {
                 .map_err(|_| mock_busy("the kernel's recovery"))?
                 .inner
                 .resume(seq),
-            VenueHandle::Python(v) => {
+            VenueHandle::Python(v, _) => {
                 let v = v.bind(py);
                 if v.getattr("resume").is_ok_and(|r| r.is_callable()) {
                     v.call_method1("resume", (seq,))?;
@@ -92,21 +128,22 @@ impl VenueHandle {
                 Ok(held) => Ok(Some(held)),
                 Err(_) => Err(mock_busy("the input")),
             },
-            VenueHandle::Python(_) => Ok(None),
+            VenueHandle::Python(..) => Ok(None),
         }
     }
 
     pub(super) fn clone_ref(&self, py: Python<'_>) -> VenueHandle {
         match self {
             VenueHandle::Mock(m) => VenueHandle::Mock(m.clone_ref(py)),
-            VenueHandle::Python(o) => VenueHandle::Python(o.clone_ref(py)),
+            VenueHandle::Python(o, cancel) => VenueHandle::Python(o.clone_ref(py), *cancel),
         }
     }
 
     /// Hands an order to the venue: the native mock `mock`, taken for the input (`take_mock`),
     /// or the Python venue. `Ok(Err(..))` means the venue raised: the outcome is unknown and
     /// the order stays in flight until the venue reports on it. `room`: an empty list the
-    /// native mock's answer to a submit is written in, keeping its allocation.
+    /// native mock's answer to a submit is written in, keeping its allocation. `reason`: why a
+    /// cancel is asked, given to a Python venue's `cancel` that takes one.
     fn call(
         &self,
         py: Python<'_>,
@@ -114,6 +151,7 @@ impl VenueHandle {
         method: &str,
         order: &VenueOrder,
         room: Vec<VenueEvent>,
+        reason: &str,
     ) -> PyResult<Result<VenueAnswer, String>> {
         match self {
             VenueHandle::Mock(_) => {
@@ -128,7 +166,7 @@ impl VenueHandle {
                     mv.inner.cancel(order)
                 })))
             }
-            VenueHandle::Python(obj) => {
+            VenueHandle::Python(obj, cancel) => {
                 let arg = Py::new(
                     py,
                     PyVenueOrder {
@@ -139,7 +177,15 @@ impl VenueHandle {
                 // may have left: the outcome says so, and the calls after it still go out.
                 // Ctrl-C, SIGTERM made one, or sys.exit (not an `Exception`) is the program
                 // being stopped: it goes on up, the order in flight.
-                match obj.bind(py).call_method1(method, (arg,)) {
+                let called = match (method, cancel) {
+                    ("cancel", CancelArgs::OrderAndReason) => {
+                        let kwargs = PyDict::new(py);
+                        kwargs.set_item("reason", reason)?;
+                        obj.bind(py).call_method(method, (arg,), Some(&kwargs))
+                    }
+                    _ => obj.bind(py).call_method1(method, (arg,)),
+                };
+                match called {
                     Ok(result) => Ok(Ok(VenueAnswer::read(py, method, &result))),
                     Err(e) if !e.is_instance_of::<PyException>(py) => Err(e),
                     Err(e) => Ok(Err(format!("{}: {}", e.get_type(py).name()?, e.value(py)))),
@@ -187,6 +233,12 @@ impl Drop for VenueCall {
     }
 }
 
+/// Moves the cancels the venue's answers asked for (in `out`) to `cancels`, each with its
+/// reason: an answer's event asks a cancel only on a late exit fill.
+fn take_answers_cancels(out: &mut KernelOutcome, cancels: &mut Vec<(VenueOrder, &str)>) {
+    cancels.extend((out.cancels.drain(..)).map(|order| (order, LATE_EXIT_FILL_CANCEL)));
+}
+
 /// The error of `what` meeting the native mock held by one of its own methods.
 #[cold]
 fn mock_busy(what: &str) -> PyErr {
@@ -209,22 +261,24 @@ impl PyKernel {
     pub(super) fn venue_object(&self, py: Python<'_>) -> Py<PyAny> {
         match &self.venue {
             VenueHandle::Mock(m) => m.clone_ref(py).into_any(),
-            VenueHandle::Python(o) => o.clone_ref(py),
+            VenueHandle::Python(o, _) => o.clone_ref(py),
         }
     }
 
-    /// Sends what an outcome asks for (a submit, cancels) and folds the venue's synchronous
-    /// answers back in, each as its own input. No borrow of the kernel is held while a Python
-    /// venue runs, so other threads can read the kernel and the venue may call back into it.
+    /// Sends what an outcome asks for (a submit, cancels, each cancel for `cancel_reason`) and
+    /// folds the venue's synchronous answers back in, each as its own input. No borrow of the
+    /// kernel is held while a Python venue runs, so other threads can read the kernel and the
+    /// venue may call back into it.
     pub(super) fn send_to_venue(
         slf: &Bound<'_, Self>,
         this: PyRefMut<'_, Self>,
         mock: HeldMock<'_>,
         out: KernelOutcome,
+        cancel_reason: &str,
     ) -> PyResult<PyOutcome> {
         let mut outcome = PyOutcome::blank();
         outcome.inner = out;
-        Self::send_outcome_to_venue(slf, this, mock, &mut outcome)?;
+        Self::send_outcome_to_venue(slf, this, mock, &mut outcome, cancel_reason)?;
         Ok(outcome)
     }
 
@@ -235,6 +289,7 @@ impl PyKernel {
         mut this: PyRefMut<'_, Self>,
         mut mock: HeldMock<'_>,
         outcome: &mut PyOutcome,
+        cancel_reason: &str,
     ) -> PyResult<()> {
         let py = slf.py();
         let out = &mut outcome.inner;
@@ -253,7 +308,7 @@ impl PyKernel {
         // cannot slip in between the input and its venue call.
         let (mut held, _call) = match &venue {
             VenueHandle::Mock(_) => (Some(this), None),
-            VenueHandle::Python(_) => {
+            VenueHandle::Python(..) => {
                 let call = VenueCall::start(&this.venue_calls);
                 drop(this);
                 (None, Some(call))
@@ -268,24 +323,29 @@ impl PyKernel {
         if let Some(order) = &out.submit {
             // The outcome's events list, empty before any answer: the mock answers in it.
             let room = std::mem::take(&mut out.emitted_events);
-            match venue.call(py, &mut mock, "submit", order, room)? {
+            match venue.call(py, &mut mock, "submit", order, room, "")? {
                 Ok(answer) => apply(answer, out, facts)?,
                 Err(msg) => venue_raised(out, "submit_outcome", msg),
             }
         }
-        let mut cancels = cancels;
-        cancels.append(&mut out.cancels);
+        // The input's cancels go out for its reason; those the venue's answers ask for, for
+        // theirs.
+        let mut cancels: Vec<(VenueOrder, &str)> = cancels
+            .into_iter()
+            .map(|order| (order, cancel_reason))
+            .collect();
+        take_answers_cancels(out, &mut cancels);
         // An interrupt (Ctrl-C, sys.exit) in one cancel is raised once the others are sent:
         // each order is marked as asked to cancel, and a later freeze would not ask again.
         let mut interrupt: Option<PyErr> = None;
         while !cancels.is_empty() {
-            for order in std::mem::take(&mut cancels) {
+            for (order, reason) in std::mem::take(&mut cancels) {
                 facts.get_or_insert_default().cancelled.push((
                     order.client_order_id.clone(),
                     trade_side_of(order.side, order.is_entry),
                 ));
                 let sent = venue
-                    .call(py, &mut mock, "cancel", &order, Vec::new())
+                    .call(py, &mut mock, "cancel", &order, Vec::new(), reason)
                     .and_then(|answer| match answer {
                         Ok(answer) => apply(answer, out, facts),
                         Err(msg) => {
@@ -297,7 +357,7 @@ impl PyKernel {
                     interrupt.get_or_insert(e);
                 }
             }
-            cancels.append(&mut out.cancels);
+            take_answers_cancels(out, &mut cancels);
         }
         interrupt.map_or(Ok(()), Err)
     }

@@ -7,11 +7,11 @@ use crate::python::convert::flags::{flag, opt_flag};
 use crate::python::convert::ints::slot_index_arg;
 use crate::python::convert::numbers::real;
 use crate::python::convert::text::ident;
-use crate::python::convert::time::{opt_time, time_or_now};
-use crate::types::{Id, OrderSide, OrderType, TradeSide, VenueOrderStatus};
+use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
+use crate::types::{Id, KernelCommandType, OrderSide, OrderType, TradeSide, VenueOrderStatus};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFrozenSet};
+use pyo3::types::{PyDateTime, PyDict, PyFrozenSet};
 
 type Read<T> = for<'a, 'py> fn(&'a Bound<'py, PyAny>) -> PyResult<T>;
 
@@ -346,6 +346,36 @@ impl PyVenueOrder {
     #[getter]
     fn average_fill_price(&self) -> f64 {
         self.inner.avg_fill_price
+    }
+
+    // The original kernel's venue got the intent in `submit`: these of its names are true of
+    // the order the intent became, so an adapter written against it reads them.
+    /// ENTER for an entry, EXIT for an exit.
+    #[getter]
+    fn action(&self) -> KernelCommandType {
+        if self.inner.is_entry {
+            KernelCommandType::Enter
+        } else {
+            KernelCommandType::Exit
+        }
+    }
+    /// `size`: what the order asks for (its intent's size, to the lot step).
+    #[getter]
+    fn target_size(&self) -> f64 {
+        self.inner.size
+    }
+    /// `price` of a LIMIT order (to the tick); 0 for a MARKET order, as an intent's.
+    #[getter]
+    fn limit_price(&self) -> f64 {
+        match self.inner.order_type {
+            OrderType::Limit => self.inner.price,
+            OrderType::Market => 0.0,
+        }
+    }
+    /// `created_at` (its intent's time) as a UTC datetime.
+    #[getter]
+    fn timestamp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDateTime>> {
+        datetime_of(py, self.inner.created_at, "created_at")
     }
     /// An empty dict: dita keeps no free-form data on an order (its trade's is the slot's
     /// `metadata`).
