@@ -45,7 +45,7 @@ def _paired(
         # A throttled cancel (a rate limit on an order the venue holds) moves the order as a
         # refused cancel does, under the rate limit's id: unpaired, its reason would go untold.
         kinds = (kind, "RATE_LIMITED") if kind == "CANCEL_REJECT" else (kind,)
-        booked = t.details if fill else {}
+        booked = dict(t.details) if fill else {}
         i = _made_by(events, ids_and_kinds, used, event_id, kinds, booked if fill else None)
         if i is None and kind in _ENDED_BY_A_FILL and paired and paired[-1][0].event_id == event_id:
             # A fill that says its order is over short of its size ends it with a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import pytest
@@ -192,7 +193,7 @@ def test_a_transition_holds_every_field_of_the_original(kernel: ExecutionKernel)
     assert (first.trade_id, first.slot_id, first.event_id) == ("trade-0", 0, "")
     assert first.intent_id.startswith("intent-") and first.timestamp == at(1).timestamp()
     assert first.control_mode == ControlMode.PAPER and first.control_verbosity == Verbosity.NORMAL
-    assert isinstance(first.details, dict)
+    assert isinstance(first.details, Mapping)
 
 
 def test_an_outcome_holds_every_field_of_the_original_in_its_shapes(kernel: ExecutionKernel) -> None:
@@ -203,7 +204,33 @@ def test_an_outcome_holds_every_field_of_the_original_in_its_shapes(kernel: Exec
     assert isinstance(out.transitions, tuple) and isinstance(out.emitted_events, tuple)
     assert [e.kind.value for e in out.emitted_events] == ["ORDER_ACK", "FILL"]
     assert all(e.side == TradeSide.LONG for e in out.emitted_events)  # its order's trade's
-    assert isinstance(out.details, dict)
+    assert isinstance(out.details, Mapping)
+
+
+def test_a_note_written_in_place_into_an_outcome_s_details_raises_rather_than_being_lost(
+    kernel: ExecutionKernel,
+) -> None:
+    # Each read builds the details anew: a change in place would be dropped without a word.
+    out = kernel.process_intent(original_intent("ENTER", 0, at(1)))
+    with pytest.raises(TypeError):
+        out.details["signal"] = "breakout"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        out.transitions[0].details["note"] = "mine"  # type: ignore[index]
+    made = dita.KernelTransition(at(1), "t", 0, "IDLE", "ORDER_REQUESTED", "ENTER", details={"k": 1})
+    with pytest.raises(TypeError):
+        made.details["k"] = 2  # type: ignore[index]
+    assert dict(made.details) == {"k": 1} and "signal" not in out.details
+
+
+def test_a_note_written_in_place_into_an_order_s_metadata_raises_rather_than_being_lost() -> None:
+    venue = HandDrivenVenue()
+    with ExecutionKernel(max_slots=1, venue=venue) as k:
+        k.process_intent(original_intent("ENTER", 0, at(0)))
+        order = k.slot(0).active_entry_order
+        assert order is not None
+        with pytest.raises(TypeError):
+            order.metadata["exchange_ref"] = "abc"  # type: ignore[index]
+        assert order.metadata == {}
 
 
 def test_a_venue_order_is_built_with_the_original_keywords() -> None:

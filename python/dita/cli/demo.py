@@ -33,7 +33,7 @@ def _show(console: Console, label: str, out: KernelOutcome) -> None:
         else "-"
     )
     verdict = "accepted" if out.accepted else out.diagnostic_code.name
-    extra = f" {out.details}" if out.details else ""
+    extra = f" {dict(out.details)}" if out.details else ""
     line = Text(f"  {label:<34} ")
     line.append(f"{verdict:<19}", style="green" if out.accepted else "red")
     line.append(f" {path}{extra}")

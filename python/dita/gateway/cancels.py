@@ -66,7 +66,7 @@ class _Cancels(_ExecutionReports):
                     rec,
                     diagnostic=outcome.diagnostic_code.name,
                     reason=next((r for r in said if r), "cancel refused"),
-                    details=outcome.details,
+                    details=dict(outcome.details),
                 ),
             )
             return

@@ -59,7 +59,7 @@ class _ExecutionReports(_SessionOrders):
         """Tell the client what ``outcome``, the kernel's answer to ``rec``'s command, did;
         ``refused``: the diagnostic and the venue's words of a cancel it refused or throttled."""
         if not outcome.accepted:
-            details = outcome.details
+            details = dict(outcome.details)
             # A venue's refusal (a rate limit) has its words on the event, not in the details.
             venue_reason = next((e.reason for _, e in applied_events(outcome) if e.reason), None)
             said = details.get("reason") or details.get("message") or venue_reason
@@ -129,7 +129,7 @@ class _ExecutionReports(_SessionOrders):
         # A submit or cancel that raised, or answered with what is not a list of events: the
         # kernel took the intent and keeps the order in flight; its details name the venue's
         # error, and go to the client as the HTTP gateway's outcome gives them.
-        details = outcome.details if outcome is not None else {}
+        details = dict(outcome.details) if outcome is not None else {}
         fault = details.get("venue_error") or details.get("venue_answer_error")
         if fault:
             rec.diagnostic, rec.reason = "VENUE_ERROR", str(fault)
@@ -151,7 +151,7 @@ class _ExecutionReports(_SessionOrders):
             if transition.trigger in FILL_TRIGGERS:
                 # What the kernel booked, as a strategy hears it; when the venue states no fee,
                 # the kernel's prediction for this fill, told when it is the slot's only fill.
-                booked = transition.details  # read once: each read builds them anew
+                booked = dict(transition.details)  # read once: each read builds them anew
                 qty, fee = booked_fill(event, booked)
                 if fee is None and fills == 1:
                     fee = fee_total

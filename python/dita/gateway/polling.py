@@ -128,7 +128,7 @@ class VenuePolling:
                 log.warning(
                     "venue event %s (%s, slot %s) refused: %s %s",
                     event.event_id, event.kind.name, event.slot_id,
-                    outcome.diagnostic_code.name, shortened(str(outcome.details), 300),
+                    outcome.diagnostic_code.name, shortened(str(dict(outcome.details)), 300),
                 )  # fmt: skip
             elif event.kind in VENUE_ENDS:
                 metrics.venue_rejects.labels(event.kind.name).inc()

@@ -114,7 +114,7 @@ class _Run:
         self.events_sent += 1
         out = self.kernel.on_venue_event(ev)
         if not out.applied:
-            raise _Refused(ev.event_id, out.diagnostic_code, out.details)
+            raise _Refused(ev.event_id, out.diagnostic_code, dict(out.details))
         self.report.events_applied += 1
         if self.on_applied is not None and out.accepted:
             self.on_applied(ev, out)
@@ -134,7 +134,7 @@ class _Run:
                 self.on_applied(ev, out)
             return booked
         if out.diagnostic_code != KernelDiagnosticCode.DUPLICATE_EVENT:
-            raise _Refused(ev.event_id, out.diagnostic_code, out.details)
+            raise _Refused(ev.event_id, out.diagnostic_code, dict(out.details))
         return 0.0
 
     def take_venue_fill(self, ev: VenueEvent, item: dict[str, Any]) -> None:

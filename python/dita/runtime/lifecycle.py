@@ -236,7 +236,7 @@ class Lifecycle:
                 shortened(str(raised), 300),
                 exc_info=raised,
             )
-        details = outcome.details
+        details = dict(outcome.details)
         if not outcome.accepted:
             problem = f"was refused ({outcome.diagnostic_code.name}: {details.get('reason', details)})"
         elif "venue_error" in details or "venue_answer_error" in details:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, cast
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL_STATUSES
@@ -65,8 +66,8 @@ class RuntimeRefusal:
         self._details = dict(details)
 
     @property
-    def details(self) -> dict[str, Any]:
-        return dict(self._details)  # a copy, as the kernel's outcome gives one
+    def details(self) -> Mapping[str, Any]:
+        return MappingProxyType(self._details)  # read-only, as the kernel's outcome's
 
     @property
     def transitions(self) -> list[Any]:
@@ -86,7 +87,7 @@ class RuntimeRefusal:
             "severity": self.severity.name,
             "transitions": [],
             "emitted_events": [],
-            "details": self.details,
+            "details": dict(self._details),
             "seq": 0,
         }
 

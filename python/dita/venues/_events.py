@@ -407,7 +407,7 @@ def _refused_fill(event: VenueEvent, outcome: KernelOutcome) -> None:
         _described(event),
         event.fill_id or "(none)",
         outcome.diagnostic_code.name,
-        str(outcome.details)[:300],
+        str(dict(outcome.details))[:300],
     )
 
 

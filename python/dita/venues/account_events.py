@@ -67,7 +67,7 @@ def take_account_events(
             event.event_id,
             event.kind.name,
             outcome.diagnostic_code.name,
-            shortened(repr(outcome.details), 300),
+            shortened(repr(dict(outcome.details)), 300),
         )
     return taken
 

@@ -5,6 +5,7 @@ use crate::model::VenueOrder;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg, side_arg, trade_side_of, SideArg};
 use crate::python::convert::flags::{flag, opt_flag};
 use crate::python::convert::ints::slot_index_arg;
+use crate::python::convert::metadata::read_only;
 use crate::python::convert::numbers::real;
 use crate::python::convert::text::ident;
 use crate::python::convert::time::{datetime_of, opt_time, time_or_now};
@@ -377,11 +378,11 @@ impl PyVenueOrder {
     fn timestamp<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDateTime>> {
         datetime_of(py, self.inner.created_at, "created_at")
     }
-    /// An empty dict: dita keeps no free-form data on an order (its trade's is the slot's
-    /// `metadata`).
+    /// Empty and read-only: dita keeps no free-form data on an order (its trade's is the
+    /// slot's `metadata`), so an entry written in place would be lost.
     #[getter]
-    fn metadata<'py>(&self, py: Python<'py>) -> Bound<'py, PyDict> {
-        PyDict::new(py)
+    fn metadata<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only(PyDict::new(py))
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -9,6 +9,7 @@ use crate::python::convert::details::{details_to_py, transition_details_to_py};
 use crate::python::convert::dicts::as_dict;
 use crate::python::convert::enums::{enum_arg, opt_enum_arg, trade_side_of};
 use crate::python::convert::ints::slot_index_arg;
+use crate::python::convert::metadata::read_only;
 use crate::python::convert::text::{ident, str_arg};
 use crate::python::convert::time::{datetime_of, seconds_arg};
 use crate::python::convert::wrong_type;
@@ -37,6 +38,14 @@ pub struct PyTransition {
 }
 
 impl PyTransition {
+    /// Its details as a new dict: a kernel's, or those it was made with.
+    fn details_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        match &self.given_details {
+            Some(d) => d.bind(py).copy(),
+            None => transition_details_to_py(py, &self.inner.details),
+        }
+    }
+
     /// A transition a kernel made, under the control its input was taken in.
     pub fn made(inner: KernelTransition, control: ControlAtInput) -> Self {
         PyTransition {
@@ -141,12 +150,10 @@ impl PyTransition {
     fn event_id(&self) -> &str {
         &self.inner.event_id
     }
+    /// Read-only: a change in place would be lost (each read builds them anew).
     #[getter]
-    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        match &self.given_details {
-            Some(d) => d.bind(py).copy(),
-            None => transition_details_to_py(py, &self.inner.details),
-        }
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only(self.details_dict(py)?)
     }
     /// The trading mode in force when the input that made it was taken.
     #[getter]
@@ -170,7 +177,7 @@ impl PyTransition {
         d.set_item("trigger", t.trigger)?;
         d.set_item("intent_id", &*t.intent_id)?;
         d.set_item("event_id", &*t.event_id)?;
-        d.set_item("details", self.details(py)?)?;
+        d.set_item("details", self.details_dict(py)?)?;
         Ok(d)
     }
 
@@ -384,9 +391,10 @@ impl PyOutcome {
             .map(|o| Py::new(py, PyVenueOrder { inner: o.clone() }))
             .transpose()
     }
+    /// Read-only: a change in place would be lost (each read builds them anew).
     #[getter]
-    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        self.details_dict(py)
+    fn details<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        read_only(self.details_dict(py)?)
     }
     #[getter]
     fn seq(&self) -> u64 {
@@ -448,6 +456,6 @@ impl PyTransition {
             return Ok(false);
         }
         let py = other.py();
-        self.details(py)?.eq(other.get().details(py)?)
+        self.details_dict(py)?.eq(other.get().details_dict(py)?)
     }
 }
