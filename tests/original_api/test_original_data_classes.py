@@ -430,7 +430,11 @@ def test_a_trade_slot_is_built_from_the_original_s_values() -> None:
         ({"size": "1"}, TypeError, "invalid size: expected a number, got str '1'"),
         ({"side": "UP"}, ValueError, 'invalid side: unknown TradeSide "UP"'),
         ({"entry_time": "noon"}, TypeError, "entry_time"),
-        ({"active_exit_order": 5}, TypeError, "active_exit_order must be a dict or None"),
+        (
+            {"active_exit_order": 5},
+            TypeError,
+            "active_exit_order must be a VenueOrder, a dict or None, got int 5",
+        ),
         ({"sise": 1.0}, TypeError, "unexpected keyword argument 'sise'"),
         ({"committed_notional": 1.0}, TypeError, "unexpected keyword argument 'committed_notional'"),
     ],

@@ -372,6 +372,27 @@ pub fn slot_from_dict(obj: &Bound<'_, PyAny>, index: usize) -> PyResult<TradeSlo
     read_slot(&d, index, &|name| format!("slots[{index}].{name}"))
 }
 
+/// The fields of a slot's order `value`: a dict, or a `VenueOrder` (a slot view's or a
+/// `TradeSlot`'s, as they read) or another object by its `to_dict()`; `field` names it on error.
+fn order_fields<'py>(value: &Bound<'py, PyAny>, field: &str) -> PyResult<Bound<'py, PyDict>> {
+    if let Ok(order) = value.cast::<PyVenueOrder>() {
+        return order_dict(value.py(), &order.get().inner);
+    }
+    let not_an_order = || {
+        wrong_type(
+            format_args!("{field} must be a VenueOrder, a dict or None"),
+            value,
+        )
+    };
+    match as_dict(value)? {
+        Some(d) => Ok(d),
+        None if value.hasattr("to_dict")? => {
+            as_dict(&value.call_method0("to_dict")?)?.ok_or_else(not_an_order)
+        }
+        None => Err(not_an_order()),
+    }
+}
+
 /// Slot `index` from the fields of dict `d`, each checked and named on error as `field` names
 /// it: what `load_slots` and `TradeSlot(...)` read.
 fn read_slot(
@@ -389,9 +410,7 @@ fn read_slot(
         if v.is_none() {
             return Ok(None);
         }
-        let od = &as_dict(&v)?.ok_or_else(|| {
-            PyTypeError::new_err(format!("{} must be a dict or None", field(name)))
-        })?;
+        let od = &order_fields(&v, &field(name))?;
         let oget = |k: &str| -> PyResult<Bound<'_, PyAny>> {
             od.get_item(k)?
                 .ok_or_else(|| PyValueError::new_err(format!("missing {}.{k}", field(name))))
