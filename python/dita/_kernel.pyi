@@ -321,7 +321,8 @@ class KernelIntent:
     ``side`` is not read (an exit closes the slot's own side). A MARKET ENTER or EXIT with a
     ``limit_price`` above 0 is refused INVALID_INTENT naming it (a limit is for a LIMIT order).
     A ``timestamp`` past 253402300799 (9999-12-31 23:59:59 UTC, the last second a datetime
-    holds: milliseconds passed as seconds) is refused, ValueError naming it.
+    holds: milliseconds passed as seconds) is refused, ValueError naming it. ``to_dict()`` holds
+    every field, ``stage`` too: ``KernelIntent(**intent.to_dict())`` equals the intent.
     """
 
     def __new__(
@@ -403,7 +404,10 @@ class VenueEvent:
     holds: milliseconds passed as seconds) is refused, ValueError naming it.
     Equal to an event of the same fields (with whether a status was stated, the trade's
     ``side`` and ``raw_payload``, compared as dicts; none given equals an empty one); hashed by
-    its ids.
+    its ids. ``to_dict()`` holds the order's side as ``side``, the trade's as ``trade_side``
+    and the ``raw_payload`` (None when none was given): ``VenueEvent(**event.to_dict())``
+    equals the event. ``trade_side`` given is the trade's side (``side`` read as the trade's
+    must agree).
     """
 
     def __new__(
@@ -430,6 +434,7 @@ class VenueEvent:
         retry_after: float = 0.0,
         order_side: OrderSide | str | None = None,
         raw_payload: Mapping[str, Any] | None = None,
+        trade_side: TradeSide | str | None = None,
     ) -> Self: ...
     @property
     def event_id(self) -> str: ...

@@ -124,7 +124,7 @@ def event_with(event: VenueEvent, changes: Mapping[str, Any]) -> VenueEvent:
     as its ``to_dict()`` says it), keeping the trade's side and the venue's payload it carries."""
     made = {**event.to_dict(), **changes}
     made["order_side"] = made.pop("side")
-    return VenueEvent(**made, side=event.side, raw_payload=event.raw_payload or None)
+    return VenueEvent(**made)
 
 
 def booked_events(outcome: KernelOutcome, reported: Sequence[VenueEvent] = ()) -> list[VenueEvent]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import copy
 from unittest import mock
 
+import pytest
+
 from dita import (
     ExecutionKernel,
     KernelIntent,
     KernelTransition,
     MockVenueAdapter,
     TradeSlot,
+    TradeStage,
     VenueEvent,
 )
 
@@ -119,3 +122,32 @@ def test_an_intent_holding_nan_equals_its_copy() -> None:
     )
     assert i == copy.copy(i)
     assert i == KernelIntent(**i.to_dict())
+
+
+def test_an_intent_made_again_from_its_dict_keeps_its_stage() -> None:
+    # The guide's changed copy: KernelIntent(**{**intent.to_dict(), "intent_id": "retry"}).
+    i = KernelIntent("i", "t", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, stage="ORDER_REQUESTED")
+    retry = KernelIntent(**{**i.to_dict(), "intent_id": "retry"})
+    assert retry.stage == i.stage == TradeStage.ORDER_REQUESTED
+    assert KernelIntent(**i.to_dict()) == i
+
+
+@pytest.mark.parametrize(
+    "sides",
+    [{"side": "LONG"}, {"side": "BUY"}, {"side": "SHORT", "order_side": "BUY"}, {}],
+    ids=["trade_side", "order_side", "both", "none"],
+)
+def test_an_event_made_again_from_its_dict_keeps_its_payload_and_sides(sides: dict[str, str]) -> None:
+    e = VenueEvent(
+        "e-1", "t-1", 0, "FILL", venue_client_id="c", price=100.0, size=1.0, filled_size=1.0,
+        timestamp=1.0, raw_payload={"venue": "x", "trade": 7}, **sides,  # type: ignore[arg-type]
+    )  # fmt: skip
+    saved = e.to_dict()
+    assert saved["raw_payload"] == {"venue": "x", "trade": 7}
+    again = VenueEvent(**saved)
+    assert again == e and (again.side, again.order_side) == (e.side, e.order_side)
+
+
+def test_an_event_given_two_trade_sides_is_refused_naming_them() -> None:
+    with pytest.raises(ValueError, match=r"invalid trade_side: SHORT \(side says LONG\)"):
+        VenueEvent("e-1", "t-1", 0, "FILL", side="LONG", trade_side="SHORT")

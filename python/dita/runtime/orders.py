@@ -418,4 +418,4 @@ def _with_metadata(intent: KernelIntent, added: Mapping[str, Any]) -> KernelInte
     """``intent`` with ``added`` in its metadata (an intent is immutable)."""
     fields = intent.to_dict()
     fields["metadata"] = {**intent.metadata, **added}
-    return KernelIntent(**fields, stage=intent.stage)
+    return KernelIntent(**fields)

@@ -159,6 +159,7 @@ impl PyIntent {
         d.set_item("reason", &i.reason)?;
         d.set_item("metadata", metadata_to_py(py, &i.metadata)?)?;
         d.set_item("timestamp", i.timestamp)?;
+        d.set_item("stage", self.stage.map(|s| s.name()))?;
         Ok(d)
     }
 

@@ -61,12 +61,15 @@ impl PyVenueEvent {
     }
 }
 
-/// The order side and trade side of an event from its `side` (either kind) and `order_side`.
+/// The order side and trade side of an event from its `side` (either kind), `order_side` and
+/// `trade_side` (as its `to_dict()` gives them).
 fn event_sides(
     side: Option<&Bound<'_, PyAny>>,
     order_side: Option<&Bound<'_, PyAny>>,
+    trade_side: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<(Option<OrderSide>, Option<TradeSide>)> {
     let given: Option<OrderSide> = opt_enum_arg(order_side, "order_side")?;
+    let given_trade: Option<TradeSide> = opt_enum_arg(trade_side, "trade_side")?;
     let side = match side.filter(|s| !s.is_none()) {
         Some(s) => Some(side_arg(s, "side")?),
         None => None,
@@ -78,9 +81,15 @@ fn event_sides(
                 given.map_or("", |g| g.name())
             )))
         }
-        Some(SideArg::Order(s)) => Ok((Some(s), None)),
+        Some(SideArg::Trade(t)) if given_trade.is_some_and(|g| g != t) => {
+            Err(PyValueError::new_err(format!(
+                "invalid trade_side: {} (side says {t})",
+                given_trade.map_or("", |g| g.name())
+            )))
+        }
+        Some(SideArg::Order(s)) => Ok((Some(s), given_trade)),
         Some(SideArg::Trade(t)) => Ok((given, Some(t))),
-        None => Ok((given, None)),
+        None => Ok((given, given_trade)),
     }
 }
 
@@ -103,8 +112,8 @@ impl PyVenueEvent {
     // `signature` are Rust values, which it would show as "...".
     #[pyo3(signature = (event_id, trade_id, slot_id, kind, status=None, venue_order_id=Id::default(), venue_client_id=Id::default(),
         side=None, asset=Id::default(), price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=String::new(),
-        metadata=None, timestamp=None, *, fill_id=Id::default(), fee=None, retry_after=0.0, order_side=None, raw_payload=None),
-        text_signature = "(event_id, trade_id, slot_id, kind, status=None, venue_order_id=\"\", venue_client_id=\"\", side=None, asset=\"\", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=\"\", metadata=None, timestamp=None, *, fill_id=\"\", fee=None, retry_after=0.0, order_side=None, raw_payload=None)")]
+        metadata=None, timestamp=None, *, fill_id=Id::default(), fee=None, retry_after=0.0, order_side=None, raw_payload=None, trade_side=None),
+        text_signature = "(event_id, trade_id, slot_id, kind, status=None, venue_order_id=\"\", venue_client_id=\"\", side=None, asset=\"\", price=0.0, size=0.0, filled_size=0.0, remaining_size=0.0, reason=\"\", metadata=None, timestamp=None, *, fill_id=\"\", fee=None, retry_after=0.0, order_side=None, raw_payload=None, trade_side=None)")]
     #[allow(clippy::too_many_arguments)]
     fn new(
         #[pyo3(from_py_with = ident::event_id)] event_id: Id,
@@ -128,10 +137,11 @@ impl PyVenueEvent {
         #[pyo3(from_py_with = real::retry_after)] retry_after: f64,
         order_side: Option<&Bound<'_, PyAny>>,
         raw_payload: Option<&Bound<'_, PyAny>>,
+        trade_side: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let kind: KernelEventKind = enum_arg(kind, "kind")?;
         let status: Option<VenueOrderStatus> = opt_enum_arg(status, "status")?;
-        let (order_side, trade_side) = event_sides(side, order_side)?;
+        let (order_side, trade_side) = event_sides(side, order_side, trade_side)?;
         let raw_payload = raw_payload_arg(raw_payload)?;
         let extras = (trade_side.is_some() || raw_payload.is_some()).then(|| {
             Box::new(EventExtras {
@@ -285,6 +295,13 @@ impl PyVenueEvent {
         d.set_item("fill_id", &*e.fill_id)?;
         d.set_item("fee", e.fee)?;
         d.set_item("retry_after", e.retry_after)?;
+        // `side` is the order's (BUY or SELL), as the journal and the gateway read it.
+        d.set_item("trade_side", self.side().map(|s| s.name()))?;
+        let payload = self.extras.as_ref().and_then(|x| x.raw_payload.as_ref());
+        d.set_item(
+            "raw_payload",
+            payload.map(|p| p.bind(py).copy()).transpose()?,
+        )?;
         Ok(d)
     }
 
