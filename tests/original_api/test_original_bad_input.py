@@ -254,3 +254,26 @@ def test_a_field_the_kernel_keeps_cannot_be_assigned(kernel: ExecutionKernel) ->
     for field in ("seen_event_ids", "committed_notional", "is_free"):
         with pytest.raises(AttributeError, match=f"slot field '{field}' is the kernel's own"):
             setattr(slot, field, 1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("intent_id", 123, "argument 'intent_id': expected str, got int 123"),
+        ("trade_id", 7.5, "argument 'trade_id': expected str, got float 7.5"),
+        ("asset", b"BTC", "argument 'asset': expected str, got bytes b'BTC'"),
+        ("reason", 5, "argument 'reason': expected str, got int 5"),
+        ("side", None, "invalid side: expected TradeSide or its name as str, got NoneType None"),
+        ("action", None, "invalid action: expected KernelCommandType or its name as str, got NoneType None"),
+    ],
+)
+def test_an_intent_field_of_the_wrong_type_is_refused_naming_the_value(
+    field: str, value: object, message: str
+) -> None:
+    fields: dict[str, object] = {
+        "intent_id": "i-1", "trade_id": "t-1", "slot_id": 0, "asset": "BTCUSDT", "side": "LONG",
+        "action": "ENTER", "reference_price": 100.0, "target_size": 1.0, "timestamp": at(0),
+    }  # fmt: skip
+    with pytest.raises(TypeError) as refused:
+        KernelIntent(**{**fields, field: value})  # type: ignore[arg-type]
+    assert str(refused.value) == message

@@ -1,9 +1,9 @@
 //! The kernel's enums: a member, or its name as text.
 
 use super::text::utf8;
-use super::{short_repr, type_name};
+use super::{short_repr, type_name, wrong_type};
 use crate::types::*;
-use pyo3::exceptions::{PyAttributeError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::CompareOp;
 use pyo3::types::{PyInt, PyString, PyType};
@@ -184,11 +184,11 @@ pub fn enum_arg<T: NamedEnum>(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<T
         });
     }
     obj.extract::<T>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "invalid {field}: expected {} or its name as str, got {}",
-            T::TYPE_NAME,
-            type_name(obj)
-        ))
+        let expected = format!(
+            "invalid {field}: expected {} or its name as str",
+            T::TYPE_NAME
+        );
+        wrong_type(expected, obj)
     })
 }
 
@@ -232,10 +232,10 @@ pub fn side_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<SideArg> {
              LONG, SHORT, FLAT (TradeSide)"
         )));
     }
-    Err(PyTypeError::new_err(format!(
-        "invalid {field}: expected OrderSide, TradeSide or its name as str, got {}",
-        type_name(obj)
-    )))
+    Err(wrong_type(
+        format_args!("invalid {field}: expected OrderSide, TradeSide or its name as str"),
+        obj,
+    ))
 }
 
 /// The side of the trade an order of `side` belongs to: an entry buys a LONG and sells a

@@ -1,8 +1,8 @@
 //! Text and ids: valid UTF-8, bounded in length; ids hold no NUL byte.
 
-use super::{type_name, wrong_type};
+use super::wrong_type;
 use crate::types::{id, Id};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
@@ -43,10 +43,10 @@ pub fn utf8<'a>(s: &'a Bound<'_, PyString>, field: impl std::fmt::Display) -> Py
 pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
     match obj.cast::<PyString>() {
         Ok(s) => utf8(s, field).map(str::to_string),
-        Err(_) => Err(PyTypeError::new_err(format!(
-            "invalid {field}: expected str, got {}",
-            type_name(obj)
-        ))),
+        Err(_) => Err(wrong_type(
+            format_args!("invalid {field}: expected str"),
+            obj,
+        )),
     }
 }
 
@@ -55,7 +55,7 @@ pub fn str_arg(obj: &Bound<'_, PyAny>, field: &str) -> PyResult<String> {
 fn text_ref<'a>(obj: &'a Bound<'_, PyAny>, field: &str) -> PyResult<&'a str> {
     let s = obj
         .cast::<PyString>()
-        .map_err(|_| PyTypeError::new_err(format!("expected str, got {}", type_name(obj))))?;
+        .map_err(|_| wrong_type("expected str", obj))?;
     bounded_text(utf8(s, field)?, field)
 }
 
