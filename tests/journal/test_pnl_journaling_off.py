@@ -5,6 +5,7 @@ of the kernel's own."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from dita.journal.clickhouse import ClickHouseJournal
 from journal.helpers import pnl_rows, twins
@@ -35,3 +36,34 @@ def test_pnl_says_when_journaling_was_off_for_a_while(tmp_path: Path) -> None:
     # A period ending before it was turned off has no such note.
     (row,) = pnl_rows("--journal", dsn, "--kernel", "sw-1", "--at", "2000-01-01T00:00:00")
     assert row["note"] == ""
+
+
+def test_an_off_span_is_noted_in_the_periods_of_the_kernels_clock(tmp_path: Path) -> None:
+    # The control changes are stamped by the host's clock, the fills by the kernel's (T0, in
+    # 2026-09-21, a replay's data time): each period the missed fills may fall in is noted.
+    dsn = f"chdb://{tmp_path / 'j'}"
+    journal = ClickHouseJournal(dsn, max_delay=0.02, close_timeout=20)
+    try:
+        work, _ = twins(journal, kernel_id="day-1")
+        work.run(20)
+        work.control(debug_clickhouse_enabled=False)
+        work.run(20, start=20)
+        work.clock += 86_400.0  # on into 2026-09-22, still off
+        work.run(20, start=40)
+        work.control(debug_clickhouse_enabled=True)
+        work.run(20, start=60)
+        work.main.close()
+    finally:
+        journal.close()
+
+    def day(at: str) -> dict[str, Any]:
+        (row,) = pnl_rows("--journal", dsn, "--kernel", "day-1", "--period", "today", "--at", at)
+        return row
+
+    first, second, third = day("2026-09-21T23:59:59"), day("2026-09-22T23:59:59"), day("2026-09-23T23:59:59")
+    # Each of the two days has journaled fills on its side of the span and may miss some.
+    assert first["fills"] > 0 and first["note"].startswith("journaling was off (debug_clickhouse_enabled)")
+    assert second["fills"] > 0 and second["note"] == first["note"]
+    assert " (seq " in first["note"]  # the span in the kernel's seq: its times are the host's
+    # The day after the last fill misses none.
+    assert third["fills"] == 0 and third["note"] == ""

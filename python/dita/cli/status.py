@@ -560,29 +560,49 @@ def _journaling_off(
     """A note per kernel whose journaling (``debug_clickhouse_enabled``) was off for a while of
     the period from ``start`` to ``end`` (None: no bound): nothing was queued then, fills
     included, so the sums may fall short of the kernel's. Read from the control changes that
-    turned it off and on again."""
-    sql = (
-        "SELECT kernel_id, toUnixTimestamp64Micro(ts) AS at, debug_clickhouse_enabled AS journaling "
-        "FROM control_changes FINAL"
-        + (" WHERE kernel_id = {kernel:String}" if kernel is not None else "")
-        + " ORDER BY kernel_id, seq, sub"
+    turned it off and on again.
+
+    A control change is stamped by the host's clock, a fill by the kernel's (a replay's data
+    time), so a span is placed in the period by the kernel's seq, which both share: it lies
+    between the kernel's last fill or account event before the change turning it off and its
+    first after the one turning it on, and is in the period when that stretch overlaps it (no
+    such row: unbounded on that side)."""
+    of_kernel = " WHERE kernel_id = {kernel:String}" if kernel is not None else ""
+    rows = " UNION ALL ".join(
+        f"SELECT kernel_id, seq, toUnixTimestamp64Micro(ts) AS t, 1 AS found FROM {table} FINAL{of_kernel}"
+        for table in ("fills", "account_events")
     )
-    spans: dict[str, list[tuple[float, float | None]]] = {}
-    off_since: dict[str, float] = {}
+    sql = (
+        "SELECT c.kernel_id AS kernel_id, c.seq AS seq, c.at AS at, c.journaling AS journaling, "
+        "b.found AS has_before, b.t AS before, a.found AS has_after, a.t AS after FROM ("
+        "SELECT kernel_id, seq, sub, toUnixTimestamp64Micro(ts) AS at, "
+        f"debug_clickhouse_enabled AS journaling FROM control_changes FINAL{of_kernel}) AS c "
+        f"ASOF LEFT JOIN ({rows}) AS b ON b.kernel_id = c.kernel_id AND b.seq < c.seq "
+        f"ASOF LEFT JOIN ({rows}) AS a ON a.kernel_id = c.kernel_id AND a.seq > c.seq "
+        "ORDER BY c.kernel_id, c.seq, c.sub"
+    )
+    # Per kernel: (host time off, host time on, seq off, seq on, kernel's time before, after).
+    Span = tuple[float, float | None, int, int | None, float | None, float | None]
+    spans: dict[str, list[Span]] = {}
+    off_since: dict[str, tuple[float, int, float | None]] = {}
     for r in _journal_records(target, sql, {"kernel": kernel} if kernel is not None else {}):
-        kid, at = r["kernel_id"], int(r["at"]) / 1e6
+        kid, at, seq = r["kernel_id"], int(r["at"]) / 1e6, int(r["seq"])
         if not r["journaling"]:
-            off_since.setdefault(kid, at)
+            off_since.setdefault(kid, (at, seq, int(r["before"]) / 1e6 if r["has_before"] else None))
         elif kid in off_since:
-            spans.setdefault(kid, []).append((off_since.pop(kid), at))
-    for kid, since in off_since.items():
-        spans.setdefault(kid, []).append((since, None))
+            since, off_seq, before = off_since.pop(kid)
+            after = int(r["after"]) / 1e6 if r["has_after"] else None
+            spans.setdefault(kid, []).append((since, at, off_seq, seq, before, after))
+    for kid, (since, off_seq, before) in off_since.items():
+        spans.setdefault(kid, []).append((since, None, off_seq, None, before, None))
     notes = {}
     for kid, kid_spans in spans.items():
         shown_spans = [
-            f"from {_iso(a)} " + (f"to {_iso(b)}" if b is not None else "on")
-            for a, b in kid_spans
-            if (end is None or a <= end) and (start is None or b is None or b >= start)
+            f"from {_iso(a)} {f'to {_iso(b)}' if b is not None else 'on'} "
+            f"(seq {a_seq} {f'to {b_seq}' if b_seq is not None else 'on'})"
+            for a, b, a_seq, b_seq, before, after in kid_spans
+            if (end is None or before is None or before <= end)
+            and (start is None or after is None or after >= start)
         ]
         if shown_spans:
             notes[kid] = (
