@@ -535,6 +535,12 @@ def _pnl_from_journal(dsn: str, period: str, at_ts: float | None, kernel: str | 
             fail(f"no kernel {kernel!r} found in the journal {target.display}", code=1)
         records = [{"kernel_id": kernel, "fills": 0, "realized": 0.0, "fees": 0.0, "funding": 0.0}]
     off = _journaling_off(target, kernel, start, None if unbounded else now)
+    # A kernel whose every fill fell while journaling was off has none journaled: its row, note
+    # and all, says so rather than leaving it out.
+    listed = {r["kernel_id"] for r in records}
+    zero = {"fills": 0, "realized": 0.0, "fees": 0.0, "funding": 0.0}
+    records += [{"kernel_id": kid, **zero} for kid in off if kid not in listed]
+    records.sort(key=lambda r: r["kernel_id"])
     return [
         {
             "kernel_id": r["kernel_id"],
