@@ -338,6 +338,24 @@ def test_a_hand_typed_mode_tighter_than_the_hand_typed_one_a_kernel_took_is_take
     assert eventually(lambda: mode(kernel) == "LIVE", timeout=5.0)  # a stamped one is newer
 
 
+def test_a_hand_typed_halt_in_a_kernels_own_entry_beats_a_hand_typed_global_mode(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two modes without a stamp are set at once (0): the tighter of the global entry and the
+    kernel's own counts, whichever entry holds it, so a hand-typed HALTED in its own entry halts
+    a kernel that took a hand-typed global REDUCE_ONLY."""
+    plane, kernel = plane_and_kernel
+    plane._on_entry(Event("*", entry(mode="REDUCE_ONLY")))
+    assert eventually(lambda: mode(kernel) == "REDUCE_ONLY", timeout=5.0)
+    plane._on_entry(Event("k1", entry(mode="HALTED")))
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
+    assert effective_control([{"mode": "HALTED"}, {"mode": "PAPER"}])["mode"] == ("HALTED", 0.0)
+    assert effective_control([{"mode": "PAPER"}, {"mode": "LIVE"}])["mode"] == ("PAPER", 0.0)
+    now = time.time()
+    typed, stamped = {"mode": "REDUCE_ONLY", "mode_at": now}, {"mode": "HALTED", "mode_at": now}
+    assert effective_control([stamped, typed])["mode"] == ("HALTED", now)
+
+
 @pytest.mark.parametrize(
     ("change", "said"),
     [

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dita.control import MODE_TIGHTNESS
 from dita.control.hazelcast.entries import CONTROL_FIELDS, _control_value
 from dita.projection.hazelcast.liveness import CLOCKS_AGREE_WITHIN_S
 
@@ -22,7 +23,9 @@ def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[A
     Fields with a value that does not validate are skipped, so the newest valid value counts
     (an entry written by hand with a typo must neither knock a kernel over nor hide a global
     HALTED from it); the plane logs them. A stamp that is not a finite number, or not after
-    1970 (zero or negative), counts as missing (0): never newer than a stamped value.
+    1970 (zero or negative), counts as missing (0): never newer than a stamped value. Of two
+    modes set at once (both typed by hand, at 0), the tighter counts: a hand-typed HALTED in a
+    kernel's own entry is not hidden by a hand-typed global mode.
     """
     best: dict[str, tuple[Any, float]] = {}
     for entry in entries:
@@ -35,9 +38,18 @@ def effective_control(entries: Sequence[Mapping[str, Any]]) -> dict[str, tuple[A
                 continue
             at = _stamp_number(entry.get(f"{field}_at"))
             at = 0.0 if at is None else at
-            if field not in best or at > best[field][1]:
+            if field not in best or at > best[field][1] or _tighter_at_once(field, value, at, best[field]):
                 best[field] = (value, at)
     return best
+
+
+def _tighter_at_once(field: str, value: Any, at: float, best: tuple[Any, float]) -> bool:
+    """Whether ``value`` of ``field``, set at ``at``, is a mode tighter than ``best`` set at once."""
+    return (
+        field == "mode"
+        and at == best[1]
+        and MODE_TIGHTNESS.get(str(value), 0) > MODE_TIGHTNESS.get(str(best[0]), 0)
+    )
 
 
 def control_values(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
