@@ -330,12 +330,42 @@ def test_a_hand_typed_mode_tighter_than_the_hand_typed_one_a_kernel_took_is_take
     ]
     assert said == [
         "control entry *: mode 'PAPER' has no mode_at stamp, so it never counts as newer than the "
-        "value without a stamp the kernel took, unless a tighter mode (REDUCE_ONLY over PAPER, SHADOW "
-        "and LIVE; HALTED over any): kernel k1 ignores it and runs mode 'HALTED' (write it with "
-        "`dita control set`, which stamps it)"
+        "value without a stamp the kernel took, unless a mode tighter than that and than the one the "
+        "kernel runs (REDUCE_ONLY over PAPER, SHADOW and LIVE; HALTED over any): kernel k1 ignores it "
+        "and runs mode 'HALTED' (write it with `dita control set`, which stamps it)"
     ], said
     plane._on_entry(Event("*", entry(mode="LIVE", mode_at=time.time())))
     assert eventually(lambda: mode(kernel) == "LIVE", timeout=5.0)  # a stamped one is newer
+
+
+def test_a_hand_typed_mode_does_not_loosen_a_kernel_its_own_process_halted(
+    plane_and_kernel: tuple[HazelcastControlPlane, ExecutionKernel], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A hand-typed mode tighter than the hand-typed one a kernel took is taken only if tighter
+    than the mode the kernel runs too: a kernel its own process halted after it took a hand-typed
+    SHADOW is not loosened to a hand-typed REDUCE_ONLY, said so; one it resumed halts on a
+    hand-typed HALTED."""
+    plane, kernel = plane_and_kernel
+    plane._on_entry(Event("*", entry(mode="SHADOW")))
+    assert eventually(lambda: mode(kernel) == "SHADOW", timeout=5.0)
+    kernel.update_control(mode="HALTED", source="risk check")
+    caplog.clear()
+    for _ in range(3):  # said once, not on every event that still carries it
+        plane._on_entry(Event("*", entry(mode="REDUCE_ONLY")))
+        time.sleep(0.2)
+    assert mode(kernel) == "HALTED"
+    said = [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("dita")
+    ]
+    assert said == [
+        "control entry *: mode 'REDUCE_ONLY' has no mode_at stamp, so it never counts as newer than "
+        "the value without a stamp the kernel took, unless a mode tighter than that and than the one "
+        "the kernel runs (REDUCE_ONLY over PAPER, SHADOW and LIVE; HALTED over any): kernel k1 ignores "
+        "it and runs mode 'HALTED' (write it with `dita control set`, which stamps it)"
+    ], said
+    kernel.update_control(mode="LIVE", source="risk check")
+    plane._on_entry(Event("*", entry(mode="HALTED")))
+    assert eventually(lambda: mode(kernel) == "HALTED", timeout=5.0)
 
 
 def test_a_hand_typed_halt_in_a_kernels_own_entry_beats_a_hand_typed_global_mode(

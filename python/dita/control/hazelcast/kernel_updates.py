@@ -152,10 +152,13 @@ class KernelUpdates(PlaneConnection):
             kept = self._kept.get(kid)
             change: dict[str, Any] = {}
             stamps: dict[str, float] = {}
+            tightens = False  # the mode is in change only for being tighter (_tightens_unstamped_locked)
             for field, (value, at) in effective_control(entries).items():
                 took = applied.get(field, -1.0)
                 if at < took or (at == took and not self._tightens_unstamped_locked(kid, field, value, at)):
                     continue
+                if field == "mode":
+                    tightens = at == took
                 if field == "mode" and kept is not None and kept.loosened_by(value, at):
                     applied[field] = at  # said once, not on every event
                     self._modes_taken[kid] = kept.mode
@@ -175,6 +178,12 @@ class KernelUpdates(PlaneConnection):
         try:
             with kernel_reads():
                 current = kernel.control()
+                runs_mode = _current_value(current, "mode")
+                if tightens and "mode" in change and not _tighter(change["mode"], runs_mode):
+                    # Not tighter than the mode the kernel runs, set by its own process (a HALTED
+                    # of a risk check): taking it would loosen the kernel.
+                    del change["mode"]
+                    stamps.pop("mode", None)
                 # Only real changes reach the kernel: each one is a journaled control change.
                 differing = {f: v for f, v in change.items() if _current_value(current, f) != v}
                 if differing:
@@ -228,12 +237,10 @@ class KernelUpdates(PlaneConnection):
 
     def _tightens_unstamped_locked(self, kid: str, field: str, value: Any, at: float) -> bool:
         """Whether ``value`` of ``field``, without a stamp (``at`` 0) as the value kernel ``kid``
-        took last, is taken all the same: a mode tighter than the one it took, the safe way for
-        a hand-typed HALTED replacing a hand-typed REDUCE_ONLY."""
-        taken = self._modes_taken.get(kid, "")
-        return (
-            at == 0 and field == "mode" and MODE_TIGHTNESS.get(_name(value), 0) > MODE_TIGHTNESS.get(taken, 0)
-        )
+        took last, may be taken all the same: a mode tighter than the one it took, the safe way
+        for a hand-typed HALTED replacing a hand-typed REDUCE_ONLY. It is taken only if tighter
+        than the mode the kernel runs too, checked once the kernel is read (``_apply_held``)."""
+        return at == 0 and field == "mode" and _tighter(value, self._modes_taken.get(kid, ""))
 
     def _unstamped_ignored_locked(
         self, kid: str, applied: Mapping[str, float]
@@ -241,7 +248,8 @@ class KernelUpdates(PlaneConnection):
         """The values of ``kid``'s entries without a stamp that it does not take, not said yet,
         as (key, field, value, stamped): a field without its stamp never counts as newer than a
         value the kernel took from a stamped one (``stamped``), so a hand-typed global HALTED is
-        ignored by it; nor than one it took without a stamp, unless a tighter mode."""
+        ignored by it; nor than one it took without a stamp, unless a mode tighter than that and
+        than the mode it runs."""
         held = effective_control([self._entries[k] for k in (GLOBAL, kid) if k in self._entries])
         ignored = []
         for key in (GLOBAL, kid):
@@ -284,8 +292,8 @@ class KernelUpdates(PlaneConnection):
                 field,
                 "a stamped value"
                 if stamped
-                else "the value without a stamp the kernel took, unless a tighter mode (REDUCE_ONLY "
-                "over PAPER, SHADOW and LIVE; HALTED over any)",
+                else "the value without a stamp the kernel took, unless a mode tighter than that and "
+                "than the one the kernel runs (REDUCE_ONLY over PAPER, SHADOW and LIVE; HALTED over any)",
                 kid,
                 field,
                 shortened(repr(runs.get(field))),
@@ -305,6 +313,11 @@ class KernelUpdates(PlaneConnection):
 
 def _name(value: Any) -> Any:
     return getattr(value, "name", value)
+
+
+def _tighter(mode: Any, than: Any) -> bool:
+    """Whether ``mode`` holds trading back further than ``than`` (``MODE_TIGHTNESS``)."""
+    return MODE_TIGHTNESS.get(str(_name(mode)), 0) > MODE_TIGHTNESS.get(str(_name(than)), 0)
 
 
 def _current_value(control: Mapping[str, Any], field: str) -> Any:
