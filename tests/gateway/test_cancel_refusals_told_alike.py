@@ -146,3 +146,27 @@ def test_a_throttled_cancels_retry_after_the_slot_moved_on_is_told_its_first_out
         assert len(venue.cancels) == cancels  # the newer trade's order is left alone
     finally:
         live.stop()
+
+
+class FillsThenRefusesTheCancel(LimitsRest):
+    """Rests limit orders; answers a cancel with the fill that ended the order and the refusal."""
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        fill = VenueEvent(f"f-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
+                          price=49_000.0, size=order.size, filled_size=order.size)  # fmt: skip
+        return [fill, VenueEvent(f"crj-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
+                                 venue_client_id=coid, reason="already filled")]  # fmt: skip
+
+
+def test_a_cancel_answered_with_the_fill_that_ended_the_order_is_answered_as_the_fill() -> None:
+    live = start_server(max_slots=2, venue=FillsThenRefusesTheCancel)
+    try:
+        c = live.client
+        assert c.post("/v1/intents", json=LIMIT_ENTRY, headers=AUTH).json()["accepted"] is True
+        cancel = {"action": "CANCEL", "slot_id": 0, "intent_id": "f1"}
+        answer = c.post("/v1/intents", json=cancel, headers=AUTH).json()
+        assert (*_told(answer), answer["state"]) == (True, "OK", "POSITION_OPEN"), answer
+        assert "FILL" in [t["trigger"] for t in answer["transitions"]], answer
+    finally:
+        live.stop()

@@ -56,3 +56,47 @@ def test_the_throttled_cancel_sent_again_of_an_order_in_doubt_is_told_rate_limit
     (update,) = _answers(events, 1)
     assert update.get("diagnostic") == "RATE_LIMITED", update
     assert update["status"] == "NEW" and "may still work" in update["reason"], update
+
+
+def _fill(order: Any) -> VenueEvent:
+    coid = order.client_order_id
+    return VenueEvent(f"f-{coid}", order.trade_id, order.slot_id, "FILL", venue_client_id=coid,
+                      price=49_000.0, size=order.size, filled_size=order.size)  # fmt: skip
+
+
+class FillsThenRefusesTheCancel(LimitsRest):
+    """Rests limit orders; answers a cancel with the fill that ended the order and the refusal."""
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        coid = order.client_order_id
+        return [_fill(order), VenueEvent(f"crj-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
+                                         venue_client_id=coid, reason="already filled")]  # fmt: skip
+
+
+class FillsTheOrderInDoubt(ThrottlesCancels):
+    """Throttles the first cancel (the order is then in doubt) and answers the one sent again
+    with the fill that ended the order, and the throttle."""
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        throttle = super().cancel(order)
+        return throttle if len(self.cancels) == 1 else [_fill(order), *throttle]
+
+
+def test_a_cancel_answered_with_the_fill_that_ended_the_order_is_told_filled_not_refused() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=FillsThenRefusesTheCancel())
+    events = _session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\n")
+    start = next(i for i, e in enumerate(events) if e["type"] == "cancel_received")
+    told = [e for e in events[start:] if e["type"] in ("fill", "order_update")]
+    assert [(e["type"], e.get("status"), e.get("diagnostic")) for e in told] == [
+        ("fill", None, None),
+        ("order_update", "FILLED", None),
+    ], told
+
+
+def test_an_order_in_doubt_filled_in_its_throttled_cancels_answer_is_not_told_it_may_still_work() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=FillsTheOrderInDoubt())
+    events = _session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\nCANCEL r1\n")
+    assert kernel.slot_dict(0)["size"] == 1.0  # the fill is booked: the order is over
+    start = [i for i, e in enumerate(events) if e["type"] == "cancel_received"][1]
+    updates = [e for e in events[start:] if e["type"] == "order_update"]
+    assert [(e["status"], e.get("diagnostic")) for e in updates] == [("FILLED", None)], updates

@@ -5,6 +5,7 @@ refused by this one rule: HTTP's answer (``cancel_answer``) and stdio's ``order_
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 __all__ = ["CANCEL_REFUSALS", "cancel_answer", "cancel_refusal", "refusal_reason"]
@@ -18,18 +19,57 @@ def cancel_refusal(answer: dict[str, Any]) -> tuple[str, str] | None:
     when it gave none) of a cancel the kernel took, ``answer`` its outcome's dict, whose venue
     answer refused or throttled it; None for any other. The kernel takes a cancel the venue
     refused (CANCEL_REJECT), and a throttle of the cancel of an order in doubt is an event for an
-    order already ended, which it refuses (listed in ``venue_refusals``)."""
+    order already ended, which it refuses (listed in ``venue_refusals``, without the venue's
+    words). A refusal of an order the same answer ended (filled, its cancel acked) is none: the
+    order is over, and the answer tells how."""
     if not answer["accepted"]:
         return None
+    ended = _ended_orders(answer)
+    asked = _cancelled_orders(answer)
     said = [
         (str(e["kind"]), str(e.get("reason") or ""))
         for e in answer["emitted_events"]
-        if e.get("slot_id") == answer["slot_id"]
+        if e.get("slot_id") == answer["slot_id"] and str(e.get("venue_client_id") or "") not in ended
     ]
     refusals = answer["details"].get("venue_refusals")
-    if isinstance(refusals, str):
+    # A refused event's order is not listed: it is the cancel's, unless every order asked ended.
+    if isinstance(refusals, str) and not (asked and asked <= ended):
         said += [(str(r.get("kind")), "") for r in json.loads(refusals)]
     return next(((CANCEL_REFUSALS[k], why) for k, why in said if k in CANCEL_REFUSALS), None)
+
+
+# The kernel's moves that end an order (a fill ending one short moves by its end's trigger).
+_ENDS = ("FILL", "CANCEL_ACK", "EXPIRED", "REJECT")
+# The smallest size the kernel trades: what a late fill completing its order leaves.
+_QTY_EPS = 1e-9
+
+
+def _ended_orders(answer: dict[str, Any]) -> set[str]:
+    """The client order ids of the orders ``answer``'s applied venue events ended."""
+    ended_by = set()
+    for t in answer["transitions"]:
+        booked = t.get("details") or {}
+        late_fill_completes = (
+            t["trigger"] == "LATE_FILL"
+            and float(booked.get("filled_size", 0.0)) >= float(booked.get("order_size", math.inf)) - _QTY_EPS
+        )
+        if t["trigger"] in _ENDS or late_fill_completes:
+            ended_by.add(t["event_id"])
+    return {str(e["venue_client_id"]) for e in answer["emitted_events"] if e["event_id"] in ended_by}
+
+
+def _cancelled_orders(answer: dict[str, Any]) -> set[str]:
+    """The client order ids of the orders ``answer``'s cancel asked: those it asked the cancel
+    of, and the order in doubt whose cancel it sent again."""
+    asked = {
+        str(t["details"]["client_order_id"])
+        for t in answer["transitions"]
+        if t["trigger"] == "CANCEL_REQUESTED" and (t.get("details") or {}).get("client_order_id")
+    }
+    details = answer["details"]
+    if details.get("order_in_doubt") and details.get("client_order_id"):
+        asked.add(str(details["client_order_id"]))
+    return asked
 
 
 def refusal_reason(code: str, words: str) -> str:
