@@ -49,6 +49,26 @@ def test_a_cancel_the_venue_refused_is_told_cancel_rejected_in_the_venues_words(
     assert kernel.slot_state(0).active_entry_order is not None  # it works on
 
 
+def _queried(events: list[dict[str, Any]]) -> dict[str, Any]:
+    return next(e for e in events if e["type"] == "query_received")["result"]
+
+
+def test_query_after_a_cancel_the_venue_refused_keeps_its_diagnostic_and_words() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=RefusesCancels())
+    record = _queried(_session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\nQUERY r1\n"))
+    assert (record["status"], record["diagnostic"], record["reason"]) == (
+        "ACKNOWLEDGED",
+        "CANCEL_REJECTED",
+        "too late",
+    ), record
+
+
+def test_query_after_the_throttled_cancel_sent_again_of_an_order_in_doubt_says_it_may_still_work() -> None:
+    kernel = ExecutionKernel(max_slots=2, venue=ThrottlesCancels())
+    record = _queried(_session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\nCANCEL r1\nQUERY r1\n"))
+    assert record["diagnostic"] == "RATE_LIMITED" and "may still work" in record["reason"], record
+
+
 def test_the_throttled_cancel_sent_again_of_an_order_in_doubt_is_told_rate_limited() -> None:
     kernel = ExecutionKernel(max_slots=2, venue=ThrottlesCancels())
     events = _session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\nCANCEL r1\nQUERY r1\n")

@@ -179,11 +179,11 @@ class _ExecutionReports(_SessionOrders):
                 self._emit("order_update", self._update_fields(rec, stage=stage, reason=event.reason or None))
         if refused is not None:
             # As a cancel the kernel refuses is told: the order's status kept, the venue's own
-            # words where it said any.
+            # words where it said any, on its record too (QUERY tells them).
             code, words = refused
-            reason = words or refusal_reason(code, "")
+            rec.diagnostic, rec.reason = code, words or refusal_reason(code, "")
             fields = self._update_fields(
-                rec, stage=stage, diagnostic=code, reason=reason, details=details or None
+                rec, stage=stage, diagnostic=code, reason=rec.reason, details=details or None
             )
             self._emit("order_update", fields)
         elif outcome is not None and (not events or fault):
