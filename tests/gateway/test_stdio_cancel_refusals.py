@@ -120,3 +120,29 @@ def test_an_order_in_doubt_filled_in_its_throttled_cancels_answer_is_not_told_it
     start = [i for i, e in enumerate(events) if e["type"] == "cancel_received"][1]
     updates = [e for e in events[start:] if e["type"] == "order_update"]
     assert [(e["status"], e.get("diagnostic")) for e in updates] == [("FILLED", None)], updates
+
+
+class RefusesTheCancelSentAgain(ThrottlesCancels):
+    """Throttles the first cancel (the order is then in doubt) and refuses the one sent again,
+    saying why."""
+
+    def cancel(self, order: Any) -> list[VenueEvent]:
+        throttle = super().cancel(order)
+        if len(self.cancels) == 1:
+            return throttle
+        coid = order.client_order_id
+        return [VenueEvent(f"crj-{coid}", order.trade_id, order.slot_id, "CANCEL_REJECT",
+                           venue_client_id=coid, reason="unknown order")]  # fmt: skip
+
+
+def test_a_refusal_the_kernel_refused_is_told_without_the_venues_words_and_with_the_kernels() -> None:
+    """The refusal of the cancel sent again of an order in doubt is an event of an order the
+    kernel ended: it refuses it, and the venue's words are not in its answer."""
+    kernel = ExecutionKernel(max_slots=2, venue=RefusesTheCancelSentAgain())
+    events = _session(kernel, "ORDER BUY BTC 1 49000 r1\nCANCEL r1\nCANCEL r1\n")
+    update = _answers(events, 1)[0]
+    assert (update.get("diagnostic"), update.get("reason")) == (
+        "CANCEL_REJECTED",
+        "the venue refused the cancel",
+    ), update
+    assert "venue_refusals" in update["details"] and "order in doubt" in update["details"]["reason"], update
