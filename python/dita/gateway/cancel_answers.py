@@ -40,8 +40,9 @@ def cancel_refusal(answer: dict[str, Any]) -> tuple[str, str] | None:
 
 # The kernel's moves that end an order (a fill ending one short moves by its end's trigger).
 _ENDS = ("FILL", "CANCEL_ACK", "EXPIRED", "REJECT")
-# The smallest size the kernel trades: what a late fill completing its order leaves.
-_QTY_EPS = 1e-9
+# The smallest size the kernel trades: what a fill completing an order leaves, the kernel having
+# booked what the order had left when the venue's figure differs by its rounding.
+QTY_EPS = 1e-9
 
 
 def _ended_orders(answer: dict[str, Any]) -> set[str]:
@@ -51,7 +52,7 @@ def _ended_orders(answer: dict[str, Any]) -> set[str]:
         booked = t.get("details") or {}
         late_fill_completes = (
             t["trigger"] == "LATE_FILL"
-            and float(booked.get("filled_size", 0.0)) >= float(booked.get("order_size", math.inf)) - _QTY_EPS
+            and float(booked.get("filled_size", 0.0)) >= float(booked.get("order_size", math.inf)) - QTY_EPS
         )
         if t["trigger"] in _ENDS or late_fill_completes:
             ended_by.add(t["event_id"])

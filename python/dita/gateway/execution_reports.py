@@ -11,7 +11,7 @@ from typing import Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as TERMINAL
 from dita._kernel import KernelEventKind, KernelOutcome, KernelTransition, VenueEvent
-from dita.gateway.cancel_answers import CANCEL_REFUSALS, refusal_reason
+from dita.gateway.cancel_answers import CANCEL_REFUSALS, QTY_EPS, refusal_reason
 from dita.gateway.session_orders import OrderRecord, _SessionOrders, log
 from dita.kernel import FILL_TRIGGERS, applied_events, booked_fill
 from dita.logs import order_ids
@@ -24,17 +24,13 @@ _STATUS_BY_KIND = {
     KernelEventKind.RATE_LIMITED: "REJECTED",
 }
 
-# The smallest size the kernel trades: what a fill completing an order leaves, the kernel having
-# booked what the order had left when the venue's figure differs by its rounding.
-_QTY_EPS = 1e-9
-
 
 def _completes(trigger: str, remaining: float) -> bool:
     """Whether a fill of ``trigger`` completes its order, as the kernel judged it: FILL does,
     PARTIAL_FILL does not (a lot short of an order of 1e9 is within 1e-9 of its size, and the
     kernel keeps it working), and a late fill of an ended order does when nothing is left."""
     if trigger == "LATE_FILL":
-        return remaining <= _QTY_EPS
+        return remaining <= QTY_EPS
     return trigger == "FILL"
 
 
