@@ -389,9 +389,10 @@ impl Kernel {
         self.ended.in_doubt(sid, None)
     }
 
-    /// Orders rate limited before the venue acknowledged them, with a cancel asked, whose
-    /// status is not known: they may still work at the venue, and their slots
-    /// take no new order until a late fill completes them or a reconciliation ends them.
+    /// Orders rate limited before the venue acknowledged them, with a cancel asked or
+    /// acknowledged or filled after, whose status is not known: they may still work at the
+    /// venue, and their slots take no new order until a late fill completes them or a
+    /// reconciliation ends them.
     pub fn orders_in_doubt(&self) -> Vec<&VenueOrder> {
         if self.ended.in_doubt_count == 0 {
             return Vec::new();

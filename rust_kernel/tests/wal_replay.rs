@@ -1400,6 +1400,40 @@ fn an_order_in_doubt_replays_as_it_ran() {
 }
 
 #[test]
+fn an_order_acknowledged_after_its_submit_was_throttled_replays_as_it_ran() {
+    // An entry answered RATE_LIMITED with no cancel asked ends, kept; the venue's ack of it
+    // after all puts it in doubt, and its slot takes no new trade, live, from a checkpoint and
+    // from the records alone.
+    let dir = tempfile::tempdir().unwrap();
+    let (mut log, mut k) = open(dir.path(), 0);
+    let coid = enter_recorded(&mut log, &mut k).client_order_id;
+    throttled_recorded(&mut log, &mut k, &coid);
+    assert!(k.orders_in_doubt().is_empty());
+    let mut ack = VenueEvent::new("a1", KernelEventKind::OrderAck, &coid);
+    ack.venue_order_id = id("V7");
+    let taken = record(&mut log, &mut k, KernelInput::VenueEvent(ack));
+    assert_eq!(taken.severity, KernelSeverity::Critical);
+    let mut part = fill_at_100("f1", "", 0.4, 0.4);
+    (part.venue_order_id, part.remaining_size) = (id("V7"), 0.6);
+    assert!(record(&mut log, &mut k, KernelInput::VenueEvent(part)).accepted);
+    assert_eq!(k.orders_in_doubt().len(), 1);
+    log.checkpoint(&k).unwrap();
+    let live = observable(&k);
+    let through_checkpoint = reopened(dir.path(), log);
+    assert_eq!(observable(&through_checkpoint), live);
+    let doubted = through_checkpoint.orders_in_doubt();
+    assert_eq!(
+        (&doubted[0].client_order_id, doubted[0].filled_size),
+        (&coid, 0.4)
+    );
+    assert_ne!(through_checkpoint.free_slot(), Some(0));
+    keep_only_the_records(dir.path());
+    let now = open(dir.path(), 0).1;
+    assert_eq!(observable(&now), live);
+    assert_eq!(now.orders_in_doubt()[0].client_order_id, coid);
+}
+
+#[test]
 fn a_fill_resent_with_an_id_after_its_id_less_report_replays_as_it_ran() {
     // A fill booked without a running total stops following the order by its reports'
     // intervals; a fill then reported without an id (0.3, total 0.5) and resent with one is

@@ -197,10 +197,11 @@ def test_a_generator_yielding_a_bad_item_is_read_on_and_one_raising_stops_there(
     )
 
 
-def test_a_fill_refused_after_a_rate_limit_is_named() -> None:
-    """[RATE_LIMITED, FILL]: the rate limit ends the order, so the fill is refused
-    (UNKNOWN_ORDER). The outcome stays RATE_LIMITED, but named only the rate limit: the
-    refused fill (money the venue says moved) left no trace in it."""
+def test_a_fill_after_a_rate_limit_in_the_same_answer_is_booked_and_named() -> None:
+    """[RATE_LIMITED, FILL]: the rate limit ends the order as a throttled submit, and the fill
+    shows the venue took it after all: booked as a late fill of the kept order. The outcome
+    stays RATE_LIMITED, its own details standing, but CRITICAL and saying the venue holds the
+    order, so the caller does not send it again."""
 
     class Throttled(SilentVenue):
         def submit(self, order: Any) -> Any:
@@ -209,17 +210,12 @@ def test_a_fill_refused_after_a_rate_limit_is_named() -> None:
     kernel = ExecutionKernel(max_slots=1, venue=Throttled())
     out = kernel.process_intent(intent("ENTER", 0))
     assert out.diagnostic_code == D.RATE_LIMITED and (out.accepted, out.applied) == (False, True)
-    assert kernel.slot_state(0).fsm_state == TradeStage.IDLE
-    assert [e.event_id for e in out.emitted_events] == ["r1"]
+    assert out.state == kernel.slot_state(0).fsm_state == TradeStage.POSITION_OPEN
+    assert kernel.slot_state(0).size == 1.0
+    assert [e.event_id for e in out.emitted_events] == ["r1", "f9"]
     assert out.details["retry_after"] == 2.0  # the rate limit's own details are not overwritten
     assert out.order is not None and out.details["client_order_id"] == out.order.client_order_id
-    assert out.details["venue_event_refused"] == "UNKNOWN_ORDER"
-    assert out.details["venue_events_refused"] == 1
-    assert json.loads(out.details["venue_refusals"]) == [
-        {"event_id": "f9", "kind": "FILL", "code": "UNKNOWN_ORDER"}
-    ]
-    # The rate limit is the main diagnostic; the severity is the refused fill's: money moved
-    # that no slot shows (as on its own, UNKNOWN_ORDER CRITICAL).
+    assert out.details["late_fill"] and "RATE_LIMITED" in out.details["order_kept"]
     assert out.severity == KernelSeverity.CRITICAL
 
 

@@ -228,16 +228,20 @@ impl Kernel {
     }
 
     /// Whether a rate limit on slot `sid`'s working order shows the venue holds it: the venue
-    /// acknowledged or filled part of it, or the rate limit states a filled size, or it names
-    /// the venue's id of an order asked to cancel. With no ack and no cancel asked, the only
-    /// request of the kernel's it can answer is the submit, whatever id a venue stamps on it.
+    /// acknowledged or filled part of it, the slot works it (a slot loaded so), the order
+    /// carried the venue's id before this event, or the rate limit states a filled size. A
+    /// venue may stamp its id on every event, its answer to a submit too: the id the rate
+    /// limit names is no evidence, with a cancel asked or not.
     pub(super) fn rate_limit_shows_it_held(&self, ev: &VenueEvent, sid: usize) -> bool {
-        let cancel_asked = self.slots[sid]
+        let slot = &self.slots[sid];
+        let working = matches!(
+            slot.fsm_state,
+            TradeStage::EntryWorking | TradeStage::ExitWorking
+        );
+        let own_venue_id = slot
             .active_order()
-            .is_some_and(|o| o.cancel_requested);
-        self.venue_holds(sid)
-            || ev.filled_size > 0.0
-            || (cancel_asked && !ev.venue_order_id.is_empty())
+            .is_some_and(|o| !o.venue_order_id.is_empty());
+        self.venue_holds(sid) || working || own_venue_id || ev.filled_size > 0.0
     }
 
     /// A rate limit on an order the venue holds. With a cancel asked for, the

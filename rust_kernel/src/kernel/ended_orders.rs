@@ -1,7 +1,8 @@
 //! The memory of orders kept after they ended: a fill may still come for an order canceled,
-//! expired or rejected after it traded, and for one rate limited before its ack with a cancel
-//! asked (in doubt). It holds each kept order, its indexes by client and venue id and its
-//! counts; what the kernel does with them lives in `kept_orders.rs` and `late_fills.rs`.
+//! expired or rejected after it traded, and for one rate limited before its ack (in doubt with
+//! a cancel asked, or once the venue shows it took the order after all). It holds each kept
+//! order, its indexes by client and venue id and its counts; what the kernel does with them
+//! lives in `kept_orders.rs` and `late_fills.rs`.
 
 use super::*;
 
@@ -33,12 +34,13 @@ pub(crate) struct KeptOrder {
     /// within it is owed nothing. Not part of a checkpoint: set as the order is kept.
     #[serde(skip)]
     pub(super) rounding: f64,
-    /// For an order rate limited before the venue acknowledged it, with a cancel asked: whether it
-    /// may still work at the venue (the throttled request may have been its cancel as well as its
-    /// submit). Until that is known (a late fill completes it, the venue or a reconciliation ends
-    /// it, or the slot is loaded with another size), its slot takes no new order: a second exit
-    /// beside a first still working sells the position twice, and a new trade forgets the order
-    /// whose fill may come. A checkpoint carries it in a part of its own
+    /// For an order rate limited before the venue acknowledged it, with a cancel asked, or
+    /// acknowledged or filled after a rate limit ended it: whether it may still work at the
+    /// venue (the throttled request may have been its cancel as well as its submit). Until
+    /// that is known (a late fill completes it, the venue or a reconciliation ends it, or the
+    /// slot is loaded with another size), its slot takes no new order: a second exit beside a
+    /// first still working sells the position twice, and a new trade forgets the order whose
+    /// fill may come. A checkpoint carries it in a part of its own
     /// ([`Kernel::in_doubt_keys`]).
     #[serde(skip)]
     pub(super) in_doubt: bool,
@@ -100,6 +102,14 @@ impl KeptOrder {
         })
     }
 
+    /// Whether the order ended on a rate limit answering its submit (no ack, no fill, no
+    /// cancel asked): the venue said it never took it, and its acknowledgement or fill would
+    /// say otherwise (`Kernel::held_after_throttle`). It keeps the status of an order never
+    /// acknowledged, which no other kept order has.
+    pub(super) fn throttled_submit(&self) -> bool {
+        self.order.status == VenueOrderStatus::New
+    }
+
     /// What the venue said filled of the order beyond what is booked (its end's figure, or
     /// the running total its reports stated), 0 within the venue's rounding: at a billion
     /// units on a lot of 1, a lot owed is a fill to wait for; 9e-7 at 2000, none is.
@@ -115,10 +125,11 @@ impl KeptOrder {
 
 /// Per slot, the last entry and the last exit order that ended without filling completely
 /// (a cancel ack, an expiry, a reject after part of it filled, or a rate limit before the
-/// ack with a cancel asked, which may have been the cancel's), by slot and by
+/// ack, which may have been the cancel's when one was asked), by slot and by
 /// their client and venue ids: a venue may still send a fill for it (a fill racing the
-/// cancel), and that fill is money moving, to be applied, not lost. Orders that never
-/// reached the venue (rate limited with no cancel asked, rejected unfilled) are not kept.
+/// cancel), and that fill is money moving, to be applied, not lost. An order rejected unfilled
+/// never reached the venue and is not kept; one rate limited with no cancel asked is kept
+/// owed nothing, until the venue's ack or fill shows it took the order after all.
 /// Forgotten when the slot starts a new trade. A checkpoint carries it in parts of its own,
 /// after the kernel's core fields.
 #[derive(Clone, Debug, Default)]
@@ -382,6 +393,13 @@ impl EndedOrders {
         } else {
             k.in_doubt.then_some(0.0)
         }
+    }
+
+    /// Whether kept order `key` ended as its throttled submit ([`KeptOrder::throttled_submit`]).
+    pub(super) fn throttled_submit(&self, key: KeptOrderKey) -> bool {
+        self.by_key
+            .get(&key)
+            .is_some_and(KeptOrder::throttled_submit)
     }
 
     /// Whether kept order `key` is in doubt (`KeptOrder::in_doubt`).

@@ -224,6 +224,55 @@ impl Kernel {
         out
     }
 
+    /// The venue's ack or fill `ev` of an order a rate limit ended as its throttled submit
+    /// ([`KeptOrder::throttled_submit`]): the venue holds it after all, and the caller was
+    /// told nothing was placed. The order is put in doubt as one rate limited with a cancel
+    /// asked is (its slot takes no new order until a fill completes it or a reconciliation
+    /// settles it, and its fills book as a kept order's), and the outcome is CRITICAL: an
+    /// order sent again meanwhile may work beside it. A fill the slot cannot take is
+    /// refused as any late fill is, and the order stays as it was.
+    pub(super) fn held_after_throttle(
+        &mut self,
+        ev: &VenueEvent,
+        key: KeptOrderKey,
+        seq: u64,
+    ) -> KernelOutcome {
+        let sid = key.0;
+        let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+        let was = (kept.in_doubt, kept.final_filled, kept.order.status);
+        (kept.in_doubt, kept.final_filled) = (true, None);
+        kept.order.status = VenueOrderStatus::Acknowledged;
+        let (coid, unnamed) = (
+            kept.order.client_order_id.clone(),
+            kept.order.venue_order_id.is_empty(),
+        );
+        self.ended.note_owed(key);
+        let mut out = if ev.kind == KernelEventKind::Fill {
+            self.apply_late_fill(ev, key, seq)
+        } else {
+            let vid = &ev.venue_order_id;
+            if unnamed && !vid.is_empty() && !self.venue_id_claimed_besides(vid, key) {
+                self.learn_kept_venue_id(key, vid);
+            }
+            self.late_ack_taken(ev, sid, &coid, seq)
+        };
+        if !out.accepted {
+            let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+            (kept.in_doubt, kept.final_filled, kept.order.status) = was;
+            self.ended.note_owed(key);
+            return out;
+        }
+        self.sync_free(sid);
+        self.dirty.slot(sid);
+        out.severity = KernelSeverity::Critical;
+        out.details
+            .push(("order_kept", Detail::Static(HELD_AFTER_THROTTLE)));
+        if self.ended.is_in_doubt(key) {
+            out.details.push(("slot_waits", Detail::Static(IN_DOUBT)));
+        }
+        out
+    }
+
     /// After slots are loaded: what the kernel knew of ended orders and reconciled fills is
     /// kept where the loaded slot still holds the same trade of the same asset (an operator
     /// correcting one slot must not make the others forget a fill that may still come, or

@@ -88,15 +88,16 @@ impl Kernel {
         let reused = self.venue_id_finished_before(kept_venue_id);
         self.finish_order(sid, &order.client_order_id);
         // An order that was at the venue is kept: a fill may still come for it (see
-        // `apply_late_fill`). One rejected unfilled never traded, nor one rate limited with no
-        // cancel asked (its submit was throttled). A rate limit on an order asked to cancel
-        // before the venue acknowledged it may be the cancel's, the order working at the
-        // venue: it is kept too, so its fills are not lost.
+        // `apply_late_fill`). One rejected unfilled never traded. A rate limit on an order
+        // asked to cancel before the venue acknowledged it may be the cancel's, the order
+        // working at the venue: it is kept in doubt, so its fills are not lost. One with no
+        // cancel asked answered its submit, but is kept too: a venue acknowledging or filling
+        // it after all puts it in doubt (`held_after_throttle`) rather than the slot trading
+        // beside it.
         let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
         let kept = match end.kind {
-            K::CancelAck | K::Expired => true,
             K::Reject => order.filled_size > 0.0 || end.figure > 0.0,
-            _ => maybe_working,
+            _ => true,
         };
         let mut stated = 0.0;
         if kept {
@@ -136,10 +137,15 @@ impl Kernel {
         out: &mut KernelOutcome,
     ) -> f64 {
         use KernelEventKind as K;
+        let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
+        // A throttled submit keeps the status of an order the venue never acknowledged (what
+        // `KeptOrder::throttled_submit` reads), and the venue's word that nothing filled.
+        let throttled_submit = end.kind == K::RateLimited && !maybe_working;
         let mut ended = order.clone();
         ended.status = match end.kind {
             K::CancelAck => VenueOrderStatus::Canceled,
             K::Expired => VenueOrderStatus::Expired,
+            _ if throttled_submit => VenueOrderStatus::New,
             _ => VenueOrderStatus::Rejected,
         };
         let key = (sid, order.is_entry, false);
@@ -170,7 +176,11 @@ impl Kernel {
         }
         // Without a figure, the slot waits for what the order's reports stated had filled
         // (`KeptOrder::stated_total`), said after.
-        let final_filled = (end.figure > 0.0 && !short).then_some(end.figure.min(order.size));
+        let final_filled = if throttled_submit {
+            Some(0.0)
+        } else {
+            (end.figure > 0.0 && !short).then_some(end.figure.min(order.size))
+        };
         let mut stated = 0.0;
         if final_filled.is_none() && !short {
             stated = self
@@ -178,7 +188,6 @@ impl Kernel {
                 .filter(|c| !c.unplaced)
                 .map_or(0.0, |c| c.reach().min(order.size));
         }
-        let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
         self.keep_order(
             key,
             KeptOrder {

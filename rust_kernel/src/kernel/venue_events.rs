@@ -82,9 +82,14 @@ pub(super) const THROTTLED_CANCEL: &str =
     "the venue holds the order: its cancel was throttled and the order still works";
 /// Why a slot whose order may still work at the venue takes no new order.
 pub(super) const IN_DOUBT: &str = "the slot's last order was rate limited before the venue \
-     acknowledged it, with a cancel asked, and may still work at the venue: another order beside \
-     it could trade the position twice; its late fills book as they come, and \
-     reconcile_with_venue learns its status (and cancels it if it works)";
+     acknowledged it (with a cancel asked, or acknowledged or filled after) and may still work \
+     at the venue: another order beside it could trade the position twice; its late fills book \
+     as they come, and reconcile_with_venue learns its status (and cancels it if it works)";
+/// Why the venue's ack or fill of an order it rate limited with no cancel asked is CRITICAL.
+pub(super) const HELD_AFTER_THROTTLE: &str = "the venue holds an order it answered \
+     RATE_LIMITED, which ended it here as a throttled submit: it is in doubt until a fill \
+     completes it or reconcile_with_venue settles it, and an order sent again meanwhile may \
+     work beside it";
 /// Why a CANCEL on a slot whose order is in doubt asks the venue again.
 pub(super) const CANCEL_IN_DOUBT: &str =
     "the slot's order is in doubt (rate limited before its ack, with \
@@ -294,6 +299,10 @@ impl Kernel {
             {
                 self.end_in_doubt(ev, late.expect("checked"), seq)
             }
+            // The venue took an order whose submit it answered RATE_LIMITED.
+            K::OrderAck | K::Fill if late.is_some_and(|k| self.ended.throttled_submit(k)) => {
+                self.held_after_throttle(ev, late.expect("checked"), seq)
+            }
             // Its end again, after it ended: it may give the figure the first end did not.
             K::CancelAck | K::Expired | K::Reject if late.is_some() => {
                 self.apply_late_end(ev, sid, late.expect("checked"), seq)
@@ -323,8 +332,9 @@ impl Kernel {
             },
             K::OrderAck => return self.apply_ack(ev, ids.venue, sid, seq, out),
             K::CancelReject => self.apply_cancel_reject(ev, sid, seq),
-            // An order the venue acknowledged or filled is at the venue, and a rate limit
-            // cannot take it back: the throttled request was its cancel.
+            // An order the venue holds (acknowledged, filled, worked or named by its id before)
+            // is at the venue, and a rate limit cannot take it back: the throttled request was
+            // its cancel.
             K::RateLimited if self.rate_limit_shows_it_held(ev, sid) => {
                 self.throttled_cancel(ev, sid, seq)
             }

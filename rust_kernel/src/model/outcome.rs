@@ -128,6 +128,8 @@ impl KernelOutcome {
     /// `venue_refusals` lists each in order, as JSON (`[{"event_id", "kind", "code"}]`). A
     /// refusal's own details come along only while this outcome is still `OK`: after a rate
     /// limit (its `retry_after`, `client_order_id`) they would overwrite the main diagnostic's.
+    /// An ack or fill of the order such a rate limit ended brings its severity (CRITICAL) and
+    /// details (`order_kept`, `slot_waits` while the order is in doubt).
     pub fn absorb(&mut self, follow_up: &mut KernelOutcome, event: &VenueEvent) {
         // The stage moves with the follow-up's transitions of this slot; a refused follow-up
         // moves nothing, whatever stage its refusal names.
@@ -140,7 +142,16 @@ impl KernelOutcome {
             self.state = t.next_state;
         }
         self.transitions.append(&mut follow_up.transitions);
-        if follow_up.diagnostic_code == KernelDiagnosticCode::RateLimited {
+        // Only an ack or fill of an order a rate limit ended is taken CRITICAL with
+        // `order_kept`: the venue took an order it answered RATE_LIMITED, and "nothing was
+        // placed" no longer holds.
+        let held_after_all = follow_up.accepted
+            && follow_up.severity == KernelSeverity::Critical
+            && follow_up.details.iter().any(|(k, _)| *k == "order_kept");
+        if held_after_all {
+            self.severity = self.severity.max(follow_up.severity);
+            self.details.append(&mut follow_up.details);
+        } else if follow_up.diagnostic_code == KernelDiagnosticCode::RateLimited {
             self.accepted = false;
             self.diagnostic_code = KernelDiagnosticCode::RateLimited;
             self.severity = KernelSeverity::Warning;
