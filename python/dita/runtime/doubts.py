@@ -1,7 +1,8 @@
 """Reconciling the kernel with its venue while the runtime runs (``OrdersInDoubt``), and doing
 so on its own while the kernel holds orders in doubt: orders rate limited before the venue
-acknowledged them, with a cancel asked. Their slots take no new order until their status is
-known, and nothing else asks the venue for it."""
+acknowledged them, with a cancel asked, or acknowledged or filled after a rate limit ended them.
+Their slots take no new order until their status is known, and nothing else asks the venue for
+it."""
 
 from __future__ import annotations
 
@@ -56,8 +57,9 @@ class OrdersInDoubt:
         self._orders_in_doubt: Callable[[], list[Any]] = getattr(kernel, "orders_in_doubt", list)
         # The kernel's ``seq`` when a look found no order in doubt (None: it found some, or the
         # kernel has no ``seq``). Only a venue event puts an order in doubt (a rate limit ending
-        # an order whose cancel was asked), and the kernel moves ``seq`` on for every venue event
-        # before it applies it (``Kernel::on_venue_event_into``): while ``seq`` stays, none is.
+        # an order whose cancel was asked, an ack or fill of one a rate limit ended), and the
+        # kernel moves ``seq`` on for every venue event before it applies it
+        # (``Kernel::on_venue_event_into``): while ``seq`` stays, none is.
         self._clear_at_seq: int | None = None
         self._reads_seq = isinstance(getattr(kernel, "seq", None), int)
 

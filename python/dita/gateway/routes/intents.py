@@ -53,7 +53,9 @@ _RETRY_NOTE = (
     " intents whose client gave an `intent_id`, `details.first_outcome` says what became of"
     " the first attempt (`accepted`, `diagnostic_code`, `state`, `slot_id`, `trade_id`,"
     " `venue_events`, `seq`): `RATE_LIMITED`, or a `REJECT` in `venue_events`, means nothing"
-    " was placed (send it again under a new `intent_id`)."
+    " was placed (send it again under a new `intent_id`), unless the venue took the order after"
+    " its rate limit: the slot then shows it as `order_in_doubt` and takes no new order until it"
+    " is reconciled (the first answer said so: CRITICAL, `details.slot_waits`)."
 )
 
 _CANCEL_NOTE = (

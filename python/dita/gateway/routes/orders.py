@@ -40,10 +40,10 @@ def add_routes(app: FastAPI) -> None:
         methods=["GET"],
         summary="Orders working at the venue, and those in doubt",
         description="Every working order, `in_doubt` false, then every order in doubt, `in_doubt`"
-        " true: rate limited before the venue acknowledged it, with a cancel asked, its status"
-        " unknown (its `status` is the kernel's last word, not the venue's): it may still work or"
-        " fill at the venue. A cancel of its slot (`POST /v1/slots/{slot_id}/cancel`, flatten all)"
-        " sends its cancel again.",
+        " true: rate limited before the venue acknowledged it, with a cancel asked or acknowledged"
+        " or filled after, its status unknown (its `status` is the kernel's last word, not the"
+        " venue's): it may still work or fill at the venue. A cancel of its slot"
+        " (`POST /v1/slots/{slot_id}/cancel`, flatten all) sends its cancel again.",
         response_model=list[dict[str, Any]],
         responses=error_answers(422, 503),
     )
