@@ -43,6 +43,8 @@ mod late_fills_of_canceled_exits;
 mod late_fills_of_orders_in_doubt;
 #[path = "later_ends_of_ended_orders.rs"]
 mod later_ends_of_ended_orders;
+#[path = "limit_fills_past_their_limit.rs"]
+mod limit_fills_past_their_limit;
 #[path = "loaded_slots_value_their_positions.rs"]
 mod loaded_slots_value_their_positions;
 #[path = "maker_rebates.rs"]

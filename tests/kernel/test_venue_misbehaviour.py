@@ -203,6 +203,44 @@ def test_a_late_fills_running_total_above_the_orders_size_is_an_overfill_the_ven
     assert ahead.details["venue_filled_size"] == pytest.approx(0.9)
 
 
+def test_a_buy_limit_filled_above_its_limit_is_booked_and_critical(kernel: ExecutionKernel) -> None:
+    coid = entered(kernel, target_size=1.0, order_type="LIMIT", limit_price=100.0)
+    out = kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0, price=150.0))
+    assert out.accepted and out.severity == KernelSeverity.CRITICAL, out.details
+    assert out.details["price"] == 150.0 and out.details["limit_price"] == 100.0
+    assert out.details["client_order_id"] == coid and "reconcile" in str(out.details["reason"])
+    assert kernel.slot_state(0).entry_price == 150.0
+
+
+def test_a_sell_limit_exit_filled_below_its_limit_is_booked_and_critical(kernel: ExecutionKernel) -> None:
+    coid = entered(kernel, target_size=1.0)
+    assert kernel.on_venue_event(fill("f1", coid, 1.0, total=1.0)).accepted
+    ex = exit_order_id(kernel, trade_id="t0", order_type="LIMIT", limit_price=110.0)
+    out = kernel.on_venue_event(fill("f2", ex, 1.0, total=1.0, price=90.0))
+    assert out.accepted and out.severity == KernelSeverity.CRITICAL, out.details
+    assert out.details["price"] == 90.0 and out.details["limit_price"] == 110.0
+    assert out.details["client_order_id"] == ex
+    assert kernel.slot_state(0).realized_pnl == pytest.approx(-10.0)
+
+
+def test_a_late_fill_of_a_limit_order_past_its_limit_is_critical(kernel: ExecutionKernel) -> None:
+    coid = entered(kernel, target_size=1.0, order_type="LIMIT", limit_price=100.0)
+    assert kernel.on_venue_event(event("ORDER_ACK", "a1", coid)).accepted
+    kernel.process_intent(intent("CANCEL", 0))
+    assert kernel.on_venue_event(event("CANCEL_ACK", "c1", coid)).accepted
+    late = kernel.on_venue_event(fill("f1", coid, 0.5, total=0.5, price=120.0))
+    assert late.accepted and late.severity == KernelSeverity.CRITICAL, late.details
+    assert late.details["late_fill"] is True and late.details["limit_price"] == 100.0
+
+
+def test_a_limit_fill_at_or_better_than_its_limit_is_not_flagged(kernel: ExecutionKernel) -> None:
+    coid = entered(kernel, target_size=1.0, order_type="LIMIT", limit_price=100.0)
+    out = kernel.on_venue_event(fill("f1", coid, 0.5, total=0.5, price=99.0))
+    assert out.severity == KernelSeverity.INFO and "limit_price" not in out.details, out.details
+    out = kernel.on_venue_event(fill("f2", coid, 0.5, total=1.0, price=100.0))
+    assert out.severity == KernelSeverity.INFO and "limit_price" not in out.details, out.details
+
+
 def test_a_report_partly_booked_already_is_charged_the_fee_of_its_new_part(kernel: ExecutionKernel) -> None:
     """A report overlapping an earlier one books its new part, and pays that part's share of
     its fee: the earlier report paid for the rest, which is not charged again."""

@@ -167,6 +167,11 @@ pub(super) fn running_total_ahead_details(
     Some(KernelSeverity::Critical)
 }
 
+/// Why a LIMIT order's fill past its limit is CRITICAL.
+pub(super) const FILLED_PAST_LIMIT: &str =
+    "the venue filled a LIMIT order at a price worse than its limit: the fill is booked as \
+     reported, at a price the order forbade; reconcile with the venue";
+
 /// The key a fill without a fill id is remembered by: its order and the venue's running
 /// total after it (the slot's memory spans the trade's orders, whose totals repeat: an exit
 /// of 1 reaches the entry's total of 1). A fill id's fingerprint could equal it only by a
@@ -444,6 +449,63 @@ impl Kernel {
             return refuse(D::Overfill, KernelSeverity::Critical, d);
         }
         Ok(())
+    }
+
+    /// Says, into `out`, a fill `ev` of LIMIT order `order` at a price worse than its limit
+    /// (a buy above it, a sell below it) by more than half a tick of its asset, or, with no
+    /// tick set, by more than a billionth of the limit: CRITICAL, with the fill's `price`, the
+    /// `limit_price` and the order's id. The fill is booked all the same: the venue made it.
+    #[inline(always)]
+    pub(super) fn fill_past_limit(
+        &self,
+        ev: &VenueEvent,
+        order: &VenueOrder,
+        out: &mut KernelOutcome,
+    ) {
+        if order.order_type != OrderType::Limit || order.price <= 0.0 {
+            return;
+        }
+        let worse = match order.side {
+            OrderSide::Buy => ev.price - order.price,
+            OrderSide::Sell => order.price - ev.price,
+        };
+        if worse > 0.0 {
+            self.fill_past_limit_by(ev, order, worse, out);
+        }
+    }
+
+    /// [`Kernel::fill_past_limit`] of a fill `worse` than its order's limit.
+    #[cold]
+    #[inline(never)]
+    fn fill_past_limit_by(
+        &self,
+        ev: &VenueEvent,
+        order: &VenueOrder,
+        worse: f64,
+        out: &mut KernelOutcome,
+    ) {
+        let tick = self.limits_for(&order.asset).tick_size;
+        let slack = if tick > 0.0 {
+            tick * 0.5
+        } else {
+            order.price * 1e-9
+        };
+        if worse <= slack {
+            return;
+        }
+        out.severity = KernelSeverity::Critical;
+        // A late fill's details name its order already, and another finding its reason.
+        let said = [
+            ("price", Detail::F64(ev.price)),
+            ("limit_price", Detail::F64(order.price)),
+            ("client_order_id", (&order.client_order_id).into()),
+            ("reason", Detail::Static(FILLED_PAST_LIMIT)),
+        ];
+        for (name, value) in said {
+            if !out.details.iter().any(|(n, _)| *n == name) {
+                out.details.push((name, value));
+            }
+        }
     }
 
     /// Whether `ev`, a venue fill of `order` giving its running total, is one a

@@ -397,6 +397,7 @@ impl Kernel {
         {
             out.severity = ahead;
         }
+        self.fill_past_limit(ev, order, out);
         if booked.unheld > 0.0 {
             booked.beyond_position(out);
         }

@@ -114,6 +114,7 @@ impl Kernel {
         {
             out.severity = KernelSeverity::Critical;
         }
+        self.fill_past_limit(ev, &order, &mut out);
         self.record_fill_row(seq, ev, sid, &order, qty, &booked);
         if !order.is_entry {
             self.cancel_exit_beyond_position(&mut out, sid, ev.timestamp);
