@@ -404,3 +404,37 @@ fn a_log_of_an_entry_over_the_floor_at_its_mark_recovers_as_it_ran() {
     assert_eq!(recovered.slots(), k.slots());
     assert_eq!(recovered.seq(), k.seq());
 }
+
+/// An asset with whitespace at either end is refused naming `asset` and the value quoted, by an
+/// ENTER and by every input naming a market: "BTC " would be a market of its own, outside the
+/// per-asset cap and the market limits of BTC.
+#[test]
+fn an_asset_with_whitespace_at_either_end_is_refused_everywhere() {
+    for padded in ["BTC ", " BTC", "\tBTC", "BTC\n"] {
+        let mut k = Kernel::new("padded", 1).unwrap();
+        k.apply(&KernelInput::SeedCapital(10_000.0)).unwrap();
+        let mut e = long_btc("e1", "t1", 0, KernelCommandType::Enter, 1.0);
+        e.asset = id(padded);
+        let out = well_formed_details(k.process_intent(&e));
+        assert!(!out.accepted && out.submit.is_none(), "{out:?}");
+        assert_eq!(detail(&out, "field"), Some(Detail::Static("asset")));
+        assert_eq!(
+            detail(&out, "value"),
+            Some(Detail::Str(format!("{padded:?}")))
+        );
+        let seq = k.seq();
+        let quoted = format!("invalid asset: {padded:?} (must not have whitespace at either end)");
+        let fields = vec![("tick_size".to_string(), 0.01)];
+        for err in [
+            k.mark_price(padded, 100.0, 1.0).map(|_| ()),
+            k.set_market_limits(padded, &fields),
+            k.on_edge_update(padded, 5.0, 1.0).map(|_| ()),
+        ] {
+            assert_eq!(err.unwrap_err().to_string(), quoted);
+        }
+        assert_eq!(k.seq(), seq);
+        let mut slot = k.slots()[0].clone();
+        slot.asset = id(padded);
+        assert!(dita_kernel::kernel::check_slot_fields(&slot, |f| f.to_string()).is_err());
+    }
+}

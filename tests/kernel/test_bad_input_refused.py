@@ -196,6 +196,44 @@ def test_a_settlement_naming_an_id_of_only_whitespace_is_refused(field: str) -> 
     assert "held_for_fill" not in out.details and kernel.snapshot()["account"] == before
 
 
+PADDED_ASSETS = ["BTC ", " BTC", "\tBTC", "BTC\n", "BTC\u00a0"]
+
+
+@pytest.mark.parametrize("asset", PADDED_ASSETS)
+def test_an_entry_whose_asset_has_whitespace_at_either_end_is_refused_naming_it(asset: str) -> None:
+    """An asset "BTC " would be a market of its own, outside BTC's per-asset cap and limits."""
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue())
+    out = kernel.process_intent(KernelIntent("i0", "t0", 0, asset, "LONG", "ENTER", 100.0, 1.0))
+    assert not out.accepted and out.diagnostic_code.name == "INVALID_INTENT", out.details
+    # The value quoted, so its whitespace shows.
+    value = out.details["value"]
+    assert out.details["field"] == "asset" and value[0] == value[-1] == '"' and value != '"BTC"', out.details
+    assert "either end" in str(out.details["reason"]) and out.order is None
+    assert kernel.slot_state(0).trade_id == ""
+
+
+@pytest.mark.parametrize("asset", PADDED_ASSETS)
+def test_market_data_and_limits_for_an_asset_with_whitespace_at_either_end_are_refused(asset: str) -> None:
+    kernel = ExecutionKernel(max_slots=1)
+    for call in (
+        lambda: kernel.mark_price(asset, 100.0),
+        lambda: kernel.set_market_limits(asset, {"lot_step": 1.0}),
+        lambda: kernel.on_edge_update(asset, 5.0),
+    ):
+        with pytest.raises(ValueError, match=r"invalid asset: .*BTC.* \(must not have whitespace at either"):
+            call()
+    assert kernel.seq == 0
+
+
+def test_a_loaded_slot_whose_asset_has_whitespace_at_either_end_is_refused() -> None:
+    kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="padded-load")
+    kernel.process_intent(enter())
+    before = kernel.slots()
+    with pytest.raises(ValueError, match=r"slots\[0\]\.asset: \"BTC \" \(must not have whitespace at either"):
+        kernel.load_slots([{**before[0], "asset": "BTC "}])
+    assert kernel.slots() == before
+
+
 def test_a_tiny_negative_figure_of_a_venue_event_is_shown_in_exponent_form() -> None:
     """Written out, -5e-324 took more than 300 characters of the refusal."""
     kernel = ExecutionKernel(max_slots=2)

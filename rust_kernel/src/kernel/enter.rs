@@ -67,19 +67,20 @@ impl Kernel {
     ) -> Result<(), KernelOutcome> {
         let bad = |field, value, reason| Err(self.invalid_field(intent, field, value, reason, seq));
         // The usual ids pass at one look at each first byte (`plain_start`: not empty, nor
-        // flawed); any others are judged in full, emptiness first.
+        // flawed), and the asset at its last too; any others are judged in full, emptiness first.
         let (trade, asset) = (intent.trade_id.as_str(), intent.asset.as_str());
-        if !(plain_start(trade) && plain_start(asset)) {
+        if !(plain_start(trade) && plain_start(asset) && plain_end(asset)) {
             if trade.is_empty() {
                 return bad("trade_id", Detail::Static(""), "ENTER needs a trade id");
             }
             if asset.is_empty() {
                 return bad("asset", Detail::Static(""), "ENTER needs an asset");
             }
-            for (field, text) in [("trade_id", trade), ("asset", asset)] {
-                if let Some(why) = flawed_id(text) {
-                    return bad(field, quoted_id(text), why);
-                }
+            if let Some(why) = flawed_id(trade) {
+                return bad("trade_id", quoted_id(trade), why);
+            }
+            if let Some(why) = flawed_asset(asset) {
+                return bad("asset", quoted_id(asset), why);
             }
         }
         if intent.side == TradeSide::Flat {

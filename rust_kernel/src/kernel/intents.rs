@@ -21,12 +21,23 @@ pub(super) fn flawed_id(text: &str) -> Option<&'static str> {
     }
 }
 
-/// An asset named by market data or market limits: not empty, nor flawed ([`flawed_id`]).
+/// Why a non-empty asset of new input is refused ([`asset_flaw`]): flawed as an id, or with
+/// whitespace at either end. The common asset is passed after one look at each end.
+#[inline]
+pub(super) fn flawed_asset(text: &str) -> Option<&'static str> {
+    if plain_start(text) && plain_end(text) {
+        None
+    } else {
+        asset_flaw(text)
+    }
+}
+
+/// An asset named by market data or market limits: not empty, nor flawed ([`flawed_asset`]).
 pub(super) fn check_asset(asset: &str) -> KernelResult<()> {
     if asset.is_empty() {
         return Err(KernelError::invalid("asset", "''", "must not be empty"));
     }
-    match flawed_id(asset) {
+    match flawed_asset(asset) {
         Some(why) => Err(KernelError::invalid("asset", format!("{asset:?}"), why)),
         None => Ok(()),
     }

@@ -93,15 +93,19 @@ pub(super) fn check_loaded_slot(
 
 /// Each of a slot's fields on its own, each named `field(name)`: what `load_slots` and
 /// `TradeSlot(...)` check alike. Its trade id and asset usable as an intent's ([`flawed_id`]:
-/// not only whitespace, no leading NUL; empty is judged with its stage on loading); its sizes, entry price, leverage, mark price, commitment and
+/// not only whitespace, no leading NUL; an asset no whitespace at either end, [`flawed_asset`];
+/// empty is judged with its stage on loading); its sizes, entry price, leverage, mark price, commitment and
 /// leg taken finite and not negative; its PnLs and fees finite, of either sign; no price
 /// subnormal; its times in seconds (finite, not negative, not past the year 9999); its exit
 /// legs as an intent's; each working order's own numbers ([`VenueOrder::check`]). How the
 /// fields fit together (its stage against its size and orders) is checked on loading.
 pub fn check_slot_fields(s: &TradeSlot, field: impl Fn(&str) -> String) -> KernelResult<()> {
     // An id an ENTER refuses would name a position no intent, mark or event can reach.
-    for (name, text) in [("trade_id", &s.trade_id), ("asset", &s.asset)] {
-        if let Some(why) = flawed_id(text) {
+    for (name, text, flaw) in [
+        ("trade_id", &s.trade_id, flawed_id(&s.trade_id)),
+        ("asset", &s.asset, flawed_asset(&s.asset)),
+    ] {
+        if let Some(why) = flaw {
             return Err(KernelError::invalid(&field(name), format!("{text:?}"), why));
         }
     }

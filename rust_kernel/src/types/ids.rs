@@ -41,6 +41,20 @@ pub fn id_flaw(s: &str) -> Option<&'static str> {
     }
 }
 
+/// Whether an id ends with a printable ASCII byte (or DEL): [`plain_start`] of its end.
+#[inline]
+pub fn plain_end(s: &str) -> bool {
+    s.as_bytes().last().is_some_and(|&b| b as i8 > 0x20)
+}
+
+/// Why a non-empty asset of new input is unusable: flawed as any id ([`id_flaw`]), or with
+/// whitespace at either end, which would make "BTCUSDT " a market of its own, outside the
+/// caps and limits of BTCUSDT. `None` for a usable asset and an empty one.
+#[cold]
+pub fn asset_flaw(s: &str) -> Option<&'static str> {
+    id_flaw(s).or_else(|| (s.trim() != s).then_some("must not have whitespace at either end"))
+}
+
 /// A 64-bit FNV-1a fingerprint of an id: stable across machines and versions (checkpoints
 /// carry it), and small, so the kernel-wide memories of 100,000 ids stay cache-friendly.
 /// Two ids colliding in a window of 100,000 has odds near 3e-10; the cost of a collision is
@@ -244,6 +258,25 @@ mod tests {
         for fine in ["", "a", " a", "é", "\u{1}x", "a b", "i-1"] {
             assert_eq!(id_flaw(fine), None, "{fine:?}");
         }
+    }
+
+    #[test]
+    fn assets_with_whitespace_at_either_end_are_flawed() {
+        let ends = "must not have whitespace at either end";
+        for padded in [
+            "BTCUSDT ",
+            "\tBTCUSDT",
+            "BTCUSDT\n",
+            "BTC\u{3000}",
+            "\u{a0}BTC",
+        ] {
+            assert_eq!(asset_flaw(padded), Some(ends), "{padded:?}");
+        }
+        assert_eq!(asset_flaw(" "), Some("must not be only whitespace"));
+        for fine in ["", "BTCUSDT", "BTC USDT", "é"] {
+            assert_eq!(asset_flaw(fine), None, "{fine:?}");
+        }
+        assert!(plain_end("a") && !plain_end("a ") && !plain_end("") && !plain_end("é"));
     }
 
     #[test]
