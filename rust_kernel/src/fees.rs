@@ -356,6 +356,9 @@ impl FeeModel {
         check_number("fill_qty", qty, 0.0)?;
         check_number("actual_fee", actual_fee, -MAX_MAGNITUDE)?;
         let expected_fee = price * qty * rate;
+        if expected_fee == 0.0 && price > 0.0 && qty > 0.0 && rate != 0.0 {
+            return Err(Self::underflowed(price, qty, expected_fee));
+        }
         if expected_fee == 0.0 {
             return Err(KernelError::invalid(
                 "expected_fee",
@@ -380,17 +383,24 @@ impl FeeModel {
         if expected_fee.is_normal() && (actual_fee / expected_fee).is_finite() {
             return Ok(());
         }
+        Err(Self::underflowed(price, qty, expected_fee))
+    }
+
+    /// The refusal of a sample whose `expected_fee` underflowed (to 0 too: 1e-150 * 1e-200),
+    /// named by the smaller of price and qty, the likelier culprit.
+    #[cold]
+    fn underflowed(price: f64, qty: f64, expected_fee: f64) -> KernelError {
         let (field, value) = if price < qty {
             ("fill_price", price)
         } else {
             ("fill_qty", qty)
         };
-        Err(KernelError::invalid(
+        KernelError::invalid(
             field,
             format!("{value:?}, an expected fee of {expected_fee:?}"),
             "fill_price * fill_qty * the fee rate is too small an expected fee to calibrate \
              against",
-        ))
+        )
     }
 
     /// Both liquidities' calibrations, as a checkpoint part of their own holds them.

@@ -208,6 +208,21 @@ fn a_calibration_whose_expected_fee_underflows_is_refused_naming_it() {
             None,
             "invalid fill_price: 1e-320, an expected fee of ",
         ),
+        // An expectation that underflowed to 0 is the numbers' doing, not a free rate.
+        (
+            1e-150,
+            1e-200,
+            0.05,
+            None,
+            "invalid fill_qty: 1e-200, an expected fee of 0.0",
+        ),
+        (
+            1e-200,
+            1e-150,
+            0.05,
+            None,
+            "invalid fill_price: 1e-200, an expected fee of 0.0",
+        ),
         // 0 over a subnormal expectation is a ratio, of a number that lost its precision.
         (
             100.0,

@@ -147,3 +147,16 @@ def test_a_log_recovers_both_sides_from_its_records_and_its_checkpoints(tmp_path
     again.close()
     report = wal_verify(tmp_path, replay=True)
     assert report["last_seq"] in report["replay"]["checkpoints_matched"], report
+
+
+@pytest.mark.parametrize(
+    ("price", "qty", "named"), [(1e-150, 1e-200, "fill_qty: 1e-200"), (1e-200, 1e-150, "fill_price: 1e-200")]
+)
+def test_an_expected_fee_that_underflowed_to_zero_is_refused_naming_the_smaller_number(
+    price: float, qty: float, named: str
+) -> None:
+    """1e-150 * 1e-200 is 0 in floating point: the numbers' doing, not a free rate."""
+    kernel = ExecutionKernel(max_slots=1)
+    with pytest.raises(ValueError, match=f"invalid {named}, an expected fee of 0.0 "):
+        kernel.calibrate_fee(fill_price=price, fill_qty=qty, actual_fee=0.05)
+    assert kernel.seq == 0 and kernel.account()["fee_calibration_samples"] == 0
