@@ -9,7 +9,7 @@ use dita_kernel::kernel::KernelInput;
 use dita_kernel::*;
 
 mod common;
-use common::{ack, close, detail, fill, long_btc, open_log, well_formed_details};
+use common::{ack, close, detail, exit_whole, fill, long_btc, open_log, well_formed_details};
 
 /// The venue's end of `kind` of `order` under `event_id`, stating `filled` (0: none).
 fn end(order: &VenueOrder, event_id: &str, kind: KernelEventKind, filled: f64) -> VenueEvent {
@@ -207,4 +207,59 @@ fn a_log_of_an_end_giving_the_figure_late_recovers_as_it_ran() {
         let ran: Vec<_> = k.awaited_orders().into_iter().cloned().collect();
         assert_eq!(awaited, ran);
     }
+}
+
+/// Slot 0 long 1 BTC; its first exit filled 0.5 and canceled, the cancel ack stating no
+/// figure; a second exit for `second_size` of the 0.5 left acknowledged. Returns the two exits.
+fn exit_half_canceled_then_second_exit(
+    k: &mut Kernel,
+    second_size: f64,
+) -> (VenueOrder, VenueOrder) {
+    let enter = long_btc("e0", "t0", 0, KernelCommandType::Enter, 1.0);
+    let entry = k.process_intent(&enter).submit.expect("entry sent");
+    let all = fill(&entry, "f0", 1.0, 1.0, VenueOrderStatus::Filled, 0.0);
+    assert!(k.on_venue_event(&all).accepted);
+    let first = exit_whole(k, 0, 1);
+    assert!(k.on_venue_event(&ack(&first, 0.0)).accepted);
+    let half = fill(
+        &first,
+        "f1",
+        0.5,
+        0.5,
+        VenueOrderStatus::PartiallyFilled,
+        0.5,
+    );
+    assert!(k.on_venue_event(&half).accepted);
+    let cancel = long_btc("c0", "", 0, KernelCommandType::Cancel, 0.0);
+    assert!(k.process_intent(&cancel).accepted);
+    let canceled = end(&first, "x1", KernelEventKind::CancelAck, 0.0);
+    assert!(k.on_venue_event(&canceled).accepted);
+    assert!(close(k.slots()[0].size, 0.5));
+    let exit = long_btc("x0-2", "", 0, KernelCommandType::Exit, second_size);
+    let second = k.process_intent(&exit).submit.expect("exit sent");
+    assert!(close(second.size, second_size));
+    assert!(k.on_venue_event(&ack(&second, 0.0)).accepted);
+    (first, second)
+}
+
+#[test]
+fn an_exits_late_figure_asks_a_second_exit_working_beyond_the_position_to_cancel() {
+    let mut k = Kernel::new("late-end", 1).unwrap();
+    let (first, second) = exit_half_canceled_then_second_exit(&mut k, 0.5);
+    // The venue sold 0.8 of the 1.0 on the first exit: 0.2 is held, the second works for 0.5.
+    let out = k.on_venue_event(&end(&first, "x2", KernelEventKind::Expired, 0.8));
+    assert!(out.accepted, "{out:?}");
+    assert!(close(k.awaited_fill_qty(0), 0.3));
+    let asked: Vec<_> = out.cancels.iter().map(|o| &o.client_order_id).collect();
+    assert_eq!(asked, [&second.client_order_id], "{out:?}");
+}
+
+#[test]
+fn an_exits_late_figure_leaves_a_second_exit_the_position_covers() {
+    let mut k = Kernel::new("late-end", 1).unwrap();
+    let (first, _) = exit_half_canceled_then_second_exit(&mut k, 0.2);
+    // 0.2 is held once the first exit's 0.3 comes: the second exit sells no more than that.
+    let out = k.on_venue_event(&end(&first, "x2", KernelEventKind::Expired, 0.8));
+    assert!(out.accepted, "{out:?}");
+    assert!(out.cancels.is_empty(), "{out:?}");
 }

@@ -22,12 +22,14 @@ class Held:
 
     def __init__(self) -> None:
         self.sent: list[VenueOrder] = []
+        self.canceled: list[VenueOrder] = []
 
     def submit(self, order: VenueOrder) -> list[VenueEvent]:
         self.sent.append(order)
         return []
 
     def cancel(self, order: VenueOrder) -> list[VenueEvent]:
+        self.canceled.append(order)
         return []
 
 
@@ -139,3 +141,47 @@ def test_a_log_of_an_end_giving_the_figure_late_rebuilds_the_same_state(
     assert again.on_venue_event(raced).accepted
     assert again.slot_dict(0)["size"] == pytest.approx(0.8)
     again.close()
+
+
+def _exit_half_canceled_then_second_exit(second_size: float) -> tuple[ExecutionKernel, Held, VenueOrder]:
+    """Slot 0 long 1 BTC; its first exit filled 0.5 and canceled without a figure; a second
+    exit for `second_size` acknowledged. Returns the kernel, the venue and the first exit."""
+    venue = Held()
+    k = ExecutionKernel(max_slots=1, venue=venue, seed_capital=10_000.0, kernel_id="late-exit")
+    k.process_intent(KernelIntent("i1", "t1", 0, "BTC", "LONG", "ENTER", 100.0, 1.0, timestamp=1.0))
+    all_of_it = _event(
+        "e1", venue.sent[-1], "FILL", status="FILLED", price=100.0, size=1.0, filled_size=1.0,
+        remaining_size=0.0, fill_id="fa1",
+    )  # fmt: skip
+    assert k.on_venue_event(all_of_it).accepted
+    assert k.process_intent(
+        KernelIntent("x1", "t1", 0, "BTC", "LONG", "EXIT", 100.0, 1.0, timestamp=2.0)
+    ).accepted
+    first = venue.sent[-1]
+    half = _event(
+        "e2", first, "FILL", status="PARTIALLY_FILLED", price=100.0, size=0.5, filled_size=0.5,
+        remaining_size=0.5, fill_id="fa2",
+    )  # fmt: skip
+    assert k.on_venue_event(half).accepted
+    k.process_intent(KernelIntent("c1", "", 0, "BTC", "LONG", "CANCEL", 100.0, 0.0, timestamp=3.0))
+    assert k.on_venue_event(
+        _event("e3", first, "CANCEL_ACK", status="CANCELED", filled_size=0.0, size=1.0)
+    ).accepted
+    exit2 = KernelIntent("x2", "t1", 0, "BTC", "LONG", "EXIT", 100.0, second_size, timestamp=4.0)
+    assert k.process_intent(exit2).accepted
+    assert venue.sent[-1].size == pytest.approx(second_size)
+    return k, venue, first
+
+
+@pytest.mark.parametrize(("second_size", "asked"), [(0.5, True), (0.2, False)])
+def test_an_exits_late_figure_asks_a_second_exit_working_beyond_the_position_to_cancel(
+    second_size: float, asked: bool
+) -> None:
+    k, venue, first = _exit_half_canceled_then_second_exit(second_size)
+    second, before = venue.sent[-1], len(venue.canceled)
+    out = k.on_venue_event(_event("e4", first, "EXPIRED", status="EXPIRED", filled_size=0.8, size=1.0))
+    # The first exit sold 0.8 of the 1.0: 0.2 is held once its 0.3 comes.
+    assert out.accepted and out.details["awaited_fill_qty"] == pytest.approx(0.3), out
+    assert [o.client_order_id for o in venue.canceled[before:]] == ([second.client_order_id] if asked else [])
+    if asked:
+        assert out.transitions[-1].details["reason"] == "late_exit_fill", out

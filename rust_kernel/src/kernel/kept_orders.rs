@@ -152,6 +152,11 @@ impl Kernel {
         ));
         out.details
             .push(("reason", Detail::Static(LATE_END_FIGURE)));
+        if !key.1 {
+            // The exit sold more than was booked: a second exit may now work beyond what
+            // the slot holds, as after the exit's late fill.
+            self.cancel_exit_beyond_position(&mut out, sid, ev.timestamp);
+        }
         out
     }
 

@@ -122,15 +122,23 @@ impl Kernel {
         out
     }
 
-    /// Asks to cancel slot `sid`'s working exit when a late exit fill left the slot holding
-    /// less than the exit's remainder. Reduce-only is no stop: the venue nets the slots'
-    /// positions, so another slot's holding covers the rest, and the exit would sell it.
-    fn cancel_exit_beyond_position(&mut self, out: &mut KernelOutcome, sid: usize, ts: f64) {
+    /// Asks to cancel slot `sid`'s working exit when a late exit fill, or an ended exit's
+    /// figure, left the slot holding less than the exit's remainder, less what the slot's
+    /// ended exit is still owed (sold at the venue, its fills to come). Reduce-only is no
+    /// stop: the venue nets the slots' positions, so another slot's holding covers the rest,
+    /// and the exit would sell it.
+    pub(super) fn cancel_exit_beyond_position(
+        &mut self,
+        out: &mut KernelOutcome,
+        sid: usize,
+        ts: f64,
+    ) {
         let slot = &self.slots[sid];
         let Some(exit) = slot.active_exit_order.as_ref() else {
             return;
         };
-        if exit.size - exit.filled_size > slot.size + size_tolerance(slot.size) {
+        let held = slot.size - self.ended.owed(sid, false).unwrap_or(0.0);
+        if exit.size - exit.filled_size > held + size_tolerance(slot.size) {
             self.ask_to_cancel_working(out, sid, ts, LATE_EXIT_FILL_CANCEL);
         }
     }
