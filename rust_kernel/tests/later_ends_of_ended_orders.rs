@@ -10,6 +10,7 @@ use dita_kernel::*;
 
 mod common;
 use common::{ack, close, detail, exit_whole, fill, long_btc, open_log, well_formed_details};
+use dita_kernel::wal::kernel_log::{decode_kernel, encode_kernel};
 
 /// The venue's end of `kind` of `order` under `event_id`, stating `filled` (0: none).
 fn end(order: &VenueOrder, event_id: &str, kind: KernelEventKind, filled: f64) -> VenueEvent {
@@ -262,4 +263,54 @@ fn an_exits_late_figure_leaves_a_second_exit_the_position_covers() {
     let out = k.on_venue_event(&end(&first, "x2", KernelEventKind::Expired, 0.8));
     assert!(out.accepted, "{out:?}");
     assert!(out.cancels.is_empty(), "{out:?}");
+}
+
+/// `half_filled_then_canceled` without a figure, then slot 0 loaded holding `loaded` BTC (what
+/// the operator sees the venue hold).
+fn entry_loaded_at(k: &mut Kernel, loaded: f64) -> VenueOrder {
+    let (order, _) = half_filled_then_canceled(k, 0.0);
+    let mut slots = k.slots().to_vec();
+    (slots[0].size, slots[0].initial_size) = (loaded, loaded);
+    let out = k.apply(&KernelInput::replace_slots(slots)).unwrap();
+    assert!(out.accepted, "{out:?}");
+    assert!(close(k.slots()[0].size, loaded));
+    order
+}
+
+#[test]
+fn an_end_again_up_to_the_size_a_load_set_is_a_late_event_at_info() {
+    let mut k = Kernel::new("late-end", 1).unwrap();
+    let order = entry_loaded_at(&mut k, 0.8);
+    for (n, figure) in [0.5, 0.8].into_iter().enumerate() {
+        let again = end(&order, &format!("y{n}"), KernelEventKind::Expired, figure);
+        let out = k.on_venue_event(&again);
+        assert!(!out.accepted);
+        assert_eq!(out.severity, KernelSeverity::Info, "{out:?}");
+        assert_eq!(detail(&out, "previous_final_filled_size"), None, "{out:?}");
+        assert_eq!(k.awaited_fill_qty(0), 0.0);
+    }
+    // The same through a checkpoint: the figure is still one a load made up.
+    let mut back = decode_kernel(&encode_kernel(&k)).expect("a checkpoint decodes");
+    let out = back.on_venue_event(&end(&order, "y9", KernelEventKind::Expired, 0.8));
+    assert_eq!(out.severity, KernelSeverity::Info, "{out:?}");
+}
+
+#[test]
+fn an_end_again_above_the_size_a_load_set_gives_the_first_figure() {
+    let mut k = Kernel::new("late-end", 1).unwrap();
+    let order = entry_loaded_at(&mut k, 0.8);
+    let out =
+        well_formed_details(k.on_venue_event(&end(&order, "y0", KernelEventKind::Expired, 0.9)));
+    assert!(out.accepted, "{out:?}");
+    assert_eq!(out.severity, KernelSeverity::Warning);
+    assert_eq!(detail(&out, "previous_final_filled_size"), None, "{out:?}");
+    // The load counted 0.8: the slot waits for the 0.1 beyond it.
+    assert!(
+        close(k.awaited_fill_qty(0), 0.1),
+        "{}",
+        k.awaited_fill_qty(0)
+    );
+    // Once the venue gave its figure, another one contradicts it.
+    let out = k.on_venue_event(&end(&order, "y1", KernelEventKind::Expired, 1.0));
+    assert_eq!(out.severity, KernelSeverity::Critical, "{out:?}");
 }

@@ -204,9 +204,9 @@ fn a_checkpoint_naming_a_held_settlement_that_is_not_there_as_standing_is_refuse
     let mut k = kernel(1);
     assert!(k.on_account_event(&stands("s1", "123", "BTC")).accepted);
     let state = encode_kernel(&k);
-    // The part is the checkpoint's last but one: one place, the first held. The last says no
-    // slot spent its exempt close (an empty list).
-    let last = 0u64.to_le_bytes();
+    // The part is the checkpoint's third from last: one place, the first held. The last two say
+    // no slot spent its exempt close and no load made up a kept order's figure (empty lists).
+    let last = [0u64.to_le_bytes(), 0u64.to_le_bytes()].concat();
     let part = [1u64.to_le_bytes().as_slice(), &0u32.to_le_bytes(), &last].concat();
     assert!(state.ends_with(&part));
     let mut bad = state[..state.len() - part.len()].to_vec();

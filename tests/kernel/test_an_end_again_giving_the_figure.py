@@ -185,3 +185,28 @@ def test_an_exits_late_figure_asks_a_second_exit_working_beyond_the_position_to_
     assert [o.client_order_id for o in venue.canceled[before:]] == ([second.client_order_id] if asked else [])
     if asked:
         assert out.transitions[-1].details["reason"] == "late_exit_fill", out
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_an_end_again_up_to_the_size_a_load_set_is_a_late_event_at_info(
+    tmp_path: Path, checkpoint: bool
+) -> None:
+    k, order = _half_filled_then_canceled(0.0, wal_dir=str(tmp_path), fsync="none")
+    (s,) = k.slots()
+    assert k.load_slots([{**s, "size": 0.8, "initial_size": 0.8}]) == 1
+    if checkpoint:
+        k.wal_checkpoint()
+        k.close()
+        k = ExecutionKernel(
+            max_slots=1, venue=Held(), seed_capital=10_000.0, kernel_id="late-end", wal_dir=str(tmp_path)
+        )
+    # The loaded 0.8 counts the fill that raced the cancel: nothing contradicts anything.
+    out = _ended(k, order, "e3", "EXPIRED", 0.8)
+    assert not out.accepted and out.severity.name == "INFO", out
+    assert "previous_final_filled_size" not in out.details
+    assert k.slot_dict(0)["awaited_fill_qty"] == 0.0
+    # Above it, the venue's figure is the first the order gets: the slot waits for the rest.
+    out = _ended(k, order, "e4", "EXPIRED", 0.9)
+    assert out.accepted and out.severity.name == "WARNING", out
+    assert k.slot_dict(0)["awaited_fill_qty"] == pytest.approx(0.1)
+    k.close()

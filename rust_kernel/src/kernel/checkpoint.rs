@@ -228,7 +228,7 @@ impl Part {
 }
 
 /// The parts after the core, in the order they are written and read.
-pub(crate) const PARTS: [Part; 20] = [
+pub(crate) const PARTS: [Part; 21] = [
     Part {
         holds: "orders kept for late fills",
         encode: |k, out| write_value(out, &k.ended_orders()),
@@ -335,6 +335,11 @@ pub(crate) const PARTS: [Part; 20] = [
         holds: "the slots whose market close went out exempt from the order rate",
         encode: |k, out| write_value(out, &exempt_closes_sent(&k.slots)),
         decode: |k, bytes| set_exempt_closes_sent(&mut k.slots, &read_value::<Vec<u32>>(bytes)?),
+    },
+    Part {
+        holds: "the kept orders' figures a slot load made up",
+        encode: |k, out| write_value(out, &k.load_figure_keys()),
+        decode: |k, bytes| k.restore_load_figures(read_value(bytes)?),
     },
 ];
 

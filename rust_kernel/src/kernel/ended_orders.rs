@@ -44,6 +44,11 @@ pub(crate) struct KeptOrder {
     /// ([`Kernel::in_doubt_keys`]).
     #[serde(skip)]
     pub(super) in_doubt: bool,
+    /// Whether `final_filled` is what a slot loaded at another size made up, not the venue's
+    /// figure: a venue's end stating more is no contradiction. A checkpoint carries it in a
+    /// part of its own ([`Kernel::load_figure_keys`]).
+    #[serde(skip)]
+    pub(super) figure_by_load: bool,
     /// Fingerprints of the fills already applied to the order (the slot's memory when it
     /// ended, then each late fill): a fill resent later is known even once the slot's own
     /// memory has moved on.
@@ -484,6 +489,7 @@ mod tests {
             stated_total: 0.0,
             rounding: 0.0,
             in_doubt: true,
+            figure_by_load: false,
             fills: RecentRing::default(),
             leg: 0,
             counted: (0, 0),

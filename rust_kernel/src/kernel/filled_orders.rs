@@ -112,6 +112,7 @@ impl Kernel {
             stated_total: 0.0,
             rounding: 0.0,
             in_doubt: false,
+            figure_by_load: false,
             fills: slot.seen_fills.clone(),
             leg: slot.active_leg_index,
             counted: (0, 0),

@@ -121,12 +121,26 @@ impl Kernel {
         seq: u64,
     ) -> KernelOutcome {
         let kept = self.ended.get(key).expect("kept orders are indexed");
-        let (booked, rounding) = (kept.order.filled_size, kept.rounding);
+        let (mut booked, rounding) = (kept.order.filled_size, kept.rounding);
         let figure = ev.filled_size.min(kept.order.size);
-        let earlier = kept.final_filled;
+        let mut earlier = kept.final_filled;
+        if kept.figure_by_load {
+            // The loaded slot counts what its order's leg filled: an end up to that tells
+            // nothing new; above it, the venue's figure is the first the order gets.
+            let loaded = self.loaded_fill(key).max(booked);
+            if figure <= loaded + rounding {
+                return self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END);
+            }
+            let kept = self.ended.get_mut(key).expect("kept orders are indexed");
+            kept.order.filled_size = loaded;
+            kept.final_filled = None;
+            kept.figure_by_load = false;
+            (booked, earlier) = (loaded, None);
+        }
         if figure <= booked + rounding || earlier.is_some_and(|f| (f - figure).abs() <= rounding) {
             return self.ended_order_refusal(ev, Some(sid), seq, FILL_AFTER_END);
         }
+        let kept = self.ended.get(key).expect("kept orders are indexed");
         let coid = kept.order.client_order_id.clone();
         let mut d = vec![
             ("client_order_id", (&coid).into()),
@@ -158,6 +172,18 @@ impl Kernel {
             self.cancel_exit_beyond_position(&mut out, sid, ev.timestamp);
         }
         out
+    }
+
+    /// What slot `key.0`, as loaded, holds as filled of kept order `key`'s leg (the entry's
+    /// size held at most, or what the exits sold), within the order's size.
+    fn loaded_fill(&self, key: KeptOrderKey) -> f64 {
+        let slot = &self.slots[key.0];
+        let leg = if key.1 {
+            slot.initial_size
+        } else {
+            slot.initial_size - slot.size
+        };
+        leg.clamp(0.0, self.ended.get(key).map_or(0.0, |k| k.order.size))
     }
 
     /// Offers slot `sid` as free only if its stage is free and it waits for no fill the
@@ -315,6 +341,7 @@ impl Kernel {
                     kept.final_filled = Some(total);
                     kept.stated_total = 0.0;
                     kept.in_doubt = false;
+                    kept.figure_by_load = true;
                 }
                 let rounding = self.rounding(&kept.order);
                 self.ended.keep(*key, kept, rounding);

@@ -196,6 +196,7 @@ impl Kernel {
                 stated_total: stated,
                 rounding: 0.0,
                 in_doubt: maybe_working,
+                figure_by_load: false,
                 fills: self.slots[sid].seen_fills.clone(),
                 leg: self.slots[sid].active_leg_index,
                 counted: (0, 0),

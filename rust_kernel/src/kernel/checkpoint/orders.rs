@@ -145,6 +145,32 @@ impl Kernel {
         v
     }
 
+    /// The kept orders whose figure a slot load made up (`KeptOrder::figure_by_load`).
+    pub(super) fn load_figure_keys(&self) -> Vec<KeptOrderKey> {
+        let mut v: Vec<_> = (self.ended.by_key.iter())
+            .filter(|(_, k)| k.figure_by_load)
+            .map(|(&key, _)| key)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Restores [`Kernel::load_figure_keys`] from a checkpoint: each names a kept order with
+    /// a figure.
+    pub(super) fn restore_load_figures(&mut self, v: Vec<KeptOrderKey>) -> Result<(), String> {
+        for key in v {
+            match self.ended.get_mut(key) {
+                Some(k) if k.final_filled.is_some() => k.figure_by_load = true,
+                _ => {
+                    return Err(format!(
+                        "a figure a slot load set names no kept order {key:?} with a figure"
+                    ))
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Each slot whose event memory holds events of an earlier trade, by slot id, with how
     /// many of its places the current trade wrote ([`RecentRing::trade_wrote`]): a decoded ring
     /// takes every place for the trade's.
