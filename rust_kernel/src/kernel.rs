@@ -40,7 +40,7 @@ use std::num::NonZeroU64;
 /// The version of the kernel's behaviour: how it judges every input. The write-ahead log
 /// records it in each segment and checkpoint, and a build replays only records of its own
 /// version (`wal::kernel_log`). Any change to what an input does bumps it.
-pub const BEHAVIOUR_VERSION: u16 = 40;
+pub const BEHAVIOUR_VERSION: u16 = 41;
 
 /// The kernel's maps by id (client, venue and asset ids; kept-order keys), hashed on every
 /// input. foldhash takes an id of up to 16 bytes in two multiplies where ahash's portable

@@ -1,6 +1,6 @@
 """A log written by a build of another behaviour version: it opens only from a checkpoint that
 ends it, its state migrated as data; with records after its last checkpoint it is refused,
-saying what to do. The fixtures are logs the builds of behaviour versions 36 to 39 wrote
+saying what to do. The fixtures are logs the builds of behaviour versions 36 to 40 wrote
 (tests/wal/fixtures/make_version_36_logs.rs and make_version_logs.py say how)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dita import ExecutionKernel, KernelIntent
 from dita._kernel import WalError
 
 FIXTURES = Path(__file__).parent / "fixtures"
-EARLIER_VERSIONS = [36, 37, 38, 39]
+EARLIER_VERSIONS = [36, 37, 38, 39, 40]
 
 
 def _copy(version: int, name: str, tmp_path: Path) -> Path:
@@ -37,7 +37,7 @@ def test_a_log_of_an_earlier_version_stopped_cleanly_opens_from_its_last_checkpo
     assert info is not None
     assert info["recovery"]["migrated_from_version"] == version
     assert info["recovery"]["checkpoint_seq"] == 7 and info["recovery"]["replayed_records"] == 0
-    assert info["behaviour_version"] == 40
+    assert info["behaviour_version"] == 41
     # The state the earlier build left: an entry of 0.2 filled, half of it exited at 61,000.
     assert kernel.seq == 7
     slot = kernel.slot(0)

@@ -27,12 +27,14 @@ mod orders;
 /// The behaviour versions whose checkpoints this build reads besides its own, each with what
 /// turns its state into today's. 36, 37 and 38 wrote the first [`PARTS_BEFORE_39`] parts this
 /// build writes, in the same layout, so their state loads as it stands (a part or field they
-/// lacked gets its default here); 39 wrote the first [`PARTS_OF_39`] parts, in the same layout.
-pub const MIGRATIONS: [(u16, Migration); 4] = [
+/// lacked gets its default here); 39 wrote the first [`PARTS_OF_39`] parts and 40 the first
+/// [`PARTS_OF_40`], in the same layout.
+pub const MIGRATIONS: [(u16, Migration); 5] = [
     (36, decode_before_39),
     (37, decode_before_39),
     (38, decode_before_39),
     (39, decode_39),
+    (40, decode_40),
 ];
 
 /// How many of [`PARTS`] the checkpoints of versions 36 to 38 hold.
@@ -41,6 +43,10 @@ const PARTS_BEFORE_39: usize = 16;
 /// How many of [`PARTS`] the checkpoints of version 39 hold: all but the slots whose market
 /// close went out exempt from the order rate (none, for a checkpoint of 39).
 const PARTS_OF_39: usize = 19;
+
+/// How many of [`PARTS`] the checkpoints of version 40 hold: all but the kept orders' figures a
+/// slot load made up (none, for a checkpoint of 40: its loads made figures up unmarked).
+const PARTS_OF_40: usize = 20;
 
 /// What reads a checkpoint of an earlier behaviour version into today's state.
 pub type Migration = fn(&[u8]) -> Result<Kernel, String>;
@@ -421,6 +427,11 @@ fn decode_before_39(state: &[u8]) -> Result<Kernel, String> {
 /// The kernel a checkpoint of version 39 holds: the first [`PARTS_OF_39`] parts.
 fn decode_39(state: &[u8]) -> Result<Kernel, String> {
     decode_parts(state, &PARTS[..PARTS_OF_39])
+}
+
+/// The kernel a checkpoint of version 40 holds: the first [`PARTS_OF_40`] parts.
+fn decode_40(state: &[u8]) -> Result<Kernel, String> {
+    decode_parts(state, &PARTS[..PARTS_OF_40])
 }
 
 /// The kernel `state` holds: its core, then `parts`, and nothing after the last.
