@@ -135,3 +135,18 @@ def test_a_rate_limit_does_not_end_a_loaded_order_carrying_its_venue_id(stage: s
         VenueEvent("f1", "t0", 0, "FILL", price=100.0, size=1.0, filled_size=1.0, status="FILLED", **ids)
     )
     assert out.accepted and k.slot_state(0).size == 1.0, (out.diagnostic_code, out.details)
+
+
+def test_a_throttled_exit_does_not_forget_an_earlier_exit_whose_fill_may_still_come() -> None:
+    k, x1 = kernel_sending(False)
+    k.on_venue_event(said(x1, "ax1", "ORDER_ACK"))
+    k.on_venue_event(filled(x1, "fx1", 0.5))
+    k.on_venue_event(said(x1, "cx1", "CANCEL_ACK", filled_size=0.0))  # no figure: a fill may race it
+    x2 = k.process_intent(intent("EXIT", 0)).order
+    limited = k.on_venue_event(said(x2, "r2", "RATE_LIMITED", retry_after=1.0, venue_order_id=""))
+    assert (limited.accepted, limited.diagnostic_code) == (False, KernelDiagnosticCode.RATE_LIMITED)
+    late = k.on_venue_event(
+        said(x1, "fx1b", "FILL", price=100.0, size=0.2, filled_size=0.7, remaining_size=0.3)
+    )
+    assert late.accepted and late.details["late_fill"], late.details
+    assert k.slot_state(0).size == pytest.approx(0.3)

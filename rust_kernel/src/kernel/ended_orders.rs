@@ -368,6 +368,14 @@ impl EndedOrders {
         self.by_key.get(&key)
     }
 
+    /// Whether kept order `key` may still get a fill: it ended without the venue's figure, is
+    /// owed part of it, or is in doubt.
+    pub(super) fn may_still_fill(&self, key: KeptOrderKey) -> bool {
+        self.by_key
+            .get(&key)
+            .is_some_and(|k| k.final_filled.is_none() || k.due() > 0.0 || k.in_doubt)
+    }
+
     /// What the venue said had filled of the slot's kept orders, at their end, that it has
     /// not sent yet, if the slot waits: for money that moved, or for the status
     /// of an order that may still work at the venue (`KeptOrder::in_doubt`), when it may owe 0.

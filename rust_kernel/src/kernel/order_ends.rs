@@ -93,10 +93,13 @@ impl Kernel {
         // working at the venue: it is kept in doubt, so its fills are not lost. One with no
         // cancel asked answered its submit, but is kept too: a venue acknowledging or filling
         // it after all puts it in doubt (`held_after_throttle`) rather than the slot trading
-        // beside it.
+        // beside it, unless it would make the kernel forget an order of its leg whose fill
+        // may still come: money that moved outweighs an order the venue most likely refused.
         let maybe_working = end.kind == K::RateLimited && order.cancel_requested;
+        let throttled_submit = end.kind == K::RateLimited && !maybe_working;
         let kept = match end.kind {
             K::Reject => order.filled_size > 0.0 || end.figure > 0.0,
+            _ if throttled_submit => !self.ended.may_still_fill((sid, order.is_entry, false)),
             _ => true,
         };
         let mut stated = 0.0;
