@@ -1093,15 +1093,14 @@ def test_a_listing_unanswered_for_hours_is_asked_again_every_30_s_and_holds_up_n
 ) -> None:
     now, venue, (*_, asked) = in_question_on_a_held_clock(tws, make_venue, caplog)
     polled_until_listed(venue, tws, asked + 1)
-    for _ in range(1030):  # past 2**1024, a float's most
+    for _ in range(1040):  # past 2**1024, a float's most
         now[0] += 1.0
         assert venue.poll_events() == []  # unanswered
         now[0] += 30.0
         assert venue.poll_events() == []  # asked again
-    said = (
-        "asked again in 30 s, then less often up to every 30 s while it does not (1030 unanswered in a row)"
-    )
-    assert said in caplog.text
+    # A loaded host may have a listing's ask still on its way at a look: counted at the next.
+    said = r"asked again in 30 s, then less often up to every 30 s while it does not \((\d+) unanswered in"
+    assert max(int(n) for n in re.findall(said, caplog.text)) > 1024
     # Placed, and answered when TWS, with a thousand listings to read first, gets to it.
     sent = venue.submit(VenueOrder("k-2", 0, "t", "AAPL", "BUY", "LIMIT", 190.0, 1.0))
     assert [e.kind.name for e in sent] in ([], ["ORDER_ACK"])
