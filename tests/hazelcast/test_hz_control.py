@@ -123,7 +123,7 @@ def test_global_and_kernel_entries_compose_latest_first(hz_member: HazelcastMemb
     a = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-a")
     b = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=f"{kernel_id}-b")
     try:
-        assert plane.status()["in_sync"]
+        assert plane.wait_synced(timeout=30)  # attach reads a kernel's own entries; every entry follows
         plane.set(mode="HALTED")
         assert eventually(lambda: mode(a) == mode(b) == "HALTED")
         plane.set(a.kernel_id, mode="LIVE")
@@ -765,7 +765,7 @@ def test_an_entry_that_is_not_json_is_logged_and_blocks_nothing(
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
         assert mode(kernel) == "HALTED"
-        assert plane.status()["in_sync"]
+        assert plane.wait_synced(timeout=30)  # the typo is another kernel's entry: read after attach
         assert f"control entry {kernel_id}-typo ignored: not a JSON object" in caplog.text
         cp_map.put(kernel_id, HazelcastJsonValue("REDUCE_ONLY"))  # the listener sees it
         assert eventually(lambda: f"control entry {kernel_id} ignored: not a JSON object" in caplog.text)
@@ -792,6 +792,7 @@ def test_a_change_arriving_while_a_resync_reads_the_entries_is_not_lost(
     ReadThenHalt = _read_then(plane, halt)
     try:
         assert mode(kernel) == "PAPER"
+        assert plane.wait_synced(timeout=30)  # the first read of every entry is not the one raced
         monkeypatch.setattr(plane._client, "get_map", ReadThenHalt)
         plane._synced.clear()
         plane._resync_needed = True  # as after a reconnect

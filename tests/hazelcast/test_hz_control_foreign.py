@@ -62,8 +62,9 @@ def test_another_entry_no_reader_can_decode_is_skipped_naming_it(
     plane = _plane(hz_member)
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
-        assert mode(kernel) == "HALTED"
-        assert plane.status()["in_sync"] and plane.status()["last_error"] == ""
+        assert mode(kernel) == "HALTED"  # from its own entries, read before attach returns
+        assert plane.wait_synced(timeout=30)  # the read of every entry follows
+        assert plane.status()["last_error"] == ""
         assert f"skipped entry {other!r} of {CONTROL_PLANE_MAP}: {WHY}" in "\n".join(_errors(caplog))
         assert set(plane.entries()) == {"*"}
         where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
@@ -95,6 +96,7 @@ def test_a_kernel_whose_entry_no_reader_can_decode_keeps_its_mode_and_says_so(
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
         assert mode(kernel) == "HALTED"
+        assert plane.wait_synced(timeout=30)  # attach returns once its own entries are read
         foreign.set(key, Foreign())
         plane._synced.clear()  # what a reconnect (or the periodic read) does: read every entry
         plane._resync_needed = True
@@ -107,9 +109,11 @@ def test_a_kernel_whose_entry_no_reader_can_decode_keeps_its_mode_and_says_so(
     finally:
         kernel.close()
     caplog.clear()
-    again = ExecutionKernel(max_slots=2, control_plane=_plane(hz_member), kernel_id=kernel_id)
+    again_plane = _plane(hz_member)
+    again = ExecutionKernel(max_slots=2, control_plane=again_plane, kernel_id=kernel_id)
     try:
         assert mode(again) == "PAPER"  # its own default: nothing it could read sets another
+        assert again_plane.wait_synced(timeout=30)
         assert f"skipped entry {key!r} of {CONTROL_PLANE_MAP}: {WHY}" in "\n".join(_errors(caplog))
     finally:
         again.close()
@@ -225,13 +229,14 @@ def test_an_event_of_an_undecodable_value_is_skipped_and_the_connection_kept(
     kernel = ExecutionKernel(max_slots=2, control_plane=plane, kernel_id=kernel_id)
     try:
         assert mode(kernel) == ("PAPER" if which == "other" else "REDUCE_ONLY")
+        assert plane.wait_synced(timeout=30)  # the listener is added by the read of every entry
         foreign.set(key, Foreign())
         skipped = f"control entry {key!r}: event skipped, its value is {WHY}"
         assert eventually(lambda: any(m.startswith(skipped) for m in _warnings(caplog))), _warnings(caplog)
         assert eventually(lambda: key not in plane.entries())
         write_entry(hz_client, None, {"mode": "HALTED"})  # an event, with the connection still there
         assert eventually(lambda: mode(kernel) == "HALTED")
-        assert plane.status()["connected"] and plane.status()["in_sync"]
+        assert plane.wait_synced(timeout=30) and plane.status()["connected"]
         said = _warnings(caplog)
         assert not [m for m in said if "unreachable" in m or "reachable again" in m], said
     finally:
