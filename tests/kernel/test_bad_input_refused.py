@@ -225,6 +225,23 @@ def test_market_data_and_limits_for_an_asset_with_whitespace_at_either_end_are_r
     assert kernel.seq == 0
 
 
+@pytest.mark.parametrize("kind", ["FILL_SETTLED", "FUNDING_FEE"])
+def test_an_account_event_whose_asset_has_whitespace_at_either_end_is_refused(kind: str) -> None:
+    """A FILL_SETTLED for "BTC " was held for a fill of that asset, which no venue reports: the
+    fill's fee never settled."""
+    kernel = ExecutionKernel(max_slots=1)
+    figures = {"fee": 0.1, "fill_id": "f1"} if kind == "FILL_SETTLED" else {"amount": -1.0}
+    before = kernel.snapshot()["account"]
+    out = kernel.on_account_event(AccountEvent("e1", kind, asset="BTC ", **figures))
+    assert not out.accepted and out.diagnostic_code.name == "INVALID_INTENT", out.details
+    assert out.details["field"] == "asset" and out.details["value"] == '"BTC "'
+    assert "either end" in str(out.details["reason"]) and "held_for_fill" not in out.details
+    after = kernel.snapshot()["account"]
+    assert {k: v for k, v in after.items() if k not in ("event_seq", "last_update_time")} == {
+        k: v for k, v in before.items() if k not in ("event_seq", "last_update_time")
+    }
+
+
 def test_a_loaded_slot_whose_asset_has_whitespace_at_either_end_is_refused() -> None:
     kernel = ExecutionKernel(max_slots=1, venue=SilentVenue(), kernel_id="padded-load")
     kernel.process_intent(enter())

@@ -58,9 +58,13 @@ pub fn check_account_event_fields(ev: &AccountEvent, seq: u64) -> Result<(), Ker
         }
     }
     // Given, they name a fill or an asset, as ids of other input do: one of only whitespace
-    // would be held waiting for a fill no venue makes.
-    for (field, id) in [("fill_id", &ev.fill_id), ("asset", &ev.asset)] {
-        if let Some(why) = flawed_id(id) {
+    // (or an asset "BTC ") would be held waiting for a fill no venue makes.
+    let flaws = [
+        ("fill_id", &ev.fill_id, flawed_id(&ev.fill_id)),
+        ("asset", &ev.asset, flawed_asset(&ev.asset)),
+    ];
+    for (field, id, flaw) in flaws {
+        if let Some(why) = flaw {
             let mut d = detail_field(field, quoted_id(id));
             d.push(("reason", Detail::Static(why)));
             return invalid(d);
