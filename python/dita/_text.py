@@ -1,12 +1,22 @@
-"""Text shown in errors and warnings."""
+"""Text shown to people: in errors and warnings, and times in tables and reports."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 
 def shortened(text: str, limit: int = 80) -> str:
     """``text`` cut to ``limit`` characters, ending in ``...`` when it was cut: a value named
     in an error stays readable however long it is."""
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def utc_text(ts: float | None) -> str:
+    """A Unix time as ``YYYY-MM-DD HH:MM:SS`` in UTC; empty for None (not 0: that is
+    1970-01-01 00:00:00, a time like any other)."""
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def is_utf8(text: str) -> bool:

@@ -15,7 +15,6 @@ import html
 import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import pyarrow.csv as pacsv
 
 from dita._files import replace_all_whole
 from dita._numbers import finite_json
+from dita._text import utc_text
 from dita.backtest.metrics import FloatArray, Metrics, TradeRecord, drawdown_series
 
 __all__ = ["ARTEFACTS", "plot_equity", "write_report"]
@@ -33,10 +33,6 @@ ARTEFACTS = ("metrics.json", "trades.csv", "equity.csv", "equity.png", "report.h
 EQUITY_COLOR = "#1f5fbf"
 DRAWDOWN_COLOR = "#c0392b"
 MAX_PLOT_POINTS = 4000
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(float(ts), tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 _UTC_MS = pa.timestamp("ms", tz="UTC")
@@ -60,7 +56,7 @@ def _run_value(key: str, value: Any) -> str:
     if value is None:
         return "none"
     if key == "halted_at" and isinstance(value, int | float) and math.isfinite(value):
-        return f"{_iso(value)} UTC"
+        return f"{utc_text(value)} UTC"
     return str(value)
 
 
@@ -291,7 +287,7 @@ def _html(
     img = base64.b64encode(png).decode("ascii")
     # ``metrics.bars`` counts data rows, quotes in a quote replay.
     unit = "quotes" if run_info.get("kind") == "quotes" else "bars"
-    period = f"{_iso(metrics.start)} to {_iso(metrics.end)} UTC, {metrics.bars:,} {unit}"
+    period = f"{utc_text(metrics.start)} to {utc_text(metrics.end)} UTC, {metrics.bars:,} {unit}"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dita backtest: {html.escape(title)}</title>
 <style>
