@@ -344,6 +344,43 @@ def test_cli_set_line_shows_a_kernel_id_escaped(hz_member: HazelcastMember, kern
     assert f"set {kernel_id}\\x1b]0;pwned\\x07\\x1b[2J: mode=HALTED" in result.stdout
 
 
+def test_cli_set_for_a_kernel_on_a_cluster_that_knows_none_is_refused_saying_none_are_known(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """On a fresh cluster (or one holding only the global entry) the refusal's list of the ids
+    nearest the typo asked for none and crashed with a traceback."""
+    from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP
+
+    for name in (ACCOUNTS_MAP, CONTROL_MAP, CONTROL_PLANE_MAP):
+        hz_client.get_map(name).blocking().clear()
+    write_entry(hz_client, None, {"mode": "HALTED"})
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    try:
+        result = _cli("control", "set", "--mode", "LIVE", "--kernel", kernel_id, *where)
+    finally:
+        hz_client.get_map(CONTROL_PLANE_MAP).blocking().clear()
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert f"error: no kernel '{kernel_id}' is known in this cluster" in result.stderr
+    assert "the kernels known are (none)" in result.stderr
+
+
+def test_cli_set_of_a_global_live_warns_that_paper_runs_then_refuse_their_intents(
+    hz_member: HazelcastMember, hz_client: Any
+) -> None:
+    """A global resume to LIVE reaches `dita paper` runs too, whose intents carry no source
+    run: LIVE's provenance rule refuses them all. The write is made, and said with a warning."""
+    where = ("--cluster", hz_member.address, "--cluster-name", hz_member.cluster_name)
+    try:
+        result = _cli("control", "set", "--mode", "LIVE", *where)
+        assert result.exit_code == 0, result.output
+        assert "set every kernel (*): mode=LIVE" in result.stdout
+        assert "`dita paper` runs included" in result.stderr and "--mode PAPER" in result.stderr
+        halted = _cli("control", "set", "--mode", "HALTED", *where)
+        assert halted.exit_code == 0 and "dita paper" not in halted.stderr, halted.output
+    finally:
+        hz_client.get_map(CONTROL_PLANE_MAP).blocking().clear()
+
+
 def test_cli_set_for_a_kernel_that_is_not_running_says_so(
     hz_member: HazelcastMember, hz_client: Any, kernel_id: str
 ) -> None:

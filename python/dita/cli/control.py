@@ -318,6 +318,14 @@ def set_(
         typer.echo(shown(f"set {kernel or 'every kernel (*)'}: {fields}"))
         for message in dict.fromkeys(alone):  # a compare-and-set retried reads (and says) again
             warn(message)
+        if kernel is None and change.get("mode") == "LIVE":
+            # A resume meant for live kernels also reaches `dita paper` runs, whose intents
+            # carry no source run, so LIVE's provenance rule refuses them all, exits included.
+            warn(
+                "every kernel runs LIVE now, `dita paper` runs included, which then refuse each "
+                "ENTER and EXIT without metadata.source_run (require_source_run_in_live): resume a "
+                "paper run with --kernel K --mode PAPER"
+            )
         if kernel is not None:
             # The entry is written either way (a kernel started under that id takes it), but a
             # mistyped or crashed kernel id must not pass for a halted kernel.
@@ -418,7 +426,7 @@ def _require_known(
     if kernel in known:
         return
     # The ids nearest the one given first (a typo's own kernel among them), however many are known.
-    listed = difflib.get_close_matches(kernel, sorted(known), n=len(known), cutoff=0.0)
+    listed = difflib.get_close_matches(kernel, sorted(known), n=max(len(known), 1), cutoff=0.0)
     names = ", ".join(listed[:_KNOWN_LISTED]) + (
         f" and {len(listed) - _KNOWN_LISTED} more" if len(listed) > _KNOWN_LISTED else ""
     )
