@@ -161,3 +161,14 @@ def test_bad_settings_are_refused_naming_the_field(table: dict[str, Any], field:
     with pytest.raises(ValidationError) as refused:
         DeadManSettings(**table)
     assert field in str(refused.value)
+
+
+@pytest.mark.parametrize("settings", [{"strategy_silence_s": 60, "action": "HALTED"}, None])
+def test_settings_that_are_no_dead_man_settings_are_refused_naming_them(
+    kernel: ExecutionKernel, settings: Any
+) -> None:
+    with pytest.raises(TypeError) as refused:
+        DeadManSwitch(kernel, settings)
+    said = str(refused.value)
+    assert "settings=" in said and "DeadManSettings" in said and type(settings).__name__ in said, said
+    assert kernel.control()["mode"] == "PAPER"

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from dita._numbers import OptionalPlainNumber
+from dita._text import shortened
 from dita.control import MODE_TIGHTNESS
 
 if TYPE_CHECKING:
@@ -111,6 +112,14 @@ class DeadManSwitch:
         stream_status: Callable[[], Any] | None = None,
         control_plane: Any = None,
     ) -> None:
+        if not isinstance(settings, DeadManSettings):
+            # Read field by field below: a dict (the TOML table as read) would fail on a field's
+            # name, saying nothing of what to pass.
+            raise TypeError(
+                f"settings={shortened(repr(settings))} (a {type(settings).__name__}) must be a "
+                "DeadManSettings; build one from a [dead_man] table with "
+                "DeadManSettings.model_validate(table)"
+            )
         self.kernel = kernel
         self.settings = settings
         self._clock = clock
