@@ -172,3 +172,31 @@ def test_settings_that_are_no_dead_man_settings_are_refused_naming_them(
     said = str(refused.value)
     assert "settings=" in said and "DeadManSettings" in said and type(settings).__name__ in said, said
     assert kernel.control()["mode"] == "PAPER"
+
+
+class BusyOnce(ExecutionKernel):
+    """A kernel another thread holds past the wait the first time a trip asks it for a change."""
+
+    busy = False
+
+    def update_control(self, *args: Any, **kwargs: Any) -> Any:
+        if self.busy:
+            self.busy = False
+            raise RuntimeError("kernel busy: another thread has been inside the kernel for 10 s")
+        return super().update_control(*args, **kwargs)
+
+
+def test_a_trip_the_busy_kernel_refused_is_made_at_the_next_check(clock: FakeClock) -> None:
+    with BusyOnce(max_slots=2) as kernel:
+        kernel.update_control(mode="LIVE", source="operator")
+        kernel.busy = True
+        switch = DeadManSwitch(kernel, DeadManSettings(strategy_silence_s=60), clock=clock)
+        clock.now += 61
+        with pytest.raises(RuntimeError, match="kernel busy"):
+            switch.check()
+        assert switch.status()["tripped"] == [] and kernel.control()["mode"] == "LIVE"
+        clock.now += 1  # the kernel free again, the strategy still silent
+        (trip,) = switch.check()
+        switch.close()
+        assert (trip.source, trip.applied) == ("strategy", True)
+        assert switch.status()["tripped"] == ["strategy"] and kernel.control()["mode"] == "REDUCE_ONLY"

@@ -185,13 +185,14 @@ class DeadManSwitch:
 
     def check(self) -> list[Silence]:
         """Compare each watched source's silence with its limit; trip those past it. The trips
-        made by this call (mostly none)."""
+        made by this call (mostly none). A trip that raises (the kernel busy in another thread's
+        call past its wait) is raised once the others are made, and made at the next check."""
         # ``dita live`` checks from the gateway's lane and the strategies' thread: one at a time,
         # so a silence trips once. The plane's entries are written on a thread of their own: a
         # cluster write may take its whole timeout (a member frozen), and this is the strategy's
         # thread.
         with self._lock:
-            made = self._check()
+            made, failed = self._check()
             with self._writing:
                 for silence, tripped_from, entries_gave in made:
                     if silence.applied:
@@ -201,6 +202,8 @@ class DeadManSwitch:
                     threading.Thread(
                         target=self._write_trips, name="dita-dead-man-write", daemon=True
                     ).start()
+        if failed is not None:
+            raise failed
         return [silence for silence, _, _ in made]
 
     def _write_trips(self) -> None:
@@ -242,12 +245,14 @@ class DeadManSwitch:
             )
         return not unwritten
 
-    def _check(self) -> list[tuple[Silence, str, Any]]:
+    def _check(self) -> tuple[list[tuple[Silence, str, Any]], Exception | None]:
         """The trips made, each with the mode the kernel ran when it was made and the mode its
-        plane's entries gave it then."""
+        plane's entries gave it then; and the first error a trip raised (the kernel busy in
+        another thread's call), whose source is tripped at the next check."""
         now = self._clock()
         self._listen(now)
         made: list[tuple[Silence, str, Any]] = []
+        failed: Exception | None = None
         for source, limit in self.settings.limits().items():
             silent = now - self._heard[source]
             if silent <= limit:
@@ -255,9 +260,15 @@ class DeadManSwitch:
                 continue
             if source in self._silent:
                 continue
+            try:
+                made.append(self._trip(source, silent, limit, now))
+            except Exception as exc:
+                # Counted as tripped only once the trip is made: a source marked before its
+                # trip raised would be skipped for the rest of its silence, the switch spent.
+                failed = failed or exc
+                continue
             self._silent.add(source)
-            made.append(self._trip(source, silent, limit, now))
-        return made
+        return made, failed
 
     on_data_point = check
     """What a runtime calls on each data point (a bar, a tick)."""
