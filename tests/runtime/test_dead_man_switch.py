@@ -88,7 +88,7 @@ def test_the_control_plane_falling_silent_halts_when_so_configured(
 ) -> None:
     plane = Plane(last_sync_at=clock.now)
     settings = DeadManSettings(control_plane_silence_s=25, action="HALTED")
-    switch = DeadManSwitch(kernel, settings, clock=clock, control_plane=plane)
+    switch = DeadManSwitch(kernel, settings, clock=clock, wall_clock=clock, control_plane=plane)
     clock.now += 20
     plane.last_sync_at = clock.now  # its periodic read succeeded
     clock.now += 24
@@ -200,3 +200,38 @@ def test_a_trip_the_busy_kernel_refused_is_made_at_the_next_check(clock: FakeClo
         switch.close()
         assert (trip.source, trip.applied) == ("strategy", True)
         assert switch.status()["tripped"] == ["strategy"] and kernel.control()["mode"] == "REDUCE_ONLY"
+
+
+def test_a_wall_clock_set_back_or_forward_neither_blinds_the_switch_nor_trips_it(
+    kernel: ExecutionKernel,
+) -> None:
+    """The silences are spans, measured on the monotonic clock: the wall clock set back an hour
+    (NTP, an operator) leaves a strategy and a control plane falling silent after it tripped at
+    their limits, and set forward an hour trips nothing alive. The wall clock only ages the
+    plane's stamp of its last read."""
+    steady, wall = FakeClock(), FakeClock()
+    wall.now = 1_700_000_000.0
+    plane = Plane(last_sync_at=wall.now)
+    settings = DeadManSettings(strategy_silence_s=30, control_plane_silence_s=25)
+    switch = DeadManSwitch(kernel, settings, clock=steady, wall_clock=wall, control_plane=plane)
+
+    def passes(seconds: float) -> None:
+        steady.now += seconds
+        wall.now += seconds
+
+    passes(10)
+    plane.last_sync_at = wall.now  # a read
+    switch.heard_from_strategy()
+    wall.now += 3600  # set forward an hour: both were heard from just now
+    passes(1)
+    assert switch.check() == [] and kernel.control()["mode"] == "PAPER"
+    wall.now -= 2 * 3600  # set back two hours, and both fall silent
+    plane.last_sync_at = wall.now  # a last read, stamped on the clock set back
+    passes(26)
+    (plane_trip,) = switch.check()
+    passes(5)
+    (strategy_trip,) = switch.check()
+    assert (plane_trip.source, plane_trip.silent_s) == ("control_plane", 26.0)
+    assert (strategy_trip.source, strategy_trip.silent_s) == ("strategy", 32.0)
+    assert strategy_trip.at == wall.now  # a trip is stamped with the wall time, as shown
+    assert kernel.control()["mode"] == "REDUCE_ONLY"

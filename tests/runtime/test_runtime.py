@@ -1040,6 +1040,27 @@ def test_the_runtime_reconciles_an_order_in_doubt_so_its_slot_trades_again(
     assert kernel.process_intent(again).accepted
 
 
+def test_a_wall_clock_set_back_does_not_hold_an_order_in_doubt_past_its_first_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under the wall clock, the first wait before reconciling an order in doubt (its slot takes
+    no order meanwhile) is a span, measured on the monotonic clock: the wall clock set back an
+    hour (NTP, an operator) does not hold the slot an hour longer."""
+    from dita.runtime.doubts import DOUBT_FIRST_WAIT
+
+    venue = Unanswering()
+    kernel, _, xid = exit_in_doubt(venue, "doubt-clock-set-back", at=time.time())
+    runtime = TradingRuntime(kernel, [], clock="wall")
+    with kernel:
+        runtime.poll_venues_if_due()  # the order in doubt seen: its first wait runs
+        assert venue.asked == []
+        wall, steady = time.time(), time.monotonic()
+        monkeypatch.setattr(time, "time", lambda: wall - 3600.0)  # set back an hour
+        monkeypatch.setattr(time, "monotonic", lambda: steady + DOUBT_FIRST_WAIT + 1.0)
+        runtime.poll_venues_if_due()
+        assert venue.asked == [xid] and kernel.orders_in_doubt() == []
+
+
 class CannotSay(Unanswering):
     def order_status(self, client_order_id: str) -> Any:
         self.asked.append(client_order_id)

@@ -32,6 +32,11 @@ class MarketClock:
     def now(self) -> float:
         return time.time() if self.clock == "wall" else self.data_time
 
+    def monotonic(self) -> float:
+        """The time waits are measured on: the data's time in a replay; live, ``time.monotonic()``
+        (the wall clock may be set back or forward, and a wait on it would last as long or end at once)."""
+        return time.monotonic() if self.clock == "wall" else self.data_time
+
     def resume_at(self, ts: float, rows_at_ts: int = 0) -> None:
         """A replay continuing an earlier run's (clock "data"): its time is ``ts`` before the
         first data point, so what is stamped then (a reconciliation's events) is a time of the

@@ -5,13 +5,15 @@ Each source counts as heard when:
 
 - the strategy process: the kernel takes an intent (its ``intents`` count moves), or the
   strategy says so itself (``heard_from_strategy``: ``POST /v1/heartbeat``);
-- the control plane: its last read of the cluster succeeded (``status()["last_sync_at"]``); an
-  in-process plane, or none, is never silent;
+- the control plane: its last read of the cluster succeeded (``status()["last_sync_at"]``, a
+  wall-clock stamp, aged on the wall clock when first seen); an in-process plane, or none, is
+  never silent;
 - the venue's streams: a frame arrived (``stream_status().since_last_frame_s``; behind a
   ``VenueRouter``, the stream silent longest among its venues); a venue without a user stream is
   never silent, and a switch with ``streams_silence_s`` set over one says so at WARNING when built.
 
-``check`` (the gateway's poll, a runtime's data point) compares each with its limit. A trip
+``check`` (the gateway's poll, a runtime's data point) compares each with its limit, the silences
+measured on the monotonic clock. A trip
 puts the kernel into ``action`` the way an operator's mode change goes (its own control
 state at once, then its control plane's entry, so the whole cluster sees it), with the
 reason as the change's source. The entry is written in the background, one trip after the
@@ -90,7 +92,7 @@ class Silence:
     silent_s: float
     limit_s: float
     action: str
-    at: float
+    at: float  # wall time (time.time())
     applied: bool  # False: the kernel ran that mode or a tighter one, or another change landed
 
     def reason(self) -> str:
@@ -100,15 +102,18 @@ class Silence:
 
 
 class DeadManSwitch:
-    """Watches ``kernel``'s sources against ``settings``. ``clock`` is wall time in seconds (the
-    control plane stamps its reads so); ``stream_status`` is the venue's by default."""
+    """Watches ``kernel``'s sources against ``settings``. ``clock`` measures the silences, in
+    seconds (monotonic: a wall clock set back or forward would blind the switch or trip every
+    source); ``wall_clock`` turns the control plane's stamp of its last read into an age and
+    stamps a trip (``Silence.at``). ``stream_status`` is the venue's by default."""
 
     def __init__(
         self,
         kernel: ExecutionKernel,
         settings: DeadManSettings,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         stream_status: Callable[[], Any] | None = None,
         control_plane: Any = None,
     ) -> None:
@@ -123,6 +128,7 @@ class DeadManSwitch:
         self.kernel = kernel
         self.settings = settings
         self._clock = clock
+        self._wall_clock = wall_clock
         self._stream_status = stream_status or getattr(kernel.venue, "stream_status", None)
         if settings.streams_silence_s is not None and not self._has_streams():
             venue = getattr(kernel.venue, "name", type(kernel.venue).__name__)
@@ -136,6 +142,9 @@ class DeadManSwitch:
         # A source is heard from at the start: its limit runs from there.
         self._heard: dict[Source, float] = dict.fromkeys(SOURCES, started)
         self._intents = self._intents_taken()
+        # The plane's stamp of its last read as last seen, and the clock's time then.
+        self._plane_read: float | None = None
+        self._listened_at = started
         self._silent: set[Source] = set()  # tripped and not heard from since
         self._lock = threading.Lock()
         self.trips: list[Silence] = []
@@ -171,8 +180,12 @@ class DeadManSwitch:
         plane_status = getattr(self._control_plane, "status", None)
         if callable(plane_status):
             last_read = plane_status().get("last_sync_at")
-            if isinstance(last_read, int | float):
-                self._heard["control_plane"] = max(self._heard["control_plane"], float(last_read))
+            if isinstance(last_read, int | float) and last_read != self._plane_read:
+                # A new read: its stamp is the wall clock's, its age taken on it too, but no
+                # older than the last look (it was not there then) nor below 0 (the clock set back).
+                self._plane_read = float(last_read)
+                age = min(max(0.0, self._wall_clock() - float(last_read)), now - self._listened_at)
+                self._heard["control_plane"] = max(self._heard["control_plane"], now - age)
         else:
             self._heard["control_plane"] = now  # in process (or none): never silent
         stream = self._stream_status() if self._stream_status is not None else None
@@ -180,6 +193,7 @@ class DeadManSwitch:
             self._heard["streams"] = now  # no stream to fall silent
         elif stream.since_last_frame_s is not None:
             self._heard["streams"] = max(self._heard["streams"], now - stream.since_last_frame_s)
+        self._listened_at = now
 
     # --- the check -----------------------------------------------------------------------
 
@@ -261,7 +275,7 @@ class DeadManSwitch:
             if source in self._silent:
                 continue
             try:
-                made.append(self._trip(source, silent, limit, now))
+                made.append(self._trip(source, silent, limit))
             except Exception as exc:
                 # Counted as tripped only once the trip is made: a source marked before its
                 # trip raised would be skipped for the rest of its silence, the switch spent.
@@ -273,12 +287,13 @@ class DeadManSwitch:
     on_data_point = check
     """What a runtime calls on each data point (a bar, a tick)."""
 
-    def _trip(self, source: Source, silent: float, limit: float, now: float) -> tuple[Silence, str, Any]:
+    def _trip(self, source: Source, silent: float, limit: float) -> tuple[Silence, str, Any]:
         """Puts the kernel's own state into ``action`` at once (the control plane away or not),
         unless it runs that mode or a tighter one, or another change lands after the trip's read.
         The trip, the mode the kernel ran and the mode its plane's entries gave it."""
         action = self.settings.action
-        reason = Silence(source, silent, limit, action, now, True).reason()
+        at = self._wall_clock()
+        reason = Silence(source, silent, limit, action, at, True).reason()
         # Set only while the kernel runs the mode read (``if_mode``): a change another thread
         # makes in between (an operator's halt) is newer than the trip, and stands. Logged
         # after, as logging may take its time.
@@ -291,7 +306,7 @@ class DeadManSwitch:
         applied = MODE_TIGHTNESS.get(running, 0) < MODE_TIGHTNESS[action] and (
             self.kernel.update_control(mode=action, source=reason, if_mode=running) is not None
         )
-        silence = Silence(source, silent, limit, action, now, applied)
+        silence = Silence(source, silent, limit, action, at, applied)
         self.trips = [*self.trips[-(TRIPS_KEPT - 1) :], silence]
         if applied:
             log.error("%s: kernel %s goes %s", reason, self.kernel.kernel_id, action)

@@ -114,7 +114,7 @@ class OrdersInDoubt:
         self._router.route(batch, set())
 
     def look(self, now: float) -> None:
-        """A data point at ``now`` reached ``next_look``: look for orders in doubt
+        """A data point at ``now`` (``MarketClock.monotonic``) reached ``next_look``: look for orders in doubt
         (``reconcile_orders_in_doubt``), unless the kernel took no input since a look found none."""
         if self._clear_at_seq is not None and self._kernel.seq == self._clear_at_seq:
             self.next_look = now + DOUBT_POLL_SECONDS  # as that look would (``_no_doubts``)
@@ -129,7 +129,7 @@ class OrdersInDoubt:
         DOUBT_POLL_SECONDS of the runtime's time. The kernel busy in another thread's call is
         passing (logged, tried at the next attempt); a reconciliation that raises otherwise (a
         listener's error) is logged and raised, its next attempt already set."""
-        now = self._clock.now()
+        now = self._clock.monotonic()
         # Read before the orders: an input another thread gives between the two moves it on.
         seq = self._kernel.seq if self._reads_seq else None
         doubts = self._orders_in_doubt()

@@ -249,7 +249,7 @@ class FeedLoop:
                 venue_data.hold_back(asset, point)
         except Exception as exc:
             errors.append(exc)
-        self.ask_venues(time.time() if self._clock.wall else ts, errors)
+        self.ask_venues(time.monotonic() if self._clock.wall else ts, errors)
         callbacks = self._callbacks
         # Looked up after the venues: a strategy stopped or added from a fill's ``on_fill``
         # clears the cache, and is heard (or not) from this point on.
@@ -272,7 +272,7 @@ class FeedLoop:
     def ask_venues(self, now: float, errors: list[Exception]) -> None:
         """What a data point asks of the venues (and a live loop between data points, through
         ``poll_venues_if_due``): those that report later polled when due, then the orders in
-        doubt looked at when due (``now``: the clock's time). Each error is added to ``errors``."""
+        doubt looked at when due (``now``: ``MarketClock.monotonic``). Each error is added to ``errors``."""
         if self._polling.polled_venues:
             try:
                 self._polling.poll_if_due()

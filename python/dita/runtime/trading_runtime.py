@@ -391,7 +391,7 @@ class TradingRuntime:
         hands over the data, between data points. Raises as ``poll_venues()`` does (a
         listener's error once every event is routed)."""
         errors: list[Exception] = []
-        self._feeds.ask_venues(self._clock.now(), errors)
+        self._feeds.ask_venues(self._clock.monotonic(), errors)
         raise_first(errors)
 
     def reconcile_with_venue(
