@@ -17,10 +17,12 @@ from dita.runtime.strategies import LIVE_STATUSES, KernelClosed, StrategyHandle,
 # is written to metrics.json and a paper run's state file.
 ERROR_TEXT = 1_000
 
-# What a strategy's callback may raise that is its own failure: a sys.exit there (a script's
-# "give up") fails that strategy alone, as the loader refuses one at import. KeyboardInterrupt
-# (Ctrl-C, a SIGTERM as ``Terminated``) is the operator's and ends the run.
-STRATEGY_ERRORS = (Exception, SystemExit)
+# What a strategy's callback may raise that ends the run rather than fails that strategy:
+# KeyboardInterrupt is the operator's (Ctrl-C; a SIGTERM as ``dita._signals.Terminated``, its
+# subclass), GeneratorExit a generator the run is inside being closed. Anything else is the
+# strategy's own failure: a sys.exit there (a script's "give up", as the loader refuses one at
+# import), an asyncio.CancelledError from a task cancelled under it.
+RUN_ENDING = (KeyboardInterrupt, GeneratorExit)
 
 # A strategy's callback for each kind of data it subscribes to.
 _DATA_CALLBACK = {"bars": "on_bar", "quotes": "on_quote"}
@@ -77,13 +79,15 @@ class StrategyCallbacks:
         return out
 
     def call(self, handle: StrategyHandle, callback: str, *args: Any) -> bool:
-        """Run one callback; False (and the strategy in ERROR) when it raised (``SystemExit``
-        too: ``STRATEGY_ERRORS``), or returned orders (``refuse_returned_orders``)."""
+        """Run one callback; False (and the strategy in ERROR) when it raised (a BaseException
+        too, but those of ``RUN_ENDING``), or returned orders (``refuse_returned_orders``)."""
         try:
             returned = getattr(handle.strategy, callback)(*args)
             if returned is not None:
                 refuse_returned_orders(callback, returned)
-        except STRATEGY_ERRORS as exc:
+        except BaseException as exc:
+            if isinstance(exc, RUN_ENDING):
+                raise
             self.fail(handle, callback, exc)
             return False
         return True
@@ -123,7 +127,9 @@ class StrategyCallbacks:
                 handle.strategy.on_stop()
             except KernelClosed:
                 pass
-            except STRATEGY_ERRORS as stop_exc:
+            except BaseException as stop_exc:
+                if isinstance(stop_exc, RUN_ENDING):
+                    raise
                 self.fail(handle, "on_stop", stop_exc)
 
     def _closed_meanwhile(self, exc: BaseException) -> KernelClosed | None:

@@ -20,7 +20,7 @@ from dita._signals import installed as signals_installed
 from dita._text import shortened
 from dita.risk import KERNEL_MAX, KERNEL_MIN_PRICE
 from dita.runtime._shared import log, raise_first
-from dita.runtime.callbacks import STRATEGY_ERRORS, StrategyCallbacks, refuse_returned_orders
+from dita.runtime.callbacks import RUN_ENDING, StrategyCallbacks, refuse_returned_orders
 from dita.runtime.clock import MarketClock
 from dita.runtime.data_checks import (
     asset_flaw,
@@ -264,7 +264,9 @@ class FeedLoop:
                 returned = fn(point)
                 if returned is not None:
                     refuse_returned_orders(callback, returned)
-            except STRATEGY_ERRORS as exc:
+            except BaseException as exc:
+                if isinstance(exc, RUN_ENDING):
+                    raise
                 callbacks.fail(handle, callback, exc)
         if errors:  # rarely: every data point passes here
             raise_first(errors)
