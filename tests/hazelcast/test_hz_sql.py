@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hz_helpers import make_venue, mixed_workload
 
-from dita import ExecutionKernel, KernelIntent
+from dita import ExecutionKernel, KernelIntent, VenueEvent
 from dita.projection.hazelcast import ACCOUNTS_MAP, CONTROL_MAP, SLOTS_MAP, HazelcastProjection
 from dita.services.hazelcast import HazelcastMember
 
@@ -69,7 +69,15 @@ def test_the_issue_query_works(hz_client: Any, fleet: dict[str, Any]) -> None:
     assert len(rows) == len(want) > 0
 
 
+def _notional(slot: dict[str, Any]) -> float:
+    """A position's notional as the account's ``open_notional`` counts it: at the mark, the entry
+    price before the first mark."""
+    return float(slot["size"] * (slot["mark_price"] if slot["mark_price"] > 0 else slot["entry_price"]))
+
+
 def test_open_positions(hz_client: Any, fleet: dict[str, Any]) -> None:
+    held = [s for s in _slots(fleet) if s["size"] > 0]
+    assert {s["fsm_state"] for s in held} - {"POSITION_OPEN"}, "the workload leaves an exit or entry working"
     want = [
         (
             s["kernel_id"],
@@ -79,11 +87,14 @@ def test_open_positions(hz_client: Any, fleet: dict[str, Any]) -> None:
             s["size"],
             s["entry_price"],
             s["unrealized_pnl"],
+            s["fsm_state"],
         )
-        for s in _slots(fleet)
-        if s["fsm_state"] == "POSITION_OPEN"
+        for s in held
     ]
-    assert run(hz_client, ops_queries()["open_positions"]) == want
+    rows = run(hz_client, ops_queries()["open_positions"])
+    assert rows == want
+    for kid in fleet:
+        assert len([r for r in rows if r[0] == kid]) == fleet[kid]["account"]["open_positions"]
 
 
 def test_slots_by_stage(hz_client: Any, fleet: dict[str, Any]) -> None:
@@ -93,9 +104,9 @@ def test_slots_by_stage(hz_client: Any, fleet: dict[str, Any]) -> None:
 
 def test_orders_in_flight(hz_client: Any, fleet: dict[str, Any]) -> None:
     want = [
-        (s["kernel_id"], s["slot_id"], s["fsm_state"], s["asset"], s["side"])
+        (s["kernel_id"], s["slot_id"], s["fsm_state"], s["asset"], s["side"], s["order_in_doubt"])
         for s in _slots(fleet)
-        if s["fsm_state"] in IN_FLIGHT
+        if s["fsm_state"] in IN_FLIGHT or s["order_in_doubt"]
     ]
     assert run(hz_client, ops_queries()["orders_in_flight"]) == want
 
@@ -103,12 +114,14 @@ def test_orders_in_flight(hz_client: Any, fleet: dict[str, Any]) -> None:
 def test_exposure_by_asset(hz_client: Any, fleet: dict[str, Any]) -> None:
     by_asset: dict[str, list[float]] = {}
     for s in _slots(fleet):
-        if s["fsm_state"] == "POSITION_OPEN":
+        if s["size"] > 0:
             row = by_asset.setdefault(s["asset"], [0.0, 0.0, 0])
             row[0] += s["size"] if s["side"] == "LONG" else -s["size"]
-            row[1] += s["size"] * s["entry_price"]
+            row[1] += _notional(s)
             row[2] += 1
     rows = run(hz_client, ops_queries()["exposure_by_asset"])
+    held = sum(fleet[kid]["account"]["open_notional"] for kid in fleet)
+    assert sum(r[2] for r in rows) == pytest.approx(held)
     assert [r[0] for r in rows] == sorted(by_asset)
     for asset, net, gross, count in rows:
         assert (net, gross, count) == (
@@ -119,10 +132,101 @@ def test_exposure_by_asset(hz_client: Any, fleet: dict[str, Any]) -> None:
 
 
 def test_worst_unrealized(hz_client: Any, fleet: dict[str, Any]) -> None:
-    open_slots = [s for s in _slots(fleet) if s["fsm_state"] == "POSITION_OPEN"]
+    open_slots = [s for s in _slots(fleet) if s["size"] > 0]
     open_slots.sort(key=lambda s: (s["unrealized_pnl"], f"{s['kernel_id']}:{s['slot_id']}"))
     want = [(s["kernel_id"], s["slot_id"], s["asset"], s["unrealized_pnl"]) for s in open_slots[:5]]
     assert run(hz_client, ops_queries()["worst_unrealized"]) == want
+
+
+class Quiet:
+    """A venue that answers nothing itself: the test gives its acks and fills."""
+
+    name = "quiet"
+
+    def submit(self, order: Any) -> list[Any]:
+        return []
+
+    def cancel(self, order: Any) -> list[Any]:
+        return []
+
+
+def test_the_ops_queries_count_every_position_the_account_counts(
+    hz_member: HazelcastMember, hz_client: Any, kernel_id: str
+) -> None:
+    """A position whose take-profit rests (EXIT_WORKING) and an entry filled in part and working
+    on (ENTRY_WORKING) are positions the account counts (open_positions, open_notional) and the
+    venue holds: the queries list them, and the entry in doubt the orders in flight."""
+    projection = HazelcastProjection([hz_member.address], hz_member.cluster_name, interval=0.01)
+    kernel = ExecutionKernel(max_slots=4, venue=Quiet(), projection=projection, kernel_id=kernel_id)
+    kernel.set_seed_capital(100_000.0)
+    asset = f"ZZ{kernel_id[-6:].upper()}"  # of this kernel alone
+
+    def enter(slot_id: int, side: str, size: float) -> str:
+        intent = KernelIntent(
+            f"{kernel_id}-e{slot_id}", f"{kernel_id}-t{slot_id}", slot_id, asset, side, "ENTER", 100.0, size
+        )
+        order = kernel.process_intent(intent).order
+        assert order is not None
+        return str(order.client_order_id)
+
+    def event(kind: str, slot_id: int, coid: str, **fields: Any) -> None:
+        ev = VenueEvent(
+            f"{kernel_id}-{kind}{slot_id}",
+            f"{kernel_id}-t{slot_id}",
+            slot_id,
+            kind,
+            venue_client_id=coid,
+            **fields,
+        )
+        kernel.on_venue_event(ev)
+
+    try:
+        part = enter(0, "LONG", 2.0)
+        event("ORDER_ACK", 0, part)
+        event("FILL", 0, part, price=100.0, size=0.5)
+        held = enter(1, "SHORT", 1.0)
+        event("FILL", 1, held, price=100.0, size=1.0)
+        tp = KernelIntent(f"{kernel_id}-x1", f"{kernel_id}-t1", 1, asset, "SHORT", "EXIT", 100.0, 1.0,
+                          order_type="LIMIT", limit_price=80.0)  # fmt: skip
+        event("ORDER_ACK", 1, kernel.process_intent(tp).order.client_order_id)  # a take-profit resting
+        doubt = enter(2, "LONG", 1.0)
+        kernel.process_intent(
+            KernelIntent(f"{kernel_id}-c2", f"{kernel_id}-t2", 2, asset, "LONG", "CANCEL", 100.0, 0.0)
+        )
+        event("RATE_LIMITED", 2, doubt, retry_after=1.0)
+        kernel.mark_price(asset, 110.0)
+        assert projection.sync(timeout=30)
+        slots = [kernel.slot_dict(i) for i in range(3)]
+        assert [s["fsm_state"] for s in slots] == ["ENTRY_WORKING", "EXIT_WORKING", "IDLE"]
+        assert slots[2]["order_in_doubt"] == doubt
+        account = kernel.account()
+        assert (account["open_positions"], account["open_notional"]) == (2, pytest.approx(165.0))
+        ops = ops_queries()
+        mine = [r for r in run(hz_client, ops["open_positions"]) if r[0] == kernel_id]
+        assert [(r[1], r[3], r[4], r[7]) for r in mine] == [
+            (0, "LONG", 0.5, "ENTRY_WORKING"),
+            (1, "SHORT", 1.0, "EXIT_WORKING"),
+        ]
+        assert len(mine) == account["open_positions"]
+        (exposure,) = [r for r in run(hz_client, ops["exposure_by_asset"]) if r[0] == asset]
+        assert exposure[1:] == (pytest.approx(-0.5), pytest.approx(account["open_notional"]), 2)
+        # Without its LIMIT: the fleet's positions may all be worse than these.
+        worst = [
+            r for r in run(hz_client, ops["worst_unrealized"].replace("LIMIT 5", "")) if r[0] == kernel_id
+        ]
+        assert [r[1] for r in worst] == [1, 0]  # the short at a loss, then the long in profit
+        in_flight = [r[1:] for r in run(hz_client, ops["orders_in_flight"]) if r[0] == kernel_id]
+        assert in_flight == [
+            (0, "ENTRY_WORKING", asset, "LONG", ""),
+            (1, "EXIT_WORKING", asset, "SHORT", ""),
+            (2, "IDLE", asset, "FLAT", doubt),
+        ]
+    finally:
+        kernel.close()
+        for name in (SLOTS_MAP, ACCOUNTS_MAP, CONTROL_MAP):
+            m = hz_client.get_map(name).blocking()
+            for key in [k for k in m.key_set() if str(k).startswith(kernel_id)]:
+                m.delete(key)
 
 
 def test_accounts(hz_client: Any, fleet: dict[str, Any]) -> None:
