@@ -1,12 +1,14 @@
 """Fills of an order the ccxt venue took over after a restart, through the kernel against the local
-Binance: what the kernel booked before is matched to the order's oldest trades, so a trade that
-comes on the user stream while the trade list cannot be read (REST banned, or the list answered
-with a server error) waits for the list, and is then booked, not taken for one booked before."""
+Binance: the trades the kernel booked before are known by their ids (what it booked without one
+is matched to the oldest trades left), so a trade that comes on the user stream while the trade
+list cannot be read (REST banned, or the list answered with a server error) waits for the list,
+and is then booked, not taken for one booked before."""
 
 from __future__ import annotations
 
 import gc
 import itertools
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,14 +26,16 @@ SWEEP_S = 30.0
 
 class TradeListFailing(BinanceStreamServer):
     """The local Binance, its trade list answered HTTP 503 (-1008 "server busy") while
-    ``trade_list_failing``."""
+    ``trade_list_failing``, and for the next ``trade_lists_failing`` asks."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.trade_list_failing = False
+        self.trade_lists_failing = 0
         super().__init__(*args, **kwargs)
 
     async def _my_trades(self, request: web.Request) -> web.Response:
-        if self.trade_list_failing:
+        if self.trade_list_failing or self.trade_lists_failing:
+            self.trade_lists_failing = max(self.trade_lists_failing - 1, 0)
             return self._error(-1008, "Server is currently overloaded with other requests.", 503)
         return await super()._my_trades(request)
 
@@ -200,6 +204,62 @@ def test_two_streamed_fills_of_an_order_taken_over_in_one_poll_are_both_booked(
         assert refused == []
         assert len(accepted) == 2
         assert kernel.slot_state(0).size == pytest.approx(0.015)
+    finally:
+        kernel.close()
+        venue.close()
+        server.close()
+
+
+@pytest.mark.parametrize("commission_asset", ["BTC", "USDT"])
+def test_a_newer_trade_booked_before_a_restart_is_known_by_its_id_and_the_older_booked_with_its_fee(
+    commission_asset: str, clock: ManualClock, tmp_path: Path, binance_keys: None
+) -> None:
+    """Of a limit buy, T1 (0.01) fills and its stream frame is lost; T2 (0.005) fills while the
+    trade list answers 503, and the venue reports T2 alone, which the kernel books. The process
+    dies before a poll reads T1. After the restart, reconciliation's venue knows T2 booked by its
+    id, not as the oldest trade: T1 is booked by its trade, with its commission (in BTC, with its
+    base_fee_qty), and T2 is not reported again."""
+    server = TradeListFailing(commission_asset=commission_asset)
+    first_venue = venue_on(
+        server, clock, user_stream=True, user_stream_heartbeat_s=0.6, user_stream_backoff_s=0.02,
+        user_stream_backoff_max_s=0.2,
+    )  # fmt: skip
+    first = on_the_log(first_venue, tmp_path)
+    first.set_seed_capital(1e7)
+    wait_for(lambda: first_venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+    first_venue.poll_events()
+    assert first.process_intent(limit_entry(clock())).accepted
+    client_id = server.orders[max(server.orders)].client_id
+    server.inject("lose_fill")
+    server.fill(client_id, 0.01, 90000.0)
+    server.trade_lists_failing = 2  # the lists asked on T2's frame and by the poll after it
+    t2 = server.fill(client_id, 0.005, 89990.0)
+    booked: list[str] = []
+    deadline = time.monotonic() + 10
+    while not booked and time.monotonic() < deadline:
+        feed(first, first_venue, booked, [])
+        time.sleep(0.01)
+    assert booked == [f"BTCUSDT:{t2.trade_id}"]
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+
+    venue = venue_on(server, clock)
+    kernel = on_the_log(venue, tmp_path)
+    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    accepted: list[str] = []
+    refused: list[str] = []
+    try:
+        report = kernel.reconcile_with_venue()
+        t1 = next(t for t in server.trades if t.trade_id != t2.trade_id)
+        assert [m.get("fill_id") for m in report.missed_fills] == [f"BTCUSDT:{t1.trade_id}"]
+        feed(kernel, venue, accepted, refused)
+        assert accepted == [] and refused == []
+        slot = kernel.slot_state(0)
+        assert slot.size == pytest.approx(server.position(), abs=1e-12)
+        charged = sum(t.commission * (t.price if t.commission_asset == "BTC" else 1.0) for t in server.trades)
+        assert slot.fees_paid == pytest.approx(charged)
     finally:
         kernel.close()
         venue.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dita._kernel import VenueEvent, VenueOrder
@@ -72,7 +72,10 @@ class VenueAdapter(Protocol):
     # An adapter whose ``order_status`` takes no ``asset`` by keyword is called without it.
     # Optional: ``watch(order)``: follow an order of the kernel's the venue has no record of (sent
     # before a restart) in its ``poll_events``; reconciliation calls it for each order the kernel
-    # still works (raising: reported in ``unwatched``).
+    # still works (raising: reported in ``unwatched``). Optional: ``trade_fills(order,
+    # venue_order)``, the fills of ``order`` beyond what the kernel booked, one per trade. Where
+    # either takes ``seen_event_ids`` by keyword, reconciliation gives the event ids the kernel
+    # applied in the order's slot (``TradeSlot.seen_event_ids``): the trades it booked, by id.
     # Optional: ``following() -> bool``: whether ``poll_events`` still asks about an order (one
     # ended without its filled size, say); a runtime polls while it does, whatever the kernel works.
     # Optional: ``listed_client_order_id(order)`` and ``listed_venue_order_id(order)``: the ids
@@ -163,6 +166,24 @@ def order_status_asset(asset: object, venue: str) -> str | None:
     raise TypeError(f"{venue}: order_status: asset={asset!r} must be a str (the order's market id) or None")
 
 
+def takes_keyword(method: Callable[..., Any], name: str) -> bool:
+    """Whether ``method`` takes a parameter ``name`` by keyword, read from its signature (one
+    without a signature to read takes none)."""
+    try:
+        taken = inspect.signature(method).parameters.get(name)
+    except (TypeError, ValueError):
+        return False
+    return taken is not None and taken.kind in (taken.POSITIONAL_OR_KEYWORD, taken.KEYWORD_ONLY)
+
+
+def seen_ids_keyword(method: Callable[..., Any], seen_event_ids: Container[str] | None) -> dict[str, Any]:
+    """``seen_event_ids`` as a keyword argument of a venue's ``watch`` or ``trade_fills``: none
+    for one that does not take it (``takes_keyword``), or when there are none to give."""
+    if seen_event_ids is None or not takes_keyword(method, "seen_event_ids"):
+        return {}
+    return {"seen_event_ids": seen_event_ids}
+
+
 def order_lookup(venue: Any) -> Callable[[str, str | None], VenueOrder | None] | None:
     """``venue``'s ``order_status`` (None without a callable one) as a call of a client order
     id and the order's asset, the asset given only where it is taken by keyword: an adapter
@@ -173,10 +194,6 @@ def order_lookup(venue: Any) -> Callable[[str, str | None], VenueOrder | None] |
     lookup = getattr(venue, "order_status", None)
     if not callable(lookup):
         return None
-    try:
-        taken = inspect.signature(lookup).parameters.get("asset")
-    except (TypeError, ValueError):  # no signature to read: called with the client id alone
-        taken = None
-    if taken is not None and taken.kind in (taken.POSITIONAL_OR_KEYWORD, taken.KEYWORD_ONLY):
+    if takes_keyword(lookup, "asset"):
         return lambda client_order_id, asset: lookup(client_order_id, asset=asset)
     return lambda client_order_id, asset: lookup(client_order_id)

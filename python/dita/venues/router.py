@@ -34,7 +34,7 @@ import dataclasses
 import logging
 import math
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from dita._kernel import TERMINAL_ORDER_STATUSES as FINAL_STATUSES
@@ -50,6 +50,7 @@ from dita.venues.protocol import (
     VenueUnavailable,
     order_lookup,
     order_status_asset,
+    seen_ids_keyword,
     venue_following,
 )
 from dita.venues.trade_venues import PositionsAsked, TradeVenues, TradeVenueUnknown
@@ -492,18 +493,24 @@ class VenueRouter:
         ``CcxtVenue.following``)."""
         return any(venue_following(adapter) for adapter in self._venues.values())
 
-    def watch(self, order: VenueOrder) -> None:
+    def watch(self, order: VenueOrder, seen_event_ids: Container[str] | None = None) -> None:
         """Have the venue holding ``order`` follow it in its ``poll_events`` (see
-        ``CcxtVenue.watch``); a venue without ``watch`` learns of its orders otherwise."""
+        ``CcxtVenue.watch``), with ``seen_event_ids`` where it takes them; a venue without
+        ``watch`` learns of its orders otherwise."""
         watch = getattr(self.venue_holding(order), "watch", None)
         if callable(watch):
-            watch(order)
+            watch(order, **seen_ids_keyword(watch, seen_event_ids))
 
-    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+    def trade_fills(
+        self, order: VenueOrder, venue_order: VenueOrder, seen_event_ids: Container[str] | None = None
+    ) -> list[VenueEvent]:
         """The fills the venue holding ``order`` lists by trade beyond what the kernel booked
-        (see ``CcxtVenue.trade_fills``); none from a venue that cannot list them."""
+        (see ``CcxtVenue.trade_fills``), with ``seen_event_ids`` where it takes them; none from
+        a venue that cannot list them."""
         trade_fills = getattr(self.venue_holding(order), "trade_fills", None)
-        return list(trade_fills(order, venue_order)) if callable(trade_fills) else []
+        if not callable(trade_fills):
+            return []
+        return list(trade_fills(order, venue_order, **seen_ids_keyword(trade_fills, seen_event_ids)))
 
     def listed_venue_order_id(self, order: VenueOrder) -> str:
         """The id under which the venue holding ``order`` lists it (see

@@ -143,9 +143,10 @@ class OrderReporter:
         if owed and (tracked.booked_unmatched > error or trades_total(tracked, trades) < wanted):
             trades.extend(self.trades.fetch(tracked, wanted, named, self.trades.order_life(raw)))
             if tracked.trades_unread and tracked.booked_unmatched > error:
-                # What the kernel booked before this venue took the order over is matched to the
-                # oldest trades, which only the whole list shows: a streamed trade alone would be
-                # taken for one booked already. None are reported until the list reads whole.
+                # What the kernel booked before this venue took the order over, and no trade id
+                # it knows accounts for, is matched to the oldest trades, which only the whole
+                # list shows: a streamed trade alone would be taken for one booked already. None
+                # are reported until the list reads whole.
                 trades = []
         events.extend(self._fill_events(tracked, trades, timestamp))
         if tracked.trades_unread and tracked.filled >= tracked.unread_filled - error:
@@ -377,7 +378,7 @@ class OrderReporter:
             filled_size=total,
             fill_id=fill_id,
             fee=None,
-            event_id=f"{self.name}:fill:{fill_id}",
+            event_id=self._fill_event_id(fill_id),
             metadata={"fill_source": "order", "price_source": source},
         )
         tracked.reported_fills.add(fill_id)
@@ -466,6 +467,35 @@ class OrderReporter:
             return fill_key
         return f"{fill_key}:{tracked.order_key}"
 
+    def _fill_event_id(self, fill_id: str) -> str:
+        return f"{self.name}:fill:{fill_id}"
+
+    def _booked_by_id(
+        self,
+        tracked: TrackedOrder,
+        trades: list[dict[str, Any]],
+        made: dict[str, VenueEvent | None],
+        unmatched: float,
+    ) -> float:
+        """Of an order taken over, the ``trades`` whose fill the kernel applied (its event id
+        among ``tracked.kernel_event_ids``, as the trade's own or as a self-trade's second fill):
+        put in ``made`` as reported, whatever their age, and taken off ``unmatched``, which this
+        returns. Matched to the oldest trades instead, a newer trade booked first (the older's
+        stream frame lost) would be reported again, refused as a duplicate, and the older booked
+        from the order's status without its fee."""
+        booked = tracked.kernel_event_ids
+        if booked is None:
+            return unmatched
+        for trade in trades:
+            fill_key = tracked.fill_key(trade)
+            if fill_key in tracked.reported_fills or fill_key in made:
+                continue
+            ids = (self._fill_event_id(fill_key), self._fill_event_id(f"{fill_key}:{tracked.order_key}"))
+            if any(event_id in booked for event_id in ids):
+                made[fill_key] = None
+                unmatched = max(unmatched - trade_amount(trade), 0.0)
+        return unmatched
+
     def _fill_events(
         self, tracked: TrackedOrder, trades: list[dict[str, Any]], order_ts: float
     ) -> list[VenueEvent]:
@@ -482,6 +512,7 @@ class OrderReporter:
             (t for t in trades if t.get("id") is not None),
             key=lambda t: (trade_amount(t) == 0.0, trade_sequence(t)),
         )
+        unmatched = self._booked_by_id(tracked, ordered, made, unmatched)
         skipped: set[str] = set()  # a trade listed twice (the answer's and the trade list's) warns once
         for trade in ordered:
             fill_key = tracked.fill_key(trade)
@@ -501,8 +532,8 @@ class OrderReporter:
                 continue
             if unmatched > sum_error(order.size):
                 if qty <= unmatched + sum_error(order.size):
-                    # Within what the kernel had booked when this venue took the order over
-                    # (after a restart): reported then, so not again.
+                    # Within what the kernel had booked without a trade's id when this venue
+                    # took the order over (after a restart): reported then, so not again.
                     unmatched = max(unmatched - qty, 0.0)
                     made[fill_key] = None
                     continue
@@ -537,7 +568,7 @@ class OrderReporter:
                 filled_size=filled,
                 fill_id=fill_id,
                 fee=fee,
-                event_id=f"{self.name}:fill:{fill_id}",
+                event_id=self._fill_event_id(fill_id),
                 metadata={**({"liquidity": liquidity} if liquidity else {}), **fee_note},
             )
             made[fill_key] = event

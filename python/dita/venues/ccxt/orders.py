@@ -6,7 +6,7 @@ with what the kernel booked of it."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any
 
 from dita._kernel import KernelEventKind, OrderSide, OrderType, VenueEvent, VenueOrder, VenueOrderStatus
@@ -264,9 +264,13 @@ class Orders:
             client_order_id=tracked.order.client_order_id,
         ) from None
 
-    def _take_over(self, order: VenueOrder, symbol: str) -> TrackedOrder:
+    def _take_over(
+        self, order: VenueOrder, symbol: str, seen_event_ids: Container[str] | None = None
+    ) -> TrackedOrder:
         """A record of ``order``, one the kernel sent before a restart (to follow or to cancel):
-        what the kernel booked of it (its filled size) counts as reported. One the kernel never
+        what the kernel booked of it (its filled size) counts as reported, the trades whose fill
+        events are among ``seen_event_ids`` (the event ids the kernel applied in its slot, when
+        given) by their ids, the rest as the oldest trades left. One the kernel never
         saw acknowledged is asked for by client id, as a timed-out submit is (found: its events;
         "no such order" once ``unknown_order_grace_s`` from its send, ``created_at``, has passed:
         REJECT); taken as acknowledged, one that never reached the exchange would be asked about
@@ -283,6 +287,7 @@ class Orders:
             filled=order.filled_size,
             acknowledged=True,
             booked_unmatched=order.filled_size,
+            kernel_event_ids=seen_event_ids,
             booked_cost=order.filled_size * order.avg_fill_price,
             # A cancel the kernel asked for before the restart: the order's end by cancel is that
             # cancel's (CANCEL_ACK), as in the process that sent it, not an EXPIRED nobody asked for.
@@ -299,7 +304,7 @@ class Orders:
             tracked.not_found_since = min(order.created_at, now)
         return tracked
 
-    def watch(self, order: VenueOrder) -> None:
+    def watch(self, order: VenueOrder, seen_event_ids: Container[str] | None = None) -> None:
         """Follow ``order`` in ``poll_events``: one the kernel works that this adapter has no
         record of (sent before a restart), whose fills and end would otherwise reach the kernel
         only at the next reconciliation. Reconciliation calls it for each order the kernel
@@ -309,31 +314,35 @@ class Orders:
         send, ``created_at``, has passed: REJECT; until then, ``order_status`` raises
         ``VenueUnavailable``). An order already followed is left as it is, unless this adapter
         never found it and the kernel's ``order`` is acknowledged (reconciliation found it): then
-        it is taken over anew, with what the kernel booked. An asset this venue does not trade
-        raises ValueError naming it."""
+        it is taken over anew, with what the kernel booked. ``seen_event_ids``: the event ids the
+        kernel applied in the order's slot, by which the trades it booked are known
+        (``_take_over``). An asset this venue does not trade raises ValueError naming it."""
         if not order.client_order_id:
             raise ValueError(f"{self.name}: cannot follow an order without a client order id")
         known = self.tracked.get(order.client_order_id)
         if known is not None and not self._learned_elsewhere(known, order):
-            self._booked_elsewhere(known, order)
+            self._booked_elsewhere(known, order, seen_event_ids)
             return
         symbol = self._markets.symbol(order.asset)
         if symbol is None:
             raise ValueError(
                 f"{self.name}: cannot follow {order.client_order_id!r}: unknown asset {order.asset!r}"
             )
-        self.tracked[order.client_order_id] = self._take_over(order, symbol)
+        self.tracked[order.client_order_id] = self._take_over(order, symbol, seen_event_ids)
 
-    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+    def trade_fills(
+        self, order: VenueOrder, venue_order: VenueOrder, seen_event_ids: Container[str] | None = None
+    ) -> list[VenueEvent]:
         """The fills of the kernel's ``order`` beyond what it booked, one per trade with its fee,
         read up to ``venue_order``'s filled size (the exchange's answer about it, whose id names
         the order while the kernel holds none). An order this adapter follows has them counted
         as reported; one it does not (or never found: a submit in doubt) is read on a record of
         its own, left unfollowed (the kernel may have ended it; ``watch`` takes it over with what
-        is booked). An asset this venue does not trade raises ValueError."""
+        is booked). ``seen_event_ids`` as ``watch`` takes them. An asset this venue does not
+        trade raises ValueError."""
         known = self.tracked.get(record_key(order))
         if known is not None and known.acknowledged:
-            self._booked_elsewhere(known, order)
+            self._booked_elsewhere(known, order, seen_event_ids)
             tracked = known
         else:
             symbol = self._markets.symbol(order.asset)
@@ -342,17 +351,22 @@ class Orders:
                     f"{self.name}: cannot read the trades of {order.client_order_id!r}: "
                     f"unknown asset {order.asset!r}"
                 )
-            tracked = self._take_over(order, symbol)
+            tracked = self._take_over(order, symbol, seen_event_ids)
         if not tracked.exchange_order_id:
             tracked.exchange_order_id = exchange_order_id(tracked.market_id, venue_order.venue_order_id)
         return self._reporter.trade_fills(tracked, venue_order.filled_size)
 
     @staticmethod
-    def _booked_elsewhere(tracked: TrackedOrder, order: VenueOrder) -> None:
+    def _booked_elsewhere(
+        tracked: TrackedOrder, order: VenueOrder, seen_event_ids: Container[str] | None
+    ) -> None:
         """Count as reported what the kernel's ``order`` has booked beyond what this adapter
-        reported of it (a reconciliation booked the exchange's listing): its oldest trades not
-        reported, up to that, were booked. Followed as it was, its next poll (or its cancel's
-        answer) would report them again, to be refused as duplicates."""
+        reported of it (a reconciliation booked the exchange's listing): the trades not reported
+        whose fill events are among ``seen_event_ids``, when given, and the oldest of the others,
+        up to that, were booked. Followed as it was, its next poll (or its cancel's answer) would
+        report them again, to be refused as duplicates."""
+        if seen_event_ids is not None:
+            tracked.kernel_event_ids = seen_event_ids
         extra = order.filled_size - tracked.filled
         if extra <= sum_error(order.size):
             return

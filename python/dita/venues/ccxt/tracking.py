@@ -3,6 +3,7 @@ id: the kernel's, qualified with the market, and the exchange's own."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,8 +104,12 @@ class TrackedOrder:
     # fill is booked from it after the wait even when the order cannot be asked about by then.
     owed_answer: dict[str, Any] | None = None
     # An order taken over from before a restart: what the kernel had booked of it (its filled
-    # size then) not yet matched to trades. Its oldest trades, up to that, were booked already.
+    # size then) not yet matched to trades. A trade whose fill the kernel applied
+    # (``kernel_event_ids``) is matched by its id; the rest is matched to the oldest trades left.
     booked_unmatched: float = 0.0
+    # The event ids the kernel had applied in the order's slot when it was taken over
+    # (``TradeSlot.seen_event_ids``, which reconciliation gives): None when it did not say.
+    kernel_event_ids: Container[str] | None = None
     # Its trade list could not be read whole the last time it was asked for (throttled, banned, a
     # request failed): REST asks about the order at every poll, the user stream up or not, until
     # a read goes through.

@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from dita._kernel import AccountEvent, VenueEvent, VenueOrder
@@ -254,18 +254,22 @@ class CcxtVenue:
         return self._orders.cancel(order)
 
     @_serialized
-    def watch(self, order: VenueOrder) -> None:
+    def watch(self, order: VenueOrder, seen_event_ids: Container[str] | None = None) -> None:
         """Follow ``order``, one the kernel works that this adapter has no record of (sent before
-        a restart), in ``poll_events`` (``Orders.watch``). An asset this venue does not trade
-        raises ValueError naming it."""
-        self._orders.watch(order)
+        a restart), in ``poll_events`` (``Orders.watch``). ``seen_event_ids``: the event ids the
+        kernel applied in the order's slot (``TradeSlot.seen_event_ids``), by which the trades it
+        booked are known. An asset this venue does not trade raises ValueError naming it."""
+        self._orders.watch(order, seen_event_ids)
 
     @_serialized
-    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+    def trade_fills(
+        self, order: VenueOrder, venue_order: VenueOrder, seen_event_ids: Container[str] | None = None
+    ) -> list[VenueEvent]:
         """The fills of the kernel's ``order`` beyond what it booked, one per exchange trade with
         its fee, read up to ``venue_order``'s filled size (``Orders.trade_fills``): reconciliation
-        books these before it books from ``order_status`` what they leave missing."""
-        return self._orders.trade_fills(order, venue_order)
+        books these before it books from ``order_status`` what they leave missing.
+        ``seen_event_ids`` as ``watch`` takes them."""
+        return self._orders.trade_fills(order, venue_order, seen_event_ids)
 
     @_serialized
     def resume(self, seq: int) -> None:
