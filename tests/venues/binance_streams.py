@@ -808,7 +808,9 @@ class BinanceStreamServer:
             if self.subscribe_refusal is not None:
                 answer: dict[str, Any] = {"id": request.get("id"), **self.subscribe_refusal}
             elif self.is_banned():
-                # The ban is the address's: the WebSocket API refuses it too.
+                # The ban is the address's: the WebSocket API refuses it too, in the shape of
+                # Binance's WebSocket API docs ("Rate limits": status 418, the ban's end in the
+                # message and in data.retryAfter, epoch ms, beside data.serverTime).
                 if self._ban_answered:
                     self.subscribes_while_banned += 1
                 error, _, until_ms = self._ban_error()

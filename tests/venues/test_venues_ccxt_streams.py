@@ -719,6 +719,82 @@ def test_a_throttle_answered_to_the_stream_is_waited_out_by_rest_and_the_stream(
             venue.close()
 
 
+def test_a_ban_answered_to_the_stream_s_subscription_is_waited_out_in_full(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The address banned (by another process on the host, say) while the stream is up: its next
+    dial is refused with the WebSocket API's 418, whose end is in the answer, not a header. REST
+    and the stream wait all of it out: an entry is refused unsent, nothing is dialled, and the
+    ban is logged as one."""
+    with streaming() as server:
+        clock = ManualClock()
+        server.ban_clock = clock
+        venue = streamed_venue(server, clock)
+        try:
+            wait_for(lambda: venue.stream_status().state != "down", "the stream to subscribe")  # type: ignore[union-attr]
+            venue.poll_events()
+            with caplog.at_level(logging.ERROR, logger="dita"):
+                server.ban(600.0)
+                server.drop_connections()
+                wait_for(lambda: venue._client.throttled(), "the ban answered to the stream noted")
+            assert venue._client.throttle_wait() == pytest.approx(600.0, abs=5.0)
+            assert any("banned this address until" in r.getMessage() for r in caplog.records)
+            clock.advance(5.0)
+            time.sleep(0.5)
+            order = VenueOrder("e-1", 0, "tr-1", "BTCUSDT", "BUY", "LIMIT", 90000.0, 0.01, is_entry=True)
+            assert [e.kind for e in venue.submit(order)] == [KernelEventKind.RATE_LIMITED]
+            venue.poll_events()
+            assert server.sent_while_banned == 0 and server.subscribes_while_banned == 0
+        finally:
+            venue.close()
+
+
+# Binance's WebSocket API answers (its docs, "Rate limits"): a ban said in its message alone, and
+# a throttle (429) whose data.retryAfter is when requests may go again.
+ANSWERED_WAITS = [
+    pytest.param(
+        lambda now_ms: {
+            "status": 418,
+            "error": {
+                "code": -1003,
+                "msg": f"Way too much request weight used; IP banned until {now_ms + 300_000}. "
+                "Please use WebSocket Streams for live updates to avoid bans.",
+            },
+        },
+        300.0,
+        id="ban-in-its-message",
+    ),
+    pytest.param(
+        lambda now_ms: {
+            "status": 429,
+            "error": {
+                "code": -1003,
+                "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE. "
+                "Please use WebSocket Streams for live updates to avoid polling the API.",
+                "data": {"serverTime": now_ms, "retryAfter": now_ms + 30_000},
+            },
+        },
+        30.0,
+        id="throttle-with-retry-after",
+    ),
+]
+
+
+@pytest.mark.parametrize(("refusal", "wait_s"), ANSWERED_WAITS)
+def test_the_wait_the_stream_s_subscription_is_answered_with_is_read_from_the_answer(
+    refusal: Callable[[int], dict[str, Any]], wait_s: float
+) -> None:
+    with streaming() as server:
+        server.subscribe_refusal = refusal(server._server_ms())
+        clock = ManualClock()
+        venue = streamed_venue(server, clock)
+        try:
+            wait_for(lambda: venue._client.throttled(), "the answered wait noted on the client")
+            assert venue._client.throttle_wait() == pytest.approx(wait_s, abs=5.0)
+        finally:
+            venue.close()
+
+
 def test_a_subscription_refused_for_its_timestamp_is_named_and_the_clock_synced_before_the_next_dial() -> (
     None
 ):
@@ -1027,8 +1103,8 @@ def faulty_session(seed: int, market: FaultyMarket = SPOT) -> SessionFigures:
 
 def run_faulty_sessions(seeds: range, market: FaultyMarket = SPOT) -> None:
     """Run the sessions of ``seeds``, print their figures, and require 0 fills lost, 0 booked
-    twice, every position the exchange's, no REST request sent into an answered ban, every fault
-    kind drawn, and over fifty sessions or more, an entry refused while reconciling.
+    twice, every position the exchange's, no REST request nor subscription sent into an answered
+    ban, every fault kind drawn, and over fifty sessions or more, an entry refused while reconciling.
 
     The faults share one random stream with the bans drawn per REST request, whose number follows
     the polls, so how often each kind comes depends on timing (a rare kind twice in one run, seven
@@ -1069,6 +1145,7 @@ def run_faulty_sessions(seeds: range, market: FaultyMarket = SPOT) -> None:
     failed = {seed: f for seed, f in figures.items() if f.lost or f.booked_twice or not f.positions_equal}
     assert not failed, failed
     assert total["REST requests into an answered ban"] == 0
+    assert total["subscriptions into an answered ban"] == 0
     assert all(faults.values()), f"fault kinds never drawn: {faults}"
     if refusal_due:
         assert total["entries refused while reconciling"] > 0

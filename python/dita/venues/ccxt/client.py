@@ -19,6 +19,8 @@ from dita.logs import register_secret
 from dita.venues.ccxt.errors import (
     MAX_BAN_S,
     MAX_RETRY_AFTER_S,
+    AnsweredWait,
+    answered_wait,
     clock_refused,
     http_status,
     outcome_unknown,
@@ -264,16 +266,39 @@ class ExchangeClient:
         return outcome_unknown(self.ccxt, exc)
 
     def note_throttle(self, exc: BaseException, answered_by: Any = None) -> None:
-        """Remember how long the exchange asked us to wait (Retry-After, seconds): a throttle's
+        """Remember how long the exchange asked us to wait (Retry-After, seconds; a WebSocket
+        API's answer, which has no header, by its ``retryAfter`` or "banned until"): a throttle's
         (429) up to ``MAX_RETRY_AFTER_S``, a ban's (418) up to ``MAX_BAN_S``, in full.
         ``answered_by``: the ccxt exchange whose request was answered so, when not this client's
         (a stream's, ``pro_exchange``)."""
         answering = answered_by if answered_by is not None else self.exchange
         status = http_status(exc) or getattr(answered_by, "last_http_status", None)
-        banned = status == _BAN_STATUS
+        answered = answered_wait(exc) if http_status(exc) is None else None
+        banned = status == _BAN_STATUS or (answered is not None and answered.banned)
         cap = MAX_BAN_S if banned else MAX_RETRY_AFTER_S
-        headers = answering.last_response_headers or {}
-        retry_after = self._default_retry_after_s
+        retry_after = self._retry_after(answering.last_response_headers or {}, cap)
+        if retry_after is None and answered is not None:
+            retry_after = self._answered_retry_after(answered, cap)
+        if retry_after is None:
+            retry_after = self._default_retry_after_s
+        with self._clock_and_throttle_lock:
+            self.throttled_until = max(self.throttled_until, self.clock() + retry_after)
+        if banned:
+            ends = datetime.datetime.fromtimestamp(self.throttled_until, datetime.UTC)
+            log.error(
+                "%s banned this address until %s (%.0fs); nothing is sent before then: %s",
+                self.name,
+                ends.isoformat(timespec="seconds"),
+                retry_after,
+                self.error_text(exc),
+            )
+            return
+        log.warning("%s throttled; pausing %.3fs: %s", self.name, retry_after, self.error_text(exc))
+
+    def _retry_after(self, headers: dict[str, Any], cap: float) -> float | None:
+        """The wait a ``Retry-After`` header among ``headers`` asks, up to ``cap``; None
+        without one, or (with a warning) one that is neither seconds nor a date."""
+        retry_after = None
         for key, value in headers.items():
             if str(key).lower() == "retry-after":
                 asked = retry_after_seconds(value, self.clock())
@@ -289,19 +314,23 @@ class ExchangeClient:
                     retry_after = cap
                 else:
                     retry_after = asked
-        with self._clock_and_throttle_lock:
-            self.throttled_until = max(self.throttled_until, self.clock() + retry_after)
-        if banned:
-            ends = datetime.datetime.fromtimestamp(self.throttled_until, datetime.UTC)
-            log.error(
-                "%s banned this address until %s (%.0fs); nothing is sent before then: %s",
-                self.name,
-                ends.isoformat(timespec="seconds"),
-                retry_after,
-                self.error_text(exc),
-            )
-            return
-        log.warning("%s throttled; pausing %.3fs: %s", self.name, retry_after, self.error_text(exc))
+        return retry_after
+
+    def _answered_retry_after(self, answered: AnsweredWait, cap: float) -> float | None:
+        """The wait a WebSocket API's throttle or ban ``answered`` asks until its end, counted
+        from the exchange's time in the answer (else its time now by the signing clock's offset),
+        up to ``cap``; None when it names no end."""
+        if answered.until_ms is None:
+            return None
+        if answered.server_ms is not None:
+            server_ms = answered.server_ms
+        else:
+            server_ms = self.exchange.milliseconds() - float(self.exchange.options.get("timeDifference", 0))
+        asked = max((answered.until_ms - server_ms) / 1000.0, 0.0)
+        if asked > cap:
+            log.warning("%s: the answered wait, %.0fs, is past %gs; pausing that long", self.name, asked, cap)
+            return cap
+        return asked
 
     def sync_clock_if_refused(self, exc: BaseException) -> str:
         """When the exchange refused the request that raised ``exc`` for its timestamp

@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import json
 import math
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "MAX_BAN_S",
     "MAX_RETRY_AFTER_S",
+    "AnsweredWait",
+    "answered_wait",
     "clock_refused",
     "http_status",
     "outcome_unknown",
@@ -44,6 +47,68 @@ MAX_RETRY_AFTER_S = 600.0
 MAX_BAN_S = 3 * 24 * 3600.0
 """The longest pause a ban's (HTTP 418) Retry-After is followed for: Binance's bans last from 2
 minutes to 3 days, and a request sent during one lengthens it."""
+
+
+# Binance's WebSocket API answers a throttle (status 429) or a ban (418, -1003 "... banned until
+# <ms>") in the answer, no header: {"id", "status", "error": {"code", "msg", "data": {"serverTime",
+# "retryAfter"}}}, ``retryAfter`` the epoch ms it ends (Binance's WebSocket API docs, "Rate
+# limits"). ccxt.pro raises its ``error`` as the message: "binance {...}", the status left out.
+_BANNED_UNTIL_RE = re.compile(r"banned until (\d+)")
+_BAN_STATUS = 418
+
+
+class AnsweredWait(NamedTuple):
+    """What a WebSocket API error says of a throttle or ban (``answered_wait``): whether it is a
+    ban, when it ends and the exchange's time when it answered (epoch ms; None when unsaid)."""
+
+    banned: bool
+    until_ms: float | None
+    server_ms: float | None
+
+
+def answered_wait(exc: BaseException) -> AnsweredWait | None:
+    """The throttle or ban Binance's WebSocket API answered in the error ``exc`` was raised for
+    (its status, or -1003's "banned until <ms>", and its ``data.retryAfter``); None when its
+    message holds no such error (a REST answer's wait is in its Retry-After header)."""
+    said = _object_in(str(exc))
+    # The whole answer (ccxt's message for an error it cannot map), or its ``error`` alone.
+    error = _object_at(said, "error") or said
+    status = said.get("status")
+    data = _object_at(error, "data")
+    message = str(error.get("msg") or "")
+    until = _BANNED_UNTIL_RE.search(message)
+    banned = status == _BAN_STATUS or until is not None
+    if not banned and status != 429 and "retryAfter" not in data:
+        return None
+    retry_after, server_time = _epoch_ms(data.get("retryAfter")), _epoch_ms(data.get("serverTime"))
+    if retry_after is None and until is not None:
+        retry_after = float(until.group(1))
+    return AnsweredWait(banned, retry_after, server_time)
+
+
+def _object_in(text: str) -> dict[str, Any]:
+    """The JSON object ``text`` holds from its first ``{`` on; {} when there is none."""
+    start = text.find("{")
+    if start < 0:
+        return {}
+    try:
+        found, _ = json.JSONDecoder().raw_decode(text[start:])
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _object_at(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """``obj[key]`` where it is an object; {} otherwise."""
+    found = obj.get(key)
+    return found if isinstance(found, dict) else {}
+
+
+def _epoch_ms(value: Any) -> float | None:
+    """``value`` as epoch milliseconds; None when it is not a finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
 
 
 def throttle_errors(ccxt: Any) -> tuple[type[BaseException], ...]:
