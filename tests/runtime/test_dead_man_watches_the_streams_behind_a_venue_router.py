@@ -12,7 +12,7 @@ import pytest
 from dita import ExecutionKernel, VenueEvent
 from dita.runtime.dead_man import DeadManSettings, DeadManSwitch
 from dita.venues import PaperVenue, VenueRouter
-from dita.venues.ccxt.streams import StreamStatus
+from dita.venues.ccxt.streams import ExchangeClose, StreamStatus
 
 
 class StreamedVenue:
@@ -113,3 +113,21 @@ def test_the_routers_stream_status_says_a_stream_down_and_every_reconnect() -> N
     merged = VenueRouter({"a": a, "b": b}, default="a").stream_status()
     assert (merged.state, merged.reconnects, merged.max_lag_s) == ("down", 5, 0.9)
     assert merged.since_last_frame_s == 60.0  # the silence the dead-man switch reads: b's
+
+
+def test_the_routers_stream_status_counts_the_positions_every_exchange_closed_itself() -> None:
+    """Venue a's exchange liquidated a position; b's stream is the one silent longest: the merged
+    status still counts a's close, and gives it as the last."""
+    liquidation = ExchangeClose("BTCUSDT", "autoclose-1764547200000", "BUY", 0.02, 88000.0, "7", 1764547200.0)
+
+    def status(silent_s: float, closes: int, last: ExchangeClose | None) -> StreamStatus:
+        return StreamStatus(state="up", reconnects=0, lag_s=0.1, max_lag_s=0.1, since_last_frame_s=silent_s,
+                            frames=10, entries_refused=0, balances=None, last_error="",
+                            exchange_closes=closes, last_exchange_close=last)  # fmt: skip
+
+    a, b = StreamedVenue("a", None), StreamedVenue("b", None)
+    a.stream_status = lambda: status(5.0, 1, liquidation)  # type: ignore[method-assign]
+    b.stream_status = lambda: status(60.0, 0, None)  # type: ignore[method-assign]
+    merged = VenueRouter({"a": a, "b": b}, default="a").stream_status()
+    assert merged.since_last_frame_s == 60.0
+    assert (merged.exchange_closes, merged.last_exchange_close) == (1, liquidation)

@@ -127,6 +127,25 @@ class BinanceFuturesServer(BinanceStreamServer):
     def position(self, market_id: str = "BTCUSDT") -> float:
         return self.positions.get(market_id, 0.0)
 
+    def close_position_itself(self, client_id: str, price: float, market_id: str = "BTCUSDT") -> SimTrade:
+        """The exchange closing the account's whole position in ``market_id`` itself at ``price``,
+        by a MARKET order of its own under ``client_id``: Binance's ``adl_autoclose`` for an
+        auto-deleveraging, ``autoclose-<ms>`` for a liquidation (its docs, "Event: Order Update").
+        Its ORDER_TRADE_UPDATE and ACCOUNT_UPDATE go out on the stream."""
+
+        def close() -> Any:
+            held = self.positions.get(market_id, 0.0)
+            assert held, f"no position in {market_id} to close"
+            side = "SELL" if held > 0 else "BUY"
+            size = abs(held)
+            order_id = next(self._order_ids)
+            order = SimOrder(order_id, market_id, client_id, side, "MARKET", size, 0.0, _now_ms())
+            self.orders[order.order_id] = order
+            return self._trade(order, size, price, maker=False)
+
+        result: SimTrade = self._call(close)
+        return result
+
     # -- the listen key --------------------------------------------------------------------
 
     async def _new_listen_key(self, request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ fill lost, none booked twice, the kernel's position the exchange's."""
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -181,6 +182,41 @@ def test_a_ban_answered_to_the_listen_key_request_is_waited_out_in_full() -> Non
             assert server.sent_while_banned == 0
         finally:
             venue.close()
+
+
+@pytest.mark.parametrize(
+    "client_id", ["adl_autoclose", "autoclose-1764547200000"], ids=["auto-deleveraging", "liquidation"]
+)
+def test_a_position_the_exchange_closes_itself_is_logged_and_counted_as_its_frame_comes(
+    session: Session, client_id: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A short of 0.02 held, no order working: the exchange closes it itself (its order under its
+    own client id), its frame sent twice. Without a poll (a runtime polls no venue while no order
+    works), the venue logs an ERROR naming the market, the order, its side and size, and counts
+    the close once in stream_status. The kernel is told nothing, and holds the short the
+    venue's positions() no longer shows (reconciliation's position_mismatches)."""
+    server = futures_server(session)
+    session.bring_up()
+    sent, own = entry(session, 1, side="SHORT")
+    assert sent
+    server.fill(own)
+    settle(session, 0.02)
+    assert session.position() == pytest.approx(-0.02)
+    with caplog.at_level(logging.ERROR, logger="dita"):
+        server.inject("duplicate")
+        server.close_position_itself(client_id, 88000.0)
+        wait_for(lambda: session.venue.stream_status().positions == {"BTCUSDT": 0.0}, "the position's end")  # type: ignore[union-attr]
+    status = session.venue.stream_status()
+    assert status is not None and status.exchange_closes == 1
+    close = status.last_exchange_close
+    assert close is not None
+    assert (close.market, close.client_order_id, close.side) == ("BTCUSDT", client_id, "BUY")
+    assert (close.size, close.price) == (pytest.approx(0.02), pytest.approx(88000.0))
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(said) == 1 and all(word in said[0] for word in ("BTCUSDT", client_id, "BUY", "0.02")), said
+    session.poll()
+    assert session.position() == pytest.approx(-0.02)
+    assert session.venue.positions().get("BTCUSDT", 0.0) == 0.0  # what reconciliation compares
 
 
 def test_a_streamed_deposit_is_the_wallet_balance_of_stream_status(session: Session) -> None:

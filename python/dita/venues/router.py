@@ -468,7 +468,8 @@ class VenueRouter:
         """One ``stream_status()`` for the venues' user streams, for the dead-man switch and the
         gateway's gauges: the silence and lag of the one silent longest (one that has had no
         frame yet before any), the worst state of them all (``down``, then ``reconciling``),
-        their reconnects summed and the largest lag seen; None when no venue has a user stream."""
+        their reconnects and the positions their exchanges closed themselves summed (with the
+        latest such close), and the largest lag seen; None when no venue has a user stream."""
         statuses = []
         for adapter in self._venues.values():
             stream_status = getattr(adapter, "stream_status", None)
@@ -481,11 +482,20 @@ class VenueRouter:
         if len(statuses) == 1 or not dataclasses.is_dataclass(longest) or isinstance(longest, type):
             return longest
         lags = [s.max_lag_s for s in statuses if s.max_lag_s is not None]
-        return dataclasses.replace(
+        merged = dataclasses.replace(
             longest,
             state=min((s.state for s in statuses), key=lambda state: _STREAM_RANK.get(state, -1)),
             reconnects=sum(s.reconnects for s in statuses),
             max_lag_s=max(lags, default=None),
+        )
+        if not hasattr(merged, "exchange_closes"):
+            return merged
+        # A close the exchange made itself on one venue is not hidden by another's quiet stream.
+        closes = [c for s in statuses if (c := getattr(s, "last_exchange_close", None)) is not None]
+        return dataclasses.replace(
+            merged,
+            exchange_closes=sum(getattr(s, "exchange_closes", 0) for s in statuses),
+            last_exchange_close=max(closes, key=lambda c: c.timestamp, default=None),
         )
 
     def following(self) -> bool:

@@ -351,6 +351,14 @@ class Markets:
     def market_id(self, symbol: str) -> str:
         return str(self._client.exchange.market(symbol)["id"])
 
+    def trades_market_id(self, market_id: str) -> bool:
+        """Whether this venue trades the market the exchange names ``market_id``: one of the
+        markets setting, or, without it, any market it serves."""
+        symbols = self.trade_symbols
+        if symbols is None:
+            return market_id in self.asset_symbols
+        return self.asset_symbols.get(market_id) in symbols
+
     def markets_to_search(self) -> list[str]:
         """The symbols of the markets this venue trades (the markets setting, else every one it
         serves), those traded in this process first."""

@@ -48,10 +48,13 @@ from queue import Empty, SimpleQueue
 from typing import Any, Literal
 
 from dita._kernel import KernelEventKind, VenueEvent, VenueOrder, VenueOrderStatus
+from dita.venues._events import BoundedIdSet
 from dita.venues.ccxt.account_stream import AccountFacts
+from dita.venues.ccxt.answers import number
 from dita.venues.ccxt.client import ExchangeClient, pro_exchange
 from dita.venues.ccxt.errors import clock_refused
 from dita.venues.ccxt.events import OrderReporter
+from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.orders import Orders
 from dita.venues.ccxt.polling import Poller
 from dita.venues.ccxt.settings import CcxtSettings, read_credentials
@@ -66,6 +69,7 @@ from dita.venues.ccxt.user_frames import (
 )
 
 __all__ = [
+    "ExchangeClose",
     "StreamState",
     "StreamStatus",
     "StreamUpdate",
@@ -85,6 +89,11 @@ _THROTTLE_CHECK_S = 1.0
 
 # Frames by which the exchange says the subscription is over while the connection stays open.
 _SUBSCRIPTION_ENDED = ("eventStreamTerminated", "listenKeyExpired")
+
+# The client ids of the orders Binance USD-M places itself to close a position (its docs, "Event:
+# Order Update"): a liquidation's "autoclose-<ms>", an auto-deleveraging's "adl_autoclose", a
+# delisting's or delivery's "settlement_autoclose-<ms>". No order of the kernel's stands for them.
+_EXCHANGE_CLOSE_IDS = ("autoclose-", "adl_autoclose", "settlement_autoclose-")
 
 
 def redial_delay(failures: int, first_s: float, most_s: float) -> float:
@@ -107,6 +116,21 @@ def check_stream_supported(settings: CcxtSettings) -> None:
 
 
 @dataclass(frozen=True)
+class ExchangeClose:
+    """A trade of an order the exchange placed itself to close a position (``_EXCHANGE_CLOSE_IDS``:
+    a liquidation, an auto-deleveraging), as the user stream reported it."""
+
+    market: str  # the market id (BTCUSDT)
+    client_order_id: str
+    side: str  # BUY or SELL
+    size: float
+    price: float
+    trade_id: str
+    # The trade's time (the exchange's, seconds).
+    timestamp: float
+
+
+@dataclass(frozen=True)
 class StreamStatus:
     """What ``CcxtVenue.stream_status()`` says of the user stream."""
 
@@ -126,6 +150,11 @@ class StreamStatus:
     last_error: str
     # Futures: the signed position per market id the stream last gave; None before any.
     positions: dict[str, float] | None = None
+    # Futures: the trades of orders the exchange placed itself to close a position, in a market
+    # this venue trades (each logged at ERROR): how many, and the last one. The kernel holds the
+    # position as it was until it is told otherwise.
+    exchange_closes: int = 0
+    last_exchange_close: ExchangeClose | None = None
 
 
 class _StreamStopped(Exception):
@@ -136,11 +165,14 @@ class UserStream(StreamThread):
     """The connection to the exchange's user-data stream and what it has received, shared with
     the venue's thread under ``_lock`` (the updates through a queue)."""
 
-    def __init__(self, settings: CcxtSettings, client: ExchangeClient, account: AccountFacts) -> None:
+    def __init__(
+        self, settings: CcxtSettings, client: ExchangeClient, account: AccountFacts, markets: Markets
+    ) -> None:
         self._settings = settings
         self._kind = STREAM_KINDS[settings.market_type]
         self._client = client
         self.account = account
+        self._markets = markets
         super().__init__(client.name, "user stream")
         self.updates: SimpleQueue[StreamUpdate] = SimpleQueue()
         self._lock = threading.Lock()
@@ -157,7 +189,11 @@ class UserStream(StreamThread):
         self._positions: dict[tuple[str, str], float] | None = None
         self._last_error = ""
         self._entries_refused = 0
-        self._markets: dict[str, Any] | None = None
+        self._exchange_closes = 0
+        self._last_exchange_close: ExchangeClose | None = None
+        # The trades of exchange closes noted: a frame sent twice is one close.
+        self._exchange_close_trades = BoundedIdSet(10_000)
+        self._loaded_markets: dict[str, Any] | None = None
         self._ended: asyncio.Event | None = None
 
     # -- the venue's side ----------------------------------------------------------------
@@ -195,6 +231,8 @@ class UserStream(StreamThread):
                 None if self._balances is None else dict(self._balances),
                 self._last_error,
                 positions=None if self._positions is None else net_positions(self._positions),
+                exchange_closes=self._exchange_closes,
+                last_exchange_close=self._last_exchange_close,
             )
 
     # -- the stream's thread -------------------------------------------------------------
@@ -280,11 +318,11 @@ class UserStream(StreamThread):
 
     async def _follow(self, exchange: Any) -> None:
         """One connection: subscribe, then watch until it fails, goes stale or is ended."""
-        if self._markets is None:
+        if self._loaded_markets is None:
             await exchange.load_markets()
-            self._markets = exchange.markets
+            self._loaded_markets = exchange.markets
         else:
-            exchange.set_markets(self._markets)
+            exchange.set_markets(self._loaded_markets)
         self._ended = asyncio.Event()
         # Signed by the clock REST synced with the exchange's (``sync_clock_if_refused``).
         exchange.options["timeDifference"] = self._client.exchange.options.get("timeDifference", 0)
@@ -399,6 +437,7 @@ class UserStream(StreamThread):
         elif kind == "executionReport":
             self.updates.put(order_update(exchange, frame))
         elif kind == "ORDER_TRADE_UPDATE" and isinstance(frame.get("o"), dict):
+            self._note_exchange_close(frame["o"])
             self.updates.put(order_update(exchange, frame["o"]))
         elif kind == "ACCOUNT_UPDATE":
             self._account_update(frame)
@@ -409,6 +448,43 @@ class UserStream(StreamThread):
             totals = balance.get("total") or {}
             with self._lock:
                 self._balances = {k: float(v) for k, v in totals.items() if v is not None}
+
+    def _note_exchange_close(self, order: dict[str, Any]) -> None:
+        """A futures order update's trade by an order the exchange placed itself to close a
+        position (``_EXCHANGE_CLOSE_IDS``), in a market this venue trades: counted in the status
+        and logged at ERROR, here as the frame comes. No order of the venue's has such a client
+        id, so its update is dropped as another's, and the kernel, told nothing, holds the
+        position as it was; a runtime polls no venue while no order works, so a poll would not
+        see it."""
+        client_id = str(order.get("c") or "")
+        market = str(order.get("s") or "")
+        if order.get("x") != "TRADE" or not client_id.startswith(_EXCHANGE_CLOSE_IDS):
+            return
+        if not self._markets.trades_market_id(market):
+            return
+        trade_id = str(order.get("t") or "")
+        if not self._exchange_close_trades.add(f"{market}:{trade_id}:{client_id}"):
+            return  # the frame sent again
+        trade_ms = number(order.get("T"))
+        close = ExchangeClose(
+            market,
+            client_id,
+            str(order.get("S") or ""),
+            number(order.get("l")),
+            number(order.get("L")),
+            trade_id,
+            trade_ms / 1000.0 if trade_ms > 0 else time.time(),
+        )
+        with self._lock:
+            self._exchange_closes += 1
+            self._last_exchange_close = close
+        log.error(
+            "%s: the exchange closed a position in %s itself (order %s: %s %r at %r, trade %s; a "
+            "liquidation or auto-deleveraging): no order of the kernel's stands for it, and the "
+            "kernel holds the position it had; reconcile_with_venue reports the difference in "
+            "position_mismatches",
+            self.name, market, client_id, close.side, close.size, close.price, trade_id,
+        )  # fmt: skip
 
     def _account_update(self, frame: dict[str, Any]) -> None:
         """A futures ``ACCOUNT_UPDATE``: the wallet balances and positions it carries kept (a

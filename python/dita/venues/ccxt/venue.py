@@ -120,7 +120,7 @@ class CcxtVenue:
                     "%s: the user stream gives the kernel no account events: set account_currency "
                     "or the markets setting (the currency is theirs)", self.name,
                 )  # fmt: skip
-            self._stream = UserStream(s, self._client, AccountFacts(self.name, currency))
+            self._stream = UserStream(s, self._client, AccountFacts(self.name, currency), self._markets)
             self._streamed = StreamedPolling(
                 self._stream, self._client, s, self._orders, self._poller, self._reporter
             )
