@@ -161,6 +161,11 @@ class _StreamStopped(Exception):
     """The venue closed: the session ends without a reconnect."""
 
 
+class _ThrottledBeforeSubscribing(Exception):
+    """REST was answered with a throttle or ban while the connection was being made: nothing is
+    sent, and the dial waits for its end."""
+
+
 class UserStream(StreamThread):
     """The connection to the exchange's user-data stream and what it has received, shared with
     the venue's thread under ``_lock`` (the updates through a queue)."""
@@ -251,7 +256,7 @@ class UserStream(StreamThread):
                 # Made here, its failure (credentials unreadable) is the session's: kept, retried.
                 exchange = self._new_exchange()
                 await self._follow(exchange)
-            except _StreamStopped:
+            except (_StreamStopped, _ThrottledBeforeSubscribing):
                 pass
             except Exception as exc:
                 answer = self._exchange_error_in(exc)
@@ -326,6 +331,10 @@ class UserStream(StreamThread):
         self._ended = asyncio.Event()
         # Signed by the clock REST synced with the exchange's (``sync_clock_if_refused``).
         exchange.options["timeDifference"] = self._client.exchange.options.get("timeDifference", 0)
+        if self._client.throttled():
+            # Answered to REST while the exchange object was made and its markets loaded (the
+            # first dial's take a while): the subscription would go into that throttle or ban.
+            raise _ThrottledBeforeSubscribing()
         # Spot: subscribed once this returns. Futures: the listen key made, the stream dialled by
         # the first watch (``_subscribed``).
         await exchange.authenticate({"type": self._kind.auth_type})
