@@ -1103,8 +1103,9 @@ def faulty_session(seed: int, market: FaultyMarket = SPOT) -> SessionFigures:
 
 def run_faulty_sessions(seeds: range, market: FaultyMarket = SPOT) -> None:
     """Run the sessions of ``seeds``, print their figures, and require 0 fills lost, 0 booked
-    twice, every position the exchange's, no REST request nor subscription sent into an answered
-    ban, every fault kind drawn, and over fifty sessions or more, an entry refused while reconciling.
+    twice, every position the exchange's, no REST request sent into an answered ban nor more than
+    the one subscription that may cross its answer, every fault kind drawn, and over fifty
+    sessions or more, an entry refused while reconciling.
 
     The faults share one random stream with the bans drawn per REST request, whose number follows
     the polls, so how often each kind comes depends on timing (a rare kind twice in one run, seven
@@ -1145,7 +1146,9 @@ def run_faulty_sessions(seeds: range, market: FaultyMarket = SPOT) -> None:
     failed = {seed: f for seed, f in figures.items() if f.lost or f.booked_twice or not f.positions_equal}
     assert not failed, failed
     assert total["REST requests into an answered ban"] == 0
-    assert total["subscriptions into an answered ban"] == 0
+    # One subscription may cross a ban's answer to REST in flight (another thread sends it); a
+    # stream redialling into the ban sends one each second of it.
+    assert all(f.subscribes_while_banned <= 1 for f in figures.values()), total
     assert all(faults.values()), f"fault kinds never drawn: {faults}"
     if refusal_due:
         assert total["entries refused while reconciling"] > 0
