@@ -8,6 +8,8 @@
   executions: not reported again); each ``commissionReport`` books its fill's commission as a
   FILL_SETTLED account event (``account_events``), awaited ``commission_wait_s`` at most when a
   correction's fill waits for it.
+- Reconciliation books what TWS filled beyond what the kernel booked from the order's executions
+  (``trade_fills``), each under its execId, so its commission report settles the fill booked.
 - Contract details give the market limits: minTick, sizeIncrement, minSize.
 - A dropped connection is reconnected on the next call, and what TWS lists then (open orders,
   the day's executions) is read as news like any other; an order it no longer lists ended. So
@@ -576,6 +578,61 @@ class IbkrVenue:
             elif order.filled_size > tracked.filled:
                 # Reconciliation booked what TWS filled meanwhile: those executions are booked.
                 tracked.filled = tracked.booked_before = order.filled_size
+
+    def trade_fills(self, order: VenueOrder, venue_order: VenueOrder) -> list[VenueEvent]:
+        """The FILLs of the kernel's ``order`` beyond its filled size, one per execution of the
+        order TWS gave it (``IbkrOrder.is_placed_as``), each as ``poll_events`` reports it (its
+        execId the fill_id, its shares beyond what the kernel booked by its cumQty), up to
+        ``venue_order``'s filled size (TWS's answer about the order): TWS's commission report of
+        the execution then settles the fill the kernel booked. Reconciliation books these before
+        it books from the order's status what they leave missing. When the executions TWS told of
+        count less than that answer (TWS sends an order's status before its executions), the
+        day's executions are asked, for up to ``connect_timeout_s``. An order not followed is
+        followed from here (``watch``). The fills given here are not given by ``poll_events``."""
+        require_order(order)
+        with self._lock:
+            self._ensure_connected()
+            coid = order.client_order_id
+            tracked = self._orders.get(coid) or self._recent.get(coid)
+            if tracked is None:
+                self.watch(order)
+                tracked = self._orders[coid]
+            self._waiting.extend(self._news())
+            if self._executions_counted(tracked) < venue_order.filled_size * FULL:
+                self._ask_executions(coid)
+            # The fills reported of it that the kernel has not booked, as far as TWS's answer counts.
+            upto = venue_order.filled_size + order.size * (1 - FULL)
+            given = [
+                e
+                for e in self._waiting
+                if e.venue_client_id == coid
+                and e.kind == KernelEventKind.FILL
+                and order.filled_size < e.filled_size <= upto
+            ]
+            self._waiting = [e for e in self._waiting if not any(e is g for g in given)]
+            return given
+
+    def _executions_counted(self, tracked: IbkrOrder) -> float:
+        """What the executions TWS told of count filled of ``tracked``: their shares (each as its
+        latest correction states it), or their largest cumQty when more (a GTC order's earlier days)."""
+        heard = self._conn.heard()
+        fills = latest_executions([f for f in heard.fills if self._is_placed_as(tracked, f, heard)])
+        return max(sum(f.shares for f in fills), max((f.cum_qty for f in fills), default=0.0))
+
+    def _ask_executions(self, client_order_id: str) -> None:
+        """Ask TWS for the day's executions, for up to ``connect_timeout_s``, and read them as a
+        poll does (their fills kept for ``poll_events``). One TWS does not list in time leaves the
+        fills not told of to be booked from the order's status (WARNING)."""
+        timeout = self.settings.connect_timeout_s
+        try:
+            self._conn.wait(lambda: self._conn.ib.reqExecutionsAsync(), timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            log.warning(
+                "%s: order %s: TWS did not list its executions within %g s (%s): what its status"
+                " counts beyond the executions told of is booked from the status",
+                self.name, client_order_id, timeout, type(exc).__name__,
+            )  # fmt: skip
+        self._waiting.extend(self._news())
 
     def resume(self, seq: int) -> None:
         with self._lock:
