@@ -193,6 +193,9 @@ class _Run:
         """``mine`` asked of the venue by ``order_status``, as it is not in its open orders."""
         if self.lookup is None:
             return None, "venue cannot look up orders by client id"
+        # Followed before it is asked about: a venue without a record of an order sent before a
+        # restart (IBKR) answers only about one it follows, and reports its fills from then on.
+        self.follow(mine)
         try:
             theirs = self.lookup(mine.client_order_id, mine.asset)
             if theirs is None and mine.venue_order_id:
