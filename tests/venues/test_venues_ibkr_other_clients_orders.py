@@ -3,11 +3,13 @@ them): order ids are per client, so another client's order carrying our order's 
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import test_venues_ibkr
-from test_venues_ibkr import a_kernel, entry, until
+from test_venues_ibkr import a_kernel, cancel_intent, entered, entry, until
 from tws_server import TwsServer
 
 from dita import TradeStage
@@ -36,3 +38,33 @@ def test_a_cancel_of_another_clients_order_with_the_same_order_id_does_not_end_o
     assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING
     tws.cancel_at_tws(ours.order_ref)  # ours ends as ever
     assert [e.kind.name for e in until(venue.poll_events, 1, timeout=2.0)] == ["CANCEL_ACK"]
+
+
+def test_a_cancel_refused_for_an_order_another_client_id_placed_names_both_client_ids(
+    tws: TwsServer, make_venue: Callable[..., IbkrVenue], tmp_path: Path
+) -> None:
+    """The kernel restarts on client id 2 over the order client id 1 placed: TWS lists it working,
+    and only client 1 (or TWS's master client id) can cancel it. The refusal says so, not that
+    TWS lists no such order."""
+    first_venue = make_venue(client_id=1)
+    first = a_kernel(first_venue, tmp_path)
+    coid = entered(first)
+    first.close()
+    first_venue.close()
+    del first
+    gc.collect()
+
+    venue = make_venue(client_id=2)
+    kernel = a_kernel(venue, tmp_path)
+    kernel.reconcile_with_venue()
+    assert [o.client_order_id for o in venue.open_orders()] == [coid]
+    (perm_id,) = [o.perm_id for o in tws.book.orders.values()]
+
+    out = kernel.process_intent(cancel_intent())
+    (refused,) = out.emitted_events
+    assert refused.kind.name == "CANCEL_REJECT"
+    assert refused.reason == (
+        f"ibkr: TWS lists the order (permId {perm_id}) working under client id 1, which placed it,"
+        " and this venue is client id 2: only client id 1 (or TWS's master API client id) can cancel it"
+    )
+    assert kernel.slot_state(0).fsm_state == TradeStage.ENTRY_WORKING

@@ -368,7 +368,27 @@ class IbkrVenue:
     def _not_found(self, tracked: IbkrOrder) -> str:
         """Why ``tracked``, whose order id the venue could not learn, is not canceled."""
         coid = tracked.order.client_order_id
-        under = self._conn.heard().orders_under(coid)
+        heard = self._conn.heard()
+        client_id = self.settings.client_id
+        # Order ids are per client: another client's order (the kernel's, placed before a
+        # restart on another client id) is not this client's to cancel.
+        placed_by = next(
+            (
+                said
+                for said in heard.orders
+                if said.client_id != client_id
+                and self._is_placed_as(tracked, said, heard)
+                and tws_works(said, tracked.acknowledged)
+            ),
+            None,
+        )
+        if placed_by is not None:
+            return (
+                f"TWS lists the order (permId {placed_by.perm_id}) working under client id"
+                f" {placed_by.client_id}, which placed it, and this venue is client id {client_id}:"
+                f" only client id {placed_by.client_id} (or TWS's master API client id) can cancel it"
+            )
+        under = heard.orders_under(coid)
         if tracked.perm_id or under <= 1:
             return "TWS lists no such order working"
         return (
