@@ -13,7 +13,7 @@ from dita.venues.ccxt.client import ExchangeClient
 from dita.venues.ccxt.lookup import OrderLookup
 from dita.venues.ccxt.markets import Markets
 from dita.venues.ccxt.orders import Orders
-from dita.venues.ccxt.settings import CcxtSettings, lineage, venue_client_id
+from dita.venues.ccxt.settings import CcxtSettings, any_market_params, lineage, venue_client_id
 from dita.venues.ccxt.tracking import TrackedOrder, exchange_order_id, qualified_order_id, sum_error
 from dita.venues.protocol import VenueUnavailable, order_status_asset
 
@@ -50,7 +50,9 @@ class Account:
     def open_orders(self) -> list[VenueOrder]:
         """Working orders on the exchange, for reconciliation. Orders this adapter did not
         send carry slot 0 and an empty trade id."""
-        raws = self._client.account_call("fetch_open_orders")
+        # The account's orders of this venue's market type (a futures venue's, not its spot ones).
+        params = self._any_market_params("fetch_open_orders")
+        raws = self._client.account_call("fetch_open_orders", None, None, None, params)
         by_client = {t.client_id: t for t in self._orders.tracked.values()}
         orders: list[VenueOrder] = []
         for raw in raws:
@@ -59,6 +61,11 @@ class Account:
             client_order_id = known.order.client_order_id if known else exchange_id
             orders.append(self._venue_order(raw, client_order_id, known))
         return orders
+
+    def _any_market_params(self, method: str) -> dict[str, Any]:
+        """The parameters that have ccxt's ``method``, naming no market, ask for this venue's
+        market type (``any_market_params``)."""
+        return any_market_params(self._settings, type(self._client.exchange), method)
 
     def _venue_order(
         self, raw: dict[str, Any], client_order_id: str, known: TrackedOrder | None
@@ -268,7 +275,7 @@ class Account:
     def _futures_positions(self) -> dict[str, float]:
         """The exchange's positions by market id, a market's long and short netted."""
         result: dict[str, float] = {}
-        for position in self._client.account_call("fetch_positions"):
+        for position in self._positions_listed():
             contracts = self._figure(
                 position.get("contracts"), f"position {position.get('symbol')!r}", "contracts"
             )
@@ -291,12 +298,19 @@ class Account:
             result[market_id] = result.get(market_id, 0.0) + (size if side == "long" else -size)
         return {market_id: size for market_id, size in result.items() if size != 0.0}
 
+    def _positions_listed(self) -> list[dict[str, Any]]:
+        """ccxt's positions of the account, of this venue's market type."""
+        positions: list[dict[str, Any]] = self._client.account_call(
+            "fetch_positions", None, self._any_market_params("fetch_positions")
+        )
+        return positions
+
     def unrealized_pnl(self) -> dict[str, float] | None:
         """The open futures positions' unrealised PnL as the exchange states it, summed per
         settlement currency; None when an open position states none."""
         self._markets.load()
         result: dict[str, float] = {}
-        for position in self._client.account_call("fetch_positions"):
+        for position in self._positions_listed():
             symbol = position.get("symbol")
             if not self._figure(position.get("contracts"), f"position {symbol!r}", "contracts"):
                 continue

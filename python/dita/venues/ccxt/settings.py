@@ -22,6 +22,7 @@ from dita.venues._settings import VenueName
 __all__ = [
     "CcxtSettings",
     "Credentials",
+    "any_market_params",
     "by_lineage",
     "lineage",
     "market_type_options",
@@ -252,6 +253,22 @@ def market_type_options(settings: CcxtSettings, exchange_class: Any) -> dict[str
     if settings.market_type == "linear":
         types = by_lineage(exchange_class, _LINEAR_TYPES) or types
     return types
+
+
+# Parameters that make a ccxt call naming no market ask for the settings' market type, by
+# exchange, market type and ccxt method. Binance's fetchOpenOrders asks for spot orders when no
+# market is named, whatever the defaultType option says (ccxt's default argument there wins over
+# it): "future" is its type of USD-M futures.
+_ANY_MARKET_PARAMS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
+    "binance": {"linear": {"fetch_open_orders": {"type": "future"}}},
+}
+
+
+def any_market_params(settings: CcxtSettings, exchange_class: Any, method: str) -> dict[str, Any]:
+    """The parameters of ``method`` (a ccxt method of ``exchange_class``'s) called without a market
+    that have it ask for the settings' market type; empty where ccxt asks for it already."""
+    by_market_type = by_lineage(exchange_class, _ANY_MARKET_PARAMS) or {}
+    return dict(by_market_type.get(settings.market_type, {}).get(method, {}))
 
 
 # -- client order ids ---------------------------------------------------------------------
