@@ -3320,6 +3320,30 @@ def test_an_okx_page_that_cannot_be_read_ends_the_reading_with_the_pages_read(
     assert okx_venue.poll_events() == []
 
 
+def test_an_okx_venue_lists_the_open_orders_and_positions_of_its_own_market_type(
+    okx_venue: CcxtVenue, exchange: RecordedExchange, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OKX's lists of the account's working orders and positions hold every instrument type
+    (spot, margin, swaps, dated futures, options) unless asked for one: a spot venue's open
+    orders held the account's swap orders, of markets it has not loaded."""
+    listed = _okx_order("dita0a1b2c3d4e5f60718293a4b5c6d7")
+    exchange.script("GET", "/api/v5/trade/orders-pending", payload=_okx(listed))
+    (order,) = okx_venue.open_orders()
+    assert (order.client_order_id, order.venue_order_id) == (listed["clOrdId"], f"BTC-USDT:{_OKX_ORDER_ID}")
+    swaps = _okx(_okx_swap("ETC-USDT-SWAP", "USDT", "linear", "1"))
+    exchange.replace("GET", "/api/v5/public/instruments", swaps)
+    linear = _keyed_venue(exchange, clock, monkeypatch, "okx", passphrase=True, market_type="linear")
+    try:
+        exchange.script("GET", "/api/v5/trade/orders-pending", payload=_okx())
+        exchange.script("GET", "/api/v5/account/positions", payload=_okx())
+        assert linear.open_orders() == [] and linear.positions() == {}
+    finally:
+        linear.close()
+    asked = [c.params.get("instType") for c in exchange.calls("GET", "/api/v5/trade/orders-pending")]
+    assert asked == ["SPOT", "SWAP"]
+    assert [c.params.get("instType") for c in exchange.calls("GET", "/api/v5/account/positions")] == ["SWAP"]
+
+
 # -- Gate: a spot order's trades read page by page -------------------------------------------
 
 _GATE_ORDER_ID = "1852454420"

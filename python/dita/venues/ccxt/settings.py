@@ -258,9 +258,14 @@ def market_type_options(settings: CcxtSettings, exchange_class: Any) -> dict[str
 # Parameters that make a ccxt call naming no market ask for the settings' market type, by
 # exchange, market type and ccxt method. Binance's fetchOpenOrders asks for spot orders when no
 # market is named, whatever the defaultType option says (ccxt's default argument there wins over
-# it): "future" is its type of USD-M futures.
+# it): "future" is its type of USD-M futures. OKX's order and position lists hold every
+# instrument type (spot, margin, swaps, dated futures, options) unless given one.
 _ANY_MARKET_PARAMS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
     "binance": {"linear": {"fetch_open_orders": {"type": "future"}}},
+    "okx": {
+        "spot": {"fetch_open_orders": {"instType": "SPOT"}},
+        "linear": {"fetch_open_orders": {"instType": "SWAP"}, "fetch_positions": {"instType": "SWAP"}},
+    },
 }
 
 
