@@ -44,3 +44,13 @@ def close_as_a_crash_leaves_it(kernel: ExecutionKernel) -> None:
     assert before <= after, f"the close removed {sorted(before - after)}, which a crash leaves"
     for closing in after - before:
         closing.unlink()
+
+
+def recovered_seq(kernel: ExecutionKernel) -> int:
+    """The seq of the last record ``kernel``'s open recovered from its log. After a stop that
+    was not clean the kernel's own seq is one past it: the open records the client order ids it
+    skips as an input of its own."""
+    info = kernel.wal_info()
+    assert info is not None, "the kernel has no write-ahead log"
+    seq: int = info["recovery"]["last_seq"]
+    return seq

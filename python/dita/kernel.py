@@ -135,7 +135,8 @@ def _bounded(undo: Any, component: Any) -> dict[str, Any]:
 
 
 def _tell_recovery(kernel: KernelCore) -> None:
-    """Warns of what the open of the kernel's write-ahead log cut off, skipped or removed
+    """Warns of what the open of the kernel's write-ahead log cut off, skipped or removed, and of the
+    client order ids it skipped after a stop that was not clean
     (docs/reference/log-format.md, "Damage"), so a kernel a service opens tells of the records
     its restart dropped, not only in ``wal_info()["recovery"]``."""
     info = kernel.wal_info()
@@ -165,6 +166,16 @@ def _tell_recovery(kernel: KernelCore) -> None:
             "the start of the log"
             if recovery["checkpoint_seq"] is None
             else f"checkpoint {recovery['checkpoint_seq']}",
+            extra=order_ids(kernel),
+        )
+    skipped_through = recovery.get("order_ids_skipped_through")
+    if skipped_through is not None:
+        _log.warning(
+            "kernel %r: its write-ahead log did not end in a clean stop (a crash of the process or the "
+            "machine), and a crash of the machine loses the records of the last orders sent: the client "
+            "order ids they may have had are skipped, and the next order's is %r",
+            kernel.kernel_id,
+            f"{kernel.kernel_id}-{skipped_through + 1}",
             extra=order_ids(kernel),
         )
     for path in recovery["removed_temp_files"]:

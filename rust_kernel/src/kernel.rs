@@ -150,6 +150,11 @@ pub enum KernelInput {
         actual_fee: f64,
         maker: bool,
     },
+    /// The order counter moved to at least `through`, so the next client order id is past
+    /// every id a run whose log lost its last records may have sent (`KernelLog`'s open).
+    OrderIdsSkipped {
+        through: u64,
+    },
 }
 
 impl KernelInput {
@@ -583,6 +588,10 @@ impl Kernel {
                 maker,
             } => {
                 self.calibrate_fee(*price, *qty, *actual_fee, *maker)?;
+                self.simple_outcome()
+            }
+            KernelInput::OrderIdsSkipped { through } => {
+                self.skip_order_ids(*through);
                 self.simple_outcome()
             }
         })

@@ -15,6 +15,18 @@ impl Kernel {
         digits.parse().ok()
     }
 
+    /// The counter in the last client order id made: the next order's is one more.
+    pub fn order_counter(&self) -> u64 {
+        self.order_counter
+    }
+
+    /// Moves the order counter to at least `through` (never back), so no id up to it is
+    /// made again ([`KernelInput::OrderIdsSkipped`]).
+    pub fn skip_order_ids(&mut self, through: u64) {
+        self.seq += 1;
+        self.order_counter = self.order_counter.max(through);
+    }
+
     /// The order an accepted ENTER or EXIT sends, written into `submit` (its answer's, where
     /// the caller hands it to the venue): built there, not moved there from a copy.
     #[allow(clippy::too_many_arguments)]

@@ -597,3 +597,22 @@ fn a_control_change_if_mode_applies_only_while_the_kernel_runs_the_mode_read() {
     assert!(!k.dirty.control);
     assert!(k.outbox.is_empty());
 }
+
+#[test]
+fn skipped_order_ids_are_never_issued_and_a_skip_never_moves_the_counter_back() {
+    let mut k = Kernel::new("k", 3).unwrap();
+    k.set_seed_capital(1e6).unwrap();
+    let sent = |k: &mut Kernel, n: u32, slot: i64| {
+        let order = k.process_intent(&enter(n, slot)).submit.expect("an order");
+        order.client_order_id.to_string()
+    };
+    assert_eq!(sent(&mut k, 1, 0), "k-1");
+    let seq = k.seq();
+    k.apply(&KernelInput::OrderIdsSkipped { through: 50 })
+        .unwrap();
+    assert_eq!(k.seq(), seq + 1, "the skip is an input of its own");
+    assert_eq!(sent(&mut k, 2, 1), "k-51");
+    k.apply(&KernelInput::OrderIdsSkipped { through: 10 })
+        .unwrap();
+    assert_eq!(sent(&mut k, 3, 2), "k-52");
+}

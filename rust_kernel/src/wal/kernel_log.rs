@@ -71,6 +71,8 @@ pub struct KernelLog {
     report: RecoveryReport,
     new_log: bool,
     migrated_from: Option<u16>,
+    /// The order counter this open moved to past the ids its log may have lost, if it did.
+    order_ids_skipped_through: Option<u64>,
 }
 
 fn now_seconds() -> f64 {
@@ -418,12 +420,22 @@ impl RecoveredKernelLog {
         self.migrated_from
     }
 
+    /// True when the log's history ends in a clean stop: at the checkpoint recovery started
+    /// from, nothing cut off after it (a new log has no history to end).
+    pub fn ended_in_clean_stop(&self) -> bool {
+        let r = self.wal.report();
+        r.checkpoint_seq == Some(r.last_seq) && r.torn_tail.is_none()
+    }
+
     /// Repairs the log and opens it for appends; a new log gets `kernel` (the one recovery
     /// returned, unchanged since) as its checkpoint 0, so its shape is in the log. A log
     /// recovered from another version's checkpoint gets `kernel`'s state as a checkpoint of
-    /// this version at once, so the log's next open starts from it.
-    pub fn finish(self, kernel: &Kernel) -> Result<KernelLog, WalError> {
+    /// this version at once, so the log's next open starts from it. A log with history that
+    /// did not end in a clean stop may have lost records of orders sent: `kernel`'s order
+    /// ids skip past them ([`KernelInput::OrderIdsSkipped`], recorded and synced).
+    pub fn finish(self, kernel: &mut Kernel) -> Result<KernelLog, WalError> {
         let new_log = self.is_new();
+        let unclean = !new_log && !self.ended_in_clean_stop();
         let (wal, report) = self.wal.finish()?;
         let mut log = KernelLog {
             wal,
@@ -433,12 +445,33 @@ impl RecoveredKernelLog {
             report,
             new_log,
             migrated_from: self.migrated_from,
+            order_ids_skipped_through: None,
         };
         if new_log || self.migrated_from.is_some() {
             log.checkpoint(kernel)?;
         }
+        if unclean {
+            log.skip_lost_order_ids(kernel)?;
+        }
         Ok(log)
     }
+}
+
+/// How many client order ids the records a crash lost may have issued, for the log in `dir`
+/// opened with segments of `segment_bytes`. A crash loses records of the last segment only
+/// (a rotation syncs a segment before the next one starts), a segment takes records until it
+/// reaches its size (each record's frame is at least its header), and an input issues one
+/// order at most (an ENTER or EXIT). The size is the largest of this open's and those of the
+/// segments on disk, as a run before may have written larger ones.
+fn order_ids_a_crash_may_lose(dir: &Path, segment_bytes: u64) -> Result<u64, WalError> {
+    let mut largest = segment_bytes;
+    for (_, path) in super::scan::list_dir(dir)?.segments {
+        let size = std::fs::metadata(&path)
+            .map_err(super::scan::io_err(&path, "read segment size"))?
+            .len();
+        largest = largest.max(size);
+    }
+    Ok(largest / super::format::FRAME_HEADER_BYTES as u64 + 1)
 }
 
 impl KernelLog {
@@ -450,8 +483,8 @@ impl KernelLog {
         fresh: Kernel,
         options: &KernelLogOptions,
     ) -> Result<(KernelLog, Kernel), WalError> {
-        let (recovered, kernel) = KernelLog::recover(dir, fresh, options)?;
-        Ok((recovered.finish(&kernel)?, kernel))
+        let (recovered, mut kernel) = KernelLog::recover(dir, fresh, options)?;
+        Ok((recovered.finish(&mut kernel)?, kernel))
     }
 
     /// The first half of [`KernelLog::open`]: the kernel recovered under the log's lock, the
@@ -478,6 +511,29 @@ impl KernelLog {
             migrated_from,
         };
         Ok((recovered, kernel))
+    }
+
+    /// Moves `kernel`'s order counter past every id the records a crash lost may have issued,
+    /// and records and syncs that move: a later open replays it, and one after another crash
+    /// skips from there, past the ids this run sends.
+    fn skip_lost_order_ids(&mut self, kernel: &mut Kernel) -> Result<(), WalError> {
+        let lost = order_ids_a_crash_may_lose(self.wal.dir(), self.wal.options().segment_bytes)?;
+        let input = KernelInput::OrderIdsSkipped {
+            through: kernel.order_counter().saturating_add(lost),
+        };
+        kernel
+            .apply(&input)
+            .map_err(|e| WalError::replay(kernel.seq(), e.to_string().into()))?;
+        self.record(kernel, &input)?;
+        self.wal.sync()?;
+        self.order_ids_skipped_through = Some(kernel.order_counter());
+        Ok(())
+    }
+
+    /// The order counter this open moved to because its log did not end in a clean stop
+    /// (the next client order id is `<kernel_id>-<n + 1>`); None when it moved nothing.
+    pub fn order_ids_skipped_through(&self) -> Option<u64> {
+        self.order_ids_skipped_through
     }
 
     /// Appends an input the kernel has just accepted; writes a checkpoint when one is due.

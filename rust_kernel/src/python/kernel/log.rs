@@ -254,6 +254,10 @@ impl PyKernel {
         d.set_item("checkpoint_error", w.checkpoint_error())?;
         let recovery = recovery_dict(py, state.log.recovery())?;
         recovery.set_item("migrated_from_version", state.log.migrated_from())?;
+        recovery.set_item(
+            "order_ids_skipped_through",
+            state.log.order_ids_skipped_through(),
+        )?;
         d.set_item("recovery", recovery)?;
         d.set_item("behaviour_version", BEHAVIOUR_VERSION)?;
         Ok(Some(d))

@@ -112,11 +112,11 @@ impl WalOptions {
         };
         // Without the GIL: replaying a long log takes a while, and a lock held elsewhere is
         // asked for again for a moment before it is refused; other Python threads run meanwhile.
-        let (recovered, kernel) = py
+        let (recovered, mut kernel) = py
             .detach(|| KernelLog::recover(dir, new_kernel, &options))
             .map_err(wal_err)?;
         check_recovered(&recovered, &kernel, dir)?;
-        let log = recovered.finish(&kernel).map_err(wal_err)?;
+        let log = recovered.finish(&mut kernel).map_err(wal_err)?;
         // The directory the log writes to, absolute (a relative `wal_dir` is taken against the
         // working directory of the constructor's call, not a later one).
         let dir = log.wal().dir().to_path_buf();
