@@ -107,9 +107,11 @@ def build_log(wal_dir: Path, records: int, checkpoint_every: int) -> float:
     written = set(wal_dir.glob("ckpt-*.ckpt"))
     elapsed = time.perf_counter() - start
     k.close()
-    # A clean close checkpoints the last record; a crash leaves the records after the newest.
+    # A clean close checkpoints the last record and says it stopped cleanly; a crash leaves the
+    # records after the newest checkpoint, and says nothing.
     for closing in set(wal_dir.glob("ckpt-*.ckpt")) - written:
         closing.unlink()
+    (wal_dir / "clean-stop").unlink()
     return elapsed
 
 

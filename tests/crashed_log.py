@@ -1,9 +1,10 @@
 """The write-ahead log a crash leaves, made from one a clean stop ended.
 
 `ExecutionKernel.close()` ends its log with a checkpoint at the last record, so the next open
-replays nothing. A crash writes none: its log ends with records after the newest checkpoint,
-and recovery reads them (a torn or cut tail is cut there, damage in them refuses the open).
-Tests of a crash remove the closing checkpoint to get that log. Shared by the log's tests and
+replays nothing, and with its clean-stop file, so the next open skips no client order ids. A
+crash writes neither: its log ends with records after the newest checkpoint, and recovery reads
+them (a torn or cut tail is cut there, damage in them refuses the open). Tests of a crash remove
+the closing checkpoint and the clean-stop file to get that log. Shared by the log's tests and
 the paper runs' (imported by module name: pytest puts ``tests/`` on sys.path).
 """
 
@@ -19,13 +20,21 @@ def _checkpoints(wal_dir: Path) -> set[Path]:
     return set(wal_dir.glob("ckpt-*.ckpt"))
 
 
+def remove_the_clean_stop(wal_dir: Path) -> None:
+    """Removes the file a clean stop ends the log in ``wal_dir`` with, naming its last record:
+    a crash writes none, and the next open skips the client order ids lost records may hold."""
+    (wal_dir / "clean-stop").unlink(missing_ok=True)
+
+
 def remove_the_closing_checkpoint(wal_dir: Path) -> Path:
     """Removes the checkpoint at the last record of the log in ``wal_dir``, which a clean stop
-    wrote (here, another process's) and a crash after that record does not; returns its path."""
+    wrote (here, another process's) and a crash after that record does not, and the clean-stop
+    file; returns the checkpoint's path."""
     last_seq = wal_verify(wal_dir)["last_seq"]
     closing = wal_dir / f"ckpt-{last_seq:020}.ckpt"
     assert last_seq > 0 and closing.is_file(), f"{wal_dir} has no checkpoint at its last record {last_seq}"
     closing.unlink()
+    remove_the_clean_stop(wal_dir)
     return closing
 
 
@@ -44,6 +53,7 @@ def close_as_a_crash_leaves_it(kernel: ExecutionKernel) -> None:
     assert before <= after, f"the close removed {sorted(before - after)}, which a crash leaves"
     for closing in after - before:
         closing.unlink()
+    remove_the_clean_stop(wal_dir)
 
 
 def recovered_seq(kernel: ExecutionKernel) -> int:

@@ -172,8 +172,9 @@ def _tell_recovery(kernel: KernelCore) -> None:
     if skipped_through is not None:
         _log.warning(
             "kernel %r: its write-ahead log did not end in a clean stop (a crash of the process or the "
-            "machine), and a crash of the machine loses the records of the last orders sent: the client "
-            "order ids they may have had are skipped, and the next order's is %r",
+            "machine, or a log an earlier build wrote), and a crash of the machine can lose the records "
+            "of the last orders sent: the client order ids they may have had are skipped; the next "
+            "order's is %r",
             kernel.kernel_id,
             f"{kernel.kernel_id}-{skipped_through + 1}",
             extra=order_ids(kernel),

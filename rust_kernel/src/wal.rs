@@ -16,6 +16,11 @@
 //! - **Rotation.** A segment is sealed (synced) and a new one started once it reaches
 //!   `segment_bytes`. New segment and checkpoint files are written to `*.tmp`, synced and
 //!   renamed, so a crash never leaves a half-written header under a real name.
+//! - **Clean stop.** [`Wal::close`] (and a drop) syncs every record, then writes the file
+//!   `clean-stop` naming the last one; the next open reports it in
+//!   [`RecoveryReport::clean_stop`] and removes it, durably, before anything is written. A
+//!   crash writes none, so a log ending at a checkpoint is told apart from one a crash of the
+//!   machine cut back to that checkpoint.
 //! - **Checkpoints.** [`Wal::checkpoint`] stores the caller's state as of the last appended
 //!   record, with the chain hash and the byte position of the next record. [`Wal::open`]
 //!   hands the newest valid checkpoint to the caller and replays only the records after
@@ -303,6 +308,9 @@ pub struct RecoveryReport {
     pub skipped_checkpoints: Vec<SkippedCheckpoint>,
     pub removed_temp_files: Vec<PathBuf>,
     pub segments: usize,
+    /// The writer before this open closed or dropped the log at its last record (its clean-stop
+    /// file names it, nothing cut after it): no record it wrote was lost.
+    pub clean_stop: bool,
 }
 
 impl RecoveryReport {

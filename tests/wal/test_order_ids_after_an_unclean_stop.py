@@ -37,13 +37,14 @@ def _enter(kernel: ExecutionKernel, n: int, slot: int) -> None:
     assert kernel.process_intent(intent).accepted
 
 
-def _log_that_lost_two_orders(wal: Path) -> None:
-    """A log whose kernel sent kb-1, kb-2 and kb-3, cut back to where it was synced after kb-1:
-    what a crash of the machine under fsync "none" leaves."""
+def _log_that_lost_two_orders(wal: Path, synced_by: str = "wal_sync") -> None:
+    """A log whose kernel sent kb-1, kb-2 and kb-3, cut back to where it was synced after kb-1
+    (by ``synced_by``: a sync, or a checkpoint, which syncs the records before it): what a
+    crash of the machine under fsync "none" leaves."""
     venue = Records()
     kernel = _open(wal, venue)
     _enter(kernel, 1, 0)
-    kernel.wal_sync()
+    getattr(kernel, synced_by)()
     (segment,) = wal.glob("seg-*.wal")
     synced = segment.stat().st_size
     _enter(kernel, 2, 1)
@@ -54,8 +55,12 @@ def _log_that_lost_two_orders(wal: Path) -> None:
         f.truncate(synced)
 
 
-def test_a_kernel_whose_log_lost_orders_issues_none_of_their_client_ids(tmp_path: Path) -> None:
-    _log_that_lost_two_orders(tmp_path)
+# After a checkpoint the log ends at it, as a clean stop's does: the clean-stop file tells them apart.
+@pytest.mark.parametrize("synced_by", ["wal_sync", "wal_checkpoint"])
+def test_a_kernel_whose_log_lost_orders_issues_none_of_their_client_ids(
+    tmp_path: Path, synced_by: str
+) -> None:
+    _log_that_lost_two_orders(tmp_path, synced_by)
     venue = Records()
     kernel = _open(tmp_path, venue)
     try:

@@ -65,6 +65,27 @@ pub(crate) fn segment_name(first_seq: u64) -> String {
     format!("seg-{first_seq:020}.wal")
 }
 
+/// The file a log's close (or drop) writes once every record is synced, naming the last one
+/// (`seq <n>`), and the next open removes before it writes: a log without it, or whose
+/// records go past the seq it names, was not stopped cleanly after its last record.
+pub(crate) const CLEAN_STOP_NAME: &str = "clean-stop";
+
+pub(crate) fn clean_stop_text(seq: u64) -> String {
+    format!("seq {seq}\n")
+}
+
+/// The seq a clean-stop file's text names; None for any other text.
+pub(crate) fn parse_clean_stop(text: &[u8]) -> Option<u64> {
+    let digits = std::str::from_utf8(text)
+        .ok()?
+        .strip_prefix("seq ")?
+        .strip_suffix('\n')?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 pub(crate) fn checkpoint_name(seq: u64) -> String {
     format!("ckpt-{seq:020}.ckpt")
 }

@@ -420,11 +420,11 @@ impl RecoveredKernelLog {
         self.migrated_from
     }
 
-    /// True when the log's history ends in a clean stop: at the checkpoint recovery started
-    /// from, nothing cut off after it (a new log has no history to end).
+    /// True when the log's history ends in a clean stop (closed or dropped after its last
+    /// record: [`RecoveryReport::clean_stop`]). A log that ends at a checkpoint may still have
+    /// lost records after it: a periodic one, then a crash of the machine.
     pub fn ended_in_clean_stop(&self) -> bool {
-        let r = self.wal.report();
-        r.checkpoint_seq == Some(r.last_seq) && r.torn_tail.is_none()
+        self.wal.report().clean_stop
     }
 
     /// Repairs the log and opens it for appends; a new log gets `kernel` (the one recovery
@@ -623,6 +623,13 @@ impl KernelLog {
     pub fn sync(&mut self) -> Result<u64, WalError> {
         let _ = self.wal.finish_checkpoint();
         self.wal.sync()
+    }
+
+    /// Stops the log cleanly ([`Wal::close`]; a drop does so too, without the error): every
+    /// input synced, and the next open told that nothing after the last was lost, so it skips
+    /// no order ids. Returns the synced seq.
+    pub fn close(self) -> Result<u64, WalError> {
+        self.wal.close()
     }
 }
 

@@ -18,7 +18,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::format::{
-    encode_unsealed_frame, hex, seal_frames, sealed_frame_info, Hash, MAX_PAYLOAD_BYTES,
+    clean_stop_text, encode_unsealed_frame, hex, seal_frames, sealed_frame_info, Hash,
+    CLEAN_STOP_NAME, MAX_PAYLOAD_BYTES,
 };
 use super::{FsyncPolicy, WalError, WalOptions};
 use files::rotate;
@@ -47,6 +48,9 @@ pub struct Wal {
     /// The count of forks (`fork_handler::fork_count`) when the log was opened: in a process
     /// forked since, this is the parent's log (see [`Wal::forked`]).
     fork_count_at_open: u64,
+    /// Set once the clean-stop file is written (`stop_cleanly`): the drop after a close
+    /// writes it no second time.
+    stopped: bool,
     // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
     _lock: LockFile,
 }
@@ -485,13 +489,25 @@ impl Wal {
         &self.options
     }
 
-    /// Stops the background thread and syncs what is left; reports the error `Drop` hides.
-    /// A failed checkpoint is not that error (see [`Wal::checkpoint_error`]).
+    /// Stops the background thread, syncs what is left and writes the clean-stop file naming
+    /// the last record, which tells the next open that nothing after it was lost; reports the
+    /// error `Drop` hides. A failed checkpoint is not that error (see [`Wal::checkpoint_error`]).
     pub fn close(mut self) -> Result<u64, WalError> {
         self.refuse_if_forked()?;
+        self.stop_cleanly()
+    }
+
+    /// What `close` and `Drop` do, once: no clean-stop file unless every record is synced.
+    fn stop_cleanly(&mut self) -> Result<u64, WalError> {
         self.stop_flusher();
         let _ = self.finish_checkpoint();
-        self.sync()
+        let synced = self.sync()?;
+        if synced == self.last_seq() && !self.stopped {
+            let text = clean_stop_text(synced);
+            files::write_atomically(&self.dir, CLEAN_STOP_NAME, text.as_bytes())?;
+            self.stopped = true;
+        }
+        Ok(synced)
     }
 
     fn stop_flusher(&mut self) {
@@ -512,9 +528,8 @@ impl Drop for Wal {
             std::mem::forget(self.pending_checkpoint.take());
             return;
         }
-        self.stop_flusher();
-        let _ = self.finish_checkpoint();
-        let _ = self.sync();
+        // A log dropped whole stops as cleanly as a closed one: no crash came before.
+        let _ = self.stop_cleanly();
     }
 }
 

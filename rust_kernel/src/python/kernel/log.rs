@@ -348,8 +348,9 @@ impl PyKernel {
     }
 
     /// Ends the kernel: `stop_input`, then ends the write-ahead log with a checkpoint, syncs
-    /// it, stops its thread and releases its lock, so the same `wal_dir` can be opened again
-    /// at once. Returns the durable seq (None without a log). Idempotent.
+    /// it, marks it stopped cleanly (the next open skips no order ids), stops its thread and
+    /// releases its lock, so the same `wal_dir` can be opened again at once. Returns the
+    /// durable seq (None without a log). Idempotent.
     fn close_core(slf: &Bound<'_, Self>) -> PyResult<Option<u64>> {
         let mut this = Self::hold_with_input_stopped(slf, "close_core")?;
         // A clean stop ends the log with a checkpoint: the next open starts from it, and a
@@ -378,6 +379,9 @@ impl PyKernel {
         }
         let synced = this.sync_log();
         this.journaled_through_at_release = this.journaled_through();
+        // Dropped whole, the log writes its clean-stop file (`Wal::close`); one that failed
+        // writes none. A file that cannot be written fails nothing: the next open only skips
+        // order ids it need not have.
         drop(this.wal.take());
         this.log_released = true;
         checkpointed.and(synced)

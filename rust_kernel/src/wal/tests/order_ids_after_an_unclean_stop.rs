@@ -12,6 +12,13 @@ fn log_options() -> KernelLogOptions {
     }
 }
 
+/// Lets `log` go as a crash of its process does: no clean-stop file after its records (a
+/// dropped log writes one).
+fn crash(log: KernelLog, dir: &Path) {
+    drop(log);
+    fs::remove_file(dir.join("clean-stop")).unwrap();
+}
+
 /// The client id of the order an ENTER on `slot` sends, the intent recorded.
 fn send_entry(k: &mut Kernel, log: &mut KernelLog, n: u64, slot: i64) -> String {
     let input = KernelInput::Intent(intent(n, slot, KernelCommandType::Enter, 100.0));
@@ -35,7 +42,7 @@ fn log_that_lost_two_orders() -> tempfile::TempDir {
     let synced = fs::metadata(&segment).unwrap().len();
     assert_eq!(send_entry(&mut k, &mut log, 2, 1), "k-2");
     assert_eq!(send_entry(&mut k, &mut log, 3, 2), "k-3");
-    drop(log);
+    crash(log, dir.path());
     let file = fs::OpenOptions::new().write(true).open(&segment).unwrap();
     file.set_len(synced).unwrap();
     dir
@@ -87,7 +94,7 @@ fn a_log_a_clean_stop_ended_goes_on_from_its_last_client_id() {
     log.record(&k, &seed).unwrap();
     assert_eq!(send_entry(&mut k, &mut log, 1, 0), "k-1");
     log.checkpoint(&k).unwrap();
-    drop(log);
+    log.close().unwrap();
     let (mut log, mut k) =
         KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &log_options()).unwrap();
     assert_eq!(log.order_ids_skipped_through(), None);
@@ -95,9 +102,9 @@ fn a_log_a_clean_stop_ended_goes_on_from_its_last_client_id() {
 }
 
 #[test]
-fn a_log_with_every_record_but_no_closing_checkpoint_skips_too() {
+fn a_log_its_process_left_without_a_clean_stop_skips_too() {
     // A crash of the process loses no order's record, but the log cannot tell it from a crash
-    // of the machine: it ends in records either way.
+    // of the machine: neither writes the clean-stop file.
     let dir = tempfile::tempdir().unwrap();
     let (mut log, mut k) =
         KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &log_options()).unwrap();
@@ -105,9 +112,59 @@ fn a_log_with_every_record_but_no_closing_checkpoint_skips_too() {
     k.apply(&seed).unwrap();
     log.record(&k, &seed).unwrap();
     assert_eq!(send_entry(&mut k, &mut log, 1, 0), "k-1");
-    drop(log);
+    crash(log, dir.path());
     let (log, k) =
         KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &log_options()).unwrap();
     assert_eq!(log.order_ids_skipped_through(), Some(1 + 4096 / 56 + 1));
     assert_eq!(k.seq(), 3, "the skip is an input of its own");
+}
+
+#[test]
+fn a_log_that_lost_every_record_after_a_periodic_checkpoint_skips_too() {
+    // It ends at a checkpoint as a clean stop's log does, but no close said nothing came after.
+    let dir = tempfile::tempdir().unwrap();
+    let options = KernelLogOptions {
+        checkpoint_every: 2,
+        ..log_options()
+    };
+    let (mut log, mut k) =
+        KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &options).unwrap();
+    let seed = KernelInput::SeedCapital(1000.0);
+    k.apply(&seed).unwrap();
+    log.record(&k, &seed).unwrap();
+    assert_eq!(send_entry(&mut k, &mut log, 1, 0), "k-1");
+    log.sync().unwrap();
+    assert!(
+        dir.path().join(checkpoint_file(2)).exists(),
+        "a periodic checkpoint at seq 2"
+    );
+    let segment = seg(dir.path(), 1);
+    let synced = fs::metadata(&segment).unwrap().len();
+    assert_eq!(send_entry(&mut k, &mut log, 2, 1), "k-2");
+    crash(log, dir.path());
+    let file = fs::OpenOptions::new().write(true).open(&segment).unwrap();
+    file.set_len(synced).unwrap();
+    let (mut log, mut k) =
+        KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &options).unwrap();
+    assert_eq!(log.recovery().checkpoint_seq, Some(log.recovery().last_seq));
+    assert_ne!(send_entry(&mut k, &mut log, 3, 1), "k-2");
+}
+
+#[test]
+fn a_clean_stop_is_told_once_the_next_open_may_write_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) =
+        KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &log_options()).unwrap();
+    drop(log); // as a close does: every record synced, then the clean-stop file
+    let (log, _) =
+        KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &log_options()).unwrap();
+    assert!(log.recovery().clean_stop);
+    assert!(
+        !dir.path().join("clean-stop").exists(),
+        "removed before anything is written"
+    );
+    crash(log, dir.path());
+    let (log, _) =
+        KernelLog::open(dir.path(), Kernel::new("k", 4).unwrap(), &log_options()).unwrap();
+    assert!(!log.recovery().clean_stop);
 }

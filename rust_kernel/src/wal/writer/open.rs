@@ -7,13 +7,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use super::files::{create_dir_durably, open_append, write_atomically};
+use super::files::{create_dir_durably, open_append, sync_dir, write_atomically};
 use super::fork_handler::{fork_count, LockFile};
 use super::single_writer::take_lock;
 use super::{spawn_flusher, Io, Shared, State, Wal};
-use crate::wal::format::{encode_segment_header, segment_name, FORMAT_VERSION};
+use crate::wal::format::{
+    encode_segment_header, parse_clean_stop, segment_name, CLEAN_STOP_NAME, FORMAT_VERSION,
+};
 use crate::wal::recovery::{recover, LastSegment, Repairs, ReplaySpan};
-use crate::wal::scan::{io_err, open_regular};
+use crate::wal::scan::{io_err, open_regular, read_regular};
 use crate::wal::{FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 
 impl Wal {
@@ -49,8 +51,10 @@ impl Wal {
         create_dir_durably(&dir)?;
         let lock_file = take_lock(&dir)?;
 
-        let (report, last_segment, repairs) =
+        let (mut report, last_segment, repairs) =
             recover(&dir, &options.kernel_id, &mut replay, ReplaySpan::default())?;
+        report.clean_stop =
+            report.torn_tail.is_none() && clean_stop_seq(&dir) == Some(report.last_seq);
         Ok(RecoveredWal {
             dir,
             options,
@@ -90,7 +94,7 @@ impl RecoveredWal {
             last_segment,
             repairs,
         } = self;
-        repair(&repairs, &mut report, last_segment.as_ref())?;
+        repair(&dir, &repairs, &mut report, last_segment.as_ref())?;
         let segment = segment_to_append_to(&dir, &options, &report, last_segment)?;
         let shared = Arc::new(writer_state(&dir, &options, &report, segment)?);
         let flusher = start_flusher(&shared, &options)?;
@@ -102,6 +106,7 @@ impl RecoveredWal {
                 options,
                 pending_checkpoint: None,
                 fork_count_at_open: fork_count(),
+                stopped: false,
                 _lock: lock_file,
             },
             report,
@@ -109,13 +114,44 @@ impl RecoveredWal {
     }
 }
 
+/// The seq the log's clean-stop file names; None without one, or one that cannot be read (the
+/// log is then taken as not closed cleanly, the safe side).
+fn clean_stop_seq(dir: &Path) -> Option<u64> {
+    let text = read_regular(&dir.join(CLEAN_STOP_NAME), "read clean-stop file").ok()?;
+    parse_clean_stop(&text)
+}
+
+/// Removes the clean-stop file (and one left half-written), durably, before anything is
+/// written: from here on the log may grow, and a crash must not find it naming a seq the
+/// log ends at when records after it were lost.
+fn remove_clean_stop(dir: &Path) -> Result<(), WalError> {
+    let mut removed = false;
+    for name in [
+        CLEAN_STOP_NAME.to_string(),
+        format!("{CLEAN_STOP_NAME}.tmp"),
+    ] {
+        let path = dir.join(name);
+        match fs::remove_file(&path) {
+            Ok(()) => removed = true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&path, "remove clean-stop file")(e)),
+        }
+    }
+    if removed {
+        sync_dir(dir)?;
+    }
+    Ok(())
+}
+
 /// Makes the repairs recovery found: removes leftover temporary files (listing them in the
-/// report) and cuts a torn tail, then syncs the last segment.
+/// report), the clean-stop file, and cuts a torn tail, then syncs the last segment.
 fn repair(
+    dir: &Path,
     repairs: &Repairs,
     report: &mut RecoveryReport,
     last_segment: Option<&LastSegment>,
 ) -> Result<(), WalError> {
+    remove_clean_stop(dir)?;
     for tmp in &repairs.temps {
         fs::remove_file(tmp).map_err(io_err(tmp, "remove leftover temporary file"))?;
         report.removed_temp_files.push(tmp.clone());
