@@ -130,7 +130,10 @@ class PaperSession:
                 "a paper run on it would write paper orders and fees into the live account's log, "
                 "and the live run would then refuse the log as the paper run's"
             )
-        self.recovered_seq = self.kernel.seq  # the log's last seq, before this run's set-up
+        # The log's last seq, before this run's set-up: an open after a stop that was not clean
+        # logs one input of its own after it (the client order ids it skips).
+        info = self.kernel.wal_info()
+        self.recovered_seq: int = info["recovery"]["last_seq"] if info else self.kernel.seq
         self.wal_dir = wal_dir
         self.previous = previous if self.continued else None
         self.restored_orders = 0
