@@ -157,6 +157,21 @@ def _tell_recovery(kernel: KernelCore) -> None:
             recovery["last_seq"],
             extra=order_ids(kernel, seq=recovery["last_seq"]),
         )
+    full = recovery.get("full_last_segment")
+    if full is not None:
+        _log.warning(
+            "kernel %r: its write-ahead log ends in %s, which reached wal_segment_bytes (%d of %d bytes) "
+            "with no segment after it: the newest segment(s) may be lost (a copy or restore that "
+            "missed them), their records with them, unless the process stopped right after that "
+            "write; the kernel goes on from seq %d: put a lost segment back, or run "
+            "reconcile_with_venue() before trading",
+            kernel.kernel_id,
+            full["segment"],
+            full["bytes"],
+            full["segment_bytes"],
+            recovery["last_seq"],
+            extra=order_ids(kernel, seq=recovery["last_seq"]),
+        )
     for skipped in recovery["skipped_checkpoints"]:
         path, reason = skipped["path"], skipped["reason"]
         _log.warning(

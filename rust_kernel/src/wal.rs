@@ -289,6 +289,18 @@ pub struct TornTail {
     pub seq: u64,
 }
 
+/// The last segment of a log that reached the open's `segment_bytes` with no segment after
+/// it. The writer starts the next segment as soon as one reaches that size, so either a crash
+/// came between that write and the next segment's start, or the newest segment(s) are lost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullLastSegment {
+    pub segment: PathBuf,
+    /// Its length once a torn tail is cut.
+    pub bytes: u64,
+    /// The size at which the open's writer starts a new segment ([`WalOptions::segment_bytes`]).
+    pub segment_bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SkippedCheckpoint {
     pub path: PathBuf,
@@ -311,6 +323,8 @@ pub struct RecoveryReport {
     /// The writer before this open closed or dropped the log at its last record (its clean-stop
     /// file names it, nothing cut after it): no record it wrote was lost.
     pub clean_stop: bool,
+    /// Set by [`Wal::open`] only: a read-only replay does not know the writer's segment size.
+    pub full_last_segment: Option<FullLastSegment>,
 }
 
 impl RecoveryReport {

@@ -26,9 +26,14 @@ def _on_stderr(line: str) -> None:
     typer.echo(line, err=True)
 
 
-# How the `dita.kernel` logger's warnings of a torn record cut, and of a checkpoint skipped, by
-# the log's open begin (ExecutionKernel's _tell_recovery): _say_recovery_damage says them.
-_SAID_HERE = ("kernel %r: cut a torn record off", "kernel %r: skipped a checkpoint")
+# How the `dita.kernel` logger's warnings of a torn record cut, of a checkpoint skipped and of a
+# full last segment, by the log's open begin (ExecutionKernel's _tell_recovery):
+# _say_recovery_damage says them.
+_SAID_HERE = (
+    "kernel %r: cut a torn record off",
+    "kernel %r: skipped a checkpoint",
+    "kernel %r: its write-ahead log ends in",
+)
 
 
 @contextlib.contextmanager
@@ -62,6 +67,15 @@ def _say_recovery_damage(kernel: Any, say: Say = _on_stderr) -> None:
             f"{torn['segment']} at byte {torn['offset']:,} (it would have been seq {torn['seq']}); the "
             f"kernel continues from seq {recovery['last_seq']}, its last whole record, and the input "
             "cut is not recovered"
+        )
+    full = recovery.get("full_last_segment")
+    if full:
+        say(
+            f"warning: the write-ahead log ends in {full['segment']}, which reached its segment size "
+            f"({full['bytes']:,} of {full['segment_bytes']:,} bytes) with no segment after it: the "
+            "newest segment(s) may be lost, their records with them, unless the process stopped right "
+            f"after that write; the kernel continues from seq {recovery['last_seq']}: put a lost "
+            "segment back, or reconcile with the venue before trading"
         )
     at = recovery.get("checkpoint_seq")
     # Not "an earlier one" where none was usable: the log was replayed from its start.

@@ -38,6 +38,17 @@ pub(super) fn recovery_dict<'py>(
         None => None,
     };
     d.set_item("torn_tail", torn)?;
+    let full = match &r.full_last_segment {
+        Some(f) => {
+            let fd = PyDict::new(py);
+            fd.set_item("segment", f.segment.to_string_lossy().into_owned())?;
+            fd.set_item("bytes", f.bytes)?;
+            fd.set_item("segment_bytes", f.segment_bytes)?;
+            Some(fd)
+        }
+        None => None,
+    };
+    d.set_item("full_last_segment", full)?;
     let skipped = PyList::empty(py);
     for s in &r.skipped_checkpoints {
         let sd = PyDict::new(py);

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use super::format::{self, decode_checkpoint, genesis_hash, nothing_valid_after};
 use super::scan::{self, list_dir, listed_kernel_id, read_segment, walk_frames, Cursor, Stop};
-use super::{Record, RecoveryReport, Replay, ReplayError, SkippedCheckpoint, TornTail, WalError};
+use super::{
+    FullLastSegment, Record, RecoveryReport, Replay, ReplayError, SkippedCheckpoint, TornTail,
+    WalError,
+};
 
 /// The newest checkpoint that decodes, plus the ones skipped on the way (with reasons).
 pub(super) fn newest_checkpoint(
@@ -70,6 +73,27 @@ pub(crate) struct LastSegment {
     pub len: u64,
     pub version: u16,
     pub behaviour: u16,
+    /// Where its last record starts, when the replay walked one in it.
+    pub last_record_at: Option<u64>,
+}
+
+/// Notes in `report` a last segment that reached `segment_bytes` with its last record (see
+/// [`FullLastSegment`]). One that only passed the size before its last record was written by
+/// a writer of larger segments, and is not full by that writer's measure.
+pub(crate) fn note_full_last_segment(
+    report: &mut RecoveryReport,
+    last: Option<&LastSegment>,
+    segment_bytes: u64,
+) {
+    let Some(last) = last else { return };
+    let reached_by_its_last_record = last.last_record_at.is_none_or(|at| at < segment_bytes);
+    if last.len >= segment_bytes && reached_by_its_last_record {
+        report.full_last_segment = Some(FullLastSegment {
+            segment: last.path.clone(),
+            bytes: last.len,
+            segment_bytes,
+        });
+    }
 }
 
 /// Which part of a log a replay covers.
@@ -163,8 +187,10 @@ pub(crate) fn recover(
         let before = walked_before.as_ref().map(|(p, end)| (p.as_path(), *end));
         check_walk_start(path, &header, bytes.len(), offset, &cursor, before)
             .map_err(noting_skipped)?;
+        let mut last_record_at = None;
         let walked = walk_frames(&bytes, offset, &mut cursor, |frame, at| {
             report.replayed_records += 1;
+            last_record_at = Some(at as u64);
             let record = Record {
                 seq: frame.seq,
                 behaviour: header.behaviour,
@@ -190,6 +216,7 @@ pub(crate) fn recover(
                 len: end as u64,
                 version: header.version,
                 behaviour: header.behaviour,
+                last_record_at,
             };
             return Ok((report, Some(last_segment), repairs));
         }

@@ -125,3 +125,38 @@ fn a_kernel_input_logged_before_the_next_segment_fails_to_start_is_reported_reco
     k.apply(&KernelInput::OrderIdsSkipped { through }).unwrap();
     assert_eq!(restored.state_difference(&k), None);
 }
+
+#[test]
+fn a_log_whose_newest_segment_is_lost_reports_its_full_last_segment() {
+    let opts = options(FsyncPolicy::None).with_segment_bytes(1024);
+    let dir = log_with(200, opts.clone());
+    let segments = scan::list_dir(dir.path()).unwrap().segments;
+    let (_, newest) = segments.last().unwrap();
+    fs::remove_file(newest).unwrap();
+    let (_, before) = &segments[segments.len() - 2];
+    let (_, report, _) = open_collect(dir.path(), opts).unwrap();
+    let full = report
+        .full_last_segment
+        .expect("the last segment present is full");
+    assert_eq!(
+        (&full.segment, full.bytes, full.segment_bytes),
+        (before, fs::metadata(before).unwrap().len(), 1024)
+    );
+}
+
+#[rstest]
+#[case::with_room(1 << 20, 1 << 20)]
+// A segment written with larger segments passed the open's size before its last record.
+#[case::grown_past_a_smaller_size(1 << 20, 1024)]
+fn a_last_segment_its_last_record_did_not_fill_is_not_reported_full(
+    #[case] written_with: u64,
+    #[case] opened_with: u64,
+) {
+    let dir = log_with(
+        200,
+        options(FsyncPolicy::None).with_segment_bytes(written_with),
+    );
+    let opts = options(FsyncPolicy::None).with_segment_bytes(opened_with);
+    let (_, report, _) = open_collect(dir.path(), opts).unwrap();
+    assert_eq!(report.full_last_segment, None);
+}

@@ -14,7 +14,7 @@ use super::{spawn_flusher, Io, Shared, State, Wal};
 use crate::wal::format::{
     encode_segment_header, parse_clean_stop, segment_name, CLEAN_STOP_NAME, FORMAT_VERSION,
 };
-use crate::wal::recovery::{recover, LastSegment, Repairs, ReplaySpan};
+use crate::wal::recovery::{note_full_last_segment, recover, LastSegment, Repairs, ReplaySpan};
 use crate::wal::scan::{io_err, open_regular, read_regular};
 use crate::wal::{FsyncPolicy, RecoveryReport, Replay, ReplayError, WalError, WalOptions};
 
@@ -55,6 +55,7 @@ impl Wal {
             recover(&dir, &options.kernel_id, &mut replay, ReplaySpan::default())?;
         report.clean_stop =
             report.torn_tail.is_none() && clean_stop_seq(&dir) == Some(report.last_seq);
+        note_full_last_segment(&mut report, last_segment.as_ref(), options.segment_bytes);
         Ok(RecoveredWal {
             dir,
             options,
