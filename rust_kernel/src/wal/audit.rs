@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::format::{decode_checkpoint, genesis_hash, nothing_valid_after, CheckpointFile, Hash};
-use super::recovery::segment_discontinuity;
+use super::recovery::{damaged_record, segment_discontinuity};
 use super::scan::{self, list_dir, listed_kernel_id, read_segment, walk_frames, Cursor, Stop};
 use super::{AuditReport, WalError};
 
@@ -130,9 +130,9 @@ fn end_of_records(
                 bytes: (bytes.len() - offset) as u64,
             })
         }
-        Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail }) => Err(
-            WalError::corrupt(path, offset as u64, cursor.next_seq, detail),
-        ),
+        Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail }) => {
+            Err(damaged_record(path, offset, cursor.next_seq, detail))
+        }
     }
 }
 

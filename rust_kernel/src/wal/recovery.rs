@@ -280,20 +280,19 @@ fn check_before_checkpoint(
                     "{detail} before byte {end}, where checkpoint seq {} starts its replay",
                     c.seq
                 );
-                return Err(WalError::corrupt(
-                    path,
-                    offset as u64,
-                    cursor.next_seq,
-                    detail,
-                ));
+                return Err(damaged_record(path, offset, cursor.next_seq, detail));
             }
         }
     }
     let Some(cursor) = cursor.filter(|_| walked_before.is_some()) else {
         return Ok(()); // the checkpoint's segment is missing: the replay's start refuses it
     };
+    let ends = cursor.next_seq - 1;
+    if ends < c.seq && !segments.iter().any(|(n, _)| *n == c.segment_first_seq) {
+        let after = walked_before.map(|(path, _)| path);
+        return Err(checkpoint_past_lost_segment(c, ends, after));
+    }
     if cursor.next_seq != c.seq + 1 || cursor.prev_hash != c.head_hash {
-        let ends = cursor.next_seq - 1;
         let what = if ends != c.seq {
             format!("the log's records end at seq {ends} before the checkpoint's byte, not at its seq {}", c.seq)
         } else {
@@ -311,8 +310,38 @@ fn check_before_checkpoint(
 
 /// What a checkpoint the log's records do not lead to is.
 const NOT_OF_THIS_LOG: &str = "the checkpoint is not of this log (another run's under the same \
-     kernel id, copied in), or the log was rewritten or cut short; remove the checkpoint, and recovery starts \
+     kernel id, copied in), or the log was rewritten; remove the checkpoint, and recovery starts \
      at an older one or at the log's first record";
+
+/// The refusal of checkpoint `c`, whose segment is missing, by a log whose records end at seq
+/// `ends` (in the segment at `after`): the segment lost (a copy or restore that missed it) is
+/// named first, since removing the checkpoint opens the kernel without its records.
+#[cold]
+fn checkpoint_past_lost_segment(
+    c: &format::CheckpointFile,
+    ends: u64,
+    after: Option<&Path>,
+) -> WalError {
+    let lost = format::segment_name(c.segment_first_seq);
+    let between = if ends + 1 < c.segment_first_seq {
+        format!(" (and the segment(s) from seq {} before it)", ends + 1)
+    } else {
+        String::new()
+    };
+    let end = after.map_or_else(String::new, |p| format!(", in {}", p.display()));
+    let detail = format!(
+        "segment {lost}{between}, where checkpoint seq {} starts its replay, is missing: the \
+         log's records end at seq {ends}{end}. Put {lost} back (from a copy or backup) and open \
+         again; removing the checkpoint instead opens the kernel at seq {ends} and drops seqs \
+         {}..{} with no record of them (orders sent among them): then run reconcile_with_venue() \
+         before trading. A checkpoint not of this log (another run's under the same kernel id, \
+         copied in) is refused so too: remove it",
+        c.seq,
+        ends + 1,
+        c.seq,
+    );
+    WalError::corrupt(&c.path, 0, c.seq, detail)
+}
 
 /// The refusal of checkpoint `c`, whose byte is past the end of its segment at `path`
 /// (`bytes`, records from byte `from`, the chain at `start` there): where the segment's
@@ -335,17 +364,24 @@ fn checkpoint_past_records(
             offset
         }
         Ok(Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail })) => {
-            return WalError::corrupt(path, offset as u64, cursor.next_seq, detail)
+            return damaged_record(path, offset, cursor.next_seq, detail)
         }
         Err(e) => return e,
     };
+    let ends = cursor.next_seq - 1;
     let detail = format!(
         "checkpoint seq {} starts its replay at byte {} of {}, but the log's records end at seq \
-         {} at byte {end} of it: {NOT_OF_THIS_LOG}",
+         {ends} at byte {end} of it: that segment cut short (its last records lost), or the \
+         checkpoint is not of this log (another run's under the same kernel id, copied in). Put \
+         the segment's lost bytes back (restore it from a copy or backup) and open again; \
+         removing the checkpoint instead opens the kernel at seq {ends} and drops seqs {}..{} \
+         with no record of them (orders sent among them): then run reconcile_with_venue() \
+         before trading",
         c.seq,
         c.segment_offset,
         path.display(),
-        cursor.next_seq - 1,
+        ends + 1,
+        c.seq,
     );
     WalError::corrupt(&c.path, 0, c.seq, detail)
 }
@@ -517,9 +553,28 @@ fn end_of_records(
             Ok(at)
         }
         Err(Stop::Damaged { offset: at, detail }) | Err(Stop::Broken { offset: at, detail }) => {
-            Err(WalError::corrupt(path, at as u64, cursor.next_seq, detail))
+            Err(damaged_record(path, at, cursor.next_seq, detail))
         }
     }
+}
+
+/// The refusal of damage at byte `offset` of the segment at `path`, where record `seq` starts
+/// (a flipped bit, an edit), with the way back to trading: every open refuses it until the
+/// segment is restored or the log is cut there.
+#[cold]
+pub(super) fn damaged_record(path: &Path, offset: usize, seq: u64, detail: String) -> WalError {
+    let name = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let detail = format!(
+        "{detail}; to trade again, keep a copy of the log directory as it is, then restore {name} \
+         from a copy, or cut the log here: truncate {name} to {offset} bytes and move aside the \
+         segments after it and the checkpoints of seq {seq} or later; the kernel then opens at \
+         seq {}, the records from seq {seq} on dropped: run reconcile_with_venue() before trading",
+        seq - 1,
+    );
+    WalError::corrupt(path, offset as u64, seq, detail)
 }
 
 /// `e` (a [`WalError::Corrupt`]) saying which checkpoints recovery skipped before it, and why.
