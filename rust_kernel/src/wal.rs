@@ -373,15 +373,21 @@ pub enum WalError {
         seq: Option<u64>,
         detail: String,
     },
+    /// What the audit finds at the end of a crash's log; `records` and `head_hash`: the chain
+    /// up to it, where a kernel opened on the log goes on from.
     #[error(
-        "write-ahead log truncated: {} at byte offset {offset}{}: {bytes} byte(s) of an incomplete record",
-        .file.display(), SeqSuffix(*.seq)
+        "write-ahead log truncated: {} at byte offset {offset}{}: {bytes} byte(s) of an incomplete \
+         record, a torn tail (a write a crash cut short) that the kernel's next open of the log cuts; \
+         the log up to it holds {records} record(s), head hash {}",
+        .file.display(), SeqSuffix(*.seq), hex(.head_hash)
     )]
     TornTail {
         file: PathBuf,
         offset: u64,
         seq: Option<u64>,
         bytes: u64,
+        records: u64,
+        head_hash: [u8; 32],
     },
     #[error("{} belongs to kernel id {found:?}, not {expected:?}", .file.display())]
     KernelIdMismatch {

@@ -68,7 +68,7 @@ pub fn verify_expecting(
             Ok(())
         })?;
         let last = i + 1 == listing.segments.len();
-        let end = end_of_records(walked, last, &bytes, path, &cursor)?;
+        let end = end_of_records(walked, last, &bytes, path, &cursor, records)?;
         walked_before = Some((path.as_path(), end));
     }
     let last_seq = cursor.next_seq - 1;
@@ -117,6 +117,7 @@ fn end_of_records(
     bytes: &[u8],
     path: &Path,
     cursor: &Cursor,
+    records: u64,
 ) -> Result<usize, WalError> {
     match walked {
         Ok(end) => Ok(end),
@@ -128,6 +129,8 @@ fn end_of_records(
                 offset: offset as u64,
                 seq: Some(cursor.next_seq),
                 bytes: (bytes.len() - offset) as u64,
+                records,
+                head_hash: cursor.prev_hash,
             })
         }
         Err(Stop::Damaged { offset, detail }) | Err(Stop::Broken { offset, detail }) => {

@@ -46,14 +46,23 @@ fn junk_after_the_last_record_is_a_torn_tail(#[case] junk: Vec<u8>) {
     fs::write(&path, bytes).unwrap();
     // The audit calls it a torn tail too, as recovery judges it: junk after the last record is
     // a write the crash cut short.
-    match verify(dir.path()).unwrap_err() {
-        WalError::TornTail { offset, bytes, .. } => {
-            assert_eq!((offset, bytes), (good_len, junk.len() as u64))
+    // It names the chain up to the tail, where the open goes on from.
+    let audit_head = match verify(dir.path()).unwrap_err() {
+        WalError::TornTail {
+            offset,
+            bytes,
+            records,
+            head_hash,
+            ..
+        } => {
+            assert_eq!((offset, bytes, records), (good_len, junk.len() as u64, 3));
+            head_hash
         }
         other => panic!("unexpected error: {other}"),
-    }
+    };
     let (_, report, (_, recs)) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
     assert_eq!(recs.len(), 3);
+    assert_eq!(audit_head, report.head_hash);
     let torn = report.torn_tail.unwrap();
     assert_eq!(
         (torn.offset, torn.bytes_dropped),
