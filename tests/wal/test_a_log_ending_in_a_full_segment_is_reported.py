@@ -61,3 +61,27 @@ def test_a_crashed_log_whose_last_segment_has_room_reports_no_full_segment(
     finally:
         again.close()
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
+
+
+def test_dita_paper_and_live_say_a_full_last_segment_once_in_their_words(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from dita.cli.paper_continued import _SAID_HERE, _say_recovery_damage
+
+    _crashed_log_of_small_segments(tmp_path)
+    segments = sorted(tmp_path.glob("seg-*.wal"))
+    segments[-1].unlink()
+    with caplog.at_level(logging.WARNING, logger="dita.kernel"):
+        again = make_kernel(tmp_path, wal_segment_bytes=4096)
+    said: list[str] = []
+    try:
+        _say_recovery_damage(again, said.append)
+        last_seq = again.seq
+    finally:
+        again.close()
+    assert [line for line in said if str(segments[-2]) in line] == said and len(said) == 1, said
+    assert said[0].startswith("warning: the write-ahead log ends in") and f"seq {last_seq}" in said[0]
+    assert "reconcile with the venue" in said[0], said
+    # The logger's warning of the same is the one the CLI leaves out.
+    warned = [r for r in caplog.records if segments[-2].name in r.getMessage()]
+    assert warned and all(str(r.msg).startswith(_SAID_HERE) for r in warned), caplog.text
