@@ -41,14 +41,16 @@
 //!   every file is opened without blocking and refused with [`WalError::NotRegularFile`],
 //!   judged as damage of that file is (a segment or the LOCK refuses the open, a checkpoint
 //!   is skipped and reported).
-//! - **One writer.** `open` takes an exclusive lock on `<dir>/LOCK` for the life of the
-//!   [`Wal`]; a second writer on the same directory is refused, after asking again for the
-//!   lock for up to 200 ms (a child the process is starting holds it from its fork to its
-//!   exec, so a log closed and opened again in that instant would be refused). A process
-//!   forked after the open holds a copy of the [`Wal`] (its buffer and segment, not its lock:
-//!   the fork handler lets go of the child's copy of it) that writes nothing: its writes are
-//!   refused with [`WalError::Forked`], its drop syncs nothing, and its reads take no lock a
-//!   thread of the parent may have held at the fork.
+//! - **One writer.** `open` takes an exclusive lock on the log directory itself, which
+//!   removing or replacing a file in it does not undo (a LOCK cleared as "stale", a restore
+//!   copied over it), and one on `<dir>/LOCK`, which builds that lock only that file ask for,
+//!   both for the life of the [`Wal`]; a second writer on the same directory is refused,
+//!   after asking again for the locks for up to 200 ms (a child the process is starting holds
+//!   them from its fork to its exec, so a log closed and opened again in that instant would be
+//!   refused). A process forked after the open holds a copy of the [`Wal`] (its buffer and
+//!   segment, not its locks: the fork handler lets go of the child's copies) that writes
+//!   nothing: its writes are refused with [`WalError::Forked`], its drop syncs nothing, and its
+//!   reads take no lock a thread of the parent may have held at the fork.
 //!
 //! After an I/O error while writing, the log refuses further appends ([`WalError::Poisoned`]):
 //! whether the failed record reached the disk is unknown, so the process must restart and
@@ -411,7 +413,8 @@ pub enum WalError {
     NotRegularFile { file: PathBuf, kind: &'static str },
     #[error("{} holds no write-ahead log segments", .dir.display())]
     Empty { dir: PathBuf },
-    /// `holder`: the process the log's LOCK file names (the writer notes itself there).
+    /// `holder`: the process the log's LOCK file names (the writer notes itself there); None
+    /// when it names none, or was removed while the writer runs.
     #[error("write-ahead log {} is locked by another writer: {}", .dir.display(), HolderNote(*.holder))]
     Locked { dir: PathBuf, holder: Option<u32> },
     #[error("invalid {field} {value:?}: {reason}")]
@@ -455,7 +458,7 @@ impl fmt::Display for HolderNote {
             Some(pid) => write!(f, "process {pid}"),
             None => write!(
                 f,
-                "its LOCK file names no process (a build before they did)"
+                "its LOCK file names no process (it was removed, or a build before they did wrote it)"
             ),
         }
     }

@@ -23,7 +23,7 @@ use super::format::{
 };
 use super::{FsyncPolicy, WalError, WalOptions};
 use files::rotate;
-use fork_handler::LockFile;
+use single_writer::WriterLock;
 
 #[cfg(test)]
 pub(super) use files::SYNCED_DIRS;
@@ -51,8 +51,8 @@ pub struct Wal {
     /// Set once the clean-stop file is written (`stop_cleanly`): the drop after a close
     /// writes it no second time.
     stopped: bool,
-    // Holds the exclusive lock on `<dir>/LOCK` until the log is dropped.
-    _lock: LockFile,
+    // Holds the one writer's locks (the directory's and `<dir>/LOCK`'s) until the log is dropped.
+    _lock: WriterLock,
 }
 
 /// Syncs a log from any thread (see [`Wal::sync_handle`]); made in the process that writes

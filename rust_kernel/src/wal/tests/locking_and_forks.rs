@@ -32,17 +32,45 @@ fn a_second_writer_is_refused_naming_the_process_that_holds_the_log() {
     assert!(err.contains("names no process"), "{err}");
 }
 
-#[test]
-fn a_lock_held_for_an_instant_elsewhere_is_waited_for() {
-    // As by a child this process is starting: it holds the lock from its fork to its exec,
+/// An operator clearing what looks like a stale LOCK, or a restore copying one over it, lets
+/// no second writer in while the first still writes: both would append to one segment and
+/// hand out the same client ids.
+#[rstest]
+#[case::removed("removed")]
+#[case::replaced("replaced")]
+fn a_second_writer_is_refused_after_the_lock_file_is_removed_or_replaced(#[case] how: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::Always)).unwrap();
+    wal.append(1.0, &payload(1)).unwrap();
+    let lock = dir.path().join("LOCK");
+    if how == "removed" {
+        fs::remove_file(&lock).unwrap();
+    } else {
+        let copy = dir.path().join("LOCK.restored");
+        fs::write(&copy, b"pid 1\n").unwrap();
+        fs::rename(&copy, &lock).unwrap();
+    }
+    let err = open_collect(dir.path(), options(FsyncPolicy::Always)).unwrap_err();
+    assert!(matches!(err, WalError::Locked { .. }), "{err}");
+    if how == "removed" {
+        assert!(err.to_string().contains("it was removed"), "{err}");
+    }
+    // The first writer goes on, its log whole.
+    assert_eq!(wal.append(2.0, &payload(2)).unwrap(), 2);
+    assert_eq!(wal.close().unwrap(), 2);
+    assert_eq!(verify(dir.path()).unwrap().last_seq, 2);
+}
+
+#[rstest]
+#[case::lock_file("LOCK")]
+#[case::directory("")]
+fn a_lock_held_for_an_instant_elsewhere_is_waited_for(#[case] name: &str) {
+    // As by a child this process is starting: it holds the locks from its fork to its exec,
     // and a log reopened in that instant must not be refused as Locked.
     let dir = tempfile::tempdir().unwrap();
     let (wal, _, _) = open_collect(dir.path(), options(FsyncPolicy::None)).unwrap();
     drop(wal);
-    let held = std::fs::OpenOptions::new()
-        .write(true)
-        .open(dir.path().join("LOCK"))
-        .unwrap();
+    let held = std::fs::File::open(dir.path().join(name)).unwrap();
     held.try_lock().unwrap();
     let release = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(30));

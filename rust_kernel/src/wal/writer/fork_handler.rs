@@ -1,7 +1,7 @@
 //! What a fork does to this process's logs: a `pthread_atfork` handler, run in each child,
 //! counts the forks the process came from (a log opened before a fork is a copy in the child,
-//! [`Wal::forked`](super::Wal::forked)) and lets go of the LOCK files of the logs open at
-//! the fork. Safe functions and [`LockFile`] over the libc calls.
+//! [`Wal::forked`](super::Wal::forked)) and lets go of the locks (the directories' and the
+//! LOCK files') of the logs open at the fork. Safe functions and [`LockFile`] over the libc calls.
 //!
 //! Why unsafe: FFI. Registering a fork handler and pointing descriptors at /dev/null in a child
 //! are calls into libc that std does not offer.
@@ -27,14 +27,15 @@ extern "C" fn count_fork_in_child() {
     release_locks_in_child();
 }
 
-/// How many logs' locks a fork lets go of in the child (see [`LockFile`]); the locks of logs
-/// opened past that many at once stay held by a forked child.
-const LOCK_SLOTS: usize = 256;
+/// How many locked descriptors a fork lets go of in the child (see [`LockFile`]), two a log (its
+/// directory and its LOCK file); the locks of logs opened past 256 at once stay held by a
+/// forked child.
+const LOCK_SLOTS: usize = 512;
 
-/// The LOCK descriptors of this process's logs (-1: a free slot), for the fork handler.
+/// The locked descriptors of this process's logs (-1: a free slot), for the fork handler.
 static LOCK_FDS: [AtomicI32; LOCK_SLOTS] = [const { AtomicI32::new(-1) }; LOCK_SLOTS];
 
-/// In a child just forked: points its copies of the logs' LOCK descriptors at /dev/null. A
+/// In a child just forked: points its copies of the logs' locked descriptors at /dev/null. A
 /// flock belongs to the open file, which the fork shares: a forked child (a `multiprocessing`
 /// worker) would hold its parent's locks for as long as it lives, and the parent could not
 /// open its log again once it closed it. The descriptor numbers stay valid (the child's copy
@@ -57,8 +58,8 @@ fn release_locks_in_child() {
     }
 }
 
-/// A log's LOCK file, its descriptor listed for the fork handler ([`release_locks_in_child`])
-/// while it is open.
+/// A file a log locks (its directory, its LOCK file), its descriptor listed for the fork
+/// handler ([`release_locks_in_child`]) while it is open.
 pub(super) struct LockFile {
     file: File,
     slot: Option<usize>,

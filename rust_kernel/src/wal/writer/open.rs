@@ -8,8 +8,8 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
 use super::files::{create_dir_durably, open_append, sync_dir, write_atomically};
-use super::fork_handler::{fork_count, LockFile};
-use super::single_writer::take_lock;
+use super::fork_handler::fork_count;
+use super::single_writer::{take_lock, WriterLock};
 use super::{spawn_flusher, Io, Shared, State, Wal};
 use crate::wal::format::{
     encode_segment_header, parse_clean_stop, segment_name, CLEAN_STOP_NAME, FORMAT_VERSION,
@@ -71,7 +71,7 @@ impl Wal {
 pub struct RecoveredWal {
     dir: PathBuf,
     options: WalOptions,
-    lock_file: LockFile,
+    lock_file: WriterLock,
     report: RecoveryReport,
     last_segment: Option<LastSegment>,
     repairs: Repairs,
