@@ -54,7 +54,10 @@
 //!
 //! After an I/O error while writing, the log refuses further appends ([`WalError::Poisoned`]):
 //! whether the failed record reached the disk is unknown, so the process must restart and
-//! let recovery read what is really there. A checkpoint that fails to be written (its file,
+//! let recovery read what is really there. So does a segment taken from under the writer (its
+//! directory removed, the segment moved away or replaced), found by every sync before it counts
+//! records durable and by the writer thread once an interval (`flush_interval`, or the batch
+//! policy's `max_delay`): what is written to it is in no file a restart reads. A checkpoint that fails to be written (its file,
 //! the removal of an old one, a thread to write it that cannot be started) is not such an
 //! error: the log is whole and recovery starts from the previous checkpoint. It is counted in
 //! [`Wal::checkpoint_failures`] and kept in [`Wal::checkpoint_error`], never returned to a

@@ -22,7 +22,7 @@ use super::format::{
     CLEAN_STOP_NAME, MAX_PAYLOAD_BYTES,
 };
 use super::{FsyncPolicy, WalError, WalOptions};
-use files::rotate;
+use files::{check_segment_in_place, rotate};
 use single_writer::WriterLock;
 
 #[cfg(test)]
@@ -274,8 +274,9 @@ fn unless_durable(
 }
 
 /// Syncs `file`, the segment at `path`, and counts the records up to `upto` durable; an
-/// error fails the log. Refused once the log failed: an earlier sync's error may have been
-/// the one report of pages this sync would pass as written.
+/// error, or a segment no longer in the log directory, fails the log. Refused once the log
+/// failed: an earlier sync's error may have been the one report of pages this sync would pass
+/// as written.
 fn sync_segment(shared: &Shared, file: &File, path: &Path, upto: u64) -> Result<u64, WalError> {
     let _one_sync = shared.sync.lock().unwrap_or_else(|p| p.into_inner());
     lock_state(shared).check_usable()?;
@@ -289,10 +290,25 @@ fn sync_segment(shared: &Shared, file: &File, path: &Path, upto: u64) -> Result<
     if let Err(e) = file.sync_data() {
         return Err(poison(shared, path, "fdatasync", e));
     }
+    // A sync of a segment no directory holds any more makes nothing durable.
+    if let Err(e) = check_segment_in_place(file, path) {
+        set_failed(shared, &e);
+        return Err(e);
+    }
     let mut st = lock_state(shared);
     st.durable_seq = st.durable_seq.max(upto);
     shared.durable_seq.store(st.durable_seq, Ordering::Release);
     Ok(st.durable_seq)
+}
+
+/// Checks that the segment being written is still in the log directory (see
+/// [`check_segment_in_place`]); fails the log when it is not.
+fn check_segment(shared: &Shared) -> Result<(), WalError> {
+    let (file, path) = {
+        let io = lock_io(shared);
+        (Arc::clone(&io.file), io.segment_path.clone())
+    };
+    check_segment_in_place(&file, &path).inspect_err(|e| set_failed(shared, e))
 }
 
 /// Flush and fdatasync (group commit). Appends continue meanwhile: they only need `state`.
@@ -566,7 +582,9 @@ impl std::fmt::Debug for Wal {
 /// Background group commit: every `interval` (or when the appender reports a full batch),
 /// whatever was appended since the last pass is handed to the OS and, when `sync` (the
 /// batch policy), synced. A buffer that filled up before then is written without a sync,
-/// so the appender never does the sealing and writing itself under a steady load.
+/// so the appender never does the sealing and writing itself under a steady load. Every
+/// `interval` the thread also checks that the segment is still in the log directory, as each
+/// sync does, so a log removed under a kernel refuses its next input.
 fn spawn_flusher(
     shared: &Arc<Shared>,
     interval: Duration,
@@ -576,8 +594,11 @@ fn spawn_flusher(
     let shared = Arc::clone(shared);
     spawn_named("dita-wal-flush", move || {
         let mut last_pass = Instant::now();
+        let mut last_check = Instant::now();
         loop {
-            let sync_now = {
+            // Some(sync) when there are records to write (and sync them, when `sync`), and
+            // whether an interval has passed.
+            let (write, due) = {
                 let st = lock_state(&shared);
                 if st.shutdown {
                     return;
@@ -604,29 +625,42 @@ fn spawn_flusher(
                 } else {
                     st.written_seq < st.last_seq
                 };
-                if st.shutdown || st.failed.is_some() || !pending {
-                    if due {
-                        last_pass = Instant::now();
-                    }
+                if due && (!pending || st.failed.is_some()) {
+                    last_pass = Instant::now();
+                }
+                if st.shutdown || st.failed.is_some() {
                     continue;
                 }
-                sync && due
+                (pending.then_some(sync && due), due)
             };
             #[cfg(test)]
             if shared.flusher_held.load(Ordering::Acquire) {
                 thread::sleep(Duration::from_millis(1));
                 continue;
             }
+            // A commit checks the segment itself; writes woken by a full buffer put off the
+            // next interval, not the check.
+            let check = write != Some(true) && (due || last_check.elapsed() >= interval);
+            if write == Some(true) || check {
+                last_check = Instant::now();
+            }
             // Errors poison the log; the next append reports them.
-            let _ = if sync_now {
-                last_pass = Instant::now();
-                commit(&shared)
-            } else {
-                if !sync {
+            let _ = match write {
+                Some(true) => {
                     last_pass = Instant::now();
+                    commit(&shared)
                 }
-                flush_io(&shared, &mut lock_io(&shared))
+                Some(false) => {
+                    if !sync {
+                        last_pass = Instant::now();
+                    }
+                    flush_io(&shared, &mut lock_io(&shared))
+                }
+                None => Ok(0),
             };
+            if check {
+                let _ = check_segment(&shared);
+            }
         }
     })
     .map_err(|e| WalError::Io {

@@ -15,6 +15,8 @@ mod kernel_log_versions;
 #[allow(unsafe_code)]
 mod locking_and_forks;
 mod order_ids_after_an_unclean_stop;
+#[cfg(unix)]
+mod log_moved_away;
 mod records_and_chain;
 mod rotation;
 #[cfg(unix)]

@@ -3,7 +3,7 @@
 //! parents.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -102,6 +102,42 @@ pub(super) fn create_dir_durably(dir: &Path) -> Result<(), WalError> {
             .unwrap_or(Path::new("."));
         sync_dir(parent)?;
     }
+    Ok(())
+}
+
+/// Refuses a segment that is no longer the log's: `file`, opened at `path`, has no name left
+/// (its directory was removed) or `path` now names another file (an archive step moved it
+/// away). Records written to it are in no file a restart reads, so none may count as logged.
+#[cfg(unix)]
+pub(super) fn check_segment_in_place(file: &File, path: &Path) -> Result<(), WalError> {
+    use std::os::unix::fs::MetadataExt;
+    let open = file.metadata().map_err(io_err(path, "stat open segment"))?;
+    let named = match fs::metadata(path) {
+        Ok(named) => Some(named),
+        Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::NotADirectory) => None,
+        Err(e) => return Err(io_err(path, "stat segment")(e)),
+    };
+    match named {
+        Some(named)
+            if open.nlink() > 0 && (named.dev(), named.ino()) == (open.dev(), open.ino()) =>
+        {
+            Ok(())
+        }
+        _ => Err(WalError::Io {
+            path: path.to_path_buf(),
+            op: "log to segment",
+            source: std::io::Error::new(
+                ErrorKind::NotFound,
+                "it was removed or moved out of the log directory, so the records written to it \
+                 since are in no file a restart reads; put the log back before restarting (a \
+                 kernel opened on an empty directory starts over at seq 1)",
+            ),
+        }),
+    }
+}
+
+#[cfg(not(unix))]
+pub(super) fn check_segment_in_place(_file: &File, _path: &Path) -> Result<(), WalError> {
     Ok(())
 }
 
