@@ -62,8 +62,8 @@ impl WalState {
     }
 
     /// Logs a warning on the `dita.kernel` logger for each checkpoint that failed since the
-    /// last call (one atomic load when none did). Trading goes on: the log is whole, only a
-    /// restart would replay more of it.
+    /// last call (one atomic load when none did). Trading goes on unless the log itself failed:
+    /// a failed checkpoint leaves the log whole, only a restart would replay more of it.
     #[inline]
     fn warn_new_checkpoint_failures(&mut self, kernel_id: &str) {
         let failures = self.log.wal().checkpoint_failures();
@@ -81,12 +81,22 @@ impl WalState {
             .wal()
             .checkpoint_error()
             .unwrap_or_else(|| "a later checkpoint was written".into());
-        let message = format!(
-            "kernel {kernel_id:?}: {new} write-ahead log checkpoint(s) failed in {} ({error}); \
-             trading goes on and the log is whole, but a restart replays every record since \
-             the last checkpoint written. See wal_info()['checkpoint_error'].",
-            self.dir.display()
-        );
+        let message = match self.failure() {
+            // The log failed too (a full disk fails both): no input is taken.
+            Some(failure) => format!(
+                "kernel {kernel_id:?}: {new} write-ahead log checkpoint(s) failed in {} \
+                 ({error}), and the log itself failed ({failure}): the kernel refuses every \
+                 input; restart the process (after freeing the disk, if it is full) to recover \
+                 from the log. See wal_info()['poisoned'].",
+                self.dir.display()
+            ),
+            None => format!(
+                "kernel {kernel_id:?}: {new} write-ahead log checkpoint(s) failed in {} \
+                 ({error}); trading goes on and the log is whole, but a restart replays every \
+                 record since the last checkpoint written. See wal_info()['checkpoint_error'].",
+                self.dir.display()
+            ),
+        };
         Python::attach(|py| {
             let logged = py
                 .import("logging")
