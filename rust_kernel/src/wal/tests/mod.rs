@@ -14,9 +14,9 @@ mod kernel_log_versions;
 // Unsafe: forks, waits for and kills child processes through libc.
 #[allow(unsafe_code)]
 mod locking_and_forks;
-mod order_ids_after_an_unclean_stop;
 #[cfg(unix)]
 mod log_moved_away;
+mod order_ids_after_an_unclean_stop;
 mod records_and_chain;
 mod rotation;
 #[cfg(unix)]
