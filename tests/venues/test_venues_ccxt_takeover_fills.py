@@ -264,3 +264,34 @@ def test_a_newer_trade_booked_before_a_restart_is_known_by_its_id_and_the_older_
         kernel.close()
         venue.close()
         server.close()
+
+
+def test_an_order_that_filled_while_down_ended_by_reconciliation_is_not_reported_again(
+    clock: ManualClock, tmp_path: Path, binance_keys: None
+) -> None:
+    """Followed before its lookup, then ended by reconciliation with its rest booked from the
+    order's status (its trade list unreadable): the venue is told it booked, and stops following it."""
+    server = TradeListFailing()
+    client_id, _ = booked_before_a_restart(server, clock, tmp_path, 0.01)
+    server.fill(client_id)  # the rest fills while the process is down
+    venue = venue_on(server, clock)
+    kernel = on_the_log(venue, tmp_path)
+    kernel.set_market_limits("BTCUSDT", venue.market_metadata()["BTCUSDT"].model_dump())
+    accepted: list[str] = []
+    refused: list[str] = []
+    try:
+        server.trade_lists_failing = 5
+        report = kernel.reconcile_with_venue()
+        assert [m["qty"] for m in report.missed_fills] == [pytest.approx(0.01)]
+        assert kernel.slot_state(0).size == pytest.approx(0.02)
+        server.trade_lists_failing = 0
+        for _ in range(4):
+            clock.advance(31.0)
+            feed(kernel, venue, accepted, refused)
+        assert (accepted, refused) == ([], [])
+        assert kernel.slot_state(0).size == pytest.approx(0.02)
+        assert not venue.following()
+    finally:
+        kernel.close()
+        venue.close()
+        server.close()

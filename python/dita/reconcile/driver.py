@@ -103,10 +103,12 @@ def reconcile_with_venue(
         run.settle_working_orders()
     awaited = run.settle_awaited_orders(only_in_doubt)
     if only_in_doubt:
+        run.follow_booked_lookups()
         # Not compared: the report must not read as kernel and venue in agreement.
         report.positions_unchecked = "not compared: only the orders in doubt were settled (only_in_doubt)"
         return report
     run.ask_about_ended_orders(ended_lookups)
+    run.follow_booked_lookups()
     still_open = run.follow_working_orders()
     run.settle_unknown_orders(still_open, awaited, cancel_unknown, cancel_foreign_orders)
     _compare_positions(kernel, venue, report)

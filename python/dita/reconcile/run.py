@@ -11,6 +11,7 @@ from dita._kernel import KernelDiagnosticCode, KernelOutcome, SeenEventIds, Venu
 from dita.outcome_events import booked_events
 from dita.reconcile.answers import _gone_reason
 from dita.reconcile.events import _event, _item, _Refused, _venue_id
+from dita.reconcile.kernel_orders import _as_booked, _still_working
 from dita.reconcile.listing import _by_client_id, _by_venue_id, _listed, _one_of, _untold
 from dita.reconcile.report import ReconciliationReport
 from dita.venues import order_lookup
@@ -81,6 +82,9 @@ class _Run:
         # What the venue was told of each order in this run (its booked size and venue id): told
         # again only once that changed, as it does when this run books a fill of it.
         self.told_venue: dict[str, tuple[float, str]] = {}
+        # The orders looked up by ``order_status`` (so followed first) with the venue's answer:
+        # one this run ends is told again as booked (``follow_booked_lookups``).
+        self.looked_up: dict[str, tuple[VenueOrder, VenueOrder]] = {}
 
     def event(self, mine: VenueOrder, kind: str, **kw: Any) -> VenueEvent:
         """Reconciliation's next event for ``mine``, numbered and stamped with ``clock``."""
@@ -206,11 +210,24 @@ class _Run:
                 theirs = _listed(mine, self.venue, {}, self.by_venue_id)
             if theirs is not None:
                 self.claim(theirs)
+                self.looked_up[mine.client_order_id] = (mine, theirs)
             return theirs, ""
         except Exception as exc:
             # Not "no such order": the venue could not be asked (unreachable, throttled), and
             # the order may be working there, so it stays as it is.
             return None, f"the venue could not look the order up: {type(exc).__name__}: {exc}"
+
+    def follow_booked_lookups(self) -> None:
+        """Tells the venue, as booked, each order looked up in this run that the kernel no
+        longer works: followed before its lookup, then ended here (its rest booked from the
+        venue's answer), the venue would report its trades again at its next poll."""
+        if not callable(self.watch):
+            return
+        # A fill the kernel refused is not booked, and the venue is not told it was.
+        left = {item.get("client_order_id") for item in self.report.unresolved}
+        for coid, (mine, theirs) in self.looked_up.items():
+            if coid not in left and not _still_working(self.kernel, mine.slot_id, coid):
+                self.follow(_as_booked(self.kernel, mine, theirs, True))
 
     def follow(self, mine: VenueOrder) -> None:
         """Tells the venue to follow ``mine`` as the kernel holds it (``watch``), once per change
