@@ -3,8 +3,12 @@ from; silence past the limit puts the kernel in REDUCE_ONLY, checked on the gate
 
 from __future__ import annotations
 
+import logging
 import time
+import types
+from typing import Any
 
+import pytest
 from tests.gateway.helpers import AUTH, ENTER_ONE, start_server, wait_until
 
 from dita.runtime.dead_man import DeadManSettings, DeadManSwitch
@@ -66,5 +70,34 @@ def test_without_a_switch_a_heartbeat_is_taken_and_says_so() -> None:
     try:
         assert live.client.post("/v1/heartbeat", headers=AUTH).json() == {"dead_man": None}
         assert live.client.get("/v1/dead-man").json() == {"dead_man": None}
+    finally:
+        live.stop()
+
+
+def test_a_check_that_keeps_raising_is_logged_once_until_one_passes(caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    readable = {"now": False}
+
+    def stream_status() -> Any:
+        if not readable["now"]:
+            raise ConnectionError("user stream: no state yet (reconnecting)")
+        return types.SimpleNamespace(since_last_frame_s=0.0)
+
+    settings = DeadManSettings(streams_silence_s=60)
+    switch = lambda kernel: DeadManSwitch(kernel, settings, clock=clock, stream_status=stream_status)  # noqa: E731
+
+    def said() -> int:
+        return sum("dead-man switch's check raised" in r.getMessage() for r in caplog.records)
+
+    caplog.set_level(logging.ERROR, logger="dita")
+    live = start_server(max_slots=1, dead_man=switch)
+    try:
+        wait_until(lambda: said() == 1)
+        time.sleep(4 * POLL_S)
+        assert said() == 1
+        readable["now"] = True
+        time.sleep(3 * POLL_S)
+        readable["now"] = False
+        wait_until(lambda: said() == 2)
     finally:
         live.stop()

@@ -235,3 +235,35 @@ def test_a_wall_clock_set_back_or_forward_neither_blinds_the_switch_nor_trips_it
     assert (strategy_trip.source, strategy_trip.silent_s) == ("strategy", 32.0)
     assert strategy_trip.at == wall.now  # a trip is stamped with the wall time, as shown
     assert kernel.control()["mode"] == "REDUCE_ONLY"
+
+
+class Unreadable:
+    """A source that cannot say its state: a stream reconnecting, a plane whose kernel is busy."""
+
+    def __call__(self) -> Any:
+        raise ConnectionError("user stream: no state yet (reconnecting)")
+
+    def status(self) -> dict[str, Any]:
+        raise TimeoutError("kernel busy in another thread's call")
+
+
+def test_a_source_that_cannot_be_read_still_lets_the_others_trip_and_trips_past_its_own_limit(
+    kernel: ExecutionKernel, clock: FakeClock
+) -> None:
+    kernel.update_control(mode="LIVE", source="operator")
+    settings = DeadManSettings(strategy_silence_s=30, streams_silence_s=60, control_plane_silence_s=90)
+    unreadable = Unreadable()
+    switch = DeadManSwitch(kernel, settings, clock=clock, stream_status=unreadable, control_plane=unreadable)
+    clock.now += 31
+    with pytest.raises(TimeoutError, match="busy"):
+        switch.check()  # the first read's error, raised once the strategy's silence is compared
+    assert kernel.control()["mode"] == "REDUCE_ONLY"
+    assert [t.source for t in switch.trips] == ["strategy"]
+    clock.now += 30
+    with pytest.raises(TimeoutError):
+        switch.check()
+    clock.now += 30
+    with pytest.raises(TimeoutError):
+        switch.check()
+    assert [t.source for t in switch.trips] == ["strategy", "streams", "control_plane"]
+    switch.close()

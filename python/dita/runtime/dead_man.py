@@ -171,12 +171,25 @@ class DeadManSwitch:
         taken = self.kernel.stats().get("intents")
         return taken if isinstance(taken, int) else 0
 
-    def _listen(self, now: float) -> None:
-        """Read what the kernel, the control plane and the venue say of their last signs of life."""
+    def _listen(self, now: float) -> Exception | None:
+        """Read what the kernel, the control plane and the venue say of their last signs of life,
+        each on its own: one that cannot be read keeps its last heard time (its silence grows and
+        trips past its limit) and the others are still read. The first error a read raised."""
+        failed: Exception | None = None
+        for read in (self._listen_to_kernel, self._listen_to_plane, self._listen_to_streams):
+            try:
+                read(now)
+            except Exception as exc:
+                failed = failed or exc
+        return failed
+
+    def _listen_to_kernel(self, now: float) -> None:
         intents = self._intents_taken()
         if intents != self._intents:
             self._intents = intents
             self._heard["strategy"] = now
+
+    def _listen_to_plane(self, now: float) -> None:
         plane_status = getattr(self._control_plane, "status", None)
         if callable(plane_status):
             last_read = plane_status().get("last_sync_at")
@@ -188,19 +201,24 @@ class DeadManSwitch:
                 self._heard["control_plane"] = max(self._heard["control_plane"], now - age)
         else:
             self._heard["control_plane"] = now  # in process (or none): never silent
+        # Only a look that read the plane: a read since a look that failed may be that old.
+        self._listened_at = now
+
+    def _listen_to_streams(self, now: float) -> None:
         stream = self._stream_status() if self._stream_status is not None else None
         if stream is None:
             self._heard["streams"] = now  # no stream to fall silent
         elif stream.since_last_frame_s is not None:
             self._heard["streams"] = max(self._heard["streams"], now - stream.since_last_frame_s)
-        self._listened_at = now
 
     # --- the check -----------------------------------------------------------------------
 
     def check(self) -> list[Silence]:
         """Compare each watched source's silence with its limit; trip those past it. The trips
         made by this call (mostly none). A trip that raises (the kernel busy in another thread's
-        call past its wait) is raised once the others are made, and made at the next check."""
+        call past its wait) is raised once the others are made, and made at the next check; so
+        is a source that cannot be read (a busy kernel's plane, a stream that cannot say its
+        state): it keeps its last heard time, and the others are compared."""
         # ``dita live`` checks from the gateway's lane and the strategies' thread: one at a time,
         # so a silence trips once. The plane's entries are written on a thread of their own: a
         # cluster write may take its whole timeout (a member frozen), and this is the strategy's
@@ -262,11 +280,11 @@ class DeadManSwitch:
     def _check(self) -> tuple[list[tuple[Silence, str, Any]], Exception | None]:
         """The trips made, each with the mode the kernel ran when it was made and the mode its
         plane's entries gave it then; and the first error a trip raised (the kernel busy in
-        another thread's call), whose source is tripped at the next check."""
+        another thread's call), whose source is tripped at the next check, or the first a read
+        of a source raised (the others compared all the same)."""
         now = self._clock()
-        self._listen(now)
+        failed = self._listen(now)
         made: list[tuple[Silence, str, Any]] = []
-        failed: Exception | None = None
         for source, limit in self.settings.limits().items():
             silent = now - self._heard[source]
             if silent <= limit:
