@@ -140,6 +140,7 @@ class MarketStream(StreamThread):
         )
         self._lag_s: float | None = None
         self._max_lag_s: float | None = None
+        # On the monotonic clock: a wall clock set back would hide the stream's silence.
         self._last_frame: float | None = None
         self._last_error = ""
         # The exchange of the connection being followed: it is up from its first frame.
@@ -185,7 +186,7 @@ class MarketStream(StreamThread):
 
     def status(self) -> MarketStreamStatus:
         with self._lock:
-            since = None if self._last_frame is None else max(time.time() - self._last_frame, 0.0)
+            since = None if self._last_frame is None else max(time.monotonic() - self._last_frame, 0.0)
             c = self._counts
             return MarketStreamStatus(
                 self._state,
@@ -287,7 +288,7 @@ class MarketStream(StreamThread):
         exchange.set_markets(self._markets)
         with self._lock:
             self._current = exchange
-            self._last_frame = time.time()  # the heartbeat counts from the dial
+            self._last_frame = time.monotonic()  # the heartbeat counts from the dial
         dialled = self._clock()
         for market_id, at in self._quoted_at.items():
             self._quoted_at[market_id] = max(at, dialled)
@@ -399,14 +400,23 @@ class MarketStream(StreamThread):
 
     async def _heartbeat(self, exchange: Any) -> None:
         """Raise when no frame (pings included) came within the heartbeat."""
+        ping, pinged_at = 0, 0.0
         while True:
             await asyncio.sleep(self._heartbeat_s / 4)
             if self.kind != "bars":
                 self._tell_quiet_markets()
-            pinged = [getattr(c, "last_message_at", None) or 0 for c in (exchange.clients or {}).values()]
+            now = time.monotonic()
+            latest = max(
+                [getattr(c, "last_message_at", None) or 0 for c in (exchange.clients or {}).values()],
+                default=0,
+            )
+            if latest != ping:
+                # ccxt stamps a ping on the wall clock: counted from when it is first seen, so
+                # a clock set back does not make an old one new.
+                ping, pinged_at = latest, now
             with self._lock:
-                last = max([self._last_frame or 0.0, *(p / 1000.0 for p in pinged)])
-            if time.time() - last > self._heartbeat_s:
+                last = max(self._last_frame or 0.0, pinged_at)
+            if now - last > self._heartbeat_s:
                 raise TimeoutError(f"no frame for {self._heartbeat_s:g}s (heartbeat): stale")
 
     def _new_exchange(self) -> Any:
@@ -430,7 +440,7 @@ class MarketStream(StreamThread):
         if not isinstance(frame, dict):
             return
         with self._lock:
-            self._last_frame = received
+            self._last_frame = time.monotonic()  # ``received`` is wall time, for the lag
             event_ms = frame.get("E")
             if isinstance(event_ms, int | float) and event_ms > 0:
                 self._lag_s = received - event_ms / 1000.0

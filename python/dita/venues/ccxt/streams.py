@@ -187,6 +187,7 @@ class UserStream(StreamThread):
         self._frames = 0
         self._lag_s: float | None = None
         self._max_lag_s: float | None = None
+        # On the monotonic clock: a wall clock set back would hide the stream's silence.
         self._last_frame: float | None = None
         self._balances: dict[str, float] | None = None
         # Futures: the position amount per market id and position side (a hedge-mode account
@@ -224,7 +225,7 @@ class UserStream(StreamThread):
 
     def status(self) -> StreamStatus:
         with self._lock:
-            since = None if self._last_frame is None else max(time.time() - self._last_frame, 0.0)
+            since = None if self._last_frame is None else max(time.monotonic() - self._last_frame, 0.0)
             return StreamStatus(
                 self._state,
                 self._reconnects,
@@ -369,7 +370,7 @@ class UserStream(StreamThread):
                 self._reconnects += 1
             self._session += 1
             self._state = "reconciling"
-            self._last_frame = time.time()
+            self._last_frame = time.monotonic()
         log.info("%s user stream subscribed; reconciling by REST", self.name)
 
     @staticmethod
@@ -397,13 +398,18 @@ class UserStream(StreamThread):
     async def _heartbeat(self, exchange: Any, url: str) -> None:
         """Raise when no frame (pings included) came on the connection at ``url`` within the heartbeat."""
         heartbeat = self._settings.user_stream_heartbeat_s
+        ping, pinged_at = None, 0.0
         while True:
             await asyncio.sleep(heartbeat / 4)
             client = (exchange.clients or {}).get(url)
-            pinged = getattr(client, "last_message_at", None)
+            now = time.monotonic()
+            if (latest := getattr(client, "last_message_at", None)) != ping:
+                # ccxt stamps a ping on the wall clock: counted from when it is first seen, so
+                # a clock set back does not make an old one new.
+                ping, pinged_at = latest, now
             with self._lock:
-                last = max(self._last_frame or 0.0, (pinged or 0) / 1000.0)
-            if time.time() - last > heartbeat:
+                last = max(self._last_frame or 0.0, pinged_at)
+            if now - last > heartbeat:
                 raise TimeoutError(f"no frame for {heartbeat:g}s (heartbeat): stale")
 
     def _new_exchange(self) -> Any:
@@ -436,7 +442,7 @@ class UserStream(StreamThread):
         kind = frame.get("e")
         with self._lock:
             self._frames += 1
-            self._last_frame = received
+            self._last_frame = time.monotonic()  # ``received`` is wall time, for the lag
             event_ms = frame.get("E")
             if isinstance(event_ms, int | float) and event_ms > 0:
                 self._lag_s = received - event_ms / 1000.0
