@@ -447,13 +447,16 @@ impl RecoveredKernelLog {
             migrated_from: self.migrated_from,
             order_ids_skipped_through: None,
         };
-        if new_log || self.migrated_from.is_some() {
-            log.checkpoint(kernel)?;
+        let migrated = self.migrated_from.is_some();
+        match log.finish_open(kernel, new_log || migrated, unclean) {
+            Ok(()) => Ok(log),
+            Err(e) => {
+                // Dropped, the log would write its clean-stop file and the next open would
+                // skip no order ids, though this one did not record their skip.
+                log.wal.forgo_clean_stop();
+                Err(e)
+            }
         }
-        if unclean {
-            log.skip_lost_order_ids(kernel)?;
-        }
-        Ok(log)
     }
 }
 
@@ -511,6 +514,23 @@ impl KernelLog {
             migrated_from,
         };
         Ok((recovered, kernel))
+    }
+
+    /// The writes [`RecoveredKernelLog::finish`] makes on the open log: the checkpoint a new or
+    /// migrated log starts from, and the skip of the order ids an unclean stop may have lost.
+    fn finish_open(
+        &mut self,
+        kernel: &mut Kernel,
+        checkpoint: bool,
+        unclean: bool,
+    ) -> Result<(), WalError> {
+        if checkpoint {
+            self.checkpoint(kernel)?;
+        }
+        if unclean {
+            self.skip_lost_order_ids(kernel)?;
+        }
+        Ok(())
     }
 
     /// Moves `kernel`'s order counter past every id the records a crash lost may have issued,

@@ -48,8 +48,8 @@ pub struct Wal {
     /// The count of forks (`fork_handler::fork_count`) when the log was opened: in a process
     /// forked since, this is the parent's log (see [`Wal::forked`]).
     fork_count_at_open: u64,
-    /// Set once the clean-stop file is written (`stop_cleanly`): the drop after a close
-    /// writes it no second time.
+    /// Set once the clean-stop file is written (`stop_cleanly`), so the drop after a close
+    /// writes it no second time, or once the log must end without one (`forgo_clean_stop`).
     stopped: bool,
     // Holds the one writer's locks (the directory's and `<dir>/LOCK`'s) until the log is dropped.
     _lock: WriterLock,
@@ -511,6 +511,13 @@ impl Wal {
     pub fn close(mut self) -> Result<u64, WalError> {
         self.refuse_if_forked()?;
         self.stop_cleanly()
+    }
+
+    /// Keeps `close` and `Drop` from writing the clean-stop file: an open that fails before
+    /// it recorded what it owed the log (such as the order ids a crash may have lost) leaves
+    /// the log as uncleanly stopped as it found it.
+    pub(crate) fn forgo_clean_stop(&mut self) {
+        self.stopped = true;
     }
 
     /// What `close` and `Drop` do, once: no clean-stop file unless every record is synced.
