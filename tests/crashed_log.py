@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dita import ExecutionKernel
 from dita._kernel import wal_verify
+from dita.cli.recovered import recovered_seq  # noqa: F401  (the tests of a crash import it from here)
 
 
 def _checkpoints(wal_dir: Path) -> set[Path]:
@@ -54,13 +55,3 @@ def close_as_a_crash_leaves_it(kernel: ExecutionKernel) -> None:
     for closing in after - before:
         closing.unlink()
     remove_the_clean_stop(wal_dir)
-
-
-def recovered_seq(kernel: ExecutionKernel) -> int:
-    """The seq of the last record ``kernel``'s open recovered from its log. After a stop that
-    was not clean the kernel's own seq is one past it: the open records the client order ids it
-    skips as an input of its own."""
-    info = kernel.wal_info()
-    assert info is not None, "the kernel has no write-ahead log"
-    seq: int = info["recovery"]["last_seq"]
-    return seq

@@ -105,7 +105,7 @@ def run_configured(path: Path, config: LiveConfig, program: str = "dita live") -
 def _say_started(run: Any, config: LiveConfig) -> None:
     typer.echo(f"kernel id: {run.kernel.kernel_id}")
     if run.continued:
-        typer.echo(f"continued from the write-ahead log in {config.wal_dir()} (seq {run.kernel.seq:,})")
+        typer.echo(f"continued from the write-ahead log in {config.wal_dir()} (seq {run.recovered_seq:,})")
 
 
 def _configure_logging(config: LiveConfig) -> None:

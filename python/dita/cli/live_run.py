@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dita.cli.recovered import recovered_seq
 from dita.live.config import ConfigError, LiveConfig, load_config
 from dita.risk import RiskLimits
 
@@ -326,6 +327,7 @@ class LiveRun:
             self.session.runtime,
             self.session.continued,
         )
+        self.recovered_seq = self.session.recovered_seq
         for strategy, max_slots, source_run in others:
             self.runtime.add_strategy(strategy, max_slots=max_slots, source_run=source_run)
 
@@ -345,7 +347,8 @@ class LiveRun:
             fsync=c.log.fsync,
         )
         # Read before the control plane attaches: each cluster entry it applies is a record too.
-        self.continued = self.kernel.seq > 0
+        self.recovered_seq = recovered_seq(self.kernel)
+        self.continued = self.recovered_seq > 0
         if self.continued:
             self._refuse_a_paper_log(wal_dir)
         else:

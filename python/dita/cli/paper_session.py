@@ -28,6 +28,7 @@ from dita.cli.paper_resume import (
     read_log_after_save,
 )
 from dita.cli.paper_state_file import STATE_FORMAT, _fill_model_record
+from dita.cli.recovered import recovered_seq
 
 if TYPE_CHECKING:
     from dita.backtest.data import MarketData
@@ -107,7 +108,7 @@ class PaperSession:
             )
         # A kernel recovered from its write-ahead log continues the last run: its capital,
         # trades and mode are those of the log, and its venue takes back the last run's book.
-        self.continued = self.kernel.seq > 0
+        self.continued = recovered_seq(self.kernel) > 0
         try:
             found = live_label(self.kernel, state_dir / f"{kernel_id}.json") if self.continued else None
         except LabelUnread as exc:
@@ -130,10 +131,8 @@ class PaperSession:
                 "a paper run on it would write paper orders and fees into the live account's log, "
                 "and the live run would then refuse the log as the paper run's"
             )
-        # The log's last seq, before this run's set-up: an open after a stop that was not clean
-        # logs one input of its own after it (the client order ids it skips).
-        info = self.kernel.wal_info()
-        self.recovered_seq: int = info["recovery"]["last_seq"] if info else self.kernel.seq
+        # The log's last seq, before this run's set-up.
+        self.recovered_seq = recovered_seq(self.kernel)
         self.wal_dir = wal_dir
         self.previous = previous if self.continued else None
         self.restored_orders = 0

@@ -40,6 +40,7 @@ from dita.cli._common import (
 )
 from dita.cli._state import default_state_dir, named_state_dir
 from dita.cli.rebalance_book import PaperBookFile, read_book, refuse_resume_apart, save_book, take_over
+from dita.cli.recovered import recovered_seq
 from dita.cli.wal import AUDIT_FAILED, _holds_log, _require_dir
 from dita.kernel import ExecutionKernel
 from dita.rebalance import (
@@ -247,7 +248,7 @@ def _kernel(
     kernel = ExecutionKernel(
         venue=venue, kernel_id=kernel_id, wal_dir=str(wal_dir), max_slots=max_slots, fsync="always"
     )
-    if kernel.seq == 0:
+    if recovered_seq(kernel) == 0:
         # A new kernel only: a recovered one keeps the mode its log holds (an operator's HALTED).
         kernel.update_control(mode="LIVE" if live else "PAPER", source="dita-rebalance")
         return kernel, None

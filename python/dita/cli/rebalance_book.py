@@ -20,6 +20,7 @@ from dita._kernel import WalError
 from dita.cli._common import fail, warn
 from dita.cli.paper_continued import _say_caught_up
 from dita.cli.paper_resume import catch_up_book, read_log_after_save
+from dita.cli.recovered import recovered_seq
 from dita.rebalance.execute import PlanError
 from dita.rebalance.plan import Plan
 from dita.reconcile import QTY_EPS
@@ -131,7 +132,7 @@ def take_over(
 def _catch_up(kernel: ExecutionKernel, venue: PaperVenue, saved: int) -> None:
     """The paper book saved at seq ``saved`` brought forward to the kernel's log (said on
     stderr); one saved at the log's end goes with it already."""
-    last = kernel.seq
+    last = recovered_seq(kernel)
     if saved == last:
         return
     if saved > last:

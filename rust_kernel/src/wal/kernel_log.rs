@@ -635,7 +635,13 @@ impl KernelLog {
     /// died after writing checkpoint 0 and before its first record reached the disk (under
     /// `batch` and `none`, up to 10 ms). What a constructor gives a new kernel still applies.
     pub fn held_no_input(&self) -> bool {
-        self.report.last_seq == 0
+        self.recovered_seq() == 0
+    }
+
+    /// The seq of the last record this open recovered: the kernel's seq before the open's own
+    /// [`KernelInput::OrderIdsSkipped`], which holds nothing of a run.
+    pub fn recovered_seq(&self) -> u64 {
+        self.report.last_seq
     }
 
     /// Waits for a background checkpoint and syncs every recorded input. A failed

@@ -269,11 +269,13 @@ impl PyKernel {
         })?;
         // A kernel recovered from its log remembers its venue's earlier event ids: a venue
         // that can mark its ids with the seq (the simulated ones, which count from 1 in every
-        // process) is told it, so none of its answers is refused as a duplicate.
+        // process) is told it, so none of its answers is refused as a duplicate. The seq is the
+        // log's last recovered record's: a log holding only the open's skip of order ids holds
+        // no answer of a venue.
         if let Some(seq) = wal
             .as_ref()
             .filter(|w| !w.log.is_new())
-            .map(|_| core.seq())
+            .map(|w| w.log.recovered_seq())
             .filter(|&s| s > 0)
         {
             venue.resume(py, seq)?;
